@@ -1,0 +1,39 @@
+//! Tables printed by the command line.
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use slate::runs::RunRecord;
+
+/// A table with the house style and these headers.
+pub fn table(headers: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(headers.to_vec());
+    table
+}
+
+/// Milliseconds as `12 ms` or `1.2 s`.
+pub fn duration(ms: Option<i64>) -> String {
+    match ms {
+        None => "-".to_string(),
+        Some(ms) if ms < 1000 => format!("{ms} ms"),
+        Some(ms) => format!("{:.1} s", ms as f64 / 1000.0),
+    }
+}
+
+/// The first line of a run's error, shortened for a table cell.
+pub fn short_error(record: &RunRecord) -> String {
+    let Some(message) = &record.error_message else {
+        return String::new();
+    };
+    let first = message.lines().next().unwrap_or_default();
+    let kind = record
+        .error_kind
+        .map(|k| format!("[{k}] "))
+        .unwrap_or_default();
+    if first.chars().count() > 100 {
+        format!("{kind}{}…", first.chars().take(100).collect::<String>())
+    } else {
+        format!("{kind}{first}")
+    }
+}

@@ -1,0 +1,30 @@
+//! Slate: runs analytics and precompute processors as sandboxed WebAssembly
+//! components, a fresh instance per processor per date.
+//!
+//! The host owns everything a processor must not get wrong on its own: run
+//! bookkeeping, dependency order, schema validation and the write to the
+//! warehouse. A processor only describes itself and turns input rows into
+//! output rows.
+//!
+//! - [`plugin`]: loading, compiling, caching and instantiating components.
+//! - [`schema`] and [`rows`]: tables, schemas and the values that cross the boundary.
+//! - [`validate`]: checking output rows against a schema before any write.
+//! - [`store`]: where tables and run history live (the embedded SQLite store).
+//! - [`runs`]: run records and their statuses.
+//! - [`executor`]: one run of one processor for one date.
+//! - [`dag`]: ordering processors by their declared dependencies.
+//! - [`pipeline`]: running a set of processors for a date, in order.
+//! - [`demo`]: the synthetic season and its raw tables.
+
+pub mod bundled;
+pub mod dag;
+pub mod data_dir;
+pub mod demo;
+pub mod executor;
+pub mod pipeline;
+pub mod plugin;
+pub mod rows;
+pub mod runs;
+pub mod schema;
+pub mod store;
+pub mod validate;

@@ -1,0 +1,21 @@
+//! Host-side bindings generated from the WIT package in `wit/`.
+//!
+//! Imports are trappable: a host function returns `wasmtime::Result` whose
+//! error traps the guest, while the WIT-level `result` carries errors the
+//! guest can handle (such as reading an undeclared table).
+
+#![allow(missing_docs)]
+
+wasmtime::component::bindgen!({
+    world: "processor-plugin",
+    path: "../wit",
+    imports: { default: trappable },
+});
+
+pub use self::exports::slate::processor::processor::{
+    BadRowPolicy, GapPolicy, Lookback, Phase, ProcessError, ProcessorInfo, UpstreamPolicy,
+};
+pub use self::slate::processor::host::{LogLevel, ReadError};
+pub use self::slate::processor::types::{
+    Date, Field, FieldMode, FieldType, Row, RowSet, Scalar, TableRef, Value,
+};

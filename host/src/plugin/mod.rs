@@ -1,0 +1,275 @@
+//! Loading processor components and running them, one fresh instance per run.
+//!
+//! A [`Runtime`] owns the wasmtime engine and a linker with the host imports,
+//! built once. [`Runtime::load`] turns component bytes into a [`Plugin`]:
+//! compiled once per content hash (cached on disk), linked once into an
+//! `InstancePre`, with its `info` read and checked. [`Plugin::instantiate`]
+//! then creates a fresh `Store` and instance for every (processor, date) run.
+
+pub mod bindings;
+mod compiled;
+pub mod sandbox;
+pub mod spec;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, Store, StoreLimitsBuilder};
+
+use bindings::{ProcessError, ProcessorPlugin, ProcessorPluginPre, RowSet};
+pub use compiled::CompiledCache;
+use sandbox::{InputError, InputSource, RunIdentity, RunState};
+pub use spec::ProcessorSpec;
+
+use crate::rows::wit_date;
+use crate::schema::TableName;
+
+/// How often the engine's epoch advances: the granularity of CPU deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Why a component could not become a plugin. Each names the check that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The bytes are a core module or not WebAssembly at all.
+    #[error("not a WebAssembly component: {0}")]
+    NotAComponent(String),
+    /// Cranelift refused the component.
+    #[error("cannot compile the component: {0}")]
+    Compile(String),
+    /// The component's imports or exports do not match `slate:processor@0.1.x`.
+    #[error("the component does not implement slate:processor@0.1.0: {0}")]
+    Contract(String),
+    /// `info` trapped or described an unusable processor.
+    #[error("invalid processor info: {0}")]
+    Info(String),
+}
+
+/// Per-run resource limits.
+#[derive(Debug, Clone, Copy)]
+pub struct RunLimits {
+    /// The most linear memory an instance may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// CPU time before the run is interrupted.
+    pub cpu_time: Duration,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            memory_bytes: 256 << 20,
+            cpu_time: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The engine, the linked host imports and the compile cache.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<RunState>,
+    cache: Option<CompiledCache>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    /// A runtime that caches compiled components in `cache_dir`, if given.
+    pub fn new(cache_dir: Option<&Path>) -> Result<Self, PluginError> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(|e| PluginError::Compile(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        let link = |e: wasmtime::Error| PluginError::Contract(format!("{e:#}"));
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link)?;
+        ProcessorPlugin::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |state| state)
+            .map_err(link)?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let (weak_engine, stop) = (engine.weak(), ticker_stop.clone());
+        std::thread::Builder::new()
+            .name("slate-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match weak_engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .expect("spawn the epoch ticker");
+        let cache = cache_dir.map(|dir| CompiledCache::new(dir, &engine));
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            ticker_stop,
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles (or loads from cache), links and describes a component.
+    pub fn load(&self, bytes: &[u8]) -> Result<Plugin, PluginError> {
+        const COMPONENT_PREAMBLE: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+        if bytes.len() < 8 || bytes[..4] != COMPONENT_PREAMBLE[..4] {
+            return Err(PluginError::NotAComponent(
+                "the file does not start with \\0asm".into(),
+            ));
+        }
+        if bytes[4..8] != COMPONENT_PREAMBLE[4..] {
+            return Err(PluginError::NotAComponent(
+                "this is a core module; build for wasm32-wasip2 to get a component".into(),
+            ));
+        }
+        let hash = content_hash(bytes);
+        let component = match &self.cache {
+            Some(cache) => cache.load(&self.engine, &hash, bytes),
+            None => wasmtime::component::Component::new(&self.engine, bytes),
+        }
+        .map_err(|e| PluginError::Compile(format!("{e:#}")))?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::Contract(format!("{e:#}")))?;
+        let pre = ProcessorPluginPre::new(instance_pre)
+            .map_err(|e| PluginError::Contract(format!("{e:#}")))?;
+        let plugin = Plugin {
+            hash,
+            spec: Arc::new(placeholder_spec()),
+            pre,
+        };
+        let info = plugin.read_info()?;
+        let spec = ProcessorSpec::from_info(&info).map_err(PluginError::Info)?;
+        Ok(Plugin {
+            spec: Arc::new(spec),
+            ..plugin
+        })
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The hex SHA-256 of a component's bytes: its identity everywhere in Slate.
+pub fn content_hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A source with no tables, for reading `info`.
+struct NoInputs;
+
+impl InputSource for NoInputs {
+    fn read_rows(
+        &self,
+        table: &TableName,
+        _: chrono::NaiveDate,
+        _: chrono::NaiveDate,
+    ) -> Result<RowSet, InputError> {
+        Err(InputError::UnknownTable(table.clone()))
+    }
+}
+
+fn placeholder_spec() -> ProcessorSpec {
+    ProcessorSpec {
+        name: String::new(),
+        phase: spec::Phase::Analytics,
+        version: String::new(),
+        output_table: TableName::new("", ""),
+        schema: crate::schema::TableSchema {
+            columns: vec![],
+            partition_column: String::new(),
+            key_columns: vec![],
+        },
+        inputs: vec![],
+        upstream: vec![],
+        lookback: spec::Lookback::None,
+        upstream_policy: spec::UpstreamPolicy::Block,
+        gap_policy: spec::GapPolicy::Block,
+        bad_row_policy: spec::BadRowPolicy::FailRun,
+    }
+}
+
+/// A loaded processor: its content hash, its checked spec, and its
+/// pre-linked component, ready to instantiate per run.
+#[derive(Clone)]
+pub struct Plugin {
+    /// The hex SHA-256 of the component bytes.
+    pub hash: String,
+    /// What the processor declared.
+    pub spec: Arc<ProcessorSpec>,
+    pre: ProcessorPluginPre<RunState>,
+}
+
+impl Plugin {
+    fn read_info(&self) -> Result<bindings::ProcessorInfo, PluginError> {
+        let identity = RunIdentity {
+            processor: "(info)".into(),
+            date: chrono::NaiveDate::default(),
+            run_id: "info".into(),
+        };
+        let mut instance = self
+            .instantiate(identity, Arc::new(NoInputs), RunLimits::default())
+            .map_err(|e| PluginError::Info(format!("cannot instantiate: {e:#}")))?;
+        instance
+            .bindings
+            .slate_processor_processor()
+            .call_info(&mut instance.store)
+            .map_err(|e| PluginError::Info(format!("info trapped: {e:#}")))
+    }
+
+    /// A fresh store and instance for one run.
+    pub fn instantiate(
+        &self,
+        identity: RunIdentity,
+        source: Arc<dyn InputSource>,
+        limits: RunLimits,
+    ) -> wasmtime::Result<Instance> {
+        let inputs: Arc<[TableName]> = self.spec.inputs.clone().into();
+        let store_limits = StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .trap_on_grow_failure(true)
+            .build();
+        let state = RunState::new(identity, inputs, source, store_limits);
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| state.limiter());
+        let ticks = (limits.cpu_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        let bindings = self.pre.instantiate(&mut store)?;
+        Ok(Instance { store, bindings })
+    }
+}
+
+/// One live instance of a plugin, for one run.
+pub struct Instance {
+    store: Store<RunState>,
+    bindings: ProcessorPlugin,
+}
+
+impl Instance {
+    /// Calls `process` for `date`. The outer error is a trap; the inner one
+    /// is the processor's own typed error.
+    pub fn process(
+        &mut self,
+        date: chrono::NaiveDate,
+    ) -> wasmtime::Result<Result<RowSet, ProcessError>> {
+        self.bindings
+            .slate_processor_processor()
+            .call_process(&mut self.store, wit_date(date))
+    }
+
+    /// Rows read through the host so far.
+    pub fn rows_read(&self) -> u64 {
+        self.store.data().rows_read()
+    }
+}

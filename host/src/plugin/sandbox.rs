@@ -1,0 +1,213 @@
+//! The sandbox one run executes in: the store data and the host imports.
+//!
+//! A processor gets no filesystem, no network, no environment variables and
+//! no arguments. Its wall clock reads the analysis date at noon UTC, its
+//! monotonic clock starts at zero, and its randomness is seeded from the
+//! processor name and the date, so a run is reproducible. It reads only the
+//! tables it declared, through [`InputSource`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use wasi_rand::SeedableRng;
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, StoreLimits};
+use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::slate::processor::{host, types};
+use super::bindings::{Date, LogLevel, ReadError, RowSet, TableRef};
+use crate::rows::naive_date;
+use crate::schema::TableName;
+
+/// Why an input read failed, as a source reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The table does not exist.
+    #[error("table {0} does not exist")]
+    UnknownTable(TableName),
+    /// The backend failed.
+    #[error("{0}")]
+    Storage(String),
+}
+
+/// Where a run's input rows come from: the store, or fixtures in a test.
+pub trait InputSource: Send + Sync {
+    /// Rows of `table` whose partition date lies in `start..=end`, with every column.
+    fn read_rows(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<RowSet, InputError>;
+}
+
+/// Who and what a run is, for logs and input checks.
+#[derive(Debug, Clone)]
+pub struct RunIdentity {
+    /// The processor's name.
+    pub processor: String,
+    /// The analysis date.
+    pub date: NaiveDate,
+    /// The run record's id.
+    pub run_id: String,
+}
+
+/// The store data of one run: WASI state, the declared inputs, counters.
+pub struct RunState {
+    wasi: WasiCtx,
+    resources: ResourceTable,
+    limits: StoreLimits,
+    identity: RunIdentity,
+    declared_inputs: Arc<[TableName]>,
+    source: Arc<dyn InputSource>,
+    rows_read: u64,
+}
+
+impl RunState {
+    /// A sandbox for one run with no capabilities beyond reading `declared_inputs`.
+    pub fn new(
+        identity: RunIdentity,
+        declared_inputs: Arc<[TableName]>,
+        source: Arc<dyn InputSource>,
+        limits: StoreLimits,
+    ) -> Self {
+        let noon = identity
+            .date
+            .and_hms_opt(12, 0, 0)
+            .expect("noon exists")
+            .and_utc();
+        let seed = seed_for(&identity.processor, identity.date);
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(FixedWallClock(Duration::from_secs(
+                noon.timestamp().max(0) as u64
+            )))
+            .monotonic_clock(StartAtZeroClock)
+            .secure_random(wasi_rand::rngs::StdRng::seed_from_u64(seed))
+            .insecure_random(wasi_rand::rngs::StdRng::seed_from_u64(seed ^ 1))
+            .insecure_random_seed(u128::from(seed))
+            .build();
+        RunState {
+            wasi,
+            resources: ResourceTable::new(),
+            limits,
+            identity,
+            declared_inputs,
+            source,
+            rows_read: 0,
+        }
+    }
+
+    /// Rows the processor has read through `read-rows` so far.
+    pub fn rows_read(&self) -> u64 {
+        self.rows_read
+    }
+
+    /// The run's memory limiter.
+    pub fn limiter(&mut self) -> &mut dyn ResourceLimiter {
+        &mut self.limits
+    }
+}
+
+/// A stable seed from a processor name and a date (FNV-1a).
+fn seed_for(processor: &str, date: NaiveDate) -> u64 {
+    let text = format!("{processor}@{date}");
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+struct FixedWallClock(Duration);
+
+impl HostWallClock for FixedWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+struct StartAtZeroClock;
+
+impl HostMonotonicClock for StartAtZeroClock {
+    fn resolution(&self) -> u64 {
+        1
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+impl WasiView for RunState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.resources,
+        }
+    }
+}
+
+impl types::Host for RunState {}
+
+impl host::Host for RunState {
+    fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        let RunIdentity {
+            processor,
+            date,
+            run_id,
+        } = &self.identity;
+        let date = date.to_string();
+        match level {
+            LogLevel::Trace => tracing::trace!(processor, date, run_id, "{message}"),
+            LogLevel::Debug => tracing::debug!(processor, date, run_id, "{message}"),
+            LogLevel::Info => tracing::info!(processor, date, run_id, "{message}"),
+            LogLevel::Warn => tracing::warn!(processor, date, run_id, "{message}"),
+            LogLevel::Error => tracing::error!(processor, date, run_id, "{message}"),
+        }
+        Ok(())
+    }
+
+    fn read_rows(
+        &mut self,
+        table: TableRef,
+        start: Date,
+        end: Date,
+    ) -> wasmtime::Result<Result<RowSet, ReadError>> {
+        let table = TableName::from(&table);
+        if !self.declared_inputs.contains(&table) {
+            return Ok(Err(ReadError::UndeclaredTable(format!(
+                "{} did not declare {table} among its inputs ({})",
+                self.identity.processor,
+                self.declared_inputs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))));
+        }
+        let (Some(start), Some(end)) = (naive_date(start), naive_date(end)) else {
+            return Ok(Err(ReadError::InvalidRange(format!(
+                "{start:?}..{end:?} holds an impossible date"
+            ))));
+        };
+        if start > end {
+            return Ok(Err(ReadError::InvalidRange(format!(
+                "start {start} is after end {end}"
+            ))));
+        }
+        Ok(match self.source.read_rows(&table, start, end) {
+            Ok(rows) => {
+                self.rows_read += rows.rows.len() as u64;
+                Ok(rows)
+            }
+            Err(InputError::UnknownTable(t)) => {
+                Err(ReadError::UnknownTable(format!("table {t} does not exist")))
+            }
+            Err(InputError::Storage(message)) => Err(ReadError::Storage(message)),
+        })
+    }
+}

@@ -1,0 +1,177 @@
+//! What a processor declares about itself, as the host keeps it.
+//!
+//! [`ProcessorSpec`] is read once from a plugin's `info` export, checked,
+//! and then drives scheduling, input access, validation and storage.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::bindings::{self, ProcessorInfo};
+use crate::schema::{Column, TableName, TableSchema};
+
+/// The pipeline phase a processor belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Phase {
+    /// Phase 3: analytics.
+    Analytics = 3,
+    /// Phase 4: precompute.
+    Precompute = 4,
+    /// Phase 5: predictions.
+    Predictions = 5,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Phase::Analytics => "analytics",
+            Phase::Precompute => "precompute",
+            Phase::Predictions => "predictions",
+        };
+        write!(f, "{} {name}", *self as u8)
+    }
+}
+
+/// How far back a processor reads from its analysis date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Lookback {
+    /// Only the analysis date.
+    None,
+    /// The N calendar days before the analysis date.
+    Days(u32),
+    /// The N most recent scheduled game dates before the analysis date.
+    Games(u32),
+}
+
+/// What to do when an upstream run failed or went stale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum UpstreamPolicy {
+    /// Record the run as blocked.
+    Block,
+    /// Run when the upstream's rows for the date are present.
+    ProceedIfDataPresent,
+}
+
+/// What to do when the lookback window has a scheduled date with no data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum GapPolicy {
+    /// Record the run as blocked.
+    Block,
+    /// Run, recording each gap as a data quality issue.
+    Flag,
+}
+
+/// What to do with output rows that fail validation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BadRowPolicy {
+    /// Write nothing and fail the run.
+    FailRun,
+    /// Write the good rows and quarantine the bad ones.
+    Quarantine,
+}
+
+/// A processor's declaration, checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessorSpec {
+    /// The unique processor name.
+    pub name: String,
+    /// The pipeline phase.
+    pub phase: Phase,
+    /// The processor's own version string.
+    pub version: String,
+    /// Where its rows go.
+    pub output_table: TableName,
+    /// The output schema, partition column and key columns.
+    pub schema: TableSchema,
+    /// The tables it may read.
+    pub inputs: Vec<TableName>,
+    /// The processors it depends on, by name.
+    pub upstream: Vec<String>,
+    /// How far back it reads.
+    pub lookback: Lookback,
+    /// Its upstream failure policy.
+    pub upstream_policy: UpstreamPolicy,
+    /// Its lookback gap policy.
+    pub gap_policy: GapPolicy,
+    /// Its bad-row policy.
+    pub bad_row_policy: BadRowPolicy,
+}
+
+impl ProcessorSpec {
+    /// Converts and checks a plugin's `info`; the error lists every problem.
+    pub fn from_info(info: &ProcessorInfo) -> Result<Self, String> {
+        let spec = ProcessorSpec {
+            name: info.name.clone(),
+            phase: match info.phase {
+                bindings::Phase::Analytics => Phase::Analytics,
+                bindings::Phase::Precompute => Phase::Precompute,
+                bindings::Phase::Predictions => Phase::Predictions,
+            },
+            version: info.version.clone(),
+            output_table: TableName::from(&info.output_table),
+            schema: TableSchema {
+                columns: info.schema.iter().map(Column::from).collect(),
+                partition_column: info.partition_column.clone(),
+                key_columns: info.key_columns.clone(),
+            },
+            inputs: info.inputs.iter().map(TableName::from).collect(),
+            upstream: info.upstream.clone(),
+            lookback: match info.lookback {
+                bindings::Lookback::None => Lookback::None,
+                bindings::Lookback::Days(n) => Lookback::Days(n),
+                bindings::Lookback::Games(n) => Lookback::Games(n),
+            },
+            upstream_policy: match info.upstream_policy {
+                bindings::UpstreamPolicy::Block => UpstreamPolicy::Block,
+                bindings::UpstreamPolicy::ProceedIfDataPresent => {
+                    UpstreamPolicy::ProceedIfDataPresent
+                }
+            },
+            gap_policy: match info.gap_policy {
+                bindings::GapPolicy::Block => GapPolicy::Block,
+                bindings::GapPolicy::Flag => GapPolicy::Flag,
+            },
+            bad_row_policy: match info.bad_row_policy {
+                bindings::BadRowPolicy::FailRun => BadRowPolicy::FailRun,
+                bindings::BadRowPolicy::Quarantine => BadRowPolicy::Quarantine,
+            },
+        };
+        let problems = spec.problems();
+        if problems.is_empty() {
+            Ok(spec)
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let identifier =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !identifier(&self.name) {
+            problems.push(format!(
+                "processor name `{}` must be letters, digits and _",
+                self.name
+            ));
+        }
+        if self.version.trim().is_empty() {
+            problems.push("the version is empty".to_string());
+        }
+        if !self.output_table.is_valid() {
+            problems.push(format!(
+                "output table `{}` is not dataset.table",
+                self.output_table
+            ));
+        }
+        for input in &self.inputs {
+            if !input.is_valid() {
+                problems.push(format!("input table `{input}` is not dataset.table"));
+            }
+        }
+        if self.upstream.contains(&self.name) {
+            problems.push(format!("`{}` lists itself as upstream", self.name));
+        }
+        problems.extend(self.schema.problems());
+        problems
+    }
+}

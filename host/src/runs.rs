@@ -1,0 +1,190 @@
+//! Run records: one row of run history per attempt of a processor on a date.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// In progress; its host holds the claim on (processor, date).
+    Running,
+    /// Its rows were committed.
+    Success,
+    /// It ended without committing rows; `error_kind` says why.
+    Failed,
+    /// It did not start because an upstream check said no.
+    Blocked,
+    /// It was deliberately not run.
+    Skipped,
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The processor returned its own typed error.
+    Plugin,
+    /// The processor trapped (a panic, an out-of-bounds access, ...).
+    Trap,
+    /// The processor ran past its memory limit.
+    LimitMemory,
+    /// The processor ran past its CPU time.
+    LimitTime,
+    /// The processor ran out of fuel.
+    LimitFuel,
+    /// The processor returned too many rows or bytes.
+    LimitOutput,
+    /// Output rows failed schema validation.
+    Validation,
+    /// Writing to the warehouse failed.
+    Load,
+    /// The host running it stopped renewing its lease.
+    Stale,
+    /// An upstream check failed.
+    Upstream,
+    /// The host shut down before the run finished.
+    Shutdown,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The `slate` command line.
+    Cli,
+    /// The HTTP service.
+    Http,
+    /// A backfill over a range of dates.
+    Backfill,
+}
+
+macro_rules! text_enum {
+    ($type:ty { $($variant:ident => $text:literal),* $(,)? }) => {
+        impl $type {
+            /// The name stored in run history.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),* }
+            }
+        }
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $type {
+            type Err = String;
+            fn from_str(text: &str) -> Result<Self, String> {
+                match text {
+                    $($text => Ok(Self::$variant),)*
+                    other => Err(format!(
+                        "`{other}` is not one of: {}",
+                        [$($text),*].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(RunStatus {
+    Running => "running", Success => "success", Failed => "failed",
+    Blocked => "blocked", Skipped => "skipped",
+});
+text_enum!(ErrorKind {
+    Plugin => "plugin", Trap => "trap", LimitMemory => "limit_memory",
+    LimitTime => "limit_time", LimitFuel => "limit_fuel", LimitOutput => "limit_output",
+    Validation => "validation", Load => "load", Stale => "stale", Upstream => "upstream",
+    Shutdown => "shutdown",
+});
+text_enum!(Trigger { Cli => "cli", Http => "http", Backfill => "backfill" });
+
+/// One attempt of one processor on one date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    /// A unique, time-ordered id.
+    pub run_id: String,
+    /// The processor's name.
+    pub processor: String,
+    /// The analysis date.
+    pub data_date: NaiveDate,
+    /// 1 for the first attempt at (processor, date), then 2, 3, ...
+    pub attempt: i64,
+    /// Where the run stands.
+    pub status: RunStatus,
+    /// Why it ended as it did, in words.
+    pub reason: Option<String>,
+    /// Why it failed, for failed and blocked runs.
+    pub error_kind: Option<ErrorKind>,
+    /// The full error message.
+    pub error_message: Option<String>,
+    /// When the run was claimed.
+    pub started_at: DateTime<Utc>,
+    /// When its host last renewed its lease.
+    pub heartbeat_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// How long it took, in milliseconds.
+    pub duration_ms: Option<i64>,
+    /// Rows the processor read through the host.
+    pub rows_read: i64,
+    /// Rows committed to the output table.
+    pub rows_written: i64,
+    /// The host that ran it.
+    pub host_id: String,
+    /// The content hash of the plugin version that ran.
+    pub plugin_hash: String,
+    /// What started it.
+    pub trigger: Trigger,
+}
+
+/// A run about to be claimed.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// The processor's name.
+    pub processor: String,
+    /// The analysis date.
+    pub data_date: NaiveDate,
+    /// This host's id.
+    pub host_id: String,
+    /// The content hash of the plugin version that will run.
+    pub plugin_hash: String,
+    /// What started it.
+    pub trigger: Trigger,
+}
+
+/// How a run ended without committing rows.
+#[derive(Debug, Clone)]
+pub struct RunEnd {
+    /// `failed`, `blocked` or `skipped`.
+    pub status: RunStatus,
+    /// Why, as a kind.
+    pub error_kind: Option<ErrorKind>,
+    /// Why, in full.
+    pub message: String,
+    /// Rows read before it ended.
+    pub rows_read: i64,
+}
+
+/// Which runs to list; every set field must match.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only this analysis date.
+    pub date: Option<NaiveDate>,
+    /// Only this processor.
+    pub processor: Option<String>,
+    /// Only this status.
+    pub status: Option<RunStatus>,
+    /// Only runs of this plugin version.
+    pub plugin_hash: Option<String>,
+    /// At most this many, newest first.
+    pub limit: Option<usize>,
+}
+
+/// A new, time-ordered run id.
+pub fn new_run_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,290 @@
+//! Tables and their schemas, in BigQuery terms, independent of any backend.
+//!
+//! A [`TableSchema`] serialises to the BigQuery JSON schema format (a list of
+//! `{name, type, mode, description}`), so the same file describes a table to
+//! Slate, to SQLite and to BigQuery.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plugin::bindings::{Field, FieldMode, FieldType, TableRef};
+
+/// A warehouse table, `dataset.table`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TableName {
+    /// The dataset, e.g. `nba_analytics`.
+    pub dataset: String,
+    /// The table, e.g. `player_game_summary`.
+    pub table: String,
+}
+
+impl TableName {
+    /// A table name from its two parts.
+    pub fn new(dataset: &str, table: &str) -> Self {
+        TableName {
+            dataset: dataset.to_string(),
+            table: table.to_string(),
+        }
+    }
+
+    /// Parses `dataset.table`; both parts must be identifiers.
+    pub fn parse(qualified: &str) -> Option<Self> {
+        let (dataset, table) = qualified.split_once('.')?;
+        let ok =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        (ok(dataset) && ok(table)).then(|| TableName::new(dataset, table))
+    }
+
+    /// Whether both parts are identifiers (letters, digits, underscores).
+    pub fn is_valid(&self) -> bool {
+        TableName::parse(&self.to_string()).as_ref() == Some(self)
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.dataset, self.table)
+    }
+}
+
+impl From<&TableRef> for TableName {
+    fn from(table: &TableRef) -> Self {
+        TableName {
+            dataset: table.dataset.clone(),
+            table: table.table.clone(),
+        }
+    }
+}
+
+/// A column type, in BigQuery terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ColumnType {
+    /// UTF-8 text.
+    String,
+    /// A signed 64-bit integer.
+    Int64,
+    /// A 64-bit float.
+    Float64,
+    /// An exact decimal: precision 38, scale 9.
+    Numeric,
+    /// True or false.
+    Bool,
+    /// A calendar date.
+    Date,
+    /// An instant with microsecond precision.
+    Timestamp,
+    /// A JSON document.
+    Json,
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            ColumnType::String => "STRING",
+            ColumnType::Int64 => "INT64",
+            ColumnType::Float64 => "FLOAT64",
+            ColumnType::Numeric => "NUMERIC",
+            ColumnType::Bool => "BOOL",
+            ColumnType::Date => "DATE",
+            ColumnType::Timestamp => "TIMESTAMP",
+            ColumnType::Json => "JSON",
+        };
+        f.write_str(name)
+    }
+}
+
+/// How many values a column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ColumnMode {
+    /// Zero or one value.
+    Nullable,
+    /// Exactly one value.
+    Required,
+    /// A list of values, possibly empty.
+    Repeated,
+}
+
+impl fmt::Display for ColumnMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ColumnMode::Nullable => "NULLABLE",
+            ColumnMode::Required => "REQUIRED",
+            ColumnMode::Repeated => "REPEATED",
+        })
+    }
+}
+
+/// One column of a table schema, as in a BigQuery JSON schema file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    /// The column name.
+    pub name: String,
+    /// The column type.
+    #[serde(rename = "type")]
+    pub column_type: ColumnType,
+    /// Nullable, required or repeated.
+    pub mode: ColumnMode,
+    /// For FLOAT64: whether NaN and infinities are acceptable.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_non_finite: bool,
+    /// What the column means.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+impl Column {
+    /// A column with no description that refuses non-finite floats.
+    pub fn new(name: &str, column_type: ColumnType, mode: ColumnMode) -> Self {
+        Column {
+            name: name.to_string(),
+            column_type,
+            mode,
+            allow_non_finite: false,
+            description: String::new(),
+        }
+    }
+}
+
+impl From<&Field> for Column {
+    fn from(field: &Field) -> Self {
+        Column {
+            name: field.name.clone(),
+            column_type: match field.field_type {
+                FieldType::String => ColumnType::String,
+                FieldType::Int64 => ColumnType::Int64,
+                FieldType::Float64 => ColumnType::Float64,
+                FieldType::Numeric => ColumnType::Numeric,
+                FieldType::Bool => ColumnType::Bool,
+                FieldType::Date => ColumnType::Date,
+                FieldType::Timestamp => ColumnType::Timestamp,
+                FieldType::Json => ColumnType::Json,
+            },
+            mode: match field.mode {
+                FieldMode::Nullable => ColumnMode::Nullable,
+                FieldMode::Required => ColumnMode::Required,
+                FieldMode::Repeated => ColumnMode::Repeated,
+            },
+            allow_non_finite: field.allow_non_finite,
+            description: field.description.clone(),
+        }
+    }
+}
+
+/// A table's columns, its partition date column and its key columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableSchema {
+    /// The columns, in order.
+    pub columns: Vec<Column>,
+    /// The DATE column a date's rows are replaced by.
+    pub partition_column: String,
+    /// The columns that identify a row, named in validation errors.
+    #[serde(default)]
+    pub key_columns: Vec<String>,
+}
+
+impl TableSchema {
+    /// The position of a column.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// Checks that the schema is usable: unique identifier names, and a
+    /// REQUIRED or NULLABLE DATE partition column. Returns every problem.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.columns.is_empty() {
+            problems.push("the schema has no columns".to_string());
+        }
+        for (i, column) in self.columns.iter().enumerate() {
+            let valid = !column.name.is_empty()
+                && column
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !column.name.starts_with(|c: char| c.is_ascii_digit());
+            if !valid {
+                problems.push(format!(
+                    "column `{}` is not a valid column name",
+                    column.name
+                ));
+            }
+            if self.columns[..i].iter().any(|c| c.name == column.name) {
+                problems.push(format!("column `{}` appears twice", column.name));
+            }
+        }
+        match self
+            .columns
+            .iter()
+            .find(|c| c.name == self.partition_column)
+        {
+            None => problems.push(format!(
+                "partition column `{}` is not in the schema",
+                self.partition_column
+            )),
+            Some(c) if c.column_type != ColumnType::Date || c.mode == ColumnMode::Repeated => {
+                problems.push(format!(
+                    "partition column `{}` must be a single DATE, not {} {}",
+                    c.name, c.mode, c.column_type
+                ))
+            }
+            Some(_) => {}
+        }
+        for key in &self.key_columns {
+            if self.index_of(key).is_none() {
+                problems.push(format!("key column `{key}` is not in the schema"));
+            }
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(partition: &str) -> TableSchema {
+        TableSchema {
+            columns: vec![
+                Column::new("player", ColumnType::String, ColumnMode::Required),
+                Column::new("game_date", ColumnType::Date, ColumnMode::Required),
+            ],
+            partition_column: partition.to_string(),
+            key_columns: vec!["player".to_string()],
+        }
+    }
+
+    #[test]
+    fn schema_serialises_as_bigquery_json() {
+        let json = serde_json::to_value(&schema("game_date").columns).unwrap();
+        assert_eq!(
+            json[0],
+            serde_json::json!({"name": "player", "type": "STRING", "mode": "REQUIRED"})
+        );
+    }
+
+    #[test]
+    fn partition_column_must_be_a_date_in_the_schema() {
+        assert!(schema("game_date").problems().is_empty());
+        assert_eq!(
+            schema("nope").problems(),
+            ["partition column `nope` is not in the schema"]
+        );
+        assert_eq!(
+            schema("player").problems(),
+            ["partition column `player` must be a single DATE, not REQUIRED STRING"]
+        );
+    }
+
+    #[test]
+    fn table_names_are_two_identifiers() {
+        assert_eq!(
+            TableName::parse("nba_raw.schedule"),
+            Some(TableName::new("nba_raw", "schedule"))
+        );
+        assert_eq!(TableName::parse("nba_raw"), None);
+        assert_eq!(TableName::parse("a.b; drop"), None);
+    }
+}

@@ -1,0 +1,477 @@
+//! The embedded store: raw tables, output tables and run history in one
+//! bundled SQLite file, in WAL mode.
+//!
+//! Tables are named `"dataset.table"` (quoted, so the dot is part of the name)
+//! and their schemas are recorded in `_slate_tables`. Run history is
+//! `_slate_runs`; a partial unique index on `(processor, data_date)` for
+//! `running` rows makes the claim on a run atomic.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, Row as SqlRow, params};
+
+use super::cells::{date_key, from_sql, parse_date_key, sql_type, to_sql};
+use super::{PartitionCounts, Store, StoreError};
+use crate::plugin::sandbox::{InputError, InputSource};
+use crate::rows::RowSet;
+use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
+use crate::schema::{TableName, TableSchema};
+
+const SETUP: &str = "
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = NORMAL;
+    CREATE TABLE IF NOT EXISTS _slate_tables (
+        table_name TEXT PRIMARY KEY,
+        schema_json TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS _slate_runs (
+        run_id TEXT PRIMARY KEY,
+        processor TEXT NOT NULL,
+        data_date TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        error_kind TEXT,
+        error_message TEXT,
+        started_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        rows_read INTEGER NOT NULL DEFAULT 0,
+        rows_written INTEGER NOT NULL DEFAULT 0,
+        host_id TEXT NOT NULL,
+        plugin_hash TEXT NOT NULL,
+        run_trigger TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS _slate_runs_one_running
+        ON _slate_runs (processor, data_date) WHERE status = 'running';
+    CREATE INDEX IF NOT EXISTS _slate_runs_by_date ON _slate_runs (data_date, processor);
+";
+
+const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
+    error_message, started_at, heartbeat_at, finished_at, duration_ms, rows_read, rows_written, \
+    host_id, plugin_hash, run_trigger";
+
+/// Tables and run history in one SQLite file.
+pub struct EmbeddedStore {
+    connection: Mutex<Connection>,
+}
+
+fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+fn timestamp(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store file at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Backend(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let connection = Connection::open(path)?;
+        Self::setup(connection)
+    }
+
+    /// Opens an existing store file; a missing file is [`StoreError::Missing`].
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.display().to_string()));
+        }
+        Self::open(path)
+    }
+
+    /// A store that lives in memory only, for tests.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(connection: Connection) -> Result<Self, StoreError> {
+        connection.busy_timeout(Duration::from_secs(10))?;
+        connection.execute_batch(SETUP)?;
+        Ok(EmbeddedStore {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn schema_in(
+        connection: &Connection,
+        table: &TableName,
+    ) -> Result<Option<TableSchema>, StoreError> {
+        let json: Option<String> = connection
+            .query_row(
+                "SELECT schema_json FROM _slate_tables WHERE table_name = ?1",
+                [table.to_string()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        json.map(|json| {
+            serde_json::from_str(&json).map_err(|e| {
+                StoreError::Schema(format!("recorded schema of {table} is unreadable: {e}"))
+            })
+        })
+        .transpose()
+    }
+
+    /// Deletes the given dates and inserts `rows`, inside the caller's transaction.
+    fn replace_in(
+        transaction: &rusqlite::Transaction<'_>,
+        table: &TableName,
+        schema: &TableSchema,
+        dates: &[NaiveDate],
+        rows: &RowSet,
+    ) -> Result<usize, StoreError> {
+        let name = quote(&table.to_string());
+        let mut delete = transaction.prepare_cached(&format!(
+            "DELETE FROM {name} WHERE {} = ?1",
+            quote(&schema.partition_column)
+        ))?;
+        for date in dates {
+            delete.execute([date_key(*date)])?;
+        }
+        // Rows arrive in the row set's column order; map them onto the table.
+        let mut positions = Vec::with_capacity(rows.columns.len());
+        for column in &rows.columns {
+            let position = schema
+                .index_of(column)
+                .ok_or_else(|| StoreError::Schema(format!("{table} has no column `{column}`")))?;
+            positions.push(position);
+        }
+        let column_list: Vec<String> = positions
+            .iter()
+            .map(|&p| quote(&schema.columns[p].name))
+            .collect();
+        let placeholders: Vec<String> = (1..=positions.len()).map(|i| format!("?{i}")).collect();
+        let mut insert = transaction.prepare_cached(&format!(
+            "INSERT INTO {name} ({}) VALUES ({})",
+            column_list.join(", "),
+            placeholders.join(", ")
+        ))?;
+        for row in &rows.rows {
+            insert.execute(rusqlite::params_from_iter(row.iter().map(to_sql)))?;
+        }
+        Ok(rows.rows.len())
+    }
+}
+
+fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
+    let time = |index: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        let text: Option<String> = row.get(index)?;
+        Ok(text
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)))
+    };
+    let parse = |index: usize, text: String| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("unreadable value `{text}`").into(),
+        )
+    };
+    let date: String = row.get(2)?;
+    let status: String = row.get(4)?;
+    let kind: Option<String> = row.get(6)?;
+    let trigger: String = row.get(16)?;
+    Ok(RunRecord {
+        run_id: row.get(0)?,
+        processor: row.get(1)?,
+        data_date: parse_date_key(&date).ok_or_else(|| parse(2, date.clone()))?,
+        attempt: row.get(3)?,
+        status: status.parse().map_err(|_| parse(4, status.clone()))?,
+        reason: row.get(5)?,
+        error_kind: kind
+            .map(|k| k.parse().map_err(|_| parse(6, k.clone())))
+            .transpose()?,
+        error_message: row.get(7)?,
+        started_at: time(8)?.unwrap_or_default(),
+        heartbeat_at: time(9)?.unwrap_or_default(),
+        finished_at: time(10)?,
+        duration_ms: row.get(11)?,
+        rows_read: row.get(12)?,
+        rows_written: row.get(13)?,
+        host_id: row.get(14)?,
+        plugin_hash: row.get(15)?,
+        trigger: trigger.parse().map_err(|_| parse(16, trigger.clone()))?,
+    })
+}
+
+impl InputSource for EmbeddedStore {
+    fn read_rows(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<RowSet, InputError> {
+        let storage = |e: StoreError| InputError::Storage(e.to_string());
+        let connection = self.lock();
+        let schema = Self::schema_in(&connection, table)
+            .map_err(storage)?
+            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
+        let columns: Vec<String> = schema.columns.iter().map(|c| quote(&c.name)).collect();
+        let partition = quote(&schema.partition_column);
+        let mut statement = connection
+            .prepare_cached(&format!(
+                "SELECT {} FROM {} WHERE {partition} BETWEEN ?1 AND ?2 ORDER BY {partition}, rowid",
+                columns.join(", "),
+                quote(&table.to_string())
+            ))
+            .map_err(|e| storage(e.into()))?;
+        let mut rows = Vec::new();
+        let mut cursor = statement
+            .query([date_key(start), date_key(end)])
+            .map_err(|e| storage(e.into()))?;
+        while let Some(sql_row) = cursor.next().map_err(|e| storage(e.into()))? {
+            let mut row = Vec::with_capacity(schema.columns.len());
+            for (index, column) in schema.columns.iter().enumerate() {
+                let cell = sql_row.get_ref(index).map_err(|e| storage(e.into()))?;
+                row.push(from_sql(cell, column).map_err(|e| {
+                    InputError::Storage(format!("{table} row {}: {e}", rows.len()))
+                })?);
+            }
+            rows.push(row);
+        }
+        Ok(RowSet {
+            columns: schema.columns.into_iter().map(|c| c.name).collect(),
+            rows,
+        })
+    }
+}
+
+impl Store for EmbeddedStore {
+    fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        match Self::schema_in(&transaction, table)? {
+            Some(existing)
+                if existing.columns == schema.columns
+                    && existing.partition_column == schema.partition_column =>
+            {
+                return Ok(());
+            }
+            Some(existing) => {
+                return Err(StoreError::Schema(format!(
+                    "{table} exists with another schema: it has [{}], the processor declares [{}]",
+                    existing
+                        .columns
+                        .iter()
+                        .map(|c| format!("{} {} {}", c.name, c.mode, c.column_type))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    schema
+                        .columns
+                        .iter()
+                        .map(|c| format!("{} {} {}", c.name, c.mode, c.column_type))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                )));
+            }
+            None => {}
+        }
+        let name = quote(&table.to_string());
+        let columns: Vec<String> = schema
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", quote(&c.name), sql_type(c)))
+            .collect();
+        transaction.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {name} ({});
+             CREATE INDEX IF NOT EXISTS {} ON {name} ({});",
+            columns.join(", "),
+            quote(&format!("{table}__by_{}", schema.partition_column)),
+            quote(&schema.partition_column)
+        ))?;
+        let json = serde_json::to_string(schema).map_err(|e| StoreError::Backend(e.to_string()))?;
+        transaction.execute(
+            "INSERT INTO _slate_tables (table_name, schema_json, created_at) VALUES (?1, ?2, ?3)",
+            params![table.to_string(), json, timestamp(Utc::now())],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    fn table_schema(&self, table: &TableName) -> Result<Option<TableSchema>, StoreError> {
+        Self::schema_in(&self.lock(), table)
+    }
+
+    fn replace_partitions(
+        &self,
+        table: &TableName,
+        dates: &[NaiveDate],
+        rows: &RowSet,
+    ) -> Result<usize, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let schema = Self::schema_in(&transaction, table)?
+            .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
+        let written = Self::replace_in(&transaction, table, &schema, dates, rows)?;
+        transaction.commit()?;
+        Ok(written)
+    }
+
+    fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError> {
+        let connection = self.lock();
+        let schema = Self::schema_in(&connection, table)?
+            .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
+        let partition = quote(&schema.partition_column);
+        let mut statement = connection.prepare(&format!(
+            "SELECT {partition}, COUNT(*) FROM {} GROUP BY {partition} ORDER BY {partition}",
+            quote(&table.to_string())
+        ))?;
+        let counts = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })?
+            .filter_map(|row| match row {
+                Ok((date, count)) => parse_date_key(&date).map(|d| Ok((d, count as u64))),
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(counts)
+    }
+
+    fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
+        let connection = self.lock();
+        let run_id = new_run_id();
+        let now = timestamp(Utc::now());
+        let inserted = connection.execute(
+            "INSERT INTO _slate_runs (run_id, processor, data_date, attempt, status, started_at,
+                 heartbeat_at, host_id, plugin_hash, run_trigger)
+             SELECT ?1, ?2, ?3, COALESCE(MAX(attempt), 0) + 1, 'running', ?4, ?4, ?5, ?6, ?7
+             FROM _slate_runs WHERE processor = ?2 AND data_date = ?3",
+            params![
+                run_id,
+                run.processor,
+                date_key(run.data_date),
+                now,
+                run.host_id,
+                run.plugin_hash,
+                run.trigger.as_str()
+            ],
+        );
+        match inserted {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                let holder: Option<(String, String)> = connection
+                    .query_row(
+                        "SELECT run_id, started_at FROM _slate_runs
+                         WHERE processor = ?1 AND data_date = ?2 AND status = 'running'",
+                        params![run.processor, date_key(run.data_date)],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()?;
+                let (run_id, started_at) = holder.unwrap_or_default();
+                return Err(StoreError::AlreadyRunning {
+                    run_id,
+                    started_at: DateTime::parse_from_rfc3339(&started_at)
+                        .map(|t| t.with_timezone(&Utc))
+                        .unwrap_or_default(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        drop(connection);
+        self.run(&run_id)?.ok_or(StoreError::NotRunning(run_id))
+    }
+
+    fn commit_run(
+        &self,
+        run_id: &str,
+        table: &TableName,
+        date: NaiveDate,
+        rows: &RowSet,
+        rows_read: i64,
+    ) -> Result<usize, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let schema = Self::schema_in(&transaction, table)?
+            .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
+        let written = Self::replace_in(&transaction, table, &schema, &[date], rows)?;
+        let now = Utc::now();
+        let updated = transaction.execute(
+            "UPDATE _slate_runs SET status = 'success', finished_at = ?2, heartbeat_at = ?2,
+                 duration_ms = CAST(ROUND((julianday(?2) - julianday(started_at)) * 86400000) AS INTEGER),
+                 rows_read = ?3, rows_written = ?4,
+                 reason = 'committed ' || ?4 || ' rows'
+             WHERE run_id = ?1 AND status = 'running'",
+            params![run_id, timestamp(now), rows_read, written as i64],
+        )?;
+        if updated != 1 {
+            // The claim was lost (reaped as stale): write nothing.
+            return Err(StoreError::NotRunning(run_id.to_string()));
+        }
+        transaction.commit()?;
+        Ok(written)
+    }
+
+    fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {
+        let updated = self.lock().execute(
+            "UPDATE _slate_runs SET status = ?2, error_kind = ?3, error_message = ?4, reason = ?4,
+                 finished_at = ?5, heartbeat_at = ?5, rows_read = ?6,
+                 duration_ms = CAST(ROUND((julianday(?5) - julianday(started_at)) * 86400000) AS INTEGER)
+             WHERE run_id = ?1 AND status = 'running'",
+            params![
+                run_id,
+                end.status.as_str(),
+                end.error_kind.map(|k| k.as_str()),
+                end.message,
+                timestamp(Utc::now()),
+                end.rows_read
+            ],
+        )?;
+        if updated == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotRunning(run_id.to_string()))
+        }
+    }
+
+    fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM _slate_runs
+             WHERE (?1 IS NULL OR data_date = ?1) AND (?2 IS NULL OR processor = ?2)
+               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR plugin_hash = ?4)
+             ORDER BY started_at DESC, run_id DESC LIMIT ?5"
+        ))?;
+        let records = statement
+            .query_map(
+                params![
+                    filter.date.map(date_key),
+                    filter.processor,
+                    filter.status.map(RunStatus::as_str),
+                    filter.plugin_hash,
+                    filter.limit.map_or(-1, |l| l as i64)
+                ],
+                run_from_sql,
+            )?
+            .collect::<Result<_, _>>()?;
+        Ok(records)
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM _slate_runs WHERE run_id = ?1"),
+                [run_id],
+                run_from_sql,
+            )
+            .optional()?)
+    }
+}

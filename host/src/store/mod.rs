@@ -1,0 +1,101 @@
+//! Where tables and run history live.
+//!
+//! [`Store`] is the contract every backend keeps: creating tables from
+//! schemas, reading a date range, claiming runs atomically, and committing a
+//! date's rows together with the run's success. [`EmbeddedStore`] keeps it in
+//! one bundled SQLite file, the default that needs no setup.
+
+mod cells;
+mod embedded;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+pub use embedded::EmbeddedStore;
+
+use crate::plugin::sandbox::InputSource;
+use crate::rows::RowSet;
+use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord};
+use crate::schema::{TableName, TableSchema};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another run of the same processor and date holds the claim.
+    #[error("already running (run {run_id}, started {started_at})")]
+    AlreadyRunning {
+        /// The run that holds the claim.
+        run_id: String,
+        /// When it started.
+        started_at: DateTime<Utc>,
+    },
+    /// The table does not exist.
+    #[error("table {0} does not exist")]
+    NoSuchTable(TableName),
+    /// The run id is unknown, or the run is no longer `running`.
+    #[error("run {0} is not running")]
+    NotRunning(String),
+    /// A stored table no longer matches what was written or expected.
+    #[error("{0}")]
+    Schema(String),
+    /// The store file is missing.
+    #[error("no store at {0}: run `slate demo` first, or pass --data-dir")]
+    Missing(String),
+    /// The backend failed.
+    #[error("store error: {0}")]
+    Backend(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Backend(error.to_string())
+    }
+}
+
+/// Rows per partition date of a table.
+pub type PartitionCounts = Vec<(NaiveDate, u64)>;
+
+/// The contract of a warehouse with run history.
+pub trait Store: InputSource + Send + Sync {
+    /// Creates the table from `schema` if it does not exist, and records the
+    /// schema. An existing table with another schema is an error.
+    fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError>;
+
+    /// The recorded schema of a table, if it exists.
+    fn table_schema(&self, table: &TableName) -> Result<Option<TableSchema>, StoreError>;
+
+    /// Replaces the rows of the given dates in one transaction: rows whose
+    /// partition date is in `dates` are deleted, then `rows` are inserted.
+    fn replace_partitions(
+        &self,
+        table: &TableName,
+        dates: &[NaiveDate],
+        rows: &RowSet,
+    ) -> Result<usize, StoreError>;
+
+    /// Row counts per partition date.
+    fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError>;
+
+    /// Claims (processor, date) atomically and records the run as `running`.
+    /// Fails with [`StoreError::AlreadyRunning`] when another run holds it.
+    fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError>;
+
+    /// In one transaction: replaces `date`'s rows of `table` with `rows` and
+    /// marks the run `success`. Returns the rows written.
+    fn commit_run(
+        &self,
+        run_id: &str,
+        table: &TableName,
+        date: NaiveDate,
+        rows: &RowSet,
+        rows_read: i64,
+    ) -> Result<usize, StoreError>;
+
+    /// Ends a running run without writing rows.
+    fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError>;
+
+    /// Run records matching `filter`, newest first.
+    fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// One run record.
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
+}

@@ -1,0 +1,243 @@
+//! `PlayerDailyCacheProcessor` (phase 4): one row per active player per
+//! analysis date, with rolling form as of that date.
+//!
+//! This file is the binding layer only; the logic lives in [`cache`].
+
+pub mod cache;
+
+use cache::{PastGame, ScheduledGame};
+use slate_sdk::{
+    BadRowPolicy, Columns, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
+    ProcessError, ProcessorInfo, RowExt, RowSet, RowSetBuilder, UpstreamPolicy, Value,
+    date_from_days, days_from_date, field, table,
+};
+
+/// The per-game summaries this processor aggregates.
+pub const GAME_SUMMARIES: &str = "nba_analytics.player_game_summary";
+/// The schedule, to find who plays on the analysis date.
+pub const SCHEDULE: &str = "nba_raw.schedule";
+/// The table this processor writes.
+pub const OUTPUT: &str = "nba_precompute.player_daily_cache";
+
+use FieldMode::{Repeated, Required};
+use FieldType::{Bool, Date as DateType, Float64, Int64, String as Text};
+
+/// The output schema, in column order: (name, type, mode, description).
+const SCHEMA: &[(&str, FieldType, FieldMode, &str)] = &[
+    ("player_lookup", Text, Required, "The player's lookup key."),
+    (
+        "cache_date",
+        DateType,
+        Required,
+        "The analysis date; the partition column.",
+    ),
+    (
+        "team_abbr",
+        Text,
+        Required,
+        "The player's team, from their latest game.",
+    ),
+    (
+        "opponent_abbr",
+        Text,
+        Required,
+        "The team they face on the cache date.",
+    ),
+    (
+        "is_home",
+        Bool,
+        Required,
+        "Whether they play at home on the cache date.",
+    ),
+    (
+        "games_played",
+        Int64,
+        Required,
+        "Games played this season before the cache date.",
+    ),
+    (
+        "points_avg_last_5",
+        Float64,
+        Required,
+        "Mean points over the last 5 games.",
+    ),
+    (
+        "points_avg_last_10",
+        Float64,
+        Required,
+        "Mean points over the last 10 games.",
+    ),
+    (
+        "minutes_avg_last_5",
+        Float64,
+        Required,
+        "Mean minutes over the last 5 games.",
+    ),
+    (
+        "minutes_avg_last_10",
+        Float64,
+        Required,
+        "Mean minutes over the last 10 games.",
+    ),
+    (
+        "points_avg_season",
+        Float64,
+        Required,
+        "Mean points this season.",
+    ),
+    (
+        "minutes_avg_season",
+        Float64,
+        Required,
+        "Mean minutes this season.",
+    ),
+    (
+        "games_in_last_7_days",
+        Int64,
+        Required,
+        "Games in the 7 days before the cache date.",
+    ),
+    (
+        "days_rest",
+        Int64,
+        Required,
+        "Full days off since the latest game.",
+    ),
+    (
+        "back_to_back",
+        Bool,
+        Required,
+        "Whether the latest game was the day before.",
+    ),
+    (
+        "last_game_date",
+        DateType,
+        Required,
+        "The date of the latest game.",
+    ),
+    (
+        "data_quality_issues",
+        Text,
+        Repeated,
+        "Why this row is less trustworthy; may be empty.",
+    ),
+];
+
+/// The processor, exported as the component.
+pub struct PlayerDailyCacheProcessor;
+
+/// The first day of the season `date` belongs to: seasons start in October.
+fn season_start(date: Date) -> Date {
+    let year = if date.month >= 10 {
+        date.year
+    } else {
+        date.year - 1
+    };
+    Date {
+        year,
+        month: 10,
+        day: 1,
+    }
+}
+
+impl Guest for PlayerDailyCacheProcessor {
+    fn info() -> ProcessorInfo {
+        ProcessorInfo {
+            name: "PlayerDailyCacheProcessor".into(),
+            phase: Phase::Precompute,
+            version: env!("CARGO_PKG_VERSION").into(),
+            output_table: table(OUTPUT),
+            schema: SCHEMA
+                .iter()
+                .map(|(n, t, m, d)| field(n, *t, *m, d))
+                .collect(),
+            partition_column: "cache_date".into(),
+            key_columns: vec!["player_lookup".into(), "cache_date".into()],
+            inputs: vec![table(GAME_SUMMARIES), table(SCHEDULE)],
+            upstream: vec!["PlayerGameSummaryProcessor".into()],
+            lookback: Lookback::Games(10),
+            upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
+            gap_policy: GapPolicy::Flag,
+            bad_row_policy: BadRowPolicy::FailRun,
+        }
+    }
+
+    fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
+        let day = days_from_date(analysis_date);
+        let summaries = slate_sdk::read_rows(
+            &table(GAME_SUMMARIES),
+            season_start(analysis_date),
+            analysis_date.add_days(-1),
+        )?;
+        let schedule = slate_sdk::read_rows(&table(SCHEDULE), analysis_date, analysis_date)?;
+        let rows = cache::build_cache(day, &read_games(&summaries)?, &read_schedule(&schedule)?);
+
+        let columns: Vec<&str> = SCHEMA.iter().map(|(name, ..)| *name).collect();
+        let mut output = RowSetBuilder::new(&columns);
+        for row in rows {
+            output.push(vec![
+                Value::string(row.player_lookup),
+                Value::date(analysis_date),
+                Value::string(row.team_abbr),
+                Value::string(row.opponent_abbr),
+                Value::boolean(row.is_home),
+                Value::int64(row.games_played),
+                Value::float64(row.points_avg_last_5),
+                Value::float64(row.points_avg_last_10),
+                Value::float64(row.minutes_avg_last_5),
+                Value::float64(row.minutes_avg_last_10),
+                Value::float64(row.points_avg_season),
+                Value::float64(row.minutes_avg_season),
+                Value::int64(row.games_in_last_7_days),
+                Value::int64(row.days_rest),
+                Value::boolean(row.back_to_back),
+                Value::date(date_from_days(row.last_game_day)),
+                Value::strings(row.data_quality_issues),
+            ]);
+        }
+        Ok(output.finish())
+    }
+}
+
+fn read_games(input: &RowSet) -> Result<Vec<PastGame>, ProcessError> {
+    let c = Columns::new(input);
+    let (player, date, team, points, minutes) = (
+        c.index("player_lookup")?,
+        c.index("game_date")?,
+        c.index("team_abbr")?,
+        c.index("points")?,
+        c.index("minutes")?,
+    );
+    input
+        .rows
+        .iter()
+        .map(|row| {
+            Ok(PastGame {
+                player_lookup: row.string(player, "player_lookup")?.to_string(),
+                game_day: days_from_date(row.date(date, "game_date")?),
+                team_abbr: row.string(team, "team_abbr")?.to_string(),
+                points: row.int64(points, "points")?,
+                minutes: row.float64(minutes, "minutes")?,
+            })
+        })
+        .collect()
+}
+
+fn read_schedule(input: &RowSet) -> Result<Vec<ScheduledGame>, ProcessError> {
+    let c = Columns::new(input);
+    let (home, away) = (c.index("home_team")?, c.index("away_team")?);
+    input
+        .rows
+        .iter()
+        .map(|row| {
+            Ok(ScheduledGame {
+                home_team: row.string(home, "home_team")?.to_string(),
+                away_team: row.string(away, "away_team")?.to_string(),
+            })
+        })
+        .collect()
+}
+
+// Component exports only exist on wasm32; natively the logic is tested as a library.
+#[cfg(target_arch = "wasm32")]
+slate_sdk::export!(PlayerDailyCacheProcessor);

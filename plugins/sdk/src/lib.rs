@@ -1,0 +1,61 @@
+//! The guest side of the `slate:processor@0.1.0` contract.
+//!
+//! A processor crate depends on this crate only. It implements [`Guest`],
+//! calls [`export!`], and keeps its logic in plain Rust functions that are
+//! unit-tested natively. This crate owns the generated bindings and the small
+//! helpers every processor needs: building schemas, reading typed columns out
+//! of a [`RowSet`], building output rows, and date arithmetic. It holds no
+//! processor logic.
+
+#![allow(missing_docs)] // the generated bindings carry the WIT docs instead
+
+extern crate self as slate_sdk;
+
+mod dates;
+mod rows;
+mod schema;
+
+/// The generated bindings for the `processor-plugin` world.
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "processor-plugin",
+        path: "../../wit",
+        pub_export_macro: true,
+        default_bindings_module: "slate_sdk::bindings",
+        runtime_path: "slate_sdk::wit_bindgen::rt",
+    });
+}
+
+#[doc(hidden)]
+pub use wit_bindgen;
+
+/// Exports a processor: `slate_sdk::export!(MyProcessor);` where `MyProcessor: Guest`.
+pub use bindings::export;
+
+pub use bindings::exports::slate::processor::processor::{
+    BadRowPolicy, GapPolicy, Guest, Lookback, Phase, ProcessError, ProcessorInfo, UpstreamPolicy,
+};
+pub use bindings::slate::processor::host::{LogLevel, ReadError};
+pub use bindings::slate::processor::types::{
+    Date, Field, FieldMode, FieldType, Row, RowSet, Scalar, TableRef, Value,
+};
+pub use dates::{date_from_days, days_from_date};
+pub use rows::{Columns, RowExt, RowSetBuilder};
+pub use schema::{field, table};
+
+/// Writes a line to the host's log.
+pub fn log(level: LogLevel, message: &str) {
+    bindings::slate::processor::host::log(level, message);
+}
+
+/// Reads the rows of a declared input table with a partition date between
+/// `start` and `end`, inclusive.
+pub fn read_rows(table: &TableRef, start: Date, end: Date) -> Result<RowSet, ReadError> {
+    bindings::slate::processor::host::read_rows(table, start, end)
+}
+
+impl From<ReadError> for ProcessError {
+    fn from(error: ReadError) -> Self {
+        ProcessError::MissingData(format!("{error:?}"))
+    }
+}
