@@ -106,10 +106,14 @@ impl Executor {
         };
         let outcome = instance.process(date);
         let rows_read = instance.rows_read();
+        let guest_stderr = instance.guest_stderr();
         drop(instance);
         let rows = match outcome {
             Err(trap) => {
-                let (kind, message) = classify_trap(&trap);
+                let (kind, mut message) = classify_trap(&trap);
+                if !guest_stderr.is_empty() {
+                    message = format!("{guest_stderr}\n{message}");
+                }
                 return fail(kind, message, rows_read);
             }
             Ok(Err(error)) => {

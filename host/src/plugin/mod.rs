@@ -268,6 +268,11 @@ impl Instance {
             .call_process(&mut self.store, wit_date(date))
     }
 
+    /// What the guest wrote to stderr, such as a panic message.
+    pub fn guest_stderr(&self) -> String {
+        self.store.data().guest_stderr()
+    }
+
     /// Rows read through the host so far.
     pub fn rows_read(&self) -> u64 {
         self.store.data().rows_read()

@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use wasi_rand::SeedableRng;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::slate::processor::{host, types};
@@ -53,6 +54,9 @@ pub struct RunIdentity {
     pub run_id: String,
 }
 
+/// How much of a guest's stderr (panic messages) a run keeps.
+pub const STDERR_CAPACITY: usize = 64 << 10;
+
 /// The store data of one run: WASI state, the declared inputs, counters.
 pub struct RunState {
     wasi: WasiCtx,
@@ -62,6 +66,7 @@ pub struct RunState {
     declared_inputs: Arc<[TableName]>,
     source: Arc<dyn InputSource>,
     rows_read: u64,
+    stderr: MemoryOutputPipe,
 }
 
 impl RunState {
@@ -78,7 +83,9 @@ impl RunState {
             .expect("noon exists")
             .and_utc();
         let seed = seed_for(&identity.processor, identity.date);
+        let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtx::builder()
+            .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -98,12 +105,20 @@ impl RunState {
             declared_inputs,
             source,
             rows_read: 0,
+            stderr,
         }
     }
 
     /// Rows the processor has read through `read-rows` so far.
     pub fn rows_read(&self) -> u64 {
         self.rows_read
+    }
+
+    /// What the guest wrote to stderr, such as a panic message, lossily decoded.
+    pub fn guest_stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim_end()
+            .to_string()
     }
 
     /// The run's memory limiter.

@@ -1,0 +1,7 @@
+//! Slate's integration tests: real components built from source, run
+//! through the real host against a real SQLite store, and the real `slate`
+//! binary for the command line.
+
+mod cli;
+mod foundation;
+mod support;

@@ -1,0 +1,96 @@
+//! Shared set-up: a host on a fresh store, the demo season, the fixtures.
+
+use std::sync::{Arc, OnceLock};
+
+use chrono::NaiveDate;
+use slate::bundled::PLUGINS;
+use slate::demo::season::{Season, SeasonConfig};
+use slate::demo::{load_season, schedule_schema, schedule_table};
+use slate::executor::Executor;
+use slate::plugin::sandbox::InputSource;
+use slate::plugin::{Plugin, RunLimits, Runtime};
+use slate::rows::RowSet;
+use slate::schema::TableName;
+use slate::store::{EmbeddedStore, Store};
+
+/// Paths of the fixture components built from `tests/components/`.
+pub mod components {
+    include!(concat!(env!("OUT_DIR"), "/test_components.rs"));
+}
+
+/// A date, from `YYYY-MM-DD`.
+pub fn date(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("a test date")
+}
+
+/// The demo season, generated once per test binary.
+pub fn season() -> &'static Season {
+    static SEASON: OnceLock<Season> = OnceLock::new();
+    SEASON.get_or_init(|| Season::generate(SeasonConfig::default()))
+}
+
+/// A host with its own store file in a temporary folder.
+pub struct TestHost {
+    /// The store.
+    pub store: Arc<EmbeddedStore>,
+    /// The runtime plugins are loaded with.
+    pub runtime: Runtime,
+    /// An executor on the store.
+    pub executor: Executor,
+    /// The data folder; deleted on drop.
+    pub dir: tempfile::TempDir,
+}
+
+impl TestHost {
+    /// A host on an empty store with an empty schedule table.
+    pub fn empty() -> TestHost {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let store = Arc::new(EmbeddedStore::open(&dir.path().join("slate.db")).expect("a store"));
+        store
+            .ensure_table(&schedule_table(), &schedule_schema())
+            .expect("a schedule table");
+        let runtime = Runtime::new(Some(&dir.path().join("compiled"))).expect("a runtime");
+        let executor = Executor::new(
+            store.clone() as Arc<dyn Store>,
+            "test-host",
+            RunLimits::default(),
+        );
+        TestHost {
+            store,
+            runtime,
+            executor,
+            dir,
+        }
+    }
+
+    /// A host whose raw tables hold the demo season.
+    pub fn with_demo_season() -> TestHost {
+        let host = TestHost::empty();
+        load_season(host.store.as_ref(), season()).expect("load the demo season");
+        host
+    }
+
+    /// Loads a bundled plugin by crate name, e.g. `player-game-summary`.
+    pub fn bundled(&self, package: &str) -> Plugin {
+        let bundled = PLUGINS
+            .iter()
+            .find(|p| p.package == package)
+            .expect("a bundled plugin");
+        self.runtime
+            .load(bundled.bytes)
+            .expect("the bundled plugin loads")
+    }
+
+    /// Loads a fixture component from its path.
+    pub fn fixture(&self, path: &str) -> Plugin {
+        let bytes = std::fs::read(path).expect("the fixture was built");
+        self.runtime.load(&bytes).expect("the fixture loads")
+    }
+
+    /// Every row of `table` on `day`.
+    pub fn rows(&self, table: &TableName, day: NaiveDate) -> RowSet {
+        self.store
+            .read_rows(table, day, day)
+            .expect("the table can be read")
+    }
+}
