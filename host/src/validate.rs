@@ -71,11 +71,11 @@ impl ValidationReport {
 
     /// A summary with the first `limit` errors, for a run's error message.
     pub fn summary(&self, limit: usize) -> String {
+        // A problem with the columns (a missing or unknown field) fails every row.
+        let column_level = self.errors.iter().any(|e| e.row_index.is_none());
+        let failing = if column_level { self.rows_checked } else { self.bad_rows.len() };
         let mut text = format!(
-            "{} of {} rows failed validation with {} errors",
-            self.bad_rows.len().max(usize::from(
-                !self.errors.is_empty() && self.bad_rows.is_empty()
-            )),
+            "{failing} of {} rows failed validation with {} errors",
             self.rows_checked,
             self.errors.len()
         );
@@ -293,4 +293,270 @@ fn numeric_problem(text: &str) -> Option<String> {
         ));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::Date;
+
+    fn column(name: &str, column_type: ColumnType, mode: ColumnMode) -> Column {
+        Column::new(name, column_type, mode)
+    }
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 11).unwrap()
+    }
+
+    fn wit_day() -> Value {
+        Value::Scalar(Scalar::Date(Date {
+            year: 2026,
+            month: 1,
+            day: 11,
+        }))
+    }
+
+    /// Validates one cell in `column`, next to a valid partition column.
+    fn check(column: Column, value: Value) -> Vec<String> {
+        let schema = TableSchema {
+            columns: vec![
+                column.clone(),
+                Column::new("d", ColumnType::Date, ColumnMode::Required),
+            ],
+            partition_column: "d".into(),
+            key_columns: vec![],
+        };
+        let rows = RowSet {
+            columns: vec![column.name, "d".into()],
+            rows: vec![vec![value, wit_day()]],
+        };
+        validate(&rows, &schema, day())
+            .errors
+            .iter()
+            .map(|e| e.problem.clone())
+            .collect()
+    }
+
+    fn s(scalar: Scalar) -> Value {
+        Value::Scalar(scalar)
+    }
+
+    #[test]
+    fn each_type_accepts_its_own_values_only() {
+        use ColumnMode::Required;
+        assert!(
+            check(
+                column("c", ColumnType::Int64, Required),
+                s(Scalar::Int64(i64::MAX))
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            check(
+                column("c", ColumnType::Int64, Required),
+                s(Scalar::Float64(1.0))
+            ),
+            ["a FLOAT64 value cannot go into a INT64 column"]
+        );
+        assert_eq!(
+            check(
+                column("c", ColumnType::Timestamp, Required),
+                s(Scalar::Int64(1_700_000_000))
+            ),
+            ["a INT64 value cannot go into a TIMESTAMP column"]
+        );
+        assert_eq!(
+            check(
+                column("c", ColumnType::Bool, Required),
+                s(Scalar::String("true".into()))
+            ),
+            ["a STRING value cannot go into a BOOL column"]
+        );
+    }
+
+    #[test]
+    fn float64_refuses_nan_and_infinity_unless_allowed() {
+        let strict = column("c", ColumnType::Float64, ColumnMode::Required);
+        assert_eq!(check(strict.clone(), s(Scalar::Float64(f64::NAN))).len(), 1);
+        assert_eq!(
+            check(strict.clone(), s(Scalar::Float64(f64::INFINITY))).len(),
+            1
+        );
+        let lenient = Column {
+            allow_non_finite: true,
+            ..strict
+        };
+        assert!(check(lenient, s(Scalar::Float64(f64::NAN))).is_empty());
+    }
+
+    #[test]
+    fn numeric_allows_precision_38_scale_9() {
+        let numeric = column("c", ColumnType::Numeric, ColumnMode::Required);
+        let ok = |t: &str| check(numeric.clone(), s(Scalar::Numeric(t.into()))).is_empty();
+        assert!(ok("12.500000000"));
+        assert!(ok(&format!("-{}.{}", "9".repeat(29), "9".repeat(9))));
+        assert!(!ok("1.0000000001"), "ten digits after the point");
+        assert!(!ok(&"9".repeat(30)), "thirty digits before the point");
+        assert!(!ok("12,5"));
+        assert!(!ok("."));
+    }
+
+    #[test]
+    fn dates_and_timestamps_must_be_real_and_in_range() {
+        let date = column("c", ColumnType::Date, ColumnMode::Required);
+        let bad_day = s(Scalar::Date(Date {
+            year: 2026,
+            month: 2,
+            day: 30,
+        }));
+        assert_eq!(
+            check(date.clone(), bad_day),
+            ["2026-02-30 is not a calendar date"]
+        );
+        assert_eq!(
+            check(
+                date,
+                s(Scalar::Date(Date {
+                    year: 10000,
+                    month: 1,
+                    day: 1
+                }))
+            )
+            .len(),
+            1
+        );
+        let timestamp = column("c", ColumnType::Timestamp, ColumnMode::Required);
+        assert!(check(timestamp.clone(), s(Scalar::Timestamp(0))).is_empty());
+        assert_eq!(check(timestamp, s(Scalar::Timestamp(i64::MAX))).len(), 1);
+    }
+
+    #[test]
+    fn json_must_parse() {
+        let json = column("c", ColumnType::Json, ColumnMode::Nullable);
+        assert!(check(json.clone(), s(Scalar::Json("{\"a\": [1]}".into()))).is_empty());
+        assert!(check(json, s(Scalar::Json("{a: 1}".into())))[0].starts_with("not valid JSON"));
+    }
+
+    #[test]
+    fn modes_govern_null_and_lists() {
+        let required = column("c", ColumnType::String, ColumnMode::Required);
+        assert_eq!(
+            check(required.clone(), Value::Null),
+            ["a REQUIRED field is null"]
+        );
+        assert_eq!(
+            check(required, Value::Repeated(vec![])),
+            ["a REQUIRED field takes one value, not a list"]
+        );
+        assert!(
+            check(
+                column("c", ColumnType::String, ColumnMode::Nullable),
+                Value::Null
+            )
+            .is_empty()
+        );
+        let repeated = column("c", ColumnType::String, ColumnMode::Repeated);
+        assert!(check(repeated.clone(), Value::Repeated(vec![])).is_empty());
+        assert_eq!(check(repeated.clone(), Value::Null).len(), 1);
+        assert_eq!(
+            check(
+                repeated,
+                Value::Repeated(vec![Scalar::String("ok".into()), Scalar::Int64(1)])
+            ),
+            ["list item 1: a INT64 value cannot go into a STRING column"]
+        );
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_are_reported_by_name() {
+        let schema = TableSchema {
+            columns: vec![
+                Column::new("player", ColumnType::String, ColumnMode::Required),
+                Column::new("d", ColumnType::Date, ColumnMode::Required),
+            ],
+            partition_column: "d".into(),
+            key_columns: vec!["player".into()],
+        };
+        let rows = RowSet {
+            columns: vec!["d".into(), "extra".into()],
+            rows: vec![vec![wit_day(), Value::Null]],
+        };
+        let report = validate(&rows, &schema, day());
+        let problems: Vec<_> = report
+            .errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.problem.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                ("extra", "the field is not in the schema"),
+                ("player", "the field is missing from the rows")
+            ]
+        );
+    }
+
+    #[test]
+    fn every_bad_row_is_reported_with_its_key_not_just_the_first() {
+        let schema = TableSchema {
+            columns: vec![
+                Column::new("player", ColumnType::String, ColumnMode::Required),
+                Column::new("points", ColumnType::Int64, ColumnMode::Required),
+                Column::new("d", ColumnType::Date, ColumnMode::Required),
+            ],
+            partition_column: "d".into(),
+            key_columns: vec!["player".into()],
+        };
+        let row =
+            |player: &str, points: Value| vec![s(Scalar::String(player.into())), points, wit_day()];
+        let rows = RowSet {
+            columns: vec!["player".into(), "points".into(), "d".into()],
+            rows: (0..199)
+                .map(|i| match i {
+                    17 => row("a", s(Scalar::String("12".into()))),
+                    150 => row("b", Value::Null),
+                    _ => row("ok", s(Scalar::Int64(i))),
+                })
+                .collect(),
+        };
+        let report = validate(&rows, &schema, day());
+        assert_eq!(
+            report.bad_rows.iter().copied().collect::<Vec<_>>(),
+            [17, 150]
+        );
+        assert_eq!(
+            report.errors[0].to_string(),
+            "row 17 (player=\"a\", d=\"2026-01-11\"): field `points` expected REQUIRED INT64, \
+             got STRING \"12\": a STRING value cannot go into a INT64 column"
+        );
+        assert!(
+            report
+                .summary(1)
+                .starts_with("2 of 199 rows failed validation with 2 errors")
+        );
+        assert!(report.summary(1).ends_with("... and 1 more"));
+    }
+
+    #[test]
+    fn rows_for_another_date_are_refused() {
+        let other = Value::Scalar(Scalar::Date(Date {
+            year: 2026,
+            month: 1,
+            day: 12,
+        }));
+        let schema = TableSchema {
+            columns: vec![Column::new("d", ColumnType::Date, ColumnMode::Required)],
+            partition_column: "d".into(),
+            key_columns: vec![],
+        };
+        let rows = RowSet {
+            columns: vec!["d".into()],
+            rows: vec![vec![other]],
+        };
+        let errors = validate(&rows, &schema, day()).errors;
+        assert_eq!(
+            errors[0].problem,
+            "the partition column must equal the run's date 2026-01-11"
+        );
+    }
 }
