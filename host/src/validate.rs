@@ -73,7 +73,11 @@ impl ValidationReport {
     pub fn summary(&self, limit: usize) -> String {
         // A problem with the columns (a missing or unknown field) fails every row.
         let column_level = self.errors.iter().any(|e| e.row_index.is_none());
-        let failing = if column_level { self.rows_checked } else { self.bad_rows.len() };
+        let failing = if column_level {
+            self.rows_checked
+        } else {
+            self.bad_rows.len()
+        };
         let mut text = format!(
             "{failing} of {} rows failed validation with {} errors",
             self.rows_checked,
