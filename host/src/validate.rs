@@ -320,16 +320,24 @@ mod tests {
         }))
     }
 
+    /// A schema partitioned by `d`, with these key columns.
+    fn schema(columns: Vec<Column>, keys: &[&str]) -> TableSchema {
+        TableSchema {
+            columns,
+            partition_column: "d".into(),
+            key_columns: keys.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+
     /// Validates one cell in `column`, next to a valid partition column.
     fn check(column: Column, value: Value) -> Vec<String> {
-        let schema = TableSchema {
-            columns: vec![
+        let schema = schema(
+            vec![
                 column.clone(),
                 Column::new("d", ColumnType::Date, ColumnMode::Required),
             ],
-            partition_column: "d".into(),
-            key_columns: vec![],
-        };
+            &[],
+        );
         let rows = RowSet {
             columns: vec![column.name, "d".into()],
             rows: vec![vec![value, wit_day()]],
@@ -473,14 +481,13 @@ mod tests {
 
     #[test]
     fn missing_and_unknown_fields_are_reported_by_name() {
-        let schema = TableSchema {
-            columns: vec![
+        let schema = schema(
+            vec![
                 Column::new("player", ColumnType::String, ColumnMode::Required),
                 Column::new("d", ColumnType::Date, ColumnMode::Required),
             ],
-            partition_column: "d".into(),
-            key_columns: vec!["player".into()],
-        };
+            &["player"],
+        );
         let rows = RowSet {
             columns: vec!["d".into(), "extra".into()],
             rows: vec![vec![wit_day(), Value::Null]],
@@ -502,15 +509,14 @@ mod tests {
 
     #[test]
     fn every_bad_row_is_reported_with_its_key_not_just_the_first() {
-        let schema = TableSchema {
-            columns: vec![
+        let schema = schema(
+            vec![
                 Column::new("player", ColumnType::String, ColumnMode::Required),
                 Column::new("points", ColumnType::Int64, ColumnMode::Required),
                 Column::new("d", ColumnType::Date, ColumnMode::Required),
             ],
-            partition_column: "d".into(),
-            key_columns: vec!["player".into()],
-        };
+            &["player"],
+        );
         let row =
             |player: &str, points: Value| vec![s(Scalar::String(player.into())), points, wit_day()];
         let rows = RowSet {
@@ -548,11 +554,10 @@ mod tests {
             month: 1,
             day: 12,
         }));
-        let schema = TableSchema {
-            columns: vec![Column::new("d", ColumnType::Date, ColumnMode::Required)],
-            partition_column: "d".into(),
-            key_columns: vec![],
-        };
+        let schema = schema(
+            vec![Column::new("d", ColumnType::Date, ColumnMode::Required)],
+            &[],
+        );
         let rows = RowSet {
             columns: vec!["d".into()],
             rows: vec![vec![other]],

@@ -19,15 +19,12 @@ fn rows_land_for_both_standard_processors_on_a_game_date() {
     let summary = host.bundled("player-game-summary");
     let cache = host.bundled("player-daily-cache");
     for day in ["2026-01-09", "2026-01-10"] {
-        let record = host
-            .executor
-            .execute(&summary, date(day), Trigger::Cli)
-            .unwrap();
+        let record = host.run(&summary, date(day));
         assert_eq!(record.status, RunStatus::Success, "{record:?}");
     }
     let day = date("2026-01-11");
-    let summary_run = host.executor.execute(&summary, day, Trigger::Cli).unwrap();
-    let cache_run = host.executor.execute(&cache, day, Trigger::Cli).unwrap();
+    let summary_run = host.run(&summary, day);
+    let cache_run = host.run(&cache, day);
 
     for (run, table) in [
         (&summary_run, &summary.spec.output_table),
@@ -54,8 +51,8 @@ fn rerunning_a_date_replaces_its_rows_instead_of_duplicating_them() {
     let host = TestHost::with_demo_season();
     let summary = host.bundled("player-game-summary");
     let day = date("2026-01-11");
-    let first = host.executor.execute(&summary, day, Trigger::Cli).unwrap();
-    let second = host.executor.execute(&summary, day, Trigger::Cli).unwrap();
+    let first = host.run(&summary, day);
+    let second = host.run(&summary, day);
     assert_eq!((first.attempt, second.attempt), (1, 2));
     assert_eq!(first.rows_written, second.rows_written);
     assert_eq!(
@@ -69,13 +66,10 @@ fn a_plugin_error_fails_the_run_with_its_message_and_leaves_the_table_untouched(
     let host = TestHost::empty();
     let faulty = host.fixture(components::FAULTY_PROCESSOR);
     let day = date("2026-01-02");
-    let good = host
-        .executor
-        .execute(&faulty, date("2026-01-01"), Trigger::Cli)
-        .unwrap();
+    let good = host.run(&faulty, date("2026-01-01"));
     assert_eq!(good.status, RunStatus::Success);
 
-    let failed = host.executor.execute(&faulty, day, Trigger::Cli).unwrap();
+    let failed = host.run(&faulty, day);
     assert_eq!(failed.status, RunStatus::Failed);
     assert_eq!(failed.error_kind, Some(ErrorKind::Plugin));
     assert_eq!(
@@ -91,15 +85,16 @@ fn a_trap_fails_the_run_with_the_panic_message_and_writes_nothing() {
     let host = TestHost::empty();
     let faulty = host.fixture(components::FAULTY_PROCESSOR);
     let day = date("2026-01-03");
-    let failed = host.executor.execute(&faulty, day, Trigger::Cli).unwrap();
+    let failed = host.run(&faulty, day);
     assert_eq!(failed.status, RunStatus::Failed);
     assert_eq!(failed.error_kind, Some(ErrorKind::Trap));
     let message = failed.error_message.unwrap();
+    // The guest's panic message leads, followed by the trap itself.
     assert!(
-        message.contains("deliberate panic after reading 0 rows")
-            || message.contains("unreachable"),
+        message.contains("deliberate panic after reading 0 rows"),
         "{message}"
     );
+    assert!(message.contains("unreachable"), "{message}");
     assert!(host.rows(&faulty_table(), day).rows.is_empty());
 }
 
@@ -108,10 +103,7 @@ fn rows_that_fail_validation_are_not_written_and_the_error_names_row_field_and_v
     let host = TestHost::empty();
     let faulty = host.fixture(components::FAULTY_PROCESSOR);
     // Day 5 returns rows that fail validation: an INT64 in a TIMESTAMP column.
-    let failed = host
-        .executor
-        .execute(&faulty, date("2026-01-05"), Trigger::Cli)
-        .unwrap();
+    let failed = host.run(&faulty, date("2026-01-05"));
     assert_eq!(failed.error_kind, Some(ErrorKind::Validation));
     let message = failed.error_message.unwrap();
     assert!(
@@ -133,10 +125,7 @@ fn rows_that_fail_validation_are_not_written_and_the_error_names_row_field_and_v
 fn reading_an_undeclared_table_is_an_error_the_guest_can_handle() {
     let host = TestHost::empty();
     let faulty = host.fixture(components::FAULTY_PROCESSOR);
-    let record = host
-        .executor
-        .execute(&faulty, date("2026-01-04"), Trigger::Cli)
-        .unwrap();
+    let record = host.run(&faulty, date("2026-01-04"));
     // The guest received the error as a value and chose to report it: no trap.
     assert_eq!(record.error_kind, Some(ErrorKind::Plugin));
     let message = record.error_message.unwrap();

@@ -10,6 +10,7 @@ use slate::executor::Executor;
 use slate::plugin::sandbox::InputSource;
 use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::RowSet;
+use slate::runs::{RunRecord, Trigger};
 use slate::schema::TableName;
 use slate::store::{EmbeddedStore, Store};
 
@@ -85,6 +86,13 @@ impl TestHost {
     pub fn fixture(&self, path: &str) -> Plugin {
         let bytes = std::fs::read(path).expect("the fixture was built");
         self.runtime.load(&bytes).expect("the fixture loads")
+    }
+
+    /// Executes one run of `plugin` for `day`, as the CLI would.
+    pub fn run(&self, plugin: &Plugin, day: NaiveDate) -> RunRecord {
+        self.executor
+            .execute(plugin, day, Trigger::Cli)
+            .expect("the run can be claimed")
     }
 
     /// Every row of `table` on `day`.

@@ -139,16 +139,14 @@ impl Runtime {
             .map_err(|e| PluginError::Contract(format!("{e:#}")))?;
         let pre = ProcessorPluginPre::new(instance_pre)
             .map_err(|e| PluginError::Contract(format!("{e:#}")))?;
-        let plugin = Plugin {
-            hash,
-            spec: Arc::new(placeholder_spec()),
-            pre,
-        };
-        let info = plugin.read_info()?;
+        let info = read_info(&pre)?;
         let spec = ProcessorSpec::from_info(&info).map_err(PluginError::Info)?;
+        let inputs = spec.inputs.clone().into();
         Ok(Plugin {
+            hash,
             spec: Arc::new(spec),
-            ..plugin
+            inputs,
+            pre,
         })
     }
 }
@@ -179,26 +177,6 @@ impl InputSource for NoInputs {
     }
 }
 
-fn placeholder_spec() -> ProcessorSpec {
-    ProcessorSpec {
-        name: String::new(),
-        phase: spec::Phase::Analytics,
-        version: String::new(),
-        output_table: TableName::new("", ""),
-        schema: crate::schema::TableSchema {
-            columns: vec![],
-            partition_column: String::new(),
-            key_columns: vec![],
-        },
-        inputs: vec![],
-        upstream: vec![],
-        lookback: spec::Lookback::None,
-        upstream_policy: spec::UpstreamPolicy::Block,
-        gap_policy: spec::GapPolicy::Block,
-        bad_row_policy: spec::BadRowPolicy::FailRun,
-    }
-}
-
 /// A loaded processor: its content hash, its checked spec, and its
 /// pre-linked component, ready to instantiate per run.
 #[derive(Clone)]
@@ -207,26 +185,12 @@ pub struct Plugin {
     pub hash: String,
     /// What the processor declared.
     pub spec: Arc<ProcessorSpec>,
+    /// The declared input tables, shared by every run's sandbox.
+    inputs: Arc<[TableName]>,
     pre: ProcessorPluginPre<RunState>,
 }
 
 impl Plugin {
-    fn read_info(&self) -> Result<bindings::ProcessorInfo, PluginError> {
-        let identity = RunIdentity {
-            processor: "(info)".into(),
-            date: chrono::NaiveDate::default(),
-            run_id: "info".into(),
-        };
-        let mut instance = self
-            .instantiate(identity, Arc::new(NoInputs), RunLimits::default())
-            .map_err(|e| PluginError::Info(format!("cannot instantiate: {e:#}")))?;
-        instance
-            .bindings
-            .slate_processor_processor()
-            .call_info(&mut instance.store)
-            .map_err(|e| PluginError::Info(format!("info trapped: {e:#}")))
-    }
-
     /// A fresh store and instance for one run.
     pub fn instantiate(
         &self,
@@ -234,20 +198,52 @@ impl Plugin {
         source: Arc<dyn InputSource>,
         limits: RunLimits,
     ) -> wasmtime::Result<Instance> {
-        let inputs: Arc<[TableName]> = self.spec.inputs.clone().into();
-        let store_limits = StoreLimitsBuilder::new()
-            .memory_size(limits.memory_bytes)
-            .trap_on_grow_failure(true)
-            .build();
-        let state = RunState::new(identity, inputs, source, store_limits);
-        let mut store = Store::new(self.pre.engine(), state);
-        store.limiter(|state| state.limiter());
-        let ticks = (limits.cpu_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
-        let bindings = self.pre.instantiate(&mut store)?;
-        Ok(Instance { store, bindings })
+        new_instance(&self.pre, self.inputs.clone(), identity, source, limits)
     }
+}
+
+/// Reads `info` from a throwaway instance that may read no table.
+fn read_info(pre: &ProcessorPluginPre<RunState>) -> Result<bindings::ProcessorInfo, PluginError> {
+    let identity = RunIdentity {
+        processor: "(info)".into(),
+        date: chrono::NaiveDate::default(),
+        run_id: "info".into(),
+    };
+    let mut instance = new_instance(
+        pre,
+        Arc::new([]),
+        identity,
+        Arc::new(NoInputs),
+        RunLimits::default(),
+    )
+    .map_err(|e| PluginError::Info(format!("cannot instantiate: {e:#}")))?;
+    instance
+        .bindings
+        .slate_processor_processor()
+        .call_info(&mut instance.store)
+        .map_err(|e| PluginError::Info(format!("info trapped: {e:#}")))
+}
+
+/// A fresh store with its limits and epoch deadline, and an instance in it.
+fn new_instance(
+    pre: &ProcessorPluginPre<RunState>,
+    inputs: Arc<[TableName]>,
+    identity: RunIdentity,
+    source: Arc<dyn InputSource>,
+    limits: RunLimits,
+) -> wasmtime::Result<Instance> {
+    let store_limits = StoreLimitsBuilder::new()
+        .memory_size(limits.memory_bytes)
+        .trap_on_grow_failure(true)
+        .build();
+    let state = RunState::new(identity, inputs, source, store_limits);
+    let mut store = Store::new(pre.engine(), state);
+    store.limiter(|state| state.limiter());
+    let ticks = (limits.cpu_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+    store.set_epoch_deadline(ticks);
+    store.epoch_deadline_trap();
+    let bindings = pre.instantiate(&mut store)?;
+    Ok(Instance { store, bindings })
 }
 
 /// One live instance of a plugin, for one run.

@@ -6,8 +6,9 @@
 //! `_slate_runs`; a partial unique index on `(processor, data_date)` for
 //! `running` rows makes the claim on a run atomic.
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -59,10 +60,24 @@ const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason
 /// Tables and run history in one SQLite file.
 pub struct EmbeddedStore {
     connection: Mutex<Connection>,
+    /// Recorded schemas already read. A table's schema never changes once
+    /// recorded (`ensure_table` refuses a different one), so a cached entry
+    /// stays true; a table not cached is looked up in `_slate_tables`.
+    schemas: Mutex<HashMap<TableName, Arc<TableSchema>>>,
 }
 
 fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+/// A schema's columns as `name MODE TYPE, ...`, for error messages.
+fn describe_columns(schema: &TableSchema) -> String {
+    let columns: Vec<String> = schema
+        .columns
+        .iter()
+        .map(|c| format!("{} {} {}", c.name, c.mode, c.column_type))
+        .collect();
+    columns.join(", ")
 }
 
 fn timestamp(time: DateTime<Utc>) -> String {
@@ -99,6 +114,7 @@ impl EmbeddedStore {
         connection.execute_batch(SETUP)?;
         Ok(EmbeddedStore {
             connection: Mutex::new(connection),
+            schemas: Mutex::default(),
         })
     }
 
@@ -108,10 +124,21 @@ impl EmbeddedStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn cached_schemas(&self) -> MutexGuard<'_, HashMap<TableName, Arc<TableSchema>>> {
+        self.schemas
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The recorded schema of `table`, from the cache or `_slate_tables`.
     fn schema_in(
+        &self,
         connection: &Connection,
         table: &TableName,
-    ) -> Result<Option<TableSchema>, StoreError> {
+    ) -> Result<Option<Arc<TableSchema>>, StoreError> {
+        if let Some(schema) = self.cached_schemas().get(table) {
+            return Ok(Some(schema.clone()));
+        }
         let json: Option<String> = connection
             .query_row(
                 "SELECT schema_json FROM _slate_tables WHERE table_name = ?1",
@@ -119,12 +146,12 @@ impl EmbeddedStore {
                 |row| row.get(0),
             )
             .optional()?;
-        json.map(|json| {
-            serde_json::from_str(&json).map_err(|e| {
-                StoreError::Schema(format!("recorded schema of {table} is unreadable: {e}"))
-            })
-        })
-        .transpose()
+        let Some(json) = json else { return Ok(None) };
+        let schema: Arc<TableSchema> = Arc::new(serde_json::from_str(&json).map_err(|e| {
+            StoreError::Schema(format!("recorded schema of {table} is unreadable: {e}"))
+        })?);
+        self.cached_schemas().insert(table.clone(), schema.clone());
+        Ok(Some(schema))
     }
 
     /// Deletes the given dates and inserts `rows`, inside the caller's transaction.
@@ -218,7 +245,8 @@ impl InputSource for EmbeddedStore {
     ) -> Result<RowSet, InputError> {
         let storage = |e: StoreError| InputError::Storage(e.to_string());
         let connection = self.lock();
-        let schema = Self::schema_in(&connection, table)
+        let schema = self
+            .schema_in(&connection, table)
             .map_err(storage)?
             .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
         let columns: Vec<String> = schema.columns.iter().map(|c| quote(&c.name)).collect();
@@ -245,7 +273,7 @@ impl InputSource for EmbeddedStore {
             rows.push(row);
         }
         Ok(RowSet {
-            columns: schema.columns.into_iter().map(|c| c.name).collect(),
+            columns: schema.columns.iter().map(|c| c.name.clone()).collect(),
             rows,
         })
     }
@@ -254,8 +282,7 @@ impl InputSource for EmbeddedStore {
 impl Store for EmbeddedStore {
     fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
         let mut connection = self.lock();
-        let transaction = connection.transaction()?;
-        match Self::schema_in(&transaction, table)? {
+        match self.schema_in(&connection, table)? {
             Some(existing)
                 if existing.columns == schema.columns
                     && existing.partition_column == schema.partition_column =>
@@ -265,22 +292,15 @@ impl Store for EmbeddedStore {
             Some(existing) => {
                 return Err(StoreError::Schema(format!(
                     "{table} exists with another schema: it has [{}], the processor declares [{}]",
-                    existing
-                        .columns
-                        .iter()
-                        .map(|c| format!("{} {} {}", c.name, c.mode, c.column_type))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    schema
-                        .columns
-                        .iter()
-                        .map(|c| format!("{} {} {}", c.name, c.mode, c.column_type))
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    describe_columns(&existing),
+                    describe_columns(schema),
                 )));
             }
             None => {}
         }
+        // Creating a table is rare; the primary key of `_slate_tables` makes
+        // two hosts racing to create it fail cleanly rather than both succeed.
+        let transaction = connection.transaction()?;
         let name = quote(&table.to_string());
         let columns: Vec<String> = schema
             .columns
@@ -304,7 +324,9 @@ impl Store for EmbeddedStore {
     }
 
     fn table_schema(&self, table: &TableName) -> Result<Option<TableSchema>, StoreError> {
-        Self::schema_in(&self.lock(), table)
+        Ok(self
+            .schema_in(&self.lock(), table)?
+            .map(|schema| schema.as_ref().clone()))
     }
 
     fn replace_partitions(
@@ -315,7 +337,8 @@ impl Store for EmbeddedStore {
     ) -> Result<usize, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        let schema = Self::schema_in(&transaction, table)?
+        let schema = self
+            .schema_in(&transaction, table)?
             .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
         let written = Self::replace_in(&transaction, table, &schema, dates, rows)?;
         transaction.commit()?;
@@ -324,7 +347,8 @@ impl Store for EmbeddedStore {
 
     fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError> {
         let connection = self.lock();
-        let schema = Self::schema_in(&connection, table)?
+        let schema = self
+            .schema_in(&connection, table)?
             .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
         let partition = quote(&schema.partition_column);
         let mut statement = connection.prepare(&format!(
@@ -399,7 +423,8 @@ impl Store for EmbeddedStore {
     ) -> Result<usize, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        let schema = Self::schema_in(&transaction, table)?
+        let schema = self
+            .schema_in(&transaction, table)?
             .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
         let written = Self::replace_in(&transaction, table, &schema, &[date], rows)?;
         let now = Utc::now();
