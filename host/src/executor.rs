@@ -12,32 +12,51 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use crate::liveness::{LeaseConfig, LeaseKeeper};
 use crate::plugin::bindings::ProcessError;
 use crate::plugin::sandbox::RunIdentity;
-use crate::plugin::{Plugin, RunLimits};
+use crate::plugin::{Cancelled, Plugin, RunLimits};
+use crate::rows::{RowSet, Scalar, Value};
 use crate::runs::{ErrorKind, NewRun, RunEnd, RunRecord, RunStatus, Trigger};
+use crate::schema::{ColumnMode, ColumnType, TableSchema};
 use crate::store::{Store, StoreError};
 use crate::validate::validate;
 
 /// How many validation errors a run's error message lists.
 pub const VALIDATION_ERRORS_SHOWN: usize = 20;
 
-/// Runs plugins against a store, as one host.
+/// Runs plugins against a store, as one host, keeping their leases.
 #[derive(Clone)]
 pub struct Executor {
     store: Arc<dyn Store>,
     host_id: String,
     limits: RunLimits,
+    leases: Arc<LeaseKeeper>,
 }
 
 impl Executor {
-    /// An executor writing to `store` as host `host_id`.
-    pub fn new(store: Arc<dyn Store>, host_id: impl Into<String>, limits: RunLimits) -> Self {
-        Executor {
+    /// An executor writing to `store` as host `host_id`. Starting it is a
+    /// host start: dead previous incarnations' runs are made stale and every
+    /// stale run is reaped before it returns.
+    pub fn new(
+        store: Arc<dyn Store>,
+        host_id: impl Into<String>,
+        limits: RunLimits,
+        leases: LeaseConfig,
+    ) -> Result<Self, StoreError> {
+        let host_id = host_id.into();
+        let leases = Arc::new(LeaseKeeper::start(store.clone(), &host_id, leases)?);
+        Ok(Executor {
             store,
-            host_id: host_id.into(),
+            host_id,
             limits,
-        }
+            leases,
+        })
+    }
+
+    /// The lease keeper of this host.
+    pub fn leases(&self) -> &LeaseKeeper {
+        &self.leases
     }
 
     /// The store runs are recorded in.
@@ -59,6 +78,19 @@ impl Executor {
         date: NaiveDate,
         trigger: Trigger,
     ) -> Result<RunRecord, StoreError> {
+        self.execute_flagged(plugin, date, trigger, &[])
+    }
+
+    /// Like [`Executor::execute`], and appends `quality_issues` (such as
+    /// lookback gaps) to every output row's `data_quality_issues`, when the
+    /// schema has that REPEATED STRING column.
+    pub fn execute_flagged(
+        &self,
+        plugin: &Plugin,
+        date: NaiveDate,
+        trigger: Trigger,
+        quality_issues: &[String],
+    ) -> Result<RunRecord, StoreError> {
         let spec = &plugin.spec;
         let record = self.store.start_run(&NewRun {
             processor: spec.name.clone(),
@@ -66,8 +98,10 @@ impl Executor {
             host_id: self.host_id.clone(),
             plugin_hash: plugin.hash.clone(),
             trigger,
+            lease: self.leases.config().lease,
         })?;
         let run_id = record.run_id.clone();
+        let lease = self.leases.track(&run_id);
         let span = tracing::info_span!("run", processor = %spec.name, %date, run_id = %run_id);
         let _entered = span.enter();
 
@@ -94,7 +128,13 @@ impl Executor {
             date,
             run_id: run_id.clone(),
         };
-        let mut instance = match plugin.instantiate(identity, self.store.clone(), self.limits) {
+        let instance = plugin.instantiate(
+            identity,
+            self.store.clone(),
+            self.limits,
+            lease.cancel_flag(),
+        );
+        let mut instance = match instance {
             Ok(instance) => instance,
             Err(error) => {
                 return fail(
@@ -121,6 +161,16 @@ impl Executor {
             }
             Ok(Ok(rows)) => rows,
         };
+        let mut rows = rows;
+        if !quality_issues.is_empty()
+            && !add_quality_issues(&mut rows, &spec.schema, quality_issues)
+        {
+            tracing::warn!(
+                "{} has no data_quality_issues column to record: {}",
+                spec.output_table,
+                quality_issues.join("; ")
+            );
+        }
         let report = validate(&rows, &spec.schema, date);
         if !report.is_valid() {
             return fail(
@@ -156,6 +206,7 @@ impl Executor {
             host_id: self.host_id.clone(),
             plugin_hash: plugin.hash.clone(),
             trigger,
+            lease: self.leases.config().lease,
         })?;
         let kind = (status == RunStatus::Blocked).then_some(ErrorKind::Upstream);
         self.store.end_run(
@@ -177,9 +228,37 @@ impl Executor {
     }
 }
 
+/// The column where data quality issues are recorded.
+pub const DATA_QUALITY_ISSUES: &str = "data_quality_issues";
+
+/// Appends `issues` to every row's `data_quality_issues` cell; false when
+/// the schema has no such REPEATED STRING column.
+fn add_quality_issues(rows: &mut RowSet, schema: &TableSchema, issues: &[String]) -> bool {
+    let is_list_of_strings = schema.columns.iter().any(|c| {
+        c.name == DATA_QUALITY_ISSUES
+            && c.mode == ColumnMode::Repeated
+            && c.column_type == ColumnType::String
+    });
+    let Some(index) = rows.columns.iter().position(|c| c == DATA_QUALITY_ISSUES) else {
+        return false;
+    };
+    if !is_list_of_strings {
+        return false;
+    }
+    for row in &mut rows.rows {
+        if let Some(Value::Repeated(items)) = row.get_mut(index) {
+            items.extend(issues.iter().map(|i| Scalar::String(i.clone())));
+        }
+    }
+    true
+}
+
 /// The kind and message of a trap: limits get their own kinds.
 pub fn classify_trap(error: &wasmtime::Error) -> (ErrorKind, String) {
     let message = format!("{error:?}");
+    if let Some(cancelled) = error.downcast_ref::<Cancelled>() {
+        return (ErrorKind::LimitTime, cancelled.to_string());
+    }
     let kind = match error.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => ErrorKind::LimitTime,
         Some(wasmtime::Trap::OutOfFuel) => ErrorKind::LimitFuel,

@@ -12,15 +12,21 @@
 //! - [`store`]: where tables and run history live (the embedded SQLite store).
 //! - [`runs`]: run records and their statuses.
 //! - [`executor`]: one run of one processor for one date.
+//! - [`health`]: the pipeline health report.
+//! - [`liveness`]: leases, heartbeats and reaping of stale runs.
+//! - [`completeness`]: upstream status and lookback gap checks before a run.
 //! - [`dag`]: ordering processors by their declared dependencies.
 //! - [`pipeline`]: running a set of processors for a date, in order.
 //! - [`demo`]: the synthetic season and its raw tables.
 
 pub mod bundled;
+pub mod completeness;
 pub mod dag;
 pub mod data_dir;
 pub mod demo;
 pub mod executor;
+pub mod health;
+pub mod liveness;
 pub mod pipeline;
 pub mod plugin;
 pub mod rows;

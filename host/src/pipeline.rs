@@ -1,18 +1,25 @@
 //! A set of loaded processors, ordered by dependency, run date by date.
 //!
-//! Within one date, a processor runs only after each of its upstreams that
-//! is part of the same invocation has committed its rows; otherwise it is
-//! recorded as `blocked`, naming the upstream, and never silently skipped.
+//! Before each processor runs for a date, the host reaps stale runs and
+//! checks completeness ([`crate::completeness`]): its upstreams' latest runs
+//! and the lookback window. A processor that may not run is recorded as
+//! `blocked` with the reason, never silently skipped. A downstream phase
+//! starts only once the earlier phases in the same invocation are complete,
+//! unless its policy is `proceed_if_data_present`.
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
 
+use crate::completeness;
 use crate::dag::{self, DagError};
 use crate::executor::Executor;
 use crate::plugin::Plugin;
-use crate::runs::{RunRecord, RunStatus, Trigger};
-use crate::store::StoreError;
+use crate::plugin::spec::{GapPolicy, Phase, UpstreamPolicy};
+use crate::runs::{RunFilter, RunRecord, RunStatus, Trigger};
+use crate::schema::TableName;
+use crate::store::{Store, StoreError};
 
 /// Why a selection of processors is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -27,10 +34,28 @@ pub enum SelectionError {
     },
 }
 
+/// The schedule table whose dates are the scheduled game dates.
+pub fn default_calendar() -> TableName {
+    TableName::new("nba_raw", "schedule")
+}
+
+/// Whether one phase is complete for one date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseCompletion {
+    /// The phase.
+    pub phase: Phase,
+    /// True only when every processor of the phase committed its rows.
+    pub complete: bool,
+    /// Each processor of the phase with its latest status for the date
+    /// (`None` when it never ran).
+    pub processors: Vec<(String, Option<RunStatus>)>,
+}
+
 /// Loaded processors in dependency order.
 pub struct Pipeline {
     plugins: BTreeMap<String, Plugin>,
     order: Vec<String>,
+    calendar: TableName,
 }
 
 impl Pipeline {
@@ -41,7 +66,11 @@ impl Pipeline {
             .into_iter()
             .map(|p| (p.spec.name.clone(), p))
             .collect();
-        Ok(Pipeline { plugins, order })
+        Ok(Pipeline {
+            plugins,
+            order,
+            calendar: default_calendar(),
+        })
     }
 
     /// Every processor name, in run order.
@@ -52,6 +81,11 @@ impl Pipeline {
     /// The plugin for a processor name.
     pub fn plugin(&self, name: &str) -> Option<&Plugin> {
         self.plugins.get(name)
+    }
+
+    /// The table whose partition dates are the scheduled game dates.
+    pub fn calendar(&self) -> &TableName {
+        &self.calendar
     }
 
     /// The requested processors in run order; all of them when `requested` is empty.
@@ -84,26 +118,107 @@ impl Pipeline {
         let mut records: Vec<RunRecord> = Vec::with_capacity(selection.len());
         for name in selection {
             let plugin = &self.plugins[name];
-            let failed_upstream = plugin.spec.upstream.iter().find_map(|upstream| {
-                records
-                    .iter()
-                    .find(|r| &r.processor == upstream && r.status != RunStatus::Success)
-            });
-            let record = match failed_upstream {
-                Some(upstream) => executor.record_not_run(
-                    plugin,
-                    date,
-                    trigger,
-                    RunStatus::Blocked,
-                    format!(
-                        "upstream {} is {} for {date} (run {})",
-                        upstream.processor, upstream.status, upstream.run_id
-                    ),
-                )?,
-                None => executor.execute(plugin, date, trigger)?,
+            let record = match self.reason_not_to_run(executor, plugin, date, &records)? {
+                Verdict::Block(reason) => {
+                    tracing::warn!(processor = %name, %date, "blocked: {reason}");
+                    executor.record_not_run(plugin, date, trigger, RunStatus::Blocked, reason)?
+                }
+                Verdict::Run { quality_issues } => {
+                    executor.execute_flagged(plugin, date, trigger, &quality_issues)?
+                }
             };
             records.push(record);
         }
         Ok(records)
     }
+
+    /// The phase gate, then both completeness checks.
+    fn reason_not_to_run(
+        &self,
+        executor: &Executor,
+        plugin: &Plugin,
+        date: NaiveDate,
+        earlier: &[RunRecord],
+    ) -> Result<Verdict, StoreError> {
+        let spec = &plugin.spec;
+        if spec.upstream_policy == UpstreamPolicy::Block {
+            let incomplete: Vec<String> = earlier
+                .iter()
+                .filter(|r| r.status != RunStatus::Success)
+                .filter(|r| self.plugins[&r.processor].spec.phase < spec.phase)
+                .map(|r| format!("{} is {} (run {})", r.processor, r.status, r.run_id))
+                .collect();
+            if !incomplete.is_empty() {
+                return Ok(Verdict::Block(format!(
+                    "an earlier phase is incomplete for {date}: {}",
+                    incomplete.join(", ")
+                )));
+            }
+        }
+        let store = executor.store();
+        store.reap_stale(Utc::now())?;
+        let output_of = |name: &str| self.plugins.get(name).map(|p| p.spec.output_table.clone());
+        let checked = completeness::check(
+            store.as_ref(),
+            spec,
+            date,
+            output_of,
+            &self.calendar,
+            Utc::now(),
+        )?;
+        let blocking: Vec<&str> = checked
+            .blocking_upstreams()
+            .map(|d| d.reason.as_str())
+            .collect();
+        if !blocking.is_empty() {
+            return Ok(Verdict::Block(blocking.join("; ")));
+        }
+        let gaps: Vec<String> = checked.gaps.iter().map(ToString::to_string).collect();
+        if !gaps.is_empty() && spec.gap_policy == GapPolicy::Block {
+            return Ok(Verdict::Block(gaps.join("; ")));
+        }
+        for gap in &gaps {
+            tracing::warn!(processor = %spec.name, %date, "{gap}");
+        }
+        Ok(Verdict::Run {
+            quality_issues: gaps,
+        })
+    }
+
+    /// Per phase, whether every processor's rows for `date` were committed.
+    pub fn phase_completion(
+        &self,
+        store: &dyn Store,
+        date: NaiveDate,
+    ) -> Result<Vec<PhaseCompletion>, StoreError> {
+        let mut phases: BTreeMap<Phase, Vec<(String, Option<RunStatus>)>> = BTreeMap::new();
+        for name in &self.order {
+            let latest = store.runs(&RunFilter {
+                date: Some(date),
+                processor: Some(name.clone()),
+                limit: Some(1),
+                ..RunFilter::default()
+            })?;
+            let phase = self.plugins[name].spec.phase;
+            phases
+                .entry(phase)
+                .or_default()
+                .push((name.clone(), latest.first().map(|r| r.status)));
+        }
+        Ok(phases
+            .into_iter()
+            .map(|(phase, processors)| PhaseCompletion {
+                phase,
+                complete: processors
+                    .iter()
+                    .all(|(_, s)| *s == Some(RunStatus::Success)),
+                processors,
+            })
+            .collect())
+    }
+}
+
+enum Verdict {
+    Block(String),
+    Run { quality_issues: Vec<String> },
 }

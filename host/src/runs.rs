@@ -125,6 +125,8 @@ pub struct RunRecord {
     pub started_at: DateTime<Utc>,
     /// When its host last renewed its lease.
     pub heartbeat_at: DateTime<Utc>,
+    /// When the lease runs out: a `running` run past this is stale.
+    pub lease_expires_at: DateTime<Utc>,
     /// When it ended.
     pub finished_at: Option<DateTime<Utc>>,
     /// How long it took, in milliseconds.
@@ -154,6 +156,8 @@ pub struct NewRun {
     pub plugin_hash: String,
     /// What started it.
     pub trigger: Trigger,
+    /// How long the claim holds without a heartbeat.
+    pub lease: std::time::Duration,
 }
 
 /// How a run ended without committing rows.
@@ -180,8 +184,17 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
     /// Only runs of this plugin version.
     pub plugin_hash: Option<String>,
+    /// Only `running` runs whose lease had expired at this instant.
+    pub stale_as_of: Option<DateTime<Utc>>,
     /// At most this many, newest first.
     pub limit: Option<usize>,
+}
+
+impl RunRecord {
+    /// Whether the run is `running` with a lease that expired before `now`.
+    pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
+        self.status == RunStatus::Running && self.lease_expires_at < now
+    }
 }
 
 /// A new, time-ordered run id.

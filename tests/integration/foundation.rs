@@ -145,6 +145,7 @@ fn a_second_claim_on_a_running_processor_and_date_is_refused() {
         host_id: "other-host".into(),
         plugin_hash: "h".into(),
         trigger: slate::runs::Trigger::Http,
+        lease: std::time::Duration::from_secs(60),
     };
     let holder = host.store.start_run(&claim).unwrap();
     let faulty = host.fixture(components::FAULTY_PROCESSOR);

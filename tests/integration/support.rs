@@ -7,6 +7,7 @@ use slate::bundled::PLUGINS;
 use slate::demo::season::{Season, SeasonConfig};
 use slate::demo::{load_season, schedule_schema, schedule_table};
 use slate::executor::Executor;
+use slate::liveness::LeaseConfig;
 use slate::plugin::sandbox::InputSource;
 use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::RowSet;
@@ -45,17 +46,19 @@ pub struct TestHost {
 impl TestHost {
     /// A host on an empty store with an empty schedule table.
     pub fn empty() -> TestHost {
+        TestHost::with(RunLimits::default(), LeaseConfig::default())
+    }
+
+    /// A host with these run limits and lease settings.
+    pub fn with(limits: RunLimits, leases: LeaseConfig) -> TestHost {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let store = Arc::new(EmbeddedStore::open(&dir.path().join("slate.db")).expect("a store"));
         store
             .ensure_table(&schedule_table(), &schedule_schema())
             .expect("a schedule table");
         let runtime = Runtime::new(Some(&dir.path().join("compiled"))).expect("a runtime");
-        let executor = Executor::new(
-            store.clone() as Arc<dyn Store>,
-            "test-host",
-            RunLimits::default(),
-        );
+        let executor = Executor::new(store.clone() as Arc<dyn Store>, "test-host", limits, leases)
+            .expect("an executor");
         TestHost {
             store,
             runtime,

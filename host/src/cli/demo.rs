@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use anyhow::Result;
 use chrono::NaiveDate;
-use slate::data_dir::DataDir;
 use slate::demo::{
     load_season,
     season::{Season, SeasonConfig},
@@ -14,17 +13,18 @@ use slate::demo::{
 use slate::runs::{RunStatus, Trigger};
 use slate::store::Store;
 
-use super::Host;
 use super::render::table;
+use super::{Host, HostOptions};
 
 /// Loads the season, runs every game date in `from..=to`, prints a summary.
 pub fn demo(
-    data_dir: &DataDir,
+    options: &HostOptions,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
 ) -> Result<ExitCode> {
     let started = Instant::now();
-    let host = Host::open(data_dir, true)?;
+    let data_dir = &options.data_dir;
+    let host = Host::open(options, true)?;
     let season = Season::generate(SeasonConfig::default());
     let loaded = load_season(host.store.as_ref(), &season)?;
     eprintln!(

@@ -2,12 +2,14 @@
 //! errors go back to `main` as `anyhow` errors and print on one line.
 
 mod demo;
+mod health;
 mod render;
 mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
@@ -15,8 +17,10 @@ use clap::{Parser, Subcommand};
 use slate::bundled::PLUGINS;
 use slate::data_dir::{DEFAULT_DATA_DIR, DataDir};
 use slate::executor::Executor;
+use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
 use slate::plugin::{RunLimits, Runtime};
+use slate::runs::RunFilter;
 use slate::store::{EmbeddedStore, Store};
 
 /// Runs analytics and precompute processors as sandboxed WebAssembly components.
@@ -26,6 +30,23 @@ struct Cli {
     /// Where the store and the compiled-component cache live.
     #[arg(long, global = true, env = "SLATE_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
+    /// Also load every `.wasm` component in this folder, besides the bundled processors.
+    #[arg(long, global = true, env = "SLATE_PLUGIN_DIR")]
+    plugin_dir: Option<PathBuf>,
+    /// Seconds between lease renewals of a running run.
+    #[arg(
+        long,
+        global = true,
+        env = "SLATE_HEARTBEAT_SECS",
+        default_value_t = 10.0
+    )]
+    heartbeat_secs: f64,
+    /// Seconds a lease holds without renewal; a running run past it is stale.
+    #[arg(long, global = true, env = "SLATE_LEASE_SECS", default_value_t = 60.0)]
+    lease_secs: f64,
+    /// Seconds a run may keep running before it is flagged and cancelled.
+    #[arg(long, global = true, env = "SLATE_MAX_RUNTIME_SECS", default_value_t = 4.0 * 3600.0)]
+    max_runtime_secs: f64,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,9 +70,24 @@ enum Command {
         /// Only runs of this processor.
         #[arg(long)]
         processor: Option<String>,
+        /// Only runs with this status (running, success, failed, blocked, skipped).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only `running` runs whose lease has expired.
+        #[arg(long)]
+        stale: bool,
         /// At most this many runs.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+    },
+    /// Marks every stale run failed (kind `stale`), freeing its date.
+    Reap,
+    /// Checks the pipeline: rows per table, missing dates, failed, blocked
+    /// and stale runs, last successes. Exits non-zero when unhealthy.
+    Health {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Generates the demo season into the raw tables and runs the whole
     /// pipeline over every game date.
@@ -78,21 +114,44 @@ pub fn init_logging() {
 /// Parses and runs the command line.
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
-    let data_dir = DataDir::new(&cli.data_dir);
+    let options = HostOptions {
+        data_dir: DataDir::new(&cli.data_dir),
+        plugin_dir: cli.plugin_dir.clone(),
+        leases: LeaseConfig {
+            heartbeat: seconds("--heartbeat-secs", cli.heartbeat_secs)?,
+            lease: seconds("--lease-secs", cli.lease_secs)?,
+            max_runtime: seconds("--max-runtime-secs", cli.max_runtime_secs)?,
+        },
+    };
     match cli.command {
-        Command::Run { date, processors } => run::run(&data_dir, parse_date(&date)?, &processors),
+        Command::Run { date, processors } => run::run(&options, parse_date(&date)?, &processors),
         Command::Runs {
             date,
             processor,
+            status,
+            stale,
             limit,
         } => {
-            let date = date.as_deref().map(parse_date).transpose()?;
-            run::runs(&data_dir, date, processor, limit)
+            let filter = RunFilter {
+                date: date.as_deref().map(parse_date).transpose()?,
+                processor,
+                status: status
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+                stale_as_of: stale.then(chrono::Utc::now),
+                limit: Some(limit),
+                ..RunFilter::default()
+            };
+            run::runs(&options.data_dir, &filter)
         }
+        Command::Reap => run::reap(&options.data_dir),
+        Command::Health { json } => health::health(&options, json),
         Command::Demo { from, to } => {
             let from = from.as_deref().map(parse_date).transpose()?;
             let to = to.as_deref().map(parse_date).transpose()?;
-            demo::demo(&data_dir, from, to)
+            demo::demo(&options, from, to)
         }
     }
 }
@@ -103,6 +162,22 @@ fn parse_date(text: &str) -> Result<NaiveDate> {
         Ok(date) => Ok(date),
         Err(_) => bail!("invalid date `{text}`: expected a real calendar date as YYYY-MM-DD"),
     }
+}
+
+/// A positive number of seconds as a duration, naming the flag when it is not.
+fn seconds(flag: &str, value: f64) -> Result<Duration> {
+    if value.is_finite() && value > 0.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        bail!("{flag} must be a positive number of seconds, not {value}")
+    }
+}
+
+/// What every command that runs processors needs to know.
+pub struct HostOptions {
+    data_dir: DataDir,
+    plugin_dir: Option<PathBuf>,
+    leases: LeaseConfig,
 }
 
 /// A host id unique to this process: `hostname:pid`.
@@ -123,15 +198,15 @@ struct Host {
 }
 
 impl Host {
-    fn open(data_dir: &DataDir, create: bool) -> Result<Host> {
-        let file = data_dir.store_file();
+    fn open(options: &HostOptions, create: bool) -> Result<Host> {
+        let file = options.data_dir.store_file();
         let store = Arc::new(if create {
             EmbeddedStore::open(&file)?
         } else {
             EmbeddedStore::open_existing(&file)?
         });
-        let runtime = Runtime::new(Some(&data_dir.compiled_dir()))?;
-        let plugins = PLUGINS
+        let runtime = Runtime::new(Some(&options.data_dir.compiled_dir()))?;
+        let mut plugins = PLUGINS
             .iter()
             .map(|bundled| {
                 runtime
@@ -139,16 +214,40 @@ impl Host {
                     .with_context(|| format!("loading bundled plugin {}", bundled.package))
             })
             .collect::<Result<Vec<_>>>()?;
+        if let Some(dir) = &options.plugin_dir {
+            plugins.extend(load_plugin_dir(&runtime, dir)?);
+        }
         let pipeline = Pipeline::new(plugins)?;
         let executor = Executor::new(
             store.clone() as Arc<dyn Store>,
             host_id(),
             RunLimits::default(),
-        );
+            options.leases,
+        )?;
         Ok(Host {
             store,
             pipeline,
             executor,
         })
     }
+}
+
+/// Loads every `.wasm` file in `dir`, in name order.
+fn load_plugin_dir(runtime: &Runtime, dir: &std::path::Path) -> Result<Vec<slate::plugin::Plugin>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read plugin folder {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            runtime
+                .load(&bytes)
+                .with_context(|| format!("loading {}", path.display()))
+        })
+        .collect()
 }

@@ -8,12 +8,12 @@ use slate::data_dir::DataDir;
 use slate::runs::{RunFilter, RunStatus, Trigger};
 use slate::store::{EmbeddedStore, Store};
 
-use super::Host;
 use super::render::{duration, short_error, table};
+use super::{Host, HostOptions};
 
 /// Runs the selected processors for `date`; exits non-zero if any did not succeed.
-pub fn run(data_dir: &DataDir, date: NaiveDate, processors: &[String]) -> Result<ExitCode> {
-    let host = Host::open(data_dir, false)?;
+pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Result<ExitCode> {
+    let host = Host::open(options, false)?;
     let selection = host.pipeline.select(processors)?;
     let records = host
         .pipeline
@@ -30,6 +30,28 @@ pub fn run(data_dir: &DataDir, date: NaiveDate, processors: &[String]) -> Result
         ]);
     }
     println!("{output}");
+    for phase in host.pipeline.phase_completion(host.store.as_ref(), date)? {
+        let state = if phase.complete {
+            "complete"
+        } else {
+            "incomplete"
+        };
+        let members: Vec<String> = phase
+            .processors
+            .iter()
+            .map(|(name, status)| {
+                format!(
+                    "{name} {}",
+                    status.map_or("not run".to_string(), |s| s.to_string())
+                )
+            })
+            .collect();
+        println!(
+            "phase {} for {date}: {state} ({})",
+            phase.phase,
+            members.join(", ")
+        );
+    }
     for record in records.iter().filter(|r| r.status != RunStatus::Success) {
         if let Some(message) = &record.error_message {
             eprintln!("{} {}: {message}", record.processor, record.status);
@@ -43,20 +65,10 @@ pub fn run(data_dir: &DataDir, date: NaiveDate, processors: &[String]) -> Result
     })
 }
 
-/// Prints run history, newest first.
-pub fn runs(
-    data_dir: &DataDir,
-    date: Option<NaiveDate>,
-    processor: Option<String>,
-    limit: usize,
-) -> Result<ExitCode> {
+/// Prints run history matching `filter`, newest first.
+pub fn runs(data_dir: &DataDir, filter: &RunFilter) -> Result<ExitCode> {
     let store = EmbeddedStore::open_existing(&data_dir.store_file())?;
-    let records = store.runs(&RunFilter {
-        date,
-        processor,
-        limit: Some(limit),
-        ..RunFilter::default()
-    })?;
+    let records = store.runs(filter)?;
     let mut output = table(&[
         "run",
         "processor",
@@ -66,6 +78,8 @@ pub fn runs(
         "rows",
         "duration",
         "started",
+        "heartbeat",
+        "host",
         "trigger",
         "error",
     ]);
@@ -79,10 +93,29 @@ pub fn runs(
             r.rows_written.to_string(),
             duration(r.duration_ms),
             r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            r.heartbeat_at.format("%H:%M:%S").to_string(),
+            r.host_id.clone(),
             r.trigger.to_string(),
             short_error(r),
         ]);
     }
     println!("{output}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reaps stale runs now and lists what was reaped.
+pub fn reap(data_dir: &DataDir) -> Result<ExitCode> {
+    let store = EmbeddedStore::open_existing(&data_dir.store_file())?;
+    let reaped = store.reap_stale(chrono::Utc::now())?;
+    for run in &reaped {
+        println!(
+            "reaped {} {} {}: {}",
+            run.run_id,
+            run.processor,
+            run.data_date,
+            run.reason.as_deref().unwrap_or("")
+        );
+    }
+    println!("{} stale runs reaped", reaped.len());
     Ok(ExitCode::SUCCESS)
 }

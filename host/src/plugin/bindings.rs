@@ -10,6 +10,7 @@ wasmtime::component::bindgen!({
     world: "processor-plugin",
     path: "../wit",
     imports: { default: trappable },
+    additional_derives: [PartialEq],
 });
 
 pub use self::exports::slate::processor::processor::{

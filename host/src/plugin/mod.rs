@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, Store, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, UpdateDeadline};
 
 use bindings::{ProcessError, ProcessorPlugin, ProcessorPluginPre, RowSet};
 pub use compiled::CompiledCache;
@@ -46,6 +46,14 @@ pub enum PluginError {
     /// `info` trapped or described an unusable processor.
     #[error("invalid processor info: {0}")]
     Info(String),
+}
+
+/// Why the host stopped a run that was still executing.
+#[derive(Debug, thiserror::Error)]
+pub enum Cancelled {
+    /// The run kept going past the host's max runtime.
+    #[error("cancelled by the host: the run exceeded its max runtime")]
+    MaxRuntime,
 }
 
 /// Per-run resource limits.
@@ -192,13 +200,22 @@ pub struct Plugin {
 
 impl Plugin {
     /// A fresh store and instance for one run.
+    /// Setting `cancel` stops it at the next epoch tick.
     pub fn instantiate(
         &self,
         identity: RunIdentity,
         source: Arc<dyn InputSource>,
         limits: RunLimits,
+        cancel: Arc<AtomicBool>,
     ) -> wasmtime::Result<Instance> {
-        new_instance(&self.pre, self.inputs.clone(), identity, source, limits)
+        new_instance(
+            &self.pre,
+            self.inputs.clone(),
+            identity,
+            source,
+            limits,
+            cancel,
+        )
     }
 }
 
@@ -209,12 +226,14 @@ fn read_info(pre: &ProcessorPluginPre<RunState>) -> Result<bindings::ProcessorIn
         date: chrono::NaiveDate::default(),
         run_id: "info".into(),
     };
+    let never_cancelled = Arc::new(AtomicBool::new(false));
     let mut instance = new_instance(
         pre,
         Arc::new([]),
         identity,
         Arc::new(NoInputs),
         RunLimits::default(),
+        never_cancelled,
     )
     .map_err(|e| PluginError::Info(format!("cannot instantiate: {e:#}")))?;
     instance
@@ -225,12 +244,17 @@ fn read_info(pre: &ProcessorPluginPre<RunState>) -> Result<bindings::ProcessorIn
 }
 
 /// A fresh store with its limits and epoch deadline, and an instance in it.
+///
+/// The epoch callback runs every tick while the guest executes: it stops
+/// the run when `cancel` is set, and interrupts it (a `limit_time` trap)
+/// once its CPU time is spent.
 fn new_instance(
     pre: &ProcessorPluginPre<RunState>,
     inputs: Arc<[TableName]>,
     identity: RunIdentity,
     source: Arc<dyn InputSource>,
     limits: RunLimits,
+    cancel: Arc<AtomicBool>,
 ) -> wasmtime::Result<Instance> {
     let store_limits = StoreLimitsBuilder::new()
         .memory_size(limits.memory_bytes)
@@ -239,9 +263,20 @@ fn new_instance(
     let state = RunState::new(identity, inputs, source, store_limits);
     let mut store = Store::new(pre.engine(), state);
     store.limiter(|state| state.limiter());
-    let ticks = (limits.cpu_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-    store.set_epoch_deadline(ticks);
-    store.epoch_deadline_trap();
+    let budget = (limits.cpu_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+    let mut ticks_used = 0;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        ticks_used += 1;
+        if cancel.load(Ordering::Relaxed) {
+            return Err(wasmtime::Error::new(Cancelled::MaxRuntime));
+        }
+        Ok(if ticks_used >= budget {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Continue(1)
+        })
+    });
     let bindings = pre.instantiate(&mut store)?;
     Ok(Instance { store, bindings })
 }

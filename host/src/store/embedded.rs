@@ -46,7 +46,8 @@ const SETUP: &str = "
         rows_written INTEGER NOT NULL DEFAULT 0,
         host_id TEXT NOT NULL,
         plugin_hash TEXT NOT NULL,
-        run_trigger TEXT NOT NULL
+        run_trigger TEXT NOT NULL,
+        lease_expires_at TEXT NOT NULL
     );
     CREATE UNIQUE INDEX IF NOT EXISTS _slate_runs_one_running
         ON _slate_runs (processor, data_date) WHERE status = 'running';
@@ -55,7 +56,7 @@ const SETUP: &str = "
 
 const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
     error_message, started_at, heartbeat_at, finished_at, duration_ms, rows_read, rows_written, \
-    host_id, plugin_hash, run_trigger";
+    host_id, plugin_hash, run_trigger, lease_expires_at";
 
 /// Tables and run history in one SQLite file.
 pub struct EmbeddedStore {
@@ -78,6 +79,11 @@ fn describe_columns(schema: &TableSchema) -> String {
         .map(|c| format!("{} {} {}", c.name, c.mode, c.column_type))
         .collect();
     columns.join(", ")
+}
+
+/// A lease as a chrono duration (saturating for absurd values).
+fn lease_length(lease: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
 }
 
 fn timestamp(time: DateTime<Utc>) -> String {
@@ -226,6 +232,7 @@ fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
         error_message: row.get(7)?,
         started_at: time(8)?.unwrap_or_default(),
         heartbeat_at: time(9)?.unwrap_or_default(),
+        lease_expires_at: time(17)?.unwrap_or_default(),
         finished_at: time(10)?,
         duration_ms: row.get(11)?,
         rows_read: row.get(12)?,
@@ -370,20 +377,21 @@ impl Store for EmbeddedStore {
     fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
         let connection = self.lock();
         let run_id = new_run_id();
-        let now = timestamp(Utc::now());
+        let now = Utc::now();
         let inserted = connection.execute(
             "INSERT INTO _slate_runs (run_id, processor, data_date, attempt, status, started_at,
-                 heartbeat_at, host_id, plugin_hash, run_trigger)
-             SELECT ?1, ?2, ?3, COALESCE(MAX(attempt), 0) + 1, 'running', ?4, ?4, ?5, ?6, ?7
+                 heartbeat_at, host_id, plugin_hash, run_trigger, lease_expires_at)
+             SELECT ?1, ?2, ?3, COALESCE(MAX(attempt), 0) + 1, 'running', ?4, ?4, ?5, ?6, ?7, ?8
              FROM _slate_runs WHERE processor = ?2 AND data_date = ?3",
             params![
                 run_id,
                 run.processor,
                 date_key(run.data_date),
-                now,
+                timestamp(now),
                 run.host_id,
                 run.plugin_hash,
-                run.trigger.as_str()
+                run.trigger.as_str(),
+                timestamp(now + lease_length(run.lease)),
             ],
         );
         match inserted {
@@ -472,6 +480,7 @@ impl Store for EmbeddedStore {
             "SELECT {RUN_COLUMNS} FROM _slate_runs
              WHERE (?1 IS NULL OR data_date = ?1) AND (?2 IS NULL OR processor = ?2)
                AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR plugin_hash = ?4)
+               AND (?6 IS NULL OR (status = 'running' AND lease_expires_at < ?6))
              ORDER BY started_at DESC, run_id DESC LIMIT ?5"
         ))?;
         let records = statement
@@ -481,12 +490,81 @@ impl Store for EmbeddedStore {
                     filter.processor,
                     filter.status.map(RunStatus::as_str),
                     filter.plugin_hash,
-                    filter.limit.map_or(-1, |l| l as i64)
+                    filter.limit.map_or(-1, |l| l as i64),
+                    filter.stale_as_of.map(timestamp),
                 ],
                 run_from_sql,
             )?
             .collect::<Result<_, _>>()?;
         Ok(records)
+    }
+
+    fn renew_leases(&self, run_ids: &[String], lease: Duration) -> Result<usize, StoreError> {
+        let connection = self.lock();
+        let now = Utc::now();
+        let mut renew = connection.prepare_cached(
+            "UPDATE _slate_runs SET heartbeat_at = ?2, lease_expires_at = ?3
+             WHERE run_id = ?1 AND status = 'running'",
+        )?;
+        let mut renewed = 0;
+        for run_id in run_ids {
+            renewed += renew.execute(params![
+                run_id,
+                timestamp(now),
+                timestamp(now + lease_length(lease))
+            ])?;
+        }
+        Ok(renewed)
+    }
+
+    fn expire_leases(&self, host_id: &str) -> Result<usize, StoreError> {
+        Ok(self.lock().execute(
+            "UPDATE _slate_runs SET lease_expires_at = heartbeat_at
+             WHERE host_id = ?1 AND status = 'running'",
+            [host_id],
+        )?)
+    }
+
+    fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
+        let connection = self.lock();
+        // One statement: two hosts reaping at once each fail a run at most once.
+        let mut reap = connection.prepare_cached(
+            "UPDATE _slate_runs SET status = 'failed', error_kind = 'stale',
+                 error_message = 'host ' || host_id || ' stopped renewing at ' || heartbeat_at
+                     || '; reaped at ' || ?1,
+                 reason = 'host ' || host_id || ' stopped renewing at ' || heartbeat_at,
+                 finished_at = ?1,
+                 duration_ms = CAST(ROUND((julianday(?1) - julianday(started_at)) * 86400000) AS INTEGER)
+             WHERE status = 'running' AND lease_expires_at < ?1
+             RETURNING run_id",
+        )?;
+        let reaped: Vec<String> = reap
+            .query_map([timestamp(now)], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        drop(reap);
+        drop(connection);
+        let mut records = Vec::with_capacity(reaped.len());
+        for run_id in reaped {
+            records.extend(self.run(&run_id)?);
+        }
+        Ok(records)
+    }
+
+    fn rows_on(&self, table: &TableName, date: NaiveDate) -> Result<u64, StoreError> {
+        let connection = self.lock();
+        let Some(schema) = self.schema_in(&connection, table)? else {
+            return Ok(0);
+        };
+        let count: i64 = connection.query_row(
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE {} = ?1",
+                quote(&table.to_string()),
+                quote(&schema.partition_column)
+            ),
+            [date_key(date)],
+            |row| row.get(0),
+        )?;
+        Ok(count as u64)
     }
 
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {

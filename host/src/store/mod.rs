@@ -8,6 +8,8 @@
 mod cells;
 mod embedded;
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub use embedded::EmbeddedStore;
@@ -95,6 +97,23 @@ pub trait Store: InputSource + Send + Sync {
 
     /// Run records matching `filter`, newest first.
     fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// Renews the leases of these runs, if still `running`, to `now + lease`.
+    /// Returns how many were renewed.
+    fn renew_leases(&self, run_ids: &[String], lease: Duration) -> Result<usize, StoreError>;
+
+    /// Expires the leases of every `running` run of `host_id` at once, so
+    /// the next reap fails them: for a host known to be gone.
+    fn expire_leases(&self, host_id: &str) -> Result<usize, StoreError>;
+
+    /// Marks every `running` run whose lease expired before `now` as
+    /// `failed`, kind `stale`, with "host H stopped renewing at T".
+    /// Idempotent, and safe from several hosts at once: each stale run is
+    /// reaped exactly once. Returns the runs reaped by this call.
+    fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// Rows of `table` on `date`; 0 when the table does not exist.
+    fn rows_on(&self, table: &TableName, date: NaiveDate) -> Result<u64, StoreError>;
 
     /// One run record.
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;

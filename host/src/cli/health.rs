@@ -1,0 +1,79 @@
+//! `slate health`: the pipeline health check, as text or JSON.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use slate::health::report;
+
+use super::{Host, HostOptions};
+
+/// Prints the health report; exits non-zero when the pipeline is unhealthy.
+pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
+    let host = Host::open(options, false)?;
+    let report = report(host.store.as_ref(), &host.pipeline, chrono::Utc::now())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let reached = report
+            .reached
+            .map_or("nothing yet".to_string(), |d| d.to_string());
+        println!("pipeline reached {reached}");
+        for table in &report.tables {
+            println!("{} ({})", table.table, table.processor);
+            let latest: Vec<String> = table
+                .latest_dates
+                .iter()
+                .map(|(d, n)| format!("{d}: {n}"))
+                .collect();
+            println!(
+                "  latest rows: {}",
+                if latest.is_empty() {
+                    "none".to_string()
+                } else {
+                    latest.join(", ")
+                }
+            );
+            for date in &table.missing_dates {
+                println!("  FAIL {date}: scheduled, but no rows");
+            }
+            for date in &table.empty_successes {
+                println!("  note {date}: succeeded with 0 rows");
+            }
+        }
+        for run in &report.problem_runs {
+            let kind = run
+                .error_kind
+                .map(|k| format!(" [{k}]"))
+                .unwrap_or_default();
+            println!(
+                "{} {} {}{kind} (run {}): {}",
+                run.status.to_uppercase(),
+                run.processor,
+                run.date,
+                run.run_id,
+                run.message
+            );
+        }
+        for last in &report.last_success {
+            match (&last.date, &last.finished_at) {
+                (Some(date), Some(at)) => {
+                    println!("last success {}: {date} at {at}", last.processor)
+                }
+                _ => println!("last success {}: never", last.processor),
+            }
+        }
+        println!(
+            "{}",
+            if report.healthy {
+                "HEALTHY"
+            } else {
+                "UNHEALTHY"
+            }
+        );
+    }
+    Ok(if report.healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,255 @@
+//! Whether a processor may run for a date: its upstreams, and its lookback.
+//!
+//! Check 1, upstream status: each upstream's latest run for the date is
+//! success, failed, missing, running or stale_running. A failed or stale
+//! upstream is safe only under `proceed_if_data_present`, and only when its
+//! rows for the date are actually in its output table.
+//!
+//! Check 2, lookback gaps: every scheduled game date in the lookback window
+//! must have rows in each upstream's output table. A day without games is
+//! not a gap. Gaps are reported date by date.
+//!
+//! The decisions are pure functions of what the store says, so they are
+//! tested table by table; [`check`] gathers the facts from the store.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::plugin::spec::{Lookback, ProcessorSpec, UpstreamPolicy};
+use crate::runs::{RunFilter, RunRecord, RunStatus};
+use crate::schema::TableName;
+use crate::store::{Store, StoreError};
+
+/// Where an upstream's latest run for the date stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamStatus {
+    /// Its rows were committed.
+    Success,
+    /// It failed, was blocked or skipped.
+    Failed,
+    /// It never ran for the date.
+    Missing,
+    /// It is running and its lease is live.
+    Running,
+    /// It is `running` but its lease expired: its host is gone.
+    StaleRunning,
+}
+
+impl fmt::Display for UpstreamStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UpstreamStatus::Success => "success",
+            UpstreamStatus::Failed => "failed",
+            UpstreamStatus::Missing => "missing",
+            UpstreamStatus::Running => "running",
+            UpstreamStatus::StaleRunning => "stale_running",
+        })
+    }
+}
+
+/// The decision about one upstream of one processor for one date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpstreamDecision {
+    /// The upstream processor.
+    pub upstream: String,
+    /// Where its latest run stands.
+    pub status: UpstreamStatus,
+    /// Whether the downstream may run.
+    pub safe_to_process: bool,
+    /// Why, in words that name the upstream, the date and the run.
+    pub reason: String,
+    /// How long ago the latest run last changed (finished or heartbeat).
+    pub age_seconds: Option<i64>,
+}
+
+/// Decides whether `upstream`'s state lets a processor run for `date`.
+pub fn decide_upstream(
+    upstream: &str,
+    date: NaiveDate,
+    latest: Option<&RunRecord>,
+    rows_present: u64,
+    policy: UpstreamPolicy,
+    now: DateTime<Utc>,
+) -> UpstreamDecision {
+    let Some(run) = latest else {
+        return UpstreamDecision {
+            upstream: upstream.to_string(),
+            status: UpstreamStatus::Missing,
+            safe_to_process: false,
+            reason: format!("upstream {upstream} has no run for {date}"),
+            age_seconds: None,
+        };
+    };
+    let changed = run.finished_at.unwrap_or(run.heartbeat_at);
+    let age_seconds = Some((now - changed).num_seconds());
+    let status = match run.status {
+        RunStatus::Success => UpstreamStatus::Success,
+        RunStatus::Running if run.is_stale(now) => UpstreamStatus::StaleRunning,
+        RunStatus::Running => UpstreamStatus::Running,
+        RunStatus::Failed | RunStatus::Blocked | RunStatus::Skipped => UpstreamStatus::Failed,
+    };
+    let described = format!(
+        "upstream {upstream} is {status} for {date} (run {})",
+        run.run_id
+    );
+    let (safe_to_process, reason) = match status {
+        UpstreamStatus::Success => (true, described),
+        UpstreamStatus::Running => (false, format!("{described}, started {}", run.started_at)),
+        UpstreamStatus::Missing => unreachable!("a run exists"),
+        UpstreamStatus::Failed | UpstreamStatus::StaleRunning => match policy {
+            UpstreamPolicy::Block => (false, format!("{described}; policy is block")),
+            UpstreamPolicy::ProceedIfDataPresent if rows_present > 0 => (
+                true,
+                format!("{described}, but its {rows_present} rows for {date} are present"),
+            ),
+            UpstreamPolicy::ProceedIfDataPresent => {
+                (false, format!("{described} and has no rows for {date}"))
+            }
+        },
+    };
+    UpstreamDecision {
+        upstream: upstream.to_string(),
+        status,
+        safe_to_process,
+        reason,
+        age_seconds,
+    }
+}
+
+/// The scheduled game dates a lookback covers, oldest first. Only dates
+/// before `date` count: a processor never reads its own date's future.
+pub fn lookback_window(
+    lookback: Lookback,
+    date: NaiveDate,
+    scheduled: &BTreeSet<NaiveDate>,
+) -> Vec<NaiveDate> {
+    let before = scheduled.range(..date);
+    match lookback {
+        Lookback::None => Vec::new(),
+        Lookback::Days(days) => {
+            let first = date - Duration::days(i64::from(days));
+            before.filter(|d| **d >= first).copied().collect()
+        }
+        Lookback::Games(games) => {
+            let mut window: Vec<NaiveDate> = before.rev().take(games as usize).copied().collect();
+            window.reverse();
+            window
+        }
+    }
+}
+
+/// A scheduled date in the lookback window with no rows from an upstream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Gap {
+    /// The scheduled date.
+    pub date: NaiveDate,
+    /// The upstream processor whose table has no rows for it.
+    pub upstream: String,
+}
+
+impl fmt::Display for Gap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "lookback gap: {} has no rows for scheduled date {}",
+            self.upstream, self.date
+        )
+    }
+}
+
+/// The window's dates that an upstream has no rows for, date by date.
+pub fn find_gaps(
+    window: &[NaiveDate],
+    upstream: &str,
+    dates_with_rows: &BTreeSet<NaiveDate>,
+) -> Vec<Gap> {
+    window
+        .iter()
+        .filter(|d| !dates_with_rows.contains(d))
+        .map(|d| Gap {
+            date: *d,
+            upstream: upstream.to_string(),
+        })
+        .collect()
+}
+
+/// Both checks for one processor and date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Completeness {
+    /// One decision per upstream.
+    pub upstreams: Vec<UpstreamDecision>,
+    /// Scheduled dates in the lookback window missing upstream rows.
+    pub gaps: Vec<Gap>,
+}
+
+impl Completeness {
+    /// The upstream decisions that forbid running.
+    pub fn blocking_upstreams(&self) -> impl Iterator<Item = &UpstreamDecision> {
+        self.upstreams.iter().filter(|d| !d.safe_to_process)
+    }
+}
+
+/// Runs both checks against the store. `output_of` gives an upstream's
+/// output table; `calendar` is the schedule table whose partition dates are
+/// the scheduled game dates (no calendar table means no gap check).
+pub fn check(
+    store: &dyn Store,
+    spec: &ProcessorSpec,
+    date: NaiveDate,
+    output_of: impl Fn(&str) -> Option<TableName>,
+    calendar: &TableName,
+    now: DateTime<Utc>,
+) -> Result<Completeness, StoreError> {
+    let mut upstreams = Vec::new();
+    let mut gaps = Vec::new();
+    let scheduled: BTreeSet<NaiveDate> = if spec.lookback == Lookback::None {
+        BTreeSet::new()
+    } else {
+        match store.table_schema(calendar)? {
+            Some(_) => store
+                .partition_counts(calendar)?
+                .into_iter()
+                .map(|(d, _)| d)
+                .collect(),
+            None => BTreeSet::new(),
+        }
+    };
+    let window = lookback_window(spec.lookback, date, &scheduled);
+    for upstream in &spec.upstream {
+        let latest = store.runs(&RunFilter {
+            date: Some(date),
+            processor: Some(upstream.clone()),
+            limit: Some(1),
+            ..RunFilter::default()
+        })?;
+        let table = output_of(upstream);
+        let rows = match &table {
+            Some(table) => store.rows_on(table, date)?,
+            None => 0,
+        };
+        upstreams.push(decide_upstream(
+            upstream,
+            date,
+            latest.first(),
+            rows,
+            spec.upstream_policy,
+            now,
+        ));
+        if let (Some(table), false) = (&table, window.is_empty()) {
+            let with_rows: BTreeSet<NaiveDate> = match store.table_schema(table)? {
+                Some(_) => store
+                    .partition_counts(table)?
+                    .into_iter()
+                    .map(|(d, _)| d)
+                    .collect(),
+                None => BTreeSet::new(),
+            };
+            gaps.extend(find_gaps(&window, upstream, &with_rows));
+        }
+    }
+    Ok(Completeness { upstreams, gaps })
+}

@@ -1,0 +1,192 @@
+//! The pipeline health check behind `slate health`.
+//!
+//! Per output table: row counts for the latest dates, and a FAIL for every
+//! scheduled date (up to the latest date the pipeline reached) that has no
+//! rows and no successful run. Then every (processor, date) whose latest run
+//! is failed, blocked or stale, and each processor's last success. The
+//! pipeline is healthy only when there is no FAIL and no such run. A date
+//! whose run succeeded with zero rows (opening night, before anyone has
+//! played) is listed, but is not a failure.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::pipeline::Pipeline;
+use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
+use crate::store::{Store, StoreError};
+
+/// How many of the latest dates each table lists.
+pub const LATEST_DATES: usize = 5;
+
+/// One output table's health.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableHealth {
+    /// The table, `dataset.table`.
+    pub table: String,
+    /// The processor that writes it.
+    pub processor: String,
+    /// Rows on the latest dates that have rows, newest last.
+    pub latest_dates: Vec<(NaiveDate, u64)>,
+    /// Scheduled dates with no rows and no successful run: each is a FAIL.
+    pub missing_dates: Vec<NaiveDate>,
+    /// Scheduled dates whose run succeeded with no rows.
+    pub empty_successes: Vec<NaiveDate>,
+}
+
+/// A (processor, date) whose latest run did not succeed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemRun {
+    /// The processor.
+    pub processor: String,
+    /// The date.
+    pub date: NaiveDate,
+    /// `failed`, `blocked` or `stale_running`.
+    pub status: String,
+    /// The run.
+    pub run_id: String,
+    /// Its error kind.
+    pub error_kind: Option<ErrorKind>,
+    /// The first line of its error.
+    pub message: String,
+}
+
+/// A processor's most recent success.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastSuccess {
+    /// The processor.
+    pub processor: String,
+    /// The date of its last successful run, if any.
+    pub date: Option<NaiveDate>,
+    /// When that run finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// That run.
+    pub run_id: Option<String>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthReport {
+    /// False when any table has a FAIL or any latest run is failed, blocked or stale.
+    pub healthy: bool,
+    /// When the report was made.
+    pub checked_at: DateTime<Utc>,
+    /// The latest date any run was for: scheduled dates up to here should have rows.
+    pub reached: Option<NaiveDate>,
+    /// Per output table.
+    pub tables: Vec<TableHealth>,
+    /// Latest runs that did not succeed.
+    pub problem_runs: Vec<ProblemRun>,
+    /// Per processor.
+    pub last_success: Vec<LastSuccess>,
+}
+
+/// Builds the health report for every processor of `pipeline`.
+pub fn report(
+    store: &dyn Store,
+    pipeline: &Pipeline,
+    now: DateTime<Utc>,
+) -> Result<HealthReport, StoreError> {
+    let runs = store.runs(&RunFilter::default())?;
+    // Newest first, so the first record of each (processor, date) is its latest.
+    let mut latest: BTreeMap<(&str, NaiveDate), &RunRecord> = BTreeMap::new();
+    for run in &runs {
+        latest
+            .entry((run.processor.as_str(), run.data_date))
+            .or_insert(run);
+    }
+    let reached = runs.iter().map(|r| r.data_date).max();
+    let scheduled: BTreeSet<NaiveDate> = match (store.table_schema(pipeline.calendar())?, reached) {
+        (Some(_), Some(reached)) => store
+            .partition_counts(pipeline.calendar())?
+            .into_iter()
+            .map(|(d, _)| d)
+            .filter(|d| *d <= reached)
+            .collect(),
+        _ => BTreeSet::new(),
+    };
+
+    let mut tables = Vec::new();
+    let mut last_success = Vec::new();
+    for name in pipeline.order() {
+        let spec = &pipeline
+            .plugin(name)
+            .expect("a processor in the order")
+            .spec;
+        let counts: BTreeMap<NaiveDate, u64> = match store.table_schema(&spec.output_table)? {
+            Some(_) => store
+                .partition_counts(&spec.output_table)?
+                .into_iter()
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let succeeded = |d: &NaiveDate| {
+            latest
+                .get(&(name.as_str(), *d))
+                .is_some_and(|r| r.status == RunStatus::Success)
+        };
+        let empty: Vec<NaiveDate> = scheduled
+            .iter()
+            .filter(|d| !counts.contains_key(d))
+            .copied()
+            .collect();
+        tables.push(TableHealth {
+            table: spec.output_table.to_string(),
+            processor: name.clone(),
+            latest_dates: counts
+                .iter()
+                .rev()
+                .take(LATEST_DATES)
+                .rev()
+                .map(|(d, n)| (*d, *n))
+                .collect(),
+            missing_dates: empty.iter().filter(|d| !succeeded(d)).copied().collect(),
+            empty_successes: empty.iter().filter(|d| succeeded(d)).copied().collect(),
+        });
+        let success = runs
+            .iter()
+            .find(|r| &r.processor == name && r.status == RunStatus::Success);
+        last_success.push(LastSuccess {
+            processor: name.clone(),
+            date: success.map(|r| r.data_date),
+            finished_at: success.and_then(|r| r.finished_at),
+            run_id: success.map(|r| r.run_id.clone()),
+        });
+    }
+
+    let problem_runs: Vec<ProblemRun> = latest
+        .values()
+        .filter_map(|run| {
+            let status = match run.status {
+                RunStatus::Failed | RunStatus::Blocked => run.status.to_string(),
+                RunStatus::Running if run.is_stale(now) => "stale_running".to_string(),
+                _ => return None,
+            };
+            Some(ProblemRun {
+                processor: run.processor.clone(),
+                date: run.data_date,
+                status,
+                run_id: run.run_id.clone(),
+                error_kind: run.error_kind,
+                message: run
+                    .error_message
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            })
+        })
+        .collect();
+    let healthy = problem_runs.is_empty() && tables.iter().all(|t| t.missing_dates.is_empty());
+    Ok(HealthReport {
+        healthy,
+        checked_at: now,
+        reached,
+        tables,
+        problem_runs,
+        last_success,
+    })
+}

@@ -1,0 +1,252 @@
+//! Leases on running runs, so that a crashed host can never stall the pipeline.
+//!
+//! Every run holds a lease in the store. While it executes, this host's
+//! [`LeaseKeeper`] renews it every heartbeat. A `running` record whose lease
+//! has expired is stale, and reaping marks it `failed` with kind `stale`
+//! ("host H stopped renewing at T"), which frees its (processor, date).
+//!
+//! The keeper reaps at start, at every heartbeat, and whenever asked (before
+//! every completeness check). At start it also expires at once the leases of
+//! this machine's previous incarnations whose process is gone, without
+//! waiting for their leases to run out. A run that keeps heartbeating past
+//! the max runtime is flagged, and cancelled, since this host owns it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use crate::runs::{RunFilter, RunRecord, RunStatus};
+use crate::store::{Store, StoreError};
+
+/// How leases are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseConfig {
+    /// How often a running run's lease is renewed.
+    pub heartbeat: Duration,
+    /// How long a lease holds without renewal.
+    pub lease: Duration,
+    /// How long a run may keep heartbeating before it is flagged and cancelled.
+    pub max_runtime: Duration,
+}
+
+impl Default for LeaseConfig {
+    fn default() -> Self {
+        LeaseConfig {
+            heartbeat: Duration::from_secs(10),
+            lease: Duration::from_secs(60),
+            max_runtime: Duration::from_secs(4 * 60 * 60),
+        }
+    }
+}
+
+struct InFlight {
+    started: Instant,
+    cancel: Arc<AtomicBool>,
+}
+
+struct Keeper {
+    store: Arc<dyn Store>,
+    config: LeaseConfig,
+    in_flight: Mutex<HashMap<String, InFlight>>,
+    stopping: Mutex<bool>,
+    wake: Condvar,
+}
+
+/// Renews this host's leases and reaps stale runs, on a background thread.
+pub struct LeaseKeeper {
+    keeper: Arc<Keeper>,
+}
+
+/// A run's registration with the keeper; dropping it stops the renewals.
+pub struct LeaseGuard {
+    keeper: Weak<Keeper>,
+    run_id: String,
+    cancel: Arc<AtomicBool>,
+}
+
+impl LeaseGuard {
+    /// Set when the run must stop (it passed the max runtime); the sandbox
+    /// checks it at every epoch tick.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.cancel.clone()
+    }
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        if let Some(keeper) = self.keeper.upgrade() {
+            keeper.lock_in_flight().remove(&self.run_id);
+        }
+    }
+}
+
+impl Keeper {
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<String, InFlight>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits one heartbeat; true when the keeper is stopping.
+    fn wait(&self) -> bool {
+        let stopping = self.stopping.lock().unwrap_or_else(|p| p.into_inner());
+        let (stopping, _) = self
+            .wake
+            .wait_timeout_while(stopping, self.config.heartbeat, |stop| !*stop)
+            .unwrap_or_else(|p| p.into_inner());
+        *stopping
+    }
+
+    fn heartbeat(&self) -> Result<Vec<RunRecord>, StoreError> {
+        let (ids, overdue): (Vec<String>, Vec<String>) = {
+            let in_flight = self.lock_in_flight();
+            let ids = in_flight.keys().cloned().collect();
+            let overdue = in_flight
+                .iter()
+                .filter(|(_, run)| run.started.elapsed() > self.config.max_runtime)
+                .filter(|(_, run)| !run.cancel.swap(true, Ordering::SeqCst))
+                .map(|(id, _)| id.clone())
+                .collect();
+            (ids, overdue)
+        };
+        for run_id in overdue {
+            tracing::warn!(
+                run_id,
+                max_runtime = ?self.config.max_runtime,
+                "run exceeded its max runtime: flagged and cancelled"
+            );
+        }
+        if !ids.is_empty() {
+            self.store.renew_leases(&ids, self.config.lease)?;
+        }
+        self.store.reap_stale(Utc::now())
+    }
+}
+
+impl LeaseKeeper {
+    /// Starts keeping leases for `host_id` on `store`: expires the leases of
+    /// this machine's dead previous incarnations, reaps, then renews and
+    /// reaps every heartbeat until dropped.
+    pub fn start(
+        store: Arc<dyn Store>,
+        host_id: &str,
+        config: LeaseConfig,
+    ) -> Result<Self, StoreError> {
+        let keeper = Arc::new(Keeper {
+            store,
+            config,
+            in_flight: Mutex::default(),
+            stopping: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let running = keeper.store.runs(&RunFilter {
+            status: Some(RunStatus::Running),
+            ..RunFilter::default()
+        })?;
+        let mut expired: Vec<&str> = Vec::new();
+        for run in &running {
+            if !expired.contains(&run.host_id.as_str())
+                && is_dead_incarnation(&run.host_id, host_id)
+            {
+                let count = keeper.store.expire_leases(&run.host_id)?;
+                tracing::warn!(host = %run.host_id, runs = count, "previous incarnation is gone: its runs are stale");
+                expired.push(&run.host_id);
+            }
+        }
+        for run in keeper.store.reap_stale(Utc::now())? {
+            tracing::warn!(run_id = %run.run_id, processor = %run.processor, date = %run.data_date, "reaped stale run");
+        }
+        let weak = Arc::downgrade(&keeper);
+        std::thread::Builder::new()
+            .name("slate-leases".into())
+            .spawn(move || {
+                while let Some(keeper) = weak.upgrade() {
+                    if keeper.wait() {
+                        break;
+                    }
+                    match keeper.heartbeat() {
+                        Ok(reaped) => {
+                            for run in reaped {
+                                tracing::warn!(run_id = %run.run_id, processor = %run.processor, "reaped stale run");
+                            }
+                        }
+                        Err(error) => tracing::error!("lease heartbeat failed: {error}"),
+                    }
+                }
+            })
+            .expect("spawn the lease keeper");
+        Ok(LeaseKeeper { keeper })
+    }
+
+    /// The lease settings.
+    pub fn config(&self) -> LeaseConfig {
+        self.keeper.config
+    }
+
+    /// Starts renewing `run_id`'s lease until the guard is dropped.
+    pub fn track(&self, run_id: &str) -> LeaseGuard {
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.keeper.lock_in_flight().insert(
+            run_id.to_string(),
+            InFlight {
+                started: Instant::now(),
+                cancel: cancel.clone(),
+            },
+        );
+        LeaseGuard {
+            keeper: Arc::downgrade(&self.keeper),
+            run_id: run_id.to_string(),
+            cancel,
+        }
+    }
+
+    /// Renews every tracked lease, cancels overdue runs and reaps stale
+    /// runs now, as the background thread does each heartbeat.
+    pub fn heartbeat_now(&self) -> Result<Vec<RunRecord>, StoreError> {
+        self.keeper.heartbeat()
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        *self
+            .keeper
+            .stopping
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = true;
+        self.keeper.wake.notify_all();
+    }
+}
+
+/// Whether `other` is a previous incarnation of this host (`name:pid`, same
+/// name, another pid) whose process no longer exists.
+fn is_dead_incarnation(other: &str, me: &str) -> bool {
+    let (Some((other_name, other_pid)), Some((my_name, _))) =
+        (other.rsplit_once(':'), me.rsplit_once(':'))
+    else {
+        return false;
+    };
+    other != me
+        && other_name == my_name
+        && other_pid.parse::<u32>().is_ok()
+        && !std::path::Path::new(&format!("/proc/{other_pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_dead_incarnation;
+
+    #[test]
+    fn only_a_gone_process_on_this_machine_is_a_dead_incarnation() {
+        let me = format!("box:{}", std::process::id());
+        assert!(is_dead_incarnation("box:4294967295", &me), "no such pid");
+        assert!(!is_dead_incarnation(&me, &me), "itself");
+        assert!(!is_dead_incarnation("box:1", &me), "pid 1 is alive");
+        assert!(
+            !is_dead_incarnation("other:4294967295", &me),
+            "another machine"
+        );
+        assert!(!is_dead_incarnation("test-host", &me), "not a process id");
+    }
+}

@@ -1,0 +1,637 @@
+//! Run bookkeeping that never stalls the pipeline: leases, stale reaping,
+//! exclusive claims, completeness decisions, phase completion and health.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use slate::completeness::{Gap, UpstreamStatus, decide_upstream, find_gaps, lookback_window};
+use slate::health;
+use slate::liveness::LeaseConfig;
+use slate::pipeline::Pipeline;
+use slate::plugin::RunLimits;
+use slate::plugin::spec::{Lookback, UpstreamPolicy};
+use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::runs::{ErrorKind, NewRun, RunFilter, RunRecord, RunStatus, Trigger};
+use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::store::{EmbeddedStore, Store, StoreError};
+
+use slate::plugin::sandbox::InputSource;
+
+use crate::support::{TestHost, components, date};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn control_table() -> TableName {
+    TableName::new("slate_test", "slow_control")
+}
+
+/// Makes SlowProcessor spin on `day` (or not), through its control table.
+fn set_spin(store: &dyn Store, day: NaiveDate, spin: bool) {
+    let schema = TableSchema {
+        columns: vec![
+            Column::new("day", ColumnType::Date, ColumnMode::Required),
+            Column::new("mode", ColumnType::String, ColumnMode::Required),
+        ],
+        partition_column: "day".into(),
+        key_columns: vec![],
+    };
+    store.ensure_table(&control_table(), &schema).unwrap();
+    let rows = if spin {
+        vec![vec![
+            Value::Scalar(Scalar::Date(wit_date(day))),
+            Value::Scalar(Scalar::String("spin".into())),
+        ]]
+    } else {
+        vec![]
+    };
+    let rows = RowSet {
+        columns: vec!["day".into(), "mode".into()],
+        rows,
+    };
+    store
+        .replace_partitions(&control_table(), &[day], &rows)
+        .unwrap();
+}
+
+fn runs_of(store: &dyn Store, processor: &str, day: NaiveDate) -> Vec<RunRecord> {
+    store
+        .runs(&RunFilter {
+            date: Some(day),
+            processor: Some(processor.into()),
+            ..RunFilter::default()
+        })
+        .unwrap()
+}
+
+/// Polls `condition` every 20 ms until it holds, or fails after [`WAIT`].
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_killed_run_is_reaped_at_the_next_host_start_and_the_date_runs_again() {
+    let data = tempfile::tempdir().unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    for component in [components::SLOW_PROCESSOR, components::AFTER_SLOW_PROCESSOR] {
+        let name = std::path::Path::new(component).file_name().unwrap();
+        std::fs::copy(component, plugins.path().join(name)).unwrap();
+    }
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let day = date("2026-01-11");
+    set_spin(&store, day, true);
+    let slate = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_slate"));
+        command
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("--plugin-dir")
+            .arg(plugins.path())
+            .args(["--heartbeat-secs", "0.1", "--lease-secs", "60"])
+            .args(args)
+            .env("RUST_LOG", "error");
+        command
+    };
+
+    // A host starts the run, renews its lease, and is killed mid-run.
+    let mut child = slate(&[
+        "run",
+        "--date",
+        "2026-01-11",
+        "--processors",
+        "SlowProcessor,AfterSlowProcessor",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    wait_until("the run has renewed its lease", || {
+        runs_of(&store, "SlowProcessor", day)
+            .first()
+            .is_some_and(|r| r.status == RunStatus::Running && r.heartbeat_at > r.started_at)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = runs_of(&store, "SlowProcessor", day).remove(0);
+    assert_eq!(
+        killed.status,
+        RunStatus::Running,
+        "nobody has reaped it yet"
+    );
+
+    // A new host on the same machine knows its previous incarnation is gone:
+    // it reaps the run at start, long before the 60 s lease would expire.
+    set_spin(&store, day, false);
+    let started = Instant::now();
+    let rerun = slate(&[
+        "run",
+        "--date",
+        "2026-01-11",
+        "--processors",
+        "SlowProcessor,AfterSlowProcessor",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+
+    let reaped = store.run(&killed.run_id).unwrap().unwrap();
+    assert_eq!(reaped.status, RunStatus::Failed);
+    assert_eq!(reaped.error_kind, Some(ErrorKind::Stale));
+    let reason = reaped.reason.unwrap();
+    assert!(
+        reason.starts_with(&format!("host {} stopped renewing at ", killed.host_id)),
+        "{reason}"
+    );
+    let latest = runs_of(&store, "SlowProcessor", day).remove(0);
+    assert_eq!((latest.status, latest.attempt), (RunStatus::Success, 2));
+    let downstream = runs_of(&store, "AfterSlowProcessor", day);
+    assert_eq!(downstream.len(), 1);
+    assert_eq!(
+        downstream[0].status,
+        RunStatus::Success,
+        "not blocked once the upstream succeeded"
+    );
+    // Neither duplicate nor partial rows.
+    assert_eq!(
+        store
+            .rows_on(&TableName::new("slate_test", "slow"), day)
+            .unwrap(),
+        3
+    );
+    let after = store
+        .read_rows(&TableName::new("slate_test", "after_slow"), day, day)
+        .unwrap();
+    assert_eq!(after.rows[0][1], Value::Scalar(Scalar::Int64(3)));
+}
+
+#[test]
+fn a_stale_run_of_another_host_is_reaped_once_after_its_lease_expires() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("slate.db");
+    let store = EmbeddedStore::open(&path).unwrap();
+    let run = store
+        .start_run(&NewRun {
+            processor: "SlowProcessor".into(),
+            data_date: date("2026-01-11"),
+            host_id: "elsewhere:1".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Http,
+            lease: Duration::from_millis(100),
+        })
+        .unwrap();
+    assert!(
+        store.reap_stale(Utc::now()).unwrap().is_empty(),
+        "the lease is live"
+    );
+    std::thread::sleep(Duration::from_millis(150));
+
+    let stale = store
+        .runs(&RunFilter {
+            stale_as_of: Some(Utc::now()),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    assert_eq!(
+        stale.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+        [run.run_id.as_str()]
+    );
+
+    // Two hosts reap at once, on their own connections: the run is reaped exactly once.
+    let second = Arc::new(EmbeddedStore::open(&path).unwrap());
+    let first = Arc::new(store);
+    let barrier = Arc::new(Barrier::new(2));
+    let reapers: Vec<_> = [first.clone(), second]
+        .into_iter()
+        .map(|store| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                store.reap_stale(Utc::now()).unwrap().len()
+            })
+        })
+        .collect();
+    let reaped: usize = reapers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert_eq!(reaped, 1);
+    let record = first.run(&run.run_id).unwrap().unwrap();
+    assert_eq!(
+        (record.status, record.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::Stale))
+    );
+    assert_eq!(
+        record.reason.unwrap(),
+        format!(
+            "host elsewhere:1 stopped renewing at {}",
+            run.heartbeat_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        )
+    );
+    assert!(
+        first.reap_stale(Utc::now()).unwrap().is_empty(),
+        "reaping is idempotent"
+    );
+}
+
+#[test]
+fn a_live_run_keeps_its_lease_by_heartbeat() {
+    let leases = LeaseConfig {
+        heartbeat: Duration::from_millis(50),
+        lease: Duration::from_millis(300),
+        ..LeaseConfig::default()
+    };
+    let limits = RunLimits {
+        cpu_time: Duration::from_millis(1500),
+        ..RunLimits::default()
+    };
+    let host = TestHost::with(limits, leases);
+    let slow = host.fixture(components::SLOW_PROCESSOR);
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    // The run lasts five leases; heartbeats keep it from being reaped.
+    let record = host.run(&slow, day);
+    assert_eq!(record.error_kind, Some(ErrorKind::LimitTime), "{record:?}");
+    assert!(record.heartbeat_at > record.started_at);
+}
+
+#[test]
+fn two_concurrent_triggers_run_once_and_the_other_is_refused() {
+    let limits = RunLimits {
+        cpu_time: Duration::from_secs(2),
+        ..RunLimits::default()
+    };
+    let host = TestHost::with(limits, LeaseConfig::default());
+    let slow = host.fixture(components::SLOW_PROCESSOR);
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    let barrier = Barrier::new(2);
+    let outcomes: Vec<Result<RunRecord, StoreError>> = std::thread::scope(|scope| {
+        let triggers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    host.executor.execute(&slow, day, Trigger::Http)
+                })
+            })
+            .collect();
+        triggers.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let ran: Vec<&RunRecord> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    let refused: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.as_ref().err())
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(ran.len(), 1, "{outcomes:?}");
+    assert_eq!(refused.len(), 1, "{outcomes:?}");
+    assert!(
+        refused[0].starts_with(&format!("already running (run {}, started ", ran[0].run_id)),
+        "{}",
+        refused[0]
+    );
+    assert_eq!(ran[0].error_kind, Some(ErrorKind::LimitTime));
+}
+
+#[test]
+fn a_run_past_its_max_runtime_is_flagged_and_cancelled() {
+    let leases = LeaseConfig {
+        heartbeat: Duration::from_millis(50),
+        max_runtime: Duration::from_millis(200),
+        ..LeaseConfig::default()
+    };
+    let host = TestHost::with(RunLimits::default(), leases);
+    let slow = host.fixture(components::SLOW_PROCESSOR);
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    let record = host.run(&slow, day);
+    assert_eq!(record.status, RunStatus::Failed);
+    assert_eq!(record.error_kind, Some(ErrorKind::LimitTime));
+    assert_eq!(
+        record.error_message.as_deref(),
+        Some("cancelled by the host: the run exceeded its max runtime")
+    );
+}
+
+fn record(status: RunStatus, lease_from_now: chrono::Duration) -> RunRecord {
+    let now = Utc::now();
+    RunRecord {
+        run_id: "r1".into(),
+        processor: "Up".into(),
+        data_date: date("2026-01-11"),
+        attempt: 1,
+        status,
+        reason: None,
+        error_kind: None,
+        error_message: None,
+        started_at: now - chrono::Duration::minutes(5),
+        heartbeat_at: now - chrono::Duration::minutes(1),
+        lease_expires_at: now + lease_from_now,
+        finished_at: (status != RunStatus::Running).then_some(now),
+        duration_ms: None,
+        rows_read: 0,
+        rows_written: 0,
+        host_id: "h:1".into(),
+        plugin_hash: "x".into(),
+        trigger: Trigger::Cli,
+    }
+}
+
+/// One row of the completeness decision table.
+struct Case {
+    latest: Option<RunRecord>,
+    rows_present: u64,
+    policy: UpstreamPolicy,
+    status: UpstreamStatus,
+    safe: bool,
+    reason: &'static str,
+}
+
+#[test]
+fn completeness_decisions_cover_every_upstream_state() {
+    use RunStatus::{Blocked, Failed, Running, Success};
+    use UpstreamPolicy::{Block, ProceedIfDataPresent as Proceed};
+    use UpstreamStatus as S;
+    let live = chrono::Duration::seconds(30);
+    let expired = chrono::Duration::seconds(-30);
+    let case = |latest: Option<RunRecord>, rows_present, policy, status, safe, reason| Case {
+        latest,
+        rows_present,
+        policy,
+        status,
+        safe,
+        reason,
+    };
+    let cases = [
+        case(
+            None,
+            0,
+            Proceed,
+            S::Missing,
+            false,
+            "has no run for 2026-01-11",
+        ),
+        case(
+            Some(record(Success, live)),
+            10,
+            Block,
+            S::Success,
+            true,
+            "is success",
+        ),
+        case(
+            Some(record(Success, live)),
+            0,
+            Block,
+            S::Success,
+            true,
+            "is success",
+        ),
+        case(
+            Some(record(Running, live)),
+            0,
+            Proceed,
+            S::Running,
+            false,
+            "is running",
+        ),
+        case(
+            Some(record(Running, live)),
+            10,
+            Proceed,
+            S::Running,
+            false,
+            "started",
+        ),
+        case(
+            Some(record(Running, expired)),
+            10,
+            Proceed,
+            S::StaleRunning,
+            true,
+            "rows for 2026-01-11 are present",
+        ),
+        case(
+            Some(record(Running, expired)),
+            0,
+            Proceed,
+            S::StaleRunning,
+            false,
+            "has no rows for 2026-01-11",
+        ),
+        case(
+            Some(record(Running, expired)),
+            10,
+            Block,
+            S::StaleRunning,
+            false,
+            "policy is block",
+        ),
+        case(
+            Some(record(Failed, live)),
+            10,
+            Proceed,
+            S::Failed,
+            true,
+            "are present",
+        ),
+        case(
+            Some(record(Failed, live)),
+            0,
+            Proceed,
+            S::Failed,
+            false,
+            "has no rows",
+        ),
+        case(
+            Some(record(Failed, live)),
+            10,
+            Block,
+            S::Failed,
+            false,
+            "policy is block",
+        ),
+        case(
+            Some(record(Blocked, live)),
+            0,
+            Proceed,
+            S::Failed,
+            false,
+            "has no rows",
+        ),
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        let decision = decide_upstream(
+            "Up",
+            date("2026-01-11"),
+            c.latest.as_ref(),
+            c.rows_present,
+            c.policy,
+            Utc::now(),
+        );
+        assert_eq!(decision.status, c.status, "case {i}: {decision:?}");
+        assert_eq!(decision.safe_to_process, c.safe, "case {i}: {decision:?}");
+        assert!(
+            decision.reason.contains(c.reason),
+            "case {i}: {}",
+            decision.reason
+        );
+        assert!(
+            decision.reason.contains("upstream Up"),
+            "case {i}: the reason names the upstream"
+        );
+        assert_eq!(
+            decision.age_seconds.is_some(),
+            c.latest.is_some(),
+            "case {i}: age needs a run"
+        );
+    }
+}
+
+#[test]
+fn lookback_gaps_are_scheduled_dates_without_upstream_rows_date_by_date() {
+    let scheduled: BTreeSet<NaiveDate> = [
+        "2026-01-05",
+        "2026-01-06",
+        "2026-01-08",
+        "2026-01-09",
+        "2026-01-11",
+    ]
+    .map(date)
+    .into();
+    let day = date("2026-01-11");
+    // The last three game dates before the 11th; the 7th and 10th had no games.
+    assert_eq!(
+        lookback_window(Lookback::Games(3), day, &scheduled),
+        ["2026-01-06", "2026-01-08", "2026-01-09"].map(date)
+    );
+    assert_eq!(
+        lookback_window(Lookback::Days(4), day, &scheduled),
+        ["2026-01-08", "2026-01-09"].map(date)
+    );
+    assert!(lookback_window(Lookback::None, day, &scheduled).is_empty());
+    assert!(
+        lookback_window(Lookback::Games(3), date("2026-01-05"), &scheduled).is_empty(),
+        "nothing before the first game"
+    );
+
+    let window = lookback_window(Lookback::Games(10), day, &scheduled);
+    let with_rows: BTreeSet<NaiveDate> =
+        ["2026-01-05", "2026-01-08", "2026-01-09"].map(date).into();
+    assert_eq!(
+        find_gaps(&window, "Up", &with_rows),
+        [Gap {
+            date: date("2026-01-06"),
+            upstream: "Up".into()
+        }]
+    );
+    let everything: BTreeSet<NaiveDate> = scheduled.clone();
+    assert!(find_gaps(&window, "Up", &everything).is_empty());
+}
+
+#[test]
+fn a_missing_date_blocks_its_downstream_and_is_flagged_in_later_lookbacks() {
+    let host = TestHost::with_demo_season();
+    let pipeline = Pipeline::new(vec![
+        host.bundled("player-game-summary"),
+        host.bundled("player-daily-cache"),
+    ])
+    .unwrap();
+    let all = pipeline.select(&[]).unwrap();
+    for day in ["2026-01-05", "2026-01-06", "2026-01-07"] {
+        pipeline
+            .run_date(&host.executor, date(day), &all, Trigger::Backfill)
+            .unwrap();
+    }
+    let missing = date("2026-01-06");
+    let summary = runs_of(host.store.as_ref(), "PlayerGameSummaryProcessor", missing).remove(0);
+    assert_eq!(summary.status, RunStatus::Failed);
+    let cache = runs_of(host.store.as_ref(), "PlayerDailyCacheProcessor", missing).remove(0);
+    assert_eq!(
+        (cache.status, cache.error_kind),
+        (RunStatus::Blocked, Some(ErrorKind::Upstream))
+    );
+    assert!(cache.reason.unwrap().contains(&format!(
+        "upstream PlayerGameSummaryProcessor is failed for 2026-01-06 (run {}) and has no rows",
+        summary.run_id
+    )));
+
+    let phases = pipeline
+        .phase_completion(host.store.as_ref(), missing)
+        .unwrap();
+    assert!(phases.iter().all(|p| !p.complete), "{phases:?}");
+    let next = date("2026-01-07");
+    let phases = pipeline
+        .phase_completion(host.store.as_ref(), next)
+        .unwrap();
+    assert!(phases.iter().all(|p| p.complete), "{phases:?}");
+
+    // The next day runs, with the gap recorded on every row.
+    let cache_table = TableName::new("nba_precompute", "player_daily_cache");
+    let rows = host.rows(&cache_table, next);
+    assert!(!rows.rows.is_empty());
+    let issues = rows
+        .columns
+        .iter()
+        .position(|c| c == "data_quality_issues")
+        .unwrap();
+    let gap = Scalar::String(
+        "lookback gap: PlayerGameSummaryProcessor has no rows for scheduled date 2026-01-06".into(),
+    );
+    for row in &rows.rows {
+        let Value::Repeated(items) = &row[issues] else {
+            panic!("a list")
+        };
+        assert!(items.contains(&gap), "{items:?}");
+    }
+}
+
+#[test]
+fn health_is_unhealthy_exactly_while_a_latest_run_failed() {
+    let host = TestHost::empty();
+    let pipeline = Pipeline::new(vec![host.fixture(components::SLOW_PROCESSOR)]).unwrap();
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, false);
+    host.run(pipeline.plugin("SlowProcessor").unwrap(), day);
+    let report = health::report(host.store.as_ref(), &pipeline, Utc::now()).unwrap();
+    assert!(report.healthy, "{report:?}");
+    assert_eq!(report.tables[0].latest_dates, [(day, 3)]);
+    assert_eq!(report.last_success[0].date, Some(day));
+
+    let failed_day = date("2026-01-12");
+    let store = host.store.as_ref();
+    let run = store
+        .start_run(&NewRun {
+            processor: "SlowProcessor".into(),
+            data_date: failed_day,
+            host_id: "elsewhere:1".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Cli,
+            lease: Duration::from_millis(1),
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    let report = health::report(store, &pipeline, Utc::now()).unwrap();
+    assert!(!report.healthy);
+    assert_eq!(report.problem_runs.len(), 1);
+    assert_eq!(
+        (
+            report.problem_runs[0].run_id.as_str(),
+            report.problem_runs[0].status.as_str()
+        ),
+        (run.run_id.as_str(), "stale_running")
+    );
+    assert_eq!(
+        report.last_success[0].date,
+        Some(day),
+        "the last success is still the 11th"
+    );
+}
