@@ -111,11 +111,12 @@ impl Keeper {
             (ids, overdue)
         };
         for run_id in overdue {
-            tracing::warn!(
-                run_id,
-                max_runtime = ?self.config.max_runtime,
-                "run exceeded its max runtime: flagged and cancelled"
+            let reason = format!(
+                "flagged: still running after the max runtime of {:?}; cancelling",
+                self.config.max_runtime
             );
+            tracing::warn!(run_id, "{reason}");
+            self.store.flag_run(&run_id, &reason)?;
         }
         if !ids.is_empty() {
             self.store.renew_leases(&ids, self.config.lease)?;

@@ -259,8 +259,17 @@ fn a_live_run_keeps_its_lease_by_heartbeat() {
     set_spin(host.store.as_ref(), day, true);
     // The run lasts five leases; heartbeats keep it from being reaped.
     let record = host.run(&slow, day);
-    assert_eq!(record.error_kind, Some(ErrorKind::LimitTime), "{record:?}");
-    assert!(record.heartbeat_at > record.started_at);
+    // Without renewals it would have been reaped as stale after 300 ms (and
+    // `run` would panic on the lost claim); instead it reached its CPU limit.
+    assert_eq!(
+        (record.status, record.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::LimitTime)),
+        "{record:?}"
+    );
+    assert!(
+        record.duration_ms.unwrap() >= 1500,
+        "it outlived five leases: {record:?}"
+    );
 }
 
 #[test]
@@ -313,6 +322,12 @@ fn a_run_past_its_max_runtime_is_flagged_and_cancelled() {
     let day = date("2026-01-11");
     set_spin(host.store.as_ref(), day, true);
     let record = host.run(&slow, day);
+    // The flag set while it ran stays in its history.
+    let reason = record.reason.clone().unwrap();
+    assert!(
+        reason.starts_with("flagged: still running after the max runtime of 200ms; cancelling; "),
+        "{reason}"
+    );
     assert_eq!(record.status, RunStatus::Failed);
     assert_eq!(record.error_kind, Some(ErrorKind::LimitTime));
     assert_eq!(

@@ -454,7 +454,8 @@ impl Store for EmbeddedStore {
 
     fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {
         let updated = self.lock().execute(
-            "UPDATE _slate_runs SET status = ?2, error_kind = ?3, error_message = ?4, reason = ?4,
+            "UPDATE _slate_runs SET status = ?2, error_kind = ?3, error_message = ?4,
+                 reason = CASE WHEN reason LIKE 'flagged:%' THEN reason || '; ' || ?4 ELSE ?4 END,
                  finished_at = ?5, heartbeat_at = ?5, rows_read = ?6,
                  duration_ms = CAST(ROUND((julianday(?5) - julianday(started_at)) * 86400000) AS INTEGER)
              WHERE run_id = ?1 AND status = 'running'",
@@ -548,6 +549,14 @@ impl Store for EmbeddedStore {
             records.extend(self.run(&run_id)?);
         }
         Ok(records)
+    }
+
+    fn flag_run(&self, run_id: &str, reason: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE _slate_runs SET reason = ?2 WHERE run_id = ?1 AND status = 'running'",
+            params![run_id, reason],
+        )?;
+        Ok(())
     }
 
     fn rows_on(&self, table: &TableName, date: NaiveDate) -> Result<u64, StoreError> {

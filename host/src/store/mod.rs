@@ -112,6 +112,9 @@ pub trait Store: InputSource + Send + Sync {
     /// reaped exactly once. Returns the runs reaped by this call.
     fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError>;
 
+    /// Sets the reason of a still-running run, e.g. to flag it as overdue.
+    fn flag_run(&self, run_id: &str, reason: &str) -> Result<(), StoreError>;
+
     /// Rows of `table` on `date`; 0 when the table does not exist.
     fn rows_on(&self, table: &TableName, date: NaiveDate) -> Result<u64, StoreError>;
 
