@@ -1,4 +1,5 @@
-//! The data directory: where the store file and the compiled-component cache live.
+//! The data directory: where the store file, the configuration and the
+//! compiled-component cache live.
 //!
 //! Chosen by `--data-dir`, else `SLATE_DATA_DIR`, else `./slate-data`.
 
@@ -27,6 +28,11 @@ impl DataDir {
     /// The embedded store file.
     pub fn store_file(&self) -> PathBuf {
         self.root.join("slate.db")
+    }
+
+    /// The host's configuration file, `slate.toml` (optional).
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("slate.toml")
     }
 
     /// The compiled-component cache.

@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use crate::limits::{LimitBreach, LimitsConfig, RunLimits};
 use crate::liveness::{LeaseConfig, LeaseKeeper};
 use crate::plugin::bindings::ProcessError;
 use crate::plugin::sandbox::RunIdentity;
-use crate::plugin::{Cancelled, Plugin, RunLimits};
+use crate::plugin::{Cancelled, Plugin};
 use crate::rows::{RowSet, Scalar, Value};
 use crate::runs::{ErrorKind, NewRun, RunEnd, RunRecord, RunStatus, Trigger};
 use crate::schema::{ColumnMode, ColumnType, TableSchema};
@@ -30,7 +31,7 @@ pub const VALIDATION_ERRORS_SHOWN: usize = 20;
 pub struct Executor {
     store: Arc<dyn Store>,
     host_id: String,
-    limits: RunLimits,
+    limits: Arc<LimitsConfig>,
     leases: Arc<LeaseKeeper>,
 }
 
@@ -41,10 +42,11 @@ impl Executor {
     pub fn new(
         store: Arc<dyn Store>,
         host_id: impl Into<String>,
-        limits: RunLimits,
+        limits: impl Into<LimitsConfig>,
         leases: LeaseConfig,
     ) -> Result<Self, StoreError> {
         let host_id = host_id.into();
+        let limits = Arc::new(limits.into());
         let leases = Arc::new(LeaseKeeper::start(store.clone(), &host_id, leases)?);
         Ok(Executor {
             store,
@@ -105,20 +107,24 @@ impl Executor {
         let span = tracing::info_span!("run", processor = %spec.name, %date, run_id = %run_id);
         let _entered = span.enter();
 
-        let fail =
-            |kind: ErrorKind, message: String, rows_read: u64| -> Result<RunRecord, StoreError> {
-                tracing::warn!(kind = %kind, "run failed: {message}");
-                self.store.end_run(
-                    &run_id,
-                    &RunEnd {
-                        status: RunStatus::Failed,
-                        error_kind: Some(kind),
-                        message,
-                        rows_read: rows_read as i64,
-                    },
-                )?;
-                self.record(&run_id)
+        let limits = self.limits.for_processor(&spec.name);
+        let fail_with = |kind: ErrorKind,
+                         message: String,
+                         rows_read: u64,
+                         limit: Option<(u64, u64)>|
+         -> Result<RunRecord, StoreError> {
+            tracing::warn!(kind = %kind, "run failed: {message}");
+            let end = RunEnd {
+                status: RunStatus::Failed,
+                error_kind: Some(kind),
+                message,
+                rows_read: rows_read as i64,
+                limit,
             };
+            self.store.end_run(&run_id, &end)?;
+            self.record(&run_id)
+        };
+        let fail = |kind, message, rows_read| fail_with(kind, message, rows_read, None);
 
         if let Err(error) = self.store.ensure_table(&spec.output_table, &spec.schema) {
             return fail(ErrorKind::Load, error.to_string(), 0);
@@ -128,12 +134,8 @@ impl Executor {
             date,
             run_id: run_id.clone(),
         };
-        let instance = plugin.instantiate(
-            identity,
-            self.store.clone(),
-            self.limits,
-            lease.cancel_flag(),
-        );
+        let instance =
+            plugin.instantiate(identity, self.store.clone(), limits, lease.cancel_flag());
         let mut instance = match instance {
             Ok(instance) => instance,
             Err(error) => {
@@ -148,20 +150,27 @@ impl Executor {
         let rows_read = instance.rows_read();
         let guest_stderr = instance.guest_stderr();
         drop(instance);
-        let rows = match outcome {
+        let mut rows = match outcome {
             Err(trap) => {
-                let (kind, mut message) = classify_trap(&trap);
+                let (kind, mut message, limit) = classify_trap(&trap);
                 if !guest_stderr.is_empty() {
                     message = format!("{guest_stderr}\n{message}");
                 }
-                return fail(kind, message, rows_read);
+                return fail_with(kind, message, rows_read, limit);
             }
             Ok(Err(error)) => {
                 return fail(ErrorKind::Plugin, describe_process_error(&error), rows_read);
             }
             Ok(Ok(rows)) => rows,
         };
-        let mut rows = rows;
+        if let Some(breach) = output_breach(&rows, &limits) {
+            return fail_with(
+                breach.kind(),
+                breach.to_string(),
+                rows_read,
+                Some(breach.values()),
+            );
+        }
         if !quality_issues.is_empty()
             && !add_quality_issues(&mut rows, &spec.schema, quality_issues)
         {
@@ -216,6 +225,7 @@ impl Executor {
                 error_kind: kind,
                 message: reason,
                 rows_read: 0,
+                limit: None,
             },
         )?;
         self.record(&record.run_id)
@@ -253,21 +263,59 @@ fn add_quality_issues(rows: &mut RowSet, schema: &TableSchema, issues: &[String]
     true
 }
 
-/// The kind and message of a trap: limits get their own kinds.
-pub fn classify_trap(error: &wasmtime::Error) -> (ErrorKind, String) {
-    let message = format!("{error:?}");
+/// The kind, message and (for a limit) the limit and observed value of a
+/// trap: each limit has its own kind.
+pub fn classify_trap(error: &wasmtime::Error) -> (ErrorKind, String, Option<(u64, u64)>) {
     if let Some(cancelled) = error.downcast_ref::<Cancelled>() {
-        return (ErrorKind::LimitTime, cancelled.to_string());
+        return (ErrorKind::LimitTime, cancelled.to_string(), None);
     }
-    let kind = match error.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => ErrorKind::LimitTime,
-        Some(wasmtime::Trap::OutOfFuel) => ErrorKind::LimitFuel,
-        _ if message.contains("forcing a memory growth failure to be a trap") => {
-            ErrorKind::LimitMemory
+    if let Some(breach) = error.downcast_ref::<LimitBreach>() {
+        return (breach.kind(), breach.to_string(), Some(breach.values()));
+    }
+    let message = format!("{error:?}");
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::OutOfFuel) => (
+            ErrorKind::LimitFuel,
+            format!("fuel exhausted\n{message}"),
+            None,
+        ),
+        _ => (ErrorKind::Trap, message, None),
+    }
+}
+
+/// A breach of the output limits, if the rows go past them.
+fn output_breach(rows: &RowSet, limits: &RunLimits) -> Option<LimitBreach> {
+    let count = rows.rows.len() as u64;
+    if count > limits.max_output_rows {
+        return Some(LimitBreach::OutputRows {
+            limit: limits.max_output_rows,
+            observed: count,
+        });
+    }
+    let bytes = approximate_bytes(rows);
+    (bytes > limits.max_output_bytes).then_some(LimitBreach::OutputBytes {
+        limit: limits.max_output_bytes,
+        observed: bytes,
+    })
+}
+
+/// Roughly what the rows take up: text by length, other values 8 bytes.
+fn approximate_bytes(rows: &RowSet) -> u64 {
+    fn scalar(s: &Scalar) -> u64 {
+        match s {
+            Scalar::String(t) | Scalar::Numeric(t) | Scalar::Json(t) => t.len() as u64,
+            _ => 8,
         }
-        _ => ErrorKind::Trap,
-    };
-    (kind, message)
+    }
+    rows.rows
+        .iter()
+        .flatten()
+        .map(|value| match value {
+            Value::Null => 1,
+            Value::Scalar(s) => scalar(s),
+            Value::Repeated(items) => items.iter().map(scalar).sum::<u64>() + 2,
+        })
+        .sum()
 }
 
 /// A processor's typed error as a message.

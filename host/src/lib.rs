@@ -13,6 +13,7 @@
 //! - [`runs`]: run records and their statuses.
 //! - [`executor`]: one run of one processor for one date.
 //! - [`health`]: the pipeline health report.
+//! - [`limits`]: per-run resource limits and their breaches.
 //! - [`liveness`]: leases, heartbeats and reaping of stale runs.
 //! - [`completeness`]: upstream status and lookback gap checks before a run.
 //! - [`dag`]: ordering processors by their declared dependencies.
@@ -26,6 +27,7 @@ pub mod data_dir;
 pub mod demo;
 pub mod executor;
 pub mod health;
+pub mod limits;
 pub mod liveness;
 pub mod pipeline;
 pub mod plugin;

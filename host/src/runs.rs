@@ -121,6 +121,10 @@ pub struct RunRecord {
     pub error_kind: Option<ErrorKind>,
     /// The full error message.
     pub error_message: Option<String>,
+    /// For a limit breach: the limit (bytes, ms, rows or fuel).
+    pub limit_value: Option<i64>,
+    /// For a limit breach: what was observed, in the limit's unit.
+    pub observed_value: Option<i64>,
     /// When the run was claimed.
     pub started_at: DateTime<Utc>,
     /// When its host last renewed its lease.
@@ -171,6 +175,8 @@ pub struct RunEnd {
     pub message: String,
     /// Rows read before it ended.
     pub rows_read: i64,
+    /// For a limit breach: the limit and the observed value.
+    pub limit: Option<(u64, u64)>,
 }
 
 /// Which runs to list; every set field must match.

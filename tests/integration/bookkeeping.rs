@@ -347,6 +347,8 @@ fn record(status: RunStatus, lease_from_now: chrono::Duration) -> RunRecord {
         reason: None,
         error_kind: None,
         error_message: None,
+        limit_value: None,
+        observed_value: None,
         started_at: now - chrono::Duration::minutes(5),
         heartbeat_at: now - chrono::Duration::minutes(1),
         lease_expires_at: now + lease_from_now,

@@ -17,9 +17,10 @@ use clap::{Parser, Subcommand};
 use slate::bundled::PLUGINS;
 use slate::data_dir::{DEFAULT_DATA_DIR, DataDir};
 use slate::executor::Executor;
+use slate::limits::LimitsConfig;
 use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
-use slate::plugin::{RunLimits, Runtime};
+use slate::plugin::Runtime;
 use slate::runs::RunFilter;
 use slate::store::{EmbeddedStore, Store};
 
@@ -44,6 +45,9 @@ struct Cli {
     /// Seconds a lease holds without renewal; a running run past it is stale.
     #[arg(long, global = true, env = "SLATE_LEASE_SECS", default_value_t = 60.0)]
     lease_secs: f64,
+    /// Meter fuel, so that `fuel` limits in slate.toml are enforced.
+    #[arg(long, global = true)]
+    fuel: bool,
     /// Seconds a run may keep running before it is flagged and cancelled.
     #[arg(long, global = true, env = "SLATE_MAX_RUNTIME_SECS", default_value_t = 4.0 * 3600.0)]
     max_runtime_secs: f64,
@@ -117,6 +121,7 @@ pub fn run() -> Result<ExitCode> {
     let options = HostOptions {
         data_dir: DataDir::new(&cli.data_dir),
         plugin_dir: cli.plugin_dir.clone(),
+        fuel: cli.fuel,
         leases: LeaseConfig {
             heartbeat: seconds("--heartbeat-secs", cli.heartbeat_secs)?,
             lease: seconds("--lease-secs", cli.lease_secs)?,
@@ -177,6 +182,7 @@ fn seconds(flag: &str, value: f64) -> Result<Duration> {
 pub struct HostOptions {
     data_dir: DataDir,
     plugin_dir: Option<PathBuf>,
+    fuel: bool,
     leases: LeaseConfig,
 }
 
@@ -205,7 +211,14 @@ impl Host {
         } else {
             EmbeddedStore::open_existing(&file)?
         });
-        let runtime = Runtime::new(Some(&options.data_dir.compiled_dir()))?;
+        let compiled = options.data_dir.compiled_dir();
+        let runtime = if options.fuel {
+            Runtime::with_fuel(Some(&compiled))?
+        } else {
+            Runtime::new(Some(&compiled))?
+        };
+        let limits =
+            LimitsConfig::load(&options.data_dir.config_file()).map_err(anyhow::Error::msg)?;
         let mut plugins = PLUGINS
             .iter()
             .map(|bundled| {
@@ -221,7 +234,7 @@ impl Host {
         let executor = Executor::new(
             store.clone() as Arc<dyn Store>,
             host_id(),
-            RunLimits::default(),
+            limits,
             options.leases,
         )?;
         Ok(Host {

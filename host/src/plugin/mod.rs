@@ -18,13 +18,15 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 use bindings::{ProcessError, ProcessorPlugin, ProcessorPluginPre, RowSet};
 pub use compiled::CompiledCache;
 use sandbox::{InputError, InputSource, RunIdentity, RunState};
 pub use spec::ProcessorSpec;
 
+use crate::limits::LimitBreach;
+pub use crate::limits::RunLimits;
 use crate::rows::wit_date;
 use crate::schema::TableName;
 
@@ -56,27 +58,10 @@ pub enum Cancelled {
     MaxRuntime,
 }
 
-/// Per-run resource limits.
-#[derive(Debug, Clone, Copy)]
-pub struct RunLimits {
-    /// The most linear memory an instance may grow to, in bytes.
-    pub memory_bytes: usize,
-    /// CPU time before the run is interrupted.
-    pub cpu_time: Duration,
-}
-
-impl Default for RunLimits {
-    fn default() -> Self {
-        RunLimits {
-            memory_bytes: 256 << 20,
-            cpu_time: Duration::from_secs(60),
-        }
-    }
-}
-
 /// The engine, the linked host imports and the compile cache.
 pub struct Runtime {
     engine: Engine,
+    fuel: bool,
     linker: Linker<RunState>,
     cache: Option<CompiledCache>,
     ticker_stop: Arc<AtomicBool>,
@@ -85,8 +70,18 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime that caches compiled components in `cache_dir`, if given.
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, PluginError> {
+        Self::build(cache_dir, false)
+    }
+
+    /// A runtime that also meters fuel, so that [`RunLimits::fuel`] is
+    /// enforced. Metering costs every run some speed.
+    pub fn with_fuel(cache_dir: Option<&Path>) -> Result<Self, PluginError> {
+        Self::build(cache_dir, true)
+    }
+
+    fn build(cache_dir: Option<&Path>, fuel: bool) -> Result<Self, PluginError> {
         let mut config = Config::new();
-        config.epoch_interruption(true);
+        config.epoch_interruption(true).consume_fuel(fuel);
         let engine = Engine::new(&config).map_err(|e| PluginError::Compile(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         let link = |e: wasmtime::Error| PluginError::Contract(format!("{e:#}"));
@@ -111,6 +106,7 @@ impl Runtime {
         let cache = cache_dir.map(|dir| CompiledCache::new(dir, &engine));
         Ok(Runtime {
             engine,
+            fuel,
             linker,
             cache,
             ticker_stop,
@@ -147,13 +143,14 @@ impl Runtime {
             .map_err(|e| PluginError::Contract(format!("{e:#}")))?;
         let pre = ProcessorPluginPre::new(instance_pre)
             .map_err(|e| PluginError::Contract(format!("{e:#}")))?;
-        let info = read_info(&pre)?;
+        let info = read_info(&pre, self.fuel)?;
         let spec = ProcessorSpec::from_info(&info).map_err(PluginError::Info)?;
         let inputs = spec.inputs.clone().into();
         Ok(Plugin {
             hash,
             spec: Arc::new(spec),
             inputs,
+            fuel: self.fuel,
             pre,
         })
     }
@@ -195,6 +192,8 @@ pub struct Plugin {
     pub spec: Arc<ProcessorSpec>,
     /// The declared input tables, shared by every run's sandbox.
     inputs: Arc<[TableName]>,
+    /// Whether its runtime meters fuel.
+    fuel: bool,
     pre: ProcessorPluginPre<RunState>,
 }
 
@@ -208,34 +207,34 @@ impl Plugin {
         limits: RunLimits,
         cancel: Arc<AtomicBool>,
     ) -> wasmtime::Result<Instance> {
-        new_instance(
-            &self.pre,
-            self.inputs.clone(),
-            identity,
-            source,
+        let sandbox = Sandbox {
+            inputs: self.inputs.clone(),
             limits,
+            fuel: self.fuel,
             cancel,
-        )
+        };
+        new_instance(&self.pre, identity, source, sandbox)
     }
 }
 
 /// Reads `info` from a throwaway instance that may read no table.
-fn read_info(pre: &ProcessorPluginPre<RunState>) -> Result<bindings::ProcessorInfo, PluginError> {
+fn read_info(
+    pre: &ProcessorPluginPre<RunState>,
+    fuel: bool,
+) -> Result<bindings::ProcessorInfo, PluginError> {
     let identity = RunIdentity {
         processor: "(info)".into(),
         date: chrono::NaiveDate::default(),
         run_id: "info".into(),
     };
-    let never_cancelled = Arc::new(AtomicBool::new(false));
-    let mut instance = new_instance(
-        pre,
-        Arc::new([]),
-        identity,
-        Arc::new(NoInputs),
-        RunLimits::default(),
-        never_cancelled,
-    )
-    .map_err(|e| PluginError::Info(format!("cannot instantiate: {e:#}")))?;
+    let sandbox = Sandbox {
+        inputs: Arc::new([]),
+        limits: RunLimits::default(),
+        fuel,
+        cancel: Arc::new(AtomicBool::new(false)),
+    };
+    let mut instance = new_instance(pre, identity, Arc::new(NoInputs), sandbox)
+        .map_err(|e| PluginError::Info(format!("cannot instantiate: {e:#}")))?;
     instance
         .bindings
         .slate_processor_processor()
@@ -243,27 +242,40 @@ fn read_info(pre: &ProcessorPluginPre<RunState>) -> Result<bindings::ProcessorIn
         .map_err(|e| PluginError::Info(format!("info trapped: {e:#}")))
 }
 
-/// A fresh store with its limits and epoch deadline, and an instance in it.
+/// What a run's sandbox is given besides its identity and input source.
+struct Sandbox {
+    inputs: Arc<[TableName]>,
+    limits: RunLimits,
+    fuel: bool,
+    cancel: Arc<AtomicBool>,
+}
+
+/// A fresh store with its limits, fuel and epoch deadline, and an instance in it.
 ///
 /// The epoch callback runs every tick while the guest executes: it stops
-/// the run when `cancel` is set, and interrupts it (a `limit_time` trap)
-/// once its CPU time is spent.
+/// the run when `cancel` is set, and when its CPU time or wall-clock time
+/// is spent, with a [`LimitBreach`] that says which and by how much.
 fn new_instance(
     pre: &ProcessorPluginPre<RunState>,
-    inputs: Arc<[TableName]>,
     identity: RunIdentity,
     source: Arc<dyn InputSource>,
-    limits: RunLimits,
-    cancel: Arc<AtomicBool>,
+    sandbox: Sandbox,
 ) -> wasmtime::Result<Instance> {
-    let store_limits = StoreLimitsBuilder::new()
-        .memory_size(limits.memory_bytes)
-        .trap_on_grow_failure(true)
-        .build();
-    let state = RunState::new(identity, inputs, source, store_limits);
+    let Sandbox {
+        inputs,
+        limits,
+        fuel,
+        cancel,
+    } = sandbox;
+    let state = RunState::new(identity, inputs, source, limits);
     let mut store = Store::new(pre.engine(), state);
     store.limiter(|state| state.limiter());
-    let budget = (limits.cpu_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+    if fuel {
+        store.set_fuel(limits.fuel.unwrap_or(u64::MAX))?;
+    }
+    let tick = EPOCH_TICK.as_millis() as u64;
+    let cpu_budget = (limits.cpu_time.as_millis() as u64 / tick).max(1);
+    let started = std::time::Instant::now();
     let mut ticks_used = 0;
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
@@ -271,11 +283,22 @@ fn new_instance(
         if cancel.load(Ordering::Relaxed) {
             return Err(wasmtime::Error::new(Cancelled::MaxRuntime));
         }
-        Ok(if ticks_used >= budget {
-            UpdateDeadline::Interrupt
-        } else {
-            UpdateDeadline::Continue(1)
-        })
+        if ticks_used >= cpu_budget {
+            let (limit, observed) = (limits.cpu_time.as_millis() as u64, ticks_used * tick);
+            return Err(wasmtime::Error::new(LimitBreach::CpuTime {
+                limit,
+                observed,
+            }));
+        }
+        let elapsed = started.elapsed();
+        if elapsed > limits.wall_time {
+            let limit = limits.wall_time.as_millis() as u64;
+            return Err(wasmtime::Error::new(LimitBreach::WallTime {
+                limit,
+                observed: elapsed.as_millis() as u64,
+            }));
+        }
+        Ok(UpdateDeadline::Continue(1))
     });
     let bindings = pre.instantiate(&mut store)?;
     Ok(Instance { store, bindings })

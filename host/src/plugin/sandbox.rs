@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use wasi_rand::SeedableRng;
+use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::slate::processor::{host, types};
 use super::bindings::{Date, LogLevel, ReadError, RowSet, TableRef};
+use crate::limits::{LimitBreach, RunLimits};
 use crate::rows::naive_date;
 use crate::schema::TableName;
 
@@ -61,7 +62,8 @@ pub const STDERR_CAPACITY: usize = 64 << 10;
 pub struct RunState {
     wasi: WasiCtx,
     resources: ResourceTable,
-    limits: StoreLimits,
+    memory: MemoryCap,
+    max_rows_read: u64,
     identity: RunIdentity,
     declared_inputs: Arc<[TableName]>,
     source: Arc<dyn InputSource>,
@@ -75,7 +77,7 @@ impl RunState {
         identity: RunIdentity,
         declared_inputs: Arc<[TableName]>,
         source: Arc<dyn InputSource>,
-        limits: StoreLimits,
+        limits: RunLimits,
     ) -> Self {
         let noon = identity
             .date
@@ -100,7 +102,11 @@ impl RunState {
         RunState {
             wasi,
             resources: ResourceTable::new(),
-            limits,
+            memory: MemoryCap {
+                limit: limits.memory_bytes,
+                peak: 0,
+            },
+            max_rows_read: limits.max_rows_read,
             identity,
             declared_inputs,
             source,
@@ -123,7 +129,12 @@ impl RunState {
 
     /// The run's memory limiter.
     pub fn limiter(&mut self) -> &mut dyn ResourceLimiter {
-        &mut self.limits
+        &mut self.memory
+    }
+
+    /// The largest linear memory the instance grew to, in bytes.
+    pub fn peak_memory(&self) -> u64 {
+        self.memory.peak
     }
 }
 
@@ -133,6 +144,41 @@ fn seed_for(processor: &str, date: NaiveDate) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// Caps linear memory; a refused growth traps with a [`LimitBreach`] that
+/// records how much was asked for.
+struct MemoryCap {
+    limit: u64,
+    peak: u64,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let desired = desired as u64;
+        if desired > self.limit {
+            return Err(wasmtime::Error::new(LimitBreach::Memory {
+                limit: self.limit,
+                observed: desired,
+            }));
+        }
+        self.peak = self.peak.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
 }
 
 struct FixedWallClock(Duration);
@@ -215,6 +261,14 @@ impl host::Host for RunState {
             ))));
         }
         Ok(match self.source.read_rows(&table, start, end) {
+            Ok(rows) if self.rows_read + rows.rows.len() as u64 > self.max_rows_read => {
+                Err(ReadError::LimitExceeded(format!(
+                    "reading {} rows of {table} would make {} rows read; the limit is {}",
+                    rows.rows.len(),
+                    self.rows_read + rows.rows.len() as u64,
+                    self.max_rows_read
+                )))
+            }
             Ok(rows) => {
                 self.rows_read += rows.rows.len() as u64;
                 Ok(rows)

@@ -47,7 +47,9 @@ const SETUP: &str = "
         host_id TEXT NOT NULL,
         plugin_hash TEXT NOT NULL,
         run_trigger TEXT NOT NULL,
-        lease_expires_at TEXT NOT NULL
+        lease_expires_at TEXT NOT NULL,
+        limit_value INTEGER,
+        observed_value INTEGER
     );
     CREATE UNIQUE INDEX IF NOT EXISTS _slate_runs_one_running
         ON _slate_runs (processor, data_date) WHERE status = 'running';
@@ -56,7 +58,7 @@ const SETUP: &str = "
 
 const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
     error_message, started_at, heartbeat_at, finished_at, duration_ms, rows_read, rows_written, \
-    host_id, plugin_hash, run_trigger, lease_expires_at";
+    host_id, plugin_hash, run_trigger, lease_expires_at, limit_value, observed_value";
 
 /// Tables and run history in one SQLite file.
 pub struct EmbeddedStore {
@@ -230,6 +232,8 @@ fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
             .map(|k| k.parse().map_err(|_| parse(6, k.clone())))
             .transpose()?,
         error_message: row.get(7)?,
+        limit_value: row.get(18)?,
+        observed_value: row.get(19)?,
         started_at: time(8)?.unwrap_or_default(),
         heartbeat_at: time(9)?.unwrap_or_default(),
         lease_expires_at: time(17)?.unwrap_or_default(),
@@ -457,6 +461,7 @@ impl Store for EmbeddedStore {
             "UPDATE _slate_runs SET status = ?2, error_kind = ?3, error_message = ?4,
                  reason = CASE WHEN reason LIKE 'flagged:%' THEN reason || '; ' || ?4 ELSE ?4 END,
                  finished_at = ?5, heartbeat_at = ?5, rows_read = ?6,
+                 limit_value = ?7, observed_value = ?8,
                  duration_ms = CAST(ROUND((julianday(?5) - julianday(started_at)) * 86400000) AS INTEGER)
              WHERE run_id = ?1 AND status = 'running'",
             params![
@@ -465,7 +470,9 @@ impl Store for EmbeddedStore {
                 end.error_kind.map(|k| k.as_str()),
                 end.message,
                 timestamp(Utc::now()),
-                end.rows_read
+                end.rows_read,
+                end.limit.map(|(limit, _)| limit as i64),
+                end.limit.map(|(_, observed)| observed as i64),
             ],
         )?;
         if updated == 1 {

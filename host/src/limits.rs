@@ -1,0 +1,280 @@
+//! What one run may consume, and how a breach is reported.
+//!
+//! Each limit has a host default; a processor may get its own values in the
+//! `[limits.processors.<Name>]` table of `slate.toml` in the data directory.
+//! A breach fails the run with its own kind (`limit_memory`, `limit_time`,
+//! `limit_fuel`, `limit_output`), and the limit and the observed value go
+//! into the run record.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::runs::ErrorKind;
+
+/// Per-run resource limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    /// The most linear memory an instance may grow to, in bytes.
+    pub memory_bytes: u64,
+    /// Time spent executing guest code before the run is interrupted.
+    pub cpu_time: Duration,
+    /// Time from instantiation before the run is interrupted, host calls included.
+    pub wall_time: Duration,
+    /// Fuel for the run; only enforced by a runtime created with fuel.
+    pub fuel: Option<u64>,
+    /// The most rows `process` may return.
+    pub max_output_rows: u64,
+    /// The most bytes (approximately, as stored) `process` may return.
+    pub max_output_bytes: u64,
+    /// The most rows the processor may read through `read-rows`.
+    pub max_rows_read: u64,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            memory_bytes: 256 << 20,
+            cpu_time: Duration::from_secs(60),
+            wall_time: Duration::from_secs(300),
+            fuel: None,
+            max_output_rows: 1_000_000,
+            max_output_bytes: 512 << 20,
+            max_rows_read: 10_000_000,
+        }
+    }
+}
+
+/// A limit a run went past, with the limit and what was observed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitBreach {
+    /// Linear memory would have grown past the cap.
+    #[error("memory limit of {limit} bytes exceeded: the processor asked for {observed} bytes")]
+    Memory {
+        /// The cap, in bytes.
+        limit: u64,
+        /// The size it asked to grow to.
+        observed: u64,
+    },
+    /// Guest code ran for longer than its CPU time.
+    #[error("CPU time limit of {limit} ms exceeded after {observed} ms")]
+    CpuTime {
+        /// The limit, in milliseconds.
+        limit: u64,
+        /// Time spent, in milliseconds.
+        observed: u64,
+    },
+    /// The run lasted longer than its wall-clock timeout.
+    #[error("wall-clock limit of {limit} ms exceeded after {observed} ms")]
+    WallTime {
+        /// The limit, in milliseconds.
+        limit: u64,
+        /// Time since instantiation, in milliseconds.
+        observed: u64,
+    },
+    /// The run ran out of fuel.
+    #[error("fuel limit of {limit} exhausted")]
+    Fuel {
+        /// The fuel it had.
+        limit: u64,
+    },
+    /// `process` returned too many rows.
+    #[error("output limit of {limit} rows exceeded: the processor returned {observed} rows")]
+    OutputRows {
+        /// The most rows allowed.
+        limit: u64,
+        /// Rows returned.
+        observed: u64,
+    },
+    /// `process` returned too many bytes.
+    #[error(
+        "output limit of {limit} bytes exceeded: the processor returned about {observed} bytes"
+    )]
+    OutputBytes {
+        /// The most bytes allowed.
+        limit: u64,
+        /// Bytes returned, approximately.
+        observed: u64,
+    },
+}
+
+impl LimitBreach {
+    /// The run's error kind for this breach.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LimitBreach::Memory { .. } => ErrorKind::LimitMemory,
+            LimitBreach::CpuTime { .. } | LimitBreach::WallTime { .. } => ErrorKind::LimitTime,
+            LimitBreach::Fuel { .. } => ErrorKind::LimitFuel,
+            LimitBreach::OutputRows { .. } | LimitBreach::OutputBytes { .. } => {
+                ErrorKind::LimitOutput
+            }
+        }
+    }
+
+    /// The limit and the observed value, for the run record.
+    pub fn values(&self) -> (u64, u64) {
+        match *self {
+            LimitBreach::Memory { limit, observed }
+            | LimitBreach::CpuTime { limit, observed }
+            | LimitBreach::WallTime { limit, observed }
+            | LimitBreach::OutputRows { limit, observed }
+            | LimitBreach::OutputBytes { limit, observed } => (limit, observed),
+            LimitBreach::Fuel { limit } => (limit, limit),
+        }
+    }
+}
+
+/// Overrides of some limits, as written in `slate.toml`. Sizes in MiB, times in seconds.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    /// Linear memory cap, MiB.
+    pub memory_mib: Option<u64>,
+    /// CPU time, seconds.
+    pub cpu_secs: Option<f64>,
+    /// Wall-clock timeout, seconds.
+    pub wall_secs: Option<f64>,
+    /// Fuel.
+    pub fuel: Option<u64>,
+    /// Most output rows.
+    pub max_output_rows: Option<u64>,
+    /// Most output bytes, MiB.
+    pub max_output_mib: Option<u64>,
+    /// Most rows read through the host.
+    pub max_rows_read: Option<u64>,
+}
+
+impl LimitOverrides {
+    /// `base` with these overrides applied.
+    pub fn apply(&self, base: RunLimits) -> RunLimits {
+        let secs = |s: f64| Duration::from_secs_f64(s.max(0.001));
+        RunLimits {
+            memory_bytes: self.memory_mib.map_or(base.memory_bytes, |m| m << 20),
+            cpu_time: self.cpu_secs.map_or(base.cpu_time, secs),
+            wall_time: self.wall_secs.map_or(base.wall_time, secs),
+            fuel: self.fuel.or(base.fuel),
+            max_output_rows: self.max_output_rows.unwrap_or(base.max_output_rows),
+            max_output_bytes: self
+                .max_output_mib
+                .map_or(base.max_output_bytes, |m| m << 20),
+            max_rows_read: self.max_rows_read.unwrap_or(base.max_rows_read),
+        }
+    }
+}
+
+/// Host defaults and per-processor overrides.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LimitsConfig {
+    /// The host's defaults.
+    pub defaults: RunLimits,
+    /// Overrides by processor name.
+    pub processors: BTreeMap<String, LimitOverrides>,
+}
+
+impl From<RunLimits> for LimitsConfig {
+    fn from(defaults: RunLimits) -> Self {
+        LimitsConfig {
+            defaults,
+            processors: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    limits: Option<LimitsSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSection {
+    #[serde(flatten)]
+    defaults: LimitOverrides,
+    #[serde(default)]
+    processors: BTreeMap<String, LimitOverrides>,
+}
+
+impl LimitsConfig {
+    /// The limits for one processor.
+    pub fn for_processor(&self, name: &str) -> RunLimits {
+        self.processors
+            .get(name)
+            .map_or(self.defaults, |o| o.apply(self.defaults))
+    }
+
+    /// Reads the `[limits]` section of a `slate.toml`; a missing file gives
+    /// the defaults. An unknown key or a bad value is an error naming it.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(LimitsConfig::default());
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses the text of a `slate.toml`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let Some(limits) = file.limits else {
+            return Ok(LimitsConfig::default());
+        };
+        Ok(LimitsConfig {
+            defaults: limits.defaults.apply(RunLimits::default()),
+            processors: limits.processors,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_processor_override_applies_over_the_host_defaults() {
+        let config = LimitsConfig::parse(
+            "[limits]\nmemory_mib = 128\n[limits.processors.Big]\nmemory_mib = 512\ncpu_secs = 5\n",
+        )
+        .unwrap();
+        assert_eq!(config.for_processor("Other").memory_bytes, 128 << 20);
+        let big = config.for_processor("Big");
+        assert_eq!(
+            (big.memory_bytes, big.cpu_time),
+            (512 << 20, Duration::from_secs(5))
+        );
+        assert_eq!(big.max_output_rows, RunLimits::default().max_output_rows);
+    }
+
+    #[test]
+    fn an_unknown_limit_is_an_error_naming_it() {
+        let error = LimitsConfig::parse("[limits]\nmemory_gb = 1\n").unwrap_err();
+        assert!(error.contains("memory_gb"), "{error}");
+    }
+
+    #[test]
+    fn each_breach_has_its_own_kind_and_values() {
+        let memory = LimitBreach::Memory {
+            limit: 10,
+            observed: 20,
+        };
+        assert_eq!(
+            (memory.kind(), memory.values()),
+            (ErrorKind::LimitMemory, (10, 20))
+        );
+        assert_eq!(LimitBreach::Fuel { limit: 5 }.kind(), ErrorKind::LimitFuel);
+        assert_eq!(
+            LimitBreach::OutputRows {
+                limit: 1,
+                observed: 2
+            }
+            .kind(),
+            ErrorKind::LimitOutput
+        );
+    }
+}
