@@ -11,7 +11,6 @@ fn main() {
     let plugins: Vec<String> = crates_in(&root.join("plugins"))
         .into_iter()
         .map(|(name, _)| name)
-        .filter(|name| name != "slate-sdk")
         .collect();
     let fixtures: Vec<String> = crates_in(&root.join("tests/components"))
         .into_iter()

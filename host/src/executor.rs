@@ -272,7 +272,9 @@ pub fn classify_trap(error: &wasmtime::Error) -> (ErrorKind, String, Option<(u64
     if let Some(breach) = error.downcast_ref::<LimitBreach>() {
         return (breach.kind(), breach.to_string(), Some(breach.values()));
     }
-    let message = format!("{error:?}");
+    // The error chain (trap, then the guest backtrace), never the host's
+    // Rust backtrace: that describes Slate, not the processor.
+    let message = format!("{}\n{error:#}", error.root_cause());
     match error.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::OutOfFuel) => (
             ErrorKind::LimitFuel,

@@ -5,4 +5,5 @@
 mod bookkeeping;
 mod cli;
 mod foundation;
+mod sandbox;
 mod support;

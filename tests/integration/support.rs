@@ -15,7 +15,9 @@ use slate::runs::{RunRecord, Trigger};
 use slate::schema::TableName;
 use slate::store::{EmbeddedStore, Store};
 
-/// Paths of the fixture components built from `tests/components/`.
+/// Paths of the fixture components built from `tests/components/`. A
+/// fixture that no test uses is an error, so every fixture is exercised.
+#[deny(dead_code)]
 pub mod components {
     include!(concat!(env!("OUT_DIR"), "/test_components.rs"));
 }

@@ -32,7 +32,8 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The crate folders directly under `dir` (those with a `Cargo.toml`), by name.
+/// The component crates directly under `dir` (those whose `Cargo.toml`
+/// builds a `cdylib`), by name. Libraries such as the SDK are left out.
 pub fn crates_in(dir: &Path) -> Vec<(String, PathBuf)> {
     let mut crates: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
@@ -40,6 +41,9 @@ pub fn crates_in(dir: &Path) -> Vec<(String, PathBuf)> {
         .filter(|path| path.join("Cargo.toml").exists())
         .filter_map(|path| {
             let manifest = std::fs::read_to_string(path.join("Cargo.toml")).ok()?;
+            if !manifest.contains("\"cdylib\"") {
+                return None;
+            }
             let name = manifest.lines().find_map(|l| {
                 l.trim()
                     .strip_prefix("name = ")

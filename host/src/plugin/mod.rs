@@ -81,7 +81,12 @@ impl Runtime {
 
     fn build(cache_dir: Option<&Path>, fuel: bool) -> Result<Self, PluginError> {
         let mut config = Config::new();
-        config.epoch_interruption(true).consume_fuel(fuel);
+        // A trap's record shows where in the guest it happened; 32 frames
+        // say that, while a runaway recursion would capture thousands.
+        config
+            .epoch_interruption(true)
+            .consume_fuel(fuel)
+            .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32));
         let engine = Engine::new(&config).map_err(|e| PluginError::Compile(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         let link = |e: wasmtime::Error| PluginError::Contract(format!("{e:#}"));

@@ -123,7 +123,7 @@ impl RunState {
     /// What the guest wrote to stderr, such as a panic message, lossily decoded.
     pub fn guest_stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents())
-            .trim_end()
+            .trim()
             .to_string()
     }
 

@@ -1,0 +1,49 @@
+//! What every hostile test processor shares: its `info` and well-formed
+//! rows. Each hostile component is this plus one bad behaviour.
+
+use slate_sdk::{
+    BadRowPolicy, Date, FieldMode, FieldType, GapPolicy, Lookback, Phase, ProcessorInfo, RowSet,
+    RowSetBuilder, UpstreamPolicy, Value, field, table,
+};
+
+/// The one table every hostile processor may read.
+pub const CONTROL: &str = "slate_test.hostile_control";
+
+/// The columns of every hostile processor's output.
+pub const COLUMNS: [&str; 2] = ["day", "n"];
+
+/// `info` for a hostile processor named `name`, writing `slate_test.<table>`.
+pub fn info(name: &str, table_name: &str) -> ProcessorInfo {
+    ProcessorInfo {
+        name: name.into(),
+        phase: Phase::Analytics,
+        version: "0.0.1".into(),
+        output_table: table(&format!("slate_test.{table_name}")),
+        schema: vec![
+            field(
+                "day",
+                FieldType::Date,
+                FieldMode::Required,
+                "The analysis date.",
+            ),
+            field("n", FieldType::Int64, FieldMode::Required, "Row number."),
+        ],
+        partition_column: "day".into(),
+        key_columns: vec!["n".into()],
+        inputs: vec![table(CONTROL)],
+        upstream: vec![],
+        lookback: Lookback::None,
+        upstream_policy: UpstreamPolicy::Block,
+        gap_policy: GapPolicy::Block,
+        bad_row_policy: BadRowPolicy::FailRun,
+    }
+}
+
+/// `count` valid rows for `date`.
+pub fn rows(date: Date, count: i64) -> RowSet {
+    let mut rows = RowSetBuilder::new(&COLUMNS);
+    for n in 0..count {
+        rows.push(vec![Value::date(date), Value::int64(n)]);
+    }
+    rows.finish()
+}

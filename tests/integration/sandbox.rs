@@ -1,0 +1,211 @@
+//! The sandbox: each hostile processor fails alone, with its own kind,
+//! while a healthy processor keeps succeeding on the same host.
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use slate::demo::load_season;
+use slate::liveness::LeaseConfig;
+use slate::plugin::RunLimits;
+use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::runs::{ErrorKind, RunStatus};
+use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::store::Store;
+
+use crate::support::{TestHost, components, date, season};
+
+/// Sets its flag when dropped, panicking or not.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// One hostile component and how its run must end.
+struct Hostile {
+    component: &'static str,
+    kind: ErrorKind,
+    message: String,
+}
+
+fn hostile(component: &'static str, kind: ErrorKind, message: impl Into<String>) -> Hostile {
+    Hostile {
+        component,
+        kind,
+        message: message.into(),
+    }
+}
+
+#[test]
+fn each_hostile_processor_fails_alone_with_its_own_kind_while_a_healthy_one_keeps_succeeding() {
+    let limits = RunLimits {
+        memory_bytes: 64 << 20,
+        cpu_time: Duration::from_secs(2),
+        max_output_rows: 1_000,
+        ..RunLimits::default()
+    };
+    let host = TestHost::with(limits, LeaseConfig::default());
+    load_season(host.store.as_ref(), season()).unwrap();
+    let day = date("2026-01-11");
+
+    // The socket fixture is told where to connect: a port this test listens on.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let control = TableName::new("slate_test", "hostile_control");
+    let schema = TableSchema {
+        columns: vec![
+            Column::new("day", ColumnType::Date, ColumnMode::Required),
+            Column::new("port", ColumnType::Int64, ColumnMode::Required),
+        ],
+        partition_column: "day".into(),
+        key_columns: vec![],
+    };
+    host.store.ensure_table(&control, &schema).unwrap();
+    let row = vec![
+        Value::Scalar(Scalar::Date(wit_date(day))),
+        Value::Scalar(Scalar::Int64(i64::from(port))),
+    ];
+    let rows = RowSet {
+        columns: vec!["day".into(), "port".into()],
+        rows: vec![row],
+    };
+    host.store
+        .replace_partitions(&control, &[day], &rows)
+        .unwrap();
+
+    let suite = [
+        hostile(
+            components::HOSTILE_INFINITE_LOOP,
+            ErrorKind::LimitTime,
+            "CPU time limit of 2000 ms exceeded",
+        ),
+        hostile(
+            components::HOSTILE_MEMORY_BOMB,
+            ErrorKind::LimitMemory,
+            "memory limit of 67108864 bytes exceeded",
+        ),
+        hostile(
+            components::HOSTILE_DEEP_RECURSION,
+            ErrorKind::Trap,
+            "out of bounds memory access",
+        ),
+        hostile(
+            components::HOSTILE_PANIC,
+            ErrorKind::Trap,
+            "hostile panic on 2026-01-11",
+        ),
+        hostile(
+            components::HOSTILE_ROW_FLOOD,
+            ErrorKind::LimitOutput,
+            "output limit of 1000 rows exceeded: the processor returned 100000 rows",
+        ),
+        hostile(
+            components::HOSTILE_UNDECLARED_READ,
+            ErrorKind::Plugin,
+            "refused: ReadError::UndeclaredTable",
+        ),
+        hostile(
+            components::HOSTILE_FILE_OPEN,
+            ErrorKind::Plugin,
+            "could not open /etc/hostname",
+        ),
+        hostile(
+            components::HOSTILE_SOCKET,
+            ErrorKind::Plugin,
+            format!("could not connect to 127.0.0.1:{port}"),
+        ),
+        hostile(
+            components::HOSTILE_BAD_ROWS,
+            ErrorKind::Validation,
+            "2 of 3 rows failed validation",
+        ),
+    ];
+
+    let healthy = host.bundled("player-game-summary");
+    let stop = AtomicBool::new(false);
+    let healthy_runs = std::thread::scope(|scope| {
+        // However the hostile runs end, even by a failed assertion, the
+        // healthy worker is told to stop, so the scope can always close.
+        let stop_worker = StopOnDrop(&stop);
+        let worker = scope.spawn(|| {
+            let mut runs = Vec::new();
+            while !stop.load(Ordering::Relaxed) || runs.is_empty() {
+                runs.push(host.run(&healthy, day));
+            }
+            runs
+        });
+        for case in &suite {
+            let plugin = host.fixture(case.component);
+            let record = host.run(&plugin, day);
+            let message = record.error_message.clone().unwrap_or_default();
+            assert_eq!(
+                record.status,
+                RunStatus::Failed,
+                "{}: {record:?}",
+                plugin.spec.name
+            );
+            assert_eq!(
+                record.error_kind,
+                Some(case.kind),
+                "{}: {message}",
+                plugin.spec.name
+            );
+            assert!(
+                message.contains(&case.message),
+                "{}: {message}",
+                plugin.spec.name
+            );
+            assert!(
+                host.rows(&plugin.spec.output_table, day).rows.is_empty(),
+                "{} wrote rows",
+                plugin.spec.name
+            );
+        }
+        drop(stop_worker);
+        worker.join().unwrap()
+    });
+
+    assert!(!healthy_runs.is_empty());
+    for run in &healthy_runs {
+        assert_eq!(
+            run.status,
+            RunStatus::Success,
+            "the healthy processor failed: {run:?}"
+        );
+        assert!(run.rows_written > 0);
+    }
+    let (accepted, _) = (listener.accept(), ());
+    assert!(accepted.is_err(), "the socket fixture reached the listener");
+}
+
+#[test]
+fn a_limit_breach_records_the_limit_and_the_observed_value() {
+    let limits = RunLimits {
+        memory_bytes: 32 << 20,
+        max_output_rows: 1_000,
+        ..RunLimits::default()
+    };
+    let host = TestHost::with(limits, LeaseConfig::default());
+    let day = date("2026-01-11");
+    let control = TableName::new("slate_test", "hostile_control");
+    let schema = TableSchema {
+        columns: vec![Column::new("day", ColumnType::Date, ColumnMode::Required)],
+        partition_column: "day".into(),
+        key_columns: vec![],
+    };
+    host.store.ensure_table(&control, &schema).unwrap();
+
+    let flood = host.run(&host.fixture(components::HOSTILE_ROW_FLOOD), day);
+    assert_eq!(
+        (flood.limit_value, flood.observed_value),
+        (Some(1_000), Some(100_000))
+    );
+
+    let bomb = host.run(&host.fixture(components::HOSTILE_MEMORY_BOMB), day);
+    assert_eq!(bomb.limit_value, Some(32 << 20));
+    assert!(bomb.observed_value.unwrap() > 32 << 20, "{bomb:?}");
+}
