@@ -1,9 +1,9 @@
 //! One run of one processor for one date, from claim to commit.
 //!
-//! 1. Claim (processor, date) in the store: a `running` record.
-//! 2. Instantiate the plugin in a fresh store and call `process`.
-//! 3. Validate the rows against the declared schema.
-//! 4. In one transaction, replace the date's rows and mark the run `success`.
+//! 1. Claim (processor, date) in the store: a `running` record with a lease.
+//! 2. Evaluate: instantiate the plugin in a fresh store, call `process`,
+//!    check the limits and validate the rows ([`crate::evaluation`]).
+//! 3. In one transaction, replace the date's rows and mark the run `success`.
 //!
 //! Any failure ends the run `failed` with its kind and message, and leaves
 //! the output table untouched.
@@ -12,19 +12,13 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use crate::limits::{LimitBreach, LimitsConfig, RunLimits};
+use crate::evaluation::{Evaluated, evaluate};
+use crate::limits::LimitsConfig;
 use crate::liveness::{LeaseConfig, LeaseKeeper};
-use crate::plugin::bindings::ProcessError;
+use crate::plugin::Plugin;
 use crate::plugin::sandbox::RunIdentity;
-use crate::plugin::{Cancelled, Plugin};
-use crate::rows::{RowSet, Scalar, Value};
 use crate::runs::{ErrorKind, NewRun, RunEnd, RunRecord, RunStatus, Trigger};
-use crate::schema::{ColumnMode, ColumnType, TableSchema};
 use crate::store::{Store, StoreError};
-use crate::validate::validate;
-
-/// How many validation errors a run's error message lists.
-pub const VALIDATION_ERRORS_SHOWN: usize = 20;
 
 /// Runs plugins against a store, as one host, keeping their leases.
 #[derive(Clone)]
@@ -134,60 +128,26 @@ impl Executor {
             date,
             run_id: run_id.clone(),
         };
-        let instance =
-            plugin.instantiate(identity, self.store.clone(), limits, lease.cancel_flag());
-        let mut instance = match instance {
-            Ok(instance) => instance,
-            Err(error) => {
-                return fail(
-                    ErrorKind::Trap,
-                    format!("instantiation failed: {error:#}"),
-                    0,
+        let source = self.store.clone();
+        let evaluated = evaluate(
+            plugin,
+            identity,
+            source,
+            limits,
+            lease.cancel_flag(),
+            quality_issues,
+        );
+        let (rows, rows_read) = match evaluated {
+            Ok(Evaluated { rows, rows_read }) => (rows, rows_read),
+            Err(failure) => {
+                return fail_with(
+                    failure.kind,
+                    failure.message,
+                    failure.rows_read,
+                    failure.limit,
                 );
             }
         };
-        let outcome = instance.process(date);
-        let rows_read = instance.rows_read();
-        let guest_stderr = instance.guest_stderr();
-        drop(instance);
-        let mut rows = match outcome {
-            Err(trap) => {
-                let (kind, mut message, limit) = classify_trap(&trap);
-                if !guest_stderr.is_empty() {
-                    message = format!("{guest_stderr}\n{message}");
-                }
-                return fail_with(kind, message, rows_read, limit);
-            }
-            Ok(Err(error)) => {
-                return fail(ErrorKind::Plugin, describe_process_error(&error), rows_read);
-            }
-            Ok(Ok(rows)) => rows,
-        };
-        if let Some(breach) = output_breach(&rows, &limits) {
-            return fail_with(
-                breach.kind(),
-                breach.to_string(),
-                rows_read,
-                Some(breach.values()),
-            );
-        }
-        if !quality_issues.is_empty()
-            && !add_quality_issues(&mut rows, &spec.schema, quality_issues)
-        {
-            tracing::warn!(
-                "{} has no data_quality_issues column to record: {}",
-                spec.output_table,
-                quality_issues.join("; ")
-            );
-        }
-        let report = validate(&rows, &spec.schema, date);
-        if !report.is_valid() {
-            return fail(
-                ErrorKind::Validation,
-                report.summary(VALIDATION_ERRORS_SHOWN),
-                rows_read,
-            );
-        }
         match self
             .store
             .commit_run(&run_id, &spec.output_table, date, &rows, rows_read as i64)
@@ -235,96 +195,5 @@ impl Executor {
         self.store
             .run(run_id)?
             .ok_or_else(|| StoreError::NotRunning(run_id.to_string()))
-    }
-}
-
-/// The column where data quality issues are recorded.
-pub const DATA_QUALITY_ISSUES: &str = "data_quality_issues";
-
-/// Appends `issues` to every row's `data_quality_issues` cell; false when
-/// the schema has no such REPEATED STRING column.
-fn add_quality_issues(rows: &mut RowSet, schema: &TableSchema, issues: &[String]) -> bool {
-    let is_list_of_strings = schema.columns.iter().any(|c| {
-        c.name == DATA_QUALITY_ISSUES
-            && c.mode == ColumnMode::Repeated
-            && c.column_type == ColumnType::String
-    });
-    let Some(index) = rows.columns.iter().position(|c| c == DATA_QUALITY_ISSUES) else {
-        return false;
-    };
-    if !is_list_of_strings {
-        return false;
-    }
-    for row in &mut rows.rows {
-        if let Some(Value::Repeated(items)) = row.get_mut(index) {
-            items.extend(issues.iter().map(|i| Scalar::String(i.clone())));
-        }
-    }
-    true
-}
-
-/// The kind, message and (for a limit) the limit and observed value of a
-/// trap: each limit has its own kind.
-pub fn classify_trap(error: &wasmtime::Error) -> (ErrorKind, String, Option<(u64, u64)>) {
-    if let Some(cancelled) = error.downcast_ref::<Cancelled>() {
-        return (ErrorKind::LimitTime, cancelled.to_string(), None);
-    }
-    if let Some(breach) = error.downcast_ref::<LimitBreach>() {
-        return (breach.kind(), breach.to_string(), Some(breach.values()));
-    }
-    // The error chain (trap, then the guest backtrace), never the host's
-    // Rust backtrace: that describes Slate, not the processor.
-    let message = format!("{}\n{error:#}", error.root_cause());
-    match error.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::OutOfFuel) => (
-            ErrorKind::LimitFuel,
-            format!("fuel exhausted\n{message}"),
-            None,
-        ),
-        _ => (ErrorKind::Trap, message, None),
-    }
-}
-
-/// A breach of the output limits, if the rows go past them.
-fn output_breach(rows: &RowSet, limits: &RunLimits) -> Option<LimitBreach> {
-    let count = rows.rows.len() as u64;
-    if count > limits.max_output_rows {
-        return Some(LimitBreach::OutputRows {
-            limit: limits.max_output_rows,
-            observed: count,
-        });
-    }
-    let bytes = approximate_bytes(rows);
-    (bytes > limits.max_output_bytes).then_some(LimitBreach::OutputBytes {
-        limit: limits.max_output_bytes,
-        observed: bytes,
-    })
-}
-
-/// Roughly what the rows take up: text by length, other values 8 bytes.
-fn approximate_bytes(rows: &RowSet) -> u64 {
-    fn scalar(s: &Scalar) -> u64 {
-        match s {
-            Scalar::String(t) | Scalar::Numeric(t) | Scalar::Json(t) => t.len() as u64,
-            _ => 8,
-        }
-    }
-    rows.rows
-        .iter()
-        .flatten()
-        .map(|value| match value {
-            Value::Null => 1,
-            Value::Scalar(s) => scalar(s),
-            Value::Repeated(items) => items.iter().map(scalar).sum::<u64>() + 2,
-        })
-        .sum()
-}
-
-/// A processor's typed error as a message.
-pub fn describe_process_error(error: &ProcessError) -> String {
-    match error {
-        ProcessError::InvalidInput(m) => format!("invalid input: {m}"),
-        ProcessError::MissingData(m) => format!("missing data: {m}"),
-        ProcessError::Internal(m) => format!("internal error: {m}"),
     }
 }

@@ -11,6 +11,7 @@
 //! - [`validate`]: checking output rows against a schema before any write.
 //! - [`store`]: where tables and run history live (the embedded SQLite store).
 //! - [`runs`]: run records and their statuses.
+//! - [`evaluation`]: one checked call of `process`, shared by runs and `slate test`.
 //! - [`executor`]: one run of one processor for one date.
 //! - [`health`]: the pipeline health report.
 //! - [`limits`]: per-run resource limits and their breaches.
@@ -18,6 +19,7 @@
 //! - [`completeness`]: upstream status and lookback gap checks before a run.
 //! - [`dag`]: ordering processors by their declared dependencies.
 //! - [`pipeline`]: running a set of processors for a date, in order.
+//! - [`testing`]: `slate test`, fixtures and golden files.
 //! - [`demo`]: the synthetic season and its raw tables.
 
 pub mod bundled;
@@ -25,6 +27,7 @@ pub mod completeness;
 pub mod dag;
 pub mod data_dir;
 pub mod demo;
+pub mod evaluation;
 pub mod executor;
 pub mod health;
 pub mod limits;
@@ -35,4 +38,5 @@ pub mod rows;
 pub mod runs;
 pub mod schema;
 pub mod store;
+pub mod testing;
 pub mod validate;

@@ -6,6 +6,8 @@
 
 use chrono::{DateTime, Datelike, NaiveDate};
 
+use crate::schema::{Column, ColumnMode, ColumnType};
+
 pub use crate::plugin::bindings::{Date, Row, RowSet, Scalar, Value};
 
 /// Converts a chrono date to a WIT date.
@@ -97,6 +99,78 @@ pub fn describe_value(value: &Value) -> String {
     }
 }
 
+/// Reads a JSON value as a cell of `column`, the inverse of [`value_json`].
+/// The error says what was expected and what was found.
+pub fn value_from_json(column: &Column, json: &serde_json::Value) -> Result<Value, String> {
+    match (json, column.mode) {
+        (serde_json::Value::Null, ColumnMode::Repeated) => Ok(Value::Repeated(Vec::new())),
+        (serde_json::Value::Null, _) => Ok(Value::Null),
+        (serde_json::Value::Array(items), ColumnMode::Repeated) => items
+            .iter()
+            .map(|item| scalar_from_json(column, item))
+            .collect::<Result<_, _>>()
+            .map(Value::Repeated),
+        (other, ColumnMode::Repeated) => Err(format!(
+            "expected a list of {}, got {other}",
+            column.column_type
+        )),
+        (other, _) => scalar_from_json(column, other).map(Value::Scalar),
+    }
+}
+
+fn scalar_from_json(column: &Column, json: &serde_json::Value) -> Result<Scalar, String> {
+    use serde_json::Value as Json;
+    let expected = || format!("expected {}, got {json}", column.column_type);
+    Ok(match (column.column_type, json) {
+        (ColumnType::String, Json::String(s)) => Scalar::String(s.clone()),
+        (ColumnType::Int64, Json::Number(n)) => Scalar::Int64(n.as_i64().ok_or_else(expected)?),
+        (ColumnType::Float64, Json::Number(n)) => Scalar::Float64(n.as_f64().ok_or_else(expected)?),
+        (ColumnType::Float64, Json::String(s)) => {
+            Scalar::Float64(s.parse().map_err(|_| expected())?)
+        }
+        (ColumnType::Numeric, Json::String(s)) => Scalar::Numeric(s.clone()),
+        (ColumnType::Numeric, Json::Number(n)) => Scalar::Numeric(n.to_string()),
+        (ColumnType::Bool, Json::Bool(b)) => Scalar::Boolean(*b),
+        (ColumnType::Date, Json::String(s)) => Scalar::Date(wit_date(
+            NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| expected())?,
+        )),
+        (ColumnType::Timestamp, Json::String(s)) => {
+            Scalar::Timestamp(timestamp_micros(s).ok_or_else(expected)?)
+        }
+        (ColumnType::Json, other) => Scalar::Json(other.to_string()),
+        _ => return Err(expected()),
+    })
+}
+
+/// Reads CSV text as a cell of `column`: empty is null (an empty list when
+/// REPEATED), a REPEATED cell is a JSON array, anything else is parsed as
+/// the column's type.
+pub fn value_from_text(column: &Column, text: &str) -> Result<Value, String> {
+    if text.is_empty() {
+        return value_from_json(column, &serde_json::Value::Null);
+    }
+    if column.mode == ColumnMode::Repeated {
+        let json: serde_json::Value = serde_json::from_str(text)
+            .map_err(|_| format!("expected a JSON list, got {text:?}"))?;
+        return value_from_json(column, &json);
+    }
+    let expected = || format!("expected {}, got {text:?}", column.column_type);
+    let json = match column.column_type {
+        ColumnType::Int64 => serde_json::Value::from(text.parse::<i64>().map_err(|_| expected())?),
+        ColumnType::Float64 => {
+            serde_json::Value::from(text.parse::<f64>().map_err(|_| expected())?)
+        }
+        ColumnType::Bool => match text {
+            "true" | "TRUE" | "1" => serde_json::Value::Bool(true),
+            "false" | "FALSE" | "0" => serde_json::Value::Bool(false),
+            _ => return Err(expected()),
+        },
+        ColumnType::Json => serde_json::from_str(text).map_err(|_| expected())?,
+        _ => serde_json::Value::String(text.to_string()),
+    };
+    value_from_json(column, &json)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +206,39 @@ mod tests {
             "INT64 1700000000"
         );
         assert_eq!(describe_value(&Value::Null), "null");
+    }
+
+    #[test]
+    fn json_and_csv_cells_are_read_by_the_column_type() {
+        let int = Column::new("n", ColumnType::Int64, ColumnMode::Required);
+        assert_eq!(
+            value_from_json(&int, &serde_json::json!(3)),
+            Ok(Value::Scalar(Scalar::Int64(3)))
+        );
+        assert_eq!(
+            value_from_json(&int, &serde_json::json!("3")).unwrap_err(),
+            "expected INT64, got \"3\""
+        );
+        assert_eq!(
+            value_from_text(&int, "3"),
+            Ok(Value::Scalar(Scalar::Int64(3)))
+        );
+        assert_eq!(
+            value_from_text(&int, "three").unwrap_err(),
+            "expected INT64, got \"three\""
+        );
+        let day = Column::new("d", ColumnType::Date, ColumnMode::Nullable);
+        assert_eq!(value_from_text(&day, ""), Ok(Value::Null));
+        let tags = Column::new("t", ColumnType::String, ColumnMode::Repeated);
+        assert_eq!(
+            value_from_text(&tags, "[\"a\"]"),
+            Ok(Value::Repeated(vec![Scalar::String("a".into())]))
+        );
+        let stamp = Column::new("s", ColumnType::Timestamp, ColumnMode::Required);
+        let round_trip = value_json(&Value::Scalar(Scalar::Timestamp(1_767_225_600_000_001)));
+        assert_eq!(
+            value_from_json(&stamp, &round_trip),
+            Ok(Value::Scalar(Scalar::Timestamp(1_767_225_600_000_001)))
+        );
     }
 }

@@ -5,5 +5,6 @@
 mod bookkeeping;
 mod cli;
 mod foundation;
+mod plugin_test;
 mod sandbox;
 mod support;

@@ -5,6 +5,7 @@ mod demo;
 mod health;
 mod render;
 mod run;
+mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +85,32 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Runs a plugin against fixture tables (or a real date's data, read-only)
+    /// with production's imports, limits and validation, and diffs its output
+    /// against a golden file. Exit codes: 0 pass, 1 diff, 3 plugin failure,
+    /// 4 bad fixture or golden file (2 is a usage error).
+    Test {
+        /// The component to test.
+        plugin: PathBuf,
+        /// The analysis date, YYYY-MM-DD (defaults to the --replay date).
+        #[arg(long)]
+        date: Option<String>,
+        /// A folder with one dataset.table.ndjson or .csv file per input table.
+        #[arg(long, conflicts_with = "replay")]
+        fixtures: Option<PathBuf>,
+        /// Read the inputs of this date from the store, read-only, instead of fixtures.
+        #[arg(long)]
+        replay: Option<String>,
+        /// The golden NDJSON file to compare the output with.
+        #[arg(long)]
+        expect: Option<PathBuf>,
+        /// Rewrite the golden file with the output.
+        #[arg(long, requires = "expect")]
+        update: bool,
+        /// Relative tolerance when comparing numbers.
+        #[arg(long, default_value_t = 1e-9)]
+        tolerance: f64,
+    },
     /// Marks every stale run failed (kind `stale`), freeing its date.
     Reap,
     /// Checks the pipeline: rows per table, missing dates, failed, blocked
@@ -152,6 +179,35 @@ pub fn run() -> Result<ExitCode> {
             run::runs(&options.data_dir, &filter)
         }
         Command::Reap => run::reap(&options.data_dir),
+        Command::Test {
+            plugin,
+            date,
+            fixtures,
+            replay,
+            expect,
+            update,
+            tolerance,
+        } => {
+            let replay = replay.as_deref().map(parse_date).transpose()?;
+            let date = match (date.as_deref().map(parse_date).transpose()?, replay) {
+                (Some(date), _) | (None, Some(date)) => date,
+                (None, None) => bail!("give the analysis date with --date (or --replay)"),
+            };
+            let inputs = match (fixtures, replay) {
+                (Some(dir), None) => test::InputChoice::Fixtures(dir),
+                (None, Some(_)) => test::InputChoice::Replay,
+                _ => bail!("give the inputs with --fixtures DIR or --replay DATE"),
+            };
+            let request = test::TestRequest {
+                plugin,
+                date,
+                inputs,
+                expect,
+                update,
+                tolerance,
+            };
+            test::test(&options, request)
+        }
         Command::Health { json } => health::health(&options, json),
         Command::Demo { from, to } => {
             let from = from.as_deref().map(parse_date).transpose()?;

@@ -112,6 +112,22 @@ impl EmbeddedStore {
         Self::open(path)
     }
 
+    /// Opens an existing store file read-only: nothing can be written
+    /// through it, and no setup runs.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.display().to_string()));
+        }
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection = Connection::open_with_flags(path, flags)?;
+        connection.busy_timeout(Duration::from_secs(10))?;
+        Ok(EmbeddedStore {
+            connection: Mutex::new(connection),
+            schemas: Mutex::default(),
+        })
+    }
+
     /// A store that lives in memory only, for tests.
     pub fn in_memory() -> Result<Self, StoreError> {
         Self::setup(Connection::open_in_memory()?)

@@ -6,6 +6,7 @@ use slate_sdk::{Date, Guest, ProcessError, ProcessorInfo, RowSet};
 pub struct HostileDeepRecursion;
 
 /// Recurses without end, with a frame that cannot be optimised away.
+#[allow(unconditional_recursion, reason = "exhausting the stack is the point")]
 fn descend(depth: u64) -> u64 {
     let frame = std::hint::black_box([depth; 64]);
     descend(depth + 1).wrapping_add(frame[(depth % 64) as usize])

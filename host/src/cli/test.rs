@@ -1,0 +1,124 @@
+//! `slate test`: one plugin against fixtures or a replayed date, with a golden diff.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use slate::bundled::PLUGINS;
+use slate::limits::LimitsConfig;
+use slate::plugin::Runtime;
+use slate::store::EmbeddedStore;
+use slate::testing::{self, EXIT_PLUGIN_FAILURE, Inputs, Outcome, TestCase};
+
+use super::HostOptions;
+
+/// Where the inputs come from, as asked on the command line.
+pub enum InputChoice {
+    /// A fixtures folder.
+    Fixtures(PathBuf),
+    /// The store in the data directory, read-only.
+    Replay,
+}
+
+/// A `slate test` invocation.
+pub struct TestRequest {
+    /// The component file.
+    pub plugin: PathBuf,
+    /// The analysis date.
+    pub date: NaiveDate,
+    /// Fixtures or replay.
+    pub inputs: InputChoice,
+    /// The golden file.
+    pub expect: Option<PathBuf>,
+    /// Rewrite the golden file.
+    pub update: bool,
+    /// Relative tolerance for numbers.
+    pub tolerance: f64,
+}
+
+/// Runs the test and prints its outcome; the exit code says which outcome.
+pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
+    let runtime = Runtime::new(None)?;
+    let bytes = std::fs::read(&request.plugin)
+        .with_context(|| format!("cannot read {}", request.plugin.display()))?;
+    let plugin = match runtime.load(&bytes) {
+        Ok(plugin) => plugin,
+        Err(error) => {
+            eprintln!("FAIL {}: {error}", request.plugin.display());
+            return Ok(ExitCode::from(EXIT_PLUGIN_FAILURE));
+        }
+    };
+    let bundled = PLUGINS
+        .iter()
+        .filter_map(|b| runtime.load(b.bytes).ok())
+        .collect::<Vec<_>>();
+    let known = testing::known_schemas(&bundled);
+    let limits = LimitsConfig::load(&options.data_dir.config_file()).map_err(anyhow::Error::msg)?;
+    let inputs = match request.inputs {
+        InputChoice::Fixtures(dir) => Inputs::Fixtures(dir),
+        InputChoice::Replay => Inputs::Replay(Arc::new(EmbeddedStore::open_read_only(
+            &options.data_dir.store_file(),
+        )?)),
+    };
+    let case = TestCase {
+        date: request.date,
+        inputs,
+        expect: request.expect.clone(),
+        update: request.update,
+        tolerance: request.tolerance,
+        limits: limits.for_processor(&plugin.spec.name),
+    };
+    let name = &plugin.spec.name;
+    let outcome = testing::run(&plugin, &case, &known);
+    match &outcome {
+        Outcome::Passed {
+            rows,
+            compared: true,
+        } => {
+            println!(
+                "PASS {name} {}: {rows} rows match the golden file",
+                request.date
+            );
+        }
+        Outcome::Passed {
+            rows,
+            compared: false,
+        } => {
+            println!(
+                "PASS {name} {}: {rows} valid rows (no golden file given)",
+                request.date
+            );
+        }
+        Outcome::Updated { rows } => {
+            let path = request
+                .expect
+                .as_deref()
+                .unwrap_or(std::path::Path::new("?"));
+            println!(
+                "UPDATED {}: {rows} rows from {name} {}",
+                path.display(),
+                request.date
+            );
+        }
+        Outcome::Differs(differences) => {
+            println!(
+                "DIFF {name} {}: {} differences",
+                request.date,
+                differences.len()
+            );
+            for difference in differences {
+                println!("  {difference}");
+            }
+        }
+        Outcome::PluginFailed(failure) => {
+            println!(
+                "FAIL {name} {} [{}]: {}",
+                request.date, failure.kind, failure.message
+            );
+        }
+        Outcome::BadFixture(message) => println!("BAD FIXTURE {message}"),
+    }
+    Ok(ExitCode::from(outcome.exit_code()))
+}

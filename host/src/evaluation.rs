@@ -1,0 +1,217 @@
+//! One call of a processor's `process`, checked: the part of a run that
+//! production runs and `slate test` share, so a test exercises exactly the
+//! imports, limits and validation that production applies.
+//!
+//! Instantiate the plugin in a fresh sandbox, call `process`, classify a
+//! trap or error, check the output limits, add data quality issues, and
+//! validate every row against the schema. Nothing here writes anywhere.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::limits::{LimitBreach, RunLimits};
+use crate::plugin::Cancelled;
+use crate::plugin::Plugin;
+use crate::plugin::bindings::ProcessError;
+use crate::plugin::sandbox::{InputSource, RunIdentity};
+use crate::rows::{RowSet, Scalar, Value};
+use crate::runs::ErrorKind;
+use crate::schema::{ColumnMode, ColumnType, TableSchema};
+use crate::validate::validate;
+
+/// How many validation errors a failure's message lists.
+pub const VALIDATION_ERRORS_SHOWN: usize = 20;
+
+/// Rows that passed every check.
+#[derive(Debug)]
+pub struct Evaluated {
+    /// The rows, quality issues added.
+    pub rows: RowSet,
+    /// Rows the processor read through the host.
+    pub rows_read: u64,
+}
+
+/// Why the rows cannot be written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// The run's error kind.
+    pub kind: ErrorKind,
+    /// The full message.
+    pub message: String,
+    /// Rows read before it failed.
+    pub rows_read: u64,
+    /// For a limit breach: the limit and the observed value.
+    pub limit: Option<(u64, u64)>,
+}
+
+impl Failure {
+    fn new(kind: ErrorKind, message: String, rows_read: u64) -> Self {
+        Failure {
+            kind,
+            message,
+            rows_read,
+            limit: None,
+        }
+    }
+}
+
+/// Runs `plugin` once for `identity.date` in a fresh sandbox reading from
+/// `source`, and checks what it returns.
+pub fn evaluate(
+    plugin: &Plugin,
+    identity: RunIdentity,
+    source: Arc<dyn InputSource>,
+    limits: RunLimits,
+    cancel: Arc<AtomicBool>,
+    quality_issues: &[String],
+) -> Result<Evaluated, Failure> {
+    let date = identity.date;
+    let spec = &plugin.spec;
+    let mut instance = plugin
+        .instantiate(identity, source, limits, cancel)
+        .map_err(|error| {
+            Failure::new(
+                ErrorKind::Trap,
+                format!("instantiation failed: {error:#}"),
+                0,
+            )
+        })?;
+    let outcome = instance.process(date);
+    let rows_read = instance.rows_read();
+    let guest_stderr = instance.guest_stderr();
+    drop(instance);
+    let mut rows = match outcome {
+        Err(trap) => {
+            let (kind, mut message, limit) = classify_trap(&trap);
+            if !guest_stderr.is_empty() {
+                message = format!("{guest_stderr}\n{message}");
+            }
+            return Err(Failure {
+                kind,
+                message,
+                rows_read,
+                limit,
+            });
+        }
+        Ok(Err(error)) => {
+            return Err(Failure::new(
+                ErrorKind::Plugin,
+                describe_process_error(&error),
+                rows_read,
+            ));
+        }
+        Ok(Ok(rows)) => rows,
+    };
+    if let Some(breach) = output_breach(&rows, &limits) {
+        return Err(Failure {
+            kind: breach.kind(),
+            message: breach.to_string(),
+            rows_read,
+            limit: Some(breach.values()),
+        });
+    }
+    if !quality_issues.is_empty() && !add_quality_issues(&mut rows, &spec.schema, quality_issues) {
+        tracing::warn!(
+            "{} has no data_quality_issues column to record: {}",
+            spec.output_table,
+            quality_issues.join("; ")
+        );
+    }
+    let report = validate(&rows, &spec.schema, date);
+    if !report.is_valid() {
+        let message = report.summary(VALIDATION_ERRORS_SHOWN);
+        return Err(Failure::new(ErrorKind::Validation, message, rows_read));
+    }
+    Ok(Evaluated { rows, rows_read })
+}
+
+/// The column where data quality issues are recorded.
+pub const DATA_QUALITY_ISSUES: &str = "data_quality_issues";
+
+/// Appends `issues` to every row's `data_quality_issues` cell; false when
+/// the schema has no such REPEATED STRING column.
+fn add_quality_issues(rows: &mut RowSet, schema: &TableSchema, issues: &[String]) -> bool {
+    let is_list_of_strings = schema.columns.iter().any(|c| {
+        c.name == DATA_QUALITY_ISSUES
+            && c.mode == ColumnMode::Repeated
+            && c.column_type == ColumnType::String
+    });
+    let Some(index) = rows.columns.iter().position(|c| c == DATA_QUALITY_ISSUES) else {
+        return false;
+    };
+    if !is_list_of_strings {
+        return false;
+    }
+    for row in &mut rows.rows {
+        if let Some(Value::Repeated(items)) = row.get_mut(index) {
+            items.extend(issues.iter().map(|i| Scalar::String(i.clone())));
+        }
+    }
+    true
+}
+
+/// The kind, message and (for a limit) the limit and observed value of a
+/// trap: each limit has its own kind.
+pub fn classify_trap(error: &wasmtime::Error) -> (ErrorKind, String, Option<(u64, u64)>) {
+    if let Some(cancelled) = error.downcast_ref::<Cancelled>() {
+        return (ErrorKind::LimitTime, cancelled.to_string(), None);
+    }
+    if let Some(breach) = error.downcast_ref::<LimitBreach>() {
+        return (breach.kind(), breach.to_string(), Some(breach.values()));
+    }
+    // The error chain (trap, then the guest backtrace), never the host's
+    // Rust backtrace: that describes Slate, not the processor.
+    let message = format!("{}\n{error:#}", error.root_cause());
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::OutOfFuel) => (
+            ErrorKind::LimitFuel,
+            format!("fuel exhausted\n{message}"),
+            None,
+        ),
+        _ => (ErrorKind::Trap, message, None),
+    }
+}
+
+/// A breach of the output limits, if the rows go past them.
+fn output_breach(rows: &RowSet, limits: &RunLimits) -> Option<LimitBreach> {
+    let count = rows.rows.len() as u64;
+    if count > limits.max_output_rows {
+        return Some(LimitBreach::OutputRows {
+            limit: limits.max_output_rows,
+            observed: count,
+        });
+    }
+    let bytes = approximate_bytes(rows);
+    (bytes > limits.max_output_bytes).then_some(LimitBreach::OutputBytes {
+        limit: limits.max_output_bytes,
+        observed: bytes,
+    })
+}
+
+/// Roughly what the rows take up: text by length, other values 8 bytes.
+fn approximate_bytes(rows: &RowSet) -> u64 {
+    fn scalar(s: &Scalar) -> u64 {
+        match s {
+            Scalar::String(t) | Scalar::Numeric(t) | Scalar::Json(t) => t.len() as u64,
+            _ => 8,
+        }
+    }
+    rows.rows
+        .iter()
+        .flatten()
+        .map(|value| match value {
+            Value::Null => 1,
+            Value::Scalar(s) => scalar(s),
+            Value::Repeated(items) => items.iter().map(scalar).sum::<u64>() + 2,
+        })
+        .sum()
+}
+
+/// A processor's typed error as a message.
+pub fn describe_process_error(error: &ProcessError) -> String {
+    match error {
+        ProcessError::InvalidInput(m) => format!("invalid input: {m}"),
+        ProcessError::MissingData(m) => format!("missing data: {m}"),
+        ProcessError::Internal(m) => format!("internal error: {m}"),
+    }
+}

@@ -1,0 +1,317 @@
+//! Fixture input tables for `slate test`: one NDJSON or CSV file per
+//! declared input table, named `dataset.table.ndjson` or `dataset.table.csv`.
+//!
+//! Each line is typed by the table's schema: the schemas of the demo raw
+//! tables and of the bundled processors' outputs are known, and any other
+//! table's schema can sit beside its rows as `dataset.table.schema.json`
+//! (a [`TableSchema`] in JSON). Every problem names the file, the line and
+//! the field.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::plugin::sandbox::{InputError, InputSource};
+use crate::rows::{Row, RowSet, Scalar, Value, naive_date, value_from_json, value_from_text};
+use crate::schema::{TableName, TableSchema};
+
+/// A fixture that cannot be used, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FixtureError {
+    /// The file name is not `dataset.table.ndjson|csv|schema.json`.
+    #[error(
+        "{file}: expected a name like dataset.table.ndjson, dataset.table.csv or dataset.table.schema.json"
+    )]
+    BadName {
+        /// The file.
+        file: String,
+    },
+    /// The file holds a table the processor did not declare.
+    #[error("{file}: table {table} is not among the processor's declared inputs ({declared})")]
+    UndeclaredTable {
+        /// The file.
+        file: String,
+        /// The table its name gives.
+        table: String,
+        /// The declared inputs.
+        declared: String,
+    },
+    /// No schema is known for the table.
+    #[error("{file}: no schema is known for {table}; put {table}.schema.json beside it")]
+    NoSchema {
+        /// The file.
+        file: String,
+        /// The table.
+        table: String,
+    },
+    /// A line or the file could not be read at all.
+    #[error("{file}:{line}: {message}")]
+    Malformed {
+        /// The file.
+        file: String,
+        /// The 1-based line.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// One field of one line is wrong.
+    #[error("{file}:{line}: field `{field}`: {message}")]
+    BadField {
+        /// The file.
+        file: String,
+        /// The 1-based line.
+        line: u64,
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Fixture tables, in memory, served to a processor as its inputs.
+#[derive(Debug, Default)]
+pub struct Fixtures {
+    tables: BTreeMap<TableName, (TableSchema, RowSet)>,
+}
+
+enum Format {
+    Ndjson,
+    Csv,
+    Schema,
+}
+
+fn file_table(path: &Path) -> Option<(TableName, Format)> {
+    let name = path.file_name()?.to_str()?;
+    let (stem, format) = if let Some(stem) = name.strip_suffix(".schema.json") {
+        (stem, Format::Schema)
+    } else if let Some(stem) = name.strip_suffix(".ndjson") {
+        (stem, Format::Ndjson)
+    } else if let Some(stem) = name.strip_suffix(".csv") {
+        (stem, Format::Csv)
+    } else {
+        return None;
+    };
+    Some((TableName::parse(stem)?, format))
+}
+
+impl Fixtures {
+    /// Loads every fixture in `dir`. `known` gives the schema of tables
+    /// that have no `.schema.json` beside them.
+    pub fn load(
+        dir: &Path,
+        declared: &[TableName],
+        known: &dyn Fn(&TableName) -> Option<TableSchema>,
+    ) -> Result<Fixtures, FixtureError> {
+        let unreadable = |file: &Path, message: String| FixtureError::Malformed {
+            file: file.display().to_string(),
+            line: 0,
+            message,
+        };
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| unreadable(dir, format!("cannot list the fixtures folder: {e}")))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.is_file())
+            .collect();
+        paths.sort();
+        let mut schemas: BTreeMap<TableName, TableSchema> = BTreeMap::new();
+        let mut data = Vec::new();
+        for path in paths {
+            let file = path.display().to_string();
+            let (table, format) =
+                file_table(&path).ok_or(FixtureError::BadName { file: file.clone() })?;
+            match format {
+                Format::Schema => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| unreadable(&path, e.to_string()))?;
+                    let schema: TableSchema =
+                        serde_json::from_str(&text).map_err(|e| FixtureError::Malformed {
+                            file: file.clone(),
+                            line: e.line() as u64,
+                            message: format!("not a table schema: {e}"),
+                        })?;
+                    schemas.insert(table, schema);
+                }
+                Format::Ndjson | Format::Csv => {
+                    if !declared.contains(&table) {
+                        return Err(FixtureError::UndeclaredTable {
+                            file,
+                            table: table.to_string(),
+                            declared: declared
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        });
+                    }
+                    data.push((path, table, format));
+                }
+            }
+        }
+        let mut fixtures = Fixtures::default();
+        for (path, table, format) in data {
+            let file = path.display().to_string();
+            let schema = schemas
+                .get(&table)
+                .cloned()
+                .or_else(|| known(&table))
+                .ok_or_else(|| FixtureError::NoSchema {
+                    file: file.clone(),
+                    table: table.to_string(),
+                })?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| unreadable(&path, e.to_string()))?;
+            let rows = match format {
+                Format::Ndjson => read_ndjson(&file, &text, &schema)?,
+                _ => read_csv(&file, &text, &schema)?,
+            };
+            let columns = schema.columns.iter().map(|c| c.name.clone()).collect();
+            fixtures
+                .tables
+                .insert(table, (schema, RowSet { columns, rows }));
+        }
+        Ok(fixtures)
+    }
+
+    /// The tables loaded.
+    pub fn tables(&self) -> impl Iterator<Item = &TableName> {
+        self.tables.keys()
+    }
+}
+
+fn bad_field(file: &str, line: u64, field: &str, message: String) -> FixtureError {
+    FixtureError::BadField {
+        file: file.to_string(),
+        line,
+        field: field.to_string(),
+        message,
+    }
+}
+
+fn read_ndjson(file: &str, text: &str, schema: &TableSchema) -> Result<Vec<Row>, FixtureError> {
+    let mut rows = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)
+            .map_err(|e| FixtureError::Malformed {
+                file: file.to_string(),
+                line: number,
+                message: format!("not a JSON object: {e}"),
+            })?;
+        if let Some(unknown) = object.keys().find(|k| schema.index_of(k).is_none()) {
+            return Err(bad_field(
+                file,
+                number,
+                unknown,
+                "not in the table's schema".into(),
+            ));
+        }
+        let mut row = Vec::with_capacity(schema.columns.len());
+        for column in &schema.columns {
+            let json = object.get(&column.name).unwrap_or(&serde_json::Value::Null);
+            row.push(checked(
+                value_from_json(column, json),
+                file,
+                number,
+                column,
+            )?);
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn read_csv(file: &str, text: &str, schema: &TableSchema) -> Result<Vec<Row>, FixtureError> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| FixtureError::Malformed {
+            file: file.into(),
+            line: 1,
+            message: e.to_string(),
+        })?
+        .clone();
+    let mut positions = Vec::with_capacity(headers.len());
+    for header in &headers {
+        let index = schema
+            .index_of(header)
+            .ok_or_else(|| bad_field(file, 1, header, "not in the table's schema".into()))?;
+        positions.push(index);
+    }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| FixtureError::Malformed {
+            file: file.into(),
+            line: e.position().map_or(0, |p| p.line()),
+            message: e.to_string(),
+        })?;
+        let number = record.position().map_or(0, |p| p.line());
+        let mut cells: Vec<&str> = vec![""; schema.columns.len()];
+        for (position, cell) in positions.iter().zip(record.iter()) {
+            cells[*position] = cell;
+        }
+        let mut row = Vec::with_capacity(schema.columns.len());
+        for (column, cell) in schema.columns.iter().zip(cells) {
+            row.push(checked(
+                value_from_text(column, cell),
+                file,
+                number,
+                column,
+            )?);
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// A parsed cell, also refusing null in a REQUIRED column.
+fn checked(
+    value: Result<Value, String>,
+    file: &str,
+    line: u64,
+    column: &crate::schema::Column,
+) -> Result<Value, FixtureError> {
+    let value = value.map_err(|message| bad_field(file, line, &column.name, message))?;
+    if value == Value::Null && column.mode == crate::schema::ColumnMode::Required {
+        return Err(bad_field(
+            file,
+            line,
+            &column.name,
+            format!("missing, but the column is REQUIRED {}", column.column_type),
+        ));
+    }
+    Ok(value)
+}
+
+impl InputSource for Fixtures {
+    fn read_rows(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<RowSet, InputError> {
+        let (schema, rows) = self
+            .tables
+            .get(table)
+            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
+        let partition = schema.index_of(&schema.partition_column).ok_or_else(|| {
+            InputError::Storage(format!(
+                "{table} has no partition column {}",
+                schema.partition_column
+            ))
+        })?;
+        let in_range = |row: &&Row| match row.get(partition) {
+            Some(Value::Scalar(Scalar::Date(d))) => {
+                naive_date(*d).is_some_and(|d| (start..=end).contains(&d))
+            }
+            _ => false,
+        };
+        Ok(RowSet {
+            columns: rows.columns.clone(),
+            rows: rows.rows.iter().filter(in_range).cloned().collect(),
+        })
+    }
+}

@@ -1,0 +1,298 @@
+//! `slate test`: golden files for every processor, readable diffs, bad
+//! fixtures reported by file, line and field, and replay from a store.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use slate::bundled::PLUGINS;
+use slate::schema::TableName;
+use slate::store::{EmbeddedStore, Store};
+
+use crate::support::{components, date};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn slate(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_slate"))
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Writes a bundled plugin's component to `dir` and returns its path.
+fn bundled_component(dir: &Path, package: &str) -> String {
+    let bundled = PLUGINS.iter().find(|p| p.package == package).unwrap();
+    let path = dir.join(format!("{package}.wasm"));
+    std::fs::write(&path, bundled.bytes).unwrap();
+    path.display().to_string()
+}
+
+fn daily_cache_golden() -> (PathBuf, PathBuf) {
+    let golden = workspace().join("plugins/player-daily-cache/golden");
+    (
+        golden.join("inputs"),
+        golden.join("2026-01-11.expected.ndjson"),
+    )
+}
+
+#[test]
+fn every_processor_matches_its_golden_files() {
+    let scratch = tempfile::tempdir().unwrap();
+    for bundled in PLUGINS {
+        let golden = workspace()
+            .join("plugins")
+            .join(bundled.package)
+            .join("golden");
+        let expected: Vec<PathBuf> = std::fs::read_dir(&golden)
+            .unwrap_or_else(|_| panic!("{} has no golden folder", bundled.package))
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.to_string_lossy().ends_with(".expected.ndjson"))
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{} has no golden file",
+            bundled.package
+        );
+        let component = bundled_component(scratch.path(), bundled.package);
+        for file in expected {
+            let date = file
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".expected.ndjson", "");
+            let inputs = golden.join("inputs");
+            let output = slate(&[
+                "test",
+                &component,
+                "--date",
+                &date,
+                "--fixtures",
+                inputs.to_str().unwrap(),
+                "--expect",
+                file.to_str().unwrap(),
+            ]);
+            assert!(
+                output.status.success(),
+                "{}: {}",
+                bundled.package,
+                stdout(&output)
+            );
+            assert!(stdout(&output).starts_with("PASS "), "{}", stdout(&output));
+        }
+    }
+}
+
+#[test]
+fn a_changed_result_prints_a_diff_naming_the_rows_and_fields() {
+    let scratch = tempfile::tempdir().unwrap();
+    let component = bundled_component(scratch.path(), "player-daily-cache");
+    let (inputs, expected) = daily_cache_golden();
+    // The golden file as an older formula would have produced it: one
+    // player's 5-game average 1.5 points higher.
+    let golden = std::fs::read_to_string(&expected).unwrap();
+    let older: String = golden
+        .lines()
+        .map(|line| {
+            let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
+            if row["player_lookup"] == "julianfairbanks" {
+                row["points_avg_last_5"] =
+                    serde_json::json!(row["points_avg_last_5"].as_f64().unwrap() + 1.5);
+            }
+            format!("{row}\n")
+        })
+        .collect();
+    let older_file = scratch.path().join("older.ndjson");
+    std::fs::write(&older_file, older).unwrap();
+
+    let output = slate(&[
+        "test",
+        &component,
+        "--date",
+        "2026-01-11",
+        "--fixtures",
+        inputs.to_str().unwrap(),
+        "--expect",
+        older_file.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("DIFF PlayerDailyCacheProcessor 2026-01-11: 1 differences"),
+        "{text}"
+    );
+    assert!(
+        text.contains("row (player_lookup=\"julianfairbanks\", cache_date=\"2026-01-11\"): field `points_avg_last_5`: expected 10.7, got 9.2"),
+        "{text}"
+    );
+
+    // --update rewrites the golden file, after which it passes.
+    let update = slate(&[
+        "test",
+        &component,
+        "--date",
+        "2026-01-11",
+        "--fixtures",
+        inputs.to_str().unwrap(),
+        "--expect",
+        older_file.to_str().unwrap(),
+        "--update",
+    ]);
+    assert!(update.status.success(), "{}", stdout(&update));
+    assert_eq!(std::fs::read_to_string(&older_file).unwrap(), golden);
+}
+
+#[test]
+fn bad_fixtures_are_reported_with_file_line_and_field() {
+    let scratch = tempfile::tempdir().unwrap();
+    let component = bundled_component(scratch.path(), "player-daily-cache");
+    let (inputs, _) = daily_cache_golden();
+    let run = |dir: &Path| {
+        slate(&[
+            "test",
+            &component,
+            "--date",
+            "2026-01-11",
+            "--fixtures",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let copy = |name: &str| {
+        let dir = scratch.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(&inputs).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+        dir
+    };
+
+    let undeclared = copy("undeclared");
+    std::fs::write(undeclared.join("nba_raw.prop_lines.ndjson"), "").unwrap();
+    let output = run(&undeclared);
+    assert_eq!(output.status.code(), Some(4));
+    assert!(stdout(&output).contains("nba_raw.prop_lines.ndjson: table nba_raw.prop_lines is not among the processor's declared inputs"), "{}", stdout(&output));
+
+    let summaries = "nba_analytics.player_game_summary.ndjson";
+    let malformed = copy("malformed");
+    let text = std::fs::read_to_string(malformed.join(summaries)).unwrap();
+    std::fs::write(malformed.join(summaries), format!("{text}{{not json\n")).unwrap();
+    let output = run(&malformed);
+    assert_eq!(output.status.code(), Some(4));
+    let line = text.lines().count() + 1;
+    assert!(
+        stdout(&output).contains(&format!("{summaries}:{line}: not a JSON object")),
+        "{}",
+        stdout(&output)
+    );
+
+    let text_lines: Vec<&str> = text.lines().collect();
+    let with_line_3 = |row: serde_json::Value| {
+        let mut lines: Vec<String> = text_lines.iter().map(|l| l.to_string()).collect();
+        lines[2] = row.to_string();
+        lines.join("\n")
+    };
+    let line_3: serde_json::Value = serde_json::from_str(text_lines[2]).unwrap();
+
+    let unknown_field = copy("unknown-field");
+    let mut row = line_3.clone();
+    row["bogus"] = serde_json::json!(1);
+    std::fs::write(unknown_field.join(summaries), with_line_3(row)).unwrap();
+    let output = run(&unknown_field);
+    assert_eq!(output.status.code(), Some(4));
+    assert!(
+        stdout(&output).contains(&format!(
+            "{summaries}:3: field `bogus`: not in the table's schema"
+        )),
+        "{}",
+        stdout(&output)
+    );
+
+    let wrong_type = copy("wrong-type");
+    let mut row = line_3;
+    row["points"] = serde_json::json!("lots");
+    std::fs::write(wrong_type.join(summaries), with_line_3(row)).unwrap();
+    let output = run(&wrong_type);
+    assert_eq!(output.status.code(), Some(4));
+    assert!(
+        stdout(&output).contains(&format!(
+            "{summaries}:3: field `points`: expected INT64, got \"lots\""
+        )),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn a_failing_plugin_exits_with_the_plugin_failure_code() {
+    let fixtures = tempfile::tempdir().unwrap();
+    let output = slate(&[
+        "test",
+        components::FAULTY_PROCESSOR,
+        "--date",
+        "2026-01-02",
+        "--fixtures",
+        fixtures.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    assert_eq!(
+        stdout(&output).trim(),
+        "FAIL FaultyProcessor 2026-01-02 [plugin]: internal error: deliberate failure"
+    );
+}
+
+#[test]
+fn replay_runs_a_real_date_from_the_store_and_writes_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let demo = slate(&[
+        "--data-dir",
+        dir,
+        "demo",
+        "--from",
+        "2026-01-09",
+        "--to",
+        "2026-01-11",
+    ]);
+    assert!(demo.status.success());
+    let runs_before = stdout(&slate(&["--data-dir", dir, "runs", "--limit", "1000"]));
+
+    let scratch = tempfile::tempdir().unwrap();
+    let component = bundled_component(scratch.path(), "player-game-summary");
+    let golden = scratch.path().join("replayed.ndjson");
+    let output = slate(&[
+        "--data-dir",
+        dir,
+        "test",
+        &component,
+        "--replay",
+        "2026-01-11",
+        "--expect",
+        golden.to_str().unwrap(),
+        "--update",
+    ]);
+    assert!(output.status.success(), "{}", stdout(&output));
+    // The replayed output is what the pipeline committed for that date.
+    let replayed = std::fs::read_to_string(&golden).unwrap().lines().count() as u64;
+    let store = EmbeddedStore::open_read_only(&data.path().join("slate.db")).unwrap();
+    let summary = TableName::new("nba_analytics", "player_game_summary");
+    assert_eq!(
+        replayed,
+        store.rows_on(&summary, date("2026-01-11")).unwrap()
+    );
+    assert!(replayed > 0);
+    // Replaying recorded no run.
+    assert_eq!(
+        stdout(&slate(&["--data-dir", dir, "runs", "--limit", "1000"])),
+        runs_before
+    );
+}
