@@ -84,6 +84,11 @@ fn each_hostile_processor_fails_alone_with_its_own_kind_while_a_healthy_one_keep
             "CPU time limit of 2000 ms exceeded",
         ),
         hostile(
+            components::HOSTILE_SLEEP,
+            ErrorKind::LimitTime,
+            "wall-clock limit of 300000 ms exceeded",
+        ),
+        hostile(
             components::HOSTILE_MEMORY_BOMB,
             ErrorKind::LimitMemory,
             "memory limit of 67108864 bytes exceeded",

@@ -91,6 +91,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         let link = |e: wasmtime::Error| PluginError::Contract(format!("{e:#}"));
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link)?;
+        bound_waits_by_the_deadline(&mut linker).map_err(link)?;
         ProcessorPlugin::add_to_linker::<RunState, HasSelf<RunState>>(&mut linker, |state| state)
             .map_err(link)?;
 
@@ -165,6 +166,48 @@ impl Drop for Runtime {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
+}
+
+/// Replaces WASI's timer subscriptions with ones that refuse to wait past
+/// the run's wall-clock deadline ([`RunState::check_wait`]); a wait that
+/// fits goes to wasmtime-wasi's own implementation. Without this, a guest
+/// that sleeps would block its host thread beyond every limit, since epoch
+/// interruption only reaches guest code.
+fn bound_waits_by_the_deadline(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::clocks::WasiClocksView;
+    use wasmtime_wasi::p2::DynPollable;
+    use wasmtime_wasi::p2::bindings::clocks::monotonic_clock::Host as MonotonicClock;
+
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
+    clock.func_wrap(
+        "subscribe-duration",
+        |mut store: wasmtime::StoreContextMut<'_, RunState>,
+         (nanos,): (u64,)|
+         -> wasmtime::Result<(Resource<DynPollable>,)> {
+            let state = store.data_mut();
+            state
+                .check_wait(Duration::from_nanos(nanos))
+                .map_err(wasmtime::Error::new)?;
+            Ok((state.clocks().subscribe_duration(nanos)?,))
+        },
+    )?;
+    clock.func_wrap(
+        "subscribe-instant",
+        |mut store: wasmtime::StoreContextMut<'_, RunState>,
+         (when,): (u64,)|
+         -> wasmtime::Result<(Resource<DynPollable>,)> {
+            let state = store.data_mut();
+            let now = state.clocks().now()?;
+            state
+                .check_wait(Duration::from_nanos(when.saturating_sub(now)))
+                .map_err(wasmtime::Error::new)?;
+            Ok((state.clocks().subscribe_instant(when)?,))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// The hex SHA-256 of a component's bytes: its identity everywhere in Slate.

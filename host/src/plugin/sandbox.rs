@@ -69,6 +69,8 @@ pub struct RunState {
     source: Arc<dyn InputSource>,
     rows_read: u64,
     stderr: MemoryOutputPipe,
+    started: std::time::Instant,
+    wall_time: Duration,
 }
 
 impl RunState {
@@ -112,6 +114,8 @@ impl RunState {
             source,
             rows_read: 0,
             stderr,
+            started: std::time::Instant::now(),
+            wall_time: limits.wall_time,
         }
     }
 
@@ -125,6 +129,20 @@ impl RunState {
         String::from_utf8_lossy(&self.stderr.contents())
             .trim()
             .to_string()
+    }
+
+    /// Refuses a wait (a sleep, a poll on a timer) that would end after the
+    /// run's wall-clock deadline: a guest blocked in a host call cannot be
+    /// interrupted, so it may not start a wait it is not allowed to finish.
+    pub fn check_wait(&self, wait: Duration) -> Result<(), LimitBreach> {
+        let ends_at = self.started.elapsed() + wait;
+        if ends_at > self.wall_time {
+            return Err(LimitBreach::WallTime {
+                limit: self.wall_time.as_millis() as u64,
+                observed: ends_at.as_millis().min(u128::from(u64::MAX)) as u64,
+            });
+        }
+        Ok(())
     }
 
     /// The run's memory limiter.
