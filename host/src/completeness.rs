@@ -92,8 +92,13 @@ pub fn decide_upstream(
         RunStatus::Running => UpstreamStatus::Running,
         RunStatus::Failed | RunStatus::Blocked | RunStatus::Skipped => UpstreamStatus::Failed,
     };
+    // A blocked or skipped upstream counts as failed, but the reason says which.
+    let state = match status {
+        UpstreamStatus::Failed => run.status.to_string(),
+        other => other.to_string(),
+    };
     let described = format!(
-        "upstream {upstream} is {status} for {date} (run {})",
+        "upstream {upstream} is {state} for {date} (run {})",
         run.run_id
     );
     let (safe_to_process, reason) = match status {

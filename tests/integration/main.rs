@@ -5,6 +5,7 @@
 mod bookkeeping;
 mod cli;
 mod foundation;
+mod pipeline;
 mod plugin_test;
 mod sandbox;
 mod support;

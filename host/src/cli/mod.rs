@@ -111,6 +111,13 @@ enum Command {
         #[arg(long, default_value_t = 1e-9)]
         tolerance: f64,
     },
+    /// Prints (or writes to DIR, one `dataset.table.json` each) the BigQuery
+    /// JSON schema of every processor's output table.
+    Schemas {
+        /// Write the files into this folder instead of printing them.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Marks every stale run failed (kind `stale`), freeing its date.
     Reap,
     /// Checks the pipeline: rows per table, missing dates, failed, blocked
@@ -179,6 +186,7 @@ pub fn run() -> Result<ExitCode> {
             run::runs(&options.data_dir, &filter)
         }
         Command::Reap => run::reap(&options.data_dir),
+        Command::Schemas { out } => schemas(&options, out.as_deref()),
         Command::Test {
             plugin,
             date,
@@ -223,6 +231,37 @@ fn parse_date(text: &str) -> Result<NaiveDate> {
         Ok(date) => Ok(date),
         Err(_) => bail!("invalid date `{text}`: expected a real calendar date as YYYY-MM-DD"),
     }
+}
+
+/// Prints or writes the output schemas of every loaded processor.
+fn schemas(options: &HostOptions, out: Option<&std::path::Path>) -> Result<ExitCode> {
+    let runtime = Runtime::new(None)?;
+    let mut plugins = PLUGINS
+        .iter()
+        .map(|bundled| {
+            runtime
+                .load(bundled.bytes)
+                .with_context(|| bundled.package.to_string())
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(dir) = &options.plugin_dir {
+        plugins.extend(load_plugin_dir(&runtime, dir)?);
+    }
+    for plugin in plugins {
+        let spec = &plugin.spec;
+        let json = serde_json::to_string_pretty(&spec.schema.columns)? + "\n";
+        match out {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                let path = dir.join(format!("{}.json", spec.output_table));
+                std::fs::write(&path, json)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                println!("{}", path.display());
+            }
+            None => println!("{} ({})\n{json}", spec.output_table, spec.name),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A positive number of seconds as a duration, naming the flag when it is not.

@@ -1,0 +1,292 @@
+//! `PlayerShotZoneAnalysisProcessor` (phase 4): one row per player per
+//! analysis date, with their shot mix and accuracy by court zone over their
+//! last 10 games of the season.
+//!
+//! This file is the binding layer only; the logic lives in [`analysis`].
+
+pub mod analysis;
+
+use analysis::{PastGame, PlayerZoneRow, ZONES, ZoneShots};
+use slate_sdk::{
+    BadRowPolicy, Columns, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
+    ProcessError, ProcessorInfo, RowExt, RowSet, RowSetBuilder, UpstreamPolicy, Value,
+    days_from_date, field, table,
+};
+
+/// The per-game player summaries this processor aggregates.
+pub const GAME_SUMMARIES: &str = "nba_analytics.player_game_summary";
+/// The table this processor writes.
+pub const OUTPUT: &str = "nba_precompute.player_shot_zone_analysis";
+
+use FieldMode::{Nullable, Repeated, Required};
+use FieldType::{Date as DateType, Float64, Int64, String as Text};
+
+/// The output schema, in column order: (name, type, mode, description).
+const SCHEMA: &[(&str, FieldType, FieldMode, &str)] = &[
+    (
+        "analysis_date",
+        DateType,
+        Required,
+        "The analysis date; the partition column.",
+    ),
+    ("player_lookup", Text, Required, "The player's lookup key."),
+    (
+        "team_abbr",
+        Text,
+        Required,
+        "The player's team, from their latest game.",
+    ),
+    (
+        "games_in_window",
+        Int64,
+        Required,
+        "Games in the window: the last 10 before the analysis date this season.",
+    ),
+    (
+        "fga_per_game",
+        Float64,
+        Required,
+        "Field goals attempted per game over the window.",
+    ),
+    (
+        "attempt_share_ra",
+        Float64,
+        Nullable,
+        "The restricted area share of the player's attempts; null without any attempt.",
+    ),
+    (
+        "fg_pct_ra",
+        Float64,
+        Nullable,
+        "The player's restricted area FG% over the window; null without attempts there.",
+    ),
+    (
+        "attempt_share_paint",
+        Float64,
+        Nullable,
+        "The non-restricted paint share of the player's attempts; null without any attempt.",
+    ),
+    (
+        "fg_pct_paint",
+        Float64,
+        Nullable,
+        "The player's non-restricted paint FG% over the window; null without attempts there.",
+    ),
+    (
+        "attempt_share_mid",
+        Float64,
+        Nullable,
+        "The mid-range share of the player's attempts; null without any attempt.",
+    ),
+    (
+        "fg_pct_mid",
+        Float64,
+        Nullable,
+        "The player's mid-range FG% over the window; null without attempts there.",
+    ),
+    (
+        "attempt_share_corner3",
+        Float64,
+        Nullable,
+        "The corner three share of the player's attempts; null without any attempt.",
+    ),
+    (
+        "fg_pct_corner3",
+        Float64,
+        Nullable,
+        "The player's corner three FG% over the window; null without attempts there.",
+    ),
+    (
+        "attempt_share_atb3",
+        Float64,
+        Nullable,
+        "The above-the-break three share of the player's attempts; null without any attempt.",
+    ),
+    (
+        "fg_pct_atb3",
+        Float64,
+        Nullable,
+        "The player's above-the-break three FG% over the window; null without attempts there.",
+    ),
+    (
+        "data_quality_issues",
+        Text,
+        Repeated,
+        "Lookback gaps the host found; may be empty.",
+    ),
+];
+
+/// The processor, exported as the component.
+pub struct PlayerShotZoneAnalysisProcessor;
+
+/// The first day of the season `date` belongs to: seasons start in October.
+fn season_start(date: Date) -> Date {
+    let year = if date.month >= 10 {
+        date.year
+    } else {
+        date.year - 1
+    };
+    Date {
+        year,
+        month: 10,
+        day: 1,
+    }
+}
+
+impl Guest for PlayerShotZoneAnalysisProcessor {
+    fn info() -> ProcessorInfo {
+        ProcessorInfo {
+            name: "PlayerShotZoneAnalysisProcessor".into(),
+            phase: Phase::Precompute,
+            version: env!("CARGO_PKG_VERSION").into(),
+            output_table: table(OUTPUT),
+            schema: SCHEMA
+                .iter()
+                .map(|(n, t, m, d)| field(n, *t, *m, d))
+                .collect(),
+            partition_column: "analysis_date".into(),
+            key_columns: vec!["player_lookup".into(), "analysis_date".into()],
+            inputs: vec![table(GAME_SUMMARIES)],
+            upstream: vec!["PlayerGameSummaryProcessor".into()],
+            lookback: Lookback::Games(analysis::WINDOW_GAMES as u32),
+            upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
+            gap_policy: GapPolicy::Flag,
+            bad_row_policy: BadRowPolicy::FailRun,
+        }
+    }
+
+    fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
+        let (start, end) = (season_start(analysis_date), analysis_date.add_days(-1));
+        // On the season's first day nothing came before: no read, no rows.
+        let games = if start <= end {
+            read_games(&slate_sdk::read_rows(&table(GAME_SUMMARIES), start, end)?)?
+        } else {
+            Vec::new()
+        };
+        let rows = analysis::analyze(days_from_date(analysis_date), &games);
+        let columns: Vec<&str> = SCHEMA.iter().map(|(name, ..)| *name).collect();
+        let mut output = RowSetBuilder::new(&columns);
+        for row in &rows {
+            output.push(output_row(row, analysis_date));
+        }
+        Ok(output.finish())
+    }
+}
+
+/// One output row, in [`SCHEMA`] order.
+fn output_row(row: &PlayerZoneRow, analysis_date: Date) -> Vec<Value> {
+    let mut values = vec![
+        Value::date(analysis_date),
+        Value::string(&row.player_lookup),
+        Value::string(&row.team_abbr),
+        Value::int64(row.games_in_window),
+        Value::float64(row.fga_per_game),
+    ];
+    for zone in &row.zones {
+        values.extend([
+            Value::float64_or_null(zone.attempt_share),
+            Value::float64_or_null(zone.fg_pct),
+        ]);
+    }
+    // The host appends lookback gaps here; the processor has none of its own.
+    values.push(Value::strings(Vec::<String>::new()));
+    values
+}
+
+/// Reads the player game summaries into games.
+fn read_games(input: &RowSet) -> Result<Vec<PastGame>, ProcessError> {
+    let c = Columns::new(input);
+    let (player, team, game, date) = (
+        c.index("player_lookup")?,
+        c.index("team_abbr")?,
+        c.index("game_id")?,
+        c.index("game_date")?,
+    );
+    let mut zone_columns = Vec::with_capacity(ZONES.len());
+    for zone in ZONES {
+        let (fga, fgm) = (format!("{zone}_fga"), format!("{zone}_fgm"));
+        zone_columns.push(((c.index(&fga)?, fga), (c.index(&fgm)?, fgm)));
+    }
+    input
+        .rows
+        .iter()
+        .map(|row| {
+            let mut zones = [ZoneShots::default(); 5];
+            for (shots, ((fga, fga_name), (fgm, fgm_name))) in zones.iter_mut().zip(&zone_columns) {
+                *shots = ZoneShots {
+                    attempts: row.int64(*fga, fga_name)?,
+                    makes: row.int64(*fgm, fgm_name)?,
+                };
+            }
+            Ok(PastGame {
+                player_lookup: row.string(player, "player_lookup")?.to_string(),
+                team_abbr: row.string(team, "team_abbr")?.to_string(),
+                game_id: row.string(game, "game_id")?.to_string(),
+                game_day: days_from_date(row.date(date, "game_date")?),
+                zones,
+            })
+        })
+        .collect()
+}
+
+// Component exports only exist on wasm32; natively the logic is tested as a library.
+#[cfg(target_arch = "wasm32")]
+slate_sdk::export!(PlayerShotZoneAnalysisProcessor);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use slate_sdk::Scalar;
+
+    /// Panics unless `row` fits [`SCHEMA`]: one value per column, of the
+    /// column's type and mode, and finite floats.
+    fn assert_fits_schema(row: &[Value]) {
+        assert_eq!(row.len(), SCHEMA.len(), "one value per column");
+        for (value, (name, field_type, mode, _)) in row.iter().zip(SCHEMA) {
+            let fits = |s: &Scalar| match (s, field_type) {
+                (Scalar::String(_), Text) | (Scalar::Int64(_), Int64) => true,
+                (Scalar::Date(_), DateType) => true,
+                (Scalar::Float64(v), Float64) => v.is_finite(),
+                _ => false,
+            };
+            let ok = match (value, mode) {
+                (Value::Null, Nullable) => true,
+                (Value::Scalar(s), Nullable | Required) => fits(s),
+                (Value::Repeated(items), FieldMode::Repeated) => items.iter().all(fits),
+                _ => false,
+            };
+            assert!(ok, "`{name}` cannot hold {value:?}");
+        }
+    }
+
+    fn date(year: i32, month: u8, day: u8) -> Date {
+        Date { year, month, day }
+    }
+
+    #[test]
+    fn output_rows_fit_the_declared_schema() {
+        let row = PlayerZoneRow {
+            player_lookup: "a".into(),
+            team_abbr: "BOS".into(),
+            games_in_window: 3,
+            fga_per_game: 12.5,
+            zones: [analysis::PlayerZone {
+                attempt_share: Some(0.2),
+                fg_pct: None,
+            }; 5],
+        };
+        assert_fits_schema(&output_row(&row, date(2026, 1, 11)));
+        let info = PlayerShotZoneAnalysisProcessor::info();
+        assert!(SCHEMA.iter().any(|(n, ..)| *n == info.partition_column));
+        for key in &info.key_columns {
+            assert!(SCHEMA.iter().any(|(n, ..)| n == key), "{key}");
+        }
+    }
+
+    #[test]
+    fn the_season_starts_on_the_first_of_october() {
+        assert_eq!(season_start(date(2026, 1, 11)), date(2025, 10, 1));
+        assert_eq!(season_start(date(2025, 10, 21)), date(2025, 10, 1));
+        assert_eq!(season_start(date(2025, 10, 1)), date(2025, 10, 1));
+    }
+}
