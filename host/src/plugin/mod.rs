@@ -58,6 +58,20 @@ pub enum Cancelled {
     MaxRuntime,
 }
 
+/// How many runs a pooling runtime keeps slots for at once.
+pub const POOLED_RUNS: u32 = 64;
+
+/// Engine options of a [`Runtime`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuntimeOptions {
+    /// Meter fuel, so that [`RunLimits::fuel`] is enforced.
+    pub fuel: bool,
+    /// Use the pooling instance allocator: memories and instances come from
+    /// pre-reserved slots, which makes instantiation cheaper at the cost of
+    /// reserving address space for [`POOLED_RUNS`] concurrent runs.
+    pub pooling: bool,
+}
+
 /// The engine, the linked host imports and the compile cache.
 pub struct Runtime {
     engine: Engine,
@@ -70,17 +84,37 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime that caches compiled components in `cache_dir`, if given.
     pub fn new(cache_dir: Option<&Path>) -> Result<Self, PluginError> {
-        Self::build(cache_dir, false)
+        Self::with_options(cache_dir, RuntimeOptions::default())
     }
 
     /// A runtime that also meters fuel, so that [`RunLimits::fuel`] is
     /// enforced. Metering costs every run some speed.
     pub fn with_fuel(cache_dir: Option<&Path>) -> Result<Self, PluginError> {
-        Self::build(cache_dir, true)
+        Self::with_options(
+            cache_dir,
+            RuntimeOptions {
+                fuel: true,
+                ..RuntimeOptions::default()
+            },
+        )
     }
 
-    fn build(cache_dir: Option<&Path>, fuel: bool) -> Result<Self, PluginError> {
+    /// A runtime with explicit engine options.
+    pub fn with_options(
+        cache_dir: Option<&Path>,
+        options: RuntimeOptions,
+    ) -> Result<Self, PluginError> {
+        let RuntimeOptions { fuel, pooling } = options;
         let mut config = Config::new();
+        if pooling {
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.total_component_instances(POOLED_RUNS)
+                .total_core_instances(POOLED_RUNS * 8)
+                .total_memories(POOLED_RUNS * 2)
+                .total_tables(POOLED_RUNS * 4)
+                .max_memory_size(1 << 30);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        }
         // A trap's record shows where in the guest it happened; 32 frames
         // say that, while a runaway recursion would capture thousands.
         config
@@ -262,6 +296,29 @@ impl Plugin {
             cancel,
         };
         new_instance(&self.pre, identity, source, sandbox)
+    }
+}
+
+impl Plugin {
+    /// Like [`Plugin::instantiate`], but links the component anew instead of
+    /// using the `InstancePre`. Slower by design: it exists to measure what
+    /// linking once per version saves.
+    pub fn instantiate_relinking(
+        &self,
+        runtime: &Runtime,
+        identity: RunIdentity,
+        source: Arc<dyn InputSource>,
+        limits: RunLimits,
+    ) -> wasmtime::Result<Instance> {
+        let component = self.pre.instance_pre().component().clone();
+        let pre = ProcessorPluginPre::new(runtime.linker.instantiate_pre(&component)?)?;
+        let sandbox = Sandbox {
+            inputs: self.inputs.clone(),
+            limits,
+            fuel: self.fuel,
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        new_instance(&pre, identity, source, sandbox)
     }
 }
 

@@ -11,8 +11,8 @@ use factors::{
 };
 use slate_sdk::{
     BadRowPolicy, Columns, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
-    ProcessError, ProcessorInfo, Row, RowExt, RowSet, RowSetBuilder, UpstreamPolicy, Value,
-    days_from_date, field, table,
+    ProcessError, ProcessorInfo, ReadError, Row, RowExt, RowSet, RowSetBuilder, TableRef,
+    UpstreamPolicy, Value, days_from_date, field, table,
 };
 
 /// The per-game player summaries, for rest and the player's team.
@@ -153,37 +153,46 @@ impl Guest for PlayerCompositeFactorsProcessor {
     }
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let (start, end) = (season_start(analysis_date), analysis_date.add_days(-1));
-        // On the season's first day nothing came before: no past games.
-        let (player_games, team_games) = if start <= end {
-            (
-                read_player_games(&slate_sdk::read_rows(&table(GAME_SUMMARIES), start, end)?)?,
-                read_team_games(&slate_sdk::read_rows(&table(TEAM_OFFENSE), start, end)?)?,
-            )
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        let today = |name: &str| slate_sdk::read_rows(&table(name), analysis_date, analysis_date);
-        let shot_zones = read_shot_zones(&today(SHOT_ZONES)?)?;
-        let defense_zones = read_defense_zones(&today(DEFENSE_ZONES)?)?;
-        let schedule = read_schedule(&today(SCHEDULE)?)?;
-        let rows = factors::build(
-            days_from_date(analysis_date),
-            Inputs {
-                player_games: &player_games,
-                team_games: &team_games,
-                shot_zones: &shot_zones,
-                defense_zones: &defense_zones,
-                schedule: &schedule,
-            },
-        );
-        let columns: Vec<&str> = SCHEMA.iter().map(|(name, ..)| *name).collect();
-        let mut output = RowSetBuilder::new(&columns);
-        for row in rows {
-            output.push(output_row(row, analysis_date));
-        }
-        Ok(output.finish())
+        compute(analysis_date, slate_sdk::read_rows)
     }
+}
+
+/// The whole of `process`, with the host's `read-rows` passed in, so the
+/// same logic can also run natively (the benchmarks compare the two).
+pub fn compute(
+    analysis_date: Date,
+    read_rows: impl Fn(&TableRef, Date, Date) -> Result<RowSet, ReadError>,
+) -> Result<RowSet, ProcessError> {
+    let (start, end) = (season_start(analysis_date), analysis_date.add_days(-1));
+    // On the season's first day nothing came before: no past games.
+    let (player_games, team_games) = if start <= end {
+        (
+            read_player_games(&read_rows(&table(GAME_SUMMARIES), start, end)?)?,
+            read_team_games(&read_rows(&table(TEAM_OFFENSE), start, end)?)?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let today = |name: &str| read_rows(&table(name), analysis_date, analysis_date);
+    let shot_zones = read_shot_zones(&today(SHOT_ZONES)?)?;
+    let defense_zones = read_defense_zones(&today(DEFENSE_ZONES)?)?;
+    let schedule = read_schedule(&today(SCHEDULE)?)?;
+    let rows = factors::build(
+        days_from_date(analysis_date),
+        Inputs {
+            player_games: &player_games,
+            team_games: &team_games,
+            shot_zones: &shot_zones,
+            defense_zones: &defense_zones,
+            schedule: &schedule,
+        },
+    );
+    let columns: Vec<&str> = SCHEMA.iter().map(|(name, ..)| *name).collect();
+    let mut output = RowSetBuilder::new(&columns);
+    for row in rows {
+        output.push(output_row(row, analysis_date));
+    }
+    Ok(output.finish())
 }
 
 /// One output row, in [`SCHEMA`] order.

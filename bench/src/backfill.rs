@@ -1,0 +1,123 @@
+//! A full-season backfill on the embedded store: every processor, every
+//! game date, as `slate demo` runs it.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use slate::bundled::PLUGINS;
+use slate::demo::load_season;
+use slate::demo::season::{Season, SeasonConfig};
+use slate::executor::Executor;
+use slate::liveness::LeaseConfig;
+use slate::pipeline::Pipeline;
+use slate::plugin::{RunLimits, Runtime};
+use slate::runs::Trigger;
+use slate::store::{EmbeddedStore, Store};
+
+use crate::Effort;
+use crate::report::Report;
+
+/// The backfilled store, kept for the measurements that need real data.
+pub struct SeasonStore {
+    /// The store.
+    pub store: Arc<EmbeddedStore>,
+    /// The game dates that were run.
+    pub dates: Vec<chrono::NaiveDate>,
+    _dir: tempfile::TempDir,
+}
+
+impl SeasonStore {
+    /// The recorded schema of a table.
+    pub fn store_schema(
+        &self,
+        table: &slate::schema::TableName,
+    ) -> anyhow::Result<slate::schema::TableSchema> {
+        self.store
+            .table_schema(table)?
+            .ok_or_else(|| anyhow::anyhow!("{table} does not exist"))
+    }
+}
+
+/// The process's peak resident memory so far, in MiB (VmHWM).
+pub fn peak_memory_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Backfills the season and records wall time, runs per second and peak memory.
+pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<SeasonStore> {
+    let dir = tempfile::tempdir()?;
+    let started = Instant::now();
+    let store = Arc::new(EmbeddedStore::open(&dir.path().join("slate.db"))?);
+    let runtime = Runtime::new(Some(&dir.path().join("compiled")))?;
+    let plugins = PLUGINS
+        .iter()
+        .map(|p| runtime.load(p.bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pipeline = Pipeline::new(plugins)?;
+    let executor = Executor::new(
+        store.clone() as Arc<dyn Store>,
+        "bench",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )?;
+    let season = Season::generate(SeasonConfig::default());
+    load_season(store.as_ref(), &season)?;
+    let loaded = started.elapsed();
+    let mut dates = season.game_dates();
+    if let Some(limit) = effort.backfill_dates {
+        dates.truncate(limit);
+    }
+    let selection = pipeline.select(&[])?;
+    let run_start = Instant::now();
+    let mut runs = 0;
+    for date in &dates {
+        runs += pipeline
+            .run_date(&executor, *date, &selection, Trigger::Backfill)?
+            .len();
+    }
+    let running = run_start.elapsed();
+    let total = started.elapsed().as_secs_f64();
+    let scope = format!(
+        "{} game dates x {} processors",
+        dates.len(),
+        selection.len()
+    );
+    report.add(
+        "backfill",
+        "wall time, end to end",
+        total,
+        "s",
+        format!("{scope}; target < 60 s"),
+    );
+    report.add(
+        "backfill",
+        "of which: compile, generate and load the season",
+        loaded.as_secs_f64(),
+        "s",
+        "cold compile cache",
+    );
+    report.add(
+        "backfill",
+        "runs per second",
+        runs as f64 / running.as_secs_f64(),
+        "runs/s",
+        format!("{runs} runs"),
+    );
+    report.add(
+        "backfill",
+        "peak memory",
+        peak_memory_mib(),
+        "MiB",
+        "VmHWM of the process; target < 500 MiB",
+    );
+    Ok(SeasonStore {
+        store,
+        dates,
+        _dir: dir,
+    })
+}

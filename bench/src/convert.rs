@@ -1,0 +1,74 @@
+//! Moves rows between the guest SDK's types and the host's types, for the
+//! measurements that run the same logic natively.
+
+use slate::rows as host;
+use slate_sdk as guest;
+
+fn scalar_to_host(s: &guest::Scalar) -> host::Scalar {
+    match s {
+        guest::Scalar::String(v) => host::Scalar::String(v.clone()),
+        guest::Scalar::Int64(v) => host::Scalar::Int64(*v),
+        guest::Scalar::Float64(v) => host::Scalar::Float64(*v),
+        guest::Scalar::Numeric(v) => host::Scalar::Numeric(v.clone()),
+        guest::Scalar::Boolean(v) => host::Scalar::Boolean(*v),
+        guest::Scalar::Date(d) => host::Scalar::Date(host::Date {
+            year: d.year,
+            month: d.month,
+            day: d.day,
+        }),
+        guest::Scalar::Timestamp(v) => host::Scalar::Timestamp(*v),
+        guest::Scalar::Json(v) => host::Scalar::Json(v.clone()),
+    }
+}
+
+fn scalar_to_guest(s: &host::Scalar) -> guest::Scalar {
+    match s {
+        host::Scalar::String(v) => guest::Scalar::String(v.clone()),
+        host::Scalar::Int64(v) => guest::Scalar::Int64(*v),
+        host::Scalar::Float64(v) => guest::Scalar::Float64(*v),
+        host::Scalar::Numeric(v) => guest::Scalar::Numeric(v.clone()),
+        host::Scalar::Boolean(v) => guest::Scalar::Boolean(*v),
+        host::Scalar::Date(d) => guest::Scalar::Date(guest::Date {
+            year: d.year,
+            month: d.month,
+            day: d.day,
+        }),
+        host::Scalar::Timestamp(v) => guest::Scalar::Timestamp(*v),
+        host::Scalar::Json(v) => guest::Scalar::Json(v.clone()),
+    }
+}
+
+/// A guest row as a host row.
+pub fn row_to_host(row: &guest::Row) -> host::Row {
+    row.iter()
+        .map(|v| match v {
+            guest::Value::Null => host::Value::Null,
+            guest::Value::Scalar(s) => host::Value::Scalar(scalar_to_host(s)),
+            guest::Value::Repeated(items) => {
+                host::Value::Repeated(items.iter().map(scalar_to_host).collect())
+            }
+        })
+        .collect()
+}
+
+/// A host row set as a guest row set.
+pub fn rows_to_guest(rows: &host::RowSet) -> guest::RowSet {
+    guest::RowSet {
+        columns: rows.columns.clone(),
+        rows: rows
+            .rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|v| match v {
+                        host::Value::Null => guest::Value::Null,
+                        host::Value::Scalar(s) => guest::Value::Scalar(scalar_to_guest(s)),
+                        host::Value::Repeated(items) => {
+                            guest::Value::Repeated(items.iter().map(scalar_to_guest).collect())
+                        }
+                    })
+                    .collect()
+            })
+            .collect(),
+    }
+}

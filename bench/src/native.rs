@@ -1,0 +1,162 @@
+//! `PlayerCompositeFactorsProcessor` as WASM against the same code compiled
+//! natively, on a season's data.
+//!
+//! Both read the same rows from memory: the WASM run through the host's
+//! `read-rows` (copying rows into the guest), the native run through a
+//! closure that clones them. Both then parse, compute and build the output.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use chrono::NaiveDate;
+use slate::bundled::PLUGINS;
+use slate::plugin::sandbox::{InputError, InputSource, RunIdentity};
+use slate::plugin::{RunLimits, Runtime};
+use slate::rows::{RowSet, Scalar, Value, naive_date};
+use slate::schema::TableName;
+
+use crate::backfill::SeasonStore;
+use crate::convert::rows_to_guest;
+use crate::report::Report;
+use crate::{Effort, time};
+
+/// Every row of the tables a processor reads, kept in memory.
+struct Preloaded {
+    tables: BTreeMap<TableName, (usize, RowSet)>,
+}
+
+fn partition_date(row: &[Value], index: usize) -> Option<NaiveDate> {
+    match row.get(index) {
+        Some(Value::Scalar(Scalar::Date(d))) => naive_date(*d),
+        _ => None,
+    }
+}
+
+impl InputSource for Preloaded {
+    fn read_rows(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<RowSet, InputError> {
+        let (partition, rows) = self
+            .tables
+            .get(table)
+            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
+        let in_range = |row: &&Vec<Value>| {
+            partition_date(row, *partition).is_some_and(|d| (start..=end).contains(&d))
+        };
+        Ok(RowSet {
+            columns: rows.columns.clone(),
+            rows: rows.rows.iter().filter(in_range).cloned().collect(),
+        })
+    }
+}
+
+/// Records the WASM and native timings and their ratio.
+pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> anyhow::Result<()> {
+    let runtime = Runtime::new(None)?;
+    let bundled = PLUGINS
+        .iter()
+        .find(|p| p.package == "player-composite-factors")
+        .expect("bundled");
+    let plugin = runtime.load(bundled.bytes)?;
+    // The latest date the backfill ran, so the inputs hold the most history.
+    let date = *season.dates.last().expect("dates were run");
+    let first = NaiveDate::from_ymd_opt(2025, 10, 1).expect("a date");
+    let mut tables = BTreeMap::new();
+    for input in &plugin.spec.inputs {
+        let schema = season.store_schema(input)?;
+        let partition = schema
+            .index_of(&schema.partition_column)
+            .expect("a partition column");
+        tables.insert(
+            input.clone(),
+            (partition, season.store.read_rows(input, first, date)?),
+        );
+    }
+    let source = Arc::new(Preloaded { tables });
+    let guest_tables: BTreeMap<String, (usize, slate_sdk::RowSet)> = source
+        .tables
+        .iter()
+        .map(|(name, (partition, rows))| (name.to_string(), (*partition, rows_to_guest(rows))))
+        .collect();
+
+    let repeats = effort.repeats.clamp(3, 20);
+    let mut wasm_rows = 0;
+    let wasm = time(repeats, || {
+        let identity = RunIdentity {
+            processor: plugin.spec.name.clone(),
+            date,
+            run_id: "bench".into(),
+        };
+        let mut instance = plugin
+            .instantiate(
+                identity,
+                source.clone(),
+                RunLimits::default(),
+                Arc::new(AtomicBool::new(false)),
+            )
+            .expect("instantiate");
+        wasm_rows = instance
+            .process(date)
+            .expect("no trap")
+            .expect("no error")
+            .rows
+            .len();
+    });
+    let guest_date = slate_sdk::Date {
+        year: date.year_ce().1 as i32,
+        month: date.month0() as u8 + 1,
+        day: date.day0() as u8 + 1,
+    };
+    let mut native_rows = 0;
+    let native = time(repeats, || {
+        let read = |table: &slate_sdk::TableRef, start: slate_sdk::Date, end: slate_sdk::Date| {
+            let (partition, rows) = guest_tables
+                .get(&format!("{}.{}", table.dataset, table.table))
+                .ok_or_else(|| slate_sdk::ReadError::UnknownTable(table.table.clone()))?;
+            let in_range = |row: &&slate_sdk::Row| match row.get(*partition) {
+                Some(slate_sdk::Value::Scalar(slate_sdk::Scalar::Date(d))) => {
+                    *d >= start && *d <= end
+                }
+                _ => false,
+            };
+            Ok(slate_sdk::RowSet {
+                columns: rows.columns.clone(),
+                rows: rows.rows.iter().filter(in_range).cloned().collect(),
+            })
+        };
+        native_rows = player_composite_factors::compute(guest_date, read)
+            .expect("native run")
+            .rows
+            .len();
+    });
+    assert_eq!(wasm_rows, native_rows, "both produce the same rows");
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    report.add(
+        "wasm vs native",
+        format!("PlayerCompositeFactors as WASM, {date}"),
+        ms(wasm),
+        "ms",
+        format!("{wasm_rows} rows, instantiation included"),
+    );
+    report.add(
+        "wasm vs native",
+        "the same code compiled natively",
+        ms(native),
+        "ms",
+        "",
+    );
+    report.add(
+        "wasm vs native",
+        "ratio WASM / native",
+        wasm.as_secs_f64() / native.as_secs_f64(),
+        "x",
+        "target <= 1.5x",
+    );
+    Ok(())
+}
+
+use chrono::Datelike;
