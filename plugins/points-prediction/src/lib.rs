@@ -283,23 +283,10 @@ mod tests {
     use super::*;
     use prediction::{LineSource, Recommendation};
 
-    /// Panics unless `row` fits [`SCHEMA`]: one value per column, of the
-    /// column's type and mode, and finite floats.
+    /// Panics unless `row` fits the declared schema, as the host checks it.
     fn assert_fits_schema(row: &[Value]) {
-        assert_eq!(row.len(), SCHEMA.len(), "one value per column");
-        for (value, (name, field_type, mode, _)) in row.iter().zip(SCHEMA) {
-            let fits = |s: &Scalar| match (s, field_type) {
-                (Scalar::String(_), Text) | (Scalar::Date(_), DateType) => true,
-                (Scalar::Float64(v), Float64) => v.is_finite(),
-                _ => false,
-            };
-            let ok = match (value, mode) {
-                (Value::Null, Nullable) => true,
-                (Value::Scalar(s), Nullable | Required) => fits(s),
-                (Value::Repeated(items), Repeated) => items.iter().all(fits),
-                _ => false,
-            };
-            assert!(ok, "`{name}` cannot hold {value:?}");
+        if let Err(problem) = slate_sdk::check_row(&PointsPredictionProcessor::info().schema, row) {
+            panic!("{problem}");
         }
     }
 

@@ -41,7 +41,7 @@ pub use bindings::slate::processor::types::{
 };
 pub use dates::{date_from_days, days_from_date};
 pub use rows::{Columns, RowExt, RowSetBuilder};
-pub use schema::{field, table};
+pub use schema::{check_row, field, table};
 
 /// Writes a line to the host's log.
 pub fn log(level: LogLevel, message: &str) {
