@@ -4,7 +4,8 @@
 //!
 //! Instantiate the plugin in a fresh sandbox, call `process`, classify a
 //! trap or error, check the output limits, add data quality issues, and
-//! validate every row against the schema. Nothing here writes anywhere.
+//! validate every row against the schema; under the `quarantine` policy,
+//! set the bad rows aside. Nothing here writes anywhere.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -14,6 +15,8 @@ use crate::plugin::Cancelled;
 use crate::plugin::Plugin;
 use crate::plugin::bindings::ProcessError;
 use crate::plugin::sandbox::{InputSource, RunIdentity};
+use crate::plugin::spec::BadRowPolicy;
+use crate::quarantine::{self, QuarantinedRow};
 use crate::rows::{RowSet, Scalar, Value};
 use crate::runs::ErrorKind;
 use crate::schema::{ColumnMode, ColumnType, TableSchema};
@@ -22,13 +25,17 @@ use crate::validate::validate;
 /// How many validation errors a failure's message lists.
 pub const VALIDATION_ERRORS_SHOWN: usize = 20;
 
-/// Rows that passed every check.
+/// Rows that passed every check, and (under the `quarantine` policy) the
+/// rows that did not.
 #[derive(Debug)]
 pub struct Evaluated {
-    /// The rows, quality issues added.
+    /// The rows to load, quality issues added.
     pub rows: RowSet,
     /// Rows the processor read through the host.
     pub rows_read: u64,
+    /// Bad rows kept aside under the `quarantine` policy; always empty
+    /// under `fail_run`, where any bad row fails the run.
+    pub quarantined: Vec<QuarantinedRow>,
 }
 
 /// Why the rows cannot be written.
@@ -118,11 +125,25 @@ pub fn evaluate(
         );
     }
     let report = validate(&rows, &spec.schema, date);
-    if !report.is_valid() {
-        let message = report.summary(VALIDATION_ERRORS_SHOWN);
-        return Err(Failure::new(ErrorKind::Validation, message, rows_read));
+    if report.is_valid() {
+        return Ok(Evaluated {
+            rows,
+            rows_read,
+            quarantined: Vec::new(),
+        });
     }
-    Ok(Evaluated { rows, rows_read })
+    let message = report.summary(VALIDATION_ERRORS_SHOWN);
+    if spec.bad_row_policy == BadRowPolicy::Quarantine
+        && let Some((rows, quarantined)) = quarantine::split(rows, &report)
+    {
+        tracing::warn!("quarantining bad rows: {message}");
+        return Ok(Evaluated {
+            rows,
+            rows_read,
+            quarantined,
+        });
+    }
+    Err(Failure::new(ErrorKind::Validation, message, rows_read))
 }
 
 /// The column where data quality issues are recorded.

@@ -3,7 +3,8 @@
 //! 1. Claim (processor, date) in the store: a `running` record with a lease.
 //! 2. Evaluate: instantiate the plugin in a fresh store, call `process`,
 //!    check the limits and validate the rows ([`crate::evaluation`]).
-//! 3. In one transaction, replace the date's rows and mark the run `success`.
+//! 3. In one transaction, replace the date's rows, record any quarantined
+//!    rows, and mark the run `success`.
 //!
 //! Any failure ends the run `failed` with its kind and message, and leaves
 //! the output table untouched.
@@ -18,7 +19,7 @@ use crate::liveness::{LeaseConfig, LeaseKeeper};
 use crate::plugin::Plugin;
 use crate::plugin::sandbox::RunIdentity;
 use crate::runs::{ErrorKind, NewRun, RunEnd, RunRecord, RunStatus, Trigger};
-use crate::store::{Store, StoreError};
+use crate::store::{RunOutput, Store, StoreError};
 
 /// Runs plugins against a store, as one host, keeping their leases.
 #[derive(Clone)]
@@ -137,8 +138,12 @@ impl Executor {
             lease.cancel_flag(),
             quality_issues,
         );
-        let (rows, rows_read) = match evaluated {
-            Ok(Evaluated { rows, rows_read }) => (rows, rows_read),
+        let (rows, rows_read, quarantined) = match evaluated {
+            Ok(Evaluated {
+                rows,
+                rows_read,
+                quarantined,
+            }) => (rows, rows_read, quarantined),
             Err(failure) => {
                 return fail_with(
                     failure.kind,
@@ -148,11 +153,20 @@ impl Executor {
                 );
             }
         };
-        match self
-            .store
-            .commit_run(&run_id, &spec.output_table, date, &rows, rows_read as i64)
-        {
-            Ok(written) => tracing::info!(rows_written = written, rows_read, "run succeeded"),
+        let output = RunOutput {
+            table: &spec.output_table,
+            date,
+            rows: &rows,
+            rows_read: rows_read as i64,
+            quarantined: &quarantined,
+        };
+        match self.store.commit_run(&run_id, &output) {
+            Ok(written) => tracing::info!(
+                rows_written = written,
+                rows_read,
+                rows_quarantined = quarantined.len(),
+                "run succeeded"
+            ),
             Err(StoreError::NotRunning(_)) => return self.record(&run_id),
             Err(error) => return fail(ErrorKind::Load, error.to_string(), rows_read),
         }

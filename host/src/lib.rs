@@ -9,6 +9,8 @@
 //! - [`plugin`]: loading, compiling, caching and instantiating components.
 //! - [`schema`] and [`rows`]: tables, schemas and the values that cross the boundary.
 //! - [`validate`]: checking output rows against a schema before any write.
+//! - [`drift`]: additive migrations and refused changes when a live schema differs.
+//! - [`quarantine`]: bad rows set aside under the `quarantine` policy.
 //! - [`store`]: where tables and run history live (the embedded SQLite store).
 //! - [`runs`]: run records and their statuses.
 //! - [`evaluation`]: one checked call of `process`, shared by runs and `slate test`.
@@ -27,6 +29,7 @@ pub mod completeness;
 pub mod dag;
 pub mod data_dir;
 pub mod demo;
+pub mod drift;
 pub mod evaluation;
 pub mod executor;
 pub mod health;
@@ -34,6 +37,7 @@ pub mod limits;
 pub mod liveness;
 pub mod pipeline;
 pub mod plugin;
+pub mod quarantine;
 pub mod rows;
 pub mod runs;
 pub mod schema;

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::rows::{
     RowSet, Scalar, Value, describe_value, naive_date, scalar_type_name, timestamp_text,
@@ -19,7 +19,7 @@ use crate::rows::{
 use crate::schema::{Column, ColumnMode, ColumnType, TableSchema};
 
 /// One problem with one field of one row (or with the row set's columns).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldError {
     /// The row's index in the output, or `None` for a problem with the columns.
     pub row_index: Option<usize>,

@@ -108,3 +108,56 @@ fn bad_input_gets_a_one_line_error_and_a_failing_exit() {
         stderr(&unknown).starts_with("error: unknown processor NopeProcessor; known processors: ")
     );
 }
+
+#[test]
+fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(
+        crate::support::components::ONE_BAD_ROW_QUARANTINED,
+        plugins.join("one_bad_row_quarantined.wasm"),
+    )
+    .unwrap();
+    slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    let plugin_dir = plugins.to_str().unwrap();
+
+    let run = slate(
+        dir.path(),
+        &[
+            "--plugin-dir",
+            plugin_dir,
+            "run",
+            "--date",
+            "2026-01-11",
+            "--processors",
+            "OneBadRowQuarantined",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let table = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert!(table.contains("OneBadRowQuarantined"), "{table}");
+    assert!(table.contains(" 198 "), "{table}");
+
+    let listed = slate(dir.path(), &["quarantine", "--json"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["row_index"], 137);
+    assert_eq!(lines[0]["errors"][0]["field"], "circuit_breaker_until");
+    assert_eq!(lines[0]["raw_row"]["player_lookup"], "player_137");
+    let run_id = lines[0]["run_id"].as_str().unwrap().to_string();
+
+    let of_run = slate(dir.path(), &["quarantine", "--run", &run_id]);
+    let text = String::from_utf8_lossy(&of_run.stdout).into_owned();
+    assert!(of_run.status.success(), "{}", stderr(&of_run));
+    assert!(text.contains("circuit_breaker_until"), "{text}");
+    assert!(text.contains("INT64 1700000000"), "{text}");
+    assert!(text.ends_with("1 quarantined rows\n"), "{text}");
+
+    let other = slate(dir.path(), &["quarantine", "--run", "no-such-run"]);
+    assert!(String::from_utf8_lossy(&other.stdout).ends_with("0 quarantined rows\n"));
+}

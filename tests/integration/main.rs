@@ -2,6 +2,7 @@
 //! through the real host against a real SQLite store, and the real `slate`
 //! binary for the command line.
 
+mod bad_rows;
 mod bookkeeping;
 mod cli;
 mod foundation;

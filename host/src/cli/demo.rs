@@ -11,7 +11,6 @@ use slate::demo::{
     season::{Season, SeasonConfig},
 };
 use slate::runs::{RunStatus, Trigger};
-use slate::store::Store;
 
 use super::render::table;
 use super::{Host, HostOptions};

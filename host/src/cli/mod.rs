@@ -3,6 +3,7 @@
 
 mod demo;
 mod health;
+mod quarantine;
 mod render;
 mod run;
 mod test;
@@ -120,6 +121,16 @@ enum Command {
     },
     /// Marks every stale run failed (kind `stale`), freeing its date.
     Reap,
+    /// Lists the rows set aside by the `quarantine` bad-row policy, with
+    /// their field errors and the raw row.
+    Quarantine {
+        /// Only the rows of this run.
+        #[arg(long)]
+        run: Option<String>,
+        /// Print one JSON object per row instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Checks the pipeline: rows per table, missing dates, failed, blocked
     /// and stale runs, last successes. Exits non-zero when unhealthy.
     Health {
@@ -183,9 +194,10 @@ pub fn run() -> Result<ExitCode> {
                 limit: Some(limit),
                 ..RunFilter::default()
             };
-            run::runs(&options.data_dir, &filter)
+            run::runs(&options, &filter)
         }
-        Command::Reap => run::reap(&options.data_dir),
+        Command::Reap => run::reap(&options),
+        Command::Quarantine { run, json } => quarantine::quarantine(&options, run.as_deref(), json),
         Command::Schemas { out } => schemas(&options, out.as_deref()),
         Command::Test {
             plugin,
@@ -291,21 +303,26 @@ fn host_id() -> String {
     format!("{hostname}:{}", std::process::id())
 }
 
+/// Opens the store the options select; `create` makes a missing one.
+fn open_store(options: &HostOptions, create: bool) -> Result<Arc<dyn Store>> {
+    let file = options.data_dir.store_file();
+    Ok(Arc::new(if create {
+        EmbeddedStore::open(&file)?
+    } else {
+        EmbeddedStore::open_existing(&file)?
+    }))
+}
+
 /// The store, the bundled plugins loaded and ordered, and an executor.
 struct Host {
-    store: Arc<EmbeddedStore>,
+    store: Arc<dyn Store>,
     pipeline: Pipeline,
     executor: Executor,
 }
 
 impl Host {
     fn open(options: &HostOptions, create: bool) -> Result<Host> {
-        let file = options.data_dir.store_file();
-        let store = Arc::new(if create {
-            EmbeddedStore::open(&file)?
-        } else {
-            EmbeddedStore::open_existing(&file)?
-        });
+        let store = open_store(options, create)?;
         let compiled = options.data_dir.compiled_dir();
         let runtime = if options.fuel {
             Runtime::with_fuel(Some(&compiled))?
@@ -326,12 +343,7 @@ impl Host {
             plugins.extend(load_plugin_dir(&runtime, dir)?);
         }
         let pipeline = Pipeline::new(plugins)?;
-        let executor = Executor::new(
-            store.clone() as Arc<dyn Store>,
-            host_id(),
-            limits,
-            options.leases,
-        )?;
+        let executor = Executor::new(store.clone(), host_id(), limits, options.leases)?;
         Ok(Host {
             store,
             pipeline,

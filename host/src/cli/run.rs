@@ -4,9 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use chrono::NaiveDate;
-use slate::data_dir::DataDir;
 use slate::runs::{RunFilter, RunStatus, Trigger};
-use slate::store::{EmbeddedStore, Store};
 
 use super::render::{duration, short_error, table};
 use super::{Host, HostOptions};
@@ -66,8 +64,8 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
 }
 
 /// Prints run history matching `filter`, newest first.
-pub fn runs(data_dir: &DataDir, filter: &RunFilter) -> Result<ExitCode> {
-    let store = EmbeddedStore::open_existing(&data_dir.store_file())?;
+pub fn runs(options: &HostOptions, filter: &RunFilter) -> Result<ExitCode> {
+    let store = super::open_store(options, false)?;
     let records = store.runs(filter)?;
     let mut output = table(&[
         "run",
@@ -104,8 +102,8 @@ pub fn runs(data_dir: &DataDir, filter: &RunFilter) -> Result<ExitCode> {
 }
 
 /// Reaps stale runs now and lists what was reaped.
-pub fn reap(data_dir: &DataDir) -> Result<ExitCode> {
-    let store = EmbeddedStore::open_existing(&data_dir.store_file())?;
+pub fn reap(options: &HostOptions) -> Result<ExitCode> {
+    let store = super::open_store(options, false)?;
     let reaped = store.reap_stale(chrono::Utc::now())?;
     for run in &reaped {
         println!(

@@ -3,7 +3,8 @@
 //!
 //! Tables are named `"dataset.table"` (quoted, so the dot is part of the name)
 //! and their schemas are recorded in `_slate_tables`. Run history is
-//! `_slate_runs`; a partial unique index on `(processor, data_date)` for
+//! `_slate_runs`, and rows set aside by the `quarantine` policy are in
+//! `_slate_quarantine`. A partial unique index on `(processor, data_date)` for
 //! `running` rows makes the claim on a run atomic.
 
 use std::collections::HashMap;
@@ -15,8 +16,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Row as SqlRow, params};
 
 use super::cells::{date_key, from_sql, parse_date_key, sql_type, to_sql};
-use super::{PartitionCounts, Store, StoreError};
+use super::{PartitionCounts, RunOutput, Store, StoreError};
+use crate::drift;
 use crate::plugin::sandbox::{InputError, InputSource};
+use crate::quarantine::{self, QuarantineRecord};
 use crate::rows::RowSet;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
 use crate::schema::{TableName, TableSchema};
@@ -54,6 +57,17 @@ const SETUP: &str = "
     CREATE UNIQUE INDEX IF NOT EXISTS _slate_runs_one_running
         ON _slate_runs (processor, data_date) WHERE status = 'running';
     CREATE INDEX IF NOT EXISTS _slate_runs_by_date ON _slate_runs (data_date, processor);
+    CREATE TABLE IF NOT EXISTS _slate_quarantine (
+        run_id TEXT NOT NULL,
+        processor TEXT NOT NULL,
+        data_date TEXT NOT NULL,
+        table_name TEXT NOT NULL,
+        row_index INTEGER NOT NULL,
+        errors_json TEXT NOT NULL,
+        raw_row_json TEXT NOT NULL,
+        quarantined_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, row_index)
+    );
 ";
 
 const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
@@ -63,24 +77,14 @@ const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason
 /// Tables and run history in one SQLite file.
 pub struct EmbeddedStore {
     connection: Mutex<Connection>,
-    /// Recorded schemas already read. A table's schema never changes once
-    /// recorded (`ensure_table` refuses a different one), so a cached entry
-    /// stays true; a table not cached is looked up in `_slate_tables`.
+    /// Recorded schemas already read. A recorded schema changes only by an
+    /// additive migration in `ensure_table`, which updates this cache in the
+    /// same lock; a table not cached is looked up in `_slate_tables`.
     schemas: Mutex<HashMap<TableName, Arc<TableSchema>>>,
 }
 
 fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
-}
-
-/// A schema's columns as `name MODE TYPE, ...`, for error messages.
-fn describe_columns(schema: &TableSchema) -> String {
-    let columns: Vec<String> = schema
-        .columns
-        .iter()
-        .map(|c| format!("{} {} {}", c.name, c.mode, c.column_type))
-        .collect();
-    columns.join(", ")
 }
 
 /// A lease as a chrono duration (saturating for absurd values).
@@ -309,21 +313,36 @@ impl InputSource for EmbeddedStore {
 impl Store for EmbeddedStore {
     fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
         let mut connection = self.lock();
-        match self.schema_in(&connection, table)? {
-            Some(existing)
-                if existing.columns == schema.columns
-                    && existing.partition_column == schema.partition_column =>
-            {
+        if let Some(live) = self.schema_in(&connection, table)? {
+            let migration = drift::plan(table, &live, schema)?;
+            if migration.is_empty() {
                 return Ok(());
             }
-            Some(existing) => {
-                return Err(StoreError::Schema(format!(
-                    "{table} exists with another schema: it has [{}], the processor declares [{}]",
-                    describe_columns(&existing),
-                    describe_columns(schema),
-                )));
+            let migrated = migration.apply(&live, schema);
+            let transaction = connection.transaction()?;
+            for column in &migration.added {
+                transaction.execute_batch(&format!(
+                    "ALTER TABLE {} ADD COLUMN {} {}",
+                    quote(&table.to_string()),
+                    quote(&column.name),
+                    sql_type(column)
+                ))?;
             }
-            None => {}
+            let json =
+                serde_json::to_string(&migrated).map_err(|e| StoreError::Backend(e.to_string()))?;
+            transaction.execute(
+                "UPDATE _slate_tables SET schema_json = ?2 WHERE table_name = ?1",
+                params![table.to_string(), json],
+            )?;
+            transaction.commit()?;
+            tracing::info!(
+                %table,
+                added = ?migration.added.iter().map(|c| &c.name).collect::<Vec<_>>(),
+                "added new NULLABLE columns to the live table"
+            );
+            self.cached_schemas()
+                .insert(table.clone(), Arc::new(migrated));
+            return Ok(());
         }
         // Creating a table is rare; the primary key of `_slate_tables` makes
         // two hosts racing to create it fail cleanly rather than both succeed.
@@ -441,35 +460,100 @@ impl Store for EmbeddedStore {
         self.run(&run_id)?.ok_or(StoreError::NotRunning(run_id))
     }
 
-    fn commit_run(
-        &self,
-        run_id: &str,
-        table: &TableName,
-        date: NaiveDate,
-        rows: &RowSet,
-        rows_read: i64,
-    ) -> Result<usize, StoreError> {
+    fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         let schema = self
-            .schema_in(&transaction, table)?
-            .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
-        let written = Self::replace_in(&transaction, table, &schema, &[date], rows)?;
-        let now = Utc::now();
+            .schema_in(&transaction, output.table)?
+            .ok_or_else(|| StoreError::NoSuchTable(output.table.clone()))?;
+        let written = Self::replace_in(
+            &transaction,
+            output.table,
+            &schema,
+            &[output.date],
+            output.rows,
+        )?;
+        let now = timestamp(Utc::now());
         let updated = transaction.execute(
             "UPDATE _slate_runs SET status = 'success', finished_at = ?2, heartbeat_at = ?2,
                  duration_ms = CAST(ROUND((julianday(?2) - julianday(started_at)) * 86400000) AS INTEGER),
-                 rows_read = ?3, rows_written = ?4,
-                 reason = 'committed ' || ?4 || ' rows'
+                 rows_read = ?3, rows_written = ?4, reason = ?5
              WHERE run_id = ?1 AND status = 'running'",
-            params![run_id, timestamp(now), rows_read, written as i64],
+            params![
+                run_id,
+                now,
+                output.rows_read,
+                written as i64,
+                quarantine::commit_reason(written, output.quarantined.len(), run_id),
+            ],
         )?;
         if updated != 1 {
             // The claim was lost (reaped as stale): write nothing.
             return Err(StoreError::NotRunning(run_id.to_string()));
         }
+        let mut quarantine = transaction.prepare_cached(
+            "INSERT INTO _slate_quarantine (run_id, processor, data_date, table_name, row_index,
+                 errors_json, raw_row_json, quarantined_at)
+             SELECT run_id, processor, data_date, ?2, ?3, ?4, ?5, ?6
+             FROM _slate_runs WHERE run_id = ?1",
+        )?;
+        for row in output.quarantined {
+            let errors = serde_json::to_string(&row.errors)
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            quarantine.execute(params![
+                run_id,
+                output.table.to_string(),
+                row.row_index as i64,
+                errors,
+                row.raw_row.to_string(),
+                now,
+            ])?;
+        }
+        drop(quarantine);
         transaction.commit()?;
         Ok(written)
+    }
+
+    fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT run_id, processor, data_date, table_name, row_index, errors_json,
+                    raw_row_json, quarantined_at
+             FROM _slate_quarantine WHERE ?1 IS NULL OR run_id = ?1
+             ORDER BY run_id DESC, row_index",
+        )?;
+        let rows = statement.query_map([run_id], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, String>(6)?,
+                row.get::<_, String>(7)?,
+            ))
+        })?;
+        let unreadable = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::Backend(format!("unreadable quarantine record ({what}): {e}"))
+        };
+        let mut records = Vec::new();
+        for row in rows {
+            let (run_id, processor, date, table_name, row_index, errors, raw_row, at) = row?;
+            records.push(QuarantineRecord {
+                run_id,
+                processor,
+                data_date: parse_date_key(&date).ok_or_else(|| unreadable("date", &date))?,
+                table_name,
+                row_index: row_index as u64,
+                errors: serde_json::from_str(&errors).map_err(|e| unreadable("errors", &e))?,
+                raw_row: serde_json::from_str(&raw_row).map_err(|e| unreadable("row", &e))?,
+                quarantined_at: DateTime::parse_from_rfc3339(&at)
+                    .map_err(|e| unreadable("time", &e))?
+                    .with_timezone(&Utc),
+            });
+        }
+        Ok(records)
     }
 
     fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {

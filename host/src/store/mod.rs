@@ -15,6 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use embedded::EmbeddedStore;
 
 use crate::plugin::sandbox::InputSource;
+use crate::quarantine::{QuarantineRecord, QuarantinedRow};
 use crate::rows::RowSet;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord};
 use crate::schema::{TableName, TableSchema};
@@ -39,6 +40,9 @@ pub enum StoreError {
     /// A stored table no longer matches what was written or expected.
     #[error("{0}")]
     Schema(String),
+    /// The live table's schema cannot take the declared one.
+    #[error(transparent)]
+    Drift(#[from] crate::drift::DriftRefused),
     /// The store file is missing.
     #[error("no store at {0}: run `slate demo` first, or pass --data-dir")]
     Missing(String),
@@ -53,13 +57,30 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// What a successful run commits.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOutput<'a> {
+    /// The output table.
+    pub table: &'a TableName,
+    /// The run's date: the partition replaced.
+    pub date: NaiveDate,
+    /// The rows that load.
+    pub rows: &'a RowSet,
+    /// Rows the processor read.
+    pub rows_read: i64,
+    /// Bad rows set aside under the `quarantine` policy.
+    pub quarantined: &'a [QuarantinedRow],
+}
+
 /// Rows per partition date of a table.
 pub type PartitionCounts = Vec<(NaiveDate, u64)>;
 
 /// The contract of a warehouse with run history.
 pub trait Store: InputSource + Send + Sync {
     /// Creates the table from `schema` if it does not exist, and records the
-    /// schema. An existing table with another schema is an error.
+    /// schema. An existing table with another schema is migrated when the
+    /// only change is new NULLABLE columns, and refused otherwise with every
+    /// difference listed ([`crate::drift`]).
     fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError>;
 
     /// The recorded schema of a table, if it exists.
@@ -81,16 +102,14 @@ pub trait Store: InputSource + Send + Sync {
     /// Fails with [`StoreError::AlreadyRunning`] when another run holds it.
     fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError>;
 
-    /// In one transaction: replaces `date`'s rows of `table` with `rows` and
-    /// marks the run `success`. Returns the rows written.
-    fn commit_run(
-        &self,
-        run_id: &str,
-        table: &TableName,
-        date: NaiveDate,
-        rows: &RowSet,
-        rows_read: i64,
-    ) -> Result<usize, StoreError>;
+    /// In one transaction: replaces the output date's rows with its rows,
+    /// records its quarantined rows, and marks the run `success`. Returns
+    /// the rows written. A run that is no longer `running` (it was reaped)
+    /// writes nothing and fails with [`StoreError::NotRunning`].
+    fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError>;
+
+    /// Quarantined rows, of one run or of every run, newest run first.
+    fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError>;
 
     /// Ends a running run without writing rows.
     fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError>;

@@ -20,6 +20,7 @@ use crate::evaluation::{Evaluated, Failure, evaluate};
 use crate::limits::RunLimits;
 use crate::plugin::Plugin;
 use crate::plugin::sandbox::{InputSource, RunIdentity};
+use crate::runs::ErrorKind;
 use crate::schema::{TableName, TableSchema};
 use fixtures::Fixtures;
 use golden::Difference;
@@ -124,7 +125,31 @@ pub fn run(plugin: &Plugin, case: &TestCase, known: &BTreeMap<TableName, TableSc
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let rows = match evaluate(plugin, identity, source, case.limits, cancel, &[]) {
-        Ok(Evaluated { rows, .. }) => rows,
+        Ok(Evaluated {
+            rows, quarantined, ..
+        }) if quarantined.is_empty() => rows,
+        // Production would load the good rows and set these aside; a test
+        // must not pass quietly over them.
+        Ok(Evaluated {
+            quarantined,
+            rows_read,
+            ..
+        }) => {
+            let errors: Vec<String> = quarantined
+                .iter()
+                .flat_map(|row| row.errors.iter().map(ToString::to_string))
+                .collect();
+            return Outcome::PluginFailed(Failure {
+                kind: ErrorKind::Validation,
+                message: format!(
+                    "{} rows would be quarantined:\n  {}",
+                    quarantined.len(),
+                    errors.join("\n  ")
+                ),
+                rows_read,
+                limit: None,
+            });
+        }
         Err(failure) => return Outcome::PluginFailed(failure),
     };
     let Some(path) = &case.expect else {

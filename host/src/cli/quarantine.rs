@@ -1,0 +1,45 @@
+//! `slate quarantine`: the rows set aside by the `quarantine` bad-row policy.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::HostOptions;
+use super::render::table;
+
+/// Prints the quarantined rows of one run (or of every run), each with its
+/// field errors and the raw row; as JSON lines with `json`.
+pub fn quarantine(options: &HostOptions, run_id: Option<&str>, json: bool) -> Result<ExitCode> {
+    let store = super::open_store(options, false)?;
+    let records = store.quarantined(run_id)?;
+    if json {
+        for record in &records {
+            println!("{}", serde_json::to_string(record)?);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut output = table(&[
+        "run",
+        "processor",
+        "date",
+        "table",
+        "row",
+        "errors",
+        "raw row",
+    ]);
+    for record in &records {
+        let errors: Vec<String> = record.errors.iter().map(ToString::to_string).collect();
+        output.add_row(vec![
+            record.run_id.clone(),
+            record.processor.clone(),
+            record.data_date.to_string(),
+            record.table_name.clone(),
+            record.row_index.to_string(),
+            errors.join("\n"),
+            record.raw_row.to_string(),
+        ]);
+    }
+    println!("{output}");
+    println!("{} quarantined rows", records.len());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,317 @@
+//! Schema drift: what to do when a live table's schema differs from the
+//! schema a processor declares.
+//!
+//! One rule for every backend. A column the processor adds as NULLABLE is
+//! an additive migration: existing rows read NULL for it, and nothing that
+//! reads the table breaks. Anything else (a type changed, a mode tightened
+//! or loosened, a column removed, the partition column moved) could break
+//! readers or lose data, so it is refused with every difference listed.
+
+use std::fmt;
+
+use crate::schema::{Column, ColumnMode, TableName, TableSchema};
+
+/// The columns to add to a live table so that it takes the declared rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Migration {
+    /// New NULLABLE columns, in declared order; appended to the live table.
+    pub added: Vec<Column>,
+}
+
+impl Migration {
+    /// Whether the live table already matches.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty()
+    }
+
+    /// The live schema with the added columns appended, and the declared
+    /// key columns: what the table is after the migration.
+    pub fn apply(&self, live: &TableSchema, declared: &TableSchema) -> TableSchema {
+        let mut columns = live.columns.clone();
+        columns.extend(self.added.iter().cloned());
+        TableSchema {
+            columns,
+            partition_column: live.partition_column.clone(),
+            key_columns: declared.key_columns.clone(),
+        }
+    }
+}
+
+/// A live table that cannot take the declared schema without breaking
+/// readers or losing data.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{table}: the live table's schema differs from the processor's, and only new NULLABLE \
+     columns can be added: {}",
+    .differences.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+)]
+pub struct DriftRefused {
+    /// The table.
+    pub table: TableName,
+    /// Every difference that is not an additive change.
+    pub differences: Vec<Difference>,
+}
+
+/// One difference between a live schema and a declared one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Difference {
+    /// The live table has a column the processor no longer declares.
+    Removed(Column),
+    /// A new column that is not NULLABLE: existing rows could not hold it.
+    AddedNotNullable(Column),
+    /// The same column with another type.
+    TypeChanged {
+        /// The column.
+        name: String,
+        /// Its type in the live table.
+        live: String,
+        /// Its declared type.
+        declared: String,
+    },
+    /// The same column with another mode.
+    ModeChanged {
+        /// The column.
+        name: String,
+        /// Its mode in the live table.
+        live: ColumnMode,
+        /// Its declared mode.
+        declared: ColumnMode,
+    },
+    /// The table is partitioned by another column.
+    PartitionChanged {
+        /// The live partition column.
+        live: String,
+        /// The declared partition column.
+        declared: String,
+    },
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Difference::Removed(c) => write!(
+                f,
+                "column `{}` ({} {}) is in the live table but no longer declared",
+                c.name, c.mode, c.column_type
+            ),
+            Difference::AddedNotNullable(c) => write!(
+                f,
+                "new column `{}` is {} {}, but a new column must be NULLABLE",
+                c.name, c.mode, c.column_type
+            ),
+            Difference::TypeChanged {
+                name,
+                live,
+                declared,
+            } => write!(f, "column `{name}` changes type from {live} to {declared}"),
+            Difference::ModeChanged {
+                name,
+                live,
+                declared,
+            } => write!(f, "column `{name}` changes mode from {live} to {declared}"),
+            Difference::PartitionChanged { live, declared } => write!(
+                f,
+                "the partition column changes from `{live}` to `{declared}`"
+            ),
+        }
+    }
+}
+
+/// Compares a live table's schema with the declared one: the additive
+/// migration to apply, or every difference that refuses it.
+pub fn plan(
+    table: &TableName,
+    live: &TableSchema,
+    declared: &TableSchema,
+) -> Result<Migration, DriftRefused> {
+    let mut differences = Vec::new();
+    if live.partition_column != declared.partition_column {
+        differences.push(Difference::PartitionChanged {
+            live: live.partition_column.clone(),
+            declared: declared.partition_column.clone(),
+        });
+    }
+    for column in &live.columns {
+        match declared.columns.iter().find(|c| c.name == column.name) {
+            None => differences.push(Difference::Removed(column.clone())),
+            Some(wanted) => {
+                let (live_type, declared_type) = (type_name(column), type_name(wanted));
+                if live_type != declared_type {
+                    differences.push(Difference::TypeChanged {
+                        name: column.name.clone(),
+                        live: live_type,
+                        declared: declared_type,
+                    });
+                }
+                if column.mode != wanted.mode {
+                    differences.push(Difference::ModeChanged {
+                        name: column.name.clone(),
+                        live: column.mode,
+                        declared: wanted.mode,
+                    });
+                }
+            }
+        }
+    }
+    let mut added = Vec::new();
+    for column in &declared.columns {
+        if live.index_of(&column.name).is_some() {
+            continue;
+        }
+        if column.mode == ColumnMode::Nullable {
+            added.push(column.clone());
+        } else {
+            differences.push(Difference::AddedNotNullable(column.clone()));
+        }
+    }
+    if differences.is_empty() {
+        Ok(Migration { added })
+    } else {
+        Err(DriftRefused {
+            table: table.clone(),
+            differences,
+        })
+    }
+}
+
+/// A column's type as compared: FLOAT64 that admits NaN is another type to
+/// its readers than one that does not.
+fn type_name(column: &Column) -> String {
+    if column.allow_non_finite {
+        format!("{} (non-finite allowed)", column.column_type)
+    } else {
+        column.column_type.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::ColumnType;
+
+    fn table() -> TableName {
+        TableName::new("nba_precompute", "player_daily_cache")
+    }
+
+    fn live() -> TableSchema {
+        TableSchema {
+            columns: vec![
+                Column::new("player_lookup", ColumnType::String, ColumnMode::Required),
+                Column::new("cache_date", ColumnType::Date, ColumnMode::Required),
+                Column::new("points_avg", ColumnType::Float64, ColumnMode::Nullable),
+            ],
+            partition_column: "cache_date".into(),
+            key_columns: vec!["player_lookup".into()],
+        }
+    }
+
+    fn declared_with(change: impl FnOnce(&mut TableSchema)) -> TableSchema {
+        let mut schema = live();
+        change(&mut schema);
+        schema
+    }
+
+    #[test]
+    fn an_identical_schema_needs_no_migration() {
+        assert!(plan(&table(), &live(), &live()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_new_nullable_column_is_an_additive_migration_appended_to_the_live_table() {
+        let declared = declared_with(|s| {
+            s.columns.insert(
+                1,
+                Column::new("minutes_avg", ColumnType::Float64, ColumnMode::Nullable),
+            )
+        });
+        let migration = plan(&table(), &live(), &declared).unwrap();
+        assert_eq!(
+            migration.added,
+            [Column::new(
+                "minutes_avg",
+                ColumnType::Float64,
+                ColumnMode::Nullable
+            )]
+        );
+        let after = migration.apply(&live(), &declared);
+        let names: Vec<&str> = after.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["player_lookup", "cache_date", "points_avg", "minutes_avg"]
+        );
+    }
+
+    #[test]
+    fn a_new_required_column_is_refused() {
+        let declared = declared_with(|s| {
+            s.columns.push(Column::new(
+                "games",
+                ColumnType::Int64,
+                ColumnMode::Required,
+            ))
+        });
+        let refused = plan(&table(), &live(), &declared).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "nba_precompute.player_daily_cache: the live table's schema differs from the \
+             processor's, and only new NULLABLE columns can be added: new column `games` is \
+             REQUIRED INT64, but a new column must be NULLABLE"
+        );
+    }
+
+    #[test]
+    fn every_non_additive_difference_is_listed_not_just_the_first() {
+        let declared = TableSchema {
+            columns: vec![
+                Column::new("player_lookup", ColumnType::Int64, ColumnMode::Required),
+                Column::new("cache_date", ColumnType::Date, ColumnMode::Nullable),
+            ],
+            partition_column: "cache_date".into(),
+            key_columns: vec![],
+        };
+        let refused = plan(&table(), &live(), &declared).unwrap_err();
+        let listed: Vec<String> = refused.differences.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            listed,
+            [
+                "column `player_lookup` changes type from STRING to INT64",
+                "column `cache_date` changes mode from REQUIRED to NULLABLE",
+                "column `points_avg` (NULLABLE FLOAT64) is in the live table but no longer declared",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tightened_mode_is_refused() {
+        let declared = declared_with(|s| s.columns[2].mode = ColumnMode::Required);
+        let refused = plan(&table(), &live(), &declared).unwrap_err();
+        assert_eq!(
+            refused.differences,
+            [Difference::ModeChanged {
+                name: "points_avg".into(),
+                live: ColumnMode::Nullable,
+                declared: ColumnMode::Required
+            }]
+        );
+    }
+
+    #[test]
+    fn a_moved_partition_column_is_refused() {
+        let declared = declared_with(|s| {
+            s.columns.push(Column::new(
+                "game_date",
+                ColumnType::Date,
+                ColumnMode::Nullable,
+            ));
+            s.partition_column = "game_date".into();
+        });
+        let refused = plan(&table(), &live(), &declared).unwrap_err();
+        assert_eq!(
+            refused.differences,
+            [Difference::PartitionChanged {
+                live: "cache_date".into(),
+                declared: "game_date".into()
+            }]
+        );
+    }
+}

@@ -1,0 +1,255 @@
+//! Bad rows and schema drift, end to end: a processor's output is checked
+//! before anything is written, one bad row of 199 is named precisely, the
+//! `quarantine` policy loads the good rows and keeps the bad one, and a live
+//! table whose schema drifted is migrated or refused.
+
+use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::runs::{ErrorKind, RunStatus};
+use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::store::Store;
+
+use crate::support::{TestHost, components, date};
+
+fn failing_table() -> TableName {
+    TableName::new("slate_test", "one_bad_row_fails_run")
+}
+
+fn quarantine_table() -> TableName {
+    TableName::new("slate_test", "one_bad_row_quarantined")
+}
+
+/// The fixtures' schema as it was before `circuit_breaker_until` was added.
+fn schema_without_breaker() -> TableSchema {
+    TableSchema {
+        columns: vec![
+            Column::new("game_date", ColumnType::Date, ColumnMode::Required),
+            Column::new("player_lookup", ColumnType::String, ColumnMode::Required),
+            Column::new("points", ColumnType::Int64, ColumnMode::Required),
+        ],
+        partition_column: "game_date".into(),
+        key_columns: vec!["player_lookup".into()],
+    }
+}
+
+/// `count` rows of the old schema for `day`.
+fn old_rows(day: &str, count: i64) -> RowSet {
+    RowSet {
+        columns: vec!["game_date".into(), "player_lookup".into(), "points".into()],
+        rows: (0..count)
+            .map(|n| {
+                vec![
+                    Value::Scalar(Scalar::Date(wit_date(date(day)))),
+                    Value::Scalar(Scalar::String(format!("old_{n}"))),
+                    Value::Scalar(Scalar::Int64(n)),
+                ]
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn under_fail_run_one_bad_row_of_199_writes_nothing_and_names_row_field_and_value() {
+    let host = TestHost::empty();
+    let plugin = host.fixture(components::ONE_BAD_ROW_FAILS_RUN);
+    let day = date("2026-01-11");
+    // Yesterday's load of the same date is in the table.
+    host.store
+        .ensure_table(&failing_table(), &plugin.spec.schema)
+        .unwrap();
+    let previous = host.run(&plugin, date("2026-01-01"));
+    assert_eq!(previous.status, RunStatus::Success);
+    assert_eq!(previous.rows_written, 199);
+
+    let record = host.run(&plugin, day);
+
+    assert_eq!(record.status, RunStatus::Failed);
+    assert_eq!(record.error_kind, Some(ErrorKind::Validation));
+    let message = record.error_message.unwrap();
+    assert!(
+        message.starts_with("1 of 199 rows failed validation with 1 errors"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "row 137 (player_lookup=\"player_137\", game_date=\"2026-01-11\"): field \
+             `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000"
+        ),
+        "{message}"
+    );
+    assert!(host.rows(&failing_table(), day).rows.is_empty());
+    assert_eq!(
+        host.rows(&failing_table(), date("2026-01-01")).rows.len(),
+        199
+    );
+    assert!(host.store.quarantined(None).unwrap().is_empty());
+}
+
+#[test]
+fn a_failed_validation_leaves_the_dates_previous_rows_intact() {
+    let host = TestHost::empty();
+    let plugin = host.fixture(components::ONE_BAD_ROW_FAILS_RUN);
+    let day = date("2026-01-11");
+    host.store
+        .ensure_table(&failing_table(), &schema_without_breaker())
+        .unwrap();
+    host.store
+        .replace_partitions(&failing_table(), &[day], &old_rows("2026-01-11", 5))
+        .unwrap();
+
+    let record = host.run(&plugin, day);
+
+    assert_eq!(record.status, RunStatus::Failed);
+    let rows = host.rows(&failing_table(), day);
+    assert_eq!(rows.rows.len(), 5, "the old rows are still there");
+}
+
+#[test]
+fn under_quarantine_198_rows_load_and_the_bad_one_is_kept_with_its_errors() {
+    let host = TestHost::empty();
+    let plugin = host.fixture(components::ONE_BAD_ROW_QUARANTINED);
+    let day = date("2026-01-11");
+
+    let record = host.run(&plugin, day);
+
+    assert_eq!(record.status, RunStatus::Success, "{record:?}");
+    assert_eq!(record.rows_written, 198);
+    assert_eq!(
+        record.reason.as_deref(),
+        Some(
+            format!(
+                "committed 198 rows; quarantined 1 bad rows (see `slate quarantine --run {}`)",
+                record.run_id
+            )
+            .as_str()
+        )
+    );
+    let loaded = host.rows(&quarantine_table(), day);
+    assert_eq!(loaded.rows.len(), 198);
+    assert!(
+        !loaded
+            .rows
+            .iter()
+            .any(|row| row[1] == Value::Scalar(Scalar::String("player_137".into())))
+    );
+
+    let quarantined = host.store.quarantined(Some(&record.run_id)).unwrap();
+    assert_eq!(quarantined.len(), 1);
+    let bad = &quarantined[0];
+    assert_eq!(bad.run_id, record.run_id);
+    assert_eq!(bad.processor, "OneBadRowQuarantined");
+    assert_eq!(bad.data_date, day);
+    assert_eq!(bad.table_name, "slate_test.one_bad_row_quarantined");
+    assert_eq!(bad.row_index, 137);
+    assert_eq!(bad.errors.len(), 1);
+    assert_eq!(bad.errors[0].field, "circuit_breaker_until");
+    assert_eq!(bad.errors[0].value, "INT64 1700000000");
+    assert_eq!(
+        bad.raw_row,
+        serde_json::json!({
+            "game_date": "2026-01-11",
+            "player_lookup": "player_137",
+            "points": 17,
+            "circuit_breaker_until": 1_700_000_000,
+        })
+    );
+    // Another run's listing does not include it; the unfiltered one does.
+    assert!(
+        host.store
+            .quarantined(Some("no-such-run"))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(host.store.quarantined(None).unwrap().len(), 1);
+}
+
+#[test]
+fn each_rerun_keeps_its_own_quarantined_rows_and_the_table_one_copy_of_the_good_ones() {
+    let host = TestHost::empty();
+    let plugin = host.fixture(components::ONE_BAD_ROW_QUARANTINED);
+    let day = date("2026-01-12");
+    let first = host.run(&plugin, day);
+    let second = host.run(&plugin, day);
+    assert_eq!(host.rows(&quarantine_table(), day).rows.len(), 198);
+    assert_eq!(
+        host.store.quarantined(Some(&first.run_id)).unwrap().len(),
+        1
+    );
+    assert_eq!(
+        host.store.quarantined(Some(&second.run_id)).unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn a_new_nullable_column_is_added_to_the_live_table_and_old_rows_read_null() {
+    let host = TestHost::empty();
+    let plugin = host.fixture(components::ONE_BAD_ROW_FAILS_RUN);
+    host.store
+        .ensure_table(&failing_table(), &schema_without_breaker())
+        .unwrap();
+    host.store
+        .replace_partitions(
+            &failing_table(),
+            &[date("2026-01-10")],
+            &old_rows("2026-01-10", 3),
+        )
+        .unwrap();
+
+    let record = host.run(&plugin, date("2026-02-01"));
+
+    assert_eq!(record.status, RunStatus::Success, "{record:?}");
+    let live = host.store.table_schema(&failing_table()).unwrap().unwrap();
+    let shape = |schema: &TableSchema| -> Vec<(String, ColumnType, ColumnMode)> {
+        schema
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.column_type, c.mode))
+            .collect()
+    };
+    assert_eq!(shape(&live), shape(&plugin.spec.schema));
+    let old = host.rows(&failing_table(), date("2026-01-10"));
+    assert_eq!(old.columns[3], "circuit_breaker_until");
+    assert_eq!(old.rows.len(), 3);
+    assert!(old.rows.iter().all(|row| row[3] == Value::Null));
+    assert_eq!(
+        host.rows(&failing_table(), date("2026-02-01")).rows.len(),
+        199
+    );
+}
+
+#[test]
+fn a_changed_type_is_refused_with_every_difference_and_nothing_is_written() {
+    let host = TestHost::empty();
+    let plugin = host.fixture(components::ONE_BAD_ROW_FAILS_RUN);
+    let mut drifted = plugin.spec.schema.clone();
+    drifted.columns[2] = Column::new("points", ColumnType::String, ColumnMode::Required);
+    drifted.columns.push(Column::new(
+        "retired_column",
+        ColumnType::Bool,
+        ColumnMode::Nullable,
+    ));
+    host.store.ensure_table(&failing_table(), &drifted).unwrap();
+
+    let record = host.run(&plugin, date("2026-02-01"));
+
+    assert_eq!(record.status, RunStatus::Failed);
+    assert_eq!(record.error_kind, Some(ErrorKind::Load));
+    assert_eq!(
+        record.error_message.as_deref(),
+        Some(
+            "slate_test.one_bad_row_fails_run: the live table's schema differs from the \
+             processor's, and only new NULLABLE columns can be added: column `points` changes \
+             type from STRING to INT64; column `retired_column` (NULLABLE BOOL) is in the live \
+             table but no longer declared"
+        )
+    );
+    assert_eq!(
+        host.store.table_schema(&failing_table()).unwrap().unwrap(),
+        drifted
+    );
+    assert!(
+        host.rows(&failing_table(), date("2026-02-01"))
+            .rows
+            .is_empty()
+    );
+}
