@@ -3,9 +3,12 @@
 //! binary for the command line.
 
 mod bad_rows;
+mod bigquery;
 mod bookkeeping;
 mod cli;
+mod emulator;
 mod foundation;
+mod history_backends;
 mod pipeline;
 mod plugin_test;
 mod sandbox;

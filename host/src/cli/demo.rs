@@ -28,7 +28,7 @@ pub fn demo(
     let loaded = load_season(host.store.as_ref(), &season)?;
     eprintln!(
         "loaded the demo season into {}: {} games, {} box score lines, {} prop lines",
-        data_dir.store_file().display(),
+        options.warehouse.describe(data_dir),
         loaded.games,
         loaded.box_scores,
         loaded.prop_lines

@@ -7,6 +7,7 @@ mod quarantine;
 mod render;
 mod run;
 mod test;
+mod warehouse;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,7 +25,7 @@ use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
 use slate::plugin::Runtime;
 use slate::runs::RunFilter;
-use slate::store::{EmbeddedStore, Store};
+use slate::store::Store;
 
 /// Runs analytics and precompute processors as sandboxed WebAssembly components.
 #[derive(Parser)]
@@ -53,6 +54,8 @@ struct Cli {
     /// Seconds a run may keep running before it is flagged and cancelled.
     #[arg(long, global = true, env = "SLATE_MAX_RUNTIME_SECS", default_value_t = 4.0 * 3600.0)]
     max_runtime_secs: f64,
+    #[command(flatten)]
+    warehouse: warehouse::WarehouseArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -165,6 +168,7 @@ pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     let options = HostOptions {
         data_dir: DataDir::new(&cli.data_dir),
+        warehouse: cli.warehouse.clone(),
         plugin_dir: cli.plugin_dir.clone(),
         fuel: cli.fuel,
         leases: LeaseConfig {
@@ -288,6 +292,7 @@ fn seconds(flag: &str, value: f64) -> Result<Duration> {
 /// What every command that runs processors needs to know.
 pub struct HostOptions {
     data_dir: DataDir,
+    warehouse: warehouse::WarehouseArgs,
     plugin_dir: Option<PathBuf>,
     fuel: bool,
     leases: LeaseConfig,
@@ -305,12 +310,7 @@ fn host_id() -> String {
 
 /// Opens the store the options select; `create` makes a missing one.
 fn open_store(options: &HostOptions, create: bool) -> Result<Arc<dyn Store>> {
-    let file = options.data_dir.store_file();
-    Ok(Arc::new(if create {
-        EmbeddedStore::open(&file)?
-    } else {
-        EmbeddedStore::open_existing(&file)?
-    }))
+    options.warehouse.open(&options.data_dir, create)
 }
 
 /// The store, the bundled plugins loaded and ordered, and an executor.

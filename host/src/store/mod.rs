@@ -3,8 +3,10 @@
 //! [`Store`] is the contract every backend keeps: creating tables from
 //! schemas, reading a date range, claiming runs atomically, and committing a
 //! date's rows together with the run's success. [`EmbeddedStore`] keeps it in
-//! one bundled SQLite file, the default that needs no setup.
+//! one bundled SQLite file, the default that needs no setup; [`BigQueryStore`]
+//! keeps it in BigQuery, for production.
 
+pub mod bigquery;
 mod cells;
 mod embedded;
 
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+pub use bigquery::{BigQueryConfig, BigQueryStore};
 pub use embedded::EmbeddedStore;
 
 use crate::plugin::sandbox::InputSource;

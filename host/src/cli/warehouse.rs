@@ -1,0 +1,123 @@
+//! Which warehouse the command line writes to: the embedded store in the
+//! data directory (the default), or BigQuery.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use slate::data_dir::DataDir;
+use slate::store::bigquery::Credentials;
+use slate::store::{BigQueryConfig, BigQueryStore, EmbeddedStore, Store};
+
+/// The warehouse options, global to every command.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WarehouseArgs {
+    /// Where tables and run history live: `embedded` (SQLite in the data
+    /// directory) or `bigquery`.
+    #[arg(
+        long,
+        global = true,
+        env = "SLATE_WAREHOUSE",
+        default_value = "embedded"
+    )]
+    warehouse: Warehouse,
+    /// BigQuery: the project that runs the jobs and holds the datasets.
+    #[arg(long, global = true, env = "SLATE_BIGQUERY_PROJECT")]
+    bigquery_project: Option<String>,
+    /// BigQuery: the endpoint of an emulator, e.g. `127.0.0.1:9050`; an
+    /// emulator needs no credentials.
+    #[arg(long, global = true, env = "BIGQUERY_EMULATOR_HOST")]
+    bigquery_endpoint: Option<String>,
+    /// BigQuery: where datasets are created and jobs run, e.g. `US`.
+    #[arg(long, global = true, env = "SLATE_BIGQUERY_LOCATION")]
+    bigquery_location: Option<String>,
+    /// BigQuery: a service-account key file. Without it, Application
+    /// Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`, then the
+    /// metadata server).
+    #[arg(long, global = true, env = "SLATE_BIGQUERY_KEY_FILE")]
+    bigquery_key_file: Option<PathBuf>,
+    /// BigQuery: put before every dataset name, e.g. `dev_`.
+    #[arg(
+        long,
+        global = true,
+        env = "SLATE_BIGQUERY_DATASET_PREFIX",
+        default_value = ""
+    )]
+    bigquery_dataset_prefix: String,
+    /// BigQuery: the dataset of run history and quarantine.
+    #[arg(
+        long,
+        global = true,
+        env = "SLATE_BIGQUERY_HISTORY_DATASET",
+        default_value = "nba_reference"
+    )]
+    bigquery_history_dataset: String,
+}
+
+/// The warehouses Slate writes to.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warehouse {
+    /// SQLite in the data directory.
+    Embedded,
+    /// Google BigQuery (or an emulator of it).
+    Bigquery,
+}
+
+impl WarehouseArgs {
+    /// The BigQuery configuration the options give, naming what is missing.
+    pub fn bigquery_config(&self) -> Result<BigQueryConfig> {
+        let Some(project) = &self.bigquery_project else {
+            bail!("--warehouse bigquery needs --bigquery-project (or SLATE_BIGQUERY_PROJECT)");
+        };
+        let mut config = match &self.bigquery_endpoint {
+            Some(endpoint) => BigQueryConfig::emulator(&with_scheme(endpoint), project),
+            None => BigQueryConfig::new(project),
+        };
+        if let Some(key_file) = &self.bigquery_key_file {
+            config.credentials = Credentials::KeyFile(key_file.clone());
+        }
+        config.location = self.bigquery_location.clone();
+        config.dataset_prefix = self.bigquery_dataset_prefix.clone();
+        config.history_dataset = self.bigquery_history_dataset.clone();
+        Ok(config)
+    }
+
+    /// Opens the selected store; `create` makes a missing embedded one.
+    pub fn open(&self, data_dir: &DataDir, create: bool) -> Result<Arc<dyn Store>> {
+        Ok(match self.warehouse {
+            Warehouse::Embedded => {
+                let file = data_dir.store_file();
+                Arc::new(if create {
+                    EmbeddedStore::open(&file)?
+                } else {
+                    EmbeddedStore::open_existing(&file)?
+                })
+            }
+            Warehouse::Bigquery => Arc::new(BigQueryStore::connect(&self.bigquery_config()?)?),
+        })
+    }
+
+    /// Where the store is, in words.
+    pub fn describe(&self, data_dir: &DataDir) -> String {
+        match self.warehouse {
+            Warehouse::Embedded => data_dir.store_file().display().to_string(),
+            Warehouse::Bigquery => format!(
+                "BigQuery project {} at {}",
+                self.bigquery_project.as_deref().unwrap_or("?"),
+                self.bigquery_endpoint.as_deref().map_or(
+                    slate::store::bigquery::GOOGLE_ENDPOINT.to_string(),
+                    with_scheme
+                )
+            ),
+        }
+    }
+}
+
+/// `host:port` as `http://host:port`, as the emulator convention allows both.
+fn with_scheme(endpoint: &str) -> String {
+    if endpoint.contains("://") {
+        endpoint.to_string()
+    } else {
+        format!("http://{endpoint}")
+    }
+}

@@ -1,0 +1,756 @@
+//! The BigQuery calls Slate makes, each retried when the failure is
+//! transient ([`super::retry`]).
+//!
+//! Datasets, tables and queries go through gcp-bigquery-client. Loads go
+//! as multipart uploads of newline-delimited JSON, which that client does
+//! not offer, over the same HTTP client and token. A query that fails is
+//! an error even when the service answers 200 with `errors` (the emulator
+//! does); a load job that fails reports every entry of its `errors[]`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use gcp_bigquery_client::Client;
+use gcp_bigquery_client::auth::Authenticator;
+use gcp_bigquery_client::error::BQError;
+use gcp_bigquery_client::model::dataset::Dataset;
+use gcp_bigquery_client::model::error_proto::ErrorProto;
+use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
+use gcp_bigquery_client::model::job::Job;
+use gcp_bigquery_client::model::query_parameter::QueryParameter;
+use gcp_bigquery_client::model::query_parameter_type::QueryParameterType;
+use gcp_bigquery_client::model::query_parameter_value::QueryParameterValue;
+use gcp_bigquery_client::model::query_request::QueryRequest;
+use gcp_bigquery_client::model::table::Table;
+use gcp_bigquery_client::model::table_field_schema::TableFieldSchema;
+use gcp_bigquery_client::model::table_row::TableRow;
+use gcp_bigquery_client::model::table_schema::TableSchema as BqSchema;
+use serde_json::Value as Json;
+
+use super::retry::{CallFailure, RetryPolicy};
+
+/// A failed BigQuery call or load.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// A call failed (after its retries, when transient).
+    #[error("BigQuery {what} failed: {}", .failure.message)]
+    Call {
+        /// What was being done, e.g. `query`.
+        what: String,
+        /// The last failure.
+        failure: CallFailure,
+    },
+    /// A load job ran and failed; every error it reported.
+    #[error(
+        "loading {rows} rows into {table} failed with {} errors: {}",
+        .errors.len(),
+        .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    Load {
+        /// The destination, `dataset.table`.
+        table: String,
+        /// Rows sent.
+        rows: usize,
+        /// The job's `errors[]`.
+        errors: Vec<JobError>,
+    },
+}
+
+impl ApiError {
+    /// The HTTP status of a failed call, if it had one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Call { failure, .. } => failure.status,
+            ApiError::Load { .. } => None,
+        }
+    }
+}
+
+/// One entry of a job's `errors[]`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct JobError {
+    /// E.g. `invalid`.
+    pub reason: String,
+    /// Where, e.g. a file and line, or a field.
+    pub location: String,
+    /// What the service said.
+    pub message: String,
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}]", self.reason)?;
+        if !self.location.is_empty() {
+            write!(f, " at {}", self.location)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl From<&ErrorProto> for JobError {
+    fn from(error: &ErrorProto) -> Self {
+        JobError {
+            reason: error.reason.clone().unwrap_or_default(),
+            location: error.location.clone().unwrap_or_default(),
+            message: error.message.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// A typed query parameter.
+#[derive(Debug, Clone)]
+pub enum Param {
+    /// STRING.
+    String(String),
+    /// INT64.
+    Int64(i64),
+    /// DATE.
+    Date(NaiveDate),
+    /// TIMESTAMP.
+    Timestamp(DateTime<Utc>),
+    /// ARRAY<STRING>.
+    Strings(Vec<String>),
+    /// ARRAY<DATE>.
+    Dates(Vec<NaiveDate>),
+}
+
+impl Param {
+    fn to_query_parameter(&self, name: &str) -> QueryParameter {
+        let scalar = |type_name: &str| QueryParameterType {
+            r#type: type_name.to_string(),
+            array_type: None,
+            struct_types: None,
+        };
+        let value = |text: String| QueryParameterValue {
+            value: Some(text),
+            array_values: None,
+            struct_values: None,
+        };
+        let array = |type_name: &str, items: Vec<String>| {
+            (
+                QueryParameterType {
+                    r#type: "ARRAY".into(),
+                    array_type: Some(Box::new(scalar(type_name))),
+                    struct_types: None,
+                },
+                QueryParameterValue {
+                    value: None,
+                    array_values: Some(items.into_iter().map(value).collect()),
+                    struct_values: None,
+                },
+            )
+        };
+        let (parameter_type, parameter_value) = match self {
+            Param::String(s) => (scalar("STRING"), value(s.clone())),
+            Param::Int64(v) => (scalar("INT64"), value(v.to_string())),
+            Param::Date(d) => (scalar("DATE"), value(d.to_string())),
+            Param::Timestamp(t) => (
+                scalar("TIMESTAMP"),
+                value(t.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string()),
+            ),
+            Param::Strings(items) => array("STRING", items.clone()),
+            Param::Dates(items) => array("DATE", items.iter().map(|d| d.to_string()).collect()),
+        };
+        QueryParameter {
+            name: Some(name.to_string()),
+            parameter_type: Some(parameter_type),
+            parameter_value: Some(parameter_value),
+        }
+    }
+}
+
+/// The rows of a query (each a list of `v` cells) or its DML count.
+#[derive(Debug, Default)]
+pub struct QueryResult {
+    /// Result rows, cells in select order.
+    pub rows: Vec<Vec<Option<Json>>>,
+    /// For DML: rows inserted, updated or deleted.
+    pub dml_affected: Option<u64>,
+}
+
+/// A BigQuery project reached through one client.
+#[derive(Clone)]
+pub struct Api {
+    client: Client,
+    http: reqwest::Client,
+    auth: Arc<dyn Authenticator>,
+    project: String,
+    location: Option<String>,
+    upload_base: String,
+    retry: RetryPolicy,
+}
+
+/// How long one HTTP request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Rows per page of query results.
+const PAGE_ROWS: i32 = 50_000;
+
+impl Api {
+    /// A client for `project` at `endpoint` (e.g.
+    /// `https://bigquery.googleapis.com` or an emulator's address).
+    pub async fn connect(
+        endpoint: &str,
+        project: &str,
+        location: Option<String>,
+        auth: Arc<dyn Authenticator>,
+        retry: RetryPolicy,
+    ) -> Result<Api, BQError> {
+        let endpoint = endpoint.trim_end_matches('/');
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()?;
+        let client = gcp_bigquery_client::client_builder::ClientBuilder::new()
+            .with_v2_base_url(format!("{endpoint}/bigquery/v2"))
+            .with_client(http.clone())
+            .build_from_authenticator(auth.clone())
+            .await?;
+        Ok(Api {
+            client,
+            http,
+            auth,
+            project: project.to_string(),
+            location,
+            upload_base: format!("{endpoint}/upload/bigquery/v2"),
+            retry,
+        })
+    }
+
+    /// The project.
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    /// Creates `dataset` unless it exists.
+    pub async fn ensure_dataset(&self, dataset: &str) -> Result<(), ApiError> {
+        let found = self
+            .call("get dataset", || {
+                self.client.dataset().get(&self.project, dataset)
+            })
+            .await;
+        match found {
+            Ok(_) => return Ok(()),
+            Err(error) if error.status() == Some(404) => {}
+            Err(error) => return Err(error),
+        }
+        let created = self
+            .call("create dataset", || {
+                let mut new = Dataset::new(&self.project, dataset);
+                if let Some(location) = &self.location {
+                    new = new.location(location);
+                }
+                self.client.dataset().create(new)
+            })
+            .await;
+        match created {
+            Err(error) if error.status() == Some(409) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// The table, or `None` when it does not exist.
+    pub async fn get_table(&self, dataset: &str, table: &str) -> Result<Option<Table>, ApiError> {
+        let found = self
+            .call("get table", || {
+                self.client.table().get(&self.project, dataset, table, None)
+            })
+            .await;
+        match found {
+            Ok(table) => Ok(Some(table)),
+            Err(error) if error.status() == Some(404) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Creates a table; `Ok(false)` when it already existed.
+    pub async fn create_table(&self, table: Table) -> Result<bool, ApiError> {
+        let created = self
+            .call("create table", || self.client.table().create(table.clone()))
+            .await;
+        match created {
+            Ok(_) => Ok(true),
+            Err(error) if error.status() == Some(409) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Appends NULLABLE `added` columns to a live table whose fields are
+    /// `live`. `ALTER TABLE` changes the stored table, the patch the
+    /// catalog; the emulator needs both, and BigQuery takes both.
+    pub async fn add_columns(
+        &self,
+        dataset: &str,
+        table: &str,
+        live: Vec<TableFieldSchema>,
+        added: Vec<TableFieldSchema>,
+    ) -> Result<(), ApiError> {
+        let additions: Vec<String> = added
+            .iter()
+            .map(|field| {
+                format!(
+                    "ADD COLUMN IF NOT EXISTS `{}` {}",
+                    field.name,
+                    serde_json::to_value(&field.r#type)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        self.query(
+            &format!("ALTER TABLE `{dataset}.{table}` {}", additions.join(", ")),
+            &[],
+        )
+        .await?;
+        let mut fields = live;
+        fields.extend(added);
+        let mut patch = Table::new(&self.project, dataset, table, BqSchema::new(fields));
+        patch.time_partitioning = None;
+        self.call("patch table", || {
+            self.client
+                .table()
+                .patch(&self.project, dataset, table, patch.clone())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes a table; a missing one is fine.
+    pub async fn delete_table(&self, dataset: &str, table: &str) -> Result<(), ApiError> {
+        match self
+            .call("delete table", || {
+                self.client.table().delete(&self.project, dataset, table)
+            })
+            .await
+        {
+            Err(error) if error.status() != Some(404) => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs a GoogleSQL query or script with named parameters, waiting for
+    /// it and reading every page of its rows.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[(&str, Param)],
+    ) -> Result<QueryResult, ApiError> {
+        let mut request = QueryRequest::new(sql);
+        request.location = self.location.clone();
+        request.max_results = Some(PAGE_ROWS);
+        request.timeout_ms = Some(60_000);
+        if !params.is_empty() {
+            request.parameter_mode = Some("NAMED".into());
+            request.query_parameters = Some(
+                params
+                    .iter()
+                    .map(|(name, param)| param.to_query_parameter(name))
+                    .collect(),
+            );
+        }
+        let response = self
+            .call("query", || {
+                self.client.job().query(&self.project, request.clone())
+            })
+            .await?;
+        query_errors("query", sql, response.errors.as_deref())?;
+        let mut result = QueryResult {
+            rows: cells(response.rows),
+            dml_affected: response
+                .num_dml_affected_rows
+                .as_deref()
+                .and_then(|n| n.parse().ok()),
+        };
+        let mut complete = response.job_complete.unwrap_or(true);
+        let mut page_token = response.page_token;
+        let job_id = response.job_reference.and_then(|j| j.job_id);
+        while !complete || page_token.is_some() {
+            let Some(job_id) = job_id.as_deref() else {
+                break;
+            };
+            let parameters = GetQueryResultsParameters {
+                format_options: None,
+                location: self.location.clone(),
+                max_results: Some(PAGE_ROWS),
+                page_token: page_token.clone(),
+                start_index: None,
+                timeout_ms: Some(60_000),
+            };
+            let page = self
+                .call("get query results", || {
+                    self.client
+                        .job()
+                        .get_query_results(&self.project, job_id, parameters.clone())
+                })
+                .await?;
+            query_errors("query", sql, page.errors.as_deref())?;
+            complete = page.job_complete.unwrap_or(true);
+            if !complete {
+                continue;
+            }
+            result.rows.extend(cells(page.rows));
+            if result.dml_affected.is_none() {
+                result.dml_affected = page
+                    .num_dml_affected_rows
+                    .as_deref()
+                    .and_then(|n| n.parse().ok());
+            }
+            page_token = page.page_token;
+        }
+        Ok(result)
+    }
+
+    /// Loads newline-delimited JSON into `dataset.table` (created with
+    /// `fields` if missing, appended to otherwise) by a multipart upload,
+    /// and waits for the job. A failed job reports its whole `errors[]`.
+    pub async fn load_ndjson(
+        &self,
+        dataset: &str,
+        table: &str,
+        fields: &[TableFieldSchema],
+        rows: usize,
+        ndjson: Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let configuration = serde_json::json!({
+            "configuration": {
+                "load": {
+                    "sourceFormat": "NEWLINE_DELIMITED_JSON",
+                    "destinationTable": {
+                        "projectId": self.project,
+                        "datasetId": dataset,
+                        "tableId": table,
+                    },
+                    "schema": {"fields": fields},
+                    "createDisposition": "CREATE_IF_NEEDED",
+                    "writeDisposition": "WRITE_APPEND",
+                }
+            },
+            "jobReference": {
+                "projectId": self.project,
+                "location": self.location,
+            }
+        });
+        let boundary = format!("slate-{}", uuid::Uuid::now_v7().simple());
+        let mut body = Vec::with_capacity(ndjson.len() + 1024);
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{configuration}\r\n\
+                 --{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&ndjson);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let url = format!(
+            "{}/projects/{}/jobs?uploadType=multipart",
+            self.upload_base, self.project
+        );
+        let content_type = format!("multipart/related; boundary={boundary}");
+        let mut job: Job = self
+            .retry
+            .run("load upload", || async {
+                let token = self.auth.access_token().await.map_err(failure_of)?;
+                let response = self
+                    .http
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header(reqwest::header::CONTENT_TYPE, &content_type)
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .map_err(|e| failure_of(BQError::RequestError(e)))?;
+                let status = response.status();
+                let text = response
+                    .text()
+                    .await
+                    .map_err(|e| failure_of(BQError::RequestError(e)))?;
+                if !status.is_success() {
+                    return Err(failure_of_body(status.as_u16(), &text));
+                }
+                serde_json::from_str(&text).map_err(|e| CallFailure {
+                    status: Some(status.as_u16()),
+                    reasons: vec![],
+                    message: format!("unreadable load job: {e}: {text}"),
+                    no_response: false,
+                })
+            })
+            .await
+            .map_err(|failure| ApiError::Call {
+                what: "load upload".into(),
+                failure,
+            })?;
+        while job
+            .status
+            .as_ref()
+            .and_then(|s| s.state.as_deref())
+            .is_some_and(|state| state != "DONE")
+        {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let job_id = job
+                .job_reference
+                .as_ref()
+                .and_then(|r| r.job_id.clone())
+                .unwrap_or_default();
+            job = self
+                .call("get load job", || {
+                    self.client
+                        .job()
+                        .get_job(&self.project, &job_id, self.location.as_deref())
+                })
+                .await?;
+        }
+        let status = job.status.unwrap_or_default();
+        if status.error_result.is_none() {
+            return Ok(());
+        }
+        let mut errors: Vec<JobError> = status
+            .errors
+            .unwrap_or_default()
+            .iter()
+            .map(JobError::from)
+            .collect();
+        if errors.is_empty()
+            && let Some(result) = &status.error_result
+        {
+            errors.push(JobError::from(result));
+        }
+        Err(ApiError::Load {
+            table: format!("{dataset}.{table}"),
+            rows,
+            errors,
+        })
+    }
+
+    /// One call through the client, retried while its failure is transient.
+    async fn call<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, BQError>>,
+    {
+        self.retry
+            .run(what, || {
+                let future = call();
+                async move { future.await.map_err(failure_of) }
+            })
+            .await
+            .map_err(|failure| ApiError::Call {
+                what: what.to_string(),
+                failure,
+            })
+    }
+}
+
+/// A query's `errors` (the emulator answers 200 with them) as a failure.
+fn query_errors(what: &str, sql: &str, errors: Option<&[ErrorProto]>) -> Result<(), ApiError> {
+    let Some(errors) = errors.filter(|e| !e.is_empty()) else {
+        return Ok(());
+    };
+    let listed: Vec<String> = errors
+        .iter()
+        .map(|e| JobError::from(e).to_string())
+        .collect();
+    let first_line = sql.lines().map(str::trim).find(|l| !l.is_empty());
+    Err(ApiError::Call {
+        what: what.to_string(),
+        failure: CallFailure {
+            status: Some(400),
+            reasons: errors.iter().filter_map(|e| e.reason.clone()).collect(),
+            message: format!(
+                "{} (in `{}`)",
+                listed.join("; "),
+                first_line.unwrap_or_default()
+            ),
+            no_response: false,
+        },
+    })
+}
+
+fn cells(rows: Option<Vec<TableRow>>) -> Vec<Vec<Option<Json>>> {
+    rows.unwrap_or_default()
+        .into_iter()
+        .map(|row| {
+            row.columns
+                .unwrap_or_default()
+                .into_iter()
+                .map(|cell| cell.value)
+                .collect()
+        })
+        .collect()
+}
+
+/// What a client error says about retrying.
+fn failure_of(error: BQError) -> CallFailure {
+    match error {
+        BQError::ResponseError { error } => CallFailure {
+            status: u16::try_from(error.error.code).ok(),
+            reasons: error
+                .error
+                .errors
+                .iter()
+                .filter_map(|e| e.get("reason").cloned())
+                .collect(),
+            message: error.error.message,
+            no_response: false,
+        },
+        BQError::RequestError(error) => CallFailure {
+            status: error.status().map(|s| s.as_u16()),
+            reasons: vec![],
+            no_response: error.is_connect() || error.is_timeout() || error.is_request(),
+            message: error_chain(&error),
+        },
+        other => CallFailure {
+            status: None,
+            reasons: vec![],
+            message: other.to_string(),
+            no_response: false,
+        },
+    }
+}
+
+/// A non-2xx response body: Google's error JSON, or whatever came.
+fn failure_of_body(status: u16, body: &str) -> CallFailure {
+    let json: Option<Json> = serde_json::from_str(body).ok();
+    let error = json.as_ref().and_then(|j| j.get("error"));
+    CallFailure {
+        status: Some(status),
+        reasons: error
+            .and_then(|e| e.get("errors"))
+            .and_then(Json::as_array)
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e.get("reason").and_then(Json::as_str).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        message: error
+            .and_then(|e| e.get("message"))
+            .and_then(Json::as_str)
+            .map_or_else(|| format!("HTTP {status}: {body}"), str::to_string),
+        no_response: false,
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A loopback HTTP server that answers each request with the next of
+    /// `responses` (status, JSON body) and counts the requests: the faults a
+    /// real service has and an emulator cannot be made to have.
+    fn faulty_service(responses: Vec<(u16, &'static str)>) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let served = Arc::new(AtomicUsize::new(0));
+        let counter = served.clone();
+        std::thread::spawn(move || {
+            for (stream, (status, body)) in listener.incoming().zip(responses) {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" || line.is_empty() {
+                        break;
+                    }
+                }
+                let mut request_body = vec![0; length];
+                reader.read_exact(&mut request_body).unwrap();
+                counter.fetch_add(1, Ordering::SeqCst);
+                write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+            }
+        });
+        (address, served)
+    }
+
+    const UNAVAILABLE: &str = r#"{"error":{"code":503,"message":"Service Unavailable","errors":[{"reason":"backendError","message":"x"}],"status":"UNAVAILABLE"}}"#;
+    const RATE_LIMITED: &str = r#"{"error":{"code":429,"message":"Too many requests","errors":[{"reason":"rateLimitExceeded","message":"x"}],"status":"RESOURCE_EXHAUSTED"}}"#;
+    const DENIED: &str = r#"{"error":{"code":403,"message":"Access Denied: Dataset test-project:nba","errors":[{"reason":"accessDenied","message":"x"}],"status":"PERMISSION_DENIED"}}"#;
+    const DATASET: &str = r#"{"datasetReference":{"projectId":"test-project","datasetId":"nba"}}"#;
+
+    fn api(endpoint: &str, runtime: &tokio::runtime::Runtime) -> Api {
+        let retry = RetryPolicy {
+            attempts: 4,
+            base: Duration::from_millis(5),
+            max: Duration::from_millis(20),
+        };
+        runtime
+            .block_on(async {
+                let auth =
+                    super::super::auth::authenticator(&super::super::auth::Credentials::Emulator)
+                        .await?;
+                Api::connect(endpoint, "test-project", None, auth, retry).await
+            })
+            .unwrap()
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn transient_http_failures_are_retried_until_the_call_succeeds() {
+        let (endpoint, served) = faulty_service(vec![
+            (503, UNAVAILABLE),
+            (429, RATE_LIMITED),
+            (200, DATASET),
+        ]);
+        let runtime = runtime();
+        let api = api(&endpoint, &runtime);
+        runtime.block_on(api.ensure_dataset("nba")).unwrap();
+        assert_eq!(served.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_permanent_failure_is_not_retried_and_names_the_cause() {
+        let (endpoint, served) = faulty_service(vec![(403, DENIED), (200, DATASET)]);
+        let runtime = runtime();
+        let api = api(&endpoint, &runtime);
+        let error = runtime.block_on(api.ensure_dataset("nba")).unwrap_err();
+        assert_eq!(served.load(Ordering::SeqCst), 1);
+        assert_eq!(error.status(), Some(403));
+        assert_eq!(
+            error.to_string(),
+            "BigQuery get dataset failed: Access Denied: Dataset test-project:nba"
+        );
+    }
+
+    #[test]
+    fn retries_stop_after_the_last_attempt() {
+        let (endpoint, served) = faulty_service(vec![(503, UNAVAILABLE); 6]);
+        let runtime = runtime();
+        let api = api(&endpoint, &runtime);
+        let error = runtime.block_on(api.ensure_dataset("nba")).unwrap_err();
+        assert_eq!(served.load(Ordering::SeqCst), 4);
+        assert_eq!(error.status(), Some(503));
+    }
+}

@@ -1,0 +1,330 @@
+//! Run history and quarantine in BigQuery, in the source pipeline's shape.
+//!
+//! `processor_run_history` keeps the source pipeline's column names
+//! (`processor_name`, `data_date`, `status`, `started_at`, `run_id`,
+//! `errors`), so existing queries keep working, plus what Slate's
+//! bookkeeping needs: leases, the plugin hash, limits and a reap token.
+//! Both tables are partitioned by `data_date`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value as Json;
+
+use super::values::value_from_cell;
+use crate::quarantine::QuarantineRecord;
+use crate::rows::{Scalar, Value, naive_date};
+use crate::runs::RunRecord;
+use crate::schema::{Column, ColumnMode, ColumnType, TableSchema};
+
+/// The run history table's name.
+pub const RUN_HISTORY: &str = "processor_run_history";
+
+/// The quarantine table's name.
+pub const QUARANTINE: &str = "processor_quarantine";
+
+fn column(name: &str, column_type: ColumnType, mode: ColumnMode, description: &str) -> Column {
+    let mut column = Column::new(name, column_type, mode);
+    column.description = description.to_string();
+    column
+}
+
+/// The schema of `processor_run_history`.
+pub fn run_history_schema() -> TableSchema {
+    use ColumnMode::{Nullable, Required};
+    use ColumnType::{Date, Int64, String, Timestamp};
+    TableSchema {
+        columns: vec![
+            column("processor_name", String, Required, "The processor."),
+            column("run_id", String, Required, "A unique, time-ordered run id."),
+            column("data_date", Date, Required, "The analysis date."),
+            column(
+                "attempt",
+                Int64,
+                Required,
+                "1 for the first attempt at the date.",
+            ),
+            column(
+                "status",
+                String,
+                Required,
+                "running, success, failed, blocked or skipped.",
+            ),
+            column(
+                "started_at",
+                Timestamp,
+                Required,
+                "When the run was claimed.",
+            ),
+            column(
+                "heartbeat_at",
+                Timestamp,
+                Required,
+                "When its host last renewed its lease.",
+            ),
+            column(
+                "lease_expires_at",
+                Timestamp,
+                Required,
+                "A running run past this is stale.",
+            ),
+            column("finished_at", Timestamp, Nullable, "When it ended."),
+            column("duration_ms", Int64, Nullable, "How long it took."),
+            column("rows_read", Int64, Required, "Rows the processor read."),
+            column("rows_written", Int64, Required, "Rows committed."),
+            column("reason", String, Nullable, "Why it ended as it did."),
+            column("error_kind", String, Nullable, "Why it failed, as a kind."),
+            column("errors", String, Nullable, "The full error message."),
+            column(
+                "limit_value",
+                Int64,
+                Nullable,
+                "For a limit breach: the limit.",
+            ),
+            column(
+                "observed_value",
+                Int64,
+                Nullable,
+                "For a limit breach: what was observed.",
+            ),
+            column("host_id", String, Required, "The host that ran it."),
+            column(
+                "plugin_hash",
+                String,
+                Required,
+                "The plugin version that ran.",
+            ),
+            column("trigger_source", String, Required, "cli, http or backfill."),
+            column(
+                "reap_token",
+                String,
+                Nullable,
+                "Set by the reaper that failed it as stale.",
+            ),
+        ],
+        partition_column: "data_date".into(),
+        key_columns: vec!["processor_name".into(), "run_id".into()],
+    }
+}
+
+/// The schema of `processor_quarantine`.
+pub fn quarantine_schema() -> TableSchema {
+    use ColumnMode::Required;
+    use ColumnType::{Date, Int64, String, Timestamp};
+    TableSchema {
+        columns: vec![
+            column("run_id", String, Required, "The run that produced the row."),
+            column("processor_name", String, Required, "The processor."),
+            column("data_date", Date, Required, "The run's date."),
+            column(
+                "table_name",
+                String,
+                Required,
+                "The output table, dataset.table.",
+            ),
+            column(
+                "row_index",
+                Int64,
+                Required,
+                "The row's index in the output.",
+            ),
+            column(
+                "errors",
+                String,
+                Required,
+                "The field errors, as a JSON list.",
+            ),
+            column("raw_row", String, Required, "The row as a JSON object."),
+            column(
+                "quarantined_at",
+                Timestamp,
+                Required,
+                "When the run committed.",
+            ),
+        ],
+        partition_column: "data_date".into(),
+        key_columns: vec!["run_id".into(), "row_index".into()],
+    }
+}
+
+/// The history columns, comma-separated, in schema order: what
+/// [`run_from_cells`] reads.
+pub fn run_columns() -> String {
+    run_history_schema()
+        .columns
+        .iter()
+        .map(|c| c.name.clone())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The quarantine columns, comma-separated, in schema order.
+pub fn quarantine_columns() -> String {
+    quarantine_schema()
+        .columns
+        .iter()
+        .map(|c| c.name.clone())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads one row of cells as typed values of `schema`, by position.
+fn typed(schema: &TableSchema, cells: &[Option<Json>]) -> Result<Vec<Value>, String> {
+    schema
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            value_from_cell(column, cells.get(i).and_then(Option::as_ref))
+                .map_err(|e| format!("column {}: {e}", column.name))
+        })
+        .collect()
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::Scalar(Scalar::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Scalar(Scalar::Int64(v)) => Some(*v),
+        _ => None,
+    }
+}
+
+fn time(value: &Value) -> Option<DateTime<Utc>> {
+    match value {
+        Value::Scalar(Scalar::Timestamp(micros)) => DateTime::from_timestamp_micros(*micros),
+        _ => None,
+    }
+}
+
+fn date(value: &Value) -> Option<NaiveDate> {
+    match value {
+        Value::Scalar(Scalar::Date(d)) => naive_date(*d),
+        _ => None,
+    }
+}
+
+/// A run record from a row selected with [`run_columns`].
+pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, String> {
+    let v = typed(&run_history_schema(), cells)?;
+    let required = |what: &str| format!("run history row without {what}");
+    let status = text(&v[4]).ok_or_else(|| required("status"))?;
+    let trigger = text(&v[19]).ok_or_else(|| required("trigger_source"))?;
+    Ok(RunRecord {
+        processor: text(&v[0]).ok_or_else(|| required("processor_name"))?,
+        run_id: text(&v[1]).ok_or_else(|| required("run_id"))?,
+        data_date: date(&v[2]).ok_or_else(|| required("data_date"))?,
+        attempt: int(&v[3]).unwrap_or(1),
+        status: status.parse()?,
+        started_at: time(&v[5]).ok_or_else(|| required("started_at"))?,
+        heartbeat_at: time(&v[6]).ok_or_else(|| required("heartbeat_at"))?,
+        lease_expires_at: time(&v[7]).ok_or_else(|| required("lease_expires_at"))?,
+        finished_at: time(&v[8]),
+        duration_ms: int(&v[9]),
+        rows_read: int(&v[10]).unwrap_or(0),
+        rows_written: int(&v[11]).unwrap_or(0),
+        reason: text(&v[12]),
+        error_kind: text(&v[13]).map(|k| k.parse()).transpose()?,
+        error_message: text(&v[14]),
+        limit_value: int(&v[15]),
+        observed_value: int(&v[16]),
+        host_id: text(&v[17]).unwrap_or_default(),
+        plugin_hash: text(&v[18]).unwrap_or_default(),
+        trigger: trigger.parse()?,
+    })
+}
+
+/// A quarantine record from a row selected with [`quarantine_columns`].
+pub fn quarantine_from_cells(cells: &[Option<Json>]) -> Result<QuarantineRecord, String> {
+    let v = typed(&quarantine_schema(), cells)?;
+    let required = |what: &str| format!("quarantine row without {what}");
+    Ok(QuarantineRecord {
+        run_id: text(&v[0]).ok_or_else(|| required("run_id"))?,
+        processor: text(&v[1]).ok_or_else(|| required("processor_name"))?,
+        data_date: date(&v[2]).ok_or_else(|| required("data_date"))?,
+        table_name: text(&v[3]).ok_or_else(|| required("table_name"))?,
+        row_index: int(&v[4]).ok_or_else(|| required("row_index"))? as u64,
+        errors: serde_json::from_str(&text(&v[5]).ok_or_else(|| required("errors"))?)
+            .map_err(|e| format!("unreadable quarantine errors: {e}"))?,
+        raw_row: serde_json::from_str(&text(&v[6]).ok_or_else(|| required("raw_row"))?)
+            .map_err(|e| format!("unreadable quarantined row: {e}"))?,
+        quarantined_at: time(&v[7]).ok_or_else(|| required("quarantined_at"))?,
+    })
+}
+
+/// A GoogleSQL string literal, escaped: for scripts, where the emulator
+/// takes no query parameters.
+pub fn string_literal(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len() + 2);
+    literal.push('\'');
+    for c in text.chars() {
+        match c {
+            '\\' => literal.push_str("\\\\"),
+            '\'' => literal.push_str("\\'"),
+            '\n' => literal.push_str("\\n"),
+            '\r' => literal.push_str("\\r"),
+            '\t' => literal.push_str("\\t"),
+            c if c.is_control() => literal.push_str(&format!("\\u{:04x}", c as u32)),
+            c => literal.push(c),
+        }
+    }
+    literal.push('\'');
+    literal
+}
+
+/// A GoogleSQL TIMESTAMP literal.
+pub fn timestamp_literal(time: DateTime<Utc>) -> String {
+    format!("TIMESTAMP '{}'", timestamp_param(time))
+}
+
+/// A TIMESTAMP as a parameter value: `2026-01-11 10:00:00.123456+00:00`.
+pub fn timestamp_param(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_literals_escape_quotes_backslashes_and_newlines() {
+        assert_eq!(string_literal("it's"), r"'it\'s'");
+        assert_eq!(string_literal("a\\b\nc"), r"'a\\b\nc'");
+        assert_eq!(string_literal("x\u{1}"), r"'x\u0001'");
+    }
+
+    #[test]
+    fn a_history_row_reads_back_as_a_run_record() {
+        let cell = |v: &str| Some(Json::String(v.to_string()));
+        let mut cells = vec![None; 21];
+        cells[0] = cell("PlayerDailyCacheProcessor");
+        cells[1] = cell("0190-run");
+        cells[2] = cell("2026-01-11");
+        cells[3] = cell("2");
+        cells[4] = cell("failed");
+        cells[5] = cell("1768125600123456");
+        cells[6] = cell("1768125600123456");
+        cells[7] = cell("1768125660123456");
+        cells[10] = cell("10");
+        cells[11] = cell("0");
+        cells[13] = cell("stale");
+        cells[17] = cell("host:1");
+        cells[18] = cell("abc");
+        cells[19] = cell("http");
+        let record = run_from_cells(&cells).unwrap();
+        assert_eq!(record.processor, "PlayerDailyCacheProcessor");
+        assert_eq!(record.attempt, 2);
+        assert_eq!(record.status, crate::runs::RunStatus::Failed);
+        assert_eq!(record.error_kind, Some(crate::runs::ErrorKind::Stale));
+        assert_eq!(record.trigger, crate::runs::Trigger::Http);
+        assert_eq!(
+            record.lease_expires_at - record.started_at,
+            chrono::Duration::seconds(60)
+        );
+        cells[4] = cell("exploded");
+        assert!(run_from_cells(&cells).is_err());
+    }
+}

@@ -1,0 +1,319 @@
+//! How Slate's schemas and values are written to BigQuery and read back.
+//!
+//! - Schemas become `TableFieldSchema`s; a table read back names its
+//!   partition column in `timePartitioning.field`. Legacy type names
+//!   (INTEGER, FLOAT, BOOLEAN) read as their standard names.
+//! - Rows load as newline-delimited JSON: DATE as `YYYY-MM-DD`, TIMESTAMP
+//!   as RFC 3339 text, NaN and infinities as `"NaN"`, `"Infinity"` and
+//!   `"-Infinity"`, NUMERIC as text, JSON as the document itself.
+//! - Query results come back as text cells (`{"v": "31"}`), REPEATED as a
+//!   list of cells. TIMESTAMP is integer microseconds (with
+//!   `useInt64Timestamp`, and always on the emulator) or float seconds.
+
+use gcp_bigquery_client::model::field_type::FieldType;
+use gcp_bigquery_client::model::table::Table;
+use gcp_bigquery_client::model::table_field_schema::TableFieldSchema;
+use gcp_bigquery_client::model::table_schema::TableSchema as BqSchema;
+use serde_json::Value as Json;
+
+use crate::rows::{Row, Scalar, Value, scalar_json, timestamp_micros, wit_date};
+use crate::schema::{Column, ColumnMode, ColumnType, TableSchema};
+
+/// The BigQuery fields of a schema.
+pub fn schema_fields(columns: &[Column]) -> Vec<TableFieldSchema> {
+    columns
+        .iter()
+        .map(|column| {
+            let mut field = TableFieldSchema::new(&column.name, field_type(column.column_type));
+            field.mode = Some(column.mode.to_string());
+            if !column.description.is_empty() {
+                field.description = Some(column.description.clone());
+            }
+            field
+        })
+        .collect()
+}
+
+/// A BigQuery schema from Slate's columns.
+pub fn bq_schema(columns: &[Column]) -> BqSchema {
+    BqSchema::new(schema_fields(columns))
+}
+
+fn field_type(column_type: ColumnType) -> FieldType {
+    match column_type {
+        ColumnType::String => FieldType::String,
+        ColumnType::Int64 => FieldType::Int64,
+        ColumnType::Float64 => FieldType::Float64,
+        ColumnType::Numeric => FieldType::Numeric,
+        ColumnType::Bool => FieldType::Bool,
+        ColumnType::Date => FieldType::Date,
+        ColumnType::Timestamp => FieldType::Timestamp,
+        ColumnType::Json => FieldType::Json,
+    }
+}
+
+/// The schema of a live table. A column of a type Slate does not write
+/// (BYTES, RECORD, ...) is an error naming it.
+pub fn schema_of_table(table: &Table) -> Result<TableSchema, String> {
+    let fields = table.schema.fields.as_deref().unwrap_or_default();
+    let mut columns = Vec::with_capacity(fields.len());
+    for field in fields {
+        let column_type = match field.r#type {
+            FieldType::String => ColumnType::String,
+            FieldType::Int64 | FieldType::Integer => ColumnType::Int64,
+            FieldType::Float64 | FieldType::Float => ColumnType::Float64,
+            FieldType::Numeric => ColumnType::Numeric,
+            FieldType::Bool | FieldType::Boolean => ColumnType::Bool,
+            FieldType::Date => ColumnType::Date,
+            FieldType::Timestamp => ColumnType::Timestamp,
+            FieldType::Json => ColumnType::Json,
+            ref other => {
+                return Err(format!(
+                    "column `{}` has type {other:?}, which Slate does not write",
+                    field.name
+                ));
+            }
+        };
+        let mode = match field.mode.as_deref() {
+            None | Some("NULLABLE") => ColumnMode::Nullable,
+            Some("REQUIRED") => ColumnMode::Required,
+            Some("REPEATED") => ColumnMode::Repeated,
+            Some(other) => return Err(format!("column `{}` has mode {other}", field.name)),
+        };
+        let mut column = Column::new(&field.name, column_type, mode);
+        column.description = field.description.clone().unwrap_or_default();
+        columns.push(column);
+    }
+    let partition_column = table
+        .time_partitioning
+        .as_ref()
+        .and_then(|p| p.field.clone())
+        .unwrap_or_default();
+    Ok(TableSchema {
+        columns,
+        partition_column,
+        key_columns: Vec::new(),
+    })
+}
+
+/// A scalar as BigQuery's JSON load format takes it.
+fn scalar_load_json(scalar: &Scalar) -> Json {
+    match scalar {
+        Scalar::Float64(v) if v.is_nan() => Json::String("NaN".into()),
+        Scalar::Float64(v) if v.is_infinite() => {
+            Json::String(if *v > 0.0 { "Infinity" } else { "-Infinity" }.into())
+        }
+        other => scalar_json(other),
+    }
+}
+
+/// Appends one row as a line of newline-delimited JSON.
+pub fn push_ndjson_row(columns: &[String], row: &Row, out: &mut Vec<u8>) {
+    let object: serde_json::Map<String, Json> = columns
+        .iter()
+        .zip(row)
+        .map(|(name, value)| {
+            let json = match value {
+                Value::Null => Json::Null,
+                Value::Scalar(s) => scalar_load_json(s),
+                Value::Repeated(items) => items.iter().map(scalar_load_json).collect(),
+            };
+            (name.clone(), json)
+        })
+        .collect();
+    serde_json::to_writer(&mut *out, &object).expect("a JSON map always serialises");
+    out.push(b'\n');
+}
+
+/// Reads a query result cell (`v`) as a value of `column`.
+pub fn value_from_cell(column: &Column, cell: Option<&Json>) -> Result<Value, String> {
+    match (cell, column.mode) {
+        (None | Some(Json::Null), ColumnMode::Repeated) => Ok(Value::Repeated(Vec::new())),
+        (None | Some(Json::Null), _) => Ok(Value::Null),
+        (Some(Json::Array(items)), ColumnMode::Repeated) => items
+            .iter()
+            .map(|item| match item.get("v") {
+                Some(Json::String(text)) => scalar_from_text(column.column_type, text),
+                other => Err(format!(
+                    "expected a {} cell, got {other:?}",
+                    column.column_type
+                )),
+            })
+            .collect::<Result<_, _>>()
+            .map(Value::Repeated),
+        (Some(Json::String(text)), ColumnMode::Nullable | ColumnMode::Required) => {
+            scalar_from_text(column.column_type, text).map(Value::Scalar)
+        }
+        (Some(other), _) => Err(format!(
+            "expected a {} {} cell, got {other}",
+            column.mode, column.column_type
+        )),
+    }
+}
+
+/// Parses BigQuery's text form of a scalar.
+fn scalar_from_text(column_type: ColumnType, text: &str) -> Result<Scalar, String> {
+    let bad = || format!("expected {column_type}, got {text:?}");
+    Ok(match column_type {
+        ColumnType::String => Scalar::String(text.to_string()),
+        ColumnType::Int64 => Scalar::Int64(text.parse().map_err(|_| bad())?),
+        ColumnType::Float64 => Scalar::Float64(match text {
+            "Infinity" => f64::INFINITY,
+            "-Infinity" => f64::NEG_INFINITY,
+            other => other.parse().map_err(|_| bad())?,
+        }),
+        ColumnType::Numeric => Scalar::Numeric(canonical_numeric(text)),
+        ColumnType::Bool => match text {
+            "true" => Scalar::Boolean(true),
+            "false" => Scalar::Boolean(false),
+            _ => return Err(bad()),
+        },
+        ColumnType::Date => Scalar::Date(wit_date(
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?,
+        )),
+        ColumnType::Timestamp => Scalar::Timestamp(timestamp_cell(text).ok_or_else(bad)?),
+        ColumnType::Json => Scalar::Json(text.to_string()),
+    })
+}
+
+/// A TIMESTAMP cell: integer microseconds, float seconds (`1.7672256E9`),
+/// or RFC 3339 text.
+fn timestamp_cell(text: &str) -> Option<i64> {
+    if let Ok(micros) = text.parse::<i64>() {
+        return Some(micros);
+    }
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Some((seconds * 1e6).round() as i64);
+    }
+    timestamp_micros(text)
+}
+
+/// NUMERIC text without the trailing zeros BigQuery pads to scale 9
+/// (`24.500000000` is `24.5`), so values round-trip as written.
+fn canonical_numeric(text: &str) -> String {
+    if !text.contains('.') {
+        return text.to_string();
+    }
+    let trimmed = text.trim_end_matches('0').trim_end_matches('.');
+    if trimmed.is_empty() || trimmed == "-" {
+        "0".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(column_type: ColumnType, mode: ColumnMode) -> Column {
+        Column::new("c", column_type, mode)
+    }
+
+    fn ndjson(columns: &[&str], row: Row) -> Json {
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let mut out = Vec::new();
+        push_ndjson_row(&columns, &row, &mut out);
+        assert_eq!(out.last(), Some(&b'\n'));
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn rows_load_in_bigquerys_json_formats() {
+        let line = ndjson(
+            &["d", "t", "nan", "inf", "n", "j", "tags", "none"],
+            vec![
+                Value::Scalar(Scalar::Date(wit_date(
+                    chrono::NaiveDate::from_ymd_opt(2026, 1, 11).unwrap(),
+                ))),
+                Value::Scalar(Scalar::Timestamp(1_767_225_600_000_001)),
+                Value::Scalar(Scalar::Float64(f64::NAN)),
+                Value::Scalar(Scalar::Float64(f64::NEG_INFINITY)),
+                Value::Scalar(Scalar::Numeric("24.5".into())),
+                Value::Scalar(Scalar::Json("{\"src\":\"bdl\"}".into())),
+                Value::Repeated(vec![Scalar::String("a".into())]),
+                Value::Null,
+            ],
+        );
+        assert_eq!(
+            line,
+            serde_json::json!({
+                "d": "2026-01-11",
+                "t": "2026-01-01T00:00:00.000001Z",
+                "nan": "NaN",
+                "inf": "-Infinity",
+                "n": "24.5",
+                "j": {"src": "bdl"},
+                "tags": ["a"],
+                "none": null,
+            })
+        );
+    }
+
+    #[test]
+    fn query_cells_read_back_by_column_type() {
+        use ColumnMode::*;
+        let read = |t, m, cell: Json| value_from_cell(&column(t, m), Some(&cell));
+        assert_eq!(
+            read(ColumnType::Int64, Required, "31".into()),
+            Ok(Value::Scalar(Scalar::Int64(31)))
+        );
+        assert_eq!(
+            read(ColumnType::Float64, Nullable, "-Infinity".into()),
+            Ok(Value::Scalar(Scalar::Float64(f64::NEG_INFINITY)))
+        );
+        assert_eq!(
+            read(ColumnType::Numeric, Nullable, "24.500000000".into()),
+            Ok(Value::Scalar(Scalar::Numeric("24.5".into())))
+        );
+        assert_eq!(
+            read(ColumnType::Timestamp, Nullable, "1768086900123456".into()),
+            Ok(Value::Scalar(Scalar::Timestamp(1_768_086_900_123_456)))
+        );
+        assert_eq!(
+            read(ColumnType::Timestamp, Nullable, "1.7672256E9".into()),
+            Ok(Value::Scalar(Scalar::Timestamp(1_767_225_600_000_000)))
+        );
+        assert_eq!(
+            read(
+                ColumnType::String,
+                Repeated,
+                serde_json::json!([{"v": "a"}, {"v": "b"}])
+            ),
+            Ok(Value::Repeated(vec![
+                Scalar::String("a".into()),
+                Scalar::String("b".into())
+            ]))
+        );
+        assert_eq!(
+            read(ColumnType::String, Repeated, Json::Null),
+            Ok(Value::Repeated(vec![]))
+        );
+        assert_eq!(
+            read(ColumnType::Bool, Nullable, Json::Null),
+            Ok(Value::Null)
+        );
+        assert_eq!(
+            read(ColumnType::Int64, Nullable, "3.5".into()).unwrap_err(),
+            "expected INT64, got \"3.5\""
+        );
+    }
+
+    #[test]
+    fn a_schema_survives_the_round_trip_through_bigquery_fields() {
+        let columns = vec![
+            Column::new("player", ColumnType::String, ColumnMode::Required),
+            Column::new("game_date", ColumnType::Date, ColumnMode::Required),
+            Column::new("tags", ColumnType::String, ColumnMode::Repeated),
+            Column::new("line", ColumnType::Numeric, ColumnMode::Nullable),
+        ];
+        let mut table = Table::new("p", "d", "t", bq_schema(&columns));
+        table.time_partitioning = Some(
+            gcp_bigquery_client::model::time_partitioning::TimePartitioning::per_day()
+                .field("game_date"),
+        );
+        let schema = schema_of_table(&table).unwrap();
+        assert_eq!(schema.columns, columns);
+        assert_eq!(schema.partition_column, "game_date");
+    }
+}

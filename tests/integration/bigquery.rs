@@ -1,0 +1,371 @@
+//! The BigQuery backend end to end, on the emulator: the demo pipeline
+//! writes the same rows as the embedded store, bad rows are caught before
+//! the load, a load job's errors are reported in full and leave the old rows,
+//! and the `slate` binary runs the demo into BigQuery.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use slate::bundled::PLUGINS;
+use slate::demo::load_season;
+use slate::executor::Executor;
+use slate::liveness::LeaseConfig;
+use slate::pipeline::Pipeline;
+use slate::plugin::sandbox::InputSource;
+use slate::plugin::{RunLimits, Runtime};
+use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::runs::{ErrorKind, NewRun, RunStatus, Trigger};
+use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::store::{RunOutput, Store};
+use slate::testing::golden;
+
+use crate::emulator;
+use crate::support::{TestHost, components, date, season};
+
+/// A host whose store is a fresh set of datasets on the emulator.
+struct BigQueryHost {
+    store: Arc<dyn Store>,
+    runtime: Runtime,
+    executor: Executor,
+    _dir: tempfile::TempDir,
+}
+
+impl BigQueryHost {
+    fn new() -> BigQueryHost {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = emulator::isolated_store();
+        let runtime = Runtime::new(Some(&dir.path().join("compiled"))).unwrap();
+        let executor = Executor::new(
+            store.clone(),
+            "bigquery-test-host",
+            RunLimits::default(),
+            LeaseConfig::default(),
+        )
+        .unwrap();
+        BigQueryHost {
+            store,
+            runtime,
+            executor,
+            _dir: dir,
+        }
+    }
+
+    fn all_processors(&self) -> Pipeline {
+        Pipeline::new(
+            PLUGINS
+                .iter()
+                .map(|p| self.runtime.load(p.bytes).unwrap())
+                .collect(),
+        )
+        .unwrap()
+    }
+}
+
+#[test]
+fn the_demo_pipeline_writes_the_same_rows_to_bigquery_as_to_the_embedded_store() {
+    let bigquery = BigQueryHost::new();
+    let embedded = TestHost::with_demo_season();
+    load_season(bigquery.store.as_ref(), season()).unwrap();
+    let bigquery_pipeline = bigquery.all_processors();
+    let embedded_pipeline = Pipeline::new(
+        PLUGINS
+            .iter()
+            .map(|p| embedded.bundled(p.package))
+            .collect(),
+    )
+    .unwrap();
+    let all = bigquery_pipeline.select(&[]).unwrap();
+    let dates: Vec<NaiveDate> = season()
+        .game_dates()
+        .into_iter()
+        .filter(|d| (date("2026-01-09")..=date("2026-01-11")).contains(d))
+        .collect();
+    assert!(dates.len() >= 2, "{dates:?}");
+
+    for day in &dates {
+        let on_bigquery = bigquery_pipeline
+            .run_date(&bigquery.executor, *day, &all, Trigger::Cli)
+            .unwrap();
+        let on_embedded = embedded_pipeline
+            .run_date(&embedded.executor, *day, &all, Trigger::Cli)
+            .unwrap();
+        let outcome = |records: &[slate::runs::RunRecord]| -> Vec<(String, RunStatus, i64)> {
+            records
+                .iter()
+                .map(|r| (r.processor.clone(), r.status, r.rows_written))
+                .collect()
+        };
+        assert_eq!(outcome(&on_bigquery), outcome(&on_embedded), "{day}");
+        assert!(
+            on_bigquery
+                .iter()
+                .any(|r| r.status == RunStatus::Success && r.rows_written > 0),
+            "{day}: {on_bigquery:?}"
+        );
+    }
+    for name in bigquery_pipeline.order() {
+        let spec = &bigquery_pipeline.plugin(name).unwrap().spec;
+        let (first, last) = (dates[0], *dates.last().unwrap());
+        let exists = |store: &dyn Store| store.table_schema(&spec.output_table).unwrap().is_some();
+        assert_eq!(
+            exists(bigquery.store.as_ref()),
+            exists(embedded.store.as_ref())
+        );
+        if !exists(embedded.store.as_ref()) {
+            continue;
+        }
+        let expected = embedded
+            .store
+            .read_rows(&spec.output_table, first, last)
+            .unwrap();
+        let actual = bigquery
+            .store
+            .read_rows(&spec.output_table, first, last)
+            .unwrap();
+        assert_eq!(
+            actual.rows.len(),
+            expected.rows.len(),
+            "{}",
+            spec.output_table
+        );
+        let differences = golden::compare(
+            &spec.output_table.to_string(),
+            &golden::to_ndjson(&expected),
+            &actual,
+            &spec.schema.key_columns,
+            1e-12,
+        )
+        .unwrap();
+        assert!(
+            differences.is_empty(),
+            "{}: {differences:?}",
+            spec.output_table
+        );
+    }
+}
+
+#[test]
+fn under_fail_run_a_bad_row_is_caught_before_the_load_and_named() {
+    let host = BigQueryHost::new();
+    let plugin = host
+        .runtime
+        .load(&std::fs::read(components::ONE_BAD_ROW_FAILS_RUN).unwrap())
+        .unwrap();
+    let table = &plugin.spec.output_table;
+    let good_day = date("2026-02-01");
+    assert_eq!(
+        host.executor
+            .execute(&plugin, good_day, Trigger::Cli)
+            .unwrap()
+            .rows_written,
+        199
+    );
+
+    let record = host
+        .executor
+        .execute(&plugin, date("2026-02-02"), Trigger::Cli)
+        .unwrap();
+
+    assert_eq!(
+        (record.status, record.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::Validation))
+    );
+    let message = record.error_message.unwrap();
+    assert!(
+        message.contains(
+            "row 137 (player_lookup=\"player_137\", game_date=\"2026-02-02\"): field \
+             `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000"
+        ),
+        "{message}"
+    );
+    assert_eq!(host.store.rows_on(table, date("2026-02-02")).unwrap(), 0);
+    assert_eq!(host.store.rows_on(table, good_day).unwrap(), 199);
+}
+
+#[test]
+fn under_quarantine_198_rows_land_in_bigquery_and_one_in_its_quarantine_table() {
+    let host = BigQueryHost::new();
+    let plugin = host
+        .runtime
+        .load(&std::fs::read(components::ONE_BAD_ROW_QUARANTINED).unwrap())
+        .unwrap();
+    let day = date("2026-02-02");
+
+    let record = host.executor.execute(&plugin, day, Trigger::Cli).unwrap();
+
+    assert_eq!(record.status, RunStatus::Success, "{record:?}");
+    assert_eq!(record.rows_written, 198);
+    assert_eq!(
+        host.store.rows_on(&plugin.spec.output_table, day).unwrap(),
+        198
+    );
+    let quarantined = host.store.quarantined(Some(&record.run_id)).unwrap();
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(quarantined[0].row_index, 137);
+    assert_eq!(quarantined[0].errors[0].field, "circuit_breaker_until");
+    assert_eq!(
+        quarantined[0].raw_row["circuit_breaker_until"],
+        1_700_000_000
+    );
+}
+
+#[test]
+fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
+    let store = emulator::isolated_store();
+    let table = TableName::new("slate_test", "load_errors");
+    let schema = TableSchema {
+        columns: vec![
+            Column::new("game_date", ColumnType::Date, ColumnMode::Required),
+            Column::new("player_lookup", ColumnType::String, ColumnMode::Required),
+        ],
+        partition_column: "game_date".into(),
+        key_columns: vec![],
+    };
+    store.ensure_table(&table, &schema).unwrap();
+    let day = date("2026-01-11");
+    let row = |player: &str, day: slate::rows::Date| {
+        vec![
+            Value::Scalar(Scalar::Date(day)),
+            Value::Scalar(Scalar::String(player.into())),
+        ]
+    };
+    let columns = vec!["game_date".to_string(), "player_lookup".to_string()];
+    store
+        .replace_partitions(
+            &table,
+            &[day],
+            &RowSet {
+                columns: columns.clone(),
+                rows: vec![row("old", wit_date(day))],
+            },
+        )
+        .unwrap();
+    let run = store
+        .start_run(&NewRun {
+            processor: "LoadErrors".into(),
+            data_date: day,
+            host_id: "h".into(),
+            plugin_hash: "x".into(),
+            trigger: Trigger::Cli,
+            lease: std::time::Duration::from_secs(60),
+        })
+        .unwrap();
+    // A date no calendar has: only validation would have stopped it, and
+    // this goes straight to the store, so the load job itself must fail.
+    let impossible = slate::rows::Date {
+        year: 2026,
+        month: 13,
+        day: 40,
+    };
+    let rows = RowSet {
+        columns,
+        rows: vec![row("new", wit_date(day)), row("broken", impossible)],
+    };
+
+    let error = store
+        .commit_run(
+            &run.run_id,
+            &RunOutput {
+                table: &table,
+                date: day,
+                rows: &rows,
+                rows_read: 0,
+                quarantined: &[],
+            },
+        )
+        .unwrap_err()
+        .to_string();
+
+    assert!(
+        error.starts_with("store error: loading 2 rows into "),
+        "{error}"
+    );
+    assert!(
+        error.contains("failed with 1 errors: [invalid] at "),
+        "{error}"
+    );
+    assert!(
+        error.contains("2026-13-40"),
+        "the message names the value: {error}"
+    );
+    let left = store.read_rows(&table, day, day).unwrap();
+    assert_eq!(left.rows, vec![row("old", wit_date(day))]);
+    assert_eq!(
+        store.run(&run.run_id).unwrap().unwrap().status,
+        RunStatus::Running
+    );
+}
+
+fn slate_on_bigquery(
+    data_dir: &std::path::Path,
+    prefix: &str,
+    args: &[&str],
+) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args([
+            "--warehouse",
+            "bigquery",
+            "--bigquery-project",
+            emulator::PROJECT,
+            "--bigquery-endpoint",
+            emulator::endpoint(),
+            "--bigquery-dataset-prefix",
+            prefix,
+        ])
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run slate")
+}
+
+#[test]
+fn slate_demo_and_runs_work_against_bigquery_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = emulator::isolated_config().dataset_prefix;
+    let demo = slate_on_bigquery(
+        dir.path(),
+        &prefix,
+        &["demo", "--from", "2026-01-10", "--to", "2026-01-11"],
+    );
+    let stderr = String::from_utf8_lossy(&demo.stderr);
+    assert!(demo.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("loaded the demo season into BigQuery project test-project at http://"),
+        "{stderr}"
+    );
+
+    let runs = slate_on_bigquery(
+        dir.path(),
+        &prefix,
+        &[
+            "runs",
+            "--processor",
+            "PlayerDailyCacheProcessor",
+            "--status",
+            "success",
+        ],
+    );
+    let history = String::from_utf8_lossy(&runs.stdout);
+    assert!(
+        runs.status.success(),
+        "{}",
+        String::from_utf8_lossy(&runs.stderr)
+    );
+    assert!(
+        history.matches("PlayerDailyCacheProcessor").count() >= 1,
+        "{history}"
+    );
+
+    let missing_project = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .args(["--warehouse", "bigquery", "runs"])
+        .env_remove("SLATE_BIGQUERY_PROJECT")
+        .output()
+        .unwrap();
+    assert!(!missing_project.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&missing_project.stderr).trim(),
+        "error: --warehouse bigquery needs --bigquery-project (or SLATE_BIGQUERY_PROJECT)"
+    );
+}

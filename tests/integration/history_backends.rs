@@ -1,0 +1,520 @@
+//! The same bookkeeping behaviour on both history backends: the embedded
+//! store and BigQuery (on the emulator). Each behaviour below is one
+//! function over `Arc<dyn Store>`, run once per backend.
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use slate::quarantine::QuarantinedRow;
+use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunStatus, Trigger};
+use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::store::{RunOutput, Store, StoreError};
+
+use crate::support::date;
+
+/// Generates one test per backend for each behaviour function.
+macro_rules! on_both_backends {
+    ($($behaviour:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[test]
+                fn $behaviour() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = std::sync::Arc::new(
+                        slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap(),
+                    );
+                    super::$behaviour(store);
+                }
+            )*
+        }
+        mod bigquery {
+            $(
+                #[test]
+                fn $behaviour() {
+                    super::$behaviour(crate::emulator::isolated_store());
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    a_claim_is_exclusive_until_the_run_ends_and_attempts_count_up,
+    a_commit_replaces_only_its_date_and_a_rerun_never_duplicates,
+    a_commit_that_cannot_load_leaves_the_previous_rows_and_the_claim,
+    a_reaped_run_cannot_commit_and_writes_nothing,
+    a_stale_run_is_reaped_exactly_once_by_concurrent_reapers,
+    renewed_leases_keep_a_run_live_and_expired_ones_make_it_stale,
+    a_flag_stays_in_the_reason_when_the_run_ends,
+    runs_filter_by_date_processor_status_and_plugin_hash,
+    quarantined_rows_are_committed_with_the_run,
+    schema_drift_adds_nullable_columns_and_refuses_the_rest,
+);
+
+fn output_table() -> TableName {
+    TableName::new("slate_test", "history_behaviour")
+}
+
+fn output_schema() -> TableSchema {
+    TableSchema {
+        columns: vec![
+            Column::new("game_date", ColumnType::Date, ColumnMode::Required),
+            Column::new("player_lookup", ColumnType::String, ColumnMode::Required),
+            Column::new("points", ColumnType::Int64, ColumnMode::Nullable),
+        ],
+        partition_column: "game_date".into(),
+        key_columns: vec!["player_lookup".into()],
+    }
+}
+
+fn rows(day: NaiveDate, players: &[&str]) -> RowSet {
+    RowSet {
+        columns: vec!["game_date".into(), "player_lookup".into(), "points".into()],
+        rows: players
+            .iter()
+            .enumerate()
+            .map(|(i, player)| {
+                vec![
+                    Value::Scalar(Scalar::Date(wit_date(day))),
+                    Value::Scalar(Scalar::String(player.to_string())),
+                    Value::Scalar(Scalar::Int64(i as i64 * 10)),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn new_run(processor: &str, day: NaiveDate, lease: Duration) -> NewRun {
+    NewRun {
+        processor: processor.into(),
+        data_date: day,
+        host_id: "behaviour-host:1".into(),
+        plugin_hash: format!("hash-of-{processor}"),
+        trigger: Trigger::Cli,
+        lease,
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(60);
+
+fn players(store: &dyn Store, day: NaiveDate) -> Vec<String> {
+    let mut names: Vec<String> = store
+        .read_rows(&output_table(), day, day)
+        .unwrap()
+        .rows
+        .iter()
+        .map(|row| match &row[1] {
+            Value::Scalar(Scalar::String(s)) => s.clone(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn commit(
+    store: &dyn Store,
+    run_id: &str,
+    day: NaiveDate,
+    rows: &RowSet,
+) -> Result<usize, StoreError> {
+    store.commit_run(
+        run_id,
+        &RunOutput {
+            table: &output_table(),
+            date: day,
+            rows,
+            rows_read: 7,
+            quarantined: &[],
+        },
+    )
+}
+
+fn failed(message: &str) -> RunEnd {
+    RunEnd {
+        status: RunStatus::Failed,
+        error_kind: Some(ErrorKind::Plugin),
+        message: message.into(),
+        rows_read: 3,
+        limit: None,
+    }
+}
+
+fn a_claim_is_exclusive_until_the_run_ends_and_attempts_count_up(store: Arc<dyn Store>) {
+    let day = date("2026-01-11");
+    let first = store
+        .start_run(&new_run("ClaimProcessor", day, LEASE))
+        .unwrap();
+    assert_eq!((first.status, first.attempt), (RunStatus::Running, 1));
+    assert_eq!(first.plugin_hash, "hash-of-ClaimProcessor");
+
+    match store.start_run(&new_run("ClaimProcessor", day, LEASE)) {
+        Err(StoreError::AlreadyRunning { run_id, .. }) => assert_eq!(run_id, first.run_id),
+        other => panic!("expected AlreadyRunning, got {other:?}"),
+    }
+    // Another date, or another processor, is not blocked.
+    store
+        .start_run(&new_run("ClaimProcessor", date("2026-01-12"), LEASE))
+        .unwrap();
+    store
+        .start_run(&new_run("OtherProcessor", day, LEASE))
+        .unwrap();
+
+    store.end_run(&first.run_id, &failed("boom")).unwrap();
+    let ended = store.run(&first.run_id).unwrap().unwrap();
+    assert_eq!(ended.status, RunStatus::Failed);
+    assert_eq!(ended.error_kind, Some(ErrorKind::Plugin));
+    assert_eq!(ended.error_message.as_deref(), Some("boom"));
+    assert_eq!(ended.rows_read, 3);
+    assert!(ended.finished_at.is_some() && ended.duration_ms.is_some());
+    assert!(matches!(
+        store.end_run(&first.run_id, &failed("again")),
+        Err(StoreError::NotRunning(_))
+    ));
+
+    let second = store
+        .start_run(&new_run("ClaimProcessor", day, LEASE))
+        .unwrap();
+    assert_eq!(second.attempt, 2);
+}
+
+fn a_commit_replaces_only_its_date_and_a_rerun_never_duplicates(store: Arc<dyn Store>) {
+    let (day, other_day) = (date("2026-01-11"), date("2026-01-12"));
+    store
+        .ensure_table(&output_table(), &output_schema())
+        .unwrap();
+    store
+        .replace_partitions(&output_table(), &[other_day], &rows(other_day, &["z"]))
+        .unwrap();
+
+    let run = store
+        .start_run(&new_run("ReplaceProcessor", day, LEASE))
+        .unwrap();
+    assert_eq!(
+        commit(
+            store.as_ref(),
+            &run.run_id,
+            day,
+            &rows(day, &["a", "b", "c"])
+        )
+        .unwrap(),
+        3
+    );
+    let committed = store.run(&run.run_id).unwrap().unwrap();
+    assert_eq!(committed.status, RunStatus::Success);
+    assert_eq!((committed.rows_written, committed.rows_read), (3, 7));
+    assert_eq!(committed.reason.as_deref(), Some("committed 3 rows"));
+
+    let rerun = store
+        .start_run(&new_run("ReplaceProcessor", day, LEASE))
+        .unwrap();
+    commit(store.as_ref(), &rerun.run_id, day, &rows(day, &["a", "d"])).unwrap();
+
+    assert_eq!(players(store.as_ref(), day), ["a", "d"]);
+    assert_eq!(players(store.as_ref(), other_day), ["z"]);
+    assert_eq!(store.rows_on(&output_table(), day).unwrap(), 2);
+    assert_eq!(
+        store.partition_counts(&output_table()).unwrap(),
+        [(day, 2), (other_day, 1)]
+    );
+}
+
+fn a_commit_that_cannot_load_leaves_the_previous_rows_and_the_claim(store: Arc<dyn Store>) {
+    let day = date("2026-01-11");
+    store
+        .ensure_table(&output_table(), &output_schema())
+        .unwrap();
+    let run = store
+        .start_run(&new_run("LoadProcessor", day, LEASE))
+        .unwrap();
+    commit(store.as_ref(), &run.run_id, day, &rows(day, &["a", "b"])).unwrap();
+
+    let rerun = store
+        .start_run(&new_run("LoadProcessor", day, LEASE))
+        .unwrap();
+    let mut bad = rows(day, &["c"]);
+    bad.columns[2] = "no_such_column".into();
+    let error = commit(store.as_ref(), &rerun.run_id, day, &bad).unwrap_err();
+    assert!(error.to_string().contains("no_such_column"), "{error}");
+
+    assert_eq!(players(store.as_ref(), day), ["a", "b"]);
+    let record = store.run(&rerun.run_id).unwrap().unwrap();
+    assert_eq!(
+        record.status,
+        RunStatus::Running,
+        "the caller records the failure"
+    );
+}
+
+fn a_reaped_run_cannot_commit_and_writes_nothing(store: Arc<dyn Store>) {
+    let day = date("2026-01-11");
+    store
+        .ensure_table(&output_table(), &output_schema())
+        .unwrap();
+    let run = store
+        .start_run(&new_run("ReapedProcessor", day, Duration::from_millis(1)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(store.reap_stale(Utc::now()).unwrap().len(), 1);
+
+    let error = commit(store.as_ref(), &run.run_id, day, &rows(day, &["late"])).unwrap_err();
+    assert!(matches!(error, StoreError::NotRunning(_)), "{error}");
+    assert!(players(store.as_ref(), day).is_empty());
+    assert_eq!(
+        store.run(&run.run_id).unwrap().unwrap().error_kind,
+        Some(ErrorKind::Stale)
+    );
+}
+
+fn a_stale_run_is_reaped_exactly_once_by_concurrent_reapers(store: Arc<dyn Store>) {
+    let day = date("2026-01-11");
+    let live = store
+        .start_run(&new_run("LiveProcessor", day, LEASE))
+        .unwrap();
+    let stale = store
+        .start_run(&new_run("StaleProcessor", day, Duration::from_millis(1)))
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+
+    let barrier = Barrier::new(2);
+    let reaped: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let reapers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    store
+                        .reap_stale(Utc::now())
+                        .unwrap()
+                        .into_iter()
+                        .map(|r| r.run_id)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        reapers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let all: Vec<&String> = reaped.iter().flatten().collect();
+    assert_eq!(all, [&stale.run_id], "reaped exactly once: {reaped:?}");
+
+    let record = store.run(&stale.run_id).unwrap().unwrap();
+    assert_eq!(
+        (record.status, record.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::Stale))
+    );
+    assert_eq!(
+        record.reason.unwrap(),
+        format!(
+            "host behaviour-host:1 stopped renewing at {}",
+            stale
+                .heartbeat_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        )
+    );
+    assert_eq!(
+        store.run(&live.run_id).unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    assert!(
+        store.reap_stale(Utc::now()).unwrap().is_empty(),
+        "idempotent"
+    );
+}
+
+fn renewed_leases_keep_a_run_live_and_expired_ones_make_it_stale(store: Arc<dyn Store>) {
+    let day = date("2026-01-11");
+    let run = store
+        .start_run(&new_run("LeaseProcessor", day, Duration::from_millis(1)))
+        .unwrap();
+    assert_eq!(
+        store
+            .renew_leases(std::slice::from_ref(&run.run_id), LEASE)
+            .unwrap(),
+        1
+    );
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(store.reap_stale(Utc::now()).unwrap().is_empty(), "renewed");
+    let renewed = store.run(&run.run_id).unwrap().unwrap();
+    assert!(renewed.lease_expires_at > Utc::now() + chrono::Duration::seconds(30));
+
+    // The host is known to be gone: its leases expire at once.
+    assert_eq!(store.expire_leases("behaviour-host:1").unwrap(), 1);
+    let stale = store
+        .runs(&RunFilter {
+            stale_as_of: Some(Utc::now()),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    assert_eq!(stale.len(), 1);
+    assert_eq!(store.reap_stale(Utc::now()).unwrap().len(), 1);
+    assert_eq!(
+        store.renew_leases(&[run.run_id], LEASE).unwrap(),
+        0,
+        "not running"
+    );
+}
+
+fn a_flag_stays_in_the_reason_when_the_run_ends(store: Arc<dyn Store>) {
+    let run = store
+        .start_run(&new_run("FlaggedProcessor", date("2026-01-11"), LEASE))
+        .unwrap();
+    store
+        .flag_run(&run.run_id, "flagged: still running after 4h; cancelling")
+        .unwrap();
+    store.end_run(&run.run_id, &failed("cancelled")).unwrap();
+    assert_eq!(
+        store.run(&run.run_id).unwrap().unwrap().reason.as_deref(),
+        Some("flagged: still running after 4h; cancelling; cancelled")
+    );
+}
+
+fn runs_filter_by_date_processor_status_and_plugin_hash(store: Arc<dyn Store>) {
+    let (d1, d2) = (date("2026-01-11"), date("2026-01-12"));
+    let a1 = store.start_run(&new_run("A", d1, LEASE)).unwrap();
+    store.end_run(&a1.run_id, &failed("x")).unwrap();
+    let a2 = store.start_run(&new_run("A", d2, LEASE)).unwrap();
+    let b1 = store.start_run(&new_run("B", d1, LEASE)).unwrap();
+    let ids = |filter: RunFilter| -> Vec<String> {
+        store
+            .runs(&filter)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect()
+    };
+    assert_eq!(
+        ids(RunFilter::default()),
+        [b1.run_id.clone(), a2.run_id.clone(), a1.run_id.clone()],
+        "newest first"
+    );
+    assert_eq!(
+        ids(RunFilter {
+            date: Some(d1),
+            ..RunFilter::default()
+        }),
+        [b1.run_id.clone(), a1.run_id.clone()]
+    );
+    assert_eq!(
+        ids(RunFilter {
+            processor: Some("A".into()),
+            status: Some(RunStatus::Failed),
+            ..RunFilter::default()
+        }),
+        [a1.run_id]
+    );
+    assert_eq!(
+        ids(RunFilter {
+            plugin_hash: Some("hash-of-B".into()),
+            ..RunFilter::default()
+        }),
+        std::slice::from_ref(&b1.run_id)
+    );
+    assert_eq!(
+        ids(RunFilter {
+            limit: Some(1),
+            ..RunFilter::default()
+        }),
+        [b1.run_id]
+    );
+}
+
+fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {
+    let day = date("2026-01-11");
+    store
+        .ensure_table(&output_table(), &output_schema())
+        .unwrap();
+    let run = store
+        .start_run(&new_run("QuarantineProcessor", day, LEASE))
+        .unwrap();
+    let quarantined = vec![QuarantinedRow {
+        row_index: 4,
+        errors: vec![slate::validate::FieldError {
+            row_index: Some(4),
+            row_key: "player_lookup=\"e\"".into(),
+            field: "points".into(),
+            expected: "NULLABLE INT64".into(),
+            value: "STRING \"lots\"".into(),
+            problem: "a STRING value cannot go into a INT64 column".into(),
+        }],
+        raw_row: serde_json::json!({"player_lookup": "e", "points": "it's \"lots\"\n"}),
+    }];
+    let written = store
+        .commit_run(
+            &run.run_id,
+            &RunOutput {
+                table: &output_table(),
+                date: day,
+                rows: &rows(day, &["a", "b"]),
+                rows_read: 5,
+                quarantined: &quarantined,
+            },
+        )
+        .unwrap();
+    assert_eq!(written, 2);
+    let records = store.quarantined(Some(&run.run_id)).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].processor, "QuarantineProcessor");
+    assert_eq!(records[0].data_date, day);
+    assert_eq!(records[0].table_name, "slate_test.history_behaviour");
+    assert_eq!(records[0].row_index, 4);
+    assert_eq!(records[0].errors, quarantined[0].errors);
+    assert_eq!(records[0].raw_row, quarantined[0].raw_row);
+    assert!(store.quarantined(Some("another-run")).unwrap().is_empty());
+    assert!(
+        store
+            .run(&run.run_id)
+            .unwrap()
+            .unwrap()
+            .reason
+            .unwrap()
+            .contains("quarantined 1 bad rows")
+    );
+}
+
+fn schema_drift_adds_nullable_columns_and_refuses_the_rest(store: Arc<dyn Store>) {
+    let day = date("2026-01-11");
+    store
+        .ensure_table(&output_table(), &output_schema())
+        .unwrap();
+    store
+        .replace_partitions(&output_table(), &[day], &rows(day, &["a"]))
+        .unwrap();
+
+    let mut grown = output_schema();
+    grown.columns.push(Column::new(
+        "minutes",
+        ColumnType::Float64,
+        ColumnMode::Nullable,
+    ));
+    store.ensure_table(&output_table(), &grown).unwrap();
+    let live = store.table_schema(&output_table()).unwrap().unwrap();
+    assert_eq!(live.columns.last().unwrap().name, "minutes");
+    let old = store.read_rows(&output_table(), day, day).unwrap();
+    assert_eq!(old.columns.last().unwrap(), "minutes");
+    assert_eq!(old.rows[0].last(), Some(&Value::Null));
+
+    let mut changed = grown.clone();
+    changed.columns[2] = Column::new("points", ColumnType::String, ColumnMode::Nullable);
+    changed.columns.retain(|c| c.name != "minutes");
+    let refused = store.ensure_table(&output_table(), &changed).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "slate_test.history_behaviour: the live table's schema differs from the processor's, \
+         and only new NULLABLE columns can be added: column `points` changes type from INT64 \
+         to STRING; column `minutes` (NULLABLE FLOAT64) is in the live table but no longer \
+         declared"
+    );
+    assert!(
+        store
+            .table_schema(&TableName::new("slate_test", "missing"))
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .rows_on(&TableName::new("slate_test", "missing"), day)
+            .unwrap(),
+        0
+    );
+}
