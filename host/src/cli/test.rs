@@ -2,14 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use slate::bundled::PLUGINS;
 use slate::limits::LimitsConfig;
 use slate::plugin::Runtime;
-use slate::store::EmbeddedStore;
 use slate::testing::{self, EXIT_PLUGIN_FAILURE, Inputs, Outcome, TestCase};
 
 use super::HostOptions;
@@ -58,9 +56,9 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
     let limits = LimitsConfig::load(&options.data_dir.config_file()).map_err(anyhow::Error::msg)?;
     let inputs = match request.inputs {
         InputChoice::Fixtures(dir) => Inputs::Fixtures(dir),
-        InputChoice::Replay => Inputs::Replay(Arc::new(EmbeddedStore::open_read_only(
-            &options.data_dir.store_file(),
-        )?)),
+        InputChoice::Replay => {
+            Inputs::Replay(options.warehouse.open_for_replay(&options.data_dir)?)
+        }
     };
     let case = TestCase {
         date: request.date,

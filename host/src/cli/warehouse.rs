@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use slate::data_dir::DataDir;
+use slate::plugin::sandbox::InputSource;
 use slate::store::bigquery::Credentials;
 use slate::store::{BigQueryConfig, BigQueryStore, EmbeddedStore, Store};
 
@@ -93,6 +94,16 @@ impl WarehouseArgs {
                     EmbeddedStore::open_existing(&file)?
                 })
             }
+            Warehouse::Bigquery => Arc::new(BigQueryStore::connect(&self.bigquery_config()?)?),
+        })
+    }
+
+    /// The selected store, to read inputs from and never write: the
+    /// embedded store opened read-only, or BigQuery, which `slate test`
+    /// only ever reads.
+    pub fn open_for_replay(&self, data_dir: &DataDir) -> Result<Arc<dyn InputSource>> {
+        Ok(match self.warehouse {
+            Warehouse::Embedded => Arc::new(EmbeddedStore::open_read_only(&data_dir.store_file())?),
             Warehouse::Bigquery => Arc::new(BigQueryStore::connect(&self.bigquery_config()?)?),
         })
     }
