@@ -7,6 +7,9 @@
 //! output rows.
 //!
 //! - [`plugin`]: loading, compiling, caching and instantiating components.
+//! - [`registry`]: deployed processor versions, by hash, and the active one.
+//! - [`deploy`]: validating, storing and activating a version; rollback.
+//! - [`catalog`]: which processors exist: bundled, registry, plugin folder.
 //! - [`schema`] and [`rows`]: tables, schemas and the values that cross the boundary.
 //! - [`validate`]: checking output rows against a schema before any write.
 //! - [`store`]: where tables and run history live (the embedded SQLite store).
@@ -23,10 +26,12 @@
 //! - [`demo`]: the synthetic season and its raw tables.
 
 pub mod bundled;
+pub mod catalog;
 pub mod completeness;
 pub mod dag;
 pub mod data_dir;
 pub mod demo;
+pub mod deploy;
 pub mod evaluation;
 pub mod executor;
 pub mod health;
@@ -34,6 +39,7 @@ pub mod limits;
 pub mod liveness;
 pub mod pipeline;
 pub mod plugin;
+pub mod registry;
 pub mod rows;
 pub mod runs;
 pub mod schema;
