@@ -22,9 +22,11 @@
 //! - [`completeness`]: upstream status and lookback gap checks before a run.
 //! - [`dag`]: ordering processors by their declared dependencies.
 //! - [`pipeline`]: running a set of processors for a date, in order.
+//! - [`backfill`]: running a range of dates, in dependency order and in parallel.
 //! - [`testing`]: `slate test`, fixtures and golden files.
 //! - [`demo`]: the synthetic season and its raw tables.
 
+pub mod backfill;
 pub mod bundled;
 pub mod catalog;
 pub mod completeness;
