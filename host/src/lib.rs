@@ -23,6 +23,7 @@
 //! - [`dag`]: ordering processors by their declared dependencies.
 //! - [`pipeline`]: running a set of processors for a date, in order.
 //! - [`backfill`]: running a range of dates, in dependency order and in parallel.
+//! - [`server`]: `slate serve`, the HTTP service.
 //! - [`testing`]: `slate test`, fixtures and golden files.
 //! - [`demo`]: the synthetic season and its raw tables.
 
@@ -45,6 +46,7 @@ pub mod registry;
 pub mod rows;
 pub mod runs;
 pub mod schema;
+pub mod server;
 pub mod store;
 pub mod testing;
 pub mod validate;
