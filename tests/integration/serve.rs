@@ -39,6 +39,15 @@ impl Served {
         configure: impl FnOnce(&mut ServerConfig),
         plugin_dir: Option<PathBuf>,
     ) -> Served {
+        Served::with(configure, plugin_dir, RunLimits::default(), 2)
+    }
+
+    fn with(
+        configure: impl FnOnce(&mut ServerConfig),
+        plugin_dir: Option<PathBuf>,
+        limits: RunLimits,
+        workers: usize,
+    ) -> Served {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(EmbeddedStore::open(&dir.path().join("slate.db")).unwrap());
         let runtime = Arc::new(Runtime::new(Some(&shared_compiled_cache())).unwrap());
@@ -47,12 +56,13 @@ impl Served {
         let executor = Executor::new(
             store.clone() as Arc<dyn Store>,
             "router-test",
-            RunLimits::default(),
+            limits,
             LeaseConfig::default(),
         )
         .unwrap()
         .with_observer(metrics.clone());
-        let host = ServedHost::new(executor, runtime, registry, plugin_dir, 2, metrics).unwrap();
+        let host =
+            ServedHost::new(executor, runtime, registry, plugin_dir, workers, metrics).unwrap();
         let mut config = ServerConfig::new(BearerToken::new(TOKEN));
         configure(&mut config);
         Served {
@@ -756,4 +766,129 @@ fn the_watched_folder_deploys_a_file_only_once_it_is_completely_written() {
         host.registry.active_hash("VersionedProcessor").unwrap(),
         Some(content_hash(&v1))
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_claimed_before_a_deployment_finishes_on_the_version_it_started_with() {
+    let served = Served::new();
+    let host = served.state.host.clone();
+    let (v1, v2) = (
+        fixture(components::VERSIONED_V1),
+        fixture(components::VERSIONED_V2),
+    );
+    let (h1, h2) = (content_hash(&v1), content_hash(&v2));
+    let day = crate::support::date("2026-01-11");
+    let (claimed_on_v1, next_run) = tokio::task::spawn_blocking(move || {
+        host.deploy(&v1, None).unwrap();
+        let before = host.pipeline().unwrap();
+        let selection = before.select(&["VersionedProcessor".into()]).unwrap();
+        let claims: Vec<_> = before
+            .claim_date(&host.executor, day, &selection, Trigger::Http)
+            .into_iter()
+            .map(|(_, claim)| claim.unwrap())
+            .collect();
+        host.deploy(&v2, None).unwrap();
+        let no_stop = std::sync::atomic::AtomicBool::new(false);
+        let in_flight = before.run_claims(&host.executor, claims, &no_stop).unwrap();
+        let after = host.pipeline().unwrap();
+        let next = after
+            .run_date(&host.executor, day, &selection, Trigger::Http)
+            .unwrap();
+        (in_flight[0].clone(), next[0].clone())
+    })
+    .await
+    .unwrap();
+    assert_eq!(claimed_on_v1.plugin_hash, h1);
+    assert_eq!(
+        claimed_on_v1.rows_written, 2,
+        "v1 ran, though v2 was deployed meanwhile"
+    );
+    assert_eq!(next_run.plugin_hash, h2);
+    assert_eq!(next_run.rows_written, 3, "the next run is v2's");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shutdown_refuses_new_work_and_lets_accepted_runs_finish_within_the_grace_period() {
+    use slate::runs::{ErrorKind, RunStatus};
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(components::SLOW_PROCESSOR, plugins.path().join("slow.wasm")).unwrap();
+    // SlowProcessor spins on its date until its 1.5 s of CPU are spent:
+    // a run that ends on its own, well within the 30 s grace period.
+    let limits = RunLimits {
+        cpu_time: Duration::from_millis(1500),
+        ..RunLimits::default()
+    };
+    let served = Served::with(
+        |c| c.grace = Duration::from_secs(30),
+        Some(plugins.path().to_path_buf()),
+        limits,
+        1,
+    );
+    served
+        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
+        .await;
+    crate::bookkeeping::set_spin(
+        served.store.as_ref(),
+        crate::support::date("2026-01-11"),
+        true,
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (signal, shutdown) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(slate::server::serve(
+        listener,
+        served.state.clone(),
+        async {
+            let _ = shutdown.await;
+        },
+    ));
+
+    let start = |processor: &str| json!({"processors": [processor], "analysis_date": "2026-01-11", "async": true});
+    let (_, spinning) = served
+        .post_json("/process-date", start("SlowProcessor"))
+        .await;
+    let spinning = spinning["runs"][0]["run_id"].as_str().unwrap().to_string();
+    // The only worker is busy: this one is accepted and queued.
+    let (_, queued) = served
+        .post_json("/process-date", start("VersionedProcessor"))
+        .await;
+    let queued = queued["runs"][0]["run_id"].as_str().unwrap().to_string();
+
+    let began = Instant::now();
+    signal.send(()).unwrap();
+    eventually("the shutdown began", async || {
+        served
+            .state
+            .host
+            .draining
+            .load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    let (status, refused) = served
+        .post_json("/process-date", start("VersionedProcessor"))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+
+    tokio::time::timeout(Duration::from_secs(60), server)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(30),
+        "it did not wait out the grace period"
+    );
+    let run = |id: &str| served.store.run(id).unwrap().unwrap();
+    let spun = run(&spinning);
+    assert_eq!(
+        (spun.status, spun.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::LimitTime)),
+        "the in-flight run ended on its own: {spun:?}"
+    );
+    assert_eq!(
+        run(&queued).status,
+        RunStatus::Success,
+        "the queued run ran"
+    );
+    assert_eq!(served.run_count(), 2, "the refused request started nothing");
 }

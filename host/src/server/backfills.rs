@@ -135,7 +135,7 @@ pub async fn start_backfill(
             format!("parallelism must be from 1 to the worker pool's size, {pool}"),
         ));
     }
-    if state.host.stopping.load(Ordering::SeqCst) {
+    if state.host.draining.load(Ordering::SeqCst) {
         return Err(ApiError::shutting_down());
     }
     let processors = body.processors.clone();

@@ -4,9 +4,11 @@
 //!   authentication on every mutating endpoint (and, if configured, on
 //!   reads);
 //! - [`serve`] serves a router on a listener until a shutdown signal, then
-//!   shuts down gracefully: it stops accepting work, lets in-flight runs
-//!   finish within the grace period, stops the rest (each ends `failed`,
-//!   kind `shutdown`), and never leaves a `running` record behind.
+//!   shuts down gracefully: it stops accepting work (new requests for work
+//!   get 503), lets the work already accepted (runs in flight or queued,
+//!   backfills) go on for the grace period, then starts no more runs and
+//!   stops the ones in flight (each ends `failed`, kind `shutdown`), and
+//!   never leaves a `running` record behind.
 //!
 //! Handlers live in one module per resource; they check every request
 //! before starting anything and answer errors as JSON ([`errors`]).
@@ -75,8 +77,8 @@ pub async fn serve(
         shutdown.await;
         let _ = begun_tx.send(true);
     };
-    // Once the shutdown begins: no new run starts; in-flight runs get the
-    // grace period, then are stopped.
+    // Once the shutdown begins: no new work; accepted work gets the grace
+    // period, then no run starts and the runs in flight are stopped.
     let stopper = {
         let host = host.clone();
         let mut begun = begun_rx.clone();
@@ -84,12 +86,13 @@ pub async fn serve(
             if begun.wait_for(|b| *b).await.is_err() {
                 return;
             }
-            host.stopping.store(true, Ordering::SeqCst);
+            host.draining.store(true, Ordering::SeqCst);
             tracing::warn!(
                 jobs = host.workers.jobs(),
-                "shutting down: no new work; in-flight runs have {grace:?} to finish"
+                "shutting down: no new work; accepted work has {grace:?} to finish"
             );
             if !host.workers.wait_drained(grace).await {
+                host.stopping.store(true, Ordering::SeqCst);
                 let stopped = host.executor.stop_all_for_shutdown();
                 tracing::warn!(
                     runs = stopped,

@@ -98,7 +98,7 @@ pub async fn process_date(
     JsonBody(body): JsonBody<ProcessDate>,
 ) -> Result<Response, ApiError> {
     let date = parse_date_field("analysis_date", &body.analysis_date)?;
-    if state.host.stopping.load(Ordering::SeqCst) {
+    if state.host.draining.load(Ordering::SeqCst) {
         return Err(ApiError::shutting_down());
     }
     let processors = body.processors.clone();

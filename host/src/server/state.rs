@@ -85,7 +85,11 @@ pub struct ServedHost {
     pub workers: WorkerPool,
     /// The metrics.
     pub metrics: Arc<Metrics>,
-    /// Set once a shutdown begins: no run starts after it.
+    /// Set once a shutdown begins: no new work is accepted, while the
+    /// work already accepted goes on for the grace period.
+    pub draining: AtomicBool,
+    /// Set when the grace period is over: no run starts after it, and the
+    /// runs in flight are stopped.
     pub stopping: Arc<AtomicBool>,
     /// Backfills started through the API, by id.
     pub backfills: Mutex<HashMap<String, Arc<BackfillJob>>>,
@@ -115,6 +119,7 @@ impl ServedHost {
             plugin_dir,
             workers: WorkerPool::new(workers),
             metrics,
+            draining: AtomicBool::new(false),
             stopping: Arc::new(AtomicBool::new(false)),
             backfills: Mutex::default(),
             current: RwLock::new((generation, Arc::new(pipeline))),
