@@ -400,6 +400,12 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
             "id",
         ),
         (
+            "an unknown endpoint",
+            Request::get("/process-dates").body(Body::empty()).unwrap(),
+            StatusCode::NOT_FOUND,
+            "path",
+        ),
+        (
             "a component with the wrong content type",
             authorized(
                 Request::put("/plugins/VersionedProcessor"),

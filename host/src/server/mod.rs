@@ -56,7 +56,15 @@ pub fn router(state: AppState) -> Router {
     if state.config.protect_reads {
         reads = reads.route_layer(from_fn_with_state(token, auth::require_token));
     }
-    mutating.merge(reads).with_state(state)
+    mutating
+        .merge(reads)
+        .fallback(no_such_endpoint)
+        .with_state(state)
+}
+
+/// The answer for a path no endpoint serves.
+async fn no_such_endpoint(uri: axum::http::Uri) -> errors::ApiError {
+    errors::ApiError::not_found("path", format!("no endpoint at {}", uri.path()))
 }
 
 /// How long the last step of a shutdown waits for stopped runs to end
