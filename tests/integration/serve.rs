@@ -729,8 +729,6 @@ fn the_watched_folder_deploys_a_file_only_once_it_is_completely_written() {
     )
     .unwrap();
     assert_eq!(watcher.poll(host), [], "a new file is only noted");
-    std::thread::sleep(SETTLE / 3);
-    assert_eq!(watcher.poll(host), [], "not settled yet");
     {
         use std::io::Write;
         let mut rest = std::fs::OpenOptions::new()

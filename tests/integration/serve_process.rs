@@ -35,11 +35,13 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start slate serve");
-        let stdout = child.stdout.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(stdout)
+        stdout
             .read_line(&mut line)
             .expect("the server prints its address");
+        // Keep reading whatever else it prints.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         let base = line
             .trim()
             .strip_prefix("listening on ")

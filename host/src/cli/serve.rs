@@ -1,5 +1,6 @@
 //! `slate serve`: the HTTP service on a tokio runtime, until SIGTERM or SIGINT.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,10 +101,14 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let address = listener.local_addr()?;
-        println!("listening on http://{address}");
+        // Whoever started the server may have stopped reading its output:
+        // that must not stop the server.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "listening on http://{address}");
         if let Some(dir) = &args.watch {
-            println!("watching {} for .wasm files", dir.display());
+            let _ = writeln!(out, "watching {} for .wasm files", dir.display());
         }
+        let _ = out.flush();
         slate::server::serve(listener, state, shutdown_signal()).await?;
         anyhow::Ok(())
     });
@@ -114,7 +119,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     // A run stuck in a host call is abandoned: its record is already failed.
     runtime.shutdown_timeout(Duration::from_secs(1));
     outcome?;
-    eprintln!("stopped");
+    let _ = writeln!(std::io::stderr(), "stopped");
     Ok(ExitCode::SUCCESS)
 }
 
