@@ -1,5 +1,5 @@
-//! The data directory: where the store file, the configuration and the
-//! compiled-component cache live.
+//! The data directory: where the store file, the configuration, the plugin
+//! registry and the compiled-component cache live.
 //!
 //! Chosen by `--data-dir`, else `SLATE_DATA_DIR`, else `./slate-data`.
 
@@ -33,6 +33,11 @@ impl DataDir {
     /// The host's configuration file, `slate.toml` (optional).
     pub fn config_file(&self) -> PathBuf {
         self.root.join("slate.toml")
+    }
+
+    /// The plugin registry: deployed versions and the active one of each.
+    pub fn registry_dir(&self) -> PathBuf {
+        self.root.join("registry")
     }
 
     /// The compiled-component cache.

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 use crate::limits::{LimitBreach, RunLimits};
 use crate::plugin::Cancelled;
@@ -72,17 +73,45 @@ pub fn evaluate(
     cancel: Arc<AtomicBool>,
     quality_issues: &[String],
 ) -> Result<Evaluated, Failure> {
-    let date = identity.date;
-    let spec = &plugin.spec;
-    let mut instance = plugin
-        .instantiate(identity, source, limits, cancel)
+    evaluate_timed(plugin, identity, source, limits, cancel, quality_issues).0
+}
+
+/// Like [`evaluate`], and also returns how long instantiating the plugin
+/// took (`None` when instantiation failed), for the host's metrics.
+pub fn evaluate_timed(
+    plugin: &Plugin,
+    identity: RunIdentity,
+    source: Arc<dyn InputSource>,
+    limits: RunLimits,
+    cancel: Arc<AtomicBool>,
+    quality_issues: &[String],
+) -> (Result<Evaluated, Failure>, Option<Duration>) {
+    let started = Instant::now();
+    let instance = plugin.instantiate(identity.clone(), source, limits, cancel);
+    let instantiation = instance.is_ok().then(|| started.elapsed());
+    let outcome = instance
         .map_err(|error| {
             Failure::new(
                 ErrorKind::Trap,
                 format!("instantiation failed: {error:#}"),
                 0,
             )
-        })?;
+        })
+        .and_then(|instance| {
+            check_process(plugin, identity.date, instance, limits, quality_issues)
+        });
+    (outcome, instantiation)
+}
+
+/// Calls `process` on a fresh instance and checks what it returns.
+fn check_process(
+    plugin: &Plugin,
+    date: chrono::NaiveDate,
+    mut instance: crate::plugin::Instance,
+    limits: RunLimits,
+    quality_issues: &[String],
+) -> Result<Evaluated, Failure> {
+    let spec = &plugin.spec;
     let outcome = instance.process(date);
     let rows_read = instance.rows_read();
     let guest_stderr = instance.guest_stderr();

@@ -10,16 +10,48 @@
 //! the output table untouched.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use crate::evaluation::{Evaluated, evaluate};
+use crate::evaluation::{Evaluated, evaluate_timed};
 use crate::limits::LimitsConfig;
-use crate::liveness::{LeaseConfig, LeaseKeeper};
+use crate::liveness::{LeaseConfig, LeaseGuard, LeaseKeeper};
 use crate::plugin::Plugin;
 use crate::plugin::sandbox::RunIdentity;
-use crate::runs::{ErrorKind, NewRun, RunEnd, RunRecord, RunStatus, Trigger};
+use crate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, Trigger};
 use crate::store::{RunOutput, Store, StoreError};
+
+/// The error message of a run stopped because its host shut down.
+pub const SHUTDOWN_MESSAGE: &str =
+    "stopped by the host: it shut down before the run finished (grace period over)";
+
+/// Told about every run this executor ends, e.g. to keep metrics.
+pub trait RunObserver: Send + Sync {
+    /// `record` is the run's final record; `instantiation` how long
+    /// creating its instance took, when it got that far.
+    fn run_ended(&self, record: &RunRecord, instantiation: Option<Duration>);
+}
+
+/// A claimed run: its `running` record, the plugin version it will run,
+/// and its lease, renewed until the claim is executed or ended.
+pub struct Claim {
+    record: RunRecord,
+    plugin: Plugin,
+    lease: LeaseGuard,
+}
+
+impl Claim {
+    /// The `running` record made by the claim.
+    pub fn record(&self) -> &RunRecord {
+        &self.record
+    }
+
+    /// The plugin version this run will execute.
+    pub fn plugin(&self) -> &Plugin {
+        &self.plugin
+    }
+}
 
 /// Runs plugins against a store, as one host, keeping their leases.
 #[derive(Clone)]
@@ -28,6 +60,7 @@ pub struct Executor {
     host_id: String,
     limits: Arc<LimitsConfig>,
     leases: Arc<LeaseKeeper>,
+    observer: Option<Arc<dyn RunObserver>>,
 }
 
 impl Executor {
@@ -48,7 +81,14 @@ impl Executor {
             host_id,
             limits,
             leases,
+            observer: None,
         })
+    }
+
+    /// This executor, telling `observer` about every run it ends.
+    pub fn with_observer(mut self, observer: Arc<dyn RunObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The lease keeper of this host.
@@ -88,26 +128,67 @@ impl Executor {
         trigger: Trigger,
         quality_issues: &[String],
     ) -> Result<RunRecord, StoreError> {
-        let spec = &plugin.spec;
+        let claim = self.claim(plugin, date, trigger)?;
+        self.execute_claim(claim, quality_issues)
+    }
+
+    /// Claims (processor, date) for `plugin`: a `running` record whose
+    /// lease this host renews until the claim is executed or ended. The
+    /// claim keeps the plugin version it was made with, so a version
+    /// deployed meanwhile does not change what this run executes.
+    pub fn claim(
+        &self,
+        plugin: &Plugin,
+        date: NaiveDate,
+        trigger: Trigger,
+    ) -> Result<Claim, StoreError> {
         let record = self.store.start_run(&NewRun {
-            processor: spec.name.clone(),
+            processor: plugin.spec.name.clone(),
             data_date: date,
             host_id: self.host_id.clone(),
             plugin_hash: plugin.hash.clone(),
             trigger,
             lease: self.leases.config().lease,
         })?;
+        let lease = self.leases.track(&record.run_id);
+        Ok(Claim {
+            record,
+            plugin: plugin.clone(),
+            lease,
+        })
+    }
+
+    /// Executes a claimed run, returning its final record. A run stopped
+    /// because this host is shutting down ends `failed`, kind `shutdown`.
+    pub fn execute_claim(
+        &self,
+        claim: Claim,
+        quality_issues: &[String],
+    ) -> Result<RunRecord, StoreError> {
+        let Claim {
+            record,
+            plugin,
+            lease,
+        } = claim;
+        let spec = &plugin.spec;
+        let date = record.data_date;
         let run_id = record.run_id.clone();
-        let lease = self.leases.track(&run_id);
         let span = tracing::info_span!("run", processor = %spec.name, %date, run_id = %run_id);
         let _entered = span.enter();
 
         let limits = self.limits.for_processor(&spec.name);
+        let mut instantiation = None;
         let fail_with = |kind: ErrorKind,
                          message: String,
                          rows_read: u64,
-                         limit: Option<(u64, u64)>|
+                         limit: Option<(u64, u64)>,
+                         instantiation: Option<Duration>|
          -> Result<RunRecord, StoreError> {
+            let (kind, message) = if lease.stopped_by_shutdown() {
+                (ErrorKind::Shutdown, SHUTDOWN_MESSAGE.to_string())
+            } else {
+                (kind, message)
+            };
             tracing::warn!(kind = %kind, "run failed: {message}");
             let end = RunEnd {
                 status: RunStatus::Failed,
@@ -116,13 +197,21 @@ impl Executor {
                 rows_read: rows_read as i64,
                 limit,
             };
-            self.store.end_run(&run_id, &end)?;
-            self.record(&run_id)
+            match self.store.end_run(&run_id, &end) {
+                // A shutdown already failed it: the record says so.
+                Ok(()) | Err(StoreError::NotRunning(_)) => self.finished(&run_id, instantiation),
+                Err(error) => Err(error),
+            }
         };
-        let fail = |kind, message, rows_read| fail_with(kind, message, rows_read, None);
+        let fail = |kind, message, rows_read, instantiation| {
+            fail_with(kind, message, rows_read, None, instantiation)
+        };
 
+        if lease.stopped_by_shutdown() {
+            return fail(ErrorKind::Shutdown, String::new(), 0, None);
+        }
         if let Err(error) = self.store.ensure_table(&spec.output_table, &spec.schema) {
-            return fail(ErrorKind::Load, error.to_string(), 0);
+            return fail(ErrorKind::Load, error.to_string(), 0, None);
         }
         let identity = RunIdentity {
             processor: spec.name.clone(),
@@ -130,14 +219,15 @@ impl Executor {
             run_id: run_id.clone(),
         };
         let source = self.store.clone();
-        let evaluated = evaluate(
-            plugin,
+        let (evaluated, took) = evaluate_timed(
+            &plugin,
             identity,
             source,
             limits,
             lease.cancel_flag(),
             quality_issues,
         );
+        instantiation = instantiation.or(took);
         let (rows, rows_read, quarantined) = match evaluated {
             Ok(Evaluated {
                 rows,
@@ -150,6 +240,7 @@ impl Executor {
                     failure.message,
                     failure.rows_read,
                     failure.limit,
+                    instantiation,
                 );
             }
         };
@@ -167,10 +258,39 @@ impl Executor {
                 rows_quarantined = quarantined.len(),
                 "run succeeded"
             ),
-            Err(StoreError::NotRunning(_)) => return self.record(&run_id),
-            Err(error) => return fail(ErrorKind::Load, error.to_string(), rows_read),
+            Err(StoreError::NotRunning(_)) => return self.finished(&run_id, instantiation),
+            Err(error) => {
+                return fail(ErrorKind::Load, error.to_string(), rows_read, instantiation);
+            }
         }
-        self.record(&run_id)
+        self.finished(&run_id, instantiation)
+    }
+
+    /// Ends a claimed run without executing it: `blocked` (kind
+    /// `upstream`), `skipped`, or `failed` with `kind`.
+    pub fn end_claim(
+        &self,
+        claim: Claim,
+        status: RunStatus,
+        kind: Option<ErrorKind>,
+        reason: String,
+    ) -> Result<RunRecord, StoreError> {
+        let run_id = claim.record.run_id.clone();
+        let kind = kind.or((status == RunStatus::Blocked).then_some(ErrorKind::Upstream));
+        let end = RunEnd {
+            status,
+            error_kind: kind,
+            message: reason,
+            rows_read: 0,
+            limit: None,
+        };
+        match self.store.end_run(&run_id, &end) {
+            // A shutdown already failed it: the record says so.
+            Ok(()) | Err(StoreError::NotRunning(_)) => {}
+            Err(error) => return Err(error),
+        }
+        drop(claim);
+        self.finished(&run_id, None)
     }
 
     /// Records that a run was not started, with the reason: `blocked` by an
@@ -183,26 +303,54 @@ impl Executor {
         status: RunStatus,
         reason: String,
     ) -> Result<RunRecord, StoreError> {
-        let record = self.store.start_run(&NewRun {
-            processor: plugin.spec.name.clone(),
-            data_date: date,
-            host_id: self.host_id.clone(),
-            plugin_hash: plugin.hash.clone(),
-            trigger,
-            lease: self.leases.config().lease,
+        let claim = self.claim(plugin, date, trigger)?;
+        self.end_claim(claim, status, None, reason)
+    }
+
+    /// Tells every run this host holds to stop because it is shutting
+    /// down; each ends `failed`, kind `shutdown`.
+    pub fn stop_all_for_shutdown(&self) -> usize {
+        self.leases.stop_all_for_shutdown()
+    }
+
+    /// Fails every run this host still holds as `running` in the store,
+    /// kind `shutdown`: the last step of a shutdown, so that no `running`
+    /// record outlives the host. Returns the runs it ended.
+    pub fn fail_leftover_runs(&self) -> Result<Vec<String>, StoreError> {
+        let running = self.store.runs(&RunFilter {
+            status: Some(RunStatus::Running),
+            ..RunFilter::default()
         })?;
-        let kind = (status == RunStatus::Blocked).then_some(ErrorKind::Upstream);
-        self.store.end_run(
-            &record.run_id,
-            &RunEnd {
-                status,
-                error_kind: kind,
-                message: reason,
+        let mut ended = Vec::new();
+        for run in running.iter().filter(|r| r.host_id == self.host_id) {
+            let end = RunEnd {
+                status: RunStatus::Failed,
+                error_kind: Some(ErrorKind::Shutdown),
+                message: SHUTDOWN_MESSAGE.to_string(),
                 rows_read: 0,
                 limit: None,
-            },
-        )?;
-        self.record(&record.run_id)
+            };
+            match self.store.end_run(&run.run_id, &end) {
+                Ok(()) => ended.push(run.run_id.clone()),
+                // It ended on its own meanwhile.
+                Err(StoreError::NotRunning(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Reads the final record and tells the observer.
+    fn finished(
+        &self,
+        run_id: &str,
+        instantiation: Option<Duration>,
+    ) -> Result<RunRecord, StoreError> {
+        let record = self.record(run_id)?;
+        if let Some(observer) = &self.observer {
+            observer.run_ended(&record, instantiation);
+        }
+        Ok(record)
     }
 
     fn record(&self, run_id: &str) -> Result<RunRecord, StoreError> {

@@ -7,6 +7,9 @@
 //! output rows.
 //!
 //! - [`plugin`]: loading, compiling, caching and instantiating components.
+//! - [`registry`]: deployed processor versions, by hash, and the active one.
+//! - [`deploy`]: validating, storing and activating a version; rollback.
+//! - [`catalog`]: which processors exist: bundled, registry, plugin folder.
 //! - [`schema`] and [`rows`]: tables, schemas and the values that cross the boundary.
 //! - [`validate`]: checking output rows against a schema before any write.
 //! - [`drift`]: additive migrations and refused changes when a live schema differs.
@@ -21,14 +24,19 @@
 //! - [`completeness`]: upstream status and lookback gap checks before a run.
 //! - [`dag`]: ordering processors by their declared dependencies.
 //! - [`pipeline`]: running a set of processors for a date, in order.
+//! - [`backfill`]: running a range of dates, in dependency order and in parallel.
+//! - [`server`]: `slate serve`, the HTTP service.
 //! - [`testing`]: `slate test`, fixtures and golden files.
 //! - [`demo`]: the synthetic season and its raw tables.
 
+pub mod backfill;
 pub mod bundled;
+pub mod catalog;
 pub mod completeness;
 pub mod dag;
 pub mod data_dir;
 pub mod demo;
+pub mod deploy;
 pub mod drift;
 pub mod evaluation;
 pub mod executor;
@@ -38,9 +46,11 @@ pub mod liveness;
 pub mod pipeline;
 pub mod plugin;
 pub mod quarantine;
+pub mod registry;
 pub mod rows;
 pub mod runs;
 pub mod schema;
+pub mod server;
 pub mod store;
 pub mod testing;
 pub mod validate;

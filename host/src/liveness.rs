@@ -10,9 +10,12 @@
 //! this machine's previous incarnations whose process is gone, without
 //! waiting for their leases to run out. A run that keeps heartbeating past
 //! the max runtime is flagged, and cancelled, since this host owns it.
+//! A host that shuts down can also stop every run it holds at once
+//! ([`LeaseKeeper::stop_all_for_shutdown`]), so that each ends `failed`
+//! with kind `shutdown` rather than `running`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -45,6 +48,7 @@ impl Default for LeaseConfig {
 struct InFlight {
     started: Instant,
     cancel: Arc<AtomicBool>,
+    shutdown: Arc<AtomicBool>,
 }
 
 struct Keeper {
@@ -53,6 +57,7 @@ struct Keeper {
     in_flight: Mutex<HashMap<String, InFlight>>,
     stopping: Mutex<bool>,
     wake: Condvar,
+    reaped: AtomicU64,
 }
 
 /// Renews this host's leases and reaps stale runs, on a background thread.
@@ -65,13 +70,19 @@ pub struct LeaseGuard {
     keeper: Weak<Keeper>,
     run_id: String,
     cancel: Arc<AtomicBool>,
+    shutdown: Arc<AtomicBool>,
 }
 
 impl LeaseGuard {
-    /// Set when the run must stop (it passed the max runtime); the sandbox
-    /// checks it at every epoch tick.
+    /// Set when the run must stop (it passed the max runtime, or the host
+    /// is shutting down); the sandbox checks it at every epoch tick.
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         self.cancel.clone()
+    }
+
+    /// Whether the run was stopped because its host is shutting down.
+    pub fn stopped_by_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
     }
 }
 
@@ -121,7 +132,15 @@ impl Keeper {
         if !ids.is_empty() {
             self.store.renew_leases(&ids, self.config.lease)?;
         }
-        self.store.reap_stale(Utc::now())
+        self.reap()
+    }
+
+    /// Reaps stale runs now, counting them.
+    fn reap(&self) -> Result<Vec<RunRecord>, StoreError> {
+        let reaped = self.store.reap_stale(Utc::now())?;
+        self.reaped
+            .fetch_add(reaped.len() as u64, Ordering::Relaxed);
+        Ok(reaped)
     }
 }
 
@@ -140,6 +159,7 @@ impl LeaseKeeper {
             in_flight: Mutex::default(),
             stopping: Mutex::new(false),
             wake: Condvar::new(),
+            reaped: AtomicU64::new(0),
         });
         let running = keeper.store.runs(&RunFilter {
             status: Some(RunStatus::Running),
@@ -155,7 +175,7 @@ impl LeaseKeeper {
                 expired.push(&run.host_id);
             }
         }
-        for run in keeper.store.reap_stale(Utc::now())? {
+        for run in keeper.reap()? {
             tracing::warn!(run_id = %run.run_id, processor = %run.processor, date = %run.data_date, "reaped stale run");
         }
         let weak = Arc::downgrade(&keeper);
@@ -188,18 +208,48 @@ impl LeaseKeeper {
     /// Starts renewing `run_id`'s lease until the guard is dropped.
     pub fn track(&self, run_id: &str) -> LeaseGuard {
         let cancel = Arc::new(AtomicBool::new(false));
+        let shutdown = Arc::new(AtomicBool::new(false));
         self.keeper.lock_in_flight().insert(
             run_id.to_string(),
             InFlight {
                 started: Instant::now(),
                 cancel: cancel.clone(),
+                shutdown: shutdown.clone(),
             },
         );
         LeaseGuard {
             keeper: Arc::downgrade(&self.keeper),
             run_id: run_id.to_string(),
             cancel,
+            shutdown,
         }
+    }
+
+    /// The runs whose leases this keeper renews now.
+    pub fn in_flight(&self) -> Vec<String> {
+        self.keeper.lock_in_flight().keys().cloned().collect()
+    }
+
+    /// Stops every run this host holds, because the host is shutting down:
+    /// each stops at its next epoch tick and ends `failed`, kind
+    /// `shutdown`. Returns how many runs were told to stop.
+    pub fn stop_all_for_shutdown(&self) -> usize {
+        let in_flight = self.keeper.lock_in_flight();
+        for run in in_flight.values() {
+            run.shutdown.store(true, Ordering::SeqCst);
+            run.cancel.store(true, Ordering::SeqCst);
+        }
+        in_flight.len()
+    }
+
+    /// Reaps stale runs now, as before every completeness check.
+    pub fn reap_now(&self) -> Result<Vec<RunRecord>, StoreError> {
+        self.keeper.reap()
+    }
+
+    /// How many stale runs this keeper has reaped since it started.
+    pub fn reaped_total(&self) -> u64 {
+        self.keeper.reaped.load(Ordering::Relaxed)
     }
 
     /// Renews every tracked lease, cancels overdue runs and reaps stale

@@ -8,16 +8,17 @@
 //! unless its policy is `proceed_if_data_present`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::completeness;
 use crate::dag::{self, DagError};
-use crate::executor::Executor;
+use crate::executor::{Claim, Executor, SHUTDOWN_MESSAGE};
 use crate::plugin::Plugin;
 use crate::plugin::spec::{GapPolicy, Phase, UpstreamPolicy};
-use crate::runs::{RunFilter, RunRecord, RunStatus, Trigger};
+use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
 use crate::schema::TableName;
 use crate::store::{Store, StoreError};
 
@@ -107,6 +108,27 @@ impl Pipeline {
             .collect())
     }
 
+    /// Every loaded plugin, by processor name.
+    pub fn plugins(&self) -> impl Iterator<Item = &Plugin> {
+        self.plugins.values()
+    }
+
+    /// This pipeline with `plugin` in place of the processor of the same
+    /// name (or added, for a new name), re-ordered. Fails when the result
+    /// cannot be ordered, e.g. the plugin depends on an unknown processor.
+    pub fn with_plugin(&self, plugin: Plugin) -> Result<Pipeline, DagError> {
+        let mut plugins: Vec<Plugin> = self
+            .plugins
+            .values()
+            .filter(|p| p.spec.name != plugin.spec.name)
+            .cloned()
+            .collect();
+        plugins.push(plugin);
+        let mut pipeline = Pipeline::new(plugins)?;
+        pipeline.calendar = self.calendar.clone();
+        Ok(pipeline)
+    }
+
     /// Runs `selection` (names from [`Pipeline::select`]) for one date, in order.
     pub fn run_date(
         &self,
@@ -117,14 +139,86 @@ impl Pipeline {
     ) -> Result<Vec<RunRecord>, StoreError> {
         let mut records: Vec<RunRecord> = Vec::with_capacity(selection.len());
         for name in selection {
-            let plugin = &self.plugins[name];
-            let record = match self.reason_not_to_run(executor, plugin, date, &records)? {
-                Verdict::Block(reason) => {
-                    tracing::warn!(processor = %name, %date, "blocked: {reason}");
-                    executor.record_not_run(plugin, date, trigger, RunStatus::Blocked, reason)?
-                }
-                Verdict::Run { quality_issues } => {
-                    executor.execute_flagged(plugin, date, trigger, &quality_issues)?
+            let record = self.run_one(executor, name, date, trigger, &records)?;
+            records.push(record);
+        }
+        Ok(records)
+    }
+
+    /// Runs one processor for one date after its checks: the phase gate
+    /// against `earlier` (this invocation's records for the same date),
+    /// then both completeness checks. A processor that may not run is
+    /// recorded `blocked`.
+    pub fn run_one(
+        &self,
+        executor: &Executor,
+        name: &str,
+        date: NaiveDate,
+        trigger: Trigger,
+        earlier: &[RunRecord],
+    ) -> Result<RunRecord, StoreError> {
+        let plugin = &self.plugins[name];
+        match self.reason_not_to_run(executor, plugin, date, earlier)? {
+            Verdict::Block(reason) => {
+                tracing::warn!(processor = %name, %date, "blocked: {reason}");
+                executor.record_not_run(plugin, date, trigger, RunStatus::Blocked, reason)
+            }
+            Verdict::Run { quality_issues } => {
+                executor.execute_flagged(plugin, date, trigger, &quality_issues)
+            }
+        }
+    }
+
+    /// Claims every processor of `selection` for `date` up front, so that
+    /// each run has its id before any executes (an HTTP caller that does
+    /// not wait gets them at once). A processor that cannot be claimed
+    /// (it is already running) comes back with its error.
+    pub fn claim_date(
+        &self,
+        executor: &Executor,
+        date: NaiveDate,
+        selection: &[String],
+        trigger: Trigger,
+    ) -> Vec<(String, Result<Claim, StoreError>)> {
+        selection
+            .iter()
+            .map(|name| {
+                let claim = executor.claim(&self.plugins[name], date, trigger);
+                (name.clone(), claim)
+            })
+            .collect()
+    }
+
+    /// Runs claims from [`Pipeline::claim_date`], in order, each with the
+    /// plugin version it was claimed with and after the same checks as
+    /// [`Pipeline::run_date`]. Once `stop` is set, the claims not yet
+    /// started end `failed`, kind `shutdown`.
+    pub fn run_claims(
+        &self,
+        executor: &Executor,
+        claims: Vec<Claim>,
+        stop: &AtomicBool,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let mut records: Vec<RunRecord> = Vec::with_capacity(claims.len());
+        for claim in claims {
+            let date = claim.record().data_date;
+            let record = if stop.load(Ordering::SeqCst) {
+                executor.end_claim(
+                    claim,
+                    RunStatus::Failed,
+                    Some(ErrorKind::Shutdown),
+                    SHUTDOWN_MESSAGE.to_string(),
+                )?
+            } else {
+                let plugin = claim.plugin().clone();
+                match self.reason_not_to_run(executor, &plugin, date, &records)? {
+                    Verdict::Block(reason) => {
+                        tracing::warn!(processor = %plugin.spec.name, %date, "blocked: {reason}");
+                        executor.end_claim(claim, RunStatus::Blocked, None, reason)?
+                    }
+                    Verdict::Run { quality_issues } => {
+                        executor.execute_claim(claim, &quality_issues)?
+                    }
                 }
             };
             records.push(record);
@@ -145,7 +239,11 @@ impl Pipeline {
             let incomplete: Vec<String> = earlier
                 .iter()
                 .filter(|r| r.status != RunStatus::Success)
-                .filter(|r| self.plugins[&r.processor].spec.phase < spec.phase)
+                .filter(|r| {
+                    self.plugins
+                        .get(&r.processor)
+                        .is_some_and(|p| p.spec.phase < spec.phase)
+                })
                 .map(|r| format!("{} is {} (run {})", r.processor, r.status, r.run_id))
                 .collect();
             if !incomplete.is_empty() {
@@ -156,7 +254,7 @@ impl Pipeline {
             }
         }
         let store = executor.store();
-        store.reap_stale(Utc::now())?;
+        executor.leases().reap_now()?;
         let output_of = |name: &str| self.plugins.get(name).map(|p| p.spec.output_table.clone());
         let checked = completeness::check(
             store.as_ref(),

@@ -29,7 +29,7 @@ fn control_table() -> TableName {
 }
 
 /// Makes SlowProcessor spin on `day` (or not), through its control table.
-fn set_spin(store: &dyn Store, day: NaiveDate, spin: bool) {
+pub fn set_spin(store: &dyn Store, day: NaiveDate, spin: bool) {
     let schema = TableSchema {
         columns: vec![
             Column::new("day", ColumnType::Date, ColumnMode::Required),

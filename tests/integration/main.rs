@@ -2,6 +2,7 @@
 //! through the real host against a real SQLite store, and the real `slate`
 //! binary for the command line.
 
+mod backfill;
 mod bad_rows;
 mod bigquery;
 mod bookkeeping;
@@ -12,4 +13,6 @@ mod history_backends;
 mod pipeline;
 mod plugin_test;
 mod sandbox;
+mod serve;
+mod serve_process;
 mod support;

@@ -107,3 +107,9 @@ impl TestHost {
             .expect("the table can be read")
     }
 }
+
+/// A compiled-component cache shared by every test in this build, so that
+/// the bundled processors are compiled once, not once per test.
+pub fn shared_compiled_cache() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled")
+}

@@ -1,11 +1,14 @@
 //! Command-line parsing and dispatch. Each command lives in its own module;
 //! errors go back to `main` as `anyhow` errors and print on one line.
 
+mod backfill;
 mod demo;
 mod health;
+mod plugins;
 mod quarantine;
 mod render;
 mod run;
+mod serve;
 mod test;
 mod warehouse;
 
@@ -17,13 +20,13 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
-use slate::bundled::PLUGINS;
 use slate::data_dir::{DEFAULT_DATA_DIR, DataDir};
 use slate::executor::Executor;
 use slate::limits::LimitsConfig;
 use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
 use slate::plugin::Runtime;
+use slate::registry::Registry;
 use slate::runs::RunFilter;
 use slate::store::Store;
 
@@ -82,6 +85,9 @@ enum Command {
         /// Only runs with this status (running, success, failed, blocked, skipped).
         #[arg(long)]
         status: Option<String>,
+        /// Only runs of the plugin version with this content hash.
+        #[arg(long)]
+        plugin_hash: Option<String>,
         /// Only `running` runs whose lease has expired.
         #[arg(long)]
         stale: bool,
@@ -141,6 +147,33 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Validates, precompiles and stores a processor component in the
+    /// registry, and makes it the active version of its processor.
+    Deploy {
+        /// The component file.
+        file: PathBuf,
+    },
+    /// Lists every processor with its active version; `history NAME` lists
+    /// the versions one processor had.
+    Plugins {
+        #[command(subcommand)]
+        command: Option<PluginsCommand>,
+    },
+    /// Makes an earlier version of a processor active again.
+    Rollback {
+        /// The processor.
+        name: String,
+        /// The version's hash (or a unique prefix); default: the version
+        /// active before the current one.
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Runs processors over a range of dates, in dependency order, with
+    /// independent dates in parallel. Exits non-zero when any run failed.
+    Backfill(backfill::BackfillArgs),
+    /// Serves the HTTP API: process dates, backfills, runs, health,
+    /// plugins and metrics.
+    Serve(serve::ServeArgs),
     /// Generates the demo season into the raw tables and runs the whole
     /// pipeline over every game date.
     Demo {
@@ -150,6 +183,15 @@ enum Command {
         /// The last date to run (default: the season's last day).
         #[arg(long)]
         to: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// Lists the deployed versions of one processor, newest first.
+    History {
+        /// The processor.
+        name: String,
     },
 }
 
@@ -183,6 +225,7 @@ pub fn run() -> Result<ExitCode> {
             date,
             processor,
             status,
+            plugin_hash,
             stale,
             limit,
         } => {
@@ -194,9 +237,9 @@ pub fn run() -> Result<ExitCode> {
                     .map(str::parse)
                     .transpose()
                     .map_err(anyhow::Error::msg)?,
+                plugin_hash,
                 stale_as_of: stale.then(chrono::Utc::now),
                 limit: Some(limit),
-                ..RunFilter::default()
             };
             run::runs(&options, &filter)
         }
@@ -233,6 +276,14 @@ pub fn run() -> Result<ExitCode> {
             test::test(&options, request)
         }
         Command::Health { json } => health::health(&options, json),
+        Command::Deploy { file } => plugins::deploy(&options, &file),
+        Command::Plugins { command: None } => plugins::list(&options),
+        Command::Plugins {
+            command: Some(PluginsCommand::History { name }),
+        } => plugins::history(&options, &name),
+        Command::Rollback { name, to } => plugins::rollback(&options, &name, to.as_deref()),
+        Command::Backfill(args) => backfill::backfill(&options, args),
+        Command::Serve(args) => serve::serve(&options, args),
         Command::Demo { from, to } => {
             let from = from.as_deref().map(parse_date).transpose()?;
             let to = to.as_deref().map(parse_date).transpose()?;
@@ -252,18 +303,8 @@ fn parse_date(text: &str) -> Result<NaiveDate> {
 /// Prints or writes the output schemas of every loaded processor.
 fn schemas(options: &HostOptions, out: Option<&std::path::Path>) -> Result<ExitCode> {
     let runtime = Runtime::new(None)?;
-    let mut plugins = PLUGINS
-        .iter()
-        .map(|bundled| {
-            runtime
-                .load(bundled.bytes)
-                .with_context(|| bundled.package.to_string())
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if let Some(dir) = &options.plugin_dir {
-        plugins.extend(load_plugin_dir(&runtime, dir)?);
-    }
-    for plugin in plugins {
+    let registry = plugins::existing_registry(options)?;
+    for plugin in plugins::load_processors(&runtime, registry.as_ref(), options)? {
         let spec = &plugin.spec;
         let json = serde_json::to_string_pretty(&spec.schema.columns)? + "\n";
         match out {
@@ -313,61 +354,36 @@ fn open_store(options: &HostOptions, create: bool) -> Result<Arc<dyn Store>> {
     options.warehouse.open(&options.data_dir, create)
 }
 
-/// The store, the bundled plugins loaded and ordered, and an executor.
+/// The store, the processors loaded and ordered, and an executor.
 struct Host {
     store: Arc<dyn Store>,
     pipeline: Pipeline,
     executor: Executor,
+    /// Kept alive: dropping the runtime stops its epoch ticker, and with it
+    /// the CPU and wall-clock limits.
+    runtime: Arc<Runtime>,
+    registry: Arc<Registry>,
 }
 
 impl Host {
     fn open(options: &HostOptions, create: bool) -> Result<Host> {
         let store = open_store(options, create)?;
-        let compiled = options.data_dir.compiled_dir();
-        let runtime = if options.fuel {
-            Runtime::with_fuel(Some(&compiled))?
-        } else {
-            Runtime::new(Some(&compiled))?
-        };
+        let runtime = plugins::runtime(options)?;
         let limits =
             LimitsConfig::load(&options.data_dir.config_file()).map_err(anyhow::Error::msg)?;
-        let mut plugins = PLUGINS
-            .iter()
-            .map(|bundled| {
-                runtime
-                    .load(bundled.bytes)
-                    .with_context(|| format!("loading bundled plugin {}", bundled.package))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        if let Some(dir) = &options.plugin_dir {
-            plugins.extend(load_plugin_dir(&runtime, dir)?);
-        }
-        let pipeline = Pipeline::new(plugins)?;
+        let registry = plugins::registry(options)?;
+        let pipeline = Pipeline::new(plugins::load_processors(
+            &runtime,
+            Some(&registry),
+            options,
+        )?)?;
         let executor = Executor::new(store.clone(), host_id(), limits, options.leases)?;
         Ok(Host {
             store,
             pipeline,
             executor,
+            runtime: Arc::new(runtime),
+            registry: Arc::new(registry),
         })
     }
-}
-
-/// Loads every `.wasm` file in `dir`, in name order.
-fn load_plugin_dir(runtime: &Runtime, dir: &std::path::Path) -> Result<Vec<slate::plugin::Plugin>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read plugin folder {}", dir.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|e| e == "wasm"))
-        .collect();
-    paths.sort();
-    paths
-        .iter()
-        .map(|path| {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            runtime
-                .load(&bytes)
-                .with_context(|| format!("loading {}", path.display()))
-        })
-        .collect()
 }

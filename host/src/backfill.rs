@@ -1,0 +1,441 @@
+//! Backfilling a range of dates: deciding which (processor, date) runs to
+//! redo, and running them in dependency order, independent ones in parallel.
+//!
+//! Which runs are planned depends on the reprocess mode and each
+//! (processor, date)'s latest run: `missing` plans only those never run,
+//! `failed` only those whose latest run failed or was blocked, `all` every
+//! one.
+//!
+//! Order: on one date, the selected processors run in pipeline order, with
+//! the same checks as `slate run`. A processor with a lookback also waits
+//! until each of its selected upstreams has finished every earlier date of
+//! the range, since it reads them. Everything else is independent, so
+//! different dates run in parallel, up to the requested parallelism.
+//!
+//! Progress is reported through a callback; printing and HTTP belong to the
+//! callers.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::executor::Executor;
+use crate::pipeline::Pipeline;
+use crate::plugin::spec::Lookback;
+use crate::runs::{RunFilter, RunRecord, RunStatus, Trigger};
+use crate::store::{Store, StoreError};
+
+/// The most dates one backfill may cover.
+pub const MAX_DATES: usize = 3660;
+
+/// Which (processor, date) runs a backfill redoes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reprocess {
+    /// Only those that never ran.
+    #[default]
+    Missing,
+    /// Only those whose latest run failed or was blocked.
+    Failed,
+    /// Every one.
+    All,
+}
+
+impl FromStr for Reprocess {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "missing" => Ok(Reprocess::Missing),
+            "failed" => Ok(Reprocess::Failed),
+            "all" => Ok(Reprocess::All),
+            other => Err(format!("`{other}` is not one of: missing, failed, all")),
+        }
+    }
+}
+
+impl fmt::Display for Reprocess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Reprocess::Missing => "missing",
+            Reprocess::Failed => "failed",
+            Reprocess::All => "all",
+        })
+    }
+}
+
+/// Why a backfill cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    /// The range ends before it starts.
+    #[error("end_date {end} is before start_date {start}")]
+    EndBeforeStart {
+        /// The first date.
+        start: NaiveDate,
+        /// The last date.
+        end: NaiveDate,
+    },
+    /// The range is longer than [`MAX_DATES`].
+    #[error("the range {start}..{end} has {days} dates; at most {MAX_DATES} are allowed")]
+    TooLong {
+        /// The first date.
+        start: NaiveDate,
+        /// The last date.
+        end: NaiveDate,
+        /// How many dates it covers.
+        days: usize,
+    },
+    /// The parallelism is zero.
+    #[error("parallelism must be at least 1")]
+    ZeroParallelism,
+    /// The store failed while planning.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What to backfill.
+#[derive(Debug, Clone)]
+pub struct BackfillRequest {
+    /// The first date.
+    pub start: NaiveDate,
+    /// The last date, included.
+    pub end: NaiveDate,
+    /// Processor names in pipeline order (from [`Pipeline::select`]).
+    pub selection: Vec<String>,
+    /// Which runs to redo.
+    pub reprocess: Reprocess,
+    /// How many runs may execute at once.
+    pub parallelism: usize,
+}
+
+/// One planned run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedRun {
+    /// The processor.
+    pub processor: String,
+    /// The date.
+    pub date: NaiveDate,
+}
+
+/// The runs a backfill will execute, and how many it leaves alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The dates of the range, in order.
+    pub dates: Vec<NaiveDate>,
+    /// The selected processors, in pipeline order.
+    pub selection: Vec<String>,
+    /// The runs to execute.
+    pub runs: Vec<PlannedRun>,
+    /// (processor, date) pairs left alone under the reprocess mode.
+    pub left_alone: usize,
+}
+
+/// How one planned run ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The processor.
+    pub processor: String,
+    /// The date.
+    pub date: NaiveDate,
+    /// Its final status; `None` when it could not even be claimed.
+    pub status: Option<RunStatus>,
+    /// The run, when one was recorded.
+    pub run_id: Option<String>,
+    /// Rows written.
+    pub rows: i64,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    /// Whether the run failed or could not be claimed.
+    pub fn is_failure(&self) -> bool {
+        matches!(self.status, None | Some(RunStatus::Failed))
+    }
+
+    /// Whether the run was blocked by an upstream check.
+    pub fn is_blocked(&self) -> bool {
+        self.status == Some(RunStatus::Blocked)
+    }
+
+    fn from_record(record: &RunRecord) -> Self {
+        Outcome {
+            processor: record.processor.clone(),
+            date: record.data_date,
+            status: Some(record.status),
+            run_id: Some(record.run_id.clone()),
+            rows: record.rows_written,
+            error: record.error_message.clone(),
+        }
+    }
+}
+
+/// Every date from `start` to `end`, checked.
+pub fn dates_between(start: NaiveDate, end: NaiveDate) -> Result<Vec<NaiveDate>, BackfillError> {
+    if end < start {
+        return Err(BackfillError::EndBeforeStart { start, end });
+    }
+    let days = (end - start).num_days() as usize + 1;
+    if days > MAX_DATES {
+        return Err(BackfillError::TooLong { start, end, days });
+    }
+    Ok(start.iter_days().take(days).collect())
+}
+
+/// Decides which runs `request` redoes, from each (processor, date)'s latest run.
+pub fn plan(store: &dyn Store, request: &BackfillRequest) -> Result<Plan, BackfillError> {
+    if request.parallelism == 0 {
+        return Err(BackfillError::ZeroParallelism);
+    }
+    let dates = dates_between(request.start, request.end)?;
+    let mut runs = Vec::new();
+    let mut left_alone = 0;
+    for processor in &request.selection {
+        let history = store.runs(&RunFilter {
+            processor: Some(processor.clone()),
+            ..RunFilter::default()
+        })?;
+        // Newest first: the first record of each date is its latest.
+        let mut latest: HashMap<NaiveDate, RunStatus> = HashMap::new();
+        for record in &history {
+            latest.entry(record.data_date).or_insert(record.status);
+        }
+        for date in &dates {
+            let redo = match (request.reprocess, latest.get(date)) {
+                (Reprocess::All, _) => true,
+                (Reprocess::Missing, latest) => latest.is_none(),
+                (Reprocess::Failed, Some(status)) => {
+                    matches!(status, RunStatus::Failed | RunStatus::Blocked)
+                }
+                (Reprocess::Failed, None) => false,
+            };
+            if redo {
+                runs.push(PlannedRun {
+                    processor: processor.clone(),
+                    date: *date,
+                });
+            } else {
+                left_alone += 1;
+            }
+        }
+    }
+    Ok(Plan {
+        dates,
+        selection: request.selection.clone(),
+        runs,
+        left_alone,
+    })
+}
+
+/// The scheduler's shared state: which runs are planned, started, finished.
+struct Schedule {
+    /// Per processor (selection index), per date index: planned and not started.
+    pending: Vec<Vec<bool>>,
+    /// Per processor, per date index: finished (or never planned).
+    finished: Vec<Vec<bool>>,
+    /// This backfill's records per date, for the phase gate.
+    records: BTreeMap<usize, Vec<RunRecord>>,
+    /// Runs executing now.
+    running: usize,
+    /// Planned runs not yet finished.
+    remaining: usize,
+}
+
+/// Executes `plan` with up to `parallelism` runs at once, calling
+/// `on_outcome` as each run ends. Once `stop` is set, no further run
+/// starts; the runs not started are left out of the outcomes.
+pub fn run(
+    pipeline: &Pipeline,
+    executor: &Executor,
+    plan: &Plan,
+    parallelism: usize,
+    stop: &AtomicBool,
+    on_outcome: &(dyn Fn(&Outcome) + Sync),
+) -> Vec<Outcome> {
+    let (processors, dates) = (plan.selection.len(), plan.dates.len());
+    let date_index: HashMap<NaiveDate, usize> = plan
+        .dates
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (*d, i))
+        .collect();
+    let processor_index: HashMap<&str, usize> = plan
+        .selection
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.as_str(), i))
+        .collect();
+    let mut pending = vec![vec![false; dates]; processors];
+    let mut finished = vec![vec![true; dates]; processors];
+    for planned in &plan.runs {
+        let (p, d) = (
+            processor_index[planned.processor.as_str()],
+            date_index[&planned.date],
+        );
+        pending[p][d] = true;
+        finished[p][d] = false;
+    }
+    // For each processor: the selected upstreams whose earlier dates it waits for.
+    let waits_for_earlier: Vec<Vec<usize>> = plan
+        .selection
+        .iter()
+        .map(|name| {
+            let spec = &pipeline.plugin(name).expect("a selected processor").spec;
+            if spec.lookback == Lookback::None {
+                return Vec::new();
+            }
+            spec.upstream
+                .iter()
+                .filter_map(|u| processor_index.get(u.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let schedule = Mutex::new(Schedule {
+        pending,
+        finished,
+        records: BTreeMap::new(),
+        running: 0,
+        remaining: plan.runs.len(),
+    });
+    let wake = Condvar::new();
+    let outcomes = Mutex::new(Vec::with_capacity(plan.runs.len()));
+
+    let ready = |s: &Schedule, p: usize, d: usize| {
+        s.pending[p][d]
+            && (0..p).all(|q| s.finished[q][d])
+            && waits_for_earlier[p]
+                .iter()
+                .all(|&u| s.finished[u][..d].iter().all(|done| *done))
+    };
+    let worker = || {
+        loop {
+            let (p, d, earlier) = {
+                let mut s = schedule.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if s.remaining == 0 || (stop.load(Ordering::SeqCst) && s.running == 0) {
+                        wake.notify_all();
+                        return;
+                    }
+                    let next = (!stop.load(Ordering::SeqCst))
+                        .then(|| {
+                            (0..dates)
+                                .flat_map(|d| (0..processors).map(move |p| (p, d)))
+                                .find(|&(p, d)| ready(&s, p, d))
+                        })
+                        .flatten();
+                    if let Some((p, d)) = next {
+                        s.pending[p][d] = false;
+                        s.running += 1;
+                        let earlier = s.records.get(&d).cloned().unwrap_or_default();
+                        break (p, d, earlier);
+                    }
+                    // A timeout, so that a stop is seen even with nothing running.
+                    s = wake
+                        .wait_timeout(s, std::time::Duration::from_millis(100))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            };
+            let (name, date) = (&plan.selection[p], plan.dates[d]);
+            let outcome = match pipeline.run_one(executor, name, date, Trigger::Backfill, &earlier)
+            {
+                Ok(record) => {
+                    let outcome = Outcome::from_record(&record);
+                    let mut s = schedule.lock().unwrap_or_else(|e| e.into_inner());
+                    s.records.entry(d).or_default().push(record);
+                    outcome
+                }
+                Err(error) => Outcome {
+                    processor: name.clone(),
+                    date,
+                    status: None,
+                    run_id: None,
+                    rows: 0,
+                    error: Some(error.to_string()),
+                },
+            };
+            on_outcome(&outcome);
+            outcomes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(outcome);
+            let mut s = schedule.lock().unwrap_or_else(|e| e.into_inner());
+            s.finished[p][d] = true;
+            s.running -= 1;
+            s.remaining -= 1;
+            wake.notify_all();
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..parallelism.max(1) {
+            scope.spawn(worker);
+        }
+    });
+    outcomes.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Per processor: how many runs succeeded, failed and were blocked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// Runs that committed their rows.
+    pub succeeded: usize,
+    /// Runs that failed or could not be claimed.
+    pub failed: usize,
+    /// Runs blocked by an upstream check.
+    pub blocked: usize,
+    /// Rows written.
+    pub rows: i64,
+}
+
+/// Tallies outcomes per processor.
+pub fn tally(outcomes: &[Outcome]) -> BTreeMap<String, Tally> {
+    let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
+    for outcome in outcomes {
+        let tally = tallies.entry(outcome.processor.clone()).or_default();
+        if outcome.is_failure() {
+            tally.failed += 1;
+        } else if outcome.is_blocked() {
+            tally.blocked += 1;
+        } else {
+            tally.succeeded += 1;
+        }
+        tally.rows += outcome.rows;
+    }
+    tallies
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_range_lists_every_date_and_refuses_to_run_backwards() {
+        let dates = dates_between(day("2026-01-30"), day("2026-02-02")).unwrap();
+        assert_eq!(
+            dates,
+            ["2026-01-30", "2026-01-31", "2026-02-01", "2026-02-02"].map(day)
+        );
+        let error = dates_between(day("2026-02-02"), day("2026-01-30")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "end_date 2026-01-30 is before start_date 2026-02-02"
+        );
+    }
+
+    #[test]
+    fn reprocess_modes_parse_and_name_the_choices_when_wrong() {
+        assert_eq!("failed".parse::<Reprocess>(), Ok(Reprocess::Failed));
+        assert_eq!(
+            "some".parse::<Reprocess>(),
+            Err("`some` is not one of: missing, failed, all".to_string())
+        );
+    }
+}

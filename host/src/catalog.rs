@@ -1,0 +1,140 @@
+//! Which processors exist: the bundled ones, overridden or extended by the
+//! registry's active versions, plus any `--plugin-dir` components.
+//!
+//! 1. The processors bundled into the binary are the baseline.
+//! 2. An active registry version of a processor replaces the bundled one of
+//!    the same name; a registry processor with a new name is added.
+//! 3. Every `.wasm` file in the plugin folder, if given, is added (a name
+//!    that is already taken is a duplicate, reported when ordering).
+//!
+//! Loading only; ordering is [`crate::pipeline`]'s job.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::bundled::PLUGINS;
+use crate::plugin::{Plugin, PluginError, Runtime};
+use crate::registry::{Registry, RegistryError};
+
+/// Why the processor set could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// A component could not be loaded.
+    #[error("loading {origin}: {error}")]
+    Plugin {
+        /// Where it came from.
+        origin: String,
+        /// Why.
+        error: PluginError,
+    },
+    /// The registry failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The plugin folder could not be read.
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The folder or file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Where a loaded processor came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Bundled into the binary.
+    Bundled,
+    /// The registry's active version.
+    Registry,
+    /// A file in the plugin folder.
+    PluginDir(PathBuf),
+}
+
+/// A loaded processor and where it came from.
+#[derive(Clone)]
+pub struct Loaded {
+    /// The plugin.
+    pub plugin: Plugin,
+    /// Its origin.
+    pub origin: Origin,
+}
+
+/// Loads the processor set: bundled, then the registry's active versions,
+/// then the plugin folder.
+pub fn load(
+    runtime: &Runtime,
+    registry: Option<&Registry>,
+    plugin_dir: Option<&Path>,
+) -> Result<Vec<Loaded>, CatalogError> {
+    let mut by_name: BTreeMap<String, Loaded> = BTreeMap::new();
+    for bundled in PLUGINS {
+        let plugin = runtime
+            .load(bundled.bytes)
+            .map_err(|error| CatalogError::Plugin {
+                origin: format!("bundled plugin {}", bundled.package),
+                error,
+            })?;
+        by_name.insert(
+            plugin.spec.name.clone(),
+            Loaded {
+                plugin,
+                origin: Origin::Bundled,
+            },
+        );
+    }
+    if let Some(registry) = registry {
+        for active in registry.active()? {
+            let bytes = registry.blob(&active.stored.hash)?;
+            let plugin = runtime.load(&bytes).map_err(|error| CatalogError::Plugin {
+                origin: format!(
+                    "registry version {} of {}",
+                    active.stored.hash, active.stored.name
+                ),
+                error,
+            })?;
+            by_name.insert(
+                plugin.spec.name.clone(),
+                Loaded {
+                    plugin,
+                    origin: Origin::Registry,
+                },
+            );
+        }
+    }
+    let mut loaded: Vec<Loaded> = by_name.into_values().collect();
+    if let Some(dir) = plugin_dir {
+        for path in wasm_files(dir)? {
+            let bytes = std::fs::read(&path).map_err(|e| CatalogError::Io {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            let plugin = runtime.load(&bytes).map_err(|error| CatalogError::Plugin {
+                origin: path.display().to_string(),
+                error,
+            })?;
+            loaded.push(Loaded {
+                plugin,
+                origin: Origin::PluginDir(path),
+            });
+        }
+    }
+    Ok(loaded)
+}
+
+/// The `.wasm` files in `dir`, in name order.
+pub fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, CatalogError> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| CatalogError::Io {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        })?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}

@@ -1,0 +1,192 @@
+//! `slate backfill`: a range of dates with a progress bar and a summary table.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressStyle};
+use slate::backfill::{self, BackfillRequest, Outcome, Reprocess};
+
+use super::render::table;
+use super::{Host, HostOptions, parse_date};
+
+/// The options of `slate backfill`.
+#[derive(clap::Args)]
+pub struct BackfillArgs {
+    /// The first date, YYYY-MM-DD.
+    #[arg(long)]
+    from: String,
+    /// The last date, YYYY-MM-DD, included.
+    #[arg(long)]
+    to: String,
+    /// Only these processors (comma-separated); all when omitted.
+    #[arg(long, value_delimiter = ',')]
+    processors: Vec<String>,
+    /// Which runs to redo: missing (never ran), failed (latest run failed
+    /// or blocked) or all.
+    #[arg(long, default_value = "missing")]
+    reprocess: String,
+    /// How many runs may execute at once.
+    #[arg(long, default_value_t = 2)]
+    parallelism: usize,
+    /// Print the plan without running anything.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Plans and runs the backfill; exits non-zero when any run failed.
+pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
+    let start = parse_date(&args.from)?;
+    let end = parse_date(&args.to)?;
+    let reprocess: Reprocess = args
+        .reprocess
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--reprocess: {e}"))?;
+    let host = Host::open(options, false)?;
+    let request = BackfillRequest {
+        start,
+        end,
+        selection: host.pipeline.select(&args.processors)?,
+        reprocess,
+        parallelism: args.parallelism,
+    };
+    let plan = backfill::plan(host.store.as_ref(), &request)?;
+    if args.dry_run {
+        let mut output = table(&["date", "processor"]);
+        for run in &plan.runs {
+            output.add_row(vec![run.date.to_string(), run.processor.clone()]);
+        }
+        println!("{output}");
+        println!(
+            "dry run: {} runs planned over {} dates, {} left alone (--reprocess {reprocess})",
+            plan.runs.len(),
+            plan.dates.len(),
+            plan.left_alone
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    // The bar counts dates: a date is done when all its planned runs ended,
+    // failed when one of them failed, blocked when one was blocked.
+    let mut runs_per_date: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+    for run in &plan.runs {
+        *runs_per_date.entry(run.date).or_default() += 1;
+    }
+    let bar = ProgressBar::new(runs_per_date.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} dates [{elapsed_precise}, ETA {eta}] {msg}",
+        )
+        .expect("a valid progress template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let dates = Mutex::new(DateProgress {
+        remaining: runs_per_date,
+        ..DateProgress::default()
+    });
+    let on_outcome = |outcome: &Outcome| {
+        let mut dates = dates.lock().unwrap_or_else(|e| e.into_inner());
+        if dates.record(outcome) {
+            bar.inc(1);
+        }
+        bar.set_message(format!(
+            "done {}, failed {}, blocked {}",
+            dates.done, dates.failed, dates.blocked
+        ));
+    };
+    let never = AtomicBool::new(false);
+    let outcomes = backfill::run(
+        &host.pipeline,
+        &host.executor,
+        &plan,
+        args.parallelism,
+        &never,
+        &on_outcome,
+    );
+    bar.finish();
+
+    let tallies = backfill::tally(&outcomes);
+    let mut output = table(&["processor", "success", "failed", "blocked", "rows"]);
+    for name in &plan.selection {
+        let tally = tallies.get(name).cloned().unwrap_or_default();
+        output.add_row(vec![
+            name.clone(),
+            tally.succeeded.to_string(),
+            tally.failed.to_string(),
+            tally.blocked.to_string(),
+            tally.rows.to_string(),
+        ]);
+    }
+    println!("{output}");
+    let mut failures: Vec<&Outcome> = outcomes.iter().filter(|o| o.is_failure()).collect();
+    failures.sort_by_key(|o| (o.date, o.processor.clone()));
+    for failure in &failures {
+        let first_line = failure
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .next()
+            .unwrap_or("");
+        eprintln!(
+            "{} {} failed: {first_line}",
+            failure.date, failure.processor
+        );
+    }
+    println!(
+        "{} runs over {} dates ({} left alone under --reprocess {reprocess}): {} failed",
+        outcomes.len(),
+        plan.dates.len(),
+        plan.left_alone,
+        failures.len()
+    );
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Dates finished so far, by how they ended.
+#[derive(Default)]
+struct DateProgress {
+    /// Runs still to end, per date.
+    remaining: BTreeMap<NaiveDate, usize>,
+    /// Dates with a failed run so far.
+    failing: BTreeSet<NaiveDate>,
+    /// Dates with a blocked run so far.
+    blocking: BTreeSet<NaiveDate>,
+    done: usize,
+    failed: usize,
+    blocked: usize,
+}
+
+impl DateProgress {
+    /// Counts one ended run; true when it was its date's last.
+    fn record(&mut self, outcome: &Outcome) -> bool {
+        if outcome.is_failure() {
+            self.failing.insert(outcome.date);
+        } else if outcome.is_blocked() {
+            self.blocking.insert(outcome.date);
+        }
+        let Some(remaining) = self.remaining.get_mut(&outcome.date) else {
+            return false;
+        };
+        *remaining -= 1;
+        if *remaining > 0 {
+            return false;
+        }
+        if self.failing.contains(&outcome.date) {
+            self.failed += 1;
+        } else if self.blocking.contains(&outcome.date) {
+            self.blocked += 1;
+        } else {
+            self.done += 1;
+        }
+        true
+    }
+}

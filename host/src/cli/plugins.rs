@@ -1,0 +1,160 @@
+//! Which processors a command loads (bundled, registry, `--plugin-dir`),
+//! and the commands that manage them: `slate deploy`, `slate plugins`,
+//! `slate plugins history NAME` and `slate rollback NAME [--to HASH]`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use slate::catalog::{self, Origin};
+use slate::deploy;
+use slate::pipeline::Pipeline;
+use slate::plugin::{Plugin, Runtime};
+use slate::registry::Registry;
+
+use super::HostOptions;
+use super::render::table;
+
+/// The runtime for `options`: compiled components cached in the data
+/// directory, fuel metered when asked for.
+pub fn runtime(options: &HostOptions) -> Result<Runtime> {
+    let compiled = options.data_dir.compiled_dir();
+    Ok(if options.fuel {
+        Runtime::with_fuel(Some(&compiled))?
+    } else {
+        Runtime::new(Some(&compiled))?
+    })
+}
+
+/// The data directory's plugin registry, created if needed.
+pub fn registry(options: &HostOptions) -> Result<Registry> {
+    Ok(Registry::open(&options.data_dir.registry_dir())?)
+}
+
+/// The data directory's plugin registry, if one was ever created: for
+/// commands that only read.
+pub fn existing_registry(options: &HostOptions) -> Result<Option<Registry>> {
+    let dir = options.data_dir.registry_dir();
+    Ok(if dir.is_dir() {
+        Some(Registry::open(&dir)?)
+    } else {
+        None
+    })
+}
+
+/// Every processor the host runs: bundled, overridden or extended by the
+/// registry's active versions, plus the `--plugin-dir` components.
+pub fn load_processors(
+    runtime: &Runtime,
+    registry: Option<&Registry>,
+    options: &HostOptions,
+) -> Result<Vec<Plugin>> {
+    Ok(
+        catalog::load(runtime, registry, options.plugin_dir.as_deref())?
+            .into_iter()
+            .map(|loaded| loaded.plugin)
+            .collect(),
+    )
+}
+
+/// `slate deploy FILE`: validates, precompiles, stores and activates a version.
+pub fn deploy(options: &HostOptions, file: &Path) -> Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let runtime = runtime(options)?;
+    let registry = registry(options)?;
+    let current = Pipeline::new(load_processors(&runtime, Some(&registry), options)?)?;
+    let deployed = deploy::deploy(&runtime, &registry, &current, &bytes, None)
+        .with_context(|| format!("{} was not deployed", file.display()))?;
+    println!(
+        "deployed {} {} ({}), now active",
+        deployed.plugin.spec.name, deployed.plugin.spec.version, deployed.plugin.hash
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `slate rollback NAME [--to HASH]`.
+pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<ExitCode> {
+    let runtime = runtime(options)?;
+    let registry = registry(options)?;
+    let current = Pipeline::new(load_processors(&runtime, Some(&registry), options)?)?;
+    let deployed = deploy::rollback(&runtime, &registry, &current, name, to)
+        .with_context(|| format!("{name} was not rolled back"))?;
+    println!(
+        "rolled back {} to {} ({}), now active",
+        name, deployed.plugin.spec.version, deployed.plugin.hash
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `slate plugins`: every processor with its active version.
+pub fn list(options: &HostOptions) -> Result<ExitCode> {
+    let runtime = runtime(options)?;
+    let registry = registry(options)?;
+    let deployed_at: std::collections::HashMap<String, String> = registry
+        .active()?
+        .into_iter()
+        .map(|a| {
+            (
+                a.stored.name,
+                a.deployed_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            )
+        })
+        .collect();
+    let loaded = catalog::load(&runtime, Some(&registry), options.plugin_dir.as_deref())?;
+    let mut output = table(&[
+        "name",
+        "version",
+        "hash",
+        "phase",
+        "dependencies",
+        "source",
+        "deployed_at",
+    ]);
+    for entry in &loaded {
+        let spec = &entry.plugin.spec;
+        let source = match &entry.origin {
+            Origin::Bundled => "bundled".to_string(),
+            Origin::Registry => "registry".to_string(),
+            Origin::PluginDir(path) => path.display().to_string(),
+        };
+        output.add_row(vec![
+            spec.name.clone(),
+            spec.version.clone(),
+            entry.plugin.hash.clone(),
+            spec.phase.to_string(),
+            spec.upstream.join(", "),
+            source,
+            match entry.origin {
+                Origin::Registry => deployed_at.get(&spec.name).cloned().unwrap_or_default(),
+                _ => "-".to_string(),
+            },
+        ]);
+    }
+    println!("{output}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `slate plugins history NAME`: every deployment of one processor, newest first.
+pub fn history(options: &HostOptions, name: &str) -> Result<ExitCode> {
+    let registry = registry(options)?;
+    let history = registry.history(name)?;
+    anyhow::ensure!(
+        !history.is_empty(),
+        "{name} has never been deployed through the registry"
+    );
+    let mut output = table(&["hash", "version", "action", "deployed_at", "active"]);
+    for deployment in &history {
+        output.add_row(vec![
+            deployment.hash.clone(),
+            deployment.version.clone(),
+            format!("{:?}", deployment.action).to_lowercase(),
+            deployment
+                .deployed_at
+                .format("%Y-%m-%d %H:%M:%S%.3f")
+                .to_string(),
+            if deployment.active { "active" } else { "" }.to_string(),
+        ]);
+    }
+    println!("{output}");
+    Ok(ExitCode::SUCCESS)
+}

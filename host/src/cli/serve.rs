@@ -1,0 +1,135 @@
+//! `slate serve`: the HTTP service on a tokio runtime, until SIGTERM or SIGINT.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use slate::server::metrics::Metrics;
+use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, watch};
+
+use super::{Host, HostOptions, seconds};
+
+/// The options of `slate serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// The address to listen on; port 0 picks a free port (printed at start).
+    #[arg(long, env = "SLATE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// How many runs may execute at once.
+    #[arg(long, env = "SLATE_WORKERS", default_value_t = 4)]
+    workers: usize,
+    /// The bearer token mutating endpoints require.
+    #[arg(
+        long,
+        env = "SLATE_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
+    token: Option<String>,
+    /// A file holding the bearer token.
+    #[arg(long, env = "SLATE_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// Require the token on read-only endpoints too.
+    #[arg(long)]
+    protect_reads: bool,
+    /// Seconds a shutdown lets in-flight runs finish before stopping them.
+    #[arg(long, env = "SLATE_GRACE_SECS", default_value_t = 30.0)]
+    grace_secs: f64,
+    /// The largest JSON request body, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_body_bytes: usize,
+    /// Deploy every `.wasm` file written to this folder.
+    #[arg(long)]
+    watch: Option<PathBuf>,
+}
+
+/// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
+    let secret = match (&args.token, &args.token_file) {
+        (Some(token), _) => token.clone(),
+        (None, Some(file)) => std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the token file {}", file.display()))?,
+        (None, None) => bail!("give the API token with --token-file FILE or SLATE_TOKEN"),
+    };
+    if secret.trim().is_empty() {
+        bail!("the API token is empty");
+    }
+    if args.workers == 0 {
+        bail!("--workers must be at least 1");
+    }
+    if let Some(dir) = &args.watch
+        && !dir.is_dir()
+    {
+        bail!("--watch {}: not a folder", dir.display());
+    }
+    let mut config = ServerConfig::new(BearerToken::new(&secret));
+    config.protect_reads = args.protect_reads;
+    config.max_body_bytes = args.max_body_bytes;
+    config.grace = seconds("--grace-secs", args.grace_secs)?;
+
+    let host = Host::open(options, true)?;
+    let metrics = Arc::new(Metrics::new());
+    let executor = host.executor.clone().with_observer(metrics.clone());
+    let served = Arc::new(ServedHost::new(
+        executor,
+        host.runtime.clone(),
+        host.registry.clone(),
+        options.plugin_dir.clone(),
+        args.workers,
+        metrics,
+    )?);
+    let state = AppState {
+        config: Arc::new(config),
+        host: served.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let stop_watching = Arc::new(AtomicBool::new(false));
+    let watcher = args
+        .watch
+        .clone()
+        .map(|dir| watch::spawn(served.clone(), dir, stop_watching.clone()));
+    let outcome = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let address = listener.local_addr()?;
+        // Whoever started the server may have stopped reading its output:
+        // that must not stop the server.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "listening on http://{address}");
+        if let Some(dir) = &args.watch {
+            let _ = writeln!(out, "watching {} for .wasm files", dir.display());
+        }
+        let _ = out.flush();
+        slate::server::serve(listener, state, shutdown_signal()).await?;
+        anyhow::Ok(())
+    });
+    stop_watching.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(watcher) = watcher {
+        let _ = watcher.join();
+    }
+    // A run stuck in a host call is abandoned: its record is already failed.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    outcome?;
+    let _ = writeln!(std::io::stderr(), "stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).expect("listen for SIGTERM");
+    let mut interrupt = signal(SignalKind::interrupt()).expect("listen for SIGINT");
+    tokio::select! {
+        _ = terminate.recv() => tracing::warn!("SIGTERM received"),
+        _ = interrupt.recv() => tracing::warn!("SIGINT received"),
+    }
+}

@@ -1,0 +1,168 @@
+//! Deploying a processor version, and rolling back to an earlier one.
+//!
+//! A deployment runs four steps, in this order, and stops at the first
+//! that fails:
+//! 1. validate: the bytes are a component, it implements
+//!    `slate:processor@0.1.x`, `info()` returns a valid name and schema
+//!    (and, for `PUT /plugins/{name}`, the name asked for), and every
+//!    processor it depends on is known;
+//! 2. precompile it (into the compiled cache, keyed by its hash);
+//! 3. store it in the registry, by its hash;
+//! 4. make it the active version, in one registry transaction.
+//!
+//! A rejected version never touches the active one. The caller gets back
+//! the new [`Pipeline`] to swap in; this module holds no state of its own.
+
+use std::fmt;
+
+use crate::pipeline::Pipeline;
+use crate::plugin::{Plugin, PluginError, Runtime};
+use crate::registry::{DeployAction, Deployment, Registry, RegistryError};
+
+/// The check a rejected deployment failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployCheck {
+    /// The bytes are not a WebAssembly component.
+    Component,
+    /// The component was refused by the compiler.
+    Precompile,
+    /// It does not implement `slate:processor@0.1.x`.
+    Contract,
+    /// `info()` trapped or described an invalid processor.
+    Info,
+    /// `info()` names another processor than the one asked for.
+    Name,
+    /// It depends on an unknown processor, or creates a cycle.
+    Dependencies,
+    /// The version to roll back to is not in the registry.
+    Version,
+    /// The registry could not store or activate it.
+    Registry,
+}
+
+impl fmt::Display for DeployCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DeployCheck::Component => "component",
+            DeployCheck::Precompile => "precompile",
+            DeployCheck::Contract => "contract",
+            DeployCheck::Info => "info",
+            DeployCheck::Name => "name",
+            DeployCheck::Dependencies => "dependencies",
+            DeployCheck::Version => "version",
+            DeployCheck::Registry => "registry",
+        })
+    }
+}
+
+/// A rejected deployment or rollback: which check failed, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rejected by the {check} check: {reason}")]
+pub struct DeployError {
+    /// The check that failed.
+    pub check: DeployCheck,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl DeployError {
+    fn new(check: DeployCheck, reason: impl fmt::Display) -> Self {
+        DeployError {
+            check,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl From<PluginError> for DeployError {
+    fn from(error: PluginError) -> Self {
+        let check = match &error {
+            PluginError::NotAComponent(_) => DeployCheck::Component,
+            PluginError::Compile(_) => DeployCheck::Precompile,
+            PluginError::Contract(_) => DeployCheck::Contract,
+            PluginError::Info(_) => DeployCheck::Info,
+        };
+        DeployError::new(check, error)
+    }
+}
+
+impl From<RegistryError> for DeployError {
+    fn from(error: RegistryError) -> Self {
+        DeployError::new(DeployCheck::Registry, error)
+    }
+}
+
+/// A version that is now active.
+pub struct Deployed {
+    /// The plugin, loaded and linked.
+    pub plugin: Plugin,
+    /// The pipeline with this version in place of the previous one.
+    pub pipeline: Pipeline,
+    /// The registry's record of the switch.
+    pub deployment: Deployment,
+}
+
+/// Validates, precompiles, stores and activates `bytes`. `expected_name`,
+/// when given, must be the name `info()` returns. `current` is the set of
+/// processors the new version joins.
+pub fn deploy(
+    runtime: &Runtime,
+    registry: &Registry,
+    current: &Pipeline,
+    bytes: &[u8],
+    expected_name: Option<&str>,
+) -> Result<Deployed, DeployError> {
+    // Loading compiles into the cache (precompiling it), links it against
+    // the slate:processor imports and exports, and reads and checks info().
+    let plugin = runtime.load(bytes)?;
+    if let Some(expected) = expected_name
+        && plugin.spec.name != expected
+    {
+        return Err(DeployError::new(
+            DeployCheck::Name,
+            format!(
+                "the component's info() names `{}`, not `{expected}`",
+                plugin.spec.name
+            ),
+        ));
+    }
+    let pipeline = current
+        .with_plugin(plugin.clone())
+        .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
+    registry.store_blob(&plugin.hash, bytes)?;
+    let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Deploy)?;
+    Ok(Deployed {
+        plugin,
+        pipeline,
+        deployment,
+    })
+}
+
+/// Makes an earlier version of `name` active again: the one with hash (or
+/// hash prefix) `to`, or else the version active before the current one.
+/// The version is checked against `current` as a deployment is.
+pub fn rollback(
+    runtime: &Runtime,
+    registry: &Registry,
+    current: &Pipeline,
+    name: &str,
+    to: Option<&str>,
+) -> Result<Deployed, DeployError> {
+    let target = match to {
+        Some(hash) => registry.find_version(name, hash),
+        None => registry.previous_version(name),
+    }
+    .map_err(|e| DeployError::new(DeployCheck::Version, e))?;
+    let bytes = registry.blob(&target.hash)?;
+    let plugin = runtime.load(&bytes)?;
+    let pipeline = current
+        .with_plugin(plugin.clone())
+        .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
+    let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Rollback)?;
+    Ok(Deployed {
+        plugin,
+        pipeline,
+        deployment,
+    })
+}

@@ -1,0 +1,260 @@
+//! `POST /backfill` (start one; answers its id) and `GET /backfills/{id}`
+//! (its progress). The body is checked and the plan made before anything
+//! starts; the backfill then takes `parallelism` slots of the worker pool.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::errors::ApiError;
+use super::extract::JsonBody;
+use super::process::parse_date_field;
+use super::state::AppState;
+use crate::backfill::{self, BackfillError, BackfillRequest, Outcome, PlannedRun, Reprocess};
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartBackfill {
+    /// The first date, `YYYY-MM-DD`.
+    pub start_date: String,
+    /// The last date, included.
+    pub end_date: String,
+    /// Processor names; all when absent.
+    #[serde(default)]
+    pub processors: Vec<String>,
+    /// `missing` (default), `failed` or `all`.
+    pub reprocess: Option<String>,
+    /// Plan only.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Runs at once; default 2, at most the worker pool's size.
+    pub parallelism: Option<usize>,
+}
+
+/// Where a backfill stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackfillState {
+    /// Waiting for worker slots.
+    Queued,
+    /// Executing.
+    Running,
+    /// Every planned run ended.
+    Finished,
+    /// The server shut down before every run started.
+    Stopped,
+}
+
+/// A backfill's progress, as `GET /backfills/{id}` answers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackfillProgress {
+    /// The backfill.
+    pub id: String,
+    /// Where it stands.
+    pub state: BackfillState,
+    /// The range.
+    pub start_date: NaiveDate,
+    /// The range's last date.
+    pub end_date: NaiveDate,
+    /// The reprocess mode.
+    pub reprocess: Reprocess,
+    /// Runs planned.
+    pub planned: usize,
+    /// (processor, date) pairs left alone under the reprocess mode.
+    pub left_alone: usize,
+    /// Runs that succeeded.
+    pub succeeded: usize,
+    /// Runs that failed.
+    pub failed: usize,
+    /// Runs blocked by an upstream.
+    pub blocked: usize,
+    /// When it was accepted.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Every run that did not succeed.
+    pub problems: Vec<Outcome>,
+}
+
+/// A backfill started through the API.
+pub struct BackfillJob {
+    progress: Mutex<BackfillProgress>,
+}
+
+impl BackfillJob {
+    fn update(&self, change: impl FnOnce(&mut BackfillProgress)) {
+        change(&mut self.progress.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Its progress now.
+    pub fn progress(&self) -> BackfillProgress {
+        self.progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// The answer to a dry run.
+#[derive(Debug, Serialize)]
+struct DryRun {
+    backfill_id: String,
+    dry_run: bool,
+    planned: usize,
+    left_alone: usize,
+    runs: Vec<PlannedRun>,
+}
+
+/// `POST /backfill`.
+pub async fn start_backfill(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<StartBackfill>,
+) -> Result<Response, ApiError> {
+    let start = parse_date_field("start_date", &body.start_date)?;
+    let end = parse_date_field("end_date", &body.end_date)?;
+    backfill::dates_between(start, end)
+        .map_err(|e| ApiError::bad_field("end_date", e.to_string()))?;
+    let reprocess: Reprocess = match &body.reprocess {
+        None => Reprocess::default(),
+        Some(text) => text
+            .parse()
+            .map_err(|e| ApiError::bad_field("reprocess", format!("invalid reprocess: {e}")))?,
+    };
+    let pool = state.host.workers.size();
+    let parallelism = body.parallelism.unwrap_or(2.min(pool));
+    if parallelism == 0 || parallelism > pool {
+        return Err(ApiError::bad_field(
+            "parallelism",
+            format!("parallelism must be from 1 to the worker pool's size, {pool}"),
+        ));
+    }
+    if state.host.draining.load(Ordering::SeqCst) {
+        return Err(ApiError::shutting_down());
+    }
+    let processors = body.processors.clone();
+    let planned = state
+        .blocking(move |host| {
+            let pipeline = host.pipeline().map_err(ApiError::internal)?;
+            let selection = pipeline
+                .select(&processors)
+                .map_err(|e| ApiError::bad_field("processors", e.to_string()))?;
+            let request = BackfillRequest {
+                start,
+                end,
+                selection,
+                reprocess,
+                parallelism,
+            };
+            let plan = backfill::plan(host.store.as_ref(), &request).map_err(|e| match e {
+                BackfillError::Store(e) => ApiError::internal(e),
+                other => ApiError::bad_field("end_date", other.to_string()),
+            })?;
+            Ok::<_, ApiError>((pipeline, plan))
+        })
+        .await?;
+    let (pipeline, plan) = planned;
+    let id = crate::runs::new_run_id();
+    if body.dry_run {
+        let answer = DryRun {
+            backfill_id: id,
+            dry_run: true,
+            planned: plan.runs.len(),
+            left_alone: plan.left_alone,
+            runs: plan.runs,
+        };
+        return Ok((StatusCode::OK, Json(answer)).into_response());
+    }
+    let job = Arc::new(BackfillJob {
+        progress: Mutex::new(BackfillProgress {
+            id: id.clone(),
+            state: BackfillState::Queued,
+            start_date: start,
+            end_date: end,
+            reprocess,
+            planned: plan.runs.len(),
+            left_alone: plan.left_alone,
+            succeeded: 0,
+            failed: 0,
+            blocked: 0,
+            started_at: Utc::now(),
+            finished_at: None,
+            problems: Vec::new(),
+        }),
+    });
+    state
+        .host
+        .backfills
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id.clone(), job.clone());
+    let host = state.host.clone();
+    let (planned, left_alone) = (plan.runs.len(), plan.left_alone);
+    state.host.workers.spawn(parallelism, move || {
+        job.update(|p| p.state = BackfillState::Running);
+        let on_outcome = |outcome: &Outcome| {
+            job.update(|p| {
+                if outcome.is_failure() {
+                    p.failed += 1;
+                } else if outcome.is_blocked() {
+                    p.blocked += 1;
+                } else {
+                    p.succeeded += 1;
+                }
+                if outcome.status != Some(crate::runs::RunStatus::Success) {
+                    p.problems.push(outcome.clone());
+                }
+            })
+        };
+        let outcomes = backfill::run(
+            &pipeline,
+            &host.executor,
+            &plan,
+            parallelism,
+            &host.stopping,
+            &on_outcome,
+        );
+        job.update(|p| {
+            p.state = if outcomes.len() < planned {
+                BackfillState::Stopped
+            } else {
+                BackfillState::Finished
+            };
+            p.finished_at = Some(Utc::now());
+        });
+    });
+    #[derive(Serialize)]
+    struct Accepted {
+        backfill_id: String,
+        planned: usize,
+        left_alone: usize,
+    }
+    let answer = Accepted {
+        backfill_id: id,
+        planned,
+        left_alone,
+    };
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+/// `GET /backfills/{id}`.
+pub async fn get_backfill(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<BackfillProgress>, ApiError> {
+    let job = state
+        .host
+        .backfills
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&id)
+        .cloned();
+    job.map(|j| Json(j.progress()))
+        .ok_or_else(|| ApiError::not_found("id", format!("no backfill {id}")))
+}

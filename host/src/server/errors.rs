@@ -1,0 +1,96 @@
+//! The JSON error every endpoint answers with: a status, a message, and the
+//! request field at fault when there is one. Caller mistakes get a 4xx that
+//! says what to fix; host failures get a logged 500 that leaks no internals.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// What went wrong, in words.
+    pub message: String,
+    /// The request field at fault (`analysis_date`, `processors`, `body`,
+    /// `content-type`, `authorization`, ...), if any.
+    pub field: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    /// A 400 naming `field`.
+    pub fn bad_field(field: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            field: Some(field.to_string()),
+        }
+    }
+
+    /// An error with any status, naming `field`.
+    pub fn with_status(
+        status: StatusCode,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            field: field.map(str::to_string),
+        }
+    }
+
+    /// A 404 for something that does not exist.
+    pub fn not_found(field: &str, message: impl Into<String>) -> Self {
+        Self::with_status(StatusCode::NOT_FOUND, Some(field), message)
+    }
+
+    /// A 401: the bearer token is missing or wrong.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::with_status(StatusCode::UNAUTHORIZED, Some("authorization"), message)
+    }
+
+    /// A 503: the server is shutting down.
+    pub fn shutting_down() -> Self {
+        Self::with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            "the server is shutting down and accepts no new work",
+        )
+    }
+
+    /// A 500 for a failure of the host itself; the detail is logged, not sent.
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!("request failed: {error}");
+        Self::with_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            "internal error; see the server log",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: &self.message,
+            field: self.field.as_deref(),
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,131 @@
+//! The server's Prometheus metrics: runs by processor and status, run
+//! durations, rows written, stale runs reaped and plugin instantiation
+//! time. Runs are counted as the executor ends them ([`RunObserver`]);
+//! reaps are read from the lease keeper when scraped.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+use crate::executor::RunObserver;
+use crate::runs::RunRecord;
+
+/// Every metric the server exports.
+pub struct Metrics {
+    registry: Registry,
+    runs: IntCounterVec,
+    run_duration: HistogramVec,
+    rows_written: IntCounterVec,
+    stale_reaped: IntCounter,
+    instantiation: HistogramVec,
+}
+
+impl Metrics {
+    /// Fresh metrics, all zero.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let runs = IntCounterVec::new(
+            Opts::new(
+                "slate_runs_total",
+                "Runs ended, by processor and final status.",
+            ),
+            &["processor", "status"],
+        )
+        .expect("valid metric");
+        let run_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "slate_run_duration_seconds",
+                "How long runs took, by processor.",
+            )
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+            ]),
+            &["processor"],
+        )
+        .expect("valid metric");
+        let rows_written = IntCounterVec::new(
+            Opts::new("slate_rows_written_total", "Rows committed, by processor."),
+            &["processor"],
+        )
+        .expect("valid metric");
+        let stale_reaped = IntCounter::new(
+            "slate_stale_runs_reaped_total",
+            "Stale runs this host reaped (failed with kind stale).",
+        )
+        .expect("valid metric");
+        let instantiation = HistogramVec::new(
+            HistogramOpts::new(
+                "slate_plugin_instantiation_seconds",
+                "Time to create a plugin's fresh instance for a run, by processor.",
+            )
+            .buckets(vec![
+                0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
+            ]),
+            &["processor"],
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(runs.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(run_duration.clone()),
+            Box::new(rows_written.clone()),
+            Box::new(stale_reaped.clone()),
+            Box::new(instantiation.clone()),
+        ] {
+            registry.register(collector).expect("unique metric names");
+        }
+        Metrics {
+            registry,
+            runs,
+            run_duration,
+            rows_written,
+            stale_reaped,
+            instantiation,
+        }
+    }
+
+    /// The metrics in Prometheus text format; `reaped_total` is how many
+    /// stale runs the host has reaped so far.
+    pub fn render(&self, reaped_total: u64) -> String {
+        let counted = self.stale_reaped.get();
+        if reaped_total > counted {
+            self.stale_reaped.inc_by(reaped_total - counted);
+        }
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding never fails");
+        String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl RunObserver for Metrics {
+    fn run_ended(&self, record: &RunRecord, instantiation: Option<Duration>) {
+        let processor = record.processor.as_str();
+        self.runs
+            .with_label_values(&[processor, record.status.as_str()])
+            .inc();
+        if let Some(ms) = record.duration_ms {
+            self.run_duration
+                .with_label_values(&[processor])
+                .observe(ms as f64 / 1000.0);
+        }
+        if record.rows_written > 0 {
+            self.rows_written
+                .with_label_values(&[processor])
+                .inc_by(record.rows_written as u64);
+        }
+        if let Some(took) = instantiation {
+            self.instantiation
+                .with_label_values(&[processor])
+                .observe(took.as_secs_f64());
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! `slate serve`: the HTTP service.
+//!
+//! - [`router`] maps every endpoint to its handler, with bearer-token
+//!   authentication on every mutating endpoint (and, if configured, on
+//!   reads);
+//! - [`serve`] serves a router on a listener until a shutdown signal, then
+//!   shuts down gracefully: it stops accepting work (new requests for work
+//!   get 503), lets the work already accepted (runs in flight or queued,
+//!   backfills) go on for the grace period, then starts no more runs and
+//!   stops the ones in flight (each ends `failed`, kind `shutdown`), and
+//!   never leaves a `running` record behind.
+//!
+//! Handlers live in one module per resource; they check every request
+//! before starting anything and answer errors as JSON ([`errors`]).
+
+pub mod auth;
+pub mod backfills;
+pub mod errors;
+pub mod extract;
+pub mod health;
+pub mod metrics;
+pub mod plugins;
+pub mod process;
+pub mod runs;
+pub mod state;
+pub mod watch;
+pub mod workers;
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post, put};
+
+pub use auth::BearerToken;
+pub use state::{AppState, ServedHost, ServerConfig};
+
+/// Every endpoint.
+pub fn router(state: AppState) -> Router {
+    let token = state.config.token.clone();
+    let mutating = Router::new()
+        .route("/process-date", post(process::process_date))
+        .route("/backfill", post(backfills::start_backfill))
+        .route("/plugins/{name}", put(plugins::deploy_plugin))
+        .route("/plugins/{name}/rollback", post(plugins::rollback_plugin))
+        .route_layer(from_fn_with_state(token.clone(), auth::require_token));
+    let mut reads = Router::new()
+        .route("/runs", get(runs::list_runs))
+        .route("/runs/{id}", get(runs::get_run))
+        .route("/backfills/{id}", get(backfills::get_backfill))
+        .route("/health", get(health::health))
+        .route("/plugins", get(plugins::list_plugins))
+        .route("/metrics", get(health::metrics));
+    if state.config.protect_reads {
+        reads = reads.route_layer(from_fn_with_state(token, auth::require_token));
+    }
+    mutating
+        .merge(reads)
+        .fallback(no_such_endpoint)
+        .with_state(state)
+}
+
+/// The answer for a path no endpoint serves.
+async fn no_such_endpoint(uri: axum::http::Uri) -> errors::ApiError {
+    errors::ApiError::not_found("path", format!("no endpoint at {}", uri.path()))
+}
+
+/// How long the last step of a shutdown waits for stopped runs to end
+/// before failing what is left directly in the store.
+pub const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// Serves `state` on `listener` until `shutdown` resolves, then shuts down
+/// gracefully (see the module documentation).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let host = state.host.clone();
+    let grace = state.config.grace;
+    let (begun_tx, begun_rx) = tokio::sync::watch::channel(false);
+    let signal = async move {
+        shutdown.await;
+        let _ = begun_tx.send(true);
+    };
+    // Once the shutdown begins: no new work; accepted work gets the grace
+    // period, then no run starts and the runs in flight are stopped.
+    let stopper = {
+        let host = host.clone();
+        let mut begun = begun_rx.clone();
+        tokio::spawn(async move {
+            if begun.wait_for(|b| *b).await.is_err() {
+                return;
+            }
+            host.draining.store(true, Ordering::SeqCst);
+            tracing::warn!(
+                jobs = host.workers.jobs(),
+                "shutting down: no new work; accepted work has {grace:?} to finish"
+            );
+            if !host.workers.wait_drained(grace).await {
+                host.stopping.store(true, Ordering::SeqCst);
+                let stopped = host.executor.stop_all_for_shutdown();
+                tracing::warn!(
+                    runs = stopped,
+                    "grace period over: stopping the runs still in flight"
+                );
+            }
+        })
+    };
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(signal)
+        .await?;
+    // The server stops serving only after a shutdown began, so the stopper
+    // is running; wait for it, then for the stopped runs.
+    let _ = stopper.await;
+    if !host.workers.wait_drained(STOP_WAIT).await {
+        tracing::error!("runs did not stop within {STOP_WAIT:?} of being told to");
+    }
+    let leftover = tokio::task::spawn_blocking(move || host.executor.fail_leftover_runs())
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)?;
+    if !leftover.is_empty() {
+        tracing::warn!(runs = ?leftover, "failed the runs left running, kind shutdown");
+    }
+    Ok(())
+}

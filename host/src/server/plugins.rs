@@ -1,0 +1,154 @@
+//! `GET /plugins`, `PUT /plugins/{name}` (deploy the component in the body)
+//! and `POST /plugins/{name}/rollback` (optional body `{"to": HASH}`).
+//! A rejected deployment answers 422 naming the check that failed; the
+//! active version is untouched.
+
+use axum::Json;
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::errors::ApiError;
+use super::extract::{OptionalJsonBody, read_body};
+use super::state::AppState;
+use crate::deploy::{DeployCheck, DeployError};
+use crate::registry::Deployment;
+
+/// One processor as `GET /plugins` lists it.
+#[derive(Debug, Serialize)]
+pub struct PluginEntry {
+    /// The processor name.
+    pub name: String,
+    /// Its version string.
+    pub version: String,
+    /// The active version's content hash.
+    pub hash: String,
+    /// Its phase.
+    pub phase: String,
+    /// The processors it depends on.
+    pub dependencies: Vec<String>,
+    /// `bundled`, `registry` or `plugin_dir`.
+    pub source: String,
+    /// When the registry version became active.
+    pub deployed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The content hashes of the bundled processors, computed once.
+fn bundled_hashes() -> &'static [String] {
+    static HASHES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    HASHES.get_or_init(|| {
+        crate::bundled::PLUGINS
+            .iter()
+            .map(|b| crate::plugin::content_hash(b.bytes))
+            .collect()
+    })
+}
+
+/// `GET /plugins`.
+pub async fn list_plugins(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<PluginEntry>>, ApiError> {
+    state
+        .blocking(|host| {
+            let pipeline = host.pipeline().map_err(ApiError::internal)?;
+            let active = host.registry.active().map_err(ApiError::internal)?;
+            let entries = pipeline
+                .order()
+                .iter()
+                .filter_map(|name| pipeline.plugin(name))
+                .map(|plugin| {
+                    let spec = &plugin.spec;
+                    let deployed = active
+                        .iter()
+                        .find(|a| a.stored.name == spec.name && a.stored.hash == plugin.hash);
+                    let bundled = bundled_hashes().contains(&plugin.hash);
+                    PluginEntry {
+                        name: spec.name.clone(),
+                        version: spec.version.clone(),
+                        hash: plugin.hash.clone(),
+                        phase: spec.phase.to_string(),
+                        dependencies: spec.upstream.clone(),
+                        source: match (deployed, bundled) {
+                            (Some(_), _) => "registry",
+                            (None, true) => "bundled",
+                            (None, false) => "plugin_dir",
+                        }
+                        .into(),
+                        deployed_at: deployed.map(|a| a.deployed_at),
+                    }
+                })
+                .collect();
+            Ok(Json(entries))
+        })
+        .await
+}
+
+#[derive(Serialize)]
+struct Rejected {
+    error: String,
+    field: &'static str,
+    check: DeployCheck,
+}
+
+fn rejected(error: DeployError) -> Response {
+    let status = match &error.check {
+        DeployCheck::Version => StatusCode::NOT_FOUND,
+        DeployCheck::Registry => {
+            tracing::error!("deployment failed: {error}");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let body = Rejected {
+        error: error.to_string(),
+        field: "body",
+        check: error.check,
+    };
+    (status, Json(body)).into_response()
+}
+
+/// `PUT /plugins/{name}`: the body is the component.
+pub async fn deploy_plugin(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(
+        request,
+        &["application/wasm", "application/octet-stream"],
+        state.config.max_component_bytes,
+    )
+    .await?;
+    let outcome = state
+        .blocking(move |host| host.deploy(&bytes, Some(&name)))
+        .await;
+    Ok(match outcome {
+        Ok(deployment) => (StatusCode::OK, Json(deployment)).into_response(),
+        Err(error) => rejected(error),
+    })
+}
+
+/// The body of a rollback.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackTo {
+    /// The version's hash or a unique prefix.
+    pub to: Option<String>,
+}
+
+/// `POST /plugins/{name}/rollback`.
+pub async fn rollback_plugin(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<RollbackTo>,
+) -> Result<Response, ApiError> {
+    let to = body.and_then(|b| b.to);
+    let outcome: Result<Deployment, DeployError> = state
+        .blocking(move |host| host.rollback(&name, to.as_deref()))
+        .await;
+    Ok(match outcome {
+        Ok(deployment) => (StatusCode::OK, Json(deployment)).into_response(),
+        Err(error) => rejected(error),
+    })
+}

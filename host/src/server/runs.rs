@@ -1,0 +1,82 @@
+//! `GET /runs` (filters: date, processor, status, plugin_hash, limit) and
+//! `GET /runs/{id}`.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+
+use super::errors::ApiError;
+use super::process::parse_date_field;
+use super::state::AppState;
+use crate::runs::{RunFilter, RunRecord};
+
+/// The most runs one answer lists.
+pub const MAX_LIMIT: usize = 1000;
+
+/// Reads the filter from the query string, naming any bad parameter.
+fn filter_from(query: &HashMap<String, String>) -> Result<RunFilter, ApiError> {
+    const KNOWN: [&str; 5] = ["date", "processor", "status", "plugin_hash", "limit"];
+    if let Some(unknown) = query.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(ApiError::bad_field(
+            unknown,
+            format!("unknown filter `{unknown}`; known: {}", KNOWN.join(", ")),
+        ));
+    }
+    let limit = match query.get("limit") {
+        None => 100,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(ApiError::bad_field(
+                    "limit",
+                    format!("invalid limit `{text}`: expected a number from 1 to {MAX_LIMIT}"),
+                ));
+            }
+        },
+    };
+    Ok(RunFilter {
+        date: query
+            .get("date")
+            .map(|d| parse_date_field("date", d))
+            .transpose()?,
+        processor: query.get("processor").cloned(),
+        status: query
+            .get("status")
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| ApiError::bad_field("status", format!("invalid status: {e}")))
+            })
+            .transpose()?,
+        plugin_hash: query.get("plugin_hash").cloned(),
+        limit: Some(limit),
+        ..RunFilter::default()
+    })
+}
+
+/// `GET /runs`: run records matching the filters, newest first.
+pub async fn list_runs(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<RunRecord>>, ApiError> {
+    let filter = filter_from(&query)?;
+    let runs = state
+        .blocking(move |host| host.store.runs(&filter))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(runs))
+}
+
+/// `GET /runs/{id}`: one run record.
+pub async fn get_run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RunRecord>, ApiError> {
+    let lookup = id.clone();
+    let run = state
+        .blocking(move |host| host.store.run(&lookup))
+        .await
+        .map_err(ApiError::internal)?;
+    run.map(Json)
+        .ok_or_else(|| ApiError::not_found("id", format!("no run {id}")))
+}

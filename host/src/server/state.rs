@@ -1,0 +1,229 @@
+//! What every request handler shares: the configuration and the served
+//! host (executor, store, runtime, registry, the current pipeline, the
+//! worker pool, backfills and metrics).
+//!
+//! The current pipeline is swapped, never mutated: a request takes the
+//! pipeline of the moment, and the runs it claims keep their plugin
+//! versions even when a deployment swaps in a new pipeline meanwhile. A
+//! deployment made by another process (`slate deploy`) is noticed through
+//! the registry's generation, checked before each use.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use super::auth::BearerToken;
+use super::backfills::BackfillJob;
+use super::metrics::Metrics;
+use super::workers::WorkerPool;
+use crate::catalog;
+use crate::deploy::{self, DeployError};
+use crate::executor::Executor;
+use crate::pipeline::Pipeline;
+use crate::plugin::Runtime;
+use crate::registry::{Deployment, Registry};
+use crate::store::Store;
+
+/// How the server behaves.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// The token mutating endpoints require.
+    pub token: BearerToken,
+    /// Whether read-only endpoints require it too.
+    pub protect_reads: bool,
+    /// The largest JSON body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// The largest component accepted by `PUT /plugins/{name}`, in bytes.
+    pub max_component_bytes: usize,
+    /// How long a shutdown lets in-flight runs finish before stopping them.
+    pub grace: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults around `token`: reads open, 64 KiB JSON bodies, 64 MiB
+    /// components, a 30 s grace period.
+    pub fn new(token: BearerToken) -> Self {
+        ServerConfig {
+            token,
+            protect_reads: false,
+            max_body_bytes: 64 * 1024,
+            max_component_bytes: 64 * 1024 * 1024,
+            grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the server cannot start or reload its processors.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The processors could not be loaded.
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
+    /// They could not be ordered.
+    #[error(transparent)]
+    Dag(#[from] crate::dag::DagError),
+    /// The registry failed.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+}
+
+/// The host behind the server.
+pub struct ServedHost {
+    /// Runs plugins, keeping leases; tells the metrics about every run.
+    pub executor: Executor,
+    /// Where runs and tables live.
+    pub store: Arc<dyn Store>,
+    /// Loads components; kept alive for its epoch ticker.
+    pub runtime: Arc<Runtime>,
+    /// Deployed versions.
+    pub registry: Arc<Registry>,
+    /// Extra components loaded besides bundled and registry ones.
+    pub plugin_dir: Option<PathBuf>,
+    /// The bounded pool runs execute on.
+    pub workers: WorkerPool,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+    /// Set once a shutdown begins: no new work is accepted, while the
+    /// work already accepted goes on for the grace period.
+    pub draining: AtomicBool,
+    /// Set when the grace period is over: no run starts after it, and the
+    /// runs in flight are stopped.
+    pub stopping: Arc<AtomicBool>,
+    /// Backfills started through the API, by id.
+    pub backfills: Mutex<HashMap<String, Arc<BackfillJob>>>,
+    current: RwLock<(i64, Arc<Pipeline>)>,
+    deploying: Mutex<()>,
+}
+
+impl ServedHost {
+    /// A host serving the processors `catalog` loads from the registry and
+    /// `plugin_dir`, with `workers` slots. The executor should report to
+    /// `metrics`.
+    pub fn new(
+        executor: Executor,
+        runtime: Arc<Runtime>,
+        registry: Arc<Registry>,
+        plugin_dir: Option<PathBuf>,
+        workers: usize,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, HostError> {
+        let generation = registry.generation()?;
+        let pipeline = load_pipeline(&runtime, &registry, plugin_dir.as_deref())?;
+        Ok(ServedHost {
+            store: executor.store().clone(),
+            executor,
+            runtime,
+            registry,
+            plugin_dir,
+            workers: WorkerPool::new(workers),
+            metrics,
+            draining: AtomicBool::new(false),
+            stopping: Arc::new(AtomicBool::new(false)),
+            backfills: Mutex::default(),
+            current: RwLock::new((generation, Arc::new(pipeline))),
+            deploying: Mutex::new(()),
+        })
+    }
+
+    /// The pipeline of the moment, reloaded first when the registry's
+    /// active versions changed (e.g. `slate deploy` from another process).
+    /// Blocking: call it off the request threads.
+    pub fn pipeline(&self) -> Result<Arc<Pipeline>, HostError> {
+        let generation = self.registry.generation()?;
+        {
+            let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+            if current.0 == generation {
+                return Ok(current.1.clone());
+            }
+        }
+        let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
+        self.reload_if_changed()
+    }
+
+    /// The current pipeline, reloaded when the registry's generation moved.
+    /// The caller holds `deploying`.
+    fn reload_if_changed(&self) -> Result<Arc<Pipeline>, HostError> {
+        let generation = self.registry.generation()?;
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if current.0 != generation {
+            let pipeline =
+                load_pipeline(&self.runtime, &self.registry, self.plugin_dir.as_deref())?;
+            tracing::info!(
+                generation,
+                "active plugin versions changed: pipeline reloaded"
+            );
+            *current = (generation, Arc::new(pipeline));
+        }
+        Ok(current.1.clone())
+    }
+
+    /// Deploys a component (see [`crate::deploy::deploy`]) and swaps the
+    /// new pipeline in: the next run uses it. Blocking.
+    pub fn deploy(&self, bytes: &[u8], name: Option<&str>) -> Result<Deployment, DeployError> {
+        self.switch(|current| deploy::deploy(&self.runtime, &self.registry, current, bytes, name))
+    }
+
+    /// Rolls a processor back (see [`crate::deploy::rollback`]) and swaps
+    /// the new pipeline in. Blocking.
+    pub fn rollback(&self, name: &str, to: Option<&str>) -> Result<Deployment, DeployError> {
+        self.switch(|current| deploy::rollback(&self.runtime, &self.registry, current, name, to))
+    }
+
+    fn switch(
+        &self,
+        change: impl FnOnce(&Pipeline) -> Result<deploy::Deployed, DeployError>,
+    ) -> Result<Deployment, DeployError> {
+        let internal = |e: HostError| DeployError {
+            check: deploy::DeployCheck::Registry,
+            reason: e.to_string(),
+        };
+        let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.reload_if_changed().map_err(internal)?;
+        let deployed = change(&current)?;
+        let generation = self.registry.generation().map_err(|e| internal(e.into()))?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) =
+            (generation, Arc::new(deployed.pipeline));
+        tracing::info!(
+            processor = %deployed.plugin.spec.name,
+            hash = %deployed.plugin.hash,
+            "now active"
+        );
+        Ok(deployed.deployment)
+    }
+}
+
+fn load_pipeline(
+    runtime: &Runtime,
+    registry: &Registry,
+    plugin_dir: Option<&std::path::Path>,
+) -> Result<Pipeline, HostError> {
+    let plugins = catalog::load(runtime, Some(registry), plugin_dir)?
+        .into_iter()
+        .map(|loaded| loaded.plugin)
+        .collect();
+    Ok(Pipeline::new(plugins)?)
+}
+
+/// The state every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration.
+    pub config: Arc<ServerConfig>,
+    /// The host.
+    pub host: Arc<ServedHost>,
+}
+
+impl AppState {
+    /// Runs blocking work (store queries, deployments) off the request threads.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&ServedHost) -> T + Send + 'static,
+    ) -> T {
+        let host = self.host.clone();
+        tokio::task::spawn_blocking(move || work(&host))
+            .await
+            .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
+    }
+}

@@ -1,0 +1,171 @@
+//! `slate serve --watch DIR`: deploys every `.wasm` file written to DIR.
+//!
+//! The folder is polled. A file is deployed only once its size and
+//! modification time have stayed the same for [`SETTLE`], so a file still
+//! being written is never loaded; it is then validated like any
+//! deployment, and a rejected file is logged and not retried until it
+//! changes. Hidden files (editors' and copiers' temporary files) are
+//! ignored.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::state::ServedHost;
+
+/// How long a file must stay unchanged before it is deployed.
+pub const SETTLE: Duration = Duration::from_millis(750);
+
+/// How often the folder is listed.
+pub const POLL: Duration = Duration::from_millis(200);
+
+/// A file's size and modification time: it changes when the file does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    len: u64,
+    modified: SystemTime,
+}
+
+fn fingerprint(path: &Path) -> Option<Fingerprint> {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some(Fingerprint {
+        len: metadata.len(),
+        modified: metadata.modified().ok()?,
+    })
+}
+
+/// What happened to a settled file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchEvent {
+    /// It was deployed and is now active.
+    Deployed {
+        /// The file.
+        path: PathBuf,
+        /// The processor.
+        processor: String,
+        /// The version's hash.
+        hash: String,
+    },
+    /// It was read but rejected; the active version is unchanged.
+    Rejected {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: String,
+    },
+}
+
+/// Watches one folder: call [`Watcher::poll`] repeatedly.
+pub struct Watcher {
+    dir: PathBuf,
+    /// Last fingerprint seen, and since when it has not changed.
+    settling: HashMap<PathBuf, (Fingerprint, Instant)>,
+    /// Fingerprint of the version last handled (deployed or rejected).
+    handled: HashMap<PathBuf, Fingerprint>,
+}
+
+impl Watcher {
+    /// A watcher of `dir` that has seen nothing yet.
+    pub fn new(dir: PathBuf) -> Self {
+        Watcher {
+            dir,
+            settling: HashMap::new(),
+            handled: HashMap::new(),
+        }
+    }
+
+    /// Lists the folder once and deploys every `.wasm` file that has
+    /// settled since it last changed and was not handled in this state.
+    pub fn poll(&mut self, host: &ServedHost) -> Vec<WatchEvent> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            tracing::warn!(dir = %self.dir.display(), "cannot read the watched folder");
+            return Vec::new();
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        let mut events = Vec::new();
+        for path in paths {
+            let hidden = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden || path.extension().is_none_or(|e| e != "wasm") {
+                continue;
+            }
+            let Some(now) = fingerprint(&path) else {
+                continue;
+            };
+            if self.handled.get(&path) == Some(&now) {
+                continue;
+            }
+            let since = match self.settling.get(&path) {
+                Some((previous, since)) if *previous == now => *since,
+                _ => {
+                    self.settling.insert(path.clone(), (now, Instant::now()));
+                    continue;
+                }
+            };
+            if since.elapsed() < SETTLE {
+                continue;
+            }
+            self.settling.remove(&path);
+            self.handled.insert(path.clone(), now);
+            events.push(deploy_file(host, path));
+        }
+        events
+    }
+}
+
+/// Watches `dir` on a background thread until `stop` is set.
+pub fn spawn(
+    host: Arc<ServedHost>,
+    dir: PathBuf,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("slate-watch".into())
+        .spawn(move || {
+            let mut watcher = Watcher::new(dir);
+            while !stop.load(Ordering::SeqCst) {
+                watcher.poll(&host);
+                std::thread::sleep(POLL);
+            }
+        })
+        .expect("spawn the folder watcher")
+}
+
+fn deploy_file(host: &ServedHost, path: PathBuf) -> WatchEvent {
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::warn!(file = %path.display(), "cannot read: {error}");
+            return WatchEvent::Rejected {
+                path,
+                error: error.to_string(),
+            };
+        }
+    };
+    match host.deploy(&bytes, None) {
+        Ok(deployment) => {
+            tracing::info!(
+                file = %path.display(),
+                processor = %deployment.name,
+                hash = %deployment.hash,
+                "deployed from the watched folder"
+            );
+            WatchEvent::Deployed {
+                path,
+                processor: deployment.name,
+                hash: deployment.hash,
+            }
+        }
+        Err(error) => {
+            tracing::warn!(file = %path.display(), "not deployed: {error}");
+            WatchEvent::Rejected {
+                path,
+                error: error.to_string(),
+            }
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Backfills over ranges of dates: each reprocess mode, dependency order
+//! with independent dates in parallel, and the `slate backfill` command.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+
+use chrono::NaiveDate;
+use slate::backfill::{self, BackfillRequest, Outcome, Reprocess};
+use slate::pipeline::Pipeline;
+use slate::runs::{RunFilter, RunRecord, RunStatus};
+use slate::store::{EmbeddedStore, Store};
+
+use crate::support::{TestHost, components, date};
+
+fn request(pipeline: &Pipeline, from: &str, to: &str, reprocess: Reprocess) -> BackfillRequest {
+    BackfillRequest {
+        start: date(from),
+        end: date(to),
+        selection: pipeline.select(&[]).unwrap(),
+        reprocess,
+        parallelism: 4,
+    }
+}
+
+fn backfill(host: &TestHost, pipeline: &Pipeline, request: &BackfillRequest) -> Vec<Outcome> {
+    let plan = backfill::plan(host.store.as_ref(), request).unwrap();
+    backfill::run(
+        pipeline,
+        &host.executor,
+        &plan,
+        request.parallelism,
+        &AtomicBool::new(false),
+        &|_| {},
+    )
+}
+
+fn days_of(outcomes: &[Outcome]) -> Vec<u32> {
+    use chrono::Datelike;
+    let mut days: Vec<u32> = outcomes.iter().map(|o| o.date.day()).collect();
+    days.sort();
+    days
+}
+
+#[test]
+fn each_reprocess_mode_redoes_exactly_its_runs_over_25_dates() {
+    let host = TestHost::empty();
+    // FaultyProcessor fails on the 2nd to 5th of a month and succeeds otherwise.
+    let pipeline = Pipeline::new(vec![host.fixture(components::FAULTY_PROCESSOR)]).unwrap();
+    let (from, to) = ("2026-01-01", "2026-01-25");
+
+    let missing = request(&pipeline, from, to, Reprocess::Missing);
+    let first = backfill(&host, &pipeline, &missing);
+    assert_eq!(first.len(), 25, "every date runs once");
+    let failed: Vec<&Outcome> = first.iter().filter(|o| o.is_failure()).collect();
+    assert_eq!(
+        days_of(&failed.iter().map(|o| (*o).clone()).collect::<Vec<_>>()),
+        [2, 3, 4, 5]
+    );
+
+    let again = backfill(&host, &pipeline, &missing);
+    assert!(again.is_empty(), "nothing is missing any more: {again:?}");
+
+    let retry = backfill(
+        &host,
+        &pipeline,
+        &request(&pipeline, from, to, Reprocess::Failed),
+    );
+    assert_eq!(days_of(&retry), [2, 3, 4, 5], "only the failed dates rerun");
+    let attempts = |day: &str| {
+        host.store
+            .runs(&RunFilter {
+                date: Some(date(day)),
+                ..RunFilter::default()
+            })
+            .unwrap()
+            .len()
+    };
+    assert_eq!(attempts("2026-01-03"), 2);
+    assert_eq!(attempts("2026-01-10"), 1);
+
+    let all = backfill(
+        &host,
+        &pipeline,
+        &request(&pipeline, from, to, Reprocess::All),
+    );
+    assert_eq!(all.len(), 25, "every date reruns");
+    assert_eq!(attempts("2026-01-10"), 2);
+    assert_eq!(attempts("2026-01-03"), 3);
+
+    let plan = backfill::plan(
+        host.store.as_ref(),
+        &request(&pipeline, from, to, Reprocess::Missing),
+    )
+    .unwrap();
+    assert_eq!((plan.runs.len(), plan.left_alone), (0, 25));
+}
+
+#[test]
+fn a_lookback_processor_waits_for_its_upstream_on_earlier_dates_and_other_dates_run_in_parallel() {
+    let host = TestHost::with_demo_season();
+    let pipeline = Pipeline::new(vec![
+        host.bundled("player-game-summary"),
+        host.bundled("player-daily-cache"),
+    ])
+    .unwrap();
+    let request = BackfillRequest {
+        start: date("2025-12-01"),
+        end: date("2025-12-20"),
+        selection: pipeline.select(&[]).unwrap(),
+        reprocess: Reprocess::Missing,
+        parallelism: 4,
+    };
+    let outcomes = backfill(&host, &pipeline, &request);
+    assert_eq!(outcomes.len(), 40, "two processors over 20 dates");
+    let failures: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| o.status != Some(RunStatus::Success))
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}");
+
+    let runs: Vec<RunRecord> = host.store.runs(&RunFilter::default()).unwrap();
+    let by = |processor: &str| -> BTreeMap<NaiveDate, RunRecord> {
+        runs.iter()
+            .filter(|r| r.processor == processor)
+            .map(|r| (r.data_date, r.clone()))
+            .collect()
+    };
+    let (summary, cache) = (
+        by("PlayerGameSummaryProcessor"),
+        by("PlayerDailyCacheProcessor"),
+    );
+    for (day, downstream) in &cache {
+        for (upstream_day, upstream) in summary.range(..=*day) {
+            assert!(
+                upstream.finished_at.unwrap() <= downstream.started_at,
+                "the cache for {day} started before the summary of {upstream_day} finished"
+            );
+        }
+    }
+    // Independent summary dates overlapped in time: they ran in parallel.
+    let overlapping = summary.values().any(|a| {
+        summary.values().any(|b| {
+            a.run_id != b.run_id
+                && a.started_at < b.finished_at.unwrap()
+                && b.started_at < a.finished_at.unwrap()
+        })
+    });
+    assert!(overlapping, "some independent dates ran at the same time");
+}
+
+#[test]
+fn slate_backfill_prints_a_summary_and_exits_non_zero_when_a_run_failed() {
+    let data = tempfile::tempdir().unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        components::FAULTY_PROCESSOR,
+        plugins.path().join("faulty.wasm"),
+    )
+    .unwrap();
+    EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let slate = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_slate"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("--plugin-dir")
+            .arg(plugins.path())
+            .args(args)
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let range = [
+        "--from",
+        "2026-01-06",
+        "--to",
+        "2026-01-27",
+        "--processors",
+        "FaultyProcessor",
+    ];
+
+    let dry = slate(&[&["backfill"][..], &range, &["--dry-run"]].concat());
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        text.contains("dry run: 22 runs planned over 22 dates, 0 left alone"),
+        "{text}"
+    );
+
+    let run = slate(&[&["backfill"][..], &range, &["--parallelism", "3"]].concat());
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = String::from_utf8_lossy(&run.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("FaultyProcessor"))
+        .unwrap();
+    let cells: Vec<&str> = line
+        .split('┆')
+        .map(|c| c.trim().trim_matches('│').trim())
+        .collect();
+    assert_eq!(cells[1..4], ["22", "0", "0"], "{line}");
+    assert!(text.contains("22 runs over 22 dates"), "{text}");
+
+    // Days 1 to 5 of a month include failures: the command says so and exits 1.
+    let failing = [
+        "--from",
+        "2026-01-28",
+        "--to",
+        "2026-02-05",
+        "--processors",
+        "FaultyProcessor",
+    ];
+    let run = slate(&[&["backfill"][..], &failing].concat());
+    assert!(!run.status.success());
+    let errors = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        errors.contains("2026-02-02 FaultyProcessor failed: internal error: deliberate failure"),
+        "{errors}"
+    );
+
+    let bad = slate(&["backfill", "--from", "2026-01-10", "--to", "2026-01-01"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("end_date 2026-01-01 is before start_date 2026-01-10"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let store = EmbeddedStore::open_existing(&data.path().join("slate.db")).unwrap();
+    assert_eq!(store.runs(&RunFilter::default()).unwrap().len(), 22 + 9);
+}

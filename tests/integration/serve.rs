@@ -1,0 +1,898 @@
+//! The HTTP service's router, called with `oneshot` (no socket): every
+//! endpoint's success path, and each bad request and authentication case.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value as Json, json};
+use slate::executor::Executor;
+use slate::liveness::LeaseConfig;
+use slate::plugin::{RunLimits, Runtime, content_hash};
+use slate::registry::Registry;
+use slate::runs::{NewRun, RunFilter, Trigger};
+use slate::server::metrics::Metrics;
+use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, router};
+use slate::store::{EmbeddedStore, Store};
+use tower::ServiceExt;
+
+use crate::support::{components, shared_compiled_cache};
+
+const TOKEN: &str = "test-token-0123456789";
+
+/// A served host on a fresh store and registry.
+struct Served {
+    state: AppState,
+    store: Arc<EmbeddedStore>,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    fn new() -> Served {
+        Served::configured(|_| {}, None)
+    }
+
+    fn configured(
+        configure: impl FnOnce(&mut ServerConfig),
+        plugin_dir: Option<PathBuf>,
+    ) -> Served {
+        Served::with(configure, plugin_dir, RunLimits::default(), 2)
+    }
+
+    fn with(
+        configure: impl FnOnce(&mut ServerConfig),
+        plugin_dir: Option<PathBuf>,
+        limits: RunLimits,
+        workers: usize,
+    ) -> Served {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(EmbeddedStore::open(&dir.path().join("slate.db")).unwrap());
+        let runtime = Arc::new(Runtime::new(Some(&shared_compiled_cache())).unwrap());
+        let registry = Arc::new(Registry::open(&dir.path().join("registry")).unwrap());
+        let metrics = Arc::new(Metrics::new());
+        let executor = Executor::new(
+            store.clone() as Arc<dyn Store>,
+            "router-test",
+            limits,
+            LeaseConfig::default(),
+        )
+        .unwrap()
+        .with_observer(metrics.clone());
+        let host =
+            ServedHost::new(executor, runtime, registry, plugin_dir, workers, metrics).unwrap();
+        let mut config = ServerConfig::new(BearerToken::new(TOKEN));
+        configure(&mut config);
+        Served {
+            state: AppState {
+                config: Arc::new(config),
+                host: Arc::new(host),
+            },
+            store,
+            _dir: dir,
+        }
+    }
+
+    fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
+    /// Sends one request; answers the status and the body (JSON when it parses).
+    async fn call(&self, request: Request<Body>) -> (StatusCode, Json) {
+        let response = self.router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Json::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, body)
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, Json) {
+        self.call(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    async fn post_json(&self, uri: &str, body: Json) -> (StatusCode, Json) {
+        self.call(authorized(
+            Request::post(uri),
+            "application/json",
+            body.to_string(),
+        ))
+        .await
+    }
+
+    async fn put_component(&self, name: &str, bytes: Vec<u8>) -> (StatusCode, Json) {
+        let request = authorized(
+            Request::put(format!("/plugins/{name}")),
+            "application/wasm",
+            bytes,
+        );
+        self.call(request).await
+    }
+
+    fn run_count(&self) -> usize {
+        self.store.runs(&RunFilter::default()).unwrap().len()
+    }
+}
+
+fn authorized(
+    builder: axum::http::request::Builder,
+    content_type: &str,
+    body: impl Into<Body>,
+) -> Request<Body> {
+    builder
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body.into())
+        .unwrap()
+}
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(path).expect("the fixture was built")
+}
+
+/// Polls until `condition` holds, for at most a minute.
+async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn process_date_runs_the_deployed_version_and_every_run_can_be_looked_up() {
+    let served = Served::new();
+    let v1 = fixture(components::VERSIONED_V1);
+    let (status, deployed) = served.put_component("VersionedProcessor", v1.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{deployed}");
+    assert_eq!(deployed["hash"], content_hash(&v1));
+
+    let (status, answer) = served
+        .post_json(
+            "/process-date",
+            json!({"processors": ["VersionedProcessor"], "analysis_date": "2026-01-11"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let runs = answer["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "one entry per processor: {answer}");
+    assert_eq!(runs[0]["processor"], "VersionedProcessor");
+    assert_eq!(runs[0]["status"], "success");
+    assert_eq!(runs[0]["rows"], 2);
+    assert_eq!(runs[0]["error"], Json::Null);
+    let run_id = runs[0]["run_id"].as_str().unwrap();
+
+    let (status, record) = served.get(&format!("/runs/{run_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(record["plugin_hash"], content_hash(&v1));
+    assert_eq!(record["trigger"], "http");
+
+    let by_hash = format!("/runs?plugin_hash={}", content_hash(&v1));
+    let (status, listed) = served.get(&by_hash).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let (_, none) = served.get("/runs?plugin_hash=0000").await;
+    assert_eq!(none, json!([]));
+    let (_, filtered) = served
+        .get("/runs?date=2026-01-11&processor=VersionedProcessor&status=success")
+        .await;
+    assert_eq!(filtered.as_array().unwrap().len(), 1);
+    let (_, other_date) = served.get("/runs?date=2026-01-12").await;
+    assert_eq!(other_date, json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn process_date_with_async_answers_202_with_the_run_ids_at_once() {
+    let served = Served::new();
+    served
+        .put_component("VersionedProcessor", fixture(components::VERSIONED_V2))
+        .await;
+    let (status, answer) = served
+        .post_json(
+            "/process-date",
+            json!({"processors": ["VersionedProcessor"], "analysis_date": "2026-01-11", "async": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let run_id = answer["runs"][0]["run_id"].as_str().unwrap().to_string();
+    eventually("the async run succeeded", async || {
+        served.get(&format!("/runs/{run_id}")).await.1["status"] == "success"
+    })
+    .await;
+    let (_, record) = served.get(&format!("/runs/{run_id}")).await;
+    assert_eq!(record["rows_written"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn process_date_without_processors_runs_the_whole_dag() {
+    let served = Served::new();
+    served
+        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
+        .await;
+    let (status, answer) = served
+        .post_json("/process-date", json!({"analysis_date": "2026-01-11"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let names: Vec<&str> = answer["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["processor"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names.len(),
+        10,
+        "nine bundled processors and the deployed one: {names:?}"
+    );
+    for expected in [
+        "PlayerGameSummaryProcessor",
+        "PointsPredictionProcessor",
+        "VersionedProcessor",
+    ] {
+        assert!(names.contains(&expected), "{names:?}");
+    }
+    // Dependency order: an upstream comes before its downstream.
+    let at = |name| names.iter().position(|n| *n == name).unwrap();
+    assert!(at("PlayerGameSummaryProcessor") < at("PlayerDailyCacheProcessor"));
+    assert!(at("MLFeatureStoreProcessor") < at("PointsPredictionProcessor"));
+    assert_eq!(served.run_count(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
+    let served = Served::configured(|c| c.max_body_bytes = 256, None);
+    let cases: Vec<(&str, Request<Body>, StatusCode, &str)> = vec![
+        (
+            "an invalid date",
+            authorized(
+                Request::post("/process-date"),
+                "application/json",
+                json!({"analysis_date": "2026-02-30"}).to_string(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "analysis_date",
+        ),
+        (
+            "an unknown processor",
+            authorized(
+                Request::post("/process-date"),
+                "application/json",
+                json!({"analysis_date": "2026-01-11", "processors": ["NopeProcessor"]}).to_string(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "processors",
+        ),
+        (
+            "a wrong type",
+            authorized(
+                Request::post("/process-date"),
+                "application/json",
+                json!({"analysis_date": "2026-01-11", "processors": "PlayerGameSummaryProcessor"})
+                    .to_string(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "processors",
+        ),
+        (
+            "an unknown field",
+            authorized(
+                Request::post("/process-date"),
+                "application/json",
+                json!({"analysis_date": "2026-01-11", "date": "2026-01-11"}).to_string(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "date",
+        ),
+        (
+            "a missing field",
+            authorized(Request::post("/process-date"), "application/json", "{}"),
+            StatusCode::BAD_REQUEST,
+            "analysis_date",
+        ),
+        (
+            "a body that is too large",
+            authorized(
+                Request::post("/process-date"),
+                "application/json",
+                json!({"analysis_date": "2026-01-11", "processors": vec!["X"; 200]}).to_string(),
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body",
+        ),
+        (
+            "a wrong content type",
+            authorized(
+                Request::post("/process-date"),
+                "text/plain",
+                json!({"analysis_date": "2026-01-11"}).to_string(),
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type",
+        ),
+        (
+            "a backfill ending before it starts",
+            authorized(
+                Request::post("/backfill"),
+                "application/json",
+                json!({"start_date": "2026-01-11", "end_date": "2026-01-01"}).to_string(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "end_date",
+        ),
+        (
+            "a backfill with an invalid start date",
+            authorized(
+                Request::post("/backfill"),
+                "application/json",
+                json!({"start_date": "2026-13-01", "end_date": "2026-01-01"}).to_string(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "start_date",
+        ),
+        (
+            "an unknown reprocess mode",
+            authorized(
+                Request::post("/backfill"),
+                "application/json",
+                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "reprocess": "some"})
+                    .to_string(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "reprocess",
+        ),
+        (
+            "a parallelism beyond the pool",
+            authorized(
+                Request::post("/backfill"),
+                "application/json",
+                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "parallelism": 99})
+                    .to_string(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "parallelism",
+        ),
+        (
+            "a backfill of an unknown processor",
+            authorized(
+                Request::post("/backfill"),
+                "application/json",
+                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "processors": ["Nope"]})
+                    .to_string(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "processors",
+        ),
+        (
+            "a runs filter with an invalid date",
+            Request::get("/runs?date=yesterday").body(Body::empty()).unwrap(),
+            StatusCode::BAD_REQUEST,
+            "date",
+        ),
+        (
+            "an unknown runs filter",
+            Request::get("/runs?colour=red").body(Body::empty()).unwrap(),
+            StatusCode::BAD_REQUEST,
+            "colour",
+        ),
+        (
+            "an invalid status filter",
+            Request::get("/runs?status=great").body(Body::empty()).unwrap(),
+            StatusCode::BAD_REQUEST,
+            "status",
+        ),
+        (
+            "an unknown run",
+            Request::get("/runs/no-such-run").body(Body::empty()).unwrap(),
+            StatusCode::NOT_FOUND,
+            "id",
+        ),
+        (
+            "an unknown backfill",
+            Request::get("/backfills/no-such-backfill")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+            "id",
+        ),
+        (
+            "an unknown endpoint",
+            Request::get("/process-dates").body(Body::empty()).unwrap(),
+            StatusCode::NOT_FOUND,
+            "path",
+        ),
+        (
+            "a component with the wrong content type",
+            authorized(
+                Request::put("/plugins/VersionedProcessor"),
+                "application/json",
+                "{}",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content-type",
+        ),
+    ];
+    for (case, request, status, field) in cases {
+        let (got, body) = served.call(request).await;
+        assert_eq!(got, status, "{case}: {body}");
+        assert_eq!(body["field"], field, "{case}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{case}: a JSON error with a message: {body}"
+        );
+    }
+    let (_, invalid_date) = served
+        .post_json("/process-date", json!({"analysis_date": "2026-02-30"}))
+        .await;
+    assert_eq!(
+        invalid_date["error"],
+        "invalid date `2026-02-30` in `analysis_date`: expected a real calendar date as YYYY-MM-DD"
+    );
+    assert_eq!(served.run_count(), 0, "nothing was started");
+    assert!(served.state.host.backfills.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutating_endpoints_need_the_bearer_token_and_reads_only_when_configured() {
+    let served = Served::new();
+    let mutating = [
+        ("POST", "/process-date"),
+        ("POST", "/backfill"),
+        ("PUT", "/plugins/VersionedProcessor"),
+        ("POST", "/plugins/VersionedProcessor/rollback"),
+    ];
+    for (method, uri) in mutating {
+        for authorization in [None, Some("Bearer wrong-token"), Some(TOKEN)] {
+            let mut request = Request::builder()
+                .method(method)
+                .uri(uri)
+                .header(header::CONTENT_TYPE, "application/json");
+            if let Some(value) = authorization {
+                request = request.header(header::AUTHORIZATION, value);
+            }
+            let (status, body) = served.call(request.body(Body::from("{}")).unwrap()).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {uri} with {authorization:?}: {body}"
+            );
+            assert_eq!(body["field"], "authorization");
+        }
+    }
+    let (status, body) = served.get("/runs").await;
+    assert_eq!(status, StatusCode::OK, "reads are open by default: {body}");
+    assert_eq!(served.run_count(), 0);
+
+    let protected = Served::configured(|c| c.protect_reads = true, None);
+    for uri in [
+        "/runs",
+        "/health",
+        "/plugins",
+        "/metrics",
+        "/runs/x",
+        "/backfills/x",
+    ] {
+        let (status, body) = protected.get(uri).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}: {body}");
+    }
+    let request = Request::get("/runs")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(protected.call(request).await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_is_the_slate_health_report_and_503_when_unhealthy() {
+    let served = Served::new();
+    let (status, report) = served.get("/health").await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["healthy"], true);
+    assert!(report["tables"].as_array().unwrap().len() >= 9);
+
+    // A bundled processor on an empty store fails: the pipeline is unhealthy.
+    let (_, answer) = served
+        .post_json(
+            "/process-date",
+            json!({"processors": ["PlayerGameSummaryProcessor"], "analysis_date": "2026-01-11"}),
+        )
+        .await;
+    assert_eq!(answer["runs"][0]["status"], "failed", "{answer}");
+    let (status, report) = served.get("/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(report["healthy"], false);
+    assert_eq!(
+        report["problem_runs"][0]["processor"],
+        "PlayerGameSummaryProcessor"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_runs_durations_rows_reaps_and_instantiation() {
+    let served = Served::new();
+    served
+        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
+        .await;
+    // A run of a host that stopped renewing its lease: stale, reaped by
+    // the next run's completeness check.
+    served
+        .store
+        .start_run(&NewRun {
+            processor: "VersionedProcessor".into(),
+            data_date: crate::support::date("2026-01-01"),
+            host_id: "gone-host".into(),
+            plugin_hash: "0".into(),
+            trigger: Trigger::Cli,
+            lease: Duration::from_millis(1),
+        })
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    for day in ["2026-01-10", "2026-01-11"] {
+        let (status, _) = served
+            .post_json(
+                "/process-date",
+                json!({"processors": ["VersionedProcessor"], "analysis_date": day}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, text) = served.get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().unwrap();
+    for line in [
+        "slate_runs_total{processor=\"VersionedProcessor\",status=\"success\"} 2",
+        "slate_rows_written_total{processor=\"VersionedProcessor\"} 4",
+        "slate_run_duration_seconds_count{processor=\"VersionedProcessor\"} 2",
+        "slate_plugin_instantiation_seconds_count{processor=\"VersionedProcessor\"} 2",
+        "slate_stale_runs_reaped_total 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+    assert!(text.contains("# TYPE slate_run_duration_seconds histogram"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugins_are_listed_deployed_checked_and_rolled_back() {
+    let served = Served::new();
+    let (status, listed) = served.get("/plugins").await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 9);
+    assert!(
+        listed.iter().all(|p| p["source"] == "bundled"),
+        "{listed:?}"
+    );
+    let daily = listed
+        .iter()
+        .find(|p| p["name"] == "PlayerDailyCacheProcessor")
+        .unwrap();
+    assert_eq!(daily["dependencies"], json!(["PlayerGameSummaryProcessor"]));
+    assert_eq!(daily["phase"], "4 precompute");
+
+    let (v1, v2) = (
+        fixture(components::VERSIONED_V1),
+        fixture(components::VERSIONED_V2),
+    );
+    assert_eq!(
+        served
+            .put_component("VersionedProcessor", v1.clone())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        served
+            .put_component("VersionedProcessor", v2.clone())
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    let (status, rejected) = served.put_component("OtherName", v1.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{rejected}");
+    assert_eq!(rejected["check"], "name");
+    let (status, rejected) = served
+        .put_component("VersionedProcessor", b"not a component".to_vec())
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(rejected["check"], "component");
+    let (status, rejected) = served
+        .put_component(
+            "VersionedProcessor",
+            fixture(components::VERSIONED_V3_INVALID),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(rejected["check"], "info");
+    assert!(
+        rejected["error"]
+            .as_str()
+            .unwrap()
+            .contains("partition column `no_such_column` is not in the schema"),
+        "{rejected}"
+    );
+
+    let (status, rejected) = served
+        .put_component(
+            "VersionedProcessor",
+            fixture(components::VERSIONED_UNKNOWN_UPSTREAM),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(rejected["check"], "dependencies");
+    assert!(
+        rejected["error"].as_str().unwrap().contains(
+            "VersionedProcessor depends on NoSuchProcessor, which is not a known processor"
+        ),
+        "{rejected}"
+    );
+
+    let active = |listed: &Json| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "VersionedProcessor")
+            .map(|p| p["hash"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        active(&served.get("/plugins").await.1),
+        Some(content_hash(&v2))
+    );
+
+    let rollback = authorized(
+        Request::post("/plugins/VersionedProcessor/rollback"),
+        "application/json",
+        Body::empty(),
+    );
+    let (status, rolled) = served.call(rollback).await;
+    assert_eq!(status, StatusCode::OK, "{rolled}");
+    assert_eq!(rolled["hash"], content_hash(&v1));
+    assert_eq!(rolled["action"], "rollback");
+    assert_eq!(
+        active(&served.get("/plugins").await.1),
+        Some(content_hash(&v1))
+    );
+
+    let to_v2 = json!({"to": &content_hash(&v2)[..12]});
+    let (status, rolled) = served
+        .post_json("/plugins/VersionedProcessor/rollback", to_v2)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rolled}");
+    assert_eq!(rolled["hash"], content_hash(&v2));
+
+    let (status, missing) = served
+        .post_json(
+            "/plugins/VersionedProcessor/rollback",
+            json!({"to": "ffff"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    assert_eq!(missing["check"], "version");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backfill_answers_its_id_and_reports_its_progress() {
+    let served = Served::new();
+    served
+        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
+        .await;
+    let body = json!({
+        "start_date": "2026-01-01", "end_date": "2026-01-05",
+        "processors": ["VersionedProcessor"], "dry_run": true
+    });
+    let (status, dry) = served.post_json("/backfill", body).await;
+    assert_eq!(status, StatusCode::OK, "{dry}");
+    assert_eq!(dry["planned"], 5);
+    assert_eq!(served.run_count(), 0, "a dry run runs nothing");
+
+    let body = json!({
+        "start_date": "2026-01-01", "end_date": "2026-01-05",
+        "processors": ["VersionedProcessor"], "reprocess": "missing", "parallelism": 2
+    });
+    let (status, accepted) = served.post_json("/backfill", body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["backfill_id"].as_str().unwrap().to_string();
+    eventually("the backfill finished", async || {
+        served.get(&format!("/backfills/{id}")).await.1["state"] == "finished"
+    })
+    .await;
+    let (_, progress) = served.get(&format!("/backfills/{id}")).await;
+    assert_eq!(progress["planned"], 5);
+    assert_eq!(progress["succeeded"], 5);
+    assert_eq!(progress["failed"], 0);
+    assert_eq!(served.run_count(), 5);
+}
+
+#[test]
+fn the_watched_folder_deploys_a_file_only_once_it_is_completely_written() {
+    use slate::server::watch::{SETTLE, WatchEvent, Watcher};
+    let served = Served::new();
+    let host = &served.state.host;
+    let folder = tempfile::tempdir().unwrap();
+    let mut watcher = Watcher::new(folder.path().to_path_buf());
+    let v1 = fixture(components::VERSIONED_V1);
+    let file = folder.path().join("versioned.wasm");
+
+    // A writer that has written half the file so far.
+    std::fs::write(&file, &v1[..v1.len() / 2]).unwrap();
+    std::fs::write(
+        folder.path().join(".partial.wasm"),
+        b"a copier's temporary file",
+    )
+    .unwrap();
+    assert_eq!(watcher.poll(host), [], "a new file is only noted");
+    {
+        use std::io::Write;
+        let mut rest = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        rest.write_all(&v1[v1.len() / 2..]).unwrap();
+    }
+    assert_eq!(watcher.poll(host), [], "it changed: it settles again");
+    std::thread::sleep(SETTLE + SETTLE / 3);
+    assert_eq!(
+        watcher.poll(host),
+        [WatchEvent::Deployed {
+            path: file.clone(),
+            processor: "VersionedProcessor".into(),
+            hash: content_hash(&v1),
+        }]
+    );
+    assert_eq!(watcher.poll(host), [], "a file is deployed once");
+    let history = host.registry.history("VersionedProcessor").unwrap();
+    assert_eq!(history.len(), 1, "the half-written file was never deployed");
+
+    let broken = folder.path().join("broken.wasm");
+    std::fs::write(&broken, b"not a component").unwrap();
+    watcher.poll(host);
+    std::thread::sleep(SETTLE + SETTLE / 3);
+    let events = watcher.poll(host);
+    assert!(
+        matches!(&events[..], [WatchEvent::Rejected { path, error }]
+            if *path == broken && error.starts_with("rejected by the component check")),
+        "{events:?}"
+    );
+    assert_eq!(
+        watcher.poll(host),
+        [],
+        "a rejected file is not retried unchanged"
+    );
+    assert_eq!(
+        host.registry.active_hash("VersionedProcessor").unwrap(),
+        Some(content_hash(&v1))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_claimed_before_a_deployment_finishes_on_the_version_it_started_with() {
+    let served = Served::new();
+    let host = served.state.host.clone();
+    let (v1, v2) = (
+        fixture(components::VERSIONED_V1),
+        fixture(components::VERSIONED_V2),
+    );
+    let (h1, h2) = (content_hash(&v1), content_hash(&v2));
+    let day = crate::support::date("2026-01-11");
+    let (claimed_on_v1, next_run) = tokio::task::spawn_blocking(move || {
+        host.deploy(&v1, None).unwrap();
+        let before = host.pipeline().unwrap();
+        let selection = before.select(&["VersionedProcessor".into()]).unwrap();
+        let claims: Vec<_> = before
+            .claim_date(&host.executor, day, &selection, Trigger::Http)
+            .into_iter()
+            .map(|(_, claim)| claim.unwrap())
+            .collect();
+        host.deploy(&v2, None).unwrap();
+        let no_stop = std::sync::atomic::AtomicBool::new(false);
+        let in_flight = before.run_claims(&host.executor, claims, &no_stop).unwrap();
+        let after = host.pipeline().unwrap();
+        let next = after
+            .run_date(&host.executor, day, &selection, Trigger::Http)
+            .unwrap();
+        (in_flight[0].clone(), next[0].clone())
+    })
+    .await
+    .unwrap();
+    assert_eq!(claimed_on_v1.plugin_hash, h1);
+    assert_eq!(
+        claimed_on_v1.rows_written, 2,
+        "v1 ran, though v2 was deployed meanwhile"
+    );
+    assert_eq!(next_run.plugin_hash, h2);
+    assert_eq!(next_run.rows_written, 3, "the next run is v2's");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shutdown_refuses_new_work_and_lets_accepted_runs_finish_within_the_grace_period() {
+    use slate::runs::{ErrorKind, RunStatus};
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(components::SLOW_PROCESSOR, plugins.path().join("slow.wasm")).unwrap();
+    // SlowProcessor spins on its date until its 1.5 s of CPU are spent:
+    // a run that ends on its own, well within the 30 s grace period.
+    let limits = RunLimits {
+        cpu_time: Duration::from_millis(1500),
+        ..RunLimits::default()
+    };
+    let served = Served::with(
+        |c| c.grace = Duration::from_secs(30),
+        Some(plugins.path().to_path_buf()),
+        limits,
+        1,
+    );
+    served
+        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
+        .await;
+    crate::bookkeeping::set_spin(
+        served.store.as_ref(),
+        crate::support::date("2026-01-11"),
+        true,
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (signal, shutdown) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(slate::server::serve(
+        listener,
+        served.state.clone(),
+        async {
+            let _ = shutdown.await;
+        },
+    ));
+
+    let start = |processor: &str| json!({"processors": [processor], "analysis_date": "2026-01-11", "async": true});
+    let (_, spinning) = served
+        .post_json("/process-date", start("SlowProcessor"))
+        .await;
+    let spinning = spinning["runs"][0]["run_id"].as_str().unwrap().to_string();
+    // The only worker is busy: this one is accepted and queued.
+    let (_, queued) = served
+        .post_json("/process-date", start("VersionedProcessor"))
+        .await;
+    let queued = queued["runs"][0]["run_id"].as_str().unwrap().to_string();
+
+    let began = Instant::now();
+    signal.send(()).unwrap();
+    eventually("the shutdown began", async || {
+        served
+            .state
+            .host
+            .draining
+            .load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    let (status, refused) = served
+        .post_json("/process-date", start("VersionedProcessor"))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+
+    tokio::time::timeout(Duration::from_secs(60), server)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(30),
+        "it did not wait out the grace period"
+    );
+    let run = |id: &str| served.store.run(id).unwrap().unwrap();
+    let spun = run(&spinning);
+    assert_eq!(
+        (spun.status, spun.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::LimitTime)),
+        "the in-flight run ended on its own: {spun:?}"
+    );
+    assert_eq!(
+        run(&queued).status,
+        RunStatus::Success,
+        "the queued run ran"
+    );
+    assert_eq!(served.run_count(), 2, "the refused request started nothing");
+}

@@ -1,0 +1,330 @@
+//! A real `slate serve` process on a loopback port, called by a real HTTP
+//! client: process-date, runs, health, metrics, hot swap of a processor
+//! while it serves, and SIGTERM with a run in flight.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+use slate::plugin::content_hash;
+use slate::runs::{ErrorKind, RunFilter, RunStatus};
+use slate::store::{EmbeddedStore, Store};
+
+use crate::bookkeeping::set_spin;
+use crate::support::{components, date};
+
+const TOKEN: &str = "process-test-token";
+
+/// A `slate serve` child process; killed if the test ends early.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_slate"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--token", TOKEN])
+            .args(extra)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start slate serve");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("the server prints its address");
+        // Keep reading whatever else it prints.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_string();
+        Server { child, base }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn get(&self, path: &str) -> (u16, Json) {
+        let agent = agent();
+        let mut response = agent.get(self.url(path)).call().expect("GET");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Json::String(text)),
+        )
+    }
+
+    fn post(&self, path: &str, body: Json) -> (u16, Json) {
+        let mut response = agent()
+            .post(self.url(path))
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .expect("POST");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).expect("a JSON answer"))
+    }
+
+    fn put_component(&self, name: &str, bytes: &[u8]) -> (u16, Json) {
+        let mut response = agent()
+            .put(self.url(&format!("/plugins/{name}")))
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .header("Content-Type", "application/wasm")
+            .send(bytes)
+            .expect("PUT");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).expect("a JSON answer"))
+    }
+
+    fn process(&self, processor: &str, day: &str) -> Json {
+        let (status, answer) = self.post(
+            "/process-date",
+            json!({"processors": [processor], "analysis_date": day}),
+        );
+        assert_eq!(status, 200, "{answer}");
+        answer["runs"][0].clone()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP client that returns 4xx and 5xx answers instead of errors.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+fn slate(data_dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run slate")
+}
+
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn a_served_host_runs_dates_reports_and_shuts_down_without_leaving_a_running_run() {
+    let data = tempfile::tempdir().unwrap();
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(components::SLOW_PROCESSOR, plugins.path().join("slow.wasm")).unwrap();
+    let spin_day = date("2026-01-12");
+    {
+        let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+        set_spin(&store, spin_day, true);
+        set_spin(&store, date("2026-01-11"), false);
+    }
+    let plugin_dir = plugins.path().to_str().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[
+            "--plugin-dir",
+            plugin_dir,
+            "--grace-secs",
+            "1",
+            "--workers",
+            "2",
+        ],
+    );
+
+    let run = server.process("SlowProcessor", "2026-01-11");
+    assert_eq!(run["status"], "success", "{run}");
+    assert_eq!(run["rows"], 3);
+    let run_id = run["run_id"].as_str().unwrap().to_string();
+
+    let (status, listed) = server.get("/runs?processor=SlowProcessor");
+    assert_eq!(status, 200);
+    assert_eq!(listed[0]["run_id"], run_id.as_str());
+    let (status, record) = server.get(&format!("/runs/{run_id}"));
+    assert_eq!(status, 200);
+    assert_eq!(record["status"], "success");
+
+    let (status, report) = server.get("/health");
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["healthy"], true);
+
+    let (status, metrics) = server.get("/metrics");
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("slate_runs_total{processor=\"SlowProcessor\",status=\"success\"} 1"),
+        "{metrics}"
+    );
+
+    // A run that spins until stopped, in flight when SIGTERM arrives.
+    let (status, accepted) = server.post(
+        "/process-date",
+        json!({"processors": ["SlowProcessor"], "analysis_date": "2026-01-12", "async": true}),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let spinning = accepted["runs"][0]["run_id"].as_str().unwrap().to_string();
+    wait_until("the spinning run is running", || {
+        server.get(&format!("/runs/{spinning}")).1["status"] == "running"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let exit = server.terminate();
+    assert!(exit.success(), "a graceful shutdown exits 0: {exit}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the grace period (1 s) bounds the shutdown: {:?}",
+        started.elapsed()
+    );
+
+    let store = EmbeddedStore::open_existing(&data.path().join("slate.db")).unwrap();
+    let stopped = store.run(&spinning).unwrap().unwrap();
+    assert_eq!(stopped.status, RunStatus::Failed);
+    assert_eq!(stopped.error_kind, Some(ErrorKind::Shutdown), "{stopped:?}");
+    let running = store
+        .runs(&RunFilter {
+            status: Some(RunStatus::Running),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    assert!(running.is_empty(), "no running record is left: {running:?}");
+}
+
+#[test]
+fn a_processor_redeployed_while_serving_runs_its_new_version_next() {
+    let data = tempfile::tempdir().unwrap();
+    let watched = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path(), &["--watch", watched.path().to_str().unwrap()]);
+    let v1 = std::fs::read(components::VERSIONED_V1).unwrap();
+    let v2 = std::fs::read(components::VERSIONED_V2).unwrap();
+    let (h1, h2) = (content_hash(&v1), content_hash(&v2));
+
+    // 1. Deploy v1 over HTTP and run.
+    let (status, deployed) = server.put_component("VersionedProcessor", &v1);
+    assert_eq!(status, 200, "{deployed}");
+    let first = server.process("VersionedProcessor", "2026-01-10");
+    assert_eq!(first["rows"], 2, "v1 writes two rows: {first}");
+
+    // 2. Deploy v2 from the command line, while the server runs; the next
+    //    run uses it without a restart.
+    let deploy = slate(data.path(), &["deploy", components::VERSIONED_V2]);
+    assert!(
+        deploy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deploy.stderr)
+    );
+    let second = server.process("VersionedProcessor", "2026-01-11");
+    assert_eq!(second["rows"], 3, "v2 writes three rows: {second}");
+    let (_, record) = server.get(&format!("/runs/{}", second["run_id"].as_str().unwrap()));
+    assert_eq!(record["plugin_hash"], h2.as_str());
+
+    // 3. The history shows both hashes, v2 active.
+    let history = slate(data.path(), &["plugins", "history", "VersionedProcessor"]);
+    let history = String::from_utf8_lossy(&history.stdout);
+    let line_of = |hash: &str| {
+        history
+            .lines()
+            .find(|l| l.contains(hash))
+            .map(str::to_string)
+    };
+    assert!(line_of(&h1).is_some(), "{history}");
+    assert!(line_of(&h2).unwrap().contains("active"), "{history}");
+
+    // 4. An invalid v3 is rejected, and v2 stays active.
+    let v3 = std::fs::read(components::VERSIONED_V3_INVALID).unwrap();
+    let (status, rejected) = server.put_component("VersionedProcessor", &v3);
+    assert_eq!(status, 422, "{rejected}");
+    assert_eq!(rejected["check"], "info");
+    let rejected_cli = slate(data.path(), &["deploy", components::VERSIONED_V3_INVALID]);
+    assert!(!rejected_cli.status.success());
+    let message = String::from_utf8_lossy(&rejected_cli.stderr);
+    assert!(
+        message.contains("rejected by the info check")
+            && message.contains("partition column `no_such_column` is not in the schema"),
+        "{message}"
+    );
+    let still_v2 = server.process("VersionedProcessor", "2026-01-12");
+    assert_eq!(still_v2["rows"], 3, "{still_v2}");
+
+    // 5. Roll back to v1, and the next run is v1's.
+    let (status, rolled) = server.post("/plugins/VersionedProcessor/rollback", json!({"to": h1}));
+    assert_eq!(status, 200, "{rolled}");
+    let back = server.process("VersionedProcessor", "2026-01-13");
+    assert_eq!(back["rows"], 2, "{back}");
+
+    // Which dates did v2 produce? One query.
+    let runs = slate(data.path(), &["runs", "--plugin-hash", &h2]);
+    let runs = String::from_utf8_lossy(&runs.stdout);
+    let dates: Vec<&str> = ["2026-01-10", "2026-01-11", "2026-01-12", "2026-01-13"]
+        .into_iter()
+        .filter(|d| runs.contains(d))
+        .collect();
+    assert_eq!(dates, ["2026-01-11", "2026-01-12"], "{runs}");
+
+    let listed = slate(data.path(), &["plugins"]);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let line = listed
+        .lines()
+        .find(|l| l.contains("VersionedProcessor"))
+        .expect("the deployed processor is listed");
+    assert!(line.contains(&h1) && line.contains("registry"), "{line}");
+
+    // A file written to the watched folder is deployed, and runs next.
+    std::fs::copy(
+        components::VERSIONED_V2,
+        watched.path().join("versioned.wasm"),
+    )
+    .unwrap();
+    wait_until("the watched file is deployed", || {
+        let (_, plugins) = server.get("/plugins");
+        plugins
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "VersionedProcessor" && p["hash"] == h2.as_str())
+    });
+    let watched_run = server.process("VersionedProcessor", "2026-01-14");
+    assert_eq!(watched_run["rows"], 3, "{watched_run}");
+    assert!(server.terminate().success());
+}
