@@ -1,9 +1,9 @@
 //! `PlayerCompositeFactorsProcessor` as WASM against the same code compiled
 //! natively, on a season's data.
 //!
-//! Both read the same rows from memory: the WASM run through the host's
-//! `read-rows` (copying rows into the guest), the native run through a
-//! closure that clones them. Both then parse, compute and build the output.
+//! Both read the same rows, and the same columns, from memory: the WASM run
+//! through the host's `read-columns` (copying values into the guest), the
+//! native run through a closure that clones them. Both then parse, compute and build the output.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -113,10 +113,22 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
     };
     let mut native_rows = 0;
     let native = time(repeats, || {
-        let read = |table: &slate_sdk::TableRef, start: slate_sdk::Date, end: slate_sdk::Date| {
+        let read = |table: &slate_sdk::TableRef,
+                    start: slate_sdk::Date,
+                    end: slate_sdk::Date,
+                    columns: &[&str]| {
             let (partition, rows) = guest_tables
                 .get(&format!("{}.{}", table.dataset, table.table))
                 .ok_or_else(|| slate_sdk::ReadError::UnknownTable(table.table.clone()))?;
+            let positions: Vec<usize> = columns
+                .iter()
+                .map(|name| {
+                    rows.columns
+                        .iter()
+                        .position(|c| c == name)
+                        .expect("a column")
+                })
+                .collect();
             let in_range = |row: &&slate_sdk::Row| match row.get(*partition) {
                 Some(slate_sdk::Value::Scalar(slate_sdk::Scalar::Date(d))) => {
                     *d >= start && *d <= end
@@ -124,8 +136,13 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
                 _ => false,
             };
             Ok(slate_sdk::RowSet {
-                columns: rows.columns.clone(),
-                rows: rows.rows.iter().filter(in_range).cloned().collect(),
+                columns: columns.iter().map(|c| c.to_string()).collect(),
+                rows: rows
+                    .rows
+                    .iter()
+                    .filter(in_range)
+                    .map(|row| positions.iter().map(|&p| row[p].clone()).collect())
+                    .collect(),
             })
         };
         native_rows = player_composite_factors::compute(guest_date, read)
@@ -138,8 +155,12 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
     // component boundary does for the WASM run.
     let mut converting_rows = 0;
     let converting = time(repeats, || {
-        let read = |table: &slate_sdk::TableRef, start: slate_sdk::Date, end: slate_sdk::Date| {
+        let read = |table: &slate_sdk::TableRef,
+                    start: slate_sdk::Date,
+                    end: slate_sdk::Date,
+                    columns: &[&str]| {
             let name = TableName::new(&table.dataset, &table.table);
+            let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
             let to_naive = |d: slate_sdk::Date| {
                 NaiveDate::from_ymd_opt(d.year, u32::from(d.month), u32::from(d.day))
             };
@@ -147,7 +168,7 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
                 return Err(slate_sdk::ReadError::InvalidRange("bad date".into()));
             };
             let rows = source
-                .read_rows(&name, start, end)
+                .read_columns(&name, start, end, &columns)
                 .map_err(|e| slate_sdk::ReadError::Storage(e.to_string()))?;
             Ok(rows_to_guest(&rows))
         };

@@ -122,7 +122,7 @@ fn rows_that_fail_validation_are_not_written_and_the_error_names_row_field_and_v
 }
 
 #[test]
-fn reading_an_undeclared_table_is_an_error_the_guest_can_handle() {
+fn reading_an_undeclared_table_or_an_unknown_column_is_an_error_the_guest_can_handle() {
     let host = TestHost::empty();
     let faulty = host.fixture(components::FAULTY_PROCESSOR);
     let record = host.run(&faulty, date("2026-01-04"));
@@ -132,6 +132,10 @@ fn reading_an_undeclared_table_is_an_error_the_guest_can_handle() {
     assert!(message.contains("UndeclaredTable"), "{message}");
     assert!(
         message.contains("FaultyProcessor did not declare nba_raw.player_boxscores"),
+        "{message}"
+    );
+    assert!(
+        message.contains("UnknownTable(\"table nba_raw.schedule has no column `no_such_column`\")"),
         "{message}"
     );
 }

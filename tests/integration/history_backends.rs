@@ -51,6 +51,7 @@ on_both_backends!(
     runs_filter_by_date_processor_status_and_plugin_hash,
     quarantined_rows_are_committed_with_the_run,
     schema_drift_adds_nullable_columns_and_refuses_the_rest,
+    read_columns_returns_only_the_named_columns_in_their_order,
 );
 
 fn output_table() -> TableName {
@@ -516,5 +517,53 @@ fn schema_drift_adds_nullable_columns_and_refuses_the_rest(store: Arc<dyn Store>
             .rows_on(&TableName::new("slate_test", "missing"), day)
             .unwrap(),
         0
+    );
+}
+
+fn read_columns_returns_only_the_named_columns_in_their_order(store: Arc<dyn Store>) {
+    let day = date("2026-01-11");
+    store
+        .ensure_table(&output_table(), &output_schema())
+        .unwrap();
+    store
+        .replace_partitions(&output_table(), &[day], &rows(day, &["a", "b"]))
+        .unwrap();
+    let names = |columns: &[&str]| columns.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+
+    let projected = store
+        .read_columns(
+            &output_table(),
+            day,
+            day,
+            &names(&["points", "player_lookup"]),
+        )
+        .unwrap();
+    assert_eq!(projected.columns, ["points", "player_lookup"]);
+    let mut cells: Vec<(Value, Value)> = projected
+        .rows
+        .iter()
+        .map(|row| (row[0].clone(), row[1].clone()))
+        .collect();
+    cells.sort_by_key(|(points, _)| format!("{points:?}"));
+    assert_eq!(
+        cells,
+        [
+            (
+                Value::Scalar(Scalar::Int64(0)),
+                Value::Scalar(Scalar::String("a".into()))
+            ),
+            (
+                Value::Scalar(Scalar::Int64(10)),
+                Value::Scalar(Scalar::String("b".into()))
+            ),
+        ]
+    );
+
+    let unknown = store
+        .read_columns(&output_table(), day, day, &names(&["points", "rebounds"]))
+        .unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "table slate_test.history_behaviour has no column `rebounds`"
     );
 }

@@ -28,6 +28,14 @@ pub enum InputError {
     /// The table does not exist.
     #[error("table {0} does not exist")]
     UnknownTable(TableName),
+    /// The table has no column of a requested name.
+    #[error("table {table} has no column `{column}`")]
+    UnknownColumn {
+        /// The table.
+        table: TableName,
+        /// The requested name.
+        column: String,
+    },
     /// The backend failed.
     #[error("{0}")]
     Storage(String),
@@ -42,6 +50,44 @@ pub trait InputSource: Send + Sync {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<RowSet, InputError>;
+
+    /// Like [`InputSource::read_rows`], with only `columns`, in that order.
+    /// The default reads every column and keeps the named ones; a store
+    /// overrides it to read only those.
+    fn read_columns(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: &[String],
+    ) -> Result<RowSet, InputError> {
+        project(table, self.read_rows(table, start, end)?, columns)
+    }
+}
+
+/// Keeps only `columns` of `rows`, in that order; a name that is not a
+/// column of the table is an error naming it.
+pub fn project(table: &TableName, rows: RowSet, columns: &[String]) -> Result<RowSet, InputError> {
+    let positions = columns
+        .iter()
+        .map(|name| {
+            rows.columns
+                .iter()
+                .position(|c| c == name)
+                .ok_or_else(|| InputError::UnknownColumn {
+                    table: table.clone(),
+                    column: name.clone(),
+                })
+        })
+        .collect::<Result<Vec<usize>, _>>()?;
+    Ok(RowSet {
+        columns: columns.to_vec(),
+        rows: rows
+            .rows
+            .into_iter()
+            .map(|row| positions.iter().map(|&p| row[p].clone()).collect())
+            .collect(),
+    })
 }
 
 /// Who and what a run is, for logs and input checks.
@@ -221,6 +267,67 @@ impl HostMonotonicClock for StartAtZeroClock {
     }
 }
 
+impl RunState {
+    /// One read through `read-rows` (every column) or `read-columns`: the
+    /// table must be declared, the range real and ordered, and the rows
+    /// within the run's read limit.
+    fn read(
+        &mut self,
+        table: TableRef,
+        start: Date,
+        end: Date,
+        columns: Option<&[String]>,
+    ) -> Result<RowSet, ReadError> {
+        let table = TableName::from(&table);
+        if !self.declared_inputs.contains(&table) {
+            return Err(ReadError::UndeclaredTable(format!(
+                "{} did not declare {table} among its inputs ({})",
+                self.identity.processor,
+                self.declared_inputs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let (Some(start), Some(end)) = (naive_date(start), naive_date(end)) else {
+            return Err(ReadError::InvalidRange(format!(
+                "{start:?}..{end:?} holds an impossible date"
+            )));
+        };
+        if start > end {
+            return Err(ReadError::InvalidRange(format!(
+                "start {start} is after end {end}"
+            )));
+        }
+        let read = match columns {
+            None => self.source.read_rows(&table, start, end),
+            Some(columns) => self.source.read_columns(&table, start, end, columns),
+        };
+        match read {
+            Ok(rows) if self.rows_read + rows.rows.len() as u64 > self.max_rows_read => {
+                Err(ReadError::LimitExceeded(format!(
+                    "reading {} rows of {table} would make {} rows read; the limit is {}",
+                    rows.rows.len(),
+                    self.rows_read + rows.rows.len() as u64,
+                    self.max_rows_read
+                )))
+            }
+            Ok(rows) => {
+                self.rows_read += rows.rows.len() as u64;
+                Ok(rows)
+            }
+            Err(InputError::UnknownTable(t)) => {
+                Err(ReadError::UnknownTable(format!("table {t} does not exist")))
+            }
+            Err(error @ InputError::UnknownColumn { .. }) => {
+                Err(ReadError::UnknownTable(error.to_string()))
+            }
+            Err(InputError::Storage(message)) => Err(ReadError::Storage(message)),
+        }
+    }
+}
+
 impl WasiView for RunState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
@@ -256,45 +363,16 @@ impl host::Host for RunState {
         start: Date,
         end: Date,
     ) -> wasmtime::Result<Result<RowSet, ReadError>> {
-        let table = TableName::from(&table);
-        if !self.declared_inputs.contains(&table) {
-            return Ok(Err(ReadError::UndeclaredTable(format!(
-                "{} did not declare {table} among its inputs ({})",
-                self.identity.processor,
-                self.declared_inputs
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))));
-        }
-        let (Some(start), Some(end)) = (naive_date(start), naive_date(end)) else {
-            return Ok(Err(ReadError::InvalidRange(format!(
-                "{start:?}..{end:?} holds an impossible date"
-            ))));
-        };
-        if start > end {
-            return Ok(Err(ReadError::InvalidRange(format!(
-                "start {start} is after end {end}"
-            ))));
-        }
-        Ok(match self.source.read_rows(&table, start, end) {
-            Ok(rows) if self.rows_read + rows.rows.len() as u64 > self.max_rows_read => {
-                Err(ReadError::LimitExceeded(format!(
-                    "reading {} rows of {table} would make {} rows read; the limit is {}",
-                    rows.rows.len(),
-                    self.rows_read + rows.rows.len() as u64,
-                    self.max_rows_read
-                )))
-            }
-            Ok(rows) => {
-                self.rows_read += rows.rows.len() as u64;
-                Ok(rows)
-            }
-            Err(InputError::UnknownTable(t)) => {
-                Err(ReadError::UnknownTable(format!("table {t} does not exist")))
-            }
-            Err(InputError::Storage(message)) => Err(ReadError::Storage(message)),
-        })
+        Ok(self.read(table, start, end, None))
+    }
+
+    fn read_columns(
+        &mut self,
+        table: TableRef,
+        start: Date,
+        end: Date,
+        columns: Vec<String>,
+    ) -> wasmtime::Result<Result<RowSet, ReadError>> {
+        Ok(self.read(table, start, end, Some(&columns)))
     }
 }

@@ -22,7 +22,7 @@ use crate::plugin::sandbox::{InputError, InputSource};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::rows::RowSet;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
-use crate::schema::{TableName, TableSchema};
+use crate::schema::{Column, TableName, TableSchema};
 
 const SETUP: &str = "
     PRAGMA journal_mode = WAL;
@@ -267,12 +267,15 @@ fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
     })
 }
 
-impl InputSource for EmbeddedStore {
-    fn read_rows(
+impl EmbeddedStore {
+    /// Rows of `table` in `start..=end`, with the named columns (all when
+    /// `None`), in partition order.
+    fn select(
         &self,
         table: &TableName,
         start: NaiveDate,
         end: NaiveDate,
+        names: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
         let storage = |e: StoreError| InputError::Storage(e.to_string());
         let connection = self.lock();
@@ -280,12 +283,28 @@ impl InputSource for EmbeddedStore {
             .schema_in(&connection, table)
             .map_err(storage)?
             .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
-        let columns: Vec<String> = schema.columns.iter().map(|c| quote(&c.name)).collect();
+        let columns: Vec<&Column> = match names {
+            None => schema.columns.iter().collect(),
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    schema
+                        .columns
+                        .iter()
+                        .find(|c| &c.name == name)
+                        .ok_or_else(|| InputError::UnknownColumn {
+                            table: table.clone(),
+                            column: name.clone(),
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let selected: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
         let partition = quote(&schema.partition_column);
         let mut statement = connection
             .prepare_cached(&format!(
                 "SELECT {} FROM {} WHERE {partition} BETWEEN ?1 AND ?2 ORDER BY {partition}, rowid",
-                columns.join(", "),
+                selected.join(", "),
                 quote(&table.to_string())
             ))
             .map_err(|e| storage(e.into()))?;
@@ -294,8 +313,8 @@ impl InputSource for EmbeddedStore {
             .query([date_key(start), date_key(end)])
             .map_err(|e| storage(e.into()))?;
         while let Some(sql_row) = cursor.next().map_err(|e| storage(e.into()))? {
-            let mut row = Vec::with_capacity(schema.columns.len());
-            for (index, column) in schema.columns.iter().enumerate() {
+            let mut row = Vec::with_capacity(columns.len());
+            for (index, column) in columns.iter().enumerate() {
                 let cell = sql_row.get_ref(index).map_err(|e| storage(e.into()))?;
                 row.push(from_sql(cell, column).map_err(|e| {
                     InputError::Storage(format!("{table} row {}: {e}", rows.len()))
@@ -304,9 +323,30 @@ impl InputSource for EmbeddedStore {
             rows.push(row);
         }
         Ok(RowSet {
-            columns: schema.columns.iter().map(|c| c.name.clone()).collect(),
+            columns: columns.iter().map(|c| c.name.clone()).collect(),
             rows,
         })
+    }
+}
+
+impl InputSource for EmbeddedStore {
+    fn read_rows(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<RowSet, InputError> {
+        self.select(table, start, end, None)
+    }
+
+    fn read_columns(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: &[String],
+    ) -> Result<RowSet, InputError> {
+        self.select(table, start, end, Some(columns))
     }
 }
 

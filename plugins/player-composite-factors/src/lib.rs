@@ -153,30 +153,65 @@ impl Guest for PlayerCompositeFactorsProcessor {
     }
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        compute(analysis_date, slate_sdk::read_rows)
+        compute(analysis_date, slate_sdk::read_columns)
     }
 }
 
-/// The whole of `process`, with the host's `read-rows` passed in, so the
+/// The columns of the player game summaries the factors use: 3 of 31.
+const PLAYER_GAME_COLUMNS: [&str; 3] = ["player_lookup", "team_abbr", "game_date"];
+
+/// The columns of the team offense summaries the factors use.
+const TEAM_GAME_COLUMNS: [&str; 4] = ["team_abbr", "game_id", "game_date", "pace"];
+
+/// The columns of the schedule the factors use.
+const SCHEDULE_COLUMNS: [&str; 3] = ["game_date", "home_team", "away_team"];
+
+/// `key_columns` followed by `<prefix><zone>` for every prefix and zone.
+fn zone_table_columns(key_columns: &[&str], prefixes: &[&str]) -> Vec<String> {
+    let zones = prefixes
+        .iter()
+        .flat_map(|prefix| ZONES.iter().map(move |zone| format!("{prefix}{zone}")));
+    key_columns
+        .iter()
+        .map(|c| c.to_string())
+        .chain(zones)
+        .collect()
+}
+
+fn as_strs(names: &[String]) -> Vec<&str> {
+    names.iter().map(String::as_str).collect()
+}
+
+/// The whole of `process`, with the host's `read-columns` passed in, so the
 /// same logic can also run natively (the benchmarks compare the two).
 pub fn compute(
     analysis_date: Date,
-    read_rows: impl Fn(&TableRef, Date, Date) -> Result<RowSet, ReadError>,
+    read_columns: impl Fn(&TableRef, Date, Date, &[&str]) -> Result<RowSet, ReadError>,
 ) -> Result<RowSet, ProcessError> {
     let (start, end) = (season_start(analysis_date), analysis_date.add_days(-1));
     // On the season's first day nothing came before: no past games.
     let (player_games, team_games) = if start <= end {
+        let past = |name: &str, columns: &[&str]| read_columns(&table(name), start, end, columns);
         (
-            read_player_games(&read_rows(&table(GAME_SUMMARIES), start, end)?)?,
-            read_team_games(&read_rows(&table(TEAM_OFFENSE), start, end)?)?,
+            read_player_games(&past(GAME_SUMMARIES, &PLAYER_GAME_COLUMNS)?)?,
+            read_team_games(&past(TEAM_OFFENSE, &TEAM_GAME_COLUMNS)?)?,
         )
     } else {
         (Vec::new(), Vec::new())
     };
-    let today = |name: &str| read_rows(&table(name), analysis_date, analysis_date);
-    let shot_zones = read_shot_zones(&today(SHOT_ZONES)?)?;
-    let defense_zones = read_defense_zones(&today(DEFENSE_ZONES)?)?;
-    let schedule = read_schedule(&today(SCHEDULE)?)?;
+    let today = |name: &str, columns: &[&str]| {
+        read_columns(&table(name), analysis_date, analysis_date, columns)
+    };
+    let shot_zone_columns =
+        zone_table_columns(&["analysis_date", "player_lookup"], &["attempt_share_"]);
+    let defense_zone_columns = zone_table_columns(
+        &["analysis_date", "team_abbr"],
+        &["opp_fg_pct_", "league_fg_pct_"],
+    );
+    let shot_zones = read_shot_zones(&today(SHOT_ZONES, &as_strs(&shot_zone_columns))?)?;
+    let defense_zones =
+        read_defense_zones(&today(DEFENSE_ZONES, &as_strs(&defense_zone_columns))?)?;
+    let schedule = read_schedule(&today(SCHEDULE, &SCHEDULE_COLUMNS)?)?;
     let rows = factors::build(
         days_from_date(analysis_date),
         Inputs {

@@ -54,6 +54,19 @@ pub fn read_rows(table: &TableRef, start: Date, end: Date) -> Result<RowSet, Rea
     bindings::slate::processor::host::read_rows(table, start, end)
 }
 
+/// Reads only the named columns, in that order, of a declared input table
+/// for the same range as [`read_rows`]. Only what a processor uses crosses
+/// into its sandbox, so a processor that needs 3 of 31 columns should say so.
+pub fn read_columns(
+    table: &TableRef,
+    start: Date,
+    end: Date,
+    columns: &[&str],
+) -> Result<RowSet, ReadError> {
+    let columns: Vec<String> = columns.iter().map(|c| (*c).to_string()).collect();
+    bindings::slate::processor::host::read_columns(table, start, end, &columns)
+}
+
 impl From<ReadError> for ProcessError {
     fn from(error: ReadError) -> Self {
         ProcessError::MissingData(format!("{error:?}"))

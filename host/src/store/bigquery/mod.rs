@@ -54,7 +54,7 @@ use crate::plugin::sandbox::{InputError, InputSource};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::rows::RowSet;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, new_run_id};
-use crate::schema::{TableName, TableSchema};
+use crate::schema::{Column, TableName, TableSchema};
 
 /// BigQuery's own endpoint.
 pub const GOOGLE_ENDPOINT: &str = "https://bigquery.googleapis.com";
@@ -336,28 +336,43 @@ impl BigQueryStore {
     }
 }
 
-impl InputSource for BigQueryStore {
-    fn read_rows(
+impl BigQueryStore {
+    /// Rows of `table` in `start..=end`, with the named columns (all when
+    /// `None`), in partition order.
+    fn select(
         &self,
         table: &TableName,
         start: NaiveDate,
         end: NaiveDate,
+        names: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
         let storage = |e: StoreError| InputError::Storage(e.to_string());
         let schema = self
             .live_schema(table)
             .map_err(storage)?
             .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
-        let columns: Vec<String> = schema
-            .columns
-            .iter()
-            .map(|c| format!("`{}`", c.name))
-            .collect();
+        let columns: Vec<&Column> = match names {
+            None => schema.columns.iter().collect(),
+            Some(names) => names
+                .iter()
+                .map(|name| {
+                    schema
+                        .columns
+                        .iter()
+                        .find(|c| &c.name == name)
+                        .ok_or_else(|| InputError::UnknownColumn {
+                            table: table.clone(),
+                            column: name.clone(),
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let selected: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
         let result = self
             .query(
                 &format!(
                     "SELECT {} FROM {} WHERE `{p}` BETWEEN @start AND @end ORDER BY `{p}`",
-                    columns.join(", "),
+                    selected.join(", "),
                     self.sql_name(table),
                     p = schema.partition_column
                 ),
@@ -366,8 +381,7 @@ impl InputSource for BigQueryStore {
             .map_err(storage)?;
         let mut rows = Vec::with_capacity(result.rows.len());
         for (index, cells) in result.rows.iter().enumerate() {
-            let row = schema
-                .columns
+            let row = columns
                 .iter()
                 .enumerate()
                 .map(|(i, column)| {
@@ -382,9 +396,30 @@ impl InputSource for BigQueryStore {
             rows.push(row);
         }
         Ok(RowSet {
-            columns: schema.columns.iter().map(|c| c.name.clone()).collect(),
+            columns: columns.iter().map(|c| c.name.clone()).collect(),
             rows,
         })
+    }
+}
+
+impl InputSource for BigQueryStore {
+    fn read_rows(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<RowSet, InputError> {
+        self.select(table, start, end, None)
+    }
+
+    fn read_columns(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: &[String],
+    ) -> Result<RowSet, InputError> {
+        self.select(table, start, end, Some(columns))
     }
 }
 

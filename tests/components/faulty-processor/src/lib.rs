@@ -64,12 +64,22 @@ impl Guest for FaultyProcessor {
                     read.map(|r| r.rows.len()).unwrap_or(0)
                 );
             }
-            4 => match slate_sdk::read_rows(&table("nba_raw.player_boxscores"), date, date) {
-                Ok(_) => Err(ProcessError::Internal(
-                    "an undeclared read succeeded".into(),
-                )),
-                Err(error) => Err(ProcessError::Internal(format!("{error:?}"))),
-            },
+            4 => {
+                let undeclared =
+                    slate_sdk::read_rows(&table("nba_raw.player_boxscores"), date, date);
+                let unknown_column = slate_sdk::read_columns(
+                    &table("nba_raw.schedule"),
+                    date,
+                    date,
+                    &["game_date", "no_such_column"],
+                );
+                match (undeclared, unknown_column) {
+                    (Err(undeclared), Err(unknown_column)) => Err(ProcessError::Internal(format!(
+                        "{undeclared:?}; {unknown_column:?}"
+                    ))),
+                    _ => Err(ProcessError::Internal("a bad read succeeded".into())),
+                }
+            }
             5 => Ok(rows(date, 3, Value::int64(1_700_000_000))),
             _ => Ok(rows(date, 1, timestamp)),
         }
