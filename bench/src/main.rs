@@ -8,11 +8,13 @@
 //! 3. `PlayerCompositeFactorsProcessor` as WASM against the same code
 //!    compiled natively ([`native`]).
 //! 4. A full-season backfill on the embedded store ([`backfill`]).
+//! 5. A load of 10k rows into a running BigQuery emulator ([`bigquery`]).
 //!
 //! Every figure is a median over repeated runs. `--smoke` runs each
 //! measurement briefly, to keep the benchmark working in CI.
 
 mod backfill;
+mod bigquery;
 mod boundary;
 mod convert;
 mod native;
@@ -91,10 +93,7 @@ fn main() -> anyhow::Result<()> {
     overhead::measure(&mut report, effort)?;
     boundary::measure(&mut report, effort)?;
     native::measure(&mut report, effort, &season_store)?;
-    report.skip(
-        "BigQuery load of 10k rows",
-        "no BigQuery backend yet (issue 4)",
-    );
+    bigquery::measure(&mut report, effort)?;
     report.print();
     report.write_json(&args.json)?;
     println!("figures written to {}", args.json.display());
