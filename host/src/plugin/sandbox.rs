@@ -20,7 +20,7 @@ use super::bindings::slate::processor::{host, types};
 use super::bindings::{Date, LogLevel, ReadError, RowSet, TableRef};
 use crate::limits::{LimitBreach, RunLimits};
 use crate::rows::naive_date;
-use crate::schema::TableName;
+use crate::schema::{Column, TableName, TableSchema};
 
 /// Why an input read failed, as a source reports it.
 #[derive(Debug, thiserror::Error)]
@@ -65,13 +65,17 @@ pub trait InputSource: Send + Sync {
     }
 }
 
-/// Keeps only `columns` of `rows`, in that order; a name that is not a
-/// column of the table is an error naming it.
-pub fn project(table: &TableName, rows: RowSet, columns: &[String]) -> Result<RowSet, InputError> {
-    let positions = columns
+/// The position in `available` of each of `names`, in order; a name that
+/// is not there is an error naming it and `table`.
+pub fn positions_of(
+    table: &TableName,
+    available: &[String],
+    names: &[String],
+) -> Result<Vec<usize>, InputError> {
+    names
         .iter()
         .map(|name| {
-            rows.columns
+            available
                 .iter()
                 .position(|c| c == name)
                 .ok_or_else(|| InputError::UnknownColumn {
@@ -79,7 +83,12 @@ pub fn project(table: &TableName, rows: RowSet, columns: &[String]) -> Result<Ro
                     column: name.clone(),
                 })
         })
-        .collect::<Result<Vec<usize>, _>>()?;
+        .collect()
+}
+
+/// Keeps only `columns` of `rows`, in that order.
+pub fn project(table: &TableName, rows: RowSet, columns: &[String]) -> Result<RowSet, InputError> {
+    let positions = positions_of(table, &rows.columns, columns)?;
     Ok(RowSet {
         columns: columns.to_vec(),
         rows: rows
@@ -88,6 +97,22 @@ pub fn project(table: &TableName, rows: RowSet, columns: &[String]) -> Result<Ro
             .map(|row| positions.iter().map(|&p| row[p].clone()).collect())
             .collect(),
     })
+}
+
+/// The columns of `schema` a read returns: all of them, or those named.
+pub fn selected_columns<'a>(
+    table: &TableName,
+    schema: &'a TableSchema,
+    names: Option<&[String]>,
+) -> Result<Vec<&'a Column>, InputError> {
+    let Some(names) = names else {
+        return Ok(schema.columns.iter().collect());
+    };
+    let available: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
+    Ok(positions_of(table, &available, names)?
+        .into_iter()
+        .map(|p| &schema.columns[p])
+        .collect())
 }
 
 /// Who and what a run is, for logs and input checks.

@@ -18,11 +18,11 @@ use rusqlite::{Connection, OptionalExtension, Row as SqlRow, params};
 use super::cells::{date_key, from_sql, parse_date_key, sql_type, to_sql};
 use super::{PartitionCounts, RunOutput, Store, StoreError};
 use crate::drift;
-use crate::plugin::sandbox::{InputError, InputSource};
+use crate::plugin::sandbox::{InputError, InputSource, selected_columns};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::rows::RowSet;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
-use crate::schema::{Column, TableName, TableSchema};
+use crate::schema::{TableName, TableSchema};
 
 const SETUP: &str = "
     PRAGMA journal_mode = WAL;
@@ -283,22 +283,7 @@ impl EmbeddedStore {
             .schema_in(&connection, table)
             .map_err(storage)?
             .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
-        let columns: Vec<&Column> = match names {
-            None => schema.columns.iter().collect(),
-            Some(names) => names
-                .iter()
-                .map(|name| {
-                    schema
-                        .columns
-                        .iter()
-                        .find(|c| &c.name == name)
-                        .ok_or_else(|| InputError::UnknownColumn {
-                            table: table.clone(),
-                            column: name.clone(),
-                        })
-                })
-                .collect::<Result<_, _>>()?,
-        };
+        let columns = selected_columns(table, &schema, names)?;
         let selected: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
         let partition = quote(&schema.partition_column);
         let mut statement = connection

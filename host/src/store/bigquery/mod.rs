@@ -50,11 +50,11 @@ use self::history::{
 use self::values::{push_ndjson_row, schema_fields, schema_of_table, value_from_cell};
 use super::{PartitionCounts, RunOutput, Store, StoreError};
 use crate::drift;
-use crate::plugin::sandbox::{InputError, InputSource};
+use crate::plugin::sandbox::{InputError, InputSource, selected_columns};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::rows::RowSet;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, new_run_id};
-use crate::schema::{Column, TableName, TableSchema};
+use crate::schema::{TableName, TableSchema};
 
 /// BigQuery's own endpoint.
 pub const GOOGLE_ENDPOINT: &str = "https://bigquery.googleapis.com";
@@ -351,22 +351,7 @@ impl BigQueryStore {
             .live_schema(table)
             .map_err(storage)?
             .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
-        let columns: Vec<&Column> = match names {
-            None => schema.columns.iter().collect(),
-            Some(names) => names
-                .iter()
-                .map(|name| {
-                    schema
-                        .columns
-                        .iter()
-                        .find(|c| &c.name == name)
-                        .ok_or_else(|| InputError::UnknownColumn {
-                            table: table.clone(),
-                            column: name.clone(),
-                        })
-                })
-                .collect::<Result<_, _>>()?,
-        };
+        let columns = selected_columns(table, &schema, names)?;
         let selected: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
         let result = self
             .query(
