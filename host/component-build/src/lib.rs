@@ -2,14 +2,19 @@
 //!
 //! Plugins and test fixture components are never committed as `.wasm`: the
 //! host's and the tests' build scripts call [`build_components`], which runs
-//! one nested `cargo build --release --target wasm32-wasip2` for all the
-//! requested crates into one shared target folder, `target/components`.
+//! one nested `cargo build --profile component --target wasm32-wasip2` for
+//! all the requested crates into one shared target folder,
+//! `target/components`. The `component` profile (in the workspace's
+//! `Cargo.toml`) is release with whole-program LTO.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The target every component is built for.
 pub const TARGET: &str = "wasm32-wasip2";
+
+/// The cargo profile components are built with.
+pub const PROFILE: &str = "component";
 
 /// A built component.
 #[derive(Debug, Clone)]
@@ -71,7 +76,14 @@ pub fn build_components(packages: &[String], watch: &[PathBuf]) -> Vec<BuiltComp
     let mut command = Command::new(cargo);
     command
         .current_dir(&root)
-        .args(["build", "--release", "--target", TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--profile",
+            PROFILE,
+            "--target",
+            TARGET,
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for package in packages {
         command.args(["-p", package]);
@@ -100,7 +112,7 @@ pub fn build_components(packages: &[String], watch: &[PathBuf]) -> Vec<BuiltComp
             package: package.clone(),
             path: target_dir
                 .join(TARGET)
-                .join("release")
+                .join(PROFILE)
                 .join(format!("{}.wasm", package.replace('-', "_"))),
         })
         .collect()
