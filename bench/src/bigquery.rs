@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use slate::rows::RowSet;
 use slate::plugin::Runtime;
+use slate::rows::RowSet;
 use slate::schema::TableName;
 use slate::store::{BigQueryConfig, BigQueryStore, Store};
 
@@ -49,7 +49,11 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
     config.dataset_prefix = format!("bench{}_", std::process::id());
     let store = BigQueryStore::connect(&config)?;
 
-    let rows_per_load = if effort.backfill_dates.is_some() { 1_000 } else { 10_000 };
+    let rows_per_load = if effort.backfill_dates.is_some() {
+        1_000
+    } else {
+        10_000
+    };
     let date = NaiveDate::from_ymd_opt(2026, 1, 11).expect("a date");
     let guest_date = slate_sdk::Date {
         year: 2026,
