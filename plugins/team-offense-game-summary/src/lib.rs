@@ -3,16 +3,15 @@
 //! turnovers, possessions, pace and offensive rating.
 //!
 //! This file is the binding layer only: it declares the processor, reads the
-//! input rows into [`offense::BoxScoreLine`]s and writes the
+//! input rows into [`team_game_totals::BoxScoreLine`]s and writes the
 //! [`offense::OffenseSummary`]s back out. The logic lives in [`offense`].
 
 pub mod offense;
 
-use offense::{BoxScoreLine, OffenseSummary, ScheduledGame, ZoneShots};
+use offense::OffenseSummary;
 use slate_sdk::{
-    BadRowPolicy, Columns, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
-    ProcessError, ProcessorInfo, RowExt, RowSet, RowSetBuilder, UpstreamPolicy, Value, field,
-    table,
+    BadRowPolicy, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase, ProcessError,
+    ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, Value, field, table,
 };
 
 /// The raw box scores this processor reads.
@@ -90,9 +89,9 @@ impl Guest for TeamOffenseGameSummaryProcessor {
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
         let input = slate_sdk::read_rows(&table(BOX_SCORES), analysis_date, analysis_date)?;
-        let lines = read_lines(&input)?;
+        let lines = team_game_totals::read_lines(&input)?;
         let schedule = slate_sdk::read_rows(&table(SCHEDULE), analysis_date, analysis_date)?;
-        let scheduled = read_schedule(&schedule)?;
+        let scheduled = team_game_totals::read_schedule(&schedule)?;
         let missing = offense::missing_box_scores(&scheduled, &lines);
         if !missing.is_empty() {
             return Err(ProcessError::MissingData(format!(
@@ -131,77 +130,6 @@ fn output_row(s: &OffenseSummary, analysis_date: Date) -> Vec<Value> {
         Value::float64_or_null(s.pace),
         Value::float64_or_null(s.offensive_rating),
     ]
-}
-
-/// Reads the raw box score rows into lines.
-fn read_lines(input: &RowSet) -> Result<Vec<BoxScoreLine>, ProcessError> {
-    let c = Columns::new(input);
-    let col = |name| c.index(name).map(|i| (i, name));
-    let (game, player, team, opponent) = (
-        col("game_id")?,
-        col("player_lookup")?,
-        col("team_abbr")?,
-        col("opponent_abbr")?,
-    );
-    let (is_home, minutes) = (col("is_home")?, col("minutes")?);
-    let (points, turnovers, fta, ftm) =
-        (col("points")?, col("turnovers")?, col("fta")?, col("ftm")?);
-    let zone_columns = [
-        (col("ra_fga")?, col("ra_fgm")?),
-        (col("paint_fga")?, col("paint_fgm")?),
-        (col("mid_fga")?, col("mid_fgm")?),
-        (col("corner3_fga")?, col("corner3_fgm")?),
-        (col("atb3_fga")?, col("atb3_fgm")?),
-    ];
-    input
-        .rows
-        .iter()
-        .map(|row| {
-            let s = |(i, n): (usize, &str)| row.string(i, n).map(str::to_string);
-            let n = |(i, name): (usize, &str)| row.int64(i, name);
-            let mut zones = [ZoneShots::default(); 5];
-            for (zone, (attempts, makes)) in zones.iter_mut().zip(zone_columns) {
-                *zone = ZoneShots {
-                    attempts: n(attempts)?,
-                    makes: n(makes)?,
-                };
-            }
-            Ok(BoxScoreLine {
-                game_id: s(game)?,
-                player_lookup: s(player)?,
-                team_abbr: s(team)?,
-                opponent_abbr: s(opponent)?,
-                is_home: row.boolean(is_home.0, is_home.1)?,
-                minutes: row.float64(minutes.0, minutes.1)?,
-                points: n(points)?,
-                turnovers: n(turnovers)?,
-                fta: n(fta)?,
-                ftm: n(ftm)?,
-                zones,
-            })
-        })
-        .collect()
-}
-
-/// Reads the schedule rows of the analysis date.
-fn read_schedule(input: &RowSet) -> Result<Vec<ScheduledGame>, ProcessError> {
-    let c = Columns::new(input);
-    let (game, home, away) = (
-        c.index("game_id")?,
-        c.index("home_team")?,
-        c.index("away_team")?,
-    );
-    input
-        .rows
-        .iter()
-        .map(|row| {
-            Ok(ScheduledGame {
-                game_id: row.string(game, "game_id")?.to_string(),
-                home_team: row.string(home, "home_team")?.to_string(),
-                away_team: row.string(away, "away_team")?.to_string(),
-            })
-        })
-        .collect()
 }
 
 // Component exports only exist on wasm32; natively the logic is tested as a library.
