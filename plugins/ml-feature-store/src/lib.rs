@@ -9,7 +9,7 @@ pub mod features;
 use features::{CacheRow, CompositeRow, DefenseRow, FeatureRow, Inputs, ShotZoneRow};
 use slate_sdk::{
     BadRowPolicy, Columns, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
-    ProcessError, ProcessorInfo, Row, RowExt, RowSet, RowSetBuilder, Scalar, UpstreamPolicy, Value,
+    ProcessError, ProcessorInfo, Row, RowExt, RowSet, RowSetBuilder, UpstreamPolicy, Value,
     days_from_date, field, table,
 };
 
@@ -221,34 +221,6 @@ fn output_row(row: FeatureRow, analysis_date: Date) -> Vec<Value> {
     values
 }
 
-/// A NULLABLE FLOAT64 cell.
-fn optional_float(row: &Row, index: usize, column: &str) -> Result<Option<f64>, ProcessError> {
-    if row.is_null(index) {
-        Ok(None)
-    } else {
-        row.float64(index, column).map(Some)
-    }
-}
-
-/// A REPEATED STRING cell; a null cell is an empty list.
-fn strings(row: &Row, index: usize, column: &str) -> Result<Vec<String>, ProcessError> {
-    match row.get(index) {
-        Some(Value::Repeated(items)) => items
-            .iter()
-            .map(|item| match item {
-                Scalar::String(s) => Ok(s.clone()),
-                other => Err(ProcessError::InvalidInput(format!(
-                    "`{column}` should hold STRING values, got {other:?}"
-                ))),
-            })
-            .collect(),
-        Some(Value::Null) | None => Ok(Vec::new()),
-        Some(other) => Err(ProcessError::InvalidInput(format!(
-            "`{column}` should be a list, got {other:?}"
-        ))),
-    }
-}
-
 /// Reads the daily cache rows.
 fn read_cache(input: &RowSet) -> Result<Vec<CacheRow>, ProcessError> {
     let c = Columns::new(input);
@@ -292,7 +264,7 @@ fn read_cache(input: &RowSet) -> Result<Vec<CacheRow>, ProcessError> {
                 days_rest: int(rest)?,
                 back_to_back: row.boolean(back_to_back.0, back_to_back.1)?,
                 games_in_last_7_days: int(last_7)?,
-                data_quality_issues: strings(row, issues.0, issues.1)?,
+                data_quality_issues: row.strings(issues.0, issues.1)?,
             })
         })
         .collect()
@@ -337,10 +309,10 @@ fn read_composites(input: &RowSet) -> Result<Vec<CompositeRow>, ProcessError> {
             Ok(CompositeRow {
                 analysis_day: days_from_date(row.date(date, "analysis_date")?),
                 player_lookup: row.string(player, "player_lookup")?.to_string(),
-                zone_matchup_factor: optional_float(row, zone, "zone_matchup_factor")?,
-                pace_factor: optional_float(row, pace, "pace_factor")?,
+                zone_matchup_factor: row.optional_float64(zone, "zone_matchup_factor")?,
+                pace_factor: row.optional_float64(pace, "pace_factor")?,
                 composite_adjustment: row.float64(composite, "composite_adjustment")?,
-                data_quality_issues: strings(row, issues, "data_quality_issues")?,
+                data_quality_issues: row.strings(issues, "data_quality_issues")?,
             })
         })
         .collect()
@@ -366,7 +338,7 @@ fn read_defenses(input: &RowSet) -> Result<Vec<DefenseRow>, ProcessError> {
     let zone_values = |row: &Row, columns: &[(usize, String)]| {
         let mut values = [None; 5];
         for (value, (index, name)) in values.iter_mut().zip(columns) {
-            *value = optional_float(row, *index, name)?;
+            *value = row.optional_float64(*index, name)?;
         }
         Ok::<_, ProcessError>(values)
     };
@@ -392,13 +364,6 @@ slate_sdk::export!(MLFeatureStoreProcessor);
 mod tests {
     use super::*;
 
-    /// Panics unless `row` fits the declared schema, as the host checks it.
-    fn assert_fits_schema(row: &[Value]) {
-        if let Err(problem) = slate_sdk::check_row(&MLFeatureStoreProcessor::info().schema, row) {
-            panic!("{problem}");
-        }
-    }
-
     #[test]
     fn output_rows_fit_the_declared_schema() {
         let mut features = [Some(1.5); 12];
@@ -419,7 +384,7 @@ mod tests {
             day: 11,
         };
         let values = output_row(row, date);
-        assert_fits_schema(&values);
+        slate_sdk::check_row(&MLFeatureStoreProcessor::info().schema, &values).unwrap();
         for (name, column) in features::FEATURE_NAMES.iter().zip(&SCHEMA[5..17]) {
             assert_eq!(*name, column.0, "features follow the schema's order");
         }
@@ -428,17 +393,5 @@ mod tests {
         for key in &info.key_columns {
             assert!(SCHEMA.iter().any(|(n, ..)| n == key), "{key}");
         }
-    }
-
-    #[test]
-    fn a_null_or_missing_issue_list_reads_as_empty() {
-        let row: Row = vec![
-            Value::Null,
-            Value::strings(["a", "b"]),
-            Value::string("not a list"),
-        ];
-        assert!(strings(&row, 0, "x").unwrap().is_empty());
-        assert_eq!(strings(&row, 1, "x").unwrap(), ["a", "b"]);
-        assert!(strings(&row, 2, "x").is_err());
     }
 }

@@ -248,15 +248,6 @@ fn output_row(row: CompositeRow, analysis_date: Date) -> Vec<Value> {
     ]
 }
 
-/// A NULLABLE FLOAT64 cell.
-fn optional_float(row: &Row, index: usize, column: &str) -> Result<Option<f64>, ProcessError> {
-    if row.is_null(index) {
-        Ok(None)
-    } else {
-        row.float64(index, column).map(Some)
-    }
-}
-
 /// The positions of `<prefix><zone>` for every zone, with their names.
 fn zone_columns(c: &Columns, prefix: &str) -> Result<Vec<(usize, String)>, ProcessError> {
     ZONES
@@ -272,7 +263,7 @@ fn zone_columns(c: &Columns, prefix: &str) -> Result<Vec<(usize, String)>, Proce
 fn zone_values(row: &Row, columns: &[(usize, String)]) -> Result<[Option<f64>; 5], ProcessError> {
     let mut values = [None; 5];
     for (value, (index, name)) in values.iter_mut().zip(columns) {
-        *value = optional_float(row, *index, name)?;
+        *value = row.optional_float64(*index, name)?;
     }
     Ok(values)
 }
@@ -315,7 +306,7 @@ fn read_team_games(input: &RowSet) -> Result<Vec<TeamGame>, ProcessError> {
                 team_abbr: row.string(team, "team_abbr")?.to_string(),
                 game_id: row.string(game, "game_id")?.to_string(),
                 game_day: days_from_date(row.date(date, "game_date")?),
-                pace: optional_float(row, pace, "pace")?,
+                pace: row.optional_float64(pace, "pace")?,
             })
         })
         .collect()
@@ -390,15 +381,6 @@ slate_sdk::export!(PlayerCompositeFactorsProcessor);
 mod tests {
     use super::*;
 
-    /// Panics unless `row` fits the declared schema, as the host checks it.
-    fn assert_fits_schema(row: &[Value]) {
-        if let Err(problem) =
-            slate_sdk::check_row(&PlayerCompositeFactorsProcessor::info().schema, row)
-        {
-            panic!("{problem}");
-        }
-    }
-
     #[test]
     fn output_rows_fit_the_declared_schema() {
         let row = CompositeRow {
@@ -419,7 +401,11 @@ mod tests {
             month: 1,
             day: 11,
         };
-        assert_fits_schema(&output_row(row, date));
+        slate_sdk::check_row(
+            &PlayerCompositeFactorsProcessor::info().schema,
+            &output_row(row, date),
+        )
+        .unwrap();
         let info = PlayerCompositeFactorsProcessor::info();
         assert!(SCHEMA.iter().any(|(n, ..)| *n == info.partition_column));
         for key in &info.key_columns {

@@ -10,7 +10,7 @@ pub mod prediction;
 use prediction::{FeatureVector, Prediction, PropLine, ScheduledGame};
 use slate_sdk::{
     BadRowPolicy, Columns, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
-    ProcessError, ProcessorInfo, Row, RowExt, RowSet, RowSetBuilder, Scalar, UpstreamPolicy, Value,
+    ProcessError, ProcessorInfo, RowExt, RowSet, RowSetBuilder, UpstreamPolicy, Value,
     days_from_date, field, table,
 };
 
@@ -161,34 +161,6 @@ fn output_row(p: Prediction, analysis_date: Date) -> Vec<Value> {
     ]
 }
 
-/// A NULLABLE FLOAT64 cell.
-fn optional_float(row: &Row, index: usize, column: &str) -> Result<Option<f64>, ProcessError> {
-    if row.is_null(index) {
-        Ok(None)
-    } else {
-        row.float64(index, column).map(Some)
-    }
-}
-
-/// A REPEATED STRING cell; a null cell is an empty list.
-fn strings(row: &Row, index: usize, column: &str) -> Result<Vec<String>, ProcessError> {
-    match row.get(index) {
-        Some(Value::Repeated(items)) => items
-            .iter()
-            .map(|item| match item {
-                Scalar::String(s) => Ok(s.clone()),
-                other => Err(ProcessError::InvalidInput(format!(
-                    "`{column}` should hold STRING values, got {other:?}"
-                ))),
-            })
-            .collect(),
-        Some(Value::Null) | None => Ok(Vec::new()),
-        Some(other) => Err(ProcessError::InvalidInput(format!(
-            "`{column}` should be a list, got {other:?}"
-        ))),
-    }
-}
-
 /// Reads the feature vectors.
 fn read_vectors(input: &RowSet) -> Result<Vec<FeatureVector>, ProcessError> {
     let c = Columns::new(input);
@@ -211,7 +183,7 @@ fn read_vectors(input: &RowSet) -> Result<Vec<FeatureVector>, ProcessError> {
         .iter()
         .map(|row| {
             let text = |(i, n): (usize, &str)| row.string(i, n).map(str::to_string);
-            let float = |(i, n): (usize, &str)| optional_float(row, i, n);
+            let float = |(i, n): (usize, &str)| row.optional_float64(i, n);
             Ok(FeatureVector {
                 analysis_day: days_from_date(row.date(date.0, date.1)?),
                 player_lookup: text(player)?,
@@ -222,7 +194,7 @@ fn read_vectors(input: &RowSet) -> Result<Vec<FeatureVector>, ProcessError> {
                 points_avg_season: float(season)?,
                 composite_adjustment: float(composite)?,
                 quality_tier: text(tier)?,
-                data_quality_issues: strings(row, issues.0, issues.1)?,
+                data_quality_issues: row.strings(issues.0, issues.1)?,
             })
         })
         .collect()
@@ -282,13 +254,7 @@ slate_sdk::export!(PointsPredictionProcessor);
 mod tests {
     use super::*;
     use prediction::{LineSource, Recommendation};
-
-    /// Panics unless `row` fits the declared schema, as the host checks it.
-    fn assert_fits_schema(row: &[Value]) {
-        if let Err(problem) = slate_sdk::check_row(&PointsPredictionProcessor::info().schema, row) {
-            panic!("{problem}");
-        }
-    }
+    use slate_sdk::Scalar;
 
     fn prediction(line_source: LineSource, sportsbook: Option<&str>) -> Prediction {
         Prediction {
@@ -316,10 +282,10 @@ mod tests {
             day: 11,
         };
         let odds = output_row(prediction(LineSource::Odds, Some("FanDuel")), date);
-        assert_fits_schema(&odds);
+        slate_sdk::check_row(&PointsPredictionProcessor::info().schema, &odds).unwrap();
         assert!(matches!(&odds[8], Value::Scalar(Scalar::String(s)) if s == "FanDuel"));
         let estimated = output_row(prediction(LineSource::Estimated, None), date);
-        assert_fits_schema(&estimated);
+        slate_sdk::check_row(&PointsPredictionProcessor::info().schema, &estimated).unwrap();
         assert!(matches!(&estimated[7], Value::Scalar(Scalar::String(s)) if s == "ESTIMATED"));
         assert!(matches!(estimated[8], Value::Null));
         let info = PointsPredictionProcessor::info();

@@ -58,6 +58,16 @@ pub trait RowExt {
     fn date(&self, index: usize, column: &str) -> Result<Date, ProcessError>;
     /// Whether the cell is null.
     fn is_null(&self, index: usize) -> bool;
+    /// A NULLABLE FLOAT64 cell (INT64 cells widen).
+    fn optional_float64(&self, index: usize, column: &str) -> Result<Option<f64>, ProcessError> {
+        if self.is_null(index) {
+            Ok(None)
+        } else {
+            self.float64(index, column).map(Some)
+        }
+    }
+    /// A REPEATED STRING cell; a null cell is an empty list.
+    fn strings(&self, index: usize, column: &str) -> Result<Vec<String>, ProcessError>;
 }
 
 impl RowExt for Row {
@@ -94,6 +104,21 @@ impl RowExt for Row {
     }
     fn is_null(&self, index: usize) -> bool {
         matches!(self.get(index), Some(Value::Null) | None)
+    }
+    fn strings(&self, index: usize, column: &str) -> Result<Vec<String>, ProcessError> {
+        match self.get(index) {
+            Some(Value::Repeated(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Scalar::String(s) => Ok(s.clone()),
+                    other => Err(wrong_type(column, "a list of STRING", other)),
+                })
+                .collect(),
+            Some(Value::Null) | None => Ok(Vec::new()),
+            Some(other) => Err(ProcessError::InvalidInput(format!(
+                "`{column}` should be a list, got {other:?}"
+            ))),
+        }
     }
 }
 
@@ -157,5 +182,31 @@ impl Value {
                 .map(|s| Scalar::String(s.into()))
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_null_or_missing_string_list_reads_as_empty() {
+        let row: Row = vec![
+            Value::Null,
+            Value::strings(["a", "b"]),
+            Value::string("not a list"),
+        ];
+        assert!(row.strings(0, "x").unwrap().is_empty());
+        assert!(row.strings(9, "x").unwrap().is_empty());
+        assert_eq!(row.strings(1, "x").unwrap(), ["a", "b"]);
+        assert!(row.strings(2, "x").is_err());
+    }
+
+    #[test]
+    fn a_null_float_reads_as_none_and_an_int_widens() {
+        let row: Row = vec![Value::Null, Value::int64(3), Value::string("3")];
+        assert_eq!(row.optional_float64(0, "x").unwrap(), None);
+        assert_eq!(row.optional_float64(1, "x").unwrap(), Some(3.0));
+        assert!(row.optional_float64(2, "x").is_err());
     }
 }
