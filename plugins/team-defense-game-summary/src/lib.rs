@@ -14,10 +14,7 @@ use slate_sdk::{
     ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, Value, field, table,
 };
 
-/// The raw box scores this processor reads.
-pub const BOX_SCORES: &str = "nba_raw.player_boxscores";
-/// The schedule, to notice games whose box scores are missing.
-pub const SCHEDULE: &str = "nba_raw.schedule";
+pub use team_game_totals::{BOX_SCORES, SCHEDULE};
 /// The table this processor writes.
 pub const OUTPUT: &str = "nba_analytics.team_defense_game_summary";
 
@@ -162,19 +159,7 @@ impl Guest for TeamDefenseGameSummaryProcessor {
     }
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let input = slate_sdk::read_rows(&table(BOX_SCORES), analysis_date, analysis_date)?;
-        let lines = team_game_totals::read_lines(&input)?;
-        let schedule = slate_sdk::read_rows(&table(SCHEDULE), analysis_date, analysis_date)?;
-        let scheduled = team_game_totals::read_schedule(&schedule)?;
-        let missing = defense::missing_box_scores(&scheduled, &lines);
-        if !missing.is_empty() {
-            return Err(ProcessError::MissingData(format!(
-                "no box scores for {} of {} scheduled games on {analysis_date}: {}",
-                missing.len(),
-                scheduled.len(),
-                missing.join(", ")
-            )));
-        }
+        let lines = team_game_totals::read_complete_day(analysis_date)?;
         let summaries = defense::summarize(&lines).map_err(ProcessError::InvalidInput)?;
         let columns: Vec<&str> = SCHEMA.iter().map(|(name, ..)| *name).collect();
         let mut output = RowSetBuilder::new(&columns);
@@ -219,15 +204,6 @@ slate_sdk::export!(TeamDefenseGameSummaryProcessor);
 mod tests {
     use super::*;
 
-    /// Panics unless `row` fits the declared schema, as the host checks it.
-    fn assert_fits_schema(row: &[Value]) {
-        if let Err(problem) =
-            slate_sdk::check_row(&TeamDefenseGameSummaryProcessor::info().schema, row)
-        {
-            panic!("{problem}");
-        }
-    }
-
     #[test]
     fn output_rows_fit_the_declared_schema() {
         let date = Date {
@@ -245,7 +221,11 @@ mod tests {
             pace: None,
             defensive_rating: Some(110.0),
         };
-        assert_fits_schema(&output_row(&summary, date));
+        slate_sdk::check_row(
+            &TeamDefenseGameSummaryProcessor::info().schema,
+            &output_row(&summary, date),
+        )
+        .unwrap();
         let info = TeamDefenseGameSummaryProcessor::info();
         assert!(SCHEMA.iter().any(|(n, ..)| *n == info.partition_column));
         for key in &info.key_columns {

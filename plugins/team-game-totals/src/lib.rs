@@ -5,12 +5,12 @@
 //!
 //! `TeamDefenseGameSummaryProcessor` and `TeamOffenseGameSummaryProcessor`
 //! both build on it; each adds only its own view of a team's game. The
-//! logic is plain Rust, unit-tested natively; [`read_lines`] and
-//! [`read_schedule`] read the host's rows into it.
+//! logic is plain Rust, unit-tested natively; [`read_complete_day`] reads
+//! the host's rows into it.
 
 use std::collections::BTreeMap;
 
-use slate_sdk::{Columns, ProcessError, RowExt, RowSet};
+use slate_sdk::{Columns, Date, ProcessError, RowExt, RowSet, table};
 
 /// The court zones, in box score order: restricted area, paint (outside the
 /// restricted area), mid-range, corner three, above-the-break three.
@@ -225,6 +225,30 @@ pub fn missing_box_scores(scheduled: &[ScheduledGame], lines: &[BoxScoreLine]) -
             }
         })
         .collect()
+}
+
+/// The raw box scores the team summaries read.
+pub const BOX_SCORES: &str = "nba_raw.player_boxscores";
+/// The schedule, to notice games whose box scores are missing.
+pub const SCHEDULE: &str = "nba_raw.schedule";
+
+/// Every box score line of `analysis_date`, read through the host, provided
+/// each scheduled game has lines for both teams; otherwise missing data
+/// naming the games (and the side) without box scores.
+pub fn read_complete_day(analysis_date: Date) -> Result<Vec<BoxScoreLine>, ProcessError> {
+    let day = |name| slate_sdk::read_rows(&table(name), analysis_date, analysis_date);
+    let lines = read_lines(&day(BOX_SCORES)?)?;
+    let scheduled = read_schedule(&day(SCHEDULE)?)?;
+    let missing = missing_box_scores(&scheduled, &lines);
+    if !missing.is_empty() {
+        return Err(ProcessError::MissingData(format!(
+            "no box scores for {} of {} scheduled games on {analysis_date}: {}",
+            missing.len(),
+            scheduled.len(),
+            missing.join(", ")
+        )));
+    }
+    Ok(lines)
 }
 
 /// Reads the raw box score rows into lines.
