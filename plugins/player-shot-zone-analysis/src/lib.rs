@@ -237,15 +237,6 @@ slate_sdk::export!(PlayerShotZoneAnalysisProcessor);
 mod tests {
     use super::*;
 
-    /// Panics unless `row` fits the declared schema, as the host checks it.
-    fn assert_fits_schema(row: &[Value]) {
-        if let Err(problem) =
-            slate_sdk::check_row(&PlayerShotZoneAnalysisProcessor::info().schema, row)
-        {
-            panic!("{problem}");
-        }
-    }
-
     fn date(year: i32, month: u8, day: u8) -> Date {
         Date { year, month, day }
     }
@@ -262,7 +253,11 @@ mod tests {
                 fg_pct: None,
             }; 5],
         };
-        assert_fits_schema(&output_row(&row, date(2026, 1, 11)));
+        slate_sdk::check_row(
+            &PlayerShotZoneAnalysisProcessor::info().schema,
+            &output_row(&row, date(2026, 1, 11)),
+        )
+        .unwrap();
         let info = PlayerShotZoneAnalysisProcessor::info();
         assert!(SCHEMA.iter().any(|(n, ..)| *n == info.partition_column));
         for key in &info.key_columns {
