@@ -504,38 +504,18 @@ impl Store for BigQueryStore {
             ),
             &[],
         )?;
-        let date_column = schema
-            .columns
+        result
+            .rows
             .iter()
-            .find(|c| c.name == schema.partition_column)
-            .cloned()
-            .ok_or_else(|| StoreError::Schema(format!("{table} has no partition column")))?;
-        let count_column = crate::schema::Column::new(
-            "count",
-            crate::schema::ColumnType::Int64,
-            crate::schema::ColumnMode::Required,
-        );
-        let mut counts = Vec::with_capacity(result.rows.len());
-        for cells in &result.rows {
-            let date = value_from_cell(&date_column, cells.first().and_then(Option::as_ref));
-            let count = value_from_cell(&count_column, cells.get(1).and_then(Option::as_ref));
-            match (date, count) {
-                (
-                    Ok(crate::rows::Value::Scalar(crate::rows::Scalar::Date(d))),
-                    Ok(crate::rows::Value::Scalar(crate::rows::Scalar::Int64(n))),
-                ) => {
-                    if let Some(d) = crate::rows::naive_date(d) {
-                        counts.push((d, n as u64));
-                    }
-                }
-                other => {
-                    return Err(StoreError::Backend(format!(
-                        "unreadable partition count of {table}: {other:?}"
-                    )));
-                }
-            }
-        }
-        Ok(counts)
+            .map(|cells| {
+                let date =
+                    text_cell(cells, 0).and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok());
+                let count = text_cell(cells, 1).and_then(|t| t.parse().ok());
+                date.zip(count).ok_or_else(|| {
+                    StoreError::Backend(format!("unreadable partition count of {table}: {cells:?}"))
+                })
+            })
+            .collect()
     }
 
     fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
@@ -846,9 +826,7 @@ impl Store for BigQueryStore {
         let count = result
             .rows
             .first()
-            .and_then(|row| row.first())
-            .and_then(|cell| cell.as_ref())
-            .and_then(|cell| cell.as_str())
+            .and_then(|cells| text_cell(cells, 0))
             .and_then(|text| text.parse().ok())
             .ok_or_else(|| StoreError::Backend(format!("no row count for {table} on {date}")))?;
         Ok(count)
@@ -863,6 +841,11 @@ impl Store for BigQueryStore {
             .into_iter()
             .next())
     }
+}
+
+/// The text of cell `index` of a result row, if it is not null.
+fn text_cell(cells: &[Option<serde_json::Value>], index: usize) -> Option<&str> {
+    cells.get(index)?.as_ref()?.as_str()
 }
 
 /// A run's quarantined rows as rows of the quarantine table.
