@@ -32,6 +32,7 @@
 pub mod backfill;
 pub mod bundled;
 pub mod catalog;
+pub mod column_batch;
 pub mod completeness;
 pub mod dag;
 pub mod data_dir;

@@ -7,6 +7,7 @@ mod bad_rows;
 mod bigquery;
 mod bookkeeping;
 mod cli;
+mod column_batch;
 mod emulator;
 mod foundation;
 mod history_backends;

@@ -18,5 +18,6 @@ pub use self::exports::slate::processor::processor::{
 };
 pub use self::slate::processor::host::{LogLevel, ReadError};
 pub use self::slate::processor::types::{
-    Date, Field, FieldMode, FieldType, Row, RowSet, Scalar, TableRef, Value,
+    Column, ColumnBatch, ColumnValues, Date, Field, FieldMode, FieldType, PackedText, Row, RowSet,
+    Scalar, TableRef, Value,
 };

@@ -17,7 +17,8 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::slate::processor::{host, types};
-use super::bindings::{Date, LogLevel, ReadError, RowSet, TableRef};
+use super::bindings::{ColumnBatch, Date, LogLevel, ReadError, RowSet, TableRef};
+use crate::column_batch::pack;
 use crate::limits::{LimitBreach, RunLimits};
 use crate::rows::naive_date;
 use crate::schema::{Column, TableName, TableSchema};
@@ -62,6 +63,18 @@ pub trait InputSource: Send + Sync {
         columns: &[String],
     ) -> Result<RowSet, InputError> {
         project(table, self.read_rows(table, start, end)?, columns)
+    }
+
+    /// Like [`InputSource::read_columns`], with the rows packed column by
+    /// column. The default packs what `read_columns` returns.
+    fn read_column_batch(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: &[String],
+    ) -> Result<ColumnBatch, InputError> {
+        Ok(pack(self.read_columns(table, start, end, columns)?))
     }
 }
 
@@ -293,16 +306,16 @@ impl HostMonotonicClock for StartAtZeroClock {
 }
 
 impl RunState {
-    /// One read through `read-rows` (every column) or `read-columns`: the
-    /// table must be declared, the range real and ordered, and the rows
-    /// within the run's read limit.
-    fn read(
+    /// One read through `read-rows` (every column), `read-columns` or
+    /// `read-column-batch`: the table must be declared, the range real and
+    /// ordered, and the rows within the run's read limit.
+    fn read<R: ReadRows>(
         &mut self,
         table: TableRef,
         start: Date,
         end: Date,
-        columns: Option<&[String]>,
-    ) -> Result<RowSet, ReadError> {
+        read: impl FnOnce(&dyn InputSource, &TableName, NaiveDate, NaiveDate) -> Result<R, InputError>,
+    ) -> Result<R, ReadError> {
         let table = TableName::from(&table);
         if !self.declared_inputs.contains(&table) {
             return Err(ReadError::UndeclaredTable(format!(
@@ -325,21 +338,17 @@ impl RunState {
                 "start {start} is after end {end}"
             )));
         }
-        let read = match columns {
-            None => self.source.read_rows(&table, start, end),
-            Some(columns) => self.source.read_columns(&table, start, end, columns),
-        };
-        match read {
-            Ok(rows) if self.rows_read + rows.rows.len() as u64 > self.max_rows_read => {
+        match read(self.source.as_ref(), &table, start, end) {
+            Ok(rows) if self.rows_read + rows.row_count() > self.max_rows_read => {
                 Err(ReadError::LimitExceeded(format!(
                     "reading {} rows of {table} would make {} rows read; the limit is {}",
-                    rows.rows.len(),
-                    self.rows_read + rows.rows.len() as u64,
+                    rows.row_count(),
+                    self.rows_read + rows.row_count(),
                     self.max_rows_read
                 )))
             }
             Ok(rows) => {
-                self.rows_read += rows.rows.len() as u64;
+                self.rows_read += rows.row_count();
                 Ok(rows)
             }
             Err(InputError::UnknownTable(t)) => {
@@ -350,6 +359,23 @@ impl RunState {
             }
             Err(InputError::Storage(message)) => Err(ReadError::Storage(message)),
         }
+    }
+}
+
+/// What a read returns, counted against the run's limit on rows read.
+trait ReadRows {
+    fn row_count(&self) -> u64;
+}
+
+impl ReadRows for RowSet {
+    fn row_count(&self) -> u64 {
+        self.rows.len() as u64
+    }
+}
+
+impl ReadRows for ColumnBatch {
+    fn row_count(&self) -> u64 {
+        u64::from(self.row_count)
     }
 }
 
@@ -388,7 +414,9 @@ impl host::Host for RunState {
         start: Date,
         end: Date,
     ) -> wasmtime::Result<Result<RowSet, ReadError>> {
-        Ok(self.read(table, start, end, None))
+        Ok(self.read(table, start, end, |source, table, start, end| {
+            source.read_rows(table, start, end)
+        }))
     }
 
     fn read_columns(
@@ -398,6 +426,20 @@ impl host::Host for RunState {
         end: Date,
         columns: Vec<String>,
     ) -> wasmtime::Result<Result<RowSet, ReadError>> {
-        Ok(self.read(table, start, end, Some(&columns)))
+        Ok(self.read(table, start, end, |source, table, start, end| {
+            source.read_columns(table, start, end, &columns)
+        }))
+    }
+
+    fn read_column_batch(
+        &mut self,
+        table: TableRef,
+        start: Date,
+        end: Date,
+        columns: Vec<String>,
+    ) -> wasmtime::Result<Result<ColumnBatch, ReadError>> {
+        Ok(self.read(table, start, end, |source, table, start, end| {
+            source.read_column_batch(table, start, end, &columns)
+        }))
     }
 }

@@ -11,6 +11,7 @@
 
 extern crate self as slate_sdk;
 
+mod batch;
 mod dates;
 mod rows;
 mod schema;
@@ -37,7 +38,8 @@ pub use bindings::exports::slate::processor::processor::{
 };
 pub use bindings::slate::processor::host::{LogLevel, ReadError};
 pub use bindings::slate::processor::types::{
-    Date, Field, FieldMode, FieldType, Row, RowSet, Scalar, TableRef, Value,
+    Column, ColumnBatch, ColumnValues, Date, Field, FieldMode, FieldType, PackedText, Row, RowSet,
+    Scalar, TableRef, Value,
 };
 pub use dates::{date_from_days, days_from_date};
 pub use rows::{Columns, RowExt, RowSetBuilder};
@@ -65,6 +67,20 @@ pub fn read_columns(
 ) -> Result<RowSet, ReadError> {
     let columns: Vec<String> = columns.iter().map(|c| (*c).to_string()).collect();
     bindings::slate::processor::host::read_columns(table, start, end, &columns)
+}
+
+/// Reads the named columns of a declared input table for the same range as
+/// [`read_rows`], packed column by column. Each column crosses into the
+/// sandbox in a few copies rather than one allocation per row and string,
+/// so this is the read for many rows; [`ColumnBatch::column`] reads it.
+pub fn read_column_batch(
+    table: &TableRef,
+    start: Date,
+    end: Date,
+    columns: &[&str],
+) -> Result<ColumnBatch, ReadError> {
+    let columns: Vec<String> = columns.iter().map(|c| (*c).to_string()).collect();
+    bindings::slate::processor::host::read_column_batch(table, start, end, &columns)
 }
 
 impl From<ReadError> for ProcessError {

@@ -1,0 +1,166 @@
+//! `read-column-batch`: a real component reads a table of every column type
+//! packed column by column, through the real host, and gets back exactly the
+//! rows the store holds, within the run's read limit.
+
+use slate::limits::RunLimits;
+use slate::liveness::LeaseConfig;
+use slate::plugin::sandbox::InputSource;
+use slate::rows::{Date, RowSet, Scalar, Value};
+use slate::runs::{ErrorKind, RunStatus};
+use slate::schema::TableName;
+use slate::store::Store;
+
+use crate::support::{TestHost, components, date};
+
+fn every_type() -> TableName {
+    TableName::new("slate_test", "every_type")
+}
+
+fn text(s: &str) -> Value {
+    Value::Scalar(Scalar::String(s.into()))
+}
+
+/// Three rows for `day`: one with a value of every type, one with nulls
+/// wherever a column allows them, one with other values. `never_set` is
+/// null in all of them, so it cannot pack by type.
+fn rows_on(day: chrono::NaiveDate) -> RowSet {
+    let wit_day = slate::rows::wit_date(day);
+    let scalar = Value::Scalar;
+    RowSet {
+        columns: [
+            "day",
+            "name",
+            "n",
+            "x",
+            "amount",
+            "flag",
+            "at",
+            "doc",
+            "born",
+            "tags",
+            "never_set",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: vec![
+            vec![
+                scalar(Scalar::Date(wit_day)),
+                text("lebron-james"),
+                scalar(Scalar::Int64(-7)),
+                scalar(Scalar::Float64(36.5)),
+                scalar(Scalar::Numeric("12.500000000".into())),
+                scalar(Scalar::Boolean(true)),
+                scalar(Scalar::Timestamp(1_767_225_600_000_000)),
+                scalar(Scalar::Json("{\"k\":[1,2]}".into())),
+                scalar(Scalar::Date(Date {
+                    year: 1969,
+                    month: 12,
+                    day: 30,
+                })),
+                Value::Repeated(vec![Scalar::String("a".into()), Scalar::String("b".into())]),
+                Value::Null,
+            ],
+            vec![
+                scalar(Scalar::Date(wit_day)),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Repeated(Vec::new()),
+                Value::Null,
+            ],
+            vec![
+                scalar(Scalar::Date(wit_day)),
+                text("stephen-curry, ünïcode"),
+                scalar(Scalar::Int64(i64::MAX)),
+                scalar(Scalar::Float64(-0.25)),
+                scalar(Scalar::Numeric("-3.000000001".into())),
+                scalar(Scalar::Boolean(false)),
+                scalar(Scalar::Timestamp(-1)),
+                scalar(Scalar::Json("null".into())),
+                scalar(Scalar::Date(Date {
+                    year: 2026,
+                    month: 4,
+                    day: 12,
+                })),
+                Value::Repeated(vec![Scalar::String(String::new())]),
+                Value::Null,
+            ],
+        ],
+    }
+}
+
+/// A host whose `slate_test.every_type` holds [`rows_on`] for `days`, and
+/// the echo fixture.
+fn host_with_rows(limits: RunLimits, days: &[&str]) -> (TestHost, slate::plugin::Plugin) {
+    let host = TestHost::with(limits, LeaseConfig::default());
+    let echo = host.fixture(components::COLUMN_BATCH_ECHO);
+    host.store
+        .ensure_table(&every_type(), &echo.spec.schema)
+        .expect("the input table");
+    for day in days {
+        let day = date(day);
+        host.store
+            .replace_partitions(&every_type(), &[day], &rows_on(day))
+            .expect("the input rows");
+    }
+    (host, echo)
+}
+
+#[test]
+fn a_batch_read_carries_every_type_every_null_and_every_unpacked_column_unchanged() {
+    let (host, echo) = host_with_rows(RunLimits::default(), &["2026-01-15", "2026-01-16"]);
+    let day = date("2026-01-15");
+
+    let record = host.run(&echo, day);
+
+    assert_eq!(record.status, RunStatus::Success, "{record:?}");
+    assert_eq!(record.rows_read, 3, "only the date's rows are read");
+    let stored = host.store.read_rows(&every_type(), day, day).unwrap();
+    assert_eq!(stored.rows, rows_on(day).rows, "the store kept the input");
+    assert_eq!(host.rows(&echo.spec.output_table, day).rows, stored.rows);
+}
+
+#[test]
+fn batch_reads_count_against_the_runs_read_limit() {
+    let limits = RunLimits {
+        max_rows_read: 2,
+        ..RunLimits::default()
+    };
+    let (host, echo) = host_with_rows(limits, &["2026-01-15"]);
+
+    let record = host.run(&echo, date("2026-01-15"));
+
+    assert_eq!(record.status, RunStatus::Failed);
+    assert_eq!(record.error_kind, Some(ErrorKind::Plugin));
+    let message = record.error_message.unwrap_or_default();
+    assert!(
+        message.contains(
+            "LimitExceeded(\"reading 3 rows of slate_test.every_type would make 3 rows read; the limit is 2\")"
+        ),
+        "{message}"
+    );
+    assert!(
+        host.rows(&echo.spec.output_table, date("2026-01-15"))
+            .rows
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_batch_read_of_a_missing_column_is_refused_naming_it() {
+    let (host, echo) = host_with_rows(RunLimits::default(), &["2026-02-28"]);
+
+    let record = host.run(&echo, date("2026-02-28"));
+
+    assert_eq!(record.status, RunStatus::Failed);
+    let message = record.error_message.unwrap_or_default();
+    assert!(
+        message.contains("table slate_test.every_type has no column `no_such_column`"),
+        "{message}"
+    );
+}
