@@ -1,6 +1,7 @@
 //! Moves rows between the guest SDK's types and the host's types, for the
 //! measurements that run the same logic natively.
 
+use slate::column_batch as host_batch;
 use slate::rows as host;
 use slate_sdk as guest;
 
@@ -51,24 +52,50 @@ pub fn row_to_host(row: &guest::Row) -> host::Row {
         .collect()
 }
 
-/// A host row set as a guest row set.
-pub fn rows_to_guest(rows: &host::RowSet) -> guest::RowSet {
-    guest::RowSet {
-        columns: rows.columns.clone(),
-        rows: rows
-            .rows
-            .iter()
-            .map(|row| {
-                row.iter()
-                    .map(|v| match v {
-                        host::Value::Null => guest::Value::Null,
-                        host::Value::Scalar(s) => guest::Value::Scalar(scalar_to_guest(s)),
-                        host::Value::Repeated(items) => {
-                            guest::Value::Repeated(items.iter().map(scalar_to_guest).collect())
-                        }
-                    })
-                    .collect()
-            })
-            .collect(),
+/// A host cell as a guest cell.
+fn value_to_guest(value: &host::Value) -> guest::Value {
+    match value {
+        host::Value::Null => guest::Value::Null,
+        host::Value::Scalar(s) => guest::Value::Scalar(scalar_to_guest(s)),
+        host::Value::Repeated(items) => {
+            guest::Value::Repeated(items.iter().map(scalar_to_guest).collect())
+        }
+    }
+}
+
+fn text_to_guest(text: &host_batch::PackedText) -> guest::PackedText {
+    guest::PackedText {
+        text: text.text.clone(),
+        ends: text.ends.clone(),
+    }
+}
+
+/// A host column batch as a guest column batch: a few copies per column,
+/// as the component boundary makes.
+pub fn batch_to_guest(batch: &host_batch::ColumnBatch) -> guest::ColumnBatch {
+    use guest::ColumnValues as To;
+    use host_batch::ColumnValues as From;
+    let columns = batch
+        .columns
+        .iter()
+        .map(|column| guest::Column {
+            name: column.name.clone(),
+            nulls: column.nulls.clone(),
+            values: match &column.values {
+                From::String(text) => To::String(text_to_guest(text)),
+                From::Numeric(text) => To::Numeric(text_to_guest(text)),
+                From::Json(text) => To::Json(text_to_guest(text)),
+                From::Int64(values) => To::Int64(values.clone()),
+                From::Float64(values) => To::Float64(values.clone()),
+                From::Boolean(values) => To::Boolean(values.clone()),
+                From::Date(values) => To::Date(values.clone()),
+                From::Timestamp(values) => To::Timestamp(values.clone()),
+                From::Values(values) => To::Values(values.iter().map(value_to_guest).collect()),
+            },
+        })
+        .collect();
+    guest::ColumnBatch {
+        row_count: batch.row_count,
+        columns,
     }
 }

@@ -40,6 +40,31 @@ struct Args {
     /// Where to write the figures as JSON.
     #[arg(long, default_value = "target/bench-results.json")]
     json: PathBuf,
+    /// Only this measurement, after the backfill (which the WASM against
+    /// native comparison reads its season from).
+    #[arg(long, value_enum)]
+    only: Option<Measurement>,
+    /// Repetitions of each WASM against native run (default 20, 3 with
+    /// `--smoke`); raise it to profile them.
+    #[arg(long)]
+    native_repeats: Option<usize>,
+    /// Write a perf map of the processor's compiled code for the WASM
+    /// against native runs, so that `perf report` names guest functions.
+    #[arg(long)]
+    perf_map: bool,
+}
+
+/// The measurements after the backfill, for `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Measurement {
+    /// Per-run host overhead.
+    Overhead,
+    /// Rows across the component boundary.
+    Boundary,
+    /// WASM against native.
+    Native,
+    /// A load into the BigQuery emulator.
+    Bigquery,
 }
 
 /// How hard to measure.
@@ -51,6 +76,10 @@ pub struct Effort {
     pub row_counts: &'static [usize],
     /// Game dates to backfill (`None` for the whole season).
     pub backfill_dates: Option<usize>,
+    /// Repetitions of each WASM against native run.
+    pub native_repeats: usize,
+    /// Whether the WASM against native runtime writes a perf map.
+    pub perf_map: bool,
 }
 
 /// The median of some timings.
@@ -79,21 +108,34 @@ fn main() -> anyhow::Result<()> {
             repeats: 3,
             row_counts: &[100, 1_000],
             backfill_dates: Some(3),
+            native_repeats: args.native_repeats.unwrap_or(3),
+            perf_map: args.perf_map,
         }
     } else {
         Effort {
             repeats: 200,
             row_counts: &[1_000, 10_000, 100_000],
             backfill_dates: None,
+            native_repeats: args.native_repeats.unwrap_or(20),
+            perf_map: args.perf_map,
         }
     };
     let mut report = report::Report::new(args.smoke);
     // The backfill runs first, so the process's peak memory is its own.
     let season_store = backfill::measure(&mut report, effort)?;
-    overhead::measure(&mut report, effort)?;
-    boundary::measure(&mut report, effort)?;
-    native::measure(&mut report, effort, &season_store)?;
-    bigquery::measure(&mut report, effort)?;
+    let selected = |m: Measurement| args.only.is_none_or(|only| only == m);
+    if selected(Measurement::Overhead) {
+        overhead::measure(&mut report, effort)?;
+    }
+    if selected(Measurement::Boundary) {
+        boundary::measure(&mut report, effort)?;
+    }
+    if selected(Measurement::Native) {
+        native::measure(&mut report, effort, &season_store)?;
+    }
+    if selected(Measurement::Bigquery) {
+        bigquery::measure(&mut report, effort)?;
+    }
     report.print();
     report.write_json(&args.json)?;
     println!("figures written to {}", args.json.display());

@@ -70,6 +70,9 @@ pub struct RuntimeOptions {
     /// pre-reserved slots, which makes instantiation cheaper at the cost of
     /// reserving address space for [`POOLED_RUNS`] concurrent runs.
     pub pooling: bool,
+    /// Write `/tmp/perf-<pid>.map` as components compile, so that `perf
+    /// report` names the guest's functions. For profiling processors.
+    pub perf_map: bool,
 }
 
 /// The engine, the linked host imports and the compile cache.
@@ -104,7 +107,11 @@ impl Runtime {
         cache_dir: Option<&Path>,
         options: RuntimeOptions,
     ) -> Result<Self, PluginError> {
-        let RuntimeOptions { fuel, pooling } = options;
+        let RuntimeOptions {
+            fuel,
+            pooling,
+            perf_map,
+        } = options;
         let mut config = Config::new();
         if pooling {
             let mut pool = wasmtime::PoolingAllocationConfig::default();
@@ -117,6 +124,9 @@ impl Runtime {
         }
         // A trap's record shows where in the guest it happened; 32 frames
         // say that, while a runaway recursion would capture thousands.
+        if perf_map {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         config
             .epoch_interruption(true)
             .consume_fuel(fuel)

@@ -12,10 +12,13 @@
 //! - [`composite_adjustment`]: the three combined into one multiplier.
 //!
 //! Dates are day numbers (days since 1970-01-01) so the logic stays plain
-//! Rust, unit-tested natively. Only games strictly before the analysis date,
+//! Rust, unit-tested natively. Text is borrowed from the rows read (`&str`
+//! into the input batches), so a season's games cost no allocation each. Only games strictly before the analysis date,
 //! and only the zone analyses made for the analysis date itself, are used.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
 
 /// The court zones, in box score order: restricted area, paint (outside the
 /// restricted area), mid-range, corner three, above-the-break three.
@@ -45,22 +48,22 @@ pub const COMPOSITE_BOUNDS: (f64, f64) = (0.75, 1.25);
 
 /// One past game of one player, from `nba_analytics.player_game_summary`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PastGame {
+pub struct PastGame<'a> {
     /// The player's lookup key.
-    pub player_lookup: String,
+    pub player_lookup: &'a str,
     /// The team the player played for.
-    pub team_abbr: String,
+    pub team_abbr: &'a str,
     /// The day number of the game.
     pub game_day: i64,
 }
 
 /// One past game of one team, from `nba_analytics.team_offense_game_summary`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct TeamGame {
+pub struct TeamGame<'a> {
     /// The team.
-    pub team_abbr: String,
+    pub team_abbr: &'a str,
     /// The game, to order games played on the same day.
-    pub game_id: String,
+    pub game_id: &'a str,
     /// The day number of the game.
     pub game_day: i64,
     /// Possessions per 48 minutes, when known.
@@ -69,22 +72,22 @@ pub struct TeamGame {
 
 /// A player's shot mix, from `nba_precompute.player_shot_zone_analysis`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ShotZones {
+pub struct ShotZones<'a> {
     /// The day number the analysis was made for.
     pub analysis_day: i64,
     /// The player's lookup key.
-    pub player_lookup: String,
+    pub player_lookup: &'a str,
     /// The share of the player's attempts by zone, in [`ZONES`] order.
     pub attempt_share: [Option<f64>; 5],
 }
 
 /// A team's zone defence, from `nba_precompute.team_defense_zone_analysis`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DefenseZones {
+pub struct DefenseZones<'a> {
     /// The day number the analysis was made for.
     pub analysis_day: i64,
     /// The defending team.
-    pub team_abbr: String,
+    pub team_abbr: &'a str,
     /// Opponents' FG% against the team by zone, in [`ZONES`] order.
     pub opp_fg_pct: [Option<f64>; 5],
     /// The league's FG% by zone, in [`ZONES`] order.
@@ -93,13 +96,13 @@ pub struct DefenseZones {
 
 /// A game on the schedule.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScheduledGame {
+pub struct ScheduledGame<'a> {
     /// The day number of the game.
     pub game_day: i64,
     /// The home team.
-    pub home_team: String,
+    pub home_team: &'a str,
     /// The away team.
-    pub away_team: String,
+    pub away_team: &'a str,
 }
 
 /// One row of `nba_precompute.player_composite_factors`.
@@ -136,7 +139,7 @@ pub struct CompositeRow {
 /// Positive when the opponent allows more than the league where the player
 /// shoots. A zone counts only when all three numbers are known and the
 /// league's FG% is above zero; `None` when no zone counts.
-pub fn zone_matchup_factor(shares: &[Option<f64>; 5], defense: &DefenseZones) -> Option<f64> {
+pub fn zone_matchup_factor(shares: &[Option<f64>; 5], defense: &DefenseZones<'_>) -> Option<f64> {
     let terms: Vec<f64> = shares
         .iter()
         .zip(defense.opp_fg_pct.iter().zip(&defense.league_fg_pct))
@@ -178,10 +181,10 @@ fn mean(values: &[f64]) -> Option<f64> {
 
 /// Each team's known paces over its last [`PACE_WINDOW_GAMES`] games before
 /// `analysis_day`.
-fn recent_paces(analysis_day: i64, games: &[TeamGame]) -> BTreeMap<&str, Vec<f64>> {
+fn recent_paces<'a>(analysis_day: i64, games: &[TeamGame<'a>]) -> BTreeMap<&'a str, Vec<f64>> {
     let mut by_team: BTreeMap<&str, Vec<&TeamGame>> = BTreeMap::new();
     for game in games.iter().filter(|g| g.game_day < analysis_day) {
-        by_team.entry(&game.team_abbr).or_default().push(game);
+        by_team.entry(game.team_abbr).or_default().push(game);
     }
     by_team
         .into_iter()
@@ -197,15 +200,15 @@ fn recent_paces(analysis_day: i64, games: &[TeamGame]) -> BTreeMap<&str, Vec<f64
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
     /// Players' past games this season.
-    pub player_games: &'a [PastGame],
+    pub player_games: &'a [PastGame<'a>],
     /// Teams' past games this season.
-    pub team_games: &'a [TeamGame],
+    pub team_games: &'a [TeamGame<'a>],
     /// Players' shot zones as of the analysis date.
-    pub shot_zones: &'a [ShotZones],
+    pub shot_zones: &'a [ShotZones<'a>],
     /// Teams' zone defence as of the analysis date.
-    pub defense_zones: &'a [DefenseZones],
+    pub defense_zones: &'a [DefenseZones<'a>],
     /// The games on the analysis date.
-    pub schedule: &'a [ScheduledGame],
+    pub schedule: &'a [ScheduledGame<'a>],
 }
 
 /// Builds one row per player whose latest team plays on `analysis_day`, in
@@ -215,13 +218,13 @@ pub fn build(analysis_day: i64, inputs: Inputs<'_>) -> Vec<CompositeRow> {
     // Grouped by hash (one hash and one comparison per game), then put in
     // player order once: a season's ~25,000 games would otherwise cost a
     // dozen string comparisons each in an ordered map.
-    let mut grouped: HashMap<&str, Vec<&PastGame>> = HashMap::new();
+    let mut grouped: FxHashMap<&str, Vec<&PastGame>> = FxHashMap::default();
     for game in inputs
         .player_games
         .iter()
         .filter(|g| g.game_day < analysis_day)
     {
-        grouped.entry(&game.player_lookup).or_default().push(game);
+        grouped.entry(game.player_lookup).or_default().push(game);
     }
     let mut by_player: Vec<(&str, Vec<&PastGame>)> = grouped.into_iter().collect();
     by_player.sort_unstable_by_key(|(player, _)| *player);
@@ -232,17 +235,35 @@ pub fn build(analysis_day: i64, inputs: Inputs<'_>) -> Vec<CompositeRow> {
         .schedule
         .iter()
         .filter(|g| g.game_day == analysis_day);
+    // The first zone analysis for the analysis date of each player and
+    // team, found by hash rather than by a scan per player.
+    let mut shot_zones = FxHashMap::default();
+    for shots in inputs
+        .shot_zones
+        .iter()
+        .filter(|s| s.analysis_day == analysis_day)
+    {
+        shot_zones.entry(shots.player_lookup).or_insert(shots);
+    }
+    let mut defense_zones = FxHashMap::default();
+    for defense in inputs
+        .defense_zones
+        .iter()
+        .filter(|d| d.analysis_day == analysis_day)
+    {
+        defense_zones.entry(defense.team_abbr).or_insert(defense);
+    }
 
     let mut rows = Vec::new();
     for (player, mut played) in by_player {
         played.sort_by_key(|g| std::cmp::Reverse(g.game_day));
         let latest = played[0];
-        let team = latest.team_abbr.as_str();
+        let team = latest.team_abbr;
         let Some(opponent) = today.clone().find_map(|g| {
             if g.home_team == team {
-                Some(g.away_team.as_str())
+                Some(g.away_team)
             } else if g.away_team == team {
-                Some(g.home_team.as_str())
+                Some(g.home_team)
             } else {
                 None
             }
@@ -251,14 +272,8 @@ pub fn build(analysis_day: i64, inputs: Inputs<'_>) -> Vec<CompositeRow> {
         };
         let mut issues = Vec::new();
 
-        let shots = inputs
-            .shot_zones
-            .iter()
-            .find(|s| s.analysis_day == analysis_day && s.player_lookup == player);
-        let defense = inputs
-            .defense_zones
-            .iter()
-            .find(|d| d.analysis_day == analysis_day && d.team_abbr == opponent);
+        let shots = shot_zones.get(player).copied();
+        let defense = defense_zones.get(opponent).copied();
         let zone = match (shots, defense) {
             (Some(shots), Some(defense)) => {
                 let zone = zone_matchup_factor(&shots.attempt_share, defense);
@@ -329,57 +344,59 @@ mod tests {
 
     const DAY: i64 = 110;
 
-    fn game(player: &str, day: i64) -> PastGame {
+    fn game(player: &'static str, day: i64) -> PastGame<'static> {
         PastGame {
-            player_lookup: player.into(),
-            team_abbr: "BOS".into(),
+            player_lookup: player,
+            team_abbr: "BOS",
             game_day: day,
         }
     }
 
-    fn team_game(team: &str, day: i64, pace: f64) -> TeamGame {
+    /// One game of `team` on `day`: a team plays once a day here, so one
+    /// game id serves.
+    fn team_game(team: &'static str, day: i64, pace: f64) -> TeamGame<'static> {
         TeamGame {
-            team_abbr: team.into(),
-            game_id: format!("{day}_{team}"),
+            team_abbr: team,
+            game_id: "game",
             game_day: day,
             pace: Some(pace),
         }
     }
 
     /// A player who takes every shot at the rim.
-    fn rim_only(player: &str) -> ShotZones {
+    fn rim_only(player: &'static str) -> ShotZones<'static> {
         ShotZones {
             analysis_day: DAY,
-            player_lookup: player.into(),
+            player_lookup: player,
             attempt_share: [Some(1.0), Some(0.0), Some(0.0), Some(0.0), Some(0.0)],
         }
     }
 
     /// A defence that allows `rim` at the rim against a league 50%, and
     /// league accuracy everywhere else.
-    fn defense(team: &str, rim: f64) -> DefenseZones {
+    fn defense(team: &'static str, rim: f64) -> DefenseZones<'static> {
         DefenseZones {
             analysis_day: DAY,
-            team_abbr: team.into(),
+            team_abbr: team,
             opp_fg_pct: [Some(rim), Some(0.4), Some(0.4), Some(0.35), Some(0.35)],
             league_fg_pct: [Some(0.5), Some(0.4), Some(0.4), Some(0.35), Some(0.35)],
         }
     }
 
-    fn boston_hosts_new_york() -> Vec<ScheduledGame> {
+    fn boston_hosts_new_york() -> Vec<ScheduledGame<'static>> {
         vec![ScheduledGame {
             game_day: DAY,
-            home_team: "BOS".into(),
-            away_team: "NYK".into(),
+            home_team: "BOS",
+            away_team: "NYK",
         }]
     }
 
     struct Owned {
-        player_games: Vec<PastGame>,
-        team_games: Vec<TeamGame>,
-        shot_zones: Vec<ShotZones>,
-        defense_zones: Vec<DefenseZones>,
-        schedule: Vec<ScheduledGame>,
+        player_games: Vec<PastGame<'static>>,
+        team_games: Vec<TeamGame<'static>>,
+        shot_zones: Vec<ShotZones<'static>>,
+        defense_zones: Vec<DefenseZones<'static>>,
+        schedule: Vec<ScheduledGame<'static>>,
     }
 
     impl Owned {
@@ -535,7 +552,7 @@ mod tests {
     fn players_whose_team_is_idle_get_no_row() {
         let mut inputs = Owned::typical();
         let mut traded = game("b", 100);
-        traded.team_abbr = "LAL".into();
+        traded.team_abbr = "LAL";
         inputs.player_games.push(traded);
         let rows = inputs.build();
         assert_eq!(
@@ -575,8 +592,8 @@ mod tests {
         );
         future.schedule.push(ScheduledGame {
             game_day: DAY + 1,
-            home_team: "BOS".into(),
-            away_team: "LAL".into(),
+            home_team: "BOS",
+            away_team: "LAL",
         });
         assert_eq!(past.build(), future.build());
     }

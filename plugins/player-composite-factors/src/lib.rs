@@ -10,9 +10,9 @@ use factors::{
     CompositeRow, DefenseZones, Inputs, PastGame, ScheduledGame, ShotZones, TeamGame, ZONES,
 };
 use slate_sdk::{
-    BadRowPolicy, Columns, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
-    ProcessError, ProcessorInfo, ReadError, Row, RowExt, RowSet, RowSetBuilder, TableRef,
-    UpstreamPolicy, Value, days_from_date, field, table,
+    BadRowPolicy, Column, ColumnBatch, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback,
+    Phase, ProcessError, ProcessorInfo, ReadError, RowSet, RowSetBuilder, TableRef, UpstreamPolicy,
+    Value, days_from_date, field, table,
 };
 
 /// The per-game player summaries, for rest and the player's team.
@@ -153,7 +153,7 @@ impl Guest for PlayerCompositeFactorsProcessor {
     }
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        compute(analysis_date, slate_sdk::read_columns)
+        compute(analysis_date, slate_sdk::read_column_batch)
     }
 }
 
@@ -182,36 +182,46 @@ fn as_strs(names: &[String]) -> Vec<&str> {
     names.iter().map(String::as_str).collect()
 }
 
-/// The whole of `process`, with the host's `read-columns` passed in, so the
-/// same logic can also run natively (the benchmarks compare the two).
+/// The whole of `process`, with the host's `read-column-batch` passed in,
+/// so the same logic can also run natively (the benchmarks compare the two).
 pub fn compute(
     analysis_date: Date,
-    read_columns: impl Fn(&TableRef, Date, Date, &[&str]) -> Result<RowSet, ReadError>,
+    read_column_batch: impl Fn(&TableRef, Date, Date, &[&str]) -> Result<ColumnBatch, ReadError>,
 ) -> Result<RowSet, ProcessError> {
     let (start, end) = (season_start(analysis_date), analysis_date.add_days(-1));
+    let read = |name: &str, start: Date, end: Date, columns: &[&str]| {
+        read_column_batch(&table(name), start, end, columns)
+    };
     // On the season's first day nothing came before: no past games.
-    let (player_games, team_games) = if start <= end {
-        let past = |name: &str, columns: &[&str]| read_columns(&table(name), start, end, columns);
+    let (player_summaries, team_summaries) = if start <= end {
         (
-            read_player_games(&past(GAME_SUMMARIES, &PLAYER_GAME_COLUMNS)?)?,
-            read_team_games(&past(TEAM_OFFENSE, &TEAM_GAME_COLUMNS)?)?,
+            Some(read(GAME_SUMMARIES, start, end, &PLAYER_GAME_COLUMNS)?),
+            Some(read(TEAM_OFFENSE, start, end, &TEAM_GAME_COLUMNS)?),
         )
     } else {
-        (Vec::new(), Vec::new())
+        (None, None)
     };
-    let today = |name: &str, columns: &[&str]| {
-        read_columns(&table(name), analysis_date, analysis_date, columns)
-    };
+    let today = |name: &str, columns: &[&str]| read(name, analysis_date, analysis_date, columns);
     let shot_zone_columns =
         zone_table_columns(&["analysis_date", "player_lookup"], &["attempt_share_"]);
     let defense_zone_columns = zone_table_columns(
         &["analysis_date", "team_abbr"],
         &["opp_fg_pct_", "league_fg_pct_"],
     );
-    let shot_zones = read_shot_zones(&today(SHOT_ZONES, &as_strs(&shot_zone_columns))?)?;
-    let defense_zones =
-        read_defense_zones(&today(DEFENSE_ZONES, &as_strs(&defense_zone_columns))?)?;
-    let schedule = read_schedule(&today(SCHEDULE, &SCHEDULE_COLUMNS)?)?;
+    let shot_zone_rows = today(SHOT_ZONES, &as_strs(&shot_zone_columns))?;
+    let defense_zone_rows = today(DEFENSE_ZONES, &as_strs(&defense_zone_columns))?;
+    let schedule_rows = today(SCHEDULE, &SCHEDULE_COLUMNS)?;
+    let player_games = match &player_summaries {
+        Some(batch) => read_player_games(batch)?,
+        None => Vec::new(),
+    };
+    let team_games = match &team_summaries {
+        Some(batch) => read_team_games(batch)?,
+        None => Vec::new(),
+    };
+    let shot_zones = read_shot_zones(&shot_zone_rows)?;
+    let defense_zones = read_defense_zones(&defense_zone_rows)?;
+    let schedule = read_schedule(&schedule_rows)?;
     let rows = factors::build(
         days_from_date(analysis_date),
         Inputs {
@@ -248,129 +258,105 @@ fn output_row(row: CompositeRow, analysis_date: Date) -> Vec<Value> {
     ]
 }
 
-/// The positions of `<prefix><zone>` for every zone, with their names.
-fn zone_columns(c: &Columns, prefix: &str) -> Result<Vec<(usize, String)>, ProcessError> {
-    ZONES
-        .iter()
-        .map(|zone| {
-            let name = format!("{prefix}{zone}");
-            c.index(&name).map(|i| (i, name))
-        })
-        .collect()
+/// The columns `<prefix><zone>`, one per zone.
+fn zone_columns<'b>(batch: &'b ColumnBatch, prefix: &str) -> Result<[&'b Column; 5], ProcessError> {
+    let mut columns = Vec::with_capacity(ZONES.len());
+    for zone in ZONES {
+        columns.push(batch.column(&format!("{prefix}{zone}"))?);
+    }
+    Ok(columns.try_into().expect("one column per zone"))
 }
 
-/// Reads one NULLABLE FLOAT64 per zone.
-fn zone_values(row: &Row, columns: &[(usize, String)]) -> Result<[Option<f64>; 5], ProcessError> {
+/// Reads one NULLABLE FLOAT64 per zone from `row`.
+fn zone_values(columns: &[&Column; 5], row: usize) -> Result<[Option<f64>; 5], ProcessError> {
     let mut values = [None; 5];
-    for (value, (index, name)) in values.iter_mut().zip(columns) {
-        *value = row.optional_float64(*index, name)?;
+    for (value, column) in values.iter_mut().zip(columns) {
+        *value = column.optional_float64(row)?;
     }
     Ok(values)
 }
 
-/// Reads the player game summaries into past games.
-fn read_player_games(input: &RowSet) -> Result<Vec<PastGame>, ProcessError> {
-    let c = Columns::new(input);
+/// Reads the player game summaries into past games, borrowing their text.
+fn read_player_games(input: &ColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
     let (player, team, date) = (
-        c.index("player_lookup")?,
-        c.index("team_abbr")?,
-        c.index("game_date")?,
+        input.column("player_lookup")?,
+        input.column("team_abbr")?,
+        input.column("game_date")?,
     );
-    input
-        .rows
-        .iter()
-        .map(|row| {
-            Ok(PastGame {
-                player_lookup: row.string(player, "player_lookup")?.to_string(),
-                team_abbr: row.string(team, "team_abbr")?.to_string(),
-                game_day: days_from_date(row.date(date, "game_date")?),
-            })
+    input.map_rows(|row| {
+        Ok(PastGame {
+            player_lookup: player.string(row)?,
+            team_abbr: team.string(row)?,
+            game_day: date.day(row)?,
         })
-        .collect()
+    })
 }
 
 /// Reads the team offence summaries into past team games.
-fn read_team_games(input: &RowSet) -> Result<Vec<TeamGame>, ProcessError> {
-    let c = Columns::new(input);
+fn read_team_games(input: &ColumnBatch) -> Result<Vec<TeamGame<'_>>, ProcessError> {
     let (team, game, date, pace) = (
-        c.index("team_abbr")?,
-        c.index("game_id")?,
-        c.index("game_date")?,
-        c.index("pace")?,
+        input.column("team_abbr")?,
+        input.column("game_id")?,
+        input.column("game_date")?,
+        input.column("pace")?,
     );
-    input
-        .rows
-        .iter()
-        .map(|row| {
-            Ok(TeamGame {
-                team_abbr: row.string(team, "team_abbr")?.to_string(),
-                game_id: row.string(game, "game_id")?.to_string(),
-                game_day: days_from_date(row.date(date, "game_date")?),
-                pace: row.optional_float64(pace, "pace")?,
-            })
+    input.map_rows(|row| {
+        Ok(TeamGame {
+            team_abbr: team.string(row)?,
+            game_id: game.string(row)?,
+            game_day: date.day(row)?,
+            pace: pace.optional_float64(row)?,
         })
-        .collect()
+    })
 }
 
 /// Reads the shot zone rows.
-fn read_shot_zones(input: &RowSet) -> Result<Vec<ShotZones>, ProcessError> {
-    let c = Columns::new(input);
-    let (date, player) = (c.index("analysis_date")?, c.index("player_lookup")?);
-    let shares = zone_columns(&c, "attempt_share_")?;
-    input
-        .rows
-        .iter()
-        .map(|row| {
-            Ok(ShotZones {
-                analysis_day: days_from_date(row.date(date, "analysis_date")?),
-                player_lookup: row.string(player, "player_lookup")?.to_string(),
-                attempt_share: zone_values(row, &shares)?,
-            })
+fn read_shot_zones(input: &ColumnBatch) -> Result<Vec<ShotZones<'_>>, ProcessError> {
+    let (date, player) = (
+        input.column("analysis_date")?,
+        input.column("player_lookup")?,
+    );
+    let shares = zone_columns(input, "attempt_share_")?;
+    input.map_rows(|row| {
+        Ok(ShotZones {
+            analysis_day: date.day(row)?,
+            player_lookup: player.string(row)?,
+            attempt_share: zone_values(&shares, row)?,
         })
-        .collect()
+    })
 }
 
 /// Reads the team zone defence rows.
-fn read_defense_zones(input: &RowSet) -> Result<Vec<DefenseZones>, ProcessError> {
-    let c = Columns::new(input);
-    let (date, team) = (c.index("analysis_date")?, c.index("team_abbr")?);
+fn read_defense_zones(input: &ColumnBatch) -> Result<Vec<DefenseZones<'_>>, ProcessError> {
+    let (date, team) = (input.column("analysis_date")?, input.column("team_abbr")?);
     let (allowed, league) = (
-        zone_columns(&c, "opp_fg_pct_")?,
-        zone_columns(&c, "league_fg_pct_")?,
+        zone_columns(input, "opp_fg_pct_")?,
+        zone_columns(input, "league_fg_pct_")?,
     );
-    input
-        .rows
-        .iter()
-        .map(|row| {
-            Ok(DefenseZones {
-                analysis_day: days_from_date(row.date(date, "analysis_date")?),
-                team_abbr: row.string(team, "team_abbr")?.to_string(),
-                opp_fg_pct: zone_values(row, &allowed)?,
-                league_fg_pct: zone_values(row, &league)?,
-            })
+    input.map_rows(|row| {
+        Ok(DefenseZones {
+            analysis_day: date.day(row)?,
+            team_abbr: team.string(row)?,
+            opp_fg_pct: zone_values(&allowed, row)?,
+            league_fg_pct: zone_values(&league, row)?,
         })
-        .collect()
+    })
 }
 
 /// Reads the schedule of the analysis date.
-fn read_schedule(input: &RowSet) -> Result<Vec<ScheduledGame>, ProcessError> {
-    let c = Columns::new(input);
+fn read_schedule(input: &ColumnBatch) -> Result<Vec<ScheduledGame<'_>>, ProcessError> {
     let (date, home, away) = (
-        c.index("game_date")?,
-        c.index("home_team")?,
-        c.index("away_team")?,
+        input.column("game_date")?,
+        input.column("home_team")?,
+        input.column("away_team")?,
     );
-    input
-        .rows
-        .iter()
-        .map(|row| {
-            Ok(ScheduledGame {
-                game_day: days_from_date(row.date(date, "game_date")?),
-                home_team: row.string(home, "home_team")?.to_string(),
-                away_team: row.string(away, "away_team")?.to_string(),
-            })
+    input.map_rows(|row| {
+        Ok(ScheduledGame {
+            game_day: date.day(row)?,
+            home_team: home.string(row)?,
+            away_team: away.string(row)?,
         })
-        .collect()
+    })
 }
 
 // Component exports only exist on wasm32; natively the logic is tested as a library.
