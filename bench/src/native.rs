@@ -1,11 +1,18 @@
 //! `PlayerCompositeFactorsProcessor` as WASM against the same code compiled
 //! natively, on a season's data.
 //!
-//! Both read the same rows, and the same columns, from memory, packed
-//! column by column: the WASM run through the host's `read-column-batch`
-//! (copying the batch into the guest), the native run through a closure
-//! that converts the host's batch into the processor's types. Both then
-//! parse, compute and build the output.
+//! Each pair runs the processor both ways on the same reads, packed column
+//! by column: the WASM run through the host's `read-column-batch` (copying
+//! the batch into the guest), the native run through a closure that
+//! converts the host's batch into the processor's types. Both then parse,
+//! compute and build the output. The pairs differ in where the rows come
+//! from:
+//!
+//! - memory (the season's rows held by the bench): like for like, the
+//!   target's measure;
+//! - batches read beforehand, so that only the processor and the boundary
+//!   remain: the price of the sandbox alone;
+//! - the embedded store (SQLite), as a run in production reads.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -198,20 +205,26 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
     // source packs them into a batch as for `read-column-batch`, and the
     // batch is converted into the processor's own types, the copy the
     // component boundary makes for the WASM run.
-    let read_from_host = |table: &slate_sdk::TableRef,
-                          start: slate_sdk::Date,
-                          end: slate_sdk::Date,
-                          columns: &[&str]| {
-        let name = TableName::new(&table.dataset, &table.table);
-        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-        let (Some(start), Some(end)) = (naive(start), naive(end)) else {
-            return Err(slate_sdk::ReadError::InvalidRange("bad date".into()));
-        };
-        let batch = source
-            .read_column_batch(&name, start, end, &columns)
-            .map_err(|e| slate_sdk::ReadError::Storage(e.to_string()))?;
-        Ok(batch_to_guest(&batch))
+    let read_from = |source: Arc<dyn InputSource>| {
+        move |table: &slate_sdk::TableRef,
+              start: slate_sdk::Date,
+              end: slate_sdk::Date,
+              columns: &[&str]| {
+            let name = TableName::new(&table.dataset, &table.table);
+            let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+            let (Some(start), Some(end)) = (naive(start), naive(end)) else {
+                return Err(slate_sdk::ReadError::InvalidRange("bad date".into()));
+            };
+            let batch = source
+                .read_column_batch(&name, start, end, &columns)
+                .map_err(|e| slate_sdk::ReadError::Storage(e.to_string()))?;
+            Ok(batch_to_guest(&batch))
+        }
     };
+    let preloaded: Arc<dyn InputSource> = source.clone();
+    let embedded: Arc<dyn InputSource> = season.store.clone();
+    let (read_preloaded, read_embedded) =
+        (read_from(preloaded.clone()), read_from(embedded.clone()));
     let run_native = |read: BatchReader<'_>| {
         player_composite_factors::compute(guest_date, read)
             .expect("native run")
@@ -223,7 +236,7 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
     let mut host_batches = Cached::default();
     let recorded = std::cell::RefCell::new(BTreeMap::new());
     run_native(&|table, start, end, columns| {
-        let batch = read_from_host(table, start, end, columns)?;
+        let batch = read_preloaded(table, start, end, columns)?;
         let key = batch_key(table, start, end);
         recorded.borrow_mut().insert(key, batch.clone());
         Ok(batch)
@@ -246,16 +259,17 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
                 .ok_or_else(|| slate_sdk::ReadError::UnknownTable(key.0.to_string()))
         };
 
-    // Interleaved, so that the machine's noise falls on all four alike.
-    let preloaded: Arc<dyn InputSource> = source.clone();
-    let mut samples = [(); 4].map(|_| Vec::new());
-    let mut rows = [0; 4];
+    // Interleaved, so that the machine's noise falls on all six alike.
+    let mut samples = [(); 6].map(|_| Vec::new());
+    let mut rows = [0; 6];
     for _ in 0..repeats {
-        let runs: [&dyn Fn() -> usize; 4] = [
+        let runs: [&dyn Fn() -> usize; 6] = [
             &|| run_wasm(preloaded.clone()),
-            &|| run_native(&read_from_host),
+            &|| run_native(&read_preloaded),
             &|| run_wasm(host_batches.clone()),
             &|| run_native(&read_cloned),
+            &|| run_wasm(embedded.clone()),
+            &|| run_native(&read_embedded),
         ];
         for (i, run) in runs.iter().enumerate() {
             samples[i].push(time(1, || rows[i] = run()));
@@ -263,9 +277,16 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
     }
     assert!(
         rows.iter().all(|r| *r == rows[0]),
-        "all four produce the same rows: {rows:?}"
+        "all six produce the same rows: {rows:?}"
     );
-    let [wasm, native, wasm_cached, native_cached] = samples.map(median);
+    let [
+        wasm,
+        native,
+        wasm_cached,
+        native_cached,
+        wasm_embedded,
+        native_embedded,
+    ] = samples.map(median);
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     let group = "wasm vs native";
     report.add(
@@ -309,6 +330,27 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
         wasm_cached.as_secs_f64() / native_cached.as_secs_f64(),
         "x",
         "the price of the sandbox and the boundary alone",
+    );
+    report.add(
+        group,
+        "WASM, reading the embedded store",
+        ms(wasm_embedded),
+        "ms",
+        "as a run in production: SQLite rows packed into batches",
+    );
+    report.add(
+        group,
+        "native, reading the embedded store",
+        ms(native_embedded),
+        "ms",
+        "the same reads, converted to its types",
+    );
+    report.add(
+        group,
+        "ratio WASM / native, from the embedded store",
+        wasm_embedded.as_secs_f64() / native_embedded.as_secs_f64(),
+        "x",
+        "",
     );
     Ok(())
 }

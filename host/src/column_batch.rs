@@ -6,15 +6,18 @@
 //! offsets, a number column as one list. A read of 25,000 rows then costs a
 //! few copies per column instead of some 75,000 allocations in the guest.
 //!
-//! Packing needs no schema: a column packs by the type of its values. A
-//! column that cannot pack (REPEATED, all null, or of mixed types, which a
-//! validated table never holds) keeps one [`Value`] per row, so nothing a
-//! row set can carry is lost.
+//! A [`ColumnBuilder`] packs one column cell by cell. A store that knows
+//! its schema feeds it straight from its own cells ([`Packing::of_column`]);
+//! [`pack`] packs a row set by the type of its values, for sources that
+//! only return rows. A column that cannot pack (REPEATED, all null, or of
+//! mixed types, which a validated table never holds) keeps one [`Value`]
+//! per row, so nothing a row set can carry is lost.
 
 use chrono::{Datelike, NaiveDate};
 
 pub use crate::plugin::bindings::{Column, ColumnBatch, ColumnValues, PackedText};
 use crate::rows::{Date, RowSet, Scalar, Value};
+use crate::schema::{self, ColumnMode, ColumnType};
 
 /// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -23,24 +26,54 @@ const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 /// impossible date such as 2026-02-30.
 pub fn days_since_epoch(date: Date) -> Option<i32> {
     let date = NaiveDate::from_ymd_opt(date.year, u32::from(date.month), u32::from(date.day))?;
-    Some(date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE)
+    Some(naive_days_since_epoch(date))
 }
 
-/// The packed type of a column, from its first non-null value.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Packing {
+/// The number of days from 1970-01-01 to `date`.
+pub fn naive_days_since_epoch(date: NaiveDate) -> i32 {
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+/// The type a column packs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    /// STRING: packed text.
     String,
+    /// INT64: a list of integers.
     Int64,
+    /// FLOAT64: a list of floats.
     Float64,
+    /// NUMERIC: packed decimal text.
     Numeric,
+    /// BOOL: a list of booleans.
     Boolean,
+    /// DATE: a list of days since 1970-01-01.
     Date,
+    /// TIMESTAMP: a list of microseconds since the epoch.
     Timestamp,
+    /// JSON: packed text.
     Json,
 }
 
 impl Packing {
-    fn of(scalar: &Scalar) -> Packing {
+    /// How a schema column packs; `None` for a REPEATED column.
+    pub fn of_column(column: &schema::Column) -> Option<Packing> {
+        if column.mode == ColumnMode::Repeated {
+            return None;
+        }
+        Some(match column.column_type {
+            ColumnType::String => Packing::String,
+            ColumnType::Int64 => Packing::Int64,
+            ColumnType::Float64 => Packing::Float64,
+            ColumnType::Numeric => Packing::Numeric,
+            ColumnType::Bool => Packing::Boolean,
+            ColumnType::Date => Packing::Date,
+            ColumnType::Timestamp => Packing::Timestamp,
+            ColumnType::Json => Packing::Json,
+        })
+    }
+
+    fn of_scalar(scalar: &Scalar) -> Packing {
         match scalar {
             Scalar::String(_) => Packing::String,
             Scalar::Int64(_) => Packing::Int64,
@@ -57,7 +90,190 @@ impl Packing {
     fn fits(self, scalar: &Scalar) -> bool {
         match scalar {
             Scalar::Date(date) => self == Packing::Date && days_since_epoch(*date).is_some(),
-            other => Packing::of(other) == self,
+            other => Packing::of_scalar(other) == self,
+        }
+    }
+}
+
+/// One non-null cell, borrowed, on its way into a packed column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    /// The text of a STRING, NUMERIC or JSON cell.
+    Text(&'a str),
+    /// An INT64 or a TIMESTAMP (microseconds).
+    Integer(i64),
+    /// A FLOAT64.
+    Float(f64),
+    /// A BOOL.
+    Boolean(bool),
+    /// A DATE, in days since 1970-01-01.
+    Day(i32),
+}
+
+impl<'a> Cell<'a> {
+    /// A scalar as a cell.
+    fn of(scalar: &'a Scalar) -> Option<Cell<'a>> {
+        Some(match scalar {
+            Scalar::String(s) | Scalar::Numeric(s) | Scalar::Json(s) => Cell::Text(s),
+            Scalar::Int64(v) | Scalar::Timestamp(v) => Cell::Integer(*v),
+            Scalar::Float64(v) => Cell::Float(*v),
+            Scalar::Boolean(v) => Cell::Boolean(*v),
+            Scalar::Date(d) => Cell::Day(days_since_epoch(*d)?),
+        })
+    }
+}
+
+/// A cell of a type the column does not pack; the caller names the column.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("a {found} cannot go into a column packed as {packing:?}")]
+pub struct WrongCell {
+    /// How the column packs (`None`: one value per row).
+    pub packing: Option<Packing>,
+    /// What was pushed.
+    pub found: &'static str,
+}
+
+/// Builds one column of a batch, cell by cell.
+pub struct ColumnBuilder {
+    name: String,
+    packing: Option<Packing>,
+    nulls: Vec<u8>,
+    any_null: bool,
+    len: usize,
+    values: ColumnValues,
+}
+
+impl ColumnBuilder {
+    /// An empty column called `name` that packs as `packing`, or keeps one
+    /// [`Value`] per row when `None`.
+    pub fn new(name: impl Into<String>, packing: Option<Packing>) -> Self {
+        let text = || PackedText {
+            text: String::new(),
+            ends: Vec::new(),
+        };
+        let values = match packing {
+            None => ColumnValues::Values(Vec::new()),
+            Some(Packing::String) => ColumnValues::String(text()),
+            Some(Packing::Numeric) => ColumnValues::Numeric(text()),
+            Some(Packing::Json) => ColumnValues::Json(text()),
+            Some(Packing::Int64) => ColumnValues::Int64(Vec::new()),
+            Some(Packing::Timestamp) => ColumnValues::Timestamp(Vec::new()),
+            Some(Packing::Float64) => ColumnValues::Float64(Vec::new()),
+            Some(Packing::Boolean) => ColumnValues::Boolean(Vec::new()),
+            Some(Packing::Date) => ColumnValues::Date(Vec::new()),
+        };
+        ColumnBuilder {
+            name: name.into(),
+            packing,
+            nulls: Vec::new(),
+            any_null: false,
+            len: 0,
+            values,
+        }
+    }
+
+    /// How this column packs (`None`: one value per row).
+    pub fn packing(&self) -> Option<Packing> {
+        self.packing
+    }
+
+    /// Counts one more cell, growing the null bitmap by a byte every 8.
+    fn advance(&mut self) {
+        if self.len.is_multiple_of(8) {
+            self.nulls.push(0);
+        }
+        self.len += 1;
+    }
+
+    /// Appends a null: a placeholder marked in the null bitmap.
+    pub fn push_null(&mut self) {
+        let row = self.len;
+        self.advance();
+        match &mut self.values {
+            ColumnValues::Values(values) => values.push(Value::Null),
+            ColumnValues::String(t) | ColumnValues::Numeric(t) | ColumnValues::Json(t) => {
+                t.ends.push(t.text.len() as u32);
+            }
+            ColumnValues::Int64(v) | ColumnValues::Timestamp(v) => v.push(0),
+            ColumnValues::Float64(v) => v.push(0.0),
+            ColumnValues::Boolean(v) => v.push(false),
+            ColumnValues::Date(v) => v.push(0),
+        }
+        if self.packing.is_some() {
+            self.nulls[row / 8] |= 1 << (row % 8);
+            self.any_null = true;
+        }
+    }
+
+    /// Appends a non-null cell of the column's packed type.
+    pub fn push(&mut self, cell: Cell<'_>) -> Result<(), WrongCell> {
+        let wrong = |found| WrongCell {
+            packing: self.packing,
+            found,
+        };
+        let found = match cell {
+            Cell::Text(_) => "text",
+            Cell::Integer(_) => "integer",
+            Cell::Float(_) => "float",
+            Cell::Boolean(_) => "boolean",
+            Cell::Day(_) => "day",
+        };
+        match (&mut self.values, cell) {
+            (
+                ColumnValues::String(t) | ColumnValues::Numeric(t) | ColumnValues::Json(t),
+                Cell::Text(text),
+            ) => {
+                // Text past 4 GiB cannot be addressed by the guest anyway.
+                let end = u32::try_from(t.text.len() + text.len())
+                    .map_err(|_| wrong("text past 4 GiB"))?;
+                t.text.push_str(text);
+                t.ends.push(end);
+            }
+            (ColumnValues::Int64(v) | ColumnValues::Timestamp(v), Cell::Integer(i)) => v.push(i),
+            (ColumnValues::Float64(v), Cell::Float(f)) => v.push(f),
+            (ColumnValues::Boolean(v), Cell::Boolean(b)) => v.push(b),
+            (ColumnValues::Date(v), Cell::Day(d)) => v.push(d),
+            _ => return Err(wrong(found)),
+        }
+        self.advance();
+        Ok(())
+    }
+
+    /// Appends a whole value, to a column that keeps one value per row.
+    pub fn push_value(&mut self, value: Value) -> Result<(), WrongCell> {
+        match &mut self.values {
+            ColumnValues::Values(values) => {
+                values.push(value);
+                self.advance();
+                Ok(())
+            }
+            _ => Err(WrongCell {
+                packing: self.packing,
+                found: "whole value",
+            }),
+        }
+    }
+
+    /// How many cells the column holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the column holds no cells.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The column, with a null bitmap only when a cell is null.
+    pub fn finish(self) -> Column {
+        Column {
+            name: self.name,
+            nulls: if self.any_null {
+                self.nulls
+            } else {
+                Vec::new()
+            },
+            values: self.values,
         }
     }
 }
@@ -71,7 +287,7 @@ fn packing(rows: &[Vec<Value>], index: usize) -> Option<Packing> {
             Value::Null => {}
             Value::Repeated(_) => return None,
             Value::Scalar(scalar) => {
-                let kind = *packing.get_or_insert(Packing::of(scalar));
+                let kind = *packing.get_or_insert(Packing::of_scalar(scalar));
                 if !kind.fits(scalar) {
                     return None;
                 }
@@ -85,7 +301,8 @@ fn packing(rows: &[Vec<Value>], index: usize) -> Option<Packing> {
     packing.filter(|_| u32::try_from(text_bytes).is_ok())
 }
 
-/// Packs `rows` column by column; the batch's columns are the row set's.
+/// Packs `rows` column by column, each by the type of its values; the
+/// batch's columns are the row set's.
 pub fn pack(rows: RowSet) -> ColumnBatch {
     let RowSet { columns, mut rows } = rows;
     let row_count = u32::try_from(rows.len()).expect("a read holds fewer than 2^32 rows");
@@ -93,129 +310,27 @@ pub fn pack(rows: RowSet) -> ColumnBatch {
         .into_iter()
         .enumerate()
         .map(|(index, name)| {
-            let (nulls, values) = match packing(&rows, index) {
-                Some(kind) => pack_column(&rows, index, kind),
-                None => (Vec::new(), take_values(&mut rows, index)),
-            };
-            Column {
-                name,
-                nulls,
-                values,
+            let mut column = ColumnBuilder::new(name, packing(&rows, index));
+            for row in &mut rows {
+                let cell = row
+                    .get_mut(index)
+                    .map_or(Value::Null, |cell| std::mem::replace(cell, Value::Null));
+                match (column.packing(), cell) {
+                    (None, cell) => column.push_value(cell),
+                    (Some(_), Value::Scalar(scalar)) => {
+                        column.push(Cell::of(&scalar).expect("`packing` checked every date"))
+                    }
+                    (Some(_), _) => {
+                        column.push_null();
+                        Ok(())
+                    }
+                }
+                .expect("`packing` checked every cell's type and the text's size");
             }
+            column.finish()
         })
         .collect();
     ColumnBatch { row_count, columns }
-}
-
-/// Column `index` of every row, moved out (a missing cell is null).
-fn take_values(rows: &mut [Vec<Value>], index: usize) -> ColumnValues {
-    ColumnValues::Values(
-        rows.iter_mut()
-            .map(|row| {
-                row.get_mut(index)
-                    .map_or(Value::Null, |cell| std::mem::replace(cell, Value::Null))
-            })
-            .collect(),
-    )
-}
-
-/// Column `index` packed as `kind`, with its null bitmap. Every non-null
-/// value is known to fit `kind`.
-fn pack_column(rows: &[Vec<Value>], index: usize, kind: Packing) -> (Vec<u8>, ColumnValues) {
-    let mut nulls = NullBitmap::new(rows.len());
-    let cells = rows
-        .iter()
-        .enumerate()
-        .map(|(row, cells)| match &cells[index] {
-            Value::Scalar(scalar) => Some(scalar),
-            _ => {
-                nulls.set(row);
-                None
-            }
-        });
-    let values = match kind {
-        Packing::String => ColumnValues::String(pack_text(cells)),
-        Packing::Numeric => ColumnValues::Numeric(pack_text(cells)),
-        Packing::Json => ColumnValues::Json(pack_text(cells)),
-        Packing::Int64 => ColumnValues::Int64(
-            cells
-                .map(|c| match c {
-                    Some(Scalar::Int64(v)) => *v,
-                    _ => 0,
-                })
-                .collect(),
-        ),
-        Packing::Timestamp => ColumnValues::Timestamp(
-            cells
-                .map(|c| match c {
-                    Some(Scalar::Timestamp(v)) => *v,
-                    _ => 0,
-                })
-                .collect(),
-        ),
-        Packing::Float64 => ColumnValues::Float64(
-            cells
-                .map(|c| match c {
-                    Some(Scalar::Float64(v)) => *v,
-                    _ => 0.0,
-                })
-                .collect(),
-        ),
-        Packing::Boolean => ColumnValues::Boolean(
-            cells
-                .map(|c| matches!(c, Some(Scalar::Boolean(true))))
-                .collect(),
-        ),
-        Packing::Date => ColumnValues::Date(
-            cells
-                .map(|c| match c {
-                    Some(Scalar::Date(d)) => days_since_epoch(*d).unwrap_or(0),
-                    _ => 0,
-                })
-                .collect(),
-        ),
-    };
-    (nulls.finish(), values)
-}
-
-/// The text of every cell in one string, with each cell's end offset; a
-/// null or non-text cell is empty.
-fn pack_text<'a>(cells: impl Iterator<Item = Option<&'a Scalar>>) -> PackedText {
-    let mut text = String::new();
-    let mut ends = Vec::with_capacity(cells.size_hint().0);
-    for cell in cells {
-        if let Some(Scalar::String(s) | Scalar::Numeric(s) | Scalar::Json(s)) = cell {
-            text.push_str(s);
-        }
-        // `packing` checked that the column's text fits in u32 offsets.
-        ends.push(text.len() as u32);
-    }
-    PackedText { text, ends }
-}
-
-/// Which rows are null: bit `i % 8` of byte `i / 8`.
-struct NullBitmap {
-    bytes: Vec<u8>,
-    any: bool,
-}
-
-impl NullBitmap {
-    fn new(rows: usize) -> Self {
-        NullBitmap {
-            bytes: vec![0; rows.div_ceil(8)],
-            any: false,
-        }
-    }
-
-    fn set(&mut self, row: usize) {
-        self.bytes[row / 8] |= 1 << (row % 8);
-        self.any = true;
-    }
-
-    /// The bitmap, or nothing when no row is null.
-    fn finish(self) -> Vec<u8> {
-        if self.any { self.bytes } else { Vec::new() }
-    }
 }
 
 #[cfg(test)]
@@ -338,6 +453,47 @@ mod tests {
             ]
         );
         assert!(packed.columns.iter().all(|c| c.nulls.is_empty()));
+    }
+
+    #[test]
+    fn a_builder_packs_cells_and_nulls_of_its_type_and_refuses_others() {
+        let mut days = ColumnBuilder::new("game_date", Some(Packing::Date));
+        for row in 0..10 {
+            if row % 4 == 3 {
+                days.push_null();
+            } else {
+                days.push(Cell::Day(row)).unwrap();
+            }
+        }
+        assert_eq!(
+            days.push(Cell::Text("2026-04-12")),
+            Err(WrongCell {
+                packing: Some(Packing::Date),
+                found: "text"
+            })
+        );
+        assert_eq!(days.len(), 10, "a refused cell is not appended");
+        let column = days.finish();
+        assert_eq!(column.name, "game_date");
+        assert_eq!(column.nulls, [0b1000_1000, 0b0000_0000]);
+        assert_eq!(
+            column.values,
+            ColumnValues::Date(vec![0, 1, 2, 0, 4, 5, 6, 0, 8, 9])
+        );
+    }
+
+    #[test]
+    fn a_builder_without_packing_keeps_whole_values_and_no_bitmap() {
+        let mut tags = ColumnBuilder::new("tags", None);
+        tags.push_value(Value::Repeated(Vec::new())).unwrap();
+        tags.push_null();
+        assert!(tags.push(Cell::Integer(1)).is_err());
+        let column = tags.finish();
+        assert!(column.nulls.is_empty());
+        assert_eq!(
+            column.values,
+            ColumnValues::Values(vec![Value::Repeated(Vec::new()), Value::Null])
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! packed column by column, through the real host, and gets back exactly the
 //! rows the store holds, within the run's read limit.
 
+use slate::column_batch::{ColumnValues, pack};
 use slate::limits::RunLimits;
 use slate::liveness::LeaseConfig;
 use slate::plugin::sandbox::InputSource;
@@ -123,6 +124,64 @@ fn a_batch_read_carries_every_type_every_null_and_every_unpacked_column_unchange
     let stored = host.store.read_rows(&every_type(), day, day).unwrap();
     assert_eq!(stored.rows, rows_on(day).rows, "the store kept the input");
     assert_eq!(host.rows(&echo.spec.output_table, day).rows, stored.rows);
+}
+
+#[test]
+fn the_embedded_store_packs_by_schema_what_packing_its_rows_would_give() {
+    let (host, echo) = host_with_rows(RunLimits::default(), &["2026-01-15"]);
+    let day = date("2026-01-15");
+    let names: Vec<String> = echo
+        .spec
+        .schema
+        .columns
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+
+    let direct = host
+        .store
+        .read_column_batch(&every_type(), day, day, &names)
+        .unwrap();
+    let generic = pack(
+        host.store
+            .read_columns(&every_type(), day, day, &names)
+            .unwrap(),
+    );
+
+    assert_eq!(direct.row_count, 3);
+    for (direct, generic) in direct.columns.iter().zip(&generic.columns) {
+        if direct.name == "never_set" {
+            // The schema says STRING, so the store packs it as text even
+            // though every row is null; values alone cannot tell the type.
+            assert_eq!(direct.nulls, [0b111]);
+            assert!(matches!(direct.values, ColumnValues::String(_)));
+            assert!(matches!(generic.values, ColumnValues::Values(_)));
+        } else {
+            assert_eq!(direct, generic, "column {}", direct.name);
+        }
+    }
+}
+
+#[test]
+fn a_malformed_stored_cell_fails_the_read_naming_table_row_column_and_value() {
+    let (host, echo) = host_with_rows(RunLimits::default(), &["2026-01-15"]);
+    let database = rusqlite::Connection::open(host.dir.path().join("slate.db")).unwrap();
+    database
+        .execute(
+            "UPDATE \"slate_test.every_type\" SET born = 'not-a-date' WHERE n = -7",
+            [],
+        )
+        .unwrap();
+
+    let record = host.run(&echo, date("2026-01-15"));
+
+    assert_eq!(record.status, RunStatus::Failed);
+    let message = record.error_message.unwrap_or_default();
+    assert!(
+        message
+            .contains(r#"slate_test.every_type row 0: `born` holds text \"not-a-date\", not DATE"#),
+        "{message}"
+    );
 }
 
 #[test]

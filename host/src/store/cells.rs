@@ -12,6 +12,7 @@
 
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 
+use crate::column_batch::{Cell, ColumnBuilder, naive_days_since_epoch};
 use crate::rows::{
     Scalar, Value, naive_date, scalar_json, timestamp_micros, timestamp_text, wit_date,
 };
@@ -59,6 +60,17 @@ fn scalar_to_sql(scalar: &Scalar) -> ToSqlOutput<'_> {
     }
 }
 
+/// A stored cell as an error message names it, e.g. `text "not-a-date"`.
+fn describe(cell: ValueRef<'_>) -> String {
+    match cell {
+        ValueRef::Null => "null".to_string(),
+        ValueRef::Integer(v) => format!("integer {v}"),
+        ValueRef::Real(v) => format!("real {v}"),
+        ValueRef::Text(t) => format!("text {:?}", String::from_utf8_lossy(t)),
+        ValueRef::Blob(b) => format!("a blob of {} bytes", b.len()),
+    }
+}
+
 /// Reads a cell back as the column's type; the error names what was found.
 pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, String> {
     if column.mode == ColumnMode::Repeated {
@@ -73,7 +85,11 @@ pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, String> {
                     .collect::<Result<_, _>>()
                     .map(Value::Repeated)
             }
-            other => Err(format!("`{}` holds {other:?}, not a list", column.name)),
+            other => Err(format!(
+                "`{}` holds {}, not a list",
+                column.name,
+                describe(other)
+            )),
         };
     }
     if let ValueRef::Null = cell {
@@ -81,8 +97,10 @@ pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, String> {
     }
     let unexpected = || {
         format!(
-            "`{}` holds {cell:?}, not {}",
-            column.name, column.column_type
+            "`{}` holds {}, not {}",
+            column.name,
+            describe(cell),
+            column.column_type
         )
     };
     let text = || match cell {
@@ -115,8 +133,53 @@ pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, String> {
 }
 
 fn parse_date(text: &str) -> Option<crate::rows::Date> {
-    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    Some(wit_date(date))
+    text.parse::<chrono::NaiveDate>().ok().map(wit_date)
+}
+
+/// Appends a cell to a column being packed for a batch, as the column's
+/// type, without making a [`Value`] of it (but for REPEATED columns, which
+/// keep one value per row); the error names what was found.
+pub fn push_sql(
+    cell: ValueRef<'_>,
+    column: &Column,
+    packed: &mut ColumnBuilder,
+) -> Result<(), String> {
+    if packed.packing().is_none() {
+        let value = from_sql(cell, column)?;
+        return packed.push_value(value).map_err(|e| e.to_string());
+    }
+    let unexpected = || {
+        format!(
+            "`{}` holds {}, not {}",
+            column.name,
+            describe(cell),
+            column.column_type
+        )
+    };
+    let text = || match cell {
+        ValueRef::Text(t) => std::str::from_utf8(t).map_err(|_| unexpected()),
+        _ => Err(unexpected()),
+    };
+    let packed_cell = match (column.column_type, cell) {
+        (_, ValueRef::Null) => {
+            packed.push_null();
+            return Ok(());
+        }
+        (ColumnType::String | ColumnType::Numeric | ColumnType::Json, _) => Cell::Text(text()?),
+        (ColumnType::Int64, ValueRef::Integer(v)) => Cell::Integer(v),
+        (ColumnType::Float64, ValueRef::Real(v)) => Cell::Float(v),
+        (ColumnType::Float64, ValueRef::Integer(v)) => Cell::Float(v as f64),
+        (ColumnType::Float64, _) => Cell::Float(text()?.parse().map_err(|_| unexpected())?),
+        (ColumnType::Bool, ValueRef::Integer(v)) => Cell::Boolean(v != 0),
+        (ColumnType::Date, _) => Cell::Day(naive_days_since_epoch(
+            text()?.parse().map_err(|_| unexpected())?,
+        )),
+        (ColumnType::Timestamp, _) => {
+            Cell::Integer(timestamp_micros(text()?).ok_or_else(unexpected)?)
+        }
+        _ => return Err(unexpected()),
+    };
+    packed.push(packed_cell).map_err(|e| e.to_string())
 }
 
 fn scalar_from_json(item: &serde_json::Value, column: &Column) -> Result<Scalar, String> {
