@@ -71,6 +71,24 @@ fn describe(cell: ValueRef<'_>) -> String {
     }
 }
 
+/// The error for a cell that does not hold the column's type.
+fn unexpected(cell: ValueRef<'_>, column: &Column) -> String {
+    format!(
+        "`{}` holds {}, not {}",
+        column.name,
+        describe(cell),
+        column.column_type
+    )
+}
+
+/// A TEXT cell's text, or the error naming what the cell holds.
+fn text<'c>(cell: ValueRef<'c>, column: &Column) -> Result<&'c str, String> {
+    match cell {
+        ValueRef::Text(t) => std::str::from_utf8(t).map_err(|_| unexpected(cell, column)),
+        _ => Err(unexpected(cell, column)),
+    }
+}
+
 /// Reads a cell back as the column's type; the error names what was found.
 pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, String> {
     if column.mode == ColumnMode::Repeated {
@@ -95,18 +113,8 @@ pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, String> {
     if let ValueRef::Null = cell {
         return Ok(Value::Null);
     }
-    let unexpected = || {
-        format!(
-            "`{}` holds {}, not {}",
-            column.name,
-            describe(cell),
-            column.column_type
-        )
-    };
-    let text = || match cell {
-        ValueRef::Text(t) => std::str::from_utf8(t).map_err(|_| unexpected()),
-        _ => Err(unexpected()),
-    };
+    let unexpected = || unexpected(cell, column);
+    let text = || text(cell, column);
     let scalar = match column.column_type {
         ColumnType::String => Scalar::String(text()?.to_string()),
         ColumnType::Numeric => Scalar::Numeric(text()?.to_string()),
@@ -148,18 +156,8 @@ pub fn push_sql(
         let value = from_sql(cell, column)?;
         return packed.push_value(value).map_err(|e| e.to_string());
     }
-    let unexpected = || {
-        format!(
-            "`{}` holds {}, not {}",
-            column.name,
-            describe(cell),
-            column.column_type
-        )
-    };
-    let text = || match cell {
-        ValueRef::Text(t) => std::str::from_utf8(t).map_err(|_| unexpected()),
-        _ => Err(unexpected()),
-    };
+    let unexpected = || unexpected(cell, column);
+    let text = || text(cell, column);
     let packed_cell = match (column.column_type, cell) {
         (_, ValueRef::Null) => {
             packed.push_null();

@@ -280,13 +280,9 @@ impl EmbeddedStore {
     ) -> Result<RowSet, InputError> {
         let storage = |e: StoreError| InputError::Storage(e.to_string());
         let connection = self.lock();
-        let schema = self
-            .schema_in(&connection, table)
-            .map_err(storage)?
-            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
-        let columns = selected_columns(table, &schema, names)?;
+        let (columns, sql) = self.read_plan(&connection, table, names)?;
         let mut statement = connection
-            .prepare_cached(&select_sql(table, &schema, &columns))
+            .prepare_cached(&sql)
             .map_err(|e| storage(e.into()))?;
         let mut rows = Vec::new();
         let mut cursor = statement
@@ -319,13 +315,9 @@ impl EmbeddedStore {
     ) -> Result<ColumnBatch, InputError> {
         let storage = |e: StoreError| InputError::Storage(e.to_string());
         let connection = self.lock();
-        let schema = self
-            .schema_in(&connection, table)
-            .map_err(storage)?
-            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
-        let columns = selected_columns(table, &schema, Some(names))?;
+        let (columns, sql) = self.read_plan(&connection, table, Some(names))?;
         let mut statement = connection
-            .prepare_cached(&select_sql(table, &schema, &columns))
+            .prepare_cached(&sql)
             .map_err(|e| storage(e.into()))?;
         let mut packed: Vec<ColumnBuilder> = columns
             .iter()
@@ -352,16 +344,30 @@ impl EmbeddedStore {
     }
 }
 
-/// The query of a read: `columns` of `table`'s rows whose partition date
-/// lies between `?1` and `?2`, in date and insertion order.
-fn select_sql(table: &TableName, schema: &TableSchema, columns: &[&Column]) -> String {
-    let selected: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
-    let partition = quote(&schema.partition_column);
-    format!(
-        "SELECT {} FROM {} WHERE {partition} BETWEEN ?1 AND ?2 ORDER BY {partition}, rowid",
-        selected.join(", "),
-        quote(&table.to_string())
-    )
+impl EmbeddedStore {
+    /// The columns a read of `names` (all when `None`) of `table` returns,
+    /// and the query for them: the rows whose partition date lies between
+    /// `?1` and `?2`, in date and insertion order.
+    fn read_plan(
+        &self,
+        connection: &Connection,
+        table: &TableName,
+        names: Option<&[String]>,
+    ) -> Result<(Vec<Column>, String), InputError> {
+        let schema = self
+            .schema_in(connection, table)
+            .map_err(|e| InputError::Storage(e.to_string()))?
+            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
+        let columns = selected_columns(table, &schema, names)?;
+        let selected: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
+        let partition = quote(&schema.partition_column);
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {partition} BETWEEN ?1 AND ?2 ORDER BY {partition}, rowid",
+            selected.join(", "),
+            quote(&table.to_string())
+        );
+        Ok((columns.into_iter().cloned().collect(), sql))
+    }
 }
 
 impl InputSource for EmbeddedStore {

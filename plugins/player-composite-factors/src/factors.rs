@@ -196,6 +196,20 @@ fn recent_paces<'a>(analysis_day: i64, games: &[TeamGame<'a>]) -> BTreeMap<&'a s
         .collect()
 }
 
+/// The first of `items` for each key; an item whose key is `None` is left out.
+fn first_by_key<'a, T>(
+    items: &'a [T],
+    key: impl Fn(&T) -> Option<&'a str>,
+) -> FxHashMap<&'a str, &'a T> {
+    let mut first = FxHashMap::default();
+    for item in items {
+        if let Some(key) = key(item) {
+            first.entry(key).or_insert(item);
+        }
+    }
+    first
+}
+
 /// Everything the factors are computed from.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
@@ -235,24 +249,14 @@ pub fn build(analysis_day: i64, inputs: Inputs<'_>) -> Vec<CompositeRow> {
         .schedule
         .iter()
         .filter(|g| g.game_day == analysis_day);
-    // The first zone analysis for the analysis date of each player and
-    // team, found by hash rather than by a scan per player.
-    let mut shot_zones = FxHashMap::default();
-    for shots in inputs
-        .shot_zones
-        .iter()
-        .filter(|s| s.analysis_day == analysis_day)
-    {
-        shot_zones.entry(shots.player_lookup).or_insert(shots);
-    }
-    let mut defense_zones = FxHashMap::default();
-    for defense in inputs
-        .defense_zones
-        .iter()
-        .filter(|d| d.analysis_day == analysis_day)
-    {
-        defense_zones.entry(defense.team_abbr).or_insert(defense);
-    }
+    // The zone analyses for the analysis date, found by hash rather than
+    // by a scan per player.
+    let shot_zones = first_by_key(inputs.shot_zones, |s| {
+        (s.analysis_day == analysis_day).then_some(s.player_lookup)
+    });
+    let defense_zones = first_by_key(inputs.defense_zones, |d| {
+        (d.analysis_day == analysis_day).then_some(d.team_abbr)
+    });
 
     let mut rows = Vec::new();
     for (player, mut played) in by_player {
@@ -565,6 +569,17 @@ mod tests {
             (rows[0].team_abbr.as_str(), rows[0].opponent_abbr.as_str()),
             ("BOS", "NYK")
         );
+    }
+
+    #[test]
+    fn the_first_zone_row_for_a_player_or_a_team_is_the_one_used() {
+        let mut doubled = Owned::typical();
+        doubled.shot_zones.push(ShotZones {
+            attempt_share: [Some(0.0), Some(0.0), Some(0.0), Some(0.0), Some(1.0)],
+            ..rim_only("a")
+        });
+        doubled.defense_zones.push(defense("NYK", 0.9));
+        assert_eq!(doubled.build(), Owned::typical().build());
     }
 
     #[test]
