@@ -3,9 +3,9 @@
 //! A processor crate depends on this crate only. It implements [`Guest`],
 //! calls [`export!`], and keeps its logic in plain Rust functions that are
 //! unit-tested natively. This crate owns the generated bindings and the small
-//! helpers every processor needs: building schemas, reading typed columns out
-//! of a [`RowSet`], building output rows, and date arithmetic. It holds no
-//! processor logic.
+//! helpers every processor needs: building schemas, reading typed cells out
+//! of a [`RowSet`] or a [`ColumnBatch`], building output rows, and date
+//! arithmetic. It holds no processor logic.
 
 #![allow(missing_docs)] // the generated bindings carry the WIT docs instead
 
