@@ -141,41 +141,68 @@ impl Column {
         }
     }
 
+    /// Row `row`'s cell: from `packed` when the column is packed as that
+    /// list (through `convert`), from an unpacked column's scalar through
+    /// `unpacked`; anything else is an error naming `expected`.
+    #[inline]
+    fn cell<P: Copy, T>(
+        &self,
+        row: usize,
+        expected: &str,
+        packed: Option<&[P]>,
+        convert: impl Fn(P) -> T,
+        unpacked: impl Fn(&Scalar) -> Option<T>,
+    ) -> Result<T, ProcessError> {
+        if let Some(values) = packed {
+            self.present(row, values.len())?;
+            return Ok(convert(values[row]));
+        }
+        match &self.values {
+            ColumnValues::Values(values) => {
+                unpacked(self.scalar(values, row)?).ok_or_else(|| self.wrong_type(row, expected))
+            }
+            _ => Err(self.wrong_type(row, expected)),
+        }
+    }
+
     /// An INT64 cell.
     #[inline]
     pub fn int64(&self, row: usize) -> Result<i64, ProcessError> {
-        match &self.values {
-            ColumnValues::Int64(values) => {
-                self.present(row, values.len())?;
-                Ok(values[row])
-            }
-            ColumnValues::Values(values) => match self.scalar(values, row)? {
-                Scalar::Int64(v) => Ok(*v),
-                _ => Err(self.wrong_type(row, "INT64")),
+        let packed = match &self.values {
+            ColumnValues::Int64(values) => Some(values.as_slice()),
+            _ => None,
+        };
+        self.cell(
+            row,
+            "INT64",
+            packed,
+            |v| v,
+            |scalar| match scalar {
+                Scalar::Int64(v) => Some(*v),
+                _ => None,
             },
-            _ => Err(self.wrong_type(row, "INT64")),
-        }
+        )
     }
 
     /// A FLOAT64 cell (INT64 cells widen).
     #[inline]
     pub fn float64(&self, row: usize) -> Result<f64, ProcessError> {
-        match &self.values {
-            ColumnValues::Float64(values) => {
-                self.present(row, values.len())?;
-                Ok(values[row])
-            }
-            ColumnValues::Int64(values) => {
-                self.present(row, values.len())?;
-                Ok(values[row] as f64)
-            }
-            ColumnValues::Values(values) => match self.scalar(values, row)? {
-                Scalar::Float64(v) => Ok(*v),
-                Scalar::Int64(v) => Ok(*v as f64),
-                _ => Err(self.wrong_type(row, "FLOAT64")),
+        let packed = match &self.values {
+            ColumnValues::Int64(_) => return self.int64(row).map(|v| v as f64),
+            ColumnValues::Float64(values) => Some(values.as_slice()),
+            _ => None,
+        };
+        self.cell(
+            row,
+            "FLOAT64",
+            packed,
+            |v| v,
+            |scalar| match scalar {
+                Scalar::Float64(v) => Some(*v),
+                Scalar::Int64(v) => Some(*v as f64),
+                _ => None,
             },
-            _ => Err(self.wrong_type(row, "FLOAT64")),
-        }
+        )
     }
 
     /// A NULLABLE FLOAT64 cell (INT64 cells widen).
@@ -191,33 +218,33 @@ impl Column {
     /// A BOOL cell.
     #[inline]
     pub fn boolean(&self, row: usize) -> Result<bool, ProcessError> {
-        match &self.values {
-            ColumnValues::Boolean(values) => {
-                self.present(row, values.len())?;
-                Ok(values[row])
-            }
-            ColumnValues::Values(values) => match self.scalar(values, row)? {
-                Scalar::Boolean(v) => Ok(*v),
-                _ => Err(self.wrong_type(row, "BOOL")),
+        let packed = match &self.values {
+            ColumnValues::Boolean(values) => Some(values.as_slice()),
+            _ => None,
+        };
+        self.cell(
+            row,
+            "BOOL",
+            packed,
+            |v| v,
+            |scalar| match scalar {
+                Scalar::Boolean(v) => Some(*v),
+                _ => None,
             },
-            _ => Err(self.wrong_type(row, "BOOL")),
-        }
+        )
     }
 
     /// A DATE cell, as days since 1970-01-01.
     #[inline]
     pub fn day(&self, row: usize) -> Result<i64, ProcessError> {
-        match &self.values {
-            ColumnValues::Date(values) => {
-                self.present(row, values.len())?;
-                Ok(i64::from(values[row]))
-            }
-            ColumnValues::Values(values) => match self.scalar(values, row)? {
-                Scalar::Date(d) => Ok(crate::days_from_date(*d)),
-                _ => Err(self.wrong_type(row, "DATE")),
-            },
-            _ => Err(self.wrong_type(row, "DATE")),
-        }
+        let packed = match &self.values {
+            ColumnValues::Date(values) => Some(values.as_slice()),
+            _ => None,
+        };
+        self.cell(row, "DATE", packed, i64::from, |scalar| match scalar {
+            Scalar::Date(d) => Some(crate::days_from_date(*d)),
+            _ => None,
+        })
     }
 
     /// A DATE cell.
