@@ -16,7 +16,7 @@
 use chrono::{Datelike, NaiveDate};
 
 pub use crate::plugin::bindings::{Column, ColumnBatch, ColumnValues, PackedText};
-use crate::rows::{Date, RowSet, Scalar, Value};
+use crate::rows::{Date, RowSet, Scalar, Value, naive_date};
 use crate::schema::{self, ColumnMode, ColumnType};
 
 /// Days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
@@ -25,8 +25,7 @@ const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
 /// The number of days from 1970-01-01 to `date`, or `None` for an
 /// impossible date such as 2026-02-30.
 pub fn days_since_epoch(date: Date) -> Option<i32> {
-    let date = NaiveDate::from_ymd_opt(date.year, u32::from(date.month), u32::from(date.day))?;
-    Some(naive_days_since_epoch(date))
+    naive_date(date).map(naive_days_since_epoch)
 }
 
 /// The number of days from 1970-01-01 to `date`.

@@ -13,9 +13,7 @@
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 
 use crate::column_batch::{Cell, ColumnBuilder, naive_days_since_epoch};
-use crate::rows::{
-    Scalar, Value, naive_date, scalar_json, timestamp_micros, timestamp_text, wit_date,
-};
+use crate::rows::{Scalar, Value, scalar_json, timestamp_micros, timestamp_text, wit_date};
 use crate::schema::{Column, ColumnMode, ColumnType};
 
 /// The SQLite column type for a schema column.
@@ -141,7 +139,7 @@ pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, String> {
 }
 
 fn parse_date(text: &str) -> Option<crate::rows::Date> {
-    text.parse::<chrono::NaiveDate>().ok().map(wit_date)
+    parse_date_key(text).map(wit_date)
 }
 
 /// Appends a cell to a column being packed for a batch, as the column's
@@ -170,7 +168,7 @@ pub fn push_sql(
         (ColumnType::Float64, _) => Cell::Float(text()?.parse().map_err(|_| unexpected())?),
         (ColumnType::Bool, ValueRef::Integer(v)) => Cell::Boolean(v != 0),
         (ColumnType::Date, _) => Cell::Day(naive_days_since_epoch(
-            text()?.parse().map_err(|_| unexpected())?,
+            parse_date_key(text()?).ok_or_else(unexpected)?,
         )),
         (ColumnType::Timestamp, _) => {
             Cell::Integer(timestamp_micros(text()?).ok_or_else(unexpected)?)
@@ -211,5 +209,5 @@ pub fn date_key(date: chrono::NaiveDate) -> String {
 
 /// A stored date back as a date, if it is one.
 pub fn parse_date_key(text: &str) -> Option<chrono::NaiveDate> {
-    parse_date(text).and_then(naive_date)
+    text.parse().ok()
 }
