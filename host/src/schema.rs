@@ -224,9 +224,11 @@ impl TableSchema {
                 "partition column `{}` is not in the schema",
                 self.partition_column
             )),
-            Some(c) if c.column_type != ColumnType::Date || c.mode == ColumnMode::Repeated => {
+            // A NULL partition date would sit outside every date a rerun
+            // replaces, and pile up forever.
+            Some(c) if c.column_type != ColumnType::Date || c.mode != ColumnMode::Required => {
                 problems.push(format!(
-                    "partition column `{}` must be a single DATE, not {} {}",
+                    "partition column `{}` must be REQUIRED DATE, not {} {}",
                     c.name, c.mode, c.column_type
                 ))
             }
@@ -274,7 +276,17 @@ mod tests {
         );
         assert_eq!(
             schema("player").problems(),
-            ["partition column `player` must be a single DATE, not REQUIRED STRING"]
+            ["partition column `player` must be REQUIRED DATE, not REQUIRED STRING"]
+        );
+    }
+
+    #[test]
+    fn a_nullable_partition_column_is_refused() {
+        let mut nullable = schema("game_date");
+        nullable.columns[1].mode = ColumnMode::Nullable;
+        assert_eq!(
+            nullable.problems(),
+            ["partition column `game_date` must be REQUIRED DATE, not NULLABLE DATE"]
         );
     }
 

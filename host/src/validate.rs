@@ -174,6 +174,20 @@ pub fn validate(rows: &RowSet, schema: &TableSchema, date: NaiveDate) -> Validat
             }
         }
         if let Some(p) = partition
+            && let Some(Value::Null) = row.get(p)
+            && !row_errors
+                .iter()
+                .any(|(field, ..)| field == &schema.partition_column)
+        {
+            row_errors.push((
+                schema.partition_column.clone(),
+                format!("DATE {date}"),
+                describe_value(&row[p]),
+                "the partition column must not be NULL: no rerun of a date would replace the row"
+                    .to_string(),
+            ));
+        }
+        if let Some(p) = partition
             && let Some(Value::Scalar(Scalar::Date(d))) = row.get(p)
             && naive_date(*d).is_some_and(|d| d != date)
         {
@@ -566,6 +580,24 @@ mod tests {
         assert_eq!(
             errors[0].problem,
             "the partition column must equal the run's date 2026-01-11"
+        );
+    }
+
+    #[test]
+    fn a_null_partition_date_fails_even_where_the_column_is_nullable() {
+        let schema = schema(
+            vec![Column::new("d", ColumnType::Date, ColumnMode::Nullable)],
+            &[],
+        );
+        let rows = RowSet {
+            columns: vec!["d".into()],
+            rows: vec![vec![Value::Null]],
+        };
+        let report = validate(&rows, &schema, day());
+        assert!(!report.is_valid());
+        assert_eq!(
+            report.errors[0].problem,
+            "the partition column must not be NULL: no rerun of a date would replace the row"
         );
     }
 }
