@@ -6,6 +6,10 @@
 //!    the same name; a registry processor with a new name is added.
 //! 3. Every `.wasm` file in the plugin folder, if given, is added (a name
 //!    that is already taken is a duplicate, reported when ordering).
+//! 4. Every processor must own its output table, or find it unowned
+//!    ([`crate::ownership`]); where two name the same unowned table, the
+//!    earlier in this order keeps it. A refusal fails the load, naming the
+//!    owner.
 //!
 //! Loading only; ordering is [`crate::pipeline`]'s job.
 
@@ -15,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::bundled::PLUGINS;
+use crate::ownership::{Claimant, Ledger, OwnershipRefused};
 use crate::plugin::{Plugin, PluginError, Runtime};
 use crate::registry::{Registry, RegistryError};
 
@@ -32,6 +37,14 @@ pub enum CatalogError {
     /// The registry failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// A processor names a table it may not write.
+    #[error("refused {origin}: {refused}")]
+    Ownership {
+        /// Where it came from.
+        origin: String,
+        /// Why.
+        refused: Box<OwnershipRefused>,
+    },
     /// The plugin folder could not be read.
     #[error("cannot read {path}: {message}")]
     Io {
@@ -64,11 +77,13 @@ pub struct Loaded {
 }
 
 /// Loads the processor set: bundled, then the registry's active versions,
-/// then the plugin folder.
+/// then the plugin folder; then refuses the set if any processor names a
+/// table `ledger` says it may not write.
 pub fn load(
     runtime: &Runtime,
     registry: Option<&Registry>,
     plugin_dir: Option<&Path>,
+    ledger: &Ledger,
 ) -> Result<Vec<Loaded>, CatalogError> {
     let mut by_name: BTreeMap<String, Loaded> = BTreeMap::new();
     for bundled in PLUGINS {
@@ -122,7 +137,28 @@ pub fn load(
             });
         }
     }
+    let claimants: Vec<Claimant<'_>> = loaded.iter().map(|l| claimant(&l.plugin)).collect();
+    if let Some((index, refused)) = ledger.refusals(&claimants).into_iter().next() {
+        let origin = match &loaded[index].origin {
+            Origin::Bundled => "a bundled processor".to_string(),
+            Origin::Registry => format!("registry version {}", loaded[index].plugin.hash),
+            Origin::PluginDir(path) => path.display().to_string(),
+        };
+        return Err(CatalogError::Ownership {
+            origin,
+            refused: Box::new(refused),
+        });
+    }
     Ok(loaded)
+}
+
+/// What a plugin claims, for the ownership decisions.
+pub fn claimant(plugin: &Plugin) -> Claimant<'_> {
+    Claimant {
+        name: &plugin.spec.name,
+        output: &plugin.spec.output_table,
+        inputs: &plugin.spec.inputs,
+    }
 }
 
 /// The `.wasm` files in `dir`, in name order.

@@ -5,7 +5,8 @@
 //! 1. validate: the bytes are a component, it implements
 //!    `slate:processor@0.1.x`, `info()` returns a valid name and schema
 //!    (and, for `PUT /plugins/{name}`, the name asked for), and every
-//!    processor it depends on is known;
+//!    processor it depends on is known, and its output table is its own or
+//!    no one's ([`crate::ownership`]);
 //! 2. precompile it (into the compiled cache, keyed by its hash);
 //! 3. store it in the registry, by its hash;
 //! 4. make it the active version, in one registry transaction.
@@ -15,6 +16,8 @@
 
 use std::fmt;
 
+use crate::catalog::claimant;
+use crate::ownership::Ledger;
 use crate::pipeline::Pipeline;
 use crate::plugin::{Plugin, PluginError, Runtime};
 use crate::registry::{DeployAction, Deployment, Registry, RegistryError};
@@ -35,6 +38,8 @@ pub enum DeployCheck {
     Name,
     /// It depends on an unknown processor, or creates a cycle.
     Dependencies,
+    /// It names an output table it may not write ([`crate::ownership`]).
+    Ownership,
     /// The version to roll back to is not in the registry.
     Version,
     /// The registry could not store or activate it.
@@ -50,6 +55,7 @@ impl fmt::Display for DeployCheck {
             DeployCheck::Info => "info",
             DeployCheck::Name => "name",
             DeployCheck::Dependencies => "dependencies",
+            DeployCheck::Ownership => "ownership",
             DeployCheck::Version => "version",
             DeployCheck::Registry => "registry",
         })
@@ -112,6 +118,7 @@ pub fn deploy(
     current: &Pipeline,
     bytes: &[u8],
     expected_name: Option<&str>,
+    ledger: &Ledger,
 ) -> Result<Deployed, DeployError> {
     // Loading compiles into the cache (precompiling it), links it against
     // the slate:processor imports and exports, and reads and checks info().
@@ -130,6 +137,7 @@ pub fn deploy(
     let pipeline = current
         .with_plugin(plugin.clone())
         .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
+    check_ownership(current, &plugin, ledger)?;
     registry.store_blob(&plugin.hash, bytes)?;
     let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Deploy)?;
     Ok(Deployed {
@@ -148,6 +156,7 @@ pub fn rollback(
     current: &Pipeline,
     name: &str,
     to: Option<&str>,
+    ledger: &Ledger,
 ) -> Result<Deployed, DeployError> {
     let target = match to {
         Some(hash) => registry.find_version(name, hash),
@@ -159,10 +168,37 @@ pub fn rollback(
     let pipeline = current
         .with_plugin(plugin.clone())
         .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
+    check_ownership(current, &plugin, ledger)?;
     let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Rollback)?;
     Ok(Deployed {
         plugin,
         pipeline,
         deployment,
     })
+}
+
+/// Refuses `plugin` when its output table belongs to anyone but its own
+/// processor: another processor (recorded, or simply loaded before it), a
+/// raw input, or the host. A new version of the same processor keeps the
+/// table; a processor under a new name does not get it.
+fn check_ownership(
+    current: &Pipeline,
+    plugin: &Plugin,
+    ledger: &Ledger,
+) -> Result<(), DeployError> {
+    let mut claimants: Vec<_> = current
+        .plugins()
+        .filter(|p| p.spec.name != plugin.spec.name)
+        .map(claimant)
+        .collect();
+    claimants.push(claimant(plugin));
+    let newcomer = claimants.len() - 1;
+    match ledger
+        .refusals(&claimants)
+        .into_iter()
+        .find(|(index, _)| *index == newcomer)
+    {
+        Some((_, refused)) => Err(DeployError::new(DeployCheck::Ownership, refused)),
+        None => Ok(()),
+    }
 }

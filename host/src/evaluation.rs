@@ -37,6 +37,8 @@ pub struct Evaluated {
     /// Bad rows kept aside under the `quarantine` policy; always empty
     /// under `fail_run`, where any bad row fails the run.
     pub quarantined: Vec<QuarantinedRow>,
+    /// Guest log lines dropped over the run's log budget.
+    pub log_lines_dropped: u64,
 }
 
 /// Why the rows cannot be written.
@@ -50,6 +52,8 @@ pub struct Failure {
     pub rows_read: u64,
     /// For a limit breach: the limit and the observed value.
     pub limit: Option<(u64, u64)>,
+    /// Guest log lines dropped over the run's log budget.
+    pub log_lines_dropped: u64,
 }
 
 impl Failure {
@@ -59,6 +63,23 @@ impl Failure {
             message,
             rows_read,
             limit: None,
+            log_lines_dropped: 0,
+        }
+    }
+
+    /// A trap (at instantiation or in `process`), classified by
+    /// [`classify_trap`], with what the guest wrote to stderr first.
+    fn trap(error: &wasmtime::Error, limits: &RunLimits, guest_stderr: &str) -> Self {
+        let (kind, mut message, limit) = classify_trap(error, limits);
+        if !guest_stderr.is_empty() {
+            message = format!("{guest_stderr}\n{message}");
+        }
+        Failure {
+            kind,
+            message,
+            rows_read: 0,
+            limit,
+            log_lines_dropped: 0,
         }
     }
 }
@@ -91,11 +112,9 @@ pub fn evaluate_timed(
     let instantiation = instance.is_ok().then(|| started.elapsed());
     let outcome = instance
         .map_err(|error| {
-            Failure::new(
-                ErrorKind::Trap,
-                format!("instantiation failed: {error:#}"),
-                0,
-            )
+            let mut failure = Failure::trap(&error, &limits, "");
+            failure.message = format!("instantiation failed: {}", failure.message);
+            failure
         })
         .and_then(|instance| {
             check_process(plugin, identity.date, instance, limits, quality_issues)
@@ -114,37 +133,41 @@ fn check_process(
     let spec = &plugin.spec;
     let outcome = instance.process(date);
     let rows_read = instance.rows_read();
+    let log_lines_dropped = instance.log_lines_dropped();
     let guest_stderr = instance.guest_stderr();
     drop(instance);
+    if log_lines_dropped > 0 {
+        tracing::warn!(
+            log_lines_dropped,
+            "the processor spent its log budget ({} lines, {} bytes); later lines were dropped",
+            limits.max_log_lines,
+            limits.max_log_bytes
+        );
+    }
+    let counted = |mut failure: Failure| {
+        failure.rows_read = rows_read;
+        failure.log_lines_dropped = log_lines_dropped;
+        failure
+    };
     let mut rows = match outcome {
-        Err(trap) => {
-            let (kind, mut message, limit) = classify_trap(&trap);
-            if !guest_stderr.is_empty() {
-                message = format!("{guest_stderr}\n{message}");
-            }
-            return Err(Failure {
-                kind,
-                message,
-                rows_read,
-                limit,
-            });
-        }
+        Err(trap) => return Err(counted(Failure::trap(&trap, &limits, &guest_stderr))),
         Ok(Err(error)) => {
-            return Err(Failure::new(
+            return Err(counted(Failure::new(
                 ErrorKind::Plugin,
                 describe_process_error(&error),
                 rows_read,
-            ));
+            )));
         }
         Ok(Ok(rows)) => rows,
     };
     if let Some(breach) = output_breach(&rows, &limits) {
-        return Err(Failure {
+        return Err(counted(Failure {
             kind: breach.kind(),
             message: breach.to_string(),
             rows_read,
             limit: Some(breach.values()),
-        });
+            log_lines_dropped,
+        }));
     }
     if !quality_issues.is_empty() && !add_quality_issues(&mut rows, &spec.schema, quality_issues) {
         tracing::warn!(
@@ -159,6 +182,7 @@ fn check_process(
             rows,
             rows_read,
             quarantined: Vec::new(),
+            log_lines_dropped,
         });
     }
     let message = report.summary(VALIDATION_ERRORS_SHOWN);
@@ -170,9 +194,14 @@ fn check_process(
             rows,
             rows_read,
             quarantined,
+            log_lines_dropped,
         });
     }
-    Err(Failure::new(ErrorKind::Validation, message, rows_read))
+    Err(counted(Failure::new(
+        ErrorKind::Validation,
+        message,
+        rows_read,
+    )))
 }
 
 /// The column where data quality issues are recorded.
@@ -200,13 +229,31 @@ fn add_quality_issues(rows: &mut RowSet, schema: &TableSchema, issues: &[String]
     true
 }
 
+/// The root cause wasmtime gives when a guest passes the host more data in
+/// one call than the store's hostcall fuel allows. Its error type is
+/// private to wasmtime, so this text is the only way to recognise it.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
 /// The kind, message and (for a limit) the limit and observed value of a
-/// trap: each limit has its own kind.
-pub fn classify_trap(error: &wasmtime::Error) -> (ErrorKind, String, Option<(u64, u64)>) {
+/// trap under `limits`: each limit has its own kind.
+pub fn classify_trap(
+    error: &wasmtime::Error,
+    limits: &RunLimits,
+) -> (ErrorKind, String, Option<(u64, u64)>) {
     if let Some(cancelled) = error.downcast_ref::<Cancelled>() {
         return (ErrorKind::LimitTime, cancelled.to_string(), None);
     }
-    if let Some(breach) = error.downcast_ref::<LimitBreach>() {
+    let transfer = LimitBreach::OutputTransfer {
+        limit: limits.hostcall_bytes() as u64,
+    };
+    let breach = error.downcast_ref::<LimitBreach>().or_else(|| {
+        error
+            .root_cause()
+            .to_string()
+            .contains(HOSTCALL_FUEL_EXHAUSTED)
+            .then_some(&transfer)
+    });
+    if let Some(breach) = breach {
         return (breach.kind(), breach.to_string(), Some(breach.values()));
     }
     // The error chain (trap, then the guest backtrace), never the host's

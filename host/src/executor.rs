@@ -3,8 +3,12 @@
 //! 1. Claim (processor, date) in the store: a `running` record with a lease.
 //! 2. Evaluate: instantiate the plugin in a fresh store, call `process`,
 //!    check the limits and validate the rows ([`crate::evaluation`]).
-//! 3. In one transaction, replace the date's rows, record any quarantined
-//!    rows, and mark the run `success`.
+//! 3. In one transaction, create the output table if this is its first
+//!    commit (recording the processor as its owner), replace the date's
+//!    rows, record any quarantined rows, and mark the run `success`.
+//!
+//! Before it evaluates anything, a run must own its output table, or find
+//! it unowned ([`crate::ownership`]); a refusal fails it, kind `ownership`.
 //!
 //! Any failure ends the run `failed` with its kind and message, and leaves
 //! the output table untouched.
@@ -17,8 +21,9 @@ use chrono::NaiveDate;
 use crate::evaluation::{Evaluated, evaluate_timed};
 use crate::limits::LimitsConfig;
 use crate::liveness::{LeaseConfig, LeaseGuard, LeaseKeeper};
-use crate::plugin::Plugin;
+use crate::ownership::{self, Claimant};
 use crate::plugin::sandbox::RunIdentity;
+use crate::plugin::{Plugin, ProcessorSpec};
 use crate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, Trigger};
 use crate::store::{RunOutput, Store, StoreError};
 
@@ -182,6 +187,7 @@ impl Executor {
                          message: String,
                          rows_read: u64,
                          limit: Option<(u64, u64)>,
+                         log_lines_dropped: u64,
                          instantiation: Option<Duration>|
          -> Result<RunRecord, StoreError> {
             let (kind, message) = if lease.stopped_by_shutdown() {
@@ -196,6 +202,7 @@ impl Executor {
                 message,
                 rows_read: rows_read as i64,
                 limit,
+                log_lines_dropped,
             };
             match self.store.end_run(&run_id, &end) {
                 // A shutdown already failed it: the record says so.
@@ -204,14 +211,18 @@ impl Executor {
             }
         };
         let fail = |kind, message, rows_read, instantiation| {
-            fail_with(kind, message, rows_read, None, instantiation)
+            fail_with(kind, message, rows_read, None, 0, instantiation)
         };
 
         if lease.stopped_by_shutdown() {
             return fail(ErrorKind::Shutdown, String::new(), 0, None);
         }
-        if let Err(error) = self.store.ensure_table(&spec.output_table, &spec.schema) {
-            return fail(ErrorKind::Load, error.to_string(), 0, None);
+        match self.may_write_output(spec) {
+            Ok(()) => {}
+            Err(StoreError::Ownership(refused)) => {
+                return fail(ErrorKind::Ownership, refused.to_string(), 0, None);
+            }
+            Err(error) => return fail(ErrorKind::Load, error.to_string(), 0, None),
         }
         let identity = RunIdentity {
             processor: spec.name.clone(),
@@ -228,28 +239,33 @@ impl Executor {
             quality_issues,
         );
         instantiation = instantiation.or(took);
-        let (rows, rows_read, quarantined) = match evaluated {
-            Ok(Evaluated {
-                rows,
-                rows_read,
-                quarantined,
-            }) => (rows, rows_read, quarantined),
+        let Evaluated {
+            rows,
+            rows_read,
+            quarantined,
+            log_lines_dropped,
+        } = match evaluated {
+            Ok(evaluated) => evaluated,
             Err(failure) => {
                 return fail_with(
                     failure.kind,
                     failure.message,
                     failure.rows_read,
                     failure.limit,
+                    failure.log_lines_dropped,
                     instantiation,
                 );
             }
         };
         let output = RunOutput {
+            processor: &spec.name,
             table: &spec.output_table,
+            schema: &spec.schema,
             date,
             rows: &rows,
             rows_read: rows_read as i64,
             quarantined: &quarantined,
+            log_lines_dropped,
         };
         match self.store.commit_run(&run_id, &output) {
             Ok(written) => tracing::info!(
@@ -259,6 +275,14 @@ impl Executor {
                 "run succeeded"
             ),
             Err(StoreError::NotRunning(_)) => return self.finished(&run_id, instantiation),
+            Err(StoreError::Ownership(refused)) => {
+                return fail(
+                    ErrorKind::Ownership,
+                    refused.to_string(),
+                    rows_read,
+                    instantiation,
+                );
+            }
             Err(error) => {
                 return fail(ErrorKind::Load, error.to_string(), rows_read, instantiation);
             }
@@ -283,6 +307,7 @@ impl Executor {
             message: reason,
             rows_read: 0,
             limit: None,
+            log_lines_dropped: 0,
         };
         match self.store.end_run(&run_id, &end) {
             // A shutdown already failed it: the record says so.
@@ -329,6 +354,7 @@ impl Executor {
                 message: SHUTDOWN_MESSAGE.to_string(),
                 rows_read: 0,
                 limit: None,
+                log_lines_dropped: 0,
             };
             match self.store.end_run(&run.run_id, &end) {
                 Ok(()) => ended.push(run.run_id.clone()),
@@ -338,6 +364,21 @@ impl Executor {
             }
         }
         Ok(ended)
+    }
+
+    /// Whether `spec` may write its output table: the table must be its
+    /// own, or no one's yet ([`ownership`]), and an existing table must be
+    /// able to take its schema. Creates nothing: the commit does.
+    fn may_write_output(&self, spec: &ProcessorSpec) -> Result<(), StoreError> {
+        let claimant = Claimant {
+            name: &spec.name,
+            output: &spec.output_table,
+            inputs: &spec.inputs,
+        };
+        let recorded = self.store.table_owner(&spec.output_table)?;
+        ownership::decide(claimant, recorded.as_ref(), &self.store.host_owned())?;
+        self.store
+            .check_output_table(&spec.output_table, &spec.schema)
     }
 
     /// Reads the final record and tells the observer.

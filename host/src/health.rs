@@ -6,7 +6,9 @@
 //! is failed, blocked or stale, and each processor's last success. The
 //! pipeline is healthy only when there is no FAIL and no such run. A date
 //! whose run succeeded with zero rows (opening night, before anyone has
-//! played) is listed, but is not a failure.
+//! played) is listed, but is not a failure; a date that had rows and was
+//! emptied by a successful rerun is a FAIL: a processor that returns
+//! nothing where it returned rows before has lost data, or been replaced.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,8 +33,58 @@ pub struct TableHealth {
     pub latest_dates: Vec<(NaiveDate, u64)>,
     /// Scheduled dates with no rows and no successful run: each is a FAIL.
     pub missing_dates: Vec<NaiveDate>,
-    /// Scheduled dates whose run succeeded with no rows.
+    /// Scheduled dates whose run succeeded with no rows, and never had any.
     pub empty_successes: Vec<NaiveDate>,
+    /// Dates whose latest successful run wrote no rows where an earlier
+    /// success wrote some: each is a FAIL.
+    pub emptied_dates: Vec<EmptiedDate>,
+}
+
+/// A date a successful rerun emptied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmptiedDate {
+    /// The date.
+    pub date: NaiveDate,
+    /// The rows the earlier success wrote.
+    pub rows_before: i64,
+    /// The earlier success.
+    pub previous_run_id: String,
+    /// The success that wrote no rows.
+    pub run_id: String,
+}
+
+/// Per (processor, date), the emptied dates in `runs` (newest first): the
+/// latest run succeeded with zero rows, and the latest earlier success
+/// before it wrote rows.
+pub fn emptied_dates(runs: &[RunRecord]) -> BTreeMap<(&str, NaiveDate), EmptiedDate> {
+    let mut by_key: BTreeMap<(&str, NaiveDate), Vec<&RunRecord>> = BTreeMap::new();
+    for run in runs {
+        by_key
+            .entry((run.processor.as_str(), run.data_date))
+            .or_default()
+            .push(run);
+    }
+    by_key
+        .into_iter()
+        .filter_map(|(key, history)| {
+            let newest = history[0];
+            if newest.status != RunStatus::Success || newest.rows_written != 0 {
+                return None;
+            }
+            let before = history[1..]
+                .iter()
+                .find(|r| r.status == RunStatus::Success && r.rows_written > 0)?;
+            Some((
+                key,
+                EmptiedDate {
+                    date: newest.data_date,
+                    rows_before: before.rows_written,
+                    previous_run_id: before.run_id.clone(),
+                    run_id: newest.run_id.clone(),
+                },
+            ))
+        })
+        .collect()
 }
 
 /// A (processor, date) whose latest run did not succeed.
@@ -97,6 +149,7 @@ pub fn report(
             .or_insert(run);
     }
     let reached = runs.iter().map(|r| r.data_date).max();
+    let emptied = emptied_dates(&runs);
     let scheduled: BTreeSet<NaiveDate> = match (store.table_schema(pipeline.calendar())?, reached) {
         (Some(_), Some(reached)) => store
             .partition_counts(pipeline.calendar())?
@@ -142,7 +195,16 @@ pub fn report(
                 .map(|(d, n)| (*d, *n))
                 .collect(),
             missing_dates: empty.iter().filter(|d| !succeeded(d)).copied().collect(),
-            empty_successes: empty.iter().filter(|d| succeeded(d)).copied().collect(),
+            empty_successes: empty
+                .iter()
+                .filter(|d| succeeded(d) && !emptied.contains_key(&(name.as_str(), **d)))
+                .copied()
+                .collect(),
+            emptied_dates: emptied
+                .iter()
+                .filter(|((processor, _), _)| processor == name)
+                .map(|(_, e)| e.clone())
+                .collect(),
         });
         let success = runs
             .iter()
@@ -180,7 +242,10 @@ pub fn report(
             })
         })
         .collect();
-    let healthy = problem_runs.is_empty() && tables.iter().all(|t| t.missing_dates.is_empty());
+    let healthy = problem_runs.is_empty()
+        && tables
+            .iter()
+            .all(|t| t.missing_dates.is_empty() && t.emptied_dates.is_empty());
     Ok(HealthReport {
         healthy,
         checked_at: now,
@@ -189,4 +254,80 @@ pub fn report(
         problem_runs,
         last_success,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::Trigger;
+
+    fn run(id: &str, day: u32, status: RunStatus, rows: i64) -> RunRecord {
+        let date = NaiveDate::from_ymd_opt(2026, 1, day).unwrap();
+        RunRecord {
+            run_id: id.into(),
+            processor: "P".into(),
+            data_date: date,
+            attempt: 1,
+            status,
+            reason: None,
+            error_kind: None,
+            error_message: None,
+            limit_value: None,
+            observed_value: None,
+            started_at: DateTime::default(),
+            heartbeat_at: DateTime::default(),
+            lease_expires_at: DateTime::default(),
+            finished_at: None,
+            duration_ms: None,
+            rows_read: 0,
+            rows_written: rows,
+            host_id: "h".into(),
+            plugin_hash: "x".into(),
+            trigger: Trigger::Cli,
+            log_lines_dropped: 0,
+        }
+    }
+
+    #[test]
+    fn a_date_that_had_rows_and_was_emptied_by_a_successful_rerun_is_flagged() {
+        // Newest first: 11th emptied (142 -> 0), with a failed run between.
+        let runs = [
+            run("r4", 11, RunStatus::Success, 0),
+            run("r3", 11, RunStatus::Failed, 0),
+            run("r2", 11, RunStatus::Success, 142),
+            run("r1", 21, RunStatus::Success, 0),
+        ];
+        let emptied = emptied_dates(&runs);
+        assert_eq!(emptied.len(), 1);
+        let date = NaiveDate::from_ymd_opt(2026, 1, 11).unwrap();
+        assert_eq!(
+            emptied[&("P", date)],
+            EmptiedDate {
+                date,
+                rows_before: 142,
+                previous_run_id: "r2".into(),
+                run_id: "r4".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn an_empty_date_that_never_had_rows_is_not_emptied() {
+        let runs = [
+            run("r3", 21, RunStatus::Success, 0),
+            run("r2", 21, RunStatus::Success, 0),
+            run("r1", 22, RunStatus::Success, 5),
+        ];
+        assert!(emptied_dates(&runs).is_empty());
+    }
+
+    #[test]
+    fn a_date_whose_rows_came_back_is_not_emptied() {
+        let runs = [
+            run("r3", 11, RunStatus::Success, 140),
+            run("r2", 11, RunStatus::Success, 0),
+            run("r1", 11, RunStatus::Success, 142),
+        ];
+        assert!(emptied_dates(&runs).is_empty());
+    }
 }

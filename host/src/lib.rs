@@ -14,13 +14,14 @@
 //! - [`validate`]: checking output rows against a schema before any write.
 //! - [`drift`]: additive migrations and refused changes when a live schema differs.
 //! - [`quarantine`]: bad rows set aside under the `quarantine` policy.
-//! - [`store`]: where tables and run history live (the embedded SQLite store).
+//! - [`store`]: where tables and run history live: embedded SQLite or BigQuery.
 //! - [`runs`]: run records and their statuses.
 //! - [`evaluation`]: one checked call of `process`, shared by runs and `slate test`.
 //! - [`executor`]: one run of one processor for one date.
 //! - [`health`]: the pipeline health report.
 //! - [`limits`]: per-run resource limits and their breaches.
 //! - [`liveness`]: leases, heartbeats and reaping of stale runs.
+//! - [`ownership`]: which processor owns which table; refusals of the rest.
 //! - [`completeness`]: upstream status and lookback gap checks before a run.
 //! - [`dag`]: ordering processors by their declared dependencies.
 //! - [`pipeline`]: running a set of processors for a date, in order.
@@ -44,6 +45,7 @@ pub mod executor;
 pub mod health;
 pub mod limits;
 pub mod liveness;
+pub mod ownership;
 pub mod pipeline;
 pub mod plugin;
 pub mod quarantine;

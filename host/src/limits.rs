@@ -31,6 +31,17 @@ pub struct RunLimits {
     pub max_output_bytes: u64,
     /// The most rows the processor may read through `read-rows`.
     pub max_rows_read: u64,
+    /// How many guest log lines a run may write; later lines are dropped
+    /// and counted in the run record.
+    pub max_log_lines: u64,
+    /// How many bytes of guest log messages a run may write.
+    pub max_log_bytes: u64,
+    /// The longest guest log message kept; longer ones are cut.
+    pub max_log_message_bytes: u64,
+    /// Whether a guest's `error` lines log at error level. Off by default:
+    /// a processor's own lines log at `warn` at most, so that its noise
+    /// never reads as the host's errors.
+    pub guest_log_errors: bool,
 }
 
 impl Default for RunLimits {
@@ -43,7 +54,44 @@ impl Default for RunLimits {
             max_output_rows: 1_000_000,
             max_output_bytes: 512 << 20,
             max_rows_read: 10_000_000,
+            max_log_lines: 10_000,
+            max_log_bytes: 4 << 20,
+            max_log_message_bytes: 4 << 10,
+            guest_log_errors: false,
         }
+    }
+}
+
+impl RunLimits {
+    /// The limits of reading a processor's `info()`: it describes the
+    /// processor and nothing more, so it gets a second of CPU and 64 MiB,
+    /// whatever the processor's own runs may use.
+    pub fn for_info() -> Self {
+        RunLimits {
+            memory_bytes: 64 << 20,
+            cpu_time: Duration::from_secs(1),
+            wall_time: Duration::from_secs(5),
+            max_rows_read: 0,
+            max_log_lines: 100,
+            ..RunLimits::default()
+        }
+    }
+
+    /// The most bytes wasmtime may copy out of the guest in one call (its
+    /// "hostcall fuel"): enough for the largest output these limits allow
+    /// once lifted into host values, so that Slate's own output limits, with
+    /// their kind and values, are what stops an oversized output. A guest
+    /// cannot make the host allocate much more than its own memory either
+    /// way, since every lifted list must lie in its linear memory.
+    pub fn hostcall_bytes(&self) -> usize {
+        use crate::plugin::bindings::Value;
+        let per_row = std::mem::size_of::<Vec<Value>>() as u64;
+        let per_byte = std::mem::size_of::<Value>() as u64 + 1;
+        let bytes = self
+            .max_output_rows
+            .saturating_mul(per_row)
+            .saturating_add(self.max_output_bytes.saturating_mul(per_byte));
+        usize::try_from(bytes).unwrap_or(usize::MAX)
     }
 }
 
@@ -98,6 +146,16 @@ pub enum LimitBreach {
         /// Bytes returned, approximately.
         observed: u64,
     },
+    /// The guest tried to hand the host more data in one call than the
+    /// output limits allow, so it was stopped before the host took it.
+    #[error(
+        "output limit exceeded: the processor tried to pass more than {limit} bytes to the \
+         host in one call (the bound that max_output_rows and max_output_mib set)"
+    )]
+    OutputTransfer {
+        /// The most bytes one call may pass.
+        limit: u64,
+    },
 }
 
 impl LimitBreach {
@@ -107,9 +165,9 @@ impl LimitBreach {
             LimitBreach::Memory { .. } => ErrorKind::LimitMemory,
             LimitBreach::CpuTime { .. } | LimitBreach::WallTime { .. } => ErrorKind::LimitTime,
             LimitBreach::Fuel { .. } => ErrorKind::LimitFuel,
-            LimitBreach::OutputRows { .. } | LimitBreach::OutputBytes { .. } => {
-                ErrorKind::LimitOutput
-            }
+            LimitBreach::OutputRows { .. }
+            | LimitBreach::OutputBytes { .. }
+            | LimitBreach::OutputTransfer { .. } => ErrorKind::LimitOutput,
         }
     }
 
@@ -121,7 +179,7 @@ impl LimitBreach {
             | LimitBreach::WallTime { limit, observed }
             | LimitBreach::OutputRows { limit, observed }
             | LimitBreach::OutputBytes { limit, observed } => (limit, observed),
-            LimitBreach::Fuel { limit } => (limit, limit),
+            LimitBreach::Fuel { limit } | LimitBreach::OutputTransfer { limit } => (limit, limit),
         }
     }
 }
@@ -144,6 +202,14 @@ pub struct LimitOverrides {
     pub max_output_mib: Option<u64>,
     /// Most rows read through the host.
     pub max_rows_read: Option<u64>,
+    /// Most guest log lines per run.
+    pub max_log_lines: Option<u64>,
+    /// Most guest log bytes per run, KiB.
+    pub max_log_kib: Option<u64>,
+    /// Longest guest log message, bytes.
+    pub max_log_message_bytes: Option<u64>,
+    /// Let guest `error` lines log at error level.
+    pub guest_log_errors: Option<bool>,
 }
 
 impl LimitOverrides {
@@ -160,6 +226,12 @@ impl LimitOverrides {
                 .max_output_mib
                 .map_or(base.max_output_bytes, |m| m << 20),
             max_rows_read: self.max_rows_read.unwrap_or(base.max_rows_read),
+            max_log_lines: self.max_log_lines.unwrap_or(base.max_log_lines),
+            max_log_bytes: self.max_log_kib.map_or(base.max_log_bytes, |k| k << 10),
+            max_log_message_bytes: self
+                .max_log_message_bytes
+                .unwrap_or(base.max_log_message_bytes),
+            guest_log_errors: self.guest_log_errors.unwrap_or(base.guest_log_errors),
         }
     }
 }
@@ -187,6 +259,9 @@ impl From<RunLimits> for LimitsConfig {
 struct ConfigFile {
     #[serde(default)]
     limits: Option<LimitsSection>,
+    /// Read by [`crate::dates::DatesConfig`].
+    #[serde(default, rename = "dates")]
+    _dates: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

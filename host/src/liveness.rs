@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::runs::{RunFilter, RunRecord, RunStatus};
 use crate::store::{Store, StoreError};
@@ -144,6 +144,45 @@ impl Keeper {
     }
 }
 
+/// What [`reap_on_start`] cleaned up.
+#[derive(Debug, Default)]
+pub struct Reaped {
+    /// Runs failed as stale.
+    pub runs: Vec<RunRecord>,
+    /// Staging tables of killed runs, dropped.
+    pub staging: Vec<crate::schema::TableName>,
+}
+
+/// What every command that reaps does first, so that they all apply the
+/// same rule: the runs of this machine's dead earlier processes (a `slate`
+/// whose pid is gone) are made stale at once, every run whose lease
+/// expired before `now` is failed as stale, and staging tables killed runs
+/// left are dropped. `host_id` is this process's own id.
+pub fn reap_on_start(
+    store: &dyn Store,
+    host_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Reaped, StoreError> {
+    let running = store.runs(&RunFilter {
+        status: Some(RunStatus::Running),
+        ..RunFilter::default()
+    })?;
+    let mut expired: Vec<&str> = Vec::new();
+    for run in &running {
+        if !expired.contains(&run.host_id.as_str()) && is_dead_incarnation(&run.host_id, host_id) {
+            let count = store.expire_leases(&run.host_id)?;
+            tracing::warn!(host = %run.host_id, runs = count, "previous incarnation is gone: its runs are stale");
+            expired.push(&run.host_id);
+        }
+    }
+    let runs = store.reap_stale(now)?;
+    for run in &runs {
+        tracing::warn!(run_id = %run.run_id, processor = %run.processor, date = %run.data_date, "reaped stale run");
+    }
+    let staging = store.sweep_staging(now)?;
+    Ok(Reaped { runs, staging })
+}
+
 impl LeaseKeeper {
     /// Starts keeping leases for `host_id` on `store`: expires the leases of
     /// this machine's dead previous incarnations, reaps, then renews and
@@ -161,23 +200,10 @@ impl LeaseKeeper {
             wake: Condvar::new(),
             reaped: AtomicU64::new(0),
         });
-        let running = keeper.store.runs(&RunFilter {
-            status: Some(RunStatus::Running),
-            ..RunFilter::default()
-        })?;
-        let mut expired: Vec<&str> = Vec::new();
-        for run in &running {
-            if !expired.contains(&run.host_id.as_str())
-                && is_dead_incarnation(&run.host_id, host_id)
-            {
-                let count = keeper.store.expire_leases(&run.host_id)?;
-                tracing::warn!(host = %run.host_id, runs = count, "previous incarnation is gone: its runs are stale");
-                expired.push(&run.host_id);
-            }
-        }
-        for run in keeper.reap()? {
-            tracing::warn!(run_id = %run.run_id, processor = %run.processor, date = %run.data_date, "reaped stale run");
-        }
+        let reaped = reap_on_start(keeper.store.as_ref(), host_id, Utc::now())?;
+        keeper
+            .reaped
+            .fetch_add(reaped.runs.len() as u64, Ordering::Relaxed);
         let weak = Arc::downgrade(&keeper);
         std::thread::Builder::new()
             .name("slate-leases".into())
@@ -272,7 +298,7 @@ impl Drop for LeaseKeeper {
 
 /// Whether `other` is a previous incarnation of this host (`name:pid`, same
 /// name, another pid) whose process no longer exists.
-fn is_dead_incarnation(other: &str, me: &str) -> bool {
+pub fn is_dead_incarnation(other: &str, me: &str) -> bool {
     let (Some((other_name, other_pid)), Some((my_name, _))) =
         (other.rsplit_once(':'), me.rsplit_once(':'))
     else {

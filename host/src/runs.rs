@@ -48,6 +48,9 @@ pub enum ErrorKind {
     Upstream,
     /// The host shut down before the run finished.
     Shutdown,
+    /// The processor named a table it does not own: another processor's,
+    /// a raw input, or one of the host's.
+    Ownership,
 }
 
 /// What started a run.
@@ -98,7 +101,7 @@ text_enum!(ErrorKind {
     Plugin => "plugin", Trap => "trap", LimitMemory => "limit_memory",
     LimitTime => "limit_time", LimitFuel => "limit_fuel", LimitOutput => "limit_output",
     Validation => "validation", Load => "load", Stale => "stale", Upstream => "upstream",
-    Shutdown => "shutdown",
+    Shutdown => "shutdown", Ownership => "ownership",
 });
 text_enum!(Trigger { Cli => "cli", Http => "http", Backfill => "backfill" });
 
@@ -145,6 +148,8 @@ pub struct RunRecord {
     pub plugin_hash: String,
     /// What started it.
     pub trigger: Trigger,
+    /// Guest log lines the host dropped because the run spent its log budget.
+    pub log_lines_dropped: i64,
 }
 
 /// A run about to be claimed.
@@ -177,6 +182,8 @@ pub struct RunEnd {
     pub rows_read: i64,
     /// For a limit breach: the limit and the observed value.
     pub limit: Option<(u64, u64)>,
+    /// Guest log lines the host dropped over the run's log budget.
+    pub log_lines_dropped: u64,
 }
 
 /// Which runs to list; every set field must match.

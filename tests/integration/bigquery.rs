@@ -266,11 +266,14 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
         .commit_run(
             &run.run_id,
             &RunOutput {
+                processor: "LoadErrors",
                 table: &table,
+                schema: &schema,
                 date: day,
                 rows: &rows,
                 rows_read: 0,
                 quarantined: &[],
+                log_lines_dropped: 0,
             },
         )
         .unwrap_err()
@@ -294,6 +297,111 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
         store.run(&run.run_id).unwrap().unwrap().status,
         RunStatus::Running
     );
+}
+
+#[test]
+fn a_processor_cannot_forge_the_run_history_in_bigquery() {
+    let bigquery = BigQueryHost::new();
+    let day = date("2026-01-11");
+    let load = |path: &str| {
+        bigquery
+            .runtime
+            .load(&std::fs::read(path).unwrap())
+            .unwrap()
+    };
+    let owner = load(components::VERSIONED_V1);
+    let real = bigquery
+        .executor
+        .execute(&owner, day, Trigger::Cli)
+        .unwrap();
+    assert_eq!(real.status, RunStatus::Success, "{real:?}");
+
+    let forge = load(components::HOSTILE_HISTORY_FORGE);
+    let refused = bigquery
+        .executor
+        .execute(&forge, day, Trigger::Cli)
+        .unwrap();
+    assert_eq!(
+        refused.error_kind,
+        Some(ErrorKind::Ownership),
+        "{refused:?}"
+    );
+    let message = refused.error_message.unwrap();
+    assert!(
+        message.contains("nba_reference.processor_run_history: it is owned by the host"),
+        "{message}"
+    );
+
+    let history = bigquery
+        .store
+        .runs(&slate::runs::RunFilter {
+            date: Some(day),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert!(history.iter().all(|r| r.host_id != "forged-host"));
+    assert!(
+        history
+            .iter()
+            .any(|r| r.run_id == real.run_id && r.status == RunStatus::Success)
+    );
+    // The healthy processor beside it still owns and writes its table.
+    let again = bigquery
+        .executor
+        .execute(&owner, day, Trigger::Cli)
+        .unwrap();
+    assert_eq!(again.status, RunStatus::Success);
+    let versioned = TableName::new("slate_test", "versioned");
+    assert_eq!(
+        bigquery
+            .store
+            .read_rows(&versioned, day, day)
+            .unwrap()
+            .rows
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn the_sweep_drops_staging_tables_a_killed_run_left_and_keeps_fresh_ones() {
+    use slate::store::bigquery::STAGING_PREFIX;
+    let bigquery = BigQueryHost::new();
+    let schema = TableSchema {
+        columns: vec![Column::new("day", ColumnType::Date, ColumnMode::Required)],
+        partition_column: "day".into(),
+        key_columns: vec![],
+    };
+    let raw = TableName::new("slate_test", "sweep_raw");
+    bigquery.store.ensure_table(&raw, &schema).unwrap();
+    bigquery.store.record_raw_input(&raw).unwrap();
+    let two_hours_ago = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        (chrono::Utc::now().timestamp() - 7200) as u64,
+        0,
+    );
+    let left = TableName::new(
+        "slate_test",
+        &format!(
+            "{STAGING_PREFIX}{}",
+            uuid::Uuid::new_v7(two_hours_ago).simple()
+        ),
+    );
+    let fresh = TableName::new(
+        "slate_test",
+        &format!("{STAGING_PREFIX}{}", uuid::Uuid::now_v7().simple()),
+    );
+    bigquery.store.ensure_table(&left, &schema).unwrap();
+    bigquery.store.ensure_table(&fresh, &schema).unwrap();
+
+    let dropped = bigquery.store.sweep_staging(chrono::Utc::now()).unwrap();
+    assert_eq!(dropped, vec![left.clone()]);
+    assert_eq!(
+        bigquery.store.table_schema(&fresh).unwrap().map(|_| ()),
+        Some(())
+    );
+    assert_eq!(bigquery.store.table_schema(&left).unwrap(), None);
 }
 
 fn slate_on_bigquery(

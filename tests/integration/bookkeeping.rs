@@ -359,6 +359,7 @@ fn record(status: RunStatus, lease_from_now: chrono::Duration) -> RunRecord {
         host_id: "h:1".into(),
         plugin_hash: "x".into(),
         trigger: Trigger::Cli,
+        log_lines_dropped: 0,
     }
 }
 

@@ -161,3 +161,166 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
     let other = slate(dir.path(), &["quarantine", "--run", "no-such-run"]);
     assert!(String::from_utf8_lossy(&other.stdout).ends_with("0 quarantined rows\n"));
 }
+
+#[test]
+fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = slate(
+        dir.path(),
+        &["demo", "--from", "2026-01-11", "--to", "2026-01-11"],
+    );
+    assert!(demo.status.success(), "{}", stderr(&demo));
+
+    let tables = slate(dir.path(), &["tables"]);
+    assert!(tables.status.success(), "{}", stderr(&tables));
+    let listing = String::from_utf8_lossy(&tables.stdout);
+    let owner_of = |table: &str| {
+        listing
+            .lines()
+            .find(|l| l.contains(table))
+            .map(|l| l.split('┆').nth(1).unwrap_or_default().trim().to_string())
+    };
+    assert_eq!(
+        owner_of("nba_analytics.player_game_summary").as_deref(),
+        Some("PlayerGameSummaryProcessor"),
+        "{listing}"
+    );
+    assert_eq!(
+        owner_of("nba_raw.schedule").as_deref(),
+        Some("the host (raw input)"),
+        "{listing}"
+    );
+
+    // A --plugin-dir processor that names a raw input stops the command
+    // before anything runs, naming the table and why.
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::support::components::HOSTILE_RAW_OVERWRITE,
+        plugins.path().join("raw_overwrite.wasm"),
+    )
+    .unwrap();
+    let plugin_dir = plugins.path().to_str().unwrap();
+    let refused = slate(
+        dir.path(),
+        &["--plugin-dir", plugin_dir, "run", "--date", "2026-01-11"],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("RawOverwrite may not write nba_raw.schedule: it is a raw input"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let moved = slate(
+        dir.path(),
+        &[
+            "tables",
+            "transfer",
+            "nba_analytics.player_game_summary",
+            "--to",
+            "SummaryV2Processor",
+        ],
+    );
+    assert!(moved.status.success(), "{}", stderr(&moved));
+    let listing = slate(dir.path(), &["tables"]);
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    assert!(listing.contains("transfers:"), "{listing}");
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains("PlayerGameSummaryProcessor") && l.contains("SummaryV2Processor")),
+        "{listing}"
+    );
+    // The bundled processor no longer owns its table, so loading refuses it.
+    let run = slate(dir.path(), &["run", "--date", "2026-01-11"]);
+    assert!(!run.status.success());
+    assert!(
+        stderr(&run).contains("it is owned by SummaryV2Processor"),
+        "{}",
+        stderr(&run)
+    );
+    let history = slate(
+        dir.path(),
+        &["tables", "transfer", "_slate_runs.x", "--to", "Anyone"],
+    );
+    assert!(!history.status.success());
+    assert!(
+        stderr(&history).contains("is the host's"),
+        "{}",
+        stderr(&history)
+    );
+}
+
+#[test]
+fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
+    use slate::rows::{RowSet, Scalar, Value, wit_date};
+    use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+    use slate::store::{EmbeddedStore, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let day = crate::support::date("2026-01-11");
+    let store_file = dir.path().join("slate.db");
+    {
+        let store = EmbeddedStore::open(&store_file).unwrap();
+        let control = TableName::new("slate_test", "hostile_control");
+        let schema = TableSchema {
+            columns: vec![
+                Column::new("day", ColumnType::Date, ColumnMode::Required),
+                Column::new("lines", ColumnType::Int64, ColumnMode::Required),
+            ],
+            partition_column: "day".into(),
+            key_columns: vec![],
+        };
+        store.ensure_table(&control, &schema).unwrap();
+        let rows = RowSet {
+            columns: vec!["day".into(), "lines".into()],
+            rows: vec![vec![
+                Value::Scalar(Scalar::Date(wit_date(day))),
+                Value::Scalar(Scalar::Int64(20_000)),
+            ]],
+        };
+        store.replace_partitions(&control, &[day], &rows).unwrap();
+    }
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        crate::support::components::HOSTILE_LOG_FLOOD,
+        plugins.path().join("log_flood.wasm"),
+    )
+    .unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--plugin-dir")
+        .arg(plugins.path())
+        .args(["run", "--date", "2026-01-11", "--processors", "LogFlood"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run slate");
+    assert!(run.status.success(), "{}", stderr(&run));
+    let log = stderr(&run);
+    // 20,000 lines of 10 KB would be 200 MB; the default budget is 4 MiB,
+    // each line cut to 4 KiB, and a guest's errors log as warnings.
+    assert!(log.len() < 5 << 20, "{} bytes on stderr", log.len());
+    let guest_lines: Vec<&str> = log.lines().filter(|l| l.contains("flood flood")).collect();
+    assert!(!guest_lines.is_empty() && guest_lines.len() <= 1_024);
+    assert!(
+        guest_lines
+            .iter()
+            .all(|l| l.contains("WARN") && !l.contains("ERROR"))
+    );
+    assert!(guest_lines.iter().all(|l| l.len() < 4_500));
+    assert!(log.contains("spent its log budget"), "no summary line");
+
+    let store = EmbeddedStore::open(&store_file).unwrap();
+    let record = &store
+        .runs(&slate::runs::RunFilter {
+            processor: Some("LogFlood".into()),
+            ..Default::default()
+        })
+        .unwrap()[0];
+    assert_eq!(
+        record.log_lines_dropped as usize,
+        20_000 - guest_lines.len(),
+        "every line not written is counted"
+    );
+}

@@ -52,6 +52,9 @@ on_both_backends!(
     quarantined_rows_are_committed_with_the_run,
     schema_drift_adds_nullable_columns_and_refuses_the_rest,
     read_columns_returns_only_the_named_columns_in_their_order,
+    a_table_has_one_owner_and_moves_only_by_a_recorded_transfer,
+    a_first_commit_creates_the_table_and_a_failed_run_creates_none,
+    dropped_guest_log_lines_are_recorded_with_the_run,
 );
 
 fn output_table() -> TableName {
@@ -121,14 +124,18 @@ fn commit(
     day: NaiveDate,
     rows: &RowSet,
 ) -> Result<usize, StoreError> {
+    let processor = store.run(run_id)?.expect("a claimed run").processor;
     store.commit_run(
         run_id,
         &RunOutput {
+            processor: &processor,
             table: &output_table(),
+            schema: &output_schema(),
             date: day,
             rows,
             rows_read: 7,
             quarantined: &[],
+            log_lines_dropped: 0,
         },
     )
 }
@@ -140,6 +147,7 @@ fn failed(message: &str) -> RunEnd {
         message: message.into(),
         rows_read: 3,
         limit: None,
+        log_lines_dropped: 0,
     }
 }
 
@@ -444,11 +452,14 @@ fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {
         .commit_run(
             &run.run_id,
             &RunOutput {
+                processor: "QuarantineProcessor",
                 table: &output_table(),
+                schema: &output_schema(),
                 date: day,
                 rows: &rows(day, &["a", "b"]),
                 rows_read: 5,
                 quarantined: &quarantined,
+                log_lines_dropped: 0,
             },
         )
         .unwrap();
@@ -566,4 +577,100 @@ fn read_columns_returns_only_the_named_columns_in_their_order(store: Arc<dyn Sto
         unknown.to_string(),
         "table slate_test.history_behaviour has no column `rebounds`"
     );
+}
+
+fn a_table_has_one_owner_and_moves_only_by_a_recorded_transfer(store: Arc<dyn Store>) {
+    use slate::ownership::{OwnershipRefused, TableOwner};
+    let day = date("2026-01-11");
+    let owner = store
+        .start_run(&new_run("OwnerProcessor", day, LEASE))
+        .unwrap();
+    commit(store.as_ref(), &owner.run_id, day, &rows(day, &["a", "b"])).unwrap();
+    assert_eq!(
+        store.table_owner(&output_table()).unwrap(),
+        Some(TableOwner::Processor("OwnerProcessor".into()))
+    );
+
+    // Another processor's commit writes nothing and names the owner.
+    let thief = store
+        .start_run(&new_run("ThiefProcessor", day, LEASE))
+        .unwrap();
+    match commit(store.as_ref(), &thief.run_id, day, &rows(day, &[])) {
+        Err(StoreError::Ownership(OwnershipRefused::OwnedByAnother { owner, .. })) => {
+            assert_eq!(owner, "OwnerProcessor")
+        }
+        other => panic!("the thief's commit was not refused: {other:?}"),
+    }
+    assert_eq!(players(store.as_ref(), day), ["a", "b"]);
+
+    // A raw input belongs to the host; a processor's table cannot become one.
+    let raw = TableName::new("slate_test", "raw_behaviour");
+    store.ensure_table(&raw, &output_schema()).unwrap();
+    store.record_raw_input(&raw).unwrap();
+    assert_eq!(store.table_owner(&raw).unwrap(), Some(TableOwner::RawInput));
+    assert!(store.record_raw_input(&output_table()).is_err());
+
+    // Only a transfer moves it, and the transfer is recorded.
+    let moved = store
+        .transfer_table(
+            &output_table(),
+            &TableOwner::Processor("ThiefProcessor".into()),
+            "operator",
+        )
+        .unwrap();
+    assert_eq!(
+        store.table_owner(&output_table()).unwrap(),
+        Some(TableOwner::Processor("ThiefProcessor".into()))
+    );
+    let transfers = store.table_transfers().unwrap();
+    assert_eq!(transfers.len(), 1);
+    assert_eq!(
+        (
+            &transfers[0].from,
+            &transfers[0].to,
+            transfers[0].by.as_str()
+        ),
+        (&moved.from, &moved.to, "operator")
+    );
+    let owners = store.table_owners().unwrap();
+    assert_eq!(
+        owners
+            .iter()
+            .map(|o| o.table.to_string())
+            .collect::<Vec<_>>(),
+        ["slate_test.history_behaviour", "slate_test.raw_behaviour"]
+    );
+}
+
+fn a_first_commit_creates_the_table_and_a_failed_run_creates_none(store: Arc<dyn Store>) {
+    let day = date("2026-01-11");
+    let failing = store
+        .start_run(&new_run("FailingProcessor", day, LEASE))
+        .unwrap();
+    store
+        .check_output_table(&output_table(), &output_schema())
+        .unwrap();
+    store.end_run(&failing.run_id, &failed("boom")).unwrap();
+    assert_eq!(store.table_schema(&output_table()).unwrap(), None);
+
+    let first = store
+        .start_run(&new_run("FailingProcessor", day, LEASE))
+        .unwrap();
+    commit(store.as_ref(), &first.run_id, day, &rows(day, &["a"])).unwrap();
+    assert!(store.table_schema(&output_table()).unwrap().is_some());
+    assert_eq!(players(store.as_ref(), day), ["a"]);
+}
+
+fn dropped_guest_log_lines_are_recorded_with_the_run(store: Arc<dyn Store>) {
+    let day = date("2026-01-11");
+    let noisy = store
+        .start_run(&new_run("NoisyProcessor", day, LEASE))
+        .unwrap();
+    let end = RunEnd {
+        log_lines_dropped: 12_345,
+        ..failed("too loud")
+    };
+    store.end_run(&noisy.run_id, &end).unwrap();
+    let record = store.run(&noisy.run_id).unwrap().unwrap();
+    assert_eq!(record.log_lines_dropped, 12_345);
 }

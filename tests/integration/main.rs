@@ -11,6 +11,8 @@ mod column_batch;
 mod emulator;
 mod foundation;
 mod history_backends;
+mod isolation;
+mod multi_memory;
 mod pipeline;
 mod plugin_test;
 mod sandbox;

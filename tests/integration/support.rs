@@ -8,7 +8,7 @@ use slate::demo::season::{Season, SeasonConfig};
 use slate::demo::{load_season, schedule_schema, schedule_table};
 use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
-use slate::plugin::sandbox::InputSource;
+use slate::plugin::sandbox::{InputError, InputSource};
 use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::RowSet;
 use slate::runs::{RunRecord, Trigger};
@@ -58,6 +58,9 @@ impl TestHost {
         store
             .ensure_table(&schedule_table(), &schedule_schema())
             .expect("a schedule table");
+        store
+            .record_raw_input(&schedule_table())
+            .expect("the schedule is a raw input");
         let runtime = Runtime::new(Some(&dir.path().join("compiled"))).expect("a runtime");
         let executor = Executor::new(store.clone() as Arc<dyn Store>, "test-host", limits, leases)
             .expect("an executor");
@@ -100,11 +103,16 @@ impl TestHost {
             .expect("the run can be claimed")
     }
 
-    /// Every row of `table` on `day`.
+    /// Every row of `table` on `day`; none when the table does not exist
+    /// (no run ever committed to it).
     pub fn rows(&self, table: &TableName, day: NaiveDate) -> RowSet {
-        self.store
-            .read_rows(table, day, day)
-            .expect("the table can be read")
+        match self.store.read_rows(table, day, day) {
+            Err(InputError::UnknownTable(_)) => RowSet {
+                columns: Vec::new(),
+                rows: Vec::new(),
+            },
+            read => read.expect("the table can be read"),
+        }
     }
 }
 

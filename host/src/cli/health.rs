@@ -36,6 +36,12 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
             for date in &table.missing_dates {
                 println!("  FAIL {date}: scheduled, but no rows");
             }
+            for emptied in &table.emptied_dates {
+                println!(
+                    "  FAIL {}: emptied: run {} succeeded with 0 rows where run {} wrote {}",
+                    emptied.date, emptied.run_id, emptied.previous_run_id, emptied.rows_before
+                );
+            }
             for date in &table.empty_successes {
                 println!("  note {date}: succeeded with 0 rows");
             }

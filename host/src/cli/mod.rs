@@ -9,6 +9,7 @@ mod quarantine;
 mod render;
 mod run;
 mod serve;
+mod tables;
 mod test;
 mod warehouse;
 
@@ -24,6 +25,7 @@ use slate::data_dir::{DEFAULT_DATA_DIR, DataDir};
 use slate::executor::Executor;
 use slate::limits::LimitsConfig;
 use slate::liveness::LeaseConfig;
+use slate::ownership::Ledger;
 use slate::pipeline::Pipeline;
 use slate::plugin::Runtime;
 use slate::registry::Registry;
@@ -159,6 +161,15 @@ enum Command {
         #[command(subcommand)]
         command: Option<PluginsCommand>,
     },
+    /// Lists every table with its owner (the one processor that may write
+    /// it, or the host for raw inputs) and the transfers recorded.
+    Tables {
+        #[command(subcommand)]
+        command: Option<TablesCommand>,
+        /// Print one JSON object per table instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Makes an earlier version of a processor active again.
     Rollback {
         /// The processor.
@@ -183,6 +194,22 @@ enum Command {
         /// The last date to run (default: the season's last day).
         #[arg(long)]
         to: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TablesCommand {
+    /// Moves a table to another owner, and records the transfer. The only
+    /// way a table changes hands: a renamed processor does not inherit it.
+    Transfer {
+        /// The table, dataset.table.
+        table: String,
+        /// The processor that will own it.
+        #[arg(long, conflicts_with = "raw_input")]
+        to: Option<String>,
+        /// Make it a raw input the host owns, which no processor writes.
+        #[arg(long)]
+        raw_input: bool,
     },
 }
 
@@ -281,6 +308,19 @@ pub fn run() -> Result<ExitCode> {
         Command::Plugins {
             command: Some(PluginsCommand::History { name }),
         } => plugins::history(&options, &name),
+        Command::Tables {
+            command: None,
+            json,
+        } => tables::list(&options, json),
+        Command::Tables {
+            command:
+                Some(TablesCommand::Transfer {
+                    table,
+                    to,
+                    raw_input,
+                }),
+            ..
+        } => tables::transfer(&options, &table, to.as_deref(), raw_input),
         Command::Rollback { name, to } => plugins::rollback(&options, &name, to.as_deref()),
         Command::Backfill(args) => backfill::backfill(&options, args),
         Command::Serve(args) => serve::serve(&options, args),
@@ -304,7 +344,8 @@ fn parse_date(text: &str) -> Result<NaiveDate> {
 fn schemas(options: &HostOptions, out: Option<&std::path::Path>) -> Result<ExitCode> {
     let runtime = Runtime::new(None)?;
     let registry = plugins::existing_registry(options)?;
-    for plugin in plugins::load_processors(&runtime, registry.as_ref(), options)? {
+    let ledger = plugins::ledger(options)?;
+    for plugin in plugins::load_processors(&runtime, registry.as_ref(), options, &ledger)? {
         let spec = &plugin.spec;
         let json = serde_json::to_string_pretty(&spec.schema.columns)? + "\n";
         match out {
@@ -372,10 +413,12 @@ impl Host {
         let limits =
             LimitsConfig::load(&options.data_dir.config_file()).map_err(anyhow::Error::msg)?;
         let registry = plugins::registry(options)?;
+        let ledger = Ledger::new(store.table_owners()?, store.host_owned());
         let pipeline = Pipeline::new(plugins::load_processors(
             &runtime,
             Some(&registry),
             options,
+            &ledger,
         )?)?;
         let executor = Executor::new(store.clone(), host_id(), limits, options.leases)?;
         Ok(Host {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use slate::catalog::{self, Origin};
 use slate::deploy;
+use slate::ownership::Ledger;
 use slate::pipeline::Pipeline;
 use slate::plugin::{Plugin, Runtime};
 use slate::registry::Registry;
@@ -42,15 +43,28 @@ pub fn existing_registry(options: &HostOptions) -> Result<Option<Registry>> {
     })
 }
 
+/// What the store has recorded about table ownership, for commands that
+/// load processors without running them: an embedded store that does not
+/// exist yet has recorded nothing.
+pub fn ledger(options: &HostOptions) -> Result<Ledger> {
+    if options.warehouse.is_embedded() && !options.data_dir.store_file().exists() {
+        return Ok(Ledger::default());
+    }
+    let store = super::open_store(options, false)?;
+    Ok(Ledger::new(store.table_owners()?, store.host_owned()))
+}
+
 /// Every processor the host runs: bundled, overridden or extended by the
-/// registry's active versions, plus the `--plugin-dir` components.
+/// registry's active versions, plus the `--plugin-dir` components; refused
+/// when one names a table `ledger` says it may not write.
 pub fn load_processors(
     runtime: &Runtime,
     registry: Option<&Registry>,
     options: &HostOptions,
+    ledger: &Ledger,
 ) -> Result<Vec<Plugin>> {
     Ok(
-        catalog::load(runtime, registry, options.plugin_dir.as_deref())?
+        catalog::load(runtime, registry, options.plugin_dir.as_deref(), ledger)?
             .into_iter()
             .map(|loaded| loaded.plugin)
             .collect(),
@@ -62,8 +76,14 @@ pub fn deploy(options: &HostOptions, file: &Path) -> Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let runtime = runtime(options)?;
     let registry = registry(options)?;
-    let current = Pipeline::new(load_processors(&runtime, Some(&registry), options)?)?;
-    let deployed = deploy::deploy(&runtime, &registry, &current, &bytes, None)
+    let ledger = ledger(options)?;
+    let current = Pipeline::new(load_processors(
+        &runtime,
+        Some(&registry),
+        options,
+        &ledger,
+    )?)?;
+    let deployed = deploy::deploy(&runtime, &registry, &current, &bytes, None, &ledger)
         .with_context(|| format!("{} was not deployed", file.display()))?;
     println!(
         "deployed {} {} ({}), now active",
@@ -76,8 +96,14 @@ pub fn deploy(options: &HostOptions, file: &Path) -> Result<ExitCode> {
 pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<ExitCode> {
     let runtime = runtime(options)?;
     let registry = registry(options)?;
-    let current = Pipeline::new(load_processors(&runtime, Some(&registry), options)?)?;
-    let deployed = deploy::rollback(&runtime, &registry, &current, name, to)
+    let ledger = ledger(options)?;
+    let current = Pipeline::new(load_processors(
+        &runtime,
+        Some(&registry),
+        options,
+        &ledger,
+    )?)?;
+    let deployed = deploy::rollback(&runtime, &registry, &current, name, to, &ledger)
         .with_context(|| format!("{name} was not rolled back"))?;
     println!(
         "rolled back {} to {} ({}), now active",
@@ -100,7 +126,12 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
             )
         })
         .collect();
-    let loaded = catalog::load(&runtime, Some(&registry), options.plugin_dir.as_deref())?;
+    let loaded = catalog::load(
+        &runtime,
+        Some(&registry),
+        options.plugin_dir.as_deref(),
+        &ledger(options)?,
+    )?;
     let mut output = table(&[
         "name",
         "version",

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use chrono::NaiveDate;
+use slate::liveness::{is_dead_incarnation, reap_on_start};
 use slate::runs::{RunFilter, RunStatus, Trigger};
 
 use super::render::{duration, short_error, table};
@@ -66,7 +67,25 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
 /// Prints run history matching `filter`, newest first.
 pub fn runs(options: &HostOptions, filter: &RunFilter) -> Result<ExitCode> {
     let store = super::open_store(options, false)?;
-    let records = store.runs(filter)?;
+    let records = match filter.stale_as_of {
+        // Stale by the same rule every reaping command applies: a lease
+        // that expired, or a host that was an earlier process on this
+        // machine and is gone.
+        Some(now) => {
+            let me = super::host_id();
+            let running = RunFilter {
+                status: Some(RunStatus::Running),
+                stale_as_of: None,
+                ..filter.clone()
+            };
+            store
+                .runs(&running)?
+                .into_iter()
+                .filter(|r| r.is_stale(now) || is_dead_incarnation(&r.host_id, &me))
+                .collect()
+        }
+        None => store.runs(filter)?,
+    };
     let mut output = table(&[
         "run",
         "processor",
@@ -104,8 +123,8 @@ pub fn runs(options: &HostOptions, filter: &RunFilter) -> Result<ExitCode> {
 /// Reaps stale runs now and lists what was reaped.
 pub fn reap(options: &HostOptions) -> Result<ExitCode> {
     let store = super::open_store(options, false)?;
-    let reaped = store.reap_stale(chrono::Utc::now())?;
-    for run in &reaped {
+    let reaped = reap_on_start(store.as_ref(), &super::host_id(), chrono::Utc::now())?;
+    for run in &reaped.runs {
         println!(
             "reaped {} {} {}: {}",
             run.run_id,
@@ -114,6 +133,9 @@ pub fn reap(options: &HostOptions) -> Result<ExitCode> {
             run.reason.as_deref().unwrap_or("")
         );
     }
-    println!("{} stale runs reaped", reaped.len());
+    for table in &reaped.staging {
+        println!("dropped staging table {table}");
+    }
+    println!("{} stale runs reaped", reaped.runs.len());
     Ok(ExitCode::SUCCESS)
 }

@@ -108,6 +108,11 @@ impl WarehouseArgs {
         })
     }
 
+    /// Whether the embedded store is selected.
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.warehouse, Warehouse::Embedded)
+    }
+
     /// Where the store is, in words.
     pub fn describe(&self, data_dir: &DataDir) -> String {
         match self.warehouse {

@@ -43,7 +43,7 @@ pub enum PluginError {
     #[error("cannot compile the component: {0}")]
     Compile(String),
     /// The component's imports or exports do not match `slate:processor@0.1.x`.
-    #[error("the component does not implement slate:processor@0.1.0: {0}")]
+    #[error("the component does not implement slate:processor@0.1.x: {0}")]
     Contract(String),
     /// `info` trapped or described an unusable processor.
     #[error("invalid processor info: {0}")]
@@ -344,17 +344,35 @@ fn read_info(
     };
     let sandbox = Sandbox {
         inputs: Arc::new([]),
-        limits: RunLimits::default(),
+        limits: RunLimits::for_info(),
         fuel,
         cancel: Arc::new(AtomicBool::new(false)),
     };
     let mut instance = new_instance(pre, identity, Arc::new(NoInputs), sandbox)
-        .map_err(|e| PluginError::Info(format!("cannot instantiate: {e:#}")))?;
+        .map_err(|e| PluginError::Info(format!("cannot instantiate: {}", trap_summary(&e))))?;
     instance
         .bindings
         .slate_processor_processor()
         .call_info(&mut instance.store)
-        .map_err(|e| PluginError::Info(format!("info trapped: {e:#}")))
+        .map_err(|e| {
+            // A panic's message is on the guest's stderr, not in the trap.
+            let stderr = instance.guest_stderr();
+            let trap = trap_summary(&e);
+            PluginError::Info(if stderr.is_empty() {
+                format!("info() trapped: {trap}")
+            } else {
+                format!("info() trapped: {stderr}\n{trap}")
+            })
+        })
+}
+
+/// A trap in one line: a limit breach as its message, anything else as its
+/// root cause (e.g. "wasm `unreachable` instruction executed").
+fn trap_summary(error: &wasmtime::Error) -> String {
+    match error.downcast_ref::<LimitBreach>() {
+        Some(breach) => breach.to_string(),
+        None => error.root_cause().to_string(),
+    }
 }
 
 /// What a run's sandbox is given besides its identity and input source.
@@ -385,6 +403,7 @@ fn new_instance(
     let state = RunState::new(identity, inputs, source, limits);
     let mut store = Store::new(pre.engine(), state);
     store.limiter(|state| state.limiter());
+    store.set_hostcall_fuel(limits.hostcall_bytes());
     if fuel {
         store.set_fuel(limits.fuel.unwrap_or(u64::MAX))?;
     }
@@ -445,5 +464,10 @@ impl Instance {
     /// Rows read through the host so far.
     pub fn rows_read(&self) -> u64 {
         self.store.data().rows_read()
+    }
+
+    /// Guest log lines dropped so far over the run's log budget.
+    pub fn log_lines_dropped(&self) -> u64 {
+        self.store.data().log_lines_dropped()
     }
 }

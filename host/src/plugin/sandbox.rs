@@ -147,6 +147,7 @@ pub struct RunState {
     wasi: WasiCtx,
     resources: ResourceTable,
     memory: MemoryCap,
+    logs: GuestLogs,
     max_rows_read: u64,
     identity: RunIdentity,
     declared_inputs: Arc<[TableName]>,
@@ -188,10 +189,8 @@ impl RunState {
         RunState {
             wasi,
             resources: ResourceTable::new(),
-            memory: MemoryCap {
-                limit: limits.memory_bytes,
-                peak: 0,
-            },
+            memory: MemoryCap::new(limits.memory_bytes),
+            logs: GuestLogs::new(&limits),
             max_rows_read: limits.max_rows_read,
             identity,
             declared_inputs,
@@ -234,9 +233,15 @@ impl RunState {
         &mut self.memory
     }
 
-    /// The largest linear memory the instance grew to, in bytes.
+    /// The most memory (all linear memories and tables) the instance held
+    /// at once, in bytes.
     pub fn peak_memory(&self) -> u64 {
-        self.memory.peak
+        self.memory.peak()
+    }
+
+    /// Guest log lines dropped so far over the run's log budget.
+    pub fn log_lines_dropped(&self) -> u64 {
+        self.logs.dropped
     }
 }
 
@@ -248,38 +253,120 @@ fn seed_for(processor: &str, date: NaiveDate) -> u64 {
     })
 }
 
-/// Caps linear memory; a refused growth traps with a [`LimitBreach`] that
-/// records how much was asked for.
-struct MemoryCap {
+/// What one table element is counted as against the memory limit: a
+/// function reference, as wasmtime stores it.
+pub const TABLE_ELEMENT_BYTES: u64 = 8;
+
+/// Caps the memory of one instance: the sum of all its linear memories and
+/// tables, however many its core modules declare. A store holds exactly one
+/// instance, so the sum over the store is the instance's. A refused growth
+/// (or an instantiation whose initial memories are too large) traps with a
+/// [`LimitBreach`] that records the total the instance asked for.
+#[derive(Debug, Default)]
+pub struct MemoryCap {
     limit: u64,
+    total: u64,
     peak: u64,
+}
+
+impl MemoryCap {
+    /// A cap of `limit` bytes over all memories and tables.
+    pub fn new(limit: u64) -> Self {
+        MemoryCap {
+            limit,
+            ..MemoryCap::default()
+        }
+    }
+
+    /// The most the instance held at once, in bytes.
+    pub fn peak(&self) -> u64 {
+        self.peak
+    }
+
+    /// Grows the total from `current` to `desired` bytes of one memory or
+    /// table, or refuses with the total that was asked for.
+    fn grow(&mut self, current: u64, desired: u64) -> wasmtime::Result<bool> {
+        let asked = self.total.saturating_sub(current).saturating_add(desired);
+        if asked > self.limit {
+            return Err(wasmtime::Error::new(LimitBreach::Memory {
+                limit: self.limit,
+                observed: asked,
+            }));
+        }
+        self.total = asked;
+        self.peak = self.peak.max(asked);
+        Ok(true)
+    }
 }
 
 impl ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let desired = desired as u64;
-        if desired > self.limit {
-            return Err(wasmtime::Error::new(LimitBreach::Memory {
-                limit: self.limit,
-                observed: desired,
-            }));
-        }
-        self.peak = self.peak.max(desired);
-        Ok(true)
+        self.grow(current as u64, desired as u64)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+        let bytes = |elements: usize| (elements as u64).saturating_mul(TABLE_ELEMENT_BYTES);
+        self.grow(bytes(current), bytes(desired))
+    }
+}
+
+/// A run's budget for `host.log`: lines and bytes it may still write, the
+/// longest message kept, and the highest level a guest line logs at.
+#[derive(Debug)]
+struct GuestLogs {
+    lines_left: u64,
+    bytes_left: u64,
+    max_message: usize,
+    errors_allowed: bool,
+    dropped: u64,
+}
+
+impl GuestLogs {
+    fn new(limits: &RunLimits) -> Self {
+        GuestLogs {
+            lines_left: limits.max_log_lines,
+            bytes_left: limits.max_log_bytes,
+            max_message: usize::try_from(limits.max_log_message_bytes).unwrap_or(usize::MAX),
+            errors_allowed: limits.guest_log_errors,
+            dropped: 0,
+        }
+    }
+
+    /// The line to write, with its level capped and its message cut to
+    /// length, or `None` (counted as dropped) once the budget is spent.
+    fn admit(&mut self, level: LogLevel, mut message: String) -> Option<(LogLevel, String)> {
+        if message.len() > self.max_message {
+            let cut = (0..=self.max_message)
+                .rev()
+                .find(|&i| message.is_char_boundary(i))
+                .unwrap_or(0);
+            let removed = message.len() - cut;
+            message.truncate(cut);
+            message.push_str(&format!("… ({removed} bytes cut)"));
+        }
+        let bytes = message.len() as u64;
+        if self.lines_left == 0 || bytes > self.bytes_left {
+            self.dropped += 1;
+            self.lines_left = 0;
+            return None;
+        }
+        self.lines_left -= 1;
+        self.bytes_left -= bytes;
+        let level = match level {
+            LogLevel::Error if !self.errors_allowed => LogLevel::Warn,
+            level => level,
+        };
+        Some((level, message))
     }
 }
 
@@ -392,6 +479,9 @@ impl types::Host for RunState {}
 
 impl host::Host for RunState {
     fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        let Some((level, message)) = self.logs.admit(level, message) else {
+            return Ok(());
+        };
         let RunIdentity {
             processor,
             date,
@@ -441,5 +531,71 @@ impl host::Host for RunState {
         Ok(self.read(table, start, end, |source, table, start, end| {
             source.read_column_batch(table, start, end, &columns)
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_cap_is_the_sum_of_every_memory_and_table_of_the_instance() {
+        let mut cap = MemoryCap::new(100 << 20);
+        // Two memories of 40 MiB each fit; a third one does not.
+        assert!(cap.memory_growing(0, 40 << 20, None).unwrap());
+        assert!(cap.memory_growing(0, 40 << 20, None).unwrap());
+        let refused = cap.memory_growing(0, 40 << 20, None).unwrap_err();
+        assert_eq!(
+            refused.downcast_ref::<LimitBreach>(),
+            Some(&LimitBreach::Memory {
+                limit: 100 << 20,
+                observed: 120 << 20
+            })
+        );
+        // Growing one of them counts only what it adds.
+        assert!(cap.memory_growing(40 << 20, 50 << 20, None).unwrap());
+        assert_eq!(cap.peak(), 90 << 20);
+        // Tables count too, by element.
+        assert!(cap.table_growing(0, 1024, None).unwrap());
+        assert!(cap.table_growing(1024, 2 << 20, None).is_err());
+    }
+
+    fn budget(lines: u64, bytes: u64, message: u64) -> GuestLogs {
+        GuestLogs::new(&RunLimits {
+            max_log_lines: lines,
+            max_log_bytes: bytes,
+            max_log_message_bytes: message,
+            ..RunLimits::default()
+        })
+    }
+
+    #[test]
+    fn guest_log_lines_past_the_budget_are_dropped_and_counted() {
+        let mut logs = budget(3, 1 << 20, 100);
+        for _ in 0..10 {
+            logs.admit(LogLevel::Info, "line".into());
+        }
+        assert_eq!(logs.dropped, 7);
+        let mut logs = budget(100, 10, 100);
+        assert!(logs.admit(LogLevel::Info, "123456".into()).is_some());
+        assert!(logs.admit(LogLevel::Info, "123456".into()).is_none());
+        assert!(logs.admit(LogLevel::Info, "1".into()).is_none(), "spent");
+        assert_eq!(logs.dropped, 2);
+    }
+
+    #[test]
+    fn a_long_guest_message_is_cut_and_an_error_line_logs_as_a_warning() {
+        let mut logs = budget(10, 1 << 20, 5);
+        let (level, message) = logs.admit(LogLevel::Error, "ééééé".into()).unwrap();
+        assert_eq!(level, LogLevel::Warn);
+        assert_eq!(message, "éé… (6 bytes cut)");
+        let mut allowed = GuestLogs::new(&RunLimits {
+            guest_log_errors: true,
+            ..RunLimits::default()
+        });
+        assert_eq!(
+            allowed.admit(LogLevel::Error, "x".into()).unwrap().0,
+            LogLevel::Error
+        );
     }
 }

@@ -94,6 +94,8 @@ struct Rejected {
 fn rejected(error: DeployError) -> Response {
     let status = match &error.check {
         DeployCheck::Version => StatusCode::NOT_FOUND,
+        // The table belongs to someone else: a conflict with its owner.
+        DeployCheck::Ownership => StatusCode::CONFLICT,
         DeployCheck::Registry => {
             tracing::error!("deployment failed: {error}");
             StatusCode::INTERNAL_SERVER_ERROR

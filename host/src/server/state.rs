@@ -21,6 +21,7 @@ use super::workers::WorkerPool;
 use crate::catalog;
 use crate::deploy::{self, DeployError};
 use crate::executor::Executor;
+use crate::ownership::Ledger;
 use crate::pipeline::Pipeline;
 use crate::plugin::Runtime;
 use crate::registry::{Deployment, Registry};
@@ -67,6 +68,9 @@ pub enum HostError {
     /// The registry failed.
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    /// The store could not say who owns which table.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// The host behind the server.
@@ -110,7 +114,12 @@ impl ServedHost {
         metrics: Arc<Metrics>,
     ) -> Result<Self, HostError> {
         let generation = registry.generation()?;
-        let pipeline = load_pipeline(&runtime, &registry, plugin_dir.as_deref())?;
+        let pipeline = load_pipeline(
+            &runtime,
+            &registry,
+            plugin_dir.as_deref(),
+            executor.store().as_ref(),
+        )?;
         Ok(ServedHost {
             store: executor.store().clone(),
             executor,
@@ -148,8 +157,12 @@ impl ServedHost {
         let generation = self.registry.generation()?;
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
         if current.0 != generation {
-            let pipeline =
-                load_pipeline(&self.runtime, &self.registry, self.plugin_dir.as_deref())?;
+            let pipeline = load_pipeline(
+                &self.runtime,
+                &self.registry,
+                self.plugin_dir.as_deref(),
+                self.store.as_ref(),
+            )?;
             tracing::info!(
                 generation,
                 "active plugin versions changed: pipeline reloaded"
@@ -162,18 +175,22 @@ impl ServedHost {
     /// Deploys a component (see [`crate::deploy::deploy`]) and swaps the
     /// new pipeline in: the next run uses it. Blocking.
     pub fn deploy(&self, bytes: &[u8], name: Option<&str>) -> Result<Deployment, DeployError> {
-        self.switch(|current| deploy::deploy(&self.runtime, &self.registry, current, bytes, name))
+        self.switch(|current, ledger| {
+            deploy::deploy(&self.runtime, &self.registry, current, bytes, name, ledger)
+        })
     }
 
     /// Rolls a processor back (see [`crate::deploy::rollback`]) and swaps
     /// the new pipeline in. Blocking.
     pub fn rollback(&self, name: &str, to: Option<&str>) -> Result<Deployment, DeployError> {
-        self.switch(|current| deploy::rollback(&self.runtime, &self.registry, current, name, to))
+        self.switch(|current, ledger| {
+            deploy::rollback(&self.runtime, &self.registry, current, name, to, ledger)
+        })
     }
 
     fn switch(
         &self,
-        change: impl FnOnce(&Pipeline) -> Result<deploy::Deployed, DeployError>,
+        change: impl FnOnce(&Pipeline, &Ledger) -> Result<deploy::Deployed, DeployError>,
     ) -> Result<Deployment, DeployError> {
         let internal = |e: HostError| DeployError {
             check: deploy::DeployCheck::Registry,
@@ -181,7 +198,8 @@ impl ServedHost {
         };
         let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.reload_if_changed().map_err(internal)?;
-        let deployed = change(&current)?;
+        let ledger = ledger(self.store.as_ref()).map_err(|e| internal(e.into()))?;
+        let deployed = change(&current, &ledger)?;
         let generation = self.registry.generation().map_err(|e| internal(e.into()))?;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) =
             (generation, Arc::new(deployed.pipeline));
@@ -194,12 +212,18 @@ impl ServedHost {
     }
 }
 
+/// What `store` has recorded about table ownership.
+fn ledger(store: &dyn Store) -> Result<Ledger, crate::store::StoreError> {
+    Ok(Ledger::new(store.table_owners()?, store.host_owned()))
+}
+
 fn load_pipeline(
     runtime: &Runtime,
     registry: &Registry,
     plugin_dir: Option<&std::path::Path>,
+    store: &dyn Store,
 ) -> Result<Pipeline, HostError> {
-    let plugins = catalog::load(runtime, Some(registry), plugin_dir)?
+    let plugins = catalog::load(runtime, Some(registry), plugin_dir, &ledger(store)?)?
         .into_iter()
         .map(|loaded| loaded.plugin)
         .collect();

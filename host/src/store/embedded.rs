@@ -2,7 +2,8 @@
 //! bundled SQLite file, in WAL mode.
 //!
 //! Tables are named `"dataset.table"` (quoted, so the dot is part of the name)
-//! and their schemas are recorded in `_slate_tables`. Run history is
+//! and their schemas and owners are recorded in `_slate_tables`; changes of
+//! owner are in `_slate_table_transfers`. Run history is
 //! `_slate_runs`, and rows set aside by the `quarantine` policy are in
 //! `_slate_quarantine`. A partial unique index on `(processor, data_date)` for
 //! `running` rows makes the claim on a run atomic.
@@ -16,9 +17,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{Connection, OptionalExtension, Row as SqlRow, params};
 
 use super::cells::{date_key, from_sql, parse_date_key, push_sql, sql_type, to_sql};
-use super::{PartitionCounts, RunOutput, Store, StoreError};
+use super::{PartitionCounts, RunOutput, Store, StoreError, stored_owner, stored_table_name};
 use crate::column_batch::{ColumnBatch, ColumnBuilder, Packing};
 use crate::drift;
+use crate::ownership::{self, Claimant, HostOwned, OwnedTable, TableOwner, Transfer};
 use crate::plugin::sandbox::{InputError, InputSource, selected_columns};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::rows::RowSet;
@@ -32,6 +34,15 @@ const SETUP: &str = "
         table_name TEXT PRIMARY KEY,
         schema_json TEXT NOT NULL,
         created_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS _slate_table_transfers (
+        table_name TEXT NOT NULL,
+        from_kind TEXT,
+        from_name TEXT,
+        to_kind TEXT NOT NULL,
+        to_name TEXT,
+        transferred_at TEXT NOT NULL,
+        transferred_by TEXT NOT NULL
     );
     CREATE TABLE IF NOT EXISTS _slate_runs (
         run_id TEXT PRIMARY KEY,
@@ -71,9 +82,23 @@ const SETUP: &str = "
     );
 ";
 
+/// Columns added after a store's first version: each is added to an older
+/// store file when it is opened.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("_slate_tables", "owner_kind", "TEXT"),
+    ("_slate_tables", "owner_name", "TEXT"),
+    ("_slate_tables", "owner_since", "TEXT"),
+    (
+        "_slate_runs",
+        "log_lines_dropped",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+];
+
 const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
     error_message, started_at, heartbeat_at, finished_at, duration_ms, rows_read, rows_written, \
-    host_id, plugin_hash, run_trigger, lease_expires_at, limit_value, observed_value";
+    host_id, plugin_hash, run_trigger, lease_expires_at, limit_value, observed_value, \
+    log_lines_dropped";
 
 /// Tables and run history in one SQLite file.
 pub struct EmbeddedStore {
@@ -86,6 +111,120 @@ pub struct EmbeddedStore {
 
 fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+/// The recorded owner of `table`, inside the caller's connection or transaction.
+fn owner_in(connection: &Connection, table: &TableName) -> Result<Option<TableOwner>, StoreError> {
+    let stored: Option<(Option<String>, Option<String>)> = connection
+        .query_row(
+            "SELECT owner_kind, owner_name FROM _slate_tables WHERE table_name = ?1",
+            [table.to_string()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    match stored {
+        Some((Some(kind), name)) => Ok(Some(stored_owner(&kind, name.as_deref())?)),
+        _ => Ok(None),
+    }
+}
+
+/// Records `owner` as the owner of the (existing) `table`, now.
+fn record_owner(
+    connection: &Connection,
+    table: &TableName,
+    owner: &TableOwner,
+) -> Result<(), StoreError> {
+    connection.execute(
+        "UPDATE _slate_tables SET owner_kind = ?2, owner_name = ?3, owner_since = ?4
+         WHERE table_name = ?1",
+        params![
+            table.to_string(),
+            owner.kind(),
+            owner.processor(),
+            timestamp(Utc::now())
+        ],
+    )?;
+    Ok(())
+}
+
+/// Creates `table` from `schema`, owned by `owner` (or no one yet), inside the caller's
+/// transaction. The primary key of `_slate_tables` makes two hosts racing
+/// to create it fail cleanly rather than both succeed.
+fn create_in(
+    transaction: &rusqlite::Transaction<'_>,
+    table: &TableName,
+    schema: &TableSchema,
+    owner: Option<&TableOwner>,
+) -> Result<(), StoreError> {
+    let name = quote(&table.to_string());
+    let columns: Vec<String> = schema
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", quote(&c.name), sql_type(c)))
+        .collect();
+    transaction.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {name} ({});
+         CREATE INDEX IF NOT EXISTS {} ON {name} ({});",
+        columns.join(", "),
+        quote(&format!("{table}__by_{}", schema.partition_column)),
+        quote(&schema.partition_column)
+    ))?;
+    let json = serde_json::to_string(schema).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let now = timestamp(Utc::now());
+    transaction.execute(
+        "INSERT INTO _slate_tables (table_name, schema_json, created_at, owner_kind, owner_name,
+             owner_since)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?3)",
+        params![
+            table.to_string(),
+            json,
+            now,
+            owner.map(TableOwner::kind),
+            owner.and_then(TableOwner::processor)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Migrates the live `table` towards `schema` inside the caller's
+/// transaction: new NULLABLE columns are added, anything else is refused
+/// ([`drift`]). Returns the migrated schema when something changed.
+fn migrate_in(
+    transaction: &rusqlite::Transaction<'_>,
+    table: &TableName,
+    live: &TableSchema,
+    schema: &TableSchema,
+) -> Result<Option<TableSchema>, StoreError> {
+    let migration = drift::plan(table, live, schema)?;
+    if migration.is_empty() {
+        return Ok(None);
+    }
+    let migrated = migration.apply(live, schema);
+    for column in &migration.added {
+        transaction.execute_batch(&format!(
+            "ALTER TABLE {} ADD COLUMN {} {}",
+            quote(&table.to_string()),
+            quote(&column.name),
+            sql_type(column)
+        ))?;
+    }
+    let json = serde_json::to_string(&migrated).map_err(|e| StoreError::Backend(e.to_string()))?;
+    transaction.execute(
+        "UPDATE _slate_tables SET schema_json = ?2 WHERE table_name = ?1",
+        params![table.to_string(), json],
+    )?;
+    tracing::info!(
+        %table,
+        added = ?migration.added.iter().map(|c| &c.name).collect::<Vec<_>>(),
+        "added new NULLABLE columns to the live table"
+    );
+    Ok(Some(migrated))
+}
+
+fn stored_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Backend(format!("unreadable time `{text}`: {e}")))
 }
 
 /// A lease as a chrono duration (saturating for absurd values).
@@ -141,6 +280,18 @@ impl EmbeddedStore {
     fn setup(connection: Connection) -> Result<Self, StoreError> {
         connection.busy_timeout(Duration::from_secs(10))?;
         connection.execute_batch(SETUP)?;
+        for (table, column, definition) in ADDED_COLUMNS {
+            let present: bool = connection.query_row(
+                &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+                [column],
+                |row| row.get(0),
+            )?;
+            if !present {
+                connection.execute_batch(&format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+                ))?;
+            }
+        }
         Ok(EmbeddedStore {
             connection: Mutex::new(connection),
             schemas: Mutex::default(),
@@ -265,6 +416,7 @@ fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
         host_id: row.get(14)?,
         plugin_hash: row.get(15)?,
         trigger: trigger.parse().map_err(|_| parse(16, trigger.clone()))?,
+        log_lines_dropped: row.get(20)?,
     })
 }
 
@@ -404,60 +556,155 @@ impl InputSource for EmbeddedStore {
 impl Store for EmbeddedStore {
     fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
         let mut connection = self.lock();
-        if let Some(live) = self.schema_in(&connection, table)? {
-            let migration = drift::plan(table, &live, schema)?;
-            if migration.is_empty() {
-                return Ok(());
+        let transaction = connection.transaction()?;
+        let migrated = match self.schema_in(&transaction, table)? {
+            Some(live) => migrate_in(&transaction, table, &live, schema)?,
+            None => {
+                create_in(&transaction, table, schema, None)?;
+                Some(schema.clone())
             }
-            let migrated = migration.apply(&live, schema);
-            let transaction = connection.transaction()?;
-            for column in &migration.added {
-                transaction.execute_batch(&format!(
-                    "ALTER TABLE {} ADD COLUMN {} {}",
-                    quote(&table.to_string()),
-                    quote(&column.name),
-                    sql_type(column)
-                ))?;
-            }
-            let json =
-                serde_json::to_string(&migrated).map_err(|e| StoreError::Backend(e.to_string()))?;
-            transaction.execute(
-                "UPDATE _slate_tables SET schema_json = ?2 WHERE table_name = ?1",
-                params![table.to_string(), json],
-            )?;
-            transaction.commit()?;
-            tracing::info!(
-                %table,
-                added = ?migration.added.iter().map(|c| &c.name).collect::<Vec<_>>(),
-                "added new NULLABLE columns to the live table"
-            );
+        };
+        transaction.commit()?;
+        if let Some(migrated) = migrated {
             self.cached_schemas()
                 .insert(table.clone(), Arc::new(migrated));
-            return Ok(());
         }
-        // Creating a table is rare; the primary key of `_slate_tables` makes
-        // two hosts racing to create it fail cleanly rather than both succeed.
+        Ok(())
+    }
+
+    fn record_raw_input(&self, table: &TableName) -> Result<(), StoreError> {
+        let connection = self.lock();
+        if self.schema_in(&connection, table)?.is_none() {
+            return Err(StoreError::NoSuchTable(table.clone()));
+        }
+        match owner_in(&connection, table)? {
+            Some(TableOwner::RawInput) => Ok(()),
+            None => record_owner(&connection, table, &TableOwner::RawInput),
+            Some(TableOwner::Processor(owner)) => Err(StoreError::Schema(format!(
+                "{table} is owned by processor {owner}: it cannot also be a raw input"
+            ))),
+        }
+    }
+
+    fn check_output_table(
+        &self,
+        table: &TableName,
+        schema: &TableSchema,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let Some(live) = self.schema_in(&connection, table)? else {
+            return Ok(());
+        };
         let transaction = connection.transaction()?;
-        let name = quote(&table.to_string());
-        let columns: Vec<String> = schema
-            .columns
-            .iter()
-            .map(|c| format!("{} {}", quote(&c.name), sql_type(c)))
-            .collect();
-        transaction.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {name} ({});
-             CREATE INDEX IF NOT EXISTS {} ON {name} ({});",
-            columns.join(", "),
-            quote(&format!("{table}__by_{}", schema.partition_column)),
-            quote(&schema.partition_column)
-        ))?;
-        let json = serde_json::to_string(schema).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let migrated = migrate_in(&transaction, table, &live, schema)?;
+        transaction.commit()?;
+        if let Some(migrated) = migrated {
+            self.cached_schemas()
+                .insert(table.clone(), Arc::new(migrated));
+        }
+        Ok(())
+    }
+
+    fn table_owners(&self) -> Result<Vec<OwnedTable>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT table_name, owner_kind, owner_name, COALESCE(owner_since, created_at)
+             FROM _slate_tables WHERE owner_kind IS NOT NULL ORDER BY table_name",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut owned = Vec::new();
+        for row in rows {
+            let (table, kind, name, since) = row?;
+            owned.push(OwnedTable {
+                table: stored_table_name(&table)?,
+                owner: stored_owner(&kind, name.as_deref())?,
+                since: stored_time(&since)?,
+            });
+        }
+        Ok(owned)
+    }
+
+    fn table_owner(&self, table: &TableName) -> Result<Option<TableOwner>, StoreError> {
+        owner_in(&self.lock(), table)
+    }
+
+    fn transfer_table(
+        &self,
+        table: &TableName,
+        to: &TableOwner,
+        by: &str,
+    ) -> Result<Transfer, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        if self.schema_in(&transaction, table)?.is_none() {
+            return Err(StoreError::NoSuchTable(table.clone()));
+        }
+        let from = owner_in(&transaction, table)?;
+        let at = super::now_to_the_microsecond();
+        record_owner(&transaction, table, to)?;
         transaction.execute(
-            "INSERT INTO _slate_tables (table_name, schema_json, created_at) VALUES (?1, ?2, ?3)",
-            params![table.to_string(), json, timestamp(Utc::now())],
+            "INSERT INTO _slate_table_transfers (table_name, from_kind, from_name, to_kind,
+                 to_name, transferred_at, transferred_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                table.to_string(),
+                from.as_ref().map(TableOwner::kind),
+                from.as_ref().and_then(TableOwner::processor),
+                to.kind(),
+                to.processor(),
+                timestamp(at),
+                by,
+            ],
         )?;
         transaction.commit()?;
-        Ok(())
+        Ok(Transfer {
+            table: table.clone(),
+            from,
+            to: to.clone(),
+            at,
+            by: by.to_string(),
+        })
+    }
+
+    fn table_transfers(&self) -> Result<Vec<Transfer>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT table_name, from_kind, from_name, to_kind, to_name, transferred_at,
+                    transferred_by
+             FROM _slate_table_transfers ORDER BY transferred_at, rowid",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Option<String>>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, Option<String>>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, String>(6)?,
+            ))
+        })?;
+        let mut transfers = Vec::new();
+        for row in rows {
+            let (table, from_kind, from_name, to_kind, to_name, at, by) = row?;
+            transfers.push(Transfer {
+                table: stored_table_name(&table)?,
+                from: from_kind
+                    .map(|kind| stored_owner(&kind, from_name.as_deref()))
+                    .transpose()?,
+                to: stored_owner(&to_kind, to_name.as_deref())?,
+                at: stored_time(&at)?,
+                by,
+            });
+        }
+        Ok(transfers)
     }
 
     fn table_schema(&self, table: &TableName) -> Result<Option<TableSchema>, StoreError> {
@@ -554,9 +801,26 @@ impl Store for EmbeddedStore {
     fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        let schema = self
-            .schema_in(&transaction, output.table)?
-            .ok_or_else(|| StoreError::NoSuchTable(output.table.clone()))?;
+        let owner = TableOwner::Processor(output.processor.to_string());
+        let (schema, created) = match self.schema_in(&transaction, output.table)? {
+            Some(live) => {
+                let recorded = owner_in(&transaction, output.table)?;
+                let claimant = Claimant {
+                    name: output.processor,
+                    output: output.table,
+                    inputs: &[],
+                };
+                ownership::decide(claimant, recorded.as_ref(), &HostOwned::default())?;
+                if recorded.is_none() {
+                    record_owner(&transaction, output.table, &owner)?;
+                }
+                (live, false)
+            }
+            None => {
+                create_in(&transaction, output.table, output.schema, Some(&owner))?;
+                (Arc::new(output.schema.clone()), true)
+            }
+        };
         let written = Self::replace_in(
             &transaction,
             output.table,
@@ -568,7 +832,7 @@ impl Store for EmbeddedStore {
         let updated = transaction.execute(
             "UPDATE _slate_runs SET status = 'success', finished_at = ?2, heartbeat_at = ?2,
                  duration_ms = CAST(ROUND((julianday(?2) - julianday(started_at)) * 86400000) AS INTEGER),
-                 rows_read = ?3, rows_written = ?4, reason = ?5
+                 rows_read = ?3, rows_written = ?4, reason = ?5, log_lines_dropped = ?6
              WHERE run_id = ?1 AND status = 'running'",
             params![
                 run_id,
@@ -576,6 +840,7 @@ impl Store for EmbeddedStore {
                 output.rows_read,
                 written as i64,
                 quarantine::commit_reason(written, output.quarantined.len(), run_id),
+                output.log_lines_dropped as i64,
             ],
         )?;
         if updated != 1 {
@@ -602,6 +867,9 @@ impl Store for EmbeddedStore {
         }
         drop(quarantine);
         transaction.commit()?;
+        if created {
+            self.cached_schemas().insert(output.table.clone(), schema);
+        }
         Ok(written)
     }
 
@@ -652,7 +920,7 @@ impl Store for EmbeddedStore {
             "UPDATE _slate_runs SET status = ?2, error_kind = ?3, error_message = ?4,
                  reason = CASE WHEN reason LIKE 'flagged:%' THEN reason || '; ' || ?4 ELSE ?4 END,
                  finished_at = ?5, heartbeat_at = ?5, rows_read = ?6,
-                 limit_value = ?7, observed_value = ?8,
+                 limit_value = ?7, observed_value = ?8, log_lines_dropped = ?9,
                  duration_ms = CAST(ROUND((julianday(?5) - julianday(started_at)) * 86400000) AS INTEGER)
              WHERE run_id = ?1 AND status = 'running'",
             params![
@@ -664,6 +932,7 @@ impl Store for EmbeddedStore {
                 end.rows_read,
                 end.limit.map(|(limit, _)| limit as i64),
                 end.limit.map(|(_, observed)| observed as i64),
+                end.log_lines_dropped as i64,
             ],
         )?;
         if updated == 1 {

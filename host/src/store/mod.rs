@@ -17,6 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use bigquery::{BigQueryConfig, BigQueryStore};
 pub use embedded::EmbeddedStore;
 
+use crate::ownership::{HostOwned, OwnedTable, OwnershipRefused, TableOwner, Transfer};
 use crate::plugin::sandbox::InputSource;
 use crate::quarantine::{QuarantineRecord, QuarantinedRow};
 use crate::rows::RowSet;
@@ -46,6 +47,9 @@ pub enum StoreError {
     /// The live table's schema cannot take the declared one.
     #[error(transparent)]
     Drift(#[from] crate::drift::DriftRefused),
+    /// The table belongs to another processor, a raw input or the host.
+    #[error(transparent)]
+    Ownership(#[from] OwnershipRefused),
     /// The store file is missing.
     #[error("no store at {0}: run `slate demo` first, or pass --data-dir")]
     Missing(String),
@@ -60,11 +64,36 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// The time now, to the microsecond: what every backend stores, so that a
+/// recorded time reads back equal to the one returned.
+fn now_to_the_microsecond() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
+}
+
+/// An owner as a backend stored it, by kind and processor name.
+fn stored_owner(kind: &str, name: Option<&str>) -> Result<TableOwner, StoreError> {
+    TableOwner::from_stored(kind, name)
+        .ok_or_else(|| StoreError::Backend(format!("unreadable table owner `{kind}` {name:?}")))
+}
+
+/// A table name as a backend stored it, `dataset.table`.
+fn stored_table_name(text: &str) -> Result<TableName, StoreError> {
+    TableName::parse(text)
+        .ok_or_else(|| StoreError::Backend(format!("unreadable table name `{text}`")))
+}
+
 /// What a successful run commits.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOutput<'a> {
+    /// The processor that wrote the rows: the table's owner, recorded when
+    /// this commit creates the table.
+    pub processor: &'a str,
     /// The output table.
     pub table: &'a TableName,
+    /// The output table's declared schema: the commit creates the table
+    /// from it when it does not exist yet, so a failed run leaves no table.
+    pub schema: &'a TableSchema,
     /// The run's date: the partition replaced.
     pub date: NaiveDate,
     /// The rows that load.
@@ -73,6 +102,8 @@ pub struct RunOutput<'a> {
     pub rows_read: i64,
     /// Bad rows set aside under the `quarantine` policy.
     pub quarantined: &'a [QuarantinedRow],
+    /// Guest log lines the host dropped over the run's log budget.
+    pub log_lines_dropped: u64,
 }
 
 /// Rows per partition date of a table.
@@ -81,10 +112,51 @@ pub type PartitionCounts = Vec<(NaiveDate, u64)>;
 /// The contract of a warehouse with run history.
 pub trait Store: InputSource + Send + Sync {
     /// Creates the table from `schema` if it does not exist, and records the
-    /// schema. An existing table with another schema is migrated when the
-    /// only change is new NULLABLE columns, and refused otherwise with every
-    /// difference listed ([`crate::drift`]).
+    /// schema; it has no owner until a processor's first commit or
+    /// [`Store::record_raw_input`]. An existing table with another schema is
+    /// migrated when the only change is new NULLABLE columns, and refused
+    /// otherwise with every difference listed ([`crate::drift`]).
     fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError>;
+
+    /// Records the existing `table` as a raw input the host loads
+    /// ([`TableOwner::RawInput`]), which no processor may write. A table
+    /// without an owner is adopted; a processor's table is refused.
+    fn record_raw_input(&self, table: &TableName) -> Result<(), StoreError>;
+
+    /// Checks a processor's output table before its run: an existing table
+    /// is migrated like [`Store::ensure_table`] does, or refused; a missing
+    /// one is left for the run's commit to create.
+    fn check_output_table(&self, table: &TableName, schema: &TableSchema)
+    -> Result<(), StoreError>;
+
+    /// The names this backend keeps for the host, which no processor may write.
+    fn host_owned(&self) -> HostOwned {
+        HostOwned::default()
+    }
+
+    /// Every table with a recorded owner.
+    fn table_owners(&self) -> Result<Vec<OwnedTable>, StoreError>;
+
+    /// The recorded owner of `table`, if any.
+    fn table_owner(&self, table: &TableName) -> Result<Option<TableOwner>, StoreError> {
+        Ok(self
+            .table_owners()?
+            .into_iter()
+            .find(|owned| &owned.table == table)
+            .map(|owned| owned.owner))
+    }
+
+    /// Moves `table` to `to`, recording who asked (`by`) and when. The
+    /// table must exist.
+    fn transfer_table(
+        &self,
+        table: &TableName,
+        to: &TableOwner,
+        by: &str,
+    ) -> Result<Transfer, StoreError>;
+
+    /// Every recorded transfer, oldest first.
+    fn table_transfers(&self) -> Result<Vec<Transfer>, StoreError>;
 
     /// The recorded schema of a table, if it exists.
     fn table_schema(&self, table: &TableName) -> Result<Option<TableSchema>, StoreError>;
@@ -105,10 +177,13 @@ pub trait Store: InputSource + Send + Sync {
     /// Fails with [`StoreError::AlreadyRunning`] when another run holds it.
     fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError>;
 
-    /// In one transaction: replaces the output date's rows with its rows,
-    /// records its quarantined rows, and marks the run `success`. Returns
-    /// the rows written. A run that is no longer `running` (it was reaped)
-    /// writes nothing and fails with [`StoreError::NotRunning`].
+    /// In one transaction: creates the output table if it does not exist
+    /// (recording the run's processor as its owner), replaces the output
+    /// date's rows with its rows, records its quarantined rows, and marks
+    /// the run `success`. Returns the rows written. A run that is no longer
+    /// `running` (it was reaped) writes nothing and fails with
+    /// [`StoreError::NotRunning`]; a table owned by anyone else writes
+    /// nothing and fails with [`StoreError::Ownership`].
     fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError>;
 
     /// Quarantined rows, of one run or of every run, newest run first.
@@ -133,6 +208,13 @@ pub trait Store: InputSource + Send + Sync {
     /// Idempotent, and safe from several hosts at once: each stale run is
     /// reaped exactly once. Returns the runs reaped by this call.
     fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// Drops what killed runs left behind and no run will come back for,
+    /// made before `now` less a safe margin: BigQuery's staging tables.
+    /// Returns what it dropped; most backends leave nothing.
+    fn sweep_staging(&self, _now: DateTime<Utc>) -> Result<Vec<TableName>, StoreError> {
+        Ok(Vec::new())
+    }
 
     /// Sets the reason of a still-running run, e.g. to flag it as overdue.
     fn flag_run(&self, run_id: &str, reason: &str) -> Result<(), StoreError>;

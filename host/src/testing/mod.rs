@@ -133,6 +133,7 @@ pub fn run(plugin: &Plugin, case: &TestCase, known: &BTreeMap<TableName, TableSc
         Ok(Evaluated {
             quarantined,
             rows_read,
+            log_lines_dropped,
             ..
         }) => {
             let errors: Vec<String> = quarantined
@@ -148,6 +149,7 @@ pub fn run(plugin: &Plugin, case: &TestCase, known: &BTreeMap<TableName, TableSc
                 ),
                 rows_read,
                 limit: None,
+                log_lines_dropped,
             });
         }
         Err(failure) => return Outcome::PluginFailed(failure),

@@ -26,6 +26,7 @@ use gcp_bigquery_client::model::table::Table;
 use gcp_bigquery_client::model::table_field_schema::TableFieldSchema;
 use gcp_bigquery_client::model::table_row::TableRow;
 use gcp_bigquery_client::model::table_schema::TableSchema as BqSchema;
+use gcp_bigquery_client::table::ListOptions as TableListOptions;
 use serde_json::Value as Json;
 
 use super::retry::{CallFailure, RetryPolicy};
@@ -314,6 +315,38 @@ impl Api {
         })
         .await?;
         Ok(())
+    }
+
+    /// The names of every table in `dataset`; none when it does not exist.
+    pub async fn list_tables(&self, dataset: &str) -> Result<Vec<String>, ApiError> {
+        let mut names = Vec::new();
+        let mut page_token: Option<String> = None;
+        loop {
+            let listed = self
+                .call("list tables", || {
+                    let options = match &page_token {
+                        Some(token) => TableListOptions::default().page_token(token.clone()),
+                        None => TableListOptions::default(),
+                    };
+                    self.client.table().list(&self.project, dataset, options)
+                })
+                .await;
+            let page = match listed {
+                Ok(page) => page,
+                Err(error) if error.status() == Some(404) => return Ok(names),
+                Err(error) => return Err(error),
+            };
+            names.extend(
+                page.tables
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| t.table_reference.table_id),
+            );
+            match page.next_page_token {
+                Some(token) if !token.is_empty() => page_token = Some(token),
+                _ => return Ok(names),
+            }
+        }
     }
 
     /// Deletes a table; a missing one is fine.

@@ -21,6 +21,12 @@ pub const RUN_HISTORY: &str = "processor_run_history";
 /// The quarantine table's name.
 pub const QUARANTINE: &str = "processor_quarantine";
 
+/// The table of recorded table owners.
+pub const TABLE_OWNERS: &str = "_slate_table_owners";
+
+/// The table of recorded ownership transfers.
+pub const TABLE_TRANSFERS: &str = "_slate_table_transfers";
+
 fn column(name: &str, column_type: ColumnType, mode: ColumnMode, description: &str) -> Column {
     let mut column = Column::new(name, column_type, mode);
     column.description = description.to_string();
@@ -99,6 +105,12 @@ pub fn run_history_schema() -> TableSchema {
                 Nullable,
                 "Set by the reaper that failed it as stale.",
             ),
+            column(
+                "log_lines_dropped",
+                Int64,
+                Nullable,
+                "Guest log lines dropped over the run's log budget.",
+            ),
         ],
         partition_column: "data_date".into(),
         key_columns: vec!["processor_name".into(), "run_id".into()],
@@ -142,6 +154,48 @@ pub fn quarantine_schema() -> TableSchema {
         ],
         partition_column: "data_date".into(),
         key_columns: vec!["run_id".into(), "row_index".into()],
+    }
+}
+
+/// The schema of `_slate_table_owners`: one row per owned table.
+pub fn table_owners_schema() -> TableSchema {
+    use ColumnMode::{Nullable, Required};
+    use ColumnType::{Date, String, Timestamp};
+    TableSchema {
+        columns: vec![
+            column("table_name", String, Required, "The table, dataset.table."),
+            column("owner_kind", String, Required, "processor or raw_input."),
+            column("owner_name", String, Nullable, "The owning processor."),
+            column("owner_since", Timestamp, Required, "When it was recorded."),
+            column("recorded_on", Date, Required, "The day it was recorded."),
+        ],
+        partition_column: "recorded_on".into(),
+        key_columns: vec!["table_name".into()],
+    }
+}
+
+/// The schema of `_slate_table_transfers`: one row per change of owner.
+pub fn table_transfers_schema() -> TableSchema {
+    use ColumnMode::{Nullable, Required};
+    use ColumnType::{Date, String, Timestamp};
+    TableSchema {
+        columns: vec![
+            column("table_name", String, Required, "The table, dataset.table."),
+            column("from_kind", String, Nullable, "The owner's kind before."),
+            column(
+                "from_name",
+                String,
+                Nullable,
+                "The owning processor before.",
+            ),
+            column("to_kind", String, Required, "The owner's kind after."),
+            column("to_name", String, Nullable, "The owning processor after."),
+            column("transferred_at", Timestamp, Required, "When."),
+            column("transferred_by", String, Required, "The host that asked."),
+            column("transferred_on", Date, Required, "The day of the transfer."),
+        ],
+        partition_column: "transferred_on".into(),
+        key_columns: vec!["table_name".into(), "transferred_at".into()],
     }
 }
 
@@ -234,6 +288,7 @@ pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, String> {
         host_id: text(&v[17]).unwrap_or_default(),
         plugin_hash: text(&v[18]).unwrap_or_default(),
         trigger: trigger.parse()?,
+        log_lines_dropped: int(&v[21]).unwrap_or(0),
     })
 }
 
@@ -299,7 +354,7 @@ mod tests {
     #[test]
     fn a_history_row_reads_back_as_a_run_record() {
         let cell = |v: &str| Some(Json::String(v.to_string()));
-        let mut cells = vec![None; 21];
+        let mut cells = vec![None; 22];
         cells[0] = cell("PlayerDailyCacheProcessor");
         cells[1] = cell("0190-run");
         cells[2] = cell("2026-01-11");

@@ -43,13 +43,15 @@ pub use retry::RetryPolicy;
 
 use self::api::{Api, ApiError, Param};
 use self::history::{
-    QUARANTINE, RUN_HISTORY, quarantine_columns, quarantine_from_cells, quarantine_schema,
-    run_columns, run_from_cells, run_history_schema, string_literal, timestamp_literal,
+    QUARANTINE, RUN_HISTORY, TABLE_OWNERS, TABLE_TRANSFERS, quarantine_columns,
+    quarantine_from_cells, quarantine_schema, run_columns, run_from_cells, run_history_schema,
+    string_literal, table_owners_schema, table_transfers_schema, timestamp_literal,
     timestamp_param,
 };
 use self::values::{push_ndjson_row, schema_fields, schema_of_table, value_from_cell};
-use super::{PartitionCounts, RunOutput, Store, StoreError};
+use super::{PartitionCounts, RunOutput, Store, StoreError, stored_owner, stored_table_name};
 use crate::drift;
+use crate::ownership::{self, Claimant, HostOwned, OwnedTable, TableOwner, Transfer};
 use crate::plugin::sandbox::{InputError, InputSource, selected_columns};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::rows::RowSet;
@@ -117,6 +119,27 @@ pub struct BigQueryStore {
 /// How a script that found its run no longer running fails.
 const NOT_RUNNING_MARKER: &str = "slate: not running:";
 
+/// The name of every staging table starts with this, then a UUIDv7 whose
+/// timestamp says when it was made.
+pub const STAGING_PREFIX: &str = "_slate_staging_";
+
+/// When BigQuery itself deletes a staging table that nobody dropped.
+const STAGING_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+
+/// How old a staging table must be before the sweep drops it: far longer
+/// than any commit holds one.
+pub const STAGING_MAX_AGE: Duration = Duration::from_secs(3600);
+
+/// When a staging table was made, from the UUIDv7 in its name.
+pub fn staging_made_at(table: &str) -> Option<DateTime<Utc>> {
+    let id = uuid::Uuid::parse_str(table.strip_prefix(STAGING_PREFIX)?).ok()?;
+    let (seconds, nanos) = id.get_timestamp()?.to_unix();
+    DateTime::from_timestamp(i64::try_from(seconds).ok()?, nanos)
+}
+
+/// How a commit script that found its table owned by another fails.
+const NOT_OWNER_MARKER: &str = "slate: not the owner of";
+
 fn backend(error: ApiError) -> StoreError {
     StoreError::Backend(error.to_string())
 }
@@ -150,8 +173,14 @@ impl BigQueryStore {
             history_dataset: config.history_dataset.clone(),
             schemas: Mutex::new(HashMap::new()),
         };
-        store.ensure_table(&store.history_table(RUN_HISTORY), &run_history_schema())?;
-        store.ensure_table(&store.history_table(QUARANTINE), &quarantine_schema())?;
+        for (table, schema) in [
+            (RUN_HISTORY, run_history_schema()),
+            (QUARANTINE, quarantine_schema()),
+            (TABLE_OWNERS, table_owners_schema()),
+            (TABLE_TRANSFERS, table_transfers_schema()),
+        ] {
+            store.ensure_schema(&store.history_table(table), &schema, true)?;
+        }
         Ok(store)
     }
 
@@ -196,6 +225,13 @@ impl BigQueryStore {
             .cloned()
     }
 
+    fn forget(&self, table: &TableName) {
+        self.schemas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(table);
+    }
+
     fn remember(&self, table: &TableName, schema: TableSchema) -> Arc<TableSchema> {
         let schema = Arc::new(schema);
         self.schemas
@@ -219,6 +255,65 @@ impl BigQueryStore {
         Ok(Some(self.remember(table, schema)))
     }
 
+    /// Creates `table` from `schema` if it does not exist and `create` is
+    /// set, or migrates the live table additively ([`drift`]); refuses any
+    /// other change. Records nothing about ownership.
+    fn ensure_schema(
+        &self,
+        table: &TableName,
+        schema: &TableSchema,
+        create: bool,
+    ) -> Result<(), StoreError> {
+        if let Some(live) = self.cached(table)
+            && drift::plan(table, &live, schema)?.is_empty()
+        {
+            return Ok(());
+        }
+        let dataset = self.dataset(table);
+        self.block(self.api.ensure_dataset(&dataset))
+            .map_err(backend)?;
+        let live = match self.live_schema(table)? {
+            Some(live) => live,
+            None if !create => return Ok(()),
+            None => {
+                let mut new = Table::new(
+                    self.api.project(),
+                    &dataset,
+                    &table.table,
+                    values::bq_schema(&schema.columns),
+                );
+                new.time_partitioning =
+                    Some(TimePartitioning::per_day().field(&schema.partition_column));
+                let created = self.block(self.api.create_table(new)).map_err(backend)?;
+                if created {
+                    tracing::info!(%table, "created the table");
+                    self.remember(table, schema.clone());
+                    return Ok(());
+                }
+                // Another host created it first: check it like any live table.
+                self.live_schema(table)?
+                    .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?
+            }
+        };
+        let migration = drift::plan(table, &live, schema)?;
+        if !migration.is_empty() {
+            self.block(self.api.add_columns(
+                &dataset,
+                &table.table,
+                schema_fields(&live.columns),
+                schema_fields(&migration.added),
+            ))
+            .map_err(backend)?;
+            tracing::info!(
+                %table,
+                added = ?migration.added.iter().map(|c| &c.name).collect::<Vec<_>>(),
+                "added new NULLABLE columns to the live table"
+            );
+        }
+        self.remember(table, migration.apply(&live, schema));
+        Ok(())
+    }
+
     fn query(&self, sql: &str, params: &[(&str, Param)]) -> Result<api::QueryResult, StoreError> {
         self.block(self.api.query(sql, params)).map_err(backend)
     }
@@ -238,8 +333,18 @@ impl BigQueryStore {
         }
         let staging = TableName::new(
             &table.dataset,
-            &format!("_slate_staging_{}", uuid::Uuid::now_v7().simple()),
+            &format!("{STAGING_PREFIX}{}", uuid::Uuid::now_v7().simple()),
         );
+        // Created first so that it carries an expiration: the backstop for a
+        // host killed before it drops the table, besides the reaper's sweep.
+        let mut new = Table::new(
+            self.api.project(),
+            &self.dataset(&staging),
+            &staging.table,
+            values::bq_schema(&schema.columns),
+        );
+        new = new.expiration_time(std::time::SystemTime::now() + STAGING_EXPIRY);
+        self.block(self.api.create_table(new)).map_err(backend)?;
         let mut ndjson = Vec::with_capacity(rows.rows.len() * 256);
         for row in &rows.rows {
             push_ndjson_row(&rows.columns, row, &mut ndjson);
@@ -296,6 +401,63 @@ impl BigQueryStore {
             self.sql_name(table),
             schema.partition_column,
             dates.join(", ")
+        )
+    }
+
+    /// Recorded table owners matching `clause`.
+    fn select_owners(
+        &self,
+        clause: &str,
+        params: &[(&str, Param)],
+    ) -> Result<Vec<OwnedTable>, StoreError> {
+        let result = self.query(
+            &format!(
+                "SELECT table_name, owner_kind, owner_name, owner_since FROM {} {clause}
+                 ORDER BY table_name",
+                self.sql_name(&self.history_table(TABLE_OWNERS))
+            ),
+            params,
+        )?;
+        let schema = table_owners_schema();
+        result
+            .rows
+            .iter()
+            .map(|cells| {
+                let since =
+                    value_from_cell(&schema.columns[3], cells.get(3).and_then(Option::as_ref))
+                        .map_err(StoreError::Backend)?;
+                Ok(OwnedTable {
+                    table: stored_table_name(text_cell(cells, 0).unwrap_or_default())?,
+                    owner: stored_owner(
+                        text_cell(cells, 1).unwrap_or_default(),
+                        text_cell(cells, 2),
+                    )?,
+                    since: timestamp_of(&since)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records `owner` for `table` unless an owner is recorded already.
+    fn record_owner(&self, table: &TableName, owner: &TableOwner) -> Result<(), StoreError> {
+        self.query(
+            &format!("{};", self.insert_owner_if_none(table, owner)),
+            &[],
+        )?;
+        Ok(())
+    }
+
+    /// The statement that records `owner` for `table` when none is recorded.
+    fn insert_owner_if_none(&self, table: &TableName, owner: &TableOwner) -> String {
+        let now = timestamp_literal(Utc::now());
+        format!(
+            "INSERT INTO {owners} (table_name, owner_kind, owner_name, owner_since, recorded_on)
+             SELECT {name}, {kind}, {processor}, {now}, DATE({now}) FROM UNNEST([1])
+             WHERE NOT EXISTS (SELECT 1 FROM {owners} WHERE table_name = {name})",
+            owners = self.sql_name(&self.history_table(TABLE_OWNERS)),
+            name = string_literal(&table.to_string()),
+            kind = string_literal(owner.kind()),
+            processor = owner.processor().map_or("NULL".to_string(), string_literal),
         )
     }
 
@@ -410,53 +572,160 @@ impl InputSource for BigQueryStore {
 
 impl Store for BigQueryStore {
     fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
-        if let Some(live) = self.cached(table)
-            && drift::plan(table, &live, schema)?.is_empty()
-        {
-            return Ok(());
+        self.ensure_schema(table, schema, true)
+    }
+
+    fn record_raw_input(&self, table: &TableName) -> Result<(), StoreError> {
+        if self.live_schema(table)?.is_none() {
+            return Err(StoreError::NoSuchTable(table.clone()));
         }
-        let dataset = self.dataset(table);
-        self.block(self.api.ensure_dataset(&dataset))
-            .map_err(backend)?;
-        let live = match self.live_schema(table)? {
-            Some(live) => live,
-            None => {
-                let mut new = Table::new(
-                    self.api.project(),
-                    &dataset,
-                    &table.table,
-                    values::bq_schema(&schema.columns),
-                );
-                new.time_partitioning =
-                    Some(TimePartitioning::per_day().field(&schema.partition_column));
-                let created = self.block(self.api.create_table(new)).map_err(backend)?;
-                if created {
-                    tracing::info!(%table, "created the table");
-                    self.remember(table, schema.clone());
-                    return Ok(());
+        match self.table_owner(table)? {
+            Some(TableOwner::RawInput) => Ok(()),
+            None => self.record_owner(table, &TableOwner::RawInput),
+            Some(TableOwner::Processor(owner)) => Err(StoreError::Schema(format!(
+                "{table} is owned by processor {owner}: it cannot also be a raw input"
+            ))),
+        }
+    }
+
+    fn check_output_table(
+        &self,
+        table: &TableName,
+        schema: &TableSchema,
+    ) -> Result<(), StoreError> {
+        self.ensure_schema(table, schema, false)
+    }
+
+    fn host_owned(&self) -> HostOwned {
+        HostOwned {
+            datasets: vec![self.history_dataset.clone()],
+        }
+    }
+
+    fn sweep_staging(&self, now: DateTime<Utc>) -> Result<Vec<TableName>, StoreError> {
+        let cutoff = now - chrono::Duration::from_std(STAGING_MAX_AGE).unwrap_or_default();
+        // Staging tables sit beside the tables they load: every owned
+        // table's dataset, and the history dataset (quarantine).
+        let mut datasets: std::collections::BTreeSet<String> = self
+            .table_owners()?
+            .into_iter()
+            .map(|owned| owned.table.dataset)
+            .collect();
+        datasets.insert(self.history_dataset.clone());
+        let mut dropped = Vec::new();
+        for dataset in datasets {
+            let names = self
+                .block(self.api.list_tables(&format!("{}{dataset}", self.prefix)))
+                .map_err(backend)?;
+            for name in names {
+                if staging_made_at(&name).is_some_and(|made| made < cutoff) {
+                    let staging = TableName::new(&dataset, &name);
+                    self.block(self.api.delete_table(&self.dataset(&staging), &name))
+                        .map_err(backend)?;
+                    self.forget(&staging);
+                    tracing::info!(%staging, "dropped a staging table a killed run left");
+                    dropped.push(staging);
                 }
-                // Another host created it first: check it like any live table.
-                self.live_schema(table)?
-                    .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?
             }
-        };
-        let migration = drift::plan(table, &live, schema)?;
-        if !migration.is_empty() {
-            self.block(self.api.add_columns(
-                &dataset,
-                &table.table,
-                schema_fields(&live.columns),
-                schema_fields(&migration.added),
-            ))
-            .map_err(backend)?;
-            tracing::info!(
-                %table,
-                added = ?migration.added.iter().map(|c| &c.name).collect::<Vec<_>>(),
-                "added new NULLABLE columns to the live table"
-            );
         }
-        self.remember(table, migration.apply(&live, schema));
-        Ok(())
+        Ok(dropped)
+    }
+
+    fn table_owners(&self) -> Result<Vec<OwnedTable>, StoreError> {
+        self.select_owners("", &[])
+    }
+
+    fn table_owner(&self, table: &TableName) -> Result<Option<TableOwner>, StoreError> {
+        Ok(self
+            .select_owners(
+                "WHERE table_name = @table",
+                &[("table", Param::String(table.to_string()))],
+            )?
+            .into_iter()
+            .next()
+            .map(|owned| owned.owner))
+    }
+
+    fn transfer_table(
+        &self,
+        table: &TableName,
+        to: &TableOwner,
+        by: &str,
+    ) -> Result<Transfer, StoreError> {
+        if self.live_schema(table)?.is_none() {
+            return Err(StoreError::NoSuchTable(table.clone()));
+        }
+        let from = self.table_owner(table)?;
+        let at = super::now_to_the_microsecond();
+        let owner_name = |owner: Option<&TableOwner>| {
+            owner
+                .and_then(TableOwner::processor)
+                .map_or("NULL".to_string(), string_literal)
+        };
+        let script = format!(
+            "BEGIN TRANSACTION;
+             DELETE FROM {owners} WHERE table_name = {name};
+             INSERT INTO {owners} (table_name, owner_kind, owner_name, owner_since, recorded_on)
+                 VALUES ({name}, {to_kind}, {to_name}, {at}, DATE({at}));
+             INSERT INTO {transfers} (table_name, from_kind, from_name, to_kind, to_name,
+                     transferred_at, transferred_by, transferred_on)
+                 VALUES ({name}, {from_kind}, {from_name}, {to_kind}, {to_name}, {at},
+                     {by}, DATE({at}));
+             COMMIT TRANSACTION;",
+            owners = self.sql_name(&self.history_table(TABLE_OWNERS)),
+            transfers = self.sql_name(&self.history_table(TABLE_TRANSFERS)),
+            name = string_literal(&table.to_string()),
+            to_kind = string_literal(to.kind()),
+            to_name = owner_name(Some(to)),
+            from_kind = from
+                .as_ref()
+                .map_or("NULL".to_string(), |f| string_literal(f.kind())),
+            from_name = owner_name(from.as_ref()),
+            at = timestamp_literal(at),
+            by = string_literal(by),
+        );
+        self.query(&script, &[])?;
+        Ok(Transfer {
+            table: table.clone(),
+            from,
+            to: to.clone(),
+            at,
+            by: by.to_string(),
+        })
+    }
+
+    fn table_transfers(&self) -> Result<Vec<Transfer>, StoreError> {
+        let result = self.query(
+            &format!(
+                "SELECT table_name, from_kind, from_name, to_kind, to_name, transferred_at,
+                     transferred_by
+                 FROM {} ORDER BY transferred_at",
+                self.sql_name(&self.history_table(TABLE_TRANSFERS))
+            ),
+            &[],
+        )?;
+        let schema = table_transfers_schema();
+        result
+            .rows
+            .iter()
+            .map(|cells| {
+                let text = |i: usize| text_cell(cells, i).map(str::to_string);
+                let owner = |kind: Option<String>, name: Option<String>| {
+                    kind.map(|kind| stored_owner(&kind, name.as_deref()))
+                        .transpose()
+                };
+                let at = value_from_cell(&schema.columns[5], cells.get(5).and_then(Option::as_ref))
+                    .map_err(StoreError::Backend)?;
+                Ok(Transfer {
+                    table: stored_table_name(text_cell(cells, 0).unwrap_or_default())?,
+                    from: owner(text(1), text(2))?,
+                    to: owner(text(3), text(4))?
+                        .ok_or_else(|| StoreError::Backend("a transfer without an owner".into()))?,
+                    at: timestamp_of(&at)?,
+                    by: text(6).unwrap_or_default(),
+                })
+            })
+            .collect()
     }
 
     fn table_schema(&self, table: &TableName) -> Result<Option<TableSchema>, StoreError> {
@@ -567,6 +836,16 @@ impl Store for BigQueryStore {
     }
 
     fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
+        let owner = TableOwner::Processor(output.processor.to_string());
+        let claimant = Claimant {
+            name: output.processor,
+            output: output.table,
+            inputs: &[],
+        };
+        let recorded = self.table_owner(output.table)?;
+        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
+        // The first commit creates the table: a failed run leaves none.
+        self.ensure_schema(output.table, output.schema, true)?;
         let schema = self
             .live_schema(output.table)?
             .ok_or_else(|| StoreError::NoSuchTable(output.table.clone()))?;
@@ -603,14 +882,25 @@ impl Store for BigQueryStore {
             "BEGIN TRANSACTION;
              UPDATE {h} SET status = 'success', finished_at = {now}, heartbeat_at = {now},
                  duration_ms = TIMESTAMP_DIFF({now}, started_at, MILLISECOND),
-                 rows_read = {rows_read}, rows_written = {written}, reason = {reason}
+                 rows_read = {rows_read}, rows_written = {written}, reason = {reason},
+                 log_lines_dropped = {dropped}
              WHERE run_id = {run} AND status = 'running';
              SELECT IF((SELECT COUNT(*) FROM {h} WHERE run_id = {run} AND status = 'success'
                  AND finished_at = {now}) = 1, 1, ERROR({marker}));
+             {claim_owner};
+             SELECT IF((SELECT COUNT(*) FROM {owners} WHERE table_name = {table}
+                 AND NOT (owner_kind = 'processor' AND owner_name = {processor})) = 0,
+                 1, ERROR({owner_marker}));
              {delete}\n",
+            claim_owner = self.insert_owner_if_none(output.table, &owner),
+            owners = self.sql_name(&self.history_table(TABLE_OWNERS)),
+            table = string_literal(&output.table.to_string()),
+            processor = string_literal(output.processor),
+            owner_marker = string_literal(&format!("{NOT_OWNER_MARKER} {}", output.table)),
             h = self.runs_table(),
             now = timestamp_literal(now),
             rows_read = output.rows_read,
+            dropped = output.log_lines_dropped,
             reason = string_literal(&quarantine::commit_reason(
                 written,
                 output.quarantined.len(),
@@ -634,6 +924,12 @@ impl Store for BigQueryStore {
             Ok(_) => Ok(written),
             Err(StoreError::Backend(message)) if message.contains(NOT_RUNNING_MARKER) => {
                 Err(StoreError::NotRunning(run_id.to_string()))
+            }
+            Err(StoreError::Backend(message)) if message.contains(NOT_OWNER_MARKER) => {
+                // Another processor took the table between the check and the commit.
+                let recorded = self.table_owner(output.table)?;
+                ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
+                Err(StoreError::Backend(message))
             }
             Err(error) => Err(error),
         }
@@ -683,9 +979,11 @@ impl Store for BigQueryStore {
                          THEN CONCAT(reason, '; ', @message) ELSE @message END,
                      finished_at = @now, heartbeat_at = @now, rows_read = @rows_read,
                      limit_value = {limit}, observed_value = {observed},
+                     log_lines_dropped = {dropped},
                      duration_ms = TIMESTAMP_DIFF(@now, started_at, MILLISECOND)
                  WHERE run_id = @run_id AND status = 'running'",
-                self.runs_table()
+                self.runs_table(),
+                dropped = end.log_lines_dropped,
             ),
             &[
                 ("status", Param::String(end.status.as_str().to_string())),
@@ -844,6 +1142,19 @@ impl Store for BigQueryStore {
 }
 
 /// The text of cell `index` of a result row, if it is not null.
+/// A TIMESTAMP cell's value as a time.
+fn timestamp_of(value: &crate::rows::Value) -> Result<DateTime<Utc>, StoreError> {
+    match value {
+        crate::rows::Value::Scalar(crate::rows::Scalar::Timestamp(micros)) => {
+            DateTime::from_timestamp_micros(*micros)
+                .ok_or_else(|| StoreError::Backend(format!("timestamp {micros} out of range")))
+        }
+        other => Err(StoreError::Backend(format!(
+            "expected a TIMESTAMP, found {other:?}"
+        ))),
+    }
+}
+
 fn text_cell(cells: &[Option<serde_json::Value>], index: usize) -> Option<&str> {
     cells.get(index)?.as_ref()?.as_str()
 }

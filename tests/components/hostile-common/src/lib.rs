@@ -39,6 +39,19 @@ pub fn info(name: &str, table_name: &str) -> ProcessorInfo {
     }
 }
 
+/// The value of `column` in the control table's row for `date`: how the
+/// test tells a hostile processor how hard to push (a port, a row count).
+pub fn control(date: Date, column: &str) -> Result<i64, slate_sdk::ProcessError> {
+    use slate_sdk::{Columns, ProcessError, RowExt};
+    let rows = slate_sdk::read_rows(&table(CONTROL), date, date)?;
+    let index = Columns::new(&rows).index(column)?;
+    let row = rows
+        .rows
+        .first()
+        .ok_or_else(|| ProcessError::MissingData(format!("no control row for {date:?}")))?;
+    row.int64(index, column)
+}
+
 /// `count` valid rows for `date`.
 pub fn rows(date: Date, count: i64) -> RowSet {
     let mut rows = RowSetBuilder::new(&COLUMNS);

@@ -1,0 +1,380 @@
+//! Who may write which table: exactly one processor owns each output table.
+//!
+//! The host records a table's owner when its first commit creates it (or,
+//! for a raw input, when the host loads it), and from then on refuses any
+//! other processor that names it, at load, at deploy and at run. Tables the
+//! host keeps for itself (run history, quarantine, staging, the `_slate_*`
+//! tables, and on BigQuery the whole history dataset) and raw inputs are
+//! never a processor's to write. Ownership moves only by an explicit,
+//! recorded transfer (`slate tables transfer`).
+//!
+//! This module holds the decisions only, as pure functions over what the
+//! store has recorded; the store records owners and transfers, and the
+//! executor, the catalog and deploy ask here before they let a processor
+//! near a table.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::schema::TableName;
+
+/// Who owns a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum TableOwner {
+    /// A processor, by name: the only one that may write the table.
+    Processor(String),
+    /// A raw input the host loads: no processor may write it.
+    RawInput,
+}
+
+impl TableOwner {
+    /// The owner's kind as stored: `processor` or `raw_input`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TableOwner::Processor(_) => "processor",
+            TableOwner::RawInput => "raw_input",
+        }
+    }
+
+    /// The owning processor's name, for a processor-owned table.
+    pub fn processor(&self) -> Option<&str> {
+        match self {
+            TableOwner::Processor(name) => Some(name),
+            TableOwner::RawInput => None,
+        }
+    }
+
+    /// Rebuilds an owner from its stored kind and name.
+    pub fn from_stored(kind: &str, name: Option<&str>) -> Option<TableOwner> {
+        match (kind, name) {
+            ("processor", Some(name)) => Some(TableOwner::Processor(name.to_string())),
+            ("raw_input", _) => Some(TableOwner::RawInput),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for TableOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TableOwner::Processor(name) => f.write_str(name),
+            TableOwner::RawInput => f.write_str("the host (raw input)"),
+        }
+    }
+}
+
+/// A table with its recorded owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnedTable {
+    /// The table.
+    pub table: TableName,
+    /// Its owner.
+    pub owner: TableOwner,
+    /// When the owner was recorded (created, adopted or transferred).
+    pub since: DateTime<Utc>,
+}
+
+/// One recorded change of owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transfer {
+    /// The table.
+    pub table: TableName,
+    /// The owner before, if any was recorded.
+    pub from: Option<TableOwner>,
+    /// The owner after.
+    pub to: TableOwner,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who asked for it: the host id of the operator's command.
+    pub by: String,
+}
+
+/// The tables a backend keeps for the host: reserved by name, on every
+/// backend, whether or not they exist yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostOwned {
+    /// Whole datasets no processor may write in (BigQuery's history dataset).
+    pub datasets: Vec<String>,
+}
+
+/// The prefix of every host table and dataset name: `_slate_runs`,
+/// `_slate_staging_*`, and any `_slate*` dataset.
+pub const HOST_PREFIX: &str = "_slate";
+
+impl HostOwned {
+    /// Why `table` belongs to the host, if it does.
+    pub fn reason(&self, table: &TableName) -> Option<String> {
+        let reserved = |name: &str| name.to_ascii_lowercase().starts_with(HOST_PREFIX);
+        if reserved(&table.dataset) || reserved(&table.table) {
+            return Some(format!(
+                "names starting with `{HOST_PREFIX}` are the host's"
+            ));
+        }
+        self.datasets
+            .iter()
+            .find(|d| d.eq_ignore_ascii_case(&table.dataset))
+            .map(|d| format!("dataset `{d}` holds the host's run history and quarantine"))
+    }
+}
+
+/// What a store has recorded about ownership, read once to decide a whole
+/// processor set (at load and at deploy).
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    recorded: BTreeMap<TableName, TableOwner>,
+    host: HostOwned,
+}
+
+impl Ledger {
+    /// A ledger of these recorded owners and the backend's host names.
+    pub fn new(owned: Vec<OwnedTable>, host: HostOwned) -> Self {
+        Ledger {
+            recorded: owned.into_iter().map(|o| (o.table, o.owner)).collect(),
+            host,
+        }
+    }
+
+    /// The refusals among `claimants`, in precedence order ([`decide_all`]).
+    pub fn refusals(&self, claimants: &[Claimant<'_>]) -> Vec<(usize, OwnershipRefused)> {
+        decide_all(claimants, &self.recorded, &self.host)
+    }
+}
+
+/// Why a processor may not write a table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OwnershipRefused {
+    /// The table is one the host keeps for itself.
+    #[error("{processor} may not write {table}: it is owned by the host ({reason})")]
+    HostOwned {
+        /// The processor refused.
+        processor: String,
+        /// The table.
+        table: TableName,
+        /// Why the host owns it.
+        reason: String,
+    },
+    /// The table is a raw input the host loads.
+    #[error("{processor} may not write {table}: it is a raw input, owned by the host")]
+    RawInput {
+        /// The processor refused.
+        processor: String,
+        /// The table.
+        table: TableName,
+    },
+    /// The processor reads the table it would write.
+    #[error("{processor} may not write {table}: it declares the table among its own inputs")]
+    ReadsItsOutput {
+        /// The processor refused.
+        processor: String,
+        /// The table.
+        table: TableName,
+    },
+    /// Another processor owns the table.
+    #[error(
+        "{processor} may not write {table}: it is owned by {owner} \
+         (move it with `slate tables transfer {table} --to {processor}`)"
+    )]
+    OwnedByAnother {
+        /// The processor refused.
+        processor: String,
+        /// The table.
+        table: TableName,
+        /// The owner.
+        owner: String,
+    },
+}
+
+/// What a processor claims: its name, the table it writes and the tables it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Claimant<'a> {
+    /// The processor's name.
+    pub name: &'a str,
+    /// Its output table.
+    pub output: &'a TableName,
+    /// Its declared inputs.
+    pub inputs: &'a [TableName],
+}
+
+/// Whether `claimant` may write its output table, given the recorded
+/// owner (`None` when none is recorded yet) and the host's reserved names.
+/// `Ok` means it owns the table already, or may take it at its first commit.
+pub fn decide(
+    claimant: Claimant<'_>,
+    recorded: Option<&TableOwner>,
+    host: &HostOwned,
+) -> Result<(), OwnershipRefused> {
+    let processor = claimant.name.to_string();
+    let table = claimant.output.clone();
+    if let Some(reason) = host.reason(&table) {
+        return Err(OwnershipRefused::HostOwned {
+            processor,
+            table,
+            reason,
+        });
+    }
+    if claimant.inputs.contains(&table) {
+        return Err(OwnershipRefused::ReadsItsOutput { processor, table });
+    }
+    match recorded {
+        None => Ok(()),
+        Some(TableOwner::RawInput) => Err(OwnershipRefused::RawInput { processor, table }),
+        Some(TableOwner::Processor(owner)) if owner == claimant.name => Ok(()),
+        Some(TableOwner::Processor(owner)) => Err(OwnershipRefused::OwnedByAnother {
+            processor,
+            table,
+            owner: owner.clone(),
+        }),
+    }
+}
+
+/// Decides a whole processor set at once, for loading and deploying.
+/// `claimants` come in precedence order (bundled, then registry, then the
+/// plugin folder): where two name the same table that has no recorded
+/// owner, the first keeps it and the later ones are refused, so a newcomer
+/// never takes a table from a processor that has simply not run yet.
+/// Returns the refusals, by position in `claimants`.
+pub fn decide_all(
+    claimants: &[Claimant<'_>],
+    recorded: &BTreeMap<TableName, TableOwner>,
+    host: &HostOwned,
+) -> Vec<(usize, OwnershipRefused)> {
+    let mut first_claim: BTreeMap<&TableName, &str> = BTreeMap::new();
+    let mut refused = Vec::new();
+    for (index, claimant) in claimants.iter().enumerate() {
+        let recorded = recorded.get(claimant.output).cloned().or_else(|| {
+            first_claim
+                .get(claimant.output)
+                .map(|name| TableOwner::Processor(name.to_string()))
+        });
+        match decide(*claimant, recorded.as_ref(), host) {
+            Ok(()) => {
+                first_claim.entry(claimant.output).or_insert(claimant.name);
+            }
+            Err(refusal) => refused.push((index, refusal)),
+        }
+    }
+    refused
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(name: &str) -> TableName {
+        TableName::parse(name).expect("dataset.table")
+    }
+
+    fn claimant<'a>(name: &'a str, output: &'a TableName, inputs: &'a [TableName]) -> Claimant<'a> {
+        Claimant {
+            name,
+            output,
+            inputs,
+        }
+    }
+
+    #[test]
+    fn an_unowned_table_may_be_taken_and_an_owned_one_only_by_its_owner() {
+        let output = table("nba_analytics.player_game_summary");
+        let owner = TableOwner::Processor("PlayerGameSummaryProcessor".into());
+        let host = HostOwned::default();
+        assert_eq!(
+            decide(claimant("Anyone", &output, &[]), None, &host),
+            Ok(())
+        );
+        assert_eq!(
+            decide(
+                claimant("PlayerGameSummaryProcessor", &output, &[]),
+                Some(&owner),
+                &host
+            ),
+            Ok(())
+        );
+        let refused = decide(claimant("Thief", &output, &[]), Some(&owner), &host).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("owned by PlayerGameSummaryProcessor"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn raw_inputs_and_a_processors_own_inputs_are_never_its_output() {
+        let schedule = table("nba_raw.schedule");
+        let host = HostOwned::default();
+        assert!(matches!(
+            decide(
+                claimant("Thief", &schedule, &[]),
+                Some(&TableOwner::RawInput),
+                &host
+            ),
+            Err(OwnershipRefused::RawInput { .. })
+        ));
+        let inputs = [schedule.clone()];
+        assert!(matches!(
+            decide(claimant("Loop", &schedule, &inputs), None, &host),
+            Err(OwnershipRefused::ReadsItsOutput { .. })
+        ));
+    }
+
+    #[test]
+    fn host_tables_are_reserved_by_name_on_every_backend() {
+        let bigquery = HostOwned {
+            datasets: vec!["nba_reference".into()],
+        };
+        for name in [
+            "nba_reference.processor_run_history",
+            "NBA_Reference.anything",
+            "nba_analytics._slate_staging_0192",
+            "_slate_runs.forged",
+        ] {
+            let forged = table(name);
+            assert!(
+                matches!(
+                    decide(claimant("Forger", &forged, &[]), None, &bigquery),
+                    Err(OwnershipRefused::HostOwned { .. })
+                ),
+                "{name} must be the host's"
+            );
+        }
+        let ordinary = table("nba_analytics.player_game_summary");
+        assert_eq!(bigquery.reason(&ordinary), None);
+    }
+
+    #[test]
+    fn in_a_set_the_first_claim_on_an_unowned_table_wins() {
+        let output = table("nba_precompute.player_daily_cache");
+        let other = table("nba_precompute.other");
+        let claimants = [
+            claimant("PlayerDailyCacheProcessor", &output, &[]),
+            claimant("Innocent", &other, &[]),
+            claimant("Impostor", &output, &[]),
+        ];
+        let refused = decide_all(&claimants, &BTreeMap::new(), &HostOwned::default());
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, 2);
+        assert!(matches!(
+            &refused[0].1,
+            OwnershipRefused::OwnedByAnother { owner, .. } if owner == "PlayerDailyCacheProcessor"
+        ));
+    }
+
+    #[test]
+    fn a_recorded_owner_beats_precedence_in_a_set() {
+        let output = table("slate_test.versioned");
+        let recorded = BTreeMap::from([(
+            output.clone(),
+            TableOwner::Processor("VersionedProcessor".into()),
+        )]);
+        let claimants = [
+            claimant("RenamedProcessor", &output, &[]),
+            claimant("VersionedProcessor", &output, &[]),
+        ];
+        let refused = decide_all(&claimants, &recorded, &HostOwned::default());
+        assert_eq!(refused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![0]);
+    }
+}

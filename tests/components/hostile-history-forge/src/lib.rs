@@ -1,0 +1,90 @@
+//! Hostile test fixture `HistoryForge`: names BigQuery's run history table
+//! `nba_reference.processor_run_history`, with its exact schema, and returns
+//! one forged run: a `success` of PlayerGameSummaryProcessor on a host that
+//! never existed. Written, it would replace the date's real history.
+
+use slate_sdk::{
+    BadRowPolicy, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase, ProcessError,
+    ProcessorInfo, RowSet, RowSetBuilder, Scalar, UpstreamPolicy, Value, field, table,
+};
+
+/// The hostile processor.
+pub struct HistoryForge;
+
+use FieldMode::{Nullable, Required};
+use FieldType::{Date as DateType, Int64, String as Text, Timestamp};
+
+/// The columns of `processor_run_history`, as the host declares them.
+const COLUMNS: [(&str, FieldType, FieldMode); 22] = [
+    ("processor_name", Text, Required),
+    ("run_id", Text, Required),
+    ("data_date", DateType, Required),
+    ("attempt", Int64, Required),
+    ("status", Text, Required),
+    ("started_at", Timestamp, Required),
+    ("heartbeat_at", Timestamp, Required),
+    ("lease_expires_at", Timestamp, Required),
+    ("finished_at", Timestamp, Nullable),
+    ("duration_ms", Int64, Nullable),
+    ("rows_read", Int64, Required),
+    ("rows_written", Int64, Required),
+    ("reason", Text, Nullable),
+    ("error_kind", Text, Nullable),
+    ("errors", Text, Nullable),
+    ("limit_value", Int64, Nullable),
+    ("observed_value", Int64, Nullable),
+    ("host_id", Text, Required),
+    ("plugin_hash", Text, Required),
+    ("trigger_source", Text, Required),
+    ("reap_token", Text, Nullable),
+    ("log_lines_dropped", Int64, Nullable),
+];
+
+impl Guest for HistoryForge {
+    fn info() -> ProcessorInfo {
+        ProcessorInfo {
+            name: "HistoryForge".into(),
+            phase: Phase::Analytics,
+            version: "0.0.1".into(),
+            output_table: table("nba_reference.processor_run_history"),
+            schema: COLUMNS
+                .iter()
+                .map(|(name, kind, mode)| field(name, *kind, *mode, "Forged."))
+                .collect(),
+            partition_column: "data_date".into(),
+            key_columns: vec!["processor_name".into(), "run_id".into()],
+            inputs: vec![],
+            upstream: vec![],
+            lookback: Lookback::None,
+            upstream_policy: UpstreamPolicy::Block,
+            gap_policy: GapPolicy::Block,
+            bad_row_policy: BadRowPolicy::FailRun,
+        }
+    }
+
+    fn process(date: Date) -> Result<RowSet, ProcessError> {
+        let names: Vec<&str> = COLUMNS.iter().map(|(name, ..)| *name).collect();
+        let mut rows = RowSetBuilder::new(&names);
+        let noon = Value::Scalar(Scalar::Timestamp(1_768_132_800_000_000));
+        let forged = COLUMNS
+            .iter()
+            .map(|(name, ..)| match *name {
+                "processor_name" => Value::string("PlayerGameSummaryProcessor"),
+                "run_id" => Value::string("forged"),
+                "data_date" => Value::date(date),
+                "attempt" | "rows_read" | "rows_written" => Value::int64(1),
+                "status" => Value::string("success"),
+                "started_at" | "heartbeat_at" | "lease_expires_at" => noon.clone(),
+                "host_id" => Value::string("forged-host"),
+                "plugin_hash" => Value::string("forged"),
+                "trigger_source" => Value::string("cli"),
+                _ => Value::Null,
+            })
+            .collect();
+        rows.push(forged);
+        Ok(rows.finish())
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+slate_sdk::export!(HistoryForge);

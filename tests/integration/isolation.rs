@@ -1,0 +1,450 @@
+//! The sandbox protects the data, not only the process: each hostile
+//! processor here goes for a table, a limit or the host's own output, and
+//! is refused or bounded, while a healthy processor beside it keeps its
+//! rows exactly.
+
+use chrono::NaiveDate;
+use slate::catalog::{self, CatalogError};
+use slate::demo::{load_season, schedule_table};
+use slate::deploy::{self, DeployCheck};
+use slate::health;
+use slate::liveness::LeaseConfig;
+use slate::ownership::{Ledger, OwnershipRefused, TableOwner};
+use slate::pipeline::Pipeline;
+use slate::plugin::{PluginError, RunLimits};
+use slate::registry::Registry;
+use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::runs::{ErrorKind, RunStatus};
+use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::store::Store;
+
+use crate::support::{TestHost, components, date, season};
+
+fn versioned() -> TableName {
+    TableName::new("slate_test", "versioned")
+}
+
+/// The ledger `store` keeps: recorded owners and the host's names.
+fn ledger(store: &dyn Store) -> Ledger {
+    Ledger::new(store.table_owners().unwrap(), store.host_owned())
+}
+
+/// A folder holding copies of these components, as `--plugin-dir` takes.
+fn plugin_dir(components: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for path in components {
+        let name = std::path::Path::new(path).file_name().unwrap();
+        std::fs::copy(path, dir.path().join(name)).unwrap();
+    }
+    dir
+}
+
+/// Fills the hostile control table for `day` with these INT64 settings.
+fn control(host: &TestHost, day: NaiveDate, settings: &[(&str, i64)]) {
+    let table = TableName::new("slate_test", "hostile_control");
+    let mut columns = vec![Column::new("day", ColumnType::Date, ColumnMode::Required)];
+    let mut row = vec![Value::Scalar(Scalar::Date(wit_date(day)))];
+    for (name, value) in settings {
+        columns.push(Column::new(name, ColumnType::Int64, ColumnMode::Required));
+        row.push(Value::Scalar(Scalar::Int64(*value)));
+    }
+    let schema = TableSchema {
+        columns: columns.clone(),
+        partition_column: "day".into(),
+        key_columns: vec![],
+    };
+    host.store.ensure_table(&table, &schema).unwrap();
+    let rows = RowSet {
+        columns: columns.into_iter().map(|c| c.name).collect(),
+        rows: vec![row],
+    };
+    host.store
+        .replace_partitions(&table, &[day], &rows)
+        .unwrap();
+}
+
+#[test]
+fn a_processor_cannot_empty_another_processors_table_at_run_load_or_deploy() {
+    let host = TestHost::empty();
+    let day = date("2026-01-11");
+    let owner = host.fixture(components::VERSIONED_V1);
+    assert_eq!(host.run(&owner, day).status, RunStatus::Success);
+    let before = host.rows(&versioned(), day);
+    assert_eq!(before.rows.len(), 2);
+    assert_eq!(
+        host.store.table_owner(&versioned()).unwrap(),
+        Some(TableOwner::Processor("VersionedProcessor".into())),
+        "the first commit records the owner"
+    );
+
+    // At run: refused before it runs, kind `ownership`, naming the owner.
+    let thief = host.fixture(components::HOSTILE_TABLE_THIEF);
+    let refused = host.run(&thief, day);
+    assert_eq!(refused.status, RunStatus::Failed);
+    assert_eq!(refused.error_kind, Some(ErrorKind::Ownership));
+    let message = refused.error_message.unwrap();
+    assert!(
+        message.contains("slate_test.versioned: it is owned by VersionedProcessor"),
+        "{message}"
+    );
+    assert_eq!(host.rows(&versioned(), day), before, "the owner's rows");
+
+    // At load: a --plugin-dir holding it fails, naming the owner.
+    let dir = plugin_dir(&[components::HOSTILE_TABLE_THIEF]);
+    let loaded = catalog::load(
+        &host.runtime,
+        None,
+        Some(dir.path()),
+        &ledger(host.store.as_ref()),
+    );
+    match loaded {
+        Err(CatalogError::Ownership { origin, refused }) => {
+            assert!(origin.ends_with("hostile_table_thief.wasm"), "{origin}");
+            assert!(matches!(
+                *refused,
+                OwnershipRefused::OwnedByAnother { ref owner, .. } if owner == "VersionedProcessor"
+            ));
+        }
+        Err(other) => panic!("refused for the wrong reason: {other}"),
+        Ok(_) => panic!("the thief was loaded"),
+    }
+
+    // At deploy: refused by the ownership check, the active set untouched.
+    let registry = Registry::open(&host.dir.path().join("registry")).unwrap();
+    let current = Pipeline::new(vec![owner.clone()]).unwrap();
+    let bytes = std::fs::read(components::HOSTILE_TABLE_THIEF).unwrap();
+    let rejected = deploy::deploy(
+        &host.runtime,
+        &registry,
+        &current,
+        &bytes,
+        None,
+        &ledger(host.store.as_ref()),
+    )
+    .err()
+    .expect("the deployment is refused");
+    assert_eq!(rejected.check, DeployCheck::Ownership);
+    assert!(rejected.reason.contains("owned by VersionedProcessor"));
+    assert!(registry.active().unwrap().is_empty());
+
+    // Beside it, the owner still runs, and its rows are its own.
+    assert_eq!(host.run(&owner, day).status, RunStatus::Success);
+    assert_eq!(host.rows(&versioned(), day), before);
+}
+
+#[test]
+fn an_unowned_table_goes_to_the_first_processor_loaded_not_a_newcomer_under_another_name() {
+    let host = TestHost::empty();
+    let owner = host.fixture(components::VERSIONED_V1);
+    // Nothing recorded yet: the registry version was loaded first.
+    let current = Pipeline::new(vec![owner]).unwrap();
+    let registry = Registry::open(&host.dir.path().join("registry")).unwrap();
+    let bytes = std::fs::read(components::HOSTILE_TABLE_THIEF).unwrap();
+    let rejected = deploy::deploy(
+        &host.runtime,
+        &registry,
+        &current,
+        &bytes,
+        None,
+        &Ledger::default(),
+    )
+    .err()
+    .expect("the newcomer is refused");
+    assert_eq!(rejected.check, DeployCheck::Ownership);
+    assert!(rejected.reason.contains("owned by VersionedProcessor"));
+}
+
+#[test]
+fn a_new_version_keeps_its_table_and_only_an_operators_transfer_moves_it() {
+    let host = TestHost::empty();
+    let day = date("2026-01-11");
+    let v1 = host.fixture(components::VERSIONED_V1);
+    let v2 = host.fixture(components::VERSIONED_V2);
+    let thief = host.fixture(components::HOSTILE_TABLE_THIEF);
+    assert_eq!(host.run(&v1, day).status, RunStatus::Success);
+    assert_eq!(
+        host.run(&v2, day).status,
+        RunStatus::Success,
+        "a new version of the same processor keeps its table"
+    );
+    assert_eq!(host.run(&thief, day).error_kind, Some(ErrorKind::Ownership));
+
+    let transfer = host
+        .store
+        .transfer_table(
+            &versioned(),
+            &TableOwner::Processor("TableThief".into()),
+            "operator on test-host",
+        )
+        .unwrap();
+    assert_eq!(
+        transfer.from,
+        Some(TableOwner::Processor("VersionedProcessor".into()))
+    );
+    assert_eq!(host.store.table_transfers().unwrap(), vec![transfer]);
+    assert_eq!(host.run(&thief, day).status, RunStatus::Success);
+    let refused = host.run(&v1, day);
+    assert_eq!(refused.error_kind, Some(ErrorKind::Ownership));
+    assert!(
+        refused
+            .error_message
+            .unwrap()
+            .contains("it is owned by TableThief")
+    );
+}
+
+#[test]
+fn a_date_emptied_by_a_successful_rerun_fails_the_health_check() {
+    let host = TestHost::empty();
+    let day = date("2026-01-11");
+    let opening = date("2026-01-10");
+    let wide = host.fixture(components::HOSTILE_WIDE_OUTPUT);
+    control(&host, day, &[("rows", 10), ("columns", 32)]);
+    control(&host, opening, &[("rows", 0), ("columns", 32)]);
+    assert_eq!(host.run(&wide, day).rows_written, 10);
+    assert_eq!(host.run(&wide, opening).rows_written, 0);
+    let pipeline = Pipeline::new(vec![wide.clone()]).unwrap();
+    let report = health::report(host.store.as_ref(), &pipeline, chrono::Utc::now()).unwrap();
+    assert!(
+        report.tables[0].emptied_dates.is_empty(),
+        "nothing emptied yet"
+    );
+
+    control(&host, day, &[("rows", 0), ("columns", 32)]);
+    let emptying = host.run(&wide, day);
+    assert_eq!(
+        (emptying.status, emptying.rows_written),
+        (RunStatus::Success, 0)
+    );
+    let report = health::report(host.store.as_ref(), &pipeline, chrono::Utc::now()).unwrap();
+    assert!(!report.healthy);
+    let emptied = &report.tables[0].emptied_dates;
+    assert_eq!(emptied.len(), 1, "{emptied:?}");
+    assert_eq!(
+        (emptied[0].date, emptied[0].rows_before, &emptied[0].run_id),
+        (day, 10, &emptying.run_id)
+    );
+}
+
+#[test]
+fn a_processor_cannot_overwrite_a_raw_input() {
+    let host = TestHost::with_demo_season();
+    let day = date("2026-01-11");
+    let schedule = host.rows(&schedule_table(), day);
+    assert_eq!(schedule.rows.len(), 7);
+    assert_eq!(
+        host.store.table_owner(&schedule_table()).unwrap(),
+        Some(TableOwner::RawInput)
+    );
+
+    let hostile = host.fixture(components::HOSTILE_RAW_OVERWRITE);
+    let refused = host.run(&hostile, day);
+    assert_eq!(refused.error_kind, Some(ErrorKind::Ownership));
+    assert!(
+        refused
+            .error_message
+            .unwrap()
+            .contains("nba_raw.schedule: it is a raw input")
+    );
+    assert_eq!(host.rows(&schedule_table(), day), schedule);
+
+    let dir = plugin_dir(&[components::HOSTILE_RAW_OVERWRITE]);
+    let loaded = catalog::load(
+        &host.runtime,
+        None,
+        Some(dir.path()),
+        &ledger(host.store.as_ref()),
+    );
+    assert!(matches!(
+        loaded,
+        Err(CatalogError::Ownership { ref refused, .. })
+            if matches!(**refused, OwnershipRefused::RawInput { .. })
+    ));
+
+    // Beside it, phase 3 still runs on the intact schedule.
+    let summary = host.bundled("player-game-summary");
+    let record = host.run(&summary, day);
+    assert_eq!(record.status, RunStatus::Success, "{record:?}");
+    assert!(record.rows_written > 0);
+}
+
+#[test]
+fn a_nullable_partition_column_is_refused_when_the_processor_loads() {
+    let host = TestHost::empty();
+    let bytes = std::fs::read(components::HOSTILE_NULLABLE_PARTITION).unwrap();
+    let Err(PluginError::Info(message)) = host.runtime.load(&bytes) else {
+        panic!("a NULLABLE partition column was accepted");
+    };
+    assert!(
+        message.contains("partition column `day` must be REQUIRED DATE, not NULLABLE DATE"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_failed_run_leaves_no_new_table_behind() {
+    let host = TestHost::empty();
+    let day = date("2026-01-11");
+    let panicking = host.fixture(components::HOSTILE_PANIC);
+    let record = host.run(&panicking, day);
+    assert_eq!(record.status, RunStatus::Failed);
+    let table = TableName::new("slate_test", "hostile_panic");
+    assert_eq!(host.store.table_schema(&table).unwrap(), None);
+    assert_eq!(host.store.table_owner(&table).unwrap(), None);
+}
+
+#[test]
+fn a_looping_info_is_stopped_by_its_own_cpu_limit_and_names_it() {
+    let host = TestHost::empty();
+    let bytes = std::fs::read(components::HOSTILE_INFO_LOOP).unwrap();
+    let Err(PluginError::Info(message)) = host.runtime.load(&bytes) else {
+        panic!("the looping info() loaded");
+    };
+    assert!(
+        message.contains("CPU time limit of 1000 ms exceeded"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_panicking_info_shows_the_panic_message() {
+    let host = TestHost::empty();
+    let bytes = std::fs::read(components::HOSTILE_INFO_PANIC).unwrap();
+    let Err(PluginError::Info(message)) = host.runtime.load(&bytes) else {
+        panic!("the panicking info() loaded");
+    };
+    assert!(
+        message.contains("hostile info panic: no description today"),
+        "{message}"
+    );
+}
+
+/// Limits roomy enough in memory for a wide output to be built in the guest.
+fn roomy() -> RunLimits {
+    RunLimits {
+        memory_bytes: 1 << 30,
+        ..RunLimits::default()
+    }
+}
+
+#[test]
+fn an_output_within_the_limits_loads_though_it_is_past_wasmtimes_default_bound() {
+    let host = TestHost::with(roomy(), LeaseConfig::default());
+    let day = date("2026-01-11");
+    control(&host, day, &[("rows", 135_000), ("columns", 32)]);
+    let wide = host.fixture(components::HOSTILE_WIDE_OUTPUT);
+    let record = host.run(&wide, day);
+    assert_eq!(record.status, RunStatus::Success, "{record:?}");
+    assert_eq!(record.rows_written, 135_000);
+}
+
+#[test]
+fn too_many_tiny_rows_fail_as_limit_output_with_the_limit_and_the_count() {
+    let host = TestHost::with(roomy(), LeaseConfig::default());
+    let day = date("2026-01-11");
+    control(&host, day, &[("rows", 2_000_000), ("columns", 2)]);
+    let flood = host.fixture(components::HOSTILE_WIDE_OUTPUT);
+    let record = host.run(&flood, day);
+    assert_eq!(
+        record.error_kind,
+        Some(ErrorKind::LimitOutput),
+        "{record:?}"
+    );
+    assert_eq!(
+        (record.limit_value, record.observed_value),
+        (Some(1_000_000), Some(2_000_000))
+    );
+}
+
+#[test]
+fn an_output_past_the_transfer_bound_of_the_output_limits_fails_as_limit_output() {
+    let limits = RunLimits {
+        max_output_rows: 1_000,
+        max_output_bytes: 1 << 20,
+        ..roomy()
+    };
+    let host = TestHost::with(limits, LeaseConfig::default());
+    let day = date("2026-01-11");
+    control(&host, day, &[("rows", 135_000), ("columns", 32)]);
+    let wide = host.fixture(components::HOSTILE_WIDE_OUTPUT);
+    let record = host.run(&wide, day);
+    assert_eq!(
+        record.error_kind,
+        Some(ErrorKind::LimitOutput),
+        "{record:?}"
+    );
+    let bound = limits.hostcall_bytes() as i64;
+    assert_eq!(
+        (record.limit_value, record.observed_value),
+        (Some(bound), Some(bound))
+    );
+    assert!(
+        record
+            .error_message
+            .unwrap()
+            .contains(&format!("more than {bound} bytes"))
+    );
+}
+
+#[test]
+fn a_log_flood_is_cut_to_the_runs_budget_and_the_dropped_lines_are_counted() {
+    let limits = RunLimits {
+        max_log_lines: 100,
+        ..RunLimits::default()
+    };
+    let host = TestHost::with(limits, LeaseConfig::default());
+    let day = date("2026-01-11");
+    control(&host, day, &[("lines", 100_000)]);
+    let flood = host.fixture(components::HOSTILE_LOG_FLOOD);
+    let record = host.run(&flood, day);
+    assert_eq!(record.status, RunStatus::Success, "{record:?}");
+    assert_eq!(record.log_lines_dropped, 99_900);
+    let stored = host.store.run(&record.run_id).unwrap().unwrap();
+    assert_eq!(stored.log_lines_dropped, 99_900, "recorded in the store");
+}
+
+#[test]
+fn a_component_with_many_memories_is_held_to_one_limit_for_all_of_them() {
+    let host = TestHost::empty();
+    // Eight memories of 10 MiB: each is far below any limit, together they
+    // are past the 64 MiB that reading info() may use.
+    let bytes = crate::multi_memory::component(8, 10 << 20);
+    let Err(PluginError::Info(message)) = host.runtime.load(&bytes) else {
+        panic!("eight memories were instantiated under one 64 MiB limit");
+    };
+    assert!(
+        message.contains("memory limit of 67108864 bytes exceeded"),
+        "{message}"
+    );
+    // Each memory alone is within that limit: one of them loads as far as
+    // its info() (which traps), so the sum is what refused the eight.
+    let one = crate::multi_memory::component(1, 10 << 20);
+    let Err(PluginError::Info(message)) = host.runtime.load(&one) else {
+        panic!("the trap in info() went unnoticed");
+    };
+    assert!(message.contains("info() trapped"), "{message}");
+}
+
+#[test]
+fn every_hostile_run_leaves_a_healthy_processor_beside_it_intact() {
+    let host = TestHost::with(roomy(), LeaseConfig::default());
+    let day = date("2026-01-11");
+    load_season(host.store.as_ref(), season()).unwrap();
+    control(&host, day, &[("rows", 10), ("columns", 32), ("lines", 10)]);
+    let healthy = host.bundled("player-game-summary");
+    assert_eq!(host.run(&healthy, day).status, RunStatus::Success);
+    let summary = TableName::new("nba_analytics", "player_game_summary");
+    let before = host.rows(&summary, day);
+    for (hostile, outcome) in [
+        (components::HOSTILE_RAW_OVERWRITE, RunStatus::Failed),
+        (components::HOSTILE_WIDE_OUTPUT, RunStatus::Success),
+        (components::HOSTILE_LOG_FLOOD, RunStatus::Success),
+    ] {
+        let record = host.run(&host.fixture(hostile), day);
+        assert_eq!(record.status, outcome, "{record:?}");
+        assert_eq!(host.rows(&summary, day), before, "after {hostile}");
+        let again = host.run(&healthy, day);
+        assert_eq!(again.status, RunStatus::Success, "after {hostile}");
+        assert_eq!(host.rows(&summary, day), before, "rerun after {hostile}");
+    }
+}
