@@ -24,6 +24,7 @@
 //! - [`ownership`]: which processor owns which table; refusals of the rest.
 //! - [`completeness`]: upstream status and lookback gap checks before a run.
 //! - [`dag`]: ordering processors by their declared dependencies.
+//! - [`dates`]: analysis dates, parsed strictly and checked against the range served.
 //! - [`pipeline`]: running a set of processors for a date, in order.
 //! - [`backfill`]: running a range of dates, in dependency order and in parallel.
 //! - [`server`]: `slate serve`, the HTTP service.
@@ -37,6 +38,7 @@ pub mod column_batch;
 pub mod completeness;
 pub mod dag;
 pub mod data_dir;
+pub mod dates;
 pub mod demo;
 pub mod deploy;
 pub mod drift;

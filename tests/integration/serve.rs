@@ -246,7 +246,38 @@ async fn process_date_without_processors_runs_the_whole_dag() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
     let served = Served::configured(|c| c.max_body_bytes = 256, None);
-    let cases: Vec<(&str, Request<Body>, StatusCode, &str)> = vec![
+    let lenient = [
+        " 2026-01-10",
+        "2026-1-5",
+        "+2026-01-10",
+        "-0001-01-01",
+        "2199-01-01",
+    ]
+    .into_iter()
+    .map(|date| {
+        (
+            "a lenient or out-of-range date",
+            authorized(
+                Request::post("/process-date"),
+                "application/json",
+                json!({"analysis_date": date}).to_string(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "analysis_date",
+        )
+    });
+    let cases: Vec<(&str, Request<Body>, StatusCode, &str)> = lenient
+        .chain([(
+            "a backfill ending out of range",
+            authorized(
+                Request::post("/backfill"),
+                "application/json",
+                json!({"start_date": "2026-01-10", "end_date": "9999-12-31"}).to_string(),
+            ),
+            StatusCode::BAD_REQUEST,
+            "end_date",
+        )])
+        .chain(vec![
         (
             "an invalid date",
             authorized(
@@ -415,7 +446,8 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "content-type",
         ),
-    ];
+    ])
+    .collect();
     for (case, request, status, field) in cases {
         let (got, body) = served.call(request).await;
         assert_eq!(got, status, "{case}: {body}");
@@ -502,7 +534,7 @@ async fn health_is_the_slate_health_report_and_503_when_unhealthy() {
         )
         .await;
     assert_eq!(answer["runs"][0]["status"], "failed", "{answer}");
-    let (status, report) = served.get("/health").await;
+    let (status, report) = served.get("/health?fresh=1").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(report["healthy"], false);
     assert_eq!(
@@ -895,4 +927,60 @@ async fn a_shutdown_refuses_new_work_and_lets_accepted_runs_finish_within_the_gr
         "the queued run ran"
     );
     assert_eq!(served.run_count(), 2, "the refused request started nothing");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_made_by_the_router_and_extractors_are_json_too() {
+    let served = Served::new();
+    for (request, status) in [
+        (
+            Request::get("/runs/%ff").body(Body::empty()).unwrap(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Request::delete("/runs").body(Body::empty()).unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            Request::get("/runs?limit=%zz").body(Body::empty()).unwrap(),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let uri = request.uri().to_string();
+        let response = served.router().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), status, "{uri}");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/json",
+            "{uri}"
+        );
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: Json = serde_json::from_slice(&bytes).expect("a JSON body");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{uri}: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_is_served_from_a_short_cache_unless_fresh_is_asked_for() {
+    let served = Served::configured(|c| c.health_ttl = Duration::from_secs(3600), None);
+    let (_, first) = served.get("/health").await;
+    let (_, cached) = served.get("/health").await;
+    assert_eq!(
+        first["checked_at"], cached["checked_at"],
+        "one report, cached"
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (_, fresh) = served.get("/health?fresh=1").await;
+    assert_ne!(
+        first["checked_at"], fresh["checked_at"],
+        "fresh=1 builds anew"
+    );
+    let (status, bad) = served.get("/health?fresh=maybe").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad["field"], "fresh");
 }

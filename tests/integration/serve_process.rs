@@ -15,16 +15,16 @@ use slate::store::{EmbeddedStore, Store};
 use crate::bookkeeping::set_spin;
 use crate::support::{components, date};
 
-const TOKEN: &str = "process-test-token";
+pub(crate) const TOKEN: &str = "process-test-token";
 
 /// A `slate serve` child process; killed if the test ends early.
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Server {
-    fn start(data_dir: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_slate"))
             .arg("--data-dir")
             .arg(data_dir)
@@ -50,11 +50,11 @@ impl Server {
         Server { child, base }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    fn get(&self, path: &str) -> (u16, Json) {
+    pub(crate) fn get(&self, path: &str) -> (u16, Json) {
         let agent = agent();
         let mut response = agent.get(self.url(path)).call().expect("GET");
         let status = response.status().as_u16();
@@ -65,7 +65,7 @@ impl Server {
         )
     }
 
-    fn post(&self, path: &str, body: Json) -> (u16, Json) {
+    pub(crate) fn post(&self, path: &str, body: Json) -> (u16, Json) {
         let mut response = agent()
             .post(self.url(path))
             .header("Authorization", &format!("Bearer {TOKEN}"))
@@ -77,7 +77,7 @@ impl Server {
         (status, serde_json::from_str(&text).expect("a JSON answer"))
     }
 
-    fn put_component(&self, name: &str, bytes: &[u8]) -> (u16, Json) {
+    pub(crate) fn put_component(&self, name: &str, bytes: &[u8]) -> (u16, Json) {
         let mut response = agent()
             .put(self.url(&format!("/plugins/{name}")))
             .header("Authorization", &format!("Bearer {TOKEN}"))
@@ -89,7 +89,7 @@ impl Server {
         (status, serde_json::from_str(&text).expect("a JSON answer"))
     }
 
-    fn process(&self, processor: &str, day: &str) -> Json {
+    pub(crate) fn process(&self, processor: &str, day: &str) -> Json {
         let (status, answer) = self.post(
             "/process-date",
             json!({"processors": [processor], "analysis_date": day}),
@@ -99,7 +99,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the process to exit.
-    fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let killed = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -124,7 +124,7 @@ impl Drop for Server {
 }
 
 /// An HTTP client that returns 4xx and 5xx answers instead of errors.
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(120)))
@@ -132,7 +132,7 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn slate(data_dir: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn slate(data_dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_slate"))
         .arg("--data-dir")
         .arg(data_dir)
@@ -142,7 +142,7 @@ fn slate(data_dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("run slate")
 }
 
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");

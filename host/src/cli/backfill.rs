@@ -47,6 +47,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         .parse()
         .map_err(|e| anyhow::anyhow!("--reprocess: {e}"))?;
     let host = Host::open(options, false)?;
+    let (start, end) = (host.served(start)?, host.served(end)?);
     let request = BackfillRequest {
         start,
         end,

@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use slate::data_dir::{DEFAULT_DATA_DIR, DataDir};
+use slate::dates::{self, DatesConfig};
 use slate::executor::Executor;
 use slate::limits::LimitsConfig;
 use slate::liveness::LeaseConfig;
@@ -287,6 +288,13 @@ pub fn run() -> Result<ExitCode> {
                 (Some(date), _) | (None, Some(date)) => date,
                 (None, None) => bail!("give the analysis date with --date (or --replay)"),
             };
+            // Fixtures have no schedule: the range is slate.toml's, or the
+            // one a pipeline without a schedule serves.
+            let dates =
+                DatesConfig::load(&options.data_dir.config_file()).map_err(anyhow::Error::msg)?;
+            dates
+                .range(None, chrono::Utc::now().date_naive())
+                .check(date)?;
             let inputs = match (fixtures, replay) {
                 (Some(dir), None) => test::InputChoice::Fixtures(dir),
                 (None, Some(_)) => test::InputChoice::Replay,
@@ -332,12 +340,9 @@ pub fn run() -> Result<ExitCode> {
     }
 }
 
-/// Parses `YYYY-MM-DD`, naming the bad value.
+/// Parses exactly `YYYY-MM-DD`, naming the bad value.
 fn parse_date(text: &str) -> Result<NaiveDate> {
-    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(date) => Ok(date),
-        Err(_) => bail!("invalid date `{text}`: expected a real calendar date as YYYY-MM-DD"),
-    }
+    Ok(dates::parse(text)?)
 }
 
 /// Prints or writes the output schemas of every loaded processor.
@@ -404,9 +409,19 @@ struct Host {
     /// the CPU and wall-clock limits.
     runtime: Arc<Runtime>,
     registry: Arc<Registry>,
+    /// The `[dates]` section of `slate.toml`.
+    dates: DatesConfig,
 }
 
 impl Host {
+    /// `date`, if the pipeline serves it: within the schedule's seasons and
+    /// their margin, or the range `slate.toml` sets.
+    fn served(&self, date: NaiveDate) -> Result<NaiveDate> {
+        let range =
+            dates::serving_range(self.store.as_ref(), self.pipeline.calendar(), &self.dates)?;
+        Ok(range.check(date)?)
+    }
+
     fn open(options: &HostOptions, create: bool) -> Result<Host> {
         let store = open_store(options, create)?;
         let runtime = plugins::runtime(options)?;
@@ -421,7 +436,10 @@ impl Host {
             &ledger,
         )?)?;
         let executor = Executor::new(store.clone(), host_id(), limits, options.leases)?;
+        let dates =
+            DatesConfig::load(&options.data_dir.config_file()).map_err(anyhow::Error::msg)?;
         Ok(Host {
+            dates,
             store,
             pipeline,
             executor,

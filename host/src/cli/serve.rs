@@ -46,6 +46,19 @@ pub struct ServeArgs {
     /// Deploy every `.wasm` file written to this folder.
     #[arg(long)]
     watch: Option<PathBuf>,
+    /// Seconds a client may take to send a request's headers; a keep-alive
+    /// connection idle for as long is closed too.
+    #[arg(long, env = "SLATE_HEADER_TIMEOUT_SECS", default_value_t = 10.0)]
+    header_timeout_secs: f64,
+    /// Seconds a client may take to send a request's body.
+    #[arg(long, env = "SLATE_BODY_TIMEOUT_SECS", default_value_t = 30.0)]
+    body_timeout_secs: f64,
+    /// The most connections served at once; more are answered 503 at once.
+    #[arg(long, env = "SLATE_MAX_CONNECTIONS", default_value_t = 512)]
+    max_connections: usize,
+    /// Seconds `GET /health` serves the same report (`?fresh=1` bypasses it).
+    #[arg(long, default_value_t = 2.0)]
+    health_cache_secs: f64,
 }
 
 /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
@@ -71,8 +84,16 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     config.protect_reads = args.protect_reads;
     config.max_body_bytes = args.max_body_bytes;
     config.grace = seconds("--grace-secs", args.grace_secs)?;
+    config.header_read_timeout = seconds("--header-timeout-secs", args.header_timeout_secs)?;
+    config.body_read_timeout = seconds("--body-timeout-secs", args.body_timeout_secs)?;
+    if args.max_connections == 0 {
+        bail!("--max-connections must be at least 1");
+    }
+    config.max_connections = args.max_connections;
+    config.health_ttl = seconds("--health-cache-secs", args.health_cache_secs)?;
 
     let host = Host::open(options, true)?;
+    config.dates = host.dates;
     let metrics = Arc::new(Metrics::new());
     let executor = host.executor.clone().with_observer(metrics.clone());
     let served = Arc::new(ServedHost::new(

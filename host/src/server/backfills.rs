@@ -13,8 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::errors::ApiError;
-use super::extract::JsonBody;
-use super::process::parse_date_field;
+use super::extract::{JsonBody, date_field, served_date};
 use super::state::AppState;
 use crate::backfill::{self, BackfillError, BackfillRequest, Outcome, PlannedRun, Reprocess};
 
@@ -117,8 +116,8 @@ pub async fn start_backfill(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<StartBackfill>,
 ) -> Result<Response, ApiError> {
-    let start = parse_date_field("start_date", &body.start_date)?;
-    let end = parse_date_field("end_date", &body.end_date)?;
+    let start = date_field("start_date", &body.start_date)?;
+    let end = date_field("end_date", &body.end_date)?;
     backfill::dates_between(start, end)
         .map_err(|e| ApiError::bad_field("end_date", e.to_string()))?;
     let reprocess: Reprocess = match &body.reprocess {
@@ -139,9 +138,12 @@ pub async fn start_backfill(
         return Err(ApiError::shutting_down());
     }
     let processors = body.processors.clone();
+    let dates = state.config.dates;
     let planned = state
         .blocking(move |host| {
             let pipeline = host.pipeline().map_err(ApiError::internal)?;
+            served_date(host, &pipeline, &dates, "start_date", start)?;
+            served_date(host, &pipeline, &dates, "end_date", end)?;
             let selection = pipeline
                 .select(&processors)
                 .map_err(|e| ApiError::bad_field("processors", e.to_string()))?;

@@ -1,20 +1,30 @@
-//! Reading request bodies with checks that name what is wrong: the content
-//! type, the size, and (for JSON) the field that does not parse. Nothing is
-//! started for a body that fails them.
+//! Reading requests with checks that name what is wrong: a body's content
+//! type, size and arrival (a body that ends early is a 400, one past the
+//! limit a 413, one that does not arrive in time a 408), the JSON field
+//! that does not parse, and dates, which must be exactly `YYYY-MM-DD` and
+//! within the range the pipeline serves. Nothing is started for a request
+//! that fails them.
+
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
+use axum::http::{StatusCode, header};
+use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
 
 use super::errors::ApiError;
-use super::state::AppState;
+use super::state::{AppState, ServedHost};
+use crate::dates::{self, DateError, DatesConfig};
+use crate::pipeline::Pipeline;
 
-/// Reads at most `limit` bytes of a body whose content type is one of `accepted`.
+/// Reads at most `limit` bytes of a body whose content type is one of
+/// `accepted`, within `timeout`.
 pub async fn read_body(
     request: Request,
     accepted: &[&str],
     limit: usize,
+    timeout: Duration,
 ) -> Result<Bytes, ApiError> {
     let content_type = request
         .headers()
@@ -31,7 +41,7 @@ pub async fn read_body(
         Some(found) if accepted.contains(&found.as_str()) => {}
         found => {
             return Err(ApiError::with_status(
-                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 Some("content-type"),
                 format!(
                     "content type {} is not accepted here; send {}",
@@ -41,15 +51,76 @@ pub async fn read_body(
             ));
         }
     }
-    axum::body::to_bytes(request.into_body(), limit)
-        .await
-        .map_err(|_| {
-            ApiError::with_status(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                Some("body"),
-                format!("the body is larger than the limit of {limit} bytes"),
-            )
-        })
+    let too_large = || {
+        ApiError::with_status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("body"),
+            format!("the body is larger than the limit of {limit} bytes"),
+        )
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(timeout, axum::body::to_bytes(request.into_body(), limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) if is_length_limit(&error) => Err(too_large()),
+        Ok(Err(error)) => Err(ApiError::bad_field(
+            "body",
+            format!("the body could not be read: it ended before its declared length ({error})"),
+        )),
+        Err(_) => Err(ApiError::with_status(
+            StatusCode::REQUEST_TIMEOUT,
+            Some("body"),
+            format!("the body did not arrive within {timeout:?}"),
+        )),
+    }
+}
+
+/// Whether reading a body failed because it was past the size limit.
+fn is_length_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// Parses a date field strictly (exactly `YYYY-MM-DD`), naming the field.
+pub fn date_field(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
+    dates::parse(text).map_err(|error| {
+        let expected = match error {
+            DateError::NoSuchDay(_) => "a real calendar date as YYYY-MM-DD",
+            _ => "exactly YYYY-MM-DD",
+        };
+        ApiError::bad_field(
+            field,
+            format!("invalid date `{text}` in `{field}`: expected {expected}"),
+        )
+    })
+}
+
+/// `date` if the pipeline serves it ([`dates::serving_range`]), else a 400
+/// naming the field and the range. Blocking: it may read the schedule.
+pub fn served_date(
+    host: &ServedHost,
+    pipeline: &Pipeline,
+    config: &DatesConfig,
+    field: &str,
+    date: NaiveDate,
+) -> Result<NaiveDate, ApiError> {
+    let range = dates::serving_range(host.store.as_ref(), pipeline.calendar(), config)
+        .map_err(ApiError::internal)?;
+    range
+        .check(date)
+        .map_err(|error| ApiError::bad_field(field, format!("`{field}`: {error}")))
 }
 
 /// Parses JSON, naming the field at fault.
@@ -79,7 +150,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = read_body(request, &["application/json"], state.config.max_body_bytes).await?;
+        let bytes = read_body(
+            request,
+            &["application/json"],
+            state.config.max_body_bytes,
+            state.config.body_read_timeout,
+        )
+        .await?;
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -100,7 +177,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJsonBody<T> {
         if !has_body {
             return Ok(OptionalJsonBody(None));
         }
-        let bytes = read_body(request, &["application/json"], state.config.max_body_bytes).await?;
+        let bytes = read_body(
+            request,
+            &["application/json"],
+            state.config.max_body_bytes,
+            state.config.body_read_timeout,
+        )
+        .await?;
         if bytes.is_empty() {
             return Ok(OptionalJsonBody(None));
         }

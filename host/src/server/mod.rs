@@ -31,7 +31,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post, put};
 
 pub use auth::BearerToken;
@@ -59,12 +59,90 @@ pub fn router(state: AppState) -> Router {
     mutating
         .merge(reads)
         .fallback(no_such_endpoint)
+        .layer(from_fn(errors::json_errors))
         .with_state(state)
 }
 
 /// The answer for a path no endpoint serves.
 async fn no_such_endpoint(uri: axum::http::Uri) -> errors::ApiError {
     errors::ApiError::not_found("path", format!("no endpoint at {}", uri.path()))
+}
+
+/// What one client may hold of the server.
+#[derive(Debug, Clone, Copy)]
+struct ConnectionLimits {
+    header_read_timeout: Duration,
+    max_connections: usize,
+}
+
+/// Serves `app` on every connection `listener` accepts until `shutdown`
+/// resolves, then waits for the requests in flight. A connection gets
+/// `header_read_timeout` to send each request's headers (the same timer
+/// closes it once idle between requests that long); past
+/// `max_connections`, a new connection is answered 503 and closed at once,
+/// so idle or slow clients can never take the file descriptors and the
+/// memory that answering everyone else needs.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, most likely: back off rather
+                    // than spin, and keep serving the connections we have.
+                    tracing::warn!("accept error: {error}");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(refuse_connection(stream));
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!("connection ended: {error}");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// How long the accept loop waits after an accept error.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Answers a connection past the cap with a 503 and closes it, spending at
+/// most a second on it.
+async fn refuse_connection(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    const BODY: &str = r#"{"error":"the server is at its connection limit; retry shortly"}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(answer.as_bytes())).await;
+    let _ = stream.shutdown().await;
 }
 
 /// How long the last step of a shutdown waits for stopped runs to end
@@ -109,9 +187,11 @@ pub async fn serve(
             }
         })
     };
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(signal)
-        .await?;
+    let connections = ConnectionLimits {
+        header_read_timeout: state.config.header_read_timeout,
+        max_connections: state.config.max_connections,
+    };
+    serve_connections(listener, router(state), connections, signal).await;
     // The server stops serving only after a shutdown began, so the stopper
     // is running; wait for it, then for the stopped runs.
     let _ = stopper.await;

@@ -120,6 +120,7 @@ pub async fn deploy_plugin(
         request,
         &["application/wasm", "application/octet-stream"],
         state.config.max_component_bytes,
+        state.config.body_read_timeout,
     )
     .await?;
     let outcome = state

@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::errors::ApiError;
-use super::extract::JsonBody;
+use super::extract::{JsonBody, date_field, served_date};
 use super::state::AppState;
 use crate::runs::{RunRecord, Trigger};
 
@@ -60,6 +60,16 @@ impl RunEntry {
         }
     }
 
+    fn claimed(processor: String, record: &RunRecord) -> Self {
+        RunEntry {
+            processor,
+            status: "running".into(),
+            rows: 0,
+            run_id: Some(record.run_id.clone()),
+            error: None,
+        }
+    }
+
     fn not_started(processor: String, error: String) -> Self {
         RunEntry {
             processor,
@@ -80,73 +90,62 @@ pub struct ProcessDateAnswer {
     pub runs: Vec<RunEntry>,
 }
 
-/// Parses a `YYYY-MM-DD` field, naming it when it is not a real date.
-pub fn parse_date_field(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        ApiError::bad_field(
-            field,
-            format!(
-                "invalid date `{text}` in `{field}`: expected a real calendar date as YYYY-MM-DD"
-            ),
-        )
-    })
-}
-
-/// The handler.
+/// The handler. Claiming and starting the runs happen in one blocking
+/// step that the client cannot interrupt: once a run is claimed it runs to
+/// its end on the worker pool, whether or not the client waits for the
+/// answer (a client that hangs up loses only the answer).
 pub async fn process_date(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<ProcessDate>,
 ) -> Result<Response, ApiError> {
-    let date = parse_date_field("analysis_date", &body.analysis_date)?;
+    let date = date_field("analysis_date", &body.analysis_date)?;
     if state.host.draining.load(Ordering::SeqCst) {
         return Err(ApiError::shutting_down());
     }
     let processors = body.processors.clone();
-    let claimed = state
-        .blocking(move |host| {
+    let host = state.host.clone();
+    let dates = state.config.dates;
+    let (mut entries, job) = state
+        .blocking(move |_| {
             let pipeline = host.pipeline().map_err(ApiError::internal)?;
+            served_date(&host, &pipeline, &dates, "analysis_date", date)?;
             let selection = pipeline
                 .select(&processors)
                 .map_err(|e| ApiError::bad_field("processors", e.to_string()))?;
             let claims = pipeline.claim_date(&host.executor, date, &selection, Trigger::Http);
-            Ok::<_, ApiError>((pipeline, claims))
+            let mut entries = Vec::new();
+            let mut claimed = Vec::new();
+            for (processor, claim) in claims {
+                match claim {
+                    Ok(claim) => {
+                        entries.push(RunEntry::claimed(processor, claim.record()));
+                        claimed.push(claim);
+                    }
+                    Err(error) => entries.push(RunEntry::not_started(processor, error.to_string())),
+                }
+            }
+            let runner = host.clone();
+            let job = host.workers.spawn(1, move || {
+                pipeline.run_claims(&runner.executor, claimed, &runner.stopping)
+            });
+            Ok::<_, ApiError>((entries, job))
         })
         .await?;
-    let (pipeline, claims) = claimed;
-    let mut not_started = Vec::new();
-    let mut claimed = Vec::new();
-    let mut ids = Vec::new();
-    for (processor, claim) in claims {
-        match claim {
-            Ok(claim) => {
-                ids.push(RunEntry {
-                    processor,
-                    status: "running".into(),
-                    rows: 0,
-                    run_id: Some(claim.record().run_id.clone()),
-                    error: None,
-                });
-                claimed.push(claim);
-            }
-            Err(error) => not_started.push(RunEntry::not_started(processor, error.to_string())),
-        }
-    }
-    let host = state.host.clone();
-    let job = state.host.workers.spawn(1, move || {
-        pipeline.run_claims(&host.executor, claimed, &host.stopping)
-    });
     if body.run_async {
-        ids.extend(not_started);
-        let answer = ProcessDateAnswer {
-            analysis_date: date,
-            runs: ids,
-        };
-        return Ok((StatusCode::ACCEPTED, Json(answer)).into_response());
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(ProcessDateAnswer {
+                analysis_date: date,
+                runs: entries,
+            }),
+        )
+            .into_response());
     }
     let records = job
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
+    let not_started = entries.drain(..).filter(|e| e.run_id.is_none());
     let mut runs: Vec<RunEntry> = records.iter().map(RunEntry::from_record).collect();
     runs.extend(not_started);
     Ok(Json(ProcessDateAnswer {

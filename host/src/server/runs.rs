@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 
 use super::errors::ApiError;
-use super::process::parse_date_field;
+use super::extract::date_field;
 use super::state::AppState;
 use crate::runs::{RunFilter, RunRecord};
 
@@ -38,7 +38,7 @@ fn filter_from(query: &HashMap<String, String>) -> Result<RunFilter, ApiError> {
     Ok(RunFilter {
         date: query
             .get("date")
-            .map(|d| parse_date_field("date", d))
+            .map(|d| date_field("date", d))
             .transpose()?,
         processor: query.get("processor").cloned(),
         status: query

@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use super::auth::BearerToken;
 use super::backfills::BackfillJob;
+use super::health::HealthCache;
 use super::metrics::Metrics;
 use super::workers::WorkerPool;
 use crate::catalog;
+use crate::dates::DatesConfig;
 use crate::deploy::{self, DeployError};
 use crate::executor::Executor;
 use crate::ownership::Ledger;
@@ -40,11 +42,26 @@ pub struct ServerConfig {
     pub max_component_bytes: usize,
     /// How long a shutdown lets in-flight runs finish before stopping them.
     pub grace: Duration,
+    /// How long a client may take to send a request's headers; the same
+    /// timer closes a keep-alive connection idle for as long.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a request's body.
+    pub body_read_timeout: Duration,
+    /// The most connections served at once; more are answered 503 and
+    /// closed at once, never queued.
+    pub max_connections: usize,
+    /// How long `GET /health` serves the same report (`?fresh=1` asks for
+    /// a new one).
+    pub health_ttl: Duration,
+    /// The analysis dates the server takes.
+    pub dates: DatesConfig,
 }
 
 impl ServerConfig {
     /// Defaults around `token`: reads open, 64 KiB JSON bodies, 64 MiB
-    /// components, a 30 s grace period.
+    /// components, a 30 s grace period, 10 s to send headers (or to sit
+    /// idle between requests), 30 s to send a body, 512 connections, a
+    /// health report cached for 2 s, and the default date range.
     pub fn new(token: BearerToken) -> Self {
         ServerConfig {
             token,
@@ -52,6 +69,11 @@ impl ServerConfig {
             max_body_bytes: 64 * 1024,
             max_component_bytes: 64 * 1024 * 1024,
             grace: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 512,
+            health_ttl: Duration::from_secs(2),
+            dates: DatesConfig::default(),
         }
     }
 }
@@ -97,6 +119,8 @@ pub struct ServedHost {
     pub stopping: Arc<AtomicBool>,
     /// Backfills started through the API, by id.
     pub backfills: Mutex<HashMap<String, Arc<BackfillJob>>>,
+    /// The latest health report, shared by every caller for a moment.
+    pub health: HealthCache,
     current: RwLock<(i64, Arc<Pipeline>)>,
     deploying: Mutex<()>,
 }
@@ -131,6 +155,7 @@ impl ServedHost {
             draining: AtomicBool::new(false),
             stopping: Arc::new(AtomicBool::new(false)),
             backfills: Mutex::default(),
+            health: HealthCache::default(),
             current: RwLock::new((generation, Arc::new(pipeline))),
             deploying: Mutex::new(()),
         })

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{Connection, OptionalExtension, Row as SqlRow, params};
+use rusqlite::{Connection, OptionalExtension, Row as SqlRow, TransactionBehavior, params};
 
 use super::cells::{date_key, from_sql, parse_date_key, push_sql, sql_type, to_sql};
 use super::{PartitionCounts, RunOutput, Store, StoreError, stored_owner, stored_table_name};
@@ -752,7 +752,10 @@ impl Store for EmbeddedStore {
     }
 
     fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
-        let connection = self.lock();
+        let mut guard = self.lock();
+        // Take the write lock first (waiting for other processes' writes),
+        // and only then the start time: a run starts when its claim holds.
+        let connection = guard.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let run_id = new_run_id();
         let now = Utc::now();
         let inserted = connection.execute(
@@ -794,7 +797,8 @@ impl Store for EmbeddedStore {
             }
             Err(e) => return Err(e.into()),
         }
-        drop(connection);
+        connection.commit()?;
+        drop(guard);
         self.run(&run_id)?.ok_or(StoreError::NotRunning(run_id))
     }
 

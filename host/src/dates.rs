@@ -1,0 +1,259 @@
+//! Analysis dates as every entry point takes them (HTTP, the command line,
+//! backfills, `slate test`): exactly `YYYY-MM-DD`, a real calendar day, and
+//! within the range the pipeline serves.
+//!
+//! The range is, by default, the schedule's seasons plus a margin on each
+//! side; `slate.toml` may set it (`[dates]`). A pipeline with no schedule
+//! yet serves from 1970 to a year from today. Parsing and the range check
+//! are pure; only [`serving_range`] reads the store.
+
+use std::path::Path;
+
+use chrono::{Datelike, NaiveDate, Utc};
+use serde::Deserialize;
+
+use crate::schema::TableName;
+use crate::store::{Store, StoreError};
+
+/// Why a date was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DateError {
+    /// Not exactly four digits, a dash, two digits, a dash, two digits.
+    #[error("invalid date `{0}`: expected exactly YYYY-MM-DD")]
+    Format(String),
+    /// The right shape, but no such day (2026-02-30).
+    #[error("invalid date `{0}`: expected a real calendar date as YYYY-MM-DD")]
+    NoSuchDay(String),
+    /// A real day outside the range the pipeline serves.
+    #[error(
+        "date {date} is outside the range this pipeline serves, {earliest} to {latest} \
+         (the schedule's seasons with a margin; set [dates] in slate.toml to change it)"
+    )]
+    OutOfRange {
+        /// The date given.
+        date: NaiveDate,
+        /// The earliest date served.
+        earliest: NaiveDate,
+        /// The latest date served.
+        latest: NaiveDate,
+    },
+}
+
+/// Parses exactly `YYYY-MM-DD`: no sign, no spaces, no single-digit month
+/// or day, nothing before or after.
+pub fn parse(text: &str) -> Result<NaiveDate, DateError> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !shaped {
+        return Err(DateError::Format(text.to_string()));
+    }
+    let number = |range: std::ops::Range<usize>| text[range].parse::<u32>().unwrap_or(0);
+    NaiveDate::from_ymd_opt(number(0..4) as i32, number(5..7), number(8..10))
+        .ok_or_else(|| DateError::NoSuchDay(text.to_string()))
+}
+
+/// The dates a pipeline serves, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateRange {
+    /// The earliest date served.
+    pub earliest: NaiveDate,
+    /// The latest date served.
+    pub latest: NaiveDate,
+}
+
+impl DateRange {
+    /// `date`, when it lies in the range.
+    pub fn check(&self, date: NaiveDate) -> Result<NaiveDate, DateError> {
+        if date < self.earliest || date > self.latest {
+            return Err(DateError::OutOfRange {
+                date,
+                earliest: self.earliest,
+                latest: self.latest,
+            });
+        }
+        Ok(date)
+    }
+
+    /// Parses `text` strictly and checks it against the range.
+    pub fn parse(&self, text: &str) -> Result<NaiveDate, DateError> {
+        self.check(parse(text)?)
+    }
+}
+
+/// The `[dates]` section of `slate.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatesConfig {
+    /// The earliest date served, instead of the schedule's first less the margin.
+    pub earliest: Option<NaiveDate>,
+    /// The latest date served, instead of the schedule's last plus the margin.
+    pub latest: Option<NaiveDate>,
+    /// Days served before the schedule's first date and after its last.
+    pub margin_days: u32,
+}
+
+impl Default for DatesConfig {
+    fn default() -> Self {
+        DatesConfig {
+            earliest: None,
+            latest: None,
+            margin_days: 366,
+        }
+    }
+}
+
+/// `[dates]` as written: dates as `"YYYY-MM-DD"` strings.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatesSection {
+    earliest: Option<String>,
+    latest: Option<String>,
+    margin_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    dates: Option<DatesSection>,
+}
+
+impl DatesConfig {
+    /// Reads the `[dates]` section of a `slate.toml`; a missing file or
+    /// section gives the defaults. A bad value is an error naming it.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DatesConfig::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// Parses the text of a `slate.toml`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let Some(section) = file.dates else {
+            return Ok(DatesConfig::default());
+        };
+        let date = |key: &str, text: Option<String>| {
+            text.map(|t| parse(&t).map_err(|e| format!("[dates] {key}: {e}")))
+                .transpose()
+        };
+        Ok(DatesConfig {
+            earliest: date("earliest", section.earliest)?,
+            latest: date("latest", section.latest)?,
+            margin_days: section
+                .margin_days
+                .unwrap_or(DatesConfig::default().margin_days),
+        })
+    }
+
+    /// The range for a schedule spanning `scheduled` (first and last
+    /// scheduled dates), or none yet; `today` bounds a pipeline without one.
+    pub fn range(&self, scheduled: Option<(NaiveDate, NaiveDate)>, today: NaiveDate) -> DateRange {
+        let margin = chrono::Days::new(u64::from(self.margin_days));
+        let (first, last) = match scheduled {
+            Some((first, last)) => (
+                first.checked_sub_days(margin).unwrap_or(NaiveDate::MIN),
+                last.checked_add_days(margin).unwrap_or(NaiveDate::MAX),
+            ),
+            None => (
+                NaiveDate::from_ymd_opt(1970, 1, 1).expect("a real date"),
+                today
+                    .with_year(today.year() + 1)
+                    .unwrap_or(today + chrono::Days::new(366)),
+            ),
+        };
+        DateRange {
+            earliest: self.earliest.unwrap_or(first),
+            latest: self.latest.unwrap_or(last),
+        }
+    }
+}
+
+/// The range a pipeline whose schedule is `calendar` serves today.
+pub fn serving_range(
+    store: &dyn Store,
+    calendar: &TableName,
+    config: &DatesConfig,
+) -> Result<DateRange, StoreError> {
+    let scheduled = match store.table_schema(calendar)? {
+        Some(_) => {
+            let counts = store.partition_counts(calendar)?;
+            counts.first().zip(counts.last()).map(|(f, l)| (f.0, l.0))
+        }
+        None => None,
+    };
+    Ok(config.range(scheduled, Utc::now().date_naive()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn only_exactly_yyyy_mm_dd_parses() {
+        assert_eq!(parse("2026-01-10"), Ok(day("2026-01-10")));
+        for lenient in [
+            " 2026-01-10",
+            "2026-01-10 ",
+            "2026-1-5",
+            "+2026-01-10",
+            "-0001-01-01",
+            "20260110",
+            "2026/01/10",
+            "２０２６-01-10",
+            "",
+        ] {
+            assert_eq!(
+                parse(lenient),
+                Err(DateError::Format(lenient.to_string())),
+                "`{lenient}`"
+            );
+        }
+        assert_eq!(
+            parse("2026-02-30"),
+            Err(DateError::NoSuchDay("2026-02-30".into()))
+        );
+    }
+
+    #[test]
+    fn the_range_is_the_schedule_with_a_margin_unless_configured() {
+        let config = DatesConfig::default();
+        let season = Some((day("2025-10-21"), day("2026-04-12")));
+        let range = config.range(season, day("2026-11-30"));
+        assert_eq!(
+            (range.earliest, range.latest),
+            (day("2024-10-20"), day("2027-04-13"))
+        );
+        assert!(range.check(day("2026-01-11")).is_ok());
+        assert!(matches!(
+            range.check(day("2031-01-01")),
+            Err(DateError::OutOfRange { .. })
+        ));
+        let configured =
+            DatesConfig::parse("[dates]\nearliest = \"2020-01-01\"\nmargin_days = 0\n")
+                .unwrap()
+                .range(season, day("2026-11-30"));
+        assert_eq!(
+            (configured.earliest, configured.latest),
+            (day("2020-01-01"), day("2026-04-12"))
+        );
+        let unscheduled = config.range(None, day("2026-11-30"));
+        assert_eq!(unscheduled.latest, day("2027-11-30"));
+    }
+
+    #[test]
+    fn a_bad_dates_section_is_an_error_naming_the_key() {
+        let error = DatesConfig::parse("[dates]\nfirst = \"2020-01-01\"\n").unwrap_err();
+        assert!(error.contains("first"), "{error}");
+        let error = DatesConfig::parse("[dates]\nlatest = \"2026-1-5\"\n").unwrap_err();
+        assert!(error.contains("[dates] latest"), "{error}");
+    }
+}
