@@ -29,7 +29,7 @@ use crate::store::{Store, StoreError};
 pub enum UpstreamStatus {
     /// Its rows were committed.
     Success,
-    /// It failed, was blocked or skipped.
+    /// It failed or was blocked.
     Failed,
     /// It never ran for the date.
     Missing,
@@ -90,9 +90,9 @@ pub fn decide_upstream(
         RunStatus::Success => UpstreamStatus::Success,
         RunStatus::Running if run.is_stale(now) => UpstreamStatus::StaleRunning,
         RunStatus::Running => UpstreamStatus::Running,
-        RunStatus::Failed | RunStatus::Blocked | RunStatus::Skipped => UpstreamStatus::Failed,
+        RunStatus::Failed | RunStatus::Blocked => UpstreamStatus::Failed,
     };
-    // A blocked or skipped upstream counts as failed, but the reason says which.
+    // A blocked upstream counts as failed, but the reason says which.
     let state = match status {
         UpstreamStatus::Failed => run.status.to_string(),
         other => other.to_string(),
@@ -166,7 +166,24 @@ impl fmt::Display for Gap {
     }
 }
 
-/// The window's dates that an upstream has no rows for, date by date.
+/// The dates an upstream covers: those with rows, and those whose latest
+/// run succeeded with none (opening night, before anyone has played): a
+/// successful empty date is not a gap. `history` is newest first.
+pub fn covered_dates(
+    mut with_rows: BTreeSet<NaiveDate>,
+    history: &[RunRecord],
+) -> BTreeSet<NaiveDate> {
+    let mut seen = BTreeSet::new();
+    for run in history {
+        if seen.insert(run.data_date) && run.status == RunStatus::Success {
+            with_rows.insert(run.data_date);
+        }
+    }
+    with_rows
+}
+
+/// The window's dates that an upstream does not cover ([`covered_dates`]),
+/// date by date.
 pub fn find_gaps(
     window: &[NaiveDate],
     upstream: &str,
@@ -253,7 +270,12 @@ pub fn check(
                     .collect(),
                 None => BTreeSet::new(),
             };
-            gaps.extend(find_gaps(&window, upstream, &with_rows));
+            let history = store.runs(&RunFilter {
+                processor: Some(upstream.clone()),
+                ..RunFilter::default()
+            })?;
+            let covered = covered_dates(with_rows, &history);
+            gaps.extend(find_gaps(&window, upstream, &covered));
         }
     }
     Ok(Completeness { upstreams, gaps })

@@ -291,7 +291,7 @@ impl Executor {
     }
 
     /// Ends a claimed run without executing it: `blocked` (kind
-    /// `upstream`), `skipped`, or `failed` with `kind`.
+    /// `upstream`), or `failed` with `kind`.
     pub fn end_claim(
         &self,
         claim: Claim,
@@ -319,7 +319,7 @@ impl Executor {
     }
 
     /// Records that a run was not started, with the reason: `blocked` by an
-    /// upstream check, or `skipped`.
+    /// upstream check.
     pub fn record_not_run(
         &self,
         plugin: &Plugin,

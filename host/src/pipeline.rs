@@ -160,7 +160,7 @@ impl Pipeline {
         let plugin = &self.plugins[name];
         match self.reason_not_to_run(executor, plugin, date, earlier)? {
             Verdict::Block(reason) => {
-                tracing::warn!(processor = %name, %date, "blocked: {reason}");
+                tracing::info!(processor = %name, %date, "blocked: {reason}");
                 executor.record_not_run(plugin, date, trigger, RunStatus::Blocked, reason)
             }
             Verdict::Run { quality_issues } => {
@@ -213,7 +213,7 @@ impl Pipeline {
                 let plugin = claim.plugin().clone();
                 match self.reason_not_to_run(executor, &plugin, date, &records)? {
                     Verdict::Block(reason) => {
-                        tracing::warn!(processor = %plugin.spec.name, %date, "blocked: {reason}");
+                        tracing::info!(processor = %plugin.spec.name, %date, "blocked: {reason}");
                         executor.end_claim(claim, RunStatus::Blocked, None, reason)?
                     }
                     Verdict::Run { quality_issues } => {
@@ -276,7 +276,7 @@ impl Pipeline {
             return Ok(Verdict::Block(gaps.join("; ")));
         }
         for gap in &gaps {
-            tracing::warn!(processor = %spec.name, %date, "{gap}");
+            tracing::info!(processor = %spec.name, %date, "{gap}");
         }
         Ok(Verdict::Run {
             quality_issues: gaps,

@@ -18,8 +18,6 @@ pub enum RunStatus {
     Failed,
     /// It did not start because an upstream check said no.
     Blocked,
-    /// It was deliberately not run.
-    Skipped,
 }
 
 /// Why a run failed.
@@ -95,7 +93,7 @@ macro_rules! text_enum {
 
 text_enum!(RunStatus {
     Running => "running", Success => "success", Failed => "failed",
-    Blocked => "blocked", Skipped => "skipped",
+    Blocked => "blocked",
 });
 text_enum!(ErrorKind {
     Plugin => "plugin", Trap => "trap", LimitMemory => "limit_memory",
@@ -172,7 +170,7 @@ pub struct NewRun {
 /// How a run ended without committing rows.
 #[derive(Debug, Clone)]
 pub struct RunEnd {
-    /// `failed`, `blocked` or `skipped`.
+    /// `failed` or `blocked`.
     pub status: RunStatus,
     /// Why, as a kind.
     pub error_kind: Option<ErrorKind>,

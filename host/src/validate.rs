@@ -78,10 +78,11 @@ impl ValidationReport {
         } else {
             self.bad_rows.len()
         };
+        let errors = self.errors.len();
         let mut text = format!(
-            "{failing} of {} rows failed validation with {} errors",
+            "{failing} of {} rows failed validation with {errors} {}",
             self.rows_checked,
-            self.errors.len()
+            if errors == 1 { "error" } else { "errors" }
         );
         for error in self.errors.iter().take(limit) {
             text.push_str("\n  ");
@@ -139,7 +140,10 @@ pub fn validate(rows: &RowSet, schema: &TableSchema, date: NaiveDate) -> Validat
     let key_positions: Vec<(usize, &str)> = schema
         .key_columns
         .iter()
-        .chain(std::iter::once(&schema.partition_column))
+        .chain(
+            // The partition column, unless it is one of the keys already.
+            Some(&schema.partition_column).filter(|p| !schema.key_columns.contains(p)),
+        )
         .filter_map(|k| {
             rows.columns
                 .iter()
@@ -598,6 +602,30 @@ mod tests {
         assert_eq!(
             report.errors[0].problem,
             "the partition column must not be NULL: no rerun of a date would replace the row"
+        );
+    }
+
+    #[test]
+    fn a_partition_column_that_is_also_a_key_is_named_once_and_one_error_is_singular() {
+        let schema = schema(
+            vec![
+                Column::new("player", ColumnType::String, ColumnMode::Required),
+                Column::new("d", ColumnType::Date, ColumnMode::Required),
+            ],
+            &["player", "d"],
+        );
+        let rows = RowSet {
+            columns: vec!["player".into(), "d".into()],
+            rows: vec![vec![Value::Null, wit_day()]],
+        };
+        let report = validate(&rows, &schema, day());
+        assert_eq!(report.errors[0].row_key, "player=null, d=\"2026-01-11\"");
+        assert!(
+            report
+                .summary(5)
+                .starts_with("1 of 1 rows failed validation with 1 error\n"),
+            "{}",
+            report.summary(5)
         );
     }
 }

@@ -66,7 +66,7 @@ fn under_fail_run_one_bad_row_of_199_writes_nothing_and_names_row_field_and_valu
     assert_eq!(record.error_kind, Some(ErrorKind::Validation));
     let message = record.error_message.unwrap();
     assert!(
-        message.starts_with("1 of 199 rows failed validation with 1 errors"),
+        message.starts_with("1 of 199 rows failed validation with 1 error\n"),
         "{message}"
     );
     assert!(

@@ -284,7 +284,7 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
         "{error}"
     );
     assert!(
-        error.contains("failed with 1 errors: [invalid] at "),
+        error.contains("failed with 1 error: [invalid] at "),
         "{error}"
     );
     assert!(

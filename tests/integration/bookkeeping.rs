@@ -7,7 +7,9 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
-use slate::completeness::{Gap, UpstreamStatus, decide_upstream, find_gaps, lookback_window};
+use slate::completeness::{
+    Gap, UpstreamStatus, covered_dates, decide_upstream, find_gaps, lookback_window,
+};
 use slate::health;
 use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
@@ -20,9 +22,7 @@ use slate::store::{EmbeddedStore, Store, StoreError};
 
 use slate::plugin::sandbox::InputSource;
 
-use crate::support::{TestHost, components, date};
-
-const WAIT: Duration = Duration::from_secs(60);
+use crate::support::{TestHost, components, date, wait_until};
 
 fn control_table() -> TableName {
     TableName::new("slate_test", "slow_control")
@@ -64,15 +64,6 @@ fn runs_of(store: &dyn Store, processor: &str, day: NaiveDate) -> Vec<RunRecord>
             ..RunFilter::default()
         })
         .unwrap()
-}
-
-/// Polls `condition` every 20 ms until it holds, or fails after [`WAIT`].
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -553,6 +544,64 @@ fn lookback_gaps_are_scheduled_dates_without_upstream_rows_date_by_date() {
     );
     let everything: BTreeSet<NaiveDate> = scheduled.clone();
     assert!(find_gaps(&window, "Up", &everything).is_empty());
+}
+
+#[test]
+fn a_date_whose_latest_upstream_run_succeeded_with_no_rows_is_covered() {
+    let with_rows: BTreeSet<NaiveDate> = ["2026-01-08"].map(date).into();
+    let run = |day: &str, status: RunStatus| {
+        let mut record = record(status, chrono::Duration::minutes(1));
+        record.data_date = date(day);
+        record
+    };
+    // Newest first: the 5th succeeded empty; the 6th failed after an
+    // empty success, so its latest run did not succeed.
+    let history = [
+        run("2026-01-06", RunStatus::Failed),
+        run("2026-01-06", RunStatus::Success),
+        run("2026-01-05", RunStatus::Success),
+    ];
+    assert_eq!(
+        covered_dates(with_rows, &history),
+        ["2026-01-05", "2026-01-08"].map(date).into()
+    );
+}
+
+#[test]
+fn opening_night_is_no_lookback_gap_for_anyone_downstream() {
+    let host = TestHost::with_demo_season();
+    let pipeline = Pipeline::new(
+        slate::bundled::PLUGINS
+            .iter()
+            .map(|p| host.bundled(p.package))
+            .collect(),
+    )
+    .unwrap();
+    let all = pipeline.select(&[]).unwrap();
+    let dates: Vec<NaiveDate> = crate::support::season()
+        .game_dates()
+        .into_iter()
+        .take(5)
+        .collect();
+    assert_eq!(dates[0], date("2025-10-21"), "opening night");
+    for day in &dates {
+        pipeline
+            .run_date(&host.executor, *day, &all, Trigger::Backfill)
+            .unwrap();
+    }
+    for name in pipeline.order() {
+        let table = &pipeline.plugin(name).unwrap().spec.output_table;
+        for day in &dates {
+            let rows = host.rows(table, *day);
+            let Some(issues) = rows.columns.iter().position(|c| c == "data_quality_issues") else {
+                continue;
+            };
+            for row in &rows.rows {
+                let text = format!("{:?}", row[issues]);
+                assert!(!text.contains("lookback gap"), "{table} on {day}: {text}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -324,3 +324,58 @@ fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
         "every line not written is counted"
     );
 }
+
+#[test]
+fn every_documented_exit_code_is_the_one_a_user_gets() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = |args: &[&str]| slate(dir.path(), args).status.code();
+    // 2: the command line (or slate.toml, or --data-dir) is wrong.
+    for args in [
+        &["run", "--date=2026-1-5"][..],
+        &["run", "--date", "2026-01-11"], // no store in --data-dir yet
+        &["runs", "--status", "exploded"],
+        &["runs", "--no-such-flag"],
+        &["tables", "transfer", "not-a-table", "--to", "X"],
+        &[
+            "test",
+            "missing.wasm",
+            "--date",
+            "2026-01-11",
+            "--fixtures",
+            "x",
+        ],
+        &["test", "missing.wasm", "--fixtures", "x"],
+        &["serve", "--token", "t", "--workers", "0"],
+        &["--lease-secs", "-1", "reap"],
+    ] {
+        assert_eq!(code(args), Some(2), "slate {}", args.join(" "));
+    }
+    // 0 and 1: the command ran; 2026-01-06 has no box scores, so its runs
+    // fail and the health check fails.
+    let demo = slate(
+        dir.path(),
+        &["demo", "--from", "2026-01-05", "--to", "2026-01-06"],
+    );
+    assert_eq!(demo.status.code(), Some(0), "{}", stderr(&demo));
+    assert_eq!(code(&["run", "--date", "2026-01-05"]), Some(0));
+    assert_eq!(code(&["run", "--date", "2026-01-06"]), Some(1));
+    assert_eq!(code(&["health"]), Some(1));
+    assert_eq!(
+        code(&[
+            "backfill",
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-01-06",
+            "--reprocess",
+            "sometimes"
+        ]),
+        Some(2)
+    );
+    std::fs::write(dir.path().join("slate.toml"), "[limits]\nmemory_gb = 1\n").unwrap();
+    assert_eq!(
+        code(&["run", "--date", "2026-01-05"]),
+        Some(2),
+        "a bad slate.toml"
+    );
+}

@@ -14,8 +14,8 @@ use slate::runs::{ErrorKind, RunFilter, RunStatus};
 use slate::store::{EmbeddedStore, Store};
 
 use crate::bookkeeping::set_spin;
-use crate::serve_process::{Server, TOKEN, slate, wait_until};
-use crate::support::{components, date};
+use crate::serve_process::{Server, TOKEN, slate};
+use crate::support::{components, date, wait_until};
 
 /// A data folder with the demo season loaded and 2026-01-11 run, made once
 /// per test binary and copied for each test.

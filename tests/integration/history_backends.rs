@@ -103,6 +103,11 @@ fn new_run(processor: &str, day: NaiveDate, lease: Duration) -> NewRun {
 
 const LEASE: Duration = Duration::from_secs(60);
 
+/// A second from now: past any 1 ms lease, well within [`LEASE`].
+fn later() -> chrono::DateTime<Utc> {
+    Utc::now() + chrono::Duration::seconds(1)
+}
+
 fn players(store: &dyn Store, day: NaiveDate) -> Vec<String> {
     let mut names: Vec<String> = store
         .read_rows(&output_table(), day, day)
@@ -265,8 +270,8 @@ fn a_reaped_run_cannot_commit_and_writes_nothing(store: Arc<dyn Store>) {
     let run = store
         .start_run(&new_run("ReapedProcessor", day, Duration::from_millis(1)))
         .unwrap();
-    std::thread::sleep(Duration::from_millis(20));
-    assert_eq!(store.reap_stale(Utc::now()).unwrap().len(), 1);
+    // Reap as of a second later, past the 1 ms lease: no sleeping.
+    assert_eq!(store.reap_stale(later()).unwrap().len(), 1);
 
     let error = commit(store.as_ref(), &run.run_id, day, &rows(day, &["late"])).unwrap_err();
     assert!(matches!(error, StoreError::NotRunning(_)), "{error}");
@@ -285,7 +290,6 @@ fn a_stale_run_is_reaped_exactly_once_by_concurrent_reapers(store: Arc<dyn Store
     let stale = store
         .start_run(&new_run("StaleProcessor", day, Duration::from_millis(1)))
         .unwrap();
-    std::thread::sleep(Duration::from_millis(20));
 
     let barrier = Barrier::new(2);
     let reaped: Vec<Vec<String>> = std::thread::scope(|scope| {
@@ -294,7 +298,7 @@ fn a_stale_run_is_reaped_exactly_once_by_concurrent_reapers(store: Arc<dyn Store
                 scope.spawn(|| {
                     barrier.wait();
                     store
-                        .reap_stale(Utc::now())
+                        .reap_stale(later())
                         .unwrap()
                         .into_iter()
                         .map(|r| r.run_id)
@@ -342,8 +346,7 @@ fn renewed_leases_keep_a_run_live_and_expired_ones_make_it_stale(store: Arc<dyn 
             .unwrap(),
         1
     );
-    std::thread::sleep(Duration::from_millis(20));
-    assert!(store.reap_stale(Utc::now()).unwrap().is_empty(), "renewed");
+    assert!(store.reap_stale(later()).unwrap().is_empty(), "renewed");
     let renewed = store.run(&run.run_id).unwrap().unwrap();
     assert!(renewed.lease_expires_at > Utc::now() + chrono::Duration::seconds(30));
 

@@ -13,7 +13,7 @@ use slate::runs::{ErrorKind, RunFilter, RunStatus};
 use slate::store::{EmbeddedStore, Store};
 
 use crate::bookkeeping::set_spin;
-use crate::support::{components, date};
+use crate::support::{components, date, wait_until};
 
 pub(crate) const TOKEN: &str = "process-test-token";
 
@@ -140,14 +140,6 @@ pub(crate) fn slate(data_dir: &Path, args: &[&str]) -> std::process::Output {
         .env("RUST_LOG", "error")
         .output()
         .expect("run slate")
-}
-
-pub(crate) fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
 }
 
 #[test]

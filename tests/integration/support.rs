@@ -61,7 +61,7 @@ impl TestHost {
         store
             .record_raw_input(&schedule_table())
             .expect("the schedule is a raw input");
-        let runtime = Runtime::new(Some(&dir.path().join("compiled"))).expect("a runtime");
+        let runtime = Runtime::new(Some(&shared_compiled_cache())).expect("a runtime");
         let executor = Executor::new(store.clone() as Arc<dyn Store>, "test-host", limits, leases)
             .expect("an executor");
         TestHost {
@@ -120,4 +120,17 @@ impl TestHost {
 /// the bundled processors are compiled once, not once per test.
 pub fn shared_compiled_cache() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled")
+}
+
+/// Polls `condition` every 20 ms until it holds; fails, naming `what`,
+/// after a minute.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }

@@ -37,6 +37,38 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Whether the toolchain building us has the `wasm32-wasip2` standard
+/// library; if not, the one command that installs it. rustup installs the
+/// targets `rust-toolchain.toml` names only when it installs the toolchain
+/// itself, and never where `RUSTUP_AUTO_INSTALL=0`: without this check the
+/// build fails deep inside the first plugin, with "can't find crate for
+/// `core`".
+pub fn target_installed() -> Result<(), String> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let output = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .map_err(|e| format!("cannot run {rustc}: {e}"))?;
+    target_in(&PathBuf::from(
+        String::from_utf8_lossy(&output.stdout).trim(),
+    ))
+}
+
+/// Whether the toolchain at `sysroot` has the [`TARGET`] standard library.
+fn target_in(sysroot: &Path) -> Result<(), String> {
+    if sysroot.join("lib/rustlib").join(TARGET).is_dir() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the {TARGET} target is not installed for the toolchain at {}.\n\
+             Install it with:\n\n    rustup target add {TARGET}\n\n\
+             (rust-toolchain.toml names it, but rustup adds it by itself only \
+             when it installs the toolchain, and not where RUSTUP_AUTO_INSTALL=0.)",
+            sysroot.display()
+        ))
+    }
+}
+
 /// The component crates directly under `dir` (those whose `Cargo.toml`
 /// builds a `cdylib`), by name. Libraries such as the SDK are left out.
 pub fn crates_in(dir: &Path) -> Vec<(String, PathBuf)> {
@@ -45,16 +77,17 @@ pub fn crates_in(dir: &Path) -> Vec<(String, PathBuf)> {
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.join("Cargo.toml").exists())
         .filter_map(|path| {
-            let manifest = std::fs::read_to_string(path.join("Cargo.toml")).ok()?;
-            if !manifest.contains("\"cdylib\"") {
-                return None;
-            }
-            let name = manifest.lines().find_map(|l| {
-                l.trim()
-                    .strip_prefix("name = ")
-                    .map(|n| n.trim_matches('"').to_string())
-            })?;
-            Some((name, path))
+            let text = std::fs::read_to_string(path.join("Cargo.toml")).ok()?;
+            let manifest: toml::Table = text
+                .parse()
+                .unwrap_or_else(|e| panic!("{}/Cargo.toml: {e}", path.display()));
+            let builds_a_component = manifest
+                .get("lib")
+                .and_then(|lib| lib.get("crate-type"))
+                .and_then(toml::Value::as_array)
+                .is_some_and(|types| types.iter().any(|t| t.as_str() == Some("cdylib")));
+            let name = manifest.get("package")?.get("name")?.as_str()?.to_string();
+            builds_a_component.then_some((name, path))
         })
         .collect();
     crates.sort();
@@ -69,6 +102,9 @@ pub fn crates_in(dir: &Path) -> Vec<(String, PathBuf)> {
 pub fn build_components(packages: &[String], watch: &[PathBuf]) -> Vec<BuiltComponent> {
     for path in watch {
         println!("cargo:rerun-if-changed={}", path.display());
+    }
+    if let Err(missing) = target_installed() {
+        panic!("{missing}");
     }
     let root = workspace_root();
     let target_dir = root.join("target").join("components");
@@ -116,4 +152,43 @@ pub fn build_components(packages: &[String], watch: &[PathBuf]) -> Vec<BuiltComp
                 .join(format!("{}.wasm", package.replace('-', "_"))),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_target_is_named_with_the_command_that_installs_it() {
+        let sysroot = std::env::temp_dir().join(format!("no-wasm-sysroot-{}", std::process::id()));
+        std::fs::create_dir_all(sysroot.join("lib/rustlib/x86_64-unknown-linux-gnu")).unwrap();
+        let missing = target_in(&sysroot).unwrap_err();
+        assert!(
+            missing.contains("rustup target add wasm32-wasip2"),
+            "{missing}"
+        );
+        std::fs::create_dir_all(sysroot.join("lib/rustlib/wasm32-wasip2")).unwrap();
+        assert_eq!(target_in(&sysroot), Ok(()));
+        std::fs::remove_dir_all(&sysroot).unwrap();
+    }
+
+    #[test]
+    fn only_crates_that_build_a_cdylib_are_components() {
+        let dir = std::env::temp_dir().join(format!("crates-in-{}", std::process::id()));
+        let write = |name: &str, manifest: &str| {
+            std::fs::create_dir_all(dir.join(name)).unwrap();
+            std::fs::write(dir.join(name).join("Cargo.toml"), manifest).unwrap();
+        };
+        write(
+            "plugin",
+            "[package]\nname = \"a-plugin\"\n# \"cdylib\" in a comment\n\n[lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n",
+        );
+        write(
+            "library",
+            "[package]\nname = \"a-library\"\ndescription = \"not a \\\"cdylib\\\"\"\n",
+        );
+        let found: Vec<String> = crates_in(&dir).into_iter().map(|(name, _)| name).collect();
+        assert_eq!(found, ["a-plugin"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

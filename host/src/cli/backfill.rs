@@ -45,7 +45,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
     let reprocess: Reprocess = args
         .reprocess
         .parse()
-        .map_err(|e| anyhow::anyhow!("--reprocess: {e}"))?;
+        .map_err(|e| super::UsageError(format!("--reprocess: {e}")))?;
     let host = Host::open(options, false)?;
     let (start, end) = (host.served(start)?, host.served(end)?);
     let request = BackfillRequest {

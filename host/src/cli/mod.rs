@@ -1,5 +1,10 @@
 //! Command-line parsing and dispatch. Each command lives in its own module;
 //! errors go back to `main` as `anyhow` errors and print on one line.
+//!
+//! Exit codes: 0 success; 1 the command ran and something failed (a run,
+//! the health check, a host error); 2 the command line is wrong ([`UsageError`],
+//! a bad date, an unknown processor, a bad `slate.toml`, a missing store);
+//! `slate test` adds 3 (plugin failure) and 4 (bad fixture or golden file).
 
 mod backfill;
 mod demo;
@@ -18,7 +23,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use slate::data_dir::{DEFAULT_DATA_DIR, DataDir};
@@ -85,7 +90,7 @@ enum Command {
         /// Only runs of this processor.
         #[arg(long)]
         processor: Option<String>,
-        /// Only runs with this status (running, success, failed, blocked, skipped).
+        /// Only runs with this status (running, success, failed, blocked).
         #[arg(long)]
         status: Option<String>,
         /// Only runs of the plugin version with this content hash.
@@ -264,7 +269,7 @@ pub fn run() -> Result<ExitCode> {
                     .as_deref()
                     .map(str::parse)
                     .transpose()
-                    .map_err(anyhow::Error::msg)?,
+                    .map_err(|e| UsageError(format!("--status: {e}")))?,
                 plugin_hash,
                 stale_as_of: stale.then(chrono::Utc::now),
                 limit: Some(limit),
@@ -286,19 +291,18 @@ pub fn run() -> Result<ExitCode> {
             let replay = replay.as_deref().map(parse_date).transpose()?;
             let date = match (date.as_deref().map(parse_date).transpose()?, replay) {
                 (Some(date), _) | (None, Some(date)) => date,
-                (None, None) => bail!("give the analysis date with --date (or --replay)"),
+                (None, None) => usage!("give the analysis date with --date (or --replay)"),
             };
             // Fixtures have no schedule: the range is slate.toml's, or the
             // one a pipeline without a schedule serves.
-            let dates =
-                DatesConfig::load(&options.data_dir.config_file()).map_err(anyhow::Error::msg)?;
+            let dates = DatesConfig::load(&options.data_dir.config_file()).map_err(UsageError)?;
             dates
                 .range(None, chrono::Utc::now().date_naive())
                 .check(date)?;
             let inputs = match (fixtures, replay) {
                 (Some(dir), None) => test::InputChoice::Fixtures(dir),
                 (None, Some(_)) => test::InputChoice::Replay,
-                _ => bail!("give the inputs with --fixtures DIR or --replay DATE"),
+                _ => usage!("give the inputs with --fixtures DIR or --replay DATE"),
             };
             let request = test::TestRequest {
                 plugin,
@@ -340,6 +344,37 @@ pub fn run() -> Result<ExitCode> {
     }
 }
 
+/// A mistake in the command line, its flags or `slate.toml`: exits 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Returns early with a [`UsageError`].
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err($crate::cli::UsageError(format!($($arg)*)).into())
+    };
+}
+pub(crate) use usage;
+
+/// The exit code for an error: 2 for a usage error, else 1.
+pub fn exit_code(error: &anyhow::Error) -> ExitCode {
+    let is_usage = error.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || cause.is::<dates::DateError>()
+            || cause.is::<slate::pipeline::SelectionError>()
+            || matches!(
+                cause.downcast_ref::<slate::store::StoreError>(),
+                Some(slate::store::StoreError::Missing(_))
+            )
+    });
+    if is_usage {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 /// Parses exactly `YYYY-MM-DD`, naming the bad value.
 fn parse_date(text: &str) -> Result<NaiveDate> {
     Ok(dates::parse(text)?)
@@ -372,7 +407,7 @@ fn seconds(flag: &str, value: f64) -> Result<Duration> {
     if value.is_finite() && value > 0.0 {
         Ok(Duration::from_secs_f64(value))
     } else {
-        bail!("{flag} must be a positive number of seconds, not {value}")
+        usage!("{flag} must be a positive number of seconds, not {value}")
     }
 }
 
@@ -425,8 +460,7 @@ impl Host {
     fn open(options: &HostOptions, create: bool) -> Result<Host> {
         let store = open_store(options, create)?;
         let runtime = plugins::runtime(options)?;
-        let limits =
-            LimitsConfig::load(&options.data_dir.config_file()).map_err(anyhow::Error::msg)?;
+        let limits = LimitsConfig::load(&options.data_dir.config_file()).map_err(UsageError)?;
         let registry = plugins::registry(options)?;
         let ledger = Ledger::new(store.table_owners()?, store.host_owned());
         let pipeline = Pipeline::new(plugins::load_processors(
@@ -436,8 +470,7 @@ impl Host {
             &ledger,
         )?)?;
         let executor = Executor::new(store.clone(), host_id(), limits, options.leases)?;
-        let dates =
-            DatesConfig::load(&options.data_dir.config_file()).map_err(anyhow::Error::msg)?;
+        let dates = DatesConfig::load(&options.data_dir.config_file()).map_err(UsageError)?;
         Ok(Host {
             dates,
             store,

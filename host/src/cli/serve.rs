@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use slate::server::metrics::Metrics;
 use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, watch};
 
-use super::{Host, HostOptions, seconds};
+use super::{Host, HostOptions, UsageError, seconds, usage};
 
 /// The options of `slate serve`.
 #[derive(clap::Args)]
@@ -65,20 +65,24 @@ pub struct ServeArgs {
 pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     let secret = match (&args.token, &args.token_file) {
         (Some(token), _) => token.clone(),
-        (None, Some(file)) => std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read the token file {}", file.display()))?,
-        (None, None) => bail!("give the API token with --token-file FILE or SLATE_TOKEN"),
+        (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| {
+            UsageError(format!(
+                "cannot read the token file {}: {e}",
+                file.display()
+            ))
+        })?,
+        (None, None) => usage!("give the API token with --token-file FILE or SLATE_TOKEN"),
     };
     if secret.trim().is_empty() {
-        bail!("the API token is empty");
+        usage!("the API token is empty");
     }
     if args.workers == 0 {
-        bail!("--workers must be at least 1");
+        usage!("--workers must be at least 1");
     }
     if let Some(dir) = &args.watch
         && !dir.is_dir()
     {
-        bail!("--watch {}: not a folder", dir.display());
+        usage!("--watch {}: not a folder", dir.display());
     }
     let mut config = ServerConfig::new(BearerToken::new(&secret));
     config.protect_reads = args.protect_reads;
@@ -87,7 +91,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     config.header_read_timeout = seconds("--header-timeout-secs", args.header_timeout_secs)?;
     config.body_read_timeout = seconds("--body-timeout-secs", args.body_timeout_secs)?;
     if args.max_connections == 0 {
-        bail!("--max-connections must be at least 1");
+        usage!("--max-connections must be at least 1");
     }
     config.max_connections = args.max_connections;
     config.health_ttl = seconds("--health-cache-secs", args.health_cache_secs)?;

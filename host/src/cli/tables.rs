@@ -3,12 +3,12 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use slate::ownership::TableOwner;
 use slate::schema::TableName;
 
-use super::HostOptions;
 use super::render::table;
+use super::{HostOptions, usage};
 
 /// Prints every table with its recorded owner and the transfers so far;
 /// as JSON lines with `json`.
@@ -58,16 +58,17 @@ pub fn transfer(
     to: Option<&str>,
     raw_input: bool,
 ) -> Result<ExitCode> {
-    let table = TableName::parse(table)
-        .with_context(|| format!("invalid table `{table}`: expected dataset.table"))?;
+    let Some(table) = TableName::parse(table) else {
+        usage!("invalid table `{table}`: expected dataset.table");
+    };
     let to = match (to, raw_input) {
         (Some(name), false) => TableOwner::Processor(name.to_string()),
         (None, true) => TableOwner::RawInput,
-        _ => anyhow::bail!("give the new owner with --to NAME, or --raw-input"),
+        _ => usage!("give the new owner with --to NAME, or --raw-input"),
     };
     let store = super::open_store(options, false)?;
     if let Some(reason) = store.host_owned().reason(&table) {
-        anyhow::bail!("{table} is the host's and cannot be transferred: {reason}");
+        usage!("{table} is the host's and cannot be transferred: {reason}");
     }
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
     let by = format!("{user} on {}", super::host_id());

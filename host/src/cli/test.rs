@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use slate::bundled::PLUGINS;
 use slate::limits::LimitsConfig;
 use slate::plugin::Runtime;
 use slate::testing::{self, EXIT_PLUGIN_FAILURE, Inputs, Outcome, TestCase};
 
-use super::HostOptions;
+use super::{HostOptions, UsageError};
 
 /// Where the inputs come from, as asked on the command line.
 pub enum InputChoice {
@@ -40,7 +40,7 @@ pub struct TestRequest {
 pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
     let runtime = Runtime::new(None)?;
     let bytes = std::fs::read(&request.plugin)
-        .with_context(|| format!("cannot read {}", request.plugin.display()))?;
+        .map_err(|e| UsageError(format!("cannot read {}: {e}", request.plugin.display())))?;
     let plugin = match runtime.load(&bytes) {
         Ok(plugin) => plugin,
         Err(error) => {
@@ -53,7 +53,7 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
         .filter_map(|b| runtime.load(b.bytes).ok())
         .collect::<Vec<_>>();
     let known = testing::known_schemas(&bundled);
-    let limits = LimitsConfig::load(&options.data_dir.config_file()).map_err(anyhow::Error::msg)?;
+    let limits = LimitsConfig::load(&options.data_dir.config_file()).map_err(UsageError)?;
     let inputs = match request.inputs {
         InputChoice::Fixtures(dir) => Inputs::Fixtures(dir),
         InputChoice::Replay => {

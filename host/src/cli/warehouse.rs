@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use slate::data_dir::DataDir;
 use slate::plugin::sandbox::InputSource;
 use slate::store::bigquery::Credentials;
@@ -68,7 +68,9 @@ impl WarehouseArgs {
     /// The BigQuery configuration the options give, naming what is missing.
     pub fn bigquery_config(&self) -> Result<BigQueryConfig> {
         let Some(project) = &self.bigquery_project else {
-            bail!("--warehouse bigquery needs --bigquery-project (or SLATE_BIGQUERY_PROJECT)");
+            super::usage!(
+                "--warehouse bigquery needs --bigquery-project (or SLATE_BIGQUERY_PROJECT)"
+            );
         };
         let mut config = match &self.bigquery_endpoint {
             Some(endpoint) => BigQueryConfig::emulator(&with_scheme(endpoint), project),

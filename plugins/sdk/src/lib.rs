@@ -83,8 +83,46 @@ pub fn read_column_batch(
     bindings::slate::processor::host::read_column_batch(table, start, end, &columns)
 }
 
+/// A read error as the processor's error, so that `?` on a read reports it:
+/// a table that does not exist is missing data; an undeclared table, a bad
+/// range or a read past the limit is the processor's own mistake, and a
+/// storage failure the host's, all reported as internal errors. Each keeps
+/// the host's message.
 impl From<ReadError> for ProcessError {
     fn from(error: ReadError) -> Self {
-        ProcessError::MissingData(format!("{error:?}"))
+        match error {
+            ReadError::UnknownTable(message) => ProcessError::MissingData(message),
+            ReadError::UndeclaredTable(message) => {
+                ProcessError::Internal(format!("undeclared table: {message}"))
+            }
+            ReadError::InvalidRange(message) => {
+                ProcessError::Internal(format!("invalid read range: {message}"))
+            }
+            ReadError::LimitExceeded(message) => {
+                ProcessError::Internal(format!("read limit exceeded: {message}"))
+            }
+            ReadError::Storage(message) => {
+                ProcessError::Internal(format!("storage failed: {message}"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_error_keeps_its_message_and_only_a_missing_table_is_missing_data() {
+        let missing =
+            ProcessError::from(ReadError::UnknownTable("table a.b does not exist".into()));
+        assert!(matches!(missing, ProcessError::MissingData(m) if m == "table a.b does not exist"));
+        let undeclared =
+            ProcessError::from(ReadError::UndeclaredTable("P did not declare a.b".into()));
+        assert!(
+            matches!(undeclared, ProcessError::Internal(m) if m == "undeclared table: P did not declare a.b")
+        );
+        let storage = ProcessError::from(ReadError::Storage("disk full".into()));
+        assert!(matches!(storage, ProcessError::Internal(m) if m == "storage failed: disk full"));
     }
 }

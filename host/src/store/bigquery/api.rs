@@ -44,8 +44,9 @@ pub enum ApiError {
     },
     /// A load job ran and failed; every error it reported.
     #[error(
-        "loading {rows} rows into {table} failed with {} errors: {}",
+        "loading {rows} rows into {table} failed with {} {}: {}",
         .errors.len(),
+        if .errors.len() == 1 { "error" } else { "errors" },
         .errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     )]
     Load {

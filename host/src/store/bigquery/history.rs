@@ -52,7 +52,7 @@ pub fn run_history_schema() -> TableSchema {
                 "status",
                 String,
                 Required,
-                "running, success, failed, blocked or skipped.",
+                "running, success, failed or blocked.",
             ),
             column(
                 "started_at",
