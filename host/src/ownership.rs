@@ -188,6 +188,22 @@ pub enum OwnershipRefused {
     },
 }
 
+/// Whether the host may record `table` as a raw input, given its recorded
+/// owner: `Ok(true)` when it must be recorded, `Ok(false)` when it is one
+/// already, and an error naming the owner when a processor owns it.
+pub fn adopt_as_raw_input(
+    table: &TableName,
+    recorded: Option<&TableOwner>,
+) -> Result<bool, String> {
+    match recorded {
+        None => Ok(true),
+        Some(TableOwner::RawInput) => Ok(false),
+        Some(TableOwner::Processor(owner)) => Err(format!(
+            "{table} is owned by processor {owner}: it cannot also be a raw input"
+        )),
+    }
+}
+
 /// What a processor claims: its name, the table it writes and the tables it reads.
 #[derive(Debug, Clone, Copy)]
 pub struct Claimant<'a> {

@@ -39,6 +39,16 @@ fn plugin_dir(components: &[&str]) -> tempfile::TempDir {
     dir
 }
 
+/// The message of the `info` check that refused to load `component`.
+fn refused_at_load(host: &TestHost, component: &str) -> String {
+    let bytes = std::fs::read(component).unwrap();
+    match host.runtime.load(&bytes) {
+        Err(PluginError::Info(message)) => message,
+        Err(other) => panic!("{component} refused for another reason: {other}"),
+        Ok(_) => panic!("{component} loaded"),
+    }
+}
+
 /// Fills the hostile control table for `day` with these INT64 settings.
 fn control(host: &TestHost, day: NaiveDate, settings: &[(&str, i64)]) {
     let table = TableName::new("slate_test", "hostile_control");
@@ -271,10 +281,7 @@ fn a_processor_cannot_overwrite_a_raw_input() {
 #[test]
 fn a_nullable_partition_column_is_refused_when_the_processor_loads() {
     let host = TestHost::empty();
-    let bytes = std::fs::read(components::HOSTILE_NULLABLE_PARTITION).unwrap();
-    let Err(PluginError::Info(message)) = host.runtime.load(&bytes) else {
-        panic!("a NULLABLE partition column was accepted");
-    };
+    let message = refused_at_load(&host, components::HOSTILE_NULLABLE_PARTITION);
     assert!(
         message.contains("partition column `day` must be REQUIRED DATE, not NULLABLE DATE"),
         "{message}"
@@ -296,10 +303,7 @@ fn a_failed_run_leaves_no_new_table_behind() {
 #[test]
 fn a_looping_info_is_stopped_by_its_own_cpu_limit_and_names_it() {
     let host = TestHost::empty();
-    let bytes = std::fs::read(components::HOSTILE_INFO_LOOP).unwrap();
-    let Err(PluginError::Info(message)) = host.runtime.load(&bytes) else {
-        panic!("the looping info() loaded");
-    };
+    let message = refused_at_load(&host, components::HOSTILE_INFO_LOOP);
     assert!(
         message.contains("CPU time limit of 1000 ms exceeded"),
         "{message}"
@@ -309,10 +313,7 @@ fn a_looping_info_is_stopped_by_its_own_cpu_limit_and_names_it() {
 #[test]
 fn a_panicking_info_shows_the_panic_message() {
     let host = TestHost::empty();
-    let bytes = std::fs::read(components::HOSTILE_INFO_PANIC).unwrap();
-    let Err(PluginError::Info(message)) = host.runtime.load(&bytes) else {
-        panic!("the panicking info() loaded");
-    };
+    let message = refused_at_load(&host, components::HOSTILE_INFO_PANIC);
     assert!(
         message.contains("hostile info panic: no description today"),
         "{message}"

@@ -71,18 +71,44 @@ pub fn load_processors(
     )
 }
 
+/// What a deployment or a rollback is checked against: the registry, the
+/// recorded table owners and the processors active now.
+struct Deploying {
+    runtime: Runtime,
+    registry: Registry,
+    ledger: Ledger,
+    current: Pipeline,
+}
+
+impl Deploying {
+    fn open(options: &HostOptions) -> Result<Self> {
+        let runtime = runtime(options)?;
+        let registry = registry(options)?;
+        let ledger = ledger(options)?;
+        let current = Pipeline::new(load_processors(
+            &runtime,
+            Some(&registry),
+            options,
+            &ledger,
+        )?)?;
+        Ok(Deploying {
+            runtime,
+            registry,
+            ledger,
+            current,
+        })
+    }
+}
+
 /// `slate deploy FILE`: validates, precompiles, stores and activates a version.
 pub fn deploy(options: &HostOptions, file: &Path) -> Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let runtime = runtime(options)?;
-    let registry = registry(options)?;
-    let ledger = ledger(options)?;
-    let current = Pipeline::new(load_processors(
-        &runtime,
-        Some(&registry),
-        options,
-        &ledger,
-    )?)?;
+    let Deploying {
+        runtime,
+        registry,
+        ledger,
+        current,
+    } = Deploying::open(options)?;
     let deployed = deploy::deploy(&runtime, &registry, &current, &bytes, None, &ledger)
         .with_context(|| format!("{} was not deployed", file.display()))?;
     println!(
@@ -94,15 +120,12 @@ pub fn deploy(options: &HostOptions, file: &Path) -> Result<ExitCode> {
 
 /// `slate rollback NAME [--to HASH]`.
 pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<ExitCode> {
-    let runtime = runtime(options)?;
-    let registry = registry(options)?;
-    let ledger = ledger(options)?;
-    let current = Pipeline::new(load_processors(
-        &runtime,
-        Some(&registry),
-        options,
-        &ledger,
-    )?)?;
+    let Deploying {
+        runtime,
+        registry,
+        ledger,
+        current,
+    } = Deploying::open(options)?;
     let deployed = deploy::rollback(&runtime, &registry, &current, name, to, &ledger)
         .with_context(|| format!("{name} was not rolled back"))?;
     println!(

@@ -143,6 +143,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// The bytes of an `application/json` body, within the server's size and
+/// time limits.
+async fn read_json_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    let config = &state.config;
+    read_body(
+        request,
+        &["application/json"],
+        config.max_body_bytes,
+        config.body_read_timeout,
+    )
+    .await
+}
+
 /// A JSON body of `application/json`, within the configured size limit.
 pub struct JsonBody<T>(pub T);
 
@@ -150,14 +163,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = read_body(
-            request,
-            &["application/json"],
-            state.config.max_body_bytes,
-            state.config.body_read_timeout,
-        )
-        .await?;
-        parse_json(&bytes).map(JsonBody)
+        parse_json(&read_json_body(request, state).await?).map(JsonBody)
     }
 }
 
@@ -177,13 +183,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJsonBody<T> {
         if !has_body {
             return Ok(OptionalJsonBody(None));
         }
-        let bytes = read_body(
-            request,
-            &["application/json"],
-            state.config.max_body_bytes,
-            state.config.body_read_timeout,
-        )
-        .await?;
+        let bytes = read_json_body(request, state).await?;
         if bytes.is_empty() {
             return Ok(OptionalJsonBody(None));
         }

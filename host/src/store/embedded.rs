@@ -577,13 +577,11 @@ impl Store for EmbeddedStore {
         if self.schema_in(&connection, table)?.is_none() {
             return Err(StoreError::NoSuchTable(table.clone()));
         }
-        match owner_in(&connection, table)? {
-            Some(TableOwner::RawInput) => Ok(()),
-            None => record_owner(&connection, table, &TableOwner::RawInput),
-            Some(TableOwner::Processor(owner)) => Err(StoreError::Schema(format!(
-                "{table} is owned by processor {owner}: it cannot also be a raw input"
-            ))),
+        let recorded = owner_in(&connection, table)?;
+        if ownership::adopt_as_raw_input(table, recorded.as_ref()).map_err(StoreError::Schema)? {
+            record_owner(&connection, table, &TableOwner::RawInput)?;
         }
+        Ok(())
     }
 
     fn check_output_table(

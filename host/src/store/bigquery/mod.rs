@@ -579,13 +579,11 @@ impl Store for BigQueryStore {
         if self.live_schema(table)?.is_none() {
             return Err(StoreError::NoSuchTable(table.clone()));
         }
-        match self.table_owner(table)? {
-            Some(TableOwner::RawInput) => Ok(()),
-            None => self.record_owner(table, &TableOwner::RawInput),
-            Some(TableOwner::Processor(owner)) => Err(StoreError::Schema(format!(
-                "{table} is owned by processor {owner}: it cannot also be a raw input"
-            ))),
+        let recorded = self.table_owner(table)?;
+        if ownership::adopt_as_raw_input(table, recorded.as_ref()).map_err(StoreError::Schema)? {
+            self.record_owner(table, &TableOwner::RawInput)?;
         }
+        Ok(())
     }
 
     fn check_output_table(

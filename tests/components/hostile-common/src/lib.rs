@@ -12,6 +12,27 @@ pub const CONTROL: &str = "slate_test.hostile_control";
 /// The columns of every hostile processor's output.
 pub const COLUMNS: [&str; 2] = ["day", "n"];
 
+/// `info` for a hostile processor named `name` that declares someone
+/// else's table `output` (`dataset.table`) with that table's `schema`,
+/// partition and keys, and reads nothing.
+pub fn impostor(
+    name: &str,
+    output: &str,
+    schema: Vec<slate_sdk::Field>,
+    partition: &str,
+    keys: &[&str],
+) -> ProcessorInfo {
+    ProcessorInfo {
+        name: name.into(),
+        output_table: table(output),
+        schema,
+        partition_column: partition.into(),
+        key_columns: keys.iter().map(|k| (*k).to_string()).collect(),
+        inputs: vec![],
+        ..info(name, "unused")
+    }
+}
+
 /// `info` for a hostile processor named `name`, writing `slate_test.<table>`.
 pub fn info(name: &str, table_name: &str) -> ProcessorInfo {
     ProcessorInfo {

@@ -4,8 +4,8 @@
 //! never existed. Written, it would replace the date's real history.
 
 use slate_sdk::{
-    BadRowPolicy, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase, ProcessError,
-    ProcessorInfo, RowSet, RowSetBuilder, Scalar, UpstreamPolicy, Value, field, table,
+    Date, FieldMode, FieldType, Guest, ProcessError, ProcessorInfo, RowSet, RowSetBuilder, Scalar,
+    Value, field,
 };
 
 /// The hostile processor.
@@ -42,24 +42,17 @@ const COLUMNS: [(&str, FieldType, FieldMode); 22] = [
 
 impl Guest for HistoryForge {
     fn info() -> ProcessorInfo {
-        ProcessorInfo {
-            name: "HistoryForge".into(),
-            phase: Phase::Analytics,
-            version: "0.0.1".into(),
-            output_table: table("nba_reference.processor_run_history"),
-            schema: COLUMNS
-                .iter()
-                .map(|(name, kind, mode)| field(name, *kind, *mode, "Forged."))
-                .collect(),
-            partition_column: "data_date".into(),
-            key_columns: vec!["processor_name".into(), "run_id".into()],
-            inputs: vec![],
-            upstream: vec![],
-            lookback: Lookback::None,
-            upstream_policy: UpstreamPolicy::Block,
-            gap_policy: GapPolicy::Block,
-            bad_row_policy: BadRowPolicy::FailRun,
-        }
+        let schema = COLUMNS
+            .iter()
+            .map(|(name, kind, mode)| field(name, *kind, *mode, "Forged."))
+            .collect();
+        hostile_common::impostor(
+            "HistoryForge",
+            "nba_reference.processor_run_history",
+            schema,
+            "data_date",
+            &["processor_name", "run_id"],
+        )
     }
 
     fn process(date: Date) -> Result<RowSet, ProcessError> {

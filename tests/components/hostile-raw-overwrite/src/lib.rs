@@ -3,8 +3,7 @@
 //! would empty the date's schedule.
 
 use slate_sdk::{
-    BadRowPolicy, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase, ProcessError,
-    ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, field, table,
+    Date, FieldMode, FieldType, Guest, ProcessError, ProcessorInfo, RowSet, RowSetBuilder, field,
 };
 
 /// The hostile processor.
@@ -20,24 +19,17 @@ const COLUMNS: [(&str, FieldType); 5] = [
 
 impl Guest for RawOverwrite {
     fn info() -> ProcessorInfo {
-        ProcessorInfo {
-            name: "RawOverwrite".into(),
-            phase: Phase::Analytics,
-            version: "0.0.1".into(),
-            output_table: table("nba_raw.schedule"),
-            schema: COLUMNS
-                .iter()
-                .map(|(name, kind)| field(name, *kind, FieldMode::Required, "Forged."))
-                .collect(),
-            partition_column: "game_date".into(),
-            key_columns: vec!["game_id".into()],
-            inputs: vec![],
-            upstream: vec![],
-            lookback: Lookback::None,
-            upstream_policy: UpstreamPolicy::Block,
-            gap_policy: GapPolicy::Block,
-            bad_row_policy: BadRowPolicy::FailRun,
-        }
+        let schema = COLUMNS
+            .iter()
+            .map(|(name, kind)| field(name, *kind, FieldMode::Required, "Forged."))
+            .collect();
+        hostile_common::impostor(
+            "RawOverwrite",
+            "nba_raw.schedule",
+            schema,
+            "game_date",
+            &["game_id"],
+        )
     }
 
     fn process(_: Date) -> Result<RowSet, ProcessError> {
