@@ -6,10 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use chrono::NaiveDate;
-use slate::plugin::sandbox::{InputError, InputSource, RunIdentity};
+use slate::plugin::sandbox::RunIdentity;
 use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::{RowSet, Scalar, Value, row_json, value_from_json, wit_date};
 use slate::schema::TableName;
+use slate::store::{InputError, InputSource};
 
 use crate::convert::row_to_host;
 use crate::report::Report;

@@ -21,10 +21,12 @@ use std::sync::atomic::AtomicBool;
 use chrono::NaiveDate;
 use slate::bundled::PLUGINS;
 use slate::column_batch::ColumnBatch;
-use slate::plugin::sandbox::{InputError, InputSource, RunIdentity, positions_of};
+use slate::plugin::sandbox::RunIdentity;
 use slate::plugin::{RunLimits, Runtime, RuntimeOptions};
 use slate::rows::{RowSet, Scalar, Value, naive_date};
 use slate::schema::TableName;
+use slate::store::input::positions_of;
+use slate::store::{InputError, InputSource};
 
 use crate::backfill::SeasonStore;
 use crate::convert::batch_to_guest;

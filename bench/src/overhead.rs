@@ -8,12 +8,13 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
-use slate::plugin::sandbox::{InputError, InputSource, RunIdentity};
+use slate::plugin::sandbox::RunIdentity;
 use slate::plugin::{RunLimits, Runtime, RuntimeOptions};
 use slate::rows::RowSet;
 use slate::runs::Trigger;
 use slate::schema::TableName;
 use slate::store::{EmbeddedStore, Store};
+use slate::store::{InputError, InputSource};
 
 use crate::report::Report;
 use crate::{Effort, components, time};

@@ -15,7 +15,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-pub use crate::plugin::bindings::{Column, ColumnBatch, ColumnValues, PackedText};
+pub use crate::bindings::{Column, ColumnBatch, ColumnValues, PackedText};
 use crate::rows::{Date, RowSet, Scalar, Value, naive_date};
 use crate::schema::{self, ColumnMode, ColumnType};
 

@@ -11,16 +11,17 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use crate::bindings::ProcessError;
 use crate::limits::{LimitBreach, RunLimits};
 use crate::plugin::Cancelled;
 use crate::plugin::Plugin;
-use crate::plugin::bindings::ProcessError;
-use crate::plugin::sandbox::{InputSource, RunIdentity};
+use crate::plugin::sandbox::RunIdentity;
 use crate::plugin::spec::BadRowPolicy;
 use crate::quarantine::{self, QuarantinedRow};
 use crate::rows::{RowSet, Scalar, Value};
 use crate::runs::ErrorKind;
 use crate::schema::{ColumnMode, ColumnType, TableSchema};
+use crate::store::input::InputSource;
 use crate::validate::validate;
 
 /// How many validation errors a failure's message lists.

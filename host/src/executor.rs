@@ -111,30 +111,20 @@ impl Executor {
         &self.host_id
     }
 
-    /// Claims and executes one run, returning its final record. Fails only
-    /// when the run cannot be claimed (e.g. it is already running) or the
-    /// store itself fails; every failure of the processor is in the record.
+    /// Claims and executes one run with no completeness checks, returning
+    /// its final record: for tests and benchmarks, which run a processor
+    /// alone. Pipelines go through [`crate::pipeline::Pipeline::run_claim`].
+    /// Fails only when the run cannot be claimed (e.g. it is already
+    /// running) or the store itself fails; every failure of the processor
+    /// is in the record.
     pub fn execute(
         &self,
         plugin: &Plugin,
         date: NaiveDate,
         trigger: Trigger,
     ) -> Result<RunRecord, StoreError> {
-        self.execute_flagged(plugin, date, trigger, &[])
-    }
-
-    /// Like [`Executor::execute`], and appends `quality_issues` (such as
-    /// lookback gaps) to every output row's `data_quality_issues`, when the
-    /// schema has that REPEATED STRING column.
-    pub fn execute_flagged(
-        &self,
-        plugin: &Plugin,
-        date: NaiveDate,
-        trigger: Trigger,
-        quality_issues: &[String],
-    ) -> Result<RunRecord, StoreError> {
         let claim = self.claim(plugin, date, trigger)?;
-        self.execute_claim(claim, quality_issues)
+        self.execute_claim(claim, &[])
     }
 
     /// Claims (processor, date) for `plugin`: a `running` record whose
@@ -316,20 +306,6 @@ impl Executor {
         }
         drop(claim);
         self.finished(&run_id, None)
-    }
-
-    /// Records that a run was not started, with the reason: `blocked` by an
-    /// upstream check.
-    pub fn record_not_run(
-        &self,
-        plugin: &Plugin,
-        date: NaiveDate,
-        trigger: Trigger,
-        status: RunStatus,
-        reason: String,
-    ) -> Result<RunRecord, StoreError> {
-        let claim = self.claim(plugin, date, trigger)?;
-        self.end_claim(claim, status, None, reason)
     }
 
     /// Tells every run this host holds to stop because it is shutting

@@ -6,6 +6,7 @@
 //! warehouse. A processor only describes itself and turns input rows into
 //! output rows.
 //!
+//! - [`bindings`]: the types generated from `wit/`, which everything else builds on.
 //! - [`plugin`]: loading, compiling, caching and instantiating components.
 //! - [`registry`]: deployed processor versions, by hash, and the active one.
 //! - [`deploy`]: validating, storing and activating a version; rollback.
@@ -32,6 +33,7 @@
 //! - [`demo`]: the synthetic season and its raw tables.
 
 pub mod backfill;
+pub mod bindings;
 pub mod bundled;
 pub mod catalog;
 pub mod column_batch;

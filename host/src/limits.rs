@@ -84,7 +84,7 @@ impl RunLimits {
     /// cannot make the host allocate much more than its own memory either
     /// way, since every lifted list must lie in its linear memory.
     pub fn hostcall_bytes(&self) -> usize {
-        use crate::plugin::bindings::Value;
+        use crate::bindings::Value;
         let per_row = std::mem::size_of::<Vec<Value>>() as u64;
         let per_byte = std::mem::size_of::<Value>() as u64 + 1;
         let bytes = self

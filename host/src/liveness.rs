@@ -123,7 +123,7 @@ impl Keeper {
         };
         for run_id in overdue {
             let reason = format!(
-                "flagged: still running after the max runtime of {:?}; cancelling",
+                "still running after the max runtime of {:?}; cancelling",
                 self.config.max_runtime
             );
             tracing::warn!(run_id, "{reason}");

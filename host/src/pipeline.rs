@@ -145,10 +145,8 @@ impl Pipeline {
         Ok(records)
     }
 
-    /// Runs one processor for one date after its checks: the phase gate
-    /// against `earlier` (this invocation's records for the same date),
-    /// then both completeness checks. A processor that may not run is
-    /// recorded `blocked`.
+    /// Runs one processor for one date: claims it, then
+    /// [`Pipeline::run_claim`] decides and executes or ends the claim.
     pub fn run_one(
         &self,
         executor: &Executor,
@@ -157,15 +155,29 @@ impl Pipeline {
         trigger: Trigger,
         earlier: &[RunRecord],
     ) -> Result<RunRecord, StoreError> {
-        let plugin = &self.plugins[name];
-        match self.reason_not_to_run(executor, plugin, date, earlier)? {
+        let claim = executor.claim(&self.plugins[name], date, trigger)?;
+        self.run_claim(executor, claim, earlier)
+    }
+
+    /// The one way a claimed run proceeds: the phase gate against
+    /// `earlier` (this invocation's records for the same date), then both
+    /// completeness checks; a processor that may not run is recorded
+    /// `blocked` with the reason, one that may is executed with its
+    /// quality issues.
+    pub fn run_claim(
+        &self,
+        executor: &Executor,
+        claim: Claim,
+        earlier: &[RunRecord],
+    ) -> Result<RunRecord, StoreError> {
+        let plugin = claim.plugin().clone();
+        let date = claim.record().data_date;
+        match self.reason_not_to_run(executor, &plugin, date, earlier)? {
             Verdict::Block(reason) => {
-                tracing::info!(processor = %name, %date, "blocked: {reason}");
-                executor.record_not_run(plugin, date, trigger, RunStatus::Blocked, reason)
+                tracing::info!(processor = %plugin.spec.name, %date, "blocked: {reason}");
+                executor.end_claim(claim, RunStatus::Blocked, None, reason)
             }
-            Verdict::Run { quality_issues } => {
-                executor.execute_flagged(plugin, date, trigger, &quality_issues)
-            }
+            Verdict::Run { quality_issues } => executor.execute_claim(claim, &quality_issues),
         }
     }
 
@@ -201,7 +213,6 @@ impl Pipeline {
     ) -> Result<Vec<RunRecord>, StoreError> {
         let mut records: Vec<RunRecord> = Vec::with_capacity(claims.len());
         for claim in claims {
-            let date = claim.record().data_date;
             let record = if stop.load(Ordering::SeqCst) {
                 executor.end_claim(
                     claim,
@@ -210,16 +221,7 @@ impl Pipeline {
                     SHUTDOWN_MESSAGE.to_string(),
                 )?
             } else {
-                let plugin = claim.plugin().clone();
-                match self.reason_not_to_run(executor, &plugin, date, &records)? {
-                    Verdict::Block(reason) => {
-                        tracing::info!(processor = %plugin.spec.name, %date, "blocked: {reason}");
-                        executor.end_claim(claim, RunStatus::Blocked, None, reason)?
-                    }
-                    Verdict::Run { quality_issues } => {
-                        executor.execute_claim(claim, &quality_issues)?
-                    }
-                }
+                self.run_claim(executor, claim, &records)?
             };
             records.push(record);
         }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Datelike, NaiveDate};
 
 use crate::schema::{Column, ColumnMode, ColumnType};
 
-pub use crate::plugin::bindings::{Date, Row, RowSet, Scalar, Value};
+pub use crate::bindings::{Date, Row, RowSet, Scalar, Value};
 
 /// Converts a chrono date to a WIT date.
 pub fn wit_date(date: NaiveDate) -> Date {

@@ -148,6 +148,9 @@ pub struct RunRecord {
     pub trigger: Trigger,
     /// Guest log lines the host dropped because the run spent its log budget.
     pub log_lines_dropped: i64,
+    /// Why its host flagged it while it ran (e.g. past its max runtime);
+    /// kept when the run ends.
+    pub flag: Option<String>,
 }
 
 /// A run about to be claimed.

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plugin::bindings::{Field, FieldMode, FieldType, TableRef};
+use crate::bindings::{Field, FieldMode, FieldType, TableRef};
 
 /// A warehouse table, `dataset.table`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -11,11 +11,11 @@ use slate::demo::load_season;
 use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
-use slate::plugin::sandbox::InputSource;
 use slate::plugin::{RunLimits, Runtime};
 use slate::rows::{RowSet, Scalar, Value, wit_date};
 use slate::runs::{ErrorKind, NewRun, RunStatus, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::store::InputSource;
 use slate::store::{RunOutput, Store};
 use slate::testing::golden;
 

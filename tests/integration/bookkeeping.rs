@@ -20,7 +20,7 @@ use slate::runs::{ErrorKind, NewRun, RunFilter, RunRecord, RunStatus, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::{EmbeddedStore, Store, StoreError};
 
-use slate::plugin::sandbox::InputSource;
+use slate::store::InputSource;
 
 use crate::support::{TestHost, components, date, wait_until};
 
@@ -314,10 +314,9 @@ fn a_run_past_its_max_runtime_is_flagged_and_cancelled() {
     set_spin(host.store.as_ref(), day, true);
     let record = host.run(&slow, day);
     // The flag set while it ran stays in its history.
-    let reason = record.reason.clone().unwrap();
-    assert!(
-        reason.starts_with("flagged: still running after the max runtime of 200ms; cancelling; "),
-        "{reason}"
+    assert_eq!(
+        record.flag.as_deref(),
+        Some("still running after the max runtime of 200ms; cancelling")
     );
     assert_eq!(record.status, RunStatus::Failed);
     assert_eq!(record.error_kind, Some(ErrorKind::LimitTime));
@@ -351,6 +350,7 @@ fn record(status: RunStatus, lease_from_now: chrono::Duration) -> RunRecord {
         plugin_hash: "x".into(),
         trigger: Trigger::Cli,
         log_lines_dropped: 0,
+        flag: None,
     }
 }
 

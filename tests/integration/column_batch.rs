@@ -5,10 +5,10 @@
 use slate::column_batch::{ColumnValues, pack};
 use slate::limits::RunLimits;
 use slate::liveness::LeaseConfig;
-use slate::plugin::sandbox::InputSource;
 use slate::rows::{Date, RowSet, Scalar, Value};
 use slate::runs::{ErrorKind, RunStatus};
 use slate::schema::TableName;
+use slate::store::InputSource;
 use slate::store::Store;
 
 use crate::support::{TestHost, components, date};

@@ -2,9 +2,9 @@
 //! untouched, undeclared reads are refused, claims are exclusive, and
 //! compiled components are cached by content hash.
 
-use slate::plugin::sandbox::InputSource;
 use slate::runs::{ErrorKind, NewRun, RunStatus, Trigger};
 use slate::schema::TableName;
+use slate::store::InputSource;
 use slate::store::{Store, StoreError};
 
 use crate::support::{TestHost, components, date};
@@ -169,11 +169,13 @@ fn a_second_claim_on_a_running_processor_and_date_is_refused() {
 
 #[test]
 fn compiled_components_are_cached_by_content_hash_across_runtimes() {
-    let host = TestHost::empty();
-    let first = host.fixture(components::FAULTY_PROCESSOR);
-    let cached: Vec<_> = std::fs::read_dir(host.dir.path().join("compiled"))
-        .unwrap()
-        .collect();
+    // A cache of its own, not the one the test hosts share.
+    let dir = tempfile::tempdir().unwrap();
+    let compiled = dir.path().join("compiled");
+    let runtime = slate::plugin::Runtime::new(Some(&compiled)).unwrap();
+    let bytes = std::fs::read(components::FAULTY_PROCESSOR).unwrap();
+    let first = runtime.load(&bytes).unwrap();
+    let cached: Vec<_> = std::fs::read_dir(&compiled).unwrap().collect();
     assert_eq!(cached.len(), 1);
     let name = cached[0]
         .as_ref()
@@ -187,16 +189,10 @@ fn compiled_components_are_cached_by_content_hash_across_runtimes() {
         first.hash
     );
 
-    let restarted = slate::plugin::Runtime::new(Some(&host.dir.path().join("compiled"))).unwrap();
-    let bytes = std::fs::read(components::FAULTY_PROCESSOR).unwrap();
+    let restarted = slate::plugin::Runtime::new(Some(&compiled)).unwrap();
     let again = restarted.load(&bytes).unwrap();
     assert_eq!(again.hash, first.hash);
-    assert_eq!(
-        std::fs::read_dir(host.dir.path().join("compiled"))
-            .unwrap()
-            .count(),
-        1
-    );
+    assert_eq!(std::fs::read_dir(&compiled).unwrap().count(), 1);
 }
 
 #[test]

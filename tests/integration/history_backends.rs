@@ -47,7 +47,7 @@ on_both_backends!(
     a_reaped_run_cannot_commit_and_writes_nothing,
     a_stale_run_is_reaped_exactly_once_by_concurrent_reapers,
     renewed_leases_keep_a_run_live_and_expired_ones_make_it_stale,
-    a_flag_stays_in_the_reason_when_the_run_ends,
+    a_flag_stays_with_the_run_when_it_ends,
     runs_filter_by_date_processor_status_and_plugin_hash,
     quarantined_rows_are_committed_with_the_run,
     schema_drift_adds_nullable_columns_and_refuses_the_rest,
@@ -367,18 +367,20 @@ fn renewed_leases_keep_a_run_live_and_expired_ones_make_it_stale(store: Arc<dyn 
     );
 }
 
-fn a_flag_stays_in_the_reason_when_the_run_ends(store: Arc<dyn Store>) {
+fn a_flag_stays_with_the_run_when_it_ends(store: Arc<dyn Store>) {
     let run = store
         .start_run(&new_run("FlaggedProcessor", date("2026-01-11"), LEASE))
         .unwrap();
     store
-        .flag_run(&run.run_id, "flagged: still running after 4h; cancelling")
+        .flag_run(&run.run_id, "still running after 4h; cancelling")
         .unwrap();
     store.end_run(&run.run_id, &failed("cancelled")).unwrap();
+    let ended = store.run(&run.run_id).unwrap().unwrap();
     assert_eq!(
-        store.run(&run.run_id).unwrap().unwrap().reason.as_deref(),
-        Some("flagged: still running after 4h; cancelling; cancelled")
+        ended.flag.as_deref(),
+        Some("still running after 4h; cancelling")
     );
+    assert_eq!(ended.reason.as_deref(), Some("cancelled"));
 }
 
 fn runs_filter_by_date_processor_status_and_plugin_hash(store: Arc<dyn Store>) {

@@ -11,10 +11,10 @@ use rand_chacha::ChaCha8Rng;
 use slate::bundled::PLUGINS;
 use slate::demo::box_scores_table;
 use slate::pipeline::Pipeline;
-use slate::plugin::sandbox::InputSource;
 use slate::plugin::spec::Phase;
 use slate::rows::{RowSet, Scalar, Value, row_json};
 use slate::runs::{RunStatus, Trigger};
+use slate::store::InputSource;
 use slate::store::Store;
 
 use crate::support::{TestHost, date, season};

@@ -8,12 +8,12 @@ use slate::demo::season::{Season, SeasonConfig};
 use slate::demo::{load_season, schedule_schema, schedule_table};
 use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
-use slate::plugin::sandbox::{InputError, InputSource};
 use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::RowSet;
 use slate::runs::{RunRecord, Trigger};
 use slate::schema::TableName;
 use slate::store::{EmbeddedStore, Store};
+use slate::store::{InputError, InputSource};
 
 /// Paths of the fixture components built from `tests/components/`. A
 /// fixture that no test uses is an error, so every fixture is exercised.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use slate::data_dir::DataDir;
-use slate::plugin::sandbox::InputSource;
+use slate::store::InputSource;
 use slate::store::bigquery::Credentials;
 use slate::store::{BigQueryConfig, BigQueryStore, EmbeddedStore, Store};
 

@@ -6,7 +6,6 @@
 //! `InstancePre`, with its `info` read and checked. [`Plugin::instantiate`]
 //! then creates a fresh `Store` and instance for every (processor, date) run.
 
-pub mod bindings;
 mod compiled;
 pub mod sandbox;
 pub mod spec;
@@ -20,9 +19,10 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
-use bindings::{ProcessError, ProcessorPlugin, ProcessorPluginPre, RowSet};
+use crate::bindings::{self, ProcessError, ProcessorPlugin, ProcessorPluginPre, RowSet};
+use crate::store::input::{InputError, InputSource};
 pub use compiled::CompiledCache;
-use sandbox::{InputError, InputSource, RunIdentity, RunState};
+use sandbox::{RunIdentity, RunState};
 pub use spec::ProcessorSpec;
 
 use crate::limits::LimitBreach;

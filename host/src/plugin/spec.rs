@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::bindings::{self, ProcessorInfo};
+use crate::bindings::{self, ProcessorInfo};
 use crate::schema::{Column, TableName, TableSchema};
 
 /// The pipeline phase a processor belongs to.

@@ -21,11 +21,11 @@ use super::{PartitionCounts, RunOutput, Store, StoreError, stored_owner, stored_
 use crate::column_batch::{ColumnBatch, ColumnBuilder, Packing};
 use crate::drift;
 use crate::ownership::{self, Claimant, HostOwned, OwnedTable, TableOwner, Transfer};
-use crate::plugin::sandbox::{InputError, InputSource, selected_columns};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::rows::RowSet;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
 use crate::schema::{Column, TableName, TableSchema};
+use crate::store::input::{InputError, InputSource, selected_columns};
 
 const SETUP: &str = "
     PRAGMA journal_mode = WAL;
@@ -93,12 +93,21 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "log_lines_dropped",
         "INTEGER NOT NULL DEFAULT 0",
     ),
+    ("_slate_runs", "flag", "TEXT"),
 ];
 
 const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
     error_message, started_at, heartbeat_at, finished_at, duration_ms, rows_read, rows_written, \
     host_id, plugin_hash, run_trigger, lease_expires_at, limit_value, observed_value, \
-    log_lines_dropped";
+    log_lines_dropped, flag";
+
+/// SQLite's errors, kept whole as the backend's failure. Here, not beside
+/// [`StoreError`]: the generic seam knows no backend.
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::backend(error)
+    }
+}
 
 /// Tables and run history in one SQLite file.
 pub struct EmbeddedStore {
@@ -169,7 +178,7 @@ fn create_in(
         quote(&format!("{table}__by_{}", schema.partition_column)),
         quote(&schema.partition_column)
     ))?;
-    let json = serde_json::to_string(schema).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let json = serde_json::to_string(schema).map_err(StoreError::backend)?;
     let now = timestamp(Utc::now());
     transaction.execute(
         "INSERT INTO _slate_tables (table_name, schema_json, created_at, owner_kind, owner_name,
@@ -208,7 +217,7 @@ fn migrate_in(
             sql_type(column)
         ))?;
     }
-    let json = serde_json::to_string(&migrated).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let json = serde_json::to_string(&migrated).map_err(StoreError::backend)?;
     transaction.execute(
         "UPDATE _slate_tables SET schema_json = ?2 WHERE table_name = ?1",
         params![table.to_string(), json],
@@ -224,7 +233,7 @@ fn migrate_in(
 fn stored_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Backend(format!("unreadable time `{text}`: {e}")))
+        .map_err(|e| StoreError::backend(format!("unreadable time `{text}`: {e}")))
 }
 
 /// A lease as a chrono duration (saturating for absurd values).
@@ -241,7 +250,7 @@ impl EmbeddedStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Backend(format!("cannot create {}: {e}", parent.display()))
+                StoreError::backend(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
         let connection = Connection::open(path)?;
@@ -417,6 +426,7 @@ fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
         plugin_hash: row.get(15)?,
         trigger: trigger.parse().map_err(|_| parse(16, trigger.clone()))?,
         log_lines_dropped: row.get(20)?,
+        flag: row.get(21)?,
     })
 }
 
@@ -856,8 +866,7 @@ impl Store for EmbeddedStore {
              FROM _slate_runs WHERE run_id = ?1",
         )?;
         for row in output.quarantined {
-            let errors = serde_json::to_string(&row.errors)
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            let errors = serde_json::to_string(&row.errors).map_err(StoreError::backend)?;
             quarantine.execute(params![
                 run_id,
                 output.table.to_string(),
@@ -896,7 +905,7 @@ impl Store for EmbeddedStore {
             ))
         })?;
         let unreadable = |what: &str, e: &dyn std::fmt::Display| {
-            StoreError::Backend(format!("unreadable quarantine record ({what}): {e}"))
+            StoreError::backend(format!("unreadable quarantine record ({what}): {e}"))
         };
         let mut records = Vec::new();
         for row in rows {
@@ -920,7 +929,7 @@ impl Store for EmbeddedStore {
     fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {
         let updated = self.lock().execute(
             "UPDATE _slate_runs SET status = ?2, error_kind = ?3, error_message = ?4,
-                 reason = CASE WHEN reason LIKE 'flagged:%' THEN reason || '; ' || ?4 ELSE ?4 END,
+                 reason = ?4,
                  finished_at = ?5, heartbeat_at = ?5, rows_read = ?6,
                  limit_value = ?7, observed_value = ?8, log_lines_dropped = ?9,
                  duration_ms = CAST(ROUND((julianday(?5) - julianday(started_at)) * 86400000) AS INTEGER)
@@ -1022,7 +1031,7 @@ impl Store for EmbeddedStore {
 
     fn flag_run(&self, run_id: &str, reason: &str) -> Result<(), StoreError> {
         self.lock().execute(
-            "UPDATE _slate_runs SET reason = ?2 WHERE run_id = ?1 AND status = 'running'",
+            "UPDATE _slate_runs SET flag = ?2 WHERE run_id = ?1 AND status = 'running'",
             params![run_id, reason],
         )?;
         Ok(())

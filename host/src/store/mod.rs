@@ -9,6 +9,7 @@
 pub mod bigquery;
 mod cells;
 mod embedded;
+pub mod input;
 
 use std::time::Duration;
 
@@ -16,9 +17,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 pub use bigquery::{BigQueryConfig, BigQueryStore};
 pub use embedded::EmbeddedStore;
+pub use input::{InputError, InputSource};
 
 use crate::ownership::{HostOwned, OwnedTable, OwnershipRefused, TableOwner, Transfer};
-use crate::plugin::sandbox::InputSource;
 use crate::quarantine::{QuarantineRecord, QuarantinedRow};
 use crate::rows::RowSet;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord};
@@ -53,14 +54,18 @@ pub enum StoreError {
     /// The store file is missing.
     #[error("no store at {0}: run `slate demo` first, or pass --data-dir")]
     Missing(String),
-    /// The backend failed.
+    /// The backend failed; the source keeps its whole chain.
     #[error("store error: {0}")]
-    Backend(String),
+    Backend(#[source] BackendError),
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(error: rusqlite::Error) -> Self {
-        StoreError::Backend(error.to_string())
+/// What a backend reports when it fails: its own error, whole.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
+
+impl StoreError {
+    /// A backend failure from its error, or from a message.
+    pub fn backend(error: impl Into<BackendError>) -> Self {
+        StoreError::Backend(error.into())
     }
 }
 
@@ -74,13 +79,13 @@ fn now_to_the_microsecond() -> DateTime<Utc> {
 /// An owner as a backend stored it, by kind and processor name.
 fn stored_owner(kind: &str, name: Option<&str>) -> Result<TableOwner, StoreError> {
     TableOwner::from_stored(kind, name)
-        .ok_or_else(|| StoreError::Backend(format!("unreadable table owner `{kind}` {name:?}")))
+        .ok_or_else(|| StoreError::backend(format!("unreadable table owner `{kind}` {name:?}")))
 }
 
 /// A table name as a backend stored it, `dataset.table`.
 fn stored_table_name(text: &str) -> Result<TableName, StoreError> {
     TableName::parse(text)
-        .ok_or_else(|| StoreError::Backend(format!("unreadable table name `{text}`")))
+        .ok_or_else(|| StoreError::backend(format!("unreadable table name `{text}`")))
 }
 
 /// What a successful run commits.
@@ -216,7 +221,8 @@ pub trait Store: InputSource + Send + Sync {
         Ok(Vec::new())
     }
 
-    /// Sets the reason of a still-running run, e.g. to flag it as overdue.
+    /// Flags a still-running run with a note (e.g. overdue), which its
+    /// record keeps when it ends.
     fn flag_run(&self, run_id: &str, reason: &str) -> Result<(), StoreError>;
 
     /// Rows of `table` on `date`; 0 when the table does not exist.

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::plugin::sandbox::{InputError, InputSource};
 use crate::rows::{Row, RowSet, Scalar, Value, naive_date, value_from_json, value_from_text};
 use crate::schema::{TableName, TableSchema};
+use crate::store::input::{InputError, InputSource};
 
 /// A fixture that cannot be used, with where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

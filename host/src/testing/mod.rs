@@ -19,9 +19,10 @@ use crate::demo;
 use crate::evaluation::{Evaluated, Failure, evaluate};
 use crate::limits::RunLimits;
 use crate::plugin::Plugin;
-use crate::plugin::sandbox::{InputSource, RunIdentity};
+use crate::plugin::sandbox::RunIdentity;
 use crate::runs::ErrorKind;
 use crate::schema::{TableName, TableSchema};
+use crate::store::input::InputSource;
 use fixtures::Fixtures;
 use golden::Difference;
 

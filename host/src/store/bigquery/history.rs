@@ -111,6 +111,12 @@ pub fn run_history_schema() -> TableSchema {
                 Nullable,
                 "Guest log lines dropped over the run's log budget.",
             ),
+            column(
+                "flag",
+                String,
+                Nullable,
+                "Why its host flagged it while it ran, e.g. overdue.",
+            ),
         ],
         partition_column: "data_date".into(),
         key_columns: vec!["processor_name".into(), "run_id".into()],
@@ -289,6 +295,7 @@ pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, String> {
         plugin_hash: text(&v[18]).unwrap_or_default(),
         trigger: trigger.parse()?,
         log_lines_dropped: int(&v[21]).unwrap_or(0),
+        flag: text(&v[22]),
     })
 }
 
@@ -354,7 +361,7 @@ mod tests {
     #[test]
     fn a_history_row_reads_back_as_a_run_record() {
         let cell = |v: &str| Some(Json::String(v.to_string()));
-        let mut cells = vec![None; 22];
+        let mut cells = vec![None; 23];
         cells[0] = cell("PlayerDailyCacheProcessor");
         cells[1] = cell("0190-run");
         cells[2] = cell("2026-01-11");

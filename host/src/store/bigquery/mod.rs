@@ -52,11 +52,11 @@ use self::values::{push_ndjson_row, schema_fields, schema_of_table, value_from_c
 use super::{PartitionCounts, RunOutput, Store, StoreError, stored_owner, stored_table_name};
 use crate::drift;
 use crate::ownership::{self, Claimant, HostOwned, OwnedTable, TableOwner, Transfer};
-use crate::plugin::sandbox::{InputError, InputSource, selected_columns};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::rows::RowSet;
-use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, new_run_id};
+use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
 use crate::schema::{TableName, TableSchema};
+use crate::store::input::{InputError, InputSource, selected_columns};
 
 /// BigQuery's own endpoint.
 pub const GOOGLE_ENDPOINT: &str = "https://bigquery.googleapis.com";
@@ -116,8 +116,9 @@ pub struct BigQueryStore {
     schemas: Mutex<HashMap<TableName, Arc<TableSchema>>>,
 }
 
-/// How a script that found its run no longer running fails.
-const NOT_RUNNING_MARKER: &str = "slate: not running:";
+/// What a commit script says when it finds its run no longer running (for
+/// people reading the job's error; the host reads the run's state).
+const NOT_RUNNING: &str = "slate: the run is no longer running:";
 
 /// The name of every staging table starts with this, then a UUIDv7 whose
 /// timestamp says when it was made.
@@ -137,11 +138,12 @@ pub fn staging_made_at(table: &str) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(i64::try_from(seconds).ok()?, nanos)
 }
 
-/// How a commit script that found its table owned by another fails.
-const NOT_OWNER_MARKER: &str = "slate: not the owner of";
+/// What a commit script says when it finds its table owned by another
+/// processor (for people; the host reads the recorded owner).
+const NOT_OWNER: &str = "slate: another processor owns";
 
 fn backend(error: ApiError) -> StoreError {
-    StoreError::Backend(error.to_string())
+    StoreError::backend(error)
 }
 
 impl BigQueryStore {
@@ -152,7 +154,7 @@ impl BigQueryStore {
             .thread_name("slate-bigquery")
             .enable_all()
             .build()
-            .map_err(|e| StoreError::Backend(format!("cannot start the BigQuery runtime: {e}")))?;
+            .map_err(|e| StoreError::backend(format!("cannot start the BigQuery runtime: {e}")))?;
         let api = runtime
             .block_on(async {
                 let auth = auth::authenticator(&config.credentials).await?;
@@ -165,7 +167,7 @@ impl BigQueryStore {
                 )
                 .await
             })
-            .map_err(|e| StoreError::Backend(format!("cannot reach BigQuery: {e}")))?;
+            .map_err(|e| StoreError::backend(format!("cannot reach BigQuery: {e}")))?;
         let store = BigQueryStore {
             api,
             runtime,
@@ -363,7 +365,7 @@ impl BigQueryStore {
                 }
             }
             self.drop_staging(&staging);
-            return Err(StoreError::Backend(error.to_string()));
+            return Err(backend(error));
         }
         Ok(staging)
     }
@@ -425,7 +427,7 @@ impl BigQueryStore {
             .map(|cells| {
                 let since =
                     value_from_cell(&schema.columns[3], cells.get(3).and_then(Option::as_ref))
-                        .map_err(StoreError::Backend)?;
+                        .map_err(StoreError::backend)?;
                 Ok(OwnedTable {
                     table: stored_table_name(text_cell(cells, 0).unwrap_or_default())?,
                     owner: stored_owner(
@@ -493,7 +495,7 @@ impl BigQueryStore {
         result
             .rows
             .iter()
-            .map(|cells| run_from_cells(cells).map_err(StoreError::Backend))
+            .map(|cells| run_from_cells(cells).map_err(StoreError::backend))
             .collect()
     }
 }
@@ -713,12 +715,12 @@ impl Store for BigQueryStore {
                         .transpose()
                 };
                 let at = value_from_cell(&schema.columns[5], cells.get(5).and_then(Option::as_ref))
-                    .map_err(StoreError::Backend)?;
+                    .map_err(StoreError::backend)?;
                 Ok(Transfer {
                     table: stored_table_name(text_cell(cells, 0).unwrap_or_default())?,
                     from: owner(text(1), text(2))?,
                     to: owner(text(3), text(4))?
-                        .ok_or_else(|| StoreError::Backend("a transfer without an owner".into()))?,
+                        .ok_or_else(|| StoreError::backend("a transfer without an owner"))?,
                     at: timestamp_of(&at)?,
                     by: text(6).unwrap_or_default(),
                 })
@@ -779,7 +781,7 @@ impl Store for BigQueryStore {
                     text_cell(cells, 0).and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok());
                 let count = text_cell(cells, 1).and_then(|t| t.parse().ok());
                 date.zip(count).ok_or_else(|| {
-                    StoreError::Backend(format!("unreadable partition count of {table}: {cells:?}"))
+                    StoreError::backend(format!("unreadable partition count of {table}: {cells:?}"))
                 })
             })
             .collect()
@@ -894,7 +896,7 @@ impl Store for BigQueryStore {
             owners = self.sql_name(&self.history_table(TABLE_OWNERS)),
             table = string_literal(&output.table.to_string()),
             processor = string_literal(output.processor),
-            owner_marker = string_literal(&format!("{NOT_OWNER_MARKER} {}", output.table)),
+            owner_marker = string_literal(&format!("{NOT_OWNER} {}", output.table)),
             h = self.runs_table(),
             now = timestamp_literal(now),
             rows_read = output.rows_read,
@@ -904,7 +906,7 @@ impl Store for BigQueryStore {
                 output.quarantined.len(),
                 run_id
             )),
-            marker = string_literal(&format!("{NOT_RUNNING_MARKER} {run_id}")),
+            marker = string_literal(&format!("{NOT_RUNNING} {run_id}")),
             delete = self.delete_dates(output.table, &schema, &[output.date]),
         );
         if let Some(staging) = &staged_rows {
@@ -918,19 +920,21 @@ impl Store for BigQueryStore {
         for staging in staged_rows.iter().chain(&staged_quarantine) {
             self.drop_staging(staging);
         }
-        match committed {
-            Ok(_) => Ok(written),
-            Err(StoreError::Backend(message)) if message.contains(NOT_RUNNING_MARKER) => {
-                Err(StoreError::NotRunning(run_id.to_string()))
-            }
-            Err(StoreError::Backend(message)) if message.contains(NOT_OWNER_MARKER) => {
-                // Another processor took the table between the check and the commit.
-                let recorded = self.table_owner(output.table)?;
-                ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
-                Err(StoreError::Backend(message))
-            }
-            Err(error) => Err(error),
+        let Err(error) = committed else {
+            return Ok(written);
+        };
+        // The script's guards roll it back whole when the claim was lost or
+        // another processor took the table meanwhile. Which one it was is
+        // read from the state they guard, never from the error's text.
+        let lost = self
+            .run(run_id)?
+            .is_none_or(|record| record.status != RunStatus::Running);
+        if lost {
+            return Err(StoreError::NotRunning(run_id.to_string()));
         }
+        let recorded = self.table_owner(output.table)?;
+        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
+        Err(error)
     }
 
     fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError> {
@@ -952,7 +956,7 @@ impl Store for BigQueryStore {
         result
             .rows
             .iter()
-            .map(|cells| quarantine_from_cells(cells).map_err(StoreError::Backend))
+            .map(|cells| quarantine_from_cells(cells).map_err(StoreError::backend))
             .collect()
     }
 
@@ -973,8 +977,7 @@ impl Store for BigQueryStore {
         let result = self.query(
             &format!(
                 "UPDATE {} SET status = @status, error_kind = {kind}, errors = {errors},
-                     reason = CASE WHEN STARTS_WITH(reason, 'flagged:')
-                         THEN CONCAT(reason, '; ', @message) ELSE @message END,
+                     reason = @message,
                      finished_at = @now, heartbeat_at = @now, rows_read = @rows_read,
                      limit_value = {limit}, observed_value = {observed},
                      log_lines_dropped = {dropped},
@@ -1096,7 +1099,7 @@ impl Store for BigQueryStore {
     fn flag_run(&self, run_id: &str, reason: &str) -> Result<(), StoreError> {
         self.query(
             &format!(
-                "UPDATE {} SET reason = @reason WHERE run_id = @run_id AND status = 'running'",
+                "UPDATE {} SET flag = @reason WHERE run_id = @run_id AND status = 'running'",
                 self.runs_table()
             ),
             &[
@@ -1124,7 +1127,7 @@ impl Store for BigQueryStore {
             .first()
             .and_then(|cells| text_cell(cells, 0))
             .and_then(|text| text.parse().ok())
-            .ok_or_else(|| StoreError::Backend(format!("no row count for {table} on {date}")))?;
+            .ok_or_else(|| StoreError::backend(format!("no row count for {table} on {date}")))?;
         Ok(count)
     }
 
@@ -1145,9 +1148,9 @@ fn timestamp_of(value: &crate::rows::Value) -> Result<DateTime<Utc>, StoreError>
     match value {
         crate::rows::Value::Scalar(crate::rows::Scalar::Timestamp(micros)) => {
             DateTime::from_timestamp_micros(*micros)
-                .ok_or_else(|| StoreError::Backend(format!("timestamp {micros} out of range")))
+                .ok_or_else(|| StoreError::backend(format!("timestamp {micros} out of range")))
         }
-        other => Err(StoreError::Backend(format!(
+        other => Err(StoreError::backend(format!(
             "expected a TIMESTAMP, found {other:?}"
         ))),
     }

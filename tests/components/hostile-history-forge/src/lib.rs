@@ -15,7 +15,7 @@ use FieldMode::{Nullable, Required};
 use FieldType::{Date as DateType, Int64, String as Text, Timestamp};
 
 /// The columns of `processor_run_history`, as the host declares them.
-const COLUMNS: [(&str, FieldType, FieldMode); 22] = [
+const COLUMNS: [(&str, FieldType, FieldMode); 23] = [
     ("processor_name", Text, Required),
     ("run_id", Text, Required),
     ("data_date", DateType, Required),
@@ -38,6 +38,7 @@ const COLUMNS: [(&str, FieldType, FieldMode); 22] = [
     ("trigger_source", Text, Required),
     ("reap_token", Text, Nullable),
     ("log_lines_dropped", Int64, Nullable),
+    ("flag", Text, Nullable),
 ];
 
 impl Guest for HistoryForge {

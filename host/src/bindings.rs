@@ -1,4 +1,7 @@
-//! Host-side bindings generated from the WIT package in `wit/`.
+//! Host-side bindings generated from the WIT package in `wit/`: the ground
+//! floor. The plain data types (rows, schemas, column batches) build on
+//! them, storage serves them and the sandbox passes them to the guest;
+//! this module imports nothing of Slate's.
 //!
 //! Imports are trappable: a host function returns `wasmtime::Result` whose
 //! error traps the guest, while the WIT-level `result` carries errors the

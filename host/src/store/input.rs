@@ -1,0 +1,115 @@
+//! What storage serves to a run: rows of a table over a range of partition
+//! dates, all columns or some, as rows or packed in columns. Every backend
+//! and `slate test`'s fixtures implement [`InputSource`]; the sandbox only
+//! consumes it, checking first that the run declared the table.
+
+use chrono::NaiveDate;
+
+use crate::bindings::{ColumnBatch, RowSet};
+use crate::column_batch::pack;
+use crate::schema::{Column, TableName, TableSchema};
+
+/// Why an input read failed, as a source reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The table does not exist.
+    #[error("table {0} does not exist")]
+    UnknownTable(TableName),
+    /// The table has no column of a requested name.
+    #[error("table {table} has no column `{column}`")]
+    UnknownColumn {
+        /// The table.
+        table: TableName,
+        /// The requested name.
+        column: String,
+    },
+    /// The backend failed.
+    #[error("{0}")]
+    Storage(String),
+}
+
+/// Where a run's input rows come from: the store, or fixtures in a test.
+pub trait InputSource: Send + Sync {
+    /// Rows of `table` whose partition date lies in `start..=end`, with every column.
+    fn read_rows(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<RowSet, InputError>;
+
+    /// Like [`InputSource::read_rows`], with only `columns`, in that order.
+    /// The default reads every column and keeps the named ones; a store
+    /// overrides it to read only those.
+    fn read_columns(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: &[String],
+    ) -> Result<RowSet, InputError> {
+        project(table, self.read_rows(table, start, end)?, columns)
+    }
+
+    /// Like [`InputSource::read_columns`], with the rows packed column by
+    /// column. The default packs what `read_columns` returns.
+    fn read_column_batch(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: &[String],
+    ) -> Result<ColumnBatch, InputError> {
+        Ok(pack(self.read_columns(table, start, end, columns)?))
+    }
+}
+
+/// The position in `available` of each of `names`, in order; a name that
+/// is not there is an error naming it and `table`.
+pub fn positions_of(
+    table: &TableName,
+    available: &[String],
+    names: &[String],
+) -> Result<Vec<usize>, InputError> {
+    names
+        .iter()
+        .map(|name| {
+            available
+                .iter()
+                .position(|c| c == name)
+                .ok_or_else(|| InputError::UnknownColumn {
+                    table: table.clone(),
+                    column: name.clone(),
+                })
+        })
+        .collect()
+}
+
+/// Keeps only `columns` of `rows`, in that order.
+pub fn project(table: &TableName, rows: RowSet, columns: &[String]) -> Result<RowSet, InputError> {
+    let positions = positions_of(table, &rows.columns, columns)?;
+    Ok(RowSet {
+        columns: columns.to_vec(),
+        rows: rows
+            .rows
+            .into_iter()
+            .map(|row| positions.iter().map(|&p| row[p].clone()).collect())
+            .collect(),
+    })
+}
+
+/// The columns of `schema` a read returns: all of them, or those named.
+pub fn selected_columns<'a>(
+    table: &TableName,
+    schema: &'a TableSchema,
+    names: Option<&[String]>,
+) -> Result<Vec<&'a Column>, InputError> {
+    let Some(names) = names else {
+        return Ok(schema.columns.iter().collect());
+    };
+    let available: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
+    Ok(positions_of(table, &available, names)?
+        .into_iter()
+        .map(|p| &schema.columns[p])
+        .collect())
+}
