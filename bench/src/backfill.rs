@@ -12,7 +12,7 @@ use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
 use slate::plugin::{RunLimits, Runtime};
 use slate::runs::Trigger;
-use slate::store::{EmbeddedStore, Store};
+use slate::store::{EmbeddedStore, Store, Tables};
 
 use crate::Effort;
 use crate::report::Report;

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use slate::plugin::Runtime;
 use slate::rows::RowSet;
 use slate::schema::TableName;
-use slate::store::{BigQueryConfig, BigQueryStore, Store};
+use slate::store::{BigQueryConfig, BigQueryStore, Tables};
 
 use crate::convert::row_to_host;
 use crate::report::Report;

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use slate::backfill::{self, BackfillRequest, Outcome, Reprocess};
 use slate::pipeline::Pipeline;
 use slate::runs::{RunFilter, RunRecord, RunStatus};
-use slate::store::{EmbeddedStore, Store};
+use slate::store::{EmbeddedStore, RunLedger};
 
 use crate::support::{TestHost, components, date};
 

@@ -6,7 +6,7 @@
 use slate::rows::{RowSet, Scalar, Value, wit_date};
 use slate::runs::{ErrorKind, RunStatus};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
-use slate::store::Store;
+use slate::store::{RunLedger, Tables};
 
 use crate::support::{TestHost, components, date};
 

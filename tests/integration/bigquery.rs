@@ -16,7 +16,7 @@ use slate::rows::{RowSet, Scalar, Value, wit_date};
 use slate::runs::{ErrorKind, NewRun, RunStatus, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::InputSource;
-use slate::store::{RunOutput, Store};
+use slate::store::{RunLedger, RunOutput, Store, Tables};
 use slate::testing::golden;
 
 use crate::emulator;

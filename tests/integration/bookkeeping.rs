@@ -18,7 +18,7 @@ use slate::plugin::spec::{Lookback, UpstreamPolicy};
 use slate::rows::{RowSet, Scalar, Value, wit_date};
 use slate::runs::{ErrorKind, NewRun, RunFilter, RunRecord, RunStatus, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
-use slate::store::{EmbeddedStore, Store, StoreError};
+use slate::store::{EmbeddedStore, RunLedger, Store, StoreError, Tables};
 
 use slate::store::InputSource;
 

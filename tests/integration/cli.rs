@@ -255,7 +255,7 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
 fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
     use slate::rows::{RowSet, Scalar, Value, wit_date};
     use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
-    use slate::store::{EmbeddedStore, Store};
+    use slate::store::{EmbeddedStore, RunLedger, Tables};
 
     let dir = tempfile::tempdir().unwrap();
     let day = crate::support::date("2026-01-11");

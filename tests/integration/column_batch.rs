@@ -9,7 +9,7 @@ use slate::rows::{Date, RowSet, Scalar, Value};
 use slate::runs::{ErrorKind, RunStatus};
 use slate::schema::TableName;
 use slate::store::InputSource;
-use slate::store::Store;
+use slate::store::Tables;
 
 use crate::support::{TestHost, components, date};
 

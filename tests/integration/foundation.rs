@@ -5,7 +5,7 @@
 use slate::runs::{ErrorKind, NewRun, RunStatus, Trigger};
 use slate::schema::TableName;
 use slate::store::InputSource;
-use slate::store::{Store, StoreError};
+use slate::store::{RunLedger, StoreError};
 
 use crate::support::{TestHost, components, date};
 

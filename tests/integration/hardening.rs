@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 use slate::runs::{ErrorKind, RunFilter, RunStatus};
-use slate::store::{EmbeddedStore, Store};
+use slate::store::{EmbeddedStore, RunLedger, Store};
 
 use crate::bookkeeping::set_spin;
 use crate::serve_process::{Server, TOKEN, slate};

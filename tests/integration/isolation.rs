@@ -16,7 +16,7 @@ use slate::registry::Registry;
 use slate::rows::{RowSet, Scalar, Value, wit_date};
 use slate::runs::{ErrorKind, RunStatus};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
-use slate::store::Store;
+use slate::store::{RunLedger, Store, Tables};
 
 use crate::support::{TestHost, components, date, season};
 

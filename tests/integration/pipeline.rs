@@ -15,7 +15,7 @@ use slate::plugin::spec::Phase;
 use slate::rows::{RowSet, Scalar, Value, row_json};
 use slate::runs::{RunStatus, Trigger};
 use slate::store::InputSource;
-use slate::store::Store;
+use slate::store::Tables;
 
 use crate::support::{TestHost, date, season};
 

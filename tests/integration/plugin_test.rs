@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use slate::bundled::PLUGINS;
 use slate::schema::TableName;
-use slate::store::{EmbeddedStore, Store};
+use slate::store::{EmbeddedStore, Tables};
 
 use crate::support::{components, date};
 

@@ -11,7 +11,7 @@ use slate::plugin::RunLimits;
 use slate::rows::{RowSet, Scalar, Value, wit_date};
 use slate::runs::{ErrorKind, RunStatus};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
-use slate::store::Store;
+use slate::store::Tables;
 
 use crate::support::{TestHost, components, date, season};
 

@@ -16,7 +16,7 @@ use slate::registry::Registry;
 use slate::runs::{NewRun, RunFilter, Trigger};
 use slate::server::metrics::Metrics;
 use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, router};
-use slate::store::{EmbeddedStore, Store};
+use slate::store::{EmbeddedStore, RunLedger, Store};
 use tower::ServiceExt;
 
 use crate::support::{components, shared_compiled_cache};

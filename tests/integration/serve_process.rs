@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 use slate::plugin::content_hash;
 use slate::runs::{ErrorKind, RunFilter, RunStatus};
-use slate::store::{EmbeddedStore, Store};
+use slate::store::{EmbeddedStore, RunLedger};
 
 use crate::bookkeeping::set_spin;
 use crate::support::{components, date, wait_until};

@@ -12,7 +12,7 @@ use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::RowSet;
 use slate::runs::{RunRecord, Trigger};
 use slate::schema::TableName;
-use slate::store::{EmbeddedStore, Store};
+use slate::store::{EmbeddedStore, Store, Tables};
 use slate::store::{InputError, InputSource};
 
 /// Paths of the fixture components built from `tests/components/`. A

@@ -1,8 +1,10 @@
 //! Where tables and run history live.
 //!
-//! [`Store`] is the contract every backend keeps: creating tables from
-//! schemas, reading a date range, claiming runs atomically, and committing a
-//! date's rows together with the run's success. [`EmbeddedStore`] keeps it in
+//! [`Store`] is the contract every backend keeps, in two parts: [`Tables`]
+//! (creating tables from schemas, reading a date range, ownership) and
+//! [`RunLedger`] (claiming runs atomically, and committing a date's rows
+//! together with the run's success). Each backend keeps them in files of
+//! the same names, `tables.rs` and `runs.rs`. [`EmbeddedStore`] keeps it in
 //! one bundled SQLite file, the default that needs no setup; [`BigQueryStore`]
 //! keeps it in BigQuery, for production.
 
@@ -71,7 +73,7 @@ impl StoreError {
 
 /// The time now, to the microsecond: what every backend stores, so that a
 /// recorded time reads back equal to the one returned.
-fn now_to_the_microsecond() -> DateTime<Utc> {
+pub(crate) fn now_to_the_microsecond() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
@@ -114,8 +116,9 @@ pub struct RunOutput<'a> {
 /// Rows per partition date of a table.
 pub type PartitionCounts = Vec<(NaiveDate, u64)>;
 
-/// The contract of a warehouse with run history.
-pub trait Store: InputSource + Send + Sync {
+/// Tables: created from schemas, migrated, read by date range, replaced a
+/// date at a time, and owned by one processor each.
+pub trait Tables: InputSource + Send + Sync {
     /// Creates the table from `schema` if it does not exist, and records the
     /// schema; it has no owner until a processor's first commit or
     /// [`Store::record_raw_input`]. An existing table with another schema is
@@ -178,6 +181,20 @@ pub trait Store: InputSource + Send + Sync {
     /// Row counts per partition date.
     fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError>;
 
+    /// Drops what killed runs left behind and no run will come back for,
+    /// made before `now` less a safe margin: BigQuery's staging tables.
+    /// Returns what it dropped; most backends leave nothing.
+    fn sweep_staging(&self, _now: DateTime<Utc>) -> Result<Vec<TableName>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Rows of `table` on `date`; 0 when the table does not exist.
+    fn rows_on(&self, table: &TableName, date: NaiveDate) -> Result<u64, StoreError>;
+}
+
+/// The run ledger: claims, leases, the commit of a run's rows with its
+/// success, ends, reaping and history.
+pub trait RunLedger: Send + Sync {
     /// Claims (processor, date) atomically and records the run as `running`.
     /// Fails with [`StoreError::AlreadyRunning`] when another run holds it.
     fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError>;
@@ -214,20 +231,17 @@ pub trait Store: InputSource + Send + Sync {
     /// reaped exactly once. Returns the runs reaped by this call.
     fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError>;
 
-    /// Drops what killed runs left behind and no run will come back for,
-    /// made before `now` less a safe margin: BigQuery's staging tables.
-    /// Returns what it dropped; most backends leave nothing.
-    fn sweep_staging(&self, _now: DateTime<Utc>) -> Result<Vec<TableName>, StoreError> {
-        Ok(Vec::new())
-    }
-
     /// Flags a still-running run with a note (e.g. overdue), which its
     /// record keeps when it ends.
     fn flag_run(&self, run_id: &str, reason: &str) -> Result<(), StoreError>;
 
-    /// Rows of `table` on `date`; 0 when the table does not exist.
-    fn rows_on(&self, table: &TableName, date: NaiveDate) -> Result<u64, StoreError>;
-
     /// One run record.
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
 }
+
+/// The contract of a warehouse with run history: its tables and its run
+/// ledger. A backend implements both; a run commits through the ledger,
+/// which writes the table in the same transaction.
+pub trait Store: Tables + RunLedger {}
+
+impl<T: Tables + RunLedger + ?Sized> Store for T {}

@@ -1,0 +1,382 @@
+//! BigQuery's run ledger: `processor_run_history` and
+//! `processor_quarantine` in the history dataset. A claim is a conditional
+//! INSERT checked by a re-read; a commit is one multi-statement
+//! transaction that marks the run `success` and replaces the date's rows.
+
+use chrono::{DateTime, Utc};
+
+use super::api::Param;
+use super::history::{
+    QUARANTINE, quarantine_columns, quarantine_from_cells, quarantine_schema, string_literal,
+    timestamp_literal, timestamp_param,
+};
+use super::*;
+use crate::ownership::{self, Claimant, TableOwner};
+use crate::quarantine::{self, QuarantineRecord};
+use crate::rows::RowSet;
+use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
+use crate::store::{RunLedger, RunOutput, StoreError, Tables};
+
+impl RunLedger for BigQueryStore {
+    fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
+        let run_id = new_run_id();
+        let now = Utc::now();
+        let lease = chrono::Duration::from_std(run.lease).unwrap_or(chrono::Duration::MAX);
+        let inserted = self.query(
+            &format!(
+                "INSERT INTO {h} (processor_name, run_id, data_date, attempt, status, started_at,
+                     heartbeat_at, lease_expires_at, rows_read, rows_written, host_id, plugin_hash,
+                     trigger_source)
+                 SELECT @processor, @run_id, @date, COALESCE(MAX(attempt), 0) + 1, 'running', @now,
+                     @now, @lease, 0, 0, @host, @hash, @trigger
+                 FROM {h} WHERE processor_name = @processor AND data_date = @date
+                 HAVING COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) = 0",
+                h = self.runs_table()
+            ),
+            &[
+                ("processor", Param::String(run.processor.clone())),
+                ("run_id", Param::String(run_id.clone())),
+                ("date", Param::Date(run.data_date)),
+                ("now", Param::Timestamp(now)),
+                ("lease", Param::Timestamp(now + lease)),
+                ("host", Param::String(run.host_id.clone())),
+                ("hash", Param::String(run.plugin_hash.clone())),
+                ("trigger", Param::String(run.trigger.as_str().to_string())),
+            ],
+        )?;
+        let claims = self.running_claims(&run.processor, run.data_date)?;
+        let first = claims.first();
+        if inserted.dml_affected == Some(1) && first.is_some_and(|c| c.run_id == run_id) {
+            return Ok(first.cloned().expect("the first claim"));
+        }
+        if inserted.dml_affected == Some(1) {
+            // Two INSERTs ran at once; the earlier claim wins, so withdraw ours.
+            self.query(
+                &format!("DELETE FROM {} WHERE run_id = @run_id", self.runs_table()),
+                &[("run_id", Param::String(run_id.clone()))],
+            )?;
+        }
+        let holder = claims.into_iter().find(|c| c.run_id != run_id);
+        Err(StoreError::AlreadyRunning {
+            run_id: holder
+                .as_ref()
+                .map(|h| h.run_id.clone())
+                .unwrap_or_default(),
+            started_at: holder.map(|h| h.started_at).unwrap_or_default(),
+        })
+    }
+
+    fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
+        let owner = TableOwner::Processor(output.processor.to_string());
+        let claimant = Claimant {
+            name: output.processor,
+            output: output.table,
+            inputs: &[],
+        };
+        let recorded = self.table_owner(output.table)?;
+        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
+        // The first commit creates the table: a failed run leaves none.
+        self.ensure_schema(output.table, output.schema, true)?;
+        let schema = self
+            .live_schema(output.table)?
+            .ok_or_else(|| StoreError::NoSuchTable(output.table.clone()))?;
+        let staged_rows = if output.rows.rows.is_empty() {
+            None
+        } else {
+            Some(self.stage(output.table, &schema, output.rows)?)
+        };
+        let now = Utc::now();
+        let quarantine_table = self.history_table(QUARANTINE);
+        let record = if output.quarantined.is_empty() {
+            None
+        } else {
+            self.run(run_id)?
+        };
+        let staged_quarantine = match &record {
+            Some(record) => {
+                let rows = quarantine_rows(record, output, now);
+                match self.stage(&quarantine_table, &quarantine_schema(), &rows) {
+                    Ok(staging) => Some(staging),
+                    Err(error) => {
+                        if let Some(staging) = &staged_rows {
+                            self.drop_staging(staging);
+                        }
+                        return Err(error);
+                    }
+                }
+            }
+            None => None,
+        };
+        let written = output.rows.rows.len();
+        let run = string_literal(run_id);
+        let mut script = format!(
+            "BEGIN TRANSACTION;
+             UPDATE {h} SET status = 'success', finished_at = {now}, heartbeat_at = {now},
+                 duration_ms = TIMESTAMP_DIFF({now}, started_at, MILLISECOND),
+                 rows_read = {rows_read}, rows_written = {written}, reason = {reason},
+                 log_lines_dropped = {dropped}
+             WHERE run_id = {run} AND status = 'running';
+             SELECT IF((SELECT COUNT(*) FROM {h} WHERE run_id = {run} AND status = 'success'
+                 AND finished_at = {now}) = 1, 1, ERROR({marker}));
+             {claim_owner};
+             SELECT IF((SELECT COUNT(*) FROM {owners} WHERE table_name = {table}
+                 AND NOT (owner_kind = 'processor' AND owner_name = {processor})) = 0,
+                 1, ERROR({owner_marker}));
+             {delete}\n",
+            claim_owner = self.insert_owner_if_none(output.table, &owner),
+            owners = self.sql_name(&self.history_table(TABLE_OWNERS)),
+            table = string_literal(&output.table.to_string()),
+            processor = string_literal(output.processor),
+            owner_marker = string_literal(&format!("{NOT_OWNER} {}", output.table)),
+            h = self.runs_table(),
+            now = timestamp_literal(now),
+            rows_read = output.rows_read,
+            dropped = output.log_lines_dropped,
+            reason = string_literal(&quarantine::commit_reason(
+                written,
+                output.quarantined.len(),
+                run_id
+            )),
+            marker = string_literal(&format!("{NOT_RUNNING} {run_id}")),
+            delete = self.delete_dates(output.table, &schema, &[output.date]),
+        );
+        if let Some(staging) = &staged_rows {
+            script.push_str(&self.insert_from(output.table, staging, &schema));
+        }
+        if let Some(staging) = &staged_quarantine {
+            script.push_str(&self.insert_from(&quarantine_table, staging, &quarantine_schema()));
+        }
+        script.push_str("\nCOMMIT TRANSACTION;");
+        let committed = self.query(&script, &[]);
+        for staging in staged_rows.iter().chain(&staged_quarantine) {
+            self.drop_staging(staging);
+        }
+        let Err(error) = committed else {
+            return Ok(written);
+        };
+        // The script's guards roll it back whole when the claim was lost or
+        // another processor took the table meanwhile. Which one it was is
+        // read from the state they guard, never from the error's text.
+        let lost = self
+            .run(run_id)?
+            .is_none_or(|record| record.status != RunStatus::Running);
+        if lost {
+            return Err(StoreError::NotRunning(run_id.to_string()));
+        }
+        let recorded = self.table_owner(output.table)?;
+        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
+        Err(error)
+    }
+
+    fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError> {
+        let (clause, params) = match run_id {
+            Some(run_id) => (
+                "WHERE run_id = @run_id",
+                vec![("run_id", Param::String(run_id.to_string()))],
+            ),
+            None => ("", Vec::new()),
+        };
+        let result = self.query(
+            &format!(
+                "SELECT {} FROM {} {clause} ORDER BY run_id DESC, row_index",
+                quarantine_columns(),
+                self.sql_name(&self.history_table(QUARANTINE))
+            ),
+            &params,
+        )?;
+        result
+            .rows
+            .iter()
+            .map(|cells| quarantine_from_cells(cells).map_err(StoreError::backend))
+            .collect()
+    }
+
+    fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let (limit, observed) = match end.limit {
+            Some((limit, observed)) => (format!("{limit}"), format!("{observed}")),
+            None => ("NULL".to_string(), "NULL".to_string()),
+        };
+        let kind = end
+            .error_kind
+            .map_or("NULL".to_string(), |k| string_literal(k.as_str()));
+        let errors = if end.error_kind.is_some() {
+            "@message"
+        } else {
+            "NULL"
+        };
+        let result = self.query(
+            &format!(
+                "UPDATE {} SET status = @status, error_kind = {kind}, errors = {errors},
+                     reason = @message,
+                     finished_at = @now, heartbeat_at = @now, rows_read = @rows_read,
+                     limit_value = {limit}, observed_value = {observed},
+                     log_lines_dropped = {dropped},
+                     duration_ms = TIMESTAMP_DIFF(@now, started_at, MILLISECOND)
+                 WHERE run_id = @run_id AND status = 'running'",
+                self.runs_table(),
+                dropped = end.log_lines_dropped,
+            ),
+            &[
+                ("status", Param::String(end.status.as_str().to_string())),
+                ("message", Param::String(end.message.clone())),
+                ("now", Param::Timestamp(now)),
+                ("rows_read", Param::Int64(end.rows_read)),
+                ("run_id", Param::String(run_id.to_string())),
+            ],
+        )?;
+        if result.dml_affected == Some(1) {
+            Ok(())
+        } else {
+            Err(StoreError::NotRunning(run_id.to_string()))
+        }
+    }
+
+    fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+        let mut conditions = Vec::new();
+        let mut params = Vec::new();
+        if let Some(date) = filter.date {
+            conditions.push("data_date = @date");
+            params.push(("date", Param::Date(date)));
+        }
+        if let Some(processor) = &filter.processor {
+            conditions.push("processor_name = @processor");
+            params.push(("processor", Param::String(processor.clone())));
+        }
+        if let Some(status) = filter.status {
+            conditions.push("status = @status");
+            params.push(("status", Param::String(status.as_str().to_string())));
+        }
+        if let Some(hash) = &filter.plugin_hash {
+            conditions.push("plugin_hash = @hash");
+            params.push(("hash", Param::String(hash.clone())));
+        }
+        if let Some(now) = filter.stale_as_of {
+            conditions.push("status = 'running' AND lease_expires_at < @now");
+            params.push(("now", Param::Timestamp(now)));
+        }
+        let mut clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        clause.push_str(" ORDER BY started_at DESC, run_id DESC");
+        if let Some(limit) = filter.limit {
+            clause.push_str(&format!(" LIMIT {limit}"));
+        }
+        self.select_runs(&clause, &params)
+    }
+
+    fn renew_leases(&self, run_ids: &[String], lease: Duration) -> Result<usize, StoreError> {
+        if run_ids.is_empty() {
+            return Ok(0);
+        }
+        let now = Utc::now();
+        let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+        let result = self.query(
+            &format!(
+                "UPDATE {} SET heartbeat_at = @now, lease_expires_at = @expires
+                 WHERE run_id IN UNNEST(@run_ids) AND status = 'running'",
+                self.runs_table()
+            ),
+            &[
+                ("now", Param::Timestamp(now)),
+                ("expires", Param::Timestamp(now + lease)),
+                ("run_ids", Param::Strings(run_ids.to_vec())),
+            ],
+        )?;
+        Ok(result.dml_affected.unwrap_or(0) as usize)
+    }
+
+    fn expire_leases(&self, host_id: &str) -> Result<usize, StoreError> {
+        let result = self.query(
+            &format!(
+                "UPDATE {} SET lease_expires_at = heartbeat_at
+                 WHERE host_id = @host AND status = 'running'",
+                self.runs_table()
+            ),
+            &[("host", Param::String(host_id.to_string()))],
+        )?;
+        Ok(result.dml_affected.unwrap_or(0) as usize)
+    }
+
+    fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
+        // One UPDATE tags what it fails with a fresh token, so two reapers
+        // at once each read back only the runs they failed themselves.
+        let token = new_run_id();
+        let stopped = "CONCAT('host ', host_id, ' stopped renewing at ',                        FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E6SZ', heartbeat_at))";
+        self.query(
+            &format!(
+                "UPDATE {} SET status = 'failed', error_kind = 'stale', reap_token = @token,
+                     errors = CONCAT({stopped}, '; reaped at ', @now_text),
+                     reason = {stopped},
+                     finished_at = @now,
+                     duration_ms = TIMESTAMP_DIFF(@now, started_at, MILLISECOND)
+                 WHERE status = 'running' AND lease_expires_at < @now",
+                self.runs_table()
+            ),
+            &[
+                ("token", Param::String(token.clone())),
+                ("now", Param::Timestamp(now)),
+                ("now_text", Param::String(timestamp_param(now))),
+            ],
+        )?;
+        self.select_runs(
+            "WHERE reap_token = @token ORDER BY started_at",
+            &[("token", Param::String(token))],
+        )
+    }
+
+    fn flag_run(&self, run_id: &str, reason: &str) -> Result<(), StoreError> {
+        self.query(
+            &format!(
+                "UPDATE {} SET flag = @reason WHERE run_id = @run_id AND status = 'running'",
+                self.runs_table()
+            ),
+            &[
+                ("reason", Param::String(reason.to_string())),
+                ("run_id", Param::String(run_id.to_string())),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        Ok(self
+            .select_runs(
+                "WHERE run_id = @run_id",
+                &[("run_id", Param::String(run_id.to_string()))],
+            )?
+            .into_iter()
+            .next())
+    }
+}
+
+/// A run's quarantined rows as rows of the quarantine table.
+fn quarantine_rows(record: &RunRecord, output: &RunOutput<'_>, now: DateTime<Utc>) -> RowSet {
+    use crate::rows::{Scalar, Value, wit_date};
+    let text = |s: String| Value::Scalar(Scalar::String(s));
+    RowSet {
+        columns: quarantine_schema()
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect(),
+        rows: output
+            .quarantined
+            .iter()
+            .map(|row| {
+                vec![
+                    text(record.run_id.clone()),
+                    text(record.processor.clone()),
+                    Value::Scalar(Scalar::Date(wit_date(record.data_date))),
+                    text(output.table.to_string()),
+                    Value::Scalar(Scalar::Int64(row.row_index as i64)),
+                    text(serde_json::to_string(&row.errors).unwrap_or_default()),
+                    text(row.raw_row.to_string()),
+                    Value::Scalar(Scalar::Timestamp(now.timestamp_micros())),
+                ]
+            })
+            .collect(),
+    }
+}

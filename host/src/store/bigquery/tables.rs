@@ -1,0 +1,326 @@
+//! BigQuery's tables: created from schemas and partitioned by day, read
+//! by date range, replaced a date at a time, and owned by one processor
+//! each (`_slate_table_owners` in the history dataset).
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::api::Param;
+use super::history::{
+    TABLE_OWNERS, TABLE_TRANSFERS, string_literal, table_transfers_schema, timestamp_literal,
+};
+use super::values::value_from_cell;
+use super::*;
+use crate::ownership::{self, HostOwned, OwnedTable, TableOwner, Transfer};
+use crate::rows::RowSet;
+use crate::schema::{TableName, TableSchema};
+use crate::store::input::{InputError, InputSource, selected_columns};
+use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
+
+impl BigQueryStore {
+    /// Rows of `table` in `start..=end`, with the named columns (all when
+    /// `None`), in partition order.
+    fn select(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        names: Option<&[String]>,
+    ) -> Result<RowSet, InputError> {
+        let storage = |e: StoreError| InputError::Storage(e.to_string());
+        let schema = self
+            .live_schema(table)
+            .map_err(storage)?
+            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
+        let columns = selected_columns(table, &schema, names)?;
+        let selected: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
+        let result = self
+            .query(
+                &format!(
+                    "SELECT {} FROM {} WHERE `{p}` BETWEEN @start AND @end ORDER BY `{p}`",
+                    selected.join(", "),
+                    self.sql_name(table),
+                    p = schema.partition_column
+                ),
+                &[("start", Param::Date(start)), ("end", Param::Date(end))],
+            )
+            .map_err(storage)?;
+        let mut rows = Vec::with_capacity(result.rows.len());
+        for (index, cells) in result.rows.iter().enumerate() {
+            let row = columns
+                .iter()
+                .enumerate()
+                .map(|(i, column)| {
+                    value_from_cell(column, cells.get(i).and_then(Option::as_ref)).map_err(|e| {
+                        InputError::Storage(format!(
+                            "{table} row {index}, column `{}`: {e}",
+                            column.name
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.push(row);
+        }
+        Ok(RowSet {
+            columns: columns.iter().map(|c| c.name.clone()).collect(),
+            rows,
+        })
+    }
+}
+
+impl InputSource for BigQueryStore {
+    fn read_rows(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<RowSet, InputError> {
+        self.select(table, start, end, None)
+    }
+
+    fn read_columns(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: &[String],
+    ) -> Result<RowSet, InputError> {
+        self.select(table, start, end, Some(columns))
+    }
+}
+
+impl Tables for BigQueryStore {
+    fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
+        self.ensure_schema(table, schema, true)
+    }
+
+    fn record_raw_input(&self, table: &TableName) -> Result<(), StoreError> {
+        if self.live_schema(table)?.is_none() {
+            return Err(StoreError::NoSuchTable(table.clone()));
+        }
+        let recorded = self.table_owner(table)?;
+        if ownership::adopt_as_raw_input(table, recorded.as_ref()).map_err(StoreError::Schema)? {
+            self.record_owner(table, &TableOwner::RawInput)?;
+        }
+        Ok(())
+    }
+
+    fn check_output_table(
+        &self,
+        table: &TableName,
+        schema: &TableSchema,
+    ) -> Result<(), StoreError> {
+        self.ensure_schema(table, schema, false)
+    }
+
+    fn host_owned(&self) -> HostOwned {
+        HostOwned {
+            datasets: vec![self.history_dataset.clone()],
+        }
+    }
+
+    fn sweep_staging(&self, now: DateTime<Utc>) -> Result<Vec<TableName>, StoreError> {
+        let cutoff = now - chrono::Duration::from_std(STAGING_MAX_AGE).unwrap_or_default();
+        // Staging tables sit beside the tables they load: every owned
+        // table's dataset, and the history dataset (quarantine).
+        let mut datasets: std::collections::BTreeSet<String> = self
+            .table_owners()?
+            .into_iter()
+            .map(|owned| owned.table.dataset)
+            .collect();
+        datasets.insert(self.history_dataset.clone());
+        let mut dropped = Vec::new();
+        for dataset in datasets {
+            let names = self
+                .block(self.api.list_tables(&format!("{}{dataset}", self.prefix)))
+                .map_err(backend)?;
+            for name in names {
+                if staging_made_at(&name).is_some_and(|made| made < cutoff) {
+                    let staging = TableName::new(&dataset, &name);
+                    self.block(self.api.delete_table(&self.dataset(&staging), &name))
+                        .map_err(backend)?;
+                    self.forget(&staging);
+                    tracing::info!(%staging, "dropped a staging table a killed run left");
+                    dropped.push(staging);
+                }
+            }
+        }
+        Ok(dropped)
+    }
+
+    fn table_owners(&self) -> Result<Vec<OwnedTable>, StoreError> {
+        self.select_owners("", &[])
+    }
+
+    fn table_owner(&self, table: &TableName) -> Result<Option<TableOwner>, StoreError> {
+        Ok(self
+            .select_owners(
+                "WHERE table_name = @table",
+                &[("table", Param::String(table.to_string()))],
+            )?
+            .into_iter()
+            .next()
+            .map(|owned| owned.owner))
+    }
+
+    fn transfer_table(
+        &self,
+        table: &TableName,
+        to: &TableOwner,
+        by: &str,
+    ) -> Result<Transfer, StoreError> {
+        if self.live_schema(table)?.is_none() {
+            return Err(StoreError::NoSuchTable(table.clone()));
+        }
+        let from = self.table_owner(table)?;
+        let at = crate::store::now_to_the_microsecond();
+        let owner_name = |owner: Option<&TableOwner>| {
+            owner
+                .and_then(TableOwner::processor)
+                .map_or("NULL".to_string(), string_literal)
+        };
+        let script = format!(
+            "BEGIN TRANSACTION;
+             DELETE FROM {owners} WHERE table_name = {name};
+             INSERT INTO {owners} (table_name, owner_kind, owner_name, owner_since, recorded_on)
+                 VALUES ({name}, {to_kind}, {to_name}, {at}, DATE({at}));
+             INSERT INTO {transfers} (table_name, from_kind, from_name, to_kind, to_name,
+                     transferred_at, transferred_by, transferred_on)
+                 VALUES ({name}, {from_kind}, {from_name}, {to_kind}, {to_name}, {at},
+                     {by}, DATE({at}));
+             COMMIT TRANSACTION;",
+            owners = self.sql_name(&self.history_table(TABLE_OWNERS)),
+            transfers = self.sql_name(&self.history_table(TABLE_TRANSFERS)),
+            name = string_literal(&table.to_string()),
+            to_kind = string_literal(to.kind()),
+            to_name = owner_name(Some(to)),
+            from_kind = from
+                .as_ref()
+                .map_or("NULL".to_string(), |f| string_literal(f.kind())),
+            from_name = owner_name(from.as_ref()),
+            at = timestamp_literal(at),
+            by = string_literal(by),
+        );
+        self.query(&script, &[])?;
+        Ok(Transfer {
+            table: table.clone(),
+            from,
+            to: to.clone(),
+            at,
+            by: by.to_string(),
+        })
+    }
+
+    fn table_transfers(&self) -> Result<Vec<Transfer>, StoreError> {
+        let result = self.query(
+            &format!(
+                "SELECT table_name, from_kind, from_name, to_kind, to_name, transferred_at,
+                     transferred_by
+                 FROM {} ORDER BY transferred_at",
+                self.sql_name(&self.history_table(TABLE_TRANSFERS))
+            ),
+            &[],
+        )?;
+        let schema = table_transfers_schema();
+        result
+            .rows
+            .iter()
+            .map(|cells| {
+                let text = |i: usize| text_cell(cells, i).map(str::to_string);
+                let owner = |kind: Option<String>, name: Option<String>| {
+                    kind.map(|kind| stored_owner(&kind, name.as_deref()))
+                        .transpose()
+                };
+                let at = value_from_cell(&schema.columns[5], cells.get(5).and_then(Option::as_ref))
+                    .map_err(StoreError::backend)?;
+                Ok(Transfer {
+                    table: stored_table_name(text_cell(cells, 0).unwrap_or_default())?,
+                    from: owner(text(1), text(2))?,
+                    to: owner(text(3), text(4))?
+                        .ok_or_else(|| StoreError::backend("a transfer without an owner"))?,
+                    at: timestamp_of(&at)?,
+                    by: text(6).unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+
+    fn table_schema(&self, table: &TableName) -> Result<Option<TableSchema>, StoreError> {
+        Ok(self.live_schema(table)?.map(|s| s.as_ref().clone()))
+    }
+
+    fn replace_partitions(
+        &self,
+        table: &TableName,
+        dates: &[NaiveDate],
+        rows: &RowSet,
+    ) -> Result<usize, StoreError> {
+        let schema = self
+            .live_schema(table)?
+            .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
+        let staging = if rows.rows.is_empty() {
+            None
+        } else {
+            Some(self.stage(table, &schema, rows)?)
+        };
+        let mut script = String::from("BEGIN TRANSACTION;\n");
+        if !dates.is_empty() {
+            script.push_str(&self.delete_dates(table, &schema, dates));
+        }
+        if let Some(staging) = &staging {
+            script.push_str(&self.insert_from(table, staging, &schema));
+        }
+        script.push_str("\nCOMMIT TRANSACTION;");
+        let result = self.query(&script, &[]);
+        if let Some(staging) = &staging {
+            self.drop_staging(staging);
+        }
+        result.map(|_| rows.rows.len())
+    }
+
+    fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError> {
+        let schema = self
+            .live_schema(table)?
+            .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
+        let result = self.query(
+            &format!(
+                "SELECT `{p}`, COUNT(*) FROM {} GROUP BY `{p}` ORDER BY `{p}`",
+                self.sql_name(table),
+                p = schema.partition_column
+            ),
+            &[],
+        )?;
+        result
+            .rows
+            .iter()
+            .map(|cells| {
+                let date =
+                    text_cell(cells, 0).and_then(|t| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok());
+                let count = text_cell(cells, 1).and_then(|t| t.parse().ok());
+                date.zip(count).ok_or_else(|| {
+                    StoreError::backend(format!("unreadable partition count of {table}: {cells:?}"))
+                })
+            })
+            .collect()
+    }
+
+    fn rows_on(&self, table: &TableName, date: NaiveDate) -> Result<u64, StoreError> {
+        let Some(schema) = self.live_schema(table)? else {
+            return Ok(0);
+        };
+        let result = self.query(
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE `{}` = @date",
+                self.sql_name(table),
+                schema.partition_column
+            ),
+            &[("date", Param::Date(date))],
+        )?;
+        let count = result
+            .rows
+            .first()
+            .and_then(|cells| text_cell(cells, 0))
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| StoreError::backend(format!("no row count for {table} on {date}")))?;
+        Ok(count)
+    }
+}

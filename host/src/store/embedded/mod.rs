@@ -1,0 +1,225 @@
+//! The embedded store: raw tables, output tables and run history in one
+//! bundled SQLite file, in WAL mode.
+//!
+//! Tables are named `"dataset.table"` (quoted, so the dot is part of the name)
+//! and their schemas and owners are recorded in `_slate_tables`; changes of
+//! owner are in `_slate_table_transfers`. Run history is
+//! `_slate_runs`, and rows set aside by the `quarantine` policy are in
+//! `_slate_quarantine`. A partial unique index on `(processor, data_date)` for
+//! `running` rows makes the claim on a run atomic.
+//!
+//! - `tables.rs`: creating, migrating, reading and replacing tables, and
+//!   who owns them ([`super::Tables`]);
+//! - `runs.rs`: claims, leases, commits and run history ([`super::RunLedger`]).
+
+mod runs;
+mod tables;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension};
+
+use super::StoreError;
+use crate::schema::{TableName, TableSchema};
+
+const SETUP: &str = "
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = NORMAL;
+    CREATE TABLE IF NOT EXISTS _slate_tables (
+        table_name TEXT PRIMARY KEY,
+        schema_json TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS _slate_table_transfers (
+        table_name TEXT NOT NULL,
+        from_kind TEXT,
+        from_name TEXT,
+        to_kind TEXT NOT NULL,
+        to_name TEXT,
+        transferred_at TEXT NOT NULL,
+        transferred_by TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS _slate_runs (
+        run_id TEXT PRIMARY KEY,
+        processor TEXT NOT NULL,
+        data_date TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        error_kind TEXT,
+        error_message TEXT,
+        started_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        rows_read INTEGER NOT NULL DEFAULT 0,
+        rows_written INTEGER NOT NULL DEFAULT 0,
+        host_id TEXT NOT NULL,
+        plugin_hash TEXT NOT NULL,
+        run_trigger TEXT NOT NULL,
+        lease_expires_at TEXT NOT NULL,
+        limit_value INTEGER,
+        observed_value INTEGER
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS _slate_runs_one_running
+        ON _slate_runs (processor, data_date) WHERE status = 'running';
+    CREATE INDEX IF NOT EXISTS _slate_runs_by_date ON _slate_runs (data_date, processor);
+    CREATE TABLE IF NOT EXISTS _slate_quarantine (
+        run_id TEXT NOT NULL,
+        processor TEXT NOT NULL,
+        data_date TEXT NOT NULL,
+        table_name TEXT NOT NULL,
+        row_index INTEGER NOT NULL,
+        errors_json TEXT NOT NULL,
+        raw_row_json TEXT NOT NULL,
+        quarantined_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, row_index)
+    );
+";
+
+/// Columns added after a store's first version: each is added to an older
+/// store file when it is opened.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("_slate_tables", "owner_kind", "TEXT"),
+    ("_slate_tables", "owner_name", "TEXT"),
+    ("_slate_tables", "owner_since", "TEXT"),
+    (
+        "_slate_runs",
+        "log_lines_dropped",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    ("_slate_runs", "flag", "TEXT"),
+];
+
+/// SQLite's errors, kept whole as the backend's failure. Here, not beside
+/// [`StoreError`]: the generic seam knows no backend.
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::backend(error)
+    }
+}
+
+/// Tables and run history in one SQLite file.
+pub struct EmbeddedStore {
+    connection: Mutex<Connection>,
+    /// Recorded schemas already read. A recorded schema changes only by an
+    /// additive migration in `ensure_table`, which updates this cache in the
+    /// same lock; a table not cached is looked up in `_slate_tables`.
+    schemas: Mutex<HashMap<TableName, Arc<TableSchema>>>,
+}
+
+pub(super) fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+/// A lease as a chrono duration (saturating for absurd values).
+pub(super) fn lease_length(lease: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+}
+
+pub(super) fn timestamp(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store file at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::backend(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let connection = Connection::open(path)?;
+        Self::setup(connection)
+    }
+
+    /// Opens an existing store file; a missing file is [`StoreError::Missing`].
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.display().to_string()));
+        }
+        Self::open(path)
+    }
+
+    /// Opens an existing store file read-only: nothing can be written
+    /// through it, and no setup runs.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.display().to_string()));
+        }
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection = Connection::open_with_flags(path, flags)?;
+        connection.busy_timeout(Duration::from_secs(10))?;
+        Ok(EmbeddedStore {
+            connection: Mutex::new(connection),
+            schemas: Mutex::default(),
+        })
+    }
+
+    /// A store that lives in memory only, for tests.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(connection: Connection) -> Result<Self, StoreError> {
+        connection.busy_timeout(Duration::from_secs(10))?;
+        connection.execute_batch(SETUP)?;
+        for (table, column, definition) in ADDED_COLUMNS {
+            let present: bool = connection.query_row(
+                &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+                [column],
+                |row| row.get(0),
+            )?;
+            if !present {
+                connection.execute_batch(&format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+                ))?;
+            }
+        }
+        Ok(EmbeddedStore {
+            connection: Mutex::new(connection),
+            schemas: Mutex::default(),
+        })
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(super) fn cached_schemas(&self) -> MutexGuard<'_, HashMap<TableName, Arc<TableSchema>>> {
+        self.schemas
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The recorded schema of `table`, from the cache or `_slate_tables`.
+    pub(super) fn schema_in(
+        &self,
+        connection: &Connection,
+        table: &TableName,
+    ) -> Result<Option<Arc<TableSchema>>, StoreError> {
+        if let Some(schema) = self.cached_schemas().get(table) {
+            return Ok(Some(schema.clone()));
+        }
+        let json: Option<String> = connection
+            .query_row(
+                "SELECT schema_json FROM _slate_tables WHERE table_name = ?1",
+                [table.to_string()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(json) = json else { return Ok(None) };
+        let schema: Arc<TableSchema> = Arc::new(serde_json::from_str(&json).map_err(|e| {
+            StoreError::Schema(format!("recorded schema of {table} is unreadable: {e}"))
+        })?);
+        self.cached_schemas().insert(table.clone(), schema.clone());
+        Ok(Some(schema))
+    }
+}

@@ -1,0 +1,360 @@
+//! The embedded store's run ledger: `_slate_runs`, whose partial unique
+//! index on `(processor, data_date)` for `running` rows makes a claim
+//! atomic, and `_slate_quarantine`. A commit replaces the date's rows and
+//! marks the run `success` in one transaction.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Row as SqlRow, TransactionBehavior, params};
+
+use super::tables::{create_in, owner_in, record_owner};
+use super::{EmbeddedStore, lease_length, timestamp};
+use crate::ownership::{self, Claimant, HostOwned, TableOwner};
+use crate::quarantine::{self, QuarantineRecord};
+use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
+use crate::store::cells::{date_key, parse_date_key};
+use crate::store::{RunLedger, RunOutput, StoreError};
+
+const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
+    error_message, started_at, heartbeat_at, finished_at, duration_ms, rows_read, rows_written, \
+    host_id, plugin_hash, run_trigger, lease_expires_at, limit_value, observed_value, \
+    log_lines_dropped, flag";
+
+fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
+    let time = |index: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        let text: Option<String> = row.get(index)?;
+        Ok(text
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)))
+    };
+    let parse = |index: usize, text: String| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("unreadable value `{text}`").into(),
+        )
+    };
+    let date: String = row.get(2)?;
+    let status: String = row.get(4)?;
+    let kind: Option<String> = row.get(6)?;
+    let trigger: String = row.get(16)?;
+    Ok(RunRecord {
+        run_id: row.get(0)?,
+        processor: row.get(1)?,
+        data_date: parse_date_key(&date).ok_or_else(|| parse(2, date.clone()))?,
+        attempt: row.get(3)?,
+        status: status.parse().map_err(|_| parse(4, status.clone()))?,
+        reason: row.get(5)?,
+        error_kind: kind
+            .map(|k| k.parse().map_err(|_| parse(6, k.clone())))
+            .transpose()?,
+        error_message: row.get(7)?,
+        limit_value: row.get(18)?,
+        observed_value: row.get(19)?,
+        started_at: time(8)?.unwrap_or_default(),
+        heartbeat_at: time(9)?.unwrap_or_default(),
+        lease_expires_at: time(17)?.unwrap_or_default(),
+        finished_at: time(10)?,
+        duration_ms: row.get(11)?,
+        rows_read: row.get(12)?,
+        rows_written: row.get(13)?,
+        host_id: row.get(14)?,
+        plugin_hash: row.get(15)?,
+        trigger: trigger.parse().map_err(|_| parse(16, trigger.clone()))?,
+        log_lines_dropped: row.get(20)?,
+        flag: row.get(21)?,
+    })
+}
+
+impl RunLedger for EmbeddedStore {
+    fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
+        let mut guard = self.lock();
+        // Take the write lock first (waiting for other processes' writes),
+        // and only then the start time: a run starts when its claim holds.
+        let connection = guard.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let run_id = new_run_id();
+        let now = Utc::now();
+        let inserted = connection.execute(
+            "INSERT INTO _slate_runs (run_id, processor, data_date, attempt, status, started_at,
+                 heartbeat_at, host_id, plugin_hash, run_trigger, lease_expires_at)
+             SELECT ?1, ?2, ?3, COALESCE(MAX(attempt), 0) + 1, 'running', ?4, ?4, ?5, ?6, ?7, ?8
+             FROM _slate_runs WHERE processor = ?2 AND data_date = ?3",
+            params![
+                run_id,
+                run.processor,
+                date_key(run.data_date),
+                timestamp(now),
+                run.host_id,
+                run.plugin_hash,
+                run.trigger.as_str(),
+                timestamp(now + lease_length(run.lease)),
+            ],
+        );
+        match inserted {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                let holder: Option<(String, String)> = connection
+                    .query_row(
+                        "SELECT run_id, started_at FROM _slate_runs
+                         WHERE processor = ?1 AND data_date = ?2 AND status = 'running'",
+                        params![run.processor, date_key(run.data_date)],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()?;
+                let (run_id, started_at) = holder.unwrap_or_default();
+                return Err(StoreError::AlreadyRunning {
+                    run_id,
+                    started_at: DateTime::parse_from_rfc3339(&started_at)
+                        .map(|t| t.with_timezone(&Utc))
+                        .unwrap_or_default(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        connection.commit()?;
+        drop(guard);
+        self.run(&run_id)?.ok_or(StoreError::NotRunning(run_id))
+    }
+
+    fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let owner = TableOwner::Processor(output.processor.to_string());
+        let (schema, created) = match self.schema_in(&transaction, output.table)? {
+            Some(live) => {
+                let recorded = owner_in(&transaction, output.table)?;
+                let claimant = Claimant {
+                    name: output.processor,
+                    output: output.table,
+                    inputs: &[],
+                };
+                ownership::decide(claimant, recorded.as_ref(), &HostOwned::default())?;
+                if recorded.is_none() {
+                    record_owner(&transaction, output.table, &owner)?;
+                }
+                (live, false)
+            }
+            None => {
+                create_in(&transaction, output.table, output.schema, Some(&owner))?;
+                (Arc::new(output.schema.clone()), true)
+            }
+        };
+        let written = Self::replace_in(
+            &transaction,
+            output.table,
+            &schema,
+            &[output.date],
+            output.rows,
+        )?;
+        let now = timestamp(Utc::now());
+        let updated = transaction.execute(
+            "UPDATE _slate_runs SET status = 'success', finished_at = ?2, heartbeat_at = ?2,
+                 duration_ms = CAST(ROUND((julianday(?2) - julianday(started_at)) * 86400000) AS INTEGER),
+                 rows_read = ?3, rows_written = ?4, reason = ?5, log_lines_dropped = ?6
+             WHERE run_id = ?1 AND status = 'running'",
+            params![
+                run_id,
+                now,
+                output.rows_read,
+                written as i64,
+                quarantine::commit_reason(written, output.quarantined.len(), run_id),
+                output.log_lines_dropped as i64,
+            ],
+        )?;
+        if updated != 1 {
+            // The claim was lost (reaped as stale): write nothing.
+            return Err(StoreError::NotRunning(run_id.to_string()));
+        }
+        let mut quarantine = transaction.prepare_cached(
+            "INSERT INTO _slate_quarantine (run_id, processor, data_date, table_name, row_index,
+                 errors_json, raw_row_json, quarantined_at)
+             SELECT run_id, processor, data_date, ?2, ?3, ?4, ?5, ?6
+             FROM _slate_runs WHERE run_id = ?1",
+        )?;
+        for row in output.quarantined {
+            let errors = serde_json::to_string(&row.errors).map_err(StoreError::backend)?;
+            quarantine.execute(params![
+                run_id,
+                output.table.to_string(),
+                row.row_index as i64,
+                errors,
+                row.raw_row.to_string(),
+                now,
+            ])?;
+        }
+        drop(quarantine);
+        transaction.commit()?;
+        if created {
+            self.cached_schemas().insert(output.table.clone(), schema);
+        }
+        Ok(written)
+    }
+
+    fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT run_id, processor, data_date, table_name, row_index, errors_json,
+                    raw_row_json, quarantined_at
+             FROM _slate_quarantine WHERE ?1 IS NULL OR run_id = ?1
+             ORDER BY run_id DESC, row_index",
+        )?;
+        let rows = statement.query_map([run_id], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, String>(6)?,
+                row.get::<_, String>(7)?,
+            ))
+        })?;
+        let unreadable = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::backend(format!("unreadable quarantine record ({what}): {e}"))
+        };
+        let mut records = Vec::new();
+        for row in rows {
+            let (run_id, processor, date, table_name, row_index, errors, raw_row, at) = row?;
+            records.push(QuarantineRecord {
+                run_id,
+                processor,
+                data_date: parse_date_key(&date).ok_or_else(|| unreadable("date", &date))?,
+                table_name,
+                row_index: row_index as u64,
+                errors: serde_json::from_str(&errors).map_err(|e| unreadable("errors", &e))?,
+                raw_row: serde_json::from_str(&raw_row).map_err(|e| unreadable("row", &e))?,
+                quarantined_at: DateTime::parse_from_rfc3339(&at)
+                    .map_err(|e| unreadable("time", &e))?
+                    .with_timezone(&Utc),
+            });
+        }
+        Ok(records)
+    }
+
+    fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {
+        let updated = self.lock().execute(
+            "UPDATE _slate_runs SET status = ?2, error_kind = ?3, error_message = ?4,
+                 reason = ?4,
+                 finished_at = ?5, heartbeat_at = ?5, rows_read = ?6,
+                 limit_value = ?7, observed_value = ?8, log_lines_dropped = ?9,
+                 duration_ms = CAST(ROUND((julianday(?5) - julianday(started_at)) * 86400000) AS INTEGER)
+             WHERE run_id = ?1 AND status = 'running'",
+            params![
+                run_id,
+                end.status.as_str(),
+                end.error_kind.map(|k| k.as_str()),
+                end.message,
+                timestamp(Utc::now()),
+                end.rows_read,
+                end.limit.map(|(limit, _)| limit as i64),
+                end.limit.map(|(_, observed)| observed as i64),
+                end.log_lines_dropped as i64,
+            ],
+        )?;
+        if updated == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotRunning(run_id.to_string()))
+        }
+    }
+
+    fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM _slate_runs
+             WHERE (?1 IS NULL OR data_date = ?1) AND (?2 IS NULL OR processor = ?2)
+               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR plugin_hash = ?4)
+               AND (?6 IS NULL OR (status = 'running' AND lease_expires_at < ?6))
+             ORDER BY started_at DESC, run_id DESC LIMIT ?5"
+        ))?;
+        let records = statement
+            .query_map(
+                params![
+                    filter.date.map(date_key),
+                    filter.processor,
+                    filter.status.map(RunStatus::as_str),
+                    filter.plugin_hash,
+                    filter.limit.map_or(-1, |l| l as i64),
+                    filter.stale_as_of.map(timestamp),
+                ],
+                run_from_sql,
+            )?
+            .collect::<Result<_, _>>()?;
+        Ok(records)
+    }
+
+    fn renew_leases(&self, run_ids: &[String], lease: Duration) -> Result<usize, StoreError> {
+        let connection = self.lock();
+        let now = Utc::now();
+        let mut renew = connection.prepare_cached(
+            "UPDATE _slate_runs SET heartbeat_at = ?2, lease_expires_at = ?3
+             WHERE run_id = ?1 AND status = 'running'",
+        )?;
+        let mut renewed = 0;
+        for run_id in run_ids {
+            renewed += renew.execute(params![
+                run_id,
+                timestamp(now),
+                timestamp(now + lease_length(lease))
+            ])?;
+        }
+        Ok(renewed)
+    }
+
+    fn expire_leases(&self, host_id: &str) -> Result<usize, StoreError> {
+        Ok(self.lock().execute(
+            "UPDATE _slate_runs SET lease_expires_at = heartbeat_at
+             WHERE host_id = ?1 AND status = 'running'",
+            [host_id],
+        )?)
+    }
+
+    fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
+        let connection = self.lock();
+        // One statement: two hosts reaping at once each fail a run at most once.
+        let mut reap = connection.prepare_cached(
+            "UPDATE _slate_runs SET status = 'failed', error_kind = 'stale',
+                 error_message = 'host ' || host_id || ' stopped renewing at ' || heartbeat_at
+                     || '; reaped at ' || ?1,
+                 reason = 'host ' || host_id || ' stopped renewing at ' || heartbeat_at,
+                 finished_at = ?1,
+                 duration_ms = CAST(ROUND((julianday(?1) - julianday(started_at)) * 86400000) AS INTEGER)
+             WHERE status = 'running' AND lease_expires_at < ?1
+             RETURNING run_id",
+        )?;
+        let reaped: Vec<String> = reap
+            .query_map([timestamp(now)], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        drop(reap);
+        drop(connection);
+        let mut records = Vec::with_capacity(reaped.len());
+        for run_id in reaped {
+            records.extend(self.run(&run_id)?);
+        }
+        Ok(records)
+    }
+
+    fn flag_run(&self, run_id: &str, reason: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE _slate_runs SET flag = ?2 WHERE run_id = ?1 AND status = 'running'",
+            params![run_id, reason],
+        )?;
+        Ok(())
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM _slate_runs WHERE run_id = ?1"),
+                [run_id],
+                run_from_sql,
+            )
+            .optional()?)
+    }
+}

@@ -1,0 +1,523 @@
+//! The embedded store's tables: each is a SQLite table named
+//! `"dataset.table"`, its schema and owner recorded in `_slate_tables`,
+//! read by date range and replaced a date at a time.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{EmbeddedStore, quote, timestamp};
+use crate::column_batch::{ColumnBatch, ColumnBuilder, Packing};
+use crate::drift;
+use crate::ownership::{self, OwnedTable, TableOwner, Transfer};
+use crate::rows::RowSet;
+use crate::schema::{Column, TableName, TableSchema};
+use crate::store::cells::{date_key, from_sql, parse_date_key, push_sql, sql_type, to_sql};
+use crate::store::input::{InputError, InputSource, selected_columns};
+use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
+use std::sync::Arc;
+
+/// The recorded owner of `table`, inside the caller's connection or transaction.
+pub(super) fn owner_in(
+    connection: &Connection,
+    table: &TableName,
+) -> Result<Option<TableOwner>, StoreError> {
+    let stored: Option<(Option<String>, Option<String>)> = connection
+        .query_row(
+            "SELECT owner_kind, owner_name FROM _slate_tables WHERE table_name = ?1",
+            [table.to_string()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    match stored {
+        Some((Some(kind), name)) => Ok(Some(stored_owner(&kind, name.as_deref())?)),
+        _ => Ok(None),
+    }
+}
+
+/// Records `owner` as the owner of the (existing) `table`, now.
+pub(super) fn record_owner(
+    connection: &Connection,
+    table: &TableName,
+    owner: &TableOwner,
+) -> Result<(), StoreError> {
+    connection.execute(
+        "UPDATE _slate_tables SET owner_kind = ?2, owner_name = ?3, owner_since = ?4
+         WHERE table_name = ?1",
+        params![
+            table.to_string(),
+            owner.kind(),
+            owner.processor(),
+            timestamp(Utc::now())
+        ],
+    )?;
+    Ok(())
+}
+
+/// Creates `table` from `schema`, owned by `owner` (or no one yet), inside the caller's
+/// transaction. The primary key of `_slate_tables` makes two hosts racing
+/// to create it fail cleanly rather than both succeed.
+pub(super) fn create_in(
+    transaction: &rusqlite::Transaction<'_>,
+    table: &TableName,
+    schema: &TableSchema,
+    owner: Option<&TableOwner>,
+) -> Result<(), StoreError> {
+    let name = quote(&table.to_string());
+    let columns: Vec<String> = schema
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", quote(&c.name), sql_type(c)))
+        .collect();
+    transaction.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {name} ({});
+         CREATE INDEX IF NOT EXISTS {} ON {name} ({});",
+        columns.join(", "),
+        quote(&format!("{table}__by_{}", schema.partition_column)),
+        quote(&schema.partition_column)
+    ))?;
+    let json = serde_json::to_string(schema).map_err(StoreError::backend)?;
+    let now = timestamp(Utc::now());
+    transaction.execute(
+        "INSERT INTO _slate_tables (table_name, schema_json, created_at, owner_kind, owner_name,
+             owner_since)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?3)",
+        params![
+            table.to_string(),
+            json,
+            now,
+            owner.map(TableOwner::kind),
+            owner.and_then(TableOwner::processor)
+        ],
+    )?;
+    Ok(())
+}
+
+/// Migrates the live `table` towards `schema` inside the caller's
+/// transaction: new NULLABLE columns are added, anything else is refused
+/// ([`drift`]). Returns the migrated schema when something changed.
+fn migrate_in(
+    transaction: &rusqlite::Transaction<'_>,
+    table: &TableName,
+    live: &TableSchema,
+    schema: &TableSchema,
+) -> Result<Option<TableSchema>, StoreError> {
+    let migration = drift::plan(table, live, schema)?;
+    if migration.is_empty() {
+        return Ok(None);
+    }
+    let migrated = migration.apply(live, schema);
+    for column in &migration.added {
+        transaction.execute_batch(&format!(
+            "ALTER TABLE {} ADD COLUMN {} {}",
+            quote(&table.to_string()),
+            quote(&column.name),
+            sql_type(column)
+        ))?;
+    }
+    let json = serde_json::to_string(&migrated).map_err(StoreError::backend)?;
+    transaction.execute(
+        "UPDATE _slate_tables SET schema_json = ?2 WHERE table_name = ?1",
+        params![table.to_string(), json],
+    )?;
+    tracing::info!(
+        %table,
+        added = ?migration.added.iter().map(|c| &c.name).collect::<Vec<_>>(),
+        "added new NULLABLE columns to the live table"
+    );
+    Ok(Some(migrated))
+}
+
+pub(super) fn stored_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::backend(format!("unreadable time `{text}`: {e}")))
+}
+
+impl EmbeddedStore {
+    /// Deletes the given dates and inserts `rows`, inside the caller's transaction.
+    pub(super) fn replace_in(
+        transaction: &rusqlite::Transaction<'_>,
+        table: &TableName,
+        schema: &TableSchema,
+        dates: &[NaiveDate],
+        rows: &RowSet,
+    ) -> Result<usize, StoreError> {
+        let name = quote(&table.to_string());
+        let mut delete = transaction.prepare_cached(&format!(
+            "DELETE FROM {name} WHERE {} = ?1",
+            quote(&schema.partition_column)
+        ))?;
+        for date in dates {
+            delete.execute([date_key(*date)])?;
+        }
+        // Rows arrive in the row set's column order; map them onto the table.
+        let mut positions = Vec::with_capacity(rows.columns.len());
+        for column in &rows.columns {
+            let position = schema
+                .index_of(column)
+                .ok_or_else(|| StoreError::Schema(format!("{table} has no column `{column}`")))?;
+            positions.push(position);
+        }
+        let column_list: Vec<String> = positions
+            .iter()
+            .map(|&p| quote(&schema.columns[p].name))
+            .collect();
+        let placeholders: Vec<String> = (1..=positions.len()).map(|i| format!("?{i}")).collect();
+        let mut insert = transaction.prepare_cached(&format!(
+            "INSERT INTO {name} ({}) VALUES ({})",
+            column_list.join(", "),
+            placeholders.join(", ")
+        ))?;
+        for row in &rows.rows {
+            insert.execute(rusqlite::params_from_iter(row.iter().map(to_sql)))?;
+        }
+        Ok(rows.rows.len())
+    }
+}
+
+impl EmbeddedStore {
+    /// Rows of `table` in `start..=end`, with the named columns (all when
+    /// `None`), in partition order.
+    fn select(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        names: Option<&[String]>,
+    ) -> Result<RowSet, InputError> {
+        let storage = |e: StoreError| InputError::Storage(e.to_string());
+        let connection = self.lock();
+        let (columns, sql) = self.read_plan(&connection, table, names)?;
+        let mut statement = connection
+            .prepare_cached(&sql)
+            .map_err(|e| storage(e.into()))?;
+        let mut rows = Vec::new();
+        let mut cursor = statement
+            .query([date_key(start), date_key(end)])
+            .map_err(|e| storage(e.into()))?;
+        while let Some(sql_row) = cursor.next().map_err(|e| storage(e.into()))? {
+            let mut row = Vec::with_capacity(columns.len());
+            for (index, column) in columns.iter().enumerate() {
+                let cell = sql_row.get_ref(index).map_err(|e| storage(e.into()))?;
+                row.push(from_sql(cell, column).map_err(|e| {
+                    InputError::Storage(format!("{table} row {}: {e}", rows.len()))
+                })?);
+            }
+            rows.push(row);
+        }
+        Ok(RowSet {
+            columns: columns.iter().map(|c| c.name.clone()).collect(),
+            rows,
+        })
+    }
+
+    /// Like [`EmbeddedStore::select`], packing each cell straight into its
+    /// column: no [`crate::rows::Value`] and no `String` per cell.
+    fn select_batch(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        names: &[String],
+    ) -> Result<ColumnBatch, InputError> {
+        let storage = |e: StoreError| InputError::Storage(e.to_string());
+        let connection = self.lock();
+        let (columns, sql) = self.read_plan(&connection, table, Some(names))?;
+        let mut statement = connection
+            .prepare_cached(&sql)
+            .map_err(|e| storage(e.into()))?;
+        let mut packed: Vec<ColumnBuilder> = columns
+            .iter()
+            .map(|c| ColumnBuilder::new(c.name.clone(), Packing::of_column(c)))
+            .collect();
+        let mut cursor = statement
+            .query([date_key(start), date_key(end)])
+            .map_err(|e| storage(e.into()))?;
+        let mut row_count = 0u32;
+        while let Some(sql_row) = cursor.next().map_err(|e| storage(e.into()))? {
+            for (index, (column, packed)) in columns.iter().zip(&mut packed).enumerate() {
+                let cell = sql_row.get_ref(index).map_err(|e| storage(e.into()))?;
+                push_sql(cell, column, packed)
+                    .map_err(|e| InputError::Storage(format!("{table} row {row_count}: {e}")))?;
+            }
+            row_count = row_count.checked_add(1).ok_or_else(|| {
+                InputError::Storage(format!("{table}: a read of 2^32 rows or more"))
+            })?;
+        }
+        Ok(ColumnBatch {
+            row_count,
+            columns: packed.into_iter().map(ColumnBuilder::finish).collect(),
+        })
+    }
+}
+
+impl EmbeddedStore {
+    /// The columns a read of `names` (all when `None`) of `table` returns,
+    /// and the query for them: the rows whose partition date lies between
+    /// `?1` and `?2`, in date and insertion order.
+    fn read_plan(
+        &self,
+        connection: &Connection,
+        table: &TableName,
+        names: Option<&[String]>,
+    ) -> Result<(Vec<Column>, String), InputError> {
+        let schema = self
+            .schema_in(connection, table)
+            .map_err(|e| InputError::Storage(e.to_string()))?
+            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
+        let columns = selected_columns(table, &schema, names)?;
+        let selected: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
+        let partition = quote(&schema.partition_column);
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {partition} BETWEEN ?1 AND ?2 ORDER BY {partition}, rowid",
+            selected.join(", "),
+            quote(&table.to_string())
+        );
+        Ok((columns.into_iter().cloned().collect(), sql))
+    }
+}
+
+impl InputSource for EmbeddedStore {
+    fn read_rows(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<RowSet, InputError> {
+        self.select(table, start, end, None)
+    }
+
+    fn read_columns(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: &[String],
+    ) -> Result<RowSet, InputError> {
+        self.select(table, start, end, Some(columns))
+    }
+
+    fn read_column_batch(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: &[String],
+    ) -> Result<ColumnBatch, InputError> {
+        self.select_batch(table, start, end, columns)
+    }
+}
+
+impl Tables for EmbeddedStore {
+    fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let migrated = match self.schema_in(&transaction, table)? {
+            Some(live) => migrate_in(&transaction, table, &live, schema)?,
+            None => {
+                create_in(&transaction, table, schema, None)?;
+                Some(schema.clone())
+            }
+        };
+        transaction.commit()?;
+        if let Some(migrated) = migrated {
+            self.cached_schemas()
+                .insert(table.clone(), Arc::new(migrated));
+        }
+        Ok(())
+    }
+
+    fn record_raw_input(&self, table: &TableName) -> Result<(), StoreError> {
+        let connection = self.lock();
+        if self.schema_in(&connection, table)?.is_none() {
+            return Err(StoreError::NoSuchTable(table.clone()));
+        }
+        let recorded = owner_in(&connection, table)?;
+        if ownership::adopt_as_raw_input(table, recorded.as_ref()).map_err(StoreError::Schema)? {
+            record_owner(&connection, table, &TableOwner::RawInput)?;
+        }
+        Ok(())
+    }
+
+    fn check_output_table(
+        &self,
+        table: &TableName,
+        schema: &TableSchema,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let Some(live) = self.schema_in(&connection, table)? else {
+            return Ok(());
+        };
+        let transaction = connection.transaction()?;
+        let migrated = migrate_in(&transaction, table, &live, schema)?;
+        transaction.commit()?;
+        if let Some(migrated) = migrated {
+            self.cached_schemas()
+                .insert(table.clone(), Arc::new(migrated));
+        }
+        Ok(())
+    }
+
+    fn table_owners(&self) -> Result<Vec<OwnedTable>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT table_name, owner_kind, owner_name, COALESCE(owner_since, created_at)
+             FROM _slate_tables WHERE owner_kind IS NOT NULL ORDER BY table_name",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut owned = Vec::new();
+        for row in rows {
+            let (table, kind, name, since) = row?;
+            owned.push(OwnedTable {
+                table: stored_table_name(&table)?,
+                owner: stored_owner(&kind, name.as_deref())?,
+                since: stored_time(&since)?,
+            });
+        }
+        Ok(owned)
+    }
+
+    fn table_owner(&self, table: &TableName) -> Result<Option<TableOwner>, StoreError> {
+        owner_in(&self.lock(), table)
+    }
+
+    fn transfer_table(
+        &self,
+        table: &TableName,
+        to: &TableOwner,
+        by: &str,
+    ) -> Result<Transfer, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        if self.schema_in(&transaction, table)?.is_none() {
+            return Err(StoreError::NoSuchTable(table.clone()));
+        }
+        let from = owner_in(&transaction, table)?;
+        let at = crate::store::now_to_the_microsecond();
+        record_owner(&transaction, table, to)?;
+        transaction.execute(
+            "INSERT INTO _slate_table_transfers (table_name, from_kind, from_name, to_kind,
+                 to_name, transferred_at, transferred_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                table.to_string(),
+                from.as_ref().map(TableOwner::kind),
+                from.as_ref().and_then(TableOwner::processor),
+                to.kind(),
+                to.processor(),
+                timestamp(at),
+                by,
+            ],
+        )?;
+        transaction.commit()?;
+        Ok(Transfer {
+            table: table.clone(),
+            from,
+            to: to.clone(),
+            at,
+            by: by.to_string(),
+        })
+    }
+
+    fn table_transfers(&self) -> Result<Vec<Transfer>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT table_name, from_kind, from_name, to_kind, to_name, transferred_at,
+                    transferred_by
+             FROM _slate_table_transfers ORDER BY transferred_at, rowid",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Option<String>>(1)?,
+                row.get::<_, Option<String>>(2)?,
+                row.get::<_, String>(3)?,
+                row.get::<_, Option<String>>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, String>(6)?,
+            ))
+        })?;
+        let mut transfers = Vec::new();
+        for row in rows {
+            let (table, from_kind, from_name, to_kind, to_name, at, by) = row?;
+            transfers.push(Transfer {
+                table: stored_table_name(&table)?,
+                from: from_kind
+                    .map(|kind| stored_owner(&kind, from_name.as_deref()))
+                    .transpose()?,
+                to: stored_owner(&to_kind, to_name.as_deref())?,
+                at: stored_time(&at)?,
+                by,
+            });
+        }
+        Ok(transfers)
+    }
+
+    fn table_schema(&self, table: &TableName) -> Result<Option<TableSchema>, StoreError> {
+        Ok(self
+            .schema_in(&self.lock(), table)?
+            .map(|schema| schema.as_ref().clone()))
+    }
+
+    fn replace_partitions(
+        &self,
+        table: &TableName,
+        dates: &[NaiveDate],
+        rows: &RowSet,
+    ) -> Result<usize, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let schema = self
+            .schema_in(&transaction, table)?
+            .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
+        let written = Self::replace_in(&transaction, table, &schema, dates, rows)?;
+        transaction.commit()?;
+        Ok(written)
+    }
+
+    fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError> {
+        let connection = self.lock();
+        let schema = self
+            .schema_in(&connection, table)?
+            .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
+        let partition = quote(&schema.partition_column);
+        let mut statement = connection.prepare(&format!(
+            "SELECT {partition}, COUNT(*) FROM {} GROUP BY {partition} ORDER BY {partition}",
+            quote(&table.to_string())
+        ))?;
+        let counts = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })?
+            .filter_map(|row| match row {
+                Ok((date, count)) => parse_date_key(&date).map(|d| Ok((d, count as u64))),
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(counts)
+    }
+
+    fn rows_on(&self, table: &TableName, date: NaiveDate) -> Result<u64, StoreError> {
+        let connection = self.lock();
+        let Some(schema) = self.schema_in(&connection, table)? else {
+            return Ok(0);
+        };
+        let count: i64 = connection.query_row(
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE {} = ?1",
+                quote(&table.to_string()),
+                quote(&schema.partition_column)
+            ),
+            [date_key(date)],
+            |row| row.get(0),
+        )?;
+        Ok(count as u64)
+    }
+}
