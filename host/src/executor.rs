@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
+use crate::completeness::{self, Completeness};
 use crate::evaluation::{Evaluated, evaluate_timed};
 use crate::limits::LimitsConfig;
 use crate::liveness::{LeaseConfig, LeaseGuard, LeaseKeeper};
@@ -25,6 +26,7 @@ use crate::ownership::{self, Claimant};
 use crate::plugin::sandbox::RunIdentity;
 use crate::plugin::{Plugin, ProcessorSpec};
 use crate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, Trigger};
+use crate::schema::TableName;
 use crate::store::{RunOutput, Store, StoreError};
 
 /// The error message of a run stopped because its host shut down.
@@ -340,6 +342,27 @@ impl Executor {
             }
         }
         Ok(ended)
+    }
+
+    /// Both completeness checks for `spec` on `date`, after reaping stale
+    /// runs so that a dead upstream reads as stale, not running.
+    /// `output_of` gives an upstream's table; `calendar` is the schedule.
+    pub fn completeness(
+        &self,
+        spec: &ProcessorSpec,
+        date: NaiveDate,
+        output_of: impl Fn(&str) -> Option<TableName>,
+        calendar: &TableName,
+    ) -> Result<Completeness, StoreError> {
+        self.leases.reap_now()?;
+        completeness::check(
+            self.store.as_ref(),
+            spec,
+            date,
+            output_of,
+            calendar,
+            chrono::Utc::now(),
+        )
     }
 
     /// Whether `spec` may write its output table: the table must be its

@@ -10,10 +10,9 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::completeness;
 use crate::dag::{self, DagError};
 use crate::executor::{Claim, Executor, SHUTDOWN_MESSAGE};
 use crate::plugin::Plugin;
@@ -255,17 +254,8 @@ impl Pipeline {
                 )));
             }
         }
-        let store = executor.store();
-        executor.leases().reap_now()?;
         let output_of = |name: &str| self.plugins.get(name).map(|p| p.spec.output_table.clone());
-        let checked = completeness::check(
-            store.as_ref(),
-            spec,
-            date,
-            output_of,
-            &self.calendar,
-            Utc::now(),
-        )?;
+        let checked = executor.completeness(spec, date, output_of, &self.calendar)?;
         let blocking: Vec<&str> = checked
             .blocking_upstreams()
             .map(|d| d.reason.as_str())

@@ -2,8 +2,9 @@
 //!
 //! `BIGQUERY_EMULATOR_HOST` names a running one (CI's `.ci/run` starts it
 //! with `scripts/bigquery-emulator.sh start`). Without it, the tests use one
-//! answering on 127.0.0.1:9050, or start it with that script. A test never
-//! skips: when no emulator can be reached or started, it fails and says why.
+//! answering on 127.0.0.1:9050, or start it with that script, and stop it
+//! again when the test binary exits. A test never skips: when no emulator
+//! can be reached or started, it fails and says why.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -25,6 +26,29 @@ fn answers(endpoint: &str) -> bool {
         return false;
     };
     addresses.any(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+}
+
+/// Stops the emulator this test run started, when the test binary exits:
+/// one a developer or CI started is theirs to stop, and is left alone.
+fn stop_at_exit() {
+    unsafe extern "C" {
+        fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+    }
+    extern "C" fn stop() {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/bigquery-emulator.sh"
+        );
+        let _ = std::process::Command::new("bash")
+            .arg(script)
+            .arg("stop")
+            .output();
+    }
+    // SAFETY: `stop` is a plain function with the signature atexit wants,
+    // and runs once, when the test binary exits.
+    unsafe {
+        atexit(stop);
+    }
 }
 
 /// The emulator's endpoint, starting it once if needed.
@@ -59,6 +83,7 @@ pub fn endpoint() -> &'static str {
                 "no BigQuery emulator on {DEFAULT_ENDPOINT}, and starting one failed:\n{}",
                 String::from_utf8_lossy(&output.stderr)
             );
+            stop_at_exit();
         }
         DEFAULT_ENDPOINT.to_string()
     })

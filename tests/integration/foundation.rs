@@ -207,3 +207,25 @@ fn a_core_module_is_refused_as_not_a_component() {
         .to_string();
     assert!(error.contains("this is a core module"), "{error}");
 }
+
+#[test]
+fn every_fixture_component_is_used_by_a_test() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/integration");
+    let mut sources = String::new();
+    for entry in std::fs::read_dir(&folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("support.rs") {
+            sources.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    for (constant, path) in components::ALL {
+        assert!(
+            std::path::Path::new(path).exists(),
+            "{constant} was not built"
+        );
+        assert!(
+            sources.contains(&format!("components::{constant}")),
+            "{constant} is built but no test uses it"
+        );
+    }
+}

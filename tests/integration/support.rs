@@ -15,12 +15,10 @@ use slate::schema::TableName;
 use slate::store::{EmbeddedStore, Store, Tables};
 use slate::store::{InputError, InputSource};
 
-/// Paths of the fixture components built from `tests/components/`. A
-/// fixture that no test uses is an error, so every fixture is exercised.
-#[deny(dead_code)]
-pub mod components {
-    include!(concat!(env!("OUT_DIR"), "/test_components.rs"));
-}
+/// Paths of the fixture components built from `tests/components/` (by
+/// `tests/fixtures`); `every_fixture_is_used_by_a_test` checks that each
+/// is exercised.
+pub use slate_test_fixtures::components;
 
 /// A date, from `YYYY-MM-DD`.
 pub fn date(text: &str) -> NaiveDate {

@@ -2,16 +2,17 @@
 //! (its progress). The body is checked and the plan made before anything
 //! starts; the backfill then takes `parallelism` slots of the worker pool.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
+use super::backfill_jobs::{BackfillJob, BackfillProgress, BackfillState};
 use super::errors::ApiError;
 use super::extract::{JsonBody, date_field, served_date};
 use super::state::AppState;
@@ -35,70 +36,6 @@ pub struct StartBackfill {
     pub dry_run: bool,
     /// Runs at once; default 2, at most the worker pool's size.
     pub parallelism: Option<usize>,
-}
-
-/// Where a backfill stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BackfillState {
-    /// Waiting for worker slots.
-    Queued,
-    /// Executing.
-    Running,
-    /// Every planned run ended.
-    Finished,
-    /// The server shut down before every run started.
-    Stopped,
-}
-
-/// A backfill's progress, as `GET /backfills/{id}` answers it.
-#[derive(Debug, Clone, Serialize)]
-pub struct BackfillProgress {
-    /// The backfill.
-    pub id: String,
-    /// Where it stands.
-    pub state: BackfillState,
-    /// The range.
-    pub start_date: NaiveDate,
-    /// The range's last date.
-    pub end_date: NaiveDate,
-    /// The reprocess mode.
-    pub reprocess: Reprocess,
-    /// Runs planned.
-    pub planned: usize,
-    /// (processor, date) pairs left alone under the reprocess mode.
-    pub left_alone: usize,
-    /// Runs that succeeded.
-    pub succeeded: usize,
-    /// Runs that failed.
-    pub failed: usize,
-    /// Runs blocked by an upstream.
-    pub blocked: usize,
-    /// When it was accepted.
-    pub started_at: DateTime<Utc>,
-    /// When it ended.
-    pub finished_at: Option<DateTime<Utc>>,
-    /// Every run that did not succeed.
-    pub problems: Vec<Outcome>,
-}
-
-/// A backfill started through the API.
-pub struct BackfillJob {
-    progress: Mutex<BackfillProgress>,
-}
-
-impl BackfillJob {
-    fn update(&self, change: impl FnOnce(&mut BackfillProgress)) {
-        change(&mut self.progress.lock().unwrap_or_else(|e| e.into_inner()));
-    }
-
-    /// Its progress now.
-    pub fn progress(&self) -> BackfillProgress {
-        self.progress
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
 }
 
 /// The answer to a dry run.
@@ -173,23 +110,21 @@ pub async fn start_backfill(
         };
         return Ok((StatusCode::OK, Json(answer)).into_response());
     }
-    let job = Arc::new(BackfillJob {
-        progress: Mutex::new(BackfillProgress {
-            id: id.clone(),
-            state: BackfillState::Queued,
-            start_date: start,
-            end_date: end,
-            reprocess,
-            planned: plan.runs.len(),
-            left_alone: plan.left_alone,
-            succeeded: 0,
-            failed: 0,
-            blocked: 0,
-            started_at: Utc::now(),
-            finished_at: None,
-            problems: Vec::new(),
-        }),
-    });
+    let job = Arc::new(BackfillJob::new(BackfillProgress {
+        id: id.clone(),
+        state: BackfillState::Queued,
+        start_date: start,
+        end_date: end,
+        reprocess,
+        planned: plan.runs.len(),
+        left_alone: plan.left_alone,
+        succeeded: 0,
+        failed: 0,
+        blocked: 0,
+        started_at: Utc::now(),
+        finished_at: None,
+        problems: Vec::new(),
+    }));
     state
         .host
         .backfills

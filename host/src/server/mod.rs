@@ -14,6 +14,7 @@
 //! before starting anything and answer errors as JSON ([`errors`]).
 
 pub mod auth;
+pub mod backfill_jobs;
 pub mod backfills;
 pub mod errors;
 pub mod extract;

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use super::auth::BearerToken;
-use super::backfills::BackfillJob;
+use super::backfill_jobs::BackfillJob;
 use super::health::HealthCache;
 use super::metrics::Metrics;
 use super::workers::WorkerPool;

@@ -1,0 +1,82 @@
+//! The backfills a server has accepted, and where each stands: shared by
+//! the handlers that start and report them and by the server's state, which
+//! keeps them by id. Knows nothing of HTTP.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::backfill::{Outcome, Reprocess};
+
+/// Where a backfill stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackfillState {
+    /// Waiting for worker slots.
+    Queued,
+    /// Executing.
+    Running,
+    /// Every planned run ended.
+    Finished,
+    /// The server shut down before every run started.
+    Stopped,
+}
+
+/// A backfill's progress, as `GET /backfills/{id}` answers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackfillProgress {
+    /// The backfill.
+    pub id: String,
+    /// Where it stands.
+    pub state: BackfillState,
+    /// The range.
+    pub start_date: NaiveDate,
+    /// The range's last date.
+    pub end_date: NaiveDate,
+    /// The reprocess mode.
+    pub reprocess: Reprocess,
+    /// Runs planned.
+    pub planned: usize,
+    /// (processor, date) pairs left alone under the reprocess mode.
+    pub left_alone: usize,
+    /// Runs that succeeded.
+    pub succeeded: usize,
+    /// Runs that failed.
+    pub failed: usize,
+    /// Runs blocked by an upstream.
+    pub blocked: usize,
+    /// When it was accepted.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Every run that did not succeed.
+    pub problems: Vec<Outcome>,
+}
+
+/// A backfill started through the API.
+pub struct BackfillJob {
+    progress: Mutex<BackfillProgress>,
+}
+
+impl BackfillJob {
+    /// A job whose progress starts as `progress`.
+    pub fn new(progress: BackfillProgress) -> Self {
+        BackfillJob {
+            progress: Mutex::new(progress),
+        }
+    }
+
+    /// Changes its progress.
+    pub fn update(&self, change: impl FnOnce(&mut BackfillProgress)) {
+        change(&mut self.progress.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Its progress now.
+    pub fn progress(&self) -> BackfillProgress {
+        self.progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
