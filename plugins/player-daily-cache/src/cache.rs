@@ -7,15 +7,16 @@
 
 use std::collections::BTreeMap;
 
-/// One past game of one player, from `nba_analytics.player_game_summary`.
+/// One past game of one player, from `nba_analytics.player_game_summary`,
+/// borrowing its text from the rows it was read from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PastGame {
+pub struct PastGame<'a> {
     /// The player's lookup key.
-    pub player_lookup: String,
+    pub player_lookup: &'a str,
     /// The day number of the game.
     pub game_day: i64,
     /// The team the player played for.
-    pub team_abbr: String,
+    pub team_abbr: &'a str,
     /// Points scored.
     pub points: i64,
     /// Minutes played.
@@ -24,11 +25,11 @@ pub struct PastGame {
 
 /// A game scheduled on the analysis date.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScheduledGame {
+pub struct ScheduledGame<'a> {
     /// The home team.
-    pub home_team: String,
+    pub home_team: &'a str,
     /// The away team.
-    pub away_team: String,
+    pub away_team: &'a str,
 }
 
 /// One row of `nba_precompute.player_daily_cache`.
@@ -77,12 +78,12 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 /// plays that day, in player order. Games on or after `analysis_day` are ignored.
 pub fn build_cache(
     analysis_day: i64,
-    games: &[PastGame],
-    schedule: &[ScheduledGame],
+    games: &[PastGame<'_>],
+    schedule: &[ScheduledGame<'_>],
 ) -> Vec<CacheRow> {
     let mut by_player: BTreeMap<&str, Vec<&PastGame>> = BTreeMap::new();
     for game in games.iter().filter(|g| g.game_day < analysis_day) {
-        by_player.entry(&game.player_lookup).or_default().push(game);
+        by_player.entry(game.player_lookup).or_default().push(game);
     }
     let mut rows = Vec::new();
     for (player, mut played) in by_player {
@@ -90,9 +91,9 @@ pub fn build_cache(
         let latest = played[0];
         let Some((opponent, is_home)) = schedule.iter().find_map(|s| {
             if s.home_team == latest.team_abbr {
-                Some((s.away_team.clone(), true))
+                Some((s.away_team.to_string(), true))
             } else if s.away_team == latest.team_abbr {
-                Some((s.home_team.clone(), false))
+                Some((s.home_team.to_string(), false))
             } else {
                 None
             }
@@ -114,7 +115,7 @@ pub fn build_cache(
         let days_rest = analysis_day - latest.game_day - 1;
         rows.push(CacheRow {
             player_lookup: player.to_string(),
-            team_abbr: latest.team_abbr.clone(),
+            team_abbr: latest.team_abbr.to_string(),
             opponent_abbr: opponent,
             is_home,
             games_played,
@@ -141,20 +142,20 @@ pub fn build_cache(
 mod tests {
     use super::*;
 
-    fn game(player: &str, day: i64, points: i64) -> PastGame {
+    fn game(player: &str, day: i64, points: i64) -> PastGame<'_> {
         PastGame {
-            player_lookup: player.into(),
+            player_lookup: player,
             game_day: day,
-            team_abbr: "BOS".into(),
+            team_abbr: "BOS",
             points,
             minutes: 30.0,
         }
     }
 
-    fn boston_hosts_new_york() -> Vec<ScheduledGame> {
+    fn boston_hosts_new_york() -> Vec<ScheduledGame<'static>> {
         vec![ScheduledGame {
-            home_team: "BOS".into(),
-            away_team: "NYK".into(),
+            home_team: "BOS",
+            away_team: "NYK",
         }]
     }
 
@@ -194,7 +195,7 @@ mod tests {
     #[test]
     fn players_whose_team_is_idle_get_no_row() {
         let mut idle = game("b", 100, 10);
-        idle.team_abbr = "LAL".into();
+        idle.team_abbr = "LAL";
         let rows = build_cache(110, &[game("a", 100, 10), idle], &boston_hosts_new_york());
         assert_eq!(
             rows.iter()

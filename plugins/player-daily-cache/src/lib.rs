@@ -7,9 +7,9 @@ pub mod cache;
 
 use cache::{PastGame, ScheduledGame};
 use slate_sdk::{
-    BadRowPolicy, Columns, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
-    ProcessError, ProcessorInfo, RowExt, RowSet, RowSetBuilder, UpstreamPolicy, Value,
-    date_from_days, days_from_date, field, table,
+    BadRowPolicy, ColumnBatch, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
+    ProcessError, ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, Value, date_from_days,
+    days_from_date, field, table,
 };
 
 /// The per-game summaries this processor aggregates.
@@ -164,12 +164,18 @@ impl Guest for PlayerDailyCacheProcessor {
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
         let day = days_from_date(analysis_date);
-        let summaries = slate_sdk::read_rows(
+        let summaries = slate_sdk::read_column_batch(
             &table(GAME_SUMMARIES),
             season_start(analysis_date),
             analysis_date.add_days(-1),
+            &GAME_COLUMNS,
         )?;
-        let schedule = slate_sdk::read_rows(&table(SCHEDULE), analysis_date, analysis_date)?;
+        let schedule = slate_sdk::read_column_batch(
+            &table(SCHEDULE),
+            analysis_date,
+            analysis_date,
+            &SCHEDULE_COLUMNS,
+        )?;
         let rows = cache::build_cache(day, &read_games(&summaries)?, &read_schedule(&schedule)?);
 
         let columns: Vec<&str> = SCHEMA.iter().map(|(name, ..)| *name).collect();
@@ -199,43 +205,47 @@ impl Guest for PlayerDailyCacheProcessor {
     }
 }
 
-fn read_games(input: &RowSet) -> Result<Vec<PastGame>, ProcessError> {
-    let c = Columns::new(input);
+/// The columns of the player game summaries the cache uses: 5 of 31.
+const GAME_COLUMNS: [&str; 5] = [
+    "player_lookup",
+    "game_date",
+    "team_abbr",
+    "points",
+    "minutes",
+];
+
+/// The columns of the schedule the cache uses.
+const SCHEDULE_COLUMNS: [&str; 2] = ["home_team", "away_team"];
+
+/// The past games in `batch`, borrowing their text from it.
+fn read_games(batch: &ColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
     let (player, date, team, points, minutes) = (
-        c.index("player_lookup")?,
-        c.index("game_date")?,
-        c.index("team_abbr")?,
-        c.index("points")?,
-        c.index("minutes")?,
+        batch.column("player_lookup")?,
+        batch.column("game_date")?,
+        batch.column("team_abbr")?,
+        batch.column("points")?,
+        batch.column("minutes")?,
     );
-    input
-        .rows
-        .iter()
-        .map(|row| {
-            Ok(PastGame {
-                player_lookup: row.string(player, "player_lookup")?.to_string(),
-                game_day: days_from_date(row.date(date, "game_date")?),
-                team_abbr: row.string(team, "team_abbr")?.to_string(),
-                points: row.int64(points, "points")?,
-                minutes: row.float64(minutes, "minutes")?,
-            })
+    batch.map_rows(|row| {
+        Ok(PastGame {
+            player_lookup: player.string(row)?,
+            game_day: date.day(row)?,
+            team_abbr: team.string(row)?,
+            points: points.int64(row)?,
+            minutes: minutes.float64(row)?,
         })
-        .collect()
+    })
 }
 
-fn read_schedule(input: &RowSet) -> Result<Vec<ScheduledGame>, ProcessError> {
-    let c = Columns::new(input);
-    let (home, away) = (c.index("home_team")?, c.index("away_team")?);
-    input
-        .rows
-        .iter()
-        .map(|row| {
-            Ok(ScheduledGame {
-                home_team: row.string(home, "home_team")?.to_string(),
-                away_team: row.string(away, "away_team")?.to_string(),
-            })
+/// The day's scheduled games in `batch`, borrowing their text from it.
+fn read_schedule(batch: &ColumnBatch) -> Result<Vec<ScheduledGame<'_>>, ProcessError> {
+    let (home, away) = (batch.column("home_team")?, batch.column("away_team")?);
+    batch.map_rows(|row| {
+        Ok(ScheduledGame {
+            home_team: home.string(row)?,
+            away_team: away.string(row)?,
         })
-        .collect()
+    })
 }
 
 // Component exports only exist on wasm32; natively the logic is tested as a library.

@@ -23,15 +23,16 @@ pub struct ZoneShots {
     pub makes: i64,
 }
 
-/// One past game of one player, from `nba_analytics.player_game_summary`.
+/// One past game of one player, from `nba_analytics.player_game_summary`,
+/// borrowing its text from the rows it was read from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PastGame {
+pub struct PastGame<'a> {
     /// The player's lookup key.
-    pub player_lookup: String,
+    pub player_lookup: &'a str,
     /// The team the player played for.
-    pub team_abbr: String,
+    pub team_abbr: &'a str,
     /// The game, to order games played on the same day.
-    pub game_id: String,
+    pub game_id: &'a str,
     /// The day number of the game.
     pub game_day: i64,
     /// The player's shots by zone, in [`ZONES`] order.
@@ -69,15 +70,15 @@ fn ratio(numerator: i64, denominator: i64) -> Option<f64> {
 
 /// Builds one row per player with at least one game before `analysis_day`,
 /// in player order. Games on or after `analysis_day` are ignored.
-pub fn analyze(analysis_day: i64, games: &[PastGame]) -> Vec<PlayerZoneRow> {
+pub fn analyze(analysis_day: i64, games: &[PastGame<'_>]) -> Vec<PlayerZoneRow> {
     let mut by_player: BTreeMap<&str, Vec<&PastGame>> = BTreeMap::new();
     for game in games.iter().filter(|g| g.game_day < analysis_day) {
-        by_player.entry(&game.player_lookup).or_default().push(game);
+        by_player.entry(game.player_lookup).or_default().push(game);
     }
     by_player
         .into_iter()
         .map(|(player, mut played)| {
-            played.sort_by(|a, b| (b.game_day, &b.game_id).cmp(&(a.game_day, &a.game_id)));
+            played.sort_by(|a, b| (b.game_day, b.game_id).cmp(&(a.game_day, a.game_id)));
             played.truncate(WINDOW_GAMES);
             let mut totals = [ZoneShots::default(); 5];
             for game in &played {
@@ -97,7 +98,7 @@ pub fn analyze(analysis_day: i64, games: &[PastGame]) -> Vec<PlayerZoneRow> {
             let games_in_window = played.len() as i64;
             PlayerZoneRow {
                 player_lookup: player.to_string(),
-                team_abbr: played[0].team_abbr.clone(),
+                team_abbr: played[0].team_abbr.to_string(),
                 games_in_window,
                 // A player in the map has at least one game.
                 fga_per_game: all_attempts as f64 / games_in_window as f64,
@@ -113,7 +114,7 @@ mod tests {
 
     /// A game of `player` for BOS where they shot `ra` (attempts, makes) at
     /// the rim and `mid` from mid-range, nothing elsewhere.
-    fn game(player: &str, day: i64, ra: (i64, i64), mid: (i64, i64)) -> PastGame {
+    fn game(player: &str, day: i64, ra: (i64, i64), mid: (i64, i64)) -> PastGame<'_> {
         let mut zones = [ZoneShots::default(); 5];
         zones[0] = ZoneShots {
             attempts: ra.0,
@@ -124,9 +125,10 @@ mod tests {
             makes: mid.1,
         };
         PastGame {
-            player_lookup: player.into(),
-            team_abbr: "BOS".into(),
-            game_id: format!("{day}_BOS"),
+            player_lookup: player,
+            team_abbr: "BOS",
+            // A test's games live as long as the test: leaking the id is fine.
+            game_id: Box::leak(format!("{day}_BOS").into_boxed_str()),
             game_day: day,
             zones,
         }
@@ -160,7 +162,7 @@ mod tests {
     #[test]
     fn the_team_is_the_one_of_the_latest_game() {
         let mut traded = game("a", 105, (1, 1), (0, 0));
-        traded.team_abbr = "LAL".into();
+        traded.team_abbr = "LAL";
         let row = &analyze(110, &[game("a", 100, (1, 1), (0, 0)), traded])[0];
         assert_eq!(row.team_abbr, "LAL");
     }

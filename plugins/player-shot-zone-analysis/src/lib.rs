@@ -6,11 +6,11 @@
 
 pub mod analysis;
 
-use analysis::{PastGame, PlayerZoneRow, ZONES, ZoneShots};
+use analysis::{PastGame, PlayerZoneRow, ZoneShots};
 use slate_sdk::{
-    BadRowPolicy, Columns, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
-    ProcessError, ProcessorInfo, RowExt, RowSet, RowSetBuilder, UpstreamPolicy, Value,
-    days_from_date, field, table,
+    BadRowPolicy, ColumnBatch, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
+    ProcessError, ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, Value, days_from_date,
+    field, table,
 };
 
 /// The per-game player summaries this processor aggregates.
@@ -158,10 +158,18 @@ impl Guest for PlayerShotZoneAnalysisProcessor {
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
         let (start, end) = (season_start(analysis_date), analysis_date.add_days(-1));
         // On the season's first day nothing came before: no read, no rows.
-        let games = if start <= end {
-            read_games(&slate_sdk::read_rows(&table(GAME_SUMMARIES), start, end)?)?
+        let batch = if start <= end {
+            slate_sdk::read_column_batch(&table(GAME_SUMMARIES), start, end, &GAME_COLUMNS)?
         } else {
+            ColumnBatch {
+                row_count: 0,
+                columns: Vec::new(),
+            }
+        };
+        let games = if batch.is_empty() {
             Vec::new()
+        } else {
+            read_games(&batch)?
         };
         let rows = analysis::analyze(days_from_date(analysis_date), &games);
         let columns: Vec<&str> = SCHEMA.iter().map(|(name, ..)| *name).collect();
@@ -193,40 +201,53 @@ fn output_row(row: &PlayerZoneRow, analysis_date: Date) -> Vec<Value> {
     values
 }
 
-/// Reads the player game summaries into games.
-fn read_games(input: &RowSet) -> Result<Vec<PastGame>, ProcessError> {
-    let c = Columns::new(input);
+/// The columns of the player game summaries the analysis uses: 14 of 31.
+const GAME_COLUMNS: [&str; 14] = [
+    "player_lookup",
+    "team_abbr",
+    "game_id",
+    "game_date",
+    "ra_fga",
+    "ra_fgm",
+    "paint_fga",
+    "paint_fgm",
+    "mid_fga",
+    "mid_fgm",
+    "corner3_fga",
+    "corner3_fgm",
+    "atb3_fga",
+    "atb3_fgm",
+];
+
+/// The past games in `batch`, borrowing their text from it.
+fn read_games(batch: &ColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
     let (player, team, game, date) = (
-        c.index("player_lookup")?,
-        c.index("team_abbr")?,
-        c.index("game_id")?,
-        c.index("game_date")?,
+        batch.column("player_lookup")?,
+        batch.column("team_abbr")?,
+        batch.column("game_id")?,
+        batch.column("game_date")?,
     );
-    let mut zone_columns = Vec::with_capacity(ZONES.len());
-    for zone in ZONES {
-        let (fga, fgm) = (format!("{zone}_fga"), format!("{zone}_fgm"));
-        zone_columns.push(((c.index(&fga)?, fga), (c.index(&fgm)?, fgm)));
-    }
-    input
-        .rows
+    // GAME_COLUMNS holds each zone's attempts then makes, in ZONES order.
+    let zone_columns = GAME_COLUMNS[4..]
         .iter()
-        .map(|row| {
-            let mut zones = [ZoneShots::default(); 5];
-            for (shots, ((fga, fga_name), (fgm, fgm_name))) in zones.iter_mut().zip(&zone_columns) {
-                *shots = ZoneShots {
-                    attempts: row.int64(*fga, fga_name)?,
-                    makes: row.int64(*fgm, fgm_name)?,
-                };
-            }
-            Ok(PastGame {
-                player_lookup: row.string(player, "player_lookup")?.to_string(),
-                team_abbr: row.string(team, "team_abbr")?.to_string(),
-                game_id: row.string(game, "game_id")?.to_string(),
-                game_day: days_from_date(row.date(date, "game_date")?),
-                zones,
-            })
+        .map(|name| batch.column(name))
+        .collect::<Result<Vec<_>, _>>()?;
+    batch.map_rows(|row| {
+        let mut zones = [ZoneShots::default(); 5];
+        for (shots, pair) in zones.iter_mut().zip(zone_columns.chunks_exact(2)) {
+            *shots = ZoneShots {
+                attempts: pair[0].int64(row)?,
+                makes: pair[1].int64(row)?,
+            };
+        }
+        Ok(PastGame {
+            player_lookup: player.string(row)?,
+            team_abbr: team.string(row)?,
+            game_id: game.string(row)?,
+            game_day: date.day(row)?,
+            zones,
         })
-        .collect()
+    })
 }
 
 // Component exports only exist on wasm32; natively the logic is tested as a library.
@@ -270,5 +291,20 @@ mod tests {
         assert_eq!(season_start(date(2026, 1, 11)), date(2025, 10, 1));
         assert_eq!(season_start(date(2025, 10, 21)), date(2025, 10, 1));
         assert_eq!(season_start(date(2025, 10, 1)), date(2025, 10, 1));
+    }
+}
+
+#[cfg(test)]
+mod column_tests {
+    use super::*;
+    use crate::analysis::ZONES;
+
+    #[test]
+    fn the_zone_columns_are_each_zones_attempts_then_makes() {
+        let expected: Vec<String> = ZONES
+            .iter()
+            .flat_map(|zone| [format!("{zone}_fga"), format!("{zone}_fgm")])
+            .collect();
+        assert_eq!(GAME_COLUMNS[4..], expected);
     }
 }
