@@ -6,6 +6,7 @@
 
 pub mod features;
 
+use basketball::ZONES;
 use features::{CacheRow, CompositeRow, DefenseRow, FeatureRow, Inputs, ShotZoneRow};
 use slate_sdk::{
     BadRowPolicy, Columns, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
@@ -23,9 +24,6 @@ pub const COMPOSITE_FACTORS: &str = "nba_precompute.player_composite_factors";
 pub const DEFENSE_ZONES: &str = "nba_precompute.team_defense_zone_analysis";
 /// The table this processor writes.
 pub const OUTPUT: &str = "nba_precompute.ml_feature_store";
-
-/// The court zones, as the zone defence columns name them.
-const ZONES: [&str; 5] = ["ra", "paint", "mid", "corner3", "atb3"];
 
 use FieldMode::{Nullable, Repeated, Required};
 use FieldType::{Date as DateType, Float64, Int64, String as Text};

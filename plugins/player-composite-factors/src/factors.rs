@@ -20,9 +20,7 @@ use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap;
 
-/// The court zones, in box score order: restricted area, paint (outside the
-/// restricted area), mid-range, corner three, above-the-break three.
-pub const ZONES: [&str; 5] = ["ra", "paint", "mid", "corner3", "atb3"];
+pub use basketball::ZONES;
 
 /// How many of a team's most recent games its pace is averaged over.
 pub const PACE_WINDOW_GAMES: usize = 10;

@@ -6,6 +6,7 @@
 
 pub mod factors;
 
+use basketball::season_start;
 use factors::{
     CompositeRow, DefenseZones, Inputs, PastGame, ScheduledGame, ShotZones, TeamGame, ZONES,
 };
@@ -104,20 +105,6 @@ const SCHEMA: &[(&str, FieldType, FieldMode, &str)] = &[
 
 /// The processor, exported as the component.
 pub struct PlayerCompositeFactorsProcessor;
-
-/// The first day of the season `date` belongs to: seasons start in October.
-fn season_start(date: Date) -> Date {
-    let year = if date.month >= 10 {
-        date.year
-    } else {
-        date.year - 1
-    };
-    Date {
-        year,
-        month: 10,
-        day: 1,
-    }
-}
 
 impl Guest for PlayerCompositeFactorsProcessor {
     fn info() -> ProcessorInfo {
@@ -278,11 +265,7 @@ fn zone_values(columns: &[&Column; 5], row: usize) -> Result<[Option<f64>; 5], P
 
 /// Reads the player game summaries into past games, borrowing their text.
 fn read_player_games(input: &ColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
-    let (player, team, date) = (
-        input.column("player_lookup")?,
-        input.column("team_abbr")?,
-        input.column("game_date")?,
-    );
+    let [player, team, date] = input.columns(PLAYER_GAME_COLUMNS)?;
     input.map_rows(|row| {
         Ok(PastGame {
             player_lookup: player.string(row)?,
@@ -294,12 +277,7 @@ fn read_player_games(input: &ColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessEr
 
 /// Reads the team offence summaries into past team games.
 fn read_team_games(input: &ColumnBatch) -> Result<Vec<TeamGame<'_>>, ProcessError> {
-    let (team, game, date, pace) = (
-        input.column("team_abbr")?,
-        input.column("game_id")?,
-        input.column("game_date")?,
-        input.column("pace")?,
-    );
+    let [team, game, date, pace] = input.columns(TEAM_GAME_COLUMNS)?;
     input.map_rows(|row| {
         Ok(TeamGame {
             team_abbr: team.string(row)?,
@@ -345,11 +323,7 @@ fn read_defense_zones(input: &ColumnBatch) -> Result<Vec<DefenseZones<'_>>, Proc
 
 /// Reads the schedule of the analysis date.
 fn read_schedule(input: &ColumnBatch) -> Result<Vec<ScheduledGame<'_>>, ProcessError> {
-    let (date, home, away) = (
-        input.column("game_date")?,
-        input.column("home_team")?,
-        input.column("away_team")?,
-    );
+    let [date, home, away] = input.columns(SCHEDULE_COLUMNS)?;
     input.map_rows(|row| {
         Ok(ScheduledGame {
             game_day: date.day(row)?,

@@ -5,6 +5,7 @@
 
 pub mod cache;
 
+use basketball::season_start;
 use cache::{PastGame, ScheduledGame};
 use slate_sdk::{
     BadRowPolicy, ColumnBatch, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
@@ -126,20 +127,6 @@ const SCHEMA: &[(&str, FieldType, FieldMode, &str)] = &[
 /// The processor, exported as the component.
 pub struct PlayerDailyCacheProcessor;
 
-/// The first day of the season `date` belongs to: seasons start in October.
-fn season_start(date: Date) -> Date {
-    let year = if date.month >= 10 {
-        date.year
-    } else {
-        date.year - 1
-    };
-    Date {
-        year,
-        month: 10,
-        day: 1,
-    }
-}
-
 impl Guest for PlayerDailyCacheProcessor {
     fn info() -> ProcessorInfo {
         ProcessorInfo {
@@ -219,13 +206,7 @@ const SCHEDULE_COLUMNS: [&str; 2] = ["home_team", "away_team"];
 
 /// The past games in `batch`, borrowing their text from it.
 fn read_games(batch: &ColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
-    let (player, date, team, points, minutes) = (
-        batch.column("player_lookup")?,
-        batch.column("game_date")?,
-        batch.column("team_abbr")?,
-        batch.column("points")?,
-        batch.column("minutes")?,
-    );
+    let [player, date, team, points, minutes] = batch.columns(GAME_COLUMNS)?;
     batch.map_rows(|row| {
         Ok(PastGame {
             player_lookup: player.string(row)?,
@@ -239,7 +220,7 @@ fn read_games(batch: &ColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
 
 /// The day's scheduled games in `batch`, borrowing their text from it.
 fn read_schedule(batch: &ColumnBatch) -> Result<Vec<ScheduledGame<'_>>, ProcessError> {
-    let (home, away) = (batch.column("home_team")?, batch.column("away_team")?);
+    let [home, away] = batch.columns(SCHEDULE_COLUMNS)?;
     batch.map_rows(|row| {
         Ok(ScheduledGame {
             home_team: home.string(row)?,

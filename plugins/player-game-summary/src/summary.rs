@@ -2,14 +2,7 @@
 //!
 //! Plain Rust with no bindings, so it is unit-tested natively.
 
-/// Shot attempts and makes in one zone.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ZoneShots {
-    /// Field goals attempted.
-    pub attempts: i64,
-    /// Field goals made.
-    pub makes: i64,
-}
+pub use basketball::ZoneShots;
 
 /// One player's raw box score line for one game.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -7,21 +7,10 @@
 
 use std::collections::BTreeMap;
 
-/// The court zones, in box score order: restricted area, paint (outside the
-/// restricted area), mid-range, corner three, above-the-break three.
-pub const ZONES: [&str; 5] = ["ra", "paint", "mid", "corner3", "atb3"];
+pub use basketball::{ZONES, ZoneShots};
 
 /// How many of a player's most recent games make their window.
 pub const WINDOW_GAMES: usize = 10;
-
-/// Shot attempts and makes in one zone.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ZoneShots {
-    /// Field goals attempted.
-    pub attempts: i64,
-    /// Field goals made.
-    pub makes: i64,
-}
 
 /// One past game of one player, from `nba_analytics.player_game_summary`,
 /// borrowing its text from the rows it was read from.

@@ -7,6 +7,7 @@
 pub mod analysis;
 
 use analysis::{PastGame, PlayerZoneRow, ZoneShots};
+use basketball::season_start;
 use slate_sdk::{
     BadRowPolicy, ColumnBatch, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
     ProcessError, ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, Value, days_from_date,
@@ -119,20 +120,6 @@ const SCHEMA: &[(&str, FieldType, FieldMode, &str)] = &[
 /// The processor, exported as the component.
 pub struct PlayerShotZoneAnalysisProcessor;
 
-/// The first day of the season `date` belongs to: seasons start in October.
-fn season_start(date: Date) -> Date {
-    let year = if date.month >= 10 {
-        date.year
-    } else {
-        date.year - 1
-    };
-    Date {
-        year,
-        month: 10,
-        day: 1,
-    }
-}
-
 impl Guest for PlayerShotZoneAnalysisProcessor {
     fn info() -> ProcessorInfo {
         ProcessorInfo {
@@ -221,17 +208,8 @@ const GAME_COLUMNS: [&str; 14] = [
 
 /// The past games in `batch`, borrowing their text from it.
 fn read_games(batch: &ColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
-    let (player, team, game, date) = (
-        batch.column("player_lookup")?,
-        batch.column("team_abbr")?,
-        batch.column("game_id")?,
-        batch.column("game_date")?,
-    );
+    let [player, team, game, date, zone_columns @ ..] = batch.columns(GAME_COLUMNS)?;
     // GAME_COLUMNS holds each zone's attempts then makes, in ZONES order.
-    let zone_columns = GAME_COLUMNS[4..]
-        .iter()
-        .map(|name| batch.column(name))
-        .collect::<Result<Vec<_>, _>>()?;
     batch.map_rows(|row| {
         let mut zones = [ZoneShots::default(); 5];
         for (shots, pair) in zones.iter_mut().zip(zone_columns.chunks_exact(2)) {
@@ -284,13 +262,6 @@ mod tests {
         for key in &info.key_columns {
             assert!(SCHEMA.iter().any(|(n, ..)| n == key), "{key}");
         }
-    }
-
-    #[test]
-    fn the_season_starts_on_the_first_of_october() {
-        assert_eq!(season_start(date(2026, 1, 11)), date(2025, 10, 1));
-        assert_eq!(season_start(date(2025, 10, 21)), date(2025, 10, 1));
-        assert_eq!(season_start(date(2025, 10, 1)), date(2025, 10, 1));
     }
 }
 

@@ -31,6 +31,23 @@ impl ColumnBatch {
         Ok(rows)
     }
 
+    /// The columns called `names`, in that order, as named handles: a
+    /// processor keeps its column names in one array, reads with it and
+    /// takes the handles with it, so each name is written once.
+    ///
+    /// ```text
+    /// const GAMES: [&str; 2] = ["player_lookup", "points"];
+    /// let batch = slate_sdk::read_column_batch(&table, start, end, &GAMES)?;
+    /// let [player, points] = batch.columns(GAMES)?;
+    /// ```
+    pub fn columns<const N: usize>(&self, names: [&str; N]) -> Result<[&Column; N], ProcessError> {
+        let mut found = [const { None }; N];
+        for (slot, name) in found.iter_mut().zip(names) {
+            *slot = Some(self.column(name)?);
+        }
+        Ok(found.map(|column| column.expect("every slot was filled")))
+    }
+
     /// The column called `name`, or a `missing-data` error naming it.
     pub fn column(&self, name: &str) -> Result<&Column, ProcessError> {
         self.columns
@@ -331,6 +348,28 @@ mod tests {
                 ends: vec![6, 6, 11],
             }),
         )
+    }
+
+    #[test]
+    fn columns_are_handed_out_by_name_in_the_order_asked_or_the_missing_one_is_named() {
+        let batch = ColumnBatch {
+            row_count: 3,
+            columns: vec![
+                players(),
+                column("n", Vec::new(), ColumnValues::Int64(vec![1, 2, 3])),
+            ],
+        };
+        let [n, player] = batch.columns(["n", "player"]).unwrap();
+        assert_eq!(
+            (n.int64(2).unwrap(), player.string(0).unwrap()),
+            (3, "lebron")
+        );
+        match batch.columns(["player", "team"]) {
+            Err(ProcessError::MissingData(message)) => {
+                assert_eq!(message, "input has no column `team`")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

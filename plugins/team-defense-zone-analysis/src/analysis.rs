@@ -8,21 +8,10 @@
 
 use std::collections::BTreeMap;
 
-/// The court zones, in box score order: restricted area, paint (outside the
-/// restricted area), mid-range, corner three, above-the-break three.
-pub const ZONES: [&str; 5] = ["ra", "paint", "mid", "corner3", "atb3"];
+pub use basketball::{ZONES, ZoneShots};
 
 /// How many of a team's most recent games make its window.
 pub const WINDOW_GAMES: usize = 15;
-
-/// Shot attempts and makes in one zone.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ZoneShots {
-    /// Field goals attempted.
-    pub attempts: i64,
-    /// Field goals made.
-    pub makes: i64,
-}
 
 /// One past game of one team, from `nba_analytics.team_defense_game_summary`.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,6 +7,7 @@
 pub mod analysis;
 
 use analysis::{DefenseGame, TeamZoneRow, ZONES, ZoneShots};
+use basketball::season_start;
 use slate_sdk::{
     BadRowPolicy, Columns, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
     ProcessError, ProcessorInfo, RowExt, RowSet, RowSetBuilder, UpstreamPolicy, Value,
@@ -167,20 +168,6 @@ const SCHEMA: &[(&str, FieldType, FieldMode, &str)] = &[
 /// The processor, exported as the component.
 pub struct TeamDefenseZoneAnalysisProcessor;
 
-/// The first day of the season `date` belongs to: seasons start in October.
-fn season_start(date: Date) -> Date {
-    let year = if date.month >= 10 {
-        date.year
-    } else {
-        date.year - 1
-    };
-    Date {
-        year,
-        month: 10,
-        day: 1,
-    }
-}
-
 impl Guest for TeamDefenseZoneAnalysisProcessor {
     fn info() -> ProcessorInfo {
         ProcessorInfo {
@@ -313,12 +300,5 @@ mod tests {
         for key in &info.key_columns {
             assert!(SCHEMA.iter().any(|(n, ..)| n == key), "{key}");
         }
-    }
-
-    #[test]
-    fn the_season_starts_on_the_first_of_october() {
-        assert_eq!(season_start(date(2026, 1, 11)), date(2025, 10, 1));
-        assert_eq!(season_start(date(2025, 10, 21)), date(2025, 10, 1));
-        assert_eq!(season_start(date(2025, 10, 1)), date(2025, 10, 1));
     }
 }

@@ -12,21 +12,10 @@ use std::collections::BTreeMap;
 
 use slate_sdk::{Columns, Date, ProcessError, RowExt, RowSet, table};
 
-/// The court zones, in box score order: restricted area, paint (outside the
-/// restricted area), mid-range, corner three, above-the-break three.
-pub const ZONES: [&str; 5] = ["ra", "paint", "mid", "corner3", "atb3"];
+pub use basketball::{ZONES, ZoneShots};
 
 /// Free throws count as 0.44 of a possession each in the possession estimate.
 pub const FREE_THROW_POSSESSION_WEIGHT: f64 = 0.44;
-
-/// Shot attempts and makes in one zone.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ZoneShots {
-    /// Field goals attempted.
-    pub attempts: i64,
-    /// Field goals made.
-    pub makes: i64,
-}
 
 /// One player's raw box score line for one game: the columns this processor uses.
 #[derive(Debug, Clone, Default, PartialEq)]
