@@ -19,7 +19,7 @@ use crate::plugin::sandbox::RunIdentity;
 use crate::plugin::spec::BadRowPolicy;
 use crate::quarantine::{self, QuarantinedRow};
 use crate::rows::{RowSet, Scalar, Value};
-use crate::runs::ErrorKind;
+use crate::runs::{ErrorKind, RunUsage};
 use crate::schema::{ColumnMode, ColumnType, TableSchema};
 use crate::store::input::InputSource;
 use crate::validate::validate;
@@ -38,8 +38,8 @@ pub struct Evaluated {
     /// Bad rows kept aside under the `quarantine` policy; always empty
     /// under `fail_run`, where any bad row fails the run.
     pub quarantined: Vec<QuarantinedRow>,
-    /// Guest log lines dropped over the run's log budget.
-    pub log_lines_dropped: u64,
+    /// What the guest used.
+    pub usage: RunUsage,
 }
 
 /// Why the rows cannot be written.
@@ -53,8 +53,8 @@ pub struct Failure {
     pub rows_read: u64,
     /// For a limit breach: the limit and the observed value.
     pub limit: Option<(u64, u64)>,
-    /// Guest log lines dropped over the run's log budget.
-    pub log_lines_dropped: u64,
+    /// What the guest used.
+    pub usage: RunUsage,
 }
 
 impl Failure {
@@ -64,7 +64,7 @@ impl Failure {
             message,
             rows_read,
             limit: None,
-            log_lines_dropped: 0,
+            usage: RunUsage::default(),
         }
     }
 
@@ -80,7 +80,7 @@ impl Failure {
             message,
             rows_read: 0,
             limit,
-            log_lines_dropped: 0,
+            usage: RunUsage::default(),
         }
     }
 }
@@ -134,7 +134,8 @@ fn check_process(
     let spec = &plugin.spec;
     let outcome = instance.process(date);
     let rows_read = instance.rows_read();
-    let log_lines_dropped = instance.log_lines_dropped();
+    let usage = instance.usage();
+    let log_lines_dropped = usage.log_lines_dropped;
     let guest_stderr = instance.guest_stderr();
     drop(instance);
     if log_lines_dropped > 0 {
@@ -147,7 +148,7 @@ fn check_process(
     }
     let counted = |mut failure: Failure| {
         failure.rows_read = rows_read;
-        failure.log_lines_dropped = log_lines_dropped;
+        failure.usage = usage;
         failure
     };
     let mut rows = match outcome {
@@ -167,7 +168,7 @@ fn check_process(
             message: breach.to_string(),
             rows_read,
             limit: Some(breach.values()),
-            log_lines_dropped,
+            usage,
         }));
     }
     if !quality_issues.is_empty() && !add_quality_issues(&mut rows, &spec.schema, quality_issues) {
@@ -183,7 +184,7 @@ fn check_process(
             rows,
             rows_read,
             quarantined: Vec::new(),
-            log_lines_dropped,
+            usage,
         });
     }
     let message = report.summary(VALIDATION_ERRORS_SHOWN);
@@ -195,7 +196,7 @@ fn check_process(
             rows,
             rows_read,
             quarantined,
-            log_lines_dropped,
+            usage,
         });
     }
     Err(counted(Failure::new(

@@ -25,7 +25,7 @@ use crate::liveness::{LeaseConfig, LeaseGuard, LeaseKeeper};
 use crate::ownership::{self, Claimant};
 use crate::plugin::sandbox::RunIdentity;
 use crate::plugin::{Plugin, ProcessorSpec};
-use crate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, Trigger};
+use crate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, RunUsage, Trigger};
 use crate::schema::TableName;
 use crate::store::{RunOutput, Store, StoreError};
 
@@ -179,7 +179,7 @@ impl Executor {
                          message: String,
                          rows_read: u64,
                          limit: Option<(u64, u64)>,
-                         log_lines_dropped: u64,
+                         usage: RunUsage,
                          instantiation: Option<Duration>|
          -> Result<RunRecord, StoreError> {
             let (kind, message) = if lease.stopped_by_shutdown() {
@@ -194,7 +194,7 @@ impl Executor {
                 message,
                 rows_read: rows_read as i64,
                 limit,
-                log_lines_dropped,
+                usage,
             };
             match self.store.end_run(&run_id, &end) {
                 // A shutdown already failed it: the record says so.
@@ -203,7 +203,14 @@ impl Executor {
             }
         };
         let fail = |kind, message, rows_read, instantiation| {
-            fail_with(kind, message, rows_read, None, 0, instantiation)
+            fail_with(
+                kind,
+                message,
+                rows_read,
+                None,
+                RunUsage::default(),
+                instantiation,
+            )
         };
 
         if lease.stopped_by_shutdown() {
@@ -235,7 +242,7 @@ impl Executor {
             rows,
             rows_read,
             quarantined,
-            log_lines_dropped,
+            usage,
         } = match evaluated {
             Ok(evaluated) => evaluated,
             Err(failure) => {
@@ -244,7 +251,7 @@ impl Executor {
                     failure.message,
                     failure.rows_read,
                     failure.limit,
-                    failure.log_lines_dropped,
+                    failure.usage,
                     instantiation,
                 );
             }
@@ -257,7 +264,7 @@ impl Executor {
             rows: &rows,
             rows_read: rows_read as i64,
             quarantined: &quarantined,
-            log_lines_dropped,
+            usage,
         };
         match self.store.commit_run(&run_id, &output) {
             Ok(written) => tracing::info!(
@@ -299,7 +306,7 @@ impl Executor {
             message: reason,
             rows_read: 0,
             limit: None,
-            log_lines_dropped: 0,
+            usage: RunUsage::default(),
         };
         match self.store.end_run(&run_id, &end) {
             // A shutdown already failed it: the record says so.
@@ -332,7 +339,7 @@ impl Executor {
                 message: SHUTDOWN_MESSAGE.to_string(),
                 rows_read: 0,
                 limit: None,
-                log_lines_dropped: 0,
+                usage: RunUsage::default(),
             };
             match self.store.end_run(&run.run_id, &end) {
                 Ok(()) => ended.push(run.run_id.clone()),

@@ -285,6 +285,7 @@ mod tests {
             plugin_hash: "x".into(),
             trigger: Trigger::Cli,
             log_lines_dropped: 0,
+            peak_memory_bytes: 0,
             flag: None,
         }
     }

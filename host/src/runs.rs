@@ -148,6 +148,9 @@ pub struct RunRecord {
     pub trigger: Trigger,
     /// Guest log lines the host dropped because the run spent its log budget.
     pub log_lines_dropped: i64,
+    /// The most memory (linear memories and tables) its instance held at
+    /// once, in bytes: what to size `memory_mib` by.
+    pub peak_memory_bytes: i64,
     /// Why its host flagged it while it ran (e.g. past its max runtime);
     /// kept when the run ends.
     pub flag: Option<String>,
@@ -183,8 +186,18 @@ pub struct RunEnd {
     pub rows_read: i64,
     /// For a limit breach: the limit and the observed value.
     pub limit: Option<(u64, u64)>,
+    /// What the guest used, as far as it got.
+    pub usage: RunUsage,
+}
+
+/// What a run's guest used, counted by its sandbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunUsage {
     /// Guest log lines the host dropped over the run's log budget.
     pub log_lines_dropped: u64,
+    /// The most memory (linear memories and tables) the instance held at
+    /// once, in bytes.
+    pub peak_memory_bytes: u64,
 }
 
 /// Which runs to list; every set field must match.

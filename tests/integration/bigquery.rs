@@ -273,7 +273,7 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
                 rows: &rows,
                 rows_read: 0,
                 quarantined: &[],
-                log_lines_dropped: 0,
+                usage: slate::runs::RunUsage::default(),
             },
         )
         .unwrap_err()

@@ -350,6 +350,7 @@ fn record(status: RunStatus, lease_from_now: chrono::Duration) -> RunRecord {
         plugin_hash: "x".into(),
         trigger: Trigger::Cli,
         log_lines_dropped: 0,
+        peak_memory_bytes: 0,
         flag: None,
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{NaiveDate, Utc};
 use slate::quarantine::QuarantinedRow;
 use slate::rows::{RowSet, Scalar, Value, wit_date};
-use slate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunStatus, Trigger};
+use slate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunStatus, RunUsage, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::{RunOutput, Store, StoreError};
 
@@ -54,7 +54,7 @@ on_both_backends!(
     read_columns_returns_only_the_named_columns_in_their_order,
     a_table_has_one_owner_and_moves_only_by_a_recorded_transfer,
     a_first_commit_creates_the_table_and_a_failed_run_creates_none,
-    dropped_guest_log_lines_are_recorded_with_the_run,
+    what_the_guest_used_is_recorded_with_the_run,
 );
 
 fn output_table() -> TableName {
@@ -140,7 +140,7 @@ fn commit(
             rows,
             rows_read: 7,
             quarantined: &[],
-            log_lines_dropped: 0,
+            usage: RunUsage::default(),
         },
     )
 }
@@ -152,7 +152,7 @@ fn failed(message: &str) -> RunEnd {
         message: message.into(),
         rows_read: 3,
         limit: None,
-        log_lines_dropped: 0,
+        usage: RunUsage::default(),
     }
 }
 
@@ -464,7 +464,7 @@ fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {
                 rows: &rows(day, &["a", "b"]),
                 rows_read: 5,
                 quarantined: &quarantined,
-                log_lines_dropped: 0,
+                usage: RunUsage::default(),
             },
         )
         .unwrap();
@@ -666,16 +666,40 @@ fn a_first_commit_creates_the_table_and_a_failed_run_creates_none(store: Arc<dyn
     assert_eq!(players(store.as_ref(), day), ["a"]);
 }
 
-fn dropped_guest_log_lines_are_recorded_with_the_run(store: Arc<dyn Store>) {
+fn what_the_guest_used_is_recorded_with_the_run(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
+    let usage = RunUsage {
+        log_lines_dropped: 12_345,
+        peak_memory_bytes: 3 << 20,
+    };
     let noisy = store
         .start_run(&new_run("NoisyProcessor", day, LEASE))
         .unwrap();
     let end = RunEnd {
-        log_lines_dropped: 12_345,
+        usage,
         ..failed("too loud")
     };
     store.end_run(&noisy.run_id, &end).unwrap();
     let record = store.run(&noisy.run_id).unwrap().unwrap();
-    assert_eq!(record.log_lines_dropped, 12_345);
+    assert_eq!(
+        (record.log_lines_dropped, record.peak_memory_bytes),
+        (12_345, 3 << 20)
+    );
+
+    let committed = store
+        .start_run(&new_run("NoisyProcessor", day, LEASE))
+        .unwrap();
+    let output = RunOutput {
+        processor: "NoisyProcessor",
+        table: &output_table(),
+        schema: &output_schema(),
+        date: day,
+        rows: &rows(day, &["a"]),
+        rows_read: 1,
+        quarantined: &[],
+        usage,
+    };
+    store.commit_run(&committed.run_id, &output).unwrap();
+    let record = store.run(&committed.run_id).unwrap().unwrap();
+    assert_eq!(record.peak_memory_bytes, 3 << 20);
 }

@@ -400,6 +400,10 @@ fn a_log_flood_is_cut_to_the_runs_budget_and_the_dropped_lines_are_counted() {
     let record = host.run(&flood, day);
     assert_eq!(record.status, RunStatus::Success, "{record:?}");
     assert_eq!(record.log_lines_dropped, 99_900);
+    assert!(
+        record.peak_memory_bytes > 0,
+        "the instance's peak memory is recorded"
+    );
     let stored = host.store.run(&record.run_id).unwrap().unwrap();
     assert_eq!(stored.log_lines_dropped, 99_900, "recorded in the store");
 }

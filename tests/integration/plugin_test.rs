@@ -17,10 +17,18 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// A data folder for every `slate test` of this test binary: its compile
+/// cache is shared, and nothing is written into the working tree.
+fn data_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
 fn slate(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_slate"))
         .args(args)
         .env("RUST_LOG", "error")
+        .env("SLATE_DATA_DIR", data_dir())
         .output()
         .unwrap()
 }
@@ -295,4 +303,33 @@ fn replay_runs_a_real_date_from_the_store_and_writes_nothing() {
         stdout(&slate(&["--data-dir", dir, "runs", "--limit", "1000"])),
         runs_before
     );
+}
+
+#[test]
+fn slate_test_compiles_a_component_once_into_the_data_folders_cache() {
+    let plugin = components::VERSIONED_V1;
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_slate"))
+            .args(["--data-dir", dir.path().to_str().unwrap()])
+            .args(["test", plugin, "--date", "2026-01-11", "--fixtures"])
+            .arg(fixtures.path())
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    assert_eq!(run().status.code(), Some(0));
+    let hash = slate::plugin::content_hash(&std::fs::read(plugin).unwrap());
+    let cached = |hash: &str| {
+        std::fs::read_dir(dir.path().join("compiled"))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .any(|e| e.file_name().to_string_lossy().starts_with(hash))
+            })
+            .unwrap_or(false)
+    };
+    assert!(cached(&hash), "the component is in the compile cache");
+    assert_eq!(run().status.code(), Some(0), "and loads from it");
 }

@@ -382,7 +382,7 @@ fn parse_date(text: &str) -> Result<NaiveDate> {
 
 /// Prints or writes the output schemas of every loaded processor.
 fn schemas(options: &HostOptions, out: Option<&std::path::Path>) -> Result<ExitCode> {
-    let runtime = Runtime::new(None)?;
+    let runtime = plugins::runtime(options)?;
     let registry = plugins::existing_registry(options)?;
     let ledger = plugins::ledger(options)?;
     for plugin in plugins::load_processors(&runtime, registry.as_ref(), options, &ledger)? {

@@ -21,6 +21,16 @@ pub fn duration(ms: Option<i64>) -> String {
     }
 }
 
+/// A run's peak memory as `12.5 MiB`, or `-` when none was recorded (it
+/// did not get as far as an instance).
+pub fn memory(bytes: i64) -> String {
+    if bytes <= 0 {
+        "-".to_string()
+    } else {
+        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+    }
+}
+
 /// The first line of a run's error, shortened for a table cell.
 pub fn short_error(record: &RunRecord) -> String {
     let Some(message) = &record.error_message else {

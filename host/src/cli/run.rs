@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use slate::liveness::{is_dead_incarnation, reap_on_start};
 use slate::runs::{RunFilter, RunStatus, Trigger};
 
-use super::render::{duration, short_error, table};
+use super::render::{duration, memory, short_error, table};
 use super::{Host, HostOptions};
 
 /// Runs the selected processors for `date`; exits non-zero if any did not succeed.
@@ -95,6 +95,7 @@ pub fn runs(options: &HostOptions, filter: &RunFilter) -> Result<ExitCode> {
         "status",
         "rows",
         "duration",
+        "memory",
         "started",
         "heartbeat",
         "host",
@@ -110,6 +111,7 @@ pub fn runs(options: &HostOptions, filter: &RunFilter) -> Result<ExitCode> {
             r.status.to_string(),
             r.rows_written.to_string(),
             duration(r.duration_ms),
+            memory(r.peak_memory_bytes),
             r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             r.heartbeat_at.format("%H:%M:%S").to_string(),
             r.host_id.clone(),

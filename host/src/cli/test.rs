@@ -7,7 +7,6 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use slate::bundled::PLUGINS;
 use slate::limits::LimitsConfig;
-use slate::plugin::Runtime;
 use slate::testing::{self, EXIT_PLUGIN_FAILURE, Inputs, Outcome, TestCase};
 
 use super::{HostOptions, UsageError};
@@ -38,7 +37,9 @@ pub struct TestRequest {
 
 /// Runs the test and prints its outcome; the exit code says which outcome.
 pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
-    let runtime = Runtime::new(None)?;
+    // The data folder's compile cache: a large component (a Python one is
+    // about 18 MB) compiles once, not on every `slate test`.
+    let runtime = super::plugins::runtime(options)?;
     let bytes = std::fs::read(&request.plugin)
         .map_err(|e| UsageError(format!("cannot read {}: {e}", request.plugin.display())))?;
     let plugin = match runtime.load(&bytes) {

@@ -28,6 +28,7 @@ pub use spec::ProcessorSpec;
 use crate::limits::LimitBreach;
 pub use crate::limits::RunLimits;
 use crate::rows::wit_date;
+use crate::runs::RunUsage;
 use crate::schema::TableName;
 
 /// How often the engine's epoch advances: the granularity of CPU deadlines.
@@ -466,8 +467,12 @@ impl Instance {
         self.store.data().rows_read()
     }
 
-    /// Guest log lines dropped so far over the run's log budget.
-    pub fn log_lines_dropped(&self) -> u64 {
-        self.store.data().log_lines_dropped()
+    /// What the guest has used so far: log lines dropped, peak memory.
+    pub fn usage(&self) -> RunUsage {
+        let state = self.store.data();
+        RunUsage {
+            log_lines_dropped: state.log_lines_dropped(),
+            peak_memory_bytes: state.peak_memory(),
+        }
     }
 }

@@ -24,7 +24,7 @@ pub use input::{InputError, InputSource};
 use crate::ownership::{HostOwned, OwnedTable, OwnershipRefused, TableOwner, Transfer};
 use crate::quarantine::{QuarantineRecord, QuarantinedRow};
 use crate::rows::RowSet;
-use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord};
+use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunUsage};
 use crate::schema::{TableName, TableSchema};
 
 /// Why a store operation failed.
@@ -109,8 +109,8 @@ pub struct RunOutput<'a> {
     pub rows_read: i64,
     /// Bad rows set aside under the `quarantine` policy.
     pub quarantined: &'a [QuarantinedRow],
-    /// Guest log lines the host dropped over the run's log budget.
-    pub log_lines_dropped: u64,
+    /// What the guest used.
+    pub usage: RunUsage,
 }
 
 /// Rows per partition date of a table.

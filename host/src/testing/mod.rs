@@ -134,7 +134,7 @@ pub fn run(plugin: &Plugin, case: &TestCase, known: &BTreeMap<TableName, TableSc
         Ok(Evaluated {
             quarantined,
             rows_read,
-            log_lines_dropped,
+            usage,
             ..
         }) => {
             let errors: Vec<String> = quarantined
@@ -150,7 +150,7 @@ pub fn run(plugin: &Plugin, case: &TestCase, known: &BTreeMap<TableName, TableSc
                 ),
                 rows_read,
                 limit: None,
-                log_lines_dropped,
+                usage,
             });
         }
         Err(failure) => return Outcome::PluginFailed(failure),

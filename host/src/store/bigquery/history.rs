@@ -117,6 +117,12 @@ pub fn run_history_schema() -> TableSchema {
                 Nullable,
                 "Why its host flagged it while it ran, e.g. overdue.",
             ),
+            column(
+                "peak_memory_bytes",
+                Int64,
+                Nullable,
+                "The most memory its instance held at once, in bytes.",
+            ),
         ],
         partition_column: "data_date".into(),
         key_columns: vec!["processor_name".into(), "run_id".into()],
@@ -296,6 +302,7 @@ pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, String> {
         trigger: trigger.parse()?,
         log_lines_dropped: int(&v[21]).unwrap_or(0),
         flag: text(&v[22]),
+        peak_memory_bytes: int(&v[23]).unwrap_or(0),
     })
 }
 
@@ -361,7 +368,7 @@ mod tests {
     #[test]
     fn a_history_row_reads_back_as_a_run_record() {
         let cell = |v: &str| Some(Json::String(v.to_string()));
-        let mut cells = vec![None; 23];
+        let mut cells = vec![None; 24];
         cells[0] = cell("PlayerDailyCacheProcessor");
         cells[1] = cell("0190-run");
         cells[2] = cell("2026-01-11");

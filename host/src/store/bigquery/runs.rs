@@ -114,7 +114,7 @@ impl RunLedger for BigQueryStore {
              UPDATE {h} SET status = 'success', finished_at = {now}, heartbeat_at = {now},
                  duration_ms = TIMESTAMP_DIFF({now}, started_at, MILLISECOND),
                  rows_read = {rows_read}, rows_written = {written}, reason = {reason},
-                 log_lines_dropped = {dropped}
+                 log_lines_dropped = {dropped}, peak_memory_bytes = {peak}
              WHERE run_id = {run} AND status = 'running';
              SELECT IF((SELECT COUNT(*) FROM {h} WHERE run_id = {run} AND status = 'success'
                  AND finished_at = {now}) = 1, 1, ERROR({marker}));
@@ -131,7 +131,8 @@ impl RunLedger for BigQueryStore {
             h = self.runs_table(),
             now = timestamp_literal(now),
             rows_read = output.rows_read,
-            dropped = output.log_lines_dropped,
+            dropped = output.usage.log_lines_dropped,
+            peak = output.usage.peak_memory_bytes,
             reason = string_literal(&quarantine::commit_reason(
                 written,
                 output.quarantined.len(),
@@ -211,11 +212,12 @@ impl RunLedger for BigQueryStore {
                      reason = @message,
                      finished_at = @now, heartbeat_at = @now, rows_read = @rows_read,
                      limit_value = {limit}, observed_value = {observed},
-                     log_lines_dropped = {dropped},
+                     log_lines_dropped = {dropped}, peak_memory_bytes = {peak},
                      duration_ms = TIMESTAMP_DIFF(@now, started_at, MILLISECOND)
                  WHERE run_id = @run_id AND status = 'running'",
                 self.runs_table(),
-                dropped = end.log_lines_dropped,
+                dropped = end.usage.log_lines_dropped,
+                peak = end.usage.peak_memory_bytes,
             ),
             &[
                 ("status", Param::String(end.status.as_str().to_string())),

@@ -93,6 +93,11 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "INTEGER NOT NULL DEFAULT 0",
     ),
     ("_slate_runs", "flag", "TEXT"),
+    (
+        "_slate_runs",
+        "peak_memory_bytes",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
 ];
 
 /// SQLite's errors, kept whole as the backend's failure. Here, not beside

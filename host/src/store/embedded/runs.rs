@@ -20,7 +20,7 @@ use crate::store::{RunLedger, RunOutput, StoreError};
 const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
     error_message, started_at, heartbeat_at, finished_at, duration_ms, rows_read, rows_written, \
     host_id, plugin_hash, run_trigger, lease_expires_at, limit_value, observed_value, \
-    log_lines_dropped, flag";
+    log_lines_dropped, flag, peak_memory_bytes";
 
 fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
     let time = |index: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -65,6 +65,7 @@ fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
         trigger: trigger.parse().map_err(|_| parse(16, trigger.clone()))?,
         log_lines_dropped: row.get(20)?,
         flag: row.get(21)?,
+        peak_memory_bytes: row.get(22)?,
     })
 }
 
@@ -154,7 +155,8 @@ impl RunLedger for EmbeddedStore {
         let updated = transaction.execute(
             "UPDATE _slate_runs SET status = 'success', finished_at = ?2, heartbeat_at = ?2,
                  duration_ms = CAST(ROUND((julianday(?2) - julianday(started_at)) * 86400000) AS INTEGER),
-                 rows_read = ?3, rows_written = ?4, reason = ?5, log_lines_dropped = ?6
+                 rows_read = ?3, rows_written = ?4, reason = ?5, log_lines_dropped = ?6,
+                 peak_memory_bytes = ?7
              WHERE run_id = ?1 AND status = 'running'",
             params![
                 run_id,
@@ -162,7 +164,8 @@ impl RunLedger for EmbeddedStore {
                 output.rows_read,
                 written as i64,
                 quarantine::commit_reason(written, output.quarantined.len(), run_id),
-                output.log_lines_dropped as i64,
+                output.usage.log_lines_dropped as i64,
+                output.usage.peak_memory_bytes as i64,
             ],
         )?;
         if updated != 1 {
@@ -242,6 +245,7 @@ impl RunLedger for EmbeddedStore {
                  reason = ?4,
                  finished_at = ?5, heartbeat_at = ?5, rows_read = ?6,
                  limit_value = ?7, observed_value = ?8, log_lines_dropped = ?9,
+                 peak_memory_bytes = ?10,
                  duration_ms = CAST(ROUND((julianday(?5) - julianday(started_at)) * 86400000) AS INTEGER)
              WHERE run_id = ?1 AND status = 'running'",
             params![
@@ -253,7 +257,8 @@ impl RunLedger for EmbeddedStore {
                 end.rows_read,
                 end.limit.map(|(limit, _)| limit as i64),
                 end.limit.map(|(_, observed)| observed as i64),
-                end.log_lines_dropped as i64,
+                end.usage.log_lines_dropped as i64,
+                end.usage.peak_memory_bytes as i64,
             ],
         )?;
         if updated == 1 {

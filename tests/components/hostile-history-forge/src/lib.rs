@@ -15,7 +15,7 @@ use FieldMode::{Nullable, Required};
 use FieldType::{Date as DateType, Int64, String as Text, Timestamp};
 
 /// The columns of `processor_run_history`, as the host declares them.
-const COLUMNS: [(&str, FieldType, FieldMode); 23] = [
+const COLUMNS: [(&str, FieldType, FieldMode); 24] = [
     ("processor_name", Text, Required),
     ("run_id", Text, Required),
     ("data_date", DateType, Required),
@@ -39,6 +39,7 @@ const COLUMNS: [(&str, FieldType, FieldMode); 23] = [
     ("reap_token", Text, Nullable),
     ("log_lines_dropped", Int64, Nullable),
     ("flag", Text, Nullable),
+    ("peak_memory_bytes", Int64, Nullable),
 ];
 
 impl Guest for HistoryForge {
