@@ -53,9 +53,7 @@ fn under_fail_run_one_bad_row_of_199_writes_nothing_and_names_row_field_and_valu
     let plugin = host.fixture(components::ONE_BAD_ROW_FAILS_RUN);
     let day = date("2026-01-11");
     // Yesterday's load of the same date is in the table.
-    host.store
-        .ensure_table(&failing_table(), &plugin.spec.schema)
-        .unwrap();
+    host.table_for(&plugin.spec.name, &failing_table(), &plugin.spec.schema);
     let previous = host.run(&plugin, date("2026-01-01"));
     assert_eq!(previous.status, RunStatus::Success);
     assert_eq!(previous.rows_written, 199);
@@ -89,9 +87,11 @@ fn a_failed_validation_leaves_the_dates_previous_rows_intact() {
     let host = TestHost::empty();
     let plugin = host.fixture(components::ONE_BAD_ROW_FAILS_RUN);
     let day = date("2026-01-11");
-    host.store
-        .ensure_table(&failing_table(), &schema_without_breaker())
-        .unwrap();
+    host.table_for(
+        &plugin.spec.name,
+        &failing_table(),
+        &schema_without_breaker(),
+    );
     host.store
         .replace_partitions(&failing_table(), &[day], &old_rows("2026-01-11", 5))
         .unwrap();
@@ -184,9 +184,11 @@ fn each_rerun_keeps_its_own_quarantined_rows_and_the_table_one_copy_of_the_good_
 fn a_new_nullable_column_is_added_to_the_live_table_and_old_rows_read_null() {
     let host = TestHost::empty();
     let plugin = host.fixture(components::ONE_BAD_ROW_FAILS_RUN);
-    host.store
-        .ensure_table(&failing_table(), &schema_without_breaker())
-        .unwrap();
+    host.table_for(
+        &plugin.spec.name,
+        &failing_table(),
+        &schema_without_breaker(),
+    );
     host.store
         .replace_partitions(
             &failing_table(),
@@ -228,7 +230,7 @@ fn a_changed_type_is_refused_with_every_difference_and_nothing_is_written() {
         ColumnType::Bool,
         ColumnMode::Nullable,
     ));
-    host.store.ensure_table(&failing_table(), &drifted).unwrap();
+    host.table_for(&plugin.spec.name, &failing_table(), &drifted);
 
     let record = host.run(&plugin, date("2026-02-01"));
 

@@ -222,6 +222,13 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
         key_columns: vec![],
     };
     store.ensure_table(&table, &schema).unwrap();
+    store
+        .transfer_table(
+            &table,
+            &slate::ownership::TableOwner::Processor("LoadErrors".into()),
+            "test set-up",
+        )
+        .unwrap();
     let day = date("2026-01-11");
     let row = |player: &str, day: slate::rows::Date| {
         vec![
@@ -375,7 +382,6 @@ fn the_sweep_drops_staging_tables_a_killed_run_left_and_keeps_fresh_ones() {
     };
     let raw = TableName::new("slate_test", "sweep_raw");
     bigquery.store.ensure_table(&raw, &schema).unwrap();
-    bigquery.store.record_raw_input(&raw).unwrap();
     let two_hours_ago = uuid::Timestamp::from_unix(
         uuid::NoContext,
         (chrono::Utc::now().timestamp() - 7200) as u64,

@@ -61,6 +61,22 @@ fn output_table() -> TableName {
     TableName::new("slate_test", "history_behaviour")
 }
 
+/// Creates the output table, as an operator would for `processor` before
+/// its first run: loaded by the host, then moved to the processor.
+fn output_table_of(store: &dyn Store, processor: &str) {
+    use slate::ownership::TableOwner;
+    store
+        .ensure_table(&output_table(), &output_schema())
+        .unwrap();
+    store
+        .transfer_table(
+            &output_table(),
+            &TableOwner::Processor(processor.into()),
+            "test set-up",
+        )
+        .unwrap();
+}
+
 fn output_schema() -> TableSchema {
     TableSchema {
         columns: vec![
@@ -196,9 +212,7 @@ fn a_claim_is_exclusive_until_the_run_ends_and_attempts_count_up(store: Arc<dyn 
 
 fn a_commit_replaces_only_its_date_and_a_rerun_never_duplicates(store: Arc<dyn Store>) {
     let (day, other_day) = (date("2026-01-11"), date("2026-01-12"));
-    store
-        .ensure_table(&output_table(), &output_schema())
-        .unwrap();
+    output_table_of(store.as_ref(), "ReplaceProcessor");
     store
         .replace_partitions(&output_table(), &[other_day], &rows(other_day, &["z"]))
         .unwrap();
@@ -237,9 +251,7 @@ fn a_commit_replaces_only_its_date_and_a_rerun_never_duplicates(store: Arc<dyn S
 
 fn a_commit_that_cannot_load_leaves_the_previous_rows_and_the_claim(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
-    store
-        .ensure_table(&output_table(), &output_schema())
-        .unwrap();
+    output_table_of(store.as_ref(), "LoadProcessor");
     let run = store
         .start_run(&new_run("LoadProcessor", day, LEASE))
         .unwrap();
@@ -264,9 +276,7 @@ fn a_commit_that_cannot_load_leaves_the_previous_rows_and_the_claim(store: Arc<d
 
 fn a_reaped_run_cannot_commit_and_writes_nothing(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
-    store
-        .ensure_table(&output_table(), &output_schema())
-        .unwrap();
+    output_table_of(store.as_ref(), "ReapedProcessor");
     let run = store
         .start_run(&new_run("ReapedProcessor", day, Duration::from_millis(1)))
         .unwrap();
@@ -435,9 +445,7 @@ fn runs_filter_by_date_processor_status_and_plugin_hash(store: Arc<dyn Store>) {
 
 fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
-    store
-        .ensure_table(&output_table(), &output_schema())
-        .unwrap();
+    output_table_of(store.as_ref(), "QuarantineProcessor");
     let run = store
         .start_run(&new_run("QuarantineProcessor", day, LEASE))
         .unwrap();
@@ -608,12 +616,16 @@ fn a_table_has_one_owner_and_moves_only_by_a_recorded_transfer(store: Arc<dyn St
     }
     assert_eq!(players(store.as_ref(), day), ["a", "b"]);
 
-    // A raw input belongs to the host; a processor's table cannot become one.
+    // A table the host loads is a raw input; a processor's table cannot
+    // become one.
     let raw = TableName::new("slate_test", "raw_behaviour");
     store.ensure_table(&raw, &output_schema()).unwrap();
-    store.record_raw_input(&raw).unwrap();
     assert_eq!(store.table_owner(&raw).unwrap(), Some(TableOwner::RawInput));
-    assert!(store.record_raw_input(&output_table()).is_err());
+    assert!(
+        store
+            .ensure_table(&output_table(), &output_schema())
+            .is_err()
+    );
 
     // Only a transfer moves it, and the transfer is recorded.
     let moved = store

@@ -11,7 +11,7 @@ use slate::liveness::LeaseConfig;
 use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::RowSet;
 use slate::runs::{RunRecord, Trigger};
-use slate::schema::TableName;
+use slate::schema::{TableName, TableSchema};
 use slate::store::{EmbeddedStore, Store, Tables};
 use slate::store::{InputError, InputSource};
 
@@ -56,9 +56,6 @@ impl TestHost {
         store
             .ensure_table(&schedule_table(), &schedule_schema())
             .expect("a schedule table");
-        store
-            .record_raw_input(&schedule_table())
-            .expect("the schedule is a raw input");
         let runtime = Runtime::new(Some(&shared_compiled_cache())).expect("a runtime");
         let executor = Executor::new(store.clone() as Arc<dyn Store>, "test-host", limits, leases)
             .expect("an executor");
@@ -99,6 +96,19 @@ impl TestHost {
         self.executor
             .execute(plugin, day, Trigger::Cli)
             .expect("the run can be claimed")
+    }
+
+    /// Creates `table` with `schema` for `processor` before its first run,
+    /// as an operator would: loaded by the host, then moved to it.
+    pub fn table_for(&self, processor: &str, table: &TableName, schema: &TableSchema) {
+        self.store.ensure_table(table, schema).expect("a table");
+        self.store
+            .transfer_table(
+                table,
+                &slate::ownership::TableOwner::Processor(processor.into()),
+                "test set-up",
+            )
+            .expect("moved to the processor");
     }
 
     /// Every row of `table` on `day`; none when the table does not exist

@@ -162,7 +162,6 @@ pub fn load_season(store: &dyn Store, season: &Season) -> Result<LoadedSeason, S
         })
         .collect();
     store.ensure_table(&schedule_table(), &schedule)?;
-    store.record_raw_input(&schedule_table())?;
     let games = store.replace_partitions(&schedule_table(), &dates, &row_set(&schedule, rows))?;
 
     let box_scores = box_scores_schema();
@@ -205,7 +204,6 @@ pub fn load_season(store: &dyn Store, season: &Season) -> Result<LoadedSeason, S
         })
         .collect();
     store.ensure_table(&box_scores_table(), &box_scores)?;
-    store.record_raw_input(&box_scores_table())?;
     let box_score_rows =
         store.replace_partitions(&box_scores_table(), &dates, &row_set(&box_scores, rows))?;
 
@@ -226,7 +224,6 @@ pub fn load_season(store: &dyn Store, season: &Season) -> Result<LoadedSeason, S
         })
         .collect();
     store.ensure_table(&prop_lines_table(), &props)?;
-    store.record_raw_input(&prop_lines_table())?;
     let prop_lines =
         store.replace_partitions(&prop_lines_table(), &dates, &row_set(&props, rows))?;
 

@@ -119,17 +119,15 @@ pub type PartitionCounts = Vec<(NaiveDate, u64)>;
 /// Tables: created from schemas, migrated, read by date range, replaced a
 /// date at a time, and owned by one processor each.
 pub trait Tables: InputSource + Send + Sync {
-    /// Creates the table from `schema` if it does not exist, and records the
-    /// schema; it has no owner until a processor's first commit or
-    /// [`Store::record_raw_input`]. An existing table with another schema is
-    /// migrated when the only change is new NULLABLE columns, and refused
-    /// otherwise with every difference listed ([`crate::drift`]).
+    /// Creates a table the host loads (a raw input, such as the demo's box
+    /// scores) from `schema` if it does not exist, and records the host as
+    /// its owner ([`TableOwner::RawInput`]): no processor may write it. An
+    /// existing table without a recorded owner is adopted; a processor's
+    /// table is refused. An existing table with another schema is migrated
+    /// when the only change is new NULLABLE columns, and refused otherwise
+    /// with every difference listed ([`crate::drift`]). A processor's output
+    /// table is created by its first commit instead.
     fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError>;
-
-    /// Records the existing `table` as a raw input the host loads
-    /// ([`TableOwner::RawInput`]), which no processor may write. A table
-    /// without an owner is adopted; a processor's table is refused.
-    fn record_raw_input(&self, table: &TableName) -> Result<(), StoreError>;
 
     /// Checks a processor's output table before its run: an existing table
     /// is migrated like [`Store::ensure_table`] does, or refused; a missing

@@ -90,15 +90,11 @@ impl InputSource for BigQueryStore {
 
 impl Tables for BigQueryStore {
     fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
-        self.ensure_schema(table, schema, true)
-    }
-
-    fn record_raw_input(&self, table: &TableName) -> Result<(), StoreError> {
-        if self.live_schema(table)?.is_none() {
-            return Err(StoreError::NoSuchTable(table.clone()));
-        }
         let recorded = self.table_owner(table)?;
-        if ownership::adopt_as_raw_input(table, recorded.as_ref()).map_err(StoreError::Schema)? {
+        let adopt =
+            ownership::adopt_as_raw_input(table, recorded.as_ref()).map_err(StoreError::Schema)?;
+        self.ensure_schema(table, schema, true)?;
+        if adopt {
             self.record_owner(table, &TableOwner::RawInput)?;
         }
         Ok(())

@@ -313,9 +313,17 @@ impl Tables for EmbeddedStore {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         let migrated = match self.schema_in(&transaction, table)? {
-            Some(live) => migrate_in(&transaction, table, &live, schema)?,
+            Some(live) => {
+                let recorded = owner_in(&transaction, table)?;
+                if ownership::adopt_as_raw_input(table, recorded.as_ref())
+                    .map_err(StoreError::Schema)?
+                {
+                    record_owner(&transaction, table, &TableOwner::RawInput)?;
+                }
+                migrate_in(&transaction, table, &live, schema)?
+            }
             None => {
-                create_in(&transaction, table, schema, None)?;
+                create_in(&transaction, table, schema, Some(&TableOwner::RawInput))?;
                 Some(schema.clone())
             }
         };
@@ -323,18 +331,6 @@ impl Tables for EmbeddedStore {
         if let Some(migrated) = migrated {
             self.cached_schemas()
                 .insert(table.clone(), Arc::new(migrated));
-        }
-        Ok(())
-    }
-
-    fn record_raw_input(&self, table: &TableName) -> Result<(), StoreError> {
-        let connection = self.lock();
-        if self.schema_in(&connection, table)?.is_none() {
-            return Err(StoreError::NoSuchTable(table.clone()));
-        }
-        let recorded = owner_in(&connection, table)?;
-        if ownership::adopt_as_raw_input(table, recorded.as_ref()).map_err(StoreError::Schema)? {
-            record_owner(&connection, table, &TableOwner::RawInput)?;
         }
         Ok(())
     }
