@@ -333,3 +333,76 @@ fn slate_test_compiles_a_component_once_into_the_data_folders_cache() {
     assert!(cached(&hash), "the component is in the compile cache");
     assert_eq!(run().status.code(), Some(0), "and loads from it");
 }
+
+/// Writes `from` (NDJSON) to `to`, keeping only `columns` of each line.
+fn keep_columns(from: &Path, to: &Path, columns: &[&str]) {
+    let kept: Vec<String> = std::fs::read_to_string(from)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let mut object: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(line).unwrap();
+            object.retain(|key, _| columns.contains(&key.as_str()));
+            serde_json::Value::Object(object).to_string()
+        })
+        .collect();
+    std::fs::write(to, kept.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn fixtures_need_only_the_columns_a_processor_reads_and_may_hold_its_golden_file() {
+    let scratch = tempfile::tempdir().unwrap();
+    let component = bundled_component(scratch.path(), "player-daily-cache");
+    let (inputs, expected) = daily_cache_golden();
+    let summaries = "nba_analytics.player_game_summary.ndjson";
+    let schedule = "nba_raw.schedule.ndjson";
+    let prepare = |name: &str, game_columns: &[&str]| {
+        let dir = scratch.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        keep_columns(&inputs.join(summaries), &dir.join(summaries), game_columns);
+        keep_columns(
+            &inputs.join(schedule),
+            &dir.join(schedule),
+            &["game_date", "home_team", "away_team"],
+        );
+        // The golden file sits beside the fixtures.
+        std::fs::copy(&expected, dir.join("2026-01-11.expected.ndjson")).unwrap();
+        dir
+    };
+    let run = |dir: &Path| {
+        slate(&[
+            "test",
+            &component,
+            "--date",
+            "2026-01-11",
+            "--fixtures",
+            dir.to_str().unwrap(),
+            "--expect",
+            dir.join("2026-01-11.expected.ndjson").to_str().unwrap(),
+        ])
+    };
+
+    // 5 of the summaries' 31 columns (all REQUIRED) are what it reads.
+    let read = [
+        "player_lookup",
+        "game_date",
+        "team_abbr",
+        "points",
+        "minutes",
+    ];
+    let enough = prepare("enough", &read);
+    let output = run(&enough);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+    // Leaving out one it reads is a plugin failure naming the column.
+    let short = prepare("short", &read[..4]);
+    let output = run(&short);
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    assert!(
+        stdout(&output)
+            .contains("the fixture of nba_analytics.player_game_summary holds no column `minutes`"),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -337,7 +337,7 @@ impl RunState {
             Err(InputError::UnknownTable(t)) => {
                 Err(ReadError::UnknownTable(format!("table {t} does not exist")))
             }
-            Err(error @ InputError::UnknownColumn { .. }) => {
+            Err(error @ (InputError::UnknownColumn { .. } | InputError::NotInFixture { .. })) => {
                 Err(ReadError::UnknownTable(error.to_string()))
             }
             Err(InputError::Storage(message)) => Err(ReadError::Storage(message)),

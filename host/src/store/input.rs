@@ -23,6 +23,17 @@ pub enum InputError {
         /// The requested name.
         column: String,
     },
+    /// A `slate test` fixture leaves out a column the processor reads.
+    #[error(
+        "the fixture of {table} holds no column `{column}`, which the processor reads: add it \
+         to the file"
+    )]
+    NotInFixture {
+        /// The table.
+        table: TableName,
+        /// The column left out.
+        column: String,
+    },
     /// The backend failed.
     #[error("{0}")]
     Storage(String),

@@ -6,6 +6,11 @@
 //! table's schema can sit beside its rows as `dataset.table.schema.json`
 //! (a [`TableSchema`] in JSON). Every problem names the file, the line and
 //! the field.
+//!
+//! A fixture need only hold the columns the processor reads: a column
+//! absent from a whole file (not in the CSV header, in no NDJSON line) is
+//! left out, and reading it is an error naming it. A golden file
+//! (`*.expected.ndjson`) may sit beside the fixtures; it is not one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -72,8 +77,20 @@ pub enum FixtureError {
 /// Fixture tables, in memory, served to a processor as its inputs.
 #[derive(Debug, Default)]
 pub struct Fixtures {
-    tables: BTreeMap<TableName, (TableSchema, RowSet)>,
+    tables: BTreeMap<TableName, FixtureTable>,
 }
+
+/// One fixture table: its schema, its rows (every column, absent ones
+/// null) and the columns its file does not hold.
+#[derive(Debug, Clone)]
+struct FixtureTable {
+    schema: TableSchema,
+    rows: RowSet,
+    absent: Vec<String>,
+}
+
+/// The file suffix of a golden file, which may sit among the fixtures.
+pub const GOLDEN_SUFFIX: &str = ".expected.ndjson";
 
 enum Format {
     Ndjson,
@@ -112,6 +129,7 @@ impl Fixtures {
             .map_err(|e| unreadable(dir, format!("cannot list the fixtures folder: {e}")))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .filter(|path| path.is_file())
+            .filter(|path| !path.to_string_lossy().ends_with(GOLDEN_SUFFIX))
             .collect();
         paths.sort();
         let mut schemas: BTreeMap<TableName, TableSchema> = BTreeMap::new();
@@ -161,14 +179,19 @@ impl Fixtures {
                 })?;
             let text =
                 std::fs::read_to_string(&path).map_err(|e| unreadable(&path, e.to_string()))?;
-            let rows = match format {
+            let (rows, absent) = match format {
                 Format::Ndjson => read_ndjson(&file, &text, &schema)?,
                 _ => read_csv(&file, &text, &schema)?,
             };
             let columns = schema.columns.iter().map(|c| c.name.clone()).collect();
-            fixtures
-                .tables
-                .insert(table, (schema, RowSet { columns, rows }));
+            fixtures.tables.insert(
+                table,
+                FixtureTable {
+                    schema,
+                    rows: RowSet { columns, rows },
+                    absent,
+                },
+            );
         }
         Ok(fixtures)
     }
@@ -188,8 +211,13 @@ fn bad_field(file: &str, line: u64, field: &str, message: String) -> FixtureErro
     }
 }
 
-fn read_ndjson(file: &str, text: &str, schema: &TableSchema) -> Result<Vec<Row>, FixtureError> {
-    let mut rows = Vec::new();
+/// The rows of an NDJSON fixture, and the columns no line holds.
+fn read_ndjson(
+    file: &str,
+    text: &str,
+    schema: &TableSchema,
+) -> Result<(Vec<Row>, Vec<String>), FixtureError> {
+    let mut objects = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let number = index as u64 + 1;
         if line.trim().is_empty() {
@@ -209,22 +237,48 @@ fn read_ndjson(file: &str, text: &str, schema: &TableSchema) -> Result<Vec<Row>,
                 "not in the table's schema".into(),
             ));
         }
+        objects.push((number, object));
+    }
+    let held: Vec<bool> = schema
+        .columns
+        .iter()
+        .map(|c| objects.iter().any(|(_, o)| o.contains_key(&c.name)))
+        .collect();
+    let mut rows = Vec::with_capacity(objects.len());
+    for (number, object) in &objects {
         let mut row = Vec::with_capacity(schema.columns.len());
-        for column in &schema.columns {
+        for (column, held) in schema.columns.iter().zip(&held) {
             let json = object.get(&column.name).unwrap_or(&serde_json::Value::Null);
             row.push(checked(
                 value_from_json(column, json),
+                *held,
                 file,
-                number,
+                *number,
                 column,
             )?);
         }
         rows.push(row);
     }
-    Ok(rows)
+    Ok((rows, absent(schema, &held)))
 }
 
-fn read_csv(file: &str, text: &str, schema: &TableSchema) -> Result<Vec<Row>, FixtureError> {
+/// The names of the columns of `schema` that `held` says no file holds.
+fn absent(schema: &TableSchema, held: &[bool]) -> Vec<String> {
+    schema
+        .columns
+        .iter()
+        .zip(held)
+        .filter(|(_, held)| !**held)
+        .map(|(c, _)| c.name.clone())
+        .collect()
+}
+
+/// The rows of a CSV fixture, and the columns its header leaves out.
+fn read_csv(
+    file: &str,
+    text: &str,
+    schema: &TableSchema,
+) -> Result<(Vec<Row>, Vec<String>), FixtureError> {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader
         .headers()
@@ -241,6 +295,9 @@ fn read_csv(file: &str, text: &str, schema: &TableSchema) -> Result<Vec<Row>, Fi
             .ok_or_else(|| bad_field(file, 1, header, "not in the table's schema".into()))?;
         positions.push(index);
     }
+    let held: Vec<bool> = (0..schema.columns.len())
+        .map(|i| positions.contains(&i))
+        .collect();
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| FixtureError::Malformed {
@@ -254,9 +311,10 @@ fn read_csv(file: &str, text: &str, schema: &TableSchema) -> Result<Vec<Row>, Fi
             cells[*position] = cell;
         }
         let mut row = Vec::with_capacity(schema.columns.len());
-        for (column, cell) in schema.columns.iter().zip(cells) {
+        for ((column, cell), held) in schema.columns.iter().zip(cells).zip(&held) {
             row.push(checked(
                 value_from_text(column, cell),
+                *held,
                 file,
                 number,
                 column,
@@ -264,18 +322,20 @@ fn read_csv(file: &str, text: &str, schema: &TableSchema) -> Result<Vec<Row>, Fi
         }
         rows.push(row);
     }
-    Ok(rows)
+    Ok((rows, absent(schema, &held)))
 }
 
-/// A parsed cell, also refusing null in a REQUIRED column.
+/// A parsed cell, also refusing null in a REQUIRED column the file holds
+/// (a column the file leaves out entirely is null, and may not be read).
 fn checked(
     value: Result<Value, String>,
+    held: bool,
     file: &str,
     line: u64,
     column: &crate::schema::Column,
 ) -> Result<Value, FixtureError> {
     let value = value.map_err(|message| bad_field(file, line, &column.name, message))?;
-    if value == Value::Null && column.mode == crate::schema::ColumnMode::Required {
+    if held && value == Value::Null && column.mode == crate::schema::ColumnMode::Required {
         return Err(bad_field(
             file,
             line,
@@ -286,17 +346,28 @@ fn checked(
     Ok(value)
 }
 
-impl InputSource for Fixtures {
-    fn read_rows(
+impl Fixtures {
+    /// The table's rows in `start..=end`, every column; refuses a read of
+    /// any of `wanted` (every column when `None`) the fixture does not hold.
+    fn rows_between(
         &self,
         table: &TableName,
         start: NaiveDate,
         end: NaiveDate,
+        wanted: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
-        let (schema, rows) = self
+        let fixture = self
             .tables
             .get(table)
             .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
+        let read = |column: &String| wanted.is_none_or(|w| w.contains(column));
+        if let Some(missing) = fixture.absent.iter().find(|c| read(c)) {
+            return Err(InputError::NotInFixture {
+                table: table.clone(),
+                column: missing.clone(),
+            });
+        }
+        let schema = &fixture.schema;
         let partition = schema.index_of(&schema.partition_column).ok_or_else(|| {
             InputError::Storage(format!(
                 "{table} has no partition column {}",
@@ -310,8 +381,30 @@ impl InputSource for Fixtures {
             _ => false,
         };
         Ok(RowSet {
-            columns: rows.columns.clone(),
-            rows: rows.rows.iter().filter(in_range).cloned().collect(),
+            columns: fixture.rows.columns.clone(),
+            rows: fixture.rows.rows.iter().filter(in_range).cloned().collect(),
         })
+    }
+}
+
+impl InputSource for Fixtures {
+    fn read_rows(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<RowSet, InputError> {
+        self.rows_between(table, start, end, None)
+    }
+
+    fn read_columns(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: &[String],
+    ) -> Result<RowSet, InputError> {
+        let rows = self.rows_between(table, start, end, Some(columns))?;
+        crate::store::input::project(table, rows, columns)
     }
 }
