@@ -72,8 +72,10 @@ impl Failure {
     /// [`classify_trap`], with what the guest wrote to stderr first.
     fn trap(error: &wasmtime::Error, limits: &RunLimits, guest_stderr: &str) -> Self {
         let (kind, mut message, limit) = classify_trap(error, limits);
-        if !guest_stderr.is_empty() {
-            message = format!("{guest_stderr}\n{message}");
+        if let Some(last) = last_error_line(guest_stderr) {
+            // The line a table shows first: the guest's own last word (a
+            // panic's message, a Python exception), not a traceback's start.
+            message = format!("{last}\n{guest_stderr}\n{message}");
         }
         Failure {
             kind,
@@ -83,6 +85,16 @@ impl Failure {
             usage: RunUsage::default(),
         }
     }
+}
+
+/// The last line of a guest's stderr that says what went wrong: not blank,
+/// and not a runtime's `note:` about backtraces.
+pub fn last_error_line(stderr: &str) -> Option<&str> {
+    stderr
+        .lines()
+        .map(str::trim)
+        .rev()
+        .find(|line| !line.is_empty() && !line.starts_with("note:"))
 }
 
 /// Runs `plugin` once for `identity.date` in a fresh sandbox reading from
@@ -312,5 +324,21 @@ pub fn describe_process_error(error: &ProcessError) -> String {
         ProcessError::InvalidInput(m) => format!("invalid input: {m}"),
         ProcessError::MissingData(m) => format!("missing data: {m}"),
         ProcessError::Internal(m) => format!("internal error: {m}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_error_line;
+
+    #[test]
+    fn the_last_error_line_is_a_panics_message_or_a_python_exception() {
+        let rust = "thread '<unnamed>' panicked at src/lib.rs:15:9:\nno box scores\n\
+                    note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(last_error_line(rust), Some("no box scores"));
+        let python = "Traceback (most recent call last):\n  File \"app.py\", line 3, in process\n\
+                      KeyError: 'points'\n";
+        assert_eq!(last_error_line(python), Some("KeyError: 'points'"));
+        assert_eq!(last_error_line("\n  \n"), None);
     }
 }

@@ -89,9 +89,13 @@ fn a_trap_fails_the_run_with_the_panic_message_and_writes_nothing() {
     assert_eq!(failed.status, RunStatus::Failed);
     assert_eq!(failed.error_kind, Some(ErrorKind::Trap));
     let message = failed.error_message.unwrap();
-    // The guest's panic message leads, followed by the trap itself.
+    // The guest's panic message leads (the line a table shows), followed by
+    // what it wrote to stderr and the trap itself.
     assert!(
-        message.contains("deliberate panic after reading 0 rows"),
+        message
+            .lines()
+            .next()
+            .is_some_and(|first| first.ends_with("deliberate panic after reading 0 rows")),
         "{message}"
     );
     assert!(message.contains("unreachable"), "{message}");
