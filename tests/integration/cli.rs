@@ -332,6 +332,16 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
     // 2: the command line (or slate.toml, or --data-dir) is wrong.
     for args in [
         &["run", "--date=2026-1-5"][..],
+        // The same strict dates on every path.
+        &[
+            "test",
+            crate::support::components::VERSIONED_V1,
+            "--date= 2026-01-10",
+            "--fixtures",
+            ".",
+        ],
+        &["backfill", "--from=+2026-01-10", "--to", "2026-01-11"],
+        &["runs", "--date=2026-1-5"],
         &["run", "--date", "2026-01-11"], // no store in --data-dir yet
         &["runs", "--status", "exploded"],
         &["runs", "--no-such-flag"],
