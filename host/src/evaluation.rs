@@ -147,12 +147,11 @@ fn check_process(
     let outcome = instance.process(date);
     let rows_read = instance.rows_read();
     let usage = instance.usage();
-    let log_lines_dropped = usage.log_lines_dropped;
     let guest_stderr = instance.guest_stderr();
     drop(instance);
-    if log_lines_dropped > 0 {
+    if usage.log_lines_dropped > 0 {
         tracing::warn!(
-            log_lines_dropped,
+            log_lines_dropped = usage.log_lines_dropped,
             "the processor spent its log budget ({} lines, {} bytes); later lines were dropped",
             limits.max_log_lines,
             limits.max_log_bytes
@@ -175,13 +174,9 @@ fn check_process(
         Ok(Ok(rows)) => rows,
     };
     if let Some(breach) = output_breach(&rows, &limits) {
-        return Err(counted(Failure {
-            kind: breach.kind(),
-            message: breach.to_string(),
-            rows_read,
-            limit: Some(breach.values()),
-            usage,
-        }));
+        let mut failure = Failure::new(breach.kind(), breach.to_string(), rows_read);
+        failure.limit = Some(breach.values());
+        return Err(counted(failure));
     }
     if !quality_issues.is_empty() && !add_quality_issues(&mut rows, &spec.schema, quality_issues) {
         tracing::warn!(
