@@ -1,8 +1,9 @@
 //! The basketball vocabulary every processor shares: the court zones a box
-//! score splits shots into, attempts and makes in one zone, and the first
-//! day of a season. A library, not a component: processors link it in.
+//! score splits shots into, attempts and makes in one zone, the box score
+//! columns that hold them, and the first day of a season. A library, not a
+//! component: processors link it in.
 
-use slate_sdk::Date;
+use slate_sdk::{Column, ColumnBatch, Date, ProcessError};
 
 /// The court zones, in box score order: restricted area, paint (outside the
 /// restricted area), mid-range, corner three, above-the-break three.
@@ -15,6 +16,44 @@ pub struct ZoneShots {
     pub attempts: i64,
     /// Field goals made.
     pub makes: i64,
+}
+
+/// `columns` followed by each zone's attempts and makes columns,
+/// `<prefix><zone>_fga` and `<prefix><zone>_fgm` in [`ZONES`] order: what
+/// to read of a table to get these columns and every zone's shots.
+pub fn with_zone_shot_columns(columns: &[&str], prefix: &str) -> Vec<String> {
+    let zones = ZONES
+        .iter()
+        .flat_map(|zone| [format!("{prefix}{zone}_fga"), format!("{prefix}{zone}_fgm")]);
+    columns.iter().map(|c| c.to_string()).chain(zones).collect()
+}
+
+/// The zone shot columns of a batch, found by name once.
+pub struct ZoneShotColumns<'b>(Vec<[&'b Column; 2]>);
+
+impl<'b> ZoneShotColumns<'b> {
+    /// Finds each zone's `<prefix><zone>_fga` and `<prefix><zone>_fgm` in
+    /// `batch`, or a `missing-data` error naming the first absent one.
+    pub fn of(batch: &'b ColumnBatch, prefix: &str) -> Result<Self, ProcessError> {
+        let mut found = Vec::with_capacity(ZONES.len());
+        for zone in ZONES {
+            let (attempts, makes) = (format!("{prefix}{zone}_fga"), format!("{prefix}{zone}_fgm"));
+            found.push([batch.column(&attempts)?, batch.column(&makes)?]);
+        }
+        Ok(ZoneShotColumns(found))
+    }
+
+    /// Row `row`'s shots in every zone, in [`ZONES`] order.
+    pub fn read(&self, row: usize) -> Result<[ZoneShots; 5], ProcessError> {
+        let mut zones = [ZoneShots::default(); 5];
+        for (zone, [attempts, makes]) in zones.iter_mut().zip(&self.0) {
+            *zone = ZoneShots {
+                attempts: attempts.int64(row)?,
+                makes: makes.int64(row)?,
+            };
+        }
+        Ok(zones)
+    }
 }
 
 /// The first day of the season `date` belongs to: seasons start on the
@@ -38,6 +77,14 @@ mod tests {
 
     fn date(year: i32, month: u8, day: u8) -> Date {
         Date { year, month, day }
+    }
+
+    #[test]
+    fn zone_shot_columns_come_after_the_named_columns_in_zone_order() {
+        let columns = with_zone_shot_columns(&["game_id"], "opp_");
+        assert_eq!(columns.len(), 11);
+        assert_eq!(columns[..3], ["game_id", "opp_ra_fga", "opp_ra_fgm"]);
+        assert_eq!(columns[10], "opp_atb3_fgm");
     }
 
     #[test]

@@ -11,9 +11,8 @@ use factors::{
     CompositeRow, DefenseZones, Inputs, PastGame, ScheduledGame, ShotZones, TeamGame, ZONES,
 };
 use slate_sdk::{
-    BadRowPolicy, Column, ColumnBatch, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback,
-    Phase, ProcessError, ProcessorInfo, ReadError, RowSet, RowSetBuilder, TableRef, UpstreamPolicy,
-    Value, days_from_date, field, table,
+    Column, ColumnBatch, Date, Declaration, GapPolicy, Guest, Lookback, Phase, ProcessError,
+    ProcessorInfo, ReadError, RowSet, TableRef, UpstreamPolicy, Value, days_from_date, table,
 };
 
 /// The per-game player summaries, for rest and the player's team.
@@ -29,118 +28,47 @@ pub const SCHEDULE: &str = "nba_raw.schedule";
 /// The table this processor writes.
 pub const OUTPUT: &str = "nba_precompute.player_composite_factors";
 
-use FieldMode::{Nullable, Repeated, Required};
-use FieldType::{Bool, Date as DateType, Float64, Int64, String as Text};
-
-/// The output schema, in column order: (name, type, mode, description).
-const SCHEMA: &[(&str, FieldType, FieldMode, &str)] = &[
-    (
-        "analysis_date",
-        DateType,
-        Required,
-        "The analysis date; the partition column.",
-    ),
-    ("player_lookup", Text, Required, "The player's lookup key."),
-    (
-        "team_abbr",
-        Text,
-        Required,
-        "The player's team, from their latest game.",
-    ),
-    (
-        "opponent_abbr",
-        Text,
-        Required,
-        "The team they face on the analysis date.",
-    ),
-    (
-        "zone_matchup_factor",
-        Float64,
-        Nullable,
-        "Sum over zones of attempt share * (opponent FG% allowed - league FG%) / league FG%; null when no zone has all three.",
-    ),
-    (
-        "pace_factor",
-        Float64,
-        Nullable,
-        "Mean of both teams' pace over their last 10 games / the league's; null when a pace is unknown.",
-    ),
-    (
-        "fatigue_factor",
-        Float64,
-        Required,
-        "0.03 on a back-to-back + 0.01 per game beyond 3 in the last 7 days.",
-    ),
-    (
-        "days_rest",
-        Int64,
-        Required,
-        "Full days off since the latest game.",
-    ),
-    (
-        "back_to_back",
-        Bool,
-        Required,
-        "Whether the latest game was the day before.",
-    ),
-    (
-        "games_in_last_7_days",
-        Int64,
-        Required,
-        "Games in the 7 days before the analysis date.",
-    ),
-    (
-        "composite_adjustment",
-        Float64,
-        Required,
-        "1 + 0.5 * zone + 0.5 * (pace - 1) - fatigue, within [0.75, 1.25]; a missing factor counts as neutral.",
-    ),
-    (
-        "data_quality_issues",
-        Text,
-        Repeated,
-        "Why this row is less trustworthy; may be empty.",
-    ),
-];
+/// What this processor is, reads and writes: its `info`.
+pub const DECLARATION: Declaration = Declaration {
+    output_table: OUTPUT,
+    schema: include_str!("../schema.json"),
+    partition_column: "analysis_date",
+    key_columns: &["player_lookup", "analysis_date"],
+    inputs: &[
+        SHOT_ZONES,
+        DEFENSE_ZONES,
+        TEAM_OFFENSE,
+        GAME_SUMMARIES,
+        SCHEDULE,
+    ],
+    upstream: &[
+        "PlayerShotZoneAnalysisProcessor",
+        "TeamDefenseZoneAnalysisProcessor",
+        "TeamOffenseGameSummaryProcessor",
+        "PlayerGameSummaryProcessor",
+    ],
+    lookback: Lookback::Games(factors::PACE_WINDOW_GAMES as u32),
+    upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
+    gap_policy: GapPolicy::Flag,
+    ..Declaration::new(
+        "PlayerCompositeFactorsProcessor",
+        Phase::Precompute,
+        env!("CARGO_PKG_VERSION"),
+    )
+};
 
 /// The processor, exported as the component.
 pub struct PlayerCompositeFactorsProcessor;
 
 impl Guest for PlayerCompositeFactorsProcessor {
     fn info() -> ProcessorInfo {
-        ProcessorInfo {
-            name: "PlayerCompositeFactorsProcessor".into(),
-            phase: Phase::Precompute,
-            version: env!("CARGO_PKG_VERSION").into(),
-            output_table: table(OUTPUT),
-            schema: SCHEMA
-                .iter()
-                .map(|(n, t, m, d)| field(n, *t, *m, d))
-                .collect(),
-            partition_column: "analysis_date".into(),
-            key_columns: vec!["player_lookup".into(), "analysis_date".into()],
-            inputs: vec![
-                table(SHOT_ZONES),
-                table(DEFENSE_ZONES),
-                table(TEAM_OFFENSE),
-                table(GAME_SUMMARIES),
-                table(SCHEDULE),
-            ],
-            upstream: vec![
-                "PlayerShotZoneAnalysisProcessor".into(),
-                "TeamDefenseZoneAnalysisProcessor".into(),
-                "TeamOffenseGameSummaryProcessor".into(),
-                "PlayerGameSummaryProcessor".into(),
-            ],
-            lookback: Lookback::Games(factors::PACE_WINDOW_GAMES as u32),
-            upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
-            gap_policy: GapPolicy::Flag,
-            bad_row_policy: BadRowPolicy::FailRun,
-        }
+        DECLARATION.info()
     }
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        compute(analysis_date, slate_sdk::read_column_batch)
+        compute(analysis_date, |table, start, end, columns| {
+            slate_sdk::read_column_batch(table, start, end, columns)
+        })
     }
 }
 
@@ -219,15 +147,14 @@ pub fn compute(
             schedule: &schedule,
         },
     );
-    let columns: Vec<&str> = SCHEMA.iter().map(|(name, ..)| *name).collect();
-    let mut output = RowSetBuilder::new(&columns);
+    let mut output = DECLARATION.output();
     for row in rows {
         output.push(output_row(row, analysis_date));
     }
     Ok(output.finish())
 }
 
-/// One output row, in [`SCHEMA`] order.
+/// One output row, in `schema.json` order.
 fn output_row(row: CompositeRow, analysis_date: Date) -> Vec<Value> {
     vec![
         Value::date(analysis_date),
@@ -361,15 +288,6 @@ mod tests {
             month: 1,
             day: 11,
         };
-        slate_sdk::check_row(
-            &PlayerCompositeFactorsProcessor::info().schema,
-            &output_row(row, date),
-        )
-        .unwrap();
-        let info = PlayerCompositeFactorsProcessor::info();
-        assert!(SCHEMA.iter().any(|(n, ..)| *n == info.partition_column));
-        for key in &info.key_columns {
-            assert!(SCHEMA.iter().any(|(n, ..)| n == key), "{key}");
-        }
+        DECLARATION.check_output(&output_row(row, date)).unwrap();
     }
 }

@@ -6,11 +6,10 @@
 pub mod cache;
 
 use basketball::season_start;
-use cache::{PastGame, ScheduledGame};
+use cache::{CacheRow, PastGame, ScheduledGame};
 use slate_sdk::{
-    BadRowPolicy, ColumnBatch, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
-    ProcessError, ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, Value, date_from_days,
-    days_from_date, field, table,
+    ColumnBatch, Date, Declaration, GapPolicy, Guest, Lookback, Phase, ProcessError, ProcessorInfo,
+    RowSet, UpstreamPolicy, Value, date_from_days, days_from_date, table,
 };
 
 /// The per-game summaries this processor aggregates.
@@ -20,133 +19,30 @@ pub const SCHEDULE: &str = "nba_raw.schedule";
 /// The table this processor writes.
 pub const OUTPUT: &str = "nba_precompute.player_daily_cache";
 
-use FieldMode::{Repeated, Required};
-use FieldType::{Bool, Date as DateType, Float64, Int64, String as Text};
-
-/// The output schema, in column order: (name, type, mode, description).
-const SCHEMA: &[(&str, FieldType, FieldMode, &str)] = &[
-    ("player_lookup", Text, Required, "The player's lookup key."),
-    (
-        "cache_date",
-        DateType,
-        Required,
-        "The analysis date; the partition column.",
-    ),
-    (
-        "team_abbr",
-        Text,
-        Required,
-        "The player's team, from their latest game.",
-    ),
-    (
-        "opponent_abbr",
-        Text,
-        Required,
-        "The team they face on the cache date.",
-    ),
-    (
-        "is_home",
-        Bool,
-        Required,
-        "Whether they play at home on the cache date.",
-    ),
-    (
-        "games_played",
-        Int64,
-        Required,
-        "Games played this season before the cache date.",
-    ),
-    (
-        "points_avg_last_5",
-        Float64,
-        Required,
-        "Mean points over the last 5 games.",
-    ),
-    (
-        "points_avg_last_10",
-        Float64,
-        Required,
-        "Mean points over the last 10 games.",
-    ),
-    (
-        "minutes_avg_last_5",
-        Float64,
-        Required,
-        "Mean minutes over the last 5 games.",
-    ),
-    (
-        "minutes_avg_last_10",
-        Float64,
-        Required,
-        "Mean minutes over the last 10 games.",
-    ),
-    (
-        "points_avg_season",
-        Float64,
-        Required,
-        "Mean points this season.",
-    ),
-    (
-        "minutes_avg_season",
-        Float64,
-        Required,
-        "Mean minutes this season.",
-    ),
-    (
-        "games_in_last_7_days",
-        Int64,
-        Required,
-        "Games in the 7 days before the cache date.",
-    ),
-    (
-        "days_rest",
-        Int64,
-        Required,
-        "Full days off since the latest game.",
-    ),
-    (
-        "back_to_back",
-        Bool,
-        Required,
-        "Whether the latest game was the day before.",
-    ),
-    (
-        "last_game_date",
-        DateType,
-        Required,
-        "The date of the latest game.",
-    ),
-    (
-        "data_quality_issues",
-        Text,
-        Repeated,
-        "Why this row is less trustworthy; may be empty.",
-    ),
-];
+/// What this processor is, reads and writes: its `info`.
+pub const DECLARATION: Declaration = Declaration {
+    output_table: OUTPUT,
+    schema: include_str!("../schema.json"),
+    partition_column: "cache_date",
+    key_columns: &["player_lookup", "cache_date"],
+    inputs: &[GAME_SUMMARIES, SCHEDULE],
+    upstream: &["PlayerGameSummaryProcessor"],
+    lookback: Lookback::Games(10),
+    upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
+    gap_policy: GapPolicy::Flag,
+    ..Declaration::new(
+        "PlayerDailyCacheProcessor",
+        Phase::Precompute,
+        env!("CARGO_PKG_VERSION"),
+    )
+};
 
 /// The processor, exported as the component.
 pub struct PlayerDailyCacheProcessor;
 
 impl Guest for PlayerDailyCacheProcessor {
     fn info() -> ProcessorInfo {
-        ProcessorInfo {
-            name: "PlayerDailyCacheProcessor".into(),
-            phase: Phase::Precompute,
-            version: env!("CARGO_PKG_VERSION").into(),
-            output_table: table(OUTPUT),
-            schema: SCHEMA
-                .iter()
-                .map(|(n, t, m, d)| field(n, *t, *m, d))
-                .collect(),
-            partition_column: "cache_date".into(),
-            key_columns: vec!["player_lookup".into(), "cache_date".into()],
-            inputs: vec![table(GAME_SUMMARIES), table(SCHEDULE)],
-            upstream: vec!["PlayerGameSummaryProcessor".into()],
-            lookback: Lookback::Games(10),
-            upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
-            gap_policy: GapPolicy::Flag,
-            bad_row_policy: BadRowPolicy::FailRun,
-        }
+        DECLARATION.info()
     }
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
@@ -165,31 +61,35 @@ impl Guest for PlayerDailyCacheProcessor {
         )?;
         let rows = cache::build_cache(day, &read_games(&summaries)?, &read_schedule(&schedule)?);
 
-        let columns: Vec<&str> = SCHEMA.iter().map(|(name, ..)| *name).collect();
-        let mut output = RowSetBuilder::new(&columns);
+        let mut output = DECLARATION.output();
         for row in rows {
-            output.push(vec![
-                Value::string(row.player_lookup),
-                Value::date(analysis_date),
-                Value::string(row.team_abbr),
-                Value::string(row.opponent_abbr),
-                Value::boolean(row.is_home),
-                Value::int64(row.games_played),
-                Value::float64(row.points_avg_last_5),
-                Value::float64(row.points_avg_last_10),
-                Value::float64(row.minutes_avg_last_5),
-                Value::float64(row.minutes_avg_last_10),
-                Value::float64(row.points_avg_season),
-                Value::float64(row.minutes_avg_season),
-                Value::int64(row.games_in_last_7_days),
-                Value::int64(row.days_rest),
-                Value::boolean(row.back_to_back),
-                Value::date(date_from_days(row.last_game_day)),
-                Value::strings(row.data_quality_issues),
-            ]);
+            output.push(output_row(row, analysis_date));
         }
         Ok(output.finish())
     }
+}
+
+/// One output row, in `schema.json` order.
+fn output_row(row: CacheRow, analysis_date: Date) -> Vec<Value> {
+    vec![
+        Value::string(row.player_lookup),
+        Value::date(analysis_date),
+        Value::string(row.team_abbr),
+        Value::string(row.opponent_abbr),
+        Value::boolean(row.is_home),
+        Value::int64(row.games_played),
+        Value::float64(row.points_avg_last_5),
+        Value::float64(row.points_avg_last_10),
+        Value::float64(row.minutes_avg_last_5),
+        Value::float64(row.minutes_avg_last_10),
+        Value::float64(row.points_avg_season),
+        Value::float64(row.minutes_avg_season),
+        Value::int64(row.games_in_last_7_days),
+        Value::int64(row.days_rest),
+        Value::boolean(row.back_to_back),
+        Value::date(date_from_days(row.last_game_day)),
+        Value::strings(row.data_quality_issues),
+    ]
 }
 
 /// The columns of the player game summaries the cache uses: 5 of 31.
@@ -232,3 +132,32 @@ fn read_schedule(batch: &ColumnBatch) -> Result<Vec<ScheduledGame<'_>>, ProcessE
 // Component exports only exist on wasm32; natively the logic is tested as a library.
 #[cfg(target_arch = "wasm32")]
 slate_sdk::export!(PlayerDailyCacheProcessor);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_rows_fit_the_declared_schema() {
+        let row = CacheRow {
+            player_lookup: "a".into(),
+            team_abbr: "BOS".into(),
+            opponent_abbr: "NYK".into(),
+            is_home: true,
+            games_played: 3,
+            points_avg_last_5: 20.0,
+            points_avg_last_10: 20.0,
+            minutes_avg_last_5: 30.0,
+            minutes_avg_last_10: 30.0,
+            points_avg_season: 20.0,
+            minutes_avg_season: 30.0,
+            games_in_last_7_days: 2,
+            days_rest: 1,
+            back_to_back: false,
+            last_game_day: 20_460,
+            data_quality_issues: vec!["lookback gap".into()],
+        };
+        let date = date_from_days(20_462);
+        DECLARATION.check_output(&output_row(row, date)).unwrap();
+    }
+}

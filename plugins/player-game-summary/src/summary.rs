@@ -4,19 +4,20 @@
 
 pub use basketball::ZoneShots;
 
-/// One player's raw box score line for one game.
+/// One player's raw box score line for one game, its text borrowed from
+/// the batch it was read from.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct BoxScoreLine {
+pub struct BoxScoreLine<'a> {
     /// The game, e.g. `20260111_BOS_NYK`.
-    pub game_id: String,
+    pub game_id: &'a str,
     /// The player's lookup key, e.g. `jaylenbrown`.
-    pub player_lookup: String,
+    pub player_lookup: &'a str,
     /// The player's display name.
-    pub player_name: String,
+    pub player_name: &'a str,
     /// The player's team.
-    pub team_abbr: String,
+    pub team_abbr: &'a str,
     /// The opposing team.
-    pub opponent_abbr: String,
+    pub opponent_abbr: &'a str,
     /// Whether the player's team was at home.
     pub is_home: bool,
     /// Minutes played.
@@ -47,9 +48,9 @@ pub struct BoxScoreLine {
 
 /// One row of `nba_analytics.player_game_summary`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GameSummary {
+pub struct GameSummary<'a> {
     /// The line this summary was made from.
-    pub line: BoxScoreLine,
+    pub line: BoxScoreLine<'a>,
     /// All field goals attempted.
     pub fga: i64,
     /// All field goals made.
@@ -67,7 +68,7 @@ pub struct GameSummary {
     pub usage_rate: Option<f64>,
 }
 
-fn zones(line: &BoxScoreLine) -> [ZoneShots; 5] {
+fn zones(line: &BoxScoreLine<'_>) -> [ZoneShots; 5] {
     [
         line.restricted_area,
         line.paint,
@@ -94,11 +95,11 @@ struct TeamTotals {
 /// # Errors
 /// A line whose makes exceed attempts, or whose points do not add up from
 /// its makes, is invalid input: the message names the player and the game.
-pub fn summarize(lines: &[BoxScoreLine]) -> Result<Vec<GameSummary>, String> {
+pub fn summarize<'a>(lines: &[BoxScoreLine<'a>]) -> Result<Vec<GameSummary<'a>>, String> {
     let mut team_totals: Vec<((&str, &str), TeamTotals)> = Vec::new();
     for line in lines {
         let fga: i64 = zones(line).iter().map(|z| z.attempts).sum();
-        let key = (line.game_id.as_str(), line.team_abbr.as_str());
+        let key = (line.game_id, line.team_abbr);
         let position = match team_totals.iter().position(|(k, _)| *k == key) {
             Some(p) => p,
             None => {
@@ -148,7 +149,7 @@ pub fn summarize(lines: &[BoxScoreLine]) -> Result<Vec<GameSummary>, String> {
             let ts_pct = (shots > 0.0).then(|| line.points as f64 / (2.0 * shots));
             let team = team_totals
                 .iter()
-                .find(|(k, _)| *k == (line.game_id.as_str(), line.team_abbr.as_str()))
+                .find(|(k, _)| *k == (line.game_id, line.team_abbr))
                 .map(|(_, t)| t)
                 .expect("every line's team was totalled above");
             let usage_rate = (line.minutes > 0.0 && team.possessions > 0.0).then(|| {
@@ -171,13 +172,13 @@ pub fn summarize(lines: &[BoxScoreLine]) -> Result<Vec<GameSummary>, String> {
 
 /// The scheduled games with no box score line at all, in schedule order.
 pub fn games_without_box_scores<'a>(
-    scheduled: &'a [String],
-    lines: &[BoxScoreLine],
+    scheduled: &[&'a str],
+    lines: &[BoxScoreLine<'_>],
 ) -> Vec<&'a str> {
     scheduled
         .iter()
-        .filter(|game| !lines.iter().any(|l| &l.game_id == *game))
-        .map(String::as_str)
+        .filter(|game| !lines.iter().any(|l| l.game_id == **game))
+        .copied()
         .collect()
 }
 
@@ -185,12 +186,12 @@ pub fn games_without_box_scores<'a>(
 mod tests {
     use super::*;
 
-    fn line(player: &str, minutes: f64, made_twos: i64, made_threes: i64) -> BoxScoreLine {
+    fn line(player: &str, minutes: f64, made_twos: i64, made_threes: i64) -> BoxScoreLine<'_> {
         BoxScoreLine {
-            game_id: "20260111_BOS_NYK".into(),
-            player_lookup: player.into(),
-            team_abbr: "BOS".into(),
-            opponent_abbr: "NYK".into(),
+            game_id: "20260111_BOS_NYK",
+            player_lookup: player,
+            team_abbr: "BOS",
+            opponent_abbr: "NYK",
             minutes,
             points: 2 * made_twos + 3 * made_threes,
             restricted_area: ZoneShots {
@@ -264,10 +265,7 @@ mod tests {
 
     #[test]
     fn scheduled_games_without_lines_are_reported() {
-        let scheduled = vec![
-            "20260111_BOS_NYK".to_string(),
-            "20260111_LAL_GSW".to_string(),
-        ];
+        let scheduled = ["20260111_BOS_NYK", "20260111_LAL_GSW"];
         assert_eq!(
             games_without_box_scores(&scheduled, &[line("a", 30.0, 1, 0)]),
             ["20260111_LAL_GSW"]

@@ -9,9 +9,8 @@ pub mod analysis;
 use analysis::{PastGame, PlayerZoneRow, ZoneShots};
 use basketball::season_start;
 use slate_sdk::{
-    BadRowPolicy, ColumnBatch, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
-    ProcessError, ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, Value, days_from_date,
-    field, table,
+    ColumnBatch, Date, Declaration, GapPolicy, Guest, Lookback, Phase, ProcessError, ProcessorInfo,
+    RowSet, UpstreamPolicy, Value, days_from_date, table,
 };
 
 /// The per-game player summaries this processor aggregates.
@@ -19,127 +18,30 @@ pub const GAME_SUMMARIES: &str = "nba_analytics.player_game_summary";
 /// The table this processor writes.
 pub const OUTPUT: &str = "nba_precompute.player_shot_zone_analysis";
 
-use FieldMode::{Nullable, Repeated, Required};
-use FieldType::{Date as DateType, Float64, Int64, String as Text};
-
-/// The output schema, in column order: (name, type, mode, description).
-const SCHEMA: &[(&str, FieldType, FieldMode, &str)] = &[
-    (
-        "analysis_date",
-        DateType,
-        Required,
-        "The analysis date; the partition column.",
-    ),
-    ("player_lookup", Text, Required, "The player's lookup key."),
-    (
-        "team_abbr",
-        Text,
-        Required,
-        "The player's team, from their latest game.",
-    ),
-    (
-        "games_in_window",
-        Int64,
-        Required,
-        "Games in the window: the last 10 before the analysis date this season.",
-    ),
-    (
-        "fga_per_game",
-        Float64,
-        Required,
-        "Field goals attempted per game over the window.",
-    ),
-    (
-        "attempt_share_ra",
-        Float64,
-        Nullable,
-        "The restricted area share of the player's attempts; null without any attempt.",
-    ),
-    (
-        "fg_pct_ra",
-        Float64,
-        Nullable,
-        "The player's restricted area FG% over the window; null without attempts there.",
-    ),
-    (
-        "attempt_share_paint",
-        Float64,
-        Nullable,
-        "The non-restricted paint share of the player's attempts; null without any attempt.",
-    ),
-    (
-        "fg_pct_paint",
-        Float64,
-        Nullable,
-        "The player's non-restricted paint FG% over the window; null without attempts there.",
-    ),
-    (
-        "attempt_share_mid",
-        Float64,
-        Nullable,
-        "The mid-range share of the player's attempts; null without any attempt.",
-    ),
-    (
-        "fg_pct_mid",
-        Float64,
-        Nullable,
-        "The player's mid-range FG% over the window; null without attempts there.",
-    ),
-    (
-        "attempt_share_corner3",
-        Float64,
-        Nullable,
-        "The corner three share of the player's attempts; null without any attempt.",
-    ),
-    (
-        "fg_pct_corner3",
-        Float64,
-        Nullable,
-        "The player's corner three FG% over the window; null without attempts there.",
-    ),
-    (
-        "attempt_share_atb3",
-        Float64,
-        Nullable,
-        "The above-the-break three share of the player's attempts; null without any attempt.",
-    ),
-    (
-        "fg_pct_atb3",
-        Float64,
-        Nullable,
-        "The player's above-the-break three FG% over the window; null without attempts there.",
-    ),
-    (
-        "data_quality_issues",
-        Text,
-        Repeated,
-        "Lookback gaps the host found; may be empty.",
-    ),
-];
+/// What this processor is, reads and writes: its `info`.
+pub const DECLARATION: Declaration = Declaration {
+    output_table: OUTPUT,
+    schema: include_str!("../schema.json"),
+    partition_column: "analysis_date",
+    key_columns: &["player_lookup", "analysis_date"],
+    inputs: &[GAME_SUMMARIES],
+    upstream: &["PlayerGameSummaryProcessor"],
+    lookback: Lookback::Games(analysis::WINDOW_GAMES as u32),
+    upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
+    gap_policy: GapPolicy::Flag,
+    ..Declaration::new(
+        "PlayerShotZoneAnalysisProcessor",
+        Phase::Precompute,
+        env!("CARGO_PKG_VERSION"),
+    )
+};
 
 /// The processor, exported as the component.
 pub struct PlayerShotZoneAnalysisProcessor;
 
 impl Guest for PlayerShotZoneAnalysisProcessor {
     fn info() -> ProcessorInfo {
-        ProcessorInfo {
-            name: "PlayerShotZoneAnalysisProcessor".into(),
-            phase: Phase::Precompute,
-            version: env!("CARGO_PKG_VERSION").into(),
-            output_table: table(OUTPUT),
-            schema: SCHEMA
-                .iter()
-                .map(|(n, t, m, d)| field(n, *t, *m, d))
-                .collect(),
-            partition_column: "analysis_date".into(),
-            key_columns: vec!["player_lookup".into(), "analysis_date".into()],
-            inputs: vec![table(GAME_SUMMARIES)],
-            upstream: vec!["PlayerGameSummaryProcessor".into()],
-            lookback: Lookback::Games(analysis::WINDOW_GAMES as u32),
-            upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
-            gap_policy: GapPolicy::Flag,
-            bad_row_policy: BadRowPolicy::FailRun,
-        }
+        DECLARATION.info()
     }
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
@@ -159,8 +61,7 @@ impl Guest for PlayerShotZoneAnalysisProcessor {
             read_games(&batch)?
         };
         let rows = analysis::analyze(days_from_date(analysis_date), &games);
-        let columns: Vec<&str> = SCHEMA.iter().map(|(name, ..)| *name).collect();
-        let mut output = RowSetBuilder::new(&columns);
+        let mut output = DECLARATION.output();
         for row in &rows {
             output.push(output_row(row, analysis_date));
         }
@@ -168,7 +69,7 @@ impl Guest for PlayerShotZoneAnalysisProcessor {
     }
 }
 
-/// One output row, in [`SCHEMA`] order.
+/// One output row, in `schema.json` order.
 fn output_row(row: &PlayerZoneRow, analysis_date: Date) -> Vec<Value> {
     let mut values = vec![
         Value::date(analysis_date),
@@ -252,16 +153,9 @@ mod tests {
                 fg_pct: None,
             }; 5],
         };
-        slate_sdk::check_row(
-            &PlayerShotZoneAnalysisProcessor::info().schema,
-            &output_row(&row, date(2026, 1, 11)),
-        )
-        .unwrap();
-        let info = PlayerShotZoneAnalysisProcessor::info();
-        assert!(SCHEMA.iter().any(|(n, ..)| *n == info.partition_column));
-        for key in &info.key_columns {
-            assert!(SCHEMA.iter().any(|(n, ..)| n == key), "{key}");
-        }
+        DECLARATION
+            .check_output(&output_row(&row, date(2026, 1, 11)))
+            .unwrap();
     }
 }
 

@@ -270,6 +270,26 @@ impl Column {
         self.day(row).map(crate::date_from_days)
     }
 
+    /// A REPEATED STRING cell, each item borrowed from the batch; a null
+    /// cell is an empty list.
+    pub fn strings(&self, row: usize) -> Result<Vec<&str>, ProcessError> {
+        let ColumnValues::Values(values) = &self.values else {
+            return Err(self.wrong_type(row, "a list of STRING"));
+        };
+        match values.get(row) {
+            Some(Value::Repeated(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Scalar::String(s) => Ok(s.as_str()),
+                    _ => Err(self.wrong_type(row, "a list of STRING")),
+                })
+                .collect(),
+            Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Scalar(_)) => Err(self.wrong_type(row, "a list of STRING")),
+            None => Err(self.invalid(row, "is past the end of the batch")),
+        }
+    }
+
     /// Row `row`'s cell as a row set's [`Value`], whatever the packing: for
     /// code that passes cells on without reading them, such as a copy.
     pub fn value(&self, row: usize) -> Result<Value, ProcessError> {
@@ -448,6 +468,31 @@ mod tests {
         assert_eq!(values.optional_float64(1).unwrap(), None);
         assert_eq!(values.day(2).unwrap(), 20_555);
         assert_eq!(values.float64(3).unwrap(), 3.0);
+    }
+
+    #[test]
+    fn a_string_list_reads_borrowed_and_a_null_list_is_empty() {
+        let issues = column(
+            "data_quality_issues",
+            Vec::new(),
+            ColumnValues::Values(vec![
+                Value::Repeated(vec![
+                    Scalar::String("gap".into()),
+                    Scalar::String("late".into()),
+                ]),
+                Value::Null,
+                Value::Scalar(Scalar::String("not a list".into())),
+            ]),
+        );
+        assert_eq!(issues.strings(0).unwrap(), ["gap", "late"]);
+        assert!(issues.strings(1).unwrap().is_empty());
+        let error = invalid(issues.strings(2));
+        assert!(
+            error.starts_with("`data_quality_issues` in row 2 should be a list of STRING"),
+            "{error}"
+        );
+        assert!(invalid(issues.strings(3)).contains("past the end"));
+        assert!(invalid(players().strings(0)).contains("should be a list of STRING, got STRING"));
     }
 
     #[test]

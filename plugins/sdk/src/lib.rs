@@ -3,7 +3,7 @@
 //! A processor crate depends on this crate only. It implements [`Guest`],
 //! calls [`export!`], and keeps its logic in plain Rust functions that are
 //! unit-tested natively. This crate owns the generated bindings and the small
-//! helpers every processor needs: building schemas, reading typed cells out
+//! helpers every processor needs: declaring itself, building schemas, reading typed cells out
 //! of a [`RowSet`] or a [`ColumnBatch`], building output rows, and date
 //! arithmetic. It holds no processor logic.
 
@@ -13,6 +13,7 @@ extern crate self as slate_sdk;
 
 mod batch;
 mod dates;
+mod declaration;
 mod rows;
 mod schema;
 
@@ -42,6 +43,7 @@ pub use bindings::slate::processor::types::{
     Scalar, TableRef, Value,
 };
 pub use dates::{date_from_days, days_from_date};
+pub use declaration::{Declaration, parse_schema};
 pub use rows::{Columns, RowExt, RowSetBuilder};
 pub use schema::{check_row, field, table};
 
@@ -59,13 +61,13 @@ pub fn read_rows(table: &TableRef, start: Date, end: Date) -> Result<RowSet, Rea
 /// Reads only the named columns, in that order, of a declared input table
 /// for the same range as [`read_rows`]. Only what a processor uses crosses
 /// into its sandbox, so a processor that needs 3 of 31 columns should say so.
-pub fn read_columns(
+pub fn read_columns<S: AsRef<str>>(
     table: &TableRef,
     start: Date,
     end: Date,
-    columns: &[&str],
+    columns: &[S],
 ) -> Result<RowSet, ReadError> {
-    let columns: Vec<String> = columns.iter().map(|c| (*c).to_string()).collect();
+    let columns: Vec<String> = columns.iter().map(|c| c.as_ref().to_string()).collect();
     bindings::slate::processor::host::read_columns(table, start, end, &columns)
 }
 
@@ -73,13 +75,13 @@ pub fn read_columns(
 /// [`read_rows`], packed column by column. Each column crosses into the
 /// sandbox in a few copies rather than one allocation per row and string,
 /// so this is the read for many rows; [`ColumnBatch::column`] reads it.
-pub fn read_column_batch(
+pub fn read_column_batch<S: AsRef<str>>(
     table: &TableRef,
     start: Date,
     end: Date,
-    columns: &[&str],
+    columns: &[S],
 ) -> Result<ColumnBatch, ReadError> {
-    let columns: Vec<String> = columns.iter().map(|c| (*c).to_string()).collect();
+    let columns: Vec<String> = columns.iter().map(|c| c.as_ref().to_string()).collect();
     bindings::slate::processor::host::read_column_batch(table, start, end, &columns)
 }
 

@@ -6,8 +6,8 @@
 //! with no bindings, so it is unit-tested natively.
 
 pub use team_game_totals::{
-    BoxScoreLine, FREE_THROW_POSSESSION_WEIGHT, ScheduledGame, TeamGame, ZONES, ZoneShots,
-    missing_box_scores, team_games,
+    BoxScoreLine, FREE_THROW_POSSESSION_WEIGHT, TeamGame, ZONES, ZoneShots, missing_box_scores,
+    team_games,
 };
 
 /// One row of `nba_analytics.team_defense_game_summary`.
@@ -36,7 +36,7 @@ pub struct DefenseSummary {
 /// # Errors
 /// An invalid line (see [`team_games`]), or a team whose opponent has no
 /// lines in the same game.
-pub fn summarize(lines: &[BoxScoreLine]) -> Result<Vec<DefenseSummary>, String> {
+pub fn summarize(lines: &[BoxScoreLine<'_>]) -> Result<Vec<DefenseSummary>, String> {
     let games = team_games(lines)?;
     games
         .iter()

@@ -15,11 +15,11 @@ pub const WINDOW_GAMES: usize = 15;
 
 /// One past game of one team, from `nba_analytics.team_defense_game_summary`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DefenseGame {
+pub struct DefenseGame<'a> {
     /// The defending team.
-    pub team_abbr: String,
+    pub team_abbr: &'a str,
     /// The game, to order games played on the same day.
-    pub game_id: String,
+    pub game_id: &'a str,
     /// The day number of the game.
     pub game_day: i64,
     /// The opponent's shots by zone, in [`ZONES`] order.
@@ -58,12 +58,12 @@ fn ratio(numerator: i64, denominator: i64) -> Option<f64> {
 
 /// Builds one row per team with at least one game before `analysis_day`, in
 /// team order. Games on or after `analysis_day` are ignored.
-pub fn analyze(analysis_day: i64, games: &[DefenseGame]) -> Vec<TeamZoneRow> {
-    let mut by_team: BTreeMap<&str, Vec<&DefenseGame>> = BTreeMap::new();
+pub fn analyze(analysis_day: i64, games: &[DefenseGame<'_>]) -> Vec<TeamZoneRow> {
+    let mut by_team: BTreeMap<&str, Vec<&DefenseGame<'_>>> = BTreeMap::new();
     for game in games.iter().filter(|g| g.game_day < analysis_day) {
-        by_team.entry(&game.team_abbr).or_default().push(game);
+        by_team.entry(game.team_abbr).or_default().push(game);
     }
-    let windows: Vec<(&str, Vec<&DefenseGame>)> = by_team
+    let windows: Vec<(&str, Vec<&DefenseGame<'_>>)> = by_team
         .into_iter()
         .map(|(team, mut played)| {
             played.sort_by(|a, b| (b.game_day, &b.game_id).cmp(&(a.game_day, &a.game_id)));
@@ -71,7 +71,7 @@ pub fn analyze(analysis_day: i64, games: &[DefenseGame]) -> Vec<TeamZoneRow> {
             (team, played)
         })
         .collect();
-    let totals = |window: &[&DefenseGame]| {
+    let totals = |window: &[&DefenseGame<'_>]| {
         let mut zones = [ZoneShots::default(); 5];
         for game in window {
             for (total, shots) in zones.iter_mut().zip(game.opponent_zones) {
@@ -119,7 +119,8 @@ mod tests {
 
     /// A game where the opponent shot `ra` (attempts, makes) at the rim and
     /// `atb3` above the break, nothing elsewhere.
-    fn game(team: &str, day: i64, ra: (i64, i64), atb3: (i64, i64)) -> DefenseGame {
+    /// Its game id is the team's: a team plays once a day.
+    fn game(team: &str, day: i64, ra: (i64, i64), atb3: (i64, i64)) -> DefenseGame<'_> {
         let mut opponent_zones = [ZoneShots::default(); 5];
         opponent_zones[0] = ZoneShots {
             attempts: ra.0,
@@ -130,8 +131,8 @@ mod tests {
             makes: atb3.1,
         };
         DefenseGame {
-            team_abbr: team.into(),
-            game_id: format!("{day}_{team}"),
+            team_abbr: team,
+            game_id: team,
             game_day: day,
             opponent_zones,
         }

@@ -6,12 +6,11 @@
 
 pub mod analysis;
 
-use analysis::{DefenseGame, TeamZoneRow, ZONES, ZoneShots};
-use basketball::season_start;
+use analysis::{DefenseGame, TeamZoneRow};
+use basketball::{ZoneShotColumns, season_start, with_zone_shot_columns};
 use slate_sdk::{
-    BadRowPolicy, Columns, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
-    ProcessError, ProcessorInfo, RowExt, RowSet, RowSetBuilder, UpstreamPolicy, Value,
-    days_from_date, field, table,
+    ColumnBatch, Date, Declaration, GapPolicy, Guest, Lookback, Phase, ProcessError, ProcessorInfo,
+    RowSet, UpstreamPolicy, Value, days_from_date, table,
 };
 
 /// The per-game team defence summaries this processor aggregates.
@@ -19,192 +18,52 @@ pub const DEFENSE_SUMMARIES: &str = "nba_analytics.team_defense_game_summary";
 /// The table this processor writes.
 pub const OUTPUT: &str = "nba_precompute.team_defense_zone_analysis";
 
-use FieldMode::{Nullable, Repeated, Required};
-use FieldType::{Date as DateType, Float64, Int64, String as Text};
-
-/// The output schema, in column order: (name, type, mode, description).
-const SCHEMA: &[(&str, FieldType, FieldMode, &str)] = &[
-    (
-        "analysis_date",
-        DateType,
-        Required,
-        "The analysis date; the partition column.",
-    ),
-    ("team_abbr", Text, Required, "The defending team."),
-    (
-        "games_in_window",
-        Int64,
-        Required,
-        "The team's games in the window: its last 15 before the analysis date.",
-    ),
-    (
-        "opp_fg_pct_ra",
-        Float64,
-        Nullable,
-        "Opponents' restricted area FG% over the window; null without attempts.",
-    ),
-    (
-        "opp_attempt_share_ra",
-        Float64,
-        Nullable,
-        "The restricted area share of opponents' attempts; null without any attempt.",
-    ),
-    (
-        "league_fg_pct_ra",
-        Float64,
-        Nullable,
-        "League restricted area FG%, pooled over every team's window; null without attempts.",
-    ),
-    (
-        "fg_pct_vs_league_ra",
-        Float64,
-        Nullable,
-        "opp_fg_pct_ra - league_fg_pct_ra; null when either is null.",
-    ),
-    (
-        "opp_fg_pct_paint",
-        Float64,
-        Nullable,
-        "Opponents' non-restricted paint FG% over the window; null without attempts.",
-    ),
-    (
-        "opp_attempt_share_paint",
-        Float64,
-        Nullable,
-        "The non-restricted paint share of opponents' attempts; null without any attempt.",
-    ),
-    (
-        "league_fg_pct_paint",
-        Float64,
-        Nullable,
-        "League non-restricted paint FG%, pooled over every team's window; null without attempts.",
-    ),
-    (
-        "fg_pct_vs_league_paint",
-        Float64,
-        Nullable,
-        "opp_fg_pct_paint - league_fg_pct_paint; null when either is null.",
-    ),
-    (
-        "opp_fg_pct_mid",
-        Float64,
-        Nullable,
-        "Opponents' mid-range FG% over the window; null without attempts.",
-    ),
-    (
-        "opp_attempt_share_mid",
-        Float64,
-        Nullable,
-        "The mid-range share of opponents' attempts; null without any attempt.",
-    ),
-    (
-        "league_fg_pct_mid",
-        Float64,
-        Nullable,
-        "League mid-range FG%, pooled over every team's window; null without attempts.",
-    ),
-    (
-        "fg_pct_vs_league_mid",
-        Float64,
-        Nullable,
-        "opp_fg_pct_mid - league_fg_pct_mid; null when either is null.",
-    ),
-    (
-        "opp_fg_pct_corner3",
-        Float64,
-        Nullable,
-        "Opponents' corner three FG% over the window; null without attempts.",
-    ),
-    (
-        "opp_attempt_share_corner3",
-        Float64,
-        Nullable,
-        "The corner three share of opponents' attempts; null without any attempt.",
-    ),
-    (
-        "league_fg_pct_corner3",
-        Float64,
-        Nullable,
-        "League corner three FG%, pooled over every team's window; null without attempts.",
-    ),
-    (
-        "fg_pct_vs_league_corner3",
-        Float64,
-        Nullable,
-        "opp_fg_pct_corner3 - league_fg_pct_corner3; null when either is null.",
-    ),
-    (
-        "opp_fg_pct_atb3",
-        Float64,
-        Nullable,
-        "Opponents' above-the-break three FG% over the window; null without attempts.",
-    ),
-    (
-        "opp_attempt_share_atb3",
-        Float64,
-        Nullable,
-        "The above-the-break three share of opponents' attempts; null without any attempt.",
-    ),
-    (
-        "league_fg_pct_atb3",
-        Float64,
-        Nullable,
-        "League above-the-break three FG%, pooled over every team's window; null without attempts.",
-    ),
-    (
-        "fg_pct_vs_league_atb3",
-        Float64,
-        Nullable,
-        "opp_fg_pct_atb3 - league_fg_pct_atb3; null when either is null.",
-    ),
-    (
-        "data_quality_issues",
-        Text,
-        Repeated,
-        "Lookback gaps the host found; may be empty.",
-    ),
-];
+/// What this processor is, reads and writes: its `info`.
+pub const DECLARATION: Declaration = Declaration {
+    output_table: OUTPUT,
+    schema: include_str!("../schema.json"),
+    partition_column: "analysis_date",
+    key_columns: &["team_abbr", "analysis_date"],
+    inputs: &[DEFENSE_SUMMARIES],
+    upstream: &["TeamDefenseGameSummaryProcessor"],
+    lookback: Lookback::Games(analysis::WINDOW_GAMES as u32),
+    upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
+    gap_policy: GapPolicy::Flag,
+    ..Declaration::new(
+        "TeamDefenseZoneAnalysisProcessor",
+        Phase::Precompute,
+        env!("CARGO_PKG_VERSION"),
+    )
+};
 
 /// The processor, exported as the component.
 pub struct TeamDefenseZoneAnalysisProcessor;
 
 impl Guest for TeamDefenseZoneAnalysisProcessor {
     fn info() -> ProcessorInfo {
-        ProcessorInfo {
-            name: "TeamDefenseZoneAnalysisProcessor".into(),
-            phase: Phase::Precompute,
-            version: env!("CARGO_PKG_VERSION").into(),
-            output_table: table(OUTPUT),
-            schema: SCHEMA
-                .iter()
-                .map(|(n, t, m, d)| field(n, *t, *m, d))
-                .collect(),
-            partition_column: "analysis_date".into(),
-            key_columns: vec!["team_abbr".into(), "analysis_date".into()],
-            inputs: vec![table(DEFENSE_SUMMARIES)],
-            upstream: vec!["TeamDefenseGameSummaryProcessor".into()],
-            lookback: Lookback::Games(analysis::WINDOW_GAMES as u32),
-            upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
-            gap_policy: GapPolicy::Flag,
-            bad_row_policy: BadRowPolicy::FailRun,
-        }
+        DECLARATION.info()
     }
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
         let (start, end) = (season_start(analysis_date), analysis_date.add_days(-1));
         // On the season's first day nothing came before: no read, no rows.
         let games = if start <= end {
-            read_games(&slate_sdk::read_rows(
+            let columns = with_zone_shot_columns(&GAME_COLUMNS, "opp_");
+            Some(slate_sdk::read_column_batch(
                 &table(DEFENSE_SUMMARIES),
                 start,
                 end,
-            )?)?
+                &columns,
+            )?)
         } else {
-            Vec::new()
+            None
+        };
+        let games = match &games {
+            Some(batch) => read_games(batch)?,
+            None => Vec::new(),
         };
         let rows = analysis::analyze(days_from_date(analysis_date), &games);
-        let columns: Vec<&str> = SCHEMA.iter().map(|(name, ..)| *name).collect();
-        let mut output = RowSetBuilder::new(&columns);
+        let mut output = DECLARATION.output();
         for row in &rows {
             output.push(output_row(row, analysis_date));
         }
@@ -212,7 +71,7 @@ impl Guest for TeamDefenseZoneAnalysisProcessor {
     }
 }
 
-/// One output row, in [`SCHEMA`] order.
+/// One output row, in `schema.json` order.
 fn output_row(row: &TeamZoneRow, analysis_date: Date) -> Vec<Value> {
     let mut values = vec![
         Value::date(analysis_date),
@@ -232,40 +91,22 @@ fn output_row(row: &TeamZoneRow, analysis_date: Date) -> Vec<Value> {
     values
 }
 
-/// Reads the team defence summaries into games.
-fn read_games(input: &RowSet) -> Result<Vec<DefenseGame>, ProcessError> {
-    let c = Columns::new(input);
-    let (team, game, date) = (
-        c.index("team_abbr")?,
-        c.index("game_id")?,
-        c.index("game_date")?,
-    );
-    let mut zone_columns = Vec::with_capacity(ZONES.len());
-    for zone in ZONES {
-        let (fga, fgm) = (format!("opp_{zone}_fga"), format!("opp_{zone}_fgm"));
-        zone_columns.push(((c.index(&fga)?, fga), (c.index(&fgm)?, fgm)));
-    }
-    input
-        .rows
-        .iter()
-        .map(|row| {
-            let mut opponent_zones = [ZoneShots::default(); 5];
-            for (shots, ((fga, fga_name), (fgm, fgm_name))) in
-                opponent_zones.iter_mut().zip(&zone_columns)
-            {
-                *shots = ZoneShots {
-                    attempts: row.int64(*fga, fga_name)?,
-                    makes: row.int64(*fgm, fgm_name)?,
-                };
-            }
-            Ok(DefenseGame {
-                team_abbr: row.string(team, "team_abbr")?.to_string(),
-                game_id: row.string(game, "game_id")?.to_string(),
-                game_day: days_from_date(row.date(date, "game_date")?),
-                opponent_zones,
-            })
+/// The columns of the team defence summaries a game is read from, before
+/// the opponents' zone shots.
+const GAME_COLUMNS: [&str; 3] = ["team_abbr", "game_id", "game_date"];
+
+/// The past games in `batch`, borrowing their text from it.
+fn read_games(batch: &ColumnBatch) -> Result<Vec<DefenseGame<'_>>, ProcessError> {
+    let [team, game, date] = batch.columns(GAME_COLUMNS)?;
+    let zones = ZoneShotColumns::of(batch, "opp_")?;
+    batch.map_rows(|row| {
+        Ok(DefenseGame {
+            team_abbr: team.string(row)?,
+            game_id: game.string(row)?,
+            game_day: date.day(row)?,
+            opponent_zones: zones.read(row)?,
         })
-        .collect()
+    })
 }
 
 // Component exports only exist on wasm32; natively the logic is tested as a library.
@@ -290,15 +131,8 @@ mod tests {
                 ..Default::default()
             }; 5],
         };
-        slate_sdk::check_row(
-            &TeamDefenseZoneAnalysisProcessor::info().schema,
-            &output_row(&row, date(2026, 1, 11)),
-        )
-        .unwrap();
-        let info = TeamDefenseZoneAnalysisProcessor::info();
-        assert!(SCHEMA.iter().any(|(n, ..)| *n == info.partition_column));
-        for key in &info.key_columns {
-            assert!(SCHEMA.iter().any(|(n, ..)| n == key), "{key}");
-        }
+        DECLARATION
+            .check_output(&output_row(&row, date(2026, 1, 11)))
+            .unwrap();
     }
 }

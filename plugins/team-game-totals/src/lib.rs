@@ -5,29 +5,31 @@
 //!
 //! `TeamDefenseGameSummaryProcessor` and `TeamOffenseGameSummaryProcessor`
 //! both build on it; each adds only its own view of a team's game. The
-//! logic is plain Rust, unit-tested natively; [`read_complete_day`] reads
-//! the host's rows into it.
+//! logic is plain Rust, unit-tested natively; [`summarize_complete_day`]
+//! reads the host's rows into it.
 
 use std::collections::BTreeMap;
 
-use slate_sdk::{Columns, Date, ProcessError, RowExt, RowSet, table};
+use basketball::{ZoneShotColumns, with_zone_shot_columns};
+use slate_sdk::{ColumnBatch, Date, ProcessError, table};
 
 pub use basketball::{ZONES, ZoneShots};
 
 /// Free throws count as 0.44 of a possession each in the possession estimate.
 pub const FREE_THROW_POSSESSION_WEIGHT: f64 = 0.44;
 
-/// One player's raw box score line for one game: the columns this processor uses.
+/// One player's raw box score line for one game: the columns this processor
+/// uses, its text borrowed from the batch it was read from.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct BoxScoreLine {
+pub struct BoxScoreLine<'a> {
     /// The game, e.g. `20260111_BOS_NYK`.
-    pub game_id: String,
+    pub game_id: &'a str,
     /// The player's lookup key, named in errors.
-    pub player_lookup: String,
+    pub player_lookup: &'a str,
     /// The player's team.
-    pub team_abbr: String,
+    pub team_abbr: &'a str,
     /// The opposing team.
-    pub opponent_abbr: String,
+    pub opponent_abbr: &'a str,
     /// Whether the player's team was at home.
     pub is_home: bool,
     /// Minutes played.
@@ -46,13 +48,13 @@ pub struct BoxScoreLine {
 
 /// A game scheduled on the analysis date.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScheduledGame {
+pub struct ScheduledGame<'a> {
     /// The game id.
-    pub game_id: String,
+    pub game_id: &'a str,
     /// The home team.
-    pub home_team: String,
+    pub home_team: &'a str,
     /// The away team.
-    pub away_team: String,
+    pub away_team: &'a str,
 }
 
 /// One team's totals in one game, summed over its players' lines.
@@ -107,7 +109,7 @@ impl TeamGame {
 
 /// Rejects a line that cannot be right: negative counts or minutes, makes
 /// above attempts, or points that do not add up from makes.
-fn check_line(line: &BoxScoreLine) -> Result<(), String> {
+fn check_line(line: &BoxScoreLine<'_>) -> Result<(), String> {
     let who = format!("{} in {}", line.player_lookup, line.game_id);
     if line.minutes.is_nan() || line.minutes < 0.0 {
         return Err(format!("{who}: minutes {} are not valid", line.minutes));
@@ -153,16 +155,16 @@ fn check_line(line: &BoxScoreLine) -> Result<(), String> {
 /// # Errors
 /// An invalid line, or lines of one team in one game that disagree on the
 /// opponent or on home and away; the message names the player and game.
-pub fn team_games(lines: &[BoxScoreLine]) -> Result<Vec<TeamGame>, String> {
+pub fn team_games(lines: &[BoxScoreLine<'_>]) -> Result<Vec<TeamGame>, String> {
     let mut teams: BTreeMap<(&str, &str), TeamGame> = BTreeMap::new();
     for line in lines {
         check_line(line)?;
         let team = teams
-            .entry((&line.game_id, &line.team_abbr))
+            .entry((line.game_id, line.team_abbr))
             .or_insert_with(|| TeamGame {
-                game_id: line.game_id.clone(),
-                team_abbr: line.team_abbr.clone(),
-                opponent_abbr: line.opponent_abbr.clone(),
+                game_id: line.game_id.to_string(),
+                team_abbr: line.team_abbr.to_string(),
+                opponent_abbr: line.opponent_abbr.to_string(),
                 is_home: line.is_home,
                 ..TeamGame::default()
             });
@@ -193,7 +195,10 @@ pub fn team_games(lines: &[BoxScoreLine]) -> Result<Vec<TeamGame>, String> {
 /// The scheduled games with no box score line at all, or with lines for
 /// only one side; a one-sided game is named with the team that is missing,
 /// e.g. `20260111_BOS_NYK (NYK)`. In schedule order.
-pub fn missing_box_scores(scheduled: &[ScheduledGame], lines: &[BoxScoreLine]) -> Vec<String> {
+pub fn missing_box_scores(
+    scheduled: &[ScheduledGame<'_>],
+    lines: &[BoxScoreLine<'_>],
+) -> Vec<String> {
     let has = |game: &str, team: &str| {
         lines
             .iter()
@@ -202,14 +207,13 @@ pub fn missing_box_scores(scheduled: &[ScheduledGame], lines: &[BoxScoreLine]) -
     scheduled
         .iter()
         .filter_map(|game| {
-            let missing: Vec<&str> = [&game.home_team, &game.away_team]
+            let missing: Vec<&str> = [game.home_team, game.away_team]
                 .into_iter()
-                .filter(|team| !has(&game.game_id, team))
-                .map(String::as_str)
+                .filter(|team| !has(game.game_id, team))
                 .collect();
             match missing.len() {
                 0 => None,
-                2 => Some(game.game_id.clone()),
+                2 => Some(game.game_id.to_string()),
                 _ => Some(format!("{} ({})", game.game_id, missing.join(", "))),
             }
         })
@@ -221,13 +225,45 @@ pub const BOX_SCORES: &str = "nba_raw.player_boxscores";
 /// The schedule, to notice games whose box scores are missing.
 pub const SCHEDULE: &str = "nba_raw.schedule";
 
-/// Every box score line of `analysis_date`, read through the host, provided
-/// each scheduled game has lines for both teams; otherwise missing data
-/// naming the games (and the side) without box scores.
-pub fn read_complete_day(analysis_date: Date) -> Result<Vec<BoxScoreLine>, ProcessError> {
-    let day = |name| slate_sdk::read_rows(&table(name), analysis_date, analysis_date);
-    let lines = read_lines(&day(BOX_SCORES)?)?;
-    let scheduled = read_schedule(&day(SCHEDULE)?)?;
+/// The box score columns a team's game is summed from, before the zones.
+const LINE_COLUMNS: [&str; 10] = [
+    "game_id",
+    "player_lookup",
+    "team_abbr",
+    "opponent_abbr",
+    "is_home",
+    "minutes",
+    "points",
+    "turnovers",
+    "fta",
+    "ftm",
+];
+
+/// The schedule columns that say which teams should have box scores.
+const SCHEDULE_COLUMNS: [&str; 3] = ["game_id", "home_team", "away_team"];
+
+/// Reads every box score line of `analysis_date` through the host and hands
+/// them to `summarize`, provided each scheduled game has lines for both
+/// teams; otherwise missing data naming the games (and the side) without
+/// box scores. An error from `summarize` is invalid input.
+pub fn summarize_complete_day<T>(
+    analysis_date: Date,
+    summarize: impl FnOnce(&[BoxScoreLine<'_>]) -> Result<T, String>,
+) -> Result<T, ProcessError> {
+    let box_scores = slate_sdk::read_column_batch(
+        &table(BOX_SCORES),
+        analysis_date,
+        analysis_date,
+        &with_zone_shot_columns(&LINE_COLUMNS, ""),
+    )?;
+    let schedule = slate_sdk::read_column_batch(
+        &table(SCHEDULE),
+        analysis_date,
+        analysis_date,
+        &SCHEDULE_COLUMNS,
+    )?;
+    let lines = read_lines(&box_scores)?;
+    let scheduled = read_schedule(&schedule)?;
     let missing = missing_box_scores(&scheduled, &lines);
     if !missing.is_empty() {
         return Err(ProcessError::MissingData(format!(
@@ -237,78 +273,51 @@ pub fn read_complete_day(analysis_date: Date) -> Result<Vec<BoxScoreLine>, Proce
             missing.join(", ")
         )));
     }
-    Ok(lines)
+    summarize(&lines).map_err(ProcessError::InvalidInput)
 }
 
-/// Reads the raw box score rows into lines.
-pub fn read_lines(input: &RowSet) -> Result<Vec<BoxScoreLine>, ProcessError> {
-    let c = Columns::new(input);
-    let col = |name| c.index(name).map(|i| (i, name));
-    let (game, player, team, opponent) = (
-        col("game_id")?,
-        col("player_lookup")?,
-        col("team_abbr")?,
-        col("opponent_abbr")?,
-    );
-    let (is_home, minutes) = (col("is_home")?, col("minutes")?);
-    let (points, turnovers, fta, ftm) =
-        (col("points")?, col("turnovers")?, col("fta")?, col("ftm")?);
-    let zone_columns = [
-        (col("ra_fga")?, col("ra_fgm")?),
-        (col("paint_fga")?, col("paint_fgm")?),
-        (col("mid_fga")?, col("mid_fgm")?),
-        (col("corner3_fga")?, col("corner3_fgm")?),
-        (col("atb3_fga")?, col("atb3_fgm")?),
-    ];
-    input
-        .rows
-        .iter()
-        .map(|row| {
-            let s = |(i, n): (usize, &str)| row.string(i, n).map(str::to_string);
-            let n = |(i, name): (usize, &str)| row.int64(i, name);
-            let mut zones = [ZoneShots::default(); 5];
-            for (zone, (attempts, makes)) in zones.iter_mut().zip(zone_columns) {
-                *zone = ZoneShots {
-                    attempts: n(attempts)?,
-                    makes: n(makes)?,
-                };
-            }
-            Ok(BoxScoreLine {
-                game_id: s(game)?,
-                player_lookup: s(player)?,
-                team_abbr: s(team)?,
-                opponent_abbr: s(opponent)?,
-                is_home: row.boolean(is_home.0, is_home.1)?,
-                minutes: row.float64(minutes.0, minutes.1)?,
-                points: n(points)?,
-                turnovers: n(turnovers)?,
-                fta: n(fta)?,
-                ftm: n(ftm)?,
-                zones,
-            })
+/// The box score lines in `batch`, borrowing their text from it.
+pub fn read_lines(batch: &ColumnBatch) -> Result<Vec<BoxScoreLine<'_>>, ProcessError> {
+    let [
+        game,
+        player,
+        team,
+        opponent,
+        is_home,
+        minutes,
+        points,
+        turnovers,
+        fta,
+        ftm,
+    ] = batch.columns(LINE_COLUMNS)?;
+    let zones = ZoneShotColumns::of(batch, "")?;
+    batch.map_rows(|row| {
+        Ok(BoxScoreLine {
+            game_id: game.string(row)?,
+            player_lookup: player.string(row)?,
+            team_abbr: team.string(row)?,
+            opponent_abbr: opponent.string(row)?,
+            is_home: is_home.boolean(row)?,
+            minutes: minutes.float64(row)?,
+            points: points.int64(row)?,
+            turnovers: turnovers.int64(row)?,
+            fta: fta.int64(row)?,
+            ftm: ftm.int64(row)?,
+            zones: zones.read(row)?,
         })
-        .collect()
+    })
 }
 
-/// Reads the schedule rows of the analysis date.
-pub fn read_schedule(input: &RowSet) -> Result<Vec<ScheduledGame>, ProcessError> {
-    let c = Columns::new(input);
-    let (game, home, away) = (
-        c.index("game_id")?,
-        c.index("home_team")?,
-        c.index("away_team")?,
-    );
-    input
-        .rows
-        .iter()
-        .map(|row| {
-            Ok(ScheduledGame {
-                game_id: row.string(game, "game_id")?.to_string(),
-                home_team: row.string(home, "home_team")?.to_string(),
-                away_team: row.string(away, "away_team")?.to_string(),
-            })
+/// The scheduled games in `batch`, borrowing their text from it.
+pub fn read_schedule(batch: &ColumnBatch) -> Result<Vec<ScheduledGame<'_>>, ProcessError> {
+    let [game, home, away] = batch.columns(SCHEDULE_COLUMNS)?;
+    batch.map_rows(|row| {
+        Ok(ScheduledGame {
+            game_id: game.string(row)?,
+            home_team: home.string(row)?,
+            away_team: away.string(row)?,
         })
-        .collect()
+    })
 }
 
 /// Box score lines for unit tests of the processors built on these totals.
@@ -319,12 +328,12 @@ pub mod fixtures {
     /// attempts), `made_threes` corner threes (of three times as many), and
     /// two free throws made of three.
     pub fn line(
-        team: &str,
-        opponent: &str,
+        team: &'static str,
+        opponent: &'static str,
         minutes: f64,
         made_twos: i64,
         made_threes: i64,
-    ) -> BoxScoreLine {
+    ) -> BoxScoreLine<'static> {
         let mut zones = [ZoneShots::default(); 5];
         zones[0] = ZoneShots {
             attempts: 2 * made_twos,
@@ -335,10 +344,14 @@ pub mod fixtures {
             makes: made_threes,
         };
         BoxScoreLine {
-            game_id: "20260111_NYK_BOS".into(),
-            player_lookup: format!("{team}-player"),
-            team_abbr: team.into(),
-            opponent_abbr: opponent.into(),
+            game_id: "20260111_NYK_BOS",
+            player_lookup: if team == "BOS" {
+                "BOS-player"
+            } else {
+                "NYK-player"
+            },
+            team_abbr: team,
+            opponent_abbr: opponent,
             is_home: team == "BOS",
             minutes,
             points: 2 * made_twos + 3 * made_threes + 2,
@@ -350,7 +363,7 @@ pub mod fixtures {
     }
 
     /// Boston (two players) hosting New York (one player) on 2026-01-11.
-    pub fn boston_hosts_new_york() -> Vec<BoxScoreLine> {
+    pub fn boston_hosts_new_york() -> Vec<BoxScoreLine<'static>> {
         vec![
             line("BOS", "NYK", 120.0, 10, 2),
             line("BOS", "NYK", 120.0, 5, 1),
@@ -401,7 +414,7 @@ mod tests {
     #[test]
     fn teammates_must_agree_on_the_opponent() {
         let mut lines = boston_hosts_new_york();
-        lines[1].opponent_abbr = "LAL".into();
+        lines[1].opponent_abbr = "LAL";
         assert!(
             team_games(&lines)
                 .unwrap_err()
@@ -431,14 +444,14 @@ mod tests {
     fn scheduled_games_missing_one_or_both_sides_are_reported() {
         let scheduled = vec![
             ScheduledGame {
-                game_id: "20260111_NYK_BOS".into(),
-                home_team: "BOS".into(),
-                away_team: "NYK".into(),
+                game_id: "20260111_NYK_BOS",
+                home_team: "BOS",
+                away_team: "NYK",
             },
             ScheduledGame {
-                game_id: "20260111_GSW_LAL".into(),
-                home_team: "LAL".into(),
-                away_team: "GSW".into(),
+                game_id: "20260111_GSW_LAL",
+                home_team: "LAL",
+                away_team: "GSW",
             },
         ];
         assert_eq!(

@@ -9,86 +9,38 @@
 pub mod offense;
 
 use offense::OffenseSummary;
-use slate_sdk::{
-    BadRowPolicy, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase, ProcessError,
-    ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, Value, field, table,
-};
+use slate_sdk::{Date, Declaration, Guest, Phase, ProcessError, ProcessorInfo, RowSet, Value};
 
 pub use team_game_totals::{BOX_SCORES, SCHEDULE};
 /// The table this processor writes.
 pub const OUTPUT: &str = "nba_analytics.team_offense_game_summary";
 
-use FieldMode::{Nullable, Required};
-use FieldType::{Bool, Date as DateType, Float64, Int64, String as Text};
-
-/// The output schema, in column order: (name, type, mode, description).
-const SCHEMA: &[(&str, FieldType, FieldMode, &str)] = &[
-    ("game_id", Text, Required, "The game, as date_away_home."),
-    (
-        "game_date",
-        DateType,
-        Required,
-        "The date the game was played; the partition column.",
-    ),
-    ("team_abbr", Text, Required, "The team."),
-    ("opponent_abbr", Text, Required, "The opposing team."),
-    ("is_home", Bool, Required, "Whether the team was at home."),
-    ("points", Int64, Required, "Points scored."),
-    ("fga", Int64, Required, "Field goals attempted."),
-    ("fgm", Int64, Required, "Field goals made."),
-    ("fta", Int64, Required, "Free throws attempted."),
-    ("ftm", Int64, Required, "Free throws made."),
-    ("turnovers", Int64, Required, "Turnovers."),
-    (
-        "possessions",
-        Float64,
-        Required,
-        "Possessions used: fga + 0.44 * fta + turnovers.",
-    ),
-    (
-        "pace",
-        Float64,
-        Nullable,
-        "Possessions per 48 minutes (game minutes = team minutes / 5); null without minutes.",
-    ),
-    (
-        "offensive_rating",
-        Float64,
-        Nullable,
-        "Points per 100 possessions; null without possessions.",
-    ),
-];
+/// What this processor is, reads and writes: its `info`.
+pub const DECLARATION: Declaration = Declaration {
+    output_table: OUTPUT,
+    schema: include_str!("../schema.json"),
+    partition_column: "game_date",
+    key_columns: &["team_abbr", "game_id"],
+    inputs: &[BOX_SCORES, SCHEDULE],
+    ..Declaration::new(
+        "TeamOffenseGameSummaryProcessor",
+        Phase::Analytics,
+        env!("CARGO_PKG_VERSION"),
+    )
+};
 
 /// The processor, exported as the component.
 pub struct TeamOffenseGameSummaryProcessor;
 
 impl Guest for TeamOffenseGameSummaryProcessor {
     fn info() -> ProcessorInfo {
-        ProcessorInfo {
-            name: "TeamOffenseGameSummaryProcessor".into(),
-            phase: Phase::Analytics,
-            version: env!("CARGO_PKG_VERSION").into(),
-            output_table: table(OUTPUT),
-            schema: SCHEMA
-                .iter()
-                .map(|(n, t, m, d)| field(n, *t, *m, d))
-                .collect(),
-            partition_column: "game_date".into(),
-            key_columns: vec!["team_abbr".into(), "game_id".into()],
-            inputs: vec![table(BOX_SCORES), table(SCHEDULE)],
-            upstream: vec![],
-            lookback: Lookback::None,
-            upstream_policy: UpstreamPolicy::Block,
-            gap_policy: GapPolicy::Block,
-            bad_row_policy: BadRowPolicy::FailRun,
-        }
+        DECLARATION.info()
     }
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let lines = team_game_totals::read_complete_day(analysis_date)?;
-        let summaries = offense::summarize(&lines).map_err(ProcessError::InvalidInput)?;
-        let columns: Vec<&str> = SCHEMA.iter().map(|(name, ..)| *name).collect();
-        let mut output = RowSetBuilder::new(&columns);
+        let summaries =
+            team_game_totals::summarize_complete_day(analysis_date, offense::summarize)?;
+        let mut output = DECLARATION.output();
         for summary in &summaries {
             output.push(output_row(summary, analysis_date));
         }
@@ -96,7 +48,7 @@ impl Guest for TeamOffenseGameSummaryProcessor {
     }
 }
 
-/// One output row, in [`SCHEMA`] order.
+/// One output row, in `schema.json` order.
 fn output_row(s: &OffenseSummary, analysis_date: Date) -> Vec<Value> {
     let t = &s.team;
     vec![
@@ -138,15 +90,8 @@ mod tests {
             pace: None,
             offensive_rating: Some(110.0),
         };
-        slate_sdk::check_row(
-            &TeamOffenseGameSummaryProcessor::info().schema,
-            &output_row(&summary, date),
-        )
-        .unwrap();
-        let info = TeamOffenseGameSummaryProcessor::info();
-        assert!(SCHEMA.iter().any(|(n, ..)| *n == info.partition_column));
-        for key in &info.key_columns {
-            assert!(SCHEMA.iter().any(|(n, ..)| n == key), "{key}");
-        }
+        DECLARATION
+            .check_output(&output_row(&summary, date))
+            .unwrap();
     }
 }

@@ -7,8 +7,8 @@
 //! unit-tested natively.
 
 pub use team_game_totals::{
-    BoxScoreLine, FREE_THROW_POSSESSION_WEIGHT, ScheduledGame, TeamGame, ZONES, ZoneShots,
-    missing_box_scores, team_games,
+    BoxScoreLine, FREE_THROW_POSSESSION_WEIGHT, TeamGame, ZONES, ZoneShots, missing_box_scores,
+    team_games,
 };
 
 /// One row of `nba_analytics.team_offense_game_summary`.
@@ -28,7 +28,7 @@ pub struct OffenseSummary {
 ///
 /// # Errors
 /// An invalid line (see [`team_games`]).
-pub fn summarize(lines: &[BoxScoreLine]) -> Result<Vec<OffenseSummary>, String> {
+pub fn summarize(lines: &[BoxScoreLine<'_>]) -> Result<Vec<OffenseSummary>, String> {
     Ok(team_games(lines)?
         .into_iter()
         .map(|team| {
