@@ -10,6 +10,7 @@ use slate::plugin::sandbox::RunIdentity;
 use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::{RowSet, Scalar, Value, row_json, value_from_json, wit_date};
 use slate::schema::TableName;
+use slate::store::input::keep_columns;
 use slate::store::{InputError, InputSource};
 
 use crate::convert::row_to_host;
@@ -21,16 +22,19 @@ use crate::{Effort, components, time};
 struct Tables(BTreeMap<TableName, RowSet>);
 
 impl InputSource for Tables {
-    fn read_rows(
+    fn select(
         &self,
         table: &TableName,
         _: NaiveDate,
         _: NaiveDate,
+        columns: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
-        self.0
+        let rows = self
+            .0
             .get(table)
             .cloned()
-            .ok_or_else(|| InputError::UnknownTable(table.clone()))
+            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
+        keep_columns(table, rows, columns)
     }
 }
 

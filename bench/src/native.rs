@@ -46,38 +46,20 @@ fn partition_date(row: &[Value], index: usize) -> Option<NaiveDate> {
 }
 
 impl InputSource for Preloaded {
-    fn read_rows(
-        &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
-    ) -> Result<RowSet, InputError> {
-        let (partition, rows) = self
-            .tables
-            .get(table)
-            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
-        let in_range = |row: &&Vec<Value>| {
-            partition_date(row, *partition).is_some_and(|d| (start..=end).contains(&d))
-        };
-        Ok(RowSet {
-            columns: rows.columns.clone(),
-            rows: rows.rows.iter().filter(in_range).cloned().collect(),
-        })
-    }
-
-    /// Filters and projects in one pass, cloning only the named columns,
+    /// Filters and projects in one pass, cloning only the selected columns,
     /// as a store selects only them.
-    fn read_columns(
+    fn select(
         &self,
         table: &TableName,
         start: NaiveDate,
         end: NaiveDate,
-        columns: &[String],
+        columns: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
         let (partition, rows) = self
             .tables
             .get(table)
             .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
+        let columns = columns.unwrap_or(&rows.columns);
         let positions = positions_of(table, &rows.columns, columns)?;
         Ok(RowSet {
             columns: columns.to_vec(),
@@ -101,11 +83,12 @@ struct Cached {
 }
 
 impl InputSource for Cached {
-    fn read_rows(
+    fn select(
         &self,
         table: &TableName,
         _: NaiveDate,
         _: NaiveDate,
+        _: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
         Err(InputError::Storage(format!(
             "{table}: only batches are cached"

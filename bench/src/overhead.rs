@@ -23,11 +23,12 @@ use crate::{Effort, components, time};
 struct Nothing;
 
 impl InputSource for Nothing {
-    fn read_rows(
+    fn select(
         &self,
         table: &TableName,
         _: NaiveDate,
         _: NaiveDate,
+        _: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
         Err(InputError::UnknownTable(table.clone()))
     }

@@ -265,11 +265,12 @@ pub fn content_hash(bytes: &[u8]) -> String {
 struct NoInputs;
 
 impl InputSource for NoInputs {
-    fn read_rows(
+    fn select(
         &self,
         table: &TableName,
         _: chrono::NaiveDate,
         _: chrono::NaiveDate,
+        _: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
         Err(InputError::UnknownTable(table.clone()))
     }

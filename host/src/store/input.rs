@@ -40,18 +40,34 @@ pub enum InputError {
 }
 
 /// Where a run's input rows come from: the store, or fixtures in a test.
+///
+/// A source implements one read, [`InputSource::select`]; the sandbox calls
+/// the three reads of the WIT `host` interface, which default to it. A
+/// source that packs columns more cheaply than [`pack`] overrides
+/// [`InputSource::read_column_batch`].
 pub trait InputSource: Send + Sync {
+    /// Rows of `table` whose partition date lies in `start..=end`, with
+    /// `columns` in that order, or every column when `None`. A source that
+    /// cannot pick columns as it reads applies [`keep_columns`].
+    fn select(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: Option<&[String]>,
+    ) -> Result<RowSet, InputError>;
+
     /// Rows of `table` whose partition date lies in `start..=end`, with every column.
     fn read_rows(
         &self,
         table: &TableName,
         start: NaiveDate,
         end: NaiveDate,
-    ) -> Result<RowSet, InputError>;
+    ) -> Result<RowSet, InputError> {
+        self.select(table, start, end, None)
+    }
 
     /// Like [`InputSource::read_rows`], with only `columns`, in that order.
-    /// The default reads every column and keeps the named ones; a store
-    /// overrides it to read only those.
     fn read_columns(
         &self,
         table: &TableName,
@@ -59,7 +75,7 @@ pub trait InputSource: Send + Sync {
         end: NaiveDate,
         columns: &[String],
     ) -> Result<RowSet, InputError> {
-        project(table, self.read_rows(table, start, end)?, columns)
+        self.select(table, start, end, Some(columns))
     }
 
     /// Like [`InputSource::read_columns`], with the rows packed column by
@@ -94,6 +110,19 @@ pub fn positions_of(
                 })
         })
         .collect()
+}
+
+/// Keeps only `columns` of `rows`, in that order, or every column when
+/// `None`: [`InputSource::select`] for a source that reads whole rows.
+pub fn keep_columns(
+    table: &TableName,
+    rows: RowSet,
+    columns: Option<&[String]>,
+) -> Result<RowSet, InputError> {
+    match columns {
+        Some(columns) => project(table, rows, columns),
+        None => Ok(rows),
+    }
 }
 
 /// Keeps only `columns` of `rows`, in that order.

@@ -388,23 +388,14 @@ impl Fixtures {
 }
 
 impl InputSource for Fixtures {
-    fn read_rows(
+    fn select(
         &self,
         table: &TableName,
         start: NaiveDate,
         end: NaiveDate,
+        columns: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
-        self.rows_between(table, start, end, None)
-    }
-
-    fn read_columns(
-        &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
-        columns: &[String],
-    ) -> Result<RowSet, InputError> {
-        let rows = self.rows_between(table, start, end, Some(columns))?;
-        crate::store::input::project(table, rows, columns)
+        let rows = self.rows_between(table, start, end, columns)?;
+        crate::store::input::keep_columns(table, rows, columns)
     }
 }

@@ -13,7 +13,7 @@ use super::values::value_from_cell;
 use crate::quarantine::QuarantineRecord;
 use crate::rows::{Scalar, Value, naive_date};
 use crate::runs::RunRecord;
-use crate::schema::{Column, ColumnMode, ColumnType, TableSchema};
+use crate::schema::TableSchema;
 
 /// The run history table's name.
 pub const RUN_HISTORY: &str = "processor_run_history";
@@ -27,188 +27,54 @@ pub const TABLE_OWNERS: &str = "_slate_table_owners";
 /// The table of recorded ownership transfers.
 pub const TABLE_TRANSFERS: &str = "_slate_table_transfers";
 
-fn column(name: &str, column_type: ColumnType, mode: ColumnMode, description: &str) -> Column {
-    let mut column = Column::new(name, column_type, mode);
-    column.description = description.to_string();
-    column
+/// A history table's schema: its columns from the BigQuery JSON schema
+/// file beside this module (`schemas/`), and its partition and keys.
+///
+/// # Panics
+/// When the file does not parse: it is compiled in, and a unit test reads
+/// every one.
+fn history_table(columns: &str, partition_column: &str, key_columns: &[&str]) -> TableSchema {
+    TableSchema {
+        columns: serde_json::from_str(columns).expect("a history schema file parses"),
+        partition_column: partition_column.into(),
+        key_columns: key_columns.iter().map(|k| k.to_string()).collect(),
+    }
 }
 
 /// The schema of `processor_run_history`.
 pub fn run_history_schema() -> TableSchema {
-    use ColumnMode::{Nullable, Required};
-    use ColumnType::{Date, Int64, String, Timestamp};
-    TableSchema {
-        columns: vec![
-            column("processor_name", String, Required, "The processor."),
-            column("run_id", String, Required, "A unique, time-ordered run id."),
-            column("data_date", Date, Required, "The analysis date."),
-            column(
-                "attempt",
-                Int64,
-                Required,
-                "1 for the first attempt at the date.",
-            ),
-            column(
-                "status",
-                String,
-                Required,
-                "running, success, failed or blocked.",
-            ),
-            column(
-                "started_at",
-                Timestamp,
-                Required,
-                "When the run was claimed.",
-            ),
-            column(
-                "heartbeat_at",
-                Timestamp,
-                Required,
-                "When its host last renewed its lease.",
-            ),
-            column(
-                "lease_expires_at",
-                Timestamp,
-                Required,
-                "A running run past this is stale.",
-            ),
-            column("finished_at", Timestamp, Nullable, "When it ended."),
-            column("duration_ms", Int64, Nullable, "How long it took."),
-            column("rows_read", Int64, Required, "Rows the processor read."),
-            column("rows_written", Int64, Required, "Rows committed."),
-            column("reason", String, Nullable, "Why it ended as it did."),
-            column("error_kind", String, Nullable, "Why it failed, as a kind."),
-            column("errors", String, Nullable, "The full error message."),
-            column(
-                "limit_value",
-                Int64,
-                Nullable,
-                "For a limit breach: the limit.",
-            ),
-            column(
-                "observed_value",
-                Int64,
-                Nullable,
-                "For a limit breach: what was observed.",
-            ),
-            column("host_id", String, Required, "The host that ran it."),
-            column(
-                "plugin_hash",
-                String,
-                Required,
-                "The plugin version that ran.",
-            ),
-            column("trigger_source", String, Required, "cli, http or backfill."),
-            column(
-                "reap_token",
-                String,
-                Nullable,
-                "Set by the reaper that failed it as stale.",
-            ),
-            column(
-                "log_lines_dropped",
-                Int64,
-                Nullable,
-                "Guest log lines dropped over the run's log budget.",
-            ),
-            column(
-                "flag",
-                String,
-                Nullable,
-                "Why its host flagged it while it ran, e.g. overdue.",
-            ),
-            column(
-                "peak_memory_bytes",
-                Int64,
-                Nullable,
-                "The most memory its instance held at once, in bytes.",
-            ),
-        ],
-        partition_column: "data_date".into(),
-        key_columns: vec!["processor_name".into(), "run_id".into()],
-    }
+    history_table(
+        include_str!("schemas/processor_run_history.json"),
+        "data_date",
+        &["processor_name", "run_id"],
+    )
 }
 
 /// The schema of `processor_quarantine`.
 pub fn quarantine_schema() -> TableSchema {
-    use ColumnMode::Required;
-    use ColumnType::{Date, Int64, String, Timestamp};
-    TableSchema {
-        columns: vec![
-            column("run_id", String, Required, "The run that produced the row."),
-            column("processor_name", String, Required, "The processor."),
-            column("data_date", Date, Required, "The run's date."),
-            column(
-                "table_name",
-                String,
-                Required,
-                "The output table, dataset.table.",
-            ),
-            column(
-                "row_index",
-                Int64,
-                Required,
-                "The row's index in the output.",
-            ),
-            column(
-                "errors",
-                String,
-                Required,
-                "The field errors, as a JSON list.",
-            ),
-            column("raw_row", String, Required, "The row as a JSON object."),
-            column(
-                "quarantined_at",
-                Timestamp,
-                Required,
-                "When the run committed.",
-            ),
-        ],
-        partition_column: "data_date".into(),
-        key_columns: vec!["run_id".into(), "row_index".into()],
-    }
+    history_table(
+        include_str!("schemas/processor_quarantine.json"),
+        "data_date",
+        &["run_id", "row_index"],
+    )
 }
 
 /// The schema of `_slate_table_owners`: one row per owned table.
 pub fn table_owners_schema() -> TableSchema {
-    use ColumnMode::{Nullable, Required};
-    use ColumnType::{Date, String, Timestamp};
-    TableSchema {
-        columns: vec![
-            column("table_name", String, Required, "The table, dataset.table."),
-            column("owner_kind", String, Required, "processor or raw_input."),
-            column("owner_name", String, Nullable, "The owning processor."),
-            column("owner_since", Timestamp, Required, "When it was recorded."),
-            column("recorded_on", Date, Required, "The day it was recorded."),
-        ],
-        partition_column: "recorded_on".into(),
-        key_columns: vec!["table_name".into()],
-    }
+    history_table(
+        include_str!("schemas/_slate_table_owners.json"),
+        "recorded_on",
+        &["table_name"],
+    )
 }
 
 /// The schema of `_slate_table_transfers`: one row per change of owner.
 pub fn table_transfers_schema() -> TableSchema {
-    use ColumnMode::{Nullable, Required};
-    use ColumnType::{Date, String, Timestamp};
-    TableSchema {
-        columns: vec![
-            column("table_name", String, Required, "The table, dataset.table."),
-            column("from_kind", String, Nullable, "The owner's kind before."),
-            column(
-                "from_name",
-                String,
-                Nullable,
-                "The owning processor before.",
-            ),
-            column("to_kind", String, Required, "The owner's kind after."),
-            column("to_name", String, Nullable, "The owning processor after."),
-            column("transferred_at", Timestamp, Required, "When."),
-            column("transferred_by", String, Required, "The host that asked."),
-            column("transferred_on", Date, Required, "The day of the transfer."),
-        ],
-        partition_column: "transferred_on".into(),
-        key_columns: vec!["table_name".into(), "transferred_at".into()],
-    }
+    history_table(
+        include_str!("schemas/_slate_table_transfers.json"),
+        "transferred_on",
+        &["table_name", "transferred_at"],
+    )
 }
 
 /// The history columns, comma-separated, in schema order: what
@@ -363,6 +229,29 @@ mod tests {
         assert_eq!(string_literal("it's"), r"'it\'s'");
         assert_eq!(string_literal("a\\b\nc"), r"'a\\b\nc'");
         assert_eq!(string_literal("x\u{1}"), r"'x\u0001'");
+    }
+
+    #[test]
+    fn every_history_schema_file_parses_with_its_partition_and_keys_among_its_columns() {
+        for schema in [
+            run_history_schema(),
+            quarantine_schema(),
+            table_owners_schema(),
+            table_transfers_schema(),
+        ] {
+            assert!(!schema.columns.is_empty());
+            let has = |name: &str| schema.columns.iter().any(|c| c.name == name);
+            assert!(has(&schema.partition_column), "{}", schema.partition_column);
+            for key in &schema.key_columns {
+                assert!(has(key), "{key}");
+            }
+        }
+        assert_eq!(run_history_schema().columns.len(), 24);
+        assert_eq!(run_history_schema().columns[0].name, "processor_name");
+        assert_eq!(
+            run_history_schema().columns[0].description,
+            "The processor."
+        );
     }
 
     #[test]

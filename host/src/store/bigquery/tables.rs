@@ -16,7 +16,7 @@ use crate::schema::{TableName, TableSchema};
 use crate::store::input::{InputError, InputSource, selected_columns};
 use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
 
-impl BigQueryStore {
+impl InputSource for BigQueryStore {
     /// Rows of `table` in `start..=end`, with the named columns (all when
     /// `None`), in partition order.
     fn select(
@@ -64,27 +64,6 @@ impl BigQueryStore {
             columns: columns.iter().map(|c| c.name.clone()).collect(),
             rows,
         })
-    }
-}
-
-impl InputSource for BigQueryStore {
-    fn read_rows(
-        &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
-    ) -> Result<RowSet, InputError> {
-        self.select(table, start, end, None)
-    }
-
-    fn read_columns(
-        &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
-        columns: &[String],
-    ) -> Result<RowSet, InputError> {
-        self.select(table, start, end, Some(columns))
     }
 }
 

@@ -176,41 +176,6 @@ impl EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// Rows of `table` in `start..=end`, with the named columns (all when
-    /// `None`), in partition order.
-    fn select(
-        &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
-        names: Option<&[String]>,
-    ) -> Result<RowSet, InputError> {
-        let storage = |e: StoreError| InputError::Storage(e.to_string());
-        let connection = self.lock();
-        let (columns, sql) = self.read_plan(&connection, table, names)?;
-        let mut statement = connection
-            .prepare_cached(&sql)
-            .map_err(|e| storage(e.into()))?;
-        let mut rows = Vec::new();
-        let mut cursor = statement
-            .query([date_key(start), date_key(end)])
-            .map_err(|e| storage(e.into()))?;
-        while let Some(sql_row) = cursor.next().map_err(|e| storage(e.into()))? {
-            let mut row = Vec::with_capacity(columns.len());
-            for (index, column) in columns.iter().enumerate() {
-                let cell = sql_row.get_ref(index).map_err(|e| storage(e.into()))?;
-                row.push(from_sql(cell, column).map_err(|e| {
-                    InputError::Storage(format!("{table} row {}: {e}", rows.len()))
-                })?);
-            }
-            rows.push(row);
-        }
-        Ok(RowSet {
-            columns: columns.iter().map(|c| c.name.clone()).collect(),
-            rows,
-        })
-    }
-
     /// Like [`EmbeddedStore::select`], packing each cell straight into its
     /// column: no [`crate::rows::Value`] and no `String` per cell.
     fn select_batch(
@@ -278,23 +243,39 @@ impl EmbeddedStore {
 }
 
 impl InputSource for EmbeddedStore {
-    fn read_rows(
+    /// Rows of `table` in `start..=end`, with the named columns (all when
+    /// `None`), in partition order.
+    fn select(
         &self,
         table: &TableName,
         start: NaiveDate,
         end: NaiveDate,
+        names: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
-        self.select(table, start, end, None)
-    }
-
-    fn read_columns(
-        &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
-        columns: &[String],
-    ) -> Result<RowSet, InputError> {
-        self.select(table, start, end, Some(columns))
+        let storage = |e: StoreError| InputError::Storage(e.to_string());
+        let connection = self.lock();
+        let (columns, sql) = self.read_plan(&connection, table, names)?;
+        let mut statement = connection
+            .prepare_cached(&sql)
+            .map_err(|e| storage(e.into()))?;
+        let mut rows = Vec::new();
+        let mut cursor = statement
+            .query([date_key(start), date_key(end)])
+            .map_err(|e| storage(e.into()))?;
+        while let Some(sql_row) = cursor.next().map_err(|e| storage(e.into()))? {
+            let mut row = Vec::with_capacity(columns.len());
+            for (index, column) in columns.iter().enumerate() {
+                let cell = sql_row.get_ref(index).map_err(|e| storage(e.into()))?;
+                row.push(from_sql(cell, column).map_err(|e| {
+                    InputError::Storage(format!("{table} row {}: {e}", rows.len()))
+                })?);
+            }
+            rows.push(row);
+        }
+        Ok(RowSet {
+            columns: columns.iter().map(|c| c.name.clone()).collect(),
+            rows,
+        })
     }
 
     fn read_column_batch(
