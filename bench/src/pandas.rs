@@ -20,8 +20,9 @@
 //! The reference runs in `target/bench-venv`, made with `python3 -m venv`
 //! and `bench/reference/requirements.txt`; without python3, venv or pip it
 //! is reported as skipped, with the reason. Besides that folder, this
-//! module writes only the season's store (two processors' tables, rerun
-//! alike) and the copy beside it.
+//! module writes only the season's store (the two processors' tables,
+//! rewritten with the same rows, and their new runs in the history) and the
+//! copy beside it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
