@@ -17,16 +17,36 @@ use slate::store::{EmbeddedStore, Store, Tables};
 use crate::Effort;
 use crate::report::Report;
 
+/// The store's file in the season's folder.
+const STORE_FILE: &str = "slate.db";
+/// The compile cache's folder in the season's folder.
+const COMPILE_CACHE: &str = "compiled";
+
 /// The backfilled store, kept for the measurements that need real data.
 pub struct SeasonStore {
     /// The store.
     pub store: Arc<EmbeddedStore>,
     /// The game dates that were run.
     pub dates: Vec<chrono::NaiveDate>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl SeasonStore {
+    /// The store's SQLite file.
+    pub fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join(STORE_FILE)
+    }
+
+    /// The compile cache the backfill filled: loading from it is warm.
+    pub fn compile_cache(&self) -> std::path::PathBuf {
+        self.dir.path().join(COMPILE_CACHE)
+    }
+
+    /// A file beside the store, for the measurements' own copies.
+    pub fn scratch(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
     /// The recorded schema of a table.
     pub fn store_schema(
         &self,
@@ -52,8 +72,8 @@ pub fn peak_memory_mib() -> f64 {
 pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<SeasonStore> {
     let dir = tempfile::tempdir()?;
     let started = Instant::now();
-    let store = Arc::new(EmbeddedStore::open(&dir.path().join("slate.db"))?);
-    let runtime = Runtime::new(Some(&dir.path().join("compiled")))?;
+    let store = Arc::new(EmbeddedStore::open(&dir.path().join(STORE_FILE))?);
+    let runtime = Runtime::new(Some(&dir.path().join(COMPILE_CACHE)))?;
     let plugins = PLUGINS
         .iter()
         .map(|p| runtime.load(p.bytes))
@@ -115,9 +135,5 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<SeasonStor
         "MiB",
         "VmHWM of the process; target < 500 MiB",
     );
-    Ok(SeasonStore {
-        store,
-        dates,
-        _dir: dir,
-    })
+    Ok(SeasonStore { store, dates, dir })
 }

@@ -9,6 +9,8 @@
 //!    compiled natively ([`native`]).
 //! 4. A full-season backfill on the embedded store ([`backfill`]).
 //! 5. A load of 10k rows into a running BigQuery emulator ([`bigquery`]).
+//! 6. Two processors' seasons against pandas references written as the
+//!    source pipeline wrote them, rows compared ([`pandas`]).
 //!
 //! Every figure is a median over repeated runs. `--smoke` runs each
 //! measurement briefly, to keep the benchmark working in CI.
@@ -19,6 +21,7 @@ mod boundary;
 mod convert;
 mod native;
 mod overhead;
+mod pandas;
 mod report;
 
 use std::path::PathBuf;
@@ -41,13 +44,16 @@ struct Args {
     #[arg(long, default_value = "target/bench-results.json")]
     json: PathBuf,
     /// Only this measurement, after the backfill (which the WASM against
-    /// native comparison reads its season from).
+    /// native and the pandas comparisons read their season from).
     #[arg(long, value_enum)]
     only: Option<Measurement>,
     /// Repetitions of each WASM against native run (default 20, 3 with
     /// `--smoke`); raise it to profile them.
     #[arg(long)]
     native_repeats: Option<usize>,
+    /// Runs of each season against pandas (default 5, 1 with `--smoke`).
+    #[arg(long)]
+    pandas_repeats: Option<usize>,
     /// Write a perf map of the processor's compiled code for the WASM
     /// against native runs, so that `perf report` names guest functions.
     #[arg(long)]
@@ -65,6 +71,8 @@ enum Measurement {
     Native,
     /// A load into the BigQuery emulator.
     Bigquery,
+    /// Two processors' seasons against their pandas references.
+    Pandas,
 }
 
 /// How hard to measure.
@@ -80,6 +88,8 @@ pub struct Effort {
     pub native_repeats: usize,
     /// Whether the WASM against native runtime writes a perf map.
     pub perf_map: bool,
+    /// Runs of each season against pandas.
+    pub pandas_repeats: usize,
 }
 
 /// The median of some timings.
@@ -110,6 +120,7 @@ fn main() -> anyhow::Result<()> {
             backfill_dates: Some(3),
             native_repeats: args.native_repeats.unwrap_or(3),
             perf_map: args.perf_map,
+            pandas_repeats: args.pandas_repeats.unwrap_or(1),
         }
     } else {
         Effort {
@@ -118,6 +129,7 @@ fn main() -> anyhow::Result<()> {
             backfill_dates: None,
             native_repeats: args.native_repeats.unwrap_or(20),
             perf_map: args.perf_map,
+            pandas_repeats: args.pandas_repeats.unwrap_or(5),
         }
     };
     let mut report = report::Report::new(args.smoke);
@@ -136,8 +148,24 @@ fn main() -> anyhow::Result<()> {
     if selected(Measurement::Bigquery) {
         bigquery::measure(&mut report, effort)?;
     }
+    // Last: it reruns two processors of the season's store.
+    let mismatches = if selected(Measurement::Pandas) {
+        pandas::measure(&mut report, effort, &season_store)?
+    } else {
+        Vec::new()
+    };
     report.print();
     report.write_json(&args.json)?;
     println!("figures written to {}", args.json.display());
+    if !mismatches.is_empty() {
+        anyhow::bail!(
+            "the pandas reference does not produce Slate's rows: {}",
+            mismatches
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
     Ok(())
 }

@@ -12,7 +12,7 @@ pub struct Figure {
     pub group: &'static str,
     /// What was measured.
     pub name: String,
-    /// The value, or `None` when skipped.
+    /// The value, or `None` when skipped or when a check failed.
     pub value: Option<f64>,
     /// Its unit.
     pub unit: &'static str,
@@ -99,6 +99,17 @@ impl Report {
             value: None,
             unit: "",
             note: why.into(),
+        });
+    }
+
+    /// Records a check that failed, and how.
+    pub fn fail(&mut self, group: &'static str, name: impl Into<String>, how: impl Into<String>) {
+        self.figures.push(Figure {
+            group,
+            name: name.into(),
+            value: None,
+            unit: "",
+            note: how.into(),
         });
     }
 
