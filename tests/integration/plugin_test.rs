@@ -241,6 +241,41 @@ fn bad_fixtures_are_reported_with_file_line_and_field() {
 }
 
 #[test]
+fn processors_that_read_the_season_so_far_run_on_the_seasons_first_day() {
+    let scratch = tempfile::tempdir().unwrap();
+    for package in [
+        "player-daily-cache",
+        "player-shot-zone-analysis",
+        "team-defense-zone-analysis",
+        "player-composite-factors",
+    ] {
+        let fixtures = workspace()
+            .join("plugins")
+            .join(package)
+            .join("golden/inputs");
+        let output = slate(&[
+            "test",
+            &bundled_component(scratch.path(), package),
+            "--date",
+            "2025-10-01",
+            "--fixtures",
+            fixtures.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{package}: {}",
+            stdout(&output)
+        );
+        assert!(
+            stdout(&output).contains(": 0 valid rows"),
+            "{package}: {}",
+            stdout(&output)
+        );
+    }
+}
+
+#[test]
 fn a_failing_plugin_exits_with_the_plugin_failure_code() {
     let fixtures = tempfile::tempdir().unwrap();
     let output = slate(&[

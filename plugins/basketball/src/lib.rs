@@ -3,7 +3,7 @@
 //! columns that hold them, and the first day of a season. A library, not a
 //! component: processors link it in.
 
-use slate_sdk::{Column, ColumnBatch, Date, ProcessError};
+use slate_sdk::{Column, ColumnBatch, Date, ProcessError, ReadError, table};
 
 /// The court zones, in box score order: restricted area, paint (outside the
 /// restricted area), mid-range, corner three, above-the-break three.
@@ -71,6 +71,28 @@ pub fn season_start(date: Date) -> Date {
     }
 }
 
+/// The season so far as of `date`: from the season's first day to the day
+/// before `date`, or `None` on the season's first day, when nothing came
+/// before.
+pub fn season_so_far(date: Date) -> Option<(Date, Date)> {
+    let (start, end) = (season_start(date), date.add_days(-1));
+    (start <= end).then_some((start, end))
+}
+
+/// `columns` of `table` over the [`season_so_far`] as of `date`, through
+/// the host; on the season's first day no read, and an empty batch with
+/// those columns.
+pub fn read_season_so_far<S: AsRef<str>>(
+    table_name: &str,
+    date: Date,
+    columns: &[S],
+) -> Result<ColumnBatch, ReadError> {
+    match season_so_far(date) {
+        Some((start, end)) => slate_sdk::read_column_batch(&table(table_name), start, end, columns),
+        None => Ok(ColumnBatch::empty(columns)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +107,19 @@ mod tests {
         assert_eq!(columns.len(), 11);
         assert_eq!(columns[..3], ["game_id", "opp_ra_fga", "opp_ra_fgm"]);
         assert_eq!(columns[10], "opp_atb3_fgm");
+    }
+
+    #[test]
+    fn the_season_so_far_ends_the_day_before_and_is_none_on_the_first_day() {
+        assert_eq!(
+            season_so_far(date(2026, 1, 11)),
+            Some((date(2025, 10, 1), date(2026, 1, 10)))
+        );
+        assert_eq!(
+            season_so_far(date(2025, 10, 2)),
+            Some((date(2025, 10, 1), date(2025, 10, 1)))
+        );
+        assert_eq!(season_so_far(date(2025, 10, 1)), None);
     }
 
     #[test]

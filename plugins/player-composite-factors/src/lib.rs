@@ -6,7 +6,7 @@
 
 pub mod factors;
 
-use basketball::season_start;
+use basketball::season_so_far;
 use factors::{
     CompositeRow, DefenseZones, Inputs, PastGame, ScheduledGame, ShotZones, TeamGame, ZONES,
 };
@@ -103,18 +103,16 @@ pub fn compute(
     analysis_date: Date,
     read_column_batch: impl Fn(&TableRef, Date, Date, &[&str]) -> Result<ColumnBatch, ReadError>,
 ) -> Result<RowSet, ProcessError> {
-    let (start, end) = (season_start(analysis_date), analysis_date.add_days(-1));
     let read = |name: &str, start: Date, end: Date, columns: &[&str]| {
         read_column_batch(&table(name), start, end, columns)
     };
     // On the season's first day nothing came before: no past games.
-    let (player_summaries, team_summaries) = if start <= end {
-        (
+    let (player_summaries, team_summaries) = match season_so_far(analysis_date) {
+        Some((start, end)) => (
             Some(read(GAME_SUMMARIES, start, end, &PLAYER_GAME_COLUMNS)?),
             Some(read(TEAM_OFFENSE, start, end, &TEAM_GAME_COLUMNS)?),
-        )
-    } else {
-        (None, None)
+        ),
+        None => (None, None),
     };
     let today = |name: &str, columns: &[&str]| read(name, analysis_date, analysis_date, columns);
     let shot_zone_columns =

@@ -5,7 +5,7 @@
 
 pub mod cache;
 
-use basketball::season_start;
+use basketball::read_season_so_far;
 use cache::{CacheRow, PastGame, ScheduledGame};
 use slate_sdk::{
     ColumnBatch, Date, Declaration, GapPolicy, Guest, Lookback, Phase, ProcessError, ProcessorInfo,
@@ -47,12 +47,7 @@ impl Guest for PlayerDailyCacheProcessor {
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
         let day = days_from_date(analysis_date);
-        let summaries = slate_sdk::read_column_batch(
-            &table(GAME_SUMMARIES),
-            season_start(analysis_date),
-            analysis_date.add_days(-1),
-            &GAME_COLUMNS,
-        )?;
+        let summaries = read_season_so_far(GAME_SUMMARIES, analysis_date, &GAME_COLUMNS)?;
         let schedule = slate_sdk::read_column_batch(
             &table(SCHEDULE),
             analysis_date,

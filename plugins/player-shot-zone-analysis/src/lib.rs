@@ -7,10 +7,10 @@
 pub mod analysis;
 
 use analysis::{PastGame, PlayerZoneRow, ZoneShots};
-use basketball::season_start;
+use basketball::read_season_so_far;
 use slate_sdk::{
     ColumnBatch, Date, Declaration, GapPolicy, Guest, Lookback, Phase, ProcessError, ProcessorInfo,
-    RowSet, UpstreamPolicy, Value, days_from_date, table,
+    RowSet, UpstreamPolicy, Value, days_from_date,
 };
 
 /// The per-game player summaries this processor aggregates.
@@ -45,21 +45,8 @@ impl Guest for PlayerShotZoneAnalysisProcessor {
     }
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let (start, end) = (season_start(analysis_date), analysis_date.add_days(-1));
-        // On the season's first day nothing came before: no read, no rows.
-        let batch = if start <= end {
-            slate_sdk::read_column_batch(&table(GAME_SUMMARIES), start, end, &GAME_COLUMNS)?
-        } else {
-            ColumnBatch {
-                row_count: 0,
-                columns: Vec::new(),
-            }
-        };
-        let games = if batch.is_empty() {
-            Vec::new()
-        } else {
-            read_games(&batch)?
-        };
+        let batch = read_season_so_far(GAME_SUMMARIES, analysis_date, &GAME_COLUMNS)?;
+        let games = read_games(&batch)?;
         let rows = analysis::analyze(days_from_date(analysis_date), &games);
         let mut output = DECLARATION.output();
         for row in &rows {

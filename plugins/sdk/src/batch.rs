@@ -8,6 +8,22 @@
 use crate::{Column, ColumnBatch, ColumnValues, Date, PackedText, ProcessError, Scalar, Value};
 
 impl ColumnBatch {
+    /// A batch of no rows with these columns, for a read that had nothing
+    /// to read: its columns are found and its rows are none.
+    pub fn empty<S: AsRef<str>>(columns: &[S]) -> ColumnBatch {
+        ColumnBatch {
+            row_count: 0,
+            columns: columns
+                .iter()
+                .map(|name| Column {
+                    name: name.as_ref().to_string(),
+                    nulls: Vec::new(),
+                    values: ColumnValues::Values(Vec::new()),
+                })
+                .collect(),
+        }
+    }
+
     /// How many rows the batch holds.
     pub fn len(&self) -> usize {
         self.row_count as usize
@@ -493,6 +509,15 @@ mod tests {
         );
         assert!(invalid(issues.strings(3)).contains("past the end"));
         assert!(invalid(players().strings(0)).contains("should be a list of STRING, got STRING"));
+    }
+
+    #[test]
+    fn an_empty_batch_has_its_columns_and_no_rows() {
+        let batch = ColumnBatch::empty(&["player", "points"]);
+        let [player, _points] = batch.columns(["player", "points"]).unwrap();
+        assert_eq!(player.name, "player");
+        assert!(batch.is_empty());
+        assert!(batch.map_rows(|row| player.string(row)).unwrap().is_empty());
     }
 
     #[test]

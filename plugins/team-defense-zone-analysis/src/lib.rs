@@ -7,10 +7,10 @@
 pub mod analysis;
 
 use analysis::{DefenseGame, TeamZoneRow};
-use basketball::{ZoneShotColumns, season_start, with_zone_shot_columns};
+use basketball::{ZoneShotColumns, read_season_so_far, with_zone_shot_columns};
 use slate_sdk::{
     ColumnBatch, Date, Declaration, GapPolicy, Guest, Lookback, Phase, ProcessError, ProcessorInfo,
-    RowSet, UpstreamPolicy, Value, days_from_date, table,
+    RowSet, UpstreamPolicy, Value, days_from_date,
 };
 
 /// The per-game team defence summaries this processor aggregates.
@@ -45,23 +45,9 @@ impl Guest for TeamDefenseZoneAnalysisProcessor {
     }
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let (start, end) = (season_start(analysis_date), analysis_date.add_days(-1));
-        // On the season's first day nothing came before: no read, no rows.
-        let games = if start <= end {
-            let columns = with_zone_shot_columns(&GAME_COLUMNS, "opp_");
-            Some(slate_sdk::read_column_batch(
-                &table(DEFENSE_SUMMARIES),
-                start,
-                end,
-                &columns,
-            )?)
-        } else {
-            None
-        };
-        let games = match &games {
-            Some(batch) => read_games(batch)?,
-            None => Vec::new(),
-        };
+        let columns = with_zone_shot_columns(&GAME_COLUMNS, "opp_");
+        let batch = read_season_so_far(DEFENSE_SUMMARIES, analysis_date, &columns)?;
+        let games = read_games(&batch)?;
         let rows = analysis::analyze(days_from_date(analysis_date), &games);
         let mut output = DECLARATION.output();
         for row in &rows {
