@@ -2,8 +2,8 @@
 //! date; see the README's Expectations.
 
 use slate_sdk::{
-    BadRowPolicy, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase, ProcessError,
-    ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, Value, field, table,
+    Date, FieldMode, FieldType, Guest, Phase, ProcessError, ProcessorInfo, RowSet, RowSetBuilder,
+    Value, field, table,
 };
 
 /// The fixture processor.
@@ -11,33 +11,26 @@ pub struct AfterSlowProcessor;
 
 impl Guest for AfterSlowProcessor {
     fn info() -> ProcessorInfo {
+        let schema = vec![
+            field(
+                "day",
+                FieldType::Date,
+                FieldMode::Required,
+                "The analysis date.",
+            ),
+            field(
+                "upstream_rows",
+                FieldType::Int64,
+                FieldMode::Required,
+                "SlowProcessor's rows.",
+            ),
+        ];
         ProcessorInfo {
-            name: "AfterSlowProcessor".into(),
             phase: Phase::Precompute,
-            version: "0.0.1".into(),
-            output_table: table("slate_test.after_slow"),
-            schema: vec![
-                field(
-                    "day",
-                    FieldType::Date,
-                    FieldMode::Required,
-                    "The analysis date.",
-                ),
-                field(
-                    "upstream_rows",
-                    FieldType::Int64,
-                    FieldMode::Required,
-                    "SlowProcessor's rows.",
-                ),
-            ],
-            partition_column: "day".into(),
             key_columns: vec!["day".into()],
             inputs: vec![table("slate_test.slow")],
             upstream: vec!["SlowProcessor".into()],
-            lookback: Lookback::None,
-            upstream_policy: UpstreamPolicy::Block,
-            gap_policy: GapPolicy::Block,
-            bad_row_policy: BadRowPolicy::FailRun,
+            ..fixture_common::info("AfterSlowProcessor", "slate_test.after_slow", schema)
         }
     }
 

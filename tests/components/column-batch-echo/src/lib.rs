@@ -3,8 +3,8 @@
 //! see the README's Expectations.
 
 use slate_sdk::{
-    BadRowPolicy, Date, Field, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
-    ProcessError, ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, field, table,
+    Date, Field, FieldMode, FieldType, Guest, ProcessError, ProcessorInfo, RowSet, RowSetBuilder,
+    field, table,
 };
 
 /// The fixture processor.
@@ -39,19 +39,13 @@ pub fn schema() -> Vec<Field> {
 impl Guest for ColumnBatchEchoProcessor {
     fn info() -> ProcessorInfo {
         ProcessorInfo {
-            name: "ColumnBatchEchoProcessor".into(),
-            phase: Phase::Analytics,
-            version: "0.0.1".into(),
-            output_table: table("slate_test.every_type_echo"),
-            schema: schema(),
-            partition_column: "day".into(),
             key_columns: vec!["name".into()],
             inputs: vec![table(INPUT)],
-            upstream: vec![],
-            lookback: Lookback::None,
-            upstream_policy: UpstreamPolicy::Block,
-            gap_policy: GapPolicy::Block,
-            bad_row_policy: BadRowPolicy::FailRun,
+            ..fixture_common::info(
+                "ColumnBatchEchoProcessor",
+                "slate_test.every_type_echo",
+                schema(),
+            )
         }
     }
 

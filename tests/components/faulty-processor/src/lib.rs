@@ -2,8 +2,8 @@
 //! date's day of month; see the README's Expectations.
 
 use slate_sdk::{
-    BadRowPolicy, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase, ProcessError,
-    ProcessorInfo, RowSet, RowSetBuilder, Scalar, UpstreamPolicy, Value, field, table,
+    Date, FieldMode, FieldType, Guest, ProcessError, ProcessorInfo, RowSet, Scalar, Value, field,
+    table,
 };
 
 /// The fixture processor.
@@ -12,43 +12,24 @@ pub struct FaultyProcessor;
 const COLUMNS: [&str; 3] = ["day", "n", "loaded_at"];
 
 fn rows(date: Date, count: i64, loaded_at: Value) -> RowSet {
-    let mut builder = RowSetBuilder::new(&COLUMNS);
-    for n in 0..count {
-        builder.push(vec![Value::date(date), Value::int64(n), loaded_at.clone()]);
-    }
-    builder.finish()
+    fixture_common::numbered_rows(date, count, &COLUMNS, &[loaded_at])
 }
 
 impl Guest for FaultyProcessor {
     fn info() -> ProcessorInfo {
+        let loaded_at = field(
+            "loaded_at",
+            FieldType::Timestamp,
+            FieldMode::Nullable,
+            "Load time.",
+        );
         ProcessorInfo {
-            name: "FaultyProcessor".into(),
-            phase: Phase::Analytics,
-            version: "0.0.1".into(),
-            output_table: table("slate_test.faulty"),
-            schema: vec![
-                field(
-                    "day",
-                    FieldType::Date,
-                    FieldMode::Required,
-                    "The analysis date.",
-                ),
-                field("n", FieldType::Int64, FieldMode::Required, "Row number."),
-                field(
-                    "loaded_at",
-                    FieldType::Timestamp,
-                    FieldMode::Nullable,
-                    "Load time.",
-                ),
-            ],
-            partition_column: "day".into(),
-            key_columns: vec!["n".into()],
             inputs: vec![table("nba_raw.schedule")],
-            upstream: vec![],
-            lookback: Lookback::None,
-            upstream_policy: UpstreamPolicy::Block,
-            gap_policy: GapPolicy::Block,
-            bad_row_policy: BadRowPolicy::FailRun,
+            ..fixture_common::info(
+                "FaultyProcessor",
+                "slate_test.faulty",
+                fixture_common::numbered_schema([loaded_at]),
+            )
         }
     }
 
