@@ -1,16 +1,11 @@
 //! Test fixture: `AfterSlowProcessor` counts `SlowProcessor`'s rows for its
 //! date; see the README's Expectations.
 
-use slate_sdk::{
-    Date, FieldMode, FieldType, Guest, Phase, ProcessError, ProcessorInfo, RowSet, RowSetBuilder,
-    Value, field, table,
-};
+use slate_sdk::{FieldMode, FieldType, Phase, ProcessorInfo, RowSetBuilder, Value, field, table};
 
-/// The fixture processor.
-pub struct AfterSlowProcessor;
-
-impl Guest for AfterSlowProcessor {
-    fn info() -> ProcessorInfo {
+fixture_common::processor! {
+    AfterSlowProcessor,
+    info: {
         let schema = vec![
             field(
                 "day",
@@ -32,9 +27,8 @@ impl Guest for AfterSlowProcessor {
             upstream: vec!["SlowProcessor".into()],
             ..fixture_common::info("AfterSlowProcessor", "slate_test.after_slow", schema)
         }
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
+    },
+    process: |date| {
         let upstream = slate_sdk::read_rows(&table("slate_test.slow"), date, date)?;
         let mut rows = RowSetBuilder::new(&["day", "upstream_rows"]);
         rows.push(vec![
@@ -42,8 +36,5 @@ impl Guest for AfterSlowProcessor {
             Value::int64(upstream.rows.len() as i64),
         ]);
         Ok(rows.finish())
-    }
+    },
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(AfterSlowProcessor);

@@ -3,12 +3,8 @@
 //! see the README's Expectations.
 
 use slate_sdk::{
-    Date, Field, FieldMode, FieldType, Guest, ProcessError, ProcessorInfo, RowSet, RowSetBuilder,
-    field, table,
+    Field, FieldMode, FieldType, ProcessError, ProcessorInfo, RowSetBuilder, field, table,
 };
-
-/// The fixture processor.
-pub struct ColumnBatchEchoProcessor;
 
 /// The table it reads.
 pub const INPUT: &str = "slate_test.every_type";
@@ -36,20 +32,18 @@ pub fn schema() -> Vec<Field> {
         .collect()
 }
 
-impl Guest for ColumnBatchEchoProcessor {
-    fn info() -> ProcessorInfo {
-        ProcessorInfo {
-            key_columns: vec!["name".into()],
-            inputs: vec![table(INPUT)],
-            ..fixture_common::info(
-                "ColumnBatchEchoProcessor",
-                "slate_test.every_type_echo",
-                schema(),
-            )
-        }
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
+fixture_common::processor! {
+    ColumnBatchEchoProcessor,
+    info: ProcessorInfo {
+        key_columns: vec!["name".into()],
+        inputs: vec![table(INPUT)],
+        ..fixture_common::info(
+            "ColumnBatchEchoProcessor",
+            "slate_test.every_type_echo",
+            schema(),
+        )
+    },
+    process: |date| {
         let mut names: Vec<&str> = COLUMNS.iter().map(|(name, ..)| *name).collect();
         if (date.month, date.day) == (2, 28) {
             names.push("no_such_column");
@@ -70,8 +64,5 @@ impl Guest for ColumnBatchEchoProcessor {
             );
         }
         Ok(output.finish())
-    }
+    },
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(ColumnBatchEchoProcessor);

@@ -2,12 +2,8 @@
 //! date's day of month; see the README's Expectations.
 
 use slate_sdk::{
-    Date, FieldMode, FieldType, Guest, ProcessError, ProcessorInfo, RowSet, Scalar, Value, field,
-    table,
+    Date, FieldMode, FieldType, ProcessError, ProcessorInfo, RowSet, Scalar, Value, field, table,
 };
-
-/// The fixture processor.
-pub struct FaultyProcessor;
 
 const COLUMNS: [&str; 3] = ["day", "n", "loaded_at"];
 
@@ -15,8 +11,9 @@ fn rows(date: Date, count: i64, loaded_at: Value) -> RowSet {
     fixture_common::numbered_rows(date, count, &COLUMNS, &[loaded_at])
 }
 
-impl Guest for FaultyProcessor {
-    fn info() -> ProcessorInfo {
+fixture_common::processor! {
+    FaultyProcessor,
+    info: {
         let loaded_at = field(
             "loaded_at",
             FieldType::Timestamp,
@@ -31,9 +28,8 @@ impl Guest for FaultyProcessor {
                 fixture_common::numbered_schema([loaded_at]),
             )
         }
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
+    },
+    process: |date| {
         let timestamp = Value::Scalar(Scalar::Timestamp(1_767_225_600_000_000));
         match date.day {
             1 => Ok(rows(date, 2, timestamp)),
@@ -55,17 +51,14 @@ impl Guest for FaultyProcessor {
                     &["game_date", "no_such_column"],
                 );
                 match (undeclared, unknown_column) {
-                    (Err(undeclared), Err(unknown_column)) => Err(ProcessError::Internal(format!(
-                        "{undeclared:?}; {unknown_column:?}"
-                    ))),
+                    (Err(undeclared), Err(unknown_column)) => Err(ProcessError::Internal(
+                        format!("{undeclared:?}; {unknown_column:?}"),
+                    )),
                     _ => Err(ProcessError::Internal("a bad read succeeded".into())),
                 }
             }
             5 => Ok(rows(date, 3, Value::int64(1_700_000_000))),
             _ => Ok(rows(date, 1, timestamp)),
         }
-    }
+    },
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(FaultyProcessor);

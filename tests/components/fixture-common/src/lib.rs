@@ -2,7 +2,9 @@
 //! `info` that reads nothing and blocks on everything, and rows numbered
 //! from 0 under a `day` and an `n` column. A fixture (or a fixture family's
 //! own common crate) is this plus what makes it that fixture, written with
-//! struct update syntax over [`info`].
+//! struct update syntax over [`info`]. [`processor!`] writes the rest of a
+//! fixture crate: its struct, its `Guest` implementation and its export,
+//! so the crate holds only its `info` and what its `process` does.
 
 use slate_sdk::{
     BadRowPolicy, Date, Field, FieldMode, FieldType, GapPolicy, Lookback, Phase, ProcessorInfo,
@@ -58,4 +60,39 @@ pub fn numbered_rows(date: Date, count: i64, columns: &[&str], more: &[Value]) -
         rows.push(row);
     }
     rows.finish()
+}
+
+/// Declares the fixture processor `$name`: a unit struct whose
+/// [`Guest`](slate_sdk::Guest) implementation answers `info` with the
+/// `info:` expression and runs `process` as the `process:` body, exported
+/// when built as a component. The calling crate depends on `slate-sdk`.
+///
+/// ```ignore
+/// fixture_common::processor! {
+///     HostilePanic,
+///     info: hostile_common::info("HostilePanic", "hostile_panic"),
+///     process: |date| panic!("hostile panic on {date}"),
+/// }
+/// ```
+#[macro_export]
+macro_rules! processor {
+    ($name:ident, info: $info:expr, process: |$date:pat_param| $process:expr $(,)?) => {
+        #[doc = concat!("The `", stringify!($name), "` fixture processor.")]
+        pub struct $name;
+
+        impl ::slate_sdk::Guest for $name {
+            fn info() -> ::slate_sdk::ProcessorInfo {
+                $info
+            }
+
+            fn process(
+                $date: ::slate_sdk::Date,
+            ) -> ::core::result::Result<::slate_sdk::RowSet, ::slate_sdk::ProcessError> {
+                $process
+            }
+        }
+
+        #[cfg(target_arch = "wasm32")]
+        ::slate_sdk::export!($name);
+    };
 }

@@ -1,10 +1,7 @@
 //! Test fixture: `SlowProcessor` spins while its control row says `spin`;
 //! see the README's Expectations.
 
-use slate_sdk::{Columns, Date, Guest, ProcessError, ProcessorInfo, RowExt, RowSet, table};
-
-/// The fixture processor.
-pub struct SlowProcessor;
+use slate_sdk::{Columns, ProcessorInfo, RowExt, table};
 
 /// Spins until the host stops the instance.
 fn spin_forever() -> ! {
@@ -14,19 +11,17 @@ fn spin_forever() -> ! {
     }
 }
 
-impl Guest for SlowProcessor {
-    fn info() -> ProcessorInfo {
-        ProcessorInfo {
-            inputs: vec![table("slate_test.slow_control")],
-            ..fixture_common::info(
-                "SlowProcessor",
-                "slate_test.slow",
-                fixture_common::numbered_schema([]),
-            )
-        }
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
+fixture_common::processor! {
+    SlowProcessor,
+    info: ProcessorInfo {
+        inputs: vec![table("slate_test.slow_control")],
+        ..fixture_common::info(
+            "SlowProcessor",
+            "slate_test.slow",
+            fixture_common::numbered_schema([]),
+        )
+    },
+    process: |date| {
         let control = slate_sdk::read_rows(&table("slate_test.slow_control"), date, date)?;
         let mode = Columns::new(&control).index("mode")?;
         for row in &control.rows {
@@ -35,8 +30,5 @@ impl Guest for SlowProcessor {
             }
         }
         Ok(fixture_common::numbered_rows(date, 3, &["day", "n"], &[]))
-    }
+    },
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(SlowProcessor);
