@@ -15,14 +15,14 @@ use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
 use slate::plugin::RunLimits;
 use slate::plugin::spec::{Lookback, UpstreamPolicy};
-use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::rows::{Scalar, Value};
 use slate::runs::{ErrorKind, NewRun, RunFilter, RunRecord, RunStatus, Trigger};
-use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::schema::{ColumnType, TableName};
 use slate::store::{EmbeddedStore, RunLedger, Store, StoreError, Tables};
 
 use slate::store::InputSource;
 
-use crate::support::{TestHost, components, date, wait_until};
+use crate::support::{TestHost, components, date, set_control, wait_until};
 
 fn control_table() -> TableName {
     TableName::new("slate_test", "slow_control")
@@ -30,30 +30,14 @@ fn control_table() -> TableName {
 
 /// Makes SlowProcessor spin on `day` (or not), through its control table.
 pub fn set_spin(store: &dyn Store, day: NaiveDate, spin: bool) {
-    let schema = TableSchema {
-        columns: vec![
-            Column::new("day", ColumnType::Date, ColumnMode::Required),
-            Column::new("mode", ColumnType::String, ColumnMode::Required),
-        ],
-        partition_column: "day".into(),
-        key_columns: vec![],
-    };
-    store.ensure_table(&control_table(), &schema).unwrap();
-    let rows = if spin {
-        vec![vec![
-            Value::Scalar(Scalar::Date(wit_date(day))),
-            Value::Scalar(Scalar::String("spin".into())),
-        ]]
-    } else {
-        vec![]
-    };
-    let rows = RowSet {
-        columns: vec!["day".into(), "mode".into()],
-        rows,
-    };
-    store
-        .replace_partitions(&control_table(), &[day], &rows)
-        .unwrap();
+    let spinning: &[&[Scalar]] = &[&[Scalar::String("spin".into())]];
+    set_control(
+        store,
+        &control_table(),
+        day,
+        &[("mode", ColumnType::String)],
+        if spin { spinning } else { &[] },
+    );
 }
 
 fn runs_of(store: &dyn Store, processor: &str, day: NaiveDate) -> Vec<RunRecord> {

@@ -1,20 +1,8 @@
 //! The `slate` binary as a user runs it.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn slate(data_dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slate"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("run slate")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use crate::support::{slate, stderr};
 
 #[test]
 fn demo_then_run_prints_rows_for_both_processors() {
@@ -253,34 +241,22 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
 
 #[test]
 fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
-    use slate::rows::{RowSet, Scalar, Value, wit_date};
-    use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
-    use slate::store::{EmbeddedStore, RunLedger, Tables};
+    use slate::rows::Scalar;
+    use slate::schema::ColumnType;
+    use slate::store::{EmbeddedStore, RunLedger};
+
+    use crate::support::{hostile_control, set_control};
 
     let dir = tempfile::tempdir().unwrap();
     let day = crate::support::date("2026-01-11");
     let store_file = dir.path().join("slate.db");
-    {
-        let store = EmbeddedStore::open(&store_file).unwrap();
-        let control = TableName::new("slate_test", "hostile_control");
-        let schema = TableSchema {
-            columns: vec![
-                Column::new("day", ColumnType::Date, ColumnMode::Required),
-                Column::new("lines", ColumnType::Int64, ColumnMode::Required),
-            ],
-            partition_column: "day".into(),
-            key_columns: vec![],
-        };
-        store.ensure_table(&control, &schema).unwrap();
-        let rows = RowSet {
-            columns: vec!["day".into(), "lines".into()],
-            rows: vec![vec![
-                Value::Scalar(Scalar::Date(wit_date(day))),
-                Value::Scalar(Scalar::Int64(20_000)),
-            ]],
-        };
-        store.replace_partitions(&control, &[day], &rows).unwrap();
-    }
+    set_control(
+        &EmbeddedStore::open(&store_file).unwrap(),
+        &hostile_control(),
+        day,
+        &[("lines", ColumnType::Int64)],
+        &[&[Scalar::Int64(20_000)]],
+    );
     let plugins = tempfile::tempdir().unwrap();
     std::fs::copy(
         crate::support::components::HOSTILE_LOG_FLOOD,

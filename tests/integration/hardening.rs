@@ -14,8 +14,8 @@ use slate::runs::{ErrorKind, RunFilter, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger, Store};
 
 use crate::bookkeeping::set_spin;
-use crate::serve_process::{Server, TOKEN, slate};
-use crate::support::{components, date, wait_until};
+use crate::serve_process::{Server, TOKEN};
+use crate::support::{components, date, slate, stderr, wait_until};
 
 /// A data folder with the demo season loaded and 2026-01-11 run, made once
 /// per test binary and copied for each test.
@@ -27,11 +27,7 @@ fn demo_data() -> tempfile::TempDir {
             dir.path(),
             &["demo", "--from", "2026-01-11", "--to", "2026-01-11"],
         );
-        assert!(
-            demo.status.success(),
-            "{}",
-            String::from_utf8_lossy(&demo.stderr)
-        );
+        assert!(demo.status.success(), "{}", stderr(&demo));
         let path = dir.path().to_path_buf();
         (dir, path)
     });

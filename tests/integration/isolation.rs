@@ -13,12 +13,12 @@ use slate::ownership::{Ledger, OwnershipRefused, TableOwner};
 use slate::pipeline::Pipeline;
 use slate::plugin::{PluginError, RunLimits};
 use slate::registry::Registry;
-use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::rows::Scalar;
 use slate::runs::{ErrorKind, RunStatus};
-use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::schema::{ColumnType, TableName};
 use slate::store::{RunLedger, Store, Tables};
 
-use crate::support::{TestHost, components, date, season};
+use crate::support::{TestHost, components, date, hostile_control, season, set_control};
 
 fn versioned() -> TableName {
     TableName::new("slate_test", "versioned")
@@ -51,26 +51,21 @@ fn refused_at_load(host: &TestHost, component: &str) -> String {
 
 /// Fills the hostile control table for `day` with these INT64 settings.
 fn control(host: &TestHost, day: NaiveDate, settings: &[(&str, i64)]) {
-    let table = TableName::new("slate_test", "hostile_control");
-    let mut columns = vec![Column::new("day", ColumnType::Date, ColumnMode::Required)];
-    let mut row = vec![Value::Scalar(Scalar::Date(wit_date(day)))];
-    for (name, value) in settings {
-        columns.push(Column::new(name, ColumnType::Int64, ColumnMode::Required));
-        row.push(Value::Scalar(Scalar::Int64(*value)));
-    }
-    let schema = TableSchema {
-        columns: columns.clone(),
-        partition_column: "day".into(),
-        key_columns: vec![],
-    };
-    host.store.ensure_table(&table, &schema).unwrap();
-    let rows = RowSet {
-        columns: columns.into_iter().map(|c| c.name).collect(),
-        rows: vec![row],
-    };
-    host.store
-        .replace_partitions(&table, &[day], &rows)
-        .unwrap();
+    let columns: Vec<(&str, ColumnType)> = settings
+        .iter()
+        .map(|(name, _)| (*name, ColumnType::Int64))
+        .collect();
+    let values: Vec<Scalar> = settings
+        .iter()
+        .map(|(_, value)| Scalar::Int64(*value))
+        .collect();
+    set_control(
+        host.store.as_ref(),
+        &hostile_control(),
+        day,
+        &columns,
+        &[&values],
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ use slate::runs::{ErrorKind, RunFilter, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
 use crate::bookkeeping::set_spin;
-use crate::support::{components, date, wait_until};
+use crate::support::{components, date, slate, wait_until};
 
 pub(crate) const TOKEN: &str = "process-test-token";
 
@@ -130,16 +130,6 @@ pub(crate) fn agent() -> ureq::Agent {
         .timeout_global(Some(Duration::from_secs(120)))
         .build()
         .into()
-}
-
-pub(crate) fn slate(data_dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_slate"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("run slate")
 }
 
 #[test]

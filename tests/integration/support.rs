@@ -9,9 +9,9 @@ use slate::demo::{load_season, schedule_schema, schedule_table};
 use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
 use slate::plugin::{Plugin, RunLimits, Runtime};
-use slate::rows::RowSet;
+use slate::rows::{RowSet, Scalar, Value, wit_date};
 use slate::runs::{RunRecord, Trigger};
-use slate::schema::{TableName, TableSchema};
+use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::{EmbeddedStore, Store, Tables};
 use slate::store::{InputError, InputSource};
 
@@ -141,4 +141,65 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// Runs the `slate` binary on the data folder `data_dir` with `args`,
+/// logging errors only.
+pub fn slate(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run slate")
+}
+
+/// What a finished command wrote to stderr, as text.
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The control table the hostile fixtures read their settings from.
+pub fn hostile_control() -> TableName {
+    TableName::new("slate_test", "hostile_control")
+}
+
+/// Creates a fixture's control table `table` (a `day` column, then
+/// `columns`) and sets its rows on `day` to `rows`, each given without its
+/// `day`: how a test tells a fixture what to do on a date.
+pub fn set_control(
+    store: &dyn Tables,
+    table: &TableName,
+    day: NaiveDate,
+    columns: &[(&str, ColumnType)],
+    rows: &[&[Scalar]],
+) {
+    let mut schema = TableSchema {
+        columns: vec![Column::new("day", ColumnType::Date, ColumnMode::Required)],
+        partition_column: "day".into(),
+        key_columns: vec![],
+    };
+    for (name, column_type) in columns {
+        schema
+            .columns
+            .push(Column::new(name, *column_type, ColumnMode::Required));
+    }
+    store.ensure_table(table, &schema).expect("a control table");
+    let rows = RowSet {
+        columns: schema.columns.into_iter().map(|c| c.name).collect(),
+        rows: rows
+            .iter()
+            .map(|settings| {
+                let day = Scalar::Date(wit_date(day));
+                std::iter::once(day)
+                    .chain(settings.iter().cloned())
+                    .map(Value::Scalar)
+                    .collect()
+            })
+            .collect(),
+    };
+    store
+        .replace_partitions(table, &[day], &rows)
+        .expect("the control rows are written");
 }
