@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use slate::catalog::{self, CatalogError};
 use slate::demo::{load_season, schedule_table};
-use slate::deploy::{self, DeployCheck};
+use slate::deploy::{self, DeployCheck, DeployError};
 use slate::health;
 use slate::liveness::LeaseConfig;
 use slate::ownership::{Ledger, OwnershipRefused, TableOwner};
@@ -14,7 +14,7 @@ use slate::pipeline::Pipeline;
 use slate::plugin::{PluginError, RunLimits};
 use slate::registry::Registry;
 use slate::rows::Scalar;
-use slate::runs::{ErrorKind, RunStatus};
+use slate::runs::{ErrorKind, RunRecord, RunStatus};
 use slate::schema::{ColumnType, TableName};
 use slate::store::{RunLedger, Store, Tables};
 
@@ -29,21 +29,44 @@ fn ledger(store: &dyn Store) -> Ledger {
     Ledger::new(store.table_owners().unwrap(), store.host_owned())
 }
 
-/// A folder holding copies of these components, as `--plugin-dir` takes.
-fn plugin_dir(components: &[&str]) -> tempfile::TempDir {
+/// Loads the processors as a command would with a `--plugin-dir` holding
+/// only `component`, under the ownership the host's store records.
+fn load_with_plugin_dir_of(
+    host: &TestHost,
+    component: &str,
+) -> Result<Vec<catalog::Loaded>, CatalogError> {
     let dir = tempfile::tempdir().unwrap();
-    for path in components {
-        let name = std::path::Path::new(path).file_name().unwrap();
-        std::fs::copy(path, dir.path().join(name)).unwrap();
-    }
-    dir
+    let name = std::path::Path::new(component).file_name().unwrap();
+    std::fs::copy(component, dir.path().join(name)).unwrap();
+    catalog::load(
+        &host.runtime,
+        None,
+        Some(dir.path()),
+        &ledger(host.store.as_ref()),
+    )
 }
 
-/// The message of the `info` check that refused to load `component`.
-fn refused_at_load(host: &TestHost, component: &str) -> String {
+/// Deploys TableThief into `registry` beside `current`, under `ledger`,
+/// and answers why the deployment was refused.
+fn deploy_table_thief(
+    host: &TestHost,
+    registry: &Registry,
+    current: &Pipeline,
+    ledger: &Ledger,
+) -> DeployError {
+    let bytes = std::fs::read(components::HOSTILE_TABLE_THIEF).unwrap();
+    deploy::deploy(&host.runtime, registry, current, &bytes, None, ledger)
+        .err()
+        .expect("the deployment is refused")
+}
+
+/// Asserts that loading `component` is refused by the `info` check with a
+/// message that contains `expected`.
+fn assert_refused_at_load(component: &str, expected: &str) {
+    let host = TestHost::empty();
     let bytes = std::fs::read(component).unwrap();
     match host.runtime.load(&bytes) {
-        Err(PluginError::Info(message)) => message,
+        Err(PluginError::Info(message)) => assert!(message.contains(expected), "{message}"),
         Err(other) => panic!("{component} refused for another reason: {other}"),
         Ok(_) => panic!("{component} loaded"),
     }
@@ -95,14 +118,7 @@ fn a_processor_cannot_empty_another_processors_table_at_run_load_or_deploy() {
     assert_eq!(host.rows(&versioned(), day), before, "the owner's rows");
 
     // At load: a --plugin-dir holding it fails, naming the owner.
-    let dir = plugin_dir(&[components::HOSTILE_TABLE_THIEF]);
-    let loaded = catalog::load(
-        &host.runtime,
-        None,
-        Some(dir.path()),
-        &ledger(host.store.as_ref()),
-    );
-    match loaded {
+    match load_with_plugin_dir_of(&host, components::HOSTILE_TABLE_THIEF) {
         Err(CatalogError::Ownership { origin, refused }) => {
             assert!(origin.ends_with("hostile_table_thief.wasm"), "{origin}");
             assert!(matches!(
@@ -117,17 +133,7 @@ fn a_processor_cannot_empty_another_processors_table_at_run_load_or_deploy() {
     // At deploy: refused by the ownership check, the active set untouched.
     let registry = Registry::open(&host.dir.path().join("registry")).unwrap();
     let current = Pipeline::new(vec![owner.clone()]).unwrap();
-    let bytes = std::fs::read(components::HOSTILE_TABLE_THIEF).unwrap();
-    let rejected = deploy::deploy(
-        &host.runtime,
-        &registry,
-        &current,
-        &bytes,
-        None,
-        &ledger(host.store.as_ref()),
-    )
-    .err()
-    .expect("the deployment is refused");
+    let rejected = deploy_table_thief(&host, &registry, &current, &ledger(host.store.as_ref()));
     assert_eq!(rejected.check, DeployCheck::Ownership);
     assert!(rejected.reason.contains("owned by VersionedProcessor"));
     assert!(registry.active().unwrap().is_empty());
@@ -144,17 +150,7 @@ fn an_unowned_table_goes_to_the_first_processor_loaded_not_a_newcomer_under_anot
     // Nothing recorded yet: the registry version was loaded first.
     let current = Pipeline::new(vec![owner]).unwrap();
     let registry = Registry::open(&host.dir.path().join("registry")).unwrap();
-    let bytes = std::fs::read(components::HOSTILE_TABLE_THIEF).unwrap();
-    let rejected = deploy::deploy(
-        &host.runtime,
-        &registry,
-        &current,
-        &bytes,
-        None,
-        &Ledger::default(),
-    )
-    .err()
-    .expect("the newcomer is refused");
+    let rejected = deploy_table_thief(&host, &registry, &current, &Ledger::default());
     assert_eq!(rejected.check, DeployCheck::Ownership);
     assert!(rejected.reason.contains("owned by VersionedProcessor"));
 }
@@ -253,13 +249,7 @@ fn a_processor_cannot_overwrite_a_raw_input() {
     );
     assert_eq!(host.rows(&schedule_table(), day), schedule);
 
-    let dir = plugin_dir(&[components::HOSTILE_RAW_OVERWRITE]);
-    let loaded = catalog::load(
-        &host.runtime,
-        None,
-        Some(dir.path()),
-        &ledger(host.store.as_ref()),
-    );
+    let loaded = load_with_plugin_dir_of(&host, components::HOSTILE_RAW_OVERWRITE);
     assert!(matches!(
         loaded,
         Err(CatalogError::Ownership { ref refused, .. })
@@ -275,11 +265,9 @@ fn a_processor_cannot_overwrite_a_raw_input() {
 
 #[test]
 fn a_nullable_partition_column_is_refused_when_the_processor_loads() {
-    let host = TestHost::empty();
-    let message = refused_at_load(&host, components::HOSTILE_NULLABLE_PARTITION);
-    assert!(
-        message.contains("partition column `day` must be REQUIRED DATE, not NULLABLE DATE"),
-        "{message}"
+    assert_refused_at_load(
+        components::HOSTILE_NULLABLE_PARTITION,
+        "partition column `day` must be REQUIRED DATE, not NULLABLE DATE",
     );
 }
 
@@ -297,21 +285,17 @@ fn a_failed_run_leaves_no_new_table_behind() {
 
 #[test]
 fn a_looping_info_is_stopped_by_its_own_cpu_limit_and_names_it() {
-    let host = TestHost::empty();
-    let message = refused_at_load(&host, components::HOSTILE_INFO_LOOP);
-    assert!(
-        message.contains("CPU time limit of 1000 ms exceeded"),
-        "{message}"
+    assert_refused_at_load(
+        components::HOSTILE_INFO_LOOP,
+        "CPU time limit of 1000 ms exceeded",
     );
 }
 
 #[test]
 fn a_panicking_info_shows_the_panic_message() {
-    let host = TestHost::empty();
-    let message = refused_at_load(&host, components::HOSTILE_INFO_PANIC);
-    assert!(
-        message.contains("hostile info panic: no description today"),
-        "{message}"
+    assert_refused_at_load(
+        components::HOSTILE_INFO_PANIC,
+        "hostile info panic: no description today",
     );
 }
 
@@ -323,24 +307,25 @@ fn roomy() -> RunLimits {
     }
 }
 
+/// A run of WideOutput on a host with `limits`, told to return `rows` rows
+/// of `columns` columns.
+fn wide_output_run(limits: RunLimits, rows: i64, columns: i64) -> RunRecord {
+    let host = TestHost::with(limits, LeaseConfig::default());
+    let day = date("2026-01-11");
+    control(&host, day, &[("rows", rows), ("columns", columns)]);
+    host.run(&host.fixture(components::HOSTILE_WIDE_OUTPUT), day)
+}
+
 #[test]
 fn an_output_within_the_limits_loads_though_it_is_past_wasmtimes_default_bound() {
-    let host = TestHost::with(roomy(), LeaseConfig::default());
-    let day = date("2026-01-11");
-    control(&host, day, &[("rows", 135_000), ("columns", 32)]);
-    let wide = host.fixture(components::HOSTILE_WIDE_OUTPUT);
-    let record = host.run(&wide, day);
+    let record = wide_output_run(roomy(), 135_000, 32);
     assert_eq!(record.status, RunStatus::Success, "{record:?}");
     assert_eq!(record.rows_written, 135_000);
 }
 
 #[test]
 fn too_many_tiny_rows_fail_as_limit_output_with_the_limit_and_the_count() {
-    let host = TestHost::with(roomy(), LeaseConfig::default());
-    let day = date("2026-01-11");
-    control(&host, day, &[("rows", 2_000_000), ("columns", 2)]);
-    let flood = host.fixture(components::HOSTILE_WIDE_OUTPUT);
-    let record = host.run(&flood, day);
+    let record = wide_output_run(roomy(), 2_000_000, 2);
     assert_eq!(
         record.error_kind,
         Some(ErrorKind::LimitOutput),
@@ -359,11 +344,7 @@ fn an_output_past_the_transfer_bound_of_the_output_limits_fails_as_limit_output(
         max_output_bytes: 1 << 20,
         ..roomy()
     };
-    let host = TestHost::with(limits, LeaseConfig::default());
-    let day = date("2026-01-11");
-    control(&host, day, &[("rows", 135_000), ("columns", 32)]);
-    let wide = host.fixture(components::HOSTILE_WIDE_OUTPUT);
-    let record = host.run(&wide, day);
+    let record = wide_output_run(limits, 135_000, 32);
     assert_eq!(
         record.error_kind,
         Some(ErrorKind::LimitOutput),
