@@ -164,79 +164,65 @@ fn bad_fixtures_are_reported_with_file_line_and_field() {
     let scratch = tempfile::tempdir().unwrap();
     let component = bundled_component(scratch.path(), "player-daily-cache");
     let (inputs, _) = daily_cache_golden();
-    let run = |dir: &Path| {
-        slate(&[
-            "test",
-            &component,
-            "--date",
-            "2026-01-11",
-            "--fixtures",
-            dir.to_str().unwrap(),
-        ])
-    };
-    let copy = |name: &str| {
+    let summaries = "nba_analytics.player_game_summary.ndjson";
+    let text = std::fs::read_to_string(inputs.join(summaries)).unwrap();
+    // A copy of the golden inputs, in folder `name`, with `file` holding `contents`.
+    let inputs_with = |name: &str, file: &str, contents: String| {
         let dir = scratch.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
         for entry in std::fs::read_dir(&inputs).unwrap() {
             let path = entry.unwrap().path();
             std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
         }
+        std::fs::write(dir.join(file), contents).unwrap();
         dir
     };
-
-    let undeclared = copy("undeclared");
-    std::fs::write(undeclared.join("nba_raw.prop_lines.ndjson"), "").unwrap();
-    let output = run(&undeclared);
-    assert_eq!(output.status.code(), Some(4));
-    assert!(stdout(&output).contains("nba_raw.prop_lines.ndjson: table nba_raw.prop_lines is not among the processor's declared inputs"), "{}", stdout(&output));
-
-    let summaries = "nba_analytics.player_game_summary.ndjson";
-    let malformed = copy("malformed");
-    let text = std::fs::read_to_string(malformed.join(summaries)).unwrap();
-    std::fs::write(malformed.join(summaries), format!("{text}{{not json\n")).unwrap();
-    let output = run(&malformed);
-    assert_eq!(output.status.code(), Some(4));
-    let line = text.lines().count() + 1;
-    assert!(
-        stdout(&output).contains(&format!("{summaries}:{line}: not a JSON object")),
-        "{}",
-        stdout(&output)
-    );
-
-    let text_lines: Vec<&str> = text.lines().collect();
-    let with_line_3 = |row: serde_json::Value| {
-        let mut lines: Vec<String> = text_lines.iter().map(|l| l.to_string()).collect();
+    // The summaries, with `field` of line 3 set to `value`.
+    let with_line_3 = |field: &str, value: serde_json::Value| {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut row: serde_json::Value = serde_json::from_str(&lines[2]).unwrap();
+        row[field] = value;
         lines[2] = row.to_string();
         lines.join("\n")
     };
-    let line_3: serde_json::Value = serde_json::from_str(text_lines[2]).unwrap();
+    // `slate test` refuses the fixtures in `dir` with exit code 4, saying `expected`.
+    let assert_refused = |dir: &Path, expected: &str| {
+        let output = slate(&[
+            "test",
+            &component,
+            "--date",
+            "2026-01-11",
+            "--fixtures",
+            dir.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(4));
+        assert!(stdout(&output).contains(expected), "{}", stdout(&output));
+    };
 
-    let unknown_field = copy("unknown-field");
-    let mut row = line_3.clone();
-    row["bogus"] = serde_json::json!(1);
-    std::fs::write(unknown_field.join(summaries), with_line_3(row)).unwrap();
-    let output = run(&unknown_field);
-    assert_eq!(output.status.code(), Some(4));
-    assert!(
-        stdout(&output).contains(&format!(
-            "{summaries}:3: field `bogus`: not in the table's schema"
-        )),
-        "{}",
-        stdout(&output)
+    assert_refused(
+        &inputs_with("undeclared", "nba_raw.prop_lines.ndjson", String::new()),
+        "nba_raw.prop_lines.ndjson: table nba_raw.prop_lines is not among the processor's declared inputs",
     );
-
-    let wrong_type = copy("wrong-type");
-    let mut row = line_3;
-    row["points"] = serde_json::json!("lots");
-    std::fs::write(wrong_type.join(summaries), with_line_3(row)).unwrap();
-    let output = run(&wrong_type);
-    assert_eq!(output.status.code(), Some(4));
-    assert!(
-        stdout(&output).contains(&format!(
-            "{summaries}:3: field `points`: expected INT64, got \"lots\""
-        )),
-        "{}",
-        stdout(&output)
+    let line = text.lines().count() + 1;
+    assert_refused(
+        &inputs_with("malformed", summaries, format!("{text}{{not json\n")),
+        &format!("{summaries}:{line}: not a JSON object"),
+    );
+    assert_refused(
+        &inputs_with(
+            "unknown-field",
+            summaries,
+            with_line_3("bogus", serde_json::json!(1)),
+        ),
+        &format!("{summaries}:3: field `bogus`: not in the table's schema"),
+    );
+    assert_refused(
+        &inputs_with(
+            "wrong-type",
+            summaries,
+            with_line_3("points", serde_json::json!("lots")),
+        ),
+        &format!("{summaries}:3: field `points`: expected INT64, got \"lots\""),
     );
 }
 
