@@ -10,7 +10,7 @@ use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
 use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::{RowSet, Scalar, Value, wit_date};
-use slate::runs::{RunRecord, Trigger};
+use slate::runs::{ErrorKind, RunRecord, RunStatus, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::{EmbeddedStore, Store, Tables};
 use slate::store::{InputError, InputSource};
@@ -202,4 +202,28 @@ pub fn set_control(
     store
         .replace_partitions(table, &[day], &rows)
         .expect("the control rows are written");
+}
+
+/// Asserts that `reaped` was reaped as stale: failed, of kind `stale`,
+/// for the reason that `host` stopped renewing its lease at its last
+/// heartbeat, `last_heartbeat`.
+pub fn assert_reaped_as_stale(
+    reaped: &RunRecord,
+    host: &str,
+    last_heartbeat: chrono::DateTime<chrono::Utc>,
+) {
+    assert_eq!(
+        (reaped.status, reaped.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::Stale))
+    );
+    assert_eq!(
+        reaped.reason.as_deref(),
+        Some(
+            format!(
+                "host {host} stopped renewing at {}",
+                last_heartbeat.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            )
+            .as_str()
+        )
+    );
 }
