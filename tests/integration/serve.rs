@@ -21,17 +21,17 @@ use tower::ServiceExt;
 
 use crate::support::{components, shared_compiled_cache};
 
-const TOKEN: &str = "test-token-0123456789";
+pub(crate) const TOKEN: &str = "test-token-0123456789";
 
 /// A served host on a fresh store and registry.
-struct Served {
+pub(crate) struct Served {
     state: AppState,
     store: Arc<EmbeddedStore>,
     _dir: tempfile::TempDir,
 }
 
 impl Served {
-    fn new() -> Served {
+    pub(crate) fn new() -> Served {
         Served::configured(|_| {}, None)
     }
 
@@ -75,7 +75,7 @@ impl Served {
         }
     }
 
-    fn router(&self) -> Router {
+    pub(crate) fn router(&self) -> Router {
         router(self.state.clone())
     }
 
@@ -92,17 +92,11 @@ impl Served {
     }
 
     async fn get(&self, uri: &str) -> (StatusCode, Json) {
-        self.call(Request::get(uri).body(Body::empty()).unwrap())
-            .await
+        self.call(get(uri)).await
     }
 
     async fn post_json(&self, uri: &str, body: Json) -> (StatusCode, Json) {
-        self.call(authorized(
-            Request::post(uri),
-            "application/json",
-            body.to_string(),
-        ))
-        .await
+        self.call(json_post(uri, body)).await
     }
 
     async fn put_component(&self, name: &str, bytes: Vec<u8>) -> (StatusCode, Json) {
@@ -119,7 +113,8 @@ impl Served {
     }
 }
 
-fn authorized(
+/// The request `builder` makes, with the bearer token, `content_type` and `body`.
+pub(crate) fn authorized(
     builder: axum::http::request::Builder,
     content_type: &str,
     body: impl Into<Body>,
@@ -129,6 +124,16 @@ fn authorized(
         .header(header::CONTENT_TYPE, content_type)
         .body(body.into())
         .unwrap()
+}
+
+/// An authorized POST of the JSON `body` to `uri`.
+fn json_post(uri: &str, body: Json) -> Request<Body> {
+    authorized(Request::post(uri), "application/json", body.to_string())
+}
+
+/// A GET of `uri`, without a token.
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
 }
 
 fn fixture(path: &str) -> Vec<u8> {
@@ -257,11 +262,7 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
     .map(|date| {
         (
             "a lenient or out-of-range date",
-            authorized(
-                Request::post("/process-date"),
-                "application/json",
-                json!({"analysis_date": date}).to_string(),
-            ),
+            json_post("/process-date", json!({"analysis_date": date})),
             StatusCode::BAD_REQUEST,
             "analysis_date",
         )
@@ -269,68 +270,55 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
     let cases: Vec<(&str, Request<Body>, StatusCode, &str)> = lenient
         .chain([(
             "a backfill ending out of range",
-            authorized(
-                Request::post("/backfill"),
-                "application/json",
-                json!({"start_date": "2026-01-10", "end_date": "9999-12-31"}).to_string(),
-            ),
+            json_post("/backfill", json!({"start_date": "2026-01-10", "end_date": "9999-12-31"})),
             StatusCode::BAD_REQUEST,
             "end_date",
         )])
         .chain(vec![
         (
             "an invalid date",
-            authorized(
-                Request::post("/process-date"),
-                "application/json",
-                json!({"analysis_date": "2026-02-30"}).to_string(),
-            ),
+            json_post("/process-date", json!({"analysis_date": "2026-02-30"})),
             StatusCode::BAD_REQUEST,
             "analysis_date",
         ),
         (
             "an unknown processor",
-            authorized(
-                Request::post("/process-date"),
-                "application/json",
-                json!({"analysis_date": "2026-01-11", "processors": ["NopeProcessor"]}).to_string(),
+            json_post(
+                "/process-date",
+                json!({"analysis_date": "2026-01-11", "processors": ["NopeProcessor"]}),
             ),
             StatusCode::BAD_REQUEST,
             "processors",
         ),
         (
             "a wrong type",
-            authorized(
-                Request::post("/process-date"),
-                "application/json",
-                json!({"analysis_date": "2026-01-11", "processors": "PlayerGameSummaryProcessor"})
-                    .to_string(),
+            json_post(
+                "/process-date",
+                json!({"analysis_date": "2026-01-11", "processors": "PlayerGameSummaryProcessor"}),
             ),
             StatusCode::BAD_REQUEST,
             "processors",
         ),
         (
             "an unknown field",
-            authorized(
-                Request::post("/process-date"),
-                "application/json",
-                json!({"analysis_date": "2026-01-11", "date": "2026-01-11"}).to_string(),
+            json_post(
+                "/process-date",
+                json!({"analysis_date": "2026-01-11", "date": "2026-01-11"}),
             ),
             StatusCode::BAD_REQUEST,
             "date",
         ),
         (
             "a missing field",
-            authorized(Request::post("/process-date"), "application/json", "{}"),
+            json_post("/process-date", json!({})),
             StatusCode::BAD_REQUEST,
             "analysis_date",
         ),
         (
             "a body that is too large",
-            authorized(
-                Request::post("/process-date"),
-                "application/json",
-                json!({"analysis_date": "2026-01-11", "processors": vec!["X"; 200]}).to_string(),
+            json_post(
+                "/process-date",
+                json!({"analysis_date": "2026-01-11", "processors": vec!["X"; 200]}),
             ),
             StatusCode::PAYLOAD_TOO_LARGE,
             "body",
@@ -347,92 +335,80 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
         ),
         (
             "a backfill ending before it starts",
-            authorized(
-                Request::post("/backfill"),
-                "application/json",
-                json!({"start_date": "2026-01-11", "end_date": "2026-01-01"}).to_string(),
-            ),
+            json_post("/backfill", json!({"start_date": "2026-01-11", "end_date": "2026-01-01"})),
             StatusCode::BAD_REQUEST,
             "end_date",
         ),
         (
             "a backfill with an invalid start date",
-            authorized(
-                Request::post("/backfill"),
-                "application/json",
-                json!({"start_date": "2026-13-01", "end_date": "2026-01-01"}).to_string(),
-            ),
+            json_post("/backfill", json!({"start_date": "2026-13-01", "end_date": "2026-01-01"})),
             StatusCode::BAD_REQUEST,
             "start_date",
         ),
         (
             "an unknown reprocess mode",
-            authorized(
-                Request::post("/backfill"),
-                "application/json",
-                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "reprocess": "some"})
-                    .to_string(),
+            json_post(
+                "/backfill",
+                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "reprocess": "some"}),
             ),
             StatusCode::BAD_REQUEST,
             "reprocess",
         ),
         (
             "a parallelism beyond the pool",
-            authorized(
-                Request::post("/backfill"),
-                "application/json",
-                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "parallelism": 99})
-                    .to_string(),
+            json_post(
+                "/backfill",
+                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "parallelism": 99}),
             ),
             StatusCode::BAD_REQUEST,
             "parallelism",
         ),
         (
             "a backfill of an unknown processor",
-            authorized(
-                Request::post("/backfill"),
-                "application/json",
-                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "processors": ["Nope"]})
-                    .to_string(),
+            json_post(
+                "/backfill",
+                json!({
+                    "start_date": "2026-01-01",
+                    "end_date": "2026-01-02",
+                    "processors": ["Nope"],
+                }),
             ),
             StatusCode::BAD_REQUEST,
             "processors",
         ),
         (
             "a runs filter with an invalid date",
-            Request::get("/runs?date=yesterday").body(Body::empty()).unwrap(),
+            get("/runs?date=yesterday"),
             StatusCode::BAD_REQUEST,
             "date",
         ),
         (
             "an unknown runs filter",
-            Request::get("/runs?colour=red").body(Body::empty()).unwrap(),
+            get("/runs?colour=red"),
             StatusCode::BAD_REQUEST,
             "colour",
         ),
         (
             "an invalid status filter",
-            Request::get("/runs?status=great").body(Body::empty()).unwrap(),
+            get("/runs?status=great"),
             StatusCode::BAD_REQUEST,
             "status",
         ),
         (
             "an unknown run",
-            Request::get("/runs/no-such-run").body(Body::empty()).unwrap(),
+            get("/runs/no-such-run"),
             StatusCode::NOT_FOUND,
             "id",
         ),
         (
             "an unknown backfill",
-            Request::get("/backfills/no-such-backfill")
-                .body(Body::empty())
-                .unwrap(),
+            get("/backfills/no-such-backfill"),
             StatusCode::NOT_FOUND,
             "id",
         ),
         (
             "an unknown endpoint",
-            Request::get("/process-dates").body(Body::empty()).unwrap(),
+            get("/process-dates"),
             StatusCode::NOT_FOUND,
             "path",
         ),
@@ -627,44 +603,39 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
         StatusCode::OK
     );
 
-    let (status, rejected) = served.put_component("OtherName", v1.clone()).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{rejected}");
-    assert_eq!(rejected["check"], "name");
-    let (status, rejected) = served
-        .put_component("VersionedProcessor", b"not a component".to_vec())
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(rejected["check"], "component");
-    let (status, rejected) = served
-        .put_component(
+    // A bad component is refused with 422, naming the check it failed and,
+    // for some, why.
+    for (name, bytes, check, reason) in [
+        ("OtherName", v1.clone(), "name", None),
+        (
+            "VersionedProcessor",
+            b"not a component".to_vec(),
+            "component",
+            None,
+        ),
+        (
             "VersionedProcessor",
             fixture(components::VERSIONED_V3_INVALID),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(rejected["check"], "info");
-    assert!(
-        rejected["error"]
-            .as_str()
-            .unwrap()
-            .contains("partition column `no_such_column` is not in the schema"),
-        "{rejected}"
-    );
-
-    let (status, rejected) = served
-        .put_component(
+            "info",
+            Some("partition column `no_such_column` is not in the schema"),
+        ),
+        (
             "VersionedProcessor",
             fixture(components::VERSIONED_UNKNOWN_UPSTREAM),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(rejected["check"], "dependencies");
-    assert!(
-        rejected["error"].as_str().unwrap().contains(
-            "VersionedProcessor depends on NoSuchProcessor, which is not a known processor"
+            "dependencies",
+            Some("VersionedProcessor depends on NoSuchProcessor, which is not a known processor"),
         ),
-        "{rejected}"
-    );
+    ] {
+        let (status, rejected) = served.put_component(name, bytes).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{rejected}");
+        assert_eq!(rejected["check"], check);
+        if let Some(reason) = reason {
+            assert!(
+                rejected["error"].as_str().unwrap().contains(reason),
+                "{rejected}"
+            );
+        }
+    }
 
     let active = |listed: &Json| {
         listed
