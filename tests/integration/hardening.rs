@@ -15,7 +15,7 @@ use slate::store::{EmbeddedStore, RunLedger, Store};
 
 use crate::bookkeeping::set_spin;
 use crate::serve_process::{Server, TOKEN};
-use crate::support::{components, date, slate, stderr, wait_until};
+use crate::support::{components, date, runs_still_running, slate, stderr, wait_until};
 
 /// A data folder with the demo season loaded and 2026-01-11 run, made once
 /// per test binary and copied for each test.
@@ -403,12 +403,7 @@ fn kill_9_under_concurrent_load_leaves_no_stuck_run_duplicate_or_partial_date() 
     drop(server);
     let store = EmbeddedStore::open_read_only(&data.path().join("slate.db")).unwrap();
     check_no_duplicates_or_partial_dates(&store);
-    let stuck = store
-        .runs(&RunFilter {
-            status: Some(RunStatus::Running),
-            ..RunFilter::default()
-        })
-        .unwrap();
+    let stuck = runs_still_running(&store);
     assert!(stuck.is_empty(), "{stuck:?}");
 }
 

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 use slate::plugin::content_hash;
-use slate::runs::{ErrorKind, RunFilter, RunStatus};
+use slate::runs::{ErrorKind, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
 use crate::bookkeeping::set_spin;
-use crate::support::{components, date, slate, wait_until};
+use crate::support::{components, date, runs_still_running, slate, wait_until};
 
 pub(crate) const TOKEN: &str = "process-test-token";
 
@@ -204,12 +204,7 @@ fn a_served_host_runs_dates_reports_and_shuts_down_without_leaving_a_running_run
     let stopped = store.run(&spinning).unwrap().unwrap();
     assert_eq!(stopped.status, RunStatus::Failed);
     assert_eq!(stopped.error_kind, Some(ErrorKind::Shutdown), "{stopped:?}");
-    let running = store
-        .runs(&RunFilter {
-            status: Some(RunStatus::Running),
-            ..RunFilter::default()
-        })
-        .unwrap();
+    let running = runs_still_running(&store);
     assert!(running.is_empty(), "no running record is left: {running:?}");
 }
 

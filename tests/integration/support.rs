@@ -10,9 +10,9 @@ use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
 use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::{RowSet, Scalar, Value, wit_date};
-use slate::runs::{ErrorKind, RunRecord, RunStatus, Trigger};
+use slate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
-use slate::store::{EmbeddedStore, Store, Tables};
+use slate::store::{EmbeddedStore, RunLedger, Store, Tables};
 use slate::store::{InputError, InputSource};
 
 /// Paths of the fixture components built from `tests/components/` (by
@@ -226,4 +226,14 @@ pub fn assert_reaped_as_stale(
             .as_str()
         )
     );
+}
+
+/// The runs `store` still records as running.
+pub fn runs_still_running(store: &dyn RunLedger) -> Vec<RunRecord> {
+    store
+        .runs(&RunFilter {
+            status: Some(RunStatus::Running),
+            ..RunFilter::default()
+        })
+        .expect("the runs can be listed")
 }
