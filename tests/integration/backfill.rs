@@ -99,11 +99,7 @@ fn each_reprocess_mode_redoes_exactly_its_runs_over_25_dates() {
 #[test]
 fn a_lookback_processor_waits_for_its_upstream_on_earlier_dates_and_other_dates_run_in_parallel() {
     let host = TestHost::with_demo_season();
-    let pipeline = Pipeline::new(vec![
-        host.bundled("player-game-summary"),
-        host.bundled("player-daily-cache"),
-    ])
-    .unwrap();
+    let pipeline = host.bundled_pipeline(&["player-game-summary", "player-daily-cache"]);
     let request = BackfillRequest {
         start: date("2025-12-01"),
         end: date("2025-12-20"),

@@ -584,11 +584,7 @@ fn opening_night_is_no_lookback_gap_for_anyone_downstream() {
 #[test]
 fn a_missing_date_blocks_its_downstream_and_is_flagged_in_later_lookbacks() {
     let host = TestHost::with_demo_season();
-    let pipeline = Pipeline::new(vec![
-        host.bundled("player-game-summary"),
-        host.bundled("player-daily-cache"),
-    ])
-    .unwrap();
+    let pipeline = host.bundled_pipeline(&["player-game-summary", "player-daily-cache"]);
     let all = pipeline.select(&[]).unwrap();
     for day in ["2026-01-05", "2026-01-06", "2026-01-07"] {
         pipeline

@@ -8,6 +8,7 @@ use slate::demo::season::{Season, SeasonConfig};
 use slate::demo::{load_season, schedule_schema, schedule_table};
 use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
+use slate::pipeline::Pipeline;
 use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::{RowSet, Scalar, Value, wit_date};
 use slate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
@@ -83,6 +84,18 @@ impl TestHost {
         self.runtime
             .load(bundled.bytes)
             .expect("the bundled plugin loads")
+    }
+
+    /// A pipeline of the bundled plugins `packages`, by crate name.
+    pub fn bundled_pipeline(&self, packages: &[&str]) -> Pipeline {
+        Pipeline::new(packages.iter().map(|p| self.bundled(p)).collect())
+            .expect("the bundled plugins form a pipeline")
+    }
+
+    /// A pipeline of every bundled plugin.
+    pub fn every_bundled_processor(&self) -> Pipeline {
+        let packages: Vec<&str> = PLUGINS.iter().map(|p| p.package).collect();
+        self.bundled_pipeline(&packages)
     }
 
     /// Loads a fixture component from its path.
