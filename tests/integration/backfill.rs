@@ -11,7 +11,7 @@ use slate::pipeline::Pipeline;
 use slate::runs::{RunFilter, RunRecord, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
-use crate::support::{TestHost, components, date};
+use crate::support::{TestHost, components, date, plugin_dir};
 
 fn request(pipeline: &Pipeline, from: &str, to: &str, reprocess: Reprocess) -> BackfillRequest {
     BackfillRequest {
@@ -148,12 +148,7 @@ fn a_lookback_processor_waits_for_its_upstream_on_earlier_dates_and_other_dates_
 #[test]
 fn slate_backfill_prints_a_summary_and_exits_non_zero_when_a_run_failed() {
     let data = tempfile::tempdir().unwrap();
-    let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        components::FAULTY_PROCESSOR,
-        plugins.path().join("faulty.wasm"),
-    )
-    .unwrap();
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
     EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let slate = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_slate"))

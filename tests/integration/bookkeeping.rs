@@ -22,7 +22,9 @@ use slate::store::{EmbeddedStore, RunLedger, Store, StoreError, Tables};
 
 use slate::store::InputSource;
 
-use crate::support::{TestHost, assert_reaped_as_stale, components, date, set_control, wait_until};
+use crate::support::{
+    TestHost, assert_reaped_as_stale, components, date, plugin_dir, set_control, wait_until,
+};
 
 fn control_table() -> TableName {
     TableName::new("slate_test", "slow_control")
@@ -53,11 +55,7 @@ fn runs_of(store: &dyn Store, processor: &str, day: NaiveDate) -> Vec<RunRecord>
 #[test]
 fn a_killed_run_is_reaped_at_the_next_host_start_and_the_date_runs_again() {
     let data = tempfile::tempdir().unwrap();
-    let plugins = tempfile::tempdir().unwrap();
-    for component in [components::SLOW_PROCESSOR, components::AFTER_SLOW_PROCESSOR] {
-        let name = std::path::Path::new(component).file_name().unwrap();
-        std::fs::copy(component, plugins.path().join(name)).unwrap();
-    }
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR, components::AFTER_SLOW_PROCESSOR]);
     let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let day = date("2026-01-11");
     set_spin(&store, day, true);

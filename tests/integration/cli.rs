@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::support::{slate, stderr};
+use crate::support::{components, plugin_dir, slate, stderr};
 
 #[test]
 fn demo_then_run_prints_rows_for_both_processors() {
@@ -100,15 +100,9 @@ fn bad_input_gets_a_one_line_error_and_a_failing_exit() {
 #[test]
 fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(
-        crate::support::components::ONE_BAD_ROW_QUARANTINED,
-        plugins.join("one_bad_row_quarantined.wasm"),
-    )
-    .unwrap();
+    let plugins = plugin_dir(&[components::ONE_BAD_ROW_QUARANTINED]);
     slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
-    let plugin_dir = plugins.to_str().unwrap();
+    let plugin_dir = plugins.path().to_str().unwrap();
 
     let run = slate(
         dir.path(),
@@ -181,12 +175,7 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
 
     // A --plugin-dir processor that names a raw input stops the command
     // before anything runs, naming the table and why.
-    let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        crate::support::components::HOSTILE_RAW_OVERWRITE,
-        plugins.path().join("raw_overwrite.wasm"),
-    )
-    .unwrap();
+    let plugins = plugin_dir(&[components::HOSTILE_RAW_OVERWRITE]);
     let plugin_dir = plugins.path().to_str().unwrap();
     let refused = slate(
         dir.path(),
@@ -257,12 +246,7 @@ fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
         &[("lines", ColumnType::Int64)],
         &[&[Scalar::Int64(20_000)]],
     );
-    let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        crate::support::components::HOSTILE_LOG_FLOOD,
-        plugins.path().join("log_flood.wasm"),
-    )
-    .unwrap();
+    let plugins = plugin_dir(&[components::HOSTILE_LOG_FLOOD]);
     let run = Command::new(env!("CARGO_BIN_EXE_slate"))
         .arg("--data-dir")
         .arg(dir.path())
@@ -311,7 +295,7 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
         // The same strict dates on every path.
         &[
             "test",
-            crate::support::components::VERSIONED_V1,
+            components::VERSIONED_V1,
             "--date= 2026-01-10",
             "--fixtures",
             ".",

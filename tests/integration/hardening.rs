@@ -15,7 +15,7 @@ use slate::store::{EmbeddedStore, RunLedger, Store};
 
 use crate::bookkeeping::set_spin;
 use crate::serve_process::{Server, TOKEN};
-use crate::support::{components, date, runs_still_running, slate, stderr, wait_until};
+use crate::support::{components, date, plugin_dir, runs_still_running, slate, stderr, wait_until};
 
 /// A data folder with the demo season loaded and 2026-01-11 run, made once
 /// per test binary and copied for each test.
@@ -253,8 +253,7 @@ fn a_body_that_never_arrives_gets_a_json_408_once_the_body_timeout_passes() {
 #[test]
 fn slate_reap_reaps_the_runs_of_a_server_killed_on_this_machine() {
     let data = tempfile::tempdir().unwrap();
-    let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(components::SLOW_PROCESSOR, plugins.path().join("slow.wasm")).unwrap();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
     let day = date("2026-01-12");
     {
         let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();

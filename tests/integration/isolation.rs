@@ -18,7 +18,9 @@ use slate::runs::{ErrorKind, RunRecord, RunStatus};
 use slate::schema::{ColumnType, TableName};
 use slate::store::{RunLedger, Store, Tables};
 
-use crate::support::{TestHost, components, date, hostile_control, season, set_control};
+use crate::support::{
+    TestHost, components, date, hostile_control, plugin_dir, season, set_control,
+};
 
 fn versioned() -> TableName {
     TableName::new("slate_test", "versioned")
@@ -35,9 +37,7 @@ fn load_with_plugin_dir_of(
     host: &TestHost,
     component: &str,
 ) -> Result<Vec<catalog::Loaded>, CatalogError> {
-    let dir = tempfile::tempdir().unwrap();
-    let name = std::path::Path::new(component).file_name().unwrap();
-    std::fs::copy(component, dir.path().join(name)).unwrap();
+    let dir = plugin_dir(&[component]);
     catalog::load(
         &host.runtime,
         None,

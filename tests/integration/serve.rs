@@ -19,7 +19,7 @@ use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, router};
 use slate::store::{EmbeddedStore, RunLedger, Store};
 use tower::ServiceExt;
 
-use crate::support::{components, shared_compiled_cache};
+use crate::support::{components, plugin_dir, shared_compiled_cache};
 
 pub(crate) const TOKEN: &str = "test-token-0123456789";
 
@@ -817,8 +817,7 @@ async fn a_run_claimed_before_a_deployment_finishes_on_the_version_it_started_wi
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shutdown_refuses_new_work_and_lets_accepted_runs_finish_within_the_grace_period() {
     use slate::runs::{ErrorKind, RunStatus};
-    let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(components::SLOW_PROCESSOR, plugins.path().join("slow.wasm")).unwrap();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
     // SlowProcessor spins on its date until its 1.5 s of CPU are spent:
     // a run that ends on its own, well within the 30 s grace period.
     let limits = RunLimits {

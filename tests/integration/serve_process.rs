@@ -13,7 +13,7 @@ use slate::runs::{ErrorKind, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
 use crate::bookkeeping::set_spin;
-use crate::support::{components, date, runs_still_running, slate, wait_until};
+use crate::support::{components, date, plugin_dir, runs_still_running, slate, wait_until};
 
 pub(crate) const TOKEN: &str = "process-test-token";
 
@@ -135,8 +135,7 @@ pub(crate) fn agent() -> ureq::Agent {
 #[test]
 fn a_served_host_runs_dates_reports_and_shuts_down_without_leaving_a_running_run() {
     let data = tempfile::tempdir().unwrap();
-    let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(components::SLOW_PROCESSOR, plugins.path().join("slow.wasm")).unwrap();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
     let spin_day = date("2026-01-12");
     {
         let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();

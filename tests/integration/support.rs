@@ -156,6 +156,19 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
+/// A folder holding copies of the fixture `components`, under their own
+/// file names, as `--plugin-dir` takes.
+pub fn plugin_dir(components: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    for component in components {
+        let name = std::path::Path::new(component)
+            .file_name()
+            .expect("a component file");
+        std::fs::copy(component, dir.path().join(name)).expect("the fixture was built");
+    }
+    dir
+}
+
 /// Runs the `slate` binary on the data folder `data_dir` with `args`,
 /// logging errors only.
 pub fn slate(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
