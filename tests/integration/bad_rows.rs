@@ -8,7 +8,7 @@ use slate::runs::{ErrorKind, RunStatus};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::{RunLedger, Tables};
 
-use crate::support::{TestHost, components, date};
+use crate::support::{TestHost, components, date, failure_message};
 
 fn failing_table() -> TableName {
     TableName::new("slate_test", "one_bad_row_fails_run")
@@ -61,8 +61,7 @@ fn under_fail_run_one_bad_row_of_199_writes_nothing_and_names_row_field_and_valu
     let record = host.run(&plugin, day);
 
     assert_eq!(record.status, RunStatus::Failed);
-    assert_eq!(record.error_kind, Some(ErrorKind::Validation));
-    let message = record.error_message.unwrap();
+    let message = failure_message(&record, ErrorKind::Validation);
     assert!(
         message.starts_with("1 of 199 rows failed validation with 1 error\n"),
         "{message}"

@@ -20,7 +20,7 @@ use slate::store::{RunLedger, RunOutput, Store, Tables};
 use slate::testing::golden;
 
 use crate::emulator;
-use crate::support::{TestHost, components, date, season};
+use crate::support::{TestHost, components, date, failure_message, season};
 
 /// A host whose store is a fresh set of datasets on the emulator.
 struct BigQueryHost {
@@ -158,11 +158,8 @@ fn under_fail_run_a_bad_row_is_caught_before_the_load_and_named() {
 
     let record = host.run(&plugin, date("2026-02-02"));
 
-    assert_eq!(
-        (record.status, record.error_kind),
-        (RunStatus::Failed, Some(ErrorKind::Validation))
-    );
-    let message = record.error_message.unwrap();
+    assert_eq!(record.status, RunStatus::Failed);
+    let message = failure_message(&record, ErrorKind::Validation);
     assert!(
         message.contains(
             "row 137 (player_lookup=\"player_137\", game_date=\"2026-02-02\"): field \
@@ -305,12 +302,7 @@ fn a_processor_cannot_forge_the_run_history_in_bigquery() {
 
     let forge = bigquery.fixture(components::HOSTILE_HISTORY_FORGE);
     let refused = bigquery.run(&forge, day);
-    assert_eq!(
-        refused.error_kind,
-        Some(ErrorKind::Ownership),
-        "{refused:?}"
-    );
-    let message = refused.error_message.unwrap();
+    let message = failure_message(&refused, ErrorKind::Ownership);
     assert!(
         message.contains("nba_reference.processor_run_history: it is owned by the host"),
         "{message}"

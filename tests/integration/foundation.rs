@@ -7,7 +7,7 @@ use slate::schema::TableName;
 use slate::store::InputSource;
 use slate::store::{RunLedger, StoreError};
 
-use crate::support::{TestHost, components, date};
+use crate::support::{TestHost, components, date, failure_message};
 
 fn faulty_table() -> TableName {
     TableName::new("slate_test", "faulty")
@@ -87,8 +87,7 @@ fn a_trap_fails_the_run_with_the_panic_message_and_writes_nothing() {
     let day = date("2026-01-03");
     let failed = host.run(&faulty, day);
     assert_eq!(failed.status, RunStatus::Failed);
-    assert_eq!(failed.error_kind, Some(ErrorKind::Trap));
-    let message = failed.error_message.unwrap();
+    let message = failure_message(&failed, ErrorKind::Trap);
     // The guest's panic message leads (the line a table shows), followed by
     // what it wrote to stderr and the trap itself.
     assert!(
@@ -108,8 +107,7 @@ fn rows_that_fail_validation_are_not_written_and_the_error_names_row_field_and_v
     let faulty = host.fixture(components::FAULTY_PROCESSOR);
     // Day 5 returns rows that fail validation: an INT64 in a TIMESTAMP column.
     let failed = host.run(&faulty, date("2026-01-05"));
-    assert_eq!(failed.error_kind, Some(ErrorKind::Validation));
-    let message = failed.error_message.unwrap();
+    let message = failure_message(&failed, ErrorKind::Validation);
     assert!(
         message.starts_with("3 of 3 rows failed validation with 3 errors"),
         "{message}"
@@ -131,8 +129,7 @@ fn reading_an_undeclared_table_or_an_unknown_column_is_an_error_the_guest_can_ha
     let faulty = host.fixture(components::FAULTY_PROCESSOR);
     let record = host.run(&faulty, date("2026-01-04"));
     // The guest received the error as a value and chose to report it: no trap.
-    assert_eq!(record.error_kind, Some(ErrorKind::Plugin));
-    let message = record.error_message.unwrap();
+    let message = failure_message(&record, ErrorKind::Plugin);
     assert!(message.contains("UndeclaredTable"), "{message}");
     assert!(
         message.contains("FaultyProcessor did not declare nba_raw.player_boxscores"),

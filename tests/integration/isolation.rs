@@ -19,7 +19,7 @@ use slate::schema::{ColumnType, TableName};
 use slate::store::{RunLedger, Store, Tables};
 
 use crate::support::{
-    TestHost, components, date, hostile_control, plugin_dir, season, set_control,
+    TestHost, components, date, failure_message, hostile_control, plugin_dir, season, set_control,
 };
 
 fn versioned() -> TableName {
@@ -109,8 +109,7 @@ fn a_processor_cannot_empty_another_processors_table_at_run_load_or_deploy() {
     let thief = host.fixture(components::HOSTILE_TABLE_THIEF);
     let refused = host.run(&thief, day);
     assert_eq!(refused.status, RunStatus::Failed);
-    assert_eq!(refused.error_kind, Some(ErrorKind::Ownership));
-    let message = refused.error_message.unwrap();
+    let message = failure_message(&refused, ErrorKind::Ownership);
     assert!(
         message.contains("slate_test.versioned: it is owned by VersionedProcessor"),
         "{message}"
@@ -185,13 +184,8 @@ fn a_new_version_keeps_its_table_and_only_an_operators_transfer_moves_it() {
     assert_eq!(host.store.table_transfers().unwrap(), vec![transfer]);
     assert_eq!(host.run(&thief, day).status, RunStatus::Success);
     let refused = host.run(&v1, day);
-    assert_eq!(refused.error_kind, Some(ErrorKind::Ownership));
-    assert!(
-        refused
-            .error_message
-            .unwrap()
-            .contains("it is owned by TableThief")
-    );
+    let message = failure_message(&refused, ErrorKind::Ownership);
+    assert!(message.contains("it is owned by TableThief"), "{message}");
 }
 
 #[test]
@@ -240,12 +234,10 @@ fn a_processor_cannot_overwrite_a_raw_input() {
 
     let hostile = host.fixture(components::HOSTILE_RAW_OVERWRITE);
     let refused = host.run(&hostile, day);
-    assert_eq!(refused.error_kind, Some(ErrorKind::Ownership));
+    let message = failure_message(&refused, ErrorKind::Ownership);
     assert!(
-        refused
-            .error_message
-            .unwrap()
-            .contains("nba_raw.schedule: it is a raw input")
+        message.contains("nba_raw.schedule: it is a raw input"),
+        "{message}"
     );
     assert_eq!(host.rows(&schedule_table(), day), schedule);
 
@@ -345,21 +337,15 @@ fn an_output_past_the_transfer_bound_of_the_output_limits_fails_as_limit_output(
         ..roomy()
     };
     let record = wide_output_run(limits, 135_000, 32);
-    assert_eq!(
-        record.error_kind,
-        Some(ErrorKind::LimitOutput),
-        "{record:?}"
-    );
+    let message = failure_message(&record, ErrorKind::LimitOutput);
     let bound = limits.hostcall_bytes() as i64;
     assert_eq!(
         (record.limit_value, record.observed_value),
         (Some(bound), Some(bound))
     );
     assert!(
-        record
-            .error_message
-            .unwrap()
-            .contains(&format!("more than {bound} bytes"))
+        message.contains(&format!("more than {bound} bytes")),
+        "{message}"
     );
 }
 

@@ -230,6 +230,15 @@ pub fn set_control(
         .expect("the control rows are written");
 }
 
+/// The error message of `record`, a run that must have failed with `kind`.
+pub fn failure_message(record: &RunRecord, kind: ErrorKind) -> String {
+    assert_eq!(record.error_kind, Some(kind), "{record:?}");
+    record
+        .error_message
+        .clone()
+        .expect("a failed run has a message")
+}
+
 /// Asserts that `reaped` was reaped as stale: failed, of kind `stale`,
 /// for the reason that `host` stopped renewing its lease at its last
 /// heartbeat, `last_heartbeat`.
