@@ -8,7 +8,7 @@ use slate::runs::{ErrorKind, RunStatus};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::{RunLedger, Tables};
 
-use crate::support::{TestHost, components, date, failure_message};
+use crate::support::{TestHost, assert_contains, components, date, failure_message};
 
 fn failing_table() -> TableName {
     TableName::new("slate_test", "one_bad_row_fails_run")
@@ -66,12 +66,10 @@ fn under_fail_run_one_bad_row_of_199_writes_nothing_and_names_row_field_and_valu
         message.starts_with("1 of 199 rows failed validation with 1 error\n"),
         "{message}"
     );
-    assert!(
-        message.contains(
-            "row 137 (player_lookup=\"player_137\", game_date=\"2026-01-11\"): field \
-             `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000"
-        ),
-        "{message}"
+    assert_contains(
+        &message,
+        "row 137 (player_lookup=\"player_137\", game_date=\"2026-01-11\"): field \
+             `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000",
     );
     assert!(host.rows(&failing_table(), day).rows.is_empty());
     assert_eq!(

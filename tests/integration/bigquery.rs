@@ -20,7 +20,7 @@ use slate::store::{RunLedger, RunOutput, Store, Tables};
 use slate::testing::golden;
 
 use crate::emulator;
-use crate::support::{TestHost, components, date, failure_message, season};
+use crate::support::{TestHost, assert_contains, components, date, failure_message, season};
 
 /// A host whose store is a fresh set of datasets on the emulator.
 struct BigQueryHost {
@@ -160,12 +160,10 @@ fn under_fail_run_a_bad_row_is_caught_before_the_load_and_named() {
 
     assert_eq!(record.status, RunStatus::Failed);
     let message = failure_message(&record, ErrorKind::Validation);
-    assert!(
-        message.contains(
-            "row 137 (player_lookup=\"player_137\", game_date=\"2026-02-02\"): field \
-             `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000"
-        ),
-        "{message}"
+    assert_contains(
+        &message,
+        "row 137 (player_lookup=\"player_137\", game_date=\"2026-02-02\"): field \
+             `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000",
     );
     assert_eq!(host.store.rows_on(table, date("2026-02-02")).unwrap(), 0);
     assert_eq!(host.store.rows_on(table, good_day).unwrap(), 199);
@@ -276,10 +274,7 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
         error.starts_with("store error: loading 2 rows into "),
         "{error}"
     );
-    assert!(
-        error.contains("failed with 1 error: [invalid] at "),
-        "{error}"
-    );
+    assert_contains(&error, "failed with 1 error: [invalid] at ");
     assert!(
         error.contains("2026-13-40"),
         "the message names the value: {error}"
@@ -303,9 +298,9 @@ fn a_processor_cannot_forge_the_run_history_in_bigquery() {
     let forge = bigquery.fixture(components::HOSTILE_HISTORY_FORGE);
     let refused = bigquery.run(&forge, day);
     let message = failure_message(&refused, ErrorKind::Ownership);
-    assert!(
-        message.contains("nba_reference.processor_run_history: it is owned by the host"),
-        "{message}"
+    assert_contains(
+        &message,
+        "nba_reference.processor_run_history: it is owned by the host",
     );
 
     let history = bigquery
@@ -411,9 +406,9 @@ fn slate_demo_and_runs_work_against_bigquery_from_the_command_line() {
     );
     let stderr = String::from_utf8_lossy(&demo.stderr);
     assert!(demo.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("loaded the demo season into BigQuery project test-project at http://"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "loaded the demo season into BigQuery project test-project at http://",
     );
 
     let runs = slate_on_bigquery(

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::support::{components, plugin_dir, slate, stderr};
+use crate::support::{assert_contains, components, plugin_dir, slate, stderr};
 
 #[test]
 fn demo_then_run_prints_rows_for_both_processors() {
@@ -13,15 +13,11 @@ fn demo_then_run_prints_rows_for_both_processors() {
     );
     assert!(demo.status.success(), "{}", stderr(&demo));
     let summary = String::from_utf8_lossy(&demo.stdout);
-    assert!(
-        summary.contains("nba_analytics.player_game_summary"),
-        "{summary}"
-    );
+    assert_contains(&summary, "nba_analytics.player_game_summary");
     // 2026-01-06 is scheduled but has no box scores: it must not pass silently.
-    assert!(
-        summary
-            .contains("2026-01-06 PlayerGameSummaryProcessor failed: missing data: no box scores"),
-        "{summary}"
+    assert_contains(
+        &summary,
+        "2026-01-06 PlayerGameSummaryProcessor failed: missing data: no box scores",
     );
 
     let run = slate(dir.path(), &["run", "--date", "2026-01-11"]);
@@ -118,8 +114,8 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
     );
     assert!(run.status.success(), "{}", stderr(&run));
     let table = String::from_utf8_lossy(&run.stdout).into_owned();
-    assert!(table.contains("OneBadRowQuarantined"), "{table}");
-    assert!(table.contains(" 198 "), "{table}");
+    assert_contains(&table, "OneBadRowQuarantined");
+    assert_contains(&table, " 198 ");
 
     let listed = slate(dir.path(), &["quarantine", "--json"]);
     assert!(listed.status.success(), "{}", stderr(&listed));
@@ -136,8 +132,8 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
     let of_run = slate(dir.path(), &["quarantine", "--run", &run_id]);
     let text = String::from_utf8_lossy(&of_run.stdout).into_owned();
     assert!(of_run.status.success(), "{}", stderr(&of_run));
-    assert!(text.contains("circuit_breaker_until"), "{text}");
-    assert!(text.contains("INT64 1700000000"), "{text}");
+    assert_contains(&text, "circuit_breaker_until");
+    assert_contains(&text, "INT64 1700000000");
     assert!(text.ends_with("1 quarantined rows\n"), "{text}");
 
     let other = slate(dir.path(), &["quarantine", "--run", "no-such-run"]);
@@ -182,10 +178,9 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
         &["--plugin-dir", plugin_dir, "run", "--date", "2026-01-11"],
     );
     assert!(!refused.status.success());
-    assert!(
-        stderr(&refused).contains("RawOverwrite may not write nba_raw.schedule: it is a raw input"),
-        "{}",
-        stderr(&refused)
+    assert_contains(
+        &stderr(&refused),
+        "RawOverwrite may not write nba_raw.schedule: it is a raw input",
     );
 
     let moved = slate(
@@ -201,7 +196,7 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
     assert!(moved.status.success(), "{}", stderr(&moved));
     let listing = slate(dir.path(), &["tables"]);
     let listing = String::from_utf8_lossy(&listing.stdout);
-    assert!(listing.contains("transfers:"), "{listing}");
+    assert_contains(&listing, "transfers:");
     assert!(
         listing
             .lines()
@@ -211,21 +206,13 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
     // The bundled processor no longer owns its table, so loading refuses it.
     let run = slate(dir.path(), &["run", "--date", "2026-01-11"]);
     assert!(!run.status.success());
-    assert!(
-        stderr(&run).contains("it is owned by SummaryV2Processor"),
-        "{}",
-        stderr(&run)
-    );
+    assert_contains(&stderr(&run), "it is owned by SummaryV2Processor");
     let history = slate(
         dir.path(),
         &["tables", "transfer", "_slate_runs.x", "--to", "Anyone"],
     );
     assert!(!history.status.success());
-    assert!(
-        stderr(&history).contains("is the host's"),
-        "{}",
-        stderr(&history)
-    );
+    assert_contains(&stderr(&history), "is the host's");
 }
 
 #[test]

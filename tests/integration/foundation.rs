@@ -7,7 +7,7 @@ use slate::schema::TableName;
 use slate::store::InputSource;
 use slate::store::{RunLedger, StoreError};
 
-use crate::support::{TestHost, components, date, failure_message};
+use crate::support::{TestHost, assert_contains, components, date, failure_message};
 
 fn faulty_table() -> TableName {
     TableName::new("slate_test", "faulty")
@@ -97,7 +97,7 @@ fn a_trap_fails_the_run_with_the_panic_message_and_writes_nothing() {
             .is_some_and(|first| first.ends_with("deliberate panic after reading 0 rows")),
         "{message}"
     );
-    assert!(message.contains("unreachable"), "{message}");
+    assert_contains(&message, "unreachable");
     assert!(host.rows(&faulty_table(), day).rows.is_empty());
 }
 
@@ -112,9 +112,9 @@ fn rows_that_fail_validation_are_not_written_and_the_error_names_row_field_and_v
         message.starts_with("3 of 3 rows failed validation with 3 errors"),
         "{message}"
     );
-    assert!(
-        message.contains("row 0 (n=0, day=\"2026-01-05\"): field `loaded_at` expected NULLABLE TIMESTAMP, got INT64 1700000000"),
-        "{message}"
+    assert_contains(
+        &message,
+        "row 0 (n=0, day=\"2026-01-05\"): field `loaded_at` expected NULLABLE TIMESTAMP, got INT64 1700000000",
     );
     assert!(
         host.rows(&faulty_table(), date("2026-01-05"))
@@ -130,14 +130,14 @@ fn reading_an_undeclared_table_or_an_unknown_column_is_an_error_the_guest_can_ha
     let record = host.run(&faulty, date("2026-01-04"));
     // The guest received the error as a value and chose to report it: no trap.
     let message = failure_message(&record, ErrorKind::Plugin);
-    assert!(message.contains("UndeclaredTable"), "{message}");
-    assert!(
-        message.contains("FaultyProcessor did not declare nba_raw.player_boxscores"),
-        "{message}"
+    assert_contains(&message, "UndeclaredTable");
+    assert_contains(
+        &message,
+        "FaultyProcessor did not declare nba_raw.player_boxscores",
     );
-    assert!(
-        message.contains("UnknownTable(\"table nba_raw.schedule has no column `no_such_column`\")"),
-        "{message}"
+    assert_contains(
+        &message,
+        "UnknownTable(\"table nba_raw.schedule has no column `no_such_column`\")",
     );
 }
 
@@ -206,7 +206,7 @@ fn a_core_module_is_refused_as_not_a_component() {
         .err()
         .expect("refused")
         .to_string();
-    assert!(error.contains("this is a core module"), "{error}");
+    assert_contains(&error, "this is a core module");
 }
 
 #[test]

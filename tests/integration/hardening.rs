@@ -15,7 +15,9 @@ use slate::store::{EmbeddedStore, RunLedger, Store};
 
 use crate::bookkeeping::set_spin;
 use crate::serve_process::{Server, TOKEN};
-use crate::support::{components, date, plugin_dir, runs_still_running, slate, stderr, wait_until};
+use crate::support::{
+    assert_contains, components, date, plugin_dir, runs_still_running, slate, stderr, wait_until,
+};
 
 /// A data folder with the demo season loaded and 2026-01-11 run, made once
 /// per test binary and copied for each test.
@@ -272,10 +274,10 @@ fn slate_reap_reaps_the_runs_of_a_server_killed_on_this_machine() {
 
     let stale = slate(data.path(), &["runs", "--stale"]);
     let listed = String::from_utf8_lossy(&stale.stdout);
-    assert!(listed.contains("SlowProcessor"), "{listed}");
+    assert_contains(&listed, "SlowProcessor");
     let reap = slate(data.path(), &["reap"]);
     let said = String::from_utf8_lossy(&reap.stdout);
-    assert!(said.contains("1 stale runs reaped"), "{said}");
+    assert_contains(&said, "1 stale runs reaped");
     let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let runs = store
         .runs(&RunFilter {
@@ -302,9 +304,9 @@ fn lenient_and_out_of_range_dates_are_refused_on_the_command_line() {
     let run = slate(data.path(), &["run", "--date", "2199-01-01"]);
     assert!(!run.status.success());
     let said = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        said.contains("date 2199-01-01 is outside the range this pipeline serves, 2024-10-"),
-        "{said}"
+    assert_contains(
+        &said,
+        "date 2199-01-01 is outside the range this pipeline serves, 2024-10-",
     );
 }
 

@@ -19,7 +19,8 @@ use slate::schema::{ColumnType, TableName};
 use slate::store::{RunLedger, Store, Tables};
 
 use crate::support::{
-    TestHost, components, date, failure_message, hostile_control, plugin_dir, season, set_control,
+    TestHost, assert_contains, components, date, failure_message, hostile_control, plugin_dir,
+    season, set_control,
 };
 
 fn versioned() -> TableName {
@@ -66,7 +67,7 @@ fn assert_refused_at_load(component: &str, expected: &str) {
     let host = TestHost::empty();
     let bytes = std::fs::read(component).unwrap();
     match host.runtime.load(&bytes) {
-        Err(PluginError::Info(message)) => assert!(message.contains(expected), "{message}"),
+        Err(PluginError::Info(message)) => assert_contains(&message, expected),
         Err(other) => panic!("{component} refused for another reason: {other}"),
         Ok(_) => panic!("{component} loaded"),
     }
@@ -110,9 +111,9 @@ fn a_processor_cannot_empty_another_processors_table_at_run_load_or_deploy() {
     let refused = host.run(&thief, day);
     assert_eq!(refused.status, RunStatus::Failed);
     let message = failure_message(&refused, ErrorKind::Ownership);
-    assert!(
-        message.contains("slate_test.versioned: it is owned by VersionedProcessor"),
-        "{message}"
+    assert_contains(
+        &message,
+        "slate_test.versioned: it is owned by VersionedProcessor",
     );
     assert_eq!(host.rows(&versioned(), day), before, "the owner's rows");
 
@@ -185,7 +186,7 @@ fn a_new_version_keeps_its_table_and_only_an_operators_transfer_moves_it() {
     assert_eq!(host.run(&thief, day).status, RunStatus::Success);
     let refused = host.run(&v1, day);
     let message = failure_message(&refused, ErrorKind::Ownership);
-    assert!(message.contains("it is owned by TableThief"), "{message}");
+    assert_contains(&message, "it is owned by TableThief");
 }
 
 #[test]
@@ -235,10 +236,7 @@ fn a_processor_cannot_overwrite_a_raw_input() {
     let hostile = host.fixture(components::HOSTILE_RAW_OVERWRITE);
     let refused = host.run(&hostile, day);
     let message = failure_message(&refused, ErrorKind::Ownership);
-    assert!(
-        message.contains("nba_raw.schedule: it is a raw input"),
-        "{message}"
-    );
+    assert_contains(&message, "nba_raw.schedule: it is a raw input");
     assert_eq!(host.rows(&schedule_table(), day), schedule);
 
     let loaded = load_with_plugin_dir_of(&host, components::HOSTILE_RAW_OVERWRITE);
@@ -343,10 +341,7 @@ fn an_output_past_the_transfer_bound_of_the_output_limits_fails_as_limit_output(
         (record.limit_value, record.observed_value),
         (Some(bound), Some(bound))
     );
-    assert!(
-        message.contains(&format!("more than {bound} bytes")),
-        "{message}"
-    );
+    assert_contains(&message, &format!("more than {bound} bytes"));
 }
 
 #[test]
@@ -379,17 +374,14 @@ fn a_component_with_many_memories_is_held_to_one_limit_for_all_of_them() {
     let Err(PluginError::Info(message)) = host.runtime.load(&bytes) else {
         panic!("eight memories were instantiated under one 64 MiB limit");
     };
-    assert!(
-        message.contains("memory limit of 67108864 bytes exceeded"),
-        "{message}"
-    );
+    assert_contains(&message, "memory limit of 67108864 bytes exceeded");
     // Each memory alone is within that limit: one of them loads as far as
     // its info() (which traps), so the sum is what refused the eight.
     let one = crate::multi_memory::component(1, 10 << 20);
     let Err(PluginError::Info(message)) = host.runtime.load(&one) else {
         panic!("the trap in info() went unnoticed");
     };
-    assert!(message.contains("info() trapped"), "{message}");
+    assert_contains(&message, "info() trapped");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use slate::bundled::PLUGINS;
 use slate::schema::TableName;
 use slate::store::{EmbeddedStore, Tables};
 
-use crate::support::{components, date};
+use crate::support::{assert_contains, components, date};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -153,9 +153,9 @@ fn a_changed_result_prints_a_diff_naming_the_rows_and_fields() {
         text.starts_with("DIFF PlayerDailyCacheProcessor 2026-01-11: 1 differences"),
         "{text}"
     );
-    assert!(
-        text.contains("row (player_lookup=\"julianfairbanks\", cache_date=\"2026-01-11\"): field `points_avg_last_5`: expected 10.7, got 9.2"),
-        "{text}"
+    assert_contains(
+        &text,
+        "row (player_lookup=\"julianfairbanks\", cache_date=\"2026-01-11\"): field `points_avg_last_5`: expected 10.7, got 9.2",
     );
 
     // --update rewrites the golden file, after which it passes.
@@ -196,7 +196,7 @@ fn bad_fixtures_are_reported_with_file_line_and_field() {
     let assert_refused = |dir: &Path, expected: &str| {
         let output = slate_test(&cache.component, "2026-01-11", dir, &[]);
         assert_eq!(output.status.code(), Some(4));
-        assert!(stdout(&output).contains(expected), "{}", stdout(&output));
+        assert_contains(&stdout(&output), expected);
     };
 
     assert_refused(
@@ -381,10 +381,8 @@ fn fixtures_need_only_the_columns_a_processor_reads_and_may_hold_its_golden_file
     let short = prepare("short", &read[..4]);
     let output = run(&short);
     assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
-    assert!(
-        stdout(&output)
-            .contains("the fixture of nba_analytics.player_game_summary holds no column `minutes`"),
-        "{}",
-        stdout(&output)
+    assert_contains(
+        &stdout(&output),
+        "the fixture of nba_analytics.player_game_summary holds no column `minutes`",
     );
 }

@@ -13,7 +13,9 @@ use slate::runs::{ErrorKind, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
 use crate::bookkeeping::set_spin;
-use crate::support::{components, date, plugin_dir, runs_still_running, slate, wait_until};
+use crate::support::{
+    assert_contains, components, date, plugin_dir, runs_still_running, slate, wait_until,
+};
 
 pub(crate) const TOKEN: &str = "process-test-token";
 
@@ -174,9 +176,9 @@ fn a_served_host_runs_dates_reports_and_shuts_down_without_leaving_a_running_run
     let (status, metrics) = server.get("/metrics");
     assert_eq!(status, 200);
     let metrics = metrics.as_str().unwrap();
-    assert!(
-        metrics.contains("slate_runs_total{processor=\"SlowProcessor\",status=\"success\"} 1"),
-        "{metrics}"
+    assert_contains(
+        metrics,
+        "slate_runs_total{processor=\"SlowProcessor\",status=\"success\"} 1",
     );
 
     // A run that spins until stopped, in flight when SIGTERM arrives.

@@ -230,6 +230,12 @@ pub fn set_control(
         .expect("the control rows are written");
 }
 
+/// Asserts that `text` contains `expected`, showing `text` when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, expected: &str) {
+    assert!(text.contains(expected), "{text}");
+}
+
 /// The error message of `record`, a run that must have failed with `kind`.
 pub fn failure_message(record: &RunRecord, kind: ErrorKind) -> String {
     assert_eq!(record.error_kind, Some(kind), "{record:?}");
