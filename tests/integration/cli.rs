@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::support::{assert_contains, components, plugin_dir, slate, stderr};
+use crate::support::{assert_contains, components, demo_data_dir, plugin_dir, slate, stderr};
 
 #[test]
 fn demo_then_run_prints_rows_for_both_processors() {
@@ -142,12 +142,7 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
 
 #[test]
 fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = slate(
-        dir.path(),
-        &["demo", "--from", "2026-01-11", "--to", "2026-01-11"],
-    );
-    assert!(demo.status.success(), "{}", stderr(&demo));
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
 
     let tables = slate(dir.path(), &["tables"]);
     assert!(tables.status.success(), "{}", stderr(&tables));

@@ -16,7 +16,8 @@ use slate::store::{EmbeddedStore, RunLedger, Store};
 use crate::bookkeeping::set_spin;
 use crate::serve_process::{Server, TOKEN};
 use crate::support::{
-    assert_contains, components, date, plugin_dir, runs_still_running, slate, stderr, wait_until,
+    assert_contains, components, date, demo_data_dir, plugin_dir, runs_still_running, slate,
+    wait_until,
 };
 
 /// A data folder with the demo season loaded and 2026-01-11 run, made once
@@ -24,12 +25,7 @@ use crate::support::{
 fn demo_data() -> tempfile::TempDir {
     static TEMPLATE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, template) = TEMPLATE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let demo = slate(
-            dir.path(),
-            &["demo", "--from", "2026-01-11", "--to", "2026-01-11"],
-        );
-        assert!(demo.status.success(), "{}", stderr(&demo));
+        let dir = demo_data_dir("2026-01-11", "2026-01-11");
         let path = dir.path().to_path_buf();
         (dir, path)
     });

@@ -181,6 +181,15 @@ pub fn slate(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output 
         .expect("run slate")
 }
 
+/// A fresh data folder into which `slate demo` has loaded the demo season
+/// and run every processor from `from` to `to`.
+pub fn demo_data_dir(from: &str, to: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let demo = slate(dir.path(), &["demo", "--from", from, "--to", to]);
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    dir
+}
+
 /// What a finished command wrote to stderr, as text.
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
