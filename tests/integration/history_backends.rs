@@ -77,6 +77,17 @@ fn output_table_of(store: &dyn Store, processor: &str) {
         .unwrap();
 }
 
+/// Creates the output table, as the host would, holding `players`' rows
+/// on `day`.
+fn output_table_holding(store: &dyn Store, day: NaiveDate, players: &[&str]) {
+    store
+        .ensure_table(&output_table(), &output_schema())
+        .unwrap();
+    store
+        .replace_partitions(&output_table(), &[day], &rows(day, players))
+        .unwrap();
+}
+
 fn output_schema() -> TableSchema {
     TableSchema {
         columns: vec![
@@ -473,12 +484,7 @@ fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {
 
 fn schema_drift_adds_nullable_columns_and_refuses_the_rest(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
-    store
-        .ensure_table(&output_table(), &output_schema())
-        .unwrap();
-    store
-        .replace_partitions(&output_table(), &[day], &rows(day, &["a"]))
-        .unwrap();
+    output_table_holding(store.as_ref(), day, &["a"]);
 
     let mut grown = output_schema();
     grown.columns.push(Column::new(
@@ -520,12 +526,7 @@ fn schema_drift_adds_nullable_columns_and_refuses_the_rest(store: Arc<dyn Store>
 
 fn read_columns_returns_only_the_named_columns_in_their_order(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
-    store
-        .ensure_table(&output_table(), &output_schema())
-        .unwrap();
-    store
-        .replace_partitions(&output_table(), &[day], &rows(day, &["a", "b"]))
-        .unwrap();
+    output_table_holding(store.as_ref(), day, &["a", "b"]);
     let names = |columns: &[&str]| columns.iter().map(|c| c.to_string()).collect::<Vec<_>>();
 
     let projected = store
