@@ -108,6 +108,13 @@ impl Served {
         self.call(request).await
     }
 
+    /// Deploys the fixture `component`, a version of VersionedProcessor, as
+    /// a step of a test's set-up: its answer is left to the steps after.
+    async fn deploy_versioned(&self, component: &str) {
+        self.put_component("VersionedProcessor", fixture(component))
+            .await;
+    }
+
     fn run_count(&self) -> usize {
         self.store.runs(&RunFilter::default()).unwrap().len()
     }
@@ -194,9 +201,7 @@ async fn process_date_runs_the_deployed_version_and_every_run_can_be_looked_up()
 #[tokio::test(flavor = "multi_thread")]
 async fn process_date_with_async_answers_202_with_the_run_ids_at_once() {
     let served = Served::new();
-    served
-        .put_component("VersionedProcessor", fixture(components::VERSIONED_V2))
-        .await;
+    served.deploy_versioned(components::VERSIONED_V2).await;
     let (status, answer) = served
         .post_json(
             "/process-date",
@@ -216,9 +221,7 @@ async fn process_date_with_async_answers_202_with_the_run_ids_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn process_date_without_processors_runs_the_whole_dag() {
     let served = Served::new();
-    served
-        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
-        .await;
+    served.deploy_versioned(components::VERSIONED_V1).await;
     let (status, answer) = served
         .post_json("/process-date", json!({"analysis_date": "2026-01-11"}))
         .await;
@@ -522,9 +525,7 @@ async fn health_is_the_slate_health_report_and_503_when_unhealthy() {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_runs_durations_rows_reaps_and_instantiation() {
     let served = Served::new();
-    served
-        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
-        .await;
+    served.deploy_versioned(components::VERSIONED_V1).await;
     // A run of a host that stopped renewing its lease: stale, reaped by
     // the next run's completeness check.
     served
@@ -588,20 +589,13 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
         fixture(components::VERSIONED_V1),
         fixture(components::VERSIONED_V2),
     );
-    assert_eq!(
-        served
-            .put_component("VersionedProcessor", v1.clone())
-            .await
-            .0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        served
-            .put_component("VersionedProcessor", v2.clone())
-            .await
-            .0,
-        StatusCode::OK
-    );
+    // v1, then v2, are deployed.
+    for version in [&v1, &v2] {
+        let (status, deployed) = served
+            .put_component("VersionedProcessor", version.clone())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{deployed}");
+    }
 
     // A bad component is refused with 422, naming the check it failed and,
     // for some, why.
@@ -684,9 +678,7 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backfill_answers_its_id_and_reports_its_progress() {
     let served = Served::new();
-    served
-        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
-        .await;
+    served.deploy_versioned(components::VERSIONED_V1).await;
     let body = json!({
         "start_date": "2026-01-01", "end_date": "2026-01-05",
         "processors": ["VersionedProcessor"], "dry_run": true
@@ -830,9 +822,7 @@ async fn a_shutdown_refuses_new_work_and_lets_accepted_runs_finish_within_the_gr
         limits,
         1,
     );
-    served
-        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
-        .await;
+    served.deploy_versioned(components::VERSIONED_V1).await;
     crate::bookkeeping::set_spin(
         served.store.as_ref(),
         crate::support::date("2026-01-11"),
