@@ -13,12 +13,8 @@ use serde_json::{Value as Json, json};
 use slate::runs::{ErrorKind, RunFilter, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger, Store};
 
-use crate::bookkeeping::set_spin;
-use crate::serve_process::{Server, TOKEN};
-use crate::support::{
-    assert_contains, components, date, demo_data_dir, plugin_dir, runs_still_running, slate,
-    wait_until,
-};
+use crate::serve_process::{Server, TOKEN, slow_processor_folders};
+use crate::support::{assert_contains, date, demo_data_dir, runs_still_running, slate, wait_until};
 
 /// A data folder with the demo season loaded and 2026-01-11 run, made once
 /// per test binary and copied for each test.
@@ -250,13 +246,7 @@ fn a_body_that_never_arrives_gets_a_json_408_once_the_body_timeout_passes() {
 
 #[test]
 fn slate_reap_reaps_the_runs_of_a_server_killed_on_this_machine() {
-    let data = tempfile::tempdir().unwrap();
-    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
-    let day = date("2026-01-12");
-    {
-        let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
-        set_spin(&store, day, true);
-    }
+    let (data, plugins) = slow_processor_folders();
     let plugin_dir = plugins.path().to_str().unwrap();
     let mut server = Server::start(data.path(), &["--plugin-dir", plugin_dir]);
     let (status, answer) = server.post(

@@ -134,16 +134,20 @@ pub(crate) fn agent() -> ureq::Agent {
         .into()
 }
 
+/// A data folder whose store makes SlowProcessor spin on 2026-01-12 (a
+/// run in flight until it is stopped) and not on 2026-01-11, and a plugin
+/// folder holding SlowProcessor, for a server to run it from.
+pub(crate) fn slow_processor_folders() -> (tempfile::TempDir, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    set_spin(&store, date("2026-01-12"), true);
+    set_spin(&store, date("2026-01-11"), false);
+    (data, plugin_dir(&[components::SLOW_PROCESSOR]))
+}
+
 #[test]
 fn a_served_host_runs_dates_reports_and_shuts_down_without_leaving_a_running_run() {
-    let data = tempfile::tempdir().unwrap();
-    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
-    let spin_day = date("2026-01-12");
-    {
-        let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
-        set_spin(&store, spin_day, true);
-        set_spin(&store, date("2026-01-11"), false);
-    }
+    let (data, plugins) = slow_processor_folders();
     let plugin_dir = plugins.path().to_str().unwrap();
     let server = Server::start(
         data.path(),
