@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use slate::quarantine::QuarantinedRow;
-use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::rows::{RowSet, Scalar, Value};
 use slate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, RunUsage, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::{RunOutput, Store, StoreError};
 
-use crate::support::{assert_reaped_as_stale, date};
+use crate::support::{assert_reaped_as_stale, date, player_points_rows, player_points_schema};
 
 /// Generates one test per backend for each behaviour function.
 macro_rules! on_both_backends {
@@ -89,32 +89,16 @@ fn output_table_holding(store: &dyn Store, day: NaiveDate, players: &[&str]) {
 }
 
 fn output_schema() -> TableSchema {
-    TableSchema {
-        columns: vec![
-            Column::new("game_date", ColumnType::Date, ColumnMode::Required),
-            Column::new("player_lookup", ColumnType::String, ColumnMode::Required),
-            Column::new("points", ColumnType::Int64, ColumnMode::Nullable),
-        ],
-        partition_column: "game_date".into(),
-        key_columns: vec!["player_lookup".into()],
-    }
+    player_points_schema(ColumnMode::Nullable)
 }
 
+/// A row for each of `players` on `day`, the n-th scoring 10 × n points.
 fn rows(day: NaiveDate, players: &[&str]) -> RowSet {
-    RowSet {
-        columns: vec!["game_date".into(), "player_lookup".into(), "points".into()],
-        rows: players
-            .iter()
-            .enumerate()
-            .map(|(i, player)| {
-                vec![
-                    Value::Scalar(Scalar::Date(wit_date(day))),
-                    Value::Scalar(Scalar::String(player.to_string())),
-                    Value::Scalar(Scalar::Int64(i as i64 * 10)),
-                ]
-            })
-            .collect(),
-    }
+    let points = players
+        .iter()
+        .enumerate()
+        .map(|(i, player)| (player.to_string(), i as i64 * 10));
+    player_points_rows(day, points)
 }
 
 fn new_run(processor: &str, day: NaiveDate, lease: Duration) -> NewRun {

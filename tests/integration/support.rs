@@ -169,6 +169,41 @@ pub fn plugin_dir(components: &[&str]) -> tempfile::TempDir {
     dir
 }
 
+/// A table of players' points by game date: `game_date` (the partition),
+/// `player_lookup` (the key), and `points` of mode `points`.
+pub fn player_points_schema(points: ColumnMode) -> TableSchema {
+    TableSchema {
+        columns: vec![
+            Column::new("game_date", ColumnType::Date, ColumnMode::Required),
+            Column::new("player_lookup", ColumnType::String, ColumnMode::Required),
+            Column::new("points", ColumnType::Int64, points),
+        ],
+        partition_column: "game_date".into(),
+        key_columns: vec!["player_lookup".into()],
+    }
+}
+
+/// Rows of a [`player_points_schema`] table on `day`, one per player and
+/// points.
+pub fn player_points_rows(
+    day: NaiveDate,
+    players: impl IntoIterator<Item = (String, i64)>,
+) -> RowSet {
+    RowSet {
+        columns: vec!["game_date".into(), "player_lookup".into(), "points".into()],
+        rows: players
+            .into_iter()
+            .map(|(player, points)| {
+                vec![
+                    Value::Scalar(Scalar::Date(wit_date(day))),
+                    Value::Scalar(Scalar::String(player)),
+                    Value::Scalar(Scalar::Int64(points)),
+                ]
+            })
+            .collect(),
+    }
+}
+
 /// Runs the `slate` binary on the data folder `data_dir` with `args`,
 /// logging errors only.
 pub fn slate(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
