@@ -9,8 +9,7 @@ use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::{RunLedger, Tables};
 
 use crate::support::{
-    TestHost, assert_contains, components, date, failure_message, player_points_rows,
-    player_points_schema,
+    TestHost, assert_failed_validation, components, date, player_points_rows, player_points_schema,
 };
 
 fn failing_table() -> TableName {
@@ -45,15 +44,11 @@ fn under_fail_run_one_bad_row_of_199_writes_nothing_and_names_row_field_and_valu
     let record = host.run(&plugin, day);
 
     assert_eq!(record.status, RunStatus::Failed);
-    let message = failure_message(&record, ErrorKind::Validation);
-    assert!(
-        message.starts_with("1 of 199 rows failed validation with 1 error\n"),
-        "{message}"
-    );
-    assert_contains(
-        &message,
+    assert_failed_validation(
+        &record,
+        "1 of 199 rows failed validation with 1 error\n",
         "row 137 (player_lookup=\"player_137\", game_date=\"2026-01-11\"): field \
-             `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000",
+         `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000",
     );
     assert!(host.rows(&failing_table(), day).rows.is_empty());
     assert_eq!(

@@ -7,7 +7,9 @@ use slate::schema::TableName;
 use slate::store::InputSource;
 use slate::store::{RunLedger, StoreError};
 
-use crate::support::{TestHost, assert_contains, components, date, failure_message};
+use crate::support::{
+    TestHost, assert_contains, assert_failed_validation, components, date, failure_message,
+};
 
 fn faulty_table() -> TableName {
     TableName::new("slate_test", "faulty")
@@ -107,13 +109,9 @@ fn rows_that_fail_validation_are_not_written_and_the_error_names_row_field_and_v
     let faulty = host.fixture(components::FAULTY_PROCESSOR);
     // Day 5 returns rows that fail validation: an INT64 in a TIMESTAMP column.
     let failed = host.run(&faulty, date("2026-01-05"));
-    let message = failure_message(&failed, ErrorKind::Validation);
-    assert!(
-        message.starts_with("3 of 3 rows failed validation with 3 errors"),
-        "{message}"
-    );
-    assert_contains(
-        &message,
+    assert_failed_validation(
+        &failed,
+        "3 of 3 rows failed validation with 3 errors",
         "row 0 (n=0, day=\"2026-01-05\"): field `loaded_at` expected NULLABLE TIMESTAMP, got INT64 1700000000",
     );
     assert!(

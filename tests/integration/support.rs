@@ -289,6 +289,15 @@ pub fn failure_message(record: &RunRecord, kind: ErrorKind) -> String {
         .expect("a failed run has a message")
 }
 
+/// Asserts that `record` failed validation, with a message that opens with
+/// its `summary` (how many rows failed, with how many errors) and names
+/// the bad `row`.
+pub fn assert_failed_validation(record: &RunRecord, summary: &str, row: &str) {
+    let message = failure_message(record, ErrorKind::Validation);
+    assert!(message.starts_with(summary), "{message}");
+    assert_contains(&message, row);
+}
+
 /// Asserts that `reaped` was reaped as stale: failed, of kind `stale`,
 /// for the reason that `host` stopped renewing its lease at its last
 /// heartbeat, `last_heartbeat`.
