@@ -1,4 +1,8 @@
-//! Shared set-up: a host on a fresh store, the demo season, the fixtures.
+//! Shared set-up and checks: a host on a fresh store, the demo season, the
+//! fixtures and the folders that hold them, the `slate` command, the
+//! fixtures' control tables, and the assertions about runs and their
+//! messages that several test files make. Test-specific set-up stays in
+//! its test file.
 
 use std::sync::{Arc, OnceLock};
 
