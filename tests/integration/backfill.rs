@@ -11,7 +11,7 @@ use slate::pipeline::Pipeline;
 use slate::runs::{RunFilter, RunRecord, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
-use crate::support::{TestHost, components, date};
+use crate::support::{TestHost, assert_contains, components, date, plugin_dir};
 
 fn request(pipeline: &Pipeline, from: &str, to: &str, reprocess: Reprocess) -> BackfillRequest {
     BackfillRequest {
@@ -99,11 +99,7 @@ fn each_reprocess_mode_redoes_exactly_its_runs_over_25_dates() {
 #[test]
 fn a_lookback_processor_waits_for_its_upstream_on_earlier_dates_and_other_dates_run_in_parallel() {
     let host = TestHost::with_demo_season();
-    let pipeline = Pipeline::new(vec![
-        host.bundled("player-game-summary"),
-        host.bundled("player-daily-cache"),
-    ])
-    .unwrap();
+    let pipeline = host.bundled_pipeline(&["player-game-summary", "player-daily-cache"]);
     let request = BackfillRequest {
         start: date("2025-12-01"),
         end: date("2025-12-20"),
@@ -152,12 +148,7 @@ fn a_lookback_processor_waits_for_its_upstream_on_earlier_dates_and_other_dates_
 #[test]
 fn slate_backfill_prints_a_summary_and_exits_non_zero_when_a_run_failed() {
     let data = tempfile::tempdir().unwrap();
-    let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        components::FAULTY_PROCESSOR,
-        plugins.path().join("faulty.wasm"),
-    )
-    .unwrap();
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
     EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let slate = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_slate"))
@@ -186,9 +177,9 @@ fn slate_backfill_prints_a_summary_and_exits_non_zero_when_a_run_failed() {
         String::from_utf8_lossy(&dry.stderr)
     );
     let text = String::from_utf8_lossy(&dry.stdout);
-    assert!(
-        text.contains("dry run: 22 runs planned over 22 dates, 0 left alone"),
-        "{text}"
+    assert_contains(
+        &text,
+        "dry run: 22 runs planned over 22 dates, 0 left alone",
     );
 
     let run = slate(&[&["backfill"][..], &range, &["--parallelism", "3"]].concat());
@@ -207,7 +198,7 @@ fn slate_backfill_prints_a_summary_and_exits_non_zero_when_a_run_failed() {
         .map(|c| c.trim().trim_matches('│').trim())
         .collect();
     assert_eq!(cells[1..4], ["22", "0", "0"], "{line}");
-    assert!(text.contains("22 runs over 22 dates"), "{text}");
+    assert_contains(&text, "22 runs over 22 dates");
 
     // Days 1 to 5 of a month include failures: the command says so and exits 1.
     let failing = [
@@ -221,9 +212,9 @@ fn slate_backfill_prints_a_summary_and_exits_non_zero_when_a_run_failed() {
     let run = slate(&[&["backfill"][..], &failing].concat());
     assert!(!run.status.success());
     let errors = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        errors.contains("2026-02-02 FaultyProcessor failed: internal error: deliberate failure"),
-        "{errors}"
+    assert_contains(
+        &errors,
+        "2026-02-02 FaultyProcessor failed: internal error: deliberate failure",
     );
 
     let bad = slate(&["backfill", "--from", "2026-01-10", "--to", "2026-01-01"]);

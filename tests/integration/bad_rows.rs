@@ -3,12 +3,14 @@
 //! `quarantine` policy loads the good rows and keeps the bad one, and a live
 //! table whose schema drifted is migrated or refused.
 
-use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::rows::{RowSet, Scalar, Value};
 use slate::runs::{ErrorKind, RunStatus};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::{RunLedger, Tables};
 
-use crate::support::{TestHost, components, date};
+use crate::support::{
+    TestHost, assert_failed_validation, components, date, player_points_rows, player_points_schema,
+};
 
 fn failing_table() -> TableName {
     TableName::new("slate_test", "one_bad_row_fails_run")
@@ -20,31 +22,12 @@ fn quarantine_table() -> TableName {
 
 /// The fixtures' schema as it was before `circuit_breaker_until` was added.
 fn schema_without_breaker() -> TableSchema {
-    TableSchema {
-        columns: vec![
-            Column::new("game_date", ColumnType::Date, ColumnMode::Required),
-            Column::new("player_lookup", ColumnType::String, ColumnMode::Required),
-            Column::new("points", ColumnType::Int64, ColumnMode::Required),
-        ],
-        partition_column: "game_date".into(),
-        key_columns: vec!["player_lookup".into()],
-    }
+    player_points_schema(ColumnMode::Required)
 }
 
 /// `count` rows of the old schema for `day`.
 fn old_rows(day: &str, count: i64) -> RowSet {
-    RowSet {
-        columns: vec!["game_date".into(), "player_lookup".into(), "points".into()],
-        rows: (0..count)
-            .map(|n| {
-                vec![
-                    Value::Scalar(Scalar::Date(wit_date(date(day)))),
-                    Value::Scalar(Scalar::String(format!("old_{n}"))),
-                    Value::Scalar(Scalar::Int64(n)),
-                ]
-            })
-            .collect(),
-    }
+    player_points_rows(date(day), (0..count).map(|n| (format!("old_{n}"), n)))
 }
 
 #[test]
@@ -61,18 +44,11 @@ fn under_fail_run_one_bad_row_of_199_writes_nothing_and_names_row_field_and_valu
     let record = host.run(&plugin, day);
 
     assert_eq!(record.status, RunStatus::Failed);
-    assert_eq!(record.error_kind, Some(ErrorKind::Validation));
-    let message = record.error_message.unwrap();
-    assert!(
-        message.starts_with("1 of 199 rows failed validation with 1 error\n"),
-        "{message}"
-    );
-    assert!(
-        message.contains(
-            "row 137 (player_lookup=\"player_137\", game_date=\"2026-01-11\"): field \
-             `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000"
-        ),
-        "{message}"
+    assert_failed_validation(
+        &record,
+        "1 of 199 rows failed validation with 1 error\n",
+        "row 137 (player_lookup=\"player_137\", game_date=\"2026-01-11\"): field \
+         `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000",
     );
     assert!(host.rows(&failing_table(), day).rows.is_empty());
     assert_eq!(

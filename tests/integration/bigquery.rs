@@ -11,16 +11,16 @@ use slate::demo::load_season;
 use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
-use slate::plugin::{RunLimits, Runtime};
+use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::{RowSet, Scalar, Value, wit_date};
-use slate::runs::{ErrorKind, NewRun, RunStatus, Trigger};
+use slate::runs::{ErrorKind, NewRun, RunRecord, RunStatus, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::InputSource;
 use slate::store::{RunLedger, RunOutput, Store, Tables};
 use slate::testing::golden;
 
 use crate::emulator;
-use crate::support::{TestHost, components, date, season};
+use crate::support::{TestHost, assert_contains, components, date, failure_message, season};
 
 /// A host whose store is a fresh set of datasets on the emulator.
 struct BigQueryHost {
@@ -50,6 +50,16 @@ impl BigQueryHost {
         }
     }
 
+    /// Loads a fixture component from its path.
+    fn fixture(&self, path: &str) -> Plugin {
+        self.runtime.load(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    /// Executes one run of `plugin` for `day`, as the CLI would.
+    fn run(&self, plugin: &Plugin, day: NaiveDate) -> RunRecord {
+        self.executor.execute(plugin, day, Trigger::Cli).unwrap()
+    }
+
     fn all_processors(&self) -> Pipeline {
         Pipeline::new(
             PLUGINS
@@ -67,13 +77,7 @@ fn the_demo_pipeline_writes_the_same_rows_to_bigquery_as_to_the_embedded_store()
     let embedded = TestHost::with_demo_season();
     load_season(bigquery.store.as_ref(), season()).unwrap();
     let bigquery_pipeline = bigquery.all_processors();
-    let embedded_pipeline = Pipeline::new(
-        PLUGINS
-            .iter()
-            .map(|p| embedded.bundled(p.package))
-            .collect(),
-    )
-    .unwrap();
+    let embedded_pipeline = embedded.every_bundled_processor();
     let all = bigquery_pipeline.select(&[]).unwrap();
     let dates: Vec<NaiveDate> = season()
         .game_dates()
@@ -147,36 +151,19 @@ fn the_demo_pipeline_writes_the_same_rows_to_bigquery_as_to_the_embedded_store()
 #[test]
 fn under_fail_run_a_bad_row_is_caught_before_the_load_and_named() {
     let host = BigQueryHost::new();
-    let plugin = host
-        .runtime
-        .load(&std::fs::read(components::ONE_BAD_ROW_FAILS_RUN).unwrap())
-        .unwrap();
+    let plugin = host.fixture(components::ONE_BAD_ROW_FAILS_RUN);
     let table = &plugin.spec.output_table;
     let good_day = date("2026-02-01");
-    assert_eq!(
-        host.executor
-            .execute(&plugin, good_day, Trigger::Cli)
-            .unwrap()
-            .rows_written,
-        199
-    );
+    assert_eq!(host.run(&plugin, good_day).rows_written, 199);
 
-    let record = host
-        .executor
-        .execute(&plugin, date("2026-02-02"), Trigger::Cli)
-        .unwrap();
+    let record = host.run(&plugin, date("2026-02-02"));
 
-    assert_eq!(
-        (record.status, record.error_kind),
-        (RunStatus::Failed, Some(ErrorKind::Validation))
-    );
-    let message = record.error_message.unwrap();
-    assert!(
-        message.contains(
-            "row 137 (player_lookup=\"player_137\", game_date=\"2026-02-02\"): field \
-             `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000"
-        ),
-        "{message}"
+    assert_eq!(record.status, RunStatus::Failed);
+    let message = failure_message(&record, ErrorKind::Validation);
+    assert_contains(
+        &message,
+        "row 137 (player_lookup=\"player_137\", game_date=\"2026-02-02\"): field \
+             `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000",
     );
     assert_eq!(host.store.rows_on(table, date("2026-02-02")).unwrap(), 0);
     assert_eq!(host.store.rows_on(table, good_day).unwrap(), 199);
@@ -185,13 +172,10 @@ fn under_fail_run_a_bad_row_is_caught_before_the_load_and_named() {
 #[test]
 fn under_quarantine_198_rows_land_in_bigquery_and_one_in_its_quarantine_table() {
     let host = BigQueryHost::new();
-    let plugin = host
-        .runtime
-        .load(&std::fs::read(components::ONE_BAD_ROW_QUARANTINED).unwrap())
-        .unwrap();
+    let plugin = host.fixture(components::ONE_BAD_ROW_QUARANTINED);
     let day = date("2026-02-02");
 
-    let record = host.executor.execute(&plugin, day, Trigger::Cli).unwrap();
+    let record = host.run(&plugin, day);
 
     assert_eq!(record.status, RunStatus::Success, "{record:?}");
     assert_eq!(record.rows_written, 198);
@@ -290,10 +274,7 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
         error.starts_with("store error: loading 2 rows into "),
         "{error}"
     );
-    assert!(
-        error.contains("failed with 1 error: [invalid] at "),
-        "{error}"
-    );
+    assert_contains(&error, "failed with 1 error: [invalid] at ");
     assert!(
         error.contains("2026-13-40"),
         "the message names the value: {error}"
@@ -310,33 +291,16 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
 fn a_processor_cannot_forge_the_run_history_in_bigquery() {
     let bigquery = BigQueryHost::new();
     let day = date("2026-01-11");
-    let load = |path: &str| {
-        bigquery
-            .runtime
-            .load(&std::fs::read(path).unwrap())
-            .unwrap()
-    };
-    let owner = load(components::VERSIONED_V1);
-    let real = bigquery
-        .executor
-        .execute(&owner, day, Trigger::Cli)
-        .unwrap();
+    let owner = bigquery.fixture(components::VERSIONED_V1);
+    let real = bigquery.run(&owner, day);
     assert_eq!(real.status, RunStatus::Success, "{real:?}");
 
-    let forge = load(components::HOSTILE_HISTORY_FORGE);
-    let refused = bigquery
-        .executor
-        .execute(&forge, day, Trigger::Cli)
-        .unwrap();
-    assert_eq!(
-        refused.error_kind,
-        Some(ErrorKind::Ownership),
-        "{refused:?}"
-    );
-    let message = refused.error_message.unwrap();
-    assert!(
-        message.contains("nba_reference.processor_run_history: it is owned by the host"),
-        "{message}"
+    let forge = bigquery.fixture(components::HOSTILE_HISTORY_FORGE);
+    let refused = bigquery.run(&forge, day);
+    let message = failure_message(&refused, ErrorKind::Ownership);
+    assert_contains(
+        &message,
+        "nba_reference.processor_run_history: it is owned by the host",
     );
 
     let history = bigquery
@@ -354,10 +318,7 @@ fn a_processor_cannot_forge_the_run_history_in_bigquery() {
             .any(|r| r.run_id == real.run_id && r.status == RunStatus::Success)
     );
     // The healthy processor beside it still owns and writes its table.
-    let again = bigquery
-        .executor
-        .execute(&owner, day, Trigger::Cli)
-        .unwrap();
+    let again = bigquery.run(&owner, day);
     assert_eq!(again.status, RunStatus::Success);
     let versioned = TableName::new("slate_test", "versioned");
     assert_eq!(
@@ -445,9 +406,9 @@ fn slate_demo_and_runs_work_against_bigquery_from_the_command_line() {
     );
     let stderr = String::from_utf8_lossy(&demo.stderr);
     assert!(demo.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("loaded the demo season into BigQuery project test-project at http://"),
-        "{stderr}"
+    assert_contains(
+        &stderr,
+        "loaded the demo season into BigQuery project test-project at http://",
     );
 
     let runs = slate_on_bigquery(

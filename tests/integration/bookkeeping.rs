@@ -15,14 +15,16 @@ use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
 use slate::plugin::RunLimits;
 use slate::plugin::spec::{Lookback, UpstreamPolicy};
-use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::rows::{Scalar, Value};
 use slate::runs::{ErrorKind, NewRun, RunFilter, RunRecord, RunStatus, Trigger};
-use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::schema::{ColumnType, TableName};
 use slate::store::{EmbeddedStore, RunLedger, Store, StoreError, Tables};
 
 use slate::store::InputSource;
 
-use crate::support::{TestHost, components, date, wait_until};
+use crate::support::{
+    TestHost, assert_reaped_as_stale, components, date, plugin_dir, set_control, wait_until,
+};
 
 fn control_table() -> TableName {
     TableName::new("slate_test", "slow_control")
@@ -30,30 +32,14 @@ fn control_table() -> TableName {
 
 /// Makes SlowProcessor spin on `day` (or not), through its control table.
 pub fn set_spin(store: &dyn Store, day: NaiveDate, spin: bool) {
-    let schema = TableSchema {
-        columns: vec![
-            Column::new("day", ColumnType::Date, ColumnMode::Required),
-            Column::new("mode", ColumnType::String, ColumnMode::Required),
-        ],
-        partition_column: "day".into(),
-        key_columns: vec![],
-    };
-    store.ensure_table(&control_table(), &schema).unwrap();
-    let rows = if spin {
-        vec![vec![
-            Value::Scalar(Scalar::Date(wit_date(day))),
-            Value::Scalar(Scalar::String("spin".into())),
-        ]]
-    } else {
-        vec![]
-    };
-    let rows = RowSet {
-        columns: vec!["day".into(), "mode".into()],
-        rows,
-    };
-    store
-        .replace_partitions(&control_table(), &[day], &rows)
-        .unwrap();
+    let spinning: &[&[Scalar]] = &[&[Scalar::String("spin".into())]];
+    set_control(
+        store,
+        &control_table(),
+        day,
+        &[("mode", ColumnType::String)],
+        if spin { spinning } else { &[] },
+    );
 }
 
 fn runs_of(store: &dyn Store, processor: &str, day: NaiveDate) -> Vec<RunRecord> {
@@ -69,11 +55,7 @@ fn runs_of(store: &dyn Store, processor: &str, day: NaiveDate) -> Vec<RunRecord>
 #[test]
 fn a_killed_run_is_reaped_at_the_next_host_start_and_the_date_runs_again() {
     let data = tempfile::tempdir().unwrap();
-    let plugins = tempfile::tempdir().unwrap();
-    for component in [components::SLOW_PROCESSOR, components::AFTER_SLOW_PROCESSOR] {
-        let name = std::path::Path::new(component).file_name().unwrap();
-        std::fs::copy(component, plugins.path().join(name)).unwrap();
-    }
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR, components::AFTER_SLOW_PROCESSOR]);
     let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let day = date("2026-01-11");
     set_spin(&store, day, true);
@@ -214,18 +196,10 @@ fn a_stale_run_of_another_host_is_reaped_once_after_its_lease_expires() {
         .collect();
     let reaped: usize = reapers.into_iter().map(|r| r.join().unwrap()).sum();
     assert_eq!(reaped, 1);
-    let record = first.run(&run.run_id).unwrap().unwrap();
-    assert_eq!(
-        (record.status, record.error_kind),
-        (RunStatus::Failed, Some(ErrorKind::Stale))
-    );
-    assert_eq!(
-        record.reason.unwrap(),
-        format!(
-            "host elsewhere:1 stopped renewing at {}",
-            run.heartbeat_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-        )
+    assert_reaped_as_stale(
+        &first.run(&run.run_id).unwrap().unwrap(),
+        "elsewhere:1",
+        run.heartbeat_at,
     );
     assert!(
         first.reap_stale(Utc::now()).unwrap().is_empty(),
@@ -608,11 +582,7 @@ fn opening_night_is_no_lookback_gap_for_anyone_downstream() {
 #[test]
 fn a_missing_date_blocks_its_downstream_and_is_flagged_in_later_lookbacks() {
     let host = TestHost::with_demo_season();
-    let pipeline = Pipeline::new(vec![
-        host.bundled("player-game-summary"),
-        host.bundled("player-daily-cache"),
-    ])
-    .unwrap();
+    let pipeline = host.bundled_pipeline(&["player-game-summary", "player-daily-cache"]);
     let all = pipeline.select(&[]).unwrap();
     for day in ["2026-01-05", "2026-01-06", "2026-01-07"] {
         pipeline

@@ -1,20 +1,8 @@
 //! The `slate` binary as a user runs it.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn slate(data_dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_slate"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("run slate")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use crate::support::{assert_contains, components, demo_data_dir, plugin_dir, slate, stderr};
 
 #[test]
 fn demo_then_run_prints_rows_for_both_processors() {
@@ -25,15 +13,11 @@ fn demo_then_run_prints_rows_for_both_processors() {
     );
     assert!(demo.status.success(), "{}", stderr(&demo));
     let summary = String::from_utf8_lossy(&demo.stdout);
-    assert!(
-        summary.contains("nba_analytics.player_game_summary"),
-        "{summary}"
-    );
+    assert_contains(&summary, "nba_analytics.player_game_summary");
     // 2026-01-06 is scheduled but has no box scores: it must not pass silently.
-    assert!(
-        summary
-            .contains("2026-01-06 PlayerGameSummaryProcessor failed: missing data: no box scores"),
-        "{summary}"
+    assert_contains(
+        &summary,
+        "2026-01-06 PlayerGameSummaryProcessor failed: missing data: no box scores",
     );
 
     let run = slate(dir.path(), &["run", "--date", "2026-01-11"]);
@@ -112,15 +96,9 @@ fn bad_input_gets_a_one_line_error_and_a_failing_exit() {
 #[test]
 fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
     let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(
-        crate::support::components::ONE_BAD_ROW_QUARANTINED,
-        plugins.join("one_bad_row_quarantined.wasm"),
-    )
-    .unwrap();
+    let plugins = plugin_dir(&[components::ONE_BAD_ROW_QUARANTINED]);
     slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
-    let plugin_dir = plugins.to_str().unwrap();
+    let plugin_dir = plugins.path().to_str().unwrap();
 
     let run = slate(
         dir.path(),
@@ -136,8 +114,8 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
     );
     assert!(run.status.success(), "{}", stderr(&run));
     let table = String::from_utf8_lossy(&run.stdout).into_owned();
-    assert!(table.contains("OneBadRowQuarantined"), "{table}");
-    assert!(table.contains(" 198 "), "{table}");
+    assert_contains(&table, "OneBadRowQuarantined");
+    assert_contains(&table, " 198 ");
 
     let listed = slate(dir.path(), &["quarantine", "--json"]);
     assert!(listed.status.success(), "{}", stderr(&listed));
@@ -154,8 +132,8 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
     let of_run = slate(dir.path(), &["quarantine", "--run", &run_id]);
     let text = String::from_utf8_lossy(&of_run.stdout).into_owned();
     assert!(of_run.status.success(), "{}", stderr(&of_run));
-    assert!(text.contains("circuit_breaker_until"), "{text}");
-    assert!(text.contains("INT64 1700000000"), "{text}");
+    assert_contains(&text, "circuit_breaker_until");
+    assert_contains(&text, "INT64 1700000000");
     assert!(text.ends_with("1 quarantined rows\n"), "{text}");
 
     let other = slate(dir.path(), &["quarantine", "--run", "no-such-run"]);
@@ -164,12 +142,7 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
 
 #[test]
 fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = slate(
-        dir.path(),
-        &["demo", "--from", "2026-01-11", "--to", "2026-01-11"],
-    );
-    assert!(demo.status.success(), "{}", stderr(&demo));
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
 
     let tables = slate(dir.path(), &["tables"]);
     assert!(tables.status.success(), "{}", stderr(&tables));
@@ -193,22 +166,16 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
 
     // A --plugin-dir processor that names a raw input stops the command
     // before anything runs, naming the table and why.
-    let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        crate::support::components::HOSTILE_RAW_OVERWRITE,
-        plugins.path().join("raw_overwrite.wasm"),
-    )
-    .unwrap();
+    let plugins = plugin_dir(&[components::HOSTILE_RAW_OVERWRITE]);
     let plugin_dir = plugins.path().to_str().unwrap();
     let refused = slate(
         dir.path(),
         &["--plugin-dir", plugin_dir, "run", "--date", "2026-01-11"],
     );
     assert!(!refused.status.success());
-    assert!(
-        stderr(&refused).contains("RawOverwrite may not write nba_raw.schedule: it is a raw input"),
-        "{}",
-        stderr(&refused)
+    assert_contains(
+        &stderr(&refused),
+        "RawOverwrite may not write nba_raw.schedule: it is a raw input",
     );
 
     let moved = slate(
@@ -224,7 +191,7 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
     assert!(moved.status.success(), "{}", stderr(&moved));
     let listing = slate(dir.path(), &["tables"]);
     let listing = String::from_utf8_lossy(&listing.stdout);
-    assert!(listing.contains("transfers:"), "{listing}");
+    assert_contains(&listing, "transfers:");
     assert!(
         listing
             .lines()
@@ -234,59 +201,34 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
     // The bundled processor no longer owns its table, so loading refuses it.
     let run = slate(dir.path(), &["run", "--date", "2026-01-11"]);
     assert!(!run.status.success());
-    assert!(
-        stderr(&run).contains("it is owned by SummaryV2Processor"),
-        "{}",
-        stderr(&run)
-    );
+    assert_contains(&stderr(&run), "it is owned by SummaryV2Processor");
     let history = slate(
         dir.path(),
         &["tables", "transfer", "_slate_runs.x", "--to", "Anyone"],
     );
     assert!(!history.status.success());
-    assert!(
-        stderr(&history).contains("is the host's"),
-        "{}",
-        stderr(&history)
-    );
+    assert_contains(&stderr(&history), "is the host's");
 }
 
 #[test]
 fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
-    use slate::rows::{RowSet, Scalar, Value, wit_date};
-    use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
-    use slate::store::{EmbeddedStore, RunLedger, Tables};
+    use slate::rows::Scalar;
+    use slate::schema::ColumnType;
+    use slate::store::{EmbeddedStore, RunLedger};
+
+    use crate::support::{hostile_control, set_control};
 
     let dir = tempfile::tempdir().unwrap();
     let day = crate::support::date("2026-01-11");
     let store_file = dir.path().join("slate.db");
-    {
-        let store = EmbeddedStore::open(&store_file).unwrap();
-        let control = TableName::new("slate_test", "hostile_control");
-        let schema = TableSchema {
-            columns: vec![
-                Column::new("day", ColumnType::Date, ColumnMode::Required),
-                Column::new("lines", ColumnType::Int64, ColumnMode::Required),
-            ],
-            partition_column: "day".into(),
-            key_columns: vec![],
-        };
-        store.ensure_table(&control, &schema).unwrap();
-        let rows = RowSet {
-            columns: vec!["day".into(), "lines".into()],
-            rows: vec![vec![
-                Value::Scalar(Scalar::Date(wit_date(day))),
-                Value::Scalar(Scalar::Int64(20_000)),
-            ]],
-        };
-        store.replace_partitions(&control, &[day], &rows).unwrap();
-    }
-    let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        crate::support::components::HOSTILE_LOG_FLOOD,
-        plugins.path().join("log_flood.wasm"),
-    )
-    .unwrap();
+    set_control(
+        &EmbeddedStore::open(&store_file).unwrap(),
+        &hostile_control(),
+        day,
+        &[("lines", ColumnType::Int64)],
+        &[&[Scalar::Int64(20_000)]],
+    );
+    let plugins = plugin_dir(&[components::HOSTILE_LOG_FLOOD]);
     let run = Command::new(env!("CARGO_BIN_EXE_slate"))
         .arg("--data-dir")
         .arg(dir.path())
@@ -335,7 +277,7 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
         // The same strict dates on every path.
         &[
             "test",
-            crate::support::components::VERSIONED_V1,
+            components::VERSIONED_V1,
             "--date= 2026-01-10",
             "--fixtures",
             ".",

@@ -11,7 +11,7 @@ use slate::schema::TableName;
 use slate::store::InputSource;
 use slate::store::Tables;
 
-use crate::support::{TestHost, components, date};
+use crate::support::{TestHost, assert_contains, components, date};
 
 fn every_type() -> TableName {
     TableName::new("slate_test", "every_type")
@@ -177,10 +177,9 @@ fn a_malformed_stored_cell_fails_the_read_naming_table_row_column_and_value() {
 
     assert_eq!(record.status, RunStatus::Failed);
     let message = record.error_message.unwrap_or_default();
-    assert!(
-        message
-            .contains(r#"slate_test.every_type row 0: `born` holds text \"not-a-date\", not DATE"#),
-        "{message}"
+    assert_contains(
+        &message,
+        r#"slate_test.every_type row 0: `born` holds text \"not-a-date\", not DATE"#,
     );
 }
 
@@ -197,11 +196,9 @@ fn batch_reads_count_against_the_runs_read_limit() {
     assert_eq!(record.status, RunStatus::Failed);
     assert_eq!(record.error_kind, Some(ErrorKind::Plugin));
     let message = record.error_message.unwrap_or_default();
-    assert!(
-        message.contains(
-            "LimitExceeded(\"reading 3 rows of slate_test.every_type would make 3 rows read; the limit is 2\")"
-        ),
-        "{message}"
+    assert_contains(
+        &message,
+        "LimitExceeded(\"reading 3 rows of slate_test.every_type would make 3 rows read; the limit is 2\")",
     );
     assert!(
         host.rows(&echo.spec.output_table, date("2026-01-15"))
@@ -218,8 +215,8 @@ fn a_batch_read_of_a_missing_column_is_refused_naming_it() {
 
     assert_eq!(record.status, RunStatus::Failed);
     let message = record.error_message.unwrap_or_default();
-    assert!(
-        message.contains("table slate_test.every_type has no column `no_such_column`"),
-        "{message}"
+    assert_contains(
+        &message,
+        "table slate_test.every_type has no column `no_such_column`",
     );
 }

@@ -17,6 +17,18 @@ const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:9050";
 /// The project the emulator serves.
 pub const PROJECT: &str = "test-project";
 
+/// Runs `scripts/bigquery-emulator.sh` with `command` (`start` or `stop`).
+fn emulator_script(command: &str) -> std::io::Result<std::process::Output> {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/bigquery-emulator.sh"
+    );
+    std::process::Command::new("bash")
+        .arg(script)
+        .arg(command)
+        .output()
+}
+
 fn answers(endpoint: &str) -> bool {
     let address = endpoint
         .trim_start_matches("http://")
@@ -35,14 +47,7 @@ fn stop_at_exit() {
         fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
     }
     extern "C" fn stop() {
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scripts/bigquery-emulator.sh"
-        );
-        let _ = std::process::Command::new("bash")
-            .arg(script)
-            .arg("stop")
-            .output();
+        let _ = emulator_script("stop");
     }
     // SAFETY: `stop` is a plain function with the signature atexit wants,
     // and runs once, when the test binary exits.
@@ -69,15 +74,7 @@ pub fn endpoint() -> &'static str {
             return endpoint;
         }
         if !answers(DEFAULT_ENDPOINT) {
-            let script = concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../scripts/bigquery-emulator.sh"
-            );
-            let output = std::process::Command::new("bash")
-                .arg(script)
-                .arg("start")
-                .output()
-                .expect("run scripts/bigquery-emulator.sh");
+            let output = emulator_script("start").expect("run scripts/bigquery-emulator.sh");
             assert!(
                 output.status.success(),
                 "no BigQuery emulator on {DEFAULT_ENDPOINT}, and starting one failed:\n{}",

@@ -7,7 +7,9 @@ use slate::schema::TableName;
 use slate::store::InputSource;
 use slate::store::{RunLedger, StoreError};
 
-use crate::support::{TestHost, components, date};
+use crate::support::{
+    TestHost, assert_contains, assert_failed_validation, components, date, failure_message,
+};
 
 fn faulty_table() -> TableName {
     TableName::new("slate_test", "faulty")
@@ -87,8 +89,7 @@ fn a_trap_fails_the_run_with_the_panic_message_and_writes_nothing() {
     let day = date("2026-01-03");
     let failed = host.run(&faulty, day);
     assert_eq!(failed.status, RunStatus::Failed);
-    assert_eq!(failed.error_kind, Some(ErrorKind::Trap));
-    let message = failed.error_message.unwrap();
+    let message = failure_message(&failed, ErrorKind::Trap);
     // The guest's panic message leads (the line a table shows), followed by
     // what it wrote to stderr and the trap itself.
     assert!(
@@ -98,7 +99,7 @@ fn a_trap_fails_the_run_with_the_panic_message_and_writes_nothing() {
             .is_some_and(|first| first.ends_with("deliberate panic after reading 0 rows")),
         "{message}"
     );
-    assert!(message.contains("unreachable"), "{message}");
+    assert_contains(&message, "unreachable");
     assert!(host.rows(&faulty_table(), day).rows.is_empty());
 }
 
@@ -108,15 +109,10 @@ fn rows_that_fail_validation_are_not_written_and_the_error_names_row_field_and_v
     let faulty = host.fixture(components::FAULTY_PROCESSOR);
     // Day 5 returns rows that fail validation: an INT64 in a TIMESTAMP column.
     let failed = host.run(&faulty, date("2026-01-05"));
-    assert_eq!(failed.error_kind, Some(ErrorKind::Validation));
-    let message = failed.error_message.unwrap();
-    assert!(
-        message.starts_with("3 of 3 rows failed validation with 3 errors"),
-        "{message}"
-    );
-    assert!(
-        message.contains("row 0 (n=0, day=\"2026-01-05\"): field `loaded_at` expected NULLABLE TIMESTAMP, got INT64 1700000000"),
-        "{message}"
+    assert_failed_validation(
+        &failed,
+        "3 of 3 rows failed validation with 3 errors",
+        "row 0 (n=0, day=\"2026-01-05\"): field `loaded_at` expected NULLABLE TIMESTAMP, got INT64 1700000000",
     );
     assert!(
         host.rows(&faulty_table(), date("2026-01-05"))
@@ -131,16 +127,15 @@ fn reading_an_undeclared_table_or_an_unknown_column_is_an_error_the_guest_can_ha
     let faulty = host.fixture(components::FAULTY_PROCESSOR);
     let record = host.run(&faulty, date("2026-01-04"));
     // The guest received the error as a value and chose to report it: no trap.
-    assert_eq!(record.error_kind, Some(ErrorKind::Plugin));
-    let message = record.error_message.unwrap();
-    assert!(message.contains("UndeclaredTable"), "{message}");
-    assert!(
-        message.contains("FaultyProcessor did not declare nba_raw.player_boxscores"),
-        "{message}"
+    let message = failure_message(&record, ErrorKind::Plugin);
+    assert_contains(&message, "UndeclaredTable");
+    assert_contains(
+        &message,
+        "FaultyProcessor did not declare nba_raw.player_boxscores",
     );
-    assert!(
-        message.contains("UnknownTable(\"table nba_raw.schedule has no column `no_such_column`\")"),
-        "{message}"
+    assert_contains(
+        &message,
+        "UnknownTable(\"table nba_raw.schedule has no column `no_such_column`\")",
     );
 }
 
@@ -209,7 +204,7 @@ fn a_core_module_is_refused_as_not_a_component() {
         .err()
         .expect("refused")
         .to_string();
-    assert!(error.contains("this is a core module"), "{error}");
+    assert_contains(&error, "this is a core module");
 }
 
 #[test]

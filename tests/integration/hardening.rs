@@ -13,25 +13,15 @@ use serde_json::{Value as Json, json};
 use slate::runs::{ErrorKind, RunFilter, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger, Store};
 
-use crate::bookkeeping::set_spin;
-use crate::serve_process::{Server, TOKEN, slate};
-use crate::support::{components, date, wait_until};
+use crate::serve_process::{Server, TOKEN, slow_processor_folders};
+use crate::support::{assert_contains, date, demo_data_dir, runs_still_running, slate, wait_until};
 
 /// A data folder with the demo season loaded and 2026-01-11 run, made once
 /// per test binary and copied for each test.
 fn demo_data() -> tempfile::TempDir {
     static TEMPLATE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, template) = TEMPLATE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let demo = slate(
-            dir.path(),
-            &["demo", "--from", "2026-01-11", "--to", "2026-01-11"],
-        );
-        assert!(
-            demo.status.success(),
-            "{}",
-            String::from_utf8_lossy(&demo.stderr)
-        );
+        let dir = demo_data_dir("2026-01-11", "2026-01-11");
         let path = dir.path().to_path_buf();
         (dir, path)
     });
@@ -256,14 +246,7 @@ fn a_body_that_never_arrives_gets_a_json_408_once_the_body_timeout_passes() {
 
 #[test]
 fn slate_reap_reaps_the_runs_of_a_server_killed_on_this_machine() {
-    let data = tempfile::tempdir().unwrap();
-    let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(components::SLOW_PROCESSOR, plugins.path().join("slow.wasm")).unwrap();
-    let day = date("2026-01-12");
-    {
-        let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
-        set_spin(&store, day, true);
-    }
+    let (data, plugins) = slow_processor_folders();
     let plugin_dir = plugins.path().to_str().unwrap();
     let mut server = Server::start(data.path(), &["--plugin-dir", plugin_dir]);
     let (status, answer) = server.post(
@@ -277,10 +260,10 @@ fn slate_reap_reaps_the_runs_of_a_server_killed_on_this_machine() {
 
     let stale = slate(data.path(), &["runs", "--stale"]);
     let listed = String::from_utf8_lossy(&stale.stdout);
-    assert!(listed.contains("SlowProcessor"), "{listed}");
+    assert_contains(&listed, "SlowProcessor");
     let reap = slate(data.path(), &["reap"]);
     let said = String::from_utf8_lossy(&reap.stdout);
-    assert!(said.contains("1 stale runs reaped"), "{said}");
+    assert_contains(&said, "1 stale runs reaped");
     let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let runs = store
         .runs(&RunFilter {
@@ -307,9 +290,9 @@ fn lenient_and_out_of_range_dates_are_refused_on_the_command_line() {
     let run = slate(data.path(), &["run", "--date", "2199-01-01"]);
     assert!(!run.status.success());
     let said = String::from_utf8_lossy(&run.stderr);
-    assert!(
-        said.contains("date 2199-01-01 is outside the range this pipeline serves, 2024-10-"),
-        "{said}"
+    assert_contains(
+        &said,
+        "date 2199-01-01 is outside the range this pipeline serves, 2024-10-",
     );
 }
 
@@ -407,12 +390,7 @@ fn kill_9_under_concurrent_load_leaves_no_stuck_run_duplicate_or_partial_date() 
     drop(server);
     let store = EmbeddedStore::open_read_only(&data.path().join("slate.db")).unwrap();
     check_no_duplicates_or_partial_dates(&store);
-    let stuck = store
-        .runs(&RunFilter {
-            status: Some(RunStatus::Running),
-            ..RunFilter::default()
-        })
-        .unwrap();
+    let stuck = runs_still_running(&store);
     assert!(stuck.is_empty(), "{stuck:?}");
 }
 

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
 use slate::quarantine::QuarantinedRow;
-use slate::rows::{RowSet, Scalar, Value, wit_date};
-use slate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunStatus, RunUsage, Trigger};
+use slate::rows::{RowSet, Scalar, Value};
+use slate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, RunUsage, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::{RunOutput, Store, StoreError};
 
-use crate::support::date;
+use crate::support::{assert_reaped_as_stale, date, player_points_rows, player_points_schema};
 
 /// Generates one test per backend for each behaviour function.
 macro_rules! on_both_backends {
@@ -77,33 +77,28 @@ fn output_table_of(store: &dyn Store, processor: &str) {
         .unwrap();
 }
 
-fn output_schema() -> TableSchema {
-    TableSchema {
-        columns: vec![
-            Column::new("game_date", ColumnType::Date, ColumnMode::Required),
-            Column::new("player_lookup", ColumnType::String, ColumnMode::Required),
-            Column::new("points", ColumnType::Int64, ColumnMode::Nullable),
-        ],
-        partition_column: "game_date".into(),
-        key_columns: vec!["player_lookup".into()],
-    }
+/// Creates the output table, as the host would, holding `players`' rows
+/// on `day`.
+fn output_table_holding(store: &dyn Store, day: NaiveDate, players: &[&str]) {
+    store
+        .ensure_table(&output_table(), &output_schema())
+        .unwrap();
+    store
+        .replace_partitions(&output_table(), &[day], &rows(day, players))
+        .unwrap();
 }
 
+fn output_schema() -> TableSchema {
+    player_points_schema(ColumnMode::Nullable)
+}
+
+/// A row for each of `players` on `day`, the n-th scoring 10 × n points.
 fn rows(day: NaiveDate, players: &[&str]) -> RowSet {
-    RowSet {
-        columns: vec!["game_date".into(), "player_lookup".into(), "points".into()],
-        rows: players
-            .iter()
-            .enumerate()
-            .map(|(i, player)| {
-                vec![
-                    Value::Scalar(Scalar::Date(wit_date(day))),
-                    Value::Scalar(Scalar::String(player.to_string())),
-                    Value::Scalar(Scalar::Int64(i as i64 * 10)),
-                ]
-            })
-            .collect(),
-    }
+    let points = players
+        .iter()
+        .enumerate()
+        .map(|(i, player)| (player.to_string(), i as i64 * 10));
+    player_points_rows(day, points)
 }
 
 fn new_run(processor: &str, day: NaiveDate, lease: Duration) -> NewRun {
@@ -118,6 +113,11 @@ fn new_run(processor: &str, day: NaiveDate, lease: Duration) -> NewRun {
 }
 
 const LEASE: Duration = Duration::from_secs(60);
+
+/// Starts a run of `processor` on `day`, with a [`LEASE`]-long lease.
+fn claim(store: &dyn Store, processor: &str, day: NaiveDate) -> RunRecord {
+    store.start_run(&new_run(processor, day, LEASE)).unwrap()
+}
 
 /// A second from now: past any 1 ms lease, well within [`LEASE`].
 fn later() -> chrono::DateTime<Utc> {
@@ -174,9 +174,7 @@ fn failed(message: &str) -> RunEnd {
 
 fn a_claim_is_exclusive_until_the_run_ends_and_attempts_count_up(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
-    let first = store
-        .start_run(&new_run("ClaimProcessor", day, LEASE))
-        .unwrap();
+    let first = claim(store.as_ref(), "ClaimProcessor", day);
     assert_eq!((first.status, first.attempt), (RunStatus::Running, 1));
     assert_eq!(first.plugin_hash, "hash-of-ClaimProcessor");
 
@@ -185,12 +183,8 @@ fn a_claim_is_exclusive_until_the_run_ends_and_attempts_count_up(store: Arc<dyn 
         other => panic!("expected AlreadyRunning, got {other:?}"),
     }
     // Another date, or another processor, is not blocked.
-    store
-        .start_run(&new_run("ClaimProcessor", date("2026-01-12"), LEASE))
-        .unwrap();
-    store
-        .start_run(&new_run("OtherProcessor", day, LEASE))
-        .unwrap();
+    claim(store.as_ref(), "ClaimProcessor", date("2026-01-12"));
+    claim(store.as_ref(), "OtherProcessor", day);
 
     store.end_run(&first.run_id, &failed("boom")).unwrap();
     let ended = store.run(&first.run_id).unwrap().unwrap();
@@ -204,9 +198,7 @@ fn a_claim_is_exclusive_until_the_run_ends_and_attempts_count_up(store: Arc<dyn 
         Err(StoreError::NotRunning(_))
     ));
 
-    let second = store
-        .start_run(&new_run("ClaimProcessor", day, LEASE))
-        .unwrap();
+    let second = claim(store.as_ref(), "ClaimProcessor", day);
     assert_eq!(second.attempt, 2);
 }
 
@@ -217,9 +209,7 @@ fn a_commit_replaces_only_its_date_and_a_rerun_never_duplicates(store: Arc<dyn S
         .replace_partitions(&output_table(), &[other_day], &rows(other_day, &["z"]))
         .unwrap();
 
-    let run = store
-        .start_run(&new_run("ReplaceProcessor", day, LEASE))
-        .unwrap();
+    let run = claim(store.as_ref(), "ReplaceProcessor", day);
     assert_eq!(
         commit(
             store.as_ref(),
@@ -235,9 +225,7 @@ fn a_commit_replaces_only_its_date_and_a_rerun_never_duplicates(store: Arc<dyn S
     assert_eq!((committed.rows_written, committed.rows_read), (3, 7));
     assert_eq!(committed.reason.as_deref(), Some("committed 3 rows"));
 
-    let rerun = store
-        .start_run(&new_run("ReplaceProcessor", day, LEASE))
-        .unwrap();
+    let rerun = claim(store.as_ref(), "ReplaceProcessor", day);
     commit(store.as_ref(), &rerun.run_id, day, &rows(day, &["a", "d"])).unwrap();
 
     assert_eq!(players(store.as_ref(), day), ["a", "d"]);
@@ -252,14 +240,10 @@ fn a_commit_replaces_only_its_date_and_a_rerun_never_duplicates(store: Arc<dyn S
 fn a_commit_that_cannot_load_leaves_the_previous_rows_and_the_claim(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
     output_table_of(store.as_ref(), "LoadProcessor");
-    let run = store
-        .start_run(&new_run("LoadProcessor", day, LEASE))
-        .unwrap();
+    let run = claim(store.as_ref(), "LoadProcessor", day);
     commit(store.as_ref(), &run.run_id, day, &rows(day, &["a", "b"])).unwrap();
 
-    let rerun = store
-        .start_run(&new_run("LoadProcessor", day, LEASE))
-        .unwrap();
+    let rerun = claim(store.as_ref(), "LoadProcessor", day);
     let mut bad = rows(day, &["c"]);
     bad.columns[2] = "no_such_column".into();
     let error = commit(store.as_ref(), &rerun.run_id, day, &bad).unwrap_err();
@@ -294,9 +278,7 @@ fn a_reaped_run_cannot_commit_and_writes_nothing(store: Arc<dyn Store>) {
 
 fn a_stale_run_is_reaped_exactly_once_by_concurrent_reapers(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
-    let live = store
-        .start_run(&new_run("LiveProcessor", day, LEASE))
-        .unwrap();
+    let live = claim(store.as_ref(), "LiveProcessor", day);
     let stale = store
         .start_run(&new_run("StaleProcessor", day, Duration::from_millis(1)))
         .unwrap();
@@ -321,19 +303,10 @@ fn a_stale_run_is_reaped_exactly_once_by_concurrent_reapers(store: Arc<dyn Store
     let all: Vec<&String> = reaped.iter().flatten().collect();
     assert_eq!(all, [&stale.run_id], "reaped exactly once: {reaped:?}");
 
-    let record = store.run(&stale.run_id).unwrap().unwrap();
-    assert_eq!(
-        (record.status, record.error_kind),
-        (RunStatus::Failed, Some(ErrorKind::Stale))
-    );
-    assert_eq!(
-        record.reason.unwrap(),
-        format!(
-            "host behaviour-host:1 stopped renewing at {}",
-            stale
-                .heartbeat_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-        )
+    assert_reaped_as_stale(
+        &store.run(&stale.run_id).unwrap().unwrap(),
+        "behaviour-host:1",
+        stale.heartbeat_at,
     );
     assert_eq!(
         store.run(&live.run_id).unwrap().unwrap().status,
@@ -378,9 +351,7 @@ fn renewed_leases_keep_a_run_live_and_expired_ones_make_it_stale(store: Arc<dyn 
 }
 
 fn a_flag_stays_with_the_run_when_it_ends(store: Arc<dyn Store>) {
-    let run = store
-        .start_run(&new_run("FlaggedProcessor", date("2026-01-11"), LEASE))
-        .unwrap();
+    let run = claim(store.as_ref(), "FlaggedProcessor", date("2026-01-11"));
     store
         .flag_run(&run.run_id, "still running after 4h; cancelling")
         .unwrap();
@@ -395,10 +366,10 @@ fn a_flag_stays_with_the_run_when_it_ends(store: Arc<dyn Store>) {
 
 fn runs_filter_by_date_processor_status_and_plugin_hash(store: Arc<dyn Store>) {
     let (d1, d2) = (date("2026-01-11"), date("2026-01-12"));
-    let a1 = store.start_run(&new_run("A", d1, LEASE)).unwrap();
+    let a1 = claim(store.as_ref(), "A", d1);
     store.end_run(&a1.run_id, &failed("x")).unwrap();
-    let a2 = store.start_run(&new_run("A", d2, LEASE)).unwrap();
-    let b1 = store.start_run(&new_run("B", d1, LEASE)).unwrap();
+    let a2 = claim(store.as_ref(), "A", d2);
+    let b1 = claim(store.as_ref(), "B", d1);
     let ids = |filter: RunFilter| -> Vec<String> {
         store
             .runs(&filter)
@@ -446,9 +417,7 @@ fn runs_filter_by_date_processor_status_and_plugin_hash(store: Arc<dyn Store>) {
 fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
     output_table_of(store.as_ref(), "QuarantineProcessor");
-    let run = store
-        .start_run(&new_run("QuarantineProcessor", day, LEASE))
-        .unwrap();
+    let run = claim(store.as_ref(), "QuarantineProcessor", day);
     let quarantined = vec![QuarantinedRow {
         row_index: 4,
         errors: vec![slate::validate::FieldError {
@@ -499,12 +468,7 @@ fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {
 
 fn schema_drift_adds_nullable_columns_and_refuses_the_rest(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
-    store
-        .ensure_table(&output_table(), &output_schema())
-        .unwrap();
-    store
-        .replace_partitions(&output_table(), &[day], &rows(day, &["a"]))
-        .unwrap();
+    output_table_holding(store.as_ref(), day, &["a"]);
 
     let mut grown = output_schema();
     grown.columns.push(Column::new(
@@ -546,12 +510,7 @@ fn schema_drift_adds_nullable_columns_and_refuses_the_rest(store: Arc<dyn Store>
 
 fn read_columns_returns_only_the_named_columns_in_their_order(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
-    store
-        .ensure_table(&output_table(), &output_schema())
-        .unwrap();
-    store
-        .replace_partitions(&output_table(), &[day], &rows(day, &["a", "b"]))
-        .unwrap();
+    output_table_holding(store.as_ref(), day, &["a", "b"]);
     let names = |columns: &[&str]| columns.iter().map(|c| c.to_string()).collect::<Vec<_>>();
 
     let projected = store
@@ -595,9 +554,7 @@ fn read_columns_returns_only_the_named_columns_in_their_order(store: Arc<dyn Sto
 fn a_table_has_one_owner_and_moves_only_by_a_recorded_transfer(store: Arc<dyn Store>) {
     use slate::ownership::{OwnershipRefused, TableOwner};
     let day = date("2026-01-11");
-    let owner = store
-        .start_run(&new_run("OwnerProcessor", day, LEASE))
-        .unwrap();
+    let owner = claim(store.as_ref(), "OwnerProcessor", day);
     commit(store.as_ref(), &owner.run_id, day, &rows(day, &["a", "b"])).unwrap();
     assert_eq!(
         store.table_owner(&output_table()).unwrap(),
@@ -605,9 +562,7 @@ fn a_table_has_one_owner_and_moves_only_by_a_recorded_transfer(store: Arc<dyn St
     );
 
     // Another processor's commit writes nothing and names the owner.
-    let thief = store
-        .start_run(&new_run("ThiefProcessor", day, LEASE))
-        .unwrap();
+    let thief = claim(store.as_ref(), "ThiefProcessor", day);
     match commit(store.as_ref(), &thief.run_id, day, &rows(day, &[])) {
         Err(StoreError::Ownership(OwnershipRefused::OwnedByAnother { owner, .. })) => {
             assert_eq!(owner, "OwnerProcessor")
@@ -661,18 +616,14 @@ fn a_table_has_one_owner_and_moves_only_by_a_recorded_transfer(store: Arc<dyn St
 
 fn a_first_commit_creates_the_table_and_a_failed_run_creates_none(store: Arc<dyn Store>) {
     let day = date("2026-01-11");
-    let failing = store
-        .start_run(&new_run("FailingProcessor", day, LEASE))
-        .unwrap();
+    let failing = claim(store.as_ref(), "FailingProcessor", day);
     store
         .check_output_table(&output_table(), &output_schema())
         .unwrap();
     store.end_run(&failing.run_id, &failed("boom")).unwrap();
     assert_eq!(store.table_schema(&output_table()).unwrap(), None);
 
-    let first = store
-        .start_run(&new_run("FailingProcessor", day, LEASE))
-        .unwrap();
+    let first = claim(store.as_ref(), "FailingProcessor", day);
     commit(store.as_ref(), &first.run_id, day, &rows(day, &["a"])).unwrap();
     assert!(store.table_schema(&output_table()).unwrap().is_some());
     assert_eq!(players(store.as_ref(), day), ["a"]);
@@ -684,9 +635,7 @@ fn what_the_guest_used_is_recorded_with_the_run(store: Arc<dyn Store>) {
         log_lines_dropped: 12_345,
         peak_memory_bytes: 3 << 20,
     };
-    let noisy = store
-        .start_run(&new_run("NoisyProcessor", day, LEASE))
-        .unwrap();
+    let noisy = claim(store.as_ref(), "NoisyProcessor", day);
     let end = RunEnd {
         usage,
         ..failed("too loud")
@@ -698,9 +647,7 @@ fn what_the_guest_used_is_recorded_with_the_run(store: Arc<dyn Store>) {
         (12_345, 3 << 20)
     );
 
-    let committed = store
-        .start_run(&new_run("NoisyProcessor", day, LEASE))
-        .unwrap();
+    let committed = claim(store.as_ref(), "NoisyProcessor", day);
     let output = RunOutput {
         processor: "NoisyProcessor",
         table: &output_table(),

@@ -6,19 +6,22 @@
 use chrono::NaiveDate;
 use slate::catalog::{self, CatalogError};
 use slate::demo::{load_season, schedule_table};
-use slate::deploy::{self, DeployCheck};
+use slate::deploy::{self, DeployCheck, DeployError};
 use slate::health;
 use slate::liveness::LeaseConfig;
 use slate::ownership::{Ledger, OwnershipRefused, TableOwner};
 use slate::pipeline::Pipeline;
 use slate::plugin::{PluginError, RunLimits};
 use slate::registry::Registry;
-use slate::rows::{RowSet, Scalar, Value, wit_date};
-use slate::runs::{ErrorKind, RunStatus};
-use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::rows::Scalar;
+use slate::runs::{ErrorKind, RunRecord, RunStatus};
+use slate::schema::{ColumnType, TableName};
 use slate::store::{RunLedger, Store, Tables};
 
-use crate::support::{TestHost, components, date, season};
+use crate::support::{
+    TestHost, assert_contains, components, date, failure_message, hostile_control, plugin_dir,
+    season, set_control,
+};
 
 fn versioned() -> TableName {
     TableName::new("slate_test", "versioned")
@@ -29,21 +32,42 @@ fn ledger(store: &dyn Store) -> Ledger {
     Ledger::new(store.table_owners().unwrap(), store.host_owned())
 }
 
-/// A folder holding copies of these components, as `--plugin-dir` takes.
-fn plugin_dir(components: &[&str]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for path in components {
-        let name = std::path::Path::new(path).file_name().unwrap();
-        std::fs::copy(path, dir.path().join(name)).unwrap();
-    }
-    dir
+/// Loads the processors as a command would with a `--plugin-dir` holding
+/// only `component`, under the ownership the host's store records.
+fn load_with_plugin_dir_of(
+    host: &TestHost,
+    component: &str,
+) -> Result<Vec<catalog::Loaded>, CatalogError> {
+    let dir = plugin_dir(&[component]);
+    catalog::load(
+        &host.runtime,
+        None,
+        Some(dir.path()),
+        &ledger(host.store.as_ref()),
+    )
 }
 
-/// The message of the `info` check that refused to load `component`.
-fn refused_at_load(host: &TestHost, component: &str) -> String {
+/// Deploys TableThief into `registry` beside `current`, under `ledger`,
+/// and answers why the deployment was refused.
+fn deploy_table_thief(
+    host: &TestHost,
+    registry: &Registry,
+    current: &Pipeline,
+    ledger: &Ledger,
+) -> DeployError {
+    let bytes = std::fs::read(components::HOSTILE_TABLE_THIEF).unwrap();
+    deploy::deploy(&host.runtime, registry, current, &bytes, None, ledger)
+        .err()
+        .expect("the deployment is refused")
+}
+
+/// Asserts that loading `component` is refused by the `info` check with a
+/// message that contains `expected`.
+fn assert_refused_at_load(component: &str, expected: &str) {
+    let host = TestHost::empty();
     let bytes = std::fs::read(component).unwrap();
     match host.runtime.load(&bytes) {
-        Err(PluginError::Info(message)) => message,
+        Err(PluginError::Info(message)) => assert_contains(&message, expected),
         Err(other) => panic!("{component} refused for another reason: {other}"),
         Ok(_) => panic!("{component} loaded"),
     }
@@ -51,26 +75,21 @@ fn refused_at_load(host: &TestHost, component: &str) -> String {
 
 /// Fills the hostile control table for `day` with these INT64 settings.
 fn control(host: &TestHost, day: NaiveDate, settings: &[(&str, i64)]) {
-    let table = TableName::new("slate_test", "hostile_control");
-    let mut columns = vec![Column::new("day", ColumnType::Date, ColumnMode::Required)];
-    let mut row = vec![Value::Scalar(Scalar::Date(wit_date(day)))];
-    for (name, value) in settings {
-        columns.push(Column::new(name, ColumnType::Int64, ColumnMode::Required));
-        row.push(Value::Scalar(Scalar::Int64(*value)));
-    }
-    let schema = TableSchema {
-        columns: columns.clone(),
-        partition_column: "day".into(),
-        key_columns: vec![],
-    };
-    host.store.ensure_table(&table, &schema).unwrap();
-    let rows = RowSet {
-        columns: columns.into_iter().map(|c| c.name).collect(),
-        rows: vec![row],
-    };
-    host.store
-        .replace_partitions(&table, &[day], &rows)
-        .unwrap();
+    let columns: Vec<(&str, ColumnType)> = settings
+        .iter()
+        .map(|(name, _)| (*name, ColumnType::Int64))
+        .collect();
+    let values: Vec<Scalar> = settings
+        .iter()
+        .map(|(_, value)| Scalar::Int64(*value))
+        .collect();
+    set_control(
+        host.store.as_ref(),
+        &hostile_control(),
+        day,
+        &columns,
+        &[&values],
+    );
 }
 
 #[test]
@@ -91,23 +110,15 @@ fn a_processor_cannot_empty_another_processors_table_at_run_load_or_deploy() {
     let thief = host.fixture(components::HOSTILE_TABLE_THIEF);
     let refused = host.run(&thief, day);
     assert_eq!(refused.status, RunStatus::Failed);
-    assert_eq!(refused.error_kind, Some(ErrorKind::Ownership));
-    let message = refused.error_message.unwrap();
-    assert!(
-        message.contains("slate_test.versioned: it is owned by VersionedProcessor"),
-        "{message}"
+    let message = failure_message(&refused, ErrorKind::Ownership);
+    assert_contains(
+        &message,
+        "slate_test.versioned: it is owned by VersionedProcessor",
     );
     assert_eq!(host.rows(&versioned(), day), before, "the owner's rows");
 
     // At load: a --plugin-dir holding it fails, naming the owner.
-    let dir = plugin_dir(&[components::HOSTILE_TABLE_THIEF]);
-    let loaded = catalog::load(
-        &host.runtime,
-        None,
-        Some(dir.path()),
-        &ledger(host.store.as_ref()),
-    );
-    match loaded {
+    match load_with_plugin_dir_of(&host, components::HOSTILE_TABLE_THIEF) {
         Err(CatalogError::Ownership { origin, refused }) => {
             assert!(origin.ends_with("hostile_table_thief.wasm"), "{origin}");
             assert!(matches!(
@@ -122,17 +133,7 @@ fn a_processor_cannot_empty_another_processors_table_at_run_load_or_deploy() {
     // At deploy: refused by the ownership check, the active set untouched.
     let registry = Registry::open(&host.dir.path().join("registry")).unwrap();
     let current = Pipeline::new(vec![owner.clone()]).unwrap();
-    let bytes = std::fs::read(components::HOSTILE_TABLE_THIEF).unwrap();
-    let rejected = deploy::deploy(
-        &host.runtime,
-        &registry,
-        &current,
-        &bytes,
-        None,
-        &ledger(host.store.as_ref()),
-    )
-    .err()
-    .expect("the deployment is refused");
+    let rejected = deploy_table_thief(&host, &registry, &current, &ledger(host.store.as_ref()));
     assert_eq!(rejected.check, DeployCheck::Ownership);
     assert!(rejected.reason.contains("owned by VersionedProcessor"));
     assert!(registry.active().unwrap().is_empty());
@@ -149,17 +150,7 @@ fn an_unowned_table_goes_to_the_first_processor_loaded_not_a_newcomer_under_anot
     // Nothing recorded yet: the registry version was loaded first.
     let current = Pipeline::new(vec![owner]).unwrap();
     let registry = Registry::open(&host.dir.path().join("registry")).unwrap();
-    let bytes = std::fs::read(components::HOSTILE_TABLE_THIEF).unwrap();
-    let rejected = deploy::deploy(
-        &host.runtime,
-        &registry,
-        &current,
-        &bytes,
-        None,
-        &Ledger::default(),
-    )
-    .err()
-    .expect("the newcomer is refused");
+    let rejected = deploy_table_thief(&host, &registry, &current, &Ledger::default());
     assert_eq!(rejected.check, DeployCheck::Ownership);
     assert!(rejected.reason.contains("owned by VersionedProcessor"));
 }
@@ -194,13 +185,8 @@ fn a_new_version_keeps_its_table_and_only_an_operators_transfer_moves_it() {
     assert_eq!(host.store.table_transfers().unwrap(), vec![transfer]);
     assert_eq!(host.run(&thief, day).status, RunStatus::Success);
     let refused = host.run(&v1, day);
-    assert_eq!(refused.error_kind, Some(ErrorKind::Ownership));
-    assert!(
-        refused
-            .error_message
-            .unwrap()
-            .contains("it is owned by TableThief")
-    );
+    let message = failure_message(&refused, ErrorKind::Ownership);
+    assert_contains(&message, "it is owned by TableThief");
 }
 
 #[test]
@@ -249,22 +235,11 @@ fn a_processor_cannot_overwrite_a_raw_input() {
 
     let hostile = host.fixture(components::HOSTILE_RAW_OVERWRITE);
     let refused = host.run(&hostile, day);
-    assert_eq!(refused.error_kind, Some(ErrorKind::Ownership));
-    assert!(
-        refused
-            .error_message
-            .unwrap()
-            .contains("nba_raw.schedule: it is a raw input")
-    );
+    let message = failure_message(&refused, ErrorKind::Ownership);
+    assert_contains(&message, "nba_raw.schedule: it is a raw input");
     assert_eq!(host.rows(&schedule_table(), day), schedule);
 
-    let dir = plugin_dir(&[components::HOSTILE_RAW_OVERWRITE]);
-    let loaded = catalog::load(
-        &host.runtime,
-        None,
-        Some(dir.path()),
-        &ledger(host.store.as_ref()),
-    );
+    let loaded = load_with_plugin_dir_of(&host, components::HOSTILE_RAW_OVERWRITE);
     assert!(matches!(
         loaded,
         Err(CatalogError::Ownership { ref refused, .. })
@@ -280,11 +255,9 @@ fn a_processor_cannot_overwrite_a_raw_input() {
 
 #[test]
 fn a_nullable_partition_column_is_refused_when_the_processor_loads() {
-    let host = TestHost::empty();
-    let message = refused_at_load(&host, components::HOSTILE_NULLABLE_PARTITION);
-    assert!(
-        message.contains("partition column `day` must be REQUIRED DATE, not NULLABLE DATE"),
-        "{message}"
+    assert_refused_at_load(
+        components::HOSTILE_NULLABLE_PARTITION,
+        "partition column `day` must be REQUIRED DATE, not NULLABLE DATE",
     );
 }
 
@@ -302,21 +275,17 @@ fn a_failed_run_leaves_no_new_table_behind() {
 
 #[test]
 fn a_looping_info_is_stopped_by_its_own_cpu_limit_and_names_it() {
-    let host = TestHost::empty();
-    let message = refused_at_load(&host, components::HOSTILE_INFO_LOOP);
-    assert!(
-        message.contains("CPU time limit of 1000 ms exceeded"),
-        "{message}"
+    assert_refused_at_load(
+        components::HOSTILE_INFO_LOOP,
+        "CPU time limit of 1000 ms exceeded",
     );
 }
 
 #[test]
 fn a_panicking_info_shows_the_panic_message() {
-    let host = TestHost::empty();
-    let message = refused_at_load(&host, components::HOSTILE_INFO_PANIC);
-    assert!(
-        message.contains("hostile info panic: no description today"),
-        "{message}"
+    assert_refused_at_load(
+        components::HOSTILE_INFO_PANIC,
+        "hostile info panic: no description today",
     );
 }
 
@@ -328,24 +297,25 @@ fn roomy() -> RunLimits {
     }
 }
 
+/// A run of WideOutput on a host with `limits`, told to return `rows` rows
+/// of `columns` columns.
+fn wide_output_run(limits: RunLimits, rows: i64, columns: i64) -> RunRecord {
+    let host = TestHost::with(limits, LeaseConfig::default());
+    let day = date("2026-01-11");
+    control(&host, day, &[("rows", rows), ("columns", columns)]);
+    host.run(&host.fixture(components::HOSTILE_WIDE_OUTPUT), day)
+}
+
 #[test]
 fn an_output_within_the_limits_loads_though_it_is_past_wasmtimes_default_bound() {
-    let host = TestHost::with(roomy(), LeaseConfig::default());
-    let day = date("2026-01-11");
-    control(&host, day, &[("rows", 135_000), ("columns", 32)]);
-    let wide = host.fixture(components::HOSTILE_WIDE_OUTPUT);
-    let record = host.run(&wide, day);
+    let record = wide_output_run(roomy(), 135_000, 32);
     assert_eq!(record.status, RunStatus::Success, "{record:?}");
     assert_eq!(record.rows_written, 135_000);
 }
 
 #[test]
 fn too_many_tiny_rows_fail_as_limit_output_with_the_limit_and_the_count() {
-    let host = TestHost::with(roomy(), LeaseConfig::default());
-    let day = date("2026-01-11");
-    control(&host, day, &[("rows", 2_000_000), ("columns", 2)]);
-    let flood = host.fixture(components::HOSTILE_WIDE_OUTPUT);
-    let record = host.run(&flood, day);
+    let record = wide_output_run(roomy(), 2_000_000, 2);
     assert_eq!(
         record.error_kind,
         Some(ErrorKind::LimitOutput),
@@ -364,27 +334,14 @@ fn an_output_past_the_transfer_bound_of_the_output_limits_fails_as_limit_output(
         max_output_bytes: 1 << 20,
         ..roomy()
     };
-    let host = TestHost::with(limits, LeaseConfig::default());
-    let day = date("2026-01-11");
-    control(&host, day, &[("rows", 135_000), ("columns", 32)]);
-    let wide = host.fixture(components::HOSTILE_WIDE_OUTPUT);
-    let record = host.run(&wide, day);
-    assert_eq!(
-        record.error_kind,
-        Some(ErrorKind::LimitOutput),
-        "{record:?}"
-    );
+    let record = wide_output_run(limits, 135_000, 32);
+    let message = failure_message(&record, ErrorKind::LimitOutput);
     let bound = limits.hostcall_bytes() as i64;
     assert_eq!(
         (record.limit_value, record.observed_value),
         (Some(bound), Some(bound))
     );
-    assert!(
-        record
-            .error_message
-            .unwrap()
-            .contains(&format!("more than {bound} bytes"))
-    );
+    assert_contains(&message, &format!("more than {bound} bytes"));
 }
 
 #[test]
@@ -417,17 +374,14 @@ fn a_component_with_many_memories_is_held_to_one_limit_for_all_of_them() {
     let Err(PluginError::Info(message)) = host.runtime.load(&bytes) else {
         panic!("eight memories were instantiated under one 64 MiB limit");
     };
-    assert!(
-        message.contains("memory limit of 67108864 bytes exceeded"),
-        "{message}"
-    );
+    assert_contains(&message, "memory limit of 67108864 bytes exceeded");
     // Each memory alone is within that limit: one of them loads as far as
     // its info() (which traps), so the sum is what refused the eight.
     let one = crate::multi_memory::component(1, 10 << 20);
     let Err(PluginError::Info(message)) = host.runtime.load(&one) else {
         panic!("the trap in info() went unnoticed");
     };
-    assert!(message.contains("info() trapped"), "{message}");
+    assert_contains(&message, "info() trapped");
 }
 
 #[test]

@@ -13,14 +13,18 @@ use slate::demo::box_scores_table;
 use slate::pipeline::Pipeline;
 use slate::plugin::spec::Phase;
 use slate::rows::{RowSet, Scalar, Value, row_json};
-use slate::runs::{RunStatus, Trigger};
+use slate::runs::{RunRecord, RunStatus, Trigger};
 use slate::store::InputSource;
 use slate::store::Tables;
 
 use crate::support::{TestHost, date, season};
 
-fn all_processors(host: &TestHost) -> Pipeline {
-    Pipeline::new(PLUGINS.iter().map(|p| host.bundled(p.package)).collect()).unwrap()
+/// Runs every processor of `pipeline` on `day`, as a backfill does.
+fn run_every_processor(host: &TestHost, pipeline: &Pipeline, day: NaiveDate) -> Vec<RunRecord> {
+    let all = pipeline.select(&[]).unwrap();
+    pipeline
+        .run_date(&host.executor, day, &all, Trigger::Backfill)
+        .unwrap()
 }
 
 fn game_dates(from: &str, to: &str) -> Vec<NaiveDate> {
@@ -60,15 +64,11 @@ fn column<'a>(rows: &'a RowSet, name: &str) -> impl Iterator<Item = &'a Value> {
 #[test]
 fn a_season_slice_runs_through_every_phase_with_estimated_lines_when_odds_are_missing() {
     let host = TestHost::with_demo_season();
-    let pipeline = all_processors(&host);
-    let all = pipeline.select(&[]).unwrap();
+    let pipeline = host.every_bundled_processor();
     let dates = game_dates("2025-11-14", "2025-12-03");
     assert!(dates.len() >= 15, "{} game dates", dates.len());
     for day in &dates {
-        for record in pipeline
-            .run_date(&host.executor, *day, &all, Trigger::Backfill)
-            .unwrap()
-        {
+        for record in run_every_processor(&host, &pipeline, *day) {
             assert_eq!(
                 record.status,
                 RunStatus::Success,
@@ -171,14 +171,11 @@ fn perturb(rows: &mut RowSet, rng: &mut ChaCha8Rng) -> usize {
 #[test]
 fn changing_games_on_or_after_the_analysis_date_never_changes_its_phase_four_rows() {
     let host = TestHost::with_demo_season();
-    let pipeline = all_processors(&host);
-    let all = pipeline.select(&[]).unwrap();
+    let pipeline = host.every_bundled_processor();
     let dates = game_dates("2025-11-10", "2025-11-24");
     let analysis = dates[dates.len() - 4];
     for day in &dates {
-        pipeline
-            .run_date(&host.executor, *day, &all, Trigger::Backfill)
-            .unwrap();
+        run_every_processor(&host, &pipeline, *day);
     }
     let before = phase_four_rows(&host, &pipeline, analysis);
     assert!(
@@ -201,9 +198,7 @@ fn changing_games_on_or_after_the_analysis_date_never_changes_its_phase_four_row
             .replace_partitions(&box_scores_table(), &future, &rows)
             .unwrap();
         for day in &future {
-            pipeline
-                .run_date(&host.executor, *day, &all, Trigger::Backfill)
-                .unwrap();
+            run_every_processor(&host, &pipeline, *day);
         }
         assert_eq!(
             phase_four_rows(&host, &pipeline, analysis),

@@ -8,7 +8,7 @@ use slate::bundled::PLUGINS;
 use slate::schema::TableName;
 use slate::store::{EmbeddedStore, Tables};
 
-use crate::support::{components, date};
+use crate::support::{assert_contains, components, date};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,6 +33,15 @@ fn slate(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `slate test` of `component` on `date`, with the fixtures in `fixtures`,
+/// then `more` arguments (`--expect`, `--update`).
+fn slate_test(component: &str, date: &str, fixtures: &Path, more: &[&str]) -> Output {
+    let fixtures = fixtures.to_str().unwrap();
+    let mut args = vec!["test", component, "--date", date, "--fixtures", fixtures];
+    args.extend_from_slice(more);
+    slate(&args)
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -45,12 +54,28 @@ fn bundled_component(dir: &Path, package: &str) -> String {
     path.display().to_string()
 }
 
-fn daily_cache_golden() -> (PathBuf, PathBuf) {
+/// The fixture of the game summaries the daily cache reads.
+const SUMMARIES: &str = "nba_analytics.player_game_summary.ndjson";
+
+/// PlayerDailyCacheProcessor's component, written to a scratch folder, and
+/// its golden fixtures and expected rows for 2026-01-11.
+struct DailyCache {
+    scratch: tempfile::TempDir,
+    component: String,
+    inputs: PathBuf,
+    expected: PathBuf,
+}
+
+fn daily_cache() -> DailyCache {
+    let scratch = tempfile::tempdir().unwrap();
+    let component = bundled_component(scratch.path(), "player-daily-cache");
     let golden = workspace().join("plugins/player-daily-cache/golden");
-    (
-        golden.join("inputs"),
-        golden.join("2026-01-11.expected.ndjson"),
-    )
+    DailyCache {
+        scratch,
+        component,
+        inputs: golden.join("inputs"),
+        expected: golden.join("2026-01-11.expected.ndjson"),
+    }
 }
 
 #[test]
@@ -78,17 +103,12 @@ fn every_processor_matches_its_golden_files() {
                 .unwrap()
                 .to_string_lossy()
                 .replace(".expected.ndjson", "");
-            let inputs = golden.join("inputs");
-            let output = slate(&[
-                "test",
+            let output = slate_test(
                 &component,
-                "--date",
                 &date,
-                "--fixtures",
-                inputs.to_str().unwrap(),
-                "--expect",
-                file.to_str().unwrap(),
-            ]);
+                &golden.join("inputs"),
+                &["--expect", file.to_str().unwrap()],
+            );
             assert!(
                 output.status.success(),
                 "{}: {}",
@@ -102,12 +122,10 @@ fn every_processor_matches_its_golden_files() {
 
 #[test]
 fn a_changed_result_prints_a_diff_naming_the_rows_and_fields() {
-    let scratch = tempfile::tempdir().unwrap();
-    let component = bundled_component(scratch.path(), "player-daily-cache");
-    let (inputs, expected) = daily_cache_golden();
+    let cache = daily_cache();
     // The golden file as an older formula would have produced it: one
     // player's 5-game average 1.5 points higher.
-    let golden = std::fs::read_to_string(&expected).unwrap();
+    let golden = std::fs::read_to_string(&cache.expected).unwrap();
     let older: String = golden
         .lines()
         .map(|line| {
@@ -119,124 +137,92 @@ fn a_changed_result_prints_a_diff_naming_the_rows_and_fields() {
             format!("{row}\n")
         })
         .collect();
-    let older_file = scratch.path().join("older.ndjson");
+    let older_file = cache.scratch.path().join("older.ndjson");
     std::fs::write(&older_file, older).unwrap();
 
-    let output = slate(&[
-        "test",
-        &component,
-        "--date",
+    let expect_older = older_file.to_str().unwrap();
+    let output = slate_test(
+        &cache.component,
         "2026-01-11",
-        "--fixtures",
-        inputs.to_str().unwrap(),
-        "--expect",
-        older_file.to_str().unwrap(),
-    ]);
+        &cache.inputs,
+        &["--expect", expect_older],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let text = stdout(&output);
     assert!(
         text.starts_with("DIFF PlayerDailyCacheProcessor 2026-01-11: 1 differences"),
         "{text}"
     );
-    assert!(
-        text.contains("row (player_lookup=\"julianfairbanks\", cache_date=\"2026-01-11\"): field `points_avg_last_5`: expected 10.7, got 9.2"),
-        "{text}"
+    assert_contains(
+        &text,
+        "row (player_lookup=\"julianfairbanks\", cache_date=\"2026-01-11\"): field `points_avg_last_5`: expected 10.7, got 9.2",
     );
 
     // --update rewrites the golden file, after which it passes.
-    let update = slate(&[
-        "test",
-        &component,
-        "--date",
+    let update = slate_test(
+        &cache.component,
         "2026-01-11",
-        "--fixtures",
-        inputs.to_str().unwrap(),
-        "--expect",
-        older_file.to_str().unwrap(),
-        "--update",
-    ]);
+        &cache.inputs,
+        &["--expect", expect_older, "--update"],
+    );
     assert!(update.status.success(), "{}", stdout(&update));
     assert_eq!(std::fs::read_to_string(&older_file).unwrap(), golden);
 }
 
 #[test]
 fn bad_fixtures_are_reported_with_file_line_and_field() {
-    let scratch = tempfile::tempdir().unwrap();
-    let component = bundled_component(scratch.path(), "player-daily-cache");
-    let (inputs, _) = daily_cache_golden();
-    let run = |dir: &Path| {
-        slate(&[
-            "test",
-            &component,
-            "--date",
-            "2026-01-11",
-            "--fixtures",
-            dir.to_str().unwrap(),
-        ])
-    };
-    let copy = |name: &str| {
-        let dir = scratch.path().join(name);
+    let cache = daily_cache();
+    let text = std::fs::read_to_string(cache.inputs.join(SUMMARIES)).unwrap();
+    // A copy of the golden inputs, in folder `name`, with `file` holding `contents`.
+    let inputs_with = |name: &str, file: &str, contents: String| {
+        let dir = cache.scratch.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        for entry in std::fs::read_dir(&inputs).unwrap() {
+        for entry in std::fs::read_dir(&cache.inputs).unwrap() {
             let path = entry.unwrap().path();
             std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
         }
+        std::fs::write(dir.join(file), contents).unwrap();
         dir
     };
-
-    let undeclared = copy("undeclared");
-    std::fs::write(undeclared.join("nba_raw.prop_lines.ndjson"), "").unwrap();
-    let output = run(&undeclared);
-    assert_eq!(output.status.code(), Some(4));
-    assert!(stdout(&output).contains("nba_raw.prop_lines.ndjson: table nba_raw.prop_lines is not among the processor's declared inputs"), "{}", stdout(&output));
-
-    let summaries = "nba_analytics.player_game_summary.ndjson";
-    let malformed = copy("malformed");
-    let text = std::fs::read_to_string(malformed.join(summaries)).unwrap();
-    std::fs::write(malformed.join(summaries), format!("{text}{{not json\n")).unwrap();
-    let output = run(&malformed);
-    assert_eq!(output.status.code(), Some(4));
-    let line = text.lines().count() + 1;
-    assert!(
-        stdout(&output).contains(&format!("{summaries}:{line}: not a JSON object")),
-        "{}",
-        stdout(&output)
-    );
-
-    let text_lines: Vec<&str> = text.lines().collect();
-    let with_line_3 = |row: serde_json::Value| {
-        let mut lines: Vec<String> = text_lines.iter().map(|l| l.to_string()).collect();
+    // The summaries, with `field` of line 3 set to `value`.
+    let with_line_3 = |field: &str, value: serde_json::Value| {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let mut row: serde_json::Value = serde_json::from_str(&lines[2]).unwrap();
+        row[field] = value;
         lines[2] = row.to_string();
         lines.join("\n")
     };
-    let line_3: serde_json::Value = serde_json::from_str(text_lines[2]).unwrap();
+    // `slate test` refuses the fixtures in `dir` with exit code 4, saying `expected`.
+    let assert_refused = |dir: &Path, expected: &str| {
+        let output = slate_test(&cache.component, "2026-01-11", dir, &[]);
+        assert_eq!(output.status.code(), Some(4));
+        assert_contains(&stdout(&output), expected);
+    };
 
-    let unknown_field = copy("unknown-field");
-    let mut row = line_3.clone();
-    row["bogus"] = serde_json::json!(1);
-    std::fs::write(unknown_field.join(summaries), with_line_3(row)).unwrap();
-    let output = run(&unknown_field);
-    assert_eq!(output.status.code(), Some(4));
-    assert!(
-        stdout(&output).contains(&format!(
-            "{summaries}:3: field `bogus`: not in the table's schema"
-        )),
-        "{}",
-        stdout(&output)
+    assert_refused(
+        &inputs_with("undeclared", "nba_raw.prop_lines.ndjson", String::new()),
+        "nba_raw.prop_lines.ndjson: table nba_raw.prop_lines is not among the processor's declared inputs",
     );
-
-    let wrong_type = copy("wrong-type");
-    let mut row = line_3;
-    row["points"] = serde_json::json!("lots");
-    std::fs::write(wrong_type.join(summaries), with_line_3(row)).unwrap();
-    let output = run(&wrong_type);
-    assert_eq!(output.status.code(), Some(4));
-    assert!(
-        stdout(&output).contains(&format!(
-            "{summaries}:3: field `points`: expected INT64, got \"lots\""
-        )),
-        "{}",
-        stdout(&output)
+    let line = text.lines().count() + 1;
+    assert_refused(
+        &inputs_with("malformed", SUMMARIES, format!("{text}{{not json\n")),
+        &format!("{SUMMARIES}:{line}: not a JSON object"),
+    );
+    assert_refused(
+        &inputs_with(
+            "unknown-field",
+            SUMMARIES,
+            with_line_3("bogus", serde_json::json!(1)),
+        ),
+        &format!("{SUMMARIES}:3: field `bogus`: not in the table's schema"),
+    );
+    assert_refused(
+        &inputs_with(
+            "wrong-type",
+            SUMMARIES,
+            with_line_3("points", serde_json::json!("lots")),
+        ),
+        &format!("{SUMMARIES}:3: field `points`: expected INT64, got \"lots\""),
     );
 }
 
@@ -278,14 +264,12 @@ fn processors_that_read_the_season_so_far_run_on_the_seasons_first_day() {
 #[test]
 fn a_failing_plugin_exits_with_the_plugin_failure_code() {
     let fixtures = tempfile::tempdir().unwrap();
-    let output = slate(&[
-        "test",
+    let output = slate_test(
         components::FAULTY_PROCESSOR,
-        "--date",
         "2026-01-02",
-        "--fixtures",
-        fixtures.path().to_str().unwrap(),
-    ]);
+        fixtures.path(),
+        &[],
+    );
     assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
     assert_eq!(
         stdout(&output).trim(),
@@ -387,35 +371,33 @@ fn keep_columns(from: &Path, to: &Path, columns: &[&str]) {
 
 #[test]
 fn fixtures_need_only_the_columns_a_processor_reads_and_may_hold_its_golden_file() {
-    let scratch = tempfile::tempdir().unwrap();
-    let component = bundled_component(scratch.path(), "player-daily-cache");
-    let (inputs, expected) = daily_cache_golden();
-    let summaries = "nba_analytics.player_game_summary.ndjson";
+    let cache = daily_cache();
     let schedule = "nba_raw.schedule.ndjson";
     let prepare = |name: &str, game_columns: &[&str]| {
-        let dir = scratch.path().join(name);
+        let dir = cache.scratch.path().join(name);
         std::fs::create_dir_all(&dir).unwrap();
-        keep_columns(&inputs.join(summaries), &dir.join(summaries), game_columns);
         keep_columns(
-            &inputs.join(schedule),
+            &cache.inputs.join(SUMMARIES),
+            &dir.join(SUMMARIES),
+            game_columns,
+        );
+        keep_columns(
+            &cache.inputs.join(schedule),
             &dir.join(schedule),
             &["game_date", "home_team", "away_team"],
         );
         // The golden file sits beside the fixtures.
-        std::fs::copy(&expected, dir.join("2026-01-11.expected.ndjson")).unwrap();
+        std::fs::copy(&cache.expected, dir.join("2026-01-11.expected.ndjson")).unwrap();
         dir
     };
     let run = |dir: &Path| {
-        slate(&[
-            "test",
-            &component,
-            "--date",
+        let expected = dir.join("2026-01-11.expected.ndjson");
+        slate_test(
+            &cache.component,
             "2026-01-11",
-            "--fixtures",
-            dir.to_str().unwrap(),
-            "--expect",
-            dir.join("2026-01-11.expected.ndjson").to_str().unwrap(),
-        ])
+            dir,
+            &["--expect", expected.to_str().unwrap()],
+        )
     };
 
     // 5 of the summaries' 31 columns (all REQUIRED) are what it reads.
@@ -434,10 +416,8 @@ fn fixtures_need_only_the_columns_a_processor_reads_and_may_hold_its_golden_file
     let short = prepare("short", &read[..4]);
     let output = run(&short);
     assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
-    assert!(
-        stdout(&output)
-            .contains("the fixture of nba_analytics.player_game_summary holds no column `minutes`"),
-        "{}",
-        stdout(&output)
+    assert_contains(
+        &stdout(&output),
+        "the fixture of nba_analytics.player_game_summary holds no column `minutes`",
     );
 }

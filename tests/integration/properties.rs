@@ -4,26 +4,19 @@
 //! and every request the server refuses gets a JSON 4xx, whatever its
 //! body, query string or plugin name.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use axum::body::Body;
 use axum::http::{Request, header};
 use chrono::NaiveDate;
 use proptest::prelude::*;
 use slate::dates;
-use slate::executor::Executor;
-use slate::liveness::LeaseConfig;
-use slate::plugin::{RunLimits, Runtime};
-use slate::registry::Registry;
 use slate::rows::{Date, RowSet, Scalar, Value, wit_date};
 use slate::schema::{Column, ColumnMode, ColumnType, TableSchema};
-use slate::server::metrics::Metrics;
-use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, router};
-use slate::store::{EmbeddedStore, Store};
 use slate::validate::validate;
 use tower::ServiceExt;
 
-use crate::support::shared_compiled_cache;
+use crate::serve::{Served, TOKEN, authorized};
 
 fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 1, 11).unwrap()
@@ -205,45 +198,25 @@ proptest! {
     }
 }
 
-const TOKEN: &str = "property-token";
-
 /// One served host for every generated request, with its runtime.
-fn served() -> &'static (AppState, tokio::runtime::Runtime, tempfile::TempDir) {
-    static SERVED: OnceLock<(AppState, tokio::runtime::Runtime, tempfile::TempDir)> =
-        OnceLock::new();
+fn served() -> &'static (Served, tokio::runtime::Runtime) {
+    static SERVED: OnceLock<(Served, tokio::runtime::Runtime)> = OnceLock::new();
     SERVED.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(EmbeddedStore::open(&dir.path().join("slate.db")).unwrap());
-        let runtime = Arc::new(Runtime::new(Some(&shared_compiled_cache())).unwrap());
-        let registry = Arc::new(Registry::open(&dir.path().join("registry")).unwrap());
-        let metrics = Arc::new(Metrics::new());
-        let executor = Executor::new(
-            store as Arc<dyn Store>,
-            "property-host",
-            RunLimits::default(),
-            LeaseConfig::default(),
-        )
-        .unwrap();
-        let host = ServedHost::new(executor, runtime, registry, None, 2, metrics).unwrap();
-        let state = AppState {
-            config: Arc::new(ServerConfig::new(BearerToken::new(TOKEN))),
-            host: Arc::new(host),
-        };
         let tokio = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        (state, tokio, dir)
+        (Served::new(), tokio)
     })
 }
 
 /// Sends `request`; answers the status and whether the body is JSON with
 /// an `error` (for a non-2xx) or JSON at all (for a 2xx).
 fn answer(request: Request<Body>) -> (u16, bool) {
-    let (state, tokio, _) = served();
+    let (served, tokio) = served();
     tokio.block_on(async {
-        let response = router(state.clone()).oneshot(request).await.unwrap();
+        let response = served.router().oneshot(request).await.unwrap();
         let status = response.status();
         let json = response
             .headers()
@@ -262,11 +235,7 @@ fn answer(request: Request<Body>) -> (u16, bool) {
 }
 
 fn post(path: &str, body: Vec<u8>) -> Request<Body> {
-    Request::post(path)
-        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(body))
-        .unwrap()
+    authorized(Request::post(path), "application/json", body)
 }
 
 /// JSON bodies with fields near the real ones, and arbitrary bytes.

@@ -8,12 +8,11 @@ use std::time::Duration;
 use slate::demo::load_season;
 use slate::liveness::LeaseConfig;
 use slate::plugin::RunLimits;
-use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::rows::Scalar;
 use slate::runs::{ErrorKind, RunStatus};
-use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
-use slate::store::Tables;
+use slate::schema::ColumnType;
 
-use crate::support::{TestHost, components, date, season};
+use crate::support::{TestHost, components, date, hostile_control, season, set_control};
 
 /// Sets its flag when dropped, panicking or not.
 struct StopOnDrop<'a>(&'a AtomicBool);
@@ -55,27 +54,13 @@ fn each_hostile_processor_fails_alone_with_its_own_kind_while_a_healthy_one_keep
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let control = TableName::new("slate_test", "hostile_control");
-    let schema = TableSchema {
-        columns: vec![
-            Column::new("day", ColumnType::Date, ColumnMode::Required),
-            Column::new("port", ColumnType::Int64, ColumnMode::Required),
-        ],
-        partition_column: "day".into(),
-        key_columns: vec![],
-    };
-    host.store.ensure_table(&control, &schema).unwrap();
-    let row = vec![
-        Value::Scalar(Scalar::Date(wit_date(day))),
-        Value::Scalar(Scalar::Int64(i64::from(port))),
-    ];
-    let rows = RowSet {
-        columns: vec!["day".into(), "port".into()],
-        rows: vec![row],
-    };
-    host.store
-        .replace_partitions(&control, &[day], &rows)
-        .unwrap();
+    set_control(
+        host.store.as_ref(),
+        &hostile_control(),
+        day,
+        &[("port", ColumnType::Int64)],
+        &[&[Scalar::Int64(i64::from(port))]],
+    );
 
     let suite = [
         hostile(
@@ -196,13 +181,7 @@ fn a_limit_breach_records_the_limit_and_the_observed_value() {
     };
     let host = TestHost::with(limits, LeaseConfig::default());
     let day = date("2026-01-11");
-    let control = TableName::new("slate_test", "hostile_control");
-    let schema = TableSchema {
-        columns: vec![Column::new("day", ColumnType::Date, ColumnMode::Required)],
-        partition_column: "day".into(),
-        key_columns: vec![],
-    };
-    host.store.ensure_table(&control, &schema).unwrap();
+    set_control(host.store.as_ref(), &hostile_control(), day, &[], &[]);
 
     let flood = host.run(&host.fixture(components::HOSTILE_ROW_FLOOD), day);
     assert_eq!(

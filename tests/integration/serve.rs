@@ -19,19 +19,19 @@ use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, router};
 use slate::store::{EmbeddedStore, RunLedger, Store};
 use tower::ServiceExt;
 
-use crate::support::{components, shared_compiled_cache};
+use crate::support::{components, plugin_dir, shared_compiled_cache};
 
-const TOKEN: &str = "test-token-0123456789";
+pub(crate) const TOKEN: &str = "test-token-0123456789";
 
 /// A served host on a fresh store and registry.
-struct Served {
+pub(crate) struct Served {
     state: AppState,
     store: Arc<EmbeddedStore>,
     _dir: tempfile::TempDir,
 }
 
 impl Served {
-    fn new() -> Served {
+    pub(crate) fn new() -> Served {
         Served::configured(|_| {}, None)
     }
 
@@ -75,7 +75,7 @@ impl Served {
         }
     }
 
-    fn router(&self) -> Router {
+    pub(crate) fn router(&self) -> Router {
         router(self.state.clone())
     }
 
@@ -92,17 +92,11 @@ impl Served {
     }
 
     async fn get(&self, uri: &str) -> (StatusCode, Json) {
-        self.call(Request::get(uri).body(Body::empty()).unwrap())
-            .await
+        self.call(get(uri)).await
     }
 
     async fn post_json(&self, uri: &str, body: Json) -> (StatusCode, Json) {
-        self.call(authorized(
-            Request::post(uri),
-            "application/json",
-            body.to_string(),
-        ))
-        .await
+        self.call(json_post(uri, body)).await
     }
 
     async fn put_component(&self, name: &str, bytes: Vec<u8>) -> (StatusCode, Json) {
@@ -114,12 +108,20 @@ impl Served {
         self.call(request).await
     }
 
+    /// Deploys the fixture `component`, a version of VersionedProcessor, as
+    /// a step of a test's set-up: its answer is left to the steps after.
+    async fn deploy_versioned(&self, component: &str) {
+        self.put_component("VersionedProcessor", fixture(component))
+            .await;
+    }
+
     fn run_count(&self) -> usize {
         self.store.runs(&RunFilter::default()).unwrap().len()
     }
 }
 
-fn authorized(
+/// The request `builder` makes, with the bearer token, `content_type` and `body`.
+pub(crate) fn authorized(
     builder: axum::http::request::Builder,
     content_type: &str,
     body: impl Into<Body>,
@@ -129,6 +131,16 @@ fn authorized(
         .header(header::CONTENT_TYPE, content_type)
         .body(body.into())
         .unwrap()
+}
+
+/// An authorized POST of the JSON `body` to `uri`.
+fn json_post(uri: &str, body: Json) -> Request<Body> {
+    authorized(Request::post(uri), "application/json", body.to_string())
+}
+
+/// A GET of `uri`, without a token.
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
 }
 
 fn fixture(path: &str) -> Vec<u8> {
@@ -189,9 +201,7 @@ async fn process_date_runs_the_deployed_version_and_every_run_can_be_looked_up()
 #[tokio::test(flavor = "multi_thread")]
 async fn process_date_with_async_answers_202_with_the_run_ids_at_once() {
     let served = Served::new();
-    served
-        .put_component("VersionedProcessor", fixture(components::VERSIONED_V2))
-        .await;
+    served.deploy_versioned(components::VERSIONED_V2).await;
     let (status, answer) = served
         .post_json(
             "/process-date",
@@ -211,9 +221,7 @@ async fn process_date_with_async_answers_202_with_the_run_ids_at_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn process_date_without_processors_runs_the_whole_dag() {
     let served = Served::new();
-    served
-        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
-        .await;
+    served.deploy_versioned(components::VERSIONED_V1).await;
     let (status, answer) = served
         .post_json("/process-date", json!({"analysis_date": "2026-01-11"}))
         .await;
@@ -257,11 +265,7 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
     .map(|date| {
         (
             "a lenient or out-of-range date",
-            authorized(
-                Request::post("/process-date"),
-                "application/json",
-                json!({"analysis_date": date}).to_string(),
-            ),
+            json_post("/process-date", json!({"analysis_date": date})),
             StatusCode::BAD_REQUEST,
             "analysis_date",
         )
@@ -269,68 +273,55 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
     let cases: Vec<(&str, Request<Body>, StatusCode, &str)> = lenient
         .chain([(
             "a backfill ending out of range",
-            authorized(
-                Request::post("/backfill"),
-                "application/json",
-                json!({"start_date": "2026-01-10", "end_date": "9999-12-31"}).to_string(),
-            ),
+            json_post("/backfill", json!({"start_date": "2026-01-10", "end_date": "9999-12-31"})),
             StatusCode::BAD_REQUEST,
             "end_date",
         )])
         .chain(vec![
         (
             "an invalid date",
-            authorized(
-                Request::post("/process-date"),
-                "application/json",
-                json!({"analysis_date": "2026-02-30"}).to_string(),
-            ),
+            json_post("/process-date", json!({"analysis_date": "2026-02-30"})),
             StatusCode::BAD_REQUEST,
             "analysis_date",
         ),
         (
             "an unknown processor",
-            authorized(
-                Request::post("/process-date"),
-                "application/json",
-                json!({"analysis_date": "2026-01-11", "processors": ["NopeProcessor"]}).to_string(),
+            json_post(
+                "/process-date",
+                json!({"analysis_date": "2026-01-11", "processors": ["NopeProcessor"]}),
             ),
             StatusCode::BAD_REQUEST,
             "processors",
         ),
         (
             "a wrong type",
-            authorized(
-                Request::post("/process-date"),
-                "application/json",
-                json!({"analysis_date": "2026-01-11", "processors": "PlayerGameSummaryProcessor"})
-                    .to_string(),
+            json_post(
+                "/process-date",
+                json!({"analysis_date": "2026-01-11", "processors": "PlayerGameSummaryProcessor"}),
             ),
             StatusCode::BAD_REQUEST,
             "processors",
         ),
         (
             "an unknown field",
-            authorized(
-                Request::post("/process-date"),
-                "application/json",
-                json!({"analysis_date": "2026-01-11", "date": "2026-01-11"}).to_string(),
+            json_post(
+                "/process-date",
+                json!({"analysis_date": "2026-01-11", "date": "2026-01-11"}),
             ),
             StatusCode::BAD_REQUEST,
             "date",
         ),
         (
             "a missing field",
-            authorized(Request::post("/process-date"), "application/json", "{}"),
+            json_post("/process-date", json!({})),
             StatusCode::BAD_REQUEST,
             "analysis_date",
         ),
         (
             "a body that is too large",
-            authorized(
-                Request::post("/process-date"),
-                "application/json",
-                json!({"analysis_date": "2026-01-11", "processors": vec!["X"; 200]}).to_string(),
+            json_post(
+                "/process-date",
+                json!({"analysis_date": "2026-01-11", "processors": vec!["X"; 200]}),
             ),
             StatusCode::PAYLOAD_TOO_LARGE,
             "body",
@@ -347,92 +338,80 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
         ),
         (
             "a backfill ending before it starts",
-            authorized(
-                Request::post("/backfill"),
-                "application/json",
-                json!({"start_date": "2026-01-11", "end_date": "2026-01-01"}).to_string(),
-            ),
+            json_post("/backfill", json!({"start_date": "2026-01-11", "end_date": "2026-01-01"})),
             StatusCode::BAD_REQUEST,
             "end_date",
         ),
         (
             "a backfill with an invalid start date",
-            authorized(
-                Request::post("/backfill"),
-                "application/json",
-                json!({"start_date": "2026-13-01", "end_date": "2026-01-01"}).to_string(),
-            ),
+            json_post("/backfill", json!({"start_date": "2026-13-01", "end_date": "2026-01-01"})),
             StatusCode::BAD_REQUEST,
             "start_date",
         ),
         (
             "an unknown reprocess mode",
-            authorized(
-                Request::post("/backfill"),
-                "application/json",
-                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "reprocess": "some"})
-                    .to_string(),
+            json_post(
+                "/backfill",
+                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "reprocess": "some"}),
             ),
             StatusCode::BAD_REQUEST,
             "reprocess",
         ),
         (
             "a parallelism beyond the pool",
-            authorized(
-                Request::post("/backfill"),
-                "application/json",
-                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "parallelism": 99})
-                    .to_string(),
+            json_post(
+                "/backfill",
+                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "parallelism": 99}),
             ),
             StatusCode::BAD_REQUEST,
             "parallelism",
         ),
         (
             "a backfill of an unknown processor",
-            authorized(
-                Request::post("/backfill"),
-                "application/json",
-                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "processors": ["Nope"]})
-                    .to_string(),
+            json_post(
+                "/backfill",
+                json!({
+                    "start_date": "2026-01-01",
+                    "end_date": "2026-01-02",
+                    "processors": ["Nope"],
+                }),
             ),
             StatusCode::BAD_REQUEST,
             "processors",
         ),
         (
             "a runs filter with an invalid date",
-            Request::get("/runs?date=yesterday").body(Body::empty()).unwrap(),
+            get("/runs?date=yesterday"),
             StatusCode::BAD_REQUEST,
             "date",
         ),
         (
             "an unknown runs filter",
-            Request::get("/runs?colour=red").body(Body::empty()).unwrap(),
+            get("/runs?colour=red"),
             StatusCode::BAD_REQUEST,
             "colour",
         ),
         (
             "an invalid status filter",
-            Request::get("/runs?status=great").body(Body::empty()).unwrap(),
+            get("/runs?status=great"),
             StatusCode::BAD_REQUEST,
             "status",
         ),
         (
             "an unknown run",
-            Request::get("/runs/no-such-run").body(Body::empty()).unwrap(),
+            get("/runs/no-such-run"),
             StatusCode::NOT_FOUND,
             "id",
         ),
         (
             "an unknown backfill",
-            Request::get("/backfills/no-such-backfill")
-                .body(Body::empty())
-                .unwrap(),
+            get("/backfills/no-such-backfill"),
             StatusCode::NOT_FOUND,
             "id",
         ),
         (
             "an unknown endpoint",
-            Request::get("/process-dates").body(Body::empty()).unwrap(),
+            get("/process-dates"),
             StatusCode::NOT_FOUND,
             "path",
         ),
@@ -546,9 +525,7 @@ async fn health_is_the_slate_health_report_and_503_when_unhealthy() {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_count_runs_durations_rows_reaps_and_instantiation() {
     let served = Served::new();
-    served
-        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
-        .await;
+    served.deploy_versioned(components::VERSIONED_V1).await;
     // A run of a host that stopped renewing its lease: stale, reaped by
     // the next run's completeness check.
     served
@@ -612,59 +589,47 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
         fixture(components::VERSIONED_V1),
         fixture(components::VERSIONED_V2),
     );
-    assert_eq!(
-        served
-            .put_component("VersionedProcessor", v1.clone())
-            .await
-            .0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        served
-            .put_component("VersionedProcessor", v2.clone())
-            .await
-            .0,
-        StatusCode::OK
-    );
+    // v1, then v2, are deployed.
+    for version in [&v1, &v2] {
+        let (status, deployed) = served
+            .put_component("VersionedProcessor", version.clone())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{deployed}");
+    }
 
-    let (status, rejected) = served.put_component("OtherName", v1.clone()).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{rejected}");
-    assert_eq!(rejected["check"], "name");
-    let (status, rejected) = served
-        .put_component("VersionedProcessor", b"not a component".to_vec())
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(rejected["check"], "component");
-    let (status, rejected) = served
-        .put_component(
+    // A bad component is refused with 422, naming the check it failed and,
+    // for some, why.
+    for (name, bytes, check, reason) in [
+        ("OtherName", v1.clone(), "name", None),
+        (
+            "VersionedProcessor",
+            b"not a component".to_vec(),
+            "component",
+            None,
+        ),
+        (
             "VersionedProcessor",
             fixture(components::VERSIONED_V3_INVALID),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(rejected["check"], "info");
-    assert!(
-        rejected["error"]
-            .as_str()
-            .unwrap()
-            .contains("partition column `no_such_column` is not in the schema"),
-        "{rejected}"
-    );
-
-    let (status, rejected) = served
-        .put_component(
+            "info",
+            Some("partition column `no_such_column` is not in the schema"),
+        ),
+        (
             "VersionedProcessor",
             fixture(components::VERSIONED_UNKNOWN_UPSTREAM),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(rejected["check"], "dependencies");
-    assert!(
-        rejected["error"].as_str().unwrap().contains(
-            "VersionedProcessor depends on NoSuchProcessor, which is not a known processor"
+            "dependencies",
+            Some("VersionedProcessor depends on NoSuchProcessor, which is not a known processor"),
         ),
-        "{rejected}"
-    );
+    ] {
+        let (status, rejected) = served.put_component(name, bytes).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{rejected}");
+        assert_eq!(rejected["check"], check);
+        if let Some(reason) = reason {
+            assert!(
+                rejected["error"].as_str().unwrap().contains(reason),
+                "{rejected}"
+            );
+        }
+    }
 
     let active = |listed: &Json| {
         listed
@@ -713,9 +678,7 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backfill_answers_its_id_and_reports_its_progress() {
     let served = Served::new();
-    served
-        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
-        .await;
+    served.deploy_versioned(components::VERSIONED_V1).await;
     let body = json!({
         "start_date": "2026-01-01", "end_date": "2026-01-05",
         "processors": ["VersionedProcessor"], "dry_run": true
@@ -846,8 +809,7 @@ async fn a_run_claimed_before_a_deployment_finishes_on_the_version_it_started_wi
 #[tokio::test(flavor = "multi_thread")]
 async fn a_shutdown_refuses_new_work_and_lets_accepted_runs_finish_within_the_grace_period() {
     use slate::runs::{ErrorKind, RunStatus};
-    let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(components::SLOW_PROCESSOR, plugins.path().join("slow.wasm")).unwrap();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
     // SlowProcessor spins on its date until its 1.5 s of CPU are spent:
     // a run that ends on its own, well within the 30 s grace period.
     let limits = RunLimits {
@@ -860,9 +822,7 @@ async fn a_shutdown_refuses_new_work_and_lets_accepted_runs_finish_within_the_gr
         limits,
         1,
     );
-    served
-        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
-        .await;
+    served.deploy_versioned(components::VERSIONED_V1).await;
     crate::bookkeeping::set_spin(
         served.store.as_ref(),
         crate::support::date("2026-01-11"),

@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
 use slate::plugin::content_hash;
-use slate::runs::{ErrorKind, RunFilter, RunStatus};
+use slate::runs::{ErrorKind, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
 use crate::bookkeeping::set_spin;
-use crate::support::{components, date, wait_until};
+use crate::support::{
+    assert_contains, components, date, plugin_dir, runs_still_running, slate, wait_until,
+};
 
 pub(crate) const TOKEN: &str = "process-test-token";
 
@@ -132,27 +134,20 @@ pub(crate) fn agent() -> ureq::Agent {
         .into()
 }
 
-pub(crate) fn slate(data_dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_slate"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("run slate")
+/// A data folder whose store makes SlowProcessor spin on 2026-01-12 (a
+/// run in flight until it is stopped) and not on 2026-01-11, and a plugin
+/// folder holding SlowProcessor, for a server to run it from.
+pub(crate) fn slow_processor_folders() -> (tempfile::TempDir, tempfile::TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    set_spin(&store, date("2026-01-12"), true);
+    set_spin(&store, date("2026-01-11"), false);
+    (data, plugin_dir(&[components::SLOW_PROCESSOR]))
 }
 
 #[test]
 fn a_served_host_runs_dates_reports_and_shuts_down_without_leaving_a_running_run() {
-    let data = tempfile::tempdir().unwrap();
-    let plugins = tempfile::tempdir().unwrap();
-    std::fs::copy(components::SLOW_PROCESSOR, plugins.path().join("slow.wasm")).unwrap();
-    let spin_day = date("2026-01-12");
-    {
-        let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
-        set_spin(&store, spin_day, true);
-        set_spin(&store, date("2026-01-11"), false);
-    }
+    let (data, plugins) = slow_processor_folders();
     let plugin_dir = plugins.path().to_str().unwrap();
     let server = Server::start(
         data.path(),
@@ -185,9 +180,9 @@ fn a_served_host_runs_dates_reports_and_shuts_down_without_leaving_a_running_run
     let (status, metrics) = server.get("/metrics");
     assert_eq!(status, 200);
     let metrics = metrics.as_str().unwrap();
-    assert!(
-        metrics.contains("slate_runs_total{processor=\"SlowProcessor\",status=\"success\"} 1"),
-        "{metrics}"
+    assert_contains(
+        metrics,
+        "slate_runs_total{processor=\"SlowProcessor\",status=\"success\"} 1",
     );
 
     // A run that spins until stopped, in flight when SIGTERM arrives.
@@ -214,12 +209,7 @@ fn a_served_host_runs_dates_reports_and_shuts_down_without_leaving_a_running_run
     let stopped = store.run(&spinning).unwrap().unwrap();
     assert_eq!(stopped.status, RunStatus::Failed);
     assert_eq!(stopped.error_kind, Some(ErrorKind::Shutdown), "{stopped:?}");
-    let running = store
-        .runs(&RunFilter {
-            status: Some(RunStatus::Running),
-            ..RunFilter::default()
-        })
-        .unwrap();
+    let running = runs_still_running(&store);
     assert!(running.is_empty(), "no running record is left: {running:?}");
 }
 

@@ -1,4 +1,8 @@
-//! Shared set-up: a host on a fresh store, the demo season, the fixtures.
+//! Shared set-up and checks: a host on a fresh store, the demo season, the
+//! fixtures and the folders that hold them, the `slate` command, the
+//! fixtures' control tables, and the assertions about runs and their
+//! messages that several test files make. Test-specific set-up stays in
+//! its test file.
 
 use std::sync::{Arc, OnceLock};
 
@@ -8,11 +12,12 @@ use slate::demo::season::{Season, SeasonConfig};
 use slate::demo::{load_season, schedule_schema, schedule_table};
 use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
+use slate::pipeline::Pipeline;
 use slate::plugin::{Plugin, RunLimits, Runtime};
-use slate::rows::RowSet;
-use slate::runs::{RunRecord, Trigger};
-use slate::schema::{TableName, TableSchema};
-use slate::store::{EmbeddedStore, Store, Tables};
+use slate::rows::{RowSet, Scalar, Value, wit_date};
+use slate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
+use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::store::{EmbeddedStore, RunLedger, Store, Tables};
 use slate::store::{InputError, InputSource};
 
 /// Paths of the fixture components built from `tests/components/` (by
@@ -85,6 +90,18 @@ impl TestHost {
             .expect("the bundled plugin loads")
     }
 
+    /// A pipeline of the bundled plugins `packages`, by crate name.
+    pub fn bundled_pipeline(&self, packages: &[&str]) -> Pipeline {
+        Pipeline::new(packages.iter().map(|p| self.bundled(p)).collect())
+            .expect("the bundled plugins form a pipeline")
+    }
+
+    /// A pipeline of every bundled plugin.
+    pub fn every_bundled_processor(&self) -> Pipeline {
+        let packages: Vec<&str> = PLUGINS.iter().map(|p| p.package).collect();
+        self.bundled_pipeline(&packages)
+    }
+
     /// Loads a fixture component from its path.
     pub fn fixture(&self, path: &str) -> Plugin {
         let bytes = std::fs::read(path).expect("the fixture was built");
@@ -141,4 +158,180 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// A folder holding copies of the fixture `components`, under their own
+/// file names, as `--plugin-dir` takes.
+pub fn plugin_dir(components: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    for component in components {
+        let name = std::path::Path::new(component)
+            .file_name()
+            .expect("a component file");
+        std::fs::copy(component, dir.path().join(name)).expect("the fixture was built");
+    }
+    dir
+}
+
+/// A table of players' points by game date: `game_date` (the partition),
+/// `player_lookup` (the key), and `points` of mode `points`.
+pub fn player_points_schema(points: ColumnMode) -> TableSchema {
+    TableSchema {
+        columns: vec![
+            Column::new("game_date", ColumnType::Date, ColumnMode::Required),
+            Column::new("player_lookup", ColumnType::String, ColumnMode::Required),
+            Column::new("points", ColumnType::Int64, points),
+        ],
+        partition_column: "game_date".into(),
+        key_columns: vec!["player_lookup".into()],
+    }
+}
+
+/// Rows of a [`player_points_schema`] table on `day`, one per player and
+/// points.
+pub fn player_points_rows(
+    day: NaiveDate,
+    players: impl IntoIterator<Item = (String, i64)>,
+) -> RowSet {
+    RowSet {
+        columns: vec!["game_date".into(), "player_lookup".into(), "points".into()],
+        rows: players
+            .into_iter()
+            .map(|(player, points)| {
+                vec![
+                    Value::Scalar(Scalar::Date(wit_date(day))),
+                    Value::Scalar(Scalar::String(player)),
+                    Value::Scalar(Scalar::Int64(points)),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// Runs the `slate` binary on the data folder `data_dir` with `args`,
+/// logging errors only.
+pub fn slate(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run slate")
+}
+
+/// A fresh data folder into which `slate demo` has loaded the demo season
+/// and run every processor from `from` to `to`.
+pub fn demo_data_dir(from: &str, to: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let demo = slate(dir.path(), &["demo", "--from", from, "--to", to]);
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    dir
+}
+
+/// What a finished command wrote to stderr, as text.
+pub fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The control table the hostile fixtures read their settings from.
+pub fn hostile_control() -> TableName {
+    TableName::new("slate_test", "hostile_control")
+}
+
+/// Creates a fixture's control table `table` (a `day` column, then
+/// `columns`) and sets its rows on `day` to `rows`, each given without its
+/// `day`: how a test tells a fixture what to do on a date.
+pub fn set_control(
+    store: &dyn Tables,
+    table: &TableName,
+    day: NaiveDate,
+    columns: &[(&str, ColumnType)],
+    rows: &[&[Scalar]],
+) {
+    let mut schema = TableSchema {
+        columns: vec![Column::new("day", ColumnType::Date, ColumnMode::Required)],
+        partition_column: "day".into(),
+        key_columns: vec![],
+    };
+    for (name, column_type) in columns {
+        schema
+            .columns
+            .push(Column::new(name, *column_type, ColumnMode::Required));
+    }
+    store.ensure_table(table, &schema).expect("a control table");
+    let rows = RowSet {
+        columns: schema.columns.into_iter().map(|c| c.name).collect(),
+        rows: rows
+            .iter()
+            .map(|settings| {
+                let day = Scalar::Date(wit_date(day));
+                std::iter::once(day)
+                    .chain(settings.iter().cloned())
+                    .map(Value::Scalar)
+                    .collect()
+            })
+            .collect(),
+    };
+    store
+        .replace_partitions(table, &[day], &rows)
+        .expect("the control rows are written");
+}
+
+/// Asserts that `text` contains `expected`, showing `text` when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, expected: &str) {
+    assert!(text.contains(expected), "{text}");
+}
+
+/// The error message of `record`, a run that must have failed with `kind`.
+pub fn failure_message(record: &RunRecord, kind: ErrorKind) -> String {
+    assert_eq!(record.error_kind, Some(kind), "{record:?}");
+    record
+        .error_message
+        .clone()
+        .expect("a failed run has a message")
+}
+
+/// Asserts that `record` failed validation, with a message that opens with
+/// its `summary` (how many rows failed, with how many errors) and names
+/// the bad `row`.
+pub fn assert_failed_validation(record: &RunRecord, summary: &str, row: &str) {
+    let message = failure_message(record, ErrorKind::Validation);
+    assert!(message.starts_with(summary), "{message}");
+    assert_contains(&message, row);
+}
+
+/// Asserts that `reaped` was reaped as stale: failed, of kind `stale`,
+/// for the reason that `host` stopped renewing its lease at its last
+/// heartbeat, `last_heartbeat`.
+pub fn assert_reaped_as_stale(
+    reaped: &RunRecord,
+    host: &str,
+    last_heartbeat: chrono::DateTime<chrono::Utc>,
+) {
+    assert_eq!(
+        (reaped.status, reaped.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::Stale))
+    );
+    assert_eq!(
+        reaped.reason.as_deref(),
+        Some(
+            format!(
+                "host {host} stopped renewing at {}",
+                last_heartbeat.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            )
+            .as_str()
+        )
+    );
+}
+
+/// The runs `store` still records as running.
+pub fn runs_still_running(store: &dyn RunLedger) -> Vec<RunRecord> {
+    store
+        .runs(&RunFilter {
+            status: Some(RunStatus::Running),
+            ..RunFilter::default()
+        })
+        .expect("the runs can be listed")
 }

@@ -1,47 +1,34 @@
 //! Test fixture: `AfterSlowProcessor` counts `SlowProcessor`'s rows for its
 //! date; see the README's Expectations.
 
-use slate_sdk::{
-    BadRowPolicy, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase, ProcessError,
-    ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, Value, field, table,
-};
+use slate_sdk::{FieldMode, FieldType, Phase, ProcessorInfo, RowSetBuilder, Value, field, table};
 
-/// The fixture processor.
-pub struct AfterSlowProcessor;
-
-impl Guest for AfterSlowProcessor {
-    fn info() -> ProcessorInfo {
+fixture_common::processor! {
+    AfterSlowProcessor,
+    info: {
+        let schema = vec![
+            field(
+                "day",
+                FieldType::Date,
+                FieldMode::Required,
+                "The analysis date.",
+            ),
+            field(
+                "upstream_rows",
+                FieldType::Int64,
+                FieldMode::Required,
+                "SlowProcessor's rows.",
+            ),
+        ];
         ProcessorInfo {
-            name: "AfterSlowProcessor".into(),
             phase: Phase::Precompute,
-            version: "0.0.1".into(),
-            output_table: table("slate_test.after_slow"),
-            schema: vec![
-                field(
-                    "day",
-                    FieldType::Date,
-                    FieldMode::Required,
-                    "The analysis date.",
-                ),
-                field(
-                    "upstream_rows",
-                    FieldType::Int64,
-                    FieldMode::Required,
-                    "SlowProcessor's rows.",
-                ),
-            ],
-            partition_column: "day".into(),
             key_columns: vec!["day".into()],
             inputs: vec![table("slate_test.slow")],
             upstream: vec!["SlowProcessor".into()],
-            lookback: Lookback::None,
-            upstream_policy: UpstreamPolicy::Block,
-            gap_policy: GapPolicy::Block,
-            bad_row_policy: BadRowPolicy::FailRun,
+            ..fixture_common::info("AfterSlowProcessor", "slate_test.after_slow", schema)
         }
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
+    },
+    process: |date| {
         let upstream = slate_sdk::read_rows(&table("slate_test.slow"), date, date)?;
         let mut rows = RowSetBuilder::new(&["day", "upstream_rows"]);
         rows.push(vec![
@@ -49,8 +36,5 @@ impl Guest for AfterSlowProcessor {
             Value::int64(upstream.rows.len() as i64),
         ]);
         Ok(rows.finish())
-    }
+    },
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(AfterSlowProcessor);

@@ -3,12 +3,8 @@
 //! see the README's Expectations.
 
 use slate_sdk::{
-    BadRowPolicy, Date, Field, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase,
-    ProcessError, ProcessorInfo, RowSet, RowSetBuilder, UpstreamPolicy, field, table,
+    Field, FieldMode, FieldType, ProcessError, ProcessorInfo, RowSetBuilder, field, table,
 };
-
-/// The fixture processor.
-pub struct ColumnBatchEchoProcessor;
 
 /// The table it reads.
 pub const INPUT: &str = "slate_test.every_type";
@@ -36,26 +32,18 @@ pub fn schema() -> Vec<Field> {
         .collect()
 }
 
-impl Guest for ColumnBatchEchoProcessor {
-    fn info() -> ProcessorInfo {
-        ProcessorInfo {
-            name: "ColumnBatchEchoProcessor".into(),
-            phase: Phase::Analytics,
-            version: "0.0.1".into(),
-            output_table: table("slate_test.every_type_echo"),
-            schema: schema(),
-            partition_column: "day".into(),
-            key_columns: vec!["name".into()],
-            inputs: vec![table(INPUT)],
-            upstream: vec![],
-            lookback: Lookback::None,
-            upstream_policy: UpstreamPolicy::Block,
-            gap_policy: GapPolicy::Block,
-            bad_row_policy: BadRowPolicy::FailRun,
-        }
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
+fixture_common::processor! {
+    ColumnBatchEchoProcessor,
+    info: ProcessorInfo {
+        key_columns: vec!["name".into()],
+        inputs: vec![table(INPUT)],
+        ..fixture_common::info(
+            "ColumnBatchEchoProcessor",
+            "slate_test.every_type_echo",
+            schema(),
+        )
+    },
+    process: |date| {
         let mut names: Vec<&str> = COLUMNS.iter().map(|(name, ..)| *name).collect();
         if (date.month, date.day) == (2, 28) {
             names.push("no_such_column");
@@ -76,8 +64,5 @@ impl Guest for ColumnBatchEchoProcessor {
             );
         }
         Ok(output.finish())
-    }
+    },
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(ColumnBatchEchoProcessor);

@@ -2,57 +2,34 @@
 //! date's day of month; see the README's Expectations.
 
 use slate_sdk::{
-    BadRowPolicy, Date, FieldMode, FieldType, GapPolicy, Guest, Lookback, Phase, ProcessError,
-    ProcessorInfo, RowSet, RowSetBuilder, Scalar, UpstreamPolicy, Value, field, table,
+    Date, FieldMode, FieldType, ProcessError, ProcessorInfo, RowSet, Scalar, Value, field, table,
 };
-
-/// The fixture processor.
-pub struct FaultyProcessor;
 
 const COLUMNS: [&str; 3] = ["day", "n", "loaded_at"];
 
 fn rows(date: Date, count: i64, loaded_at: Value) -> RowSet {
-    let mut builder = RowSetBuilder::new(&COLUMNS);
-    for n in 0..count {
-        builder.push(vec![Value::date(date), Value::int64(n), loaded_at.clone()]);
-    }
-    builder.finish()
+    fixture_common::numbered_rows(date, count, &COLUMNS, &[loaded_at])
 }
 
-impl Guest for FaultyProcessor {
-    fn info() -> ProcessorInfo {
+fixture_common::processor! {
+    FaultyProcessor,
+    info: {
+        let loaded_at = field(
+            "loaded_at",
+            FieldType::Timestamp,
+            FieldMode::Nullable,
+            "Load time.",
+        );
         ProcessorInfo {
-            name: "FaultyProcessor".into(),
-            phase: Phase::Analytics,
-            version: "0.0.1".into(),
-            output_table: table("slate_test.faulty"),
-            schema: vec![
-                field(
-                    "day",
-                    FieldType::Date,
-                    FieldMode::Required,
-                    "The analysis date.",
-                ),
-                field("n", FieldType::Int64, FieldMode::Required, "Row number."),
-                field(
-                    "loaded_at",
-                    FieldType::Timestamp,
-                    FieldMode::Nullable,
-                    "Load time.",
-                ),
-            ],
-            partition_column: "day".into(),
-            key_columns: vec!["n".into()],
             inputs: vec![table("nba_raw.schedule")],
-            upstream: vec![],
-            lookback: Lookback::None,
-            upstream_policy: UpstreamPolicy::Block,
-            gap_policy: GapPolicy::Block,
-            bad_row_policy: BadRowPolicy::FailRun,
+            ..fixture_common::info(
+                "FaultyProcessor",
+                "slate_test.faulty",
+                fixture_common::numbered_schema([loaded_at]),
+            )
         }
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
+    },
+    process: |date| {
         let timestamp = Value::Scalar(Scalar::Timestamp(1_767_225_600_000_000));
         match date.day {
             1 => Ok(rows(date, 2, timestamp)),
@@ -74,17 +51,14 @@ impl Guest for FaultyProcessor {
                     &["game_date", "no_such_column"],
                 );
                 match (undeclared, unknown_column) {
-                    (Err(undeclared), Err(unknown_column)) => Err(ProcessError::Internal(format!(
-                        "{undeclared:?}; {unknown_column:?}"
-                    ))),
+                    (Err(undeclared), Err(unknown_column)) => Err(ProcessError::Internal(
+                        format!("{undeclared:?}; {unknown_column:?}"),
+                    )),
                     _ => Err(ProcessError::Internal("a bad read succeeded".into())),
                 }
             }
             5 => Ok(rows(date, 3, Value::int64(1_700_000_000))),
             _ => Ok(rows(date, 1, timestamp)),
         }
-    }
+    },
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(FaultyProcessor);

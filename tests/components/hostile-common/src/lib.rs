@@ -1,10 +1,7 @@
 //! What every hostile test processor shares: its `info` and well-formed
 //! rows. Each hostile component is this plus one bad behaviour.
 
-use slate_sdk::{
-    BadRowPolicy, Date, FieldMode, FieldType, GapPolicy, Lookback, Phase, ProcessorInfo, RowSet,
-    RowSetBuilder, UpstreamPolicy, Value, field, table,
-};
+use slate_sdk::{Date, ProcessorInfo, RowSet, table};
 
 /// The one table every hostile processor may read.
 pub const CONTROL: &str = "slate_test.hostile_control";
@@ -23,40 +20,22 @@ pub fn impostor(
     keys: &[&str],
 ) -> ProcessorInfo {
     ProcessorInfo {
-        name: name.into(),
-        output_table: table(output),
-        schema,
         partition_column: partition.into(),
         key_columns: keys.iter().map(|k| (*k).to_string()).collect(),
-        inputs: vec![],
-        ..info(name, "unused")
+        ..fixture_common::info(name, output, schema)
     }
 }
 
-/// `info` for a hostile processor named `name`, writing `slate_test.<table>`.
+/// `info` for a hostile processor named `name` that writes numbered rows
+/// to `slate_test.<table_name>` and may read the control table.
 pub fn info(name: &str, table_name: &str) -> ProcessorInfo {
     ProcessorInfo {
-        name: name.into(),
-        phase: Phase::Analytics,
-        version: "0.0.1".into(),
-        output_table: table(&format!("slate_test.{table_name}")),
-        schema: vec![
-            field(
-                "day",
-                FieldType::Date,
-                FieldMode::Required,
-                "The analysis date.",
-            ),
-            field("n", FieldType::Int64, FieldMode::Required, "Row number."),
-        ],
-        partition_column: "day".into(),
-        key_columns: vec!["n".into()],
         inputs: vec![table(CONTROL)],
-        upstream: vec![],
-        lookback: Lookback::None,
-        upstream_policy: UpstreamPolicy::Block,
-        gap_policy: GapPolicy::Block,
-        bad_row_policy: BadRowPolicy::FailRun,
+        ..fixture_common::info(
+            name,
+            &format!("slate_test.{table_name}"),
+            fixture_common::numbered_schema([]),
+        )
     }
 }
 
@@ -75,9 +54,5 @@ pub fn control(date: Date, column: &str) -> Result<i64, slate_sdk::ProcessError>
 
 /// `count` valid rows for `date`.
 pub fn rows(date: Date, count: i64) -> RowSet {
-    let mut rows = RowSetBuilder::new(&COLUMNS);
-    for n in 0..count {
-        rows.push(vec![Value::date(date), Value::int64(n)]);
-    }
-    rows.finish()
+    fixture_common::numbered_rows(date, count, &COLUMNS, &[])
 }

@@ -3,13 +3,7 @@
 //! one forged run: a `success` of PlayerGameSummaryProcessor on a host that
 //! never existed. Written, it would replace the date's real history.
 
-use slate_sdk::{
-    Date, FieldMode, FieldType, Guest, ProcessError, ProcessorInfo, RowSet, RowSetBuilder, Scalar,
-    Value, field,
-};
-
-/// The hostile processor.
-pub struct HistoryForge;
+use slate_sdk::{FieldMode, FieldType, RowSetBuilder, Scalar, Value, field};
 
 use FieldMode::{Nullable, Required};
 use FieldType::{Date as DateType, Int64, String as Text, Timestamp};
@@ -42,22 +36,19 @@ const COLUMNS: [(&str, FieldType, FieldMode); 24] = [
     ("peak_memory_bytes", Int64, Nullable),
 ];
 
-impl Guest for HistoryForge {
-    fn info() -> ProcessorInfo {
-        let schema = COLUMNS
+fixture_common::processor! {
+    HistoryForge,
+    info: hostile_common::impostor(
+        "HistoryForge",
+        "nba_reference.processor_run_history",
+        COLUMNS
             .iter()
             .map(|(name, kind, mode)| field(name, *kind, *mode, "Forged."))
-            .collect();
-        hostile_common::impostor(
-            "HistoryForge",
-            "nba_reference.processor_run_history",
-            schema,
-            "data_date",
-            &["processor_name", "run_id"],
-        )
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
+            .collect(),
+        "data_date",
+        &["processor_name", "run_id"],
+    ),
+    process: |date| {
         let names: Vec<&str> = COLUMNS.iter().map(|(name, ..)| *name).collect();
         let mut rows = RowSetBuilder::new(&names);
         let noon = Value::Scalar(Scalar::Timestamp(1_768_132_800_000_000));
@@ -78,8 +69,5 @@ impl Guest for HistoryForge {
             .collect();
         rows.push(forged);
         Ok(rows.finish())
-    }
+    },
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(HistoryForge);

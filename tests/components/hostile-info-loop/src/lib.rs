@@ -1,13 +1,9 @@
 //! Hostile test fixture `InfoLoop`: loops forever in `info()`, so that
 //! loading it would stall every command that loads processors.
 
-use slate_sdk::{Date, Guest, ProcessError, ProcessorInfo, RowSet};
-
-/// The hostile processor.
-pub struct InfoLoop;
-
-impl Guest for InfoLoop {
-    fn info() -> ProcessorInfo {
+fixture_common::processor! {
+    InfoLoop,
+    info: {
         let mut spins: u64 = 0;
         loop {
             spins = std::hint::black_box(spins.wrapping_add(1));
@@ -16,12 +12,6 @@ impl Guest for InfoLoop {
             }
         }
         hostile_common::info("InfoLoop", "hostile_info_loop")
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
-        Ok(hostile_common::rows(date, 1))
-    }
+    },
+    process: |date| Ok(hostile_common::rows(date, 1)),
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(InfoLoop);

@@ -1,25 +1,17 @@
 //! Hostile test fixture `LogFlood`: calls `host.log` as many times as its
 //! control row says (`lines`), each with a 10 KB error-level message.
 
-use slate_sdk::{Date, Guest, LogLevel, ProcessError, ProcessorInfo, RowSet};
+use slate_sdk::LogLevel;
 
-/// The hostile processor.
-pub struct LogFlood;
-
-impl Guest for LogFlood {
-    fn info() -> ProcessorInfo {
-        hostile_common::info("LogFlood", "hostile_log_flood")
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
+fixture_common::processor! {
+    LogFlood,
+    info: hostile_common::info("LogFlood", "hostile_log_flood"),
+    process: |date| {
         let lines = hostile_common::control(date, "lines")?;
         let message = "flood ".repeat(10_000 / 6);
         for _ in 0..lines {
             slate_sdk::log(LogLevel::Error, &message);
         }
         Ok(hostile_common::rows(date, 1))
-    }
+    },
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(LogFlood);

@@ -1,19 +1,7 @@
 //! Hostile test fixture `HostilePanic`: panics.
 
-use slate_sdk::{Date, Guest, ProcessError, ProcessorInfo, RowSet};
-
-/// The hostile processor.
-pub struct HostilePanic;
-
-impl Guest for HostilePanic {
-    fn info() -> ProcessorInfo {
-        hostile_common::info("HostilePanic", "hostile_panic")
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
-        panic!("hostile panic on {date}")
-    }
+fixture_common::processor! {
+    HostilePanic,
+    info: hostile_common::info("HostilePanic", "hostile_panic"),
+    process: |date| panic!("hostile panic on {date}"),
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(HostilePanic);

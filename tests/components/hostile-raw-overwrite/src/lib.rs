@@ -2,12 +2,7 @@
 //! `nba_raw.schedule`, with its exact schema, and returns no rows, which
 //! would empty the date's schedule.
 
-use slate_sdk::{
-    Date, FieldMode, FieldType, Guest, ProcessError, ProcessorInfo, RowSet, RowSetBuilder, field,
-};
-
-/// The hostile processor.
-pub struct RawOverwrite;
+use slate_sdk::{FieldMode, FieldType, RowSetBuilder, field};
 
 const COLUMNS: [(&str, FieldType); 5] = [
     ("game_id", FieldType::String),
@@ -17,26 +12,20 @@ const COLUMNS: [(&str, FieldType); 5] = [
     ("start_time_utc", FieldType::Timestamp),
 ];
 
-impl Guest for RawOverwrite {
-    fn info() -> ProcessorInfo {
-        let schema = COLUMNS
+fixture_common::processor! {
+    RawOverwrite,
+    info: hostile_common::impostor(
+        "RawOverwrite",
+        "nba_raw.schedule",
+        COLUMNS
             .iter()
             .map(|(name, kind)| field(name, *kind, FieldMode::Required, "Forged."))
-            .collect();
-        hostile_common::impostor(
-            "RawOverwrite",
-            "nba_raw.schedule",
-            schema,
-            "game_date",
-            &["game_id"],
-        )
-    }
-
-    fn process(_: Date) -> Result<RowSet, ProcessError> {
+            .collect(),
+        "game_date",
+        &["game_id"],
+    ),
+    process: |_| {
         let names: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
         Ok(RowSetBuilder::new(&names).finish())
-    }
+    },
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(RawOverwrite);

@@ -1,18 +1,13 @@
 //! Hostile test fixture `HostileSocket`: tries to open a TCP connection to a port the test listens on.
 
-use slate_sdk::{Date, Guest, ProcessError, ProcessorInfo, RowSet};
+use slate_sdk::{Columns, ProcessError, RowExt};
 
-/// The hostile processor.
-pub struct HostileSocket;
-
-impl Guest for HostileSocket {
-    fn info() -> ProcessorInfo {
-        hostile_common::info("HostileSocket", "hostile_socket")
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
-        use slate_sdk::{Columns, RowExt};
-        let control = slate_sdk::read_rows(&slate_sdk::table(hostile_common::CONTROL), date, date)?;
+fixture_common::processor! {
+    HostileSocket,
+    info: hostile_common::info("HostileSocket", "hostile_socket"),
+    process: |date| {
+        let control =
+            slate_sdk::read_rows(&slate_sdk::table(hostile_common::CONTROL), date, date)?;
         let port = Columns::new(&control).index("port")?;
         let port = control
             .rows
@@ -28,8 +23,5 @@ impl Guest for HostileSocket {
                 "could not connect to 127.0.0.1:{port}: {error}"
             ))),
         }
-    }
+    },
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(HostileSocket);

@@ -2,23 +2,13 @@
 //! table with its exact schema, under its own name, and returns no rows,
 //! which would empty the owner's date.
 
-use slate_sdk::{Date, Guest, ProcessError, ProcessorInfo, RowSet, RowSetBuilder};
+use slate_sdk::{ProcessorInfo, RowSetBuilder};
 
-/// The hostile processor.
-pub struct TableThief;
-
-impl Guest for TableThief {
-    fn info() -> ProcessorInfo {
-        ProcessorInfo {
-            name: "TableThief".into(),
-            ..versioned_common::info("6.6.6")
-        }
-    }
-
-    fn process(_: Date) -> Result<RowSet, ProcessError> {
-        Ok(RowSetBuilder::new(&["day", "n", "label"]).finish())
-    }
+fixture_common::processor! {
+    TableThief,
+    info: ProcessorInfo {
+        name: "TableThief".into(),
+        ..versioned_common::info("6.6.6")
+    },
+    process: |_| Ok(RowSetBuilder::new(&["day", "n", "label"]).finish()),
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(TableThief);

@@ -2,12 +2,7 @@
 //! INT64 columns, as its control row says (`rows`, `columns`), to push
 //! past wasmtime's default bound on data copied out of a guest.
 
-use slate_sdk::{
-    Date, FieldMode, FieldType, Guest, ProcessError, ProcessorInfo, RowSet, Value, field,
-};
-
-/// The hostile processor.
-pub struct WideOutput;
+use slate_sdk::{FieldMode, FieldType, RowSet, Value, field};
 
 /// The widest output it declares: `day`, `n`, then `c2` … `c31`.
 const COLUMNS: usize = 32;
@@ -18,8 +13,9 @@ fn column_names() -> Vec<String> {
     names
 }
 
-impl Guest for WideOutput {
-    fn info() -> ProcessorInfo {
+fixture_common::processor! {
+    WideOutput,
+    info: {
         let mut info = hostile_common::info("WideOutput", "hostile_wide_output");
         for name in &column_names()[2..] {
             info.schema.push(field(
@@ -30,9 +26,8 @@ impl Guest for WideOutput {
             ));
         }
         info
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
+    },
+    process: |date| {
         let rows = hostile_common::control(date, "rows")?;
         let columns = (hostile_common::control(date, "columns")? as usize).clamp(2, COLUMNS);
         let names = column_names()[..columns].to_vec();
@@ -49,8 +44,5 @@ impl Guest for WideOutput {
             columns: names,
             rows,
         })
-    }
+    },
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(WideOutput);

@@ -4,8 +4,8 @@
 //! bad-row policy.
 
 use slate_sdk::{
-    BadRowPolicy, Date, FieldMode, FieldType, GapPolicy, Lookback, Phase, ProcessorInfo, RowSet,
-    RowSetBuilder, Scalar, UpstreamPolicy, Value, field, table,
+    BadRowPolicy, Date, FieldMode, FieldType, ProcessorInfo, RowSet, RowSetBuilder, Scalar, Value,
+    field,
 };
 
 /// Rows returned for every date.
@@ -16,40 +16,32 @@ pub const BAD_ROW: usize = 137;
 
 /// `info` for a fixture named `name` writing `slate_test.<table_name>`.
 pub fn info(name: &str, table_name: &str, bad_row_policy: BadRowPolicy) -> ProcessorInfo {
+    let schema = vec![
+        field(
+            "game_date",
+            FieldType::Date,
+            FieldMode::Required,
+            "The analysis date.",
+        ),
+        field(
+            "player_lookup",
+            FieldType::String,
+            FieldMode::Required,
+            "The player.",
+        ),
+        field("points", FieldType::Int64, FieldMode::Required, "Points."),
+        field(
+            "circuit_breaker_until",
+            FieldType::Timestamp,
+            FieldMode::Nullable,
+            "Until when the player's circuit breaker is open.",
+        ),
+    ];
     ProcessorInfo {
-        name: name.into(),
-        phase: Phase::Analytics,
-        version: "0.0.1".into(),
-        output_table: table(&format!("slate_test.{table_name}")),
-        schema: vec![
-            field(
-                "game_date",
-                FieldType::Date,
-                FieldMode::Required,
-                "The analysis date.",
-            ),
-            field(
-                "player_lookup",
-                FieldType::String,
-                FieldMode::Required,
-                "The player.",
-            ),
-            field("points", FieldType::Int64, FieldMode::Required, "Points."),
-            field(
-                "circuit_breaker_until",
-                FieldType::Timestamp,
-                FieldMode::Nullable,
-                "Until when the player's circuit breaker is open.",
-            ),
-        ],
         partition_column: "game_date".into(),
         key_columns: vec!["player_lookup".into()],
-        inputs: vec![],
-        upstream: vec![],
-        lookback: Lookback::None,
-        upstream_policy: UpstreamPolicy::Block,
-        gap_policy: GapPolicy::Block,
         bad_row_policy,
+        ..fixture_common::info(name, &format!("slate_test.{table_name}"), schema)
     }
 }
 

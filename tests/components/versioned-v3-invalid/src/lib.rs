@@ -1,23 +1,13 @@
 //! Test fixture: an invalid version of `VersionedProcessor`, whose partition
 //! column is not in its schema; see the README's Expectations.
 
-use slate_sdk::{Date, Guest, ProcessError, ProcessorInfo, RowSet};
+use slate_sdk::ProcessorInfo;
 
-/// The fixture processor.
-pub struct VersionedProcessor;
-
-impl Guest for VersionedProcessor {
-    fn info() -> ProcessorInfo {
-        ProcessorInfo {
-            partition_column: "no_such_column".into(),
-            ..versioned_common::info("3.0.0")
-        }
-    }
-
-    fn process(date: Date) -> Result<RowSet, ProcessError> {
-        Ok(versioned_common::rows(date, 1, "v3-invalid"))
-    }
+fixture_common::processor! {
+    VersionedProcessor,
+    info: ProcessorInfo {
+        partition_column: "no_such_column".into(),
+        ..versioned_common::info("3.0.0")
+    },
+    process: |date| Ok(versioned_common::rows(date, 1, "v3-invalid")),
 }
-
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(VersionedProcessor);
