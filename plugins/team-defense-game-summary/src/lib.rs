@@ -9,25 +9,19 @@
 pub mod defense;
 
 use defense::DefenseSummary;
-use slate_sdk::{Date, Declaration, Guest, Phase, ProcessError, ProcessorInfo, RowSet, Value};
+use slate_sdk::{Date, Declaration, Guest, ProcessError, ProcessorInfo, RowSet, Value};
 
 pub use team_game_totals::{BOX_SCORES, SCHEDULE};
 /// The table this processor writes.
 pub const OUTPUT: &str = "nba_analytics.team_defense_game_summary";
 
 /// What this processor is, reads and writes: its `info`.
-pub const DECLARATION: Declaration = Declaration {
-    output_table: OUTPUT,
-    schema: include_str!("../schema.json"),
-    partition_column: "game_date",
-    key_columns: &["team_abbr", "game_id"],
-    inputs: &[BOX_SCORES, SCHEDULE],
-    ..Declaration::new(
-        "TeamDefenseGameSummaryProcessor",
-        Phase::Analytics,
-        env!("CARGO_PKG_VERSION"),
-    )
-};
+pub const DECLARATION: Declaration = team_game_totals::team_game_summary(
+    "TeamDefenseGameSummaryProcessor",
+    env!("CARGO_PKG_VERSION"),
+    OUTPUT,
+    include_str!("../schema.json"),
+);
 
 /// The processor, exported as the component.
 pub struct TeamDefenseGameSummaryProcessor;

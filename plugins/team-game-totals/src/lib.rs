@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use basketball::{ZoneShotColumns, with_zone_shot_columns};
-use slate_sdk::{ColumnBatch, Date, ProcessError, table};
+use slate_sdk::{ColumnBatch, Date, Declaration, Phase, ProcessError, table};
 
 pub use basketball::{ZONES, ZoneShots};
 
@@ -224,6 +224,26 @@ pub fn missing_box_scores(
 pub const BOX_SCORES: &str = "nba_raw.player_boxscores";
 /// The schedule, to notice games whose box scores are missing.
 pub const SCHEDULE: &str = "nba_raw.schedule";
+
+/// The declaration both team game summaries share: phase 3, one row per
+/// team per game partitioned by `game_date`, read from the day's box
+/// scores and schedule, blocking on anything missing; each adds its name,
+/// its version (`env!("CARGO_PKG_VERSION")`), its table and its schema.
+pub const fn team_game_summary(
+    name: &'static str,
+    version: &'static str,
+    output_table: &'static str,
+    schema: &'static str,
+) -> Declaration {
+    Declaration {
+        output_table,
+        schema,
+        partition_column: "game_date",
+        key_columns: &["team_abbr", "game_id"],
+        inputs: &[BOX_SCORES, SCHEDULE],
+        ..Declaration::new(name, Phase::Analytics, version)
+    }
+}
 
 /// The box score columns a team's game is summed from, before the zones.
 const LINE_COLUMNS: [&str; 10] = [
