@@ -73,7 +73,10 @@ pub fn peak_memory_mib() -> f64 {
 pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<SeasonStore> {
     let dir = tempfile::tempdir()?;
     let started = Instant::now();
-    let store = Arc::new(EmbeddedStore::open(&dir.path().join(STORE_FILE))?);
+    let store = Arc::new(EmbeddedStore::open_with_read_cache(
+        &dir.path().join(STORE_FILE),
+        effort.read_cache_bytes,
+    )?);
     let runtime = Runtime::new(Some(&dir.path().join(COMPILE_CACHE)))?;
     let plugins = PLUGINS
         .iter()

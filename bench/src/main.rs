@@ -54,6 +54,10 @@ struct Args {
     /// Runs of each season against pandas (default 5, 1 with `--smoke`).
     #[arg(long)]
     pandas_repeats: Option<usize>,
+    /// The embedded store's read cache, in MiB (0: every read goes to
+    /// SQLite), to measure what it buys.
+    #[arg(long, default_value_t = slate::store::DEFAULT_READ_CACHE_BYTES >> 20)]
+    read_cache_mib: usize,
     /// Write a perf map of the processor's compiled code for the WASM
     /// against native runs, so that `perf report` names guest functions.
     #[arg(long)]
@@ -90,6 +94,8 @@ pub struct Effort {
     pub perf_map: bool,
     /// Runs of each season against pandas.
     pub pandas_repeats: usize,
+    /// The embedded store's read cache, in bytes.
+    pub read_cache_bytes: usize,
 }
 
 /// The median of some timings.
@@ -121,6 +127,7 @@ fn main() -> anyhow::Result<()> {
             native_repeats: args.native_repeats.unwrap_or(3),
             perf_map: args.perf_map,
             pandas_repeats: args.pandas_repeats.unwrap_or(1),
+            read_cache_bytes: args.read_cache_mib << 20,
         }
     } else {
         Effort {
@@ -130,6 +137,7 @@ fn main() -> anyhow::Result<()> {
             native_repeats: args.native_repeats.unwrap_or(20),
             perf_map: args.perf_map,
             pandas_repeats: args.pandas_repeats.unwrap_or(5),
+            read_cache_bytes: args.read_cache_mib << 20,
         }
     };
     let mut report = report::Report::new(args.smoke);

@@ -253,6 +253,69 @@ impl ColumnBuilder {
         }
     }
 
+    /// Appends every cell of `column`, which must pack the same way: a
+    /// column of the same table read separately, such as an earlier
+    /// partition. The result is the column the two reads would have given
+    /// as one.
+    pub fn extend(&mut self, column: &Column) -> Result<(), WrongCell> {
+        let start = self.len;
+        let mismatch = WrongCell {
+            packing: self.packing,
+            found: "a column packed another way",
+        };
+        let added = match (&mut self.values, &column.values) {
+            (ColumnValues::String(into), ColumnValues::String(from))
+            | (ColumnValues::Numeric(into), ColumnValues::Numeric(from))
+            | (ColumnValues::Json(into), ColumnValues::Json(from)) => {
+                let base = u32::try_from(into.text.len()).map_err(|_| WrongCell {
+                    packing: self.packing,
+                    found: "text past 4 GiB",
+                })?;
+                u32::try_from(into.text.len() + from.text.len()).map_err(|_| WrongCell {
+                    packing: self.packing,
+                    found: "text past 4 GiB",
+                })?;
+                into.text.push_str(&from.text);
+                into.ends.extend(from.ends.iter().map(|end| end + base));
+                from.ends.len()
+            }
+            (ColumnValues::Int64(into), ColumnValues::Int64(from))
+            | (ColumnValues::Timestamp(into), ColumnValues::Timestamp(from)) => {
+                into.extend_from_slice(from);
+                from.len()
+            }
+            (ColumnValues::Float64(into), ColumnValues::Float64(from)) => {
+                into.extend_from_slice(from);
+                from.len()
+            }
+            (ColumnValues::Boolean(into), ColumnValues::Boolean(from)) => {
+                into.extend_from_slice(from);
+                from.len()
+            }
+            (ColumnValues::Date(into), ColumnValues::Date(from)) => {
+                into.extend_from_slice(from);
+                from.len()
+            }
+            (ColumnValues::Values(into), ColumnValues::Values(from)) => {
+                into.extend_from_slice(from);
+                from.len()
+            }
+            _ => return Err(mismatch),
+        };
+        self.len += added;
+        self.nulls.resize(self.len.div_ceil(8), 0);
+        if self.packing.is_some() && !column.nulls.is_empty() {
+            for row in 0..added {
+                if column.nulls[row / 8] >> (row % 8) & 1 == 1 {
+                    let at = start + row;
+                    self.nulls[at / 8] |= 1 << (at % 8);
+                    self.any_null = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// How many cells the column holds.
     pub fn len(&self) -> usize {
         self.len
@@ -493,6 +556,61 @@ mod tests {
             column.values,
             ColumnValues::Values(vec![Value::Repeated(Vec::new()), Value::Null])
         );
+    }
+
+    /// Column `index` of `rows` built as a store builds it: packed as
+    /// `packing` whatever the rows hold.
+    fn built(rows: &[Vec<Value>], index: usize, packing: Option<Packing>) -> Column {
+        let mut builder = ColumnBuilder::new(format!("c{index}"), packing);
+        for row in rows {
+            match &row[index] {
+                Value::Null if packing.is_some() => builder.push_null(),
+                Value::Scalar(scalar) if packing.is_some() => {
+                    builder.push(Cell::of(scalar).unwrap()).unwrap()
+                }
+                value => builder.push_value(value.clone()).unwrap(),
+            }
+        }
+        builder.finish()
+    }
+
+    #[test]
+    fn columns_extended_by_later_reads_equal_one_read_of_all_rows() {
+        let rows = vec![
+            vec![text("lebron"), int(30), Value::Null, date(2026, 1, 10)],
+            vec![Value::Null, int(25), text("x"), date(2026, 1, 10)],
+            vec![text("steph"), Value::Null, text("y"), date(2026, 1, 11)],
+            vec![text("kd"), int(27), Value::Null, date(2026, 1, 11)],
+            vec![text(""), int(1), text("z"), date(2026, 1, 12)],
+            vec![text("ja"), int(2), text("w"), date(2026, 1, 12)],
+            vec![text("zion"), int(3), text("v"), date(2026, 1, 12)],
+            vec![text("luka"), int(4), Value::Null, date(2026, 1, 13)],
+            vec![text("ant"), int(5), text("u"), date(2026, 1, 13)],
+        ];
+        let packings = [
+            (0, Some(Packing::String)),
+            (1, Some(Packing::Int64)),
+            (2, Some(Packing::String)),
+            (3, Some(Packing::Date)),
+            (2, None),
+        ];
+        for (index, packing) in packings {
+            let whole = built(&rows, index, packing);
+            for split in 0..=rows.len() {
+                let (first, second) = rows.split_at(split);
+                let mut builder = ColumnBuilder::new(format!("c{index}"), packing);
+                builder.extend(&built(first, index, packing)).unwrap();
+                builder.extend(&built(second, index, packing)).unwrap();
+                assert_eq!(builder.finish(), whole, "column {index} split at {split}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_column_packed_another_way_cannot_extend_a_column() {
+        let numbers = batch(&["n"], vec![vec![int(1)]]);
+        let mut builder = ColumnBuilder::new("n", Some(Packing::String));
+        assert!(builder.extend(&numbers.columns[0]).is_err());
     }
 
     #[test]

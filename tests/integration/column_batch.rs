@@ -163,7 +163,7 @@ fn the_embedded_store_packs_by_schema_what_packing_its_rows_would_give() {
 }
 
 #[test]
-fn a_malformed_stored_cell_fails_the_read_naming_table_row_column_and_value() {
+fn a_malformed_stored_cell_fails_the_read_naming_table_date_row_column_and_value() {
     let (host, echo) = host_with_rows(RunLimits::default(), &["2026-01-15"]);
     let database = rusqlite::Connection::open(host.dir.path().join("slate.db")).unwrap();
     database
@@ -179,7 +179,7 @@ fn a_malformed_stored_cell_fails_the_read_naming_table_row_column_and_value() {
     let message = record.error_message.unwrap_or_default();
     assert_contains(
         &message,
-        r#"slate_test.every_type row 0: `born` holds text \"not-a-date\", not DATE"#,
+        r#"slate_test.every_type 2026-01-15 row 0: `born` holds text \"not-a-date\", not DATE"#,
     );
 }
 
@@ -218,5 +218,88 @@ fn a_batch_read_of_a_missing_column_is_refused_naming_it() {
     assert_contains(
         &message,
         "table slate_test.every_type has no column `no_such_column`",
+    );
+}
+
+/// Checks that a batch read of every column over `start..=end` holds what
+/// the rows of the same read hold: what a read that skips the cache sees.
+fn assert_batch_read_is_current(
+    store: &dyn InputSource,
+    echo: &slate::plugin::Plugin,
+    (start, end): (chrono::NaiveDate, chrono::NaiveDate),
+) -> u32 {
+    let names: Vec<String> = echo
+        .spec
+        .schema
+        .columns
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let batch = store
+        .read_column_batch(&every_type(), start, end, &names)
+        .unwrap();
+    let rows = pack(
+        store
+            .read_columns(&every_type(), start, end, &names)
+            .unwrap(),
+    );
+    assert_eq!(batch.row_count, rows.row_count);
+    for (cached, fresh) in batch.columns.iter().zip(&rows.columns) {
+        if cached.name != "never_set" {
+            assert_eq!(cached, fresh, "column {}", cached.name);
+        }
+    }
+    batch.row_count
+}
+
+#[test]
+fn a_batch_read_after_this_store_rewrites_a_date_sees_the_new_rows() {
+    let (host, echo) = host_with_rows(RunLimits::default(), &["2026-01-15", "2026-01-16"]);
+    let (first, second) = (date("2026-01-15"), date("2026-01-16"));
+    assert_eq!(
+        assert_batch_read_is_current(host.store.as_ref(), &echo, (first, second)),
+        6
+    );
+
+    let mut fewer = rows_on(second);
+    fewer.rows.truncate(1);
+    host.store
+        .replace_partitions(&every_type(), &[second], &fewer)
+        .unwrap();
+
+    assert_eq!(
+        assert_batch_read_is_current(host.store.as_ref(), &echo, (first, second)),
+        4
+    );
+    assert_eq!(
+        assert_batch_read_is_current(host.store.as_ref(), &echo, (second, second)),
+        1
+    );
+}
+
+#[test]
+fn a_batch_read_after_another_process_rewrites_a_date_sees_the_new_rows() {
+    let (host, echo) = host_with_rows(RunLimits::default(), &["2026-01-15", "2026-01-16"]);
+    let (first, second) = (date("2026-01-15"), date("2026-01-16"));
+    assert_eq!(
+        assert_batch_read_is_current(host.store.as_ref(), &echo, (first, second)),
+        6
+    );
+
+    let other = slate::store::EmbeddedStore::open(&host.dir.path().join("slate.db")).unwrap();
+    other
+        .replace_partitions(
+            &every_type(),
+            &[first],
+            &RowSet {
+                columns: rows_on(first).columns,
+                rows: Vec::new(),
+            },
+        )
+        .unwrap();
+
+    assert_eq!(
+        assert_batch_read_is_current(host.store.as_ref(), &echo, (first, second)),
+        3
     );
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub use bigquery::{BigQueryConfig, BigQueryStore};
-pub use embedded::EmbeddedStore;
+pub use embedded::{DEFAULT_READ_CACHE_BYTES, EmbeddedStore};
 pub use input::{InputError, InputSource};
 
 use crate::ownership::{HostOwned, OwnedTable, OwnershipRefused, TableOwner, Transfer};

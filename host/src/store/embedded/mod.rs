@@ -10,12 +10,19 @@
 //!
 //! - `tables.rs`: creating, migrating, reading and replacing tables, and
 //!   who owns them ([`super::Tables`]);
+//! - `read_cache.rs`: partitions already read, kept packed in memory for
+//!   the next `read-column-batch` of the same table;
 //! - `runs.rs`: claims, leases, commits and run history ([`super::RunLedger`]).
 
+mod read_cache;
 mod runs;
 mod tables;
 
+pub use read_cache::DEFAULT_READ_CACHE_BYTES;
+use read_cache::ReadCache;
+
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -115,6 +122,8 @@ pub struct EmbeddedStore {
     /// additive migration in `ensure_table`, which updates this cache in the
     /// same lock; a table not cached is looked up in `_slate_tables`.
     schemas: Mutex<HashMap<TableName, Arc<TableSchema>>>,
+    /// Partitions already read as column batches.
+    read_cache: ReadCache,
 }
 
 pub(super) fn quote(identifier: &str) -> String {
@@ -160,10 +169,7 @@ impl EmbeddedStore {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(path, flags)?;
         connection.busy_timeout(Duration::from_secs(10))?;
-        Ok(EmbeddedStore {
-            connection: Mutex::new(connection),
-            schemas: Mutex::default(),
-        })
+        Ok(Self::with_connection(connection))
     }
 
     /// A store that lives in memory only, for tests.
@@ -186,10 +192,29 @@ impl EmbeddedStore {
                 ))?;
             }
         }
-        Ok(EmbeddedStore {
+        Ok(Self::with_connection(connection))
+    }
+
+    /// Opens (or creates) the store at `path` like [`EmbeddedStore::open`],
+    /// keeping at most `bytes` of partitions read as column batches in
+    /// memory (0: none, every read goes to SQLite).
+    pub fn open_with_read_cache(path: &Path, bytes: usize) -> Result<Self, StoreError> {
+        let mut store = Self::open(path)?;
+        store.read_cache = ReadCache::new(bytes);
+        store.read_cache.watch(store.lock().deref());
+        Ok(store)
+    }
+
+    /// The store over `connection`, set up, whose read cache watches every
+    /// row it writes.
+    fn with_connection(connection: Connection) -> Self {
+        let read_cache = ReadCache::new(DEFAULT_READ_CACHE_BYTES);
+        read_cache.watch(&connection);
+        EmbeddedStore {
             connection: Mutex::new(connection),
             schemas: Mutex::default(),
-        })
+            read_cache,
+        }
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Connection> {

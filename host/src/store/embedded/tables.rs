@@ -176,8 +176,10 @@ impl EmbeddedStore {
 }
 
 impl EmbeddedStore {
-    /// Like [`EmbeddedStore::select`], packing each cell straight into its
-    /// column: no [`crate::rows::Value`] and no `String` per cell.
+    /// Like [`InputSource::select`], packing each cell straight into its
+    /// column (no [`crate::rows::Value`] and no `String` per cell), one
+    /// batch per partition date, through the read cache: only the dates no
+    /// read asked for before are read from SQLite.
     fn select_batch(
         &self,
         table: &TableName,
@@ -185,52 +187,120 @@ impl EmbeddedStore {
         end: NaiveDate,
         names: &[String],
     ) -> Result<ColumnBatch, InputError> {
-        let storage = |e: StoreError| InputError::Storage(e.to_string());
+        let storage = |e: rusqlite::Error| InputError::Storage(StoreError::from(e).to_string());
         let connection = self.lock();
-        let (columns, sql) = self.read_plan(&connection, table, Some(names))?;
-        let mut statement = connection
-            .prepare_cached(&sql)
-            .map_err(|e| storage(e.into()))?;
-        let mut packed: Vec<ColumnBuilder> = columns
+        let (columns, sql) = self.read_plan(&connection, table, Some(names), true)?;
+        // The first column read is the partition date, which splits the rows.
+        let columns = &columns[1..];
+        let plans: Vec<(String, Option<Packing>)> = columns
             .iter()
-            .map(|c| ColumnBuilder::new(c.name.clone(), Packing::of_column(c)))
+            .map(|c| (c.name.clone(), Packing::of_column(c)))
             .collect();
-        let mut cursor = statement
-            .query([date_key(start), date_key(end)])
-            .map_err(|e| storage(e.into()))?;
-        let mut row_count = 0u32;
-        while let Some(sql_row) = cursor.next().map_err(|e| storage(e.into()))? {
-            for (index, (column, packed)) in columns.iter().zip(&mut packed).enumerate() {
-                let cell = sql_row.get_ref(index).map_err(|e| storage(e.into()))?;
-                push_sql(cell, column, packed)
-                    .map_err(|e| InputError::Storage(format!("{table} row {row_count}: {e}")))?;
+        let data_version: i64 = connection
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .map_err(storage)?;
+        let fetch = |from: NaiveDate, to: NaiveDate| {
+            let mut statement = connection.prepare_cached(&sql).map_err(storage)?;
+            let mut cursor = statement
+                .query([date_key(from), date_key(to)])
+                .map_err(storage)?;
+            let mut partitions = Vec::new();
+            let mut current: Option<PartitionBuilder> = None;
+            while let Some(sql_row) = cursor.next().map_err(storage)? {
+                let date = sql_row.get_ref(0).map_err(storage)?;
+                let date = date.as_str().ok().and_then(parse_date_key).ok_or_else(|| {
+                    InputError::Storage(format!("{table}: a partition date is {date:?}"))
+                })?;
+                if current.as_ref().is_none_or(|p| p.date != date) {
+                    partitions.extend(current.take().map(PartitionBuilder::finish));
+                    current = Some(PartitionBuilder::new(date, &plans));
+                }
+                let partition = current.as_mut().expect("set just above");
+                for (index, (column, packed)) in
+                    columns.iter().zip(&mut partition.columns).enumerate()
+                {
+                    let cell = sql_row.get_ref(index + 1).map_err(storage)?;
+                    push_sql(cell, column, packed).map_err(|e| {
+                        InputError::Storage(format!("{table} {date} row {}: {e}", partition.rows))
+                    })?;
+                }
+                partition.rows += 1;
             }
-            row_count = row_count.checked_add(1).ok_or_else(|| {
-                InputError::Storage(format!("{table}: a read of 2^32 rows or more"))
-            })?;
+            partitions.extend(current.map(PartitionBuilder::finish));
+            Ok(partitions)
+        };
+        self.read_cache.read(
+            &table.to_string(),
+            &plans,
+            (start, end),
+            data_version,
+            fetch,
+        )
+    }
+}
+
+/// The rows of one partition date, packed as they are read.
+struct PartitionBuilder {
+    date: NaiveDate,
+    columns: Vec<ColumnBuilder>,
+    rows: u32,
+}
+
+impl PartitionBuilder {
+    fn new(date: NaiveDate, plans: &[(String, Option<Packing>)]) -> Self {
+        PartitionBuilder {
+            date,
+            columns: plans
+                .iter()
+                .map(|(name, packing)| ColumnBuilder::new(name.clone(), *packing))
+                .collect(),
+            rows: 0,
         }
-        Ok(ColumnBatch {
-            row_count,
-            columns: packed.into_iter().map(ColumnBuilder::finish).collect(),
-        })
+    }
+
+    fn finish(self) -> (NaiveDate, ColumnBatch) {
+        let batch = ColumnBatch {
+            row_count: self.rows,
+            columns: self
+                .columns
+                .into_iter()
+                .map(ColumnBuilder::finish)
+                .collect(),
+        };
+        (self.date, batch)
     }
 }
 
 impl EmbeddedStore {
     /// The columns a read of `names` (all when `None`) of `table` returns,
-    /// and the query for them: the rows whose partition date lies between
-    /// `?1` and `?2`, in date and insertion order.
+    /// after the partition column when `partition_first`, and the query for
+    /// them: the rows whose partition date lies between `?1` and `?2`, in
+    /// date and insertion order.
     fn read_plan(
         &self,
         connection: &Connection,
         table: &TableName,
         names: Option<&[String]>,
+        partition_first: bool,
     ) -> Result<(Vec<Column>, String), InputError> {
         let schema = self
             .schema_in(connection, table)
             .map_err(|e| InputError::Storage(e.to_string()))?
             .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
-        let columns = selected_columns(table, &schema, names)?;
+        let mut columns = selected_columns(table, &schema, names)?;
+        if partition_first {
+            let partition = schema
+                .columns
+                .iter()
+                .find(|c| c.name == schema.partition_column)
+                .ok_or_else(|| {
+                    InputError::Storage(format!(
+                        "{table} has no partition column {}",
+                        schema.partition_column
+                    ))
+                })?;
+            columns.insert(0, partition);
+        }
         let selected: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
         let partition = quote(&schema.partition_column);
         let sql = format!(
@@ -254,7 +324,7 @@ impl InputSource for EmbeddedStore {
     ) -> Result<RowSet, InputError> {
         let storage = |e: StoreError| InputError::Storage(e.to_string());
         let connection = self.lock();
-        let (columns, sql) = self.read_plan(&connection, table, names)?;
+        let (columns, sql) = self.read_plan(&connection, table, names, false)?;
         let mut statement = connection
             .prepare_cached(&sql)
             .map_err(|e| storage(e.into()))?;

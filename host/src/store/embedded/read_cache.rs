@@ -1,0 +1,431 @@
+//! Partitions already read, kept packed in memory, so that a run reading
+//! a season to date reads from SQLite only the dates no run has read yet.
+//!
+//! PlayerShotZoneAnalysis, PlayerDailyCache, PlayerCompositeFactors and
+//! TeamDefenseZoneAnalysis each read every earlier game of the season, every
+//! day: over a season that is the same rows read 80 times on average. The
+//! cache keeps each (table, columns) read as one packed batch per partition
+//! date, with the dates read so far (with rows or without), and answers a
+//! read by fetching only the missing dates and joining the rest.
+//!
+//! It must never answer with rows that are no longer in the table:
+//! - every row this store's connection inserts, updates or deletes marks
+//!   its table through SQLite's update hook ([`ReadCache::watch`]), and a
+//!   marked table's partitions are dropped before the next read;
+//! - a commit by any other connection (another `slate` process on the same
+//!   file) changes SQLite's `data_version`, and then everything is dropped.
+//!
+//! Partitions are dropped, least recently read first, when the cache holds
+//! more than its limit in bytes. A read wider than a few years, or any read
+//! when the limit is 0, goes to SQLite directly.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::NaiveDate;
+use rusqlite::Connection;
+
+use crate::column_batch::{ColumnBatch, ColumnBuilder, Packing};
+use crate::store::input::InputError;
+
+/// How many bytes of packed partitions a store keeps by default.
+pub const DEFAULT_READ_CACHE_BYTES: usize = 256 << 20;
+
+/// The widest read, in days, that goes through the cache.
+const WIDEST_CACHED_READ_DAYS: i64 = 1_500;
+
+/// One column of a cached read: its name and how it packs.
+pub(super) type ColumnPlan = (String, Option<Packing>);
+
+/// Packed partitions of the store's tables, by table and columns read.
+pub(super) struct ReadCache {
+    limit_bytes: usize,
+    written: Arc<Mutex<HashSet<String>>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// SQLite's `data_version` when the cache was last checked.
+    data_version: Option<i64>,
+    entries: HashMap<(String, Vec<String>), Entry>,
+    bytes: usize,
+    clock: u64,
+}
+
+/// One (table, columns) read: the dates read so far and their rows.
+#[derive(Default)]
+struct Entry {
+    loaded: BTreeSet<NaiveDate>,
+    partitions: BTreeMap<NaiveDate, ColumnBatch>,
+    bytes: usize,
+    last_read: u64,
+}
+
+impl ReadCache {
+    /// An empty cache that keeps at most `limit_bytes` of partitions.
+    pub(super) fn new(limit_bytes: usize) -> Self {
+        ReadCache {
+            limit_bytes,
+            written: Arc::default(),
+            state: Mutex::default(),
+        }
+    }
+
+    /// Marks each table `connection` writes a row of, from now on, so its
+    /// partitions are dropped before the next read.
+    pub(super) fn watch(&self, connection: &Connection) {
+        let written = Arc::clone(&self.written);
+        connection.update_hook(Some(move |_, _: &str, table: &str, _| {
+            let mut written = lock(&written);
+            if !written.contains(table) {
+                written.insert(table.to_string());
+            }
+        }));
+    }
+
+    /// The rows of `table` (its SQLite name) dated `start..=end`, with
+    /// `columns` packed as planned: from the cache where the dates were
+    /// read before, and through `fetch` for each run of dates that were
+    /// not. `fetch(from, to)` returns the batches of the dates in
+    /// `from..=to` that have rows, each with exactly `columns`.
+    /// `data_version` is SQLite's `PRAGMA data_version` on the store's
+    /// connection, read just before.
+    pub(super) fn read(
+        &self,
+        table: &str,
+        columns: &[ColumnPlan],
+        (start, end): (NaiveDate, NaiveDate),
+        data_version: i64,
+        mut fetch: impl FnMut(NaiveDate, NaiveDate) -> Result<Vec<(NaiveDate, ColumnBatch)>, InputError>,
+    ) -> Result<ColumnBatch, InputError> {
+        let uncached = self.limit_bytes == 0 || start > end;
+        if uncached || (end - start).num_days() > WIDEST_CACHED_READ_DAYS {
+            return join(columns, fetch(start, end)?.iter().map(|(_, batch)| batch));
+        }
+        let mut state = lock(&self.state);
+        if state.data_version != Some(data_version) {
+            state.forget_all();
+            state.data_version = Some(data_version);
+        }
+        for written in lock(&self.written).drain() {
+            state.forget_table(&written);
+        }
+        state.clock += 1;
+        let clock = state.clock;
+        let key = (
+            table.to_string(),
+            columns.iter().map(|(name, _)| name.clone()).collect(),
+        );
+        let entry = state.entries.entry(key.clone()).or_default();
+        entry.last_read = clock;
+        let mut added = 0;
+        for (from, to) in missing_ranges(&entry.loaded, start, end) {
+            for (date, batch) in fetch(from, to)? {
+                let bytes = batch_bytes(&batch);
+                entry.bytes += bytes;
+                added += bytes;
+                entry.partitions.insert(date, batch);
+            }
+            entry
+                .loaded
+                .extend(from.iter_days().take_while(|day| *day <= to));
+        }
+        let joined = join(columns, entry.partitions.range(start..=end).map(|(_, b)| b))?;
+        state.bytes += added;
+        state.evict_over(self.limit_bytes, &key);
+        Ok(joined)
+    }
+}
+
+impl State {
+    fn forget_all(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+    }
+
+    fn forget_table(&mut self, table: &str) {
+        let mut freed = 0;
+        self.entries.retain(|(name, _), entry| {
+            let keep = name != table;
+            if !keep {
+                freed += entry.bytes;
+            }
+            keep
+        });
+        self.bytes -= freed;
+    }
+
+    /// Drops the least recently read entries until the cache fits in
+    /// `limit`; `just_read` goes last, so a read larger than the limit is
+    /// answered and then dropped.
+    fn evict_over(&mut self, limit: usize, just_read: &(String, Vec<String>)) {
+        while self.bytes > limit {
+            let oldest = self
+                .entries
+                .iter()
+                .filter(|(key, _)| *key != just_read)
+                .min_by_key(|(_, entry)| entry.last_read)
+                .map(|(key, _)| key.clone())
+                .unwrap_or_else(|| just_read.clone());
+            let Some(entry) = self.entries.remove(&oldest) else {
+                break;
+            };
+            self.bytes -= entry.bytes;
+        }
+    }
+}
+
+/// The runs of consecutive dates in `start..=end` that are not in `loaded`.
+fn missing_ranges(
+    loaded: &BTreeSet<NaiveDate>,
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut ranges: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for day in start.iter_days().take_while(|day| *day <= end) {
+        if loaded.contains(&day) {
+            continue;
+        }
+        match ranges.last_mut() {
+            Some((_, to)) if to.succ_opt() == Some(day) => *to = day,
+            _ => ranges.push((day, day)),
+        }
+    }
+    ranges
+}
+
+/// The batches, in order, as one batch with `columns`.
+fn join<'b>(
+    columns: &[ColumnPlan],
+    batches: impl Iterator<Item = &'b ColumnBatch> + Clone,
+) -> Result<ColumnBatch, InputError> {
+    let mut row_count = 0u32;
+    for batch in batches.clone() {
+        row_count = row_count
+            .checked_add(batch.row_count)
+            .ok_or_else(|| InputError::Storage("a read of 2^32 rows or more".to_string()))?;
+    }
+    let mut joined = Vec::with_capacity(columns.len());
+    for (index, (name, packing)) in columns.iter().enumerate() {
+        let mut builder = ColumnBuilder::new(name.clone(), *packing);
+        for batch in batches.clone() {
+            builder
+                .extend(&batch.columns[index])
+                .map_err(|e| InputError::Storage(format!("column `{name}`: {e:?}")))?;
+        }
+        joined.push(builder.finish());
+    }
+    Ok(ColumnBatch {
+        row_count,
+        columns: joined,
+    })
+}
+
+/// About how much memory a batch holds.
+fn batch_bytes(batch: &ColumnBatch) -> usize {
+    use crate::column_batch::ColumnValues;
+    batch
+        .columns
+        .iter()
+        .map(|column| {
+            column.nulls.len()
+                + match &column.values {
+                    ColumnValues::String(t) | ColumnValues::Numeric(t) | ColumnValues::Json(t) => {
+                        t.text.len() + 4 * t.ends.len()
+                    }
+                    ColumnValues::Int64(v) | ColumnValues::Timestamp(v) => 8 * v.len(),
+                    ColumnValues::Float64(v) => 8 * v.len(),
+                    ColumnValues::Boolean(v) => v.len(),
+                    ColumnValues::Date(v) => 4 * v.len(),
+                    ColumnValues::Values(v) => 48 * v.len(),
+                }
+        })
+        .sum()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::column_batch::ColumnValues;
+    use std::cell::RefCell;
+
+    fn day(n: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, n).unwrap()
+    }
+
+    /// A one-column batch of `points` for one date.
+    fn points(values: &[i64]) -> ColumnBatch {
+        ColumnBatch {
+            row_count: values.len() as u32,
+            columns: vec![crate::column_batch::Column {
+                name: "points".into(),
+                nulls: Vec::new(),
+                values: ColumnValues::Int64(values.to_vec()),
+            }],
+        }
+    }
+
+    fn plan() -> Vec<ColumnPlan> {
+        vec![("points".into(), Some(Packing::Int64))]
+    }
+
+    fn values(batch: &ColumnBatch) -> Vec<i64> {
+        match &batch.columns[0].values {
+            ColumnValues::Int64(v) => v.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A table with rows on the 10th and 12th: each date's points are
+    /// its day number, twice; the fetches it served are recorded.
+    struct Table {
+        fetches: RefCell<Vec<(NaiveDate, NaiveDate)>>,
+    }
+
+    impl Table {
+        fn fetch(
+            &self,
+            from: NaiveDate,
+            to: NaiveDate,
+        ) -> Result<Vec<(NaiveDate, ColumnBatch)>, InputError> {
+            self.fetches.borrow_mut().push((from, to));
+            Ok([day(10), day(12)]
+                .into_iter()
+                .filter(|d| (from..=to).contains(d))
+                .map(|d| (d, points(&[d.format("%d").to_string().parse().unwrap(); 2])))
+                .collect())
+        }
+    }
+
+    #[test]
+    fn missing_ranges_are_the_runs_of_dates_not_yet_read() {
+        let loaded: BTreeSet<_> = [day(3), day(4), day(7)].into();
+        assert_eq!(
+            missing_ranges(&loaded, day(1), day(9)),
+            [(day(1), day(2)), (day(5), day(6)), (day(8), day(9))]
+        );
+        assert!(missing_ranges(&loaded, day(3), day(4)).is_empty());
+    }
+
+    #[test]
+    fn a_read_fetches_only_the_dates_no_read_fetched_before() {
+        let cache = ReadCache::new(1 << 20);
+        let table = Table {
+            fetches: RefCell::default(),
+        };
+        let first = cache
+            .read("t", &plan(), (day(9), day(10)), 1, |a, b| table.fetch(a, b))
+            .unwrap();
+        assert_eq!(values(&first), [10, 10]);
+        let second = cache
+            .read("t", &plan(), (day(9), day(12)), 1, |a, b| table.fetch(a, b))
+            .unwrap();
+        assert_eq!(values(&second), [10, 10, 12, 12]);
+        assert_eq!(second.row_count, 4);
+        let third = cache
+            .read("t", &plan(), (day(11), day(12)), 1, |a, b| {
+                table.fetch(a, b)
+            })
+            .unwrap();
+        assert_eq!(values(&third), [12, 12]);
+        assert_eq!(
+            *table.fetches.borrow(),
+            [(day(9), day(10)), (day(11), day(12))],
+            "the third read and the 9th and 10th again came from memory"
+        );
+    }
+
+    #[test]
+    fn a_written_table_or_another_connections_commit_is_read_again() {
+        let cache = ReadCache::new(1 << 20);
+        let table = Table {
+            fetches: RefCell::default(),
+        };
+        let read = |version| {
+            cache
+                .read("t", &plan(), (day(10), day(10)), version, |a, b| {
+                    table.fetch(a, b)
+                })
+                .unwrap()
+        };
+        read(1);
+        read(1);
+        assert_eq!(table.fetches.borrow().len(), 1);
+        lock(&cache.written).insert("t".into());
+        read(1);
+        assert_eq!(table.fetches.borrow().len(), 2, "a write to t drops it");
+        lock(&cache.written).insert("other".into());
+        read(1);
+        assert_eq!(
+            table.fetches.borrow().len(),
+            2,
+            "a write elsewhere does not"
+        );
+        read(2);
+        assert_eq!(
+            table.fetches.borrow().len(),
+            3,
+            "another connection committed"
+        );
+    }
+
+    #[test]
+    fn the_hook_marks_every_table_the_connection_writes() {
+        let cache = ReadCache::new(1 << 20);
+        let connection = Connection::open_in_memory().unwrap();
+        cache.watch(&connection);
+        connection
+            .execute_batch(
+                "CREATE TABLE \"a.b\" (x INTEGER); INSERT INTO \"a.b\" VALUES (1);
+                 CREATE TABLE c (x INTEGER); DELETE FROM c WHERE x = 1;",
+            )
+            .unwrap();
+        let written = lock(&cache.written).clone();
+        assert_eq!(written, HashSet::from(["a.b".to_string()]));
+    }
+
+    #[test]
+    fn the_least_recently_read_entry_goes_first_when_over_the_limit() {
+        let one_date = batch_bytes(&points(&[10, 10]));
+        let cache = ReadCache::new(2 * one_date);
+        let table = Table {
+            fetches: RefCell::default(),
+        };
+        for name in ["a", "b", "a", "c"] {
+            cache
+                .read(name, &plan(), (day(10), day(10)), 1, |x, y| {
+                    table.fetch(x, y)
+                })
+                .unwrap();
+        }
+        let state = lock(&cache.state);
+        let mut kept: Vec<&str> = state.entries.keys().map(|(t, _)| t.as_str()).collect();
+        kept.sort();
+        assert_eq!(kept, ["a", "c"], "b was read least recently");
+        assert_eq!(state.bytes, 2 * one_date);
+    }
+
+    #[test]
+    fn a_read_wider_than_the_cache_serves_goes_to_the_table() {
+        let cache = ReadCache::new(1 << 20);
+        let table = Table {
+            fetches: RefCell::default(),
+        };
+        let start = day(1) - chrono::Days::new(2_000);
+        for _ in 0..2 {
+            let all = cache
+                .read("t", &plan(), (start, day(12)), 1, |a, b| table.fetch(a, b))
+                .unwrap();
+            assert_eq!(values(&all), [10, 10, 12, 12]);
+        }
+        assert_eq!(table.fetches.borrow().len(), 2);
+        assert!(lock(&cache.state).entries.is_empty());
+    }
+}
