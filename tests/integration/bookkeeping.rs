@@ -167,11 +167,12 @@ fn a_stale_run_of_another_host_is_reaped_once_after_its_lease_expires() {
         store.reap_stale(Utc::now()).unwrap().is_empty(),
         "the lease is live"
     );
-    std::thread::sleep(Duration::from_millis(150));
+    // As of a second later, past the 100 ms lease: no sleeping.
+    let later = Utc::now() + chrono::TimeDelta::seconds(1);
 
     let stale = store
         .runs(&RunFilter {
-            stale_as_of: Some(Utc::now()),
+            stale_as_of: Some(later),
             ..RunFilter::default()
         })
         .unwrap();
@@ -190,7 +191,7 @@ fn a_stale_run_of_another_host_is_reaped_once_after_its_lease_expires() {
             let barrier = barrier.clone();
             std::thread::spawn(move || {
                 barrier.wait();
-                store.reap_stale(Utc::now()).unwrap().len()
+                store.reap_stale(later).unwrap().len()
             })
         })
         .collect();
@@ -656,8 +657,9 @@ fn health_is_unhealthy_exactly_while_a_latest_run_failed() {
             lease: Duration::from_millis(1),
         })
         .unwrap();
-    std::thread::sleep(Duration::from_millis(5));
-    let report = health::report(store, &pipeline, Utc::now()).unwrap();
+    // As of a second later, past the 1 ms lease.
+    let later = Utc::now() + chrono::TimeDelta::seconds(1);
+    let report = health::report(store, &pipeline, later).unwrap();
     assert!(!report.healthy);
     assert_eq!(report.problem_runs.len(), 1);
     assert_eq!(
