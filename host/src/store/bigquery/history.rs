@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 use super::values::value_from_cell;
 use crate::quarantine::QuarantineRecord;
 use crate::rows::{Scalar, Value, naive_date};
-use crate::runs::RunRecord;
+use crate::runs::{RunRecord, UnknownName};
 use crate::schema::TableSchema;
 
 /// The run history table's name.
@@ -150,7 +150,7 @@ pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, String> {
         run_id: text(&v[1]).ok_or_else(|| required("run_id"))?,
         data_date: date(&v[2]).ok_or_else(|| required("data_date"))?,
         attempt: int(&v[3]).unwrap_or(1),
-        status: status.parse()?,
+        status: status.parse().map_err(|e: UnknownName| e.to_string())?,
         started_at: time(&v[5]).ok_or_else(|| required("started_at"))?,
         heartbeat_at: time(&v[6]).ok_or_else(|| required("heartbeat_at"))?,
         lease_expires_at: time(&v[7]).ok_or_else(|| required("lease_expires_at"))?,
@@ -159,13 +159,16 @@ pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, String> {
         rows_read: int(&v[10]).unwrap_or(0),
         rows_written: int(&v[11]).unwrap_or(0),
         reason: text(&v[12]),
-        error_kind: text(&v[13]).map(|k| k.parse()).transpose()?,
+        error_kind: text(&v[13])
+            .map(|k| k.parse())
+            .transpose()
+            .map_err(|e: UnknownName| e.to_string())?,
         error_message: text(&v[14]),
         limit_value: int(&v[15]),
         observed_value: int(&v[16]),
         host_id: text(&v[17]).unwrap_or_default(),
         plugin_hash: text(&v[18]).unwrap_or_default(),
-        trigger: trigger.parse()?,
+        trigger: trigger.parse().map_err(|e: UnknownName| e.to_string())?,
         log_lines_dropped: int(&v[21]).unwrap_or(0),
         flag: text(&v[22]),
         peak_memory_bytes: int(&v[23]).unwrap_or(0),
