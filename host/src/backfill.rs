@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::executor::Executor;
 use crate::pipeline::Pipeline;
 use crate::plugin::spec::Lookback;
-use crate::runs::{RunFilter, RunRecord, RunStatus, Trigger};
+use crate::runs::{RunFilter, RunRecord, RunStatus, Trigger, UnknownName};
 use crate::store::{Store, StoreError};
 
 /// The most dates one backfill may cover.
@@ -47,13 +47,16 @@ pub enum Reprocess {
 }
 
 impl FromStr for Reprocess {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(text: &str) -> Result<Self, UnknownName> {
         match text {
             "missing" => Ok(Reprocess::Missing),
             "failed" => Ok(Reprocess::Failed),
             "all" => Ok(Reprocess::All),
-            other => Err(format!("`{other}` is not one of: missing, failed, all")),
+            other => Err(UnknownName {
+                given: other.to_string(),
+                choices: &["missing", "failed", "all"],
+            }),
         }
     }
 }
@@ -433,9 +436,17 @@ mod tests {
     #[test]
     fn reprocess_modes_parse_and_name_the_choices_when_wrong() {
         assert_eq!("failed".parse::<Reprocess>(), Ok(Reprocess::Failed));
+        let error = "some".parse::<Reprocess>().unwrap_err();
         assert_eq!(
-            "some".parse::<Reprocess>(),
-            Err("`some` is not one of: missing, failed, all".to_string())
+            error,
+            UnknownName {
+                given: "some".into(),
+                choices: &["missing", "failed", "all"],
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "`some` is not one of: missing, failed, all"
         );
     }
 }

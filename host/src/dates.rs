@@ -7,7 +7,7 @@
 //! yet serves from 1970 to a year from today. Parsing and the range check
 //! are pure; only [`serving_range`] reads the store.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDate, Utc};
 use serde::Deserialize;
@@ -105,6 +105,48 @@ impl Default for DatesConfig {
     }
 }
 
+/// Why `slate.toml` gave no date range. The message names the file; the
+/// source says what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+pub enum DatesConfigError {
+    /// The file exists but could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file's `[dates]` section is wrong.
+    #[error("{}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        #[source]
+        source: DatesSectionError,
+    },
+}
+
+/// What is wrong with the text of a `[dates]` section.
+#[derive(Debug, thiserror::Error)]
+pub enum DatesSectionError {
+    /// The file is not TOML, or the section has an unknown key or a value
+    /// of the wrong type; the TOML error names the line and the key.
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    /// A date key holds text that is not a date.
+    #[error("[dates] {key}")]
+    BadDate {
+        /// The key, `earliest` or `latest`.
+        key: &'static str,
+        /// Why its value is not a date.
+        #[source]
+        source: DateError,
+    },
+}
+
 /// `[dates]` as written: dates as `"YYYY-MM-DD"` strings.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,22 +165,28 @@ struct ConfigFile {
 impl DatesConfig {
     /// Reads the `[dates]` section of a `slate.toml`; a missing file or
     /// section gives the defaults. A bad value is an error naming it.
-    pub fn load(path: &Path) -> Result<Self, String> {
+    pub fn load(path: &Path) -> Result<Self, DatesConfigError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Ok(text) => Self::parse(&text).map_err(|source| DatesConfigError::Invalid {
+                path: path.to_path_buf(),
+                source,
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DatesConfig::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => Err(DatesConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
     }
 
     /// Parses the text of a `slate.toml`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    pub fn parse(text: &str) -> Result<Self, DatesSectionError> {
+        let file: ConfigFile = toml::from_str(text)?;
         let Some(section) = file.dates else {
             return Ok(DatesConfig::default());
         };
-        let date = |key: &str, text: Option<String>| {
-            text.map(|t| parse(&t).map_err(|e| format!("[dates] {key}: {e}")))
+        let date = |key: &'static str, text: Option<String>| {
+            text.map(|t| parse(&t).map_err(|source| DatesSectionError::BadDate { key, source }))
                 .transpose()
         };
         Ok(DatesConfig {
@@ -252,8 +300,42 @@ mod tests {
     #[test]
     fn a_bad_dates_section_is_an_error_naming_the_key() {
         let error = DatesConfig::parse("[dates]\nfirst = \"2020-01-01\"\n").unwrap_err();
-        assert!(error.contains("first"), "{error}");
+        assert!(
+            matches!(&error, DatesSectionError::Toml(toml) if toml.message().contains("first")),
+            "{error:?}"
+        );
         let error = DatesConfig::parse("[dates]\nlatest = \"2026-1-5\"\n").unwrap_err();
-        assert!(error.contains("[dates] latest"), "{error}");
+        let DatesSectionError::BadDate { key, source } = &error else {
+            panic!("not a bad date: {error:?}");
+        };
+        assert_eq!(
+            (*key, source),
+            ("latest", &DateError::Format("2026-1-5".into()))
+        );
+        assert_eq!(error.to_string(), "[dates] latest");
+    }
+
+    #[test]
+    fn a_bad_file_is_an_error_naming_the_file_with_what_is_wrong_as_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("slate.toml");
+        assert_eq!(DatesConfig::load(&path).unwrap(), DatesConfig::default());
+        std::fs::write(&path, "[dates]\nearliest = \"2026-02-30\"\n").unwrap();
+        let error = DatesConfig::load(&path).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                DatesConfigError::Invalid {
+                    path: named,
+                    source: DatesSectionError::BadDate { key: "earliest", .. },
+                } if named == &path
+            ),
+            "{error:?}"
+        );
+        let error = DatesConfig::load(dir.path()).unwrap_err();
+        assert!(
+            matches!(&error, DatesConfigError::Read { path, .. } if path == dir.path()),
+            "{error:?}"
+        );
     }
 }

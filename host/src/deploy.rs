@@ -87,7 +87,7 @@ impl From<PluginError> for DeployError {
             PluginError::NotAComponent(_) => DeployCheck::Component,
             PluginError::Compile(_) => DeployCheck::Precompile,
             PluginError::Contract(_) => DeployCheck::Contract,
-            PluginError::Info(_) => DeployCheck::Info,
+            PluginError::Info(_) | PluginError::Spec(_) => DeployCheck::Info,
         };
         DeployError::new(check, error)
     }

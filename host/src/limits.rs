@@ -7,7 +7,7 @@
 //! into the run record.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -236,6 +236,32 @@ impl LimitOverrides {
     }
 }
 
+/// Why `slate.toml` gave no limits. The message names the file; the
+/// source says what is wrong with it (the TOML error names the line, the
+/// column and the key).
+#[derive(Debug, thiserror::Error)]
+pub enum LimitsConfigError {
+    /// The file exists but could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not TOML, or its `[limits]` section has an unknown key
+    /// or a value of the wrong type.
+    #[error("{}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Where in the file, and what is wrong.
+        #[source]
+        source: toml::de::Error,
+    },
+}
+
 /// Host defaults and per-processor overrides.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LimitsConfig {
@@ -283,20 +309,28 @@ impl LimitsConfig {
 
     /// Reads the `[limits]` section of a `slate.toml`; a missing file gives
     /// the defaults. An unknown key or a bad value is an error naming it.
-    pub fn load(path: &Path) -> Result<Self, String> {
+    pub fn load(path: &Path) -> Result<Self, LimitsConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(LimitsConfig::default());
             }
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => {
+                return Err(LimitsConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         };
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        Self::parse(&text).map_err(|source| LimitsConfigError::Invalid {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
-    /// Parses the text of a `slate.toml`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    /// Parses the text of a `slate.toml`; the error names the line and the key.
+    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
+        let file: ConfigFile = toml::from_str(text)?;
         let Some(limits) = file.limits else {
             return Ok(LimitsConfig::default());
         };
@@ -327,9 +361,37 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_limit_is_an_error_naming_it() {
-        let error = LimitsConfig::parse("[limits]\nmemory_gb = 1\n").unwrap_err();
-        assert!(error.contains("memory_gb"), "{error}");
+    fn an_unknown_limit_is_an_error_naming_it_and_its_table() {
+        let text = "[limits]\nmemory_gb = 1\n";
+        let error = LimitsConfig::parse(text).unwrap_err();
+        assert!(error.message().contains("memory_gb"), "{error}");
+        let span = error.span().expect("a place in the text");
+        assert_eq!(&text[span], "[limits]");
+    }
+
+    #[test]
+    fn a_bad_file_is_an_error_naming_the_file_with_the_toml_error_as_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("slate.toml");
+        assert_eq!(LimitsConfig::load(&path).unwrap(), LimitsConfig::default());
+        std::fs::write(&path, "[limits]\nmemory_mib = \"lots\"\n").unwrap();
+        let error = LimitsConfig::load(&path).unwrap_err();
+        let LimitsConfigError::Invalid {
+            path: named,
+            source,
+        } = &error
+        else {
+            panic!("not an invalid file: {error:?}");
+        };
+        assert_eq!(named, &path);
+        assert!(source.message().contains("invalid type"), "{source}");
+        assert_eq!(error.to_string(), path.display().to_string());
+        // A directory where the file should be cannot be read.
+        let error = LimitsConfig::load(dir.path()).unwrap_err();
+        assert!(
+            matches!(&error, LimitsConfigError::Read { path, .. } if path == dir.path()),
+            "{error:?}"
+        );
     }
 
     #[test]

@@ -99,9 +99,61 @@ pub fn describe_value(value: &Value) -> String {
     }
 }
 
+/// A JSON or CSV cell that is not a value of its column: the column, what
+/// it takes and what the cell holds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected {expected}, got {found}")]
+pub struct CellMismatch {
+    /// The column's name.
+    pub column: String,
+    /// What the column takes.
+    pub expected: Expected,
+    /// What the cell holds.
+    pub found: Found,
+}
+
+/// What a column takes, as a [`CellMismatch`] names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// One value of this type.
+    Scalar(ColumnType),
+    /// A list of values of this type (a REPEATED column).
+    List(ColumnType),
+    /// A REPEATED column's CSV cell: a JSON array.
+    JsonList,
+}
+
+impl std::fmt::Display for Expected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expected::Scalar(column_type) => write!(f, "{column_type}"),
+            Expected::List(column_type) => write!(f, "a list of {column_type}"),
+            Expected::JsonList => f.write_str("a JSON list"),
+        }
+    }
+}
+
+/// What a cell that does not fit its column holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// A JSON value (an NDJSON field, or a CSV cell once parsed).
+    Json(serde_json::Value),
+    /// The text of a CSV cell, as written.
+    Text(String),
+}
+
+impl std::fmt::Display for Found {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Found::Json(json) => write!(f, "{json}"),
+            Found::Text(text) => write!(f, "{text:?}"),
+        }
+    }
+}
+
 /// Reads a JSON value as a cell of `column`, the inverse of [`value_json`].
 /// The error says what was expected and what was found.
-pub fn value_from_json(column: &Column, json: &serde_json::Value) -> Result<Value, String> {
+pub fn value_from_json(column: &Column, json: &serde_json::Value) -> Result<Value, CellMismatch> {
     match (json, column.mode) {
         (serde_json::Value::Null, ColumnMode::Repeated) => Ok(Value::Repeated(Vec::new())),
         (serde_json::Value::Null, _) => Ok(Value::Null),
@@ -110,17 +162,22 @@ pub fn value_from_json(column: &Column, json: &serde_json::Value) -> Result<Valu
             .map(|item| scalar_from_json(column, item))
             .collect::<Result<_, _>>()
             .map(Value::Repeated),
-        (other, ColumnMode::Repeated) => Err(format!(
-            "expected a list of {}, got {other}",
-            column.column_type
-        )),
+        (other, ColumnMode::Repeated) => Err(CellMismatch {
+            column: column.name.clone(),
+            expected: Expected::List(column.column_type),
+            found: Found::Json(other.clone()),
+        }),
         (other, _) => scalar_from_json(column, other).map(Value::Scalar),
     }
 }
 
-fn scalar_from_json(column: &Column, json: &serde_json::Value) -> Result<Scalar, String> {
+fn scalar_from_json(column: &Column, json: &serde_json::Value) -> Result<Scalar, CellMismatch> {
     use serde_json::Value as Json;
-    let expected = || format!("expected {}, got {json}", column.column_type);
+    let expected = || CellMismatch {
+        column: column.name.clone(),
+        expected: Expected::Scalar(column.column_type),
+        found: Found::Json(json.clone()),
+    };
     Ok(match (column.column_type, json) {
         (ColumnType::String, Json::String(s)) => Scalar::String(s.clone()),
         (ColumnType::Int64, Json::Number(n)) => Scalar::Int64(n.as_i64().ok_or_else(expected)?),
@@ -145,16 +202,21 @@ fn scalar_from_json(column: &Column, json: &serde_json::Value) -> Result<Scalar,
 /// Reads CSV text as a cell of `column`: empty is null (an empty list when
 /// REPEATED), a REPEATED cell is a JSON array, anything else is parsed as
 /// the column's type.
-pub fn value_from_text(column: &Column, text: &str) -> Result<Value, String> {
+pub fn value_from_text(column: &Column, text: &str) -> Result<Value, CellMismatch> {
     if text.is_empty() {
         return value_from_json(column, &serde_json::Value::Null);
     }
+    let mismatch = |expected| CellMismatch {
+        column: column.name.clone(),
+        expected,
+        found: Found::Text(text.to_string()),
+    };
     if column.mode == ColumnMode::Repeated {
-        let json: serde_json::Value = serde_json::from_str(text)
-            .map_err(|_| format!("expected a JSON list, got {text:?}"))?;
+        let json: serde_json::Value =
+            serde_json::from_str(text).map_err(|_| mismatch(Expected::JsonList))?;
         return value_from_json(column, &json);
     }
-    let expected = || format!("expected {}, got {text:?}", column.column_type);
+    let expected = || mismatch(Expected::Scalar(column.column_type));
     let json = match column.column_type {
         ColumnType::Int64 => serde_json::Value::from(text.parse::<i64>().map_err(|_| expected())?),
         ColumnType::Float64 => {
@@ -217,7 +279,11 @@ mod tests {
         );
         assert_eq!(
             value_from_json(&int, &serde_json::json!("3")).unwrap_err(),
-            "expected INT64, got \"3\""
+            CellMismatch {
+                column: "n".into(),
+                expected: Expected::Scalar(ColumnType::Int64),
+                found: Found::Json(serde_json::json!("3")),
+            }
         );
         assert_eq!(
             value_from_text(&int, "3"),
@@ -225,7 +291,11 @@ mod tests {
         );
         assert_eq!(
             value_from_text(&int, "three").unwrap_err(),
-            "expected INT64, got \"three\""
+            CellMismatch {
+                column: "n".into(),
+                expected: Expected::Scalar(ColumnType::Int64),
+                found: Found::Text("three".into()),
+            }
         );
         let day = Column::new("d", ColumnType::Date, ColumnMode::Nullable);
         assert_eq!(value_from_text(&day, ""), Ok(Value::Null));
@@ -239,6 +309,36 @@ mod tests {
         assert_eq!(
             value_from_json(&stamp, &round_trip),
             Ok(Value::Scalar(Scalar::Timestamp(1_767_225_600_000_001)))
+        );
+    }
+
+    #[test]
+    fn a_mismatch_names_the_column_what_it_takes_and_what_the_cell_holds() {
+        let int = Column::new("n", ColumnType::Int64, ColumnMode::Required);
+        let tags = Column::new("tags", ColumnType::String, ColumnMode::Repeated);
+        let error = value_from_json(&int, &serde_json::json!("3")).unwrap_err();
+        assert_eq!(error.to_string(), "expected INT64, got \"3\"");
+        let error = value_from_text(&int, "three").unwrap_err();
+        assert_eq!(error.to_string(), "expected INT64, got \"three\"");
+        let error = value_from_json(&tags, &serde_json::json!("a")).unwrap_err();
+        assert_eq!(
+            (error.column.as_str(), error.expected),
+            ("tags", Expected::List(ColumnType::String))
+        );
+        assert_eq!(error.to_string(), "expected a list of STRING, got \"a\"");
+        let error = value_from_text(&tags, "a,b").unwrap_err();
+        assert_eq!(
+            (error.expected, &error.found),
+            (Expected::JsonList, &Found::Text("a,b".into()))
+        );
+        assert_eq!(error.to_string(), "expected a JSON list, got \"a,b\"");
+        let error = value_from_json(&tags, &serde_json::json!([1])).unwrap_err();
+        assert_eq!(
+            (error.expected, error.found),
+            (
+                Expected::Scalar(ColumnType::String),
+                Found::Json(serde_json::json!(1))
+            )
         );
     }
 }

@@ -63,6 +63,17 @@ pub enum Trigger {
     Backfill,
 }
 
+/// Text that names none of a field's values, such as a run status of
+/// `exploded`: the text and the names it may take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{given}` is not one of: {}", choices.join(", "))]
+pub struct UnknownName {
+    /// The text given.
+    pub given: String,
+    /// The names accepted, in their documented order.
+    pub choices: &'static [&'static str],
+}
+
 macro_rules! text_enum {
     ($type:ty { $($variant:ident => $text:literal),* $(,)? }) => {
         impl $type {
@@ -77,14 +88,14 @@ macro_rules! text_enum {
             }
         }
         impl FromStr for $type {
-            type Err = String;
-            fn from_str(text: &str) -> Result<Self, String> {
+            type Err = UnknownName;
+            fn from_str(text: &str) -> Result<Self, UnknownName> {
                 match text {
                     $($text => Ok(Self::$variant),)*
-                    other => Err(format!(
-                        "`{other}` is not one of: {}",
-                        [$($text),*].join(", ")
-                    )),
+                    other => Err(UnknownName {
+                        given: other.to_string(),
+                        choices: &[$($text),*],
+                    }),
                 }
             }
         }
@@ -227,4 +238,23 @@ impl RunRecord {
 /// A new, time-ordered run id.
 pub fn new_run_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_names_read_back_and_an_unknown_one_names_the_choices() {
+        assert_eq!("blocked".parse::<RunStatus>(), Ok(RunStatus::Blocked));
+        assert_eq!("limit_time".parse::<ErrorKind>(), Ok(ErrorKind::LimitTime));
+        let error = "exploded".parse::<RunStatus>().unwrap_err();
+        assert_eq!(error.given, "exploded");
+        assert_eq!(error.choices, ["running", "success", "failed", "blocked"]);
+        assert_eq!(
+            error.to_string(),
+            "`exploded` is not one of: running, success, failed, blocked"
+        );
+        assert_eq!("cron".parse::<Trigger>().unwrap_err().choices.len(), 3);
+    }
 }

@@ -11,6 +11,7 @@ use slate::health;
 use slate::liveness::LeaseConfig;
 use slate::ownership::{Ledger, OwnershipRefused, TableOwner};
 use slate::pipeline::Pipeline;
+use slate::plugin::spec::SpecProblem;
 use slate::plugin::{PluginError, RunLimits};
 use slate::registry::Registry;
 use slate::rows::Scalar;
@@ -61,13 +62,15 @@ fn deploy_table_thief(
         .expect("the deployment is refused")
 }
 
-/// Asserts that loading `component` is refused by the `info` check with a
-/// message that contains `expected`.
+/// Asserts that loading `component` is refused by the `info` check (it
+/// trapped, or described an unusable processor) with a message that
+/// contains `expected`.
 fn assert_refused_at_load(component: &str, expected: &str) {
     let host = TestHost::empty();
     let bytes = std::fs::read(component).unwrap();
     match host.runtime.load(&bytes) {
         Err(PluginError::Info(message)) => assert_contains(&message, expected),
+        Err(PluginError::Spec(invalid)) => assert_contains(&invalid.to_string(), expected),
         Err(other) => panic!("{component} refused for another reason: {other}"),
         Ok(_) => panic!("{component} loaded"),
     }
@@ -255,9 +258,16 @@ fn a_processor_cannot_overwrite_a_raw_input() {
 
 #[test]
 fn a_nullable_partition_column_is_refused_when_the_processor_loads() {
-    assert_refused_at_load(
-        components::HOSTILE_NULLABLE_PARTITION,
-        "partition column `day` must be REQUIRED DATE, not NULLABLE DATE",
+    let host = TestHost::empty();
+    let bytes = std::fs::read(components::HOSTILE_NULLABLE_PARTITION).unwrap();
+    let Err(PluginError::Spec(invalid)) = host.runtime.load(&bytes) else {
+        panic!("a nullable partition column was not refused as a problem of the declaration");
+    };
+    assert!(
+        invalid.problems.contains(&SpecProblem::Schema(
+            "partition column `day` must be REQUIRED DATE, not NULLABLE DATE".into()
+        )),
+        "{invalid:?}"
     );
 }
 

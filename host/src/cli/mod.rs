@@ -295,7 +295,7 @@ pub fn run() -> Result<ExitCode> {
             };
             // Fixtures have no schedule: the range is slate.toml's, or the
             // one a pipeline without a schedule serves.
-            let dates = DatesConfig::load(&options.data_dir.config_file()).map_err(UsageError)?;
+            let dates = DatesConfig::load(&options.data_dir.config_file())?;
             dates
                 .range(None, chrono::Utc::now().date_naive())
                 .check(date)?;
@@ -344,7 +344,8 @@ pub fn run() -> Result<ExitCode> {
     }
 }
 
-/// A mistake in the command line, its flags or `slate.toml`: exits 2.
+/// A mistake in the command line or its flags: exits 2, as a bad date or a
+/// bad `slate.toml` does ([`exit_code`]).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
@@ -362,6 +363,8 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
     let is_usage = error.chain().any(|cause| {
         cause.is::<UsageError>()
             || cause.is::<dates::DateError>()
+            || cause.is::<dates::DatesConfigError>()
+            || cause.is::<slate::limits::LimitsConfigError>()
             || cause.is::<slate::pipeline::SelectionError>()
             || matches!(
                 cause.downcast_ref::<slate::store::StoreError>(),
@@ -460,7 +463,7 @@ impl Host {
     fn open(options: &HostOptions, create: bool) -> Result<Host> {
         let store = open_store(options, create)?;
         let runtime = plugins::runtime(options)?;
-        let limits = LimitsConfig::load(&options.data_dir.config_file()).map_err(UsageError)?;
+        let limits = LimitsConfig::load(&options.data_dir.config_file())?;
         let registry = plugins::registry(options)?;
         let ledger = Ledger::new(store.table_owners()?, store.host_owned());
         let pipeline = Pipeline::new(plugins::load_processors(
@@ -470,7 +473,7 @@ impl Host {
             &ledger,
         )?)?;
         let executor = Executor::new(store.clone(), host_id(), limits, options.leases)?;
-        let dates = DatesConfig::load(&options.data_dir.config_file()).map_err(UsageError)?;
+        let dates = DatesConfig::load(&options.data_dir.config_file())?;
         Ok(Host {
             dates,
             store,

@@ -54,7 +54,7 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
         .filter_map(|b| runtime.load(b.bytes).ok())
         .collect::<Vec<_>>();
     let known = testing::known_schemas(&bundled);
-    let limits = LimitsConfig::load(&options.data_dir.config_file()).map_err(UsageError)?;
+    let limits = LimitsConfig::load(&options.data_dir.config_file())?;
     let inputs = match request.inputs {
         InputChoice::Fixtures(dir) => Inputs::Fixtures(dir),
         InputChoice::Replay => {

@@ -23,7 +23,7 @@ use crate::bindings::{self, ProcessError, ProcessorPlugin, ProcessorPluginPre, R
 use crate::store::input::{InputError, InputSource};
 pub use compiled::CompiledCache;
 use sandbox::{RunIdentity, RunState};
-pub use spec::ProcessorSpec;
+pub use spec::{InvalidSpec, ProcessorSpec};
 
 use crate::limits::LimitBreach;
 pub use crate::limits::RunLimits;
@@ -46,9 +46,12 @@ pub enum PluginError {
     /// The component's imports or exports do not match `slate:processor@0.1.x`.
     #[error("the component does not implement slate:processor@0.1.x: {0}")]
     Contract(String),
-    /// `info` trapped or described an unusable processor.
+    /// `info` could not be read: the instance could not start, or `info` trapped.
     #[error("invalid processor info: {0}")]
     Info(String),
+    /// `info` described an unusable processor.
+    #[error("invalid processor info: {0}")]
+    Spec(#[source] InvalidSpec),
 }
 
 /// Why the host stopped a run that was still executing.
@@ -195,7 +198,7 @@ impl Runtime {
         let pre = ProcessorPluginPre::new(instance_pre)
             .map_err(|e| PluginError::Contract(format!("{e:#}")))?;
         let info = read_info(&pre, self.fuel)?;
-        let spec = ProcessorSpec::from_info(&info).map_err(PluginError::Info)?;
+        let spec = ProcessorSpec::from_info(&info).map_err(PluginError::Spec)?;
         let inputs = spec.inputs.clone().into();
         Ok(Plugin {
             hash,

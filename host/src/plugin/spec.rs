@@ -70,6 +70,40 @@ pub enum BadRowPolicy {
     Quarantine,
 }
 
+/// A processor's `info` that describes an unusable processor: every
+/// problem found, in the order they were checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct InvalidSpec {
+    /// The processor's name, as `info` gave it.
+    pub processor: String,
+    /// What is wrong; never empty.
+    pub problems: Vec<SpecProblem>,
+}
+
+/// One thing wrong with a processor's declaration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecProblem {
+    /// The name is empty or has characters other than letters, digits and `_`.
+    #[error("processor name `{0}` must be letters, digits and _")]
+    Name(String),
+    /// The version is empty or blank.
+    #[error("the version is empty")]
+    EmptyVersion,
+    /// The output table is not `dataset.table`.
+    #[error("output table `{0}` is not dataset.table")]
+    OutputTable(TableName),
+    /// An input table is not `dataset.table`.
+    #[error("input table `{0}` is not dataset.table")]
+    InputTable(TableName),
+    /// The processor names itself among its upstreams.
+    #[error("`{0}` lists itself as upstream")]
+    OwnUpstream(String),
+    /// The output schema is unusable, as [`TableSchema::problems`] words it.
+    #[error("{0}")]
+    Schema(String),
+}
+
 /// A processor's declaration, checked.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProcessorSpec {
@@ -99,7 +133,7 @@ pub struct ProcessorSpec {
 
 impl ProcessorSpec {
     /// Converts and checks a plugin's `info`; the error lists every problem.
-    pub fn from_info(info: &ProcessorInfo) -> Result<Self, String> {
+    pub fn from_info(info: &ProcessorInfo) -> Result<Self, InvalidSpec> {
         let spec = ProcessorSpec {
             name: info.name.clone(),
             phase: match info.phase {
@@ -140,38 +174,101 @@ impl ProcessorSpec {
         if problems.is_empty() {
             Ok(spec)
         } else {
-            Err(problems.join("; "))
+            Err(InvalidSpec {
+                processor: spec.name,
+                problems,
+            })
         }
     }
 
-    fn problems(&self) -> Vec<String> {
+    fn problems(&self) -> Vec<SpecProblem> {
         let mut problems = Vec::new();
         let identifier =
             |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !identifier(&self.name) {
-            problems.push(format!(
-                "processor name `{}` must be letters, digits and _",
-                self.name
-            ));
+            problems.push(SpecProblem::Name(self.name.clone()));
         }
         if self.version.trim().is_empty() {
-            problems.push("the version is empty".to_string());
+            problems.push(SpecProblem::EmptyVersion);
         }
         if !self.output_table.is_valid() {
-            problems.push(format!(
-                "output table `{}` is not dataset.table",
-                self.output_table
-            ));
+            problems.push(SpecProblem::OutputTable(self.output_table.clone()));
         }
         for input in &self.inputs {
             if !input.is_valid() {
-                problems.push(format!("input table `{input}` is not dataset.table"));
+                problems.push(SpecProblem::InputTable(input.clone()));
             }
         }
         if self.upstream.contains(&self.name) {
-            problems.push(format!("`{}` lists itself as upstream", self.name));
+            problems.push(SpecProblem::OwnUpstream(self.name.clone()));
         }
-        problems.extend(self.schema.problems());
+        problems.extend(self.schema.problems().into_iter().map(SpecProblem::Schema));
         problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::{Field, FieldMode, FieldType, TableRef};
+
+    fn info(name: &str, output: (&str, &str)) -> ProcessorInfo {
+        let table = |(dataset, table): (&str, &str)| TableRef {
+            dataset: dataset.into(),
+            table: table.into(),
+        };
+        ProcessorInfo {
+            name: name.into(),
+            phase: bindings::Phase::Analytics,
+            version: "1".into(),
+            output_table: table(output),
+            schema: vec![Field {
+                name: "day".into(),
+                field_type: FieldType::Date,
+                mode: FieldMode::Required,
+                allow_non_finite: false,
+                description: String::new(),
+            }],
+            partition_column: "day".into(),
+            key_columns: Vec::new(),
+            inputs: vec![table(("raw", "box_scores"))],
+            upstream: Vec::new(),
+            lookback: bindings::Lookback::None,
+            upstream_policy: bindings::UpstreamPolicy::Block,
+            gap_policy: bindings::GapPolicy::Block,
+            bad_row_policy: bindings::BadRowPolicy::FailRun,
+        }
+    }
+
+    #[test]
+    fn a_sound_declaration_is_accepted() {
+        let spec = ProcessorSpec::from_info(&info("Totals", ("nba", "totals"))).unwrap();
+        assert_eq!(spec.output_table, TableName::new("nba", "totals"));
+    }
+
+    #[test]
+    fn an_unusable_declaration_lists_every_problem_as_a_value() {
+        let mut bad = info("my-proc", ("nba", ""));
+        bad.version = " ".into();
+        bad.upstream = vec!["my-proc".into()];
+        bad.partition_column = "date".into();
+        let error = ProcessorSpec::from_info(&bad).unwrap_err();
+        assert_eq!(error.processor, "my-proc");
+        assert_eq!(
+            error.problems,
+            [
+                SpecProblem::Name("my-proc".into()),
+                SpecProblem::EmptyVersion,
+                SpecProblem::OutputTable(TableName::new("nba", "")),
+                SpecProblem::OwnUpstream("my-proc".into()),
+                SpecProblem::Schema("partition column `date` is not in the schema".into()),
+            ]
+        );
+        assert_eq!(
+            error.to_string(),
+            "processor name `my-proc` must be letters, digits and _; the version is empty; \
+             output table `nba.` is not dataset.table; `my-proc` lists itself as upstream; \
+             partition column `date` is not in the schema"
+        );
     }
 }

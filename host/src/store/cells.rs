@@ -12,7 +12,7 @@
 
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 
-use crate::column_batch::{Cell, ColumnBuilder, naive_days_since_epoch};
+use crate::column_batch::{Cell, ColumnBuilder, WrongCell, naive_days_since_epoch};
 use crate::rows::{Scalar, Value, scalar_json, timestamp_micros, timestamp_text, wit_date};
 use crate::schema::{Column, ColumnMode, ColumnType};
 
@@ -58,29 +58,103 @@ fn scalar_to_sql(scalar: &Scalar) -> ToSqlOutput<'_> {
     }
 }
 
-/// A stored cell as an error message names it, e.g. `text "not-a-date"`.
-fn describe(cell: ValueRef<'_>) -> String {
-    match cell {
-        ValueRef::Null => "null".to_string(),
-        ValueRef::Integer(v) => format!("integer {v}"),
-        ValueRef::Real(v) => format!("real {v}"),
-        ValueRef::Text(t) => format!("text {:?}", String::from_utf8_lossy(t)),
-        ValueRef::Blob(b) => format!("a blob of {} bytes", b.len()),
+/// A stored cell that does not read back as its column's type: the column,
+/// what it takes and what the cell holds.
+#[derive(Debug, thiserror::Error)]
+pub enum UnreadableCell {
+    /// The cell holds another type than the column's.
+    #[error("`{column}` holds {found}, not {expected}")]
+    WrongType {
+        /// The column's name.
+        column: String,
+        /// What the cell holds.
+        found: StoredCell,
+        /// The column's type.
+        expected: ColumnType,
+    },
+    /// A REPEATED column's cell is neither null nor text.
+    #[error("`{column}` holds {found}, not a list")]
+    NotAList {
+        /// The column's name.
+        column: String,
+        /// What the cell holds.
+        found: StoredCell,
+    },
+    /// A REPEATED column's text is not a JSON array.
+    #[error("`{column}` holds a malformed list: {source}")]
+    MalformedList {
+        /// The column's name.
+        column: String,
+        /// Why the text is not a JSON array.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An item of a REPEATED column's list is not of the column's type.
+    #[error("`{column}` holds list item {item}, not {expected}")]
+    BadListItem {
+        /// The column's name.
+        column: String,
+        /// The item.
+        item: serde_json::Value,
+        /// The column's type.
+        expected: ColumnType,
+    },
+    /// The value read does not fit the column being packed for a batch.
+    #[error(transparent)]
+    Packing(#[from] WrongCell),
+}
+
+/// What a stored cell holds, as an [`UnreadableCell`] names it: its
+/// message reads `text "not-a-date"`, `integer 3` or `a blob of 4 bytes`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredCell {
+    /// NULL.
+    Null,
+    /// An INTEGER.
+    Integer(i64),
+    /// A REAL.
+    Real(f64),
+    /// TEXT (invalid UTF-8 replaced).
+    Text(String),
+    /// A BLOB, by its length in bytes.
+    Blob(usize),
+}
+
+impl From<ValueRef<'_>> for StoredCell {
+    fn from(cell: ValueRef<'_>) -> Self {
+        match cell {
+            ValueRef::Null => StoredCell::Null,
+            ValueRef::Integer(v) => StoredCell::Integer(v),
+            ValueRef::Real(v) => StoredCell::Real(v),
+            ValueRef::Text(t) => StoredCell::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => StoredCell::Blob(b.len()),
+        }
+    }
+}
+
+impl std::fmt::Display for StoredCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoredCell::Null => f.write_str("null"),
+            StoredCell::Integer(v) => write!(f, "integer {v}"),
+            StoredCell::Real(v) => write!(f, "real {v}"),
+            StoredCell::Text(t) => write!(f, "text {t:?}"),
+            StoredCell::Blob(length) => write!(f, "a blob of {length} bytes"),
+        }
     }
 }
 
 /// The error for a cell that does not hold the column's type.
-fn unexpected(cell: ValueRef<'_>, column: &Column) -> String {
-    format!(
-        "`{}` holds {}, not {}",
-        column.name,
-        describe(cell),
-        column.column_type
-    )
+fn unexpected(cell: ValueRef<'_>, column: &Column) -> UnreadableCell {
+    UnreadableCell::WrongType {
+        column: column.name.clone(),
+        found: cell.into(),
+        expected: column.column_type,
+    }
 }
 
 /// A TEXT cell's text, or the error naming what the cell holds.
-fn text<'c>(cell: ValueRef<'c>, column: &Column) -> Result<&'c str, String> {
+fn text<'c>(cell: ValueRef<'c>, column: &Column) -> Result<&'c str, UnreadableCell> {
     match cell {
         ValueRef::Text(t) => std::str::from_utf8(t).map_err(|_| unexpected(cell, column)),
         _ => Err(unexpected(cell, column)),
@@ -88,24 +162,28 @@ fn text<'c>(cell: ValueRef<'c>, column: &Column) -> Result<&'c str, String> {
 }
 
 /// Reads a cell back as the column's type; the error names what was found.
-pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, String> {
+pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, UnreadableCell> {
     if column.mode == ColumnMode::Repeated {
         return match cell {
             ValueRef::Null => Ok(Value::Repeated(Vec::new())),
             ValueRef::Text(text) => {
-                let items: Vec<serde_json::Value> = serde_json::from_slice(text)
-                    .map_err(|e| format!("`{}` holds a malformed list: {e}", column.name))?;
+                let items: Vec<serde_json::Value> =
+                    serde_json::from_slice(text).map_err(|source| {
+                        UnreadableCell::MalformedList {
+                            column: column.name.clone(),
+                            source,
+                        }
+                    })?;
                 items
                     .iter()
                     .map(|item| scalar_from_json(item, column))
                     .collect::<Result<_, _>>()
                     .map(Value::Repeated)
             }
-            other => Err(format!(
-                "`{}` holds {}, not a list",
-                column.name,
-                describe(other)
-            )),
+            other => Err(UnreadableCell::NotAList {
+                column: column.name.clone(),
+                found: other.into(),
+            }),
         };
     }
     if let ValueRef::Null = cell {
@@ -149,10 +227,10 @@ pub fn push_sql(
     cell: ValueRef<'_>,
     column: &Column,
     packed: &mut ColumnBuilder,
-) -> Result<(), String> {
+) -> Result<(), UnreadableCell> {
     if packed.packing().is_none() {
         let value = from_sql(cell, column)?;
-        return packed.push_value(value).map_err(|e| e.to_string());
+        return Ok(packed.push_value(value)?);
     }
     let unexpected = || unexpected(cell, column);
     let text = || text(cell, column);
@@ -175,15 +253,14 @@ pub fn push_sql(
         }
         _ => return Err(unexpected()),
     };
-    packed.push(packed_cell).map_err(|e| e.to_string())
+    Ok(packed.push(packed_cell)?)
 }
 
-fn scalar_from_json(item: &serde_json::Value, column: &Column) -> Result<Scalar, String> {
-    let bad = || {
-        format!(
-            "`{}` holds list item {item}, not {}",
-            column.name, column.column_type
-        )
+fn scalar_from_json(item: &serde_json::Value, column: &Column) -> Result<Scalar, UnreadableCell> {
+    let bad = || UnreadableCell::BadListItem {
+        column: column.name.clone(),
+        item: item.clone(),
+        expected: column.column_type,
     };
     Ok(match column.column_type {
         ColumnType::String => Scalar::String(item.as_str().ok_or_else(bad)?.to_string()),
@@ -210,4 +287,59 @@ pub fn date_key(date: chrono::NaiveDate) -> String {
 /// A stored date back as a date, if it is one.
 pub fn parse_date_key(text: &str) -> Option<chrono::NaiveDate> {
     text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_of_another_type_is_unreadable_naming_the_column_and_what_it_holds() {
+        let day = Column::new("day", ColumnType::Date, ColumnMode::Required);
+        let error = from_sql(ValueRef::Text(b"not-a-date"), &day).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                UnreadableCell::WrongType { column, found: StoredCell::Text(text), expected }
+                    if column == "day" && text == "not-a-date" && *expected == ColumnType::Date
+            ),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "`day` holds text \"not-a-date\", not DATE"
+        );
+        let count = Column::new("n", ColumnType::Int64, ColumnMode::Nullable);
+        let error = from_sql(ValueRef::Blob(&[0; 4]), &count).unwrap_err();
+        assert_eq!(error.to_string(), "`n` holds a blob of 4 bytes, not INT64");
+    }
+
+    #[test]
+    fn a_bad_list_is_unreadable_naming_the_column_and_the_item_or_the_json_error() {
+        let tags = Column::new("tags", ColumnType::Int64, ColumnMode::Repeated);
+        let error = from_sql(ValueRef::Text(b"[1, \"two\"]"), &tags).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                UnreadableCell::BadListItem { column, item, expected: ColumnType::Int64 }
+                    if column == "tags" && item == "two"
+            ),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "`tags` holds list item \"two\", not INT64"
+        );
+        let error = from_sql(ValueRef::Text(b"[1,"), &tags).unwrap_err();
+        let UnreadableCell::MalformedList { column, source } = &error else {
+            panic!("not a malformed list: {error:?}");
+        };
+        assert_eq!((column.as_str(), source.is_eof()), ("tags", true));
+        assert_eq!(
+            error.to_string(),
+            format!("`tags` holds a malformed list: {source}")
+        );
+        let error = from_sql(ValueRef::Integer(3), &tags).unwrap_err();
+        assert_eq!(error.to_string(), "`tags` holds integer 3, not a list");
+    }
 }

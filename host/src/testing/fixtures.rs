@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::rows::{Row, RowSet, Scalar, Value, naive_date, value_from_json, value_from_text};
+use crate::rows::{
+    CellMismatch, Row, RowSet, Scalar, Value, naive_date, value_from_json, value_from_text,
+};
 use crate::schema::{TableName, TableSchema};
 use crate::store::input::{InputError, InputSource};
 
@@ -59,6 +61,18 @@ pub enum FixtureError {
         line: u64,
         /// What is wrong.
         message: String,
+    },
+    /// One field of one line does not hold a value of its column.
+    #[error("{file}:{line}: field `{}`: {source}", source.column)]
+    BadCell {
+        /// The file.
+        file: String,
+        /// The 1-based line.
+        line: u64,
+        /// The field (its name is [`CellMismatch::column`]), what its column
+        /// takes and what it holds.
+        #[source]
+        source: CellMismatch,
     },
     /// One field of one line is wrong.
     #[error("{file}:{line}: field `{field}`: {message}")]
@@ -328,13 +342,17 @@ fn read_csv(
 /// A parsed cell, also refusing null in a REQUIRED column the file holds
 /// (a column the file leaves out entirely is null, and may not be read).
 fn checked(
-    value: Result<Value, String>,
+    value: Result<Value, CellMismatch>,
     held: bool,
     file: &str,
     line: u64,
     column: &crate::schema::Column,
 ) -> Result<Value, FixtureError> {
-    let value = value.map_err(|message| bad_field(file, line, &column.name, message))?;
+    let value = value.map_err(|source| FixtureError::BadCell {
+        file: file.to_string(),
+        line,
+        source,
+    })?;
     if held && value == Value::Null && column.mode == crate::schema::ColumnMode::Required {
         return Err(bad_field(
             file,
@@ -397,5 +415,51 @@ impl InputSource for Fixtures {
     ) -> Result<RowSet, InputError> {
         let rows = self.rows_between(table, start, end, columns)?;
         crate::store::input::keep_columns(table, rows, columns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rows::{Expected, Found};
+    use crate::schema::{Column, ColumnMode, ColumnType};
+
+    fn box_scores() -> TableSchema {
+        TableSchema {
+            columns: vec![
+                Column::new("day", ColumnType::Date, ColumnMode::Required),
+                Column::new("points", ColumnType::Int64, ColumnMode::Nullable),
+            ],
+            partition_column: "day".into(),
+            key_columns: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_cell_of_the_wrong_type_is_refused_naming_the_file_line_and_column() {
+        let csv = "day,points\n2026-01-05,3\n2026-01-05,lots\n";
+        let error = read_csv("t.csv", csv, &box_scores()).unwrap_err();
+        assert_eq!(
+            error,
+            FixtureError::BadCell {
+                file: "t.csv".into(),
+                line: 3,
+                source: CellMismatch {
+                    column: "points".into(),
+                    expected: Expected::Scalar(ColumnType::Int64),
+                    found: Found::Text("lots".into()),
+                },
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "t.csv:3: field `points`: expected INT64, got \"lots\""
+        );
+        let ndjson = "{\"day\": \"2026-01-05\", \"points\": \"lots\"}\n";
+        let error = read_ndjson("t.ndjson", ndjson, &box_scores()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "t.ndjson:1: field `points`: expected INT64, got \"lots\""
+        );
     }
 }

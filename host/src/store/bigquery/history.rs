@@ -9,10 +9,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value as Json;
 
-use super::values::value_from_cell;
+use super::values::{UnreadableQueryCell, value_from_cell};
 use crate::quarantine::QuarantineRecord;
 use crate::rows::{Scalar, Value, naive_date};
-use crate::runs::RunRecord;
+use crate::runs::{RunRecord, UnknownName};
 use crate::schema::TableSchema;
 
 /// The run history table's name.
@@ -98,15 +98,52 @@ pub fn quarantine_columns() -> String {
         .join(", ")
 }
 
+/// A run history or quarantine row that does not read back as a record.
+#[derive(Debug, thiserror::Error)]
+pub enum UnreadableRecord {
+    /// A cell is not of its column's type.
+    #[error("column {column}: {0}", column = .0.column())]
+    Cell(#[source] UnreadableQueryCell),
+    /// A column every record has is null.
+    #[error("{record} row without {column}")]
+    Missing {
+        /// `run history` or `quarantine`.
+        record: &'static str,
+        /// The column.
+        column: &'static str,
+    },
+    /// A column that holds a name (a status, an error kind, a trigger)
+    /// holds none Slate knows.
+    #[error("column {column}: {source}")]
+    UnknownName {
+        /// The column.
+        column: &'static str,
+        /// The text, and the names it may take.
+        #[source]
+        source: UnknownName,
+    },
+    /// A quarantine column that holds JSON does not parse.
+    #[error("unreadable {what}: {source}")]
+    Json {
+        /// The column.
+        column: &'static str,
+        /// What it holds, in words: `quarantine errors`, `quarantined row`.
+        what: &'static str,
+        /// Why it does not parse.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// Reads one row of cells as typed values of `schema`, by position.
-fn typed(schema: &TableSchema, cells: &[Option<Json>]) -> Result<Vec<Value>, String> {
+fn typed(schema: &TableSchema, cells: &[Option<Json>]) -> Result<Vec<Value>, UnreadableRecord> {
     schema
         .columns
         .iter()
         .enumerate()
         .map(|(i, column)| {
             value_from_cell(column, cells.get(i).and_then(Option::as_ref))
-                .map_err(|e| format!("column {}: {e}", column.name))
+                .map_err(UnreadableRecord::Cell)
         })
         .collect()
 }
@@ -140,9 +177,13 @@ fn date(value: &Value) -> Option<NaiveDate> {
 }
 
 /// A run record from a row selected with [`run_columns`].
-pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, String> {
+pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, UnreadableRecord> {
     let v = typed(&run_history_schema(), cells)?;
-    let required = |what: &str| format!("run history row without {what}");
+    let required = |column| UnreadableRecord::Missing {
+        record: "run history",
+        column,
+    };
+    let name = |column| move |source| UnreadableRecord::UnknownName { column, source };
     let status = text(&v[4]).ok_or_else(|| required("status"))?;
     let trigger = text(&v[19]).ok_or_else(|| required("trigger_source"))?;
     Ok(RunRecord {
@@ -150,7 +191,7 @@ pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, String> {
         run_id: text(&v[1]).ok_or_else(|| required("run_id"))?,
         data_date: date(&v[2]).ok_or_else(|| required("data_date"))?,
         attempt: int(&v[3]).unwrap_or(1),
-        status: status.parse()?,
+        status: status.parse().map_err(name("status"))?,
         started_at: time(&v[5]).ok_or_else(|| required("started_at"))?,
         heartbeat_at: time(&v[6]).ok_or_else(|| required("heartbeat_at"))?,
         lease_expires_at: time(&v[7]).ok_or_else(|| required("lease_expires_at"))?,
@@ -159,13 +200,16 @@ pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, String> {
         rows_read: int(&v[10]).unwrap_or(0),
         rows_written: int(&v[11]).unwrap_or(0),
         reason: text(&v[12]),
-        error_kind: text(&v[13]).map(|k| k.parse()).transpose()?,
+        error_kind: text(&v[13])
+            .map(|k| k.parse())
+            .transpose()
+            .map_err(name("error_kind"))?,
         error_message: text(&v[14]),
         limit_value: int(&v[15]),
         observed_value: int(&v[16]),
         host_id: text(&v[17]).unwrap_or_default(),
         plugin_hash: text(&v[18]).unwrap_or_default(),
-        trigger: trigger.parse()?,
+        trigger: trigger.parse().map_err(name("trigger_source"))?,
         log_lines_dropped: int(&v[21]).unwrap_or(0),
         flag: text(&v[22]),
         peak_memory_bytes: int(&v[23]).unwrap_or(0),
@@ -173,19 +217,32 @@ pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, String> {
 }
 
 /// A quarantine record from a row selected with [`quarantine_columns`].
-pub fn quarantine_from_cells(cells: &[Option<Json>]) -> Result<QuarantineRecord, String> {
+pub fn quarantine_from_cells(cells: &[Option<Json>]) -> Result<QuarantineRecord, UnreadableRecord> {
     let v = typed(&quarantine_schema(), cells)?;
-    let required = |what: &str| format!("quarantine row without {what}");
+    let required = |column| UnreadableRecord::Missing {
+        record: "quarantine",
+        column,
+    };
     Ok(QuarantineRecord {
         run_id: text(&v[0]).ok_or_else(|| required("run_id"))?,
         processor: text(&v[1]).ok_or_else(|| required("processor_name"))?,
         data_date: date(&v[2]).ok_or_else(|| required("data_date"))?,
         table_name: text(&v[3]).ok_or_else(|| required("table_name"))?,
         row_index: int(&v[4]).ok_or_else(|| required("row_index"))? as u64,
-        errors: serde_json::from_str(&text(&v[5]).ok_or_else(|| required("errors"))?)
-            .map_err(|e| format!("unreadable quarantine errors: {e}"))?,
-        raw_row: serde_json::from_str(&text(&v[6]).ok_or_else(|| required("raw_row"))?)
-            .map_err(|e| format!("unreadable quarantined row: {e}"))?,
+        errors: serde_json::from_str(&text(&v[5]).ok_or_else(|| required("errors"))?).map_err(
+            |source| UnreadableRecord::Json {
+                column: "errors",
+                what: "quarantine errors",
+                source,
+            },
+        )?,
+        raw_row: serde_json::from_str(&text(&v[6]).ok_or_else(|| required("raw_row"))?).map_err(
+            |source| UnreadableRecord::Json {
+                column: "raw_row",
+                what: "quarantined row",
+                source,
+            },
+        )?,
         quarantined_at: time(&v[7]).ok_or_else(|| required("quarantined_at"))?,
     })
 }
@@ -282,7 +339,62 @@ mod tests {
             record.lease_expires_at - record.started_at,
             chrono::Duration::seconds(60)
         );
-        cells[4] = cell("exploded");
-        assert!(run_from_cells(&cells).is_err());
+    }
+
+    #[test]
+    fn an_unreadable_history_row_names_the_column() {
+        let cell = |v: &str| Some(Json::String(v.to_string()));
+        let mut cells = vec![None; 24];
+        for (i, v) in [
+            (0, "P"),
+            (1, "run"),
+            (2, "2026-01-11"),
+            (4, "exploded"),
+            (5, "1"),
+            (6, "1"),
+            (7, "1"),
+            (19, "cli"),
+        ] {
+            cells[i] = cell(v);
+        }
+        let error = run_from_cells(&cells).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                UnreadableRecord::UnknownName { column: "status", source } if source.given == "exploded"
+            ),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "column status: `exploded` is not one of: running, success, failed, blocked"
+        );
+        cells[4] = cell("failed");
+        cells[7] = None;
+        let error = run_from_cells(&cells).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                UnreadableRecord::Missing {
+                    record: "run history",
+                    column: "lease_expires_at"
+                }
+            ),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "run history row without lease_expires_at"
+        );
+        cells[3] = cell("two");
+        let error = run_from_cells(&cells).unwrap_err();
+        assert!(
+            matches!(&error, UnreadableRecord::Cell(cell) if cell.column() == "attempt"),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "column attempt: expected INT64, got \"two\""
+        );
     }
 }

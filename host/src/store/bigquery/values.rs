@@ -52,9 +52,80 @@ fn field_type(column_type: ColumnType) -> FieldType {
     }
 }
 
+/// A live table's column that Slate cannot read: of a type or a mode it
+/// does not write.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UnsupportedColumn {
+    /// A type such as BYTES or RECORD.
+    #[error("column `{column}` has type {field_type:?}, which Slate does not write")]
+    Type {
+        /// The column's name.
+        column: String,
+        /// Its BigQuery type.
+        field_type: FieldType,
+    },
+    /// A mode other than NULLABLE, REQUIRED and REPEATED.
+    #[error("column `{column}` has mode {mode}")]
+    Mode {
+        /// The column's name.
+        column: String,
+        /// Its mode, as BigQuery gave it.
+        mode: String,
+    },
+}
+
+/// A query result cell that does not read back as its column's type: the
+/// column, what it takes and what the cell holds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnreadableQueryCell {
+    /// An item of a REPEATED column's list is not a text cell (`{"v": "..."}`).
+    #[error("expected a {expected} cell, got {item:?}")]
+    ListItem {
+        /// The column's name.
+        column: String,
+        /// The column's type.
+        expected: ColumnType,
+        /// The item's `v`, if it has one.
+        item: Option<Json>,
+    },
+    /// The cell is not text (or a list, for a REPEATED column).
+    #[error("expected a {mode} {expected} cell, got {cell}")]
+    Shape {
+        /// The column's name.
+        column: String,
+        /// The column's mode.
+        mode: ColumnMode,
+        /// The column's type.
+        expected: ColumnType,
+        /// The cell.
+        cell: Json,
+    },
+    /// The cell's text is not a value of the column's type.
+    #[error("expected {expected}, got {text:?}")]
+    Text {
+        /// The column's name.
+        column: String,
+        /// The column's type.
+        expected: ColumnType,
+        /// The text.
+        text: String,
+    },
+}
+
+impl UnreadableQueryCell {
+    /// The name of the column the cell is in.
+    pub fn column(&self) -> &str {
+        match self {
+            UnreadableQueryCell::ListItem { column, .. }
+            | UnreadableQueryCell::Shape { column, .. }
+            | UnreadableQueryCell::Text { column, .. } => column,
+        }
+    }
+}
+
 /// The schema of a live table. A column of a type Slate does not write
 /// (BYTES, RECORD, ...) is an error naming it.
-pub fn schema_of_table(table: &Table) -> Result<TableSchema, String> {
+pub fn schema_of_table(table: &Table) -> Result<TableSchema, UnsupportedColumn> {
     let fields = table.schema.fields.as_deref().unwrap_or_default();
     let mut columns = Vec::with_capacity(fields.len());
     for field in fields {
@@ -68,17 +139,22 @@ pub fn schema_of_table(table: &Table) -> Result<TableSchema, String> {
             FieldType::Timestamp => ColumnType::Timestamp,
             FieldType::Json => ColumnType::Json,
             ref other => {
-                return Err(format!(
-                    "column `{}` has type {other:?}, which Slate does not write",
-                    field.name
-                ));
+                return Err(UnsupportedColumn::Type {
+                    column: field.name.clone(),
+                    field_type: other.clone(),
+                });
             }
         };
         let mode = match field.mode.as_deref() {
             None | Some("NULLABLE") => ColumnMode::Nullable,
             Some("REQUIRED") => ColumnMode::Required,
             Some("REPEATED") => ColumnMode::Repeated,
-            Some(other) => return Err(format!("column `{}` has mode {other}", field.name)),
+            Some(other) => {
+                return Err(UnsupportedColumn::Mode {
+                    column: field.name.clone(),
+                    mode: other.to_string(),
+                });
+            }
         };
         let mut column = Column::new(&field.name, column_type, mode);
         column.description = field.description.clone().unwrap_or_default();
@@ -126,34 +202,42 @@ pub fn push_ndjson_row(columns: &[String], row: &Row, out: &mut Vec<u8>) {
 }
 
 /// Reads a query result cell (`v`) as a value of `column`.
-pub fn value_from_cell(column: &Column, cell: Option<&Json>) -> Result<Value, String> {
+pub fn value_from_cell(column: &Column, cell: Option<&Json>) -> Result<Value, UnreadableQueryCell> {
     match (cell, column.mode) {
         (None | Some(Json::Null), ColumnMode::Repeated) => Ok(Value::Repeated(Vec::new())),
         (None | Some(Json::Null), _) => Ok(Value::Null),
         (Some(Json::Array(items)), ColumnMode::Repeated) => items
             .iter()
             .map(|item| match item.get("v") {
-                Some(Json::String(text)) => scalar_from_text(column.column_type, text),
-                other => Err(format!(
-                    "expected a {} cell, got {other:?}",
-                    column.column_type
-                )),
+                Some(Json::String(text)) => scalar_from_text(column, text),
+                other => Err(UnreadableQueryCell::ListItem {
+                    column: column.name.clone(),
+                    expected: column.column_type,
+                    item: other.cloned(),
+                }),
             })
             .collect::<Result<_, _>>()
             .map(Value::Repeated),
         (Some(Json::String(text)), ColumnMode::Nullable | ColumnMode::Required) => {
-            scalar_from_text(column.column_type, text).map(Value::Scalar)
+            scalar_from_text(column, text).map(Value::Scalar)
         }
-        (Some(other), _) => Err(format!(
-            "expected a {} {} cell, got {other}",
-            column.mode, column.column_type
-        )),
+        (Some(other), _) => Err(UnreadableQueryCell::Shape {
+            column: column.name.clone(),
+            mode: column.mode,
+            expected: column.column_type,
+            cell: other.clone(),
+        }),
     }
 }
 
-/// Parses BigQuery's text form of a scalar.
-fn scalar_from_text(column_type: ColumnType, text: &str) -> Result<Scalar, String> {
-    let bad = || format!("expected {column_type}, got {text:?}");
+/// Parses BigQuery's text form of a scalar of `column`.
+fn scalar_from_text(column: &Column, text: &str) -> Result<Scalar, UnreadableQueryCell> {
+    let column_type = column.column_type;
+    let bad = || UnreadableQueryCell::Text {
+        column: column.name.clone(),
+        expected: column_type,
+        text: text.to_string(),
+    };
     Ok(match column_type {
         ColumnType::String => Scalar::String(text.to_string()),
         ColumnType::Int64 => Scalar::Int64(text.parse().map_err(|_| bad())?),
@@ -293,9 +377,60 @@ mod tests {
             read(ColumnType::Bool, Nullable, Json::Null),
             Ok(Value::Null)
         );
+    }
+
+    #[test]
+    fn an_unreadable_cell_names_the_column_what_it_takes_and_what_it_holds() {
+        use ColumnMode::*;
+        let read = |t, m, cell: Json| value_from_cell(&column(t, m), Some(&cell));
+        let error = read(ColumnType::Int64, Nullable, "3.5".into()).unwrap_err();
         assert_eq!(
-            read(ColumnType::Int64, Nullable, "3.5".into()).unwrap_err(),
-            "expected INT64, got \"3.5\""
+            error,
+            UnreadableQueryCell::Text {
+                column: "c".into(),
+                expected: ColumnType::Int64,
+                text: "3.5".into(),
+            }
+        );
+        assert_eq!(error.to_string(), "expected INT64, got \"3.5\"");
+        let error = read(ColumnType::Int64, Required, serde_json::json!(3)).unwrap_err();
+        assert_eq!(error.to_string(), "expected a REQUIRED INT64 cell, got 3");
+        let error = read(ColumnType::Int64, Repeated, serde_json::json!([{"x": 1}])).unwrap_err();
+        assert_eq!(
+            error,
+            UnreadableQueryCell::ListItem {
+                column: "c".into(),
+                expected: ColumnType::Int64,
+                item: None,
+            }
+        );
+        assert_eq!(error.to_string(), "expected a INT64 cell, got None");
+    }
+
+    #[test]
+    fn a_column_of_a_type_slate_does_not_write_is_named() {
+        let columns = vec![Column::new("d", ColumnType::Date, ColumnMode::Required)];
+        let mut table = Table::new("p", "d", "t", bq_schema(&columns));
+        let fields = table.schema.fields.as_mut().unwrap();
+        fields.push(TableFieldSchema::new("blob", FieldType::Bytes));
+        let error = schema_of_table(&table).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                UnsupportedColumn::Type { column, field_type: FieldType::Bytes } if column == "blob"
+            ),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "column `blob` has type Bytes, which Slate does not write"
+        );
+        let fields = table.schema.fields.as_mut().unwrap();
+        fields.pop();
+        fields[0].mode = Some("SOMETIMES".into());
+        assert_eq!(
+            schema_of_table(&table).unwrap_err().to_string(),
+            "column `d` has mode SOMETIMES"
         );
     }
 
