@@ -9,9 +9,14 @@
 //! read by fetching only the missing dates and joining the rest.
 //!
 //! It must never answer with rows that are no longer in the table:
-//! - every row this store's connection inserts, updates or deletes marks
-//!   its table through SQLite's update hook ([`ReadCache::watch`]), and a
-//!   marked table's partitions are dropped before the next read;
+//! - the store replaces a table's rows one set of dates at a time, in one
+//!   place, which tells the cache the dates ([`ReadCache::forget_dates`]):
+//!   only those dates are read again, so a backfill that writes date d of
+//!   a table before reading the season to date d of it keeps the rest;
+//! - every row this store's connection inserts, updates or deletes also
+//!   marks its table through SQLite's update hook ([`ReadCache::watch`]);
+//!   a table written with no dates told is dropped whole before the next
+//!   read, so a write by any other path cannot leave stale rows either;
 //! - a commit by any other connection (another `slate` process on the same
 //!   file) changes SQLite's `data_version`, and then everything is dropped.
 //!
@@ -40,7 +45,10 @@ pub(super) type ColumnPlan = (String, Option<Packing>);
 /// Packed partitions of the store's tables, by table and columns read.
 pub(super) struct ReadCache {
     limit_bytes: usize,
+    /// Tables the update hook saw written since the last read.
     written: Arc<Mutex<HashSet<String>>>,
+    /// The dates of each table the store said it replaced since the last read.
+    replaced: Mutex<HashMap<String, BTreeSet<NaiveDate>>>,
     state: Mutex<State>,
 }
 
@@ -68,8 +76,18 @@ impl ReadCache {
         ReadCache {
             limit_bytes,
             written: Arc::default(),
+            replaced: Mutex::default(),
             state: Mutex::default(),
         }
+    }
+
+    /// Notes that the rows of `dates` of `table` (its SQLite name) are
+    /// being replaced: the next read reads those dates again.
+    pub(super) fn forget_dates(&self, table: &str, dates: &[NaiveDate]) {
+        lock(&self.replaced)
+            .entry(table.to_string())
+            .or_default()
+            .extend(dates.iter().copied());
     }
 
     /// Marks each table `connection` writes a row of, from now on, so its
@@ -108,8 +126,16 @@ impl ReadCache {
             state.forget_all();
             state.data_version = Some(data_version);
         }
+        let mut replaced = std::mem::take(&mut *lock(&self.replaced));
         for written in lock(&self.written).drain() {
-            state.forget_table(&written);
+            match replaced.remove(&written) {
+                Some(dates) => state.forget_dates(&written, &dates),
+                None => state.forget_table(&written),
+            }
+        }
+        // Dates told but not (yet) written: dropping them costs a re-read.
+        for (table, dates) in replaced {
+            state.forget_dates(&table, &dates);
         }
         state.clock += 1;
         let clock = state.clock;
@@ -142,6 +168,24 @@ impl State {
     fn forget_all(&mut self) {
         self.entries.clear();
         self.bytes = 0;
+    }
+
+    fn forget_dates(&mut self, table: &str, dates: &BTreeSet<NaiveDate>) {
+        let mut freed = 0;
+        for ((name, _), entry) in self.entries.iter_mut() {
+            if name != table {
+                continue;
+            }
+            for date in dates {
+                entry.loaded.remove(date);
+                if let Some(batch) = entry.partitions.remove(date) {
+                    let bytes = batch_bytes(&batch);
+                    entry.bytes -= bytes;
+                    freed += bytes;
+                }
+            }
+        }
+        self.bytes -= freed;
     }
 
     fn forget_table(&mut self, table: &str) {
@@ -373,6 +417,28 @@ mod tests {
             table.fetches.borrow().len(),
             3,
             "another connection committed"
+        );
+    }
+
+    #[test]
+    fn a_table_written_on_told_dates_is_read_again_on_those_dates_only() {
+        let cache = ReadCache::new(1 << 20);
+        let table = Table {
+            fetches: RefCell::default(),
+        };
+        let read = || {
+            cache
+                .read("t", &plan(), (day(9), day(12)), 1, |a, b| table.fetch(a, b))
+                .unwrap()
+        };
+        read();
+        cache.forget_dates("t", &[day(12)]);
+        lock(&cache.written).insert("t".into());
+        assert_eq!(values(&read()), [10, 10, 12, 12]);
+        assert_eq!(
+            *table.fetches.borrow(),
+            [(day(9), day(12)), (day(12), day(12))],
+            "only the 12th was read again"
         );
     }
 

@@ -144,7 +144,7 @@ impl RunLedger for EmbeddedStore {
                 (Arc::new(output.schema.clone()), true)
             }
         };
-        let written = Self::replace_in(
+        let written = self.replace_in(
             &transaction,
             output.table,
             &schema,

@@ -134,15 +134,20 @@ pub(super) fn stored_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
 }
 
 impl EmbeddedStore {
-    /// Deletes the given dates and inserts `rows`, inside the caller's transaction.
+    /// Deletes the given dates and inserts `rows`, inside the caller's
+    /// transaction; the read cache forgets those dates of the table. This
+    /// is the only way rows of a table are written.
     pub(super) fn replace_in(
+        &self,
         transaction: &rusqlite::Transaction<'_>,
         table: &TableName,
         schema: &TableSchema,
         dates: &[NaiveDate],
         rows: &RowSet,
     ) -> Result<usize, StoreError> {
-        let name = quote(&table.to_string());
+        let name = table.to_string();
+        self.read_cache.forget_dates(&name, dates);
+        let name = quote(&name);
         let mut delete = transaction.prepare_cached(&format!(
             "DELETE FROM {name} WHERE {} = ?1",
             quote(&schema.partition_column)
@@ -524,7 +529,7 @@ impl Tables for EmbeddedStore {
         let schema = self
             .schema_in(&transaction, table)?
             .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
-        let written = Self::replace_in(&transaction, table, &schema, dates, rows)?;
+        let written = self.replace_in(&transaction, table, &schema, dates, rows)?;
         transaction.commit()?;
         Ok(written)
     }
