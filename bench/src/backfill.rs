@@ -77,7 +77,7 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<SeasonStor
         &dir.path().join(STORE_FILE),
         effort.read_cache_bytes,
     )?);
-    let runtime = Runtime::new(Some(&dir.path().join(COMPILE_CACHE)))?;
+    let runtime = Runtime::with_options(Some(&dir.path().join(COMPILE_CACHE)), effort.runtime)?;
     let plugins = PLUGINS
         .iter()
         .map(|p| runtime.load(p.bytes))

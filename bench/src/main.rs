@@ -58,6 +58,15 @@ struct Args {
     /// SQLite), to measure what it buys.
     #[arg(long, default_value_t = slate::store::DEFAULT_READ_CACHE_BYTES >> 20)]
     read_cache_mib: usize,
+    /// Run the season backfill on a pooling runtime with this many slots
+    /// (0: allocate instances on demand). The default is what `slate
+    /// backfill --parallelism 1` uses: one run and 8 loads.
+    #[arg(long, default_value_t = 9)]
+    pooled_runs: u32,
+    /// With pooling, how much of each linear memory stays resident between
+    /// runs, in MiB.
+    #[arg(long, default_value_t = slate::plugin::KEEP_RESIDENT_BYTES >> 20)]
+    keep_resident_mib: usize,
     /// Write a perf map of the processor's compiled code for the WASM
     /// against native runs, so that `perf report` names guest functions.
     #[arg(long)]
@@ -96,6 +105,8 @@ pub struct Effort {
     pub pandas_repeats: usize,
     /// The embedded store's read cache, in bytes.
     pub read_cache_bytes: usize,
+    /// The season backfill's engine options.
+    pub runtime: slate::plugin::RuntimeOptions,
 }
 
 /// The median of some timings.
@@ -119,6 +130,11 @@ pub fn time(repeats: usize, mut f: impl FnMut()) -> Duration {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let runtime = slate::plugin::RuntimeOptions {
+        pooled_runs: (args.pooled_runs > 0).then_some(args.pooled_runs),
+        keep_resident_bytes: args.keep_resident_mib << 20,
+        ..slate::plugin::RuntimeOptions::default()
+    };
     let effort = if args.smoke {
         Effort {
             repeats: 3,
@@ -128,6 +144,7 @@ fn main() -> anyhow::Result<()> {
             perf_map: args.perf_map,
             pandas_repeats: args.pandas_repeats.unwrap_or(1),
             read_cache_bytes: args.read_cache_mib << 20,
+            runtime,
         }
     } else {
         Effort {
@@ -138,6 +155,7 @@ fn main() -> anyhow::Result<()> {
             perf_map: args.perf_map,
             pandas_repeats: args.pandas_repeats.unwrap_or(5),
             read_cache_bytes: args.read_cache_mib << 20,
+            runtime,
         }
     };
     let mut report = report::Report::new(args.smoke);

@@ -75,7 +75,7 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
     let pooled = Runtime::with_options(
         Some(cache.path()),
         RuntimeOptions {
-            pooling: true,
+            pooled_runs: Some(slate::plugin::POOLED_RUNS),
             ..RuntimeOptions::default()
         },
     )?;

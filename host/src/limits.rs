@@ -300,6 +300,15 @@ struct LimitsSection {
 }
 
 impl LimitsConfig {
+    /// The largest memory cap any processor has: what a pooled memory slot
+    /// must be able to hold.
+    pub fn largest_memory_bytes(&self) -> u64 {
+        self.processors
+            .values()
+            .map(|o| o.apply(self.defaults).memory_bytes)
+            .fold(self.defaults.memory_bytes, u64::max)
+    }
+
     /// The limits for one processor.
     pub fn for_processor(&self, name: &str) -> RunLimits {
         self.processors
@@ -344,6 +353,20 @@ impl LimitsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_largest_memory_cap_is_the_default_or_a_processors_if_larger() {
+        let defaults = LimitsConfig::default();
+        assert_eq!(
+            defaults.largest_memory_bytes(),
+            RunLimits::default().memory_bytes
+        );
+        let config = LimitsConfig::parse(
+            "[limits]\nmemory_mib = 128\n[limits.processors.Big]\nmemory_mib = 2048\n",
+        )
+        .unwrap();
+        assert_eq!(config.largest_memory_bytes(), 2048 << 20);
+    }
 
     #[test]
     fn a_processor_override_applies_over_the_host_defaults() {

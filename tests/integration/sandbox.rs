@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use slate::demo::load_season;
 use slate::liveness::LeaseConfig;
-use slate::plugin::RunLimits;
+use slate::plugin::{RunLimits, RuntimeOptions};
 use slate::rows::Scalar;
 use slate::runs::{ErrorKind, RunStatus};
 use slate::schema::ColumnType;
@@ -40,13 +40,32 @@ fn hostile(component: &'static str, kind: ErrorKind, message: impl Into<String>)
 
 #[test]
 fn each_hostile_processor_fails_alone_with_its_own_kind_while_a_healthy_one_keeps_succeeding() {
+    hostile_processors_fail_alone_on(RuntimeOptions::default());
+}
+
+#[test]
+fn on_a_pooled_runtime_each_hostile_processor_fails_alone_with_its_own_kind_too() {
+    // As `slate run`, `backfill`, `demo` and `serve` run processors: slots
+    // for the two concurrent runs and loads, memory kept resident between
+    // runs, each slot as large as the largest memory cap.
+    hostile_processors_fail_alone_on(RuntimeOptions {
+        pooled_runs: Some(10),
+        keep_resident_bytes: slate::plugin::KEEP_RESIDENT_BYTES,
+        max_memory_bytes: 64 << 20,
+        ..RuntimeOptions::default()
+    });
+}
+
+/// Runs every hostile fixture, one after another, while a healthy
+/// processor runs beside them on a runtime with `options`.
+fn hostile_processors_fail_alone_on(options: RuntimeOptions) {
     let limits = RunLimits {
         memory_bytes: 64 << 20,
         cpu_time: Duration::from_secs(2),
         max_output_rows: 1_000,
         ..RunLimits::default()
     };
-    let host = TestHost::with(limits, LeaseConfig::default());
+    let host = TestHost::with_runtime(limits, LeaseConfig::default(), options);
     load_season(host.store.as_ref(), season()).unwrap();
     let day = date("2026-01-11");
 

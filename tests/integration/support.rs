@@ -13,7 +13,7 @@ use slate::demo::{load_season, schedule_schema, schedule_table};
 use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
-use slate::plugin::{Plugin, RunLimits, Runtime};
+use slate::plugin::{Plugin, RunLimits, Runtime, RuntimeOptions};
 use slate::rows::{RowSet, Scalar, Value, wit_date};
 use slate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
@@ -56,12 +56,24 @@ impl TestHost {
 
     /// A host with these run limits and lease settings.
     pub fn with(limits: RunLimits, leases: LeaseConfig) -> TestHost {
+        TestHost::with_runtime(limits, leases, RuntimeOptions::default())
+    }
+
+    /// A host with these run limits and lease settings, on a runtime with
+    /// these engine options (e.g. pooled, as the `slate` commands that run
+    /// processors use).
+    pub fn with_runtime(
+        limits: RunLimits,
+        leases: LeaseConfig,
+        options: RuntimeOptions,
+    ) -> TestHost {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let store = Arc::new(EmbeddedStore::open(&dir.path().join("slate.db")).expect("a store"));
         store
             .ensure_table(&schedule_table(), &schedule_schema())
             .expect("a schedule table");
-        let runtime = Runtime::new(Some(&shared_compiled_cache())).expect("a runtime");
+        let runtime =
+            Runtime::with_options(Some(&shared_compiled_cache()), options).expect("a runtime");
         let executor = Executor::new(store.clone() as Arc<dyn Store>, "test-host", limits, leases)
             .expect("an executor");
         TestHost {

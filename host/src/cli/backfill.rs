@@ -46,7 +46,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         .reprocess
         .parse()
         .map_err(|e| super::UsageError(format!("--reprocess: {e}")))?;
-    let host = Host::open(options, false)?;
+    let host = Host::open(options, false, args.parallelism)?;
     let (start, end) = (host.served(start)?, host.served(end)?);
     let request = BackfillRequest {
         start,

@@ -23,7 +23,7 @@ pub fn demo(
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let data_dir = &options.data_dir;
-    let host = Host::open(options, true)?;
+    let host = Host::open(options, true, 1)?;
     let season = Season::generate(SeasonConfig::default());
     let loaded = load_season(host.store.as_ref(), &season)?;
     eprintln!(

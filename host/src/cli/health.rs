@@ -9,7 +9,7 @@ use super::{Host, HostOptions};
 
 /// Prints the health report; exits non-zero when the pipeline is unhealthy.
 pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
-    let host = Host::open(options, false)?;
+    let host = Host::open(options, false, 0)?;
     let report = report(host.store.as_ref(), &host.pipeline, chrono::Utc::now())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

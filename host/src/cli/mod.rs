@@ -460,10 +460,15 @@ impl Host {
         Ok(range.check(date)?)
     }
 
-    fn open(options: &HostOptions, create: bool) -> Result<Host> {
+    /// Opens the host for a command that runs at most `concurrent_runs`
+    /// processors at once (0: it runs none).
+    fn open(options: &HostOptions, create: bool, concurrent_runs: usize) -> Result<Host> {
         let store = open_store(options, create)?;
-        let runtime = plugins::runtime(options)?;
         let limits = LimitsConfig::load(&options.data_dir.config_file())?;
+        let runtime = match concurrent_runs {
+            0 => plugins::runtime(options)?,
+            runs => plugins::pooled_runtime(options, runs, &limits)?,
+        };
         let registry = plugins::registry(options)?;
         let ledger = Ledger::new(store.table_owners()?, store.host_owned());
         let pipeline = Pipeline::new(plugins::load_processors(

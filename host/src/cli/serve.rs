@@ -96,7 +96,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     config.max_connections = args.max_connections;
     config.health_ttl = seconds("--health-cache-secs", args.health_cache_secs)?;
 
-    let host = Host::open(options, true)?;
+    let host = Host::open(options, true, args.workers)?;
     config.dates = host.dates;
     let metrics = Arc::new(Metrics::new());
     let executor = host.executor.clone().with_observer(metrics.clone());

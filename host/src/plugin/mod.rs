@@ -62,18 +62,33 @@ pub enum Cancelled {
     MaxRuntime,
 }
 
-/// How many runs a pooling runtime keeps slots for at once.
+/// How many runs a pooling runtime keeps slots for at once, by default.
 pub const POOLED_RUNS: u32 = 64;
+
+/// How much of each pooled linear memory stays resident between runs, by
+/// default: reset with `memset` instead of returned to the kernel, so the
+/// next run in the slot takes no page faults on it.
+pub const KEEP_RESIDENT_BYTES: usize = 32 << 20;
 
 /// Engine options of a [`Runtime`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RuntimeOptions {
     /// Meter fuel, so that [`RunLimits::fuel`] is enforced.
     pub fuel: bool,
-    /// Use the pooling instance allocator: memories and instances come from
-    /// pre-reserved slots, which makes instantiation cheaper at the cost of
-    /// reserving address space for [`POOLED_RUNS`] concurrent runs.
-    pub pooling: bool,
+    /// Use the pooling instance allocator with slots for this many
+    /// concurrent runs (`None`: allocate on demand). Memories and instances
+    /// come from pre-reserved slots, which makes instantiation cheaper at
+    /// the cost of reserving address space for them; the first
+    /// [`RuntimeOptions::keep_resident_bytes`] of each memory stay resident
+    /// between runs.
+    pub pooled_runs: Option<u32>,
+    /// With pooling, how much of each linear memory stays resident between
+    /// the runs that reuse its slot.
+    pub keep_resident_bytes: usize,
+    /// With pooling, the largest a linear memory may grow (0: 1 GiB): the
+    /// largest memory cap of any processor, so a slot never refuses growth
+    /// that the run's own limit allows.
+    pub max_memory_bytes: u64,
     /// Write `/tmp/perf-<pid>.map` as components compile, so that `perf
     /// report` names the guest's functions. For profiling processors.
     pub perf_map: bool,
@@ -113,17 +128,24 @@ impl Runtime {
     ) -> Result<Self, PluginError> {
         let RuntimeOptions {
             fuel,
-            pooling,
+            pooled_runs,
+            keep_resident_bytes,
+            max_memory_bytes,
             perf_map,
         } = options;
         let mut config = Config::new();
-        if pooling {
+        if let Some(runs) = pooled_runs {
             let mut pool = wasmtime::PoolingAllocationConfig::default();
-            pool.total_component_instances(POOLED_RUNS)
-                .total_core_instances(POOLED_RUNS * 8)
-                .total_memories(POOLED_RUNS * 2)
-                .total_tables(POOLED_RUNS * 4)
-                .max_memory_size(1 << 30);
+            pool.total_component_instances(runs)
+                .total_core_instances(runs * 8)
+                .total_memories(runs * 2)
+                .total_tables(runs * 4)
+                .max_memory_size(match max_memory_bytes {
+                    0 => 1 << 30,
+                    bytes => usize::try_from(bytes).unwrap_or(usize::MAX),
+                })
+                .linear_memory_keep_resident(keep_resident_bytes)
+                .table_keep_resident(keep_resident_bytes.min(1 << 20));
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         }
         // A trap's record shows where in the guest it happened; 32 frames
