@@ -11,6 +11,7 @@
 //! 5. A load of 10k rows into a running BigQuery emulator ([`bigquery`]).
 //! 6. Two processors' seasons against pandas references written as the
 //!    source pipeline wrote them, rows compared ([`pandas`]).
+//! 7. `POST /process-date` throughput and latency under `wrk` ([`http`]).
 //!
 //! Every figure is a median over repeated runs. `--smoke` runs each
 //! measurement briefly, to keep the benchmark working in CI.
@@ -19,6 +20,7 @@ mod backfill;
 mod bigquery;
 mod boundary;
 mod convert;
+mod http;
 mod native;
 mod overhead;
 mod pandas;
@@ -86,6 +88,8 @@ enum Measurement {
     Bigquery,
     /// Two processors' seasons against their pandas references.
     Pandas,
+    /// `POST /process-date` under load.
+    Http,
 }
 
 /// How hard to measure.
@@ -173,6 +177,9 @@ fn main() -> anyhow::Result<()> {
     }
     if selected(Measurement::Bigquery) {
         bigquery::measure(&mut report, effort)?;
+    }
+    if selected(Measurement::Http) {
+        http::measure(&mut report, effort)?;
     }
     // Last: it reruns two processors of the season's store.
     let mismatches = if selected(Measurement::Pandas) {
