@@ -7,7 +7,7 @@
 //! yet serves from 1970 to a year from today. Parsing and the range check
 //! are pure; only [`serving_range`] reads the store.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{Datelike, NaiveDate, Utc};
 use serde::Deserialize;
@@ -105,29 +105,8 @@ impl Default for DatesConfig {
     }
 }
 
-/// Why `slate.toml` gave no date range. The message names the file; the
-/// source says what is wrong with it.
-#[derive(Debug, thiserror::Error)]
-pub enum DatesConfigError {
-    /// The file exists but could not be read.
-    #[error("cannot read {}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why it could not be read.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file's `[dates]` section is wrong.
-    #[error("{}", path.display())]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong, and where.
-        #[source]
-        source: DatesSectionError,
-    },
-}
+/// Why `slate.toml` gave no date range.
+pub type DatesConfigError = crate::config_file::ConfigFileError<DatesSectionError>;
 
 /// What is wrong with the text of a `[dates]` section.
 #[derive(Debug, thiserror::Error)]
@@ -166,17 +145,7 @@ impl DatesConfig {
     /// Reads the `[dates]` section of a `slate.toml`; a missing file or
     /// section gives the defaults. A bad value is an error naming it.
     pub fn load(path: &Path) -> Result<Self, DatesConfigError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(&text).map_err(|source| DatesConfigError::Invalid {
-                path: path.to_path_buf(),
-                source,
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DatesConfig::default()),
-            Err(source) => Err(DatesConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            }),
-        }
+        crate::config_file::load(path, DatesConfig::default, Self::parse)
     }
 
     /// Parses the text of a `slate.toml`.

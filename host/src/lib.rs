@@ -26,6 +26,7 @@
 //! - [`completeness`]: upstream status and lookback gap checks before a run.
 //! - [`dag`]: ordering processors by their declared dependencies.
 //! - [`dates`]: analysis dates, parsed strictly and checked against the range served.
+//! - [`config_file`]: reading a section of `slate.toml`, or its defaults.
 //! - [`pipeline`]: running a set of processors for a date, in order.
 //! - [`backfill`]: running a range of dates, in dependency order and in parallel.
 //! - [`server`]: `slate serve`, the HTTP service.
@@ -38,6 +39,7 @@ pub mod bundled;
 pub mod catalog;
 pub mod column_batch;
 pub mod completeness;
+pub mod config_file;
 pub mod dag;
 pub mod data_dir;
 pub mod dates;

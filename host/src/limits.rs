@@ -7,7 +7,7 @@
 //! into the run record.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -236,31 +236,8 @@ impl LimitOverrides {
     }
 }
 
-/// Why `slate.toml` gave no limits. The message names the file; the
-/// source says what is wrong with it (the TOML error names the line, the
-/// column and the key).
-#[derive(Debug, thiserror::Error)]
-pub enum LimitsConfigError {
-    /// The file exists but could not be read.
-    #[error("cannot read {}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why it could not be read.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not TOML, or its `[limits]` section has an unknown key
-    /// or a value of the wrong type.
-    #[error("{}", path.display())]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// Where in the file, and what is wrong.
-        #[source]
-        source: toml::de::Error,
-    },
-}
+/// Why `slate.toml` gave no limits.
+pub type LimitsConfigError = crate::config_file::ConfigFileError<toml::de::Error>;
 
 /// Host defaults and per-processor overrides.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -319,22 +296,7 @@ impl LimitsConfig {
     /// Reads the `[limits]` section of a `slate.toml`; a missing file gives
     /// the defaults. An unknown key or a bad value is an error naming it.
     pub fn load(path: &Path) -> Result<Self, LimitsConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(LimitsConfig::default());
-            }
-            Err(source) => {
-                return Err(LimitsConfigError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
-        Self::parse(&text).map_err(|source| LimitsConfigError::Invalid {
-            path: path.to_path_buf(),
-            source,
-        })
+        crate::config_file::load(path, LimitsConfig::default, Self::parse)
     }
 
     /// Parses the text of a `slate.toml`; the error names the line and the key.
