@@ -28,15 +28,15 @@ pub const GOLD_MIN_GAMES: i64 = 10;
 
 /// A player's row of `nba_precompute.player_daily_cache`: the columns used.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct CacheRow {
+pub struct CacheRow<'a> {
     /// The day number of the cache date.
     pub analysis_day: i64,
     /// The player's lookup key.
-    pub player_lookup: String,
+    pub player_lookup: &'a str,
     /// The player's team.
-    pub team_abbr: String,
+    pub team_abbr: &'a str,
     /// The team they face on the analysis date.
-    pub opponent_abbr: String,
+    pub opponent_abbr: &'a str,
     /// Games played this season before the analysis date.
     pub games_played: i64,
     /// Mean points over the last 5 games.
@@ -54,27 +54,27 @@ pub struct CacheRow {
     /// Games in the 7 days before the analysis date.
     pub games_in_last_7_days: i64,
     /// The cache row's own issues.
-    pub data_quality_issues: Vec<String>,
+    pub data_quality_issues: Vec<&'a str>,
 }
 
 /// A player's row of `nba_precompute.player_shot_zone_analysis`: the columns used.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ShotZoneRow {
+pub struct ShotZoneRow<'a> {
     /// The day number of the analysis date.
     pub analysis_day: i64,
     /// The player's lookup key.
-    pub player_lookup: String,
+    pub player_lookup: &'a str,
     /// Field goals attempted per game over the player's window.
     pub fga_per_game: f64,
 }
 
 /// A player's row of `nba_precompute.player_composite_factors`: the columns used.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CompositeRow {
+pub struct CompositeRow<'a> {
     /// The day number of the analysis date.
     pub analysis_day: i64,
     /// The player's lookup key.
-    pub player_lookup: String,
+    pub player_lookup: &'a str,
     /// The zone matchup factor, when known.
     pub zone_matchup_factor: Option<f64>,
     /// The pace factor, when known.
@@ -82,16 +82,16 @@ pub struct CompositeRow {
     /// The composite adjustment.
     pub composite_adjustment: f64,
     /// The composite row's own issues.
-    pub data_quality_issues: Vec<String>,
+    pub data_quality_issues: Vec<&'a str>,
 }
 
 /// A team's row of `nba_precompute.team_defense_zone_analysis`: the columns used.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DefenseRow {
+pub struct DefenseRow<'a> {
     /// The day number of the analysis date.
     pub analysis_day: i64,
     /// The defending team.
-    pub team_abbr: String,
+    pub team_abbr: &'a str,
     /// Opponents' FG% by zone.
     pub opp_fg_pct: [Option<f64>; 5],
     /// Each zone's share of opponents' attempts.
@@ -102,13 +102,13 @@ pub struct DefenseRow {
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
     /// The daily cache rows: one per player who plays.
-    pub cache: &'a [CacheRow],
+    pub cache: &'a [CacheRow<'a>],
     /// The shot zone rows.
-    pub shot_zones: &'a [ShotZoneRow],
+    pub shot_zones: &'a [ShotZoneRow<'a>],
     /// The composite factor rows.
-    pub composites: &'a [CompositeRow],
+    pub composites: &'a [CompositeRow<'a>],
     /// The team zone defence rows.
-    pub defenses: &'a [DefenseRow],
+    pub defenses: &'a [DefenseRow<'a>],
 }
 
 /// How much a feature vector can be trusted.
@@ -193,11 +193,11 @@ pub fn build(analysis_day: i64, inputs: Inputs<'_>) -> Vec<FeatureRow> {
         .iter()
         .filter(|c| c.analysis_day == analysis_day)
         .collect();
-    cache.sort_by(|a, b| a.player_lookup.cmp(&b.player_lookup));
+    cache.sort_by(|a, b| a.player_lookup.cmp(b.player_lookup));
     cache
         .into_iter()
         .map(|c| {
-            let player = c.player_lookup.as_str();
+            let player = c.player_lookup;
             let composite = inputs
                 .composites
                 .iter()
@@ -217,7 +217,7 @@ pub fn build(analysis_day: i64, inputs: Inputs<'_>) -> Vec<FeatureRow> {
                     .map(|r| r.data_quality_issues.as_slice())
                     .unwrap_or_default(),
             ) {
-                push_unique(&mut issues, issue.clone());
+                push_unique(&mut issues, issue.to_string());
             }
 
             let no_composite = "no player_composite_factors row";
@@ -273,9 +273,9 @@ pub fn build(analysis_day: i64, inputs: Inputs<'_>) -> Vec<FeatureRow> {
                 }
             }
             FeatureRow {
-                player_lookup: c.player_lookup.clone(),
-                team_abbr: c.team_abbr.clone(),
-                opponent_abbr: c.opponent_abbr.clone(),
+                player_lookup: c.player_lookup.to_string(),
+                team_abbr: c.team_abbr.to_string(),
+                opponent_abbr: c.opponent_abbr.to_string(),
                 games_played: c.games_played,
                 features,
                 feature_count: (FEATURE_NAMES.len() - missing) as i64,
@@ -292,12 +292,12 @@ mod tests {
 
     const DAY: i64 = 110;
 
-    fn cache(player: &str, games_played: i64) -> CacheRow {
+    fn cache(player: &'static str, games_played: i64) -> CacheRow<'static> {
         CacheRow {
             analysis_day: DAY,
-            player_lookup: player.into(),
-            team_abbr: "BOS".into(),
-            opponent_abbr: "NYK".into(),
+            player_lookup: player,
+            team_abbr: "BOS",
+            opponent_abbr: "NYK",
             games_played,
             points_avg_last_5: 20.0,
             points_avg_last_10: 18.0,
@@ -310,18 +310,18 @@ mod tests {
         }
     }
 
-    fn shots(player: &str) -> ShotZoneRow {
+    fn shots(player: &'static str) -> ShotZoneRow<'static> {
         ShotZoneRow {
             analysis_day: DAY,
-            player_lookup: player.into(),
+            player_lookup: player,
             fga_per_game: 15.0,
         }
     }
 
-    fn composite(player: &str) -> CompositeRow {
+    fn composite(player: &'static str) -> CompositeRow<'static> {
         CompositeRow {
             analysis_day: DAY,
-            player_lookup: player.into(),
+            player_lookup: player,
             zone_matchup_factor: Some(0.02),
             pace_factor: Some(1.01),
             composite_adjustment: 0.985,
@@ -331,20 +331,20 @@ mod tests {
 
     /// New York allows 60% at the rim on 40% of attempts, 30% above the
     /// break on 60%: 0.42 overall.
-    fn new_york() -> DefenseRow {
+    fn new_york() -> DefenseRow<'static> {
         DefenseRow {
             analysis_day: DAY,
-            team_abbr: "NYK".into(),
+            team_abbr: "NYK",
             opp_fg_pct: [Some(0.6), None, None, None, Some(0.3)],
             opp_attempt_share: [Some(0.4), Some(0.0), Some(0.0), Some(0.0), Some(0.6)],
         }
     }
 
     struct Owned {
-        cache: Vec<CacheRow>,
-        shot_zones: Vec<ShotZoneRow>,
-        composites: Vec<CompositeRow>,
-        defenses: Vec<DefenseRow>,
+        cache: Vec<CacheRow<'static>>,
+        shot_zones: Vec<ShotZoneRow<'static>>,
+        composites: Vec<CompositeRow<'static>>,
+        defenses: Vec<DefenseRow<'static>>,
     }
 
     impl Owned {
@@ -435,7 +435,7 @@ mod tests {
     fn null_factors_are_missing_features_named_with_the_reason() {
         let mut inputs = Owned::complete(20);
         inputs.composites[0].zone_matchup_factor = None;
-        inputs.composites[0].data_quality_issues = vec!["no shot zone row for player".into()];
+        inputs.composites[0].data_quality_issues = vec!["no shot zone row for player"];
         inputs.defenses.clear();
         let row = &inputs.build()[0];
         assert_eq!(
@@ -454,9 +454,8 @@ mod tests {
         let mut inputs = Owned::complete(3);
         let gap =
             "lookback gap: PlayerGameSummaryProcessor has no rows for scheduled date 2026-01-06";
-        inputs.cache[0].data_quality_issues =
-            vec!["only 3 games played, fewer than 5".into(), gap.into()];
-        inputs.composites[0].data_quality_issues = vec![gap.into()];
+        inputs.cache[0].data_quality_issues = vec!["only 3 games played, fewer than 5", gap];
+        inputs.composites[0].data_quality_issues = vec![gap];
         let row = &inputs.build()[0];
         assert_eq!(
             row.data_quality_issues,

@@ -59,10 +59,16 @@ impl Guest for MLFeatureStoreProcessor {
             slate_sdk::read_column_batch(&table(name), analysis_date, analysis_date, columns)
         };
         let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-        let cache = read_cache(&today(DAILY_CACHE, &names(&CACHE_COLUMNS))?)?;
-        let shot_zones = read_shot_zones(&today(SHOT_ZONES, &names(&SHOT_ZONE_COLUMNS))?)?;
-        let composites = read_composites(&today(COMPOSITE_FACTORS, &names(&COMPOSITE_COLUMNS))?)?;
-        let defenses = read_defenses(&today(DEFENSE_ZONES, &defense_columns())?)?;
+        let batches = [
+            today(DAILY_CACHE, &names(&CACHE_COLUMNS))?,
+            today(SHOT_ZONES, &names(&SHOT_ZONE_COLUMNS))?,
+            today(COMPOSITE_FACTORS, &names(&COMPOSITE_COLUMNS))?,
+            today(DEFENSE_ZONES, &defense_columns())?,
+        ];
+        let cache = read_cache(&batches[0])?;
+        let shot_zones = read_shot_zones(&batches[1])?;
+        let composites = read_composites(&batches[2])?;
+        let defenses = read_defenses(&batches[3])?;
         let rows = features::build(
             days_from_date(analysis_date),
             Inputs {
@@ -116,7 +122,7 @@ const CACHE_COLUMNS: [&str; 13] = [
 ];
 
 /// Reads the daily cache rows.
-fn read_cache(batch: &ColumnBatch) -> Result<Vec<CacheRow>, ProcessError> {
+fn read_cache(batch: &ColumnBatch) -> Result<Vec<CacheRow<'_>>, ProcessError> {
     let [
         date,
         player,
@@ -135,9 +141,9 @@ fn read_cache(batch: &ColumnBatch) -> Result<Vec<CacheRow>, ProcessError> {
     batch.map_rows(|row| {
         Ok(CacheRow {
             analysis_day: date.day(row)?,
-            player_lookup: player.string(row)?.into(),
-            team_abbr: team.string(row)?.into(),
-            opponent_abbr: opponent.string(row)?.into(),
+            player_lookup: player.string(row)?,
+            team_abbr: team.string(row)?,
+            opponent_abbr: opponent.string(row)?,
             games_played: games.int64(row)?,
             points_avg_last_5: last_5.float64(row)?,
             points_avg_last_10: last_10.float64(row)?,
@@ -146,26 +152,21 @@ fn read_cache(batch: &ColumnBatch) -> Result<Vec<CacheRow>, ProcessError> {
             days_rest: rest.int64(row)?,
             back_to_back: back_to_back.boolean(row)?,
             games_in_last_7_days: last_7.int64(row)?,
-            data_quality_issues: owned(issues.strings(row)?),
+            data_quality_issues: issues.strings(row)?,
         })
     })
-}
-
-/// Owned copies of a list's strings, for the issues a row carries on.
-fn owned(items: Vec<&str>) -> Vec<String> {
-    items.into_iter().map(String::from).collect()
 }
 
 /// The columns of the shot zone analysis the features use.
 const SHOT_ZONE_COLUMNS: [&str; 3] = ["analysis_date", "player_lookup", "fga_per_game"];
 
 /// Reads the shot zone rows.
-fn read_shot_zones(batch: &ColumnBatch) -> Result<Vec<ShotZoneRow>, ProcessError> {
+fn read_shot_zones(batch: &ColumnBatch) -> Result<Vec<ShotZoneRow<'_>>, ProcessError> {
     let [date, player, fga] = batch.columns(SHOT_ZONE_COLUMNS)?;
     batch.map_rows(|row| {
         Ok(ShotZoneRow {
             analysis_day: date.day(row)?,
-            player_lookup: player.string(row)?.into(),
+            player_lookup: player.string(row)?,
             fga_per_game: fga.float64(row)?,
         })
     })
@@ -182,16 +183,16 @@ const COMPOSITE_COLUMNS: [&str; 6] = [
 ];
 
 /// Reads the composite factor rows.
-fn read_composites(batch: &ColumnBatch) -> Result<Vec<CompositeRow>, ProcessError> {
+fn read_composites(batch: &ColumnBatch) -> Result<Vec<CompositeRow<'_>>, ProcessError> {
     let [date, player, zone, pace, composite, issues] = batch.columns(COMPOSITE_COLUMNS)?;
     batch.map_rows(|row| {
         Ok(CompositeRow {
             analysis_day: date.day(row)?,
-            player_lookup: player.string(row)?.into(),
+            player_lookup: player.string(row)?,
             zone_matchup_factor: zone.optional_float64(row)?,
             pace_factor: pace.optional_float64(row)?,
             composite_adjustment: composite.float64(row)?,
-            data_quality_issues: owned(issues.strings(row)?),
+            data_quality_issues: issues.strings(row)?,
         })
     })
 }
@@ -212,7 +213,7 @@ fn defense_columns() -> Vec<String> {
 }
 
 /// Reads the team zone defence rows.
-fn read_defenses(batch: &ColumnBatch) -> Result<Vec<DefenseRow>, ProcessError> {
+fn read_defenses(batch: &ColumnBatch) -> Result<Vec<DefenseRow<'_>>, ProcessError> {
     let [date, team] = batch.columns(["analysis_date", "team_abbr"])?;
     let zone_columns = |prefix: &str| {
         ZONES
@@ -234,7 +235,7 @@ fn read_defenses(batch: &ColumnBatch) -> Result<Vec<DefenseRow>, ProcessError> {
     batch.map_rows(|row| {
         Ok(DefenseRow {
             analysis_day: date.day(row)?,
-            team_abbr: team.string(row)?.into(),
+            team_abbr: team.string(row)?,
             opp_fg_pct: zone_values(row, &pct)?,
             opp_attempt_share: zone_values(row, &share)?,
         })

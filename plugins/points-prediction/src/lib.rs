@@ -51,9 +51,14 @@ impl Guest for PointsPredictionProcessor {
         let today = |name: &str, columns: &[&str]| {
             slate_sdk::read_column_batch(&table(name), analysis_date, analysis_date, columns)
         };
-        let vectors = read_vectors(&today(FEATURES, &VECTOR_COLUMNS)?)?;
-        let lines = read_lines(&today(PROP_LINES, &LINE_COLUMNS)?)?;
-        let schedule = read_schedule(&today(SCHEDULE, &SCHEDULE_COLUMNS)?)?;
+        let batches = [
+            today(FEATURES, &VECTOR_COLUMNS)?,
+            today(PROP_LINES, &LINE_COLUMNS)?,
+            today(SCHEDULE, &SCHEDULE_COLUMNS)?,
+        ];
+        let vectors = read_vectors(&batches[0])?;
+        let lines = read_lines(&batches[1])?;
+        let schedule = read_schedule(&batches[2])?;
         let predictions =
             prediction::predict(days_from_date(analysis_date), &vectors, &lines, &schedule)
                 .map_err(ProcessError::MissingData)?;
@@ -100,7 +105,7 @@ const VECTOR_COLUMNS: [&str; 10] = [
 ];
 
 /// Reads the feature vectors.
-fn read_vectors(batch: &ColumnBatch) -> Result<Vec<FeatureVector>, ProcessError> {
+fn read_vectors(batch: &ColumnBatch) -> Result<Vec<FeatureVector<'_>>, ProcessError> {
     let [
         date,
         player,
@@ -116,15 +121,15 @@ fn read_vectors(batch: &ColumnBatch) -> Result<Vec<FeatureVector>, ProcessError>
     batch.map_rows(|row| {
         Ok(FeatureVector {
             analysis_day: date.day(row)?,
-            player_lookup: player.string(row)?.into(),
-            team_abbr: team.string(row)?.into(),
-            opponent_abbr: opponent.string(row)?.into(),
+            player_lookup: player.string(row)?,
+            team_abbr: team.string(row)?,
+            opponent_abbr: opponent.string(row)?,
             points_avg_last_5: last_5.optional_float64(row)?,
             points_avg_last_10: last_10.optional_float64(row)?,
             points_avg_season: season.optional_float64(row)?,
             composite_adjustment: composite.optional_float64(row)?,
-            quality_tier: tier.string(row)?.into(),
-            data_quality_issues: issues.strings(row)?.into_iter().map(String::from).collect(),
+            quality_tier: tier.string(row)?,
+            data_quality_issues: issues.strings(row)?,
         })
     })
 }
@@ -133,13 +138,13 @@ fn read_vectors(batch: &ColumnBatch) -> Result<Vec<FeatureVector>, ProcessError>
 const LINE_COLUMNS: [&str; 4] = ["game_date", "player_lookup", "sportsbook", "points_line"];
 
 /// Reads the prop lines.
-fn read_lines(batch: &ColumnBatch) -> Result<Vec<PropLine>, ProcessError> {
+fn read_lines(batch: &ColumnBatch) -> Result<Vec<PropLine<'_>>, ProcessError> {
     let [date, player, book, points] = batch.columns(LINE_COLUMNS)?;
     batch.map_rows(|row| {
         Ok(PropLine {
             game_day: date.day(row)?,
-            player_lookup: player.string(row)?.into(),
-            sportsbook: book.string(row)?.into(),
+            player_lookup: player.string(row)?,
+            sportsbook: book.string(row)?,
             points_line: points.float64(row)?,
         })
     })
@@ -149,14 +154,14 @@ fn read_lines(batch: &ColumnBatch) -> Result<Vec<PropLine>, ProcessError> {
 const SCHEDULE_COLUMNS: [&str; 4] = ["game_date", "game_id", "home_team", "away_team"];
 
 /// Reads the schedule of the analysis date.
-fn read_schedule(batch: &ColumnBatch) -> Result<Vec<ScheduledGame>, ProcessError> {
+fn read_schedule(batch: &ColumnBatch) -> Result<Vec<ScheduledGame<'_>>, ProcessError> {
     let [date, game, home, away] = batch.columns(SCHEDULE_COLUMNS)?;
     batch.map_rows(|row| {
         Ok(ScheduledGame {
             game_day: date.day(row)?,
-            game_id: game.string(row)?.into(),
-            home_team: home.string(row)?.into(),
-            away_team: away.string(row)?.into(),
+            game_id: game.string(row)?,
+            home_team: home.string(row)?,
+            away_team: away.string(row)?,
         })
     })
 }

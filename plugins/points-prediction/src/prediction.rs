@@ -31,15 +31,15 @@ pub const ESTIMATED_LINE_ISSUE: &str =
 
 /// A player's row of `nba_precompute.ml_feature_store`: the columns used.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FeatureVector {
+pub struct FeatureVector<'a> {
     /// The day number of the analysis date.
     pub analysis_day: i64,
     /// The player's lookup key.
-    pub player_lookup: String,
+    pub player_lookup: &'a str,
     /// The player's team.
-    pub team_abbr: String,
+    pub team_abbr: &'a str,
     /// The team they face.
-    pub opponent_abbr: String,
+    pub opponent_abbr: &'a str,
     /// Mean points over the last 5 games, when known.
     pub points_avg_last_5: Option<f64>,
     /// Mean points over the last 10 games, when known.
@@ -49,35 +49,35 @@ pub struct FeatureVector {
     /// The composite adjustment, when known.
     pub composite_adjustment: Option<f64>,
     /// `gold`, `silver` or `bronze`.
-    pub quality_tier: String,
+    pub quality_tier: &'a str,
     /// The feature vector's issues.
-    pub data_quality_issues: Vec<String>,
+    pub data_quality_issues: Vec<&'a str>,
 }
 
 /// A posted points line, from `nba_raw.prop_lines`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PropLine {
+pub struct PropLine<'a> {
     /// The day number of the game.
     pub game_day: i64,
     /// The player's lookup key.
-    pub player_lookup: String,
+    pub player_lookup: &'a str,
     /// The sportsbook that posted it.
-    pub sportsbook: String,
+    pub sportsbook: &'a str,
     /// The points line.
     pub points_line: f64,
 }
 
 /// A game on the schedule.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ScheduledGame {
+pub struct ScheduledGame<'a> {
     /// The day number of the game.
     pub game_day: i64,
     /// The game id.
-    pub game_id: String,
+    pub game_id: &'a str,
     /// The home team.
-    pub home_team: String,
+    pub home_team: &'a str,
     /// The away team.
-    pub away_team: String,
+    pub away_team: &'a str,
 }
 
 /// Where a prediction's line comes from.
@@ -156,7 +156,7 @@ pub struct Prediction {
 /// by [`AVERAGE_WEIGHTS`] (the weights of the known ones, rescaled to sum
 /// to 1), times the composite adjustment (1 when unknown). `None` without
 /// any points average.
-pub fn projected_points(features: &FeatureVector) -> Option<f64> {
+pub fn projected_points(features: &FeatureVector<'_>) -> Option<f64> {
     let averages = [
         features.points_avg_last_5,
         features.points_avg_last_10,
@@ -207,14 +207,18 @@ pub fn confidence(edge: Option<f64>, quality_tier: &str, source: LineSource) -> 
 
 /// The posted line for `player` on `analysis_day`: when several sportsbooks
 /// posted one, the alphabetically first sportsbook's.
-fn posted_line<'a>(analysis_day: i64, player: &str, lines: &'a [PropLine]) -> Option<&'a PropLine> {
+fn posted_line<'l, 'a>(
+    analysis_day: i64,
+    player: &str,
+    lines: &'l [PropLine<'a>],
+) -> Option<&'l PropLine<'a>> {
     lines
         .iter()
         .filter(|l| l.game_day == analysis_day && l.player_lookup == player)
         .filter(|l| l.points_line.is_finite())
         .min_by(|a, b| {
             a.sportsbook
-                .cmp(&b.sportsbook)
+                .cmp(b.sportsbook)
                 .then(a.points_line.total_cmp(&b.points_line))
         })
 }
@@ -227,15 +231,15 @@ fn posted_line<'a>(analysis_day: i64, player: &str, lines: &'a [PropLine]) -> Op
 /// the schedule disagree); the message names the teams and players.
 pub fn predict(
     analysis_day: i64,
-    vectors: &[FeatureVector],
-    lines: &[PropLine],
-    schedule: &[ScheduledGame],
+    vectors: &[FeatureVector<'_>],
+    lines: &[PropLine<'_>],
+    schedule: &[ScheduledGame<'_>],
 ) -> Result<Vec<Prediction>, String> {
-    let mut vectors: Vec<&FeatureVector> = vectors
+    let mut vectors: Vec<&FeatureVector<'_>> = vectors
         .iter()
         .filter(|v| v.analysis_day == analysis_day)
         .collect();
-    vectors.sort_by(|a, b| a.player_lookup.cmp(&b.player_lookup));
+    vectors.sort_by(|a, b| a.player_lookup.cmp(b.player_lookup));
     let mut unscheduled = Vec::new();
     let mut predictions = Vec::new();
     for v in vectors {
@@ -246,17 +250,21 @@ pub fn predict(
             unscheduled.push(format!("{} ({})", v.team_abbr, v.player_lookup));
             continue;
         };
-        let mut issues = v.data_quality_issues.clone();
+        let mut issues: Vec<String> = v
+            .data_quality_issues
+            .iter()
+            .map(|i| i.to_string())
+            .collect();
         let projected = projected_points(v);
         if projected.is_none() {
             issues.push("no projection: no points average".to_string());
         }
         let (prop_line, line_source, sportsbook) =
-            match posted_line(analysis_day, &v.player_lookup, lines) {
+            match posted_line(analysis_day, v.player_lookup, lines) {
                 Some(line) => (
                     Some(line.points_line),
                     LineSource::Odds,
-                    Some(line.sportsbook.clone()),
+                    Some(line.sportsbook.to_string()),
                 ),
                 None => {
                     issues.push(ESTIMATED_LINE_ISSUE.to_string());
@@ -272,18 +280,18 @@ pub fn predict(
             .map(|(p, l)| p - l)
             .filter(|e| e.is_finite());
         predictions.push(Prediction {
-            player_lookup: v.player_lookup.clone(),
-            game_id: game.game_id.clone(),
-            team_abbr: v.team_abbr.clone(),
-            opponent_abbr: v.opponent_abbr.clone(),
+            player_lookup: v.player_lookup.to_string(),
+            game_id: game.game_id.to_string(),
+            team_abbr: v.team_abbr.to_string(),
+            opponent_abbr: v.opponent_abbr.to_string(),
             projected_points: projected,
             prop_line,
             line_source,
             sportsbook,
             recommendation: recommend(edge),
             edge,
-            confidence: confidence(edge, &v.quality_tier, line_source),
-            quality_tier: v.quality_tier.clone(),
+            confidence: confidence(edge, v.quality_tier, line_source),
+            quality_tier: v.quality_tier.to_string(),
             data_quality_issues: issues,
         });
     }
@@ -303,36 +311,36 @@ mod tests {
 
     const DAY: i64 = 110;
 
-    fn vector(player: &str, averages: [f64; 3], composite: f64) -> FeatureVector {
+    fn vector(player: &'static str, averages: [f64; 3], composite: f64) -> FeatureVector<'static> {
         FeatureVector {
             analysis_day: DAY,
-            player_lookup: player.into(),
-            team_abbr: "BOS".into(),
-            opponent_abbr: "NYK".into(),
+            player_lookup: player,
+            team_abbr: "BOS",
+            opponent_abbr: "NYK",
             points_avg_last_5: Some(averages[0]),
             points_avg_last_10: Some(averages[1]),
             points_avg_season: Some(averages[2]),
             composite_adjustment: Some(composite),
-            quality_tier: "gold".into(),
+            quality_tier: "gold",
             data_quality_issues: vec![],
         }
     }
 
-    fn line(player: &str, sportsbook: &str, points: f64) -> PropLine {
+    fn line(player: &'static str, sportsbook: &'static str, points: f64) -> PropLine<'static> {
         PropLine {
             game_day: DAY,
-            player_lookup: player.into(),
-            sportsbook: sportsbook.into(),
+            player_lookup: player,
+            sportsbook,
             points_line: points,
         }
     }
 
-    fn boston_hosts_new_york() -> Vec<ScheduledGame> {
+    fn boston_hosts_new_york() -> Vec<ScheduledGame<'static>> {
         vec![ScheduledGame {
             game_day: DAY,
-            game_id: "20260111_NYK_BOS".into(),
-            home_team: "BOS".into(),
-            away_team: "NYK".into(),
+            game_id: "20260111_NYK_BOS",
+            home_team: "BOS",
+            away_team: "NYK",
         }]
     }
 
@@ -431,7 +439,7 @@ mod tests {
     #[test]
     fn a_player_whose_team_has_no_game_is_an_error_naming_them() {
         let mut v = vector("a", [20.0, 20.0, 20.0], 1.0);
-        v.team_abbr = "LAL".into();
+        v.team_abbr = "LAL";
         let error = predict(DAY, &[v], &[], &boston_hosts_new_york()).unwrap_err();
         assert_eq!(error, "no scheduled game on the analysis date for LAL (a)");
     }
@@ -462,7 +470,7 @@ mod tests {
             0,
             ScheduledGame {
                 game_day: DAY + 1,
-                game_id: "later".into(),
+                game_id: "later",
                 ..schedule[0].clone()
             },
         );
