@@ -69,8 +69,9 @@ struct Args {
     /// runs, in MiB.
     #[arg(long, default_value_t = slate::plugin::KEEP_RESIDENT_BYTES >> 20)]
     keep_resident_mib: usize,
-    /// Write a perf map of the processor's compiled code for the WASM
-    /// against native runs, so that `perf report` names guest functions.
+    /// Write a perf map of the processors' compiled code for the season
+    /// backfill and the WASM against native runs, so that `perf report`
+    /// names guest functions.
     #[arg(long)]
     perf_map: bool,
 }
@@ -137,6 +138,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = slate::plugin::RuntimeOptions {
         pooled_runs: (args.pooled_runs > 0).then_some(args.pooled_runs),
         keep_resident_bytes: args.keep_resident_mib << 20,
+        perf_map: args.perf_map,
         ..slate::plugin::RuntimeOptions::default()
     };
     let effort = if args.smoke {

@@ -75,7 +75,7 @@ impl ColumnBatch {
 
 impl PackedText {
     /// Row `row`'s text.
-    #[inline]
+    #[inline(always)]
     fn get(&self, row: usize) -> Option<&str> {
         let end = *self.ends.get(row)? as usize;
         let start = match row {
@@ -103,7 +103,7 @@ fn type_name(values: &ColumnValues) -> &'static str {
 
 impl Column {
     /// Whether row `row`'s cell is null (a row past the end is not).
-    #[inline]
+    #[inline(always)]
     pub fn is_null(&self, row: usize) -> bool {
         match &self.values {
             ColumnValues::Values(values) => matches!(values.get(row), Some(Value::Null)),
@@ -146,7 +146,7 @@ impl Column {
     }
 
     /// Checks that row `row` is in the batch and not null.
-    #[inline]
+    #[inline(always)]
     fn present(&self, row: usize, len: usize) -> Result<(), ProcessError> {
         if row >= len {
             Err(self.invalid(row, "is past the end of the batch"))
@@ -158,7 +158,7 @@ impl Column {
     }
 
     /// A STRING cell, borrowed from the batch.
-    #[inline]
+    #[inline(always)]
     pub fn string(&self, row: usize) -> Result<&str, ProcessError> {
         match &self.values {
             ColumnValues::String(text) => {
@@ -177,7 +177,7 @@ impl Column {
     /// Row `row`'s cell: from `packed` when the column is packed as that
     /// list (through `convert`), from an unpacked column's scalar through
     /// `unpacked`; anything else is an error naming `expected`.
-    #[inline]
+    #[inline(always)]
     fn cell<P: Copy, T>(
         &self,
         row: usize,
@@ -199,7 +199,7 @@ impl Column {
     }
 
     /// An INT64 cell.
-    #[inline]
+    #[inline(always)]
     pub fn int64(&self, row: usize) -> Result<i64, ProcessError> {
         let packed = match &self.values {
             ColumnValues::Int64(values) => Some(values.as_slice()),
@@ -218,7 +218,7 @@ impl Column {
     }
 
     /// A FLOAT64 cell (INT64 cells widen).
-    #[inline]
+    #[inline(always)]
     pub fn float64(&self, row: usize) -> Result<f64, ProcessError> {
         let packed = match &self.values {
             ColumnValues::Int64(_) => return self.int64(row).map(|v| v as f64),
@@ -239,7 +239,7 @@ impl Column {
     }
 
     /// A NULLABLE FLOAT64 cell (INT64 cells widen).
-    #[inline]
+    #[inline(always)]
     pub fn optional_float64(&self, row: usize) -> Result<Option<f64>, ProcessError> {
         if self.is_null(row) {
             Ok(None)
@@ -249,7 +249,7 @@ impl Column {
     }
 
     /// A BOOL cell.
-    #[inline]
+    #[inline(always)]
     pub fn boolean(&self, row: usize) -> Result<bool, ProcessError> {
         let packed = match &self.values {
             ColumnValues::Boolean(values) => Some(values.as_slice()),
@@ -268,7 +268,7 @@ impl Column {
     }
 
     /// A DATE cell, as days since 1970-01-01.
-    #[inline]
+    #[inline(always)]
     pub fn day(&self, row: usize) -> Result<i64, ProcessError> {
         let packed = match &self.values {
             ColumnValues::Date(values) => Some(values.as_slice()),
@@ -281,7 +281,7 @@ impl Column {
     }
 
     /// A DATE cell.
-    #[inline]
+    #[inline(always)]
     pub fn date(&self, row: usize) -> Result<Date, ProcessError> {
         self.day(row).map(crate::date_from_days)
     }
