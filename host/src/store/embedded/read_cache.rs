@@ -145,22 +145,25 @@ impl ReadCache {
         );
         let entry = state.entries.entry(key.clone()).or_default();
         entry.last_read = clock;
+        // What the fetches add is counted even when a later one fails.
         let mut added = 0;
-        for (from, to) in missing_ranges(&entry.loaded, start, end) {
-            for (date, batch) in fetch(from, to)? {
-                let bytes = batch_bytes(&batch);
-                entry.bytes += bytes;
-                added += bytes;
-                entry.partitions.insert(date, batch);
+        let joined = (|| {
+            for (from, to) in missing_ranges(&entry.loaded, start, end) {
+                for (date, batch) in fetch(from, to)? {
+                    let bytes = batch_bytes(&batch);
+                    entry.bytes += bytes;
+                    added += bytes;
+                    entry.partitions.insert(date, batch);
+                }
+                entry
+                    .loaded
+                    .extend(from.iter_days().take_while(|day| *day <= to));
             }
-            entry
-                .loaded
-                .extend(from.iter_days().take_while(|day| *day <= to));
-        }
-        let joined = join(columns, entry.partitions.range(start..=end).map(|(_, b)| b))?;
+            join(columns, entry.partitions.range(start..=end).map(|(_, b)| b))
+        })();
         state.bytes += added;
         state.evict_over(self.limit_bytes, &key);
-        Ok(joined)
+        joined
     }
 }
 
@@ -439,6 +442,45 @@ mod tests {
             *table.fetches.borrow(),
             [(day(9), day(12)), (day(12), day(12))],
             "only the 12th was read again"
+        );
+    }
+
+    #[test]
+    fn a_failed_fetch_keeps_what_came_before_it_counted() {
+        let cache = ReadCache::new(1 << 20);
+        let table = Table {
+            fetches: RefCell::default(),
+        };
+        cache
+            .read("t", &plan(), (day(11), day(11)), 1, |a, b| {
+                table.fetch(a, b)
+            })
+            .unwrap();
+        // The 10th and the 12th are missing: the first fetch brings the
+        // 10th's rows, the second fails.
+        let mut calls = 0;
+        let failed = cache.read("t", &plan(), (day(10), day(12)), 1, |a, b| {
+            calls += 1;
+            match calls {
+                1 => table.fetch(a, b),
+                _ => Err(InputError::Storage("disk gone".into())),
+            }
+        });
+        assert!(failed.is_err());
+        let state = lock(&cache.state);
+        let entry = state.entries.values().next().unwrap();
+        assert!(entry.bytes > 0);
+        assert_eq!(state.bytes, entry.bytes, "every cached byte is counted");
+        drop(state);
+        cache.forget_dates("t", &[day(10)]);
+        lock(&cache.written).insert("t".into());
+        let again = cache
+            .read("t", &plan(), (day(9), day(12)), 1, |a, b| table.fetch(a, b))
+            .unwrap();
+        assert_eq!(values(&again), [10, 10, 12, 12]);
+        assert_eq!(
+            lock(&cache.state).bytes,
+            batch_bytes(&points(&[10, 10])) * 2
         );
     }
 
