@@ -5,7 +5,7 @@
 //! Rust, unit-tested natively. Only games strictly before the analysis date
 //! are used: nothing on or after it can change a row.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 /// One past game of one player, from `nba_analytics.player_game_summary`,
 /// borrowing its text from the rows it was read from.
@@ -81,10 +81,14 @@ pub fn build_cache(
     games: &[PastGame<'_>],
     schedule: &[ScheduledGame<'_>],
 ) -> Vec<CacheRow> {
-    let mut by_player: BTreeMap<&str, Vec<&PastGame>> = BTreeMap::new();
+    // Grouped by hash, then put in player order: a tree would compare
+    // player strings for every game of the season.
+    let mut grouped: FxHashMap<&str, Vec<&PastGame>> = FxHashMap::default();
     for game in games.iter().filter(|g| g.game_day < analysis_day) {
-        by_player.entry(game.player_lookup).or_default().push(game);
+        grouped.entry(game.player_lookup).or_default().push(game);
     }
+    let mut by_player: Vec<(&str, Vec<&PastGame>)> = grouped.into_iter().collect();
+    by_player.sort_unstable_by_key(|(player, _)| *player);
     let mut rows = Vec::new();
     for (player, mut played) in by_player {
         played.sort_by_key(|g| std::cmp::Reverse(g.game_day));

@@ -5,7 +5,7 @@
 //! Rust, unit-tested natively. Only games strictly before the analysis date
 //! are used: nothing on or after it can change a row.
 
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 pub use basketball::{ZONES, ZoneShots};
 
@@ -60,10 +60,14 @@ fn ratio(numerator: i64, denominator: i64) -> Option<f64> {
 /// Builds one row per player with at least one game before `analysis_day`,
 /// in player order. Games on or after `analysis_day` are ignored.
 pub fn analyze(analysis_day: i64, games: &[PastGame<'_>]) -> Vec<PlayerZoneRow> {
-    let mut by_player: BTreeMap<&str, Vec<&PastGame>> = BTreeMap::new();
+    // Grouped by hash, then put in player order: a tree would compare
+    // player strings for every game of the season.
+    let mut grouped: FxHashMap<&str, Vec<&PastGame>> = FxHashMap::default();
     for game in games.iter().filter(|g| g.game_day < analysis_day) {
-        by_player.entry(game.player_lookup).or_default().push(game);
+        grouped.entry(game.player_lookup).or_default().push(game);
     }
+    let mut by_player: Vec<(&str, Vec<&PastGame>)> = grouped.into_iter().collect();
+    by_player.sort_unstable_by_key(|(player, _)| *player);
     by_player
         .into_iter()
         .map(|(player, mut played)| {
