@@ -130,13 +130,7 @@ fn a_batch_read_carries_every_type_every_null_and_every_unpacked_column_unchange
 fn the_embedded_store_packs_by_schema_what_packing_its_rows_would_give() {
     let (host, echo) = host_with_rows(RunLimits::default(), &["2026-01-15"]);
     let day = date("2026-01-15");
-    let names: Vec<String> = echo
-        .spec
-        .schema
-        .columns
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
+    let names = column_names(&echo);
 
     let direct = host
         .store
@@ -221,6 +215,16 @@ fn a_batch_read_of_a_missing_column_is_refused_naming_it() {
     );
 }
 
+/// Every column of the echo fixture's table, in order.
+fn column_names(echo: &slate::plugin::Plugin) -> Vec<String> {
+    echo.spec
+        .schema
+        .columns
+        .iter()
+        .map(|c| c.name.clone())
+        .collect()
+}
+
 /// Checks that a batch read of every column over `start..=end` holds what
 /// the rows of the same read hold: what a read that skips the cache sees.
 fn assert_batch_read_is_current(
@@ -228,13 +232,7 @@ fn assert_batch_read_is_current(
     echo: &slate::plugin::Plugin,
     (start, end): (chrono::NaiveDate, chrono::NaiveDate),
 ) -> u32 {
-    let names: Vec<String> = echo
-        .spec
-        .schema
-        .columns
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
+    let names = column_names(echo);
     let batch = store
         .read_column_batch(&every_type(), start, end, &names)
         .unwrap();
