@@ -6,8 +6,8 @@
 
 pub mod analysis;
 
-use analysis::{PastGame, PlayerZoneRow, ZoneShots};
-use basketball::read_season_so_far;
+use analysis::{PastGame, PlayerZoneRow};
+use basketball::{ZoneShotColumns, read_season_so_far, with_zone_shot_columns};
 use slate_sdk::{
     ColumnBatch, Date, Declaration, GapPolicy, Guest, Lookback, Phase, ProcessError, ProcessorInfo,
     RowSet, UpstreamPolicy, Value, days_from_date,
@@ -45,7 +45,8 @@ impl Guest for PlayerShotZoneAnalysisProcessor {
     }
 
     fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let batch = read_season_so_far(GAME_SUMMARIES, analysis_date, &GAME_COLUMNS)?;
+        let columns = with_zone_shot_columns(&GAME_COLUMNS, "");
+        let batch = read_season_so_far(GAME_SUMMARIES, analysis_date, &columns)?;
         let games = read_games(&batch)?;
         let rows = analysis::analyze(days_from_date(analysis_date), &games);
         let mut output = DECLARATION.output();
@@ -76,42 +77,21 @@ fn output_row(row: &PlayerZoneRow, analysis_date: Date) -> Vec<Value> {
     values
 }
 
-/// The columns of the player game summaries the analysis uses: 14 of 31.
-const GAME_COLUMNS: [&str; 14] = [
-    "player_lookup",
-    "team_abbr",
-    "game_id",
-    "game_date",
-    "ra_fga",
-    "ra_fgm",
-    "paint_fga",
-    "paint_fgm",
-    "mid_fga",
-    "mid_fgm",
-    "corner3_fga",
-    "corner3_fgm",
-    "atb3_fga",
-    "atb3_fgm",
-];
+/// The columns of the player game summaries the analysis uses, before
+/// each zone's attempts and makes: 14 of 31 in all.
+const GAME_COLUMNS: [&str; 4] = ["player_lookup", "team_abbr", "game_id", "game_date"];
 
 /// The past games in `batch`, borrowing their text from it.
 fn read_games(batch: &ColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
-    let [player, team, game, date, zone_columns @ ..] = batch.columns(GAME_COLUMNS)?;
-    // GAME_COLUMNS holds each zone's attempts then makes, in ZONES order.
+    let [player, team, game, date] = batch.columns(GAME_COLUMNS)?;
+    let zones = ZoneShotColumns::of(batch, "")?;
     batch.map_rows(|row| {
-        let mut zones = [ZoneShots::default(); 5];
-        for (shots, pair) in zones.iter_mut().zip(zone_columns.chunks_exact(2)) {
-            *shots = ZoneShots {
-                attempts: pair[0].int64(row)?,
-                makes: pair[1].int64(row)?,
-            };
-        }
         Ok(PastGame {
             player_lookup: player.string(row)?,
             team_abbr: team.string(row)?,
             game_id: game.string(row)?,
             game_day: date.day(row)?,
-            zones,
+            zones: zones.read(row)?,
         })
     })
 }

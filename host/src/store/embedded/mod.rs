@@ -22,7 +22,6 @@ pub use read_cache::DEFAULT_READ_CACHE_BYTES;
 use read_cache::ReadCache;
 
 use std::collections::HashMap;
-use std::ops::Deref;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -142,13 +141,20 @@ pub(super) fn timestamp(time: DateTime<Utc>) -> String {
 impl EmbeddedStore {
     /// Opens (creating if needed) the store file at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with_read_cache(path, DEFAULT_READ_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store at `path` like [`EmbeddedStore::open`],
+    /// keeping at most `bytes` of partitions read as column batches in
+    /// memory (0: none, every read goes to SQLite).
+    pub fn open_with_read_cache(path: &Path, bytes: usize) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| {
                 StoreError::backend(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
         let connection = Connection::open(path)?;
-        Self::setup(connection)
+        Self::setup(connection, bytes)
     }
 
     /// Opens an existing store file; a missing file is [`StoreError::Missing`].
@@ -169,15 +175,15 @@ impl EmbeddedStore {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(path, flags)?;
         connection.busy_timeout(Duration::from_secs(10))?;
-        Ok(Self::with_connection(connection))
+        Ok(Self::with_connection(connection, DEFAULT_READ_CACHE_BYTES))
     }
 
     /// A store that lives in memory only, for tests.
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::setup(Connection::open_in_memory()?)
+        Self::setup(Connection::open_in_memory()?, DEFAULT_READ_CACHE_BYTES)
     }
 
-    fn setup(connection: Connection) -> Result<Self, StoreError> {
+    fn setup(connection: Connection, read_cache_bytes: usize) -> Result<Self, StoreError> {
         connection.busy_timeout(Duration::from_secs(10))?;
         connection.execute_batch(SETUP)?;
         for (table, column, definition) in ADDED_COLUMNS {
@@ -192,23 +198,13 @@ impl EmbeddedStore {
                 ))?;
             }
         }
-        Ok(Self::with_connection(connection))
+        Ok(Self::with_connection(connection, read_cache_bytes))
     }
 
-    /// Opens (or creates) the store at `path` like [`EmbeddedStore::open`],
-    /// keeping at most `bytes` of partitions read as column batches in
-    /// memory (0: none, every read goes to SQLite).
-    pub fn open_with_read_cache(path: &Path, bytes: usize) -> Result<Self, StoreError> {
-        let mut store = Self::open(path)?;
-        store.read_cache = ReadCache::new(bytes);
-        store.read_cache.watch(store.lock().deref());
-        Ok(store)
-    }
-
-    /// The store over `connection`, set up, whose read cache watches every
-    /// row it writes.
-    fn with_connection(connection: Connection) -> Self {
-        let read_cache = ReadCache::new(DEFAULT_READ_CACHE_BYTES);
+    /// The store over `connection`, set up, whose read cache of at most
+    /// `read_cache_bytes` watches every row it writes.
+    fn with_connection(connection: Connection, read_cache_bytes: usize) -> Self {
+        let read_cache = ReadCache::new(read_cache_bytes);
         read_cache.watch(&connection);
         EmbeddedStore {
             connection: Mutex::new(connection),
