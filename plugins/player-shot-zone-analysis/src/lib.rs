@@ -126,17 +126,3 @@ mod tests {
     }
 }
 
-#[cfg(test)]
-mod column_tests {
-    use super::*;
-    use crate::analysis::ZONES;
-
-    #[test]
-    fn the_zone_columns_are_each_zones_attempts_then_makes() {
-        let expected: Vec<String> = ZONES
-            .iter()
-            .flat_map(|zone| [format!("{zone}_fga"), format!("{zone}_fgm")])
-            .collect();
-        assert_eq!(GAME_COLUMNS[4..], expected);
-    }
-}
