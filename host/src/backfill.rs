@@ -378,6 +378,12 @@ pub fn run(
             scope.spawn(worker);
         }
     });
+    for date in &plan.dates {
+        let store = executor.store().as_ref();
+        if let Err(error) = crate::alerts::phase::record_phase_events(store, pipeline, *date) {
+            tracing::warn!(%date, %error, "phase events not recorded");
+        }
+    }
     outcomes.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -177,6 +177,27 @@ pub fn rollback(
     })
 }
 
+/// Records a deployment as a notice (`deployed` or `rolled_back`, info
+/// severity) in `store`'s alert outbox, if it keeps one. The registry is
+/// its own database, so this is a second write after the activation: a
+/// failure here is returned for the caller to report, and the version
+/// stays active.
+pub fn record_activation_notice(
+    store: &dyn crate::store::Store,
+    deployment: &Deployment,
+) -> Result<(), crate::store::StoreError> {
+    let Some(outbox) = store.alert_outbox() else {
+        return Ok(());
+    };
+    let notice = crate::alerts::event::for_activation(
+        &deployment.name,
+        &deployment.version,
+        &deployment.hash,
+        deployment.action == DeployAction::Rollback,
+    );
+    outbox.record_alert(&notice).map(|_| ())
+}
+
 /// Refuses `plugin` when its output table belongs to anyone but its own
 /// processor: another processor (recorded, or simply loaded before it), a
 /// raw input, or the host. A new version of the same processor keeps the

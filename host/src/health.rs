@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::alerts::record::ChannelHealth;
 use crate::pipeline::Pipeline;
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
 use crate::store::{Store, StoreError};
@@ -132,6 +133,46 @@ pub struct HealthReport {
     pub problem_runs: Vec<ProblemRun>,
     /// Per processor.
     pub last_success: Vec<LastSuccess>,
+    /// Configured alert channels that cannot deliver: each is a FAIL, since
+    /// a dead channel means nobody hears of the next failure.
+    pub dead_alert_channels: Vec<DeadChannel>,
+}
+
+/// An alert channel that is dead.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadChannel {
+    /// Its name in `slate.toml`.
+    pub channel: String,
+    /// Why, e.g. "404 no_service".
+    pub reason: String,
+    /// Since when.
+    pub since: Option<DateTime<Utc>>,
+}
+
+impl HealthReport {
+    /// Adds the dead ones among the `configured` alert channels, as the
+    /// store recorded them, and turns the report unhealthy if there are any.
+    pub fn with_alert_channels(
+        mut self,
+        store: &dyn Store,
+        configured: &[String],
+    ) -> Result<Self, StoreError> {
+        let Some(outbox) = store.alert_outbox() else {
+            return Ok(self);
+        };
+        self.dead_alert_channels = outbox
+            .channel_states()?
+            .into_iter()
+            .filter(|s| s.health == ChannelHealth::Dead && configured.contains(&s.channel))
+            .map(|s| DeadChannel {
+                channel: s.channel,
+                reason: s.reason.unwrap_or_default(),
+                since: s.since,
+            })
+            .collect();
+        self.healthy &= self.dead_alert_channels.is_empty();
+        Ok(self)
+    }
 }
 
 /// Builds the health report for every processor of `pipeline`.
@@ -253,6 +294,7 @@ pub fn report(
         tables,
         problem_runs,
         last_success,
+        dead_alert_channels: Vec::new(),
     })
 }
 

@@ -20,6 +20,7 @@
 //! - [`evaluation`]: one checked call of `process`, shared by runs and `slate test`.
 //! - [`executor`]: one run of one processor for one date.
 //! - [`health`]: the pipeline health report.
+//! - [`alerts`]: alert events in the store's outbox, channels, and delivery.
 //! - [`limits`]: per-run resource limits and their breaches.
 //! - [`liveness`]: leases, heartbeats and reaping of stale runs.
 //! - [`ownership`]: which processor owns which table; refusals of the rest.
@@ -33,6 +34,7 @@
 //! - [`testing`]: `slate test`, fixtures and golden files.
 //! - [`demo`]: the synthetic season and its raw tables.
 
+pub mod alerts;
 pub mod backfill;
 pub mod bindings;
 pub mod bundled;

@@ -265,6 +265,9 @@ struct ConfigFile {
     /// Read by [`crate::dates::DatesConfig`].
     #[serde(default, rename = "dates")]
     _dates: Option<toml::Value>,
+    /// Read by [`crate::alerts::AlertsConfig`].
+    #[serde(default, rename = "alerts")]
+    _alerts: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

@@ -7,12 +7,13 @@
 //! starts only once the earlier phases in the same invocation are complete,
 //! unless its policy is `proceed_if_data_present`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::alerts::phase::record_phase_events;
 use crate::dag::{self, DagError};
 use crate::executor::{Claim, Executor, SHUTDOWN_MESSAGE};
 use crate::plugin::Plugin;
@@ -49,6 +50,8 @@ pub struct PhaseCompletion {
     /// Each processor of the phase with its latest status for the date
     /// (`None` when it never ran).
     pub processors: Vec<(String, Option<RunStatus>)>,
+    /// Rows its processors' latest runs for the date wrote.
+    pub rows: i64,
 }
 
 /// Loaded processors in dependency order.
@@ -141,6 +144,7 @@ impl Pipeline {
             let record = self.run_one(executor, name, date, trigger, &records)?;
             records.push(record);
         }
+        record_phase_events(executor.store().as_ref(), self, date)?;
         Ok(records)
     }
 
@@ -224,6 +228,10 @@ impl Pipeline {
             };
             records.push(record);
         }
+        let dates: BTreeSet<NaiveDate> = records.iter().map(|r| r.data_date).collect();
+        for date in dates {
+            record_phase_events(executor.store().as_ref(), self, date)?;
+        }
         Ok(records)
     }
 
@@ -281,7 +289,8 @@ impl Pipeline {
         store: &dyn Store,
         date: NaiveDate,
     ) -> Result<Vec<PhaseCompletion>, StoreError> {
-        let mut phases: BTreeMap<Phase, Vec<(String, Option<RunStatus>)>> = BTreeMap::new();
+        type Members = (Vec<(String, Option<RunStatus>)>, i64);
+        let mut phases: BTreeMap<Phase, Members> = BTreeMap::new();
         for name in &self.order {
             let latest = store.runs(&RunFilter {
                 date: Some(date),
@@ -290,19 +299,19 @@ impl Pipeline {
                 ..RunFilter::default()
             })?;
             let phase = self.plugins[name].spec.phase;
-            phases
-                .entry(phase)
-                .or_default()
-                .push((name.clone(), latest.first().map(|r| r.status)));
+            let (members, rows) = phases.entry(phase).or_default();
+            members.push((name.clone(), latest.first().map(|r| r.status)));
+            *rows += latest.first().map_or(0, |r| r.rows_written);
         }
         Ok(phases
             .into_iter()
-            .map(|(phase, processors)| PhaseCompletion {
+            .map(|(phase, (processors, rows))| PhaseCompletion {
                 phase,
                 complete: processors
                     .iter()
                     .all(|(_, s)| *s == Some(RunStatus::Success)),
                 processors,
+                rows,
             })
             .collect())
     }

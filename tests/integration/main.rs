@@ -2,6 +2,8 @@
 //! through the real host against a real SQLite store, and the real `slate`
 //! binary for the command line.
 
+mod alert_receiver;
+mod alerts;
 mod backfill;
 mod bad_rows;
 mod bigquery;

@@ -26,7 +26,7 @@ pub(crate) const TOKEN: &str = "test-token-0123456789";
 /// A served host on a fresh store and registry.
 pub(crate) struct Served {
     state: AppState,
-    store: Arc<EmbeddedStore>,
+    pub(crate) store: Arc<EmbeddedStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -35,7 +35,7 @@ impl Served {
         Served::configured(|_| {}, None)
     }
 
-    fn configured(
+    pub(crate) fn configured(
         configure: impl FnOnce(&mut ServerConfig),
         plugin_dir: Option<PathBuf>,
     ) -> Served {
@@ -91,7 +91,7 @@ impl Served {
         (status, body)
     }
 
-    async fn get(&self, uri: &str) -> (StatusCode, Json) {
+    pub(crate) async fn get(&self, uri: &str) -> (StatusCode, Json) {
         self.call(get(uri)).await
     }
 

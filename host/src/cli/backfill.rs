@@ -145,6 +145,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         plan.left_alone,
         failures.len()
     );
+    super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
     Ok(if failures.is_empty() {
         ExitCode::SUCCESS
     } else {

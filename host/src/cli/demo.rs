@@ -122,5 +122,6 @@ pub fn demo(
         dates.len(),
         started.elapsed().as_secs_f64()
     );
+    super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use slate::alerts::AlertsConfig;
 use slate::health::report;
 
 use super::{Host, HostOptions};
@@ -10,7 +11,13 @@ use super::{Host, HostOptions};
 /// Prints the health report; exits non-zero when the pipeline is unhealthy.
 pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
     let host = Host::open(options, false, 0)?;
-    let report = report(host.store.as_ref(), &host.pipeline, chrono::Utc::now())?;
+    let channels: Vec<String> = AlertsConfig::load(&options.data_dir.config_file())?
+        .channels
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    let report = report(host.store.as_ref(), &host.pipeline, chrono::Utc::now())?
+        .with_alert_channels(host.store.as_ref(), &channels)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -58,6 +65,16 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
                 run.date,
                 run.run_id,
                 run.message
+            );
+        }
+        for dead in &report.dead_alert_channels {
+            let since = dead
+                .since
+                .map(|t| format!(" since {}", t.format("%Y-%m-%dT%H:%MZ")))
+                .unwrap_or_default();
+            println!(
+                "FAIL alert channel `{}` is dead: {}{since}",
+                dead.channel, dead.reason
             );
         }
         for last in &report.last_success {

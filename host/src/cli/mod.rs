@@ -6,6 +6,7 @@
 //! a bad date, an unknown processor, a bad `slate.toml`, a missing store);
 //! `slate test` adds 3 (plugin failure) and 4 (bad fixture or golden file).
 
+mod alerts;
 mod backfill;
 mod demo;
 mod health;
@@ -191,6 +192,18 @@ enum Command {
     /// Serves the HTTP API: process dates, backfills, runs, health,
     /// plugins and metrics.
     Serve(serve::ServeArgs),
+    /// Lists alerts and each channel's delivery state; `test`, `check`,
+    /// `resolve` and `deliver` act on them.
+    Alerts {
+        #[command(subcommand)]
+        command: Option<alerts::AlertsCommand>,
+        /// Only open alerts.
+        #[arg(long)]
+        open: bool,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
     /// Generates the demo season into the raw tables and runs the whole
     /// pipeline over every game date.
     Demo {
@@ -336,6 +349,11 @@ pub fn run() -> Result<ExitCode> {
         Command::Rollback { name, to } => plugins::rollback(&options, &name, to.as_deref()),
         Command::Backfill(args) => backfill::backfill(&options, args),
         Command::Serve(args) => serve::serve(&options, args),
+        Command::Alerts {
+            command,
+            open,
+            json,
+        } => alerts::alerts(&options, command, open, json),
         Command::Demo { from, to } => {
             let from = from.as_deref().map(parse_date).transpose()?;
             let to = to.as_deref().map(parse_date).transpose()?;
@@ -365,6 +383,7 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
             || cause.is::<dates::DateError>()
             || cause.is::<dates::DatesConfigError>()
             || cause.is::<slate::limits::LimitsConfigError>()
+            || cause.is::<slate::alerts::AlertsConfigError>()
             || cause.is::<slate::pipeline::SelectionError>()
             || matches!(
                 cause.downcast_ref::<slate::store::StoreError>(),

@@ -12,7 +12,7 @@ use slate::limits::LimitsConfig;
 use slate::ownership::Ledger;
 use slate::pipeline::Pipeline;
 use slate::plugin::{KEEP_RESIDENT_BYTES, Plugin, Runtime, RuntimeOptions};
-use slate::registry::Registry;
+use slate::registry::{Deployment, Registry};
 
 use super::HostOptions;
 use super::render::table;
@@ -144,7 +144,20 @@ pub fn deploy(options: &HostOptions, file: &Path) -> Result<ExitCode> {
         "deployed {} {} ({}), now active",
         deployed.plugin.spec.name, deployed.plugin.spec.version, deployed.plugin.hash
     );
+    notify_activation(options, &deployed.deployment)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records the activation's notice and delivers it, when there is a store
+/// to record it in.
+fn notify_activation(options: &HostOptions, deployment: &Deployment) -> Result<()> {
+    if options.warehouse.is_embedded() && !options.data_dir.store_file().exists() {
+        return Ok(());
+    }
+    let store = super::open_store(options, false)?;
+    deploy::record_activation_notice(store.as_ref(), deployment)
+        .context("the version is active, but its notice was not recorded")?;
+    super::alerts::deliver_after_command(options, &store)
 }
 
 /// `slate rollback NAME [--to HASH]`.
@@ -161,6 +174,7 @@ pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<E
         "rolled back {} to {} ({}), now active",
         name, deployed.plugin.spec.version, deployed.plugin.hash
     );
+    notify_activation(options, &deployed.deployment)?;
     Ok(ExitCode::SUCCESS)
 }
 

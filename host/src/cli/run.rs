@@ -57,6 +57,7 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
             eprintln!("{} {}: {message}", record.processor, record.status);
         }
     }
+    super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
     let all_succeeded = records.iter().all(|r| r.status == RunStatus::Success);
     Ok(if all_succeeded {
         ExitCode::SUCCESS
@@ -140,5 +141,6 @@ pub fn reap(options: &HostOptions) -> Result<ExitCode> {
         println!("dropped staging table {table}");
     }
     println!("{} stale runs reaped", reaped.runs.len());
+    super::alerts::deliver_after_command(options, &store)?;
     Ok(ExitCode::SUCCESS)
 }

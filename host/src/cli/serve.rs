@@ -9,6 +9,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use slate::alerts::{AlertsConfig, Deliverer};
+use slate::server::alerts;
 use slate::server::metrics::Metrics;
 use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, watch};
 
@@ -96,8 +98,14 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     config.max_connections = args.max_connections;
     config.health_ttl = seconds("--health-cache-secs", args.health_cache_secs)?;
 
+    config.alerts = AlertsConfig::load(&options.data_dir.config_file())?;
     let host = Host::open(options, true, args.workers)?;
     config.dates = host.dates;
+    let deliverer = Arc::new(Deliverer::new(
+        host.store.clone(),
+        config.alerts.clone(),
+        &super::host_id(),
+    )?);
     let metrics = Arc::new(Metrics::new());
     let executor = host.executor.clone().with_observer(metrics.clone());
     let served = Arc::new(ServedHost::new(
@@ -134,7 +142,14 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
             let _ = writeln!(out, "watching {} for .wasm files", dir.display());
         }
         let _ = out.flush();
-        slate::server::serve(listener, state, shutdown_signal()).await?;
+        let delivering = tokio::spawn(alerts::run_deliverer(deliverer.clone(), served.clone()));
+        let served = slate::server::serve(listener, state, shutdown_signal()).await;
+        delivering.abort();
+        // What the shutdown itself recorded (runs it stopped) goes out too.
+        if let Err(error) = deliverer.deliver_due().await {
+            tracing::warn!(%error, "alert delivery at shutdown failed");
+        }
+        served?;
         anyhow::Ok(())
     });
     stop_watching.store(true, std::sync::atomic::Ordering::SeqCst);

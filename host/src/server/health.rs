@@ -73,10 +73,13 @@ pub async fn health(
             ));
         }
     };
+    let channels = state.config.alert_channel_names();
     let build = || {
-        state.blocking(|host| {
+        state.blocking(move |host| {
             let pipeline = host.pipeline().map_err(ApiError::internal)?;
-            report(host.store.as_ref(), &pipeline, chrono::Utc::now()).map_err(ApiError::internal)
+            report(host.store.as_ref(), &pipeline, chrono::Utc::now())
+                .and_then(|r| r.with_alert_channels(host.store.as_ref(), &channels))
+                .map_err(ApiError::internal)
         })
     };
     let report = state
@@ -94,6 +97,22 @@ pub async fn health(
 
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    let configured = state.config.alert_channel_names();
+    let alerts = state
+        .blocking(|host| {
+            let outbox = host.store.alert_outbox()?;
+            Some((
+                outbox.delivery_counts().ok()?,
+                outbox.channel_states().ok()?,
+            ))
+        })
+        .await;
+    if let Some((counts, states)) = alerts {
+        state
+            .host
+            .metrics
+            .observe_alerts(&configured, &counts, &states);
+    }
     let host = &state.host;
     let text = host.metrics.render(host.executor.leases().reaped_total());
     (
@@ -119,6 +138,7 @@ mod tests {
             tables: Vec::new(),
             problem_runs: Vec::new(),
             last_success: Vec::new(),
+            dead_alert_channels: Vec::new(),
         }
     }
 

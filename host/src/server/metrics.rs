@@ -6,9 +6,11 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
+use crate::alerts::record::{ChannelHealth, ChannelState};
 use crate::executor::RunObserver;
 use crate::runs::RunRecord;
 
@@ -20,6 +22,8 @@ pub struct Metrics {
     rows_written: IntCounterVec,
     stale_reaped: IntCounter,
     instantiation: HistogramVec,
+    alert_deliveries: IntCounterVec,
+    alert_channel_up: IntGaugeVec,
 }
 
 impl Metrics {
@@ -66,12 +70,30 @@ impl Metrics {
             &["processor"],
         )
         .expect("valid metric");
+        let alert_deliveries = IntCounterVec::new(
+            Opts::new(
+                "slate_alert_deliveries_total",
+                "Alert posts attempted, by channel and outcome (delivered, retry, permanent).",
+            ),
+            &["channel", "outcome"],
+        )
+        .expect("valid metric");
+        let alert_channel_up = IntGaugeVec::new(
+            Opts::new(
+                "slate_alert_channel_up",
+                "1 while an alert channel delivers, 0 while it is failing or dead.",
+            ),
+            &["channel"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(runs.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(run_duration.clone()),
             Box::new(rows_written.clone()),
             Box::new(stale_reaped.clone()),
             Box::new(instantiation.clone()),
+            Box::new(alert_deliveries.clone()),
+            Box::new(alert_channel_up.clone()),
         ] {
             registry.register(collector).expect("unique metric names");
         }
@@ -82,6 +104,33 @@ impl Metrics {
             rows_written,
             stale_reaped,
             instantiation,
+            alert_deliveries,
+            alert_channel_up,
+        }
+    }
+
+    /// Brings the alert metrics up to what the store recorded: attempts per
+    /// (channel, outcome), and whether each configured channel is up.
+    pub fn observe_alerts(
+        &self,
+        configured: &[String],
+        counts: &[(String, String, u64)],
+        states: &[ChannelState],
+    ) {
+        for (channel, outcome, total) in counts {
+            let counter = self.alert_deliveries.with_label_values(&[channel, outcome]);
+            if *total > counter.get() {
+                counter.inc_by(total - counter.get());
+            }
+        }
+        for channel in configured {
+            let up = states
+                .iter()
+                .find(|s| &s.channel == channel)
+                .is_none_or(|s| s.health == ChannelHealth::Up);
+            self.alert_channel_up
+                .with_label_values(&[channel])
+                .set(i64::from(up));
         }
     }
 

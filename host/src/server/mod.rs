@@ -13,6 +13,7 @@
 //! Handlers live in one module per resource; they check every request
 //! before starting anything and answer errors as JSON ([`errors`]).
 
+pub mod alerts;
 pub mod auth;
 pub mod backfill_jobs;
 pub mod backfills;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/runs/{id}", get(runs::get_run))
         .route("/backfills/{id}", get(backfills::get_backfill))
         .route("/health", get(health::health))
+        .route("/alerts", get(alerts::list_alerts))
         .route("/plugins", get(plugins::list_plugins))
         .route("/metrics", get(health::metrics));
     if state.config.protect_reads {

@@ -19,6 +19,7 @@ use super::backfill_jobs::BackfillJob;
 use super::health::HealthCache;
 use super::metrics::Metrics;
 use super::workers::WorkerPool;
+use crate::alerts::AlertsConfig;
 use crate::catalog;
 use crate::dates::DatesConfig;
 use crate::deploy::{self, DeployError};
@@ -55,6 +56,8 @@ pub struct ServerConfig {
     pub health_ttl: Duration,
     /// The analysis dates the server takes.
     pub dates: DatesConfig,
+    /// The alert channels, which `/health` and `/alerts` report on.
+    pub alerts: AlertsConfig,
 }
 
 impl ServerConfig {
@@ -74,7 +77,17 @@ impl ServerConfig {
             max_connections: 512,
             health_ttl: Duration::from_secs(2),
             dates: DatesConfig::default(),
+            alerts: AlertsConfig::default(),
         }
+    }
+
+    /// The names of the configured alert channels.
+    pub fn alert_channel_names(&self) -> Vec<String> {
+        self.alerts
+            .channels
+            .iter()
+            .map(|c| c.name.clone())
+            .collect()
     }
 }
 
@@ -233,6 +246,11 @@ impl ServedHost {
             hash = %deployed.plugin.hash,
             "now active"
         );
+        if let Err(error) =
+            deploy::record_activation_notice(self.store.as_ref(), &deployed.deployment)
+        {
+            tracing::warn!(%error, "the deployment is active, but its notice was not recorded");
+        }
         Ok(deployed.deployment)
     }
 }

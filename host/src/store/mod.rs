@@ -8,6 +8,7 @@
 //! one bundled SQLite file, the default that needs no setup; [`BigQueryStore`]
 //! keeps it in BigQuery, for production.
 
+pub mod alerts;
 pub mod bigquery;
 mod cells;
 mod embedded;
@@ -235,6 +236,13 @@ pub trait RunLedger: Send + Sync {
 
     /// One run record.
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
+
+    /// The alert outbox this ledger writes its run alerts into, in the
+    /// transactions of the state changes that raise them; `None` for a
+    /// backend that keeps none (alerts then cannot be configured).
+    fn alert_outbox(&self) -> Option<&dyn alerts::AlertOutbox> {
+        None
+    }
 }
 
 /// The contract of a warehouse with run history: its tables and its run

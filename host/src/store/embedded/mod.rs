@@ -12,8 +12,11 @@
 //!   who owns them ([`super::Tables`]);
 //! - `read_cache.rs`: partitions already read, kept packed in memory for
 //!   the next `read-column-batch` of the same table;
-//! - `runs.rs`: claims, leases, commits and run history ([`super::RunLedger`]).
+//! - `runs.rs`: claims, leases, commits and run history ([`super::RunLedger`]);
+//! - `alerts.rs`: the alert outbox those state changes write into
+//!   ([`super::alerts::AlertOutbox`]).
 
+mod alerts;
 mod read_cache;
 mod runs;
 mod tables;
@@ -186,6 +189,7 @@ impl EmbeddedStore {
     fn setup(connection: Connection, read_cache_bytes: usize) -> Result<Self, StoreError> {
         connection.busy_timeout(Duration::from_secs(10))?;
         connection.execute_batch(SETUP)?;
+        connection.execute_batch(alerts::SETUP)?;
         for (table, column, definition) in ADDED_COLUMNS {
             let present: bool = connection.query_row(
                 &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),

@@ -9,11 +9,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Row as SqlRow, TransactionBehavior, params};
 
+use super::alerts::{record_in, resolve_in};
 use super::tables::{create_in, owner_in, record_owner};
 use super::{EmbeddedStore, lease_length, timestamp};
+use crate::alerts::event::{self as alert, EventKind, RunFacts};
 use crate::ownership::{self, Claimant, HostOwned, TableOwner};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
+use crate::store::alerts::AlertOutbox;
 use crate::store::cells::{date_key, parse_date_key};
 use crate::store::{RunLedger, RunOutput, StoreError};
 
@@ -190,6 +193,39 @@ impl RunLedger for EmbeddedStore {
             ])?;
         }
         drop(quarantine);
+        let (processor, attempt, host): (String, i64, String) = transaction.query_row(
+            "SELECT processor, attempt, host_id FROM _slate_runs WHERE run_id = ?1",
+            [run_id],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )?;
+        let facts = RunFacts {
+            run_id,
+            processor: &processor,
+            data_date: output.date,
+            attempt,
+            host_id: &host,
+        };
+        let alerted_at = Utc::now();
+        let mut resolved: Vec<EventKind> = EventKind::ALL
+            .into_iter()
+            .filter(|event| event.resolved_by_success())
+            .collect();
+        if output.quarantined.is_empty() {
+            resolved.push(EventKind::RowsQuarantined);
+        } else {
+            let table = output.table.to_string();
+            let raised =
+                alert::for_quarantined_rows(facts, &table, output.quarantined.len(), written);
+            record_in(&transaction, &raised, alerted_at)?;
+        }
+        resolve_in(
+            &transaction,
+            &processor,
+            Some(output.date),
+            &resolved,
+            run_id,
+            alerted_at,
+        )?;
         transaction.commit()?;
         if created {
             self.cached_schemas().insert(output.table.clone(), schema);
@@ -240,32 +276,50 @@ impl RunLedger for EmbeddedStore {
     }
 
     fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {
-        let updated = self.lock().execute(
-            "UPDATE _slate_runs SET status = ?2, error_kind = ?3, error_message = ?4,
-                 reason = ?4,
-                 finished_at = ?5, heartbeat_at = ?5, rows_read = ?6,
-                 limit_value = ?7, observed_value = ?8, log_lines_dropped = ?9,
-                 peak_memory_bytes = ?10,
-                 duration_ms = CAST(ROUND((julianday(?5) - julianday(started_at)) * 86400000) AS INTEGER)
-             WHERE run_id = ?1 AND status = 'running'",
-            params![
-                run_id,
-                end.status.as_str(),
-                end.error_kind.map(|k| k.as_str()),
-                end.message,
-                timestamp(Utc::now()),
-                end.rows_read,
-                end.limit.map(|(limit, _)| limit as i64),
-                end.limit.map(|(_, observed)| observed as i64),
-                end.usage.log_lines_dropped as i64,
-                end.usage.peak_memory_bytes as i64,
-            ],
-        )?;
-        if updated == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotRunning(run_id.to_string()))
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = Utc::now();
+        let ended: Option<(String, String, i64, String)> = transaction
+            .query_row(
+                "UPDATE _slate_runs SET status = ?2, error_kind = ?3, error_message = ?4,
+                     reason = ?4,
+                     finished_at = ?5, heartbeat_at = ?5, rows_read = ?6,
+                     limit_value = ?7, observed_value = ?8, log_lines_dropped = ?9,
+                     peak_memory_bytes = ?10,
+                     duration_ms = CAST(ROUND((julianday(?5) - julianday(started_at)) * 86400000) AS INTEGER)
+                 WHERE run_id = ?1 AND status = 'running'
+                 RETURNING processor, data_date, attempt, host_id",
+                params![
+                    run_id,
+                    end.status.as_str(),
+                    end.error_kind.map(|k| k.as_str()),
+                    end.message,
+                    timestamp(now),
+                    end.rows_read,
+                    end.limit.map(|(limit, _)| limit as i64),
+                    end.limit.map(|(_, observed)| observed as i64),
+                    end.usage.log_lines_dropped as i64,
+                    end.usage.peak_memory_bytes as i64,
+                ],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()?;
+        let Some((processor, date, attempt, host)) = ended else {
+            return Err(StoreError::NotRunning(run_id.to_string()));
+        };
+        let facts = RunFacts {
+            run_id,
+            processor: &processor,
+            data_date: parse_date_key(&date)
+                .ok_or_else(|| StoreError::backend(format!("unreadable run date `{date}`")))?,
+            attempt,
+            host_id: &host,
+        };
+        if let Some(raised) = alert::for_run_end(facts, end) {
+            record_in(&transaction, &raised, now)?;
         }
+        transaction.commit()?;
+        Ok(())
     }
 
     fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
@@ -320,9 +374,10 @@ impl RunLedger for EmbeddedStore {
     }
 
     fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
-        let connection = self.lock();
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // One statement: two hosts reaping at once each fail a run at most once.
-        let mut reap = connection.prepare_cached(
+        let mut reap = transaction.prepare_cached(
             "UPDATE _slate_runs SET status = 'failed', error_kind = 'stale',
                  error_message = 'host ' || host_id || ' stopped renewing at ' || heartbeat_at
                      || '; reaped at ' || ?1,
@@ -330,13 +385,35 @@ impl RunLedger for EmbeddedStore {
                  finished_at = ?1,
                  duration_ms = CAST(ROUND((julianday(?1) - julianday(started_at)) * 86400000) AS INTEGER)
              WHERE status = 'running' AND lease_expires_at < ?1
-             RETURNING run_id",
+             RETURNING run_id, processor, data_date, attempt, host_id, reason",
         )?;
-        let reaped: Vec<String> = reap
-            .query_map([timestamp(now)], |row| row.get(0))?
+        let reaped: Vec<(String, String, String, i64, String, String)> = reap
+            .query_map([timestamp(now)], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                ))
+            })?
             .collect::<Result<_, _>>()?;
         drop(reap);
+        for (run_id, processor, date, attempt, host, reason) in &reaped {
+            let facts = RunFacts {
+                run_id,
+                processor,
+                data_date: parse_date_key(date)
+                    .ok_or_else(|| StoreError::backend(format!("unreadable run date `{date}`")))?,
+                attempt: *attempt,
+                host_id: host,
+            };
+            record_in(&transaction, &alert::for_reaped_run(facts, reason), now)?;
+        }
+        transaction.commit()?;
         drop(connection);
+        let reaped: Vec<String> = reaped.into_iter().map(|(run_id, ..)| run_id).collect();
         let mut records = Vec::with_capacity(reaped.len());
         for run_id in reaped {
             records.extend(self.run(&run_id)?);
@@ -350,6 +427,10 @@ impl RunLedger for EmbeddedStore {
             params![run_id, reason],
         )?;
         Ok(())
+    }
+
+    fn alert_outbox(&self) -> Option<&dyn AlertOutbox> {
+        Some(self)
     }
 
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {

@@ -1,0 +1,396 @@
+//! The `[alerts]` section of `slate.toml`: named channels, what each one
+//! is sent, and how hard delivery tries.
+//!
+//! ```toml
+//! [alerts]
+//! check_interval_secs = 300    # how often `slate serve` probes each channel
+//! no_rows_deadline_hours = 36  # a scheduled date with no rows this long after it alerts
+//!
+//! [[alerts.channel]]
+//! name = "ops"
+//! kind = "slack"                 # or "webhook"
+//! url_env = "SLACK_WEBHOOK_URL"  # or url = "https://..."; never logged
+//! events = ["run_failed", "stale_run_reaped"]  # default: every event
+//! min_severity = "warning"       # info, warning or error; default info
+//! ```
+//!
+//! A URL is a secret: it is held as a [`Secret`], which never prints.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::event::{EventKind, Severity};
+
+/// A value that must never appear in logs, output or error messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that uses it: the request.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// Which service a channel posts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    /// A Slack incoming webhook: Slack's `text` plus blocks.
+    Slack,
+    /// Any HTTPS receiver: the versioned JSON payload.
+    Webhook,
+}
+
+/// One channel, resolved: its URL read from the environment if so configured.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    /// Its name, unique in the section.
+    pub name: String,
+    /// Where it posts.
+    pub kind: ChannelKind,
+    /// The URL posted to.
+    pub url: Secret,
+    /// Extra request headers (webhook only); values are secrets too.
+    pub headers: Vec<(String, Secret)>,
+    /// The events it is sent; every event when empty.
+    pub events: Vec<EventKind>,
+    /// The least severity it is sent.
+    pub min_severity: Severity,
+    /// At most this many posts a minute; a backlog beyond goes as one digest.
+    pub max_per_minute: u32,
+    /// Failed attempts in a row after which it is dead.
+    pub dead_after_failures: u32,
+}
+
+impl Channel {
+    /// Whether an event of this kind and severity goes to this channel.
+    pub fn routes(&self, event: EventKind, severity: Severity) -> bool {
+        severity >= self.min_severity && (self.events.is_empty() || self.events.contains(&event))
+    }
+
+    /// The least time between two posts.
+    pub fn min_interval(&self) -> Duration {
+        Duration::from_secs_f64(60.0 / f64::from(self.max_per_minute.max(1)))
+    }
+}
+
+/// The whole `[alerts]` section.
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    /// The channels, in file order.
+    pub channels: Vec<Channel>,
+    /// How often `slate serve` probes every channel.
+    pub check_interval: Duration,
+    /// How long after a scheduled date its tables may have no rows.
+    pub no_rows_deadline: chrono::Duration,
+    /// How long one post may take.
+    pub timeout: Duration,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            channels: Vec::new(),
+            check_interval: Duration::from_secs(300),
+            no_rows_deadline: chrono::Duration::hours(36),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the `[alerts]` section is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertsSectionError {
+    /// Not TOML, or a key or value of the wrong shape; names the line.
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    /// Two channels share a name.
+    #[error("[[alerts.channel]] `{0}` is defined twice")]
+    DuplicateChannel(String),
+    /// A channel gives neither `url` nor `url_env`, or both.
+    #[error("[[alerts.channel]] `{0}`: give exactly one of `url` and `url_env`")]
+    UrlSource(String),
+    /// The environment variable a channel reads is not set.
+    #[error("[[alerts.channel]] `{channel}`: environment variable {variable} is not set")]
+    MissingEnv {
+        /// The channel.
+        channel: String,
+        /// The variable.
+        variable: String,
+    },
+    /// A URL that is not `http(s)://...` (its value is not repeated: it is secret).
+    #[error("[[alerts.channel]] `{0}`: the URL must start with https:// or http://")]
+    BadUrl(String),
+    /// A number that must be positive is not.
+    #[error("[alerts] {key} must be positive")]
+    NotPositive {
+        /// The key.
+        key: String,
+    },
+}
+
+/// `slate.toml` could not give the `[alerts]` section.
+pub type AlertsConfigError = crate::config_file::ConfigFileError<AlertsSectionError>;
+
+#[derive(Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    alerts: Option<AlertsSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsSection {
+    check_interval_secs: Option<f64>,
+    no_rows_deadline_hours: Option<f64>,
+    timeout_secs: Option<f64>,
+    #[serde(default)]
+    channel: Vec<ChannelSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelSection {
+    name: String,
+    kind: ChannelKind,
+    url: Option<String>,
+    url_env: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    headers_env: BTreeMap<String, String>,
+    #[serde(default)]
+    events: Vec<String>,
+    min_severity: Option<String>,
+    max_per_minute: Option<u32>,
+    dead_after_failures: Option<u32>,
+}
+
+impl AlertsConfig {
+    /// Reads `[alerts]` from a `slate.toml`; a missing file or section has
+    /// no channels.
+    pub fn load(path: &Path) -> Result<Self, AlertsConfigError> {
+        crate::config_file::load(path, AlertsConfig::default, |text| {
+            Self::parse(text, |name| std::env::var(name).ok())
+        })
+    }
+
+    /// Parses the text of a `slate.toml`, reading environment variables
+    /// through `env`.
+    pub fn parse(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, AlertsSectionError> {
+        let file: ConfigFile = toml::from_str(text)?;
+        let Some(section) = file.alerts else {
+            return Ok(AlertsConfig::default());
+        };
+        let defaults = AlertsConfig::default();
+        let positive = |key: &str, value: Option<f64>| match value {
+            Some(v) if !(v.is_finite() && v > 0.0) => Err(AlertsSectionError::NotPositive {
+                key: key.to_string(),
+            }),
+            other => Ok(other),
+        };
+        let check_interval = positive("check_interval_secs", section.check_interval_secs)?
+            .map_or(defaults.check_interval, Duration::from_secs_f64);
+        let timeout = positive("timeout_secs", section.timeout_secs)?
+            .map_or(defaults.timeout, Duration::from_secs_f64);
+        let no_rows_deadline = positive("no_rows_deadline_hours", section.no_rows_deadline_hours)?
+            .map_or(defaults.no_rows_deadline, |hours| {
+                chrono::Duration::milliseconds((hours * 3_600_000.0) as i64)
+            });
+        let mut channels: Vec<Channel> = Vec::new();
+        for channel in section.channel {
+            if channels.iter().any(|c| c.name == channel.name) {
+                return Err(AlertsSectionError::DuplicateChannel(channel.name));
+            }
+            channels.push(resolve_channel(channel, &env)?);
+        }
+        Ok(AlertsConfig {
+            channels,
+            check_interval,
+            no_rows_deadline,
+            timeout,
+        })
+    }
+
+    /// The channel named `name`.
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+}
+
+fn resolve_channel(
+    section: ChannelSection,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Channel, AlertsSectionError> {
+    let name = section.name;
+    let read_env = |variable: &str| {
+        env(variable).ok_or_else(|| AlertsSectionError::MissingEnv {
+            channel: name.clone(),
+            variable: variable.to_string(),
+        })
+    };
+    let url = match (section.url, section.url_env) {
+        (Some(url), None) => url,
+        (None, Some(variable)) => read_env(&variable)?,
+        _ => return Err(AlertsSectionError::UrlSource(name)),
+    };
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(AlertsSectionError::BadUrl(name));
+    }
+    let mut headers: Vec<(String, Secret)> = section
+        .headers
+        .into_iter()
+        .map(|(key, value)| (key, Secret::new(value)))
+        .collect();
+    for (key, variable) in section.headers_env {
+        headers.push((key, Secret::new(read_env(&variable)?)));
+    }
+    let events = section
+        .events
+        .iter()
+        .map(|event| event.parse::<EventKind>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| toml_error(&name, "events", &e))?;
+    let min_severity = section
+        .min_severity
+        .map(|s| s.parse::<Severity>())
+        .transpose()
+        .map_err(|e| toml_error(&name, "min_severity", &e))?
+        .unwrap_or(Severity::Info);
+    let max_per_minute = section.max_per_minute.unwrap_or(6);
+    let dead_after_failures = section.dead_after_failures.unwrap_or(5);
+    for (key, value) in [
+        ("max_per_minute", max_per_minute),
+        ("dead_after_failures", dead_after_failures),
+    ] {
+        if value == 0 {
+            return Err(AlertsSectionError::NotPositive {
+                key: format!("channel `{name}` {key}"),
+            });
+        }
+    }
+    Ok(Channel {
+        name,
+        kind: section.kind,
+        url: Secret::new(url),
+        headers,
+        events,
+        min_severity,
+        max_per_minute,
+        dead_after_failures,
+    })
+}
+
+fn toml_error(channel: &str, key: &str, error: &dyn fmt::Display) -> AlertsSectionError {
+    AlertsSectionError::Toml(serde::de::Error::custom(format!(
+        "[[alerts.channel]] `{channel}` {key}: {error}"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "HOOK").then(|| "https://hooks.example/T0/B0/secret-token".to_string())
+    }
+
+    #[test]
+    fn a_channel_reads_its_url_from_the_environment_and_routes_by_event_and_severity() {
+        let config = AlertsConfig::parse(
+            r#"
+            [alerts]
+            check_interval_secs = 60
+            [[alerts.channel]]
+            name = "ops"
+            kind = "slack"
+            url_env = "HOOK"
+            events = ["run_failed", "run_blocked"]
+            min_severity = "error"
+            "#,
+            env,
+        )
+        .unwrap();
+        let ops = config.channel("ops").unwrap();
+        assert_eq!(ops.url.expose(), "https://hooks.example/T0/B0/secret-token");
+        assert!(ops.routes(EventKind::RunFailed, Severity::Error));
+        assert!(!ops.routes(EventKind::RunBlocked, Severity::Warning));
+        assert!(!ops.routes(EventKind::Deployed, Severity::Error));
+        assert_eq!(config.check_interval, Duration::from_secs(60));
+        assert_eq!(ops.min_interval(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_secret_never_prints_not_even_in_debug() {
+        let config = AlertsConfig::parse(
+            "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"HOOK\"\n\
+             headers = { Authorization = \"Bearer hunter2\" }\n",
+            env,
+        )
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("secret-token"), "{printed}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+    }
+
+    #[test]
+    fn a_bad_channel_is_an_error_naming_it_and_what_is_wrong() {
+        let cases = [
+            (
+                "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\n",
+                "`a`: give exactly one of `url` and `url_env`",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl_env = \"NOPE\"\n",
+                "`a`: environment variable NOPE is not set",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"ftp://x\"\n",
+                "`a`: the URL must start with https:// or http://",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://x\"\n\
+                 events = [\"exploded\"]\n",
+                "`a` events: `exploded` is not one of: run_failed",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"a\"\nkind = \"pager\"\nurl = \"https://x\"\n",
+                "unknown variant `pager`",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://x\"\n\
+                 [[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://y\"\n",
+                "`a` is defined twice",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = AlertsConfig::parse(text, env).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+        }
+    }
+
+    #[test]
+    fn no_section_means_no_channels() {
+        let config = AlertsConfig::parse("[limits]\nmemory_mib = 64\n", env).unwrap();
+        assert!(config.channels.is_empty());
+    }
+}

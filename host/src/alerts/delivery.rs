@@ -1,0 +1,682 @@
+//! Delivering the outbox: each channel takes the messages after its cursor
+//! that route to it, posts them (one message, or a digest of a backlog),
+//! records the attempt, and moves its cursor only when the post succeeded.
+//!
+//! The decisions are pure functions ([`classify`], [`backoff`],
+//! [`after_attempt`], [`canary_verdict`]); [`Deliverer`] does the I/O. A
+//! channel is claimed in the store before it is posted to, so a server and
+//! a command never send the same message twice.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+use super::config::{AlertsConfig, Channel, ChannelKind};
+use super::payload;
+use super::record::{AttemptOutcome, ChannelHealth, ChannelState, DeliveryAttempt};
+use crate::liveness::is_dead_incarnation;
+use crate::store::alerts::{AlertOutbox, ChannelClaim};
+use crate::store::{Store, StoreError};
+
+/// How many messages one post carries at most; a larger backlog goes in
+/// several digests.
+pub const MAX_MESSAGES_PER_POST: usize = 1000;
+
+/// The longest wait between retries.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// How much of a response body an attempt records.
+pub const EXCERPT_CHARS: usize = 200;
+
+/// How much longer than a post's timeout a deliverer's claim holds.
+const CLAIM_MARGIN: Duration = Duration::from_secs(30);
+
+/// What an HTTP status means for delivery: 2xx delivered; 429 retried; any
+/// other 4xx refused for good; 5xx, or no response at all, retried.
+pub fn classify(status: Option<u16>) -> AttemptOutcome {
+    match status {
+        Some(200..=299) => AttemptOutcome::Delivered,
+        Some(429) => AttemptOutcome::Retry,
+        Some(400..=499) => AttemptOutcome::Permanent,
+        _ => AttemptOutcome::Retry,
+    }
+}
+
+/// The wait before retry number `failures` (1 after the first failure):
+/// exponential from 1 s, capped at [`MAX_BACKOFF`], with `jitter` in
+/// `[0, 1)` taking up to half of it away so that hosts do not retry in step.
+pub fn backoff(failures: i64, jitter: f64) -> Duration {
+    let exponent = failures.clamp(1, 20) - 1;
+    let full = Duration::from_secs(1u64 << exponent).min(MAX_BACKOFF);
+    full.mul_f64(1.0 - 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+/// What one attempt came to, as the state update needs it.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    /// Its outcome.
+    pub outcome: AttemptOutcome,
+    /// The HTTP status, if any.
+    pub status: Option<u16>,
+    /// The start of the body, or the transport error.
+    pub excerpt: String,
+    /// A 429's `Retry-After`, in seconds.
+    pub retry_after: Option<Duration>,
+    /// The last message the post carried (or skipped as not routed).
+    pub through: i64,
+}
+
+/// Why a channel failed, in a few words: "404 no_service", "timed out".
+pub fn failure_reason(status: Option<u16>, excerpt: &str) -> String {
+    let excerpt = excerpt.lines().next().unwrap_or("").trim();
+    match status {
+        Some(code) if excerpt.is_empty() => code.to_string(),
+        Some(code) => format!("{code} {excerpt}"),
+        None => excerpt.to_string(),
+    }
+}
+
+/// The channel's state after an attempt.
+pub fn after_attempt(
+    state: &ChannelState,
+    channel: &Channel,
+    result: &AttemptResult,
+    check_interval: Duration,
+    jitter: f64,
+    now: DateTime<Utc>,
+) -> ChannelState {
+    let mut next = state.clone();
+    match result.outcome {
+        AttemptOutcome::Delivered => {
+            next.delivered_through = result.through;
+            next.health = ChannelHealth::Up;
+            next.reason = None;
+            next.since = None;
+            next.consecutive_failures = 0;
+            next.next_attempt_at = None;
+            next.last_sent_at = Some(now);
+        }
+        AttemptOutcome::Retry | AttemptOutcome::Permanent => {
+            next.consecutive_failures += 1;
+            next.reason = Some(failure_reason(result.status, &result.excerpt));
+            next.since = state.since.or(Some(now));
+            let dead = result.outcome == AttemptOutcome::Permanent
+                || next.consecutive_failures >= i64::from(channel.dead_after_failures);
+            next.health = if dead {
+                ChannelHealth::Dead
+            } else {
+                ChannelHealth::Failing
+            };
+            let wait = if result.outcome == AttemptOutcome::Permanent {
+                check_interval
+            } else {
+                result
+                    .retry_after
+                    .unwrap_or_else(|| backoff(next.consecutive_failures, jitter))
+            };
+            next.next_attempt_at = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
+        }
+    }
+    next
+}
+
+/// What a canary's answer says about a channel: up, or dead with why.
+/// A Slack hook that exists refuses the empty probe with 400
+/// `invalid_payload` (or `no_text`); a deleted one answers 404
+/// `no_service`, an archived channel 410 `channel_is_archived`. A webhook
+/// is up when it answers 2xx.
+pub fn canary_verdict(kind: ChannelKind, status: Option<u16>, body: &str) -> AttemptOutcome {
+    match kind {
+        ChannelKind::Slack => match status {
+            Some(400) if body.contains("invalid_payload") || body.contains("no_text") => {
+                AttemptOutcome::Delivered
+            }
+            Some(200..=299) => AttemptOutcome::Delivered,
+            other => classify(other),
+        },
+        ChannelKind::Webhook => classify(status),
+    }
+}
+
+/// A post's answer.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The HTTP status, if a response came.
+    pub status: Option<u16>,
+    /// The start of the body, or the error (never with the URL).
+    pub excerpt: String,
+    /// A `Retry-After` in seconds.
+    pub retry_after: Option<Duration>,
+    /// How long it took.
+    pub latency: Duration,
+}
+
+/// What one pass of delivery did for one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelOutcome {
+    /// Nothing was routed to it.
+    Idle,
+    /// Another deliverer holds it.
+    Busy,
+    /// Not yet: backoff, a rate limit or a dead channel's wait.
+    Waiting {
+        /// Messages routed to it and not yet delivered.
+        queued: usize,
+        /// Until when.
+        until: DateTime<Utc>,
+    },
+    /// Posted.
+    Delivered {
+        /// Messages it carried.
+        messages: usize,
+    },
+    /// The post failed.
+    Failed {
+        /// Messages that stay queued.
+        queued: usize,
+        /// Why.
+        reason: String,
+        /// Whether the channel is now dead.
+        dead: bool,
+    },
+}
+
+/// Posts alerts to channels and records every attempt.
+pub struct Deliverer {
+    store: Arc<dyn Store>,
+    config: AlertsConfig,
+    client: reqwest::Client,
+    holder: String,
+}
+
+/// Why the deliverer cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// Channels are configured but the store keeps no outbox.
+    #[error(
+        "alert channels are configured, but this warehouse keeps no alert outbox; use the embedded store for run state"
+    )]
+    NoOutbox,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    /// No channel of that name.
+    #[error("no alert channel named `{0}` in [alerts]")]
+    NoSuchChannel(String),
+}
+
+impl Deliverer {
+    /// A deliverer for `config`'s channels over `store`'s outbox; `holder`
+    /// names this process in channel claims.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: AlertsConfig,
+        holder: &str,
+    ) -> Result<Self, DeliveryError> {
+        if !config.channels.is_empty() && store.alert_outbox().is_none() {
+            return Err(DeliveryError::NoOutbox);
+        }
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| DeliveryError::Client(e.without_url().to_string()))?;
+        Ok(Deliverer {
+            store,
+            config,
+            client,
+            holder: holder.to_string(),
+        })
+    }
+
+    /// The configuration it delivers by.
+    pub fn config(&self) -> &AlertsConfig {
+        &self.config
+    }
+
+    fn outbox(&self) -> Result<&dyn AlertOutbox, DeliveryError> {
+        self.store.alert_outbox().ok_or(DeliveryError::NoOutbox)
+    }
+
+    /// Claims `channel` for one attempt; a claim left by a previous
+    /// incarnation of this host (killed mid-post) is taken over at once.
+    fn claim(&self, channel: &str) -> Result<Option<ChannelState>, DeliveryError> {
+        let outbox = self.outbox()?;
+        let now = Utc::now();
+        let until = now + chrono::Duration::from_std(self.claim_length()).unwrap_or_default();
+        match outbox.claim_channel(channel, &self.holder, until, now, None)? {
+            ChannelClaim::Claimed(state) => Ok(Some(state)),
+            ChannelClaim::HeldBy(holder) if is_dead_incarnation(&holder, &self.holder) => {
+                match outbox.claim_channel(channel, &self.holder, until, now, Some(&holder))? {
+                    ChannelClaim::Claimed(state) => Ok(Some(state)),
+                    ChannelClaim::HeldBy(_) => Ok(None),
+                }
+            }
+            ChannelClaim::HeldBy(_) => Ok(None),
+        }
+    }
+
+    /// How long a claim holds: longer than one post may take.
+    fn claim_length(&self) -> Duration {
+        self.config.timeout + CLAIM_MARGIN
+    }
+
+    /// One pass: every channel posts what is due to it.
+    pub async fn deliver_due(&self) -> Result<Vec<(String, ChannelOutcome)>, DeliveryError> {
+        let mut outcomes = Vec::with_capacity(self.config.channels.len());
+        for channel in &self.config.channels {
+            let outcome = self.deliver_channel(channel).await?;
+            outcomes.push((channel.name.clone(), outcome));
+        }
+        Ok(outcomes)
+    }
+
+    async fn deliver_channel(&self, channel: &Channel) -> Result<ChannelOutcome, DeliveryError> {
+        let outbox = self.outbox()?;
+        let now = Utc::now();
+        let Some(state) = self.claim(&channel.name)? else {
+            return Ok(ChannelOutcome::Busy);
+        };
+        let messages = outbox.messages_after(state.delivered_through, MAX_MESSAGES_PER_POST)?;
+        let Some(last) = messages.last().map(|m| m.message_id) else {
+            outbox.finish_delivery(&self.holder, None, Some(&state))?;
+            return Ok(ChannelOutcome::Idle);
+        };
+        let routed: Vec<_> = messages
+            .into_iter()
+            .filter(|m| channel.routes(m.alert.event, m.alert.severity))
+            .collect();
+        if routed.is_empty() {
+            let skipped = ChannelState {
+                delivered_through: last,
+                ..state
+            };
+            outbox.finish_delivery(&self.holder, None, Some(&skipped))?;
+            return Ok(ChannelOutcome::Idle);
+        }
+        let rate_limited = state.last_sent_at.map(|sent| {
+            sent + chrono::Duration::from_std(channel.min_interval()).unwrap_or_default()
+        });
+        let due = [state.next_attempt_at, rate_limited]
+            .into_iter()
+            .flatten()
+            .max()
+            .filter(|at| *at > now);
+        if let Some(until) = due {
+            outbox.finish_delivery(&self.holder, None, Some(&state))?;
+            return Ok(ChannelOutcome::Waiting {
+                queued: routed.len(),
+                until,
+            });
+        }
+        let body = payload::render(channel.kind, &routed);
+        let response = self.post(channel, Some(&body)).await;
+        let outcome = classify(response.status);
+        let attempt = DeliveryAttempt {
+            channel: channel.name.clone(),
+            purpose: if routed.len() == 1 {
+                "message"
+            } else {
+                "digest"
+            }
+            .to_string(),
+            message_ids: routed.iter().map(|m| m.message_id).collect(),
+            attempted_at: now,
+            outcome,
+            status_code: response.status,
+            response_excerpt: response.excerpt.clone(),
+            latency_ms: response.latency.as_millis() as i64,
+        };
+        let result = AttemptResult {
+            outcome,
+            status: response.status,
+            excerpt: response.excerpt,
+            retry_after: response.retry_after,
+            through: last,
+        };
+        let next = after_attempt(
+            &state,
+            channel,
+            &result,
+            self.config.check_interval,
+            jitter(),
+            Utc::now(),
+        );
+        outbox.finish_delivery(&self.holder, Some(&attempt), Some(&next))?;
+        Ok(match outcome {
+            AttemptOutcome::Delivered => {
+                tracing::info!(channel = %channel.name, messages = routed.len(), "alerts delivered");
+                ChannelOutcome::Delivered {
+                    messages: routed.len(),
+                }
+            }
+            AttemptOutcome::Retry | AttemptOutcome::Permanent => {
+                let reason = next.reason.clone().unwrap_or_default();
+                tracing::warn!(channel = %channel.name, %reason, "alert delivery failed");
+                ChannelOutcome::Failed {
+                    queued: routed.len(),
+                    reason,
+                    dead: next.health == ChannelHealth::Dead,
+                }
+            }
+        })
+    }
+
+    /// Probes every channel without posting a visible message where the
+    /// service allows it, and records what it found: a channel that answers
+    /// comes back up (and its queued alerts go out on the next pass); one
+    /// that is gone is marked dead.
+    pub async fn check_channels(&self) -> Result<Vec<(String, DeliveryAttempt)>, DeliveryError> {
+        let outbox = self.outbox()?;
+        let mut results = Vec::new();
+        for channel in &self.config.channels {
+            let now = Utc::now();
+            let Some(state) = self.claim(&channel.name)? else {
+                continue;
+            };
+            let probe = payload::canary(channel.kind);
+            let response = self.post(channel, probe.as_ref()).await;
+            let outcome = canary_verdict(channel.kind, response.status, &response.excerpt);
+            let attempt = DeliveryAttempt {
+                channel: channel.name.clone(),
+                purpose: "canary".to_string(),
+                message_ids: Vec::new(),
+                attempted_at: now,
+                outcome,
+                status_code: response.status,
+                response_excerpt: response.excerpt.clone(),
+                latency_ms: response.latency.as_millis() as i64,
+            };
+            let next = match outcome {
+                // Up again: deliver what is queued on the next pass.
+                AttemptOutcome::Delivered => ChannelState {
+                    health: ChannelHealth::Up,
+                    reason: None,
+                    since: None,
+                    consecutive_failures: 0,
+                    next_attempt_at: None,
+                    ..state
+                },
+                AttemptOutcome::Retry | AttemptOutcome::Permanent => {
+                    let result = AttemptResult {
+                        outcome,
+                        status: response.status,
+                        excerpt: response.excerpt,
+                        retry_after: response.retry_after,
+                        through: state.delivered_through,
+                    };
+                    after_attempt(
+                        &state,
+                        channel,
+                        &result,
+                        self.config.check_interval,
+                        jitter(),
+                        Utc::now(),
+                    )
+                }
+            };
+            outbox.finish_delivery(&self.holder, Some(&attempt), Some(&next))?;
+            results.push((channel.name.clone(), attempt));
+        }
+        Ok(results)
+    }
+
+    /// Sends a visible test message to one channel and returns the
+    /// recorded attempt. It moves no cursor and changes no health.
+    pub async fn send_test(&self, name: &str) -> Result<DeliveryAttempt, DeliveryError> {
+        let channel = self
+            .config
+            .channel(name)
+            .ok_or_else(|| DeliveryError::NoSuchChannel(name.to_string()))?;
+        let outbox = self.outbox()?;
+        let now = Utc::now();
+        let body = payload::test_message(channel.kind, &channel.name);
+        let response = self.post(channel, Some(&body)).await;
+        let attempt = DeliveryAttempt {
+            channel: channel.name.clone(),
+            purpose: "test".to_string(),
+            message_ids: Vec::new(),
+            attempted_at: now,
+            outcome: classify(response.status),
+            status_code: response.status,
+            response_excerpt: response.excerpt,
+            latency_ms: response.latency.as_millis() as i64,
+        };
+        // The state is written back unchanged, releasing the claim; when
+        // another deliverer holds the channel, only the attempt is recorded.
+        let state = self.claim(&channel.name)?;
+        outbox.finish_delivery(&self.holder, Some(&attempt), state.as_ref())?;
+        Ok(attempt)
+    }
+
+    /// Posts `body` (or an empty body) to `channel`. Errors never carry the
+    /// URL: it is a secret.
+    async fn post(&self, channel: &Channel, body: Option<&Value>) -> Response {
+        let started = Instant::now();
+        let mut request = self
+            .client
+            .post(channel.url.expose())
+            .header("content-type", "application/json");
+        for (name, value) in &channel.headers {
+            request = request.header(name.as_str(), value.expose());
+        }
+        request = match body {
+            Some(body) => request.body(body.to_string()),
+            None => request.body(""),
+        };
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                let text = response
+                    .text()
+                    .await
+                    .unwrap_or_else(|e| format!("unreadable body: {}", e.without_url()));
+                Response {
+                    status: Some(status),
+                    excerpt: text.chars().take(EXCERPT_CHARS).collect(),
+                    retry_after,
+                    latency: started.elapsed(),
+                }
+            }
+            Err(error) => {
+                let kind = if error.is_timeout() {
+                    "timed out"
+                } else if error.is_connect() {
+                    "connection failed"
+                } else {
+                    "request failed"
+                };
+                let error = error.without_url();
+                let detail = std::error::Error::source(&error)
+                    .map(|source| format!(": {source}"))
+                    .unwrap_or_default();
+                Response {
+                    status: None,
+                    excerpt: redact(&format!("{kind}{detail}"), channel),
+                    retry_after: None,
+                    latency: started.elapsed(),
+                }
+            }
+        }
+    }
+}
+
+/// `text` with the channel's URL and header values blanked out, in case a
+/// lower layer quoted them.
+fn redact(text: &str, channel: &Channel) -> String {
+    let mut text = text.replace(channel.url.expose(), "<secret>");
+    for (_, value) in &channel.headers {
+        if !value.expose().is_empty() {
+            text = text.replace(value.expose(), "<secret>");
+        }
+    }
+    text
+}
+
+/// A fraction in `[0, 1)` for backoff jitter.
+fn jitter() -> f64 {
+    let seed = Utc::now().timestamp_subsec_nanos() as u64 ^ u64::from(std::process::id());
+    rand::rngs::StdRng::seed_from_u64(seed).random::<f64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::config::Secret;
+    use crate::alerts::event::Severity;
+
+    fn channel() -> Channel {
+        Channel {
+            name: "ops".into(),
+            kind: ChannelKind::Webhook,
+            url: Secret::new("http://127.0.0.1:1/hook"),
+            headers: Vec::new(),
+            events: Vec::new(),
+            min_severity: Severity::Info,
+            max_per_minute: 6,
+            dead_after_failures: 3,
+        }
+    }
+
+    fn result(outcome: AttemptOutcome, status: Option<u16>, excerpt: &str) -> AttemptResult {
+        AttemptResult {
+            outcome,
+            status,
+            excerpt: excerpt.into(),
+            retry_after: None,
+            through: 9,
+        }
+    }
+
+    #[test]
+    fn statuses_are_delivered_retried_or_refused_for_good() {
+        assert_eq!(classify(Some(200)), AttemptOutcome::Delivered);
+        assert_eq!(classify(Some(204)), AttemptOutcome::Delivered);
+        assert_eq!(classify(Some(429)), AttemptOutcome::Retry);
+        assert_eq!(classify(Some(404)), AttemptOutcome::Permanent);
+        assert_eq!(classify(Some(410)), AttemptOutcome::Permanent);
+        assert_eq!(classify(Some(500)), AttemptOutcome::Retry);
+        assert_eq!(classify(None), AttemptOutcome::Retry);
+    }
+
+    #[test]
+    fn backoff_doubles_from_a_second_up_to_five_minutes_and_jitter_only_shortens_it() {
+        assert_eq!(backoff(1, 0.0), Duration::from_secs(1));
+        assert_eq!(backoff(2, 0.0), Duration::from_secs(2));
+        assert_eq!(backoff(5, 0.0), Duration::from_secs(16));
+        assert_eq!(backoff(30, 0.0), MAX_BACKOFF);
+        assert!(backoff(5, 0.999) >= Duration::from_secs(8));
+        assert!(backoff(5, 0.5) < backoff(5, 0.0));
+    }
+
+    #[test]
+    fn a_delivery_moves_the_cursor_and_a_failure_keeps_it() {
+        let now = Utc::now();
+        let state = ChannelState::new("ops");
+        let delivered = after_attempt(
+            &state,
+            &channel(),
+            &result(AttemptOutcome::Delivered, Some(200), "ok"),
+            Duration::from_secs(300),
+            0.0,
+            now,
+        );
+        assert_eq!(delivered.delivered_through, 9);
+        assert_eq!(delivered.last_sent_at, Some(now));
+        let failed = after_attempt(
+            &state,
+            &channel(),
+            &result(AttemptOutcome::Retry, Some(503), "busy"),
+            Duration::from_secs(300),
+            0.0,
+            now,
+        );
+        assert_eq!(failed.delivered_through, 0);
+        assert_eq!(failed.health, ChannelHealth::Failing);
+        assert_eq!(failed.reason.as_deref(), Some("503 busy"));
+        assert_eq!(
+            failed.next_attempt_at,
+            Some(now + chrono::Duration::seconds(1))
+        );
+    }
+
+    #[test]
+    fn a_permanent_refusal_or_too_many_failures_kill_the_channel() {
+        let now = Utc::now();
+        let gone = after_attempt(
+            &ChannelState::new("ops"),
+            &channel(),
+            &result(AttemptOutcome::Permanent, Some(404), "no_service"),
+            Duration::from_secs(300),
+            0.0,
+            now,
+        );
+        assert_eq!(gone.health, ChannelHealth::Dead);
+        assert_eq!(gone.reason.as_deref(), Some("404 no_service"));
+        assert_eq!(gone.since, Some(now));
+        assert_eq!(
+            gone.next_attempt_at,
+            Some(now + chrono::Duration::seconds(300))
+        );
+        let mut state = ChannelState::new("ops");
+        for _ in 0..3 {
+            state = after_attempt(
+                &state,
+                &channel(),
+                &result(AttemptOutcome::Retry, None, "timed out"),
+                Duration::from_secs(300),
+                0.0,
+                now,
+            );
+        }
+        assert_eq!(state.health, ChannelHealth::Dead);
+        assert_eq!(state.consecutive_failures, 3);
+    }
+
+    #[test]
+    fn a_429_waits_as_long_as_retry_after_says() {
+        let now = Utc::now();
+        let mut throttled = result(AttemptOutcome::Retry, Some(429), "slow down");
+        throttled.retry_after = Some(Duration::from_secs(7));
+        let state = after_attempt(
+            &ChannelState::new("ops"),
+            &channel(),
+            &throttled,
+            Duration::from_secs(300),
+            0.0,
+            now,
+        );
+        assert_eq!(
+            state.next_attempt_at,
+            Some(now + chrono::Duration::seconds(7))
+        );
+    }
+
+    #[test]
+    fn the_slack_canary_reads_invalid_payload_as_alive_and_404_as_gone() {
+        let verdict = |status, body| canary_verdict(ChannelKind::Slack, Some(status), body);
+        assert_eq!(verdict(400, "invalid_payload"), AttemptOutcome::Delivered);
+        assert_eq!(verdict(404, "no_service"), AttemptOutcome::Permanent);
+        assert_eq!(
+            verdict(410, "channel_is_archived"),
+            AttemptOutcome::Permanent
+        );
+        assert_eq!(verdict(400, "something_else"), AttemptOutcome::Permanent);
+        assert_eq!(verdict(503, ""), AttemptOutcome::Retry);
+        assert_eq!(
+            canary_verdict(ChannelKind::Webhook, Some(204), ""),
+            AttemptOutcome::Delivered
+        );
+    }
+}

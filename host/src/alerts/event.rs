@@ -1,0 +1,384 @@
+//! Alert events: what happened, how bad it is, and which open alert it
+//! repeats or resolves. Pure: the store writes them in the transaction of
+//! the state change that caused them (the outbox), and nothing here does I/O.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::runs::{ErrorKind, RunEnd, RunStatus, UnknownName};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A run failed; the alert's kind is the run's error kind.
+    RunFailed,
+    /// A run was blocked by an upstream check.
+    RunBlocked,
+    /// A run whose host stopped renewing its lease was reaped.
+    StaleRunReaped,
+    /// A successful run set rows aside under the `quarantine` policy.
+    RowsQuarantined,
+    /// A scheduled date still had no rows at its deadline.
+    NoRowsByDeadline,
+    /// A version was deployed and made active.
+    Deployed,
+    /// An earlier version was made active again.
+    RolledBack,
+    /// Every processor of a phase committed its rows for a date.
+    PhaseCompleted,
+    /// A phase could not complete for a date: a failure or a block.
+    PhaseIncomplete,
+}
+
+/// How bad an event is; channels route by a minimum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// For the record: deploys, completed phases, resolutions.
+    Info,
+    /// Something needs a look: blocked runs, quarantined rows.
+    Warning,
+    /// Something failed.
+    Error,
+}
+
+/// Whether an event opens an alert that stays open until resolved, or is a
+/// one-off notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Open until a later success resolves it; a repeat while open counts
+    /// up instead of sending again.
+    Open,
+    /// Sent once per key, ever (a phase completing for a date).
+    OnceEver,
+    /// Sent every time (a deploy).
+    Notice,
+}
+
+macro_rules! named {
+    ($type:ty { $($variant:ident => $text:literal),* $(,)? }) => {
+        impl $type {
+            /// The name stored and sent.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),* }
+            }
+        }
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $type {
+            type Err = UnknownName;
+            fn from_str(text: &str) -> Result<Self, UnknownName> {
+                match text {
+                    $($text => Ok(Self::$variant),)*
+                    other => Err(UnknownName {
+                        given: other.to_string(),
+                        choices: &[$($text),*],
+                    }),
+                }
+            }
+        }
+    };
+}
+
+named!(EventKind {
+    RunFailed => "run_failed", RunBlocked => "run_blocked",
+    StaleRunReaped => "stale_run_reaped", RowsQuarantined => "rows_quarantined",
+    NoRowsByDeadline => "no_rows_by_deadline", Deployed => "deployed",
+    RolledBack => "rolled_back", PhaseCompleted => "phase_completed",
+    PhaseIncomplete => "phase_incomplete",
+});
+named!(Severity { Info => "info", Warning => "warning", Error => "error" });
+
+impl EventKind {
+    /// Every event, in documentation order.
+    pub const ALL: [EventKind; 9] = [
+        EventKind::RunFailed,
+        EventKind::RunBlocked,
+        EventKind::StaleRunReaped,
+        EventKind::RowsQuarantined,
+        EventKind::NoRowsByDeadline,
+        EventKind::Deployed,
+        EventKind::RolledBack,
+        EventKind::PhaseCompleted,
+        EventKind::PhaseIncomplete,
+    ];
+
+    /// Whether it opens an alert, or is a notice.
+    pub fn lifecycle(self) -> Lifecycle {
+        match self {
+            EventKind::Deployed | EventKind::RolledBack => Lifecycle::Notice,
+            EventKind::PhaseCompleted => Lifecycle::OnceEver,
+            _ => Lifecycle::Open,
+        }
+    }
+
+    /// Whether a later success of the same processor for the same date
+    /// resolves it.
+    pub fn resolved_by_success(self) -> bool {
+        matches!(
+            self,
+            EventKind::RunFailed
+                | EventKind::RunBlocked
+                | EventKind::StaleRunReaped
+                | EventKind::NoRowsByDeadline
+        )
+    }
+}
+
+/// An event about to be recorded. `(event, subject, date, kind)` is its
+/// key: while an alert with that key is open, the event repeats it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewAlert {
+    /// What happened.
+    pub event: EventKind,
+    /// How bad it is.
+    pub severity: Severity,
+    /// What it is about: a processor, or a phase for phase events.
+    pub subject: String,
+    /// The analysis date it is about, if any.
+    pub data_date: Option<NaiveDate>,
+    /// A refinement of the event: a failed run's error kind, a deployed
+    /// version's hash; empty when none.
+    pub kind: String,
+    /// The run that caused it, if any.
+    pub run_id: Option<String>,
+    /// One line a person reads first.
+    pub summary: String,
+    /// Everything else a receiver may use, as JSON.
+    pub detail: serde_json::Value,
+}
+
+/// The first line of a message, trimmed: what a channel shows of an error.
+pub fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or("").trim()
+}
+
+/// A run as an alert describes it.
+#[derive(Debug, Clone, Copy)]
+pub struct RunFacts<'a> {
+    /// The run.
+    pub run_id: &'a str,
+    /// Its processor.
+    pub processor: &'a str,
+    /// Its date.
+    pub data_date: NaiveDate,
+    /// Its attempt at (processor, date).
+    pub attempt: i64,
+    /// The host that ran it.
+    pub host_id: &'a str,
+}
+
+impl RunFacts<'_> {
+    fn detail(&self, status: &str, kind: Option<&str>, error: &str) -> serde_json::Value {
+        serde_json::json!({
+            "run_id": self.run_id,
+            "processor": self.processor,
+            "data_date": self.data_date,
+            "attempt": self.attempt,
+            "host_id": self.host_id,
+            "status": status,
+            "error_kind": kind,
+            "error": first_line(error),
+        })
+    }
+}
+
+/// The alert a run's end raises: a failure or a block. A `running` end
+/// (none exists) or a success raises none.
+pub fn for_run_end(run: RunFacts<'_>, end: &RunEnd) -> Option<NewAlert> {
+    let (event, severity) = match end.status {
+        RunStatus::Failed => (EventKind::RunFailed, Severity::Error),
+        RunStatus::Blocked => (EventKind::RunBlocked, Severity::Warning),
+        RunStatus::Running | RunStatus::Success => return None,
+    };
+    let kind = end.error_kind.map_or("", ErrorKind::as_str);
+    let summary = format!(
+        "{}: {} {} [{}] {}",
+        run.data_date,
+        run.processor,
+        end.status,
+        if kind.is_empty() { "-" } else { kind },
+        first_line(&end.message)
+    );
+    Some(NewAlert {
+        event,
+        severity,
+        subject: run.processor.to_string(),
+        data_date: Some(run.data_date),
+        kind: kind.to_string(),
+        run_id: Some(run.run_id.to_string()),
+        summary,
+        detail: run.detail(end.status.as_str(), Some(kind), &end.message),
+    })
+}
+
+/// The alert a reaped stale run raises.
+pub fn for_reaped_run(run: RunFacts<'_>, reason: &str) -> NewAlert {
+    NewAlert {
+        event: EventKind::StaleRunReaped,
+        severity: Severity::Error,
+        subject: run.processor.to_string(),
+        data_date: Some(run.data_date),
+        kind: ErrorKind::Stale.as_str().to_string(),
+        run_id: Some(run.run_id.to_string()),
+        summary: format!(
+            "{}: {} failed [stale] {}",
+            run.data_date,
+            run.processor,
+            first_line(reason)
+        ),
+        detail: run.detail("failed", Some(ErrorKind::Stale.as_str()), reason),
+    }
+}
+
+/// The alert a success with quarantined rows raises.
+pub fn for_quarantined_rows(
+    run: RunFacts<'_>,
+    table: &str,
+    quarantined: usize,
+    written: usize,
+) -> NewAlert {
+    let noun = if quarantined == 1 { "row" } else { "rows" };
+    NewAlert {
+        event: EventKind::RowsQuarantined,
+        severity: Severity::Warning,
+        subject: run.processor.to_string(),
+        data_date: Some(run.data_date),
+        kind: String::new(),
+        run_id: Some(run.run_id.to_string()),
+        summary: format!(
+            "{}: {} quarantined {quarantined} {noun} of {table} ({written} written); \
+             see `slate quarantine --run {}`",
+            run.data_date, run.processor, run.run_id
+        ),
+        detail: serde_json::json!({
+            "run_id": run.run_id,
+            "processor": run.processor,
+            "data_date": run.data_date,
+            "table": table,
+            "rows_quarantined": quarantined,
+            "rows_written": written,
+        }),
+    }
+}
+
+/// A version's activation as a notice: `rollback` says whether it was a
+/// rollback.
+pub fn for_activation(processor: &str, version: &str, hash: &str, rollback: bool) -> NewAlert {
+    let (event, verb) = if rollback {
+        (EventKind::RolledBack, "rolled back to")
+    } else {
+        (EventKind::Deployed, "deployed")
+    };
+    NewAlert {
+        event,
+        severity: Severity::Info,
+        subject: processor.to_string(),
+        data_date: None,
+        kind: hash.to_string(),
+        run_id: None,
+        summary: format!("{processor} {verb} {version} ({})", short_hash(hash)),
+        detail: serde_json::json!({ "processor": processor, "version": version, "hash": hash }),
+    }
+}
+
+/// The first 12 characters of a content hash.
+pub fn short_hash(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::RunUsage;
+
+    fn facts() -> RunFacts<'static> {
+        RunFacts {
+            run_id: "r1",
+            processor: "PlayerGameSummaryProcessor",
+            data_date: NaiveDate::from_ymd_opt(2026, 1, 6).unwrap(),
+            attempt: 2,
+            host_id: "h:1",
+        }
+    }
+
+    fn end(status: RunStatus, kind: Option<ErrorKind>, message: &str) -> RunEnd {
+        RunEnd {
+            status,
+            error_kind: kind,
+            message: message.to_string(),
+            rows_read: 0,
+            limit: None,
+            usage: RunUsage::default(),
+        }
+    }
+
+    #[test]
+    fn a_failed_run_opens_an_error_alert_keyed_by_its_kind_showing_the_errors_first_line() {
+        let message = "7 games scheduled, 0 box scores\nmore detail";
+        let alert = for_run_end(
+            facts(),
+            &end(RunStatus::Failed, Some(ErrorKind::Plugin), message),
+        )
+        .unwrap();
+        assert_eq!(alert.event, EventKind::RunFailed);
+        assert_eq!(alert.severity, Severity::Error);
+        assert_eq!(alert.kind, "plugin");
+        assert_eq!(alert.subject, "PlayerGameSummaryProcessor");
+        assert_eq!(
+            alert.summary,
+            "2026-01-06: PlayerGameSummaryProcessor failed [plugin] 7 games scheduled, 0 box scores"
+        );
+        assert_eq!(alert.detail["error"], "7 games scheduled, 0 box scores");
+        assert_eq!(alert.detail["attempt"], 2);
+        assert_eq!(EventKind::RunFailed.lifecycle(), Lifecycle::Open);
+    }
+
+    #[test]
+    fn a_block_is_a_warning_and_a_success_raises_nothing() {
+        let blocked = for_run_end(
+            facts(),
+            &end(
+                RunStatus::Blocked,
+                Some(ErrorKind::Upstream),
+                "upstream failed",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (blocked.event, blocked.severity),
+            (EventKind::RunBlocked, Severity::Warning)
+        );
+        assert_eq!(
+            for_run_end(facts(), &end(RunStatus::Success, None, "")),
+            None
+        );
+    }
+
+    #[test]
+    fn event_names_read_back_and_an_unknown_one_names_the_choices() {
+        for event in EventKind::ALL {
+            assert_eq!(event.as_str().parse::<EventKind>(), Ok(event));
+        }
+        let error = "exploded".parse::<EventKind>().unwrap_err();
+        assert_eq!(error.choices.len(), EventKind::ALL.len());
+        assert!(Severity::Error > Severity::Warning && Severity::Warning > Severity::Info);
+    }
+
+    #[test]
+    fn only_run_problems_are_resolved_by_a_later_success() {
+        assert!(EventKind::RunFailed.resolved_by_success());
+        assert!(EventKind::StaleRunReaped.resolved_by_success());
+        assert!(!EventKind::RowsQuarantined.resolved_by_success());
+        assert!(!EventKind::PhaseIncomplete.resolved_by_success());
+        assert_eq!(EventKind::Deployed.lifecycle(), Lifecycle::Notice);
+        assert_eq!(EventKind::PhaseCompleted.lifecycle(), Lifecycle::OnceEver);
+    }
+}

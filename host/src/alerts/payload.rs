@@ -1,0 +1,274 @@
+//! What a channel is sent: Slack's `text` plus blocks, or the versioned
+//! webhook JSON. Pure functions of the outbox messages.
+//!
+//! The webhook payload, version 1:
+//!
+//! ```json
+//! {"version": 1, "event": "run_failed", "transition": "opened", "severity": "error",
+//!  "alert": {"id": 7, "subject": "PlayerGameSummaryProcessor", "data_date": "2026-01-06",
+//!            "kind": "plugin", "state": "open", "occurrences": 1,
+//!            "first_at": "...", "last_at": "...", "summary": "..."},
+//!  "run": {"run_id": "...", "processor": "...", "data_date": "...", "attempt": 1,
+//!          "host_id": "...", "status": "failed", "error_kind": "plugin", "error": "..."}}
+//! ```
+//!
+//! `run` is `null` for events that are not a run's. A backlog goes as one
+//! `{"version": 1, "event": "digest", "count": N, "messages": [...]}`, each
+//! message shaped as above without `version`. `slate alerts test` sends
+//! `"event": "test"` and the canary `"event": "canary"`; a receiver may
+//! ignore both.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::config::ChannelKind;
+use super::record::{OutboxMessage, Transition};
+
+/// The payload format's version.
+pub const PAYLOAD_VERSION: u32 = 1;
+
+/// How many alerts a digest lists in full; the rest are counted.
+pub const DIGEST_LISTED: usize = 20;
+
+/// One message as the webhook payload describes it, without `version`.
+fn webhook_message(message: &OutboxMessage) -> Value {
+    let alert = &message.alert;
+    let run = alert
+        .detail
+        .get("run_id")
+        .is_some()
+        .then_some(&alert.detail);
+    json!({
+        "event": alert.event,
+        "transition": message.transition,
+        "severity": alert.severity,
+        "alert": {
+            "id": alert.alert_id,
+            "subject": alert.subject,
+            "data_date": alert.data_date,
+            "kind": alert.kind,
+            "state": alert.state,
+            "occurrences": alert.occurrences,
+            "first_at": alert.first_at,
+            "last_at": alert.last_at,
+            "summary": alert.summary,
+        },
+        "run": run,
+        "detail": alert.detail,
+    })
+}
+
+/// The payload for `messages` on a channel of `kind`: one message as
+/// itself, several as a digest.
+pub fn render(kind: ChannelKind, messages: &[OutboxMessage]) -> Value {
+    match (kind, messages) {
+        (ChannelKind::Webhook, [one]) => {
+            let mut payload = webhook_message(one);
+            payload["version"] = json!(PAYLOAD_VERSION);
+            payload
+        }
+        (ChannelKind::Webhook, many) => json!({
+            "version": PAYLOAD_VERSION,
+            "event": "digest",
+            "count": many.len(),
+            "messages": many.iter().map(webhook_message).collect::<Vec<_>>(),
+        }),
+        (ChannelKind::Slack, [one]) => slack_message(one),
+        (ChannelKind::Slack, many) => slack_digest(many),
+    }
+}
+
+/// A test message, for `slate alerts test`: visible, and saying so.
+pub fn test_message(kind: ChannelKind, channel: &str) -> Value {
+    let text = format!("Slate test message for channel `{channel}`: alerts reach this channel.");
+    match kind {
+        ChannelKind::Webhook => {
+            json!({"version": PAYLOAD_VERSION, "event": "test", "channel": channel, "text": text})
+        }
+        ChannelKind::Slack => json!({ "text": text }),
+    }
+}
+
+/// The canary's probe. For Slack, an empty payload, which Slack refuses
+/// with 400 `invalid_payload` while the hook exists and without posting
+/// anything; for a webhook, a `canary` event its receiver may ignore.
+pub fn canary(kind: ChannelKind) -> Option<Value> {
+    match kind {
+        ChannelKind::Slack => None,
+        ChannelKind::Webhook => Some(json!({"version": PAYLOAD_VERSION, "event": "canary"})),
+    }
+}
+
+fn transition_tag(transition: Transition, severity: &str) -> String {
+    match transition {
+        Transition::Resolved => "RESOLVED".to_string(),
+        Transition::Opened | Transition::Notice => severity.to_uppercase(),
+    }
+}
+
+/// A command that shows the run behind an alert.
+fn runs_command(subject: &str, date: Option<chrono::NaiveDate>) -> String {
+    match date {
+        Some(date) => format!("slate runs --processor {subject} --date {date}"),
+        None => format!("slate plugins history {subject}"),
+    }
+}
+
+fn slack_message(message: &OutboxMessage) -> Value {
+    let alert = &message.alert;
+    let tag = transition_tag(message.transition, alert.severity.as_str());
+    let text = format!("[{tag}] {}", alert.summary);
+    let detail = &alert.detail;
+    let field = |key: &str| detail.get(key).and_then(Value::as_str).unwrap_or("-");
+    let mut lines = vec![format!(
+        "*{tag}* `{}` {}: *{}*",
+        alert.event,
+        alert
+            .data_date
+            .map_or_else(|| "-".to_string(), |d| d.to_string()),
+        alert.subject
+    )];
+    if detail.get("run_id").is_some() {
+        lines.push(format!(
+            "*status:* {}   *kind:* {}",
+            field("status"),
+            if alert.kind.is_empty() {
+                "-"
+            } else {
+                &alert.kind
+            }
+        ));
+        lines.push(format!("*error:* {}", field("error")));
+        lines.push(format!("*run:* `{}`", field("run_id")));
+    } else {
+        lines.push(alert.summary.clone());
+    }
+    if alert.occurrences > 1 {
+        lines.push(format!("seen {} times", alert.occurrences));
+    }
+    json!({
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}},
+            {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": format!("`{}`", runs_command(&alert.subject, alert.data_date))}
+            ]},
+        ],
+    })
+}
+
+fn slack_digest(messages: &[OutboxMessage]) -> Value {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for message in messages {
+        let key = match message.transition {
+            Transition::Resolved => format!("{} resolved", message.alert.event),
+            _ => message.alert.event.to_string(),
+        };
+        *counts.entry(key).or_default() += 1;
+    }
+    let tally: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let text = format!("{} alerts: {}", messages.len(), tally.join(", "));
+    let mut lines: Vec<String> = messages
+        .iter()
+        .take(DIGEST_LISTED)
+        .map(|m| {
+            format!(
+                "[{}] {}",
+                transition_tag(m.transition, m.alert.severity.as_str()),
+                m.alert.summary
+            )
+        })
+        .collect();
+    if messages.len() > DIGEST_LISTED {
+        lines.push(format!("... and {} more", messages.len() - DIGEST_LISTED));
+    }
+    json!({
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*{text}*")}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}},
+            {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": "`slate alerts --open`"}
+            ]},
+        ],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::event::{EventKind, Severity};
+    use crate::alerts::record::{AlertRecord, AlertState};
+    use chrono::{NaiveDate, Utc};
+
+    fn message(id: i64, transition: Transition) -> OutboxMessage {
+        OutboxMessage {
+            message_id: id,
+            transition,
+            created_at: Utc::now(),
+            alert: AlertRecord {
+                alert_id: id,
+                event: EventKind::RunFailed,
+                severity: Severity::Error,
+                subject: "PlayerGameSummaryProcessor".into(),
+                data_date: NaiveDate::from_ymd_opt(2026, 1, 6),
+                kind: "plugin".into(),
+                run_id: Some("run-1".into()),
+                summary: "2026-01-06: PlayerGameSummaryProcessor failed [plugin] 7 games".into(),
+                detail: json!({"run_id": "run-1", "status": "failed", "error": "7 games"}),
+                state: AlertState::Open,
+                occurrences: 1,
+                first_at: Utc::now(),
+                last_at: Utc::now(),
+                resolved_at: None,
+                resolved_by: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_webhook_gets_the_versioned_payload_with_the_run() {
+        let payload = render(ChannelKind::Webhook, &[message(1, Transition::Opened)]);
+        assert_eq!(payload["version"], 1);
+        assert_eq!(payload["event"], "run_failed");
+        assert_eq!(payload["transition"], "opened");
+        assert_eq!(payload["alert"]["data_date"], "2026-01-06");
+        assert_eq!(payload["run"]["run_id"], "run-1");
+    }
+
+    #[test]
+    fn slack_gets_text_and_blocks_naming_the_run_the_error_and_a_command() {
+        let payload = render(ChannelKind::Slack, &[message(1, Transition::Opened)]);
+        let text = payload["text"].as_str().unwrap();
+        assert!(text.starts_with("[ERROR] 2026-01-06"), "{text}");
+        let body = payload["blocks"][0]["text"]["text"].as_str().unwrap();
+        for expected in [
+            "*status:* failed",
+            "*kind:* plugin",
+            "*error:* 7 games",
+            "`run-1`",
+        ] {
+            assert!(body.contains(expected), "{body} lacks {expected}");
+        }
+        assert_eq!(
+            payload["blocks"][1]["elements"][0]["text"],
+            "`slate runs --processor PlayerGameSummaryProcessor --date 2026-01-06`"
+        );
+        let resolved = render(ChannelKind::Slack, &[message(2, Transition::Resolved)]);
+        assert!(resolved["text"].as_str().unwrap().starts_with("[RESOLVED]"));
+    }
+
+    #[test]
+    fn a_backlog_is_one_digest_counting_every_message() {
+        let many: Vec<_> = (1..=150).map(|i| message(i, Transition::Opened)).collect();
+        let webhook = render(ChannelKind::Webhook, &many);
+        assert_eq!(webhook["event"], "digest");
+        assert_eq!(webhook["count"], 150);
+        assert_eq!(webhook["messages"].as_array().unwrap().len(), 150);
+        let slack = render(ChannelKind::Slack, &many);
+        assert_eq!(slack["text"], "150 alerts: 150 run_failed");
+        let listed = slack["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert!(listed.ends_with("... and 130 more"), "{listed}");
+    }
+}

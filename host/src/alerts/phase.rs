@@ -1,0 +1,162 @@
+//! Phase events: `phase_completed` when every processor of a phase
+//! committed its rows for a date, `phase_incomplete` when one of them
+//! failed or was blocked. The truthful replacement for a completion record
+//! written after a failed save: the event is decided from committed runs
+//! only, and goes through the outbox like every alert.
+
+use chrono::NaiveDate;
+
+use super::event::{EventKind, NewAlert, Severity};
+use crate::pipeline::{PhaseCompletion, Pipeline};
+use crate::runs::RunStatus;
+use crate::store::{Store, StoreError};
+
+/// The subject phase events carry: `phase 3 analytics`.
+pub fn phase_subject(completion: &PhaseCompletion) -> String {
+    format!("phase {}", completion.phase)
+}
+
+/// The event one phase's state for `date` raises: completed, incomplete
+/// because a processor failed or was blocked, or none while processors
+/// are still to run (or running).
+pub fn phase_event(completion: &PhaseCompletion, date: NaiveDate) -> Option<NewAlert> {
+    let processors: Vec<serde_json::Value> = completion
+        .processors
+        .iter()
+        .map(|(name, status)| serde_json::json!({ "processor": name, "status": status }))
+        .collect();
+    let subject = phase_subject(completion);
+    if completion.complete {
+        return Some(NewAlert {
+            event: EventKind::PhaseCompleted,
+            severity: Severity::Info,
+            summary: format!(
+                "{date}: {subject} completed: {} processors, {} rows",
+                completion.processors.len(),
+                completion.rows
+            ),
+            detail: serde_json::json!({
+                "phase": completion.phase as u8,
+                "date": date,
+                "processors": processors,
+                "rows": completion.rows,
+            }),
+            subject,
+            data_date: Some(date),
+            kind: String::new(),
+            run_id: None,
+        });
+    }
+    let stopped: Vec<String> = completion
+        .processors
+        .iter()
+        .filter_map(|(name, status)| match status {
+            Some(status @ (RunStatus::Failed | RunStatus::Blocked)) => {
+                Some(format!("{name} {status}"))
+            }
+            _ => None,
+        })
+        .collect();
+    if stopped.is_empty() {
+        return None;
+    }
+    Some(NewAlert {
+        event: EventKind::PhaseIncomplete,
+        severity: Severity::Warning,
+        summary: format!("{date}: {subject} incomplete: {}", stopped.join(", ")),
+        detail: serde_json::json!({
+            "phase": completion.phase as u8,
+            "date": date,
+            "processors": processors,
+            "reason": stopped.join(", "),
+        }),
+        subject,
+        data_date: Some(date),
+        kind: String::new(),
+        run_id: None,
+    })
+}
+
+/// Records the phase events of `date` in `store`'s outbox (none when it
+/// keeps none). Returns how many were recorded or repeated.
+pub fn record_phase_events(
+    store: &dyn Store,
+    pipeline: &Pipeline,
+    date: NaiveDate,
+) -> Result<usize, StoreError> {
+    let Some(outbox) = store.alert_outbox() else {
+        return Ok(0);
+    };
+    let mut recorded = 0;
+    for completion in pipeline.phase_completion(store, date)? {
+        if let Some(event) = phase_event(&completion, date) {
+            recorded += usize::from(outbox.record_alert(&event)?.is_some());
+        }
+    }
+    Ok(recorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::spec::Phase;
+
+    fn completion(statuses: &[Option<RunStatus>]) -> PhaseCompletion {
+        PhaseCompletion {
+            phase: Phase::Precompute,
+            complete: statuses.iter().all(|s| *s == Some(RunStatus::Success)),
+            processors: statuses
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!("P{i}"), *s))
+                .collect(),
+            rows: 42,
+        }
+    }
+
+    fn date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, 11).unwrap()
+    }
+
+    #[test]
+    fn a_phase_whose_processors_all_committed_is_completed_with_its_rows() {
+        let event = phase_event(&completion(&[Some(RunStatus::Success); 2]), date()).unwrap();
+        assert_eq!(event.event, EventKind::PhaseCompleted);
+        assert_eq!(event.subject, "phase 4 precompute");
+        assert_eq!(event.detail["rows"], 42);
+        assert_eq!(
+            event.summary,
+            "2026-01-11: phase 4 precompute completed: 2 processors, 42 rows"
+        );
+    }
+
+    #[test]
+    fn a_failure_or_a_block_makes_it_incomplete_naming_them() {
+        let event = phase_event(
+            &completion(&[
+                Some(RunStatus::Success),
+                Some(RunStatus::Failed),
+                Some(RunStatus::Blocked),
+            ]),
+            date(),
+        )
+        .unwrap();
+        assert_eq!(event.event, EventKind::PhaseIncomplete);
+        assert_eq!(event.detail["reason"], "P1 failed, P2 blocked");
+    }
+
+    #[test]
+    fn a_phase_still_to_run_raises_nothing() {
+        assert_eq!(
+            phase_event(&completion(&[Some(RunStatus::Success), None]), date()),
+            None
+        );
+        assert_eq!(
+            phase_event(
+                &completion(&[Some(RunStatus::Running), Some(RunStatus::Success)]),
+                date()
+            ),
+            None
+        );
+    }
+}

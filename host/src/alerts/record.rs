@@ -1,0 +1,236 @@
+//! What the outbox holds: alerts with their state, the messages waiting to
+//! be sent, each channel's delivery state, and every delivery attempt.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::event::{EventKind, Severity};
+
+/// Where an alert stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// Unresolved: repeats count up instead of sending again.
+    Open,
+    /// A later success (or a person) resolved it.
+    Resolved,
+    /// A one-off notice, never open.
+    Notice,
+}
+
+impl AlertState {
+    /// The name stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Open => "open",
+            AlertState::Resolved => "resolved",
+            AlertState::Notice => "notice",
+        }
+    }
+
+    /// The state a stored name stands for.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "open" => Some(AlertState::Open),
+            "resolved" => Some(AlertState::Resolved),
+            "notice" => Some(AlertState::Notice),
+            _ => None,
+        }
+    }
+}
+
+/// One recorded alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertRecord {
+    /// Its id, in the order recorded.
+    pub alert_id: i64,
+    /// What happened.
+    pub event: EventKind,
+    /// How bad it is.
+    pub severity: Severity,
+    /// A processor, or a phase.
+    pub subject: String,
+    /// The analysis date, if any.
+    pub data_date: Option<NaiveDate>,
+    /// A failed run's error kind, a version's hash; empty when none.
+    pub kind: String,
+    /// The latest run that raised it.
+    pub run_id: Option<String>,
+    /// One line for a person.
+    pub summary: String,
+    /// The rest, for receivers.
+    pub detail: serde_json::Value,
+    /// Where it stands.
+    pub state: AlertState,
+    /// How many times it was raised while open.
+    pub occurrences: i64,
+    /// When it was first raised.
+    pub first_at: DateTime<Utc>,
+    /// When it was last raised.
+    pub last_at: DateTime<Utc>,
+    /// When it was resolved.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// What resolved it: a run id, or `slate alerts resolve`.
+    pub resolved_by: Option<String>,
+}
+
+/// Why a message was queued for an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    /// The alert was opened.
+    Opened,
+    /// The alert was resolved.
+    Resolved,
+    /// A notice was recorded.
+    Notice,
+}
+
+impl Transition {
+    /// The name stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Opened => "opened",
+            Transition::Resolved => "resolved",
+            Transition::Notice => "notice",
+        }
+    }
+
+    /// The transition a stored name stands for.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "opened" => Some(Transition::Opened),
+            "resolved" => Some(Transition::Resolved),
+            "notice" => Some(Transition::Notice),
+            _ => None,
+        }
+    }
+}
+
+/// A message in the outbox: an alert's transition, waiting for channels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxMessage {
+    /// Its id: channels deliver in this order and remember the last one.
+    pub message_id: i64,
+    /// Why it was queued.
+    pub transition: Transition,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// The alert, as it is now.
+    pub alert: AlertRecord,
+}
+
+/// Whether a channel delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelHealth {
+    /// Its last delivery or probe succeeded, or it has not been tried.
+    Up,
+    /// Failing, and retried with backoff.
+    Failing,
+    /// Refused permanently, or failed past its threshold: an alert itself.
+    Dead,
+}
+
+impl ChannelHealth {
+    /// The name stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelHealth::Up => "up",
+            ChannelHealth::Failing => "failing",
+            ChannelHealth::Dead => "dead",
+        }
+    }
+
+    /// The health a stored name stands for.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "up" => Some(ChannelHealth::Up),
+            "failing" => Some(ChannelHealth::Failing),
+            "dead" => Some(ChannelHealth::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// A channel's delivery state, kept in the store so that every host and
+/// every command sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChannelState {
+    /// The channel's name in `slate.toml`.
+    pub channel: String,
+    /// Every message up to this id was delivered (or not routed here).
+    pub delivered_through: i64,
+    /// Whether it delivers.
+    pub health: ChannelHealth,
+    /// Why it is failing or dead, e.g. "404 no_service".
+    pub reason: Option<String>,
+    /// Since when it has been failing or dead.
+    pub since: Option<DateTime<Utc>>,
+    /// Failed attempts in a row.
+    pub consecutive_failures: i64,
+    /// No attempt before this (backoff, rate limit, Retry-After).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When a message was last delivered.
+    pub last_sent_at: Option<DateTime<Utc>>,
+}
+
+impl ChannelState {
+    /// A channel never tried: up, with nothing delivered.
+    pub fn new(channel: &str) -> Self {
+        ChannelState {
+            channel: channel.to_string(),
+            delivered_through: 0,
+            health: ChannelHealth::Up,
+            reason: None,
+            since: None,
+            consecutive_failures: 0,
+            next_attempt_at: None,
+            last_sent_at: None,
+        }
+    }
+}
+
+/// What one attempt at a channel came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// 2xx.
+    Delivered,
+    /// Retried later: 429, 5xx, a timeout, a refused connection.
+    Retry,
+    /// Refused for good: a 4xx other than 429.
+    Permanent,
+}
+
+impl AttemptOutcome {
+    /// The name stored, and the `outcome` label of the delivery metric.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Delivered => "delivered",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::Permanent => "permanent",
+        }
+    }
+}
+
+/// One recorded attempt to deliver to a channel, or to probe it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeliveryAttempt {
+    /// The channel.
+    pub channel: String,
+    /// What was sent: `message`, `digest`, `test` or `canary`.
+    pub purpose: String,
+    /// The messages it carried (none for a test or a canary).
+    pub message_ids: Vec<i64>,
+    /// When it was made.
+    pub attempted_at: DateTime<Utc>,
+    /// What it came to.
+    pub outcome: AttemptOutcome,
+    /// The HTTP status, when there was a response.
+    pub status_code: Option<u16>,
+    /// The start of the response body, or the transport error.
+    pub response_excerpt: String,
+    /// How long it took, in milliseconds.
+    pub latency_ms: i64,
+}

@@ -1,0 +1,209 @@
+//! The no-rows sweep: a scheduled date whose output table still has no
+//! rows once its deadline has passed raises `no_rows_by_deadline`
+//! ("2026-01-06: nba_analytics.player_game_summary has no rows, 7 games
+//! scheduled"). It catches what no run reports: a date nobody ran.
+//!
+//! [`overdue_dates`] decides (pure); [`sweep`] reads the store and records.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::event::{EventKind, NewAlert, Severity};
+use crate::pipeline::Pipeline;
+use crate::runs::{RunFilter, RunStatus};
+use crate::store::{Store, StoreError};
+
+/// The scheduled dates in `span` whose deadline (`deadline` after the end
+/// of the date, UTC) passed before `now`, that have no rows, and whose
+/// latest run did not succeed with zero rows (a date with nothing to
+/// write, like opening night for a lookback, is not missing).
+pub fn overdue_dates(
+    scheduled: &BTreeMap<NaiveDate, u64>,
+    span: (NaiveDate, NaiveDate),
+    rows: &BTreeSet<NaiveDate>,
+    empty_successes: &BTreeSet<NaiveDate>,
+    deadline: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Vec<(NaiveDate, u64)> {
+    scheduled
+        .range(span.0..=span.1)
+        .filter(|(date, _)| {
+            let end_of_date = date
+                .succ_opt()
+                .unwrap_or(**date)
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+                .and_utc();
+            end_of_date + deadline < now && !rows.contains(date) && !empty_successes.contains(date)
+        })
+        .map(|(date, games)| (*date, *games))
+        .collect()
+}
+
+/// The alert for one overdue date of `processor`'s `table`.
+pub fn no_rows_alert(processor: &str, table: &str, date: NaiveDate, games: u64) -> NewAlert {
+    let noun = if games == 1 { "game" } else { "games" };
+    NewAlert {
+        event: EventKind::NoRowsByDeadline,
+        severity: Severity::Error,
+        subject: processor.to_string(),
+        data_date: Some(date),
+        kind: String::new(),
+        run_id: None,
+        summary: format!("{date}: {table} has no rows, {games} {noun} scheduled"),
+        detail: serde_json::json!({
+            "processor": processor,
+            "table": table,
+            "data_date": date,
+            "games_scheduled": games,
+        }),
+    }
+}
+
+/// Records a `no_rows_by_deadline` alert for every overdue date of every
+/// processor of `pipeline`, within the span of dates the pipeline has run
+/// (so a store that started mid-season is not flooded with the dates
+/// before). An alert already open is left alone rather than counted
+/// again. Returns how many were opened.
+pub fn sweep(
+    store: &dyn Store,
+    pipeline: &Pipeline,
+    deadline: chrono::Duration,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let Some(outbox) = store.alert_outbox() else {
+        return Ok(0);
+    };
+    if store.table_schema(pipeline.calendar())?.is_none() {
+        return Ok(0);
+    }
+    let runs = store.runs(&RunFilter::default())?;
+    let (Some(first), Some(last)) = (
+        runs.iter().map(|r| r.data_date).min(),
+        runs.iter().map(|r| r.data_date).max(),
+    ) else {
+        return Ok(0);
+    };
+    let scheduled: BTreeMap<NaiveDate, u64> = store
+        .partition_counts(pipeline.calendar())?
+        .into_iter()
+        .collect();
+    let open: BTreeSet<(String, Option<NaiveDate>)> = outbox
+        .alerts(true, usize::MAX >> 1)?
+        .into_iter()
+        .filter(|a| a.event == EventKind::NoRowsByDeadline)
+        .map(|a| (a.subject, a.data_date))
+        .collect();
+    let mut opened = 0;
+    for name in pipeline.order() {
+        let Some(plugin) = pipeline.plugin(name) else {
+            continue;
+        };
+        let table = &plugin.spec.output_table;
+        let rows: BTreeSet<NaiveDate> = match store.table_schema(table)? {
+            Some(_) => store
+                .partition_counts(table)?
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(d, _)| d)
+                .collect(),
+            None => BTreeSet::new(),
+        };
+        // Runs are newest first: the first of each date is its latest.
+        let mut latest: BTreeMap<NaiveDate, (RunStatus, i64)> = BTreeMap::new();
+        for run in runs.iter().filter(|r| &r.processor == name) {
+            latest
+                .entry(run.data_date)
+                .or_insert((run.status, run.rows_written));
+        }
+        let empty_successes: BTreeSet<NaiveDate> = latest
+            .iter()
+            .filter(|(_, (status, rows))| *status == RunStatus::Success && *rows == 0)
+            .map(|(d, _)| *d)
+            .collect();
+        let overdue = overdue_dates(
+            &scheduled,
+            (first, last),
+            &rows,
+            &empty_successes,
+            deadline,
+            now,
+        );
+        for (date, games) in overdue {
+            if open.contains(&(name.clone(), Some(date))) {
+                continue;
+            }
+            outbox.record_alert(&no_rows_alert(name, &table.to_string(), date, games))?;
+            opened += 1;
+        }
+    }
+    Ok(opened)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 1, d).unwrap()
+    }
+
+    #[test]
+    fn only_scheduled_dates_past_their_deadline_without_rows_are_overdue() {
+        let scheduled: BTreeMap<NaiveDate, u64> =
+            [(day(5), 6), (day(6), 7), (day(7), 5), (day(9), 4)].into();
+        let rows: BTreeSet<NaiveDate> = [day(5)].into();
+        let empty: BTreeSet<NaiveDate> = [day(7)].into();
+        // 36 h after the end of the 6th is the 8th at noon.
+        let now = day(8).and_hms_opt(12, 0, 1).unwrap().and_utc();
+        let overdue = overdue_dates(
+            &scheduled,
+            (day(1), day(31)),
+            &rows,
+            &empty,
+            chrono::Duration::hours(36),
+            now,
+        );
+        assert_eq!(overdue, [(day(6), 7)], "the 9th is not due yet");
+        let just_before = day(8).and_hms_opt(11, 59, 59).unwrap().and_utc();
+        assert!(
+            overdue_dates(
+                &scheduled,
+                (day(1), day(31)),
+                &rows,
+                &empty,
+                chrono::Duration::hours(36),
+                just_before
+            )
+            .is_empty()
+        );
+        assert!(
+            overdue_dates(
+                &scheduled,
+                (day(7), day(31)),
+                &rows,
+                &empty,
+                chrono::Duration::hours(36),
+                now
+            )
+            .is_empty(),
+            "outside the span the pipeline ran"
+        );
+    }
+
+    #[test]
+    fn the_alert_names_the_table_and_the_games_scheduled() {
+        let alert = no_rows_alert(
+            "PlayerGameSummaryProcessor",
+            "nba_analytics.player_game_summary",
+            day(6),
+            7,
+        );
+        assert_eq!(
+            alert.summary,
+            "2026-01-06: nba_analytics.player_game_summary has no rows, 7 games scheduled"
+        );
+        assert!(alert.event.resolved_by_success());
+    }
+}

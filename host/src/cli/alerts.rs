@@ -1,0 +1,283 @@
+//! `slate alerts`: alerts with their delivery state, a test message, the
+//! canary, resolving by hand and delivering now; and the delivery every
+//! command that records events runs before it exits.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use slate::alerts::record::{AttemptOutcome, ChannelState, DeliveryAttempt};
+use slate::alerts::sweep::sweep;
+use slate::alerts::{AlertsConfig, ChannelOutcome, Deliverer};
+use slate::pipeline::Pipeline;
+use slate::store::Store;
+use slate::store::alerts::AlertOutbox;
+
+use super::render::table;
+use super::{HostOptions, usage};
+
+/// How long a command waits, before it exits, for a channel's rate limit
+/// or backoff so that its alerts still go out.
+const AFTER_COMMAND_WAIT: Duration = Duration::from_secs(20);
+
+/// What `slate alerts` does.
+#[derive(clap::Subcommand)]
+pub enum AlertsCommand {
+    /// Sends a real, visible test message to one channel and prints the
+    /// response.
+    Test {
+        /// The channel's name in slate.toml.
+        channel: String,
+    },
+    /// Probes every channel without posting a visible message where the
+    /// service allows it (Slack: an empty payload), and records which are dead.
+    Check,
+    /// Resolves an open alert by hand.
+    Resolve {
+        /// The alert's id.
+        id: i64,
+    },
+    /// Delivers every due alert now.
+    Deliver,
+}
+
+fn outbox(store: &dyn Store) -> Result<&dyn AlertOutbox> {
+    store
+        .alert_outbox()
+        .context("this warehouse keeps no alert outbox; alerts need the embedded store")
+}
+
+fn async_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Runs `slate alerts [COMMAND]`.
+pub fn alerts(
+    options: &HostOptions,
+    command: Option<AlertsCommand>,
+    open: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    let store = super::open_store(options, false)?;
+    let config = AlertsConfig::load(&options.data_dir.config_file())?;
+    match command {
+        None => list(store.as_ref(), &config, open, json),
+        Some(AlertsCommand::Resolve { id }) => {
+            if outbox(store.as_ref())?.resolve_alert(id, "slate alerts resolve")? {
+                println!("alert {id} resolved");
+                deliver_after_command(options, &store)?;
+                Ok(ExitCode::SUCCESS)
+            } else {
+                usage!("alert {id} is not open (see `slate alerts --open`)")
+            }
+        }
+        Some(AlertsCommand::Test { channel }) => {
+            if config.channel(&channel).is_none() {
+                usage!("no alert channel named `{channel}` in [alerts] of slate.toml");
+            }
+            let deliverer = Deliverer::new(store, config, &super::host_id())?;
+            let attempt = async_runtime()?.block_on(deliverer.send_test(&channel))?;
+            print_attempt(&attempt);
+            Ok(exit_for(&[attempt]))
+        }
+        Some(AlertsCommand::Check) => {
+            if config.channels.is_empty() {
+                usage!("no alert channels in [alerts] of slate.toml");
+            }
+            let deliverer = Deliverer::new(store, config, &super::host_id())?;
+            let results = async_runtime()?.block_on(deliverer.check_channels())?;
+            let attempts: Vec<DeliveryAttempt> = results.into_iter().map(|(_, a)| a).collect();
+            for attempt in &attempts {
+                print_attempt(attempt);
+            }
+            Ok(exit_for(&attempts))
+        }
+        Some(AlertsCommand::Deliver) => {
+            deliver_after_command(options, &store)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn exit_for(attempts: &[DeliveryAttempt]) -> ExitCode {
+    if attempts
+        .iter()
+        .all(|a| a.outcome == AttemptOutcome::Delivered)
+    {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn print_attempt(attempt: &DeliveryAttempt) {
+    let status = attempt
+        .status_code
+        .map_or("no response".to_string(), |c| c.to_string());
+    println!(
+        "{} {}: {} ({status}, {} ms) {}",
+        attempt.channel,
+        attempt.purpose,
+        attempt.outcome.as_str(),
+        attempt.latency_ms,
+        attempt.response_excerpt.lines().next().unwrap_or("")
+    );
+}
+
+/// The configured channels with their recorded state (a channel never
+/// tried is up, with nothing delivered).
+fn channel_states(outbox: &dyn AlertOutbox, config: &AlertsConfig) -> Result<Vec<ChannelState>> {
+    let known = outbox.channel_states()?;
+    Ok(config
+        .channels
+        .iter()
+        .map(|channel| {
+            known
+                .iter()
+                .find(|s| s.channel == channel.name)
+                .cloned()
+                .unwrap_or_else(|| ChannelState::new(&channel.name))
+        })
+        .collect())
+}
+
+fn list(store: &dyn Store, config: &AlertsConfig, open: bool, json: bool) -> Result<ExitCode> {
+    let outbox = outbox(store)?;
+    let alerts = outbox.alerts(open, 500)?;
+    let channels = channel_states(outbox, config)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "alerts": alerts,
+                "channels": channels,
+            }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut output = table(&[
+        "id", "state", "severity", "event", "subject", "date", "kind", "seen", "last", "summary",
+    ]);
+    for alert in &alerts {
+        output.add_row(vec![
+            alert.alert_id.to_string(),
+            alert.state.as_str().to_string(),
+            alert.severity.to_string(),
+            alert.event.to_string(),
+            alert.subject.clone(),
+            alert.data_date.map_or("-".into(), |d| d.to_string()),
+            alert.kind.chars().take(12).collect(),
+            alert.occurrences.to_string(),
+            alert.last_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            alert.summary.clone(),
+        ]);
+    }
+    println!("{output}");
+    println!("{} alerts", alerts.len());
+    if channels.is_empty() {
+        println!("no alert channels configured ([alerts] in slate.toml)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut output = table(&["channel", "kind", "health", "queued", "since", "last sent"]);
+    for state in &channels {
+        let channel = config
+            .channel(&state.channel)
+            .expect("a configured channel");
+        let queued = outbox
+            .messages_after(state.delivered_through, 10_000)?
+            .iter()
+            .filter(|m| channel.routes(m.alert.event, m.alert.severity))
+            .count();
+        let health = match &state.reason {
+            Some(reason) => format!("{} ({reason})", state.health.as_str()),
+            None => state.health.as_str().to_string(),
+        };
+        output.add_row(vec![
+            state.channel.clone(),
+            format!("{:?}", channel.kind).to_lowercase(),
+            health,
+            queued.to_string(),
+            state.since.map_or("-".into(), |t| t.to_rfc3339()),
+            state.last_sent_at.map_or("-".into(), |t| t.to_rfc3339()),
+        ]);
+    }
+    println!("{output}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sweeps `pipeline`'s tables for dates without rows past their deadline,
+/// then delivers what the command recorded.
+pub fn sweep_and_deliver(
+    options: &HostOptions,
+    store: &Arc<dyn Store>,
+    pipeline: &Pipeline,
+) -> Result<()> {
+    let config = AlertsConfig::load(&options.data_dir.config_file())?;
+    sweep(
+        store.as_ref(),
+        pipeline,
+        config.no_rows_deadline,
+        Utc::now(),
+    )?;
+    deliver_after_command(options, store)
+}
+
+/// Delivers the alerts a command recorded, before it exits: waits up to
+/// [`AFTER_COMMAND_WAIT`] for a channel's rate limit or backoff, then says
+/// on stderr what stays queued and why. Nothing is dropped: what is not
+/// delivered now goes with the next command or `slate serve`.
+pub fn deliver_after_command(options: &HostOptions, store: &Arc<dyn Store>) -> Result<()> {
+    let config = AlertsConfig::load(&options.data_dir.config_file())?;
+    if config.channels.is_empty() {
+        return Ok(());
+    }
+    let deliverer = Deliverer::new(store.clone(), config, &super::host_id())?;
+    let outcomes = async_runtime()?.block_on(async {
+        let deadline =
+            Utc::now() + chrono::Duration::from_std(AFTER_COMMAND_WAIT).unwrap_or_default();
+        loop {
+            let outcomes = deliverer.deliver_due().await?;
+            let wait_until = outcomes
+                .iter()
+                .filter_map(|(_, outcome)| match outcome {
+                    ChannelOutcome::Waiting { until, .. } => Some(*until),
+                    ChannelOutcome::Failed { dead: false, .. } => Some(Utc::now()),
+                    _ => None,
+                })
+                .min();
+            match wait_until {
+                Some(until) if until <= deadline => {
+                    let wait = (until - Utc::now()).to_std().unwrap_or_default();
+                    tokio::time::sleep(wait + Duration::from_millis(10)).await;
+                }
+                _ => return anyhow::Ok(outcomes),
+            }
+        }
+    })?;
+    for (channel, outcome) in outcomes {
+        match outcome {
+            ChannelOutcome::Delivered { messages } => {
+                eprintln!("alerts: {messages} message(s) delivered to `{channel}`");
+            }
+            ChannelOutcome::Waiting { queued, until } => eprintln!(
+                "alerts: {queued} message(s) for `{channel}` stay queued until {}",
+                until.to_rfc3339()
+            ),
+            ChannelOutcome::Failed {
+                queued,
+                reason,
+                dead,
+            } => eprintln!(
+                "alerts: {queued} message(s) for `{channel}` stay queued: {reason}{}",
+                if dead { " (channel dead)" } else { "" }
+            ),
+            ChannelOutcome::Idle | ChannelOutcome::Busy => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! `GET /alerts` (alerts with every channel's delivery state) and the
+//! background deliverer `slate serve` runs: every second it posts what is
+//! due, every minute it sweeps for dates without rows past their
+//! deadline, and every `check_interval` it probes each channel (the canary).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Serialize;
+
+use super::errors::ApiError;
+use super::state::{AppState, ServedHost};
+use crate::alerts::Deliverer;
+use crate::alerts::record::{AlertRecord, ChannelState};
+use crate::alerts::sweep::sweep;
+
+/// How often the deliverer looks for due messages.
+pub const DELIVERY_TICK: Duration = Duration::from_secs(1);
+
+/// How often the server sweeps for scheduled dates without rows.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The most alerts one answer lists.
+const LIMIT: usize = 500;
+
+/// What `GET /alerts` answers.
+#[derive(Debug, Serialize)]
+pub struct AlertsView {
+    /// Alerts, newest first.
+    pub alerts: Vec<AlertRecord>,
+    /// The configured channels' delivery state.
+    pub channels: Vec<ChannelState>,
+}
+
+/// `GET /alerts[?open=1]`.
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<AlertsView>, ApiError> {
+    if let Some(unknown) = query.keys().find(|k| k.as_str() != "open") {
+        return Err(ApiError::bad_field(
+            unknown,
+            format!("unknown parameter `{unknown}`; known: open"),
+        ));
+    }
+    let open_only = match query.get("open").map(String::as_str) {
+        None | Some("0" | "false") => false,
+        Some("1" | "true") => true,
+        Some(other) => {
+            return Err(ApiError::bad_field(
+                "open",
+                format!("invalid open `{other}`: expected 1 or 0"),
+            ));
+        }
+    };
+    let configured = state.config.alert_channel_names();
+    let view = state
+        .blocking(move |host| {
+            let Some(outbox) = host.store.alert_outbox() else {
+                return Ok(AlertsView {
+                    alerts: Vec::new(),
+                    channels: Vec::new(),
+                });
+            };
+            let known = outbox.channel_states()?;
+            let channels = configured
+                .iter()
+                .map(|name| {
+                    known
+                        .iter()
+                        .find(|s| &s.channel == name)
+                        .cloned()
+                        .unwrap_or_else(|| ChannelState::new(name))
+                })
+                .collect();
+            Ok::<_, crate::store::StoreError>(AlertsView {
+                alerts: outbox.alerts(open_only, LIMIT)?,
+                channels,
+            })
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(view))
+}
+
+/// Delivers due alerts every [`DELIVERY_TICK`], sweeps for dates without
+/// rows every [`SWEEP_INTERVAL`] and probes every channel every
+/// `check_interval`, until the task is dropped. Failures are logged
+/// (without any URL) and retried on the next tick.
+pub async fn run_deliverer(deliverer: Arc<Deliverer>, host: Arc<ServedHost>) {
+    let check_interval = deliverer.config().check_interval;
+    let deadline = deliverer.config().no_rows_deadline;
+    let mut ticks = tokio::time::interval(DELIVERY_TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_check = tokio::time::Instant::now() + check_interval;
+    let mut next_sweep = tokio::time::Instant::now();
+    loop {
+        ticks.tick().await;
+        if tokio::time::Instant::now() >= next_sweep {
+            let host = host.clone();
+            let swept = tokio::task::spawn_blocking(move || {
+                let pipeline = host.pipeline().map_err(|e| e.to_string())?;
+                sweep(host.store.as_ref(), &pipeline, deadline, chrono::Utc::now())
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+            if let Ok(Err(error)) = swept {
+                tracing::warn!(%error, "the no-rows sweep failed");
+            }
+            next_sweep = tokio::time::Instant::now() + SWEEP_INTERVAL;
+        }
+        if tokio::time::Instant::now() >= next_check {
+            if let Err(error) = deliverer.check_channels().await {
+                tracing::warn!(%error, "alert channel check failed");
+            }
+            next_check = tokio::time::Instant::now() + check_interval;
+        }
+        if let Err(error) = deliverer.deliver_due().await {
+            tracing::warn!(%error, "alert delivery pass failed");
+        }
+    }
+}

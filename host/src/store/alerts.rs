@@ -1,0 +1,78 @@
+//! The alert outbox a run ledger keeps: alerts written in the same
+//! transaction as the run state change that raised them, messages waiting
+//! for channels, each channel's delivery state, and every attempt.
+//!
+//! A backend's [`super::RunLedger::end_run`], `commit_run` and `reap_stale`
+//! record their alerts themselves, so a crash between the state change and
+//! the alert cannot lose one. This trait is the rest: events that are not a
+//! run's (deploys, phases, sweeps), and what the deliverer reads and writes.
+
+use chrono::{DateTime, Utc};
+
+use super::StoreError;
+use crate::alerts::event::NewAlert;
+use crate::alerts::record::{AlertRecord, ChannelState, DeliveryAttempt, OutboxMessage};
+
+/// What a claim on a channel came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChannelClaim {
+    /// Claimed: the channel's state.
+    Claimed(ChannelState),
+    /// Another deliverer holds it.
+    HeldBy(String),
+}
+
+/// The outbox and the delivery state of alert channels.
+pub trait AlertOutbox: Send + Sync {
+    /// Records an event that no run state change carries: a deploy, a
+    /// phase, a sweep. Returns the alert it opened or repeated, or `None`
+    /// when a once-ever event was already recorded.
+    fn record_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError>;
+
+    /// Alerts, newest first; only open ones with `open_only`.
+    fn alerts(&self, open_only: bool, limit: usize) -> Result<Vec<AlertRecord>, StoreError>;
+
+    /// Resolves an open alert by hand (`by` says who) and queues its
+    /// resolved message. Returns false when it is not open.
+    fn resolve_alert(&self, alert_id: i64, by: &str) -> Result<bool, StoreError>;
+
+    /// Messages after `after`, oldest first, at most `limit`.
+    fn messages_after(&self, after: i64, limit: usize) -> Result<Vec<OutboxMessage>, StoreError>;
+
+    /// Claims the right to deliver to `channel` until `until`, so that two
+    /// deliverers (a server and a command) never send the same message.
+    /// A live claim of another holder is taken only if it is
+    /// `take_over_from` (a holder known to be gone). A channel never seen
+    /// starts at the beginning of the outbox.
+    fn claim_channel(
+        &self,
+        channel: &str,
+        holder: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+        take_over_from: Option<&str>,
+    ) -> Result<ChannelClaim, StoreError>;
+
+    /// In one transaction: records `attempt` (if any), writes the channel's
+    /// new `state` and releases `holder`'s claim (if a state is given: a
+    /// holder without the claim records its attempt only).
+    fn finish_delivery(
+        &self,
+        holder: &str,
+        attempt: Option<&DeliveryAttempt>,
+        state: Option<&ChannelState>,
+    ) -> Result<(), StoreError>;
+
+    /// Every channel's recorded state.
+    fn channel_states(&self) -> Result<Vec<ChannelState>, StoreError>;
+
+    /// Attempts, newest first, of one channel or all, at most `limit`.
+    fn delivery_attempts(
+        &self,
+        channel: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError>;
+
+    /// Attempts per (channel, outcome), for the delivery metric.
+    fn delivery_counts(&self) -> Result<Vec<(String, String, u64)>, StoreError>;
+}

@@ -1,0 +1,626 @@
+//! Alerts: recorded with the state change that raised them, delivered to a
+//! real HTTP receiver on loopback, deduplicated, resolved, digested,
+//! retried, and loud when their own channel dies.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use chrono::{Days, Utc};
+use slate::alerts::record::{ChannelHealth, ChannelState};
+use slate::alerts::{AlertsConfig, ChannelOutcome, Deliverer};
+use slate::backfill::{self, BackfillRequest, Reprocess};
+use slate::health;
+use slate::limits::RunLimits;
+use slate::liveness::LeaseConfig;
+use slate::pipeline::Pipeline;
+use slate::runs::{ErrorKind, RunStatus};
+use slate::store::alerts::AlertOutbox;
+use slate::store::{EmbeddedStore, Store};
+
+use crate::alert_receiver::{Answer, Receiver};
+use crate::bookkeeping::set_spin;
+use crate::support::{TestHost, components, date, plugin_dir, stderr, wait_until};
+
+/// One webhook channel `ops` posting to `url`, quick to time out and
+/// without a meaningful rate limit unless `extra` sets one.
+fn webhook(url: &str, extra: &str) -> AlertsConfig {
+    let rate = if extra.contains("max_per_minute") {
+        ""
+    } else {
+        "max_per_minute = 6000"
+    };
+    AlertsConfig::parse(
+        &format!(
+            "[alerts]\ntimeout_secs = 0.5\n[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\n\
+             url = \"{url}\"\n{rate}\n{extra}\n"
+        ),
+        |_| None,
+    )
+    .unwrap()
+}
+
+fn deliverer(store: &Arc<EmbeddedStore>, config: AlertsConfig) -> Deliverer {
+    Deliverer::new(store.clone() as Arc<dyn Store>, config, "alerts-test").unwrap()
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// One delivery pass; the outcome for channel `ops`.
+fn deliver(deliverer: &Deliverer) -> ChannelOutcome {
+    let mut outcomes = block_on(deliverer.deliver_due()).unwrap();
+    assert_eq!(outcomes.len(), 1);
+    outcomes.remove(0).1
+}
+
+/// A host whose SlowProcessor fails (kind `limit_time`) while it spins.
+fn host_with_a_spinning_processor() -> (TestHost, slate::plugin::Plugin) {
+    let limits = RunLimits {
+        cpu_time: Duration::from_millis(100),
+        ..RunLimits::default()
+    };
+    let host = TestHost::with(limits, LeaseConfig::default());
+    let slow = host.fixture(components::SLOW_PROCESSOR);
+    (host, slow)
+}
+
+#[test]
+fn a_run_that_fails_delivers_one_alert_and_a_successful_rerun_one_resolve() {
+    let receiver = Receiver::start(Answer::Ok);
+    let (host, slow) = host_with_a_spinning_processor();
+    let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+
+    let failed = host.run(&slow, day);
+    assert_eq!(failed.error_kind, Some(ErrorKind::LimitTime));
+    assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 1 });
+    let again = host.run(&slow, day);
+    assert_eq!(again.status, RunStatus::Failed);
+    assert_eq!(
+        deliver(&alerts),
+        ChannelOutcome::Idle,
+        "a repeat is not sent"
+    );
+
+    let sent = receiver.accepted();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["version"], 1);
+    assert_eq!(sent[0]["event"], "run_failed");
+    assert_eq!(sent[0]["transition"], "opened");
+    assert_eq!(sent[0]["alert"]["kind"], "limit_time");
+    assert_eq!(sent[0]["alert"]["data_date"], "2026-01-11");
+    assert_eq!(sent[0]["run"]["run_id"], failed.run_id.as_str());
+    assert_eq!(sent[0]["run"]["processor"], "SlowProcessor");
+    let open = host.store.alerts(true, 10).unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].occurrences, 2, "the repeat counted up");
+    assert_eq!(open[0].run_id.as_deref(), Some(again.run_id.as_str()));
+
+    set_spin(host.store.as_ref(), day, false);
+    let fixed = host.run(&slow, day);
+    assert_eq!(fixed.status, RunStatus::Success);
+    assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 1 });
+    let sent = receiver.accepted();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1]["transition"], "resolved");
+    assert_eq!(sent[1]["alert"]["state"], "resolved");
+    assert_eq!(sent[1]["alert"]["id"], sent[0]["alert"]["id"]);
+    assert!(host.store.alerts(true, 10).unwrap().is_empty());
+    let resolved = host.store.alerts(false, 10).unwrap().remove(0);
+    assert_eq!(resolved.resolved_by.as_deref(), Some(fixed.run_id.as_str()));
+}
+
+#[test]
+fn a_run_failure_and_its_alert_are_one_transaction() {
+    // The alert is in the store the moment the failure is: no window in
+    // which a crash loses it. Nothing has been delivered yet.
+    let (host, slow) = host_with_a_spinning_processor();
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    let failed = host.run(&slow, day);
+    let alerts = host.store.alerts(true, 10).unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].run_id.as_deref(), Some(failed.run_id.as_str()));
+    let queued = host.store.messages_after(0, 10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].alert.alert_id, alerts[0].alert_id);
+}
+
+#[test]
+fn a_backfill_of_150_failures_is_one_digest_within_the_rate_limit() {
+    let receiver = Receiver::start(Answer::Ok);
+    let host = TestHost::empty();
+    let pipeline = Pipeline::new(vec![host.fixture(components::HOSTILE_PANIC)]).unwrap();
+    let start = date("2026-01-01");
+    let request = BackfillRequest {
+        start,
+        end: start.checked_add_days(Days::new(149)).unwrap(),
+        selection: pipeline.select(&[]).unwrap(),
+        reprocess: Reprocess::Missing,
+        parallelism: 2,
+    };
+    let plan = backfill::plan(host.store.as_ref(), &request).unwrap();
+    let outcomes = backfill::run(
+        &pipeline,
+        &host.executor,
+        &plan,
+        2,
+        &AtomicBool::new(false),
+        &|_| {},
+    );
+    assert_eq!(outcomes.iter().filter(|o| o.is_failure()).count(), 150);
+
+    let config = webhook(
+        &receiver.url("hook"),
+        "events = [\"run_failed\"]\nmax_per_minute = 1",
+    );
+    let alerts = deliverer(&host.store, config);
+    assert_eq!(
+        deliver(&alerts),
+        ChannelOutcome::Delivered { messages: 150 }
+    );
+    let sent = receiver.accepted();
+    assert_eq!(sent.len(), 1, "one post, not 150");
+    assert_eq!(sent[0]["event"], "digest");
+    assert_eq!(sent[0]["count"], 150);
+    let messages = sent[0]["messages"].as_array().unwrap();
+    assert!(messages.iter().all(|m| m["event"] == "run_failed"));
+    let dates: std::collections::BTreeSet<_> = messages
+        .iter()
+        .map(|m| m["alert"]["data_date"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(dates.len(), 150, "one alert per failed date");
+
+    // Within the rate limit, the next failure waits for its turn.
+    let late = start.checked_add_days(Days::new(200)).unwrap();
+    let plugin = host.fixture(components::HOSTILE_PANIC);
+    assert_eq!(host.run(&plugin, late).status, RunStatus::Failed);
+    assert!(matches!(
+        deliver(&alerts),
+        ChannelOutcome::Waiting { queued: 1, .. }
+    ));
+    assert_eq!(receiver.accepted().len(), 1);
+}
+
+#[test]
+fn a_dead_channel_fails_health_and_its_alerts_arrive_when_it_comes_back() {
+    let receiver = Receiver::start(Answer::NoService);
+    let (host, slow) = host_with_a_spinning_processor();
+    let config = webhook(&receiver.url("hook"), "");
+    let alerts = deliverer(&host.store, config);
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    host.run(&slow, day);
+
+    match deliver(&alerts) {
+        ChannelOutcome::Failed {
+            queued: 1,
+            reason,
+            dead: true,
+        } => assert_eq!(reason, "404 no_service"),
+        other => panic!("expected a dead channel, got {other:?}"),
+    }
+    let pipeline = Pipeline::new(vec![slow.clone()]).unwrap();
+    let report = health::report(host.store.as_ref(), &pipeline, Utc::now())
+        .unwrap()
+        .with_alert_channels(host.store.as_ref(), &["ops".to_string()])
+        .unwrap();
+    assert!(!report.healthy);
+    assert_eq!(report.dead_alert_channels.len(), 1);
+    assert_eq!(report.dead_alert_channels[0].channel, "ops");
+    assert_eq!(report.dead_alert_channels[0].reason, "404 no_service");
+    assert!(
+        matches!(deliver(&alerts), ChannelOutcome::Waiting { queued: 1, .. }),
+        "a dead channel is not hammered"
+    );
+
+    // The hook is back: the canary notices, and the queued alert goes out.
+    receiver.answer(Answer::Ok);
+    let probes = block_on(alerts.check_channels()).unwrap();
+    assert_eq!(probes.len(), 1);
+    assert_eq!(probes[0].1.purpose, "canary");
+    assert_eq!(receiver.accepted()[0]["event"], "canary");
+    assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 1 });
+    let sent = receiver.accepted();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1]["event"], "run_failed");
+    let state = host.store.channel_states().unwrap().remove(0);
+    assert_eq!(state.health, ChannelHealth::Up);
+    let attempts = host.store.delivery_attempts(Some("ops"), 10).unwrap();
+    let statuses: Vec<Option<u16>> = attempts.iter().map(|a| a.status_code).collect();
+    assert_eq!(statuses, [Some(200), Some(200), Some(404)], "newest first");
+    assert_eq!(attempts[2].response_excerpt, "no_service");
+}
+
+#[test]
+fn failed_posts_are_retried_with_backoff_and_a_429_waits_for_retry_after() {
+    let receiver = Receiver::start(Answer::TooMany);
+    let (host, slow) = host_with_a_spinning_processor();
+    let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    host.run(&slow, day);
+
+    assert!(matches!(
+        deliver(&alerts),
+        ChannelOutcome::Failed { dead: false, .. }
+    ));
+    match deliver(&alerts) {
+        ChannelOutcome::Waiting { until, .. } => {
+            let wait = until - Utc::now();
+            assert!(wait <= chrono::Duration::seconds(1), "{wait}");
+        }
+        other => panic!("expected to wait for Retry-After, got {other:?}"),
+    }
+
+    // A 500 and a hang past the timeout are retried too, never permanent.
+    std::thread::sleep(Duration::from_millis(1100));
+    receiver.answer(Answer::ServerError);
+    assert!(matches!(
+        deliver(&alerts),
+        ChannelOutcome::Failed { dead: false, .. }
+    ));
+    let mut state = host.store.channel_states().unwrap().remove(0);
+    assert_eq!(state.health, ChannelHealth::Failing);
+    assert_eq!(state.consecutive_failures, 2);
+    state.next_attempt_at = None;
+    host.store
+        .finish_delivery("test", None, Some(&state))
+        .unwrap();
+    receiver.answer(Answer::Hang(Duration::from_secs(3)));
+    match deliver(&alerts) {
+        ChannelOutcome::Failed { reason, dead, .. } => {
+            assert!(reason.starts_with("timed out"), "{reason}");
+            assert!(!dead);
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    let attempts = host.store.delivery_attempts(Some("ops"), 10).unwrap();
+    assert_eq!(attempts.len(), 3);
+    assert!(attempts[0].latency_ms >= 450, "{}", attempts[0].latency_ms);
+    let state = host.store.channel_states().unwrap().remove(0);
+    let wait = state.next_attempt_at.unwrap() - Utc::now();
+    assert!(
+        wait > chrono::Duration::milliseconds(1500),
+        "the third failure waits longer: {wait}"
+    );
+
+    receiver.answer(Answer::Ok);
+    let mut ready = host.store.channel_states().unwrap().remove(0);
+    ready.next_attempt_at = None;
+    host.store
+        .finish_delivery("test", None, Some(&ready))
+        .unwrap();
+    assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 1 });
+    assert_eq!(receiver.accepted().len(), 1);
+}
+
+#[test]
+fn the_slack_canary_finds_a_live_hook_without_posting_and_a_deleted_one_dead() {
+    let receiver = Receiver::start(Answer::SlackAlive);
+    let host = TestHost::empty();
+    let config = AlertsConfig::parse(
+        &format!(
+            "[[alerts.channel]]\nname = \"ops\"\nkind = \"slack\"\nurl = \"{}\"\n",
+            receiver.url("services/T0/B0/x")
+        ),
+        |_| None,
+    )
+    .unwrap();
+    let alerts = deliverer(&host.store, config);
+    let probes = block_on(alerts.check_channels()).unwrap();
+    assert_eq!(probes[0].1.status_code, Some(400));
+    assert_eq!(probes[0].1.response_excerpt, "invalid_payload");
+    assert_eq!(receiver.received()[0].body, "", "the probe is empty");
+    assert!(receiver.accepted().is_empty(), "nothing was posted");
+    let state = host.store.channel_states().unwrap().remove(0);
+    assert_eq!(state.health, ChannelHealth::Up);
+
+    receiver.answer(Answer::Gone);
+    block_on(alerts.check_channels()).unwrap();
+    let state = host.store.channel_states().unwrap().remove(0);
+    assert_eq!(state.health, ChannelHealth::Dead);
+    assert_eq!(state.reason.as_deref(), Some("410 channel_is_archived"));
+}
+
+#[test]
+fn two_deliverers_never_send_the_same_message_twice() {
+    let receiver = Receiver::start(Answer::Hang(Duration::from_millis(300)));
+    let (host, slow) = host_with_a_spinning_processor();
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    host.run(&slow, day);
+    receiver.answer(Answer::Ok);
+    let first = Arc::new(
+        Deliverer::new(
+            host.store.clone() as Arc<dyn Store>,
+            webhook(&receiver.url("hook"), ""),
+            "host-a:1",
+        )
+        .unwrap(),
+    );
+    let second = Arc::new(
+        Deliverer::new(
+            host.store.clone() as Arc<dyn Store>,
+            webhook(&receiver.url("hook"), ""),
+            "host-b:1",
+        )
+        .unwrap(),
+    );
+    let outcomes = block_on(async {
+        let (a, b) = tokio::join!(first.deliver_due(), second.deliver_due());
+        (a.unwrap().remove(0).1, b.unwrap().remove(0).1)
+    });
+    let delivered = [&outcomes.0, &outcomes.1]
+        .iter()
+        .filter(|o| matches!(o, ChannelOutcome::Delivered { .. }))
+        .count();
+    assert_eq!(delivered, 1, "{outcomes:?}");
+    assert_eq!(receiver.received().len(), 1);
+}
+
+#[test]
+fn a_served_host_answers_503_naming_a_dead_channel_and_reports_it_in_metrics_and_alerts() {
+    let served = crate::serve::Served::configured(
+        |config| config.alerts = webhook("http://127.0.0.1:9/hook", ""),
+        None,
+    );
+    let dead = ChannelState {
+        health: ChannelHealth::Dead,
+        reason: Some("404 no_service".into()),
+        since: Some(Utc::now()),
+        ..ChannelState::new("ops")
+    };
+    served
+        .store
+        .finish_delivery("test", None, Some(&dead))
+        .unwrap();
+    block_on(async {
+        let (status, body) = served.get("/health?fresh=1").await;
+        assert_eq!(status, 503);
+        assert_eq!(body["dead_alert_channels"][0]["channel"], "ops");
+        assert_eq!(body["dead_alert_channels"][0]["reason"], "404 no_service");
+        let (status, body) = served.get("/alerts").await;
+        assert_eq!(status, 200);
+        assert_eq!(body["channels"][0]["health"], "dead");
+        let (_, metrics) = served.get("/metrics").await;
+        let metrics = metrics.as_str().unwrap().to_string();
+        assert!(
+            metrics.contains("slate_alert_channel_up{channel=\"ops\"} 0"),
+            "{metrics}"
+        );
+        let (status, body) = served.get("/alerts?open=maybe").await;
+        assert_eq!(status, 400);
+        assert_eq!(body["field"], "open");
+    });
+}
+
+/// A data folder whose `slate.toml` sends alerts to `url`, the secret URL
+/// read from `SLATE_TEST_HOOK`.
+fn data_dir_alerting(extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("slate.toml"),
+        format!(
+            "[alerts]\ntimeout_secs = 5\n[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\n\
+             url_env = \"SLATE_TEST_HOOK\"\nheaders_env = {{ Authorization = \"SLATE_TEST_AUTH\" }}\n\
+             max_per_minute = 600\n{extra}\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn a_command_killed_before_delivery_delivers_after_restart_exactly_once() {
+    let receiver = Receiver::start(Answer::Hang(Duration::from_secs(20)));
+    let data = data_dir_alerting("events = [\"run_failed\"]");
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
+    let slate_with = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_slate"));
+        command
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("--plugin-dir")
+            .arg(plugins.path())
+            .args(args)
+            .env("SLATE_TEST_HOOK", receiver.url("hook"))
+            .env("SLATE_TEST_AUTH", "Bearer t0ken")
+            .env("RUST_LOG", "error");
+        command
+    };
+    // FaultyProcessor fails on the 2nd of a month; the command is killed
+    // while it posts the alert, before any answer.
+    EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let mut child = slate_with(&[
+        "run",
+        "--date",
+        "2026-01-02",
+        "--processors",
+        "FaultyProcessor",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    wait_until("the alert is being posted", || {
+        !receiver.received().is_empty()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(receiver.accepted().is_empty());
+
+    receiver.answer(Answer::Ok);
+    for _ in 0..2 {
+        let deliver = slate_with(&["alerts", "deliver"]).output().unwrap();
+        assert!(deliver.status.success(), "{}", stderr(&deliver));
+    }
+    let sent = receiver.accepted();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["event"], "run_failed");
+    assert_eq!(sent[0]["run"]["processor"], "FaultyProcessor");
+    assert_eq!(
+        sent[0]["run"]["error"],
+        "internal error: deliberate failure"
+    );
+    let received = receiver.received();
+    let last = received.last().unwrap();
+    assert_eq!(last.headers["authorization"], "Bearer t0ken");
+}
+
+#[test]
+fn secrets_never_appear_in_logs_output_or_error_messages() {
+    let receiver = Receiver::start(Answer::NoService);
+    let secret_path = "services/T0SECRET/B0SECRET/xoxsecrettoken";
+    let data = data_dir_alerting("");
+    let run = |args: &[&str], hook: &str| {
+        Command::new(env!("CARGO_BIN_EXE_slate"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .env("SLATE_TEST_HOOK", hook)
+            .env("SLATE_TEST_AUTH", "Bearer xoxsecrettoken")
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap()
+    };
+    // A store to report on.
+    EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let hook = receiver.url(secret_path);
+    // A closed port: the transport error must not quote the URL either.
+    let closed = format!("http://127.0.0.1:9/{secret_path}");
+    let outputs = [
+        run(&["alerts", "check"], &hook),
+        run(&["alerts", "test", "ops"], &hook),
+        run(&["alerts"], &hook),
+        run(&["alerts", "--json"], &hook),
+        run(&["health"], &hook),
+        run(&["health", "--json"], &hook),
+        run(&["alerts", "check"], &closed),
+        run(&["alerts", "test", "ops"], &closed),
+    ];
+    for output in &outputs {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            stderr(output)
+        );
+        assert!(!text.contains("xoxsecrettoken"), "{text}");
+        assert!(!text.contains("T0SECRET"), "{text}");
+    }
+    let health = String::from_utf8_lossy(&outputs[4].stdout).into_owned();
+    assert!(
+        health.contains("FAIL alert channel `ops` is dead: 404 no_service"),
+        "{health}"
+    );
+    assert_eq!(outputs[4].status.code(), Some(1));
+    let check = String::from_utf8_lossy(&outputs[6].stdout).into_owned();
+    assert!(check.contains("connection failed"), "{check}");
+    // A bad channel is a usage error naming it, without the secret.
+    let missing = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["alerts"])
+        .env_remove("SLATE_TEST_HOOK")
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("environment variable SLATE_TEST_HOOK is not set"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn the_demo_sends_its_failure_and_phase_events_each_exactly_once() {
+    let receiver = Receiver::start(Answer::Ok);
+    let data = data_dir_alerting("");
+    let demo = |from: &str, to: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_slate"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(["demo", "--from", from, "--to", to])
+            .env("SLATE_TEST_HOOK", receiver.url("hook"))
+            .env("SLATE_TEST_AUTH", "Bearer t")
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    };
+    demo("2026-01-05", "2026-01-11");
+    // Running the same dates again repeats nothing.
+    demo("2026-01-10", "2026-01-11");
+    let messages: Vec<serde_json::Value> = receiver
+        .accepted()
+        .into_iter()
+        .flat_map(|post| match post["event"].as_str() {
+            Some("digest") => post["messages"].as_array().unwrap().clone(),
+            _ => vec![post],
+        })
+        .collect();
+    let count = |event: &str, date: &str| {
+        messages
+            .iter()
+            .filter(|m| m["event"] == event && m["alert"]["data_date"] == date)
+            .count()
+    };
+    let failed: Vec<&serde_json::Value> = messages
+        .iter()
+        .filter(|m| m["event"] == "run_failed")
+        .collect();
+    // The three phase 3 processors that read the missing box scores fail
+    // once each; everything downstream is blocked, not failed.
+    let mut processors: Vec<&str> = failed
+        .iter()
+        .map(|m| m["run"]["processor"].as_str().unwrap())
+        .collect();
+    processors.sort();
+    assert_eq!(
+        processors,
+        [
+            "PlayerGameSummaryProcessor",
+            "TeamDefenseGameSummaryProcessor",
+            "TeamOffenseGameSummaryProcessor"
+        ]
+    );
+    for message in &failed {
+        assert_eq!(message["alert"]["data_date"], "2026-01-06");
+        let error = message["run"]["error"].as_str().unwrap();
+        assert!(
+            error.contains("no box scores for 7 of 7 scheduled games"),
+            "{error}"
+        );
+    }
+    assert_eq!(count("phase_completed", "2026-01-11"), 3, "one per phase");
+    assert_eq!(count("phase_incomplete", "2026-01-06"), 3, "one per phase");
+    assert_eq!(count("phase_completed", "2026-01-06"), 0);
+    // The sweep finds the date without rows past its deadline, once.
+    let missing: Vec<&serde_json::Value> = messages
+        .iter()
+        .filter(|m| {
+            m["event"] == "no_rows_by_deadline"
+                && m["alert"]["subject"] == "PlayerGameSummaryProcessor"
+        })
+        .collect();
+    assert_eq!(missing.len(), 1, "{missing:#?}");
+    assert_eq!(
+        missing[0]["alert"]["summary"],
+        "2026-01-06: nba_analytics.player_game_summary has no rows, 7 games scheduled"
+    );
+    assert!(
+        messages
+            .iter()
+            .filter(|m| m["event"] == "no_rows_by_deadline")
+            .all(|m| m["alert"]["data_date"] == "2026-01-06"),
+        "no other date lacks rows"
+    );
+}
