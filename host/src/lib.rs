@@ -30,6 +30,7 @@
 //! - [`config_file`]: reading a section of `slate.toml`, or its defaults.
 //! - [`pipeline`]: running a set of processors for a date, in order.
 //! - [`backfill`]: running a range of dates, in dependency order and in parallel.
+//! - [`schedule`]: `[[schedule]]` cron ticks, each fired once.
 //! - [`server`]: `slate serve`, the HTTP service.
 //! - [`testing`]: `slate test`, fixtures and golden files.
 //! - [`demo`]: the synthetic season and its raw tables.
@@ -60,6 +61,7 @@ pub mod quarantine;
 pub mod registry;
 pub mod rows;
 pub mod runs;
+pub mod schedule;
 pub mod schema;
 pub mod server;
 pub mod store;

@@ -268,6 +268,9 @@ struct ConfigFile {
     /// Read by [`crate::alerts::AlertsConfig`].
     #[serde(default, rename = "alerts")]
     _alerts: Option<toml::Value>,
+    /// Read by [`crate::schedule`].
+    #[serde(default, rename = "schedule")]
+    _schedule: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

@@ -61,6 +61,8 @@ pub enum Trigger {
     Http,
     /// A backfill over a range of dates.
     Backfill,
+    /// A `[[schedule]]` tick fired by `slate serve`.
+    Schedule,
 }
 
 /// Text that names none of a field's values, such as a run status of
@@ -112,7 +114,9 @@ text_enum!(ErrorKind {
     Validation => "validation", Load => "load", Stale => "stale", Upstream => "upstream",
     Shutdown => "shutdown", Ownership => "ownership",
 });
-text_enum!(Trigger { Cli => "cli", Http => "http", Backfill => "backfill" });
+text_enum!(Trigger {
+    Cli => "cli", Http => "http", Backfill => "backfill", Schedule => "schedule",
+});
 
 /// One attempt of one processor on one date.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -255,6 +259,6 @@ mod tests {
             error.to_string(),
             "`exploded` is not one of: running, success, failed, blocked"
         );
-        assert_eq!("cron".parse::<Trigger>().unwrap_err().choices.len(), 3);
+        assert_eq!("cron".parse::<Trigger>().unwrap_err().choices.len(), 4);
     }
 }

@@ -21,11 +21,19 @@ use slate::store::{EmbeddedStore, Store};
 
 use crate::alert_receiver::{Answer, Receiver};
 use crate::bookkeeping::set_spin;
-use crate::support::{TestHost, components, date, plugin_dir, stderr, wait_until};
+use crate::serve_process::Server;
+use crate::support::{
+    TestHost, components, date, plugin_dir, stderr, use_shared_compiled_cache, wait_until,
+};
 
-/// One webhook channel `ops` posting to `url`, quick to time out and
-/// without a meaningful rate limit unless `extra` sets one.
+/// One webhook channel `ops` posting to `url`, without a meaningful rate
+/// limit unless `extra` sets one.
 fn webhook(url: &str, extra: &str) -> AlertsConfig {
+    webhook_timing_out(url, extra, 5.0)
+}
+
+/// [`webhook`], with posts timing out after `timeout_secs`.
+fn webhook_timing_out(url: &str, extra: &str, timeout_secs: f64) -> AlertsConfig {
     let rate = if extra.contains("max_per_minute") {
         ""
     } else {
@@ -33,8 +41,8 @@ fn webhook(url: &str, extra: &str) -> AlertsConfig {
     };
     AlertsConfig::parse(
         &format!(
-            "[alerts]\ntimeout_secs = 0.5\n[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\n\
-             url = \"{url}\"\n{rate}\n{extra}\n"
+            "[alerts]\ntimeout_secs = {timeout_secs}\n[[alerts.channel]]\nname = \"ops\"\n\
+             kind = \"webhook\"\nurl = \"{url}\"\n{rate}\n{extra}\n"
         ),
         |_| None,
     )
@@ -244,7 +252,8 @@ fn a_dead_channel_fails_health_and_its_alerts_arrive_when_it_comes_back() {
 fn failed_posts_are_retried_with_backoff_and_a_429_waits_for_retry_after() {
     let receiver = Receiver::start(Answer::TooMany);
     let (host, slow) = host_with_a_spinning_processor();
-    let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
+    let config = webhook_timing_out(&receiver.url("hook"), "", 0.5);
+    let alerts = deliverer(&host.store, config);
     let day = date("2026-01-11");
     set_spin(host.store.as_ref(), day, true);
     host.run(&slow, day);
@@ -299,7 +308,9 @@ fn failed_posts_are_retried_with_backoff_and_a_429_waits_for_retry_after() {
     host.store
         .finish_delivery("test", None, Some(&ready))
         .unwrap();
-    assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 1 });
+    // Patient enough for a loaded machine this time.
+    let patient = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
+    assert_eq!(deliver(&patient), ChannelOutcome::Delivered { messages: 1 });
     assert_eq!(receiver.accepted().len(), 1);
 }
 
@@ -403,6 +414,86 @@ fn a_served_host_answers_503_naming_a_dead_channel_and_reports_it_in_metrics_and
     });
 }
 
+#[test]
+fn a_served_host_delivers_alerts_in_the_background() {
+    let receiver = Receiver::start(Answer::Ok);
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("slate.toml"),
+        format!(
+            "[[alerts.channel]]\nname = \"ops\"\nkind = \"slack\"\nurl = \"{}\"\n\
+             events = [\"run_failed\"]\n",
+            receiver.url("services/T0/B0/x")
+        ),
+    )
+    .unwrap();
+    use_shared_compiled_cache(data.path());
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
+    let server = Server::start(
+        data.path(),
+        &["--plugin-dir", plugins.path().to_str().unwrap()],
+    );
+    let run = server.process("FaultyProcessor", "2026-01-02");
+    assert_eq!(run["status"], "failed");
+    wait_until("the alert reached Slack", || {
+        !receiver.accepted().is_empty()
+    });
+    let sent = receiver.accepted();
+    let text = sent[0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("[ERROR] 2026-01-02: FaultyProcessor failed [plugin]"),
+        "{text}"
+    );
+    let (status, alerts) = server.get("/alerts?open=1");
+    assert_eq!(status, 200);
+    let open: Vec<&str> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(open, ["phase_incomplete", "run_failed"], "newest first");
+    assert_eq!(alerts["channels"][0]["health"], "up");
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn deploys_and_rollbacks_are_recorded_as_notices() {
+    let data = tempfile::tempdir().unwrap();
+    use_shared_compiled_cache(data.path());
+    EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    for args in [
+        vec!["deploy", components::VERSIONED_V1],
+        vec!["deploy", components::VERSIONED_V2],
+        vec!["rollback", "VersionedProcessor"],
+    ] {
+        let output = crate::support::slate(data.path(), &args);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let notices: Vec<(String, String)> = store
+        .alerts(false, 10)
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|a| (a.event.to_string(), a.state.as_str().to_string()))
+        .collect();
+    let expected = [
+        ("deployed", "notice"),
+        ("deployed", "notice"),
+        ("rolled_back", "notice"),
+    ];
+    assert_eq!(
+        notices,
+        expected.map(|(e, s)| (e.to_string(), s.to_string()))
+    );
+    let summary = &store.alerts(false, 1).unwrap()[0].summary;
+    assert!(
+        summary.starts_with("VersionedProcessor rolled back to"),
+        "{summary}"
+    );
+}
+
 /// A data folder whose `slate.toml` sends alerts to `url`, the secret URL
 /// read from `SLATE_TEST_HOOK`.
 fn data_dir_alerting(extra: &str) -> tempfile::TempDir {
@@ -416,6 +507,7 @@ fn data_dir_alerting(extra: &str) -> tempfile::TempDir {
         ),
     )
     .unwrap();
+    use_shared_compiled_cache(dir.path());
     dir
 }
 

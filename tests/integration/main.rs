@@ -20,6 +20,7 @@ mod pipeline;
 mod plugin_test;
 mod properties;
 mod sandbox;
+mod schedules;
 mod serve;
 mod serve_process;
 mod support;

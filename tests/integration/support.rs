@@ -159,6 +159,15 @@ pub fn shared_compiled_cache() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled")
 }
 
+/// Makes `data_dir`'s compiled-component cache the shared one, so that a
+/// `slate` process started on it does not compile the bundled processors
+/// again.
+pub fn use_shared_compiled_cache(data_dir: &std::path::Path) {
+    std::fs::create_dir_all(shared_compiled_cache()).expect("the shared cache folder");
+    std::os::unix::fs::symlink(shared_compiled_cache(), data_dir.join("compiled"))
+        .expect("a link to the shared cache");
+}
+
 /// Polls `condition` every 20 ms until it holds; fails, naming `what`,
 /// after a minute.
 pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {

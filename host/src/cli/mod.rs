@@ -204,6 +204,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Lists the `[[schedule]]`s of slate.toml with their next and last
+    /// ticks (`slate serve` fires them).
+    Schedules {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Generates the demo season into the raw tables and runs the whole
     /// pipeline over every game date.
     Demo {
@@ -349,6 +356,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Rollback { name, to } => plugins::rollback(&options, &name, to.as_deref()),
         Command::Backfill(args) => backfill::backfill(&options, args),
         Command::Serve(args) => serve::serve(&options, args),
+        Command::Schedules { json } => schedules(&options, json),
         Command::Alerts {
             command,
             open,
@@ -384,6 +392,7 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
             || cause.is::<dates::DatesConfigError>()
             || cause.is::<slate::limits::LimitsConfigError>()
             || cause.is::<slate::alerts::AlertsConfigError>()
+            || cause.is::<slate::schedule::SchedulesConfigError>()
             || cause.is::<slate::pipeline::SelectionError>()
             || matches!(
                 cause.downcast_ref::<slate::store::StoreError>(),
@@ -420,6 +429,59 @@ fn schemas(options: &HostOptions, out: Option<&std::path::Path>) -> Result<ExitC
             }
             None => println!("{} ({})\n{json}", spec.output_table, spec.name),
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the schedules with their next and last ticks.
+fn schedules(options: &HostOptions, json: bool) -> Result<ExitCode> {
+    let schedules = slate::schedule::load(&options.data_dir.config_file())?;
+    let store = open_store(options, true)?;
+    let views = slate::server::schedules::views(store.as_ref(), &schedules, chrono::Utc::now())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&views)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut output = render::table(&[
+        "schedule",
+        "cron",
+        "timezone",
+        "date",
+        "processors",
+        "next",
+        "last tick",
+        "outcome",
+    ]);
+    for view in &views {
+        output.add_row(vec![
+            view.name.clone(),
+            view.cron.clone(),
+            view.timezone.clone(),
+            match view.days_before {
+                0 => "today".to_string(),
+                1 => "yesterday".to_string(),
+                n => format!("-{n}"),
+            },
+            if view.processors.is_empty() {
+                "all".to_string()
+            } else {
+                view.processors.join(", ")
+            },
+            view.next_fire.map_or("-".into(), |t| t.to_rfc3339()),
+            view.last_tick.as_ref().map_or("-".into(), |t| {
+                format!("{} ({})", t.tick_at.to_rfc3339(), t.data_date)
+            }),
+            view.last_tick
+                .as_ref()
+                .map_or(String::new(), |t| t.outcome.clone()),
+        ]);
+    }
+    println!("{output}");
+    if views.is_empty() {
+        println!(
+            "no [[schedule]] in {}",
+            options.data_dir.config_file().display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

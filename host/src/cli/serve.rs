@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use slate::alerts::{AlertsConfig, Deliverer};
 use slate::server::alerts;
 use slate::server::metrics::Metrics;
+use slate::server::schedules::Scheduler;
 use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, watch};
 
 use super::{Host, HostOptions, UsageError, seconds, usage};
@@ -99,6 +100,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     config.health_ttl = seconds("--health-cache-secs", args.health_cache_secs)?;
 
     config.alerts = AlertsConfig::load(&options.data_dir.config_file())?;
+    config.schedules = slate::schedule::load(&options.data_dir.config_file())?;
     let host = Host::open(options, true, args.workers)?;
     config.dates = host.dates;
     let deliverer = Arc::new(Deliverer::new(
@@ -116,6 +118,14 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         args.workers,
         metrics,
     )?);
+    if !config.schedules.is_empty() && served.store.tick_ledger().is_none() {
+        usage!("[[schedule]] needs a store that keeps schedule ticks: use the embedded store");
+    }
+    let scheduler = Arc::new(Scheduler::new(
+        served.clone(),
+        config.schedules.clone(),
+        config.dates,
+    ));
     let state = AppState {
         config: Arc::new(config),
         host: served.clone(),
@@ -143,7 +153,9 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         }
         let _ = out.flush();
         let delivering = tokio::spawn(alerts::run_deliverer(deliverer.clone(), served.clone()));
+        let scheduling = tokio::spawn(scheduler.run());
         let served = slate::server::serve(listener, state, shutdown_signal()).await;
+        scheduling.abort();
         delivering.abort();
         // What the shutdown itself recorded (runs it stopped) goes out too.
         if let Err(error) = deliverer.deliver_due().await {

@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod plugins;
 pub mod process;
 pub mod runs;
+pub mod schedules;
 pub mod state;
 pub mod watch;
 pub mod workers;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/backfills/{id}", get(backfills::get_backfill))
         .route("/health", get(health::health))
         .route("/alerts", get(alerts::list_alerts))
+        .route("/schedules", get(schedules::list_schedules))
         .route("/plugins", get(plugins::list_plugins))
         .route("/metrics", get(health::metrics));
     if state.config.protect_reads {

@@ -58,6 +58,8 @@ pub struct ServerConfig {
     pub dates: DatesConfig,
     /// The alert channels, which `/health` and `/alerts` report on.
     pub alerts: AlertsConfig,
+    /// The `[[schedule]]`s the server fires.
+    pub schedules: Vec<crate::schedule::Schedule>,
 }
 
 impl ServerConfig {
@@ -78,6 +80,7 @@ impl ServerConfig {
             health_ttl: Duration::from_secs(2),
             dates: DatesConfig::default(),
             alerts: AlertsConfig::default(),
+            schedules: Vec::new(),
         }
     }
 

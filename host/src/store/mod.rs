@@ -13,6 +13,7 @@ pub mod bigquery;
 mod cells;
 mod embedded;
 pub mod input;
+pub mod schedules;
 
 use std::time::Duration;
 
@@ -241,6 +242,12 @@ pub trait RunLedger: Send + Sync {
     /// transactions of the state changes that raise them; `None` for a
     /// backend that keeps none (alerts then cannot be configured).
     fn alert_outbox(&self) -> Option<&dyn alerts::AlertOutbox> {
+        None
+    }
+
+    /// The ledger of schedule ticks; `None` for a backend that keeps none
+    /// (schedules then cannot be configured).
+    fn tick_ledger(&self) -> Option<&dyn schedules::TickLedger> {
         None
     }
 }

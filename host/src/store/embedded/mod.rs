@@ -14,11 +14,14 @@
 //!   the next `read-column-batch` of the same table;
 //! - `runs.rs`: claims, leases, commits and run history ([`super::RunLedger`]);
 //! - `alerts.rs`: the alert outbox those state changes write into
-//!   ([`super::alerts::AlertOutbox`]).
+//!   ([`super::alerts::AlertOutbox`]);
+//! - `schedules.rs`: schedule ticks, each claimed once
+//!   ([`super::schedules::TickLedger`]).
 
 mod alerts;
 mod read_cache;
 mod runs;
+mod schedules;
 mod tables;
 
 pub use read_cache::DEFAULT_READ_CACHE_BYTES;
@@ -190,6 +193,7 @@ impl EmbeddedStore {
         connection.busy_timeout(Duration::from_secs(10))?;
         connection.execute_batch(SETUP)?;
         connection.execute_batch(alerts::SETUP)?;
+        connection.execute_batch(schedules::SETUP)?;
         for (table, column, definition) in ADDED_COLUMNS {
             let present: bool = connection.query_row(
                 &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),

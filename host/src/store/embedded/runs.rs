@@ -433,6 +433,10 @@ impl RunLedger for EmbeddedStore {
         Some(self)
     }
 
+    fn tick_ledger(&self) -> Option<&dyn crate::store::schedules::TickLedger> {
+        Some(self)
+    }
+
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
         Ok(self
             .lock()

@@ -1,0 +1,317 @@
+//! Schedules: `[[schedule]]` in `slate.toml` fires processors for a date on
+//! a cron expression, in a time zone. `slate serve` fires each tick once,
+//! even with several hosts on one store: a tick is claimed in the store
+//! like a run ([`crate::store::schedules::TickLedger`]).
+//!
+//! ```toml
+//! [[schedule]]
+//! name = "nightly"
+//! cron = "0 6 * * *"              # 5 fields, or 6 with seconds first
+//! timezone = "America/New_York"   # default UTC
+//! date = "yesterday"              # today, yesterday, or -N days; default yesterday
+//! processors = []                 # default: the whole DAG
+//! catch_up = false                # fire ticks missed while down, on start
+//! ```
+//!
+//! The decisions ([`due_ticks`], [`date_for`], [`Schedule::next_after`])
+//! are pure; `server::schedules` does the firing.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+use serde::Deserialize;
+
+/// The most missed ticks one catch-up fires.
+pub const MAX_CATCH_UP: usize = 100;
+
+/// Which date a tick processes, relative to the tick's local date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateOffset {
+    /// Days before the tick's local date: 0 today, 1 yesterday.
+    pub days_before: u32,
+}
+
+impl FromStr for DateOffset {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let days_before = match text {
+            "today" => 0,
+            "yesterday" => 1,
+            other => other
+                .strip_prefix('-')
+                .and_then(|n| n.parse::<u32>().ok())
+                .ok_or_else(|| {
+                    format!("`{other}` is not today, yesterday, or -N (days before the tick)")
+                })?,
+        };
+        Ok(DateOffset { days_before })
+    }
+}
+
+/// One schedule, parsed.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// Its name, unique among schedules.
+    pub name: String,
+    /// The cron expression as written.
+    pub cron_text: String,
+    cron: Cron,
+    /// The time zone its cron expression and dates are in.
+    pub timezone: Tz,
+    /// Which date each tick processes.
+    pub date: DateOffset,
+    /// The processors it runs; every one when empty.
+    pub processors: Vec<String>,
+    /// Whether ticks missed while no server ran are fired on start.
+    pub catch_up: bool,
+}
+
+impl Schedule {
+    /// The first tick strictly after `after`.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron
+            .find_next_occurrence(&after.with_timezone(&self.timezone), false)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+}
+
+/// The analysis date a tick at `tick` processes: its local date in the
+/// schedule's time zone, less the offset.
+pub fn date_for(schedule: &Schedule, tick: DateTime<Utc>) -> NaiveDate {
+    let local = tick.with_timezone(&schedule.timezone).date_naive();
+    local
+        .checked_sub_days(Days::new(u64::from(schedule.date.days_before)))
+        .unwrap_or(local)
+}
+
+/// The ticks due at `now`: after the last one fired (or, without one, after
+/// the server started), never before the server started unless the
+/// schedule catches up; at most [`MAX_CATCH_UP`], the latest ones.
+pub fn due_ticks(
+    schedule: &Schedule,
+    last_fired: Option<DateTime<Utc>>,
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    let from = match (last_fired, schedule.catch_up) {
+        (Some(last), true) => last,
+        (Some(last), false) => last.max(started),
+        (None, _) => started,
+    };
+    let mut ticks = Vec::new();
+    let mut cursor = from;
+    while let Some(tick) = schedule.next_after(cursor) {
+        if tick > now {
+            break;
+        }
+        ticks.push(tick);
+        cursor = tick;
+        if ticks.len() > MAX_CATCH_UP {
+            ticks.remove(0);
+        }
+    }
+    ticks
+}
+
+/// Why `[[schedule]]` is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleSectionError {
+    /// Not TOML, or a key of the wrong shape; names the line.
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    /// A value is wrong; names the schedule and the key.
+    #[error("[[schedule]] `{name}` {key}: {message}")]
+    Invalid {
+        /// The schedule.
+        name: String,
+        /// The key.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// Two schedules share a name.
+    #[error("[[schedule]] `{0}` is defined twice")]
+    Duplicate(String),
+}
+
+/// `slate.toml` could not give the schedules.
+pub type SchedulesConfigError = crate::config_file::ConfigFileError<ScheduleSectionError>;
+
+#[derive(Deserialize)]
+struct ConfigFile {
+    #[serde(default)]
+    schedule: Vec<ScheduleSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleSection {
+    name: String,
+    cron: String,
+    timezone: Option<String>,
+    date: Option<String>,
+    #[serde(default)]
+    processors: Vec<String>,
+    #[serde(default)]
+    catch_up: bool,
+}
+
+/// Reads every `[[schedule]]` of a `slate.toml`; none without the file.
+pub fn load(path: &Path) -> Result<Vec<Schedule>, SchedulesConfigError> {
+    crate::config_file::load(path, Vec::new, parse)
+}
+
+/// Parses the schedules of a `slate.toml`'s text.
+pub fn parse(text: &str) -> Result<Vec<Schedule>, ScheduleSectionError> {
+    let file: ConfigFile = toml::from_str(text)?;
+    let mut schedules: Vec<Schedule> = Vec::new();
+    for section in file.schedule {
+        let name = section.name;
+        let invalid = |key: &'static str, message: String| ScheduleSectionError::Invalid {
+            name: name.clone(),
+            key,
+            message,
+        };
+        if schedules.iter().any(|s| s.name == name) {
+            return Err(ScheduleSectionError::Duplicate(name));
+        }
+        let cron = Cron::new(&section.cron)
+            .with_seconds_optional()
+            .parse()
+            .map_err(|e| invalid("cron", format!("`{}`: {e}", section.cron)))?;
+        let timezone = match section.timezone.as_deref() {
+            None => Tz::UTC,
+            Some(zone) => zone
+                .parse::<Tz>()
+                .map_err(|_| invalid("timezone", format!("`{zone}` is not an IANA time zone")))?,
+        };
+        let date = section
+            .date
+            .as_deref()
+            .unwrap_or("yesterday")
+            .parse()
+            .map_err(|e| invalid("date", e))?;
+        schedules.push(Schedule {
+            cron_text: section.cron,
+            cron,
+            timezone,
+            date,
+            processors: section.processors,
+            catch_up: section.catch_up,
+            name,
+        });
+    }
+    Ok(schedules)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn nightly(catch_up: bool) -> Schedule {
+        let text = format!(
+            "[[schedule]]\nname = \"nightly\"\ncron = \"0 6 * * *\"\n\
+             timezone = \"America/New_York\"\ncatch_up = {catch_up}\n"
+        );
+        parse(&text).unwrap().remove(0)
+    }
+
+    #[test]
+    fn a_tick_fires_at_local_time_and_processes_the_local_day_before() {
+        let schedule = nightly(false);
+        // 06:00 in New York in January is 11:00 UTC.
+        let tick = schedule.next_after(at("2026-01-07T00:00:00Z")).unwrap();
+        assert_eq!(tick, at("2026-01-07T11:00:00Z"));
+        assert_eq!(
+            date_for(&schedule, tick),
+            NaiveDate::from_ymd_opt(2026, 1, 6).unwrap()
+        );
+        // And 10:00 UTC in July, daylight saving time.
+        let summer = schedule.next_after(at("2026-07-07T00:00:00Z")).unwrap();
+        assert_eq!(summer, at("2026-07-07T10:00:00Z"));
+    }
+
+    #[test]
+    fn ticks_missed_while_down_fire_only_with_catch_up() {
+        let last = Some(at("2026-01-03T11:00:00Z"));
+        let started = at("2026-01-06T12:00:00Z");
+        let now = at("2026-01-07T11:00:30Z");
+        let skipped = due_ticks(&nightly(false), last, started, now);
+        assert_eq!(
+            skipped,
+            [at("2026-01-07T11:00:00Z")],
+            "only after the start"
+        );
+        let caught_up = due_ticks(&nightly(true), last, started, now);
+        assert_eq!(
+            caught_up,
+            [
+                at("2026-01-04T11:00:00Z"),
+                at("2026-01-05T11:00:00Z"),
+                at("2026-01-06T11:00:00Z"),
+                at("2026-01-07T11:00:00Z"),
+            ]
+        );
+        assert!(
+            due_ticks(
+                &nightly(true),
+                Some(at("2026-01-07T11:00:00Z")),
+                started,
+                now
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_seconds_cron_ticks_every_second_and_a_catch_up_is_bounded() {
+        let every_second =
+            parse("[[schedule]]\nname = \"s\"\ncron = \"* * * * * *\"\ncatch_up = true\n")
+                .unwrap()
+                .remove(0);
+        let started = at("2026-01-07T00:00:00Z");
+        let ticks = due_ticks(&every_second, None, started, at("2026-01-07T00:00:03.5Z"));
+        assert_eq!(ticks.len(), 3);
+        let long_ago = Some(at("2026-01-06T23:00:00Z"));
+        let bounded = due_ticks(&every_second, long_ago, started, at("2026-01-07T00:00:03Z"));
+        assert_eq!(bounded.len(), MAX_CATCH_UP);
+        assert_eq!(*bounded.last().unwrap(), at("2026-01-07T00:00:03Z"));
+    }
+
+    #[test]
+    fn a_bad_schedule_is_an_error_naming_it_and_the_key() {
+        let cases = [
+            ("cron = \"61 * * * *\"", "`s` cron: `61 * * * *`"),
+            (
+                "cron = \"0 6 * * *\"\ntimezone = \"Mars/Olympus\"",
+                "`Mars/Olympus` is not an IANA time zone",
+            ),
+            (
+                "cron = \"0 6 * * *\"\ndate = \"tomorrow\"",
+                "`tomorrow` is not today, yesterday, or -N",
+            ),
+            ("cron = \"0 6 * * *\"\nevery = 1", "unknown field `every`"),
+        ];
+        for (body, expected) in cases {
+            let error = parse(&format!("[[schedule]]\nname = \"s\"\n{body}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+        }
+        assert_eq!(
+            "-3".parse::<DateOffset>(),
+            Ok(DateOffset { days_before: 3 })
+        );
+    }
+}

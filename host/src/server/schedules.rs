@@ -1,0 +1,221 @@
+//! The scheduler `slate serve` runs, and `GET /schedules`.
+//!
+//! Every second the [`Scheduler`] works out which ticks of each
+//! `[[schedule]]` are due, claims each in the store (so that with several
+//! hosts on one store every tick fires exactly once), and runs the
+//! schedule's processors for the tick's date on the worker pool, with
+//! trigger `schedule`. The tick records the runs it started, or why it
+//! started none.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::errors::ApiError;
+use super::state::{AppState, ServedHost};
+use crate::dates::{self, DatesConfig};
+use crate::runs::Trigger;
+use crate::schedule::{self, Schedule};
+use crate::store::StoreError;
+use crate::store::schedules::TickRecord;
+
+/// How often the scheduler looks for due ticks.
+pub const SCHEDULER_TICK: Duration = Duration::from_secs(1);
+
+/// A tick this host claimed and fired.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FiredTick {
+    /// The schedule.
+    pub schedule: String,
+    /// When the tick was due.
+    pub tick_at: DateTime<Utc>,
+    /// What came of it.
+    pub outcome: String,
+    /// The runs it started.
+    pub run_ids: Vec<String>,
+}
+
+/// Fires the ticks of `schedules` on a served host.
+pub struct Scheduler {
+    host: Arc<ServedHost>,
+    schedules: Vec<Schedule>,
+    dates: DatesConfig,
+    started: DateTime<Utc>,
+}
+
+impl Scheduler {
+    /// A scheduler for `schedules`, started now: ticks due before now fire
+    /// only for schedules that catch up.
+    pub fn new(host: Arc<ServedHost>, schedules: Vec<Schedule>, dates: DatesConfig) -> Self {
+        Scheduler {
+            host,
+            schedules,
+            dates,
+            started: Utc::now(),
+        }
+    }
+
+    /// A scheduler that counts as started at `started` (for tests with
+    /// their own clock).
+    pub fn started_at(mut self, started: DateTime<Utc>) -> Self {
+        self.started = started;
+        self
+    }
+
+    /// Claims and fires every tick due at `now`; returns the ticks this
+    /// host fired (another host's are left alone). Blocking; must run
+    /// within the tokio runtime, whose worker pool executes the runs.
+    pub fn fire_due(&self, now: DateTime<Utc>) -> Result<Vec<FiredTick>, StoreError> {
+        let Some(ledger) = self.host.store.tick_ledger() else {
+            return Ok(Vec::new());
+        };
+        let mut fired = Vec::new();
+        for schedule in &self.schedules {
+            let last = ledger.ticks(&schedule.name, 1)?.first().map(|t| t.tick_at);
+            for tick in schedule::due_ticks(schedule, last, self.started, now) {
+                if self.host.draining.load(Ordering::SeqCst) {
+                    return Ok(fired);
+                }
+                let date = schedule::date_for(schedule, tick);
+                if !ledger.claim_tick(&schedule.name, tick, date, self.host.executor.host_id())? {
+                    continue;
+                }
+                let (outcome, run_ids) = self.fire(schedule, date);
+                ledger.finish_tick(&schedule.name, tick, &outcome, &run_ids)?;
+                tracing::info!(schedule = %schedule.name, %tick, %date, %outcome, "tick fired");
+                fired.push(FiredTick {
+                    schedule: schedule.name.clone(),
+                    tick_at: tick,
+                    outcome,
+                    run_ids,
+                });
+            }
+        }
+        Ok(fired)
+    }
+
+    /// Claims the runs of one tick and queues them; what came of it and
+    /// the runs started.
+    fn fire(&self, schedule: &Schedule, date: chrono::NaiveDate) -> (String, Vec<String>) {
+        let host = &self.host;
+        let pipeline = match host.pipeline() {
+            Ok(pipeline) => pipeline,
+            Err(error) => return (format!("not fired: {error}"), Vec::new()),
+        };
+        let served = dates::serving_range(host.store.as_ref(), pipeline.calendar(), &self.dates)
+            .map_err(|e| e.to_string())
+            .and_then(|range| range.check(date).map_err(|e| e.to_string()));
+        if let Err(error) = served {
+            return (format!("not fired: {error}"), Vec::new());
+        }
+        let selection = match pipeline.select(&schedule.processors) {
+            Ok(selection) => selection,
+            Err(error) => return (format!("not fired: {error}"), Vec::new()),
+        };
+        let mut claimed = Vec::new();
+        let mut refused = Vec::new();
+        for (processor, claim) in
+            pipeline.claim_date(&host.executor, date, &selection, Trigger::Schedule)
+        {
+            match claim {
+                Ok(claim) => claimed.push(claim),
+                Err(error) => refused.push(format!("{processor}: {error}")),
+            }
+        }
+        let run_ids: Vec<String> = claimed.iter().map(|c| c.record().run_id.clone()).collect();
+        let runner = host.clone();
+        drop(host.workers.spawn(1, move || {
+            pipeline.run_claims(&runner.executor, claimed, &runner.stopping)
+        }));
+        let noun = if run_ids.len() == 1 { "run" } else { "runs" };
+        let outcome = if refused.is_empty() {
+            format!("fired {} {noun} for {date}", run_ids.len())
+        } else {
+            format!(
+                "fired {} {noun} for {date}; not started: {}",
+                run_ids.len(),
+                refused.join("; ")
+            )
+        };
+        (outcome, run_ids)
+    }
+
+    /// Fires due ticks every [`SCHEDULER_TICK`] until the task is dropped.
+    pub async fn run(self: Arc<Self>) {
+        let mut ticks = tokio::time::interval(SCHEDULER_TICK);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let scheduler = self.clone();
+            let fired = tokio::task::spawn_blocking(move || scheduler.fire_due(Utc::now())).await;
+            if let Ok(Err(error)) = fired {
+                tracing::warn!(%error, "the scheduler could not fire its ticks");
+            }
+        }
+    }
+}
+
+/// One schedule as `slate schedules` and `GET /schedules` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleView {
+    /// Its name.
+    pub name: String,
+    /// Its cron expression.
+    pub cron: String,
+    /// Its time zone.
+    pub timezone: String,
+    /// Days before the tick's local date it processes.
+    pub days_before: u32,
+    /// The processors it runs (all when empty).
+    pub processors: Vec<String>,
+    /// Whether missed ticks fire on start.
+    pub catch_up: bool,
+    /// The next tick.
+    pub next_fire: Option<DateTime<Utc>>,
+    /// The latest tick fired, by any host.
+    pub last_tick: Option<TickRecord>,
+}
+
+/// The views of `schedules` at `now`, with their last ticks from the store.
+pub fn views(
+    store: &dyn crate::store::Store,
+    schedules: &[Schedule],
+    now: DateTime<Utc>,
+) -> Result<Vec<ScheduleView>, StoreError> {
+    schedules
+        .iter()
+        .map(|s| {
+            let last_tick = match store.tick_ledger() {
+                Some(ledger) => ledger.ticks(&s.name, 1)?.into_iter().next(),
+                None => None,
+            };
+            Ok(ScheduleView {
+                name: s.name.clone(),
+                cron: s.cron_text.clone(),
+                timezone: s.timezone.name().to_string(),
+                days_before: s.date.days_before,
+                processors: s.processors.clone(),
+                catch_up: s.catch_up,
+                next_fire: s.next_after(now),
+                last_tick,
+            })
+        })
+        .collect()
+}
+
+/// `GET /schedules`.
+pub async fn list_schedules(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ScheduleView>>, ApiError> {
+    let schedules = state.config.schedules.clone();
+    let views = state
+        .blocking(move |host| views(host.store.as_ref(), &schedules, Utc::now()))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(views))
+}
