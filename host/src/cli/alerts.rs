@@ -146,6 +146,16 @@ fn channel_states(outbox: &dyn AlertOutbox, config: &AlertsConfig) -> Result<Vec
         .collect())
 }
 
+/// A summary cut for a table cell; `--json` has it whole.
+fn shortened(summary: &str) -> String {
+    const CELL: usize = 120;
+    if summary.chars().count() > CELL {
+        format!("{}…", summary.chars().take(CELL).collect::<String>())
+    } else {
+        summary.to_string()
+    }
+}
+
 fn list(store: &dyn Store, config: &AlertsConfig, open: bool, json: bool) -> Result<ExitCode> {
     let outbox = outbox(store)?;
     let alerts = outbox.alerts(open, 500)?;
@@ -174,7 +184,7 @@ fn list(store: &dyn Store, config: &AlertsConfig, open: bool, json: bool) -> Res
             alert.kind.chars().take(12).collect(),
             alert.occurrences.to_string(),
             alert.last_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            alert.summary.clone(),
+            shortened(&alert.summary),
         ]);
     }
     println!("{output}");
