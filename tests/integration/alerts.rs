@@ -127,6 +127,48 @@ fn a_run_that_fails_delivers_one_alert_and_a_successful_rerun_one_resolve() {
 }
 
 #[test]
+fn an_alert_resolved_by_hand_sends_its_resolution_once() {
+    let receiver = Receiver::start(Answer::Ok);
+    let (host, slow) = host_with_a_spinning_processor();
+    let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    host.run(&slow, day);
+    let id = host.store.alerts(true, 1).unwrap()[0].alert_id;
+    assert!(
+        host.store
+            .resolve_alert(id, "slate alerts resolve")
+            .unwrap()
+    );
+    assert!(
+        !host
+            .store
+            .resolve_alert(id, "slate alerts resolve")
+            .unwrap()
+    );
+    assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 2 });
+    let digest = &receiver.accepted()[0];
+    let transitions: Vec<&str> = digest["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["transition"].as_str().unwrap())
+        .collect();
+    assert_eq!(transitions, ["opened", "resolved"]);
+
+    // From the command line, an alert that is not open is a usage error.
+    let data = tempfile::tempdir().unwrap();
+    EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let output = crate::support::slate(data.path(), &["alerts", "resolve", "999"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("alert 999 is not open"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn a_run_failure_and_its_alert_are_one_transaction() {
     // The alert is in the store the moment the failure is: no window in
     // which a crash loses it. Nothing has been delivered yet.
