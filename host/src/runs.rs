@@ -1,8 +1,5 @@
 //! Run records: one row of run history per attempt of a processor on a date.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -76,25 +73,27 @@ pub struct UnknownName {
     pub choices: &'static [&'static str],
 }
 
+/// Gives a fieldless enum its stored names: `as_str`, `Display`, and a
+/// `FromStr` whose error ([`UnknownName`]) lists the names it accepts.
 macro_rules! text_enum {
     ($type:ty { $($variant:ident => $text:literal),* $(,)? }) => {
         impl $type {
-            /// The name stored in run history.
+            /// The name stored and shown.
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $text),* }
             }
         }
-        impl fmt::Display for $type {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $type {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
-        impl FromStr for $type {
-            type Err = UnknownName;
-            fn from_str(text: &str) -> Result<Self, UnknownName> {
+        impl ::std::str::FromStr for $type {
+            type Err = $crate::runs::UnknownName;
+            fn from_str(text: &str) -> Result<Self, $crate::runs::UnknownName> {
                 match text {
                     $($text => Ok(Self::$variant),)*
-                    other => Err(UnknownName {
+                    other => Err($crate::runs::UnknownName {
                         given: other.to_string(),
                         choices: &[$($text),*],
                     }),
@@ -103,6 +102,7 @@ macro_rules! text_enum {
         }
     };
 }
+pub(crate) use text_enum;
 
 text_enum!(RunStatus {
     Running => "running", Success => "success", Failed => "failed",

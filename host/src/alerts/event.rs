@@ -2,13 +2,10 @@
 //! repeats or resolves. Pure: the store writes them in the transaction of
 //! the state change that caused them (the outbox), and nothing here does I/O.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::runs::{ErrorKind, RunEnd, RunStatus, UnknownName};
+use crate::runs::{ErrorKind, RunEnd, RunStatus, text_enum};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -59,42 +56,14 @@ pub enum Lifecycle {
     Notice,
 }
 
-macro_rules! named {
-    ($type:ty { $($variant:ident => $text:literal),* $(,)? }) => {
-        impl $type {
-            /// The name stored and sent.
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),* }
-            }
-        }
-        impl fmt::Display for $type {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-        impl FromStr for $type {
-            type Err = UnknownName;
-            fn from_str(text: &str) -> Result<Self, UnknownName> {
-                match text {
-                    $($text => Ok(Self::$variant),)*
-                    other => Err(UnknownName {
-                        given: other.to_string(),
-                        choices: &[$($text),*],
-                    }),
-                }
-            }
-        }
-    };
-}
-
-named!(EventKind {
+text_enum!(EventKind {
     RunFailed => "run_failed", RunBlocked => "run_blocked",
     StaleRunReaped => "stale_run_reaped", RowsQuarantined => "rows_quarantined",
     NoRowsByDeadline => "no_rows_by_deadline", Deployed => "deployed",
     RolledBack => "rolled_back", PhaseCompleted => "phase_completed",
     PhaseIncomplete => "phase_incomplete",
 });
-named!(Severity { Info => "info", Warning => "warning", Error => "error" });
+text_enum!(Severity { Info => "info", Warning => "warning", Error => "error" });
 
 impl EventKind {
     /// Every event, in documentation order.

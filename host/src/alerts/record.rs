@@ -5,6 +5,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::event::{EventKind, Severity};
+use crate::runs::text_enum;
+
+text_enum!(AlertState { Open => "open", Resolved => "resolved", Notice => "notice" });
+text_enum!(Transition { Opened => "opened", Resolved => "resolved", Notice => "notice" });
+text_enum!(ChannelHealth { Up => "up", Failing => "failing", Dead => "dead" });
+text_enum!(AttemptOutcome {
+    Delivered => "delivered", Retry => "retry", Permanent => "permanent",
+});
 
 /// Where an alert stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -16,27 +24,6 @@ pub enum AlertState {
     Resolved,
     /// A one-off notice, never open.
     Notice,
-}
-
-impl AlertState {
-    /// The name stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertState::Open => "open",
-            AlertState::Resolved => "resolved",
-            AlertState::Notice => "notice",
-        }
-    }
-
-    /// The state a stored name stands for.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "open" => Some(AlertState::Open),
-            "resolved" => Some(AlertState::Resolved),
-            "notice" => Some(AlertState::Notice),
-            _ => None,
-        }
-    }
 }
 
 /// One recorded alert.
@@ -86,27 +73,6 @@ pub enum Transition {
     Notice,
 }
 
-impl Transition {
-    /// The name stored and sent.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transition::Opened => "opened",
-            Transition::Resolved => "resolved",
-            Transition::Notice => "notice",
-        }
-    }
-
-    /// The transition a stored name stands for.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "opened" => Some(Transition::Opened),
-            "resolved" => Some(Transition::Resolved),
-            "notice" => Some(Transition::Notice),
-            _ => None,
-        }
-    }
-}
-
 /// A message in the outbox: an alert's transition, waiting for channels.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutboxMessage {
@@ -130,27 +96,6 @@ pub enum ChannelHealth {
     Failing,
     /// Refused permanently, or failed past its threshold: an alert itself.
     Dead,
-}
-
-impl ChannelHealth {
-    /// The name stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChannelHealth::Up => "up",
-            ChannelHealth::Failing => "failing",
-            ChannelHealth::Dead => "dead",
-        }
-    }
-
-    /// The health a stored name stands for.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "up" => Some(ChannelHealth::Up),
-            "failing" => Some(ChannelHealth::Failing),
-            "dead" => Some(ChannelHealth::Dead),
-            _ => None,
-        }
-    }
 }
 
 /// A channel's delivery state, kept in the store so that every host and
@@ -201,17 +146,6 @@ pub enum AttemptOutcome {
     Retry,
     /// Refused for good: a 4xx other than 429.
     Permanent,
-}
-
-impl AttemptOutcome {
-    /// The name stored, and the `outcome` label of the delivery metric.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttemptOutcome::Delivered => "delivered",
-            AttemptOutcome::Retry => "retry",
-            AttemptOutcome::Permanent => "permanent",
-        }
-    }
 }
 
 /// One recorded attempt to deliver to a channel, or to probe it.

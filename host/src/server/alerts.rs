@@ -12,6 +12,7 @@ use axum::extract::{Query, State};
 use serde::Serialize;
 
 use super::errors::ApiError;
+use super::extract::{flag_param, only_params};
 use super::state::{AppState, ServedHost};
 use crate::alerts::Deliverer;
 use crate::alerts::record::{AlertRecord, ChannelState};
@@ -40,22 +41,8 @@ pub async fn list_alerts(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<AlertsView>, ApiError> {
-    if let Some(unknown) = query.keys().find(|k| k.as_str() != "open") {
-        return Err(ApiError::bad_field(
-            unknown,
-            format!("unknown parameter `{unknown}`; known: open"),
-        ));
-    }
-    let open_only = match query.get("open").map(String::as_str) {
-        None | Some("0" | "false") => false,
-        Some("1" | "true") => true,
-        Some(other) => {
-            return Err(ApiError::bad_field(
-                "open",
-                format!("invalid open `{other}`: expected 1 or 0"),
-            ));
-        }
-    };
+    only_params(&query, &["open"])?;
+    let open_only = flag_param(&query, "open")?;
     let configured = state.config.alert_channel_names();
     let view = state
         .blocking(move |host| {

@@ -2,7 +2,8 @@
 //! type, size and arrival (a body that ends early is a 400, one past the
 //! limit a 413, one that does not arrive in time a 408), the JSON field
 //! that does not parse, and dates, which must be exactly `YYYY-MM-DD` and
-//! within the range the pipeline serves. Nothing is started for a request
+//! within the range the pipeline serves; and query strings, whose unknown
+//! parameters and bad flags are named. Nothing is started for a request
 //! that fails them.
 
 use std::time::Duration;
@@ -17,6 +18,36 @@ use super::errors::ApiError;
 use super::state::{AppState, ServedHost};
 use crate::dates::{self, DateError, DatesConfig};
 use crate::pipeline::Pipeline;
+
+/// Refuses a query string holding a parameter other than `known`, naming it.
+pub fn only_params(
+    query: &std::collections::HashMap<String, String>,
+    known: &[&str],
+) -> Result<(), ApiError> {
+    match query.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) => Err(ApiError::bad_field(
+            unknown,
+            format!("unknown parameter `{unknown}`; known: {}", known.join(", ")),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The query flag `name`: `1` or `true`, `0` or `false`, false when absent;
+/// anything else is a 400 naming it.
+pub fn flag_param(
+    query: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<bool, ApiError> {
+    match query.get(name).map(String::as_str) {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(ApiError::bad_field(
+            name,
+            format!("invalid {name} `{other}`: expected 1 or 0"),
+        )),
+    }
+}
 
 /// Reads at most `limit` bytes of a body whose content type is one of
 /// `accepted`, within `timeout`.

@@ -16,6 +16,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::errors::ApiError;
+use super::extract::{flag_param, only_params};
 use super::state::AppState;
 use crate::health::{HealthReport, report};
 
@@ -57,22 +58,8 @@ pub async fn health(
     State(state): State<AppState>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    if let Some(unknown) = query.keys().find(|k| k.as_str() != "fresh") {
-        return Err(ApiError::bad_field(
-            unknown,
-            format!("unknown parameter `{unknown}`; known: fresh"),
-        ));
-    }
-    let fresh = match query.get("fresh").map(String::as_str) {
-        None | Some("0" | "false") => false,
-        Some("1" | "true") => true,
-        Some(other) => {
-            return Err(ApiError::bad_field(
-                "fresh",
-                format!("invalid fresh `{other}`: expected 1 or 0"),
-            ));
-        }
-    };
+    only_params(&query, &["fresh"])?;
+    let fresh = flag_param(&query, "fresh")?;
     let channels = state.config.alert_channel_names();
     let build = || {
         state.blocking(move |host| {

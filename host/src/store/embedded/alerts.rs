@@ -10,8 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row as SqlRow, TransactionBehavior
 use super::{EmbeddedStore, timestamp};
 use crate::alerts::event::{EventKind, Lifecycle, NewAlert};
 use crate::alerts::record::{
-    AlertRecord, AlertState, AttemptOutcome, ChannelHealth, ChannelState, DeliveryAttempt,
-    OutboxMessage, Transition,
+    AlertRecord, AlertState, ChannelState, DeliveryAttempt, OutboxMessage, Transition,
 };
 use crate::store::StoreError;
 use crate::store::alerts::{AlertOutbox, ChannelClaim};
@@ -119,7 +118,7 @@ fn alert_at(row: &SqlRow<'_>, at: usize) -> rusqlite::Result<AlertRecord> {
         run_id: row.get(at + 6)?,
         summary: row.get(at + 7)?,
         detail: serde_json::from_str(&detail).map_err(|_| unreadable(at + 8, &detail))?,
-        state: AlertState::parse(&state).ok_or_else(|| unreadable(at + 9, &state))?,
+        state: state.parse().map_err(|_| unreadable(at + 9, &state))?,
         occurrences: row.get(at + 10)?,
         first_at: time_at(row, at + 11)?.unwrap_or_default(),
         last_at: time_at(row, at + 12)?.unwrap_or_default(),
@@ -271,7 +270,7 @@ fn channel_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<ChannelState> {
     Ok(ChannelState {
         channel: row.get(0)?,
         delivered_through: row.get(1)?,
-        health: ChannelHealth::parse(&health).ok_or_else(|| unreadable(2, &health))?,
+        health: health.parse().map_err(|_| unreadable(2, &health))?,
         reason: row.get(3)?,
         since: time_at(row, 4)?,
         consecutive_failures: row.get(5)?,
@@ -346,8 +345,7 @@ impl AlertOutbox for EmbeddedStore {
                 let alert = alert_at(row, 3)?;
                 Ok(OutboxMessage {
                     message_id: row.get(0)?,
-                    transition: Transition::parse(&transition)
-                        .ok_or_else(|| unreadable(1, &transition))?,
+                    transition: transition.parse().map_err(|_| unreadable(1, &transition))?,
                     created_at: time_at(row, 2)?.unwrap_or_default(),
                     alert,
                 })
@@ -487,12 +485,7 @@ impl AlertOutbox for EmbeddedStore {
                     purpose: row.get(1)?,
                     message_ids: serde_json::from_str(&ids).map_err(|_| unreadable(2, &ids))?,
                     attempted_at: time_at(row, 3)?.unwrap_or_default(),
-                    outcome: match outcome.as_str() {
-                        "delivered" => AttemptOutcome::Delivered,
-                        "retry" => AttemptOutcome::Retry,
-                        "permanent" => AttemptOutcome::Permanent,
-                        other => return Err(unreadable(4, other)),
-                    },
+                    outcome: outcome.parse().map_err(|_| unreadable(4, &outcome))?,
                     status_code: row.get(5)?,
                     response_excerpt: row.get(6)?,
                     latency_ms: row.get(7)?,
