@@ -20,6 +20,7 @@
 //! - [`evaluation`]: one checked call of `process`, shared by runs and `slate test`.
 //! - [`executor`]: one run of one processor for one date.
 //! - [`health`]: the pipeline health report.
+//! - [`grid`]: the processor × date grid the dashboard shows.
 //! - [`limits`]: per-run resource limits and their breaches.
 //! - [`liveness`]: leases, heartbeats and reaping of stale runs.
 //! - [`ownership`]: which processor owns which table; refusals of the rest.
@@ -48,6 +49,7 @@ pub mod deploy;
 pub mod drift;
 pub mod evaluation;
 pub mod executor;
+pub mod grid;
 pub mod health;
 pub mod limits;
 pub mod liveness;

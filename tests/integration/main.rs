@@ -8,6 +8,7 @@ mod bigquery;
 mod bookkeeping;
 mod cli;
 mod column_batch;
+mod dashboard;
 mod emulator;
 mod foundation;
 mod hardening;
