@@ -9,6 +9,7 @@ mod bookkeeping;
 mod cli;
 mod column_batch;
 mod dashboard;
+mod dashboard_browser;
 mod emulator;
 mod foundation;
 mod hardening;
