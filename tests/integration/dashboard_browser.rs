@@ -127,7 +127,7 @@ impl Browser {
             .unwrap();
         self.until(
             "the grid is drawn",
-            "document.querySelectorAll('.cell').length > 0",
+            "document.querySelectorAll('#grid .cell').length > 0",
         )
         .await;
     }
