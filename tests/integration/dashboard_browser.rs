@@ -547,3 +547,133 @@ async fn a_wrong_token_gets_a_visible_error_and_nothing_starts() {
     let (_, after) = server.get("/runs?limit=1000");
     assert_eq!(before, after, "no run started");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_protected_reads_the_page_asks_for_the_token_before_showing_the_grid() {
+    if !chromium_installed("dashboard protected reads") {
+        return;
+    }
+    let dir = demo_data_dir("2026-01-05", "2026-01-05");
+    let server = Server::start(dir.path(), &["--protect-reads"]);
+    let browser = Browser::start().await;
+    browser.client.goto(&server.url("/")).await.unwrap();
+    browser
+        .until(
+            "the page asks for the token",
+            "(m => !m.hidden && m.textContent.includes('enter the API token'))\
+             (document.getElementById('message'))",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelectorAll('#grid .cell').length")
+            .await,
+        0,
+        "nothing shown without the token"
+    );
+    browser.screenshot("protected-reads").await;
+
+    browser.use_token(TOKEN).await;
+    browser
+        .until(
+            "the grid is drawn",
+            "!!document.getElementById('cell-PlayerGameSummaryProcessor-2026-01-05')",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .cell("PlayerGameSummaryProcessor", "2026-01-05", "status")
+            .await,
+        "success"
+    );
+    browser
+        .until(
+            "live",
+            "document.getElementById('live').textContent === 'live'",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval(&format!(
+                "location.href.includes('{TOKEN}') || document.cookie.includes('{TOKEN}')"
+            ))
+            .await,
+        json!(false),
+        "the token is in neither the URL nor a cookie"
+    );
+    assert_eq!(
+        browser.eval("sessionStorage.getItem('slate.token')").await,
+        TOKEN
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plugins_page_shows_versions_and_history_and_rolls_back_with_the_token() {
+    if !chromium_installed("dashboard plugins") {
+        return;
+    }
+    let dir = demo_data_dir("2026-01-05", "2026-01-05");
+    let server = Server::start(dir.path(), &[]);
+    let v1 = std::fs::read(crate::support::components::VERSIONED_V1).unwrap();
+    let v2 = std::fs::read(crate::support::components::VERSIONED_V2).unwrap();
+    for version in [&v1, &v2] {
+        let (status, answer) = server.put_component("VersionedProcessor", version);
+        assert_eq!(status, 200, "{answer}");
+    }
+    let browser = Browser::start().await;
+    browser.open(&server, "#/plugins").await;
+    browser
+        .until(
+            "the plugins are listed",
+            "document.querySelectorAll('#plugins tr[data-processor]').length === 10",
+        )
+        .await;
+    let active = |hash: &str| {
+        format!(
+            "(r => !!r && r.textContent.includes('{}'))\
+             (document.querySelector('#plugins tr[data-processor=\"VersionedProcessor\"]'))",
+            &hash[..16]
+        )
+    };
+    let (v1_hash, v2_hash) = (
+        slate::plugin::content_hash(&v1),
+        slate::plugin::content_hash(&v2),
+    );
+    browser.until("v2 is active", &active(&v2_hash)).await;
+
+    browser
+        .click("#plugins button.history[data-name=\"VersionedProcessor\"]")
+        .await;
+    browser
+        .until(
+            "the history lists both deployments",
+            "document.querySelectorAll('#history tr').length === 3",
+        )
+        .await;
+
+    browser.use_token(TOKEN).await;
+    browser
+        .click("#plugins button.rollback[data-name=\"VersionedProcessor\"]")
+        .await;
+    browser.until("v1 is active again", &active(&v1_hash)).await;
+    browser
+        .until(
+            "the history shows the rollback",
+            "document.querySelectorAll('#history tr').length === 4 && \
+             document.querySelector('#history tr:nth-child(2)').textContent.includes('rollback')",
+        )
+        .await;
+    let (_, plugins) = server.get("/plugins");
+    let versioned = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "VersionedProcessor")
+        .unwrap();
+    assert_eq!(
+        versioned["hash"],
+        v1_hash.as_str(),
+        "rolled back through the API"
+    );
+    browser.screenshot("plugins").await;
+}
