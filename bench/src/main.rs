@@ -12,6 +12,7 @@
 //! 6. Two processors' seasons against pandas references written as the
 //!    source pipeline wrote them, rows compared ([`pandas`]).
 //! 7. `POST /process-date` throughput and latency under `wrk` ([`http`]).
+//! 8. `GET /api/grid`, the dashboard's grid, on the season ([`grid`]).
 //!
 //! Every figure is a median over repeated runs. `--smoke` runs each
 //! measurement briefly, to keep the benchmark working in CI.
@@ -20,6 +21,7 @@ mod backfill;
 mod bigquery;
 mod boundary;
 mod convert;
+mod grid;
 mod http;
 mod native;
 mod overhead;
@@ -91,6 +93,8 @@ enum Measurement {
     Pandas,
     /// `POST /process-date` under load.
     Http,
+    /// `GET /api/grid` on the season.
+    Grid,
 }
 
 /// How hard to measure.
@@ -182,6 +186,9 @@ fn main() -> anyhow::Result<()> {
     }
     if selected(Measurement::Http) {
         http::measure(&mut report, effort)?;
+    }
+    if selected(Measurement::Grid) {
+        grid::measure(&mut report, effort, &season_store)?;
     }
     // Last: it reruns two processors of the season's store.
     let mismatches = if selected(Measurement::Pandas) {

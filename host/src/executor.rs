@@ -33,8 +33,12 @@ use crate::store::{RunOutput, Store, StoreError};
 pub const SHUTDOWN_MESSAGE: &str =
     "stopped by the host: it shut down before the run finished (grace period over)";
 
-/// Told about every run this executor ends, e.g. to keep metrics.
+/// Told about every run this executor claims and ends, e.g. to keep
+/// metrics or to push changes to the dashboard.
 pub trait RunObserver: Send + Sync {
+    /// `record` is the `running` record a claim just made.
+    fn run_started(&self, _record: &RunRecord) {}
+
     /// `record` is the run's final record; `instantiation` how long
     /// creating its instance took, when it got that far.
     fn run_ended(&self, record: &RunRecord, instantiation: Option<Duration>);
@@ -67,7 +71,7 @@ pub struct Executor {
     host_id: String,
     limits: Arc<LimitsConfig>,
     leases: Arc<LeaseKeeper>,
-    observer: Option<Arc<dyn RunObserver>>,
+    observers: Vec<Arc<dyn RunObserver>>,
 }
 
 impl Executor {
@@ -88,13 +92,14 @@ impl Executor {
             host_id,
             limits,
             leases,
-            observer: None,
+            observers: Vec::new(),
         })
     }
 
-    /// This executor, telling `observer` about every run it ends.
+    /// This executor, telling `observer` too about every run it claims
+    /// and ends.
     pub fn with_observer(mut self, observer: Arc<dyn RunObserver>) -> Self {
-        self.observer = Some(observer);
+        self.observers.push(observer);
         self
     }
 
@@ -148,6 +153,9 @@ impl Executor {
             lease: self.leases.config().lease,
         })?;
         let lease = self.leases.track(&record.run_id);
+        for observer in &self.observers {
+            observer.run_started(&record);
+        }
         Ok(Claim {
             record,
             plugin: plugin.clone(),
@@ -387,14 +395,14 @@ impl Executor {
             .check_output_table(&spec.output_table, &spec.schema)
     }
 
-    /// Reads the final record and tells the observer.
+    /// Reads the final record and tells the observers.
     fn finished(
         &self,
         run_id: &str,
         instantiation: Option<Duration>,
     ) -> Result<RunRecord, StoreError> {
         let record = self.record(run_id)?;
-        if let Some(observer) = &self.observer {
+        for observer in &self.observers {
             observer.run_ended(&record, instantiation);
         }
         Ok(record)

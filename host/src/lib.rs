@@ -21,6 +21,7 @@
 //! - [`executor`]: one run of one processor for one date.
 //! - [`health`]: the pipeline health report.
 //! - [`alerts`]: alert events in the store's outbox, channels, and delivery.
+//! - [`grid`]: the processor × date grid the dashboard shows.
 //! - [`limits`]: per-run resource limits and their breaches.
 //! - [`liveness`]: leases, heartbeats and reaping of stale runs.
 //! - [`ownership`]: which processor owns which table; refusals of the rest.
@@ -51,6 +52,7 @@ pub mod deploy;
 pub mod drift;
 pub mod evaluation;
 pub mod executor;
+pub mod grid;
 pub mod health;
 pub mod limits;
 pub mod liveness;

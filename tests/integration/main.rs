@@ -10,6 +10,8 @@ mod bigquery;
 mod bookkeeping;
 mod cli;
 mod column_batch;
+mod dashboard;
+mod dashboard_browser;
 mod emulator;
 mod foundation;
 mod hardening;

@@ -35,6 +35,11 @@ impl Served {
         Served::configured(|_| {}, None)
     }
 
+    /// A served host that asks for the token on reads too.
+    pub(crate) fn protecting_reads() -> Served {
+        Served::configured(|c| c.protect_reads = true, None)
+    }
+
     pub(crate) fn configured(
         configure: impl FnOnce(&mut ServerConfig),
         plugin_dir: Option<PathBuf>,

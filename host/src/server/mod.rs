@@ -11,18 +11,24 @@
 //!   never leaves a `running` record behind.
 //!
 //! Handlers live in one module per resource; they check every request
-//! before starting anything and answer errors as JSON ([`errors`]).
+//! before starting anything and answer errors as JSON ([`errors`]). The
+//! dashboard ([`dashboard`]) is a page over the same API: its assets are
+//! open, its data (`/api/grid`, `/api/runs/{id}`, `/events`) are reads.
 
 pub mod alerts;
 pub mod auth;
 pub mod backfill_jobs;
 pub mod backfills;
+pub mod dashboard;
 pub mod errors;
+pub mod events;
 pub mod extract;
+pub mod grid;
 pub mod health;
 pub mod metrics;
 pub mod plugins;
 pub mod process;
+pub mod run_detail;
 pub mod runs;
 pub mod schedules;
 pub mod state;
@@ -57,12 +63,17 @@ pub fn router(state: AppState) -> Router {
         .route("/alerts", get(alerts::list_alerts))
         .route("/schedules", get(schedules::list_schedules))
         .route("/plugins", get(plugins::list_plugins))
-        .route("/metrics", get(health::metrics));
+        .route("/plugins/{name}/history", get(plugins::plugin_history))
+        .route("/metrics", get(health::metrics))
+        .route("/api/grid", get(grid::grid))
+        .route("/api/runs/{id}", get(run_detail::run_detail))
+        .route("/events", get(events::events));
     if state.config.protect_reads {
         reads = reads.route_layer(from_fn_with_state(token, auth::require_token));
     }
     mutating
         .merge(reads)
+        .merge(dashboard::assets())
         .fallback(no_such_endpoint)
         .layer(from_fn(errors::json_errors))
         .with_state(state)

@@ -1,5 +1,6 @@
-//! `GET /plugins`, `PUT /plugins/{name}` (deploy the component in the body)
-//! and `POST /plugins/{name}/rollback` (optional body `{"to": HASH}`).
+//! `GET /plugins`, `GET /plugins/{name}/history`, `PUT /plugins/{name}`
+//! (deploy the component in the body) and `POST /plugins/{name}/rollback`
+//! (optional body `{"to": HASH}`).
 //! A rejected deployment answers 422 naming the check that failed; the
 //! active version is untouched.
 
@@ -154,4 +155,23 @@ pub async fn rollback_plugin(
         Ok(deployment) => (StatusCode::OK, Json(deployment)).into_response(),
         Err(error) => rejected(error),
     })
+}
+
+/// `GET /plugins/{name}/history`: the versions `name` had, newest first
+/// (as `slate plugins history NAME`); empty for a processor never
+/// deployed (its bundled version runs), 404 for an unknown name.
+pub async fn plugin_history(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<Deployment>>, ApiError> {
+    state
+        .blocking(move |host| {
+            let pipeline = host.pipeline().map_err(ApiError::internal)?;
+            let history = host.registry.history(&name).map_err(ApiError::internal)?;
+            if history.is_empty() && pipeline.plugin(&name).is_none() {
+                return Err(ApiError::not_found("name", format!("no processor {name}")));
+            }
+            Ok(Json(history))
+        })
+        .await
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::auth::BearerToken;
 use super::backfill_jobs::BackfillJob;
+use super::events::RunEvents;
 use super::health::HealthCache;
 use super::metrics::Metrics;
 use super::workers::WorkerPool;
@@ -137,6 +138,8 @@ pub struct ServedHost {
     pub backfills: Mutex<HashMap<String, Arc<BackfillJob>>>,
     /// The latest health report, shared by every caller for a moment.
     pub health: HealthCache,
+    /// Every run this host claims or ends, for `GET /events`.
+    pub events: Arc<RunEvents>,
     current: RwLock<(i64, Arc<Pipeline>)>,
     deploying: Mutex<()>,
 }
@@ -144,7 +147,7 @@ pub struct ServedHost {
 impl ServedHost {
     /// A host serving the processors `catalog` loads from the registry and
     /// `plugin_dir`, with `workers` slots. The executor should report to
-    /// `metrics`.
+    /// `metrics`; the host adds its own observer, which feeds `/events`.
     pub fn new(
         executor: Executor,
         runtime: Arc<Runtime>,
@@ -153,6 +156,8 @@ impl ServedHost {
         workers: usize,
         metrics: Arc<Metrics>,
     ) -> Result<Self, HostError> {
+        let events = Arc::new(RunEvents::default());
+        let executor = executor.with_observer(events.clone());
         let generation = registry.generation()?;
         let pipeline = load_pipeline(
             &runtime,
@@ -172,6 +177,7 @@ impl ServedHost {
             stopping: Arc::new(AtomicBool::new(false)),
             backfills: Mutex::default(),
             health: HealthCache::default(),
+            events,
             current: RwLock::new((generation, Arc::new(pipeline))),
             deploying: Mutex::new(()),
         })

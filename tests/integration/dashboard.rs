@@ -1,0 +1,384 @@
+//! The dashboard's data at the HTTP level, without a browser: `/api/grid`
+//! (the grid on the demo season, its default range, bad queries),
+//! `/api/runs/{id}` (run detail), `/events` (server-sent run changes), the
+//! embedded page and its assets, and `/plugins/{name}/history`.
+
+use std::io::{BufRead, BufReader};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value as Json, json};
+use tower::ServiceExt;
+
+use slate::plugin::content_hash;
+
+use crate::serve::{Served, authorized};
+use crate::serve_process::{Server, agent};
+use crate::support::{assert_contains, components, date, demo_data_dir, season};
+
+/// Every grid cell of `processor`, by date.
+fn row<'a>(grid: &'a Json, processor: &str) -> &'a Vec<Json> {
+    grid["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|phase| phase["rows"].as_array().unwrap())
+        .find(|row| row["processor"] == processor)
+        .unwrap_or_else(|| panic!("no row for {processor}: {grid}"))["cells"]
+        .as_array()
+        .unwrap()
+}
+
+/// Every processor's cell on `day`.
+fn column(grid: &Json, day: &str) -> Vec<(String, Json)> {
+    grid["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|phase| phase["rows"].as_array().unwrap())
+        .map(|row| {
+            let cell = row["cells"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["date"] == day)
+                .unwrap_or_else(|| panic!("no cell on {day}"))
+                .clone();
+            (row["processor"].as_str().unwrap().to_string(), cell)
+        })
+        .collect()
+}
+
+/// The demo season, run from 2026-01-05 to 2026-01-07, served.
+fn served_demo() -> (tempfile::TempDir, Server) {
+    let dir = demo_data_dir("2026-01-05", "2026-01-07");
+    let server = Server::start(dir.path(), &[]);
+    (dir, server)
+}
+
+#[test]
+fn the_grid_shows_each_processors_latest_run_per_date_grouped_by_phase() {
+    let (_dir, server) = served_demo();
+    let (status, grid) = server.get("/api/grid?from=2026-01-05&to=2026-01-08");
+    assert_eq!(status, 200, "{grid}");
+    assert_eq!(grid["from"], "2026-01-05");
+    assert_eq!(grid["to"], "2026-01-08");
+    let phases: Vec<&Json> = grid["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["phase"])
+        .collect();
+    assert_eq!(phases, [&json!(3), &json!(4), &json!(5)]);
+    let names: Vec<&str> = grid["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["rows"].as_array().unwrap())
+        .map(|r| r["processor"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 9, "{names:?}");
+    assert_eq!(names.last(), Some(&"PointsPredictionProcessor"));
+    let position = |n: &str| names.iter().position(|x| *x == n).unwrap();
+    assert!(position("PlayerCompositeFactorsProcessor") < position("MLFeatureStoreProcessor"));
+
+    // Every column has its games; the missing box scores fail phase 3 and
+    // block everything downstream.
+    for d in &grid["dates"].as_array().unwrap()[..] {
+        let day = date(d["date"].as_str().unwrap());
+        let games = season()
+            .schedule
+            .iter()
+            .filter(|g| g.game_date == day)
+            .count();
+        assert_eq!(d["games"], games, "{d}");
+    }
+    for (processor, cell) in column(&grid, "2026-01-06") {
+        let status = cell["status"].as_str().unwrap();
+        assert!(
+            status == "failed" || status == "blocked",
+            "{processor} on 2026-01-06 is {status}"
+        );
+        assert!(cell["run_id"].is_string());
+        if processor == "PlayerGameSummaryProcessor" {
+            assert_eq!(status, "failed");
+            assert_eq!(cell["error_kind"], "plugin");
+        }
+        if processor == "PointsPredictionProcessor" {
+            assert_eq!(
+                (status, &cell["error_kind"]),
+                ("blocked", &json!("upstream"))
+            );
+        }
+    }
+    for (processor, cell) in column(&grid, "2026-01-05") {
+        assert_eq!(cell["status"], "success", "{processor}: {cell}");
+        assert_eq!(cell["attempt"], 1);
+    }
+    // 2026-01-08 has games and no run.
+    for (_, cell) in column(&grid, "2026-01-08") {
+        assert_eq!(cell["status"], "scheduled", "{cell}");
+        assert_eq!(cell["run_id"], Json::Null);
+    }
+
+    // Christmas Eve has no games: its cells are "not run", not "scheduled".
+    let (_, holiday) = server.get("/api/grid?from=2025-12-23&to=2025-12-25");
+    assert_eq!(
+        holiday["dates"][1],
+        json!({"date": "2025-12-24", "games": 0})
+    );
+    assert!(holiday["dates"][0]["games"].as_u64().unwrap() > 0);
+    let cells = row(&holiday, "PlayerGameSummaryProcessor");
+    assert_eq!(cells[1]["status"], "not_run");
+    assert_eq!(cells[0]["status"], "scheduled");
+}
+
+#[test]
+fn without_a_range_the_grid_shows_the_last_thirty_scheduled_dates_up_to_the_latest_run() {
+    let (_dir, server) = served_demo();
+    let (status, grid) = server.get("/api/grid");
+    assert_eq!(status, 200, "{grid}");
+    assert_eq!(grid["to"], "2026-01-07");
+    let scheduled = grid["dates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["games"].as_u64().unwrap() > 0)
+        .count();
+    assert_eq!(scheduled, 30, "{}", grid["dates"]);
+    assert!(
+        grid["dates"][0]["games"].as_u64().unwrap() > 0,
+        "starts on a game date"
+    );
+}
+
+#[test]
+fn run_detail_shows_the_error_attempts_upstream_runs_and_quarantined_rows() {
+    let (_dir, server) = served_demo();
+    let (_, grid) = server.get("/api/grid?from=2026-01-06&to=2026-01-06");
+    let failed_id = row(&grid, "PlayerGameSummaryProcessor")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, detail) = server.get(&format!("/api/runs/{failed_id}"));
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["run"]["status"], "failed");
+    assert_contains(
+        detail["run"]["error_message"].as_str().unwrap(),
+        "no box scores for 7 of 7 scheduled games on 2026-01-06",
+    );
+    assert_eq!(detail["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["plugin"]["active"], true);
+    assert!(detail["plugin"]["version"].is_string(), "{detail}");
+    assert_eq!(detail["upstream"], json!([]), "phase 3 reads raw tables");
+    assert_eq!(detail["quarantined"], json!([]));
+
+    // A blocked run lists the upstream runs it found: the failed one.
+    let blocked_id = row(&grid, "PlayerDailyCacheProcessor")[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, blocked) = server.get(&format!("/api/runs/{blocked_id}"));
+    assert_eq!(blocked["run"]["status"], "blocked");
+    assert_eq!(
+        blocked["upstream"][0]["processor"],
+        "PlayerGameSummaryProcessor"
+    );
+    assert_eq!(blocked["upstream"][0]["run_id"], failed_id.as_str());
+    assert_eq!(blocked["upstream"][0]["status"], "failed");
+    assert_contains(blocked["upstream_note"].as_str().unwrap(), "blocked");
+
+    // A second attempt is listed with the first, newest first.
+    let rerun = server.process("PlayerGameSummaryProcessor", "2026-01-06");
+    let (_, again) = server.get(&format!("/api/runs/{}", rerun["run_id"].as_str().unwrap()));
+    let attempts: Vec<&Json> = again["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["attempt"])
+        .collect();
+    assert_eq!(attempts, [&json!(2), &json!(1)]);
+
+    let (status, missing) = server.get("/api/runs/no-such-run");
+    assert_eq!(status, 404);
+    assert_eq!(missing["field"], "id");
+}
+
+/// Reads server-sent events from `/events` on a thread: (event, data) pairs.
+fn subscribe(server: &Server) -> mpsc::Receiver<(String, String)> {
+    let response = agent()
+        .get(server.url("/events"))
+        .call()
+        .expect("GET /events");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let reader = BufReader::new(response.into_body().into_reader());
+        let (mut event, mut data) = (String::new(), String::new());
+        for line in reader.lines() {
+            let Ok(line) = line else { return };
+            if let Some(name) = line.strip_prefix("event:") {
+                event = name.trim().to_string();
+            } else if let Some(text) = line.strip_prefix("data:") {
+                data = text.trim().to_string();
+            } else if line.is_empty()
+                && !event.is_empty()
+                && sender
+                    .send((std::mem::take(&mut event), std::mem::take(&mut data)))
+                    .is_err()
+            {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
+#[test]
+fn events_push_every_run_as_it_starts_and_ends_after_a_resync() {
+    let (_dir, server) = served_demo();
+    let events = subscribe(&server);
+    let next = || {
+        events
+            .recv_timeout(Duration::from_secs(60))
+            .expect("an event within a minute")
+    };
+    let (first, _) = next();
+    assert_eq!(first, "resync", "a (re)connected client re-reads the grid");
+
+    let ended = server.process("PlayerGameSummaryProcessor", "2026-01-05");
+    let (kind, started) = next();
+    assert_eq!(kind, "run");
+    let started: Json = serde_json::from_str(&started).unwrap();
+    assert_eq!(started["status"], "running");
+    assert_eq!(started["processor"], "PlayerGameSummaryProcessor");
+    assert_eq!(started["date"], "2026-01-05");
+    assert_eq!(started["attempt"], 2);
+    assert_eq!(started["run_id"], ended["run_id"]);
+    let (kind, finished) = next();
+    assert_eq!(kind, "run");
+    let finished: Json = serde_json::from_str(&finished).unwrap();
+    assert_eq!(finished["status"], "success");
+    assert_eq!(finished["run_id"], ended["run_id"]);
+    assert_eq!(finished["rows_written"], ended["rows"]);
+}
+
+/// Sends one GET to a router with no socket.
+async fn get(served: &Served, uri: &str) -> (StatusCode, Json, String) {
+    let response = served
+        .router()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Json::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, body, content_type)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_grid_query_is_a_400_naming_the_parameter_and_its_value() {
+    let served = Served::new();
+    let cases = [
+        ("/api/grid?from=2026-1-5&to=2026-01-10", "from", "2026-1-5"),
+        ("/api/grid?from=2026-01-05&to=tomorrow", "to", "tomorrow"),
+        (
+            "/api/grid?from=2026-02-30&to=2026-03-01",
+            "from",
+            "2026-02-30",
+        ),
+        (
+            "/api/grid?from=2026-01-10&to=2026-01-05",
+            "from",
+            "2026-01-10",
+        ),
+        (
+            "/api/grid?from=2025-01-01&to=2026-12-31",
+            "to",
+            "at most 400",
+        ),
+        ("/api/grid?from=2026-01-05", "to", "needs `to`"),
+        ("/api/grid?to=2026-01-05", "from", "needs `from`"),
+        ("/api/grid?form=2026-01-05", "form", "unknown parameter"),
+    ];
+    for (uri, field, named) in cases {
+        let (status, body, _) = get(&served, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert_eq!(body["field"], field, "{uri}: {body}");
+        assert_contains(body["error"].as_str().unwrap(), named);
+    }
+    let (status, grid, _) = get(&served, "/api/grid?from=2026-01-05&to=2026-01-05").await;
+    assert_eq!(status, StatusCode::OK, "{grid}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_and_its_assets_are_embedded_and_open_while_protected_reads_need_the_token() {
+    let served = Served::protecting_reads();
+    let (status, page, content_type) = get(&served, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/html; charset=utf-8");
+    let page = page.as_str().unwrap();
+    assert_contains(page, r#"<script src="/dashboard.js"></script>"#);
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no CDN"
+    );
+    let (status, script, content_type) = get(&served, "/dashboard.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/javascript; charset=utf-8");
+    assert_contains(script.as_str().unwrap(), "sessionStorage");
+    let (status, _, content_type) = get(&served, "/dashboard.css").await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "text/css; charset=utf-8")
+    );
+
+    for data in ["/api/grid", "/api/runs/x", "/events", "/plugins/P/history"] {
+        let (status, body, _) = get(&served, data).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{data}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugin_history_lists_deployments_and_names_an_unknown_processor() {
+    let served = Served::new();
+    let (status, history, _) = get(&served, "/plugins/PlayerGameSummaryProcessor/history").await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(
+        history,
+        json!([]),
+        "never deployed: the bundled version runs"
+    );
+
+    let component = std::fs::read(components::VERSIONED_V1).expect("the fixture was built");
+    let deploy = authorized(
+        Request::put("/plugins/VersionedProcessor"),
+        "application/wasm",
+        component.clone(),
+    );
+    let deployed = served.router().oneshot(deploy).await.unwrap();
+    assert_eq!(deployed.status(), StatusCode::OK);
+    let (status, history, _) = get(&served, "/plugins/VersionedProcessor/history").await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(history.as_array().unwrap().len(), 1, "{history}");
+    assert_eq!(history[0]["hash"], content_hash(&component));
+    assert_eq!(history[0]["active"], true);
+    assert_eq!(history[0]["action"], "deploy");
+    let (status, unknown, _) = get(&served, "/plugins/NoSuchProcessor/history").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown["field"], "name");
+}
