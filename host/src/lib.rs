@@ -7,6 +7,7 @@
 //! output rows.
 //!
 //! - [`bindings`]: the types generated from `wit/`, which everything else builds on.
+//! - [`build`]: `slate build`, a processor folder (Rust, Python) into a component.
 //! - [`plugin`]: loading, compiling, caching and instantiating components.
 //! - [`registry`]: deployed processor versions, by hash, and the active one.
 //! - [`deploy`]: validating, storing and activating a version; rollback.
@@ -35,6 +36,7 @@
 
 pub mod backfill;
 pub mod bindings;
+pub mod build;
 pub mod bundled;
 pub mod catalog;
 pub mod column_batch;

@@ -7,6 +7,7 @@
 //! `slate test` adds 3 (plugin failure) and 4 (bad fixture or golden file).
 
 mod backfill;
+mod build;
 mod demo;
 mod health;
 mod plugins;
@@ -135,6 +136,16 @@ enum Command {
         /// Write the files into this folder instead of printing them.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Builds a processor folder (Rust, Python) into a component,
+    /// bundling only the files its `processor.toml` lists.
+    Build {
+        /// The processor's folder.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The component file (default: DIR/<folder name>.wasm).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// Marks every stale run failed (kind `stale`), freeing its date.
     Reap,
@@ -279,6 +290,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Reap => run::reap(&options),
         Command::Quarantine { run, json } => quarantine::quarantine(&options, run.as_deref(), json),
         Command::Schemas { out } => schemas(&options, out.as_deref()),
+        Command::Build { dir, output } => build::build(&dir, output),
         Command::Test {
             plugin,
             date,
