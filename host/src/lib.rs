@@ -12,6 +12,7 @@
 //! - [`registry`]: deployed processor versions, by hash, and the active one.
 //! - [`deploy`]: validating, storing and activating a version; rollback.
 //! - [`catalog`]: which processors exist: bundled, registry, plugin folder.
+//! - [`scaffold`]: `slate new`, a processor folder to start from.
 //! - [`schema`] and [`rows`]: tables, schemas and the values that cross the boundary.
 //! - [`validate`]: checking output rows against a schema before any write.
 //! - [`drift`]: additive migrations and refused changes when a live schema differs.
@@ -60,6 +61,7 @@ pub mod quarantine;
 pub mod registry;
 pub mod rows;
 pub mod runs;
+pub mod scaffold;
 pub mod schema;
 pub mod server;
 pub mod store;

@@ -250,3 +250,84 @@ fn a_python_processor_under_its_start_up_memory_fails_at_instantiation_with_limi
          the processor asked for",
     );
 }
+
+#[test]
+fn slate_new_makes_a_python_processor_that_builds_and_passes_its_own_golden_test() {
+    let test = "slate_new_makes_a_python_processor_that_builds_and_passes_its_own_golden_test";
+    let Some(tool) = PYTHON.find(test) else {
+        return;
+    };
+    let parent = tempfile::tempdir().unwrap();
+    let made = slate(&[
+        "new",
+        "games-per-team",
+        "--lang",
+        "python",
+        "--parent",
+        parent.path().to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let dir = parent.path().join("games-per-team");
+    let component = dir.join("games-per-team.wasm");
+    let build = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("build")
+        .arg(&dir)
+        .arg("-o")
+        .arg(&component)
+        .env(PYTHON.variable, &tool)
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", text(&build.stderr));
+
+    let fixtures = dir.join("fixtures");
+    let passed = slate(&[
+        "test",
+        component.to_str().unwrap(),
+        "--date",
+        "2026-01-11",
+        "--fixtures",
+        fixtures.to_str().unwrap(),
+        "--expect",
+        fixtures
+            .join("2026-01-11.expected.ndjson")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(passed.status.code(), Some(0), "{}", text(&passed.stdout));
+    assert_contains(
+        &text(&passed.stdout),
+        "PASS GamesPerTeamProcessor 2026-01-11: 2 rows match the golden file",
+    );
+}
+
+#[test]
+fn slate_new_makes_a_rust_crate_with_fixtures_and_refuses_a_bad_name_or_an_existing_folder() {
+    let parent = tempfile::tempdir().unwrap();
+    let parent_arg = parent.path().to_str().unwrap();
+    let made = slate(&["new", "rest-days", "--lang", "rust", "--parent", parent_arg]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let dir = parent.path().join("rest-days");
+    for file in [
+        "Cargo.toml",
+        "src/lib.rs",
+        "schema.json",
+        "README.md",
+        "fixtures/nba_raw.schedule.ndjson",
+        "fixtures/2026-01-11.expected.ndjson",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} was not made");
+    }
+    let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+    assert_contains(&lib, "Declaration::new(\"RestDaysProcessor\"");
+    assert_contains(&lib, "output_table: \"nba_analytics.rest_days\"");
+
+    let again = slate(&["new", "rest-days", "--lang", "rust", "--parent", parent_arg]);
+    assert_eq!(again.status.code(), Some(2));
+    assert_contains(&text(&again.stderr), "exists already");
+    let bad = slate(&["new", "Rest_Days", "--lang", "rust", "--parent", parent_arg]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert_contains(&text(&bad.stderr), "processor name `Rest_Days` must be");
+    let cobol = slate(&["new", "rest", "--lang", "cobol", "--parent", parent_arg]);
+    assert_eq!(cobol.status.code(), Some(2));
+    assert_contains(&text(&cobol.stderr), "unknown language `cobol`");
+}

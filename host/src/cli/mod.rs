@@ -10,6 +10,7 @@ mod backfill;
 mod build;
 mod demo;
 mod health;
+mod new;
 mod plugins;
 mod quarantine;
 mod render;
@@ -136,6 +137,18 @@ enum Command {
         /// Write the files into this folder instead of printing them.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Makes a processor folder to start from: its code with `info()`
+    /// filled in, `schema.json`, fixtures with a golden file, and a README.
+    New {
+        /// The processor's folder name: lower-case words joined by hyphens.
+        name: String,
+        /// Its language: rust or python.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// The folder to make it in.
+        #[arg(long, default_value = ".")]
+        parent: PathBuf,
     },
     /// Builds a processor folder (Rust, Python) into a component,
     /// bundling only the files its `processor.toml` lists.
@@ -291,6 +304,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Quarantine { run, json } => quarantine::quarantine(&options, run.as_deref(), json),
         Command::Schemas { out } => schemas(&options, out.as_deref()),
         Command::Build { dir, output } => build::build(&dir, output),
+        Command::New { name, lang, parent } => new::new(&parent, &name, &lang),
         Command::Test {
             plugin,
             date,
