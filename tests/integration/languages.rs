@@ -1,8 +1,9 @@
 //! Processors in other languages, built with `slate build` from
 //! `plugins/examples/` and run through `slate test` like any component:
 //! the Python PlayerDailyCache passes the Rust processor's golden test byte
-//! for byte, and a failing Python processor fails with kind `plugin` and
-//! the exception's type and text.
+//! for byte, a failing Python processor fails with kind `plugin` and the
+//! exception's type and text, `slate new`'s templates pass their own
+//! golden tests, and the Python SDK's own unit tests pass.
 //!
 //! Each component is built once per test run and reused. Without the
 //! toolchain (see `scripts/guest-toolchains.sh`) a test says plainly that
@@ -330,4 +331,36 @@ fn slate_new_makes_a_rust_crate_with_fixtures_and_refuses_a_bad_name_or_an_exist
     let cobol = slate(&["new", "rest", "--lang", "cobol", "--parent", parent_arg]);
     assert_eq!(cobol.status.code(), Some(2));
     assert_contains(&text(&cobol.stderr), "unknown language `cobol`");
+}
+
+#[test]
+fn the_python_sdks_own_tests_pass_against_generated_bindings() {
+    let test = "the_python_sdks_own_tests_pass_against_generated_bindings";
+    let Some(tool) = PYTHON.find(test) else {
+        return;
+    };
+    let bindings = tempfile::tempdir().unwrap();
+    let generated = Command::new(&tool)
+        .arg("--wit-path")
+        .arg(workspace().join("wit"))
+        .args(["--world", "processor-plugin", "bindings"])
+        .arg(bindings.path())
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let sdk = workspace().join("plugins/sdk-python");
+    let python_path = std::env::join_paths([bindings.path(), sdk.as_path()]).unwrap();
+
+    let tests = Command::new("python3")
+        .args(["-m", "unittest", "discover", "-v", "-s"])
+        .arg(sdk.join("tests"))
+        .env("PYTHONPATH", python_path)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+
+    let report = text(&tests.stderr);
+    assert!(tests.status.success(), "{report}");
+    assert_contains(&report, "OK");
+    assert!(!report.contains("skipped"), "{report}");
 }
