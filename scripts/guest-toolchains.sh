@@ -5,15 +5,16 @@
 #   componentize-py (PyPI), in a venv:        $SLATE_GUEST_HOME/python/bin/componentize-py
 #   jco + componentize-js (npm), locally:     $SLATE_GUEST_HOME/node/node_modules/.bin/jco
 #
-#   scripts/guest-toolchains.sh install   install if needed (idempotent), then print the env
-#   scripts/guest-toolchains.sh env       print the env lines only (exit 1 if not installed)
+#   scripts/guest-toolchains.sh install      Python: install if needed (idempotent), print the env
+#   scripts/guest-toolchains.sh install-js   JavaScript too (not yet used by slate build or the tests)
+#   scripts/guest-toolchains.sh env          print the env lines only (exit 1 if not installed)
 #
-# `install` prints, on stdout, the lines the tests read:
+# `install` prints, on stdout, the line the tests read:
 #   export SLATE_COMPONENTIZE_PY=<path>
-#   export SLATE_JCO=<path>
-# so `eval "$(scripts/guest-toolchains.sh install)"` makes the Python and
-# JavaScript tests run. Under CI (env CI set) those tests fail, never skip,
-# when a tool is missing.
+# (and `install-js` also `export SLATE_JCO=<path>`), so
+# `eval "$(scripts/guest-toolchains.sh install)"` makes the Python tests
+# run. Under CI (env CI set) those tests fail, never skip, when the tool
+# is missing.
 #
 # Environment:
 #   SLATE_GUEST_HOME    install folder (default: <repo>/.guest-toolchains)
@@ -25,8 +26,10 @@
 set -euo pipefail
 
 COMPONENTIZE_PY_VERSION=0.25.1
-JCO_VERSION=1.35.0
-COMPONENTIZE_JS_VERSION=0.23.0
+# jco 1.35.0 could not read a --wit folder here (its vendored wasm-tools
+# saw no preopened directory); 1.11.2 with componentize-js 0.17.0 does.
+JCO_VERSION=1.11.2
+COMPONENTIZE_JS_VERSION=0.17.0
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 HOME_DIR="${SLATE_GUEST_HOME:-$ROOT/.guest-toolchains}"
@@ -76,20 +79,25 @@ install_node() {
 
 print_env() {
   [[ -x "$COMPONENTIZE_PY" ]] || die "componentize-py is not installed; run '$0 install'"
-  [[ -x "$JCO" ]] || die "jco is not installed; run '$0 install'"
   echo "export SLATE_COMPONENTIZE_PY=$COMPONENTIZE_PY"
-  echo "export SLATE_JCO=$JCO"
+  if [[ -x "$JCO" ]]; then
+    echo "export SLATE_JCO=$JCO"
+  fi
 }
 
 case "${1:-}" in
   install)
+    install_python
+    print_env
+    ;;
+  install-js)
     install_python
     install_node
     print_env
     ;;
   env) print_env ;;
   *)
-    echo "usage: $0 install|env" >&2
+    echo "usage: $0 install|install-js|env" >&2
     exit 2
     ;;
 esac
