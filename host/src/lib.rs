@@ -7,10 +7,12 @@
 //! output rows.
 //!
 //! - [`bindings`]: the types generated from `wit/`, which everything else builds on.
+//! - [`build`]: `slate build`, a processor folder (Rust, Python) into a component.
 //! - [`plugin`]: loading, compiling, caching and instantiating components.
 //! - [`registry`]: deployed processor versions, by hash, and the active one.
 //! - [`deploy`]: validating, storing and activating a version; rollback.
 //! - [`catalog`]: which processors exist: bundled, registry, plugin folder.
+//! - [`scaffold`]: `slate new`, a processor folder to start from.
 //! - [`schema`] and [`rows`]: tables, schemas and the values that cross the boundary.
 //! - [`validate`]: checking output rows against a schema before any write.
 //! - [`drift`]: additive migrations and refused changes when a live schema differs.
@@ -39,6 +41,7 @@
 pub mod alerts;
 pub mod backfill;
 pub mod bindings;
+pub mod build;
 pub mod bundled;
 pub mod catalog;
 pub mod column_batch;
@@ -63,6 +66,7 @@ pub mod quarantine;
 pub mod registry;
 pub mod rows;
 pub mod runs;
+pub mod scaffold;
 pub mod schedule;
 pub mod schema;
 pub mod server;

@@ -331,3 +331,44 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
         "a bad slate.toml"
     );
 }
+
+#[test]
+fn slate_schemas_compiles_each_component_once_into_the_data_folders_cache() {
+    let data = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir(&[components::VERSIONED_V1]);
+    let schemas = || {
+        let plugin_dir = plugins.path().to_str().unwrap();
+        let output = slate(data.path(), &["--plugin-dir", plugin_dir, "schemas"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_contains(&schemas(), "slate_test.versioned");
+    let compiled = || {
+        let mut names: Vec<String> = std::fs::read_dir(data.path().join("compiled"))
+            .expect("slate schemas wrote a compile cache")
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let hash = slate::plugin::content_hash(&std::fs::read(components::VERSIONED_V1).unwrap());
+    let first = compiled();
+    assert!(
+        first.iter().any(|name| name.starts_with(&hash)),
+        "the --plugin-dir component is cached: {first:?}"
+    );
+    // Every bundled processor is cached beside it, and a second call
+    // compiles nothing new: it loads them all from the cache.
+    assert!(first.len() > slate::bundled::PLUGINS.len(), "{first:?}");
+    let modified = |name: &str| {
+        std::fs::metadata(data.path().join("compiled").join(name))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let before: Vec<_> = first.iter().map(|name| modified(name)).collect();
+    assert_contains(&schemas(), "slate_test.versioned");
+    assert_eq!(compiled(), first);
+    let after: Vec<_> = first.iter().map(|name| modified(name)).collect();
+    assert_eq!(before, after, "no cached component was written again");
+}

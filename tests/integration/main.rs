@@ -17,6 +17,7 @@ mod foundation;
 mod hardening;
 mod history_backends;
 mod isolation;
+mod languages;
 mod multi_memory;
 mod pipeline;
 mod plugin_test;

@@ -212,3 +212,40 @@ fn a_limit_breach_records_the_limit_and_the_observed_value() {
     assert_eq!(bomb.limit_value, Some(32 << 20));
     assert!(bomb.observed_value.unwrap() > 32 << 20, "{bomb:?}");
 }
+
+#[test]
+fn memory_refused_at_instantiation_is_a_memory_breach_with_its_limit_and_observed_value() {
+    // An interpreter needs its memory before `process` runs: CPython about
+    // 14 MiB, this fixture more than 24 MiB. Below that, the instance
+    // cannot be created, and the record says so as a limit, not a trap.
+    let limits = RunLimits {
+        memory_bytes: 16 << 20,
+        ..RunLimits::default()
+    };
+    let host = TestHost::with(limits, LeaseConfig::default());
+    let day = date("2026-01-11");
+    set_control(host.store.as_ref(), &hostile_control(), day, &[], &[]);
+
+    let record = host.run(&host.fixture(components::HOSTILE_STARTUP_MEMORY), day);
+
+    let message = record.error_message.clone().unwrap_or_default();
+    assert_eq!(record.error_kind, Some(ErrorKind::LimitMemory), "{message}");
+    assert!(
+        message.starts_with("instantiation failed: memory limit of 16777216 bytes exceeded"),
+        "{message}"
+    );
+    assert_eq!(record.limit_value, Some(16 << 20));
+    assert!(record.observed_value.unwrap() > 24 << 20, "{record:?}");
+}
+
+#[test]
+fn the_startup_memory_fixture_runs_under_a_limit_that_holds_it() {
+    let host = TestHost::with(RunLimits::default(), LeaseConfig::default());
+    let day = date("2026-01-11");
+    set_control(host.store.as_ref(), &hostile_control(), day, &[], &[]);
+
+    let record = host.run(&host.fixture(components::HOSTILE_STARTUP_MEMORY), day);
+
+    assert_eq!(record.status, RunStatus::Success, "{record:?}");
+    assert!(record.peak_memory_bytes > 24 << 20, "{record:?}");
+}

@@ -8,8 +8,10 @@
 
 mod alerts;
 mod backfill;
+mod build;
 mod demo;
 mod health;
+mod new;
 mod plugins;
 mod quarantine;
 mod render;
@@ -136,6 +138,28 @@ enum Command {
         /// Write the files into this folder instead of printing them.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Makes a processor folder to start from: its code with `info()`
+    /// filled in, `schema.json`, fixtures with a golden file, and a README.
+    New {
+        /// The processor's folder name: lower-case words joined by hyphens.
+        name: String,
+        /// Its language: rust or python.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// The folder to make it in.
+        #[arg(long, default_value = ".")]
+        parent: PathBuf,
+    },
+    /// Builds a processor folder (Rust, Python) into a component,
+    /// bundling only the files its `processor.toml` lists.
+    Build {
+        /// The processor's folder.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The component file (default: DIR/<folder name>.wasm).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// Marks every stale run failed (kind `stale`), freeing its date.
     Reap,
@@ -299,6 +323,8 @@ pub fn run() -> Result<ExitCode> {
         Command::Reap => run::reap(&options),
         Command::Quarantine { run, json } => quarantine::quarantine(&options, run.as_deref(), json),
         Command::Schemas { out } => schemas(&options, out.as_deref()),
+        Command::Build { dir, output } => build::build(&dir, output),
+        Command::New { name, lang, parent } => new::new(&parent, &name, &lang),
         Command::Test {
             plugin,
             date,

@@ -1,0 +1,70 @@
+//! Python processors: `app.py` and its listed files, staged beside the
+//! Python SDK (`plugins/sdk-python/slate_sdk`, shipped inside `slate`), and
+//! built with componentize-py, which bundles CPython and snapshots the
+//! imported modules into the component.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::{BuildError, Project, WORLD, find_tool, run_tool, staging, write_files, write_wit};
+
+/// The componentize-py version Slate is built and tested with.
+pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+
+/// The Python SDK's files, relative to the staging folder.
+pub const PYTHON_SDK: &[(&str, &str)] = &[
+    (
+        "slate_sdk/__init__.py",
+        include_str!("../../../plugins/sdk-python/slate_sdk/__init__.py"),
+    ),
+    (
+        "slate_sdk/batch.py",
+        include_str!("../../../plugins/sdk-python/slate_sdk/batch.py"),
+    ),
+    (
+        "slate_sdk/dates.py",
+        include_str!("../../../plugins/sdk-python/slate_sdk/dates.py"),
+    ),
+    (
+        "slate_sdk/processor.py",
+        include_str!("../../../plugins/sdk-python/slate_sdk/processor.py"),
+    ),
+    (
+        "slate_sdk/values.py",
+        include_str!("../../../plugins/sdk-python/slate_sdk/values.py"),
+    ),
+];
+
+/// Builds `project` (Python) into `output`.
+pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> {
+    let tool = find_tool(
+        "componentize-py",
+        "SLATE_COMPONENTIZE_PY",
+        &format!(
+            "pip install componentize-py=={COMPONENTIZE_PY_VERSION} (or scripts/guest-toolchains.sh install in a Slate checkout)"
+        ),
+    )?;
+    let source = staging()?;
+    let wit = staging()?;
+    project.stage(source.path())?;
+    write_files(source.path(), PYTHON_SDK)?;
+    write_wit(wit.path())?;
+    let output = std::path::absolute(output).map_err(|e| BuildError::Io {
+        path: output.to_path_buf(),
+        source: e,
+    })?;
+    run_tool(
+        "componentize-py",
+        Command::new(tool)
+            .current_dir(source.path())
+            // Only the staged folder is searched for modules, never a venv.
+            .env_remove("VIRTUAL_ENV")
+            .arg("--quiet")
+            .arg("--wit-path")
+            .arg(wit.path())
+            .args(["--world", WORLD, "componentize", "app", "--python-path"])
+            .arg(source.path())
+            .arg("--output")
+            .arg(&output),
+    )
+}
