@@ -132,6 +132,16 @@ impl Browser {
         .await;
     }
 
+    /// Opens the grid and waits until its live updates are connected.
+    async fn open_live(&self, server: &Server) {
+        self.open(server, "").await;
+        self.until(
+            "live",
+            "document.getElementById('live').textContent === 'live'",
+        )
+        .await;
+    }
+
     /// The value of a JavaScript expression in the page.
     async fn eval(&self, expression: &str) -> Json {
         self.client
@@ -383,13 +393,7 @@ async fn with_the_token_rerunning_a_cell_makes_a_new_run_and_the_cell_updates_li
     let dir = demo_data_dir("2026-01-05", "2026-01-07");
     let server = Server::start(dir.path(), &[]);
     let browser = Browser::start().await;
-    browser.open(&server, "").await;
-    browser
-        .until(
-            "live",
-            "document.getElementById('live').textContent === 'live'",
-        )
-        .await;
+    browser.open_live(&server).await;
     browser.use_token(TOKEN).await;
     browser.mark_page().await;
     let before = runs_of(&server, "PlayerGameSummaryProcessor", "2026-01-05");
@@ -439,13 +443,7 @@ async fn a_backfill_started_from_the_page_fills_its_cells_live() {
     let dir = demo_data_dir("2026-01-05", "2026-01-07");
     let server = Server::start(dir.path(), &[]);
     let browser = Browser::start().await;
-    browser.open(&server, "").await;
-    browser
-        .until(
-            "live",
-            "document.getElementById('live').textContent === 'live'",
-        )
-        .await;
+    browser.open_live(&server).await;
     browser.show_range("2025-12-20", "2026-01-09").await;
     browser.use_token(TOKEN).await;
     browser.mark_page().await;

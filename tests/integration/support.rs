@@ -245,6 +245,7 @@ pub fn slate(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output 
 /// and run every processor from `from` to `to`.
 pub fn demo_data_dir(from: &str, to: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary folder");
+    use_shared_compiled_cache(dir.path());
     let demo = slate(dir.path(), &["demo", "--from", from, "--to", to]);
     assert!(demo.status.success(), "{}", stderr(&demo));
     dir
