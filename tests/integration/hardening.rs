@@ -34,7 +34,12 @@ fn copy_dir(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            // The compiled-component cache, shared: link it again.
+            let linked = std::fs::read_link(entry.path()).unwrap();
+            std::os::unix::fs::symlink(linked, target).unwrap();
+        } else if kind.is_dir() {
             std::fs::create_dir_all(&target).unwrap();
             copy_dir(&entry.path(), &target);
         } else {
