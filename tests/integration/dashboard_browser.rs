@@ -8,6 +8,7 @@
 //! set) a missing browser fails these tests; elsewhere they say that they
 //! skipped and how to install it.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,7 +32,12 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// Kills chromedriver's whole process group: killing chromedriver alone
+    /// would leave the Chromium it started running, orphaned, for good.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -74,8 +80,10 @@ impl Browser {
     /// Starts chromedriver and a fresh headless Chromium session.
     async fn start() -> Browser {
         let port = free_port();
+        // Its own process group, with the Chromium it starts: see `drop`.
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
