@@ -243,21 +243,20 @@ pub(super) fn resolve_in(
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     let now = timestamp(now);
+    // One statement for every event: this runs in every commit.
+    let events: Vec<&str> = events.iter().map(|e| e.as_str()).collect();
+    let events = serde_json::to_string(&events).map_err(StoreError::backend)?;
     let mut resolve = connection.prepare_cached(
         "UPDATE _slate_alerts SET state = 'resolved', resolved_at = ?4, resolved_by = ?5
-         WHERE state = 'open' AND subject = ?1 AND data_date = ?2 AND event = ?3
+         WHERE state = 'open' AND subject = ?1 AND data_date = ?2
+           AND event IN (SELECT value FROM json_each(?3))
          RETURNING alert_id",
     )?;
-    let mut resolved = Vec::new();
-    for event in events {
-        let ids = resolve.query_map(
-            params![subject, date_text(date), event.as_str(), now, by],
-            |row| row.get::<_, i64>(0),
-        )?;
-        for id in ids {
-            resolved.push(id?);
-        }
-    }
+    let resolved: Vec<i64> = resolve
+        .query_map(params![subject, date_text(date), events, now, by], |row| {
+            row.get(0)
+        })?
+        .collect::<Result<_, _>>()?;
     drop(resolve);
     for alert_id in &resolved {
         queue_message(connection, *alert_id, Transition::Resolved, &now)?;
