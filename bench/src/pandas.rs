@@ -214,7 +214,7 @@ fn slate_season(
         reprocess: Reprocess::All,
         parallelism: 1,
     };
-    let plan = backfill::plan(store, &request)?;
+    let plan = backfill::plan(store, pipeline, &request)?;
     let outcomes = backfill::run(
         pipeline,
         executor,

@@ -3,8 +3,9 @@
 //!
 //! Which runs are planned depends on the reprocess mode and each
 //! (processor, date)'s latest run: `missing` plans only those never run,
-//! `failed` only those whose latest run failed or was blocked, `all` every
-//! one.
+//! `failed` only those whose latest run failed or was blocked, `outdated`
+//! only those [`crate::outdated`] finds (another version wrote them, or
+//! their upstream changed), `all` every one.
 //!
 //! Order: on one date, the selected processors run in pipeline order, with
 //! the same checks as `slate run`. A processor with a lookback also waits
@@ -15,9 +16,7 @@
 //! Progress is reported through a callback; printing and HTTP belong to the
 //! callers.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
-use std::str::FromStr;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 
@@ -25,9 +24,10 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::executor::Executor;
+use crate::outdated;
 use crate::pipeline::Pipeline;
 use crate::plugin::spec::Lookback;
-use crate::runs::{RunFilter, RunRecord, RunStatus, Trigger, UnknownName};
+use crate::runs::{RunFilter, RunRecord, RunStatus, Trigger};
 use crate::store::{Store, StoreError};
 
 /// The most dates one backfill may cover.
@@ -42,34 +42,16 @@ pub enum Reprocess {
     Missing,
     /// Only those whose latest run failed or was blocked.
     Failed,
+    /// Only those whose rows the active versions would not have written
+    /// ([`crate::outdated`]).
+    Outdated,
     /// Every one.
     All,
 }
 
-impl FromStr for Reprocess {
-    type Err = UnknownName;
-    fn from_str(text: &str) -> Result<Self, UnknownName> {
-        match text {
-            "missing" => Ok(Reprocess::Missing),
-            "failed" => Ok(Reprocess::Failed),
-            "all" => Ok(Reprocess::All),
-            other => Err(UnknownName {
-                given: other.to_string(),
-                choices: &["missing", "failed", "all"],
-            }),
-        }
-    }
-}
-
-impl fmt::Display for Reprocess {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Reprocess::Missing => "missing",
-            Reprocess::Failed => "failed",
-            Reprocess::All => "all",
-        })
-    }
-}
+crate::runs::text_enum!(Reprocess {
+    Missing => "missing", Failed => "failed", Outdated => "outdated", All => "all",
+});
 
 /// Why a backfill cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -189,12 +171,24 @@ pub fn dates_between(start: NaiveDate, end: NaiveDate) -> Result<Vec<NaiveDate>,
     Ok(start.iter_days().take(days).collect())
 }
 
-/// Decides which runs `request` redoes, from each (processor, date)'s latest run.
-pub fn plan(store: &dyn Store, request: &BackfillRequest) -> Result<Plan, BackfillError> {
+/// Decides which runs `request` redoes, from each (processor, date)'s
+/// latest run (and, for `outdated`, `pipeline`'s active versions).
+pub fn plan(
+    store: &dyn Store,
+    pipeline: &Pipeline,
+    request: &BackfillRequest,
+) -> Result<Plan, BackfillError> {
     if request.parallelism == 0 {
         return Err(BackfillError::ZeroParallelism);
     }
     let dates = dates_between(request.start, request.end)?;
+    let outdated: HashSet<(String, NaiveDate)> = match request.reprocess {
+        Reprocess::Outdated => outdated::in_store(store, pipeline, None)?
+            .into_iter()
+            .map(|o| (o.processor, o.date))
+            .collect(),
+        _ => HashSet::new(),
+    };
     let mut runs = Vec::new();
     let mut left_alone = 0;
     for processor in &request.selection {
@@ -215,6 +209,7 @@ pub fn plan(store: &dyn Store, request: &BackfillRequest) -> Result<Plan, Backfi
                     matches!(status, RunStatus::Failed | RunStatus::Blocked)
                 }
                 (Reprocess::Failed, None) => false,
+                (Reprocess::Outdated, _) => outdated.contains(&(processor.clone(), *date)),
             };
             if redo {
                 runs.push(PlannedRun {
@@ -420,6 +415,7 @@ pub fn tally(outcomes: &[Outcome]) -> BTreeMap<String, Tally> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runs::UnknownName;
 
     fn day(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
@@ -447,12 +443,13 @@ mod tests {
             error,
             UnknownName {
                 given: "some".into(),
-                choices: &["missing", "failed", "all"],
+                choices: &["missing", "failed", "outdated", "all"],
             }
         );
         assert_eq!(
             error.to_string(),
-            "`some` is not one of: missing, failed, all"
+            "`some` is not one of: missing, failed, outdated, all"
         );
+        assert_eq!("outdated".parse::<Reprocess>(), Ok(Reprocess::Outdated));
     }
 }

@@ -13,58 +13,14 @@
 //! tested table by table; [`check`] gathers the facts from the store.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde::Serialize;
 
 use crate::plugin::spec::{Lookback, ProcessorSpec, UpstreamPolicy};
 use crate::runs::{RunFilter, RunRecord, RunStatus};
 use crate::schema::TableName;
 use crate::store::{Store, StoreError};
-
-/// Where an upstream's latest run for the date stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UpstreamStatus {
-    /// Its rows were committed.
-    Success,
-    /// It failed or was blocked.
-    Failed,
-    /// It never ran for the date.
-    Missing,
-    /// It is running and its lease is live.
-    Running,
-    /// It is `running` but its lease expired: its host is gone.
-    StaleRunning,
-}
-
-impl fmt::Display for UpstreamStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            UpstreamStatus::Success => "success",
-            UpstreamStatus::Failed => "failed",
-            UpstreamStatus::Missing => "missing",
-            UpstreamStatus::Running => "running",
-            UpstreamStatus::StaleRunning => "stale_running",
-        })
-    }
-}
-
-/// The decision about one upstream of one processor for one date.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct UpstreamDecision {
-    /// The upstream processor.
-    pub upstream: String,
-    /// Where its latest run stands.
-    pub status: UpstreamStatus,
-    /// Whether the downstream may run.
-    pub safe_to_process: bool,
-    /// Why, in words that name the upstream, the date and the run.
-    pub reason: String,
-    /// How long ago the latest run last changed (finished or heartbeat).
-    pub age_seconds: Option<i64>,
-}
+pub use crate::upstream_check::{Gap, UpstreamCheck, UpstreamDecision, UpstreamStatus};
 
 /// Decides whether `upstream`'s state lets a processor run for `date`.
 pub fn decide_upstream(
@@ -79,6 +35,8 @@ pub fn decide_upstream(
         return UpstreamDecision {
             upstream: upstream.to_string(),
             status: UpstreamStatus::Missing,
+            run_id: None,
+            rows_present,
             safe_to_process: false,
             reason: format!("upstream {upstream} has no run for {date}"),
             age_seconds: None,
@@ -119,6 +77,8 @@ pub fn decide_upstream(
     UpstreamDecision {
         upstream: upstream.to_string(),
         status,
+        run_id: Some(run.run_id.clone()),
+        rows_present,
         safe_to_process,
         reason,
         age_seconds,
@@ -144,25 +104,6 @@ pub fn lookback_window(
             window.reverse();
             window
         }
-    }
-}
-
-/// A scheduled date in the lookback window with no rows from an upstream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Gap {
-    /// The scheduled date.
-    pub date: NaiveDate,
-    /// The upstream processor whose table has no rows for it.
-    pub upstream: String,
-}
-
-impl fmt::Display for Gap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "lookback gap: {} has no rows for scheduled date {}",
-            self.upstream, self.date
-        )
     }
 }
 
@@ -199,22 +140,6 @@ pub fn find_gaps(
         .collect()
 }
 
-/// Both checks for one processor and date.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Completeness {
-    /// One decision per upstream.
-    pub upstreams: Vec<UpstreamDecision>,
-    /// Scheduled dates in the lookback window missing upstream rows.
-    pub gaps: Vec<Gap>,
-}
-
-impl Completeness {
-    /// The upstream decisions that forbid running.
-    pub fn blocking_upstreams(&self) -> impl Iterator<Item = &UpstreamDecision> {
-        self.upstreams.iter().filter(|d| !d.safe_to_process)
-    }
-}
-
 /// Runs both checks against the store. `output_of` gives an upstream's
 /// output table; `calendar` is the schedule table whose partition dates are
 /// the scheduled game dates (no calendar table means no gap check).
@@ -225,7 +150,7 @@ pub fn check(
     output_of: impl Fn(&str) -> Option<TableName>,
     calendar: &TableName,
     now: DateTime<Utc>,
-) -> Result<Completeness, StoreError> {
+) -> Result<UpstreamCheck, StoreError> {
     let mut upstreams = Vec::new();
     let mut gaps = Vec::new();
     let scheduled: BTreeSet<NaiveDate> = if spec.lookback == Lookback::None {
@@ -278,5 +203,5 @@ pub fn check(
             gaps.extend(find_gaps(&window, upstream, &covered));
         }
     }
-    Ok(Completeness { upstreams, gaps })
+    Ok(UpstreamCheck { upstreams, gaps })
 }

@@ -38,6 +38,8 @@ pub struct Evaluated {
     /// Bad rows kept aside under the `quarantine` policy; always empty
     /// under `fail_run`, where any bad row fails the run.
     pub quarantined: Vec<QuarantinedRow>,
+    /// Rows in `rows` whose `data_quality_issues` is not empty.
+    pub rows_with_quality_issues: u64,
     /// What the guest used.
     pub usage: RunUsage,
 }
@@ -188,6 +190,7 @@ fn check_process(
     let report = validate(&rows, &spec.schema, date);
     if report.is_valid() {
         return Ok(Evaluated {
+            rows_with_quality_issues: rows_with_quality_issues(&rows),
             rows,
             rows_read,
             quarantined: Vec::new(),
@@ -200,6 +203,7 @@ fn check_process(
     {
         tracing::warn!("quarantining bad rows: {message}");
         return Ok(Evaluated {
+            rows_with_quality_issues: rows_with_quality_issues(&rows),
             rows,
             rows_read,
             quarantined,
@@ -236,6 +240,24 @@ fn add_quality_issues(rows: &mut RowSet, schema: &TableSchema, issues: &[String]
         }
     }
     true
+}
+
+/// How many rows carry a `data_quality_issues` that is not empty (a list
+/// with an item, or text): what a dashboard cell marks.
+pub fn rows_with_quality_issues(rows: &RowSet) -> u64 {
+    let Some(index) = rows.columns.iter().position(|c| c == DATA_QUALITY_ISSUES) else {
+        return 0;
+    };
+    let has_issues = |value: Option<&Value>| match value {
+        Some(Value::Repeated(items)) => !items.is_empty(),
+        Some(Value::Scalar(Scalar::String(text))) => !text.is_empty(),
+        Some(Value::Scalar(_)) => true,
+        Some(Value::Null) | None => false,
+    };
+    rows.rows
+        .iter()
+        .filter(|row| has_issues(row.get(index)))
+        .count() as u64
 }
 
 /// The root cause wasmtime gives when a guest passes the host more data in
@@ -324,7 +346,7 @@ pub fn describe_process_error(error: &ProcessError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::last_error_line;
+    use super::{RowSet, Scalar, Value, last_error_line, rows_with_quality_issues};
 
     #[test]
     fn the_last_error_line_is_a_panics_message_or_a_python_exception() {
@@ -335,5 +357,28 @@ mod tests {
                       KeyError: 'points'\n";
         assert_eq!(last_error_line(python), Some("KeyError: 'points'"));
         assert_eq!(last_error_line("\n  \n"), None);
+    }
+
+    #[test]
+    fn rows_with_quality_issues_counts_rows_whose_issues_are_not_empty() {
+        let issue = || Value::Repeated(vec![Scalar::String("lookback gap".into())]);
+        let rows = RowSet {
+            columns: vec!["player".into(), "data_quality_issues".into()],
+            rows: vec![
+                vec![Value::Scalar(Scalar::String("a".into())), issue()],
+                vec![
+                    Value::Scalar(Scalar::String("b".into())),
+                    Value::Repeated(vec![]),
+                ],
+                vec![Value::Scalar(Scalar::String("c".into())), Value::Null],
+                vec![Value::Scalar(Scalar::String("d".into())), issue()],
+            ],
+        };
+        assert_eq!(rows_with_quality_issues(&rows), 2);
+        let without_the_column = RowSet {
+            columns: vec!["player".into()],
+            rows: vec![vec![Value::Scalar(Scalar::String("a".into()))]],
+        };
+        assert_eq!(rows_with_quality_issues(&without_the_column), 0);
     }
 }

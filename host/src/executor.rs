@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use crate::completeness::{self, Completeness};
+use crate::completeness::{self, UpstreamCheck};
 use crate::evaluation::{Evaluated, evaluate_timed};
 use crate::limits::LimitsConfig;
 use crate::liveness::{LeaseConfig, LeaseGuard, LeaseKeeper};
@@ -131,7 +131,7 @@ impl Executor {
         trigger: Trigger,
     ) -> Result<RunRecord, StoreError> {
         let claim = self.claim(plugin, date, trigger)?;
-        self.execute_claim(claim, &[])
+        self.execute_claim(claim, None)
     }
 
     /// Claims (processor, date) for `plugin`: a `running` record whose
@@ -165,10 +165,13 @@ impl Executor {
 
     /// Executes a claimed run, returning its final record. A run stopped
     /// because this host is shutting down ends `failed`, kind `shutdown`.
+    /// `check` is the completeness check that let it run: recorded with
+    /// the run, and its lookback gaps are added to every row's
+    /// `data_quality_issues`.
     pub fn execute_claim(
         &self,
         claim: Claim,
-        quality_issues: &[String],
+        check: Option<UpstreamCheck>,
     ) -> Result<RunRecord, StoreError> {
         let Claim {
             record,
@@ -182,6 +185,10 @@ impl Executor {
         let _entered = span.enter();
 
         let limits = self.limits.for_processor(&spec.name);
+        let quality_issues: Vec<String> = check
+            .iter()
+            .flat_map(|check| check.gaps.iter().map(ToString::to_string))
+            .collect();
         let mut instantiation = None;
         let fail_with = |kind: ErrorKind,
                          message: String,
@@ -203,6 +210,7 @@ impl Executor {
                 rows_read: rows_read as i64,
                 limit,
                 usage,
+                upstream_check: check.clone(),
             };
             match self.store.end_run(&run_id, &end) {
                 // A shutdown already failed it: the record says so.
@@ -243,13 +251,14 @@ impl Executor {
             source,
             limits,
             lease.cancel_flag(),
-            quality_issues,
+            &quality_issues,
         );
         instantiation = instantiation.or(took);
         let Evaluated {
             rows,
             rows_read,
             quarantined,
+            rows_with_quality_issues,
             usage,
         } = match evaluated {
             Ok(evaluated) => evaluated,
@@ -272,7 +281,9 @@ impl Executor {
             rows: &rows,
             rows_read: rows_read as i64,
             quarantined: &quarantined,
+            rows_with_quality_issues,
             usage,
+            upstream_check: check.as_ref(),
         };
         match self.store.commit_run(&run_id, &output) {
             Ok(written) => tracing::info!(
@@ -298,13 +309,15 @@ impl Executor {
     }
 
     /// Ends a claimed run without executing it: `blocked` (kind
-    /// `upstream`), or `failed` with `kind`.
+    /// `upstream`), or `failed` with `kind`. `check` is the completeness
+    /// check that blocked it, if one did: recorded with the run.
     pub fn end_claim(
         &self,
         claim: Claim,
         status: RunStatus,
         kind: Option<ErrorKind>,
         reason: String,
+        check: Option<UpstreamCheck>,
     ) -> Result<RunRecord, StoreError> {
         let run_id = claim.record.run_id.clone();
         let kind = kind.or((status == RunStatus::Blocked).then_some(ErrorKind::Upstream));
@@ -315,6 +328,7 @@ impl Executor {
             rows_read: 0,
             limit: None,
             usage: RunUsage::default(),
+            upstream_check: check,
         };
         match self.store.end_run(&run_id, &end) {
             // A shutdown already failed it: the record says so.
@@ -348,6 +362,7 @@ impl Executor {
                 rows_read: 0,
                 limit: None,
                 usage: RunUsage::default(),
+                upstream_check: None,
             };
             match self.store.end_run(&run.run_id, &end) {
                 Ok(()) => ended.push(run.run_id.clone()),
@@ -368,7 +383,7 @@ impl Executor {
         date: NaiveDate,
         output_of: impl Fn(&str) -> Option<TableName>,
         calendar: &TableName,
-    ) -> Result<Completeness, StoreError> {
+    ) -> Result<UpstreamCheck, StoreError> {
         self.leases.reap_now()?;
         completeness::check(
             self.store.as_ref(),

@@ -5,11 +5,12 @@
 //! [`cell`] and [`default_range`] are pure decisions, tested table by
 //! table; only [`build`] talks to the store. Knows nothing of HTTP.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::outdated;
 use crate::pipeline::Pipeline;
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
 use crate::store::{Store, StoreError};
@@ -57,6 +58,12 @@ pub struct GridCell {
     pub rows_written: i64,
     /// Rows it set aside under the quarantine policy.
     pub rows_quarantined: u64,
+    /// Rows it wrote whose `data_quality_issues` is not empty.
+    pub rows_with_quality_issues: i64,
+    /// Whether its latest success is outdated ([`crate::outdated`]): written
+    /// by another version than the active one, or before its upstream
+    /// changed.
+    pub outdated: bool,
 }
 
 /// One processor's row.
@@ -210,6 +217,11 @@ pub fn build(
             .entry((run.processor.as_str(), run.data_date))
             .or_insert(run);
     }
+    let outdated: HashSet<(String, NaiveDate)> = outdated::from_history(&runs, pipeline)
+        .into_iter()
+        .filter(|o| (from..=to).contains(&o.date))
+        .map(|o| (o.processor, o.date))
+        .collect();
     let mut quarantined: HashMap<String, u64> = HashMap::new();
     for record in store.quarantined(None)? {
         if (from..=to).contains(&record.data_date) {
@@ -249,6 +261,8 @@ pub fn build(
                     rows_quarantined: run
                         .and_then(|r| quarantined.get(&r.run_id).copied())
                         .unwrap_or(0),
+                    rows_with_quality_issues: run.map_or(0, |r| r.rows_with_quality_issues),
+                    outdated: outdated.contains(&(spec.name.clone(), column.date)),
                 }
             })
             .collect();
@@ -310,6 +324,8 @@ mod tests {
             log_lines_dropped: 0,
             peak_memory_bytes: 0,
             flag: None,
+            upstream_check: None,
+            rows_with_quality_issues: 0,
         }
     }
 

@@ -329,6 +329,8 @@ mod tests {
             log_lines_dropped: 0,
             peak_memory_bytes: 0,
             flag: None,
+            upstream_check: None,
+            rows_with_quality_issues: 0,
         }
     }
 

@@ -27,7 +27,9 @@
 //! - [`limits`]: per-run resource limits and their breaches.
 //! - [`liveness`]: leases, heartbeats and reaping of stale runs.
 //! - [`ownership`]: which processor owns which table; refusals of the rest.
+//! - [`outdated`]: the dates a processor's active version has not produced yet.
 //! - [`completeness`]: upstream status and lookback gap checks before a run.
+//! - [`upstream_check`]: what those checks found, as run history records it.
 //! - [`dag`]: ordering processors by their declared dependencies.
 //! - [`dates`]: analysis dates, parsed strictly and checked against the range served.
 //! - [`config_file`]: reading a section of `slate.toml`, or its defaults.
@@ -59,6 +61,7 @@ pub mod grid;
 pub mod health;
 pub mod limits;
 pub mod liveness;
+pub mod outdated;
 pub mod ownership;
 pub mod pipeline;
 pub mod plugin;
@@ -72,4 +75,5 @@ pub mod schema;
 pub mod server;
 pub mod store;
 pub mod testing;
+pub mod upstream_check;
 pub mod validate;

@@ -14,6 +14,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::alerts::phase::record_phase_events;
+use crate::completeness::UpstreamCheck;
 use crate::dag::{self, DagError};
 use crate::executor::{Claim, Executor, SHUTDOWN_MESSAGE};
 use crate::plugin::Plugin;
@@ -175,12 +176,12 @@ impl Pipeline {
     ) -> Result<RunRecord, StoreError> {
         let plugin = claim.plugin().clone();
         let date = claim.record().data_date;
-        match self.reason_not_to_run(executor, &plugin, date, earlier)? {
-            Verdict::Block(reason) => {
+        match self.decide(executor, &plugin, date, earlier)? {
+            Verdict::Block { reason, check } => {
                 tracing::info!(processor = %plugin.spec.name, %date, "blocked: {reason}");
-                executor.end_claim(claim, RunStatus::Blocked, None, reason)
+                executor.end_claim(claim, RunStatus::Blocked, None, reason, check)
             }
-            Verdict::Run { quality_issues } => executor.execute_claim(claim, &quality_issues),
+            Verdict::Run(check) => executor.execute_claim(claim, Some(check)),
         }
     }
 
@@ -222,6 +223,7 @@ impl Pipeline {
                     RunStatus::Failed,
                     Some(ErrorKind::Shutdown),
                     SHUTDOWN_MESSAGE.to_string(),
+                    None,
                 )?
             } else {
                 self.run_claim(executor, claim, &records)?
@@ -235,8 +237,9 @@ impl Pipeline {
         Ok(records)
     }
 
-    /// The phase gate, then both completeness checks.
-    fn reason_not_to_run(
+    /// The phase gate, then both completeness checks: whether the run may
+    /// go ahead, with the check to record either way.
+    fn decide(
         &self,
         executor: &Executor,
         plugin: &Plugin,
@@ -256,10 +259,13 @@ impl Pipeline {
                 .map(|r| format!("{} is {} (run {})", r.processor, r.status, r.run_id))
                 .collect();
             if !incomplete.is_empty() {
-                return Ok(Verdict::Block(format!(
-                    "an earlier phase is incomplete for {date}: {}",
-                    incomplete.join(", ")
-                )));
+                return Ok(Verdict::Block {
+                    reason: format!(
+                        "an earlier phase is incomplete for {date}: {}",
+                        incomplete.join(", ")
+                    ),
+                    check: None,
+                });
             }
         }
         let output_of = |name: &str| self.plugins.get(name).map(|p| p.spec.output_table.clone());
@@ -269,18 +275,22 @@ impl Pipeline {
             .map(|d| d.reason.as_str())
             .collect();
         if !blocking.is_empty() {
-            return Ok(Verdict::Block(blocking.join("; ")));
+            return Ok(Verdict::Block {
+                reason: blocking.join("; "),
+                check: Some(checked),
+            });
         }
         let gaps: Vec<String> = checked.gaps.iter().map(ToString::to_string).collect();
         if !gaps.is_empty() && spec.gap_policy == GapPolicy::Block {
-            return Ok(Verdict::Block(gaps.join("; ")));
+            return Ok(Verdict::Block {
+                reason: gaps.join("; "),
+                check: Some(checked),
+            });
         }
         for gap in &gaps {
             tracing::info!(processor = %spec.name, %date, "{gap}");
         }
-        Ok(Verdict::Run {
-            quality_issues: gaps,
-        })
+        Ok(Verdict::Run(checked))
     }
 
     /// Per phase, whether every processor's rows for `date` were committed.
@@ -317,7 +327,13 @@ impl Pipeline {
     }
 }
 
+/// Whether a claimed run goes ahead, with the completeness check that
+/// decided it (none when the phase gate stopped it first).
 enum Verdict {
-    Block(String),
-    Run { quality_issues: Vec<String> },
+    Block {
+        reason: String,
+        check: Option<UpstreamCheck>,
+    },
+    /// Its lookback gaps become the rows' data quality issues.
+    Run(UpstreamCheck),
 }

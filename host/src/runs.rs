@@ -3,6 +3,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::upstream_check::UpstreamCheck;
+
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -169,6 +171,12 @@ pub struct RunRecord {
     /// Why its host flagged it while it ran (e.g. past its max runtime);
     /// kept when the run ends.
     pub flag: Option<String>,
+    /// What the completeness check before it found: each upstream run it
+    /// relied on, or the one that blocked it, and the lookback gaps. None
+    /// for a run that was not checked (run alone, or stopped earlier).
+    pub upstream_check: Option<UpstreamCheck>,
+    /// Committed rows whose `data_quality_issues` is not empty.
+    pub rows_with_quality_issues: i64,
 }
 
 /// A run about to be claimed.
@@ -203,6 +211,8 @@ pub struct RunEnd {
     pub limit: Option<(u64, u64)>,
     /// What the guest used, as far as it got.
     pub usage: RunUsage,
+    /// The completeness check that decided it, if one did.
+    pub upstream_check: Option<UpstreamCheck>,
 }
 
 /// What a run's guest used, counted by its sandbox.

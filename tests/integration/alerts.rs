@@ -197,7 +197,7 @@ fn a_backfill_of_150_failures_is_one_digest_within_the_rate_limit() {
         reprocess: Reprocess::Missing,
         parallelism: 2,
     };
-    let plan = backfill::plan(host.store.as_ref(), &request).unwrap();
+    let plan = backfill::plan(host.store.as_ref(), &pipeline, &request).unwrap();
     let outcomes = backfill::run(
         &pipeline,
         &host.executor,

@@ -24,7 +24,7 @@ fn request(pipeline: &Pipeline, from: &str, to: &str, reprocess: Reprocess) -> B
 }
 
 fn backfill(host: &TestHost, pipeline: &Pipeline, request: &BackfillRequest) -> Vec<Outcome> {
-    let plan = backfill::plan(host.store.as_ref(), request).unwrap();
+    let plan = backfill::plan(host.store.as_ref(), pipeline, request).unwrap();
     backfill::run(
         pipeline,
         &host.executor,
@@ -90,6 +90,7 @@ fn each_reprocess_mode_redoes_exactly_its_runs_over_25_dates() {
 
     let plan = backfill::plan(
         host.store.as_ref(),
+        &pipeline,
         &request(&pipeline, from, to, Reprocess::Missing),
     )
     .unwrap();

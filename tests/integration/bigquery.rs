@@ -264,7 +264,9 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
                 rows: &rows,
                 rows_read: 0,
                 quarantined: &[],
+                rows_with_quality_issues: 0,
                 usage: slate::runs::RunUsage::default(),
+                upstream_check: None,
             },
         )
         .unwrap_err()

@@ -327,6 +327,8 @@ fn record(status: RunStatus, lease_from_now: chrono::Duration) -> RunRecord {
         log_lines_dropped: 0,
         peak_memory_bytes: 0,
         flag: None,
+        upstream_check: None,
+        rows_with_quality_issues: 0,
     }
 }
 

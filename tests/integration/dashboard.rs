@@ -188,7 +188,15 @@ fn run_detail_shows_the_error_attempts_upstream_runs_and_quarantined_rows() {
     );
     assert_eq!(blocked["upstream"][0]["run_id"], failed_id.as_str());
     assert_eq!(blocked["upstream"][0]["status"], "failed");
-    assert_contains(blocked["upstream_note"].as_str().unwrap(), "blocked");
+    assert_eq!(blocked["upstream"][0]["safe_to_process"], false);
+    assert_contains(
+        blocked["upstream"][0]["reason"].as_str().unwrap(),
+        &format!("upstream PlayerGameSummaryProcessor is failed for 2026-01-06 (run {failed_id})"),
+    );
+    assert_contains(
+        blocked["upstream_note"].as_str().unwrap(),
+        "recorded with this run",
+    );
 
     // A second attempt is listed with the first, newest first.
     let rerun = server.process("PlayerGameSummaryProcessor", "2026-01-06");
@@ -204,6 +212,76 @@ fn run_detail_shows_the_error_attempts_upstream_runs_and_quarantined_rows() {
     let (status, missing) = server.get("/api/runs/no-such-run");
     assert_eq!(status, 404);
     assert_eq!(missing["field"], "id");
+}
+
+#[test]
+fn a_run_that_went_ahead_shows_the_upstream_runs_it_relied_on_and_its_lookback_gaps() {
+    let (_dir, server) = served_demo();
+    let (_, grid) = server.get("/api/grid?from=2026-01-07&to=2026-01-07");
+    let cells = column(&grid, "2026-01-07");
+    let run_of = |processor: &str| {
+        let (_, cell) = cells.iter().find(|(name, _)| name == processor).unwrap();
+        cell["run_id"].as_str().unwrap().to_string()
+    };
+    // The day after the planted missing date, the processors that look
+    // back over it ran with a gap, and their cells (and those of the
+    // processors that carry their issues on) say their rows carry it.
+    let marked: Vec<&(String, Json)> = cells
+        .iter()
+        .filter(|(_, cell)| cell["rows_with_quality_issues"].as_i64().unwrap() > 0)
+        .collect();
+    assert!(
+        !marked.is_empty(),
+        "no cell marks quality issues: {cells:?}"
+    );
+    for (processor, cell) in marked {
+        assert_eq!(cell["status"], "success", "{processor}: {cell}");
+        let (status, detail) =
+            server.get(&format!("/api/runs/{}", cell["run_id"].as_str().unwrap()));
+        assert_eq!(status, 200, "{detail}");
+        assert_eq!(
+            detail["run"]["rows_with_quality_issues"], cell["rows_with_quality_issues"],
+            "{processor}"
+        );
+        assert_contains(
+            detail["upstream_note"].as_str().unwrap(),
+            "recorded with this run",
+        );
+        let upstream = detail["upstream"].as_array().unwrap();
+        assert!(!upstream.is_empty(), "{processor}: {detail}");
+        for checked in upstream {
+            let name = checked["processor"].as_str().unwrap();
+            assert_eq!(
+                checked["run_id"],
+                run_of(name).as_str(),
+                "{processor} on {name}"
+            );
+            assert_eq!(checked["status"], "success", "{processor} on {name}");
+            assert_eq!(checked["safe_to_process"], true, "{processor} on {name}");
+            assert!(checked["started_at"].is_string(), "{checked}");
+            assert_contains(checked["reason"].as_str().unwrap(), &run_of(name));
+        }
+    }
+    // PlayerCompositeFactors looks back over the missing date itself.
+    let (_, factors) = server.get(&format!(
+        "/api/runs/{}",
+        run_of("PlayerCompositeFactorsProcessor")
+    ));
+    let gaps = factors["lookback_gaps"].as_array().unwrap();
+    assert!(
+        gaps.iter()
+            .any(|gap| gap["date"] == "2026-01-06"
+                && gap["upstream"] == "PlayerGameSummaryProcessor"),
+        "{factors}"
+    );
+    assert!(factors["run"]["rows_with_quality_issues"].as_i64().unwrap() > 0);
+    // A processor with no lookback gap has a check with no gaps, and no mark.
+    let (_, clean) = server.get(&format!(
+        "/api/runs/{}",
+        run_of("PlayerGameSummaryProcessor")
+    ));
+    assert_eq!(clean["lookback_gaps"], json!([]));
+    assert_eq!(clean["run"]["rows_with_quality_issues"], 0);
 }
 
 /// Reads server-sent events from `/events` on a thread: (event, data) pairs.

@@ -344,6 +344,29 @@ async fn the_grid_shows_the_missing_date_failed_or_blocked_in_letters_and_the_er
         std::fs::create_dir_all(docs.parent().unwrap()).unwrap();
         std::fs::copy(shot, docs).unwrap();
     }
+
+    // The day after, PlayerCompositeFactors looked back over the missing
+    // date and went ahead: its cell marks the quality issues, and its
+    // detail names the gap and the upstream runs it relied on.
+    let factors = "#cell-PlayerCompositeFactorsProcessor-2026-01-07";
+    assert_eq!(
+        browser
+            .eval(&format!(
+                "!!document.querySelector('{factors} .mark.issues')"
+            ))
+            .await,
+        json!(true),
+        "the cell marks rows with data quality issues"
+    );
+    browser.click(factors).await;
+    browser
+        .until(
+            "the run detail shows the lookback gap and the upstream runs checked",
+            "!!document.getElementById('detail-gaps') && \
+             document.getElementById('detail-gaps').textContent.includes('2026-01-06') && \
+             document.querySelectorAll('#detail-upstream tr').length > 1",
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -487,7 +510,7 @@ async fn a_backfill_started_from_the_page_fills_its_cells_live() {
         .until(
             "every cell of both dates succeeded",
             "[...document.querySelectorAll('.cell[data-date=\"2026-01-08\"], .cell[data-date=\"2026-01-09\"]')]\
-             .every(c => c.dataset.status === 'success' && c.textContent === '✓')",
+             .every(c => c.dataset.status === 'success' && c.firstChild.textContent === '✓')",
         )
         .await;
     browser.assert_not_reloaded().await;

@@ -11,6 +11,7 @@ use slate::rows::{RowSet, Scalar, Value};
 use slate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, RunUsage, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::{RunOutput, Store, StoreError};
+use slate::upstream_check::{Gap, UpstreamCheck, UpstreamDecision, UpstreamStatus};
 
 use crate::support::{assert_reaped_as_stale, date, player_points_rows, player_points_schema};
 
@@ -55,6 +56,7 @@ on_both_backends!(
     a_table_has_one_owner_and_moves_only_by_a_recorded_transfer,
     a_first_commit_creates_the_table_and_a_failed_run_creates_none,
     what_the_guest_used_is_recorded_with_the_run,
+    the_upstream_check_and_the_rows_with_quality_issues_are_recorded_with_the_run,
 );
 
 fn output_table() -> TableName {
@@ -156,7 +158,9 @@ fn commit(
             rows,
             rows_read: 7,
             quarantined: &[],
+            rows_with_quality_issues: 0,
             usage: RunUsage::default(),
+            upstream_check: None,
         },
     )
 }
@@ -169,6 +173,7 @@ fn failed(message: &str) -> RunEnd {
         rows_read: 3,
         limit: None,
         usage: RunUsage::default(),
+        upstream_check: None,
     }
 }
 
@@ -441,7 +446,9 @@ fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {
                 rows: &rows(day, &["a", "b"]),
                 rows_read: 5,
                 quarantined: &quarantined,
+                rows_with_quality_issues: 0,
                 usage: RunUsage::default(),
+                upstream_check: None,
             },
         )
         .unwrap();
@@ -656,9 +663,71 @@ fn what_the_guest_used_is_recorded_with_the_run(store: Arc<dyn Store>) {
         rows: &rows(day, &["a"]),
         rows_read: 1,
         quarantined: &[],
+        rows_with_quality_issues: 0,
         usage,
+        upstream_check: None,
     };
     store.commit_run(&committed.run_id, &output).unwrap();
     let record = store.run(&committed.run_id).unwrap().unwrap();
     assert_eq!(record.peak_memory_bytes, 3 << 20);
+}
+
+fn the_upstream_check_and_the_rows_with_quality_issues_are_recorded_with_the_run(
+    store: Arc<dyn Store>,
+) {
+    let day = date("2026-01-12");
+    let check = |status, safe| UpstreamCheck {
+        upstreams: vec![UpstreamDecision {
+            upstream: "Upstream".into(),
+            status,
+            run_id: Some("0190-upstream-run".into()),
+            rows_present: 42,
+            safe_to_process: safe,
+            reason: "upstream Upstream is success for 2026-01-12 (run 0190-upstream-run)".into(),
+            age_seconds: Some(5),
+        }],
+        gaps: vec![Gap {
+            date: date("2026-01-06"),
+            upstream: "Upstream".into(),
+        }],
+    };
+
+    let blocked = claim(store.as_ref(), "CheckedProcessor", day);
+    let end = RunEnd {
+        status: RunStatus::Blocked,
+        error_kind: Some(ErrorKind::Upstream),
+        upstream_check: Some(check(UpstreamStatus::Failed, false)),
+        ..failed("upstream Upstream is failed")
+    };
+    store.end_run(&blocked.run_id, &end).unwrap();
+    let record = store.run(&blocked.run_id).unwrap().unwrap();
+    assert_eq!(
+        record.upstream_check,
+        Some(check(UpstreamStatus::Failed, false))
+    );
+    assert_eq!(record.rows_with_quality_issues, 0);
+
+    let went_ahead = claim(store.as_ref(), "CheckedProcessor", day);
+    let passed = check(UpstreamStatus::Success, true);
+    let output = RunOutput {
+        processor: "CheckedProcessor",
+        table: &output_table(),
+        schema: &output_schema(),
+        date: day,
+        rows: &rows(day, &["a", "b", "c"]),
+        rows_read: 3,
+        quarantined: &[],
+        rows_with_quality_issues: 2,
+        usage: RunUsage::default(),
+        upstream_check: Some(&passed),
+    };
+    store.commit_run(&went_ahead.run_id, &output).unwrap();
+    let record = store.run(&went_ahead.run_id).unwrap().unwrap();
+    assert_eq!(record.upstream_check.as_ref(), Some(&passed));
+    assert_eq!(record.rows_with_quality_issues, 2);
+
+    let unchecked = claim(store.as_ref(), "CheckedProcessor", day);
+    store.end_run(&unchecked.run_id, &failed("alone")).unwrap();
+    let record = store.run(&unchecked.run_id).unwrap().unwrap();
+    assert_eq!(record.upstream_check, None);
 }

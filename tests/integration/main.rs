@@ -19,6 +19,7 @@ mod history_backends;
 mod isolation;
 mod languages;
 mod multi_memory;
+mod outdated;
 mod pipeline;
 mod plugin_test;
 mod properties;

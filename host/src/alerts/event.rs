@@ -286,6 +286,7 @@ mod tests {
             rows_read: 0,
             limit: None,
             usage: RunUsage::default(),
+            upstream_check: None,
         }
     }
 

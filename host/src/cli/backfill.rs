@@ -27,7 +27,9 @@ pub struct BackfillArgs {
     #[arg(long, value_delimiter = ',')]
     processors: Vec<String>,
     /// Which runs to redo: missing (never ran), failed (latest run failed
-    /// or blocked) or all.
+    /// or blocked), outdated (written by another version than the active
+    /// one, or downstream of such a date; see `slate runs --outdated`) or
+    /// all.
     #[arg(long, default_value = "missing")]
     reprocess: String,
     /// How many runs may execute at once.
@@ -55,7 +57,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         reprocess,
         parallelism: args.parallelism,
     };
-    let plan = backfill::plan(host.store.as_ref(), &request)?;
+    let plan = backfill::plan(host.store.as_ref(), &host.pipeline, &request)?;
     if args.dry_run {
         let mut output = table(&["date", "processor"]);
         for run in &plan.runs {

@@ -105,6 +105,14 @@ enum Command {
         /// At most this many runs.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Instead, the (processor, date) pairs whose latest success ran
+        /// another version than the active one, or read an upstream that
+        /// has changed since: those of NAME, or of every processor.
+        #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+        outdated: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Runs a plugin against fixture tables (or a real date's data, read-only)
     /// with production's imports, limits and validation, and diffs its output
@@ -305,7 +313,13 @@ pub fn run() -> Result<ExitCode> {
             plugin_hash,
             stale,
             limit,
+            outdated,
+            json,
         } => {
+            if let Some(name) = outdated {
+                let only = Some(name).filter(|n| !n.is_empty());
+                return run::outdated(&options, only.as_deref(), json);
+            }
             let filter = RunFilter {
                 date: date.as_deref().map(parse_date).transpose()?,
                 processor,
@@ -318,7 +332,7 @@ pub fn run() -> Result<ExitCode> {
                 stale_as_of: stale.then(chrono::Utc::now),
                 limit: Some(limit),
             };
-            run::runs(&options, &filter)
+            run::runs(&options, &filter, json)
         }
         Command::Reap => run::reap(&options),
         Command::Quarantine { run, json } => quarantine::quarantine(&options, run.as_deref(), json),
@@ -558,6 +572,23 @@ struct Host {
     dates: DatesConfig,
 }
 
+/// The processors `options` load (bundled, deployed, plugin folder),
+/// ordered, with their tables' owners checked against `store`.
+fn load_pipeline(
+    options: &HostOptions,
+    store: &dyn Store,
+    runtime: &Runtime,
+    registry: &Registry,
+) -> Result<Pipeline> {
+    let ledger = Ledger::new(store.table_owners()?, store.host_owned());
+    Ok(Pipeline::new(plugins::load_processors(
+        runtime,
+        Some(registry),
+        options,
+        &ledger,
+    )?)?)
+}
+
 impl Host {
     /// `date`, if the pipeline serves it: within the schedule's seasons and
     /// their margin, or the range `slate.toml` sets.
@@ -577,13 +608,7 @@ impl Host {
             runs => plugins::pooled_runtime(options, runs, &limits)?,
         };
         let registry = plugins::registry(options)?;
-        let ledger = Ledger::new(store.table_owners()?, store.host_owned());
-        let pipeline = Pipeline::new(plugins::load_processors(
-            &runtime,
-            Some(&registry),
-            options,
-            &ledger,
-        )?)?;
+        let pipeline = load_pipeline(options, store.as_ref(), &runtime, &registry)?;
         let executor = Executor::new(store.clone(), host_id(), limits, options.leases)?;
         let dates = DatesConfig::load(&options.data_dir.config_file())?;
         Ok(Host {

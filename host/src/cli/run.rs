@@ -1,10 +1,11 @@
-//! `slate run` and `slate runs`.
+//! `slate run`, `slate runs` and `slate runs --outdated`.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use chrono::NaiveDate;
 use slate::liveness::{is_dead_incarnation, reap_on_start};
+use slate::outdated::Cause;
 use slate::runs::{RunFilter, RunStatus, Trigger};
 
 use super::render::{duration, memory, short_error, table};
@@ -67,7 +68,7 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
 }
 
 /// Prints run history matching `filter`, newest first.
-pub fn runs(options: &HostOptions, filter: &RunFilter) -> Result<ExitCode> {
+pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<ExitCode> {
     let store = super::open_store(options, false)?;
     let records = match filter.stale_as_of {
         // Stale by the same rule every reaping command applies: a lease
@@ -88,6 +89,10 @@ pub fn runs(options: &HostOptions, filter: &RunFilter) -> Result<ExitCode> {
         }
         None => store.runs(filter)?,
     };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&records)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut output = table(&[
         "run",
         "processor",
@@ -122,6 +127,52 @@ pub fn runs(options: &HostOptions, filter: &RunFilter) -> Result<ExitCode> {
     }
     println!("{output}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the outdated (processor, date) pairs ([`slate::outdated`]) of
+/// `only`, or of every processor, in pipeline order.
+pub fn outdated(options: &HostOptions, only: Option<&str>, json: bool) -> Result<ExitCode> {
+    let store = super::open_store(options, false)?;
+    let runtime = super::plugins::runtime(options)?;
+    let registry = super::plugins::registry(options)?;
+    let pipeline = super::load_pipeline(options, store.as_ref(), &runtime, &registry)?;
+    if let Some(name) = only {
+        pipeline.select(&[name.to_string()])?;
+    }
+    let found = slate::outdated::in_store(store.as_ref(), &pipeline, only)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut output = table(&["processor", "date", "run", "why"]);
+    for pair in &found {
+        let why = match &pair.cause {
+            Cause::Version { ran, active } => {
+                format!("ran version {}, active is {}", short(ran), short(active))
+            }
+            Cause::UpstreamOutdated { upstream } => format!("{upstream} is outdated on this date"),
+            Cause::UpstreamRerun { upstream, run_id } => {
+                format!("{upstream} committed again since (run {run_id})")
+            }
+        };
+        output.add_row(vec![
+            pair.processor.clone(),
+            pair.date.to_string(),
+            pair.run_id.clone(),
+            why,
+        ]);
+    }
+    println!("{output}");
+    println!(
+        "{} outdated; `slate backfill --reprocess outdated` reruns them",
+        found.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first 12 characters of a content hash.
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
 }
 
 /// Reaps stale runs now and lists what was reaped.

@@ -91,10 +91,11 @@ pub async fn start_backfill(
                 reprocess,
                 parallelism,
             };
-            let plan = backfill::plan(host.store.as_ref(), &request).map_err(|e| match e {
-                BackfillError::Store(e) => ApiError::internal(e),
-                other => ApiError::bad_field("end_date", other.to_string()),
-            })?;
+            let plan =
+                backfill::plan(host.store.as_ref(), &pipeline, &request).map_err(|e| match e {
+                    BackfillError::Store(e) => ApiError::internal(e),
+                    other => ApiError::bad_field("end_date", other.to_string()),
+                })?;
             Ok::<_, ApiError>((pipeline, plan))
         })
         .await?;

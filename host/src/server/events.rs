@@ -46,6 +46,8 @@ pub struct RunChange {
     pub attempt: i64,
     /// Rows it wrote.
     pub rows_written: i64,
+    /// Rows it wrote whose `data_quality_issues` is not empty.
+    pub rows_with_quality_issues: i64,
 }
 
 impl From<&RunRecord> for RunChange {
@@ -58,6 +60,7 @@ impl From<&RunRecord> for RunChange {
             error_kind: record.error_kind,
             attempt: record.attempt,
             rows_written: record.rows_written,
+            rows_with_quality_issues: record.rows_with_quality_issues,
         }
     }
 }

@@ -28,6 +28,7 @@ use crate::quarantine::{QuarantineRecord, QuarantinedRow};
 use crate::rows::RowSet;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunUsage};
 use crate::schema::{TableName, TableSchema};
+use crate::upstream_check::UpstreamCheck;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -111,8 +112,12 @@ pub struct RunOutput<'a> {
     pub rows_read: i64,
     /// Bad rows set aside under the `quarantine` policy.
     pub quarantined: &'a [QuarantinedRow],
+    /// Rows in `rows` whose `data_quality_issues` is not empty.
+    pub rows_with_quality_issues: u64,
     /// What the guest used.
     pub usage: RunUsage,
+    /// The completeness check that let it run, if one did.
+    pub upstream_check: Option<&'a UpstreamCheck>,
 }
 
 /// Rows per partition date of a table.

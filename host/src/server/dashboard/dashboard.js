@@ -104,12 +104,17 @@ function cellTitle(processor, cell) {
   if (cell.error_kind) title += ` (${cell.error_kind})`;
   if (cell.attempt) title += `, attempt ${cell.attempt}`;
   if (cell.rows_quarantined) title += `, ${cell.rows_quarantined} rows quarantined`;
+  if (cell.rows_with_quality_issues) title += `, ${cell.rows_with_quality_issues} rows with data quality issues`;
+  if (cell.outdated) title += ", outdated: written by another version, or before its upstream changed";
   return title;
 }
 
 function cellHtml(processor, cell) {
-  const mark = cell.rows_quarantined ? '<sup class="mark" title="rows quarantined">q</sup>' : "";
-  return `<button type="button" class="cell ${cell.status}" id="${esc(cellId(processor, cell.date))}"` +
+  const mark = (cell.rows_quarantined ? '<sup class="mark" title="rows quarantined">q</sup>' : "") +
+    (cell.rows_with_quality_issues
+      ? '<sup class="mark issues" title="rows with data quality issues">i</sup>' : "");
+  const outdated = cell.outdated ? " outdated" : "";
+  return `<button type="button" class="cell ${cell.status}${outdated}" id="${esc(cellId(processor, cell.date))}"` +
     ` data-processor="${esc(processor)}" data-date="${cell.date}" data-status="${cell.status}"` +
     ` data-run-id="${esc(cell.run_id || "")}" data-attempt="${cell.attempt || ""}"` +
     ` data-error-kind="${esc(cell.error_kind || "")}"` +
@@ -165,6 +170,7 @@ function applyRunChange(change) {
   const cell = {
     date: change.date, status: change.status, error_kind: change.error_kind,
     run_id: change.run_id, attempt: change.attempt, rows_quarantined: 0,
+    rows_with_quality_issues: change.rows_with_quality_issues, outdated: false,
   };
   button.outerHTML = cellHtml(change.processor, cell);
   if (state.focus && state.focus.processor === change.processor && state.focus.date === change.date) {
@@ -194,6 +200,7 @@ function runFields(run, quarantinedRows) {
     field("Rows read", esc(run.rows_read)) +
     field("Rows written", esc(run.rows_written)) +
     field("Rows quarantined", esc(quarantinedRows)) +
+    field("Rows with quality issues", esc(run.rows_with_quality_issues)) +
     field("Duration", esc(duration)) +
     field("Attempt", esc(run.attempt)) +
     field("Trigger", esc(run.trigger)) +
@@ -212,12 +219,19 @@ function detailHtml(detail) {
   const plugin = `${esc(detail.plugin.version || "unknown version")}` +
     ` <span class="hash">${esc(detail.plugin.hash)}</span>` +
     (detail.plugin.active ? " (active)" : " (no longer active)");
+  const allowed = (u) => u.safe_to_process == null ? "–" : (u.safe_to_process ? "yes" : "no");
   const upstream = detail.upstream.length
-    ? `<table class="list"><tr><th>Upstream</th><th>Run</th><th>Status</th><th>Started</th></tr>` +
-      detail.upstream.map((u) => `<tr><td>${esc(u.processor)}</td>` +
+    ? `<table class="list" id="detail-upstream"><tr><th>Upstream</th><th>Run</th><th>Status</th>` +
+      `<th>Rows</th><th>Allowed</th><th>Started</th></tr>` +
+      detail.upstream.map((u) => `<tr title="${esc(u.reason || "")}"><td>${esc(u.processor)}</td>` +
         `<td class="hash">${esc(u.run_id || "none recorded")}</td><td>${esc(u.status || "–")}</td>` +
+        `<td>${esc(u.rows_present == null ? "–" : u.rows_present)}</td><td>${allowed(u)}</td>` +
         `<td>${esc(u.started_at || "–")}</td></tr>`).join("") + "</table>"
     : "<p>No upstream processors: it reads raw tables.</p>";
+  const gaps = detail.lookback_gaps.length
+    ? `<ul id="detail-gaps">` + detail.lookback_gaps.map((g) =>
+        `<li>${esc(g.upstream)} has no rows for scheduled date ${esc(g.date)}</li>`).join("") + "</ul>"
+    : "<p>None.</p>";
   const attempts = `<table class="list" id="detail-attempts"><tr><th>Attempt</th><th>Status</th><th>Kind</th>` +
     `<th>Rows</th><th>Trigger</th><th>Started</th></tr>` +
     detail.attempts.map((a) => `<tr><td>${esc(a.attempt)}</td><td>${esc(a.status)}</td>` +
@@ -233,6 +247,7 @@ function detailHtml(detail) {
     `<p><button type="button" id="detail-rerun">Re-run ${esc(run.processor)} on ${esc(run.data_date)}</button></p>` +
     `<dl>${runFields(run, detail.quarantined.length)}${field("Plugin", plugin)}</dl>${error}` +
     `<h3>Upstream decision</h3>${upstream}<p class="note">${esc(detail.upstream_note)}</p>` +
+    `<h3>Lookback gaps</h3>${gaps}` +
     `<h3>Attempts</h3>${attempts}<h3>Quarantined rows</h3>${quarantined}`;
 }
 

@@ -122,12 +122,14 @@ pub enum UnreadableRecord {
         #[source]
         source: UnknownName,
     },
-    /// A quarantine column that holds JSON does not parse.
+    /// A column that holds JSON (quarantine errors and rows, a run's
+    /// upstream check) does not parse.
     #[error("unreadable {what}: {source}")]
     Json {
         /// The column.
         column: &'static str,
-        /// What it holds, in words: `quarantine errors`, `quarantined row`.
+        /// What it holds, in words: `quarantine errors`, `quarantined row`,
+        /// `upstream check`.
         what: &'static str,
         /// Why it does not parse.
         #[source]
@@ -213,6 +215,15 @@ pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, UnreadableRec
         log_lines_dropped: int(&v[21]).unwrap_or(0),
         flag: text(&v[22]),
         peak_memory_bytes: int(&v[23]).unwrap_or(0),
+        upstream_check: text(&v[24])
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|source| UnreadableRecord::Json {
+                column: "upstream_check",
+                what: "upstream check",
+                source,
+            })?,
+        rows_with_quality_issues: int(&v[25]).unwrap_or(0),
     })
 }
 
@@ -303,7 +314,7 @@ mod tests {
                 assert!(has(key), "{key}");
             }
         }
-        assert_eq!(run_history_schema().columns.len(), 24);
+        assert_eq!(run_history_schema().columns.len(), 26);
         assert_eq!(run_history_schema().columns[0].name, "processor_name");
         assert_eq!(
             run_history_schema().columns[0].description,

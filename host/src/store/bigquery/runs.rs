@@ -16,6 +16,7 @@ use crate::quarantine::{self, QuarantineRecord};
 use crate::rows::RowSet;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
 use crate::store::{RunLedger, RunOutput, StoreError, Tables};
+use crate::upstream_check::UpstreamCheck;
 
 impl RunLedger for BigQueryStore {
     fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
@@ -114,7 +115,8 @@ impl RunLedger for BigQueryStore {
              UPDATE {h} SET status = 'success', finished_at = {now}, heartbeat_at = {now},
                  duration_ms = TIMESTAMP_DIFF({now}, started_at, MILLISECOND),
                  rows_read = {rows_read}, rows_written = {written}, reason = {reason},
-                 log_lines_dropped = {dropped}, peak_memory_bytes = {peak}
+                 log_lines_dropped = {dropped}, peak_memory_bytes = {peak},
+                 upstream_check = {check}, rows_with_quality_issues = {with_issues}
              WHERE run_id = {run} AND status = 'running';
              SELECT IF((SELECT COUNT(*) FROM {h} WHERE run_id = {run} AND status = 'success'
                  AND finished_at = {now}) = 1, 1, ERROR({marker}));
@@ -133,6 +135,8 @@ impl RunLedger for BigQueryStore {
             rows_read = output.rows_read,
             dropped = output.usage.log_lines_dropped,
             peak = output.usage.peak_memory_bytes,
+            check = check_literal(output.upstream_check)?,
+            with_issues = output.rows_with_quality_issues,
             reason = string_literal(&quarantine::commit_reason(
                 written,
                 output.quarantined.len(),
@@ -213,11 +217,13 @@ impl RunLedger for BigQueryStore {
                      finished_at = @now, heartbeat_at = @now, rows_read = @rows_read,
                      limit_value = {limit}, observed_value = {observed},
                      log_lines_dropped = {dropped}, peak_memory_bytes = {peak},
+                     upstream_check = {check},
                      duration_ms = TIMESTAMP_DIFF(@now, started_at, MILLISECOND)
                  WHERE run_id = @run_id AND status = 'running'",
                 self.runs_table(),
                 dropped = end.usage.log_lines_dropped,
                 peak = end.usage.peak_memory_bytes,
+                check = check_literal(end.upstream_check.as_ref())?,
             ),
             &[
                 ("status", Param::String(end.status.as_str().to_string())),
@@ -355,6 +361,15 @@ impl RunLedger for BigQueryStore {
 }
 
 /// A run's quarantined rows as rows of the quarantine table.
+/// A run's upstream check as the JSON text `processor_run_history` keeps,
+/// quoted for a script, or `NULL`.
+fn check_literal(check: Option<&UpstreamCheck>) -> Result<String, StoreError> {
+    Ok(match check {
+        Some(check) => string_literal(&serde_json::to_string(check).map_err(StoreError::backend)?),
+        None => "NULL".to_string(),
+    })
+}
+
 fn quarantine_rows(record: &RunRecord, output: &RunOutput<'_>, now: DateTime<Utc>) -> RowSet {
     use crate::rows::{Scalar, Value, wit_date};
     let text = |s: String| Value::Scalar(Scalar::String(s));

@@ -110,6 +110,12 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "peak_memory_bytes",
         "INTEGER NOT NULL DEFAULT 0",
     ),
+    ("_slate_runs", "upstream_check_json", "TEXT"),
+    (
+        "_slate_runs",
+        "rows_with_quality_issues",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
 ];
 
 /// SQLite's errors, kept whole as the backend's failure. Here, not beside

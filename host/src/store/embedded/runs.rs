@@ -19,11 +19,12 @@ use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
 use crate::store::alerts::AlertOutbox;
 use crate::store::cells::{date_key, parse_date_key};
 use crate::store::{RunLedger, RunOutput, StoreError};
+use crate::upstream_check::UpstreamCheck;
 
 const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
     error_message, started_at, heartbeat_at, finished_at, duration_ms, rows_read, rows_written, \
     host_id, plugin_hash, run_trigger, lease_expires_at, limit_value, observed_value, \
-    log_lines_dropped, flag, peak_memory_bytes";
+    log_lines_dropped, flag, peak_memory_bytes, upstream_check_json, rows_with_quality_issues";
 
 fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
     let time = |index: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -43,6 +44,10 @@ fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
     let status: String = row.get(4)?;
     let kind: Option<String> = row.get(6)?;
     let trigger: String = row.get(16)?;
+    let check: Option<String> = row.get(23)?;
+    let upstream_check = check
+        .map(|json| serde_json::from_str(&json).map_err(|_| parse(23, json.clone())))
+        .transpose()?;
     Ok(RunRecord {
         run_id: row.get(0)?,
         processor: row.get(1)?,
@@ -69,7 +74,17 @@ fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
         log_lines_dropped: row.get(20)?,
         flag: row.get(21)?,
         peak_memory_bytes: row.get(22)?,
+        upstream_check,
+        rows_with_quality_issues: row.get(24)?,
     })
+}
+
+/// A run's upstream check as the JSON `_slate_runs` keeps.
+fn check_json(check: Option<&UpstreamCheck>) -> Result<Option<String>, StoreError> {
+    check
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(StoreError::backend)
 }
 
 impl RunLedger for EmbeddedStore {
@@ -159,7 +174,7 @@ impl RunLedger for EmbeddedStore {
             "UPDATE _slate_runs SET status = 'success', finished_at = ?2, heartbeat_at = ?2,
                  duration_ms = CAST(ROUND((julianday(?2) - julianday(started_at)) * 86400000) AS INTEGER),
                  rows_read = ?3, rows_written = ?4, reason = ?5, log_lines_dropped = ?6,
-                 peak_memory_bytes = ?7
+                 peak_memory_bytes = ?7, upstream_check_json = ?8, rows_with_quality_issues = ?9
              WHERE run_id = ?1 AND status = 'running'",
             params![
                 run_id,
@@ -169,6 +184,8 @@ impl RunLedger for EmbeddedStore {
                 quarantine::commit_reason(written, output.quarantined.len(), run_id),
                 output.usage.log_lines_dropped as i64,
                 output.usage.peak_memory_bytes as i64,
+                check_json(output.upstream_check)?,
+                output.rows_with_quality_issues as i64,
             ],
         )?;
         if updated != 1 {
@@ -285,7 +302,7 @@ impl RunLedger for EmbeddedStore {
                      reason = ?4,
                      finished_at = ?5, heartbeat_at = ?5, rows_read = ?6,
                      limit_value = ?7, observed_value = ?8, log_lines_dropped = ?9,
-                     peak_memory_bytes = ?10,
+                     peak_memory_bytes = ?10, upstream_check_json = ?11,
                      duration_ms = CAST(ROUND((julianday(?5) - julianday(started_at)) * 86400000) AS INTEGER)
                  WHERE run_id = ?1 AND status = 'running'
                  RETURNING processor, data_date, attempt, host_id",
@@ -300,6 +317,7 @@ impl RunLedger for EmbeddedStore {
                     end.limit.map(|(_, observed)| observed as i64),
                     end.usage.log_lines_dropped as i64,
                     end.usage.peak_memory_bytes as i64,
+                    check_json(end.upstream_check.as_ref())?,
                 ],
                 |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
             )
