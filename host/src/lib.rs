@@ -11,6 +11,7 @@
 //! - [`plugin`]: loading, compiling, caching and instantiating components.
 //! - [`registry`]: deployed processor versions, by hash, and the active one.
 //! - [`deploy`]: validating, storing and activating a version; rollback.
+//! - [`diff`]: row-level differences between two outputs of one processor, by key.
 //! - [`catalog`]: which processors exist: bundled, registry, plugin folder.
 //! - [`scaffold`]: `slate new`, a processor folder to start from.
 //! - [`schema`] and [`rows`]: tables, schemas and the values that cross the boundary.
@@ -54,6 +55,7 @@ pub mod data_dir;
 pub mod dates;
 pub mod demo;
 pub mod deploy;
+pub mod diff;
 pub mod drift;
 pub mod evaluation;
 pub mod executor;
