@@ -229,8 +229,8 @@ mod tests {
     }
 
     /// The decision for the chain A → B → C, whose active versions are
-    /// `a2`, `b1` and `c1`.
-    fn decide(runs: &[RunRecord]) -> Vec<(String, NaiveDate, Cause)> {
+    /// `a2`, `b1` and `c1`, one line per outdated pair.
+    fn decide(runs: &[RunRecord]) -> Vec<String> {
         let (b_reads, c_reads) = (["A".to_string()], ["B".to_string()]);
         let members = [
             Member {
@@ -255,7 +255,16 @@ mod tests {
             .collect();
         find(&members, &latest)
             .into_iter()
-            .map(|o| (o.processor, o.date, o.cause))
+            .map(|o| {
+                let why = match o.cause {
+                    Cause::Version { ran, active } => format!("version {ran}, active {active}"),
+                    Cause::UpstreamOutdated { upstream } => format!("{upstream} outdated"),
+                    Cause::UpstreamRerun { upstream, run_id } => {
+                        format!("{upstream} rerun {run_id}")
+                    }
+                };
+                format!("{} {}: {why}", o.processor, o.date)
+            })
             .collect()
     }
 
@@ -274,28 +283,9 @@ mod tests {
         assert_eq!(
             decide(&runs),
             [
-                (
-                    "A".to_string(),
-                    day(5),
-                    Cause::Version {
-                        ran: "a1".into(),
-                        active: "a2".into()
-                    }
-                ),
-                (
-                    "B".to_string(),
-                    day(5),
-                    Cause::UpstreamOutdated {
-                        upstream: "A".into()
-                    }
-                ),
-                (
-                    "C".to_string(),
-                    day(5),
-                    Cause::UpstreamOutdated {
-                        upstream: "B".into()
-                    }
-                ),
+                "A 2026-01-05: version a1, active a2",
+                "B 2026-01-05: A outdated",
+                "C 2026-01-05: B outdated",
             ]
         );
     }
@@ -311,21 +301,8 @@ mod tests {
         assert_eq!(
             decide(&runs),
             [
-                (
-                    "B".to_string(),
-                    day(5),
-                    Cause::UpstreamRerun {
-                        upstream: "A".into(),
-                        run_id: "A-2026-01-05-20".into()
-                    }
-                ),
-                (
-                    "C".to_string(),
-                    day(5),
-                    Cause::UpstreamOutdated {
-                        upstream: "B".into()
-                    }
-                ),
+                "B 2026-01-05: A rerun A-2026-01-05-20",
+                "C 2026-01-05: B outdated",
             ]
         );
         // Once B and C ran again after A, nothing is outdated.
@@ -334,23 +311,13 @@ mod tests {
             success("B", day(5), "b1", 22),
             success("C", day(5), "c1", 24),
         ];
-        assert_eq!(decide(&rerun), []);
+        assert!(decide(&rerun).is_empty());
     }
 
     #[test]
     fn a_pair_without_a_success_is_missing_not_outdated_and_breaks_no_chain() {
         // Day 5: A old, B never succeeded, C ran on what B had (nothing new).
         let runs = [success("A", day(5), "a1", 0), success("C", day(5), "c1", 4)];
-        assert_eq!(
-            decide(&runs),
-            [(
-                "A".to_string(),
-                day(5),
-                Cause::Version {
-                    ran: "a1".into(),
-                    active: "a2".into()
-                }
-            )]
-        );
+        assert_eq!(decide(&runs), ["A 2026-01-05: version a1, active a2"]);
     }
 }
