@@ -11,7 +11,8 @@
 //!    earlier in this order keeps it. A refusal fails the load, naming the
 //!    owner.
 //!
-//! Loading only; ordering is [`crate::pipeline`]'s job.
+//! Shadow versions ([`crate::shadow`]) come from the registry as well, by
+//! [`load_shadows`]. Loading only; ordering is [`crate::pipeline`]'s job.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -74,6 +75,25 @@ pub struct Loaded {
     pub plugin: Plugin,
     /// Its origin.
     pub origin: Origin,
+}
+
+/// Loads every processor's shadow version from the registry (see
+/// [`crate::pipeline::Pipeline::with_shadows`]).
+pub fn load_shadows(runtime: &Runtime, registry: &Registry) -> Result<Vec<Plugin>, CatalogError> {
+    registry
+        .shadows()?
+        .into_iter()
+        .map(|shadow| {
+            let bytes = registry.blob(&shadow.stored.hash)?;
+            runtime.load(&bytes).map_err(|error| CatalogError::Plugin {
+                origin: format!(
+                    "shadow version {} of {}",
+                    shadow.stored.hash, shadow.stored.name
+                ),
+                error,
+            })
+        })
+        .collect()
 }
 
 /// Loads the processor set: bundled, then the registry's active versions,

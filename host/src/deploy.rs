@@ -11,6 +11,9 @@
 //! 3. store it in the registry, by its hash;
 //! 4. make it the active version, in one registry transaction.
 //!
+//! A shadow deployment ([`deploy_shadow`]) runs the same checks and
+//! stores the version as its processor's shadow instead of step 4.
+//!
 //! A rejected version never touches the active one. The caller gets back
 //! the new [`Pipeline`] to swap in; this module holds no state of its own.
 
@@ -20,7 +23,7 @@ use crate::catalog::claimant;
 use crate::ownership::Ledger;
 use crate::pipeline::Pipeline;
 use crate::plugin::{Plugin, PluginError, Runtime};
-use crate::registry::{DeployAction, Deployment, Registry, RegistryError};
+use crate::registry::{DeployAction, Deployment, Registry, RegistryError, ShadowVersion};
 
 /// The check a rejected deployment failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -140,6 +143,94 @@ pub fn deploy(
     check_ownership(current, &plugin, ledger)?;
     registry.store_blob(&plugin.hash, bytes)?;
     let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Deploy)?;
+    Ok(Deployed {
+        plugin,
+        pipeline,
+        deployment,
+    })
+}
+
+/// Validates, precompiles and stores `bytes` as the shadow version of the
+/// processor it names ([`crate::shadow`]), without activating it: the same
+/// checks as [`deploy`], and the processor must be loaded now and run
+/// another version.
+pub fn deploy_shadow(
+    runtime: &Runtime,
+    registry: &Registry,
+    current: &Pipeline,
+    bytes: &[u8],
+    expected_name: Option<&str>,
+    ledger: &Ledger,
+) -> Result<(Plugin, ShadowVersion), DeployError> {
+    let plugin = runtime.load(bytes)?;
+    if let Some(expected) = expected_name
+        && plugin.spec.name != expected
+    {
+        return Err(DeployError::new(
+            DeployCheck::Name,
+            format!(
+                "the component's info() names `{}`, not `{expected}`",
+                plugin.spec.name
+            ),
+        ));
+    }
+    match current.plugin(&plugin.spec.name) {
+        None => {
+            return Err(DeployError::new(
+                DeployCheck::Name,
+                format!(
+                    "no processor named `{}` runs here to shadow; deploy it first",
+                    plugin.spec.name
+                ),
+            ));
+        }
+        Some(live) if live.hash == plugin.hash => {
+            return Err(DeployError::new(
+                DeployCheck::Version,
+                format!(
+                    "{} {} is the active version; a shadow must be another",
+                    plugin.spec.name, plugin.hash
+                ),
+            ));
+        }
+        Some(_) => {}
+    }
+    current
+        .with_plugin(plugin.clone())
+        .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
+    check_ownership(current, &plugin, ledger)?;
+    registry.store_blob(&plugin.hash, bytes)?;
+    let shadow = registry.set_shadow(&plugin.spec, &plugin.hash)?;
+    Ok((plugin, shadow))
+}
+
+/// Makes `name`'s shadow version the active one: in the registry's one
+/// transaction it becomes active and stops being the shadow. It is checked
+/// against `current` as a deployment is.
+pub fn promote(
+    runtime: &Runtime,
+    registry: &Registry,
+    current: &Pipeline,
+    name: &str,
+    ledger: &Ledger,
+) -> Result<Deployed, DeployError> {
+    let shadow = registry
+        .shadows()?
+        .into_iter()
+        .find(|s| s.stored.name == name)
+        .ok_or_else(|| {
+            DeployError::new(
+                DeployCheck::Version,
+                format!("{name} has no shadow version to promote"),
+            )
+        })?;
+    let bytes = registry.blob(&shadow.stored.hash)?;
+    let plugin = runtime.load(&bytes)?;
+    let pipeline = current
+        .with_plugin(plugin.clone())
+        .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
+    check_ownership(current, &plugin, ledger)?;
+    let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Promote)?;
     Ok(Deployed {
         plugin,
         pipeline,

@@ -107,7 +107,8 @@ pub struct TableDiff {
 }
 
 /// Compares `new` (with its schema) against `live`, matching rows by the
-/// live schema's key columns.
+/// live schema's key columns and its partition column (a key need not
+/// name the date, but rows of two dates are never the same row).
 pub fn diff(
     live: &RowSet,
     live_schema: &TableSchema,
@@ -115,9 +116,12 @@ pub fn diff(
     new_schema: &TableSchema,
 ) -> TableDiff {
     let schema = schema_diff(live_schema, new_schema);
-    let key_columns = &live_schema.key_columns;
-    let live_rows = keyed(live, key_columns);
-    let new_rows = keyed(new, key_columns);
+    let mut key_columns = live_schema.key_columns.clone();
+    if !key_columns.contains(&live_schema.partition_column) {
+        key_columns.push(live_schema.partition_column.clone());
+    }
+    let live_rows = keyed(live, &key_columns);
+    let new_rows = keyed(new, &key_columns);
 
     let mut only_in_live: Vec<&Key> = live_rows
         .keys()

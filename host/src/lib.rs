@@ -12,6 +12,7 @@
 //! - [`registry`]: deployed processor versions, by hash, and the active one.
 //! - [`deploy`]: validating, storing and activating a version; rollback.
 //! - [`diff`]: row-level differences between two outputs of one processor, by key.
+//! - [`shadow`]: a stored version run beside the active one, into a table of its own.
 //! - [`catalog`]: which processors exist: bundled, registry, plugin folder.
 //! - [`scaffold`]: `slate new`, a processor folder to start from.
 //! - [`schema`] and [`rows`]: tables, schemas and the values that cross the boundary.
@@ -75,6 +76,7 @@ pub mod scaffold;
 pub mod schedule;
 pub mod schema;
 pub mod server;
+pub mod shadow;
 pub mod store;
 pub mod testing;
 pub mod upstream_check;

@@ -21,6 +21,7 @@ use crate::plugin::Plugin;
 use crate::plugin::spec::{GapPolicy, Phase, UpstreamPolicy};
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
 use crate::schema::TableName;
+use crate::shadow::shadow_of;
 use crate::store::{Store, StoreError};
 
 /// Why a selection of processors is unusable.
@@ -55,11 +56,14 @@ pub struct PhaseCompletion {
     pub rows: i64,
 }
 
-/// Loaded processors in dependency order.
+/// Loaded processors in dependency order, and the shadow versions that
+/// run beside them.
 pub struct Pipeline {
     plugins: BTreeMap<String, Plugin>,
     order: Vec<String>,
     calendar: TableName,
+    /// Per live processor name, its shadow ([`crate::shadow::shadow_of`]).
+    shadows: BTreeMap<String, Plugin>,
 }
 
 impl Pipeline {
@@ -74,7 +78,26 @@ impl Pipeline {
             plugins,
             order,
             calendar: default_calendar(),
+            shadows: BTreeMap::new(),
         })
+    }
+
+    /// This pipeline with `versions` as shadows: each is run, as
+    /// [`shadow_of`] it, after every run of the processor of its name that
+    /// goes ahead. A version of a processor the pipeline does not have is
+    /// left out.
+    pub fn with_shadows(mut self, versions: Vec<Plugin>) -> Self {
+        self.shadows = versions
+            .iter()
+            .filter(|v| self.plugins.contains_key(&v.spec.name))
+            .map(|v| (v.spec.name.clone(), shadow_of(v)))
+            .collect();
+        self
+    }
+
+    /// The shadow of `name` (named and writing as a shadow), if it has one.
+    pub fn shadow(&self, name: &str) -> Option<&Plugin> {
+        self.shadows.get(name)
     }
 
     /// Every processor name, in run order.
@@ -129,6 +152,7 @@ impl Pipeline {
         plugins.push(plugin);
         let mut pipeline = Pipeline::new(plugins)?;
         pipeline.calendar = self.calendar.clone();
+        pipeline.shadows = self.shadows.clone();
         Ok(pipeline)
     }
 
@@ -181,7 +205,34 @@ impl Pipeline {
                 tracing::info!(processor = %plugin.spec.name, %date, "blocked: {reason}");
                 executor.end_claim(claim, RunStatus::Blocked, None, reason, check)
             }
-            Verdict::Run(check) => executor.execute_claim(claim, Some(check)),
+            Verdict::Run(check) => {
+                let shadow_check = check.clone();
+                let record = executor.execute_claim(claim, Some(check))?;
+                self.run_shadow(executor, &plugin.spec.name, date, shadow_check);
+                Ok(record)
+            }
+        }
+    }
+
+    /// Runs `name`'s shadow, if it has one, on `date` with the check that
+    /// let the live run go ahead. Whatever happens to it is in its own run
+    /// record or the log: it never fails the live run.
+    fn run_shadow(&self, executor: &Executor, name: &str, date: NaiveDate, check: UpstreamCheck) {
+        let Some(shadow) = self.shadows.get(name) else {
+            return;
+        };
+        let ran = executor
+            .claim(shadow, date, Trigger::Shadow)
+            .and_then(|claim| executor.execute_claim(claim, Some(check)));
+        match ran {
+            Ok(record) => tracing::info!(
+                processor = %shadow.spec.name, %date, status = %record.status,
+                rows = record.rows_written, "shadow run ended"
+            ),
+            Err(error) => tracing::warn!(
+                processor = %shadow.spec.name, %date,
+                "the shadow run could not run: {error}"
+            ),
         }
     }
 

@@ -6,9 +6,10 @@
 //!   SHA-256 of those bytes, written to a temporary file and renamed, so a
 //!   blob is either whole or absent;
 //! - `registry.db`: a small SQLite file with the versions, the deployment
-//!   history and the active version of each processor. Switching the active
-//!   version is one transaction, so readers see the old version or the new
-//!   one, never a mix.
+//!   history, the active version of each processor, and its shadow version
+//!   if it has one ([`crate::shadow`]). Switching the active version (a
+//!   deploy, a rollback, a promotion) is one transaction, so readers see
+//!   the old version or the new one, never a mix.
 //!
 //! This module stores and switches; it does not validate. Checking that a
 //! component is a usable processor is [`crate::deploy`]'s job.
@@ -72,16 +73,14 @@ pub enum DeployAction {
     Deploy,
     /// A rollback switched back to it.
     Rollback,
+    /// It was the shadow version, and was promoted: the same transaction
+    /// made it active and removed it as the shadow.
+    Promote,
 }
 
-impl DeployAction {
-    fn as_str(self) -> &'static str {
-        match self {
-            DeployAction::Deploy => "deploy",
-            DeployAction::Rollback => "rollback",
-        }
-    }
-}
+crate::runs::text_enum!(DeployAction {
+    Deploy => "deploy", Rollback => "rollback", Promote => "promote",
+});
 
 /// One stored version of a processor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,7 +149,49 @@ CREATE TABLE IF NOT EXISTS active (
     hash TEXT NOT NULL,
     deployment_id INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS shadows (
+    name TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    since TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shadow_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    changed_at TEXT NOT NULL
+);
 ";
+
+/// A processor's shadow version: stored, not active, run beside the
+/// active one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShadowVersion {
+    /// The version.
+    pub stored: StoredVersion,
+    /// When it became the shadow.
+    pub since: DateTime<Utc>,
+}
+
+/// Records `spec` at `hash` in `versions`, if it is not there yet.
+fn record_version_in(
+    transaction: &rusqlite::Transaction<'_>,
+    spec: &ProcessorSpec,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    transaction.execute(
+        "INSERT OR IGNORE INTO versions
+             (name, hash, version, phase, dependencies, first_deployed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            spec.name,
+            hash,
+            spec.version,
+            spec.phase.to_string(),
+            serde_json::to_string(&spec.upstream).unwrap_or_else(|_| "[]".into()),
+            timestamp(now),
+        ],
+    )?;
+    Ok(())
+}
 
 /// The registry folder of one data directory.
 pub struct Registry {
@@ -235,11 +276,13 @@ impl Registry {
         std::fs::read(&path).map_err(|e| io_error(&path, e))
     }
 
-    /// A number that changes whenever any active version changes, so that
-    /// a running server can tell cheaply that it must reload.
+    /// A number that grows whenever any active or shadow version changes,
+    /// so that a running server can tell cheaply that it must reload: the
+    /// sum of two counters, each of which only grows.
     pub fn generation(&self) -> Result<i64, RegistryError> {
         Ok(self.lock().query_row(
-            "SELECT COALESCE(MAX(deployment_id), 0) FROM active",
+            "SELECT (SELECT COALESCE(MAX(deployment_id), 0) FROM active)
+                  + (SELECT COALESCE(MAX(id), 0) FROM shadow_changes)",
             [],
             |row| row.get(0),
         )?)
@@ -257,19 +300,10 @@ impl Registry {
         let now = Utc::now();
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        transaction.execute(
-            "INSERT OR IGNORE INTO versions
-                 (name, hash, version, phase, dependencies, first_deployed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                spec.name,
-                hash,
-                spec.version,
-                spec.phase.to_string(),
-                serde_json::to_string(&spec.upstream).unwrap_or_else(|_| "[]".into()),
-                timestamp(now),
-            ],
-        )?;
+        record_version_in(&transaction, spec, hash, now)?;
+        if action == DeployAction::Promote {
+            transaction.execute("DELETE FROM shadows WHERE name = ?1", params![spec.name])?;
+        }
         transaction.execute(
             "INSERT INTO deployments (name, hash, action, deployed_at) VALUES (?1, ?2, ?3, ?4)",
             params![spec.name, hash, action.as_str(), timestamp(now)],
@@ -346,11 +380,7 @@ impl Registry {
                     name: row.get(1)?,
                     hash: row.get(2)?,
                     version: row.get(3)?,
-                    action: if action == "rollback" {
-                        DeployAction::Rollback
-                    } else {
-                        DeployAction::Deploy
-                    },
+                    action: action.parse().unwrap_or(DeployAction::Deploy),
                     deployed_at: parse_time(row.get(5)?),
                     active: row.get(6)?,
                 })
@@ -385,6 +415,70 @@ impl Registry {
                 prefix: hash_or_prefix.to_string(),
             }),
         }
+    }
+
+    /// In one transaction: records the version (if new) and makes `hash`
+    /// the shadow version of `spec.name`, in place of any earlier shadow.
+    /// The blob must already be stored.
+    pub fn set_shadow(
+        &self,
+        spec: &ProcessorSpec,
+        hash: &str,
+    ) -> Result<ShadowVersion, RegistryError> {
+        let now = Utc::now();
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        record_version_in(&transaction, spec, hash, now)?;
+        transaction.execute(
+            "INSERT INTO shadows (name, hash, since) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, since = excluded.since",
+            params![spec.name, hash, timestamp(now)],
+        )?;
+        transaction.execute(
+            "INSERT INTO shadow_changes (changed_at) VALUES (?1)",
+            params![timestamp(now)],
+        )?;
+        transaction.commit()?;
+        drop(connection);
+        Ok(ShadowVersion {
+            stored: self.find_version(&spec.name, hash)?,
+            since: now,
+        })
+    }
+
+    /// Every processor's shadow version, by name.
+    pub fn shadows(&self) -> Result<Vec<ShadowVersion>, RegistryError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT v.name, v.hash, v.version, v.phase, v.dependencies, v.first_deployed_at,
+                    s.since
+             FROM shadows s
+             JOIN versions v ON v.name = s.name AND v.hash = s.hash
+             ORDER BY s.name",
+        )?;
+        let shadows = statement
+            .query_map([], |row| {
+                Ok(ShadowVersion {
+                    stored: stored_from_row(row)?,
+                    since: parse_time(row.get(6)?),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(shadows)
+    }
+
+    /// Removes `name`'s shadow version, if it has one; the version stays
+    /// stored. Returns whether there was one.
+    pub fn clear_shadow(&self, name: &str) -> Result<bool, RegistryError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let cleared = transaction.execute("DELETE FROM shadows WHERE name = ?1", params![name])?;
+        transaction.execute(
+            "INSERT INTO shadow_changes (changed_at) VALUES (?1)",
+            params![timestamp(Utc::now())],
+        )?;
+        transaction.commit()?;
+        Ok(cleared > 0)
     }
 
     /// The version a rollback without a target returns to: the one that

@@ -62,6 +62,8 @@ pub enum Trigger {
     Backfill,
     /// A `[[schedule]]` tick fired by `slate serve`.
     Schedule,
+    /// A shadow version run beside its live run ([`crate::shadow`]).
+    Shadow,
 }
 
 /// Text that names none of a field's values, such as a run status of
@@ -118,6 +120,7 @@ text_enum!(ErrorKind {
 });
 text_enum!(Trigger {
     Cli => "cli", Http => "http", Backfill => "backfill", Schedule => "schedule",
+    Shadow => "shadow",
 });
 
 /// One attempt of one processor on one date.
@@ -269,6 +272,6 @@ mod tests {
             error.to_string(),
             "`exploded` is not one of: running, success, failed, blocked"
         );
-        assert_eq!("cron".parse::<Trigger>().unwrap_err().choices.len(), 4);
+        assert_eq!("cron".parse::<Trigger>().unwrap_err().choices.len(), 5);
     }
 }

@@ -27,4 +27,5 @@ mod sandbox;
 mod schedules;
 mod serve;
 mod serve_process;
+mod shadow;
 mod support;

@@ -17,6 +17,7 @@ mod quarantine;
 mod render;
 mod run;
 mod serve;
+mod shadow;
 mod tables;
 mod test;
 mod warehouse;
@@ -193,12 +194,38 @@ enum Command {
     Deploy {
         /// The component file.
         file: PathBuf,
+        /// Store it as the processor's shadow version instead: run beside
+        /// the active one on every date, into a table of its own.
+        #[arg(long)]
+        shadow: bool,
     },
     /// Lists every processor with its active version; `history NAME` lists
     /// the versions one processor had.
     Plugins {
         #[command(subcommand)]
         command: Option<PluginsCommand>,
+    },
+    /// Makes a processor's shadow version the active one, in one registry
+    /// transaction; the dates the old version wrote are then outdated.
+    Promote {
+        /// The processor.
+        name: String,
+    },
+    /// Compares a processor's shadow version with its active one, row by
+    /// row by key, on the dates the shadow ran: rows only in one, rows
+    /// changed, per-column differences, and schema changes.
+    Diff {
+        /// The processor.
+        name: String,
+        /// The first date to compare, YYYY-MM-DD.
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// The last date to compare, YYYY-MM-DD, included.
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Lists every table with its owner (the one processor that may write
     /// it, or the host for raw inputs) and the transfers recorded.
@@ -375,11 +402,24 @@ pub fn run() -> Result<ExitCode> {
             test::test(&options, request)
         }
         Command::Health { json } => health::health(&options, json),
-        Command::Deploy { file } => plugins::deploy(&options, &file),
+        Command::Deploy { file, shadow } => plugins::deploy(&options, &file, shadow),
         Command::Plugins { command: None } => plugins::list(&options),
         Command::Plugins {
             command: Some(PluginsCommand::History { name }),
         } => plugins::history(&options, &name),
+        Command::Promote { name } => plugins::promote(&options, &name),
+        Command::Diff {
+            name,
+            from,
+            to,
+            json,
+        } => {
+            let range = match (from, to) {
+                (Some(from), Some(to)) => Some((parse_date(&from)?, parse_date(&to)?)),
+                _ => None,
+            };
+            shadow::diff(&options, &name, range, json)
+        }
         Command::Tables {
             command: None,
             json,
@@ -573,7 +613,8 @@ struct Host {
 }
 
 /// The processors `options` load (bundled, deployed, plugin folder),
-/// ordered, with their tables' owners checked against `store`.
+/// ordered, with their tables' owners checked against `store`, and their
+/// shadow versions.
 fn load_pipeline(
     options: &HostOptions,
     store: &dyn Store,
@@ -581,12 +622,14 @@ fn load_pipeline(
     registry: &Registry,
 ) -> Result<Pipeline> {
     let ledger = Ledger::new(store.table_owners()?, store.host_owned());
+    let shadows = slate::catalog::load_shadows(runtime, registry)?;
     Ok(Pipeline::new(plugins::load_processors(
         runtime,
         Some(registry),
         options,
         &ledger,
-    )?)?)
+    )?)?
+    .with_shadows(shadows))
 }
 
 impl Host {

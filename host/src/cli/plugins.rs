@@ -129,8 +129,9 @@ impl Deploying {
     }
 }
 
-/// `slate deploy FILE`: validates, precompiles, stores and activates a version.
-pub fn deploy(options: &HostOptions, file: &Path) -> Result<ExitCode> {
+/// `slate deploy FILE`: validates, precompiles, stores and activates a
+/// version; with `--shadow`, stores it as the shadow version instead.
+pub fn deploy(options: &HostOptions, file: &Path, shadow: bool) -> Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let Deploying {
         runtime,
@@ -138,6 +139,19 @@ pub fn deploy(options: &HostOptions, file: &Path) -> Result<ExitCode> {
         ledger,
         current,
     } = Deploying::open(options)?;
+    if shadow {
+        let (plugin, _) =
+            deploy::deploy_shadow(&runtime, &registry, &current, &bytes, None, &ledger)
+                .with_context(|| format!("{} was not deployed as a shadow", file.display()))?;
+        println!(
+            "deployed {} {} ({}) as the shadow of the active version; it writes {}",
+            plugin.spec.name,
+            plugin.spec.version,
+            plugin.hash,
+            slate::shadow::shadow_table(&plugin.spec.output_table, &plugin.hash)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let deployed = deploy::deploy(&runtime, &registry, &current, &bytes, None, &ledger)
         .with_context(|| format!("{} was not deployed", file.display()))?;
     println!(
@@ -178,6 +192,24 @@ pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
+/// `slate promote NAME`: the shadow version becomes the active one.
+pub fn promote(options: &HostOptions, name: &str) -> Result<ExitCode> {
+    let Deploying {
+        runtime,
+        registry,
+        ledger,
+        current,
+    } = Deploying::open(options)?;
+    let deployed = deploy::promote(&runtime, &registry, &current, name, &ledger)
+        .with_context(|| format!("{name} was not promoted"))?;
+    println!(
+        "promoted {} {} ({}), now active; `slate runs --outdated` lists the dates to rerun",
+        name, deployed.plugin.spec.version, deployed.plugin.hash
+    );
+    notify_activation(options, &deployed.deployment)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `slate plugins`: every processor with its active version.
 pub fn list(options: &HostOptions) -> Result<ExitCode> {
     let runtime = runtime(options)?;
@@ -198,6 +230,29 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
         options.plugin_dir.as_deref(),
         &ledger(options)?,
     )?;
+    let store = match options.warehouse.is_embedded() && !options.data_dir.store_file().exists() {
+        true => None,
+        false => Some(super::open_store(options, false)?),
+    };
+    let mut shadows = std::collections::HashMap::new();
+    for shadow in registry.shadows()? {
+        let stored = &shadow.stored;
+        let dates = match &store {
+            Some(store) => {
+                slate::shadow::covered_dates(store.as_ref(), &stored.name, &stored.hash)?
+            }
+            None => Default::default(),
+        };
+        let covered = match (dates.first(), dates.last()) {
+            (Some(first), Some(last)) => format!("{} dates, {first} to {last}", dates.len()),
+            _ => "no dates yet".to_string(),
+        };
+        let hash = &stored.hash[..stored.hash.len().min(12)];
+        shadows.insert(
+            stored.name.clone(),
+            format!("{} ({hash}): {covered}", stored.version),
+        );
+    }
     let mut output = table(&[
         "name",
         "version",
@@ -206,6 +261,7 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
         "dependencies",
         "source",
         "deployed_at",
+        "shadow",
     ]);
     for entry in &loaded {
         let spec = &entry.plugin.spec;
@@ -225,6 +281,9 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
                 Origin::Registry => deployed_at.get(&spec.name).cloned().unwrap_or_default(),
                 _ => "-".to_string(),
             },
+            shadows
+                .remove(&spec.name)
+                .unwrap_or_else(|| "-".to_string()),
         ]);
     }
     println!("{output}");

@@ -279,7 +279,8 @@ fn load_pipeline(
         .into_iter()
         .map(|loaded| loaded.plugin)
         .collect();
-    Ok(Pipeline::new(plugins)?)
+    let shadows = catalog::load_shadows(runtime, registry)?;
+    Ok(Pipeline::new(plugins)?.with_shadows(shadows))
 }
 
 /// The state every handler gets.

@@ -1,0 +1,213 @@
+//! Shadow versions: a deployed version of a processor that is not active,
+//! but runs beside the active one on every date it runs, with the same
+//! inputs and the same upstream check, writing to a table of its own.
+//!
+//! A shadow run is recorded under the processor's shadow name
+//! (`NAME~shadow`) with trigger `shadow`, so the live processor's latest
+//! run, its completeness checks, the grid and health never see it. Its
+//! table is in the [`SHADOW_DATASET`], named after the live table and the
+//! version, so nothing downstream reads it, and a failing shadow never
+//! fails or blocks the live run. [`crate::diff`] compares the two tables.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::diff::{TableDiff, diff};
+use crate::pipeline::Pipeline;
+use crate::plugin::Plugin;
+use crate::plugin::spec::Lookback;
+use crate::rows::{RowSet, Scalar, Value, naive_date};
+use crate::runs::{RunFilter, RunStatus};
+use crate::schema::{TableName, TableSchema};
+use crate::store::input::InputError;
+use crate::store::{Store, StoreError};
+
+/// The dataset every shadow table lives in.
+pub const SHADOW_DATASET: &str = "slate_shadow";
+
+/// What a shadow name ends with.
+const SHADOW_SUFFIX: &str = "~shadow";
+
+/// How many hex digits of the version's hash a shadow table's name keeps.
+const HASH_DIGITS: usize = 12;
+
+/// The name run history records a processor's shadow runs under.
+pub fn shadow_name(processor: &str) -> String {
+    format!("{processor}{SHADOW_SUFFIX}")
+}
+
+/// The live processor a shadow name belongs to, if it is one.
+pub fn live_name(name: &str) -> Option<&str> {
+    name.strip_suffix(SHADOW_SUFFIX)
+}
+
+/// The table version `hash` of a processor writes instead of `live`.
+pub fn shadow_table(live: &TableName, hash: &str) -> TableName {
+    let version = &hash[..hash.len().min(HASH_DIGITS)];
+    TableName::new(
+        SHADOW_DATASET,
+        &format!("{}__{}__{version}", live.dataset, live.table),
+    )
+}
+
+/// `plugin` as the shadow of the processor of the same name: its runs are
+/// recorded under [`shadow_name`] and write its [`shadow_table`]. It has no
+/// upstreams of its own: it runs after the live run, on the check that
+/// decided that run.
+pub fn shadow_of(plugin: &Plugin) -> Plugin {
+    let mut spec = (*plugin.spec).clone();
+    spec.output_table = shadow_table(&spec.output_table, &plugin.hash);
+    spec.name = shadow_name(&spec.name);
+    spec.upstream.clear();
+    spec.lookback = Lookback::None;
+    let mut shadow = plugin.clone();
+    shadow.spec = Arc::new(spec);
+    shadow
+}
+
+/// Why a shadow cannot be compared with its live processor.
+#[derive(Debug, thiserror::Error)]
+pub enum ShadowError {
+    /// The processor is not loaded.
+    #[error("no processor named {0} runs here")]
+    UnknownProcessor(String),
+    /// The processor has no shadow version.
+    #[error("{0} has no shadow version; deploy one with `slate deploy --shadow`")]
+    NoShadow(String),
+    /// The shadow has not succeeded on any date of the range yet.
+    #[error("the shadow of {0} has no successful run in the range; it runs beside every live run")]
+    NotRun(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A table could not be read.
+    #[error(transparent)]
+    Input(#[from] InputError),
+}
+
+/// A shadow compared with its live processor.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShadowDiff {
+    /// The live processor.
+    pub processor: String,
+    /// The active version's hash.
+    pub live_hash: String,
+    /// The shadow version's hash.
+    pub shadow_hash: String,
+    /// The live table.
+    pub live_table: String,
+    /// The shadow's table.
+    pub shadow_table: String,
+    /// The dates compared: those in the range where the shadow succeeded.
+    pub dates: Vec<NaiveDate>,
+    /// What differs on them.
+    pub diff: TableDiff,
+}
+
+/// The dates version `hash` of `processor` succeeded on as its shadow.
+pub fn covered_dates(
+    store: &dyn Store,
+    processor: &str,
+    hash: &str,
+) -> Result<BTreeSet<NaiveDate>, StoreError> {
+    Ok(store
+        .runs(&RunFilter {
+            processor: Some(shadow_name(processor)),
+            status: Some(RunStatus::Success),
+            plugin_hash: Some(hash.to_string()),
+            ..RunFilter::default()
+        })?
+        .into_iter()
+        .map(|r| r.data_date)
+        .collect())
+}
+
+/// Compares `name`'s shadow table with its live table on the dates of
+/// `range` (every date when `None`) where the shadow succeeded.
+pub fn compare(
+    store: &dyn Store,
+    pipeline: &Pipeline,
+    name: &str,
+    range: Option<(NaiveDate, NaiveDate)>,
+) -> Result<ShadowDiff, ShadowError> {
+    let live = pipeline
+        .plugin(name)
+        .ok_or_else(|| ShadowError::UnknownProcessor(name.to_string()))?;
+    let shadow = pipeline
+        .shadow(name)
+        .ok_or_else(|| ShadowError::NoShadow(name.to_string()))?;
+    let dates: BTreeSet<NaiveDate> = covered_dates(store, name, &shadow.hash)?
+        .into_iter()
+        .filter(|d| range.is_none_or(|(from, to)| (from..=to).contains(d)))
+        .collect();
+    let (Some(first), Some(last)) = (dates.first().copied(), dates.last().copied()) else {
+        return Err(ShadowError::NotRun(name.to_string()));
+    };
+    // A table that does not exist yet has its declared schema and no rows.
+    let read = |plugin: &Plugin| -> Result<(RowSet, TableSchema), ShadowError> {
+        let table = &plugin.spec.output_table;
+        Ok(match store.table_schema(table)? {
+            Some(schema) => {
+                let rows = store.read_rows(table, first, last)?;
+                (on_dates(rows, &schema.partition_column, &dates), schema)
+            }
+            None => {
+                let empty = RowSet {
+                    columns: Vec::new(),
+                    rows: Vec::new(),
+                };
+                (empty, plugin.spec.schema.clone())
+            }
+        })
+    };
+    let (live_rows, live_schema) = read(live)?;
+    let (shadow_rows, shadow_schema) = read(shadow)?;
+    Ok(ShadowDiff {
+        processor: name.to_string(),
+        live_hash: live.hash.clone(),
+        shadow_hash: shadow.hash.clone(),
+        live_table: live.spec.output_table.to_string(),
+        shadow_table: shadow.spec.output_table.to_string(),
+        dates: dates.into_iter().collect(),
+        diff: diff(&live_rows, &live_schema, &shadow_rows, &shadow_schema),
+    })
+}
+
+/// The rows of `rows` whose partition date is one of `dates`.
+fn on_dates(mut rows: RowSet, partition_column: &str, dates: &BTreeSet<NaiveDate>) -> RowSet {
+    if let Some(index) = rows.columns.iter().position(|c| c == partition_column) {
+        rows.rows.retain(|row| match &row[index] {
+            Value::Scalar(Scalar::Date(date)) => {
+                naive_date(*date).is_some_and(|d| dates.contains(&d))
+            }
+            _ => false,
+        });
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shadow_is_named_after_its_processor_and_its_table_after_the_live_one_and_the_version() {
+        assert_eq!(
+            shadow_name("PlayerDailyCacheProcessor"),
+            "PlayerDailyCacheProcessor~shadow"
+        );
+        assert_eq!(
+            live_name("PlayerDailyCacheProcessor~shadow"),
+            Some("PlayerDailyCacheProcessor")
+        );
+        assert_eq!(live_name("PlayerDailyCacheProcessor"), None);
+        let live = TableName::new("nba_precompute", "player_daily_cache");
+        assert_eq!(
+            shadow_table(&live, "0123456789abcdef0123").to_string(),
+            "slate_shadow.nba_precompute__player_daily_cache__0123456789ab"
+        );
+    }
+}

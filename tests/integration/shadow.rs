@@ -1,0 +1,252 @@
+//! Shadow versions through the command line: `slate deploy --shadow`
+//! stores a version that runs beside the active one into a table of its
+//! own, never touching the live table, never failing the live run, and
+//! `slate diff` compares the two tables row by row.
+
+use std::path::Path;
+
+use serde_json::{Value as Json, json};
+use slate::rows::RowSet;
+use slate::schema::TableName;
+use slate::store::EmbeddedStore;
+use slate::store::input::InputSource;
+
+use crate::support::{components, date, demo_data_dir, slate, stderr};
+
+const DAY: &str = "2026-01-05";
+
+fn versioned() -> TableName {
+    TableName::new("slate_test", "versioned")
+}
+
+fn succeed(dir: &Path, args: &[&str]) -> String {
+    let output = slate(dir, args);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn rows_of(dir: &Path, table: &TableName) -> RowSet {
+    let store = EmbeddedStore::open(&dir.join("slate.db")).unwrap();
+    store.read_rows(table, date(DAY), date(DAY)).unwrap()
+}
+
+/// The latest run of `processor` on [`DAY`], as JSON.
+fn latest_run(dir: &Path, processor: &str) -> Json {
+    let runs: Json = serde_json::from_str(&succeed(
+        dir,
+        &["runs", "--json", "--processor", processor, "--date", DAY],
+    ))
+    .unwrap();
+    runs[0].clone()
+}
+
+/// A demo folder (one date) where VersionedProcessor v1 is active and has
+/// run on [`DAY`].
+fn with_v1_run() -> tempfile::TempDir {
+    let dir = demo_data_dir(DAY, DAY);
+    succeed(dir.path(), &["deploy", components::VERSIONED_V1]);
+    let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
+    succeed(dir.path(), &run);
+    dir
+}
+
+#[test]
+fn a_shadow_runs_beside_the_live_run_into_its_own_table_and_never_touches_the_live_one() {
+    let dir = with_v1_run();
+    let live_before = rows_of(dir.path(), &versioned());
+    assert_eq!(live_before.rows.len(), 2);
+
+    let deployed = succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    assert!(
+        deployed.contains("as the shadow of the active version"),
+        "{deployed}"
+    );
+    let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
+    succeed(dir.path(), &run);
+
+    assert_eq!(
+        rows_of(dir.path(), &versioned()),
+        live_before,
+        "the live table"
+    );
+    let live = latest_run(dir.path(), "VersionedProcessor");
+    assert_eq!(
+        (live["status"].as_str(), live["attempt"].as_i64()),
+        (Some("success"), Some(2))
+    );
+    let shadow = latest_run(dir.path(), "VersionedProcessor~shadow");
+    assert_eq!(shadow["status"], "success", "{shadow}");
+    assert_eq!(shadow["trigger"], "shadow");
+    assert_eq!(shadow["rows_written"], 3);
+    assert_ne!(shadow["plugin_hash"], live["plugin_hash"]);
+    let hash = shadow["plugin_hash"].as_str().unwrap();
+    let shadow_table = slate::shadow::shadow_table(&versioned(), hash);
+    assert_eq!(shadow_table.dataset, "slate_shadow");
+    let written = rows_of(dir.path(), &shadow_table);
+    let label = written.columns.iter().position(|c| c == "label").unwrap();
+    assert_eq!(written.rows.len(), 3);
+    assert!(
+        written
+            .rows
+            .iter()
+            .all(|r| r[label]
+                == slate::rows::Value::Scalar(slate::rows::Scalar::String("v2".into())))
+    );
+
+    // v1 wrote n = 0, 1 labelled v1; v2 writes n = 0, 1, 2 labelled v2.
+    let diff: Json = serde_json::from_str(&succeed(
+        dir.path(),
+        &["diff", "VersionedProcessor", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(diff["dates"], json!([DAY]));
+    let counts = &diff["diff"];
+    assert_eq!(
+        [
+            &counts["only_in_live"],
+            &counts["only_in_new"],
+            &counts["changed"],
+            &counts["unchanged"]
+        ],
+        [&json!(0), &json!(1), &json!(2), &json!(0)]
+    );
+    assert_eq!(counts["only_in_new_examples"], json!([[2, DAY]]));
+    assert_eq!(counts["columns"][0]["column"], "label");
+    assert_eq!(counts["columns"][0]["rows_changed"], 2);
+    assert_eq!(
+        counts["columns"][0]["examples"][0],
+        json!({"key": [0, DAY], "old": "v1", "new": "v2"})
+    );
+    assert_eq!(
+        counts["schema"],
+        json!({"added": [], "removed": [], "retyped": []})
+    );
+    let text = succeed(dir.path(), &["diff", "VersionedProcessor"]);
+    assert!(
+        text.contains("1 only in shadow, 2 changed, 0 unchanged"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_shadow_that_traps_fails_alone_and_the_live_run_succeeds() {
+    let dir = with_v1_run();
+    let live_before = rows_of(dir.path(), &versioned());
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V4_PANICS],
+    );
+    let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
+    let output = succeed(dir.path(), &run);
+    assert!(
+        !output.contains("~shadow"),
+        "the live summary lists live runs: {output}"
+    );
+
+    let live = latest_run(dir.path(), "VersionedProcessor");
+    assert_eq!(live["status"], "success");
+    assert_eq!(rows_of(dir.path(), &versioned()), live_before);
+    let shadow = latest_run(dir.path(), "VersionedProcessor~shadow");
+    assert_eq!(
+        (shadow["status"].as_str(), shadow["error_kind"].as_str()),
+        (Some("failed"), Some("trap"))
+    );
+    assert!(
+        shadow["error_message"]
+            .as_str()
+            .unwrap()
+            .contains("versioned v4 always panics"),
+        "{shadow}"
+    );
+    let diff = slate(dir.path(), &["diff", "VersionedProcessor"]);
+    assert_eq!(diff.status.code(), Some(1));
+    assert!(
+        stderr(&diff).contains("no successful run"),
+        "{}",
+        stderr(&diff)
+    );
+}
+
+#[test]
+fn a_shadow_must_be_another_version_of_a_processor_that_runs_here() {
+    let dir = with_v1_run();
+    let same = slate(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V1],
+    );
+    assert!(!same.status.success());
+    assert!(
+        stderr(&same).contains("is the active version"),
+        "{}",
+        stderr(&same)
+    );
+    let unknown = slate(
+        dir.path(),
+        &["deploy", "--shadow", components::AFTER_SLOW_PROCESSOR],
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("runs here to shadow"),
+        "{}",
+        stderr(&unknown)
+    );
+    let none = slate(dir.path(), &["diff", "VersionedProcessor"]);
+    assert!(
+        stderr(&none).contains("has no shadow version"),
+        "{}",
+        stderr(&none)
+    );
+}
+
+#[test]
+fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdated() {
+    let dir = with_v1_run();
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
+    succeed(dir.path(), &run);
+    let plugins = succeed(dir.path(), &["plugins"]);
+    assert!(plugins.contains("2.0.0 ("), "{plugins}");
+    assert!(
+        plugins.contains(&format!("1 dates, {DAY} to {DAY}")),
+        "{plugins}"
+    );
+
+    let promoted = succeed(dir.path(), &["promote", "VersionedProcessor"]);
+    assert!(
+        promoted.contains("promoted VersionedProcessor 2.0.0"),
+        "{promoted}"
+    );
+    let plugins = succeed(dir.path(), &["plugins"]);
+    assert!(
+        !plugins.contains("1 dates"),
+        "no shadow any more: {plugins}"
+    );
+    let history = succeed(dir.path(), &["plugins", "history", "VersionedProcessor"]);
+    assert!(history.contains("promote"), "{history}");
+    let outdated: Json = serde_json::from_str(&succeed(
+        dir.path(),
+        &["runs", "--outdated", "VersionedProcessor", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(outdated.as_array().unwrap().len(), 1, "{outdated}");
+    assert_eq!(outdated[0]["date"], DAY);
+    assert_eq!(outdated[0]["cause"], "version");
+
+    succeed(dir.path(), &run);
+    let live = rows_of(dir.path(), &versioned());
+    assert_eq!(live.rows.len(), 3, "v2 is live");
+    let shadow = latest_run(dir.path(), "VersionedProcessor~shadow");
+    assert_eq!(shadow["attempt"], 1, "no shadow runs after the promotion");
+    let again = slate(dir.path(), &["promote", "VersionedProcessor"]);
+    assert!(
+        stderr(&again).contains("has no shadow version to promote"),
+        "{}",
+        stderr(&again)
+    );
+}
