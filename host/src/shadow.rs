@@ -7,23 +7,27 @@
 //! run, its completeness checks, the grid and health never see it. Its
 //! table is in the [`SHADOW_DATASET`], named after the live table and the
 //! version, so nothing downstream reads it, and a failing shadow never
-//! fails or blocks the live run. [`crate::diff`] compares the two tables.
+//! fails or blocks the live run. [`replay`] runs a shadow over past dates;
+//! [`compare`] diffs the two tables ([`crate::diff`]).
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::diff::{TableDiff, diff};
+use crate::executor::Executor;
 use crate::pipeline::Pipeline;
 use crate::plugin::Plugin;
 use crate::plugin::spec::Lookback;
 use crate::rows::{RowSet, Scalar, Value, naive_date};
-use crate::runs::{RunFilter, RunStatus};
+use crate::runs::{RunFilter, RunRecord, RunStatus, Trigger};
 use crate::schema::{TableName, TableSchema};
 use crate::store::input::InputError;
 use crate::store::{Store, StoreError};
+use crate::upstream_check::UpstreamCheck;
 
 /// The dataset every shadow table lives in.
 pub const SHADOW_DATASET: &str = "slate_shadow";
@@ -174,6 +178,111 @@ pub fn compare(
         dates: dates.into_iter().collect(),
         diff: diff(&live_rows, &live_schema, &shadow_rows, &shadow_schema),
     })
+}
+
+/// How one replayed date ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayOutcome {
+    /// The date.
+    pub date: NaiveDate,
+    /// The shadow run's final status; `None` when it could not be claimed.
+    pub status: Option<RunStatus>,
+    /// The shadow run, when one was recorded.
+    pub run_id: Option<String>,
+    /// Rows it wrote to the shadow table.
+    pub rows: i64,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Replay {
+    /// One outcome per replayed date, in date order.
+    pub outcomes: Vec<ReplayOutcome>,
+    /// Dates of the range left out: the live processor has no successful
+    /// run there, so there is nothing to compare with.
+    pub skipped: Vec<NaiveDate>,
+}
+
+/// Replays `name`'s shadow on every date from `from` to `to` where the
+/// live processor's latest run succeeded, against the stored inputs, with
+/// the upstream check recorded on that live run (so its rows get the same
+/// quality issues). Up to `parallelism` dates run at once; `on_outcome` is
+/// told of each as it ends. Only the shadow table is written.
+pub fn replay(
+    executor: &Executor,
+    pipeline: &Pipeline,
+    name: &str,
+    (from, to): (NaiveDate, NaiveDate),
+    parallelism: usize,
+    on_outcome: &(dyn Fn(&ReplayOutcome) + Sync),
+) -> Result<Replay, ShadowError> {
+    pipeline
+        .plugin(name)
+        .ok_or_else(|| ShadowError::UnknownProcessor(name.to_string()))?;
+    let shadow = pipeline
+        .shadow(name)
+        .ok_or_else(|| ShadowError::NoShadow(name.to_string()))?;
+    let history = executor.store().runs(&RunFilter {
+        processor: Some(name.to_string()),
+        ..RunFilter::default()
+    })?;
+    // Newest first: the first record of each date is its latest.
+    let mut latest: HashMap<NaiveDate, &RunRecord> = HashMap::new();
+    for run in history
+        .iter()
+        .filter(|r| (from..=to).contains(&r.data_date))
+    {
+        latest.entry(run.data_date).or_insert(run);
+    }
+    let mut planned: Vec<(NaiveDate, Option<UpstreamCheck>)> = Vec::new();
+    let mut skipped = Vec::new();
+    for date in from.iter_days().take_while(|d| *d <= to) {
+        match latest.get(&date) {
+            Some(live) if live.status == RunStatus::Success => {
+                planned.push((date, live.upstream_check.clone()));
+            }
+            _ => skipped.push(date),
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let outcomes = Mutex::new(Vec::with_capacity(planned.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..parallelism.clamp(1, planned.len().max(1)) {
+            scope.spawn(|| {
+                while let Some((date, check)) = planned.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let ran = executor
+                        .claim(shadow, *date, Trigger::Shadow)
+                        .and_then(|claim| executor.execute_claim(claim, check.clone()));
+                    let outcome = match ran {
+                        Ok(record) => ReplayOutcome {
+                            date: *date,
+                            status: Some(record.status),
+                            run_id: Some(record.run_id),
+                            rows: record.rows_written,
+                            error: record.error_message,
+                        },
+                        Err(error) => ReplayOutcome {
+                            date: *date,
+                            status: None,
+                            run_id: None,
+                            rows: 0,
+                            error: Some(error.to_string()),
+                        },
+                    };
+                    on_outcome(&outcome);
+                    outcomes
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(outcome);
+                }
+            });
+        }
+    });
+    let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    outcomes.sort_by_key(|o| o.date);
+    Ok(Replay { outcomes, skipped })
 }
 
 /// The rows of `rows` whose partition date is one of `dates`.

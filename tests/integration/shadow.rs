@@ -250,3 +250,72 @@ fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdate
         stderr(&again)
     );
 }
+
+#[test]
+fn a_replay_runs_the_shadow_on_past_dates_the_live_processor_succeeded_on_and_writes_only_its_table()
+ {
+    let dir = demo_data_dir("2026-01-05", "2026-01-07");
+    succeed(dir.path(), &["deploy", components::VERSIONED_V1]);
+    for day in ["2026-01-05", "2026-01-07"] {
+        succeed(
+            dir.path(),
+            &["run", "--date", day, "--processors", "VersionedProcessor"],
+        );
+    }
+    let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    let range = (date("2026-01-05"), date("2026-01-07"));
+    let live_before = store.read_rows(&versioned(), range.0, range.1).unwrap();
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+
+    let replay = [
+        "shadow",
+        "run",
+        "VersionedProcessor",
+        "--from",
+        "2026-01-05",
+        "--to",
+        "2026-01-07",
+    ];
+    let said = succeed(dir.path(), &replay);
+    assert!(
+        said.contains("2 of 2 dates succeeded, 6 rows; 1 dates skipped"),
+        "{said}"
+    );
+    assert_eq!(
+        store.read_rows(&versioned(), range.0, range.1).unwrap(),
+        live_before,
+        "the live table"
+    );
+    let runs: Json = serde_json::from_str(&succeed(
+        dir.path(),
+        &["runs", "--json", "--processor", "VersionedProcessor~shadow"],
+    ))
+    .unwrap();
+    let mut replayed: Vec<(&str, &str)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["data_date"].as_str().unwrap(),
+                r["trigger"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    replayed.sort();
+    assert_eq!(
+        replayed,
+        [("2026-01-05", "shadow"), ("2026-01-07", "shadow")]
+    );
+    let diff: Json = serde_json::from_str(&succeed(
+        dir.path(),
+        &["diff", "VersionedProcessor", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(diff["dates"], json!(["2026-01-05", "2026-01-07"]));
+    assert_eq!(diff["diff"]["changed"], 4, "{diff}");
+    assert_eq!(diff["diff"]["only_in_new"], 2, "{diff}");
+}

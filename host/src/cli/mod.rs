@@ -205,6 +205,11 @@ enum Command {
         #[command(subcommand)]
         command: Option<PluginsCommand>,
     },
+    /// Shadow versions: `run` replays one over past dates.
+    Shadow {
+        #[command(subcommand)]
+        command: ShadowCommand,
+    },
     /// Makes a processor's shadow version the active one, in one registry
     /// transaction; the dates the old version wrote are then outdated.
     Promote {
@@ -304,6 +309,25 @@ enum PluginsCommand {
     History {
         /// The processor.
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShadowCommand {
+    /// Replays a processor's shadow version over past dates, against the
+    /// stored inputs: only its shadow table is written.
+    Run {
+        /// The processor.
+        name: String,
+        /// The first date, YYYY-MM-DD.
+        #[arg(long)]
+        from: String,
+        /// The last date, YYYY-MM-DD, included.
+        #[arg(long)]
+        to: String,
+        /// How many dates may run at once.
+        #[arg(long, default_value_t = 2)]
+        parallelism: usize,
     },
 }
 
@@ -408,6 +432,20 @@ pub fn run() -> Result<ExitCode> {
             command: Some(PluginsCommand::History { name }),
         } => plugins::history(&options, &name),
         Command::Promote { name } => plugins::promote(&options, &name),
+        Command::Shadow {
+            command:
+                ShadowCommand::Run {
+                    name,
+                    from,
+                    to,
+                    parallelism,
+                },
+        } => shadow::replay(
+            &options,
+            &name,
+            (parse_date(&from)?, parse_date(&to)?),
+            parallelism,
+        ),
         Command::Diff {
             name,
             from,

@@ -1,14 +1,94 @@
-//! `slate diff`: a processor's shadow version compared with its active
-//! one, row by row, on the dates the shadow ran.
+//! `slate shadow run` (a shadow version replayed over past dates) and
+//! `slate diff` (a shadow compared with its active version, row by row).
 
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use anyhow::Result;
+use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressStyle};
 use slate::diff::TableDiff;
-use slate::shadow::{self, ShadowDiff};
+use slate::runs::RunStatus;
+use slate::shadow::{self, ReplayOutcome, ShadowDiff};
 
 use super::render::table;
-use super::{HostOptions, load_pipeline};
+use super::{Host, HostOptions, load_pipeline};
+
+/// Replays `name`'s shadow from `from` to `to`, with a progress bar;
+/// exits 1 when a shadow run failed.
+pub fn replay(
+    options: &HostOptions,
+    name: &str,
+    (from, to): (NaiveDate, NaiveDate),
+    parallelism: usize,
+) -> Result<ExitCode> {
+    anyhow::ensure!(
+        parallelism > 0,
+        super::UsageError("--parallelism must be at least 1".into())
+    );
+    let host = Host::open(options, false, parallelism)?;
+    let range = (host.served(from)?, host.served(to)?);
+    host.pipeline.select(&[name.to_string()])?;
+    let days = (range.1 - range.0).num_days().max(0) as u64 + 1;
+    let bar = ProgressBar::new(days);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} dates [{elapsed_precise}] {msg}")
+            .expect("a valid progress template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let failed = Mutex::new(0usize);
+    let on_outcome = |outcome: &ReplayOutcome| {
+        let mut failed = failed.lock().unwrap_or_else(|e| e.into_inner());
+        if outcome.status != Some(RunStatus::Success) {
+            *failed += 1;
+        }
+        bar.inc(1);
+        bar.set_message(format!("failed {failed}"));
+    };
+    let replay = shadow::replay(
+        &host.executor,
+        &host.pipeline,
+        name,
+        range,
+        parallelism,
+        &on_outcome,
+    )?;
+    bar.inc(replay.skipped.len() as u64);
+    bar.finish();
+    let succeeded = replay
+        .outcomes
+        .iter()
+        .filter(|o| o.status == Some(RunStatus::Success))
+        .count();
+    let rows: i64 = replay.outcomes.iter().map(|o| o.rows).sum();
+    println!(
+        "shadow of {name}: {succeeded} of {} dates succeeded, {rows} rows; {} dates skipped \
+         (no successful live run to compare with)",
+        replay.outcomes.len(),
+        replay.skipped.len()
+    );
+    let failures: Vec<&ReplayOutcome> = replay
+        .outcomes
+        .iter()
+        .filter(|o| o.status != Some(RunStatus::Success))
+        .collect();
+    for failure in &failures {
+        let first_line = failure
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .next()
+            .unwrap_or("");
+        eprintln!("{} failed: {first_line}", failure.date);
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
 
 /// Prints how `name`'s shadow table differs from its live table, over
 /// `range` (every date the shadow succeeded on when `None`).
