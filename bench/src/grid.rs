@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
 use slate::plugin::{RunLimits, Runtime};
@@ -21,6 +21,7 @@ use slate::store::Store;
 
 use crate::backfill::SeasonStore;
 use crate::report::Report;
+use crate::served::Served;
 use crate::{Effort, median};
 
 /// One `GET` of `path`: its time to the last byte, and its status line and body.
@@ -67,16 +68,8 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
         config: Arc::new(ServerConfig::new(BearerToken::new("bench-token"))),
         host,
     };
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let listener = server.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let address = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = server.spawn(slate::server::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let served = Served::start(state, Some(2))?;
+    let address = served.address;
 
     let repeats = effort.repeats.clamp(3, 50);
     let ranges = [
@@ -111,11 +104,5 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
             ),
         );
     }
-    let _ = stop.send(());
-    server
-        .block_on(serving)
-        .context("the server task")?
-        .context("the server")?;
-    server.shutdown_timeout(Duration::from_secs(1));
-    Ok(())
+    served.stop()
 }

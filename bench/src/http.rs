@@ -10,7 +10,6 @@
 use std::io::Write;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use slate::executor::Executor;
@@ -24,6 +23,7 @@ use slate::server::state::{AppState, ServedHost, ServerConfig};
 use slate::store::{EmbeddedStore, Store};
 
 use crate::report::Report;
+use crate::served::Served;
 use crate::{Effort, components};
 
 /// The token the load generator sends.
@@ -117,15 +117,8 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
     let script = dir.path().join("process-date.lua");
     std::fs::File::create(&script)?.write_all(SCRIPT.replace("TOKEN", TOKEN).as_bytes())?;
 
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    let listener = server.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let address = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = server.spawn(slate::server::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
+    let served = Served::start(state, None)?;
+    let address = served.address;
 
     let (connections, seconds): (&[u32], u32) = if effort.repeats < 10 {
         (&[2], 1)
@@ -192,13 +185,7 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
     if succeeded < answered {
         bail!("{answered} requests were answered 200, but only {succeeded} runs succeeded");
     }
-    let _ = stop.send(());
-    server
-        .block_on(serving)
-        .context("the server task")?
-        .context("the server")?;
-    server.shutdown_timeout(Duration::from_secs(1));
-    Ok(())
+    served.stop()
 }
 
 /// Runs `wrk` with `script` against `url` and reads its report.

@@ -27,6 +27,7 @@ mod native;
 mod overhead;
 mod pandas;
 mod report;
+mod served;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

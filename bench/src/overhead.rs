@@ -10,29 +10,13 @@ use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
 use slate::plugin::sandbox::RunIdentity;
 use slate::plugin::{RunLimits, Runtime, RuntimeOptions};
-use slate::rows::RowSet;
 use slate::runs::Trigger;
-use slate::schema::TableName;
+use slate::store::InputSource;
+use slate::store::input::NoTables;
 use slate::store::{EmbeddedStore, Store};
-use slate::store::{InputError, InputSource};
 
 use crate::report::Report;
 use crate::{Effort, components, time};
-
-/// A source with no tables: the no-op processor reads nothing.
-struct Nothing;
-
-impl InputSource for Nothing {
-    fn select(
-        &self,
-        table: &TableName,
-        _: NaiveDate,
-        _: NaiveDate,
-        _: Option<&[String]>,
-    ) -> Result<RowSet, InputError> {
-        Err(InputError::UnknownTable(table.clone()))
-    }
-}
 
 fn identity(date: NaiveDate) -> RunIdentity {
     RunIdentity {
@@ -81,7 +65,7 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
     )?;
     let on_demand = Runtime::new(Some(cache.path()))?;
     let (pooled_plugin, plain_plugin) = (pooled.load(&bytes)?, on_demand.load(&bytes)?);
-    let source: Arc<dyn InputSource> = Arc::new(Nothing);
+    let source: Arc<dyn InputSource> = Arc::new(NoTables);
     let limits = RunLimits::default();
     let repeats = effort.repeats * 5;
     let never = || Arc::new(AtomicBool::new(false));

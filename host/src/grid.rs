@@ -293,7 +293,7 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runs::Trigger;
+    use crate::testing::samples::run_record;
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 1, d).unwrap()
@@ -301,31 +301,8 @@ mod tests {
 
     fn run(status: RunStatus, lease_expires_at: DateTime<Utc>) -> RunRecord {
         RunRecord {
-            run_id: "r".into(),
-            processor: "P".into(),
-            data_date: day(6),
-            attempt: 1,
-            status,
-            reason: None,
-            error_kind: None,
-            error_message: None,
-            limit_value: None,
-            observed_value: None,
-            started_at: DateTime::default(),
-            heartbeat_at: DateTime::default(),
             lease_expires_at,
-            finished_at: None,
-            duration_ms: None,
-            rows_read: 0,
-            rows_written: 0,
-            host_id: "h".into(),
-            plugin_hash: "x".into(),
-            trigger: Trigger::Cli,
-            log_lines_dropped: 0,
-            peak_memory_bytes: 0,
-            flag: None,
-            upstream_check: None,
-            rows_with_quality_issues: 0,
+            ..run_record("P", day(6), status)
         }
     }
 

@@ -272,14 +272,7 @@ pub fn report(
                 status,
                 run_id: run.run_id.clone(),
                 error_kind: run.error_kind,
-                message: run
-                    .error_message
-                    .as_deref()
-                    .unwrap_or("")
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string(),
+                message: first_line(run.error_message.as_deref()).to_string(),
             })
         })
         .collect();
@@ -298,39 +291,23 @@ pub fn report(
     })
 }
 
+/// The first line of an error message, or `""` without one: what a
+/// summary shows of a failure, its detail left to the run record.
+pub fn first_line(message: Option<&str>) -> &str {
+    message.and_then(|m| m.lines().next()).unwrap_or("")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runs::Trigger;
+    use crate::testing::samples::run_record;
 
     fn run(id: &str, day: u32, status: RunStatus, rows: i64) -> RunRecord {
         let date = NaiveDate::from_ymd_opt(2026, 1, day).unwrap();
         RunRecord {
             run_id: id.into(),
-            processor: "P".into(),
-            data_date: date,
-            attempt: 1,
-            status,
-            reason: None,
-            error_kind: None,
-            error_message: None,
-            limit_value: None,
-            observed_value: None,
-            started_at: DateTime::default(),
-            heartbeat_at: DateTime::default(),
-            lease_expires_at: DateTime::default(),
-            finished_at: None,
-            duration_ms: None,
-            rows_read: 0,
             rows_written: rows,
-            host_id: "h".into(),
-            plugin_hash: "x".into(),
-            trigger: Trigger::Cli,
-            log_lines_dropped: 0,
-            peak_memory_bytes: 0,
-            flag: None,
-            upstream_check: None,
-            rows_with_quality_issues: 0,
+            ..run_record("P", date, status)
         }
     }
 

@@ -189,7 +189,7 @@ mod tests {
     use chrono::{DateTime, Duration, Utc};
 
     use super::*;
-    use crate::runs::Trigger;
+    use crate::testing::samples::run_record;
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 1, d).unwrap()
@@ -201,30 +201,10 @@ mod tests {
         let at = |minute: i64| DateTime::<Utc>::default() + Duration::minutes(minute);
         RunRecord {
             run_id: format!("{processor}-{date}-{start}"),
-            processor: processor.into(),
-            data_date: date,
-            attempt: 1,
-            status: RunStatus::Success,
-            reason: None,
-            error_kind: None,
-            error_message: None,
-            limit_value: None,
-            observed_value: None,
             started_at: at(start),
-            heartbeat_at: at(start + 1),
-            lease_expires_at: at(start + 2),
             finished_at: Some(at(start + 1)),
-            duration_ms: Some(60_000),
-            rows_read: 0,
-            rows_written: 1,
-            host_id: "h".into(),
             plugin_hash: hash.into(),
-            trigger: Trigger::Cli,
-            log_lines_dropped: 0,
-            peak_memory_bytes: 0,
-            flag: None,
-            upstream_check: None,
-            rows_with_quality_issues: 0,
+            ..run_record(processor, date, RunStatus::Success)
         }
     }
 

@@ -2,7 +2,7 @@
 //! real HTTP receiver on loopback, deduplicated, resolved, digested,
 //! retried, and loud when their own channel dies.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -23,7 +23,8 @@ use crate::alert_receiver::{Answer, Receiver};
 use crate::bookkeeping::set_spin;
 use crate::serve_process::Server;
 use crate::support::{
-    TestHost, components, date, plugin_dir, stderr, use_shared_compiled_cache, wait_until,
+    TestHost, components, date, plugin_dir, start_run_in_background, stderr,
+    use_shared_compiled_cache, wait_until,
 };
 
 /// One webhook channel `ops` posting to `url`, without a meaningful rate
@@ -574,17 +575,7 @@ fn a_command_killed_before_delivery_delivers_after_restart_exactly_once() {
     // FaultyProcessor fails on the 2nd of a month; the command is killed
     // while it posts the alert, before any answer.
     EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
-    let mut child = slate_with(&[
-        "run",
-        "--date",
-        "2026-01-02",
-        "--processors",
-        "FaultyProcessor",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    let mut child = start_run_in_background(slate_with, "2026-01-02", "FaultyProcessor");
     wait_until("the alert is being posted", || {
         !receiver.received().is_empty()
     });

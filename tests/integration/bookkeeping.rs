@@ -2,7 +2,7 @@
 //! exclusive claims, completeness decisions, phase completion and health.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -19,11 +19,13 @@ use slate::rows::{Scalar, Value};
 use slate::runs::{ErrorKind, NewRun, RunFilter, RunRecord, RunStatus, Trigger};
 use slate::schema::{ColumnType, TableName};
 use slate::store::{EmbeddedStore, RunLedger, Store, StoreError, Tables};
+use slate::testing::samples::run_record;
 
 use slate::store::InputSource;
 
 use crate::support::{
-    TestHost, assert_reaped_as_stale, components, date, plugin_dir, set_control, wait_until,
+    TestHost, assert_reaped_as_stale, components, date, plugin_dir, set_control,
+    start_run_in_background, wait_until,
 };
 
 fn control_table() -> TableName {
@@ -73,17 +75,8 @@ fn a_killed_run_is_reaped_at_the_next_host_start_and_the_date_runs_again() {
     };
 
     // A host starts the run, renews its lease, and is killed mid-run.
-    let mut child = slate(&[
-        "run",
-        "--date",
-        "2026-01-11",
-        "--processors",
-        "SlowProcessor,AfterSlowProcessor",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    let mut child =
+        start_run_in_background(slate, "2026-01-11", "SlowProcessor,AfterSlowProcessor");
     wait_until("the run has renewed its lease", || {
         runs_of(&store, "SlowProcessor", day)
             .first()
@@ -305,30 +298,12 @@ fn record(status: RunStatus, lease_from_now: chrono::Duration) -> RunRecord {
     let now = Utc::now();
     RunRecord {
         run_id: "r1".into(),
-        processor: "Up".into(),
-        data_date: date("2026-01-11"),
-        attempt: 1,
-        status,
-        reason: None,
-        error_kind: None,
-        error_message: None,
-        limit_value: None,
-        observed_value: None,
         started_at: now - chrono::Duration::minutes(5),
         heartbeat_at: now - chrono::Duration::minutes(1),
         lease_expires_at: now + lease_from_now,
         finished_at: (status != RunStatus::Running).then_some(now),
-        duration_ms: None,
-        rows_read: 0,
-        rows_written: 0,
         host_id: "h:1".into(),
-        plugin_hash: "x".into(),
-        trigger: Trigger::Cli,
-        log_lines_dropped: 0,
-        peak_memory_bytes: 0,
-        flag: None,
-        upstream_check: None,
-        rows_with_quality_issues: 0,
+        ..run_record("Up", date("2026-01-11"), status)
     }
 }
 

@@ -241,6 +241,21 @@ pub fn slate(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output 
         .expect("run slate")
 }
 
+/// Starts `slate run --date <date> --processors <processors>` in the
+/// background, its output discarded, with the command `slate` builds from
+/// those arguments: for tests that kill a host in the middle of a run.
+pub fn start_run_in_background(
+    slate: impl Fn(&[&str]) -> std::process::Command,
+    date: &str,
+    processors: &str,
+) -> std::process::Child {
+    slate(&["run", "--date", date, "--processors", processors])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start slate run")
+}
+
 /// A fresh data folder into which `slate demo` has loaded the demo season
 /// and run every processor from `from` to `to`.
 pub fn demo_data_dir(from: &str, to: &str) -> tempfile::TempDir {

@@ -128,13 +128,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
     let mut failures: Vec<&Outcome> = outcomes.iter().filter(|o| o.is_failure()).collect();
     failures.sort_by_key(|o| (o.date, o.processor.clone()));
     for failure in &failures {
-        let first_line = failure
-            .error
-            .as_deref()
-            .unwrap_or("")
-            .lines()
-            .next()
-            .unwrap_or("");
+        let first_line = slate::health::first_line(failure.error.as_deref());
         eprintln!(
             "{} {} failed: {first_line}",
             failure.date, failure.processor

@@ -59,13 +59,7 @@ pub fn demo(
                     "{date} {} {}: {}",
                     record.processor,
                     record.status,
-                    record
-                        .error_message
-                        .as_deref()
-                        .unwrap_or("")
-                        .lines()
-                        .next()
-                        .unwrap_or("")
+                    slate::health::first_line(record.error_message.as_deref())
                 ));
             }
         }

@@ -20,7 +20,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 use crate::bindings::{self, ProcessError, ProcessorPlugin, ProcessorPluginPre, RowSet};
-use crate::store::input::{InputError, InputSource};
+use crate::store::input::{InputSource, NoTables};
 pub use compiled::CompiledCache;
 use sandbox::{RunIdentity, RunState};
 pub use spec::{InvalidSpec, ProcessorSpec};
@@ -286,21 +286,6 @@ pub fn content_hash(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A source with no tables, for reading `info`.
-struct NoInputs;
-
-impl InputSource for NoInputs {
-    fn select(
-        &self,
-        table: &TableName,
-        _: chrono::NaiveDate,
-        _: chrono::NaiveDate,
-        _: Option<&[String]>,
-    ) -> Result<RowSet, InputError> {
-        Err(InputError::UnknownTable(table.clone()))
-    }
-}
-
 /// A loaded processor: its content hash, its checked spec, and its
 /// pre-linked component, ready to instantiate per run.
 #[derive(Clone)]
@@ -375,7 +360,7 @@ fn read_info(
         fuel,
         cancel: Arc::new(AtomicBool::new(false)),
     };
-    let mut instance = new_instance(pre, identity, Arc::new(NoInputs), sandbox)
+    let mut instance = new_instance(pre, identity, Arc::new(NoTables), sandbox)
         .map_err(|e| PluginError::Info(format!("cannot instantiate: {}", trap_summary(&e))))?;
     instance
         .bindings

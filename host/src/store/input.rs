@@ -91,6 +91,22 @@ pub trait InputSource: Send + Sync {
     }
 }
 
+/// A source with no tables, where every read finds no table: for reading
+/// `info`, and for running a processor that reads nothing.
+pub struct NoTables;
+
+impl InputSource for NoTables {
+    fn select(
+        &self,
+        table: &TableName,
+        _: NaiveDate,
+        _: NaiveDate,
+        _: Option<&[String]>,
+    ) -> Result<RowSet, InputError> {
+        Err(InputError::UnknownTable(table.clone()))
+    }
+}
+
 /// The position in `available` of each of `names`, in order; a name that
 /// is not there is an error naming it and `table`.
 pub fn positions_of(

@@ -4,9 +4,11 @@
 //!
 //! - [`fixtures`]: reading NDJSON and CSV fixture tables.
 //! - [`golden`]: golden files and the per-row, per-field diff.
+//! - [`samples`]: sample values tests and benchmarks build alike.
 
 pub mod fixtures;
 pub mod golden;
+pub mod samples;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

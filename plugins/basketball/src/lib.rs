@@ -56,6 +56,63 @@ impl<'b> ZoneShotColumns<'b> {
     }
 }
 
+/// `columns` followed by `<prefix><zone>` for each of `prefixes`, each
+/// over the zones in [`ZONES`] order: what to read of a table that holds
+/// one figure per zone for each prefix, such as `opp_fg_pct_ra`.
+pub fn with_zone_columns(columns: &[&str], prefixes: &[&str]) -> Vec<String> {
+    let zones = prefixes
+        .iter()
+        .flat_map(|prefix| ZONES.iter().map(move |zone| format!("{prefix}{zone}")));
+    columns.iter().map(|c| c.to_string()).chain(zones).collect()
+}
+
+/// The columns `<prefix><zone>` of a batch, one per zone, found by name
+/// once: a NULLABLE FLOAT64 figure per zone, such as a zone's share of
+/// attempts.
+pub struct ZoneFigureColumns<'b>([&'b Column; 5]);
+
+impl<'b> ZoneFigureColumns<'b> {
+    /// Finds `<prefix><zone>` in `batch` for each zone, or a
+    /// `missing-data` error naming the first absent one.
+    pub fn of(batch: &'b ColumnBatch, prefix: &str) -> Result<Self, ProcessError> {
+        let mut found = Vec::with_capacity(ZONES.len());
+        for zone in ZONES {
+            found.push(batch.column(&format!("{prefix}{zone}"))?);
+        }
+        Ok(ZoneFigureColumns(
+            found.try_into().expect("one column per zone"),
+        ))
+    }
+
+    /// Row `row`'s figure in every zone, in [`ZONES`] order.
+    pub fn read(&self, row: usize) -> Result<[Option<f64>; 5], ProcessError> {
+        let mut figures = [None; 5];
+        for (figure, column) in figures.iter_mut().zip(&self.0) {
+            *figure = column.optional_float64(row)?;
+        }
+        Ok(figures)
+    }
+}
+
+/// Nothing when every game scheduled on `date` has its box scores;
+/// otherwise missing data naming `missing`, the games (or sides of games)
+/// without, of the `scheduled` games that day.
+pub fn require_box_scores<S: AsRef<str>>(
+    date: Date,
+    scheduled: usize,
+    missing: &[S],
+) -> Result<(), ProcessError> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = missing.iter().map(AsRef::as_ref).collect();
+    Err(ProcessError::MissingData(format!(
+        "no box scores for {} of {scheduled} scheduled games on {date}: {}",
+        missing.len(),
+        names.join(", ")
+    )))
+}
+
 /// The first day of the season `date` belongs to: seasons start on the
 /// first of October, so January belongs to the season of the October before.
 pub fn season_start(date: Date) -> Date {
@@ -64,11 +121,7 @@ pub fn season_start(date: Date) -> Date {
     } else {
         date.year - 1
     };
-    Date {
-        year,
-        month: 10,
-        day: 1,
-    }
+    Date::new(year, 10, 1)
 }
 
 /// The season so far as of `date`: from the season's first day to the day
@@ -97,10 +150,6 @@ pub fn read_season_so_far<S: AsRef<str>>(
 mod tests {
     use super::*;
 
-    fn date(year: i32, month: u8, day: u8) -> Date {
-        Date { year, month, day }
-    }
-
     #[test]
     fn zone_shot_columns_come_after_the_named_columns_in_zone_order() {
         let columns = with_zone_shot_columns(&["game_id"], "opp_");
@@ -110,23 +159,49 @@ mod tests {
     }
 
     #[test]
+    fn zone_columns_follow_the_named_columns_prefix_by_prefix() {
+        let columns = with_zone_columns(&["team_abbr"], &["opp_fg_pct_", "league_fg_pct_"]);
+        assert_eq!(columns.len(), 11);
+        assert_eq!(
+            columns[..3],
+            ["team_abbr", "opp_fg_pct_ra", "opp_fg_pct_paint"]
+        );
+        assert_eq!(columns[6], "league_fg_pct_ra");
+    }
+
+    #[test]
     fn the_season_so_far_ends_the_day_before_and_is_none_on_the_first_day() {
         assert_eq!(
-            season_so_far(date(2026, 1, 11)),
-            Some((date(2025, 10, 1), date(2026, 1, 10)))
+            season_so_far(Date::new(2026, 1, 11)),
+            Some((Date::new(2025, 10, 1), Date::new(2026, 1, 10)))
         );
         assert_eq!(
-            season_so_far(date(2025, 10, 2)),
-            Some((date(2025, 10, 1), date(2025, 10, 1)))
+            season_so_far(Date::new(2025, 10, 2)),
+            Some((Date::new(2025, 10, 1), Date::new(2025, 10, 1)))
         );
-        assert_eq!(season_so_far(date(2025, 10, 1)), None);
+        assert_eq!(season_so_far(Date::new(2025, 10, 1)), None);
+    }
+
+    #[test]
+    fn missing_box_scores_are_missing_data_naming_the_games() {
+        let day = Date::new(2026, 1, 6);
+        assert!(require_box_scores::<&str>(day, 7, &[]).is_ok());
+        let error = require_box_scores(day, 7, &["g1", "g2 (NYK)"]).unwrap_err();
+        assert!(matches!(
+            error,
+            ProcessError::MissingData(m)
+                if m == "no box scores for 2 of 7 scheduled games on 2026-01-06: g1, g2 (NYK)"
+        ));
     }
 
     #[test]
     fn the_season_starts_on_the_first_of_october() {
-        assert_eq!(season_start(date(2026, 1, 11)), date(2025, 10, 1));
-        assert_eq!(season_start(date(2025, 10, 21)), date(2025, 10, 1));
-        assert_eq!(season_start(date(2025, 10, 1)), date(2025, 10, 1));
-        assert_eq!(season_start(date(2026, 9, 30)), date(2025, 10, 1));
+        assert_eq!(season_start(Date::new(2026, 1, 11)), Date::new(2025, 10, 1));
+        assert_eq!(
+            season_start(Date::new(2025, 10, 21)),
+            Date::new(2025, 10, 1)
+        );
+        assert_eq!(season_start(Date::new(2025, 10, 1)), Date::new(2025, 10, 1));
+        assert_eq!(season_start(Date::new(2026, 9, 30)), Date::new(2025, 10, 1));
     }
 }

@@ -6,12 +6,9 @@
 
 pub mod features;
 
-use basketball::ZONES;
+use basketball::{ZoneFigureColumns, with_zone_columns};
 use features::{CacheRow, CompositeRow, DefenseRow, FeatureRow, Inputs, ShotZoneRow};
-use slate_sdk::{
-    Column, ColumnBatch, Date, Declaration, GapPolicy, Guest, Phase, ProcessError, ProcessorInfo,
-    RowSet, UpstreamPolicy, Value, days_from_date, table,
-};
+use slate_sdk::{Date, Declaration, Phase, ProcessError, RowSet, Value, days_from_date};
 
 /// The players who play on the analysis date, with their recent form.
 pub const DAILY_CACHE: &str = "nba_precompute.player_daily_cache";
@@ -37,53 +34,35 @@ pub const DECLARATION: Declaration = Declaration {
         "PlayerCompositeFactorsProcessor",
         "TeamDefenseZoneAnalysisProcessor",
     ],
-    upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
-    gap_policy: GapPolicy::Flag,
-    ..Declaration::new(
+    ..Declaration::derived(
         "MLFeatureStoreProcessor",
         Phase::Precompute,
         env!("CARGO_PKG_VERSION"),
     )
 };
 
-/// The processor, exported as the component.
-pub struct MLFeatureStoreProcessor;
+slate_sdk::processor! {
+    /// The processor, exported as the component.
+    pub struct MLFeatureStoreProcessor(DECLARATION, process);
+}
 
-impl Guest for MLFeatureStoreProcessor {
-    fn info() -> ProcessorInfo {
-        DECLARATION.info()
-    }
-
-    fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let today = |name: &str, columns: &[String]| {
-            slate_sdk::read_column_batch(&table(name), analysis_date, analysis_date, columns)
-        };
-        let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-        let batches = [
-            today(DAILY_CACHE, &names(&CACHE_COLUMNS))?,
-            today(SHOT_ZONES, &names(&SHOT_ZONE_COLUMNS))?,
-            today(COMPOSITE_FACTORS, &names(&COMPOSITE_COLUMNS))?,
-            today(DEFENSE_ZONES, &defense_columns())?,
-        ];
-        let cache = read_cache(&batches[0])?;
-        let shot_zones = read_shot_zones(&batches[1])?;
-        let composites = read_composites(&batches[2])?;
-        let defenses = read_defenses(&batches[3])?;
-        let rows = features::build(
-            days_from_date(analysis_date),
-            Inputs {
-                cache: &cache,
-                shot_zones: &shot_zones,
-                composites: &composites,
-                defenses: &defenses,
-            },
-        );
-        let mut output = DECLARATION.output();
-        for row in rows {
-            output.push(output_row(row, analysis_date));
-        }
-        Ok(output.finish())
-    }
+/// The feature vectors of the players who play on `analysis_date`.
+fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
+    let cache = slate_sdk::read_day(DAILY_CACHE, analysis_date, CACHE_COLUMNS)?;
+    let shot_zones = slate_sdk::read_day(SHOT_ZONES, analysis_date, SHOT_ZONE_COLUMNS)?;
+    let composites = slate_sdk::read_day(COMPOSITE_FACTORS, analysis_date, COMPOSITE_COLUMNS)?;
+    let defense_columns = with_zone_columns(DEFENSE_COLUMNS, &DEFENSE_ZONE_PREFIXES);
+    let defenses = slate_sdk::read_day(DEFENSE_ZONES, analysis_date, &defense_columns)?;
+    let rows = features::build(
+        days_from_date(analysis_date),
+        Inputs {
+            cache: &read_cache(&cache)?,
+            shot_zones: &read_shot_zones(&shot_zones)?,
+            composites: &read_composites(&composites)?,
+            defenses: &read_defenses(&defenses)?,
+        },
+    );
+    Ok(DECLARATION.rows(rows.into_iter().map(|row| output_row(row, analysis_date))))
 }
 
 /// One output row, in `schema.json` order.
@@ -104,147 +83,68 @@ fn output_row(row: FeatureRow, analysis_date: Date) -> Vec<Value> {
     values
 }
 
-/// The columns of the daily cache the features use.
-const CACHE_COLUMNS: [&str; 13] = [
-    "cache_date",
-    "player_lookup",
-    "team_abbr",
-    "opponent_abbr",
-    "games_played",
-    "points_avg_last_5",
-    "points_avg_last_10",
-    "points_avg_season",
-    "minutes_avg_last_10",
-    "days_rest",
-    "back_to_back",
-    "games_in_last_7_days",
-    "data_quality_issues",
-];
-
-/// Reads the daily cache rows.
-fn read_cache(batch: &ColumnBatch) -> Result<Vec<CacheRow<'_>>, ProcessError> {
-    let [
-        date,
-        player,
-        team,
-        opponent,
-        games,
-        last_5,
-        last_10,
-        season,
-        minutes,
-        rest,
-        back_to_back,
-        last_7,
-        issues,
-    ] = batch.columns(CACHE_COLUMNS)?;
-    batch.map_rows(|row| {
-        Ok(CacheRow {
-            analysis_day: date.day(row)?,
-            player_lookup: player.string(row)?,
-            team_abbr: team.string(row)?,
-            opponent_abbr: opponent.string(row)?,
-            games_played: games.int64(row)?,
-            points_avg_last_5: last_5.float64(row)?,
-            points_avg_last_10: last_10.float64(row)?,
-            points_avg_season: season.float64(row)?,
-            minutes_avg_last_10: minutes.float64(row)?,
-            days_rest: rest.int64(row)?,
-            back_to_back: back_to_back.boolean(row)?,
-            games_in_last_7_days: last_7.int64(row)?,
-            data_quality_issues: issues.strings(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the daily cache the features use.
+    const CACHE_COLUMNS;
+    /// Reads the daily cache rows.
+    fn read_cache(batch) -> CacheRow<'_> {
+        analysis_day: day = "cache_date",
+        player_lookup: string,
+        team_abbr: string,
+        opponent_abbr: string,
+        games_played: int64,
+        points_avg_last_5: float64,
+        points_avg_last_10: float64,
+        points_avg_season: float64,
+        minutes_avg_last_10: float64,
+        days_rest: int64,
+        back_to_back: boolean,
+        games_in_last_7_days: int64,
+        data_quality_issues: strings,
+    }
 }
 
-/// The columns of the shot zone analysis the features use.
-const SHOT_ZONE_COLUMNS: [&str; 3] = ["analysis_date", "player_lookup", "fga_per_game"];
-
-/// Reads the shot zone rows.
-fn read_shot_zones(batch: &ColumnBatch) -> Result<Vec<ShotZoneRow<'_>>, ProcessError> {
-    let [date, player, fga] = batch.columns(SHOT_ZONE_COLUMNS)?;
-    batch.map_rows(|row| {
-        Ok(ShotZoneRow {
-            analysis_day: date.day(row)?,
-            player_lookup: player.string(row)?,
-            fga_per_game: fga.float64(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the shot zone analysis the features use.
+    const SHOT_ZONE_COLUMNS;
+    /// Reads the shot zone rows.
+    fn read_shot_zones(batch) -> ShotZoneRow<'_> {
+        analysis_day: day = "analysis_date",
+        player_lookup: string,
+        fga_per_game: float64,
+    }
 }
 
-/// The columns of the composite factors the features use.
-const COMPOSITE_COLUMNS: [&str; 6] = [
-    "analysis_date",
-    "player_lookup",
-    "zone_matchup_factor",
-    "pace_factor",
-    "composite_adjustment",
-    "data_quality_issues",
-];
-
-/// Reads the composite factor rows.
-fn read_composites(batch: &ColumnBatch) -> Result<Vec<CompositeRow<'_>>, ProcessError> {
-    let [date, player, zone, pace, composite, issues] = batch.columns(COMPOSITE_COLUMNS)?;
-    batch.map_rows(|row| {
-        Ok(CompositeRow {
-            analysis_day: date.day(row)?,
-            player_lookup: player.string(row)?,
-            zone_matchup_factor: zone.optional_float64(row)?,
-            pace_factor: pace.optional_float64(row)?,
-            composite_adjustment: composite.float64(row)?,
-            data_quality_issues: issues.strings(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the composite factors the features use.
+    const COMPOSITE_COLUMNS;
+    /// Reads the composite factor rows.
+    fn read_composites(batch) -> CompositeRow<'_> {
+        analysis_day: day = "analysis_date",
+        player_lookup: string,
+        zone_matchup_factor: optional_float64,
+        pace_factor: optional_float64,
+        composite_adjustment: float64,
+        data_quality_issues: strings,
+    }
 }
 
-/// The zone defence columns behind each zone's figure, in [`ZONES`] order.
+/// The zone defence columns behind each zone's figure, in [`ZONES`](basketball::ZONES) order.
 const DEFENSE_ZONE_PREFIXES: [&str; 2] = ["opp_fg_pct_", "opp_attempt_share_"];
 
-/// The columns of the team zone defence the features use: the date, the
-/// team, then each prefix's zones.
-fn defense_columns() -> Vec<String> {
-    let zones = DEFENSE_ZONE_PREFIXES
-        .iter()
-        .flat_map(|prefix| ZONES.iter().map(move |zone| format!("{prefix}{zone}")));
-    ["analysis_date".to_string(), "team_abbr".to_string()]
-        .into_iter()
-        .chain(zones)
-        .collect()
+slate_sdk::batch_reader! {
+    /// The columns of the team zone defence the features use, before each
+    /// of [`DEFENSE_ZONE_PREFIXES`]' zones.
+    const DEFENSE_COLUMNS;
+    /// Reads the team zone defence rows.
+    fn read_defenses(batch) -> DefenseRow<'_> {
+        analysis_day: day = "analysis_date",
+        team_abbr: string,
+        ..
+        opp_fg_pct: ZoneFigureColumns::of(batch, DEFENSE_ZONE_PREFIXES[0])? => read,
+        opp_attempt_share: ZoneFigureColumns::of(batch, DEFENSE_ZONE_PREFIXES[1])? => read,
+    }
 }
-
-/// Reads the team zone defence rows.
-fn read_defenses(batch: &ColumnBatch) -> Result<Vec<DefenseRow<'_>>, ProcessError> {
-    let [date, team] = batch.columns(["analysis_date", "team_abbr"])?;
-    let zone_columns = |prefix: &str| {
-        ZONES
-            .iter()
-            .map(|zone| batch.column(&format!("{prefix}{zone}")))
-            .collect::<Result<Vec<_>, _>>()
-    };
-    let [pct, share] = [
-        zone_columns(DEFENSE_ZONE_PREFIXES[0])?,
-        zone_columns(DEFENSE_ZONE_PREFIXES[1])?,
-    ];
-    let zone_values = |row: usize, columns: &[&Column]| {
-        let mut values = [None; 5];
-        for (value, column) in values.iter_mut().zip(columns) {
-            *value = column.optional_float64(row)?;
-        }
-        Ok::<_, ProcessError>(values)
-    };
-    batch.map_rows(|row| {
-        Ok(DefenseRow {
-            analysis_day: date.day(row)?,
-            team_abbr: team.string(row)?,
-            opp_fg_pct: zone_values(row, &pct)?,
-            opp_attempt_share: zone_values(row, &share)?,
-        })
-    })
-}
-
-// Component exports only exist on wasm32; natively the logic is tested as a library.
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(MLFeatureStoreProcessor);
 
 #[cfg(test)]
 mod tests {
@@ -264,11 +164,7 @@ mod tests {
             quality_tier: features::QualityTier::Silver,
             data_quality_issues: vec!["missing feature zone_matchup_factor".into()],
         };
-        let date = Date {
-            year: 2026,
-            month: 1,
-            day: 11,
-        };
+        let date = Date::new(2026, 1, 11);
         let values = output_row(row, date);
         DECLARATION.check_output(&values).unwrap();
         for (name, column) in features::FEATURE_NAMES

@@ -6,13 +6,11 @@
 
 pub mod factors;
 
-use basketball::season_so_far;
-use factors::{
-    CompositeRow, DefenseZones, Inputs, PastGame, ScheduledGame, ShotZones, TeamGame, ZONES,
-};
+use basketball::{ZoneFigureColumns, season_so_far, with_zone_columns};
+use factors::{CompositeRow, DefenseZones, Inputs, PastGame, ScheduledGame, ShotZones, TeamGame};
 use slate_sdk::{
-    Column, ColumnBatch, Date, Declaration, GapPolicy, Guest, Lookback, Phase, ProcessError,
-    ProcessorInfo, ReadError, RowSet, TableRef, UpstreamPolicy, Value, days_from_date, table,
+    ColumnBatch, Date, Declaration, Lookback, Phase, ProcessError, ReadError, RowSet, TableRef,
+    Value, days_from_date, table,
 };
 
 /// The per-game player summaries, for rest and the player's team.
@@ -48,53 +46,23 @@ pub const DECLARATION: Declaration = Declaration {
         "PlayerGameSummaryProcessor",
     ],
     lookback: Lookback::Games(factors::PACE_WINDOW_GAMES as u32),
-    upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
-    gap_policy: GapPolicy::Flag,
-    ..Declaration::new(
+    ..Declaration::derived(
         "PlayerCompositeFactorsProcessor",
         Phase::Precompute,
         env!("CARGO_PKG_VERSION"),
     )
 };
 
-/// The processor, exported as the component.
-pub struct PlayerCompositeFactorsProcessor;
-
-impl Guest for PlayerCompositeFactorsProcessor {
-    fn info() -> ProcessorInfo {
-        DECLARATION.info()
-    }
-
-    fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        compute(analysis_date, |table, start, end, columns| {
-            slate_sdk::read_column_batch(table, start, end, columns)
-        })
-    }
+slate_sdk::processor! {
+    /// The processor, exported as the component.
+    pub struct PlayerCompositeFactorsProcessor(DECLARATION, process);
 }
 
-/// The columns of the player game summaries the factors use: 3 of 31.
-const PLAYER_GAME_COLUMNS: [&str; 3] = ["player_lookup", "team_abbr", "game_date"];
-
-/// The columns of the team offense summaries the factors use.
-const TEAM_GAME_COLUMNS: [&str; 4] = ["team_abbr", "game_id", "game_date", "pace"];
-
-/// The columns of the schedule the factors use.
-const SCHEDULE_COLUMNS: [&str; 3] = ["game_date", "home_team", "away_team"];
-
-/// `key_columns` followed by `<prefix><zone>` for every prefix and zone.
-fn zone_table_columns(key_columns: &[&str], prefixes: &[&str]) -> Vec<String> {
-    let zones = prefixes
-        .iter()
-        .flat_map(|prefix| ZONES.iter().map(move |zone| format!("{prefix}{zone}")));
-    key_columns
-        .iter()
-        .map(|c| c.to_string())
-        .chain(zones)
-        .collect()
-}
-
-fn as_strs(names: &[String]) -> Vec<&str> {
-    names.iter().map(String::as_str).collect()
+/// [`compute`] through the host's `read-column-batch`.
+fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
+    compute(analysis_date, |table, start, end, columns| {
+        slate_sdk::read_column_batch(table, start, end, columns)
+    })
 }
 
 /// The whole of `process`, with the host's `read-column-batch` passed in,
@@ -109,47 +77,36 @@ pub fn compute(
     // On the season's first day nothing came before: no past games.
     let (player_summaries, team_summaries) = match season_so_far(analysis_date) {
         Some((start, end)) => (
-            Some(read(GAME_SUMMARIES, start, end, &PLAYER_GAME_COLUMNS)?),
-            Some(read(TEAM_OFFENSE, start, end, &TEAM_GAME_COLUMNS)?),
+            read(GAME_SUMMARIES, start, end, PLAYER_GAME_COLUMNS)?,
+            read(TEAM_OFFENSE, start, end, TEAM_GAME_COLUMNS)?,
         ),
-        None => (None, None),
+        None => (
+            ColumnBatch::empty(PLAYER_GAME_COLUMNS),
+            ColumnBatch::empty(TEAM_GAME_COLUMNS),
+        ),
     };
     let today = |name: &str, columns: &[&str]| read(name, analysis_date, analysis_date, columns);
-    let shot_zone_columns =
-        zone_table_columns(&["analysis_date", "player_lookup"], &["attempt_share_"]);
-    let defense_zone_columns = zone_table_columns(
-        &["analysis_date", "team_abbr"],
-        &["opp_fg_pct_", "league_fg_pct_"],
-    );
+    let shot_zone_columns = with_zone_columns(SHOT_ZONE_COLUMNS, &[ATTEMPT_SHARE]);
+    let defense_zone_columns =
+        with_zone_columns(DEFENSE_ZONE_COLUMNS, &[OPP_FG_PCT, LEAGUE_FG_PCT]);
     let shot_zone_rows = today(SHOT_ZONES, &as_strs(&shot_zone_columns))?;
     let defense_zone_rows = today(DEFENSE_ZONES, &as_strs(&defense_zone_columns))?;
-    let schedule_rows = today(SCHEDULE, &SCHEDULE_COLUMNS)?;
-    let player_games = match &player_summaries {
-        Some(batch) => read_player_games(batch)?,
-        None => Vec::new(),
-    };
-    let team_games = match &team_summaries {
-        Some(batch) => read_team_games(batch)?,
-        None => Vec::new(),
-    };
-    let shot_zones = read_shot_zones(&shot_zone_rows)?;
-    let defense_zones = read_defense_zones(&defense_zone_rows)?;
-    let schedule = read_schedule(&schedule_rows)?;
+    let schedule_rows = today(SCHEDULE, SCHEDULE_COLUMNS)?;
     let rows = factors::build(
         days_from_date(analysis_date),
         Inputs {
-            player_games: &player_games,
-            team_games: &team_games,
-            shot_zones: &shot_zones,
-            defense_zones: &defense_zones,
-            schedule: &schedule,
+            player_games: &read_player_games(&player_summaries)?,
+            team_games: &read_team_games(&team_summaries)?,
+            shot_zones: &read_shot_zones(&shot_zone_rows)?,
+            defense_zones: &read_defense_zones(&defense_zone_rows)?,
+            schedule: &read_schedule(&schedule_rows)?,
         },
     );
-    let mut output = DECLARATION.output();
-    for row in rows {
-        output.push(output_row(row, analysis_date));
-    }
-    Ok(output.finish())
+    Ok(DECLARATION.rows(rows.into_iter().map(|row| output_row(row, analysis_date))))
+}
+
+fn as_strs(names: &[String]) -> Vec<&str> {
+    names.iter().map(String::as_str).collect()
 }
 
 /// One output row, in `schema.json` order.
@@ -170,97 +127,71 @@ fn output_row(row: CompositeRow, analysis_date: Date) -> Vec<Value> {
     ]
 }
 
-/// The columns `<prefix><zone>`, one per zone.
-fn zone_columns<'b>(batch: &'b ColumnBatch, prefix: &str) -> Result<[&'b Column; 5], ProcessError> {
-    let mut columns = Vec::with_capacity(ZONES.len());
-    for zone in ZONES {
-        columns.push(batch.column(&format!("{prefix}{zone}"))?);
+slate_sdk::batch_reader! {
+    /// The columns of the player game summaries the factors use: 3 of 31.
+    const PLAYER_GAME_COLUMNS;
+    /// Reads the player game summaries into past games, borrowing their text.
+    fn read_player_games(batch) -> PastGame<'_> {
+        player_lookup: string,
+        team_abbr: string,
+        game_day: day = "game_date",
     }
-    Ok(columns.try_into().expect("one column per zone"))
 }
 
-/// Reads one NULLABLE FLOAT64 per zone from `row`.
-fn zone_values(columns: &[&Column; 5], row: usize) -> Result<[Option<f64>; 5], ProcessError> {
-    let mut values = [None; 5];
-    for (value, column) in values.iter_mut().zip(columns) {
-        *value = column.optional_float64(row)?;
+slate_sdk::batch_reader! {
+    /// The columns of the team offense summaries the factors use.
+    const TEAM_GAME_COLUMNS;
+    /// Reads the team offence summaries into past team games.
+    fn read_team_games(batch) -> TeamGame<'_> {
+        team_abbr: string,
+        game_id: string,
+        game_day: day = "game_date",
+        pace: optional_float64,
     }
-    Ok(values)
 }
 
-/// Reads the player game summaries into past games, borrowing their text.
-fn read_player_games(input: &ColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
-    let [player, team, date] = input.columns(PLAYER_GAME_COLUMNS)?;
-    input.map_rows(|row| {
-        Ok(PastGame {
-            player_lookup: player.string(row)?,
-            team_abbr: team.string(row)?,
-            game_day: date.day(row)?,
-        })
-    })
+/// The prefix of the shot zone columns the factors use, one per zone.
+const ATTEMPT_SHARE: &str = "attempt_share_";
+/// The prefix of the zone defence columns of opponents' FG%, one per zone.
+const OPP_FG_PCT: &str = "opp_fg_pct_";
+/// The prefix of the zone defence columns of the league's FG%, one per zone.
+const LEAGUE_FG_PCT: &str = "league_fg_pct_";
+
+slate_sdk::batch_reader! {
+    /// The columns of the shot zone rows before their zones' attempt shares.
+    const SHOT_ZONE_COLUMNS;
+    /// Reads the shot zone rows.
+    fn read_shot_zones(batch) -> ShotZones<'_> {
+        analysis_day: day = "analysis_date",
+        player_lookup: string,
+        ..
+        attempt_share: ZoneFigureColumns::of(batch, ATTEMPT_SHARE)? => read,
+    }
 }
 
-/// Reads the team offence summaries into past team games.
-fn read_team_games(input: &ColumnBatch) -> Result<Vec<TeamGame<'_>>, ProcessError> {
-    let [team, game, date, pace] = input.columns(TEAM_GAME_COLUMNS)?;
-    input.map_rows(|row| {
-        Ok(TeamGame {
-            team_abbr: team.string(row)?,
-            game_id: game.string(row)?,
-            game_day: date.day(row)?,
-            pace: pace.optional_float64(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the team zone defence rows before their zones' figures.
+    const DEFENSE_ZONE_COLUMNS;
+    /// Reads the team zone defence rows.
+    fn read_defense_zones(batch) -> DefenseZones<'_> {
+        analysis_day: day = "analysis_date",
+        team_abbr: string,
+        ..
+        opp_fg_pct: ZoneFigureColumns::of(batch, OPP_FG_PCT)? => read,
+        league_fg_pct: ZoneFigureColumns::of(batch, LEAGUE_FG_PCT)? => read,
+    }
 }
 
-/// Reads the shot zone rows.
-fn read_shot_zones(input: &ColumnBatch) -> Result<Vec<ShotZones<'_>>, ProcessError> {
-    let (date, player) = (
-        input.column("analysis_date")?,
-        input.column("player_lookup")?,
-    );
-    let shares = zone_columns(input, "attempt_share_")?;
-    input.map_rows(|row| {
-        Ok(ShotZones {
-            analysis_day: date.day(row)?,
-            player_lookup: player.string(row)?,
-            attempt_share: zone_values(&shares, row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the schedule the factors use.
+    const SCHEDULE_COLUMNS;
+    /// Reads the schedule of the analysis date.
+    fn read_schedule(batch) -> ScheduledGame<'_> {
+        game_day: day = "game_date",
+        home_team: string,
+        away_team: string,
+    }
 }
-
-/// Reads the team zone defence rows.
-fn read_defense_zones(input: &ColumnBatch) -> Result<Vec<DefenseZones<'_>>, ProcessError> {
-    let (date, team) = (input.column("analysis_date")?, input.column("team_abbr")?);
-    let (allowed, league) = (
-        zone_columns(input, "opp_fg_pct_")?,
-        zone_columns(input, "league_fg_pct_")?,
-    );
-    input.map_rows(|row| {
-        Ok(DefenseZones {
-            analysis_day: date.day(row)?,
-            team_abbr: team.string(row)?,
-            opp_fg_pct: zone_values(&allowed, row)?,
-            league_fg_pct: zone_values(&league, row)?,
-        })
-    })
-}
-
-/// Reads the schedule of the analysis date.
-fn read_schedule(input: &ColumnBatch) -> Result<Vec<ScheduledGame<'_>>, ProcessError> {
-    let [date, home, away] = input.columns(SCHEDULE_COLUMNS)?;
-    input.map_rows(|row| {
-        Ok(ScheduledGame {
-            game_day: date.day(row)?,
-            home_team: home.string(row)?,
-            away_team: away.string(row)?,
-        })
-    })
-}
-
-// Component exports only exist on wasm32; natively the logic is tested as a library.
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(PlayerCompositeFactorsProcessor);
 
 #[cfg(test)]
 mod tests {
@@ -281,11 +212,7 @@ mod tests {
             composite_adjustment: 0.98,
             data_quality_issues: vec!["no shot zone row for player".into()],
         };
-        let date = Date {
-            year: 2026,
-            month: 1,
-            day: 11,
-        };
+        let date = Date::new(2026, 1, 11);
         DECLARATION.check_output(&output_row(row, date)).unwrap();
     }
 }

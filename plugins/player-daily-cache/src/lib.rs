@@ -8,8 +8,7 @@ pub mod cache;
 use basketball::read_season_so_far;
 use cache::{CacheRow, PastGame, ScheduledGame};
 use slate_sdk::{
-    ColumnBatch, Date, Declaration, GapPolicy, Guest, Lookback, Phase, ProcessError, ProcessorInfo,
-    RowSet, UpstreamPolicy, Value, date_from_days, days_from_date, table,
+    Date, Declaration, Lookback, Phase, ProcessError, RowSet, Value, date_from_days, days_from_date,
 };
 
 /// The per-game summaries this processor aggregates.
@@ -28,40 +27,28 @@ pub const DECLARATION: Declaration = Declaration {
     inputs: &[GAME_SUMMARIES, SCHEDULE],
     upstream: &["PlayerGameSummaryProcessor"],
     lookback: Lookback::Games(10),
-    upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
-    gap_policy: GapPolicy::Flag,
-    ..Declaration::new(
+    ..Declaration::derived(
         "PlayerDailyCacheProcessor",
         Phase::Precompute,
         env!("CARGO_PKG_VERSION"),
     )
 };
 
-/// The processor, exported as the component.
-pub struct PlayerDailyCacheProcessor;
+slate_sdk::processor! {
+    /// The processor, exported as the component.
+    pub struct PlayerDailyCacheProcessor(DECLARATION, process);
+}
 
-impl Guest for PlayerDailyCacheProcessor {
-    fn info() -> ProcessorInfo {
-        DECLARATION.info()
-    }
-
-    fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let day = days_from_date(analysis_date);
-        let summaries = read_season_so_far(GAME_SUMMARIES, analysis_date, &GAME_COLUMNS)?;
-        let schedule = slate_sdk::read_column_batch(
-            &table(SCHEDULE),
-            analysis_date,
-            analysis_date,
-            &SCHEDULE_COLUMNS,
-        )?;
-        let rows = cache::build_cache(day, &read_games(&summaries)?, &read_schedule(&schedule)?);
-
-        let mut output = DECLARATION.output();
-        for row in rows {
-            output.push(output_row(row, analysis_date));
-        }
-        Ok(output.finish())
-    }
+/// The cache rows of the players who play on `analysis_date`.
+fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
+    let summaries = read_season_so_far(GAME_SUMMARIES, analysis_date, GAME_COLUMNS)?;
+    let schedule = slate_sdk::read_day(SCHEDULE, analysis_date, SCHEDULE_COLUMNS)?;
+    let rows = cache::build_cache(
+        days_from_date(analysis_date),
+        &read_games(&summaries)?,
+        &read_schedule(&schedule)?,
+    );
+    Ok(DECLARATION.rows(rows.into_iter().map(|row| output_row(row, analysis_date))))
 }
 
 /// One output row, in `schema.json` order.
@@ -87,46 +74,28 @@ fn output_row(row: CacheRow, analysis_date: Date) -> Vec<Value> {
     ]
 }
 
-/// The columns of the player game summaries the cache uses: 5 of 31.
-const GAME_COLUMNS: [&str; 5] = [
-    "player_lookup",
-    "game_date",
-    "team_abbr",
-    "points",
-    "minutes",
-];
-
-/// The columns of the schedule the cache uses.
-const SCHEDULE_COLUMNS: [&str; 2] = ["home_team", "away_team"];
-
-/// The past games in `batch`, borrowing their text from it.
-fn read_games(batch: &ColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
-    let [player, date, team, points, minutes] = batch.columns(GAME_COLUMNS)?;
-    batch.map_rows(|row| {
-        Ok(PastGame {
-            player_lookup: player.string(row)?,
-            game_day: date.day(row)?,
-            team_abbr: team.string(row)?,
-            points: points.int64(row)?,
-            minutes: minutes.float64(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the player game summaries the cache uses: 5 of 31.
+    const GAME_COLUMNS;
+    /// The past games in `batch`, borrowing their text from it.
+    fn read_games(batch) -> PastGame<'_> {
+        player_lookup: string,
+        game_day: day = "game_date",
+        team_abbr: string,
+        points: int64,
+        minutes: float64,
+    }
 }
 
-/// The day's scheduled games in `batch`, borrowing their text from it.
-fn read_schedule(batch: &ColumnBatch) -> Result<Vec<ScheduledGame<'_>>, ProcessError> {
-    let [home, away] = batch.columns(SCHEDULE_COLUMNS)?;
-    batch.map_rows(|row| {
-        Ok(ScheduledGame {
-            home_team: home.string(row)?,
-            away_team: away.string(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the schedule the cache uses.
+    const SCHEDULE_COLUMNS;
+    /// The day's scheduled games in `batch`, borrowing their text from it.
+    fn read_schedule(batch) -> ScheduledGame<'_> {
+        home_team: string,
+        away_team: string,
+    }
 }
-
-// Component exports only exist on wasm32; natively the logic is tested as a library.
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(PlayerDailyCacheProcessor);
 
 #[cfg(test)]
 mod tests {

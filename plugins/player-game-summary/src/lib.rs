@@ -7,10 +7,8 @@
 
 pub mod summary;
 
-use basketball::{ZoneShotColumns, with_zone_shot_columns};
-use slate_sdk::{
-    ColumnBatch, Date, Declaration, Guest, Phase, ProcessError, ProcessorInfo, RowSet, Value, table,
-};
+use basketball::{ZoneShotColumns, require_box_scores, with_zone_shot_columns};
+use slate_sdk::{Date, Declaration, Phase, ProcessError, RowSet, Value};
 use summary::{BoxScoreLine, GameSummary};
 
 /// The raw box scores this processor reads.
@@ -34,58 +32,29 @@ pub const DECLARATION: Declaration = Declaration {
     )
 };
 
-/// The processor, exported as the component.
-pub struct PlayerGameSummaryProcessor;
+slate_sdk::processor! {
+    /// The processor, exported as the component.
+    pub struct PlayerGameSummaryProcessor(DECLARATION, process);
+}
 
-impl Guest for PlayerGameSummaryProcessor {
-    fn info() -> ProcessorInfo {
-        DECLARATION.info()
-    }
-
-    fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let box_scores = slate_sdk::read_column_batch(
-            &table(BOX_SCORES),
-            analysis_date,
-            analysis_date,
-            &with_zone_shot_columns(&LINE_COLUMNS, ""),
-        )?;
-        let lines = read_lines(&box_scores)?;
-        let schedule = slate_sdk::read_column_batch(
-            &table(SCHEDULE),
-            analysis_date,
-            analysis_date,
-            &["game_id"],
-        )?;
-        let [game] = schedule.columns(["game_id"])?;
-        let scheduled = schedule.map_rows(|row| game.string(row))?;
-        let missing = summary::games_without_box_scores(&scheduled, &lines);
-        if !missing.is_empty() {
-            return Err(ProcessError::MissingData(format!(
-                "no box scores for {} of {} scheduled games on {analysis_date}: {}",
-                missing.len(),
-                scheduled.len(),
-                missing.join(", ")
-            )));
-        }
-        let summaries = summary::summarize(&lines).map_err(ProcessError::InvalidInput)?;
-        let mut output = DECLARATION.output();
-        for summary in &summaries {
-            output.push(output_row(summary, analysis_date));
-        }
-        Ok(output.finish())
-    }
+/// The game summaries of every player in a game on `analysis_date`,
+/// provided every scheduled game has box scores.
+fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
+    let line_columns = with_zone_shot_columns(LINE_COLUMNS, "");
+    let box_scores = slate_sdk::read_day(BOX_SCORES, analysis_date, &line_columns)?;
+    let lines = read_lines(&box_scores)?;
+    let schedule = slate_sdk::read_day(SCHEDULE, analysis_date, &["game_id"])?;
+    let [game] = schedule.columns(["game_id"])?;
+    let scheduled = schedule.map_rows(|row| game.string(row))?;
+    let missing = summary::games_without_box_scores(&scheduled, &lines);
+    require_box_scores(analysis_date, scheduled.len(), &missing)?;
+    let summaries = summary::summarize(&lines).map_err(ProcessError::InvalidInput)?;
+    Ok(DECLARATION.rows(summaries.iter().map(|s| output_row(s, analysis_date))))
 }
 
 /// One output row, in `schema.json` order.
 fn output_row(s: &GameSummary<'_>, analysis_date: Date) -> Vec<Value> {
     let l = &s.line;
-    let zones = [
-        l.restricted_area,
-        l.paint,
-        l.mid_range,
-        l.corner_three,
-        l.above_break_three,
-    ];
     let mut row = vec![
         Value::string(l.game_id),
         Value::date(analysis_date),
@@ -109,82 +78,35 @@ fn output_row(s: &GameSummary<'_>, analysis_date: Date) -> Vec<Value> {
         Value::float64_or_null(s.ts_pct),
         Value::float64_or_null(s.usage_rate),
     ];
-    for zone in zones {
+    for zone in l.zones {
         row.push(Value::int64(zone.attempts));
         row.push(Value::int64(zone.makes));
     }
     row
 }
 
-/// The box score columns a summary is made from, before the zones.
-const LINE_COLUMNS: [&str; 13] = [
-    "game_id",
-    "player_lookup",
-    "player_name",
-    "team_abbr",
-    "opponent_abbr",
-    "is_home",
-    "minutes",
-    "points",
-    "rebounds",
-    "assists",
-    "turnovers",
-    "fta",
-    "ftm",
-];
-
-/// The box score lines in `batch`, borrowing their text from it.
-fn read_lines(batch: &ColumnBatch) -> Result<Vec<BoxScoreLine<'_>>, ProcessError> {
-    let [
-        game,
-        player,
-        name,
-        team,
-        opponent,
-        is_home,
-        minutes,
-        points,
-        rebounds,
-        assists,
-        turnovers,
-        fta,
-        ftm,
-    ] = batch.columns(LINE_COLUMNS)?;
-    let zones = ZoneShotColumns::of(batch, "")?;
-    batch.map_rows(|row| {
-        let [
-            restricted_area,
-            paint,
-            mid_range,
-            corner_three,
-            above_break_three,
-        ] = zones.read(row)?;
-        Ok(BoxScoreLine {
-            game_id: game.string(row)?,
-            player_lookup: player.string(row)?,
-            player_name: name.string(row)?,
-            team_abbr: team.string(row)?,
-            opponent_abbr: opponent.string(row)?,
-            is_home: is_home.boolean(row)?,
-            minutes: minutes.float64(row)?,
-            points: points.int64(row)?,
-            rebounds: rebounds.int64(row)?,
-            assists: assists.int64(row)?,
-            turnovers: turnovers.int64(row)?,
-            fta: fta.int64(row)?,
-            ftm: ftm.int64(row)?,
-            restricted_area,
-            paint,
-            mid_range,
-            corner_three,
-            above_break_three,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The box score columns a summary is made from, before the zones.
+    const LINE_COLUMNS;
+    /// The box score lines in `batch`, borrowing their text from it.
+    fn read_lines(batch) -> BoxScoreLine<'_> {
+        game_id: string,
+        player_lookup: string,
+        player_name: string,
+        team_abbr: string,
+        opponent_abbr: string,
+        is_home: boolean,
+        minutes: float64,
+        points: int64,
+        rebounds: int64,
+        assists: int64,
+        turnovers: int64,
+        fta: int64,
+        ftm: int64,
+        ..
+        zones: ZoneShotColumns::of(batch, "")? => read,
+    }
 }
-
-// Component exports only exist on wasm32; natively the logic is tested as a library.
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(PlayerGameSummaryProcessor);
 
 #[cfg(test)]
 mod tests {
@@ -199,11 +121,7 @@ mod tests {
             ..BoxScoreLine::default()
         };
         let summary = &summary::summarize(&[line]).unwrap()[0];
-        let date = Date {
-            year: 2026,
-            month: 1,
-            day: 11,
-        };
+        let date = Date::new(2026, 1, 11);
         DECLARATION
             .check_output(&output_row(summary, date))
             .unwrap();

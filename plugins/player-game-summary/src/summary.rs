@@ -2,7 +2,7 @@
 //!
 //! Plain Rust with no bindings, so it is unit-tested natively.
 
-pub use basketball::ZoneShots;
+pub use basketball::{ZONES, ZoneShots};
 
 /// One player's raw box score line for one game, its text borrowed from
 /// the batch it was read from.
@@ -34,17 +34,19 @@ pub struct BoxScoreLine<'a> {
     pub fta: i64,
     /// Free throws made.
     pub ftm: i64,
-    /// Restricted area shots.
-    pub restricted_area: ZoneShots,
-    /// Paint shots outside the restricted area.
-    pub paint: ZoneShots,
-    /// Mid-range twos.
-    pub mid_range: ZoneShots,
-    /// Corner threes.
-    pub corner_three: ZoneShots,
-    /// Above-the-break threes.
-    pub above_break_three: ZoneShots,
+    /// Shots by zone, in [`ZONES`] order: restricted area, paint outside
+    /// it, mid-range twos, corner threes, above-the-break threes.
+    pub zones: [ZoneShots; 5],
 }
+
+/// The zones as an invalid line's error names them, in [`ZONES`] order.
+const ZONE_NAMES: [&str; 5] = [
+    "restricted_area",
+    "paint",
+    "mid_range",
+    "corner_three",
+    "above_break_three",
+];
 
 /// One row of `nba_analytics.player_game_summary`.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,16 +70,6 @@ pub struct GameSummary<'a> {
     pub usage_rate: Option<f64>,
 }
 
-fn zones(line: &BoxScoreLine<'_>) -> [ZoneShots; 5] {
-    [
-        line.restricted_area,
-        line.paint,
-        line.mid_range,
-        line.corner_three,
-        line.above_break_three,
-    ]
-}
-
 fn possessions_used(fga: i64, fta: i64, turnovers: i64) -> f64 {
     fga as f64 + 0.44 * fta as f64 + turnovers as f64
 }
@@ -98,7 +90,7 @@ struct TeamTotals {
 pub fn summarize<'a>(lines: &[BoxScoreLine<'a>]) -> Result<Vec<GameSummary<'a>>, String> {
     let mut team_totals: Vec<((&str, &str), TeamTotals)> = Vec::new();
     for line in lines {
-        let fga: i64 = zones(line).iter().map(|z| z.attempts).sum();
+        let fga: i64 = line.zones.iter().map(|z| z.attempts).sum();
         let key = (line.game_id, line.team_abbr);
         let position = match team_totals.iter().position(|(k, _)| *k == key) {
             Some(p) => p,
@@ -115,17 +107,8 @@ pub fn summarize<'a>(lines: &[BoxScoreLine<'a>]) -> Result<Vec<GameSummary<'a>>,
     lines
         .iter()
         .map(|line| {
-            let zones = zones(line);
-            for (zone, shots) in [
-                "restricted_area",
-                "paint",
-                "mid_range",
-                "corner_three",
-                "above_break_three",
-            ]
-            .iter()
-            .zip(zones)
-            {
+            let zones = line.zones;
+            for (zone, shots) in ZONE_NAMES.iter().zip(zones) {
                 if shots.makes > shots.attempts || shots.makes < 0 {
                     return Err(format!(
                         "{} in {}: {zone} makes {} exceed attempts {}",
@@ -135,8 +118,9 @@ pub fn summarize<'a>(lines: &[BoxScoreLine<'a>]) -> Result<Vec<GameSummary<'a>>,
             }
             let fga: i64 = zones.iter().map(|z| z.attempts).sum();
             let fgm: i64 = zones.iter().map(|z| z.makes).sum();
-            let three_pa = line.corner_three.attempts + line.above_break_three.attempts;
-            let three_pm = line.corner_three.makes + line.above_break_three.makes;
+            let [.., corner_three, above_break_three] = zones;
+            let three_pa = corner_three.attempts + above_break_three.attempts;
+            let three_pm = corner_three.makes + above_break_three.makes;
             let expected_points = 2 * (fgm - three_pm) + 3 * three_pm + line.ftm;
             if expected_points != line.points {
                 return Err(format!(
@@ -187,6 +171,15 @@ mod tests {
     use super::*;
 
     fn line(player: &str, minutes: f64, made_twos: i64, made_threes: i64) -> BoxScoreLine<'_> {
+        let mut zones = [ZoneShots::default(); 5];
+        zones[0] = ZoneShots {
+            attempts: made_twos + 2,
+            makes: made_twos,
+        };
+        zones[4] = ZoneShots {
+            attempts: made_threes * 2,
+            makes: made_threes,
+        };
         BoxScoreLine {
             game_id: "20260111_BOS_NYK",
             player_lookup: player,
@@ -194,14 +187,7 @@ mod tests {
             opponent_abbr: "NYK",
             minutes,
             points: 2 * made_twos + 3 * made_threes,
-            restricted_area: ZoneShots {
-                attempts: made_twos + 2,
-                makes: made_twos,
-            },
-            above_break_three: ZoneShots {
-                attempts: made_threes * 2,
-                makes: made_threes,
-            },
+            zones,
             ..BoxScoreLine::default()
         }
     }
@@ -230,7 +216,7 @@ mod tests {
         let summary = &summarize(&[line("a", 3.0, 0, 0)]).unwrap()[0];
         assert_eq!(summary.fg_pct, Some(0.0));
         let mut no_shots = line("b", 0.0, 0, 0);
-        no_shots.restricted_area = ZoneShots::default();
+        no_shots.zones[0] = ZoneShots::default();
         let summary = &summarize(&[no_shots]).unwrap()[0];
         assert_eq!(
             (summary.fg_pct, summary.ts_pct, summary.usage_rate),
@@ -241,7 +227,7 @@ mod tests {
     #[test]
     fn makes_above_attempts_are_rejected_naming_player_and_zone() {
         let mut bad = line("a", 30.0, 1, 0);
-        bad.paint = ZoneShots {
+        bad.zones[1] = ZoneShots {
             attempts: 1,
             makes: 2,
         };

@@ -8,10 +8,7 @@ pub mod analysis;
 
 use analysis::{PastGame, PlayerZoneRow};
 use basketball::{ZoneShotColumns, read_season_so_far, with_zone_shot_columns};
-use slate_sdk::{
-    ColumnBatch, Date, Declaration, GapPolicy, Guest, Lookback, Phase, ProcessError, ProcessorInfo,
-    RowSet, UpstreamPolicy, Value, days_from_date,
-};
+use slate_sdk::{Date, Declaration, Lookback, Phase, ProcessError, RowSet, Value, days_from_date};
 
 /// The per-game player summaries this processor aggregates.
 pub const GAME_SUMMARIES: &str = "nba_analytics.player_game_summary";
@@ -27,34 +24,24 @@ pub const DECLARATION: Declaration = Declaration {
     inputs: &[GAME_SUMMARIES],
     upstream: &["PlayerGameSummaryProcessor"],
     lookback: Lookback::Games(analysis::WINDOW_GAMES as u32),
-    upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
-    gap_policy: GapPolicy::Flag,
-    ..Declaration::new(
+    ..Declaration::derived(
         "PlayerShotZoneAnalysisProcessor",
         Phase::Precompute,
         env!("CARGO_PKG_VERSION"),
     )
 };
 
-/// The processor, exported as the component.
-pub struct PlayerShotZoneAnalysisProcessor;
+slate_sdk::processor! {
+    /// The processor, exported as the component.
+    pub struct PlayerShotZoneAnalysisProcessor(DECLARATION, process);
+}
 
-impl Guest for PlayerShotZoneAnalysisProcessor {
-    fn info() -> ProcessorInfo {
-        DECLARATION.info()
-    }
-
-    fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let columns = with_zone_shot_columns(&GAME_COLUMNS, "");
-        let batch = read_season_so_far(GAME_SUMMARIES, analysis_date, &columns)?;
-        let games = read_games(&batch)?;
-        let rows = analysis::analyze(days_from_date(analysis_date), &games);
-        let mut output = DECLARATION.output();
-        for row in &rows {
-            output.push(output_row(row, analysis_date));
-        }
-        Ok(output.finish())
-    }
+/// The zone shot mix and accuracy of every player as of `analysis_date`.
+fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
+    let columns = with_zone_shot_columns(GAME_COLUMNS, "");
+    let batch = read_season_so_far(GAME_SUMMARIES, analysis_date, &columns)?;
+    let rows = analysis::analyze(days_from_date(analysis_date), &read_games(&batch)?);
+    Ok(DECLARATION.rows(rows.iter().map(|row| output_row(row, analysis_date))))
 }
 
 /// One output row, in `schema.json` order.
@@ -77,36 +64,24 @@ fn output_row(row: &PlayerZoneRow, analysis_date: Date) -> Vec<Value> {
     values
 }
 
-/// The columns of the player game summaries the analysis uses, before
-/// each zone's attempts and makes: 14 of 31 in all.
-const GAME_COLUMNS: [&str; 4] = ["player_lookup", "team_abbr", "game_id", "game_date"];
-
-/// The past games in `batch`, borrowing their text from it.
-fn read_games(batch: &ColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
-    let [player, team, game, date] = batch.columns(GAME_COLUMNS)?;
-    let zones = ZoneShotColumns::of(batch, "")?;
-    batch.map_rows(|row| {
-        Ok(PastGame {
-            player_lookup: player.string(row)?,
-            team_abbr: team.string(row)?,
-            game_id: game.string(row)?,
-            game_day: date.day(row)?,
-            zones: zones.read(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the player game summaries the analysis uses, before
+    /// each zone's attempts and makes: 14 of 31 in all.
+    const GAME_COLUMNS;
+    /// The past games in `batch`, borrowing their text from it.
+    fn read_games(batch) -> PastGame<'_> {
+        player_lookup: string,
+        team_abbr: string,
+        game_id: string,
+        game_day: day = "game_date",
+        ..
+        zones: ZoneShotColumns::of(batch, "")? => read,
+    }
 }
-
-// Component exports only exist on wasm32; natively the logic is tested as a library.
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(PlayerShotZoneAnalysisProcessor);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn date(year: i32, month: u8, day: u8) -> Date {
-        Date { year, month, day }
-    }
 
     #[test]
     fn output_rows_fit_the_declared_schema() {
@@ -121,7 +96,7 @@ mod tests {
             }; 5],
         };
         DECLARATION
-            .check_output(&output_row(&row, date(2026, 1, 11)))
+            .check_output(&output_row(&row, Date::new(2026, 1, 11)))
             .unwrap();
     }
 }

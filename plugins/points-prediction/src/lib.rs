@@ -8,10 +8,7 @@
 pub mod prediction;
 
 use prediction::{FeatureVector, Prediction, PropLine, ScheduledGame};
-use slate_sdk::{
-    ColumnBatch, Date, Declaration, GapPolicy, Guest, Phase, ProcessError, ProcessorInfo, RowSet,
-    UpstreamPolicy, Value, days_from_date, table,
-};
+use slate_sdk::{Date, Declaration, Phase, ProcessError, RowSet, Value, days_from_date};
 
 /// The feature vectors of the analysis date.
 pub const FEATURES: &str = "nba_precompute.ml_feature_store";
@@ -30,44 +27,35 @@ pub const DECLARATION: Declaration = Declaration {
     key_columns: &["player_lookup", "analysis_date"],
     inputs: &[FEATURES, PROP_LINES, SCHEDULE],
     upstream: &["MLFeatureStoreProcessor"],
-    upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
-    gap_policy: GapPolicy::Flag,
-    ..Declaration::new(
+    ..Declaration::derived(
         "PointsPredictionProcessor",
         Phase::Predictions,
         env!("CARGO_PKG_VERSION"),
     )
 };
 
-/// The processor, exported as the component.
-pub struct PointsPredictionProcessor;
+slate_sdk::processor! {
+    /// The processor, exported as the component.
+    pub struct PointsPredictionProcessor(DECLARATION, process);
+}
 
-impl Guest for PointsPredictionProcessor {
-    fn info() -> ProcessorInfo {
-        DECLARATION.info()
-    }
-
-    fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let today = |name: &str, columns: &[&str]| {
-            slate_sdk::read_column_batch(&table(name), analysis_date, analysis_date, columns)
-        };
-        let batches = [
-            today(FEATURES, &VECTOR_COLUMNS)?,
-            today(PROP_LINES, &LINE_COLUMNS)?,
-            today(SCHEDULE, &SCHEDULE_COLUMNS)?,
-        ];
-        let vectors = read_vectors(&batches[0])?;
-        let lines = read_lines(&batches[1])?;
-        let schedule = read_schedule(&batches[2])?;
-        let predictions =
-            prediction::predict(days_from_date(analysis_date), &vectors, &lines, &schedule)
-                .map_err(ProcessError::MissingData)?;
-        let mut output = DECLARATION.output();
-        for p in predictions {
-            output.push(output_row(p, analysis_date));
-        }
-        Ok(output.finish())
-    }
+/// Predicts the points of every player with a feature vector on `analysis_date`.
+fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
+    let vectors = slate_sdk::read_day(FEATURES, analysis_date, VECTOR_COLUMNS)?;
+    let lines = slate_sdk::read_day(PROP_LINES, analysis_date, LINE_COLUMNS)?;
+    let schedule = slate_sdk::read_day(SCHEDULE, analysis_date, SCHEDULE_COLUMNS)?;
+    let predictions = prediction::predict(
+        days_from_date(analysis_date),
+        &read_vectors(&vectors)?,
+        &read_lines(&lines)?,
+        &read_schedule(&schedule)?,
+    )
+    .map_err(ProcessError::MissingData)?;
+    Ok(DECLARATION.rows(
+        predictions
+            .into_iter()
+            .map(|p| output_row(p, analysis_date)),
+    ))
 }
 
 /// One output row, in `schema.json` order.
@@ -90,85 +78,47 @@ fn output_row(p: Prediction, analysis_date: Date) -> Vec<Value> {
     ]
 }
 
-/// The columns of the feature store a prediction uses.
-const VECTOR_COLUMNS: [&str; 10] = [
-    "analysis_date",
-    "player_lookup",
-    "team_abbr",
-    "opponent_abbr",
-    "points_avg_last_5",
-    "points_avg_last_10",
-    "points_avg_season",
-    "composite_adjustment",
-    "quality_tier",
-    "data_quality_issues",
-];
-
-/// Reads the feature vectors.
-fn read_vectors(batch: &ColumnBatch) -> Result<Vec<FeatureVector<'_>>, ProcessError> {
-    let [
-        date,
-        player,
-        team,
-        opponent,
-        last_5,
-        last_10,
-        season,
-        composite,
-        tier,
-        issues,
-    ] = batch.columns(VECTOR_COLUMNS)?;
-    batch.map_rows(|row| {
-        Ok(FeatureVector {
-            analysis_day: date.day(row)?,
-            player_lookup: player.string(row)?,
-            team_abbr: team.string(row)?,
-            opponent_abbr: opponent.string(row)?,
-            points_avg_last_5: last_5.optional_float64(row)?,
-            points_avg_last_10: last_10.optional_float64(row)?,
-            points_avg_season: season.optional_float64(row)?,
-            composite_adjustment: composite.optional_float64(row)?,
-            quality_tier: tier.string(row)?,
-            data_quality_issues: issues.strings(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the feature store a prediction uses.
+    const VECTOR_COLUMNS;
+    /// Reads the feature vectors.
+    fn read_vectors(batch) -> FeatureVector<'_> {
+        analysis_day: day = "analysis_date",
+        player_lookup: string,
+        team_abbr: string,
+        opponent_abbr: string,
+        points_avg_last_5: optional_float64,
+        points_avg_last_10: optional_float64,
+        points_avg_season: optional_float64,
+        composite_adjustment: optional_float64,
+        quality_tier: string,
+        data_quality_issues: strings,
+    }
 }
 
-/// The columns of the prop lines a prediction uses.
-const LINE_COLUMNS: [&str; 4] = ["game_date", "player_lookup", "sportsbook", "points_line"];
-
-/// Reads the prop lines.
-fn read_lines(batch: &ColumnBatch) -> Result<Vec<PropLine<'_>>, ProcessError> {
-    let [date, player, book, points] = batch.columns(LINE_COLUMNS)?;
-    batch.map_rows(|row| {
-        Ok(PropLine {
-            game_day: date.day(row)?,
-            player_lookup: player.string(row)?,
-            sportsbook: book.string(row)?,
-            points_line: points.float64(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the prop lines a prediction uses.
+    const LINE_COLUMNS;
+    /// Reads the prop lines.
+    fn read_lines(batch) -> PropLine<'_> {
+        game_day: day = "game_date",
+        player_lookup: string,
+        sportsbook: string,
+        points_line: float64,
+    }
 }
 
-/// The columns of the schedule a prediction uses.
-const SCHEDULE_COLUMNS: [&str; 4] = ["game_date", "game_id", "home_team", "away_team"];
-
-/// Reads the schedule of the analysis date.
-fn read_schedule(batch: &ColumnBatch) -> Result<Vec<ScheduledGame<'_>>, ProcessError> {
-    let [date, game, home, away] = batch.columns(SCHEDULE_COLUMNS)?;
-    batch.map_rows(|row| {
-        Ok(ScheduledGame {
-            game_day: date.day(row)?,
-            game_id: game.string(row)?,
-            home_team: home.string(row)?,
-            away_team: away.string(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the schedule a prediction uses.
+    const SCHEDULE_COLUMNS;
+    /// Reads the schedule of the analysis date.
+    fn read_schedule(batch) -> ScheduledGame<'_> {
+        game_day: day = "game_date",
+        game_id: string,
+        home_team: string,
+        away_team: string,
+    }
 }
-
-// Component exports only exist on wasm32; natively the logic is tested as a library.
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(PointsPredictionProcessor);
 
 #[cfg(test)]
 mod tests {
@@ -196,11 +146,7 @@ mod tests {
 
     #[test]
     fn output_rows_fit_the_declared_schema_with_a_null_sportsbook_when_estimated() {
-        let date = Date {
-            year: 2026,
-            month: 1,
-            day: 11,
-        };
+        let date = Date::new(2026, 1, 11);
         let odds = output_row(prediction(LineSource::Odds, Some("FanDuel")), date);
         DECLARATION.check_output(&odds).unwrap();
         assert!(matches!(&odds[8], Value::Scalar(Scalar::String(s)) if s == "FanDuel"));

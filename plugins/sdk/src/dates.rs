@@ -37,6 +37,11 @@ pub fn date_from_days(days: i64) -> Date {
 }
 
 impl Date {
+    /// The date `year`-`month`-`day`, e.g. `Date::new(2026, 1, 11)`.
+    pub const fn new(year: i32, month: u8, day: u8) -> Date {
+        Date { year, month, day }
+    }
+
     /// This date moved by `days` (negative moves back).
     pub fn add_days(self, days: i64) -> Date {
         date_from_days(days_from_date(self) + days)
@@ -70,14 +75,10 @@ impl Ord for Date {
 mod tests {
     use super::*;
 
-    fn date(year: i32, month: u8, day: u8) -> Date {
-        Date { year, month, day }
-    }
-
     #[test]
     fn epoch_is_day_zero() {
-        assert_eq!(days_from_date(date(1970, 1, 1)), 0);
-        assert_eq!(date_from_days(0), date(1970, 1, 1));
+        assert_eq!(days_from_date(Date::new(1970, 1, 1)), 0);
+        assert_eq!(date_from_days(0), Date::new(1970, 1, 1));
     }
 
     #[test]
@@ -85,7 +86,10 @@ mod tests {
         for days in -800_000..800_000i64 {
             assert_eq!(days_from_date(date_from_days(days)), days);
         }
-        assert_eq!(date(2024, 2, 28).add_days(1), date(2024, 2, 29));
-        assert_eq!(date(2026, 1, 11).add_days(-11), date(2025, 12, 31));
+        assert_eq!(Date::new(2024, 2, 28).add_days(1), Date::new(2024, 2, 29));
+        assert_eq!(
+            Date::new(2026, 1, 11).add_days(-11),
+            Date::new(2025, 12, 31)
+        );
     }
 }

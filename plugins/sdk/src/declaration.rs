@@ -10,8 +10,8 @@
 //! check its rows against it, as the host will.
 
 use crate::{
-    BadRowPolicy, Field, FieldMode, FieldType, GapPolicy, Lookback, Phase, ProcessorInfo,
-    RowSetBuilder, UpstreamPolicy, Value, check_row, table,
+    BadRowPolicy, Field, FieldMode, FieldType, GapPolicy, Lookback, Phase, ProcessorInfo, Row,
+    RowSet, RowSetBuilder, UpstreamPolicy, Value, check_row, table,
 };
 
 /// Everything `info` says about a processor, as constants.
@@ -80,6 +80,18 @@ impl Declaration {
         }
     }
 
+    /// A processor that reads other processors' output (phases 4 and 5):
+    /// like [`Declaration::new`], but it proceeds when a failed upstream
+    /// left its data present, and flags a gap in its lookback in the rows'
+    /// data quality issues rather than blocking.
+    pub const fn derived(name: &'static str, phase: Phase, version: &'static str) -> Self {
+        Declaration {
+            upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
+            gap_policy: GapPolicy::Flag,
+            ..Declaration::new(name, phase, version)
+        }
+    }
+
     /// The record `info` returns.
     pub fn info(&self) -> ProcessorInfo {
         let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
@@ -115,6 +127,17 @@ impl Declaration {
         let fields = self.fields();
         let columns: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
         RowSetBuilder::new(&columns)
+    }
+
+    /// The output row set of `rows`, each in the schema's column order:
+    /// what `process` returns, e.g.
+    /// `DECLARATION.rows(summaries.iter().map(|s| output_row(s, date)))`.
+    pub fn rows(&self, rows: impl IntoIterator<Item = Row>) -> RowSet {
+        let mut output = self.output();
+        for row in rows {
+            output.push(row);
+        }
+        output.finish()
     }
 
     /// Checks, for a processor's unit tests, that `row` fits the schema as
@@ -227,12 +250,31 @@ mod tests {
     }
 
     #[test]
+    fn a_derived_processor_proceeds_on_present_data_and_flags_gaps() {
+        let derived = Declaration::derived("P", Phase::Precompute, "1.0.0");
+        assert!(matches!(
+            derived.upstream_policy,
+            UpstreamPolicy::ProceedIfDataPresent
+        ));
+        assert!(matches!(derived.gap_policy, GapPolicy::Flag));
+        assert!(matches!(derived.bad_row_policy, BadRowPolicy::FailRun));
+    }
+
+    #[test]
+    fn rows_become_the_output_row_set_in_order() {
+        let date = Value::date(Date::new(2026, 1, 11));
+        let rows = DECLARATION.rows((1..=2).map(|points| vec![date.clone(), Value::int64(points)]));
+        assert_eq!(rows.columns, ["game_date", "points"]);
+        assert_eq!(rows.rows.len(), 2);
+        assert!(matches!(
+            rows.rows[1][1],
+            Value::Scalar(crate::Scalar::Int64(2))
+        ));
+    }
+
+    #[test]
     fn check_output_refuses_a_bad_row_and_an_undeclared_key() {
-        let date = Value::date(Date {
-            year: 2026,
-            month: 1,
-            day: 11,
-        });
+        let date = Value::date(Date::new(2026, 1, 11));
         assert_eq!(
             DECLARATION.check_output(&[date.clone(), Value::int64(3)]),
             Ok(())

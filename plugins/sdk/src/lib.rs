@@ -12,6 +12,7 @@
 extern crate self as slate_sdk;
 
 mod batch;
+mod binding;
 mod dates;
 mod declaration;
 mod rows;
@@ -69,6 +70,16 @@ pub fn read_columns<S: AsRef<str>>(
 ) -> Result<RowSet, ReadError> {
     let columns: Vec<String> = columns.iter().map(|c| c.as_ref().to_string()).collect();
     bindings::slate::processor::host::read_columns(table, start, end, &columns)
+}
+
+/// Reads the named columns of a declared input table's rows of one
+/// partition date, packed: [`read_column_batch`] from `date` to `date`.
+pub fn read_day<S: AsRef<str>>(
+    table_name: &str,
+    date: Date,
+    columns: &[S],
+) -> Result<ColumnBatch, ReadError> {
+    read_column_batch(&table(table_name), date, date, columns)
 }
 
 /// Reads the named columns of a declared input table for the same range as

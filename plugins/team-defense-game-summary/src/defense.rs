@@ -69,7 +69,7 @@ pub fn summarize(lines: &[BoxScoreLine<'_>]) -> Result<Vec<DefenseSummary>, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use team_game_totals::fixtures::boston_hosts_new_york;
+    use team_game_totals::fixtures::{boston_hosts_an_idle_new_york, boston_hosts_new_york};
 
     #[test]
     fn a_teams_defense_is_what_its_opponent_did_against_it() {
@@ -125,17 +125,7 @@ mod tests {
 
     #[test]
     fn an_opponent_without_minutes_or_possessions_has_no_pace_or_rating() {
-        let mut lines = boston_hosts_new_york();
-        lines[2] = BoxScoreLine {
-            zones: [ZoneShots::default(); 5],
-            points: 0,
-            turnovers: 0,
-            fta: 0,
-            ftm: 0,
-            minutes: 0.0,
-            ..lines[2].clone()
-        };
-        let rows = summarize(&lines).unwrap();
+        let rows = summarize(&boston_hosts_an_idle_new_york()).unwrap();
         let boston = rows.iter().find(|r| r.team_abbr == "BOS").unwrap();
         assert_eq!(boston.possessions, 0.0);
         assert_eq!((boston.pace, boston.defensive_rating), (None, None));

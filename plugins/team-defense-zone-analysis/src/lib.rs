@@ -8,10 +8,7 @@ pub mod analysis;
 
 use analysis::{DefenseGame, TeamZoneRow};
 use basketball::{ZoneShotColumns, read_season_so_far, with_zone_shot_columns};
-use slate_sdk::{
-    ColumnBatch, Date, Declaration, GapPolicy, Guest, Lookback, Phase, ProcessError, ProcessorInfo,
-    RowSet, UpstreamPolicy, Value, days_from_date,
-};
+use slate_sdk::{Date, Declaration, Lookback, Phase, ProcessError, RowSet, Value, days_from_date};
 
 /// The per-game team defence summaries this processor aggregates.
 pub const DEFENSE_SUMMARIES: &str = "nba_analytics.team_defense_game_summary";
@@ -27,34 +24,24 @@ pub const DECLARATION: Declaration = Declaration {
     inputs: &[DEFENSE_SUMMARIES],
     upstream: &["TeamDefenseGameSummaryProcessor"],
     lookback: Lookback::Games(analysis::WINDOW_GAMES as u32),
-    upstream_policy: UpstreamPolicy::ProceedIfDataPresent,
-    gap_policy: GapPolicy::Flag,
-    ..Declaration::new(
+    ..Declaration::derived(
         "TeamDefenseZoneAnalysisProcessor",
         Phase::Precompute,
         env!("CARGO_PKG_VERSION"),
     )
 };
 
-/// The processor, exported as the component.
-pub struct TeamDefenseZoneAnalysisProcessor;
+slate_sdk::processor! {
+    /// The processor, exported as the component.
+    pub struct TeamDefenseZoneAnalysisProcessor(DECLARATION, process);
+}
 
-impl Guest for TeamDefenseZoneAnalysisProcessor {
-    fn info() -> ProcessorInfo {
-        DECLARATION.info()
-    }
-
-    fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let columns = with_zone_shot_columns(&GAME_COLUMNS, "opp_");
-        let batch = read_season_so_far(DEFENSE_SUMMARIES, analysis_date, &columns)?;
-        let games = read_games(&batch)?;
-        let rows = analysis::analyze(days_from_date(analysis_date), &games);
-        let mut output = DECLARATION.output();
-        for row in &rows {
-            output.push(output_row(row, analysis_date));
-        }
-        Ok(output.finish())
-    }
+/// The zone defence of every team as of `analysis_date`.
+fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
+    let columns = with_zone_shot_columns(GAME_COLUMNS, "opp_");
+    let batch = read_season_so_far(DEFENSE_SUMMARIES, analysis_date, &columns)?;
+    let rows = analysis::analyze(days_from_date(analysis_date), &read_games(&batch)?);
+    Ok(DECLARATION.rows(rows.iter().map(|row| output_row(row, analysis_date))))
 }
 
 /// One output row, in `schema.json` order.
@@ -77,35 +64,23 @@ fn output_row(row: &TeamZoneRow, analysis_date: Date) -> Vec<Value> {
     values
 }
 
-/// The columns of the team defence summaries a game is read from, before
-/// the opponents' zone shots.
-const GAME_COLUMNS: [&str; 3] = ["team_abbr", "game_id", "game_date"];
-
-/// The past games in `batch`, borrowing their text from it.
-fn read_games(batch: &ColumnBatch) -> Result<Vec<DefenseGame<'_>>, ProcessError> {
-    let [team, game, date] = batch.columns(GAME_COLUMNS)?;
-    let zones = ZoneShotColumns::of(batch, "opp_")?;
-    batch.map_rows(|row| {
-        Ok(DefenseGame {
-            team_abbr: team.string(row)?,
-            game_id: game.string(row)?,
-            game_day: date.day(row)?,
-            opponent_zones: zones.read(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the team defence summaries a game is read from, before
+    /// the opponents' zone shots.
+    const GAME_COLUMNS;
+    /// The past games in `batch`, borrowing their text from it.
+    fn read_games(batch) -> DefenseGame<'_> {
+        team_abbr: string,
+        game_id: string,
+        game_day: day = "game_date",
+        ..
+        opponent_zones: ZoneShotColumns::of(batch, "opp_")? => read,
+    }
 }
-
-// Component exports only exist on wasm32; natively the logic is tested as a library.
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(TeamDefenseZoneAnalysisProcessor);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn date(year: i32, month: u8, day: u8) -> Date {
-        Date { year, month, day }
-    }
 
     #[test]
     fn output_rows_fit_the_declared_schema() {
@@ -118,7 +93,7 @@ mod tests {
             }; 5],
         };
         DECLARATION
-            .check_output(&output_row(&row, date(2026, 1, 11)))
+            .check_output(&output_row(&row, Date::new(2026, 1, 11)))
             .unwrap();
     }
 }

@@ -10,8 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use basketball::{ZoneShotColumns, with_zone_shot_columns};
-use slate_sdk::{ColumnBatch, Date, Declaration, Phase, ProcessError, table};
+use basketball::{ZoneShotColumns, require_box_scores, with_zone_shot_columns};
+use slate_sdk::{Date, Declaration, Phase, ProcessError};
 
 pub use basketball::{ZONES, ZoneShots};
 
@@ -245,23 +245,6 @@ pub const fn team_game_summary(
     }
 }
 
-/// The box score columns a team's game is summed from, before the zones.
-const LINE_COLUMNS: [&str; 10] = [
-    "game_id",
-    "player_lookup",
-    "team_abbr",
-    "opponent_abbr",
-    "is_home",
-    "minutes",
-    "points",
-    "turnovers",
-    "fta",
-    "ftm",
-];
-
-/// The schedule columns that say which teams should have box scores.
-const SCHEDULE_COLUMNS: [&str; 3] = ["game_id", "home_team", "away_team"];
-
 /// Reads every box score line of `analysis_date` through the host and hands
 /// them to `summarize`, provided each scheduled game has lines for both
 /// teams; otherwise missing data naming the games (and the side) without
@@ -270,74 +253,45 @@ pub fn summarize_complete_day<T>(
     analysis_date: Date,
     summarize: impl FnOnce(&[BoxScoreLine<'_>]) -> Result<T, String>,
 ) -> Result<T, ProcessError> {
-    let box_scores = slate_sdk::read_column_batch(
-        &table(BOX_SCORES),
-        analysis_date,
-        analysis_date,
-        &with_zone_shot_columns(&LINE_COLUMNS, ""),
-    )?;
-    let schedule = slate_sdk::read_column_batch(
-        &table(SCHEDULE),
-        analysis_date,
-        analysis_date,
-        &SCHEDULE_COLUMNS,
-    )?;
+    let line_columns = with_zone_shot_columns(LINE_COLUMNS, "");
+    let box_scores = slate_sdk::read_day(BOX_SCORES, analysis_date, &line_columns)?;
+    let schedule = slate_sdk::read_day(SCHEDULE, analysis_date, SCHEDULE_COLUMNS)?;
     let lines = read_lines(&box_scores)?;
     let scheduled = read_schedule(&schedule)?;
     let missing = missing_box_scores(&scheduled, &lines);
-    if !missing.is_empty() {
-        return Err(ProcessError::MissingData(format!(
-            "no box scores for {} of {} scheduled games on {analysis_date}: {}",
-            missing.len(),
-            scheduled.len(),
-            missing.join(", ")
-        )));
-    }
+    require_box_scores(analysis_date, scheduled.len(), &missing)?;
     summarize(&lines).map_err(ProcessError::InvalidInput)
 }
 
-/// The box score lines in `batch`, borrowing their text from it.
-pub fn read_lines(batch: &ColumnBatch) -> Result<Vec<BoxScoreLine<'_>>, ProcessError> {
-    let [
-        game,
-        player,
-        team,
-        opponent,
-        is_home,
-        minutes,
-        points,
-        turnovers,
-        fta,
-        ftm,
-    ] = batch.columns(LINE_COLUMNS)?;
-    let zones = ZoneShotColumns::of(batch, "")?;
-    batch.map_rows(|row| {
-        Ok(BoxScoreLine {
-            game_id: game.string(row)?,
-            player_lookup: player.string(row)?,
-            team_abbr: team.string(row)?,
-            opponent_abbr: opponent.string(row)?,
-            is_home: is_home.boolean(row)?,
-            minutes: minutes.float64(row)?,
-            points: points.int64(row)?,
-            turnovers: turnovers.int64(row)?,
-            fta: fta.int64(row)?,
-            ftm: ftm.int64(row)?,
-            zones: zones.read(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The box score columns a team's game is summed from, before the zones.
+    const LINE_COLUMNS;
+    /// The box score lines in `batch`, borrowing their text from it.
+    pub fn read_lines(batch) -> BoxScoreLine<'_> {
+        game_id: string,
+        player_lookup: string,
+        team_abbr: string,
+        opponent_abbr: string,
+        is_home: boolean,
+        minutes: float64,
+        points: int64,
+        turnovers: int64,
+        fta: int64,
+        ftm: int64,
+        ..
+        zones: ZoneShotColumns::of(batch, "")? => read,
+    }
 }
 
-/// The scheduled games in `batch`, borrowing their text from it.
-pub fn read_schedule(batch: &ColumnBatch) -> Result<Vec<ScheduledGame<'_>>, ProcessError> {
-    let [game, home, away] = batch.columns(SCHEDULE_COLUMNS)?;
-    batch.map_rows(|row| {
-        Ok(ScheduledGame {
-            game_id: game.string(row)?,
-            home_team: home.string(row)?,
-            away_team: away.string(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The schedule columns that say which teams should have box scores.
+    const SCHEDULE_COLUMNS;
+    /// The scheduled games in `batch`, borrowing their text from it.
+    pub fn read_schedule(batch) -> ScheduledGame<'_> {
+        game_id: string,
+        home_team: string,
+        away_team: string,
+    }
 }
 
 /// Box score lines for unit tests of the processors built on these totals.
@@ -389,6 +343,23 @@ pub mod fixtures {
             line("BOS", "NYK", 120.0, 5, 1),
             line("NYK", "BOS", 240.0, 20, 5),
         ]
+    }
+
+    /// [`boston_hosts_new_york`] where New York's one player played no
+    /// minutes and took no shot, free throw or turnover: a team with no
+    /// possessions.
+    pub fn boston_hosts_an_idle_new_york() -> Vec<BoxScoreLine<'static>> {
+        let mut lines = boston_hosts_new_york();
+        lines[2] = BoxScoreLine {
+            zones: [ZoneShots::default(); 5],
+            points: 0,
+            turnovers: 0,
+            fta: 0,
+            ftm: 0,
+            minutes: 0.0,
+            ..lines[2].clone()
+        };
+        lines
     }
 }
 

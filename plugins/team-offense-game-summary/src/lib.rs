@@ -9,7 +9,7 @@
 pub mod offense;
 
 use offense::OffenseSummary;
-use slate_sdk::{Date, Declaration, Guest, ProcessError, ProcessorInfo, RowSet, Value};
+use slate_sdk::{Date, Declaration, ProcessError, RowSet, Value};
 
 pub use team_game_totals::{BOX_SCORES, SCHEDULE};
 /// The table this processor writes.
@@ -23,23 +23,15 @@ pub const DECLARATION: Declaration = team_game_totals::team_game_summary(
     include_str!("../schema.json"),
 );
 
-/// The processor, exported as the component.
-pub struct TeamOffenseGameSummaryProcessor;
+slate_sdk::processor! {
+    /// The processor, exported as the component.
+    pub struct TeamOffenseGameSummaryProcessor(DECLARATION, process);
+}
 
-impl Guest for TeamOffenseGameSummaryProcessor {
-    fn info() -> ProcessorInfo {
-        DECLARATION.info()
-    }
-
-    fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-        let summaries =
-            team_game_totals::summarize_complete_day(analysis_date, offense::summarize)?;
-        let mut output = DECLARATION.output();
-        for summary in &summaries {
-            output.push(output_row(summary, analysis_date));
-        }
-        Ok(output.finish())
-    }
+/// The offense summary of every team in a game on `analysis_date`.
+fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
+    let summaries = team_game_totals::summarize_complete_day(analysis_date, offense::summarize)?;
+    Ok(DECLARATION.rows(summaries.iter().map(|s| output_row(s, analysis_date))))
 }
 
 /// One output row, in `schema.json` order.
@@ -63,21 +55,13 @@ fn output_row(s: &OffenseSummary, analysis_date: Date) -> Vec<Value> {
     ]
 }
 
-// Component exports only exist on wasm32; natively the logic is tested as a library.
-#[cfg(target_arch = "wasm32")]
-slate_sdk::export!(TeamOffenseGameSummaryProcessor);
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn output_rows_fit_the_declared_schema() {
-        let date = Date {
-            year: 2026,
-            month: 1,
-            day: 11,
-        };
+        let date = Date::new(2026, 1, 11);
         let summary = OffenseSummary {
             team: offense::TeamGame::default(),
             possessions: 0.0,

@@ -47,7 +47,7 @@ pub fn summarize(lines: &[BoxScoreLine<'_>]) -> Result<Vec<OffenseSummary>, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use team_game_totals::fixtures::boston_hosts_new_york;
+    use team_game_totals::fixtures::{boston_hosts_an_idle_new_york, boston_hosts_new_york};
 
     fn boston(rows: &[OffenseSummary]) -> &OffenseSummary {
         rows.iter().find(|r| r.team.team_abbr == "BOS").unwrap()
@@ -91,17 +91,7 @@ mod tests {
 
     #[test]
     fn a_team_without_minutes_or_possessions_has_no_pace_or_rating() {
-        let mut lines = boston_hosts_new_york();
-        lines[2] = BoxScoreLine {
-            zones: [ZoneShots::default(); 5],
-            points: 0,
-            turnovers: 0,
-            fta: 0,
-            ftm: 0,
-            minutes: 0.0,
-            ..lines[2].clone()
-        };
-        let rows = summarize(&lines).unwrap();
+        let rows = summarize(&boston_hosts_an_idle_new_york()).unwrap();
         let new_york = rows.iter().find(|r| r.team.team_abbr == "NYK").unwrap();
         assert_eq!(new_york.possessions, 0.0);
         assert_eq!((new_york.pace, new_york.offensive_rating), (None, None));
