@@ -104,7 +104,9 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
     run_tool(
         "jco",
         Command::new(jco)
-            .current_dir(bundle.path())
+            // The pre-initialised snapshot keeps the working folder (as
+            // `PWD`): a fixed one, not the random staging folder.
+            .current_dir("/")
             .arg("componentize")
             .arg(&bundled)
             .arg("--wit")
