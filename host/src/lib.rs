@@ -7,7 +7,7 @@
 //! output rows.
 //!
 //! - [`bindings`]: the types generated from `wit/`, which everything else builds on.
-//! - [`build`]: `slate build`, a processor folder (Rust, Python) into a component.
+//! - [`build`]: `slate build`, a processor folder (Rust, Python, JavaScript) into a component.
 //! - [`plugin`]: loading, compiling, caching and instantiating components.
 //! - [`registry`]: deployed processor versions, by hash, and the active one.
 //! - [`deploy`]: validating, storing and activating a version; rollback.

@@ -1,9 +1,10 @@
 //! Processors in other languages, built with `slate build` from
 //! `plugins/examples/` and run through `slate test` like any component:
-//! the Python PlayerDailyCache passes the Rust processor's golden test byte
-//! for byte, a failing Python processor fails with kind `plugin` and the
-//! exception's type and text, `slate new`'s templates pass their own
-//! golden tests, and the Python SDK's own unit tests pass.
+//! the Python and JavaScript PlayerDailyCaches pass the Rust processor's
+//! golden test byte for byte, a failing processor in each language fails
+//! with kind `plugin` and the exception's type and text, `slate new`'s
+//! templates pass their own golden tests, and each SDK's own unit tests
+//! pass.
 //!
 //! Each component is built once per test run and reused. Without the
 //! toolchain (see `scripts/guest-toolchains.sh`) a test says plainly that
@@ -25,17 +26,28 @@ fn workspace() -> PathBuf {
 }
 
 /// A guest language's build tool: the variable that names it, its name on
-/// the `PATH`, and where `scripts/guest-toolchains.sh install` puts it.
+/// the `PATH`, where `scripts/guest-toolchains.sh` puts it, and the
+/// script's command that does.
 struct Toolchain {
     variable: &'static str,
     tool: &'static str,
     installed: &'static str,
+    install: &'static str,
 }
 
 const PYTHON: Toolchain = Toolchain {
     variable: "SLATE_COMPONENTIZE_PY",
     tool: "componentize-py",
     installed: ".guest-toolchains/python/bin/componentize-py",
+    install: "install",
+};
+
+/// jco with componentize-js; `slate build` finds esbuild beside it.
+const JAVASCRIPT: Toolchain = Toolchain {
+    variable: "SLATE_JCO",
+    tool: "jco",
+    installed: ".guest-toolchains/node/node_modules/.bin/jco",
+    install: "install-js",
 };
 
 impl Toolchain {
@@ -56,8 +68,8 @@ impl Toolchain {
         if found.is_none() {
             let how = format!(
                 "{} not found (${}, {}, PATH); install it with \
-                 `eval \"$(scripts/guest-toolchains.sh install)\"`",
-                self.tool, self.variable, self.installed
+                 `eval \"$(scripts/guest-toolchains.sh {})\"`",
+                self.tool, self.variable, self.installed, self.install
             );
             assert!(std::env::var_os("CI").is_none(), "{test}: {how}");
             // Past the test harness's capture, so a passing run shows it too.
@@ -94,9 +106,9 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// Builds the example `name` under `plugins/examples/` with `slate build`
-/// and `tool`, once per test run (examples build in parallel); the
-/// component's path.
-fn built(name: &'static str, tool: &Path) -> PathBuf {
+/// and `tool` of `toolchain`, once per test run (examples build in
+/// parallel); the component's path.
+fn built(name: &'static str, toolchain: &Toolchain, tool: &Path) -> PathBuf {
     type Builds = HashMap<&'static str, Arc<OnceLock<PathBuf>>>;
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     static BUILDS: Mutex<Option<Builds>> = Mutex::new(None);
@@ -111,22 +123,36 @@ fn built(name: &'static str, tool: &Path) -> PathBuf {
     once.get_or_init(|| {
         let output = dir.path().join(format!("{name}.wasm"));
         let source = workspace().join("plugins/examples").join(name);
-        let build = Command::new(env!("CARGO_BIN_EXE_slate"))
-            .arg("build")
-            .arg(&source)
-            .arg("--output")
-            .arg(&output)
-            .env(PYTHON.variable, tool)
-            .output()
-            .unwrap();
-        assert!(
-            build.status.success(),
-            "slate build {name}: {}",
-            text(&build.stderr)
-        );
+        slate_build(&source, &output, toolchain, tool);
         output
     })
     .clone()
+}
+
+/// `slate build SOURCE -o OUTPUT` with `tool` of `toolchain`, which must
+/// succeed; it says on stderr how long the build took.
+fn slate_build(source: &Path, output: &Path, toolchain: &Toolchain, tool: &Path) {
+    let started = std::time::Instant::now();
+    let build = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("build")
+        .arg(source)
+        .arg("--output")
+        .arg(output)
+        .env(toolchain.variable, tool)
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "slate build {}: {}",
+        source.display(),
+        text(&build.stderr)
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "built {} in {:.1} s",
+        source.display(),
+        started.elapsed().as_secs_f64()
+    );
 }
 
 fn daily_cache_golden() -> (PathBuf, PathBuf) {
@@ -137,13 +163,10 @@ fn daily_cache_golden() -> (PathBuf, PathBuf) {
     )
 }
 
-#[test]
-fn python_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte() {
-    let test = "python_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte";
-    let Some(tool) = PYTHON.find(test) else {
-        return;
-    };
-    let component = built("player-daily-cache-py", &tool);
+/// `component`, a PlayerDailyCacheProcessor in another language, passes the
+/// Rust processor's golden test with no tolerance, and its rows written out
+/// are the Rust processor's golden file, byte for byte.
+fn passes_the_daily_cache_golden_test_byte_for_byte(component: &Path) {
     let component = component.to_str().unwrap();
     let (inputs, expected) = daily_cache_golden();
     let inputs = inputs.to_str().unwrap();
@@ -188,15 +211,13 @@ fn python_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byt
     );
 }
 
-#[test]
-fn an_uncaught_python_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text()
-{
-    let test = "an_uncaught_python_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text";
-    let Some(tool) = PYTHON.find(test) else {
-        return;
-    };
-    let component = built("failing-py", &tool);
-    let fixtures = workspace().join("plugins/examples/failing-py/fixtures");
+/// The failing example `name` fails its `slate test` with exit code 3 and
+/// the line `expected` (kind `plugin`, the exception's type and text).
+fn fails_as_a_plugin_error(component: &Path, name: &str, expected: &str) {
+    let fixtures = workspace()
+        .join("plugins/examples")
+        .join(name)
+        .join("fixtures");
 
     let failed = slate(&[
         "test",
@@ -208,25 +229,72 @@ fn an_uncaught_python_read_error_fails_the_run_as_a_plugin_error_with_the_except
     ]);
 
     assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stdout));
-    assert_contains(
-        &text(&failed.stdout),
+    assert_contains(&text(&failed.stdout), expected);
+}
+
+#[test]
+fn python_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte() {
+    let test = "python_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte";
+    let Some(tool) = PYTHON.find(test) else {
+        return;
+    };
+    let component = built("player-daily-cache-py", &PYTHON, &tool);
+    passes_the_daily_cache_golden_test_byte_for_byte(&component);
+}
+
+#[test]
+fn javascript_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte() {
+    let test = "javascript_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte";
+    let Some(tool) = JAVASCRIPT.find(test) else {
+        return;
+    };
+    let component = built("player-daily-cache-js", &JAVASCRIPT, &tool);
+    passes_the_daily_cache_golden_test_byte_for_byte(&component);
+}
+
+#[test]
+fn an_uncaught_python_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text()
+{
+    let test = "an_uncaught_python_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text";
+    let Some(tool) = PYTHON.find(test) else {
+        return;
+    };
+    let component = built("failing-py", &PYTHON, &tool);
+    fails_as_a_plugin_error(
+        &component,
+        "failing-py",
         "FAIL FailingPythonProcessor 2026-01-11 [plugin]: internal error: ReadFailed: \
          undeclared-table: FailingPythonProcessor did not declare nba_raw.box_scores",
     );
 }
 
 #[test]
-fn a_python_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory() {
-    let test =
-        "a_python_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory";
-    let Some(tool) = PYTHON.find(test) else {
+fn an_uncaught_javascript_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text()
+ {
+    let test = "an_uncaught_javascript_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text";
+    let Some(tool) = JAVASCRIPT.find(test) else {
         return;
     };
-    let component = built("player-daily-cache-py", &tool);
+    let component = built("failing-js", &JAVASCRIPT, &tool);
+    fails_as_a_plugin_error(
+        &component,
+        "failing-js",
+        "FAIL FailingJavaScriptProcessor 2026-01-11 [plugin]: internal error: ReadFailed: \
+         undeclared-table: FailingJavaScriptProcessor did not declare nba_raw.box_scores \
+         among its inputs (nba_raw.schedule)",
+    );
+}
+
+/// `component` run under `memory_mib` fails at instantiation with
+/// `limit_memory`, the cap and the size asked for in the message.
+fn fails_at_instantiation_under(component: &Path, memory_mib: u64) {
     let (inputs, _) = daily_cache_golden();
-    // CPython asks for about 12 MiB before `process` runs.
     let data = tempfile::tempdir().unwrap();
-    std::fs::write(data.path().join("slate.toml"), "[limits]\nmemory_mib = 8\n").unwrap();
+    std::fs::write(
+        data.path().join("slate.toml"),
+        format!("[limits]\nmemory_mib = {memory_mib}\n"),
+    )
+    .unwrap();
     // Its own limits, the shared compile cache.
     let compiled = shared_data().join("compiled");
     std::fs::create_dir_all(&compiled).unwrap();
@@ -247,38 +315,56 @@ fn a_python_processor_under_its_start_up_memory_fails_at_instantiation_with_limi
     assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stdout));
     assert_contains(
         &text(&failed.stdout),
-        "[limit_memory]: instantiation failed: memory limit of 8388608 bytes exceeded: \
-         the processor asked for",
+        &format!(
+            "[limit_memory]: instantiation failed: memory limit of {} bytes exceeded: \
+             the processor asked for",
+            memory_mib << 20
+        ),
     );
 }
 
 #[test]
-fn slate_new_makes_a_python_processor_that_builds_and_passes_its_own_golden_test() {
-    let test = "slate_new_makes_a_python_processor_that_builds_and_passes_its_own_golden_test";
+fn a_python_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory() {
+    let test =
+        "a_python_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory";
     let Some(tool) = PYTHON.find(test) else {
         return;
     };
+    // CPython asks for about 12 MiB before `process` runs.
+    fails_at_instantiation_under(&built("player-daily-cache-py", &PYTHON, &tool), 8);
+}
+
+#[test]
+fn a_javascript_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory() {
+    let test =
+        "a_javascript_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory";
+    let Some(tool) = JAVASCRIPT.find(test) else {
+        return;
+    };
+    // The engine asks for about 7.4 MiB before `process` runs.
+    fails_at_instantiation_under(&built("player-daily-cache-js", &JAVASCRIPT, &tool), 4);
+}
+
+/// `slate new games-per-team --lang LANGUAGE` makes a processor that
+/// `slate build` builds with `tool` and that passes its own golden test.
+fn slate_new_builds_and_passes_its_own_golden_test(
+    language: &str,
+    toolchain: &Toolchain,
+    tool: &Path,
+) {
     let parent = tempfile::tempdir().unwrap();
     let made = slate(&[
         "new",
         "games-per-team",
         "--lang",
-        "python",
+        language,
         "--parent",
         parent.path().to_str().unwrap(),
     ]);
     assert!(made.status.success(), "{}", text(&made.stderr));
     let dir = parent.path().join("games-per-team");
     let component = dir.join("games-per-team.wasm");
-    let build = Command::new(env!("CARGO_BIN_EXE_slate"))
-        .arg("build")
-        .arg(&dir)
-        .arg("-o")
-        .arg(&component)
-        .env(PYTHON.variable, &tool)
-        .output()
-        .unwrap();
-    assert!(build.status.success(), "{}", text(&build.stderr));
+    slate_build(&dir, &component, toolchain, tool);
 
     let fixtures = dir.join("fixtures");
     let passed = slate(&[
@@ -299,6 +385,24 @@ fn slate_new_makes_a_python_processor_that_builds_and_passes_its_own_golden_test
         &text(&passed.stdout),
         "PASS GamesPerTeamProcessor 2026-01-11: 2 rows match the golden file",
     );
+}
+
+#[test]
+fn slate_new_makes_a_python_processor_that_builds_and_passes_its_own_golden_test() {
+    let test = "slate_new_makes_a_python_processor_that_builds_and_passes_its_own_golden_test";
+    let Some(tool) = PYTHON.find(test) else {
+        return;
+    };
+    slate_new_builds_and_passes_its_own_golden_test("python", &PYTHON, &tool);
+}
+
+#[test]
+fn slate_new_makes_a_javascript_processor_that_builds_and_passes_its_own_golden_test() {
+    let test = "slate_new_makes_a_javascript_processor_that_builds_and_passes_its_own_golden_test";
+    let Some(tool) = JAVASCRIPT.find(test) else {
+        return;
+    };
+    slate_new_builds_and_passes_its_own_golden_test("js", &JAVASCRIPT, &tool);
 }
 
 #[test]
@@ -363,4 +467,26 @@ fn the_python_sdks_own_tests_pass_against_generated_bindings() {
     assert!(tests.status.success(), "{report}");
     assert_contains(&report, "OK");
     assert!(!report.contains("skipped"), "{report}");
+}
+
+#[test]
+fn the_javascript_sdks_own_tests_pass_under_node() {
+    let test = "the_javascript_sdks_own_tests_pass_under_node";
+    // jco runs on Node, so where it is installed `node` is too.
+    if JAVASCRIPT.find(test).is_none() {
+        return;
+    }
+    let sdk = workspace().join("plugins/sdk-js");
+
+    let tests = Command::new("node")
+        .args(["--import", "./tests/fake-host.mjs", "--test", "tests/"])
+        .current_dir(&sdk)
+        .output()
+        .unwrap();
+
+    let report = text(&tests.stdout);
+    assert!(tests.status.success(), "{report}{}", text(&tests.stderr));
+    assert_contains(&report, "# fail 0");
+    assert_contains(&report, "# skipped 0");
+    assert!(!report.contains("# pass 0\n"), "{report}");
 }

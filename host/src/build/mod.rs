@@ -1,5 +1,6 @@
 //! `slate build`: a processor's source folder in, one component out, for
-//! every language Slate supports: Rust (cargo) and Python (componentize-py).
+//! every language Slate supports: Rust (cargo), Python (componentize-py)
+//! and JavaScript (esbuild, then jco with componentize-js).
 //!
 //! A build bundles only the processor's own files: those its
 //! `processor.toml` lists (by default the entry file and `schema.json`),
@@ -9,11 +10,13 @@
 //! stages; each language's module runs its tool. Nothing here loads or
 //! runs the component.
 
+mod javascript;
 mod python;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use javascript::{COMPONENTIZE_JS_VERSION, ESBUILD_VERSION, JAVASCRIPT_SDK, JCO_VERSION};
 pub use python::{COMPONENTIZE_PY_VERSION, PYTHON_SDK};
 
 /// The name of a processor folder's build manifest.
@@ -37,6 +40,8 @@ pub enum Language {
     Rust,
     /// `app.py`, built with componentize-py.
     Python,
+    /// `app.js`, bundled by esbuild and built with jco (componentize-js).
+    JavaScript,
 }
 
 impl Language {
@@ -45,6 +50,7 @@ impl Language {
         match self {
             Language::Rust => "Cargo.toml",
             Language::Python => "app.py",
+            Language::JavaScript => "app.js",
         }
     }
 }
@@ -56,8 +62,9 @@ impl std::str::FromStr for Language {
         match text {
             "rust" => Ok(Language::Rust),
             "python" | "py" => Ok(Language::Python),
+            "javascript" | "js" => Ok(Language::JavaScript),
             other => Err(BuildError::Manifest(format!(
-                "unknown language `{other}`: use rust or python"
+                "unknown language `{other}`: use rust, python or javascript"
             ))),
         }
     }
@@ -67,7 +74,7 @@ impl std::str::FromStr for Language {
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// The folder holds no processor Slate knows how to build.
-    #[error("{0} holds no processor: expected {MANIFEST}, app.py or Cargo.toml")]
+    #[error("{0} holds no processor: expected {MANIFEST}, app.py, app.js or Cargo.toml")]
     NoProcessor(PathBuf),
     /// `processor.toml` is unreadable or names a missing file.
     #[error("{MANIFEST}: {0}")]
@@ -141,7 +148,7 @@ impl Project {
             let language: Language = manifest.language.parse()?;
             (language, manifest.files)
         } else {
-            let language = [Language::Python, Language::Rust]
+            let language = [Language::Python, Language::JavaScript, Language::Rust]
                 .into_iter()
                 .find(|language| dir.join(language.entry()).is_file())
                 .ok_or_else(|| BuildError::NoProcessor(dir.to_path_buf()))?;
@@ -189,6 +196,7 @@ impl Project {
         }
         match self.language {
             Language::Python => python::build(self, output),
+            Language::JavaScript => javascript::build(self, output),
             Language::Rust => build_rust(self, output),
         }
     }
@@ -330,6 +338,19 @@ mod tests {
         let project = Project::open(dir.path()).unwrap();
         assert_eq!(project.language, Language::Python);
         assert_eq!(project.files, ["app.py", "schema.json"]);
+    }
+
+    #[test]
+    fn a_javascript_folder_bundles_its_entry_file_and_schema_by_default() {
+        let dir = folder(&[("app.js", ""), ("schema.json", "[]"), ("make.js", "")]);
+        let project = Project::open(dir.path()).unwrap();
+        assert_eq!(project.language, Language::JavaScript);
+        assert_eq!(project.files, ["app.js", "schema.json"]);
+        assert_eq!("js".parse::<Language>().unwrap(), Language::JavaScript);
+        assert_eq!(
+            "javascript".parse::<Language>().unwrap(),
+            Language::JavaScript
+        );
     }
 
     #[test]

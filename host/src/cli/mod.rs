@@ -153,14 +153,14 @@ enum Command {
     New {
         /// The processor's folder name: lower-case words joined by hyphens.
         name: String,
-        /// Its language: rust or python.
+        /// Its language: rust, python or javascript (js).
         #[arg(long, default_value = "rust")]
         lang: String,
         /// The folder to make it in.
         #[arg(long, default_value = ".")]
         parent: PathBuf,
     },
-    /// Builds a processor folder (Rust, Python) into a component,
+    /// Builds a processor folder (Rust, Python, JavaScript) into a component,
     /// bundling only the files its `processor.toml` lists.
     Build {
         /// The processor's folder.

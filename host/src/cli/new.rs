@@ -1,4 +1,4 @@
-//! `slate new NAME --lang rust|python`: a processor folder to start from.
+//! `slate new NAME --lang rust|python|javascript`: a processor folder to start from.
 
 use std::path::Path;
 use std::process::ExitCode;

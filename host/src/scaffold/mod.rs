@@ -1,4 +1,4 @@
-//! `slate new NAME --lang rust|python`: a processor folder to start from,
+//! `slate new NAME --lang rust|python|javascript`: a processor folder to start from,
 //! as `spin new` makes one. It holds a processor with its `info()` filled
 //! in (one row per game on the analysis date), its `schema.json`, a
 //! fixtures folder with the golden file beside the fixtures, a README with
@@ -83,6 +83,7 @@ const SCHEDULE: &str = include_str!("templates/schedule.ndjson");
 const EXPECTED: &str = include_str!("templates/expected.ndjson");
 const README: &str = include_str!("templates/README.md");
 const PYTHON_APP: &str = include_str!("templates/app.py");
+const JAVASCRIPT_APP: &str = include_str!("templates/app.js");
 const PROCESSOR_TOML: &str = include_str!("templates/processor.toml");
 const RUST_CARGO_TOML: &str = include_str!("templates/Cargo.toml");
 const RUST_LIB: &str = include_str!("templates/lib.rs");
@@ -92,6 +93,11 @@ pub fn files(names: &Names, language: Language) -> Vec<(String, String)> {
     let (language_name, build, component) = match language {
         Language::Python => (
             "python",
+            format!("slate build . -o {}.wasm", names.name),
+            format!("{}.wasm", names.name),
+        ),
+        Language::JavaScript => (
+            "javascript",
             format!("slate build . -o {}.wasm", names.name),
             format!("{}.wasm", names.name),
         ),
@@ -112,7 +118,10 @@ pub fn files(names: &Names, language: Language) -> Vec<(String, String)> {
             .replace("{{language}}", language_name)
             .replace("{{build}}", &build)
             .replace("{{component}}", &component)
-            .replace("{{files}}", "\"app.py\", \"schema.json\"")
+            .replace(
+                "{{files}}",
+                &format!("\"{}\", \"schema.json\"", language.entry()),
+            )
     };
     let mut files = vec![
         ("schema.json".to_string(), SCHEMA.to_string()),
@@ -129,6 +138,10 @@ pub fn files(names: &Names, language: Language) -> Vec<(String, String)> {
     match language {
         Language::Python => {
             files.push(("app.py".into(), fill(PYTHON_APP)));
+            files.push((MANIFEST.into(), fill(PROCESSOR_TOML)));
+        }
+        Language::JavaScript => {
+            files.push(("app.js".into(), fill(JAVASCRIPT_APP)));
             files.push((MANIFEST.into(), fill(PROCESSOR_TOML)));
         }
         Language::Rust => {
@@ -206,7 +219,7 @@ mod tests {
     #[test]
     fn every_placeholder_is_filled() {
         let names = Names::new("games-per-team").unwrap();
-        for language in [Language::Python, Language::Rust] {
+        for language in [Language::Python, Language::JavaScript, Language::Rust] {
             for (path, text) in files(&names, language) {
                 assert!(!text.contains("{{"), "{path} keeps a placeholder");
             }

@@ -1,0 +1,121 @@
+//! JavaScript processors: `app.js` and its listed files, staged beside the
+//! JavaScript SDK (`plugins/sdk-js`, shipped inside `slate`) as the package
+//! `slate-sdk`, bundled into one ES module by esbuild (componentize-js
+//! takes a single file, and resolves no import but the WIT's), and built
+//! with `jco componentize`, which pre-initialises the embedded
+//! StarlingMonkey engine with the bundle (wizer) and wraps it as a
+//! component. Nothing is downloaded: the engine and wizer come with the
+//! npm packages, and `--aot` (weval, fetched on first use) is never passed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{BuildError, Project, WORLD, find_tool, io, run_tool, staging, write_files, write_wit};
+
+/// The jco version Slate is built and tested with.
+pub const JCO_VERSION: &str = "1.11.2";
+
+/// The componentize-js version jco runs.
+pub const COMPONENTIZE_JS_VERSION: &str = "0.17.0";
+
+/// The esbuild version that bundles a processor with the SDK.
+pub const ESBUILD_VERSION: &str = "0.25.12";
+
+/// The JavaScript SDK's files, relative to the staging folder: the package
+/// `slate-sdk`, which a processor imports by that name.
+pub const JAVASCRIPT_SDK: &[(&str, &str)] = &[
+    (
+        "node_modules/slate-sdk/package.json",
+        include_str!("../../../plugins/sdk-js/package.json"),
+    ),
+    (
+        "node_modules/slate-sdk/index.js",
+        include_str!("../../../plugins/sdk-js/index.js"),
+    ),
+    (
+        "node_modules/slate-sdk/batch.js",
+        include_str!("../../../plugins/sdk-js/batch.js"),
+    ),
+    (
+        "node_modules/slate-sdk/dates.js",
+        include_str!("../../../plugins/sdk-js/dates.js"),
+    ),
+    (
+        "node_modules/slate-sdk/host.js",
+        include_str!("../../../plugins/sdk-js/host.js"),
+    ),
+    (
+        "node_modules/slate-sdk/processor.js",
+        include_str!("../../../plugins/sdk-js/processor.js"),
+    ),
+    (
+        "node_modules/slate-sdk/values.js",
+        include_str!("../../../plugins/sdk-js/values.js"),
+    ),
+];
+
+/// How to install the JavaScript toolchain, for error messages.
+fn install_hint() -> String {
+    format!(
+        "npm install @bytecodealliance/jco@{JCO_VERSION} @bytecodealliance/componentize-js@{COMPONENTIZE_JS_VERSION} esbuild@{ESBUILD_VERSION} (or scripts/guest-toolchains.sh install-js in a Slate checkout)"
+    )
+}
+
+/// esbuild: `SLATE_ESBUILD` if set, else beside jco (both in one
+/// `node_modules/.bin`, as `scripts/guest-toolchains.sh` installs them),
+/// else on the `PATH`.
+fn find_esbuild(jco: &Path) -> Result<PathBuf, BuildError> {
+    if std::env::var_os("SLATE_ESBUILD").is_none_or(|v| v.is_empty())
+        && let Some(beside) = jco.parent().map(|bin| bin.join("esbuild"))
+        && beside.is_file()
+    {
+        return Ok(beside);
+    }
+    find_tool("esbuild", "SLATE_ESBUILD", &install_hint())
+}
+
+/// Builds `project` (JavaScript) into `output`.
+pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> {
+    let jco = find_tool("jco", "SLATE_JCO", &install_hint())?;
+    let esbuild = find_esbuild(&jco)?;
+    let source = staging()?;
+    let bundle = staging()?;
+    let wit = staging()?;
+    project.stage(source.path())?;
+    write_files(source.path(), JAVASCRIPT_SDK)?;
+    write_wit(wit.path())?;
+    let output = std::path::absolute(output).map_err(io(output))?;
+    let bundled = bundle.path().join("app.js");
+    run_tool(
+        "esbuild",
+        Command::new(esbuild)
+            .current_dir(source.path())
+            .arg("app.js")
+            .args([
+                "--bundle",
+                "--format=esm",
+                "--platform=neutral",
+                // The WIT imports stay imports: componentize-js binds them.
+                "--external:slate:*",
+                "--log-level=warning",
+            ])
+            .arg(format!("--outfile={}", bundled.display())),
+    )?;
+    run_tool(
+        "jco",
+        Command::new(jco)
+            // The pre-initialised snapshot keeps the working folder (as
+            // `PWD`): a fixed one, not the random staging folder.
+            .current_dir("/")
+            .arg("componentize")
+            .arg(&bundled)
+            .arg("--wit")
+            .arg(wit.path())
+            .args(["--world-name", WORLD])
+            // The host links no wasi:http; stdio, clocks and random stay
+            // (the sandbox makes the last two deterministic).
+            .args(["--disable", "http"])
+            .arg("--out")
+            .arg(&output),
+    )
+}
