@@ -319,3 +319,37 @@ fn a_replay_runs_the_shadow_on_past_dates_the_live_processor_succeeded_on_and_wr
     assert_eq!(diff["diff"]["changed"], 4, "{diff}");
     assert_eq!(diff["diff"]["only_in_new"], 2, "{diff}");
 }
+
+#[test]
+fn over_http_a_shadow_is_deployed_with_shadow_true_and_diffed_at_plugins_name_diff() {
+    let dir = with_v1_run();
+    let server = crate::serve_process::Server::start(dir.path(), &[]);
+    let v2 = std::fs::read(components::VERSIONED_V2).unwrap();
+    let (status, bad) = server.put_component("VersionedProcessor?shadow=maybe", &v2);
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["field"], "shadow");
+    let (status, stored) = server.put_component("VersionedProcessor?shadow=true", &v2);
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["stored"]["version"], "2.0.0");
+    let (_, plugins) = server.get("/plugins");
+    let versioned = plugins
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "VersionedProcessor")
+        .unwrap();
+    assert_eq!(versioned["version"], "1.0.0", "the shadow is not active");
+
+    let (status, none) = server.get("/plugins/VersionedProcessor/diff");
+    assert_eq!(status, 404, "the shadow has not run: {none}");
+    let live = server.process("VersionedProcessor", DAY);
+    assert_eq!(live["status"], "success", "{live}");
+    let (status, diff) = server.get(&format!(
+        "/plugins/VersionedProcessor/diff?from={DAY}&to={DAY}"
+    ));
+    assert_eq!(status, 200, "{diff}");
+    assert_eq!(diff["diff"]["changed"], 2);
+    assert_eq!(diff["diff"]["only_in_new"], 1);
+    let (status, unknown) = server.get("/plugins/NoSuchProcessor/diff");
+    assert_eq!((status, &unknown["field"]), (404, &json!("name")));
+}

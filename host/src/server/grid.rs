@@ -13,8 +13,9 @@ use super::extract::date_field;
 use super::state::AppState;
 use crate::grid::{self, Grid, RangeError};
 
-/// Reads the range from the query string, naming any bad parameter.
-fn range_from(
+/// Reads the range (`from` and `to`, both or neither) from the query
+/// string, naming any bad parameter.
+pub(super) fn range_from(
     query: &HashMap<String, String>,
 ) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>, ApiError> {
     const KNOWN: [&str; 2] = ["from", "to"];

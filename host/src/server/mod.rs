@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/schedules", get(schedules::list_schedules))
         .route("/plugins", get(plugins::list_plugins))
         .route("/plugins/{name}/history", get(plugins::plugin_history))
+        .route("/plugins/{name}/diff", get(plugins::plugin_diff))
         .route("/metrics", get(health::metrics))
         .route("/api/grid", get(grid::grid))
         .route("/api/runs/{id}", get(run_detail::run_detail))

@@ -1,20 +1,25 @@
 //! `GET /plugins`, `GET /plugins/{name}/history`, `PUT /plugins/{name}`
-//! (deploy the component in the body) and `POST /plugins/{name}/rollback`
-//! (optional body `{"to": HASH}`).
+//! (deploy the component in the body; `?shadow=true` stores it as the
+//! shadow version instead), `POST /plugins/{name}/rollback` (optional body
+//! `{"to": HASH}`) and `GET /plugins/{name}/diff?from=D&to=D` (the shadow
+//! compared with the live table, as `slate diff`).
 //! A rejected deployment answers 422 naming the check that failed; the
 //! active version is untouched.
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::errors::ApiError;
-use super::extract::{OptionalJsonBody, read_body};
+use super::extract::{OptionalJsonBody, flag_param, only_params, read_body};
 use super::state::AppState;
 use crate::deploy::{DeployCheck, DeployError};
 use crate::registry::Deployment;
+use crate::shadow::{self, ShadowDiff, ShadowError};
 
 /// One processor as `GET /plugins` lists it.
 #[derive(Debug, Serialize)]
@@ -115,8 +120,11 @@ fn rejected(error: DeployError) -> Response {
 pub async fn deploy_plugin(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     request: Request,
 ) -> Result<Response, ApiError> {
+    only_params(&query, &["shadow"])?;
+    let shadow = flag_param(&query, "shadow")?;
     let bytes = read_body(
         request,
         &["application/wasm", "application/octet-stream"],
@@ -124,6 +132,15 @@ pub async fn deploy_plugin(
         state.config.body_read_timeout,
     )
     .await?;
+    if shadow {
+        let outcome = state
+            .blocking(move |host| host.deploy_shadow(&bytes, Some(&name)))
+            .await;
+        return Ok(match outcome {
+            Ok(shadow) => (StatusCode::OK, Json(shadow)).into_response(),
+            Err(error) => rejected(error),
+        });
+    }
     let outcome = state
         .blocking(move |host| host.deploy(&bytes, Some(&name)))
         .await;
@@ -155,6 +172,30 @@ pub async fn rollback_plugin(
         Ok(deployment) => (StatusCode::OK, Json(deployment)).into_response(),
         Err(error) => rejected(error),
     })
+}
+
+/// `GET /plugins/{name}/diff`: how the shadow's table differs from the
+/// live one on the dates of the range (all by default) the shadow ran;
+/// 404 for an unknown processor, one without a shadow, or a shadow that
+/// has not run.
+pub async fn plugin_diff(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<ShadowDiff>, ApiError> {
+    let range = super::grid::range_from(&query)?;
+    state
+        .blocking(move |host| {
+            let pipeline = host.pipeline().map_err(ApiError::internal)?;
+            shadow::compare(host.store.as_ref(), &pipeline, &name, range)
+                .map(Json)
+                .map_err(|error| match error {
+                    ShadowError::Store(e) => ApiError::internal(e),
+                    ShadowError::Input(e) => ApiError::internal(e),
+                    other => ApiError::not_found("name", other.to_string()),
+                })
+        })
+        .await
 }
 
 /// `GET /plugins/{name}/history`: the versions `name` had, newest first

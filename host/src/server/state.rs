@@ -28,7 +28,7 @@ use crate::executor::Executor;
 use crate::ownership::Ledger;
 use crate::pipeline::Pipeline;
 use crate::plugin::Runtime;
-use crate::registry::{Deployment, Registry};
+use crate::registry::{Deployment, Registry, ShadowVersion};
 use crate::store::Store;
 
 /// How the server behaves.
@@ -225,6 +225,32 @@ impl ServedHost {
         self.switch(|current, ledger| {
             deploy::deploy(&self.runtime, &self.registry, current, bytes, name, ledger)
         })
+    }
+
+    /// Stores a shadow version (see [`crate::deploy::deploy_shadow`]); the
+    /// registry's generation moves, so the next run loads it. Blocking.
+    pub fn deploy_shadow(
+        &self,
+        bytes: &[u8],
+        name: Option<&str>,
+    ) -> Result<ShadowVersion, DeployError> {
+        let internal = |e: HostError| DeployError {
+            check: deploy::DeployCheck::Registry,
+            reason: e.to_string(),
+        };
+        let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.reload_if_changed().map_err(internal)?;
+        let ledger = ledger(self.store.as_ref()).map_err(|e| internal(e.into()))?;
+        let (plugin, shadow) = deploy::deploy_shadow(
+            &self.runtime,
+            &self.registry,
+            &current,
+            bytes,
+            name,
+            &ledger,
+        )?;
+        tracing::info!(processor = %plugin.spec.name, hash = %plugin.hash, "now the shadow");
+        Ok(shadow)
     }
 
     /// Rolls a processor back (see [`crate::deploy::rollback`]) and swaps
