@@ -181,7 +181,9 @@ pub fn report(
     pipeline: &Pipeline,
     now: DateTime<Utc>,
 ) -> Result<HealthReport, StoreError> {
-    let runs = store.runs(&RunFilter::default())?;
+    // A shadow's runs ([`crate::shadow`]) never make the pipeline unhealthy.
+    let mut runs = store.runs(&RunFilter::default())?;
+    runs.retain(|r| crate::shadow::live_name(&r.processor).is_none());
     // Newest first, so the first record of each (processor, date) is its latest.
     let mut latest: BTreeMap<(&str, NaiveDate), &RunRecord> = BTreeMap::new();
     for run in &runs {

@@ -161,6 +161,11 @@ fn a_shadow_that_traps_fails_alone_and_the_live_run_succeeds() {
             .contains("versioned v4 always panics"),
         "{shadow}"
     );
+    let health = slate(dir.path(), &["health"]);
+    assert!(
+        !String::from_utf8_lossy(&health.stdout).contains("~shadow"),
+        "a failing shadow is not a pipeline problem"
+    );
     let diff = slate(dir.path(), &["diff", "VersionedProcessor"]);
     assert_eq!(diff.status.code(), Some(1));
     assert!(
