@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::diff::{TableDiff, diff};
 use crate::executor::Executor;
+use crate::ownership::TableOwner;
 use crate::pipeline::Pipeline;
 use crate::plugin::Plugin;
 use crate::plugin::spec::Lookback;
@@ -178,6 +179,19 @@ pub fn compare(
         dates: dates.into_iter().collect(),
         diff: diff(&live_rows, &live_schema, &shadow_rows, &shadow_schema),
     })
+}
+
+/// Drops every table `processor`'s shadows wrote (those their runs own),
+/// returning them: what a promotion does unless told to keep them.
+pub fn drop_tables(store: &dyn Store, processor: &str) -> Result<Vec<TableName>, StoreError> {
+    let owner = TableOwner::Processor(shadow_name(processor));
+    let mut dropped = Vec::new();
+    for owned in store.table_owners()? {
+        if owned.owner == owner && store.drop_table(&owned.table)? {
+            dropped.push(owned.table);
+        }
+    }
+    Ok(dropped)
 }
 
 /// How one replayed date ended.

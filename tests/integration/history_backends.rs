@@ -57,6 +57,7 @@ on_both_backends!(
     a_first_commit_creates_the_table_and_a_failed_run_creates_none,
     what_the_guest_used_is_recorded_with_the_run,
     the_upstream_check_and_the_rows_with_quality_issues_are_recorded_with_the_run,
+    a_dropped_table_loses_its_rows_schema_and_owner_and_a_second_drop_finds_nothing,
 );
 
 fn output_table() -> TableName {
@@ -730,4 +731,25 @@ fn the_upstream_check_and_the_rows_with_quality_issues_are_recorded_with_the_run
     store.end_run(&unchecked.run_id, &failed("alone")).unwrap();
     let record = store.run(&unchecked.run_id).unwrap().unwrap();
     assert_eq!(record.upstream_check, None);
+}
+
+fn a_dropped_table_loses_its_rows_schema_and_owner_and_a_second_drop_finds_nothing(
+    store: Arc<dyn Store>,
+) {
+    let day = date("2026-01-13");
+    let run = claim(store.as_ref(), "DroppedProcessor", day);
+    commit(store.as_ref(), &run.run_id, day, &rows(day, &["a", "b"])).unwrap();
+    assert_eq!(store.rows_on(&output_table(), day).unwrap(), 2);
+    assert!(store.table_owner(&output_table()).unwrap().is_some());
+
+    assert!(store.drop_table(&output_table()).unwrap());
+    assert_eq!(store.table_schema(&output_table()).unwrap(), None);
+    assert_eq!(store.table_owner(&output_table()).unwrap(), None);
+    assert_eq!(store.rows_on(&output_table(), day).unwrap(), 0);
+    assert!(!store.drop_table(&output_table()).unwrap(), "already gone");
+
+    // The name can be made again, empty, by the next first commit.
+    let again = claim(store.as_ref(), "DroppedProcessor", day);
+    commit(store.as_ref(), &again.run_id, day, &rows(day, &["c"])).unwrap();
+    assert_eq!(store.rows_on(&output_table(), day).unwrap(), 1);
 }

@@ -222,10 +222,26 @@ fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdate
         "{plugins}"
     );
 
+    let shadow_table = slate::shadow::shadow_table(
+        &versioned(),
+        latest_run(dir.path(), "VersionedProcessor~shadow")["plugin_hash"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(rows_of(dir.path(), &shadow_table).rows.len(), 3);
     let promoted = succeed(dir.path(), &["promote", "VersionedProcessor"]);
     assert!(
         promoted.contains("promoted VersionedProcessor 2.0.0"),
         "{promoted}"
+    );
+    assert!(
+        promoted.contains(&format!("dropped {shadow_table}")),
+        "{promoted}"
+    );
+    let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    assert_eq!(
+        slate::store::Tables::table_schema(&store, &shadow_table).unwrap(),
+        None
     );
     let plugins = succeed(dir.path(), &["plugins"]);
     assert!(
@@ -357,4 +373,74 @@ fn over_http_a_shadow_is_deployed_with_shadow_true_and_diffed_at_plugins_name_di
     assert_eq!(diff["diff"]["only_in_new"], 1);
     let (status, unknown) = server.get("/plugins/NoSuchProcessor/diff");
     assert_eq!((status, &unknown["field"]), (404, &json!("name")));
+}
+
+#[test]
+fn promote_with_backfill_reruns_the_covered_dates_with_the_new_version_and_keep_keeps_the_shadow_table()
+ {
+    let dir = demo_data_dir("2026-01-05", "2026-01-07");
+    succeed(dir.path(), &["deploy", components::VERSIONED_V1]);
+    for day in ["2026-01-05", "2026-01-06", "2026-01-07"] {
+        succeed(
+            dir.path(),
+            &["run", "--date", day, "--processors", "VersionedProcessor"],
+        );
+    }
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    let replay = [
+        "shadow",
+        "run",
+        "VersionedProcessor",
+        "--from",
+        "2026-01-05",
+        "--to",
+        "2026-01-06",
+    ];
+    succeed(dir.path(), &replay);
+    let shadow_hash = latest_run(dir.path(), "VersionedProcessor~shadow")["plugin_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let promoted = succeed(
+        dir.path(),
+        &["promote", "VersionedProcessor", "--backfill", "--keep"],
+    );
+    assert!(
+        promoted.contains(
+            "reran VersionedProcessor from 2026-01-05 to 2026-01-06: 2 succeeded, 0 failed"
+        ),
+        "{promoted}"
+    );
+    assert!(promoted.contains("kept the shadow's tables"), "{promoted}");
+    let outdated: Json = serde_json::from_str(&succeed(
+        dir.path(),
+        &["runs", "--outdated", "VersionedProcessor", "--json"],
+    ))
+    .unwrap();
+    let dates: Vec<&str> = outdated
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dates,
+        ["2026-01-07"],
+        "only the date the shadow did not cover"
+    );
+    let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    let live = store
+        .read_rows(&versioned(), date("2026-01-05"), date("2026-01-06"))
+        .unwrap();
+    assert_eq!(live.rows.len(), 6, "v2's three rows on each covered date");
+    let kept = slate::shadow::shadow_table(&versioned(), &shadow_hash);
+    assert!(
+        slate::store::Tables::table_schema(&store, &kept)
+            .unwrap()
+            .is_some()
+    );
 }

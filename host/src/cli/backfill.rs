@@ -188,3 +188,40 @@ impl DateProgress {
         true
     }
 }
+
+/// Reruns every date from `first` to `last` of `processor` with its active
+/// version (what `slate promote --backfill` does), printing a one-line
+/// summary; returns whether a run failed.
+pub fn rerun(
+    options: &HostOptions,
+    processor: &str,
+    (first, last): (NaiveDate, NaiveDate),
+) -> Result<bool> {
+    const PARALLELISM: usize = 2;
+    let host = Host::open(options, false, PARALLELISM)?;
+    let request = BackfillRequest {
+        start: first,
+        end: last,
+        selection: host.pipeline.select(&[processor.to_string()])?,
+        reprocess: Reprocess::All,
+        parallelism: PARALLELISM,
+    };
+    let plan = backfill::plan(host.store.as_ref(), &host.pipeline, &request)?;
+    let never = AtomicBool::new(false);
+    let outcomes = backfill::run(
+        &host.pipeline,
+        &host.executor,
+        &plan,
+        PARALLELISM,
+        &never,
+        &|_| {},
+    );
+    let tally = backfill::tally(&outcomes)
+        .remove(processor)
+        .unwrap_or_default();
+    println!(
+        "reran {processor} from {first} to {last}: {} succeeded, {} failed, {} blocked, {} rows",
+        tally.succeeded, tally.failed, tally.blocked, tally.rows
+    );
+    Ok(tally.failed > 0)
+}

@@ -215,6 +215,13 @@ enum Command {
     Promote {
         /// The processor.
         name: String,
+        /// Then rerun, with the new version, the dates the shadow covered,
+        /// so the live table holds its rows there.
+        #[arg(long)]
+        backfill: bool,
+        /// Keep the shadow's tables (by default they are dropped).
+        #[arg(long)]
+        keep: bool,
     },
     /// Compares a processor's shadow version with its active one, row by
     /// row by key, on the dates the shadow ran: rows only in one, rows
@@ -431,7 +438,11 @@ pub fn run() -> Result<ExitCode> {
         Command::Plugins {
             command: Some(PluginsCommand::History { name }),
         } => plugins::history(&options, &name),
-        Command::Promote { name } => plugins::promote(&options, &name),
+        Command::Promote {
+            name,
+            backfill,
+            keep,
+        } => plugins::promote(&options, &name, backfill, keep),
         Command::Shadow {
             command:
                 ShadowCommand::Run {

@@ -192,22 +192,49 @@ pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-/// `slate promote NAME`: the shadow version becomes the active one.
-pub fn promote(options: &HostOptions, name: &str) -> Result<ExitCode> {
+/// `slate promote NAME [--backfill] [--keep]`: the shadow version becomes
+/// the active one; then, with `--backfill`, the dates the shadow covered
+/// are rerun with it, and unless `--keep` the shadow's tables are dropped.
+pub fn promote(options: &HostOptions, name: &str, backfill: bool, keep: bool) -> Result<ExitCode> {
     let Deploying {
         runtime,
         registry,
         ledger,
         current,
     } = Deploying::open(options)?;
+    let store = super::open_store(options, false)?;
+    let covered = match registry
+        .shadows()?
+        .into_iter()
+        .find(|s| s.stored.name == name)
+    {
+        Some(shadow) => slate::shadow::covered_dates(store.as_ref(), name, &shadow.stored.hash)?,
+        None => Default::default(),
+    };
     let deployed = deploy::promote(&runtime, &registry, &current, name, &ledger)
         .with_context(|| format!("{name} was not promoted"))?;
     println!(
-        "promoted {} {} ({}), now active; `slate runs --outdated` lists the dates to rerun",
+        "promoted {} {} ({}), now active",
         name, deployed.plugin.spec.version, deployed.plugin.hash
     );
     notify_activation(options, &deployed.deployment)?;
-    Ok(ExitCode::SUCCESS)
+    let mut failed = false;
+    if let (true, Some(first), Some(last)) = (backfill, covered.first(), covered.last()) {
+        failed = super::backfill::rerun(options, name, (*first, *last))?;
+    }
+    if keep {
+        println!("kept the shadow's tables");
+    } else {
+        for table in slate::shadow::drop_tables(store.as_ref(), name)? {
+            println!("dropped {table}");
+        }
+    }
+    println!("`slate runs --outdated` lists the dates still to rerun");
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `slate plugins`: every processor with its active version.

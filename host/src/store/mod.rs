@@ -171,6 +171,11 @@ pub trait Tables: InputSource + Send + Sync {
     /// Every recorded transfer, oldest first.
     fn table_transfers(&self) -> Result<Vec<Transfer>, StoreError>;
 
+    /// Drops `table` with its rows and its record (schema, owner); false
+    /// when it did not exist. Only the host drops tables, and only those it
+    /// made on a processor's behalf: a promoted shadow's tables.
+    fn drop_table(&self, table: &TableName) -> Result<bool, StoreError>;
+
     /// The recorded schema of a table, if it exists.
     fn table_schema(&self, table: &TableName) -> Result<Option<TableSchema>, StoreError>;
 

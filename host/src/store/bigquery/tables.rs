@@ -137,6 +137,23 @@ impl Tables for BigQueryStore {
             .map(|owned| owned.owner))
     }
 
+    fn drop_table(&self, table: &TableName) -> Result<bool, StoreError> {
+        if self.live_schema(table)?.is_none() {
+            return Ok(false);
+        }
+        self.block(self.api.delete_table(&self.dataset(table), &table.table))
+            .map_err(backend)?;
+        self.forget(table);
+        self.query(
+            &format!(
+                "DELETE FROM {} WHERE table_name = @table",
+                self.sql_name(&self.history_table(TABLE_OWNERS))
+            ),
+            &[("table", Param::String(table.to_string()))],
+        )?;
+        Ok(true)
+    }
+
     fn transfer_table(
         &self,
         table: &TableName,

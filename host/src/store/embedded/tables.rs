@@ -440,6 +440,29 @@ impl Tables for EmbeddedStore {
         owner_in(&self.lock(), table)
     }
 
+    fn drop_table(&self, table: &TableName) -> Result<bool, StoreError> {
+        if self.table_schema(table)?.is_none() {
+            return Ok(false);
+        }
+        // A drop fires no update hook: the read cache is told of every
+        // date the table had.
+        let dates: Vec<NaiveDate> = self
+            .partition_counts(table)?
+            .into_iter()
+            .map(|(date, _)| date)
+            .collect();
+        let name = table.to_string();
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(&format!("DROP TABLE IF EXISTS {}", quote(&name)))?;
+        transaction.execute("DELETE FROM _slate_tables WHERE table_name = ?1", [&name])?;
+        transaction.commit()?;
+        drop(connection);
+        self.cached_schemas().remove(table);
+        self.read_cache.forget_dates(&name, &dates);
+        Ok(true)
+    }
+
     fn transfer_table(
         &self,
         table: &TableName,
