@@ -444,3 +444,66 @@ fn promote_with_backfill_reruns_the_covered_dates_with_the_new_version_and_keep_
             .is_some()
     );
 }
+
+/// The README's walkthrough, on twelve dates of the demo season (enough
+/// games for last-5 averages that are not already tenths).
+#[test]
+fn the_walkthrough_a_changed_daily_cache_as_a_shadow_then_diffed_promoted_and_nothing_outdated() {
+    let dir = demo_data_dir("2026-01-01", "2026-01-12");
+    let name = "PlayerDailyCacheProcessor";
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::PLAYER_DAILY_CACHE_V2],
+    );
+    let replayed = succeed(
+        dir.path(),
+        &[
+            "shadow",
+            "run",
+            name,
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-12",
+        ],
+    );
+    assert!(replayed.contains("11 of 11 dates succeeded"), "{replayed}");
+    let diff: Json = serde_json::from_str(&succeed(dir.path(), &["diff", name, "--json"])).unwrap();
+    let counts = &diff["diff"];
+    assert_eq!(
+        (&counts["only_in_live"], &counts["only_in_new"]),
+        (&json!(0), &json!(0))
+    );
+    assert!(counts["changed"].as_u64().unwrap() > 0, "{counts}");
+    let columns: Vec<&str> = counts["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["column"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, ["points_avg_last_5"], "the one changed formula");
+    assert!(counts["columns"][0]["max_abs_diff"].as_f64().unwrap() <= 0.05 + 1e-12);
+    assert_eq!(counts["schema"]["added"][0]["name"], "points_trend");
+
+    let promoted = succeed(dir.path(), &["promote", name, "--backfill"]);
+    for rerun in [name, "MLFeatureStoreProcessor", "PointsPredictionProcessor"] {
+        assert!(
+            promoted.contains(&format!(
+                "reran {rerun} from 2026-01-01 to 2026-01-12: 11 succeeded, 0 failed"
+            )),
+            "{promoted}"
+        );
+    }
+    let outdated: Json =
+        serde_json::from_str(&succeed(dir.path(), &["runs", "--outdated", "--json"])).unwrap();
+    assert_eq!(outdated, json!([]));
+    let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    let cache = TableName::new("nba_precompute", "player_daily_cache");
+    let schema = slate::store::Tables::table_schema(&store, &cache)
+        .unwrap()
+        .unwrap();
+    assert!(
+        schema.index_of("points_trend").is_some(),
+        "migrated additively"
+    );
+}

@@ -189,12 +189,12 @@ impl DateProgress {
     }
 }
 
-/// Reruns every date from `first` to `last` of `processor` with its active
-/// version (what `slate promote --backfill` does), printing a one-line
-/// summary; returns whether a run failed.
-pub fn rerun(
+/// Reruns, from `first` to `last`, every outdated (processor, date) (what
+/// `slate promote --backfill` does once the new version is active: its
+/// dates, and downstream of them), printing a one-line summary per
+/// processor; returns whether a run failed.
+pub fn rerun_outdated(
     options: &HostOptions,
-    processor: &str,
     (first, last): (NaiveDate, NaiveDate),
 ) -> Result<bool> {
     const PARALLELISM: usize = 2;
@@ -202,8 +202,8 @@ pub fn rerun(
     let request = BackfillRequest {
         start: first,
         end: last,
-        selection: host.pipeline.select(&[processor.to_string()])?,
-        reprocess: Reprocess::All,
+        selection: host.pipeline.select(&[])?,
+        reprocess: Reprocess::Outdated,
         parallelism: PARALLELISM,
     };
     let plan = backfill::plan(host.store.as_ref(), &host.pipeline, &request)?;
@@ -216,12 +216,13 @@ pub fn rerun(
         &never,
         &|_| {},
     );
-    let tally = backfill::tally(&outcomes)
-        .remove(processor)
-        .unwrap_or_default();
-    println!(
-        "reran {processor} from {first} to {last}: {} succeeded, {} failed, {} blocked, {} rows",
-        tally.succeeded, tally.failed, tally.blocked, tally.rows
-    );
-    Ok(tally.failed > 0)
+    let mut failed = false;
+    for (processor, tally) in backfill::tally(&outcomes) {
+        println!(
+            "reran {processor} from {first} to {last}: {} succeeded, {} failed, {} blocked, {} rows",
+            tally.succeeded, tally.failed, tally.blocked, tally.rows
+        );
+        failed |= tally.failed > 0;
+    }
+    Ok(failed)
 }

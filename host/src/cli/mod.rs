@@ -216,7 +216,8 @@ enum Command {
         /// The processor.
         name: String,
         /// Then rerun, with the new version, the dates the shadow covered,
-        /// so the live table holds its rows there.
+        /// and the same dates of the processors downstream, so the live
+        /// tables hold its rows there.
         #[arg(long)]
         backfill: bool,
         /// Keep the shadow's tables (by default they are dropped).

@@ -193,8 +193,9 @@ pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<E
 }
 
 /// `slate promote NAME [--backfill] [--keep]`: the shadow version becomes
-/// the active one; then, with `--backfill`, the dates the shadow covered
-/// are rerun with it, and unless `--keep` the shadow's tables are dropped.
+/// the active one; then, with `--backfill`, the outdated pairs of the
+/// dates the shadow covered are rerun (its dates, and downstream of them),
+/// and unless `--keep` the shadow's tables are dropped.
 pub fn promote(options: &HostOptions, name: &str, backfill: bool, keep: bool) -> Result<ExitCode> {
     let Deploying {
         runtime,
@@ -220,7 +221,7 @@ pub fn promote(options: &HostOptions, name: &str, backfill: bool, keep: bool) ->
     notify_activation(options, &deployed.deployment)?;
     let mut failed = false;
     if let (true, Some(first), Some(last)) = (backfill, covered.first(), covered.last()) {
-        failed = super::backfill::rerun(options, name, (*first, *last))?;
+        failed = super::backfill::rerun_outdated(options, (*first, *last))?;
     }
     if keep {
         println!("kept the shadow's tables");
