@@ -84,12 +84,16 @@ impl Pipeline {
 
     /// This pipeline with `versions` as shadows: each is run, as
     /// [`shadow_of`] it, after every run of the processor of its name that
-    /// goes ahead. A version of a processor the pipeline does not have is
-    /// left out.
+    /// goes ahead. A version of a processor the pipeline does not have, or
+    /// the very version that is active, is left out.
     pub fn with_shadows(mut self, versions: Vec<Plugin>) -> Self {
         self.shadows = versions
             .iter()
-            .filter(|v| self.plugins.contains_key(&v.spec.name))
+            .filter(|v| {
+                self.plugins
+                    .get(&v.spec.name)
+                    .is_some_and(|live| live.hash != v.hash)
+            })
             .map(|v| (v.spec.name.clone(), shadow_of(v)))
             .collect();
         self

@@ -507,3 +507,78 @@ fn the_walkthrough_a_changed_daily_cache_as_a_shadow_then_diffed_promoted_and_no
         "migrated additively"
     );
 }
+
+#[test]
+fn a_promotion_during_runs_gives_each_run_the_old_version_with_its_shadow_or_the_new_one_alone() {
+    let dir = with_v1_run();
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    let server = crate::serve_process::Server::start(dir.path(), &[]);
+    let days: Vec<String> = (8..=19).map(|d| format!("2026-01-{d:02}")).collect();
+    let (started, four_ran) = std::sync::mpsc::channel::<()>();
+    let (promoted, promotion_done) = std::sync::mpsc::channel::<()>();
+    let (requests, server_ref) = (&days, &server);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for (i, day) in requests.iter().enumerate() {
+                if i == 4 {
+                    started.send(()).unwrap();
+                }
+                if i == 8 {
+                    promotion_done.recv().unwrap();
+                }
+                let run = server_ref.process("VersionedProcessor", day);
+                assert_eq!(run["status"], "success", "{run}");
+            }
+        });
+        four_ran.recv().unwrap();
+        succeed(dir.path(), &["promote", "VersionedProcessor"]);
+        promoted.send(()).unwrap();
+    });
+    let hashes = |processor: &str| -> std::collections::HashMap<String, String> {
+        let runs: Json = serde_json::from_str(&succeed(
+            dir.path(),
+            &[
+                "runs",
+                "--json",
+                "--limit",
+                "1000",
+                "--processor",
+                processor,
+            ],
+        ))
+        .unwrap();
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["data_date"].as_str().unwrap().to_string(),
+                    r["plugin_hash"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let (live, shadow) = (
+        hashes("VersionedProcessor"),
+        hashes("VersionedProcessor~shadow"),
+    );
+    let v1 = slate::plugin::content_hash(&std::fs::read(components::VERSIONED_V1).unwrap());
+    let v2 = slate::plugin::content_hash(&std::fs::read(components::VERSIONED_V2).unwrap());
+    for (i, day) in days.iter().enumerate() {
+        let state = (live[day].as_str(), shadow.get(day).map(String::as_str));
+        // Old and its shadow, or new alone: never the new version twice.
+        assert!(
+            state == (v1.as_str(), Some(v2.as_str())) || state == (v2.as_str(), None),
+            "{day}: {state:?}"
+        );
+        if i < 4 {
+            assert_eq!(state.0, v1, "{day} ran before the promotion");
+        }
+        if i >= 8 {
+            assert_eq!(state, (v2.as_str(), None), "{day} ran after the promotion");
+        }
+    }
+}
