@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::{Field, FieldMode, FieldType, TableRef};
 
+/// The dataset the host keeps shadow versions' tables in
+/// ([`crate::shadow`]): no processor declares a table of it.
+pub const SHADOW_DATASET: &str = "slate_shadow";
+
 /// A warehouse table, `dataset.table`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TableName {

@@ -30,8 +30,7 @@ use crate::store::input::InputError;
 use crate::store::{Store, StoreError};
 use crate::upstream_check::UpstreamCheck;
 
-/// The dataset every shadow table lives in.
-pub const SHADOW_DATASET: &str = "slate_shadow";
+pub use crate::schema::SHADOW_DATASET;
 
 /// What a shadow name ends with.
 const SHADOW_SUFFIX: &str = "~shadow";

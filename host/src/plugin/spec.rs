@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::bindings::{self, ProcessorInfo};
-use crate::schema::{Column, TableName, TableSchema};
+use crate::schema::{Column, SHADOW_DATASET, TableName, TableSchema};
 
 /// The pipeline phase a processor belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -96,6 +96,9 @@ pub enum SpecProblem {
     /// An input table is not `dataset.table`.
     #[error("input table `{0}` is not dataset.table")]
     InputTable(TableName),
+    /// The processor names a shadow table, as its output or an input.
+    #[error("`{0}` is a shadow table: only the host reads and writes the {SHADOW_DATASET} dataset")]
+    ShadowTable(TableName),
     /// The processor names itself among its upstreams.
     #[error("`{0}` lists itself as upstream")]
     OwnUpstream(String),
@@ -199,6 +202,11 @@ impl ProcessorSpec {
                 problems.push(SpecProblem::InputTable(input.clone()));
             }
         }
+        for table in std::iter::once(&self.output_table).chain(&self.inputs) {
+            if table.dataset == SHADOW_DATASET {
+                problems.push(SpecProblem::ShadowTable(table.clone()));
+            }
+        }
         if self.upstream.contains(&self.name) {
             problems.push(SpecProblem::OwnUpstream(self.name.clone()));
         }
@@ -270,5 +278,26 @@ mod tests {
              output table `nba.` is not dataset.table; `my-proc` lists itself as upstream; \
              partition column `date` is not in the schema"
         );
+    }
+
+    #[test]
+    fn a_processor_may_neither_read_nor_write_a_shadow_table() {
+        let mut reader = info("Reader", ("nba", "totals"));
+        reader.inputs.push(TableRef {
+            dataset: SHADOW_DATASET.into(),
+            table: "nba__totals__0123456789ab".into(),
+        });
+        let writer = info("Writer", (SHADOW_DATASET, "nba__totals__0123456789ab"));
+        let table = "slate_shadow.nba__totals__0123456789ab";
+        for declared in [reader, writer] {
+            let error = ProcessorSpec::from_info(&declared).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "`{table}` is a shadow table: only the host reads and writes the \
+                     slate_shadow dataset"
+                )
+            );
+        }
     }
 }
