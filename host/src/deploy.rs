@@ -123,8 +123,25 @@ pub fn deploy(
     expected_name: Option<&str>,
     ledger: &Ledger,
 ) -> Result<Deployed, DeployError> {
-    // Loading compiles into the cache (precompiling it), links it against
-    // the slate:processor imports and exports, and reads and checks info().
+    let plugin = load_named(runtime, bytes, expected_name)?;
+    let pipeline = joined(current, &plugin, ledger)?;
+    registry.store_blob(&plugin.hash, bytes)?;
+    let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Deploy)?;
+    Ok(Deployed {
+        plugin,
+        pipeline,
+        deployment,
+    })
+}
+
+/// `bytes` loaded, which precompiles them into the cache, links them
+/// against the slate:processor imports and exports, and reads and checks
+/// `info()`; named `expected_name`, if given.
+fn load_named(
+    runtime: &Runtime,
+    bytes: &[u8],
+    expected_name: Option<&str>,
+) -> Result<Plugin, DeployError> {
     let plugin = runtime.load(bytes)?;
     if let Some(expected) = expected_name
         && plugin.spec.name != expected
@@ -137,17 +154,17 @@ pub fn deploy(
             ),
         ));
     }
+    Ok(plugin)
+}
+
+/// `plugin` joined to `current`: the pipeline it makes, when its
+/// dependencies exist and its output table may be its own.
+fn joined(current: &Pipeline, plugin: &Plugin, ledger: &Ledger) -> Result<Pipeline, DeployError> {
     let pipeline = current
         .with_plugin(plugin.clone())
         .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
-    check_ownership(current, &plugin, ledger)?;
-    registry.store_blob(&plugin.hash, bytes)?;
-    let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Deploy)?;
-    Ok(Deployed {
-        plugin,
-        pipeline,
-        deployment,
-    })
+    check_ownership(current, plugin, ledger)?;
+    Ok(pipeline)
 }
 
 /// Validates, precompiles and stores `bytes` as the shadow version of the
@@ -162,18 +179,7 @@ pub fn deploy_shadow(
     expected_name: Option<&str>,
     ledger: &Ledger,
 ) -> Result<(Plugin, ShadowVersion), DeployError> {
-    let plugin = runtime.load(bytes)?;
-    if let Some(expected) = expected_name
-        && plugin.spec.name != expected
-    {
-        return Err(DeployError::new(
-            DeployCheck::Name,
-            format!(
-                "the component's info() names `{}`, not `{expected}`",
-                plugin.spec.name
-            ),
-        ));
-    }
+    let plugin = load_named(runtime, bytes, expected_name)?;
     match current.plugin(&plugin.spec.name) {
         None => {
             return Err(DeployError::new(
@@ -195,10 +201,7 @@ pub fn deploy_shadow(
         }
         Some(_) => {}
     }
-    current
-        .with_plugin(plugin.clone())
-        .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
-    check_ownership(current, &plugin, ledger)?;
+    joined(current, &plugin, ledger)?;
     registry.store_blob(&plugin.hash, bytes)?;
     let shadow = registry.set_shadow(&plugin.spec, &plugin.hash)?;
     Ok((plugin, shadow))
@@ -226,10 +229,7 @@ pub fn promote(
         })?;
     let bytes = registry.blob(&shadow.stored.hash)?;
     let plugin = runtime.load(&bytes)?;
-    let pipeline = current
-        .with_plugin(plugin.clone())
-        .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
-    check_ownership(current, &plugin, ledger)?;
+    let pipeline = joined(current, &plugin, ledger)?;
     let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Promote)?;
     Ok(Deployed {
         plugin,
@@ -256,10 +256,7 @@ pub fn rollback(
     .map_err(|e| DeployError::new(DeployCheck::Version, e))?;
     let bytes = registry.blob(&target.hash)?;
     let plugin = runtime.load(&bytes)?;
-    let pipeline = current
-        .with_plugin(plugin.clone())
-        .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
-    check_ownership(current, &plugin, ledger)?;
+    let pipeline = joined(current, &plugin, ledger)?;
     let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Rollback)?;
     Ok(Deployed {
         plugin,

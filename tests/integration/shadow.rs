@@ -40,6 +40,36 @@ fn latest_run(dir: &Path, processor: &str) -> Json {
     runs[0].clone()
 }
 
+/// A demo folder (`from` to `to`) where VersionedProcessor v1 is active,
+/// has run on `days`, and v2 is its shadow.
+fn with_v1_run_on(from: &str, to: &str, days: &[&str]) -> tempfile::TempDir {
+    let dir = demo_data_dir(from, to);
+    succeed(dir.path(), &["deploy", components::VERSIONED_V1]);
+    for day in days {
+        let run = ["run", "--date", day, "--processors", "VersionedProcessor"];
+        succeed(dir.path(), &run);
+    }
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    dir
+}
+
+/// `slate shadow run VersionedProcessor` from `from` to `to`.
+fn replay(dir: &Path, from: &str, to: &str) -> String {
+    let args = [
+        "shadow",
+        "run",
+        "VersionedProcessor",
+        "--from",
+        from,
+        "--to",
+        to,
+    ];
+    succeed(dir, &args)
+}
+
 /// A demo folder (one date) where VersionedProcessor v1 is active and has
 /// run on [`DAY`].
 fn with_v1_run() -> tempfile::TempDir {
@@ -275,32 +305,11 @@ fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdate
 #[test]
 fn a_replay_runs_the_shadow_on_past_dates_the_live_processor_succeeded_on_and_writes_only_its_table()
  {
-    let dir = demo_data_dir("2026-01-05", "2026-01-07");
-    succeed(dir.path(), &["deploy", components::VERSIONED_V1]);
-    for day in ["2026-01-05", "2026-01-07"] {
-        succeed(
-            dir.path(),
-            &["run", "--date", day, "--processors", "VersionedProcessor"],
-        );
-    }
+    let dir = with_v1_run_on("2026-01-05", "2026-01-07", &["2026-01-05", "2026-01-07"]);
     let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
     let range = (date("2026-01-05"), date("2026-01-07"));
     let live_before = store.read_rows(&versioned(), range.0, range.1).unwrap();
-    succeed(
-        dir.path(),
-        &["deploy", "--shadow", components::VERSIONED_V2],
-    );
-
-    let replay = [
-        "shadow",
-        "run",
-        "VersionedProcessor",
-        "--from",
-        "2026-01-05",
-        "--to",
-        "2026-01-07",
-    ];
-    let said = succeed(dir.path(), &replay);
+    let said = replay(dir.path(), "2026-01-05", "2026-01-07");
     assert!(
         said.contains("2 of 2 dates succeeded, 6 rows; 1 dates skipped"),
         "{said}"
@@ -378,28 +387,9 @@ fn over_http_a_shadow_is_deployed_with_shadow_true_and_diffed_at_plugins_name_di
 #[test]
 fn promote_with_backfill_reruns_the_covered_dates_with_the_new_version_and_keep_keeps_the_shadow_table()
  {
-    let dir = demo_data_dir("2026-01-05", "2026-01-07");
-    succeed(dir.path(), &["deploy", components::VERSIONED_V1]);
-    for day in ["2026-01-05", "2026-01-06", "2026-01-07"] {
-        succeed(
-            dir.path(),
-            &["run", "--date", day, "--processors", "VersionedProcessor"],
-        );
-    }
-    succeed(
-        dir.path(),
-        &["deploy", "--shadow", components::VERSIONED_V2],
-    );
-    let replay = [
-        "shadow",
-        "run",
-        "VersionedProcessor",
-        "--from",
-        "2026-01-05",
-        "--to",
-        "2026-01-06",
-    ];
-    succeed(dir.path(), &replay);
+    let days = ["2026-01-05", "2026-01-06", "2026-01-07"];
+    let dir = with_v1_run_on("2026-01-05", "2026-01-07", &days);
+    replay(dir.path(), "2026-01-05", "2026-01-06");
     let shadow_hash = latest_run(dir.path(), "VersionedProcessor~shadow")["plugin_hash"]
         .as_str()
         .unwrap()

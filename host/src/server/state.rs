@@ -234,13 +234,8 @@ impl ServedHost {
         bytes: &[u8],
         name: Option<&str>,
     ) -> Result<ShadowVersion, DeployError> {
-        let internal = |e: HostError| DeployError {
-            check: deploy::DeployCheck::Registry,
-            reason: e.to_string(),
-        };
         let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.reload_if_changed().map_err(internal)?;
-        let ledger = ledger(self.store.as_ref()).map_err(|e| internal(e.into()))?;
+        let (current, ledger) = self.current_and_ledger()?;
         let (plugin, shadow) = deploy::deploy_shadow(
             &self.runtime,
             &self.registry,
@@ -261,19 +256,26 @@ impl ServedHost {
         })
     }
 
+    /// What a deployment is checked against: the pipeline now (reloaded if
+    /// the registry moved) and the recorded table owners. The caller holds
+    /// the deploying lock.
+    fn current_and_ledger(&self) -> Result<(Arc<Pipeline>, Ledger), DeployError> {
+        let current = self.reload_if_changed().map_err(registry_failure)?;
+        let ledger = ledger(self.store.as_ref()).map_err(|e| registry_failure(e.into()))?;
+        Ok((current, ledger))
+    }
+
     fn switch(
         &self,
         change: impl FnOnce(&Pipeline, &Ledger) -> Result<deploy::Deployed, DeployError>,
     ) -> Result<Deployment, DeployError> {
-        let internal = |e: HostError| DeployError {
-            check: deploy::DeployCheck::Registry,
-            reason: e.to_string(),
-        };
         let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.reload_if_changed().map_err(internal)?;
-        let ledger = ledger(self.store.as_ref()).map_err(|e| internal(e.into()))?;
+        let (current, ledger) = self.current_and_ledger()?;
         let deployed = change(&current, &ledger)?;
-        let generation = self.registry.generation().map_err(|e| internal(e.into()))?;
+        let generation = self
+            .registry
+            .generation()
+            .map_err(|e| registry_failure(e.into()))?;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) =
             (generation, Arc::new(deployed.pipeline));
         tracing::info!(
@@ -287,6 +289,14 @@ impl ServedHost {
             tracing::warn!(%error, "the deployment is active, but its notice was not recorded");
         }
         Ok(deployed.deployment)
+    }
+}
+
+/// A host failure while deploying, reported as the registry check's.
+fn registry_failure(error: HostError) -> DeployError {
+    DeployError {
+        check: deploy::DeployCheck::Registry,
+        reason: error.to_string(),
     }
 }
 
