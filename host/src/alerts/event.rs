@@ -163,6 +163,10 @@ impl RunFacts<'_> {
 /// (none exists) or a success raises none.
 pub fn for_run_end(run: RunFacts<'_>, end: &RunEnd) -> Option<NewAlert> {
     let (event, severity) = match end.status {
+        // A shadow's failure fails nothing live: a warning, not an error.
+        RunStatus::Failed if crate::shadow::live_name(run.processor).is_some() => {
+            (EventKind::RunFailed, Severity::Warning)
+        }
         RunStatus::Failed => (EventKind::RunFailed, Severity::Error),
         RunStatus::Blocked => (EventKind::RunBlocked, Severity::Warning),
         RunStatus::Running | RunStatus::Success => return None,
@@ -309,6 +313,24 @@ mod tests {
         assert_eq!(alert.detail["error"], "7 games scheduled, 0 box scores");
         assert_eq!(alert.detail["attempt"], 2);
         assert_eq!(EventKind::RunFailed.lifecycle(), Lifecycle::Open);
+    }
+
+    #[test]
+    fn a_failed_shadow_run_is_a_warning_since_it_fails_nothing_live() {
+        let shadow = RunFacts {
+            processor: "PlayerGameSummaryProcessor~shadow",
+            ..facts()
+        };
+        let alert = for_run_end(
+            shadow,
+            &end(RunStatus::Failed, Some(ErrorKind::Trap), "panic"),
+        )
+        .unwrap();
+        assert_eq!(
+            (alert.event, alert.severity),
+            (EventKind::RunFailed, Severity::Warning)
+        );
+        assert_eq!(alert.subject, "PlayerGameSummaryProcessor~shadow");
     }
 
     #[test]
