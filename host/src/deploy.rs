@@ -227,15 +227,13 @@ pub fn promote(
                 format!("{name} has no shadow version to promote"),
             )
         })?;
-    let bytes = registry.blob(&shadow.stored.hash)?;
-    let plugin = runtime.load(&bytes)?;
-    let pipeline = joined(current, &plugin, ledger)?;
-    let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Promote)?;
-    Ok(Deployed {
-        plugin,
-        pipeline,
-        deployment,
-    })
+    let stored = Stored {
+        runtime,
+        registry,
+        current,
+        ledger,
+    };
+    stored.activate(&shadow.stored.hash, DeployAction::Promote)
 }
 
 /// Makes an earlier version of `name` active again: the one with hash (or
@@ -254,15 +252,37 @@ pub fn rollback(
         None => registry.previous_version(name),
     }
     .map_err(|e| DeployError::new(DeployCheck::Version, e))?;
-    let bytes = registry.blob(&target.hash)?;
-    let plugin = runtime.load(&bytes)?;
-    let pipeline = joined(current, &plugin, ledger)?;
-    let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Rollback)?;
-    Ok(Deployed {
-        plugin,
-        pipeline,
-        deployment,
-    })
+    let stored = Stored {
+        runtime,
+        registry,
+        current,
+        ledger,
+    };
+    stored.activate(&target.hash, DeployAction::Rollback)
+}
+
+/// What activating a version already in the registry needs.
+struct Stored<'a> {
+    runtime: &'a Runtime,
+    registry: &'a Registry,
+    current: &'a Pipeline,
+    ledger: &'a Ledger,
+}
+
+impl Stored<'_> {
+    /// Loads the stored version `hash`, checks it against the current
+    /// pipeline as a deployment is, and makes it active by `action`.
+    fn activate(&self, hash: &str, action: DeployAction) -> Result<Deployed, DeployError> {
+        let bytes = self.registry.blob(hash)?;
+        let plugin = self.runtime.load(&bytes)?;
+        let pipeline = joined(self.current, &plugin, self.ledger)?;
+        let deployment = self.registry.activate(&plugin.spec, &plugin.hash, action)?;
+        Ok(Deployed {
+            plugin,
+            pipeline,
+            deployment,
+        })
+    }
 }
 
 /// Records a deployment as a notice (`deployed` or `rolled_back`, info
