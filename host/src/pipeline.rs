@@ -210,21 +210,21 @@ impl Pipeline {
                 executor.end_claim(claim, RunStatus::Blocked, None, reason, check)
             }
             Verdict::Run(check) => {
-                let shadow_check = check.clone();
+                let shadow = self.shadows.get(&plugin.spec.name);
+                let shadow_check = shadow.map(|_| check.clone());
                 let record = executor.execute_claim(claim, Some(check))?;
-                self.run_shadow(executor, &plugin.spec.name, date, shadow_check);
+                if let (Some(shadow), Some(check)) = (shadow, shadow_check) {
+                    Self::run_shadow(executor, shadow, date, check);
+                }
                 Ok(record)
             }
         }
     }
 
-    /// Runs `name`'s shadow, if it has one, on `date` with the check that
-    /// let the live run go ahead. Whatever happens to it is in its own run
-    /// record or the log: it never fails the live run.
-    fn run_shadow(&self, executor: &Executor, name: &str, date: NaiveDate, check: UpstreamCheck) {
-        let Some(shadow) = self.shadows.get(name) else {
-            return;
-        };
+    /// Runs `shadow` on `date` with the check that let its live run go
+    /// ahead. Whatever happens to it is in its own run record or the log:
+    /// it never fails the live run.
+    fn run_shadow(executor: &Executor, shadow: &Plugin, date: NaiveDate, check: UpstreamCheck) {
         let ran = executor
             .claim(shadow, date, Trigger::Shadow)
             .and_then(|claim| executor.execute_claim(claim, Some(check)));
