@@ -184,7 +184,9 @@ impl Executor {
         let span = tracing::info_span!("run", processor = %spec.name, %date, run_id = %run_id);
         let _entered = span.enter();
 
-        let limits = self.limits.for_processor(&spec.name);
+        // A shadow runs under its live processor's limits.
+        let limits_of = crate::shadow::live_name(&spec.name).unwrap_or(&spec.name);
+        let limits = self.limits.for_processor(limits_of);
         let quality_issues: Vec<String> = check
             .iter()
             .flat_map(|check| check.gaps.iter().map(ToString::to_string))

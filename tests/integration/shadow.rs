@@ -572,3 +572,34 @@ fn a_promotion_during_runs_gives_each_run_the_old_version_with_its_shadow_or_the
         }
     }
 }
+
+#[test]
+fn a_shadow_runs_under_its_live_processors_limits() {
+    let dir = with_v1_run();
+    // v1 writes two rows, v2 three: a limit of two rows holds v2 alone.
+    std::fs::write(
+        dir.path().join("slate.toml"),
+        "[limits.processors.VersionedProcessor]\nmax_output_rows = 2\n",
+    )
+    .unwrap();
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
+    succeed(dir.path(), &run);
+    assert_eq!(
+        latest_run(dir.path(), "VersionedProcessor")["status"],
+        "success"
+    );
+    let shadow = latest_run(dir.path(), "VersionedProcessor~shadow");
+    assert_eq!(
+        (
+            shadow["error_kind"].as_str(),
+            &shadow["limit_value"],
+            &shadow["observed_value"]
+        ),
+        (Some("limit_output"), &json!(2), &json!(3)),
+        "{shadow}"
+    );
+}
