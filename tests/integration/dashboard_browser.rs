@@ -67,6 +67,31 @@ fn chromium_installed(test: &str) -> bool {
     false
 }
 
+/// What a browser test works on: a demo folder, a `slate serve` on it, and
+/// a browser. The folder lives as long as the session.
+struct Session {
+    _dir: tempfile::TempDir,
+    server: Server,
+    browser: Browser,
+}
+
+/// A [`Session`] on the demo season run from `from` to `to`, the server
+/// started with `flags`; `None` (having said so) when Chromium is missing
+/// outside CI.
+async fn session(test: &str, (from, to): (&str, &str), flags: &[&str]) -> Option<Session> {
+    if !chromium_installed(test) {
+        return None;
+    }
+    let dir = demo_data_dir(from, to);
+    let server = Server::start(dir.path(), flags);
+    let browser = Browser::start().await;
+    Some(Session {
+        _dir: dir,
+        server,
+        browser,
+    })
+}
+
 /// A free loopback port.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -371,12 +396,14 @@ async fn the_grid_shows_the_missing_date_failed_or_blocked_in_letters_and_the_er
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_health_banner_is_red_and_links_to_the_missing_date() {
-    if !chromium_installed("dashboard health banner") {
+    let Some(Session {
+        _dir,
+        server,
+        browser,
+    }) = session("dashboard health banner", ("2026-01-05", "2026-01-07"), &[]).await
+    else {
         return;
-    }
-    let dir = demo_data_dir("2026-01-05", "2026-01-07");
-    let server = Server::start(dir.path(), &[]);
-    let browser = Browser::start().await;
+    };
     browser.open(&server, "").await;
     browser
         .until(
@@ -418,12 +445,14 @@ async fn the_health_banner_is_red_and_links_to_the_missing_date() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_token_rerunning_a_cell_makes_a_new_run_and_the_cell_updates_live() {
-    if !chromium_installed("dashboard re-run") {
+    let Some(Session {
+        _dir,
+        server,
+        browser,
+    }) = session("dashboard re-run", ("2026-01-05", "2026-01-07"), &[]).await
+    else {
         return;
-    }
-    let dir = demo_data_dir("2026-01-05", "2026-01-07");
-    let server = Server::start(dir.path(), &[]);
-    let browser = Browser::start().await;
+    };
     browser.open_live(&server).await;
     browser.use_token(TOKEN).await;
     browser.mark_page().await;
@@ -468,12 +497,14 @@ async fn with_the_token_rerunning_a_cell_makes_a_new_run_and_the_cell_updates_li
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backfill_started_from_the_page_fills_its_cells_live() {
-    if !chromium_installed("dashboard backfill") {
+    let Some(Session {
+        _dir,
+        server,
+        browser,
+    }) = session("dashboard backfill", ("2026-01-05", "2026-01-07"), &[]).await
+    else {
         return;
-    }
-    let dir = demo_data_dir("2026-01-05", "2026-01-07");
-    let server = Server::start(dir.path(), &[]);
-    let browser = Browser::start().await;
+    };
     browser.open_live(&server).await;
     browser.show_range("2025-12-20", "2026-01-09").await;
     browser.use_token(TOKEN).await;
@@ -524,12 +555,14 @@ async fn a_backfill_started_from_the_page_fills_its_cells_live() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_token_gets_a_visible_error_and_nothing_starts() {
-    if !chromium_installed("dashboard wrong token") {
+    let Some(Session {
+        _dir,
+        server,
+        browser,
+    }) = session("dashboard wrong token", ("2026-01-05", "2026-01-05"), &[]).await
+    else {
         return;
-    }
-    let dir = demo_data_dir("2026-01-05", "2026-01-05");
-    let server = Server::start(dir.path(), &[]);
-    let browser = Browser::start().await;
+    };
     browser.open(&server, "").await;
     let (_, before) = server.get("/runs?limit=1000");
     browser.use_token("not-the-token").await;
@@ -579,12 +612,19 @@ async fn a_wrong_token_gets_a_visible_error_and_nothing_starts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_protected_reads_the_page_asks_for_the_token_before_showing_the_grid() {
-    if !chromium_installed("dashboard protected reads") {
+    let Some(Session {
+        _dir,
+        server,
+        browser,
+    }) = session(
+        "dashboard protected reads",
+        ("2026-01-05", "2026-01-05"),
+        &["--protect-reads"],
+    )
+    .await
+    else {
         return;
-    }
-    let dir = demo_data_dir("2026-01-05", "2026-01-05");
-    let server = Server::start(dir.path(), &["--protect-reads"]);
-    let browser = Browser::start().await;
+    };
     browser.client.goto(&server.url("/")).await.unwrap();
     browser
         .until(
