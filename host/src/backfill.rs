@@ -147,7 +147,8 @@ impl Outcome {
         self.status == Some(RunStatus::Blocked)
     }
 
-    fn from_record(record: &RunRecord) -> Self {
+    /// How a recorded run ended.
+    pub fn from_record(record: &RunRecord) -> Self {
         Outcome {
             processor: record.processor.clone(),
             date: record.data_date,
@@ -155,6 +156,18 @@ impl Outcome {
             run_id: Some(record.run_id.clone()),
             rows: record.rows_written,
             error: record.error_message.clone(),
+        }
+    }
+
+    /// A run of `processor` on `date` that could not even be claimed.
+    pub fn unclaimed(processor: &str, date: NaiveDate, error: &StoreError) -> Self {
+        Outcome {
+            processor: processor.to_string(),
+            date,
+            status: None,
+            run_id: None,
+            rows: 0,
+            error: Some(error.to_string()),
         }
     }
 }
@@ -347,14 +360,7 @@ pub fn run(
                     s.records.entry(d).or_default().push(record);
                     outcome
                 }
-                Err(error) => Outcome {
-                    processor: name.clone(),
-                    date,
-                    status: None,
-                    run_id: None,
-                    rows: 0,
-                    error: Some(error.to_string()),
-                },
+                Err(error) => Outcome::unclaimed(name, date, &error),
             };
             on_outcome(&outcome);
             outcomes

@@ -467,20 +467,6 @@ impl Registry {
         Ok(shadows)
     }
 
-    /// Removes `name`'s shadow version, if it has one; the version stays
-    /// stored. Returns whether there was one.
-    pub fn clear_shadow(&self, name: &str) -> Result<bool, RegistryError> {
-        let mut connection = self.lock();
-        let transaction = connection.transaction()?;
-        let cleared = transaction.execute("DELETE FROM shadows WHERE name = ?1", params![name])?;
-        transaction.execute(
-            "INSERT INTO shadow_changes (changed_at) VALUES (?1)",
-            params![timestamp(Utc::now())],
-        )?;
-        transaction.commit()?;
-        Ok(cleared > 0)
-    }
-
     /// The version a rollback without a target returns to: the one that
     /// was active before the current one.
     pub fn previous_version(&self, name: &str) -> Result<StoredVersion, RegistryError> {

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::backfill::Outcome;
 use crate::diff::{TableDiff, diff};
 use crate::executor::Executor;
 use crate::ownership::TableOwner;
@@ -193,26 +194,11 @@ pub fn drop_tables(store: &dyn Store, processor: &str) -> Result<Vec<TableName>,
     Ok(dropped)
 }
 
-/// How one replayed date ended.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReplayOutcome {
-    /// The date.
-    pub date: NaiveDate,
-    /// The shadow run's final status; `None` when it could not be claimed.
-    pub status: Option<RunStatus>,
-    /// The shadow run, when one was recorded.
-    pub run_id: Option<String>,
-    /// Rows it wrote to the shadow table.
-    pub rows: i64,
-    /// Why it did not succeed.
-    pub error: Option<String>,
-}
-
 /// What a replay did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Replay {
-    /// One outcome per replayed date, in date order.
-    pub outcomes: Vec<ReplayOutcome>,
+    /// One outcome per replayed date (of the shadow's runs), in date order.
+    pub outcomes: Vec<Outcome>,
     /// Dates of the range left out: the live processor has no successful
     /// run there, so there is nothing to compare with.
     pub skipped: Vec<NaiveDate>,
@@ -229,7 +215,7 @@ pub fn replay(
     name: &str,
     (from, to): (NaiveDate, NaiveDate),
     parallelism: usize,
-    on_outcome: &(dyn Fn(&ReplayOutcome) + Sync),
+    on_outcome: &(dyn Fn(&Outcome) + Sync),
 ) -> Result<Replay, ShadowError> {
     pipeline
         .plugin(name)
@@ -269,20 +255,8 @@ pub fn replay(
                         .claim(shadow, *date, Trigger::Shadow)
                         .and_then(|claim| executor.execute_claim(claim, check.clone()));
                     let outcome = match ran {
-                        Ok(record) => ReplayOutcome {
-                            date: *date,
-                            status: Some(record.status),
-                            run_id: Some(record.run_id),
-                            rows: record.rows_written,
-                            error: record.error_message,
-                        },
-                        Err(error) => ReplayOutcome {
-                            date: *date,
-                            status: None,
-                            run_id: None,
-                            rows: 0,
-                            error: Some(error.to_string()),
-                        },
+                        Ok(record) => Outcome::from_record(&record),
+                        Err(error) => Outcome::unclaimed(&shadow.spec.name, *date, &error),
                     };
                     on_outcome(&outcome);
                     outcomes

@@ -8,9 +8,10 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
+use slate::backfill::Outcome;
 use slate::diff::TableDiff;
 use slate::runs::RunStatus;
-use slate::shadow::{self, ReplayOutcome, ShadowDiff};
+use slate::shadow::{self, ShadowDiff};
 
 use super::render::table;
 use super::{Host, HostOptions, load_pipeline};
@@ -38,7 +39,7 @@ pub fn replay(
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let failed = Mutex::new(0usize);
-    let on_outcome = |outcome: &ReplayOutcome| {
+    let on_outcome = |outcome: &Outcome| {
         let mut failed = failed.lock().unwrap_or_else(|e| e.into_inner());
         if outcome.status != Some(RunStatus::Success) {
             *failed += 1;
@@ -68,7 +69,7 @@ pub fn replay(
         replay.outcomes.len(),
         replay.skipped.len()
     );
-    let failures: Vec<&ReplayOutcome> = replay
+    let failures: Vec<&Outcome> = replay
         .outcomes
         .iter()
         .filter(|o| o.status != Some(RunStatus::Success))
