@@ -1,6 +1,7 @@
-//! The same bookkeeping behaviour on both history backends: the embedded
-//! store and BigQuery (on the emulator). Each behaviour below is one
-//! function over `Arc<dyn Store>`, run once per backend.
+//! The same bookkeeping behaviour on every history backend: the embedded
+//! store, BigQuery (on the emulator) and PostgreSQL (on a real server).
+//! Each behaviour below is one function over `Arc<dyn Store>`, run once
+//! per backend.
 
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use slate::upstream_check::{Gap, UpstreamCheck, UpstreamDecision, UpstreamStatus
 use crate::support::{assert_reaped_as_stale, date, player_points_rows, player_points_schema};
 
 /// Generates one test per backend for each behaviour function.
-macro_rules! on_both_backends {
+macro_rules! on_every_backend {
     ($($behaviour:ident),* $(,)?) => {
         mod embedded {
             $(
@@ -38,10 +39,18 @@ macro_rules! on_both_backends {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[test]
+                fn $behaviour() {
+                    super::$behaviour(crate::postgres_server::isolated_store());
+                }
+            )*
+        }
     };
 }
 
-on_both_backends!(
+on_every_backend!(
     a_claim_is_exclusive_until_the_run_ends_and_attempts_count_up,
     a_commit_replaces_only_its_date_and_a_rerun_never_duplicates,
     a_commit_that_cannot_load_leaves_the_previous_rows_and_the_claim,
@@ -58,6 +67,7 @@ on_both_backends!(
     what_the_guest_used_is_recorded_with_the_run,
     the_upstream_check_and_the_rows_with_quality_issues_are_recorded_with_the_run,
     a_dropped_table_loses_its_rows_schema_and_owner_and_a_second_drop_finds_nothing,
+    every_type_and_every_null_reads_back_as_written_in_the_order_written,
 );
 
 fn output_table() -> TableName {
@@ -752,4 +762,83 @@ fn a_dropped_table_loses_its_rows_schema_and_owner_and_a_second_drop_finds_nothi
     let again = claim(store.as_ref(), "DroppedProcessor", day);
     commit(store.as_ref(), &again.run_id, day, &rows(day, &["c"])).unwrap();
     assert_eq!(store.rows_on(&output_table(), day).unwrap(), 1);
+}
+
+fn every_type_and_every_null_reads_back_as_written_in_the_order_written(store: Arc<dyn Store>) {
+    let column = |name: &str, column_type, mode| Column::new(name, column_type, mode);
+    let schema = TableSchema {
+        columns: vec![
+            column("day", ColumnType::Date, ColumnMode::Required),
+            column("name", ColumnType::String, ColumnMode::Nullable),
+            column("n", ColumnType::Int64, ColumnMode::Nullable),
+            column("x", ColumnType::Float64, ColumnMode::Nullable),
+            column("amount", ColumnType::Numeric, ColumnMode::Nullable),
+            column("flag", ColumnType::Bool, ColumnMode::Nullable),
+            column("at", ColumnType::Timestamp, ColumnMode::Nullable),
+            column("doc", ColumnType::Json, ColumnMode::Nullable),
+            column("born", ColumnType::Date, ColumnMode::Nullable),
+            column("tags", ColumnType::String, ColumnMode::Repeated),
+        ],
+        partition_column: "day".into(),
+        key_columns: vec![],
+    };
+    let table = TableName::new("slate_test", "every_type");
+    let day = date("2026-01-15");
+    let scalar = Value::Scalar;
+    let text = |s: &str| Value::Scalar(Scalar::String(s.into()));
+    let wit_day = slate::rows::wit_date(day);
+    let rows = RowSet {
+        columns: schema.columns.iter().map(|c| c.name.clone()).collect(),
+        rows: vec![
+            vec![
+                scalar(Scalar::Date(wit_day)),
+                text("tab\there, newline\nthere, back\\slash, ünïcode"),
+                scalar(Scalar::Int64(i64::MIN)),
+                scalar(Scalar::Float64(0.1)),
+                scalar(Scalar::Numeric("12.5".into())),
+                scalar(Scalar::Boolean(true)),
+                scalar(Scalar::Timestamp(1_767_225_600_123_456)),
+                scalar(Scalar::Json("{\"k\":[1,2]}".into())),
+                scalar(Scalar::Date(slate::rows::wit_date(date("1969-12-30")))),
+                Value::Repeated(vec![
+                    Scalar::String("a".into()),
+                    Scalar::String(String::new()),
+                ]),
+            ],
+            vec![
+                scalar(Scalar::Date(wit_day)),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Repeated(Vec::new()),
+            ],
+            vec![
+                scalar(Scalar::Date(wit_day)),
+                text(""),
+                scalar(Scalar::Int64(i64::MAX)),
+                scalar(Scalar::Float64(-2.5e-300)),
+                scalar(Scalar::Numeric("-3.000000001".into())),
+                scalar(Scalar::Boolean(false)),
+                scalar(Scalar::Timestamp(-1)),
+                // Not the document `null`: a BigQuery load reads it as NULL.
+                scalar(Scalar::Json("[true,\"x\"]".into())),
+                scalar(Scalar::Date(slate::rows::wit_date(date("2026-04-12")))),
+                Value::Repeated(vec![Scalar::String("\\N".into())]),
+            ],
+        ],
+    };
+    store.ensure_table(&table, &schema).unwrap();
+    store.replace_partitions(&table, &[day], &rows).unwrap();
+
+    let read = store.read_rows(&table, day, day).unwrap();
+    assert_eq!(read.columns, rows.columns);
+    for (index, (read, written)) in read.rows.iter().zip(&rows.rows).enumerate() {
+        assert_eq!(read, written, "row {index}");
+    }
+    assert_eq!(read.rows.len(), rows.rows.len());
 }

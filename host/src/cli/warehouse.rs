@@ -1,5 +1,6 @@
 //! Which warehouse the command line writes to: the embedded store in the
-//! data directory (the default), or BigQuery.
+//! data directory (the default), BigQuery, or PostgreSQL; and where run
+//! state lives (`--state`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,20 +9,22 @@ use anyhow::Result;
 use slate::data_dir::DataDir;
 use slate::store::InputSource;
 use slate::store::bigquery::Credentials;
-use slate::store::{BigQueryConfig, BigQueryStore, EmbeddedStore, Store};
+use slate::store::postgres::redacted;
+use slate::store::{BigQueryConfig, BigQueryStore, EmbeddedStore, PostgresStore, Store};
 
 /// The warehouse options, global to every command.
 #[derive(clap::Args, Debug, Clone)]
 pub struct WarehouseArgs {
-    /// Where tables and run history live: `embedded` (SQLite in the data
-    /// directory) or `bigquery`.
-    #[arg(
-        long,
-        global = true,
-        env = "SLATE_WAREHOUSE",
-        default_value = "embedded"
-    )]
-    warehouse: Warehouse,
+    /// Where tables live: `embedded` (SQLite in the data directory, with
+    /// run history beside them), `bigquery`, or `postgres` (the database
+    /// `--state` names). Default: `postgres` with `--state`, else `embedded`.
+    #[arg(long, global = true, env = "SLATE_WAREHOUSE")]
+    warehouse: Option<Warehouse>,
+    /// Where run state lives when several hosts share it: a PostgreSQL URL,
+    /// `postgres://user:password@host:port/database`. Run history, claims,
+    /// leases, quarantine and schedule ticks live there.
+    #[arg(long, global = true, env = "SLATE_STATE_URL", value_name = "URL")]
+    state: Option<String>,
     /// BigQuery: the project that runs the jobs and holds the datasets.
     #[arg(long, global = true, env = "SLATE_BIGQUERY_PROJECT")]
     bigquery_project: Option<String>,
@@ -62,6 +65,8 @@ pub enum Warehouse {
     Embedded,
     /// Google BigQuery (or an emulator of it).
     Bigquery,
+    /// PostgreSQL: the database `--state` names.
+    Postgres,
 }
 
 impl WarehouseArgs {
@@ -85,9 +90,40 @@ impl WarehouseArgs {
         Ok(config)
     }
 
+    /// The warehouse selected, explicitly or by `--state`.
+    fn warehouse(&self) -> Warehouse {
+        self.warehouse.unwrap_or(match self.state {
+            Some(_) => Warehouse::Postgres,
+            None => Warehouse::Embedded,
+        })
+    }
+
+    /// The PostgreSQL URL of run state, which tables in PostgreSQL share;
+    /// refused beside another warehouse, whose commit PostgreSQL state
+    /// cannot yet join.
+    fn state_url(&self) -> Result<&str> {
+        match (&self.state, self.warehouse()) {
+            (Some(url), Warehouse::Postgres) => match url.parse::<postgres::Config>() {
+                Ok(_) => Ok(url),
+                Err(e) => super::usage!("--state `{}` is not a PostgreSQL URL: {e}", redacted(url)),
+            },
+            (None, _) => super::usage!(
+                "--warehouse postgres needs --state postgres://... (or SLATE_STATE_URL)"
+            ),
+            (Some(_), other) => super::usage!(
+                "--state keeps run state in PostgreSQL, whose commits only tables in the same \
+                 database can join: use --warehouse postgres, not {}",
+                other.name()
+            ),
+        }
+    }
+
     /// Opens the selected store; `create` makes a missing embedded one.
     pub fn open(&self, data_dir: &DataDir, create: bool) -> Result<Arc<dyn Store>> {
-        Ok(match self.warehouse {
+        if self.state.is_some() {
+            return Ok(Arc::new(PostgresStore::connect(self.state_url()?)?));
+        }
+        Ok(match self.warehouse() {
             Warehouse::Embedded => {
                 let file = data_dir.store_file();
                 Arc::new(if create {
@@ -97,6 +133,7 @@ impl WarehouseArgs {
                 })
             }
             Warehouse::Bigquery => Arc::new(BigQueryStore::connect(&self.bigquery_config()?)?),
+            Warehouse::Postgres => Arc::new(PostgresStore::connect(self.state_url()?)?),
         })
     }
 
@@ -104,21 +141,26 @@ impl WarehouseArgs {
     /// embedded store opened read-only, or BigQuery, which `slate test`
     /// only ever reads.
     pub fn open_for_replay(&self, data_dir: &DataDir) -> Result<Arc<dyn InputSource>> {
-        Ok(match self.warehouse {
+        Ok(match self.warehouse() {
             Warehouse::Embedded => Arc::new(EmbeddedStore::open_read_only(&data_dir.store_file())?),
             Warehouse::Bigquery => Arc::new(BigQueryStore::connect(&self.bigquery_config()?)?),
+            Warehouse::Postgres => Arc::new(PostgresStore::connect(self.state_url()?)?),
         })
     }
 
     /// Whether the embedded store is selected.
     pub fn is_embedded(&self) -> bool {
-        matches!(self.warehouse, Warehouse::Embedded)
+        matches!(self.warehouse(), Warehouse::Embedded)
     }
 
     /// Where the store is, in words.
     pub fn describe(&self, data_dir: &DataDir) -> String {
-        match self.warehouse {
+        match self.warehouse() {
             Warehouse::Embedded => data_dir.store_file().display().to_string(),
+            Warehouse::Postgres => format!(
+                "PostgreSQL at {}",
+                self.state.as_deref().map_or_else(String::new, redacted)
+            ),
             Warehouse::Bigquery => format!(
                 "BigQuery project {} at {}",
                 self.bigquery_project.as_deref().unwrap_or("?"),
@@ -127,6 +169,17 @@ impl WarehouseArgs {
                     with_scheme
                 )
             ),
+        }
+    }
+}
+
+impl Warehouse {
+    /// The name `--warehouse` takes.
+    fn name(self) -> &'static str {
+        match self {
+            Warehouse::Embedded => "embedded",
+            Warehouse::Bigquery => "bigquery",
+            Warehouse::Postgres => "postgres",
         }
     }
 }

@@ -6,13 +6,15 @@
 //! together with the run's success). Each backend keeps them in files of
 //! the same names, `tables.rs` and `runs.rs`. [`EmbeddedStore`] keeps it in
 //! one bundled SQLite file, the default that needs no setup; [`BigQueryStore`]
-//! keeps it in BigQuery, for production.
+//! keeps it in BigQuery, for production; [`PostgresStore`] keeps it in one
+//! PostgreSQL database that several hosts share.
 
 pub mod alerts;
 pub mod bigquery;
 mod cells;
 mod embedded;
 pub mod input;
+pub mod postgres;
 pub mod schedules;
 
 use std::time::Duration;
@@ -22,6 +24,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use bigquery::{BigQueryConfig, BigQueryStore};
 pub use embedded::{DEFAULT_READ_CACHE_BYTES, EmbeddedStore};
 pub use input::{InputError, InputSource};
+pub use postgres::PostgresStore;
 
 use crate::ownership::{HostOwned, OwnedTable, OwnershipRefused, TableOwner, Transfer};
 use crate::quarantine::{QuarantineRecord, QuarantinedRow};

@@ -1,0 +1,239 @@
+//! The PostgreSQL store: run state and tables in one PostgreSQL database,
+//! shared by every host that connects to it.
+//!
+//! The host's bookkeeping lives in the schema `_slate`, which no processor
+//! may name: `_slate.tables` (each table's schema and owner),
+//! `_slate.table_transfers`, `_slate.runs` (run history, claims and leases)
+//! and `_slate.quarantine`. A processor's table `dataset.table` is the
+//! PostgreSQL table `table` in the schema `dataset`, with native column
+//! types ([`values`]).
+//!
+//! What makes several hosts safe on one database:
+//! - a claim is a partial unique index on the running (processor, date),
+//!   taken with `INSERT ... ON CONFLICT DO NOTHING RETURNING`;
+//! - a commit locks its run's row first, so a reaper waits for it and then
+//!   finds the run no longer `running`;
+//! - reaping is one `UPDATE ... RETURNING`, so two reapers fail a run once;
+//! - creating, migrating and dropping a table take a transaction-scoped
+//!   advisory lock on its name, so two hosts never race on its DDL;
+//! - every state change is one transaction.
+//!
+//! - `tables.rs`: creating, migrating, reading and replacing tables, and
+//!   who owns them ([`super::Tables`]);
+//! - `runs.rs`: claims, leases, commits and run history ([`super::RunLedger`]);
+//! - `schedules.rs`: schedule ticks, each claimed by one host
+//!   ([`super::schedules::TickLedger`]);
+//! - `values.rs`: how typed values are kept in PostgreSQL columns.
+
+mod runs;
+mod schedules;
+mod tables;
+mod values;
+
+use std::time::Duration;
+
+use postgres::NoTls;
+use r2d2_postgres::PostgresConnectionManager;
+
+use super::StoreError;
+
+/// The schema of the host's bookkeeping tables.
+pub const HOST_SCHEMA: &str = "_slate";
+
+/// The host's bookkeeping tables, created when a store connects. Every
+/// statement is idempotent, so hosts may connect at once.
+const SETUP: &str = "
+    CREATE SCHEMA IF NOT EXISTS _slate;
+    CREATE TABLE IF NOT EXISTS _slate.tables (
+        table_name TEXT PRIMARY KEY,
+        schema_json TEXT NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        owner_kind TEXT,
+        owner_name TEXT,
+        owner_since TIMESTAMPTZ
+    );
+    CREATE TABLE IF NOT EXISTS _slate.table_transfers (
+        transfer_id BIGSERIAL PRIMARY KEY,
+        table_name TEXT NOT NULL,
+        from_kind TEXT,
+        from_name TEXT,
+        to_kind TEXT NOT NULL,
+        to_name TEXT,
+        transferred_at TIMESTAMPTZ NOT NULL,
+        transferred_by TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS _slate.runs (
+        run_id TEXT PRIMARY KEY,
+        processor TEXT NOT NULL,
+        data_date DATE NOT NULL,
+        attempt BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT,
+        error_kind TEXT,
+        error_message TEXT,
+        started_at TIMESTAMPTZ NOT NULL,
+        heartbeat_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ,
+        duration_ms BIGINT,
+        rows_read BIGINT NOT NULL DEFAULT 0,
+        rows_written BIGINT NOT NULL DEFAULT 0,
+        host_id TEXT NOT NULL,
+        plugin_hash TEXT NOT NULL,
+        run_trigger TEXT NOT NULL,
+        lease_expires_at TIMESTAMPTZ NOT NULL,
+        limit_value BIGINT,
+        observed_value BIGINT,
+        log_lines_dropped BIGINT NOT NULL DEFAULT 0,
+        flag TEXT,
+        peak_memory_bytes BIGINT NOT NULL DEFAULT 0,
+        upstream_check_json TEXT,
+        rows_with_quality_issues BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX IF NOT EXISTS runs_one_running
+        ON _slate.runs (processor, data_date) WHERE status = 'running';
+    CREATE INDEX IF NOT EXISTS runs_by_date ON _slate.runs (data_date, processor);
+    CREATE INDEX IF NOT EXISTS runs_running_by_lease
+        ON _slate.runs (lease_expires_at) WHERE status = 'running';
+    CREATE TABLE IF NOT EXISTS _slate.quarantine (
+        run_id TEXT NOT NULL,
+        processor TEXT NOT NULL,
+        data_date DATE NOT NULL,
+        table_name TEXT NOT NULL,
+        row_index BIGINT NOT NULL,
+        errors_json TEXT NOT NULL,
+        raw_row_json TEXT NOT NULL,
+        quarantined_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (run_id, row_index)
+    );
+";
+
+/// The connections a store keeps open at most, by default: enough for
+/// `slate serve`'s workers, the lease renewer and the reaper at once.
+pub const DEFAULT_POOL_SIZE: u32 = 8;
+
+/// PostgreSQL's errors, kept whole as the backend's failure.
+impl From<postgres::Error> for StoreError {
+    fn from(error: postgres::Error) -> Self {
+        StoreError::backend(error)
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(error: r2d2::Error) -> Self {
+        StoreError::backend(format!("no PostgreSQL connection: {error}"))
+    }
+}
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// Tables and run history in one PostgreSQL database.
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+/// An identifier quoted for PostgreSQL.
+fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/db`)
+    /// and creates the host's bookkeeping tables if they are missing.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with_pool(url, DEFAULT_POOL_SIZE)
+    }
+
+    /// Like [`PostgresStore::connect`], keeping at most `size` connections.
+    pub fn connect_with_pool(url: &str, size: u32) -> Result<Self, StoreError> {
+        let config: postgres::Config = url.parse().map_err(|e| {
+            StoreError::backend(format!("`{}` is not a PostgreSQL URL: {e}", redacted(url)))
+        })?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = outside_any_runtime(|| {
+            r2d2::Pool::builder()
+                .max_size(size.max(1))
+                .min_idle(Some(0))
+                .connection_timeout(Duration::from_secs(10))
+                .build(manager)
+        })
+        .map_err(|e| {
+            StoreError::backend(format!("cannot reach PostgreSQL at {}: {e}", redacted(url)))
+        })?;
+        let store = PostgresStore { pool };
+        store.with_client(|client| {
+            // Two hosts creating the schema at once would race in the
+            // catalog: the first takes this lock, the second then finds
+            // everything made.
+            let mut transaction = client.transaction()?;
+            transaction.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('_slate.setup'))",
+                &[],
+            )?;
+            transaction.batch_execute(SETUP)?;
+            transaction.batch_execute(schedules::SETUP)?;
+            transaction.commit()?;
+            Ok(())
+        })?;
+        Ok(store)
+    }
+
+    /// Runs `work` with a pooled connection. The synchronous client drives
+    /// its own runtime, which cannot start inside another: called from
+    /// async code, `work` runs on a helper thread.
+    fn with_client<T: Send>(
+        &self,
+        work: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        outside_any_runtime(|| {
+            let mut client = self.pool.get()?;
+            work(&mut client)
+        })
+    }
+}
+
+/// Runs `work` on this thread, or on a helper thread when this one is
+/// inside a tokio runtime, where the synchronous client may not block.
+fn outside_any_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(work)
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    } else {
+        work()
+    }
+}
+
+/// `url` without its password, to be shown.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn a_shown_url_hides_its_password_only() {
+        assert_eq!(
+            redacted("postgres://slate:secret@db:5432/slate"),
+            "postgres://slate:***@db:5432/slate"
+        );
+        assert_eq!(
+            redacted("postgres://slate@db/slate"),
+            "postgres://slate@db/slate"
+        );
+        assert_eq!(redacted("host=db user=slate"), "host=db user=slate");
+    }
+}

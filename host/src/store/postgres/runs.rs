@@ -1,0 +1,393 @@
+//! The PostgreSQL store's run ledger: `_slate.runs`, whose partial unique
+//! index on `(processor, data_date)` for `running` rows makes a claim
+//! exact across hosts, and `_slate.quarantine`. A commit locks its run's
+//! row, replaces the date's rows and marks the run `success` in one
+//! transaction.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use postgres::Row as SqlRow;
+
+use super::PostgresStore;
+use super::tables::{create_in, lock_table, owner_in, record_owner, replace_in, schema_in};
+use crate::ownership::{self, Claimant, HostOwned, TableOwner};
+use crate::quarantine::{self, QuarantineRecord};
+use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
+use crate::store::{RunLedger, RunOutput, StoreError, now_to_the_microsecond};
+use crate::upstream_check::UpstreamCheck;
+
+const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
+    error_message, started_at, heartbeat_at, finished_at, duration_ms, rows_read, rows_written, \
+    host_id, plugin_hash, run_trigger, lease_expires_at, limit_value, observed_value, \
+    log_lines_dropped, flag, peak_memory_bytes, upstream_check_json, rows_with_quality_issues";
+
+/// The milliseconds from a run's `started_at` to the instant `$at`.
+const DURATION_TO: &str = "(EXTRACT(EPOCH FROM ($at - started_at)) * 1000)::BIGINT";
+
+/// A time as the reaper's message spells it: RFC 3339 in UTC.
+const RFC3339_OF: &str = "to_char($time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
+fn unreadable(what: &str, text: &str) -> StoreError {
+    StoreError::backend(format!("unreadable run {what} `{text}`"))
+}
+
+fn run_from_sql(row: &SqlRow) -> Result<RunRecord, StoreError> {
+    let status: String = row.get(4);
+    let kind: Option<String> = row.get(6);
+    let trigger: String = row.get(16);
+    let check: Option<String> = row.get(23);
+    Ok(RunRecord {
+        run_id: row.get(0),
+        processor: row.get(1),
+        data_date: row.get(2),
+        attempt: row.get(3),
+        status: status.parse().map_err(|_| unreadable("status", &status))?,
+        reason: row.get(5),
+        error_kind: kind
+            .map(|k| k.parse().map_err(|_| unreadable("error kind", &k)))
+            .transpose()?,
+        error_message: row.get(7),
+        started_at: row.get(8),
+        heartbeat_at: row.get(9),
+        finished_at: row.get(10),
+        duration_ms: row.get(11),
+        rows_read: row.get(12),
+        rows_written: row.get(13),
+        host_id: row.get(14),
+        plugin_hash: row.get(15),
+        trigger: trigger
+            .parse()
+            .map_err(|_| unreadable("trigger", &trigger))?,
+        lease_expires_at: row.get(17),
+        limit_value: row.get(18),
+        observed_value: row.get(19),
+        log_lines_dropped: row.get(20),
+        flag: row.get(21),
+        peak_memory_bytes: row.get(22),
+        upstream_check: check
+            .map(|json| serde_json::from_str(&json).map_err(|_| unreadable("check", &json)))
+            .transpose()?,
+        rows_with_quality_issues: row.get(24),
+    })
+}
+
+/// A run's upstream check as the JSON `_slate.runs` keeps.
+fn check_json(check: Option<&UpstreamCheck>) -> Result<Option<String>, StoreError> {
+    check
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(StoreError::backend)
+}
+
+/// `now + lease`, saturating for absurd leases.
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX / 2)
+}
+
+impl RunLedger for PostgresStore {
+    fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
+        self.with_client(|client| {
+            let now = now_to_the_microsecond();
+            // One statement: the partial unique index decides which of two
+            // hosts claiming at once gets the run; the other inserts nothing.
+            let claimed = client.query_opt(
+                &format!(
+                    "INSERT INTO _slate.runs (run_id, processor, data_date, attempt, status,
+                         started_at, heartbeat_at, host_id, plugin_hash, run_trigger,
+                         lease_expires_at)
+                     SELECT $1, $2, $3, COALESCE(MAX(attempt), 0) + 1, 'running', $4, $4, $5,
+                         $6, $7, $8
+                     FROM _slate.runs WHERE processor = $2 AND data_date = $3
+                     ON CONFLICT (processor, data_date) WHERE status = 'running' DO NOTHING
+                     RETURNING {RUN_COLUMNS}"
+                ),
+                &[
+                    &new_run_id(),
+                    &run.processor,
+                    &run.data_date,
+                    &now,
+                    &run.host_id,
+                    &run.plugin_hash,
+                    &run.trigger.as_str(),
+                    &lease_end(now, run.lease),
+                ],
+            )?;
+            if let Some(row) = claimed {
+                return run_from_sql(&row);
+            }
+            let holder = client.query_opt(
+                "SELECT run_id, started_at FROM _slate.runs
+                 WHERE processor = $1 AND data_date = $2 AND status = 'running'",
+                &[&run.processor, &run.data_date],
+            )?;
+            Err(match holder {
+                Some(row) => StoreError::AlreadyRunning {
+                    run_id: row.get(0),
+                    started_at: row.get(1),
+                },
+                // The holder ended between the two statements.
+                None => StoreError::AlreadyRunning {
+                    run_id: String::new(),
+                    started_at: now,
+                },
+            })
+        })
+    }
+
+    fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            // Lock the run first: a reaper waits for this commit, then
+            // finds the run no longer running.
+            let locked = transaction.query_opt(
+                "SELECT run_id FROM _slate.runs WHERE run_id = $1 AND status = 'running'
+                 FOR UPDATE",
+                &[&run_id],
+            )?;
+            if locked.is_none() {
+                return Err(StoreError::NotRunning(run_id.to_string()));
+            }
+            lock_table(&mut transaction, output.table)?;
+            let schema = match schema_in(&mut transaction, output.table)? {
+                Some(live) => {
+                    let recorded = owner_in(&mut transaction, output.table)?;
+                    let claimant = Claimant {
+                        name: output.processor,
+                        output: output.table,
+                        inputs: &[],
+                    };
+                    ownership::decide(claimant, recorded.as_ref(), &HostOwned::default())?;
+                    if recorded.is_none() {
+                        let owner = TableOwner::Processor(output.processor.to_string());
+                        record_owner(&mut transaction, output.table, &owner)?;
+                    }
+                    live
+                }
+                None => {
+                    let owner = TableOwner::Processor(output.processor.to_string());
+                    create_in(&mut transaction, output.table, output.schema, Some(&owner))?;
+                    output.schema.clone()
+                }
+            };
+            let written = replace_in(
+                &mut transaction,
+                output.table,
+                &schema,
+                &[output.date],
+                output.rows,
+            )?;
+            let now = now_to_the_microsecond();
+            transaction.execute(
+                &format!(
+                    "UPDATE _slate.runs SET status = 'success', finished_at = $2,
+                         heartbeat_at = $2, duration_ms = {},
+                         rows_read = $3, rows_written = $4, reason = $5, log_lines_dropped = $6,
+                         peak_memory_bytes = $7, upstream_check_json = $8,
+                         rows_with_quality_issues = $9
+                     WHERE run_id = $1",
+                    DURATION_TO.replace("$at", "$2")
+                ),
+                &[
+                    &run_id,
+                    &now,
+                    &output.rows_read,
+                    &(written as i64),
+                    &quarantine::commit_reason(written, output.quarantined.len(), run_id),
+                    &(output.usage.log_lines_dropped as i64),
+                    &(output.usage.peak_memory_bytes as i64),
+                    &check_json(output.upstream_check)?,
+                    &(output.rows_with_quality_issues as i64),
+                ],
+            )?;
+            let quarantine = transaction.prepare(
+                "INSERT INTO _slate.quarantine (run_id, processor, data_date, table_name,
+                     row_index, errors_json, raw_row_json, quarantined_at)
+                 SELECT run_id, processor, data_date, $2, $3, $4, $5, $6
+                 FROM _slate.runs WHERE run_id = $1",
+            )?;
+            for row in output.quarantined {
+                let errors = serde_json::to_string(&row.errors).map_err(StoreError::backend)?;
+                transaction.execute(
+                    &quarantine,
+                    &[
+                        &run_id,
+                        &output.table.to_string(),
+                        &(row.row_index as i64),
+                        &errors,
+                        &row.raw_row.to_string(),
+                        &now,
+                    ],
+                )?;
+            }
+            transaction.commit()?;
+            Ok(written)
+        })
+    }
+
+    fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                "SELECT run_id, processor, data_date, table_name, row_index, errors_json,
+                        raw_row_json, quarantined_at
+                 FROM _slate.quarantine WHERE $1::TEXT IS NULL OR run_id = $1
+                 ORDER BY run_id DESC, row_index",
+                &[&run_id],
+            )?)
+        })?;
+        let unreadable = |what: &str, e: serde_json::Error| {
+            StoreError::backend(format!("unreadable quarantine record ({what}): {e}"))
+        };
+        rows.iter()
+            .map(|row| {
+                Ok(QuarantineRecord {
+                    run_id: row.get(0),
+                    processor: row.get(1),
+                    data_date: row.get::<_, NaiveDate>(2),
+                    table_name: row.get(3),
+                    row_index: row.get::<_, i64>(4) as u64,
+                    errors: serde_json::from_str(row.get(5))
+                        .map_err(|e| unreadable("errors", e))?,
+                    raw_row: serde_json::from_str(row.get(6)).map_err(|e| unreadable("row", e))?,
+                    quarantined_at: row.get(7),
+                })
+            })
+            .collect()
+    }
+
+    fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {
+        let check = check_json(end.upstream_check.as_ref())?;
+        let ended = self.with_client(|client| {
+            Ok(client.execute(
+                &format!(
+                    "UPDATE _slate.runs SET status = $2, error_kind = $3, error_message = $4,
+                         reason = $4, finished_at = $5, heartbeat_at = $5, rows_read = $6,
+                         limit_value = $7, observed_value = $8, log_lines_dropped = $9,
+                         peak_memory_bytes = $10, upstream_check_json = $11,
+                         duration_ms = {}
+                     WHERE run_id = $1 AND status = 'running'",
+                    DURATION_TO.replace("$at", "$5")
+                ),
+                &[
+                    &run_id,
+                    &end.status.as_str(),
+                    &end.error_kind.map(|k| k.as_str()),
+                    &end.message,
+                    &now_to_the_microsecond(),
+                    &end.rows_read,
+                    &end.limit.map(|(limit, _)| limit as i64),
+                    &end.limit.map(|(_, observed)| observed as i64),
+                    &(end.usage.log_lines_dropped as i64),
+                    &(end.usage.peak_memory_bytes as i64),
+                    &check,
+                ],
+            )?)
+        })?;
+        if ended == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotRunning(run_id.to_string()))
+        }
+    }
+
+    fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                &format!(
+                    "SELECT {RUN_COLUMNS} FROM _slate.runs
+                     WHERE ($1::DATE IS NULL OR data_date = $1)
+                       AND ($2::TEXT IS NULL OR processor = $2)
+                       AND ($3::TEXT IS NULL OR status = $3)
+                       AND ($4::TEXT IS NULL OR plugin_hash = $4)
+                       AND ($6::TIMESTAMPTZ IS NULL
+                            OR (status = 'running' AND lease_expires_at < $6))
+                     ORDER BY started_at DESC, run_id DESC LIMIT $5"
+                ),
+                &[
+                    &filter.date,
+                    &filter.processor,
+                    &filter.status.map(RunStatus::as_str),
+                    &filter.plugin_hash,
+                    &filter.limit.map(|l| l as i64),
+                    &filter.stale_as_of,
+                ],
+            )?)
+        })?;
+        rows.iter().map(run_from_sql).collect()
+    }
+
+    fn renew_leases(&self, run_ids: &[String], lease: Duration) -> Result<usize, StoreError> {
+        if run_ids.is_empty() {
+            return Ok(0);
+        }
+        self.with_client(|client| {
+            let now = now_to_the_microsecond();
+            let renewed = client.execute(
+                "UPDATE _slate.runs SET heartbeat_at = $2, lease_expires_at = $3
+                 WHERE run_id = ANY($1) AND status = 'running'",
+                &[&run_ids, &now, &lease_end(now, lease)],
+            )?;
+            Ok(renewed as usize)
+        })
+    }
+
+    fn expire_leases(&self, host_id: &str) -> Result<usize, StoreError> {
+        self.with_client(|client| {
+            Ok(client.execute(
+                "UPDATE _slate.runs SET lease_expires_at = heartbeat_at
+                 WHERE host_id = $1 AND status = 'running'",
+                &[&host_id],
+            )? as usize)
+        })
+    }
+
+    fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
+        let stopped = format!(
+            "'host ' || host_id || ' stopped renewing at ' || {}",
+            RFC3339_OF.replace("$time", "heartbeat_at")
+        );
+        let rows = self.with_client(|client| {
+            // One statement: of two hosts reaping at once, the second waits
+            // on each row the first updates, then finds it no longer
+            // running, so each stale run is reaped exactly once.
+            Ok(client.query(
+                &format!(
+                    "UPDATE _slate.runs SET status = 'failed', error_kind = 'stale',
+                         error_message = {stopped} || '; reaped at ' || {reaped_at},
+                         reason = {stopped},
+                         finished_at = $1, duration_ms = {duration}
+                     WHERE status = 'running' AND lease_expires_at < $1
+                     RETURNING {RUN_COLUMNS}",
+                    reaped_at = RFC3339_OF.replace("$time", "$1"),
+                    duration = DURATION_TO.replace("$at", "$1"),
+                ),
+                &[&now],
+            )?)
+        })?;
+        rows.iter().map(run_from_sql).collect()
+    }
+
+    fn flag_run(&self, run_id: &str, reason: &str) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.execute(
+                "UPDATE _slate.runs SET flag = $2 WHERE run_id = $1 AND status = 'running'",
+                &[&run_id, &reason],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn tick_ledger(&self) -> Option<&dyn crate::store::schedules::TickLedger> {
+        Some(self)
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let row = self.with_client(|client| {
+            Ok(client.query_opt(
+                &format!("SELECT {RUN_COLUMNS} FROM _slate.runs WHERE run_id = $1"),
+                &[&run_id],
+            )?)
+        })?;
+        row.as_ref().map(run_from_sql).transpose()
+    }
+}

@@ -1,0 +1,474 @@
+//! The PostgreSQL store's tables: `dataset.table` is the table `table` in
+//! the schema `dataset`, its schema and owner recorded in `_slate.tables`,
+//! read by date range and replaced a date at a time. Each table carries a
+//! hidden identity column, `_slate_row`, so rows read back in the order
+//! they were written.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use postgres::GenericClient;
+
+use super::values::{push_copy_text, read_cell, select_expression, sql_type};
+use super::{PostgresStore, quote};
+use crate::drift;
+use crate::ownership::{self, OwnedTable, TableOwner, Transfer};
+use crate::rows::RowSet;
+use crate::schema::{TableName, TableSchema};
+use crate::store::input::{InputError, InputSource, selected_columns};
+use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
+
+/// The hidden column that keeps the order rows were written in.
+const ROW_ORDER: &str = "_slate_row";
+
+/// The longest name PostgreSQL keeps whole; a longer one would be cut.
+const MAX_NAME_BYTES: usize = 63;
+
+/// `table` as PostgreSQL names it: `"dataset"."table"`.
+pub(super) fn sql_name(table: &TableName) -> String {
+    format!("{}.{}", quote(&table.dataset), quote(&table.table))
+}
+
+/// Takes the transaction-scoped lock on `table`'s DDL: creating, migrating
+/// and dropping it wait for each other across hosts.
+pub(super) fn lock_table(
+    client: &mut impl GenericClient,
+    table: &TableName,
+) -> Result<(), StoreError> {
+    client.execute(
+        "SELECT pg_advisory_xact_lock(hashtext($1))",
+        &[&format!("table {table}")],
+    )?;
+    Ok(())
+}
+
+/// The recorded schema of `table`, if it exists.
+pub(super) fn schema_in(
+    client: &mut impl GenericClient,
+    table: &TableName,
+) -> Result<Option<TableSchema>, StoreError> {
+    let row = client.query_opt(
+        "SELECT schema_json FROM _slate.tables WHERE table_name = $1",
+        &[&table.to_string()],
+    )?;
+    let Some(row) = row else { return Ok(None) };
+    let json: String = row.get(0);
+    serde_json::from_str(&json)
+        .map(Some)
+        .map_err(|e| StoreError::Schema(format!("recorded schema of {table} is unreadable: {e}")))
+}
+
+/// The recorded owner of `table`, if any.
+pub(super) fn owner_in(
+    client: &mut impl GenericClient,
+    table: &TableName,
+) -> Result<Option<TableOwner>, StoreError> {
+    let row = client.query_opt(
+        "SELECT owner_kind, owner_name FROM _slate.tables WHERE table_name = $1",
+        &[&table.to_string()],
+    )?;
+    match row {
+        Some(row) => match row.get::<_, Option<String>>(0) {
+            Some(kind) => Ok(Some(stored_owner(&kind, row.get::<_, Option<&str>>(1))?)),
+            None => Ok(None),
+        },
+        None => Ok(None),
+    }
+}
+
+/// Records `owner` as the owner of the (existing) `table`, now.
+pub(super) fn record_owner(
+    client: &mut impl GenericClient,
+    table: &TableName,
+    owner: &TableOwner,
+) -> Result<(), StoreError> {
+    client.execute(
+        "UPDATE _slate.tables SET owner_kind = $2, owner_name = $3, owner_since = now()
+         WHERE table_name = $1",
+        &[&table.to_string(), &owner.kind(), &owner.processor()],
+    )?;
+    Ok(())
+}
+
+/// Creates `table` from `schema`, owned by `owner` (or no one yet), inside
+/// the caller's transaction, which holds [`lock_table`].
+pub(super) fn create_in(
+    client: &mut impl GenericClient,
+    table: &TableName,
+    schema: &TableSchema,
+    owner: Option<&TableOwner>,
+) -> Result<(), StoreError> {
+    for name in [&table.dataset, &table.table] {
+        if name.len() > MAX_NAME_BYTES {
+            return Err(StoreError::Schema(format!(
+                "{table}: PostgreSQL keeps names of at most {MAX_NAME_BYTES} bytes, and \
+                 `{name}` has {}",
+                name.len()
+            )));
+        }
+    }
+    let columns: Vec<String> = schema
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", quote(&c.name), sql_type(c)))
+        .collect();
+    let name = sql_name(table);
+    client.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema_name};
+         CREATE TABLE IF NOT EXISTS {name} (
+             {columns}, {ROW_ORDER} BIGINT GENERATED ALWAYS AS IDENTITY);
+         CREATE INDEX ON {name} ({partition}, {ROW_ORDER});",
+        schema_name = quote(&table.dataset),
+        columns = columns.join(", "),
+        partition = quote(&schema.partition_column),
+    ))?;
+    let json = serde_json::to_string(schema).map_err(StoreError::backend)?;
+    client.execute(
+        "INSERT INTO _slate.tables (table_name, schema_json, created_at, owner_kind, owner_name,
+             owner_since)
+         VALUES ($1, $2, now(), $3, $4, now())",
+        &[
+            &table.to_string(),
+            &json,
+            &owner.map(TableOwner::kind),
+            &owner.and_then(TableOwner::processor),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Migrates the live `table` towards `schema` inside the caller's
+/// transaction, which holds [`lock_table`]: new NULLABLE columns are
+/// added, anything else is refused ([`drift`]).
+fn migrate_in(
+    client: &mut impl GenericClient,
+    table: &TableName,
+    live: &TableSchema,
+    schema: &TableSchema,
+) -> Result<(), StoreError> {
+    let migration = drift::plan(table, live, schema)?;
+    if migration.is_empty() {
+        return Ok(());
+    }
+    let migrated = migration.apply(live, schema);
+    for column in &migration.added {
+        client.batch_execute(&format!(
+            "ALTER TABLE {} ADD COLUMN {} {}",
+            sql_name(table),
+            quote(&column.name),
+            sql_type(column)
+        ))?;
+    }
+    let json = serde_json::to_string(&migrated).map_err(StoreError::backend)?;
+    client.execute(
+        "UPDATE _slate.tables SET schema_json = $2 WHERE table_name = $1",
+        &[&table.to_string(), &json],
+    )?;
+    tracing::info!(
+        %table,
+        added = ?migration.added.iter().map(|c| &c.name).collect::<Vec<_>>(),
+        "added new NULLABLE columns to the live table"
+    );
+    Ok(())
+}
+
+/// Deletes the rows of `dates` and copies in `rows`, inside the caller's
+/// transaction. This is the only way rows of a table are written.
+pub(super) fn replace_in(
+    client: &mut impl GenericClient,
+    table: &TableName,
+    schema: &TableSchema,
+    dates: &[NaiveDate],
+    rows: &RowSet,
+) -> Result<usize, StoreError> {
+    use std::io::Write;
+    let name = sql_name(table);
+    client.execute(
+        &format!(
+            "DELETE FROM {name} WHERE {} = ANY($1)",
+            quote(&schema.partition_column)
+        ),
+        &[&dates],
+    )?;
+    let mut columns = Vec::with_capacity(rows.columns.len());
+    for column in &rows.columns {
+        if schema.index_of(column).is_none() {
+            return Err(StoreError::Schema(format!(
+                "{table} has no column `{column}`"
+            )));
+        }
+        columns.push(quote(column));
+    }
+    if rows.rows.is_empty() {
+        return Ok(0);
+    }
+    let mut writer = client.copy_in(&format!("COPY {name} ({}) FROM STDIN", columns.join(", ")))?;
+    let mut line = String::new();
+    for row in &rows.rows {
+        line.clear();
+        for (index, value) in row.iter().enumerate() {
+            if index > 0 {
+                line.push('\t');
+            }
+            push_copy_text(&mut line, value);
+        }
+        line.push('\n');
+        writer
+            .write_all(line.as_bytes())
+            .map_err(|e| StoreError::backend(format!("copying rows into {table}: {e}")))?;
+    }
+    writer.finish()?;
+    Ok(rows.rows.len())
+}
+
+fn storage(error: impl std::fmt::Display) -> InputError {
+    InputError::Storage(error.to_string())
+}
+
+/// Rows of `table` in `start..=end`, with the named columns (all when
+/// `None`), in partition order, then in the order they were written.
+fn select_in(
+    client: &mut impl GenericClient,
+    table: &TableName,
+    (start, end): (NaiveDate, NaiveDate),
+    names: Option<&[String]>,
+) -> Result<RowSet, InputError> {
+    let schema = schema_in(client, table)
+        .map_err(storage)?
+        .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
+    let columns = selected_columns(table, &schema, names)?;
+    let selected: Vec<String> = columns.iter().map(|c| select_expression(c)).collect();
+    let partition = quote(&schema.partition_column);
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {partition} BETWEEN $1 AND $2 ORDER BY {partition}, {ROW_ORDER}",
+        selected.join(", "),
+        sql_name(table)
+    );
+    let sql_rows = client.query(&sql, &[&start, &end]).map_err(storage)?;
+    let mut rows = Vec::with_capacity(sql_rows.len());
+    for sql_row in &sql_rows {
+        let row = columns
+            .iter()
+            .enumerate()
+            .map(|(index, column)| read_cell(sql_row, index, column))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| InputError::Storage(format!("{table} row {}: {e}", rows.len())))?;
+        rows.push(row);
+    }
+    Ok(RowSet {
+        columns: columns.iter().map(|c| c.name.clone()).collect(),
+        rows,
+    })
+}
+
+impl InputSource for PostgresStore {
+    fn select(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        names: Option<&[String]>,
+    ) -> Result<RowSet, InputError> {
+        self.with_client(|client| Ok(select_in(client, table, (start, end), names)))
+            .map_err(storage)?
+    }
+}
+
+impl Tables for PostgresStore {
+    fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            lock_table(&mut transaction, table)?;
+            match schema_in(&mut transaction, table)? {
+                Some(live) => {
+                    let recorded = owner_in(&mut transaction, table)?;
+                    if ownership::adopt_as_raw_input(table, recorded.as_ref())
+                        .map_err(StoreError::Schema)?
+                    {
+                        record_owner(&mut transaction, table, &TableOwner::RawInput)?;
+                    }
+                    migrate_in(&mut transaction, table, &live, schema)?;
+                }
+                None => create_in(&mut transaction, table, schema, Some(&TableOwner::RawInput))?,
+            }
+            transaction.commit()?;
+            Ok(())
+        })
+    }
+
+    fn check_output_table(
+        &self,
+        table: &TableName,
+        schema: &TableSchema,
+    ) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            lock_table(&mut transaction, table)?;
+            if let Some(live) = schema_in(&mut transaction, table)? {
+                migrate_in(&mut transaction, table, &live, schema)?;
+            }
+            transaction.commit()?;
+            Ok(())
+        })
+    }
+
+    fn table_owners(&self) -> Result<Vec<OwnedTable>, StoreError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                "SELECT table_name, owner_kind, owner_name, COALESCE(owner_since, created_at)
+                 FROM _slate.tables WHERE owner_kind IS NOT NULL ORDER BY table_name",
+                &[],
+            )?)
+        })?;
+        rows.iter()
+            .map(|row| {
+                Ok(OwnedTable {
+                    table: stored_table_name(row.get(0))?,
+                    owner: stored_owner(row.get(1), row.get(2))?,
+                    since: row.get(3),
+                })
+            })
+            .collect()
+    }
+
+    fn table_owner(&self, table: &TableName) -> Result<Option<TableOwner>, StoreError> {
+        self.with_client(|client| owner_in(client, table))
+    }
+
+    fn drop_table(&self, table: &TableName) -> Result<bool, StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            lock_table(&mut transaction, table)?;
+            if schema_in(&mut transaction, table)?.is_none() {
+                return Ok(false);
+            }
+            transaction.batch_execute(&format!("DROP TABLE IF EXISTS {}", sql_name(table)))?;
+            transaction.execute(
+                "DELETE FROM _slate.tables WHERE table_name = $1",
+                &[&table.to_string()],
+            )?;
+            transaction.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn transfer_table(
+        &self,
+        table: &TableName,
+        to: &TableOwner,
+        by: &str,
+    ) -> Result<Transfer, StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            lock_table(&mut transaction, table)?;
+            if schema_in(&mut transaction, table)?.is_none() {
+                return Err(StoreError::NoSuchTable(table.clone()));
+            }
+            let from = owner_in(&mut transaction, table)?;
+            let at = crate::store::now_to_the_microsecond();
+            record_owner(&mut transaction, table, to)?;
+            transaction.execute(
+                "INSERT INTO _slate.table_transfers (table_name, from_kind, from_name, to_kind,
+                     to_name, transferred_at, transferred_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &table.to_string(),
+                    &from.as_ref().map(TableOwner::kind),
+                    &from.as_ref().and_then(TableOwner::processor),
+                    &to.kind(),
+                    &to.processor(),
+                    &at,
+                    &by,
+                ],
+            )?;
+            transaction.commit()?;
+            Ok(Transfer {
+                table: table.clone(),
+                from,
+                to: to.clone(),
+                at,
+                by: by.to_string(),
+            })
+        })
+    }
+
+    fn table_transfers(&self) -> Result<Vec<Transfer>, StoreError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                "SELECT table_name, from_kind, from_name, to_kind, to_name, transferred_at,
+                        transferred_by
+                 FROM _slate.table_transfers ORDER BY transferred_at, transfer_id",
+                &[],
+            )?)
+        })?;
+        rows.iter()
+            .map(|row| {
+                let from_kind: Option<&str> = row.get(1);
+                Ok(Transfer {
+                    table: stored_table_name(row.get(0))?,
+                    from: from_kind
+                        .map(|kind| stored_owner(kind, row.get(2)))
+                        .transpose()?,
+                    to: stored_owner(row.get(3), row.get(4))?,
+                    at: row.get::<_, DateTime<Utc>>(5),
+                    by: row.get(6),
+                })
+            })
+            .collect()
+    }
+
+    fn table_schema(&self, table: &TableName) -> Result<Option<TableSchema>, StoreError> {
+        self.with_client(|client| schema_in(client, table))
+    }
+
+    fn replace_partitions(
+        &self,
+        table: &TableName,
+        dates: &[NaiveDate],
+        rows: &RowSet,
+    ) -> Result<usize, StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            let schema = schema_in(&mut transaction, table)?
+                .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
+            let written = replace_in(&mut transaction, table, &schema, dates, rows)?;
+            transaction.commit()?;
+            Ok(written)
+        })
+    }
+
+    fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError> {
+        self.with_client(|client| {
+            let schema =
+                schema_in(client, table)?.ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
+            let partition = quote(&schema.partition_column);
+            let rows = client.query(
+                &format!(
+                    "SELECT {partition}, COUNT(*) FROM {} WHERE {partition} IS NOT NULL
+                     GROUP BY {partition} ORDER BY {partition}",
+                    sql_name(table)
+                ),
+                &[],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|row| (row.get::<_, NaiveDate>(0), row.get::<_, i64>(1) as u64))
+                .collect())
+        })
+    }
+
+    fn rows_on(&self, table: &TableName, date: NaiveDate) -> Result<u64, StoreError> {
+        self.with_client(|client| {
+            let Some(schema) = schema_in(client, table)? else {
+                return Ok(0);
+            };
+            let row = client.query_one(
+                &format!(
+                    "SELECT COUNT(*) FROM {} WHERE {} = $1",
+                    sql_name(table),
+                    quote(&schema.partition_column)
+                ),
+                &[&date],
+            )?;
+            Ok(row.get::<_, i64>(0) as u64)
+        })
+    }
+}

@@ -1,0 +1,215 @@
+//! Several hosts, one pipeline: `slate serve` processes that share run
+//! state and tables in one PostgreSQL database.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::{Value as Json, json};
+use slate::runs::{RunFilter, RunRecord, RunStatus};
+use slate::store::{PostgresStore, RunLedger, Tables};
+
+use crate::postgres_server::isolated_url;
+use crate::serve_process::Server;
+use crate::support::{date, slate, stderr, use_shared_compiled_cache};
+
+/// A data folder (for the compiled-component cache and the registry) whose
+/// `slate` commands keep run state and tables at `url`.
+fn host_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    use_shared_compiled_cache(dir.path());
+    dir
+}
+
+/// Loads the demo season's raw tables into `url`, running the pipeline for
+/// one date only.
+fn load_demo_season(url: &str, folder: &Path) {
+    let demo = slate(
+        folder,
+        &[
+            "--state",
+            url,
+            "demo",
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-01-05",
+        ],
+    );
+    assert!(demo.status.success(), "{}", stderr(&demo));
+}
+
+/// Every run on `days`, grouped by processor and date, oldest first.
+fn runs_by_processor_and_date(
+    store: &PostgresStore,
+    days: &[&str],
+) -> BTreeMap<(String, chrono::NaiveDate), Vec<RunRecord>> {
+    let mut grouped: BTreeMap<_, Vec<RunRecord>> = BTreeMap::new();
+    for day in days {
+        let filter = RunFilter {
+            date: Some(date(day)),
+            ..RunFilter::default()
+        };
+        for run in store.runs(&filter).unwrap() {
+            grouped
+                .entry((run.processor.clone(), run.data_date))
+                .or_default()
+                .push(run);
+        }
+    }
+    for runs in grouped.values_mut() {
+        runs.sort_by_key(|run| run.started_at);
+    }
+    grouped
+}
+
+#[test]
+fn three_hosts_on_one_database_run_each_processor_and_date_once_at_a_time() {
+    let url = isolated_url();
+    let loader = host_folder();
+    load_demo_season(&url, loader.path());
+    let folders: Vec<_> = (0..3).map(|_| host_folder()).collect();
+    let hosts: Vec<Server> = folders
+        .iter()
+        .map(|folder| Server::start(folder.path(), &["--state", &url]))
+        .collect();
+    let days = ["2026-01-07", "2026-01-08", "2026-01-09"];
+
+    // Six clients, two on each host, ask for every date at once, each
+    // starting from another date.
+    let answers: Vec<Json> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..6)
+            .map(|client| {
+                let host = &hosts[client % 3];
+                scope.spawn(move || {
+                    (0..days.len())
+                        .map(|i| {
+                            let day = days[(client + i) % days.len()];
+                            let (status, answer) =
+                                host.post("/process-date", json!({"analysis_date": day}));
+                            assert_eq!(status, 200, "{answer}");
+                            answer
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|client| client.join().expect("a client"))
+            .collect()
+    });
+
+    // Each processor and date ran or was refused as already running.
+    for answer in &answers {
+        for entry in answer["runs"].as_array().expect("runs") {
+            match entry["status"].as_str() {
+                Some("not_started") => {
+                    let error = entry["error"].as_str().unwrap_or_default();
+                    assert!(error.starts_with("already running"), "{entry}");
+                }
+                Some("success" | "blocked") => {}
+                other => panic!("unexpected status {other:?}: {entry}"),
+            }
+        }
+    }
+    // A run blocked because its upstream was running on another host
+    // succeeds when asked again, from any host.
+    for (i, day) in days.iter().enumerate() {
+        let (status, answer) = hosts[i].post("/process-date", json!({"analysis_date": day}));
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    let store = PostgresStore::connect(&url).unwrap();
+    let grouped = runs_by_processor_and_date(&store, &days);
+    assert_eq!(
+        grouped.len(),
+        9 * days.len(),
+        "every processor on every date"
+    );
+    let mut hosts_that_ran = BTreeSet::new();
+    for ((processor, day), runs) in &grouped {
+        for pair in runs.windows(2) {
+            let finished = pair[0].finished_at.expect("every run ended");
+            assert!(
+                finished <= pair[1].started_at,
+                "{processor} on {day}: run {} started at {} while run {} ran until {finished}",
+                pair[1].run_id,
+                pair[1].started_at,
+                pair[0].run_id,
+            );
+        }
+        let last = runs.last().expect("a run");
+        assert_eq!(
+            last.status,
+            RunStatus::Success,
+            "{processor} on {day}: {last:?}"
+        );
+        hosts_that_ran.extend(runs.iter().map(|run| run.host_id.clone()));
+    }
+    assert_eq!(
+        hosts_that_ran.len(),
+        3,
+        "the last pass alone ran on all three hosts: {hosts_that_ran:?}"
+    );
+
+    // No table holds a date twice: each date's rows are those of its
+    // last success.
+    let owners = store.table_owners().unwrap();
+    for ((processor, day), runs) in &grouped {
+        let Some(owned) = owners
+            .iter()
+            .find(|o| o.owner.processor() == Some(processor))
+        else {
+            panic!("{processor} owns no table");
+        };
+        let last = runs.last().unwrap();
+        assert_eq!(
+            store.rows_on(&owned.table, *day).unwrap(),
+            last.rows_written as u64,
+            "{} on {day}",
+            owned.table
+        );
+    }
+}
+
+#[test]
+fn postgres_state_refuses_what_it_cannot_do_as_a_usage_error() {
+    let folder = host_folder();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["--warehouse", "postgres", "runs"],
+            "--warehouse postgres needs --state postgres://",
+        ),
+        (
+            &[
+                "--state",
+                "postgres://slate@127.0.0.1:1/slate",
+                "--warehouse",
+                "bigquery",
+                "runs",
+            ],
+            "use --warehouse postgres, not bigquery",
+        ),
+        (
+            &["--state", "not a url", "runs"],
+            "--state `not a url` is not a PostgreSQL URL",
+        ),
+    ];
+    for (args, message) in cases {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+            .arg("--data-dir")
+            .arg(folder.path())
+            .args(args)
+            .env_remove("SLATE_STATE_URL")
+            .env_remove("SLATE_WAREHOUSE")
+            .output()
+            .unwrap();
+        crate::support::assert_contains(&stderr(&output), message);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
