@@ -13,6 +13,8 @@
 //!    source pipeline wrote them, rows compared ([`pandas`]).
 //! 7. `POST /process-date` throughput and latency under `wrk` ([`http`]).
 //! 8. `GET /api/grid`, the dashboard's grid, on the season ([`grid`]).
+//! 9. The run ledger's claim, lease renewal and commit, and claims per
+//!    second as hosts are added: SQLite against PostgreSQL ([`ledger`]).
 //!
 //! Every figure is a median over repeated runs. `--smoke` runs each
 //! measurement briefly, to keep the benchmark working in CI.
@@ -23,6 +25,7 @@ mod boundary;
 mod convert;
 mod grid;
 mod http;
+mod ledger;
 mod native;
 mod overhead;
 mod pandas;
@@ -96,6 +99,8 @@ enum Measurement {
     Http,
     /// `GET /api/grid` on the season.
     Grid,
+    /// Claims, lease renewals and commits: SQLite against PostgreSQL.
+    Ledger,
 }
 
 /// How hard to measure.
@@ -190,6 +195,9 @@ fn main() -> anyhow::Result<()> {
     }
     if selected(Measurement::Grid) {
         grid::measure(&mut report, effort, &season_store)?;
+    }
+    if selected(Measurement::Ledger) {
+        ledger::measure(&mut report, effort)?;
     }
     // Last: it reruns two processors of the season's store.
     let mismatches = if selected(Measurement::Pandas) {

@@ -200,16 +200,19 @@ impl RunLedger for PostgresStore {
                     &(output.rows_with_quality_issues as i64),
                 ],
             )?;
-            let quarantine = transaction.prepare(
-                "INSERT INTO _slate.quarantine (run_id, processor, data_date, table_name,
-                     row_index, errors_json, raw_row_json, quarantined_at)
-                 SELECT run_id, processor, data_date, $2, $3, $4, $5, $6
-                 FROM _slate.runs WHERE run_id = $1",
-            )?;
-            for row in output.quarantined {
+            let quarantine = match output.quarantined {
+                [] => None,
+                _ => Some(transaction.prepare(
+                    "INSERT INTO _slate.quarantine (run_id, processor, data_date, table_name,
+                         row_index, errors_json, raw_row_json, quarantined_at)
+                     SELECT run_id, processor, data_date, $2, $3, $4, $5, $6
+                     FROM _slate.runs WHERE run_id = $1",
+                )?),
+            };
+            for (row, quarantine) in output.quarantined.iter().zip(quarantine.iter().cycle()) {
                 let errors = serde_json::to_string(&row.errors).map_err(StoreError::backend)?;
                 transaction.execute(
-                    &quarantine,
+                    quarantine,
                     &[
                         &run_id,
                         &output.table.to_string(),
