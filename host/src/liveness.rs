@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::runs::{RunFilter, RunRecord, RunStatus};
+use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
 use crate::store::{Store, StoreError};
 
 /// How leases are kept.
@@ -130,9 +130,30 @@ impl Keeper {
             self.store.flag_run(&run_id, &reason)?;
         }
         if !ids.is_empty() {
-            self.store.renew_leases(&ids, self.config.lease)?;
+            let renewed = self.store.renew_leases(&ids, self.config.lease)?;
+            if renewed < ids.len() {
+                self.warn_of_lost_leases(&ids)?;
+            }
         }
         self.reap()
+    }
+
+    /// Says which of `ids`, not renewed, were reaped as stale (by another
+    /// host, or this one after a stall) rather than ended: they go on
+    /// running here, and their commits will be refused.
+    fn warn_of_lost_leases(&self, ids: &[String]) -> Result<(), StoreError> {
+        for run_id in ids {
+            if let Some(run) = self.store.run(run_id)?
+                && run.error_kind == Some(ErrorKind::Stale)
+            {
+                tracing::warn!(
+                    run_id,
+                    reason = run.reason.as_deref().unwrap_or_default(),
+                    "this run lost its lease: it was reaped as stale and will write nothing"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Reaps stale runs now, counting them.

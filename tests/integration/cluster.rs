@@ -8,9 +8,13 @@ use serde_json::{Value as Json, json};
 use slate::runs::{RunFilter, RunRecord, RunStatus};
 use slate::store::{PostgresStore, RunLedger, Tables};
 
+use crate::bookkeeping::set_spin;
 use crate::postgres_server::isolated_url;
 use crate::serve_process::Server;
-use crate::support::{date, slate, stderr, use_shared_compiled_cache};
+use crate::support::{
+    assert_reaped_as_stale, components, date, plugin_dir, slate, stderr, use_shared_compiled_cache,
+    wait_until,
+};
 
 /// A data folder (for the compiled-component cache and the registry) whose
 /// `slate` commands keep run state and tables at `url`.
@@ -212,4 +216,85 @@ fn postgres_state_refuses_what_it_cannot_do_as_a_usage_error() {
             stderr(&output)
         );
     }
+}
+
+#[test]
+fn a_run_reaped_by_another_host_while_it_still_runs_is_told_so_and_writes_nothing() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let url = isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+    let folder = host_folder();
+    let day = date("2026-01-11");
+    set_spin(&store, day, true);
+
+    // Host A runs SlowProcessor, which spins, renewing its lease every 0.1 s.
+    let mut host_a = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(folder.path())
+        .args(["--state", &url, "--plugin-dir"])
+        .arg(plugins.path())
+        .args(["--heartbeat-secs", "0.1", "--lease-secs", "60"])
+        .args([
+            "run",
+            "--date",
+            "2026-01-11",
+            "--processors",
+            "SlowProcessor",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, said) = std::sync::mpsc::channel();
+    let stderr_of_a = host_a.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr_of_a).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let running = || {
+        store
+            .runs(&RunFilter {
+                processor: Some("SlowProcessor".into()),
+                ..RunFilter::default()
+            })
+            .unwrap()
+            .into_iter()
+            .find(|run| run.status == RunStatus::Running && run.heartbeat_at > run.started_at)
+    };
+    wait_until("host A's run has renewed its lease", || running().is_some());
+    let run = running().unwrap();
+
+    // Host B decides that A is gone, and reaps its run.
+    store.expire_leases(&run.host_id).unwrap();
+    let reaped = store.reap_stale(chrono::Utc::now()).unwrap();
+    assert_eq!(reaped.len(), 1);
+    assert_reaped_as_stale(&reaped[0], &run.host_id, reaped[0].heartbeat_at);
+
+    // A's next heartbeat finds the lease lost, and says so.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let warning = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match said.recv_timeout(left) {
+            Ok(line) if line.contains("lost its lease") => break line,
+            Ok(_) => {}
+            Err(_) => panic!("host A never said its run lost its lease"),
+        }
+    };
+    assert!(warning.contains(&run.run_id), "{warning}");
+    host_a.kill().unwrap();
+    host_a.wait().unwrap();
+
+    let record = store.run(&run.run_id).unwrap().unwrap();
+    assert_eq!(record, reaped[0], "the record stays as the reaper left it");
+    assert_eq!(
+        store
+            .rows_on(&slate::schema::TableName::new("slate_test", "slow"), day)
+            .unwrap(),
+        0
+    );
 }
