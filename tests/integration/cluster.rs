@@ -298,3 +298,63 @@ fn a_run_reaped_by_another_host_while_it_still_runs_is_told_so_and_writes_nothin
         0
     );
 }
+
+#[test]
+fn a_version_deployed_on_one_host_is_loaded_by_the_others_before_their_next_run() {
+    use slate::plugin::content_hash;
+    use slate::registry::Registry;
+
+    let url = isolated_url();
+    let folders: Vec<_> = (0..2).map(|_| host_folder()).collect();
+    let [a, b] = [0, 1].map(|i| Server::start(folders[i].path(), &["--state", &url]));
+    let v1 = std::fs::read(components::VERSIONED_V1).unwrap();
+    let v2 = std::fs::read(components::VERSIONED_V2).unwrap();
+    let (h1, h2) = (content_hash(&v1), content_hash(&v2));
+    let run_hash = |host: &Server, entry: &Json| {
+        let (_, record) = host.get(&format!("/runs/{}", entry["run_id"].as_str().unwrap()));
+        record["plugin_hash"].as_str().unwrap().to_string()
+    };
+
+    let (status, deployed) = a.put_component("VersionedProcessor", &v1);
+    assert_eq!(status, 200, "{deployed}");
+    let first = b.process("VersionedProcessor", "2026-01-10");
+    assert_eq!(
+        (first["rows"].as_i64(), run_hash(&b, &first)),
+        (Some(2), h1.clone())
+    );
+
+    // Host A deploys v2. Host B hears of it and compiles it before it is
+    // asked to run anything.
+    let (status, deployed) = a.put_component("VersionedProcessor", &v2);
+    assert_eq!(status, 200, "{deployed}");
+    let looker = tempfile::tempdir().unwrap();
+    let registry = Registry::connect(&url, looker.path(), "test").unwrap();
+    let b_host = format!(":{}", b.child.id());
+    wait_until("host B has compiled v2", || {
+        registry
+            .compiled()
+            .unwrap()
+            .iter()
+            .any(|c| c.hash == h2 && c.host_id.ends_with(&b_host))
+    });
+    let second = b.process("VersionedProcessor", "2026-01-11");
+    assert_eq!(
+        (second["rows"].as_i64(), run_hash(&b, &second)),
+        (Some(3), h2.clone())
+    );
+
+    // One registry: the bytes are stored once, every host sees the same
+    // history, and `slate plugins` names the hosts that compiled v2.
+    let history = b.get("/plugins/VersionedProcessor/history").1;
+    assert_eq!(history[0]["hash"], h2.as_str(), "{history}");
+    assert_eq!(history[1]["hash"], h1.as_str(), "{history}");
+    let plugins = slate(looker.path(), &["--state", &url, "plugins"]);
+    let listing = String::from_utf8_lossy(&plugins.stdout);
+    let line = listing
+        .lines()
+        .find(|line| line.contains(&h2))
+        .unwrap_or_else(|| panic!("{listing}"));
+    for host in [&a, &b] {
+        crate::support::assert_contains(line, &format!(":{}", host.child.id()));
+    }
+}

@@ -56,15 +56,23 @@ pub fn pooled_runtime(
     )?)
 }
 
-/// The data directory's plugin registry, created if needed.
+/// The plugin registry: the one in the PostgreSQL database of `--state`,
+/// shared by every host on it, else the data directory's, created if needed.
 pub fn registry(options: &HostOptions) -> Result<Registry> {
-    Ok(Registry::open(&options.data_dir.registry_dir())?)
+    let dir = options.data_dir.registry_dir();
+    Ok(match options.warehouse.state_url()? {
+        Some(url) => Registry::connect(url, &dir, &super::host_id())?,
+        None => Registry::open(&dir)?,
+    })
 }
 
-/// The data directory's plugin registry, if one was ever created: for
-/// commands that only read.
+/// The plugin registry, if one was ever created: for commands that only
+/// read.
 pub fn existing_registry(options: &HostOptions) -> Result<Option<Registry>> {
     let dir = options.data_dir.registry_dir();
+    if options.warehouse.state_url()?.is_some() {
+        return registry(options).map(Some);
+    }
     Ok(if dir.is_dir() {
         Some(Registry::open(&dir)?)
     } else {
@@ -281,7 +289,16 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
             format!("{} ({hash}): {covered}", stored.version),
         );
     }
-    let mut output = table(&[
+    // A shared registry knows which serving hosts compiled each version.
+    let shared = registry.announces_changes();
+    let mut compiled_on: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for compiled in registry.compiled()? {
+        compiled_on
+            .entry(compiled.hash)
+            .or_default()
+            .push(compiled.host_id);
+    }
+    let mut columns = vec![
         "name",
         "version",
         "hash",
@@ -290,7 +307,11 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
         "source",
         "deployed_at",
         "shadow",
-    ]);
+    ];
+    if shared {
+        columns.push("compiled on");
+    }
+    let mut output = table(&columns);
     for entry in &loaded {
         let spec = &entry.plugin.spec;
         let source = match &entry.origin {
@@ -298,7 +319,7 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
             Origin::Registry => "registry".to_string(),
             Origin::PluginDir(path) => path.display().to_string(),
         };
-        output.add_row(vec![
+        let mut row = vec![
             spec.name.clone(),
             spec.version.clone(),
             entry.plugin.hash.clone(),
@@ -312,7 +333,16 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
             shadows
                 .remove(&spec.name)
                 .unwrap_or_else(|| "-".to_string()),
-        ]);
+        ];
+        if shared {
+            row.push(match entry.origin {
+                Origin::Registry => compiled_on
+                    .get(&entry.plugin.hash)
+                    .map_or_else(|| "none yet".to_string(), |hosts| hosts.join(", ")),
+                _ => "-".to_string(),
+            });
+        }
+        output.add_row(row);
     }
     println!("{output}");
     Ok(ExitCode::SUCCESS)

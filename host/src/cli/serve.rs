@@ -139,6 +139,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         .watch
         .clone()
         .map(|dir| watch::spawn(served.clone(), dir, stop_watching.clone()));
+    let registry_follower = ServedHost::follow_registry(served.clone(), stop_watching.clone());
     let outcome = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -165,8 +166,8 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         anyhow::Ok(())
     });
     stop_watching.store(true, std::sync::atomic::Ordering::SeqCst);
-    if let Some(watcher) = watcher {
-        let _ = watcher.join();
+    for thread in watcher.into_iter().chain(registry_follower) {
+        let _ = thread.join();
     }
     // A run stuck in a host call is abandoned: its record is already failed.
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -98,10 +98,19 @@ impl WarehouseArgs {
         })
     }
 
+    /// The PostgreSQL URL of run state, if `--state` gives one: the
+    /// registry and run state live there.
+    pub fn state_url(&self) -> Result<Option<&str>> {
+        match self.state {
+            Some(_) => self.postgres_url().map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The PostgreSQL URL of run state, which tables in PostgreSQL share;
     /// refused beside another warehouse, whose commit PostgreSQL state
     /// cannot yet join.
-    fn state_url(&self) -> Result<&str> {
+    fn postgres_url(&self) -> Result<&str> {
         match (&self.state, self.warehouse()) {
             (Some(url), Warehouse::Postgres) => match url.parse::<postgres::Config>() {
                 Ok(_) => Ok(url),
@@ -121,7 +130,7 @@ impl WarehouseArgs {
     /// Opens the selected store; `create` makes a missing embedded one.
     pub fn open(&self, data_dir: &DataDir, create: bool) -> Result<Arc<dyn Store>> {
         if self.state.is_some() {
-            return Ok(Arc::new(PostgresStore::connect(self.state_url()?)?));
+            return Ok(Arc::new(PostgresStore::connect(self.postgres_url()?)?));
         }
         Ok(match self.warehouse() {
             Warehouse::Embedded => {
@@ -133,7 +142,7 @@ impl WarehouseArgs {
                 })
             }
             Warehouse::Bigquery => Arc::new(BigQueryStore::connect(&self.bigquery_config()?)?),
-            Warehouse::Postgres => Arc::new(PostgresStore::connect(self.state_url()?)?),
+            Warehouse::Postgres => Arc::new(PostgresStore::connect(self.postgres_url()?)?),
         })
     }
 
@@ -144,7 +153,7 @@ impl WarehouseArgs {
         Ok(match self.warehouse() {
             Warehouse::Embedded => Arc::new(EmbeddedStore::open_read_only(&data_dir.store_file())?),
             Warehouse::Bigquery => Arc::new(BigQueryStore::connect(&self.bigquery_config()?)?),
-            Warehouse::Postgres => Arc::new(PostgresStore::connect(self.state_url()?)?),
+            Warehouse::Postgres => Arc::new(PostgresStore::connect(self.postgres_url()?)?),
         })
     }
 

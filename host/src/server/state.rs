@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -198,6 +198,35 @@ impl ServedHost {
         self.reload_if_changed()
     }
 
+    /// When the registry is shared by several hosts, follows it on a
+    /// background thread until `stop` is set: a version switched on any
+    /// host is loaded (and compiled) here as soon as it is announced, not
+    /// at the next run. `None` for a registry of one host, whose switches
+    /// [`ServedHost::pipeline`] notices at the next run.
+    pub fn follow_registry(
+        host: Arc<ServedHost>,
+        stop: Arc<AtomicBool>,
+    ) -> Option<std::thread::JoinHandle<()>> {
+        if !host.registry.announces_changes() {
+            return None;
+        }
+        let follow = move || {
+            while !stop.load(Ordering::SeqCst) {
+                if host.registry.wait_for_change(Duration::from_secs(1))
+                    && let Err(error) = host.pipeline()
+                {
+                    tracing::warn!(%error, "cannot load the versions another host switched to");
+                }
+            }
+        };
+        Some(
+            std::thread::Builder::new()
+                .name("slate-registry".into())
+                .spawn(follow)
+                .expect("spawn the registry follower"),
+        )
+    }
+
     /// The current pipeline, reloaded when the registry's generation moved.
     /// The caller holds `deploying`.
     fn reload_if_changed(&self) -> Result<Arc<Pipeline>, HostError> {
@@ -283,6 +312,9 @@ impl ServedHost {
             hash = %deployed.plugin.hash,
             "now active"
         );
+        if let Err(error) = self.registry.record_compiled(&deployed.plugin.hash) {
+            tracing::warn!(%error, "the deployment is active, but this host's compile was not recorded");
+        }
         if let Err(error) =
             deploy::record_activation_notice(self.store.as_ref(), &deployed.deployment)
         {
@@ -311,11 +343,18 @@ fn load_pipeline(
     plugin_dir: Option<&std::path::Path>,
     store: &dyn Store,
 ) -> Result<Pipeline, HostError> {
-    let plugins = catalog::load(runtime, Some(registry), plugin_dir, &ledger(store)?)?
-        .into_iter()
-        .map(|loaded| loaded.plugin)
-        .collect();
+    let loaded = catalog::load(runtime, Some(registry), plugin_dir, &ledger(store)?)?;
     let shadows = catalog::load_shadows(runtime, registry)?;
+    // A shared registry shows which serving host has compiled which version.
+    let from_registry = loaded
+        .iter()
+        .filter(|l| l.origin == catalog::Origin::Registry)
+        .map(|l| &l.plugin)
+        .chain(&shadows);
+    for plugin in from_registry {
+        registry.record_compiled(&plugin.hash)?;
+    }
+    let plugins = loaded.into_iter().map(|loaded| loaded.plugin).collect();
     Ok(Pipeline::new(plugins)?.with_shadows(shadows))
 }
 

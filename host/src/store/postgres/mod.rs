@@ -124,7 +124,28 @@ impl From<r2d2::Error> for StoreError {
     }
 }
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+/// A pool of connections to one database.
+pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// A pool of at most `size` connections to the database at `url`, which
+/// opens them as they are needed.
+pub(crate) fn pool(url: &str, size: u32) -> Result<Pool, StoreError> {
+    let config: postgres::Config = url.parse().map_err(|e| {
+        StoreError::backend(format!("`{}` is not a PostgreSQL URL: {e}", redacted(url)))
+    })?;
+    let manager = PostgresConnectionManager::new(config, NoTls);
+    outside_any_runtime(|| {
+        r2d2::Pool::builder()
+            .max_size(size.max(1))
+            .min_idle(Some(0))
+            // A round trip saved on every operation: a connection the
+            // server closed is noticed when it is returned, and dropped.
+            .test_on_check_out(false)
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+    })
+    .map_err(|e| StoreError::backend(format!("cannot reach PostgreSQL at {}: {e}", redacted(url))))
+}
 
 /// Tables and run history in one PostgreSQL database.
 pub struct PostgresStore {
@@ -145,23 +166,7 @@ impl PostgresStore {
 
     /// Like [`PostgresStore::connect`], keeping at most `size` connections.
     pub fn connect_with_pool(url: &str, size: u32) -> Result<Self, StoreError> {
-        let config: postgres::Config = url.parse().map_err(|e| {
-            StoreError::backend(format!("`{}` is not a PostgreSQL URL: {e}", redacted(url)))
-        })?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
-        let pool = outside_any_runtime(|| {
-            r2d2::Pool::builder()
-                .max_size(size.max(1))
-                .min_idle(Some(0))
-                // A round trip saved on every operation: a connection the
-                // server closed is noticed when it is returned, and dropped.
-                .test_on_check_out(false)
-                .connection_timeout(Duration::from_secs(10))
-                .build(manager)
-        })
-        .map_err(|e| {
-            StoreError::backend(format!("cannot reach PostgreSQL at {}: {e}", redacted(url)))
-        })?;
+        let pool = pool(url, size)?;
         let store = PostgresStore { pool };
         store.with_client(|client| {
             // Two hosts creating the schema at once would race in the
@@ -196,7 +201,7 @@ impl PostgresStore {
 
 /// Runs `work` on this thread, or on a helper thread when this one is
 /// inside a tokio runtime, where the synchronous client may not block.
-fn outside_any_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn outside_any_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     if tokio::runtime::Handle::try_current().is_ok() {
         std::thread::scope(|scope| {
             scope

@@ -1,0 +1,341 @@
+//! The registry of one data directory: its `registry/` folder, with
+//! `blobs/<hash>.wasm` (each version's bytes, written to a temporary file
+//! and renamed, so a blob is either whole or absent) and `registry.db`, a
+//! small SQLite file of versions, deployments, active and shadow versions.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{
+    ActiveVersion, DeployAction, Deployment, RegistryError, RegistryStorage, ShadowVersion,
+    StoredVersion, io_error,
+};
+use crate::plugin::ProcessorSpec;
+
+const SETUP: &str = "
+CREATE TABLE IF NOT EXISTS versions (
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    version TEXT NOT NULL,
+    phase TEXT NOT NULL,
+    dependencies TEXT NOT NULL,
+    first_deployed_at TEXT NOT NULL,
+    PRIMARY KEY (name, hash)
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    action TEXT NOT NULL,
+    deployed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS active (
+    name TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    deployment_id INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shadows (
+    name TEXT PRIMARY KEY,
+    hash TEXT NOT NULL,
+    since TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shadow_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    changed_at TEXT NOT NULL
+);
+";
+
+impl From<rusqlite::Error> for RegistryError {
+    fn from(error: rusqlite::Error) -> Self {
+        RegistryError::Database(error.to_string())
+    }
+}
+
+/// Records `spec` at `hash` in `versions`, if it is not there yet.
+fn record_version_in(
+    transaction: &rusqlite::Transaction<'_>,
+    spec: &ProcessorSpec,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    transaction.execute(
+        "INSERT OR IGNORE INTO versions
+             (name, hash, version, phase, dependencies, first_deployed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            spec.name,
+            hash,
+            spec.version,
+            spec.phase.to_string(),
+            super::dependencies_json(spec),
+            timestamp(now),
+        ],
+    )?;
+    Ok(())
+}
+
+fn parse_time(text: String) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+fn timestamp(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn stored_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
+    let dependencies: String = row.get(4)?;
+    Ok(StoredVersion {
+        name: row.get(0)?,
+        hash: row.get(1)?,
+        version: row.get(2)?,
+        phase: row.get(3)?,
+        dependencies: serde_json::from_str(&dependencies).unwrap_or_default(),
+        first_deployed_at: parse_time(row.get(5)?),
+    })
+}
+
+/// The registry folder of one data directory.
+pub(super) struct LocalRegistry {
+    dir: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl LocalRegistry {
+    /// Opens the registry in `dir`, creating it if needed.
+    pub(super) fn open(dir: &Path) -> Result<Self, RegistryError> {
+        let blobs = dir.join("blobs");
+        std::fs::create_dir_all(&blobs).map_err(|e| io_error(&blobs, e))?;
+        let connection = Connection::open(dir.join("registry.db"))?;
+        connection.busy_timeout(Duration::from_secs(10))?;
+        connection.execute_batch(SETUP)?;
+        Ok(LocalRegistry {
+            dir: dir.to_path_buf(),
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The file a version's bytes are kept in, under a registry folder.
+pub(super) fn blob_path(dir: &Path, hash: &str) -> PathBuf {
+    dir.join("blobs").join(format!("{hash}.wasm"))
+}
+
+/// Writes a component's bytes under their hash in `dir`: to a temporary
+/// file in the same folder, then renamed into place.
+pub(super) fn write_blob(dir: &Path, hash: &str, bytes: &[u8]) -> Result<PathBuf, RegistryError> {
+    let path = blob_path(dir, hash);
+    if path.exists() {
+        return Ok(path);
+    }
+    let folder = dir.join("blobs");
+    std::fs::create_dir_all(&folder).map_err(|e| io_error(&folder, e))?;
+    let temporary = folder.join(format!(
+        ".{hash}.{}.{}.tmp",
+        std::process::id(),
+        crate::runs::new_run_id()
+    ));
+    std::fs::write(&temporary, bytes).map_err(|e| io_error(&temporary, e))?;
+    std::fs::rename(&temporary, &path).map_err(|e| io_error(&path, e))?;
+    Ok(path)
+}
+
+impl RegistryStorage for LocalRegistry {
+    fn store_blob(&self, hash: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+        write_blob(&self.dir, hash, bytes).map(drop)
+    }
+
+    fn blob(&self, hash: &str) -> Result<Vec<u8>, RegistryError> {
+        let path = blob_path(&self.dir, hash);
+        std::fs::read(&path).map_err(|e| io_error(&path, e))
+    }
+
+    fn generation(&self) -> Result<i64, RegistryError> {
+        Ok(self.lock().query_row(
+            "SELECT (SELECT COALESCE(MAX(deployment_id), 0) FROM active)
+                  + (SELECT COALESCE(MAX(id), 0) FROM shadow_changes)",
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
+    fn activate(
+        &self,
+        spec: &ProcessorSpec,
+        hash: &str,
+        action: DeployAction,
+    ) -> Result<Deployment, RegistryError> {
+        let now = Utc::now();
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        record_version_in(&transaction, spec, hash, now)?;
+        if action == DeployAction::Promote {
+            transaction.execute("DELETE FROM shadows WHERE name = ?1", params![spec.name])?;
+        }
+        transaction.execute(
+            "INSERT INTO deployments (name, hash, action, deployed_at) VALUES (?1, ?2, ?3, ?4)",
+            params![spec.name, hash, action.as_str(), timestamp(now)],
+        )?;
+        let id = transaction.last_insert_rowid();
+        transaction.execute(
+            "INSERT INTO active (name, hash, deployment_id) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET hash = excluded.hash,
+                 deployment_id = excluded.deployment_id",
+            params![spec.name, hash, id],
+        )?;
+        transaction.commit()?;
+        Ok(Deployment {
+            id,
+            name: spec.name.clone(),
+            hash: hash.to_string(),
+            version: spec.version.clone(),
+            action,
+            deployed_at: now,
+            active: true,
+        })
+    }
+
+    fn active(&self) -> Result<Vec<ActiveVersion>, RegistryError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT v.name, v.hash, v.version, v.phase, v.dependencies, v.first_deployed_at,
+                    d.deployed_at
+             FROM active a
+             JOIN versions v ON v.name = a.name AND v.hash = a.hash
+             JOIN deployments d ON d.id = a.deployment_id
+             ORDER BY a.name",
+        )?;
+        let active = statement
+            .query_map([], |row| {
+                Ok(ActiveVersion {
+                    stored: stored_from_row(row)?,
+                    deployed_at: parse_time(row.get(6)?),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(active)
+    }
+
+    fn active_hash(&self, name: &str) -> Result<Option<String>, RegistryError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT hash FROM active WHERE name = ?1",
+                params![name],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    fn history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT d.id, d.name, d.hash, v.version, d.action, d.deployed_at,
+                    d.id = (SELECT deployment_id FROM active WHERE name = d.name)
+             FROM deployments d
+             JOIN versions v ON v.name = d.name AND v.hash = d.hash
+             WHERE d.name = ?1
+             ORDER BY d.id DESC",
+        )?;
+        let history = statement
+            .query_map(params![name], |row| {
+                let action: String = row.get(4)?;
+                Ok(Deployment {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                    hash: row.get(2)?,
+                    version: row.get(3)?,
+                    action: action.parse().unwrap_or(DeployAction::Deploy),
+                    deployed_at: parse_time(row.get(5)?),
+                    active: row.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(history)
+    }
+
+    fn versions_starting(
+        &self,
+        name: &str,
+        hash_prefix: &str,
+    ) -> Result<Vec<StoredVersion>, RegistryError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT name, hash, version, phase, dependencies, first_deployed_at
+             FROM versions WHERE name = ?1 AND substr(hash, 1, length(?2)) = ?2",
+        )?;
+        let found = statement
+            .query_map(params![name, hash_prefix], stored_from_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(found)
+    }
+
+    fn set_shadow(&self, spec: &ProcessorSpec, hash: &str) -> Result<DateTime<Utc>, RegistryError> {
+        let now = Utc::now();
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        record_version_in(&transaction, spec, hash, now)?;
+        transaction.execute(
+            "INSERT INTO shadows (name, hash, since) VALUES (?1, ?2, ?3)
+             ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, since = excluded.since",
+            params![spec.name, hash, timestamp(now)],
+        )?;
+        transaction.execute(
+            "INSERT INTO shadow_changes (changed_at) VALUES (?1)",
+            params![timestamp(now)],
+        )?;
+        transaction.commit()?;
+        Ok(now)
+    }
+
+    fn shadows(&self) -> Result<Vec<ShadowVersion>, RegistryError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT v.name, v.hash, v.version, v.phase, v.dependencies, v.first_deployed_at,
+                    s.since
+             FROM shadows s
+             JOIN versions v ON v.name = s.name AND v.hash = s.hash
+             ORDER BY s.name",
+        )?;
+        let shadows = statement
+            .query_map([], |row| {
+                Ok(ShadowVersion {
+                    stored: stored_from_row(row)?,
+                    since: parse_time(row.get(6)?),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(shadows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blob_is_stored_under_its_hash_and_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = LocalRegistry::open(dir.path()).unwrap();
+        registry.store_blob("abc", b"component bytes").unwrap();
+        assert!(dir.path().join("blobs/abc.wasm").exists());
+        assert_eq!(registry.blob("abc").unwrap(), b"component bytes");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("blobs"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "no temporary file is left behind");
+    }
+}

@@ -1,0 +1,360 @@
+//! The plugin registry: every deployed processor version, content-addressed
+//! by the SHA-256 of its bytes, the deployment history, which version of
+//! each processor is active, and its shadow version if it has one
+//! ([`crate::shadow`]). Switching the active version (a deploy, a rollback,
+//! a promotion) is one transaction, so readers see the old version or the
+//! new one, never a mix.
+//!
+//! [`Registry`] keeps it in one of two places:
+//! - `local.rs`: the data directory's `registry/` folder, for one host;
+//! - `postgres.rs`: the PostgreSQL database of run state, for every host
+//!   that shares it. Component bytes are stored there once by hash, each
+//!   host keeps a copy in its own folder and compiles into its own cache,
+//!   and a change is announced with `NOTIFY`.
+//!
+//! This module stores and switches; it does not validate. Checking that a
+//! component is a usable processor is [`crate::deploy`]'s job.
+
+mod local;
+mod postgres;
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::plugin::ProcessorSpec;
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// Reading or writing a file failed.
+    #[error("registry file {path}: {message}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// No version with this hash was ever deployed for the processor.
+    #[error("{name} has no deployed version {hash}")]
+    UnknownVersion {
+        /// The processor.
+        name: String,
+        /// The requested hash (or prefix).
+        hash: String,
+    },
+    /// A hash prefix matches more than one version.
+    #[error("`{prefix}` matches several versions of {name}; give more of the hash")]
+    AmbiguousHash {
+        /// The processor.
+        name: String,
+        /// The requested prefix.
+        prefix: String,
+    },
+    /// There is no earlier version to roll back to.
+    #[error("{0} has no earlier version to roll back to")]
+    NothingToRollBackTo(String),
+    /// The registry database failed.
+    #[error("registry database: {0}")]
+    Database(String),
+}
+
+/// How a version became active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployAction {
+    /// It was deployed.
+    Deploy,
+    /// A rollback switched back to it.
+    Rollback,
+    /// It was the shadow version, and was promoted: the same transaction
+    /// made it active and removed it as the shadow.
+    Promote,
+}
+
+crate::runs::text_enum!(DeployAction {
+    Deploy => "deploy", Rollback => "rollback", Promote => "promote",
+});
+
+/// One stored version of a processor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredVersion {
+    /// The processor name.
+    pub name: String,
+    /// The hex SHA-256 of the component bytes.
+    pub hash: String,
+    /// The processor's own version string, from `info`.
+    pub version: String,
+    /// Its phase, e.g. `3 analytics`.
+    pub phase: String,
+    /// The processors it depends on.
+    pub dependencies: Vec<String>,
+    /// When it was first deployed.
+    pub first_deployed_at: DateTime<Utc>,
+}
+
+/// One switch of a processor's active version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deployment {
+    /// The deployment's sequence number; higher is later.
+    pub id: i64,
+    /// The processor name.
+    pub name: String,
+    /// The version made active.
+    pub hash: String,
+    /// Its version string.
+    pub version: String,
+    /// Deploy or rollback.
+    pub action: DeployAction,
+    /// When it became active.
+    pub deployed_at: DateTime<Utc>,
+    /// Whether it is the active version now.
+    pub active: bool,
+}
+
+/// The active version of one processor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActiveVersion {
+    /// The version.
+    pub stored: StoredVersion,
+    /// When it became active.
+    pub deployed_at: DateTime<Utc>,
+}
+
+/// A processor's shadow version: stored, not active, run beside the
+/// active one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShadowVersion {
+    /// The version.
+    pub stored: StoredVersion,
+    /// When it became the shadow.
+    pub since: DateTime<Utc>,
+}
+
+/// A version a host has compiled, as a shared registry records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompiledVersion {
+    /// The version's hash.
+    pub hash: String,
+    /// The host that compiled it.
+    pub host_id: String,
+    /// When that host last loaded it.
+    pub at: DateTime<Utc>,
+}
+
+/// Where a registry keeps versions and switches: one implementation per
+/// place ([`Registry`] adds what is the same in both).
+trait RegistryStorage: Send + Sync {
+    /// Stores a component's bytes under their hash, once.
+    fn store_blob(&self, hash: &str, bytes: &[u8]) -> Result<(), RegistryError>;
+    /// A stored version's bytes.
+    fn blob(&self, hash: &str) -> Result<Vec<u8>, RegistryError>;
+    /// See [`Registry::generation`].
+    fn generation(&self) -> Result<i64, RegistryError>;
+    /// See [`Registry::activate`].
+    fn activate(
+        &self,
+        spec: &ProcessorSpec,
+        hash: &str,
+        action: DeployAction,
+    ) -> Result<Deployment, RegistryError>;
+    /// See [`Registry::active`].
+    fn active(&self) -> Result<Vec<ActiveVersion>, RegistryError>;
+    /// See [`Registry::active_hash`].
+    fn active_hash(&self, name: &str) -> Result<Option<String>, RegistryError>;
+    /// See [`Registry::history`].
+    fn history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError>;
+    /// The stored versions of `name` whose hash starts with `hash_prefix`.
+    fn versions_starting(
+        &self,
+        name: &str,
+        hash_prefix: &str,
+    ) -> Result<Vec<StoredVersion>, RegistryError>;
+    /// Records the version and makes it the shadow; returns since when.
+    fn set_shadow(&self, spec: &ProcessorSpec, hash: &str) -> Result<DateTime<Utc>, RegistryError>;
+    /// See [`Registry::shadows`].
+    fn shadows(&self) -> Result<Vec<ShadowVersion>, RegistryError>;
+    /// Records that this host has compiled `hash`; nothing for a registry
+    /// of one host.
+    fn record_compiled(&self, _hash: &str) -> Result<(), RegistryError> {
+        Ok(())
+    }
+    /// Which hosts have compiled which versions; empty for a registry of
+    /// one host.
+    fn compiled(&self) -> Result<Vec<CompiledVersion>, RegistryError> {
+        Ok(Vec::new())
+    }
+    /// See [`Registry::announces_changes`].
+    fn announces_changes(&self) -> bool {
+        false
+    }
+    /// See [`Registry::wait_for_change`].
+    fn wait_for_change(&self, _timeout: std::time::Duration) -> bool {
+        false
+    }
+}
+
+fn io_error(path: &Path, error: std::io::Error) -> RegistryError {
+    RegistryError::Io {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    }
+}
+
+/// A spec's dependencies as the registry keeps them: a JSON list.
+fn dependencies_json(spec: &ProcessorSpec) -> String {
+    serde_json::to_string(&spec.upstream).unwrap_or_else(|_| "[]".into())
+}
+
+/// The plugin registry, of one host or shared by several.
+pub struct Registry {
+    storage: Box<dyn RegistryStorage>,
+}
+
+impl Registry {
+    /// Opens the registry in the folder `dir`, creating it if needed: for
+    /// one host.
+    pub fn open(dir: &Path) -> Result<Self, RegistryError> {
+        Ok(Registry {
+            storage: Box::new(local::LocalRegistry::open(dir)?),
+        })
+    }
+
+    /// Connects to the registry in the PostgreSQL database at `url`, shared
+    /// by every host connected to it, creating its tables if needed. This
+    /// host, `host_id`, keeps copies of component bytes in the folder `dir`.
+    pub fn connect(url: &str, dir: &Path, host_id: &str) -> Result<Self, RegistryError> {
+        Ok(Registry {
+            storage: Box::new(postgres::PostgresRegistry::connect(url, dir, host_id)?),
+        })
+    }
+
+    /// Stores a component's bytes under their hash. Storing the same bytes
+    /// again does nothing; a stored blob is whole or absent.
+    pub fn store_blob(&self, hash: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+        self.storage.store_blob(hash, bytes)
+    }
+
+    /// A stored version's bytes.
+    pub fn blob(&self, hash: &str) -> Result<Vec<u8>, RegistryError> {
+        self.storage.blob(hash)
+    }
+
+    /// A number that grows whenever any active or shadow version changes,
+    /// so that a running server can tell cheaply that it must reload: the
+    /// sum of two counters, each of which only grows.
+    pub fn generation(&self) -> Result<i64, RegistryError> {
+        self.storage.generation()
+    }
+
+    /// In one transaction: records the version (if new), records the
+    /// deployment, and makes `hash` the active version of `spec.name`
+    /// (removing it as the shadow when promoted). The blob must already be
+    /// stored.
+    pub fn activate(
+        &self,
+        spec: &ProcessorSpec,
+        hash: &str,
+        action: DeployAction,
+    ) -> Result<Deployment, RegistryError> {
+        self.storage.activate(spec, hash, action)
+    }
+
+    /// The active version of every processor deployed through the registry.
+    pub fn active(&self) -> Result<Vec<ActiveVersion>, RegistryError> {
+        self.storage.active()
+    }
+
+    /// The active hash of one processor, if it was deployed through the registry.
+    pub fn active_hash(&self, name: &str) -> Result<Option<String>, RegistryError> {
+        self.storage.active_hash(name)
+    }
+
+    /// Every deployment of `name`, newest first.
+    pub fn history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
+        self.storage.history(name)
+    }
+
+    /// The stored version of `name` whose hash is `hash_or_prefix` or
+    /// starts with it.
+    pub fn find_version(
+        &self,
+        name: &str,
+        hash_or_prefix: &str,
+    ) -> Result<StoredVersion, RegistryError> {
+        let mut found = self.storage.versions_starting(name, hash_or_prefix)?;
+        match found.len() {
+            0 => Err(RegistryError::UnknownVersion {
+                name: name.to_string(),
+                hash: hash_or_prefix.to_string(),
+            }),
+            1 if !hash_or_prefix.is_empty() => Ok(found.remove(0)),
+            _ => Err(RegistryError::AmbiguousHash {
+                name: name.to_string(),
+                prefix: hash_or_prefix.to_string(),
+            }),
+        }
+    }
+
+    /// In one transaction: records the version (if new) and makes `hash`
+    /// the shadow version of `spec.name`, in place of any earlier shadow.
+    /// The blob must already be stored.
+    pub fn set_shadow(
+        &self,
+        spec: &ProcessorSpec,
+        hash: &str,
+    ) -> Result<ShadowVersion, RegistryError> {
+        let since = self.storage.set_shadow(spec, hash)?;
+        Ok(ShadowVersion {
+            stored: self.find_version(&spec.name, hash)?,
+            since,
+        })
+    }
+
+    /// Every processor's shadow version, by name.
+    pub fn shadows(&self) -> Result<Vec<ShadowVersion>, RegistryError> {
+        self.storage.shadows()
+    }
+
+    /// Records that this host has compiled (or loaded from its compile
+    /// cache) the version `hash`, for `slate plugins` and `slate hosts`.
+    pub fn record_compiled(&self, hash: &str) -> Result<(), RegistryError> {
+        self.storage.record_compiled(hash)
+    }
+
+    /// Which hosts have compiled which versions, as a shared registry
+    /// records it; empty for a registry of one host.
+    pub fn compiled(&self) -> Result<Vec<CompiledVersion>, RegistryError> {
+        self.storage.compiled()
+    }
+
+    /// Whether this registry announces switches, so that a host may wait
+    /// for them ([`Registry::wait_for_change`]): a shared registry does.
+    pub fn announces_changes(&self) -> bool {
+        self.storage.announces_changes()
+    }
+
+    /// Waits up to `timeout` for a switch of an active or shadow version
+    /// on any host; true when one may have happened. A registry that
+    /// announces nothing returns false at once.
+    pub fn wait_for_change(&self, timeout: std::time::Duration) -> bool {
+        self.storage.wait_for_change(timeout)
+    }
+
+    /// The version a rollback without a target returns to: the one that
+    /// was active before the current one.
+    pub fn previous_version(&self, name: &str) -> Result<StoredVersion, RegistryError> {
+        let history = self.history(name)?;
+        let current = history
+            .iter()
+            .position(|d| d.active)
+            .ok_or_else(|| RegistryError::NothingToRollBackTo(name.to_string()))?;
+        let active_hash = &history[current].hash;
+        let previous = history[current + 1..]
+            .iter()
+            .find(|d| &d.hash != active_hash)
+            .ok_or_else(|| RegistryError::NothingToRollBackTo(name.to_string()))?;
+        self.find_version(name, &previous.hash)
+    }
+}

@@ -1,0 +1,468 @@
+//! The registry shared by every host on one PostgreSQL database, in the
+//! schema `_slate`: component bytes stored once by hash
+//! (`plugin_blobs`), versions, deployments, active and shadow versions,
+//! and which host compiled which version (`plugin_compiled`).
+//!
+//! Each host keeps a copy of the bytes it has read in its own registry
+//! folder, and compiles into its own cache. A switch of an active or
+//! shadow version sends `NOTIFY slate_registry` in its transaction, which
+//! [`PostgresRegistry::wait_for_change`] hears; the generation is read
+//! from the database at every check, so a missed notification delays no
+//! run.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{GenericClient, NoTls, Row};
+
+use super::local::{blob_path, write_blob};
+use super::{
+    ActiveVersion, CompiledVersion, DeployAction, Deployment, RegistryError, RegistryStorage,
+    ShadowVersion, StoredVersion, dependencies_json,
+};
+use crate::plugin::ProcessorSpec;
+use crate::store::postgres::{Pool, outside_any_runtime, pool};
+
+/// The channel a switch is announced on.
+const CHANNEL: &str = "slate_registry";
+
+const SETUP: &str = "
+    CREATE SCHEMA IF NOT EXISTS _slate;
+    CREATE TABLE IF NOT EXISTS _slate.plugin_blobs (
+        hash TEXT PRIMARY KEY,
+        bytes BYTEA NOT NULL,
+        stored_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    CREATE TABLE IF NOT EXISTS _slate.plugin_versions (
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        version TEXT NOT NULL,
+        phase TEXT NOT NULL,
+        dependencies TEXT NOT NULL,
+        first_deployed_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (name, hash)
+    );
+    CREATE TABLE IF NOT EXISTS _slate.plugin_deployments (
+        id BIGSERIAL PRIMARY KEY,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        action TEXT NOT NULL,
+        deployed_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS _slate.plugin_active (
+        name TEXT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        deployment_id BIGINT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS _slate.plugin_shadows (
+        name TEXT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        since TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS _slate.plugin_shadow_changes (
+        id BIGSERIAL PRIMARY KEY,
+        changed_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS _slate.plugin_compiled (
+        host_id TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (host_id, hash)
+    );
+";
+
+/// The columns [`stored_from_row`] reads, from `plugin_versions v`.
+const VERSION_COLUMNS: &str =
+    "v.name, v.hash, v.version, v.phase, v.dependencies, v.first_deployed_at";
+
+fn database(error: impl std::fmt::Display) -> RegistryError {
+    RegistryError::Database(error.to_string())
+}
+
+impl From<postgres::Error> for RegistryError {
+    fn from(error: postgres::Error) -> Self {
+        database(error)
+    }
+}
+
+fn stored_from_row(row: &Row) -> StoredVersion {
+    let dependencies: String = row.get(4);
+    StoredVersion {
+        name: row.get(0),
+        hash: row.get(1),
+        version: row.get(2),
+        phase: row.get(3),
+        dependencies: serde_json::from_str(&dependencies).unwrap_or_default(),
+        first_deployed_at: row.get(5),
+    }
+}
+
+/// Records `spec` at `hash`, if it is not recorded yet.
+fn record_version_in(
+    client: &mut impl GenericClient,
+    spec: &ProcessorSpec,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), RegistryError> {
+    client.execute(
+        "INSERT INTO _slate.plugin_versions
+             (name, hash, version, phase, dependencies, first_deployed_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        &[
+            &spec.name,
+            &hash,
+            &spec.version,
+            &spec.phase.to_string(),
+            &dependencies_json(spec),
+            &now,
+        ],
+    )?;
+    Ok(())
+}
+
+/// The registry's generation, read inside `client`'s transaction.
+fn generation_in(client: &mut impl GenericClient) -> Result<i64, RegistryError> {
+    Ok(client
+        .query_one(
+            "SELECT (SELECT COALESCE(MAX(deployment_id), 0) FROM _slate.plugin_active)
+                  + (SELECT COALESCE(MAX(id), 0) FROM _slate.plugin_shadow_changes)",
+            &[],
+        )?
+        .get(0))
+}
+
+/// Announces the generation a switch made, when its transaction commits.
+fn announce_in(client: &mut impl GenericClient) -> Result<(), RegistryError> {
+    let generation = generation_in(client)?;
+    client.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&CHANNEL, &generation.to_string()],
+    )?;
+    Ok(())
+}
+
+/// The registry in a PostgreSQL database, as one host sees it.
+pub(super) struct PostgresRegistry {
+    url: String,
+    pool: Pool,
+    /// This host's copies of component bytes.
+    dir: PathBuf,
+    host_id: String,
+    /// The connection that listens for switches, opened at the first wait.
+    listener: Mutex<Option<postgres::Client>>,
+}
+
+impl PostgresRegistry {
+    /// Connects, and creates the registry's tables if they are missing.
+    pub(super) fn connect(url: &str, dir: &Path, host_id: &str) -> Result<Self, RegistryError> {
+        let pool = pool(url, 4).map_err(database)?;
+        let registry = PostgresRegistry {
+            url: url.to_string(),
+            pool,
+            dir: dir.to_path_buf(),
+            host_id: host_id.to_string(),
+            listener: Mutex::new(None),
+        };
+        registry.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            transaction.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('_slate.registry setup'))",
+                &[],
+            )?;
+            transaction.batch_execute(SETUP)?;
+            transaction.commit()?;
+            Ok(())
+        })?;
+        Ok(registry)
+    }
+
+    fn with_client<T: Send>(
+        &self,
+        work: impl FnOnce(&mut postgres::Client) -> Result<T, RegistryError> + Send,
+    ) -> Result<T, RegistryError> {
+        outside_any_runtime(|| {
+            let mut client = self.pool.get().map_err(database)?;
+            work(&mut client)
+        })
+    }
+
+    /// Waits up to `timeout` for another host (or this one) to switch a
+    /// version; true when one did, or when the listening connection failed
+    /// and will be reopened (a switch may have been missed).
+    fn listen(&self, timeout: Duration) -> bool {
+        outside_any_runtime(|| {
+            let mut listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
+            if listener.is_none() {
+                let mut client = match postgres::Client::connect(&self.url, NoTls) {
+                    Ok(client) => client,
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot listen for deploys; polling instead");
+                        std::thread::sleep(timeout);
+                        return true;
+                    }
+                };
+                if let Err(error) = client.batch_execute(&format!("LISTEN {CHANNEL}")) {
+                    tracing::warn!(%error, "cannot listen for deploys; polling instead");
+                    std::thread::sleep(timeout);
+                    return true;
+                }
+                *listener = Some(client);
+            }
+            let client = listener.as_mut().expect("opened above");
+            let mut notifications = client.notifications();
+            let first = notifications
+                .timeout_iter(timeout)
+                .next()
+                .map(|n| n.is_some());
+            if let Ok(true) = first {
+                // Switches close together need one reload.
+                while let Ok(Some(_)) = notifications.iter().next() {}
+            }
+            drop(notifications);
+            first.unwrap_or_else(|error| {
+                tracing::warn!(%error, "lost the connection that listens for deploys");
+                *listener = None;
+                true
+            })
+        })
+    }
+}
+
+impl RegistryStorage for PostgresRegistry {
+    fn store_blob(&self, hash: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+        self.with_client(|client| {
+            client.execute(
+                "INSERT INTO _slate.plugin_blobs (hash, bytes) VALUES ($1, $2)
+                 ON CONFLICT (hash) DO NOTHING",
+                &[&hash, &bytes],
+            )?;
+            Ok(())
+        })?;
+        write_blob(&self.dir, hash, bytes).map(drop)
+    }
+
+    fn blob(&self, hash: &str) -> Result<Vec<u8>, RegistryError> {
+        if let Ok(bytes) = std::fs::read(blob_path(&self.dir, hash)) {
+            return Ok(bytes);
+        }
+        let bytes: Vec<u8> = self.with_client(|client| {
+            let row = client.query_opt(
+                "SELECT bytes FROM _slate.plugin_blobs WHERE hash = $1",
+                &[&hash],
+            )?;
+            row.map(|row| row.get(0))
+                .ok_or_else(|| database(format!("no stored component with hash {hash}")))
+        })?;
+        write_blob(&self.dir, hash, &bytes)?;
+        Ok(bytes)
+    }
+
+    fn generation(&self) -> Result<i64, RegistryError> {
+        self.with_client(generation_in)
+    }
+
+    fn activate(
+        &self,
+        spec: &ProcessorSpec,
+        hash: &str,
+        action: DeployAction,
+    ) -> Result<Deployment, RegistryError> {
+        let now = crate::store::now_to_the_microsecond();
+        let id = self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            record_version_in(&mut transaction, spec, hash, now)?;
+            if action == DeployAction::Promote {
+                transaction.execute(
+                    "DELETE FROM _slate.plugin_shadows WHERE name = $1",
+                    &[&spec.name],
+                )?;
+            }
+            let id: i64 = transaction
+                .query_one(
+                    "INSERT INTO _slate.plugin_deployments (name, hash, action, deployed_at)
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                    &[&spec.name, &hash, &action.as_str(), &now],
+                )?
+                .get(0);
+            transaction.execute(
+                "INSERT INTO _slate.plugin_active (name, hash, deployment_id) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET hash = excluded.hash,
+                     deployment_id = excluded.deployment_id",
+                &[&spec.name, &hash, &id],
+            )?;
+            announce_in(&mut transaction)?;
+            transaction.commit()?;
+            Ok(id)
+        })?;
+        Ok(Deployment {
+            id,
+            name: spec.name.clone(),
+            hash: hash.to_string(),
+            version: spec.version.clone(),
+            action,
+            deployed_at: now,
+            active: true,
+        })
+    }
+
+    fn active(&self) -> Result<Vec<ActiveVersion>, RegistryError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                &format!(
+                    "SELECT {VERSION_COLUMNS}, d.deployed_at
+                     FROM _slate.plugin_active a
+                     JOIN _slate.plugin_versions v ON v.name = a.name AND v.hash = a.hash
+                     JOIN _slate.plugin_deployments d ON d.id = a.deployment_id
+                     ORDER BY a.name"
+                ),
+                &[],
+            )?)
+        })?;
+        Ok(rows
+            .iter()
+            .map(|row| ActiveVersion {
+                stored: stored_from_row(row),
+                deployed_at: row.get(6),
+            })
+            .collect())
+    }
+
+    fn active_hash(&self, name: &str) -> Result<Option<String>, RegistryError> {
+        self.with_client(|client| {
+            Ok(client
+                .query_opt(
+                    "SELECT hash FROM _slate.plugin_active WHERE name = $1",
+                    &[&name],
+                )?
+                .map(|row| row.get(0)))
+        })
+    }
+
+    fn history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                "SELECT d.id, d.name, d.hash, v.version, d.action, d.deployed_at,
+                        d.id = (SELECT deployment_id FROM _slate.plugin_active a
+                                WHERE a.name = d.name) IS TRUE
+                 FROM _slate.plugin_deployments d
+                 JOIN _slate.plugin_versions v ON v.name = d.name AND v.hash = d.hash
+                 WHERE d.name = $1
+                 ORDER BY d.id DESC",
+                &[&name],
+            )?)
+        })?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let action: &str = row.get(4);
+                Deployment {
+                    id: row.get(0),
+                    name: row.get(1),
+                    hash: row.get(2),
+                    version: row.get(3),
+                    action: action.parse().unwrap_or(DeployAction::Deploy),
+                    deployed_at: row.get(5),
+                    active: row.get(6),
+                }
+            })
+            .collect())
+    }
+
+    fn versions_starting(
+        &self,
+        name: &str,
+        hash_prefix: &str,
+    ) -> Result<Vec<StoredVersion>, RegistryError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                &format!(
+                    "SELECT {VERSION_COLUMNS} FROM _slate.plugin_versions v
+                     WHERE v.name = $1 AND left(v.hash, length($2)) = $2"
+                ),
+                &[&name, &hash_prefix],
+            )?)
+        })?;
+        Ok(rows.iter().map(stored_from_row).collect())
+    }
+
+    fn set_shadow(&self, spec: &ProcessorSpec, hash: &str) -> Result<DateTime<Utc>, RegistryError> {
+        let now = crate::store::now_to_the_microsecond();
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            record_version_in(&mut transaction, spec, hash, now)?;
+            transaction.execute(
+                "INSERT INTO _slate.plugin_shadows (name, hash, since) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, since = excluded.since",
+                &[&spec.name, &hash, &now],
+            )?;
+            transaction.execute(
+                "INSERT INTO _slate.plugin_shadow_changes (changed_at) VALUES ($1)",
+                &[&now],
+            )?;
+            announce_in(&mut transaction)?;
+            transaction.commit()?;
+            Ok(())
+        })?;
+        Ok(now)
+    }
+
+    fn shadows(&self) -> Result<Vec<ShadowVersion>, RegistryError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                &format!(
+                    "SELECT {VERSION_COLUMNS}, s.since
+                     FROM _slate.plugin_shadows s
+                     JOIN _slate.plugin_versions v ON v.name = s.name AND v.hash = s.hash
+                     ORDER BY s.name"
+                ),
+                &[],
+            )?)
+        })?;
+        Ok(rows
+            .iter()
+            .map(|row| ShadowVersion {
+                stored: stored_from_row(row),
+                since: row.get(6),
+            })
+            .collect())
+    }
+
+    fn record_compiled(&self, hash: &str) -> Result<(), RegistryError> {
+        self.with_client(|client| {
+            client.execute(
+                "INSERT INTO _slate.plugin_compiled (host_id, hash, at) VALUES ($1, $2, now())
+                 ON CONFLICT (host_id, hash) DO UPDATE SET at = excluded.at",
+                &[&self.host_id, &hash],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn compiled(&self) -> Result<Vec<CompiledVersion>, RegistryError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                "SELECT hash, host_id, at FROM _slate.plugin_compiled ORDER BY hash, host_id",
+                &[],
+            )?)
+        })?;
+        Ok(rows
+            .iter()
+            .map(|row| CompiledVersion {
+                hash: row.get(0),
+                host_id: row.get(1),
+                at: row.get(2),
+            })
+            .collect())
+    }
+
+    fn announces_changes(&self) -> bool {
+        true
+    }
+
+    fn wait_for_change(&self, timeout: Duration) -> bool {
+        self.listen(timeout)
+    }
+}
