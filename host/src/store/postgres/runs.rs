@@ -2,7 +2,9 @@
 //! index on `(processor, data_date)` for `running` rows makes a claim
 //! exact across hosts, and `_slate.quarantine`. A commit locks its run's
 //! row, replaces the date's rows and marks the run `success` in one
-//! transaction.
+//! transaction. A run's times are the database's clock, which every host
+//! shares, read once its claim holds: a run that waited for another's end
+//! starts after that end.
 
 use std::time::Duration;
 
@@ -72,6 +74,20 @@ fn run_from_sql(row: &SqlRow) -> Result<RunRecord, StoreError> {
     })
 }
 
+/// A lease in seconds for `make_interval`, at most a century.
+fn lease_seconds(lease: Duration) -> f64 {
+    lease.as_secs_f64().min(100.0 * 365.25 * 86_400.0)
+}
+
+/// [`RUN_COLUMNS`] qualified by the table, for statements that join.
+fn qualified_run_columns() -> String {
+    RUN_COLUMNS
+        .split(", ")
+        .map(|column| format!("_slate.runs.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A run's upstream check as the JSON `_slate.runs` keeps.
 fn check_json(check: Option<&UpstreamCheck>) -> Result<Option<String>, StoreError> {
     check
@@ -80,58 +96,66 @@ fn check_json(check: Option<&UpstreamCheck>) -> Result<Option<String>, StoreErro
         .map_err(StoreError::backend)
 }
 
-/// `now + lease`, saturating for absurd leases.
-fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
-    now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX / 2)
-}
-
 impl RunLedger for PostgresStore {
     fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
         self.with_client(|client| {
-            let now = now_to_the_microsecond();
-            // One statement: the partial unique index decides which of two
-            // hosts claiming at once gets the run; the other inserts nothing.
-            let claimed = client.query_opt(
-                &format!(
-                    "INSERT INTO _slate.runs (run_id, processor, data_date, attempt, status,
-                         started_at, heartbeat_at, host_id, plugin_hash, run_trigger,
-                         lease_expires_at)
-                     SELECT $1, $2, $3, COALESCE(MAX(attempt), 0) + 1, 'running', $4, $4, $5,
-                         $6, $7, $8
-                     FROM _slate.runs WHERE processor = $2 AND data_date = $3
-                     ON CONFLICT (processor, data_date) WHERE status = 'running' DO NOTHING
-                     RETURNING {RUN_COLUMNS}"
-                ),
+            let mut transaction = client.transaction()?;
+            // One statement decides the claim: the partial unique index
+            // lets one of two hosts claiming at once insert, and the other
+            // insert nothing. The insert may wait for a run that is ending.
+            let claimed = transaction.query_opt(
+                "INSERT INTO _slate.runs (run_id, processor, data_date, attempt, status,
+                     started_at, heartbeat_at, host_id, plugin_hash, run_trigger,
+                     lease_expires_at)
+                 SELECT $1, $2, $3, COALESCE(MAX(attempt), 0) + 1, 'running',
+                     clock_timestamp(), clock_timestamp(), $4, $5, $6, clock_timestamp()
+                 FROM _slate.runs WHERE processor = $2 AND data_date = $3
+                 ON CONFLICT (processor, data_date) WHERE status = 'running' DO NOTHING
+                 RETURNING run_id",
                 &[
                     &new_run_id(),
                     &run.processor,
                     &run.data_date,
-                    &now,
                     &run.host_id,
                     &run.plugin_hash,
                     &run.trigger.as_str(),
-                    &lease_end(now, run.lease),
                 ],
             )?;
-            if let Some(row) = claimed {
-                return run_from_sql(&row);
-            }
-            let holder = client.query_opt(
-                "SELECT run_id, started_at FROM _slate.runs
-                 WHERE processor = $1 AND data_date = $2 AND status = 'running'",
-                &[&run.processor, &run.data_date],
+            let Some(claimed) = claimed else {
+                drop(transaction);
+                let holder = client.query_opt(
+                    "SELECT run_id, started_at FROM _slate.runs
+                     WHERE processor = $1 AND data_date = $2 AND status = 'running'",
+                    &[&run.processor, &run.data_date],
+                )?;
+                return Err(match holder {
+                    Some(row) => StoreError::AlreadyRunning {
+                        run_id: row.get(0),
+                        started_at: row.get(1),
+                    },
+                    // The holder ended between the two statements.
+                    None => StoreError::AlreadyRunning {
+                        run_id: String::new(),
+                        started_at: now_to_the_microsecond(),
+                    },
+                });
+            };
+            // A run starts when its claim holds, after any wait above: its
+            // times are the database's clock, the one every host shares.
+            let run_id: String = claimed.get(0);
+            let row = transaction.query_one(
+                &format!(
+                    "UPDATE _slate.runs SET started_at = clock.now, heartbeat_at = clock.now,
+                         lease_expires_at = clock.now + make_interval(secs => $2)
+                     FROM (SELECT clock_timestamp() AS now) clock
+                     WHERE run_id = $1
+                     RETURNING {}",
+                    qualified_run_columns()
+                ),
+                &[&run_id, &lease_seconds(run.lease)],
             )?;
-            Err(match holder {
-                Some(row) => StoreError::AlreadyRunning {
-                    run_id: row.get(0),
-                    started_at: row.get(1),
-                },
-                // The holder ended between the two statements.
-                None => StoreError::AlreadyRunning {
-                    run_id: String::new(),
-                    started_at: now,
-                },
-            })
+            transaction.commit()?;
+            run_from_sql(&row)
         })
     }
 
@@ -177,20 +201,18 @@ impl RunLedger for PostgresStore {
                 &[output.date],
                 output.rows,
             )?;
-            let now = now_to_the_microsecond();
             transaction.execute(
                 &format!(
-                    "UPDATE _slate.runs SET status = 'success', finished_at = $2,
-                         heartbeat_at = $2, duration_ms = {},
-                         rows_read = $3, rows_written = $4, reason = $5, log_lines_dropped = $6,
-                         peak_memory_bytes = $7, upstream_check_json = $8,
-                         rows_with_quality_issues = $9
+                    "UPDATE _slate.runs SET status = 'success', finished_at = clock_timestamp(),
+                         heartbeat_at = clock_timestamp(), duration_ms = {},
+                         rows_read = $2, rows_written = $3, reason = $4, log_lines_dropped = $5,
+                         peak_memory_bytes = $6, upstream_check_json = $7,
+                         rows_with_quality_issues = $8
                      WHERE run_id = $1",
-                    DURATION_TO.replace("$at", "$2")
+                    DURATION_TO.replace("$at", "clock_timestamp()")
                 ),
                 &[
                     &run_id,
-                    &now,
                     &output.rows_read,
                     &(written as i64),
                     &quarantine::commit_reason(written, output.quarantined.len(), run_id),
@@ -205,7 +227,7 @@ impl RunLedger for PostgresStore {
                 _ => Some(transaction.prepare(
                     "INSERT INTO _slate.quarantine (run_id, processor, data_date, table_name,
                          row_index, errors_json, raw_row_json, quarantined_at)
-                     SELECT run_id, processor, data_date, $2, $3, $4, $5, $6
+                     SELECT run_id, processor, data_date, $2, $3, $4, $5, finished_at
                      FROM _slate.runs WHERE run_id = $1",
                 )?),
             };
@@ -219,7 +241,6 @@ impl RunLedger for PostgresStore {
                         &(row.row_index as i64),
                         &errors,
                         &row.raw_row.to_string(),
-                        &now,
                     ],
                 )?;
             }
@@ -264,19 +285,19 @@ impl RunLedger for PostgresStore {
             Ok(client.execute(
                 &format!(
                     "UPDATE _slate.runs SET status = $2, error_kind = $3, error_message = $4,
-                         reason = $4, finished_at = $5, heartbeat_at = $5, rows_read = $6,
-                         limit_value = $7, observed_value = $8, log_lines_dropped = $9,
-                         peak_memory_bytes = $10, upstream_check_json = $11,
+                         reason = $4, finished_at = clock_timestamp(),
+                         heartbeat_at = clock_timestamp(), rows_read = $5,
+                         limit_value = $6, observed_value = $7, log_lines_dropped = $8,
+                         peak_memory_bytes = $9, upstream_check_json = $10,
                          duration_ms = {}
                      WHERE run_id = $1 AND status = 'running'",
-                    DURATION_TO.replace("$at", "$5")
+                    DURATION_TO.replace("$at", "clock_timestamp()")
                 ),
                 &[
                     &run_id,
                     &end.status.as_str(),
                     &end.error_kind.map(|k| k.as_str()),
                     &end.message,
-                    &now_to_the_microsecond(),
                     &end.rows_read,
                     &end.limit.map(|(limit, _)| limit as i64),
                     &end.limit.map(|(_, observed)| observed as i64),
@@ -324,11 +345,12 @@ impl RunLedger for PostgresStore {
             return Ok(0);
         }
         self.with_client(|client| {
-            let now = now_to_the_microsecond();
             let renewed = client.execute(
-                "UPDATE _slate.runs SET heartbeat_at = $2, lease_expires_at = $3
+                "UPDATE _slate.runs SET heartbeat_at = clock.now,
+                     lease_expires_at = clock.now + make_interval(secs => $2)
+                 FROM (SELECT clock_timestamp() AS now) clock
                  WHERE run_id = ANY($1) AND status = 'running'",
-                &[&run_ids, &now, &lease_end(now, lease)],
+                &[&run_ids, &lease_seconds(lease)],
             )?;
             Ok(renewed as usize)
         })
@@ -381,6 +403,10 @@ impl RunLedger for PostgresStore {
     }
 
     fn tick_ledger(&self) -> Option<&dyn crate::store::schedules::TickLedger> {
+        Some(self)
+    }
+
+    fn work_queue(&self) -> Option<&dyn crate::store::work_queue::WorkQueue> {
         Some(self)
     }
 
