@@ -19,7 +19,7 @@
 //! - [`validate`]: checking output rows against a schema before any write.
 //! - [`drift`]: additive migrations and refused changes when a live schema differs.
 //! - [`quarantine`]: bad rows set aside under the `quarantine` policy.
-//! - [`store`]: where tables and run history live: embedded SQLite or BigQuery.
+//! - [`store`]: where tables and run history live: embedded SQLite, BigQuery or PostgreSQL.
 //! - [`runs`]: run records and their statuses.
 //! - [`evaluation`]: one checked call of `process`, shared by runs and `slate test`.
 //! - [`executor`]: one run of one processor for one date.
@@ -37,6 +37,7 @@
 //! - [`config_file`]: reading a section of `slate.toml`, or its defaults.
 //! - [`pipeline`]: running a set of processors for a date, in order.
 //! - [`backfill`]: running a range of dates, in dependency order and in parallel.
+//! - [`work_queue`]: a backfill spread over every host that shares a work queue.
 //! - [`schedule`]: `[[schedule]]` cron ticks, each fired once.
 //! - [`server`]: `slate serve`, the HTTP service.
 //! - [`testing`]: `slate test`, fixtures and golden files.
@@ -81,3 +82,4 @@ pub mod store;
 pub mod testing;
 pub mod upstream_check;
 pub mod validate;
+pub mod work_queue;

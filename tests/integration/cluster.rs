@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value as Json, json};
 use slate::runs::{RunFilter, RunRecord, RunStatus};
-use slate::store::{PostgresStore, RunLedger, Tables};
+use slate::store::{InputSource, PostgresStore, RunLedger, Tables};
 
 use crate::bookkeeping::set_spin;
 use crate::postgres_server::isolated_url;
@@ -356,5 +356,217 @@ fn a_version_deployed_on_one_host_is_loaded_by_the_others_before_their_next_run(
         .unwrap_or_else(|| panic!("{listing}"));
     for host in [&a, &b] {
         crate::support::assert_contains(line, &format!(":{}", host.child.id()));
+    }
+}
+
+/// Every output table's rows from `first` to `last` at `url`, by table.
+fn output_rows(
+    url: &str,
+    (first, last): (chrono::NaiveDate, chrono::NaiveDate),
+) -> BTreeMap<String, slate::rows::RowSet> {
+    let store = PostgresStore::connect(url).unwrap();
+    store
+        .table_owners()
+        .unwrap()
+        .into_iter()
+        .filter(|owned| owned.owner.processor().is_some())
+        .map(|owned| {
+            let rows = store.read_rows(&owned.table, first, last).unwrap();
+            (owned.table.to_string(), rows)
+        })
+        .collect()
+}
+
+#[test]
+fn a_backfill_spreads_over_three_hosts_and_writes_what_one_host_writes() {
+    let (first, last) = ("2026-01-06", "2026-01-16");
+    let backfill = |url: &str, folder: &Path, parallelism: &str| {
+        slate(
+            folder,
+            &[
+                "--state",
+                url,
+                "backfill",
+                "--from",
+                first,
+                "--to",
+                last,
+                "--parallelism",
+                parallelism,
+            ],
+        )
+    };
+
+    // One host alone.
+    let alone = isolated_url();
+    let alone_folder = host_folder();
+    load_demo_season(&alone, alone_folder.path());
+    let one_host = backfill(&alone, alone_folder.path(), "2");
+
+    // Two servers, and the command line's own host, on another database.
+    let shared = isolated_url();
+    let loader = host_folder();
+    load_demo_season(&shared, loader.path());
+    let folders: Vec<_> = (0..2).map(|_| host_folder()).collect();
+    let servers: Vec<Server> = folders
+        .iter()
+        .map(|folder| Server::start(folder.path(), &["--state", &shared]))
+        .collect();
+    let three_hosts = backfill(&shared, loader.path(), "1");
+
+    // 2026-01-06 has no box scores: both fail the same runs.
+    assert_eq!(one_host.status.code(), Some(1), "{}", stderr(&one_host));
+    assert_eq!(
+        three_hosts.status.code(),
+        Some(1),
+        "{}",
+        stderr(&three_hosts)
+    );
+    let summary = |output: &std::process::Output| {
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let cluster_summary = summary(&three_hosts);
+    crate::support::assert_contains(&cluster_summary, "on 3 host(s)");
+    crate::support::assert_contains(&cluster_summary, "3 failed, 6 blocked");
+    let cluster_output = String::from_utf8_lossy(&three_hosts.stdout).into_owned();
+    for server in &servers {
+        crate::support::assert_contains(&cluster_output, &format!(":{} ", server.child.id()));
+    }
+    crate::support::assert_contains(&summary(&one_host), "3 failed");
+
+    // The same rows, table by table, in the same order, value for value.
+    let range = (date(first), date(last));
+    let expected = output_rows(&alone, range);
+    let actual = output_rows(&shared, range);
+    assert_eq!(
+        expected.keys().collect::<Vec<_>>(),
+        actual.keys().collect::<Vec<_>>()
+    );
+    for (table, rows) in &expected {
+        let written = &actual[table];
+        assert!(!rows.rows.is_empty(), "{table} has rows in the range");
+        assert_eq!(written.columns, rows.columns, "{table}");
+        assert_eq!(written.rows.len(), rows.rows.len(), "{table}");
+        if let Some(index) = (0..rows.rows.len()).find(|&i| written.rows[i] != rows.rows[i]) {
+            panic!(
+                "{table} row {index}: one host wrote {:?}, three wrote {:?}",
+                rows.rows[index], written.rows[index]
+            );
+        }
+    }
+}
+
+#[test]
+fn hosts_killed_and_restarted_twenty_times_during_a_backfill_lose_no_task_and_run_none_twice() {
+    use rand::{Rng, SeedableRng};
+
+    let url = isolated_url();
+    let loader = host_folder();
+    load_demo_season(&url, loader.path());
+    // Short leases, so that a killed host's runs are reaped, and its tasks
+    // queued again, within a couple of seconds.
+    let args = [
+        "--state",
+        &url,
+        "--heartbeat-secs",
+        "0.2",
+        "--lease-secs",
+        "1.5",
+        "--workers",
+        "2",
+    ];
+    let folders: Vec<_> = (0..3).map(|_| host_folder()).collect();
+    let mut hosts: Vec<Server> = folders
+        .iter()
+        .map(|folder| Server::start(folder.path(), &args))
+        .collect();
+    let (status, accepted) = hosts[0].post(
+        "/backfill",
+        json!({"start_date": "2026-01-06", "end_date": "2026-02-14", "parallelism": 2}),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(accepted["cluster"], true, "{accepted}");
+    let id = accepted["backfill_id"].as_str().unwrap().to_string();
+    let planned = accepted["planned"].as_u64().unwrap() as usize;
+    assert_eq!(planned, 40 * 9);
+
+    // Kill -9 a random host, and start it again, twenty times.
+    let mut random = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(
+            random.random_range(150..500),
+        ));
+        let victim = random.random_range(0..hosts.len());
+        hosts[victim].child.kill().unwrap();
+        hosts[victim].child.wait().unwrap();
+        hosts[victim] = Server::start(folders[victim].path(), &args);
+    }
+
+    let store = PostgresStore::connect(&url).unwrap();
+    let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
+    let mut progress = None;
+    wait_until("the backfill has ended", || {
+        progress = queue.progress(&id).unwrap();
+        progress.as_ref().is_some_and(|p| p.is_finished())
+    });
+    let progress = progress.unwrap();
+    wait_until("no run is left running", || {
+        store
+            .runs(&RunFilter {
+                status: Some(RunStatus::Running),
+                ..RunFilter::default()
+            })
+            .unwrap()
+            .is_empty()
+    });
+
+    // No task lost: every one ended, as a backfill without kills ends them
+    // (2026-01-06 has no box scores: 3 failures and 6 blocked downstream).
+    assert_eq!(progress.planned, planned);
+    assert_eq!(
+        (progress.failed, progress.blocked, progress.succeeded),
+        (3, 6, planned - 9),
+        "{:#?}",
+        progress.problems
+    );
+    // None ran twice to success, and each table holds each date once,
+    // whole: the rows of its one successful run.
+    let owners = store.table_owners().unwrap();
+    let days: Vec<String> = (0..40)
+        .map(|i| (date("2026-01-06") + chrono::Days::new(i)).to_string())
+        .collect();
+    let days: Vec<&str> = days.iter().map(String::as_str).collect();
+    for ((processor, day), runs) in runs_by_processor_and_date(&store, &days) {
+        let successes: Vec<&RunRecord> = runs
+            .iter()
+            .filter(|run| {
+                run.status == RunStatus::Success && run.started_at >= progress.enqueued_at
+            })
+            .collect();
+        let failed_or_blocked = progress
+            .problems
+            .iter()
+            .any(|p| p.processor == processor && p.date == day);
+        assert_eq!(
+            successes.len(),
+            usize::from(!failed_or_blocked),
+            "{processor} on {day}: {runs:#?}"
+        );
+        if let Some(success) = successes.first() {
+            let owned = owners
+                .iter()
+                .find(|o| o.owner.processor() == Some(&processor))
+                .unwrap();
+            assert_eq!(
+                store.rows_on(&owned.table, day).unwrap(),
+                success.rows_written as u64,
+                "{} on {day}",
+                owned.table
+            );
+        }
     }
 }

@@ -72,6 +72,9 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    if host.store.work_queue().is_some() {
+        return backfill_over_the_cluster(options, &host, &request, &plan);
+    }
 
     // The bar counts dates: a date is done when all its planned runs ended,
     // failed when one of them failed, blocked when one was blocked.
@@ -143,6 +146,97 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
     );
     super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
     Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Enqueues `plan` on the store's work queue, works on it here with
+/// `--parallelism` threads beside every other host, and follows the whole
+/// cluster's progress until every task ended; exits non-zero when any
+/// task's run failed.
+fn backfill_over_the_cluster(
+    options: &HostOptions,
+    host: &Host,
+    request: &BackfillRequest,
+    plan: &backfill::Plan,
+) -> Result<ExitCode> {
+    let queue = host.store.work_queue().expect("checked by the caller");
+    let id = slate::work_queue::enqueue(
+        queue,
+        &host.pipeline,
+        request,
+        plan,
+        host.executor.host_id(),
+    )?;
+    eprintln!(
+        "backfill {id}: {} tasks enqueued for every host sharing the store",
+        plan.runs.len()
+    );
+    let bar = ProgressBar::new(plan.runs.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs, cluster-wide [{elapsed_precise}, ETA {eta}] {msg}",
+        )
+        .expect("a valid progress template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let progress = || queue.progress(&id).ok().flatten();
+    let show = |_: &slate::work_queue::Worked| {
+        if let Some(p) = progress() {
+            bar.set_position(p.ended() as u64);
+            bar.set_message(format!(
+                "succeeded {}, failed {}, blocked {}, running {} on {} host(s)",
+                p.succeeded,
+                p.failed,
+                p.blocked,
+                p.taken,
+                p.by_host.len()
+            ));
+        }
+    };
+    let never = AtomicBool::new(false);
+    slate::work_queue::work_until(
+        queue,
+        &host.pipeline,
+        &host.executor,
+        request.parallelism,
+        &never,
+        &|| progress().is_some_and(|p| p.is_finished()),
+        &show,
+    )?;
+    let done = queue
+        .progress(&id)?
+        .ok_or_else(|| anyhow::anyhow!("backfill {id} is gone from the queue"))?;
+    bar.set_position(done.ended() as u64);
+    bar.finish();
+    let mut output = table(&["host", "runs"]);
+    for (host_id, runs) in &done.by_host {
+        output.add_row(vec![host_id.clone(), runs.to_string()]);
+    }
+    println!("{output}");
+    for problem in done.problems.iter().filter(|p| p.status == "failed") {
+        let first_line = slate::health::first_line(problem.error.as_deref());
+        eprintln!(
+            "{} {} failed: {first_line}",
+            problem.date, problem.processor
+        );
+    }
+    println!(
+        "backfill {id}: {} runs over {} dates on {} host(s) ({} left alone under --reprocess {}): \
+         {} succeeded, {} failed, {} blocked",
+        done.planned,
+        plan.dates.len(),
+        done.by_host.len(),
+        done.left_alone,
+        request.reprocess,
+        done.succeeded,
+        done.failed,
+        done.blocked
+    );
+    super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
+    Ok(if done.failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -111,6 +111,39 @@ pub async fn start_backfill(
         };
         return Ok((StatusCode::OK, Json(answer)).into_response());
     }
+    #[derive(Serialize)]
+    struct Accepted {
+        backfill_id: String,
+        planned: usize,
+        left_alone: usize,
+        /// Whether every host sharing the store's work queue takes part.
+        cluster: bool,
+    }
+    if state.host.store.work_queue().is_some() {
+        let (planned, left_alone) = (plan.runs.len(), plan.left_alone);
+        let backfill_id = state
+            .blocking(move |host| {
+                let queue = host.store.work_queue().expect("checked above");
+                let request = BackfillRequest {
+                    start,
+                    end,
+                    selection: plan.selection.clone(),
+                    reprocess,
+                    parallelism,
+                };
+                let host_id = host.executor.host_id();
+                crate::work_queue::enqueue(queue, &pipeline, &request, &plan, host_id)
+                    .map_err(ApiError::internal)
+            })
+            .await?;
+        let answer = Accepted {
+            backfill_id,
+            planned,
+            left_alone,
+            cluster: true,
+        };
+        return Ok((StatusCode::ACCEPTED, Json(answer)).into_response());
+    }
     let job = Arc::new(BackfillJob::new(BackfillProgress {
         id: id.clone(),
         state: BackfillState::Queued,
@@ -167,25 +200,21 @@ pub async fn start_backfill(
             p.finished_at = Some(Utc::now());
         });
     });
-    #[derive(Serialize)]
-    struct Accepted {
-        backfill_id: String,
-        planned: usize,
-        left_alone: usize,
-    }
     let answer = Accepted {
         backfill_id: id,
         planned,
         left_alone,
+        cluster: false,
     };
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 
-/// `GET /backfills/{id}`.
+/// `GET /backfills/{id}`: a backfill this server runs alone, or one of the
+/// cluster's work queue, whichever host enqueued it, with every host's share.
 pub async fn get_backfill(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<BackfillProgress>, ApiError> {
+) -> Result<Response, ApiError> {
     let job = state
         .host
         .backfills
@@ -193,6 +222,30 @@ pub async fn get_backfill(
         .unwrap_or_else(|e| e.into_inner())
         .get(&id)
         .cloned();
-    job.map(|j| Json(j.progress()))
-        .ok_or_else(|| ApiError::not_found("id", format!("no backfill {id}")))
+    if let Some(job) = job {
+        return Ok(Json(job.progress()).into_response());
+    }
+    let missing = ApiError::not_found("id", format!("no backfill {id}"));
+    if state.host.store.work_queue().is_none() {
+        return Err(missing);
+    }
+    let progress = state
+        .blocking(move |host| {
+            let queue = host.store.work_queue().expect("checked above");
+            queue.progress(&id).map_err(ApiError::internal)
+        })
+        .await?
+        .ok_or(missing)?;
+    #[derive(Serialize)]
+    struct Cluster {
+        state: BackfillState,
+        #[serde(flatten)]
+        progress: crate::store::work_queue::ClusterProgress,
+    }
+    let state = match (progress.is_finished(), progress.ended() + progress.taken) {
+        (true, _) => BackfillState::Finished,
+        (false, 0) => BackfillState::Queued,
+        (false, _) => BackfillState::Running,
+    };
+    Ok(Json(Cluster { state, progress }).into_response())
 }

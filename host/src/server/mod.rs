@@ -28,6 +28,7 @@ pub mod health;
 pub mod metrics;
 pub mod plugins;
 pub mod process;
+pub mod queue;
 pub mod run_detail;
 pub mod runs;
 pub mod schedules;

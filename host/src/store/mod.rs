@@ -16,6 +16,7 @@ mod embedded;
 pub mod input;
 pub mod postgres;
 pub mod schedules;
+pub mod work_queue;
 
 use std::time::Duration;
 
@@ -261,6 +262,13 @@ pub trait RunLedger: Send + Sync {
     /// The ledger of schedule ticks; `None` for a backend that keeps none
     /// (schedules then cannot be configured).
     fn tick_ledger(&self) -> Option<&dyn schedules::TickLedger> {
+        None
+    }
+
+    /// The backfill work queue every host sharing this ledger takes tasks
+    /// from; `None` for a backfill of one host, which schedules its own
+    /// runs ([`crate::backfill::run`]).
+    fn work_queue(&self) -> Option<&dyn work_queue::WorkQueue> {
         None
     }
 }

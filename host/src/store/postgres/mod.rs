@@ -23,12 +23,15 @@
 //! - `runs.rs`: claims, leases, commits and run history ([`super::RunLedger`]);
 //! - `schedules.rs`: schedule ticks, each claimed by one host
 //!   ([`super::schedules::TickLedger`]);
-//! - `values.rs`: how typed values are kept in PostgreSQL columns.
+//! - `values.rs`: how typed values are kept in PostgreSQL columns;
+//! - `work_queue.rs`: backfill tasks every host takes
+//!   ([`super::work_queue::WorkQueue`]).
 
 mod runs;
 mod schedules;
 mod tables;
 mod values;
+mod work_queue;
 
 use std::time::Duration;
 
@@ -179,6 +182,7 @@ impl PostgresStore {
             )?;
             transaction.batch_execute(SETUP)?;
             transaction.batch_execute(schedules::SETUP)?;
+            transaction.batch_execute(work_queue::SETUP)?;
             transaction.commit()?;
             Ok(())
         })?;

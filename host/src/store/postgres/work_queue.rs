@@ -1,0 +1,277 @@
+//! The PostgreSQL store's backfill work queue ([`WorkQueue`]):
+//! `_slate.backfills` and `_slate.tasks`. A host takes the first ready task
+//! with `FOR UPDATE SKIP LOCKED`, so hosts taking at once never wait for
+//! each other nor take the same task; a taken task is leased, and a task
+//! whose lease expired goes back to the queue before the next take.
+
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use postgres::Row;
+
+use super::PostgresStore;
+use crate::store::StoreError;
+use crate::store::work_queue::{
+    ClusterProgress, NewBackfill, NewTask, TakenTask, TaskEnd, TaskRecord, WorkQueue,
+};
+
+/// The queue's tables, created with the store.
+pub(super) const SETUP: &str = "
+    CREATE TABLE IF NOT EXISTS _slate.backfills (
+        backfill_id TEXT PRIMARY KEY,
+        start_date DATE NOT NULL,
+        end_date DATE NOT NULL,
+        reprocess TEXT NOT NULL,
+        left_alone BIGINT NOT NULL,
+        enqueued_by TEXT NOT NULL,
+        enqueued_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS _slate.tasks (
+        backfill_id TEXT NOT NULL,
+        processor TEXT NOT NULL,
+        data_date DATE NOT NULL,
+        rank BIGINT NOT NULL,
+        upstream TEXT[] NOT NULL,
+        looks_back BOOLEAN NOT NULL,
+        status TEXT NOT NULL DEFAULT 'queued',
+        host_id TEXT,
+        lease_expires_at TIMESTAMPTZ,
+        takes BIGINT NOT NULL DEFAULT 0,
+        run_id TEXT,
+        error TEXT,
+        finished_at TIMESTAMPTZ,
+        PRIMARY KEY (backfill_id, processor, data_date)
+    );
+    CREATE INDEX IF NOT EXISTS tasks_unfinished
+        ON _slate.tasks (backfill_id, processor, data_date)
+        WHERE status IN ('queued', 'taken');
+    CREATE INDEX IF NOT EXISTS tasks_by_lease
+        ON _slate.tasks (lease_expires_at) WHERE status = 'taken';
+";
+
+/// A lease in seconds, as PostgreSQL's `make_interval` takes it: at most
+/// a century.
+fn seconds(lease: Duration) -> f64 {
+    lease.as_secs_f64().min(100.0 * 365.25 * 86_400.0)
+}
+
+fn taken_from_row(row: &Row) -> TakenTask {
+    TakenTask {
+        backfill_id: row.get(0),
+        processor: row.get(1),
+        date: row.get(2),
+        enqueued_at: row.get(3),
+    }
+}
+
+impl WorkQueue for PostgresStore {
+    fn enqueue(&self, backfill: &NewBackfill, tasks: &[NewTask]) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            transaction.execute(
+                "INSERT INTO _slate.backfills (backfill_id, start_date, end_date, reprocess,
+                     left_alone, enqueued_by, enqueued_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, now())",
+                &[
+                    &backfill.id,
+                    &backfill.start,
+                    &backfill.end,
+                    &backfill.reprocess.as_str(),
+                    &(backfill.left_alone as i64),
+                    &backfill.host_id,
+                ],
+            )?;
+            let insert = transaction.prepare(
+                "INSERT INTO _slate.tasks (backfill_id, processor, data_date, rank, upstream,
+                     looks_back)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )?;
+            for task in tasks {
+                transaction.execute(
+                    &insert,
+                    &[
+                        &backfill.id,
+                        &task.processor,
+                        &task.date,
+                        &task.rank,
+                        &task.upstream,
+                        &task.looks_back,
+                    ],
+                )?;
+            }
+            transaction.commit()?;
+            Ok(())
+        })
+    }
+
+    fn take_task(&self, host_id: &str, lease: Duration) -> Result<Option<TakenTask>, StoreError> {
+        self.with_client(|client| {
+            let returned = client.execute(
+                "UPDATE _slate.tasks SET status = 'queued', host_id = NULL,
+                     lease_expires_at = NULL
+                 WHERE status = 'taken' AND lease_expires_at < now()",
+                &[],
+            )?;
+            if returned > 0 {
+                tracing::warn!(
+                    returned,
+                    "tasks whose host stopped renewing are queued again"
+                );
+            }
+            let taken = client.query_opt(
+                "UPDATE _slate.tasks t SET status = 'taken', host_id = $1,
+                     lease_expires_at = now() + make_interval(secs => $2), takes = takes + 1
+                 FROM (
+                     SELECT c.backfill_id, c.processor, c.data_date FROM _slate.tasks c
+                     WHERE c.status = 'queued' AND NOT EXISTS (
+                         SELECT 1 FROM _slate.tasks u
+                         WHERE u.backfill_id = c.backfill_id
+                           AND u.processor = ANY(c.upstream)
+                           AND u.status IN ('queued', 'taken')
+                           AND (u.data_date = c.data_date
+                                OR (c.looks_back AND u.data_date < c.data_date)))
+                     ORDER BY c.data_date, c.rank
+                     LIMIT 1
+                     FOR UPDATE SKIP LOCKED
+                 ) ready, _slate.backfills b
+                 WHERE t.backfill_id = ready.backfill_id AND t.processor = ready.processor
+                   AND t.data_date = ready.data_date AND b.backfill_id = t.backfill_id
+                 RETURNING t.backfill_id, t.processor, t.data_date, b.enqueued_at",
+                &[&host_id, &seconds(lease)],
+            )?;
+            Ok(taken.as_ref().map(taken_from_row))
+        })
+    }
+
+    fn renew_tasks(&self, host_id: &str, lease: Duration) -> Result<usize, StoreError> {
+        self.with_client(|client| {
+            Ok(client.execute(
+                "UPDATE _slate.tasks SET lease_expires_at = now() + make_interval(secs => $2)
+                 WHERE status = 'taken' AND host_id = $1",
+                &[&host_id, &seconds(lease)],
+            )? as usize)
+        })
+    }
+
+    fn release_task(&self, task: &TakenTask, host_id: &str) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.execute(
+                "UPDATE _slate.tasks SET status = 'queued', host_id = NULL,
+                     lease_expires_at = NULL
+                 WHERE backfill_id = $1 AND processor = $2 AND data_date = $3
+                   AND status = 'taken' AND host_id = $4",
+                &[&task.backfill_id, &task.processor, &task.date, &host_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn finish_task(
+        &self,
+        task: &TakenTask,
+        host_id: &str,
+        end: TaskEnd,
+        run_id: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.with_client(|client| {
+            let ended = client.execute(
+                "UPDATE _slate.tasks SET status = $5, run_id = $6, error = $7,
+                     finished_at = now(), lease_expires_at = NULL
+                 WHERE backfill_id = $1 AND processor = $2 AND data_date = $3
+                   AND status = 'taken' AND host_id = $4",
+                &[
+                    &task.backfill_id,
+                    &task.processor,
+                    &task.date,
+                    &host_id,
+                    &end.as_str(),
+                    &run_id,
+                    &error,
+                ],
+            )?;
+            Ok(ended == 1)
+        })
+    }
+
+    fn progress(&self, backfill_id: &str) -> Result<Option<ClusterProgress>, StoreError> {
+        self.with_client(|client| {
+            let Some(backfill) = client.query_opt(
+                "SELECT start_date, end_date, reprocess, left_alone, enqueued_by, enqueued_at
+                 FROM _slate.backfills WHERE backfill_id = $1",
+                &[&backfill_id],
+            )?
+            else {
+                return Ok(None);
+            };
+            let count = |status: &str, counts: &[Row]| {
+                counts
+                    .iter()
+                    .find(|row| row.get::<_, &str>(0) == status)
+                    .map_or(0, |row| row.get::<_, i64>(1) as usize)
+            };
+            let counts = client.query(
+                "SELECT status, COUNT(*) FROM _slate.tasks WHERE backfill_id = $1
+                 GROUP BY status",
+                &[&backfill_id],
+            )?;
+            let by_host = client.query(
+                "SELECT host_id, COUNT(*) FROM _slate.tasks
+                 WHERE backfill_id = $1 AND finished_at IS NOT NULL
+                 GROUP BY host_id ORDER BY host_id",
+                &[&backfill_id],
+            )?;
+            let problems = client.query(
+                "SELECT processor, data_date, status, host_id, run_id, error, takes
+                 FROM _slate.tasks
+                 WHERE backfill_id = $1 AND status IN ('failed', 'blocked')
+                 ORDER BY data_date, rank",
+                &[&backfill_id],
+            )?;
+            let finished_at = client
+                .query_one(
+                    "SELECT CASE WHEN bool_and(finished_at IS NOT NULL)
+                                 THEN MAX(finished_at) END
+                     FROM _slate.tasks WHERE backfill_id = $1",
+                    &[&backfill_id],
+                )?
+                .get(0);
+            let reprocess: &str = backfill.get(2);
+            let progress = ClusterProgress {
+                id: backfill_id.to_string(),
+                start_date: backfill.get::<_, NaiveDate>(0),
+                end_date: backfill.get(1),
+                reprocess: reprocess.parse().map_err(|_| {
+                    StoreError::backend(format!("unreadable reprocess mode `{reprocess}`"))
+                })?,
+                left_alone: backfill.get::<_, i64>(3) as usize,
+                enqueued_by: backfill.get(4),
+                enqueued_at: backfill.get(5),
+                planned: counts.iter().map(|row| row.get::<_, i64>(1) as usize).sum(),
+                queued: count("queued", &counts),
+                taken: count("taken", &counts),
+                succeeded: count(TaskEnd::Succeeded.as_str(), &counts),
+                failed: count(TaskEnd::Failed.as_str(), &counts),
+                blocked: count(TaskEnd::Blocked.as_str(), &counts),
+                by_host: by_host
+                    .iter()
+                    .map(|row| (row.get(0), row.get::<_, i64>(1) as usize))
+                    .collect(),
+                finished_at,
+                problems: problems
+                    .iter()
+                    .map(|row| TaskRecord {
+                        processor: row.get(0),
+                        date: row.get(1),
+                        status: row.get(2),
+                        host_id: row.get(3),
+                        run_id: row.get(4),
+                        error: row.get(5),
+                        takes: row.get(6),
+                    })
+                    .collect(),
+            };
+            Ok(Some(progress))
+        })
+    }
+}

@@ -1,0 +1,184 @@
+//! The work queue a shared run ledger keeps for backfills: a backfill is
+//! enqueued as (processor, date) tasks with the tasks each waits for, and
+//! every host takes ready tasks, one at a time, under a lease. A host that
+//! dies loses its tasks back to the queue when their leases expire.
+//!
+//! A task is ready when no task of the same backfill that it waits for is
+//! still queued or taken: its upstreams' tasks on its date and, when it
+//! looks back, on every earlier date. Ended means ended, whatever the
+//! status: the run then decides itself, through the completeness check,
+//! whether it may go ahead or is blocked. This is the order the one-host
+//! backfill keeps ([`crate::backfill::run`]).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::StoreError;
+use crate::backfill::Reprocess;
+
+/// A backfill to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewBackfill {
+    /// Its id.
+    pub id: String,
+    /// The first date.
+    pub start: NaiveDate,
+    /// The last date, included.
+    pub end: NaiveDate,
+    /// Which runs it redoes.
+    pub reprocess: Reprocess,
+    /// (processor, date) pairs left alone under the reprocess mode.
+    pub left_alone: usize,
+    /// The host that enqueued it.
+    pub host_id: String,
+}
+
+/// One (processor, date) task and what it waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTask {
+    /// The processor.
+    pub processor: String,
+    /// The date.
+    pub date: NaiveDate,
+    /// Its processor's place in the pipeline's order: of the ready tasks,
+    /// the earliest date is taken first, then the lowest rank.
+    pub rank: i64,
+    /// The processors whose tasks it waits for.
+    pub upstream: Vec<String>,
+    /// Whether it also waits for its upstreams' tasks on earlier dates.
+    pub looks_back: bool,
+}
+
+/// A task a host has taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenTask {
+    /// Its backfill.
+    pub backfill_id: String,
+    /// The processor.
+    pub processor: String,
+    /// The date.
+    pub date: NaiveDate,
+    /// When its backfill was enqueued: a run that started after it counts
+    /// for the task.
+    pub enqueued_at: DateTime<Utc>,
+}
+
+/// How a task ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskEnd {
+    /// Its run committed.
+    Succeeded,
+    /// Its run failed.
+    Failed,
+    /// Its run was blocked by an upstream check.
+    Blocked,
+}
+
+crate::runs::text_enum!(TaskEnd {
+    Succeeded => "succeeded", Failed => "failed", Blocked => "blocked",
+});
+
+/// One task as the queue records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskRecord {
+    /// The processor.
+    pub processor: String,
+    /// The date.
+    pub date: NaiveDate,
+    /// `queued`, `taken`, or how it ended.
+    pub status: String,
+    /// The host that took it last.
+    pub host_id: Option<String>,
+    /// The run that ended it.
+    pub run_id: Option<String>,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+    /// How many times a host took it.
+    pub takes: i64,
+}
+
+/// A backfill's progress over the whole cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterProgress {
+    /// The backfill.
+    pub id: String,
+    /// The range's first date.
+    pub start_date: NaiveDate,
+    /// The range's last date.
+    pub end_date: NaiveDate,
+    /// The reprocess mode.
+    pub reprocess: Reprocess,
+    /// The host that enqueued it.
+    pub enqueued_by: String,
+    /// When.
+    pub enqueued_at: DateTime<Utc>,
+    /// Tasks in all.
+    pub planned: usize,
+    /// (processor, date) pairs left alone under the reprocess mode.
+    pub left_alone: usize,
+    /// Tasks waiting to be taken.
+    pub queued: usize,
+    /// Tasks a host is working on.
+    pub taken: usize,
+    /// Tasks whose run succeeded.
+    pub succeeded: usize,
+    /// Tasks whose run failed.
+    pub failed: usize,
+    /// Tasks whose run was blocked.
+    pub blocked: usize,
+    /// Per host: the tasks it ended.
+    pub by_host: Vec<(String, usize)>,
+    /// When its last task ended, once none is queued or taken.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Every task that did not succeed.
+    pub problems: Vec<TaskRecord>,
+}
+
+impl ClusterProgress {
+    /// Whether every task has ended.
+    pub fn is_finished(&self) -> bool {
+        self.queued == 0 && self.taken == 0
+    }
+
+    /// Tasks that have ended.
+    pub fn ended(&self) -> usize {
+        self.succeeded + self.failed + self.blocked
+    }
+}
+
+/// The backfill work queue of a ledger several hosts share.
+pub trait WorkQueue: Send + Sync {
+    /// Enqueues `backfill` and its `tasks` in one transaction.
+    fn enqueue(&self, backfill: &NewBackfill, tasks: &[NewTask]) -> Result<(), StoreError>;
+
+    /// Takes the ready task of lowest rank for `host_id`, leased until
+    /// `now + lease`: first returning to the queue every task whose lease
+    /// expired. Hosts taking at once never take the same task.
+    fn take_task(
+        &self,
+        host_id: &str,
+        lease: std::time::Duration,
+    ) -> Result<Option<TakenTask>, StoreError>;
+
+    /// Renews the leases of every task `host_id` holds; returns how many.
+    fn renew_tasks(&self, host_id: &str, lease: std::time::Duration) -> Result<usize, StoreError>;
+
+    /// Puts a task `host_id` holds back in the queue, untaken (its run
+    /// could not start yet).
+    fn release_task(&self, task: &TakenTask, host_id: &str) -> Result<(), StoreError>;
+
+    /// Ends a task `host_id` holds, with its run; false when the task was
+    /// no longer this host's (its lease expired and another took it).
+    fn finish_task(
+        &self,
+        task: &TakenTask,
+        host_id: &str,
+        end: TaskEnd,
+        run_id: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// A backfill's progress, if it exists.
+    fn progress(&self, backfill_id: &str) -> Result<Option<ClusterProgress>, StoreError>;
+}
