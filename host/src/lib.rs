@@ -38,6 +38,7 @@
 //! - [`pipeline`]: running a set of processors for a date, in order.
 //! - [`backfill`]: running a range of dates, in dependency order and in parallel.
 //! - [`work_queue`]: a backfill spread over every host that shares a work queue.
+//! - [`cluster`]: the hosts sharing a run ledger, as `slate hosts` shows them.
 //! - [`schedule`]: `[[schedule]]` cron ticks, each fired once.
 //! - [`server`]: `slate serve`, the HTTP service.
 //! - [`testing`]: `slate test`, fixtures and golden files.
@@ -49,6 +50,7 @@ pub mod bindings;
 pub mod build;
 pub mod bundled;
 pub mod catalog;
+pub mod cluster;
 pub mod column_batch;
 pub mod completeness;
 pub mod config_file;

@@ -570,3 +570,85 @@ fn hosts_killed_and_restarted_twenty_times_during_a_backfill_lose_no_task_and_ru
         }
     }
 }
+
+#[test]
+fn the_cluster_view_shows_every_host_live_stopped_or_gone_with_its_runs_and_versions() {
+    let url = isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+    set_spin(&store, date("2026-01-11"), true);
+    let args = [
+        "--state",
+        &url,
+        "--plugin-dir",
+        plugins.path().to_str().unwrap(),
+        "--heartbeat-secs",
+        "0.2",
+        "--lease-secs",
+        "1",
+    ];
+    let folders: Vec<_> = (0..3).map(|_| host_folder()).collect();
+    let [a, b, c] = [0, 1, 2].map(|i| Server::start(folders[i].path(), &args));
+    let id_of = |server: &Server| format!(":{}", server.child.id());
+    let (a_id, b_id, c_id) = (id_of(&a), id_of(&b), id_of(&c));
+
+    // B runs SlowProcessor, which spins; A deploys a version, which B and C
+    // compile when they hear of it.
+    let (status, started) = b.post(
+        "/process-date",
+        json!({"processors": ["SlowProcessor"], "analysis_date": "2026-01-11", "async": true}),
+    );
+    assert_eq!(status, 202, "{started}");
+    let v1 = std::fs::read(components::VERSIONED_V1).unwrap();
+    let (status, deployed) = a.put_component("VersionedProcessor", &v1);
+    assert_eq!(status, 200, "{deployed}");
+    let hash = slate::plugin::content_hash(&v1);
+    let host_in = |hosts: &Json, id: &str| -> Json {
+        hosts
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["host_id"].as_str().unwrap().ends_with(id))
+            .cloned()
+            .unwrap_or(Json::Null)
+    };
+    let mut hosts = Json::Null;
+    wait_until("every host is live, B runs, and all compiled the version", || {
+        hosts = a.get("/hosts").1;
+        [&a_id, &b_id, &c_id].iter().all(|id| {
+            let host = host_in(&hosts, id);
+            host["live"] == true
+                && host["compiled"].as_array().is_some_and(|c| c.contains(&json!(hash)))
+        }) && host_in(&hosts, &b_id)["running"][0]["processor"] == "SlowProcessor"
+    });
+    assert_eq!(host_in(&hosts, &b_id)["address"], b.base.as_str());
+    assert_eq!(host_in(&hosts, &a_id)["running"], json!([]));
+
+    // A stops cleanly; C dies.
+    a.terminate();
+    let (mut c, b) = (c, b);
+    c.child.kill().unwrap();
+    c.child.wait().unwrap();
+    wait_until("A is stopped and C is gone", || {
+        hosts = b.get("/hosts").1;
+        let (a_host, c_host) = (host_in(&hosts, &a_id), host_in(&hosts, &c_id));
+        a_host["stopped_at"].is_string() && a_host["live"] == false && c_host["live"] == false
+    });
+    assert!(host_in(&hosts, &c_id)["stopped_at"].is_null(), "C never said it stopped");
+
+    // The command line shows the same.
+    let listing = slate(folders[0].path(), &["--state", &url, "hosts"]);
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    let line_of = |id: &str| {
+        listing
+            .lines()
+            .find(|line| line.contains(id))
+            .unwrap_or_else(|| panic!("{listing}"))
+            .to_string()
+    };
+    crate::support::assert_contains(&line_of(&a_id), "stopped");
+    crate::support::assert_contains(&line_of(&c_id), "gone (no heartbeat)");
+    crate::support::assert_contains(&line_of(&b_id), "live");
+    crate::support::assert_contains(&line_of(&b_id), "SlowProcessor 2026-01-11");
+    crate::support::assert_contains(&line_of(&b_id), &hash[..12]);
+}

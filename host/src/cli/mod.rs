@@ -283,6 +283,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Lists the hosts sharing the run state of `--state` (seen in the
+    /// last day): live or not, their runs running, the versions they
+    /// compiled.
+    Hosts {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Generates the demo season into the raw tables and runs the whole
     /// pipeline over every game date.
     Demo {
@@ -487,6 +495,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Backfill(args) => backfill::backfill(&options, args),
         Command::Serve(args) => serve::serve(&options, args),
         Command::Schedules { json } => schedules(&options, json),
+        Command::Hosts { json } => hosts(&options, json),
         Command::Alerts {
             command,
             open,
@@ -564,6 +573,66 @@ fn schemas(options: &HostOptions, out: Option<&std::path::Path>) -> Result<ExitC
 }
 
 /// Prints the schedules with their next and last ticks.
+/// `slate hosts`: the cluster sharing `--state`.
+fn hosts(options: &HostOptions, json: bool) -> Result<ExitCode> {
+    if options.warehouse.state_url()?.is_none() {
+        usage!("slate hosts shows the hosts sharing run state: pass --state postgres://...");
+    }
+    let store = open_store(options, false)?;
+    let registry = plugins::registry(options)?;
+    let views = slate::cluster::view(store.as_ref(), &registry, chrono::Utc::now())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&views)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut output = render::table(&[
+        "host",
+        "address",
+        "state",
+        "last heartbeat",
+        "running",
+        "compiled",
+    ]);
+    for view in &views {
+        let state = match (&view.host.stopped_at, view.live) {
+            (Some(at), _) => format!("stopped {}", at.format("%H:%M:%S")),
+            (None, true) => "live".to_string(),
+            (None, false) => "gone (no heartbeat)".to_string(),
+        };
+        let running: Vec<String> = view
+            .running
+            .iter()
+            .map(|run| format!("{} {}", run.processor, run.data_date))
+            .collect();
+        let compiled: Vec<&str> = view
+            .compiled
+            .iter()
+            .map(|h| &h[..h.len().min(12)])
+            .collect();
+        output.add_row(vec![
+            view.host.host_id.clone(),
+            view.host.address.clone(),
+            state,
+            view.host
+                .heartbeat_at
+                .format("%Y-%m-%d %H:%M:%S%.3f")
+                .to_string(),
+            if running.is_empty() {
+                "-".into()
+            } else {
+                running.join(", ")
+            },
+            if compiled.is_empty() {
+                "-".into()
+            } else {
+                compiled.join(", ")
+            },
+        ]);
+    }
+    println!("{output}");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn schedules(options: &HostOptions, json: bool) -> Result<ExitCode> {
     let schedules = slate::schedule::load(&options.data_dir.config_file())?;
     let store = open_store(options, true)?;

@@ -156,9 +156,14 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         let delivering = tokio::spawn(alerts::run_deliverer(deliverer.clone(), served.clone()));
         let scheduling = tokio::spawn(scheduler.run());
         let taking_tasks = tokio::spawn(slate::server::queue::follow(served.clone()));
+        let announcing = tokio::spawn(slate::server::hosts::announce(
+            served.clone(),
+            format!("http://{address}"),
+        ));
         let served = slate::server::serve(listener, state, shutdown_signal()).await;
         scheduling.abort();
         taking_tasks.abort();
+        announcing.abort();
         delivering.abort();
         // What the shutdown itself recorded (runs it stopped) goes out too.
         if let Err(error) = deliverer.deliver_due().await {

@@ -25,6 +25,7 @@ pub mod events;
 pub mod extract;
 pub mod grid;
 pub mod health;
+pub mod hosts;
 pub mod metrics;
 pub mod plugins;
 pub mod process;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/alerts", get(alerts::list_alerts))
         .route("/schedules", get(schedules::list_schedules))
+        .route("/hosts", get(hosts::list_hosts))
         .route("/plugins", get(plugins::list_plugins))
         .route("/plugins/{name}/history", get(plugins::plugin_history))
         .route("/plugins/{name}/diff", get(plugins::plugin_diff))
@@ -216,10 +218,13 @@ pub async fn serve(
     if !host.workers.wait_drained(STOP_WAIT).await {
         tracing::error!("runs did not stop within {STOP_WAIT:?} of being told to");
     }
-    let leftover = tokio::task::spawn_blocking(move || host.executor.fail_leftover_runs())
-        .await
-        .map_err(std::io::Error::other)?
-        .map_err(std::io::Error::other)?;
+    let leftover = tokio::task::spawn_blocking(move || {
+        hosts::stopped(&host);
+        host.executor.fail_leftover_runs()
+    })
+    .await
+    .map_err(std::io::Error::other)?
+    .map_err(std::io::Error::other)?;
     if !leftover.is_empty() {
         tracing::warn!(runs = ?leftover, "failed the runs left running, kind shutdown");
     }

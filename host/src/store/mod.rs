@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod bigquery;
 mod cells;
 mod embedded;
+pub mod hosts;
 pub mod input;
 pub mod postgres;
 pub mod schedules;
@@ -269,6 +270,12 @@ pub trait RunLedger: Send + Sync {
     /// from; `None` for a backfill of one host, which schedules its own
     /// runs ([`crate::backfill::run`]).
     fn work_queue(&self) -> Option<&dyn work_queue::WorkQueue> {
+        None
+    }
+
+    /// The directory of hosts serving on this ledger; `None` for a ledger
+    /// of one machine.
+    fn host_directory(&self) -> Option<&dyn hosts::HostDirectory> {
         None
     }
 }

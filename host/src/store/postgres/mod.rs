@@ -21,12 +21,15 @@
 //! - `tables.rs`: creating, migrating, reading and replacing tables, and
 //!   who owns them ([`super::Tables`]);
 //! - `runs.rs`: claims, leases, commits and run history ([`super::RunLedger`]);
+//! - `hosts.rs`: the hosts serving, with their heartbeats
+//!   ([`super::hosts::HostDirectory`]);
 //! - `schedules.rs`: schedule ticks, each claimed by one host
 //!   ([`super::schedules::TickLedger`]);
 //! - `values.rs`: how typed values are kept in PostgreSQL columns;
 //! - `work_queue.rs`: backfill tasks every host takes
 //!   ([`super::work_queue::WorkQueue`]).
 
+mod hosts;
 mod runs;
 mod schedules;
 mod tables;
@@ -183,6 +186,7 @@ impl PostgresStore {
             transaction.batch_execute(SETUP)?;
             transaction.batch_execute(schedules::SETUP)?;
             transaction.batch_execute(work_queue::SETUP)?;
+            transaction.batch_execute(hosts::SETUP)?;
             transaction.commit()?;
             Ok(())
         })?;

@@ -410,6 +410,10 @@ impl RunLedger for PostgresStore {
         Some(self)
     }
 
+    fn host_directory(&self) -> Option<&dyn crate::store::hosts::HostDirectory> {
+        Some(self)
+    }
+
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
         let row = self.with_client(|client| {
             Ok(client.query_opt(

@@ -1,0 +1,59 @@
+//! The cluster a server belongs to: `GET /hosts` (every host sharing the
+//! run ledger, [`crate::cluster::view`]), and the heartbeat by which this
+//! server announces itself in the ledger's host directory while it serves.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+
+use super::errors::ApiError;
+use super::state::{AppState, ServedHost};
+use crate::cluster::{self, ClusterError, HostView};
+
+/// `GET /hosts`.
+pub async fn list_hosts(State(state): State<AppState>) -> Result<Json<Vec<HostView>>, ApiError> {
+    state
+        .blocking(|host| {
+            cluster::view(host.store.as_ref(), &host.registry, chrono::Utc::now())
+                .map(Json)
+                .map_err(|error| match error {
+                    ClusterError::NoDirectory => ApiError::not_found("hosts", error.to_string()),
+                    other => ApiError::internal(other),
+                })
+        })
+        .await
+}
+
+/// Announces this server, serving at `address`, in the ledger's host
+/// directory every heartbeat until the task is dropped; does nothing when
+/// the ledger keeps no directory.
+pub async fn announce(host: Arc<ServedHost>, address: String) {
+    if host.store.host_directory().is_none() {
+        return;
+    }
+    let leases = host.executor.leases().config();
+    let mut ticks = tokio::time::interval(leases.heartbeat);
+    loop {
+        ticks.tick().await;
+        let served = host.clone();
+        let address = address.clone();
+        let beat = tokio::task::spawn_blocking(move || {
+            let directory = served.store.host_directory().expect("checked above");
+            directory.heartbeat(served.executor.host_id(), &address, leases.lease)
+        })
+        .await;
+        if let Ok(Err(error)) = beat {
+            tracing::warn!(%error, "cannot renew this host's heartbeat in the host directory");
+        }
+    }
+}
+
+/// Records in the ledger's host directory that this server stopped.
+pub fn stopped(host: &ServedHost) {
+    if let Some(directory) = host.store.host_directory()
+        && let Err(error) = directory.stopped(host.executor.host_id())
+    {
+        tracing::warn!(%error, "cannot record this host's stop in the host directory");
+    }
+}

@@ -1,0 +1,52 @@
+//! The hosts a shared run ledger knows: each `slate serve` announces
+//! itself when it starts, renews its heartbeat while it serves, and says
+//! when it stops, so that `slate hosts` and `GET /hosts` can show the
+//! cluster: who is live, what each runs, which versions each compiled.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::StoreError;
+
+/// A host as the directory records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HostRecord {
+    /// The host's id, `hostname:pid`, as its runs record it.
+    pub host_id: String,
+    /// Where it serves HTTP.
+    pub address: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat.
+    pub heartbeat_at: DateTime<Utc>,
+    /// How long a heartbeat holds: past `heartbeat_at` plus this, a host
+    /// that did not stop is presumed dead.
+    pub lease_secs: f64,
+    /// When it stopped, if it said so.
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+impl HostRecord {
+    /// Whether the host is serving at `now`: not stopped, and its last
+    /// heartbeat still holds.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        let lease = chrono::Duration::from_std(Duration::from_secs_f64(self.lease_secs))
+            .unwrap_or(chrono::Duration::MAX);
+        self.stopped_at.is_none() && self.heartbeat_at + lease >= now
+    }
+}
+
+/// The directory of hosts sharing a run ledger.
+pub trait HostDirectory: Send + Sync {
+    /// Records that `host_id`, serving at `address`, is alive now, with a
+    /// heartbeat that holds for `lease`; the first call records its start.
+    fn heartbeat(&self, host_id: &str, address: &str, lease: Duration) -> Result<(), StoreError>;
+
+    /// Records that `host_id` stopped.
+    fn stopped(&self, host_id: &str) -> Result<(), StoreError>;
+
+    /// Every host seen since `since`, newest heartbeat first.
+    fn hosts(&self, since: DateTime<Utc>) -> Result<Vec<HostRecord>, StoreError>;
+}

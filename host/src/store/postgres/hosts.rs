@@ -1,0 +1,69 @@
+//! The PostgreSQL store's host directory ([`HostDirectory`]):
+//! `_slate.hosts`, one row per `slate serve` process.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::PostgresStore;
+use crate::store::StoreError;
+use crate::store::hosts::{HostDirectory, HostRecord};
+
+/// The directory's table, created with the store.
+pub(super) const SETUP: &str = "
+    CREATE TABLE IF NOT EXISTS _slate.hosts (
+        host_id TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        started_at TIMESTAMPTZ NOT NULL,
+        heartbeat_at TIMESTAMPTZ NOT NULL,
+        lease_secs DOUBLE PRECISION NOT NULL,
+        stopped_at TIMESTAMPTZ
+    );
+";
+
+impl HostDirectory for PostgresStore {
+    fn heartbeat(&self, host_id: &str, address: &str, lease: Duration) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.execute(
+                "INSERT INTO _slate.hosts (host_id, address, started_at, heartbeat_at, lease_secs)
+                 VALUES ($1, $2, clock_timestamp(), clock_timestamp(), $3)
+                 ON CONFLICT (host_id) DO UPDATE SET heartbeat_at = clock_timestamp(),
+                     address = excluded.address, lease_secs = excluded.lease_secs",
+                &[&host_id, &address, &lease.as_secs_f64()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn stopped(&self, host_id: &str) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.execute(
+                "UPDATE _slate.hosts SET stopped_at = clock_timestamp() WHERE host_id = $1",
+                &[&host_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn hosts(&self, since: DateTime<Utc>) -> Result<Vec<HostRecord>, StoreError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                "SELECT host_id, address, started_at, heartbeat_at, lease_secs, stopped_at
+                 FROM _slate.hosts WHERE heartbeat_at >= $1
+                 ORDER BY heartbeat_at DESC, host_id",
+                &[&since],
+            )?)
+        })?;
+        Ok(rows
+            .iter()
+            .map(|row| HostRecord {
+                host_id: row.get(0),
+                address: row.get(1),
+                started_at: row.get(2),
+                heartbeat_at: row.get(3),
+                lease_secs: row.get(4),
+                stopped_at: row.get(5),
+            })
+            .collect())
+    }
+}
