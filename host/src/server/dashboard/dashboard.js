@@ -149,10 +149,17 @@ function renderGrid(grid) {
   if (state.focus) focusCell(state.focus.processor, state.focus.date, false);
 }
 
+/** Grid requests made so far: an answer to any but the latest is stale. */
+let gridRequests = 0;
+
 async function loadGrid() {
+  const request = ++gridRequests;
   const query = state.range ? `?from=${state.range.from}&to=${state.range.to}` : "";
   try {
-    renderGrid(await api(`/api/grid${query}`));
+    const grid = await api(`/api/grid${query}`);
+    // A resync's answer that arrives after the range was changed would
+    // put the old range back: only the latest request's answer is drawn.
+    if (request === gridRequests) renderGrid(grid);
     return true;
   } catch (error) {
     showFailure("Reading the grid", error);
