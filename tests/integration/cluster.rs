@@ -189,10 +189,10 @@ fn postgres_state_refuses_what_it_cannot_do_as_a_usage_error() {
                 "--state",
                 "postgres://slate@127.0.0.1:1/slate",
                 "--warehouse",
-                "bigquery",
+                "embedded",
                 "runs",
             ],
-            "use --warehouse postgres, not bigquery",
+            "use --warehouse postgres or bigquery",
         ),
         (
             &["--state", "not a url", "runs"],
@@ -613,14 +613,19 @@ fn the_cluster_view_shows_every_host_live_stopped_or_gone_with_its_runs_and_vers
             .unwrap_or(Json::Null)
     };
     let mut hosts = Json::Null;
-    wait_until("every host is live, B runs, and all compiled the version", || {
-        hosts = a.get("/hosts").1;
-        [&a_id, &b_id, &c_id].iter().all(|id| {
-            let host = host_in(&hosts, id);
-            host["live"] == true
-                && host["compiled"].as_array().is_some_and(|c| c.contains(&json!(hash)))
-        }) && host_in(&hosts, &b_id)["running"][0]["processor"] == "SlowProcessor"
-    });
+    wait_until(
+        "every host is live, B runs, and all compiled the version",
+        || {
+            hosts = a.get("/hosts").1;
+            [&a_id, &b_id, &c_id].iter().all(|id| {
+                let host = host_in(&hosts, id);
+                host["live"] == true
+                    && host["compiled"]
+                        .as_array()
+                        .is_some_and(|c| c.contains(&json!(hash)))
+            }) && host_in(&hosts, &b_id)["running"][0]["processor"] == "SlowProcessor"
+        },
+    );
     assert_eq!(host_in(&hosts, &b_id)["address"], b.base.as_str());
     assert_eq!(host_in(&hosts, &a_id)["running"], json!([]));
 
@@ -634,7 +639,10 @@ fn the_cluster_view_shows_every_host_live_stopped_or_gone_with_its_runs_and_vers
         let (a_host, c_host) = (host_in(&hosts, &a_id), host_in(&hosts, &c_id));
         a_host["stopped_at"].is_string() && a_host["live"] == false && c_host["live"] == false
     });
-    assert!(host_in(&hosts, &c_id)["stopped_at"].is_null(), "C never said it stopped");
+    assert!(
+        host_in(&hosts, &c_id)["stopped_at"].is_null(),
+        "C never said it stopped"
+    );
 
     // The command line shows the same.
     let listing = slate(folders[0].path(), &["--state", &url, "hosts"]);
@@ -651,4 +659,121 @@ fn the_cluster_view_shows_every_host_live_stopped_or_gone_with_its_runs_and_vers
     crate::support::assert_contains(&line_of(&b_id), "live");
     crate::support::assert_contains(&line_of(&b_id), "SlowProcessor 2026-01-11");
     crate::support::assert_contains(&line_of(&b_id), &hash[..12]);
+}
+
+/// The command line of a host keeping run state at `url` and tables in
+/// BigQuery (the emulator, in datasets of `config`'s own), running
+/// VersionedProcessor from `plugins` on `day`, aborting at `failpoint`.
+fn split_run(
+    url: &str,
+    config: &slate::store::BigQueryConfig,
+    plugins: &Path,
+    day: &str,
+    failpoint: &str,
+) -> std::process::Output {
+    let folder = host_folder();
+    std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(folder.path())
+        .args(["--state", url, "--warehouse", "bigquery"])
+        .args(["--bigquery-project", crate::emulator::PROJECT])
+        .args(["--bigquery-endpoint", crate::emulator::endpoint()])
+        .args(["--bigquery-dataset-prefix", &config.dataset_prefix])
+        .arg("--plugin-dir")
+        .arg(plugins)
+        .args(["run", "--date", day, "--processors", "VersionedProcessor"])
+        .env("RUST_LOG", "error")
+        .env(slate::store::split::FAILPOINT, failpoint)
+        .output()
+        .expect("run slate")
+}
+
+#[test]
+fn a_host_that_dies_between_the_bigquery_commit_and_postgres_success_is_recovered_from_the_commit_log()
+ {
+    use slate::store::{BigQueryStore, SplitStore};
+
+    let url = isolated_url();
+    let config = crate::emulator::isolated_config();
+    let plugins = plugin_dir(&[components::VERSIONED_V1]);
+    let store = SplitStore::new(
+        PostgresStore::connect(&url).unwrap(),
+        BigQueryStore::connect(&config).unwrap(),
+    );
+    let table = slate::schema::TableName::new("slate_test", "versioned");
+    let only_run = |day: &str| {
+        let runs = store
+            .runs(&RunFilter {
+                date: Some(date(day)),
+                ..RunFilter::default()
+            })
+            .unwrap();
+        assert_eq!(runs.len(), 1, "{runs:#?}");
+        runs.into_iter().next().unwrap()
+    };
+
+    // A clean run: BigQuery holds the rows, PostgreSQL the success.
+    let clean = split_run(&url, &config, plugins.path(), "2026-01-09", "none");
+    assert!(clean.status.success(), "{}", stderr(&clean));
+    assert_eq!(only_run("2026-01-09").status, RunStatus::Success);
+    assert_eq!(store.rows_on(&table, date("2026-01-09")).unwrap(), 2);
+
+    // Killed after BigQuery committed, before PostgreSQL recorded it.
+    let killed = split_run(
+        &url,
+        &config,
+        plugins.path(),
+        "2026-01-10",
+        "after-warehouse-commit",
+    );
+    assert!(!killed.status.success());
+    crate::support::assert_contains(&stderr(&killed), "after-warehouse-commit: aborting here");
+    let stranded = only_run("2026-01-10");
+    assert_eq!(stranded.status, RunStatus::Running);
+    assert_eq!(store.rows_on(&table, date("2026-01-10")).unwrap(), 2);
+
+    // The next host to start on this machine finds the killed one gone,
+    // and reaps its run from the commit log: a success, with its rows and
+    // a note. That host is then killed before BigQuery commits.
+    let early = split_run(
+        &url,
+        &config,
+        plugins.path(),
+        "2026-01-11",
+        "before-warehouse-commit",
+    );
+    assert!(!early.status.success());
+    crate::support::assert_contains(&stderr(&early), "before-warehouse-commit: aborting here");
+    let recovered = only_run("2026-01-10");
+    assert_eq!(
+        (
+            recovered.status,
+            recovered.rows_written,
+            recovered.error_kind
+        ),
+        (RunStatus::Success, 2, None),
+        "{recovered:#?}"
+    );
+    crate::support::assert_contains(
+        recovered.reason.as_deref().unwrap_or_default(),
+        "committed in the warehouse (its commit log has the run), but host ",
+    );
+    let unwritten = only_run("2026-01-11");
+    assert_eq!(unwritten.status, RunStatus::Running);
+    assert_eq!(store.rows_on(&table, date("2026-01-11")).unwrap(), 0);
+
+    // Another host reaps that one: no commit log entry, so it failed.
+    store.expire_leases(&unwritten.host_id).unwrap();
+    let reaped = store.reap_stale(chrono::Utc::now()).unwrap();
+    assert_eq!(reaped.len(), 1, "{reaped:#?}");
+    let failed = only_run("2026-01-11");
+    assert_eq!(failed, reaped[0]);
+    assert_reaped_as_stale(&failed, &unwritten.host_id, failed.heartbeat_at);
+    // BigQuery agrees with the history on every date.
+    assert_eq!(store.rows_on(&table, date("2026-01-10")).unwrap(), 2);
+    assert_eq!(store.rows_on(&table, date("2026-01-11")).unwrap(), 0);
+    assert!(
+        store.reap_stale(chrono::Utc::now()).unwrap().is_empty(),
+        "reaped once"
+    );
 }

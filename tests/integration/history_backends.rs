@@ -1,5 +1,6 @@
 //! The same bookkeeping behaviour on every history backend: the embedded
-//! store, BigQuery (on the emulator) and PostgreSQL (on a real server).
+//! store, BigQuery (on the emulator), PostgreSQL (on a real server), and
+//! run state in PostgreSQL with tables in BigQuery.
 //! Each behaviour below is one function over `Arc<dyn Store>`, run once
 //! per backend.
 
@@ -44,6 +45,18 @@ macro_rules! on_every_backend {
                 #[test]
                 fn $behaviour() {
                     super::$behaviour(crate::postgres_server::isolated_store());
+                }
+            )*
+        }
+        mod postgres_with_bigquery_tables {
+            $(
+                #[test]
+                fn $behaviour() {
+                    super::$behaviour(std::sync::Arc::new(slate::store::SplitStore::new(
+                        std::sync::Arc::into_inner(crate::postgres_server::isolated_store())
+                            .unwrap(),
+                        std::sync::Arc::into_inner(crate::emulator::isolated_store()).unwrap(),
+                    )));
                 }
             )*
         }

@@ -10,7 +10,9 @@ use slate::data_dir::DataDir;
 use slate::store::InputSource;
 use slate::store::bigquery::Credentials;
 use slate::store::postgres::redacted;
-use slate::store::{BigQueryConfig, BigQueryStore, EmbeddedStore, PostgresStore, Store};
+use slate::store::{
+    BigQueryConfig, BigQueryStore, EmbeddedStore, PostgresStore, SplitStore, Store,
+};
 
 /// The warehouse options, global to every command.
 #[derive(clap::Args, Debug, Clone)]
@@ -22,7 +24,8 @@ pub struct WarehouseArgs {
     warehouse: Option<Warehouse>,
     /// Where run state lives when several hosts share it: a PostgreSQL URL,
     /// `postgres://user:password@host:port/database`. Run history, claims,
-    /// leases, quarantine and schedule ticks live there.
+    /// leases, quarantine, schedule ticks, the backfill queue and the plugin
+    /// registry live there; tables too, unless `--warehouse bigquery`.
     #[arg(long, global = true, env = "SLATE_STATE_URL", value_name = "URL")]
     state: Option<String>,
     /// BigQuery: the project that runs the jobs and holds the datasets.
@@ -107,22 +110,25 @@ impl WarehouseArgs {
         }
     }
 
-    /// The PostgreSQL URL of run state, which tables in PostgreSQL share;
-    /// refused beside another warehouse, whose commit PostgreSQL state
-    /// cannot yet join.
+    /// The PostgreSQL URL of run state, checked, beside tables in
+    /// PostgreSQL or BigQuery; refused beside the embedded store, which
+    /// belongs to one machine.
     fn postgres_url(&self) -> Result<&str> {
         match (&self.state, self.warehouse()) {
-            (Some(url), Warehouse::Postgres) => match url.parse::<postgres::Config>() {
-                Ok(_) => Ok(url),
-                Err(e) => super::usage!("--state `{}` is not a PostgreSQL URL: {e}", redacted(url)),
-            },
+            (Some(url), Warehouse::Postgres | Warehouse::Bigquery) => {
+                match url.parse::<postgres::Config>() {
+                    Ok(_) => Ok(url),
+                    Err(e) => {
+                        super::usage!("--state `{}` is not a PostgreSQL URL: {e}", redacted(url))
+                    }
+                }
+            }
             (None, _) => super::usage!(
                 "--warehouse postgres needs --state postgres://... (or SLATE_STATE_URL)"
             ),
-            (Some(_), other) => super::usage!(
-                "--state keeps run state in PostgreSQL, whose commits only tables in the same \
-                 database can join: use --warehouse postgres, not {}",
-                other.name()
+            (Some(_), Warehouse::Embedded) => super::usage!(
+                "--state keeps run state in PostgreSQL for several hosts, and the embedded \
+                 store's tables belong to one machine: use --warehouse postgres or bigquery"
             ),
         }
     }
@@ -130,7 +136,14 @@ impl WarehouseArgs {
     /// Opens the selected store; `create` makes a missing embedded one.
     pub fn open(&self, data_dir: &DataDir, create: bool) -> Result<Arc<dyn Store>> {
         if self.state.is_some() {
-            return Ok(Arc::new(PostgresStore::connect(self.postgres_url()?)?));
+            let ledger = PostgresStore::connect(self.postgres_url()?)?;
+            return Ok(match self.warehouse() {
+                Warehouse::Bigquery => Arc::new(SplitStore::new(
+                    ledger,
+                    BigQueryStore::connect(&self.bigquery_config()?)?,
+                )),
+                _ => Arc::new(ledger),
+            });
         }
         Ok(match self.warehouse() {
             Warehouse::Embedded => {
@@ -171,24 +184,19 @@ impl WarehouseArgs {
                 self.state.as_deref().map_or_else(String::new, redacted)
             ),
             Warehouse::Bigquery => format!(
-                "BigQuery project {} at {}",
+                "BigQuery project {} at {}{}",
                 self.bigquery_project.as_deref().unwrap_or("?"),
                 self.bigquery_endpoint.as_deref().map_or(
                     slate::store::bigquery::GOOGLE_ENDPOINT.to_string(),
                     with_scheme
-                )
+                ),
+                self.state
+                    .as_deref()
+                    .map_or_else(String::new, |url| format!(
+                        ", run state in PostgreSQL at {}",
+                        redacted(url)
+                    ))
             ),
-        }
-    }
-}
-
-impl Warehouse {
-    /// The name `--warehouse` takes.
-    fn name(self) -> &'static str {
-        match self {
-            Warehouse::Embedded => "embedded",
-            Warehouse::Bigquery => "bigquery",
-            Warehouse::Postgres => "postgres",
         }
     }
 }

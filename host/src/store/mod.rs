@@ -7,7 +7,9 @@
 //! the same names, `tables.rs` and `runs.rs`. [`EmbeddedStore`] keeps it in
 //! one bundled SQLite file, the default that needs no setup; [`BigQueryStore`]
 //! keeps it in BigQuery, for production; [`PostgresStore`] keeps it in one
-//! PostgreSQL database that several hosts share.
+//! PostgreSQL database that several hosts share; [`SplitStore`] keeps run
+//! state in PostgreSQL and tables in BigQuery, with a commit protocol
+//! across the two.
 
 pub mod alerts;
 pub mod bigquery;
@@ -17,6 +19,7 @@ pub mod hosts;
 pub mod input;
 pub mod postgres;
 pub mod schedules;
+pub mod split;
 pub mod work_queue;
 
 use std::time::Duration;
@@ -27,6 +30,7 @@ pub use bigquery::{BigQueryConfig, BigQueryStore};
 pub use embedded::{DEFAULT_READ_CACHE_BYTES, EmbeddedStore};
 pub use input::{InputError, InputSource};
 pub use postgres::PostgresStore;
+pub use split::SplitStore;
 
 use crate::ownership::{HostOwned, OwnedTable, OwnershipRefused, TableOwner, Transfer};
 use crate::quarantine::{QuarantineRecord, QuarantinedRow};

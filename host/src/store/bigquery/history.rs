@@ -27,6 +27,10 @@ pub const TABLE_OWNERS: &str = "_slate_table_owners";
 /// The table of recorded ownership transfers.
 pub const TABLE_TRANSFERS: &str = "_slate_table_transfers";
 
+/// The commit log: one row per run whose rows a transaction committed when
+/// run history lives elsewhere (PostgreSQL), written in that transaction.
+pub const COMMIT_LOG: &str = "_slate_commit_log";
+
 /// A history table's schema: its columns from the BigQuery JSON schema
 /// file beside this module (`schemas/`), and its partition and keys.
 ///
@@ -65,6 +69,15 @@ pub fn table_owners_schema() -> TableSchema {
         include_str!("schemas/_slate_table_owners.json"),
         "recorded_on",
         &["table_name"],
+    )
+}
+
+/// The schema of `_slate_commit_log`.
+pub fn commit_log_schema() -> TableSchema {
+    history_table(
+        include_str!("schemas/_slate_commit_log.json"),
+        "data_date",
+        &["run_id"],
     )
 }
 
@@ -306,6 +319,7 @@ mod tests {
             quarantine_schema(),
             table_owners_schema(),
             table_transfers_schema(),
+            commit_log_schema(),
         ] {
             assert!(!schema.columns.is_empty());
             let has = |name: &str| schema.columns.iter().any(|c| c.name == name);

@@ -47,9 +47,9 @@ pub use retry::RetryPolicy;
 
 use self::api::{Api, ApiError, Param};
 use self::history::{
-    QUARANTINE, RUN_HISTORY, TABLE_OWNERS, TABLE_TRANSFERS, quarantine_schema, run_columns,
-    run_from_cells, run_history_schema, string_literal, table_owners_schema,
-    table_transfers_schema, timestamp_literal,
+    COMMIT_LOG, QUARANTINE, RUN_HISTORY, TABLE_OWNERS, TABLE_TRANSFERS, commit_log_schema,
+    quarantine_schema, run_columns, run_from_cells, run_history_schema, string_literal,
+    table_owners_schema, table_transfers_schema, timestamp_literal,
 };
 use self::values::{push_ndjson_row, schema_fields, schema_of_table, value_from_cell};
 use super::{StoreError, stored_owner, stored_table_name};
@@ -181,6 +181,7 @@ impl BigQueryStore {
             (QUARANTINE, quarantine_schema()),
             (TABLE_OWNERS, table_owners_schema()),
             (TABLE_TRANSFERS, table_transfers_schema()),
+            (COMMIT_LOG, commit_log_schema()),
         ] {
             store.ensure_schema(&store.history_table(table), &schema, true)?;
         }

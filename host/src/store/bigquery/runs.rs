@@ -18,6 +18,191 @@ use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
 use crate::store::{RunLedger, RunOutput, StoreError, Tables};
 use crate::upstream_check::UpstreamCheck;
 
+/// Where the run a commit belongs to is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunRecordIn {
+    /// In this store's run history, which the commit's transaction marks
+    /// `success`.
+    ThisStore,
+    /// In another ledger (PostgreSQL): the transaction writes the run id to
+    /// the commit log instead, for that ledger's reaper to find.
+    Elsewhere,
+}
+
+impl BigQueryStore {
+    /// Commits `output`'s rows in one transaction that also records the
+    /// run's success here, or logs its commit for a ledger kept elsewhere.
+    fn commit(
+        &self,
+        run_id: &str,
+        output: &RunOutput<'_>,
+        record: RunRecordIn,
+    ) -> Result<usize, StoreError> {
+        let owner = TableOwner::Processor(output.processor.to_string());
+        let claimant = Claimant {
+            name: output.processor,
+            output: output.table,
+            inputs: &[],
+        };
+        let recorded = self.table_owner(output.table)?;
+        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
+        // The first commit creates the table: a failed run leaves none.
+        self.ensure_schema(output.table, output.schema, true)?;
+        let schema = self
+            .live_schema(output.table)?
+            .ok_or_else(|| StoreError::NoSuchTable(output.table.clone()))?;
+        let staged_rows = if output.rows.rows.is_empty() {
+            None
+        } else {
+            Some(self.stage(output.table, &schema, output.rows)?)
+        };
+        let now = Utc::now();
+        let quarantine_table = self.history_table(QUARANTINE);
+        let recorded_run = if output.quarantined.is_empty() || record == RunRecordIn::Elsewhere {
+            None
+        } else {
+            self.run(run_id)?
+        };
+        let staged_quarantine = match &recorded_run {
+            Some(record) => {
+                let rows = quarantine_rows(record, output, now);
+                match self.stage(&quarantine_table, &quarantine_schema(), &rows) {
+                    Ok(staging) => Some(staging),
+                    Err(error) => {
+                        if let Some(staging) = &staged_rows {
+                            self.drop_staging(staging);
+                        }
+                        return Err(error);
+                    }
+                }
+            }
+            None => None,
+        };
+        let written = output.rows.rows.len();
+        let run = string_literal(run_id);
+        let record_or_log = match record {
+            RunRecordIn::ThisStore => format!(
+                "UPDATE {h} SET status = 'success', finished_at = {now}, heartbeat_at = {now},
+                     duration_ms = TIMESTAMP_DIFF({now}, started_at, MILLISECOND),
+                     rows_read = {rows_read}, rows_written = {written}, reason = {reason},
+                     log_lines_dropped = {dropped}, peak_memory_bytes = {peak},
+                     upstream_check = {check}, rows_with_quality_issues = {with_issues}
+                 WHERE run_id = {run} AND status = 'running';
+                 SELECT IF((SELECT COUNT(*) FROM {h} WHERE run_id = {run} AND status = 'success'
+                     AND finished_at = {now}) = 1, 1, ERROR({marker}));",
+                h = self.runs_table(),
+                now = timestamp_literal(now),
+                rows_read = output.rows_read,
+                dropped = output.usage.log_lines_dropped,
+                peak = output.usage.peak_memory_bytes,
+                check = check_literal(output.upstream_check)?,
+                with_issues = output.rows_with_quality_issues,
+                reason = string_literal(&quarantine::commit_reason(
+                    written,
+                    output.quarantined.len(),
+                    run_id
+                )),
+                marker = string_literal(&format!("{NOT_RUNNING} {run_id}")),
+            ),
+            RunRecordIn::Elsewhere => format!(
+                "INSERT INTO {log} (run_id, processor, table_name, data_date, rows_written,
+                     committed_at)
+                 VALUES ({run}, {processor}, {table}, DATE '{date}', {written}, {now});",
+                log = self.sql_name(&self.history_table(COMMIT_LOG)),
+                processor = string_literal(output.processor),
+                table = string_literal(&output.table.to_string()),
+                date = output.date,
+                now = timestamp_literal(now),
+            ),
+        };
+        let mut script = format!(
+            "BEGIN TRANSACTION;
+             {record_or_log}
+             {claim_owner};
+             SELECT IF((SELECT COUNT(*) FROM {owners} WHERE table_name = {table}
+                 AND NOT (owner_kind = 'processor' AND owner_name = {processor})) = 0,
+                 1, ERROR({owner_marker}));
+             {delete}\n",
+            claim_owner = self.insert_owner_if_none(output.table, &owner),
+            owners = self.sql_name(&self.history_table(TABLE_OWNERS)),
+            table = string_literal(&output.table.to_string()),
+            processor = string_literal(output.processor),
+            owner_marker = string_literal(&format!("{NOT_OWNER} {}", output.table)),
+            delete = self.delete_dates(output.table, &schema, &[output.date]),
+        );
+        if let Some(staging) = &staged_rows {
+            script.push_str(&self.insert_from(output.table, staging, &schema));
+        }
+        if let Some(staging) = &staged_quarantine {
+            script.push_str(&self.insert_from(&quarantine_table, staging, &quarantine_schema()));
+        }
+        script.push_str("\nCOMMIT TRANSACTION;");
+        let committed = self.query(&script, &[]);
+        for staging in staged_rows.iter().chain(&staged_quarantine) {
+            self.drop_staging(staging);
+        }
+        let Err(error) = committed else {
+            return Ok(written);
+        };
+        // The script's guards roll it back whole when the claim was lost or
+        // another processor took the table meanwhile. Which one it was is
+        // read from the state they guard, never from the error's text.
+        let lost = record == RunRecordIn::ThisStore
+            && self
+                .run(run_id)?
+                .is_none_or(|record| record.status != RunStatus::Running);
+        if lost {
+            return Err(StoreError::NotRunning(run_id.to_string()));
+        }
+        let recorded = self.table_owner(output.table)?;
+        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
+        Err(error)
+    }
+
+    /// Replaces `output.date`'s rows of `output.table` with `output.rows` in
+    /// one transaction that also writes `run_id` to the commit log: for a
+    /// run whose history another ledger keeps, which marks it `success`
+    /// afterwards, or, if its host died first, finds it here
+    /// ([`BigQueryStore::committed_runs`]). Quarantined rows are that
+    /// ledger's to record.
+    pub fn commit_rows(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
+        self.commit(run_id, output, RunRecordIn::Elsewhere)
+    }
+
+    /// Of `run_ids`, those a transaction committed rows for (in the commit
+    /// log), with the rows it wrote.
+    pub fn committed_runs(
+        &self,
+        run_ids: &[String],
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        if run_ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let listed: Vec<String> = run_ids.iter().map(|id| string_literal(id)).collect();
+        let result = self.query(
+            &format!(
+                "SELECT run_id, rows_written FROM {} WHERE run_id IN ({})",
+                self.sql_name(&self.history_table(COMMIT_LOG)),
+                listed.join(", ")
+            ),
+            &[],
+        )?;
+        result
+            .rows
+            .iter()
+            .map(|cells| {
+                let run_id = text_cell(cells, 0).unwrap_or_default().to_string();
+                let rows = text_cell(cells, 1)
+                    .and_then(|text| text.parse().ok())
+                    .ok_or_else(|| {
+                        StoreError::backend(format!("unreadable commit log row of run {run_id}"))
+                    })?;
+                Ok((run_id, rows))
+            })
+            .collect()
+    }
+}
+
 impl RunLedger for BigQueryStore {
     fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
         let run_id = new_run_id();
@@ -68,109 +253,7 @@ impl RunLedger for BigQueryStore {
     }
 
     fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
-        let owner = TableOwner::Processor(output.processor.to_string());
-        let claimant = Claimant {
-            name: output.processor,
-            output: output.table,
-            inputs: &[],
-        };
-        let recorded = self.table_owner(output.table)?;
-        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
-        // The first commit creates the table: a failed run leaves none.
-        self.ensure_schema(output.table, output.schema, true)?;
-        let schema = self
-            .live_schema(output.table)?
-            .ok_or_else(|| StoreError::NoSuchTable(output.table.clone()))?;
-        let staged_rows = if output.rows.rows.is_empty() {
-            None
-        } else {
-            Some(self.stage(output.table, &schema, output.rows)?)
-        };
-        let now = Utc::now();
-        let quarantine_table = self.history_table(QUARANTINE);
-        let record = if output.quarantined.is_empty() {
-            None
-        } else {
-            self.run(run_id)?
-        };
-        let staged_quarantine = match &record {
-            Some(record) => {
-                let rows = quarantine_rows(record, output, now);
-                match self.stage(&quarantine_table, &quarantine_schema(), &rows) {
-                    Ok(staging) => Some(staging),
-                    Err(error) => {
-                        if let Some(staging) = &staged_rows {
-                            self.drop_staging(staging);
-                        }
-                        return Err(error);
-                    }
-                }
-            }
-            None => None,
-        };
-        let written = output.rows.rows.len();
-        let run = string_literal(run_id);
-        let mut script = format!(
-            "BEGIN TRANSACTION;
-             UPDATE {h} SET status = 'success', finished_at = {now}, heartbeat_at = {now},
-                 duration_ms = TIMESTAMP_DIFF({now}, started_at, MILLISECOND),
-                 rows_read = {rows_read}, rows_written = {written}, reason = {reason},
-                 log_lines_dropped = {dropped}, peak_memory_bytes = {peak},
-                 upstream_check = {check}, rows_with_quality_issues = {with_issues}
-             WHERE run_id = {run} AND status = 'running';
-             SELECT IF((SELECT COUNT(*) FROM {h} WHERE run_id = {run} AND status = 'success'
-                 AND finished_at = {now}) = 1, 1, ERROR({marker}));
-             {claim_owner};
-             SELECT IF((SELECT COUNT(*) FROM {owners} WHERE table_name = {table}
-                 AND NOT (owner_kind = 'processor' AND owner_name = {processor})) = 0,
-                 1, ERROR({owner_marker}));
-             {delete}\n",
-            claim_owner = self.insert_owner_if_none(output.table, &owner),
-            owners = self.sql_name(&self.history_table(TABLE_OWNERS)),
-            table = string_literal(&output.table.to_string()),
-            processor = string_literal(output.processor),
-            owner_marker = string_literal(&format!("{NOT_OWNER} {}", output.table)),
-            h = self.runs_table(),
-            now = timestamp_literal(now),
-            rows_read = output.rows_read,
-            dropped = output.usage.log_lines_dropped,
-            peak = output.usage.peak_memory_bytes,
-            check = check_literal(output.upstream_check)?,
-            with_issues = output.rows_with_quality_issues,
-            reason = string_literal(&quarantine::commit_reason(
-                written,
-                output.quarantined.len(),
-                run_id
-            )),
-            marker = string_literal(&format!("{NOT_RUNNING} {run_id}")),
-            delete = self.delete_dates(output.table, &schema, &[output.date]),
-        );
-        if let Some(staging) = &staged_rows {
-            script.push_str(&self.insert_from(output.table, staging, &schema));
-        }
-        if let Some(staging) = &staged_quarantine {
-            script.push_str(&self.insert_from(&quarantine_table, staging, &quarantine_schema()));
-        }
-        script.push_str("\nCOMMIT TRANSACTION;");
-        let committed = self.query(&script, &[]);
-        for staging in staged_rows.iter().chain(&staged_quarantine) {
-            self.drop_staging(staging);
-        }
-        let Err(error) = committed else {
-            return Ok(written);
-        };
-        // The script's guards roll it back whole when the claim was lost or
-        // another processor took the table meanwhile. Which one it was is
-        // read from the state they guard, never from the error's text.
-        let lost = self
-            .run(run_id)?
-            .is_none_or(|record| record.status != RunStatus::Running);
-        if lost {
-            return Err(StoreError::NotRunning(run_id.to_string()));
-        }
-        let recorded = self.table_owner(output.table)?;
-        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
-        Err(error)
+        self.commit(run_id, output, RunRecordIn::ThisStore)
     }
 
     fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError> {

@@ -6,6 +6,7 @@
 //! shares, read once its claim holds: a run that waited for another's end
 //! starts after that end.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -96,6 +97,185 @@ fn check_json(check: Option<&UpstreamCheck>) -> Result<Option<String>, StoreErro
         .map_err(StoreError::backend)
 }
 
+impl PostgresStore {
+    /// Commits a run: in one transaction, locks its row (a reaper waits for
+    /// this commit, then finds the run no longer running), writes its rows
+    /// with `write_rows` (into this database, inside the transaction; or
+    /// into another warehouse, which then commits first), records its
+    /// quarantined rows and marks it `success`.
+    pub(crate) fn commit_with(
+        &self,
+        run_id: &str,
+        output: &RunOutput<'_>,
+        write_rows: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<usize, StoreError> + Send,
+    ) -> Result<usize, StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            let locked = transaction.query_opt(
+                "SELECT run_id FROM _slate.runs WHERE run_id = $1 AND status = 'running'
+                 FOR UPDATE",
+                &[&run_id],
+            )?;
+            if locked.is_none() {
+                return Err(StoreError::NotRunning(run_id.to_string()));
+            }
+            let written = write_rows(&mut transaction)?;
+            transaction.execute(
+                &format!(
+                    "UPDATE _slate.runs SET status = 'success', finished_at = clock_timestamp(),
+                         heartbeat_at = clock_timestamp(), duration_ms = {},
+                         rows_read = $2, rows_written = $3, reason = $4, log_lines_dropped = $5,
+                         peak_memory_bytes = $6, upstream_check_json = $7,
+                         rows_with_quality_issues = $8
+                     WHERE run_id = $1",
+                    DURATION_TO.replace("$at", "clock_timestamp()")
+                ),
+                &[
+                    &run_id,
+                    &output.rows_read,
+                    &(written as i64),
+                    &quarantine::commit_reason(written, output.quarantined.len(), run_id),
+                    &(output.usage.log_lines_dropped as i64),
+                    &(output.usage.peak_memory_bytes as i64),
+                    &check_json(output.upstream_check)?,
+                    &(output.rows_with_quality_issues as i64),
+                ],
+            )?;
+            let quarantine = match output.quarantined {
+                [] => None,
+                _ => Some(transaction.prepare(
+                    "INSERT INTO _slate.quarantine (run_id, processor, data_date, table_name,
+                         row_index, errors_json, raw_row_json, quarantined_at)
+                     SELECT run_id, processor, data_date, $2, $3, $4, $5, finished_at
+                     FROM _slate.runs WHERE run_id = $1",
+                )?),
+            };
+            for (row, quarantine) in output.quarantined.iter().zip(quarantine.iter().cycle()) {
+                let errors = serde_json::to_string(&row.errors).map_err(StoreError::backend)?;
+                transaction.execute(
+                    quarantine,
+                    &[
+                        &run_id,
+                        &output.table.to_string(),
+                        &(row.row_index as i64),
+                        &errors,
+                        &row.raw_row.to_string(),
+                    ],
+                )?;
+            }
+            transaction.commit()?;
+            Ok(written)
+        })
+    }
+}
+
+impl PostgresStore {
+    /// Reaps the runs whose lease expired before `now`, when their rows may
+    /// have been committed in another warehouse whose commit log
+    /// `committed` reads: a run found there is marked `success` with the
+    /// rows it wrote and a note; the others fail as stale. The stale runs
+    /// are locked first, skipping those a commit holds, so two reapers
+    /// resolve each run once. Returns the runs resolved.
+    pub(crate) fn reap_stale_checking(
+        &self,
+        now: DateTime<Utc>,
+        committed: impl FnOnce(&[String]) -> Result<HashMap<String, i64>, StoreError> + Send,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let stopped = format!(
+            "'host ' || host_id || ' stopped renewing at ' || {}",
+            RFC3339_OF.replace("$time", "heartbeat_at")
+        );
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            let stale: Vec<String> = transaction
+                .query(
+                    "SELECT run_id FROM _slate.runs
+                     WHERE status = 'running' AND lease_expires_at < $1
+                     ORDER BY run_id FOR UPDATE SKIP LOCKED",
+                    &[&now],
+                )?
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+            if stale.is_empty() {
+                return Ok(Vec::new());
+            }
+            let committed = committed(&stale)?;
+            let mut resolved = Vec::with_capacity(stale.len());
+            for run_id in &stale {
+                let row = match committed.get(run_id) {
+                    Some(rows) => transaction.query_one(
+                        &format!(
+                            "UPDATE _slate.runs SET status = 'success', finished_at = $2,
+                                 rows_written = $3, duration_ms = {duration},
+                                 reason = 'committed in the warehouse (its commit log has the \
+                                     run), but ' || {stopped} || ' before recording it; \
+                                     recovered by the reaper at ' || {reaped_at}
+                             WHERE run_id = $1 RETURNING {RUN_COLUMNS}",
+                            duration = DURATION_TO.replace("$at", "$2"),
+                            reaped_at = RFC3339_OF.replace("$time", "$2"),
+                        ),
+                        &[run_id, &now, rows],
+                    )?,
+                    None => transaction.query_one(
+                        &format!(
+                            "UPDATE _slate.runs SET status = 'failed', error_kind = 'stale',
+                                 error_message = {stopped} || '; reaped at ' || {reaped_at},
+                                 reason = {stopped}, finished_at = $2,
+                                 duration_ms = {duration}
+                             WHERE run_id = $1 RETURNING {RUN_COLUMNS}",
+                            duration = DURATION_TO.replace("$at", "$2"),
+                            reaped_at = RFC3339_OF.replace("$time", "$2"),
+                        ),
+                        &[run_id, &now],
+                    )?,
+                };
+                resolved.push(run_from_sql(&row)?);
+            }
+            transaction.commit()?;
+            Ok(resolved)
+        })
+    }
+}
+
+/// Writes a run's rows into their table in this database, inside the
+/// commit's transaction: creating the table (owned by the run's processor)
+/// on the first commit, refusing a table another owns.
+fn replace_in_commit(
+    transaction: &mut postgres::Transaction<'_>,
+    output: &RunOutput<'_>,
+) -> Result<usize, StoreError> {
+    lock_table(transaction, output.table)?;
+    let schema = match schema_in(transaction, output.table)? {
+        Some(live) => {
+            let recorded = owner_in(transaction, output.table)?;
+            let claimant = Claimant {
+                name: output.processor,
+                output: output.table,
+                inputs: &[],
+            };
+            ownership::decide(claimant, recorded.as_ref(), &HostOwned::default())?;
+            if recorded.is_none() {
+                let owner = TableOwner::Processor(output.processor.to_string());
+                record_owner(transaction, output.table, &owner)?;
+            }
+            live
+        }
+        None => {
+            let owner = TableOwner::Processor(output.processor.to_string());
+            create_in(transaction, output.table, output.schema, Some(&owner))?;
+            output.schema.clone()
+        }
+    };
+    replace_in(
+        transaction,
+        output.table,
+        &schema,
+        &[output.date],
+        output.rows,
+    )
+}
+
 impl RunLedger for PostgresStore {
     fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
         self.with_client(|client| {
@@ -160,92 +340,8 @@ impl RunLedger for PostgresStore {
     }
 
     fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
-        self.with_client(|client| {
-            let mut transaction = client.transaction()?;
-            // Lock the run first: a reaper waits for this commit, then
-            // finds the run no longer running.
-            let locked = transaction.query_opt(
-                "SELECT run_id FROM _slate.runs WHERE run_id = $1 AND status = 'running'
-                 FOR UPDATE",
-                &[&run_id],
-            )?;
-            if locked.is_none() {
-                return Err(StoreError::NotRunning(run_id.to_string()));
-            }
-            lock_table(&mut transaction, output.table)?;
-            let schema = match schema_in(&mut transaction, output.table)? {
-                Some(live) => {
-                    let recorded = owner_in(&mut transaction, output.table)?;
-                    let claimant = Claimant {
-                        name: output.processor,
-                        output: output.table,
-                        inputs: &[],
-                    };
-                    ownership::decide(claimant, recorded.as_ref(), &HostOwned::default())?;
-                    if recorded.is_none() {
-                        let owner = TableOwner::Processor(output.processor.to_string());
-                        record_owner(&mut transaction, output.table, &owner)?;
-                    }
-                    live
-                }
-                None => {
-                    let owner = TableOwner::Processor(output.processor.to_string());
-                    create_in(&mut transaction, output.table, output.schema, Some(&owner))?;
-                    output.schema.clone()
-                }
-            };
-            let written = replace_in(
-                &mut transaction,
-                output.table,
-                &schema,
-                &[output.date],
-                output.rows,
-            )?;
-            transaction.execute(
-                &format!(
-                    "UPDATE _slate.runs SET status = 'success', finished_at = clock_timestamp(),
-                         heartbeat_at = clock_timestamp(), duration_ms = {},
-                         rows_read = $2, rows_written = $3, reason = $4, log_lines_dropped = $5,
-                         peak_memory_bytes = $6, upstream_check_json = $7,
-                         rows_with_quality_issues = $8
-                     WHERE run_id = $1",
-                    DURATION_TO.replace("$at", "clock_timestamp()")
-                ),
-                &[
-                    &run_id,
-                    &output.rows_read,
-                    &(written as i64),
-                    &quarantine::commit_reason(written, output.quarantined.len(), run_id),
-                    &(output.usage.log_lines_dropped as i64),
-                    &(output.usage.peak_memory_bytes as i64),
-                    &check_json(output.upstream_check)?,
-                    &(output.rows_with_quality_issues as i64),
-                ],
-            )?;
-            let quarantine = match output.quarantined {
-                [] => None,
-                _ => Some(transaction.prepare(
-                    "INSERT INTO _slate.quarantine (run_id, processor, data_date, table_name,
-                         row_index, errors_json, raw_row_json, quarantined_at)
-                     SELECT run_id, processor, data_date, $2, $3, $4, $5, finished_at
-                     FROM _slate.runs WHERE run_id = $1",
-                )?),
-            };
-            for (row, quarantine) in output.quarantined.iter().zip(quarantine.iter().cycle()) {
-                let errors = serde_json::to_string(&row.errors).map_err(StoreError::backend)?;
-                transaction.execute(
-                    quarantine,
-                    &[
-                        &run_id,
-                        &output.table.to_string(),
-                        &(row.row_index as i64),
-                        &errors,
-                        &row.raw_row.to_string(),
-                    ],
-                )?;
-            }
-            transaction.commit()?;
-            Ok(written)
+        self.commit_with(run_id, output, |transaction| {
+            replace_in_commit(transaction, output)
         })
     }
 

@@ -1,0 +1,215 @@
+//! Run state in PostgreSQL, tables in BigQuery: one commit protocol across
+//! two systems that share no transaction.
+//!
+//! A run's commit goes in this order:
+//! 1. PostgreSQL: a transaction locks the run's row, if it is still
+//!    `running` (else the commit is refused and nothing is written);
+//! 2. BigQuery: one transaction replaces the date's rows and writes the run
+//!    id to the commit log (`_slate_commit_log`);
+//! 3. PostgreSQL: the run is marked `success` with its quarantined rows, and
+//!    the transaction of step 1 commits.
+//!
+//! What recovery does at each failure point:
+//! - before 2 commits: BigQuery holds nothing new (its transaction is
+//!   whole or absent; staging tables are swept), the run stays `running`,
+//!   and when its lease expires the reaper finds no commit log entry and
+//!   fails it, kind `stale`;
+//! - between 2 and 3 (the host dies, or PostgreSQL is unreachable): the
+//!   run stays `running`; the reaper finds its id in the commit log and
+//!   marks it `success` with the rows it wrote, and a note saying so;
+//! - a reaper never resolves a run whose commit holds its row (step 1's
+//!   lock): it skips it, and the commit ends it.
+//!
+//! So no reachable state leaves BigQuery holding a run's rows while its
+//! history says failed, nor its history saying success without the rows.
+//! `SLATE_FAILPOINT=before-warehouse-commit` or `after-warehouse-commit`
+//! makes a host abort at that point, for the tests that prove it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::input::{InputError, InputSource};
+use super::{
+    BigQueryStore, PartitionCounts, PostgresStore, RunLedger, RunOutput, StoreError, Tables,
+};
+use crate::bindings::{ColumnBatch, RowSet};
+use crate::ownership::{HostOwned, OwnedTable, TableOwner, Transfer};
+use crate::quarantine::QuarantineRecord;
+use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord};
+use crate::schema::{TableName, TableSchema};
+
+/// The environment variable that names a failure point to abort at.
+pub const FAILPOINT: &str = "SLATE_FAILPOINT";
+
+/// Aborts the process, as a host dying would, when `SLATE_FAILPOINT`
+/// names `point`.
+fn failpoint(point: &str) {
+    if std::env::var(FAILPOINT).is_ok_and(|named| named == point) {
+        eprintln!("{FAILPOINT}={point}: aborting here");
+        std::process::abort();
+    }
+}
+
+/// Run state in PostgreSQL, tables in BigQuery.
+pub struct SplitStore {
+    ledger: PostgresStore,
+    warehouse: BigQueryStore,
+}
+
+impl SplitStore {
+    /// Run state in `ledger`, tables in `warehouse`.
+    pub fn new(ledger: PostgresStore, warehouse: BigQueryStore) -> Self {
+        SplitStore { ledger, warehouse }
+    }
+}
+
+impl InputSource for SplitStore {
+    fn select(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: Option<&[String]>,
+    ) -> Result<RowSet, InputError> {
+        self.warehouse.select(table, start, end, columns)
+    }
+
+    fn read_column_batch(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: &[String],
+    ) -> Result<ColumnBatch, InputError> {
+        self.warehouse.read_column_batch(table, start, end, columns)
+    }
+}
+
+impl Tables for SplitStore {
+    fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
+        self.warehouse.ensure_table(table, schema)
+    }
+
+    fn check_output_table(
+        &self,
+        table: &TableName,
+        schema: &TableSchema,
+    ) -> Result<(), StoreError> {
+        self.warehouse.check_output_table(table, schema)
+    }
+
+    fn host_owned(&self) -> HostOwned {
+        self.warehouse.host_owned()
+    }
+
+    fn table_owners(&self) -> Result<Vec<OwnedTable>, StoreError> {
+        self.warehouse.table_owners()
+    }
+
+    fn table_owner(&self, table: &TableName) -> Result<Option<TableOwner>, StoreError> {
+        self.warehouse.table_owner(table)
+    }
+
+    fn transfer_table(
+        &self,
+        table: &TableName,
+        to: &TableOwner,
+        by: &str,
+    ) -> Result<Transfer, StoreError> {
+        self.warehouse.transfer_table(table, to, by)
+    }
+
+    fn table_transfers(&self) -> Result<Vec<Transfer>, StoreError> {
+        self.warehouse.table_transfers()
+    }
+
+    fn drop_table(&self, table: &TableName) -> Result<bool, StoreError> {
+        self.warehouse.drop_table(table)
+    }
+
+    fn table_schema(&self, table: &TableName) -> Result<Option<TableSchema>, StoreError> {
+        self.warehouse.table_schema(table)
+    }
+
+    fn replace_partitions(
+        &self,
+        table: &TableName,
+        dates: &[NaiveDate],
+        rows: &RowSet,
+    ) -> Result<usize, StoreError> {
+        self.warehouse.replace_partitions(table, dates, rows)
+    }
+
+    fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError> {
+        self.warehouse.partition_counts(table)
+    }
+
+    fn sweep_staging(&self, now: DateTime<Utc>) -> Result<Vec<TableName>, StoreError> {
+        self.warehouse.sweep_staging(now)
+    }
+
+    fn rows_on(&self, table: &TableName, date: NaiveDate) -> Result<u64, StoreError> {
+        self.warehouse.rows_on(table, date)
+    }
+}
+
+impl RunLedger for SplitStore {
+    fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
+        self.ledger.start_run(run)
+    }
+
+    fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
+        self.ledger.commit_with(run_id, output, |_| {
+            failpoint("before-warehouse-commit");
+            let written = self.warehouse.commit_rows(run_id, output)?;
+            failpoint("after-warehouse-commit");
+            Ok(written)
+        })
+    }
+
+    fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError> {
+        self.ledger.quarantined(run_id)
+    }
+
+    fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {
+        self.ledger.end_run(run_id, end)
+    }
+
+    fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+        self.ledger.runs(filter)
+    }
+
+    fn renew_leases(&self, run_ids: &[String], lease: Duration) -> Result<usize, StoreError> {
+        self.ledger.renew_leases(run_ids, lease)
+    }
+
+    fn expire_leases(&self, host_id: &str) -> Result<usize, StoreError> {
+        self.ledger.expire_leases(host_id)
+    }
+
+    fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
+        self.ledger
+            .reap_stale_checking(now, |run_ids| self.warehouse.committed_runs(run_ids))
+    }
+
+    fn flag_run(&self, run_id: &str, reason: &str) -> Result<(), StoreError> {
+        self.ledger.flag_run(run_id, reason)
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        self.ledger.run(run_id)
+    }
+
+    fn tick_ledger(&self) -> Option<&dyn super::schedules::TickLedger> {
+        self.ledger.tick_ledger()
+    }
+
+    fn work_queue(&self) -> Option<&dyn super::work_queue::WorkQueue> {
+        self.ledger.work_queue()
+    }
+
+    fn host_directory(&self) -> Option<&dyn super::hosts::HostDirectory> {
+        self.ledger.host_directory()
+    }
+}
