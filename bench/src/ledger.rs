@@ -22,14 +22,14 @@ use crate::report::Report;
 const DEFAULT_URL: &str = "postgres://slate@127.0.0.1:55432/slate";
 
 /// The server's URL, if one answers.
-fn postgres_url() -> Option<String> {
+pub fn postgres_url() -> Option<String> {
     let url = std::env::var("SLATE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.into());
     postgres::Client::connect(&url, postgres::NoTls).ok()?;
     Some(url)
 }
 
 /// A new database on the server at `url`, for one measurement.
-fn fresh_database(url: &str) -> anyhow::Result<String> {
+pub fn fresh_database(url: &str) -> anyhow::Result<String> {
     let name = format!("bench{}", &uuid::Uuid::now_v7().simple().to_string()[16..]);
     postgres::Client::connect(url, postgres::NoTls)?
         .batch_execute(&format!("CREATE DATABASE {name}"))?;

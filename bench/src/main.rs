@@ -15,6 +15,8 @@
 //! 8. `GET /api/grid`, the dashboard's grid, on the season ([`grid`]).
 //! 9. The run ledger's claim, lease renewal and commit, and claims per
 //!    second as hosts are added: SQLite against PostgreSQL ([`ledger`]).
+//! 10. A backfill spread over 1, 2 and 3 hosts through PostgreSQL's work
+//!     queue ([`cluster`]).
 //!
 //! Every figure is a median over repeated runs. `--smoke` runs each
 //! measurement briefly, to keep the benchmark working in CI.
@@ -22,6 +24,7 @@
 mod backfill;
 mod bigquery;
 mod boundary;
+mod cluster;
 mod convert;
 mod grid;
 mod http;
@@ -101,6 +104,8 @@ enum Measurement {
     Grid,
     /// Claims, lease renewals and commits: SQLite against PostgreSQL.
     Ledger,
+    /// A backfill over 1, 2 and 3 hosts through PostgreSQL's work queue.
+    Cluster,
 }
 
 /// How hard to measure.
@@ -198,6 +203,9 @@ fn main() -> anyhow::Result<()> {
     }
     if selected(Measurement::Ledger) {
         ledger::measure(&mut report, effort)?;
+    }
+    if selected(Measurement::Cluster) {
+        cluster::measure(&mut report, effort)?;
     }
     // Last: it reruns two processors of the season's store.
     let mismatches = if selected(Measurement::Pandas) {
