@@ -777,3 +777,60 @@ fn a_host_that_dies_between_the_bigquery_commit_and_postgres_success_is_recovere
         "reaped once"
     );
 }
+
+#[test]
+fn two_hosts_on_one_database_deliver_a_runs_alert_exactly_once() {
+    use crate::alert_receiver::{Answer, Receiver};
+
+    let receiver = Receiver::start(Answer::Ok);
+    let url = isolated_url();
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
+    let folders: Vec<_> = (0..2)
+        .map(|_| {
+            let folder = host_folder();
+            std::fs::write(
+                folder.path().join("slate.toml"),
+                format!(
+                    "[alerts]\n[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\n\
+                     url = \"{}\"\nevents = [\"run_failed\"]\n",
+                    receiver.url("hook")
+                ),
+            )
+            .unwrap();
+            folder
+        })
+        .collect();
+    let args = [
+        "--state",
+        &url,
+        "--plugin-dir",
+        plugins.path().to_str().unwrap(),
+    ];
+    let [a, b] = [0, 1].map(|i| Server::start(folders[i].path(), &args));
+
+    // FaultyProcessor fails on the 2nd of a month: once on each host.
+    for host in [&a, &b] {
+        let failed = host.process("FaultyProcessor", "2026-01-02");
+        assert_eq!(failed["status"], "failed", "{failed}");
+    }
+    wait_until("the alert is delivered", || !receiver.accepted().is_empty());
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let sent = receiver.accepted();
+    assert_eq!(sent.len(), 1, "one open alert, sent by one host: {sent:#?}");
+    assert_eq!(sent[0]["event"], "run_failed");
+    assert_eq!(sent[0]["transition"], "opened");
+    let store = PostgresStore::connect(&url).unwrap();
+    let open: Vec<_> = store
+        .alert_outbox()
+        .unwrap()
+        .alerts(true, 10)
+        .unwrap()
+        .into_iter()
+        .filter(|alert| alert.event == slate::alerts::event::EventKind::RunFailed)
+        .collect();
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!(
+        open[0].occurrences, 2,
+        "the second host's failure counted up"
+    );
+}

@@ -855,3 +855,132 @@ fn every_type_and_every_null_reads_back_as_written_in_the_order_written(store: A
     }
     assert_eq!(read.rows.len(), rows.rows.len());
 }
+
+/// Generates one test per backend that keeps an alert outbox for each
+/// behaviour function: BigQuery keeps none.
+macro_rules! on_every_backend_with_an_outbox {
+    ($($behaviour:ident),* $(,)?) => {
+        mod with_an_outbox {
+            mod embedded {
+                $(
+                    #[test]
+                    fn $behaviour() {
+                        let dir = tempfile::tempdir().unwrap();
+                        let store = std::sync::Arc::new(
+                            slate::store::EmbeddedStore::open(&dir.path().join("slate.db"))
+                                .unwrap(),
+                        );
+                        super::super::$behaviour(store);
+                    }
+                )*
+            }
+            mod postgres {
+                $(
+                    #[test]
+                    fn $behaviour() {
+                        super::super::$behaviour(crate::postgres_server::isolated_store());
+                    }
+                )*
+            }
+        }
+    };
+}
+
+on_every_backend_with_an_outbox!(
+    a_failed_run_opens_one_alert_a_repeat_counts_up_and_a_success_resolves_it,
+    a_reaped_run_raises_its_alert_with_the_reap,
+    one_deliverer_at_a_time_holds_a_channel,
+);
+
+fn a_failed_run_opens_one_alert_a_repeat_counts_up_and_a_success_resolves_it(
+    store: Arc<dyn Store>,
+) {
+    use slate::alerts::event::EventKind;
+    use slate::alerts::record::{AlertState, Transition};
+    let outbox = store.alert_outbox().expect("an outbox");
+    let day = date("2026-01-14");
+    let first = claim(store.as_ref(), "AlertingProcessor", day);
+    store.end_run(&first.run_id, &failed("boom")).unwrap();
+    let again = claim(store.as_ref(), "AlertingProcessor", day);
+    store.end_run(&again.run_id, &failed("boom again")).unwrap();
+
+    let open = outbox.alerts(true, 10).unwrap();
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!(open[0].event, EventKind::RunFailed);
+    assert_eq!(open[0].occurrences, 2, "the repeat counted up");
+    assert_eq!(open[0].run_id.as_deref(), Some(again.run_id.as_str()));
+    assert_eq!(open[0].data_date, Some(day));
+
+    let fixed = claim(store.as_ref(), "AlertingProcessor", day);
+    commit(store.as_ref(), &fixed.run_id, day, &rows(day, &["a"])).unwrap();
+    assert!(outbox.alerts(true, 10).unwrap().is_empty());
+    let messages = outbox.messages_after(0, 10).unwrap();
+    let transitions: Vec<Transition> = messages.iter().map(|m| m.transition).collect();
+    assert_eq!(transitions, [Transition::Opened, Transition::Resolved]);
+    let resolved = &messages[1].alert;
+    assert_eq!(resolved.state, AlertState::Resolved);
+    assert_eq!(resolved.resolved_by.as_deref(), Some(fixed.run_id.as_str()));
+    assert!(
+        outbox
+            .messages_after(messages[1].message_id, 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn a_reaped_run_raises_its_alert_with_the_reap(store: Arc<dyn Store>) {
+    use slate::alerts::event::EventKind;
+    let outbox = store.alert_outbox().expect("an outbox");
+    let day = date("2026-01-15");
+    let run = store
+        .start_run(&new_run("ReapedProcessor", day, Duration::from_millis(1)))
+        .unwrap();
+    let reaped = store.reap_stale(later()).unwrap();
+    assert_eq!(reaped.len(), 1);
+    let open = outbox.alerts(true, 10).unwrap();
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!(open[0].event, EventKind::StaleRunReaped);
+    assert_eq!(open[0].run_id.as_deref(), Some(run.run_id.as_str()));
+}
+
+fn one_deliverer_at_a_time_holds_a_channel(store: Arc<dyn Store>) {
+    use slate::alerts::record::ChannelState;
+    use slate::store::alerts::ChannelClaim;
+    let outbox = store.alert_outbox().expect("an outbox");
+    let now = Utc::now();
+    let until = now + chrono::Duration::seconds(30);
+    let claimed = outbox
+        .claim_channel("ops", "host-a", until, now, None)
+        .unwrap();
+    assert!(matches!(claimed, ChannelClaim::Claimed(_)), "{claimed:?}");
+    assert_eq!(
+        outbox
+            .claim_channel("ops", "host-b", until, now, None)
+            .unwrap(),
+        ChannelClaim::HeldBy("host-a".into())
+    );
+    // A's claim runs out: B may take it.
+    let past = until + chrono::Duration::seconds(1);
+    let taken = outbox
+        .claim_channel(
+            "ops",
+            "host-b",
+            past + chrono::Duration::seconds(30),
+            past,
+            None,
+        )
+        .unwrap();
+    assert!(matches!(taken, ChannelClaim::Claimed(_)), "{taken:?}");
+    // B delivers through message 7 and lets go.
+    let mut state = ChannelState::new("ops");
+    state.delivered_through = 7;
+    outbox
+        .finish_delivery("host-b", None, Some(&state))
+        .unwrap();
+    let Ok(ChannelClaim::Claimed(seen)) = outbox.claim_channel("ops", "host-a", until, now, None)
+    else {
+        panic!("the channel is free again");
+    };
+    assert_eq!(seen.delivered_through, 7);
+    assert_eq!(outbox.channel_states().unwrap()[0].delivered_through, 7);
+}

@@ -201,6 +201,10 @@ impl RunLedger for SplitStore {
         self.ledger.run(run_id)
     }
 
+    fn alert_outbox(&self) -> Option<&dyn super::alerts::AlertOutbox> {
+        self.ledger.alert_outbox()
+    }
+
     fn tick_ledger(&self) -> Option<&dyn super::schedules::TickLedger> {
         self.ledger.tick_ledger()
     }

@@ -21,6 +21,8 @@
 //! - `tables.rs`: creating, migrating, reading and replacing tables, and
 //!   who owns them ([`super::Tables`]);
 //! - `runs.rs`: claims, leases, commits and run history ([`super::RunLedger`]);
+//! - `alerts.rs`: the alert outbox those state changes write into
+//!   ([`super::alerts::AlertOutbox`]), shared by every host;
 //! - `hosts.rs`: the hosts serving, with their heartbeats
 //!   ([`super::hosts::HostDirectory`]);
 //! - `schedules.rs`: schedule ticks, each claimed by one host
@@ -29,6 +31,7 @@
 //! - `work_queue.rs`: backfill tasks every host takes
 //!   ([`super::work_queue::WorkQueue`]).
 
+mod alerts;
 mod hosts;
 mod runs;
 mod schedules;
@@ -187,6 +190,7 @@ impl PostgresStore {
             transaction.batch_execute(schedules::SETUP)?;
             transaction.batch_execute(work_queue::SETUP)?;
             transaction.batch_execute(hosts::SETUP)?;
+            transaction.batch_execute(alerts::SETUP)?;
             transaction.commit()?;
             Ok(())
         })?;

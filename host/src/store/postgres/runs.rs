@@ -13,7 +13,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use postgres::Row as SqlRow;
 
 use super::PostgresStore;
+use super::alerts::{record_in, resolve_in};
 use super::tables::{create_in, lock_table, owner_in, record_owner, replace_in, schema_in};
+use crate::alerts::event::{self as alert, EventKind, RunFacts};
 use crate::ownership::{self, Claimant, HostOwned, TableOwner};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
@@ -120,14 +122,15 @@ impl PostgresStore {
                 return Err(StoreError::NotRunning(run_id.to_string()));
             }
             let written = write_rows(&mut transaction)?;
-            transaction.execute(
+            let ended = transaction.query_one(
                 &format!(
                     "UPDATE _slate.runs SET status = 'success', finished_at = clock_timestamp(),
                          heartbeat_at = clock_timestamp(), duration_ms = {},
                          rows_read = $2, rows_written = $3, reason = $4, log_lines_dropped = $5,
                          peak_memory_bytes = $6, upstream_check_json = $7,
                          rows_with_quality_issues = $8
-                     WHERE run_id = $1",
+                     WHERE run_id = $1
+                     RETURNING processor, attempt, host_id, finished_at",
                     DURATION_TO.replace("$at", "clock_timestamp()")
                 ),
                 &[
@@ -163,6 +166,35 @@ impl PostgresStore {
                     ],
                 )?;
             }
+            let (processor, host): (String, String) = (ended.get(0), ended.get(2));
+            let facts = RunFacts {
+                run_id,
+                processor: &processor,
+                data_date: output.date,
+                attempt: ended.get(1),
+                host_id: &host,
+            };
+            let now: DateTime<Utc> = ended.get(3);
+            let mut resolved: Vec<EventKind> = EventKind::ALL
+                .into_iter()
+                .filter(|event| event.resolved_by_success())
+                .collect();
+            if output.quarantined.is_empty() {
+                resolved.push(EventKind::RowsQuarantined);
+            } else {
+                let table = output.table.to_string();
+                let raised =
+                    alert::for_quarantined_rows(facts, &table, output.quarantined.len(), written);
+                record_in(&mut transaction, &raised, now)?;
+            }
+            resolve_in(
+                &mut transaction,
+                &processor,
+                Some(output.date),
+                &resolved,
+                run_id,
+                now,
+            )?;
             transaction.commit()?;
             Ok(written)
         })
@@ -230,12 +262,34 @@ impl PostgresStore {
                         &[run_id, &now],
                     )?,
                 };
-                resolved.push(run_from_sql(&row)?);
+                let run = run_from_sql(&row)?;
+                if run.status == crate::runs::RunStatus::Failed {
+                    record_reaped(&mut transaction, &run, now)?;
+                }
+                resolved.push(run);
             }
             transaction.commit()?;
             Ok(resolved)
         })
     }
+}
+
+/// Records the alert a reaped run raises, inside the reaper's transaction.
+fn record_reaped(
+    transaction: &mut postgres::Transaction<'_>,
+    run: &RunRecord,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let facts = RunFacts {
+        run_id: &run.run_id,
+        processor: &run.processor,
+        data_date: run.data_date,
+        attempt: run.attempt,
+        host_id: &run.host_id,
+    };
+    let reason = run.reason.as_deref().unwrap_or_default();
+    record_in(transaction, &alert::for_reaped_run(facts, reason), now)?;
+    Ok(())
 }
 
 /// Writes a run's rows into their table in this database, inside the
@@ -377,8 +431,9 @@ impl RunLedger for PostgresStore {
 
     fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {
         let check = check_json(end.upstream_check.as_ref())?;
-        let ended = self.with_client(|client| {
-            Ok(client.execute(
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            let ended = transaction.query_opt(
                 &format!(
                     "UPDATE _slate.runs SET status = $2, error_kind = $3, error_message = $4,
                          reason = $4, finished_at = clock_timestamp(),
@@ -386,7 +441,8 @@ impl RunLedger for PostgresStore {
                          limit_value = $6, observed_value = $7, log_lines_dropped = $8,
                          peak_memory_bytes = $9, upstream_check_json = $10,
                          duration_ms = {}
-                     WHERE run_id = $1 AND status = 'running'",
+                     WHERE run_id = $1 AND status = 'running'
+                     RETURNING processor, data_date, attempt, host_id, finished_at",
                     DURATION_TO.replace("$at", "clock_timestamp()")
                 ),
                 &[
@@ -401,13 +457,24 @@ impl RunLedger for PostgresStore {
                     &(end.usage.peak_memory_bytes as i64),
                     &check,
                 ],
-            )?)
-        })?;
-        if ended == 1 {
+            )?;
+            let Some(ended) = ended else {
+                return Err(StoreError::NotRunning(run_id.to_string()));
+            };
+            let (processor, host): (String, String) = (ended.get(0), ended.get(3));
+            let facts = RunFacts {
+                run_id,
+                processor: &processor,
+                data_date: ended.get(1),
+                attempt: ended.get(2),
+                host_id: &host,
+            };
+            if let Some(raised) = alert::for_run_end(facts, end) {
+                record_in(&mut transaction, &raised, ended.get(4))?;
+            }
+            transaction.commit()?;
             Ok(())
-        } else {
-            Err(StoreError::NotRunning(run_id.to_string()))
-        }
+        })
     }
 
     fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
@@ -467,11 +534,12 @@ impl RunLedger for PostgresStore {
             "'host ' || host_id || ' stopped renewing at ' || {}",
             RFC3339_OF.replace("$time", "heartbeat_at")
         );
-        let rows = self.with_client(|client| {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
             // One statement: of two hosts reaping at once, the second waits
             // on each row the first updates, then finds it no longer
             // running, so each stale run is reaped exactly once.
-            Ok(client.query(
+            let rows = transaction.query(
                 &format!(
                     "UPDATE _slate.runs SET status = 'failed', error_kind = 'stale',
                          error_message = {stopped} || '; reaped at ' || {reaped_at},
@@ -483,9 +551,14 @@ impl RunLedger for PostgresStore {
                     duration = DURATION_TO.replace("$at", "$1"),
                 ),
                 &[&now],
-            )?)
-        })?;
-        rows.iter().map(run_from_sql).collect()
+            )?;
+            let reaped: Vec<RunRecord> = rows.iter().map(run_from_sql).collect::<Result<_, _>>()?;
+            for run in &reaped {
+                record_reaped(&mut transaction, run, now)?;
+            }
+            transaction.commit()?;
+            Ok(reaped)
+        })
     }
 
     fn flag_run(&self, run_id: &str, reason: &str) -> Result<(), StoreError> {
@@ -496,6 +569,10 @@ impl RunLedger for PostgresStore {
             )?;
             Ok(())
         })
+    }
+
+    fn alert_outbox(&self) -> Option<&dyn crate::store::alerts::AlertOutbox> {
+        Some(self)
     }
 
     fn tick_ledger(&self) -> Option<&dyn crate::store::schedules::TickLedger> {
