@@ -19,14 +19,7 @@ pub const PROJECT: &str = "test-project";
 
 /// Runs `scripts/bigquery-emulator.sh` with `command` (`start` or `stop`).
 fn emulator_script(command: &str) -> std::io::Result<std::process::Output> {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../scripts/bigquery-emulator.sh"
-    );
-    std::process::Command::new("bash")
-        .arg(script)
-        .arg(command)
-        .output()
+    crate::support::run_script("bigquery-emulator.sh", command)
 }
 
 fn answers(endpoint: &str) -> bool {
@@ -43,17 +36,10 @@ fn answers(endpoint: &str) -> bool {
 /// Stops the emulator this test run started, when the test binary exits:
 /// one a developer or CI started is theirs to stop, and is left alone.
 fn stop_at_exit() {
-    unsafe extern "C" {
-        fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
-    }
     extern "C" fn stop() {
         let _ = emulator_script("stop");
     }
-    // SAFETY: `stop` is a plain function with the signature atexit wants,
-    // and runs once, when the test binary exits.
-    unsafe {
-        atexit(stop);
-    }
+    crate::support::at_exit(stop);
 }
 
 /// The emulator's endpoint, starting it once if needed.

@@ -13,26 +13,15 @@ use slate::store::PostgresStore;
 
 /// Runs `scripts/postgres.sh` with `command`.
 fn server_script(command: &str) -> std::io::Result<std::process::Output> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/postgres.sh");
-    std::process::Command::new("bash")
-        .arg(script)
-        .arg(command)
-        .output()
+    crate::support::run_script("postgres.sh", command)
 }
 
 /// Stops the server this test run started, when the test binary exits.
 fn stop_at_exit() {
-    unsafe extern "C" {
-        fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
-    }
     extern "C" fn stop() {
         let _ = server_script("stop");
     }
-    // SAFETY: `stop` is a plain function with the signature atexit wants,
-    // and runs once, when the test binary exits.
-    unsafe {
-        atexit(stop);
-    }
+    crate::support::at_exit(stop);
 }
 
 /// The URL of the server's `slate` database, starting the server once if needed.

@@ -372,3 +372,27 @@ pub fn runs_still_running(store: &dyn RunLedger) -> Vec<RunRecord> {
         })
         .expect("the runs can be listed")
 }
+
+/// Runs the project's `scripts/NAME` with `command` (`start`, `stop`, ...).
+pub fn run_script(name: &str, command: &str) -> std::io::Result<std::process::Output> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts")
+        .join(name);
+    std::process::Command::new("bash")
+        .arg(script)
+        .arg(command)
+        .output()
+}
+
+/// Calls `callback` when the test binary exits: to stop a service this
+/// test run started.
+pub fn at_exit(callback: extern "C" fn()) {
+    unsafe extern "C" {
+        fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+    }
+    // SAFETY: `callback` is a plain function with the signature atexit
+    // wants, and runs once, when the test binary exits.
+    unsafe {
+        atexit(callback);
+    }
+}
