@@ -378,8 +378,10 @@ fn output_rows(
 }
 
 #[test]
-fn a_backfill_spreads_over_three_hosts_and_writes_what_one_host_writes() {
-    let (first, last) = ("2026-01-06", "2026-01-16");
+fn a_season_backfill_spreads_over_three_hosts_and_writes_what_one_host_writes() {
+    // The whole season; both leave alone 2026-01-05, which
+    // `load_demo_season` ran.
+    let (first, last) = ("2025-10-21", "2026-04-12");
     let backfill = |url: &str, folder: &Path, parallelism: &str| {
         slate(
             folder,
