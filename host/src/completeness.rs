@@ -171,6 +171,7 @@ pub fn check(
             date: Some(date),
             processor: Some(upstream.clone()),
             limit: Some(1),
+            skip_upstream_check: true,
             ..RunFilter::default()
         })?;
         let table = output_of(upstream);
@@ -197,6 +198,7 @@ pub fn check(
             };
             let history = store.runs(&RunFilter {
                 processor: Some(upstream.clone()),
+                skip_upstream_check: true,
                 ..RunFilter::default()
             })?;
             let covered = covered_dates(with_rows, &history);

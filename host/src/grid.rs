@@ -204,7 +204,10 @@ pub fn build(
     now: DateTime<Utc>,
 ) -> Result<Grid, StoreError> {
     let games = scheduled_games(store, pipeline)?;
-    let runs = store.runs(&RunFilter::default())?;
+    let runs = store.runs(&RunFilter {
+        skip_upstream_check: true,
+        ..RunFilter::default()
+    })?;
     let (from, to) = range.unwrap_or_else(|| {
         let scheduled: Vec<NaiveDate> = games.keys().copied().collect();
         let reached = runs.iter().map(|r| r.data_date).max();

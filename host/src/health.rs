@@ -182,7 +182,10 @@ pub fn report(
     now: DateTime<Utc>,
 ) -> Result<HealthReport, StoreError> {
     // A shadow's runs ([`crate::shadow`]) never make the pipeline unhealthy.
-    let mut runs = store.runs(&RunFilter::default())?;
+    let mut runs = store.runs(&RunFilter {
+        skip_upstream_check: true,
+        ..RunFilter::default()
+    })?;
     runs.retain(|r| crate::shadow::live_name(&r.processor).is_none());
     // Newest first, so the first record of each (processor, date) is its latest.
     let mut latest: BTreeMap<(&str, NaiveDate), &RunRecord> = BTreeMap::new();

@@ -243,6 +243,10 @@ pub struct RunFilter {
     pub stale_as_of: Option<DateTime<Utc>>,
     /// At most this many, newest first.
     pub limit: Option<usize>,
+    /// Leave each record's `upstream_check` unread (`None`): for readers
+    /// of statuses and counts (the completeness check, the grid, health),
+    /// which need not parse every record's check.
+    pub skip_upstream_check: bool,
 }
 
 impl RunRecord {

@@ -749,6 +749,21 @@ fn the_upstream_check_and_the_rows_with_quality_issues_are_recorded_with_the_run
     let record = store.run(&went_ahead.run_id).unwrap().unwrap();
     assert_eq!(record.upstream_check.as_ref(), Some(&passed));
     assert_eq!(record.rows_with_quality_issues, 2);
+    // A reader of statuses may leave the check unread.
+    let statuses = store
+        .runs(&RunFilter {
+            processor: Some("CheckedProcessor".into()),
+            skip_upstream_check: true,
+            ..RunFilter::default()
+        })
+        .unwrap();
+    let unread = statuses
+        .iter()
+        .find(|r| r.run_id == went_ahead.run_id)
+        .unwrap();
+    assert_eq!(unread.upstream_check, None);
+    assert_eq!(unread.rows_with_quality_issues, 2);
+    assert_eq!(unread.status, RunStatus::Success);
 
     let unchecked = claim(store.as_ref(), "CheckedProcessor", day);
     store.end_run(&unchecked.run_id, &failed("alone")).unwrap();

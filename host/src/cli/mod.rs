@@ -398,6 +398,7 @@ pub fn run() -> Result<ExitCode> {
                 plugin_hash,
                 stale_as_of: stale.then(chrono::Utc::now),
                 limit: Some(limit),
+                skip_upstream_check: false,
             };
             run::runs(&options, &filter, json)
         }

@@ -342,8 +342,12 @@ impl RunLedger for EmbeddedStore {
 
     fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
         let connection = self.lock();
+        let columns = match filter.skip_upstream_check {
+            true => RUN_COLUMNS.replace("upstream_check_json", "NULL"),
+            false => RUN_COLUMNS.to_string(),
+        };
         let mut statement = connection.prepare_cached(&format!(
-            "SELECT {RUN_COLUMNS} FROM _slate_runs
+            "SELECT {columns} FROM _slate_runs
              WHERE (?1 IS NULL OR data_date = ?1) AND (?2 IS NULL OR processor = ?2)
                AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR plugin_hash = ?4)
                AND (?6 IS NULL OR (status = 'running' AND lease_expires_at < ?6))

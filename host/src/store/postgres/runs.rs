@@ -481,14 +481,18 @@ impl RunLedger for PostgresStore {
         let rows = self.with_client(|client| {
             Ok(client.query(
                 &format!(
-                    "SELECT {RUN_COLUMNS} FROM _slate.runs
+                    "SELECT {} FROM _slate.runs
                      WHERE ($1::DATE IS NULL OR data_date = $1)
                        AND ($2::TEXT IS NULL OR processor = $2)
                        AND ($3::TEXT IS NULL OR status = $3)
                        AND ($4::TEXT IS NULL OR plugin_hash = $4)
                        AND ($6::TIMESTAMPTZ IS NULL
                             OR (status = 'running' AND lease_expires_at < $6))
-                     ORDER BY started_at DESC, run_id DESC LIMIT $5"
+                     ORDER BY started_at DESC, run_id DESC LIMIT $5",
+                    match filter.skip_upstream_check {
+                        true => RUN_COLUMNS.replace("upstream_check_json", "NULL::TEXT"),
+                        false => RUN_COLUMNS.to_string(),
+                    }
                 ),
                 &[
                     &filter.date,
