@@ -869,6 +869,17 @@ fn every_type_and_every_null_reads_back_as_written_in_the_order_written(store: A
         assert_eq!(read, written, "row {index}");
     }
     assert_eq!(read.rows.len(), rows.rows.len());
+
+    // Packed column by column, in another order: what packing the rows gives.
+    let names: Vec<String> = [
+        "tags", "x", "day", "name", "at", "amount", "born", "flag", "doc", "n",
+    ]
+    .map(String::from)
+    .to_vec();
+    let batch = store.read_column_batch(&table, day, day, &names).unwrap();
+    let by_rows = slate::column_batch::pack(store.read_columns(&table, day, day, &names).unwrap());
+    assert_eq!(batch, by_rows);
+    assert_eq!(batch.row_count, 3);
 }
 
 /// Generates one test per backend that keeps an alert outbox for each

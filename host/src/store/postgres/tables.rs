@@ -7,12 +7,13 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use postgres::GenericClient;
 
-use super::values::{push_copy_text, read_cell, select_expression, sql_type};
+use super::values::{push_cell, push_copy_text, read_cell, select_expression, sql_type};
 use super::{PostgresStore, quote};
+use crate::column_batch::{ColumnBatch, ColumnBuilder, Packing};
 use crate::drift;
 use crate::ownership::{self, OwnedTable, TableOwner, Transfer};
 use crate::rows::RowSet;
-use crate::schema::{TableName, TableSchema};
+use crate::schema::{Column, TableName, TableSchema};
 use crate::store::input::{InputError, InputSource, selected_columns};
 use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
 
@@ -223,26 +224,42 @@ fn storage(error: impl std::fmt::Display) -> InputError {
     InputError::Storage(error.to_string())
 }
 
-/// Rows of `table` in `start..=end`, with the named columns (all when
-/// `None`), in partition order, then in the order they were written.
-fn select_in(
+/// The columns of `table` a read of `names` (all when `None`) returns, and
+/// its rows whose partition date lies in `start..=end`, in partition
+/// order, then in the order they were written.
+fn query_in(
     client: &mut impl GenericClient,
     table: &TableName,
     (start, end): (NaiveDate, NaiveDate),
     names: Option<&[String]>,
-) -> Result<RowSet, InputError> {
+) -> Result<(Vec<Column>, Vec<postgres::Row>), InputError> {
     let schema = schema_in(client, table)
         .map_err(storage)?
         .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
-    let columns = selected_columns(table, &schema, names)?;
-    let selected: Vec<String> = columns.iter().map(|c| select_expression(c)).collect();
+    let columns: Vec<Column> = selected_columns(table, &schema, names)?
+        .into_iter()
+        .cloned()
+        .collect();
+    let selected: Vec<String> = columns.iter().map(select_expression).collect();
     let partition = quote(&schema.partition_column);
     let sql = format!(
         "SELECT {} FROM {} WHERE {partition} BETWEEN $1 AND $2 ORDER BY {partition}, {ROW_ORDER}",
         selected.join(", "),
         sql_name(table)
     );
-    let sql_rows = client.query(&sql, &[&start, &end]).map_err(storage)?;
+    let rows = client.query(&sql, &[&start, &end]).map_err(storage)?;
+    Ok((columns, rows))
+}
+
+/// Rows of `table` in `start..=end`, with the named columns (all when
+/// `None`), in partition order, then in the order they were written.
+fn select_in(
+    client: &mut impl GenericClient,
+    table: &TableName,
+    range: (NaiveDate, NaiveDate),
+    names: Option<&[String]>,
+) -> Result<RowSet, InputError> {
+    let (columns, sql_rows) = query_in(client, table, range, names)?;
     let mut rows = Vec::with_capacity(sql_rows.len());
     for sql_row in &sql_rows {
         let row = columns
@@ -259,6 +276,32 @@ fn select_in(
     })
 }
 
+/// Like [`select_in`], packing each cell straight into its column (no
+/// [`crate::rows::Value`] per cell).
+fn batch_in(
+    client: &mut impl GenericClient,
+    table: &TableName,
+    range: (NaiveDate, NaiveDate),
+    names: &[String],
+) -> Result<ColumnBatch, InputError> {
+    let (columns, sql_rows) = query_in(client, table, range, Some(names))?;
+    let mut packed: Vec<ColumnBuilder> = columns
+        .iter()
+        .map(|c| ColumnBuilder::new(c.name.clone(), Packing::of_column(c)))
+        .collect();
+    for (number, sql_row) in sql_rows.iter().enumerate() {
+        for (index, (column, packed)) in columns.iter().zip(&mut packed).enumerate() {
+            push_cell(sql_row, index, column, packed)
+                .map_err(|e| InputError::Storage(format!("{table} row {number}: {e}")))?;
+        }
+    }
+    Ok(ColumnBatch {
+        row_count: u32::try_from(sql_rows.len())
+            .map_err(|_| InputError::Storage(format!("{table}: too many rows for one batch")))?,
+        columns: packed.into_iter().map(ColumnBuilder::finish).collect(),
+    })
+}
+
 impl InputSource for PostgresStore {
     fn select(
         &self,
@@ -268,6 +311,17 @@ impl InputSource for PostgresStore {
         names: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
         self.with_client(|client| Ok(select_in(client, table, (start, end), names)))
+            .map_err(storage)?
+    }
+
+    fn read_column_batch(
+        &self,
+        table: &TableName,
+        start: NaiveDate,
+        end: NaiveDate,
+        columns: &[String],
+    ) -> Result<ColumnBatch, InputError> {
+        self.with_client(|client| Ok(batch_in(client, table, (start, end), columns)))
             .map_err(storage)?
     }
 }

@@ -17,6 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use postgres::Row as SqlRow;
 
 use super::quote;
+use crate::column_batch::{Cell, ColumnBuilder, naive_days_since_epoch};
 use crate::rows::{Scalar, Value, scalar_json, timestamp_text, value_from_json, wit_date};
 use crate::schema::{Column, ColumnMode, ColumnType};
 
@@ -168,6 +169,61 @@ pub(super) fn read_cell(
             .map(|t| Scalar::Timestamp(t.timestamp_micros())),
     };
     Ok(scalar.map_or(Value::Null, Value::Scalar))
+}
+
+/// Appends the cell at `index` of `row` to `packed`, `column`'s packed
+/// column, without making a [`Value`] of it (but for REPEATED columns,
+/// which keep one value per row).
+pub(super) fn push_cell(
+    row: &SqlRow,
+    index: usize,
+    column: &Column,
+    packed: &mut ColumnBuilder,
+) -> Result<(), UnreadableCell> {
+    let unreadable = |reason: String| UnreadableCell {
+        column: column.name.clone(),
+        reason,
+    };
+    let typed = |e: postgres::Error| unreadable(e.to_string());
+    let packing = |e: crate::column_batch::WrongCell| unreadable(e.to_string());
+    if column.mode == ColumnMode::Repeated {
+        return packed
+            .push_value(read_cell(row, index, column)?)
+            .map_err(packing);
+    }
+    let cell = match column.column_type {
+        ColumnType::String | ColumnType::Numeric | ColumnType::Json => row
+            .try_get::<_, Option<&str>>(index)
+            .map_err(typed)?
+            .map(Cell::Text),
+        ColumnType::Int64 => row
+            .try_get::<_, Option<i64>>(index)
+            .map_err(typed)?
+            .map(Cell::Integer),
+        ColumnType::Timestamp => row
+            .try_get::<_, Option<DateTime<Utc>>>(index)
+            .map_err(typed)?
+            .map(|t| Cell::Integer(t.timestamp_micros())),
+        ColumnType::Float64 => row
+            .try_get::<_, Option<f64>>(index)
+            .map_err(typed)?
+            .map(Cell::Float),
+        ColumnType::Bool => row
+            .try_get::<_, Option<bool>>(index)
+            .map_err(typed)?
+            .map(Cell::Boolean),
+        ColumnType::Date => row
+            .try_get::<_, Option<NaiveDate>>(index)
+            .map_err(typed)?
+            .map(|d| Cell::Day(naive_days_since_epoch(d))),
+    };
+    match cell {
+        Some(cell) => packed.push(cell).map_err(packing),
+        None => {
+            packed.push_null();
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]
