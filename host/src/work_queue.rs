@@ -119,6 +119,15 @@ pub fn work_one(
     let Some(task) = queue.take_task(host_id, leases.lease)? else {
         return Ok(Worked::Nothing);
     };
+    if pipeline.plugin(&task.processor).is_none() {
+        // Hosts may load different plugin folders: leave it to one that has it.
+        tracing::warn!(
+            processor = %task.processor, date = %task.date,
+            "this host has no such processor: the task goes back to the queue"
+        );
+        queue.release_task(&task, host_id)?;
+        return Ok(Worked::Released);
+    }
     let latest = executor
         .store()
         .runs(&RunFilter {

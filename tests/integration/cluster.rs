@@ -836,3 +836,37 @@ fn two_hosts_on_one_database_deliver_a_runs_alert_exactly_once() {
         "the second host's failure counted up"
     );
 }
+
+#[test]
+fn a_host_without_a_tasks_processor_leaves_the_task_to_one_that_has_it() {
+    let url = isolated_url();
+    let plugins = plugin_dir(&[components::VERSIONED_V1]);
+    // A task this server held would wait ten minutes for its lease to run
+    // out: it must hand it back at once.
+    let without = host_folder();
+    let server = Server::start(without.path(), &["--state", &url, "--lease-secs", "600"]);
+    let with = host_folder();
+    let mut backfill = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(with.path())
+        .args(["--state", &url, "--plugin-dir"])
+        .arg(plugins.path())
+        .args(["backfill", "--from", "2026-01-01", "--to", "2026-01-20"])
+        .args(["--processors", "VersionedProcessor", "--parallelism", "1"])
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the backfill has ended", || {
+        backfill.try_wait().unwrap().is_some()
+    });
+    let backfill = backfill.wait_with_output().unwrap();
+    assert!(backfill.status.success(), "{}", stderr(&backfill));
+    let summary = String::from_utf8_lossy(&backfill.stdout).into_owned();
+    crate::support::assert_contains(&summary, "20 succeeded, 0 failed, 0 blocked");
+    crate::support::assert_contains(&summary, "on 1 host(s)");
+    // The server without the processor kept serving.
+    let (status, _) = server.get("/hosts");
+    assert_eq!(status, 200);
+}
