@@ -870,3 +870,71 @@ fn a_host_without_a_tasks_processor_leaves_the_task_to_one_that_has_it() {
     let (status, _) = server.get("/hosts");
     assert_eq!(status, 200);
 }
+
+#[test]
+fn hosts_recording_the_same_alert_at_once_open_it_once_and_count_every_time() {
+    use slate::alerts::event::{EventKind, NewAlert, Severity};
+    use std::sync::Barrier;
+
+    let url = isolated_url();
+    let hosts = [
+        PostgresStore::connect(&url).unwrap(),
+        PostgresStore::connect(&url).unwrap(),
+    ];
+    let alert = |event: EventKind| NewAlert {
+        event,
+        severity: Severity::Warning,
+        subject: "phase 4 precompute".into(),
+        data_date: Some(date("2026-01-07")),
+        kind: String::new(),
+        run_id: None,
+        summary: "raced".into(),
+        detail: serde_json::json!({}),
+    };
+    const ROUNDS: usize = 20;
+    let barrier = Barrier::new(hosts.len());
+    // A failure is kept, not raised, so that no host is left waiting at
+    // the barrier for one that stopped.
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let threads: Vec<_> = hosts
+            .iter()
+            .map(|host| {
+                let (barrier, alert) = (&barrier, &alert);
+                scope.spawn(move || {
+                    let outbox = host.alert_outbox().unwrap();
+                    let mut failures = Vec::new();
+                    for _ in 0..ROUNDS {
+                        barrier.wait();
+                        for event in [EventKind::PhaseIncomplete, EventKind::PhaseCompleted] {
+                            if let Err(error) = outbox.record_alert(&alert(event)) {
+                                failures.push(error.to_string());
+                            }
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|thread| thread.join().unwrap())
+            .collect()
+    });
+    assert!(failures.is_empty(), "{failures:#?}");
+    let outbox = hosts[0].alert_outbox().unwrap();
+    let alerts = outbox.alerts(false, 100).unwrap();
+    let once_ever = alerts
+        .iter()
+        .filter(|a| a.event == EventKind::PhaseCompleted)
+        .count();
+    assert_eq!(
+        once_ever, 1,
+        "a once-ever event is recorded once: {alerts:#?}"
+    );
+    let incomplete: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.event == EventKind::PhaseIncomplete)
+        .collect();
+    let counted: i64 = incomplete.iter().map(|a| a.occurrences).sum();
+    assert_eq!(counted, (ROUNDS * hosts.len()) as i64, "{incomplete:#?}");
+}

@@ -149,6 +149,8 @@ fn queue_message(
 /// Records `alert` inside the caller's transaction: an open alert with the
 /// same key counts up (and queues nothing); otherwise a new alert and its
 /// message are queued. A once-ever event already recorded returns `None`.
+/// The key is locked for the rest of the transaction, so that two hosts
+/// never both add it.
 pub(super) fn record_in(
     client: &mut impl GenericClient,
     alert: &NewAlert,
@@ -159,6 +161,13 @@ pub(super) fn record_in(
     let lifecycle = alert.event.lifecycle();
     let key: [&(dyn postgres::types::ToSql + Sync); 4] =
         [&alert.event.as_str(), &alert.subject, &date, &alert.kind];
+    // Hosts recording the same alert at once take turns, until their
+    // transactions end: the second then counts up the first's open alert,
+    // or finds its once-ever one, instead of adding another.
+    client.execute(
+        "SELECT pg_advisory_xact_lock(hashtext($1 || '/' || $2 || '/' || $3 || '/' || $4))",
+        &key,
+    )?;
     match lifecycle {
         Lifecycle::Open => {
             let repeated = client.query_opt(

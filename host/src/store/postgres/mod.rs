@@ -120,10 +120,20 @@ const SETUP: &str = "
 /// `slate serve`'s workers, the lease renewer and the reaper at once.
 pub const DEFAULT_POOL_SIZE: u32 = 8;
 
-/// PostgreSQL's errors, kept whole as the backend's failure.
+/// PostgreSQL's errors, kept whole as the backend's failure. The server's
+/// own message (its SQLSTATE, text and detail) is what the error says:
+/// the client's alone reads "db error".
 impl From<postgres::Error> for StoreError {
     fn from(error: postgres::Error) -> Self {
-        StoreError::backend(error)
+        match error.as_db_error() {
+            Some(db) => StoreError::backend(format!(
+                "PostgreSQL {}: {}{}",
+                db.code().code(),
+                db.message(),
+                db.detail().map(|d| format!(" ({d})")).unwrap_or_default()
+            )),
+            None => StoreError::backend(error),
+        }
     }
 }
 
