@@ -872,6 +872,71 @@ fn a_host_without_a_tasks_processor_leaves_the_task_to_one_that_has_it() {
 }
 
 #[test]
+fn a_hosts_read_cache_reads_again_a_date_another_host_rewrote() {
+    use slate::rows::{Scalar, Value};
+    use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+
+    let url = isolated_url();
+    let (a, b) = (
+        PostgresStore::connect(&url).unwrap(),
+        PostgresStore::connect(&url).unwrap(),
+    );
+    let table = TableName::new("slate_test", "cached");
+    let schema = TableSchema {
+        columns: vec![
+            Column::new("day", ColumnType::Date, ColumnMode::Required),
+            Column::new("n", ColumnType::Int64, ColumnMode::Required),
+        ],
+        partition_column: "day".into(),
+        key_columns: vec![],
+    };
+    let rows = |day: chrono::NaiveDate, values: &[i64]| slate::rows::RowSet {
+        columns: vec!["day".into(), "n".into()],
+        rows: values
+            .iter()
+            .map(|n| {
+                vec![
+                    Value::Scalar(Scalar::Date(slate::rows::wit_date(day))),
+                    Value::Scalar(Scalar::Int64(*n)),
+                ]
+            })
+            .collect(),
+    };
+    let (first, second) = (date("2026-01-10"), date("2026-01-11"));
+    a.ensure_table(&table, &schema).unwrap();
+    a.replace_partitions(&table, &[first], &rows(first, &[1, 2]))
+        .unwrap();
+    a.replace_partitions(&table, &[second], &rows(second, &[3]))
+        .unwrap();
+    let names = ["n".to_string()];
+    let read = |store: &PostgresStore| -> Vec<i64> {
+        let batch = store
+            .read_column_batch(&table, first, second, &names)
+            .unwrap();
+        match &batch.columns[0].values {
+            slate::column_batch::ColumnValues::Int64(values) => values.clone(),
+            other => panic!("n packs as INT64, not {other:?}"),
+        }
+    };
+    let expected = |values: &[i64]| values.to_vec();
+    assert_eq!(read(&a), expected(&[1, 2, 3]));
+
+    // Host B rewrites one date, and empties the other.
+    b.replace_partitions(&table, &[first], &rows(first, &[7]))
+        .unwrap();
+    assert_eq!(read(&a), expected(&[7, 3]));
+    b.replace_partitions(&table, &[second], &rows(second, &[]))
+        .unwrap();
+    assert_eq!(read(&a), expected(&[7]));
+    // A table dropped and made again is read from scratch.
+    assert!(b.drop_table(&table).unwrap());
+    b.ensure_table(&table, &schema).unwrap();
+    b.replace_partitions(&table, &[second], &rows(second, &[9]))
+        .unwrap();
+    assert_eq!(read(&a), expected(&[9]));
+}
+
+#[test]
 fn hosts_recording_the_same_alert_at_once_open_it_once_and_count_every_time() {
     use slate::alerts::event::{EventKind, NewAlert, Severity};
     use std::sync::Barrier;

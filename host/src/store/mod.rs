@@ -18,6 +18,7 @@ mod embedded;
 pub mod hosts;
 pub mod input;
 pub mod postgres;
+mod read_cache;
 pub mod schedules;
 pub mod split;
 pub mod work_queue;
@@ -27,9 +28,10 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub use bigquery::{BigQueryConfig, BigQueryStore};
-pub use embedded::{DEFAULT_READ_CACHE_BYTES, EmbeddedStore};
+pub use embedded::EmbeddedStore;
 pub use input::{InputError, InputSource};
 pub use postgres::PostgresStore;
+pub use read_cache::DEFAULT_READ_CACHE_BYTES;
 pub use split::SplitStore;
 
 use crate::ownership::{HostOwned, OwnedTable, OwnershipRefused, TableOwner, Transfer};

@@ -1,5 +1,8 @@
 //! Partitions already read, kept packed in memory, so that a run reading
-//! a season to date reads from SQLite only the dates no run has read yet.
+//! a season to date reads from the store only the dates no run has read
+//! yet. The embedded store and the PostgreSQL store each keep one; what
+//! tells each which dates changed is its own (below, and in
+//! `postgres/tables.rs`: a version per written partition, shared by hosts).
 //!
 //! PlayerShotZoneAnalysis, PlayerDailyCache, PlayerCompositeFactors and
 //! TeamDefenseZoneAnalysis each read every earlier game of the season, every
@@ -13,12 +16,14 @@
 //!   place, which tells the cache the dates ([`ReadCache::forget_dates`]):
 //!   only those dates are read again, so a backfill that writes date d of
 //!   a table before reading the season to date d of it keeps the rest;
-//! - every row this store's connection inserts, updates or deletes also
-//!   marks its table through SQLite's update hook ([`ReadCache::watch`]);
+//! - every row the embedded store's connection inserts, updates or deletes
+//!   also marks its table through SQLite's update hook
+//!   ([`ReadCache::written_tables`]);
 //!   a table written with no dates told is dropped whole before the next
 //!   read, so a write by any other path cannot leave stale rows either;
 //! - a commit by any other connection (another `slate` process on the same
 //!   file) changes SQLite's `data_version`, and then everything is dropped.
+//!   (PostgreSQL passes a constant and forgets the dates whose version moved.)
 //!
 //! Partitions are dropped, least recently read first, when the cache holds
 //! more than its limit in bytes. A read wider than a few years, or any read
@@ -28,7 +33,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::NaiveDate;
-use rusqlite::Connection;
 
 use crate::column_batch::{ColumnBatch, ColumnBuilder, Packing};
 use crate::store::input::InputError;
@@ -40,10 +44,10 @@ pub const DEFAULT_READ_CACHE_BYTES: usize = 256 << 20;
 const WIDEST_CACHED_READ_DAYS: i64 = 1_500;
 
 /// One column of a cached read: its name and how it packs.
-pub(super) type ColumnPlan = (String, Option<Packing>);
+pub(crate) type ColumnPlan = (String, Option<Packing>);
 
 /// Packed partitions of the store's tables, by table and columns read.
-pub(super) struct ReadCache {
+pub(crate) struct ReadCache {
     limit_bytes: usize,
     /// Tables the update hook saw written since the last read.
     written: Arc<Mutex<HashSet<String>>>,
@@ -72,7 +76,7 @@ struct Entry {
 
 impl ReadCache {
     /// An empty cache that keeps at most `limit_bytes` of partitions.
-    pub(super) fn new(limit_bytes: usize) -> Self {
+    pub(crate) fn new(limit_bytes: usize) -> Self {
         ReadCache {
             limit_bytes,
             written: Arc::default(),
@@ -83,23 +87,24 @@ impl ReadCache {
 
     /// Notes that the rows of `dates` of `table` (its SQLite name) are
     /// being replaced: the next read reads those dates again.
-    pub(super) fn forget_dates(&self, table: &str, dates: &[NaiveDate]) {
+    pub(crate) fn forget_dates(&self, table: &str, dates: &[NaiveDate]) {
         lock(&self.replaced)
             .entry(table.to_string())
             .or_default()
             .extend(dates.iter().copied());
     }
 
-    /// Marks each table `connection` writes a row of, from now on, so its
-    /// partitions are dropped before the next read.
-    pub(super) fn watch(&self, connection: &Connection) {
+    /// Marks a table written, so its partitions are dropped before the
+    /// next read: what a store calls for each row it writes by a path that
+    /// does not say which dates (the embedded store's update hook).
+    pub(crate) fn written_tables(&self) -> impl Fn(&str) + Send + 'static {
         let written = Arc::clone(&self.written);
-        connection.update_hook(Some(move |_, _: &str, table: &str, _| {
+        move |table: &str| {
             let mut written = lock(&written);
             if !written.contains(table) {
                 written.insert(table.to_string());
             }
-        }));
+        }
     }
 
     /// The rows of `table` (its SQLite name) dated `start..=end`, with
@@ -109,7 +114,7 @@ impl ReadCache {
     /// `from..=to` that have rows, each with exactly `columns`.
     /// `data_version` is SQLite's `PRAGMA data_version` on the store's
     /// connection, read just before.
-    pub(super) fn read(
+    pub(crate) fn read(
         &self,
         table: &str,
         columns: &[ColumnPlan],
@@ -487,8 +492,9 @@ mod tests {
     #[test]
     fn the_hook_marks_every_table_the_connection_writes() {
         let cache = ReadCache::new(1 << 20);
-        let connection = Connection::open_in_memory().unwrap();
-        cache.watch(&connection);
+        let connection = rusqlite::Connection::open_in_memory().unwrap();
+        let mark = cache.written_tables();
+        connection.update_hook(Some(move |_, _: &str, table: &str, _| mark(table)));
         connection
             .execute_batch(
                 "CREATE TABLE \"a.b\" (x INTEGER); INSERT INTO \"a.b\" VALUES (1);

@@ -10,8 +10,6 @@
 //!
 //! - `tables.rs`: creating, migrating, reading and replacing tables, and
 //!   who owns them ([`super::Tables`]);
-//! - `read_cache.rs`: partitions already read, kept packed in memory for
-//!   the next `read-column-batch` of the same table;
 //! - `runs.rs`: claims, leases, commits and run history ([`super::RunLedger`]);
 //! - `alerts.rs`: the alert outbox those state changes write into
 //!   ([`super::alerts::AlertOutbox`]);
@@ -19,13 +17,11 @@
 //!   ([`super::schedules::TickLedger`]).
 
 mod alerts;
-mod read_cache;
 mod runs;
 mod schedules;
 mod tables;
 
-pub use read_cache::DEFAULT_READ_CACHE_BYTES;
-use read_cache::ReadCache;
+use super::read_cache::{DEFAULT_READ_CACHE_BYTES, ReadCache};
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -219,7 +215,8 @@ impl EmbeddedStore {
     /// `read_cache_bytes` watches every row it writes.
     fn with_connection(connection: Connection, read_cache_bytes: usize) -> Self {
         let read_cache = ReadCache::new(read_cache_bytes);
-        read_cache.watch(&connection);
+        let mark = read_cache.written_tables();
+        connection.update_hook(Some(move |_, _: &str, table: &str, _| mark(table)));
         EmbeddedStore {
             connection: Mutex::new(connection),
             schemas: Mutex::default(),

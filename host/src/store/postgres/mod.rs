@@ -14,6 +14,9 @@
 //! - a commit locks its run's row first, so a reaper waits for it and then
 //!   finds the run no longer `running`;
 //! - reaping is one `UPDATE ... RETURNING`, so two reapers fail a run once;
+//! - a write bumps each date's version (`_slate.partition_versions`, from
+//!   one sequence), so a host's cache of partitions already read
+//!   ([`super::read_cache`]) reads again a date any host rewrote;
 //! - creating, migrating and dropping a table take a transaction-scoped
 //!   advisory lock on its name, so two hosts never race on its DDL;
 //! - every state change is one transaction.
@@ -39,12 +42,16 @@ mod tables;
 mod values;
 mod work_queue;
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use postgres::NoTls;
 use r2d2_postgres::PostgresConnectionManager;
 
 use super::StoreError;
+use super::read_cache::{DEFAULT_READ_CACHE_BYTES, ReadCache};
 
 /// The schema of the host's bookkeeping tables.
 pub const HOST_SCHEMA: &str = "_slate";
@@ -103,6 +110,13 @@ const SETUP: &str = "
     CREATE INDEX IF NOT EXISTS runs_by_date ON _slate.runs (data_date, processor);
     CREATE INDEX IF NOT EXISTS runs_running_by_lease
         ON _slate.runs (lease_expires_at) WHERE status = 'running';
+    CREATE SEQUENCE IF NOT EXISTS _slate.partition_version;
+    CREATE TABLE IF NOT EXISTS _slate.partition_versions (
+        table_name TEXT NOT NULL,
+        data_date DATE NOT NULL,
+        version BIGINT NOT NULL,
+        PRIMARY KEY (table_name, data_date)
+    );
     CREATE TABLE IF NOT EXISTS _slate.quarantine (
         run_id TEXT NOT NULL,
         processor TEXT NOT NULL,
@@ -169,6 +183,11 @@ pub(crate) fn pool(url: &str, size: u32) -> Result<Pool, StoreError> {
 /// Tables and run history in one PostgreSQL database.
 pub struct PostgresStore {
     pool: Pool,
+    /// Partitions already read as column batches.
+    read_cache: ReadCache,
+    /// The version of each partition when this store last read it, by
+    /// table: a date whose version moved is read again.
+    versions_read: Mutex<HashMap<String, BTreeMap<NaiveDate, i64>>>,
 }
 
 /// An identifier quoted for PostgreSQL.
@@ -186,7 +205,11 @@ impl PostgresStore {
     /// Like [`PostgresStore::connect`], keeping at most `size` connections.
     pub fn connect_with_pool(url: &str, size: u32) -> Result<Self, StoreError> {
         let pool = pool(url, size)?;
-        let store = PostgresStore { pool };
+        let store = PostgresStore {
+            pool,
+            read_cache: ReadCache::new(DEFAULT_READ_CACHE_BYTES),
+            versions_read: Mutex::default(),
+        };
         store.with_client(|client| {
             // Two hosts creating the schema at once would race in the
             // catalog: the first takes this lock, the second then finds

@@ -4,6 +4,8 @@
 //! hidden identity column, `_slate_row`, so rows read back in the order
 //! they were written.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use postgres::GenericClient;
 
@@ -15,6 +17,7 @@ use crate::ownership::{self, OwnedTable, TableOwner, Transfer};
 use crate::rows::RowSet;
 use crate::schema::{Column, TableName, TableSchema};
 use crate::store::input::{InputError, InputSource, selected_columns};
+use crate::store::read_cache::ColumnPlan;
 use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
 
 /// The hidden column that keeps the order rows were written in.
@@ -189,6 +192,13 @@ pub(super) fn replace_in(
         ),
         &[&dates],
     )?;
+    // Every host's read cache reads these dates again.
+    client.execute(
+        "INSERT INTO _slate.partition_versions (table_name, data_date, version)
+         SELECT $1, day, nextval('_slate.partition_version') FROM unnest($2::DATE[]) AS day
+         ON CONFLICT (table_name, data_date) DO UPDATE SET version = excluded.version",
+        &[&table.to_string(), &dates],
+    )?;
     let mut columns = Vec::with_capacity(rows.columns.len());
     for column in &rows.columns {
         if schema.index_of(column).is_none() {
@@ -276,30 +286,113 @@ fn select_in(
     })
 }
 
-/// Like [`select_in`], packing each cell straight into its column (no
-/// [`crate::rows::Value`] per cell).
-fn batch_in(
+impl PostgresStore {
+    /// A column batch, packing each cell straight into its column (no
+    /// [`crate::rows::Value`] per cell), through the read cache: the dates whose version moved
+    /// since this store last read them (any host wrote them) are forgotten
+    /// first, and only the dates not cached are read, one batch per date.
+    fn cached_batch_in(
+        &self,
+        client: &mut impl GenericClient,
+        table: &TableName,
+        (start, end): (NaiveDate, NaiveDate),
+        names: &[String],
+    ) -> Result<ColumnBatch, InputError> {
+        let schema = schema_in(client, table)
+            .map_err(storage)?
+            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
+        let key = table.to_string();
+        let versions: BTreeMap<NaiveDate, i64> = client
+            .query(
+                "SELECT data_date, version FROM _slate.partition_versions
+                 WHERE table_name = $1 AND data_date BETWEEN $2 AND $3",
+                &[&key, &start, &end],
+            )
+            .map_err(storage)?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        {
+            let mut read = self.versions_read.lock().unwrap_or_else(|p| p.into_inner());
+            let seen = read.entry(key.clone()).or_default();
+            let moved: Vec<NaiveDate> = seen
+                .range(start..=end)
+                .filter(|(date, version)| versions.get(date) != Some(version))
+                .map(|(date, _)| *date)
+                .chain(
+                    versions
+                        .iter()
+                        .filter(|(date, version)| seen.get(date) != Some(version))
+                        .map(|(date, _)| *date),
+                )
+                .collect();
+            self.read_cache.forget_dates(&key, &moved);
+            let stale: Vec<NaiveDate> = seen.range(start..=end).map(|(d, _)| *d).collect();
+            for date in stale {
+                seen.remove(&date);
+            }
+            seen.extend(versions);
+        }
+        let plans: Vec<ColumnPlan> = selected_columns(table, &schema, Some(names))?
+            .into_iter()
+            .map(|c| (c.name.clone(), Packing::of_column(c)))
+            .collect();
+        self.read_cache
+            .read(&key, &plans, (start, end), 0, |from, to| {
+                batches_by_date_in(client, table, &schema, (from, to), names)
+            })
+    }
+}
+
+/// The rows of `table` in `from..=to` with `names`, one batch per date
+/// that has rows, in date order.
+fn batches_by_date_in(
     client: &mut impl GenericClient,
     table: &TableName,
+    schema: &TableSchema,
     range: (NaiveDate, NaiveDate),
     names: &[String],
-) -> Result<ColumnBatch, InputError> {
-    let (columns, sql_rows) = query_in(client, table, range, Some(names))?;
-    let mut packed: Vec<ColumnBuilder> = columns
-        .iter()
-        .map(|c| ColumnBuilder::new(c.name.clone(), Packing::of_column(c)))
-        .collect();
+) -> Result<Vec<(NaiveDate, ColumnBatch)>, InputError> {
+    let mut with_partition = vec![schema.partition_column.clone()];
+    with_partition.extend(names.iter().cloned());
+    let (columns, sql_rows) = query_in(client, table, range, Some(&with_partition))?;
+    let (columns, names) = (&columns[1..], names);
+    let start_batch = || -> Vec<ColumnBuilder> {
+        columns
+            .iter()
+            .map(|c| ColumnBuilder::new(c.name.clone(), Packing::of_column(c)))
+            .collect()
+    };
+    let mut batches = Vec::new();
+    let mut current: Option<(NaiveDate, Vec<ColumnBuilder>, u32)> = None;
     for (number, sql_row) in sql_rows.iter().enumerate() {
-        for (index, (column, packed)) in columns.iter().zip(&mut packed).enumerate() {
-            push_cell(sql_row, index, column, packed)
-                .map_err(|e| InputError::Storage(format!("{table} row {number}: {e}")))?;
+        let date: NaiveDate = sql_row
+            .try_get(0)
+            .map_err(|e| InputError::Storage(format!("{table} row {number}: {e}")))?;
+        if current.as_ref().is_none_or(|(d, _, _)| *d != date) {
+            batches.extend(current.take().map(finish_batch));
+            current = Some((date, start_batch(), 0));
         }
+        let (_, packed, rows) = current.as_mut().expect("set just above");
+        for (index, (column, packed)) in columns.iter().zip(packed.iter_mut()).enumerate() {
+            push_cell(sql_row, index + 1, column, packed)
+                .map_err(|e| InputError::Storage(format!("{table} {date} row {rows}: {e}")))?;
+        }
+        *rows += 1;
     }
-    Ok(ColumnBatch {
-        row_count: u32::try_from(sql_rows.len())
-            .map_err(|_| InputError::Storage(format!("{table}: too many rows for one batch")))?,
+    batches.extend(current.map(finish_batch));
+    debug_assert!(batches.iter().all(|(_, b)| b.columns.len() == names.len()));
+    Ok(batches)
+}
+
+fn finish_batch(
+    (date, packed, rows): (NaiveDate, Vec<ColumnBuilder>, u32),
+) -> (NaiveDate, ColumnBatch) {
+    let batch = ColumnBatch {
+        row_count: rows,
         columns: packed.into_iter().map(ColumnBuilder::finish).collect(),
-    })
+    };
+    (date, batch)
 }
 
 impl InputSource for PostgresStore {
@@ -321,7 +414,7 @@ impl InputSource for PostgresStore {
         end: NaiveDate,
         columns: &[String],
     ) -> Result<ColumnBatch, InputError> {
-        self.with_client(|client| Ok(batch_in(client, table, (start, end), columns)))
+        self.with_client(|client| Ok(self.cached_batch_in(client, table, (start, end), columns)))
             .map_err(storage)?
     }
 }
@@ -397,6 +490,10 @@ impl Tables for PostgresStore {
             transaction.batch_execute(&format!("DROP TABLE IF EXISTS {}", sql_name(table)))?;
             transaction.execute(
                 "DELETE FROM _slate.tables WHERE table_name = $1",
+                &[&table.to_string()],
+            )?;
+            transaction.execute(
+                "DELETE FROM _slate.partition_versions WHERE table_name = $1",
                 &[&table.to_string()],
             )?;
             transaction.commit()?;
