@@ -1,38 +1,45 @@
 //! Schedules: `slate serve` fires a `[[schedule]]` on its cron, with
-//! trigger `schedule`, and two servers on one store fire each tick once.
+//! trigger `schedule`, and two servers on one store fire each tick once:
+//! on one embedded store file, or on one PostgreSQL database.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use slate::runs::{RunFilter, RunStatus, Trigger};
-use slate::store::{EmbeddedStore, RunLedger};
+use slate::store::{EmbeddedStore, PostgresStore, Store};
 
 use crate::serve_process::Server;
 use crate::support::{components, plugin_dir, use_shared_compiled_cache, wait_until};
 
-#[test]
-fn two_servers_on_one_store_fire_a_one_second_schedule_once_per_tick() {
+/// A schedule firing FaultyProcessor every second.
+const EVERY_SECOND: &str = "[[schedule]]\nname = \"every-second\"\ncron = \"* * * * * *\"\n\
+    date = \"today\"\nprocessors = [\"FaultyProcessor\"]\n";
+
+/// A data folder whose `slate.toml` holds [`EVERY_SECOND`], compiling into
+/// the cache the other tests share.
+fn folder_with_the_schedule() -> tempfile::TempDir {
     let data = tempfile::tempdir().unwrap();
-    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
-    std::fs::write(
-        data.path().join("slate.toml"),
-        "[[schedule]]\nname = \"every-second\"\ncron = \"* * * * * *\"\ndate = \"today\"\n\
-         processors = [\"FaultyProcessor\"]\n",
-    )
-    .unwrap();
-    // Both servers compile into the cache the other tests share.
+    std::fs::write(data.path().join("slate.toml"), EVERY_SECOND).unwrap();
     use_shared_compiled_cache(data.path());
-    let plugin_dir = plugins.path().to_str().unwrap();
-    let first = Server::start(data.path(), &["--plugin-dir", plugin_dir]);
-    let second = Server::start(data.path(), &["--plugin-dir", plugin_dir]);
-    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
-    let ticks = |store: &EmbeddedStore| {
+    data
+}
+
+/// Starts a server on each of `folders` (with `extra` options), waits for
+/// three ticks in `store`, stops both, and checks that each tick fired once.
+fn two_servers_fire_each_tick_once(folders: [&Path; 2], extra: &[&str], store: &dyn Store) {
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
+    let mut args = vec!["--plugin-dir", plugins.path().to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let first = Server::start(folders[0], &args);
+    let second = Server::start(folders[1], &args);
+    let ticks = || {
         store
             .tick_ledger()
             .unwrap()
             .ticks("every-second", 1000)
             .unwrap()
     };
-    wait_until("three ticks have fired", || ticks(&store).len() >= 3);
+    wait_until("three ticks have fired", || ticks().len() >= 3);
     let (status, schedules) = first.get("/schedules");
     assert_eq!(status, 200);
     assert_eq!(schedules[0]["name"], "every-second");
@@ -44,7 +51,7 @@ fn two_servers_on_one_store_fire_a_one_second_schedule_once_per_tick() {
     assert!(first.terminate().success());
     assert!(second.terminate().success());
 
-    let fired = ticks(&store);
+    let fired = ticks();
     let instants: BTreeSet<_> = fired.iter().map(|t| t.tick_at).collect();
     assert_eq!(instants.len(), fired.len(), "no tick fired twice");
     for pair in fired.windows(2) {
@@ -76,4 +83,19 @@ fn two_servers_on_one_store_fire_a_one_second_schedule_once_per_tick() {
         scheduled.iter().all(|r| r.status != RunStatus::Running),
         "both servers stopped without leaving a running run"
     );
+}
+
+#[test]
+fn two_servers_on_one_store_fire_a_one_second_schedule_once_per_tick() {
+    let data = folder_with_the_schedule();
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    two_servers_fire_each_tick_once([data.path(), data.path()], &[], &store);
+}
+
+#[test]
+fn two_servers_on_one_postgres_database_fire_a_one_second_schedule_once_per_tick() {
+    let url = crate::postgres_server::isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    let (a, b) = (folder_with_the_schedule(), folder_with_the_schedule());
+    two_servers_fire_each_tick_once([a.path(), b.path()], &["--state", &url], &store);
 }
