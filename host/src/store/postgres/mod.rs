@@ -190,6 +190,11 @@ pub struct PostgresStore {
     versions_read: Mutex<HashMap<String, BTreeMap<NaiveDate, i64>>>,
 }
 
+/// A lease in seconds, as `make_interval` takes it: at most a century.
+fn lease_seconds(lease: Duration) -> f64 {
+    lease.as_secs_f64().min(100.0 * 365.25 * 86_400.0)
+}
+
 /// An identifier quoted for PostgreSQL.
 fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))

@@ -77,9 +77,26 @@ fn run_from_sql(row: &SqlRow) -> Result<RunRecord, StoreError> {
     })
 }
 
-/// A lease in seconds for `make_interval`, at most a century.
-fn lease_seconds(lease: Duration) -> f64 {
-    lease.as_secs_f64().min(100.0 * 365.25 * 86_400.0)
+/// Why a stale run failed, as SQL over its row: "host H stopped renewing
+/// at T".
+fn stopped_renewing() -> String {
+    format!(
+        "'host ' || host_id || ' stopped renewing at ' || {}",
+        RFC3339_OF.replace("$time", "heartbeat_at")
+    )
+}
+
+/// The assignments that fail a run as stale, reaped at the parameter `at`
+/// (`$1`, `$2`, ...): the one definition both reapers use.
+fn failed_as_stale(at: &str) -> String {
+    format!(
+        "status = 'failed', error_kind = 'stale',
+         error_message = {stopped} || '; reaped at ' || {reaped_at},
+         reason = {stopped}, finished_at = {at}, duration_ms = {duration}",
+        stopped = stopped_renewing(),
+        reaped_at = RFC3339_OF.replace("$time", at),
+        duration = DURATION_TO.replace("$at", at),
+    )
 }
 
 /// [`RUN_COLUMNS`] qualified by the table, for statements that join.
@@ -213,10 +230,7 @@ impl PostgresStore {
         now: DateTime<Utc>,
         committed: impl FnOnce(&[String]) -> Result<HashMap<String, i64>, StoreError> + Send,
     ) -> Result<Vec<RunRecord>, StoreError> {
-        let stopped = format!(
-            "'host ' || host_id || ' stopped renewing at ' || {}",
-            RFC3339_OF.replace("$time", "heartbeat_at")
-        );
+        let stopped = stopped_renewing();
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
             let stale: Vec<String> = transaction
@@ -251,13 +265,8 @@ impl PostgresStore {
                     )?,
                     None => transaction.query_one(
                         &format!(
-                            "UPDATE _slate.runs SET status = 'failed', error_kind = 'stale',
-                                 error_message = {stopped} || '; reaped at ' || {reaped_at},
-                                 reason = {stopped}, finished_at = $2,
-                                 duration_ms = {duration}
-                             WHERE run_id = $1 RETURNING {RUN_COLUMNS}",
-                            duration = DURATION_TO.replace("$at", "$2"),
-                            reaped_at = RFC3339_OF.replace("$time", "$2"),
+                            "UPDATE _slate.runs SET {} WHERE run_id = $1 RETURNING {RUN_COLUMNS}",
+                            failed_as_stale("$2")
                         ),
                         &[run_id, &now],
                     )?,
@@ -386,7 +395,7 @@ impl RunLedger for PostgresStore {
                      RETURNING {}",
                     qualified_run_columns()
                 ),
-                &[&run_id, &lease_seconds(run.lease)],
+                &[&run_id, &super::lease_seconds(run.lease)],
             )?;
             transaction.commit()?;
             run_from_sql(&row)
@@ -517,7 +526,7 @@ impl RunLedger for PostgresStore {
                      lease_expires_at = clock.now + make_interval(secs => $2)
                  FROM (SELECT clock_timestamp() AS now) clock
                  WHERE run_id = ANY($1) AND status = 'running'",
-                &[&run_ids, &lease_seconds(lease)],
+                &[&run_ids, &super::lease_seconds(lease)],
             )?;
             Ok(renewed as usize)
         })
@@ -534,10 +543,6 @@ impl RunLedger for PostgresStore {
     }
 
     fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
-        let stopped = format!(
-            "'host ' || host_id || ' stopped renewing at ' || {}",
-            RFC3339_OF.replace("$time", "heartbeat_at")
-        );
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
             // One statement: of two hosts reaping at once, the second waits
@@ -545,14 +550,10 @@ impl RunLedger for PostgresStore {
             // running, so each stale run is reaped exactly once.
             let rows = transaction.query(
                 &format!(
-                    "UPDATE _slate.runs SET status = 'failed', error_kind = 'stale',
-                         error_message = {stopped} || '; reaped at ' || {reaped_at},
-                         reason = {stopped},
-                         finished_at = $1, duration_ms = {duration}
+                    "UPDATE _slate.runs SET {}
                      WHERE status = 'running' AND lease_expires_at < $1
                      RETURNING {RUN_COLUMNS}",
-                    reaped_at = RFC3339_OF.replace("$time", "$1"),
-                    duration = DURATION_TO.replace("$at", "$1"),
+                    failed_as_stale("$1")
                 ),
                 &[&now],
             )?;

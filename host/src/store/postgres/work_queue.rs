@@ -49,12 +49,6 @@ pub(super) const SETUP: &str = "
         ON _slate.tasks (lease_expires_at) WHERE status = 'taken';
 ";
 
-/// A lease in seconds, as PostgreSQL's `make_interval` takes it: at most
-/// a century.
-fn seconds(lease: Duration) -> f64 {
-    lease.as_secs_f64().min(100.0 * 365.25 * 86_400.0)
-}
-
 fn taken_from_row(row: &Row) -> TakenTask {
     TakenTask {
         backfill_id: row.get(0),
@@ -137,7 +131,7 @@ impl WorkQueue for PostgresStore {
                  WHERE t.backfill_id = ready.backfill_id AND t.processor = ready.processor
                    AND t.data_date = ready.data_date AND b.backfill_id = t.backfill_id
                  RETURNING t.backfill_id, t.processor, t.data_date, b.enqueued_at",
-                &[&host_id, &seconds(lease)],
+                &[&host_id, &super::lease_seconds(lease)],
             )?;
             Ok(taken.as_ref().map(taken_from_row))
         })
@@ -148,7 +142,7 @@ impl WorkQueue for PostgresStore {
             Ok(client.execute(
                 "UPDATE _slate.tasks SET lease_expires_at = now() + make_interval(secs => $2)
                  WHERE status = 'taken' AND host_id = $1",
-                &[&host_id, &seconds(lease)],
+                &[&host_id, &super::lease_seconds(lease)],
             )? as usize)
         })
     }
