@@ -53,9 +53,6 @@ use r2d2_postgres::PostgresConnectionManager;
 use super::StoreError;
 use super::read_cache::{DEFAULT_READ_CACHE_BYTES, ReadCache};
 
-/// The schema of the host's bookkeeping tables.
-pub const HOST_SCHEMA: &str = "_slate";
-
 /// The host's bookkeeping tables, created when a store connects. Every
 /// statement is idempotent, so hosts may connect at once.
 const SETUP: &str = "
