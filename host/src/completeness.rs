@@ -187,10 +187,12 @@ pub fn check(
             spec.upstream_policy,
             now,
         ));
-        if let (Some(table), false) = (&table, window.is_empty()) {
+        if let (Some(table), Some(first), Some(last)) = (&table, window.first(), window.last()) {
+            // Only the window's dates are read, whatever the table's history.
+            let dates = *first..=*last;
             let with_rows: BTreeSet<NaiveDate> = match store.table_schema(table)? {
                 Some(_) => store
-                    .partition_counts(table)?
+                    .partition_counts_within(table, Some(dates.clone()))?
                     .into_iter()
                     .map(|(d, _)| d)
                     .collect(),
@@ -198,6 +200,7 @@ pub fn check(
             };
             let history = store.runs(&RunFilter {
                 processor: Some(upstream.clone()),
+                dates: Some(dates),
                 skip_upstream_check: true,
                 ..RunFilter::default()
             })?;

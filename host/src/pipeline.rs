@@ -356,17 +356,18 @@ impl Pipeline {
     ) -> Result<Vec<PhaseCompletion>, StoreError> {
         type Members = (Vec<(String, Option<RunStatus>)>, i64);
         let mut phases: BTreeMap<Phase, Members> = BTreeMap::new();
+        // One read of the date's runs, newest first, not one per processor.
+        let on_date = store.runs(&RunFilter {
+            date: Some(date),
+            skip_upstream_check: true,
+            ..RunFilter::default()
+        })?;
         for name in &self.order {
-            let latest = store.runs(&RunFilter {
-                date: Some(date),
-                processor: Some(name.clone()),
-                limit: Some(1),
-                ..RunFilter::default()
-            })?;
+            let latest = on_date.iter().find(|run| &run.processor == name);
             let phase = self.plugins[name].spec.phase;
             let (members, rows) = phases.entry(phase).or_default();
-            members.push((name.clone(), latest.first().map(|r| r.status)));
-            *rows += latest.first().map_or(0, |r| r.rows_written);
+            members.push((name.clone(), latest.map(|r| r.status)));
+            *rows += latest.map_or(0, |r| r.rows_written);
         }
         Ok(phases
             .into_iter()

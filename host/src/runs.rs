@@ -1,5 +1,7 @@
 //! Run records: one row of run history per attempt of a processor on a date.
 
+use std::ops::RangeInclusive;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -233,6 +235,10 @@ pub struct RunUsage {
 pub struct RunFilter {
     /// Only this analysis date.
     pub date: Option<NaiveDate>,
+    /// Only analysis dates in this range, both ends included: the
+    /// completeness check reads an upstream's history over its lookback
+    /// window, not over all time.
+    pub dates: Option<RangeInclusive<NaiveDate>>,
     /// Only this processor.
     pub processor: Option<String>,
     /// Only this status.

@@ -71,7 +71,7 @@ on_every_backend!(
     a_stale_run_is_reaped_exactly_once_by_concurrent_reapers,
     renewed_leases_keep_a_run_live_and_expired_ones_make_it_stale,
     a_flag_stays_with_the_run_when_it_ends,
-    runs_filter_by_date_processor_status_and_plugin_hash,
+    runs_filter_by_date_date_range_processor_status_and_plugin_hash,
     quarantined_rows_are_committed_with_the_run,
     schema_drift_adds_nullable_columns_and_refuses_the_rest,
     read_columns_returns_only_the_named_columns_in_their_order,
@@ -264,6 +264,13 @@ fn a_commit_replaces_only_its_date_and_a_rerun_never_duplicates(store: Arc<dyn S
         store.partition_counts(&output_table()).unwrap(),
         [(day, 2), (other_day, 1)]
     );
+    assert_eq!(
+        store
+            .partition_counts_within(&output_table(), Some(day..=day))
+            .unwrap(),
+        [(day, 2)],
+        "a range counts only its own dates"
+    );
 }
 
 fn a_commit_that_cannot_load_leaves_the_previous_rows_and_the_claim(store: Arc<dyn Store>) {
@@ -393,7 +400,7 @@ fn a_flag_stays_with_the_run_when_it_ends(store: Arc<dyn Store>) {
     assert_eq!(ended.reason.as_deref(), Some("cancelled"));
 }
 
-fn runs_filter_by_date_processor_status_and_plugin_hash(store: Arc<dyn Store>) {
+fn runs_filter_by_date_date_range_processor_status_and_plugin_hash(store: Arc<dyn Store>) {
     let (d1, d2) = (date("2026-01-11"), date("2026-01-12"));
     let a1 = claim(store.as_ref(), "A", d1);
     store.end_run(&a1.run_id, &failed("x")).unwrap();
@@ -419,6 +426,16 @@ fn runs_filter_by_date_processor_status_and_plugin_hash(store: Arc<dyn Store>) {
         }),
         [b1.run_id.clone(), a1.run_id.clone()]
     );
+    let a3 = claim(store.as_ref(), "A", date("2026-01-13"));
+    assert_eq!(
+        ids(RunFilter {
+            processor: Some("A".into()),
+            dates: Some(d2..=date("2026-01-13")),
+            ..RunFilter::default()
+        }),
+        [a3.run_id.clone(), a2.run_id.clone()],
+        "both ends of the range are included"
+    );
     assert_eq!(
         ids(RunFilter {
             processor: Some("A".into()),
@@ -439,7 +456,7 @@ fn runs_filter_by_date_processor_status_and_plugin_hash(store: Arc<dyn Store>) {
             limit: Some(1),
             ..RunFilter::default()
         }),
-        [b1.run_id]
+        [a3.run_id]
     );
 }
 

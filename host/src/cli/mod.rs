@@ -389,6 +389,7 @@ pub fn run() -> Result<ExitCode> {
             }
             let filter = RunFilter {
                 date: date.as_deref().map(parse_date).transpose()?,
+                dates: None,
                 processor,
                 status: status
                     .as_deref()

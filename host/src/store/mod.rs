@@ -23,6 +23,7 @@ pub mod schedules;
 pub mod split;
 pub mod work_queue;
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -200,7 +201,18 @@ pub trait Tables: InputSource + Send + Sync {
     ) -> Result<usize, StoreError>;
 
     /// Row counts per partition date.
-    fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError>;
+    fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError> {
+        self.partition_counts_within(table, None)
+    }
+
+    /// Row counts per partition date, of the dates in `dates` (both ends
+    /// included) when given: a lookback window reads its own dates, not
+    /// the table's whole history.
+    fn partition_counts_within(
+        &self,
+        table: &TableName,
+        dates: Option<RangeInclusive<NaiveDate>>,
+    ) -> Result<PartitionCounts, StoreError>;
 
     /// Drops what killed runs left behind and no run will come back for,
     /// made before `now` less a safe margin: BigQuery's staging tables.

@@ -25,6 +25,7 @@
 //! `SLATE_FAILPOINT=before-warehouse-commit` or `after-warehouse-commit`
 //! makes a host abort at that point, for the tests that prove it.
 
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -141,8 +142,12 @@ impl Tables for SplitStore {
         self.warehouse.replace_partitions(table, dates, rows)
     }
 
-    fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError> {
-        self.warehouse.partition_counts(table)
+    fn partition_counts_within(
+        &self,
+        table: &TableName,
+        dates: Option<RangeInclusive<NaiveDate>>,
+    ) -> Result<PartitionCounts, StoreError> {
+        self.warehouse.partition_counts_within(table, dates)
     }
 
     fn sweep_staging(&self, now: DateTime<Utc>) -> Result<Vec<TableName>, StoreError> {

@@ -330,6 +330,11 @@ impl RunLedger for BigQueryStore {
             conditions.push("data_date = @date");
             params.push(("date", Param::Date(date)));
         }
+        if let Some(dates) = &filter.dates {
+            conditions.push("data_date BETWEEN @first AND @last");
+            params.push(("first", Param::Date(*dates.start())));
+            params.push(("last", Param::Date(*dates.end())));
+        }
         if let Some(processor) = &filter.processor {
             conditions.push("processor_name = @processor");
             params.push(("processor", Param::String(processor.clone())));

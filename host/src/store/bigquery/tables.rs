@@ -2,6 +2,8 @@
 //! by date range, replaced a date at a time, and owned by one processor
 //! each (`_slate_table_owners` in the history dataset).
 
+use std::ops::RangeInclusive;
+
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::api::Param;
@@ -269,17 +271,31 @@ impl Tables for BigQueryStore {
         result.map(|_| rows.rows.len())
     }
 
-    fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError> {
+    fn partition_counts_within(
+        &self,
+        table: &TableName,
+        dates: Option<RangeInclusive<NaiveDate>>,
+    ) -> Result<PartitionCounts, StoreError> {
         let schema = self
             .live_schema(table)?
             .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
+        let p = &schema.partition_column;
+        let (within, bounds) = match dates {
+            Some(dates) => (
+                format!("WHERE `{p}` BETWEEN @first AND @last"),
+                vec![
+                    ("first", Param::Date(*dates.start())),
+                    ("last", Param::Date(*dates.end())),
+                ],
+            ),
+            None => (String::new(), Vec::new()),
+        };
         let result = self.query(
             &format!(
-                "SELECT `{p}`, COUNT(*) FROM {} GROUP BY `{p}` ORDER BY `{p}`",
+                "SELECT `{p}`, COUNT(*) FROM {} {within} GROUP BY `{p}` ORDER BY `{p}`",
                 self.sql_name(table),
-                p = schema.partition_column
             ),
-            &[],
+            &bounds,
         )?;
         result
             .rows

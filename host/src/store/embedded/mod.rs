@@ -76,6 +76,7 @@ const SETUP: &str = "
     CREATE UNIQUE INDEX IF NOT EXISTS _slate_runs_one_running
         ON _slate_runs (processor, data_date) WHERE status = 'running';
     CREATE INDEX IF NOT EXISTS _slate_runs_by_date ON _slate_runs (data_date, processor);
+    CREATE INDEX IF NOT EXISTS _slate_runs_by_processor ON _slate_runs (processor, data_date);
     CREATE TABLE IF NOT EXISTS _slate_quarantine (
         run_id TEXT NOT NULL,
         processor TEXT NOT NULL,

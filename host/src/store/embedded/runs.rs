@@ -15,7 +15,7 @@ use super::{EmbeddedStore, lease_length, timestamp};
 use crate::alerts::event::{self as alert, EventKind, RunFacts};
 use crate::ownership::{self, Claimant, HostOwned, TableOwner};
 use crate::quarantine::{self, QuarantineRecord};
-use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
+use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, new_run_id};
 use crate::store::alerts::AlertOutbox;
 use crate::store::cells::{date_key, parse_date_key};
 use crate::store::{RunLedger, RunOutput, StoreError};
@@ -85,6 +85,57 @@ fn check_json(check: Option<&UpstreamCheck>) -> Result<Option<String>, StoreErro
         .map(serde_json::to_string)
         .transpose()
         .map_err(StoreError::backend)
+}
+
+/// The query for the runs `filter` selects, newest first, with its values.
+///
+/// Only the conditions the filter sets are written: a prepared
+/// `?1 IS NULL OR data_date = ?1` hides the column from SQLite's planner,
+/// and then every look-up of one processor's date scanned the whole history
+/// (the completeness check and the phase completion make a dozen per run).
+fn runs_query(filter: &RunFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let mut conditions: Vec<&str> = Vec::new();
+    let mut values: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    let mut condition = |sql: &'static str, value: Box<dyn rusqlite::ToSql>| {
+        conditions.push(sql);
+        values.push(value);
+    };
+    if let Some(date) = filter.date {
+        condition("data_date = ?", Box::new(date_key(date)));
+    }
+    if let Some(dates) = &filter.dates {
+        condition("data_date >= ?", Box::new(date_key(*dates.start())));
+        condition("data_date <= ?", Box::new(date_key(*dates.end())));
+    }
+    if let Some(processor) = &filter.processor {
+        condition("processor = ?", Box::new(processor.clone()));
+    }
+    if let Some(status) = filter.status {
+        condition("status = ?", Box::new(status.as_str()));
+    }
+    if let Some(hash) = &filter.plugin_hash {
+        condition("plugin_hash = ?", Box::new(hash.clone()));
+    }
+    if let Some(now) = filter.stale_as_of {
+        condition(
+            "status = 'running' AND lease_expires_at < ?",
+            Box::new(timestamp(now)),
+        );
+    }
+    let columns = match filter.skip_upstream_check {
+        true => RUN_COLUMNS.replace("upstream_check_json", "NULL"),
+        false => RUN_COLUMNS.to_string(),
+    };
+    let clause = match conditions.is_empty() {
+        true => String::new(),
+        false => format!("WHERE {}", conditions.join(" AND ")),
+    };
+    values.push(Box::new(filter.limit.map_or(-1, |l| l as i64)));
+    let sql = format!(
+        "SELECT {columns} FROM _slate_runs {clause}
+         ORDER BY started_at DESC, run_id DESC LIMIT ?"
+    );
+    (sql, values)
 }
 
 impl RunLedger for EmbeddedStore {
@@ -342,29 +393,10 @@ impl RunLedger for EmbeddedStore {
 
     fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
         let connection = self.lock();
-        let columns = match filter.skip_upstream_check {
-            true => RUN_COLUMNS.replace("upstream_check_json", "NULL"),
-            false => RUN_COLUMNS.to_string(),
-        };
-        let mut statement = connection.prepare_cached(&format!(
-            "SELECT {columns} FROM _slate_runs
-             WHERE (?1 IS NULL OR data_date = ?1) AND (?2 IS NULL OR processor = ?2)
-               AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR plugin_hash = ?4)
-               AND (?6 IS NULL OR (status = 'running' AND lease_expires_at < ?6))
-             ORDER BY started_at DESC, run_id DESC LIMIT ?5"
-        ))?;
+        let (sql, values) = runs_query(filter);
+        let mut statement = connection.prepare_cached(&sql)?;
         let records = statement
-            .query_map(
-                params![
-                    filter.date.map(date_key),
-                    filter.processor,
-                    filter.status.map(RunStatus::as_str),
-                    filter.plugin_hash,
-                    filter.limit.map_or(-1, |l| l as i64),
-                    filter.stale_as_of.map(timestamp),
-                ],
-                run_from_sql,
-            )?
+            .query_map(rusqlite::params_from_iter(values), run_from_sql)?
             .collect::<Result<_, _>>()?;
         Ok(records)
     }
@@ -468,5 +500,51 @@ impl RunLedger for EmbeddedStore {
                 run_from_sql,
             )
             .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+
+    /// SQLite's plan for the runs `filter` selects, one step per line.
+    fn plan(store: &EmbeddedStore, filter: &RunFilter) -> String {
+        let (sql, values) = runs_query(filter);
+        let connection = store.lock();
+        let mut explain = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        explain
+            .query_map(rusqlite::params_from_iter(values), |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn a_processors_runs_on_a_date_or_a_window_are_found_by_index_not_by_scanning_the_history() {
+        let store = EmbeddedStore::in_memory().unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 1, 11).unwrap();
+        let on_a_date = RunFilter {
+            date: Some(day),
+            processor: Some("P".into()),
+            limit: Some(1),
+            ..RunFilter::default()
+        };
+        let over_a_window = RunFilter {
+            processor: Some("P".into()),
+            dates: Some(day - chrono::Duration::days(10)..=day),
+            ..RunFilter::default()
+        };
+        for filter in [on_a_date, over_a_window] {
+            let plan = plan(&store, &filter);
+            assert!(plan.contains("USING INDEX"), "{filter:?}: {plan}");
+            assert!(!plan.contains("SCAN _slate_runs"), "{filter:?}: {plan}");
+        }
     }
 }

@@ -14,6 +14,7 @@ use crate::schema::{Column, TableName, TableSchema};
 use crate::store::cells::{date_key, from_sql, parse_date_key, push_sql, sql_type, to_sql};
 use crate::store::input::{InputError, InputSource, selected_columns};
 use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 /// The recorded owner of `table`, inside the caller's connection or transaction.
@@ -557,18 +558,29 @@ impl Tables for EmbeddedStore {
         Ok(written)
     }
 
-    fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError> {
+    fn partition_counts_within(
+        &self,
+        table: &TableName,
+        dates: Option<RangeInclusive<NaiveDate>>,
+    ) -> Result<PartitionCounts, StoreError> {
         let connection = self.lock();
         let schema = self
             .schema_in(&connection, table)?
             .ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
         let partition = quote(&schema.partition_column);
-        let mut statement = connection.prepare(&format!(
-            "SELECT {partition}, COUNT(*) FROM {} GROUP BY {partition} ORDER BY {partition}",
+        let (within, bounds) = match dates {
+            Some(dates) => (
+                format!("WHERE {partition} >= ?1 AND {partition} <= ?2"),
+                vec![date_key(*dates.start()), date_key(*dates.end())],
+            ),
+            None => (String::new(), Vec::new()),
+        };
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {partition}, COUNT(*) FROM {} {within} GROUP BY {partition} ORDER BY {partition}",
             quote(&table.to_string())
         ))?;
         let counts = statement
-            .query_map([], |row| {
+            .query_map(rusqlite::params_from_iter(bounds), |row| {
                 Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
             })?
             .filter_map(|row| match row {

@@ -497,6 +497,8 @@ impl RunLedger for PostgresStore {
                        AND ($4::TEXT IS NULL OR plugin_hash = $4)
                        AND ($6::TIMESTAMPTZ IS NULL
                             OR (status = 'running' AND lease_expires_at < $6))
+                       AND ($7::DATE IS NULL OR data_date >= $7)
+                       AND ($8::DATE IS NULL OR data_date <= $8)
                      ORDER BY started_at DESC, run_id DESC LIMIT $5",
                     match filter.skip_upstream_check {
                         true => RUN_COLUMNS.replace("upstream_check_json", "NULL::TEXT"),
@@ -510,6 +512,8 @@ impl RunLedger for PostgresStore {
                     &filter.plugin_hash,
                     &filter.limit.map(|l| l as i64),
                     &filter.stale_as_of,
+                    &filter.dates.as_ref().map(|d| *d.start()),
+                    &filter.dates.as_ref().map(|d| *d.end()),
                 ],
             )?)
         })?;

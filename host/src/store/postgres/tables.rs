@@ -5,6 +5,7 @@
 //! they were written.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use postgres::GenericClient;
@@ -586,18 +587,25 @@ impl Tables for PostgresStore {
         })
     }
 
-    fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError> {
+    fn partition_counts_within(
+        &self,
+        table: &TableName,
+        dates: Option<RangeInclusive<NaiveDate>>,
+    ) -> Result<PartitionCounts, StoreError> {
         self.with_client(|client| {
             let schema =
                 schema_in(client, table)?.ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
             let partition = quote(&schema.partition_column);
+            let (first, last) = dates.map(|d| (*d.start(), *d.end())).unzip();
             let rows = client.query(
                 &format!(
                     "SELECT {partition}, COUNT(*) FROM {} WHERE {partition} IS NOT NULL
+                       AND ($1::DATE IS NULL OR {partition} >= $1)
+                       AND ($2::DATE IS NULL OR {partition} <= $2)
                      GROUP BY {partition} ORDER BY {partition}",
                     sql_name(table)
                 ),
-                &[],
+                &[&first, &last],
             )?;
             Ok(rows
                 .iter()
