@@ -22,7 +22,7 @@ use chrono::NaiveDate;
 use slate::bundled::PLUGINS;
 use slate::column_batch::ColumnBatch;
 use slate::plugin::sandbox::RunIdentity;
-use slate::plugin::{RunLimits, Runtime, RuntimeOptions};
+use slate::plugin::{RunLimits, Runtime};
 use slate::rows::{RowSet, Scalar, Value, naive_date};
 use slate::schema::TableName;
 use slate::store::input::positions_of;
@@ -124,13 +124,9 @@ fn naive(date: slate_sdk::Date) -> Option<NaiveDate> {
 
 /// Records the WASM and native timings and their ratio.
 pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> anyhow::Result<()> {
-    let runtime = Runtime::with_options(
-        None,
-        RuntimeOptions {
-            perf_map: effort.perf_map,
-            ..RuntimeOptions::default()
-        },
-    )?;
+    // The runtime the season ran on, as commands run processors: pooled,
+    // with memory kept resident (`--pooled-runs 0`: allocated on demand).
+    let runtime = Runtime::with_options(None, effort.runtime)?;
     let bundled = PLUGINS
         .iter()
         .find(|p| p.package == "player-composite-factors")
@@ -279,7 +275,17 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
         format!("PlayerCompositeFactors as WASM, {date}"),
         ms(wasm),
         "ms",
-        format!("{} rows; reads the source, instantiation included", rows[0]),
+        format!(
+            "{} rows; reads the source, instantiation included; {}",
+            rows[0],
+            match effort.runtime.pooled_runs {
+                Some(_) => format!(
+                    "pooled, {} MiB of memory kept resident",
+                    effort.runtime.keep_resident_bytes >> 20
+                ),
+                None => "instances allocated on demand".to_string(),
+            }
+        ),
     );
     report.add(
         group,
