@@ -1,19 +1,32 @@
-//! Loading into BigQuery: rows per second for 10,000 rows of the 30-column
-//! wide row, through the BigQuery backend's whole replace (staging load job,
-//! then the transaction that swaps the date's rows), against a running
-//! emulator.
+//! Loading into BigQuery, against a running emulator: rows per second for
+//! 10,000 rows of the 30-column wide row, through the BigQuery backend's
+//! whole replace (staging load job, then the transaction that swaps the
+//! date's rows); then the first game dates of the demo season backfilled
+//! with every processor, with the load jobs and transactions it issued per
+//! table.
 //!
 //! The emulator is the one `BIGQUERY_EMULATOR_HOST` names, else one on
 //! 127.0.0.1:9050 (`scripts/bigquery-emulator.sh start`). With neither,
 //! the measurement is reported as skipped, with the reason.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use slate::plugin::Runtime;
+use slate::bundled::PLUGINS;
+use slate::demo::load_season;
+use slate::demo::season::{Season, SeasonConfig};
+use slate::executor::Executor;
+use slate::liveness::LeaseConfig;
+use slate::pipeline::Pipeline;
+use slate::plugin::{RunLimits, Runtime};
 use slate::rows::RowSet;
+use slate::runs::Trigger;
 use slate::schema::TableName;
-use slate::store::{BigQueryConfig, BigQueryStore, Tables};
+use slate::store::{
+    BigQueryConfig, BigQueryStore, JobCounts, PostgresStore, SplitStore, Store, Tables,
+};
 
 use crate::convert::row_to_host;
 use crate::report::Report;
@@ -92,6 +105,158 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
         rows_per_load as f64 / load.as_secs_f64(),
         "rows/s",
         "the emulator is DuckDB on this machine, not the BigQuery service",
+    );
+    season_slice(report, effort, &config, None)?;
+    match crate::ledger::postgres_url() {
+        Some(url) => season_slice(
+            report,
+            effort,
+            &config,
+            Some(&crate::ledger::fresh_database(&url)?),
+        ),
+        None => {
+            report.skip(
+                "BigQuery season with run state on PostgreSQL",
+                "no PostgreSQL server answers (set SLATE_TEST_POSTGRES_URL or run \
+                 scripts/postgres.sh start)",
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Backfills the demo season's first game dates into BigQuery with every
+/// bundled processor, as `slate backfill --warehouse bigquery` does date by
+/// date, and reports the wall time and the jobs it issued per table. With
+/// `state`, a PostgreSQL URL, run state lives there (`--state URL
+/// --warehouse bigquery`) and only the tables in BigQuery.
+fn season_slice(
+    report: &mut Report,
+    effort: Effort,
+    config: &BigQueryConfig,
+    state: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut config = config.clone();
+    config.dataset_prefix = format!(
+        "bench{}_season_{}_",
+        std::process::id(),
+        u8::from(state.is_some())
+    );
+    let bigquery = BigQueryStore::connect(&config)?;
+    type Counts = Box<dyn Fn() -> JobCounts>;
+    let (store, job_counts, group): (Arc<dyn Store>, Counts, &str) = match state {
+        Some(url) => {
+            let split = Arc::new(SplitStore::new(PostgresStore::connect(url)?, bigquery));
+            let counted = split.clone();
+            (
+                split,
+                Box::new(move || counted.warehouse().job_counts()),
+                "bigquery season, state on postgres",
+            )
+        }
+        None => {
+            let bigquery = Arc::new(bigquery);
+            let counted = bigquery.clone();
+            (
+                bigquery,
+                Box::new(move || counted.job_counts()),
+                "bigquery season",
+            )
+        }
+    };
+    let dir = tempfile::tempdir()?;
+    let runtime = Runtime::with_options(Some(&dir.path().join("compiled")), effort.runtime)?;
+    let plugins = PLUGINS
+        .iter()
+        .map(|p| runtime.load(p.bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pipeline = Pipeline::new(plugins)?;
+    let executor = Executor::new(
+        store.clone(),
+        "bench",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )?;
+    let season = Season::generate(SeasonConfig::default());
+    load_season(store.as_ref(), &season)?;
+    let all_dates = season.game_dates().len();
+    let dates: Vec<NaiveDate> = season
+        .game_dates()
+        .into_iter()
+        .take(if effort.backfill_dates.is_some() {
+            2
+        } else {
+            10
+        })
+        .collect();
+    let selection = pipeline.select(&[])?;
+    let before = job_counts();
+    let started = Instant::now();
+    let mut runs = 0;
+    for date in &dates {
+        runs += pipeline
+            .run_date(&executor, *date, &selection, Trigger::Backfill)?
+            .len();
+    }
+    let took = started.elapsed().as_secs_f64();
+    let after = job_counts();
+    let added = |of: &BTreeMap<TableName, u64>, since: &BTreeMap<TableName, u64>| {
+        of.iter()
+            .map(|(table, n)| (table.clone(), n - since.get(table).copied().unwrap_or(0)))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let (loads, transactions) = (
+        added(&after.load_jobs, &before.load_jobs),
+        added(&after.transactions, &before.transactions),
+    );
+    let per_30_dates = |counts: &BTreeMap<TableName, u64>| {
+        let (table, most) = counts
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map_or(("none".to_string(), 0), |(t, n)| (t.to_string(), *n));
+        (most as f64 * 30.0 / dates.len() as f64, table)
+    };
+    let scope = format!(
+        "{} game dates x {} processors",
+        dates.len(),
+        selection.len()
+    );
+    report.add(
+        group,
+        "backfill wall time",
+        took,
+        "s",
+        format!("{scope}, {runs} runs, on the emulator"),
+    );
+    report.add(
+        group,
+        "the season at this rate",
+        took / dates.len() as f64 * all_dates as f64 / 60.0,
+        "min",
+        format!("{all_dates} game dates, extrapolated from the slice; target <= 2 min"),
+    );
+    let (loads_30, loads_table) = per_30_dates(&loads);
+    report.add(
+        group,
+        "load jobs per table per 30 dates",
+        loads_30,
+        "jobs",
+        format!("the most of any table ({loads_table}); target <= 1"),
+    );
+    let (transactions_30, transactions_table) = per_30_dates(&transactions);
+    report.add(
+        group,
+        "transactions per table per 30 dates",
+        transactions_30,
+        "jobs",
+        format!("the most of any table ({transactions_table}); target <= 1"),
+    );
+    report.add(
+        group,
+        "query jobs per run",
+        (after.queries - before.queries) as f64 / runs.max(1) as f64,
+        "jobs",
+        "reads, run bookkeeping and transactions together",
     );
     Ok(())
 }

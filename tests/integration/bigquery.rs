@@ -1,7 +1,8 @@
 //! The BigQuery backend end to end, on the emulator: the demo pipeline
 //! writes the same rows as the embedded store, bad rows are caught before
 //! the load, a load job's errors are reported in full and leave the old rows,
-//! and the `slate` binary runs the demo into BigQuery.
+//! the store counts the load jobs and transactions each table costs, and
+//! the `slate` binary runs the demo into BigQuery.
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use slate::rows::{RowSet, Scalar, Value, wit_date};
 use slate::runs::{ErrorKind, NewRun, RunRecord, RunStatus, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::InputSource;
-use slate::store::{RunLedger, RunOutput, Store, Tables};
+use slate::store::{BigQueryStore, RunLedger, RunOutput, Store, Tables};
 use slate::testing::golden;
 
 use crate::emulator;
@@ -25,6 +26,8 @@ use crate::support::{TestHost, assert_contains, components, date, failure_messag
 /// A host whose store is a fresh set of datasets on the emulator.
 struct BigQueryHost {
     store: Arc<dyn Store>,
+    /// The same store, for what only BigQuery has (its job counts).
+    bigquery: Arc<BigQueryStore>,
     runtime: Runtime,
     executor: Executor,
     _dir: tempfile::TempDir,
@@ -33,7 +36,8 @@ struct BigQueryHost {
 impl BigQueryHost {
     fn new() -> BigQueryHost {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = emulator::isolated_store();
+        let bigquery = emulator::isolated_store();
+        let store: Arc<dyn Store> = bigquery.clone();
         let runtime = Runtime::new(Some(&dir.path().join("compiled"))).unwrap();
         let executor = Executor::new(
             store.clone(),
@@ -44,6 +48,7 @@ impl BigQueryHost {
         .unwrap();
         BigQueryHost {
             store,
+            bigquery,
             runtime,
             executor,
             _dir: dir,
@@ -146,6 +151,49 @@ fn the_demo_pipeline_writes_the_same_rows_to_bigquery_as_to_the_embedded_store()
             spec.output_table
         );
     }
+}
+
+#[test]
+fn each_dates_commit_counts_one_load_job_and_one_transaction_against_its_table() {
+    let host = BigQueryHost::new();
+    load_season(host.store.as_ref(), season()).unwrap();
+    let pipeline = host.all_processors();
+    let summaries = pipeline
+        .select(&["PlayerGameSummaryProcessor".to_string()])
+        .unwrap();
+    let days: Vec<NaiveDate> = season().game_dates().into_iter().take(2).collect();
+    let before = host.bigquery.job_counts();
+    for day in &days {
+        let records = pipeline
+            .run_date(&host.executor, *day, &summaries, Trigger::Cli)
+            .unwrap();
+        assert!(
+            records
+                .iter()
+                .all(|r| r.status == RunStatus::Success && r.rows_written > 0),
+            "{records:?}"
+        );
+    }
+    let after = host.bigquery.job_counts();
+    let table = TableName::new("nba_analytics", "player_game_summary");
+    let added = |after: &std::collections::BTreeMap<TableName, u64>,
+                 before: &std::collections::BTreeMap<TableName, u64>| {
+        after.get(&table).copied().unwrap_or(0) - before.get(&table).copied().unwrap_or(0)
+    };
+    assert_eq!(added(&after.load_jobs, &before.load_jobs), 2);
+    assert_eq!(added(&after.transactions, &before.transactions), 2);
+    let raw = TableName::new("nba_raw", "player_boxscores");
+    assert_eq!(
+        after.load_jobs.get(&raw),
+        before.load_jobs.get(&raw),
+        "reading a table loads nothing into it"
+    );
+    assert!(
+        after.queries >= before.queries + 2,
+        "the transactions are queries too: {} then {}",
+        before.queries,
+        after.queries
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-pub use bigquery::{BigQueryConfig, BigQueryStore};
+pub use bigquery::{BigQueryConfig, BigQueryStore, JobCounts};
 pub use embedded::EmbeddedStore;
 pub use input::{InputError, InputSource};
 pub use postgres::PostgresStore;

@@ -63,6 +63,11 @@ impl SplitStore {
     pub fn new(ledger: PostgresStore, warehouse: BigQueryStore) -> Self {
         SplitStore { ledger, warehouse }
     }
+
+    /// The BigQuery side, for what only it has (its job counts).
+    pub fn warehouse(&self) -> &BigQueryStore {
+        &self.warehouse
+    }
 }
 
 impl InputSource for SplitStore {

@@ -29,6 +29,7 @@
 pub mod api;
 mod auth;
 mod history;
+mod jobs;
 mod retry;
 mod runs;
 mod tables;
@@ -43,6 +44,7 @@ use gcp_bigquery_client::model::table::Table;
 use gcp_bigquery_client::model::time_partitioning::TimePartitioning;
 
 pub use auth::Credentials;
+pub use jobs::JobCounts;
 pub use retry::RetryPolicy;
 
 use self::api::{Api, ApiError, Param};
@@ -115,6 +117,8 @@ pub struct BigQueryStore {
     /// Live schemas already checked or created by this store. BigQuery
     /// tables change only by additive migration, made here.
     schemas: Mutex<HashMap<TableName, Arc<TableSchema>>>,
+    /// The load jobs, transactions and queries issued so far.
+    jobs: jobs::JobCounter,
 }
 
 /// What a commit script says when it finds its run no longer running (for
@@ -175,6 +179,7 @@ impl BigQueryStore {
             prefix: config.dataset_prefix.clone(),
             history_dataset: config.history_dataset.clone(),
             schemas: Mutex::new(HashMap::new()),
+            jobs: jobs::JobCounter::default(),
         };
         for (table, schema) in [
             (RUN_HISTORY, run_history_schema()),
@@ -319,7 +324,24 @@ impl BigQueryStore {
     }
 
     fn query(&self, sql: &str, params: &[(&str, Param)]) -> Result<api::QueryResult, StoreError> {
+        self.jobs.query();
         self.block(self.api.query(sql, params)).map_err(backend)
+    }
+
+    /// Runs `script`, a transaction replacing rows of `table`.
+    fn replace_in_transaction(
+        &self,
+        table: &TableName,
+        script: &str,
+    ) -> Result<api::QueryResult, StoreError> {
+        self.jobs.transaction(table);
+        self.query(script, &[])
+    }
+
+    /// The load jobs, transactions and queries this store has issued since
+    /// it was connected: what a backfill costs in BigQuery's quotas.
+    pub fn job_counts(&self) -> JobCounts {
+        self.jobs.snapshot()
     }
 
     /// Loads `rows` into a new staging table next to `table` and returns
@@ -353,6 +375,7 @@ impl BigQueryStore {
         for row in &rows.rows {
             push_ndjson_row(&rows.columns, row, &mut ndjson);
         }
+        self.jobs.load(table);
         let loaded = self.block(self.api.load_ndjson(
             &self.dataset(&staging),
             &staging.table,

@@ -137,7 +137,7 @@ impl BigQueryStore {
             script.push_str(&self.insert_from(&quarantine_table, staging, &quarantine_schema()));
         }
         script.push_str("\nCOMMIT TRANSACTION;");
-        let committed = self.query(&script, &[]);
+        let committed = self.replace_in_transaction(output.table, &script);
         for staging in staged_rows.iter().chain(&staged_quarantine) {
             self.drop_staging(staging);
         }

@@ -264,7 +264,7 @@ impl Tables for BigQueryStore {
             script.push_str(&self.insert_from(table, staging, &schema));
         }
         script.push_str("\nCOMMIT TRANSACTION;");
-        let result = self.query(&script, &[]);
+        let result = self.replace_in_transaction(table, &script);
         if let Some(staging) = &staging {
             self.drop_staging(staging);
         }
