@@ -258,8 +258,91 @@ struct Schedule {
 
 /// Executes `plan` with up to `parallelism` runs at once, calling
 /// `on_outcome` as each run ends. Once `stop` is set, no further run
-/// starts; the runs not started are left out of the outcomes.
+/// starts; the runs not started are left out of the outcomes. On a store
+/// that commits several dates together (BigQuery), the plan runs in chunks
+/// of dates instead, one run at a time ([`run_in_chunks`]).
 pub fn run(
+    pipeline: &Pipeline,
+    executor: &Executor,
+    plan: &Plan,
+    parallelism: usize,
+    stop: &AtomicBool,
+    on_outcome: &(dyn Fn(&Outcome) + Sync),
+) -> Vec<Outcome> {
+    let outcomes = match executor.store().commit_batch_dates() {
+        Some(chunk) if chunk > 1 => {
+            if parallelism > 1 {
+                tracing::info!(
+                    "this store commits {chunk} dates of a processor together: \
+                     the backfill runs one run at a time, not {parallelism}"
+                );
+            }
+            run_in_chunks(pipeline, executor, plan, chunk, stop, on_outcome)
+        }
+        _ => run_scheduled(pipeline, executor, plan, parallelism, stop, on_outcome),
+    };
+    for date in &plan.dates {
+        let store = executor.store().as_ref();
+        if let Err(error) = crate::alerts::phase::record_phase_events(store, pipeline, *date) {
+            tracing::warn!(%date, %error, "phase events not recorded");
+        }
+    }
+    outcomes
+}
+
+/// On a store that commits several dates of a processor together
+/// (BigQuery, whose load jobs per table per day are limited): the plan's
+/// dates in chunks of `chunk` dates, and in each chunk each processor in
+/// dependency order, its runs committed together
+/// ([`Pipeline::run_together`]). A date is still all old rows or all new.
+/// Runs go one after another: what a chunk saves is BigQuery jobs.
+fn run_in_chunks(
+    pipeline: &Pipeline,
+    executor: &Executor,
+    plan: &Plan,
+    chunk: usize,
+    stop: &AtomicBool,
+    on_outcome: &(dyn Fn(&Outcome) + Sync),
+) -> Vec<Outcome> {
+    let planned: HashSet<(&str, NaiveDate)> = plan
+        .runs
+        .iter()
+        .map(|r| (r.processor.as_str(), r.date))
+        .collect();
+    let mut outcomes = Vec::with_capacity(plan.runs.len());
+    for dates in plan.dates.chunks(chunk) {
+        let mut earlier: BTreeMap<NaiveDate, Vec<RunRecord>> = BTreeMap::new();
+        for name in &plan.selection {
+            if stop.load(Ordering::SeqCst) {
+                return outcomes;
+            }
+            let dates: Vec<NaiveDate> = dates
+                .iter()
+                .filter(|d| planned.contains(&(name.as_str(), **d)))
+                .copied()
+                .collect();
+            for (date, ran) in
+                pipeline.run_together(executor, name, &dates, Trigger::Backfill, &earlier)
+            {
+                let outcome = match ran {
+                    Ok(record) => {
+                        let outcome = Outcome::from_record(&record);
+                        earlier.entry(date).or_default().push(record);
+                        outcome
+                    }
+                    Err(error) => Outcome::unclaimed(name, date, &error),
+                };
+                on_outcome(&outcome);
+                outcomes.push(outcome);
+            }
+        }
+    }
+    outcomes
+}
+
+/// Runs `plan` with up to `parallelism` runs at once, each as soon as its
+/// upstreams' runs have ended, committing each run alone.
+fn run_scheduled(
     pipeline: &Pipeline,
     executor: &Executor,
     plan: &Plan,
@@ -379,12 +462,6 @@ pub fn run(
             scope.spawn(worker);
         }
     });
-    for date in &plan.dates {
-        let store = executor.store().as_ref();
-        if let Err(error) = crate::alerts::phase::record_phase_events(store, pipeline, *date) {
-            tracing::warn!(%date, %error, "phase events not recorded");
-        }
-    }
     outcomes.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -60,7 +60,8 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(kind: ErrorKind, message: String, rows_read: u64) -> Self {
+    /// A failure with no limit breached and no usage recorded.
+    pub(crate) fn new(kind: ErrorKind, message: String, rows_read: u64) -> Self {
         Failure {
             kind,
             message,

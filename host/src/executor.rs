@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use crate::completeness::{self, UpstreamCheck};
-use crate::evaluation::{Evaluated, evaluate_timed};
+use crate::evaluation::{Evaluated, Failure, evaluate_timed};
 use crate::limits::LimitsConfig;
 use crate::liveness::{LeaseConfig, LeaseGuard, LeaseKeeper};
 use crate::ownership::{self, Claimant};
@@ -173,14 +173,86 @@ impl Executor {
         claim: Claim,
         check: Option<UpstreamCheck>,
     ) -> Result<RunRecord, StoreError> {
-        let Claim {
-            record,
-            plugin,
-            lease,
-        } = claim;
-        let spec = &plugin.spec;
-        let date = record.data_date;
-        let run_id = record.run_id.clone();
+        match self.evaluate_claim(claim, check)? {
+            Evaluation::Ended(record) => Ok(record),
+            Evaluation::Ready(ready) => self.commit_ready(ready),
+        }
+    }
+
+    /// Executes claimed runs of one processor on several dates, each as
+    /// [`Executor::execute_claim`] would, but commits the rows of those
+    /// that ran in one [`crate::store::RunLedger::commit_runs`]: on
+    /// BigQuery one load job and one transaction for them all. When that
+    /// commit fails (a lost claim, a load error), nothing of it was written
+    /// and each run commits alone instead, so each run's own error is
+    /// recorded with it. The records come back in the claims' order.
+    pub fn execute_claims_together(
+        &self,
+        claims: Vec<(Claim, Option<UpstreamCheck>)>,
+    ) -> Vec<Result<RunRecord, StoreError>> {
+        let evaluated: Vec<Result<Evaluation, StoreError>> = claims
+            .into_iter()
+            .map(|(claim, check)| self.evaluate_claim(claim, check))
+            .collect();
+        let ready: Vec<&ReadyToCommit> = evaluated
+            .iter()
+            .filter_map(|e| match e {
+                Ok(Evaluation::Ready(ready)) => Some(ready),
+                _ => None,
+            })
+            .collect();
+        let committed_together = ready.len() > 1 && {
+            let outputs: Vec<(&str, RunOutput<'_>)> = ready
+                .iter()
+                .map(|ready| (ready.claim.record.run_id.as_str(), ready.output()))
+                .collect();
+            match self.store.commit_runs(&outputs) {
+                Ok(written) => {
+                    tracing::info!(
+                        runs = outputs.len(),
+                        rows_written = written,
+                        "runs committed together"
+                    );
+                    true
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        runs = outputs.len(),
+                        "the runs could not commit together; each commits alone: {error}"
+                    );
+                    false
+                }
+            }
+        };
+        evaluated
+            .into_iter()
+            .map(|evaluation| match evaluation? {
+                Evaluation::Ended(record) => Ok(record),
+                Evaluation::Ready(ready) if committed_together => {
+                    let ReadyToCommit {
+                        claim,
+                        instantiation,
+                        ..
+                    } = ready;
+                    let run_id = claim.record.run_id.clone();
+                    drop(claim);
+                    self.finished(&run_id, instantiation)
+                }
+                Evaluation::Ready(ready) => self.commit_ready(ready),
+            })
+            .collect()
+    }
+
+    /// Runs a claimed run's processor: the run either ends here (failed,
+    /// with its kind and message) or its rows are ready to commit.
+    fn evaluate_claim(
+        &self,
+        claim: Claim,
+        check: Option<UpstreamCheck>,
+    ) -> Result<Evaluation, StoreError> {
+        let spec = &claim.plugin.spec;
+        let date = claim.record.data_date;
+        let run_id = claim.record.run_id.clone();
         let span = tracing::info_span!("run", processor = %spec.name, %date, run_id = %run_id);
         let _entered = span.enter();
 
@@ -191,55 +263,23 @@ impl Executor {
             .iter()
             .flat_map(|check| check.gaps.iter().map(ToString::to_string))
             .collect();
-        let mut instantiation = None;
-        let fail_with = |kind: ErrorKind,
-                         message: String,
-                         rows_read: u64,
-                         limit: Option<(u64, u64)>,
-                         usage: RunUsage,
-                         instantiation: Option<Duration>|
-         -> Result<RunRecord, StoreError> {
-            let (kind, message) = if lease.stopped_by_shutdown() {
-                (ErrorKind::Shutdown, SHUTDOWN_MESSAGE.to_string())
-            } else {
-                (kind, message)
-            };
-            tracing::warn!(kind = %kind, "run failed: {message}");
-            let end = RunEnd {
-                status: RunStatus::Failed,
-                error_kind: Some(kind),
-                message,
-                rows_read: rows_read as i64,
-                limit,
-                usage,
-                upstream_check: check.clone(),
-            };
-            match self.store.end_run(&run_id, &end) {
-                // A shutdown already failed it: the record says so.
-                Ok(()) | Err(StoreError::NotRunning(_)) => self.finished(&run_id, instantiation),
-                Err(error) => Err(error),
-            }
-        };
-        let fail = |kind, message, rows_read, instantiation| {
-            fail_with(
-                kind,
-                message,
-                rows_read,
-                None,
-                RunUsage::default(),
-                instantiation,
-            )
+        let fail = |failure: Failure, instantiation: Option<Duration>| {
+            self.fail_claim(&claim, check.clone(), failure, instantiation)
+                .map(Evaluation::Ended)
         };
 
-        if lease.stopped_by_shutdown() {
-            return fail(ErrorKind::Shutdown, String::new(), 0, None);
+        if claim.lease.stopped_by_shutdown() {
+            return fail(Failure::new(ErrorKind::Shutdown, String::new(), 0), None);
         }
         match self.may_write_output(spec) {
             Ok(()) => {}
             Err(StoreError::Ownership(refused)) => {
-                return fail(ErrorKind::Ownership, refused.to_string(), 0, None);
+                let refused = Failure::new(ErrorKind::Ownership, refused.to_string(), 0);
+                return fail(refused, None);
             }
-            Err(error) => return fail(ErrorKind::Load, error.to_string(), 0, None),
+            Err(error) => {
+                return fail(Failure::new(ErrorKind::Load, error.to_string(), 0), None);
+            }
         }
         let identity = RunIdentity {
             processor: spec.name.clone(),
@@ -247,67 +287,90 @@ impl Executor {
             run_id: run_id.clone(),
         };
         let source = self.store.clone();
-        let (evaluated, took) = evaluate_timed(
-            &plugin,
+        let (evaluated, instantiation) = evaluate_timed(
+            &claim.plugin,
             identity,
             source,
             limits,
-            lease.cancel_flag(),
+            claim.lease.cancel_flag(),
             &quality_issues,
         );
-        instantiation = instantiation.or(took);
-        let Evaluated {
-            rows,
-            rows_read,
-            quarantined,
-            rows_with_quality_issues,
-            usage,
-        } = match evaluated {
-            Ok(evaluated) => evaluated,
-            Err(failure) => {
-                return fail_with(
-                    failure.kind,
-                    failure.message,
-                    failure.rows_read,
-                    failure.limit,
-                    failure.usage,
-                    instantiation,
-                );
-            }
+        match evaluated {
+            Ok(evaluated) => Ok(Evaluation::Ready(ReadyToCommit {
+                claim,
+                check,
+                evaluated,
+                instantiation,
+            })),
+            Err(failure) => fail(failure, instantiation),
+        }
+    }
+
+    /// Commits a run's rows alone, or ends it failed when they cannot be.
+    fn commit_ready(&self, ready: ReadyToCommit) -> Result<RunRecord, StoreError> {
+        let run_id = ready.claim.record.run_id.clone();
+        let rows_read = ready.evaluated.rows_read;
+        let fail = |kind: ErrorKind, message: String| {
+            let failure = Failure::new(kind, message, rows_read);
+            self.fail_claim(
+                &ready.claim,
+                ready.check.clone(),
+                failure,
+                ready.instantiation,
+            )
         };
-        let output = RunOutput {
-            processor: &spec.name,
-            table: &spec.output_table,
-            schema: &spec.schema,
-            date,
-            rows: &rows,
-            rows_read: rows_read as i64,
-            quarantined: &quarantined,
-            rows_with_quality_issues,
-            usage,
-            upstream_check: check.as_ref(),
-        };
-        match self.store.commit_run(&run_id, &output) {
+        match self.store.commit_run(&run_id, &ready.output()) {
             Ok(written) => tracing::info!(
+                processor = %ready.claim.plugin.spec.name,
+                date = %ready.claim.record.data_date,
+                run_id = %run_id,
                 rows_written = written,
                 rows_read,
-                rows_quarantined = quarantined.len(),
+                rows_quarantined = ready.evaluated.quarantined.len(),
                 "run succeeded"
             ),
-            Err(StoreError::NotRunning(_)) => return self.finished(&run_id, instantiation),
+            Err(StoreError::NotRunning(_)) => {}
             Err(StoreError::Ownership(refused)) => {
-                return fail(
-                    ErrorKind::Ownership,
-                    refused.to_string(),
-                    rows_read,
-                    instantiation,
-                );
+                return fail(ErrorKind::Ownership, refused.to_string());
             }
-            Err(error) => {
-                return fail(ErrorKind::Load, error.to_string(), rows_read, instantiation);
-            }
+            Err(error) => return fail(ErrorKind::Load, error.to_string()),
         }
-        self.finished(&run_id, instantiation)
+        self.finished(&run_id, ready.instantiation)
+    }
+
+    /// Ends a claimed run `failed` with `failure`; a run this host's
+    /// shutdown stopped ends kind `shutdown` whatever stopped it first.
+    fn fail_claim(
+        &self,
+        claim: &Claim,
+        check: Option<UpstreamCheck>,
+        failure: Failure,
+        instantiation: Option<Duration>,
+    ) -> Result<RunRecord, StoreError> {
+        let run_id = &claim.record.run_id;
+        let (kind, message) = if claim.lease.stopped_by_shutdown() {
+            (ErrorKind::Shutdown, SHUTDOWN_MESSAGE.to_string())
+        } else {
+            (failure.kind, failure.message)
+        };
+        tracing::warn!(
+            processor = %claim.plugin.spec.name, date = %claim.record.data_date,
+            run_id = %run_id, kind = %kind, "run failed: {message}"
+        );
+        let end = RunEnd {
+            status: RunStatus::Failed,
+            error_kind: Some(kind),
+            message,
+            rows_read: failure.rows_read as i64,
+            limit: failure.limit,
+            usage: failure.usage,
+            upstream_check: check,
+        };
+        match self.store.end_run(run_id, &end) {
+            // A shutdown already failed it: the record says so.
+            Ok(()) | Err(StoreError::NotRunning(_)) => self.finished(run_id, instantiation),
+            Err(error) => Err(error),
+        }
     }
 
     /// Ends a claimed run without executing it: `blocked` (kind
@@ -429,5 +492,42 @@ impl Executor {
         self.store
             .run(run_id)?
             .ok_or_else(|| StoreError::NotRunning(run_id.to_string()))
+    }
+}
+
+/// What evaluating a claimed run came to. One per run, moved a couple of
+/// times: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Evaluation {
+    /// The run ended failed: its final record.
+    Ended(RunRecord),
+    /// The processor ran; its rows wait for the commit.
+    Ready(ReadyToCommit),
+}
+
+/// A claimed run whose processor ran, with the rows it is to commit.
+struct ReadyToCommit {
+    claim: Claim,
+    check: Option<UpstreamCheck>,
+    evaluated: Evaluated,
+    instantiation: Option<Duration>,
+}
+
+impl ReadyToCommit {
+    /// What the store commits for this run.
+    fn output(&self) -> RunOutput<'_> {
+        let spec = &self.claim.plugin.spec;
+        RunOutput {
+            processor: &spec.name,
+            table: &spec.output_table,
+            schema: &spec.schema,
+            date: self.claim.record.data_date,
+            rows: &self.evaluated.rows,
+            rows_read: self.evaluated.rows_read as i64,
+            quarantined: &self.evaluated.quarantined,
+            rows_with_quality_issues: self.evaluated.rows_with_quality_issues,
+            usage: self.evaluated.usage,
+            upstream_check: self.check.as_ref(),
+        }
     }
 }

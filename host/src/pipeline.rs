@@ -221,6 +221,74 @@ impl Pipeline {
         }
     }
 
+    /// Runs `name` on each of `dates` the way [`Pipeline::run_one`] does,
+    /// but commits the rows of the runs that may go ahead together
+    /// ([`Executor::execute_claims_together`]): on BigQuery one load job and
+    /// one transaction for them all. Every run is claimed and checked
+    /// before any executes, which is sound because a processor's checks
+    /// read its upstreams, never its own output; a processor that reads its
+    /// own output table runs date by date. `earlier` holds this
+    /// invocation's records by date, for the phase gate.
+    pub fn run_together(
+        &self,
+        executor: &Executor,
+        name: &str,
+        dates: &[NaiveDate],
+        trigger: Trigger,
+        earlier: &BTreeMap<NaiveDate, Vec<RunRecord>>,
+    ) -> Vec<(NaiveDate, Result<RunRecord, StoreError>)> {
+        let plugin = &self.plugins[name];
+        let none = Vec::new();
+        let earlier_on = |date: &NaiveDate| earlier.get(date).unwrap_or(&none).as_slice();
+        if plugin.spec.inputs.contains(&plugin.spec.output_table) {
+            return dates
+                .iter()
+                .map(|date| {
+                    let ran = self.run_one(executor, name, *date, trigger, earlier_on(date));
+                    (*date, ran)
+                })
+                .collect();
+        }
+        let mut results: Vec<(NaiveDate, Option<Result<RunRecord, StoreError>>)> = Vec::new();
+        let mut to_execute = Vec::new();
+        let mut executed_at = Vec::new();
+        for date in dates {
+            let claim = match executor.claim(plugin, *date, trigger) {
+                Ok(claim) => claim,
+                Err(error) => {
+                    results.push((*date, Some(Err(error))));
+                    continue;
+                }
+            };
+            match self.decide(executor, claim.plugin(), *date, earlier_on(date)) {
+                Err(error) => results.push((*date, Some(Err(error)))),
+                Ok(Verdict::Block { reason, check }) => {
+                    tracing::info!(processor = %name, %date, "blocked: {reason}");
+                    let ended = executor.end_claim(claim, RunStatus::Blocked, None, reason, check);
+                    results.push((*date, Some(ended)));
+                }
+                Ok(Verdict::Run(check)) => {
+                    executed_at.push((results.len(), check.clone()));
+                    results.push((*date, None));
+                    to_execute.push((claim, Some(check)));
+                }
+            }
+        }
+        let executed = executor.execute_claims_together(to_execute);
+        let shadow = self.shadows.get(name);
+        for ((slot, check), record) in executed_at.into_iter().zip(executed) {
+            let date = results[slot].0;
+            if let Some(shadow) = shadow {
+                Self::run_shadow(executor, shadow, date, check);
+            }
+            results[slot].1 = Some(record);
+        }
+        results
+            .into_iter()
+            .map(|(date, result)| (date, result.expect("every run has its result")))
+            .collect()
+    }
+
     /// Runs `shadow` on `date` with the check that let its live run go
     /// ahead. Whatever happens to it is in its own run record or the log:
     /// it never fails the live run.

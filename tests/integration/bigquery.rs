@@ -5,8 +5,10 @@
 //! the `slate` binary runs the demo into BigQuery.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use chrono::NaiveDate;
+use slate::backfill::{self, BackfillRequest, Reprocess};
 use slate::bundled::PLUGINS;
 use slate::demo::load_season;
 use slate::executor::Executor;
@@ -112,25 +114,32 @@ fn the_demo_pipeline_writes_the_same_rows_to_bigquery_as_to_the_embedded_store()
             "{day}: {on_bigquery:?}"
         );
     }
-    for name in bigquery_pipeline.order() {
-        let spec = &bigquery_pipeline.plugin(name).unwrap().spec;
-        let (first, last) = (dates[0], *dates.last().unwrap());
+    let (first, last) = (dates[0], *dates.last().unwrap());
+    assert_same_rows(
+        &bigquery_pipeline,
+        bigquery.store.as_ref(),
+        embedded.store.as_ref(),
+        (first, last),
+    );
+}
+
+/// Every output table of `pipeline` holds the same rows from `first` to
+/// `last` in `bigquery` as in `embedded`, or is missing from both.
+fn assert_same_rows(
+    pipeline: &Pipeline,
+    bigquery: &dyn Store,
+    embedded: &dyn Store,
+    (first, last): (NaiveDate, NaiveDate),
+) {
+    for name in pipeline.order() {
+        let spec = &pipeline.plugin(name).unwrap().spec;
         let exists = |store: &dyn Store| store.table_schema(&spec.output_table).unwrap().is_some();
-        assert_eq!(
-            exists(bigquery.store.as_ref()),
-            exists(embedded.store.as_ref())
-        );
-        if !exists(embedded.store.as_ref()) {
+        assert_eq!(exists(bigquery), exists(embedded), "{}", spec.output_table);
+        if !exists(embedded) {
             continue;
         }
-        let expected = embedded
-            .store
-            .read_rows(&spec.output_table, first, last)
-            .unwrap();
-        let actual = bigquery
-            .store
-            .read_rows(&spec.output_table, first, last)
-            .unwrap();
+        let expected = embedded.read_rows(&spec.output_table, first, last).unwrap();
+        let actual = bigquery.read_rows(&spec.output_table, first, last).unwrap();
         assert_eq!(
             actual.rows.len(),
             expected.rows.len(),
@@ -151,6 +160,81 @@ fn the_demo_pipeline_writes_the_same_rows_to_bigquery_as_to_the_embedded_store()
             spec.output_table
         );
     }
+}
+
+#[test]
+fn a_backfill_commits_each_processors_dates_in_one_load_job_and_one_transaction() {
+    let bigquery = BigQueryHost::new();
+    let embedded = TestHost::with_demo_season();
+    load_season(bigquery.store.as_ref(), season()).unwrap();
+    let game_dates: Vec<NaiveDate> = season().game_dates().into_iter().take(4).collect();
+    let (first, last) = (game_dates[0], game_dates[3]);
+    let backfill = |pipeline: &Pipeline, executor: &Executor| {
+        let request = BackfillRequest {
+            start: first,
+            end: last,
+            selection: pipeline.select(&[]).unwrap(),
+            reprocess: Reprocess::Missing,
+            parallelism: 1,
+        };
+        let plan = backfill::plan(executor.store().as_ref(), pipeline, &request).unwrap();
+        backfill::run(
+            pipeline,
+            executor,
+            &plan,
+            1,
+            &AtomicBool::new(false),
+            &|_| {},
+        )
+    };
+    let bigquery_pipeline = bigquery.all_processors();
+    let before = bigquery.bigquery.job_counts();
+    let on_bigquery = backfill(&bigquery_pipeline, &bigquery.executor);
+    let after = bigquery.bigquery.job_counts();
+    let on_embedded = backfill(&embedded.every_bundled_processor(), &embedded.executor);
+
+    let outcome = |outcomes: &[backfill::Outcome]| {
+        let mut outcomes: Vec<String> = outcomes
+            .iter()
+            .map(|o| format!("{} {} {:?}", o.date, o.processor, o.status))
+            .collect();
+        outcomes.sort();
+        outcomes
+    };
+    assert_eq!(outcome(&on_bigquery), outcome(&on_embedded));
+    let succeeded = |name: &str| {
+        on_bigquery
+            .iter()
+            .filter(|o| o.processor == name && o.status == Some(RunStatus::Success))
+            .count()
+    };
+    for name in bigquery_pipeline.order() {
+        let table = &bigquery_pipeline.plugin(name).unwrap().spec.output_table;
+        let added = |counts: &std::collections::BTreeMap<TableName, u64>,
+                     since: &std::collections::BTreeMap<TableName, u64>| {
+            counts.get(table).copied().unwrap_or(0) - since.get(table).copied().unwrap_or(0)
+        };
+        assert_eq!(
+            added(&after.transactions, &before.transactions),
+            u64::from(succeeded(name) > 0),
+            "{name}: one transaction for its {} dates",
+            succeeded(name)
+        );
+        assert!(added(&after.load_jobs, &before.load_jobs) <= 1, "{name}");
+    }
+    assert!(
+        bigquery_pipeline
+            .order()
+            .iter()
+            .all(|name| succeeded(name) > 1),
+        "every processor committed several dates at once: {on_bigquery:?}"
+    );
+    assert_same_rows(
+        &bigquery_pipeline,
+        bigquery.store.as_ref(),
+        embedded.store.as_ref(),
+        (first, last),
+    );
 }
 
 #[test]

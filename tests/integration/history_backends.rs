@@ -81,6 +81,7 @@ on_every_backend!(
     the_upstream_check_and_the_rows_with_quality_issues_are_recorded_with_the_run,
     a_dropped_table_loses_its_rows_schema_and_owner_and_a_second_drop_finds_nothing,
     every_type_and_every_null_reads_back_as_written_in_the_order_written,
+    runs_committed_together_replace_every_date_or_none,
 );
 
 fn output_table() -> TableName {
@@ -172,21 +173,25 @@ fn commit(
     rows: &RowSet,
 ) -> Result<usize, StoreError> {
     let processor = store.run(run_id)?.expect("a claimed run").processor;
-    store.commit_run(
-        run_id,
-        &RunOutput {
-            processor: &processor,
-            table: &output_table(),
-            schema: &output_schema(),
-            date: day,
-            rows,
-            rows_read: 7,
-            quarantined: &[],
-            rows_with_quality_issues: 0,
-            usage: RunUsage::default(),
-            upstream_check: None,
-        },
-    )
+    store.commit_run(run_id, &output_of(&processor, day, rows))
+}
+
+/// What a run of `processor` on `day` commits: `rows`, of the output table.
+fn output_of<'a>(processor: &'a str, day: NaiveDate, rows: &'a RowSet) -> RunOutput<'a> {
+    static TABLE: std::sync::LazyLock<TableName> = std::sync::LazyLock::new(output_table);
+    static SCHEMA: std::sync::LazyLock<TableSchema> = std::sync::LazyLock::new(output_schema);
+    RunOutput {
+        processor,
+        table: &TABLE,
+        schema: &SCHEMA,
+        date: day,
+        rows,
+        rows_read: 7,
+        quarantined: &[],
+        rows_with_quality_issues: 0,
+        usage: RunUsage::default(),
+        upstream_check: None,
+    }
 }
 
 fn failed(message: &str) -> RunEnd {
@@ -198,6 +203,65 @@ fn failed(message: &str) -> RunEnd {
         limit: None,
         usage: RunUsage::default(),
         upstream_check: None,
+    }
+}
+
+fn runs_committed_together_replace_every_date_or_none(store: Arc<dyn Store>) {
+    let processor = "TogetherProcessor";
+    let days = [date("2026-01-11"), date("2026-01-12"), date("2026-01-13")];
+    output_table_of(store.as_ref(), processor);
+    let runs = days.map(|day| claim(store.as_ref(), processor, day));
+    let row_sets = days.map(|day| rows(day, &["a", "b"]));
+    let outputs = |which: &[usize]| -> Vec<(&str, RunOutput<'_>)> {
+        which
+            .iter()
+            .map(|&i| {
+                (
+                    runs[i].run_id.as_str(),
+                    output_of(processor, days[i], &row_sets[i]),
+                )
+            })
+            .collect()
+    };
+    let status = |i: usize| store.run(&runs[i].run_id).unwrap().unwrap().status;
+
+    // One run lost its claim: nothing is written, and the others keep theirs.
+    store.end_run(&runs[1].run_id, &failed("gone")).unwrap();
+    let error = store.commit_runs(&outputs(&[0, 1, 2])).unwrap_err();
+    if store.commit_batch_dates().is_some() {
+        assert!(
+            matches!(&error, StoreError::NotRunning(id) if *id == runs[1].run_id),
+            "{error:?}"
+        );
+    }
+    for day in days {
+        assert!(players(store.as_ref(), day).is_empty(), "{day}: {error}");
+    }
+    assert_eq!(
+        (status(0), status(2)),
+        (RunStatus::Running, RunStatus::Running)
+    );
+
+    match store.commit_batch_dates() {
+        // A store that commits dates together commits the two left as one.
+        Some(dates) => {
+            assert!(dates > 1, "{dates}");
+            assert_eq!(store.commit_runs(&outputs(&[0, 2])).unwrap(), 4);
+            assert_eq!(players(store.as_ref(), days[0]), ["a", "b"]);
+            assert_eq!(players(store.as_ref(), days[2]), ["a", "b"]);
+            assert_eq!(
+                (status(0), status(2)),
+                (RunStatus::Success, RunStatus::Success)
+            );
+        }
+        // A store that commits one run at a time refuses two, and one alone
+        // commits as `commit_run` would.
+        None => {
+            assert!(store.commit_runs(&outputs(&[0, 2])).is_err());
+            assert!(players(store.as_ref(), days[0]).is_empty());
+            assert_eq!(store.commit_runs(&outputs(&[0])).unwrap(), 2);
+            assert_eq!(status(0), RunStatus::Success);
+        }
     }
 }
 

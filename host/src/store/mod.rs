@@ -241,6 +241,30 @@ pub trait RunLedger: Send + Sync {
     /// nothing and fails with [`StoreError::Ownership`].
     fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError>;
 
+    /// How many dates of one processor a backfill may commit together with
+    /// [`RunLedger::commit_runs`]; `None` (the default): one at a time.
+    /// BigQuery limits load jobs per table per day and queues DML on a
+    /// table, so there a season's commits go in chunks.
+    fn commit_batch_dates(&self) -> Option<usize> {
+        None
+    }
+
+    /// Commits the runs of one processor on several dates as one: every
+    /// run's rows replace its date and every run is marked `success`, or,
+    /// on any error, nothing is written and every run stays `running`. A
+    /// date is never left with some old rows and some new. Returns the rows
+    /// written. A store whose [`RunLedger::commit_batch_dates`] is `None`
+    /// commits one run at a time and refuses more.
+    fn commit_runs(&self, runs: &[(&str, RunOutput<'_>)]) -> Result<usize, StoreError> {
+        match runs {
+            [(run_id, output)] => self.commit_run(run_id, output),
+            _ => Err(StoreError::backend(format!(
+                "this store commits runs one at a time, not {} together",
+                runs.len()
+            ))),
+        }
+    }
+
     /// Quarantined rows, of one run or of every run, newest run first.
     fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError>;
 

@@ -81,7 +81,16 @@ pub struct BigQueryConfig {
     pub history_dataset: String,
     /// Retries of transient failures.
     pub retry: RetryPolicy,
+    /// How many dates of one processor a backfill commits in one load job
+    /// and one transaction ([`DEFAULT_COMMIT_BATCH_DATES`]); 1 commits
+    /// date by date.
+    pub commit_batch_dates: usize,
 }
+
+/// How many dates of one processor a backfill commits together by default:
+/// BigQuery allows 1,500 load jobs per table per day, which a backfill of
+/// several seasons date by date (167 dates each) would come near.
+pub const DEFAULT_COMMIT_BATCH_DATES: usize = 30;
 
 impl BigQueryConfig {
     /// Production BigQuery in `project`, with Application Default
@@ -95,6 +104,7 @@ impl BigQueryConfig {
             dataset_prefix: String::new(),
             history_dataset: "nba_reference".to_string(),
             retry: RetryPolicy::default(),
+            commit_batch_dates: DEFAULT_COMMIT_BATCH_DATES,
         }
     }
 
@@ -119,6 +129,8 @@ pub struct BigQueryStore {
     schemas: Mutex<HashMap<TableName, Arc<TableSchema>>>,
     /// The load jobs, transactions and queries issued so far.
     jobs: jobs::JobCounter,
+    /// [`BigQueryConfig::commit_batch_dates`].
+    commit_batch_dates: usize,
 }
 
 /// What a commit script says when it finds its run no longer running (for
@@ -180,6 +192,7 @@ impl BigQueryStore {
             history_dataset: config.history_dataset.clone(),
             schemas: Mutex::new(HashMap::new()),
             jobs: jobs::JobCounter::default(),
+            commit_batch_dates: config.commit_batch_dates,
         };
         for (table, schema) in [
             (RUN_HISTORY, run_history_schema()),

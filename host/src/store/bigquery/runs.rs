@@ -30,57 +30,133 @@ enum RunRecordIn {
 }
 
 impl BigQueryStore {
-    /// Commits `output`'s rows in one transaction that also records the
-    /// run's success here, or logs its commit for a ledger kept elsewhere.
+    /// Commits the runs' rows (one processor's, on one date each) in one
+    /// load job and one transaction that also records each run's success
+    /// here, or logs each commit for a ledger kept elsewhere: every date is
+    /// replaced, or none is.
     fn commit(
+        &self,
+        runs: &[(&str, RunOutput<'_>)],
+        record: RunRecordIn,
+    ) -> Result<usize, StoreError> {
+        let Some((_, first)) = runs.first() else {
+            return Ok(0);
+        };
+        if let Some((run_id, other)) = runs
+            .iter()
+            .find(|(_, o)| o.table != first.table || o.processor != first.processor)
+        {
+            return Err(StoreError::backend(format!(
+                "run {run_id} of {} writes {}: one commit holds one processor's runs of {}",
+                other.processor, other.table, first.table
+            )));
+        }
+        let owner = TableOwner::Processor(first.processor.to_string());
+        let claimant = Claimant {
+            name: first.processor,
+            output: first.table,
+            inputs: &[],
+        };
+        let recorded = self.table_owner(first.table)?;
+        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
+        // The first commit creates the table: a failed run leaves none.
+        self.ensure_schema(first.table, first.schema, true)?;
+        let schema = self
+            .live_schema(first.table)?
+            .ok_or_else(|| StoreError::NoSuchTable(first.table.clone()))?;
+        let rows = joined(runs.iter().map(|(_, output)| output.rows))?;
+        let staged_rows = if rows.rows.is_empty() {
+            None
+        } else {
+            Some(self.stage(first.table, &schema, &rows)?)
+        };
+        let now = Utc::now();
+        let quarantine_table = self.history_table(QUARANTINE);
+        let mut quarantined = Vec::new();
+        if record == RunRecordIn::ThisStore {
+            for (run_id, output) in runs.iter().filter(|(_, o)| !o.quarantined.is_empty()) {
+                if let Some(record) = self.run(run_id)? {
+                    quarantined.push(quarantine_rows(&record, output, now));
+                }
+            }
+        }
+        let quarantined = joined(quarantined.iter())?;
+        let staged_quarantine = if quarantined.rows.is_empty() {
+            None
+        } else {
+            match self.stage(&quarantine_table, &quarantine_schema(), &quarantined) {
+                Ok(staging) => Some(staging),
+                Err(error) => {
+                    if let Some(staging) = &staged_rows {
+                        self.drop_staging(staging);
+                    }
+                    return Err(error);
+                }
+            }
+        };
+        let mut script = String::from("BEGIN TRANSACTION;\n");
+        for (run_id, output) in runs {
+            script.push_str(&self.record_or_log(run_id, output, record, now)?);
+        }
+        let dates: Vec<NaiveDate> = runs.iter().map(|(_, o)| o.date).collect();
+        script.push_str(&format!(
+            "{claim_owner};
+             SELECT IF((SELECT COUNT(*) FROM {owners} WHERE table_name = {table}
+                 AND NOT (owner_kind = 'processor' AND owner_name = {processor})) = 0,
+                 1, ERROR({owner_marker}));
+             {delete}\n",
+            claim_owner = self.insert_owner_if_none(first.table, &owner),
+            owners = self.sql_name(&self.history_table(TABLE_OWNERS)),
+            table = string_literal(&first.table.to_string()),
+            processor = string_literal(first.processor),
+            owner_marker = string_literal(&format!("{NOT_OWNER} {}", first.table)),
+            delete = self.delete_dates(first.table, &schema, &dates),
+        ));
+        if let Some(staging) = &staged_rows {
+            script.push_str(&self.insert_from(first.table, staging, &schema));
+        }
+        if let Some(staging) = &staged_quarantine {
+            script.push_str(&self.insert_from(&quarantine_table, staging, &quarantine_schema()));
+        }
+        script.push_str("\nCOMMIT TRANSACTION;");
+        let committed = self.replace_in_transaction(first.table, &script);
+        for staging in staged_rows.iter().chain(&staged_quarantine) {
+            self.drop_staging(staging);
+        }
+        let Err(error) = committed else {
+            return Ok(rows.rows.len());
+        };
+        // The script's guards roll it back whole when a claim was lost or
+        // another processor took the table meanwhile. Which one it was is
+        // read from the state they guard, never from the error's text.
+        if record == RunRecordIn::ThisStore {
+            for (run_id, _) in runs {
+                let lost = self
+                    .run(run_id)?
+                    .is_none_or(|record| record.status != RunStatus::Running);
+                if lost {
+                    return Err(StoreError::NotRunning(run_id.to_string()));
+                }
+            }
+        }
+        let recorded = self.table_owner(first.table)?;
+        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
+        Err(error)
+    }
+
+    /// The statements of a commit's transaction that mark `run_id` a
+    /// success here (failing the script unless it was still running), or
+    /// log its commit for a ledger kept elsewhere.
+    fn record_or_log(
         &self,
         run_id: &str,
         output: &RunOutput<'_>,
         record: RunRecordIn,
-    ) -> Result<usize, StoreError> {
-        let owner = TableOwner::Processor(output.processor.to_string());
-        let claimant = Claimant {
-            name: output.processor,
-            output: output.table,
-            inputs: &[],
-        };
-        let recorded = self.table_owner(output.table)?;
-        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
-        // The first commit creates the table: a failed run leaves none.
-        self.ensure_schema(output.table, output.schema, true)?;
-        let schema = self
-            .live_schema(output.table)?
-            .ok_or_else(|| StoreError::NoSuchTable(output.table.clone()))?;
-        let staged_rows = if output.rows.rows.is_empty() {
-            None
-        } else {
-            Some(self.stage(output.table, &schema, output.rows)?)
-        };
-        let now = Utc::now();
-        let quarantine_table = self.history_table(QUARANTINE);
-        let recorded_run = if output.quarantined.is_empty() || record == RunRecordIn::Elsewhere {
-            None
-        } else {
-            self.run(run_id)?
-        };
-        let staged_quarantine = match &recorded_run {
-            Some(record) => {
-                let rows = quarantine_rows(record, output, now);
-                match self.stage(&quarantine_table, &quarantine_schema(), &rows) {
-                    Ok(staging) => Some(staging),
-                    Err(error) => {
-                        if let Some(staging) = &staged_rows {
-                            self.drop_staging(staging);
-                        }
-                        return Err(error);
-                    }
-                }
-            }
-            None => None,
-        };
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
         let written = output.rows.rows.len();
         let run = string_literal(run_id);
-        let record_or_log = match record {
+        Ok(match record {
             RunRecordIn::ThisStore => format!(
                 "UPDATE {h} SET status = 'success', finished_at = {now}, heartbeat_at = {now},
                      duration_ms = TIMESTAMP_DIFF({now}, started_at, MILLISECOND),
@@ -89,7 +165,7 @@ impl BigQueryStore {
                      upstream_check = {check}, rows_with_quality_issues = {with_issues}
                  WHERE run_id = {run} AND status = 'running';
                  SELECT IF((SELECT COUNT(*) FROM {h} WHERE run_id = {run} AND status = 'success'
-                     AND finished_at = {now}) = 1, 1, ERROR({marker}));",
+                     AND finished_at = {now}) = 1, 1, ERROR({marker}));\n",
                 h = self.runs_table(),
                 now = timestamp_literal(now),
                 rows_read = output.rows_read,
@@ -107,56 +183,14 @@ impl BigQueryStore {
             RunRecordIn::Elsewhere => format!(
                 "INSERT INTO {log} (run_id, processor, table_name, data_date, rows_written,
                      committed_at)
-                 VALUES ({run}, {processor}, {table}, DATE '{date}', {written}, {now});",
+                 VALUES ({run}, {processor}, {table}, DATE '{date}', {written}, {now});\n",
                 log = self.sql_name(&self.history_table(COMMIT_LOG)),
                 processor = string_literal(output.processor),
                 table = string_literal(&output.table.to_string()),
                 date = output.date,
                 now = timestamp_literal(now),
             ),
-        };
-        let mut script = format!(
-            "BEGIN TRANSACTION;
-             {record_or_log}
-             {claim_owner};
-             SELECT IF((SELECT COUNT(*) FROM {owners} WHERE table_name = {table}
-                 AND NOT (owner_kind = 'processor' AND owner_name = {processor})) = 0,
-                 1, ERROR({owner_marker}));
-             {delete}\n",
-            claim_owner = self.insert_owner_if_none(output.table, &owner),
-            owners = self.sql_name(&self.history_table(TABLE_OWNERS)),
-            table = string_literal(&output.table.to_string()),
-            processor = string_literal(output.processor),
-            owner_marker = string_literal(&format!("{NOT_OWNER} {}", output.table)),
-            delete = self.delete_dates(output.table, &schema, &[output.date]),
-        );
-        if let Some(staging) = &staged_rows {
-            script.push_str(&self.insert_from(output.table, staging, &schema));
-        }
-        if let Some(staging) = &staged_quarantine {
-            script.push_str(&self.insert_from(&quarantine_table, staging, &quarantine_schema()));
-        }
-        script.push_str("\nCOMMIT TRANSACTION;");
-        let committed = self.replace_in_transaction(output.table, &script);
-        for staging in staged_rows.iter().chain(&staged_quarantine) {
-            self.drop_staging(staging);
-        }
-        let Err(error) = committed else {
-            return Ok(written);
-        };
-        // The script's guards roll it back whole when the claim was lost or
-        // another processor took the table meanwhile. Which one it was is
-        // read from the state they guard, never from the error's text.
-        let lost = record == RunRecordIn::ThisStore
-            && self
-                .run(run_id)?
-                .is_none_or(|record| record.status != RunStatus::Running);
-        if lost {
-            return Err(StoreError::NotRunning(run_id.to_string()));
-        }
-        let recorded = self.table_owner(output.table)?;
-        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
-        Err(error)
+        })
     }
 
     /// Replaces `output.date`'s rows of `output.table` with `output.rows` in
@@ -166,7 +200,7 @@ impl BigQueryStore {
     /// ([`BigQueryStore::committed_runs`]). Quarantined rows are that
     /// ledger's to record.
     pub fn commit_rows(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
-        self.commit(run_id, output, RunRecordIn::Elsewhere)
+        self.commit(&[(run_id, *output)], RunRecordIn::Elsewhere)
     }
 
     /// Of `run_ids`, those a transaction committed rows for (in the commit
@@ -253,7 +287,15 @@ impl RunLedger for BigQueryStore {
     }
 
     fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
-        self.commit(run_id, output, RunRecordIn::ThisStore)
+        self.commit(&[(run_id, *output)], RunRecordIn::ThisStore)
+    }
+
+    fn commit_batch_dates(&self) -> Option<usize> {
+        (self.commit_batch_dates > 1).then_some(self.commit_batch_dates)
+    }
+
+    fn commit_runs(&self, runs: &[(&str, RunOutput<'_>)]) -> Result<usize, StoreError> {
+        self.commit(runs, RunRecordIn::ThisStore)
     }
 
     fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError> {
@@ -464,6 +506,35 @@ fn check_literal(check: Option<&UpstreamCheck>) -> Result<String, StoreError> {
         Some(check) => string_literal(&serde_json::to_string(check).map_err(StoreError::backend)?),
         None => "NULL".to_string(),
     })
+}
+
+/// The row sets as one, in order; they must name the same columns.
+fn joined<'r>(
+    sets: impl Iterator<Item = &'r RowSet>,
+) -> Result<std::borrow::Cow<'r, RowSet>, StoreError> {
+    let sets: Vec<&RowSet> = sets.collect();
+    match sets.as_slice() {
+        [] => Ok(std::borrow::Cow::Owned(RowSet {
+            columns: Vec::new(),
+            rows: Vec::new(),
+        })),
+        [one] => Ok(std::borrow::Cow::Borrowed(*one)),
+        [first, rest @ ..] => {
+            if let Some(other) = rest.iter().find(|set| set.columns != first.columns) {
+                return Err(StoreError::backend(format!(
+                    "rows to commit together name different columns: {:?} and {:?}",
+                    first.columns, other.columns
+                )));
+            }
+            Ok(std::borrow::Cow::Owned(RowSet {
+                columns: first.columns.clone(),
+                rows: sets
+                    .iter()
+                    .flat_map(|set| set.rows.iter().cloned())
+                    .collect(),
+            }))
+        }
+    }
 }
 
 fn quarantine_rows(record: &RunRecord, output: &RunOutput<'_>, now: DateTime<Utc>) -> RowSet {
