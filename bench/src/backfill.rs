@@ -70,6 +70,20 @@ pub fn peak_memory_mib() -> f64 {
 }
 
 /// Backfills the season and records wall time, runs per second and peak memory.
+/// Every bundled processor, loaded by `runtime`, and an executor writing
+/// to `store` as host `bench`: what each season measurement runs.
+pub fn bundled_pipeline(
+    runtime: &Runtime,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<(Pipeline, Executor)> {
+    let plugins = PLUGINS
+        .iter()
+        .map(|p| runtime.load(p.bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    let executor = Executor::new(store, "bench", RunLimits::default(), LeaseConfig::default())?;
+    Ok((Pipeline::new(plugins)?, executor))
+}
+
 pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<SeasonStore> {
     let dir = tempfile::tempdir()?;
     let started = Instant::now();
@@ -78,17 +92,7 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<SeasonStor
         effort.read_cache_bytes,
     )?);
     let runtime = Runtime::with_options(Some(&dir.path().join(COMPILE_CACHE)), effort.runtime)?;
-    let plugins = PLUGINS
-        .iter()
-        .map(|p| runtime.load(p.bytes))
-        .collect::<Result<Vec<_>, _>>()?;
-    let pipeline = Pipeline::new(plugins)?;
-    let executor = Executor::new(
-        store.clone() as Arc<dyn Store>,
-        "bench",
-        RunLimits::default(),
-        LeaseConfig::default(),
-    )?;
+    let (pipeline, executor) = bundled_pipeline(&runtime, store.clone())?;
     let season = Season::generate(SeasonConfig::default());
     load_season(store.as_ref(), &season)?;
     let loaded = started.elapsed();

@@ -17,13 +17,9 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use slate::backfill::{self, BackfillRequest, Reprocess};
-use slate::bundled::PLUGINS;
 use slate::demo::load_season;
 use slate::demo::season::{Season, SeasonConfig};
-use slate::executor::Executor;
-use slate::liveness::LeaseConfig;
-use slate::pipeline::Pipeline;
-use slate::plugin::{RunLimits, Runtime};
+use slate::plugin::Runtime;
 use slate::rows::RowSet;
 use slate::schema::TableName;
 use slate::store::{
@@ -180,17 +176,7 @@ fn season_slice(
     };
     let dir = tempfile::tempdir()?;
     let runtime = Runtime::with_options(Some(&dir.path().join("compiled")), effort.runtime)?;
-    let plugins = PLUGINS
-        .iter()
-        .map(|p| runtime.load(p.bytes))
-        .collect::<Result<Vec<_>, _>>()?;
-    let pipeline = Pipeline::new(plugins)?;
-    let executor = Executor::new(
-        store.clone(),
-        "bench",
-        RunLimits::default(),
-        LeaseConfig::default(),
-    )?;
+    let (pipeline, executor) = crate::backfill::bundled_pipeline(&runtime, store.clone())?;
     let season = Season::generate(SeasonConfig::default());
     load_season(store.as_ref(), &season)?;
     let game_dates = season.game_dates();

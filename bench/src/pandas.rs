@@ -37,11 +37,9 @@ use chrono::NaiveDate;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Deserialize;
 use slate::backfill::{self, BackfillRequest, Reprocess, Tally};
-use slate::bundled::PLUGINS;
 use slate::executor::Executor;
-use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
-use slate::plugin::{RunLimits, Runtime};
+use slate::plugin::Runtime;
 use slate::rows::{Row, RowSet, Scalar, Value, value_json};
 use slate::schema::{TableName, TableSchema};
 use slate::store::{EmbeddedStore, InputSource, Store};
@@ -426,19 +424,8 @@ pub fn measure(
         }
     };
     let runtime = Runtime::new(Some(&season.compile_cache()))?;
-    let pipeline = Pipeline::new(
-        PLUGINS
-            .iter()
-            .map(|p| runtime.load(p.bytes))
-            .collect::<Result<Vec<_>, _>>()?,
-    )?;
     let store: Arc<dyn Store> = season.store.clone();
-    let executor = Executor::new(
-        store.clone(),
-        "bench",
-        RunLimits::default(),
-        LeaseConfig::default(),
-    )?;
+    let (pipeline, executor) = crate::backfill::bundled_pipeline(&runtime, store.clone())?;
     let range = (
         *season.dates.first().context("the backfill ran dates")?,
         *season.dates.last().context("the backfill ran dates")?,

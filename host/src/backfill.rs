@@ -269,6 +269,13 @@ pub fn run(
     stop: &AtomicBool,
     on_outcome: &(dyn Fn(&Outcome) + Sync),
 ) -> Vec<Outcome> {
+    let backfill = Backfill {
+        pipeline,
+        executor,
+        plan,
+        stop,
+        on_outcome,
+    };
     let outcomes = match executor.store().commit_batch_dates() {
         Some(chunk) if chunk > 1 => {
             if parallelism > 1 {
@@ -277,9 +284,9 @@ pub fn run(
                      the backfill runs one run at a time, not {parallelism}"
                 );
             }
-            run_in_chunks(pipeline, executor, plan, chunk, stop, on_outcome)
+            run_in_chunks(backfill, chunk)
         }
-        _ => run_scheduled(pipeline, executor, plan, parallelism, stop, on_outcome),
+        _ => run_scheduled(backfill, parallelism),
     };
     for date in &plan.dates {
         let store = executor.store().as_ref();
@@ -290,20 +297,24 @@ pub fn run(
     outcomes
 }
 
+/// What one execution of a plan works with.
+#[derive(Clone, Copy)]
+struct Backfill<'a> {
+    pipeline: &'a Pipeline,
+    executor: &'a Executor,
+    plan: &'a Plan,
+    stop: &'a AtomicBool,
+    on_outcome: &'a (dyn Fn(&Outcome) + Sync),
+}
+
 /// On a store that commits several dates of a processor together
 /// (BigQuery, whose load jobs per table per day are limited): the plan's
 /// dates in chunks of `chunk` dates, and in each chunk each processor in
 /// dependency order, its runs committed together
 /// ([`Pipeline::run_together`]). A date is still all old rows or all new.
 /// Runs go one after another: what a chunk saves is BigQuery jobs.
-fn run_in_chunks(
-    pipeline: &Pipeline,
-    executor: &Executor,
-    plan: &Plan,
-    chunk: usize,
-    stop: &AtomicBool,
-    on_outcome: &(dyn Fn(&Outcome) + Sync),
-) -> Vec<Outcome> {
+fn run_in_chunks(backfill: Backfill<'_>, chunk: usize) -> Vec<Outcome> {
+    let plan = backfill.plan;
     let planned: HashSet<(&str, NaiveDate)> = plan
         .runs
         .iter()
@@ -313,7 +324,7 @@ fn run_in_chunks(
     for dates in plan.dates.chunks(chunk) {
         let mut earlier: BTreeMap<NaiveDate, Vec<RunRecord>> = BTreeMap::new();
         for name in &plan.selection {
-            if stop.load(Ordering::SeqCst) {
+            if backfill.stop.load(Ordering::SeqCst) {
                 return outcomes;
             }
             let dates: Vec<NaiveDate> = dates
@@ -321,9 +332,13 @@ fn run_in_chunks(
                 .filter(|d| planned.contains(&(name.as_str(), **d)))
                 .copied()
                 .collect();
-            for (date, ran) in
-                pipeline.run_together(executor, name, &dates, Trigger::Backfill, &earlier)
-            {
+            for (date, ran) in backfill.pipeline.run_together(
+                backfill.executor,
+                name,
+                &dates,
+                Trigger::Backfill,
+                &earlier,
+            ) {
                 let outcome = match ran {
                     Ok(record) => {
                         let outcome = Outcome::from_record(&record);
@@ -332,7 +347,7 @@ fn run_in_chunks(
                     }
                     Err(error) => Outcome::unclaimed(name, date, &error),
                 };
-                on_outcome(&outcome);
+                (backfill.on_outcome)(&outcome);
                 outcomes.push(outcome);
             }
         }
@@ -342,14 +357,14 @@ fn run_in_chunks(
 
 /// Runs `plan` with up to `parallelism` runs at once, each as soon as its
 /// upstreams' runs have ended, committing each run alone.
-fn run_scheduled(
-    pipeline: &Pipeline,
-    executor: &Executor,
-    plan: &Plan,
-    parallelism: usize,
-    stop: &AtomicBool,
-    on_outcome: &(dyn Fn(&Outcome) + Sync),
-) -> Vec<Outcome> {
+fn run_scheduled(backfill: Backfill<'_>, parallelism: usize) -> Vec<Outcome> {
+    let Backfill {
+        pipeline,
+        executor,
+        plan,
+        stop,
+        on_outcome,
+    } = backfill;
     let (processors, dates) = (plan.selection.len(), plan.dates.len());
     let date_index: HashMap<NaiveDate, usize> = plan
         .dates

@@ -652,3 +652,62 @@ fn health_is_unhealthy_exactly_while_a_latest_run_failed() {
         "the last success is still the 11th"
     );
 }
+
+#[test]
+fn claims_executed_together_on_a_store_that_commits_one_at_a_time_each_commit_alone() {
+    let host = TestHost::with_demo_season();
+    let pipeline = host.every_bundled_processor();
+    let summaries = pipeline.plugin("PlayerGameSummaryProcessor").unwrap();
+    let days = [date("2026-01-09"), date("2026-01-10"), date("2026-01-11")];
+    let claims: Vec<_> = days
+        .iter()
+        .map(|day| {
+            let claim = host.executor.claim(summaries, *day, Trigger::Cli).unwrap();
+            (claim, None)
+        })
+        .collect();
+    // The middle run loses its claim before it executes.
+    let lost = claims[1].0.record().run_id.clone();
+    host.store
+        .end_run(
+            &lost,
+            &slate::runs::RunEnd {
+                status: RunStatus::Failed,
+                error_kind: Some(ErrorKind::Stale),
+                message: "reaped elsewhere".into(),
+                rows_read: 0,
+                limit: None,
+                usage: Default::default(),
+                upstream_check: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(host.store.commit_batch_dates(), None);
+
+    let records: Vec<RunRecord> = host
+        .executor
+        .execute_claims_together(claims)
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+
+    let outcome: Vec<(NaiveDate, RunStatus)> =
+        records.iter().map(|r| (r.data_date, r.status)).collect();
+    assert_eq!(
+        outcome,
+        [
+            (days[0], RunStatus::Success),
+            (days[1], RunStatus::Failed),
+            (days[2], RunStatus::Success),
+        ],
+        "each run keeps its own outcome, in the claims' order"
+    );
+    assert_eq!(
+        records[1].error_message.as_deref(),
+        Some("reaped elsewhere")
+    );
+    let table = &summaries.spec.output_table;
+    assert!(host.store.rows_on(table, days[0]).unwrap() > 0);
+    assert_eq!(host.store.rows_on(table, days[1]).unwrap(), 0);
+    assert!(host.store.rows_on(table, days[2]).unwrap() > 0);
+}
