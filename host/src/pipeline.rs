@@ -249,8 +249,11 @@ impl Pipeline {
                 })
                 .collect();
         }
+        let shadow = self.shadows.get(name);
         let mut results: Vec<(NaiveDate, Option<Result<RunRecord, StoreError>>)> = Vec::new();
         let mut to_execute = Vec::new();
+        // Each executed run's slot in `results`, with its check when a
+        // shadow runs after it.
         let mut executed_at = Vec::new();
         for date in dates {
             let claim = match executor.claim(plugin, *date, trigger) {
@@ -268,17 +271,16 @@ impl Pipeline {
                     results.push((*date, Some(ended)));
                 }
                 Ok(Verdict::Run(check)) => {
-                    executed_at.push((results.len(), check.clone()));
+                    executed_at.push((results.len(), shadow.map(|_| check.clone())));
                     results.push((*date, None));
                     to_execute.push((claim, Some(check)));
                 }
             }
         }
         let executed = executor.execute_claims_together(to_execute);
-        let shadow = self.shadows.get(name);
         for ((slot, check), record) in executed_at.into_iter().zip(executed) {
             let date = results[slot].0;
-            if let Some(shadow) = shadow {
+            if let (Some(shadow), Some(check)) = (shadow, check) {
                 Self::run_shadow(executor, shadow, date, check);
             }
             results[slot].1 = Some(record);

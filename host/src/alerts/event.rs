@@ -242,6 +242,30 @@ pub fn for_quarantined_rows(
     }
 }
 
+/// What a committed run does to the alerts of its processor and date: the
+/// alert its quarantined rows raise, if any, and the events it resolves
+/// (every event a success resolves, and a quarantine alert when none of
+/// its rows were quarantined).
+pub fn for_success(
+    run: RunFacts<'_>,
+    table: &str,
+    quarantined: usize,
+    written: usize,
+) -> (Option<NewAlert>, Vec<EventKind>) {
+    let mut resolved: Vec<EventKind> = EventKind::ALL
+        .into_iter()
+        .filter(|event| event.resolved_by_success())
+        .collect();
+    let raised = match quarantined {
+        0 => {
+            resolved.push(EventKind::RowsQuarantined);
+            None
+        }
+        _ => Some(for_quarantined_rows(run, table, quarantined, written)),
+    };
+    (raised, resolved)
+}
+
 /// A version's activation as a notice: `rollback` says whether it was a
 /// rollback.
 pub fn for_activation(processor: &str, version: &str, hash: &str, rollback: bool) -> NewAlert {
@@ -313,6 +337,19 @@ mod tests {
         assert_eq!(alert.detail["error"], "7 games scheduled, 0 box scores");
         assert_eq!(alert.detail["attempt"], 2);
         assert_eq!(EventKind::RunFailed.lifecycle(), Lifecycle::Open);
+    }
+
+    #[test]
+    fn a_success_resolves_failures_and_a_clean_one_resolves_quarantine_too() {
+        let (raised, resolved) = for_success(facts(), "nba_analytics.x", 0, 10);
+        assert!(raised.is_none());
+        assert!(resolved.contains(&EventKind::RunFailed));
+        assert!(resolved.contains(&EventKind::RowsQuarantined));
+
+        let (raised, resolved) = for_success(facts(), "nba_analytics.x", 1, 198);
+        assert_eq!(raised.unwrap().event, EventKind::RowsQuarantined);
+        assert!(resolved.contains(&EventKind::StaleRunReaped));
+        assert!(!resolved.contains(&EventKind::RowsQuarantined));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, Row as SqlRow, TransactionBehavior, params};
 use super::alerts::{record_in, resolve_in};
 use super::tables::{create_in, owner_in, record_owner};
 use super::{EmbeddedStore, lease_length, timestamp};
-use crate::alerts::event::{self as alert, EventKind, RunFacts};
+use crate::alerts::event::{self as alert, RunFacts};
 use crate::ownership::{self, Claimant, HostOwned, TableOwner};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, new_run_id};
@@ -274,17 +274,11 @@ impl RunLedger for EmbeddedStore {
             host_id: &host,
         };
         let alerted_at = Utc::now();
-        let mut resolved: Vec<EventKind> = EventKind::ALL
-            .into_iter()
-            .filter(|event| event.resolved_by_success())
-            .collect();
-        if output.quarantined.is_empty() {
-            resolved.push(EventKind::RowsQuarantined);
-        } else {
-            let table = output.table.to_string();
-            let raised =
-                alert::for_quarantined_rows(facts, &table, output.quarantined.len(), written);
-            record_in(&transaction, &raised, alerted_at)?;
+        let table = output.table.to_string();
+        let (raised, resolved) =
+            alert::for_success(facts, &table, output.quarantined.len(), written);
+        if let Some(raised) = &raised {
+            record_in(&transaction, raised, alerted_at)?;
         }
         resolve_in(
             &transaction,

@@ -15,7 +15,7 @@ use postgres::Row as SqlRow;
 use super::PostgresStore;
 use super::alerts::{record_in, resolve_in};
 use super::tables::{create_in, lock_table, owner_in, record_owner, replace_in, schema_in};
-use crate::alerts::event::{self as alert, EventKind, RunFacts};
+use crate::alerts::event::{self as alert, RunFacts};
 use crate::ownership::{self, Claimant, HostOwned, TableOwner};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
@@ -192,17 +192,11 @@ impl PostgresStore {
                 host_id: &host,
             };
             let now: DateTime<Utc> = ended.get(3);
-            let mut resolved: Vec<EventKind> = EventKind::ALL
-                .into_iter()
-                .filter(|event| event.resolved_by_success())
-                .collect();
-            if output.quarantined.is_empty() {
-                resolved.push(EventKind::RowsQuarantined);
-            } else {
-                let table = output.table.to_string();
-                let raised =
-                    alert::for_quarantined_rows(facts, &table, output.quarantined.len(), written);
-                record_in(&mut transaction, &raised, now)?;
+            let table = output.table.to_string();
+            let (raised, resolved) =
+                alert::for_success(facts, &table, output.quarantined.len(), written);
+            if let Some(raised) = &raised {
+                record_in(&mut transaction, raised, now)?;
             }
             resolve_in(
                 &mut transaction,
