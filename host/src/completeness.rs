@@ -10,9 +10,11 @@
 //! not a gap. Gaps are reported date by date.
 //!
 //! The decisions are pure functions of what the store says, so they are
-//! tested table by table; [`check`] gathers the facts from the store.
+//! tested table by table; [`check_dates`] gathers the facts from the store,
+//! once for a whole chunk of dates.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::RangeInclusive;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -140,9 +142,8 @@ pub fn find_gaps(
         .collect()
 }
 
-/// Runs both checks against the store. `output_of` gives an upstream's
-/// output table; `calendar` is the schedule table whose partition dates are
-/// the scheduled game dates (no calendar table means no gap check).
+/// Runs both checks against the store for `date`: [`check_dates`] for one
+/// date.
 pub fn check(
     store: &dyn Store,
     spec: &ProcessorSpec,
@@ -151,8 +152,25 @@ pub fn check(
     calendar: &TableName,
     now: DateTime<Utc>,
 ) -> Result<UpstreamCheck, StoreError> {
-    let mut upstreams = Vec::new();
-    let mut gaps = Vec::new();
+    let mut checks = check_dates(store, spec, &[date], output_of, calendar, now)?;
+    Ok(checks.pop().expect("one check per date"))
+}
+
+/// Runs both checks against the store for each of `dates`, in order,
+/// reading each fact once for them all: the calendar, and per upstream its
+/// runs and its rows per date over the span from the earliest lookback
+/// window to the last date. A backfill checks a chunk of dates with a few
+/// queries instead of a few per date. `output_of` gives an upstream's
+/// output table; `calendar` is the schedule table whose partition dates are
+/// the scheduled game dates (no calendar table means no gap check).
+pub fn check_dates(
+    store: &dyn Store,
+    spec: &ProcessorSpec,
+    dates: &[NaiveDate],
+    output_of: impl Fn(&str) -> Option<TableName>,
+    calendar: &TableName,
+    now: DateTime<Utc>,
+) -> Result<Vec<UpstreamCheck>, StoreError> {
     let scheduled: BTreeSet<NaiveDate> = if spec.lookback == Lookback::None {
         BTreeSet::new()
     } else {
@@ -165,48 +183,100 @@ pub fn check(
             None => BTreeSet::new(),
         }
     };
-    let window = lookback_window(spec.lookback, date, &scheduled);
-    for upstream in &spec.upstream {
-        let latest = store.runs(&RunFilter {
-            date: Some(date),
-            processor: Some(upstream.clone()),
-            limit: Some(1),
+    let windows: Vec<Vec<NaiveDate>> = dates
+        .iter()
+        .map(|date| lookback_window(spec.lookback, *date, &scheduled))
+        .collect();
+    let span = dates.iter().chain(windows.iter().flatten()).fold(
+        None,
+        |span: Option<(NaiveDate, NaiveDate)>, d| match span {
+            None => Some((*d, *d)),
+            Some((first, last)) => Some((first.min(*d), last.max(*d))),
+        },
+    );
+    let Some((first, last)) = span else {
+        return Ok(Vec::new());
+    };
+    let upstreams = spec
+        .upstream
+        .iter()
+        .map(|upstream| UpstreamFacts::read(store, upstream, output_of(upstream), first..=last))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(dates
+        .iter()
+        .zip(&windows)
+        .map(|(date, window)| {
+            let mut check = UpstreamCheck::default();
+            for facts in &upstreams {
+                check.upstreams.push(decide_upstream(
+                    facts.upstream,
+                    *date,
+                    facts.runs.iter().find(|run| run.data_date == *date),
+                    facts.rows.get(date).copied().unwrap_or(0),
+                    spec.upstream_policy,
+                    now,
+                ));
+                if let (true, Some(first), Some(last)) =
+                    (facts.has_table, window.first(), window.last())
+                {
+                    let in_window = |d: &NaiveDate| (first..=last).contains(&d);
+                    let with_rows = facts.rows.keys().copied().filter(in_window).collect();
+                    let history: Vec<RunRecord> = facts
+                        .runs
+                        .iter()
+                        .filter(|run| in_window(&run.data_date))
+                        .cloned()
+                        .collect();
+                    let covered = covered_dates(with_rows, &history);
+                    check
+                        .gaps
+                        .extend(find_gaps(window, facts.upstream, &covered));
+                }
+            }
+            check
+        })
+        .collect())
+}
+
+/// What the checks read of one upstream over a span of dates.
+struct UpstreamFacts<'a> {
+    upstream: &'a str,
+    /// Whether the upstream has an output table: without one there is no
+    /// gap check.
+    has_table: bool,
+    /// Its runs in the span, newest first.
+    runs: Vec<RunRecord>,
+    /// Its output table's rows per partition date in the span.
+    rows: BTreeMap<NaiveDate, u64>,
+}
+
+impl<'a> UpstreamFacts<'a> {
+    /// One read of the runs and one of the rows per date: only the span's
+    /// dates are read, whatever the history.
+    fn read(
+        store: &dyn Store,
+        upstream: &'a str,
+        table: Option<TableName>,
+        span: RangeInclusive<NaiveDate>,
+    ) -> Result<Self, StoreError> {
+        let runs = store.runs(&RunFilter {
+            processor: Some(upstream.to_string()),
+            dates: Some(span.clone()),
             skip_upstream_check: true,
             ..RunFilter::default()
         })?;
-        let table = output_of(upstream);
         let rows = match &table {
-            Some(table) => store.rows_on(table, date)?,
-            None => 0,
+            Some(table) if store.table_schema(table)?.is_some() => store
+                .partition_counts_within(table, Some(span))?
+                .into_iter()
+                .collect(),
+            _ => BTreeMap::new(),
         };
-        upstreams.push(decide_upstream(
+        Ok(UpstreamFacts {
             upstream,
-            date,
-            latest.first(),
+            has_table: table.is_some(),
+            runs,
             rows,
-            spec.upstream_policy,
-            now,
-        ));
-        if let (Some(table), Some(first), Some(last)) = (&table, window.first(), window.last()) {
-            // Only the window's dates are read, whatever the table's history.
-            let dates = *first..=*last;
-            let with_rows: BTreeSet<NaiveDate> = match store.table_schema(table)? {
-                Some(_) => store
-                    .partition_counts_within(table, Some(dates.clone()))?
-                    .into_iter()
-                    .map(|(d, _)| d)
-                    .collect(),
-                None => BTreeSet::new(),
-            };
-            let history = store.runs(&RunFilter {
-                processor: Some(upstream.clone()),
-                dates: Some(dates),
-                skip_upstream_check: true,
-                ..RunFilter::default()
-            })?;
-            let covered = covered_dates(with_rows, &history);
-            gaps.extend(find_gaps(&window, upstream, &covered));
-        }
+        })
     }
-    Ok(UpstreamCheck { upstreams, gaps })
 }

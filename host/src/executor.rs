@@ -27,7 +27,8 @@ use crate::plugin::sandbox::RunIdentity;
 use crate::plugin::{Plugin, ProcessorSpec};
 use crate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, RunUsage, Trigger};
 use crate::schema::TableName;
-use crate::store::{RunOutput, Store, StoreError};
+use crate::store::read_ahead::ReadAhead;
+use crate::store::{InputSource, RunOutput, Store, StoreError};
 
 /// The error message of a run stopped because its host shut down.
 pub const SHUTDOWN_MESSAGE: &str =
@@ -144,23 +145,47 @@ impl Executor {
         date: NaiveDate,
         trigger: Trigger,
     ) -> Result<Claim, StoreError> {
-        let record = self.store.start_run(&NewRun {
-            processor: plugin.spec.name.clone(),
-            data_date: date,
-            host_id: self.host_id.clone(),
-            plugin_hash: plugin.hash.clone(),
-            trigger,
-            lease: self.leases.config().lease,
-        })?;
-        let lease = self.leases.track(&record.run_id);
-        for observer in &self.observers {
-            observer.run_started(&record);
-        }
-        Ok(Claim {
-            record,
-            plugin: plugin.clone(),
-            lease,
-        })
+        let mut claims = self.claim_dates(plugin, &[date], trigger);
+        claims.pop().expect("one claim per date")
+    }
+
+    /// Claims `plugin` on each of `dates` as [`Executor::claim`] does, in
+    /// one request to the store where it can take them together
+    /// ([`crate::store::RunLedger::start_runs`]): one result per date, in
+    /// order.
+    pub fn claim_dates(
+        &self,
+        plugin: &Plugin,
+        dates: &[NaiveDate],
+        trigger: Trigger,
+    ) -> Vec<Result<Claim, StoreError>> {
+        let runs: Vec<NewRun> = dates
+            .iter()
+            .map(|date| NewRun {
+                processor: plugin.spec.name.clone(),
+                data_date: *date,
+                host_id: self.host_id.clone(),
+                plugin_hash: plugin.hash.clone(),
+                trigger,
+                lease: self.leases.config().lease,
+            })
+            .collect();
+        self.store
+            .start_runs(&runs)
+            .into_iter()
+            .map(|started| {
+                let record = started?;
+                let lease = self.leases.track(&record.run_id);
+                for observer in &self.observers {
+                    observer.run_started(&record);
+                }
+                Ok(Claim {
+                    record,
+                    plugin: plugin.clone(),
+                    lease,
+                })
+            })
+            .collect()
     }
 
     /// Executes a claimed run, returning its final record. A run stopped
@@ -190,9 +215,23 @@ impl Executor {
         &self,
         claims: Vec<(Claim, Option<UpstreamCheck>)>,
     ) -> Vec<Result<RunRecord, StoreError>> {
+        // One processor's claims: whether it may write its table is
+        // asked once for them all.
+        let refusal = match claims.first() {
+            Some((claim, _)) => self.output_refusal(&claim.plugin.spec),
+            None => return Vec::new(),
+        };
+        // Each input is read once for the batch, up to its last date.
+        let last = claims.iter().map(|(claim, _)| claim.record.data_date).max();
+        let source: Arc<dyn InputSource> = match last {
+            Some(last) => Arc::new(ReadAhead::new(self.store.clone(), last)),
+            None => self.store.clone(),
+        };
         let evaluated: Vec<Result<Evaluation, StoreError>> = claims
             .into_iter()
-            .map(|(claim, check)| self.evaluate_claim(claim, check))
+            .map(|(claim, check)| {
+                self.evaluate_checked_claim(claim, check, refusal.as_ref(), source.clone())
+            })
             .collect();
         let ready: Vec<&ReadyToCommit> = evaluated
             .iter()
@@ -224,11 +263,43 @@ impl Executor {
                 }
             }
         };
+        if !committed_together {
+            return evaluated
+                .into_iter()
+                .map(|evaluation| match evaluation? {
+                    Evaluation::Ended(record) => Ok(record),
+                    Evaluation::Ready(ready) => self.commit_ready(ready),
+                })
+                .collect();
+        }
+        // Every ready run is a success now: their final records are read
+        // in one request.
+        let committed: Vec<String> = evaluated
+            .iter()
+            .filter_map(|e| match e {
+                Ok(Evaluation::Ready(ready)) => Some(ready.claim.record.run_id.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut records: std::collections::HashMap<String, RunRecord> =
+            match self.store.runs_with_ids(&committed) {
+                Ok(records) => records.into_iter().map(|r| (r.run_id.clone(), r)).collect(),
+                Err(error) => {
+                    let message = error.to_string();
+                    return evaluated
+                        .into_iter()
+                        .map(|evaluation| match evaluation? {
+                            Evaluation::Ended(record) => Ok(record),
+                            Evaluation::Ready(_) => Err(StoreError::backend(message.clone())),
+                        })
+                        .collect();
+                }
+            };
         evaluated
             .into_iter()
             .map(|evaluation| match evaluation? {
                 Evaluation::Ended(record) => Ok(record),
-                Evaluation::Ready(ready) if committed_together => {
+                Evaluation::Ready(ready) => {
                     let ReadyToCommit {
                         claim,
                         instantiation,
@@ -236,9 +307,12 @@ impl Executor {
                     } = ready;
                     let run_id = claim.record.run_id.clone();
                     drop(claim);
-                    self.finished(&run_id, instantiation)
+                    let record = records
+                        .remove(&run_id)
+                        .ok_or_else(|| StoreError::NotRunning(run_id.clone()))?;
+                    self.tell_ended(&record, instantiation);
+                    Ok(record)
                 }
-                Evaluation::Ready(ready) => self.commit_ready(ready),
             })
             .collect()
     }
@@ -249,6 +323,21 @@ impl Executor {
         &self,
         claim: Claim,
         check: Option<UpstreamCheck>,
+    ) -> Result<Evaluation, StoreError> {
+        let refusal = self.output_refusal(&claim.plugin.spec);
+        let source = self.store.clone();
+        self.evaluate_checked_claim(claim, check, refusal.as_ref(), source)
+    }
+
+    /// [`Executor::evaluate_claim`] once [`Executor::output_refusal`] has
+    /// been asked for the claim's processor (a refusal fails the run),
+    /// reading its inputs from `source`.
+    fn evaluate_checked_claim(
+        &self,
+        claim: Claim,
+        check: Option<UpstreamCheck>,
+        refusal: Option<&Failure>,
+        source: Arc<dyn InputSource>,
     ) -> Result<Evaluation, StoreError> {
         let spec = &claim.plugin.spec;
         let date = claim.record.data_date;
@@ -271,22 +360,14 @@ impl Executor {
         if claim.lease.stopped_by_shutdown() {
             return fail(Failure::new(ErrorKind::Shutdown, String::new(), 0), None);
         }
-        match self.may_write_output(spec) {
-            Ok(()) => {}
-            Err(StoreError::Ownership(refused)) => {
-                let refused = Failure::new(ErrorKind::Ownership, refused.to_string(), 0);
-                return fail(refused, None);
-            }
-            Err(error) => {
-                return fail(Failure::new(ErrorKind::Load, error.to_string(), 0), None);
-            }
+        if let Some(refusal) = refusal {
+            return fail(refusal.clone(), None);
         }
         let identity = RunIdentity {
             processor: spec.name.clone(),
             date,
             run_id: run_id.clone(),
         };
-        let source = self.store.clone();
         let (evaluated, instantiation) = evaluate_timed(
             &claim.plugin,
             identity,
@@ -449,11 +530,25 @@ impl Executor {
         output_of: impl Fn(&str) -> Option<TableName>,
         calendar: &TableName,
     ) -> Result<UpstreamCheck, StoreError> {
+        let mut checks = self.completeness_on(spec, &[date], output_of, calendar)?;
+        Ok(checks.pop().expect("one check per date"))
+    }
+
+    /// [`Executor::completeness`] for each of `dates`, in order, with one
+    /// reaping and one read of each fact for them all
+    /// ([`completeness::check_dates`]).
+    pub fn completeness_on(
+        &self,
+        spec: &ProcessorSpec,
+        dates: &[NaiveDate],
+        output_of: impl Fn(&str) -> Option<TableName>,
+        calendar: &TableName,
+    ) -> Result<Vec<UpstreamCheck>, StoreError> {
         self.leases.reap_now()?;
-        completeness::check(
+        completeness::check_dates(
             self.store.as_ref(),
             spec,
-            date,
+            dates,
             output_of,
             calendar,
             chrono::Utc::now(),
@@ -475,6 +570,20 @@ impl Executor {
             .check_output_table(&spec.output_table, &spec.schema)
     }
 
+    /// Why `spec`'s runs may not write its output table
+    /// ([`Executor::may_write_output`]), as the failure they end with:
+    /// kind `ownership` for a table that is not its own, `load` when the
+    /// store could not tell.
+    fn output_refusal(&self, spec: &ProcessorSpec) -> Option<Failure> {
+        match self.may_write_output(spec) {
+            Ok(()) => None,
+            Err(StoreError::Ownership(refused)) => {
+                Some(Failure::new(ErrorKind::Ownership, refused.to_string(), 0))
+            }
+            Err(error) => Some(Failure::new(ErrorKind::Load, error.to_string(), 0)),
+        }
+    }
+
     /// Reads the final record and tells the observers.
     fn finished(
         &self,
@@ -482,10 +591,15 @@ impl Executor {
         instantiation: Option<Duration>,
     ) -> Result<RunRecord, StoreError> {
         let record = self.record(run_id)?;
-        for observer in &self.observers {
-            observer.run_ended(&record, instantiation);
-        }
+        self.tell_ended(&record, instantiation);
         Ok(record)
+    }
+
+    /// Tells the observers that a run ended with `record`.
+    fn tell_ended(&self, record: &RunRecord, instantiation: Option<Duration>) {
+        for observer in &self.observers {
+            observer.run_ended(record, instantiation);
+        }
     }
 
     fn record(&self, run_id: &str) -> Result<RunRecord, StoreError> {

@@ -18,7 +18,7 @@ use crate::completeness::UpstreamCheck;
 use crate::dag::{self, DagError};
 use crate::executor::{Claim, Executor, SHUTDOWN_MESSAGE};
 use crate::plugin::Plugin;
-use crate::plugin::spec::{GapPolicy, Phase, UpstreamPolicy};
+use crate::plugin::spec::{GapPolicy, Phase, ProcessorSpec, UpstreamPolicy};
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
 use crate::schema::TableName;
 use crate::shadow::shadow_of;
@@ -222,13 +222,17 @@ impl Pipeline {
     }
 
     /// Runs `name` on each of `dates` the way [`Pipeline::run_one`] does,
-    /// but commits the rows of the runs that may go ahead together
-    /// ([`Executor::execute_claims_together`]): on BigQuery one load job and
-    /// one transaction for them all. Every run is claimed and checked
-    /// before any executes, which is sound because a processor's checks
-    /// read its upstreams, never its own output; a processor that reads its
-    /// own output table runs date by date. `earlier` holds this
-    /// invocation's records by date, for the phase gate.
+    /// but asks the store once for all of them at each step: the dates are
+    /// claimed in one request ([`Executor::claim_dates`]), checked with one
+    /// read of each fact ([`Executor::completeness_on`]), and the rows of
+    /// the runs that may go ahead are committed together
+    /// ([`Executor::execute_claims_together`]): on BigQuery a handful of
+    /// jobs for the whole chunk, where date by date it was a dozen per run.
+    /// Every run is claimed and checked before any executes, which is
+    /// sound because a processor's checks read its upstreams, never its own
+    /// output; a processor that reads its own output table runs date by
+    /// date. `earlier` holds this invocation's records by date, for the
+    /// phase gate.
     pub fn run_together(
         &self,
         executor: &Executor,
@@ -251,28 +255,56 @@ impl Pipeline {
         }
         let shadow = self.shadows.get(name);
         let mut results: Vec<(NaiveDate, Option<Result<RunRecord, StoreError>>)> = Vec::new();
-        let mut to_execute = Vec::new();
-        // Each executed run's slot in `results`, with its check when a
-        // shadow runs after it.
-        let mut executed_at = Vec::new();
-        for date in dates {
-            let claim = match executor.claim(plugin, *date, trigger) {
+        // The claims that passed the phase gate, each with its slot in
+        // `results`: checked together below.
+        let mut gated = Vec::new();
+        for (date, claim) in dates
+            .iter()
+            .zip(executor.claim_dates(plugin, dates, trigger))
+        {
+            let claim = match claim {
                 Ok(claim) => claim,
                 Err(error) => {
                     results.push((*date, Some(Err(error))));
                     continue;
                 }
             };
-            match self.decide(executor, claim.plugin(), *date, earlier_on(date)) {
-                Err(error) => results.push((*date, Some(Err(error)))),
+            match self.phase_gate(&plugin.spec, *date, earlier_on(date)) {
+                Some(reason) => {
+                    tracing::info!(processor = %name, %date, "blocked: {reason}");
+                    let ended = executor.end_claim(claim, RunStatus::Blocked, None, reason, None);
+                    results.push((*date, Some(ended)));
+                }
+                None => {
+                    gated.push((results.len(), claim));
+                    results.push((*date, None));
+                }
+            }
+        }
+        let gated_dates: Vec<NaiveDate> = gated.iter().map(|(slot, _)| results[*slot].0).collect();
+        let output_of = |name: &str| self.plugins.get(name).map(|p| p.spec.output_table.clone());
+        let checks: Vec<Result<UpstreamCheck, String>> =
+            match executor.completeness_on(&plugin.spec, &gated_dates, output_of, &self.calendar) {
+                Ok(checks) => checks.into_iter().map(Ok).collect(),
+                Err(error) => gated_dates.iter().map(|_| Err(error.to_string())).collect(),
+            };
+        let mut to_execute = Vec::new();
+        // Each executed run's slot in `results`, with its check when a
+        // shadow runs after it.
+        let mut executed_at = Vec::new();
+        for ((slot, claim), check) in gated.into_iter().zip(checks) {
+            let date = results[slot].0;
+            match check.map(|check| Self::verdict(&plugin.spec, date, check)) {
+                // As in `run_claim`: the store failed, and the claim is
+                // left to its lease.
+                Err(message) => results[slot].1 = Some(Err(StoreError::backend(message))),
                 Ok(Verdict::Block { reason, check }) => {
                     tracing::info!(processor = %name, %date, "blocked: {reason}");
                     let ended = executor.end_claim(claim, RunStatus::Blocked, None, reason, check);
-                    results.push((*date, Some(ended)));
+                    results[slot].1 = Some(ended);
                 }
                 Ok(Verdict::Run(check)) => {
-                    executed_at.push((results.len(), shadow.map(|_| check.clone())));
-                    results.push((*date, None));
+                    executed_at.push((slot, shadow.map(|_| check.clone())));
                     to_execute.push((claim, Some(check)));
                 }
             }
@@ -372,50 +404,72 @@ impl Pipeline {
         earlier: &[RunRecord],
     ) -> Result<Verdict, StoreError> {
         let spec = &plugin.spec;
-        if spec.upstream_policy == UpstreamPolicy::Block {
-            let incomplete: Vec<String> = earlier
-                .iter()
-                .filter(|r| r.status != RunStatus::Success)
-                .filter(|r| {
-                    self.plugins
-                        .get(&r.processor)
-                        .is_some_and(|p| p.spec.phase < spec.phase)
-                })
-                .map(|r| format!("{} is {} (run {})", r.processor, r.status, r.run_id))
-                .collect();
-            if !incomplete.is_empty() {
-                return Ok(Verdict::Block {
-                    reason: format!(
-                        "an earlier phase is incomplete for {date}: {}",
-                        incomplete.join(", ")
-                    ),
-                    check: None,
-                });
-            }
+        if let Some(reason) = self.phase_gate(spec, date, earlier) {
+            return Ok(Verdict::Block {
+                reason,
+                check: None,
+            });
         }
         let output_of = |name: &str| self.plugins.get(name).map(|p| p.spec.output_table.clone());
         let checked = executor.completeness(spec, date, output_of, &self.calendar)?;
+        Ok(Self::verdict(spec, date, checked))
+    }
+
+    /// Why an earlier phase stops `spec` on `date`, if one does: under the
+    /// `block` upstream policy, any processor of an earlier phase in
+    /// `earlier` (this invocation's records for the date) that did not
+    /// succeed.
+    fn phase_gate(
+        &self,
+        spec: &ProcessorSpec,
+        date: NaiveDate,
+        earlier: &[RunRecord],
+    ) -> Option<String> {
+        if spec.upstream_policy != UpstreamPolicy::Block {
+            return None;
+        }
+        let incomplete: Vec<String> = earlier
+            .iter()
+            .filter(|r| r.status != RunStatus::Success)
+            .filter(|r| {
+                self.plugins
+                    .get(&r.processor)
+                    .is_some_and(|p| p.spec.phase < spec.phase)
+            })
+            .map(|r| format!("{} is {} (run {})", r.processor, r.status, r.run_id))
+            .collect();
+        (!incomplete.is_empty()).then(|| {
+            format!(
+                "an earlier phase is incomplete for {date}: {}",
+                incomplete.join(", ")
+            )
+        })
+    }
+
+    /// What a completeness check decides: blocked by an upstream, blocked
+    /// by lookback gaps under the `block` gap policy, or free to run.
+    fn verdict(spec: &ProcessorSpec, date: NaiveDate, checked: UpstreamCheck) -> Verdict {
         let blocking: Vec<&str> = checked
             .blocking_upstreams()
             .map(|d| d.reason.as_str())
             .collect();
         if !blocking.is_empty() {
-            return Ok(Verdict::Block {
+            return Verdict::Block {
                 reason: blocking.join("; "),
                 check: Some(checked),
-            });
+            };
         }
         let gaps: Vec<String> = checked.gaps.iter().map(ToString::to_string).collect();
         if !gaps.is_empty() && spec.gap_policy == GapPolicy::Block {
-            return Ok(Verdict::Block {
+            return Verdict::Block {
                 reason: gaps.join("; "),
                 check: Some(checked),
-            });
+            };
         }
         for gap in &gaps {
             tracing::info!(processor = %spec.name, %date, "{gap}");
         }
-        Ok(Verdict::Run(checked))
+        Verdict::Run(checked)
     }
 
     /// Per phase, whether every processor's rows for `date` were committed.

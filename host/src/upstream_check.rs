@@ -77,7 +77,7 @@ impl fmt::Display for Gap {
 
 /// Both checks for one processor and date, as run history records them
 /// with the run they decided.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UpstreamCheck {
     /// One decision per upstream.
     pub upstreams: Vec<UpstreamDecision>,

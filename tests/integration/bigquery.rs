@@ -37,6 +37,11 @@ struct BigQueryHost {
 
 impl BigQueryHost {
     fn new() -> BigQueryHost {
+        Self::with_leases(LeaseConfig::default())
+    }
+
+    /// A host whose leases are renewed as `leases` says.
+    fn with_leases(leases: LeaseConfig) -> BigQueryHost {
         let dir = tempfile::tempdir().unwrap();
         let bigquery = emulator::isolated_store();
         let store: Arc<dyn Store> = bigquery.clone();
@@ -45,7 +50,7 @@ impl BigQueryHost {
             store.clone(),
             "bigquery-test-host",
             RunLimits::default(),
-            LeaseConfig::default(),
+            leases,
         )
         .unwrap();
         BigQueryHost {
@@ -162,36 +167,77 @@ fn assert_same_rows(
     }
 }
 
+/// The season's first `days` game dates.
+fn opening_days(days: usize) -> Vec<NaiveDate> {
+    season().game_dates().into_iter().take(days).collect()
+}
+
+/// Backfills every processor of `pipeline` over the season's first `days`
+/// game dates, as `slate backfill` does.
+fn backfill_every_processor(
+    pipeline: &Pipeline,
+    executor: &Executor,
+    days: usize,
+) -> Vec<backfill::Outcome> {
+    let dates = opening_days(days);
+    let request = BackfillRequest {
+        start: dates[0],
+        end: dates[days - 1],
+        selection: pipeline.select(&[]).unwrap(),
+        reprocess: Reprocess::Missing,
+        parallelism: 1,
+    };
+    let plan = backfill::plan(executor.store().as_ref(), pipeline, &request).unwrap();
+    backfill::run(
+        pipeline,
+        executor,
+        &plan,
+        1,
+        &AtomicBool::new(false),
+        &|_| {},
+    )
+}
+
+#[test]
+fn a_chunks_query_jobs_do_not_grow_with_its_dates() {
+    // Claims, checks, reads, ownership and final records are each asked
+    // once per processor and chunk, not once per date.
+    let queries_for = |days: usize| {
+        // No heartbeat falls within the backfill: it would add its own.
+        let host = BigQueryHost::with_leases(LeaseConfig {
+            heartbeat: std::time::Duration::from_secs(600),
+            lease: std::time::Duration::from_secs(1800),
+            ..LeaseConfig::default()
+        });
+        load_season(host.store.as_ref(), season()).unwrap();
+        let pipeline = host.all_processors();
+        let before = host.bigquery.job_counts().queries;
+        let outcomes = backfill_every_processor(&pipeline, &host.executor, days);
+        assert_eq!(outcomes.len(), days * pipeline.order().len());
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| o.status == Some(RunStatus::Success)),
+            "{outcomes:?}"
+        );
+        host.bigquery.job_counts().queries - before
+    };
+    let (two, six) = (queries_for(2), queries_for(6));
+    assert_eq!(six, two, "query jobs for 6 dates and for 2");
+}
+
 #[test]
 fn a_backfill_commits_each_processors_dates_in_one_load_job_and_one_transaction() {
     let bigquery = BigQueryHost::new();
     let embedded = TestHost::with_demo_season();
     load_season(bigquery.store.as_ref(), season()).unwrap();
-    let game_dates: Vec<NaiveDate> = season().game_dates().into_iter().take(4).collect();
-    let (first, last) = (game_dates[0], game_dates[3]);
-    let backfill = |pipeline: &Pipeline, executor: &Executor| {
-        let request = BackfillRequest {
-            start: first,
-            end: last,
-            selection: pipeline.select(&[]).unwrap(),
-            reprocess: Reprocess::Missing,
-            parallelism: 1,
-        };
-        let plan = backfill::plan(executor.store().as_ref(), pipeline, &request).unwrap();
-        backfill::run(
-            pipeline,
-            executor,
-            &plan,
-            1,
-            &AtomicBool::new(false),
-            &|_| {},
-        )
-    };
+    let (first, last) = (opening_days(4)[0], opening_days(4)[3]);
     let bigquery_pipeline = bigquery.all_processors();
     let before = bigquery.bigquery.job_counts();
-    let on_bigquery = backfill(&bigquery_pipeline, &bigquery.executor);
+    let on_bigquery = backfill_every_processor(&bigquery_pipeline, &bigquery.executor, 4);
     let after = bigquery.bigquery.job_counts();
-    let on_embedded = backfill(&embedded.every_bundled_processor(), &embedded.executor);
+    let on_embedded =
+        backfill_every_processor(&embedded.every_bundled_processor(), &embedded.executor, 4);
 
     let outcome = |outcomes: &[backfill::Outcome]| {
         let mut outcomes: Vec<String> = outcomes

@@ -557,8 +557,9 @@ fn opening_night_is_no_lookback_gap_for_anyone_downstream() {
     }
 }
 
-#[test]
-fn a_missing_date_blocks_its_downstream_and_is_flagged_in_later_lookbacks() {
+/// The demo season with PlayerGameSummary and PlayerDailyCache run on
+/// 2026-01-05, 01-06 (the planted missing box scores) and 01-07.
+fn around_the_missing_date() -> (TestHost, Pipeline) {
     let host = TestHost::with_demo_season();
     let pipeline = host.bundled_pipeline(&["player-game-summary", "player-daily-cache"]);
     let all = pipeline.select(&[]).unwrap();
@@ -567,6 +568,12 @@ fn a_missing_date_blocks_its_downstream_and_is_flagged_in_later_lookbacks() {
             .run_date(&host.executor, date(day), &all, Trigger::Backfill)
             .unwrap();
     }
+    (host, pipeline)
+}
+
+#[test]
+fn a_missing_date_blocks_its_downstream_and_is_flagged_in_later_lookbacks() {
+    let (host, pipeline) = around_the_missing_date();
     let missing = date("2026-01-06");
     let summary = runs_of(host.store.as_ref(), "PlayerGameSummaryProcessor", missing).remove(0);
     assert_eq!(summary.status, RunStatus::Failed);
@@ -608,6 +615,63 @@ fn a_missing_date_blocks_its_downstream_and_is_flagged_in_later_lookbacks() {
         };
         assert!(items.contains(&gap), "{items:?}");
     }
+}
+
+#[test]
+fn checking_dates_together_decides_each_date_as_checking_it_alone() {
+    // A run each on 01-05 and 01-07, the planted failure on 01-06, and
+    // nothing yet on 01-08.
+    let (host, pipeline) = around_the_missing_date();
+    let spec = &pipeline.plugin("PlayerDailyCacheProcessor").unwrap().spec;
+    let output_of = |name: &str| pipeline.plugin(name).map(|p| p.spec.output_table.clone());
+    let days = ["2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08"].map(date);
+    let now = Utc::now();
+    let together = slate::completeness::check_dates(
+        host.store.as_ref(),
+        spec,
+        &days,
+        output_of,
+        pipeline.calendar(),
+        now,
+    )
+    .unwrap();
+    let alone: Vec<_> = days
+        .iter()
+        .map(|day| {
+            slate::completeness::check(
+                host.store.as_ref(),
+                spec,
+                *day,
+                output_of,
+                pipeline.calendar(),
+                now,
+            )
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(together, alone);
+    let statuses: Vec<_> = together
+        .iter()
+        .map(|check| check.upstreams[0].status)
+        .collect();
+    use slate::upstream_check::UpstreamStatus;
+    assert_eq!(
+        statuses,
+        [
+            UpstreamStatus::Success,
+            UpstreamStatus::Failed,
+            UpstreamStatus::Success,
+            UpstreamStatus::Missing
+        ]
+    );
+    // Earlier dates of the season never ran here: only whether 01-06 and
+    // 01-07 are gaps tells the windows apart.
+    let gap_on = |check: &slate::upstream_check::UpstreamCheck, day: &str| {
+        check.gaps.iter().any(|gap| gap.date == date(day))
+    };
+    assert!(!gap_on(&together[1], "2026-01-06"));
+    assert!(gap_on(&together[2], "2026-01-06"));
+    assert!(gap_on(&together[3], "2026-01-06") && !gap_on(&together[3], "2026-01-07"));
 }
 
 #[test]

@@ -12,7 +12,7 @@ use slate::quarantine::QuarantinedRow;
 use slate::rows::{RowSet, Scalar, Value};
 use slate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, RunUsage, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
-use slate::store::{RunOutput, Store, StoreError};
+use slate::store::{InputSource, RunOutput, Store, StoreError};
 use slate::upstream_check::{Gap, UpstreamCheck, UpstreamDecision, UpstreamStatus};
 
 use crate::support::{assert_reaped_as_stale, date, player_points_rows, player_points_schema};
@@ -82,6 +82,9 @@ on_every_backend!(
     a_dropped_table_loses_its_rows_schema_and_owner_and_a_second_drop_finds_nothing,
     every_type_and_every_null_reads_back_as_written_in_the_order_written,
     runs_committed_together_replace_every_date_or_none,
+    claims_made_together_are_each_exclusive_and_count_attempts_per_date,
+    records_are_read_together_by_run_id,
+    a_read_ahead_answers_each_date_as_the_store_does,
 );
 
 fn output_table() -> TableName {
@@ -263,6 +266,124 @@ fn runs_committed_together_replace_every_date_or_none(store: Arc<dyn Store>) {
             assert_eq!(status(0), RunStatus::Success);
         }
     }
+}
+
+fn claims_made_together_are_each_exclusive_and_count_attempts_per_date(store: Arc<dyn Store>) {
+    let processor = "ClaimedTogether";
+    let days = [date("2026-01-11"), date("2026-01-12"), date("2026-01-13")];
+    // The first date is held by another run; the second ran once before.
+    let holder = claim(store.as_ref(), processor, days[0]);
+    let earlier = claim(store.as_ref(), processor, days[1]);
+    store.end_run(&earlier.run_id, &failed("boom")).unwrap();
+
+    let runs = days.map(|day| new_run(processor, day, LEASE));
+    let claimed = store.start_runs(&runs);
+    assert_eq!(claimed.len(), 3);
+    match &claimed[0] {
+        Err(StoreError::AlreadyRunning { run_id, .. }) => assert_eq!(*run_id, holder.run_id),
+        other => panic!("expected AlreadyRunning, got {other:?}"),
+    }
+    let second = claimed[1].as_ref().unwrap();
+    let third = claimed[2].as_ref().unwrap();
+    assert_eq!(
+        (second.data_date, second.attempt, second.status),
+        (days[1], 2, RunStatus::Running)
+    );
+    assert_eq!(
+        (third.data_date, third.attempt, third.status),
+        (days[2], 1, RunStatus::Running)
+    );
+    assert_eq!(store.run(&third.run_id).unwrap().as_ref(), Some(third));
+
+    // Claimed again together, every date is now held, each by its own run.
+    let again = store.start_runs(&runs);
+    let holders: Vec<String> = again
+        .iter()
+        .map(|claim| match claim {
+            Err(StoreError::AlreadyRunning { run_id, .. }) => run_id.clone(),
+            other => panic!("expected AlreadyRunning, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        holders,
+        [&holder.run_id, &second.run_id, &third.run_id].map(String::clone)
+    );
+    let running = store
+        .runs(&RunFilter {
+            processor: Some(processor.into()),
+            status: Some(RunStatus::Running),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    assert_eq!(running.len(), 3, "{running:?}");
+}
+
+fn records_are_read_together_by_run_id(store: Arc<dyn Store>) {
+    let first = claim(store.as_ref(), "ReadTogether", date("2026-01-11"));
+    let second = claim(store.as_ref(), "ReadTogether", date("2026-01-12"));
+    store.end_run(&second.run_id, &failed("boom")).unwrap();
+    let ids = [
+        first.run_id.clone(),
+        "no-such-run".to_string(),
+        second.run_id.clone(),
+    ];
+    let mut read = store.runs_with_ids(&ids).unwrap();
+    read.sort_by_key(|run| run.data_date);
+    assert_eq!(read, [first, store.run(&second.run_id).unwrap().unwrap()]);
+    assert!(store.runs_with_ids(&[]).unwrap().is_empty());
+}
+
+fn a_read_ahead_answers_each_date_as_the_store_does(store: Arc<dyn Store>) {
+    use slate::store::read_ahead::ReadAhead;
+    let days = [date("2026-01-11"), date("2026-01-12"), date("2026-01-13")];
+    output_table_of(store.as_ref(), "ReadAheadProcessor");
+    for (i, day) in days.iter().enumerate() {
+        let run = claim(store.as_ref(), "ReadAheadProcessor", *day);
+        let players = ["a", "b", "c"][..=i].to_vec();
+        commit(store.as_ref(), &run.run_id, *day, &rows(*day, &players)).unwrap();
+    }
+    let ahead = ReadAhead::new(store.clone(), days[1]);
+    let table = output_table();
+    let names = |columns: &[&str]| columns.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let sorted = |mut rows: RowSet| {
+        rows.rows.sort_by_key(|row| format!("{row:?}"));
+        rows
+    };
+    for (start, end) in [
+        (days[0], days[0]),
+        (days[0], days[1]),
+        (days[1], days[1]),
+        // Past the read-ahead's last date: read from the store.
+        (days[1], days[2]),
+        (days[0], days[2]),
+    ] {
+        for columns in [
+            None,
+            Some(names(&["points", "player_lookup"])),
+            Some(names(&["points"])),
+        ] {
+            let expected = store
+                .select(&table, start, end, columns.as_deref())
+                .unwrap();
+            let read = ahead
+                .select(&table, start, end, columns.as_deref())
+                .unwrap();
+            assert_eq!(
+                sorted(read),
+                sorted(expected),
+                "{start}..={end} {columns:?}"
+            );
+        }
+    }
+    let unknown = ahead
+        .select(&table, days[0], days[1], Some(&names(&["rebounds"])))
+        .unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "table slate_test.history_behaviour has no column `rebounds`"
+    );
+    let missing = TableName::new("slate_test", "no_such_table");
+    assert!(ahead.select(&missing, days[0], days[1], None).is_err());
 }
 
 fn a_claim_is_exclusive_until_the_run_ends_and_attempts_count_up(store: Arc<dyn Store>) {

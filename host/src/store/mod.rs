@@ -18,6 +18,7 @@ mod embedded;
 pub mod hosts;
 pub mod input;
 pub mod postgres;
+pub mod read_ahead;
 mod read_cache;
 pub mod schedules;
 pub mod split;
@@ -232,6 +233,14 @@ pub trait RunLedger: Send + Sync {
     /// Fails with [`StoreError::AlreadyRunning`] when another run holds it.
     fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError>;
 
+    /// Claims each of `runs` as [`RunLedger::start_run`] does: one result
+    /// per run, in order, each a claim or the reason it was refused. The
+    /// default claims one at a time; a store whose every statement is a
+    /// costly round trip (BigQuery) claims them all in one.
+    fn start_runs(&self, runs: &[NewRun]) -> Vec<Result<RunRecord, StoreError>> {
+        runs.iter().map(|run| self.start_run(run)).collect()
+    }
+
     /// In one transaction: creates the output table if it does not exist
     /// (recording the run's processor as its owner), replaces the output
     /// date's rows with its rows, records its quarantined rows, and marks
@@ -294,6 +303,15 @@ pub trait RunLedger: Send + Sync {
 
     /// One run record.
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
+
+    /// The records of those of `run_ids` that exist, in no particular
+    /// order. The default reads them one at a time.
+    fn runs_with_ids(&self, run_ids: &[String]) -> Result<Vec<RunRecord>, StoreError> {
+        run_ids
+            .iter()
+            .filter_map(|run_id| self.run(run_id).transpose())
+            .collect()
+    }
 
     /// The alert outbox this ledger writes its run alerts into, in the
     /// transactions of the state changes that raise them; `None` for a

@@ -95,9 +95,7 @@ impl BigQueryStore {
             }
         };
         let mut script = String::from("BEGIN TRANSACTION;\n");
-        for (run_id, output) in runs {
-            script.push_str(&self.record_or_log(run_id, output, record, now)?);
-        }
+        script.push_str(&self.record_or_log(runs, record, now)?);
         let dates: Vec<NaiveDate> = runs.iter().map(|(_, o)| o.date).collect();
         script.push_str(&format!(
             "{claim_owner};
@@ -144,53 +142,215 @@ impl BigQueryStore {
         Err(error)
     }
 
-    /// The statements of a commit's transaction that mark `run_id` a
-    /// success here (failing the script unless it was still running), or
-    /// log its commit for a ledger kept elsewhere.
+    /// The statements of a commit's transaction that mark every run a
+    /// success here (failing the script unless each was still running),
+    /// or log their commits for a ledger kept elsewhere. However many the
+    /// runs, they are two statements or one: BigQuery runs a script's
+    /// statements one after another, each a round of its own.
     fn record_or_log(
         &self,
-        run_id: &str,
-        output: &RunOutput<'_>,
+        runs: &[(&str, RunOutput<'_>)],
         record: RunRecordIn,
         now: DateTime<Utc>,
     ) -> Result<String, StoreError> {
-        let written = output.rows.rows.len();
-        let run = string_literal(run_id);
-        Ok(match record {
-            RunRecordIn::ThisStore => format!(
-                "UPDATE {h} SET status = 'success', finished_at = {now}, heartbeat_at = {now},
-                     duration_ms = TIMESTAMP_DIFF({now}, started_at, MILLISECOND),
-                     rows_read = {rows_read}, rows_written = {written}, reason = {reason},
-                     log_lines_dropped = {dropped}, peak_memory_bytes = {peak},
-                     upstream_check = {check}, rows_with_quality_issues = {with_issues}
-                 WHERE run_id = {run} AND status = 'running';
-                 SELECT IF((SELECT COUNT(*) FROM {h} WHERE run_id = {run} AND status = 'success'
-                     AND finished_at = {now}) = 1, 1, ERROR({marker}));\n",
-                h = self.runs_table(),
-                now = timestamp_literal(now),
-                rows_read = output.rows_read,
-                dropped = output.usage.log_lines_dropped,
-                peak = output.usage.peak_memory_bytes,
-                check = check_literal(output.upstream_check)?,
-                with_issues = output.rows_with_quality_issues,
-                reason = string_literal(&quarantine::commit_reason(
-                    written,
-                    output.quarantined.len(),
-                    run_id
-                )),
-                marker = string_literal(&format!("{NOT_RUNNING} {run_id}")),
+        let now = timestamp_literal(now);
+        match record {
+            RunRecordIn::ThisStore => {
+                let ids = in_list(runs.iter().map(|(run_id, _)| string_literal(run_id)));
+                let checks = runs
+                    .iter()
+                    .map(|(run_id, output)| Ok((*run_id, check_literal(output.upstream_check)?)))
+                    .collect::<Result<std::collections::HashMap<&str, String>, StoreError>>()?;
+                // Each run's own value of a column, chosen by its id.
+                let by_run = |value: &dyn Fn(&str, &RunOutput<'_>) -> String| {
+                    let arms: Vec<String> = runs
+                        .iter()
+                        .map(|(run_id, output)| {
+                            let value = value(run_id, output);
+                            format!("WHEN {} THEN {value}", string_literal(run_id))
+                        })
+                        .collect();
+                    format!("CASE run_id {} END", arms.join(" "))
+                };
+                Ok(format!(
+                    "UPDATE {h} SET status = 'success', finished_at = {now}, heartbeat_at = {now},
+                         duration_ms = TIMESTAMP_DIFF({now}, started_at, MILLISECOND),
+                         rows_read = {rows_read}, rows_written = {written}, reason = {reason},
+                         log_lines_dropped = {dropped}, peak_memory_bytes = {peak},
+                         upstream_check = {check}, rows_with_quality_issues = {with_issues}
+                     WHERE run_id IN {ids} AND status = 'running';
+                     SELECT IF((SELECT COUNT(*) FROM {h} WHERE run_id IN {ids}
+                         AND status = 'success' AND finished_at = {now}) = {count}, 1,
+                         ERROR({marker}));\n",
+                    h = self.runs_table(),
+                    rows_read = by_run(&|_, o| o.rows_read.to_string()),
+                    written = by_run(&|_, o| o.rows.rows.len().to_string()),
+                    reason = by_run(&|run_id, o| {
+                        let written = o.rows.rows.len();
+                        string_literal(&quarantine::commit_reason(
+                            written,
+                            o.quarantined.len(),
+                            run_id,
+                        ))
+                    }),
+                    dropped = by_run(&|_, o| o.usage.log_lines_dropped.to_string()),
+                    peak = by_run(&|_, o| o.usage.peak_memory_bytes.to_string()),
+                    check = by_run(&|run_id, _| checks[run_id].clone()),
+                    with_issues = by_run(&|_, o| o.rows_with_quality_issues.to_string()),
+                    count = runs.len(),
+                    marker = string_literal(&format!(
+                        "{NOT_RUNNING} {}",
+                        runs.iter()
+                            .map(|(id, _)| *id)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                ))
+            }
+            RunRecordIn::Elsewhere => {
+                let values: Vec<String> = runs
+                    .iter()
+                    .map(|(run_id, output)| {
+                        format!(
+                            "({run}, {processor}, {table}, DATE '{date}', {written}, {now})",
+                            run = string_literal(run_id),
+                            processor = string_literal(output.processor),
+                            table = string_literal(&output.table.to_string()),
+                            date = output.date,
+                            written = output.rows.rows.len(),
+                        )
+                    })
+                    .collect();
+                Ok(format!(
+                    "INSERT INTO {log} (run_id, processor, table_name, data_date, rows_written,
+                         committed_at)
+                     VALUES {values};\n",
+                    log = self.sql_name(&self.history_table(COMMIT_LOG)),
+                    values = values.join(", "),
+                ))
+            }
+        }
+    }
+
+    /// Claims every one of `runs` with three statements whatever their
+    /// number, where [`RunLedger::start_run`] takes two per run: one read
+    /// of the (processor, date)s' attempts and `running` claims, one INSERT
+    /// of a claim for each that no run holds, and one read of the `running`
+    /// claims after it. Only when two hosts claimed the same (processor,
+    /// date) at once does a fourth withdraw the later claims: the earliest
+    /// claim wins, as in `start_run`. (Lists are written out in the SQL:
+    /// the emulator unnests an array parameter or literal far more slowly.)
+    fn claim_together(
+        &self,
+        runs: &[NewRun],
+    ) -> Result<Vec<Result<RunRecord, StoreError>>, StoreError> {
+        let now = Utc::now();
+        let dates = in_list(runs.iter().map(|run| format!("DATE '{}'", run.data_date)));
+        let processors = in_list(runs.iter().map(|run| string_literal(&run.processor)));
+        let prior = self.query(
+            &format!(
+                "SELECT processor_name, data_date, MAX(attempt), COUNTIF(status = 'running')
+                 FROM {} WHERE data_date IN {dates} AND processor_name IN {processors}
+                 GROUP BY processor_name, data_date",
+                self.runs_table()
             ),
-            RunRecordIn::Elsewhere => format!(
-                "INSERT INTO {log} (run_id, processor, table_name, data_date, rows_written,
-                     committed_at)
-                 VALUES ({run}, {processor}, {table}, DATE '{date}', {written}, {now});\n",
-                log = self.sql_name(&self.history_table(COMMIT_LOG)),
-                processor = string_literal(output.processor),
-                table = string_literal(&output.table.to_string()),
-                date = output.date,
-                now = timestamp_literal(now),
+            &[],
+        )?;
+        // (processor, date) -> (attempts so far, whether a run holds it)
+        let mut held: std::collections::HashMap<(String, String), (i64, bool)> = prior
+            .rows
+            .iter()
+            .map(|cells| {
+                let number = |i: usize| text_cell(cells, i).and_then(|t| t.parse::<i64>().ok());
+                let key = (
+                    text_cell(cells, 0).unwrap_or_default().to_string(),
+                    text_cell(cells, 1).unwrap_or_default().to_string(),
+                );
+                (key, (number(2).unwrap_or(0), number(3).unwrap_or(0) > 0))
+            })
+            .collect();
+        let mut run_ids = Vec::with_capacity(runs.len());
+        let mut values = Vec::new();
+        for run in runs {
+            let run_id = new_run_id();
+            let key = (run.processor.clone(), run.data_date.to_string());
+            let (attempts, running) = held.entry(key).or_insert((0, false));
+            if !*running {
+                let lease = chrono::Duration::from_std(run.lease).unwrap_or(chrono::Duration::MAX);
+                values.push(format!(
+                    "({processor}, {run}, DATE '{date}', {attempt}, 'running', {now}, {now}, \
+                     {expires}, 0, 0, {host}, {hash}, {trigger})",
+                    processor = string_literal(&run.processor),
+                    run = string_literal(&run_id),
+                    date = run.data_date,
+                    attempt = *attempts + 1,
+                    now = timestamp_literal(now),
+                    expires = timestamp_literal(now + lease),
+                    host = string_literal(&run.host_id),
+                    hash = string_literal(&run.plugin_hash),
+                    trigger = string_literal(run.trigger.as_str()),
+                ));
+                // A second claim of the same (processor, date) in this
+                // batch finds it held.
+                *running = true;
+            }
+            run_ids.push(run_id);
+        }
+        if !values.is_empty() {
+            self.query(
+                &format!(
+                    "INSERT INTO {} (processor_name, run_id, data_date, attempt, status,
+                         started_at, heartbeat_at, lease_expires_at, rows_read, rows_written,
+                         host_id, plugin_hash, trigger_source)
+                     VALUES {}",
+                    self.runs_table(),
+                    values.join(", ")
+                ),
+                &[],
+            )?;
+        }
+        let running = self.select_runs(
+            &format!(
+                "WHERE status = 'running' AND data_date IN {dates} \
+                 AND processor_name IN {processors} ORDER BY started_at, run_id"
             ),
-        })
+            &[],
+        )?;
+        let holder_of = |run: &NewRun| {
+            running
+                .iter()
+                .find(|c| c.processor == run.processor && c.data_date == run.data_date)
+        };
+        let withdrawn: Vec<String> = runs
+            .iter()
+            .zip(&run_ids)
+            .filter(|(run, run_id)| {
+                running.iter().any(|c| &&c.run_id == run_id)
+                    && holder_of(run).is_some_and(|holder| &&holder.run_id != run_id)
+            })
+            .map(|(_, run_id)| string_literal(run_id))
+            .collect();
+        if !withdrawn.is_empty() {
+            self.query(
+                &format!(
+                    "DELETE FROM {} WHERE run_id IN {}",
+                    self.runs_table(),
+                    in_list(withdrawn.into_iter())
+                ),
+                &[],
+            )?;
+        }
+        Ok(runs
+            .iter()
+            .zip(&run_ids)
+            .map(|(run, run_id)| match holder_of(run) {
+                Some(holder) if &holder.run_id == run_id => Ok(holder.clone()),
+                holder => Err(StoreError::AlreadyRunning {
+                    run_id: holder.map(|h| h.run_id.clone()).unwrap_or_default(),
+                    started_at: holder.map(|h| h.started_at).unwrap_or_default(),
+                }),
+            })
+            .collect())
     }
 
     /// Replaces `output.date`'s rows of `output.table` with `output.rows` in
@@ -284,6 +444,21 @@ impl RunLedger for BigQueryStore {
                 .unwrap_or_default(),
             started_at: holder.map(|h| h.started_at).unwrap_or_default(),
         })
+    }
+
+    fn start_runs(&self, runs: &[NewRun]) -> Vec<Result<RunRecord, StoreError>> {
+        match runs {
+            [] => Vec::new(),
+            [run] => vec![self.start_run(run)],
+            _ => self.claim_together(runs).unwrap_or_else(|error| {
+                // One failure of the statements fails every claim; none
+                // is `running`, or the next reap fails it.
+                let message = error.to_string();
+                runs.iter()
+                    .map(|_| Err(StoreError::backend(message.clone())))
+                    .collect()
+            }),
+        }
     }
 
     fn commit_run(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
@@ -422,13 +597,13 @@ impl RunLedger for BigQueryStore {
         let result = self.query(
             &format!(
                 "UPDATE {} SET heartbeat_at = @now, lease_expires_at = @expires
-                 WHERE run_id IN UNNEST(@run_ids) AND status = 'running'",
-                self.runs_table()
+                 WHERE run_id IN {} AND status = 'running'",
+                self.runs_table(),
+                in_list(run_ids.iter().map(|run_id| string_literal(run_id)))
             ),
             &[
                 ("now", Param::Timestamp(now)),
                 ("expires", Param::Timestamp(now + lease)),
-                ("run_ids", Param::Strings(run_ids.to_vec())),
             ],
         )?;
         Ok(result.dml_affected.unwrap_or(0) as usize)
@@ -487,6 +662,14 @@ impl RunLedger for BigQueryStore {
         Ok(())
     }
 
+    fn runs_with_ids(&self, run_ids: &[String]) -> Result<Vec<RunRecord>, StoreError> {
+        if run_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = in_list(run_ids.iter().map(|run_id| string_literal(run_id)));
+        self.select_runs(&format!("WHERE run_id IN {ids}"), &[])
+    }
+
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
         Ok(self
             .select_runs(
@@ -506,6 +689,13 @@ fn check_literal(check: Option<&UpstreamCheck>) -> Result<String, StoreError> {
         Some(check) => string_literal(&serde_json::to_string(check).map_err(StoreError::backend)?),
         None => "NULL".to_string(),
     })
+}
+
+/// SQL literals as a parenthesised list, each once, for `IN`.
+fn in_list(literals: impl Iterator<Item = String>) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<String> = literals.filter(|l| seen.insert(l.clone())).collect();
+    format!("({})", unique.join(", "))
 }
 
 /// The row sets as one, in order; they must name the same columns.
