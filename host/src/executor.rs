@@ -211,6 +211,9 @@ impl Executor {
     /// commit fails (a lost claim, a load error), nothing of it was written
     /// and each run commits alone instead, so each run's own error is
     /// recorded with it. The records come back in the claims' order.
+    /// Around the runs, the store is asked once for them all: whether the
+    /// processor may write its table, its inputs up to the last date
+    /// ([`ReadAhead`]), and the final records.
     pub fn execute_claims_together(
         &self,
         claims: Vec<(Claim, Option<UpstreamCheck>)>,

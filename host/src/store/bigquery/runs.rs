@@ -157,9 +157,17 @@ impl BigQueryStore {
         match record {
             RunRecordIn::ThisStore => {
                 let ids = in_list(runs.iter().map(|(run_id, _)| string_literal(run_id)));
+                // A CASE whose every arm is a bare NULL would be INT64, which
+                // BigQuery does not assign to a STRING column.
                 let checks = runs
                     .iter()
-                    .map(|(run_id, output)| Ok((*run_id, check_literal(output.upstream_check)?)))
+                    .map(|(run_id, output)| {
+                        let check = match output.upstream_check {
+                            Some(_) => check_literal(output.upstream_check)?,
+                            None => "CAST(NULL AS STRING)".to_string(),
+                        };
+                        Ok((*run_id, check))
+                    })
                     .collect::<Result<std::collections::HashMap<&str, String>, StoreError>>()?;
                 // Each run's own value of a column, chosen by its id.
                 let by_run = |value: &dyn Fn(&str, &RunOutput<'_>) -> String| {
