@@ -16,7 +16,7 @@ use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
 use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::{RowSet, Scalar, Value, wit_date};
-use slate::runs::{ErrorKind, NewRun, RunRecord, RunStatus, Trigger};
+use slate::runs::{ErrorKind, NewRun, RunFilter, RunRecord, RunStatus, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::InputSource;
 use slate::store::{BigQueryStore, RunLedger, RunOutput, Store, Tables};
@@ -578,11 +578,12 @@ fn slate_on_bigquery(
 #[test]
 fn slate_demo_and_runs_work_against_bigquery_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let prefix = emulator::isolated_config().dataset_prefix;
+    let config = emulator::isolated_config();
+    let prefix = config.dataset_prefix.clone();
     let demo = slate_on_bigquery(
         dir.path(),
         &prefix,
-        &["demo", "--from", "2026-01-10", "--to", "2026-01-11"],
+        &["demo", "--from", "2026-01-09", "--to", "2026-01-11"],
     );
     let stderr = String::from_utf8_lossy(&demo.stderr);
     assert!(demo.status.success(), "{stderr}");
@@ -590,6 +591,23 @@ fn slate_demo_and_runs_work_against_bigquery_from_the_command_line() {
         &stderr,
         "loaded the demo season into BigQuery project test-project at http://",
     );
+    // The demo ran its dates as a backfill does on BigQuery: each
+    // processor's dates committed in one transaction, which records one
+    // finishing time for them all.
+    let store = BigQueryStore::connect(&config).unwrap();
+    for processor in ["PlayerGameSummaryProcessor", "PlayerDailyCacheProcessor"] {
+        let runs = store
+            .runs(&RunFilter {
+                processor: Some(processor.into()),
+                status: Some(RunStatus::Success),
+                ..RunFilter::default()
+            })
+            .unwrap();
+        let finished: std::collections::BTreeSet<_> =
+            runs.iter().map(|run| run.finished_at).collect();
+        assert!(runs.len() >= 2, "{processor}: {runs:?}");
+        assert_eq!(finished.len(), 1, "{processor}: {runs:?}");
+    }
 
     let runs = slate_on_bigquery(
         dir.path(),

@@ -1,11 +1,13 @@
 //! `slate demo`: generate the demo season and run the whole pipeline over it.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::Result;
 use chrono::NaiveDate;
+use slate::alerts::phase::record_phase_events;
+use slate::backfill::{self, BackfillRequest, Outcome, Reprocess};
 use slate::demo::{
     load_season,
     season::{Season, SeasonConfig},
@@ -42,41 +44,33 @@ pub fn demo(
         .collect();
     let selection = host.pipeline.select(&[])?;
 
-    let mut tally: BTreeMap<String, BTreeMap<RunStatus, usize>> = BTreeMap::new();
-    let mut problems = Vec::new();
-    for (i, date) in dates.iter().enumerate() {
-        for record in
-            host.pipeline
-                .run_date(&host.executor, *date, &selection, Trigger::Backfill)?
-        {
-            *tally
-                .entry(record.processor.clone())
-                .or_default()
-                .entry(record.status)
-                .or_default() += 1;
-            if record.status != RunStatus::Success {
-                problems.push(format!(
-                    "{date} {} {}: {}",
-                    record.processor,
-                    record.status,
-                    slate::health::first_line(record.error_message.as_deref())
-                ));
-            }
-        }
-        if (i + 1) % 25 == 0 || i + 1 == dates.len() {
-            eprintln!("ran {}/{} dates", i + 1, dates.len());
-        }
-    }
+    let outcomes = match host.store.commit_batch_dates() {
+        Some(_) => run_in_chunks(&host, &dates, &selection)?,
+        None => run_date_by_date(&host, &dates, &selection)?,
+    };
+    let tallies = backfill::tally(&outcomes);
+    let problems: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.status != Some(RunStatus::Success))
+        .map(|o| {
+            let status = o.status.map_or("unclaimed".to_string(), |s| s.to_string());
+            format!(
+                "{} {} {status}: {}",
+                o.date,
+                o.processor,
+                slate::health::first_line(o.error.as_deref())
+            )
+        })
+        .collect();
 
     let mut processors = table(&["processor", "success", "failed", "blocked"]);
     for name in &selection {
-        let counts = tally.get(name).cloned().unwrap_or_default();
-        let count = |s| counts.get(&s).copied().unwrap_or(0).to_string();
+        let tally = tallies.get(name).cloned().unwrap_or_default();
         processors.add_row(vec![
             name.clone(),
-            count(RunStatus::Success),
-            count(RunStatus::Failed),
-            count(RunStatus::Blocked),
+            tally.succeeded.to_string(),
+            tally.failed.to_string(),
+            tally.blocked.to_string(),
         ]);
     }
     println!("{processors}");
@@ -118,4 +112,64 @@ pub fn demo(
     );
     super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `dates` one after another, every processor of `selection` on each,
+/// as `slate run` would: on the embedded store, where a commit is cheap.
+fn run_date_by_date(
+    host: &Host,
+    dates: &[NaiveDate],
+    selection: &[String],
+) -> Result<Vec<Outcome>> {
+    let mut outcomes = Vec::with_capacity(dates.len() * selection.len());
+    for (i, date) in dates.iter().enumerate() {
+        let records =
+            host.pipeline
+                .run_date(&host.executor, *date, selection, Trigger::Backfill)?;
+        outcomes.extend(records.iter().map(Outcome::from_record));
+        if (i + 1) % 25 == 0 || i + 1 == dates.len() {
+            eprintln!("ran {}/{} dates", i + 1, dates.len());
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Runs `dates` as `slate backfill` does on a store that commits dates
+/// together (BigQuery): in chunks, each processor's dates of a chunk
+/// claimed, checked and committed together, so that a season costs a
+/// few jobs per chunk rather than a dozen per run.
+fn run_in_chunks(host: &Host, dates: &[NaiveDate], selection: &[String]) -> Result<Vec<Outcome>> {
+    let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
+        return Ok(Vec::new());
+    };
+    let request = BackfillRequest {
+        start: *first,
+        end: *last,
+        selection: selection.to_vec(),
+        reprocess: Reprocess::All,
+        parallelism: 1,
+    };
+    let mut plan = backfill::plan(host.store.as_ref(), &host.pipeline, &request)?;
+    // Only game dates, as date by date.
+    plan.dates.retain(|date| dates.contains(date));
+    plan.runs.retain(|run| dates.contains(&run.date));
+    let total = plan.runs.len();
+    let done = AtomicUsize::new(0);
+    let outcomes = backfill::run(
+        &host.pipeline,
+        &host.executor,
+        &plan,
+        1,
+        &AtomicBool::new(false),
+        &|_| {
+            let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if done.is_multiple_of(250) || done == total {
+                eprintln!("ran {done}/{total} runs");
+            }
+        },
+    );
+    for date in &plan.dates {
+        record_phase_events(host.store.as_ref(), &host.pipeline, *date)?;
+    }
+    Ok(outcomes)
 }
