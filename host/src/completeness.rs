@@ -171,6 +171,9 @@ pub fn check_dates(
     calendar: &TableName,
     now: DateTime<Utc>,
 ) -> Result<Vec<UpstreamCheck>, StoreError> {
+    if dates.is_empty() {
+        return Ok(Vec::new());
+    }
     let scheduled: BTreeSet<NaiveDate> = if spec.lookback == Lookback::None {
         BTreeSet::new()
     } else {

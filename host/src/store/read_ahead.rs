@@ -41,7 +41,9 @@ pub struct ReadAhead {
 type ReadKey = (TableName, Option<Vec<String>>);
 
 /// One read from `start` to the chunk's last date, with the partition
-/// column last when the columns asked for leave it out.
+/// column last when the columns asked for leave it out. Cloning it shares
+/// the rows.
+#[derive(Clone)]
 struct Snapshot {
     start: NaiveDate,
     rows: Arc<RowSet>,
@@ -68,11 +70,11 @@ impl ReadAhead {
         table: &TableName,
         start: NaiveDate,
         columns: Option<&[String]>,
-    ) -> Result<Option<SnapshotRef>, InputError> {
+    ) -> Result<Option<Snapshot>, InputError> {
         let key = (table.clone(), columns.map(<[String]>::to_vec));
         let mut reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(snapshot) = reads.get(&key).filter(|s| s.start <= start) {
-            return Ok(Some(SnapshotRef::of(snapshot)));
+            return Ok(Some(snapshot.clone()));
         }
         let schema = match self.store.table_schema(table) {
             Ok(Some(schema)) => schema,
@@ -103,28 +105,12 @@ impl ReadAhead {
             partition_at,
             asked,
         };
-        let answer = SnapshotRef::of(&snapshot);
-        reads.insert(key, snapshot);
-        Ok(Some(answer))
+        reads.insert(key, snapshot.clone());
+        Ok(Some(snapshot))
     }
 }
 
-/// A snapshot's rows, shared, with what filtering them needs.
-struct SnapshotRef {
-    rows: Arc<RowSet>,
-    partition_at: usize,
-    asked: usize,
-}
-
-impl SnapshotRef {
-    fn of(snapshot: &Snapshot) -> Self {
-        SnapshotRef {
-            rows: snapshot.rows.clone(),
-            partition_at: snapshot.partition_at,
-            asked: snapshot.asked,
-        }
-    }
-
+impl Snapshot {
     /// The rows whose partition date lies in `start..=end`, with only the
     /// columns asked for.
     fn within(&self, start: NaiveDate, end: NaiveDate) -> RowSet {
