@@ -15,6 +15,7 @@ mod batch;
 mod binding;
 mod dates;
 mod declaration;
+mod memcmp;
 mod rows;
 mod schema;
 
