@@ -208,6 +208,24 @@ fn first_by_key<'a, T>(
     first
 }
 
+/// What the factors need of a player's games before the analysis day.
+struct Form<'a> {
+    /// The latest game: of several on that day, the first read.
+    latest: &'a PastGame<'a>,
+    /// How many of the games fall in the 7 days before the analysis day.
+    games_in_last_7_days: i64,
+}
+
+impl<'a> Form<'a> {
+    /// Counts in one more game; `recent` is 1 when it is in the last 7 days.
+    fn add(&mut self, game: &'a PastGame<'a>, recent: i64) {
+        if game.game_day > self.latest.game_day {
+            self.latest = game;
+        }
+        self.games_in_last_7_days += recent;
+    }
+}
+
 /// Everything the factors are computed from.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
@@ -227,18 +245,26 @@ pub struct Inputs<'a> {
 /// player order. Games on or after `analysis_day`, and zone analyses made
 /// for any other day, are ignored.
 pub fn build(analysis_day: i64, inputs: Inputs<'_>) -> Vec<CompositeRow> {
-    // Grouped by hash (one hash and one comparison per game), then put in
-    // player order once: a season's ~25,000 games would otherwise cost a
-    // dozen string comparisons each in an ordered map.
-    let mut grouped: FxHashMap<&str, Vec<&PastGame>> = FxHashMap::default();
+    // Each player's form, gathered in one pass by hash (one hash and one
+    // comparison per game), then put in player order once: a season's
+    // ~25,000 games would otherwise cost a dozen string comparisons each in
+    // an ordered map, or a list and a sort per player.
+    let mut forms: FxHashMap<&str, Form> = FxHashMap::default();
     for game in inputs
         .player_games
         .iter()
         .filter(|g| g.game_day < analysis_day)
     {
-        grouped.entry(game.player_lookup).or_default().push(game);
+        let recent = i64::from(game.game_day >= analysis_day - 7);
+        forms
+            .entry(game.player_lookup)
+            .and_modify(|form| form.add(game, recent))
+            .or_insert(Form {
+                latest: game,
+                games_in_last_7_days: recent,
+            });
     }
-    let mut by_player: Vec<(&str, Vec<&PastGame>)> = grouped.into_iter().collect();
+    let mut by_player: Vec<(&str, Form)> = forms.into_iter().collect();
     by_player.sort_unstable_by_key(|(player, _)| *player);
     let paces = recent_paces(analysis_day, inputs.team_games);
     let team_pace = |team: &str| paces.get(team).and_then(|p| mean(p));
@@ -257,9 +283,8 @@ pub fn build(analysis_day: i64, inputs: Inputs<'_>) -> Vec<CompositeRow> {
     });
 
     let mut rows = Vec::new();
-    for (player, mut played) in by_player {
-        played.sort_by_key(|g| std::cmp::Reverse(g.game_day));
-        let latest = played[0];
+    for (player, form) in by_player {
+        let latest = form.latest;
         let team = latest.team_abbr;
         let Some(opponent) = today.clone().find_map(|g| {
             if g.home_team == team {
@@ -299,10 +324,7 @@ pub fn build(analysis_day: i64, inputs: Inputs<'_>) -> Vec<CompositeRow> {
 
         let days_rest = analysis_day - latest.game_day - 1;
         let back_to_back = days_rest == 0;
-        let games_in_last_7_days = played
-            .iter()
-            .filter(|g| g.game_day >= analysis_day - 7)
-            .count() as i64;
+        let games_in_last_7_days = form.games_in_last_7_days;
         let fatigue = fatigue_factor(back_to_back, games_in_last_7_days);
 
         let (ours, theirs) = (team_pace(team), team_pace(opponent));
