@@ -192,6 +192,33 @@ fn hostile_processors_fail_alone_on(options: RuntimeOptions) {
 }
 
 #[test]
+fn a_run_on_a_reused_pool_slot_finds_nothing_an_earlier_run_left_in_memory() {
+    // One slot, as large as commands make them, with memory kept resident:
+    // each run's instance takes the memory the run before it wrote to.
+    let host = TestHost::with_runtime(
+        RunLimits::default(),
+        LeaseConfig::default(),
+        RuntimeOptions {
+            pooled_runs: Some(1),
+            keep_resident_bytes: slate::plugin::KEEP_RESIDENT_BYTES,
+            ..RuntimeOptions::default()
+        },
+    );
+    let snoop = host.fixture(components::HOSTILE_MEMORY_SNOOP);
+    for day in ["2026-01-10", "2026-01-11", "2026-01-12", "2026-01-10"] {
+        let record = host.run(&snoop, date(day));
+        assert_eq!(record.status, RunStatus::Success, "{day}: {record:?}");
+        // Its own marks, found again: the search that found no earlier
+        // run's marks would have found them.
+        assert_eq!(
+            host.rows(&snoop.spec.output_table, date(day)).rows.len(),
+            3,
+            "{day}: the snoop did not find its own marks"
+        );
+    }
+}
+
+#[test]
 fn a_limit_breach_records_the_limit_and_the_observed_value() {
     let limits = RunLimits {
         memory_bytes: 32 << 20,

@@ -145,6 +145,9 @@ impl Runtime {
                     bytes => usize::try_from(bytes).unwrap_or(usize::MAX),
                 })
                 .linear_memory_keep_resident(keep_resident_bytes)
+                // Where Linux has PAGEMAP_SCAN (6.7 and later), a slot's
+                // reset touches only the pages its last run dirtied.
+                .pagemap_scan(wasmtime::Enabled::Auto)
                 .table_keep_resident(keep_resident_bytes.min(1 << 20));
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         }
