@@ -11,7 +11,7 @@ use slate::plugin::{Plugin, RunLimits, Runtime};
 use slate::rows::{RowSet, Scalar, Value, row_json, value_from_json, wit_date};
 use slate::schema::TableName;
 use slate::store::input::keep_columns;
-use slate::store::{InputError, InputSource};
+use slate::store::{InputError, InputSource, TableSpan};
 
 use crate::convert::row_to_host;
 use crate::report::Report;
@@ -24,17 +24,15 @@ struct Tables(BTreeMap<TableName, RowSet>);
 impl InputSource for Tables {
     fn select(
         &self,
-        table: &TableName,
-        _: NaiveDate,
-        _: NaiveDate,
+        span: TableSpan<'_>,
         columns: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
         let rows = self
             .0
-            .get(table)
+            .get(span.table)
             .cloned()
-            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
-        keep_columns(table, rows, columns)
+            .ok_or_else(|| InputError::UnknownTable(span.table.clone()))?;
+        keep_columns(span.table, rows, columns)
     }
 }
 

@@ -26,7 +26,7 @@ use slate::plugin::{RunLimits, Runtime};
 use slate::rows::{RowSet, Scalar, Value, naive_date};
 use slate::schema::TableName;
 use slate::store::input::positions_of;
-use slate::store::{InputError, InputSource};
+use slate::store::{InputError, InputSource, TableSpan};
 
 use crate::backfill::SeasonStore;
 use crate::convert::batch_to_guest;
@@ -50,11 +50,10 @@ impl InputSource for Preloaded {
     /// as a store selects only them.
     fn select(
         &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
+        span: TableSpan<'_>,
         columns: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
+        let TableSpan { table, start, end } = span;
         let (partition, rows) = self
             .tables
             .get(table)
@@ -83,23 +82,16 @@ struct Cached {
 }
 
 impl InputSource for Cached {
-    fn select(
-        &self,
-        table: &TableName,
-        _: NaiveDate,
-        _: NaiveDate,
-        _: Option<&[String]>,
-    ) -> Result<RowSet, InputError> {
+    fn select(&self, span: TableSpan<'_>, _: Option<&[String]>) -> Result<RowSet, InputError> {
         Err(InputError::Storage(format!(
-            "{table}: only batches are cached"
+            "{}: only batches are cached",
+            span.table
         )))
     }
 
     fn read_column_batch(
         &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
+        TableSpan { table, start, end }: TableSpan<'_>,
         _: &[String],
     ) -> Result<ColumnBatch, InputError> {
         self.batches
@@ -197,7 +189,7 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
                 return Err(slate_sdk::ReadError::InvalidRange("bad date".into()));
             };
             let batch = source
-                .read_column_batch(&name, start, end, &columns)
+                .read_column_batch(TableSpan::new(&name, start, end), &columns)
                 .map_err(|e| slate_sdk::ReadError::Storage(e.to_string()))?;
             Ok(batch_to_guest(&batch))
         }
@@ -225,7 +217,7 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
     let guest_batches = recorded.into_inner();
     for ((table, start, end), batch) in &guest_batches {
         let columns: Vec<String> = batch.columns.iter().map(|c| c.name.clone()).collect();
-        let host_batch = source.read_column_batch(table, *start, *end, &columns)?;
+        let host_batch = source.read_column_batch(TableSpan::new(table, *start, *end), &columns)?;
         host_batches
             .batches
             .insert((table.clone(), *start, *end), host_batch);

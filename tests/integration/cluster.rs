@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value as Json, json};
 use slate::runs::{RunFilter, RunRecord, RunStatus};
-use slate::store::{InputSource, PostgresStore, RunLedger, Tables};
+use slate::store::{InputSource, PostgresStore, RunLedger, TableSpan, Tables};
 
 use crate::bookkeeping::set_spin;
 use crate::postgres_server::isolated_url;
@@ -911,7 +911,7 @@ fn a_hosts_read_cache_reads_again_a_date_another_host_rewrote() {
     let names = ["n".to_string()];
     let read = |store: &PostgresStore| -> Vec<i64> {
         let batch = store
-            .read_column_batch(&table, first, second, &names)
+            .read_column_batch(TableSpan::new(&table, first, second), &names)
             .unwrap();
         match &batch.columns[0].values {
             slate::column_batch::ColumnValues::Int64(values) => values.clone(),

@@ -8,8 +8,8 @@ use slate::liveness::LeaseConfig;
 use slate::rows::{Date, RowSet, Scalar, Value};
 use slate::runs::{ErrorKind, RunStatus};
 use slate::schema::TableName;
-use slate::store::InputSource;
 use slate::store::Tables;
+use slate::store::{InputSource, TableSpan};
 
 use crate::support::{TestHost, assert_contains, components, date};
 
@@ -134,7 +134,7 @@ fn the_embedded_store_packs_by_schema_what_packing_its_rows_would_give() {
 
     let direct = host
         .store
-        .read_column_batch(&every_type(), day, day, &names)
+        .read_column_batch(TableSpan::new(&every_type(), day, day), &names)
         .unwrap();
     let generic = pack(
         host.store
@@ -234,7 +234,7 @@ fn assert_batch_read_is_current(
 ) -> u32 {
     let names = column_names(echo);
     let batch = store
-        .read_column_batch(&every_type(), start, end, &names)
+        .read_column_batch(TableSpan::new(&every_type(), start, end), &names)
         .unwrap();
     let rows = pack(
         store

@@ -12,7 +12,7 @@ use slate::quarantine::QuarantinedRow;
 use slate::rows::{RowSet, Scalar, Value};
 use slate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, RunUsage, Trigger};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
-use slate::store::{InputSource, RunOutput, Store, StoreError};
+use slate::store::{InputSource, RunOutput, Store, StoreError, TableSpan};
 use slate::upstream_check::{Gap, UpstreamCheck, UpstreamDecision, UpstreamStatus};
 
 use crate::support::{assert_reaped_as_stale, date, player_points_rows, player_points_schema};
@@ -363,10 +363,10 @@ fn a_read_ahead_answers_each_date_as_the_store_does(store: Arc<dyn Store>) {
             Some(names(&["points"])),
         ] {
             let expected = store
-                .select(&table, start, end, columns.as_deref())
+                .select(TableSpan::new(&table, start, end), columns.as_deref())
                 .unwrap();
             let read = ahead
-                .select(&table, start, end, columns.as_deref())
+                .select(TableSpan::new(&table, start, end), columns.as_deref())
                 .unwrap();
             assert_eq!(
                 sorted(read),
@@ -376,14 +376,21 @@ fn a_read_ahead_answers_each_date_as_the_store_does(store: Arc<dyn Store>) {
         }
     }
     let unknown = ahead
-        .select(&table, days[0], days[1], Some(&names(&["rebounds"])))
+        .select(
+            TableSpan::new(&table, days[0], days[1]),
+            Some(&names(&["rebounds"])),
+        )
         .unwrap_err();
     assert_eq!(
         unknown.to_string(),
         "table slate_test.history_behaviour has no column `rebounds`"
     );
     let missing = TableName::new("slate_test", "no_such_table");
-    assert!(ahead.select(&missing, days[0], days[1], None).is_err());
+    assert!(
+        ahead
+            .select(TableSpan::new(&missing, days[0], days[1]), None)
+            .is_err()
+    );
 }
 
 fn a_claim_is_exclusive_until_the_run_ends_and_attempts_count_up(store: Arc<dyn Store>) {
@@ -1078,7 +1085,9 @@ fn every_type_and_every_null_reads_back_as_written_in_the_order_written(store: A
     ]
     .map(String::from)
     .to_vec();
-    let batch = store.read_column_batch(&table, day, day, &names).unwrap();
+    let batch = store
+        .read_column_batch(TableSpan::new(&table, day, day), &names)
+        .unwrap();
     let by_rows = slate::column_batch::pack(store.read_columns(&table, day, day, &names).unwrap());
     assert_eq!(batch, by_rows);
     assert_eq!(batch.row_count, 3);

@@ -22,7 +22,7 @@ use crate::bindings::{ColumnBatch, Date, LogLevel, ReadError, RowSet, TableRef};
 use crate::limits::{LimitBreach, RunLimits};
 use crate::rows::naive_date;
 use crate::schema::TableName;
-use crate::store::input::{InputError, InputSource};
+use crate::store::input::{InputError, InputSource, TableSpan};
 
 /// Who and what a run is, for logs and input checks.
 #[derive(Debug, Clone)]
@@ -425,7 +425,7 @@ impl host::Host for RunState {
         columns: Vec<String>,
     ) -> wasmtime::Result<Result<ColumnBatch, ReadError>> {
         Ok(self.read(table, start, end, |source, table, start, end| {
-            source.read_column_batch(table, start, end, &columns)
+            source.read_column_batch(TableSpan::new(table, start, end), &columns)
         }))
     }
 }

@@ -39,6 +39,25 @@ pub enum InputError {
     Storage(String),
 }
 
+/// A table and a range of its partition dates, both ends included: what
+/// every read asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableSpan<'a> {
+    /// The table.
+    pub table: &'a TableName,
+    /// The first partition date.
+    pub start: NaiveDate,
+    /// The last partition date.
+    pub end: NaiveDate,
+}
+
+impl<'a> TableSpan<'a> {
+    /// `table` from `start` to `end`, both included.
+    pub fn new(table: &'a TableName, start: NaiveDate, end: NaiveDate) -> Self {
+        TableSpan { table, start, end }
+    }
+}
+
 /// Where a run's input rows come from: the store, or fixtures in a test.
 ///
 /// A source implements one read, [`InputSource::select`]; the sandbox calls
@@ -46,16 +65,11 @@ pub enum InputError {
 /// source that packs columns more cheaply than [`pack`] overrides
 /// [`InputSource::read_column_batch`].
 pub trait InputSource: Send + Sync {
-    /// Rows of `table` whose partition date lies in `start..=end`, with
-    /// `columns` in that order, or every column when `None`. A source that
-    /// cannot pick columns as it reads applies [`keep_columns`].
-    fn select(
-        &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
-        columns: Option<&[String]>,
-    ) -> Result<RowSet, InputError>;
+    /// The rows of `span`, with `columns` in that order, or every column
+    /// when `None`. A source that cannot pick columns as it reads applies
+    /// [`keep_columns`].
+    fn select(&self, span: TableSpan<'_>, columns: Option<&[String]>)
+    -> Result<RowSet, InputError>;
 
     /// Rows of `table` whose partition date lies in `start..=end`, with every column.
     fn read_rows(
@@ -64,7 +78,7 @@ pub trait InputSource: Send + Sync {
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<RowSet, InputError> {
-        self.select(table, start, end, None)
+        self.select(TableSpan::new(table, start, end), None)
     }
 
     /// Like [`InputSource::read_rows`], with only `columns`, in that order.
@@ -75,19 +89,17 @@ pub trait InputSource: Send + Sync {
         end: NaiveDate,
         columns: &[String],
     ) -> Result<RowSet, InputError> {
-        self.select(table, start, end, Some(columns))
+        self.select(TableSpan::new(table, start, end), Some(columns))
     }
 
-    /// Like [`InputSource::read_columns`], with the rows packed column by
-    /// column. The default packs what `read_columns` returns.
+    /// The rows of `span` with only `columns`, in that order, packed
+    /// column by column. The default packs what `select` returns.
     fn read_column_batch(
         &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
+        span: TableSpan<'_>,
         columns: &[String],
     ) -> Result<ColumnBatch, InputError> {
-        Ok(pack(self.read_columns(table, start, end, columns)?))
+        Ok(pack(self.select(span, Some(columns))?))
     }
 }
 
@@ -96,14 +108,8 @@ pub trait InputSource: Send + Sync {
 pub struct NoTables;
 
 impl InputSource for NoTables {
-    fn select(
-        &self,
-        table: &TableName,
-        _: NaiveDate,
-        _: NaiveDate,
-        _: Option<&[String]>,
-    ) -> Result<RowSet, InputError> {
-        Err(InputError::UnknownTable(table.clone()))
+    fn select(&self, span: TableSpan<'_>, _: Option<&[String]>) -> Result<RowSet, InputError> {
+        Err(InputError::UnknownTable(span.table.clone()))
     }
 }
 

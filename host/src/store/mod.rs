@@ -31,7 +31,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 pub use bigquery::{BigQueryConfig, BigQueryStore, JobCounts};
 pub use embedded::EmbeddedStore;
-pub use input::{InputError, InputSource};
+pub use input::{InputError, InputSource, TableSpan};
 pub use postgres::PostgresStore;
 pub use read_cache::DEFAULT_READ_CACHE_BYTES;
 pub use split::SplitStore;

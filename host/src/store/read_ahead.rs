@@ -27,7 +27,7 @@ use crate::bindings::RowSet;
 use crate::rows::{Scalar, Value, naive_date};
 use crate::schema::TableName;
 use crate::store::Store;
-use crate::store::input::{InputError, InputSource};
+use crate::store::input::{InputError, InputSource, TableSpan};
 
 /// The store's rows of one chunk of dates, read once per (table, columns).
 pub struct ReadAhead {
@@ -95,7 +95,7 @@ impl ReadAhead {
         };
         let rows = self
             .store
-            .select(table, start, self.until, read.as_deref())?;
+            .select(TableSpan::new(table, start, self.until), read.as_deref())?;
         let Some(partition_at) = rows.columns.iter().position(|c| c == &partition) else {
             return Ok(None);
         };
@@ -136,17 +136,15 @@ impl Snapshot {
 impl InputSource for ReadAhead {
     fn select(
         &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
+        span: TableSpan<'_>,
         columns: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
-        if end > self.until || start > end {
-            return self.store.select(table, start, end, columns);
+        if span.end > self.until || span.start > span.end {
+            return self.store.select(span, columns);
         }
-        match self.snapshot(table, start, columns)? {
-            Some(snapshot) => Ok(snapshot.within(start, end)),
-            None => self.store.select(table, start, end, columns),
+        match self.snapshot(span.table, span.start, columns)? {
+            Some(snapshot) => Ok(snapshot.within(span.start, span.end)),
+            None => self.store.select(span, columns),
         }
     }
 }

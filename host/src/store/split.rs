@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::input::{InputError, InputSource};
+use super::input::{InputError, InputSource, TableSpan};
 use super::{
     BigQueryStore, PartitionCounts, PostgresStore, RunLedger, RunOutput, StoreError, Tables,
 };
@@ -73,22 +73,18 @@ impl SplitStore {
 impl InputSource for SplitStore {
     fn select(
         &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
+        span: TableSpan<'_>,
         columns: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
-        self.warehouse.select(table, start, end, columns)
+        self.warehouse.select(span, columns)
     }
 
     fn read_column_batch(
         &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
+        span: TableSpan<'_>,
         columns: &[String],
     ) -> Result<ColumnBatch, InputError> {
-        self.warehouse.read_column_batch(table, start, end, columns)
+        self.warehouse.read_column_batch(span, columns)
     }
 }
 

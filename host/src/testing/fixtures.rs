@@ -15,13 +15,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
-
 use crate::rows::{
     CellMismatch, Row, RowSet, Scalar, Value, naive_date, value_from_json, value_from_text,
 };
 use crate::schema::{TableName, TableSchema};
-use crate::store::input::{InputError, InputSource};
+use crate::store::input::{InputError, InputSource, TableSpan};
 
 /// A fixture that cannot be used, with where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -369,9 +367,7 @@ impl Fixtures {
     /// any of `wanted` (every column when `None`) the fixture does not hold.
     fn rows_between(
         &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
+        TableSpan { table, start, end }: TableSpan<'_>,
         wanted: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
         let fixture = self
@@ -408,13 +404,11 @@ impl Fixtures {
 impl InputSource for Fixtures {
     fn select(
         &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
+        span: TableSpan<'_>,
         columns: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
-        let rows = self.rows_between(table, start, end, columns)?;
-        crate::store::input::keep_columns(table, rows, columns)
+        let rows = self.rows_between(span, columns)?;
+        crate::store::input::keep_columns(span.table, rows, columns)
     }
 }
 

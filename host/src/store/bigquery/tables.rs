@@ -15,19 +15,14 @@ use super::*;
 use crate::ownership::{self, HostOwned, OwnedTable, TableOwner, Transfer};
 use crate::rows::RowSet;
 use crate::schema::{TableName, TableSchema};
-use crate::store::input::{InputError, InputSource, selected_columns};
+use crate::store::input::{InputError, InputSource, TableSpan, selected_columns};
 use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
 
 impl InputSource for BigQueryStore {
-    /// Rows of `table` in `start..=end`, with the named columns (all when
-    /// `None`), in partition order.
-    fn select(
-        &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
-        names: Option<&[String]>,
-    ) -> Result<RowSet, InputError> {
+    /// The rows of `span`, with the named columns (all when `None`), in
+    /// partition order.
+    fn select(&self, span: TableSpan<'_>, names: Option<&[String]>) -> Result<RowSet, InputError> {
+        let TableSpan { table, start, end } = span;
         let storage = |e: StoreError| InputError::Storage(e.to_string());
         let schema = self
             .live_schema(table)

@@ -12,7 +12,7 @@ use crate::ownership::{self, OwnedTable, TableOwner, Transfer};
 use crate::rows::RowSet;
 use crate::schema::{Column, TableName, TableSchema};
 use crate::store::cells::{date_key, from_sql, parse_date_key, push_sql, sql_type, to_sql};
-use crate::store::input::{InputError, InputSource, selected_columns};
+use crate::store::input::{InputError, InputSource, TableSpan, selected_columns};
 use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -188,9 +188,7 @@ impl EmbeddedStore {
     /// read asked for before are read from SQLite.
     fn select_batch(
         &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
+        TableSpan { table, start, end }: TableSpan<'_>,
         names: &[String],
     ) -> Result<ColumnBatch, InputError> {
         let storage = |e: rusqlite::Error| InputError::Storage(StoreError::from(e).to_string());
@@ -321,13 +319,8 @@ impl EmbeddedStore {
 impl InputSource for EmbeddedStore {
     /// Rows of `table` in `start..=end`, with the named columns (all when
     /// `None`), in partition order.
-    fn select(
-        &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
-        names: Option<&[String]>,
-    ) -> Result<RowSet, InputError> {
+    fn select(&self, span: TableSpan<'_>, names: Option<&[String]>) -> Result<RowSet, InputError> {
+        let TableSpan { table, start, end } = span;
         let storage = |e: StoreError| InputError::Storage(e.to_string());
         let connection = self.lock();
         let (columns, sql) = self.read_plan(&connection, table, names, false)?;
@@ -356,12 +349,10 @@ impl InputSource for EmbeddedStore {
 
     fn read_column_batch(
         &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
+        span: TableSpan<'_>,
         columns: &[String],
     ) -> Result<ColumnBatch, InputError> {
-        self.select_batch(table, start, end, columns)
+        self.select_batch(span, columns)
     }
 }
 

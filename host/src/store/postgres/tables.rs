@@ -17,7 +17,7 @@ use crate::drift;
 use crate::ownership::{self, OwnedTable, TableOwner, Transfer};
 use crate::rows::RowSet;
 use crate::schema::{Column, TableName, TableSchema};
-use crate::store::input::{InputError, InputSource, selected_columns};
+use crate::store::input::{InputError, InputSource, TableSpan, selected_columns};
 use crate::store::read_cache::ColumnPlan;
 use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
 
@@ -240,8 +240,7 @@ fn storage(error: impl std::fmt::Display) -> InputError {
 /// order, then in the order they were written.
 fn query_in(
     client: &mut impl GenericClient,
-    table: &TableName,
-    (start, end): (NaiveDate, NaiveDate),
+    TableSpan { table, start, end }: TableSpan<'_>,
     names: Option<&[String]>,
 ) -> Result<(Vec<Column>, Vec<postgres::Row>), InputError> {
     let schema = schema_in(client, table)
@@ -262,15 +261,15 @@ fn query_in(
     Ok((columns, rows))
 }
 
-/// Rows of `table` in `start..=end`, with the named columns (all when
-/// `None`), in partition order, then in the order they were written.
+/// The rows of `span`, with the named columns (all when `None`), in
+/// partition order, then in the order they were written.
 fn select_in(
     client: &mut impl GenericClient,
-    table: &TableName,
-    range: (NaiveDate, NaiveDate),
+    span: TableSpan<'_>,
     names: Option<&[String]>,
 ) -> Result<RowSet, InputError> {
-    let (columns, sql_rows) = query_in(client, table, range, names)?;
+    let (columns, sql_rows) = query_in(client, span, names)?;
+    let table = span.table;
     let mut rows = Vec::with_capacity(sql_rows.len());
     for sql_row in &sql_rows {
         let row = columns
@@ -295,8 +294,7 @@ impl PostgresStore {
     fn cached_batch_in(
         &self,
         client: &mut impl GenericClient,
-        table: &TableName,
-        (start, end): (NaiveDate, NaiveDate),
+        TableSpan { table, start, end }: TableSpan<'_>,
         names: &[String],
     ) -> Result<ColumnBatch, InputError> {
         let schema = schema_in(client, table)
@@ -340,23 +338,23 @@ impl PostgresStore {
             .collect();
         self.read_cache
             .read(&key, &plans, (start, end), 0, |from, to| {
-                batches_by_date_in(client, table, &schema, (from, to), names)
+                batches_by_date_in(client, TableSpan::new(table, from, to), &schema, names)
             })
     }
 }
 
-/// The rows of `table` in `from..=to` with `names`, one batch per date
-/// that has rows, in date order.
+/// The rows of `span` with `names`, one batch per date that has rows, in
+/// date order.
 fn batches_by_date_in(
     client: &mut impl GenericClient,
-    table: &TableName,
+    span: TableSpan<'_>,
     schema: &TableSchema,
-    range: (NaiveDate, NaiveDate),
     names: &[String],
 ) -> Result<Vec<(NaiveDate, ColumnBatch)>, InputError> {
     let mut with_partition = vec![schema.partition_column.clone()];
     with_partition.extend(names.iter().cloned());
-    let (columns, sql_rows) = query_in(client, table, range, Some(&with_partition))?;
+    let (columns, sql_rows) = query_in(client, span, Some(&with_partition))?;
+    let table = span.table;
     let (columns, names) = (&columns[1..], names);
     let start_batch = || -> Vec<ColumnBuilder> {
         columns
@@ -397,25 +395,17 @@ fn finish_batch(
 }
 
 impl InputSource for PostgresStore {
-    fn select(
-        &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
-        names: Option<&[String]>,
-    ) -> Result<RowSet, InputError> {
-        self.with_client(|client| Ok(select_in(client, table, (start, end), names)))
+    fn select(&self, span: TableSpan<'_>, names: Option<&[String]>) -> Result<RowSet, InputError> {
+        self.with_client(|client| Ok(select_in(client, span, names)))
             .map_err(storage)?
     }
 
     fn read_column_batch(
         &self,
-        table: &TableName,
-        start: NaiveDate,
-        end: NaiveDate,
+        span: TableSpan<'_>,
         columns: &[String],
     ) -> Result<ColumnBatch, InputError> {
-        self.with_client(|client| Ok(self.cached_batch_in(client, table, (start, end), columns)))
+        self.with_client(|client| Ok(self.cached_batch_in(client, span, columns)))
             .map_err(storage)?
     }
 }
