@@ -23,7 +23,7 @@ use crate::alert_receiver::{Answer, Receiver};
 use crate::bookkeeping::set_spin;
 use crate::serve_process::Server;
 use crate::support::{
-    TestHost, components, date, plugin_dir, start_run_in_background, stderr,
+    TestHost, components, date, plugin_dir, slate_with_plugins, start_run_in_background, stderr,
     use_shared_compiled_cache, wait_until,
 };
 
@@ -560,16 +560,11 @@ fn a_command_killed_before_delivery_delivers_after_restart_exactly_once() {
     let data = data_dir_alerting("events = [\"run_failed\"]");
     let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
     let slate_with = |args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_slate"));
+        let mut command = slate_with_plugins(data.path(), plugins.path());
         command
-            .arg("--data-dir")
-            .arg(data.path())
-            .arg("--plugin-dir")
-            .arg(plugins.path())
             .args(args)
             .env("SLATE_TEST_HOOK", receiver.url("hook"))
-            .env("SLATE_TEST_AUTH", "Bearer t0ken")
-            .env("RUST_LOG", "error");
+            .env("SLATE_TEST_AUTH", "Bearer t0ken");
         command
     };
     // FaultyProcessor fails on the 2nd of a month; the command is killed

@@ -2,7 +2,6 @@
 //! with independent dates in parallel, and the `slate backfill` command.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 
 use chrono::NaiveDate;
@@ -11,7 +10,7 @@ use slate::pipeline::Pipeline;
 use slate::runs::{RunFilter, RunRecord, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
-use crate::support::{TestHost, assert_contains, components, date, plugin_dir};
+use crate::support::{TestHost, assert_contains, components, date, plugin_dir, slate_with_plugins};
 
 fn request(pipeline: &Pipeline, from: &str, to: &str, reprocess: Reprocess) -> BackfillRequest {
     BackfillRequest {
@@ -152,13 +151,8 @@ fn slate_backfill_prints_a_summary_and_exits_non_zero_when_a_run_failed() {
     let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
     EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let slate = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_slate"))
-            .arg("--data-dir")
-            .arg(data.path())
-            .arg("--plugin-dir")
-            .arg(plugins.path())
+        slate_with_plugins(data.path(), plugins.path())
             .args(args)
-            .env("RUST_LOG", "error")
             .output()
             .unwrap()
     };

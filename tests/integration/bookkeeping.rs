@@ -2,7 +2,6 @@
 //! exclusive claims, completeness decisions, phase completion and health.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -25,7 +24,7 @@ use slate::store::InputSource;
 
 use crate::support::{
     TestHost, assert_reaped_as_stale, components, date, plugin_dir, set_control,
-    start_run_in_background, wait_until,
+    slate_with_plugins, start_run_in_background, wait_until,
 };
 
 fn control_table() -> TableName {
@@ -62,15 +61,10 @@ fn a_killed_run_is_reaped_at_the_next_host_start_and_the_date_runs_again() {
     let day = date("2026-01-11");
     set_spin(&store, day, true);
     let slate = |args: &[&str]| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_slate"));
+        let mut command = slate_with_plugins(data.path(), plugins.path());
         command
-            .arg("--data-dir")
-            .arg(data.path())
-            .arg("--plugin-dir")
-            .arg(plugins.path())
             .args(["--heartbeat-secs", "0.1", "--lease-secs", "60"])
-            .args(args)
-            .env("RUST_LOG", "error");
+            .args(args);
         command
     };
 

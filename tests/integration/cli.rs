@@ -1,8 +1,8 @@
 //! The `slate` binary as a user runs it.
 
-use std::process::Command;
-
-use crate::support::{assert_contains, components, demo_data_dir, plugin_dir, slate, stderr};
+use crate::support::{
+    assert_contains, components, demo_data_dir, plugin_dir, slate, slate_with_plugins, stderr,
+};
 
 #[test]
 fn demo_then_run_prints_rows_for_both_processors() {
@@ -229,11 +229,7 @@ fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
         &[&[Scalar::Int64(20_000)]],
     );
     let plugins = plugin_dir(&[components::HOSTILE_LOG_FLOOD]);
-    let run = Command::new(env!("CARGO_BIN_EXE_slate"))
-        .arg("--data-dir")
-        .arg(dir.path())
-        .arg("--plugin-dir")
-        .arg(plugins.path())
+    let run = slate_with_plugins(dir.path(), plugins.path())
         .args(["run", "--date", "2026-01-11", "--processors", "LogFlood"])
         .env_remove("RUST_LOG")
         .output()

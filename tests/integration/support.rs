@@ -229,6 +229,22 @@ pub fn player_points_rows(
     }
 }
 
+/// The `slate` binary on the data folder `data_dir`, loading the components
+/// in `plugin_dir`, logging errors only: for the caller to add arguments.
+pub fn slate_with_plugins(
+    data_dir: &std::path::Path,
+    plugin_dir: &std::path::Path,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_slate"));
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--plugin-dir")
+        .arg(plugin_dir)
+        .env("RUST_LOG", "error");
+    command
+}
+
 /// Runs the `slate` binary on the data folder `data_dir` with `args`,
 /// logging errors only.
 pub fn slate(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
