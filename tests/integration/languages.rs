@@ -77,6 +77,13 @@ impl Toolchain {
         }
         found
     }
+
+    /// The example `name` under `plugins/examples/`, built with this
+    /// toolchain's tool, or `None` after saying that `test` skipped.
+    fn example(&self, test: &str, name: &'static str) -> Option<PathBuf> {
+        let tool = self.find(test)?;
+        Some(built(name, self, &tool))
+    }
 }
 
 /// The data folder shared by this module's tests, so that each component
@@ -234,32 +241,35 @@ fn fails_as_a_plugin_error(component: &Path, name: &str, expected: &str) {
 
 #[test]
 fn python_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte() {
-    let test = "python_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte";
-    let Some(tool) = PYTHON.find(test) else {
+    let Some(component) = PYTHON.example(
+        "python_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte",
+        "player-daily-cache-py",
+    ) else {
         return;
     };
-    let component = built("player-daily-cache-py", &PYTHON, &tool);
     passes_the_daily_cache_golden_test_byte_for_byte(&component);
 }
 
 #[test]
 fn javascript_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte() {
-    let test = "javascript_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte";
-    let Some(tool) = JAVASCRIPT.find(test) else {
+    let Some(component) = JAVASCRIPT.example(
+        "javascript_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte",
+        "player-daily-cache-js",
+    ) else {
         return;
     };
-    let component = built("player-daily-cache-js", &JAVASCRIPT, &tool);
     passes_the_daily_cache_golden_test_byte_for_byte(&component);
 }
 
 #[test]
 fn an_uncaught_python_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text()
 {
-    let test = "an_uncaught_python_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text";
-    let Some(tool) = PYTHON.find(test) else {
+    let Some(component) = PYTHON.example(
+        "an_uncaught_python_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text",
+        "failing-py",
+    ) else {
         return;
     };
-    let component = built("failing-py", &PYTHON, &tool);
     fails_as_a_plugin_error(
         &component,
         "failing-py",
@@ -271,11 +281,12 @@ fn an_uncaught_python_read_error_fails_the_run_as_a_plugin_error_with_the_except
 #[test]
 fn an_uncaught_javascript_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text()
  {
-    let test = "an_uncaught_javascript_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text";
-    let Some(tool) = JAVASCRIPT.find(test) else {
+    let Some(component) = JAVASCRIPT.example(
+        "an_uncaught_javascript_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text",
+        "failing-js",
+    ) else {
         return;
     };
-    let component = built("failing-js", &JAVASCRIPT, &tool);
     fails_as_a_plugin_error(
         &component,
         "failing-js",
@@ -325,24 +336,26 @@ fn fails_at_instantiation_under(component: &Path, memory_mib: u64) {
 
 #[test]
 fn a_python_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory() {
-    let test =
-        "a_python_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory";
-    let Some(tool) = PYTHON.find(test) else {
+    let Some(component) = PYTHON.example(
+        "a_python_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory",
+        "player-daily-cache-py",
+    ) else {
         return;
     };
     // CPython asks for about 12 MiB before `process` runs.
-    fails_at_instantiation_under(&built("player-daily-cache-py", &PYTHON, &tool), 8);
+    fails_at_instantiation_under(&component, 8);
 }
 
 #[test]
 fn a_javascript_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory() {
-    let test =
-        "a_javascript_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory";
-    let Some(tool) = JAVASCRIPT.find(test) else {
+    let Some(component) = JAVASCRIPT.example(
+        "a_javascript_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory",
+        "player-daily-cache-js",
+    ) else {
         return;
     };
     // The engine asks for about 7.4 MiB before `process` runs.
-    fails_at_instantiation_under(&built("player-daily-cache-js", &JAVASCRIPT, &tool), 4);
+    fails_at_instantiation_under(&component, 4);
 }
 
 /// `slate new games-per-team --lang LANGUAGE` makes a processor that
