@@ -1221,3 +1221,68 @@ fn one_deliverer_at_a_time_holds_a_channel(store: Arc<dyn Store>) {
     assert_eq!(seen.delivered_through, 7);
     assert_eq!(outbox.channel_states().unwrap()[0].delivered_through, 7);
 }
+
+/// Run state in PostgreSQL, tables in BigQuery: a chunk of runs that
+/// BigQuery committed, whose host died before PostgreSQL recorded them, is
+/// found run by run in the commit log, each with its own rows.
+#[test]
+fn a_chunk_bigquery_committed_for_a_host_that_died_is_recovered_run_by_run() {
+    use slate::store::{BigQueryStore, PostgresStore, RunLedger, SplitStore};
+
+    let url = crate::postgres_server::isolated_url();
+    let config = crate::emulator::isolated_config();
+    let store = SplitStore::new(
+        PostgresStore::connect(&url).unwrap(),
+        BigQueryStore::connect(&config).unwrap(),
+    );
+    let warehouse = BigQueryStore::connect(&config).unwrap();
+    assert_eq!(store.commit_batch_dates(), warehouse.commit_batch_dates());
+    assert!(store.commit_batch_dates().is_some_and(|dates| dates > 1));
+
+    let processor = "ChunkProcessor";
+    let days = [date("2026-01-11"), date("2026-01-12"), date("2026-01-13")];
+    output_table_of(&store, processor);
+    let runs = days.map(|day| claim(&store, processor, day));
+    let row_sets = [
+        rows(days[0], &["a"]),
+        rows(days[1], &["a", "b"]),
+        rows(days[2], &["a", "b", "c"]),
+    ];
+    let outputs: Vec<(&str, RunOutput<'_>)> = (0..3)
+        .map(|i| {
+            (
+                runs[i].run_id.as_str(),
+                output_of(processor, days[i], &row_sets[i]),
+            )
+        })
+        .collect();
+
+    // The host's BigQuery transaction commits the chunk; it dies before
+    // PostgreSQL marks the runs.
+    assert_eq!(warehouse.commit_rows(&outputs).unwrap(), 6);
+    for run in &runs {
+        let still = store.run(&run.run_id).unwrap().unwrap();
+        assert_eq!(still.status, RunStatus::Running);
+    }
+
+    store.expire_leases(&runs[0].host_id).unwrap();
+    let reaped = store.reap_stale(Utc::now()).unwrap();
+    assert_eq!(reaped.len(), 3, "{reaped:#?}");
+    for (i, run) in runs.iter().enumerate() {
+        let recovered = store.run(&run.run_id).unwrap().unwrap();
+        assert_eq!(
+            (
+                recovered.status,
+                recovered.rows_written,
+                recovered.error_kind
+            ),
+            (RunStatus::Success, i as i64 + 1, None),
+            "{recovered:#?}"
+        );
+        crate::support::assert_contains(
+            recovered.reason.as_deref().unwrap_or_default(),
+            "committed in the warehouse (its commit log has the run)",
+        );
+        assert_eq!(players(&store, days[i]).len(), i + 1);
+    }
+}

@@ -361,14 +361,15 @@ impl BigQueryStore {
             .collect())
     }
 
-    /// Replaces `output.date`'s rows of `output.table` with `output.rows` in
-    /// one transaction that also writes `run_id` to the commit log: for a
-    /// run whose history another ledger keeps, which marks it `success`
-    /// afterwards, or, if its host died first, finds it here
+    /// Replaces each run's date of its output table with its rows, in one
+    /// transaction that also writes every run id to the commit log: for
+    /// runs whose history another ledger keeps, which marks them `success`
+    /// afterwards, or, if their host died first, finds them here
     /// ([`BigQueryStore::committed_runs`]). Quarantined rows are that
-    /// ledger's to record.
-    pub fn commit_rows(&self, run_id: &str, output: &RunOutput<'_>) -> Result<usize, StoreError> {
-        self.commit(&[(run_id, *output)], RunRecordIn::Elsewhere)
+    /// ledger's to record. The runs are one processor's, as for
+    /// [`RunLedger::commit_runs`].
+    pub fn commit_rows(&self, runs: &[(&str, RunOutput<'_>)]) -> Result<usize, StoreError> {
+        self.commit(runs, RunRecordIn::Elsewhere)
     }
 
     /// Of `run_ids`, those a transaction committed rows for (in the commit

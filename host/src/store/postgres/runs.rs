@@ -117,99 +117,130 @@ fn check_json(check: Option<&UpstreamCheck>) -> Result<Option<String>, StoreErro
 }
 
 impl PostgresStore {
-    /// Commits a run: in one transaction, locks its row (a reaper waits for
-    /// this commit, then finds the run no longer running), writes its rows
-    /// with `write_rows` (into this database, inside the transaction; or
-    /// into another warehouse, which then commits first), records its
-    /// quarantined rows and marks it `success`.
+    /// Commits a run: [`PostgresStore::commit_many_with`] for one run.
     pub(crate) fn commit_with(
         &self,
         run_id: &str,
         output: &RunOutput<'_>,
         write_rows: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<usize, StoreError> + Send,
     ) -> Result<usize, StoreError> {
+        self.commit_many_with(&[(run_id, *output)], write_rows)
+    }
+
+    /// Commits runs as one: in one transaction, locks each run's row (a
+    /// reaper waits for this commit, then finds the run no longer running;
+    /// a run no longer running writes nothing for any of them), writes
+    /// their rows with `write_rows` (into this database, inside the
+    /// transaction; or into another warehouse, which then commits first),
+    /// records each run's quarantined rows and marks each `success`.
+    /// Returns the rows written. Of several runs, each is recorded with
+    /// the rows of its own output.
+    pub(crate) fn commit_many_with(
+        &self,
+        runs: &[(&str, RunOutput<'_>)],
+        write_rows: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<usize, StoreError> + Send,
+    ) -> Result<usize, StoreError> {
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
-            let locked = transaction.query_opt(
-                "SELECT run_id FROM _slate.runs WHERE run_id = $1 AND status = 'running'
-                 FOR UPDATE",
-                &[&run_id],
-            )?;
-            if locked.is_none() {
-                return Err(StoreError::NotRunning(run_id.to_string()));
+            for (run_id, _) in runs {
+                let locked = transaction.query_opt(
+                    "SELECT run_id FROM _slate.runs WHERE run_id = $1 AND status = 'running'
+                     FOR UPDATE",
+                    &[run_id],
+                )?;
+                if locked.is_none() {
+                    return Err(StoreError::NotRunning(run_id.to_string()));
+                }
             }
             let written = write_rows(&mut transaction)?;
-            let ended = transaction.query_one(
-                &format!(
-                    "UPDATE _slate.runs SET status = 'success', finished_at = clock_timestamp(),
-                         heartbeat_at = clock_timestamp(), duration_ms = {},
-                         rows_read = $2, rows_written = $3, reason = $4, log_lines_dropped = $5,
-                         peak_memory_bytes = $6, upstream_check_json = $7,
-                         rows_with_quality_issues = $8
-                     WHERE run_id = $1
-                     RETURNING processor, attempt, host_id, finished_at",
-                    DURATION_TO.replace("$at", "clock_timestamp()")
-                ),
-                &[
-                    &run_id,
-                    &output.rows_read,
-                    &(written as i64),
-                    &quarantine::commit_reason(written, output.quarantined.len(), run_id),
-                    &(output.usage.log_lines_dropped as i64),
-                    &(output.usage.peak_memory_bytes as i64),
-                    &check_json(output.upstream_check)?,
-                    &(output.rows_with_quality_issues as i64),
-                ],
-            )?;
-            let quarantine = match output.quarantined {
-                [] => None,
-                _ => Some(transaction.prepare(
-                    "INSERT INTO _slate.quarantine (run_id, processor, data_date, table_name,
-                         row_index, errors_json, raw_row_json, quarantined_at)
-                     SELECT run_id, processor, data_date, $2, $3, $4, $5, finished_at
-                     FROM _slate.runs WHERE run_id = $1",
-                )?),
-            };
-            for (row, quarantine) in output.quarantined.iter().zip(quarantine.iter().cycle()) {
-                let errors = serde_json::to_string(&row.errors).map_err(StoreError::backend)?;
-                transaction.execute(
-                    quarantine,
-                    &[
-                        &run_id,
-                        &output.table.to_string(),
-                        &(row.row_index as i64),
-                        &errors,
-                        &row.raw_row.to_string(),
-                    ],
-                )?;
+            for (run_id, output) in runs {
+                let own = match runs {
+                    [_] => written,
+                    _ => output.rows.rows.len(),
+                };
+                mark_committed_in(&mut transaction, run_id, output, own)?;
             }
-            let (processor, host): (String, String) = (ended.get(0), ended.get(2));
-            let facts = RunFacts {
-                run_id,
-                processor: &processor,
-                data_date: output.date,
-                attempt: ended.get(1),
-                host_id: &host,
-            };
-            let now: DateTime<Utc> = ended.get(3);
-            let table = output.table.to_string();
-            let (raised, resolved) =
-                alert::for_success(facts, &table, output.quarantined.len(), written);
-            if let Some(raised) = &raised {
-                record_in(&mut transaction, raised, now)?;
-            }
-            resolve_in(
-                &mut transaction,
-                &processor,
-                Some(output.date),
-                &resolved,
-                run_id,
-                now,
-            )?;
             transaction.commit()?;
             Ok(written)
         })
     }
+}
+
+/// Marks `run_id` a success with `written` rows, records its quarantined
+/// rows and raises or resolves its alerts, inside `transaction`.
+fn mark_committed_in(
+    transaction: &mut postgres::Transaction<'_>,
+    run_id: &str,
+    output: &RunOutput<'_>,
+    written: usize,
+) -> Result<(), StoreError> {
+    let ended = transaction.query_one(
+        &format!(
+            "UPDATE _slate.runs SET status = 'success', finished_at = clock_timestamp(),
+                     heartbeat_at = clock_timestamp(), duration_ms = {},
+                     rows_read = $2, rows_written = $3, reason = $4, log_lines_dropped = $5,
+                     peak_memory_bytes = $6, upstream_check_json = $7,
+                     rows_with_quality_issues = $8
+                 WHERE run_id = $1
+                 RETURNING processor, attempt, host_id, finished_at",
+            DURATION_TO.replace("$at", "clock_timestamp()")
+        ),
+        &[
+            &run_id,
+            &output.rows_read,
+            &(written as i64),
+            &quarantine::commit_reason(written, output.quarantined.len(), run_id),
+            &(output.usage.log_lines_dropped as i64),
+            &(output.usage.peak_memory_bytes as i64),
+            &check_json(output.upstream_check)?,
+            &(output.rows_with_quality_issues as i64),
+        ],
+    )?;
+    let quarantine = match output.quarantined {
+        [] => None,
+        _ => Some(transaction.prepare(
+            "INSERT INTO _slate.quarantine (run_id, processor, data_date, table_name,
+                     row_index, errors_json, raw_row_json, quarantined_at)
+                 SELECT run_id, processor, data_date, $2, $3, $4, $5, finished_at
+                 FROM _slate.runs WHERE run_id = $1",
+        )?),
+    };
+    for (row, quarantine) in output.quarantined.iter().zip(quarantine.iter().cycle()) {
+        let errors = serde_json::to_string(&row.errors).map_err(StoreError::backend)?;
+        transaction.execute(
+            quarantine,
+            &[
+                &run_id,
+                &output.table.to_string(),
+                &(row.row_index as i64),
+                &errors,
+                &row.raw_row.to_string(),
+            ],
+        )?;
+    }
+    let (processor, host): (String, String) = (ended.get(0), ended.get(2));
+    let facts = RunFacts {
+        run_id,
+        processor: &processor,
+        data_date: output.date,
+        attempt: ended.get(1),
+        host_id: &host,
+    };
+    let now: DateTime<Utc> = ended.get(3);
+    let table = output.table.to_string();
+    let (raised, resolved) = alert::for_success(facts, &table, output.quarantined.len(), written);
+    if let Some(raised) = &raised {
+        record_in(transaction, raised, now)?;
+    }
+    resolve_in(
+        transaction,
+        &processor,
+        Some(output.date),
+        &resolved,
+        run_id,
+        now,
+    )?;
+    Ok(())
 }
 
 impl PostgresStore {
