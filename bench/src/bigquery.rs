@@ -165,7 +165,8 @@ enum Span {
 /// bundled processor, as `slate backfill --warehouse bigquery` does, and
 /// reports under `group` the wall time and the jobs it issued per table.
 /// With `state`, a PostgreSQL URL, run state lives there (`--state URL
-/// --warehouse bigquery`) and only the tables in BigQuery.
+/// --warehouse bigquery`), only the tables in BigQuery, and the backfill
+/// goes through the work queue.
 fn season_slice(
     report: &mut Report,
     effort: Effort,
@@ -227,14 +228,43 @@ fn season_slice(
     let plan = backfill::plan(store.as_ref(), &pipeline, &request)?;
     let before = job_counts();
     let started = Instant::now();
-    let outcomes = backfill::run(
-        &pipeline,
-        &executor,
-        &plan,
-        1,
-        &AtomicBool::new(false),
-        &|_| {},
-    );
+    let outcomes = match store.work_queue() {
+        // Run state on PostgreSQL: through the work queue, as `slate
+        // backfill --state` runs it, with one worker.
+        Some(queue) => {
+            let id = slate::work_queue::enqueue(queue, &pipeline, &request, &plan, "bench")?;
+            let outcomes = std::sync::Mutex::new(Vec::new());
+            slate::work_queue::work_until(
+                queue,
+                &pipeline,
+                &executor,
+                1,
+                &AtomicBool::new(false),
+                &|| {
+                    queue
+                        .progress(&id)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|p| p.is_finished())
+                },
+                &|worked| {
+                    if let slate::work_queue::Worked::Ended { ran, adopted } = worked {
+                        let mut outcomes = outcomes.lock().expect("not poisoned");
+                        outcomes.extend(ran.iter().chain(adopted).cloned());
+                    }
+                },
+            )?;
+            outcomes.into_inner().expect("not poisoned")
+        }
+        None => backfill::run(
+            &pipeline,
+            &executor,
+            &plan,
+            1,
+            &AtomicBool::new(false),
+            &|_| {},
+        ),
+    };
     let took = started.elapsed().as_secs_f64();
     let runs = outcomes.len();
     // The season's planted holes fail their runs, as they should.

@@ -1,7 +1,9 @@
 //! Backfills spread over every host that shares a run ledger with a work
 //! queue ([`crate::store::work_queue`]): a backfill's plan is enqueued as
-//! tasks, and each host takes ready tasks one at a time and runs them
-//! through the pipeline, as a one-host backfill would.
+//! tasks, and each host takes ready tasks and runs them through the
+//! pipeline, as a one-host backfill would: one at a time, or, where the
+//! store commits a processor's dates together (tables in BigQuery), a
+//! chunk of one processor's ready dates.
 //!
 //! A task's run is the record of truth. Before running a task, a host
 //! looks at the latest run of its (processor, date): one that started after
@@ -71,16 +73,21 @@ pub fn enqueue(
     Ok(backfill.id)
 }
 
-/// What a host did when it asked for a task.
+/// What a host did when it asked for work.
 #[derive(Debug, Clone)]
 pub enum Worked {
     /// No task was ready.
     Nothing,
-    /// It ran a task.
-    Ran(Outcome),
-    /// It ended a task with a run that had already ended for good.
-    Adopted(Outcome),
-    /// It put a task back: its (processor, date) is running elsewhere.
+    /// It ended tasks: with the runs it made, and with runs that had
+    /// already ended for good (adopted). Tasks it could not run went back.
+    Ended {
+        /// The outcomes of the runs it made, in date order.
+        ran: Vec<Outcome>,
+        /// The outcomes of the runs it adopted.
+        adopted: Vec<Outcome>,
+    },
+    /// It put its tasks back: their (processor, date) was running
+    /// elsewhere, or this host has no such processor.
     Released,
 }
 
@@ -106,28 +113,20 @@ fn ended_for_good(record: &RunRecord) -> bool {
     }
 }
 
-/// Takes one ready task from `queue` and works on it with `pipeline` and
-/// `executor` (whose host id and leases it uses), renewing the task's
-/// lease while its run goes on.
-pub fn work_one(
-    queue: &dyn WorkQueue,
-    pipeline: &Pipeline,
-    executor: &Executor,
-) -> Result<Worked, StoreError> {
-    let leases = executor.leases().config();
-    let host_id = executor.host_id();
-    let Some(task) = queue.take_task(host_id, leases.lease)? else {
-        return Ok(Worked::Nothing);
-    };
-    if pipeline.plugin(&task.processor).is_none() {
-        // Hosts may load different plugin folders: leave it to one that has it.
-        tracing::warn!(
-            processor = %task.processor, date = %task.date,
-            "this host has no such processor: the task goes back to the queue"
-        );
-        queue.release_task(&task, host_id)?;
-        return Ok(Worked::Released);
-    }
+/// What to do with a taken task, from the latest run of its (processor,
+/// date).
+enum Before {
+    /// Run it.
+    Run,
+    /// End it with this run, which started after the backfill was
+    /// enqueued and ended for good (its host died before ending the task).
+    Adopt(Box<RunRecord>),
+    /// Put it back: its (processor, date) is running elsewhere.
+    Release,
+}
+
+/// What `task`'s (processor, date) latest run says to do with it.
+fn before_running(executor: &Executor, task: &TakenTask) -> Result<Before, StoreError> {
     let latest = executor
         .store()
         .runs(&RunFilter {
@@ -138,36 +137,107 @@ pub fn work_one(
         })?
         .into_iter()
         .next();
-    if let Some(latest) = latest.filter(|run| run.started_at >= task.enqueued_at) {
-        if latest.status == RunStatus::Running {
-            queue.release_task(&task, host_id)?;
-            return Ok(Worked::Released);
+    Ok(
+        match latest.filter(|run| run.started_at >= task.enqueued_at) {
+            Some(latest) if latest.status == RunStatus::Running => Before::Release,
+            Some(latest) if ended_for_good(&latest) => Before::Adopt(Box::new(latest)),
+            _ => Before::Run,
+        },
+    )
+}
+
+/// Takes ready tasks from `queue` and works on them with `pipeline` and
+/// `executor` (whose host id and leases it uses), renewing their leases
+/// while their runs go on. On a store that commits a processor's dates
+/// together ([`crate::store::RunLedger::commit_batch_dates`]) it takes up
+/// to that many dates of one processor and runs them as one chunk
+/// ([`Pipeline::run_together`]); otherwise one task.
+pub fn work_one(
+    queue: &dyn WorkQueue,
+    pipeline: &Pipeline,
+    executor: &Executor,
+) -> Result<Worked, StoreError> {
+    let leases = executor.leases().config();
+    let host_id = executor.host_id();
+    let max = executor.store().commit_batch_dates().unwrap_or(1);
+    let tasks = queue.take_tasks(host_id, leases.lease, max)?;
+    let Some(first) = tasks.first() else {
+        return Ok(Worked::Nothing);
+    };
+    let processor = first.processor.clone();
+    if pipeline.plugin(&processor).is_none() {
+        // Hosts may load different plugin folders: leave it to one that has it.
+        tracing::warn!(
+            %processor, date = %first.date,
+            "this host has no such processor: the task goes back to the queue"
+        );
+        for task in &tasks {
+            queue.release_task(task, host_id)?;
         }
-        if ended_for_good(&latest) {
-            end_task(queue, &task, host_id, &latest)?;
-            return Ok(Worked::Adopted(Outcome::from_record(&latest)));
+        return Ok(Worked::Released);
+    }
+    let (mut to_run, mut adopted) = (Vec::new(), Vec::new());
+    for task in tasks {
+        match before_running(executor, &task)? {
+            Before::Run => to_run.push(task),
+            Before::Adopt(record) => {
+                end_task(queue, &task, host_id, &record)?;
+                adopted.push(Outcome::from_record(&record));
+            }
+            Before::Release => queue.release_task(&task, host_id)?,
         }
     }
+    if to_run.is_empty() && adopted.is_empty() {
+        return Ok(Worked::Released);
+    }
+    let dates: Vec<_> = to_run.iter().map(|task| task.date).collect();
     let done = AtomicBool::new(false);
-    let ran = std::thread::scope(|scope| {
+    let results = std::thread::scope(|scope| {
         scope.spawn(|| renew_while_running(queue, host_id, leases, &done));
-        let ran = pipeline.run_one(executor, &task.processor, task.date, Trigger::Backfill, &[]);
+        let results = match dates.as_slice() {
+            [] => Vec::new(),
+            [date] => {
+                let ran = pipeline.run_one(executor, &processor, *date, Trigger::Backfill, &[]);
+                vec![(*date, ran)]
+            }
+            _ => pipeline.run_together(
+                executor,
+                &processor,
+                &dates,
+                Trigger::Backfill,
+                &Default::default(),
+            ),
+        };
         done.store(true, Ordering::SeqCst);
-        ran
+        results
     });
-    match ran {
-        Ok(record) => {
-            end_task(queue, &task, host_id, &record)?;
-            Ok(Worked::Ran(Outcome::from_record(&record)))
+    let mut ran = Vec::new();
+    let mut failure = None;
+    for (date, result) in results {
+        let task = to_run
+            .iter()
+            .find(|task| task.date == date)
+            .expect("a result for a date asked for");
+        match result {
+            Ok(record) => {
+                end_task(queue, task, host_id, &record)?;
+                ran.push(Outcome::from_record(&record));
+            }
+            Err(StoreError::AlreadyRunning { .. }) => queue.release_task(task, host_id)?,
+            Err(error) => {
+                queue.release_task(task, host_id)?;
+                failure.get_or_insert(error);
+            }
         }
-        Err(StoreError::AlreadyRunning { .. }) => {
-            queue.release_task(&task, host_id)?;
-            Ok(Worked::Released)
+    }
+    match failure {
+        Some(error) if ran.is_empty() && adopted.is_empty() => Err(error),
+        Some(error) => {
+            tracing::warn!(%processor, %error, "some of the tasks went back to the queue");
+            Ok(Worked::Ended { ran, adopted })
         }
-        Err(error) => {
-            queue.release_task(&task, host_id)?;
-            Err(error)
-        }
+        None if ran.is_empty() && adopted.is_empty() => Ok(Worked::Released),
+        None => Ok(Worked::Ended { ran, adopted }),
     }
 }
 
@@ -240,7 +310,7 @@ pub fn work_until(
                                 }
                                 std::thread::sleep(Duration::from_millis(100));
                             }
-                            Worked::Ran(_) | Worked::Adopted(_) => {}
+                            Worked::Ended { .. } => {}
                         }
                     }
                     Ok(())

@@ -284,6 +284,105 @@ fn a_backfill_commits_each_processors_dates_in_one_load_job_and_one_transaction(
 }
 
 #[test]
+fn with_run_state_in_postgresql_the_work_queue_commits_a_processors_dates_in_one_transaction() {
+    use slate::store::{PostgresStore, SplitStore};
+
+    let split = Arc::new(SplitStore::new(
+        PostgresStore::connect(&crate::postgres_server::isolated_url()).unwrap(),
+        Arc::into_inner(emulator::isolated_store()).unwrap(),
+    ));
+    let store: Arc<dyn Store> = split.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(Some(&dir.path().join("compiled"))).unwrap();
+    let executor = Executor::new(
+        store.clone(),
+        "split-test-host",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )
+    .unwrap();
+    let pipeline = Pipeline::new(
+        PLUGINS
+            .iter()
+            .map(|p| runtime.load(p.bytes).unwrap())
+            .collect(),
+    )
+    .unwrap();
+    let embedded = TestHost::with_demo_season();
+    load_season(store.as_ref(), season()).unwrap();
+    let dates = opening_days(4);
+    let request = BackfillRequest {
+        start: dates[0],
+        end: dates[3],
+        selection: pipeline.select(&[]).unwrap(),
+        reprocess: Reprocess::Missing,
+        parallelism: 1,
+    };
+    let plan = backfill::plan(store.as_ref(), &pipeline, &request).unwrap();
+    let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
+    let id =
+        slate::work_queue::enqueue(queue, &pipeline, &request, &plan, "split-test-host").unwrap();
+    let before = split.warehouse().job_counts();
+    slate::work_queue::work_until(
+        queue,
+        &pipeline,
+        &executor,
+        1,
+        &AtomicBool::new(false),
+        &|| queue.progress(&id).unwrap().unwrap().is_finished(),
+        &|_| {},
+    )
+    .unwrap();
+    let after = split.warehouse().job_counts();
+
+    let progress = queue.progress(&id).unwrap().unwrap();
+    assert_eq!(
+        (progress.succeeded, progress.failed, progress.blocked),
+        (plan.runs.len(), 0, 0),
+        "{:#?}",
+        progress.problems
+    );
+    for name in pipeline.order() {
+        let table = &pipeline.plugin(name).unwrap().spec.output_table;
+        let added = |counts: &std::collections::BTreeMap<TableName, u64>,
+                     since: &std::collections::BTreeMap<TableName, u64>| {
+            counts.get(table).copied().unwrap_or(0) - since.get(table).copied().unwrap_or(0)
+        };
+        assert_eq!(
+            added(&after.transactions, &before.transactions),
+            1,
+            "{name}: one transaction for its 4 dates"
+        );
+        assert!(added(&after.load_jobs, &before.load_jobs) <= 1, "{name}");
+        // Each date's run is its own record, a success in PostgreSQL.
+        let runs = store
+            .runs(&RunFilter {
+                processor: Some(name.clone()),
+                ..RunFilter::default()
+            })
+            .unwrap();
+        assert_eq!(runs.len(), 4, "{name}: {runs:#?}");
+        assert!(
+            runs.iter().all(|r| r.status == RunStatus::Success),
+            "{runs:#?}"
+        );
+    }
+    let on_embedded =
+        backfill_every_processor(&embedded.every_bundled_processor(), &embedded.executor, 4);
+    assert!(
+        on_embedded
+            .iter()
+            .all(|o| o.status == Some(RunStatus::Success))
+    );
+    assert_same_rows(
+        &pipeline,
+        store.as_ref(),
+        embedded.store.as_ref(),
+        (dates[0], dates[3]),
+    );
+}
+
+#[test]
 fn each_dates_commit_counts_one_load_job_and_one_transaction_against_its_table() {
     let host = BigQueryHost::new();
     load_season(host.store.as_ref(), season()).unwrap();

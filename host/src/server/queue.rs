@@ -1,6 +1,7 @@
 //! A server's share of the cluster's backfills: when its store keeps a
 //! work queue ([`crate::store::work_queue`]), every worker slot takes ready
-//! tasks, one at a time, until the server drains. Each task runs on the
+//! tasks (one at a time, or a chunk of one processor's dates where the
+//! store commits dates together) until the server drains. Each task runs on the
 //! worker pool like any other run, with the pipeline of the moment.
 
 use std::sync::Arc;
@@ -38,7 +39,7 @@ async fn take_tasks(host: Arc<ServedHost>) {
             })
             .await;
         match worked {
-            Ok(Ok(Worked::Ran(_) | Worked::Adopted(_))) => {}
+            Ok(Ok(Worked::Ended { .. })) => {}
             Ok(Ok(Worked::Nothing | Worked::Released)) => tokio::time::sleep(IDLE).await,
             Ok(Err(error)) => {
                 tracing::warn!(%error, "cannot work on the backfill queue");

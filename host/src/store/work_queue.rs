@@ -1,7 +1,8 @@
 //! The work queue a shared run ledger keeps for backfills: a backfill is
 //! enqueued as (processor, date) tasks with the tasks each waits for, and
-//! every host takes ready tasks, one at a time, under a lease. A host that
-//! dies loses its tasks back to the queue when their leases expire.
+//! every host takes ready tasks under a lease: one at a time, or a chunk of
+//! one processor's dates ([`WorkQueue::take_tasks`]). A host that dies
+//! loses its tasks back to the queue when their leases expire.
 //!
 //! A task is ready when no task of the same backfill that it waits for is
 //! still queued or taken: its upstreams' tasks on its date and, when it
@@ -160,6 +161,20 @@ pub trait WorkQueue: Send + Sync {
         host_id: &str,
         lease: std::time::Duration,
     ) -> Result<Option<TakenTask>, StoreError>;
+
+    /// Like [`WorkQueue::take_task`], then up to `max - 1` more ready tasks
+    /// of the same backfill and processor on later dates, in date order:
+    /// for a store that commits a processor's dates together. The default
+    /// takes one.
+    fn take_tasks(
+        &self,
+        host_id: &str,
+        lease: std::time::Duration,
+        max: usize,
+    ) -> Result<Vec<TakenTask>, StoreError> {
+        let _ = max;
+        Ok(self.take_task(host_id, lease)?.into_iter().collect())
+    }
 
     /// Renews the leases of every task `host_id` holds; returns how many.
     fn renew_tasks(&self, host_id: &str, lease: std::time::Duration) -> Result<usize, StoreError>;

@@ -1,8 +1,9 @@
 //! The PostgreSQL store's backfill work queue ([`WorkQueue`]):
 //! `_slate.backfills` and `_slate.tasks`. A host takes the first ready task
-//! with `FOR UPDATE SKIP LOCKED`, so hosts taking at once never wait for
-//! each other nor take the same task; a taken task is leased, and a task
-//! whose lease expired goes back to the queue before the next take.
+//! (and, asked for a chunk, the same processor's later ready dates) with
+//! `FOR UPDATE SKIP LOCKED`, so hosts taking at once never wait for each
+//! other nor take the same task; a taken task is leased, and a task whose
+//! lease expired goes back to the queue before the next take.
 
 use std::time::Duration;
 
@@ -48,6 +49,28 @@ pub(super) const SETUP: &str = "
     CREATE INDEX IF NOT EXISTS tasks_by_lease
         ON _slate.tasks (lease_expires_at) WHERE status = 'taken';
 ";
+
+/// Takes the tasks a `SELECT` from `_slate.tasks c` picks (its `WHERE`
+/// and the rest follow), for host `$1`, leased for `$2` seconds.
+const TAKE: &str = "UPDATE _slate.tasks t SET status = 'taken', host_id = $1,
+        lease_expires_at = now() + make_interval(secs => $2), takes = takes + 1
+    FROM (
+        SELECT c.backfill_id, c.processor, c.data_date FROM _slate.tasks c";
+
+/// A queued task `c` is ready: no task it waits for is queued or taken.
+const READY: &str = "NOT EXISTS (
+        SELECT 1 FROM _slate.tasks u
+        WHERE u.backfill_id = c.backfill_id
+          AND u.processor = ANY(c.upstream)
+          AND u.status IN ('queued', 'taken')
+          AND (u.data_date = c.data_date
+               OR (c.looks_back AND u.data_date < c.data_date)))";
+
+/// Closes [`TAKE`]: the tasks taken, with their backfill's enqueue time.
+const TAKEN: &str = ") ready, _slate.backfills b
+    WHERE t.backfill_id = ready.backfill_id AND t.processor = ready.processor
+      AND t.data_date = ready.data_date AND b.backfill_id = t.backfill_id
+    RETURNING t.backfill_id, t.processor, t.data_date, b.enqueued_at";
 
 fn taken_from_row(row: &Row) -> TakenTask {
     TakenTask {
@@ -99,6 +122,15 @@ impl WorkQueue for PostgresStore {
     }
 
     fn take_task(&self, host_id: &str, lease: Duration) -> Result<Option<TakenTask>, StoreError> {
+        Ok(self.take_tasks(host_id, lease, 1)?.into_iter().next())
+    }
+
+    fn take_tasks(
+        &self,
+        host_id: &str,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<TakenTask>, StoreError> {
         self.with_client(|client| {
             let returned = client.execute(
                 "UPDATE _slate.tasks SET status = 'queued', host_id = NULL,
@@ -112,28 +144,46 @@ impl WorkQueue for PostgresStore {
                     "tasks whose host stopped renewing are queued again"
                 );
             }
-            let taken = client.query_opt(
-                "UPDATE _slate.tasks t SET status = 'taken', host_id = $1,
-                     lease_expires_at = now() + make_interval(secs => $2), takes = takes + 1
-                 FROM (
-                     SELECT c.backfill_id, c.processor, c.data_date FROM _slate.tasks c
-                     WHERE c.status = 'queued' AND NOT EXISTS (
-                         SELECT 1 FROM _slate.tasks u
-                         WHERE u.backfill_id = c.backfill_id
-                           AND u.processor = ANY(c.upstream)
-                           AND u.status IN ('queued', 'taken')
-                           AND (u.data_date = c.data_date
-                                OR (c.looks_back AND u.data_date < c.data_date)))
-                     ORDER BY c.data_date, c.rank
-                     LIMIT 1
-                     FOR UPDATE SKIP LOCKED
-                 ) ready, _slate.backfills b
-                 WHERE t.backfill_id = ready.backfill_id AND t.processor = ready.processor
-                   AND t.data_date = ready.data_date AND b.backfill_id = t.backfill_id
-                 RETURNING t.backfill_id, t.processor, t.data_date, b.enqueued_at",
-                &[&host_id, &super::lease_seconds(lease)],
-            )?;
-            Ok(taken.as_ref().map(taken_from_row))
+            let mut transaction = client.transaction()?;
+            let seconds = super::lease_seconds(lease);
+            let Some(first) = transaction.query_opt(
+                &format!(
+                    "{TAKE} WHERE c.status = 'queued' AND {READY}
+                         ORDER BY c.data_date, c.rank
+                         LIMIT 1
+                         FOR UPDATE SKIP LOCKED
+                     {TAKEN}"
+                ),
+                &[&host_id, &seconds],
+            )?
+            else {
+                return Ok(Vec::new());
+            };
+            let mut taken = vec![taken_from_row(&first)];
+            if max > 1 {
+                let more = transaction.query(
+                    &format!(
+                        "{TAKE} WHERE c.status = 'queued' AND {READY}
+                             AND c.backfill_id = $3 AND c.processor = $4 AND c.data_date > $5
+                             ORDER BY c.data_date
+                             LIMIT $6
+                             FOR UPDATE SKIP LOCKED
+                         {TAKEN}"
+                    ),
+                    &[
+                        &host_id,
+                        &seconds,
+                        &taken[0].backfill_id,
+                        &taken[0].processor,
+                        &taken[0].date,
+                        &(max as i64 - 1),
+                    ],
+                )?;
+                taken.extend(more.iter().map(taken_from_row));
+                taken.sort_by_key(|task| task.date);
+            }
+            transaction.commit()?;
+            Ok(taken)
         })
     }
 
