@@ -167,6 +167,22 @@ fn assert_same_rows(
     }
 }
 
+/// The load jobs and transactions against `table` between two counts.
+fn jobs_against(
+    table: &TableName,
+    before: &slate::store::JobCounts,
+    after: &slate::store::JobCounts,
+) -> (u64, u64) {
+    let added = |of: &std::collections::BTreeMap<TableName, u64>,
+                 since: &std::collections::BTreeMap<TableName, u64>| {
+        of.get(table).copied().unwrap_or(0) - since.get(table).copied().unwrap_or(0)
+    };
+    (
+        added(&after.load_jobs, &before.load_jobs),
+        added(&after.transactions, &before.transactions),
+    )
+}
+
 /// The season's first `days` game dates.
 fn opening_days(days: usize) -> Vec<NaiveDate> {
     season().game_dates().into_iter().take(days).collect()
@@ -256,17 +272,14 @@ fn a_backfill_commits_each_processors_dates_in_one_load_job_and_one_transaction(
     };
     for name in bigquery_pipeline.order() {
         let table = &bigquery_pipeline.plugin(name).unwrap().spec.output_table;
-        let added = |counts: &std::collections::BTreeMap<TableName, u64>,
-                     since: &std::collections::BTreeMap<TableName, u64>| {
-            counts.get(table).copied().unwrap_or(0) - since.get(table).copied().unwrap_or(0)
-        };
+        let (loads, transactions) = jobs_against(table, &before, &after);
         assert_eq!(
-            added(&after.transactions, &before.transactions),
+            transactions,
             u64::from(succeeded(name) > 0),
             "{name}: one transaction for its {} dates",
             succeeded(name)
         );
-        assert!(added(&after.load_jobs, &before.load_jobs) <= 1, "{name}");
+        assert!(loads <= 1, "{name}");
     }
     assert!(
         bigquery_pipeline
@@ -344,16 +357,9 @@ fn with_run_state_in_postgresql_the_work_queue_commits_a_processors_dates_in_one
     );
     for name in pipeline.order() {
         let table = &pipeline.plugin(name).unwrap().spec.output_table;
-        let added = |counts: &std::collections::BTreeMap<TableName, u64>,
-                     since: &std::collections::BTreeMap<TableName, u64>| {
-            counts.get(table).copied().unwrap_or(0) - since.get(table).copied().unwrap_or(0)
-        };
-        assert_eq!(
-            added(&after.transactions, &before.transactions),
-            1,
-            "{name}: one transaction for its 4 dates"
-        );
-        assert!(added(&after.load_jobs, &before.load_jobs) <= 1, "{name}");
+        let (loads, transactions) = jobs_against(table, &before, &after);
+        assert_eq!(transactions, 1, "{name}: one transaction for its 4 dates");
+        assert!(loads <= 1, "{name}");
         // Each date's run is its own record, a success in PostgreSQL.
         let runs = store
             .runs(&RunFilter {
