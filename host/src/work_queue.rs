@@ -11,8 +11,11 @@
 //! could end the task) ends the task instead, so no task runs twice to
 //! success; one still running elsewhere puts the task back in the queue.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use chrono::NaiveDate;
 
 use crate::backfill::{BackfillRequest, Outcome, Plan};
 use crate::executor::Executor;
@@ -125,25 +128,35 @@ enum Before {
     Release,
 }
 
-/// What `task`'s (processor, date) latest run says to do with it.
-fn before_running(executor: &Executor, task: &TakenTask) -> Result<Before, StoreError> {
-    let latest = executor
-        .store()
-        .runs(&RunFilter {
-            processor: Some(task.processor.clone()),
-            date: Some(task.date),
-            limit: Some(1),
-            ..RunFilter::default()
-        })?
-        .into_iter()
-        .next();
-    Ok(
-        match latest.filter(|run| run.started_at >= task.enqueued_at) {
-            Some(latest) if latest.status == RunStatus::Running => Before::Release,
-            Some(latest) if ended_for_good(&latest) => Before::Adopt(Box::new(latest)),
-            _ => Before::Run,
-        },
-    )
+/// The latest run of each of `tasks`' dates, all of one processor, read
+/// in one request.
+fn latest_runs(
+    executor: &Executor,
+    tasks: &[TakenTask],
+) -> Result<HashMap<NaiveDate, RunRecord>, StoreError> {
+    let (Some(first), Some(last)) = (tasks.first(), tasks.last()) else {
+        return Ok(HashMap::new());
+    };
+    let mut latest = HashMap::new();
+    // Newest first: the first run seen of a date is its latest.
+    for run in executor.store().runs(&RunFilter {
+        processor: Some(first.processor.clone()),
+        dates: Some(first.date..=last.date),
+        skip_upstream_check: true,
+        ..RunFilter::default()
+    })? {
+        latest.entry(run.data_date).or_insert(run);
+    }
+    Ok(latest)
+}
+
+/// What `task`'s (processor, date) `latest` run says to do with it.
+fn before_running(task: &TakenTask, latest: Option<RunRecord>) -> Before {
+    match latest.filter(|run| run.started_at >= task.enqueued_at) {
+        Some(latest) if latest.status == RunStatus::Running => Before::Release,
+        Some(latest) if ended_for_good(&latest) => Before::Adopt(Box::new(latest)),
+        _ => Before::Run,
+    }
 }
 
 /// Takes ready tasks from `queue` and works on them with `pipeline` and
@@ -176,9 +189,10 @@ pub fn work_one(
         }
         return Ok(Worked::Released);
     }
+    let mut latest = latest_runs(executor, &tasks)?;
     let (mut to_run, mut adopted) = (Vec::new(), Vec::new());
     for task in tasks {
-        match before_running(executor, &task)? {
+        match before_running(&task, latest.remove(&task.date)) {
             Before::Run => to_run.push(task),
             Before::Adopt(record) => {
                 end_task(queue, &task, host_id, &record)?;
