@@ -88,6 +88,16 @@ impl EventKind {
         }
     }
 
+    /// The open alerts of the same subject and date that recording it
+    /// resolves, and who the resolution names: a phase that completed
+    /// resolves its incompleteness.
+    pub fn resolves(self) -> Option<(&'static [EventKind], &'static str)> {
+        match self {
+            EventKind::PhaseCompleted => Some((&[EventKind::PhaseIncomplete], "phase completed")),
+            _ => None,
+        }
+    }
+
     /// Whether a later success of the same processor for the same date
     /// resolves it.
     pub fn resolved_by_success(self) -> bool {
@@ -409,5 +419,17 @@ mod tests {
         assert!(!EventKind::PhaseIncomplete.resolved_by_success());
         assert_eq!(EventKind::Deployed.lifecycle(), Lifecycle::Notice);
         assert_eq!(EventKind::PhaseCompleted.lifecycle(), Lifecycle::OnceEver);
+    }
+
+    #[test]
+    fn recording_a_completed_phase_resolves_its_incompleteness_and_nothing_else_resolves_on_record()
+    {
+        let (events, _) = EventKind::PhaseCompleted.resolves().unwrap();
+        assert_eq!(events, [EventKind::PhaseIncomplete]);
+        for event in EventKind::ALL {
+            if event != EventKind::PhaseCompleted {
+                assert_eq!(event.resolves(), None, "{event:?}");
+            }
+        }
     }
 }

@@ -287,13 +287,13 @@ impl AlertOutbox for EmbeddedStore {
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = Utc::now();
         let recorded = record_in(&transaction, alert, now)?;
-        if alert.event == EventKind::PhaseCompleted {
+        if let Some((events, by)) = alert.event.resolves() {
             resolve_in(
                 &transaction,
                 &alert.subject,
                 alert.data_date,
-                &[EventKind::PhaseIncomplete],
-                "phase completed",
+                events,
+                by,
                 now,
             )?;
         }

@@ -265,13 +265,13 @@ impl AlertOutbox for PostgresStore {
             let mut transaction = client.transaction()?;
             let now = crate::store::now_to_the_microsecond();
             let recorded = record_in(&mut transaction, alert, now)?;
-            if alert.event == EventKind::PhaseCompleted {
+            if let Some((events, by)) = alert.event.resolves() {
                 resolve_in(
                     &mut transaction,
                     &alert.subject,
                     alert.data_date,
-                    &[EventKind::PhaseIncomplete],
-                    "phase completed",
+                    events,
+                    by,
                     now,
                 )?;
             }
