@@ -93,6 +93,20 @@ pub struct Transfer {
     pub by: String,
 }
 
+impl Transfer {
+    /// A transfer of `table` from `from` to `to` that `by` asks for now,
+    /// stamped to the microsecond every backend keeps.
+    pub fn new(table: &TableName, from: Option<TableOwner>, to: &TableOwner, by: &str) -> Self {
+        Transfer {
+            table: table.clone(),
+            from,
+            to: to.clone(),
+            at: crate::store::now_to_the_microsecond(),
+            by: by.to_string(),
+        }
+    }
+}
+
 /// The tables a backend keeps for the host: reserved by name, on every
 /// backend, whether or not they exist yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -160,8 +160,7 @@ impl Tables for BigQueryStore {
         if self.live_schema(table)?.is_none() {
             return Err(StoreError::NoSuchTable(table.clone()));
         }
-        let from = self.table_owner(table)?;
-        let at = crate::store::now_to_the_microsecond();
+        let transfer = Transfer::new(table, self.table_owner(table)?, to, by);
         let owner_name = |owner: Option<&TableOwner>| {
             owner
                 .and_then(TableOwner::processor)
@@ -182,21 +181,16 @@ impl Tables for BigQueryStore {
             name = string_literal(&table.to_string()),
             to_kind = string_literal(to.kind()),
             to_name = owner_name(Some(to)),
-            from_kind = from
+            from_kind = transfer
+                .from
                 .as_ref()
                 .map_or("NULL".to_string(), |f| string_literal(f.kind())),
-            from_name = owner_name(from.as_ref()),
-            at = timestamp_literal(at),
+            from_name = owner_name(transfer.from.as_ref()),
+            at = timestamp_literal(transfer.at),
             by = string_literal(by),
         );
         self.query(&script, &[])?;
-        Ok(Transfer {
-            table: table.clone(),
-            from,
-            to: to.clone(),
-            at,
-            by: by.to_string(),
-        })
+        Ok(transfer)
     }
 
     fn table_transfers(&self) -> Result<Vec<Transfer>, StoreError> {

@@ -466,8 +466,7 @@ impl Tables for EmbeddedStore {
         if self.schema_in(&transaction, table)?.is_none() {
             return Err(StoreError::NoSuchTable(table.clone()));
         }
-        let from = owner_in(&transaction, table)?;
-        let at = crate::store::now_to_the_microsecond();
+        let transfer = Transfer::new(table, owner_in(&transaction, table)?, to, by);
         record_owner(&transaction, table, to)?;
         transaction.execute(
             "INSERT INTO _slate_table_transfers (table_name, from_kind, from_name, to_kind,
@@ -475,22 +474,16 @@ impl Tables for EmbeddedStore {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 table.to_string(),
-                from.as_ref().map(TableOwner::kind),
-                from.as_ref().and_then(TableOwner::processor),
+                transfer.from.as_ref().map(TableOwner::kind),
+                transfer.from.as_ref().and_then(TableOwner::processor),
                 to.kind(),
                 to.processor(),
-                timestamp(at),
+                timestamp(transfer.at),
                 by,
             ],
         )?;
         transaction.commit()?;
-        Ok(Transfer {
-            table: table.clone(),
-            from,
-            to: to.clone(),
-            at,
-            by: by.to_string(),
-        })
+        Ok(transfer)
     }
 
     fn table_transfers(&self) -> Result<Vec<Transfer>, StoreError> {

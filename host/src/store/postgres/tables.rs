@@ -504,8 +504,7 @@ impl Tables for PostgresStore {
             if schema_in(&mut transaction, table)?.is_none() {
                 return Err(StoreError::NoSuchTable(table.clone()));
             }
-            let from = owner_in(&mut transaction, table)?;
-            let at = crate::store::now_to_the_microsecond();
+            let transfer = Transfer::new(table, owner_in(&mut transaction, table)?, to, by);
             record_owner(&mut transaction, table, to)?;
             transaction.execute(
                 "INSERT INTO _slate.table_transfers (table_name, from_kind, from_name, to_kind,
@@ -513,22 +512,16 @@ impl Tables for PostgresStore {
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
                     &table.to_string(),
-                    &from.as_ref().map(TableOwner::kind),
-                    &from.as_ref().and_then(TableOwner::processor),
+                    &transfer.from.as_ref().map(TableOwner::kind),
+                    &transfer.from.as_ref().and_then(TableOwner::processor),
                     &to.kind(),
                     &to.processor(),
-                    &at,
+                    &transfer.at,
                     &by,
                 ],
             )?;
             transaction.commit()?;
-            Ok(Transfer {
-                table: table.clone(),
-                from,
-                to: to.clone(),
-                at,
-                by: by.to_string(),
-            })
+            Ok(transfer)
         })
     }
 
