@@ -195,15 +195,7 @@ impl RegistryStorage for LocalRegistry {
             params![spec.name, hash, id],
         )?;
         transaction.commit()?;
-        Ok(Deployment {
-            id,
-            name: spec.name.clone(),
-            hash: hash.to_string(),
-            version: spec.version.clone(),
-            action,
-            deployed_at: now,
-            active: true,
-        })
+        Ok(Deployment::made_active(id, spec, hash, action, now))
     }
 
     fn active(&self) -> Result<Vec<ActiveVersion>, RegistryError> {

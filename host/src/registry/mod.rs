@@ -113,6 +113,28 @@ pub struct Deployment {
     pub active: bool,
 }
 
+impl Deployment {
+    /// Deployment `id`, just recorded: `spec`'s version `hash` made active
+    /// by `action` at `now`.
+    pub fn made_active(
+        id: i64,
+        spec: &ProcessorSpec,
+        hash: &str,
+        action: DeployAction,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Deployment {
+            id,
+            name: spec.name.clone(),
+            hash: hash.to_string(),
+            version: spec.version.clone(),
+            action,
+            deployed_at: now,
+            active: true,
+        }
+    }
+}
+
 /// The active version of one processor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActiveVersion {

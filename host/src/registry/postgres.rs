@@ -297,15 +297,7 @@ impl RegistryStorage for PostgresRegistry {
             transaction.commit()?;
             Ok(id)
         })?;
-        Ok(Deployment {
-            id,
-            name: spec.name.clone(),
-            hash: hash.to_string(),
-            version: spec.version.clone(),
-            action,
-            deployed_at: now,
-            active: true,
-        })
+        Ok(Deployment::made_active(id, spec, hash, action, now))
     }
 
     fn active(&self) -> Result<Vec<ActiveVersion>, RegistryError> {
