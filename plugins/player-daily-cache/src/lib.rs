@@ -1,15 +1,16 @@
 //! `PlayerDailyCacheProcessor` (phase 4): one row per active player per
 //! analysis date, with rolling form as of that date.
 //!
-//! This file is the binding layer only; the logic lives in [`cache`].
+//! This file is the binding layer only: the declaration and `process`.
+//! The logic lives in [`cache`]; the columns read and the row written, in
+//! [`io`].
 
 pub mod cache;
+pub mod io;
 
 use basketball::read_season_so_far;
-use cache::{CacheRow, PastGame, ScheduledGame};
-use slate_sdk::{
-    Date, Declaration, Lookback, Phase, ProcessError, RowSet, Value, date_from_days, days_from_date,
-};
+use io::{GAME_COLUMNS, SCHEDULE_COLUMNS, output_row, read_games, read_schedule};
+use slate_sdk::{Date, Declaration, Lookback, Phase, ProcessError, RowSet, days_from_date};
 
 /// The per-game summaries this processor aggregates.
 pub const GAME_SUMMARIES: &str = "nba_analytics.player_game_summary";
@@ -51,55 +52,11 @@ fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
     Ok(DECLARATION.rows(rows.into_iter().map(|row| output_row(row, analysis_date))))
 }
 
-/// One output row, in `schema.json` order.
-fn output_row(row: CacheRow, analysis_date: Date) -> Vec<Value> {
-    vec![
-        Value::string(row.player_lookup),
-        Value::date(analysis_date),
-        Value::string(row.team_abbr),
-        Value::string(row.opponent_abbr),
-        Value::boolean(row.is_home),
-        Value::int64(row.games_played),
-        Value::float64(row.points_avg_last_5),
-        Value::float64(row.points_avg_last_10),
-        Value::float64(row.minutes_avg_last_5),
-        Value::float64(row.minutes_avg_last_10),
-        Value::float64(row.points_avg_season),
-        Value::float64(row.minutes_avg_season),
-        Value::int64(row.games_in_last_7_days),
-        Value::int64(row.days_rest),
-        Value::boolean(row.back_to_back),
-        Value::date(date_from_days(row.last_game_day)),
-        Value::strings(row.data_quality_issues),
-    ]
-}
-
-slate_sdk::batch_reader! {
-    /// The columns of the player game summaries the cache uses: 5 of 31.
-    const GAME_COLUMNS;
-    /// The past games in `batch`, borrowing their text from it.
-    fn read_games(batch) -> PastGame<'_> {
-        player_lookup: string,
-        game_day: day = "game_date",
-        team_abbr: string,
-        points: int64,
-        minutes: float64,
-    }
-}
-
-slate_sdk::batch_reader! {
-    /// The columns of the schedule the cache uses.
-    const SCHEDULE_COLUMNS;
-    /// The day's scheduled games in `batch`, borrowing their text from it.
-    fn read_schedule(batch) -> ScheduledGame<'_> {
-        home_team: string,
-        away_team: string,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cache::CacheRow;
+    use slate_sdk::date_from_days;
 
     #[test]
     fn output_rows_fit_the_declared_schema() {

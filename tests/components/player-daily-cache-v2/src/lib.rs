@@ -2,17 +2,21 @@
 //! shadow deploy is for: `points_avg_last_5` is rounded to one decimal (a
 //! changed formula) and a new NULLABLE column, `points_trend`, is the last
 //! 5 games' points per game less the last 10's. Everything else is the
-//! bundled processor's own logic, compiled in from its `cache.rs`; see the
-//! README's Expectations.
+//! bundled processor's own logic and row I/O, compiled in from its
+//! `cache.rs` and `io.rs`; see the README's Expectations.
 
 #[path = "../../../../plugins/player-daily-cache/src/cache.rs"]
 mod cache;
+#[path = "../../../../plugins/player-daily-cache/src/io.rs"]
+mod io;
 
 use basketball::read_season_so_far;
-use cache::{CacheRow, PastGame, ScheduledGame};
-use slate_sdk::{
-    Date, Declaration, Lookback, Phase, ProcessError, RowSet, Value, date_from_days, days_from_date,
-};
+use cache::CacheRow;
+use io::{GAME_COLUMNS, SCHEDULE_COLUMNS, read_games, read_schedule};
+use slate_sdk::{Date, Declaration, Lookback, Phase, ProcessError, RowSet, Value, days_from_date};
+
+/// Where v1's row has `points_avg_last_5`.
+const POINTS_AVG_LAST_5: usize = 6;
 
 /// As the bundled processor's, with v2's schema and version.
 const DECLARATION: Declaration = Declaration {
@@ -46,51 +50,11 @@ fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
     Ok(DECLARATION.rows(rows.into_iter().map(|row| output_row(row, analysis_date))))
 }
 
-/// v2's row: the changed formula and the new column.
+/// v1's row with the changed formula and the new column at the end.
 fn output_row(row: CacheRow, analysis_date: Date) -> Vec<Value> {
-    let last_5 = (row.points_avg_last_5 * 10.0).round() / 10.0;
-    let trend = row.points_avg_last_5 - row.points_avg_last_10;
-    vec![
-        Value::string(row.player_lookup),
-        Value::date(analysis_date),
-        Value::string(row.team_abbr),
-        Value::string(row.opponent_abbr),
-        Value::boolean(row.is_home),
-        Value::int64(row.games_played),
-        Value::float64(last_5),
-        Value::float64(row.points_avg_last_10),
-        Value::float64(row.minutes_avg_last_5),
-        Value::float64(row.minutes_avg_last_10),
-        Value::float64(row.points_avg_season),
-        Value::float64(row.minutes_avg_season),
-        Value::int64(row.games_in_last_7_days),
-        Value::int64(row.days_rest),
-        Value::boolean(row.back_to_back),
-        Value::date(date_from_days(row.last_game_day)),
-        Value::strings(row.data_quality_issues),
-        Value::float64(trend),
-    ]
-}
-
-slate_sdk::batch_reader! {
-    /// The columns of the player game summaries the cache uses.
-    const GAME_COLUMNS;
-    /// The past games in `batch`.
-    fn read_games(batch) -> PastGame<'_> {
-        player_lookup: string,
-        game_day: day = "game_date",
-        team_abbr: string,
-        points: int64,
-        minutes: float64,
-    }
-}
-
-slate_sdk::batch_reader! {
-    /// The columns of the schedule the cache uses.
-    const SCHEDULE_COLUMNS;
-    /// The day's scheduled games in `batch`.
-    fn read_schedule(batch) -> ScheduledGame<'_> {
-        home_team: string,
-        away_team: string,
-    }
+    let (last_5, last_10) = (row.points_avg_last_5, row.points_avg_last_10);
+    let mut values = io::output_row(row, analysis_date);
+    values[POINTS_AVG_LAST_5] = Value::float64((last_5 * 10.0).round() / 10.0);
+    values.push(Value::float64(last_5 - last_10));
+    values
 }
