@@ -61,19 +61,13 @@ fn rows_on(day: chrono::NaiveDate) -> RowSet {
                 Value::Repeated(vec![Scalar::String("a".into()), Scalar::String("b".into())]),
                 Value::Null,
             ],
-            vec![
-                scalar(Scalar::Date(wit_day)),
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Repeated(Vec::new()),
-                Value::Null,
-            ],
+            // Every nullable column null; the repeated one empty.
+            [
+                vec![scalar(Scalar::Date(wit_day))],
+                vec![Value::Null; 8],
+                vec![Value::Repeated(Vec::new()), Value::Null],
+            ]
+            .concat(),
             vec![
                 scalar(Scalar::Date(wit_day)),
                 text("stephen-curry, ünïcode"),

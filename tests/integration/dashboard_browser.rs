@@ -68,12 +68,8 @@ fn chromium_installed(test: &str) -> bool {
 }
 
 /// What a browser test works on: a demo folder, a `slate serve` on it, and
-/// a browser. The folder lives as long as the session.
-struct Session {
-    _dir: tempfile::TempDir,
-    server: Server,
-    browser: Browser,
-}
+/// a browser. Keep the folder as long as the other two.
+type Session = (tempfile::TempDir, Server, Browser);
 
 /// A [`Session`] on the demo season run from `from` to `to`, the server
 /// started with `flags`; `None` (having said so) when Chromium is missing
@@ -85,11 +81,7 @@ async fn session(test: &str, (from, to): (&str, &str), flags: &[&str]) -> Option
     let dir = demo_data_dir(from, to);
     let server = Server::start(dir.path(), flags);
     let browser = Browser::start().await;
-    Some(Session {
-        _dir: dir,
-        server,
-        browser,
-    })
+    Some((dir, server, browser))
 }
 
 /// A free loopback port.
@@ -396,11 +388,8 @@ async fn the_grid_shows_the_missing_date_failed_or_blocked_in_letters_and_the_er
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_health_banner_is_red_and_links_to_the_missing_date() {
-    let Some(Session {
-        _dir,
-        server,
-        browser,
-    }) = session("dashboard health banner", ("2026-01-05", "2026-01-07"), &[]).await
+    let Some((_dir, server, browser)) =
+        session("dashboard health banner", ("2026-01-05", "2026-01-07"), &[]).await
     else {
         return;
     };
@@ -445,11 +434,8 @@ async fn the_health_banner_is_red_and_links_to_the_missing_date() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_token_rerunning_a_cell_makes_a_new_run_and_the_cell_updates_live() {
-    let Some(Session {
-        _dir,
-        server,
-        browser,
-    }) = session("dashboard re-run", ("2026-01-05", "2026-01-07"), &[]).await
+    let Some((_dir, server, browser)) =
+        session("dashboard re-run", ("2026-01-05", "2026-01-07"), &[]).await
     else {
         return;
     };
@@ -497,11 +483,8 @@ async fn with_the_token_rerunning_a_cell_makes_a_new_run_and_the_cell_updates_li
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backfill_started_from_the_page_fills_its_cells_live() {
-    let Some(Session {
-        _dir,
-        server,
-        browser,
-    }) = session("dashboard backfill", ("2026-01-05", "2026-01-07"), &[]).await
+    let Some((_dir, server, browser)) =
+        session("dashboard backfill", ("2026-01-05", "2026-01-07"), &[]).await
     else {
         return;
     };
@@ -555,11 +538,8 @@ async fn a_backfill_started_from_the_page_fills_its_cells_live() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_token_gets_a_visible_error_and_nothing_starts() {
-    let Some(Session {
-        _dir,
-        server,
-        browser,
-    }) = session("dashboard wrong token", ("2026-01-05", "2026-01-05"), &[]).await
+    let Some((_dir, server, browser)) =
+        session("dashboard wrong token", ("2026-01-05", "2026-01-05"), &[]).await
     else {
         return;
     };
@@ -612,11 +592,7 @@ async fn a_wrong_token_gets_a_visible_error_and_nothing_starts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_protected_reads_the_page_asks_for_the_token_before_showing_the_grid() {
-    let Some(Session {
-        _dir,
-        server,
-        browser,
-    }) = session(
+    let Some((_dir, server, browser)) = session(
         "dashboard protected reads",
         ("2026-01-05", "2026-01-05"),
         &["--protect-reads"],

@@ -25,14 +25,22 @@ fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// A guest language's build tool: the variable that names it, its name on
-/// the `PATH`, where `scripts/guest-toolchains.sh` puts it, and the
-/// script's command that does.
+/// A guest language and its build tool: the variable that names the tool,
+/// its name on the `PATH`, where `scripts/guest-toolchains.sh` puts it,
+/// and the script's command that does.
 struct Toolchain {
     variable: &'static str,
     tool: &'static str,
     installed: &'static str,
     install: &'static str,
+    /// The language as `slate new --lang` names it.
+    language: &'static str,
+    /// The suffix of its examples' folders under `plugins/examples/`.
+    suffix: &'static str,
+    /// The word in its failing example's processor name.
+    word: &'static str,
+    /// A `memory_mib` below what the engine asks for before `process` runs.
+    under_start_up_mib: u64,
 }
 
 const PYTHON: Toolchain = Toolchain {
@@ -40,6 +48,11 @@ const PYTHON: Toolchain = Toolchain {
     tool: "componentize-py",
     installed: ".guest-toolchains/python/bin/componentize-py",
     install: "install",
+    language: "python",
+    suffix: "py",
+    word: "Python",
+    // CPython asks for about 12 MiB.
+    under_start_up_mib: 8,
 };
 
 /// jco with componentize-js; `slate build` finds esbuild beside it.
@@ -48,7 +61,48 @@ const JAVASCRIPT: Toolchain = Toolchain {
     tool: "jco",
     installed: ".guest-toolchains/node/node_modules/.bin/jco",
     install: "install-js",
+    language: "js",
+    suffix: "js",
+    word: "JavaScript",
+    // The engine asks for about 7.4 MiB.
+    under_start_up_mib: 4,
 };
+
+/// A toolchain found on this machine.
+struct Guest {
+    toolchain: &'static Toolchain,
+    tool: PathBuf,
+}
+
+/// Declares a test once per guest language, as `NAME::python` and
+/// `NAME::javascript`. Its body runs with `$guest`, the language's
+/// [`Guest`]; without the tool the test says that it skipped instead (and
+/// fails under CI, see [`Toolchain::find`]).
+macro_rules! in_each_language {
+    ($(#[doc = $doc:literal])* fn $name:ident($guest:ident) $body:block) => {
+        $(#[doc = $doc])*
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn python() {
+                in_language(&PYTHON, concat!(stringify!($name), "::python"), |$guest| $body);
+            }
+
+            #[test]
+            fn javascript() {
+                in_language(&JAVASCRIPT, concat!(stringify!($name), "::javascript"), |$guest| $body);
+            }
+        }
+    };
+}
+
+/// Runs `body` with `toolchain`'s [`Guest`], or says that `test` skipped.
+fn in_language(toolchain: &'static Toolchain, test: &str, body: impl FnOnce(Guest)) {
+    if let Some(tool) = toolchain.find(test) {
+        body(Guest { toolchain, tool });
+    }
+}
 
 impl Toolchain {
     /// The tool's path, or `None` after saying that the test skipped;
@@ -77,12 +131,13 @@ impl Toolchain {
         }
         found
     }
+}
 
-    /// The example `name` under `plugins/examples/`, built with this
-    /// toolchain's tool, or `None` after saying that `test` skipped.
-    fn example(&self, test: &str, name: &'static str) -> Option<PathBuf> {
-        let tool = self.find(test)?;
-        Some(built(name, self, &tool))
+impl Guest {
+    /// The example `NAME-SUFFIX` under `plugins/examples/`, built with this
+    /// language's tool.
+    fn example(&self, name: &str) -> PathBuf {
+        built(&format!("{name}-{}", self.toolchain.suffix), self)
     }
 }
 
@@ -112,11 +167,26 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `slate test COMPONENT --date 2026-01-11 --fixtures FIXTURES MORE...` in
+/// the data folder `data`.
+fn slate_test_in(data: &Path, component: &Path, fixtures: &Path, more: &[&str]) -> Output {
+    let (component, fixtures) = (component.to_str().unwrap(), fixtures.to_str().unwrap());
+    let args = [
+        "test",
+        component,
+        "--date",
+        "2026-01-11",
+        "--fixtures",
+        fixtures,
+    ];
+    slate_in(data, &[&args[..], more].concat())
+}
+
 /// Builds the example `name` under `plugins/examples/` with `slate build`
-/// and `tool` of `toolchain`, once per test run (examples build in
-/// parallel); the component's path.
-fn built(name: &'static str, toolchain: &Toolchain, tool: &Path) -> PathBuf {
-    type Builds = HashMap<&'static str, Arc<OnceLock<PathBuf>>>;
+/// and `guest`'s tool, once per test run (examples build in parallel); the
+/// component's path.
+fn built(name: &str, guest: &Guest) -> PathBuf {
+    type Builds = HashMap<String, Arc<OnceLock<PathBuf>>>;
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     static BUILDS: Mutex<Option<Builds>> = Mutex::new(None);
     let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
@@ -124,28 +194,28 @@ fn built(name: &'static str, toolchain: &Toolchain, tool: &Path) -> PathBuf {
         .lock()
         .unwrap()
         .get_or_insert_with(HashMap::new)
-        .entry(name)
+        .entry(name.to_string())
         .or_default()
         .clone();
     once.get_or_init(|| {
         let output = dir.path().join(format!("{name}.wasm"));
         let source = workspace().join("plugins/examples").join(name);
-        slate_build(&source, &output, toolchain, tool);
+        slate_build(&source, &output, guest);
         output
     })
     .clone()
 }
 
-/// `slate build SOURCE -o OUTPUT` with `tool` of `toolchain`, which must
-/// succeed; it says on stderr how long the build took.
-fn slate_build(source: &Path, output: &Path, toolchain: &Toolchain, tool: &Path) {
+/// `slate build SOURCE -o OUTPUT` with `guest`'s tool, which must succeed;
+/// it says on stderr how long the build took.
+fn slate_build(source: &Path, output: &Path, guest: &Guest) {
     let started = std::time::Instant::now();
     let build = Command::new(env!("CARGO_BIN_EXE_slate"))
         .arg("build")
         .arg(source)
         .arg("--output")
         .arg(output)
-        .env(toolchain.variable, tool)
+        .env(guest.toolchain.variable, &guest.tool)
         .output()
         .unwrap();
     assert!(
@@ -174,22 +244,14 @@ fn daily_cache_golden() -> (PathBuf, PathBuf) {
 /// Rust processor's golden test with no tolerance, and its rows written out
 /// are the Rust processor's golden file, byte for byte.
 fn passes_the_daily_cache_golden_test_byte_for_byte(component: &Path) {
-    let component = component.to_str().unwrap();
     let (inputs, expected) = daily_cache_golden();
-    let inputs = inputs.to_str().unwrap();
 
-    let passed = slate(&[
-        "test",
+    let passed = slate_test_in(
+        shared_data(),
         component,
-        "--date",
-        "2026-01-11",
-        "--fixtures",
-        inputs,
-        "--expect",
-        expected.to_str().unwrap(),
-        "--tolerance",
-        "0",
-    ]);
+        &inputs,
+        &["--expect", expected.to_str().unwrap(), "--tolerance", "0"],
+    );
     assert_eq!(passed.status.code(), Some(0), "{}", text(&passed.stdout));
     assert_contains(
         &text(&passed.stdout),
@@ -200,17 +262,12 @@ fn passes_the_daily_cache_golden_test_byte_for_byte(component: &Path) {
     let scratch = tempfile::tempdir().unwrap();
     let rewritten = scratch.path().join("2026-01-11.expected.ndjson");
     std::fs::write(&rewritten, "").unwrap();
-    let updated = slate(&[
-        "test",
+    let updated = slate_test_in(
+        shared_data(),
         component,
-        "--date",
-        "2026-01-11",
-        "--fixtures",
-        inputs,
-        "--expect",
-        rewritten.to_str().unwrap(),
-        "--update",
-    ]);
+        &inputs,
+        &["--expect", rewritten.to_str().unwrap(), "--update"],
+    );
     assert_eq!(updated.status.code(), Some(0), "{}", text(&updated.stdout));
     assert_eq!(
         std::fs::read_to_string(&rewritten).unwrap(),
@@ -226,74 +283,35 @@ fn fails_as_a_plugin_error(component: &Path, name: &str, expected: &str) {
         .join(name)
         .join("fixtures");
 
-    let failed = slate(&[
-        "test",
-        component.to_str().unwrap(),
-        "--date",
-        "2026-01-11",
-        "--fixtures",
-        fixtures.to_str().unwrap(),
-    ]);
+    let failed = slate_test_in(shared_data(), component, &fixtures, &[]);
 
     assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stdout));
     assert_contains(&text(&failed.stdout), expected);
 }
 
-#[test]
-fn python_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte() {
-    let Some(component) = PYTHON.example(
-        "python_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte",
-        "player-daily-cache-py",
-    ) else {
-        return;
-    };
-    passes_the_daily_cache_golden_test_byte_for_byte(&component);
+in_each_language! {
+    /// The language's PlayerDailyCacheProcessor passes the Rust processor's
+    /// golden test byte for byte.
+    fn player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte(guest) {
+        passes_the_daily_cache_golden_test_byte_for_byte(&guest.example("player-daily-cache"));
+    }
 }
 
-#[test]
-fn javascript_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte() {
-    let Some(component) = JAVASCRIPT.example(
-        "javascript_player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte",
-        "player-daily-cache-js",
-    ) else {
-        return;
-    };
-    passes_the_daily_cache_golden_test_byte_for_byte(&component);
-}
-
-#[test]
-fn an_uncaught_python_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text()
-{
-    let Some(component) = PYTHON.example(
-        "an_uncaught_python_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text",
-        "failing-py",
-    ) else {
-        return;
-    };
-    fails_as_a_plugin_error(
-        &component,
-        "failing-py",
-        "FAIL FailingPythonProcessor 2026-01-11 [plugin]: internal error: ReadFailed: \
-         undeclared-table: FailingPythonProcessor did not declare nba_raw.box_scores",
-    );
-}
-
-#[test]
-fn an_uncaught_javascript_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text()
- {
-    let Some(component) = JAVASCRIPT.example(
-        "an_uncaught_javascript_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text",
-        "failing-js",
-    ) else {
-        return;
-    };
-    fails_as_a_plugin_error(
-        &component,
-        "failing-js",
-        "FAIL FailingJavaScriptProcessor 2026-01-11 [plugin]: internal error: ReadFailed: \
-         undeclared-table: FailingJavaScriptProcessor did not declare nba_raw.box_scores \
-         among its inputs (nba_raw.schedule)",
-    );
+in_each_language! {
+    /// An uncaught read error fails the run as a plugin error with the
+    /// exception's type and text.
+    fn an_uncaught_read_error_fails_the_run_as_a_plugin_error_with_the_exceptions_type_and_text(guest) {
+        let name = format!("Failing{}Processor", guest.toolchain.word);
+        fails_as_a_plugin_error(
+            &guest.example("failing"),
+            &format!("failing-{}", guest.toolchain.suffix),
+            &format!(
+                "FAIL {name} 2026-01-11 [plugin]: internal error: ReadFailed: \
+                 undeclared-table: {name} did not declare nba_raw.box_scores \
+                 among its inputs (nba_raw.schedule)"
+            ),
+        );
+    }
 }
 
 /// `component` run under `memory_mib` fails at instantiation with
@@ -311,17 +329,7 @@ fn fails_at_instantiation_under(component: &Path, memory_mib: u64) {
     std::fs::create_dir_all(&compiled).unwrap();
     std::os::unix::fs::symlink(&compiled, data.path().join("compiled")).unwrap();
 
-    let failed = slate_in(
-        data.path(),
-        &[
-            "test",
-            component.to_str().unwrap(),
-            "--date",
-            "2026-01-11",
-            "--fixtures",
-            inputs.to_str().unwrap(),
-        ],
-    );
+    let failed = slate_test_in(data.path(), component, &inputs, &[]);
 
     assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stdout));
     assert_contains(
@@ -334,65 +342,43 @@ fn fails_at_instantiation_under(component: &Path, memory_mib: u64) {
     );
 }
 
-#[test]
-fn a_python_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory() {
-    let Some(component) = PYTHON.example(
-        "a_python_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory",
-        "player-daily-cache-py",
-    ) else {
-        return;
-    };
-    // CPython asks for about 12 MiB before `process` runs.
-    fails_at_instantiation_under(&component, 8);
-}
-
-#[test]
-fn a_javascript_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory() {
-    let Some(component) = JAVASCRIPT.example(
-        "a_javascript_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory",
-        "player-daily-cache-js",
-    ) else {
-        return;
-    };
-    // The engine asks for about 7.4 MiB before `process` runs.
-    fails_at_instantiation_under(&component, 4);
+in_each_language! {
+    /// Under the memory its engine asks for at start-up, a processor fails
+    /// at instantiation with `limit_memory`.
+    fn a_processor_under_its_start_up_memory_fails_at_instantiation_with_limit_memory(guest) {
+        fails_at_instantiation_under(
+            &guest.example("player-daily-cache"),
+            guest.toolchain.under_start_up_mib,
+        );
+    }
 }
 
 /// `slate new games-per-team --lang LANGUAGE` makes a processor that
-/// `slate build` builds with `tool` and that passes its own golden test.
-fn slate_new_builds_and_passes_its_own_golden_test(
-    language: &str,
-    toolchain: &Toolchain,
-    tool: &Path,
-) {
+/// `slate build` builds with `guest`'s tool and that passes its own golden
+/// test.
+fn slate_new_builds_and_passes_its_own_golden_test(guest: &Guest) {
     let parent = tempfile::tempdir().unwrap();
     let made = slate(&[
         "new",
         "games-per-team",
         "--lang",
-        language,
+        guest.toolchain.language,
         "--parent",
         parent.path().to_str().unwrap(),
     ]);
     assert!(made.status.success(), "{}", text(&made.stderr));
     let dir = parent.path().join("games-per-team");
     let component = dir.join("games-per-team.wasm");
-    slate_build(&dir, &component, toolchain, tool);
+    slate_build(&dir, &component, guest);
 
     let fixtures = dir.join("fixtures");
-    let passed = slate(&[
-        "test",
-        component.to_str().unwrap(),
-        "--date",
-        "2026-01-11",
-        "--fixtures",
-        fixtures.to_str().unwrap(),
-        "--expect",
-        fixtures
-            .join("2026-01-11.expected.ndjson")
-            .to_str()
-            .unwrap(),
-    ]);
+    let golden = fixtures.join("2026-01-11.expected.ndjson");
+    let passed = slate_test_in(
+        shared_data(),
+        &component,
+        &fixtures,
+        &["--expect", golden.to_str().unwrap()],
+    );
     assert_eq!(passed.status.code(), Some(0), "{}", text(&passed.stdout));
     assert_contains(
         &text(&passed.stdout),
@@ -400,22 +386,12 @@ fn slate_new_builds_and_passes_its_own_golden_test(
     );
 }
 
-#[test]
-fn slate_new_makes_a_python_processor_that_builds_and_passes_its_own_golden_test() {
-    let test = "slate_new_makes_a_python_processor_that_builds_and_passes_its_own_golden_test";
-    let Some(tool) = PYTHON.find(test) else {
-        return;
-    };
-    slate_new_builds_and_passes_its_own_golden_test("python", &PYTHON, &tool);
-}
-
-#[test]
-fn slate_new_makes_a_javascript_processor_that_builds_and_passes_its_own_golden_test() {
-    let test = "slate_new_makes_a_javascript_processor_that_builds_and_passes_its_own_golden_test";
-    let Some(tool) = JAVASCRIPT.find(test) else {
-        return;
-    };
-    slate_new_builds_and_passes_its_own_golden_test("js", &JAVASCRIPT, &tool);
+in_each_language! {
+    /// `slate new` makes a processor that builds and passes its own golden
+    /// test.
+    fn slate_new_makes_a_processor_that_builds_and_passes_its_own_golden_test(guest) {
+        slate_new_builds_and_passes_its_own_golden_test(&guest);
+    }
 }
 
 #[test]

@@ -549,6 +549,19 @@ mod tests {
         }
     }
 
+    /// `state` after the attempt `result` on [`channel`] at `now`, checked
+    /// every 5 minutes, without jitter.
+    fn attempted(state: &ChannelState, result: &AttemptResult, now: DateTime<Utc>) -> ChannelState {
+        after_attempt(
+            state,
+            &channel(),
+            result,
+            Duration::from_secs(300),
+            0.0,
+            now,
+        )
+    }
+
     fn result(outcome: AttemptOutcome, status: Option<u16>, excerpt: &str) -> AttemptResult {
         AttemptResult {
             outcome,
@@ -584,22 +597,16 @@ mod tests {
     fn a_delivery_moves_the_cursor_and_a_failure_keeps_it() {
         let now = Utc::now();
         let state = ChannelState::new("ops");
-        let delivered = after_attempt(
+        let delivered = attempted(
             &state,
-            &channel(),
             &result(AttemptOutcome::Delivered, Some(200), "ok"),
-            Duration::from_secs(300),
-            0.0,
             now,
         );
         assert_eq!(delivered.delivered_through, 9);
         assert_eq!(delivered.last_sent_at, Some(now));
-        let failed = after_attempt(
+        let failed = attempted(
             &state,
-            &channel(),
             &result(AttemptOutcome::Retry, Some(503), "busy"),
-            Duration::from_secs(300),
-            0.0,
             now,
         );
         assert_eq!(failed.delivered_through, 0);
@@ -614,12 +621,9 @@ mod tests {
     #[test]
     fn a_permanent_refusal_or_too_many_failures_kill_the_channel() {
         let now = Utc::now();
-        let gone = after_attempt(
+        let gone = attempted(
             &ChannelState::new("ops"),
-            &channel(),
             &result(AttemptOutcome::Permanent, Some(404), "no_service"),
-            Duration::from_secs(300),
-            0.0,
             now,
         );
         assert_eq!(gone.health, ChannelHealth::Dead);
@@ -631,12 +635,9 @@ mod tests {
         );
         let mut state = ChannelState::new("ops");
         for _ in 0..3 {
-            state = after_attempt(
+            state = attempted(
                 &state,
-                &channel(),
                 &result(AttemptOutcome::Retry, None, "timed out"),
-                Duration::from_secs(300),
-                0.0,
                 now,
             );
         }
@@ -649,14 +650,7 @@ mod tests {
         let now = Utc::now();
         let mut throttled = result(AttemptOutcome::Retry, Some(429), "slow down");
         throttled.retry_after = Some(Duration::from_secs(7));
-        let state = after_attempt(
-            &ChannelState::new("ops"),
-            &channel(),
-            &throttled,
-            Duration::from_secs(300),
-            0.0,
-            now,
-        );
+        let state = attempted(&ChannelState::new("ops"), &throttled, now);
         assert_eq!(
             state.next_attempt_at,
             Some(now + chrono::Duration::seconds(7))
