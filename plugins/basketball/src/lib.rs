@@ -113,6 +113,22 @@ pub fn require_box_scores<S: AsRef<str>>(
     )))
 }
 
+/// `team`'s opponent in the game of `home_team` against `away_team`, and
+/// whether `team` plays at home; `None` when `team` is neither.
+pub fn opponent_of<'a>(
+    team: &str,
+    home_team: &'a str,
+    away_team: &'a str,
+) -> Option<(&'a str, bool)> {
+    if home_team == team {
+        Some((away_team, true))
+    } else if away_team == team {
+        Some((home_team, false))
+    } else {
+        None
+    }
+}
+
 /// The first day of the season `date` belongs to: seasons start on the
 /// first of October, so January belongs to the season of the October before.
 pub fn season_start(date: Date) -> Date {
@@ -149,6 +165,13 @@ pub fn read_season_so_far<S: AsRef<str>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_teams_opponent_is_the_other_side_of_its_game_and_no_one_outside_it() {
+        assert_eq!(opponent_of("BOS", "BOS", "NYK"), Some(("NYK", true)));
+        assert_eq!(opponent_of("NYK", "BOS", "NYK"), Some(("BOS", false)));
+        assert_eq!(opponent_of("LAL", "BOS", "NYK"), None);
+    }
 
     #[test]
     fn zone_shot_columns_come_after_the_named_columns_in_zone_order() {

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use basketball::opponent_of;
 use rustc_hash::FxHashMap;
 
 pub use basketball::ZONES;
@@ -286,15 +287,10 @@ pub fn build(analysis_day: i64, inputs: Inputs<'_>) -> Vec<CompositeRow> {
     for (player, form) in by_player {
         let latest = form.latest;
         let team = latest.team_abbr;
-        let Some(opponent) = today.clone().find_map(|g| {
-            if g.home_team == team {
-                Some(g.away_team)
-            } else if g.away_team == team {
-                Some(g.home_team)
-            } else {
-                None
-            }
-        }) else {
+        let Some((opponent, _)) = today
+            .clone()
+            .find_map(|g| opponent_of(team, g.home_team, g.away_team))
+        else {
             continue;
         };
         let mut issues = Vec::new();

@@ -5,6 +5,7 @@
 //! Rust, unit-tested natively. Only games strictly before the analysis date
 //! are used: nothing on or after it can change a row.
 
+use basketball::opponent_of;
 use rustc_hash::FxHashMap;
 
 /// One past game of one player, from `nba_analytics.player_game_summary`,
@@ -93,15 +94,10 @@ pub fn build_cache(
     for (player, mut played) in by_player {
         played.sort_by_key(|g| std::cmp::Reverse(g.game_day));
         let latest = played[0];
-        let Some((opponent, is_home)) = schedule.iter().find_map(|s| {
-            if s.home_team == latest.team_abbr {
-                Some((s.away_team.to_string(), true))
-            } else if s.away_team == latest.team_abbr {
-                Some((s.home_team.to_string(), false))
-            } else {
-                None
-            }
-        }) else {
+        let Some((opponent, is_home)) = schedule
+            .iter()
+            .find_map(|s| opponent_of(latest.team_abbr, s.home_team, s.away_team))
+        else {
             continue;
         };
         let last = |n: usize, f: fn(&PastGame) -> f64| mean(played.iter().take(n).map(|g| f(g)));
@@ -120,7 +116,7 @@ pub fn build_cache(
         rows.push(CacheRow {
             player_lookup: player.to_string(),
             team_abbr: latest.team_abbr.to_string(),
-            opponent_abbr: opponent,
+            opponent_abbr: opponent.to_string(),
             is_home,
             games_played,
             points_avg_last_5: last(5, points),
