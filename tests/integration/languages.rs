@@ -1,10 +1,10 @@
 //! Processors in other languages, built with `slate build` from
 //! `plugins/examples/` and run through `slate test` like any component:
 //! the Python and JavaScript PlayerDailyCaches pass the Rust processor's
-//! golden test byte for byte, a failing processor in each language fails
-//! with kind `plugin` and the exception's type and text, `slate new`'s
-//! templates pass their own golden tests, and each SDK's own unit tests
-//! pass.
+//! golden test byte for byte and rebuild to the same bytes, a failing
+//! processor in each language fails with kind `plugin` and the exception's
+//! type and text, `slate new`'s templates pass their own golden tests, and
+//! each SDK's own unit tests pass.
 //!
 //! Each component is built once per test run and reused. Without the
 //! toolchain (see `scripts/guest-toolchains.sh`) a test says plainly that
@@ -311,6 +311,48 @@ in_each_language! {
                  among its inputs (nba_raw.schedule)"
             ),
         );
+    }
+}
+
+/// The files of the example `name`, copied into a folder of another name
+/// and path and built there, build the same bytes as `built`, which was
+/// built from `plugins/examples/`, at another time, by another process.
+fn rebuilds_byte_for_byte(name: &str, built: &Path, guest: &Guest) {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copy = elsewhere.path().join("copied-processor");
+    std::fs::create_dir(&copy).unwrap();
+    let source = workspace().join("plugins/examples").join(name);
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        // Symbolic links (the shared schema) are copied as the files they name.
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+        }
+    }
+    let rebuilt = elsewhere.path().join("rebuilt.wasm");
+
+    slate_build(&copy, &rebuilt, guest);
+
+    let (first, second) = (
+        std::fs::read(built).unwrap(),
+        std::fs::read(&rebuilt).unwrap(),
+    );
+    let differing = first.iter().zip(&second).filter(|(a, b)| a != b).count();
+    assert!(
+        first == second,
+        "{name}: {} bytes, then {} bytes, {differing} of them different",
+        first.len(),
+        second.len()
+    );
+}
+
+in_each_language! {
+    /// The same files build the same bytes: a second build of the
+    /// PlayerDailyCache example, from a copy in another folder, is the
+    /// first one byte for byte.
+    fn the_same_files_build_the_same_bytes(guest) {
+        let name = format!("player-daily-cache-{}", guest.toolchain.suffix);
+        rebuilds_byte_for_byte(&name, &guest.example("player-daily-cache"), &guest);
     }
 }
 

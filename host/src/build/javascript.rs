@@ -10,7 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{BuildError, Project, WORLD, find_tool, io, run_tool, staging, write_files, write_wit};
+use super::reproducible::{self, Pinning};
+use super::{
+    BuildError, Project, WORLD, find_tool, io, run_snapshotting_tool, run_tool, staging,
+    write_files, write_wit,
+};
 
 /// The jco version Slate is built and tested with.
 pub const JCO_VERSION: &str = "1.11.2";
@@ -54,6 +58,31 @@ pub const JAVASCRIPT_SDK: &[(&str, &str)] = &[
     ),
 ];
 
+/// The seed of V8's `Math.random()` in jco, which names componentize-js's
+/// working folder.
+const NODE_RANDOM_SEED: &str = "--random-seed=1";
+
+/// Runs jco: through `node` with a fixed random seed where jco is a
+/// script for node (as npm installs it), else as it is.
+fn jco_command(jco: &Path) -> Command {
+    let script = std::fs::canonicalize(jco).unwrap_or_else(|_| jco.to_path_buf());
+    let for_node = std::fs::read(&script).is_ok_and(|text| {
+        text.starts_with(b"#!")
+            && text
+                .split(|&b| b == b'\n')
+                .next()
+                .is_some_and(|line| line.ends_with(b"node"))
+    });
+    match find_tool("node", "SLATE_NODE", "install Node.js 18 or later") {
+        Ok(node) if for_node => {
+            let mut command = Command::new(node);
+            command.arg(NODE_RANDOM_SEED).arg(script);
+            command
+        }
+        _ => Command::new(jco),
+    }
+}
+
 /// How to install the JavaScript toolchain, for error messages.
 fn install_hint() -> String {
     format!(
@@ -81,6 +110,7 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
     let source = staging()?;
     let bundle = staging()?;
     let wit = staging()?;
+    let work = staging()?;
     project.stage(source.path())?;
     write_files(source.path(), JAVASCRIPT_SDK)?;
     write_wit(wit.path())?;
@@ -101,21 +131,36 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
             ])
             .arg(format!("--outfile={}", bundled.display())),
     )?;
-    run_tool(
+    let mut jco = jco_command(&jco);
+    jco.arg("componentize")
+        .arg(&bundled)
+        .arg("--wit")
+        .arg(wit.path())
+        .args(["--world-name", WORLD])
+        // The host links no wasi:http; stdio, clocks and random stay
+        // (the sandbox makes the last two deterministic).
+        .args(["--disable", "http"])
+        .arg("--out")
+        .arg(&output);
+    if reproducible::available() {
+        // componentize-js works in a folder named after `Math.random()`
+        // under TMPDIR, and hands its path and PWD (through a shell) to the
+        // engine, which keeps both in its snapshot. Both are spelled
+        // through the working folder, the same in every build, and name a
+        // folder of this build's own.
+        jco.current_dir(work.path())
+            .env("TMPDIR", reproducible::WORKING_FOLDER);
+    } else {
+        // The snapshot keeps the working folder (as PWD): a fixed one.
+        jco.current_dir("/");
+    }
+    let own_folders = [&source, &bundle, &wit, &work].map(|folder| folder.path().to_path_buf());
+    run_snapshotting_tool(
         "jco",
-        Command::new(jco)
-            // The pre-initialised snapshot keeps the working folder (as
-            // `PWD`): a fixed one, not the random staging folder.
-            .current_dir("/")
-            .arg("componentize")
-            .arg(&bundled)
-            .arg("--wit")
-            .arg(wit.path())
-            .args(["--world-name", WORLD])
-            // The host links no wasi:http; stdio, clocks and random stay
-            // (the sandbox makes the last two deterministic).
-            .args(["--disable", "http"])
-            .arg("--out")
-            .arg(&output),
+        &mut jco,
+        &Pinning {
+            own_folders: own_folders.into(),
+            working_folder: Some(work.path().into()),
+        },
     )
 }

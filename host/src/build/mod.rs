@@ -7,11 +7,14 @@
 //! copied into a fresh staging folder beside the SDK and the WIT that ship
 //! inside `slate`, so a helper script or a stray module in the folder can
 //! never end up in the component. This module finds the toolchain and
-//! stages; each language's module runs its tool. Nothing here loads or
-//! runs the component.
+//! stages; each language's module runs its tool; [`reproducible`] pins what
+//! the Python and JavaScript tools would otherwise snapshot of the moment,
+//! so that the same files build the same bytes. Nothing here loads or runs
+//! the component.
 
 mod javascript;
 mod python;
+mod reproducible;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -268,7 +271,28 @@ fn find_tool(tool: &'static str, variable: &str, install: &str) -> Result<PathBu
 /// Runs `command`, turning a failure into [`BuildError::ToolFailed`].
 fn run_tool(tool: &'static str, command: &mut Command) -> Result<(), BuildError> {
     tracing::debug!(?command, "building");
-    let output = command.output().map_err(|source| BuildError::Io {
+    finish(tool, command.output())
+}
+
+/// Runs a tool that snapshots an interpreter with its randomness, the
+/// metadata of the build's own files, its working folder and its clocks
+/// pinned (see [`reproducible`]), so that the same files build the same
+/// bytes.
+fn run_snapshotting_tool(
+    tool: &'static str,
+    command: &mut Command,
+    pinning: &reproducible::Pinning,
+) -> Result<(), BuildError> {
+    tracing::debug!(?command, ?pinning, "building, pinned");
+    finish(tool, reproducible::output(command, pinning))
+}
+
+/// A tool's outcome, as the build's.
+fn finish(
+    tool: &'static str,
+    output: std::io::Result<std::process::Output>,
+) -> Result<(), BuildError> {
+    let output = output.map_err(|source| BuildError::Io {
         path: PathBuf::from(tool),
         source,
     })?;

@@ -6,7 +6,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::{BuildError, Project, WORLD, find_tool, run_tool, staging, write_files, write_wit};
+use super::reproducible::Pinning;
+use super::{
+    BuildError, Project, WORLD, find_tool, run_snapshotting_tool, staging, write_files, write_wit,
+};
 
 /// The componentize-py version Slate is built and tested with.
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
@@ -46,6 +49,9 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
     )?;
     let source = staging()?;
     let wit = staging()?;
+    // componentize-py extracts CPython's library and writes the bindings
+    // into temporary folders, which the snapshot sees: this build's own.
+    let temporary = staging()?;
     project.stage(source.path())?;
     write_files(source.path(), PYTHON_SDK)?;
     write_wit(wit.path())?;
@@ -53,10 +59,11 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
         path: output.to_path_buf(),
         source: e,
     })?;
-    run_tool(
+    run_snapshotting_tool(
         "componentize-py",
         Command::new(tool)
             .current_dir(source.path())
+            .env("TMPDIR", temporary.path())
             // Only the staged folder is searched for modules, never a venv.
             .env_remove("VIRTUAL_ENV")
             .arg("--quiet")
@@ -66,5 +73,13 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
             .arg(source.path())
             .arg("--output")
             .arg(&output),
+        &Pinning {
+            own_folders: vec![
+                source.path().into(),
+                wit.path().into(),
+                temporary.path().into(),
+            ],
+            working_folder: None,
+        },
     )
 }
