@@ -269,9 +269,11 @@ fn a_run_reaped_by_another_host_while_it_still_runs_is_told_so_and_writes_nothin
     wait_until("host A's run has renewed its lease", || running().is_some());
     let run = running().unwrap();
 
-    // Host B decides that A is gone, and reaps its run.
-    store.expire_leases(&run.host_id).unwrap();
-    let reaped = store.reap_stale(chrono::Utc::now()).unwrap();
+    // Host B decides that A is gone, and reaps its run: at an instant past
+    // any lease A can have renewed to (60 s), so that A's heartbeats, every
+    // 0.1 s, cannot slip in between B's decision and its reap.
+    let past_any_lease = chrono::Utc::now() + chrono::Duration::seconds(120);
+    let reaped = store.reap_stale(past_any_lease).unwrap();
     assert_eq!(reaped.len(), 1);
     assert_reaped_as_stale(&reaped[0], &run.host_id, reaped[0].heartbeat_at);
 
