@@ -12,17 +12,22 @@ use std::process::{Command, Output};
 use super::Pinning;
 
 /// Whether the kernel offers seccomp user notification with descriptor
-/// injection (Linux 5.9).
+/// injection (Linux 5.9), and this process may use it: checked once, by
+/// installing a filter on a thread made for the purpose.
 pub(super) fn supported() -> bool {
-    let actions = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail");
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut version = release
-        .trim()
-        .split(['.', '-'])
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (version.next().unwrap_or(0), version.next().unwrap_or(0));
-    actions.is_ok_and(|actions| actions.split_whitespace().any(|a| a == "user_notif"))
-        && (major, minor) >= (5, 9)
+    static SUPPORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SUPPORTED.get_or_init(|| {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let mut version = release
+            .trim()
+            .split(['.', '-'])
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        let (major, minor) = (version.next().unwrap_or(0), version.next().unwrap_or(0));
+        (major, minor) >= (5, 9)
+            && std::thread::spawn(seccomp::probe)
+                .join()
+                .is_ok_and(|installed| installed.is_ok())
+    })
 }
 
 /// Runs `command` under the filter, pinned as `pinning` says.

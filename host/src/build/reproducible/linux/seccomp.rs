@@ -139,9 +139,21 @@ fn filter() -> Vec<libc::sock_filter> {
     program
 }
 
-/// In the child, before exec: installs the filter and sends its listener
-/// to the parent over `socket`.
-fn install(program: &[libc::sock_filter], socket: RawFd) -> io::Result<()> {
+/// Installs the filter, with a listener, on the calling thread, and closes
+/// the listener: whether this process may pin at all. Call it on a thread
+/// of its own, which the filter (and no-new-privileges) stays with until
+/// the thread ends.
+pub(super) fn probe() -> io::Result<()> {
+    let program = filter();
+    let listener = install_filter(&program)?;
+    // SAFETY: the listener was just created, and is closed once.
+    unsafe { libc::close(listener) };
+    Ok(())
+}
+
+/// Sets no-new-privileges and installs the filter on the calling thread;
+/// returns the listener's descriptor. Makes only async-signal-safe calls.
+fn install_filter(program: &[libc::sock_filter]) -> io::Result<RawFd> {
     let program = libc::sock_fprog {
         len: program.len() as u16,
         filter: program.as_ptr().cast_mut(),
@@ -160,10 +172,18 @@ fn install(program: &[libc::sock_filter], socket: RawFd) -> io::Result<()> {
         if listener < 0 {
             return Err(io::Error::last_os_error());
         }
-        let sent = send_fd(socket, listener as RawFd);
-        libc::close(listener as RawFd);
-        sent
+        Ok(listener as RawFd)
     }
+}
+
+/// In the child, before exec: installs the filter and sends its listener
+/// to the parent over `socket`.
+fn install(program: &[libc::sock_filter], socket: RawFd) -> io::Result<()> {
+    let listener = install_filter(program)?;
+    let sent = send_fd(socket, listener);
+    // SAFETY: the listener was just created, and is closed once.
+    unsafe { libc::close(listener) };
+    sent
 }
 
 /// Room for one file descriptor's control message, aligned for it.

@@ -55,6 +55,8 @@ pub(super) struct Supervisor {
     working_folder: Option<PathBuf>,
     /// The preload list handed to the loader, naming the library.
     preload_list: PathBuf,
+    /// Whether the build was told that the tool's memory is out of reach.
+    warned_no_access: bool,
     /// Holds the library and the list until the supervisor is done.
     _folder: tempfile::TempDir,
 }
@@ -81,6 +83,7 @@ impl Supervisor {
                 .collect::<io::Result<_>>()?,
             working_folder: pinning.working_folder.as_ref().map(canonical).transpose()?,
             preload_list,
+            warned_no_access: false,
             _folder: folder,
         })
     }
@@ -93,7 +96,7 @@ impl Supervisor {
         let args = call.data.args;
         let at = |fd: u64| fd as i32;
         let answered = match libc::c_long::from(call.data.nr) {
-            libc::SYS_getrandom => return self.getrandom(caller, args[0], args[1], args[2]),
+            libc::SYS_getrandom => self.getrandom(caller, args[0], args[1], args[2]),
             libc::SYS_getcwd => self.getcwd(caller, args[0], args[1]),
             libc::SYS_statx => self.statx(caller, args),
             libc::SYS_newfstatat => {
@@ -118,21 +121,41 @@ impl Supervisor {
             libc::SYS_openat => self.open(caller, args[1]),
             _ => return Answer::Continue,
         };
-        answered.unwrap_or(Answer::Continue)
+        answered.unwrap_or_else(|error| {
+            // The kernel's own answer, unpinned. Without access to the
+            // tool's memory (ptrace restrictions) nothing can be pinned.
+            if error.raw_os_error() == Some(libc::EPERM) && !self.warned_no_access {
+                self.warned_no_access = true;
+                tracing::warn!(
+                    "cannot pin the build tool's randomness and file metadata ({error}): the \
+                     component's bytes may differ between builds"
+                );
+            }
+            Answer::Continue
+        })
     }
 
     /// `getrandom(buffer, len, flags)`: the thread's next draw of the
     /// fixed stream.
-    fn getrandom(&mut self, caller: Tracee, buffer: u64, len: u64, flags: u64) -> Answer {
+    fn getrandom(
+        &mut self,
+        caller: Tracee,
+        buffer: u64,
+        len: u64,
+        flags: u64,
+    ) -> io::Result<Answer> {
         if flags & !GETRANDOM_FLAGS != 0 {
-            return Answer::Fail(libc::EINVAL);
+            return Ok(Answer::Fail(libc::EINVAL));
         }
         let draw = self.draws.entry(caller.tid).or_insert(0);
         let bytes = fixed_entropy(*draw, len as usize);
         *draw += 1;
         match caller.write(buffer, &bytes) {
-            Ok(()) => Answer::Return(len as i64),
-            Err(_) => Answer::Fail(libc::EFAULT),
+            Ok(()) => Ok(Answer::Return(len as i64)),
+            Err(error) if error.raw_os_error() == Some(libc::EFAULT) => {
+                Ok(Answer::Fail(libc::EFAULT))
+            }
+            Err(error) => Err(error),
         }
     }
 
