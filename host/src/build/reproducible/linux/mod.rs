@@ -79,6 +79,31 @@ mod tests {
     }
 
     #[test]
+    fn a_process_in_the_working_folder_sees_it_as_proc_self_cwd_and_elsewhere_as_it_is() {
+        let work = tempfile::tempdir().unwrap();
+        std::fs::create_dir(work.path().join("sources")).unwrap();
+        let pinning = Pinning {
+            own_folders: vec![work.path().to_path_buf()],
+            working_folder: Some(work.path().to_path_buf()),
+        };
+        // /bin/pwd -P asks the kernel (getcwd), not the shell's PWD.
+        let script = "/bin/pwd -P; cd sources && /bin/pwd -P && cat ../marker; cd / && /bin/pwd -P";
+        std::fs::write(work.path().join("marker"), "the same folder\n").unwrap();
+        let output = output(
+            Command::new("/bin/sh")
+                .args(["-c", script])
+                .current_dir(work.path()),
+            &pinning,
+        )
+        .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        assert_eq!(
+            String::from_utf8(output.stdout).unwrap(),
+            "/proc/self/cwd\n/proc/self/cwd\nthe same folder\n/\n"
+        );
+    }
+
+    #[test]
     fn files_in_the_builds_folders_report_pinned_metadata_and_others_their_own() {
         let stat_of = |pinning: &Pinning, files: &[&std::path::Path]| {
             let mut args = vec!["-c", "%Y %X %Z %d %i %n"];
