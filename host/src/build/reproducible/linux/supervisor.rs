@@ -4,7 +4,7 @@
 //! library it hands to the loader).
 
 use std::collections::HashMap;
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
 use std::io;
 use std::mem::zeroed;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -50,6 +50,9 @@ pub(super) struct Supervisor {
     /// The build's own folders, canonical: their files report pinned
     /// metadata.
     own_folders: Vec<PathBuf>,
+    /// Every spelling of the own folders (as given, and canonical): an
+    /// absolute path under none of them is left to the kernel at once.
+    own_spellings: Vec<Vec<u8>>,
     /// The build's working folder (canonical), which its processes see as
     /// [`WORKING_FOLDER`].
     working_folder: Option<PathBuf>,
@@ -74,13 +77,22 @@ impl Supervisor {
         let preload_list = folder.path().join("ld.so.preload");
         std::fs::write(&preload_list, list)?;
         let canonical = |folder: &PathBuf| std::fs::canonicalize(folder);
+        let own_folders: Vec<PathBuf> = pinning
+            .own_folders
+            .iter()
+            .map(canonical)
+            .collect::<io::Result<_>>()?;
+        let mut own_spellings: Vec<Vec<u8>> = own_folders
+            .iter()
+            .chain(&pinning.own_folders)
+            .map(|folder| folder.as_os_str().as_bytes().to_vec())
+            .collect();
+        own_spellings.sort_unstable();
+        own_spellings.dedup();
         Ok(Supervisor {
             draws: HashMap::new(),
-            own_folders: pinning
-                .own_folders
-                .iter()
-                .map(canonical)
-                .collect::<io::Result<_>>()?,
+            own_folders,
+            own_spellings,
             working_folder: pinning.working_folder.as_ref().map(canonical).transpose()?,
             preload_list,
             warned_no_access: false,
@@ -181,7 +193,11 @@ impl Supervisor {
     /// `statx(dirfd, path, flags, mask, buffer)`.
     fn statx(&mut self, caller: Tracee, args: [u64; 6]) -> io::Result<Answer> {
         let flags = args[2] as i32;
-        let object = match caller.open_object(args[0] as i32, Some(args[1]), flags)? {
+        let path = caller.path(args[1])?;
+        if self.plainly_elsewhere(&path) {
+            return Ok(Answer::Continue);
+        }
+        let object = match caller.open_object(args[0] as i32, &path, flags)? {
             Ok(object) => object,
             Err(errno) => return Ok(Answer::Fail(errno)),
         };
@@ -218,7 +234,8 @@ impl Supervisor {
     }
 
     /// `newfstatat(dirfd, path, buffer, flags)`, and `fstat`, `stat` and
-    /// `lstat` as its special cases (`path` `None`: the descriptor itself).
+    /// `lstat` as its special cases (`path` `None`: the descriptor itself,
+    /// with `AT_EMPTY_PATH`).
     fn stat(
         &mut self,
         caller: Tracee,
@@ -227,7 +244,14 @@ impl Supervisor {
         buffer: u64,
         flags: i32,
     ) -> io::Result<Answer> {
-        let object = match caller.open_object(dirfd, path, flags)? {
+        let path = match path {
+            Some(address) => caller.path(address)?,
+            None => CString::default(),
+        };
+        if self.plainly_elsewhere(&path) {
+            return Ok(Answer::Continue);
+        }
+        let object = match caller.open_object(dirfd, &path, flags)? {
             Ok(object) => object,
             Err(errno) => return Ok(Answer::Fail(errno)),
         };
@@ -253,6 +277,20 @@ impl Supervisor {
         }
         caller.write_struct(buffer, &status)?;
         Ok(Answer::Return(0))
+    }
+
+    /// Whether `path` is absolute and names nothing in the build's own
+    /// folders: the kernel answers such calls, and most of a tool's look
+    /// at its own installation. (A symbolic link elsewhere that leads into
+    /// an own folder would be missed; the tools make none.)
+    fn plainly_elsewhere(&self, path: &CStr) -> bool {
+        let path = path.to_bytes();
+        path.starts_with(b"/")
+            && !path.starts_with(b"/proc/")
+            && !self.own_spellings.iter().any(|folder| {
+                path.strip_prefix(folder.as_slice())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"))
+            })
     }
 
     /// The pinned inode number of `object`, if it lies in one of the

@@ -73,25 +73,20 @@ impl Tracee {
 
     /// The object a stat-like call is about, opened here (`O_PATH`): `path`
     /// resolved against `dirfd` as the caller would, not following a last
-    /// symbolic link under `AT_SYMLINK_NOFOLLOW`; `dirfd` itself for no
-    /// path (`fstat`) or an empty one under `AT_EMPTY_PATH`. `Err` holds the
-    /// `errno` the call fails with.
+    /// symbolic link under `AT_SYMLINK_NOFOLLOW`; `dirfd` itself for an
+    /// empty path under `AT_EMPTY_PATH` (`fstat`). `Err` holds the `errno`
+    /// the call fails with.
     pub fn open_object(
         self,
         dirfd: i32,
-        path: Option<u64>,
+        path: &CStr,
         flags: i32,
     ) -> io::Result<Result<OwnedFd, i32>> {
-        let path = match path {
-            Some(address) => self.path(address)?,
-            None => CString::default(),
-        };
         if path.is_empty() && flags & libc::AT_EMPTY_PATH == 0 {
             return Ok(Err(libc::ENOENT));
         }
-        let base = self.base_folder(dirfd, &path)?;
+        let base = self.base_folder(dirfd, path)?;
         if path.is_empty() {
-            // fstat, or AT_EMPTY_PATH: the folder (or file) itself.
             return base
                 .map(Ok)
                 .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOENT));
