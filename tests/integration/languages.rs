@@ -356,6 +356,59 @@ in_each_language! {
     }
 }
 
+/// A Python processor that imports a module found only in the machine's
+/// site-packages does not build: componentize-py would search the
+/// site-packages of the `python3` on the PATH when no virtual environment
+/// is set, and `slate build` gives it an empty one.
+#[test]
+fn a_python_module_from_the_machines_site_packages_is_never_bundled() {
+    let Some(tool) =
+        PYTHON.find("a_python_module_from_the_machines_site_packages_is_never_bundled")
+    else {
+        return;
+    };
+    let machine = tempfile::tempdir().unwrap();
+    let site_packages = machine.path().join("site-packages");
+    std::fs::create_dir(&site_packages).unwrap();
+    std::fs::write(site_packages.join("leaky_helper.py"), "VALUE = 1\n").unwrap();
+    // A python3 whose site module names that folder, first on the PATH.
+    let bin = machine.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let python3 = bin.join("python3");
+    std::fs::write(
+        &python3,
+        format!("#!/bin/sh\necho '{}'\n", site_packages.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &python3,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let processor = machine.path().join("leaky");
+    std::fs::create_dir(&processor).unwrap();
+    std::fs::write(processor.join("app.py"), "import leaky_helper\n").unwrap();
+    std::fs::write(processor.join("schema.json"), "[]").unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let build = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("build")
+        .arg(&processor)
+        .arg("--output")
+        .arg(machine.path().join("leaky.wasm"))
+        .env(PYTHON.variable, &tool)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+
+    assert!(!build.status.success(), "{}", text(&build.stdout));
+    assert_contains(&text(&build.stderr), "No module named 'leaky_helper'");
+}
+
 /// `component` run under `memory_mib` fails at instantiation with
 /// `limit_memory`, the cap and the size asked for in the message.
 fn fails_at_instantiation_under(component: &Path, memory_mib: u64) {

@@ -8,7 +8,8 @@ use std::process::Command;
 
 use super::reproducible::Pinning;
 use super::{
-    BuildError, Project, WORLD, find_tool, run_snapshotting_tool, staging, write_files, write_wit,
+    BuildError, Project, WORLD, find_tool, io, run_snapshotting_tool, staging, write_files,
+    write_wit,
 };
 
 /// The componentize-py version Slate is built and tested with.
@@ -52,20 +53,23 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
     // componentize-py extracts CPython's library and writes the bindings
     // into temporary folders, which the snapshot sees: this build's own.
     let temporary = staging()?;
+    // componentize-py searches a virtual environment's site-packages too,
+    // and without one the site-packages of whatever `python3` is on the
+    // PATH, all of it: the component would then depend on the machine's
+    // packages. It gets an empty one, so only the staged folder counts.
+    let no_packages = staging()?;
+    let site_packages = no_packages.path().join("lib/site-packages");
+    std::fs::create_dir_all(&site_packages).map_err(io(&site_packages))?;
     project.stage(source.path())?;
     write_files(source.path(), PYTHON_SDK)?;
     write_wit(wit.path())?;
-    let output = std::path::absolute(output).map_err(|e| BuildError::Io {
-        path: output.to_path_buf(),
-        source: e,
-    })?;
+    let output = std::path::absolute(output).map_err(io(output))?;
     run_snapshotting_tool(
         "componentize-py",
         Command::new(tool)
             .current_dir(source.path())
             .env("TMPDIR", temporary.path())
-            // Only the staged folder is searched for modules, never a venv.
-            .env_remove("VIRTUAL_ENV")
+            .env("VIRTUAL_ENV", no_packages.path())
             .arg("--quiet")
             .arg("--wit-path")
             .arg(wit.path())
@@ -78,6 +82,7 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
                 source.path().into(),
                 wit.path().into(),
                 temporary.path().into(),
+                no_packages.path().into(),
             ],
             working_folder: None,
         },
