@@ -193,13 +193,9 @@ impl Supervisor {
     /// `statx(dirfd, path, flags, mask, buffer)`.
     fn statx(&mut self, caller: Tracee, args: [u64; 6]) -> io::Result<Answer> {
         let flags = args[2] as i32;
-        let path = caller.path(args[1])?;
-        if self.plainly_elsewhere(&path) {
-            return Ok(Answer::Continue);
-        }
-        let object = match caller.open_object(args[0] as i32, &path, flags)? {
+        let object = match self.stat_object(caller, args[0] as i32, Some(args[1]), flags)? {
             Ok(object) => object,
-            Err(errno) => return Ok(Answer::Fail(errno)),
+            Err(answer) => return Ok(answer),
         };
         // SAFETY: a zeroed statx is a valid buffer for the kernel to fill.
         let mut status: libc::statx = unsafe { zeroed() };
@@ -244,16 +240,9 @@ impl Supervisor {
         buffer: u64,
         flags: i32,
     ) -> io::Result<Answer> {
-        let path = match path {
-            Some(address) => caller.path(address)?,
-            None => CString::default(),
-        };
-        if self.plainly_elsewhere(&path) {
-            return Ok(Answer::Continue);
-        }
-        let object = match caller.open_object(dirfd, &path, flags)? {
+        let object = match self.stat_object(caller, dirfd, path, flags)? {
             Ok(object) => object,
-            Err(errno) => return Ok(Answer::Fail(errno)),
+            Err(answer) => return Ok(answer),
         };
         // SAFETY: a zeroed stat is a valid buffer for the kernel to fill.
         let mut status: libc::stat = unsafe { zeroed() };
@@ -277,6 +266,28 @@ impl Supervisor {
         }
         caller.write_struct(buffer, &status)?;
         Ok(Answer::Return(0))
+    }
+
+    /// The object a stat-like call names (see [`Tracee::open_object`]), or
+    /// the call's answer when there is nothing to pin: the kernel's own for
+    /// a path plainly elsewhere, the failure the call would meet.
+    fn stat_object(
+        &self,
+        caller: Tracee,
+        dirfd: i32,
+        path: Option<u64>,
+        flags: i32,
+    ) -> io::Result<Result<OwnedFd, Answer>> {
+        let path = match path {
+            Some(address) => caller.path(address)?,
+            None => CString::default(),
+        };
+        if self.plainly_elsewhere(&path) {
+            return Ok(Err(Answer::Continue));
+        }
+        Ok(caller
+            .open_object(dirfd, &path, flags)?
+            .map_err(Answer::Fail))
     }
 
     /// Whether `path` is absolute and names nothing in the build's own
