@@ -159,6 +159,7 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
         "jco",
         &mut jco,
         &Pinning {
+            seed: project.seed()?,
             own_folders: own_folders.into(),
             working_folder: Some(work.path().into()),
         },

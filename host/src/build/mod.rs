@@ -204,6 +204,23 @@ impl Project {
         }
     }
 
+    /// A seed for the build's randomness, hashed from the project's own
+    /// files, their names and contents (see [`reproducible::Pinning`]).
+    fn seed(&self) -> Result<u64, BuildError> {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for file in &self.files {
+            let path = self.dir.join(file);
+            let bytes = std::fs::read(&path).map_err(io(&path))?;
+            for part in [file.as_bytes(), &bytes] {
+                hash.update((part.len() as u64).to_le_bytes());
+                hash.update(part);
+            }
+        }
+        let digest = hash.finalize();
+        Ok(u64::from_le_bytes(digest[..8].try_into().expect("8 bytes")))
+    }
+
     /// Copies the project's own files into `staging` (symbolic links
     /// followed), and nothing else.
     fn stage(&self, staging: &Path) -> Result<(), BuildError> {

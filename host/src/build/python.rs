@@ -78,6 +78,7 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
             .arg("--output")
             .arg(&output),
         &Pinning {
+            seed: project.seed()?,
             own_folders: vec![
                 source.path().into(),
                 wit.path().into(),

@@ -16,8 +16,9 @@
 //! On Linux (x86-64 and AArch64, 5.9 or later) [`output`] runs such a tool
 //! under a seccomp filter that hands those calls to a supervisor thread in
 //! `slate` (seccomp user notification; no privileges needed):
-//! - `getrandom` gets the same bytes in every build: each thread's n-th draw
-//!   is the n-th block of a fixed stream;
+//! - `getrandom` gets the same bytes in every build of the same files: each
+//!   thread's n-th draw is the n-th block of a stream seeded with a hash of
+//!   the processor's own files ([`Pinning::seed`]);
 //! - `stat`, `lstat`, `fstat`, `newfstatat` and `statx` are carried out by
 //!   the supervisor on the tool's behalf. A file in one of the build's own
 //!   folders ([`Pinning::own_folders`]: the staged sources, the tool's
@@ -53,6 +54,10 @@ pub const PINNED_EPOCH: i64 = 315_532_800;
 /// What a pinned run of a tool treats as the build's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Pinning {
+    /// Seeds the randomness the tool draws: a hash of the processor's own
+    /// files, so that each processor gets its own hash secret and
+    /// allocator keys, and the same files get the same ones.
+    pub seed: u64,
     /// The folders the build made for the tool (the staged sources, the
     /// WIT, the tool's temporary and working folders): everything in them
     /// reports pinned metadata.
@@ -104,11 +109,11 @@ pub(super) fn output(command: &mut Command, pinning: &Pinning) -> io::Result<Out
 }
 
 /// The bytes of a thread's `draw`-th `getrandom` call (counted from 0): a
-/// SplitMix64 stream seeded with the draw's number, so that a retry (of a
-/// temporary name that was taken, say) gets new bytes while every build
-/// gets the same ones.
-fn fixed_entropy(draw: u64, len: usize) -> Vec<u8> {
-    let mut state = draw.wrapping_mul(0xD1B5_4A32_D192_ED03);
+/// SplitMix64 stream seeded with the build's `seed` and the draw's number,
+/// so that a retry (of a temporary name that was taken, say) gets new bytes
+/// while every build of the same files gets the same ones.
+fn fixed_entropy(seed: u64, draw: u64, len: usize) -> Vec<u8> {
+    let mut state = seed ^ draw.wrapping_mul(0xD1B5_4A32_D192_ED03);
     let mut bytes = Vec::with_capacity(len + 8);
     while bytes.len() < len {
         state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -126,11 +131,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_draw_gets_the_same_bytes_every_time_and_the_next_draw_new_ones() {
-        assert_eq!(fixed_entropy(0, 40), fixed_entropy(0, 40));
-        assert_eq!(&fixed_entropy(3, 40)[..16], &fixed_entropy(3, 16)[..]);
-        assert_ne!(fixed_entropy(0, 16), fixed_entropy(1, 16));
-        let bytes = fixed_entropy(0, 64);
+    fn a_draw_gets_the_same_bytes_every_time_and_the_next_draw_or_another_seed_new_ones() {
+        assert_eq!(fixed_entropy(7, 0, 40), fixed_entropy(7, 0, 40));
+        assert_eq!(&fixed_entropy(7, 3, 40)[..16], &fixed_entropy(7, 3, 16)[..]);
+        assert_ne!(fixed_entropy(7, 0, 16), fixed_entropy(7, 1, 16));
+        assert_ne!(fixed_entropy(7, 0, 16), fixed_entropy(8, 0, 16));
+        let bytes = fixed_entropy(7, 0, 64);
         assert!(bytes.windows(8).any(|w| w != &bytes[..8]));
     }
 }

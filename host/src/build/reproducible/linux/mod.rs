@@ -55,12 +55,21 @@ mod tests {
     }
 
     #[test]
-    fn a_tool_draws_the_same_randomness_on_every_run() {
+    fn a_tool_draws_the_same_randomness_on_every_run_of_the_same_seed() {
         // shuf seeds itself through getrandom.
         let args = ["-i", "1-1000000000", "-n", "4"];
-        let first = pinned_run(&Pinning::default(), "shuf", &args);
+        let seeded = |seed| Pinning {
+            seed,
+            ..Pinning::default()
+        };
+        let first = pinned_run(&seeded(7), "shuf", &args);
         assert_eq!(first.lines().count(), 4, "{first}");
-        assert_eq!(first, pinned_run(&Pinning::default(), "shuf", &args));
+        assert_eq!(first, pinned_run(&seeded(7), "shuf", &args));
+        assert_ne!(
+            first,
+            pinned_run(&seeded(8), "shuf", &args),
+            "another seed, other draws"
+        );
         assert_ne!(
             first,
             plain_run("shuf", &args),
@@ -85,6 +94,7 @@ mod tests {
         let pinning = Pinning {
             own_folders: vec![work.path().to_path_buf()],
             working_folder: Some(work.path().to_path_buf()),
+            ..Pinning::default()
         };
         // /bin/pwd -P asks the kernel (getcwd), not the shell's PWD.
         let script = "/bin/pwd -P; cd sources && /bin/pwd -P && cat ../marker; cd / && /bin/pwd -P";
@@ -123,7 +133,7 @@ mod tests {
         let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let pinned = |folder: &std::path::Path| Pinning {
             own_folders: vec![folder.to_path_buf()],
-            working_folder: None,
+            ..Pinning::default()
         };
         let in_first = made(first.path());
         let in_second = made(second.path());

@@ -45,6 +45,8 @@ pub(super) enum Answer {
 
 /// What the supervisor remembers over one build.
 pub(super) struct Supervisor {
+    /// Seeds the randomness handed out ([`Pinning::seed`]).
+    seed: u64,
     /// How many times each thread has drawn randomness.
     draws: HashMap<libc::pid_t, u64>,
     /// The build's own folders, canonical: their files report pinned
@@ -90,6 +92,7 @@ impl Supervisor {
         own_spellings.sort_unstable();
         own_spellings.dedup();
         Ok(Supervisor {
+            seed: pinning.seed,
             draws: HashMap::new(),
             own_folders,
             own_spellings,
@@ -160,7 +163,7 @@ impl Supervisor {
             return Ok(Answer::Fail(libc::EINVAL));
         }
         let draw = self.draws.entry(caller.tid).or_insert(0);
-        let bytes = fixed_entropy(*draw, len as usize);
+        let bytes = fixed_entropy(self.seed, *draw, len as usize);
         *draw += 1;
         match caller.write(buffer, &bytes) {
             Ok(()) => Ok(Answer::Return(len as i64)),
