@@ -176,7 +176,7 @@ impl Supervisor {
 
     /// `getcwd(buffer, size)`: [`WORKING_FOLDER`] inside the build's
     /// working folder.
-    fn getcwd(&mut self, caller: Tracee, buffer: u64, size: u64) -> io::Result<Answer> {
+    fn getcwd(&self, caller: Tracee, buffer: u64, size: u64) -> io::Result<Answer> {
         let Some(working_folder) = &self.working_folder else {
             return Ok(Answer::Continue);
         };
@@ -194,7 +194,7 @@ impl Supervisor {
     }
 
     /// `statx(dirfd, path, flags, mask, buffer)`.
-    fn statx(&mut self, caller: Tracee, args: [u64; 6]) -> io::Result<Answer> {
+    fn statx(&self, caller: Tracee, args: [u64; 6]) -> io::Result<Answer> {
         let flags = args[2] as i32;
         let object = match self.stat_object(caller, args[0] as i32, Some(args[1]), flags)? {
             Ok(object) => object,
@@ -236,7 +236,7 @@ impl Supervisor {
     /// `lstat` as its special cases (`path` `None`: the descriptor itself,
     /// with `AT_EMPTY_PATH`).
     fn stat(
-        &mut self,
+        &self,
         caller: Tracee,
         dirfd: i32,
         path: Option<u64>,
@@ -329,7 +329,7 @@ impl Supervisor {
     }
 
     /// `access` and `faccessat`: the preload list is there to read.
-    fn access(&mut self, caller: Tracee, path: u64, mode: u64) -> io::Result<Answer> {
+    fn access(&self, caller: Tracee, path: u64, mode: u64) -> io::Result<Answer> {
         let readable = mode & !(libc::R_OK | libc::F_OK) as u64 == 0;
         Ok(
             if readable && caller.path(path)?.as_bytes() == LOADER_PRELOAD_LIST {
@@ -342,7 +342,7 @@ impl Supervisor {
 
     /// `open` and `openat` for reading: the preload list is the
     /// supervisor's.
-    fn open(&mut self, caller: Tracee, path: u64) -> io::Result<Answer> {
+    fn open(&self, caller: Tracee, path: u64) -> io::Result<Answer> {
         if caller.path(path)?.as_bytes() != LOADER_PRELOAD_LIST {
             return Ok(Answer::Continue);
         }
