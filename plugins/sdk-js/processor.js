@@ -22,11 +22,14 @@ function oneOf(choices, text, what) {
   return text;
 }
 
-/** Throw it to fail the run with `internal` and this message. */
+/**
+ * Throw it to fail the run with `internal` and this message. Its subclasses
+ * name other `process-error` cases; each error's `name` is its class's.
+ */
 export class ProcessFailed extends Error {
   constructor(message) {
     super(message);
-    this.name = 'ProcessFailed';
+    this.name = new.target.name;
   }
 
   /** The WIT `process-error` case. */
@@ -37,11 +40,6 @@ export class ProcessFailed extends Error {
 
 /** Throw it when the inputs are present but wrong: `invalid-input`. */
 export class InvalidInput extends ProcessFailed {
-  constructor(message) {
-    super(message);
-    this.name = 'InvalidInput';
-  }
-
   get kind() {
     return 'invalid-input';
   }
@@ -49,11 +47,6 @@ export class InvalidInput extends ProcessFailed {
 
 /** Throw it when inputs the processor needs are absent: `missing-data`. */
 export class MissingData extends ProcessFailed {
-  constructor(message) {
-    super(message);
-    this.name = 'MissingData';
-  }
-
   get kind() {
     return 'missing-data';
   }

@@ -160,6 +160,7 @@ test('reads go to the host with WIT tables and dates, and a refusal becomes Read
 
 test('exceptions become process-errors led by their type', () => {
   assert.deepEqual(slate.processError(new TypeError('x is not a function')), { tag: 'internal', val: 'TypeError: x is not a function' });
+  assert.deepEqual(slate.processError(new slate.ProcessFailed('no model')), { tag: 'internal', val: 'ProcessFailed: no model' });
   assert.deepEqual(slate.processError(new slate.MissingData('no box scores')), { tag: 'missing-data', val: 'MissingData: no box scores' });
   assert.deepEqual(slate.processError(new slate.InvalidInput('minutes < 0')), { tag: 'invalid-input', val: 'InvalidInput: minutes < 0' });
   assert.deepEqual(slate.processError(new slate.ReadFailed('unknown-table', 'nba_raw.x')), { tag: 'missing-data', val: 'ReadFailed: unknown-table: nba_raw.x' });
