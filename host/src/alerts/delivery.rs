@@ -154,6 +154,42 @@ pub struct Response {
     pub latency: Duration,
 }
 
+impl Response {
+    /// The record of this answer to a post of `purpose` to `channel` at
+    /// `attempted_at`, carrying `message_ids`.
+    fn attempt(
+        &self,
+        channel: &Channel,
+        purpose: &str,
+        message_ids: Vec<i64>,
+        attempted_at: DateTime<Utc>,
+        outcome: AttemptOutcome,
+    ) -> DeliveryAttempt {
+        DeliveryAttempt {
+            channel: channel.name.clone(),
+            purpose: purpose.to_string(),
+            message_ids,
+            attempted_at,
+            outcome,
+            status_code: self.status,
+            response_excerpt: self.excerpt.clone(),
+            latency_ms: self.latency.as_millis() as i64,
+        }
+    }
+
+    /// What the answer means for a channel's state, the post having
+    /// carried (or skipped) the messages up to `through`.
+    fn result(self, outcome: AttemptOutcome, through: i64) -> AttemptResult {
+        AttemptResult {
+            outcome,
+            status: self.status,
+            excerpt: self.excerpt,
+            retry_after: self.retry_after,
+            through,
+        }
+    }
+}
+
 /// What one pass of delivery did for one channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelOutcome {
@@ -243,6 +279,23 @@ impl Deliverer {
         self.store.alert_outbox().ok_or(DeliveryError::NoOutbox)
     }
 
+    /// The channel's state after an attempt that came to `result`.
+    fn state_after(
+        &self,
+        state: &ChannelState,
+        channel: &Channel,
+        result: &AttemptResult,
+    ) -> ChannelState {
+        after_attempt(
+            state,
+            channel,
+            result,
+            self.config.check_interval,
+            jitter(),
+            Utc::now(),
+        )
+    }
+
     /// Claims `channel` for one attempt; a claim left by a previous
     /// incarnation of this host (killed mid-post) is taken over at once.
     fn claim(&self, channel: &str) -> Result<Option<ChannelState>, DeliveryError> {
@@ -317,36 +370,14 @@ impl Deliverer {
         let body = payload::render(channel.kind, &routed);
         let response = self.post(channel, Some(&body)).await;
         let outcome = classify(response.status);
-        let attempt = DeliveryAttempt {
-            channel: channel.name.clone(),
-            purpose: if routed.len() == 1 {
-                "message"
-            } else {
-                "digest"
-            }
-            .to_string(),
-            message_ids: routed.iter().map(|m| m.message_id).collect(),
-            attempted_at: now,
-            outcome,
-            status_code: response.status,
-            response_excerpt: response.excerpt.clone(),
-            latency_ms: response.latency.as_millis() as i64,
+        let purpose = if routed.len() == 1 {
+            "message"
+        } else {
+            "digest"
         };
-        let result = AttemptResult {
-            outcome,
-            status: response.status,
-            excerpt: response.excerpt,
-            retry_after: response.retry_after,
-            through: last,
-        };
-        let next = after_attempt(
-            &state,
-            channel,
-            &result,
-            self.config.check_interval,
-            jitter(),
-            Utc::now(),
-        );
+        let message_ids = routed.iter().map(|m| m.message_id).collect();
+        let attempt = response.attempt(channel, purpose, message_ids, now, outcome);
+        let next = self.state_after(&state, channel, &response.result(outcome, last));
         outbox.finish_delivery(&self.holder, Some(&attempt), Some(&next))?;
         Ok(match outcome {
             AttemptOutcome::Delivered => {
@@ -382,16 +413,7 @@ impl Deliverer {
             let probe = payload::canary(channel.kind);
             let response = self.post(channel, probe.as_ref()).await;
             let outcome = canary_verdict(channel.kind, response.status, &response.excerpt);
-            let attempt = DeliveryAttempt {
-                channel: channel.name.clone(),
-                purpose: "canary".to_string(),
-                message_ids: Vec::new(),
-                attempted_at: now,
-                outcome,
-                status_code: response.status,
-                response_excerpt: response.excerpt.clone(),
-                latency_ms: response.latency.as_millis() as i64,
-            };
+            let attempt = response.attempt(channel, "canary", Vec::new(), now, outcome);
             let next = match outcome {
                 // Up again: deliver what is queued on the next pass.
                 AttemptOutcome::Delivered => ChannelState {
@@ -403,21 +425,8 @@ impl Deliverer {
                     ..state
                 },
                 AttemptOutcome::Retry | AttemptOutcome::Permanent => {
-                    let result = AttemptResult {
-                        outcome,
-                        status: response.status,
-                        excerpt: response.excerpt,
-                        retry_after: response.retry_after,
-                        through: state.delivered_through,
-                    };
-                    after_attempt(
-                        &state,
-                        channel,
-                        &result,
-                        self.config.check_interval,
-                        jitter(),
-                        Utc::now(),
-                    )
+                    let through = state.delivered_through;
+                    self.state_after(&state, channel, &response.result(outcome, through))
                 }
             };
             outbox.finish_delivery(&self.holder, Some(&attempt), Some(&next))?;
@@ -437,16 +446,7 @@ impl Deliverer {
         let now = Utc::now();
         let body = payload::test_message(channel.kind, &channel.name);
         let response = self.post(channel, Some(&body)).await;
-        let attempt = DeliveryAttempt {
-            channel: channel.name.clone(),
-            purpose: "test".to_string(),
-            message_ids: Vec::new(),
-            attempted_at: now,
-            outcome: classify(response.status),
-            status_code: response.status,
-            response_excerpt: response.excerpt,
-            latency_ms: response.latency.as_millis() as i64,
-        };
+        let attempt = response.attempt(channel, "test", Vec::new(), now, classify(response.status));
         // The state is written back unchanged, releasing the claim; when
         // another deliverer holds the channel, only the attempt is recorded.
         let state = self.claim(&channel.name)?;
