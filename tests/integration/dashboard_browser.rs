@@ -18,7 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value as Json, json};
 
 use crate::serve_process::{Server, TOKEN};
-use crate::support::demo_data_dir;
+use crate::support::{demo_data_dir, listed_plugin};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -709,12 +709,7 @@ async fn the_plugins_page_shows_versions_and_history_and_rolls_back_with_the_tok
         )
         .await;
     let (_, plugins) = server.get("/plugins");
-    let versioned = plugins
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "VersionedProcessor")
-        .unwrap();
+    let versioned = listed_plugin(&plugins, "VersionedProcessor");
     assert_eq!(
         versioned["hash"],
         v1_hash.as_str(),

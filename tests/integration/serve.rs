@@ -19,7 +19,7 @@ use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, router};
 use slate::store::{EmbeddedStore, RunLedger, Store};
 use tower::ServiceExt;
 
-use crate::support::{components, plugin_dir, shared_compiled_cache};
+use crate::support::{components, listed_plugin, plugin_dir, shared_compiled_cache};
 
 pub(crate) const TOKEN: &str = "test-token-0123456789";
 
@@ -576,16 +576,13 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
     let served = Served::new();
     let (status, listed) = served.get("/plugins").await;
     assert_eq!(status, StatusCode::OK);
+    let daily = listed_plugin(&listed, "PlayerDailyCacheProcessor");
     let listed = listed.as_array().unwrap();
     assert_eq!(listed.len(), 9);
     assert!(
         listed.iter().all(|p| p["source"] == "bundled"),
         "{listed:?}"
     );
-    let daily = listed
-        .iter()
-        .find(|p| p["name"] == "PlayerDailyCacheProcessor")
-        .unwrap();
     assert_eq!(daily["dependencies"], json!(["PlayerGameSummaryProcessor"]));
     assert_eq!(daily["phase"], "4 precompute");
 
@@ -636,12 +633,9 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
     }
 
     let active = |listed: &Json| {
-        listed
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["name"] == "VersionedProcessor")
-            .map(|p| p["hash"].as_str().unwrap().to_string())
+        listed_plugin(listed, "VersionedProcessor")["hash"]
+            .as_str()
+            .map(str::to_string)
     };
     assert_eq!(
         active(&served.get("/plugins").await.1),

@@ -11,7 +11,7 @@ use slate::schema::TableName;
 use slate::store::EmbeddedStore;
 use slate::store::input::InputSource;
 
-use crate::support::{components, date, demo_data_dir, slate, stderr};
+use crate::support::{components, date, demo_data_dir, listed_plugin, slate, stderr};
 
 const DAY: &str = "2026-01-05";
 
@@ -362,12 +362,7 @@ fn over_http_a_shadow_is_deployed_with_shadow_true_and_diffed_at_plugins_name_di
     assert_eq!(status, 200, "{stored}");
     assert_eq!(stored["stored"]["version"], "2.0.0");
     let (_, plugins) = server.get("/plugins");
-    let versioned = plugins
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "VersionedProcessor")
-        .unwrap();
+    let versioned = listed_plugin(&plugins, "VersionedProcessor");
     assert_eq!(versioned["version"], "1.0.0", "the shadow is not active");
 
     let (status, none) = server.get("/plugins/VersionedProcessor/diff");

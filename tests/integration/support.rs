@@ -331,6 +331,14 @@ pub fn set_control(
         .expect("the control rows are written");
 }
 
+/// The entry for `name` in a `GET /plugins` answer.
+pub fn listed_plugin<'a>(plugins: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    plugins
+        .as_array()
+        .and_then(|listed| listed.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("{name} is not listed in {plugins}"))
+}
+
 /// Asserts that `text` contains `expected`, showing `text` when it does not.
 #[track_caller]
 pub fn assert_contains(text: &str, expected: &str) {
