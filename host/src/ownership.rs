@@ -261,6 +261,27 @@ pub fn decide(
     }
 }
 
+/// Decides a commit of `processor`'s rows to its existing output `table`,
+/// whose owner on record is `recorded`: refused as [`decide`] refuses it,
+/// or allowed, with the owner to record when none is (a processor takes
+/// its table at its first commit).
+pub fn decide_commit(
+    processor: &str,
+    table: &TableName,
+    recorded: Option<&TableOwner>,
+    host: &HostOwned,
+) -> Result<Option<TableOwner>, OwnershipRefused> {
+    let claimant = Claimant {
+        name: processor,
+        output: table,
+        inputs: &[],
+    };
+    decide(claimant, recorded, host)?;
+    Ok(recorded
+        .is_none()
+        .then(|| TableOwner::Processor(processor.to_string())))
+}
+
 /// Decides a whole processor set at once, for loading and deploying.
 /// `claimants` come in precedence order (bundled, then registry, then the
 /// plugin folder): where two name the same table that has no recorded
@@ -330,6 +351,27 @@ mod tests {
                 .contains("owned by PlayerGameSummaryProcessor"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn a_commit_to_a_table_with_no_owner_records_its_processor_and_later_ones_record_nothing() {
+        let output = table("nba_analytics.player_game_summary");
+        let ours = TableOwner::Processor("PlayerGameSummaryProcessor".into());
+        let host = HostOwned::default();
+        let commit = |recorded: Option<&TableOwner>| {
+            decide_commit("PlayerGameSummaryProcessor", &output, recorded, &host)
+        };
+        assert_eq!(commit(None), Ok(Some(ours.clone())));
+        assert_eq!(commit(Some(&ours)), Ok(None));
+        let theirs = TableOwner::Processor("Intruder".into());
+        assert!(matches!(
+            commit(Some(&theirs)),
+            Err(OwnershipRefused::OwnedByAnother { owner, .. }) if owner == "Intruder"
+        ));
+        assert!(matches!(
+            commit(Some(&TableOwner::RawInput)),
+            Err(OwnershipRefused::RawInput { .. })
+        ));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::history::{
     timestamp_literal, timestamp_param,
 };
 use super::*;
-use crate::ownership::{self, Claimant, TableOwner};
+use crate::ownership::{TableOwner, decide_commit};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::rows::RowSet;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
@@ -52,13 +52,13 @@ impl BigQueryStore {
             )));
         }
         let owner = TableOwner::Processor(first.processor.to_string());
-        let claimant = Claimant {
-            name: first.processor,
-            output: first.table,
-            inputs: &[],
-        };
         let recorded = self.table_owner(first.table)?;
-        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
+        decide_commit(
+            first.processor,
+            first.table,
+            recorded.as_ref(),
+            &self.host_owned(),
+        )?;
         // The first commit creates the table: a failed run leaves none.
         self.ensure_schema(first.table, first.schema, true)?;
         let schema = self
@@ -138,7 +138,12 @@ impl BigQueryStore {
             }
         }
         let recorded = self.table_owner(first.table)?;
-        ownership::decide(claimant, recorded.as_ref(), &self.host_owned())?;
+        decide_commit(
+            first.processor,
+            first.table,
+            recorded.as_ref(),
+            &self.host_owned(),
+        )?;
         Err(error)
     }
 

@@ -13,7 +13,7 @@ use super::alerts::{record_in, resolve_in};
 use super::tables::{create_in, owner_in, record_owner};
 use super::{EmbeddedStore, lease_length, timestamp};
 use crate::alerts::event::{self as alert, RunFacts};
-use crate::ownership::{self, Claimant, HostOwned, TableOwner};
+use crate::ownership::{HostOwned, TableOwner, decide_commit};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, new_run_id};
 use crate::store::alerts::AlertOutbox;
@@ -197,14 +197,10 @@ impl RunLedger for EmbeddedStore {
         let (schema, created) = match self.schema_in(&transaction, output.table)? {
             Some(live) => {
                 let recorded = owner_in(&transaction, output.table)?;
-                let claimant = Claimant {
-                    name: output.processor,
-                    output: output.table,
-                    inputs: &[],
-                };
-                ownership::decide(claimant, recorded.as_ref(), &HostOwned::default())?;
-                if recorded.is_none() {
-                    record_owner(&transaction, output.table, &owner)?;
+                let host = HostOwned::default();
+                let (processor, table) = (output.processor, output.table);
+                if let Some(owner) = decide_commit(processor, table, recorded.as_ref(), &host)? {
+                    record_owner(&transaction, table, &owner)?;
                 }
                 (live, false)
             }

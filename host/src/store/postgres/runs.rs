@@ -16,7 +16,7 @@ use super::PostgresStore;
 use super::alerts::{record_in, resolve_in};
 use super::tables::{create_in, lock_table, owner_in, record_owner, replace_in, schema_in};
 use crate::alerts::event::{self as alert, RunFacts};
-use crate::ownership::{self, Claimant, HostOwned, TableOwner};
+use crate::ownership::{HostOwned, TableOwner, decide_commit};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
 use crate::store::{RunLedger, RunOutput, StoreError, now_to_the_microsecond};
@@ -337,15 +337,10 @@ fn replace_in_commit(
     let schema = match schema_in(transaction, output.table)? {
         Some(live) => {
             let recorded = owner_in(transaction, output.table)?;
-            let claimant = Claimant {
-                name: output.processor,
-                output: output.table,
-                inputs: &[],
-            };
-            ownership::decide(claimant, recorded.as_ref(), &HostOwned::default())?;
-            if recorded.is_none() {
-                let owner = TableOwner::Processor(output.processor.to_string());
-                record_owner(transaction, output.table, &owner)?;
+            let host = HostOwned::default();
+            let (processor, table) = (output.processor, output.table);
+            if let Some(owner) = decide_commit(processor, table, recorded.as_ref(), &host)? {
+                record_owner(transaction, table, &owner)?;
             }
             live
         }
