@@ -111,7 +111,10 @@ fn a_run_that_fails_delivers_one_alert_and_a_successful_rerun_one_resolve() {
     let open = host.store.alerts(true, 10).unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].occurrences, 2, "the repeat counted up");
-    assert_eq!(open[0].run_id.as_deref(), Some(again.run_id.as_str()));
+    assert_eq!(
+        open[0].raised.run_id.as_deref(),
+        Some(again.run_id.as_str())
+    );
 
     set_spin(host.store.as_ref(), day, false);
     let fixed = host.run(&slow, day);
@@ -179,7 +182,10 @@ fn a_run_failure_and_its_alert_are_one_transaction() {
     let failed = host.run(&slow, day);
     let alerts = host.store.alerts(true, 10).unwrap();
     assert_eq!(alerts.len(), 1);
-    assert_eq!(alerts[0].run_id.as_deref(), Some(failed.run_id.as_str()));
+    assert_eq!(
+        alerts[0].raised.run_id.as_deref(),
+        Some(failed.run_id.as_str())
+    );
     let queued = host.store.messages_after(0, 10).unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].alert.alert_id, alerts[0].alert_id);
@@ -519,7 +525,7 @@ fn deploys_and_rollbacks_are_recorded_as_notices() {
         .unwrap()
         .into_iter()
         .rev()
-        .map(|a| (a.event.to_string(), a.state.as_str().to_string()))
+        .map(|a| (a.raised.event.to_string(), a.state.as_str().to_string()))
         .collect();
     let expected = [
         ("deployed", "notice"),
@@ -530,7 +536,7 @@ fn deploys_and_rollbacks_are_recorded_as_notices() {
         notices,
         expected.map(|(e, s)| (e.to_string(), s.to_string()))
     );
-    let summary = &store.alerts(false, 1).unwrap()[0].summary;
+    let summary = &store.alerts(false, 1).unwrap()[0].raised.summary;
     assert!(
         summary.starts_with("VersionedProcessor rolled back to"),
         "{summary}"

@@ -830,7 +830,7 @@ fn two_hosts_on_one_database_deliver_a_runs_alert_exactly_once() {
         .alerts(true, 10)
         .unwrap()
         .into_iter()
-        .filter(|alert| alert.event == slate::alerts::event::EventKind::RunFailed)
+        .filter(|alert| alert.raised.event == slate::alerts::event::EventKind::RunFailed)
         .collect();
     assert_eq!(open.len(), 1, "{open:#?}");
     assert_eq!(
@@ -992,7 +992,7 @@ fn hosts_recording_the_same_alert_at_once_open_it_once_and_count_every_time() {
     let alerts = outbox.alerts(false, 100).unwrap();
     let once_ever = alerts
         .iter()
-        .filter(|a| a.event == EventKind::PhaseCompleted)
+        .filter(|a| a.raised.event == EventKind::PhaseCompleted)
         .count();
     assert_eq!(
         once_ever, 1,
@@ -1000,7 +1000,7 @@ fn hosts_recording_the_same_alert_at_once_open_it_once_and_count_every_time() {
     );
     let incomplete: Vec<_> = alerts
         .iter()
-        .filter(|a| a.event == EventKind::PhaseIncomplete)
+        .filter(|a| a.raised.event == EventKind::PhaseIncomplete)
         .collect();
     let counted: i64 = incomplete.iter().map(|a| a.occurrences).sum();
     assert_eq!(counted, (ROUNDS * hosts.len()) as i64, "{incomplete:#?}");

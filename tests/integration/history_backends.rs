@@ -1138,10 +1138,13 @@ fn a_failed_run_opens_one_alert_a_repeat_counts_up_and_a_success_resolves_it(
 
     let open = outbox.alerts(true, 10).unwrap();
     assert_eq!(open.len(), 1, "{open:#?}");
-    assert_eq!(open[0].event, EventKind::RunFailed);
+    assert_eq!(open[0].raised.event, EventKind::RunFailed);
     assert_eq!(open[0].occurrences, 2, "the repeat counted up");
-    assert_eq!(open[0].run_id.as_deref(), Some(again.run_id.as_str()));
-    assert_eq!(open[0].data_date, Some(day));
+    assert_eq!(
+        open[0].raised.run_id.as_deref(),
+        Some(again.run_id.as_str())
+    );
+    assert_eq!(open[0].raised.data_date, Some(day));
 
     let fixed = claim(store.as_ref(), "AlertingProcessor", day);
     commit(store.as_ref(), &fixed.run_id, day, &rows(day, &["a"])).unwrap();
@@ -1171,8 +1174,8 @@ fn a_reaped_run_raises_its_alert_with_the_reap(store: Arc<dyn Store>) {
     assert_eq!(reaped.len(), 1);
     let open = outbox.alerts(true, 10).unwrap();
     assert_eq!(open.len(), 1, "{open:#?}");
-    assert_eq!(open[0].event, EventKind::StaleRunReaped);
-    assert_eq!(open[0].run_id.as_deref(), Some(run.run_id.as_str()));
+    assert_eq!(open[0].raised.event, EventKind::StaleRunReaped);
+    assert_eq!(open[0].raised.run_id.as_deref(), Some(run.run_id.as_str()));
 }
 
 fn one_deliverer_at_a_time_holds_a_channel(store: Arc<dyn Store>) {

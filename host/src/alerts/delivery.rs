@@ -342,7 +342,7 @@ impl Deliverer {
         };
         let routed: Vec<_> = messages
             .into_iter()
-            .filter(|m| channel.routes(m.alert.event, m.alert.severity))
+            .filter(|m| channel.routes(m.alert.raised.event, m.alert.raised.severity))
             .collect();
         if routed.is_empty() {
             let skipped = ChannelState {

@@ -111,8 +111,11 @@ impl EventKind {
     }
 }
 
-/// An event about to be recorded. `(event, subject, date, kind)` is its
-/// key: while an alert with that key is open, the event repeats it.
+/// An event as raised: about to be recorded, or as an [`AlertRecord`]
+/// keeps it. `(event, subject, date, kind)` is its key: while an alert
+/// with that key is open, the event repeats it.
+///
+/// [`AlertRecord`]: super::record::AlertRecord
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NewAlert {
     /// What happened.

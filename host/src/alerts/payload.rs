@@ -35,27 +35,28 @@ pub const DIGEST_LISTED: usize = 20;
 fn webhook_message(message: &OutboxMessage) -> Value {
     let alert = &message.alert;
     let run = alert
+        .raised
         .detail
         .get("run_id")
         .is_some()
-        .then_some(&alert.detail);
+        .then_some(&alert.raised.detail);
     json!({
-        "event": alert.event,
+        "event": alert.raised.event,
         "transition": message.transition,
-        "severity": alert.severity,
+        "severity": alert.raised.severity,
         "alert": {
             "id": alert.alert_id,
-            "subject": alert.subject,
-            "data_date": alert.data_date,
-            "kind": alert.kind,
+            "subject": alert.raised.subject,
+            "data_date": alert.raised.data_date,
+            "kind": alert.raised.kind,
             "state": alert.state,
             "occurrences": alert.occurrences,
             "first_at": alert.first_at,
             "last_at": alert.last_at,
-            "summary": alert.summary,
+            "summary": alert.raised.summary,
         },
         "run": run,
-        "detail": alert.detail,
+        "detail": alert.raised.detail,
     })
 }
 
@@ -117,32 +118,33 @@ fn runs_command(subject: &str, date: Option<chrono::NaiveDate>) -> String {
 
 fn slack_message(message: &OutboxMessage) -> Value {
     let alert = &message.alert;
-    let tag = transition_tag(message.transition, alert.severity.as_str());
-    let text = format!("[{tag}] {}", alert.summary);
-    let detail = &alert.detail;
+    let tag = transition_tag(message.transition, alert.raised.severity.as_str());
+    let text = format!("[{tag}] {}", alert.raised.summary);
+    let detail = &alert.raised.detail;
     let field = |key: &str| detail.get(key).and_then(Value::as_str).unwrap_or("-");
     let mut lines = vec![format!(
         "*{tag}* `{}` {}: *{}*",
-        alert.event,
+        alert.raised.event,
         alert
+            .raised
             .data_date
             .map_or_else(|| "-".to_string(), |d| d.to_string()),
-        alert.subject
+        alert.raised.subject
     )];
     if detail.get("run_id").is_some() {
         lines.push(format!(
             "*status:* {}   *kind:* {}",
             field("status"),
-            if alert.kind.is_empty() {
+            if alert.raised.kind.is_empty() {
                 "-"
             } else {
-                &alert.kind
+                &alert.raised.kind
             }
         ));
         lines.push(format!("*error:* {}", field("error")));
         lines.push(format!("*run:* `{}`", field("run_id")));
     } else {
-        lines.push(alert.summary.clone());
+        lines.push(alert.raised.summary.clone());
     }
     if alert.occurrences > 1 {
         lines.push(format!("seen {} times", alert.occurrences));
@@ -152,7 +154,7 @@ fn slack_message(message: &OutboxMessage) -> Value {
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}},
             {"type": "context", "elements": [
-                {"type": "mrkdwn", "text": format!("`{}`", runs_command(&alert.subject, alert.data_date))}
+                {"type": "mrkdwn", "text": format!("`{}`", runs_command(&alert.raised.subject, alert.raised.data_date))}
             ]},
         ],
     })
@@ -162,8 +164,8 @@ fn slack_digest(messages: &[OutboxMessage]) -> Value {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for message in messages {
         let key = match message.transition {
-            Transition::Resolved => format!("{} resolved", message.alert.event),
-            _ => message.alert.event.to_string(),
+            Transition::Resolved => format!("{} resolved", message.alert.raised.event),
+            _ => message.alert.raised.event.to_string(),
         };
         *counts.entry(key).or_default() += 1;
     }
@@ -175,8 +177,8 @@ fn slack_digest(messages: &[OutboxMessage]) -> Value {
         .map(|m| {
             format!(
                 "[{}] {}",
-                transition_tag(m.transition, m.alert.severity.as_str()),
-                m.alert.summary
+                transition_tag(m.transition, m.alert.raised.severity.as_str()),
+                m.alert.raised.summary
             )
         })
         .collect();
@@ -198,7 +200,7 @@ fn slack_digest(messages: &[OutboxMessage]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::event::{EventKind, Severity};
+    use crate::alerts::event::{EventKind, NewAlert, Severity};
     use crate::alerts::record::{AlertRecord, AlertState};
     use chrono::{NaiveDate, Utc};
 
@@ -209,14 +211,17 @@ mod tests {
             created_at: Utc::now(),
             alert: AlertRecord {
                 alert_id: id,
-                event: EventKind::RunFailed,
-                severity: Severity::Error,
-                subject: "PlayerGameSummaryProcessor".into(),
-                data_date: NaiveDate::from_ymd_opt(2026, 1, 6),
-                kind: "plugin".into(),
-                run_id: Some("run-1".into()),
-                summary: "2026-01-06: PlayerGameSummaryProcessor failed [plugin] 7 games".into(),
-                detail: json!({"run_id": "run-1", "status": "failed", "error": "7 games"}),
+                raised: NewAlert {
+                    event: EventKind::RunFailed,
+                    severity: Severity::Error,
+                    subject: "PlayerGameSummaryProcessor".into(),
+                    data_date: NaiveDate::from_ymd_opt(2026, 1, 6),
+                    kind: "plugin".into(),
+                    run_id: Some("run-1".into()),
+                    summary: "2026-01-06: PlayerGameSummaryProcessor failed [plugin] 7 games"
+                        .into(),
+                    detail: json!({"run_id": "run-1", "status": "failed", "error": "7 games"}),
+                },
                 state: AlertState::Open,
                 occurrences: 1,
                 first_at: Utc::now(),

@@ -1,10 +1,10 @@
 //! What the outbox holds: alerts with their state, the messages waiting to
 //! be sent, each channel's delivery state, and every delivery attempt.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::event::{EventKind, Severity};
+use super::event::NewAlert;
 use crate::runs::text_enum;
 
 text_enum!(AlertState { Open => "open", Resolved => "resolved", Notice => "notice" });
@@ -31,22 +31,9 @@ pub enum AlertState {
 pub struct AlertRecord {
     /// Its id, in the order recorded.
     pub alert_id: i64,
-    /// What happened.
-    pub event: EventKind,
-    /// How bad it is.
-    pub severity: Severity,
-    /// A processor, or a phase.
-    pub subject: String,
-    /// The analysis date, if any.
-    pub data_date: Option<NaiveDate>,
-    /// A failed run's error kind, a version's hash; empty when none.
-    pub kind: String,
-    /// The latest run that raised it.
-    pub run_id: Option<String>,
-    /// One line for a person.
-    pub summary: String,
-    /// The rest, for receivers.
-    pub detail: serde_json::Value,
+    /// The event as last raised (the latest run that raised it).
+    #[serde(flatten)]
+    pub raised: NewAlert,
     /// Where it stands.
     pub state: AlertState,
     /// How many times it was raised while open.

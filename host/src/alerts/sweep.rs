@@ -92,8 +92,8 @@ pub fn sweep(
     let open: BTreeSet<(String, Option<NaiveDate>)> = outbox
         .alerts(true, usize::MAX >> 1)?
         .into_iter()
-        .filter(|a| a.event == EventKind::NoRowsByDeadline)
-        .map(|a| (a.subject, a.data_date))
+        .filter(|a| a.raised.event == EventKind::NoRowsByDeadline)
+        .map(|a| (a.raised.subject, a.raised.data_date))
         .collect();
     let mut opened = 0;
     for name in pipeline.order() {

@@ -177,14 +177,14 @@ fn list(store: &dyn Store, config: &AlertsConfig, open: bool, json: bool) -> Res
         output.add_row(vec![
             alert.alert_id.to_string(),
             alert.state.as_str().to_string(),
-            alert.severity.to_string(),
-            alert.event.to_string(),
-            alert.subject.clone(),
-            alert.data_date.map_or("-".into(), |d| d.to_string()),
-            alert.kind.chars().take(12).collect(),
+            alert.raised.severity.to_string(),
+            alert.raised.event.to_string(),
+            alert.raised.subject.clone(),
+            alert.raised.data_date.map_or("-".into(), |d| d.to_string()),
+            alert.raised.kind.chars().take(12).collect(),
             alert.occurrences.to_string(),
             alert.last_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-            shortened(&alert.summary),
+            shortened(&alert.raised.summary),
         ]);
     }
     println!("{output}");
@@ -201,7 +201,7 @@ fn list(store: &dyn Store, config: &AlertsConfig, open: bool, json: bool) -> Res
         let queued = outbox
             .messages_after(state.delivered_through, 10_000)?
             .iter()
-            .filter(|m| channel.routes(m.alert.event, m.alert.severity))
+            .filter(|m| channel.routes(m.alert.raised.event, m.alert.raised.severity))
             .count();
         let health = match &state.reason {
             Some(reason) => format!("{} ({reason})", state.health.as_str()),

@@ -105,19 +105,21 @@ fn alert_at(row: &SqlRow<'_>, at: usize) -> rusqlite::Result<AlertRecord> {
     let state: String = row.get(at + 9)?;
     Ok(AlertRecord {
         alert_id: row.get(at)?,
-        event: event.parse().map_err(|_| unreadable(at + 1, &event))?,
-        severity: severity
-            .parse()
-            .map_err(|_| unreadable(at + 2, &severity))?,
-        subject: row.get(at + 3)?,
-        data_date: match date.as_str() {
-            "" => None,
-            text => Some(parse_date_key(text).ok_or_else(|| unreadable(at + 4, text))?),
+        raised: NewAlert {
+            event: event.parse().map_err(|_| unreadable(at + 1, &event))?,
+            severity: severity
+                .parse()
+                .map_err(|_| unreadable(at + 2, &severity))?,
+            subject: row.get(at + 3)?,
+            data_date: match date.as_str() {
+                "" => None,
+                text => Some(parse_date_key(text).ok_or_else(|| unreadable(at + 4, text))?),
+            },
+            kind: row.get(at + 5)?,
+            run_id: row.get(at + 6)?,
+            summary: row.get(at + 7)?,
+            detail: serde_json::from_str(&detail).map_err(|_| unreadable(at + 8, &detail))?,
         },
-        kind: row.get(at + 5)?,
-        run_id: row.get(at + 6)?,
-        summary: row.get(at + 7)?,
-        detail: serde_json::from_str(&detail).map_err(|_| unreadable(at + 8, &detail))?,
         state: state.parse().map_err(|_| unreadable(at + 9, &state))?,
         occurrences: row.get(at + 10)?,
         first_at: time_at(row, at + 11)?.unwrap_or_default(),

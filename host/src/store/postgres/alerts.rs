@@ -92,19 +92,21 @@ fn alert_at(row: &Row, at: usize) -> Result<AlertRecord, StoreError> {
     let state: &str = row.get(at + 9);
     Ok(AlertRecord {
         alert_id: row.get(at),
-        event: event.parse().map_err(|_| unreadable("event", event))?,
-        severity: severity
-            .parse()
-            .map_err(|_| unreadable("severity", severity))?,
-        subject: row.get(at + 3),
-        data_date: match date {
-            "" => None,
-            text => Some(parse_date_key(text).ok_or_else(|| unreadable("date", text))?),
+        raised: NewAlert {
+            event: event.parse().map_err(|_| unreadable("event", event))?,
+            severity: severity
+                .parse()
+                .map_err(|_| unreadable("severity", severity))?,
+            subject: row.get(at + 3),
+            data_date: match date {
+                "" => None,
+                text => Some(parse_date_key(text).ok_or_else(|| unreadable("date", text))?),
+            },
+            kind: row.get(at + 5),
+            run_id: row.get(at + 6),
+            summary: row.get(at + 7),
+            detail: serde_json::from_str(detail).map_err(|_| unreadable("detail", detail))?,
         },
-        kind: row.get(at + 5),
-        run_id: row.get(at + 6),
-        summary: row.get(at + 7),
-        detail: serde_json::from_str(detail).map_err(|_| unreadable("detail", detail))?,
         state: state.parse().map_err(|_| unreadable("state", state))?,
         occurrences: row.get(at + 10),
         first_at: row.get(at + 11),
