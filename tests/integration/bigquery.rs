@@ -539,18 +539,7 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
     let error = store
         .commit_run(
             &run.run_id,
-            &RunOutput {
-                processor: "LoadErrors",
-                table: &table,
-                schema: &schema,
-                date: day,
-                rows: &rows,
-                rows_read: 0,
-                quarantined: &[],
-                rows_with_quality_issues: 0,
-                usage: slate::runs::RunUsage::default(),
-                upstream_check: None,
-            },
+            &RunOutput::new("LoadErrors", &table, &schema, day, &rows),
         )
         .unwrap_err()
         .to_string();

@@ -184,16 +184,8 @@ fn output_of<'a>(processor: &'a str, day: NaiveDate, rows: &'a RowSet) -> RunOut
     static TABLE: std::sync::LazyLock<TableName> = std::sync::LazyLock::new(output_table);
     static SCHEMA: std::sync::LazyLock<TableSchema> = std::sync::LazyLock::new(output_schema);
     RunOutput {
-        processor,
-        table: &TABLE,
-        schema: &SCHEMA,
-        date: day,
-        rows,
         rows_read: 7,
-        quarantined: &[],
-        rows_with_quality_issues: 0,
-        usage: RunUsage::default(),
-        upstream_check: None,
+        ..RunOutput::new(processor, &TABLE, &SCHEMA, day, rows)
     }
 }
 
@@ -668,23 +660,13 @@ fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {
         }],
         raw_row: serde_json::json!({"player_lookup": "e", "points": "it's \"lots\"\n"}),
     }];
-    let written = store
-        .commit_run(
-            &run.run_id,
-            &RunOutput {
-                processor: "QuarantineProcessor",
-                table: &output_table(),
-                schema: &output_schema(),
-                date: day,
-                rows: &rows(day, &["a", "b"]),
-                rows_read: 5,
-                quarantined: &quarantined,
-                rows_with_quality_issues: 0,
-                usage: RunUsage::default(),
-                upstream_check: None,
-            },
-        )
-        .unwrap();
+    let (table, schema, rows) = (output_table(), output_schema(), rows(day, &["a", "b"]));
+    let output = RunOutput {
+        rows_read: 5,
+        quarantined: &quarantined,
+        ..RunOutput::new("QuarantineProcessor", &table, &schema, day, &rows)
+    };
+    let written = store.commit_run(&run.run_id, &output).unwrap();
     assert_eq!(written, 2);
     let records = store.quarantined(Some(&run.run_id)).unwrap();
     assert_eq!(records.len(), 1);
@@ -888,17 +870,11 @@ fn what_the_guest_used_is_recorded_with_the_run(store: Arc<dyn Store>) {
     );
 
     let committed = claim(store.as_ref(), "NoisyProcessor", day);
+    let (table, schema, rows) = (output_table(), output_schema(), rows(day, &["a"]));
     let output = RunOutput {
-        processor: "NoisyProcessor",
-        table: &output_table(),
-        schema: &output_schema(),
-        date: day,
-        rows: &rows(day, &["a"]),
         rows_read: 1,
-        quarantined: &[],
-        rows_with_quality_issues: 0,
         usage,
-        upstream_check: None,
+        ..RunOutput::new("NoisyProcessor", &table, &schema, day, &rows)
     };
     store.commit_run(&committed.run_id, &output).unwrap();
     let record = store.run(&committed.run_id).unwrap().unwrap();
@@ -942,17 +918,12 @@ fn the_upstream_check_and_the_rows_with_quality_issues_are_recorded_with_the_run
 
     let went_ahead = claim(store.as_ref(), "CheckedProcessor", day);
     let passed = check(UpstreamStatus::Success, true);
+    let (table, schema, rows) = (output_table(), output_schema(), rows(day, &["a", "b", "c"]));
     let output = RunOutput {
-        processor: "CheckedProcessor",
-        table: &output_table(),
-        schema: &output_schema(),
-        date: day,
-        rows: &rows(day, &["a", "b", "c"]),
         rows_read: 3,
-        quarantined: &[],
         rows_with_quality_issues: 2,
-        usage: RunUsage::default(),
         upstream_check: Some(&passed),
+        ..RunOutput::new("CheckedProcessor", &table, &schema, day, &rows)
     };
     store.commit_run(&went_ahead.run_id, &output).unwrap();
     let record = store.run(&went_ahead.run_id).unwrap().unwrap();

@@ -133,6 +133,32 @@ pub struct RunOutput<'a> {
     pub upstream_check: Option<&'a UpstreamCheck>,
 }
 
+impl<'a> RunOutput<'a> {
+    /// The commit of `rows` by `processor` to `table` for `date`, with
+    /// nothing else to record: no rows read, none quarantined or flagged,
+    /// no usage and no completeness check. Set those fields over it.
+    pub fn new(
+        processor: &'a str,
+        table: &'a TableName,
+        schema: &'a TableSchema,
+        date: NaiveDate,
+        rows: &'a RowSet,
+    ) -> Self {
+        RunOutput {
+            processor,
+            table,
+            schema,
+            date,
+            rows,
+            rows_read: 0,
+            quarantined: &[],
+            rows_with_quality_issues: 0,
+            usage: RunUsage::default(),
+            upstream_check: None,
+        }
+    }
+}
+
 /// Rows per partition date of a table.
 pub type PartitionCounts = Vec<(NaiveDate, u64)>;
 

@@ -52,13 +52,7 @@ impl BigQueryStore {
             )));
         }
         let owner = TableOwner::Processor(first.processor.to_string());
-        let recorded = self.table_owner(first.table)?;
-        decide_commit(
-            first.processor,
-            first.table,
-            recorded.as_ref(),
-            &self.host_owned(),
-        )?;
+        self.may_commit(first)?;
         // The first commit creates the table: a failed run leaves none.
         self.ensure_schema(first.table, first.schema, true)?;
         let schema = self
@@ -137,14 +131,21 @@ impl BigQueryStore {
                 }
             }
         }
-        let recorded = self.table_owner(first.table)?;
+        self.may_commit(first)?;
+        Err(error)
+    }
+
+    /// Refuses a commit of `output` to a table that another processor, a
+    /// raw input or the host owns, by the owner on record now.
+    fn may_commit(&self, output: &RunOutput<'_>) -> Result<(), StoreError> {
+        let recorded = self.table_owner(output.table)?;
         decide_commit(
-            first.processor,
-            first.table,
+            output.processor,
+            output.table,
             recorded.as_ref(),
             &self.host_owned(),
         )?;
-        Err(error)
+        Ok(())
     }
 
     /// The statements of a commit's transaction that mark every run a
