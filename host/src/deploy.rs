@@ -11,7 +11,7 @@
 //! 3. store it in the registry, by its hash;
 //! 4. make it the active version, in one registry transaction.
 //!
-//! A shadow deployment ([`deploy_shadow`]) runs the same checks and
+//! A shadow deployment ([`Deployer::deploy_shadow`]) runs the same checks and
 //! stores the version as its processor's shadow instead of step 4.
 //!
 //! A rejected version never touches the active one. The caller gets back
@@ -112,176 +112,152 @@ pub struct Deployed {
     pub deployment: Deployment,
 }
 
-/// Validates, precompiles, stores and activates `bytes`. `expected_name`,
-/// when given, must be the name `info()` returns. `current` is the set of
-/// processors the new version joins.
-pub fn deploy(
-    runtime: &Runtime,
-    registry: &Registry,
-    current: &Pipeline,
-    bytes: &[u8],
-    expected_name: Option<&str>,
-    ledger: &Ledger,
-) -> Result<Deployed, DeployError> {
-    let plugin = load_named(runtime, bytes, expected_name)?;
-    let pipeline = joined(current, &plugin, ledger)?;
-    registry.store_blob(&plugin.hash, bytes)?;
-    let deployment = registry.activate(&plugin.spec, &plugin.hash, DeployAction::Deploy)?;
-    Ok(Deployed {
-        plugin,
-        pipeline,
-        deployment,
-    })
+/// What a deployment, a shadow, a promotion or a rollback is checked
+/// against: the processors active now (`current`, which a new version
+/// joins) and the recorded table owners (`ledger`); with the runtime that
+/// loads versions and the registry that keeps them.
+#[derive(Clone, Copy)]
+pub struct Deployer<'a> {
+    /// Loads and precompiles versions.
+    pub runtime: &'a Runtime,
+    /// Keeps every version, and which one is active.
+    pub registry: &'a Registry,
+    /// The processors active now.
+    pub current: &'a Pipeline,
+    /// The recorded table owners.
+    pub ledger: &'a Ledger,
 }
 
-/// `bytes` loaded, which precompiles them into the cache, links them
-/// against the slate:processor imports and exports, and reads and checks
-/// `info()`; named `expected_name`, if given.
-fn load_named(
-    runtime: &Runtime,
-    bytes: &[u8],
-    expected_name: Option<&str>,
-) -> Result<Plugin, DeployError> {
-    let plugin = runtime.load(bytes)?;
-    if let Some(expected) = expected_name
-        && plugin.spec.name != expected
-    {
-        return Err(DeployError::new(
-            DeployCheck::Name,
-            format!(
-                "the component's info() names `{}`, not `{expected}`",
-                plugin.spec.name
-            ),
-        ));
+impl Deployer<'_> {
+    /// Validates, precompiles, stores and activates `bytes`.
+    /// `expected_name`, when given, must be the name `info()` returns.
+    pub fn deploy(
+        &self,
+        bytes: &[u8],
+        expected_name: Option<&str>,
+    ) -> Result<Deployed, DeployError> {
+        let plugin = self.load_named(bytes, expected_name)?;
+        let pipeline = self.joined(&plugin)?;
+        self.registry.store_blob(&plugin.hash, bytes)?;
+        let deployment =
+            self.registry
+                .activate(&plugin.spec, &plugin.hash, DeployAction::Deploy)?;
+        Ok(Deployed {
+            plugin,
+            pipeline,
+            deployment,
+        })
     }
-    Ok(plugin)
-}
 
-/// `plugin` joined to `current`: the pipeline it makes, when its
-/// dependencies exist and its output table may be its own.
-fn joined(current: &Pipeline, plugin: &Plugin, ledger: &Ledger) -> Result<Pipeline, DeployError> {
-    let pipeline = current
-        .with_plugin(plugin.clone())
-        .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
-    check_ownership(current, plugin, ledger)?;
-    Ok(pipeline)
-}
-
-/// Validates, precompiles and stores `bytes` as the shadow version of the
-/// processor it names ([`crate::shadow`]), without activating it: the same
-/// checks as [`deploy`], and the processor must be loaded now and run
-/// another version.
-pub fn deploy_shadow(
-    runtime: &Runtime,
-    registry: &Registry,
-    current: &Pipeline,
-    bytes: &[u8],
-    expected_name: Option<&str>,
-    ledger: &Ledger,
-) -> Result<(Plugin, ShadowVersion), DeployError> {
-    let plugin = load_named(runtime, bytes, expected_name)?;
-    match current.plugin(&plugin.spec.name) {
-        None => {
-            return Err(DeployError::new(
-                DeployCheck::Name,
-                format!(
-                    "no processor named `{}` runs here to shadow; deploy it first",
-                    plugin.spec.name
-                ),
-            ));
+    /// Validates, precompiles and stores `bytes` as the shadow version of
+    /// the processor it names ([`crate::shadow`]), without activating it:
+    /// the same checks as [`Deployer::deploy`], and the processor must be
+    /// loaded now and run another version.
+    pub fn deploy_shadow(
+        &self,
+        bytes: &[u8],
+        expected_name: Option<&str>,
+    ) -> Result<(Plugin, ShadowVersion), DeployError> {
+        let plugin = self.load_named(bytes, expected_name)?;
+        match self.current.plugin(&plugin.spec.name) {
+            None => {
+                return Err(DeployError::new(
+                    DeployCheck::Name,
+                    format!(
+                        "no processor named `{}` runs here to shadow; deploy it first",
+                        plugin.spec.name
+                    ),
+                ));
+            }
+            Some(live) if live.hash == plugin.hash => {
+                return Err(DeployError::new(
+                    DeployCheck::Version,
+                    format!(
+                        "{} {} is the active version; a shadow must be another",
+                        plugin.spec.name, plugin.hash
+                    ),
+                ));
+            }
+            Some(_) => {}
         }
-        Some(live) if live.hash == plugin.hash => {
-            return Err(DeployError::new(
-                DeployCheck::Version,
-                format!(
-                    "{} {} is the active version; a shadow must be another",
-                    plugin.spec.name, plugin.hash
-                ),
-            ));
+        self.joined(&plugin)?;
+        self.registry.store_blob(&plugin.hash, bytes)?;
+        let shadow = self.registry.set_shadow(&plugin.spec, &plugin.hash)?;
+        Ok((plugin, shadow))
+    }
+
+    /// Makes `name`'s shadow version the active one: in the registry's one
+    /// transaction it becomes active and stops being the shadow. It is
+    /// checked as a deployment is.
+    pub fn promote(&self, name: &str) -> Result<Deployed, DeployError> {
+        let shadow = self
+            .registry
+            .shadows()?
+            .into_iter()
+            .find(|s| s.stored.name == name)
+            .ok_or_else(|| {
+                DeployError::new(
+                    DeployCheck::Version,
+                    format!("{name} has no shadow version to promote"),
+                )
+            })?;
+        self.activate(&shadow.stored.hash, DeployAction::Promote)
+    }
+
+    /// Makes an earlier version of `name` active again: the one with hash
+    /// (or hash prefix) `to`, or else the version active before the
+    /// current one. It is checked as a deployment is.
+    pub fn rollback(&self, name: &str, to: Option<&str>) -> Result<Deployed, DeployError> {
+        let target = match to {
+            Some(hash) => self.registry.find_version(name, hash),
+            None => self.registry.previous_version(name),
         }
-        Some(_) => {}
+        .map_err(|e| DeployError::new(DeployCheck::Version, e))?;
+        self.activate(&target.hash, DeployAction::Rollback)
     }
-    joined(current, &plugin, ledger)?;
-    registry.store_blob(&plugin.hash, bytes)?;
-    let shadow = registry.set_shadow(&plugin.spec, &plugin.hash)?;
-    Ok((plugin, shadow))
-}
 
-/// Makes `name`'s shadow version the active one: in the registry's one
-/// transaction it becomes active and stops being the shadow. It is checked
-/// against `current` as a deployment is.
-pub fn promote(
-    runtime: &Runtime,
-    registry: &Registry,
-    current: &Pipeline,
-    name: &str,
-    ledger: &Ledger,
-) -> Result<Deployed, DeployError> {
-    let shadow = registry
-        .shadows()?
-        .into_iter()
-        .find(|s| s.stored.name == name)
-        .ok_or_else(|| {
-            DeployError::new(
-                DeployCheck::Version,
-                format!("{name} has no shadow version to promote"),
-            )
-        })?;
-    let stored = Stored {
-        runtime,
-        registry,
-        current,
-        ledger,
-    };
-    stored.activate(&shadow.stored.hash, DeployAction::Promote)
-}
-
-/// Makes an earlier version of `name` active again: the one with hash (or
-/// hash prefix) `to`, or else the version active before the current one.
-/// The version is checked against `current` as a deployment is.
-pub fn rollback(
-    runtime: &Runtime,
-    registry: &Registry,
-    current: &Pipeline,
-    name: &str,
-    to: Option<&str>,
-    ledger: &Ledger,
-) -> Result<Deployed, DeployError> {
-    let target = match to {
-        Some(hash) => registry.find_version(name, hash),
-        None => registry.previous_version(name),
-    }
-    .map_err(|e| DeployError::new(DeployCheck::Version, e))?;
-    let stored = Stored {
-        runtime,
-        registry,
-        current,
-        ledger,
-    };
-    stored.activate(&target.hash, DeployAction::Rollback)
-}
-
-/// What activating a version already in the registry needs.
-struct Stored<'a> {
-    runtime: &'a Runtime,
-    registry: &'a Registry,
-    current: &'a Pipeline,
-    ledger: &'a Ledger,
-}
-
-impl Stored<'_> {
-    /// Loads the stored version `hash`, checks it against the current
-    /// pipeline as a deployment is, and makes it active by `action`.
+    /// Loads the stored version `hash`, checks it as a deployment is, and
+    /// makes it active by `action`.
     fn activate(&self, hash: &str, action: DeployAction) -> Result<Deployed, DeployError> {
         let bytes = self.registry.blob(hash)?;
         let plugin = self.runtime.load(&bytes)?;
-        let pipeline = joined(self.current, &plugin, self.ledger)?;
+        let pipeline = self.joined(&plugin)?;
         let deployment = self.registry.activate(&plugin.spec, &plugin.hash, action)?;
         Ok(Deployed {
             plugin,
             pipeline,
             deployment,
         })
+    }
+
+    /// `bytes` loaded, which precompiles them into the cache, links them
+    /// against the slate:processor imports and exports, and reads and
+    /// checks `info()`; named `expected_name`, if given.
+    fn load_named(&self, bytes: &[u8], expected_name: Option<&str>) -> Result<Plugin, DeployError> {
+        let plugin = self.runtime.load(bytes)?;
+        if let Some(expected) = expected_name
+            && plugin.spec.name != expected
+        {
+            return Err(DeployError::new(
+                DeployCheck::Name,
+                format!(
+                    "the component's info() names `{}`, not `{expected}`",
+                    plugin.spec.name
+                ),
+            ));
+        }
+        Ok(plugin)
+    }
+
+    /// `plugin` joined to the current processors: the pipeline it makes,
+    /// when its dependencies exist and its output table may be its own.
+    fn joined(&self, plugin: &Plugin) -> Result<Pipeline, DeployError> {
+        let pipeline = self
+            .current
+            .with_plugin(plugin.clone())
+            .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
+        check_ownership(self.current, plugin, self.ledger)?;
+        Ok(pipeline)
     }
 }
 

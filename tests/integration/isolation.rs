@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use slate::catalog::{self, CatalogError};
 use slate::demo::{load_season, schedule_table};
-use slate::deploy::{self, DeployCheck, DeployError};
+use slate::deploy::{DeployCheck, DeployError, Deployer};
 use slate::health;
 use slate::liveness::LeaseConfig;
 use slate::ownership::{Ledger, OwnershipRefused, TableOwner};
@@ -57,7 +57,14 @@ fn deploy_table_thief(
     ledger: &Ledger,
 ) -> DeployError {
     let bytes = std::fs::read(components::HOSTILE_TABLE_THIEF).unwrap();
-    deploy::deploy(&host.runtime, registry, current, &bytes, None, ledger)
+    let deployer = Deployer {
+        runtime: &host.runtime,
+        registry,
+        current,
+        ledger,
+    };
+    deployer
+        .deploy(&bytes, None)
         .err()
         .expect("the deployment is refused")
 }

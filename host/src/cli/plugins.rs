@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use slate::catalog::{self, Origin};
-use slate::deploy;
+use slate::deploy::{self, Deployer};
 use slate::limits::LimitsConfig;
 use slate::ownership::Ledger;
 use slate::pipeline::Pipeline;
@@ -135,22 +135,28 @@ impl Deploying {
             current,
         })
     }
+
+    /// The deployer that checks against what this opened.
+    fn deployer(&self) -> Deployer<'_> {
+        Deployer {
+            runtime: &self.runtime,
+            registry: &self.registry,
+            current: &self.current,
+            ledger: &self.ledger,
+        }
+    }
 }
 
 /// `slate deploy FILE`: validates, precompiles, stores and activates a
 /// version; with `--shadow`, stores it as the shadow version instead.
 pub fn deploy(options: &HostOptions, file: &Path, shadow: bool) -> Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let Deploying {
-        runtime,
-        registry,
-        ledger,
-        current,
-    } = Deploying::open(options)?;
+    let deploying = Deploying::open(options)?;
     if shadow {
-        let (plugin, _) =
-            deploy::deploy_shadow(&runtime, &registry, &current, &bytes, None, &ledger)
-                .with_context(|| format!("{} was not deployed as a shadow", file.display()))?;
+        let (plugin, _) = deploying
+            .deployer()
+            .deploy_shadow(&bytes, None)
+            .with_context(|| format!("{} was not deployed as a shadow", file.display()))?;
         println!(
             "deployed {} {} ({}) as the shadow of the active version; it writes {}",
             plugin.spec.name,
@@ -160,7 +166,9 @@ pub fn deploy(options: &HostOptions, file: &Path, shadow: bool) -> Result<ExitCo
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let deployed = deploy::deploy(&runtime, &registry, &current, &bytes, None, &ledger)
+    let deployed = deploying
+        .deployer()
+        .deploy(&bytes, None)
         .with_context(|| format!("{} was not deployed", file.display()))?;
     println!(
         "deployed {} {} ({}), now active",
@@ -184,13 +192,9 @@ fn notify_activation(options: &HostOptions, deployment: &Deployment) -> Result<(
 
 /// `slate rollback NAME [--to HASH]`.
 pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<ExitCode> {
-    let Deploying {
-        runtime,
-        registry,
-        ledger,
-        current,
-    } = Deploying::open(options)?;
-    let deployed = deploy::rollback(&runtime, &registry, &current, name, to, &ledger)
+    let deployed = Deploying::open(options)?
+        .deployer()
+        .rollback(name, to)
         .with_context(|| format!("{name} was not rolled back"))?;
     println!(
         "rolled back {} to {} ({}), now active",
@@ -205,14 +209,10 @@ pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<E
 /// dates the shadow covered are rerun (its dates, and downstream of them),
 /// and unless `--keep` the shadow's tables are dropped.
 pub fn promote(options: &HostOptions, name: &str, backfill: bool, keep: bool) -> Result<ExitCode> {
-    let Deploying {
-        runtime,
-        registry,
-        ledger,
-        current,
-    } = Deploying::open(options)?;
+    let deploying = Deploying::open(options)?;
     let store = super::open_store(options, false)?;
-    let covered = match registry
+    let covered = match deploying
+        .registry
         .shadows()?
         .into_iter()
         .find(|s| s.stored.name == name)
@@ -220,7 +220,9 @@ pub fn promote(options: &HostOptions, name: &str, backfill: bool, keep: bool) ->
         Some(shadow) => slate::shadow::covered_dates(store.as_ref(), name, &shadow.stored.hash)?,
         None => Default::default(),
     };
-    let deployed = deploy::promote(&runtime, &registry, &current, name, &ledger)
+    let deployed = deploying
+        .deployer()
+        .promote(name)
         .with_context(|| format!("{name} was not promoted"))?;
     println!(
         "promoted {} {} ({}), now active",

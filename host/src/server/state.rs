@@ -23,7 +23,7 @@ use super::workers::WorkerPool;
 use crate::alerts::AlertsConfig;
 use crate::catalog;
 use crate::dates::DatesConfig;
-use crate::deploy::{self, DeployError};
+use crate::deploy::{self, DeployError, Deployer};
 use crate::executor::Executor;
 use crate::ownership::Ledger;
 use crate::pipeline::Pipeline;
@@ -248,15 +248,13 @@ impl ServedHost {
         Ok(current.1.clone())
     }
 
-    /// Deploys a component (see [`crate::deploy::deploy`]) and swaps the
+    /// Deploys a component (see [`Deployer::deploy`]) and swaps the
     /// new pipeline in: the next run uses it. Blocking.
     pub fn deploy(&self, bytes: &[u8], name: Option<&str>) -> Result<Deployment, DeployError> {
-        self.switch(|current, ledger| {
-            deploy::deploy(&self.runtime, &self.registry, current, bytes, name, ledger)
-        })
+        self.switch(|deployer| deployer.deploy(bytes, name))
     }
 
-    /// Stores a shadow version (see [`crate::deploy::deploy_shadow`]); the
+    /// Stores a shadow version (see [`Deployer::deploy_shadow`]); the
     /// registry's generation moves, so the next run loads it. Blocking.
     pub fn deploy_shadow(
         &self,
@@ -265,24 +263,17 @@ impl ServedHost {
     ) -> Result<ShadowVersion, DeployError> {
         let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
         let (current, ledger) = self.current_and_ledger()?;
-        let (plugin, shadow) = deploy::deploy_shadow(
-            &self.runtime,
-            &self.registry,
-            &current,
-            bytes,
-            name,
-            &ledger,
-        )?;
+        let (plugin, shadow) = self
+            .deployer(&current, &ledger)
+            .deploy_shadow(bytes, name)?;
         tracing::info!(processor = %plugin.spec.name, hash = %plugin.hash, "now the shadow");
         Ok(shadow)
     }
 
-    /// Rolls a processor back (see [`crate::deploy::rollback`]) and swaps
+    /// Rolls a processor back (see [`Deployer::rollback`]) and swaps
     /// the new pipeline in. Blocking.
     pub fn rollback(&self, name: &str, to: Option<&str>) -> Result<Deployment, DeployError> {
-        self.switch(|current, ledger| {
-            deploy::rollback(&self.runtime, &self.registry, current, name, to, ledger)
-        })
+        self.switch(|deployer| deployer.rollback(name, to))
     }
 
     /// What a deployment is checked against: the pipeline now (reloaded if
@@ -294,13 +285,23 @@ impl ServedHost {
         Ok((current, ledger))
     }
 
+    /// A deployer that checks against `current` and `ledger`.
+    fn deployer<'a>(&'a self, current: &'a Pipeline, ledger: &'a Ledger) -> Deployer<'a> {
+        Deployer {
+            runtime: &self.runtime,
+            registry: &self.registry,
+            current,
+            ledger,
+        }
+    }
+
     fn switch(
         &self,
-        change: impl FnOnce(&Pipeline, &Ledger) -> Result<deploy::Deployed, DeployError>,
+        change: impl FnOnce(Deployer<'_>) -> Result<deploy::Deployed, DeployError>,
     ) -> Result<Deployment, DeployError> {
         let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
         let (current, ledger) = self.current_and_ledger()?;
-        let deployed = change(&current, &ledger)?;
+        let deployed = change(self.deployer(&current, &ledger))?;
         let generation = self
             .registry
             .generation()

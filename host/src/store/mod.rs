@@ -176,7 +176,7 @@ pub trait Tables: InputSource + Send + Sync {
     fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError>;
 
     /// Checks a processor's output table before its run: an existing table
-    /// is migrated like [`Store::ensure_table`] does, or refused; a missing
+    /// is migrated like [`Tables::ensure_table`] does, or refused; a missing
     /// one is left for the run's commit to create.
     fn check_output_table(&self, table: &TableName, schema: &TableSchema)
     -> Result<(), StoreError>;
