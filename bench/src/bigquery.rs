@@ -108,30 +108,25 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
         commit_batch_dates: 1,
         ..config.clone()
     };
-    season_slice(
-        report,
-        effort,
-        &date_by_date,
-        None,
-        Span::FirstDays(30),
-        "bigquery season, date by date",
-    )?;
-    season_slice(
-        report,
-        effort,
-        &config,
-        None,
-        Span::FirstDays(30),
-        "bigquery season, 30 dates a commit",
-    )?;
-    season_slice(
-        report,
-        effort,
-        &config,
-        None,
-        Span::Season,
-        "bigquery whole season, 30 dates a commit",
-    )?;
+    for (config, span, label) in [
+        (
+            &date_by_date,
+            Span::FirstDays(30),
+            "bigquery season, date by date",
+        ),
+        (
+            &config,
+            Span::FirstDays(30),
+            "bigquery season, 30 dates a commit",
+        ),
+        (
+            &config,
+            Span::Season,
+            "bigquery whole season, 30 dates a commit",
+        ),
+    ] {
+        season_slice(report, effort, config, None, span, label)?;
+    }
     match crate::ledger::postgres_url() {
         Some(url) => season_slice(
             report,

@@ -107,37 +107,17 @@ pub fn load(
 ) -> Result<Vec<Loaded>, CatalogError> {
     let mut by_name: BTreeMap<String, Loaded> = BTreeMap::new();
     for bundled in PLUGINS {
-        let plugin = runtime
-            .load(bundled.bytes)
-            .map_err(|error| CatalogError::Plugin {
-                origin: format!("bundled plugin {}", bundled.package),
-                error,
-            })?;
-        by_name.insert(
-            plugin.spec.name.clone(),
-            Loaded {
-                plugin,
-                origin: Origin::Bundled,
-            },
-        );
+        let described = || format!("bundled plugin {}", bundled.package);
+        let loaded = load_one(runtime, bundled.bytes, Origin::Bundled, described)?;
+        by_name.insert(loaded.plugin.spec.name.clone(), loaded);
     }
     if let Some(registry) = registry {
         for active in registry.active()? {
             let bytes = registry.blob(&active.stored.hash)?;
-            let plugin = runtime.load(&bytes).map_err(|error| CatalogError::Plugin {
-                origin: format!(
-                    "registry version {} of {}",
-                    active.stored.hash, active.stored.name
-                ),
-                error,
-            })?;
-            by_name.insert(
-                plugin.spec.name.clone(),
-                Loaded {
-                    plugin,
-                    origin: Origin::Registry,
-                },
-            );
+            let stored = &active.stored;
+            let described = || format!("registry version {} of {}", stored.hash, stored.name);
+            let loaded = load_one(runtime, &bytes, Origin::Registry, described)?;
+            by_name.insert(loaded.plugin.spec.name.clone(), loaded);
         }
     }
     let mut loaded: Vec<Loaded> = by_name.into_values().collect();
@@ -147,14 +127,9 @@ pub fn load(
                 path: path.clone(),
                 message: e.to_string(),
             })?;
-            let plugin = runtime.load(&bytes).map_err(|error| CatalogError::Plugin {
-                origin: path.display().to_string(),
-                error,
-            })?;
-            loaded.push(Loaded {
-                plugin,
-                origin: Origin::PluginDir(path),
-            });
+            let described = path.display().to_string();
+            let origin = Origin::PluginDir(path);
+            loaded.push(load_one(runtime, &bytes, origin, || described)?);
         }
     }
     let claimants: Vec<Claimant<'_>> = loaded.iter().map(|l| claimant(&l.plugin)).collect();
@@ -170,6 +145,21 @@ pub fn load(
         });
     }
     Ok(loaded)
+}
+
+/// `bytes` loaded as a processor from `origin`; `described` names where
+/// they came from in an error.
+fn load_one(
+    runtime: &Runtime,
+    bytes: &[u8],
+    origin: Origin,
+    described: impl FnOnce() -> String,
+) -> Result<Loaded, CatalogError> {
+    let plugin = runtime.load(bytes).map_err(|error| CatalogError::Plugin {
+        origin: described(),
+        error,
+    })?;
+    Ok(Loaded { plugin, origin })
 }
 
 /// What a plugin claims, for the ownership decisions.

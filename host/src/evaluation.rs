@@ -101,21 +101,10 @@ pub fn last_error_line(stderr: &str) -> Option<&str> {
 }
 
 /// Runs `plugin` once for `identity.date` in a fresh sandbox reading from
-/// `source`, and checks what it returns.
+/// `source`, and checks what it returns. Also returns how long
+/// instantiating the plugin took (`None` when instantiation failed), for
+/// the host's metrics.
 pub fn evaluate(
-    plugin: &Plugin,
-    identity: RunIdentity,
-    source: Arc<dyn InputSource>,
-    limits: RunLimits,
-    cancel: Arc<AtomicBool>,
-    quality_issues: &[String],
-) -> Result<Evaluated, Failure> {
-    evaluate_timed(plugin, identity, source, limits, cancel, quality_issues).0
-}
-
-/// Like [`evaluate`], and also returns how long instantiating the plugin
-/// took (`None` when instantiation failed), for the host's metrics.
-pub fn evaluate_timed(
     plugin: &Plugin,
     identity: RunIdentity,
     source: Arc<dyn InputSource>,

@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use crate::completeness::{self, UpstreamCheck};
-use crate::evaluation::{Evaluated, Failure, evaluate_timed};
+use crate::evaluation::{Evaluated, Failure, evaluate};
 use crate::limits::LimitsConfig;
 use crate::liveness::{LeaseConfig, LeaseGuard, LeaseKeeper};
 use crate::ownership::{self, Claimant};
@@ -371,7 +371,7 @@ impl Executor {
             date,
             run_id: run_id.clone(),
         };
-        let (evaluated, instantiation) = evaluate_timed(
+        let (evaluated, instantiation) = evaluate(
             &claim.plugin,
             identity,
             source,

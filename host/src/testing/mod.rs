@@ -127,7 +127,7 @@ pub fn run(plugin: &Plugin, case: &TestCase, known: &BTreeMap<TableName, TableSc
         run_id: "slate-test".into(),
     };
     let cancel = Arc::new(AtomicBool::new(false));
-    let rows = match evaluate(plugin, identity, source, case.limits, cancel, &[]) {
+    let rows = match evaluate(plugin, identity, source, case.limits, cancel, &[]).0 {
         Ok(Evaluated {
             rows, quarantined, ..
         }) if quarantined.is_empty() => rows,
