@@ -13,7 +13,7 @@
 //! | JSON      | JSON, which keeps the document's text             |
 //! | REPEATED  | JSON: an array of the values                      |
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use postgres::Row as SqlRow;
 
 use super::quote;
@@ -113,6 +113,23 @@ pub(super) struct UnreadableCell {
     reason: String,
 }
 
+/// One cell of a row, read as the type asked for.
+struct Cells<'a> {
+    row: &'a SqlRow,
+    index: usize,
+    column: &'a Column,
+}
+
+impl<'a> Cells<'a> {
+    /// The cell as a `T`, `None` for NULL; an error names the column.
+    fn cell<T: postgres::types::FromSql<'a>>(&self) -> Result<Option<T>, UnreadableCell> {
+        self.row.try_get(self.index).map_err(|e| UnreadableCell {
+            column: self.column.name.clone(),
+            reason: e.to_string(),
+        })
+    }
+}
+
 /// Reads the cell at `index` of `row` as `column`'s type, as selected by
 /// [`select_expression`].
 pub(super) fn read_cell(
@@ -134,38 +151,17 @@ pub(super) fn read_cell(
             .map_err(|e| unreadable(format!("holds a malformed list: {e}")))?;
         return value_from_json(column, &json).map_err(|e| unreadable(e.to_string()));
     }
+    let get = Cells { row, index, column };
     let scalar = match column.column_type {
-        ColumnType::String => row
-            .try_get::<_, Option<String>>(index)
-            .map_err(typed)?
-            .map(Scalar::String),
-        ColumnType::Numeric => row
-            .try_get::<_, Option<String>>(index)
-            .map_err(typed)?
-            .map(Scalar::Numeric),
-        ColumnType::Json => row
-            .try_get::<_, Option<String>>(index)
-            .map_err(typed)?
-            .map(Scalar::Json),
-        ColumnType::Int64 => row
-            .try_get::<_, Option<i64>>(index)
-            .map_err(typed)?
-            .map(Scalar::Int64),
-        ColumnType::Float64 => row
-            .try_get::<_, Option<f64>>(index)
-            .map_err(typed)?
-            .map(Scalar::Float64),
-        ColumnType::Bool => row
-            .try_get::<_, Option<bool>>(index)
-            .map_err(typed)?
-            .map(Scalar::Boolean),
-        ColumnType::Date => row
-            .try_get::<_, Option<NaiveDate>>(index)
-            .map_err(typed)?
-            .map(|d| Scalar::Date(wit_date(d))),
-        ColumnType::Timestamp => row
-            .try_get::<_, Option<DateTime<Utc>>>(index)
-            .map_err(typed)?
+        ColumnType::String => get.cell()?.map(Scalar::String),
+        ColumnType::Numeric => get.cell()?.map(Scalar::Numeric),
+        ColumnType::Json => get.cell()?.map(Scalar::Json),
+        ColumnType::Int64 => get.cell()?.map(Scalar::Int64),
+        ColumnType::Float64 => get.cell()?.map(Scalar::Float64),
+        ColumnType::Bool => get.cell()?.map(Scalar::Boolean),
+        ColumnType::Date => get.cell()?.map(|d| Scalar::Date(wit_date(d))),
+        ColumnType::Timestamp => get
+            .cell::<DateTime<Utc>>()?
             .map(|t| Scalar::Timestamp(t.timestamp_micros())),
     };
     Ok(scalar.map_or(Value::Null, Value::Scalar))
@@ -184,38 +180,22 @@ pub(super) fn push_cell(
         column: column.name.clone(),
         reason,
     };
-    let typed = |e: postgres::Error| unreadable(e.to_string());
     let packing = |e: crate::column_batch::WrongCell| unreadable(e.to_string());
     if column.mode == ColumnMode::Repeated {
         return packed
             .push_value(read_cell(row, index, column)?)
             .map_err(packing);
     }
+    let get = Cells { row, index, column };
     let cell = match column.column_type {
-        ColumnType::String | ColumnType::Numeric | ColumnType::Json => row
-            .try_get::<_, Option<&str>>(index)
-            .map_err(typed)?
-            .map(Cell::Text),
-        ColumnType::Int64 => row
-            .try_get::<_, Option<i64>>(index)
-            .map_err(typed)?
-            .map(Cell::Integer),
-        ColumnType::Timestamp => row
-            .try_get::<_, Option<DateTime<Utc>>>(index)
-            .map_err(typed)?
+        ColumnType::String | ColumnType::Numeric | ColumnType::Json => get.cell()?.map(Cell::Text),
+        ColumnType::Int64 => get.cell()?.map(Cell::Integer),
+        ColumnType::Timestamp => get
+            .cell::<DateTime<Utc>>()?
             .map(|t| Cell::Integer(t.timestamp_micros())),
-        ColumnType::Float64 => row
-            .try_get::<_, Option<f64>>(index)
-            .map_err(typed)?
-            .map(Cell::Float),
-        ColumnType::Bool => row
-            .try_get::<_, Option<bool>>(index)
-            .map_err(typed)?
-            .map(Cell::Boolean),
-        ColumnType::Date => row
-            .try_get::<_, Option<NaiveDate>>(index)
-            .map_err(typed)?
-            .map(|d| Cell::Day(naive_days_since_epoch(d))),
+        ColumnType::Float64 => get.cell()?.map(Cell::Float),
+        ColumnType::Bool => get.cell()?.map(Cell::Boolean),
+        ColumnType::Date => get.cell()?.map(|d| Cell::Day(naive_days_since_epoch(d))),
     };
     match cell {
         Some(cell) => packed.push(cell).map_err(packing),
