@@ -280,26 +280,11 @@ impl ColumnBuilder {
                 from.ends.len()
             }
             (ColumnValues::Int64(into), ColumnValues::Int64(from))
-            | (ColumnValues::Timestamp(into), ColumnValues::Timestamp(from)) => {
-                into.extend_from_slice(from);
-                from.len()
-            }
-            (ColumnValues::Float64(into), ColumnValues::Float64(from)) => {
-                into.extend_from_slice(from);
-                from.len()
-            }
-            (ColumnValues::Boolean(into), ColumnValues::Boolean(from)) => {
-                into.extend_from_slice(from);
-                from.len()
-            }
-            (ColumnValues::Date(into), ColumnValues::Date(from)) => {
-                into.extend_from_slice(from);
-                from.len()
-            }
-            (ColumnValues::Values(into), ColumnValues::Values(from)) => {
-                into.extend_from_slice(from);
-                from.len()
-            }
+            | (ColumnValues::Timestamp(into), ColumnValues::Timestamp(from)) => append(into, from),
+            (ColumnValues::Float64(into), ColumnValues::Float64(from)) => append(into, from),
+            (ColumnValues::Boolean(into), ColumnValues::Boolean(from)) => append(into, from),
+            (ColumnValues::Date(into), ColumnValues::Date(from)) => append(into, from),
+            (ColumnValues::Values(into), ColumnValues::Values(from)) => append(into, from),
             _ => return Err(mismatch),
         };
         self.len += added;
@@ -338,6 +323,12 @@ impl ColumnBuilder {
             values: self.values,
         }
     }
+}
+
+/// Appends `from` to `into`; returns how many values it added.
+fn append<T: Clone>(into: &mut Vec<T>, from: &[T]) -> usize {
+    into.extend_from_slice(from);
+    from.len()
 }
 
 /// How column `index` of `rows` packs, or `None` when it keeps one value per row.

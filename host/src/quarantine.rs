@@ -129,7 +129,7 @@ mod tests {
     }
 
     fn columns() -> Vec<String> {
-        schema().columns.iter().map(|c| c.name.clone()).collect()
+        schema().column_names()
     }
 
     #[test]

@@ -190,6 +190,11 @@ pub struct TableSchema {
 }
 
 impl TableSchema {
+    /// The columns' names, in schema order.
+    pub fn column_names(&self) -> Vec<String> {
+        self.columns.iter().map(|c| c.name.clone()).collect()
+    }
+
     /// The position of a column.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)

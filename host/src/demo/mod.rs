@@ -119,7 +119,7 @@ fn date(d: NaiveDate) -> Value {
 
 fn row_set(schema: &TableSchema, rows: Vec<Row>) -> RowSet {
     RowSet {
-        columns: schema.columns.iter().map(|c| c.name.clone()).collect(),
+        columns: schema.column_names(),
         rows,
     }
 }

@@ -169,7 +169,7 @@ pub fn selected_columns<'a>(
     let Some(names) = names else {
         return Ok(schema.columns.iter().collect());
     };
-    let available: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
+    let available = schema.column_names();
     Ok(positions_of(table, &available, names)?
         .into_iter()
         .map(|p| &schema.columns[p])

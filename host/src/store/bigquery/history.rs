@@ -93,22 +93,12 @@ pub fn table_transfers_schema() -> TableSchema {
 /// The history columns, comma-separated, in schema order: what
 /// [`run_from_cells`] reads.
 pub fn run_columns() -> String {
-    run_history_schema()
-        .columns
-        .iter()
-        .map(|c| c.name.clone())
-        .collect::<Vec<_>>()
-        .join(", ")
+    run_history_schema().column_names().join(", ")
 }
 
 /// The quarantine columns, comma-separated, in schema order.
 pub fn quarantine_columns() -> String {
-    quarantine_schema()
-        .columns
-        .iter()
-        .map(|c| c.name.clone())
-        .collect::<Vec<_>>()
-        .join(", ")
+    quarantine_schema().column_names().join(", ")
 }
 
 /// A run history or quarantine row that does not read back as a record.

@@ -746,11 +746,7 @@ fn quarantine_rows(record: &RunRecord, output: &RunOutput<'_>, now: DateTime<Utc
     use crate::rows::{Scalar, Value, wit_date};
     let text = |s: String| Value::Scalar(Scalar::String(s));
     RowSet {
-        columns: quarantine_schema()
-            .columns
-            .iter()
-            .map(|c| c.name.clone())
-            .collect(),
+        columns: quarantine_schema().column_names(),
         rows: output
             .quarantined
             .iter()
