@@ -6,10 +6,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use slate::runs::{RunFilter, RunStatus, Trigger};
-use slate::store::{EmbeddedStore, PostgresStore, Store};
+use slate::store::{EmbeddedStore, PostgresStore, RunLedger, Store};
 
 use crate::serve_process::Server;
-use crate::support::{components, plugin_dir, use_shared_compiled_cache, wait_until};
+use crate::support::{
+    assert_contains, components, plugin_dir, slate, stderr, use_shared_compiled_cache, wait_until,
+};
 
 /// A schedule firing FaultyProcessor every second.
 const EVERY_SECOND: &str = "[[schedule]]\nname = \"every-second\"\ncron = \"* * * * * *\"\n\
@@ -98,4 +100,51 @@ fn two_servers_on_one_postgres_database_fire_a_one_second_schedule_once_per_tick
     let store = PostgresStore::connect(&url).unwrap();
     let (a, b) = (folder_with_the_schedule(), folder_with_the_schedule());
     two_servers_fire_each_tick_once([a.path(), b.path()], &["--state", &url], &store);
+}
+
+#[test]
+fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
+    let bare = tempfile::tempdir().unwrap();
+    let none = slate(bare.path(), &["schedules"]);
+    assert!(none.status.success(), "{}", stderr(&none));
+    assert_contains(&String::from_utf8_lossy(&none.stdout), "no [[schedule]] in");
+
+    let data = folder_with_the_schedule();
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let ledger = store.tick_ledger().unwrap();
+    let tick_at = "2026-01-07T12:00:00Z".parse().unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 7).unwrap();
+    assert!(
+        ledger
+            .claim_tick("every-second", tick_at, day, "a-host")
+            .unwrap()
+    );
+    let run_ids = ["run-1".to_string()];
+    ledger
+        .finish_tick("every-second", tick_at, "fired 1 run", &run_ids)
+        .unwrap();
+
+    let listed = slate(data.path(), &["schedules"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let table = String::from_utf8_lossy(&listed.stdout);
+    let row = table
+        .lines()
+        .find(|line| line.contains("every-second"))
+        .unwrap_or_else(|| panic!("no row for the schedule in\n{table}"));
+    for cell in [
+        "* * * * * *",
+        "today",
+        "FaultyProcessor",
+        "2026-01-07",
+        "fired 1 run",
+    ] {
+        assert_contains(row, cell);
+    }
+
+    let json = slate(data.path(), &["schedules", "--json"]);
+    assert!(json.status.success(), "{}", stderr(&json));
+    let views: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(views[0]["name"], "every-second");
+    assert_eq!(views[0]["last_tick"]["outcome"], "fired 1 run");
+    assert!(views[0]["next_fire"].is_string(), "{views}");
 }

@@ -11,11 +11,13 @@ mod backfill;
 mod build;
 mod demo;
 mod health;
+mod hosts;
 mod new;
 mod plugins;
 mod quarantine;
 mod render;
 mod run;
+mod schedules;
 mod serve;
 mod shadow;
 mod tables;
@@ -27,7 +29,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use slate::data_dir::{DEFAULT_DATA_DIR, DataDir};
@@ -405,7 +407,7 @@ pub fn run() -> Result<ExitCode> {
         }
         Command::Reap => run::reap(&options),
         Command::Quarantine { run, json } => quarantine::quarantine(&options, run.as_deref(), json),
-        Command::Schemas { out } => schemas(&options, out.as_deref()),
+        Command::Schemas { out } => plugins::schemas(&options, out.as_deref()),
         Command::Build { dir, output } => build::build(&dir, output),
         Command::New { name, lang, parent } => new::new(&parent, &name, &lang),
         Command::Test {
@@ -496,8 +498,8 @@ pub fn run() -> Result<ExitCode> {
         Command::Rollback { name, to } => plugins::rollback(&options, &name, to.as_deref()),
         Command::Backfill(args) => backfill::backfill(&options, args),
         Command::Serve(args) => serve::serve(&options, args),
-        Command::Schedules { json } => schedules(&options, json),
-        Command::Hosts { json } => hosts(&options, json),
+        Command::Schedules { json } => schedules::list(&options, json),
+        Command::Hosts { json } => hosts::list(&options, json),
         Command::Alerts {
             command,
             open,
@@ -550,141 +552,6 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
 /// Parses exactly `YYYY-MM-DD`, naming the bad value.
 fn parse_date(text: &str) -> Result<NaiveDate> {
     Ok(dates::parse(text)?)
-}
-
-/// Prints or writes the output schemas of every loaded processor.
-fn schemas(options: &HostOptions, out: Option<&std::path::Path>) -> Result<ExitCode> {
-    let runtime = plugins::runtime(options)?;
-    let registry = plugins::existing_registry(options)?;
-    let ledger = plugins::ledger(options)?;
-    for plugin in plugins::load_processors(&runtime, registry.as_ref(), options, &ledger)? {
-        let spec = &plugin.spec;
-        let json = serde_json::to_string_pretty(&spec.schema.columns)? + "\n";
-        match out {
-            Some(dir) => {
-                std::fs::create_dir_all(dir)?;
-                let path = dir.join(format!("{}.json", spec.output_table));
-                std::fs::write(&path, json)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                println!("{}", path.display());
-            }
-            None => println!("{} ({})\n{json}", spec.output_table, spec.name),
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Prints the schedules with their next and last ticks.
-/// `slate hosts`: the cluster sharing `--state`.
-fn hosts(options: &HostOptions, json: bool) -> Result<ExitCode> {
-    if options.warehouse.state_url()?.is_none() {
-        usage!("slate hosts shows the hosts sharing run state: pass --state postgres://...");
-    }
-    let store = open_store(options, false)?;
-    let registry = plugins::registry(options)?;
-    let views = slate::cluster::view(store.as_ref(), &registry, chrono::Utc::now())?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&views)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut output = render::table(&[
-        "host",
-        "address",
-        "state",
-        "last heartbeat",
-        "running",
-        "compiled",
-    ]);
-    for view in &views {
-        let state = match (&view.host.stopped_at, view.live) {
-            (Some(at), _) => format!("stopped {}", at.format("%H:%M:%S")),
-            (None, true) => "live".to_string(),
-            (None, false) => "gone (no heartbeat)".to_string(),
-        };
-        let running: Vec<String> = view
-            .running
-            .iter()
-            .map(|run| format!("{} {}", run.processor, run.data_date))
-            .collect();
-        let compiled: Vec<&str> = view
-            .compiled
-            .iter()
-            .map(|h| &h[..h.len().min(12)])
-            .collect();
-        output.add_row(vec![
-            view.host.host_id.clone(),
-            view.host.address.clone(),
-            state,
-            view.host
-                .heartbeat_at
-                .format("%Y-%m-%d %H:%M:%S%.3f")
-                .to_string(),
-            if running.is_empty() {
-                "-".into()
-            } else {
-                running.join(", ")
-            },
-            if compiled.is_empty() {
-                "-".into()
-            } else {
-                compiled.join(", ")
-            },
-        ]);
-    }
-    println!("{output}");
-    Ok(ExitCode::SUCCESS)
-}
-
-fn schedules(options: &HostOptions, json: bool) -> Result<ExitCode> {
-    let schedules = slate::schedule::load(&options.data_dir.config_file())?;
-    let store = open_store(options, true)?;
-    let views = slate::server::schedules::views(store.as_ref(), &schedules, chrono::Utc::now())?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&views)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let mut output = render::table(&[
-        "schedule",
-        "cron",
-        "timezone",
-        "date",
-        "processors",
-        "next",
-        "last tick",
-        "outcome",
-    ]);
-    for view in &views {
-        output.add_row(vec![
-            view.name.clone(),
-            view.cron.clone(),
-            view.timezone.clone(),
-            match view.days_before {
-                0 => "today".to_string(),
-                1 => "yesterday".to_string(),
-                n => format!("-{n}"),
-            },
-            if view.processors.is_empty() {
-                "all".to_string()
-            } else {
-                view.processors.join(", ")
-            },
-            view.next_fire.map_or("-".into(), |t| t.to_rfc3339()),
-            view.last_tick.as_ref().map_or("-".into(), |t| {
-                format!("{} ({})", t.tick_at.to_rfc3339(), t.data_date)
-            }),
-            view.last_tick
-                .as_ref()
-                .map_or(String::new(), |t| t.outcome.clone()),
-        ]);
-    }
-    println!("{output}");
-    if views.is_empty() {
-        println!(
-            "no [[schedule]] in {}",
-            options.data_dir.config_file().display()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// A positive number of seconds as a duration, naming the flag when it is not.

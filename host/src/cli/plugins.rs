@@ -374,3 +374,25 @@ pub fn history(options: &HostOptions, name: &str) -> Result<ExitCode> {
     println!("{output}");
     Ok(ExitCode::SUCCESS)
 }
+
+/// Prints or writes the output schemas of every loaded processor.
+pub fn schemas(options: &HostOptions, out: Option<&std::path::Path>) -> Result<ExitCode> {
+    let runtime = runtime(options)?;
+    let registry = existing_registry(options)?;
+    let ledger = ledger(options)?;
+    for plugin in load_processors(&runtime, registry.as_ref(), options, &ledger)? {
+        let spec = &plugin.spec;
+        let json = serde_json::to_string_pretty(&spec.schema.columns)? + "\n";
+        match out {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                let path = dir.join(format!("{}.json", spec.output_table));
+                std::fs::write(&path, json)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                println!("{}", path.display());
+            }
+            None => println!("{} ({})\n{json}", spec.output_table, spec.name),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,7 +1,15 @@
 //! Tables printed by the command line.
 
+use std::process::ExitCode;
+
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use slate::runs::RunRecord;
+
+/// Prints `value` as pretty JSON, what `--json` asks of a command.
+pub fn json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(ExitCode::SUCCESS)
+}
 
 /// A table with the house style and these headers.
 pub fn table(headers: &[&str]) -> Table {

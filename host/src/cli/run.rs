@@ -90,8 +90,7 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
         None => store.runs(filter)?,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&records)?);
-        return Ok(ExitCode::SUCCESS);
+        return super::render::json(&records);
     }
     let mut output = table(&[
         "run",
@@ -141,8 +140,7 @@ pub fn outdated(options: &HostOptions, only: Option<&str>, json: bool) -> Result
     }
     let found = slate::outdated::in_store(store.as_ref(), &pipeline, only)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&found)?);
-        return Ok(ExitCode::SUCCESS);
+        return super::render::json(&found);
     }
     let mut output = table(&["processor", "date", "run", "why"]);
     for pair in &found {
