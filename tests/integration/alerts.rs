@@ -23,8 +23,8 @@ use crate::alert_receiver::{Answer, Receiver};
 use crate::bookkeeping::set_spin;
 use crate::serve_process::Server;
 use crate::support::{
-    TestHost, components, date, plugin_dir, slate_with_plugins, start_run_in_background, stderr,
-    use_shared_compiled_cache, wait_until,
+    TestHost, assert_contains, components, date, plugin_dir, slate_with_plugins,
+    start_run_in_background, stderr, use_shared_compiled_cache, wait_until,
 };
 
 /// One webhook channel `ops` posting to `url`, without a meaningful rate
@@ -165,11 +165,7 @@ fn an_alert_resolved_by_hand_sends_its_resolution_once() {
     EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let output = crate::support::slate(data.path(), &["alerts", "resolve", "999"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(
-        stderr(&output).contains("alert 999 is not open"),
-        "{}",
-        stderr(&output)
-    );
+    assert_contains(&stderr(&output), "alert 999 is not open");
 }
 
 #[test]
@@ -453,10 +449,7 @@ fn a_served_host_answers_503_naming_a_dead_channel_and_reports_it_in_metrics_and
         assert_eq!(body["channels"][0]["health"], "dead");
         let (_, metrics) = served.get("/metrics").await;
         let metrics = metrics.as_str().unwrap().to_string();
-        assert!(
-            metrics.contains("slate_alert_channel_up{channel=\"ops\"} 0"),
-            "{metrics}"
-        );
+        assert_contains(&metrics, "slate_alert_channel_up{channel=\"ops\"} 0");
         let (status, body) = served.get("/alerts?open=maybe").await;
         assert_eq!(status, 400);
         assert_eq!(body["field"], "open");
@@ -643,13 +636,10 @@ fn secrets_never_appear_in_logs_output_or_error_messages() {
         assert!(!text.contains("T0SECRET"), "{text}");
     }
     let health = String::from_utf8_lossy(&outputs[4].stdout).into_owned();
-    assert!(
-        health.contains("FAIL alert channel `ops` is dead: 404 no_service"),
-        "{health}"
-    );
+    assert_contains(&health, "FAIL alert channel `ops` is dead: 404 no_service");
     assert_eq!(outputs[4].status.code(), Some(1));
     let check = String::from_utf8_lossy(&outputs[6].stdout).into_owned();
-    assert!(check.contains("connection failed"), "{check}");
+    assert_contains(&check, "connection failed");
     // A bad channel is a usage error naming it, without the secret.
     let missing = Command::new(env!("CARGO_BIN_EXE_slate"))
         .arg("--data-dir")
@@ -659,10 +649,9 @@ fn secrets_never_appear_in_logs_output_or_error_messages() {
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
-    assert!(
-        stderr(&missing).contains("environment variable SLATE_TEST_HOOK is not set"),
-        "{}",
-        stderr(&missing)
+    assert_contains(
+        &stderr(&missing),
+        "environment variable SLATE_TEST_HOOK is not set",
     );
 }
 
@@ -721,10 +710,7 @@ fn the_demo_sends_its_failure_and_phase_events_each_exactly_once() {
     for message in &failed {
         assert_eq!(message["alert"]["data_date"], "2026-01-06");
         let error = message["run"]["error"].as_str().unwrap();
-        assert!(
-            error.contains("no box scores for 7 of 7 scheduled games"),
-            "{error}"
-        );
+        assert_contains(&error, "no box scores for 7 of 7 scheduled games");
     }
     assert_eq!(count("phase_completed", "2026-01-11"), 3, "one per phase");
     assert_eq!(count("phase_incomplete", "2026-01-06"), 3, "one per phase");

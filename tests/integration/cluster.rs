@@ -12,8 +12,8 @@ use crate::bookkeeping::set_spin;
 use crate::postgres_server::isolated_url;
 use crate::serve_process::Server;
 use crate::support::{
-    assert_reaped_as_stale, components, date, plugin_dir, slate, stderr, use_shared_compiled_cache,
-    wait_until,
+    assert_contains, assert_reaped_as_stale, components, date, plugin_dir, slate, stderr,
+    use_shared_compiled_cache, wait_until,
 };
 
 /// A data folder (for the compiled-component cache and the registry) whose
@@ -208,7 +208,7 @@ fn postgres_state_refuses_what_it_cannot_do_as_a_usage_error() {
             .env_remove("SLATE_WAREHOUSE")
             .output()
             .unwrap();
-        crate::support::assert_contains(&stderr(&output), message);
+        assert_contains(&stderr(&output), message);
         assert_eq!(
             output.status.code(),
             Some(2),
@@ -287,7 +287,7 @@ fn a_run_reaped_by_another_host_while_it_still_runs_is_told_so_and_writes_nothin
             Err(_) => panic!("host A never said its run lost its lease"),
         }
     };
-    assert!(warning.contains(&run.run_id), "{warning}");
+    assert_contains(&warning, &run.run_id);
     host_a.kill().unwrap();
     host_a.wait().unwrap();
 
@@ -357,7 +357,7 @@ fn a_version_deployed_on_one_host_is_loaded_by_the_others_before_their_next_run(
         .find(|line| line.contains(&h2))
         .unwrap_or_else(|| panic!("{listing}"));
     for host in [&a, &b] {
-        crate::support::assert_contains(line, &format!(":{}", host.child.id()));
+        assert_contains(line, &format!(":{}", host.child.id()));
     }
 }
 
@@ -434,13 +434,13 @@ fn a_season_backfill_spreads_over_three_hosts_and_writes_what_one_host_writes() 
             .to_string()
     };
     let cluster_summary = summary(&three_hosts);
-    crate::support::assert_contains(&cluster_summary, "on 3 host(s)");
-    crate::support::assert_contains(&cluster_summary, "3 failed, 6 blocked");
+    assert_contains(&cluster_summary, "on 3 host(s)");
+    assert_contains(&cluster_summary, "3 failed, 6 blocked");
     let cluster_output = String::from_utf8_lossy(&three_hosts.stdout).into_owned();
     for server in &servers {
-        crate::support::assert_contains(&cluster_output, &format!(":{} ", server.child.id()));
+        assert_contains(&cluster_output, &format!(":{} ", server.child.id()));
     }
-    crate::support::assert_contains(&summary(&one_host), "3 failed");
+    assert_contains(&summary(&one_host), "3 failed");
 
     // The same rows, table by table, in the same order, value for value.
     let range = (date(first), date(last));
@@ -658,11 +658,11 @@ fn the_cluster_view_shows_every_host_live_stopped_or_gone_with_its_runs_and_vers
             .unwrap_or_else(|| panic!("{listing}"))
             .to_string()
     };
-    crate::support::assert_contains(&line_of(&a_id), "stopped");
-    crate::support::assert_contains(&line_of(&c_id), "gone (no heartbeat)");
-    crate::support::assert_contains(&line_of(&b_id), "live");
-    crate::support::assert_contains(&line_of(&b_id), "SlowProcessor 2026-01-11");
-    crate::support::assert_contains(&line_of(&b_id), &hash[..12]);
+    assert_contains(&line_of(&a_id), "stopped");
+    assert_contains(&line_of(&c_id), "gone (no heartbeat)");
+    assert_contains(&line_of(&b_id), "live");
+    assert_contains(&line_of(&b_id), "SlowProcessor 2026-01-11");
+    assert_contains(&line_of(&b_id), &hash[..12]);
 }
 
 /// The command line of a host keeping run state at `url` and tables in
@@ -731,7 +731,7 @@ fn a_host_that_dies_between_the_bigquery_commit_and_postgres_success_is_recovere
         "after-warehouse-commit",
     );
     assert!(!killed.status.success());
-    crate::support::assert_contains(&stderr(&killed), "after-warehouse-commit: aborting here");
+    assert_contains(&stderr(&killed), "after-warehouse-commit: aborting here");
     let stranded = only_run("2026-01-10");
     assert_eq!(stranded.status, RunStatus::Running);
     assert_eq!(store.rows_on(&table, date("2026-01-10")).unwrap(), 2);
@@ -747,7 +747,7 @@ fn a_host_that_dies_between_the_bigquery_commit_and_postgres_success_is_recovere
         "before-warehouse-commit",
     );
     assert!(!early.status.success());
-    crate::support::assert_contains(&stderr(&early), "before-warehouse-commit: aborting here");
+    assert_contains(&stderr(&early), "before-warehouse-commit: aborting here");
     let recovered = only_run("2026-01-10");
     assert_eq!(
         (
@@ -758,7 +758,7 @@ fn a_host_that_dies_between_the_bigquery_commit_and_postgres_success_is_recovere
         (RunStatus::Success, 2, None),
         "{recovered:#?}"
     );
-    crate::support::assert_contains(
+    assert_contains(
         recovered.reason.as_deref().unwrap_or_default(),
         "committed in the warehouse (its commit log has the run), but host ",
     );
@@ -866,8 +866,8 @@ fn a_host_without_a_tasks_processor_leaves_the_task_to_one_that_has_it() {
     let backfill = backfill.wait_with_output().unwrap();
     assert!(backfill.status.success(), "{}", stderr(&backfill));
     let summary = String::from_utf8_lossy(&backfill.stdout).into_owned();
-    crate::support::assert_contains(&summary, "20 succeeded, 0 failed, 0 blocked");
-    crate::support::assert_contains(&summary, "on 1 host(s)");
+    assert_contains(&summary, "20 succeeded, 0 failed, 0 blocked");
+    assert_contains(&summary, "on 1 host(s)");
     // The server without the processor kept serving.
     let (status, _) = server.get("/hosts");
     assert_eq!(status, 200);

@@ -11,7 +11,9 @@ use slate::schema::TableName;
 use slate::store::EmbeddedStore;
 use slate::store::input::InputSource;
 
-use crate::support::{components, date, demo_data_dir, listed_plugin, slate, stderr};
+use crate::support::{
+    assert_contains, components, date, demo_data_dir, listed_plugin, slate, stderr,
+};
 
 const DAY: &str = "2026-01-05";
 
@@ -90,10 +92,7 @@ fn a_shadow_runs_beside_the_live_run_into_its_own_table_and_never_touches_the_li
         dir.path(),
         &["deploy", "--shadow", components::VERSIONED_V2],
     );
-    assert!(
-        deployed.contains("as the shadow of the active version"),
-        "{deployed}"
-    );
+    assert_contains(&deployed, "as the shadow of the active version");
     let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
     succeed(dir.path(), &run);
 
@@ -155,10 +154,7 @@ fn a_shadow_runs_beside_the_live_run_into_its_own_table_and_never_touches_the_li
         json!({"added": [], "removed": [], "retyped": []})
     );
     let text = succeed(dir.path(), &["diff", "VersionedProcessor"]);
-    assert!(
-        text.contains("1 only in shadow, 2 changed, 0 unchanged"),
-        "{text}"
-    );
+    assert_contains(&text, "1 only in shadow, 2 changed, 0 unchanged");
 }
 
 #[test]
@@ -198,11 +194,7 @@ fn a_shadow_that_traps_fails_alone_and_the_live_run_succeeds() {
     );
     let diff = slate(dir.path(), &["diff", "VersionedProcessor"]);
     assert_eq!(diff.status.code(), Some(1));
-    assert!(
-        stderr(&diff).contains("no successful run"),
-        "{}",
-        stderr(&diff)
-    );
+    assert_contains(&stderr(&diff), "no successful run");
 }
 
 #[test]
@@ -213,27 +205,15 @@ fn a_shadow_must_be_another_version_of_a_processor_that_runs_here() {
         &["deploy", "--shadow", components::VERSIONED_V1],
     );
     assert!(!same.status.success());
-    assert!(
-        stderr(&same).contains("is the active version"),
-        "{}",
-        stderr(&same)
-    );
+    assert_contains(&stderr(&same), "is the active version");
     let unknown = slate(
         dir.path(),
         &["deploy", "--shadow", components::AFTER_SLOW_PROCESSOR],
     );
     assert!(!unknown.status.success());
-    assert!(
-        stderr(&unknown).contains("runs here to shadow"),
-        "{}",
-        stderr(&unknown)
-    );
+    assert_contains(&stderr(&unknown), "runs here to shadow");
     let none = slate(dir.path(), &["diff", "VersionedProcessor"]);
-    assert!(
-        stderr(&none).contains("has no shadow version"),
-        "{}",
-        stderr(&none)
-    );
+    assert_contains(&stderr(&none), "has no shadow version");
 }
 
 #[test]
@@ -260,10 +240,7 @@ fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdate
     );
     assert_eq!(rows_of(dir.path(), &shadow_table).rows.len(), 3);
     let promoted = succeed(dir.path(), &["promote", "VersionedProcessor"]);
-    assert!(
-        promoted.contains("promoted VersionedProcessor 2.0.0"),
-        "{promoted}"
-    );
+    assert_contains(&promoted, "promoted VersionedProcessor 2.0.0");
     assert!(
         promoted.contains(&format!("dropped {shadow_table}")),
         "{promoted}"
@@ -279,7 +256,7 @@ fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdate
         "no shadow any more: {plugins}"
     );
     let history = succeed(dir.path(), &["plugins", "history", "VersionedProcessor"]);
-    assert!(history.contains("promote"), "{history}");
+    assert_contains(&history, "promote");
     let outdated: Json = serde_json::from_str(&succeed(
         dir.path(),
         &["runs", "--outdated", "VersionedProcessor", "--json"],
@@ -295,11 +272,7 @@ fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdate
     let shadow = latest_run(dir.path(), "VersionedProcessor~shadow");
     assert_eq!(shadow["attempt"], 1, "no shadow runs after the promotion");
     let again = slate(dir.path(), &["promote", "VersionedProcessor"]);
-    assert!(
-        stderr(&again).contains("has no shadow version to promote"),
-        "{}",
-        stderr(&again)
-    );
+    assert_contains(&stderr(&again), "has no shadow version to promote");
 }
 
 #[test]
@@ -310,10 +283,7 @@ fn a_replay_runs_the_shadow_on_past_dates_the_live_processor_succeeded_on_and_wr
     let range = (date("2026-01-05"), date("2026-01-07"));
     let live_before = store.read_rows(&versioned(), range.0, range.1).unwrap();
     let said = replay(dir.path(), "2026-01-05", "2026-01-07");
-    assert!(
-        said.contains("2 of 2 dates succeeded, 6 rows; 1 dates skipped"),
-        "{said}"
-    );
+    assert_contains(&said, "2 of 2 dates succeeded, 6 rows; 1 dates skipped");
     assert_eq!(
         store.read_rows(&versioned(), range.0, range.1).unwrap(),
         live_before,
@@ -394,13 +364,11 @@ fn promote_with_backfill_reruns_the_covered_dates_with_the_new_version_and_keep_
         dir.path(),
         &["promote", "VersionedProcessor", "--backfill", "--keep"],
     );
-    assert!(
-        promoted.contains(
-            "reran VersionedProcessor from 2026-01-05 to 2026-01-06: 2 succeeded, 0 failed"
-        ),
-        "{promoted}"
+    assert_contains(
+        &promoted,
+        "reran VersionedProcessor from 2026-01-05 to 2026-01-06: 2 succeeded, 0 failed",
     );
-    assert!(promoted.contains("kept the shadow's tables"), "{promoted}");
+    assert_contains(&promoted, "kept the shadow's tables");
     let outdated: Json = serde_json::from_str(&succeed(
         dir.path(),
         &["runs", "--outdated", "VersionedProcessor", "--json"],
@@ -452,7 +420,7 @@ fn the_walkthrough_a_changed_daily_cache_as_a_shadow_then_diffed_promoted_and_no
             "2026-01-12",
         ],
     );
-    assert!(replayed.contains("11 of 11 dates succeeded"), "{replayed}");
+    assert_contains(&replayed, "11 of 11 dates succeeded");
     let diff: Json = serde_json::from_str(&succeed(dir.path(), &["diff", name, "--json"])).unwrap();
     let counts = &diff["diff"];
     assert_eq!(
