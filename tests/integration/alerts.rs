@@ -710,7 +710,7 @@ fn the_demo_sends_its_failure_and_phase_events_each_exactly_once() {
     for message in &failed {
         assert_eq!(message["alert"]["data_date"], "2026-01-06");
         let error = message["run"]["error"].as_str().unwrap();
-        assert_contains(&error, "no box scores for 7 of 7 scheduled games");
+        assert_contains(error, "no box scores for 7 of 7 scheduled games");
     }
     assert_eq!(count("phase_completed", "2026-01-11"), 3, "one per phase");
     assert_eq!(count("phase_incomplete", "2026-01-06"), 3, "one per phase");
