@@ -23,7 +23,7 @@ use crate::alert_receiver::{Answer, Receiver};
 use crate::bookkeeping::set_spin;
 use crate::serve_process::Server;
 use crate::support::{
-    TestHost, assert_contains, components, date, plugin_dir, slate_with_plugins,
+    TestHost, assert_contains, assert_succeeded, components, date, plugin_dir, slate_with_plugins,
     start_run_in_background, stderr, use_shared_compiled_cache, wait_until,
 };
 
@@ -510,7 +510,7 @@ fn deploys_and_rollbacks_are_recorded_as_notices() {
         vec!["rollback", "VersionedProcessor"],
     ] {
         let output = crate::support::slate(data.path(), &args);
-        assert!(output.status.success(), "{}", stderr(&output));
+        assert_succeeded(&output);
     }
     let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let notices: Vec<(String, String)> = store
@@ -580,7 +580,7 @@ fn a_command_killed_before_delivery_delivers_after_restart_exactly_once() {
     receiver.answer(Answer::Ok);
     for _ in 0..2 {
         let deliver = slate_with(&["alerts", "deliver"]).output().unwrap();
-        assert!(deliver.status.success(), "{}", stderr(&deliver));
+        assert_succeeded(&deliver);
     }
     let sent = receiver.accepted();
     assert_eq!(sent.len(), 1, "{sent:#?}");
@@ -669,7 +669,7 @@ fn the_demo_sends_its_failure_and_phase_events_each_exactly_once() {
             .env("RUST_LOG", "error")
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", stderr(&output));
+        assert_succeeded(&output);
     };
     demo("2026-01-05", "2026-01-11");
     // Running the same dates again repeats nothing.

@@ -10,7 +10,9 @@ use slate::pipeline::Pipeline;
 use slate::runs::{RunFilter, RunRecord, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
-use crate::support::{TestHost, assert_contains, components, date, plugin_dir, slate_with_plugins};
+use crate::support::{
+    TestHost, assert_contains, assert_succeeded, components, date, plugin_dir, slate_with_plugins,
+};
 
 fn request(pipeline: &Pipeline, from: &str, to: &str, reprocess: Reprocess) -> BackfillRequest {
     BackfillRequest {
@@ -166,11 +168,7 @@ fn slate_backfill_prints_a_summary_and_exits_non_zero_when_a_run_failed() {
     ];
 
     let dry = slate(&[&["backfill"][..], &range, &["--dry-run"]].concat());
-    assert!(
-        dry.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dry.stderr)
-    );
+    assert_succeeded(&dry);
     let text = String::from_utf8_lossy(&dry.stdout);
     assert_contains(
         &text,
@@ -178,11 +176,7 @@ fn slate_backfill_prints_a_summary_and_exits_non_zero_when_a_run_failed() {
     );
 
     let run = slate(&[&["backfill"][..], &range, &["--parallelism", "3"]].concat());
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_succeeded(&run);
     let text = String::from_utf8_lossy(&run.stdout);
     let line = text
         .lines()

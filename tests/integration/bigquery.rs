@@ -23,7 +23,9 @@ use slate::store::{BigQueryStore, RunLedger, RunOutput, Store, Tables};
 use slate::testing::golden;
 
 use crate::emulator;
-use crate::support::{TestHost, assert_contains, components, date, failure_message, season};
+use crate::support::{
+    TestHost, assert_contains, assert_succeeded, components, date, failure_message, season,
+};
 
 /// A host whose store is a fresh set of datasets on the emulator.
 struct BigQueryHost {
@@ -715,11 +717,7 @@ fn slate_demo_and_runs_work_against_bigquery_from_the_command_line() {
         ],
     );
     let history = String::from_utf8_lossy(&runs.stdout);
-    assert!(
-        runs.status.success(),
-        "{}",
-        String::from_utf8_lossy(&runs.stderr)
-    );
+    assert_succeeded(&runs);
     assert!(
         history.matches("PlayerDailyCacheProcessor").count() >= 1,
         "{history}"

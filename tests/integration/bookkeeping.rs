@@ -23,7 +23,7 @@ use slate::testing::samples::run_record;
 use slate::store::InputSource;
 
 use crate::support::{
-    TestHost, assert_reaped_as_stale, components, date, plugin_dir, set_control,
+    TestHost, assert_reaped_as_stale, assert_succeeded, components, date, plugin_dir, set_control,
     slate_with_plugins, start_run_in_background, wait_until,
 };
 
@@ -98,11 +98,7 @@ fn a_killed_run_is_reaped_at_the_next_host_start_and_the_date_runs_again() {
     ])
     .output()
     .unwrap();
-    assert!(
-        rerun.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rerun.stderr)
-    );
+    assert_succeeded(&rerun);
     assert!(started.elapsed() < Duration::from_secs(60));
 
     let reaped = store.run(&killed.run_id).unwrap().unwrap();

@@ -1,7 +1,8 @@
 //! The `slate` binary as a user runs it.
 
 use crate::support::{
-    assert_contains, components, demo_data_dir, plugin_dir, slate, slate_with_plugins, stderr,
+    assert_contains, assert_succeeded, components, demo_data_dir, plugin_dir, slate,
+    slate_with_plugins, stderr,
 };
 
 #[test]
@@ -11,7 +12,7 @@ fn demo_then_run_prints_rows_for_both_processors() {
         dir.path(),
         &["demo", "--from", "2026-01-05", "--to", "2026-01-11"],
     );
-    assert!(demo.status.success(), "{}", stderr(&demo));
+    assert_succeeded(&demo);
     let summary = String::from_utf8_lossy(&demo.stdout);
     assert_contains(&summary, "nba_analytics.player_game_summary");
     // 2026-01-06 is scheduled but has no box scores: it must not pass silently.
@@ -21,7 +22,7 @@ fn demo_then_run_prints_rows_for_both_processors() {
     );
 
     let run = slate(dir.path(), &["run", "--date", "2026-01-11"]);
-    assert!(run.status.success(), "{}", stderr(&run));
+    assert_succeeded(&run);
     let table = String::from_utf8_lossy(&run.stdout);
     for processor in ["PlayerGameSummaryProcessor", "PlayerDailyCacheProcessor"] {
         let line = table
@@ -67,7 +68,7 @@ fn bad_input_gets_a_one_line_error_and_a_failing_exit() {
         dir.path(),
         &["demo", "--from", "2026-01-11", "--to", "2026-01-11"],
     );
-    assert!(demo.status.success(), "{}", stderr(&demo));
+    assert_succeeded(&demo);
 
     let bad_date = slate(dir.path(), &["run", "--date", "2026-02-30"]);
     assert!(!bad_date.status.success());
@@ -112,13 +113,13 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
             "OneBadRowQuarantined",
         ],
     );
-    assert!(run.status.success(), "{}", stderr(&run));
+    assert_succeeded(&run);
     let table = String::from_utf8_lossy(&run.stdout).into_owned();
     assert_contains(&table, "OneBadRowQuarantined");
     assert_contains(&table, " 198 ");
 
     let listed = slate(dir.path(), &["quarantine", "--json"]);
-    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_succeeded(&listed);
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&listed.stdout)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
@@ -131,7 +132,7 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
 
     let of_run = slate(dir.path(), &["quarantine", "--run", &run_id]);
     let text = String::from_utf8_lossy(&of_run.stdout).into_owned();
-    assert!(of_run.status.success(), "{}", stderr(&of_run));
+    assert_succeeded(&of_run);
     assert_contains(&text, "circuit_breaker_until");
     assert_contains(&text, "INT64 1700000000");
     assert!(text.ends_with("1 quarantined rows\n"), "{text}");
@@ -145,7 +146,7 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
     let dir = demo_data_dir("2026-01-11", "2026-01-11");
 
     let tables = slate(dir.path(), &["tables"]);
-    assert!(tables.status.success(), "{}", stderr(&tables));
+    assert_succeeded(&tables);
     let listing = String::from_utf8_lossy(&tables.stdout);
     let owner_of = |table: &str| {
         listing
@@ -188,7 +189,7 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
             "SummaryV2Processor",
         ],
     );
-    assert!(moved.status.success(), "{}", stderr(&moved));
+    assert_succeeded(&moved);
     let listing = slate(dir.path(), &["tables"]);
     let listing = String::from_utf8_lossy(&listing.stdout);
     assert_contains(&listing, "transfers:");
@@ -234,7 +235,7 @@ fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
         .env_remove("RUST_LOG")
         .output()
         .expect("run slate");
-    assert!(run.status.success(), "{}", stderr(&run));
+    assert_succeeded(&run);
     let log = stderr(&run);
     // 20,000 lines of 10 KB would be 200 MB; the default budget is 4 MiB,
     // each line cut to 4 KiB, and a guest's errors log as warnings.
@@ -335,7 +336,7 @@ fn slate_schemas_compiles_each_component_once_into_the_data_folders_cache() {
     let schemas = || {
         let plugin_dir = plugins.path().to_str().unwrap();
         let output = slate(data.path(), &["--plugin-dir", plugin_dir, "schemas"]);
-        assert!(output.status.success(), "{}", stderr(&output));
+        assert_succeeded(&output);
         String::from_utf8(output.stdout).unwrap()
     };
     assert_contains(&schemas(), "slate_test.versioned");

@@ -12,8 +12,8 @@ use crate::bookkeeping::set_spin;
 use crate::postgres_server::isolated_url;
 use crate::serve_process::Server;
 use crate::support::{
-    assert_contains, assert_reaped_as_stale, components, date, plugin_dir, slate, stderr,
-    use_shared_compiled_cache, wait_until,
+    assert_contains, assert_reaped_as_stale, assert_succeeded, components, date, plugin_dir, slate,
+    stderr, use_shared_compiled_cache, wait_until,
 };
 
 /// A data folder (for the compiled-component cache and the registry) whose
@@ -39,7 +39,7 @@ fn load_demo_season(url: &str, folder: &Path) {
             "2026-01-05",
         ],
     );
-    assert!(demo.status.success(), "{}", stderr(&demo));
+    assert_succeeded(&demo);
 }
 
 /// Every run on `days`, grouped by processor and date, oldest first.
@@ -718,7 +718,7 @@ fn a_host_that_dies_between_the_bigquery_commit_and_postgres_success_is_recovere
 
     // A clean run: BigQuery holds the rows, PostgreSQL the success.
     let clean = split_run(&url, &config, plugins.path(), "2026-01-09", "none");
-    assert!(clean.status.success(), "{}", stderr(&clean));
+    assert_succeeded(&clean);
     assert_eq!(only_run("2026-01-09").status, RunStatus::Success);
     assert_eq!(store.rows_on(&table, date("2026-01-09")).unwrap(), 2);
 
@@ -864,7 +864,7 @@ fn a_host_without_a_tasks_processor_leaves_the_task_to_one_that_has_it() {
         backfill.try_wait().unwrap().is_some()
     });
     let backfill = backfill.wait_with_output().unwrap();
-    assert!(backfill.status.success(), "{}", stderr(&backfill));
+    assert_succeeded(&backfill);
     let summary = String::from_utf8_lossy(&backfill.stdout).into_owned();
     assert_contains(&summary, "20 succeeded, 0 failed, 0 blocked");
     assert_contains(&summary, "on 1 host(s)");

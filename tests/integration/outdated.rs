@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use slate::bundled::PLUGINS;
 
 use crate::serve_process::Server;
-use crate::support::{demo_data_dir, slate, stderr};
+use crate::support::{assert_succeeded, demo_data_dir, slate, stderr};
 
 /// The processor the test deploys anew, and the two downstream of it.
 const CHANGED: &str = "PlayerDailyCacheProcessor";
@@ -90,7 +90,7 @@ fn a_new_version_outdates_its_dates_and_downstream_and_reprocess_outdated_reruns
 
     let rebuilt = rebuilt_daily_cache(dir.path());
     let deploy = slate(dir.path(), &["deploy", rebuilt.to_str().unwrap()]);
-    assert!(deploy.status.success(), "{}", stderr(&deploy));
+    assert_succeeded(&deploy);
 
     let mut expected = Vec::new();
     for day in ["2026-01-05", "2026-01-07"] {
@@ -148,7 +148,7 @@ fn a_new_version_outdates_its_dates_and_downstream_and_reprocess_outdated_reruns
             "outdated",
         ],
     );
-    assert!(backfill.status.success(), "{}", stderr(&backfill));
+    assert_succeeded(&backfill);
     let after = latest_runs(dir.path());
     assert_eq!(before.len(), after.len(), "no pair gained or lost a run");
     for (pair, run) in &before {

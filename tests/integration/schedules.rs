@@ -10,7 +10,8 @@ use slate::store::{EmbeddedStore, PostgresStore, RunLedger, Store};
 
 use crate::serve_process::Server;
 use crate::support::{
-    assert_contains, components, plugin_dir, slate, stderr, use_shared_compiled_cache, wait_until,
+    assert_contains, assert_succeeded, components, plugin_dir, slate, use_shared_compiled_cache,
+    wait_until,
 };
 
 /// A schedule firing FaultyProcessor every second.
@@ -106,7 +107,7 @@ fn two_servers_on_one_postgres_database_fire_a_one_second_schedule_once_per_tick
 fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
     let bare = tempfile::tempdir().unwrap();
     let none = slate(bare.path(), &["schedules"]);
-    assert!(none.status.success(), "{}", stderr(&none));
+    assert_succeeded(&none);
     assert_contains(&String::from_utf8_lossy(&none.stdout), "no [[schedule]] in");
 
     let data = folder_with_the_schedule();
@@ -125,7 +126,7 @@ fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
         .unwrap();
 
     let listed = slate(data.path(), &["schedules"]);
-    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_succeeded(&listed);
     let table = String::from_utf8_lossy(&listed.stdout);
     let row = table
         .lines()
@@ -142,7 +143,7 @@ fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
     }
 
     let json = slate(data.path(), &["schedules", "--json"]);
-    assert!(json.status.success(), "{}", stderr(&json));
+    assert_succeeded(&json);
     let views: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(views[0]["name"], "every-second");
     assert_eq!(views[0]["last_tick"]["outcome"], "fired 1 run");

@@ -14,7 +14,8 @@ use slate::store::{EmbeddedStore, RunLedger};
 
 use crate::bookkeeping::set_spin;
 use crate::support::{
-    assert_contains, components, date, plugin_dir, runs_still_running, slate, wait_until,
+    assert_contains, assert_succeeded, components, date, plugin_dir, runs_still_running, slate,
+    wait_until,
 };
 
 pub(crate) const TOKEN: &str = "process-test-token";
@@ -231,11 +232,7 @@ fn a_processor_redeployed_while_serving_runs_its_new_version_next() {
     // 2. Deploy v2 from the command line, while the server runs; the next
     //    run uses it without a restart.
     let deploy = slate(data.path(), &["deploy", components::VERSIONED_V2]);
-    assert!(
-        deploy.status.success(),
-        "{}",
-        String::from_utf8_lossy(&deploy.stderr)
-    );
+    assert_succeeded(&deploy);
     let second = server.process("VersionedProcessor", "2026-01-11");
     assert_eq!(second["rows"], 3, "v2 writes three rows: {second}");
     let (_, record) = server.get(&format!("/runs/{}", second["run_id"].as_str().unwrap()));

@@ -339,6 +339,11 @@ pub fn listed_plugin<'a>(plugins: &'a serde_json::Value, name: &str) -> &'a serd
         .unwrap_or_else(|| panic!("{name} is not listed in {plugins}"))
 }
 
+/// Asserts that a command exited 0, showing its stderr when it did not.
+pub fn assert_succeeded(output: &std::process::Output) {
+    assert!(output.status.success(), "{}", stderr(output));
+}
+
 /// Asserts that `text` contains `expected`, showing `text` when it does not.
 #[track_caller]
 pub fn assert_contains(text: &str, expected: &str) {
