@@ -113,16 +113,16 @@ pub(super) struct UnreadableCell {
     reason: String,
 }
 
-/// One cell of a row, read as the type asked for.
-struct Cells<'a> {
+/// The cell at `index` of `row`, in `column`, to read as the type asked for.
+struct CellAt<'a> {
     row: &'a SqlRow,
     index: usize,
     column: &'a Column,
 }
 
-impl<'a> Cells<'a> {
+impl<'a> CellAt<'a> {
     /// The cell as a `T`, `None` for NULL; an error names the column.
-    fn cell<T: postgres::types::FromSql<'a>>(&self) -> Result<Option<T>, UnreadableCell> {
+    fn read<T: postgres::types::FromSql<'a>>(&self) -> Result<Option<T>, UnreadableCell> {
         self.row.try_get(self.index).map_err(|e| UnreadableCell {
             column: self.column.name.clone(),
             reason: e.to_string(),
@@ -151,17 +151,17 @@ pub(super) fn read_cell(
             .map_err(|e| unreadable(format!("holds a malformed list: {e}")))?;
         return value_from_json(column, &json).map_err(|e| unreadable(e.to_string()));
     }
-    let get = Cells { row, index, column };
+    let cell = CellAt { row, index, column };
     let scalar = match column.column_type {
-        ColumnType::String => get.cell()?.map(Scalar::String),
-        ColumnType::Numeric => get.cell()?.map(Scalar::Numeric),
-        ColumnType::Json => get.cell()?.map(Scalar::Json),
-        ColumnType::Int64 => get.cell()?.map(Scalar::Int64),
-        ColumnType::Float64 => get.cell()?.map(Scalar::Float64),
-        ColumnType::Bool => get.cell()?.map(Scalar::Boolean),
-        ColumnType::Date => get.cell()?.map(|d| Scalar::Date(wit_date(d))),
-        ColumnType::Timestamp => get
-            .cell::<DateTime<Utc>>()?
+        ColumnType::String => cell.read()?.map(Scalar::String),
+        ColumnType::Numeric => cell.read()?.map(Scalar::Numeric),
+        ColumnType::Json => cell.read()?.map(Scalar::Json),
+        ColumnType::Int64 => cell.read()?.map(Scalar::Int64),
+        ColumnType::Float64 => cell.read()?.map(Scalar::Float64),
+        ColumnType::Bool => cell.read()?.map(Scalar::Boolean),
+        ColumnType::Date => cell.read()?.map(|d| Scalar::Date(wit_date(d))),
+        ColumnType::Timestamp => cell
+            .read::<DateTime<Utc>>()?
             .map(|t| Scalar::Timestamp(t.timestamp_micros())),
     };
     Ok(scalar.map_or(Value::Null, Value::Scalar))
@@ -186,16 +186,16 @@ pub(super) fn push_cell(
             .push_value(read_cell(row, index, column)?)
             .map_err(packing);
     }
-    let get = Cells { row, index, column };
+    let at = CellAt { row, index, column };
     let cell = match column.column_type {
-        ColumnType::String | ColumnType::Numeric | ColumnType::Json => get.cell()?.map(Cell::Text),
-        ColumnType::Int64 => get.cell()?.map(Cell::Integer),
-        ColumnType::Timestamp => get
-            .cell::<DateTime<Utc>>()?
+        ColumnType::String | ColumnType::Numeric | ColumnType::Json => at.read()?.map(Cell::Text),
+        ColumnType::Int64 => at.read()?.map(Cell::Integer),
+        ColumnType::Timestamp => at
+            .read::<DateTime<Utc>>()?
             .map(|t| Cell::Integer(t.timestamp_micros())),
-        ColumnType::Float64 => get.cell()?.map(Cell::Float),
-        ColumnType::Bool => get.cell()?.map(Cell::Boolean),
-        ColumnType::Date => get.cell()?.map(|d| Cell::Day(naive_days_since_epoch(d))),
+        ColumnType::Float64 => at.read()?.map(Cell::Float),
+        ColumnType::Bool => at.read()?.map(Cell::Boolean),
+        ColumnType::Date => at.read()?.map(|d| Cell::Day(naive_days_since_epoch(d))),
     };
     match cell {
         Some(cell) => packed.push(cell).map_err(packing),
