@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::record::{AlertState, Transition};
 use crate::runs::{ErrorKind, RunEnd, RunStatus, text_enum};
 
 /// What happened.
@@ -54,6 +55,17 @@ pub enum Lifecycle {
     OnceEver,
     /// Sent every time (a deploy).
     Notice,
+}
+
+impl Lifecycle {
+    /// The state a new alert of this lifecycle is recorded in, and the
+    /// message it queues.
+    pub fn first_state(self) -> (AlertState, Transition) {
+        match self {
+            Lifecycle::Open => (AlertState::Open, Transition::Opened),
+            Lifecycle::OnceEver | Lifecycle::Notice => (AlertState::Notice, Transition::Notice),
+        }
+    }
 }
 
 text_enum!(EventKind {
@@ -328,6 +340,20 @@ mod tests {
             limit: None,
             usage: RunUsage::default(),
             upstream_check: None,
+        }
+    }
+
+    #[test]
+    fn only_an_open_lifecycle_starts_open_and_the_others_are_notices() {
+        assert_eq!(
+            Lifecycle::Open.first_state(),
+            (AlertState::Open, Transition::Opened)
+        );
+        for lifecycle in [Lifecycle::OnceEver, Lifecycle::Notice] {
+            assert_eq!(
+                lifecycle.first_state(),
+                (AlertState::Notice, Transition::Notice)
+            );
         }
     }
 

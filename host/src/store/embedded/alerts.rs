@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row as SqlRow, TransactionBehavior
 use super::{EmbeddedStore, timestamp};
 use crate::alerts::event::{EventKind, Lifecycle, NewAlert};
 use crate::alerts::record::{
-    AlertRecord, AlertState, ChannelState, DeliveryAttempt, OutboxMessage, Transition,
+    AlertRecord, ChannelState, DeliveryAttempt, OutboxMessage, Transition,
 };
 use crate::store::StoreError;
 use crate::store::alerts::{AlertOutbox, ChannelClaim};
@@ -203,10 +203,7 @@ pub(super) fn record_in(
     if let Some(alert_id) = existing {
         return Ok(Some(alert_id));
     }
-    let (state, transition) = match lifecycle {
-        Lifecycle::Open => (AlertState::Open, Transition::Opened),
-        Lifecycle::OnceEver | Lifecycle::Notice => (AlertState::Notice, Transition::Notice),
-    };
+    let (state, transition) = lifecycle.first_state();
     let alert_id: i64 = connection
         .prepare_cached(
             "INSERT INTO _slate_alerts (event, severity, subject, data_date, kind, run_id,

@@ -12,7 +12,7 @@ use postgres::{GenericClient, Row};
 use super::PostgresStore;
 use crate::alerts::event::{EventKind, Lifecycle, NewAlert};
 use crate::alerts::record::{
-    AlertRecord, AlertState, ChannelState, DeliveryAttempt, OutboxMessage, Transition,
+    AlertRecord, ChannelState, DeliveryAttempt, OutboxMessage, Transition,
 };
 use crate::store::StoreError;
 use crate::store::alerts::{AlertOutbox, ChannelClaim};
@@ -205,10 +205,7 @@ pub(super) fn record_in(
         }
         Lifecycle::Notice => {}
     }
-    let (state, transition) = match lifecycle {
-        Lifecycle::Open => (AlertState::Open, Transition::Opened),
-        Lifecycle::OnceEver | Lifecycle::Notice => (AlertState::Notice, Transition::Notice),
-    };
+    let (state, transition) = lifecycle.first_state();
     let alert_id: i64 = client
         .query_one(
             "INSERT INTO _slate.alerts (event, severity, subject, data_date, kind, run_id,
