@@ -260,7 +260,7 @@ struct Schedule {
 /// `on_outcome` as each run ends. Once `stop` is set, no further run
 /// starts; the runs not started are left out of the outcomes. On a store
 /// that commits several dates together (BigQuery), the plan runs in chunks
-/// of dates instead, one run at a time ([`run_in_chunks`]).
+/// of dates instead, one run at a time (`run_in_chunks`).
 pub fn run(
     pipeline: &Pipeline,
     executor: &Executor,

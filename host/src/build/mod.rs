@@ -7,7 +7,7 @@
 //! copied into a fresh staging folder beside the SDK and the WIT that ship
 //! inside `slate`, so a helper script or a stray module in the folder can
 //! never end up in the component. This module finds the toolchain and
-//! stages; each language's module runs its tool; [`reproducible`] pins what
+//! stages; each language's module runs its tool; `reproducible` pins what
 //! the Python and JavaScript tools would otherwise snapshot of the moment,
 //! so that the same files build the same bytes. Nothing here loads or runs
 //! the component.

@@ -1,5 +1,5 @@
 //! The BigQuery calls Slate makes, each retried when the failure is
-//! transient ([`super::retry`]).
+//! transient (`retry`).
 //!
 //! Datasets, tables and queries go through gcp-bigquery-client. Loads go
 //! as multipart uploads of newline-delimited JSON, which that client does
@@ -111,9 +111,9 @@ pub enum Param {
     Date(NaiveDate),
     /// TIMESTAMP.
     Timestamp(DateTime<Utc>),
-    /// ARRAY<STRING>.
+    /// `ARRAY<STRING>`.
     Strings(Vec<String>),
-    /// ARRAY<DATE>.
+    /// `ARRAY<DATE>`.
     Dates(Vec<NaiveDate>),
 }
 

@@ -6,7 +6,7 @@
 //! `_slate.table_transfers`, `_slate.runs` (run history, claims and leases)
 //! and `_slate.quarantine`. A processor's table `dataset.table` is the
 //! PostgreSQL table `table` in the schema `dataset`, with native column
-//! types ([`values`]).
+//! types (`values`).
 //!
 //! What makes several hosts safe on one database:
 //! - a claim is a partial unique index on the running (processor, date),
@@ -16,7 +16,7 @@
 //! - reaping is one `UPDATE ... RETURNING`, so two reapers fail a run once;
 //! - a write bumps each date's version (`_slate.partition_versions`, from
 //!   one sequence), so a host's cache of partitions already read
-//!   ([`super::read_cache`]) reads again a date any host rewrote;
+//!   (`read_cache`) reads again a date any host rewrote;
 //! - creating, migrating and dropping a table take a transaction-scoped
 //!   advisory lock on its name, so two hosts never race on its DDL;
 //! - every state change is one transaction.
