@@ -4,10 +4,10 @@
 //! A run that finds an earlier run's mark fails, naming the date the mark
 //! carries. Otherwise it writes marks carrying its own date into memory it
 //! grows, into its heap and into a static buffer, searches again, and
-//! returns one row per mark it then finds, at most [`ROWS`]: a run that
+//! returns one row per mark it then finds, at most `ROWS`: a run that
 //! returns fewer has a search that could not have seen a leak either.
 //!
-//! A mark is [`MARK_LEN`] bytes computed from a seed the compiler cannot
+//! A mark is `MARK_LEN` bytes computed from a seed the compiler cannot
 //! see, then the run's date as days since 1970. The search compares byte by
 //! byte against the same computation, so no copy of a mark sits in memory
 //! until a run writes one.
