@@ -158,7 +158,8 @@ impl Ledger {
     }
 }
 
-/// Why a processor may not write a table.
+/// Why a table may not be written: by a processor, or by the host loading
+/// it as a raw input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OwnershipRefused {
     /// The table is one the host keeps for itself.
@@ -200,6 +201,14 @@ pub enum OwnershipRefused {
         /// The owner.
         owner: String,
     },
+    /// The host would load a processor's table as a raw input.
+    #[error("{table} is owned by processor {owner}: it cannot also be a raw input")]
+    ProcessorsTable {
+        /// The table.
+        table: TableName,
+        /// The processor that owns it.
+        owner: String,
+    },
 }
 
 /// Whether the host may record `table` as a raw input, given its recorded
@@ -208,13 +217,14 @@ pub enum OwnershipRefused {
 pub fn adopt_as_raw_input(
     table: &TableName,
     recorded: Option<&TableOwner>,
-) -> Result<bool, String> {
+) -> Result<bool, OwnershipRefused> {
     match recorded {
         None => Ok(true),
         Some(TableOwner::RawInput) => Ok(false),
-        Some(TableOwner::Processor(owner)) => Err(format!(
-            "{table} is owned by processor {owner}: it cannot also be a raw input"
-        )),
+        Some(TableOwner::Processor(owner)) => Err(OwnershipRefused::ProcessorsTable {
+            table: table.clone(),
+            owner: owner.clone(),
+        }),
     }
 }
 

@@ -798,11 +798,12 @@ fn a_table_has_one_owner_and_moves_only_by_a_recorded_transfer(store: Arc<dyn St
     let raw = TableName::new("slate_test", "raw_behaviour");
     store.ensure_table(&raw, &output_schema()).unwrap();
     assert_eq!(store.table_owner(&raw).unwrap(), Some(TableOwner::RawInput));
-    assert!(
-        store
-            .ensure_table(&output_table(), &output_schema())
-            .is_err()
-    );
+    match store.ensure_table(&output_table(), &output_schema()) {
+        Err(StoreError::Ownership(OwnershipRefused::ProcessorsTable { table, owner })) => {
+            assert_eq!((table, owner.as_str()), (output_table(), "OwnerProcessor"));
+        }
+        other => panic!("a processor's table was loaded as a raw input: {other:?}"),
+    }
 
     // Only a transfer moves it, and the transfer is recorded.
     let moved = store

@@ -67,8 +67,7 @@ impl InputSource for BigQueryStore {
 impl Tables for BigQueryStore {
     fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
         let recorded = self.table_owner(table)?;
-        let adopt =
-            ownership::adopt_as_raw_input(table, recorded.as_ref()).map_err(StoreError::Schema)?;
+        let adopt = ownership::adopt_as_raw_input(table, recorded.as_ref())?;
         self.ensure_schema(table, schema, true)?;
         if adopt {
             self.record_owner(table, &TableOwner::RawInput)?;

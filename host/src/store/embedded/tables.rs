@@ -363,9 +363,7 @@ impl Tables for EmbeddedStore {
         let migrated = match self.schema_in(&transaction, table)? {
             Some(live) => {
                 let recorded = owner_in(&transaction, table)?;
-                if ownership::adopt_as_raw_input(table, recorded.as_ref())
-                    .map_err(StoreError::Schema)?
-                {
+                if ownership::adopt_as_raw_input(table, recorded.as_ref())? {
                     record_owner(&transaction, table, &TableOwner::RawInput)?;
                 }
                 migrate_in(&transaction, table, &live, schema)?

@@ -418,9 +418,7 @@ impl Tables for PostgresStore {
             match schema_in(&mut transaction, table)? {
                 Some(live) => {
                     let recorded = owner_in(&mut transaction, table)?;
-                    if ownership::adopt_as_raw_input(table, recorded.as_ref())
-                        .map_err(StoreError::Schema)?
-                    {
+                    if ownership::adopt_as_raw_input(table, recorded.as_ref())? {
                         record_owner(&mut transaction, table, &TableOwner::RawInput)?;
                     }
                     migrate_in(&mut transaction, table, &live, schema)?;
