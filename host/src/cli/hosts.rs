@@ -50,16 +50,8 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
                 .heartbeat_at
                 .format("%Y-%m-%d %H:%M:%S%.3f")
                 .to_string(),
-            if running.is_empty() {
-                "-".into()
-            } else {
-                running.join(", ")
-            },
-            if compiled.is_empty() {
-                "-".into()
-            } else {
-                compiled.join(", ")
-            },
+            render::joined(&running, "-"),
+            render::joined(&compiled, "-"),
         ]);
     }
     println!("{output}");

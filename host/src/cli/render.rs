@@ -20,6 +20,18 @@ pub fn table(headers: &[&str]) -> Table {
     table
 }
 
+/// `items` joined with commas, or `when_empty` when there are none.
+pub fn joined<S: AsRef<str>>(items: &[S], when_empty: &str) -> String {
+    if items.is_empty() {
+        return when_empty.to_string();
+    }
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Milliseconds as `12 ms` or `1.2 s`.
 pub fn duration(ms: Option<i64>) -> String {
     match ms {

@@ -35,11 +35,7 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
                 1 => "yesterday".to_string(),
                 n => format!("-{n}"),
             },
-            if view.processors.is_empty() {
-                "all".to_string()
-            } else {
-                view.processors.join(", ")
-            },
+            render::joined(&view.processors, "all"),
             view.next_fire.map_or("-".into(), |t| t.to_rfc3339()),
             view.last_tick.as_ref().map_or("-".into(), |t| {
                 format!("{} ({})", t.tick_at.to_rfc3339(), t.data_date)
