@@ -21,6 +21,6 @@ pub use self::exports::slate::processor::processor::{
 };
 pub use self::slate::processor::host::{LogLevel, ReadError};
 pub use self::slate::processor::types::{
-    Column, ColumnBatch, ColumnValues, Date, Field, FieldMode, FieldType, PackedText, Row, RowSet,
-    Scalar, TableRef, Value,
+    CodedColumn, CodedColumnBatch, Column, ColumnBatch, ColumnValues, Date, Field, FieldMode,
+    FieldType, PackedText, Row, RowSet, Scalar, TableRef, Value,
 };

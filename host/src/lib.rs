@@ -82,6 +82,7 @@ pub mod server;
 pub mod shadow;
 pub mod store;
 pub mod testing;
+pub mod text_codes;
 pub mod upstream_check;
 pub mod validate;
 pub mod work_queue;

@@ -209,6 +209,73 @@ fn a_batch_read_of_a_missing_column_is_refused_naming_it() {
     );
 }
 
+#[test]
+fn a_coded_read_gives_every_string_back_through_its_code_and_keeps_every_null() {
+    let days = ["2026-03-02", "2026-03-03"];
+    let (host, echo) = host_with_rows(RunLimits::default(), &days);
+
+    for day in days.map(date) {
+        let record = host.run(&echo, day);
+
+        assert_eq!(record.status, RunStatus::Success, "{record:?}");
+        assert_eq!(record.rows_read, 3);
+        assert_eq!(
+            host.rows(&echo.spec.output_table, day).rows,
+            rows_on(day).rows,
+            "the echo through codes wrote back what it read, on {day}"
+        );
+    }
+}
+
+#[test]
+fn a_text_keeps_its_code_from_one_read_to_the_next_and_is_in_the_dictionary_once() {
+    let (host, _echo) = host_with_rows(RunLimits::default(), &["2026-03-02", "2026-03-03"]);
+    let table = every_type();
+    let read = |start: &str, end: &str| {
+        let span = TableSpan::new(&table, date(start), date(end));
+        host.store
+            .read_coded_column_batch(span, &["n".to_string()], &["name".to_string()])
+            .unwrap()
+    };
+
+    let one_day = read("2026-03-03", "2026-03-03");
+    let two_days = read("2026-03-02", "2026-03-03");
+
+    let codes = |read: &slate::text_codes::CodedColumnBatch| read.coded[0].codes.clone();
+    assert_eq!(two_days.batch.row_count, 6);
+    assert_eq!(
+        codes(&two_days)[3..],
+        codes(&one_day)[..],
+        "the 3rd's rows keep their codes when the 2nd is read before them"
+    );
+    assert_eq!(codes(&two_days)[0], codes(&two_days)[3], "lebron-james");
+    assert_eq!(
+        two_days.coded[0].nulls,
+        [0b0001_0010],
+        "rows 1 and 4 are null"
+    );
+    assert_eq!(
+        two_days.coded[0].dictionary.text, "lebron-jamesstephen-curry, ünïcode",
+        "each text once, in the order the reads first met them"
+    );
+    assert_eq!(two_days.batch.columns[0].name, "n", "only `n` comes plain");
+}
+
+#[test]
+fn a_coded_read_of_a_column_that_is_not_string_is_refused_naming_it() {
+    let (host, echo) = host_with_rows(RunLimits::default(), &["2026-03-31"]);
+
+    let record = host.run(&echo, date("2026-03-31"));
+
+    assert_eq!(record.status, RunStatus::Failed);
+    assert_eq!(record.error_kind, Some(ErrorKind::Plugin));
+    assert_contains(
+        &record.error_message.unwrap_or_default(),
+        "table slate_test.every_type: column `n` holds INT64, not STRING: only STRING columns \
+         can be read coded",
+    );
+}
+
 /// Every column of the echo fixture's table, in order.
 fn column_names(echo: &slate::plugin::Plugin) -> Vec<String> {
     echo.spec

@@ -8,6 +8,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
+use slate::column_batch::ColumnValues;
 use slate::quarantine::QuarantinedRow;
 use slate::rows::{RowSet, Scalar, Value};
 use slate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, RunUsage, Trigger};
@@ -15,7 +16,9 @@ use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use slate::store::{InputSource, RunOutput, Store, StoreError, TableSpan};
 use slate::upstream_check::{Gap, UpstreamCheck, UpstreamDecision, UpstreamStatus};
 
-use crate::support::{assert_reaped_as_stale, date, player_points_rows, player_points_schema};
+use crate::support::{
+    assert_contains, assert_reaped_as_stale, date, player_points_rows, player_points_schema,
+};
 
 /// Generates one test per backend for each behaviour function.
 macro_rules! on_every_backend {
@@ -1058,6 +1061,44 @@ fn every_type_and_every_null_reads_back_as_written_in_the_order_written(store: A
     let by_rows = slate::column_batch::pack(store.read_columns(&table, day, day, &names).unwrap());
     assert_eq!(batch, by_rows);
     assert_eq!(batch.row_count, 3);
+
+    // Coded: the same texts through their codes, the same nulls, and a
+    // column that is not STRING refused by name.
+    let span = TableSpan::new(&table, day, day);
+    let coded = store
+        .read_coded_column_batch(span, &names[..2], &["name".to_string()])
+        .unwrap();
+    assert_eq!(coded.batch.columns, batch.columns[..2]);
+    let name = &coded.coded[0];
+    let ColumnValues::String(packed) = &batch.columns[3].values else {
+        panic!("{:?}", batch.columns[3]);
+    };
+    assert_eq!(name.nulls, batch.columns[3].nulls);
+    let text_of = |ends: &[u32], text: &str, index: usize| {
+        let start = index
+            .checked_sub(1)
+            .map_or(0, |before| ends[before] as usize);
+        text[start..ends[index] as usize].to_string()
+    };
+    for (row, code) in name.codes.iter().enumerate() {
+        let through_code = text_of(&name.dictionary.ends, &name.dictionary.text, *code as usize);
+        let packed_text = text_of(&packed.ends, &packed.text, row);
+        let null = batch.columns[3]
+            .nulls
+            .first()
+            .is_some_and(|b| (b >> row) & 1 == 1);
+        assert!(
+            null || through_code == packed_text,
+            "row {row}: {through_code:?}"
+        );
+    }
+    let refused = store
+        .read_coded_column_batch(span, &[], &["n".to_string()])
+        .unwrap_err();
+    assert_contains(
+        &refused.to_string(),
+        "column `n` holds INT64, not STRING: only STRING columns can be read coded",
+    );
 }
 
 /// Generates one test per backend that keeps an alert outbox for each

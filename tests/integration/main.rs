@@ -11,6 +11,7 @@ mod bookkeeping;
 mod cli;
 mod cluster;
 mod column_batch;
+mod contract;
 mod dashboard;
 mod dashboard_browser;
 mod emulator;

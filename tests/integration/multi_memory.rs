@@ -15,6 +15,17 @@ use wasm_encoder::{
 /// A component implementing `slate:processor` whose core module has
 /// `memories` linear memories of `bytes_each` bytes from the start.
 pub fn component(memories: u32, bytes_each: u64) -> Vec<u8> {
+    let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    let mut resolve = wit_parser::Resolve::default();
+    let (package, _) = resolve.push_dir(&wit).expect("the WIT package parses");
+    let world = resolve
+        .select_world(&[package], Some("processor-plugin"))
+        .expect("the processor-plugin world");
+    let version = resolve.packages[package].name.version.as_ref();
+    let export = |function: &str| {
+        let version = version.expect("the package has a version");
+        format!("slate:processor/processor@{version}#{function}")
+    };
     let mut module = Module::new();
     let mut types = TypeSection::new();
     types.ty().function([], [ValType::I32]); // info() -> ptr
@@ -39,12 +50,8 @@ pub fn component(memories: u32, bytes_each: u64) -> Vec<u8> {
     module.section(&memory);
     let mut exports = ExportSection::new();
     exports.export("memory", ExportKind::Memory, 0);
-    exports.export("slate:processor/processor@0.1.0#info", ExportKind::Func, 0);
-    exports.export(
-        "slate:processor/processor@0.1.0#process",
-        ExportKind::Func,
-        1,
-    );
+    exports.export(&export("info"), ExportKind::Func, 0);
+    exports.export(&export("process"), ExportKind::Func, 1);
     exports.export("cabi_realloc", ExportKind::Func, 2);
     module.section(&exports);
     let mut code = CodeSection::new();
@@ -56,13 +63,6 @@ pub fn component(memories: u32, bytes_each: u64) -> Vec<u8> {
     }
     module.section(&code);
     let mut core = module.finish();
-
-    let wit = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
-    let mut resolve = wit_parser::Resolve::default();
-    let (package, _) = resolve.push_dir(&wit).expect("the WIT package parses");
-    let world = resolve
-        .select_world(&[package], Some("processor-plugin"))
-        .expect("the processor-plugin world");
     wit_component::embed_component_metadata(
         &mut core,
         &resolve,

@@ -18,7 +18,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::slate::processor::{host, types};
-use crate::bindings::{ColumnBatch, Date, LogLevel, ReadError, RowSet, TableRef};
+use crate::bindings::{CodedColumnBatch, ColumnBatch, Date, LogLevel, ReadError, RowSet, TableRef};
 use crate::limits::{LimitBreach, RunLimits};
 use crate::rows::naive_date;
 use crate::schema::TableName;
@@ -337,9 +337,11 @@ impl RunState {
             Err(InputError::UnknownTable(t)) => {
                 Err(ReadError::UnknownTable(format!("table {t} does not exist")))
             }
-            Err(error @ (InputError::UnknownColumn { .. } | InputError::NotInFixture { .. })) => {
-                Err(ReadError::UnknownTable(error.to_string()))
-            }
+            Err(
+                error @ (InputError::UnknownColumn { .. }
+                | InputError::NotInFixture { .. }
+                | InputError::NotText { .. }),
+            ) => Err(ReadError::UnknownTable(error.to_string())),
             Err(InputError::Storage(message)) => Err(ReadError::Storage(message)),
         }
     }
@@ -359,6 +361,12 @@ impl ReadRows for RowSet {
 impl ReadRows for ColumnBatch {
     fn row_count(&self) -> u64 {
         u64::from(self.row_count)
+    }
+}
+
+impl ReadRows for CodedColumnBatch {
+    fn row_count(&self) -> u64 {
+        u64::from(self.batch.row_count)
     }
 }
 
@@ -426,6 +434,19 @@ impl host::Host for RunState {
     ) -> wasmtime::Result<Result<ColumnBatch, ReadError>> {
         Ok(self.read(table, start, end, |source, table, start, end| {
             source.read_column_batch(TableSpan::new(table, start, end), &columns)
+        }))
+    }
+
+    fn read_coded_column_batch(
+        &mut self,
+        table: TableRef,
+        start: Date,
+        end: Date,
+        columns: Vec<String>,
+        coded: Vec<String>,
+    ) -> wasmtime::Result<Result<CodedColumnBatch, ReadError>> {
+        Ok(self.read(table, start, end, |source, table, start, end| {
+            source.read_coded_column_batch(TableSpan::new(table, start, end), &columns, &coded)
         }))
     }
 }

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use crate::bindings::{ColumnBatch, RowSet};
 use crate::column_batch::pack;
 use crate::schema::{Column, TableName, TableSchema};
+use crate::text_codes::{CodedColumnBatch, NotText, code_batch};
 
 /// Why an input read failed, as a source reports it.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,14 @@ pub enum InputError {
         table: TableName,
         /// The column left out.
         column: String,
+    },
+    /// A column asked for coded is not STRING.
+    #[error("table {table}: {refused}")]
+    NotText {
+        /// The table.
+        table: TableName,
+        /// The column and what it holds.
+        refused: NotText,
     },
     /// The backend failed.
     #[error("{0}")]
@@ -61,9 +70,10 @@ impl<'a> TableSpan<'a> {
 /// Where a run's input rows come from: the store, or fixtures in a test.
 ///
 /// A source implements one read, [`InputSource::select`]; the sandbox calls
-/// the three reads of the WIT `host` interface, which default to it. A
+/// the four reads of the WIT `host` interface, which default to it. A
 /// source that packs columns more cheaply than [`pack`] overrides
-/// [`InputSource::read_column_batch`].
+/// [`InputSource::read_column_batch`], and one that keeps dictionaries
+/// overrides [`InputSource::read_coded_column_batch`].
 pub trait InputSource: Send + Sync {
     /// The rows of `span`, with `columns` in that order, or every column
     /// when `None`. A source that cannot pick columns as it reads applies
@@ -100,6 +110,25 @@ pub trait InputSource: Send + Sync {
         columns: &[String],
     ) -> Result<ColumnBatch, InputError> {
         Ok(pack(self.select(span, Some(columns))?))
+    }
+
+    /// The rows of `span` with `columns` packed and the STRING columns
+    /// `coded` coded, each in the order named. The default codes what
+    /// [`InputSource::read_column_batch`] returns, with a dictionary per
+    /// read.
+    fn read_coded_column_batch(
+        &self,
+        span: TableSpan<'_>,
+        columns: &[String],
+        coded: &[String],
+    ) -> Result<CodedColumnBatch, InputError> {
+        let all = [columns, coded].concat();
+        code_batch(self.read_column_batch(span, &all)?, coded.len()).map_err(|refused| {
+            InputError::NotText {
+                table: span.table.clone(),
+                refused,
+            }
+        })
     }
 }
 

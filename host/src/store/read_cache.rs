@@ -25,6 +25,12 @@
 //!   file) changes SQLite's `data_version`, and then everything is dropped.
 //!   (PostgreSQL passes a constant and forgets the dates whose version moved.)
 //!
+//! A coded read (`read-coded-column-batch`) keeps, beside an entry's
+//! partitions, a [`Dictionary`] per coded column and each partition's codes,
+//! made when the partition is first read coded: a season-to-date read then
+//! joins codes made before instead of hashing every row's text again, and a
+//! text keeps its code from one run to the next.
+//!
 //! Partitions are dropped, least recently read first, when the cache holds
 //! more than its limit in bytes. A read wider than a few years, or any read
 //! when the limit is 0, goes to SQLite directly.
@@ -35,7 +41,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::NaiveDate;
 
 use crate::column_batch::{ColumnBatch, ColumnBuilder, Packing};
+use crate::schema::TableName;
 use crate::store::input::InputError;
+use crate::text_codes::{
+    CodedBuilder, CodedColumnBatch, Dictionary, NotText, code_batch, codes_of,
+};
 
 /// How many bytes of packed partitions a store keeps by default.
 pub const DEFAULT_READ_CACHE_BYTES: usize = 256 << 20;
@@ -70,8 +80,18 @@ struct State {
 struct Entry {
     loaded: BTreeSet<NaiveDate>,
     partitions: BTreeMap<NaiveDate, ColumnBatch>,
+    /// By the column's position in the read: the codes of the column's
+    /// partitions read coded so far.
+    coded: BTreeMap<usize, CodedPartitions>,
     bytes: usize,
     last_read: u64,
+}
+
+/// One column's dictionary and the codes it gave each partition's rows.
+#[derive(Default)]
+struct CodedPartitions {
+    dictionary: Dictionary,
+    codes: BTreeMap<NaiveDate, Vec<u32>>,
 }
 
 impl ReadCache {
@@ -107,6 +127,20 @@ impl ReadCache {
         }
     }
 
+    /// [`ReadCache::read_coded`] with nothing coded.
+    #[cfg(test)]
+    pub(crate) fn read(
+        &self,
+        table: &str,
+        columns: &[ColumnPlan],
+        range: (NaiveDate, NaiveDate),
+        data_version: i64,
+        fetch: impl FnMut(NaiveDate, NaiveDate) -> Result<Vec<(NaiveDate, ColumnBatch)>, InputError>,
+    ) -> Result<ColumnBatch, InputError> {
+        self.read_coded(table, columns, 0, range, data_version, fetch)
+            .map(|read| read.batch)
+    }
+
     /// The rows of `table` (its SQLite name) dated `start..=end`, with
     /// `columns` packed as planned: from the cache where the dates were
     /// read before, and through `fetch` for each run of dates that were
@@ -114,17 +148,24 @@ impl ReadCache {
     /// `from..=to` that have rows, each with exactly `columns`.
     /// `data_version` is SQLite's `PRAGMA data_version` on the store's
     /// connection, read just before.
-    pub(crate) fn read(
+    ///
+    /// The last `coded` of `columns` (STRING columns) come coded, through
+    /// the column's dictionary: each partition coded once, when it is
+    /// first read coded.
+    pub(crate) fn read_coded(
         &self,
         table: &str,
         columns: &[ColumnPlan],
+        coded: usize,
         (start, end): (NaiveDate, NaiveDate),
         data_version: i64,
         mut fetch: impl FnMut(NaiveDate, NaiveDate) -> Result<Vec<(NaiveDate, ColumnBatch)>, InputError>,
-    ) -> Result<ColumnBatch, InputError> {
+    ) -> Result<CodedColumnBatch, InputError> {
+        let coding_failed = |refused| InputError::Storage(format!("{table}: {refused}"));
         let uncached = self.limit_bytes == 0 || start > end;
         if uncached || (end - start).num_days() > WIDEST_CACHED_READ_DAYS {
-            return join(columns, fetch(start, end)?.iter().map(|(_, batch)| batch));
+            let batch = join(columns, fetch(start, end)?.iter().map(|(_, batch)| batch))?;
+            return code_batch(batch, coded).map_err(coding_failed);
         }
         let mut state = lock(&self.state);
         if state.data_version != Some(data_version) {
@@ -164,7 +205,38 @@ impl ReadCache {
                     .loaded
                     .extend(from.iter_days().take_while(|day| *day <= to));
             }
-            join(columns, entry.partitions.range(start..=end).map(|(_, b)| b))
+            let Entry {
+                partitions,
+                coded: coded_columns,
+                bytes,
+                ..
+            } = &mut *entry;
+            let in_range: Vec<(&NaiveDate, &ColumnBatch)> = partitions.range(start..=end).collect();
+            let plain = columns.len() - coded;
+            let batch = join(&columns[..plain], in_range.iter().map(|(_, b)| *b))?;
+            let mut coded = Vec::with_capacity(columns.len() - plain);
+            for (index, (name, _)) in columns.iter().enumerate().skip(plain) {
+                let column = coded_columns.entry(index).or_default();
+                let mut builder = CodedBuilder::new(name.clone(), batch.row_count as usize);
+                for (date, partition) in &in_range {
+                    let partition = &partition.columns[index];
+                    let codes = match column.codes.entry(**date) {
+                        std::collections::btree_map::Entry::Occupied(codes) => codes.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(slot) => {
+                            let before = column.dictionary.bytes();
+                            let codes = codes_of(partition, &mut column.dictionary)
+                                .map_err(coding_failed)?;
+                            let grown = column.dictionary.bytes() - before + 4 * codes.len();
+                            *bytes += grown;
+                            added += grown;
+                            slot.insert(codes)
+                        }
+                    };
+                    builder.extend(codes, &partition.nulls);
+                }
+                coded.push(builder.finish(&column.dictionary));
+            }
+            Ok(CodedColumnBatch { batch, coded })
         })();
         state.bytes += added;
         state.evict_over(self.limit_bytes, &key);
@@ -190,6 +262,13 @@ impl State {
                     let bytes = batch_bytes(&batch);
                     entry.bytes -= bytes;
                     freed += bytes;
+                }
+                // The dictionaries stay: their texts keep their codes.
+                for column in entry.coded.values_mut() {
+                    if let Some(codes) = column.codes.remove(date) {
+                        entry.bytes -= 4 * codes.len();
+                        freed += 4 * codes.len();
+                    }
                 }
             }
         }
@@ -226,6 +305,33 @@ impl State {
             self.bytes -= entry.bytes;
         }
     }
+}
+
+/// An error naming the first of `coded`, columns planned to be read coded,
+/// that does not pack as STRING.
+pub(crate) fn refuse_uncodable(table: &TableName, coded: &[ColumnPlan]) -> Result<(), InputError> {
+    let Some((column, packing)) = coded
+        .iter()
+        .find(|(_, packing)| *packing != Some(Packing::String))
+    else {
+        return Ok(());
+    };
+    Err(InputError::NotText {
+        table: table.clone(),
+        refused: NotText {
+            column: column.clone(),
+            found: match packing {
+                Some(Packing::Int64) => "INT64",
+                Some(Packing::Float64) => "FLOAT64",
+                Some(Packing::Numeric) => "NUMERIC",
+                Some(Packing::Boolean) => "BOOL",
+                Some(Packing::Date) => "DATE",
+                Some(Packing::Timestamp) => "TIMESTAMP",
+                Some(Packing::Json) => "JSON",
+                Some(Packing::String) | None => "REPEATED values",
+            },
+        },
+    })
 }
 
 /// The runs of consecutive dates in `start..=end` that are not in `loaded`.
@@ -487,6 +593,151 @@ mod tests {
             lock(&cache.state).bytes,
             batch_bytes(&points(&[10, 10])) * 2
         );
+    }
+
+    /// The players of the 10th (`a`, `b`, `a`) and of the 12th (`c`,
+    /// null, `b`), with their points, as one batch per date.
+    fn players(from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, ColumnBatch)> {
+        use crate::column_batch::Cell;
+        let rows: [(NaiveDate, &[Option<&str>]); 2] = [
+            (day(10), &[Some("a"), Some("b"), Some("a")]),
+            (day(12), &[Some("c"), None, Some("b")]),
+        ];
+        rows.into_iter()
+            .filter(|(date, _)| (from..=to).contains(date))
+            .map(|(date, names)| {
+                let mut points = ColumnBuilder::new("points", Some(Packing::Int64));
+                let mut player = ColumnBuilder::new("player", Some(Packing::String));
+                for (row, name) in names.iter().enumerate() {
+                    points.push(Cell::Integer(row as i64)).unwrap();
+                    match name {
+                        Some(name) => player.push(Cell::Text(name)).unwrap(),
+                        None => player.push_null(),
+                    }
+                }
+                let columns = vec![points.finish(), player.finish()];
+                let batch = ColumnBatch {
+                    row_count: names.len() as u32,
+                    columns,
+                };
+                (date, batch)
+            })
+            .collect()
+    }
+
+    fn coded_plan() -> Vec<ColumnPlan> {
+        vec![
+            ("points".into(), Some(Packing::Int64)),
+            ("player".into(), Some(Packing::String)),
+        ]
+    }
+
+    /// Each row's text through its code, `None` where null.
+    fn decoded(read: &CodedColumnBatch) -> Vec<Option<&str>> {
+        let column = &read.coded[0];
+        let texts = &column.dictionary;
+        column
+            .codes
+            .iter()
+            .enumerate()
+            .map(|(row, &code)| {
+                let null = column
+                    .nulls
+                    .get(row / 8)
+                    .is_some_and(|b| b >> (row % 8) & 1 == 1);
+                let start = match code {
+                    0 => 0,
+                    _ => texts.ends[code as usize - 1] as usize,
+                };
+                (!null).then(|| &texts.text[start..texts.ends[code as usize] as usize])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_coded_read_codes_each_partition_once_and_a_text_keeps_its_code() {
+        let cache = ReadCache::new(1 << 20);
+        let read = |start, end| {
+            cache
+                .read_coded("t", &coded_plan(), 1, (start, end), 1, |a, b| {
+                    Ok(players(a, b))
+                })
+                .unwrap()
+        };
+
+        let first = read(day(10), day(10));
+        let season = read(day(9), day(12));
+        let last = read(day(12), day(12));
+
+        assert_eq!(first.coded[0].codes, [0, 1, 0]);
+        assert_eq!(season.coded[0].codes, [0, 1, 0, 2, 0, 1], "`b` is still 1");
+        assert_eq!(last.coded[0].codes, [2, 0, 1]);
+        assert_eq!(
+            decoded(&season),
+            [Some("a"), Some("b"), Some("a"), Some("c"), None, Some("b")]
+        );
+        assert_eq!(
+            values(&season.batch),
+            [0, 1, 2, 0, 1, 2],
+            "the plain column as read"
+        );
+        assert_eq!(
+            season.batch.columns.len(),
+            1,
+            "the coded column is not sent twice"
+        );
+        let state = lock(&cache.state);
+        let entry = state.entries.values().next().unwrap();
+        let player = &entry.coded[&1];
+        assert_eq!(player.codes.len(), 2, "each date coded once");
+        assert_eq!(player.dictionary.len(), 3);
+        assert_eq!(state.bytes, entry.bytes);
+    }
+
+    #[test]
+    fn a_replaced_date_is_coded_again_and_every_coded_byte_is_freed_with_it() {
+        let cache = ReadCache::new(1 << 20);
+        let read = || {
+            cache
+                .read_coded("t", &coded_plan(), 1, (day(10), day(12)), 1, |a, b| {
+                    Ok(players(a, b))
+                })
+                .unwrap()
+        };
+        read();
+
+        cache.forget_dates("t", &[day(12)]);
+        lock(&cache.written).insert("t".into());
+        let again = read();
+
+        assert_eq!(again.coded[0].codes, [0, 1, 0, 2, 0, 1]);
+        cache.forget_dates("t", &[day(10), day(12)]);
+        lock(&cache.written).insert("t".into());
+        cache
+            .read_coded("t", &coded_plan(), 1, (day(11), day(11)), 1, |_, _| {
+                Ok(Vec::new())
+            })
+            .unwrap();
+        let state = lock(&cache.state);
+        let entry = state.entries.values().next().unwrap();
+        assert!(entry.partitions.is_empty() && entry.coded[&1].codes.is_empty());
+        assert_eq!(
+            state.bytes,
+            entry.coded[&1].dictionary.bytes(),
+            "only the dictionary is left, and it is counted"
+        );
+    }
+
+    #[test]
+    fn only_string_columns_are_read_coded() {
+        let table = TableName::new("d", "t");
+        let refused = refuse_uncodable(&table, &plan()).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "table d.t: column `points` holds INT64, not STRING: only STRING columns can be read \
+             coded"
+        );
+        assert!(refuse_uncodable(&table, &coded_plan()[1..]).is_ok());
     }
 
     #[test]

@@ -39,6 +39,7 @@ use crate::ownership::{HostOwned, OwnedTable, TableOwner, Transfer};
 use crate::quarantine::QuarantineRecord;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord};
 use crate::schema::{TableName, TableSchema};
+use crate::text_codes::CodedColumnBatch;
 
 /// The environment variable that names a failure point to abort at.
 pub const FAILPOINT: &str = "SLATE_FAILPOINT";
@@ -85,6 +86,15 @@ impl InputSource for SplitStore {
         columns: &[String],
     ) -> Result<ColumnBatch, InputError> {
         self.warehouse.read_column_batch(span, columns)
+    }
+
+    fn read_coded_column_batch(
+        &self,
+        span: TableSpan<'_>,
+        columns: &[String],
+        coded: &[String],
+    ) -> Result<CodedColumnBatch, InputError> {
+        self.warehouse.read_coded_column_batch(span, columns, coded)
     }
 }
 

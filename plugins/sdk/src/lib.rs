@@ -13,6 +13,7 @@ extern crate self as slate_sdk;
 
 mod batch;
 mod binding;
+mod coded;
 mod dates;
 mod declaration;
 mod memcmp;
@@ -41,8 +42,8 @@ pub use bindings::exports::slate::processor::processor::{
 };
 pub use bindings::slate::processor::host::{LogLevel, ReadError};
 pub use bindings::slate::processor::types::{
-    Column, ColumnBatch, ColumnValues, Date, Field, FieldMode, FieldType, PackedText, Row, RowSet,
-    Scalar, TableRef, Value,
+    CodedColumn, CodedColumnBatch, Column, ColumnBatch, ColumnValues, Date, Field, FieldMode,
+    FieldType, PackedText, Row, RowSet, Scalar, TableRef, Value,
 };
 pub use dates::{date_from_days, days_from_date};
 pub use declaration::{Declaration, parse_schema};
@@ -95,6 +96,73 @@ pub fn read_column_batch<S: AsRef<str>>(
 ) -> Result<ColumnBatch, ReadError> {
     let columns: Vec<String> = columns.iter().map(|c| c.as_ref().to_string()).collect();
     bindings::slate::processor::host::read_column_batch(table, start, end, &columns)
+}
+
+/// Like [`read_column_batch`], with the STRING columns named in `coded`
+/// coded: a dictionary of texts and, per row, an index into it, so that
+/// the processor groups rows by integer ([`CodedColumn::code`]) instead of
+/// hashing and comparing text. The host keeps the dictionaries, so the
+/// texts are not hashed again on every read. Contract 0.1.1.
+pub fn read_coded_column_batch<S: AsRef<str>, C: AsRef<str>>(
+    table: &TableRef,
+    start: Date,
+    end: Date,
+    columns: &[S],
+    coded: &[C],
+) -> Result<CodedColumnBatch, ReadError> {
+    let columns: Vec<String> = columns.iter().map(|c| c.as_ref().to_string()).collect();
+    let coded: Vec<String> = coded.iter().map(|c| c.as_ref().to_string()).collect();
+    bindings::slate::processor::host::read_coded_column_batch(table, start, end, &columns, &coded)
+}
+
+/// The host's batch reads, as a processor's logic takes them: [`Host`] in
+/// a component, a stand-in natively, so that the same logic runs both ways
+/// (the benchmarks compare the two).
+pub trait BatchReads {
+    /// [`read_column_batch`].
+    fn column_batch(
+        &self,
+        table: &TableRef,
+        start: Date,
+        end: Date,
+        columns: &[&str],
+    ) -> Result<ColumnBatch, ReadError>;
+
+    /// [`read_coded_column_batch`].
+    fn coded_column_batch(
+        &self,
+        table: &TableRef,
+        start: Date,
+        end: Date,
+        columns: &[&str],
+        coded: &[&str],
+    ) -> Result<CodedColumnBatch, ReadError>;
+}
+
+/// The reads of the host the component runs in.
+pub struct Host;
+
+impl BatchReads for Host {
+    fn column_batch(
+        &self,
+        table: &TableRef,
+        start: Date,
+        end: Date,
+        columns: &[&str],
+    ) -> Result<ColumnBatch, ReadError> {
+        read_column_batch(table, start, end, columns)
+    }
+
+    fn coded_column_batch(
+        &self,
+        table: &TableRef,
+        start: Date,
+        end: Date,
+        columns: &[&str],
+        coded: &[&str],
+    ) -> Result<CodedColumnBatch, ReadError> {
+        read_coded_column_batch(table, start, end, columns, coded)
+    }
 }
 
 /// A read error as the processor's error, so that `?` on a read reports it:

@@ -13,7 +13,9 @@ use crate::rows::RowSet;
 use crate::schema::{Column, TableName, TableSchema};
 use crate::store::cells::{date_key, from_sql, parse_date_key, push_sql, sql_type, to_sql};
 use crate::store::input::{InputError, InputSource, TableSpan, selected_columns};
+use crate::store::read_cache::refuse_uncodable;
 use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
+use crate::text_codes::CodedColumnBatch;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
@@ -190,16 +192,19 @@ impl EmbeddedStore {
         &self,
         TableSpan { table, start, end }: TableSpan<'_>,
         names: &[String],
-    ) -> Result<ColumnBatch, InputError> {
+        coded: &[String],
+    ) -> Result<CodedColumnBatch, InputError> {
         let storage = |e: rusqlite::Error| InputError::Storage(StoreError::from(e).to_string());
         let connection = self.lock();
-        let (columns, sql) = self.read_plan(&connection, table, Some(names), true)?;
+        let names = [names, coded].concat();
+        let (columns, sql) = self.read_plan(&connection, table, Some(&names), true)?;
         // The first column read is the partition date, which splits the rows.
         let columns = &columns[1..];
         let plans: Vec<(String, Option<Packing>)> = columns
             .iter()
             .map(|c| (c.name.clone(), Packing::of_column(c)))
             .collect();
+        refuse_uncodable(table, &plans[plans.len() - coded.len()..])?;
         let data_version: i64 = connection
             .query_row("PRAGMA data_version", [], |row| row.get(0))
             .map_err(storage)?;
@@ -233,9 +238,10 @@ impl EmbeddedStore {
             partitions.extend(current.map(PartitionBuilder::finish));
             Ok(partitions)
         };
-        self.read_cache.read(
+        self.read_cache.read_coded(
             &table.to_string(),
             &plans,
+            coded.len(),
             (start, end),
             data_version,
             fetch,
@@ -352,7 +358,16 @@ impl InputSource for EmbeddedStore {
         span: TableSpan<'_>,
         columns: &[String],
     ) -> Result<ColumnBatch, InputError> {
-        self.select_batch(span, columns)
+        self.select_batch(span, columns, &[]).map(|read| read.batch)
+    }
+
+    fn read_coded_column_batch(
+        &self,
+        span: TableSpan<'_>,
+        columns: &[String],
+        coded: &[String],
+    ) -> Result<CodedColumnBatch, InputError> {
+        self.select_batch(span, columns, coded)
     }
 }
 

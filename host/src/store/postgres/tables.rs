@@ -18,8 +18,9 @@ use crate::ownership::{self, OwnedTable, TableOwner, Transfer};
 use crate::rows::RowSet;
 use crate::schema::{Column, TableName, TableSchema};
 use crate::store::input::{InputError, InputSource, TableSpan, selected_columns};
-use crate::store::read_cache::ColumnPlan;
+use crate::store::read_cache::{ColumnPlan, refuse_uncodable};
 use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
+use crate::text_codes::CodedColumnBatch;
 
 /// The hidden column that keeps the order rows were written in.
 const ROW_ORDER: &str = "_slate_row";
@@ -296,7 +297,9 @@ impl PostgresStore {
         client: &mut impl GenericClient,
         TableSpan { table, start, end }: TableSpan<'_>,
         names: &[String],
-    ) -> Result<ColumnBatch, InputError> {
+        coded: &[String],
+    ) -> Result<CodedColumnBatch, InputError> {
+        let names = &[names, coded].concat();
         let schema = schema_in(client, table)
             .map_err(storage)?
             .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
@@ -336,8 +339,9 @@ impl PostgresStore {
             .into_iter()
             .map(|c| (c.name.clone(), Packing::of_column(c)))
             .collect();
+        refuse_uncodable(table, &plans[plans.len() - coded.len()..])?;
         self.read_cache
-            .read(&key, &plans, (start, end), 0, |from, to| {
+            .read_coded(&key, &plans, coded.len(), (start, end), 0, |from, to| {
                 batches_by_date_in(client, TableSpan::new(table, from, to), &schema, names)
             })
     }
@@ -405,7 +409,17 @@ impl InputSource for PostgresStore {
         span: TableSpan<'_>,
         columns: &[String],
     ) -> Result<ColumnBatch, InputError> {
-        self.with_client(|client| Ok(self.cached_batch_in(client, span, columns)))
+        self.read_coded_column_batch(span, columns, &[])
+            .map(|read| read.batch)
+    }
+
+    fn read_coded_column_batch(
+        &self,
+        span: TableSpan<'_>,
+        columns: &[String],
+        coded: &[String],
+    ) -> Result<CodedColumnBatch, InputError> {
+        self.with_client(|client| Ok(self.cached_batch_in(client, span, columns, coded)))
             .map_err(storage)?
     }
 }

@@ -1,9 +1,12 @@
 //! Test fixture: `ColumnBatchEchoProcessor` reads a table of every column
 //! type through `read-column-batch` and writes each cell back unchanged;
-//! see the README's Expectations.
+//! see the README's Expectations. In March it reads through
+//! `read-coded-column-batch` instead, with its STRING columns coded (on
+//! the 31st, also the INT64 column `n`, which the host refuses).
 
 use slate_sdk::{
-    Field, FieldMode, FieldType, ProcessError, ProcessorInfo, RowSetBuilder, field, table,
+    Date, Field, FieldMode, FieldType, ProcessError, ProcessorInfo, RowSet, RowSetBuilder, Value,
+    field, table,
 };
 
 /// The table it reads.
@@ -44,6 +47,9 @@ fixture_common::processor! {
         )
     },
     process: |date| {
+        if date.month == 3 {
+            return echo_coded(date);
+        }
         let mut names: Vec<&str> = COLUMNS.iter().map(|(name, ..)| *name).collect();
         if (date.month, date.day) == (2, 28) {
             names.push("no_such_column");
@@ -65,4 +71,39 @@ fixture_common::processor! {
         }
         Ok(output.finish())
     },
+}
+
+/// The STRING columns the March reads code.
+const CODED: [&str; 2] = ["name", "never_set"];
+
+/// The echo through `read-coded-column-batch`: every column read, the
+/// STRING ones coded, each cell written back as read.
+fn echo_coded(date: Date) -> Result<RowSet, ProcessError> {
+    let mut coded = CODED.to_vec();
+    if date.day == 31 {
+        coded.push("n");
+    }
+    let plain: Vec<&str> = COLUMNS
+        .iter()
+        .map(|(name, ..)| *name)
+        .filter(|name| !coded.contains(name))
+        .collect();
+    let read = slate_sdk::read_coded_column_batch(&table(INPUT), date, date, &plain, &coded)
+        .map_err(|e| ProcessError::MissingData(format!("{e:?}")))?;
+    let names: Vec<&str> = COLUMNS.iter().map(|(name, ..)| *name).collect();
+    let mut output = RowSetBuilder::new(&names);
+    for row in 0..read.len() {
+        let cell = |name: &str| match read.coded(name) {
+            Ok(coded) if coded.is_null(row) => Ok(Value::Null),
+            Ok(coded) => coded.string(row).map(Value::string),
+            Err(_) => read.batch.column(name)?.value(row),
+        };
+        output.push(
+            names
+                .iter()
+                .map(|name| cell(name))
+                .collect::<Result<_, _>>()?,
+        );
+    }
+    Ok(output.finish())
 }
