@@ -99,3 +99,21 @@ pub fn batch_to_guest(batch: &host_batch::ColumnBatch) -> guest::ColumnBatch {
         columns,
     }
 }
+
+/// A host coded batch as a guest coded batch, copied as the boundary
+/// copies it.
+pub fn coded_to_guest(read: &slate::text_codes::CodedColumnBatch) -> guest::CodedColumnBatch {
+    guest::CodedColumnBatch {
+        batch: batch_to_guest(&read.batch),
+        coded: read
+            .coded
+            .iter()
+            .map(|column| guest::CodedColumn {
+                name: column.name.clone(),
+                nulls: column.nulls.clone(),
+                dictionary: text_to_guest(&column.dictionary),
+                codes: column.codes.clone(),
+            })
+            .collect(),
+    }
+}

@@ -14,6 +14,7 @@
 //!   remain: the price of the sandbox alone;
 //! - the embedded store (SQLite), as a run in production reads.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -27,9 +28,11 @@ use slate::rows::{RowSet, Scalar, Value, naive_date};
 use slate::schema::TableName;
 use slate::store::input::positions_of;
 use slate::store::{InputError, InputSource, TableSpan};
+use slate::text_codes::CodedColumnBatch;
+use slate_sdk::{self as guest, BatchReads};
 
 use crate::backfill::SeasonStore;
-use crate::convert::batch_to_guest;
+use crate::convert::{batch_to_guest, coded_to_guest};
 use crate::report::Report;
 use crate::{Effort, median, time};
 
@@ -78,7 +81,23 @@ impl InputSource for Preloaded {
 /// a clone, so that a run's time is the processor's and the boundary's.
 #[derive(Default)]
 struct Cached {
-    batches: BTreeMap<(TableName, NaiveDate, NaiveDate), ColumnBatch>,
+    batches: BTreeMap<BatchKey, ColumnBatch>,
+    coded: BTreeMap<BatchKey, CodedColumnBatch>,
+}
+
+/// Which read a batch answered: the table and the range of dates.
+type BatchKey = (TableName, NaiveDate, NaiveDate);
+
+impl Cached {
+    fn get<T: Clone>(
+        batches: &BTreeMap<BatchKey, T>,
+        TableSpan { table, start, end }: TableSpan<'_>,
+    ) -> Result<T, InputError> {
+        batches
+            .get(&(table.clone(), start, end))
+            .cloned()
+            .ok_or_else(|| InputError::Storage(format!("{table} {start}..{end} was not cached")))
+    }
 }
 
 impl InputSource for Cached {
@@ -91,26 +110,149 @@ impl InputSource for Cached {
 
     fn read_column_batch(
         &self,
-        TableSpan { table, start, end }: TableSpan<'_>,
+        span: TableSpan<'_>,
         _: &[String],
     ) -> Result<ColumnBatch, InputError> {
-        self.batches
-            .get(&(table.clone(), start, end))
-            .cloned()
-            .ok_or_else(|| InputError::Storage(format!("{table} {start}..{end} was not cached")))
+        Cached::get(&self.batches, span)
+    }
+
+    fn read_coded_column_batch(
+        &self,
+        span: TableSpan<'_>,
+        _: &[String],
+        _: &[String],
+    ) -> Result<CodedColumnBatch, InputError> {
+        Cached::get(&self.coded, span)
     }
 }
 
-/// The processor's reads, natively: a closure in place of the host import.
-type BatchReader<'a> = &'a dyn Fn(
-    &slate_sdk::TableRef,
-    slate_sdk::Date,
-    slate_sdk::Date,
-    &[&str],
-) -> Result<slate_sdk::ColumnBatch, slate_sdk::ReadError>;
+/// The processor's reads, natively: a source's batches converted into the
+/// processor's types, the copy the component boundary makes for the WASM
+/// run.
+struct NativeReads(Arc<dyn InputSource>);
+
+impl NativeReads {
+    fn read<T>(
+        table: &guest::TableRef,
+        start: guest::Date,
+        end: guest::Date,
+        read: impl FnOnce(TableSpan<'_>) -> Result<T, InputError>,
+    ) -> Result<T, guest::ReadError> {
+        let name = TableName::new(&table.dataset, &table.table);
+        let (Some(start), Some(end)) = (naive(start), naive(end)) else {
+            return Err(guest::ReadError::InvalidRange("bad date".into()));
+        };
+        read(TableSpan::new(&name, start, end))
+            .map_err(|e| guest::ReadError::Storage(e.to_string()))
+    }
+}
+
+fn owned(names: &[&str]) -> Vec<String> {
+    names.iter().map(|name| name.to_string()).collect()
+}
+
+impl BatchReads for NativeReads {
+    fn column_batch(
+        &self,
+        table: &guest::TableRef,
+        start: guest::Date,
+        end: guest::Date,
+        columns: &[&str],
+    ) -> Result<guest::ColumnBatch, guest::ReadError> {
+        NativeReads::read(table, start, end, |span| {
+            self.0.read_column_batch(span, &owned(columns))
+        })
+        .map(|batch| batch_to_guest(&batch))
+    }
+
+    fn coded_column_batch(
+        &self,
+        table: &guest::TableRef,
+        start: guest::Date,
+        end: guest::Date,
+        columns: &[&str],
+        coded: &[&str],
+    ) -> Result<guest::CodedColumnBatch, guest::ReadError> {
+        NativeReads::read(table, start, end, |span| {
+            self.0
+                .read_coded_column_batch(span, &owned(columns), &owned(coded))
+        })
+        .map(|read| coded_to_guest(&read))
+    }
+}
+
+/// The reads of one native run, as the processor's types, kept by the
+/// read they answered: recorded from another source's reads, then
+/// replayed at the cost of a clone.
+#[derive(Default)]
+struct Replay {
+    batches: RefCell<BTreeMap<BatchKey, guest::ColumnBatch>>,
+    coded: RefCell<BTreeMap<BatchKey, guest::CodedColumnBatch>>,
+    /// Where reads come from while recording; `None` when replaying.
+    recording: Option<NativeReads>,
+}
+
+impl Replay {
+    fn answer<T: Clone>(
+        kept: &RefCell<BTreeMap<BatchKey, T>>,
+        (table, start, end): (&guest::TableRef, guest::Date, guest::Date),
+        read: Option<impl FnOnce() -> Result<T, guest::ReadError>>,
+    ) -> Result<T, guest::ReadError> {
+        let key = batch_key(table, start, end);
+        if let Some(read) = read {
+            let answer = read()?;
+            kept.borrow_mut().insert(key.clone(), answer);
+        }
+        kept.borrow()
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| guest::ReadError::UnknownTable(key.0.to_string()))
+    }
+}
+
+impl BatchReads for Replay {
+    fn column_batch(
+        &self,
+        table: &guest::TableRef,
+        start: guest::Date,
+        end: guest::Date,
+        columns: &[&str],
+    ) -> Result<guest::ColumnBatch, guest::ReadError> {
+        let read = (self.recording.as_ref())
+            .map(|reads| move || reads.column_batch(table, start, end, columns));
+        Replay::answer(&self.batches, (table, start, end), read)
+    }
+
+    fn coded_column_batch(
+        &self,
+        table: &guest::TableRef,
+        start: guest::Date,
+        end: guest::Date,
+        columns: &[&str],
+        coded: &[&str],
+    ) -> Result<guest::CodedColumnBatch, guest::ReadError> {
+        let read = (self.recording.as_ref())
+            .map(|reads| move || reads.coded_column_batch(table, start, end, columns, coded));
+        Replay::answer(&self.coded, (table, start, end), read)
+    }
+}
+
+/// The key of a host read.
+fn span_key(TableSpan { table, start, end }: TableSpan<'_>) -> BatchKey {
+    (table.clone(), start, end)
+}
+
+/// The key of a guest read.
+fn batch_key(table: &guest::TableRef, start: guest::Date, end: guest::Date) -> BatchKey {
+    (
+        TableName::new(&table.dataset, &table.table),
+        naive(start).expect("a date"),
+        naive(end).expect("a date"),
+    )
+}
 
 /// A guest date as a chrono date, `None` when impossible.
-fn naive(date: slate_sdk::Date) -> Option<NaiveDate> {
+fn naive(date: guest::Date) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(date.year, u32::from(date.month), u32::from(date.day))
 }
 
@@ -139,14 +281,6 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
         );
     }
     let source = Arc::new(Preloaded { tables });
-    let batch_key = |table: &slate_sdk::TableRef, start: slate_sdk::Date, end: slate_sdk::Date| {
-        (
-            TableName::new(&table.dataset, &table.table),
-            naive(start).expect("a date"),
-            naive(end).expect("a date"),
-        )
-    };
-
     let repeats = effort.native_repeats;
     let run_wasm = |source: Arc<dyn InputSource>| {
         let identity = RunIdentity {
@@ -169,7 +303,7 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
             .rows
             .len()
     };
-    let guest_date = slate_sdk::Date {
+    let guest_date = guest::Date {
         year: date.year_ce().1 as i32,
         month: date.month0() as u8 + 1,
         day: date.day0() as u8 + 1,
@@ -178,59 +312,44 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
     // source packs them into a batch as for `read-column-batch`, and the
     // batch is converted into the processor's own types, the copy the
     // component boundary makes for the WASM run.
-    let read_from = |source: Arc<dyn InputSource>| {
-        move |table: &slate_sdk::TableRef,
-              start: slate_sdk::Date,
-              end: slate_sdk::Date,
-              columns: &[&str]| {
-            let name = TableName::new(&table.dataset, &table.table);
-            let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-            let (Some(start), Some(end)) = (naive(start), naive(end)) else {
-                return Err(slate_sdk::ReadError::InvalidRange("bad date".into()));
-            };
-            let batch = source
-                .read_column_batch(TableSpan::new(&name, start, end), &columns)
-                .map_err(|e| slate_sdk::ReadError::Storage(e.to_string()))?;
-            Ok(batch_to_guest(&batch))
-        }
-    };
     let preloaded: Arc<dyn InputSource> = source.clone();
     let embedded: Arc<dyn InputSource> = season.store.clone();
-    let (read_preloaded, read_embedded) =
-        (read_from(preloaded.clone()), read_from(embedded.clone()));
-    let run_native = |read: BatchReader<'_>| {
-        player_composite_factors::compute(guest_date, read)
+    let (read_preloaded, read_embedded) = (
+        NativeReads(preloaded.clone()),
+        NativeReads(embedded.clone()),
+    );
+    let run_native = |reads: &dyn BatchReads| {
+        player_composite_factors::compute(guest_date, reads)
             .expect("native run")
             .rows
             .len()
     };
     // Every batch the processor reads, read once beforehand, as the host's
     // and as the processor's own types.
+    let recorded = Replay {
+        recording: Some(NativeReads(preloaded.clone())),
+        ..Replay::default()
+    };
+    run_native(&recorded);
+    let replay = Replay {
+        recording: None,
+        ..recorded
+    };
     let mut host_batches = Cached::default();
-    let recorded = std::cell::RefCell::new(BTreeMap::new());
-    run_native(&|table, start, end, columns| {
-        let batch = read_preloaded(table, start, end, columns)?;
-        let key = batch_key(table, start, end);
-        recorded.borrow_mut().insert(key, batch.clone());
-        Ok(batch)
-    });
-    let guest_batches = recorded.into_inner();
-    for ((table, start, end), batch) in &guest_batches {
+    for ((table, start, end), batch) in replay.batches.borrow().iter() {
         let columns: Vec<String> = batch.columns.iter().map(|c| c.name.clone()).collect();
-        let host_batch = source.read_column_batch(TableSpan::new(table, *start, *end), &columns)?;
-        host_batches
-            .batches
-            .insert((table.clone(), *start, *end), host_batch);
+        let span = TableSpan::new(table, *start, *end);
+        let host_batch = source.read_column_batch(span, &columns)?;
+        host_batches.batches.insert(span_key(span), host_batch);
+    }
+    for ((table, start, end), read) in replay.coded.borrow().iter() {
+        let columns: Vec<String> = read.batch.columns.iter().map(|c| c.name.clone()).collect();
+        let coded: Vec<String> = read.coded.iter().map(|c| c.name.clone()).collect();
+        let span = TableSpan::new(table, *start, *end);
+        let host_read = source.read_coded_column_batch(span, &columns, &coded)?;
+        host_batches.coded.insert(span_key(span), host_read);
     }
     let host_batches: Arc<dyn InputSource> = Arc::new(host_batches);
-    let read_cloned =
-        |table: &slate_sdk::TableRef, start: slate_sdk::Date, end: slate_sdk::Date, _: &[&str]| {
-            let key = batch_key(table, start, end);
-            guest_batches
-                .get(&key)
-                .cloned()
-                .ok_or_else(|| slate_sdk::ReadError::UnknownTable(key.0.to_string()))
-        };
 
     // Interleaved, so that the machine's noise falls on all six alike.
     let mut samples = [(); 6].map(|_| Vec::new());
@@ -240,7 +359,7 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
             &|| run_wasm(preloaded.clone()),
             &|| run_native(&read_preloaded),
             &|| run_wasm(host_batches.clone()),
-            &|| run_native(&read_cloned),
+            &|| run_native(&replay),
             &|| run_wasm(embedded.clone()),
             &|| run_native(&read_embedded),
         ];

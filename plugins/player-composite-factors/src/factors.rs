@@ -50,6 +50,9 @@ pub const COMPOSITE_BOUNDS: (f64, f64) = (0.75, 1.25);
 pub struct PastGame<'a> {
     /// The player's lookup key.
     pub player_lookup: &'a str,
+    /// The player's code: the same for every game of the player, and
+    /// small (an index into the read's dictionary of players).
+    pub player_code: u32,
     /// The team the player played for.
     pub team_abbr: &'a str,
     /// The day number of the game.
@@ -246,26 +249,33 @@ pub struct Inputs<'a> {
 /// player order. Games on or after `analysis_day`, and zone analyses made
 /// for any other day, are ignored.
 pub fn build(analysis_day: i64, inputs: Inputs<'_>) -> Vec<CompositeRow> {
-    // Each player's form, gathered in one pass by hash (one hash and one
-    // comparison per game), then put in player order once: a season's
-    // ~25,000 games would otherwise cost a dozen string comparisons each in
-    // an ordered map, or a list and a sort per player.
-    let mut forms: FxHashMap<&str, Form> = FxHashMap::default();
+    // Each player's form, gathered in one pass in a vector indexed by the
+    // player's code (no hashing, no text compared), then put in player
+    // order once: a season's ~25,000 games would otherwise cost a hash and
+    // a comparison each, or a dozen comparisons in an ordered map.
+    let mut forms: Vec<Option<(&str, Form)>> = Vec::new();
     for game in inputs
         .player_games
         .iter()
         .filter(|g| g.game_day < analysis_day)
     {
         let recent = i64::from(game.game_day >= analysis_day - 7);
-        forms
-            .entry(game.player_lookup)
-            .and_modify(|form| form.add(game, recent))
-            .or_insert(Form {
-                latest: game,
-                games_in_last_7_days: recent,
-            });
+        let code = game.player_code as usize;
+        if code >= forms.len() {
+            forms.resize_with(code + 1, || None);
+        }
+        match &mut forms[code] {
+            Some((_, form)) => form.add(game, recent),
+            empty => {
+                let form = Form {
+                    latest: game,
+                    games_in_last_7_days: recent,
+                };
+                *empty = Some((game.player_lookup, form));
+            }
+        }
     }
-    let mut by_player: Vec<(&str, Form)> = forms.into_iter().collect();
+    let mut by_player: Vec<(&str, Form)> = forms.into_iter().flatten().collect();
     by_player.sort_unstable_by_key(|(player, _)| *player);
     let paces = recent_paces(analysis_day, inputs.team_games);
     let team_pace = |team: &str| paces.get(team).and_then(|p| mean(p));
@@ -364,9 +374,12 @@ mod tests {
 
     const DAY: i64 = 110;
 
+    /// A game of `player`, whose code is its first letter: the tests'
+    /// players each start with another.
     fn game(player: &'static str, day: i64) -> PastGame<'static> {
         PastGame {
             player_lookup: player,
+            player_code: u32::from(player.as_bytes()[0]),
             team_abbr: "BOS",
             game_day: day,
         }

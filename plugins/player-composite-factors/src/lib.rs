@@ -9,8 +9,8 @@ pub mod factors;
 use basketball::{ZoneFigureColumns, season_so_far, with_zone_columns};
 use factors::{CompositeRow, DefenseZones, Inputs, PastGame, ScheduledGame, ShotZones, TeamGame};
 use slate_sdk::{
-    ColumnBatch, Date, Declaration, Lookback, Phase, ProcessError, ReadError, RowSet, TableRef,
-    Value, days_from_date, table,
+    BatchReads, CodedColumnBatch, ColumnBatch, Date, Declaration, Host, Lookback, Phase,
+    ProcessError, RowSet, Value, days_from_date, table,
 };
 
 /// The per-game player summaries, for rest and the player's team.
@@ -58,30 +58,32 @@ slate_sdk::processor! {
     pub struct PlayerCompositeFactorsProcessor(DECLARATION, process);
 }
 
-/// [`compute`] through the host's `read-column-batch`.
+/// [`compute`] through the host's reads.
 fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-    compute(analysis_date, |table, start, end, columns| {
-        slate_sdk::read_column_batch(table, start, end, columns)
-    })
+    compute(analysis_date, &Host)
 }
 
-/// The whole of `process`, with the host's `read-column-batch` passed in,
-/// so the same logic can also run natively (the benchmarks compare the two).
-pub fn compute(
-    analysis_date: Date,
-    read_column_batch: impl Fn(&TableRef, Date, Date, &[&str]) -> Result<ColumnBatch, ReadError>,
-) -> Result<RowSet, ProcessError> {
+/// The whole of `process`, with the host's reads passed in, so the same
+/// logic can also run natively (the benchmarks compare the two).
+pub fn compute(analysis_date: Date, host: &dyn BatchReads) -> Result<RowSet, ProcessError> {
     let read = |name: &str, start: Date, end: Date, columns: &[&str]| {
-        read_column_batch(&table(name), start, end, columns)
+        host.column_batch(&table(name), start, end, columns)
     };
-    // On the season's first day nothing came before: no past games.
+    // On the season's first day nothing came before: no past games. The
+    // season's player games come with the player coded, to group by code.
     let (player_summaries, team_summaries) = match season_so_far(analysis_date) {
         Some((start, end)) => (
-            read(GAME_SUMMARIES, start, end, PLAYER_GAME_COLUMNS)?,
+            host.coded_column_batch(
+                &table(GAME_SUMMARIES),
+                start,
+                end,
+                &PLAYER_GAME_COLUMNS,
+                &[PLAYER_CODED],
+            )?,
             read(TEAM_OFFENSE, start, end, TEAM_GAME_COLUMNS)?,
         ),
         None => (
-            ColumnBatch::empty(PLAYER_GAME_COLUMNS),
+            CodedColumnBatch::empty(&PLAYER_GAME_COLUMNS, &[PLAYER_CODED]),
             ColumnBatch::empty(TEAM_GAME_COLUMNS),
         ),
     };
@@ -127,15 +129,24 @@ fn output_row(row: CompositeRow, analysis_date: Date) -> Vec<Value> {
     ]
 }
 
-slate_sdk::batch_reader! {
-    /// The columns of the player game summaries the factors use: 3 of 31.
-    const PLAYER_GAME_COLUMNS;
-    /// Reads the player game summaries into past games, borrowing their text.
-    fn read_player_games(batch) -> PastGame<'_> {
-        player_lookup: string,
-        team_abbr: string,
-        game_day: day = "game_date",
-    }
+/// The columns of the player game summaries the factors use (3 of 31)
+/// besides the player, who is read coded.
+const PLAYER_GAME_COLUMNS: [&str; 2] = ["team_abbr", "game_date"];
+/// The player game summaries' player column, read coded.
+const PLAYER_CODED: &str = "player_lookup";
+
+/// Reads the player game summaries into past games, borrowing their text.
+fn read_player_games(games: &CodedColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
+    let [team_abbr, game_date] = games.batch.columns(PLAYER_GAME_COLUMNS)?;
+    let player = games.coded(PLAYER_CODED)?;
+    games.batch.map_rows(|row| {
+        Ok(PastGame {
+            player_lookup: player.string(row)?,
+            player_code: player.code(row)?,
+            team_abbr: team_abbr.string(row)?,
+            game_day: game_date.day(row)?,
+        })
+    })
 }
 
 slate_sdk::batch_reader! {
