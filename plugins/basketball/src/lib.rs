@@ -3,7 +3,7 @@
 //! columns that hold them, and the first day of a season. A library, not a
 //! component: processors link it in.
 
-use slate_sdk::{Column, ColumnBatch, Date, ProcessError, ReadError, table};
+use slate_sdk::{CodedColumnBatch, Column, ColumnBatch, Date, ProcessError, ReadError, table};
 
 /// The court zones, in box score order: restricted area, paint (outside the
 /// restricted area), mid-range, corner three, above-the-break three.
@@ -162,9 +162,76 @@ pub fn read_season_so_far<S: AsRef<str>>(
     }
 }
 
+/// Like [`read_season_so_far`], with the STRING columns `coded` coded
+/// (`slate_sdk::read_coded_column_batch`).
+pub fn read_season_so_far_coded<S: AsRef<str>, C: AsRef<str>>(
+    table_name: &str,
+    date: Date,
+    columns: &[S],
+    coded: &[C],
+) -> Result<CodedColumnBatch, ReadError> {
+    match season_so_far(date) {
+        Some((start, end)) => {
+            slate_sdk::read_coded_column_batch(&table(table_name), start, end, columns, coded)
+        }
+        None => Ok(CodedColumnBatch::empty(columns, coded)),
+    }
+}
+
+/// `games` grouped by player, in player order, each player's games in the
+/// order given. `player` gives a game's player: its code (small: an index
+/// into a coded read's dictionary) and its name. The groups are kept in a
+/// vector indexed by code, so grouping a season's games hashes and
+/// compares no name; only the players are sorted, once.
+pub fn by_player<'g, 'p, G>(
+    games: impl IntoIterator<Item = &'g G>,
+    player: impl Fn(&G) -> (u32, &'p str),
+) -> Vec<(&'p str, Vec<&'g G>)> {
+    let mut groups: Vec<Option<(&'p str, Vec<&'g G>)>> = Vec::new();
+    for game in games {
+        let (code, name) = player(game);
+        let code = code as usize;
+        if code >= groups.len() {
+            groups.resize_with(code + 1, || None);
+        }
+        groups[code]
+            .get_or_insert_with(|| (name, Vec::new()))
+            .1
+            .push(game);
+    }
+    let mut grouped: Vec<(&'p str, Vec<&'g G>)> = groups.into_iter().flatten().collect();
+    grouped.sort_unstable_by_key(|(name, _)| *name);
+    grouped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn games_are_grouped_by_code_in_player_order_keeping_each_players_order() {
+        let games = [
+            (2, "curry", 1),
+            (0, "tatum", 2),
+            (2, "curry", 3),
+            (7, "brown", 4),
+        ];
+
+        let grouped = by_player(&games, |(code, name, _)| (*code, *name));
+
+        let days: Vec<(&str, Vec<i32>)> = grouped
+            .into_iter()
+            .map(|(name, games)| (name, games.iter().map(|g| g.2).collect()))
+            .collect();
+        assert_eq!(
+            days,
+            [
+                ("brown", vec![4]),
+                ("curry", vec![1, 3]),
+                ("tatum", vec![2])
+            ]
+        );
+    }
 
     #[test]
     fn a_teams_opponent_is_the_other_side_of_its_game_and_no_one_outside_it() {

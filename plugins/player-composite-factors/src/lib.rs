@@ -77,13 +77,13 @@ pub fn compute(analysis_date: Date, host: &dyn BatchReads) -> Result<RowSet, Pro
                 &table(GAME_SUMMARIES),
                 start,
                 end,
-                &PLAYER_GAME_COLUMNS,
+                PLAYER_GAME_COLUMNS,
                 &[PLAYER_CODED],
             )?,
             read(TEAM_OFFENSE, start, end, TEAM_GAME_COLUMNS)?,
         ),
         None => (
-            CodedColumnBatch::empty(&PLAYER_GAME_COLUMNS, &[PLAYER_CODED]),
+            CodedColumnBatch::empty(PLAYER_GAME_COLUMNS, &[PLAYER_CODED]),
             ColumnBatch::empty(TEAM_GAME_COLUMNS),
         ),
     };
@@ -129,24 +129,21 @@ fn output_row(row: CompositeRow, analysis_date: Date) -> Vec<Value> {
     ]
 }
 
-/// The columns of the player game summaries the factors use (3 of 31)
-/// besides the player, who is read coded.
-const PLAYER_GAME_COLUMNS: [&str; 2] = ["team_abbr", "game_date"];
 /// The player game summaries' player column, read coded.
 const PLAYER_CODED: &str = "player_lookup";
 
-/// Reads the player game summaries into past games, borrowing their text.
-fn read_player_games(games: &CodedColumnBatch) -> Result<Vec<PastGame<'_>>, ProcessError> {
-    let [team_abbr, game_date] = games.batch.columns(PLAYER_GAME_COLUMNS)?;
-    let player = games.coded(PLAYER_CODED)?;
-    games.batch.map_rows(|row| {
-        Ok(PastGame {
-            player_lookup: player.string(row)?,
-            player_code: player.code(row)?,
-            team_abbr: team_abbr.string(row)?,
-            game_day: game_date.day(row)?,
-        })
-    })
+slate_sdk::batch_reader! {
+    /// The columns of the player game summaries the factors use besides
+    /// the player, who is read coded: 3 of 31 in all.
+    const PLAYER_GAME_COLUMNS;
+    /// Reads the player game summaries into past games, borrowing their text.
+    fn read_player_games(batch in games) -> PastGame<'_> {
+        team_abbr: string,
+        game_day: day = "game_date",
+        ..
+        player_lookup: games.coded(PLAYER_CODED)? => string,
+        player_code: games.coded(PLAYER_CODED)? => code,
+    }
 }
 
 slate_sdk::batch_reader! {

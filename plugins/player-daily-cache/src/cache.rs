@@ -5,8 +5,7 @@
 //! Rust, unit-tested natively. Only games strictly before the analysis date
 //! are used: nothing on or after it can change a row.
 
-use basketball::opponent_of;
-use rustc_hash::FxHashMap;
+use basketball::{by_player, opponent_of};
 
 /// One past game of one player, from `nba_analytics.player_game_summary`,
 /// borrowing its text from the rows it was read from.
@@ -14,6 +13,9 @@ use rustc_hash::FxHashMap;
 pub struct PastGame<'a> {
     /// The player's lookup key.
     pub player_lookup: &'a str,
+    /// The player's code: the same for every game of the player, and
+    /// small (an index into the read's dictionary of players).
+    pub player_code: u32,
     /// The day number of the game.
     pub game_day: i64,
     /// The team the player played for.
@@ -82,16 +84,9 @@ pub fn build_cache(
     games: &[PastGame<'_>],
     schedule: &[ScheduledGame<'_>],
 ) -> Vec<CacheRow> {
-    // Grouped by hash, then put in player order: a tree would compare
-    // player strings for every game of the season.
-    let mut grouped: FxHashMap<&str, Vec<&PastGame>> = FxHashMap::default();
-    for game in games.iter().filter(|g| g.game_day < analysis_day) {
-        grouped.entry(game.player_lookup).or_default().push(game);
-    }
-    let mut by_player: Vec<(&str, Vec<&PastGame>)> = grouped.into_iter().collect();
-    by_player.sort_unstable_by_key(|(player, _)| *player);
+    let before = games.iter().filter(|g| g.game_day < analysis_day);
     let mut rows = Vec::new();
-    for (player, mut played) in by_player {
+    for (player, mut played) in by_player(before, |g| (g.player_code, g.player_lookup)) {
         played.sort_by_key(|g| std::cmp::Reverse(g.game_day));
         let latest = played[0];
         let Some((opponent, is_home)) = schedule
@@ -145,6 +140,7 @@ mod tests {
     fn game(player: &str, day: i64, points: i64) -> PastGame<'_> {
         PastGame {
             player_lookup: player,
+            player_code: u32::from(player.as_bytes()[0]),
             game_day: day,
             team_abbr: "BOS",
             points,

@@ -31,16 +31,22 @@ pub fn output_row(row: CacheRow, analysis_date: Date) -> Vec<Value> {
     ]
 }
 
+/// The player game summaries' player column, read coded.
+pub const PLAYER_CODED: &str = "player_lookup";
+
 slate_sdk::batch_reader! {
-    /// The columns of the player game summaries the cache uses: 5 of 31.
+    /// The columns of the player game summaries the cache uses besides the
+    /// player, who is read coded: 5 of 31 in all.
     pub const GAME_COLUMNS;
-    /// The past games in `batch`, borrowing their text from it.
-    pub fn read_games(batch) -> PastGame<'_> {
-        player_lookup: string,
+    /// The past games in `games`, borrowing their text from it.
+    pub fn read_games(batch in games) -> PastGame<'_> {
         game_day: day = "game_date",
         team_abbr: string,
         points: int64,
         minutes: float64,
+        ..
+        player_lookup: games.coded(PLAYER_CODED)? => string,
+        player_code: games.coded(PLAYER_CODED)? => code,
     }
 }
 

@@ -8,8 +8,8 @@
 pub mod cache;
 pub mod io;
 
-use basketball::read_season_so_far;
-use io::{GAME_COLUMNS, SCHEDULE_COLUMNS, output_row, read_games, read_schedule};
+use basketball::read_season_so_far_coded;
+use io::{GAME_COLUMNS, PLAYER_CODED, SCHEDULE_COLUMNS, output_row, read_games, read_schedule};
 use slate_sdk::{Date, Declaration, Lookback, Phase, ProcessError, RowSet, days_from_date};
 
 /// The per-game summaries this processor aggregates.
@@ -42,7 +42,8 @@ slate_sdk::processor! {
 
 /// The cache rows of the players who play on `analysis_date`.
 fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-    let summaries = read_season_so_far(GAME_SUMMARIES, analysis_date, GAME_COLUMNS)?;
+    let summaries =
+        read_season_so_far_coded(GAME_SUMMARIES, analysis_date, GAME_COLUMNS, &[PLAYER_CODED])?;
     let schedule = slate_sdk::read_day(SCHEDULE, analysis_date, SCHEDULE_COLUMNS)?;
     let rows = cache::build_cache(
         days_from_date(analysis_date),

@@ -5,8 +5,7 @@
 //! Rust, unit-tested natively. Only games strictly before the analysis date
 //! are used: nothing on or after it can change a row.
 
-use rustc_hash::FxHashMap;
-
+use basketball::by_player;
 pub use basketball::{ZONES, ZoneShots};
 
 /// How many of a player's most recent games make their window.
@@ -18,6 +17,9 @@ pub const WINDOW_GAMES: usize = 10;
 pub struct PastGame<'a> {
     /// The player's lookup key.
     pub player_lookup: &'a str,
+    /// The player's code: the same for every game of the player, and
+    /// small (an index into the read's dictionary of players).
+    pub player_code: u32,
     /// The team the player played for.
     pub team_abbr: &'a str,
     /// The game, to order games played on the same day.
@@ -60,15 +62,8 @@ fn ratio(numerator: i64, denominator: i64) -> Option<f64> {
 /// Builds one row per player with at least one game before `analysis_day`,
 /// in player order. Games on or after `analysis_day` are ignored.
 pub fn analyze(analysis_day: i64, games: &[PastGame<'_>]) -> Vec<PlayerZoneRow> {
-    // Grouped by hash, then put in player order: a tree would compare
-    // player strings for every game of the season.
-    let mut grouped: FxHashMap<&str, Vec<&PastGame>> = FxHashMap::default();
-    for game in games.iter().filter(|g| g.game_day < analysis_day) {
-        grouped.entry(game.player_lookup).or_default().push(game);
-    }
-    let mut by_player: Vec<(&str, Vec<&PastGame>)> = grouped.into_iter().collect();
-    by_player.sort_unstable_by_key(|(player, _)| *player);
-    by_player
+    let before = games.iter().filter(|g| g.game_day < analysis_day);
+    by_player(before, |g| (g.player_code, g.player_lookup))
         .into_iter()
         .map(|(player, mut played)| {
             played.sort_by(|a, b| (b.game_day, b.game_id).cmp(&(a.game_day, a.game_id)));
@@ -119,6 +114,7 @@ mod tests {
         };
         PastGame {
             player_lookup: player,
+            player_code: u32::from(player.as_bytes()[0]),
             team_abbr: "BOS",
             // A test's games live as long as the test: leaking the id is fine.
             game_id: Box::leak(format!("{day}_BOS").into_boxed_str()),

@@ -7,7 +7,7 @@
 pub mod analysis;
 
 use analysis::{PastGame, PlayerZoneRow};
-use basketball::{ZoneShotColumns, read_season_so_far, with_zone_shot_columns};
+use basketball::{ZoneShotColumns, read_season_so_far_coded, with_zone_shot_columns};
 use slate_sdk::{Date, Declaration, Lookback, Phase, ProcessError, RowSet, Value, days_from_date};
 
 /// The per-game player summaries this processor aggregates.
@@ -39,8 +39,8 @@ slate_sdk::processor! {
 /// The zone shot mix and accuracy of every player as of `analysis_date`.
 fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
     let columns = with_zone_shot_columns(GAME_COLUMNS, "");
-    let batch = read_season_so_far(GAME_SUMMARIES, analysis_date, &columns)?;
-    let rows = analysis::analyze(days_from_date(analysis_date), &read_games(&batch)?);
+    let games = read_season_so_far_coded(GAME_SUMMARIES, analysis_date, &columns, &[PLAYER_CODED])?;
+    let rows = analysis::analyze(days_from_date(analysis_date), &read_games(&games)?);
     Ok(DECLARATION.rows(rows.iter().map(|row| output_row(row, analysis_date))))
 }
 
@@ -64,18 +64,23 @@ fn output_row(row: &PlayerZoneRow, analysis_date: Date) -> Vec<Value> {
     values
 }
 
+/// The player game summaries' player column, read coded.
+const PLAYER_CODED: &str = "player_lookup";
+
 slate_sdk::batch_reader! {
-    /// The columns of the player game summaries the analysis uses, before
-    /// each zone's attempts and makes: 14 of 31 in all.
+    /// The columns of the player game summaries the analysis uses besides
+    /// the player, who is read coded, and each zone's attempts and makes:
+    /// 14 of 31 in all.
     const GAME_COLUMNS;
-    /// The past games in `batch`, borrowing their text from it.
-    fn read_games(batch) -> PastGame<'_> {
-        player_lookup: string,
+    /// The past games in `games`, borrowing their text from it.
+    fn read_games(batch in games) -> PastGame<'_> {
         team_abbr: string,
         game_id: string,
         game_day: day = "game_date",
         ..
         zones: ZoneShotColumns::of(batch, "")? => read,
+        player_lookup: games.coded(PLAYER_CODED)? => string,
+        player_code: games.coded(PLAYER_CODED)? => code,
     }
 }
 

@@ -72,13 +72,18 @@ macro_rules! processor {
 /// }
 /// ```
 ///
+/// `fn name(batch in read)` reads a [`CodedColumnBatch`](crate::CodedColumnBatch)
+/// instead: the plain fields from `read.batch` (named `batch`, as above),
+/// and the handles may take coded columns from `read`, as
+/// `player_code: read.coded("player_lookup")? => code`.
+///
 /// A missing column is a `missing-data` error naming it, and a bad cell an
 /// `invalid-input` error naming its column and row, as the getters report.
 #[macro_export]
 macro_rules! batch_reader {
     (
         $(#[$columns_meta:meta])* $columns_vis:vis const $columns:ident;
-        $(#[$meta:meta])* $vis:vis fn $name:ident($batch:ident) -> $record:ident $(<$lifetime:lifetime>)? {
+        $(#[$meta:meta])* $vis:vis fn $name:ident($batch:ident $(in $read:ident)?) -> $record:ident $(<$lifetime:lifetime>)? {
             $($field:ident: $getter:ident $(= $column:literal)?),* $(,)?
             $(.. $($handle_field:ident: $handle:expr => $method:ident),* $(,)?)?
         }
@@ -88,8 +93,9 @@ macro_rules! batch_reader {
 
         $(#[$meta])*
         $vis fn $name(
-            $batch: &$crate::ColumnBatch,
+            $crate::batch_reader!(@parameter $batch $($read)?): $crate::batch_reader!(@type $($read)?),
         ) -> ::core::result::Result<::std::vec::Vec<$record $(<$lifetime>)?>, $crate::ProcessError> {
+            $(let $batch = &$read.batch;)?
             $(let $field = $batch.column($crate::batch_reader!(@column $field $($column)?))?;)*
             $($(let $handle_field = $handle;)*)?
             $batch.map_rows(|row| {
@@ -99,6 +105,18 @@ macro_rules! batch_reader {
                 })
             })
         }
+    };
+    (@parameter $batch:ident) => {
+        $batch
+    };
+    (@parameter $batch:ident $read:ident) => {
+        $read
+    };
+    (@type) => {
+        &$crate::ColumnBatch
+    };
+    (@type $read:ident) => {
+        &$crate::CodedColumnBatch
     };
     (@column $field:ident) => {
         stringify!($field)

@@ -10,9 +10,9 @@ mod cache;
 #[path = "../../../../plugins/player-daily-cache/src/io.rs"]
 mod io;
 
-use basketball::read_season_so_far;
+use basketball::read_season_so_far_coded;
 use cache::CacheRow;
-use io::{GAME_COLUMNS, SCHEDULE_COLUMNS, read_games, read_schedule};
+use io::{GAME_COLUMNS, PLAYER_CODED, SCHEDULE_COLUMNS, read_games, read_schedule};
 use slate_sdk::{Date, Declaration, Lookback, Phase, ProcessError, RowSet, Value, days_from_date};
 
 /// Where v1's row has `points_avg_last_5`.
@@ -36,10 +36,11 @@ slate_sdk::processor! {
 }
 
 fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
-    let summaries = read_season_so_far(
+    let summaries = read_season_so_far_coded(
         "nba_analytics.player_game_summary",
         analysis_date,
         GAME_COLUMNS,
+        &[PLAYER_CODED],
     )?;
     let schedule = slate_sdk::read_day("nba_raw.schedule", analysis_date, SCHEDULE_COLUMNS)?;
     let rows = cache::build_cache(
