@@ -72,7 +72,7 @@ fn text_to_guest(text: &host_batch::PackedText) -> guest::PackedText {
 
 /// A host column batch as a guest column batch: a few copies per column,
 /// as the component boundary makes.
-pub fn batch_to_guest(batch: &host_batch::ColumnBatch) -> guest::ColumnBatch {
+fn batch_to_guest(batch: &host_batch::ColumnBatch) -> guest::ColumnBatch {
     use guest::ColumnValues as To;
     use host_batch::ColumnValues as From;
     let columns = batch

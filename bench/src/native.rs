@@ -2,10 +2,10 @@
 //! natively, on a season's data.
 //!
 //! Each pair runs the processor both ways on the same reads, packed column
-//! by column: the WASM run through the host's `read-column-batch` (copying
-//! the batch into the guest), the native run through a closure that
-//! converts the host's batch into the processor's types. Both then parse,
-//! compute and build the output. The pairs differ in where the rows come
+//! by column, the players coded: the WASM run through the host's
+//! `read-coded-column-batch` (copying the batch into the guest), the native
+//! run through a `BatchReads` that converts the host's batch into the
+//! processor's types. Both then parse, compute and build the output. The pairs differ in where the rows come
 //! from:
 //!
 //! - memory (the season's rows held by the bench): like for like, the
@@ -21,7 +21,6 @@ use std::sync::atomic::AtomicBool;
 
 use chrono::NaiveDate;
 use slate::bundled::PLUGINS;
-use slate::column_batch::ColumnBatch;
 use slate::plugin::sandbox::RunIdentity;
 use slate::plugin::{RunLimits, Runtime};
 use slate::rows::{RowSet, Scalar, Value, naive_date};
@@ -32,7 +31,7 @@ use slate::text_codes::CodedColumnBatch;
 use slate_sdk::{self as guest, BatchReads};
 
 use crate::backfill::SeasonStore;
-use crate::convert::{batch_to_guest, coded_to_guest};
+use crate::convert::coded_to_guest;
 use crate::report::Report;
 use crate::{Effort, median, time};
 
@@ -81,24 +80,11 @@ impl InputSource for Preloaded {
 /// a clone, so that a run's time is the processor's and the boundary's.
 #[derive(Default)]
 struct Cached {
-    batches: BTreeMap<BatchKey, ColumnBatch>,
-    coded: BTreeMap<BatchKey, CodedColumnBatch>,
+    reads: BTreeMap<BatchKey, CodedColumnBatch>,
 }
 
 /// Which read a batch answered: the table and the range of dates.
 type BatchKey = (TableName, NaiveDate, NaiveDate);
-
-impl Cached {
-    fn get<T: Clone>(
-        batches: &BTreeMap<BatchKey, T>,
-        TableSpan { table, start, end }: TableSpan<'_>,
-    ) -> Result<T, InputError> {
-        batches
-            .get(&(table.clone(), start, end))
-            .cloned()
-            .ok_or_else(|| InputError::Storage(format!("{table} {start}..{end} was not cached")))
-    }
-}
 
 impl InputSource for Cached {
     fn select(&self, span: TableSpan<'_>, _: Option<&[String]>) -> Result<RowSet, InputError> {
@@ -108,21 +94,16 @@ impl InputSource for Cached {
         )))
     }
 
-    fn read_column_batch(
-        &self,
-        span: TableSpan<'_>,
-        _: &[String],
-    ) -> Result<ColumnBatch, InputError> {
-        Cached::get(&self.batches, span)
-    }
-
     fn read_coded_column_batch(
         &self,
-        span: TableSpan<'_>,
+        TableSpan { table, start, end }: TableSpan<'_>,
         _: &[String],
         _: &[String],
     ) -> Result<CodedColumnBatch, InputError> {
-        Cached::get(&self.coded, span)
+        self.reads
+            .get(&(table.clone(), start, end))
+            .cloned()
+            .ok_or_else(|| InputError::Storage(format!("{table} {start}..{end} was not cached")))
     }
 }
 
@@ -152,19 +133,6 @@ fn owned(names: &[&str]) -> Vec<String> {
 }
 
 impl BatchReads for NativeReads {
-    fn column_batch(
-        &self,
-        table: &guest::TableRef,
-        start: guest::Date,
-        end: guest::Date,
-        columns: &[&str],
-    ) -> Result<guest::ColumnBatch, guest::ReadError> {
-        NativeReads::read(table, start, end, |span| {
-            self.0.read_column_batch(span, &owned(columns))
-        })
-        .map(|batch| batch_to_guest(&batch))
-    }
-
     fn coded_column_batch(
         &self,
         table: &guest::TableRef,
@@ -186,18 +154,17 @@ impl BatchReads for NativeReads {
 /// replayed at the cost of a clone.
 #[derive(Default)]
 struct Replay {
-    batches: RefCell<BTreeMap<BatchKey, guest::ColumnBatch>>,
-    coded: RefCell<BTreeMap<BatchKey, guest::CodedColumnBatch>>,
+    reads: RefCell<BTreeMap<BatchKey, guest::CodedColumnBatch>>,
     /// Where reads come from while recording; `None` when replaying.
     recording: Option<NativeReads>,
 }
 
 impl Replay {
-    fn answer<T: Clone>(
-        kept: &RefCell<BTreeMap<BatchKey, T>>,
+    fn answer(
+        kept: &RefCell<BTreeMap<BatchKey, guest::CodedColumnBatch>>,
         (table, start, end): (&guest::TableRef, guest::Date, guest::Date),
-        read: Option<impl FnOnce() -> Result<T, guest::ReadError>>,
-    ) -> Result<T, guest::ReadError> {
+        read: Option<impl FnOnce() -> Result<guest::CodedColumnBatch, guest::ReadError>>,
+    ) -> Result<guest::CodedColumnBatch, guest::ReadError> {
         let key = batch_key(table, start, end);
         if let Some(read) = read {
             let answer = read()?;
@@ -211,18 +178,6 @@ impl Replay {
 }
 
 impl BatchReads for Replay {
-    fn column_batch(
-        &self,
-        table: &guest::TableRef,
-        start: guest::Date,
-        end: guest::Date,
-        columns: &[&str],
-    ) -> Result<guest::ColumnBatch, guest::ReadError> {
-        let read = (self.recording.as_ref())
-            .map(|reads| move || reads.column_batch(table, start, end, columns));
-        Replay::answer(&self.batches, (table, start, end), read)
-    }
-
     fn coded_column_batch(
         &self,
         table: &guest::TableRef,
@@ -233,7 +188,7 @@ impl BatchReads for Replay {
     ) -> Result<guest::CodedColumnBatch, guest::ReadError> {
         let read = (self.recording.as_ref())
             .map(|reads| move || reads.coded_column_batch(table, start, end, columns, coded));
-        Replay::answer(&self.coded, (table, start, end), read)
+        Replay::answer(&self.reads, (table, start, end), read)
     }
 }
 
@@ -336,18 +291,12 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
         ..recorded
     };
     let mut host_batches = Cached::default();
-    for ((table, start, end), batch) in replay.batches.borrow().iter() {
-        let columns: Vec<String> = batch.columns.iter().map(|c| c.name.clone()).collect();
-        let span = TableSpan::new(table, *start, *end);
-        let host_batch = source.read_column_batch(span, &columns)?;
-        host_batches.batches.insert(span_key(span), host_batch);
-    }
-    for ((table, start, end), read) in replay.coded.borrow().iter() {
+    for ((table, start, end), read) in replay.reads.borrow().iter() {
         let columns: Vec<String> = read.batch.columns.iter().map(|c| c.name.clone()).collect();
         let coded: Vec<String> = read.coded.iter().map(|c| c.name.clone()).collect();
         let span = TableSpan::new(table, *start, *end);
         let host_read = source.read_coded_column_batch(span, &columns, &coded)?;
-        host_batches.coded.insert(span_key(span), host_read);
+        host_batches.reads.insert(span_key(span), host_read);
     }
     let host_batches: Arc<dyn InputSource> = Arc::new(host_batches);
 

@@ -117,17 +117,9 @@ pub fn read_coded_column_batch<S: AsRef<str>, C: AsRef<str>>(
 
 /// The host's batch reads, as a processor's logic takes them: [`Host`] in
 /// a component, a stand-in natively, so that the same logic runs both ways
-/// (the benchmarks compare the two).
+/// (the benchmarks compare the two). One read serves both: a batch with
+/// nothing coded is a plain batch.
 pub trait BatchReads {
-    /// [`read_column_batch`].
-    fn column_batch(
-        &self,
-        table: &TableRef,
-        start: Date,
-        end: Date,
-        columns: &[&str],
-    ) -> Result<ColumnBatch, ReadError>;
-
     /// [`read_coded_column_batch`].
     fn coded_column_batch(
         &self,
@@ -137,12 +129,8 @@ pub trait BatchReads {
         columns: &[&str],
         coded: &[&str],
     ) -> Result<CodedColumnBatch, ReadError>;
-}
 
-/// The reads of the host the component runs in.
-pub struct Host;
-
-impl BatchReads for Host {
+    /// [`read_column_batch`]: the coded read with nothing coded.
     fn column_batch(
         &self,
         table: &TableRef,
@@ -150,9 +138,17 @@ impl BatchReads for Host {
         end: Date,
         columns: &[&str],
     ) -> Result<ColumnBatch, ReadError> {
-        read_column_batch(table, start, end, columns)
+        let none: [&str; 0] = [];
+        Ok(self
+            .coded_column_batch(table, start, end, columns, &none)?
+            .batch)
     }
+}
 
+/// The reads of the host the component runs in.
+pub struct Host;
+
+impl BatchReads for Host {
     fn coded_column_batch(
         &self,
         table: &TableRef,
