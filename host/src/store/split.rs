@@ -34,12 +34,11 @@ use super::input::{InputError, InputSource, TableSpan};
 use super::{
     BigQueryStore, PartitionCounts, PostgresStore, RunLedger, RunOutput, StoreError, Tables,
 };
-use crate::bindings::{ColumnBatch, RowSet};
+use crate::bindings::RowSet;
 use crate::ownership::{HostOwned, OwnedTable, TableOwner, Transfer};
 use crate::quarantine::QuarantineRecord;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord};
 use crate::schema::{TableName, TableSchema};
-use crate::text_codes::CodedColumnBatch;
 
 /// The environment variable that names a failure point to abort at.
 pub const FAILPOINT: &str = "SLATE_FAILPOINT";
@@ -71,6 +70,9 @@ impl SplitStore {
     }
 }
 
+/// Reads are the warehouse's `select`: BigQuery packs and codes what it
+/// selects per read, as the trait's defaults do, so the batch reads need
+/// no forwarding of their own (forward them if BigQuery ever keeps a cache).
 impl InputSource for SplitStore {
     fn select(
         &self,
@@ -78,23 +80,6 @@ impl InputSource for SplitStore {
         columns: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
         self.warehouse.select(span, columns)
-    }
-
-    fn read_column_batch(
-        &self,
-        span: TableSpan<'_>,
-        columns: &[String],
-    ) -> Result<ColumnBatch, InputError> {
-        self.warehouse.read_column_batch(span, columns)
-    }
-
-    fn read_coded_column_batch(
-        &self,
-        span: TableSpan<'_>,
-        columns: &[String],
-        coded: &[String],
-    ) -> Result<CodedColumnBatch, InputError> {
-        self.warehouse.read_coded_column_batch(span, columns, coded)
     }
 }
 
