@@ -259,6 +259,20 @@ fn a_text_keeps_its_code_from_one_read_to_the_next_and_is_in_the_dictionary_once
         "each text once, in the order the reads first met them"
     );
     assert_eq!(two_days.batch.columns[0].name, "n", "only `n` comes plain");
+    let both_ways = host
+        .store
+        .read_coded_column_batch(
+            TableSpan::new(&table, date("2026-03-03"), date("2026-03-03")),
+            &["name".to_string()],
+            &["name".to_string()],
+        )
+        .unwrap();
+    assert_eq!(both_ways.batch.columns[0].name, "name");
+    assert_eq!(
+        both_ways.coded[0].codes,
+        codes(&one_day),
+        "a name may be in both"
+    );
 }
 
 #[test]

@@ -35,7 +35,7 @@
 //! more than its limit in bytes. A read wider than a few years, or any read
 //! when the limit is 0, goes to SQLite directly.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, btree_map};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::NaiveDate;
@@ -44,7 +44,7 @@ use crate::column_batch::{ColumnBatch, ColumnBuilder, Packing};
 use crate::schema::TableName;
 use crate::store::input::InputError;
 use crate::text_codes::{
-    CodedBuilder, CodedColumnBatch, Dictionary, NotText, code_batch, codes_of,
+    CodedBuilder, CodedColumn, CodedColumnBatch, Dictionary, NotText, code_batch, codes_of,
 };
 
 /// How many bytes of packed partitions a store keeps by default.
@@ -92,6 +92,37 @@ struct Entry {
 struct CodedPartitions {
     dictionary: Dictionary,
     codes: BTreeMap<NaiveDate, Vec<u32>>,
+}
+
+impl CodedPartitions {
+    /// Column `index` (called `name`) of `partitions`, `rows` rows in all,
+    /// as one coded column: each partition coded the first time it is
+    /// joined, and its codes kept. Also returns how many bytes the codes
+    /// and the dictionary grew by.
+    fn join(
+        &mut self,
+        name: &str,
+        index: usize,
+        partitions: &[(&NaiveDate, &ColumnBatch)],
+        rows: u32,
+    ) -> Result<(CodedColumn, usize), NotText> {
+        let mut grown = 0;
+        let mut builder = CodedBuilder::new(name, rows as usize);
+        for (date, partition) in partitions {
+            let column = &partition.columns[index];
+            let codes = match self.codes.entry(**date) {
+                btree_map::Entry::Occupied(codes) => codes.into_mut(),
+                btree_map::Entry::Vacant(slot) => {
+                    let before = self.dictionary.bytes();
+                    let codes = codes_of(column, &mut self.dictionary)?;
+                    grown += self.dictionary.bytes() - before + 4 * codes.len();
+                    slot.insert(codes)
+                }
+            };
+            builder.extend(codes, &column.nulls);
+        }
+        Ok((builder.finish(&self.dictionary), grown))
+    }
 }
 
 impl ReadCache {
@@ -217,24 +248,12 @@ impl ReadCache {
             let mut coded = Vec::with_capacity(columns.len() - plain);
             for (index, (name, _)) in columns.iter().enumerate().skip(plain) {
                 let column = coded_columns.entry(index).or_default();
-                let mut builder = CodedBuilder::new(name.clone(), batch.row_count as usize);
-                for (date, partition) in &in_range {
-                    let partition = &partition.columns[index];
-                    let codes = match column.codes.entry(**date) {
-                        std::collections::btree_map::Entry::Occupied(codes) => codes.into_mut(),
-                        std::collections::btree_map::Entry::Vacant(slot) => {
-                            let before = column.dictionary.bytes();
-                            let codes = codes_of(partition, &mut column.dictionary)
-                                .map_err(coding_failed)?;
-                            let grown = column.dictionary.bytes() - before + 4 * codes.len();
-                            *bytes += grown;
-                            added += grown;
-                            slot.insert(codes)
-                        }
-                    };
-                    builder.extend(codes, &partition.nulls);
-                }
-                coded.push(builder.finish(&column.dictionary));
+                let (joined, grown) = column
+                    .join(name, index, &in_range, batch.row_count)
+                    .map_err(coding_failed)?;
+                *bytes += grown;
+                added += grown;
+                coded.push(joined);
             }
             Ok(CodedColumnBatch { batch, coded })
         })();
