@@ -13,7 +13,16 @@
 
 export { addDays, fromDays, fromWit, isoDate, toDate, toDays, toWit } from './dates.js';
 export { OutputRows, loadSchema, scalar, value } from './values.js';
-export { Batch, ReadFailed, decodeColumn, decodeText, readColumnBatch, readColumns, table } from './batch.js';
+export {
+  Batch,
+  ReadFailed,
+  decodeColumn,
+  decodeText,
+  readCodedColumnBatch,
+  readColumnBatch,
+  readColumns,
+  table,
+} from './batch.js';
 export {
   Declaration,
   InvalidInput,

@@ -39,3 +39,7 @@ export function readColumns(table, start, end, columns) {
 export function readColumnBatch(table, start, end, columns) {
   return answer(table, start, end, columns);
 }
+
+export function readCodedColumnBatch(table, start, end, columns, coded) {
+  return answer(table, start, end, columns, coded);
+}

@@ -158,6 +158,22 @@ test('reads go to the host with WIT tables and dates, and a refusal becomes Read
   );
 });
 
+test('a coded read gives each row a code into its dictionary, and the texts through them', () => {
+  host.answerReads((table, start, end, columns, coded) => {
+    assert.deepEqual([columns, coded], [['points'], ['player']]);
+    return {
+      batch: { rowCount: 3, columns: [{ name: 'points', nulls: new Uint8Array(), values: { tag: 'int64', val: new BigInt64Array([20n, 31n, 12n]) } }] },
+      coded: [{ name: 'player', nulls: new Uint8Array([0b10]), dictionary: { text: 'tatumDončić', ends: new Uint32Array([5, 13]) }, codes: new Uint32Array([1, 0, 1]) }],
+    };
+  });
+  const batch = slate.readCodedColumnBatch('nba_analytics.player_game_summary', '2026-01-10', '2026-01-10', ['points'], ['player']);
+  assert.deepEqual(batch.codes('player'), [1, null, 1]);
+  assert.deepEqual(batch.dictionary('player'), ['tatum', 'Dončić']);
+  assert.deepEqual(batch.column('player'), ['Dončić', null, 'Dončić']);
+  assert.deepEqual([...batch.rows()][2], { points: 12, player: 'Dončić' });
+  assert.throws(() => batch.codes('points'), /the batch has no column `points` coded \(it has points, player\)/);
+});
+
 test('exceptions become process-errors led by their type', () => {
   assert.deepEqual(slate.processError(new TypeError('x is not a function')), { tag: 'internal', val: 'TypeError: x is not a function' });
   assert.deepEqual(slate.processError(new slate.ProcessFailed('no model')), { tag: 'internal', val: 'ProcessFailed: no model' });

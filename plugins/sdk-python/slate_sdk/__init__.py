@@ -14,7 +14,7 @@ A processor module defines `class Processor(slate_sdk.Processor)` with a
 
 from .dates import from_days, from_wit, to_days, to_wit
 from .values import OutputRows, load_schema, scalar, value
-from .batch import Batch, ReadFailed, read_column_batch, read_columns, table
+from .batch import Batch, ReadFailed, read_coded_column_batch, read_column_batch, read_columns, table
 from .processor import (
     Declaration,
     InvalidInput,
@@ -41,6 +41,7 @@ __all__ = [
     "games",
     "load_schema",
     "log",
+    "read_coded_column_batch",
     "read_column_batch",
     "read_columns",
     "scalar",

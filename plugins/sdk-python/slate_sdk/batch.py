@@ -3,7 +3,7 @@ into plain Python lists: text cut at its UTF-8 byte offsets, DATE columns
 as `datetime.date`, nulls as `None`."""
 
 import datetime
-from typing import Any, Dict, Iterator, List, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from componentize_py_types import Err
 from wit_world.imports import host, types
@@ -70,13 +70,30 @@ def read_column_batch(name: str, start: DateLike, end: DateLike, columns: Sequen
     return Batch(packed)
 
 
-class Batch:
-    """A column batch, each column decoded once into a Python list."""
+def read_coded_column_batch(
+    name: str, start: DateLike, end: DateLike, columns: Sequence[str], coded: Sequence[str]
+) -> "Batch":
+    """Like `read_column_batch`, with the STRING columns named in `coded`
+    coded (contract 0.1.1): `Batch.codes(name)` is each row's index into
+    `Batch.dictionary(name)`, so rows group by int; `Batch.column(name)`
+    still gives the texts. Raises `ReadFailed`."""
+    packed = _read(
+        host.read_coded_column_batch, table(name), _wit_date(start), _wit_date(end), list(columns), list(coded)
+    )
+    return Batch(packed.batch, packed.coded)
 
-    def __init__(self, packed: types.ColumnBatch):
+
+class Batch:
+    """A column batch, each column decoded once into a Python list; coded
+    columns also as their codes and dictionary."""
+
+    def __init__(self, packed: types.ColumnBatch, coded: Sequence[types.CodedColumn] = ()):
         self._packed = {column.name: column for column in packed.columns}
+        self._coded = {column.name: column for column in coded}
         self._decoded: Dict[str, List[Any]] = {}
-        self.names = [column.name for column in packed.columns]
+        self.names = [column.name for column in packed.columns] + [
+            column.name for column in coded if column.name not in self._packed
+        ]
         self.row_count = packed.row_count
 
     def __len__(self) -> int:
@@ -87,10 +104,38 @@ class Batch:
         Raises `KeyError` naming the column and the ones the batch holds."""
         if name not in self._decoded:
             packed = self._packed.get(name)
-            if packed is None:
-                raise KeyError(f"the batch has no column `{name}` (it has {', '.join(self.names)})")
-            self._decoded[name] = decode_column(packed, self.row_count)
+            if packed is not None:
+                self._decoded[name] = decode_column(packed, self.row_count)
+            else:
+                texts = self.dictionary(name)
+                self._decoded[name] = [None if code is None else texts[code] for code in self.codes(name)]
         return self._decoded[name]
+
+    def _coded_column(self, name: str) -> types.CodedColumn:
+        coded = self._coded.get(name)
+        if coded is None:
+            raise KeyError(f"the batch has no column `{name}` coded (it has {', '.join(self.names)})")
+        return coded
+
+    def codes(self, name: str) -> List[Optional[int]]:
+        """Coded column `name`: each row's index into its dictionary
+        (`None` when null). Two rows have the same text exactly when they
+        have the same code."""
+        coded = self._coded_column(name)
+        if len(coded.codes) != self.row_count:
+            raise ValueError(f"column `{name}` holds {len(coded.codes)} codes for {self.row_count} rows")
+        codes: List[Optional[int]] = list(coded.codes)
+        nulls = coded.nulls
+        if nulls:
+            for row in range(self.row_count):
+                if nulls[row >> 3] & (1 << (row & 7)):
+                    codes[row] = None
+        return codes
+
+    def dictionary(self, name: str) -> List[str]:
+        """Coded column `name`'s texts, in code order; it may hold texts no
+        row of this batch has."""
+        return decode_text(self._coded_column(name).dictionary)
 
     def columns(self, *names: str) -> List[List[Any]]:
         """Several columns at once, in the order named."""

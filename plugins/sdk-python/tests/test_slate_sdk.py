@@ -63,6 +63,26 @@ class ColumnsDecodeToPythonValues(unittest.TestCase):
         self.assertEqual(batch.decode_column(column, 2), [["a", "b"], None])
 
 
+class CodedColumnsGiveCodesAndTexts(unittest.TestCase):
+    def test_rows_with_one_text_share_a_code_and_nulls_have_none(self):
+        packed = types.ColumnBatch(row_count=3, columns=[
+            types.Column(name="points", nulls=b"", values=types.ColumnValues_Int64([20, 31, 12])),
+        ])
+        player = types.CodedColumn(
+            name="player",
+            nulls=bytes([0b010]),
+            dictionary=types.PackedText("tatumDončić", [5, 13]),
+            codes=[1, 0, 1],
+        )
+        read = slate_sdk.Batch(packed, [player])
+        self.assertEqual(read.codes("player"), [1, None, 1])
+        self.assertEqual(read.dictionary("player"), ["tatum", "Dončić"])
+        self.assertEqual(read.column("player"), ["Dončić", None, "Dončić"])
+        self.assertEqual(list(read.rows())[2], {"points": 12, "player": "Dončić"})
+        with self.assertRaisesRegex(KeyError, "no column `points` coded"):
+            read.codes("points")
+
+
 class DatesConvertBothWays(unittest.TestCase):
     def test_day_numbers_and_wit_dates(self):
         day = datetime.date(2026, 1, 11)
