@@ -8,7 +8,7 @@ use slate::liveness::LeaseConfig;
 use slate::rows::{RowSet, Scalar, Value};
 use slate::runs::RunStatus;
 use slate::schema::TableName;
-use slate::store::Tables;
+use slate::store::Store;
 
 use crate::support::{TestHost, components, date};
 
@@ -43,14 +43,18 @@ fn the_fixture_is_built_against_0_1_0_and_the_host_serves_a_later_0_1_x() {
     assert_eq!(host_package(), "package slate:processor@0.1.1;");
 }
 
-#[test]
-fn a_component_built_against_0_1_0_loads_reads_and_writes_on_this_host() {
-    let host = TestHost::with(RunLimits::default(), LeaseConfig::default());
-    let old = host.fixture(components::CONTRACT_V0_1_0);
+/// The day [`give_it_input`] writes.
+const DAY: &str = "2026-01-15";
+
+/// Creates the 0.1.0 fixture's input table in `store` with three rows on
+/// [`DAY`], one of them null, and returns them. The input has the
+/// fixture's output columns: `day` and a nullable `name`.
+pub(crate) fn give_it_input(store: &dyn Store, component: &[u8]) -> RowSet {
+    let runtime = slate::plugin::Runtime::new(None).unwrap();
+    let spec = runtime.load(component).unwrap().spec;
     let input = TableName::new("slate_test", "every_type");
-    let day = date("2026-01-15");
-    // The input has the output's columns: `day` and a nullable `name`.
-    host.store.ensure_table(&input, &old.spec.schema).unwrap();
+    let day = date(DAY);
+    store.ensure_table(&input, &spec.schema).unwrap();
     let text = |s: &str| Value::Scalar(Scalar::String(s.into()));
     let wit_day = Value::Scalar(Scalar::Date(slate::rows::wit_date(day)));
     let rows = RowSet {
@@ -61,13 +65,20 @@ fn a_component_built_against_0_1_0_loads_reads_and_writes_on_this_host() {
             vec![wit_day, text("stephen-curry")],
         ],
     };
-    host.store
-        .replace_partitions(&input, &[day], &rows)
-        .unwrap();
+    store.replace_partitions(&input, &[day], &rows).unwrap();
+    rows
+}
 
-    let record = host.run(&old, day);
+#[test]
+fn a_component_built_against_0_1_0_loads_reads_and_writes_on_this_host() {
+    let host = TestHost::with(RunLimits::default(), LeaseConfig::default());
+    let bytes = std::fs::read(components::CONTRACT_V0_1_0).unwrap();
+    let rows = give_it_input(&*host.store, &bytes);
+    let old = host.fixture(components::CONTRACT_V0_1_0);
+
+    let record = host.run(&old, date(DAY));
 
     assert_eq!(record.status, RunStatus::Success, "{record:?}");
     assert_eq!(record.rows_read, 3);
-    assert_eq!(host.rows(&old.spec.output_table, day).rows, rows.rows);
+    assert_eq!(host.rows(&old.spec.output_table, date(DAY)).rows, rows.rows);
 }

@@ -162,6 +162,28 @@ async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> bool) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_component_built_against_contract_0_1_0_deploys_without_a_restart_and_runs() {
+    let served = Served::new();
+    let old = fixture(components::CONTRACT_V0_1_0);
+    crate::contract::give_it_input(&*served.store, &old);
+
+    let (status, deployed) = served
+        .put_component("ContractV010Processor", old.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{deployed}");
+    let (status, answer) = served
+        .post_json(
+            "/process-date",
+            json!({"processors": ["ContractV010Processor"], "analysis_date": "2026-01-15"}),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["runs"][0]["status"], "success", "{answer}");
+    assert_eq!(answer["runs"][0]["rows"], 3, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn process_date_runs_the_deployed_version_and_every_run_can_be_looked_up() {
     let served = Served::new();
     let v1 = fixture(components::VERSIONED_V1);
