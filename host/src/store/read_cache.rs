@@ -29,7 +29,8 @@
 //! partitions, a [`Dictionary`] per coded column and each partition's codes,
 //! made when the partition is first read coded: a season-to-date read then
 //! joins codes made before instead of hashing every row's text again, and a
-//! text keeps its code from one run to the next.
+//! text keeps its code from one run to the next. A dictionary that comes to
+//! hold more texts than the rows it codes starts again.
 //!
 //! Partitions are dropped, least recently read first, when the cache holds
 //! more than its limit in bytes. A read wider than a few years, or any read
@@ -95,6 +96,12 @@ struct CodedPartitions {
 }
 
 impl CodedPartitions {
+    /// The bytes counted for the dictionary and every partition's codes.
+    fn bytes(&self) -> usize {
+        let codes: usize = self.codes.values().map(|codes| 4 * codes.len()).sum();
+        self.dictionary.bytes() + codes
+    }
+
     /// Column `index` (called `name`) of `partitions`, `rows` rows in all,
     /// as one coded column: each partition coded the first time it is
     /// joined, and its codes kept. Also returns how many bytes the codes
@@ -290,6 +297,21 @@ impl State {
                     }
                 }
             }
+            // A dictionary that outgrew the rows it codes (texts rewritten
+            // away, date after date) starts again: it never holds more
+            // texts than rows, so a long-lived host's cache cannot fill
+            // with texts no table holds any more.
+            let mut outgrown = 0;
+            entry.coded.retain(|_, column| {
+                let rows: usize = column.codes.values().map(Vec::len).sum();
+                let keep = column.dictionary.len() <= rows;
+                if !keep {
+                    outgrown += column.bytes();
+                }
+                keep
+            });
+            entry.bytes -= outgrown;
+            freed += outgrown;
         }
         self.bytes -= freed;
     }
@@ -740,11 +762,55 @@ mod tests {
         let state = lock(&cache.state);
         let entry = state.entries.values().next().unwrap();
         assert!(entry.partitions.is_empty() && entry.coded[&1].codes.is_empty());
-        assert_eq!(
-            state.bytes,
-            entry.coded[&1].dictionary.bytes(),
-            "only the dictionary is left, and it is counted"
+        assert!(
+            entry.coded[&1].dictionary.is_empty(),
+            "a dictionary coding no rows starts again"
         );
+        assert_eq!(state.bytes, 0, "nothing is left to count");
+    }
+
+    #[test]
+    fn a_dictionary_that_outgrows_the_rows_it_codes_starts_again() {
+        let cache = ReadCache::new(1 << 20);
+        // The 10th is rewritten with new names each time: `a`, `b`, `a`,
+        // then `c`, `d`, `c`, and so on.
+        let round = std::cell::Cell::new(0u8);
+        let fetch = |from: NaiveDate, to: NaiveDate| {
+            let mut batches = players(from, to);
+            for (_, batch) in &mut batches {
+                let ColumnValues::String(text) = &mut batch.columns[1].values else {
+                    unreachable!()
+                };
+                let shift = 2 * round.get();
+                text.text = text.text.bytes().map(|b| (b + shift) as char).collect();
+            }
+            Ok(batches)
+        };
+        let read = || {
+            cache
+                .read_coded("t", &coded_plan(), 1, (day(10), day(10)), 1, fetch)
+                .unwrap()
+        };
+
+        for _ in 0..5 {
+            read();
+            round.set(round.get() + 1);
+            cache.forget_dates("t", &[day(10)]);
+            lock(&cache.written).insert("t".into());
+        }
+        let last = read();
+
+        assert_eq!(last.coded[0].codes, [0, 1, 0], "it started again");
+        let state = lock(&cache.state);
+        let entry = state.entries.values().next().unwrap();
+        assert_eq!(
+            entry.coded[&1].dictionary.len(),
+            2,
+            "only the names it codes"
+        );
+        assert_eq!(state.bytes, entry.bytes, "every freed byte is uncounted");
+        let partition: usize = entry.partitions.values().map(batch_bytes).sum();
+        assert_eq!(entry.bytes, partition + entry.coded[&1].bytes());
     }
 
     #[test]
