@@ -72,7 +72,37 @@ impl Packing {
         })
     }
 
-    fn of_scalar(scalar: &Scalar) -> Packing {
+    /// How a packed column's values pack; `None` for one value per row.
+    pub fn of_values(values: &ColumnValues) -> Option<Packing> {
+        Some(match values {
+            ColumnValues::String(_) => Packing::String,
+            ColumnValues::Int64(_) => Packing::Int64,
+            ColumnValues::Float64(_) => Packing::Float64,
+            ColumnValues::Numeric(_) => Packing::Numeric,
+            ColumnValues::Boolean(_) => Packing::Boolean,
+            ColumnValues::Date(_) => Packing::Date,
+            ColumnValues::Timestamp(_) => Packing::Timestamp,
+            ColumnValues::Json(_) => Packing::Json,
+            ColumnValues::Values(_) => return None,
+        })
+    }
+
+    /// The column type's name, in BigQuery terms, for messages.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Packing::String => "STRING",
+            Packing::Int64 => "INT64",
+            Packing::Float64 => "FLOAT64",
+            Packing::Numeric => "NUMERIC",
+            Packing::Boolean => "BOOL",
+            Packing::Date => "DATE",
+            Packing::Timestamp => "TIMESTAMP",
+            Packing::Json => "JSON",
+        }
+    }
+
+    /// The type a scalar packs as.
+    pub fn of_scalar(scalar: &Scalar) -> Packing {
         match scalar {
             Scalar::String(_) => Packing::String,
             Scalar::Int64(_) => Packing::Int64,

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use crate::column_batch::{Column, ColumnBatch, ColumnValues, PackedText};
+use crate::column_batch::{Column, ColumnBatch, ColumnValues, PackedText, Packing};
 use crate::rows::{Scalar, Value};
 
 pub use crate::bindings::{CodedColumn, CodedColumnBatch};
@@ -29,6 +29,17 @@ pub struct NotText {
     pub column: String,
     /// What it holds instead, e.g. `INT64`.
     pub found: &'static str,
+}
+
+impl NotText {
+    /// The refusal of `column`, which packs as `packing` (`None`: one
+    /// value per row, as a REPEATED column does).
+    pub fn new(column: &str, packing: Option<Packing>) -> Self {
+        NotText {
+            column: column.to_string(),
+            found: packing.map_or("REPEATED values", Packing::type_name),
+        }
+    }
 }
 
 /// The texts given codes so far, each once, in the order first seen: a
@@ -91,10 +102,6 @@ impl Dictionary {
 /// The codes of `column`'s rows, one per row (0 for a null row, which the
 /// column's own `nulls` marks), giving new texts codes in `dictionary`.
 pub fn codes_of(column: &Column, dictionary: &mut Dictionary) -> Result<Vec<u32>, NotText> {
-    let not_text = |found| NotText {
-        column: column.name.clone(),
-        found,
-    };
     match &column.values {
         ColumnValues::String(text) => {
             let mut start = 0;
@@ -118,17 +125,13 @@ pub fn codes_of(column: &Column, dictionary: &mut Dictionary) -> Result<Vec<u32>
             .map(|value| match value {
                 Value::Null => Ok(0),
                 Value::Scalar(Scalar::String(text)) => Ok(dictionary.code(text)),
-                Value::Scalar(_) => Err(not_text("values of another type")),
-                Value::Repeated(_) => Err(not_text("REPEATED values")),
+                Value::Scalar(other) => {
+                    Err(NotText::new(&column.name, Some(Packing::of_scalar(other))))
+                }
+                Value::Repeated(_) => Err(NotText::new(&column.name, None)),
             })
             .collect(),
-        ColumnValues::Int64(_) => Err(not_text("INT64")),
-        ColumnValues::Float64(_) => Err(not_text("FLOAT64")),
-        ColumnValues::Numeric(_) => Err(not_text("NUMERIC")),
-        ColumnValues::Boolean(_) => Err(not_text("BOOL")),
-        ColumnValues::Date(_) => Err(not_text("DATE")),
-        ColumnValues::Timestamp(_) => Err(not_text("TIMESTAMP")),
-        ColumnValues::Json(_) => Err(not_text("JSON")),
+        other => Err(NotText::new(&column.name, Packing::of_values(other))),
     }
 }
 
@@ -212,7 +215,7 @@ pub fn code_batch(mut batch: ColumnBatch, coded: usize) -> Result<CodedColumnBat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::column_batch::{ColumnBuilder, Packing};
+    use crate::column_batch::ColumnBuilder;
 
     /// A STRING column of `cells`, `None` for null.
     fn strings(cells: &[Option<&str>]) -> Column {

@@ -359,19 +359,7 @@ pub(crate) fn refuse_uncodable(table: &TableName, coded: &[ColumnPlan]) -> Resul
     };
     Err(InputError::NotText {
         table: table.clone(),
-        refused: NotText {
-            column: column.clone(),
-            found: match packing {
-                Some(Packing::Int64) => "INT64",
-                Some(Packing::Float64) => "FLOAT64",
-                Some(Packing::Numeric) => "NUMERIC",
-                Some(Packing::Boolean) => "BOOL",
-                Some(Packing::Date) => "DATE",
-                Some(Packing::Timestamp) => "TIMESTAMP",
-                Some(Packing::Json) => "JSON",
-                Some(Packing::String) | None => "REPEATED values",
-            },
-        },
+        refused: NotText::new(column, *packing),
     })
 }
 
