@@ -196,6 +196,29 @@ fn batch_reads_count_against_the_runs_read_limit() {
 }
 
 #[test]
+fn coded_reads_count_against_the_runs_read_limit() {
+    let limits = RunLimits {
+        max_rows_read: 2,
+        ..RunLimits::default()
+    };
+    let (host, echo) = host_with_rows(limits, &["2026-03-02"]);
+
+    let record = host.run(&echo, date("2026-03-02"));
+
+    assert_eq!(record.status, RunStatus::Failed);
+    assert_eq!(record.error_kind, Some(ErrorKind::Plugin));
+    assert_contains(
+        &record.error_message.unwrap_or_default(),
+        "LimitExceeded(\"reading 3 rows of slate_test.every_type would make 3 rows read; the limit is 2\")",
+    );
+    assert!(
+        host.rows(&echo.spec.output_table, date("2026-03-02"))
+            .rows
+            .is_empty()
+    );
+}
+
+#[test]
 fn a_batch_read_of_a_missing_column_is_refused_naming_it() {
     let (host, echo) = host_with_rows(RunLimits::default(), &["2026-02-28"]);
 
