@@ -283,10 +283,10 @@ impl Pipeline {
         }
         let gated_dates: Vec<NaiveDate> = gated.iter().map(|(slot, _)| results[*slot].0).collect();
         let output_of = |name: &str| self.plugins.get(name).map(|p| p.spec.output_table.clone());
-        let checks: Vec<Result<UpstreamCheck, String>> =
+        let checks: Vec<Result<UpstreamCheck, StoreError>> =
             match executor.completeness_on(&plugin.spec, &gated_dates, output_of, &self.calendar) {
                 Ok(checks) => checks.into_iter().map(Ok).collect(),
-                Err(error) => gated_dates.iter().map(|_| Err(error.to_string())).collect(),
+                Err(error) => gated_dates.iter().map(|_| Err(error.clone())).collect(),
             };
         let mut to_execute = Vec::new();
         // Each executed run's slot in `results`, with its check when a
@@ -297,7 +297,7 @@ impl Pipeline {
             match check.map(|check| Self::verdict(&plugin.spec, date, check)) {
                 // As in `run_claim`: the store failed, and the claim is
                 // left to its lease.
-                Err(message) => results[slot].1 = Some(Err(StoreError::backend(message))),
+                Err(error) => results[slot].1 = Some(Err(error)),
                 Ok(Verdict::Block { reason, check }) => {
                     tracing::info!(processor = %name, %date, "blocked: {reason}");
                     let ended = executor.end_claim(claim, RunStatus::Blocked, None, reason, check);

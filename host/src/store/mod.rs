@@ -44,7 +44,7 @@ use crate::schema::{TableName, TableSchema};
 use crate::upstream_check::UpstreamCheck;
 
 /// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Another run of the same processor and date holds the claim.
     #[error("already running (run {run_id}, started {started_at})")]
@@ -77,13 +77,14 @@ pub enum StoreError {
     Backend(#[source] BackendError),
 }
 
-/// What a backend reports when it fails: its own error, whole.
-pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
+/// What a backend reports when it fails: its own error, whole. Shared, so
+/// that one failure can fail every run of a batch with the same chain.
+pub type BackendError = std::sync::Arc<dyn std::error::Error + Send + Sync>;
 
 impl StoreError {
     /// A backend failure from its error, or from a message.
-    pub fn backend(error: impl Into<BackendError>) -> Self {
-        StoreError::Backend(error.into())
+    pub fn backend(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Backend(BackendError::from(error.into()))
     }
 }
 
