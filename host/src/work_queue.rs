@@ -23,7 +23,7 @@ use crate::pipeline::Pipeline;
 use crate::plugin::spec::Lookback;
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
 use crate::store::StoreError;
-use crate::store::work_queue::{NewBackfill, NewTask, TakenTask, TaskEnd, WorkQueue};
+use crate::store::work_queue::{NewBackfill, NewTask, TakenTask, WorkQueue};
 
 /// The tasks of `plan`, each with what it waits for: its processor's
 /// upstreams in the plan's selection, and whether it looks back.
@@ -92,15 +92,6 @@ pub enum Worked {
     /// It put its tasks back: their (processor, date) was running
     /// elsewhere, or this host has no such processor.
     Released,
-}
-
-/// How a run ends its task.
-fn task_end(record: &RunRecord) -> TaskEnd {
-    match record.status {
-        RunStatus::Success => TaskEnd::Succeeded,
-        RunStatus::Blocked => TaskEnd::Blocked,
-        _ => TaskEnd::Failed,
-    }
 }
 
 /// Whether a run ended for good: not still running, and not failed only
@@ -262,13 +253,7 @@ fn end_task(
     host_id: &str,
     record: &RunRecord,
 ) -> Result<(), StoreError> {
-    let ended = queue.finish_task(
-        task,
-        host_id,
-        task_end(record),
-        Some(&record.run_id),
-        record.error_message.as_deref(),
-    )?;
+    let ended = queue.finish_task(task, host_id, record)?;
     if !ended {
         tracing::warn!(
             processor = %task.processor, date = %task.date, run_id = %record.run_id,

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::StoreError;
 use crate::backfill::Reprocess;
+use crate::runs::{RunRecord, RunStatus};
 
 /// A backfill to enqueue.
 #[derive(Debug, Clone)]
@@ -79,6 +80,17 @@ pub enum TaskEnd {
 crate::runs::text_enum!(TaskEnd {
     Succeeded => "succeeded", Failed => "failed", Blocked => "blocked",
 });
+
+impl TaskEnd {
+    /// How `run`, ended, ends its task.
+    pub fn of(run: &RunRecord) -> TaskEnd {
+        match run.status {
+            RunStatus::Success => TaskEnd::Succeeded,
+            RunStatus::Blocked => TaskEnd::Blocked,
+            _ => TaskEnd::Failed,
+        }
+    }
+}
 
 /// One task as the queue records it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -183,15 +195,14 @@ pub trait WorkQueue: Send + Sync {
     /// could not start yet).
     fn release_task(&self, task: &TakenTask, host_id: &str) -> Result<(), StoreError>;
 
-    /// Ends a task `host_id` holds, with its run; false when the task was
-    /// no longer this host's (its lease expired and another took it).
+    /// Ends a task `host_id` holds with the run that ended it (its
+    /// [`TaskEnd`], id and error); false when the task was no longer this
+    /// host's (its lease expired and another took it).
     fn finish_task(
         &self,
         task: &TakenTask,
         host_id: &str,
-        end: TaskEnd,
-        run_id: Option<&str>,
-        error: Option<&str>,
+        run: &RunRecord,
     ) -> Result<bool, StoreError>;
 
     /// A backfill's progress, if it exists.

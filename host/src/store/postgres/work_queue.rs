@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use postgres::Row;
 
 use super::PostgresStore;
+use crate::runs::RunRecord;
 use crate::store::StoreError;
 use crate::store::work_queue::{
     ClusterProgress, NewBackfill, NewTask, TakenTask, TaskEnd, TaskRecord, WorkQueue,
@@ -214,9 +215,7 @@ impl WorkQueue for PostgresStore {
         &self,
         task: &TakenTask,
         host_id: &str,
-        end: TaskEnd,
-        run_id: Option<&str>,
-        error: Option<&str>,
+        run: &RunRecord,
     ) -> Result<bool, StoreError> {
         self.with_client(|client| {
             let ended = client.execute(
@@ -229,9 +228,9 @@ impl WorkQueue for PostgresStore {
                     &task.processor,
                     &task.date,
                     &host_id,
-                    &end.as_str(),
-                    &run_id,
-                    &error,
+                    &TaskEnd::of(run).as_str(),
+                    &run.run_id,
+                    &run.error_message,
                 ],
             )?;
             Ok(ended == 1)
