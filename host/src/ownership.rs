@@ -159,9 +159,20 @@ impl Ledger {
 }
 
 /// Why a table may not be written: by a processor, or by the host loading
-/// it as a raw input.
+/// it as a raw input; or read, when it is the host's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OwnershipRefused {
+    /// The processor declares one of the host's tables among its inputs:
+    /// run history, quarantine and the rest are the host's to read.
+    #[error("{processor} may not read {table}: it is owned by the host ({reason})")]
+    ReadsHostTable {
+        /// The processor refused.
+        processor: String,
+        /// The host's table it declared.
+        table: TableName,
+        /// Why the host owns it.
+        reason: String,
+    },
     /// The table is one the host keeps for itself.
     #[error("{processor} may not write {table}: it is owned by the host ({reason})")]
     HostOwned {
@@ -240,14 +251,24 @@ pub struct Claimant<'a> {
 }
 
 /// Whether `claimant` may write its output table, given the recorded
-/// owner (`None` when none is recorded yet) and the host's reserved names.
-/// `Ok` means it owns the table already, or may take it at its first commit.
+/// owner (`None` when none is recorded yet) and the host's reserved names,
+/// and read its inputs: none may be the host's. `Ok` means it owns the
+/// table already, or may take it at its first commit.
 pub fn decide(
     claimant: Claimant<'_>,
     recorded: Option<&TableOwner>,
     host: &HostOwned,
 ) -> Result<(), OwnershipRefused> {
     let processor = claimant.name.to_string();
+    for input in claimant.inputs {
+        if let Some(reason) = host.reason(input) {
+            return Err(OwnershipRefused::ReadsHostTable {
+                processor,
+                table: input.clone(),
+                reason,
+            });
+        }
+    }
     let table = claimant.output.clone();
     if let Some(reason) = host.reason(&table) {
         return Err(OwnershipRefused::HostOwned {
@@ -425,6 +446,44 @@ mod tests {
         }
         let ordinary = table("nba_analytics.player_game_summary");
         assert_eq!(bigquery.reason(&ordinary), None);
+    }
+
+    #[test]
+    fn a_processor_may_not_declare_a_host_table_among_its_inputs() {
+        let bigquery = HostOwned {
+            datasets: vec!["nba_reference".into()],
+        };
+        let output = table("slate_test.snoop");
+        for name in [
+            "nba_reference.processor_run_history",
+            "nba_reference.processor_quarantine",
+            "_slate.runs",
+        ] {
+            let inputs = [table("nba_raw.schedule"), table(name)];
+            let refused = decide(claimant("Snoop", &output, &inputs), None, &bigquery);
+            assert_eq!(
+                refused,
+                Err(OwnershipRefused::ReadsHostTable {
+                    processor: "Snoop".into(),
+                    table: table(name),
+                    reason: bigquery.reason(&table(name)).unwrap(),
+                }),
+                "{name}"
+            );
+        }
+        // On a backend without a history dataset, only the reserved prefix is the host's.
+        let embedded = HostOwned::default();
+        let raw = [table("nba_reference.players")];
+        assert_eq!(
+            decide(claimant("Reader", &output, &raw), None, &embedded),
+            Ok(())
+        );
+        let refused = decide(claimant("Reader", &output, &raw), None, &bigquery).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "Reader may not read nba_reference.players: it is owned by the host \
+             (dataset `nba_reference` holds the host's run history and quarantine)"
+        );
     }
 
     #[test]

@@ -609,6 +609,34 @@ fn a_processor_cannot_forge_the_run_history_in_bigquery() {
 }
 
 #[test]
+fn a_processor_cannot_read_the_run_history_or_quarantine_in_bigquery() {
+    let bigquery = BigQueryHost::new();
+    let day = date("2026-01-11");
+    // A run, so that the history dataset holds rows for the day.
+    let owner = bigquery.fixture(components::VERSIONED_V1);
+    assert_eq!(bigquery.run(&owner, day).status, RunStatus::Success);
+
+    let snoop = bigquery.fixture(components::HOSTILE_HISTORY_SNOOP);
+    let refused = bigquery.run(&snoop, day);
+    assert_eq!(refused.rows_read, 0, "{refused:?}");
+    let message = failure_message(&refused, ErrorKind::Ownership);
+    assert_contains(
+        &message,
+        "HistorySnoop may not read nba_reference.processor_run_history: it is owned by the host \
+         (dataset `nba_reference` holds the host's run history and quarantine)",
+    );
+    let written = TableName::new("slate_test", "hostile_history_snoop");
+    match bigquery.store.read_rows(&written, day, day) {
+        Ok(rows) => assert!(
+            rows.rows.is_empty(),
+            "the snoop wrote what it read: {rows:?}"
+        ),
+        Err(slate::store::InputError::UnknownTable(_)) => {}
+        Err(other) => panic!("cannot read {written}: {other}"),
+    }
+}
+
+#[test]
 fn the_sweep_drops_staging_tables_a_killed_run_left_and_keeps_fresh_ones() {
     use slate::store::bigquery::STAGING_PREFIX;
     let bigquery = BigQueryHost::new();

@@ -154,6 +154,38 @@ fn a_processor_cannot_empty_another_processors_table_at_run_load_or_deploy() {
 }
 
 #[test]
+fn a_processor_that_declares_a_host_table_among_its_inputs_never_runs_and_never_loads() {
+    let host = TestHost::empty();
+    let day = date("2026-01-11");
+    let snoop_table = TableName::new("slate_test", "hostile_history_snoop");
+
+    // At run: refused before it runs, kind `ownership`, naming the table.
+    let snoop = host.fixture(components::HOSTILE_HISTORY_SNOOP);
+    let refused = host.run(&snoop, day);
+    assert_eq!(refused.status, RunStatus::Failed);
+    assert_eq!(refused.rows_read, 0, "{refused:?}");
+    let message = failure_message(&refused, ErrorKind::Ownership);
+    assert_contains(
+        &message,
+        "HistorySnoop may not read _slate.runs: it is owned by the host",
+    );
+    assert!(host.rows(&snoop_table, day).rows.is_empty());
+
+    // At load: a --plugin-dir holding it fails, naming the table.
+    match load_with_plugin_dir_of(&host, components::HOSTILE_HISTORY_SNOOP) {
+        Err(CatalogError::Ownership { origin, refused }) => {
+            assert!(origin.ends_with("hostile_history_snoop.wasm"), "{origin}");
+            assert!(matches!(
+                *refused,
+                OwnershipRefused::ReadsHostTable { ref table, .. } if table.to_string() == "_slate.runs"
+            ));
+        }
+        Err(other) => panic!("refused for the wrong reason: {other}"),
+        Ok(_) => panic!("the snoop was loaded"),
+    }
+}
+
+#[test]
 fn an_unowned_table_goes_to_the_first_processor_loaded_not_a_newcomer_under_another_name() {
     let host = TestHost::empty();
     let owner = host.fixture(components::VERSIONED_V1);

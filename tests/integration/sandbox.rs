@@ -115,7 +115,8 @@ fn hostile_processors_fail_alone_on(options: RuntimeOptions) {
         hostile(
             components::HOSTILE_UNDECLARED_READ,
             ErrorKind::Plugin,
-            "refused: ReadError::UndeclaredTable",
+            "refused: ReadError::UndeclaredTable by read-rows, read-columns, \
+             read-column-batch, read-coded-column-batch",
         ),
         hostile(
             components::HOSTILE_FILE_OPEN,
