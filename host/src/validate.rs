@@ -7,8 +7,9 @@
 //! STRING values are valid UTF-8 by construction: the component model
 //! checks every string that crosses the boundary.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -155,6 +156,17 @@ pub fn validate(rows: &RowSet, schema: &TableSchema, date: NaiveDate) -> Validat
         .columns
         .iter()
         .position(|c| c == &schema.partition_column);
+    // The key columns identify a row: the first valid row with a key holds
+    // it, and a later one with the same key is an error of its own.
+    let key_fields = schema.key_columns.join(", ");
+    // A key column missing from the rows is a column error already.
+    let unique_positions: Vec<usize> = schema
+        .key_columns
+        .iter()
+        .map(|k| rows.columns.iter().position(|c| c == k))
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    let mut key_holders: HashMap<RowKey<'_>, usize> = HashMap::with_capacity(rows.rows.len());
 
     for (index, row) in rows.rows.iter().enumerate() {
         let mut row_errors = Vec::new();
@@ -202,16 +214,35 @@ pub fn validate(rows: &RowSet, schema: &TableSchema, date: NaiveDate) -> Validat
                 format!("the partition column must equal the run's date {date}"),
             ));
         }
-        if !row_errors.is_empty() {
-            report.bad_rows.insert(index);
-            let row_key = key_positions
+        let row_key = || {
+            key_positions
                 .iter()
                 .filter_map(|(p, name)| {
                     row.get(*p)
                         .map(|v| format!("{name}={}", crate::rows::value_json(v)))
                 })
                 .collect::<Vec<_>>()
-                .join(", ");
+                .join(", ")
+        };
+        if row_errors.is_empty() && !unique_positions.is_empty() {
+            let key = RowKey {
+                row,
+                positions: &unique_positions,
+            };
+            if let Some(&holder) = key_holders.get(&key) {
+                row_errors.push((
+                    key_fields.clone(),
+                    "a key no other row has".to_string(),
+                    row_key(),
+                    format!("row {holder} has the same key"),
+                ));
+            } else {
+                key_holders.insert(key, index);
+            }
+        }
+        if !row_errors.is_empty() {
+            report.bad_rows.insert(index);
+            let row_key = row_key();
             for (field, expected, value, problem) in row_errors {
                 report.errors.push(FieldError {
                     row_index: Some(index),
@@ -226,6 +257,50 @@ pub fn validate(rows: &RowSet, schema: &TableSchema, date: NaiveDate) -> Validat
     }
     report
 }
+
+/// A row seen through its key columns: rows are equal when every key
+/// cell is, so a map of them finds a repeated key without building text.
+struct RowKey<'a> {
+    row: &'a [Value],
+    positions: &'a [usize],
+}
+
+impl Hash for RowKey<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for &p in self.positions {
+            match self.row.get(p) {
+                None | Some(Value::Null) => state.write_u8(0),
+                Some(Value::Scalar(scalar)) => hash_scalar(scalar, state),
+                Some(Value::Repeated(items)) => {
+                    state.write_usize(items.len());
+                    items.iter().for_each(|s| hash_scalar(s, state));
+                }
+            }
+        }
+    }
+}
+
+/// Hashes `scalar` as [`RowKey`]'s equality compares it.
+fn hash_scalar<H: Hasher>(scalar: &Scalar, state: &mut H) {
+    match scalar {
+        Scalar::String(text) | Scalar::Numeric(text) | Scalar::Json(text) => text.hash(state),
+        Scalar::Int64(n) | Scalar::Timestamp(n) => n.hash(state),
+        // 0.0 and -0.0 are equal, so they hash alike.
+        Scalar::Float64(x) => (if *x == 0.0 { 0.0 } else { *x }).to_bits().hash(state),
+        Scalar::Boolean(b) => b.hash(state),
+        Scalar::Date(d) => (d.year, d.month, d.day).hash(state),
+    }
+}
+
+impl PartialEq for RowKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.positions
+            .iter()
+            .all(|&p| self.row.get(p) == other.row.get(p))
+    }
+}
+
+impl Eq for RowKey<'_> {}
 
 /// The problem with one cell, if any.
 fn check_value(value: &Value, column: &Column) -> Option<String> {
@@ -536,14 +611,14 @@ mod tests {
             &["player"],
         );
         let row =
-            |player: &str, points: Value| vec![s(Scalar::String(player.into())), points, wit_day()];
+            |player: String, points: Value| vec![s(Scalar::String(player)), points, wit_day()];
         let rows = RowSet {
             columns: vec!["player".into(), "points".into(), "d".into()],
             rows: (0..199)
                 .map(|i| match i {
-                    17 => row("a", s(Scalar::String("12".into()))),
-                    150 => row("b", Value::Null),
-                    _ => row("ok", s(Scalar::Int64(i))),
+                    17 => row("a".into(), s(Scalar::String("12".into()))),
+                    150 => row("b".into(), Value::Null),
+                    _ => row(format!("player{i}"), s(Scalar::Int64(i))),
                 })
                 .collect(),
         };
@@ -626,6 +701,110 @@ mod tests {
                 .starts_with("1 of 1 rows failed validation with 1 error\n"),
             "{}",
             report.summary(5)
+        );
+    }
+
+    /// Player rows on the run's date, keyed by player (and `d`).
+    fn player_rows(players: &[Value]) -> (TableSchema, RowSet) {
+        let schema = schema(
+            vec![
+                Column::new("player", ColumnType::String, ColumnMode::Nullable),
+                Column::new("d", ColumnType::Date, ColumnMode::Required),
+            ],
+            &["player", "d"],
+        );
+        let rows = RowSet {
+            columns: vec!["player".into(), "d".into()],
+            rows: players.iter().map(|p| vec![p.clone(), wit_day()]).collect(),
+        };
+        (schema, rows)
+    }
+
+    #[test]
+    fn a_row_whose_key_repeats_an_earlier_rows_is_an_error_naming_both_rows() {
+        let player = |name: &str| s(Scalar::String(name.into()));
+        let (schema, rows) = player_rows(&[
+            player("lebron"),
+            player("steph"),
+            player("lebron"),
+            player("tatum"),
+            player("lebron"),
+        ]);
+        let report = validate(&rows, &schema, day());
+        assert_eq!(report.bad_rows, BTreeSet::from([2, 4]));
+        assert_eq!(
+            report.errors[0].to_string(),
+            "row 2 (player=\"lebron\", d=\"2026-01-11\"): field `player, d` expected \
+             a key no other row has, got player=\"lebron\", d=\"2026-01-11\": \
+             row 0 has the same key"
+        );
+        assert_eq!(report.errors[1].problem, "row 0 has the same key");
+        assert!(
+            report
+                .summary(5)
+                .starts_with("2 of 5 rows failed validation with 2 errors")
+        );
+    }
+
+    #[test]
+    fn keys_are_compared_by_value_and_type_and_a_schema_without_keys_allows_repeats() {
+        let (schema, rows) = player_rows(&[
+            s(Scalar::String("7".into())),
+            s(Scalar::Int64(7)),
+            Value::Null,
+            s(Scalar::String("7 ".into())),
+        ]);
+        // Int64 7 in a STRING column is an error of its own, not a repeat.
+        let report = validate(&rows, &schema, day());
+        assert_eq!(report.bad_rows, BTreeSet::from([1]));
+        let (mut keyless, repeated) = player_rows(&[Value::Null, Value::Null]);
+        keyless.key_columns.clear();
+        assert!(validate(&repeated, &keyless, day()).is_valid());
+        // Two null keys are the same key.
+        assert_eq!(
+            validate(&repeated, &schema, day()).bad_rows,
+            BTreeSet::from([1])
+        );
+    }
+
+    #[test]
+    fn an_invalid_row_does_not_hold_its_key_against_a_valid_one() {
+        let (schema, mut rows) = player_rows(&[s(Scalar::String("lebron".into()))]);
+        let dated = |day: u8| {
+            Value::Scalar(Scalar::Date(Date {
+                year: 2026,
+                month: 1,
+                day,
+            }))
+        };
+        // Row 0 has the wrong date; row 1, the same player on the run's date, is kept.
+        rows.rows[0][1] = dated(10);
+        rows.rows
+            .push(vec![s(Scalar::String("lebron".into())), dated(11)]);
+        let report = validate(&rows, &schema, day());
+        assert_eq!(report.bad_rows, BTreeSet::from([0]));
+    }
+
+    #[test]
+    fn float_keys_that_compare_equal_repeat_even_with_a_different_sign_of_zero() {
+        let schema = schema(
+            vec![
+                Column::new("x", ColumnType::Float64, ColumnMode::Required),
+                Column::new("d", ColumnType::Date, ColumnMode::Required),
+            ],
+            &["x"],
+        );
+        let rows = RowSet {
+            columns: vec!["x".into(), "d".into()],
+            rows: vec![
+                vec![s(Scalar::Float64(0.0)), wit_day()],
+                vec![s(Scalar::Float64(-0.0)), wit_day()],
+                vec![s(Scalar::Float64(0.5)), wit_day()],
+            ],
+        };
+        assert_eq!(
+            validate(&rows, &schema, day()).bad_rows,
+            BTreeSet::from([1])
         );
     }
 }

@@ -140,7 +140,8 @@ fn fitting(column: &Column) -> BoxedStrategy<Value> {
     }
 }
 
-/// A schema and 0 to 6 rows that fit it, dated `day()`.
+/// A schema and 0 to 6 rows that fit it, dated `day()`, no two with the
+/// same key.
 fn fitting_rows() -> impl Strategy<Value = (TableSchema, RowSet)> {
     schema().prop_flat_map(|schema| {
         let row: Vec<BoxedStrategy<Value>> = schema
@@ -155,7 +156,21 @@ fn fitting_rows() -> impl Strategy<Value = (TableSchema, RowSet)> {
             })
             .collect();
         let columns: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
-        prop::collection::vec(row, 0..6).prop_map(move |rows| {
+        let keys: Vec<usize> = schema
+            .key_columns
+            .iter()
+            .filter_map(|k| columns.iter().position(|c| c == k))
+            .collect();
+        prop::collection::vec(row, 0..6).prop_map(move |generated| {
+            let mut rows: Vec<Vec<Value>> = Vec::new();
+            for row in generated {
+                if !rows
+                    .iter()
+                    .any(|kept| keys.iter().all(|&k| kept[k] == row[k]))
+                {
+                    rows.push(row);
+                }
+            }
             (
                 schema.clone(),
                 RowSet {
@@ -195,6 +210,24 @@ proptest! {
     fn rows_that_fit_their_schema_always_validate((schema, rows) in fitting_rows()) {
         let report = validate(&rows, &schema, day());
         prop_assert!(report.is_valid(), "{}", report.summary(5));
+    }
+
+    #[test]
+    fn a_copy_of_a_fitting_row_is_refused_as_a_repeat_of_its_key(
+        (schema, rows) in fitting_rows(),
+        pick in any::<prop::sample::Index>(),
+    ) {
+        prop_assume!(!rows.rows.is_empty());
+        let copied = pick.index(rows.rows.len());
+        let mut with_copy = rows.clone();
+        with_copy.rows.push(rows.rows[copied].clone());
+        let report = validate(&with_copy, &schema, day());
+        prop_assert_eq!(
+            report.bad_rows.into_iter().collect::<Vec<_>>(),
+            vec![rows.rows.len()]
+        );
+        prop_assert_eq!(report.errors.len(), 1);
+        prop_assert_eq!(&report.errors[0].problem, &format!("row {copied} has the same key"));
     }
 }
 

@@ -129,6 +129,13 @@ fn hostile_processors_fail_alone_on(options: RuntimeOptions) {
             format!("could not connect to 127.0.0.1:{port}"),
         ),
         hostile(
+            components::HOSTILE_DUPLICATE_KEYS,
+            ErrorKind::Validation,
+            "2 of 5 rows failed validation with 2 errors\n  \
+             row 3 (n=1, day=\"2026-01-11\"): field `n` expected a key no other row has, \
+             got n=1, day=\"2026-01-11\": row 1 has the same key",
+        ),
+        hostile(
             components::HOSTILE_BAD_ROWS,
             ErrorKind::Validation,
             "2 of 3 rows failed validation",
