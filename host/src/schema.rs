@@ -32,15 +32,29 @@ impl TableName {
         }
     }
 
-    /// Parses `dataset.table`; both parts must be identifiers.
+    /// Parses `dataset.table`; both parts must be lower-case identifiers.
+    /// Lower case only, because the embedded store (SQLite) takes `A.B`
+    /// and `a.b` for the same table: two names that differ in case alone
+    /// would let one processor write another's table.
     pub fn parse(qualified: &str) -> Option<Self> {
         let (dataset, table) = qualified.split_once('.')?;
-        let ok =
-            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let ok = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
         (ok(dataset) && ok(table)).then(|| TableName::new(dataset, table))
     }
 
-    /// Whether both parts are identifiers (letters, digits, underscores).
+    /// Whether either part has an upper-case letter.
+    pub fn has_upper_case(&self) -> bool {
+        [&self.dataset, &self.table]
+            .iter()
+            .any(|part| part.chars().any(|c| c.is_ascii_uppercase()))
+    }
+
+    /// Whether both parts are lower-case identifiers (letters, digits,
+    /// underscores).
     pub fn is_valid(&self) -> bool {
         TableName::parse(&self.to_string()).as_ref() == Some(self)
     }
@@ -220,8 +234,20 @@ impl TableSchema {
                     column.name
                 ));
             }
-            if self.columns[..i].iter().any(|c| c.name == column.name) {
-                problems.push(format!("column `{}` appears twice", column.name));
+            // SQLite and BigQuery both take column names without regard
+            // to case.
+            match self.columns[..i]
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(&column.name))
+            {
+                Some(c) if c.name == column.name => {
+                    problems.push(format!("column `{}` appears twice", column.name))
+                }
+                Some(c) => problems.push(format!(
+                    "columns `{}` and `{}` differ only in case, which makes them one column",
+                    c.name, column.name
+                )),
+                None => {}
             }
         }
         match self
@@ -290,6 +316,28 @@ mod tests {
     }
 
     #[test]
+    fn column_names_must_differ_by_more_than_case() {
+        let mut twice = schema("game_date");
+        twice.columns.push(twice.columns[0].clone());
+        let mut shouting = schema("game_date");
+        let mut upper = shouting.columns[0].clone();
+        upper.name = upper.name.to_ascii_uppercase();
+        shouting.columns.push(upper);
+        assert_eq!(
+            twice.problems(),
+            [format!("column `{}` appears twice", twice.columns[0].name)]
+        );
+        assert_eq!(
+            shouting.problems(),
+            [format!(
+                "columns `{}` and `{}` differ only in case, which makes them one column",
+                shouting.columns[0].name,
+                shouting.columns[0].name.to_ascii_uppercase()
+            )]
+        );
+    }
+
+    #[test]
     fn a_nullable_partition_column_is_refused() {
         let mut nullable = schema("game_date");
         nullable.columns[1].mode = ColumnMode::Nullable;
@@ -307,5 +355,8 @@ mod tests {
         );
         assert_eq!(TableName::parse("nba_raw"), None);
         assert_eq!(TableName::parse("a.b; drop"), None);
+        assert_eq!(TableName::parse("nba_raw.Schedule"), None);
+        assert!(TableName::new("NBA_raw", "schedule").has_upper_case());
+        assert!(!TableName::new("nba_raw", "schedule_2").has_upper_case());
     }
 }

@@ -154,6 +154,31 @@ fn a_processor_cannot_empty_another_processors_table_at_run_load_or_deploy() {
 }
 
 #[test]
+fn a_table_named_in_other_letter_case_is_refused_and_the_owners_rows_stay() {
+    let host = TestHost::empty();
+    let day = date("2026-01-11");
+    let owner = host.fixture(components::VERSIONED_V1);
+    assert_eq!(host.run(&owner, day).status, RunStatus::Success);
+    let before = host.rows(&versioned(), day);
+    assert_eq!(before.rows.len(), 2);
+
+    // SQLite would take `slate_test.VERSIONED` for the owner's table.
+    let bytes = std::fs::read(components::HOSTILE_CASE_THIEF).unwrap();
+    match host.runtime.load(&bytes) {
+        Err(PluginError::Spec(invalid)) => assert!(
+            invalid
+                .problems
+                .iter()
+                .any(|p| matches!(p, SpecProblem::UpperCaseTable(t) if t.table == "VERSIONED")),
+            "{invalid:?}"
+        ),
+        Err(other) => panic!("refused for the wrong reason: {other}"),
+        Ok(_) => panic!("the case thief was loaded"),
+    }
+    assert_eq!(host.rows(&versioned(), day), before, "the owner's rows");
+}
+
+#[test]
 fn a_processor_that_declares_a_host_table_among_its_inputs_never_runs_and_never_loads() {
     let host = TestHost::empty();
     let day = date("2026-01-11");

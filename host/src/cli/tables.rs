@@ -59,7 +59,7 @@ pub fn transfer(
     raw_input: bool,
 ) -> Result<ExitCode> {
     let Some(table) = TableName::parse(table) else {
-        usage!("invalid table `{table}`: expected dataset.table");
+        usage!("invalid table `{table}`: expected dataset.table, in lower case");
     };
     let to = match (to, raw_input) {
         (Some(name), false) => TableOwner::Processor(name.to_string()),

@@ -96,6 +96,12 @@ pub enum SpecProblem {
     /// An input table is not `dataset.table`.
     #[error("input table `{0}` is not dataset.table")]
     InputTable(TableName),
+    /// A table name, output or input, has an upper-case letter.
+    #[error(
+        "table `{0}` has upper-case letters: table names are lower case, for the embedded \
+         store (SQLite) takes names that differ only in case for the same table"
+    )]
+    UpperCaseTable(TableName),
     /// The processor names a shadow table, as its output or an input.
     #[error("`{0}` is a shadow table: only the host reads and writes the {SHADOW_DATASET} dataset")]
     ShadowTable(TableName),
@@ -194,11 +200,20 @@ impl ProcessorSpec {
         if self.version.trim().is_empty() {
             problems.push(SpecProblem::EmptyVersion);
         }
-        if !self.output_table.is_valid() {
+        for table in std::iter::once(&self.output_table).chain(&self.inputs) {
+            if table.has_upper_case() {
+                problems.push(SpecProblem::UpperCaseTable(table.clone()));
+            }
+        }
+        // Whether a name is `dataset.table` whatever its case, which is
+        // a problem of its own, above.
+        let well_formed =
+            |table: &TableName| TableName::parse(&table.to_string().to_ascii_lowercase()).is_some();
+        if !well_formed(&self.output_table) {
             problems.push(SpecProblem::OutputTable(self.output_table.clone()));
         }
         for input in &self.inputs {
-            if !input.is_valid() {
+            if !well_formed(input) {
                 problems.push(SpecProblem::InputTable(input.clone()));
             }
         }
@@ -277,6 +292,30 @@ mod tests {
             "processor name `my-proc` must be letters, digits and _; the version is empty; \
              output table `nba.` is not dataset.table; `my-proc` lists itself as upstream; \
              partition column `date` is not in the schema"
+        );
+    }
+
+    #[test]
+    fn table_names_in_other_letter_case_are_refused_as_the_same_table_in_sqlite() {
+        let mut shouting = info("Totals", ("nba", "Totals"));
+        shouting.inputs.push(TableRef {
+            dataset: "RAW".into(),
+            table: "box scores".into(),
+        });
+        let error = ProcessorSpec::from_info(&shouting).unwrap_err();
+        assert_eq!(
+            error.problems,
+            [
+                SpecProblem::UpperCaseTable(TableName::new("nba", "Totals")),
+                SpecProblem::UpperCaseTable(TableName::new("RAW", "box scores")),
+                SpecProblem::InputTable(TableName::new("RAW", "box scores")),
+            ]
+        );
+        assert!(
+            error.to_string().starts_with(
+                "table `nba.Totals` has upper-case letters: table names are lower case"
+            ),
+            "{error}"
         );
     }
 
