@@ -12,9 +12,9 @@ use slate::liveness::LeaseConfig;
 use slate::ownership::{Ledger, OwnershipRefused, TableOwner};
 use slate::pipeline::Pipeline;
 use slate::plugin::spec::SpecProblem;
-use slate::plugin::{PluginError, RunLimits};
+use slate::plugin::{Plugin, PluginError, RunLimits};
 use slate::registry::Registry;
-use slate::rows::Scalar;
+use slate::rows::{RowSet, Scalar};
 use slate::runs::{ErrorKind, RunRecord, RunStatus};
 use slate::schema::{ColumnType, TableName};
 use slate::store::{RunLedger, Store, Tables};
@@ -102,14 +102,21 @@ fn control(host: &TestHost, day: NaiveDate, settings: &[(&str, i64)]) {
     );
 }
 
-#[test]
-fn a_processor_cannot_empty_another_processors_table_at_run_load_or_deploy() {
+/// A host on which VersionedProcessor has written its two rows of `day`:
+/// the host, the owner, and those rows.
+fn host_where_versioned_wrote(day: NaiveDate) -> (TestHost, Plugin, RowSet) {
     let host = TestHost::empty();
-    let day = date("2026-01-11");
     let owner = host.fixture(components::VERSIONED_V1);
     assert_eq!(host.run(&owner, day).status, RunStatus::Success);
     let before = host.rows(&versioned(), day);
     assert_eq!(before.rows.len(), 2);
+    (host, owner, before)
+}
+
+#[test]
+fn a_processor_cannot_empty_another_processors_table_at_run_load_or_deploy() {
+    let day = date("2026-01-11");
+    let (host, owner, before) = host_where_versioned_wrote(day);
     assert_eq!(
         host.store.table_owner(&versioned()).unwrap(),
         Some(TableOwner::Processor("VersionedProcessor".into())),
@@ -155,12 +162,8 @@ fn a_processor_cannot_empty_another_processors_table_at_run_load_or_deploy() {
 
 #[test]
 fn a_table_named_in_other_letter_case_is_refused_and_the_owners_rows_stay() {
-    let host = TestHost::empty();
     let day = date("2026-01-11");
-    let owner = host.fixture(components::VERSIONED_V1);
-    assert_eq!(host.run(&owner, day).status, RunStatus::Success);
-    let before = host.rows(&versioned(), day);
-    assert_eq!(before.rows.len(), 2);
+    let (host, _, before) = host_where_versioned_wrote(day);
 
     // SQLite would take `slate_test.VERSIONED` for the owner's table.
     let bytes = std::fs::read(components::HOSTILE_CASE_THIEF).unwrap();
