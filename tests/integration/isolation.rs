@@ -182,6 +182,21 @@ fn a_table_named_in_other_letter_case_is_refused_and_the_owners_rows_stay() {
 }
 
 #[test]
+fn a_table_named_like_another_tables_index_does_not_stop_that_table_from_being_created() {
+    let host = TestHost::empty();
+    let day = date("2026-01-11");
+    let squatter = host.fixture(components::HOSTILE_INDEX_SQUATTER);
+    assert_eq!(host.run(&squatter, day).status, RunStatus::Success);
+
+    let owner = host.fixture(components::VERSIONED_V1);
+    let record = host.run(&owner, day);
+    assert_eq!(record.status, RunStatus::Success, "{record:?}");
+    assert_eq!(host.rows(&versioned(), day).rows.len(), 2);
+    let squatted = TableName::new("slate_test", "versioned__by_day");
+    assert_eq!(host.rows(&squatted, day).rows.len(), 1);
+}
+
+#[test]
 fn a_processor_that_declares_a_host_table_among_its_inputs_never_runs_and_never_loads() {
     let host = TestHost::empty();
     let day = date("2026-01-11");

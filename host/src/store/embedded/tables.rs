@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{EmbeddedStore, quote, timestamp};
 use crate::column_batch::{ColumnBatch, ColumnBuilder, Packing};
 use crate::drift;
-use crate::ownership::{self, OwnedTable, TableOwner, Transfer};
+use crate::ownership::{self, HOST_PREFIX, OwnedTable, TableOwner, Transfer};
 use crate::rows::RowSet;
 use crate::schema::{Column, TableName, TableSchema};
 use crate::store::cells::{date_key, from_sql, parse_date_key, push_sql, sql_type, to_sql};
@@ -75,7 +75,12 @@ pub(super) fn create_in(
         "CREATE TABLE IF NOT EXISTS {name} ({});
          CREATE INDEX IF NOT EXISTS {} ON {name} ({});",
         columns.join(", "),
-        quote(&format!("{table}__by_{}", schema.partition_column)),
+        // Tables and indexes share SQLite's one namespace: a `_slate` name
+        // is one no processor's table can have (`ownership::HOST_PREFIX`).
+        quote(&format!(
+            "{HOST_PREFIX}_index__{table}__by_{}",
+            schema.partition_column
+        )),
         quote(&schema.partition_column)
     ))?;
     let json = serde_json::to_string(schema).map_err(StoreError::backend)?;
