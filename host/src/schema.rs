@@ -52,12 +52,6 @@ impl TableName {
             .iter()
             .any(|part| part.chars().any(|c| c.is_ascii_uppercase()))
     }
-
-    /// Whether both parts are lower-case identifiers (letters, digits,
-    /// underscores).
-    pub fn is_valid(&self) -> bool {
-        TableName::parse(&self.to_string()).as_ref() == Some(self)
-    }
 }
 
 impl fmt::Display for TableName {

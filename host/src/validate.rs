@@ -96,7 +96,8 @@ impl ValidationReport {
     }
 }
 
-/// Validates `rows` against `schema`; the partition column must hold `date`.
+/// Validates `rows` against `schema`; the partition column must hold
+/// `date`, and no two valid rows may have the same key columns.
 pub fn validate(rows: &RowSet, schema: &TableSchema, date: NaiveDate) -> ValidationReport {
     let mut report = ValidationReport {
         rows_checked: rows.rows.len(),
