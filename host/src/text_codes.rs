@@ -180,6 +180,12 @@ impl CodedBuilder {
     /// The coded column, with `dictionary`'s texts, and a null bitmap only
     /// when a row is null.
     pub fn finish(self, dictionary: &Dictionary) -> CodedColumn {
+        self.finish_with(dictionary.texts().clone())
+    }
+
+    /// The coded column, with `texts`, a copy of the dictionary's texts
+    /// taken when its codes were.
+    pub fn finish_with(self, texts: PackedText) -> CodedColumn {
         CodedColumn {
             name: self.name,
             nulls: if self.any_null {
@@ -187,7 +193,7 @@ impl CodedBuilder {
             } else {
                 Vec::new()
             },
-            dictionary: dictionary.texts().clone(),
+            dictionary: texts,
             codes: self.codes,
         }
     }

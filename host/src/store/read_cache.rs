@@ -41,11 +41,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::NaiveDate;
 
-use crate::column_batch::{ColumnBatch, ColumnBuilder, Packing};
+use crate::column_batch::{ColumnBatch, ColumnBuilder, PackedText, Packing};
 use crate::schema::TableName;
 use crate::store::input::InputError;
 use crate::text_codes::{
-    CodedBuilder, CodedColumn, CodedColumnBatch, Dictionary, NotText, code_batch, codes_of,
+    CodedBuilder, CodedColumnBatch, Dictionary, NotText, code_batch, codes_of,
 };
 
 /// How many bytes of packed partitions a store keeps by default.
@@ -80,7 +80,8 @@ struct State {
 #[derive(Default)]
 struct Entry {
     loaded: BTreeSet<NaiveDate>,
-    partitions: BTreeMap<NaiveDate, ColumnBatch>,
+    /// Shared, so that a read joins them after letting go of the cache.
+    partitions: BTreeMap<NaiveDate, Arc<ColumnBatch>>,
     /// By the column's position in the read: the codes of the column's
     /// partitions read coded so far.
     coded: BTreeMap<usize, CodedPartitions>,
@@ -92,7 +93,7 @@ struct Entry {
 #[derive(Default)]
 struct CodedPartitions {
     dictionary: Dictionary,
-    codes: BTreeMap<NaiveDate, Vec<u32>>,
+    codes: BTreeMap<NaiveDate, Arc<[u32]>>,
 }
 
 impl CodedPartitions {
@@ -102,33 +103,104 @@ impl CodedPartitions {
         self.dictionary.bytes() + codes
     }
 
-    /// Column `index` (called `name`) of `partitions`, `rows` rows in all,
-    /// as one coded column: each partition coded the first time it is
-    /// joined, and its codes kept. Also returns how many bytes the codes
-    /// and the dictionary grew by.
-    fn join(
+    /// The codes of column `index` of each of `partitions`, each partition
+    /// coded the first time it is asked for, and its codes kept; with the
+    /// dictionary's texts as they then are. Also returns how many bytes the
+    /// codes and the dictionary grew by.
+    fn codes_for(
         &mut self,
-        name: &str,
         index: usize,
-        partitions: &[(&NaiveDate, &ColumnBatch)],
-        rows: u32,
-    ) -> Result<(CodedColumn, usize), NotText> {
+        partitions: &[(NaiveDate, Arc<ColumnBatch>)],
+    ) -> Result<(CodedSnapshot, usize), NotText> {
         let mut grown = 0;
-        let mut builder = CodedBuilder::new(name, rows as usize);
+        let mut codes = Vec::with_capacity(partitions.len());
         for (date, partition) in partitions {
-            let column = &partition.columns[index];
-            let codes = match self.codes.entry(**date) {
+            let known = match self.codes.entry(*date) {
                 btree_map::Entry::Occupied(codes) => codes.into_mut(),
                 btree_map::Entry::Vacant(slot) => {
                     let before = self.dictionary.bytes();
-                    let codes = codes_of(column, &mut self.dictionary)?;
-                    grown += self.dictionary.bytes() - before + 4 * codes.len();
-                    slot.insert(codes)
+                    let made = codes_of(&partition.columns[index], &mut self.dictionary)?;
+                    grown += self.dictionary.bytes() - before + 4 * made.len();
+                    slot.insert(made.into())
                 }
             };
-            builder.extend(codes, &column.nulls);
+            codes.push(Arc::clone(known));
         }
-        Ok((builder.finish(&self.dictionary), grown))
+        let snapshot = CodedSnapshot {
+            index,
+            texts: self.dictionary.texts().clone(),
+            codes,
+        };
+        Ok((snapshot, grown))
+    }
+}
+
+/// What a read takes from the cache while holding it: the partitions and
+/// codes it joins, shared, so that the copying happens after the cache is
+/// let go of and reads of other runs proceed meanwhile.
+pub(crate) enum Snapshot {
+    /// Batches fetched for this read alone, not kept: to be joined and coded.
+    Fetched {
+        columns: Vec<ColumnPlan>,
+        coded: usize,
+        batches: Vec<ColumnBatch>,
+    },
+    /// Partitions and codes kept in the cache.
+    Cached {
+        columns: Vec<ColumnPlan>,
+        coded: usize,
+        partitions: Vec<(NaiveDate, Arc<ColumnBatch>)>,
+        codes: Vec<CodedSnapshot>,
+    },
+}
+
+/// One coded column of a [`Snapshot`]: its dictionary's texts and each
+/// partition's codes.
+pub(crate) struct CodedSnapshot {
+    index: usize,
+    texts: PackedText,
+    codes: Vec<Arc<[u32]>>,
+}
+
+impl Snapshot {
+    /// The read's rows as one batch, its coded columns through the
+    /// dictionaries taken with them.
+    pub(crate) fn join(self, table: &str) -> Result<CodedColumnBatch, InputError> {
+        match self {
+            Snapshot::Fetched {
+                columns,
+                coded,
+                batches,
+            } => {
+                let batch = join(&columns, batches.iter())?;
+                code_batch(batch, coded)
+                    .map_err(|refused| InputError::Storage(format!("{table}: {refused}")))
+            }
+            Snapshot::Cached {
+                columns,
+                coded,
+                partitions,
+                codes,
+            } => {
+                let plain = columns.len() - coded;
+                let batch = join(
+                    &columns[..plain],
+                    partitions.iter().map(|(_, b)| b.as_ref()),
+                )?;
+                let coded = codes
+                    .into_iter()
+                    .map(|column| {
+                        let name = &columns[column.index].0;
+                        let mut builder = CodedBuilder::new(name, batch.row_count as usize);
+                        for (codes, (_, partition)) in column.codes.iter().zip(&partitions) {
+                            builder.extend(codes, &partition.columns[column.index].nulls);
+                        }
+                        builder.finish_with(column.texts)
+                    })
+                    .collect();
+                Ok(CodedColumnBatch { batch, coded })
+            }
+        }
     }
 }
 
@@ -195,15 +267,35 @@ impl ReadCache {
         table: &str,
         columns: &[ColumnPlan],
         coded: usize,
+        range: (NaiveDate, NaiveDate),
+        data_version: i64,
+        fetch: impl FnMut(NaiveDate, NaiveDate) -> Result<Vec<(NaiveDate, ColumnBatch)>, InputError>,
+    ) -> Result<CodedColumnBatch, InputError> {
+        self.snapshot(table, columns, coded, range, data_version, fetch)?
+            .join(table)
+    }
+
+    /// What [`ReadCache::read_coded`] reads, taken under the cache's lock
+    /// (fetching the missing dates, coding the partitions not yet coded),
+    /// and not yet joined: [`Snapshot::join`] copies it into one batch
+    /// without the lock, so a store may let go of its own locks first.
+    pub(crate) fn snapshot(
+        &self,
+        table: &str,
+        columns: &[ColumnPlan],
+        coded: usize,
         (start, end): (NaiveDate, NaiveDate),
         data_version: i64,
         mut fetch: impl FnMut(NaiveDate, NaiveDate) -> Result<Vec<(NaiveDate, ColumnBatch)>, InputError>,
-    ) -> Result<CodedColumnBatch, InputError> {
+    ) -> Result<Snapshot, InputError> {
         let coding_failed = |refused| InputError::Storage(format!("{table}: {refused}"));
         let uncached = self.limit_bytes == 0 || start > end;
         if uncached || (end - start).num_days() > WIDEST_CACHED_READ_DAYS {
-            let batch = join(columns, fetch(start, end)?.iter().map(|(_, batch)| batch))?;
-            return code_batch(batch, coded).map_err(coding_failed);
+            return Ok(Snapshot::Fetched {
+                columns: columns.to_vec(),
+                coded,
+                batches: fetch(start, end)?.into_iter().map(|(_, b)| b).collect(),
+            });
         }
         let mut state = lock(&self.state);
         if state.data_version != Some(data_version) {
@@ -231,42 +323,43 @@ impl ReadCache {
         entry.last_read = clock;
         // What the fetches add is counted even when a later one fails.
         let mut added = 0;
-        let joined = (|| {
+        let taken = (|| {
             for (from, to) in missing_ranges(&entry.loaded, start, end) {
                 for (date, batch) in fetch(from, to)? {
                     let bytes = batch_bytes(&batch);
                     entry.bytes += bytes;
                     added += bytes;
-                    entry.partitions.insert(date, batch);
+                    entry.partitions.insert(date, Arc::new(batch));
                 }
                 entry
                     .loaded
                     .extend(from.iter_days().take_while(|day| *day <= to));
             }
-            let Entry {
-                partitions,
-                coded: coded_columns,
-                bytes,
-                ..
-            } = &mut *entry;
-            let in_range: Vec<(&NaiveDate, &ColumnBatch)> = partitions.range(start..=end).collect();
-            let plain = columns.len() - coded;
-            let batch = join(&columns[..plain], in_range.iter().map(|(_, b)| *b))?;
-            let mut coded = Vec::with_capacity(columns.len() - plain);
-            for (index, (name, _)) in columns.iter().enumerate().skip(plain) {
-                let column = coded_columns.entry(index).or_default();
-                let (joined, grown) = column
-                    .join(name, index, &in_range, batch.row_count)
+            let partitions: Vec<(NaiveDate, Arc<ColumnBatch>)> = entry
+                .partitions
+                .range(start..=end)
+                .map(|(date, batch)| (*date, Arc::clone(batch)))
+                .collect();
+            let mut codes = Vec::with_capacity(coded);
+            for index in columns.len() - coded..columns.len() {
+                let column = entry.coded.entry(index).or_default();
+                let (taken, grown) = column
+                    .codes_for(index, &partitions)
                     .map_err(coding_failed)?;
-                *bytes += grown;
+                entry.bytes += grown;
                 added += grown;
-                coded.push(joined);
+                codes.push(taken);
             }
-            Ok(CodedColumnBatch { batch, coded })
+            Ok(Snapshot::Cached {
+                columns: columns.to_vec(),
+                coded,
+                partitions,
+                codes,
+            })
         })();
         state.bytes += added;
         state.evict_over(self.limit_bytes, &key);
-        joined
+        taken
     }
 }
 
@@ -303,7 +396,7 @@ impl State {
             // with texts no table holds any more.
             let mut outgrown = 0;
             entry.coded.retain(|_, column| {
-                let rows: usize = column.codes.values().map(Vec::len).sum();
+                let rows: usize = column.codes.values().map(|codes| codes.len()).sum();
                 let keep = column.dictionary.len() <= rows;
                 if !keep {
                     outgrown += column.bytes();
@@ -797,7 +890,11 @@ mod tests {
             "only the names it codes"
         );
         assert_eq!(state.bytes, entry.bytes, "every freed byte is uncounted");
-        let partition: usize = entry.partitions.values().map(batch_bytes).sum();
+        let partition: usize = entry
+            .partitions
+            .values()
+            .map(|batch| batch_bytes(batch))
+            .sum();
         assert_eq!(entry.bytes, partition + entry.coded[&1].bytes());
     }
 

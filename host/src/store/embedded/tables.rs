@@ -192,7 +192,8 @@ impl EmbeddedStore {
     /// Like [`InputSource::select`], packing each cell straight into its
     /// column (no [`crate::rows::Value`] and no `String` per cell), one
     /// batch per partition date, through the read cache: only the dates no
-    /// read asked for before are read from SQLite.
+    /// read asked for before are read from SQLite. The connection is held
+    /// only until the cache has what the read needs.
     fn select_batch(
         &self,
         TableSpan { table, start, end }: TableSpan<'_>,
@@ -243,14 +244,19 @@ impl EmbeddedStore {
             partitions.extend(current.map(PartitionBuilder::finish));
             Ok(partitions)
         };
-        self.read_cache.read_coded(
-            &table.to_string(),
+        let key = table.to_string();
+        let taken = self.read_cache.snapshot(
+            &key,
             &plans,
             coded.len(),
             (start, end),
             data_version,
             fetch,
-        )
+        )?;
+        // The copy into one batch needs neither the connection nor the
+        // cache: other runs' reads and commits go ahead meanwhile.
+        drop(connection);
+        taken.join(&key)
     }
 }
 
