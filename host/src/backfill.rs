@@ -7,11 +7,14 @@
 //! only those [`crate::outdated`] finds (another version wrote them, or
 //! their upstream changed), `all` every one.
 //!
-//! Order: on one date, the selected processors run in pipeline order, with
-//! the same checks as `slate run`. A processor with a lookback also waits
-//! until each of its selected upstreams has finished every earlier date of
-//! the range, since it reads them. Everything else is independent, so
-//! different dates run in parallel, up to the requested parallelism.
+//! Order: a run makes the same checks as `slate run`, and waits for the
+//! runs those checks read. On its own date: its selected upstreams' and,
+//! under the `block` upstream policy, those of every earlier phase (the
+//! phase gate). On earlier dates, for a processor with a lookback: each of
+//! its selected upstreams' runs of the range, since it reads them.
+//! Everything else is independent, so the processors of one phase that do
+//! not read each other, and different dates, run in parallel, up to the
+//! requested parallelism.
 //!
 //! Progress is reported through a callback; printing and HTTP belong to the
 //! callers.
@@ -26,7 +29,7 @@ use serde::Serialize;
 use crate::executor::Executor;
 use crate::outdated;
 use crate::pipeline::Pipeline;
-use crate::plugin::spec::Lookback;
+use crate::plugin::spec::{Lookback, ProcessorSpec, UpstreamPolicy};
 use crate::runs::{RunFilter, RunRecord, RunStatus, Trigger};
 use crate::store::{Store, StoreError};
 
@@ -388,19 +391,43 @@ fn run_scheduled(backfill: Backfill<'_>, parallelism: usize) -> Vec<Outcome> {
         pending[p][d] = true;
         finished[p][d] = false;
     }
-    // For each processor: the selected upstreams whose earlier dates it waits for.
-    let waits_for_earlier: Vec<Vec<usize>> = plan
+    let specs: Vec<&ProcessorSpec> = plan
         .selection
         .iter()
         .map(|name| {
-            let spec = &pipeline.plugin(name).expect("a selected processor").spec;
-            if spec.lookback == Lookback::None {
-                return Vec::new();
+            pipeline
+                .plugin(name)
+                .expect("a selected processor")
+                .spec
+                .as_ref()
+        })
+        .collect();
+    let selected_upstreams = |spec: &ProcessorSpec| -> Vec<usize> {
+        spec.upstream
+            .iter()
+            .filter_map(|u| processor_index.get(u.as_str()).copied())
+            .collect()
+    };
+    // For each processor: the selected runs of its own date that its
+    // checks read, its upstreams' and, under the `block` policy, those of
+    // every earlier phase (the phase gate). The rest of the date's
+    // processors are independent of it and may run beside it.
+    let waits_on_its_date: Vec<Vec<usize>> = specs
+        .iter()
+        .map(|spec| {
+            let mut waits = selected_upstreams(spec);
+            if spec.upstream_policy == UpstreamPolicy::Block {
+                waits.extend((0..processors).filter(|&q| specs[q].phase < spec.phase));
             }
-            spec.upstream
-                .iter()
-                .filter_map(|u| processor_index.get(u.as_str()).copied())
-                .collect()
+            waits
+        })
+        .collect();
+    // For each processor: the selected upstreams whose earlier dates it waits for.
+    let waits_for_earlier: Vec<Vec<usize>> = specs
+        .iter()
+        .map(|spec| match spec.lookback {
+            Lookback::None => Vec::new(),
+            _ => selected_upstreams(spec),
         })
         .collect();
     let schedule = Mutex::new(Schedule {
@@ -415,7 +442,7 @@ fn run_scheduled(backfill: Backfill<'_>, parallelism: usize) -> Vec<Outcome> {
 
     let ready = |s: &Schedule, p: usize, d: usize| {
         s.pending[p][d]
-            && (0..p).all(|q| s.finished[q][d])
+            && waits_on_its_date[p].iter().all(|&q| s.finished[q][d])
             && waits_for_earlier[p]
                 .iter()
                 .all(|&u| s.finished[u][..d].iter().all(|done| *done))

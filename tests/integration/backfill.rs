@@ -3,13 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use slate::backfill::{self, BackfillRequest, Outcome, Reprocess};
+use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
-use slate::runs::{RunFilter, RunRecord, RunStatus};
+use slate::plugin::RunLimits;
+use slate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
+use crate::bookkeeping::set_spin;
 use crate::support::{
     TestHost, assert_contains, assert_succeeded, components, date, plugin_dir, slate_with_plugins,
 };
@@ -145,6 +149,68 @@ fn a_lookback_processor_waits_for_its_upstream_on_earlier_dates_and_other_dates_
         })
     });
     assert!(overlapping, "some independent dates ran at the same time");
+}
+
+#[test]
+fn on_one_date_a_run_waits_only_for_the_runs_its_checks_read() {
+    // SlowProcessor spins until its CPU limit; VersionedProcessor, of the
+    // same phase, neither reads it nor comes before it; AfterSlowProcessor
+    // reads it.
+    let limits = RunLimits {
+        cpu_time: Duration::from_millis(1500),
+        ..RunLimits::default()
+    };
+    let host = TestHost::with(limits, LeaseConfig::default());
+    let pipeline = Pipeline::new(vec![
+        host.fixture(components::SLOW_PROCESSOR),
+        host.fixture(components::VERSIONED_V1),
+        host.fixture(components::AFTER_SLOW_PROCESSOR),
+    ])
+    .unwrap();
+    assert_eq!(
+        pipeline.order(),
+        ["SlowProcessor", "VersionedProcessor", "AfterSlowProcessor"],
+        "pipeline order puts the independent processor after the slow one"
+    );
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    let request = BackfillRequest {
+        start: day,
+        end: day,
+        selection: pipeline.select(&[]).unwrap(),
+        reprocess: Reprocess::Missing,
+        parallelism: 2,
+    };
+    assert_eq!(backfill(&host, &pipeline, &request).len(), 3);
+
+    let run_of = |processor: &str| -> RunRecord {
+        let runs = host
+            .store
+            .runs(&RunFilter {
+                processor: Some(processor.into()),
+                ..RunFilter::default()
+            })
+            .unwrap();
+        assert_eq!(runs.len(), 1, "{processor}: {runs:?}");
+        runs.into_iter().next().unwrap()
+    };
+    let (slow, independent, downstream) = (
+        run_of("SlowProcessor"),
+        run_of("VersionedProcessor"),
+        run_of("AfterSlowProcessor"),
+    );
+    assert_eq!(slow.error_kind, Some(ErrorKind::LimitTime), "{slow:?}");
+    let slow_ended = slow.finished_at.unwrap();
+    assert_eq!(independent.status, RunStatus::Success, "{independent:?}");
+    assert!(
+        independent.finished_at.unwrap() < slow_ended,
+        "the independent run went ahead beside the slow one: {independent:?} {slow:?}"
+    );
+    assert_eq!(downstream.status, RunStatus::Blocked, "{downstream:?}");
+    assert!(
+        downstream.started_at >= slow_ended,
+        "the run that reads the slow one waited for it: {downstream:?} {slow:?}"
+    );
 }
 
 #[test]
