@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use slate::backfill::{self, BackfillRequest, Reprocess};
 use slate::bundled::PLUGINS;
 use slate::demo::load_season;
 use slate::demo::season::{Season, SeasonConfig};
@@ -12,8 +14,8 @@ use slate::executor::Executor;
 use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
 use slate::plugin::{RunLimits, Runtime};
-use slate::runs::Trigger;
-use slate::store::{EmbeddedStore, Store, Tables};
+use slate::runs::RunFilter;
+use slate::store::{EmbeddedStore, RunLedger, Store, Tables};
 
 use crate::Effort;
 use crate::report::Report;
@@ -102,16 +104,32 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<SeasonStor
     }
     let selection = pipeline.select(&[])?;
     let run_start = Instant::now();
-    let mut runs = 0;
+    // As `slate demo` and `slate backfill --reprocess all` run it.
+    let request = BackfillRequest {
+        start: *dates.first().expect("game dates"),
+        end: *dates.last().expect("game dates"),
+        selection: selection.clone(),
+        reprocess: Reprocess::All,
+        parallelism: effort.parallelism,
+    };
+    let mut plan = backfill::plan(store.as_ref(), &pipeline, &request)?;
+    plan.dates.retain(|date| dates.contains(date));
+    plan.runs.retain(|run| dates.contains(&run.date));
+    let outcomes = backfill::run(
+        &pipeline,
+        &executor,
+        &plan,
+        effort.parallelism,
+        &AtomicBool::new(false),
+        &|_| {},
+    );
+    let runs = outcomes.len();
     let mut by_processor: BTreeMap<String, Duration> = BTreeMap::new();
-    for date in &dates {
-        for record in pipeline.run_date(&executor, *date, &selection, Trigger::Backfill)? {
-            runs += 1;
-            let took = record
-                .finished_at
-                .map_or(chrono::TimeDelta::zero(), |end| end - record.started_at);
-            *by_processor.entry(record.processor).or_default() += took.to_std().unwrap_or_default();
-        }
+    for record in store.runs(&RunFilter::default())? {
+        let took = record
+            .finished_at
+            .map_or(chrono::TimeDelta::zero(), |end| end - record.started_at);
+        *by_processor.entry(record.processor).or_default() += took.to_std().unwrap_or_default();
     }
     let running = run_start.elapsed();
     let total = started.elapsed().as_secs_f64();
@@ -125,7 +143,10 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<SeasonStor
         "wall time, end to end",
         total,
         "s",
-        format!("{scope}; target < 60 s"),
+        format!(
+            "{scope}, up to {} runs at once; target < 60 s",
+            effort.parallelism
+        ),
     );
     report.add(
         "backfill",
@@ -142,6 +163,7 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<SeasonStor
         format!("{runs} runs"),
     );
     // In dependency order, so a regression shows where it happens.
+    let all_runs: Duration = by_processor.values().sum();
     for name in &selection {
         let took = by_processor.get(name).copied().unwrap_or_default();
         report.add(
@@ -150,8 +172,8 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<SeasonStor
             took.as_secs_f64(),
             "s",
             format!(
-                "the season's runs, claim to commit; {:.0}% of the runs' time",
-                100.0 * took.as_secs_f64() / running.as_secs_f64()
+                "the season's runs, claim to commit; {:.0}% of all runs' time",
+                100.0 * took.as_secs_f64() / all_runs.as_secs_f64()
             ),
         );
     }

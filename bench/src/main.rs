@@ -71,9 +71,13 @@ struct Args {
     read_cache_mib: usize,
     /// Run the season backfill on a pooling runtime with this many slots
     /// (0: allocate instances on demand). The default is what `slate
-    /// backfill --parallelism 1` uses: one run and 8 loads.
-    #[arg(long, default_value_t = 9)]
+    /// backfill` uses at its default parallelism: two runs and 8 loads.
+    #[arg(long, default_value_t = 10)]
     pooled_runs: u32,
+    /// How many of the season backfill's runs may execute at once: 2, as
+    /// `slate demo` and `slate backfill` by default.
+    #[arg(long, default_value_t = 2)]
+    parallelism: usize,
     /// With pooling, how much of each linear memory stays resident between
     /// runs, in MiB.
     #[arg(long, default_value_t = slate::plugin::KEEP_RESIDENT_BYTES >> 20)]
@@ -127,6 +131,8 @@ pub struct Effort {
     pub read_cache_bytes: usize,
     /// The season backfill's engine options.
     pub runtime: slate::plugin::RuntimeOptions,
+    /// How many of the season backfill's runs may execute at once.
+    pub parallelism: usize,
 }
 
 /// The median of some timings.
@@ -166,6 +172,7 @@ fn main() -> anyhow::Result<()> {
             pandas_repeats: args.pandas_repeats.unwrap_or(1),
             read_cache_bytes: args.read_cache_mib << 20,
             runtime,
+            parallelism: args.parallelism,
         }
     } else {
         Effort {
@@ -177,6 +184,7 @@ fn main() -> anyhow::Result<()> {
             pandas_repeats: args.pandas_repeats.unwrap_or(5),
             read_cache_bytes: args.read_cache_mib << 20,
             runtime,
+            parallelism: args.parallelism,
         }
     };
     let mut report = report::Report::new(args.smoke);

@@ -6,26 +6,26 @@ use std::time::Instant;
 
 use anyhow::Result;
 use chrono::NaiveDate;
-use slate::alerts::phase::record_phase_events;
 use slate::backfill::{self, BackfillRequest, Outcome, Reprocess};
 use slate::demo::{
     load_season,
     season::{Season, SeasonConfig},
 };
-use slate::runs::{RunStatus, Trigger};
+use slate::runs::RunStatus;
 
 use super::render::table;
 use super::{Host, HostOptions};
 
-/// Loads the season, runs every game date in `from..=to`, prints a summary.
+/// Loads the season, runs every game date in `from..=to` with up to
+/// `parallelism` runs at once, prints a summary.
 pub fn demo(
     options: &HostOptions,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
+    (from, to): (Option<NaiveDate>, Option<NaiveDate>),
+    parallelism: usize,
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let data_dir = &options.data_dir;
-    let host = Host::open(options, true, 1)?;
+    let host = Host::open(options, true, parallelism)?;
     let season = Season::generate(SeasonConfig::default());
     let loaded = load_season(host.store.as_ref(), &season)?;
     eprintln!(
@@ -44,10 +44,15 @@ pub fn demo(
         .collect();
     let selection = host.pipeline.select(&[])?;
 
-    let outcomes = match host.store.commit_batch_dates() {
-        Some(_) => run_in_chunks(&host, &dates, &selection)?,
-        None => run_date_by_date(&host, &dates, &selection)?,
-    };
+    let mut outcomes = run_season(&host, &dates, &selection, parallelism)?;
+    // Runs end in any order when several run at once: the summary lists
+    // them by date, each date in pipeline order.
+    outcomes.sort_by_key(|o| {
+        (
+            o.date,
+            selection.iter().position(|name| *name == o.processor),
+        )
+    });
     let tallies = backfill::tally(&outcomes);
     let problems: Vec<String> = outcomes
         .iter()
@@ -114,31 +119,19 @@ pub fn demo(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `dates` one after another, every processor of `selection` on each,
-/// as `slate run` would: on the embedded store, where a commit is cheap.
-fn run_date_by_date(
+/// Runs every processor of `selection` on each of `dates`, as `slate
+/// backfill --reprocess all` does: on the embedded store up to
+/// `parallelism` runs at once, each as soon as the runs it reads have
+/// ended; on a store that commits dates together (BigQuery) in chunks,
+/// each processor's dates of a chunk claimed, checked and committed
+/// together, so that a season costs a few jobs per chunk rather than a
+/// dozen per run.
+fn run_season(
     host: &Host,
     dates: &[NaiveDate],
     selection: &[String],
+    parallelism: usize,
 ) -> Result<Vec<Outcome>> {
-    let mut outcomes = Vec::with_capacity(dates.len() * selection.len());
-    for (i, date) in dates.iter().enumerate() {
-        let records =
-            host.pipeline
-                .run_date(&host.executor, *date, selection, Trigger::Backfill)?;
-        outcomes.extend(records.iter().map(Outcome::from_record));
-        if (i + 1) % 25 == 0 || i + 1 == dates.len() {
-            eprintln!("ran {}/{} dates", i + 1, dates.len());
-        }
-    }
-    Ok(outcomes)
-}
-
-/// Runs `dates` as `slate backfill` does on a store that commits dates
-/// together (BigQuery): in chunks, each processor's dates of a chunk
-/// claimed, checked and committed together, so that a season costs a
-/// few jobs per chunk rather than a dozen per run.
-fn run_in_chunks(host: &Host, dates: &[NaiveDate], selection: &[String]) -> Result<Vec<Outcome>> {
     let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
         return Ok(Vec::new());
     };
@@ -147,19 +140,19 @@ fn run_in_chunks(host: &Host, dates: &[NaiveDate], selection: &[String]) -> Resu
         end: *last,
         selection: selection.to_vec(),
         reprocess: Reprocess::All,
-        parallelism: 1,
+        parallelism,
     };
     let mut plan = backfill::plan(host.store.as_ref(), &host.pipeline, &request)?;
-    // Only game dates, as date by date.
+    // Only game dates.
     plan.dates.retain(|date| dates.contains(date));
     plan.runs.retain(|run| dates.contains(&run.date));
     let total = plan.runs.len();
     let done = AtomicUsize::new(0);
-    let outcomes = backfill::run(
+    Ok(backfill::run(
         &host.pipeline,
         &host.executor,
         &plan,
-        1,
+        parallelism,
         &AtomicBool::new(false),
         &|_| {
             let done = done.fetch_add(1, Ordering::Relaxed) + 1;
@@ -167,9 +160,5 @@ fn run_in_chunks(host: &Host, dates: &[NaiveDate], selection: &[String]) -> Resu
                 eprintln!("ran {done}/{total} runs");
             }
         },
-    );
-    for date in &plan.dates {
-        record_phase_events(host.store.as_ref(), &host.pipeline, *date)?;
-    }
-    Ok(outcomes)
+    ))
 }

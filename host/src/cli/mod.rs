@@ -302,6 +302,9 @@ enum Command {
         /// The last date to run (default: the season's last day).
         #[arg(long)]
         to: Option<String>,
+        /// How many runs may execute at once, as for `slate backfill`.
+        #[arg(long, default_value_t = 2)]
+        parallelism: usize,
     },
 }
 
@@ -505,10 +508,14 @@ pub fn run() -> Result<ExitCode> {
             open,
             json,
         } => alerts::alerts(&options, command, open, json),
-        Command::Demo { from, to } => {
+        Command::Demo {
+            from,
+            to,
+            parallelism,
+        } => {
             let from = from.as_deref().map(parse_date).transpose()?;
             let to = to.as_deref().map(parse_date).transpose()?;
-            demo::demo(&options, from, to)
+            demo::demo(&options, (from, to), parallelism)
         }
     }
 }
