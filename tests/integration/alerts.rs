@@ -12,8 +12,6 @@ use slate::alerts::record::{ChannelHealth, ChannelState};
 use slate::alerts::{AlertsConfig, ChannelOutcome, Deliverer};
 use slate::backfill::{self, BackfillRequest, Reprocess};
 use slate::health;
-use slate::limits::RunLimits;
-use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
 use slate::runs::{ErrorKind, RunStatus};
 use slate::store::alerts::AlertOutbox;
@@ -71,11 +69,7 @@ fn deliver(deliverer: &Deliverer) -> ChannelOutcome {
 
 /// A host whose SlowProcessor fails (kind `limit_time`) while it spins.
 fn host_with_a_spinning_processor() -> (TestHost, slate::plugin::Plugin) {
-    let limits = RunLimits {
-        cpu_time: Duration::from_millis(100),
-        ..RunLimits::default()
-    };
-    let host = TestHost::with(limits, LeaseConfig::default());
+    let host = TestHost::with_cpu_limit(Duration::from_millis(100));
     let slow = host.fixture(components::SLOW_PROCESSOR);
     (host, slow)
 }

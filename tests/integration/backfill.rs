@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use slate::backfill::{self, BackfillRequest, Outcome, Reprocess};
-use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
-use slate::plugin::RunLimits;
 use slate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
@@ -156,11 +154,7 @@ fn on_one_date_a_run_waits_only_for_the_runs_its_checks_read() {
     // SlowProcessor spins until its CPU limit; VersionedProcessor, of the
     // same phase, neither reads it nor comes before it; AfterSlowProcessor
     // reads it.
-    let limits = RunLimits {
-        cpu_time: Duration::from_millis(1500),
-        ..RunLimits::default()
-    };
-    let host = TestHost::with(limits, LeaseConfig::default());
+    let host = TestHost::with_cpu_limit(Duration::from_millis(1500));
     let pipeline = Pipeline::new(vec![
         host.fixture(components::SLOW_PROCESSOR),
         host.fixture(components::VERSIONED_V1),

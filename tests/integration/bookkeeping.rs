@@ -223,11 +223,7 @@ fn a_live_run_keeps_its_lease_by_heartbeat() {
 
 #[test]
 fn two_concurrent_triggers_run_once_and_the_other_is_refused() {
-    let limits = RunLimits {
-        cpu_time: Duration::from_secs(2),
-        ..RunLimits::default()
-    };
-    let host = TestHost::with(limits, LeaseConfig::default());
+    let host = TestHost::with_cpu_limit(Duration::from_secs(2));
     let slow = host.fixture(components::SLOW_PROCESSOR);
     let day = date("2026-01-11");
     set_spin(host.store.as_ref(), day, true);

@@ -54,6 +54,16 @@ impl TestHost {
         TestHost::with(RunLimits::default(), LeaseConfig::default())
     }
 
+    /// A host whose runs may each use `cpu_time` of CPU, with the
+    /// default leases: for stopping a spinning processor.
+    pub fn with_cpu_limit(cpu_time: std::time::Duration) -> TestHost {
+        let limits = RunLimits {
+            cpu_time,
+            ..RunLimits::default()
+        };
+        TestHost::with(limits, LeaseConfig::default())
+    }
+
     /// A host with these run limits and lease settings.
     pub fn with(limits: RunLimits, leases: LeaseConfig) -> TestHost {
         TestHost::with_runtime(limits, leases, RuntimeOptions::default())
