@@ -80,6 +80,7 @@ on_every_backend!(
     read_columns_returns_only_the_named_columns_in_their_order,
     a_table_has_one_owner_and_moves_only_by_a_recorded_transfer,
     a_first_commit_creates_the_table_and_a_failed_run_creates_none,
+    first_commits_at_once_of_tables_in_one_new_dataset_each_create_their_table,
     what_the_guest_used_is_recorded_with_the_run,
     the_upstream_check_and_the_rows_with_quality_issues_are_recorded_with_the_run,
     a_dropped_table_loses_its_rows_schema_and_owner_and_a_second_drop_finds_nothing,
@@ -853,6 +854,50 @@ fn a_first_commit_creates_the_table_and_a_failed_run_creates_none(store: Arc<dyn
     commit(store.as_ref(), &first.run_id, day, &rows(day, &["a"])).unwrap();
     assert!(store.table_schema(&output_table()).unwrap().is_some());
     assert_eq!(players(store.as_ref(), day), ["a"]);
+}
+
+fn first_commits_at_once_of_tables_in_one_new_dataset_each_create_their_table(
+    store: Arc<dyn Store>,
+) {
+    // As the three phase 3 processors of a first backfill date do: each
+    // the first writer of its own table, all in one dataset no table had.
+    const WRITERS: usize = 4;
+    let day = date("2026-01-11");
+    let tables: Vec<TableName> = (0..WRITERS)
+        .map(|i| TableName::new("new_dataset", &format!("table_{i}")))
+        .collect();
+    let schema = output_schema();
+    let rows = rows(day, &["a"]);
+    let claims: Vec<RunRecord> = (0..WRITERS)
+        .map(|i| claim(store.as_ref(), &format!("Writer{i}"), day))
+        .collect();
+    let barrier = Barrier::new(WRITERS);
+    let commits: Vec<Result<usize, StoreError>> = std::thread::scope(|scope| {
+        let writers: Vec<_> = claims
+            .iter()
+            .zip(&tables)
+            .map(|(run, table)| {
+                let (store, barrier, schema, rows) = (&store, &barrier, &schema, &rows);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let output = RunOutput::new(&run.processor, table, schema, day, rows);
+                    store.commit_run(&run.run_id, &output)
+                })
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    for ((table, commit), run) in tables.iter().zip(&commits).zip(&claims) {
+        assert_eq!(commit.as_ref().ok(), Some(&1), "{table}: {commit:?}");
+        let written = store
+            .read_rows(table, day, day)
+            .unwrap_or_else(|e| panic!("{table}: {e}"));
+        assert_eq!(written.rows.len(), 1, "{table}");
+        assert_eq!(
+            store.run(&run.run_id).unwrap().unwrap().status,
+            RunStatus::Success
+        );
+    }
 }
 
 fn what_the_guest_used_is_recorded_with_the_run(store: Arc<dyn Store>) {

@@ -117,6 +117,15 @@ pub(super) fn create_in(
         .map(|c| format!("{} {}", quote(&c.name), sql_type(c)))
         .collect();
     let name = sql_name(table);
+    // `CREATE SCHEMA IF NOT EXISTS` is not safe against itself: two
+    // transactions creating tables of one new dataset at once (the phase 3
+    // processors of a first date, or two hosts) would both create the
+    // schema, and the second fail on PostgreSQL's catalog. The dataset's
+    // lock makes the second wait and then find it.
+    client.execute(
+        "SELECT pg_advisory_xact_lock(hashtext($1))",
+        &[&format!("dataset {}", table.dataset)],
+    )?;
     client.batch_execute(&format!(
         "CREATE SCHEMA IF NOT EXISTS {schema_name};
          CREATE TABLE IF NOT EXISTS {name} (
