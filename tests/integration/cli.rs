@@ -296,6 +296,16 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
         &["test", "missing.wasm", "--fixtures", "x"],
         &["serve", "--token", "t", "--workers", "0"],
         &["--lease-secs", "-1", "reap"],
+        &["demo", "--parallelism", "0"],
+        &[
+            "backfill",
+            "--from",
+            "2026-01-10",
+            "--to",
+            "2026-01-11",
+            "--parallelism",
+            "0",
+        ],
     ] {
         assert_eq!(code(args), Some(2), "slate {}", args.join(" "));
     }

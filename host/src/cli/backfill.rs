@@ -1,6 +1,7 @@
 //! `slate backfill`: a range of dates with a progress bar and a summary table.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -32,9 +33,9 @@ pub struct BackfillArgs {
     /// all.
     #[arg(long, default_value = "missing")]
     reprocess: String,
-    /// How many runs may execute at once.
-    #[arg(long, default_value_t = 2)]
-    parallelism: usize,
+    /// How many runs may execute at once (at least 1).
+    #[arg(long, default_value = "2")]
+    parallelism: NonZeroUsize,
     /// Print the plan without running anything.
     #[arg(long)]
     dry_run: bool,
@@ -48,14 +49,14 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         .reprocess
         .parse()
         .map_err(|e| super::UsageError(format!("--reprocess: {e}")))?;
-    let host = Host::open(options, false, args.parallelism)?;
+    let host = Host::open(options, false, args.parallelism.get())?;
     let (start, end) = (host.served(start)?, host.served(end)?);
     let request = BackfillRequest {
         start,
         end,
         selection: host.pipeline.select(&args.processors)?,
         reprocess,
-        parallelism: args.parallelism,
+        parallelism: args.parallelism.get(),
     };
     let plan = backfill::plan(host.store.as_ref(), &host.pipeline, &request)?;
     if args.dry_run {
@@ -109,7 +110,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         &host.pipeline,
         &host.executor,
         &plan,
-        args.parallelism,
+        args.parallelism.get(),
         &never,
         &on_outcome,
     );

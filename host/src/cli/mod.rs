@@ -302,9 +302,10 @@ enum Command {
         /// The last date to run (default: the season's last day).
         #[arg(long)]
         to: Option<String>,
-        /// How many runs may execute at once, as for `slate backfill`.
-        #[arg(long, default_value_t = 2)]
-        parallelism: usize,
+        /// How many runs may execute at once (at least 1), as for `slate
+        /// backfill`.
+        #[arg(long, default_value = "2")]
+        parallelism: std::num::NonZeroUsize,
     },
 }
 
@@ -515,7 +516,7 @@ pub fn run() -> Result<ExitCode> {
         } => {
             let from = from.as_deref().map(parse_date).transpose()?;
             let to = to.as_deref().map(parse_date).transpose()?;
-            demo::demo(&options, (from, to), parallelism)
+            demo::demo(&options, (from, to), parallelism.get())
         }
     }
 }
