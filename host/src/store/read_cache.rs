@@ -138,17 +138,19 @@ impl CodedPartitions {
 /// What a read takes from the cache while holding it: the partitions and
 /// codes it joins, shared, so that the copying happens after the cache is
 /// let go of and reads of other runs proceed meanwhile.
-pub(crate) enum Snapshot {
+pub(crate) struct Snapshot {
+    /// The columns read, the last `coded` of them coded.
+    columns: Vec<ColumnPlan>,
+    coded: usize,
+    taken: Taken,
+}
+
+/// Where a [`Snapshot`]'s rows come from.
+enum Taken {
     /// Batches fetched for this read alone, not kept: to be joined and coded.
-    Fetched {
-        columns: Vec<ColumnPlan>,
-        coded: usize,
-        batches: Vec<ColumnBatch>,
-    },
+    Fetched(Vec<ColumnBatch>),
     /// Partitions and codes kept in the cache.
     Cached {
-        columns: Vec<ColumnPlan>,
-        coded: usize,
         partitions: Vec<(NaiveDate, Arc<ColumnBatch>)>,
         codes: Vec<CodedSnapshot>,
     },
@@ -156,7 +158,7 @@ pub(crate) enum Snapshot {
 
 /// One coded column of a [`Snapshot`]: its dictionary's texts and each
 /// partition's codes.
-pub(crate) struct CodedSnapshot {
+struct CodedSnapshot {
     index: usize,
     texts: PackedText,
     codes: Vec<Arc<[u32]>>,
@@ -166,22 +168,18 @@ impl Snapshot {
     /// The read's rows as one batch, its coded columns through the
     /// dictionaries taken with them.
     pub(crate) fn join(self, table: &str) -> Result<CodedColumnBatch, InputError> {
-        match self {
-            Snapshot::Fetched {
-                columns,
-                coded,
-                batches,
-            } => {
+        let Snapshot {
+            columns,
+            coded,
+            taken,
+        } = self;
+        match taken {
+            Taken::Fetched(batches) => {
                 let batch = join(&columns, batches.iter())?;
                 code_batch(batch, coded)
                     .map_err(|refused| InputError::Storage(format!("{table}: {refused}")))
             }
-            Snapshot::Cached {
-                columns,
-                coded,
-                partitions,
-                codes,
-            } => {
+            Taken::Cached { partitions, codes } => {
                 let plain = columns.len() - coded;
                 let batch = join(
                     &columns[..plain],
@@ -291,10 +289,10 @@ impl ReadCache {
         let coding_failed = |refused| InputError::Storage(format!("{table}: {refused}"));
         let uncached = self.limit_bytes == 0 || start > end;
         if uncached || (end - start).num_days() > WIDEST_CACHED_READ_DAYS {
-            return Ok(Snapshot::Fetched {
+            return Ok(Snapshot {
                 columns: columns.to_vec(),
                 coded,
-                batches: fetch(start, end)?.into_iter().map(|(_, b)| b).collect(),
+                taken: Taken::Fetched(fetch(start, end)?.into_iter().map(|(_, b)| b).collect()),
             });
         }
         let mut state = lock(&self.state);
@@ -350,11 +348,10 @@ impl ReadCache {
                 added += grown;
                 codes.push(taken);
             }
-            Ok(Snapshot::Cached {
+            Ok(Snapshot {
                 columns: columns.to_vec(),
                 coded,
-                partitions,
-                codes,
+                taken: Taken::Cached { partitions, codes },
             })
         })();
         state.bytes += added;

@@ -39,10 +39,13 @@ pub(super) fn lock_table(
     client: &mut impl GenericClient,
     table: &TableName,
 ) -> Result<(), StoreError> {
-    client.execute(
-        "SELECT pg_advisory_xact_lock(hashtext($1))",
-        &[&format!("table {table}")],
-    )?;
+    advisory_xact_lock(client, &format!("table {table}"))
+}
+
+/// Takes the transaction-scoped lock named `key`, shared by every host on
+/// the database.
+fn advisory_xact_lock(client: &mut impl GenericClient, key: &str) -> Result<(), StoreError> {
+    client.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&key])?;
     Ok(())
 }
 
@@ -122,10 +125,7 @@ pub(super) fn create_in(
     // processors of a first date, or two hosts) would both create the
     // schema, and the second fail on PostgreSQL's catalog. The dataset's
     // lock makes the second wait and then find it.
-    client.execute(
-        "SELECT pg_advisory_xact_lock(hashtext($1))",
-        &[&format!("dataset {}", table.dataset)],
-    )?;
+    advisory_xact_lock(client, &format!("dataset {}", table.dataset))?;
     client.batch_execute(&format!(
         "CREATE SCHEMA IF NOT EXISTS {schema_name};
          CREATE TABLE IF NOT EXISTS {name} (
