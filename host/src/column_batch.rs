@@ -385,35 +385,69 @@ fn packing(rows: &[Vec<Value>], index: usize) -> Option<Packing> {
 }
 
 /// Packs `rows` column by column, each by the type of its values; the
-/// batch's columns are the row set's.
+/// batch's columns are the row set's. For rows whose schema is not known:
+/// a column whose rows are all null keeps one value per row.
 pub fn pack(rows: RowSet) -> ColumnBatch {
+    let packings: Vec<Option<Packing>> = (0..rows.columns.len())
+        .map(|index| packing(&rows.rows, index))
+        .collect();
+    pack_as(rows, &packings).expect("`packing` checked every cell's type and the text's size")
+}
+
+/// A cell that does not fit how its column packs.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("row {row}, column `{column}`: {cell}")]
+pub struct MisplacedCell {
+    /// The row's index in the read.
+    pub row: usize,
+    /// The column.
+    pub column: String,
+    /// What was wrong with the cell.
+    #[source]
+    pub cell: WrongCell,
+}
+
+/// Packs `rows` column by column, column `i` as `packings[i]` says
+/// (`None`: one value per row), whatever its rows hold. A store that knows
+/// the table's schema packs by it ([`Packing::of_column`]), so that an
+/// empty read, or a column whose rows are all null, has the shape of any
+/// other read of those columns.
+pub fn pack_as(rows: RowSet, packings: &[Option<Packing>]) -> Result<ColumnBatch, MisplacedCell> {
     let RowSet { columns, mut rows } = rows;
     let row_count = u32::try_from(rows.len()).expect("a read holds fewer than 2^32 rows");
     let columns = columns
         .into_iter()
+        .zip(packings)
         .enumerate()
-        .map(|(index, name)| {
-            let mut column = ColumnBuilder::new(name, packing(&rows, index));
-            for row in &mut rows {
-                let cell = row
+        .map(|(index, (name, &packing))| {
+            let mut column = ColumnBuilder::new(name, packing);
+            for (row, cells) in rows.iter_mut().enumerate() {
+                let cell = cells
                     .get_mut(index)
                     .map_or(Value::Null, |cell| std::mem::replace(cell, Value::Null));
-                match (column.packing(), cell) {
+                let wrong = |found| WrongCell { packing, found };
+                let pushed = match (packing, cell) {
                     (None, cell) => column.push_value(cell),
-                    (Some(_), Value::Scalar(scalar)) => {
-                        column.push(Cell::of(&scalar).expect("`packing` checked every date"))
-                    }
-                    (Some(_), _) => {
+                    (Some(_), Value::Null) => {
                         column.push_null();
                         Ok(())
                     }
-                }
-                .expect("`packing` checked every cell's type and the text's size");
+                    (Some(_), Value::Scalar(scalar)) => match Cell::of(&scalar) {
+                        Some(cell) => column.push(cell),
+                        None => Err(wrong("a date out of range")),
+                    },
+                    (Some(_), Value::Repeated(_)) => Err(wrong("a repeated value")),
+                };
+                pushed.map_err(|cell| MisplacedCell {
+                    row,
+                    column: column.name.clone(),
+                    cell,
+                })?;
             }
-            column.finish()
+            Ok(column.finish())
         })
-        .collect();
-    ColumnBatch { row_count, columns }
+        .collect::<Result<_, _>>()?;
+    Ok(ColumnBatch { row_count, columns })
 }
 
 #[cfg(test)]

@@ -89,6 +89,7 @@ on_every_backend!(
     claims_made_together_are_each_exclusive_and_count_attempts_per_date,
     records_are_read_together_by_run_id,
     a_read_ahead_answers_each_date_as_the_store_does,
+    an_empty_or_all_null_read_packs_each_column_by_its_type,
 );
 
 fn output_table() -> TableName {
@@ -371,6 +372,14 @@ fn a_read_ahead_answers_each_date_as_the_store_does(store: Arc<dyn Store>) {
             );
         }
     }
+    // A date without rows packs by the schema, as the store packs it.
+    let before = date("2026-01-10");
+    let span = TableSpan::new(&table, before, before);
+    let columns = names(&["points", "player_lookup"]);
+    assert_eq!(
+        ahead.read_column_batch(span, &columns).unwrap(),
+        store.read_column_batch(span, &columns).unwrap()
+    );
     let unknown = ahead
         .select(
             TableSpan::new(&table, days[0], days[1]),
@@ -1021,9 +1030,10 @@ fn a_dropped_table_loses_its_rows_schema_and_owner_and_a_second_drop_finds_nothi
     assert_eq!(store.rows_on(&output_table(), day).unwrap(), 1);
 }
 
-fn every_type_and_every_null_reads_back_as_written_in_the_order_written(store: Arc<dyn Store>) {
+/// A table with a column of every type and mode, partitioned by `day`.
+fn every_type_schema() -> TableSchema {
     let column = |name: &str, column_type, mode| Column::new(name, column_type, mode);
-    let schema = TableSchema {
+    TableSchema {
         columns: vec![
             column("day", ColumnType::Date, ColumnMode::Required),
             column("name", ColumnType::String, ColumnMode::Nullable),
@@ -1038,7 +1048,11 @@ fn every_type_and_every_null_reads_back_as_written_in_the_order_written(store: A
         ],
         partition_column: "day".into(),
         key_columns: vec![],
-    };
+    }
+}
+
+fn every_type_and_every_null_reads_back_as_written_in_the_order_written(store: Arc<dyn Store>) {
+    let schema = every_type_schema();
     let table = TableName::new("slate_test", "every_type");
     let day = date("2026-01-15");
     let scalar = Value::Scalar;
@@ -1144,6 +1158,44 @@ fn every_type_and_every_null_reads_back_as_written_in_the_order_written(store: A
         &refused.to_string(),
         "column `n` holds INT64, not STRING: only STRING columns can be read coded",
     );
+}
+
+fn an_empty_or_all_null_read_packs_each_column_by_its_type(store: Arc<dyn Store>) {
+    use slate::column_batch::Packing;
+
+    let schema = every_type_schema();
+    let table = TableName::new("slate_test", "every_type_unset");
+    let (all_null, empty) = (date("2026-01-15"), date("2026-01-16"));
+    let row = [
+        vec![Value::Scalar(Scalar::Date(slate::rows::wit_date(all_null)))],
+        vec![Value::Null; 8],
+        vec![Value::Repeated(Vec::new())],
+    ]
+    .concat();
+    let rows = RowSet {
+        columns: schema.columns.iter().map(|c| c.name.clone()).collect(),
+        rows: vec![row],
+    };
+    store.ensure_table(&table, &schema).unwrap();
+    store
+        .replace_partitions(&table, &[all_null], &rows)
+        .unwrap();
+
+    for (day, row_count) in [(all_null, 1), (empty, 0)] {
+        let batch = store
+            .read_column_batch(TableSpan::new(&table, day, day), &rows.columns)
+            .unwrap();
+        assert_eq!(batch.row_count, row_count, "{day}");
+        for (column, read) in schema.columns.iter().zip(&batch.columns) {
+            assert_eq!(
+                Packing::of_values(&read.values),
+                Packing::of_column(column),
+                "{day}: column `{}` packs by its type, {:?}, whatever its rows hold: {read:?}",
+                column.name,
+                column.column_type
+            );
+        }
+    }
 }
 
 /// Generates one test per backend that keeps an alert outbox for each

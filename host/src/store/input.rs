@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 
 use crate::bindings::{ColumnBatch, RowSet};
-use crate::column_batch::pack;
+use crate::column_batch::{Packing, pack, pack_as};
 use crate::schema::{Column, TableName, TableSchema};
 use crate::text_codes::{CodedColumnBatch, NotText, code_batch};
 
@@ -71,7 +71,9 @@ impl<'a> TableSpan<'a> {
 ///
 /// A source implements one read, [`InputSource::select`]; the sandbox calls
 /// the four reads of the WIT `host` interface, which default to it. A
-/// source that packs columns more cheaply than [`pack`] overrides
+/// source that knows its tables' schemas says so in
+/// [`InputSource::schema_of`]. A source that packs columns more cheaply
+/// than [`pack`] overrides
 /// [`InputSource::read_column_batch`], and one that keeps dictionaries
 /// overrides [`InputSource::read_coded_column_batch`].
 pub trait InputSource: Send + Sync {
@@ -102,14 +104,27 @@ pub trait InputSource: Send + Sync {
         self.select(TableSpan::new(table, start, end), Some(columns))
     }
 
+    /// `table`'s schema, where the source knows it: its column batches
+    /// then pack by it ([`pack_by_schema`]). The default knows none.
+    fn schema_of(&self, table: &TableName) -> Result<Option<TableSchema>, InputError> {
+        let _ = table;
+        Ok(None)
+    }
+
     /// The rows of `span` with only `columns`, in that order, packed
-    /// column by column. The default packs what `select` returns.
+    /// column by column. The default packs what `select` returns: by the
+    /// table's schema where [`InputSource::schema_of`] knows it, by the
+    /// values read where it does not.
     fn read_column_batch(
         &self,
         span: TableSpan<'_>,
         columns: &[String],
     ) -> Result<ColumnBatch, InputError> {
-        Ok(pack(self.select(span, Some(columns))?))
+        let rows = self.select(span, Some(columns))?;
+        match self.schema_of(span.table)? {
+            Some(schema) => pack_by_schema(span.table, &schema, rows),
+            None => Ok(pack(rows)),
+        }
     }
 
     /// The rows of `span` with `columns` packed and the STRING columns
@@ -187,6 +202,22 @@ pub fn project(table: &TableName, rows: RowSet, columns: &[String]) -> Result<Ro
             .map(|row| positions.iter().map(|&p| row[p].clone()).collect())
             .collect(),
     })
+}
+
+/// `rows`, a read of `table` (its columns named in `rows.columns`),
+/// packed column by column as `schema` types them ([`pack_as`]): how a
+/// source that knows the schema packs, so that an empty read, or a column
+/// whose rows are all null, has the shape of any other read of it.
+pub fn pack_by_schema(
+    table: &TableName,
+    schema: &TableSchema,
+    rows: RowSet,
+) -> Result<ColumnBatch, InputError> {
+    let packings: Vec<Option<Packing>> = selected_columns(table, schema, Some(&rows.columns))?
+        .into_iter()
+        .map(Packing::of_column)
+        .collect();
+    pack_as(rows, &packings).map_err(|e| InputError::Storage(format!("{table} {e}")))
 }
 
 /// The columns of `schema` a read returns: all of them, or those named.

@@ -25,7 +25,7 @@ use chrono::NaiveDate;
 
 use crate::bindings::RowSet;
 use crate::rows::{Scalar, Value, naive_date};
-use crate::schema::TableName;
+use crate::schema::{TableName, TableSchema};
 use crate::store::Store;
 use crate::store::input::{InputError, InputSource, TableSpan};
 
@@ -146,5 +146,11 @@ impl InputSource for ReadAhead {
             Some(snapshot) => Ok(snapshot.within(span.start, span.end)),
             None => self.store.select(span, columns),
         }
+    }
+
+    fn schema_of(&self, table: &TableName) -> Result<Option<TableSchema>, InputError> {
+        self.store
+            .table_schema(table)
+            .map_err(|e| InputError::Storage(e.to_string()))
     }
 }

@@ -70,9 +70,10 @@ impl SplitStore {
     }
 }
 
-/// Reads are the warehouse's `select`: BigQuery packs and codes what it
-/// selects per read, as the trait's defaults do, so the batch reads need
-/// no forwarding of their own (forward them if BigQuery ever keeps a cache).
+/// Reads are the warehouse's `select`, packed by the warehouse's schemas:
+/// BigQuery packs and codes what it selects per read, as the trait's
+/// defaults do, so the batch reads need no forwarding of their own (forward
+/// them if BigQuery ever keeps a cache).
 impl InputSource for SplitStore {
     fn select(
         &self,
@@ -80,6 +81,10 @@ impl InputSource for SplitStore {
         columns: Option<&[String]>,
     ) -> Result<RowSet, InputError> {
         self.warehouse.select(span, columns)
+    }
+
+    fn schema_of(&self, table: &TableName) -> Result<Option<TableSchema>, InputError> {
+        self.warehouse.schema_of(table)
     }
 }
 

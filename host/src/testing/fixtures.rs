@@ -410,6 +410,12 @@ impl InputSource for Fixtures {
         let rows = self.rows_between(span, columns)?;
         crate::store::input::keep_columns(span.table, rows, columns)
     }
+
+    /// The fixture's schema, so that a processor tested here reads the
+    /// column batches it will read from a store.
+    fn schema_of(&self, table: &TableName) -> Result<Option<TableSchema>, InputError> {
+        Ok(self.tables.get(table).map(|fixture| fixture.schema.clone()))
+    }
 }
 
 #[cfg(test)]
@@ -455,5 +461,36 @@ mod tests {
             error.to_string(),
             "t.ndjson:1: field `points`: expected INT64, got \"lots\""
         );
+    }
+    #[test]
+    fn a_column_batch_of_fixture_rows_packs_by_the_schema_even_when_every_cell_is_null() {
+        use crate::bindings::ColumnValues;
+
+        let (rows, absent) = read_csv("t.csv", "day,points\n2026-01-05,\n", &box_scores()).unwrap();
+        let table = TableName::new("nba_raw", "box_scores");
+        let fixtures = Fixtures {
+            tables: BTreeMap::from([(
+                table.clone(),
+                FixtureTable {
+                    schema: box_scores(),
+                    rows: RowSet {
+                        columns: vec!["day".into(), "points".into()],
+                        rows,
+                    },
+                    absent,
+                },
+            )]),
+        };
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+        for (start, count) in [(day, 1), (day.succ_opt().unwrap(), 0)] {
+            let batch = fixtures
+                .read_column_batch(TableSpan::new(&table, start, start), &["points".into()])
+                .unwrap();
+            assert_eq!(batch.row_count, count);
+            assert!(
+                matches!(batch.columns[0].values, ColumnValues::Int64(_)),
+                "{start}: {batch:?}"
+            );
+        }
     }
 }

@@ -62,6 +62,11 @@ impl InputSource for BigQueryStore {
             rows,
         })
     }
+
+    fn schema_of(&self, table: &TableName) -> Result<Option<TableSchema>, InputError> {
+        self.table_schema(table)
+            .map_err(|e| InputError::Storage(e.to_string()))
+    }
 }
 
 impl Tables for BigQueryStore {
