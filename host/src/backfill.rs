@@ -29,7 +29,7 @@ use serde::Serialize;
 use crate::executor::Executor;
 use crate::outdated;
 use crate::pipeline::Pipeline;
-use crate::plugin::spec::{Lookback, ProcessorSpec, UpstreamPolicy};
+use crate::plugin::spec::{Lookback, ProcessorSpec};
 use crate::runs::{RunFilter, RunRecord, RunStatus, Trigger};
 use crate::store::{Store, StoreError};
 
@@ -416,9 +416,7 @@ fn run_scheduled(backfill: Backfill<'_>, parallelism: usize) -> Vec<Outcome> {
         .iter()
         .map(|spec| {
             let mut waits = selected_upstreams(spec);
-            if spec.upstream_policy == UpstreamPolicy::Block {
-                waits.extend((0..processors).filter(|&q| specs[q].phase < spec.phase));
-            }
+            waits.extend((0..processors).filter(|&q| spec.gated_by(specs[q])));
             waits
         })
         .collect();

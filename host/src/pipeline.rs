@@ -18,7 +18,7 @@ use crate::completeness::UpstreamCheck;
 use crate::dag::{self, DagError};
 use crate::executor::{Claim, Executor, SHUTDOWN_MESSAGE};
 use crate::plugin::Plugin;
-use crate::plugin::spec::{GapPolicy, Phase, ProcessorSpec, UpstreamPolicy};
+use crate::plugin::spec::{GapPolicy, Phase, ProcessorSpec};
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
 use crate::schema::TableName;
 use crate::shadow::shadow_of;
@@ -425,16 +425,13 @@ impl Pipeline {
         date: NaiveDate,
         earlier: &[RunRecord],
     ) -> Option<String> {
-        if spec.upstream_policy != UpstreamPolicy::Block {
-            return None;
-        }
         let incomplete: Vec<String> = earlier
             .iter()
             .filter(|r| r.status != RunStatus::Success)
             .filter(|r| {
                 self.plugins
                     .get(&r.processor)
-                    .is_some_and(|p| p.spec.phase < spec.phase)
+                    .is_some_and(|p| spec.gated_by(&p.spec))
             })
             .map(|r| format!("{} is {} (run {})", r.processor, r.status, r.run_id))
             .collect();

@@ -11,7 +11,7 @@
 //! could end the task) ends the task instead, so no task runs twice to
 //! success; one still running elsewhere puts the task back in the queue.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -26,7 +26,9 @@ use crate::store::StoreError;
 use crate::store::work_queue::{NewBackfill, NewTask, TakenTask, WorkQueue};
 
 /// The tasks of `plan`, each with what it waits for: its processor's
-/// upstreams in the plan's selection, and whether it looks back.
+/// upstreams in the plan's selection, whether it looks back, and, under
+/// the `block` upstream policy, the selection's earlier phases (the phase
+/// gate, as [`crate::backfill::run`] keeps it on one host).
 pub fn tasks_of(pipeline: &Pipeline, plan: &Plan) -> Vec<NewTask> {
     plan.runs
         .iter()
@@ -50,6 +52,16 @@ pub fn tasks_of(pipeline: &Pipeline, plan: &Plan) -> Vec<NewTask> {
                     .cloned()
                     .collect(),
                 looks_back: spec.lookback != Lookback::None,
+                phase_gate: plan
+                    .selection
+                    .iter()
+                    .filter(|name| {
+                        pipeline
+                            .plugin(name)
+                            .is_some_and(|other| spec.gated_by(&other.spec))
+                    })
+                    .cloned()
+                    .collect(),
             }
         })
         .collect()
@@ -141,6 +153,33 @@ fn latest_runs(
     Ok(latest)
 }
 
+/// What the phase gate of each of `tasks`' dates reads: the runs that
+/// ended the date's earlier-phase tasks without success
+/// ([`TakenTask::gate_runs`]).
+fn gate_records(
+    executor: &Executor,
+    tasks: &[TakenTask],
+) -> Result<BTreeMap<NaiveDate, Vec<RunRecord>>, StoreError> {
+    let mut earlier = BTreeMap::new();
+    for task in tasks {
+        let records = task
+            .gate_runs
+            .iter()
+            .map(|run_id| {
+                executor.store().run(run_id)?.ok_or_else(|| {
+                    StoreError::backend(format!(
+                        "run {run_id}, which ended an earlier phase's task on {}, \
+                         is not in the run ledger",
+                        task.date
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        earlier.insert(task.date, records);
+    }
+    Ok(earlier)
+}
+
 /// What `task`'s (processor, date) `latest` run says to do with it.
 fn before_running(task: &TakenTask, latest: Option<RunRecord>) -> Before {
     match latest.filter(|run| run.started_at >= task.enqueued_at) {
@@ -196,22 +235,18 @@ pub fn work_one(
         return Ok(Worked::Released);
     }
     let dates: Vec<_> = to_run.iter().map(|task| task.date).collect();
+    let earlier = gate_records(executor, &to_run)?;
     let done = AtomicBool::new(false);
     let results = std::thread::scope(|scope| {
         scope.spawn(|| renew_while_running(queue, host_id, leases, &done));
         let results = match dates.as_slice() {
             [] => Vec::new(),
             [date] => {
-                let ran = pipeline.run_one(executor, &processor, *date, Trigger::Backfill, &[]);
+                let earlier = earlier.get(date).map_or(&[][..], Vec::as_slice);
+                let ran = pipeline.run_one(executor, &processor, *date, Trigger::Backfill, earlier);
                 vec![(*date, ran)]
             }
-            _ => pipeline.run_together(
-                executor,
-                &processor,
-                &dates,
-                Trigger::Backfill,
-                &Default::default(),
-            ),
+            _ => pipeline.run_together(executor, &processor, &dates, Trigger::Backfill, &earlier),
         };
         done.store(true, Ordering::SeqCst);
         results

@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use slate::backfill::{self, BackfillRequest, Outcome, Reprocess};
+use slate::demo::{schedule_schema, schedule_table};
 use slate::pipeline::Pipeline;
+use slate::plugin::Plugin;
 use slate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
-use slate::store::{EmbeddedStore, RunLedger};
+use slate::store::{EmbeddedStore, RunLedger, Store};
 
 use crate::bookkeeping::set_spin;
+use crate::contract::give_it_input;
 use crate::support::{
     TestHost, assert_contains, assert_succeeded, components, date, plugin_dir, slate_with_plugins,
 };
@@ -205,6 +208,78 @@ fn on_one_date_a_run_waits_only_for_the_runs_its_checks_read() {
         downstream.started_at >= slow_ended,
         "the run that reads the slow one waited for it: {downstream:?} {slow:?}"
     );
+}
+
+/// Two processors that share no table: FaultyProcessor, phase 3, which
+/// fails on the 2nd of a month, and ContractV010Processor, phase 4 under
+/// the `block` upstream policy, which reads only `slate_test.every_type`
+/// (made here, in `store`). `load` loads a fixture by path.
+pub(crate) fn phase_gate_pipeline(store: &dyn Store, load: impl Fn(&str) -> Plugin) -> Pipeline {
+    store
+        .ensure_table(&schedule_table(), &schedule_schema())
+        .unwrap();
+    give_it_input(store, &std::fs::read(components::CONTRACT_V0_1_0).unwrap());
+    let pipeline = Pipeline::new(vec![
+        load(components::FAULTY_PROCESSOR),
+        load(components::CONTRACT_V0_1_0),
+    ])
+    .unwrap();
+    let later = pipeline.plugin("ContractV010Processor").unwrap();
+    assert!(later.spec.upstream.is_empty(), "it reads no earlier phase");
+    pipeline
+}
+
+/// The runs of [`phase_gate_pipeline`] over 2026-01-01 and -02 are what
+/// the phase gate makes them: on the 1st both succeed; on the 2nd the
+/// later phase waited for the earlier one to fail, then was blocked by it.
+pub(crate) fn assert_the_phase_gate_held(ledger: &dyn RunLedger) {
+    let run_of = |processor: &str, day: &str| -> RunRecord {
+        let runs = ledger
+            .runs(&RunFilter {
+                processor: Some(processor.into()),
+                date: Some(date(day)),
+                ..RunFilter::default()
+            })
+            .unwrap();
+        assert_eq!(runs.len(), 1, "{processor} on {day}: {runs:#?}");
+        runs.into_iter().next().unwrap()
+    };
+    for processor in ["FaultyProcessor", "ContractV010Processor"] {
+        let run = run_of(processor, "2026-01-01");
+        assert_eq!(run.status, RunStatus::Success, "{run:#?}");
+    }
+    let failed = run_of("FaultyProcessor", "2026-01-02");
+    assert_eq!(failed.status, RunStatus::Failed, "{failed:#?}");
+    let gated = run_of("ContractV010Processor", "2026-01-02");
+    assert_eq!(gated.status, RunStatus::Blocked, "{gated:#?}");
+    assert_eq!(
+        gated.error_message.as_deref(),
+        Some(
+            format!(
+                "an earlier phase is incomplete for 2026-01-02: FaultyProcessor is failed (run {})",
+                failed.run_id
+            )
+            .as_str()
+        )
+    );
+    assert!(
+        gated.started_at >= failed.finished_at.unwrap(),
+        "the later phase waited for the earlier one: {gated:#?} {failed:#?}"
+    );
+}
+
+#[test]
+fn under_block_a_later_phase_waits_for_and_is_blocked_by_a_failed_earlier_phase_it_does_not_read() {
+    let host = TestHost::empty();
+    let pipeline = phase_gate_pipeline(host.store.as_ref(), |path| host.fixture(path));
+    let request = BackfillRequest {
+        parallelism: 2,
+        ..request(&pipeline, "2026-01-01", "2026-01-02", Reprocess::Missing)
+    };
+
+    assert_eq!(backfill(&host, &pipeline, &request).len(), 4);
+
+    assert_the_phase_gate_held(host.store.as_ref());
 }
 
 #[test]

@@ -299,6 +299,19 @@ fn a_backfill_commits_each_processors_dates_in_one_load_job_and_one_transaction(
 }
 
 #[test]
+fn with_run_state_in_postgresql_a_queued_chunk_of_dates_keeps_the_phase_gate() {
+    let split = slate::store::SplitStore::new(
+        slate::store::PostgresStore::connect(&crate::postgres_server::isolated_url()).unwrap(),
+        Arc::into_inner(emulator::isolated_store()).unwrap(),
+    );
+    assert!(
+        split.commit_batch_dates().is_some(),
+        "a host takes a processor's dates as one chunk"
+    );
+    crate::cluster::assert_a_queued_backfill_keeps_the_phase_gate(Arc::new(split));
+}
+
+#[test]
 fn with_run_state_in_postgresql_the_work_queue_commits_a_processors_dates_in_one_transaction() {
     use slate::store::{PostgresStore, SplitStore};
 
@@ -333,27 +346,15 @@ fn with_run_state_in_postgresql_the_work_queue_commits_a_processors_dates_in_one
         reprocess: Reprocess::Missing,
         parallelism: 1,
     };
-    let plan = backfill::plan(store.as_ref(), &pipeline, &request).unwrap();
-    let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
-    let id =
-        slate::work_queue::enqueue(queue, &pipeline, &request, &plan, "split-test-host").unwrap();
+    let id = crate::cluster::enqueue_backfill(store.as_ref(), &pipeline, &request);
     let before = split.warehouse().job_counts();
-    slate::work_queue::work_until(
-        queue,
-        &pipeline,
-        &executor,
-        1,
-        &AtomicBool::new(false),
-        &|| queue.progress(&id).unwrap().unwrap().is_finished(),
-        &|_| {},
-    )
-    .unwrap();
+    let progress =
+        crate::cluster::work_until_finished(store.as_ref(), &pipeline, &executor, &id, 1);
     let after = split.warehouse().job_counts();
 
-    let progress = queue.progress(&id).unwrap().unwrap();
     assert_eq!(
         (progress.succeeded, progress.failed, progress.blocked),
-        (plan.runs.len(), 0, 0),
+        (4 * pipeline.order().len(), 0, 0),
         "{:#?}",
         progress.problems
     );

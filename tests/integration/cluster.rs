@@ -3,17 +3,27 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use serde_json::{Value as Json, json};
+use slate::backfill::{BackfillRequest, Reprocess};
+use slate::executor::Executor;
+use slate::liveness::LeaseConfig;
+use slate::pipeline::Pipeline;
+use slate::plugin::{RunLimits, Runtime};
 use slate::runs::{RunFilter, RunRecord, RunStatus};
-use slate::store::{InputSource, PostgresStore, RunLedger, TableSpan, Tables};
+use slate::store::work_queue::ClusterProgress;
+use slate::store::{InputSource, PostgresStore, RunLedger, Store, TableSpan, Tables};
+use slate::work_queue;
 
+use crate::backfill::{assert_the_phase_gate_held, phase_gate_pipeline};
 use crate::bookkeeping::set_spin;
 use crate::postgres_server::isolated_url;
 use crate::serve_process::Server;
 use crate::support::{
-    assert_contains, assert_reaped_as_stale, assert_succeeded, components, date, plugin_dir, slate,
-    stderr, use_shared_compiled_cache, wait_until,
+    assert_contains, assert_reaped_as_stale, assert_succeeded, components, date, plugin_dir,
+    shared_compiled_cache, slate, stderr, use_shared_compiled_cache, wait_until,
 };
 
 /// A data folder (for the compiled-component cache and the registry) whose
@@ -1004,4 +1014,89 @@ fn hosts_recording_the_same_alert_at_once_open_it_once_and_count_every_time() {
         .collect();
     let counted: i64 = incomplete.iter().map(|a| a.occurrences).sum();
     assert_eq!(counted, (ROUNDS * hosts.len()) as i64, "{incomplete:#?}");
+}
+
+#[test]
+fn a_queued_backfill_keeps_the_phase_gate_as_one_host_does() {
+    assert_a_queued_backfill_keeps_the_phase_gate(crate::postgres_server::isolated_store());
+}
+
+/// Works a queued backfill of [`phase_gate_pipeline`] over 2026-01-01 and
+/// -02 on `store` (whose run ledger keeps a work queue) with two workers,
+/// so that nothing but the queue orders the two processors of a date, and
+/// asserts that the phase gate held.
+pub(crate) fn assert_a_queued_backfill_keeps_the_phase_gate(store: Arc<dyn Store>) {
+    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+    let load = |path: &str| runtime.load(&std::fs::read(path).unwrap()).unwrap();
+    let pipeline = phase_gate_pipeline(store.as_ref(), load);
+    let executor = Executor::new(
+        store.clone(),
+        "queue-host",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )
+    .unwrap();
+    let request = BackfillRequest {
+        start: date("2026-01-01"),
+        end: date("2026-01-02"),
+        selection: pipeline.select(&[]).unwrap(),
+        reprocess: Reprocess::Missing,
+        parallelism: 2,
+    };
+    let id = enqueue_backfill(store.as_ref(), &pipeline, &request);
+
+    let progress = work_until_finished(store.as_ref(), &pipeline, &executor, &id, 2);
+
+    assert_eq!(
+        (progress.succeeded, progress.failed, progress.blocked),
+        (2, 1, 1),
+        "{:#?}",
+        progress.problems
+    );
+    assert_the_phase_gate_held(store.as_ref());
+}
+
+/// Plans `request` on `store` and enqueues it in its work queue, as
+/// `slate backfill` does on a shared ledger; returns the backfill's id.
+pub(crate) fn enqueue_backfill(
+    store: &dyn Store,
+    pipeline: &Pipeline,
+    request: &BackfillRequest,
+) -> String {
+    let plan = slate::backfill::plan(store, pipeline, request).unwrap();
+    let queue = store
+        .work_queue()
+        .expect("the run ledger keeps a work queue");
+    work_queue::enqueue(queue, pipeline, request, &plan, "queue-host").unwrap()
+}
+
+/// Works backfill `id` from `store`'s work queue with `workers` threads of
+/// one host until every task has ended; returns its progress then.
+pub(crate) fn work_until_finished(
+    store: &dyn Store,
+    pipeline: &Pipeline,
+    executor: &Executor,
+    id: &str,
+    workers: usize,
+) -> ClusterProgress {
+    let queue = store
+        .work_queue()
+        .expect("the run ledger keeps a work queue");
+    let progress = || {
+        queue
+            .progress(id)
+            .unwrap()
+            .expect("the backfill is enqueued")
+    };
+    work_queue::work_until(
+        queue,
+        pipeline,
+        executor,
+        workers,
+        &AtomicBool::new(false),
+        &|| progress().is_finished(),
+        &|_| {},
+    )
+    .unwrap();
+    progress()
 }

@@ -141,6 +141,14 @@ pub struct ProcessorSpec {
 }
 
 impl ProcessorSpec {
+    /// Whether `other`'s run on a date gates this processor's run there:
+    /// under the `block` upstream policy, a run waits for every processor
+    /// of an earlier phase in the same invocation, and goes ahead only if
+    /// each succeeded (the phase gate).
+    pub fn gated_by(&self, other: &ProcessorSpec) -> bool {
+        self.upstream_policy == UpstreamPolicy::Block && other.phase < self.phase
+    }
+
     /// Converts and checks a plugin's `info`; the error lists every problem.
     pub fn from_info(info: &ProcessorInfo) -> Result<Self, InvalidSpec> {
         let spec = ProcessorSpec {

@@ -6,10 +6,13 @@
 //!
 //! A task is ready when no task of the same backfill that it waits for is
 //! still queued or taken: its upstreams' tasks on its date and, when it
-//! looks back, on every earlier date. Ended means ended, whatever the
-//! status: the run then decides itself, through the completeness check,
-//! whether it may go ahead or is blocked. This is the order the one-host
-//! backfill keeps ([`crate::backfill::run`]).
+//! looks back, on every earlier date; and, under the `block` upstream
+//! policy, every earlier phase's tasks on its date (the phase gate). Ended
+//! means ended, whatever the status: the run then decides itself, through
+//! the phase gate (from the runs of its date's earlier-phase tasks that
+//! did not succeed, [`TakenTask::gate_runs`]) and the completeness check,
+//! whether it may go ahead or is blocked. This is the order and the gate
+//! the one-host backfill keeps ([`crate::backfill::run`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -49,6 +52,10 @@ pub struct NewTask {
     pub upstream: Vec<String>,
     /// Whether it also waits for its upstreams' tasks on earlier dates.
     pub looks_back: bool,
+    /// The processors of earlier phases whose tasks on its date it waits
+    /// for, and whose runs there it must find successful to go ahead: the
+    /// phase gate of the `block` upstream policy (empty under `proceed`).
+    pub phase_gate: Vec<String>,
 }
 
 /// A task a host has taken.
@@ -63,6 +70,9 @@ pub struct TakenTask {
     /// When its backfill was enqueued: a run that started after it counts
     /// for the task.
     pub enqueued_at: DateTime<Utc>,
+    /// The ids of the runs that ended its date's phase-gate tasks
+    /// ([`NewTask::phase_gate`]) without success, for the gate to read.
+    pub gate_runs: Vec<String>,
 }
 
 /// How a task ended.

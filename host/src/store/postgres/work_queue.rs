@@ -35,6 +35,7 @@ pub(super) const SETUP: &str = "
         rank BIGINT NOT NULL,
         upstream TEXT[] NOT NULL,
         looks_back BOOLEAN NOT NULL,
+        phase_gate TEXT[] NOT NULL DEFAULT '{}',
         status TEXT NOT NULL DEFAULT 'queued',
         host_id TEXT,
         lease_expires_at TIMESTAMPTZ,
@@ -44,6 +45,15 @@ pub(super) const SETUP: &str = "
         finished_at TIMESTAMPTZ,
         PRIMARY KEY (backfill_id, processor, data_date)
     );
+    -- A queue made before tasks had a phase gate gets the column; asked
+    -- first, so that connecting does not lock the table every time.
+    DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = '_slate' AND table_name = 'tasks'
+                         AND column_name = 'phase_gate') THEN
+            ALTER TABLE _slate.tasks ADD COLUMN phase_gate TEXT[] NOT NULL DEFAULT '{}';
+        END IF;
+    END $$;
     CREATE INDEX IF NOT EXISTS tasks_unfinished
         ON _slate.tasks (backfill_id, processor, data_date)
         WHERE status IN ('queued', 'taken');
@@ -58,20 +68,29 @@ const TAKE: &str = "UPDATE _slate.tasks t SET status = 'taken', host_id = $1,
     FROM (
         SELECT c.backfill_id, c.processor, c.data_date FROM _slate.tasks c";
 
-/// A queued task `c` is ready: no task it waits for is queued or taken.
+/// A queued task `c` is ready: no task it waits for is queued or taken,
+/// neither an upstream's (on its date, or earlier when it looks back) nor
+/// one of its phase gate's (on its date).
 const READY: &str = "NOT EXISTS (
         SELECT 1 FROM _slate.tasks u
         WHERE u.backfill_id = c.backfill_id
-          AND u.processor = ANY(c.upstream)
           AND u.status IN ('queued', 'taken')
-          AND (u.data_date = c.data_date
-               OR (c.looks_back AND u.data_date < c.data_date)))";
+          AND ((u.processor = ANY(c.upstream)
+                AND (u.data_date = c.data_date
+                     OR (c.looks_back AND u.data_date < c.data_date)))
+               OR (u.processor = ANY(c.phase_gate) AND u.data_date = c.data_date)))";
 
-/// Closes [`TAKE`]: the tasks taken, with their backfill's enqueue time.
+/// Closes [`TAKE`]: the tasks taken, with their backfill's enqueue time
+/// and the runs of their phase gate's tasks that did not succeed.
 const TAKEN: &str = ") ready, _slate.backfills b
     WHERE t.backfill_id = ready.backfill_id AND t.processor = ready.processor
       AND t.data_date = ready.data_date AND b.backfill_id = t.backfill_id
-    RETURNING t.backfill_id, t.processor, t.data_date, b.enqueued_at";
+    RETURNING t.backfill_id, t.processor, t.data_date, b.enqueued_at,
+        ARRAY(SELECT g.run_id FROM _slate.tasks g
+              WHERE g.backfill_id = t.backfill_id AND g.data_date = t.data_date
+                AND g.processor = ANY(t.phase_gate) AND g.status <> 'succeeded'
+                AND g.run_id IS NOT NULL
+              ORDER BY g.rank)";
 
 fn taken_from_row(row: &Row) -> TakenTask {
     TakenTask {
@@ -79,6 +98,7 @@ fn taken_from_row(row: &Row) -> TakenTask {
         processor: row.get(1),
         date: row.get(2),
         enqueued_at: row.get(3),
+        gate_runs: row.get(4),
     }
 }
 
@@ -101,8 +121,8 @@ impl WorkQueue for PostgresStore {
             )?;
             let insert = transaction.prepare(
                 "INSERT INTO _slate.tasks (backfill_id, processor, data_date, rank, upstream,
-                     looks_back)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                     looks_back, phase_gate)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )?;
             for task in tasks {
                 transaction.execute(
@@ -114,6 +134,7 @@ impl WorkQueue for PostgresStore {
                         &task.rank,
                         &task.upstream,
                         &task.looks_back,
+                        &task.phase_gate,
                     ],
                 )?;
             }
