@@ -10,6 +10,10 @@
 //! the backfill was enqueued and ended for good (its host died before it
 //! could end the task) ends the task instead, so no task runs twice to
 //! success; one still running elsewhere puts the task back in the queue.
+//!
+//! The host that ends a date's last task records the date's phase events
+//! ([`crate::alerts::phase`]), once, as a one-host backfill does after its
+//! runs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,13 +21,14 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
+use crate::alerts::phase::record_phase_events;
 use crate::backfill::{BackfillRequest, Outcome, Plan};
 use crate::executor::Executor;
 use crate::pipeline::Pipeline;
 use crate::plugin::spec::Lookback;
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
 use crate::store::StoreError;
-use crate::store::work_queue::{NewBackfill, NewTask, TakenTask, WorkQueue};
+use crate::store::work_queue::{Finished, NewBackfill, NewTask, TakenTask, WorkQueue};
 
 /// The tasks of `plan`, each with what it waits for: its processor's
 /// upstreams in the plan's selection, whether it looks back, and, under
@@ -225,7 +230,7 @@ pub fn work_one(
         match before_running(&task, latest.remove(&task.date)) {
             Before::Run => to_run.push(task),
             Before::Adopt(record) => {
-                end_task(queue, &task, host_id, &record)?;
+                end_task(queue, pipeline, executor, &task, &record)?;
                 adopted.push(Outcome::from_record(&record));
             }
             Before::Release => queue.release_task(&task, host_id)?,
@@ -260,7 +265,7 @@ pub fn work_one(
             .expect("a result for a date asked for");
         match result {
             Ok(record) => {
-                end_task(queue, task, host_id, &record)?;
+                end_task(queue, pipeline, executor, task, &record)?;
                 ran.push(Outcome::from_record(&record));
             }
             Err(StoreError::AlreadyRunning { .. }) => queue.release_task(task, host_id)?,
@@ -281,19 +286,29 @@ pub fn work_one(
     }
 }
 
-/// Ends `task` with `record`, or says that another host took it meanwhile.
+/// Ends `task` with `record`, or says that another host took it
+/// meanwhile. The host that ends a date's last task of the backfill
+/// records the date's phase events, as a one-host backfill does once its
+/// runs are done.
 fn end_task(
     queue: &dyn WorkQueue,
+    pipeline: &Pipeline,
+    executor: &Executor,
     task: &TakenTask,
-    host_id: &str,
     record: &RunRecord,
 ) -> Result<(), StoreError> {
-    let ended = queue.finish_task(task, host_id, record)?;
-    if !ended {
-        tracing::warn!(
+    match queue.finish_task(task, executor.host_id(), record)? {
+        Finished::NotHeld => tracing::warn!(
             processor = %task.processor, date = %task.date, run_id = %record.run_id,
             "the task's lease expired before its run ended; the host that took it next ends it"
-        );
+        ),
+        Finished::Ended => {}
+        Finished::EndedItsDate => {
+            let store = executor.store().as_ref();
+            if let Err(error) = record_phase_events(store, pipeline, task.date) {
+                tracing::warn!(date = %task.date, %error, "phase events not recorded");
+            }
+        }
     }
     Ok(())
 }

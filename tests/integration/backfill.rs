@@ -232,9 +232,10 @@ pub(crate) fn phase_gate_pipeline(store: &dyn Store, load: impl Fn(&str) -> Plug
 /// The runs of [`phase_gate_pipeline`] over 2026-01-01 and -02 are what
 /// the phase gate makes them: on the 1st both succeed; on the 2nd the
 /// later phase waited for the earlier one to fail, then was blocked by it.
-pub(crate) fn assert_the_phase_gate_held(ledger: &dyn RunLedger) {
+/// Each phase's event of each date was recorded once.
+pub(crate) fn assert_the_phase_gate_held(store: &dyn Store) {
     let run_of = |processor: &str, day: &str| -> RunRecord {
-        let runs = ledger
+        let runs = store
             .runs(&RunFilter {
                 processor: Some(processor.into()),
                 date: Some(date(day)),
@@ -265,6 +266,38 @@ pub(crate) fn assert_the_phase_gate_held(ledger: &dyn RunLedger) {
     assert!(
         gated.started_at >= failed.finished_at.unwrap(),
         "the later phase waited for the earlier one: {gated:#?} {failed:#?}"
+    );
+
+    let outbox = store
+        .alert_outbox()
+        .expect("the store keeps an alert outbox");
+    let mut phase_events: Vec<(String, String, &str, i64)> = outbox
+        .alerts(false, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|alert| alert.raised.subject.starts_with("phase "))
+        .map(|alert| {
+            let date = alert.raised.data_date.expect("a phase event has a date");
+            let event = alert.raised.event.as_str();
+            (
+                date.to_string(),
+                alert.raised.subject,
+                event,
+                alert.occurrences,
+            )
+        })
+        .collect();
+    phase_events.sort();
+    let expected = [
+        ("2026-01-01", "phase 3 analytics", "phase_completed"),
+        ("2026-01-01", "phase 4 precompute", "phase_completed"),
+        ("2026-01-02", "phase 3 analytics", "phase_incomplete"),
+        ("2026-01-02", "phase 4 precompute", "phase_incomplete"),
+    ]
+    .map(|(date, subject, event)| (date.to_string(), subject.to_string(), event, 1));
+    assert_eq!(
+        phase_events, expected,
+        "each phase's event of each date, once"
     );
 }
 

@@ -472,6 +472,36 @@ fn a_season_backfill_spreads_over_three_hosts_and_writes_what_one_host_writes() 
             );
         }
     }
+
+    // The same phase events, each date's once: the host that ended a
+    // date's last task recorded them.
+    let alone_events = phase_events(&alone);
+    assert!(alone_events.len() >= 3 * 160, "{}", alone_events.len());
+    assert_eq!(phase_events(&shared), alone_events);
+}
+
+/// Every phase event in the outbox at `url`: its date, subject, event,
+/// state and how many times it was recorded, sorted.
+fn phase_events(url: &str) -> Vec<(String, String, String, String, i64)> {
+    let store = PostgresStore::connect(url).unwrap();
+    let outbox = store.alert_outbox().expect("PostgreSQL keeps an outbox");
+    let mut events: Vec<_> = outbox
+        .alerts(false, 100_000)
+        .unwrap()
+        .into_iter()
+        .filter(|alert| alert.raised.subject.starts_with("phase "))
+        .map(|alert| {
+            (
+                format!("{:?}", alert.raised.data_date),
+                alert.raised.subject,
+                alert.raised.event.as_str().to_string(),
+                format!("{:?}", alert.state),
+                alert.occurrences,
+            )
+        })
+        .collect();
+    events.sort();
+    events
 }
 
 #[test]

@@ -102,6 +102,19 @@ impl TaskEnd {
     }
 }
 
+/// What ending a task did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// Nothing: the task was no longer the host's (its lease expired and
+    /// another host took it).
+    NotHeld,
+    /// The task ended; others of its date are still to end.
+    Ended,
+    /// The task ended, the last of its backfill's tasks on its date: the
+    /// date's phases can be judged.
+    EndedItsDate,
+}
+
 /// One task as the queue records it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskRecord {
@@ -206,14 +219,15 @@ pub trait WorkQueue: Send + Sync {
     fn release_task(&self, task: &TakenTask, host_id: &str) -> Result<(), StoreError>;
 
     /// Ends a task `host_id` holds with the run that ended it (its
-    /// [`TaskEnd`], id and error); false when the task was no longer this
-    /// host's (its lease expired and another took it).
+    /// [`TaskEnd`], id and error), and says whether it was the last of its
+    /// backfill's tasks on its date to end. Of hosts ending a date's last
+    /// tasks at once, exactly one is told so.
     fn finish_task(
         &self,
         task: &TakenTask,
         host_id: &str,
         run: &RunRecord,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Finished, StoreError>;
 
     /// A backfill's progress, if it exists.
     fn progress(&self, backfill_id: &str) -> Result<Option<ClusterProgress>, StoreError>;

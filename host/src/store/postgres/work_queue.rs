@@ -14,7 +14,7 @@ use super::PostgresStore;
 use crate::runs::RunRecord;
 use crate::store::StoreError;
 use crate::store::work_queue::{
-    ClusterProgress, NewBackfill, NewTask, TakenTask, TaskEnd, TaskRecord, WorkQueue,
+    ClusterProgress, Finished, NewBackfill, NewTask, TakenTask, TaskEnd, TaskRecord, WorkQueue,
 };
 
 /// The queue's tables, created with the store.
@@ -237,9 +237,17 @@ impl WorkQueue for PostgresStore {
         task: &TakenTask,
         host_id: &str,
         run: &RunRecord,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Finished, StoreError> {
         self.with_client(|client| {
-            let ended = client.execute(
+            let mut transaction = client.transaction()?;
+            // Ends of one backfill's tasks take turns, so that of two
+            // hosts ending a date's last two tasks at once, the second
+            // sees the first's end.
+            transaction.execute(
+                "SELECT 1 FROM _slate.backfills WHERE backfill_id = $1 FOR UPDATE",
+                &[&task.backfill_id],
+            )?;
+            let ended = transaction.execute(
                 "UPDATE _slate.tasks SET status = $5, run_id = $6, error = $7,
                      finished_at = now(), lease_expires_at = NULL
                  WHERE backfill_id = $1 AND processor = $2 AND data_date = $3
@@ -254,7 +262,25 @@ impl WorkQueue for PostgresStore {
                     &run.error_message,
                 ],
             )?;
-            Ok(ended == 1)
+            let finished = match ended {
+                0 => Finished::NotHeld,
+                _ => {
+                    let left: i64 = transaction
+                        .query_one(
+                            "SELECT COUNT(*) FROM _slate.tasks
+                             WHERE backfill_id = $1 AND data_date = $2
+                               AND status IN ('queued', 'taken')",
+                            &[&task.backfill_id, &task.date],
+                        )?
+                        .get(0);
+                    match left {
+                        0 => Finished::EndedItsDate,
+                        _ => Finished::Ended,
+                    }
+                }
+            };
+            transaction.commit()?;
+            Ok(finished)
         })
     }
 
