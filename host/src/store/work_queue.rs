@@ -54,7 +54,7 @@ pub struct NewTask {
     pub looks_back: bool,
     /// The processors of earlier phases whose tasks on its date it waits
     /// for, and whose runs there it must find successful to go ahead: the
-    /// phase gate of the `block` upstream policy (empty under `proceed`).
+    /// phase gate of the `block` upstream policy (empty under any other).
     pub phase_gate: Vec<String>,
 }
 
