@@ -187,6 +187,52 @@ fn three_hosts_on_one_database_run_each_processor_and_date_once_at_a_time() {
 }
 
 #[test]
+fn a_work_queue_made_before_tasks_had_a_phase_gate_keeps_working_once_a_host_connects() {
+    let url = isolated_url();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    // The queue as an earlier version left it: no `phase_gate` column, and
+    // a task still queued.
+    client
+        .batch_execute(
+            "CREATE SCHEMA _slate;
+             CREATE TABLE _slate.backfills (
+                 backfill_id TEXT PRIMARY KEY, start_date DATE NOT NULL,
+                 end_date DATE NOT NULL, reprocess TEXT NOT NULL,
+                 left_alone BIGINT NOT NULL, enqueued_by TEXT NOT NULL,
+                 enqueued_at TIMESTAMPTZ NOT NULL);
+             CREATE TABLE _slate.tasks (
+                 backfill_id TEXT NOT NULL, processor TEXT NOT NULL,
+                 data_date DATE NOT NULL, rank BIGINT NOT NULL,
+                 upstream TEXT[] NOT NULL, looks_back BOOLEAN NOT NULL,
+                 status TEXT NOT NULL DEFAULT 'queued', host_id TEXT,
+                 lease_expires_at TIMESTAMPTZ, takes BIGINT NOT NULL DEFAULT 0,
+                 run_id TEXT, error TEXT, finished_at TIMESTAMPTZ,
+                 PRIMARY KEY (backfill_id, processor, data_date));
+             INSERT INTO _slate.backfills VALUES
+                 ('old', '2026-01-01', '2026-01-01', 'missing', 0, 'old-host', now());
+             INSERT INTO _slate.tasks (backfill_id, processor, data_date, rank, upstream,
+                 looks_back)
+             VALUES ('old', 'VersionedProcessor', '2026-01-01', 0, '{}', false);",
+        )
+        .unwrap();
+
+    let store = PostgresStore::connect(&url).unwrap();
+    // A second host connecting finds the column there and leaves it.
+    PostgresStore::connect(&url).unwrap();
+
+    let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
+    let taken = queue
+        .take_task("new-host", std::time::Duration::from_secs(60))
+        .unwrap()
+        .expect("the old task is ready");
+    assert_eq!(
+        (taken.backfill_id.as_str(), taken.processor.as_str()),
+        ("old", "VersionedProcessor")
+    );
+    assert!(taken.gate_runs.is_empty(), "{taken:?}");
+}
+
+#[test]
 fn postgres_state_refuses_what_it_cannot_do_as_a_usage_error() {
     let folder = host_folder();
     let cases: [(&[&str], &str); 3] = [
