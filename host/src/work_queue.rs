@@ -160,27 +160,34 @@ fn latest_runs(
 
 /// What the phase gate of each of `tasks`' dates reads: the runs that
 /// ended the date's earlier-phase tasks without success
-/// ([`TakenTask::gate_runs`]).
+/// ([`TakenTask::gate_runs`]), read in one request.
 fn gate_records(
     executor: &Executor,
     tasks: &[TakenTask],
 ) -> Result<BTreeMap<NaiveDate, Vec<RunRecord>>, StoreError> {
-    let mut earlier = BTreeMap::new();
+    let mut earlier: BTreeMap<NaiveDate, Vec<RunRecord>> =
+        tasks.iter().map(|task| (task.date, Vec::new())).collect();
+    let wanted: Vec<String> = tasks.iter().flat_map(|t| t.gate_runs.clone()).collect();
+    if wanted.is_empty() {
+        return Ok(earlier);
+    }
+    let mut found: HashMap<String, RunRecord> = executor
+        .store()
+        .runs_with_ids(&wanted)?
+        .into_iter()
+        .map(|run| (run.run_id.clone(), run))
+        .collect();
     for task in tasks {
-        let records = task
-            .gate_runs
-            .iter()
-            .map(|run_id| {
-                executor.store().run(run_id)?.ok_or_else(|| {
-                    StoreError::backend(format!(
-                        "run {run_id}, which ended an earlier phase's task on {}, \
-                         is not in the run ledger",
-                        task.date
-                    ))
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        earlier.insert(task.date, records);
+        for run_id in &task.gate_runs {
+            let run = found.remove(run_id).ok_or_else(|| {
+                StoreError::backend(format!(
+                    "run {run_id}, which ended an earlier phase's task on {}, \
+                     is not in the run ledger",
+                    task.date
+                ))
+            })?;
+            earlier.entry(task.date).or_default().push(run);
+        }
     }
     Ok(earlier)
 }

@@ -462,6 +462,7 @@ mod tests {
             "t.ndjson:1: field `points`: expected INT64, got \"lots\""
         );
     }
+
     #[test]
     fn a_column_batch_of_fixture_rows_packs_by_the_schema_even_when_every_cell_is_null() {
         use crate::bindings::ColumnValues;
