@@ -18,6 +18,7 @@ use std::ops::RangeInclusive;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
+use crate::dates;
 use crate::plugin::spec::{Lookback, ProcessorSpec, UpstreamPolicy};
 use crate::runs::{RunFilter, RunRecord, RunStatus};
 use crate::schema::TableName;
@@ -177,14 +178,9 @@ pub fn check_dates(
     let scheduled: BTreeSet<NaiveDate> = if spec.lookback == Lookback::None {
         BTreeSet::new()
     } else {
-        match store.table_schema(calendar)? {
-            Some(_) => store
-                .partition_counts(calendar)?
-                .into_iter()
-                .map(|(d, _)| d)
-                .collect(),
-            None => BTreeSet::new(),
-        }
+        dates::scheduled_games(store, calendar)?
+            .into_keys()
+            .collect()
     };
     let windows: Vec<Vec<NaiveDate>> = dates
         .iter()

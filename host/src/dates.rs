@@ -5,8 +5,9 @@
 //! The range is, by default, the schedule's seasons plus a margin on each
 //! side; `slate.toml` may set it (`[dates]`). A pipeline with no schedule
 //! yet serves from 1970 to a year from today. Parsing and the range check
-//! are pure; only [`serving_range`] reads the store.
+//! are pure; only [`serving_range`] and [`scheduled_games`] read the store.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{Datelike, NaiveDate, Utc};
@@ -196,14 +197,24 @@ pub fn serving_range(
     calendar: &TableName,
     config: &DatesConfig,
 ) -> Result<DateRange, StoreError> {
-    let scheduled = match store.table_schema(calendar)? {
-        Some(_) => {
-            let counts = store.partition_counts(calendar)?;
-            counts.first().zip(counts.last()).map(|(f, l)| (f.0, l.0))
-        }
-        None => None,
-    };
-    Ok(config.range(scheduled, Utc::now().date_naive()))
+    let games = scheduled_games(store, calendar)?;
+    let scheduled = games.first_key_value().zip(games.last_key_value());
+    Ok(config.range(
+        scheduled.map(|((first, _), (last, _))| (*first, *last)),
+        Utc::now().date_naive(),
+    ))
+}
+
+/// The scheduled game dates of the schedule table `calendar`, each with its
+/// number of games; none while the table does not exist.
+pub fn scheduled_games(
+    store: &dyn Store,
+    calendar: &TableName,
+) -> Result<BTreeMap<NaiveDate, u64>, StoreError> {
+    Ok(match store.table_schema(calendar)? {
+        Some(_) => store.partition_counts(calendar)?.into_iter().collect(),
+        None => BTreeMap::new(),
+    })
 }
 
 #[cfg(test)]

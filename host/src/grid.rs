@@ -5,11 +5,12 @@
 //! [`cell`] and [`default_range`] are pure decisions, tested table by
 //! table; only [`build`] talks to the store. Knows nothing of HTTP.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Serialize;
 
+use crate::dates;
 use crate::outdated;
 use crate::pipeline::Pipeline;
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
@@ -181,20 +182,6 @@ pub fn default_range(
     (from, last)
 }
 
-/// The dates with games in the pipeline's calendar, and how many each has.
-pub fn scheduled_games(
-    store: &dyn Store,
-    pipeline: &Pipeline,
-) -> Result<BTreeMap<NaiveDate, u64>, StoreError> {
-    Ok(match store.table_schema(pipeline.calendar())? {
-        Some(_) => store
-            .partition_counts(pipeline.calendar())?
-            .into_iter()
-            .collect(),
-        None => BTreeMap::new(),
-    })
-}
-
 /// Builds the grid of `pipeline`'s processors over `range`, or over the
 /// [`default_range`] when `None`.
 pub fn build(
@@ -203,7 +190,7 @@ pub fn build(
     range: Option<(NaiveDate, NaiveDate)>,
     now: DateTime<Utc>,
 ) -> Result<Grid, StoreError> {
-    let games = scheduled_games(store, pipeline)?;
+    let games = dates::scheduled_games(store, pipeline.calendar())?;
     let runs = store.runs(&RunFilter {
         skip_upstream_check: true,
         ..RunFilter::default()
@@ -220,11 +207,13 @@ pub fn build(
             .entry((run.processor.as_str(), run.data_date))
             .or_insert(run);
     }
-    let outdated: HashSet<(String, NaiveDate)> = outdated::from_history(&runs, pipeline)
-        .into_iter()
-        .filter(|o| (from..=to).contains(&o.date))
-        .map(|o| (o.processor, o.date))
-        .collect();
+    let scheduled = games.keys().copied().collect();
+    let outdated: HashSet<(String, NaiveDate)> =
+        outdated::from_history(&runs, pipeline, &scheduled)
+            .into_iter()
+            .filter(|o| (from..=to).contains(&o.date))
+            .map(|o| (o.processor, o.date))
+            .collect();
     let mut quarantined: HashMap<String, u64> = HashMap::new();
     for record in store.quarantined(None)? {
         if (from..=to).contains(&record.data_date) {

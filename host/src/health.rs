@@ -16,6 +16,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::alerts::record::ChannelHealth;
+use crate::dates;
 use crate::pipeline::Pipeline;
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
 use crate::store::{Store, StoreError};
@@ -196,14 +197,12 @@ pub fn report(
     }
     let reached = runs.iter().map(|r| r.data_date).max();
     let emptied = emptied_dates(&runs);
-    let scheduled: BTreeSet<NaiveDate> = match (store.table_schema(pipeline.calendar())?, reached) {
-        (Some(_), Some(reached)) => store
-            .partition_counts(pipeline.calendar())?
-            .into_iter()
-            .map(|(d, _)| d)
+    let scheduled: BTreeSet<NaiveDate> = match reached {
+        Some(reached) => dates::scheduled_games(store, pipeline.calendar())?
+            .into_keys()
             .filter(|d| *d <= reached)
             .collect(),
-        _ => BTreeSet::new(),
+        None => BTreeSet::new(),
     };
 
     let mut tables = Vec::new();

@@ -1,26 +1,33 @@
 //! Which (processor, date) pairs hold rows that the active versions would
 //! not have written: after a deploy or a rollback, the dates the previous
-//! version produced, and downstream of them the dates whose inputs changed.
+//! version produced; after an upstream committed again (late data arrived,
+//! a date was rerun), the dates that read its old rows; and downstream of
+//! both, the dates whose inputs changed.
 //!
-//! A pair is outdated when its latest successful run:
+//! A pair reads its upstreams' rows on its own date and on the scheduled
+//! dates of the lookback window it declares ([`lookback_window`]). It is
+//! outdated when its latest successful run:
 //! - ran a plugin version other than the processor's active one; or
-//! - relied on an upstream whose pair on the same date is outdated; or
-//! - started before its upstream's latest success on the same date ended,
-//!   so that it read rows that have since been replaced.
+//! - read an upstream pair that is outdated; or
+//! - started before the latest success of an upstream pair it reads ended,
+//!   so that it read rows that have since been replaced, or the gap that
+//!   stood where they are now.
 //!
 //! A pair with no successful run is not outdated but missing: `--reprocess
-//! missing` is for those. Lookback dates are not followed: a change on
-//! date D marks downstream pairs on D only.
+//! missing` is for those.
 //!
 //! [`find`] is a pure decision over run history, tested case by case;
-//! [`in_store`] reads the history it needs.
+//! [`in_store`] reads the history and the calendar it needs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::completeness::lookback_window;
+use crate::dates;
 use crate::pipeline::Pipeline;
+use crate::plugin::spec::Lookback;
 use crate::runs::{RunFilter, RunRecord, RunStatus};
 use crate::store::{Store, StoreError};
 
@@ -35,15 +42,19 @@ pub enum Cause {
         /// The hash of the active version.
         active: String,
     },
-    /// An upstream's pair on the same date is outdated.
+    /// An upstream's pair that it read is outdated.
     UpstreamOutdated {
         /// The upstream processor.
         upstream: String,
+        /// The date of that pair: the same date, or one of the lookback.
+        upstream_date: NaiveDate,
     },
-    /// An upstream committed new rows for the date after it started.
+    /// An upstream committed new rows for a date it read after it started.
     UpstreamRerun {
         /// The upstream processor.
         upstream: String,
+        /// The date of those rows: the same date, or one of the lookback.
+        upstream_date: NaiveDate,
         /// The upstream run that committed them.
         run_id: String,
     },
@@ -72,14 +83,17 @@ pub struct Member<'a> {
     pub active_hash: &'a str,
     /// The processors it reads.
     pub upstream: &'a [String],
+    /// The dates before its own whose upstream rows it reads.
+    pub lookback: Lookback,
 }
 
 /// The outdated pairs of `members` (in dependency order), given each
-/// (processor, date)'s latest successful run. Sorted by processor order,
-/// then date.
+/// (processor, date)'s latest successful run and the scheduled game dates
+/// (which a lookback counts in games). Sorted by processor order, then date.
 pub fn find(
     members: &[Member<'_>],
     latest_success: &HashMap<(&str, NaiveDate), &RunRecord>,
+    scheduled: &BTreeSet<NaiveDate>,
 ) -> Vec<Outdated> {
     let mut dates_of: HashMap<&str, Vec<NaiveDate>> = HashMap::new();
     for (processor, date) in latest_success.keys() {
@@ -92,7 +106,13 @@ pub fn find(
         dates.sort();
         for date in dates {
             let run = latest_success[&(member.name, date)];
-            let Some(cause) = cause(member, run, date, latest_success, &is_outdated) else {
+            let mut read = vec![date];
+            read.extend(
+                lookback_window(member.lookback, date, scheduled)
+                    .iter()
+                    .rev(),
+            );
+            let Some(cause) = cause(member, run, &read, latest_success, &is_outdated) else {
                 continue;
             };
             is_outdated.insert((member.name, date));
@@ -107,11 +127,13 @@ pub fn find(
     outdated
 }
 
-/// Why `run`, `member`'s latest success on `date`, is outdated, if it is.
+/// Why `run`, `member`'s latest success, is outdated, if it is. `read` is
+/// the dates whose upstream rows it read: its own first, then its lookback
+/// window from the newest.
 fn cause(
     member: &Member<'_>,
     run: &RunRecord,
-    date: NaiveDate,
+    read: &[NaiveDate],
     latest_success: &HashMap<(&str, NaiveDate), &RunRecord>,
     is_outdated: &HashSet<(&str, NaiveDate)>,
 ) -> Option<Cause> {
@@ -121,28 +143,31 @@ fn cause(
             active: member.active_hash.to_string(),
         });
     }
-    for upstream in member.upstream {
-        if is_outdated.contains(&(upstream.as_str(), date)) {
-            return Some(Cause::UpstreamOutdated {
-                upstream: upstream.clone(),
-            });
-        }
+    let upstream_pairs = || {
+        read.iter().flat_map(|date| {
+            member
+                .upstream
+                .iter()
+                .map(move |upstream| (upstream, *date))
+        })
+    };
+    if let Some((upstream, upstream_date)) =
+        upstream_pairs().find(|(upstream, date)| is_outdated.contains(&(upstream.as_str(), *date)))
+    {
+        return Some(Cause::UpstreamOutdated {
+            upstream: upstream.clone(),
+            upstream_date,
+        });
     }
-    for upstream in member.upstream {
-        let Some(source) = latest_success.get(&(upstream.as_str(), date)) else {
-            continue;
-        };
-        if source
-            .finished_at
-            .is_some_and(|ended| ended > run.started_at)
-        {
-            return Some(Cause::UpstreamRerun {
-                upstream: upstream.clone(),
-                run_id: source.run_id.clone(),
-            });
-        }
-    }
-    None
+    upstream_pairs().find_map(|(upstream, upstream_date)| {
+        let source = latest_success.get(&(upstream.as_str(), upstream_date))?;
+        let ended = source.finished_at?;
+        (ended > run.started_at).then(|| Cause::UpstreamRerun {
+            upstream: upstream.clone(),
+            upstream_date,
+            run_id: source.run_id.clone(),
+        })
+    })
 }
 
 /// The outdated pairs of `pipeline`'s processors, from `store`'s history;
@@ -154,17 +179,26 @@ pub fn in_store(
 ) -> Result<Vec<Outdated>, StoreError> {
     let runs = store.runs(&RunFilter {
         status: Some(RunStatus::Success),
+        skip_upstream_check: true,
         ..RunFilter::default()
     })?;
-    Ok(from_history(&runs, pipeline)
+    let scheduled = dates::scheduled_games(store, pipeline.calendar())?
+        .into_keys()
+        .collect();
+    Ok(from_history(&runs, pipeline, &scheduled)
         .into_iter()
         .filter(|o| only.is_none_or(|name| o.processor == name))
         .collect())
 }
 
 /// The outdated pairs of `pipeline`'s processors in `runs` (any statuses,
-/// newest first, as the store lists them).
-pub fn from_history(runs: &[RunRecord], pipeline: &Pipeline) -> Vec<Outdated> {
+/// newest first, as the store lists them), with the calendar's `scheduled`
+/// game dates.
+pub fn from_history(
+    runs: &[RunRecord],
+    pipeline: &Pipeline,
+    scheduled: &BTreeSet<NaiveDate>,
+) -> Vec<Outdated> {
     let mut latest_success: HashMap<(&str, NaiveDate), &RunRecord> = HashMap::new();
     for run in runs.iter().filter(|r| r.status == RunStatus::Success) {
         latest_success
@@ -179,9 +213,10 @@ pub fn from_history(runs: &[RunRecord], pipeline: &Pipeline) -> Vec<Outdated> {
             name: &plugin.spec.name,
             active_hash: &plugin.hash,
             upstream: &plugin.spec.upstream,
+            lookback: plugin.spec.lookback,
         })
         .collect();
-    find(&members, &latest_success)
+    find(&members, &latest_success, scheduled)
 }
 
 #[cfg(test)]
@@ -209,43 +244,66 @@ mod tests {
     }
 
     /// The decision for the chain A → B → C, whose active versions are
-    /// `a2`, `b1` and `c1`, one line per outdated pair.
-    fn decide(runs: &[RunRecord]) -> Vec<String> {
+    /// `a2`, `b1` and `c1`, one line per outdated pair. B looks back
+    /// `b_lookback` over the games scheduled on `scheduled` days.
+    fn decide_looking_back(
+        runs: &[RunRecord],
+        b_lookback: Lookback,
+        scheduled: &[u32],
+    ) -> Vec<String> {
         let (b_reads, c_reads) = (["A".to_string()], ["B".to_string()]);
         let members = [
             Member {
                 name: "A",
                 active_hash: "a2",
                 upstream: &[],
+                lookback: Lookback::None,
             },
             Member {
                 name: "B",
                 active_hash: "b1",
                 upstream: &b_reads,
+                lookback: b_lookback,
             },
             Member {
                 name: "C",
                 active_hash: "c1",
                 upstream: &c_reads,
+                lookback: Lookback::None,
             },
         ];
         let latest: HashMap<(&str, NaiveDate), &RunRecord> = runs
             .iter()
             .map(|r| ((r.processor.as_str(), r.data_date), r))
             .collect();
-        find(&members, &latest)
+        let scheduled = scheduled.iter().map(|d| day(*d)).collect();
+        find(&members, &latest, &scheduled)
             .into_iter()
             .map(|o| {
+                let on = |read: NaiveDate| match read == o.date {
+                    true => String::new(),
+                    false => format!(" on {read}"),
+                };
                 let why = match o.cause {
                     Cause::Version { ran, active } => format!("version {ran}, active {active}"),
-                    Cause::UpstreamOutdated { upstream } => format!("{upstream} outdated"),
-                    Cause::UpstreamRerun { upstream, run_id } => {
-                        format!("{upstream} rerun {run_id}")
-                    }
+                    Cause::UpstreamOutdated {
+                        upstream,
+                        upstream_date,
+                    } => format!("{upstream} outdated{}", on(upstream_date)),
+                    Cause::UpstreamRerun {
+                        upstream,
+                        upstream_date,
+                        run_id,
+                    } => format!("{upstream} rerun {run_id}{}", on(upstream_date)),
                 };
                 format!("{} {}: {why}", o.processor, o.date)
             })
             .collect()
+    }
+
+    /// [`decide_looking_back`] with no lookback.
+    fn decide(runs: &[RunRecord]) -> Vec<String> {
+        decide_looking_back(runs, Lookback::None, &[])
     }
 
     #[test]
@@ -299,5 +357,69 @@ mod tests {
         // Day 5: A old, B never succeeded, C ran on what B had (nothing new).
         let runs = [success("A", day(5), "a1", 0), success("C", day(5), "c1", 4)];
         assert_eq!(decide(&runs), ["A 2026-01-05: version a1, active a2"]);
+    }
+
+    #[test]
+    fn late_rows_on_a_lookback_date_outdate_the_later_dates_that_read_the_gap_and_downstream() {
+        // A had nothing on day 5 when B ran days 6 to 8 (looking back two
+        // games) and C read B; day 5's rows arrived later and A committed
+        // them at minute 50.
+        let mut runs = Vec::new();
+        for (d, start) in [(4, 0), (6, 10), (7, 20), (8, 30)] {
+            runs.push(success("A", day(d), "a2", start));
+            runs.push(success("B", day(d), "b1", start + 2));
+            runs.push(success("C", day(d), "c1", start + 4));
+        }
+        runs.push(success("A", day(5), "a2", 50));
+        let scheduled = [4, 5, 6, 7, 8];
+        assert_eq!(
+            decide_looking_back(&runs, Lookback::Games(2), &scheduled),
+            [
+                "B 2026-01-06: A rerun A-2026-01-05-50 on 2026-01-05",
+                "B 2026-01-07: A rerun A-2026-01-05-50 on 2026-01-05",
+                "C 2026-01-06: B outdated",
+                "C 2026-01-07: B outdated",
+            ],
+            "day 8 looks back at days 6 and 7 only"
+        );
+        // Without the lookback, B read A on its own date only.
+        assert!(decide_looking_back(&runs, Lookback::None, &scheduled).is_empty());
+    }
+
+    #[test]
+    fn a_lookback_in_games_skips_days_without_games_and_one_in_days_counts_them() {
+        // A reran day 5 after B had run day 8; day 6 and 7 had no games.
+        let runs = [
+            success("A", day(5), "a2", 50),
+            success("A", day(8), "a2", 0),
+            success("B", day(8), "b1", 2),
+        ];
+        let scheduled = [5, 8];
+        assert_eq!(
+            decide_looking_back(&runs, Lookback::Games(1), &scheduled),
+            ["B 2026-01-08: A rerun A-2026-01-05-50 on 2026-01-05"]
+        );
+        assert!(decide_looking_back(&runs, Lookback::Days(2), &scheduled).is_empty());
+        assert_eq!(
+            decide_looking_back(&runs, Lookback::Days(3), &scheduled),
+            ["B 2026-01-08: A rerun A-2026-01-05-50 on 2026-01-05"]
+        );
+    }
+
+    #[test]
+    fn an_outdated_upstream_pair_in_the_lookback_outdates_the_dates_that_read_it() {
+        // A's old version wrote day 5 only; B on day 6 read it in its lookback.
+        let runs = [
+            success("A", day(5), "a1", 0),
+            success("A", day(6), "a2", 10),
+            success("B", day(6), "b1", 12),
+        ];
+        assert_eq!(
+            decide_looking_back(&runs, Lookback::Games(1), &[5, 6]),
+            [
+                "A 2026-01-05: version a1, active a2",
+                "B 2026-01-06: A outdated on 2026-01-05",
+            ]
+        );
     }
 }

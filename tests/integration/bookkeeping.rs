@@ -2,15 +2,20 @@
 //! exclusive claims, completeness decisions, phase completion and health.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
+use slate::backfill::{self, BackfillRequest, Reprocess};
 use slate::completeness::{
     Gap, UpstreamStatus, covered_dates, decide_upstream, find_gaps, lookback_window,
 };
+use slate::demo::load_season;
+use slate::demo::season::{Season, SeasonConfig};
 use slate::health;
 use slate::liveness::LeaseConfig;
+use slate::outdated::{self, Cause, Outdated};
 use slate::pipeline::Pipeline;
 use slate::plugin::RunLimits;
 use slate::plugin::spec::{Lookback, UpstreamPolicy};
@@ -584,9 +589,15 @@ fn a_missing_date_blocks_its_downstream_and_is_flagged_in_later_lookbacks() {
     assert!(phases.iter().all(|p| p.complete), "{phases:?}");
 
     // The next day runs, with the gap recorded on every row.
-    let cache_table = TableName::new("nba_precompute", "player_daily_cache");
-    let rows = host.rows(&cache_table, next);
-    assert!(!rows.rows.is_empty());
+    let (flagged, rows) = daily_cache_rows_flagging_the_planted_gap(&host, next);
+    assert!(rows > 0);
+    assert_eq!(flagged, rows, "every row of {next} flags the gap");
+}
+
+/// How many of PlayerDailyCache's rows on `day` flag the lookback gap of
+/// the planted missing date, and of how many rows.
+fn daily_cache_rows_flagging_the_planted_gap(host: &TestHost, day: NaiveDate) -> (usize, usize) {
+    let rows = host.rows(&TableName::new("nba_precompute", "player_daily_cache"), day);
     let issues = rows
         .columns
         .iter()
@@ -595,12 +606,88 @@ fn a_missing_date_blocks_its_downstream_and_is_flagged_in_later_lookbacks() {
     let gap = Scalar::String(
         "lookback gap: PlayerGameSummaryProcessor has no rows for scheduled date 2026-01-06".into(),
     );
-    for row in &rows.rows {
-        let Value::Repeated(items) = &row[issues] else {
-            panic!("a list")
-        };
-        assert!(items.contains(&gap), "{items:?}");
-    }
+    let flagged = rows
+        .rows
+        .iter()
+        .filter(|row| match &row[issues] {
+            Value::Repeated(items) => items.contains(&gap),
+            other => panic!("data_quality_issues is a list, not {other:?}"),
+        })
+        .count();
+    (flagged, rows.rows.len())
+}
+
+#[test]
+fn late_box_scores_outdate_the_dates_whose_lookback_read_the_gap_until_a_backfill_reruns_them() {
+    let (host, pipeline) = around_the_missing_date();
+    let store = host.store.as_ref();
+    let (missing, next) = (date("2026-01-06"), date("2026-01-07"));
+    assert_eq!(outdated::in_store(store, &pipeline, None).unwrap(), []);
+
+    // The planted date's box scores arrive late, and the date runs again.
+    let complete = Season::generate(SeasonConfig {
+        dates_missing_box_scores: Vec::new(),
+        ..SeasonConfig::default()
+    });
+    load_season(store, &complete).unwrap();
+    let all = pipeline.select(&[]).unwrap();
+    pipeline
+        .run_date(&host.executor, missing, &all, Trigger::Cli)
+        .unwrap();
+    let summary = runs_of(store, "PlayerGameSummaryProcessor", missing).remove(0);
+    assert_eq!(summary.status, RunStatus::Success);
+
+    // The next day's cache read the gap in its lookback, and its rows
+    // still say so: it alone is outdated, naming the rows that filled it.
+    let (flagged, rows) = daily_cache_rows_flagging_the_planted_gap(&host, next);
+    assert_eq!(flagged, rows);
+    let cache = runs_of(store, "PlayerDailyCacheProcessor", next).remove(0);
+    assert_eq!(
+        outdated::in_store(store, &pipeline, None).unwrap(),
+        [Outdated {
+            processor: "PlayerDailyCacheProcessor".into(),
+            date: next,
+            run_id: cache.run_id,
+            cause: Cause::UpstreamRerun {
+                upstream: "PlayerGameSummaryProcessor".into(),
+                upstream_date: missing,
+                run_id: summary.run_id,
+            },
+        }]
+    );
+
+    // `--reprocess outdated` reruns exactly that pair: the gap is gone, and
+    // the rows are what the complete data gives.
+    let request = BackfillRequest {
+        start: date("2026-01-05"),
+        end: next,
+        selection: all,
+        reprocess: Reprocess::Outdated,
+        parallelism: 1,
+    };
+    let plan = backfill::plan(store, &pipeline, &request).unwrap();
+    let planned: Vec<(&str, NaiveDate)> = plan
+        .runs
+        .iter()
+        .map(|run| (run.processor.as_str(), run.date))
+        .collect();
+    assert_eq!(planned, [("PlayerDailyCacheProcessor", next)]);
+    let outcomes = backfill::run(
+        &pipeline,
+        &host.executor,
+        &plan,
+        1,
+        &AtomicBool::new(false),
+        &|_| {},
+    );
+    assert!(outcomes.iter().all(|o| !o.is_failure()), "{outcomes:?}");
+    let (flagged, rerun_rows) = daily_cache_rows_flagging_the_planted_gap(&host, next);
+    assert_eq!(flagged, 0);
+    assert!(
+        rerun_rows > rows,
+        "the players of 2026-01-06 join the window: {rows} rows before, {rerun_rows} after"
+    );
+    assert_eq!(outdated::in_store(store, &pipeline, None).unwrap(), []);
 }
 
 #[test]

@@ -148,10 +148,21 @@ pub fn outdated(options: &HostOptions, only: Option<&str>, json: bool) -> Result
             Cause::Version { ran, active } => {
                 format!("ran version {}, active is {}", short(ran), short(active))
             }
-            Cause::UpstreamOutdated { upstream } => format!("{upstream} is outdated on this date"),
-            Cause::UpstreamRerun { upstream, run_id } => {
-                format!("{upstream} committed again since (run {run_id})")
-            }
+            Cause::UpstreamOutdated {
+                upstream,
+                upstream_date,
+            } => format!(
+                "{upstream} is outdated on {}",
+                which_date(*upstream_date, pair.date)
+            ),
+            Cause::UpstreamRerun {
+                upstream,
+                upstream_date,
+                run_id,
+            } => format!(
+                "{upstream} rewrote {} since (run {run_id})",
+                which_date(*upstream_date, pair.date)
+            ),
         };
         output.add_row(vec![
             pair.processor.clone(),
@@ -166,6 +177,16 @@ pub fn outdated(options: &HostOptions, only: Option<&str>, json: bool) -> Result
         found.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// "this date", or "2026-01-06 (lookback)": which date's upstream rows a
+/// run for `date` read.
+fn which_date(read: NaiveDate, date: NaiveDate) -> String {
+    if read == date {
+        "this date".to_string()
+    } else {
+        format!("{read} (lookback)")
+    }
 }
 
 /// The first 12 characters of a content hash.
