@@ -1,8 +1,9 @@
 //! The pipeline health check behind `slate health`.
 //!
 //! Per output table: row counts for the latest dates, and a FAIL for every
-//! scheduled date (up to the latest date the pipeline reached) that has no
-//! rows and no successful run. Then every (processor, date) whose latest run
+//! scheduled date that has no rows and no successful run: up to the latest
+//! date the pipeline reached, and after it each date whose deadline has
+//! passed, so that a pipeline that stopped running is not healthy. Then every (processor, date) whose latest run
 //! is failed, blocked or stale, and each processor's last success. The
 //! pipeline is healthy only when there is no FAIL and no such run. A date
 //! whose run succeeded with zero rows (opening night, before anyone has
@@ -16,6 +17,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::alerts::record::ChannelHealth;
+use crate::alerts::sweep::past_deadline;
 use crate::dates;
 use crate::pipeline::Pipeline;
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
@@ -176,11 +178,14 @@ impl HealthReport {
     }
 }
 
-/// Builds the health report for every processor of `pipeline`.
+/// Builds the health report for every processor of `pipeline` as of `now`.
+/// A scheduled date no run reached counts once `deadline` after it has
+/// passed (the alerts' `no_rows_deadline_hours`).
 pub fn report(
     store: &dyn Store,
     pipeline: &Pipeline,
     now: DateTime<Utc>,
+    deadline: chrono::Duration,
 ) -> Result<HealthReport, StoreError> {
     // A shadow's runs ([`crate::shadow`]) never make the pipeline unhealthy.
     let mut runs = store.runs(&RunFilter {
@@ -197,13 +202,14 @@ pub fn report(
     }
     let reached = runs.iter().map(|r| r.data_date).max();
     let emptied = emptied_dates(&runs);
-    let scheduled: BTreeSet<NaiveDate> = match reached {
-        Some(reached) => dates::scheduled_games(store, pipeline.calendar())?
-            .into_keys()
-            .filter(|d| *d <= reached)
-            .collect(),
-        None => BTreeSet::new(),
-    };
+    // The dates a run reached, and those after whose deadline has passed:
+    // a pipeline that stopped running is missing every date since.
+    let scheduled: BTreeSet<NaiveDate> = dates::scheduled_games(store, pipeline.calendar())?
+        .into_keys()
+        .filter(|d| {
+            reached.is_some_and(|reached| *d <= reached) || past_deadline(*d, deadline, now)
+        })
+        .collect();
 
     let mut tables = Vec::new();
     let mut last_success = Vec::new();

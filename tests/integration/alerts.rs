@@ -2,6 +2,7 @@
 //! real HTTP receiver on loopback, deduplicated, resolved, digested,
 //! retried, and loud when their own channel dies.
 
+use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -11,7 +12,6 @@ use chrono::{Days, Utc};
 use slate::alerts::record::{ChannelHealth, ChannelState};
 use slate::alerts::{AlertsConfig, ChannelOutcome, Deliverer};
 use slate::backfill::{self, BackfillRequest, Reprocess};
-use slate::health;
 use slate::pipeline::Pipeline;
 use slate::runs::{ErrorKind, RunStatus};
 use slate::store::alerts::AlertOutbox;
@@ -21,8 +21,8 @@ use crate::alert_receiver::{Answer, Receiver};
 use crate::bookkeeping::set_spin;
 use crate::serve_process::Server;
 use crate::support::{
-    TestHost, assert_contains, assert_succeeded, components, date, plugin_dir, slate_with_plugins,
-    start_run_in_background, stderr, use_shared_compiled_cache, wait_until,
+    TestHost, assert_contains, assert_succeeded, components, date, health_report, plugin_dir,
+    slate_with_plugins, start_run_in_background, stderr, use_shared_compiled_cache, wait_until,
 };
 
 /// One webhook channel `ops` posting to `url`, without a meaningful rate
@@ -256,8 +256,7 @@ fn a_dead_channel_fails_health_and_its_alerts_arrive_when_it_comes_back() {
         other => panic!("expected a dead channel, got {other:?}"),
     }
     let pipeline = Pipeline::new(vec![slow.clone()]).unwrap();
-    let report = health::report(host.store.as_ref(), &pipeline, Utc::now())
-        .unwrap()
+    let report = health_report(host.store.as_ref(), &pipeline, Utc::now())
         .with_alert_channels(host.store.as_ref(), &["ops".to_string()])
         .unwrap();
     assert!(!report.healthy);
@@ -715,6 +714,7 @@ fn the_demo_sends_its_failure_and_phase_events_each_exactly_once() {
         .filter(|m| {
             m["event"] == "no_rows_by_deadline"
                 && m["alert"]["subject"] == "PlayerGameSummaryProcessor"
+                && m["alert"]["data_date"] == "2026-01-06"
         })
         .collect();
     assert_eq!(missing.len(), 1, "{missing:#?}");
@@ -722,11 +722,26 @@ fn the_demo_sends_its_failure_and_phase_events_each_exactly_once() {
         missing[0]["alert"]["summary"],
         "2026-01-06: nba_analytics.player_game_summary has no rows, 7 games scheduled"
     );
+    // Within the demo's dates no other date lacks rows. After them the
+    // season went on with no run: each later date is long past its
+    // deadline, and is missing.
+    let swept: BTreeSet<&str> = messages
+        .iter()
+        .filter(|m| m["event"] == "no_rows_by_deadline")
+        .map(|m| m["alert"]["data_date"].as_str().unwrap())
+        .collect();
+    let within: Vec<&str> = swept
+        .iter()
+        .copied()
+        .filter(|d| *d <= "2026-01-11")
+        .collect();
+    assert_eq!(
+        within,
+        ["2026-01-06"],
+        "no other date of the demo lacks rows"
+    );
     assert!(
-        messages
-            .iter()
-            .filter(|m| m["event"] == "no_rows_by_deadline")
-            .all(|m| m["alert"]["data_date"] == "2026-01-06"),
-        "no other date lacks rows"
+        swept.contains("2026-01-12") && swept.contains("2026-04-12"),
+        "the dates after the last run: {swept:?}"
     );
 }

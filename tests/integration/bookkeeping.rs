@@ -13,7 +13,6 @@ use slate::completeness::{
 };
 use slate::demo::load_season;
 use slate::demo::season::{Season, SeasonConfig};
-use slate::health;
 use slate::liveness::LeaseConfig;
 use slate::outdated::{self, Cause, Outdated};
 use slate::pipeline::Pipeline;
@@ -28,8 +27,8 @@ use slate::testing::samples::run_record;
 use slate::store::InputSource;
 
 use crate::support::{
-    TestHost, assert_reaped_as_stale, assert_succeeded, components, date, plugin_dir, set_control,
-    slate_with_plugins, start_run_in_background, wait_until,
+    TestHost, assert_reaped_as_stale, assert_succeeded, components, date, health_report,
+    plugin_dir, set_control, slate_with_plugins, start_run_in_background, wait_until,
 };
 
 fn control_table() -> TableName {
@@ -748,13 +747,70 @@ fn checking_dates_together_decides_each_date_as_checking_it_alone() {
 }
 
 #[test]
+fn a_pipeline_that_stopped_running_is_unhealthy_from_the_next_scheduled_date_past_its_deadline() {
+    let host = TestHost::with_demo_season();
+    let pipeline = host.bundled_pipeline(&["player-game-summary"]);
+    let (last_run, next) = (date("2026-01-05"), date("2026-01-07"));
+    let run = host.run(
+        pipeline.plugin("PlayerGameSummaryProcessor").unwrap(),
+        last_run,
+    );
+    assert_eq!(run.status, RunStatus::Success);
+    let at = |day: &str, time: &str| {
+        format!("{day}T{time}Z")
+            .parse::<chrono::DateTime<Utc>>()
+            .unwrap()
+    };
+    let missing = |now| {
+        health_report(host.store.as_ref(), &pipeline, now).tables[0]
+            .missing_dates
+            .clone()
+    };
+
+    // 2026-01-06 is the planted missing date; the 7th has games too. Nothing
+    // ran after the 5th: each is missing once 36 hours after its end.
+    assert!(!missing(at("2026-01-08", "11:59:59")).contains(&date("2026-01-06")));
+    let a_day_and_a_half_later = missing(at("2026-01-08", "12:00:01"));
+    assert!(a_day_and_a_half_later.contains(&date("2026-01-06")));
+    assert!(!a_day_and_a_half_later.contains(&next));
+    let much_later = health_report(host.store.as_ref(), &pipeline, at("2026-12-02", "00:00:00"));
+    assert!(!much_later.healthy);
+    let stalled = &much_later.tables[0].missing_dates;
+    assert!(
+        stalled.contains(&next) && stalled.contains(&date("2026-04-12")),
+        "{stalled:?}"
+    );
+    assert!(!stalled.contains(&last_run));
+}
+
+#[test]
+fn a_pipeline_that_never_ran_is_unhealthy_once_its_first_scheduled_date_is_past_its_deadline() {
+    let host = TestHost::with_demo_season();
+    let pipeline = host.bundled_pipeline(&["player-game-summary"]);
+    let opening = date("2025-10-21");
+    let before = health_report(
+        host.store.as_ref(),
+        &pipeline,
+        opening.and_hms_opt(23, 0, 0).unwrap().and_utc(),
+    );
+    assert!(before.healthy, "{before:?}");
+    let after = health_report(
+        host.store.as_ref(),
+        &pipeline,
+        date("2025-10-23").and_hms_opt(13, 0, 0).unwrap().and_utc(),
+    );
+    assert!(!after.healthy);
+    assert_eq!(after.tables[0].missing_dates, [opening]);
+}
+
+#[test]
 fn health_is_unhealthy_exactly_while_a_latest_run_failed() {
     let host = TestHost::empty();
     let pipeline = Pipeline::new(vec![host.fixture(components::SLOW_PROCESSOR)]).unwrap();
     let day = date("2026-01-11");
     set_spin(host.store.as_ref(), day, false);
     host.run(pipeline.plugin("SlowProcessor").unwrap(), day);
-    let report = health::report(host.store.as_ref(), &pipeline, Utc::now()).unwrap();
+    let report = health_report(host.store.as_ref(), &pipeline, Utc::now());
     assert!(report.healthy, "{report:?}");
     assert_eq!(report.tables[0].latest_dates, [(day, 3)]);
     assert_eq!(report.last_success[0].date, Some(day));
@@ -773,7 +829,7 @@ fn health_is_unhealthy_exactly_while_a_latest_run_failed() {
         .unwrap();
     // As of a second later, past the 1 ms lease.
     let later = Utc::now() + chrono::TimeDelta::seconds(1);
-    let report = health::report(store, &pipeline, later).unwrap();
+    let report = health_report(store, &pipeline, later);
     assert!(!report.healthy);
     assert_eq!(report.problem_runs.len(), 1);
     assert_eq!(

@@ -11,6 +11,7 @@ use slate::bundled::PLUGINS;
 use slate::demo::season::{Season, SeasonConfig};
 use slate::demo::{load_season, schedule_schema, schedule_table};
 use slate::executor::Executor;
+use slate::health::HealthReport;
 use slate::liveness::LeaseConfig;
 use slate::pipeline::Pipeline;
 use slate::plugin::{Plugin, RunLimits, Runtime, RuntimeOptions};
@@ -434,4 +435,15 @@ pub fn at_exit(callback: extern "C" fn()) {
     unsafe {
         atexit(callback);
     }
+}
+
+/// The health report of `pipeline` as of `now`, with the default deadline
+/// (36 hours) for dates no run reached.
+pub fn health_report(
+    store: &dyn Store,
+    pipeline: &Pipeline,
+    now: chrono::DateTime<chrono::Utc>,
+) -> HealthReport {
+    let deadline = slate::alerts::AlertsConfig::default().no_rows_deadline;
+    slate::health::report(store, pipeline, now, deadline).expect("a health report")
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::event::{EventKind, NewAlert, Severity};
+use crate::dates;
 use crate::pipeline::Pipeline;
 use crate::runs::{RunFilter, RunStatus};
 use crate::store::{Store, StoreError};
@@ -29,16 +30,25 @@ pub fn overdue_dates(
     scheduled
         .range(span.0..=span.1)
         .filter(|(date, _)| {
-            let end_of_date = date
-                .succ_opt()
-                .unwrap_or(**date)
-                .and_hms_opt(0, 0, 0)
-                .expect("midnight exists")
-                .and_utc();
-            end_of_date + deadline < now && !rows.contains(date) && !empty_successes.contains(date)
+            past_deadline(**date, deadline, now)
+                && !rows.contains(date)
+                && !empty_successes.contains(date)
         })
         .map(|(date, games)| (*date, *games))
         .collect()
+}
+
+/// Whether `deadline` after the end of `date` (UTC) is before `now`: from
+/// then on, a scheduled date without rows is missing whether or not any
+/// run reached it.
+pub fn past_deadline(date: NaiveDate, deadline: chrono::Duration, now: DateTime<Utc>) -> bool {
+    let end_of_date = date
+        .succ_opt()
+        .unwrap_or(date)
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc();
+    end_of_date + deadline < now
 }
 
 /// The alert for one overdue date of `processor`'s `table`.
@@ -62,9 +72,10 @@ pub fn no_rows_alert(processor: &str, table: &str, date: NaiveDate, games: u64) 
 }
 
 /// Records a `no_rows_by_deadline` alert for every overdue date of every
-/// processor of `pipeline`, within the span of dates the pipeline has run
-/// (so a store that started mid-season is not flooded with the dates
-/// before). An alert already open is left alone rather than counted
+/// processor of `pipeline`, from the first date the pipeline has run (so a
+/// store that started mid-season is not flooded with the dates before) to
+/// today: a pipeline that stopped running is alerted on each date it
+/// missed since. An alert already open is left alone rather than counted
 /// again. Returns how many were opened.
 pub fn sweep(
     store: &dyn Store,
@@ -75,20 +86,15 @@ pub fn sweep(
     let Some(outbox) = store.alert_outbox() else {
         return Ok(0);
     };
-    if store.table_schema(pipeline.calendar())?.is_none() {
+    let scheduled = dates::scheduled_games(store, pipeline.calendar())?;
+    if scheduled.is_empty() {
         return Ok(0);
     }
     let runs = store.runs(&RunFilter::default())?;
-    let (Some(first), Some(last)) = (
-        runs.iter().map(|r| r.data_date).min(),
-        runs.iter().map(|r| r.data_date).max(),
-    ) else {
+    let Some(first) = runs.iter().map(|r| r.data_date).min() else {
         return Ok(0);
     };
-    let scheduled: BTreeMap<NaiveDate, u64> = store
-        .partition_counts(pipeline.calendar())?
-        .into_iter()
-        .collect();
+    let last = now.date_naive().max(first);
     let open: BTreeSet<(String, Option<NaiveDate>)> = outbox
         .alerts(true, usize::MAX >> 1)?
         .into_iter()

@@ -8,16 +8,22 @@ use slate::health::report;
 
 use super::{Host, HostOptions};
 
+/// How many missing dates a table lists one by one before it sums up the
+/// rest: a pipeline stalled for a month should not print a page per table.
+const MISSING_DATES_LISTED: usize = 5;
+
 /// Prints the health report; exits non-zero when the pipeline is unhealthy.
 pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
     let host = Host::open(options, false, 0)?;
-    let channels: Vec<String> = AlertsConfig::load(&options.data_dir.config_file())?
-        .channels
-        .into_iter()
-        .map(|c| c.name)
-        .collect();
-    let report = report(host.store.as_ref(), &host.pipeline, chrono::Utc::now())?
-        .with_alert_channels(host.store.as_ref(), &channels)?;
+    let alerts = AlertsConfig::load(&options.data_dir.config_file())?;
+    let channels: Vec<String> = alerts.channels.into_iter().map(|c| c.name).collect();
+    let report = report(
+        host.store.as_ref(),
+        &host.pipeline,
+        chrono::Utc::now(),
+        alerts.no_rows_deadline,
+    )?
+    .with_alert_channels(host.store.as_ref(), &channels)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -40,8 +46,17 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
                     latest.join(", ")
                 }
             );
-            for date in &table.missing_dates {
+            let (listed, more) = table
+                .missing_dates
+                .split_at(table.missing_dates.len().min(MISSING_DATES_LISTED));
+            for date in listed {
                 println!("  FAIL {date}: scheduled, but no rows");
+            }
+            if let (Some(first), Some(last)) = (more.first(), more.last()) {
+                println!(
+                    "  FAIL {} more scheduled dates with no rows, {first} to {last} (`--json` lists them)",
+                    more.len()
+                );
             }
             for emptied in &table.emptied_dates {
                 println!(

@@ -61,10 +61,11 @@ pub async fn health(
     only_params(&query, &["fresh"])?;
     let fresh = flag_param(&query, "fresh")?;
     let channels = state.config.alert_channel_names();
+    let deadline = state.config.alerts.no_rows_deadline;
     let build = || {
         state.blocking(move |host| {
             let pipeline = host.pipeline().map_err(ApiError::internal)?;
-            report(host.store.as_ref(), &pipeline, chrono::Utc::now())
+            report(host.store.as_ref(), &pipeline, chrono::Utc::now(), deadline)
                 .and_then(|r| r.with_alert_channels(host.store.as_ref(), &channels))
                 .map_err(ApiError::internal)
         })
