@@ -296,6 +296,9 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
         &["test", "missing.wasm", "--fixtures", "x"],
         &["serve", "--token", "t", "--workers", "0"],
         &["--lease-secs", "-1", "reap"],
+        &["--max-runtime-secs", "1e300", "runs"],
+        &["--heartbeat-secs", "NaN", "runs"],
+        &["--heartbeat-secs", "100", "--lease-secs", "10", "runs"],
         &["demo", "--parallelism", "0"],
         &[
             "backfill",
@@ -378,4 +381,28 @@ fn slate_schemas_compiles_each_component_once_into_the_data_folders_cache() {
     assert_eq!(compiled(), first);
     let after: Vec<_> = first.iter().map(|name| modified(name)).collect();
     assert_eq!(before, after, "no cached component was written again");
+}
+
+#[test]
+fn a_closed_standard_output_ends_a_command_quietly_not_with_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::use_shared_compiled_cache(dir.path());
+    // `slate schemas | head -0`: the reader is gone before the first line.
+    let mut schemas = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("schemas")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(schemas.stdout.take());
+    let ended = schemas.wait_with_output().unwrap();
+    let errors = stderr(&ended);
+    assert!(!errors.contains("panicked"), "{errors}");
+    const SIGPIPE: i32 = 13;
+    assert_eq!(ended.status.signal(), Some(SIGPIPE), "{errors}");
 }

@@ -366,6 +366,9 @@ pub fn init_logging() {
 /// Parses and runs the command line.
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        end_quietly_when_stdout_closes();
+    }
     let options = HostOptions {
         data_dir: DataDir::new(&cli.data_dir),
         warehouse: cli.warehouse.clone(),
@@ -377,6 +380,17 @@ pub fn run() -> Result<ExitCode> {
             max_runtime: seconds("--max-runtime-secs", cli.max_runtime_secs)?,
         },
     };
+    let LeaseConfig {
+        heartbeat, lease, ..
+    } = options.leases;
+    if heartbeat >= lease {
+        usage!(
+            "--heartbeat-secs ({}) must be shorter than --lease-secs ({}): a lease would lapse \
+             between renewals, and every running run would be reaped as stale",
+            heartbeat.as_secs_f64(),
+            lease.as_secs_f64()
+        );
+    }
     match cli.command {
         Command::Run { date, processors } => run::run(&options, parse_date(&date)?, &processors),
         Command::Runs {
@@ -564,10 +578,22 @@ fn parse_date(text: &str) -> Result<NaiveDate> {
 
 /// A positive number of seconds as a duration, naming the flag when it is not.
 fn seconds(flag: &str, value: f64) -> Result<Duration> {
-    if value.is_finite() && value > 0.0 {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        usage!("{flag} must be a positive number of seconds, not {value}")
+    match Duration::try_from_secs_f64(value) {
+        Ok(duration) if value > 0.0 => Ok(duration),
+        _ => usage!("{flag} must be a positive number of seconds, not {value}"),
+    }
+}
+
+/// Lets a closed standard output end a command quietly, as it ends `ls` or
+/// `grep`: `slate runs --json | head -1` stops at the first line instead of
+/// panicking on the next print. Not for `slate serve`, which must outlive
+/// a client that hangs up (sockets are written without the signal anyway).
+fn end_quietly_when_stdout_closes() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: called on the main thread before any other thread starts;
+    // setting a signal's disposition to its default has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
