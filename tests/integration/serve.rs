@@ -345,6 +345,28 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
             "analysis_date",
         ),
         (
+            "text after the object",
+            authorized(
+                Request::post("/process-date"),
+                "application/json",
+                r#"{"analysis_date": "2026-01-11"} {"async": true}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            "an array in place of the object",
+            json_post("/process-date", json!([["PlayerGameSummaryProcessor"], "2026-01-11", true])),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
+            "a body that is not JSON",
+            authorized(Request::post("/backfill"), "application/json", "{start_date: 2026-01-11"),
+            StatusCode::BAD_REQUEST,
+            "body",
+        ),
+        (
             "a body that is too large",
             json_post(
                 "/process-date",
@@ -435,6 +457,12 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
             get("/backfills/no-such-backfill"),
             StatusCode::NOT_FOUND,
             "id",
+        ),
+        (
+            "a rollback of an unknown processor",
+            authorized(Request::post("/plugins/NopeProcessor/rollback"), "application/json", ""),
+            StatusCode::NOT_FOUND,
+            "name",
         ),
         (
             "an unknown endpoint",

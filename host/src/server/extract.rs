@@ -154,12 +154,24 @@ pub fn served_date(
         .map_err(|error| ApiError::bad_field(field, format!("`{field}`: {error}")))
 }
 
-/// Parses JSON, naming the field at fault.
+/// Parses a body that must be exactly one JSON object, naming the field at
+/// fault, or `body` when the fault is the JSON itself: not an object (serde
+/// would take an array of a struct's fields in order), not JSON, or text
+/// after the object. A body refused here starts nothing.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let malformed =
+        |message: String| ApiError::bad_field("body", format!("invalid JSON body: {message}"));
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(malformed("expected a JSON object `{...}`".to_string()));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
-        let message = error.inner().to_string();
+        let inner = error.inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return malformed(inner.to_string());
+        }
+        let message = inner.to_string();
         let field = if path == "." {
             // An unknown or missing field is named in the message itself.
             message
@@ -171,7 +183,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             path
         };
         ApiError::bad_field(&field, format!("invalid `{field}`: {message}"))
-    })
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| malformed(format!("text after the object: {error}")))?;
+    Ok(value)
 }
 
 /// The bytes of an `application/json` body, within the server's size and

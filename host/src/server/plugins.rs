@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::errors::ApiError;
 use super::extract::{OptionalJsonBody, flag_param, only_params, read_body};
-use super::state::AppState;
+use super::state::{AppState, ServedHost};
 use crate::deploy::{DeployCheck, DeployError};
 use crate::registry::Deployment;
 use crate::shadow::{self, ShadowDiff, ShadowError};
@@ -166,12 +166,26 @@ pub async fn rollback_plugin(
 ) -> Result<Response, ApiError> {
     let to = body.and_then(|b| b.to);
     let outcome: Result<Deployment, DeployError> = state
-        .blocking(move |host| host.rollback(&name, to.as_deref()))
-        .await;
+        .blocking(move |host| {
+            known_processor(host, &name)?;
+            Ok(host.rollback(&name, to.as_deref()))
+        })
+        .await?;
     Ok(match outcome {
         Ok(deployment) => (StatusCode::OK, Json(deployment)).into_response(),
         Err(error) => rejected(error),
     })
+}
+
+/// A 404 naming `name` unless it is a processor of the pipeline or has a
+/// version in the registry.
+fn known_processor(host: &ServedHost, name: &str) -> Result<(), ApiError> {
+    let pipeline = host.pipeline().map_err(ApiError::internal)?;
+    let history = host.registry.history(name).map_err(ApiError::internal)?;
+    match history.is_empty() && pipeline.plugin(name).is_none() {
+        true => Err(ApiError::not_found("name", format!("no processor {name}"))),
+        false => Ok(()),
+    }
 }
 
 /// `GET /plugins/{name}/diff`: how the shadow's table differs from the
@@ -207,12 +221,11 @@ pub async fn plugin_history(
 ) -> Result<Json<Vec<Deployment>>, ApiError> {
     state
         .blocking(move |host| {
-            let pipeline = host.pipeline().map_err(ApiError::internal)?;
-            let history = host.registry.history(&name).map_err(ApiError::internal)?;
-            if history.is_empty() && pipeline.plugin(&name).is_none() {
-                return Err(ApiError::not_found("name", format!("no processor {name}")));
-            }
-            Ok(Json(history))
+            known_processor(host, &name)?;
+            host.registry
+                .history(&name)
+                .map(Json)
+                .map_err(ApiError::internal)
         })
         .await
 }
