@@ -405,7 +405,9 @@ async fn the_health_banner_is_red_and_links_to_the_missing_date() {
         .await;
     assert_eq!(background, "rgb(255, 235, 238)", "red");
     // As `slate health`: every processor's run on 2026-01-06 failed or was
-    // blocked, and every table lacks rows there (and before the demo's range).
+    // blocked, and every table lacks rows there, before the demo's range,
+    // and after it: the season went on, long past each date's deadline,
+    // and nothing ran. The banner names each table's newest missing dates.
     let problem_runs = browser.hrefs("#banner a.problem-run").await;
     assert_eq!(problem_runs.len(), 9, "{problem_runs:?}");
     assert!(
@@ -415,7 +417,7 @@ async fn the_health_banner_is_red_and_links_to_the_missing_date() {
     assert!(problem_runs.contains(&"#/cell/PlayerGameSummaryProcessor/2026-01-06".to_string()));
     let missing = browser.hrefs("#banner a.missing-date").await;
     assert!(
-        missing.contains(&"#/cell/PointsPredictionProcessor/2026-01-06".to_string()),
+        missing.contains(&"#/cell/PointsPredictionProcessor/2026-04-12".to_string()),
         "{missing:?}"
     );
 
