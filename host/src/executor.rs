@@ -14,11 +14,11 @@
 //! the output table untouched.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 
-use crate::completeness::{self, UpstreamCheck};
+use crate::completeness::{self, UpstreamCheck, UpstreamStatus};
 use crate::evaluation::{Evaluated, Failure, evaluate};
 use crate::limits::LimitsConfig;
 use crate::liveness::{LeaseConfig, LeaseGuard, LeaseKeeper};
@@ -540,6 +540,13 @@ impl Executor {
     /// [`Executor::completeness`] for each of `dates`, in order, with one
     /// reaping and one read of each fact for them all
     /// ([`completeness::check_dates`]).
+    ///
+    /// An upstream run of a date that is live and running belongs to
+    /// another invocation (an invocation runs its upstreams first): a
+    /// second request for the date, a backfill over it, a schedule's tick.
+    /// The check waits for that run to end, reading again, rather than
+    /// record `blocked` behind a run that is about to succeed; it waits at
+    /// most the max runtime, past which the run is cancelled anyway.
     pub fn completeness_on(
         &self,
         spec: &ProcessorSpec,
@@ -550,15 +557,32 @@ impl Executor {
         if dates.is_empty() {
             return Ok(Vec::new());
         }
-        self.leases.reap_now()?;
-        completeness::check_dates(
-            self.store.as_ref(),
-            spec,
-            dates,
-            output_of,
-            calendar,
-            chrono::Utc::now(),
-        )
+        let waiting_since = Instant::now();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            self.leases.reap_now()?;
+            let checks = completeness::check_dates(
+                self.store.as_ref(),
+                spec,
+                dates,
+                &output_of,
+                calendar,
+                chrono::Utc::now(),
+            )?;
+            let running = checks
+                .iter()
+                .flat_map(|check| &check.upstreams)
+                .find(|decision| decision.status == UpstreamStatus::Running);
+            let Some(running) = running else {
+                return Ok(checks);
+            };
+            if waiting_since.elapsed() >= self.leases.config().max_runtime {
+                return Ok(checks);
+            }
+            tracing::info!(processor = %spec.name, "waiting: {}", running.reason);
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
     }
 
     /// Whether `spec` may write its output table: the table must be its

@@ -804,6 +804,58 @@ fn a_pipeline_that_never_ran_is_unhealthy_once_its_first_scheduled_date_is_past_
 }
 
 #[test]
+fn a_run_waits_for_an_upstream_run_another_invocation_holds_and_decides_on_how_it_ended() {
+    let host = TestHost::empty();
+    let slow = host.fixture(components::SLOW_PROCESSOR);
+    let pipeline = Pipeline::new(vec![
+        slow.clone(),
+        host.fixture(components::AFTER_SLOW_PROCESSOR),
+    ])
+    .unwrap();
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, false);
+    // Another invocation (a second request for the date) holds
+    // SlowProcessor's run when this one runs AfterSlowProcessor.
+    let held = host.executor.claim(&slow, day, Trigger::Http).unwrap();
+    let held_id = held.record().run_id.clone();
+    let (upstream, downstream) = std::thread::scope(|scope| {
+        let waiting = scope.spawn(|| {
+            pipeline
+                .run_one(&host.executor, "AfterSlowProcessor", day, Trigger::Cli, &[])
+                .unwrap()
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let upstream = host.executor.execute_claim(held, None).unwrap();
+        (upstream, waiting.join().unwrap())
+    });
+    assert_eq!(upstream.status, RunStatus::Success);
+    assert!(
+        downstream.started_at < upstream.finished_at.unwrap(),
+        "claimed while the upstream ran"
+    );
+    assert_eq!(
+        downstream.status,
+        RunStatus::Success,
+        "not blocked behind a run about to succeed: {:?}",
+        downstream.reason
+    );
+    let check = downstream.upstream_check.unwrap();
+    assert_eq!(
+        (
+            check.upstreams[0].status,
+            check.upstreams[0].run_id.as_deref()
+        ),
+        (UpstreamStatus::Success, Some(held_id.as_str()))
+    );
+    assert_eq!(
+        host.rows(&TableName::new("slate_test", "after_slow"), day)
+            .rows[0][1],
+        Value::Scalar(Scalar::Int64(3)),
+        "it read the rows the upstream committed"
+    );
+}
+
+#[test]
 fn health_is_unhealthy_exactly_while_a_latest_run_failed() {
     let host = TestHost::empty();
     let pipeline = Pipeline::new(vec![host.fixture(components::SLOW_PROCESSOR)]).unwrap();

@@ -19,7 +19,8 @@ use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, router};
 use slate::store::{EmbeddedStore, RunLedger, Store};
 use tower::ServiceExt;
 
-use crate::support::{components, listed_plugin, plugin_dir, shared_compiled_cache};
+use crate::support::{components, date, listed_plugin, plugin_dir, season, shared_compiled_cache};
+use slate::demo::load_season;
 
 pub(crate) const TOKEN: &str = "test-token-0123456789";
 
@@ -991,4 +992,80 @@ async fn health_is_served_from_a_short_cache_unless_fresh_is_asked_for() {
     let (status, bad) = served.get("/health?fresh=maybe").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(bad["field"], "fresh");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_requests_for_the_same_date_at_once_both_end_well_and_block_nothing() {
+    let served = Served::new();
+    load_season(served.store.as_ref(), season()).unwrap();
+    let day = "2026-01-14";
+    let request = || served.post_json("/process-date", json!({"analysis_date": day}));
+    let (first, second) = tokio::join!(request(), request());
+    let mut answered = 0;
+    for (status, answer) in [first, second] {
+        match status {
+            StatusCode::OK => {
+                answered += 1;
+                for run in answer["runs"].as_array().unwrap() {
+                    assert!(
+                        ["success", "not_started"].contains(&run["status"].as_str().unwrap()),
+                        "each run succeeds, or is left to the other request: {answer}"
+                    );
+                }
+            }
+            // Every processor was held by the other request: nothing started.
+            StatusCode::CONFLICT => assert_eq!(answer["field"], "processors", "{answer}"),
+            other => panic!("{other}: {answer}"),
+        }
+    }
+    assert!(answered >= 1, "one request at least ran the date");
+    let runs = served
+        .store
+        .runs(&RunFilter {
+            date: Some(date(day)),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    let mut latest = std::collections::BTreeMap::new();
+    for run in &runs {
+        latest.entry(run.processor.as_str()).or_insert(run.status);
+    }
+    assert_eq!(latest.len(), 9, "{latest:?}");
+    assert!(
+        latest
+            .values()
+            .all(|s| *s == slate::runs::RunStatus::Success),
+        "the date is healthy: {latest:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_whose_every_processor_is_already_running_is_a_409_naming_the_runs() {
+    let served = Served::new();
+    load_season(served.store.as_ref(), season()).unwrap();
+    let host = &served.state.host;
+    let pipeline = host.pipeline().unwrap();
+    let summaries = pipeline.plugin("PlayerGameSummaryProcessor").unwrap();
+    let held = host
+        .executor
+        .claim(summaries, date("2026-01-14"), Trigger::Cli)
+        .unwrap();
+    let runs_before = served.run_count();
+    let (status, answer) = served
+        .post_json(
+            "/process-date",
+            json!({"analysis_date": "2026-01-14", "processors": ["PlayerGameSummaryProcessor"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["field"], "processors");
+    let error = answer["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!(
+            "PlayerGameSummaryProcessor (run {})",
+            held.record().run_id
+        )),
+        "{error}"
+    );
+    assert_eq!(served.run_count(), runs_before, "nothing started");
 }

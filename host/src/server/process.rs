@@ -1,9 +1,11 @@
 //! `POST /process-date`: run processors for one date, as the source
 //! pipeline's service did. The body is checked before anything starts;
-//! every selected run is claimed at once (so each has its id), then the
-//! claims execute in dependency order on the worker pool. With `"async":
+//! every selected run is claimed up front (so each has its id), then the
+//! claims execute in dependency order on the worker pool. A processor
+//! another request holds for the date is answered `not_started`; when
+//! that is every one, the answer is 409 and nothing starts. With `"async":
 //! true` the answer is 202 with the run ids; otherwise it waits and
-//! answers each run's status, rows and error.
+//! answers each run's status, rows and error, in run order.
 
 use std::sync::atomic::Ordering;
 
@@ -17,7 +19,9 @@ use serde::{Deserialize, Serialize};
 use super::errors::ApiError;
 use super::extract::{JsonBody, date_field, served_date};
 use super::state::AppState;
+use crate::executor::Claim;
 use crate::runs::{RunRecord, Trigger};
+use crate::store::StoreError;
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -113,6 +117,13 @@ pub async fn process_date(
                 .select(&processors)
                 .map_err(|e| ApiError::bad_field("processors", e.to_string()))?;
             let claims = pipeline.claim_date(&host.executor, date, &selection, Trigger::Http);
+            let held_elsewhere = !claims.is_empty()
+                && claims
+                    .iter()
+                    .all(|(_, claim)| matches!(claim, Err(StoreError::AlreadyRunning { .. })));
+            if held_elsewhere {
+                return Err(nothing_started(date, &claims));
+            }
             let mut entries = Vec::new();
             let mut claimed = Vec::new();
             for (processor, claim) in claims {
@@ -145,12 +156,41 @@ pub async fn process_date(
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
-    let not_started = entries.drain(..).filter(|e| e.run_id.is_none());
-    let mut runs: Vec<RunEntry> = records.iter().map(RunEntry::from_record).collect();
-    runs.extend(not_started);
+    // The claims ran in run order: each claimed entry takes its record.
+    let mut ended = records.iter().map(RunEntry::from_record);
+    for entry in &mut entries {
+        if entry.run_id.is_some()
+            && let Some(record) = ended.next()
+        {
+            *entry = record;
+        }
+    }
     Ok(Json(ProcessDateAnswer {
         analysis_date: date,
-        runs,
+        runs: entries,
     })
     .into_response())
+}
+
+/// The 409 for a request whose every processor is already running for
+/// `date` under another request: nothing was started, and the answer says
+/// which runs hold them.
+fn nothing_started(date: NaiveDate, claims: &[(String, Result<Claim, StoreError>)]) -> ApiError {
+    let held: Vec<String> = claims
+        .iter()
+        .filter_map(|(processor, claim)| match claim {
+            Err(StoreError::AlreadyRunning { run_id, .. }) => {
+                Some(format!("{processor} (run {run_id})"))
+            }
+            _ => None,
+        })
+        .collect();
+    ApiError::with_status(
+        StatusCode::CONFLICT,
+        Some("processors"),
+        format!(
+            "nothing started: every selected processor is already running for {date}: {}",
+            held.join(", ")
+        ),
+    )
 }
