@@ -137,17 +137,48 @@ pub struct Outcome {
     pub rows: i64,
     /// Why it did not succeed.
     pub error: Option<String>,
+    /// The run of another invocation (a request, another backfill) that
+    /// held the (processor, date) when this one came to claim it: the
+    /// work was left to that run, which is not a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
+}
+
+/// How a planned run ended, as a backfill counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It committed its rows.
+    Succeeded,
+    /// It failed, or could not be claimed for a reason other than a run
+    /// holding it.
+    Failed,
+    /// An upstream check blocked it.
+    Blocked,
+    /// Another invocation's run held it; left to that run.
+    NotStarted,
 }
 
 impl Outcome {
-    /// Whether the run failed or could not be claimed.
+    /// How it ended.
+    pub fn ended(&self) -> Ended {
+        match (self.status, &self.held_by) {
+            (Some(RunStatus::Success), _) => Ended::Succeeded,
+            (Some(RunStatus::Blocked), _) => Ended::Blocked,
+            (None, Some(_)) => Ended::NotStarted,
+            // An outcome is of an ended run; one still `running` did not succeed.
+            (Some(RunStatus::Failed | RunStatus::Running), _) | (None, None) => Ended::Failed,
+        }
+    }
+
+    /// Whether the run failed or could not be claimed (other than because
+    /// another run held it).
     pub fn is_failure(&self) -> bool {
-        matches!(self.status, None | Some(RunStatus::Failed))
+        self.ended() == Ended::Failed
     }
 
     /// Whether the run was blocked by an upstream check.
     pub fn is_blocked(&self) -> bool {
-        self.status == Some(RunStatus::Blocked)
+        self.ended() == Ended::Blocked
     }
 
     /// How a recorded run ended.
@@ -159,11 +190,16 @@ impl Outcome {
             run_id: Some(record.run_id.clone()),
             rows: record.rows_written,
             error: record.error_message.clone(),
+            held_by: None,
         }
     }
 
     /// A run of `processor` on `date` that could not even be claimed.
     pub fn unclaimed(processor: &str, date: NaiveDate, error: &StoreError) -> Self {
+        let held_by = match error {
+            StoreError::AlreadyRunning { run_id, .. } => Some(run_id.clone()),
+            _ => None,
+        };
         Outcome {
             processor: processor.to_string(),
             date,
@@ -171,6 +207,7 @@ impl Outcome {
             run_id: None,
             rows: 0,
             error: Some(error.to_string()),
+            held_by,
         }
     }
 }
@@ -514,23 +551,39 @@ pub struct Tally {
     pub failed: usize,
     /// Runs blocked by an upstream check.
     pub blocked: usize,
+    /// Runs another invocation's run held, left to it.
+    pub not_started: usize,
     /// Rows written.
     pub rows: i64,
+}
+
+impl Tally {
+    /// Counts one outcome.
+    pub fn count(&mut self, outcome: &Outcome) {
+        *match outcome.ended() {
+            Ended::Succeeded => &mut self.succeeded,
+            Ended::Failed => &mut self.failed,
+            Ended::Blocked => &mut self.blocked,
+            Ended::NotStarted => &mut self.not_started,
+        } += 1;
+        self.rows += outcome.rows;
+    }
+
+    /// Whether every run succeeded or was left to another run: what a
+    /// command's exit code says.
+    pub fn all_well(&self) -> bool {
+        self.failed == 0 && self.blocked == 0
+    }
 }
 
 /// Tallies outcomes per processor.
 pub fn tally(outcomes: &[Outcome]) -> BTreeMap<String, Tally> {
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     for outcome in outcomes {
-        let tally = tallies.entry(outcome.processor.clone()).or_default();
-        if outcome.is_failure() {
-            tally.failed += 1;
-        } else if outcome.is_blocked() {
-            tally.blocked += 1;
-        } else {
-            tally.succeeded += 1;
-        }
-        tally.rows += outcome.rows;
+        tallies
+            .entry(outcome.processor.clone())
+            .or_default()
+            .count(outcome);
     }
     tallies
 }
@@ -556,6 +609,33 @@ mod tests {
             error.to_string(),
             "end_date 2026-01-30 is before start_date 2026-02-02"
         );
+    }
+
+    #[test]
+    fn a_run_another_invocation_held_is_not_started_not_failed_and_blocked_is_not_all_well() {
+        let held = StoreError::AlreadyRunning {
+            run_id: "r1".into(),
+            started_at: chrono::Utc::now(),
+        };
+        let day = day("2026-01-11");
+        let left = Outcome::unclaimed("A", day, &held);
+        assert_eq!(
+            (left.ended(), left.held_by.as_deref()),
+            (Ended::NotStarted, Some("r1"))
+        );
+        assert!(!left.is_failure());
+        let broken = Outcome::unclaimed("A", day, &StoreError::NotRunning("r2".into()));
+        assert_eq!(broken.ended(), Ended::Failed);
+
+        let mut tally = Tally::default();
+        tally.count(&left);
+        assert!(tally.all_well(), "left to the other run: {tally:?}");
+        tally.count(&Outcome {
+            status: Some(RunStatus::Blocked),
+            ..left.clone()
+        });
+        assert_eq!((tally.not_started, tally.blocked), (1, 1));
+        assert!(!tally.all_well(), "a blocked run did not succeed");
     }
 
     #[test]

@@ -322,6 +322,26 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
     assert_eq!(code(&["run", "--date", "2026-01-05"]), Some(0));
     assert_eq!(code(&["run", "--date", "2026-01-06"]), Some(1));
     assert_eq!(code(&["health"]), Some(1));
+    // A backfill whose only run is blocked did not succeed either.
+    let blocked = slate(
+        dir.path(),
+        &[
+            "backfill",
+            "--from",
+            "2026-01-06",
+            "--to",
+            "2026-01-06",
+            "--reprocess",
+            "all",
+            "--processors",
+            "PointsPredictionProcessor",
+        ],
+    );
+    assert_eq!(blocked.status.code(), Some(1), "{}", stderr(&blocked));
+    assert_contains(
+        &stderr(&blocked),
+        "2026-01-06 PointsPredictionProcessor blocked: upstream MLFeatureStoreProcessor",
+    );
     assert_eq!(
         code(&[
             "backfill",

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
-use slate::backfill::{self, BackfillRequest, Outcome, Reprocess};
+use slate::backfill::{self, BackfillRequest, Ended, Outcome, Reprocess, Tally};
 
 use super::render::table;
 use super::{Host, HostOptions, parse_date};
@@ -117,7 +117,15 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
     bar.finish();
 
     let tallies = backfill::tally(&outcomes);
-    let mut output = table(&["processor", "success", "failed", "blocked", "rows"]);
+    let mut output = table(&[
+        "processor",
+        "success",
+        "failed",
+        "blocked",
+        "not started",
+        "rows",
+    ]);
+    let mut all = Tally::default();
     for name in &plan.selection {
         let tally = tallies.get(name).cloned().unwrap_or_default();
         output.add_row(vec![
@@ -125,28 +133,38 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
             tally.succeeded.to_string(),
             tally.failed.to_string(),
             tally.blocked.to_string(),
+            tally.not_started.to_string(),
             tally.rows.to_string(),
         ]);
     }
     println!("{output}");
-    let mut failures: Vec<&Outcome> = outcomes.iter().filter(|o| o.is_failure()).collect();
-    failures.sort_by_key(|o| (o.date, o.processor.clone()));
-    for failure in &failures {
-        let first_line = slate::health::first_line(failure.error.as_deref());
-        eprintln!(
-            "{} {} failed: {first_line}",
-            failure.date, failure.processor
-        );
+    let mut unsuccessful: Vec<&Outcome> = outcomes
+        .iter()
+        .inspect(|o| all.count(o))
+        .filter(|o| o.ended() != Ended::Succeeded)
+        .collect();
+    unsuccessful.sort_by_key(|o| (o.date, o.processor.clone()));
+    for outcome in &unsuccessful {
+        let how = match outcome.ended() {
+            Ended::Blocked => "blocked",
+            Ended::NotStarted => "not started",
+            _ => "failed",
+        };
+        let first_line = slate::health::first_line(outcome.error.as_deref());
+        eprintln!("{} {} {how}: {first_line}", outcome.date, outcome.processor);
     }
     println!(
-        "{} runs over {} dates ({} left alone under --reprocess {reprocess}): {} failed",
+        "{} runs over {} dates ({} left alone under --reprocess {reprocess}): {} failed, {} blocked, \
+         {} not started (held by another run)",
         outcomes.len(),
         plan.dates.len(),
         plan.left_alone,
-        failures.len()
+        all.failed,
+        all.blocked,
+        all.not_started
     );
     super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
-    Ok(if failures.is_empty() {
+    Ok(if all.all_well() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -217,11 +235,11 @@ fn backfill_over_the_cluster(
         output.add_row(vec![host_id.clone(), runs.to_string()]);
     }
     println!("{output}");
-    for problem in done.problems.iter().filter(|p| p.status == "failed") {
+    for problem in &done.problems {
         let first_line = slate::health::first_line(problem.error.as_deref());
         eprintln!(
-            "{} {} failed: {first_line}",
-            problem.date, problem.processor
+            "{} {} {}: {first_line}",
+            problem.date, problem.processor, problem.status
         );
     }
     println!(
@@ -237,7 +255,7 @@ fn backfill_over_the_cluster(
         done.blocked
     );
     super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
-    Ok(if done.failed == 0 {
+    Ok(if done.failed == 0 && done.blocked == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -261,10 +279,14 @@ struct DateProgress {
 impl DateProgress {
     /// Counts one ended run; true when it was its date's last.
     fn record(&mut self, outcome: &Outcome) -> bool {
-        if outcome.is_failure() {
-            self.failing.insert(outcome.date);
-        } else if outcome.is_blocked() {
-            self.blocking.insert(outcome.date);
+        match outcome.ended() {
+            Ended::Failed => {
+                self.failing.insert(outcome.date);
+            }
+            Ended::Blocked => {
+                self.blocking.insert(outcome.date);
+            }
+            Ended::Succeeded | Ended::NotStarted => {}
         }
         let Some(remaining) = self.remaining.get_mut(&outcome.date) else {
             return false;
@@ -314,10 +336,11 @@ pub fn rerun_outdated(
     let mut failed = false;
     for (processor, tally) in backfill::tally(&outcomes) {
         println!(
-            "reran {processor} from {first} to {last}: {} succeeded, {} failed, {} blocked, {} rows",
-            tally.succeeded, tally.failed, tally.blocked, tally.rows
+            "reran {processor} from {first} to {last}: {} succeeded, {} failed, {} blocked, \
+             {} not started, {} rows",
+            tally.succeeded, tally.failed, tally.blocked, tally.not_started, tally.rows
         );
-        failed |= tally.failed > 0;
+        failed |= !tally.all_well();
     }
     Ok(failed)
 }

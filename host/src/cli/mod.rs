@@ -261,7 +261,9 @@ enum Command {
         to: Option<String>,
     },
     /// Runs processors over a range of dates, in dependency order, with
-    /// independent dates in parallel. Exits non-zero when any run failed.
+    /// independent dates in parallel. Exits non-zero when any run failed
+    /// or was blocked; a run another invocation held is left to it ("not
+    /// started")
     Backfill(backfill::BackfillArgs),
     /// Serves the HTTP API: process dates, backfills, runs, health,
     /// plugins and metrics.

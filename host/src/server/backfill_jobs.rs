@@ -46,6 +46,8 @@ pub struct BackfillProgress {
     pub failed: usize,
     /// Runs blocked by an upstream.
     pub blocked: usize,
+    /// Runs another invocation's run held, left to it.
+    pub not_started: usize,
     /// When it was accepted.
     pub started_at: DateTime<Utc>,
     /// When it ended.

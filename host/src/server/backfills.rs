@@ -16,7 +16,9 @@ use super::backfill_jobs::{BackfillJob, BackfillProgress, BackfillState};
 use super::errors::ApiError;
 use super::extract::{JsonBody, date_field, served_date};
 use super::state::AppState;
-use crate::backfill::{self, BackfillError, BackfillRequest, Outcome, PlannedRun, Reprocess};
+use crate::backfill::{
+    self, BackfillError, BackfillRequest, Ended, Outcome, PlannedRun, Reprocess,
+};
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -155,6 +157,7 @@ pub async fn start_backfill(
         succeeded: 0,
         failed: 0,
         blocked: 0,
+        not_started: 0,
         started_at: Utc::now(),
         finished_at: None,
         problems: Vec::new(),
@@ -171,14 +174,13 @@ pub async fn start_backfill(
         job.update(|p| p.state = BackfillState::Running);
         let on_outcome = |outcome: &Outcome| {
             job.update(|p| {
-                if outcome.is_failure() {
-                    p.failed += 1;
-                } else if outcome.is_blocked() {
-                    p.blocked += 1;
-                } else {
-                    p.succeeded += 1;
-                }
-                if outcome.status != Some(crate::runs::RunStatus::Success) {
+                *match outcome.ended() {
+                    Ended::Succeeded => &mut p.succeeded,
+                    Ended::Failed => &mut p.failed,
+                    Ended::Blocked => &mut p.blocked,
+                    Ended::NotStarted => &mut p.not_started,
+                } += 1;
+                if outcome.ended() != Ended::Succeeded {
                     p.problems.push(outcome.clone());
                 }
             })
