@@ -360,6 +360,39 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
         Some(2),
         "a bad slate.toml"
     );
+
+    // A bad section is found before the command does anything: the run is
+    // not committed first and the error given after.
+    let runs = || {
+        let listed = slate(dir.path(), &["runs", "--json", "--limit", "1000"]);
+        serde_json::from_slice::<serde_json::Value>(&listed.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let channel = |source: &str| {
+        format!("[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\n{source}\n")
+    };
+    std::fs::write(dir.path().join("slate.toml"), "").unwrap();
+    let before = runs();
+    let write = |text: String| std::fs::write(dir.path().join("slate.toml"), text).unwrap();
+    write(channel("url = \"http://127.0.0.1:9/\"").replace("webhook", "smoke-signal"));
+    for args in [&["run", "--date", "2026-01-05"][..], &["runs"], &["reap"]] {
+        assert_eq!(
+            code(args),
+            Some(2),
+            "slate {} with a bad channel",
+            args.join(" ")
+        );
+    }
+    // A channel whose secret is not in this shell: a command that delivers
+    // alerts refuses to start; one that only reads does not need it.
+    write(channel("url_env = \"SLATE_TEST_NEVER_SET\""));
+    assert_eq!(code(&["run", "--date", "2026-01-05"]), Some(2));
+    assert_eq!(code(&["runs"]), Some(0));
+    std::fs::write(dir.path().join("slate.toml"), "").unwrap();
+    assert_eq!(runs(), before, "no run was started");
 }
 
 #[test]

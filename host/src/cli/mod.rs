@@ -393,6 +393,22 @@ pub fn run() -> Result<ExitCode> {
             lease.as_secs_f64()
         );
     }
+    if !matches!(cli.command, Command::New { .. } | Command::Build { .. }) {
+        // The commands that deliver alerts before they exit need the
+        // channels' secrets; the others only a well-formed file.
+        let delivers_alerts = matches!(
+            cli.command,
+            Command::Run { .. }
+                | Command::Backfill(_)
+                | Command::Demo { .. }
+                | Command::Reap
+                | Command::Deploy { .. }
+                | Command::Rollback { .. }
+                | Command::Promote { .. }
+                | Command::Serve(_)
+        );
+        check_config_file(&options, delivers_alerts)?;
+    }
     match cli.command {
         Command::Run { date, processors } => run::run(&options, parse_date(&date)?, &processors),
         Command::Runs {
@@ -550,6 +566,23 @@ macro_rules! usage {
     };
 }
 pub(crate) use usage;
+
+/// Reads every section of `slate.toml` before the command does anything,
+/// so a bad one is a usage error (exit 2) with nothing done: not a run
+/// committed, a version deployed or a lease reaped first and the error
+/// after, when the section is read where it is used.
+fn check_config_file(options: &HostOptions, with_secrets: bool) -> Result<()> {
+    let file = options.data_dir.config_file();
+    LimitsConfig::load(&file)?;
+    DatesConfig::load(&file)?;
+    slate::schedule::load(&file)?;
+    if with_secrets {
+        slate::alerts::AlertsConfig::load(&file)?;
+    } else {
+        slate::alerts::AlertsConfig::load_without_secrets(&file)?;
+    }
+    Ok(())
+}
 
 /// The exit code for an error: 2 for a usage error, else 1.
 pub fn exit_code(error: &anyhow::Error) -> ExitCode {
