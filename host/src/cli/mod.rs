@@ -584,6 +584,24 @@ fn check_config_file(options: &HostOptions, with_secrets: bool) -> Result<()> {
     Ok(())
 }
 
+/// An error and its causes on one line, as `{:#}` writes them, but each
+/// once: a cause whose text its parent already ends with (a store error
+/// quotes its backend's) is not repeated.
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.ends_with(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
 /// The exit code for an error: 2 for a usage error, else 1.
 pub fn exit_code(error: &anyhow::Error) -> ExitCode {
     let is_usage = error.chain().any(|cause| {
@@ -719,5 +737,23 @@ impl Host {
             runtime: Arc::new(runtime),
             registry: Arc::new(registry),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_line_names_each_cause_once() {
+        let backend = std::io::Error::other("attempt to write a readonly database");
+        let error = anyhow::Error::new(slate::store::StoreError::backend(backend))
+            .context("opening slate-data/slate.db");
+        assert_eq!(
+            one_line(&error),
+            "opening slate-data/slate.db: store error: attempt to write a readonly database"
+        );
+        let chained = anyhow::anyhow!("inner").context("middle").context("outer");
+        assert_eq!(one_line(&chained), "outer: middle: inner");
     }
 }
