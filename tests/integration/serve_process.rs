@@ -7,9 +7,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDate;
 use serde_json::{Value as Json, json};
 use slate::plugin::content_hash;
-use slate::runs::{ErrorKind, RunStatus};
+use slate::runs::{ErrorKind, RunFilter, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
 use crate::bookkeeping::set_spin;
@@ -101,13 +102,23 @@ impl Server {
         answer["runs"][0].clone()
     }
 
-    /// Sends SIGTERM and waits for the process to exit.
-    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
+    /// Sends SIGTERM: the shutdown begins.
+    pub(crate) fn send_sigterm(&self) {
         let killed = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(killed.success());
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
+        self.send_sigterm();
+        self.wait_for_exit()
+    }
+
+    /// Waits for the process to exit, for at most a minute.
+    pub(crate) fn wait_for_exit(&mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -212,6 +223,55 @@ fn a_served_host_runs_dates_reports_and_shuts_down_without_leaving_a_running_run
     assert_eq!(stopped.error_kind, Some(ErrorKind::Shutdown), "{stopped:?}");
     let running = runs_still_running(&store);
     assert!(running.is_empty(), "no running record is left: {running:?}");
+}
+
+#[test]
+fn while_shutting_down_new_work_gets_503_and_the_work_accepted_can_still_be_followed() {
+    let (data, plugins) = slow_processor_folders();
+    let plugin_dir = plugins.path().to_str().unwrap();
+    let mut server = Server::start(
+        data.path(),
+        &["--plugin-dir", plugin_dir, "--grace-secs", "5"],
+    );
+    let (status, accepted) = server.post(
+        "/process-date",
+        json!({"processors": ["SlowProcessor"], "analysis_date": "2026-01-12", "async": true}),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let spinning = accepted["runs"][0]["run_id"].as_str().unwrap().to_string();
+    wait_until("the spinning run is running", || {
+        server.get(&format!("/runs/{spinning}")).1["status"] == "running"
+    });
+
+    server.send_sigterm();
+    // Well inside the 5 s of grace.
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, refused) = server.post(
+        "/process-date",
+        json!({"processors": ["SlowProcessor"], "analysis_date": "2026-01-13"}),
+    );
+    assert_eq!(
+        status, 503,
+        "new work is refused, not the connection: {refused}"
+    );
+    assert!(refused["error"].as_str().is_some(), "{refused}");
+    let (status, followed) = server.get(&format!("/runs/{spinning}"));
+    assert_eq!((status, &followed["status"]), (200, &json!("running")));
+
+    assert!(server.wait_for_exit().success());
+    let store = EmbeddedStore::open_existing(&data.path().join("slate.db")).unwrap();
+    let stopped = store.run(&spinning).unwrap().unwrap();
+    assert_eq!(stopped.error_kind, Some(ErrorKind::Shutdown), "{stopped:?}");
+    let refused_date = store
+        .runs(&RunFilter {
+            date: Some(NaiveDate::from_ymd_opt(2026, 1, 13).unwrap()),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    assert!(
+        refused_date.is_empty(),
+        "the refused request started nothing"
+    );
 }
 
 #[test]

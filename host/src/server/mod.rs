@@ -95,7 +95,7 @@ struct ConnectionLimits {
     max_connections: usize,
 }
 
-/// Serves `app` on every connection `listener` accepts until `shutdown`
+/// Serves `app` on every connection `listener` accepts until `until`
 /// resolves, then waits for the requests in flight. A connection gets
 /// `header_read_timeout` to send each request's headers (the same timer
 /// closes it once idle between requests that long); past
@@ -106,7 +106,7 @@ async fn serve_connections(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: ConnectionLimits,
-    shutdown: impl Future<Output = ()>,
+    until: impl Future<Output = ()>,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
@@ -116,7 +116,7 @@ async fn serve_connections(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
-    let mut shutdown = std::pin::pin!(shutdown);
+    let mut until = std::pin::pin!(until);
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -129,7 +129,7 @@ async fn serve_connections(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut until => break,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             tokio::spawn(refuse_connection(stream));
@@ -178,20 +178,15 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let host = state.host.clone();
     let grace = state.config.grace;
-    let (begun_tx, begun_rx) = tokio::sync::watch::channel(false);
-    let signal = async move {
-        shutdown.await;
-        let _ = begun_tx.send(true);
-    };
-    // Once the shutdown begins: no new work; accepted work gets the grace
-    // period, then no run starts and the runs in flight are stopped.
+    // Once the shutdown begins: no new work (a request for it gets 503,
+    // reads are still answered, so clients can follow the work accepted);
+    // accepted work gets the grace period, then no run starts and the runs
+    // in flight are stopped. Only then does the server stop accepting.
+    let (drained_tx, mut drained_rx) = tokio::sync::watch::channel(false);
     let stopper = {
         let host = host.clone();
-        let mut begun = begun_rx.clone();
         tokio::spawn(async move {
-            if begun.wait_for(|b| *b).await.is_err() {
-                return;
-            }
+            shutdown.await;
             host.draining.store(true, Ordering::SeqCst);
             tracing::warn!(
                 jobs = host.workers.jobs(),
@@ -205,15 +200,18 @@ pub async fn serve(
                     "grace period over: stopping the runs still in flight"
                 );
             }
+            let _ = drained_tx.send(true);
         })
     };
     let connections = ConnectionLimits {
         header_read_timeout: state.config.header_read_timeout,
         max_connections: state.config.max_connections,
     };
-    serve_connections(listener, router(state), connections, signal).await;
-    // The server stops serving only after a shutdown began, so the stopper
-    // is running; wait for it, then for the stopped runs.
+    let drained = async move {
+        let _ = drained_rx.wait_for(|drained| *drained).await;
+    };
+    serve_connections(listener, router(state), connections, drained).await;
+    // The server stops serving only once the stopper has drained.
     let _ = stopper.await;
     if !host.workers.wait_drained(STOP_WAIT).await {
         tracing::error!("runs did not stop within {STOP_WAIT:?} of being told to");
