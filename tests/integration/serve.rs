@@ -356,6 +356,21 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
             "body",
         ),
         (
+            "a field as a query parameter, which would be ignored",
+            json_post("/process-date?async=true", json!({"analysis_date": "2026-01-11"})),
+            StatusCode::BAD_REQUEST,
+            "async",
+        ),
+        (
+            "a backfill field as a query parameter",
+            json_post(
+                "/backfill?dry_run=true",
+                json!({"start_date": "2026-01-10", "end_date": "2026-01-11"}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "dry_run",
+        ),
+        (
             "an array in place of the object",
             json_post("/process-date", json!([["PlayerGameSummaryProcessor"], "2026-01-11", true])),
             StatusCode::BAD_REQUEST,
@@ -546,11 +561,14 @@ async fn mutating_endpoints_need_the_bearer_token_and_reads_only_when_configured
         let (status, body) = protected.get(uri).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}: {body}");
     }
-    let request = Request::get("/runs")
-        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
-        .body(Body::empty())
-        .unwrap();
-    assert_eq!(protected.call(request).await.0, StatusCode::OK);
+    // The scheme's name in any letter case, as HTTP has it.
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let request = Request::get("/runs")
+            .header(header::AUTHORIZATION, format!("{scheme} {TOKEN}"))
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(protected.call(request).await.0, StatusCode::OK, "{scheme}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

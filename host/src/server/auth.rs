@@ -40,10 +40,13 @@ impl BearerToken {
             .ok_or_else(|| {
                 ApiError::unauthorized("missing bearer token: send `Authorization: Bearer <token>`")
             })?;
+        // The scheme's name is case-insensitive (RFC 9110 11.1).
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .ok_or_else(|| {
                 ApiError::unauthorized("the authorization header is not `Bearer <token>`")
             })?;

@@ -25,6 +25,13 @@ pub fn only_params(
     known: &[&str],
 ) -> Result<(), ApiError> {
     match query.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(unknown) if known.is_empty() => Err(ApiError::bad_field(
+            unknown,
+            format!(
+                "unknown parameter `{unknown}`: this endpoint takes no query parameters; \
+                 its fields go in the JSON body"
+            ),
+        )),
         Some(unknown) => Err(ApiError::bad_field(
             unknown,
             format!("unknown parameter `{unknown}`; known: {}", known.join(", ")),
