@@ -375,10 +375,10 @@ fn slate_backfill_prints_a_summary_and_exits_non_zero_when_a_run_failed() {
     );
 
     let bad = slate(&["backfill", "--from", "2026-01-10", "--to", "2026-01-01"]);
-    assert!(!bad.status.success());
+    assert_eq!(bad.status.code(), Some(2), "a usage error");
     assert!(
         String::from_utf8_lossy(&bad.stderr)
-            .contains("end_date 2026-01-01 is before start_date 2026-01-10"),
+            .contains("--to 2026-01-01 is before --from 2026-01-10"),
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );

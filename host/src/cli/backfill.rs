@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use slate::backfill::{self, BackfillRequest, Ended, Outcome, Reprocess, Tally};
 
 use super::render::table;
-use super::{Host, HostOptions, parse_date};
+use super::{Host, HostOptions, parse_range};
 
 /// The options of `slate backfill`.
 #[derive(clap::Args)]
@@ -43,8 +43,7 @@ pub struct BackfillArgs {
 
 /// Plans and runs the backfill; exits non-zero when any run failed.
 pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
-    let start = parse_date(&args.from)?;
-    let end = parse_date(&args.to)?;
+    let (start, end) = parse_range(&args.from, &args.to)?;
     let reprocess: Reprocess = args
         .reprocess
         .parse()

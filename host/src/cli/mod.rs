@@ -103,7 +103,7 @@ enum Command {
         #[arg(long)]
         plugin_hash: Option<String>,
         /// Only `running` runs whose lease has expired.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "status")]
         stale: bool,
         /// At most this many runs.
         #[arg(long, default_value_t = 50)]
@@ -111,7 +111,13 @@ enum Command {
         /// Instead, the (processor, date) pairs whose latest success ran
         /// another version than the active one, or read an upstream that
         /// has changed since: those of NAME, or of every processor.
-        #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+        #[arg(
+            long,
+            value_name = "NAME",
+            num_args = 0..=1,
+            default_missing_value = "",
+            conflicts_with_all = ["date", "processor", "status", "plugin_hash", "stale", "limit"]
+        )]
         outdated: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -140,7 +146,7 @@ enum Command {
         #[arg(long, requires = "expect")]
         update: bool,
         /// Relative tolerance when comparing numbers.
-        #[arg(long, default_value_t = 1e-9)]
+        #[arg(long, default_value_t = 1e-9, value_parser = tolerance)]
         tolerance: f64,
     },
     /// Prints (or writes to DIR, one `dataset.table.json` each) the BigQuery
@@ -500,12 +506,7 @@ pub fn run() -> Result<ExitCode> {
                     to,
                     parallelism,
                 },
-        } => shadow::replay(
-            &options,
-            &name,
-            (parse_date(&from)?, parse_date(&to)?),
-            parallelism,
-        ),
+        } => shadow::replay(&options, &name, parse_range(&from, &to)?, parallelism),
         Command::Diff {
             name,
             from,
@@ -513,7 +514,7 @@ pub fn run() -> Result<ExitCode> {
             json,
         } => {
             let range = match (from, to) {
-                (Some(from), Some(to)) => Some((parse_date(&from)?, parse_date(&to)?)),
+                (Some(from), Some(to)) => Some(parse_range(&from, &to)?),
                 _ => None,
             };
             shadow::diff(&options, &name, range, json)
@@ -546,8 +547,16 @@ pub fn run() -> Result<ExitCode> {
             to,
             parallelism,
         } => {
-            let from = from.as_deref().map(parse_date).transpose()?;
-            let to = to.as_deref().map(parse_date).transpose()?;
+            let (from, to) = match (from, to) {
+                (Some(from), Some(to)) => {
+                    let (from, to) = parse_range(&from, &to)?;
+                    (Some(from), Some(to))
+                }
+                (from, to) => (
+                    from.as_deref().map(parse_date).transpose()?,
+                    to.as_deref().map(parse_date).transpose()?,
+                ),
+            };
             demo::demo(&options, (from, to), parallelism.get())
         }
     }
@@ -621,6 +630,26 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
         ExitCode::from(2)
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// `--from` and `--to`, each exactly `YYYY-MM-DD`, the first not after the
+/// second.
+fn parse_range(from: &str, to: &str) -> Result<(NaiveDate, NaiveDate)> {
+    let (from, to) = (parse_date(from)?, parse_date(to)?);
+    if to < from {
+        usage!("--to {to} is before --from {from}");
+    }
+    Ok((from, to))
+}
+
+/// A relative tolerance: a finite number, zero or more.
+fn tolerance(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
+        _ => Err(format!(
+            "expected a finite number, zero or more, not `{text}`"
+        )),
     }
 }
 
