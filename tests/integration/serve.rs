@@ -1087,3 +1087,70 @@ async fn a_request_whose_every_processor_is_already_running_is_a_409_naming_the_
     );
     assert_eq!(served.run_count(), runs_before, "nothing started");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_backfill_starts_no_further_run_and_ends_cancelled() {
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+    // SlowProcessor spins on the first date until its 1 s of CPU is spent,
+    // so the cancel arrives while that run is in flight.
+    let limits = RunLimits {
+        cpu_time: Duration::from_secs(1),
+        ..RunLimits::default()
+    };
+    let served = Served::with(|_| {}, Some(plugins.path().to_path_buf()), limits, 1);
+    let first = date("2026-01-01");
+    crate::bookkeeping::set_spin(served.store.as_ref(), first, true);
+    for day in first.iter_days().skip(1).take(9) {
+        crate::bookkeeping::set_spin(served.store.as_ref(), day, false);
+    }
+    let (status, accepted) = served
+        .post_json(
+            "/backfill",
+            json!({"start_date": "2026-01-01", "end_date": "2026-01-10",
+                   "processors": ["SlowProcessor"], "reprocess": "all", "parallelism": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["backfill_id"].as_str().unwrap().to_string();
+    eventually("the first run is in flight", async || {
+        served.run_count() == 1
+    })
+    .await;
+
+    let cancel = || {
+        authorized(
+            Request::delete(format!("/backfills/{id}")),
+            "application/json",
+            "",
+        )
+    };
+    let (status, cancelling) = served.call(cancel()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{cancelling}");
+    let progress = async || served.get(&format!("/backfills/{id}")).await.1;
+    eventually("the backfill ended", async || {
+        progress().await["state"] != "running"
+    })
+    .await;
+    let ended = progress().await;
+    assert_eq!(ended["state"], "cancelled", "{ended}");
+    assert_eq!(ended["planned"], 10);
+    assert_eq!(
+        served.run_count(),
+        1,
+        "only the run in flight ran, to its end: {ended}"
+    );
+    assert_eq!(
+        ended["failed"], 1,
+        "it ran out of CPU as it would have: {ended}"
+    );
+
+    let (status, again) = served.call(cancel()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_eq!(again["field"], "id");
+    let unknown = authorized(Request::delete("/backfills/nope"), "application/json", "");
+    assert_eq!(served.call(unknown).await.0, StatusCode::NOT_FOUND);
+    let without_token = Request::delete(format!("/backfills/{id}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(served.call(without_token).await.0, StatusCode::UNAUTHORIZED);
+}

@@ -3,6 +3,7 @@
 //! keeps them by id. Knows nothing of HTTP.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -21,6 +22,9 @@ pub enum BackfillState {
     Finished,
     /// The server shut down before every run started.
     Stopped,
+    /// Cancelled (`DELETE /backfills/{id}`): no run started after that;
+    /// the runs in flight then ended as they would have.
+    Cancelled,
 }
 
 /// A backfill's progress, as `GET /backfills/{id}` answers it.
@@ -59,6 +63,10 @@ pub struct BackfillProgress {
 /// A backfill started through the API.
 pub struct BackfillJob {
     progress: Mutex<BackfillProgress>,
+    /// Set to start no more runs: by a cancel, or by the server's shutdown.
+    stop: AtomicBool,
+    /// Set by a cancel.
+    cancelled: AtomicBool,
 }
 
 impl BackfillJob {
@@ -66,6 +74,45 @@ impl BackfillJob {
     pub fn new(progress: BackfillProgress) -> Self {
         BackfillJob {
             progress: Mutex::new(progress),
+            stop: AtomicBool::new(false),
+            cancelled: AtomicBool::new(false),
+        }
+    }
+
+    /// The flag its runs watch: once set, no further run starts.
+    pub fn stop_flag(&self) -> &AtomicBool {
+        &self.stop
+    }
+
+    /// Starts no further run: the server is shutting down.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Cancels it, unless it already ended: no further run starts, and it
+    /// ends `cancelled` once the runs in flight have. Its progress now, as
+    /// `Err` when it had already ended.
+    pub fn cancel(&self) -> Result<BackfillProgress, BackfillProgress> {
+        let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(
+            progress.state,
+            BackfillState::Queued | BackfillState::Running
+        ) {
+            self.cancelled.store(true, Ordering::SeqCst);
+            self.stop.store(true, Ordering::SeqCst);
+            Ok(progress.clone())
+        } else {
+            Err(progress.clone())
+        }
+    }
+
+    /// How it ended, once `run` of `planned` runs did: finished, or
+    /// cancelled or stopped before every run started.
+    pub fn end_state(&self, run: usize, planned: usize) -> BackfillState {
+        match (run < planned, self.cancelled.load(Ordering::SeqCst)) {
+            (false, _) => BackfillState::Finished,
+            (true, true) => BackfillState::Cancelled,
+            (true, false) => BackfillState::Stopped,
         }
     }
 

@@ -194,15 +194,12 @@ pub async fn start_backfill(
             &host.executor,
             &plan,
             parallelism,
-            &host.stopping,
+            job.stop_flag(),
             &on_outcome,
         );
+        let ended = job.end_state(outcomes.len(), planned);
         job.update(|p| {
-            p.state = if outcomes.len() < planned {
-                BackfillState::Stopped
-            } else {
-                BackfillState::Finished
-            };
+            p.state = ended;
             p.finished_at = Some(Utc::now());
         });
     });
@@ -213,6 +210,39 @@ pub async fn start_backfill(
         cluster: false,
     };
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+/// `DELETE /backfills/{id}`: cancels a backfill this server runs: no run
+/// starts after it, the runs in flight end as they would have, and the
+/// backfill then reads `cancelled`. 202 with its progress; 409 when it had
+/// already ended; 404 for one this server does not run (a cluster
+/// backfill's tasks belong to the work queue, not to one server).
+pub async fn cancel_backfill(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = state
+        .host
+        .backfills
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found("id", format!("no backfill {id} on this server")))?;
+    match job.cancel() {
+        Ok(progress) => Ok((StatusCode::ACCEPTED, Json(progress)).into_response()),
+        Err(ended) => Err(ApiError::with_status(
+            StatusCode::CONFLICT,
+            Some("id"),
+            format!(
+                "backfill {id} already ended ({})",
+                serde_json::to_value(ended.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            ),
+        )),
+    }
 }
 
 /// `GET /backfills/{id}`: a backfill this server runs alone, or one of the

@@ -43,7 +43,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 pub use auth::BearerToken;
 pub use state::{AppState, ServedHost, ServerConfig};
@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     let mutating = Router::new()
         .route("/process-date", post(process::process_date))
         .route("/backfill", post(backfills::start_backfill))
+        .route("/backfills/{id}", delete(backfills::cancel_backfill))
         .route("/plugins/{name}", put(plugins::deploy_plugin))
         .route("/plugins/{name}/rollback", post(plugins::rollback_plugin))
         .route_layer(from_fn_with_state(token.clone(), auth::require_token));
@@ -194,6 +195,7 @@ pub async fn serve(
             );
             if !host.workers.wait_drained(grace).await {
                 host.stopping.store(true, Ordering::SeqCst);
+                host.stop_backfills();
                 let stopped = host.executor.stop_all_for_shutdown();
                 tracing::warn!(
                     runs = stopped,

@@ -183,6 +183,18 @@ impl ServedHost {
         })
     }
 
+    /// Starts no further run of any backfill: the shutdown's grace is over.
+    pub fn stop_backfills(&self) {
+        for job in self
+            .backfills
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            job.stop();
+        }
+    }
+
     /// The pipeline of the moment, reloaded first when the registry's
     /// active versions changed (e.g. `slate deploy` from another process).
     /// Blocking: call it off the request threads.
