@@ -90,9 +90,9 @@ impl BackfillJob {
     }
 
     /// Cancels it, unless it already ended: no further run starts, and it
-    /// ends `cancelled` once the runs in flight have. Its progress now, as
-    /// `Err` when it had already ended.
-    pub fn cancel(&self) -> Result<BackfillProgress, BackfillProgress> {
+    /// ends `cancelled` once the runs in flight have. Its progress now, or
+    /// the state it had ended in.
+    pub fn cancel(&self) -> Result<BackfillProgress, BackfillState> {
         let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         if matches!(
             progress.state,
@@ -102,7 +102,7 @@ impl BackfillJob {
             self.stop.store(true, Ordering::SeqCst);
             Ok(progress.clone())
         } else {
-            Err(progress.clone())
+            Err(progress.state)
         }
     }
 

@@ -236,7 +236,7 @@ pub async fn cancel_backfill(
             Some("id"),
             format!(
                 "backfill {id} already ended ({})",
-                serde_json::to_value(ended.state)
+                serde_json::to_value(ended)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default()
