@@ -26,6 +26,7 @@ use std::sync::{Condvar, Mutex};
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::dates;
 use crate::executor::Executor;
 use crate::outdated;
 use crate::pipeline::Pipeline;
@@ -112,8 +113,11 @@ pub struct PlannedRun {
 /// The runs a backfill will execute, and how many it leaves alone.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
-    /// The dates of the range, in order.
+    /// The dates of the range to run, in order: those with games when the
+    /// pipeline has a calendar, else every one.
     pub dates: Vec<NaiveDate>,
+    /// Dates of the range left out for having no games.
+    pub dates_without_games: usize,
     /// The selected processors, in pipeline order.
     pub selection: Vec<String>,
     /// The runs to execute.
@@ -234,7 +238,14 @@ pub fn plan(
     if request.parallelism == 0 {
         return Err(BackfillError::ZeroParallelism);
     }
-    let dates = dates_between(request.start, request.end)?;
+    let range = dates_between(request.start, request.end)?;
+    // With a calendar, the pipeline's dates are its game dates, as for the
+    // demo, the gap check and `slate health`: a day without games is not
+    // a date to run, so a complete store has nothing `missing`.
+    let games = dates::scheduled_games(store, pipeline.calendar())?;
+    let (dates, without_games): (Vec<NaiveDate>, Vec<NaiveDate>) = range
+        .into_iter()
+        .partition(|date| games.is_empty() || games.contains_key(date));
     let outdated: HashSet<(String, NaiveDate)> = match request.reprocess {
         Reprocess::Outdated => outdated::in_store(store, pipeline, None)?
             .into_iter()
@@ -276,6 +287,7 @@ pub fn plan(
     }
     Ok(Plan {
         dates,
+        dates_without_games: without_games.len(),
         selection: request.selection.clone(),
         runs,
         left_alone,

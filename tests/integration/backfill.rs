@@ -49,6 +49,29 @@ fn days_of(outcomes: &[Outcome]) -> Vec<u32> {
 }
 
 #[test]
+fn with_a_calendar_a_backfill_runs_the_game_dates_so_a_complete_range_has_nothing_missing() {
+    let host = TestHost::with_demo_season();
+    let pipeline = host.bundled_pipeline(&["player-game-summary"]);
+    // The All-Star break: no games from the 13th to the 18th.
+    let (from, to) = ("2026-02-12", "2026-02-19");
+    let all = request(&pipeline, from, to, Reprocess::All);
+    let plan = backfill::plan(host.store.as_ref(), &pipeline, &all).unwrap();
+    assert_eq!(plan.dates, [date("2026-02-12"), date("2026-02-19")]);
+    assert_eq!(plan.dates_without_games, 6);
+    let outcomes = backfill(&host, &pipeline, &all);
+    assert_eq!(days_of(&outcomes), [12, 19]);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.status == Some(RunStatus::Success))
+    );
+
+    let missing = request(&pipeline, from, to, Reprocess::Missing);
+    let plan = backfill::plan(host.store.as_ref(), &pipeline, &missing).unwrap();
+    assert!(plan.runs.is_empty(), "nothing is missing: {:?}", plan.runs);
+}
+
+#[test]
 fn each_reprocess_mode_redoes_exactly_its_runs_over_25_dates() {
     let host = TestHost::empty();
     // FaultyProcessor fails on the 2nd to 5th of a month and succeeds otherwise.

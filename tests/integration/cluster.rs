@@ -100,7 +100,9 @@ fn three_hosts_on_one_database_run_each_processor_and_date_once_at_a_time() {
                             let day = days[(client + i) % days.len()];
                             let (status, answer) =
                                 host.post("/process-date", json!({"analysis_date": day}));
-                            assert_eq!(status, 200, "{answer}");
+                            // 409: every processor of the date was held by
+                            // another request, and nothing started.
+                            assert!(status == 200 || status == 409, "{status}: {answer}");
                             answer
                         })
                         .collect::<Vec<_>>()
@@ -113,21 +115,27 @@ fn three_hosts_on_one_database_run_each_processor_and_date_once_at_a_time() {
             .collect()
     });
 
-    // Each processor and date ran or was refused as already running.
+    // Each processor and date ran or was refused as already running; a run
+    // whose upstream ran on another host waited for it, and none was
+    // blocked behind it.
     for answer in &answers {
-        for entry in answer["runs"].as_array().expect("runs") {
+        let Some(runs) = answer["runs"].as_array() else {
+            let error = answer["error"].as_str().unwrap_or_default();
+            assert!(error.starts_with("nothing started"), "{answer}");
+            continue;
+        };
+        for entry in runs {
             match entry["status"].as_str() {
                 Some("not_started") => {
                     let error = entry["error"].as_str().unwrap_or_default();
                     assert!(error.starts_with("already running"), "{entry}");
                 }
-                Some("success" | "blocked") => {}
+                Some("success") => {}
                 other => panic!("unexpected status {other:?}: {entry}"),
             }
         }
     }
-    // A run blocked because its upstream was running on another host
-    // succeeds when asked again, from any host.
+    // Asked again, one date from each host, every run succeeds.
     for (i, day) in days.iter().enumerate() {
         let (status, answer) = hosts[i].post("/process-date", json!({"analysis_date": day}));
         assert_eq!(status, 200, "{answer}");
@@ -582,7 +590,9 @@ fn hosts_killed_and_restarted_twenty_times_during_a_backfill_lose_no_task_and_ru
     assert_eq!(accepted["cluster"], true, "{accepted}");
     let id = accepted["backfill_id"].as_str().unwrap().to_string();
     let planned = accepted["planned"].as_u64().unwrap() as usize;
-    assert_eq!(planned, 40 * 9);
+    // 40 days, less the first two of the All-Star break (no games).
+    assert_eq!(accepted["dates_without_games"], 2, "{accepted}");
+    assert_eq!(planned, 38 * 9);
 
     // Kill -9 a random host, and start it again, twenty times.
     let mut random = rand_chacha::ChaCha8Rng::seed_from_u64(17);

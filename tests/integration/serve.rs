@@ -753,6 +753,7 @@ async fn a_backfill_answers_its_id_and_reports_its_progress() {
     let (status, dry) = served.post_json("/backfill", body).await;
     assert_eq!(status, StatusCode::OK, "{dry}");
     assert_eq!(dry["planned"], 5);
+    assert_eq!(dry.get("backfill_id"), None, "nothing is kept to look up");
     assert_eq!(served.run_count(), 0, "a dry run runs nothing");
 
     let body = json!({

@@ -58,6 +58,12 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         parallelism: args.parallelism.get(),
     };
     let plan = backfill::plan(host.store.as_ref(), &host.pipeline, &request)?;
+    if plan.dates_without_games > 0 {
+        eprintln!(
+            "{} dates of the range have no games scheduled; they are not run",
+            plan.dates_without_games
+        );
+    }
     if args.dry_run {
         let mut output = table(&["date", "processor"]);
         for run in &plan.runs {

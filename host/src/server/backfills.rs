@@ -41,13 +41,14 @@ pub struct StartBackfill {
     pub parallelism: Option<usize>,
 }
 
-/// The answer to a dry run.
+/// The answer to a dry run: what would run. It has no id, for nothing is
+/// kept to look up.
 #[derive(Debug, Serialize)]
 struct DryRun {
-    backfill_id: String,
     dry_run: bool,
     planned: usize,
     left_alone: usize,
+    dates_without_games: usize,
     runs: Vec<PlannedRun>,
 }
 
@@ -106,25 +107,28 @@ pub async fn start_backfill(
         })
         .await?;
     let (pipeline, plan) = planned;
-    let id = crate::runs::new_run_id();
     if body.dry_run {
         let answer = DryRun {
-            backfill_id: id,
             dry_run: true,
             planned: plan.runs.len(),
             left_alone: plan.left_alone,
+            dates_without_games: plan.dates_without_games,
             runs: plan.runs,
         };
         return Ok((StatusCode::OK, Json(answer)).into_response());
     }
+    let id = crate::runs::new_run_id();
     #[derive(Serialize)]
     struct Accepted {
         backfill_id: String,
         planned: usize,
         left_alone: usize,
+        /// Dates of the range left out for having no games.
+        dates_without_games: usize,
         /// Whether every host sharing the store's work queue takes part.
         cluster: bool,
     }
+    let without_games = plan.dates_without_games;
     if state.host.store.work_queue().is_some() {
         let (planned, left_alone) = (plan.runs.len(), plan.left_alone);
         let backfill_id = state
@@ -146,6 +150,7 @@ pub async fn start_backfill(
             backfill_id,
             planned,
             left_alone,
+            dates_without_games: without_games,
             cluster: true,
         };
         return Ok((StatusCode::ACCEPTED, Json(answer)).into_response());
@@ -207,6 +212,7 @@ pub async fn start_backfill(
         backfill_id: id,
         planned,
         left_alone,
+        dates_without_games: without_games,
         cluster: false,
     };
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
