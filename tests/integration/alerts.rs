@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use chrono::{Days, Utc};
@@ -22,7 +21,8 @@ use crate::bookkeeping::set_spin;
 use crate::serve_process::Server;
 use crate::support::{
     TestHost, assert_contains, assert_succeeded, components, date, health_report, plugin_dir,
-    slate_with_plugins, start_run_in_background, stderr, use_shared_compiled_cache, wait_until,
+    run_plan, slate_with_plugins, start_run_in_background, stderr, use_shared_compiled_cache,
+    wait_until,
 };
 
 /// One webhook channel `ops` posting to `url`, without a meaningful rate
@@ -195,14 +195,7 @@ fn a_backfill_of_150_failures_is_one_digest_within_the_rate_limit() {
         parallelism: 2,
     };
     let plan = backfill::plan(host.store.as_ref(), &pipeline, &request).unwrap();
-    let outcomes = backfill::run(
-        &pipeline,
-        &host.executor,
-        &plan,
-        2,
-        &AtomicBool::new(false),
-        &|_| {},
-    );
+    let outcomes = run_plan(&host, &pipeline, &plan, 2);
     assert_eq!(outcomes.iter().filter(|o| o.is_failure()).count(), 150);
 
     let config = webhook(

@@ -2,7 +2,6 @@
 //! with independent dates in parallel, and the `slate backfill` command.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -16,7 +15,8 @@ use slate::store::{EmbeddedStore, RunLedger, Store};
 use crate::bookkeeping::set_spin;
 use crate::contract::give_it_input;
 use crate::support::{
-    TestHost, assert_contains, assert_succeeded, components, date, plugin_dir, slate_with_plugins,
+    TestHost, assert_contains, assert_succeeded, components, date, plugin_dir, run_plan,
+    slate_with_plugins,
 };
 
 fn request(pipeline: &Pipeline, from: &str, to: &str, reprocess: Reprocess) -> BackfillRequest {
@@ -31,14 +31,7 @@ fn request(pipeline: &Pipeline, from: &str, to: &str, reprocess: Reprocess) -> B
 
 fn backfill(host: &TestHost, pipeline: &Pipeline, request: &BackfillRequest) -> Vec<Outcome> {
     let plan = backfill::plan(host.store.as_ref(), pipeline, request).unwrap();
-    backfill::run(
-        pipeline,
-        &host.executor,
-        &plan,
-        request.parallelism,
-        &AtomicBool::new(false),
-        &|_| {},
-    )
+    run_plan(host, pipeline, &plan, request.parallelism)
 }
 
 fn days_of(outcomes: &[Outcome]) -> Vec<u32> {

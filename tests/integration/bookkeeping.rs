@@ -2,7 +2,6 @@
 //! exclusive claims, completeness decisions, phase completion and health.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -28,7 +27,7 @@ use slate::store::InputSource;
 
 use crate::support::{
     TestHost, assert_reaped_as_stale, assert_succeeded, components, date, health_report,
-    plugin_dir, set_control, slate_with_plugins, start_run_in_background, wait_until,
+    plugin_dir, run_plan, set_control, slate_with_plugins, start_run_in_background, wait_until,
 };
 
 fn control_table() -> TableName {
@@ -671,14 +670,7 @@ fn late_box_scores_outdate_the_dates_whose_lookback_read_the_gap_until_a_backfil
         .map(|run| (run.processor.as_str(), run.date))
         .collect();
     assert_eq!(planned, [("PlayerDailyCacheProcessor", next)]);
-    let outcomes = backfill::run(
-        &pipeline,
-        &host.executor,
-        &plan,
-        1,
-        &AtomicBool::new(false),
-        &|_| {},
-    );
+    let outcomes = run_plan(&host, &pipeline, &plan, 1);
     assert!(outcomes.iter().all(|o| !o.is_failure()), "{outcomes:?}");
     let (flagged, rerun_rows) = daily_cache_rows_flagging_the_planted_gap(&host, next);
     assert_eq!(flagged, 0);

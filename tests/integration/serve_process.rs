@@ -102,6 +102,21 @@ impl Server {
         answer["runs"][0].clone()
     }
 
+    /// Starts SlowProcessor on 2026-01-12, where it spins until stopped
+    /// ([`slow_processor_folders`]), and waits until it runs: its run id.
+    pub(crate) fn start_spinning_run(&self) -> String {
+        let (status, accepted) = self.post(
+            "/process-date",
+            json!({"processors": ["SlowProcessor"], "analysis_date": "2026-01-12", "async": true}),
+        );
+        assert_eq!(status, 202, "{accepted}");
+        let spinning = accepted["runs"][0]["run_id"].as_str().unwrap().to_string();
+        wait_until("the spinning run is running", || {
+            self.get(&format!("/runs/{spinning}")).1["status"] == "running"
+        });
+        spinning
+    }
+
     /// Sends SIGTERM: the shutdown begins.
     pub(crate) fn send_sigterm(&self) {
         let killed = Command::new("kill")
@@ -198,15 +213,7 @@ fn a_served_host_runs_dates_reports_and_shuts_down_without_leaving_a_running_run
     );
 
     // A run that spins until stopped, in flight when SIGTERM arrives.
-    let (status, accepted) = server.post(
-        "/process-date",
-        json!({"processors": ["SlowProcessor"], "analysis_date": "2026-01-12", "async": true}),
-    );
-    assert_eq!(status, 202, "{accepted}");
-    let spinning = accepted["runs"][0]["run_id"].as_str().unwrap().to_string();
-    wait_until("the spinning run is running", || {
-        server.get(&format!("/runs/{spinning}")).1["status"] == "running"
-    });
+    let spinning = server.start_spinning_run();
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
     let exit = server.terminate();
@@ -233,15 +240,7 @@ fn while_shutting_down_new_work_gets_503_and_the_work_accepted_can_still_be_foll
         data.path(),
         &["--plugin-dir", plugin_dir, "--grace-secs", "5"],
     );
-    let (status, accepted) = server.post(
-        "/process-date",
-        json!({"processors": ["SlowProcessor"], "analysis_date": "2026-01-12", "async": true}),
-    );
-    assert_eq!(status, 202, "{accepted}");
-    let spinning = accepted["runs"][0]["run_id"].as_str().unwrap().to_string();
-    wait_until("the spinning run is running", || {
-        server.get(&format!("/runs/{spinning}")).1["status"] == "running"
-    });
+    let spinning = server.start_spinning_run();
 
     server.send_sigterm();
     // Well inside the 5 s of grace.

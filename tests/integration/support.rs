@@ -447,3 +447,15 @@ pub fn health_report(
     let deadline = slate::alerts::AlertsConfig::default().no_rows_deadline;
     slate::health::report(store, pipeline, now, deadline).expect("a health report")
 }
+
+/// Runs a backfill's `plan` on `host` to its end, with up to `parallelism`
+/// runs at once: how each planned run ended.
+pub fn run_plan(
+    host: &TestHost,
+    pipeline: &Pipeline,
+    plan: &slate::backfill::Plan,
+    parallelism: usize,
+) -> Vec<slate::backfill::Outcome> {
+    let never = std::sync::atomic::AtomicBool::new(false);
+    slate::backfill::run(pipeline, &host.executor, plan, parallelism, &never, &|_| {})
+}

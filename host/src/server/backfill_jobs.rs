@@ -27,6 +27,19 @@ pub enum BackfillState {
     Cancelled,
 }
 
+impl BackfillState {
+    /// Its name, as the API writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackfillState::Queued => "queued",
+            BackfillState::Running => "running",
+            BackfillState::Finished => "finished",
+            BackfillState::Stopped => "stopped",
+            BackfillState::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// A backfill's progress, as `GET /backfills/{id}` answers it.
 #[derive(Debug, Clone, Serialize)]
 pub struct BackfillProgress {

@@ -229,24 +229,14 @@ pub async fn cancel_backfill(
 ) -> Result<Response, ApiError> {
     let job = state
         .host
-        .backfills
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&id)
-        .cloned()
+        .backfill(&id)
         .ok_or_else(|| ApiError::not_found("id", format!("no backfill {id} on this server")))?;
     match job.cancel() {
         Ok(progress) => Ok((StatusCode::ACCEPTED, Json(progress)).into_response()),
         Err(ended) => Err(ApiError::with_status(
             StatusCode::CONFLICT,
             Some("id"),
-            format!(
-                "backfill {id} already ended ({})",
-                serde_json::to_value(ended)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            ),
+            format!("backfill {id} already ended ({})", ended.name()),
         )),
     }
 }
@@ -257,14 +247,7 @@ pub async fn get_backfill(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let job = state
-        .host
-        .backfills
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&id)
-        .cloned();
-    if let Some(job) = job {
+    if let Some(job) = state.host.backfill(&id) {
         return Ok(Json(job.progress()).into_response());
     }
     let missing = ApiError::not_found("id", format!("no backfill {id}"));

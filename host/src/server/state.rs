@@ -183,6 +183,15 @@ impl ServedHost {
         })
     }
 
+    /// The backfill `id`, if this server runs it.
+    pub fn backfill(&self, id: &str) -> Option<Arc<BackfillJob>> {
+        self.backfills
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
     /// Starts no further run of any backfill: the shutdown's grace is over.
     pub fn stop_backfills(&self) {
         for job in self
