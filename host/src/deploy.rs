@@ -108,8 +108,12 @@ pub struct Deployed {
     pub plugin: Plugin,
     /// The pipeline with this version in place of the previous one.
     pub pipeline: Pipeline,
-    /// The registry's record of the switch.
+    /// The registry's record of the switch, or of the deployment that made
+    /// this version active already.
     pub deployment: Deployment,
+    /// The version was the active one already: nothing was recorded, and
+    /// no notice is due (a deploy is idempotent, as a PUT is).
+    pub unchanged: bool,
 }
 
 /// What a deployment, a shadow, a promotion or a rollback is checked
@@ -138,6 +142,19 @@ impl Deployer<'_> {
     ) -> Result<Deployed, DeployError> {
         let plugin = self.load_named(bytes, expected_name)?;
         let pipeline = self.joined(&plugin)?;
+        let active = self
+            .registry
+            .history(&plugin.spec.name)?
+            .into_iter()
+            .find(|deployment| deployment.active && deployment.hash == plugin.hash);
+        if let Some(deployment) = active {
+            return Ok(Deployed {
+                plugin,
+                pipeline,
+                deployment,
+                unchanged: true,
+            });
+        }
         self.registry.store_blob(&plugin.hash, bytes)?;
         let deployment =
             self.registry
@@ -146,6 +163,7 @@ impl Deployer<'_> {
             plugin,
             pipeline,
             deployment,
+            unchanged: false,
         })
     }
 
@@ -227,6 +245,7 @@ impl Deployer<'_> {
             plugin,
             pipeline,
             deployment,
+            unchanged: false,
         })
     }
 

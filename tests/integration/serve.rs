@@ -659,13 +659,29 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
         fixture(components::VERSIONED_V1),
         fixture(components::VERSIONED_V2),
     );
-    // v1, then v2, are deployed.
-    for version in [&v1, &v2] {
+    // v1, then v2, are deployed; v2 again changes nothing, as a PUT of the
+    // same thing should: the same deployment, no new history, no notice.
+    let mut deployments = Vec::new();
+    for version in [&v1, &v2, &v2] {
         let (status, deployed) = served
             .put_component("VersionedProcessor", version.clone())
             .await;
         assert_eq!(status, StatusCode::OK, "{deployed}");
+        deployments.push(deployed["id"].clone());
     }
+    assert_eq!(deployments[1], deployments[2], "{deployments:?}");
+    let (_, history) = served.get("/plugins/VersionedProcessor/history").await;
+    assert_eq!(history.as_array().unwrap().len(), 2, "{history}");
+    let notices = served
+        .store
+        .alert_outbox()
+        .unwrap()
+        .alerts(false, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|alert| alert.raised.event.as_str() == "deployed")
+        .count();
+    assert_eq!(notices, 2, "one notice per version made active");
 
     // A bad component is refused with 422, naming the check it failed and,
     // for some, why.

@@ -170,10 +170,16 @@ pub fn deploy(options: &HostOptions, file: &Path, shadow: bool) -> Result<ExitCo
         .deployer()
         .deploy(&bytes, None)
         .with_context(|| format!("{} was not deployed", file.display()))?;
-    println!(
-        "deployed {} {} ({}), now active",
-        deployed.plugin.spec.name, deployed.plugin.spec.version, deployed.plugin.hash
+    let (name, version, hash) = (
+        &deployed.plugin.spec.name,
+        &deployed.plugin.spec.version,
+        &deployed.plugin.hash,
     );
+    if deployed.unchanged {
+        println!("{name} {version} ({hash}) is the active version already; nothing changed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("deployed {name} {version} ({hash}), now active");
     notify_activation(options, &deployed.deployment)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -323,6 +323,9 @@ impl ServedHost {
         let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
         let (current, ledger) = self.current_and_ledger()?;
         let deployed = change(self.deployer(&current, &ledger))?;
+        if deployed.unchanged {
+            return Ok(deployed.deployment);
+        }
         let generation = self
             .registry
             .generation()
