@@ -350,6 +350,28 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
     assert_eq!(code(&["run", "--date", "2026-01-05"]), Some(0));
     assert_eq!(code(&["run", "--date", "2026-01-06"]), Some(1));
     assert_eq!(code(&["health"]), Some(1));
+    // A processor name nobody has, unlike one with no runs, is a usage error.
+    assert_eq!(code(&["runs", "--processor", "NopeProcessor"]), Some(2));
+    // A plugin hash as the tables print it, its first 12 characters, finds
+    // the runs the whole hash does.
+    let runs_of = |hash: &str| {
+        let listed = slate(dir.path(), &["runs", "--json", "--plugin-hash", hash]);
+        assert_succeeded(&listed);
+        serde_json::from_slice::<serde_json::Value>(&listed.stdout).unwrap()
+    };
+    let all = slate(dir.path(), &["runs", "--json", "--limit", "1"]);
+    let hash = serde_json::from_slice::<serde_json::Value>(&all.stdout).unwrap()[0]["plugin_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let whole = runs_of(&hash);
+    assert!(!whole.as_array().unwrap().is_empty());
+    assert_eq!(runs_of(&hash[..12]), whole);
+    // A --data-dir that is a file.
+    let file = dir.path().join("slate.db");
+    let output = slate(&file, &["runs"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_contains(&stderr(&output), "is a file, not a folder");
     // A backfill whose only run is blocked did not succeed either.
     let blocked = slate(
         dir.path(),

@@ -576,11 +576,16 @@ macro_rules! usage {
 }
 pub(crate) use usage;
 
-/// Reads every section of `slate.toml` before the command does anything,
+/// Checks that `--data-dir` is a folder (or not there yet), then reads
+/// every section of its `slate.toml` before the command does anything,
 /// so a bad one is a usage error (exit 2) with nothing done: not a run
 /// committed, a version deployed or a lease reaped first and the error
 /// after, when the section is read where it is used.
 fn check_config_file(options: &HostOptions, with_secrets: bool) -> Result<()> {
+    let root = options.data_dir.root();
+    if root.exists() && !root.is_dir() {
+        usage!("--data-dir {} is a file, not a folder", root.display());
+    }
     let file = options.data_dir.config_file();
     LimitsConfig::load(&file)?;
     DatesConfig::load(&file)?;

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use slate::liveness::{is_dead_incarnation, reap_on_start};
 use slate::outdated::Cause;
 use slate::runs::{RunFilter, RunStatus, Trigger};
+use slate::store::Store;
 
 use super::render::{duration, memory, short_error, table};
 use super::{Host, HostOptions};
@@ -70,7 +71,21 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
 /// Prints run history matching `filter`, newest first.
 pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<ExitCode> {
     let store = super::open_store(options, false)?;
-    let records = match filter.stale_as_of {
+    // A hash as the tables print it (its first 12 characters) matches the
+    // runs of every version it starts.
+    let prefix = filter
+        .plugin_hash
+        .clone()
+        .filter(|hash| hash.len() < FULL_HASH_LENGTH);
+    let filter = &match &prefix {
+        Some(_) => RunFilter {
+            plugin_hash: None,
+            limit: None,
+            ..filter.clone()
+        },
+        None => filter.clone(),
+    };
+    let mut records = match filter.stale_as_of {
         // Stale by the same rule every reaping command applies: a lease
         // that expired, or a host that was an earlier process on this
         // machine and is gone.
@@ -89,6 +104,15 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
         }
         None => store.runs(filter)?,
     };
+    if let Some(prefix) = &prefix {
+        records.retain(|run| run.plugin_hash.starts_with(prefix.as_str()));
+        records.truncate(filter.limit.unwrap_or(usize::MAX));
+    }
+    if records.is_empty()
+        && let Some(name) = &filter.processor
+    {
+        refuse_an_unknown_processor(options, store.as_ref(), name)?;
+    }
     if json {
         return super::render::json(&records);
     }
@@ -126,6 +150,29 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
     }
     println!("{output}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The length of a plugin's content hash, as hex.
+const FULL_HASH_LENGTH: usize = 64;
+
+/// A usage error when `name` is no processor this host loads and none by
+/// that name ever ran here: `--processor` of a typo lists nothing, and must
+/// not look like a processor with no runs.
+fn refuse_an_unknown_processor(options: &HostOptions, store: &dyn Store, name: &str) -> Result<()> {
+    let ever = store.runs(&RunFilter {
+        processor: Some(name.to_string()),
+        limit: Some(1),
+        skip_upstream_check: true,
+        ..RunFilter::default()
+    })?;
+    if !ever.is_empty() {
+        return Ok(());
+    }
+    let runtime = super::plugins::runtime(options)?;
+    let registry = super::plugins::registry(options)?;
+    let pipeline = super::load_pipeline(options, store, &runtime, &registry)?;
+    pipeline.select(&[name.to_string()])?;
+    Ok(())
 }
 
 /// Prints the outdated (processor, date) pairs ([`slate::outdated`]) of
