@@ -413,7 +413,7 @@ pub fn run() -> Result<ExitCode> {
                 | Command::Promote { .. }
                 | Command::Serve(_)
         );
-        check_config_file(&options, delivers_alerts)?;
+        check_data_dir(&options, delivers_alerts)?;
     }
     match cli.command {
         Command::Run { date, processors } => run::run(&options, parse_date(&date)?, &processors),
@@ -581,7 +581,7 @@ pub(crate) use usage;
 /// so a bad one is a usage error (exit 2) with nothing done: not a run
 /// committed, a version deployed or a lease reaped first and the error
 /// after, when the section is read where it is used.
-fn check_config_file(options: &HostOptions, with_secrets: bool) -> Result<()> {
+fn check_data_dir(options: &HostOptions, with_secrets: bool) -> Result<()> {
     let root = options.data_dir.root();
     if root.exists() && !root.is_dir() {
         usage!("--data-dir {} is a file, not a folder", root.display());
