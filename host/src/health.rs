@@ -3,13 +3,14 @@
 //! Per output table: row counts for the latest dates, and a FAIL for every
 //! scheduled date that has no rows and no successful run: up to the latest
 //! date the pipeline reached, and after it each date whose deadline has
-//! passed, so that a pipeline that stopped running is not healthy. Then every (processor, date) whose latest run
-//! is failed, blocked or stale, and each processor's last success. The
-//! pipeline is healthy only when there is no FAIL and no such run. A date
-//! whose run succeeded with zero rows (opening night, before anyone has
-//! played) is listed, but is not a failure; a date that had rows and was
-//! emptied by a successful rerun is a FAIL: a processor that returns
-//! nothing where it returned rows before has lost data, or been replaced.
+//! passed, so that a pipeline that stopped running is not healthy. Then
+//! every (processor, date) whose latest run is failed, blocked or stale, and
+//! each processor's last success. The pipeline is healthy only when there is
+//! no FAIL and no such run. A date whose run succeeded with zero rows
+//! (opening night, before anyone has played) is listed, but is not a
+//! failure; a date that had rows and was emptied by a successful rerun is a
+//! FAIL: a processor that returns nothing where it returned rows before has
+//! lost data, or been replaced.
 
 use std::collections::{BTreeMap, BTreeSet};
 
