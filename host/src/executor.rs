@@ -545,8 +545,10 @@ impl Executor {
     /// another invocation (an invocation runs its upstreams first): a
     /// second request for the date, a backfill over it, a schedule's tick.
     /// The check waits for that run to end, reading again, rather than
-    /// record `blocked` behind a run that is about to succeed; it waits at
-    /// most the max runtime, past which the run is cancelled anyway.
+    /// record `blocked` behind a run that is about to succeed. It waits at
+    /// most one lease: a run claimed but queued behind this one on the same
+    /// worker pool would otherwise never start, and past that wait the run
+    /// is decided on as running, as it always was.
     pub fn completeness_on(
         &self,
         spec: &ProcessorSpec,
@@ -576,7 +578,7 @@ impl Executor {
             let Some(running) = running else {
                 return Ok(checks);
             };
-            if waiting_since.elapsed() >= self.leases.config().max_runtime {
+            if waiting_since.elapsed() >= self.leases.config().lease {
                 return Ok(checks);
             }
             tracing::info!(processor = %spec.name, "waiting: {}", running.reason);

@@ -26,8 +26,9 @@ use slate::testing::samples::run_record;
 use slate::store::InputSource;
 
 use crate::support::{
-    TestHost, assert_reaped_as_stale, assert_succeeded, components, date, health_report,
-    plugin_dir, run_plan, set_control, slate_with_plugins, start_run_in_background, wait_until,
+    TestHost, assert_contains, assert_reaped_as_stale, assert_succeeded, components, date,
+    health_report, plugin_dir, run_plan, set_control, slate_with_plugins, start_run_in_background,
+    wait_until,
 };
 
 fn control_table() -> TableName {
@@ -844,6 +845,39 @@ fn a_run_waits_for_an_upstream_run_another_invocation_holds_and_decides_on_how_i
             .rows[0][1],
         Value::Scalar(Scalar::Int64(3)),
         "it read the rows the upstream committed"
+    );
+}
+
+#[test]
+fn a_run_waits_at_most_one_lease_for_an_upstream_run_that_never_starts() {
+    // A claim queued behind this run on the same worker pool would never
+    // start while this run waits for it: past one lease the wait ends, and
+    // the run is decided on as before, blocked behind a running upstream.
+    let leases = LeaseConfig {
+        heartbeat: Duration::from_millis(50),
+        lease: Duration::from_millis(500),
+        ..LeaseConfig::default()
+    };
+    let host = TestHost::with(RunLimits::default(), leases);
+    let slow = host.fixture(components::SLOW_PROCESSOR);
+    let pipeline = Pipeline::new(vec![
+        slow.clone(),
+        host.fixture(components::AFTER_SLOW_PROCESSOR),
+    ])
+    .unwrap();
+    let day = date("2026-01-11");
+    let held = host.executor.claim(&slow, day, Trigger::Http).unwrap();
+    let downstream = pipeline
+        .run_one(&host.executor, "AfterSlowProcessor", day, Trigger::Cli, &[])
+        .unwrap();
+    assert_eq!(downstream.status, RunStatus::Blocked);
+    let reason = downstream.reason.unwrap_or_default();
+    assert_contains(
+        &reason,
+        &format!(
+            "upstream SlowProcessor is running for 2026-01-11 (run {})",
+            held.record().run_id
+        ),
     );
 }
 
