@@ -15,8 +15,8 @@ use slate::demo::season::{Season, SeasonConfig};
 use slate::liveness::LeaseConfig;
 use slate::outdated::{self, Cause, Outdated};
 use slate::pipeline::Pipeline;
-use slate::plugin::RunLimits;
 use slate::plugin::spec::{Lookback, UpstreamPolicy};
+use slate::plugin::{Plugin, RunLimits};
 use slate::rows::{Scalar, Value};
 use slate::runs::{ErrorKind, NewRun, RunFilter, RunRecord, RunStatus, Trigger};
 use slate::schema::{ColumnType, TableName};
@@ -796,15 +796,19 @@ fn a_pipeline_that_never_ran_is_unhealthy_once_its_first_scheduled_date_is_past_
     assert_eq!(after.tables[0].missing_dates, [opening]);
 }
 
+/// SlowProcessor, and the pipeline of it and AfterSlowProcessor, which
+/// reads it.
+fn slow_then_after_slow(host: &TestHost) -> (Plugin, Pipeline) {
+    let slow = host.fixture(components::SLOW_PROCESSOR);
+    let after = host.fixture(components::AFTER_SLOW_PROCESSOR);
+    let pipeline = Pipeline::new(vec![slow.clone(), after]).unwrap();
+    (slow, pipeline)
+}
+
 #[test]
 fn a_run_waits_for_an_upstream_run_another_invocation_holds_and_decides_on_how_it_ended() {
     let host = TestHost::empty();
-    let slow = host.fixture(components::SLOW_PROCESSOR);
-    let pipeline = Pipeline::new(vec![
-        slow.clone(),
-        host.fixture(components::AFTER_SLOW_PROCESSOR),
-    ])
-    .unwrap();
+    let (slow, pipeline) = slow_then_after_slow(&host);
     let day = date("2026-01-11");
     set_spin(host.store.as_ref(), day, false);
     // Another invocation (a second request for the date) holds
@@ -859,12 +863,7 @@ fn a_run_waits_at_most_one_lease_for_an_upstream_run_that_never_starts() {
         ..LeaseConfig::default()
     };
     let host = TestHost::with(RunLimits::default(), leases);
-    let slow = host.fixture(components::SLOW_PROCESSOR);
-    let pipeline = Pipeline::new(vec![
-        slow.clone(),
-        host.fixture(components::AFTER_SLOW_PROCESSOR),
-    ])
-    .unwrap();
+    let (slow, pipeline) = slow_then_after_slow(&host);
     let day = date("2026-01-11");
     let held = host.executor.claim(&slow, day, Trigger::Http).unwrap();
     let downstream = pipeline
