@@ -262,8 +262,31 @@ fn processors_that_read_the_season_so_far_run_on_the_seasons_first_day() {
 }
 
 #[test]
+fn a_fixtures_folder_without_a_declared_inputs_file_is_a_bad_fixture_not_a_plugin_failure() {
+    let fixtures = tempfile::tempdir().unwrap();
+    let output = slate_test(
+        components::FAULTY_PROCESSOR,
+        "2026-01-02",
+        fixtures.path(),
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(4), "{}", stdout(&output));
+    let said = format!(
+        "{}{}",
+        stdout(&output),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        said.contains("no file for the declared input nba_raw.schedule"),
+        "{said}"
+    );
+}
+
+#[test]
 fn a_failing_plugin_exits_with_the_plugin_failure_code() {
     let fixtures = tempfile::tempdir().unwrap();
+    // Its one declared input, empty: the fixture is whole, the plugin fails.
+    std::fs::write(fixtures.path().join("nba_raw.schedule.ndjson"), "").unwrap();
     let output = slate_test(
         components::FAULTY_PROCESSOR,
         "2026-01-02",

@@ -72,6 +72,17 @@ pub enum FixtureError {
         #[source]
         source: CellMismatch,
     },
+    /// A declared input has no file.
+    #[error(
+        "{dir}: no file for the declared input {table}; put {table}.ndjson or {table}.csv \
+         there (an empty file for an empty table)"
+    )]
+    MissingTable {
+        /// The fixtures folder.
+        dir: String,
+        /// The declared input.
+        table: String,
+    },
     /// One field of one line is wrong.
     #[error("{file}:{line}: field `{field}`: {message}")]
     BadField {
@@ -177,6 +188,15 @@ impl Fixtures {
                     data.push((path, table, format));
                 }
             }
+        }
+        if let Some(missing) = declared
+            .iter()
+            .find(|input| !data.iter().any(|(_, table, _)| table == *input))
+        {
+            return Err(FixtureError::MissingTable {
+                dir: dir.display().to_string(),
+                table: missing.to_string(),
+            });
         }
         let mut fixtures = Fixtures::default();
         for (path, table, format) in data {
