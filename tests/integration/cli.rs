@@ -367,6 +367,19 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
     let whole = runs_of(&hash);
     assert!(!whole.as_array().unwrap().is_empty());
     assert_eq!(runs_of(&hash[..12]), whole);
+    let one = slate(
+        dir.path(),
+        &[
+            "runs",
+            "--json",
+            "--limit",
+            "1",
+            "--plugin-hash",
+            &hash[..12],
+        ],
+    );
+    let one = serde_json::from_slice::<serde_json::Value>(&one.stdout).unwrap();
+    assert_eq!(one.as_array().unwrap().len(), 1, "--limit holds: {one}");
     // A --data-dir that is a file.
     let file = dir.path().join("slate.db");
     let output = slate(&file, &["runs"]);

@@ -143,9 +143,11 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         ]);
     }
     println!("{output}");
+    for outcome in &outcomes {
+        all.count(outcome);
+    }
     let mut unsuccessful: Vec<&Outcome> = outcomes
         .iter()
-        .inspect(|o| all.count(o))
         .filter(|o| o.ended() != Ended::Succeeded)
         .collect();
     unsuccessful.sort_by_key(|o| (o.date, o.processor.clone()));

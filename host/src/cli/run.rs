@@ -77,6 +77,7 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
         .plugin_hash
         .clone()
         .filter(|hash| hash.len() < FULL_HASH_LENGTH);
+    let limit = filter.limit;
     let filter = &match &prefix {
         Some(_) => RunFilter {
             plugin_hash: None,
@@ -106,7 +107,7 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
     };
     if let Some(prefix) = &prefix {
         records.retain(|run| run.plugin_hash.starts_with(prefix.as_str()));
-        records.truncate(filter.limit.unwrap_or(usize::MAX));
+        records.truncate(limit.unwrap_or(usize::MAX));
     }
     if records.is_empty()
         && let Some(name) = &filter.processor

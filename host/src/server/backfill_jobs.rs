@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::backfill::{Outcome, Reprocess};
+use crate::backfill::{Outcome, Reprocess, Tally};
 
 /// Where a backfill stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,14 +57,10 @@ pub struct BackfillProgress {
     pub planned: usize,
     /// (processor, date) pairs left alone under the reprocess mode.
     pub left_alone: usize,
-    /// Runs that succeeded.
-    pub succeeded: usize,
-    /// Runs that failed.
-    pub failed: usize,
-    /// Runs blocked by an upstream.
-    pub blocked: usize,
-    /// Runs another invocation's run held, left to it.
-    pub not_started: usize,
+    /// How the runs ended so far, and the rows they wrote: `succeeded`,
+    /// `failed`, `blocked`, `not_started` (held by another run), `rows`.
+    #[serde(flatten)]
+    pub ended: Tally,
     /// When it was accepted.
     pub started_at: DateTime<Utc>,
     /// When it ended.

@@ -18,7 +18,7 @@ use super::errors::ApiError;
 use super::extract::{JsonBody, date_field, only_params, served_date};
 use super::state::AppState;
 use crate::backfill::{
-    self, BackfillError, BackfillRequest, Ended, Outcome, PlannedRun, Reprocess,
+    self, BackfillError, BackfillRequest, Ended, Outcome, PlannedRun, Reprocess, Tally,
 };
 
 /// The request body.
@@ -163,10 +163,7 @@ pub async fn start_backfill(
         reprocess,
         planned: plan.runs.len(),
         left_alone: plan.left_alone,
-        succeeded: 0,
-        failed: 0,
-        blocked: 0,
-        not_started: 0,
+        ended: Tally::default(),
         started_at: Utc::now(),
         finished_at: None,
         problems: Vec::new(),
@@ -183,12 +180,7 @@ pub async fn start_backfill(
         job.update(|p| p.state = BackfillState::Running);
         let on_outcome = |outcome: &Outcome| {
             job.update(|p| {
-                *match outcome.ended() {
-                    Ended::Succeeded => &mut p.succeeded,
-                    Ended::Failed => &mut p.failed,
-                    Ended::Blocked => &mut p.blocked,
-                    Ended::NotStarted => &mut p.not_started,
-                } += 1;
+                p.ended.count(outcome);
                 if outcome.ended() != Ended::Succeeded {
                     p.problems.push(outcome.clone());
                 }

@@ -468,16 +468,19 @@ function watchBackfill(id) {
       clearInterval(state.backfillTimer);
       return;
     }
-    const done = progress.succeeded + progress.failed + progress.blocked;
+    // A cluster backfill's progress has no not_started: its queue retries.
+    const notStarted = progress.not_started || 0;
+    const done = progress.succeeded + progress.failed + progress.blocked + notStarted;
     $("backfill-progress").innerHTML = `<p id="backfill-state" data-state="${esc(progress.state)}">` +
       `Backfill <span class="hash">${esc(id)}</span>: <b>${esc(progress.state)}</b>,` +
       ` ${done} of ${progress.planned} runs ended (${progress.succeeded} succeeded,` +
-      ` ${progress.failed} failed, ${progress.blocked} blocked), ${progress.start_date} to ${progress.end_date}.</p>` +
+      ` ${progress.failed} failed, ${progress.blocked} blocked, ${notStarted} left to another run),` +
+      ` ${progress.start_date} to ${progress.end_date}.</p>` +
       `<progress max="${progress.planned || 1}" value="${done}"></progress>` +
       (progress.problems.length ? "<ul>" + progress.problems.map((p) =>
-        `<li>${cellLink(p.processor, p.date, `${p.processor} on ${p.date}: ${p.status || "not run"}`)}</li>`)
+        `<li>${cellLink(p.processor, p.date, `${p.processor} on ${p.date}: ${p.status || (p.held_by ? `left to run ${p.held_by}` : "not run")}`)}</li>`)
         .join("") + "</ul>" : "");
-    if (progress.state === "finished" || progress.state === "stopped") clearInterval(state.backfillTimer);
+    if (["finished", "stopped", "cancelled"].includes(progress.state)) clearInterval(state.backfillTimer);
   };
   show();
   state.backfillTimer = setInterval(show, 1000);
