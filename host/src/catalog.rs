@@ -4,8 +4,8 @@
 //! 1. The processors bundled into the binary are the baseline.
 //! 2. An active registry version of a processor replaces the bundled one of
 //!    the same name; a registry processor with a new name is added.
-//! 3. Every `.wasm` file in the plugin folder, if given, is added (a name
-//!    that is already taken is a duplicate, reported when ordering).
+//! 3. Every `.wasm` file in the plugin folder, if given, is added; one
+//!    whose name is already taken fails the load, naming both places.
 //! 4. Every processor must own its output table, or find it unowned
 //!    ([`crate::ownership`]); where two name the same unowned table, the
 //!    earlier in this order keeps it. A refusal fails the load, naming the
@@ -45,6 +45,19 @@ pub enum CatalogError {
         origin: String,
         /// Why.
         refused: Box<OwnershipRefused>,
+    },
+    /// A plugin-folder component takes a name another processor has.
+    #[error(
+        "{second} is named {name}, as {first} is: two processors cannot share \
+         a name (deploy a new version with `slate deploy` instead)"
+    )]
+    DuplicateName {
+        /// The processor name.
+        name: String,
+        /// Where the first processor of that name came from.
+        first: String,
+        /// The plugin-folder file that repeats it.
+        second: String,
     },
     /// The plugin folder could not be read.
     #[error("cannot read {path}: {message}")]
@@ -97,13 +110,31 @@ pub fn load_shadows(runtime: &Runtime, registry: &Registry) -> Result<Vec<Plugin
 }
 
 /// Loads the processor set: bundled, then the registry's active versions,
-/// then the plugin folder; then refuses the set if any processor names a
-/// table `ledger` says it may not write.
+/// then the plugin folder ([`gather`]); then refuses the set if any
+/// processor names a table `ledger` says it may not write.
 pub fn load(
     runtime: &Runtime,
     registry: Option<&Registry>,
     plugin_dir: Option<&Path>,
     ledger: &Ledger,
+) -> Result<Vec<Loaded>, CatalogError> {
+    let loaded = gather(runtime, registry, plugin_dir)?;
+    let claimants: Vec<Claimant<'_>> = loaded.iter().map(|l| claimant(&l.plugin)).collect();
+    if let Some((index, refused)) = ledger.refusals(&claimants).into_iter().next() {
+        return Err(CatalogError::Ownership {
+            origin: loaded[index].described(),
+            refused: Box::new(refused),
+        });
+    }
+    Ok(loaded)
+}
+
+/// The processor set before any ownership check: what the host knows by
+/// name, even where the table owners would refuse some of it.
+pub fn gather(
+    runtime: &Runtime,
+    registry: Option<&Registry>,
+    plugin_dir: Option<&Path>,
 ) -> Result<Vec<Loaded>, CatalogError> {
     let mut by_name: BTreeMap<String, Loaded> = BTreeMap::new();
     for bundled in PLUGINS {
@@ -129,22 +160,30 @@ pub fn load(
             })?;
             let described = path.display().to_string();
             let origin = Origin::PluginDir(path);
-            loaded.push(load_one(runtime, &bytes, origin, || described)?);
+            let added = load_one(runtime, &bytes, origin, || described)?;
+            let name = &added.plugin.spec.name;
+            if let Some(first) = loaded.iter().find(|l| &l.plugin.spec.name == name) {
+                return Err(CatalogError::DuplicateName {
+                    name: name.clone(),
+                    first: first.described(),
+                    second: added.described(),
+                });
+            }
+            loaded.push(added);
         }
     }
-    let claimants: Vec<Claimant<'_>> = loaded.iter().map(|l| claimant(&l.plugin)).collect();
-    if let Some((index, refused)) = ledger.refusals(&claimants).into_iter().next() {
-        let origin = match &loaded[index].origin {
-            Origin::Bundled => "a bundled processor".to_string(),
-            Origin::Registry => format!("registry version {}", loaded[index].plugin.hash),
-            Origin::PluginDir(path) => path.display().to_string(),
-        };
-        return Err(CatalogError::Ownership {
-            origin,
-            refused: Box::new(refused),
-        });
-    }
     Ok(loaded)
+}
+
+impl Loaded {
+    /// Where it came from, as an error names it.
+    fn described(&self) -> String {
+        match &self.origin {
+            Origin::Bundled => "a bundled processor".to_string(),
+            Origin::Registry => format!("registry version {}", self.plugin.hash),
+            Origin::PluginDir(path) => path.display().to_string(),
+        }
+    }
 }
 
 /// `bytes` loaded as a processor from `origin`; `described` names where

@@ -179,16 +179,41 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
         "RawOverwrite may not write nba_raw.schedule: it is a raw input",
     );
 
-    let moved = slate(
-        dir.path(),
-        &[
+    // A name the host does not know is refused as a likely misspelling,
+    // naming the processor that writes the table; so is a known processor
+    // that writes another table.
+    let transfer = |to: &str, extra: &[&str]| {
+        let mut args = vec![
             "tables",
             "transfer",
             "nba_analytics.player_game_summary",
             "--to",
-            "SummaryV2Processor",
-        ],
+            to,
+        ];
+        args.extend_from_slice(extra);
+        slate(dir.path(), &args)
+    };
+    let misspelt = transfer("PlayerGameSumaryProcessor", &[]);
+    assert_eq!(misspelt.status.code(), Some(2), "{}", stderr(&misspelt));
+    assert_contains(
+        &stderr(&misspelt),
+        "no processor named PlayerGameSumaryProcessor is bundled, deployed or in --plugin-dir \
+         (nba_analytics.player_game_summary is written by PlayerGameSummaryProcessor)",
     );
+    let other_table = transfer("PlayerDailyCacheProcessor", &[]);
+    assert_eq!(other_table.status.code(), Some(2));
+    assert_contains(
+        &stderr(&other_table),
+        "PlayerDailyCacheProcessor writes nba_precompute.player_daily_cache, \
+         not nba_analytics.player_game_summary",
+    );
+    assert!(
+        !String::from_utf8_lossy(&slate(dir.path(), &["tables"]).stdout).contains("transfers:"),
+        "a refused transfer records nothing"
+    );
+
+    // A processor still to be deployed takes the table with --before-deploy.
+    let moved = transfer("SummaryV2Processor", &["--before-deploy"]);
     assert_succeeded(&moved);
     let listing = slate(dir.path(), &["tables"]);
     let listing = String::from_utf8_lossy(&listing.stdout);
@@ -203,12 +228,43 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
     let run = slate(dir.path(), &["run", "--date", "2026-01-11"]);
     assert!(!run.status.success());
     assert_contains(&stderr(&run), "it is owned by SummaryV2Processor");
+    // The table can be handed back, though loading now refuses its writer.
+    assert_succeeded(&transfer("PlayerGameSummaryProcessor", &[]));
+    assert_succeeded(&slate(dir.path(), &["run", "--date", "2026-01-11"]));
     let history = slate(
         dir.path(),
         &["tables", "transfer", "_slate_runs.x", "--to", "Anyone"],
     );
     assert!(!history.status.success());
     assert_contains(&stderr(&history), "is the host's");
+}
+
+#[test]
+fn two_plugin_folder_components_of_one_name_are_a_usage_error_naming_both_files() {
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    let plugins = plugin_dir(&[components::VERSIONED_V1, components::VERSIONED_V2]);
+    let plugin_dir = plugins.path().to_str().unwrap();
+    let refused = slate(
+        dir.path(),
+        &["--plugin-dir", plugin_dir, "run", "--date", "2026-01-11"],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let error = stderr(&refused);
+    for file in ["versioned_v1.wasm", "versioned_v2.wasm"] {
+        assert_contains(&error, &plugins.path().join(file).display().to_string());
+    }
+    assert_contains(&error, "is named VersionedProcessor");
+    // Nothing ran.
+    let runs = slate(
+        dir.path(),
+        &["runs", "--processor", "PlayerGameSummaryProcessor"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&runs.stdout)
+            .matches("2026-01-11")
+            .count(),
+        1
+    );
 }
 
 #[test]

@@ -58,17 +58,21 @@ impl Language {
     }
 }
 
-impl std::str::FromStr for Language {
-    type Err = BuildError;
+/// A language name Slate cannot build: in `processor.toml`, or given to
+/// `slate new --lang`.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown language `{0}`: use rust, python or javascript")]
+pub struct UnknownLanguage(pub String);
 
-    fn from_str(text: &str) -> Result<Self, BuildError> {
+impl std::str::FromStr for Language {
+    type Err = UnknownLanguage;
+
+    fn from_str(text: &str) -> Result<Self, UnknownLanguage> {
         match text {
             "rust" => Ok(Language::Rust),
             "python" | "py" => Ok(Language::Python),
             "javascript" | "js" => Ok(Language::JavaScript),
-            other => Err(BuildError::Manifest(format!(
-                "unknown language `{other}`: use rust, python or javascript"
-            ))),
+            other => Err(UnknownLanguage(other.to_string())),
         }
     }
 }
@@ -148,7 +152,10 @@ impl Project {
             let text = std::fs::read_to_string(&manifest_path).map_err(io(&manifest_path))?;
             let manifest: Manifest =
                 toml::from_str(&text).map_err(|e| BuildError::Manifest(e.to_string()))?;
-            let language: Language = manifest.language.parse()?;
+            let language: Language = manifest
+                .language
+                .parse()
+                .map_err(|e: UnknownLanguage| BuildError::Manifest(e.to_string()))?;
             (language, manifest.files)
         } else {
             let language = [Language::Python, Language::JavaScript, Language::Rust]

@@ -3,7 +3,8 @@
 //!
 //! Exit codes: 0 success; 1 the command ran and something failed (a run,
 //! the health check, a host error); 2 the command line is wrong ([`UsageError`],
-//! a bad date, an unknown processor, a bad `slate.toml`, a missing store);
+//! a bad date, an unknown processor, a bad `slate.toml`, a missing store,
+//! two `--plugin-dir` components of one name);
 //! `slate test` adds 3 (plugin failure) and 4 (bad fixture or golden file).
 
 mod alerts;
@@ -163,7 +164,7 @@ enum Command {
         name: String,
         /// Its language: rust, python or javascript (js).
         #[arg(long, default_value = "rust")]
-        lang: String,
+        lang: slate::build::Language,
         /// The folder to make it in.
         #[arg(long, default_value = ".")]
         parent: PathBuf,
@@ -330,6 +331,12 @@ enum TablesCommand {
         /// Make it a raw input the host owns, which no processor writes.
         #[arg(long)]
         raw_input: bool,
+        /// `--to` names a processor not deployed yet, which will write the
+        /// table once deployed. Without it, `--to` must name a processor
+        /// this host knows (bundled, deployed, or in `--plugin-dir`) that
+        /// writes the table, so a misspelt name is refused.
+        #[arg(long, requires = "to")]
+        before_deploy: bool,
     },
 }
 
@@ -451,7 +458,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Quarantine { run, json } => quarantine::quarantine(&options, run.as_deref(), json),
         Command::Schemas { out } => plugins::schemas(&options, out.as_deref()),
         Command::Build { dir, output } => build::build(&dir, output),
-        Command::New { name, lang, parent } => new::new(&parent, &name, &lang),
+        Command::New { name, lang, parent } => new::new(&parent, &name, lang),
         Command::Test {
             plugin,
             date,
@@ -529,9 +536,21 @@ pub fn run() -> Result<ExitCode> {
                     table,
                     to,
                     raw_input,
+                    before_deploy,
                 }),
             ..
-        } => tables::transfer(&options, &table, to.as_deref(), raw_input),
+        } => tables::transfer(
+            &options,
+            &table,
+            match (to, raw_input) {
+                (Some(name), false) => tables::NewOwner::Processor {
+                    name,
+                    before_deploy,
+                },
+                (None, true) => tables::NewOwner::RawInput,
+                _ => usage!("give the new owner with --to NAME, or --raw-input"),
+            },
+        ),
         Command::Rollback { name, to } => plugins::rollback(&options, &name, to.as_deref()),
         Command::Backfill(args) => backfill::backfill(&options, args),
         Command::Serve(args) => serve::serve(&options, args),
@@ -629,6 +648,10 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
             || matches!(
                 cause.downcast_ref::<slate::store::StoreError>(),
                 Some(slate::store::StoreError::Missing(_))
+            )
+            || matches!(
+                cause.downcast_ref::<slate::catalog::CatalogError>(),
+                Some(slate::catalog::CatalogError::DuplicateName { .. })
             )
     });
     if is_usage {

@@ -8,10 +8,7 @@ use slate::build::Language;
 use slate::scaffold::{self, GOLDEN_DATE};
 
 /// Makes `parent/NAME` and prints what was written and what to do next.
-pub fn new(parent: &Path, name: &str, language: &str) -> Result<ExitCode> {
-    let language: Language = language
-        .parse()
-        .map_err(|e: slate::build::BuildError| super::UsageError(e.to_string()))?;
+pub fn new(parent: &Path, name: &str, language: Language) -> Result<ExitCode> {
     let written = scaffold::create(parent, name, language).map_err(|e| match e {
         scaffold::ScaffoldError::Io { .. } => anyhow::Error::new(e),
         refused => super::UsageError(refused.to_string()).into(),

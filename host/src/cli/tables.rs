@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use slate::catalog;
 use slate::ownership::TableOwner;
 use slate::schema::TableName;
 
@@ -50,26 +51,41 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Moves `table` to the processor `to`, or back to the host as a raw
-/// input with `raw_input`, and records who asked.
-pub fn transfer(
-    options: &HostOptions,
-    table: &str,
-    to: Option<&str>,
-    raw_input: bool,
-) -> Result<ExitCode> {
+/// Who `slate tables transfer` hands a table to.
+pub enum NewOwner {
+    /// The processor `name`; one this host does not know yet only with
+    /// `before_deploy`.
+    Processor {
+        /// Its name.
+        name: String,
+        /// Whether it may be a processor not deployed yet.
+        before_deploy: bool,
+    },
+    /// The host, as a raw input.
+    RawInput,
+}
+
+/// Moves `table` to its new owner, and records who asked.
+pub fn transfer(options: &HostOptions, table: &str, new_owner: NewOwner) -> Result<ExitCode> {
     let Some(table) = TableName::parse(table) else {
         usage!("invalid table `{table}`: expected dataset.table, in lower case");
-    };
-    let to = match (to, raw_input) {
-        (Some(name), false) => TableOwner::Processor(name.to_string()),
-        (None, true) => TableOwner::RawInput,
-        _ => usage!("give the new owner with --to NAME, or --raw-input"),
     };
     let store = super::open_store(options, false)?;
     if let Some(reason) = store.host_owned().reason(&table) {
         usage!("{table} is the host's and cannot be transferred: {reason}");
     }
+    let to = match new_owner {
+        NewOwner::RawInput => TableOwner::RawInput,
+        NewOwner::Processor {
+            name,
+            before_deploy,
+        } => {
+            if !before_deploy {
+                check_known_writer(options, &table, &name)?;
+            }
+            TableOwner::Processor(name)
+        }
+    };
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
     let by = format!("{user} on {}", super::host_id());
     let transfer = store.transfer_table(&table, &to, &by)?;
@@ -83,4 +99,39 @@ pub fn transfer(
             .map_or("no one".to_string(), ToString::to_string)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses `name` unless it is a processor this host knows (bundled,
+/// deployed, or in `--plugin-dir`) whose output is `table`: a misspelt name
+/// would otherwise take the table from the processor that writes it. The
+/// check ignores recorded owners, so a table handed to a wrong name can be
+/// handed back.
+fn check_known_writer(options: &HostOptions, table: &TableName, name: &str) -> Result<()> {
+    let runtime = super::plugins::runtime(options)?;
+    let registry = super::plugins::existing_registry(options)?;
+    let known = catalog::gather(&runtime, registry.as_ref(), options.plugin_dir.as_deref())?;
+    let writes = |loaded: &&catalog::Loaded| &loaded.plugin.spec.output_table == table;
+    match known.iter().find(|loaded| loaded.plugin.spec.name == name) {
+        Some(loaded) if writes(&loaded) => Ok(()),
+        Some(loaded) => usage!(
+            "{name} writes {}, not {table}: it cannot own {table}",
+            loaded.plugin.spec.output_table
+        ),
+        None => {
+            let writers: Vec<&str> = known
+                .iter()
+                .filter(writes)
+                .map(|loaded| loaded.plugin.spec.name.as_str())
+                .collect();
+            let writers = match writers.as_slice() {
+                [] => format!("no known processor writes {table}"),
+                names => format!("{table} is written by {}", names.join(", ")),
+            };
+            usage!(
+                "no processor named {name} is bundled, deployed or in --plugin-dir \
+                 ({writers}): check the name, or add --before-deploy to hand the table \
+                 to a processor you will deploy next"
+            )
+        }
+    }
 }
