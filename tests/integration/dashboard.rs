@@ -392,6 +392,12 @@ async fn a_bad_grid_query_is_a_400_naming_the_parameter_and_its_value() {
         ("/api/grid?from=2026-01-05", "to", "needs `to`"),
         ("/api/grid?to=2026-01-05", "from", "needs `from`"),
         ("/api/grid?form=2026-01-05", "form", "unknown parameter"),
+        // A repeated parameter is refused, not read as its last value.
+        (
+            "/api/grid?from=2026-01-05&to=2026-01-06&from=2026-01-01",
+            "from",
+            "given more than once",
+        ),
     ];
     for (uri, field, named) in cases {
         let (status, body, _) = get(&served, uri).await;

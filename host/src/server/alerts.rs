@@ -3,16 +3,15 @@
 //! due, every minute it sweeps for dates without rows past their
 //! deadline, and every `check_interval` it probes each channel (the canary).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Serialize;
 
 use super::errors::ApiError;
-use super::extract::{flag_param, only_params};
+use super::extract::{Params, flag_param, only_params};
 use super::state::{AppState, ServedHost};
 use crate::alerts::Deliverer;
 use crate::alerts::record::{AlertRecord, ChannelState};
@@ -39,7 +38,7 @@ pub struct AlertsView {
 /// `GET /alerts[?open=1]`.
 pub async fn list_alerts(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
 ) -> Result<Json<AlertsView>, ApiError> {
     only_params(&query, &["open"])?;
     let open_only = flag_param(&query, "open")?;

@@ -2,12 +2,11 @@
 //! (its progress). The body is checked and the plan made before anything
 //! starts; the backfill then takes `parallelism` slots of the worker pool.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -15,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backfill_jobs::{BackfillJob, BackfillProgress, BackfillState};
 use super::errors::ApiError;
-use super::extract::{JsonBody, date_field, only_params, served_date};
+use super::extract::{JsonBody, Params, date_field, only_params, served_date};
 use super::state::AppState;
 use crate::backfill::{
     self, BackfillError, BackfillRequest, Ended, Outcome, PlannedRun, Reprocess, Tally,
@@ -55,7 +54,7 @@ struct DryRun {
 /// `POST /backfill`.
 pub async fn start_backfill(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     JsonBody(body): JsonBody<StartBackfill>,
 ) -> Result<Response, ApiError> {
     // Everything is in the body, as for `POST /process-date`.

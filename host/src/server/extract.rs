@@ -8,8 +8,11 @@
 
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use chrono::NaiveDate;
 use serde::de::DeserializeOwned;
@@ -19,11 +22,32 @@ use super::state::{AppState, ServedHost};
 use crate::dates::{self, DateError, DatesConfig};
 use crate::pipeline::Pipeline;
 
+/// A request's query parameters, each given at most once: a repeated one
+/// is a 400 naming it, where a map would silently keep its last value.
+pub struct Params(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|e| ApiError::bad_field("query", e.body_text()))?;
+        let mut params = HashMap::with_capacity(pairs.len());
+        for (name, value) in pairs {
+            if params.contains_key(&name) {
+                return Err(ApiError::bad_field(
+                    &name,
+                    format!("parameter `{name}` is given more than once"),
+                ));
+            }
+            params.insert(name, value);
+        }
+        Ok(Params(params))
+    }
+}
+
 /// Refuses a query string holding a parameter other than `known`, naming it.
-pub fn only_params(
-    query: &std::collections::HashMap<String, String>,
-    known: &[&str],
-) -> Result<(), ApiError> {
+pub fn only_params(query: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
     match query.keys().find(|k| !known.contains(&k.as_str())) {
         Some(unknown) if known.is_empty() => Err(ApiError::bad_field(
             unknown,
@@ -42,10 +66,7 @@ pub fn only_params(
 
 /// The query flag `name`: `1` or `true`, `0` or `false`, false when absent;
 /// anything else is a 400 naming it.
-pub fn flag_param(
-    query: &std::collections::HashMap<String, String>,
-    name: &str,
-) -> Result<bool, ApiError> {
+pub fn flag_param(query: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
     match query.get(name).map(String::as_str) {
         None | Some("0" | "false") => Ok(false),
         Some("1" | "true") => Ok(true),

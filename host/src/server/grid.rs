@@ -6,10 +6,10 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 
 use super::errors::ApiError;
-use super::extract::date_field;
+use super::extract::{Params, date_field};
 use super::state::AppState;
 use crate::grid::{self, Grid, RangeError};
 
@@ -53,7 +53,7 @@ pub(super) fn range_from(
 /// `GET /api/grid`.
 pub async fn grid(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
 ) -> Result<Json<Grid>, ApiError> {
     let range = range_from(&query)?;
     let grid = state

@@ -6,17 +6,16 @@
 //! one is being built, callers wait for it rather than build their own.
 //! `?fresh=1` builds a new one at once, for operators.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::errors::ApiError;
-use super::extract::{flag_param, only_params};
+use super::extract::{Params, flag_param, only_params};
 use super::state::AppState;
 use crate::health::{HealthReport, report};
 
@@ -56,7 +55,7 @@ impl HealthCache {
 /// `GET /health[?fresh=1]`.
 pub async fn health(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
 ) -> Result<Response, ApiError> {
     only_params(&query, &["fresh"])?;
     let fresh = flag_param(&query, "fresh")?;

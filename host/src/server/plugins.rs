@@ -7,15 +7,14 @@
 //! active version is untouched.
 
 use axum::Json;
-use std::collections::HashMap;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::errors::ApiError;
-use super::extract::{OptionalJsonBody, flag_param, only_params, read_body};
+use super::extract::{OptionalJsonBody, Params, flag_param, only_params, read_body};
 use super::state::{AppState, ServedHost};
 use crate::deploy::{DeployCheck, DeployError};
 use crate::registry::Deployment;
@@ -120,7 +119,7 @@ fn rejected(error: DeployError) -> Response {
 pub async fn deploy_plugin(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     request: Request,
 ) -> Result<Response, ApiError> {
     only_params(&query, &["shadow"])?;
@@ -195,7 +194,7 @@ fn known_processor(host: &ServedHost, name: &str) -> Result<(), ApiError> {
 pub async fn plugin_diff(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
 ) -> Result<Json<ShadowDiff>, ApiError> {
     let range = super::grid::range_from(&query)?;
     state

@@ -7,18 +7,17 @@
 //! true` the answer is 202 with the run ids; otherwise it waits and
 //! answers each run's status, rows and error, in run order.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::errors::ApiError;
-use super::extract::{JsonBody, date_field, only_params, served_date};
+use super::extract::{JsonBody, Params, date_field, only_params, served_date};
 use super::state::AppState;
 use crate::executor::Claim;
 use crate::runs::{RunRecord, Trigger};
@@ -101,7 +100,7 @@ pub struct ProcessDateAnswer {
 /// answer (a client that hangs up loses only the answer).
 pub async fn process_date(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
     JsonBody(body): JsonBody<ProcessDate>,
 ) -> Result<Response, ApiError> {
     // Everything is in the body: `?async=true` would otherwise be ignored

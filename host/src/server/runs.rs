@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 
 use super::errors::ApiError;
-use super::extract::date_field;
+use super::extract::{Params, date_field};
 use super::state::AppState;
 use crate::runs::{RunFilter, RunRecord};
 
@@ -57,7 +57,7 @@ fn filter_from(query: &HashMap<String, String>) -> Result<RunFilter, ApiError> {
 /// `GET /runs`: run records matching the filters, newest first.
 pub async fn list_runs(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    Params(query): Params,
 ) -> Result<Json<Vec<RunRecord>>, ApiError> {
     let filter = filter_from(&query)?;
     let runs = state
