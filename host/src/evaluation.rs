@@ -140,6 +140,7 @@ fn check_process(
     let rows_read = instance.rows_read();
     let usage = instance.usage();
     let guest_stderr = instance.guest_stderr();
+    let input_failure = instance.input_failure();
     drop(instance);
     if usage.log_lines_dropped > 0 {
         tracing::warn!(
@@ -154,6 +155,15 @@ fn check_process(
         failure.usage = usage;
         failure
     };
+    // A read the store failed is the run's failure, whatever the processor
+    // made of it: an error it passed on, or rows it made without the data.
+    if let Some(message) = input_failure {
+        return Err(counted(Failure::new(
+            ErrorKind::Input,
+            format!("reading an input failed: {message}"),
+            rows_read,
+        )));
+    }
     let mut rows = match outcome {
         Err(trap) => return Err(counted(Failure::trap(&trap, &limits, &guest_stderr))),
         Ok(Err(error)) => {

@@ -50,6 +50,11 @@ pub enum ErrorKind {
     /// The processor named a table it does not own: another processor's,
     /// a raw input, or one of the host's.
     Ownership,
+    /// Reading a declared input failed: the store holds a row the input's
+    /// schema refuses (a wrong type, a NULL in a REQUIRED column, a
+    /// non-finite FLOAT64), or the store could not be read. The run fails
+    /// with the host's error, whatever the processor made of it.
+    Input,
 }
 
 /// What started a run.
@@ -118,7 +123,7 @@ text_enum!(ErrorKind {
     Plugin => "plugin", Trap => "trap", LimitMemory => "limit_memory",
     LimitTime => "limit_time", LimitFuel => "limit_fuel", LimitOutput => "limit_output",
     Validation => "validation", Load => "load", Stale => "stale", Upstream => "upstream",
-    Shutdown => "shutdown", Ownership => "ownership",
+    Shutdown => "shutdown", Ownership => "ownership", Input => "input",
 });
 text_enum!(Trigger {
     Cli => "cli", Http => "http", Backfill => "backfill", Schedule => "schedule",

@@ -231,3 +231,89 @@ fn a_changed_type_is_refused_with_every_difference_and_nothing_is_written() {
             .is_empty()
     );
 }
+
+/// A raw row that breaks its table's schema, written past the host (by
+/// another tool's SQL): the run that reads it fails with kind `input`,
+/// naming the table, the date, the field and the value, and writes
+/// nothing; before, the value reached the processor (`inf` minutes made a
+/// pace of 0, `is_home = 7` read as true) and the run succeeded.
+#[test]
+fn a_raw_value_its_schema_refuses_fails_the_reading_run_with_kind_input_naming_it() {
+    let dir = crate::support::demo_data_dir("2026-01-07", "2026-01-07");
+    let database = rusqlite::Connection::open(dir.path().join("slate.db")).unwrap();
+    let first_row: i64 = database
+        .query_row(
+            "SELECT MIN(rowid) FROM \"nba_raw.player_boxscores\" WHERE game_date = '2026-01-07'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let cases = [
+        (
+            "minutes",
+            "'inf'",
+            "`minutes` holds text \"inf\": the column does not accept NaN or infinity",
+        ),
+        (
+            "is_home",
+            "7",
+            "`is_home` holds integer 7: a BOOL is stored as 0 or 1",
+        ),
+        (
+            "points",
+            "NULL",
+            "`points` holds null: the column is REQUIRED",
+        ),
+    ];
+    for (field, bad, named) in cases {
+        let kept: rusqlite::types::Value = database
+            .query_row(
+                &format!("SELECT \"{field}\" FROM \"nba_raw.player_boxscores\" WHERE rowid = ?1"),
+                [first_row],
+                |row| row.get(0),
+            )
+            .unwrap();
+        let table = "\"nba_raw.player_boxscores\"";
+        database
+            .execute(
+                &format!("UPDATE {table} SET \"{field}\" = {bad} WHERE rowid = ?1"),
+                [first_row],
+            )
+            .unwrap();
+        let run = crate::support::slate(
+            dir.path(),
+            &[
+                "run",
+                "--date",
+                "2026-01-07",
+                "--processors",
+                "TeamOffenseGameSummaryProcessor",
+            ],
+        );
+        assert_eq!(run.status.code(), Some(1), "{field}: the run failed");
+        let listed = crate::support::slate(
+            dir.path(),
+            &[
+                "runs",
+                "--json",
+                "--limit",
+                "1",
+                "--processor",
+                "TeamOffenseGameSummaryProcessor",
+            ],
+        );
+        let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+        let last = &listed[0];
+        assert_eq!(last["status"], "failed", "{field}: {last}");
+        assert_eq!(last["error_kind"], "input", "{field}: {last}");
+        let message = last["error_message"].as_str().unwrap();
+        crate::support::assert_contains(message, "nba_raw.player_boxscores 2026-01-07 row 0");
+        crate::support::assert_contains(message, named);
+        database
+            .execute(
+                &format!("UPDATE {table} SET \"{field}\" = ?2 WHERE rowid = ?1"),
+                rusqlite::params![first_row, kept],
+            )
+            .unwrap();
+    }
+}

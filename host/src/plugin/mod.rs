@@ -481,6 +481,11 @@ impl Instance {
         self.store.data().rows_read()
     }
 
+    /// The first read of an input that failed in the store, if one did.
+    pub fn input_failure(&self) -> Option<String> {
+        self.store.data().input_failure().map(str::to_string)
+    }
+
     /// What the guest has used so far: log lines dropped, peak memory.
     pub fn usage(&self) -> RunUsage {
         let state = self.store.data();

@@ -49,6 +49,9 @@ pub struct RunState {
     declared_inputs: Arc<[TableName]>,
     source: Arc<dyn InputSource>,
     rows_read: u64,
+    /// The first read of an input that failed in the store, as the host
+    /// told the processor.
+    input_failure: Option<String>,
     stderr: MemoryOutputPipe,
     started: std::time::Instant,
     wall_time: Duration,
@@ -92,6 +95,7 @@ impl RunState {
             declared_inputs,
             source,
             rows_read: 0,
+            input_failure: None,
             stderr,
             started: std::time::Instant::now(),
             wall_time: limits.wall_time,
@@ -101,6 +105,12 @@ impl RunState {
     /// Rows the processor has read through `read-rows` so far.
     pub fn rows_read(&self) -> u64 {
         self.rows_read
+    }
+
+    /// The first read of an input that failed in the store: the run fails
+    /// with it (kind `input`), whatever the processor did after.
+    pub fn input_failure(&self) -> Option<&str> {
+        self.input_failure.as_deref()
     }
 
     /// What the guest wrote to stderr, such as a panic message, lossily decoded.
@@ -342,7 +352,10 @@ impl RunState {
                 | InputError::NotInFixture { .. }
                 | InputError::NotText { .. }),
             ) => Err(ReadError::UnknownTable(error.to_string())),
-            Err(InputError::Storage(message)) => Err(ReadError::Storage(message)),
+            Err(InputError::Storage(message)) => {
+                self.input_failure.get_or_insert_with(|| message.clone());
+                Err(ReadError::Storage(message))
+            }
         }
     }
 }

@@ -72,6 +72,19 @@ pub enum UnreadableCell {
         /// The column's type.
         expected: ColumnType,
     },
+    /// The cell holds the column's type, but a value no row may hold: a
+    /// NULL in a REQUIRED column, a FLOAT64 that is not finite, a BOOL
+    /// other than 0 or 1. Only a row written past the host's validation
+    /// (into a raw input, say) can hold one.
+    #[error("`{column}` holds {found}: {rule}")]
+    Refused {
+        /// The column's name.
+        column: String,
+        /// What the cell holds.
+        found: StoredCell,
+        /// The rule it breaks.
+        rule: &'static str,
+    },
     /// A REPEATED column's cell is neither null nor text.
     #[error("`{column}` holds {found}, not a list")]
     NotAList {
@@ -153,6 +166,53 @@ fn unexpected(cell: ValueRef<'_>, column: &Column) -> UnreadableCell {
     }
 }
 
+/// The error for a cell of the column's type that breaks `rule`.
+fn refused(cell: ValueRef<'_>, column: &Column, rule: &'static str) -> UnreadableCell {
+    UnreadableCell::Refused {
+        column: column.name.clone(),
+        found: cell.into(),
+        rule,
+    }
+}
+
+/// A NULL cell's refusal when the column is REQUIRED.
+fn null_in(cell: ValueRef<'_>, column: &Column) -> Result<(), UnreadableCell> {
+    match column.mode {
+        ColumnMode::Required => Err(refused(cell, column, "the column is REQUIRED")),
+        _ => Ok(()),
+    }
+}
+
+/// A FLOAT64 cell's value, which must be finite unless the column allows
+/// NaN and infinities, as validation requires of every row the host writes.
+fn float(cell: ValueRef<'_>, column: &Column) -> Result<f64, UnreadableCell> {
+    let value = match cell {
+        ValueRef::Real(v) => v,
+        ValueRef::Integer(v) => v as f64,
+        _ => text(cell, column)?
+            .parse()
+            .map_err(|_| unexpected(cell, column))?,
+    };
+    match value.is_finite() || column.allow_non_finite {
+        true => Ok(value),
+        false => Err(refused(
+            cell,
+            column,
+            "the column does not accept NaN or infinity",
+        )),
+    }
+}
+
+/// A BOOL cell's value: stored as the integer 0 or 1, nothing else.
+fn boolean(cell: ValueRef<'_>, column: &Column) -> Result<bool, UnreadableCell> {
+    match cell {
+        ValueRef::Integer(0) => Ok(false),
+        ValueRef::Integer(1) => Ok(true),
+        ValueRef::Integer(_) => Err(refused(cell, column, "a BOOL is stored as 0 or 1")),
+        _ => Err(unexpected(cell, column)),
+    }
+}
+
 /// A TEXT cell's text, or the error naming what the cell holds.
 fn text<'c>(cell: ValueRef<'c>, column: &Column) -> Result<&'c str, UnreadableCell> {
     match cell {
@@ -187,6 +247,7 @@ pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, Unreadable
         };
     }
     if let ValueRef::Null = cell {
+        null_in(cell, column)?;
         return Ok(Value::Null);
     }
     let unexpected = || unexpected(cell, column);
@@ -199,15 +260,8 @@ pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, Unreadable
             ValueRef::Integer(v) => Scalar::Int64(v),
             _ => return Err(unexpected()),
         },
-        ColumnType::Float64 => match cell {
-            ValueRef::Real(v) => Scalar::Float64(v),
-            ValueRef::Integer(v) => Scalar::Float64(v as f64),
-            _ => Scalar::Float64(text()?.parse().map_err(|_| unexpected())?),
-        },
-        ColumnType::Bool => match cell {
-            ValueRef::Integer(v) => Scalar::Boolean(v != 0),
-            _ => return Err(unexpected()),
-        },
+        ColumnType::Float64 => Scalar::Float64(float(cell, column)?),
+        ColumnType::Bool => Scalar::Boolean(boolean(cell, column)?),
         ColumnType::Date => Scalar::Date(parse_date(text()?).ok_or_else(unexpected)?),
         ColumnType::Timestamp => {
             Scalar::Timestamp(timestamp_micros(text()?).ok_or_else(unexpected)?)
@@ -236,15 +290,14 @@ pub fn push_sql(
     let text = || text(cell, column);
     let packed_cell = match (column.column_type, cell) {
         (_, ValueRef::Null) => {
+            null_in(cell, column)?;
             packed.push_null();
             return Ok(());
         }
         (ColumnType::String | ColumnType::Numeric | ColumnType::Json, _) => Cell::Text(text()?),
         (ColumnType::Int64, ValueRef::Integer(v)) => Cell::Integer(v),
-        (ColumnType::Float64, ValueRef::Real(v)) => Cell::Float(v),
-        (ColumnType::Float64, ValueRef::Integer(v)) => Cell::Float(v as f64),
-        (ColumnType::Float64, _) => Cell::Float(text()?.parse().map_err(|_| unexpected())?),
-        (ColumnType::Bool, ValueRef::Integer(v)) => Cell::Boolean(v != 0),
+        (ColumnType::Float64, _) => Cell::Float(float(cell, column)?),
+        (ColumnType::Bool, _) => Cell::Boolean(boolean(cell, column)?),
         (ColumnType::Date, _) => Cell::Day(naive_days_since_epoch(
             parse_date_key(text()?).ok_or_else(unexpected)?,
         )),
@@ -312,6 +365,64 @@ mod tests {
         let count = Column::new("n", ColumnType::Int64, ColumnMode::Nullable);
         let error = from_sql(ValueRef::Blob(&[0; 4]), &count).unwrap_err();
         assert_eq!(error.to_string(), "`n` holds a blob of 4 bytes, not INT64");
+    }
+
+    #[test]
+    fn a_value_no_validated_row_may_hold_is_refused_by_both_readers() {
+        let required = Column::new("points", ColumnType::Int64, ColumnMode::Required);
+        let minutes = Column::new("minutes", ColumnType::Float64, ColumnMode::Nullable);
+        let home = Column::new("is_home", ColumnType::Bool, ColumnMode::Nullable);
+        let cases: [(&Column, ValueRef<'_>, &str); 5] = [
+            (
+                &required,
+                ValueRef::Null,
+                "`points` holds null: the column is REQUIRED",
+            ),
+            (
+                &minutes,
+                ValueRef::Text(b"inf"),
+                "`minutes` holds text \"inf\": the column does not accept NaN or infinity",
+            ),
+            (
+                &minutes,
+                ValueRef::Text(b"NaN"),
+                "`minutes` holds text \"NaN\": the column does not accept NaN or infinity",
+            ),
+            (
+                &minutes,
+                ValueRef::Real(f64::NEG_INFINITY),
+                "`minutes` holds real -inf: the column does not accept NaN or infinity",
+            ),
+            (
+                &home,
+                ValueRef::Integer(7),
+                "`is_home` holds integer 7: a BOOL is stored as 0 or 1",
+            ),
+        ];
+        for (column, cell, message) in cases {
+            assert_eq!(from_sql(cell, column).unwrap_err().to_string(), message);
+            let mut packed = ColumnBuilder::new(
+                column.name.clone(),
+                crate::column_batch::Packing::of_column(column),
+            );
+            assert_eq!(
+                push_sql(cell, column, &mut packed).unwrap_err().to_string(),
+                message
+            );
+        }
+
+        // What validation lets through still reads.
+        let mut lenient = minutes.clone();
+        lenient.allow_non_finite = true;
+        assert!(from_sql(ValueRef::Text(b"NaN"), &lenient).is_ok());
+        assert!(matches!(
+            from_sql(ValueRef::Null, &minutes),
+            Ok(Value::Null)
+        ));
+        assert!(matches!(
+            from_sql(ValueRef::Integer(1), &home),
+            Ok(Value::Scalar(Scalar::Boolean(true)))
+        ));
     }
 
     #[test]
