@@ -317,3 +317,107 @@ fn a_raw_value_its_schema_refuses_fails_the_reading_run_with_kind_input_naming_i
             .unwrap();
     }
 }
+
+/// Rows written into a raw input past the host can break what a read
+/// relies on: a key held twice within a date made the team totals count a
+/// player twice, and a date not written `YYYY-MM-DD` hid its row from
+/// every date's read. Both now fail the reading run, kind `input`, naming
+/// the rows; a date without the duplicate still runs, and the run
+/// succeeds again once the rows are mended.
+#[test]
+fn a_raw_key_held_twice_or_a_row_without_a_date_fails_the_reading_run_naming_the_rows() {
+    let dir = crate::support::demo_data_dir("2026-01-07", "2026-01-08");
+    let database = rusqlite::Connection::open(dir.path().join("slate.db")).unwrap();
+    let table = "\"nba_raw.player_boxscores\"";
+    let first_row: i64 = database
+        .query_row(
+            &format!("SELECT MIN(rowid) FROM {table} WHERE game_date = '2026-01-07'"),
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    let run = |date: &str| {
+        let run = crate::support::slate(
+            dir.path(),
+            &[
+                "run",
+                "--date",
+                date,
+                "--processors",
+                "TeamOffenseGameSummaryProcessor",
+            ],
+        );
+        let listed = crate::support::slate(
+            dir.path(),
+            &[
+                "runs",
+                "--json",
+                "--limit",
+                "1",
+                "--processor",
+                "TeamOffenseGameSummaryProcessor",
+            ],
+        );
+        let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+        (run.status.code(), listed[0].clone())
+    };
+
+    database
+        .execute(
+            &format!("INSERT INTO {table} SELECT * FROM {table} WHERE rowid = ?1"),
+            [first_row],
+        )
+        .unwrap();
+    let copy = database.last_insert_rowid();
+    let (code, last) = run("2026-01-07");
+    assert_eq!(code, Some(1), "{last}");
+    assert_eq!(last["error_kind"], "input", "{last}");
+    let message = last["error_message"].as_str().unwrap();
+    crate::support::assert_contains(
+        message,
+        &format!(
+            "nba_raw.player_boxscores: 2 rows (rowids {first_row}, {copy}) of game_date 2026-01-07 share the key game_id text"
+        ),
+    );
+    crate::support::assert_contains(message, "must be unique within a date");
+    let (code, last) = run("2026-01-08");
+    assert_eq!(
+        (code, &last["status"]),
+        (Some(0), &"success".into()),
+        "{last}"
+    );
+
+    database
+        .execute(&format!("DELETE FROM {table} WHERE rowid = ?1"), [copy])
+        .unwrap();
+    database
+        .execute(
+            &format!("UPDATE {table} SET game_date = '20260107' WHERE rowid = ?1"),
+            [first_row],
+        )
+        .unwrap();
+    for date in ["2026-01-07", "2026-01-08"] {
+        let (code, last) = run(date);
+        assert_eq!(code, Some(1), "{date}: {last}");
+        assert_eq!(last["error_kind"], "input", "{date}: {last}");
+        crate::support::assert_contains(
+            last["error_message"].as_str().unwrap(),
+            &format!(
+                "nba_raw.player_boxscores rowid {first_row}: `game_date` holds text \"20260107\", not a date YYYY-MM-DD"
+            ),
+        );
+    }
+
+    database
+        .execute(
+            &format!("UPDATE {table} SET game_date = '2026-01-07' WHERE rowid = ?1"),
+            [first_row],
+        )
+        .unwrap();
+    let (code, last) = run("2026-01-07");
+    assert_eq!(
+        (code, &last["status"]),
+        (Some(0), &"success".into()),
+        "{last}"
+    );
+}

@@ -17,6 +17,7 @@
 //!   ([`super::schedules::TickLedger`]).
 
 mod alerts;
+mod raw_checks;
 mod runs;
 mod schedules;
 mod tables;
@@ -132,6 +133,8 @@ pub struct EmbeddedStore {
     schemas: Mutex<HashMap<TableName, Arc<TableSchema>>>,
     /// Partitions already read as column batches.
     read_cache: ReadCache,
+    /// What each raw input's stored rows were found to break.
+    raw_checks: Arc<raw_checks::RawChecks>,
 }
 
 pub(super) fn quote(identifier: &str) -> String {
@@ -216,12 +219,18 @@ impl EmbeddedStore {
     /// `read_cache_bytes` watches every row it writes.
     fn with_connection(connection: Connection, read_cache_bytes: usize) -> Self {
         let read_cache = ReadCache::new(read_cache_bytes);
+        let raw_checks = Arc::new(raw_checks::RawChecks::default());
         let mark = read_cache.written_tables();
-        connection.update_hook(Some(move |_, _: &str, table: &str, _| mark(table)));
+        let checked = Arc::clone(&raw_checks);
+        connection.update_hook(Some(move |_, _: &str, table: &str, _| {
+            mark(table);
+            checked.forget(table);
+        }));
         EmbeddedStore {
             connection: Mutex::new(connection),
             schemas: Mutex::default(),
             read_cache,
+            raw_checks,
         }
     }
 

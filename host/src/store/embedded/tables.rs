@@ -202,6 +202,7 @@ impl EmbeddedStore {
     ) -> Result<CodedColumnBatch, InputError> {
         let storage = |e: rusqlite::Error| InputError::Storage(StoreError::from(e).to_string());
         let connection = self.lock();
+        self.check_raw_input(&connection, table, (start, end))?;
         let names = [names, coded].concat();
         let (columns, sql) = self.read_plan(&connection, table, Some(&names), true)?;
         // The first column read is the partition date, which splits the rows.
@@ -293,6 +294,30 @@ impl PartitionBuilder {
 }
 
 impl EmbeddedStore {
+    /// Refuses a read of `range` of `table` when it is a raw input whose
+    /// stored rows break its schema's date or key rules
+    /// ([`super::raw_checks`]); any other table passes.
+    fn check_raw_input(
+        &self,
+        connection: &Connection,
+        table: &TableName,
+        range: (NaiveDate, NaiveDate),
+    ) -> Result<(), InputError> {
+        let storage = |e: StoreError| InputError::Storage(e.to_string());
+        if owner_in(connection, table).map_err(storage)? != Some(TableOwner::RawInput) {
+            return Ok(());
+        }
+        let schema = self
+            .schema_in(connection, table)
+            .map_err(storage)?
+            .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
+        let data_version: i64 = connection
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .map_err(|e| storage(e.into()))?;
+        self.raw_checks
+            .check(connection, table, &schema, range, data_version)
+    }
+
     /// The columns a read of `names` (all when `None`) of `table` returns,
     /// after the partition column when `partition_first`, and the query for
     /// them: the rows whose partition date lies between `?1` and `?2`, in
@@ -340,6 +365,7 @@ impl InputSource for EmbeddedStore {
         let TableSpan { table, start, end } = span;
         let storage = |e: StoreError| InputError::Storage(e.to_string());
         let connection = self.lock();
+        self.check_raw_input(&connection, table, (start, end))?;
         let (columns, sql) = self.read_plan(&connection, table, names, false)?;
         let mut statement = connection
             .prepare_cached(&sql)
