@@ -1,7 +1,8 @@
 //! A real HTTP receiver for alert tests: an axum server on loopback that
 //! answers as it is told (200, 404 `no_service`, 410, 429 with
-//! `Retry-After`, 500, a hang past the timeout, or Slack's 400
-//! `invalid_payload` to an empty probe) and records every request it got.
+//! `Retry-After`, 500, a hang past the timeout, Slack's 400
+//! `invalid_payload` to an empty probe, or a 301 to a page any GET finds)
+//! and records every request it got.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 
 /// How the receiver answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,9 @@ pub enum Answer {
     Hang(Duration),
     /// Slack alive: 400 `invalid_payload` to an empty body, 200 otherwise.
     SlackAlive,
+    /// 301 to `/moved`, which answers any GET 200: a client that follows
+    /// it turns the POST into a GET that delivers nothing, and sees 200.
+    Moved,
 }
 
 /// One request received.
@@ -77,7 +81,7 @@ impl Receiver {
             received: Vec::new(),
         }));
         let app = Router::new()
-            .route("/{*path}", post(receive))
+            .route("/{*path}", post(receive).get(landing))
             .with_state(shared.clone());
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -133,6 +137,7 @@ async fn receive(
             (StatusCode::BAD_REQUEST, "invalid_payload", false)
         }
         Answer::SlackAlive => (StatusCode::OK, "ok", true),
+        Answer::Moved => (StatusCode::MOVED_PERMANENTLY, "moved", false),
         Answer::Hang(wait) => {
             shared.lock().unwrap().received.push(Received {
                 headers,
@@ -148,8 +153,19 @@ async fn receive(
         body,
         accepted,
     });
-    if answer == Answer::TooMany {
-        return (status, [("retry-after", "1")], text).into_response();
+    match answer {
+        Answer::TooMany => (status, [("retry-after", "1")], text).into_response(),
+        Answer::Moved => (status, [("location", "/moved")], text).into_response(),
+        _ => (status, text).into_response(),
     }
-    (status, text).into_response()
+}
+
+/// Any GET: a page, answered 200, recorded with its empty body.
+async fn landing(State(shared): State<Arc<Mutex<Shared>>>, headers: HeaderMap) -> Response {
+    shared.lock().unwrap().received.push(Received {
+        headers,
+        body: String::new(),
+        accepted: true,
+    });
+    (StatusCode::OK, "<html>welcome</html>").into_response()
 }

@@ -230,6 +230,38 @@ fn a_backfill_of_150_failures_is_one_digest_within_the_rate_limit() {
     assert_eq!(receiver.accepted().len(), 1);
 }
 
+/// A webhook URL that redirects (an `http://` hook moved to `https://`)
+/// is a wrong URL: the channel is dead at once, naming the 301, and health
+/// says so. Followed, the POST became a GET that delivered nothing, and
+/// its 200 counted the alert as delivered.
+#[test]
+fn a_redirecting_webhook_is_dead_not_delivered_to() {
+    let receiver = Receiver::start(Answer::Moved);
+    let (host, slow) = host_with_a_spinning_processor();
+    let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    host.run(&slow, day);
+
+    match deliver(&alerts) {
+        ChannelOutcome::Failed {
+            queued: 1,
+            reason,
+            dead: true,
+        } => assert_eq!(reason, "301 moved"),
+        other => panic!("expected a dead channel, got {other:?}"),
+    }
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "the redirect was not followed");
+    assert!(!received[0].accepted);
+    let pipeline = Pipeline::new(vec![slow.clone()]).unwrap();
+    let report = health_report(host.store.as_ref(), &pipeline, Utc::now())
+        .with_alert_channels(host.store.as_ref(), &["ops".to_string()])
+        .unwrap();
+    assert!(!report.healthy);
+    assert_eq!(report.dead_alert_channels[0].reason, "301 moved");
+}
+
 #[test]
 fn a_dead_channel_fails_health_and_its_alerts_arrive_when_it_comes_back() {
     let receiver = Receiver::start(Answer::NoService);
@@ -579,6 +611,42 @@ fn a_command_killed_before_delivery_delivers_after_restart_exactly_once() {
     let received = receiver.received();
     let last = received.last().unwrap();
     assert_eq!(last.headers["authorization"], "Bearer t0ken");
+}
+
+/// `slate alerts deliver` is a delivery command: it exits 1 while an alert
+/// stays queued (it exited 0 after "stay queued: 404 (channel dead)"),
+/// and 0 once the queue is out.
+#[test]
+fn slate_alerts_deliver_exits_1_while_an_alert_stays_queued() {
+    let receiver = Receiver::start(Answer::NoService);
+    let data = data_dir_alerting("events = [\"run_failed\"]");
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
+    let slate_with = |args: &[&str]| {
+        slate_with_plugins(data.path(), plugins.path())
+            .args(args)
+            .env("SLATE_TEST_HOOK", receiver.url("hook"))
+            .env("SLATE_TEST_AUTH", "Bearer t0ken")
+            .output()
+            .unwrap()
+    };
+    // FaultyProcessor fails on the 2nd of a month.
+    EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let run = slate_with(&[
+        "run",
+        "--date",
+        "2026-01-02",
+        "--processors",
+        "FaultyProcessor",
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    let stuck = slate_with(&["alerts", "deliver"]);
+    assert_eq!(stuck.status.code(), Some(1));
+    assert_contains(&String::from_utf8_lossy(&stuck.stderr), "stay queued");
+
+    receiver.answer(Answer::Ok);
+    assert_succeeded(&slate_with(&["alerts", "check"]));
+    assert_succeeded(&slate_with(&["alerts", "deliver"]));
+    assert_eq!(receiver.accepted().last().unwrap()["event"], "run_failed");
 }
 
 #[test]

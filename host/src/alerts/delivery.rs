@@ -34,13 +34,16 @@ pub const EXCERPT_CHARS: usize = 200;
 /// How much longer than a post's timeout a deliverer's claim holds.
 const CLAIM_MARGIN: Duration = Duration::from_secs(30);
 
-/// What an HTTP status means for delivery: 2xx delivered; 429 retried; any
-/// other 4xx refused for good; 5xx, or no response at all, retried.
+/// What an HTTP status means for delivery: 2xx delivered; 429 retried; a
+/// redirect or any other 4xx refused for good; 5xx, or no response at
+/// all, retried.
 pub fn classify(status: Option<u16>) -> AttemptOutcome {
     match status {
         Some(200..=299) => AttemptOutcome::Delivered,
         Some(429) => AttemptOutcome::Retry,
-        Some(400..=499) => AttemptOutcome::Permanent,
+        // A redirect is not followed: a POST followed as a GET delivered
+        // nothing, yet the GET's 200 counted as delivery. The URL is wrong.
+        Some(300..=399 | 400..=499) => AttemptOutcome::Permanent,
         _ => AttemptOutcome::Retry,
     }
 }
@@ -110,14 +113,22 @@ pub fn after_attempt(
             } else {
                 ChannelHealth::Failing
             };
+            // A `Retry-After` waits at most as long as the backoff would: a
+            // receiver asking for a year would hold every alert that long
+            // with the channel never counted dead.
             let wait = if result.outcome == AttemptOutcome::Permanent {
                 check_interval
             } else {
-                result
-                    .retry_after
-                    .unwrap_or_else(|| backoff(next.consecutive_failures, jitter))
+                result.retry_after.map_or_else(
+                    || backoff(next.consecutive_failures, jitter),
+                    |asked| asked.min(MAX_BACKOFF),
+                )
             };
-            next.next_attempt_at = Some(now + chrono::Duration::from_std(wait).unwrap_or_default());
+            let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+            next.next_attempt_at = Some(
+                now.checked_add_signed(wait)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            );
         }
     }
     next
@@ -260,6 +271,7 @@ impl Deliverer {
         }
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| DeliveryError::Client(e.without_url().to_string()))?;
         Ok(Deliverer {
@@ -579,6 +591,8 @@ mod tests {
         assert_eq!(classify(Some(429)), AttemptOutcome::Retry);
         assert_eq!(classify(Some(404)), AttemptOutcome::Permanent);
         assert_eq!(classify(Some(410)), AttemptOutcome::Permanent);
+        assert_eq!(classify(Some(301)), AttemptOutcome::Permanent);
+        assert_eq!(classify(Some(308)), AttemptOutcome::Permanent);
         assert_eq!(classify(Some(500)), AttemptOutcome::Retry);
         assert_eq!(classify(None), AttemptOutcome::Retry);
     }
@@ -646,7 +660,7 @@ mod tests {
     }
 
     #[test]
-    fn a_429_waits_as_long_as_retry_after_says() {
+    fn a_429_waits_as_long_as_retry_after_says_up_to_the_longest_backoff() {
         let now = Utc::now();
         let mut throttled = result(AttemptOutcome::Retry, Some(429), "slow down");
         throttled.retry_after = Some(Duration::from_secs(7));
@@ -655,6 +669,18 @@ mod tests {
             state.next_attempt_at,
             Some(now + chrono::Duration::seconds(7))
         );
+        // A year, or past the end of time (which panicked), waits as long
+        // as the backoff at most: the channel keeps being tried, and so
+        // can be counted dead.
+        for asked in [365 * 24 * 3600, 10_000_000_000_000] {
+            throttled.retry_after = Some(Duration::from_secs(asked));
+            let state = attempted(&ChannelState::new("ops"), &throttled, now);
+            assert_eq!(
+                state.next_attempt_at,
+                Some(now + chrono::Duration::from_std(MAX_BACKOFF).unwrap()),
+                "Retry-After {asked}"
+            );
+        }
     }
 
     #[test]

@@ -97,10 +97,12 @@ pub fn alerts(
             }
             Ok(exit_for(&attempts))
         }
-        Some(AlertsCommand::Deliver) => {
-            deliver_after_command(options, &store)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        // Exit 1 when an alert stays queued: a delivery command that
+        // delivered nothing has failed.
+        Some(AlertsCommand::Deliver) => match deliver_after_command(options, &store)? {
+            true => Ok(ExitCode::SUCCESS),
+            false => Ok(ExitCode::FAILURE),
+        },
     }
 }
 
@@ -234,17 +236,18 @@ pub fn sweep_and_deliver(
         config.no_rows_deadline,
         Utc::now(),
     )?;
-    deliver_after_command(options, store)
+    deliver_after_command(options, store).map(drop)
 }
 
 /// Delivers the alerts a command recorded, before it exits: waits up to
 /// [`AFTER_COMMAND_WAIT`] for a channel's rate limit or backoff, then says
 /// on stderr what stays queued and why. Nothing is dropped: what is not
-/// delivered now goes with the next command or `slate serve`.
-pub fn deliver_after_command(options: &HostOptions, store: &Arc<dyn Store>) -> Result<()> {
+/// delivered now goes with the next command or `slate serve`. True when
+/// nothing stays queued.
+pub fn deliver_after_command(options: &HostOptions, store: &Arc<dyn Store>) -> Result<bool> {
     let config = AlertsConfig::load(&options.data_dir.config_file())?;
     if config.channels.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     let deliverer = Deliverer::new(store.clone(), config, &super::host_id())?;
     let outcomes = async_runtime()?.block_on(async {
@@ -269,6 +272,12 @@ pub fn deliver_after_command(options: &HostOptions, store: &Arc<dyn Store>) -> R
             }
         }
     })?;
+    let drained = outcomes.iter().all(|(_, outcome)| {
+        !matches!(
+            outcome,
+            ChannelOutcome::Waiting { .. } | ChannelOutcome::Failed { .. }
+        )
+    });
     for (channel, outcome) in outcomes {
         match outcome {
             ChannelOutcome::Delivered { messages } => {
@@ -289,5 +298,5 @@ pub fn deliver_after_command(options: &HostOptions, store: &Arc<dyn Store>) -> R
             ChannelOutcome::Idle | ChannelOutcome::Busy => {}
         }
     }
-    Ok(())
+    Ok(drained)
 }

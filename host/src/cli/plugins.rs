@@ -193,7 +193,7 @@ fn notify_activation(options: &HostOptions, deployment: &Deployment) -> Result<(
     let store = super::open_store(options, false)?;
     deploy::record_activation_notice(store.as_ref(), deployment)
         .context("the version is active, but its notice was not recorded")?;
-    super::alerts::deliver_after_command(options, &store)
+    super::alerts::deliver_after_command(options, &store).map(drop)
 }
 
 /// `slate rollback NAME [--to HASH]`.
