@@ -43,7 +43,7 @@ pub fn classify(status: Option<u16>) -> AttemptOutcome {
         Some(429) => AttemptOutcome::Retry,
         // A redirect is not followed: a POST followed as a GET delivered
         // nothing, yet the GET's 200 counted as delivery. The URL is wrong.
-        Some(300..=399 | 400..=499) => AttemptOutcome::Permanent,
+        Some(300..=499) => AttemptOutcome::Permanent,
         _ => AttemptOutcome::Retry,
     }
 }
