@@ -275,9 +275,42 @@ impl Deployer<'_> {
             .current
             .with_plugin(plugin.clone())
             .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
+        check_same_table(self.current, plugin)?;
         check_ownership(self.current, plugin, self.ledger)?;
         Ok(pipeline)
     }
+}
+
+/// Refuses a version of a loaded processor that writes another table than
+/// the loaded one: the old table would go stale under its readers, which
+/// would then succeed on no rows. A table changes hands only by a
+/// transfer, to a processor of another name.
+fn check_same_table(current: &Pipeline, plugin: &Plugin) -> Result<(), DeployError> {
+    let Some(loaded) = current.plugins().find(|p| p.spec.name == plugin.spec.name) else {
+        return Ok(());
+    };
+    let (old, new) = (&loaded.spec.output_table, &plugin.spec.output_table);
+    if old == new {
+        return Ok(());
+    }
+    let readers: Vec<&str> = current
+        .plugins()
+        .filter(|p| p.spec.inputs.contains(old))
+        .map(|p| p.spec.name.as_str())
+        .collect();
+    let read_by = match readers.as_slice() {
+        [] => String::new(),
+        names => format!(" (read by {})", names.join(", ")),
+    };
+    Err(DeployError::new(
+        DeployCheck::Ownership,
+        format!(
+            "{} {} writes {new}, but the loaded version writes {old}{read_by}: a new \
+             version keeps its processor's table (give a new table a processor of \
+             its own name)",
+            plugin.spec.name, plugin.spec.version
+        ),
+    ))
 }
 
 /// Records a deployment as a notice (`deployed` or `rolled_back`, info

@@ -239,6 +239,48 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
     assert_contains(&stderr(&history), "is the host's");
 }
 
+/// A new version that writes another table than its processor's would
+/// leave the old table stale under its readers, which then succeeded on
+/// no rows: the deploy is refused, naming both tables and the readers,
+/// and the loaded version stays active.
+#[test]
+fn a_new_version_writing_another_table_is_refused_naming_the_readers_of_the_old_one() {
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    // The second version of PlayerDailyCacheProcessor, its table renamed in
+    // its data (same length, so the component stays valid).
+    let bytes = std::fs::read(components::PLAYER_DAILY_CACHE_V2).unwrap();
+    let (old, new) = (
+        b"nba_precompute.player_daily_cache".as_slice(),
+        b"nba_precompute.player_daily_cachf".as_slice(),
+    );
+    let at = bytes
+        .windows(old.len())
+        .position(|w| w == old)
+        .expect("the component names its table");
+    let mut renamed = bytes.clone();
+    renamed[at..at + new.len()].copy_from_slice(new);
+    let file = dir.path().join("renamed.wasm");
+    std::fs::write(&file, renamed).unwrap();
+
+    let refused = slate(dir.path(), &["deploy", file.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_contains(
+        &stderr(&refused),
+        "rejected by the ownership check: PlayerDailyCacheProcessor 2.0.0 writes \
+         nba_precompute.player_daily_cachf, but the loaded version writes \
+         nba_precompute.player_daily_cache (read by MLFeatureStoreProcessor)",
+    );
+    assert_contains(&stderr(&refused), "MLFeatureStoreProcessor");
+    let plugins = slate(
+        dir.path(),
+        &["plugins", "history", "PlayerDailyCacheProcessor"],
+    );
+    assert!(
+        !String::from_utf8_lossy(&plugins.stdout).contains("2.0.0"),
+        "nothing was deployed"
+    );
+}
+
 #[test]
 fn two_plugin_folder_components_of_one_name_are_a_usage_error_naming_both_files() {
     let dir = demo_data_dir("2026-01-11", "2026-01-11");
