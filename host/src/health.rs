@@ -140,7 +140,15 @@ pub struct HealthReport {
     /// Configured alert channels that cannot deliver: each is a FAIL, since
     /// a dead channel means nobody hears of the next failure.
     pub dead_alert_channels: Vec<DeadChannel>,
+    /// Configured alert channels failing, not yet dead, for longer than
+    /// [`FAILING_TOO_LONG`]: also a FAIL. A receiver that times out, with
+    /// only a nightly command to retry it, would take days to count dead.
+    pub failing_alert_channels: Vec<DeadChannel>,
 }
+
+/// How long an alert channel may fail before the pipeline is unhealthy,
+/// dead or not: three of the longest backoffs.
+pub const FAILING_TOO_LONG: chrono::Duration = chrono::Duration::minutes(15);
 
 /// An alert channel that is dead.
 #[derive(Debug, Clone, Serialize)]
@@ -154,8 +162,9 @@ pub struct DeadChannel {
 }
 
 impl HealthReport {
-    /// Adds the dead ones among the `configured` alert channels, as the
-    /// store recorded them, and turns the report unhealthy if there are any.
+    /// Adds the dead ones among the `configured` alert channels, and those
+    /// failing for longer than [`FAILING_TOO_LONG`] by the report's time,
+    /// as the store recorded them; any of either turns it unhealthy.
     pub fn with_alert_channels(
         mut self,
         store: &dyn Store,
@@ -164,17 +173,26 @@ impl HealthReport {
         let Some(outbox) = store.alert_outbox() else {
             return Ok(self);
         };
-        self.dead_alert_channels = outbox
-            .channel_states()?
-            .into_iter()
-            .filter(|s| s.health == ChannelHealth::Dead && configured.contains(&s.channel))
-            .map(|s| DeadChannel {
-                channel: s.channel,
-                reason: s.reason.unwrap_or_default(),
-                since: s.since,
-            })
-            .collect();
-        self.healthy &= self.dead_alert_channels.is_empty();
+        let failing_since = self.checked_at - FAILING_TOO_LONG;
+        for state in outbox.channel_states()? {
+            if !configured.contains(&state.channel) {
+                continue;
+            }
+            let down = DeadChannel {
+                channel: state.channel,
+                reason: state.reason.unwrap_or_default(),
+                since: state.since,
+            };
+            match state.health {
+                ChannelHealth::Dead => self.dead_alert_channels.push(down),
+                ChannelHealth::Failing if down.since.is_some_and(|t| t <= failing_since) => {
+                    self.failing_alert_channels.push(down)
+                }
+                _ => {}
+            }
+        }
+        self.healthy &=
+            self.dead_alert_channels.is_empty() && self.failing_alert_channels.is_empty();
         Ok(self)
     }
 }
@@ -299,6 +317,7 @@ pub fn report(
         problem_runs,
         last_success,
         dead_alert_channels: Vec::new(),
+        failing_alert_channels: Vec::new(),
     })
 }
 

@@ -365,6 +365,28 @@ fn failed_posts_are_retried_with_backoff_and_a_429_waits_for_retry_after() {
         "the third failure waits longer: {wait}"
     );
 
+    // Failing, not dead, is fine for a while; past FAILING_TOO_LONG health
+    // fails, naming the channel, as it would for a dead one.
+    let since = state.since.unwrap();
+    let pipeline = Pipeline::new(vec![slow.clone()]).unwrap();
+    let health_at = |at: chrono::DateTime<Utc>| {
+        health_report(host.store.as_ref(), &pipeline, at)
+            .with_alert_channels(host.store.as_ref(), &["ops".to_string()])
+            .unwrap()
+    };
+    let soon = health_at(since + slate::health::FAILING_TOO_LONG - chrono::Duration::seconds(1));
+    assert!(soon.failing_alert_channels.is_empty());
+    let later = health_at(since + slate::health::FAILING_TOO_LONG);
+    assert!(!later.healthy);
+    assert_eq!(later.failing_alert_channels.len(), 1);
+    assert_eq!(later.failing_alert_channels[0].channel, "ops");
+    assert!(
+        later.failing_alert_channels[0]
+            .reason
+            .starts_with("timed out")
+    );
+    assert!(later.dead_alert_channels.is_empty());
+
     receiver.answer(Answer::Ok);
     let mut ready = host.store.channel_states().unwrap().remove(0);
     ready.next_attempt_at = None;

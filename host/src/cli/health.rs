@@ -92,6 +92,16 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
                 dead.channel, dead.reason
             );
         }
+        for failing in &report.failing_alert_channels {
+            let since = failing
+                .since
+                .map(|t| format!(" since {}", t.format("%Y-%m-%dT%H:%MZ")))
+                .unwrap_or_default();
+            println!(
+                "FAIL alert channel `{}` has been failing{since}: {}",
+                failing.channel, failing.reason
+            );
+        }
         for last in &report.last_success {
             match (&last.date, &last.finished_at) {
                 (Some(date), Some(at)) => {

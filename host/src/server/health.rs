@@ -126,6 +126,7 @@ mod tests {
             problem_runs: Vec::new(),
             last_success: Vec::new(),
             dead_alert_channels: Vec::new(),
+            failing_alert_channels: Vec::new(),
         }
     }
 
