@@ -493,6 +493,12 @@ fn a_served_host_answers_503_naming_a_dead_channel_and_reports_it_in_metrics_and
         let (status, body) = served.get("/alerts?open=maybe").await;
         assert_eq!(status, 400);
         assert_eq!(body["field"], "open");
+        let (status, body) = served.get("/alerts?limit=0").await;
+        assert_eq!(status, 400);
+        assert_eq!(body["field"], "limit");
+        let (status, body) = served.get("/alerts?limit=1").await;
+        assert_eq!(status, 200);
+        assert_eq!(body["truncated"], false, "{body}");
     });
 }
 
@@ -633,6 +639,76 @@ fn a_command_killed_before_delivery_delivers_after_restart_exactly_once() {
     let received = receiver.received();
     let last = received.last().unwrap();
     assert_eq!(last.headers["authorization"], "Bearer t0ken");
+}
+
+/// `slate health` reaps a dead process's run as every command does, and
+/// then sends the `stale_run_reaped` alert itself, as `slate reap` does:
+/// before, it stayed queued until some later delivering command, so a
+/// host probed only by `slate health` paged nobody. And the probe runs
+/// without the channels' secrets (it needed them just to name channels),
+/// leaving the alert queued and saying so.
+#[test]
+fn slate_health_sends_the_alert_of_a_run_it_reaps_and_runs_without_the_channels_secrets() {
+    use slate::runs::RunFilter;
+    use slate::store::RunLedger;
+
+    let receiver = Receiver::start(Answer::Ok);
+    let data = data_dir_alerting("events = [\"stale_run_reaped\"]");
+    let plugins = plugin_dir(&[components::HOSTILE_INFINITE_LOOP]);
+    let slate_with = |args: &[&str], secrets: bool| {
+        let mut command = slate_with_plugins(data.path(), plugins.path());
+        command.args(args);
+        if secrets {
+            command
+                .env("SLATE_TEST_HOOK", receiver.url("hook"))
+                .env("SLATE_TEST_AUTH", "Bearer t0ken");
+        }
+        command
+    };
+    let store_file = data.path().join("slate.db");
+    EmbeddedStore::open(&store_file).unwrap();
+    let running = || {
+        EmbeddedStore::open(&store_file)
+            .unwrap()
+            .runs(&RunFilter {
+                status: Some(RunStatus::Running),
+                ..RunFilter::default()
+            })
+            .unwrap()
+            .len()
+    };
+    let kill_a_running_run = || {
+        let mut child = start_run_in_background(
+            |args: &[&str]| slate_with(args, true),
+            "2026-01-02",
+            "HostileInfiniteLoop",
+        );
+        wait_until("the run is running", || running() == 1);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    };
+
+    kill_a_running_run();
+    let probed = slate_with(&["health"], false).output().unwrap();
+    assert_eq!(probed.status.code(), Some(1), "{}", stderr(&probed));
+    assert_contains(
+        &stderr(&probed),
+        "stay queued for the next delivering command",
+    );
+    assert_eq!(running(), 0, "reaped");
+    assert!(receiver.accepted().is_empty());
+
+    kill_a_running_run();
+    let probed = slate_with(&["health"], true).output().unwrap();
+    assert_eq!(probed.status.code(), Some(1), "{}", stderr(&probed));
+    let sent: Vec<String> = receiver
+        .accepted()
+        .iter()
+        .map(|m| m["event"].as_str().unwrap_or_default().to_string())
+        .collect();
+    // One message: the second reap of the same (processor, date) counts up
+    // the open alert's `seen` rather than sending it again.
+    assert_eq!(sent, ["stale_run_reaped"]);
 }
 
 /// `slate alerts deliver` is a delivery command: it exits 1 while an alert
@@ -826,5 +902,40 @@ fn the_demo_sends_its_failure_and_phase_events_each_exactly_once() {
     assert!(
         swept.contains("2026-01-12") && swept.contains("2026-04-12"),
         "the dates after the last run: {swept:?}"
+    );
+
+    // Hundreds of alerts: a list cut at its limit says so, rather than
+    // silently hiding the older open failures behind the sweep's alerts.
+    let list = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_slate"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .arg("alerts")
+            .args(args)
+            .output()
+            .unwrap();
+        assert_succeeded(&output);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let cut: serde_json::Value =
+        serde_json::from_str(&list(&["--open", "--limit", "3", "--json"])).unwrap();
+    assert_eq!(cut["alerts"].as_array().unwrap().len(), 3);
+    assert_eq!(cut["truncated"], true);
+    assert_contains(
+        &list(&["--open", "--limit", "3"]),
+        "the newest 3 alerts; older ones were left out (--limit N lists more)",
+    );
+    let whole: serde_json::Value =
+        serde_json::from_str(&list(&["--open", "--limit", "100000", "--json"])).unwrap();
+    assert_eq!(whole["truncated"], false);
+    let open_failures = whole["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["event"] == "run_failed")
+        .count();
+    assert_eq!(
+        open_failures, 3,
+        "the demo's failures are still open, and listed"
     );
 }

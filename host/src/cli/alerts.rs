@@ -56,18 +56,32 @@ fn async_runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// How `slate alerts` without a subcommand lists.
+pub struct Listing {
+    /// Only open alerts.
+    pub open: bool,
+    /// The most alerts to list.
+    pub limit: u32,
+    /// As JSON.
+    pub json: bool,
+}
+
 /// Runs `slate alerts [COMMAND]`.
 pub fn alerts(
     options: &HostOptions,
     command: Option<AlertsCommand>,
-    open: bool,
-    json: bool,
+    listing: Listing,
 ) -> Result<ExitCode> {
     let store = super::open_store(options, false)?;
-    let config = AlertsConfig::load(&options.data_dir.config_file())?;
+    let file = options.data_dir.config_file();
+    let Some(command) = command else {
+        // Listing names the channels; it needs none of their secrets.
+        let config = AlertsConfig::load_without_secrets(&file)?;
+        return list(store.as_ref(), &config, &listing);
+    };
+    let config = AlertsConfig::load(&file)?;
     match command {
-        None => list(store.as_ref(), &config, open, json),
-        Some(AlertsCommand::Resolve { id }) => {
+        AlertsCommand::Resolve { id } => {
             if outbox(store.as_ref())?.resolve_alert(id, "slate alerts resolve")? {
                 println!("alert {id} resolved");
                 deliver_after_command(options, &store)?;
@@ -76,7 +90,7 @@ pub fn alerts(
                 usage!("alert {id} is not open (see `slate alerts --open`)")
             }
         }
-        Some(AlertsCommand::Test { channel }) => {
+        AlertsCommand::Test { channel } => {
             if config.channel(&channel).is_none() {
                 usage!("no alert channel named `{channel}` in [alerts] of slate.toml");
             }
@@ -85,7 +99,7 @@ pub fn alerts(
             print_attempt(&attempt);
             Ok(exit_for(&[attempt]))
         }
-        Some(AlertsCommand::Check) => {
+        AlertsCommand::Check => {
             if config.channels.is_empty() {
                 usage!("no alert channels in [alerts] of slate.toml");
             }
@@ -99,7 +113,7 @@ pub fn alerts(
         }
         // Exit 1 when an alert stays queued: a delivery command that
         // delivered nothing has failed.
-        Some(AlertsCommand::Deliver) => match deliver_after_command(options, &store)? {
+        AlertsCommand::Deliver => match deliver_after_command(options, &store)? {
             true => Ok(ExitCode::SUCCESS),
             false => Ok(ExitCode::FAILURE),
         },
@@ -158,15 +172,19 @@ fn shortened(summary: &str) -> String {
     }
 }
 
-fn list(store: &dyn Store, config: &AlertsConfig, open: bool, json: bool) -> Result<ExitCode> {
+fn list(store: &dyn Store, config: &AlertsConfig, listing: &Listing) -> Result<ExitCode> {
     let outbox = outbox(store)?;
-    let alerts = outbox.alerts(open, 500)?;
+    let limit = listing.limit as usize;
+    let mut alerts = outbox.alerts(listing.open, limit + 1)?;
+    let truncated = alerts.len() > limit;
+    alerts.truncate(limit);
     let channels = channel_states(outbox, config)?;
-    if json {
+    if listing.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "alerts": alerts,
+                "truncated": truncated,
                 "channels": channels,
             }))?
         );
@@ -190,7 +208,13 @@ fn list(store: &dyn Store, config: &AlertsConfig, open: bool, json: bool) -> Res
         ]);
     }
     println!("{output}");
-    println!("{} alerts", alerts.len());
+    match truncated {
+        true => println!(
+            "the newest {} alerts; older ones were left out (--limit N lists more)",
+            alerts.len()
+        ),
+        false => println!("{} alerts", alerts.len()),
+    }
     if channels.is_empty() {
         println!("no alert channels configured ([alerts] in slate.toml)");
         return Ok(ExitCode::SUCCESS);

@@ -283,6 +283,10 @@ enum Command {
         /// Only open alerts.
         #[arg(long)]
         open: bool,
+        /// The most alerts to list, newest first; the list says when older
+        /// ones were left out.
+        #[arg(long, default_value = "500", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
@@ -559,8 +563,9 @@ pub fn run() -> Result<ExitCode> {
         Command::Alerts {
             command,
             open,
+            limit,
             json,
-        } => alerts::alerts(&options, command, open, json),
+        } => alerts::alerts(&options, command, alerts::Listing { open, limit, json }),
         Command::Demo {
             from,
             to,

@@ -23,31 +23,51 @@ pub const DELIVERY_TICK: Duration = Duration::from_secs(1);
 /// How often the server sweeps for scheduled dates without rows.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The most alerts one answer lists.
+/// The most alerts one answer lists, unless `?limit=` says otherwise.
 const LIMIT: usize = 500;
+
+/// The most `?limit=` may ask for.
+const MAX_LIMIT: usize = 100_000;
 
 /// What `GET /alerts` answers.
 #[derive(Debug, Serialize)]
 pub struct AlertsView {
     /// Alerts, newest first.
     pub alerts: Vec<AlertRecord>,
+    /// Whether older alerts were left out past the limit.
+    pub truncated: bool,
     /// The configured channels' delivery state.
     pub channels: Vec<ChannelState>,
 }
 
-/// `GET /alerts[?open=1]`.
+/// `GET /alerts[?open=1][&limit=N]`: the newest alerts, saying whether
+/// older ones were left out.
 pub async fn list_alerts(
     State(state): State<AppState>,
     Params(query): Params,
 ) -> Result<Json<AlertsView>, ApiError> {
-    only_params(&query, &["open"])?;
+    only_params(&query, &["open", "limit"])?;
     let open_only = flag_param(&query, "open")?;
+    let limit = match query.get("limit") {
+        None => LIMIT,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_field(
+                    "limit",
+                    format!("invalid limit `{text}`: expected 1 to {MAX_LIMIT}"),
+                )
+            })?,
+    };
     let configured = state.config.alert_channel_names();
     let view = state
         .blocking(move |host| {
             let Some(outbox) = host.store.alert_outbox() else {
                 return Ok(AlertsView {
                     alerts: Vec::new(),
+                    truncated: false,
                     channels: Vec::new(),
                 });
             };
@@ -62,8 +82,12 @@ pub async fn list_alerts(
                         .unwrap_or_else(|| ChannelState::new(name))
                 })
                 .collect();
+            let mut alerts = outbox.alerts(open_only, limit + 1)?;
+            let truncated = alerts.len() > limit;
+            alerts.truncate(limit);
             Ok::<_, crate::store::StoreError>(AlertsView {
-                alerts: outbox.alerts(open_only, LIMIT)?,
+                alerts,
+                truncated,
                 channels,
             })
         })
