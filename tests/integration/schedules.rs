@@ -149,3 +149,89 @@ fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
     assert_eq!(views[0]["last_tick"]["outcome"], "fired 1 run");
     assert!(views[0]["next_fire"].is_string(), "{views}");
 }
+
+/// A schedule naming a processor the pipeline lacks fired nothing at every
+/// tick, silently: `slate serve` now refuses to start (exit 2), naming the
+/// schedule and the processor.
+#[test]
+fn serve_refuses_a_schedule_naming_an_unknown_processor() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("slate.toml"),
+        "[[schedule]]\nname = \"nightly\"\ncron = \"0 6 * * *\"\n\
+         processors = [\"PlayerGameSumaryProcessor\"]\n",
+    )
+    .unwrap();
+    use_shared_compiled_cache(data.path());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--token", "t"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the server started");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut error = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut error).unwrap();
+    assert_eq!(status.code(), Some(2), "{error}");
+    assert_contains(&error, "[[schedule]] `nightly`: processors:");
+    assert_contains(&error, "PlayerGameSumaryProcessor");
+}
+
+/// A tick that can start no run (here: its date lies outside the dates the
+/// pipeline serves) was only recorded as "not fired" in the tick ledger:
+/// it is now an alert, `schedule_not_fired`, naming the schedule, the date
+/// and why.
+#[test]
+fn a_tick_that_starts_no_run_raises_an_alert_naming_the_schedule_and_why() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("slate.toml"),
+        "[dates]\nearliest = \"2020-01-01\"\n\
+         [[schedule]]\nname = \"long-ago\"\ncron = \"* * * * * *\"\ndate = \"-3000\"\n\
+         processors = [\"FaultyProcessor\"]\n",
+    )
+    .unwrap();
+    use_shared_compiled_cache(data.path());
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
+    let server = Server::start(
+        data.path(),
+        &["--plugin-dir", plugins.path().to_str().unwrap()],
+    );
+    let alerts = || {
+        let listed = slate(data.path(), &["alerts", "--json"]);
+        assert_succeeded(&listed);
+        let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+        listed["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["event"] == "schedule_not_fired")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    wait_until("an unfired tick raised its alert", || !alerts().is_empty());
+    assert!(server.terminate().success());
+    let raised = &alerts()[0];
+    assert_eq!(raised["subject"], "long-ago");
+    assert_eq!(raised["severity"], "error");
+    assert_contains(
+        raised["summary"].as_str().unwrap(),
+        "schedule long-ago started no run for",
+    );
+    let ticks = store.tick_ledger().unwrap().ticks("long-ago", 10).unwrap();
+    assert!(ticks.iter().all(|t| t.outcome.starts_with("not fired: ")));
+    assert!(ticks.iter().all(|t| t.run_ids.is_empty()));
+}

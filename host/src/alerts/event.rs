@@ -30,6 +30,9 @@ pub enum EventKind {
     PhaseCompleted,
     /// A phase could not complete for a date: a failure or a block.
     PhaseIncomplete,
+    /// A schedule's tick started no run (an unknown processor, a date the
+    /// pipeline does not serve).
+    ScheduleNotFired,
 }
 
 /// How bad an event is; channels route by a minimum.
@@ -73,13 +76,13 @@ text_enum!(EventKind {
     StaleRunReaped => "stale_run_reaped", RowsQuarantined => "rows_quarantined",
     NoRowsByDeadline => "no_rows_by_deadline", Deployed => "deployed",
     RolledBack => "rolled_back", PhaseCompleted => "phase_completed",
-    PhaseIncomplete => "phase_incomplete",
+    PhaseIncomplete => "phase_incomplete", ScheduleNotFired => "schedule_not_fired",
 });
 text_enum!(Severity { Info => "info", Warning => "warning", Error => "error" });
 
 impl EventKind {
     /// Every event, in documentation order.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::RunFailed,
         EventKind::RunBlocked,
         EventKind::StaleRunReaped,
@@ -89,6 +92,7 @@ impl EventKind {
         EventKind::RolledBack,
         EventKind::PhaseCompleted,
         EventKind::PhaseIncomplete,
+        EventKind::ScheduleNotFired,
     ];
 
     /// Whether it opens an alert, or is a notice.
@@ -308,6 +312,21 @@ pub fn for_activation(processor: &str, version: &str, hash: &str, rollback: bool
         run_id: None,
         summary: format!("{processor} {verb} {version} ({})", short_hash(hash)),
         detail: serde_json::json!({ "processor": processor, "version": version, "hash": hash }),
+    }
+}
+
+/// A schedule's tick for `date` that started no run, and why: open until
+/// resolved by hand, a repeat counting up.
+pub fn for_unfired_tick(schedule: &str, date: NaiveDate, reason: &str) -> NewAlert {
+    NewAlert {
+        event: EventKind::ScheduleNotFired,
+        severity: Severity::Error,
+        subject: schedule.to_string(),
+        data_date: Some(date),
+        kind: "not_fired".to_string(),
+        run_id: None,
+        summary: format!("schedule {schedule} started no run for {date}: {reason}"),
+        detail: serde_json::json!({ "schedule": schedule, "reason": reason }),
     }
 }
 

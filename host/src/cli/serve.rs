@@ -102,6 +102,17 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     config.alerts = AlertsConfig::load(&options.data_dir.config_file())?;
     config.schedules = slate::schedule::load(&options.data_dir.config_file())?;
     let host = Host::open(options, true, args.workers)?;
+    // A schedule naming an unknown processor would fire no run at every
+    // tick: refused before the server starts.
+    for schedule in &config.schedules {
+        if let Err(error) = host.pipeline.select(&schedule.processors) {
+            usage!(
+                "{}: [[schedule]] `{}`: processors: {error}",
+                options.data_dir.config_file().display(),
+                schedule.name
+            );
+        }
+    }
     config.dates = host.dates;
     let deliverer = Arc::new(Deliverer::new(
         host.store.clone(),

@@ -8,7 +8,7 @@
 //! name = "nightly"
 //! cron = "0 6 * * *"              # 5 fields, or 6 with seconds first
 //! timezone = "America/New_York"   # default UTC
-//! date = "yesterday"              # today, yesterday, or -N days; default yesterday
+//! date = "yesterday"              # today, yesterday, or -N days (N <= 3653); default yesterday
 //! processors = []                 # default: the whole DAG
 //! catch_up = false                # fire ticks missed while down, on start
 //! ```
@@ -26,6 +26,9 @@ use serde::Deserialize;
 
 /// The most missed ticks one catch-up fires.
 pub const MAX_CATCH_UP: usize = 100;
+
+/// The most days before its tick a schedule may process: ten years.
+pub const MAX_DAYS_BEFORE: u32 = 3653;
 
 /// Which date a tick processes, relative to the tick's local date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +183,7 @@ pub fn parse(text: &str) -> Result<Vec<Schedule>, ScheduleSectionError> {
         if schedules.iter().any(|s| s.name == name) {
             return Err(ScheduleSectionError::Duplicate(name));
         }
-        let cron = Cron::new(&section.cron)
+        let cron: Cron = Cron::new(&section.cron)
             .with_seconds_optional()
             .parse()
             .map_err(|e| invalid("cron", format!("`{}`: {e}", section.cron)))?;
@@ -190,12 +193,30 @@ pub fn parse(text: &str) -> Result<Vec<Schedule>, ScheduleSectionError> {
                 .parse::<Tz>()
                 .map_err(|_| invalid("timezone", format!("`{zone}` is not an IANA time zone")))?,
         };
-        let date = section
+        let date: DateOffset = section
             .date
             .as_deref()
             .unwrap_or("yesterday")
             .parse()
             .map_err(|e| invalid("date", e))?;
+        if date.days_before > MAX_DAYS_BEFORE {
+            return Err(invalid(
+                "date",
+                format!(
+                    "-{} is more than {MAX_DAYS_BEFORE} days (ten years) before the tick",
+                    date.days_before
+                ),
+            ));
+        }
+        // An expression no day of the calendar matches (February 30th)
+        // would be accepted and never fire.
+        let now = Utc::now().with_timezone(&timezone);
+        if cron.find_next_occurrence(&now, false).is_err() {
+            return Err(invalid(
+                "cron",
+                format!("`{}` never fires: no date matches it", section.cron),
+            ));
+        }
         schedules.push(Schedule {
             cron_text: section.cron,
             cron,
@@ -302,6 +323,16 @@ mod tests {
                 "`tomorrow` is not today, yesterday, or -N",
             ),
             ("cron = \"0 6 * * *\"\nevery = 1", "unknown field `every`"),
+            // Accepted before, and never fired.
+            (
+                "cron = \"0 6 30 2 *\"",
+                "`s` cron: `0 6 30 2 *` never fires: no date matches it",
+            ),
+            // Processed today before: the offset fell back to the tick's day.
+            (
+                "cron = \"0 6 * * *\"\ndate = \"-4000000000\"",
+                "-4000000000 is more than 3653 days (ten years) before the tick",
+            ),
         ];
         for (body, expected) in cases {
             let error = parse(&format!("[[schedule]]\nname = \"s\"\n{body}\n"))

@@ -85,7 +85,13 @@ impl Scheduler {
                 if !ledger.claim_tick(&schedule.name, tick, date, self.host.executor.host_id())? {
                     continue;
                 }
-                let (outcome, run_ids) = self.fire(schedule, date);
+                let (outcome, run_ids) = match self.fire(schedule, date) {
+                    Ok(fired) => fired,
+                    Err(reason) => {
+                        self.not_fired(schedule, date, &reason)?;
+                        (format!("not fired: {reason}"), Vec::new())
+                    }
+                };
                 ledger.finish_tick(&schedule.name, tick, &outcome, &run_ids)?;
                 tracing::info!(schedule = %schedule.name, %tick, %date, %outcome, "tick fired");
                 fired.push(FiredTick {
@@ -100,23 +106,21 @@ impl Scheduler {
     }
 
     /// Claims the runs of one tick and queues them; what came of it and
-    /// the runs started.
-    fn fire(&self, schedule: &Schedule, date: chrono::NaiveDate) -> (String, Vec<String>) {
+    /// the runs started, or why it could start none.
+    fn fire(
+        &self,
+        schedule: &Schedule,
+        date: chrono::NaiveDate,
+    ) -> Result<(String, Vec<String>), String> {
         let host = &self.host;
-        let pipeline = match host.pipeline() {
-            Ok(pipeline) => pipeline,
-            Err(error) => return (format!("not fired: {error}"), Vec::new()),
-        };
-        let served = dates::serving_range(host.store.as_ref(), pipeline.calendar(), &self.dates)
-            .map_err(|e| e.to_string())
-            .and_then(|range| range.check(date).map_err(|e| e.to_string()));
-        if let Err(error) = served {
-            return (format!("not fired: {error}"), Vec::new());
-        }
-        let selection = match pipeline.select(&schedule.processors) {
-            Ok(selection) => selection,
-            Err(error) => return (format!("not fired: {error}"), Vec::new()),
-        };
+        let pipeline = host.pipeline().map_err(|e| e.to_string())?;
+        dates::serving_range(host.store.as_ref(), pipeline.calendar(), &self.dates)
+            .map_err(|e| e.to_string())?
+            .check(date)
+            .map_err(|e| e.to_string())?;
+        let selection = pipeline
+            .select(&schedule.processors)
+            .map_err(|e| e.to_string())?;
         let mut claimed = Vec::new();
         let mut refused = Vec::new();
         for (processor, claim) in
@@ -142,7 +146,28 @@ impl Scheduler {
                 refused.join("; ")
             )
         };
-        (outcome, run_ids)
+        Ok((outcome, run_ids))
+    }
+
+    /// A tick that started no run is a surprise: logged as a warning, and
+    /// an alert (`schedule_not_fired`) where the store keeps an outbox.
+    fn not_fired(
+        &self,
+        schedule: &Schedule,
+        date: chrono::NaiveDate,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        tracing::warn!(schedule = %schedule.name, %date, %reason, "a schedule's tick started no run");
+        match self.host.store.alert_outbox() {
+            Some(outbox) => outbox
+                .record_alert(&crate::alerts::event::for_unfired_tick(
+                    &schedule.name,
+                    date,
+                    reason,
+                ))
+                .map(drop),
+            None => Ok(()),
+        }
     }
 
     /// Fires due ticks every [`SCHEDULER_TICK`] until the task is dropped.
