@@ -143,7 +143,23 @@ pub enum AlertsSectionError {
         /// The key.
         key: String,
     },
+    /// A length of time past what the key allows (a year of seconds would
+    /// overflow the clock, not just wait long).
+    #[error("[alerts] {key} must be at most {max}")]
+    TooLarge {
+        /// The key.
+        key: String,
+        /// Its largest value.
+        max: f64,
+    },
 }
+
+/// The most `check_interval_secs` and `timeout_secs` may be: a day.
+const MAX_SECONDS: f64 = 86_400.0;
+
+/// The most `no_rows_deadline_hours` may be: about a thousand years,
+/// enough to silence the sweep, not enough to overflow a date.
+const MAX_DEADLINE_HOURS: f64 = 10_000_000.0;
 
 /// `slate.toml` could not give the `[alerts]` section.
 pub type AlertsConfigError = crate::config_file::ConfigFileError<AlertsSectionError>;
@@ -214,20 +230,32 @@ impl AlertsConfig {
             return Ok(AlertsConfig::default());
         };
         let defaults = AlertsConfig::default();
-        let positive = |key: &str, value: Option<f64>| match value {
+        let positive = |key: &str, value: Option<f64>, max: f64| match value {
             Some(v) if !(v.is_finite() && v > 0.0) => Err(AlertsSectionError::NotPositive {
                 key: key.to_string(),
             }),
+            Some(v) if v > max => Err(AlertsSectionError::TooLarge {
+                key: key.to_string(),
+                max,
+            }),
             other => Ok(other),
         };
-        let check_interval = positive("check_interval_secs", section.check_interval_secs)?
-            .map_or(defaults.check_interval, Duration::from_secs_f64);
-        let timeout = positive("timeout_secs", section.timeout_secs)?
+        let check_interval = positive(
+            "check_interval_secs",
+            section.check_interval_secs,
+            MAX_SECONDS,
+        )?
+        .map_or(defaults.check_interval, Duration::from_secs_f64);
+        let timeout = positive("timeout_secs", section.timeout_secs, MAX_SECONDS)?
             .map_or(defaults.timeout, Duration::from_secs_f64);
-        let no_rows_deadline = positive("no_rows_deadline_hours", section.no_rows_deadline_hours)?
-            .map_or(defaults.no_rows_deadline, |hours| {
-                chrono::Duration::milliseconds((hours * 3_600_000.0) as i64)
-            });
+        let no_rows_deadline = positive(
+            "no_rows_deadline_hours",
+            section.no_rows_deadline_hours,
+            MAX_DEADLINE_HOURS,
+        )?
+        .map_or(defaults.no_rows_deadline, |hours| {
+            chrono::Duration::milliseconds((hours * 3_600_000.0) as i64)
+        });
         let mut channels: Vec<Channel> = Vec::new();
         for channel in section.channel {
             if channels.iter().any(|c| c.name == channel.name) {
@@ -398,6 +426,34 @@ mod tests {
             let error = AlertsConfig::parse(text, env).unwrap_err().to_string();
             assert!(error.contains(expected), "{error:?} lacks {expected:?}");
         }
+    }
+
+    #[test]
+    fn a_length_of_time_past_its_largest_is_an_error_not_a_panic_later() {
+        // Each of these panicked in the first command that used it.
+        for (key, value, expected) in [
+            (
+                "check_interval_secs",
+                "1e30",
+                "check_interval_secs must be at most 86400",
+            ),
+            ("timeout_secs", "1e30", "timeout_secs must be at most 86400"),
+            (
+                "no_rows_deadline_hours",
+                "1e12",
+                "no_rows_deadline_hours must be at most 10000000",
+            ),
+            ("timeout_secs", "0", "timeout_secs must be positive"),
+        ] {
+            let text = format!("[alerts]\n{key} = {value}\n");
+            let error = AlertsConfig::parse(&text, env).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+        }
+        let text = "[alerts]\nno_rows_deadline_hours = 1000000\n";
+        assert!(
+            AlertsConfig::parse(text, env).is_ok(),
+            "silencing the sweep"
+        );
     }
 
     #[test]
