@@ -224,14 +224,47 @@ impl Deployer<'_> {
 
     /// Makes an earlier version of `name` active again: the one with hash
     /// (or hash prefix) `to`, or else the version active before the
-    /// current one. It is checked as a deployment is.
+    /// current one. Where the registry has none, and `name` is bundled, the
+    /// bundled version is the earlier one: the version every deployment
+    /// replaced. It is checked as a deployment is.
     pub fn rollback(&self, name: &str, to: Option<&str>) -> Result<Deployed, DeployError> {
-        let target = match to {
+        if to == Some("") {
+            return Err(DeployError::new(
+                DeployCheck::Version,
+                "an empty hash names no version: give a hash or a prefix of one",
+            ));
+        }
+        let stored = match to {
             Some(hash) => self.registry.find_version(name, hash),
             None => self.registry.previous_version(name),
+        };
+        let hash = match stored {
+            Ok(target) => target.hash,
+            Err(error) => self
+                .bundled_version(name, to)?
+                .ok_or_else(|| DeployError::new(DeployCheck::Version, error))?,
+        };
+        self.activate(&hash, DeployAction::Rollback)
+    }
+
+    /// The hash of `name`'s bundled version, stored in the registry so that
+    /// it can be activated, when it is not the active version and its hash
+    /// starts with `to` (if given); `None` when `name` is not bundled.
+    fn bundled_version(&self, name: &str, to: Option<&str>) -> Result<Option<String>, DeployError> {
+        let active = self.registry.active_hash(name)?;
+        for bundled in crate::bundled::PLUGINS {
+            let plugin = self.runtime.load(bundled.bytes)?;
+            if plugin.spec.name != name {
+                continue;
+            }
+            let wanted = to.is_none_or(|prefix| plugin.hash.starts_with(prefix));
+            if !wanted || active.as_deref() == Some(plugin.hash.as_str()) {
+                return Ok(None);
+            }
+            self.registry.store_blob(&plugin.hash, bundled.bytes)?;
+            return Ok(Some(plugin.hash));
         }
-        .map_err(|e| DeployError::new(DeployCheck::Version, e))?;
-        self.activate(&target.hash, DeployAction::Rollback)
+        Ok(None)
     }
 
     /// Loads the stored version `hash`, checks it as a deployment is, and

@@ -3,9 +3,13 @@
 //!
 //! One rule for every backend. A column the processor adds as NULLABLE is
 //! an additive migration: existing rows read NULL for it, and nothing that
-//! reads the table breaks. Anything else (a type changed, a mode tightened
-//! or loosened, a column removed, the partition column moved) could break
-//! readers or lose data, so it is refused with every difference listed.
+//! reads the table breaks. A NULLABLE (or REPEATED) column the processor no
+//! longer declares stays in the live table, and its new rows leave it NULL
+//! (empty): readers already take NULL there, and an earlier version can be
+//! rolled back to after a later one added a column. Anything else (a type
+//! changed, a mode tightened or loosened, a REQUIRED column removed, the
+//! partition column moved) could break readers or lose data, so it is
+//! refused with every difference listed.
 
 use std::fmt;
 
@@ -55,7 +59,8 @@ pub struct DriftRefused {
 /// One difference between a live schema and a declared one.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Difference {
-    /// The live table has a column the processor no longer declares.
+    /// The live table has a REQUIRED column the processor no longer
+    /// declares: its new rows could not hold it.
     Removed(Column),
     /// A new column that is not NULLABLE: existing rows could not hold it.
     AddedNotNullable(Column),
@@ -91,7 +96,8 @@ impl fmt::Display for Difference {
         match self {
             Difference::Removed(c) => write!(
                 f,
-                "column `{}` ({} {}) is in the live table but no longer declared",
+                "column `{}` ({} {}) is in the live table but no longer declared, and its \
+                 new rows could not hold it",
                 c.name, c.mode, c.column_type
             ),
             Difference::AddedNotNullable(c) => write!(
@@ -133,6 +139,7 @@ pub fn plan(
     }
     for column in &live.columns {
         match declared.columns.iter().find(|c| c.name == column.name) {
+            None if column.mode != ColumnMode::Required => {}
             None => differences.push(Difference::Removed(column.clone())),
             Some(wanted) => {
                 let (live_type, declared_type) = (type_name(column), type_name(wanted));
@@ -276,8 +283,32 @@ mod tests {
             [
                 "column `player_lookup` changes type from STRING to INT64",
                 "column `cache_date` changes mode from REQUIRED to NULLABLE",
-                "column `points_avg` (NULLABLE FLOAT64) is in the live table but no longer declared",
             ]
+        );
+    }
+
+    #[test]
+    fn a_nullable_column_no_longer_declared_stays_and_a_required_one_is_refused() {
+        // An earlier version, rolled back to after a later one added
+        // `points_avg`: its rows leave the column NULL.
+        let earlier = declared_with(|s| s.columns.retain(|c| c.name != "points_avg"));
+        assert!(plan(&table(), &live(), &earlier).unwrap().is_empty());
+        let without_key = declared_with(|s| s.columns.retain(|c| c.name != "player_lookup"));
+        let refused = plan(&table(), &live(), &without_key).unwrap_err();
+        assert_eq!(
+            refused.differences,
+            [Difference::Removed(Column::new(
+                "player_lookup",
+                ColumnType::String,
+                ColumnMode::Required
+            ))]
+        );
+        assert!(
+            refused.to_string().ends_with(
+                "column `player_lookup` (REQUIRED STRING) is in the live table but no longer \
+                 declared, and its new rows could not hold it"
+            ),
+            "{refused}"
         );
     }
 

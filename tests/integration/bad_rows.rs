@@ -204,7 +204,7 @@ fn a_changed_type_is_refused_with_every_difference_and_nothing_is_written() {
     drifted.columns.push(Column::new(
         "retired_column",
         ColumnType::Bool,
-        ColumnMode::Nullable,
+        ColumnMode::Required,
     ));
     host.table_for(&plugin.spec.name, &failing_table(), &drifted);
 
@@ -217,8 +217,8 @@ fn a_changed_type_is_refused_with_every_difference_and_nothing_is_written() {
         Some(
             "slate_test.one_bad_row_fails_run: the live table's schema differs from the \
              processor's, and only new NULLABLE columns can be added: column `points` changes \
-             type from STRING to INT64; column `retired_column` (NULLABLE BOOL) is in the live \
-             table but no longer declared"
+             type from STRING to INT64; column `retired_column` (REQUIRED BOOL) is in the live \
+             table but no longer declared, and its new rows could not hold it"
         )
     );
     assert_eq!(

@@ -281,6 +281,60 @@ fn a_new_version_writing_another_table_is_refused_naming_the_readers_of_the_old_
     );
 }
 
+/// A rollback after a version that added a column: before, the rollback
+/// answered "now active", and every later run of the processor failed
+/// [load] on the column it no longer declared. And with the bundled
+/// version the only earlier one, there was nothing to roll back to.
+#[test]
+fn a_rollback_to_the_bundled_version_runs_after_a_version_that_added_a_column() {
+    use slate::rows::Value;
+    use slate::schema::TableName;
+    use slate::store::{EmbeddedStore, InputSource};
+
+    let dir = demo_data_dir("2026-01-10", "2026-01-10");
+    assert_succeeded(&slate(
+        dir.path(),
+        &["deploy", components::PLAYER_DAILY_CACHE_V2],
+    ));
+    assert_succeeded(&slate(dir.path(), &["run", "--date", "2026-01-11"]));
+
+    let empty = slate(
+        dir.path(),
+        &["rollback", "PlayerDailyCacheProcessor", "--to", ""],
+    );
+    assert_eq!(empty.status.code(), Some(2));
+    let rolled = slate(dir.path(), &["rollback", "PlayerDailyCacheProcessor"]);
+    assert_succeeded(&rolled);
+    assert_contains(
+        &String::from_utf8_lossy(&rolled.stdout),
+        "rolled back PlayerDailyCacheProcessor to 0.1.0",
+    );
+    let run = slate(dir.path(), &["run", "--date", "2026-01-12"]);
+    assert_succeeded(&run);
+
+    let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    let table = TableName::new("nba_precompute", "player_daily_cache");
+    let trend = |day: &str| {
+        let day = crate::support::date(day);
+        let rows = store.read_rows(&table, day, day).unwrap();
+        let at = rows
+            .columns
+            .iter()
+            .position(|c| c == "points_trend")
+            .unwrap();
+        assert!(!rows.rows.is_empty());
+        rows.rows
+            .iter()
+            .filter(|row| row[at] != Value::Null)
+            .count()
+    };
+    assert!(
+        trend("2026-01-11") > 0,
+        "the second version wrote the column"
+    );
+    assert_eq!(trend("2026-01-12"), 0, "the bundled one leaves it NULL");
+}
+
 #[test]
 fn two_plugin_folder_components_of_one_name_are_a_usage_error_naming_both_files() {
     let dir = demo_data_dir("2026-01-11", "2026-01-11");

@@ -718,16 +718,31 @@ fn schema_drift_adds_nullable_columns_and_refuses_the_rest(store: Arc<dyn Store>
     assert_eq!(old.columns.last().unwrap(), "minutes");
     assert_eq!(old.rows[0].last(), Some(&Value::Null));
 
+    // The earlier schema again (a rollback): `minutes` stays in the live
+    // table, and the rows written without it read NULL there.
+    store
+        .ensure_table(&output_table(), &output_schema())
+        .unwrap();
+    let later = date("2026-01-12");
+    store
+        .replace_partitions(&output_table(), &[later], &rows(later, &["b"]))
+        .unwrap();
+    let live = store.table_schema(&output_table()).unwrap().unwrap();
+    assert_eq!(live.columns.last().unwrap().name, "minutes");
+    let new = store.read_rows(&output_table(), later, later).unwrap();
+    assert_eq!(new.columns.last().unwrap(), "minutes");
+    assert_eq!(new.rows[0].last(), Some(&Value::Null));
+
     let mut changed = grown.clone();
     changed.columns[2] = Column::new("points", ColumnType::String, ColumnMode::Nullable);
-    changed.columns.retain(|c| c.name != "minutes");
+    changed.columns.retain(|c| c.name != "player_lookup");
     let refused = store.ensure_table(&output_table(), &changed).unwrap_err();
     assert_eq!(
         refused.to_string(),
         "slate_test.history_behaviour: the live table's schema differs from the processor's, \
-         and only new NULLABLE columns can be added: column `points` changes type from INT64 \
-         to STRING; column `minutes` (NULLABLE FLOAT64) is in the live table but no longer \
-         declared"
+         and only new NULLABLE columns can be added: column `player_lookup` (REQUIRED STRING) \
+         is in the live table but no longer declared, and its new rows could not hold it; \
+         column `points` changes type from INT64 to STRING"
     );
     assert!(
         store

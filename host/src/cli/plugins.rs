@@ -198,6 +198,9 @@ fn notify_activation(options: &HostOptions, deployment: &Deployment) -> Result<(
 
 /// `slate rollback NAME [--to HASH]`.
 pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<ExitCode> {
+    if to == Some("") {
+        super::usage!("--to needs a hash or a prefix of one");
+    }
     let deployed = Deploying::open(options)?
         .deployer()
         .rollback(name, to)
