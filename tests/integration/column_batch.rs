@@ -164,10 +164,11 @@ fn a_malformed_stored_cell_fails_the_read_naming_table_date_row_column_and_value
     let record = host.run(&echo, date("2026-01-15"));
 
     assert_eq!(record.status, RunStatus::Failed);
+    assert_eq!(record.error_kind, Some(ErrorKind::Input));
     let message = record.error_message.unwrap_or_default();
     assert_contains(
         &message,
-        r#"slate_test.every_type 2026-01-15 row 0: `born` holds text \"not-a-date\", not DATE"#,
+        r#"reading an input failed: slate_test.every_type 2026-01-15 row 0: `born` holds text "not-a-date", not DATE"#,
     );
 }
 
