@@ -214,6 +214,17 @@ fn a_shadow_must_be_another_version_of_a_processor_that_runs_here() {
     assert_contains(&stderr(&unknown), "runs here to shadow");
     let none = slate(dir.path(), &["diff", "VersionedProcessor"]);
     assert_contains(&stderr(&none), "has no shadow version");
+
+    // A shadow whose bytes become the active version (deployed, not
+    // promoted) is a shadow no more: before, it stayed listed, and a
+    // server ran it beside the identical live version on every date.
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    succeed(dir.path(), &["deploy", components::VERSIONED_V2]);
+    let registry = slate::registry::Registry::open(&dir.path().join("registry")).unwrap();
+    assert!(registry.shadows().unwrap().is_empty());
 }
 
 #[test]

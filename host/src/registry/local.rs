@@ -180,9 +180,12 @@ impl RegistryStorage for LocalRegistry {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         record_version_in(&transaction, spec, hash, now)?;
-        if action == DeployAction::Promote {
-            transaction.execute("DELETE FROM shadows WHERE name = ?1", params![spec.name])?;
-        }
+        // The shadow made active, by a promote or a deploy or rollback of
+        // the same bytes, is a shadow no more.
+        transaction.execute(
+            "DELETE FROM shadows WHERE name = ?1 AND hash = ?2",
+            params![spec.name, hash],
+        )?;
         transaction.execute(
             "INSERT INTO deployments (name, hash, action, deployed_at) VALUES (?1, ?2, ?3, ?4)",
             params![spec.name, hash, action.as_str(), timestamp(now)],

@@ -274,12 +274,12 @@ impl RegistryStorage for PostgresRegistry {
         let id = self.with_client(|client| {
             let mut transaction = client.transaction()?;
             record_version_in(&mut transaction, spec, hash, now)?;
-            if action == DeployAction::Promote {
-                transaction.execute(
-                    "DELETE FROM _slate.plugin_shadows WHERE name = $1",
-                    &[&spec.name],
-                )?;
-            }
+            // The shadow made active, by a promote or a deploy or rollback
+            // of the same bytes, is a shadow no more.
+            transaction.execute(
+                "DELETE FROM _slate.plugin_shadows WHERE name = $1 AND hash = $2",
+                &[&spec.name, &hash],
+            )?;
             let id: i64 = transaction
                 .query_one(
                     "INSERT INTO _slate.plugin_deployments (name, hash, action, deployed_at)
