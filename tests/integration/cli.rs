@@ -335,6 +335,50 @@ fn a_rollback_to_the_bundled_version_runs_after_a_version_that_added_a_column() 
     assert_eq!(trend("2026-01-12"), 0, "the bundled one leaves it NULL");
 }
 
+/// An unknown processor or table is a wrong command line, exit 2, as the
+/// README says, for every command that names one: promote, rollback and
+/// plugins history exited 1, and rollback blamed "no earlier version".
+#[test]
+fn commands_naming_an_unknown_processor_or_table_exit_2() {
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    for args in [
+        vec!["promote", "NoSuchProcessor"],
+        vec!["rollback", "NoSuchProcessor"],
+        vec!["plugins", "history", "NoSuchProcessor"],
+    ] {
+        let refused = slate(dir.path(), &args);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&refused)
+        );
+        assert_contains(&stderr(&refused), "unknown processor NoSuchProcessor");
+    }
+    let missing = slate(
+        dir.path(),
+        &[
+            "tables",
+            "transfer",
+            "nba_analytics.no_such_table",
+            "--raw-input",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert_contains(&stderr(&missing), "no table nba_analytics.no_such_table");
+
+    // A bundled processor never deployed has no history: no failure.
+    let bundled = slate(
+        dir.path(),
+        &["plugins", "history", "PlayerGameSummaryProcessor"],
+    );
+    assert_succeeded(&bundled);
+    assert_contains(
+        &String::from_utf8_lossy(&bundled.stdout),
+        "never been deployed through the registry: it runs its bundled version",
+    );
+}
+
 #[test]
 fn two_plugin_folder_components_of_one_name_are_a_usage_error_naming_both_files() {
     let dir = demo_data_dir("2026-01-11", "2026-01-11");

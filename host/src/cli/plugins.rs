@@ -201,7 +201,9 @@ pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<E
     if to == Some("") {
         super::usage!("--to needs a hash or a prefix of one");
     }
-    let deployed = Deploying::open(options)?
+    let deploying = Deploying::open(options)?;
+    deploying.current.select(&[name.to_string()])?;
+    let deployed = deploying
         .deployer()
         .rollback(name, to)
         .with_context(|| format!("{name} was not rolled back"))?;
@@ -219,6 +221,7 @@ pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<E
 /// and unless `--keep` the shadow's tables are dropped.
 pub fn promote(options: &HostOptions, name: &str, backfill: bool, keep: bool) -> Result<ExitCode> {
     let deploying = Deploying::open(options)?;
+    deploying.current.select(&[name.to_string()])?;
     let store = super::open_store(options, false)?;
     let covered = match deploying
         .registry
@@ -363,10 +366,17 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
 pub fn history(options: &HostOptions, name: &str) -> Result<ExitCode> {
     let registry = registry(options)?;
     let history = registry.history(name)?;
-    anyhow::ensure!(
-        !history.is_empty(),
-        "{name} has never been deployed through the registry"
-    );
+    if history.is_empty() {
+        // An unknown name is a usage error (exit 2); a bundled processor
+        // never deployed has no history, which is no failure.
+        Deploying::open(options)?
+            .current
+            .select(&[name.to_string()])?;
+        println!(
+            "{name} has never been deployed through the registry: it runs its bundled version"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut output = table(&["hash", "version", "action", "deployed_at", "active"]);
     for deployment in &history {
         output.add_row(vec![

@@ -74,6 +74,9 @@ pub fn transfer(options: &HostOptions, table: &str, new_owner: NewOwner) -> Resu
     if let Some(reason) = store.host_owned().reason(&table) {
         usage!("{table} is the host's and cannot be transferred: {reason}");
     }
+    if store.table_schema(&table)?.is_none() {
+        usage!("no table {table} in the store (see `slate tables`)");
+    }
     let to = match new_owner {
         NewOwner::RawInput => TableOwner::RawInput,
         NewOwner::Processor {
