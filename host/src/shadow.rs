@@ -130,6 +130,30 @@ pub fn covered_dates(
         .collect())
 }
 
+/// How the runs of version `hash` of `processor` as its shadow since
+/// `since` (when it last became the shadow) ended: succeeded, and not.
+pub fn shadow_run_counts(
+    store: &dyn Store,
+    processor: &str,
+    hash: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<(usize, usize), StoreError> {
+    let runs = store.runs(&RunFilter {
+        processor: Some(shadow_name(processor)),
+        plugin_hash: Some(hash.to_string()),
+        skip_upstream_check: true,
+        ..RunFilter::default()
+    })?;
+    let ended = runs
+        .iter()
+        .filter(|r| r.started_at >= since && r.status != RunStatus::Running);
+    let succeeded = ended
+        .clone()
+        .filter(|r| r.status == RunStatus::Success)
+        .count();
+    Ok((succeeded, ended.count() - succeeded))
+}
+
 /// Compares `name`'s shadow table with its live table on the dates of
 /// `range` (every date when `None`) where the shadow succeeded.
 pub fn compare(

@@ -195,6 +195,25 @@ fn a_shadow_that_traps_fails_alone_and_the_live_run_succeeds() {
     let diff = slate(dir.path(), &["diff", "VersionedProcessor"]);
     assert_eq!(diff.status.code(), Some(1));
     assert_contains(&stderr(&diff), "no successful run");
+
+    // It shows as failing, and a shadow that failed on every date it ran
+    // is not promoted (it was, with "now active", and the next live run
+    // trapped) unless forced.
+    let listed = succeed(dir.path(), &["plugins"]);
+    assert_contains(&listed, "no dates yet; 1 failed runs");
+    let refused = slate(dir.path(), &["promote", "VersionedProcessor"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_contains(&stderr(&refused), "VersionedProcessor's shadow 4.0.0 (");
+    assert_contains(
+        &stderr(&refused),
+        "failed on every date it ran (1 runs): not promoted",
+    );
+    assert_eq!(
+        latest_run(dir.path(), "VersionedProcessor")["status"],
+        "success"
+    );
+    let forced = succeed(dir.path(), &["promote", "VersionedProcessor", "--force"]);
+    assert_contains(&forced, "promoted VersionedProcessor 4.0.0");
 }
 
 #[test]

@@ -232,6 +232,9 @@ enum Command {
         /// Keep the shadow's tables (by default they are dropped).
         #[arg(long)]
         keep: bool,
+        /// Promote a shadow whose every run failed (refused without it).
+        #[arg(long)]
+        force: bool,
     },
     /// Compares a processor's shadow version with its active one, row by
     /// row by key, on the dates the shadow ran: rows only in one, rows
@@ -508,7 +511,16 @@ pub fn run() -> Result<ExitCode> {
             name,
             backfill,
             keep,
-        } => plugins::promote(&options, &name, backfill, keep),
+            force,
+        } => plugins::promote(
+            &options,
+            &name,
+            plugins::Promotion {
+                backfill,
+                keep,
+                force,
+            },
+        ),
         Command::Shadow {
             command:
                 ShadowCommand::Run {

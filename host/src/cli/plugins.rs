@@ -215,23 +215,54 @@ pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-/// `slate promote NAME [--backfill] [--keep]`: the shadow version becomes
+/// How `slate promote` goes about it.
+pub struct Promotion {
+    /// Rerun the covered dates with the new version.
+    pub backfill: bool,
+    /// Keep the shadow's tables.
+    pub keep: bool,
+    /// Promote a shadow whose every run failed.
+    pub force: bool,
+}
+
+/// `slate promote NAME [--backfill] [--keep] [--force]`: the shadow version becomes
 /// the active one; then, with `--backfill`, the outdated pairs of the
 /// dates the shadow covered are rerun (its dates, and downstream of them),
 /// and unless `--keep` the shadow's tables are dropped.
-pub fn promote(options: &HostOptions, name: &str, backfill: bool, keep: bool) -> Result<ExitCode> {
+pub fn promote(options: &HostOptions, name: &str, promotion: Promotion) -> Result<ExitCode> {
+    let Promotion {
+        backfill,
+        keep,
+        force,
+    } = promotion;
     let deploying = Deploying::open(options)?;
     deploying.current.select(&[name.to_string()])?;
     let store = super::open_store(options, false)?;
-    let covered = match deploying
+    let shadow = deploying
         .registry
         .shadows()?
         .into_iter()
-        .find(|s| s.stored.name == name)
-    {
+        .find(|s| s.stored.name == name);
+    let covered = match &shadow {
         Some(shadow) => slate::shadow::covered_dates(store.as_ref(), name, &shadow.stored.hash)?,
         None => Default::default(),
     };
+    if let Some(shadow) = &shadow {
+        let (succeeded, failed) = slate::shadow::shadow_run_counts(
+            store.as_ref(),
+            name,
+            &shadow.stored.hash,
+            shadow.since,
+        )?;
+        if succeeded == 0 && failed > 0 && !force {
+            anyhow::bail!(
+                "{name}'s shadow {} ({}) failed on every date it ran ({failed} runs): \
+                 not promoted (--force promotes it all the same)",
+                shadow.stored.version,
+                slate::alerts::event::short_hash(&shadow.stored.hash)
+            );
+        }
+    }
     let deployed = deploying
         .deployer()
         .promote(name)
@@ -287,16 +318,25 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
     let mut shadows = std::collections::HashMap::new();
     for shadow in registry.shadows()? {
         let stored = &shadow.stored;
-        let dates = match &store {
-            Some(store) => {
-                slate::shadow::covered_dates(store.as_ref(), &stored.name, &stored.hash)?
-            }
+        let (dates, (_, failed)) = match &store {
+            Some(store) => (
+                slate::shadow::covered_dates(store.as_ref(), &stored.name, &stored.hash)?,
+                slate::shadow::shadow_run_counts(
+                    store.as_ref(),
+                    &stored.name,
+                    &stored.hash,
+                    shadow.since,
+                )?,
+            ),
             None => Default::default(),
         };
-        let covered = match (dates.first(), dates.last()) {
+        let mut covered = match (dates.first(), dates.last()) {
             (Some(first), Some(last)) => format!("{} dates, {first} to {last}", dates.len()),
             _ => "no dates yet".to_string(),
         };
+        if failed > 0 {
+            covered.push_str(&format!("; {failed} failed runs"));
+        }
         let hash = &stored.hash[..stored.hash.len().min(12)];
         shadows.insert(
             stored.name.clone(),
