@@ -117,6 +117,8 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
     let table = String::from_utf8_lossy(&run.stdout).into_owned();
     assert_contains(&table, "OneBadRowQuarantined");
     assert_contains(&table, " 198 ");
+    // The summary says rows were set aside, not just "success 198".
+    assert_contains(&table, "quarantined 1 bad rows");
 
     let listed = slate(dir.path(), &["quarantine", "--json"]);
     assert_succeeded(&listed);

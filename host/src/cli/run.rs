@@ -20,15 +20,31 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
     let records = host
         .pipeline
         .run_date(&host.executor, date, &selection, Trigger::Cli)?;
-    let mut output = table(&["processor", "status", "rows", "duration", "run", "error"]);
+    let mut output = table(&[
+        "processor",
+        "status",
+        "rows",
+        "duration",
+        "run",
+        "error or note",
+    ]);
     for record in &records {
+        // A success says more than its row count when it set rows aside.
+        let note = match record.status {
+            RunStatus::Success => record
+                .reason
+                .clone()
+                .filter(|r| *r != format!("committed {} rows", record.rows_written))
+                .unwrap_or_default(),
+            _ => short_error(record),
+        };
         output.add_row(vec![
             record.processor.clone(),
             record.status.to_string(),
             record.rows_written.to_string(),
             duration(record.duration_ms),
             record.run_id.clone(),
-            short_error(record),
+            note,
         ]);
     }
     println!("{output}");
