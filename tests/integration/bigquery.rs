@@ -157,7 +157,7 @@ fn assert_same_rows(
             &spec.output_table.to_string(),
             &golden::to_ndjson(&expected),
             &actual,
-            &spec.schema.key_columns,
+            &spec.schema,
             1e-12,
         )
         .unwrap();

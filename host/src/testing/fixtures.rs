@@ -51,14 +51,24 @@ pub enum FixtureError {
         table: String,
     },
     /// A line or the file could not be read at all.
-    #[error("{file}:{line}: {message}")]
+    #[error("{file}{}: {message}", at_line(*line))]
     Malformed {
         /// The file.
         file: String,
-        /// The 1-based line.
+        /// The 1-based line; 0 for the file (or folder) as a whole.
         line: u64,
         /// What is wrong.
         message: String,
+    },
+    /// Two files give one table (`t.ndjson` and `t.csv`).
+    #[error("{first} and {second} both give {table}: keep one")]
+    TwoFiles {
+        /// The table.
+        table: String,
+        /// One file.
+        first: String,
+        /// The other.
+        second: String,
     },
     /// One field of one line does not hold a value of its column.
     #[error("{file}:{line}: field `{}`: {source}", source.column)]
@@ -95,6 +105,38 @@ pub enum FixtureError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// `:N` for line `N`; nothing for line 0, the file as a whole.
+fn at_line(line: u64) -> String {
+    match line {
+        0 => String::new(),
+        line => format!(":{line}"),
+    }
+}
+
+/// A fixture file's text: UTF-8, or an error naming the line of the first
+/// byte that is not.
+fn read_text(path: &Path) -> Result<String, FixtureError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| FixtureError::Malformed {
+        file: file.clone(),
+        line: 0,
+        message: e.to_string(),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        FixtureError::Malformed {
+            file,
+            line: valid.iter().filter(|b| **b == b'\n').count() as u64 + 1,
+            message: "not UTF-8 text".into(),
+        }
+    })?;
+    // Editors on Windows start a file with a byte-order mark.
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    })
 }
 
 /// Fixture tables, in memory, served to a processor as its inputs.
@@ -156,15 +198,14 @@ impl Fixtures {
             .collect();
         paths.sort();
         let mut schemas: BTreeMap<TableName, TableSchema> = BTreeMap::new();
-        let mut data = Vec::new();
+        let mut data: Vec<(PathBuf, TableName, Format)> = Vec::new();
         for path in paths {
             let file = path.display().to_string();
             let (table, format) =
                 file_table(&path).ok_or(FixtureError::BadName { file: file.clone() })?;
             match format {
                 Format::Schema => {
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|e| unreadable(&path, e.to_string()))?;
+                    let text = read_text(&path)?;
                     let schema: TableSchema =
                         serde_json::from_str(&text).map_err(|e| FixtureError::Malformed {
                             file: file.clone(),
@@ -183,6 +224,13 @@ impl Fixtures {
                                 .map(ToString::to_string)
                                 .collect::<Vec<_>>()
                                 .join(", "),
+                        });
+                    }
+                    if let Some((first, _, _)) = data.iter().find(|(_, t, _)| *t == table) {
+                        return Err(FixtureError::TwoFiles {
+                            table: table.to_string(),
+                            first: first.display().to_string(),
+                            second: file,
                         });
                     }
                     data.push((path, table, format));
@@ -209,8 +257,7 @@ impl Fixtures {
                     file: file.clone(),
                     table: table.to_string(),
                 })?;
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| unreadable(&path, e.to_string()))?;
+            let text = read_text(&path)?;
             let (rows, absent) = match format {
                 Format::Ndjson => read_ndjson(&file, &text, &schema)?,
                 _ => read_csv(&file, &text, &schema)?,
@@ -271,6 +318,10 @@ fn read_ndjson(
         }
         objects.push((number, object));
     }
+    // An empty file is an empty table, with every column.
+    if objects.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
     let held: Vec<bool> = schema
         .columns
         .iter()
@@ -320,11 +371,23 @@ fn read_csv(
             message: e.to_string(),
         })?
         .clone();
+    // An empty file is an empty table, with every column.
+    if headers.is_empty() && text.trim().is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
     let mut positions = Vec::with_capacity(headers.len());
     for header in &headers {
         let index = schema
             .index_of(header)
             .ok_or_else(|| bad_field(file, 1, header, "not in the table's schema".into()))?;
+        if positions.contains(&index) {
+            return Err(bad_field(
+                file,
+                1,
+                header,
+                "given twice in the header".into(),
+            ));
+        }
         positions.push(index);
     }
     let held: Vec<bool> = (0..schema.columns.len())
@@ -376,7 +439,10 @@ fn checked(
             file,
             line,
             &column.name,
-            format!("missing, but the column is REQUIRED {}", column.column_type),
+            format!(
+                "null or missing, but the column is REQUIRED {}",
+                column.column_type
+            ),
         ));
     }
     Ok(value)
@@ -513,5 +579,89 @@ mod tests {
                 "{start}: {batch:?}"
             );
         }
+    }
+
+    /// A folder holding `files` (name, bytes).
+    fn folder(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in files {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        dir
+    }
+
+    fn load(dir: &Path) -> Result<Fixtures, FixtureError> {
+        let table = TableName::new("nba_raw", "box");
+        Fixtures::load(dir, std::slice::from_ref(&table), &|_| Some(box_scores()))
+    }
+
+    #[test]
+    fn an_empty_file_is_an_empty_table_with_every_column() {
+        for name in ["nba_raw.box.ndjson", "nba_raw.box.csv"] {
+            let dir = folder(&[(name, b"")]);
+            let fixtures = load(dir.path()).unwrap();
+            let table = &fixtures.tables[&TableName::new("nba_raw", "box")];
+            assert!(table.rows.rows.is_empty(), "{name}");
+            assert!(
+                table.absent.is_empty(),
+                "{name}: every column is there, empty"
+            );
+        }
+    }
+
+    #[test]
+    fn two_files_for_one_table_or_a_column_twice_in_a_header_are_refused() {
+        let dir = folder(&[
+            ("nba_raw.box.csv", b"day,points\n"),
+            ("nba_raw.box.ndjson", b""),
+        ]);
+        let error = load(dir.path()).unwrap_err();
+        assert!(
+            matches!(error, FixtureError::TwoFiles { ref table, .. } if table == "nba_raw.box")
+        );
+        assert!(
+            error
+                .to_string()
+                .ends_with("both give nba_raw.box: keep one"),
+            "{error}"
+        );
+
+        let error = read_csv(
+            "t.csv",
+            "day,points,points\n2026-01-05,1,2\n",
+            &box_scores(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "t.csv:1: field `points`: given twice in the header"
+        );
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_named_by_line_and_a_byte_order_mark_is_skipped() {
+        let dir = folder(&[(
+            "nba_raw.box.ndjson",
+            b"{\"day\": \"2026-01-05\"}\n{\"day\": \"2026-01-0\xff\"}\n",
+        )]);
+        let error = load(dir.path()).unwrap_err();
+        let file = dir.path().join("nba_raw.box.ndjson").display().to_string();
+        assert_eq!(error.to_string(), format!("{file}:2: not UTF-8 text"));
+
+        let dir = folder(&[(
+            "nba_raw.box.ndjson",
+            "\u{feff}{\"day\": \"2026-01-05\"}\n".as_bytes(),
+        )]);
+        let fixtures = load(dir.path()).unwrap();
+        assert_eq!(
+            fixtures.tables[&TableName::new("nba_raw", "box")]
+                .rows
+                .rows
+                .len(),
+            1
+        );
+
+        let missing = load(&dir.path().join("nowhere")).unwrap_err().to_string();
+        assert!(!missing.contains(":0:"), "{missing}");
     }
 }

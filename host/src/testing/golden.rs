@@ -3,14 +3,18 @@
 //!
 //! Rows are matched by the processor's key columns when those identify every
 //! row, else by position. Numbers match within a tolerance relative to the
-//! expected value (absolute below 1); everything else must be equal.
+//! expected value (absolute below 1); everything else must be equal. A
+//! golden row must itself fit the output table: a field the table lacks, a
+//! value of another type, or a key another golden row holds is a bad
+//! golden file, named by line, not a difference.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::{Map, Value as Json};
 
-use crate::rows::{RowSet, row_json};
+use crate::rows::{RowSet, row_json, value_from_json, value_json};
+use crate::schema::TableSchema;
 
 /// The rows as NDJSON, one object per line, in the row set's order.
 pub fn to_ndjson(rows: &RowSet) -> String {
@@ -101,24 +105,58 @@ fn same(expected: &Json, actual: &Json, tolerance: f64) -> bool {
     }
 }
 
-/// Compares the produced rows with the golden NDJSON `expected`.
+/// Compares the produced rows with the golden NDJSON `expected`, rows of
+/// the output table `schema`.
 pub fn compare(
     file: &str,
     expected: &str,
     actual: &RowSet,
-    key_columns: &[String],
+    schema: &TableSchema,
     tolerance: f64,
 ) -> Result<Vec<Difference>, GoldenError> {
+    let key_columns = &schema.key_columns;
     let mut wanted = Vec::new();
+    let mut lines_by_key: BTreeMap<String, usize> = BTreeMap::new();
     for (index, line) in expected.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let object: Map<String, Json> = serde_json::from_str(line).map_err(|e| GoldenError {
+        let bad = |message: String| GoldenError {
             file: file.to_string(),
             line: index + 1,
-            message: format!("not a JSON object: {e}"),
-        })?;
+            message,
+        };
+        let object: Map<String, Json> =
+            serde_json::from_str(line).map_err(|e| bad(format!("not a JSON object: {e}")))?;
+        for (field, value) in &object {
+            let column = schema
+                .columns
+                .iter()
+                .find(|c| &c.name == field)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "field `{field}` is not a column of the output table"
+                    ))
+                })?;
+            let read =
+                value_from_json(column, value).map_err(|e| bad(format!("field `{field}`: {e}")))?;
+            // Written as the output writes it: 5, not "5", for an INT64.
+            let written = value_json(&read);
+            if !same(&written, value, 0.0) {
+                return Err(bad(format!(
+                    "field `{field}`: {value} is written {written} in the output ({})",
+                    column.column_type
+                )));
+            }
+        }
+        if !key_columns.is_empty() {
+            let key = key_of(&object, key_columns);
+            if let Some(first) = lines_by_key.insert(key.clone(), index + 1) {
+                return Err(bad(format!(
+                    "{key} is also on line {first}: a key is one row"
+                )));
+            }
+        }
         wanted.push(object);
     }
     let produced: Vec<Map<String, Json>> = actual
@@ -203,16 +241,57 @@ mod tests {
         }
     }
 
+    /// The table of [`rows`], keyed by player when `keyed`.
+    fn table(keyed: bool) -> TableSchema {
+        use crate::schema::{Column, ColumnMode, ColumnType};
+        TableSchema {
+            columns: vec![
+                Column::new("player", ColumnType::String, ColumnMode::Required),
+                Column::new("points", ColumnType::Float64, ColumnMode::Nullable),
+            ],
+            partition_column: "player".into(),
+            key_columns: match keyed {
+                true => vec!["player".to_string()],
+                false => Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_golden_row_that_does_not_fit_the_output_table_is_a_bad_golden_file_by_line() {
+        let cases = [
+            (
+                "{\"player\": \"a\", \"bogus\": 1}",
+                1,
+                "field `bogus` is not a column of the output table",
+            ),
+            (
+                "{\"player\": \"a\", \"points\": \"5\"}",
+                1,
+                "field `points`: \"5\" is written 5.0 in the output (FLOAT64)",
+            ),
+            (
+                "{\"player\": \"a\"}\n{\"player\": \"a\"}",
+                2,
+                "row (player=\"a\") is also on line 1: a key is one row",
+            ),
+        ];
+        for (golden, line, message) in cases {
+            let error = compare("g", golden, &rows(&[("a", 1.0)]), &table(true), 0.0).unwrap_err();
+            assert_eq!(error.line, line, "{golden}");
+            assert!(error.message.starts_with(message), "{}", error.message);
+        }
+    }
+
     #[test]
     fn output_that_matches_within_tolerance_has_no_differences() {
         let golden = to_ndjson(&rows(&[("a", 20.0), ("b", 10.0)]));
-        let keys = ["player".to_string()];
         assert!(
             compare(
                 "g",
                 &golden,
                 &rows(&[("b", 10.0), ("a", 20.000001)]),
-                &keys,
+                &table(true),
                 1e-6
             )
             .unwrap()
@@ -223,9 +302,14 @@ mod tests {
     #[test]
     fn a_changed_field_names_the_row_by_key_and_the_field() {
         let golden = to_ndjson(&rows(&[("a", 20.0), ("b", 10.0)]));
-        let keys = ["player".to_string()];
-        let differences =
-            compare("g", &golden, &rows(&[("a", 21.5), ("c", 1.0)]), &keys, 1e-9).unwrap();
+        let differences = compare(
+            "g",
+            &golden,
+            &rows(&[("a", 21.5), ("c", 1.0)]),
+            &table(true),
+            1e-9,
+        )
+        .unwrap();
         let text: Vec<String> = differences.iter().map(ToString::to_string).collect();
         assert_eq!(
             text,
@@ -241,9 +325,9 @@ mod tests {
     fn a_malformed_golden_line_is_named() {
         let error = compare(
             "golden.ndjson",
-            "{\"a\": 1}\nnot json\n",
+            "{\"player\": \"a\"}\nnot json\n",
             &rows(&[]),
-            &[],
+            &table(false),
             0.0,
         )
         .unwrap_err();

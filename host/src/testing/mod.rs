@@ -176,13 +176,7 @@ pub fn run(plugin: &Plugin, case: &TestCase, known: &BTreeMap<TableName, TableSc
         Err(e) => return Outcome::BadFixture(format!("cannot read {}: {e}", path.display())),
     };
     let file = path.display().to_string();
-    match golden::compare(
-        &file,
-        &expected,
-        &rows,
-        &plugin.spec.schema.key_columns,
-        case.tolerance,
-    ) {
+    match golden::compare(&file, &expected, &rows, &plugin.spec.schema, case.tolerance) {
         Ok(differences) if differences.is_empty() => Outcome::Passed {
             rows: rows.rows.len(),
             compared: true,
