@@ -827,6 +827,17 @@ fn the_demo_sends_its_failure_and_phase_events_each_exactly_once() {
     demo("2026-01-05", "2026-01-11");
     // Running the same dates again repeats nothing.
     demo("2026-01-10", "2026-01-11");
+    // Hundreds of alerts, several digests: no post past the size a
+    // receiver's body limit could refuse (one of 444 KB stalled a channel).
+    let posts = receiver.received();
+    assert!(posts.len() > 1, "the backlog went in several posts");
+    for post in &posts {
+        assert!(
+            post.body.len() <= slate::alerts::delivery::MAX_POST_BYTES,
+            "a post of {} bytes",
+            post.body.len()
+        );
+    }
     let messages: Vec<serde_json::Value> = receiver
         .accepted()
         .into_iter()

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::config::{AlertsConfig, Channel, ChannelKind};
 use super::payload;
-use super::record::{AttemptOutcome, ChannelHealth, ChannelState, DeliveryAttempt};
+use super::record::{AttemptOutcome, ChannelHealth, ChannelState, DeliveryAttempt, OutboxMessage};
 use crate::liveness::is_dead_incarnation;
 use crate::store::alerts::{AlertOutbox, ChannelClaim};
 use crate::store::{Store, StoreError};
@@ -24,6 +24,11 @@ use crate::store::{Store, StoreError};
 /// How many messages one post carries at most; a larger backlog goes in
 /// several digests.
 pub const MAX_MESSAGES_PER_POST: usize = 1000;
+
+/// The largest body one post sends: a backlog past it goes as several
+/// digests, so a receiver with a body limit (nginx's is 1 MiB) is never
+/// sent, again and again, one it refuses.
+pub const MAX_POST_BYTES: usize = 256 * 1024;
 
 /// The longest wait between retries.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -33,6 +38,26 @@ pub const EXCERPT_CHARS: usize = 200;
 
 /// How much longer than a post's timeout a deliverer's claim holds.
 const CLAIM_MARGIN: Duration = Duration::from_secs(30);
+
+/// The first of `routed` whose payload fits in [`MAX_POST_BYTES`] (at
+/// least one message), that payload, and the message id the channel's
+/// cursor moves to once it is delivered: `last` when every message fits,
+/// else the last one sent, so the rest go in the next post.
+fn fit_in_one_post(
+    kind: ChannelKind,
+    mut routed: Vec<OutboxMessage>,
+    last: i64,
+) -> (Vec<OutboxMessage>, serde_json::Value, i64) {
+    let mut through = last;
+    loop {
+        let body = payload::render(kind, &routed);
+        if routed.len() == 1 || body.to_string().len() <= MAX_POST_BYTES {
+            return (routed, body, through);
+        }
+        routed.truncate(routed.len() / 2);
+        through = routed.last().map_or(last, |m| m.message_id);
+    }
+}
 
 /// What an HTTP status means for delivery: 2xx delivered; 429 retried; a
 /// redirect or any other 4xx refused for good; 5xx, or no response at
@@ -379,7 +404,7 @@ impl Deliverer {
                 until,
             });
         }
-        let body = payload::render(channel.kind, &routed);
+        let (routed, body, last) = fit_in_one_post(channel.kind, routed, last);
         let response = self.post(channel, Some(&body)).await;
         let outcome = classify(response.status);
         let purpose = if routed.len() == 1 {
