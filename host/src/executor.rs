@@ -98,8 +98,12 @@ impl Executor {
     }
 
     /// This executor, telling `observer` too about every run it claims
-    /// and ends.
+    /// and ends, and every stale run its lease keeper reaps (which ends
+    /// too, whoever ran it).
     pub fn with_observer(mut self, observer: Arc<dyn RunObserver>) -> Self {
+        let told = observer.clone();
+        self.leases
+            .on_reaped(Arc::new(move |run: &RunRecord| told.run_ended(run, None)));
         self.observers.push(observer);
         self
     }

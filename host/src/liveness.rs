@@ -58,7 +58,12 @@ struct Keeper {
     stopping: Mutex<bool>,
     wake: Condvar,
     reaped: AtomicU64,
+    on_reaped: Mutex<Vec<ReapedHook>>,
 }
+
+/// Told of every run this keeper reaps, with its final (failed, `stale`)
+/// record: a reaped run ends, as far as anyone watching runs is concerned.
+pub type ReapedHook = Arc<dyn Fn(&RunRecord) + Send + Sync>;
 
 /// Renews this host's leases and reaps stale runs, on a background thread.
 pub struct LeaseKeeper {
@@ -156,11 +161,17 @@ impl Keeper {
         Ok(())
     }
 
-    /// Reaps stale runs now, counting them.
+    /// Reaps stale runs now, counting them and telling the hooks.
     fn reap(&self) -> Result<Vec<RunRecord>, StoreError> {
         let reaped = self.store.reap_stale(Utc::now())?;
         self.reaped
             .fetch_add(reaped.len() as u64, Ordering::Relaxed);
+        let hooks = self.on_reaped.lock().unwrap_or_else(|e| e.into_inner());
+        for run in &reaped {
+            for hook in hooks.iter() {
+                hook(run);
+            }
+        }
         Ok(reaped)
     }
 }
@@ -220,6 +231,7 @@ impl LeaseKeeper {
             stopping: Mutex::new(false),
             wake: Condvar::new(),
             reaped: AtomicU64::new(0),
+            on_reaped: Mutex::default(),
         });
         let reaped = reap_on_start(keeper.store.as_ref(), host_id, Utc::now())?;
         keeper
@@ -250,6 +262,15 @@ impl LeaseKeeper {
     /// The lease settings.
     pub fn config(&self) -> LeaseConfig {
         self.keeper.config
+    }
+
+    /// Tells `hook` of every run reaped from now on.
+    pub fn on_reaped(&self, hook: ReapedHook) {
+        self.keeper
+            .on_reaped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(hook);
     }
 
     /// Starts renewing `run_id`'s lease until the guard is dropped.

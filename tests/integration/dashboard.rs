@@ -347,6 +347,49 @@ fn events_push_every_run_as_it_starts_and_ends_after_a_resync() {
     assert_eq!(finished["rows_written"], ended["rows"]);
 }
 
+/// A run another host left `running`, reaped by this server once its lease
+/// expired, ends on the stream as any run does: failed, kind `stale`.
+/// Before, reaped runs never reached the observers that feed `/events`,
+/// and the live grid showed them running until a reload.
+#[test]
+fn events_push_a_run_the_server_reaps_as_failed_stale() {
+    use slate::runs::{NewRun, Trigger};
+    use slate::store::{EmbeddedStore, RunLedger};
+
+    let dir = demo_data_dir("2026-01-05", "2026-01-05");
+    let server = Server::start(
+        dir.path(),
+        &["--heartbeat-secs", "0.2", "--lease-secs", "1"],
+    );
+    let events = subscribe(&server);
+    let (first, _) = events.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert_eq!(first, "resync");
+
+    let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    let abandoned = store
+        .start_run(&NewRun {
+            processor: "PlayerGameSummaryProcessor".into(),
+            data_date: date("2026-01-06"),
+            host_id: "another-machine:4242".into(),
+            plugin_hash: "abandoned".into(),
+            trigger: Trigger::Cli,
+            lease: Duration::from_millis(300),
+        })
+        .unwrap();
+    let reaped = loop {
+        let (kind, data) = events
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the reaped run on the stream");
+        let change: Json = serde_json::from_str(&data).unwrap_or(Json::Null);
+        if kind == "run" && change["run_id"] == abandoned.run_id.as_str() {
+            break change;
+        }
+    };
+    assert_eq!(reaped["status"], "failed", "{reaped}");
+    assert_eq!(reaped["error_kind"], "stale", "{reaped}");
+    assert_eq!(reaped["processor"], "PlayerGameSummaryProcessor");
+}
+
 /// Sends one GET to a router with no socket.
 async fn get(served: &Served, uri: &str) -> (StatusCode, Json, String) {
     let response = served
