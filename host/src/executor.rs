@@ -43,6 +43,10 @@ pub trait RunObserver: Send + Sync {
     /// `record` is the run's final record; `instantiation` how long
     /// creating its instance took, when it got that far.
     fn run_ended(&self, record: &RunRecord, instantiation: Option<Duration>);
+
+    /// `record` is the final (failed, `stale`) record of a run this host's
+    /// lease keeper reaped, whichever host ran it.
+    fn run_reaped(&self, _record: &RunRecord) {}
 }
 
 /// A claimed run: its `running` record, the plugin version it will run,
@@ -103,7 +107,7 @@ impl Executor {
     pub fn with_observer(mut self, observer: Arc<dyn RunObserver>) -> Self {
         let told = observer.clone();
         self.leases
-            .on_reaped(Arc::new(move |run: &RunRecord| told.run_ended(run, None)));
+            .on_reaped(Arc::new(move |run: &RunRecord| told.run_reaped(run)));
         self.observers.push(observer);
         self
     }

@@ -1,9 +1,9 @@
 //! `GET /events`: run state changes as server-sent events, for the
 //! dashboard's live grid.
 //!
-//! [`RunEvents`] observes the executor: every claimed run (`running`) and
-//! every ended one (its final status) is broadcast as a `run` event whose
-//! data is a [`RunChange`]. A client that falls behind the broadcast, or
+//! [`RunEvents`] observes the executor: every claimed run (`running`),
+//! every ended one and every one the server reaps (its final status) is
+//! broadcast as a `run` event whose data is a [`RunChange`]. A client that falls behind the broadcast, or
 //! reconnects after a lost connection, gets a `resync` event and should
 //! read the grid again: the stream carries changes, the grid carries state.
 
@@ -97,6 +97,10 @@ impl RunObserver for RunEvents {
     }
 
     fn run_ended(&self, record: &RunRecord, _instantiation: Option<Duration>) {
+        self.publish(record);
+    }
+
+    fn run_reaped(&self, record: &RunRecord) {
         self.publish(record);
     }
 }
