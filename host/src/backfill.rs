@@ -38,7 +38,7 @@ use crate::store::{Store, StoreError};
 pub const MAX_DATES: usize = 3660;
 
 /// Which (processor, date) runs a backfill redoes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reprocess {
     /// Only those that never ran.
@@ -102,7 +102,7 @@ pub struct BackfillRequest {
 }
 
 /// One planned run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PlannedRun {
     /// The processor.
     pub processor: String,
@@ -111,7 +111,7 @@ pub struct PlannedRun {
 }
 
 /// The runs a backfill will execute, and how many it leaves alone.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Plan {
     /// The dates of the range to run, in order: those with games when the
     /// pipeline has a calendar, else every one.
@@ -127,7 +127,7 @@ pub struct Plan {
 }
 
 /// How one planned run ended.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Outcome {
     /// The processor.
     pub processor: String,
@@ -555,7 +555,7 @@ fn run_scheduled(backfill: Backfill<'_>, parallelism: usize) -> Vec<Outcome> {
 }
 
 /// Per processor: how many runs succeeded, failed and were blocked.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Tally {
     /// Runs that committed their rows.
     pub succeeded: usize,
@@ -579,6 +579,19 @@ impl Tally {
             Ended::NotStarted => &mut self.not_started,
         } += 1;
         self.rows += outcome.rows;
+    }
+
+    /// Takes back one outcome [`Tally::count`] counted: a run that will run
+    /// again (a resumed backfill's run a shutdown stopped).
+    pub fn uncount(&mut self, outcome: &Outcome) {
+        let counted = match outcome.ended() {
+            Ended::Succeeded => &mut self.succeeded,
+            Ended::Failed => &mut self.failed,
+            Ended::Blocked => &mut self.blocked,
+            Ended::NotStarted => &mut self.not_started,
+        };
+        *counted = counted.saturating_sub(1);
+        self.rows -= outcome.rows;
     }
 
     /// Whether every run succeeded or was left to another run: what a

@@ -8,7 +8,9 @@ use serde::Serialize;
 use crate::upstream_check::UpstreamCheck;
 
 /// Where a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// In progress; its host holds the claim on (processor, date).

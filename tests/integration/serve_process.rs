@@ -366,3 +366,70 @@ fn a_processor_redeployed_while_serving_runs_its_new_version_next() {
     assert_eq!(watched_run["rows"], 3, "{watched_run}");
     assert!(server.terminate().success());
 }
+
+/// A backfill the shutdown stopped resumes when a server starts on the
+/// store again, and its progress outlives the server that accepted it.
+/// Before, a server's backfills lived in its memory: after a restart, `GET
+/// /backfills/{id}` was a 404 and the runs not started were never run.
+#[test]
+fn a_backfill_a_shutdown_stopped_resumes_when_the_server_starts_again() {
+    let data = crate::support::demo_data_dir("2026-01-05", "2026-01-07");
+    let first = Server::start(data.path(), &["--grace-secs", "0.001"]);
+    let (status, accepted) = first.post(
+        "/backfill",
+        json!({
+            "start_date": "2026-01-08",
+            "end_date": "2026-02-28",
+            "reprocess": "all",
+            "parallelism": 1
+        }),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["backfill_id"].as_str().unwrap().to_string();
+    let planned = accepted["planned"].as_u64().unwrap();
+    assert!(first.terminate().success());
+
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let ran_before: usize = store
+        .runs(&RunFilter {
+            dates: Some(date("2026-01-08")..=date("2026-02-28")),
+            skip_upstream_check: true,
+            ..RunFilter::default()
+        })
+        .unwrap()
+        .len();
+    assert!(
+        (ran_before as u64) < planned,
+        "the shutdown stopped it before every run ({ran_before} of {planned})"
+    );
+
+    let second = Server::start(data.path(), &[]);
+    wait_until("the resumed backfill finishes", || {
+        second.get(&format!("/backfills/{id}")).1["state"] == "finished"
+    });
+    let (_, progress) = second.get(&format!("/backfills/{id}"));
+    assert_eq!(progress["planned"], planned);
+    let ended = ["succeeded", "failed", "blocked", "not_started"]
+        .iter()
+        .map(|k| progress[k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(ended, planned, "{progress}");
+    assert_eq!(progress["succeeded"], planned, "{progress}");
+    // Every planned run's latest attempt succeeded; none is left running.
+    let runs = store
+        .runs(&RunFilter {
+            dates: Some(date("2026-01-08")..=date("2026-02-28")),
+            skip_upstream_check: true,
+            ..RunFilter::default()
+        })
+        .unwrap();
+    assert!(runs.iter().all(|r| r.status != RunStatus::Running));
+    assert!(second.terminate().success());
+
+    // Its record outlives both servers.
+    let third = Server::start(data.path(), &[]);
+    let (status, after) = third.get(&format!("/backfills/{id}"));
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["state"], "finished");
+    assert_eq!(after["succeeded"], planned);
+}

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::backfill::{Outcome, Reprocess, Tally};
 
 /// Where a backfill stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackfillState {
     /// Waiting for worker slots.
@@ -41,7 +41,7 @@ impl BackfillState {
 }
 
 /// A backfill's progress, as `GET /backfills/{id}` answers it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct BackfillProgress {
     /// The backfill.
     pub id: String,

@@ -13,12 +13,11 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::backfill_jobs::{BackfillJob, BackfillProgress, BackfillState};
+use super::backfill_runner;
 use super::errors::ApiError;
 use super::extract::{JsonBody, Params, date_field, only_params, served_date};
 use super::state::AppState;
-use crate::backfill::{
-    self, BackfillError, BackfillRequest, Ended, Outcome, PlannedRun, Reprocess, Tally,
-};
+use crate::backfill::{self, BackfillError, BackfillRequest, PlannedRun, Reprocess, Tally};
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -173,32 +172,15 @@ pub async fn start_backfill(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(id.clone(), job.clone());
-    let host = state.host.clone();
     let (planned, left_alone) = (plan.runs.len(), plan.left_alone);
-    state.host.workers.spawn(parallelism, move || {
-        job.update(|p| p.state = BackfillState::Running);
-        let on_outcome = |outcome: &Outcome| {
-            job.update(|p| {
-                p.ended.count(outcome);
-                if outcome.ended() != Ended::Succeeded {
-                    p.problems.push(outcome.clone());
-                }
-            })
-        };
-        let outcomes = backfill::run(
-            &pipeline,
-            &host.executor,
-            &plan,
-            parallelism,
-            job.stop_flag(),
-            &on_outcome,
-        );
-        let ended = job.end_state(outcomes.len(), planned);
-        job.update(|p| {
-            p.state = ended;
-            p.finished_at = Some(Utc::now());
-        });
-    });
+    let host = state.host.clone();
+    state
+        .blocking(move |served| {
+            backfill_runner::record(served, &job, &plan, parallelism);
+            backfill_runner::launch(host, job, pipeline, plan, parallelism, 0);
+            Ok::<_, ApiError>(())
+        })
+        .await?;
     let answer = Accepted {
         backfill_id: id,
         planned,
@@ -243,7 +225,15 @@ pub async fn get_backfill(
     }
     let missing = ApiError::not_found("id", format!("no backfill {id}"));
     if state.host.store.work_queue().is_none() {
-        return Err(missing);
+        // One an earlier server ran, from the store's records.
+        let saved = state
+            .blocking(move |host| {
+                Ok::<_, ApiError>(backfill_runner::saved_progress(host.store.as_ref(), &id))
+            })
+            .await?;
+        return saved
+            .map(|progress| Json(progress).into_response())
+            .ok_or(missing);
     }
     let progress = state
         .blocking(move |host| {

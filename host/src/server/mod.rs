@@ -18,6 +18,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod backfill_jobs;
+pub mod backfill_runner;
 pub mod backfills;
 pub mod dashboard;
 pub mod errors;
@@ -179,6 +180,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let host = state.host.clone();
     let grace = state.config.grace;
+    // The backfills an earlier server stopped go on before any request.
+    {
+        let host = host.clone();
+        tokio::task::spawn_blocking(move || backfill_runner::resume_saved(&host))
+            .await
+            .map_err(std::io::Error::other)?;
+    }
     // Once the shutdown begins: no new work (a request for it gets 503,
     // reads are still answered, so clients can follow the work accepted);
     // accepted work gets the grace period, then no run starts and the runs

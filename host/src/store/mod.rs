@@ -12,6 +12,7 @@
 //! across the two.
 
 pub mod alerts;
+pub mod backfill_records;
 pub mod bigquery;
 mod cells;
 mod embedded;
@@ -357,6 +358,13 @@ pub trait RunLedger: Send + Sync {
     /// from; `None` for a backfill of one host, which schedules its own
     /// runs ([`crate::backfill::run`]).
     fn work_queue(&self) -> Option<&dyn work_queue::WorkQueue> {
+        None
+    }
+
+    /// The records of the backfills a server runs by itself, so that they
+    /// outlive it; `None` for a ledger that keeps none (their progress
+    /// then lives in the server's memory).
+    fn backfill_records(&self) -> Option<&dyn backfill_records::BackfillRecords> {
         None
     }
 

@@ -232,6 +232,10 @@ impl RunLedger for SplitStore {
         self.ledger.work_queue()
     }
 
+    fn backfill_records(&self) -> Option<&dyn super::backfill_records::BackfillRecords> {
+        self.ledger.backfill_records()
+    }
+
     fn host_directory(&self) -> Option<&dyn super::hosts::HostDirectory> {
         self.ledger.host_directory()
     }

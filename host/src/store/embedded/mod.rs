@@ -17,6 +17,7 @@
 //!   ([`super::schedules::TickLedger`]).
 
 mod alerts;
+mod backfill_records;
 mod raw_checks;
 mod runs;
 mod schedules;
@@ -200,6 +201,7 @@ impl EmbeddedStore {
         connection.execute_batch(SETUP)?;
         connection.execute_batch(alerts::SETUP)?;
         connection.execute_batch(schedules::SETUP)?;
+        connection.execute_batch(backfill_records::SETUP)?;
         for (table, column, definition) in ADDED_COLUMNS {
             let present: bool = connection.query_row(
                 &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),

@@ -481,6 +481,10 @@ impl RunLedger for EmbeddedStore {
         Some(self)
     }
 
+    fn backfill_records(&self) -> Option<&dyn crate::store::backfill_records::BackfillRecords> {
+        Some(self)
+    }
+
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
         Ok(self
             .lock()

@@ -1,0 +1,222 @@
+//! Runs a server's own backfills (those no work queue holds) on its worker
+//! pool. Where the store keeps backfill records
+//! ([`crate::store::backfill_records`]), each backfill's plan is recorded
+//! when it is accepted and its progress after every run, so that `GET
+//! /backfills/{id}` answers after a restart, and a backfill the server's
+//! shutdown stopped (or that a dead earlier process of this machine left
+//! running) resumes when a server starts on the store again: its planned
+//! runs that did not end since it was accepted are run, and its progress
+//! goes on counting.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::backfill_jobs::{BackfillJob, BackfillProgress, BackfillState};
+use super::state::ServedHost;
+use crate::backfill::{self, Ended, Outcome, Plan};
+use crate::pipeline::Pipeline;
+use crate::runs::{ErrorKind, RunFilter, RunStatus};
+use crate::store::Store;
+use crate::store::backfill_records::SavedBackfill;
+
+/// Records a newly accepted backfill, its plan and its progress, where the
+/// store keeps records. A failure is logged: the backfill runs all the
+/// same, its progress in memory only.
+pub fn record(host: &ServedHost, job: &BackfillJob, plan: &Plan, parallelism: usize) {
+    let Some(records) = host.store.backfill_records() else {
+        return;
+    };
+    let progress = job.progress();
+    let saved = serde_json::to_string(plan)
+        .and_then(|plan_json| {
+            Ok(SavedBackfill {
+                id: progress.id.clone(),
+                host_id: host.executor.host_id().to_string(),
+                state: progress.state.name().to_string(),
+                parallelism,
+                plan_json,
+                progress_json: serde_json::to_string(&progress)?,
+                accepted_at: progress.started_at,
+            })
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|saved| records.save_backfill(&saved).map_err(|e| e.to_string()));
+    if let Err(error) = saved {
+        tracing::warn!(backfill = %progress.id, %error, "the backfill's record was not saved");
+    }
+}
+
+/// Saves `job`'s progress now, where the store keeps records.
+fn save_progress(store: &dyn Store, job: &BackfillJob) {
+    let Some(records) = store.backfill_records() else {
+        return;
+    };
+    let progress = job.progress();
+    let saved = serde_json::to_string(&progress)
+        .map_err(|e| e.to_string())
+        .and_then(|json| {
+            records
+                .save_backfill_progress(&progress.id, progress.state.name(), &json)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(error) = saved {
+        tracing::warn!(backfill = %progress.id, %error, "the backfill's progress was not saved");
+    }
+}
+
+/// Runs `plan` as `job` on the worker pool with `parallelism` slots;
+/// `already_ended` of its planned runs ended before (a resumed backfill's).
+pub fn launch(
+    host: Arc<ServedHost>,
+    job: Arc<BackfillJob>,
+    pipeline: Arc<Pipeline>,
+    plan: Plan,
+    parallelism: usize,
+    already_ended: usize,
+) {
+    let pool = host.workers.clone();
+    pool.spawn(parallelism, move || {
+        let store = host.store.as_ref();
+        job.update(|p| p.state = BackfillState::Running);
+        save_progress(store, &job);
+        let on_outcome = |outcome: &Outcome| {
+            job.update(|p| {
+                p.ended.count(outcome);
+                if outcome.ended() != Ended::Succeeded {
+                    p.problems.push(outcome.clone());
+                }
+            });
+            save_progress(store, &job);
+        };
+        let outcomes = backfill::run(
+            &pipeline,
+            &host.executor,
+            &plan,
+            parallelism,
+            job.stop_flag(),
+            &on_outcome,
+        );
+        let planned = job.progress().planned;
+        let ended = job.end_state(already_ended + outcomes.len(), planned);
+        job.update(|p| {
+            p.state = ended;
+            p.finished_at = Some(Utc::now());
+        });
+        save_progress(store, &job);
+    });
+}
+
+/// The progress of a backfill this server no longer holds in memory, from
+/// the store's records.
+pub fn saved_progress(store: &dyn Store, id: &str) -> Option<serde_json::Value> {
+    let saved = store.backfill_records()?.saved_backfill(id).ok()??;
+    serde_json::from_str(&saved.progress_json).ok()
+}
+
+/// Resumes the backfills the store records as not ended that are this
+/// server's to resume: one a shutdown stopped, or one a dead earlier
+/// process of this machine left queued or running. Each runs the planned
+/// runs that did not end since it was accepted.
+pub fn resume_saved(host: &Arc<ServedHost>) {
+    let Some(records) = host.store.backfill_records() else {
+        return;
+    };
+    let unfinished = match records.unfinished_backfills() {
+        Ok(unfinished) => unfinished,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the backfills to resume");
+            return;
+        }
+    };
+    let me = host.executor.host_id();
+    for saved in unfinished {
+        let abandoned = saved.state == BackfillState::Stopped.name()
+            || crate::liveness::is_dead_incarnation(&saved.host_id, me);
+        if !abandoned {
+            continue;
+        }
+        if let Err(error) = resume_one(host, &saved) {
+            tracing::warn!(backfill = %saved.id, %error, "the backfill was not resumed");
+        }
+    }
+}
+
+fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), String> {
+    let plan: Plan = serde_json::from_str(&saved.plan_json).map_err(|e| e.to_string())?;
+    let mut progress: BackfillProgress =
+        serde_json::from_str(&saved.progress_json).map_err(|e| e.to_string())?;
+    let pipeline = host.pipeline().map_err(|e| e.to_string())?;
+    let mut remaining = Vec::new();
+    for run in &plan.runs {
+        if !ended_since(host.store.as_ref(), run, progress.started_at)? {
+            remaining.push(run.clone());
+        }
+    }
+    let already_ended = plan.runs.len() - remaining.len();
+    // A run that will run again (one the shutdown stopped) is no longer
+    // one of its problems.
+    let (rerun, kept): (Vec<Outcome>, Vec<Outcome>) = std::mem::take(&mut progress.problems)
+        .into_iter()
+        .partition(|problem| {
+            remaining
+                .iter()
+                .any(|run| run.processor == problem.processor && run.date == problem.date)
+        });
+    for outcome in &rerun {
+        progress.ended.uncount(outcome);
+    }
+    progress.problems = kept;
+    tracing::warn!(
+        backfill = %saved.id,
+        remaining = remaining.len(),
+        "resuming a backfill an earlier server stopped"
+    );
+    progress.state = BackfillState::Queued;
+    progress.finished_at = None;
+    let job = Arc::new(BackfillJob::new(progress));
+    host.backfills
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(saved.id.clone(), job.clone());
+    // The record keeps the whole plan: a second resume counts what ended
+    // against all of it.
+    save_progress(host.store.as_ref(), &job);
+    let resumed = Plan {
+        runs: remaining,
+        ..plan
+    };
+    launch(
+        host.clone(),
+        job,
+        pipeline,
+        resumed,
+        saved.parallelism,
+        already_ended,
+    );
+    Ok(())
+}
+
+/// Whether `run`'s (processor, date) has a run that started since the
+/// backfill was accepted and ended other than by a shutdown: the work
+/// the backfill asked for was done.
+fn ended_since(
+    store: &dyn Store,
+    run: &backfill::PlannedRun,
+    since: chrono::DateTime<Utc>,
+) -> Result<bool, String> {
+    let latest = store
+        .runs(&RunFilter {
+            processor: Some(run.processor.clone()),
+            date: Some(run.date),
+            limit: Some(1),
+            skip_upstream_check: true,
+            ..RunFilter::default()
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(latest.first().is_some_and(|latest| {
+        latest.started_at >= since
+            && latest.status != RunStatus::Running
+            && latest.error_kind != Some(ErrorKind::Shutdown)
+    }))
+}
