@@ -112,11 +112,27 @@ pub struct ShadowDiff {
     pub diff: TableDiff,
 }
 
-/// The dates version `hash` of `processor` succeeded on as its shadow.
+/// When `name`'s shadow version last became its shadow, as `registry`
+/// records it; the start of time when it has none.
+pub fn shadow_since(
+    registry: &crate::registry::Registry,
+    name: &str,
+) -> Result<chrono::DateTime<chrono::Utc>, crate::registry::RegistryError> {
+    Ok(registry
+        .shadows()?
+        .into_iter()
+        .find(|s| s.stored.name == name)
+        .map_or(chrono::DateTime::<chrono::Utc>::MIN_UTC, |s| s.since))
+}
+
+/// The dates version `hash` of `processor` succeeded on as its shadow
+/// since `since`, when it last became the shadow: the runs of an earlier
+/// stint as the shadow wrote a table a promotion dropped.
 pub fn covered_dates(
     store: &dyn Store,
     processor: &str,
     hash: &str,
+    since: chrono::DateTime<chrono::Utc>,
 ) -> Result<BTreeSet<NaiveDate>, StoreError> {
     Ok(store
         .runs(&RunFilter {
@@ -126,6 +142,7 @@ pub fn covered_dates(
             ..RunFilter::default()
         })?
         .into_iter()
+        .filter(|r| r.started_at >= since)
         .map(|r| r.data_date)
         .collect())
 }
@@ -155,12 +172,14 @@ pub fn shadow_run_counts(
 }
 
 /// Compares `name`'s shadow table with its live table on the dates of
-/// `range` (every date when `None`) where the shadow succeeded.
+/// `range` (every date when `None`) where the shadow succeeded since
+/// `since`, when it last became the shadow.
 pub fn compare(
     store: &dyn Store,
     pipeline: &Pipeline,
     name: &str,
     range: Option<(NaiveDate, NaiveDate)>,
+    since: chrono::DateTime<chrono::Utc>,
 ) -> Result<ShadowDiff, ShadowError> {
     let live = pipeline
         .plugin(name)
@@ -168,7 +187,7 @@ pub fn compare(
     let shadow = pipeline
         .shadow(name)
         .ok_or_else(|| ShadowError::NoShadow(name.to_string()))?;
-    let dates: BTreeSet<NaiveDate> = covered_dates(store, name, &shadow.hash)?
+    let dates: BTreeSet<NaiveDate> = covered_dates(store, name, &shadow.hash, since)?
         .into_iter()
         .filter(|d| range.is_none_or(|(from, to)| (from..=to).contains(d)))
         .collect();

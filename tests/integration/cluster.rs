@@ -423,6 +423,23 @@ fn a_version_deployed_on_one_host_is_loaded_by_the_others_before_their_next_run(
     for host in [&a, &b] {
         assert_contains(line, &format!(":{}", host.child.id()));
     }
+
+    // The shared registry's shadows: one host sets it, another drops it;
+    // and activating the shadow's own bytes ends it as a shadow.
+    let (status, _) = a.put_component("VersionedProcessor?shadow=true", &v1);
+    assert_eq!(status, 200);
+    assert_eq!(registry.shadows().unwrap().len(), 1);
+    let (status, dropped) = b.delete("/plugins/VersionedProcessor/shadow");
+    assert_eq!(status, 200, "{dropped}");
+    assert!(registry.shadows().unwrap().is_empty());
+    let (status, _) = a.put_component("VersionedProcessor?shadow=true", &v1);
+    assert_eq!(status, 200);
+    let (status, _) = b.put_component("VersionedProcessor", &v1);
+    assert_eq!(status, 200);
+    assert!(
+        registry.shadows().unwrap().is_empty(),
+        "v1 is active, not a shadow"
+    );
 }
 
 /// Every output table's rows from `first` to `last` at `url`, by table.

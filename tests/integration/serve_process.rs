@@ -81,6 +81,17 @@ impl Server {
         (status, serde_json::from_str(&text).expect("a JSON answer"))
     }
 
+    pub(crate) fn delete(&self, path: &str) -> (u16, Json) {
+        let mut response = agent()
+            .delete(self.url(path))
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .call()
+            .expect("DELETE");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).expect("a JSON answer"))
+    }
+
     pub(crate) fn put_component(&self, name: &str, bytes: &[u8]) -> (u16, Json) {
         let mut response = agent()
             .put(self.url(&format!("/plugins/{name}")))

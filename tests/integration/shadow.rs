@@ -303,6 +303,46 @@ fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdate
     assert_eq!(shadow["attempt"], 1, "no shadow runs after the promotion");
     let again = slate(dir.path(), &["promote", "VersionedProcessor"]);
     assert_contains(&stderr(&again), "has no shadow version to promote");
+
+    // v1 back, and v2 the shadow again: its runs as the shadow before the
+    // promotion wrote a table the promotion dropped, so it has covered no
+    // date yet. Before, they counted, and diff reported every live row
+    // dropped from a table that did not exist.
+    succeed(dir.path(), &["rollback", "VersionedProcessor"]);
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    let plugins = succeed(dir.path(), &["plugins"]);
+    assert_contains(&plugins, "no dates yet");
+    let diff = slate(dir.path(), &["diff", "VersionedProcessor"]);
+    assert_eq!(diff.status.code(), Some(1));
+    assert_contains(&stderr(&diff), "no successful run");
+
+    // Dropped unpromoted: its runs stop, and its table goes.
+    succeed(dir.path(), &run);
+    let shadow_table = slate::shadow::shadow_table(
+        &versioned(),
+        latest_run(dir.path(), "VersionedProcessor~shadow")["plugin_hash"]
+            .as_str()
+            .unwrap(),
+    );
+    let dropped = succeed(dir.path(), &["shadow", "drop", "VersionedProcessor"]);
+    assert_contains(&dropped, &format!("dropped {shadow_table}"));
+    assert_eq!(
+        slate::store::Tables::table_schema(&store, &shadow_table).unwrap(),
+        None
+    );
+    let attempts = latest_run(dir.path(), "VersionedProcessor~shadow")["attempt"].clone();
+    succeed(dir.path(), &run);
+    assert_eq!(
+        latest_run(dir.path(), "VersionedProcessor~shadow")["attempt"],
+        attempts,
+        "no shadow run after the drop"
+    );
+    let none = slate(dir.path(), &["shadow", "drop", "VersionedProcessor"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert_contains(&stderr(&none), "has no shadow version to drop");
 }
 
 #[test]
@@ -377,6 +417,18 @@ fn over_http_a_shadow_is_deployed_with_shadow_true_and_diffed_at_plugins_name_di
     assert_eq!(diff["diff"]["only_in_new"], 1);
     let (status, unknown) = server.get("/plugins/NoSuchProcessor/diff");
     assert_eq!((status, &unknown["field"]), (404, &json!("name")));
+
+    let (status, dropped) = server.delete("/plugins/VersionedProcessor/shadow");
+    assert_eq!(status, 200, "{dropped}");
+    assert_eq!(
+        dropped["tables_dropped"].as_array().unwrap().len(),
+        1,
+        "{dropped}"
+    );
+    let (status, gone) = server.delete("/plugins/VersionedProcessor/shadow");
+    assert_eq!((status, &gone["field"]), (404, &json!("name")), "{gone}");
+    let (status, _) = server.get("/plugins/VersionedProcessor/diff");
+    assert_eq!(status, 404, "no shadow to diff");
 }
 
 #[test]

@@ -373,6 +373,15 @@ enum ShadowCommand {
         #[arg(long, default_value_t = 2)]
         parallelism: usize,
     },
+    /// Ends a processor's shadow version without making it active: its
+    /// runs stop, and its tables are dropped unless `--keep`.
+    Drop {
+        /// The processor.
+        name: String,
+        /// Keep the shadow's tables.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 /// Logs go to stderr; `RUST_LOG` sets the level (default `warn`).
@@ -530,6 +539,9 @@ pub fn run() -> Result<ExitCode> {
                     parallelism,
                 },
         } => shadow::replay(&options, &name, parse_range(&from, &to)?, parallelism),
+        Command::Shadow {
+            command: ShadowCommand::Drop { name, keep },
+        } => shadow::drop(&options, &name, keep),
         Command::Diff {
             name,
             from,

@@ -244,7 +244,9 @@ pub fn promote(options: &HostOptions, name: &str, promotion: Promotion) -> Resul
         .into_iter()
         .find(|s| s.stored.name == name);
     let covered = match &shadow {
-        Some(shadow) => slate::shadow::covered_dates(store.as_ref(), name, &shadow.stored.hash)?,
+        Some(shadow) => {
+            slate::shadow::covered_dates(store.as_ref(), name, &shadow.stored.hash, shadow.since)?
+        }
         None => Default::default(),
     };
     if let Some(shadow) = &shadow {
@@ -320,7 +322,12 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
         let stored = &shadow.stored;
         let (dates, (_, failed)) = match &store {
             Some(store) => (
-                slate::shadow::covered_dates(store.as_ref(), &stored.name, &stored.hash)?,
+                slate::shadow::covered_dates(
+                    store.as_ref(),
+                    &stored.name,
+                    &stored.hash,
+                    shadow.since,
+                )?,
                 slate::shadow::shadow_run_counts(
                     store.as_ref(),
                     &stored.name,

@@ -1,5 +1,6 @@
-//! `slate shadow run` (a shadow version replayed over past dates) and
-//! `slate diff` (a shadow compared with its active version, row by row).
+//! `slate shadow run` (a shadow version replayed over past dates), `slate
+//! shadow drop` (a shadow ended unpromoted) and `slate diff` (a shadow
+//! compared with its active version, row by row).
 
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -15,6 +16,26 @@ use slate::shadow::{self, ShadowDiff};
 
 use super::render::table;
 use super::{Host, HostOptions, load_pipeline};
+
+/// Ends `name`'s shadow version, and drops its tables unless `keep`: the
+/// way out of a failed experiment other than promoting it or replacing it.
+pub fn drop(options: &HostOptions, name: &str, keep: bool) -> Result<ExitCode> {
+    let runtime = super::plugins::runtime(options)?;
+    let registry = super::plugins::registry(options)?;
+    let store = super::open_store(options, false)?;
+    load_pipeline(options, store.as_ref(), &runtime, &registry)?.select(&[name.to_string()])?;
+    anyhow::ensure!(
+        registry.clear_shadow(name)?,
+        "{name} has no shadow version to drop"
+    );
+    println!("{name} has no shadow version now: its shadow runs stop");
+    if !keep {
+        for table in shadow::drop_tables(store.as_ref(), name)? {
+            println!("dropped {table}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Replays `name`'s shadow from `from` to `to`, with a progress bar;
 /// exits 1 when a shadow run failed.
@@ -104,7 +125,8 @@ pub fn diff(
     let registry = super::plugins::registry(options)?;
     let pipeline = load_pipeline(options, store.as_ref(), &runtime, &registry)?;
     pipeline.select(&[name.to_string()])?;
-    let compared = shadow::compare(store.as_ref(), &pipeline, name, range)?;
+    let since = shadow::shadow_since(&registry, name)?;
+    let compared = shadow::compare(store.as_ref(), &pipeline, name, range, since)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&compared)?);
     } else {

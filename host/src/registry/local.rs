@@ -294,6 +294,20 @@ impl RegistryStorage for LocalRegistry {
         Ok(now)
     }
 
+    fn clear_shadow(&self, name: &str) -> Result<bool, RegistryError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let cleared = transaction.execute("DELETE FROM shadows WHERE name = ?1", params![name])?;
+        if cleared > 0 {
+            transaction.execute(
+                "INSERT INTO shadow_changes (changed_at) VALUES (?1)",
+                params![timestamp(Utc::now())],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(cleared > 0)
+    }
+
     fn shadows(&self) -> Result<Vec<ShadowVersion>, RegistryError> {
         let connection = self.lock();
         let mut statement = connection.prepare(

@@ -197,6 +197,8 @@ trait RegistryStorage: Send + Sync {
     fn set_shadow(&self, spec: &ProcessorSpec, hash: &str) -> Result<DateTime<Utc>, RegistryError>;
     /// See [`Registry::shadows`].
     fn shadows(&self) -> Result<Vec<ShadowVersion>, RegistryError>;
+    /// See [`Registry::clear_shadow`].
+    fn clear_shadow(&self, name: &str) -> Result<bool, RegistryError>;
     /// Records that this host has compiled `hash`; nothing for a registry
     /// of one host.
     fn record_compiled(&self, _hash: &str) -> Result<(), RegistryError> {
@@ -337,6 +339,12 @@ impl Registry {
     /// Every processor's shadow version, by name.
     pub fn shadows(&self) -> Result<Vec<ShadowVersion>, RegistryError> {
         self.storage.shadows()
+    }
+
+    /// Ends `name`'s shadow version, without making it active: its runs
+    /// stop. False when `name` had none.
+    pub fn clear_shadow(&self, name: &str) -> Result<bool, RegistryError> {
+        self.storage.clear_shadow(name)
     }
 
     /// Records that this host has compiled (or loaded from its compile

@@ -401,6 +401,26 @@ impl RegistryStorage for PostgresRegistry {
         Ok(now)
     }
 
+    fn clear_shadow(&self, name: &str) -> Result<bool, RegistryError> {
+        let now = crate::store::now_to_the_microsecond();
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            let cleared = transaction.execute(
+                "DELETE FROM _slate.plugin_shadows WHERE name = $1",
+                &[&name],
+            )?;
+            if cleared > 0 {
+                transaction.execute(
+                    "INSERT INTO _slate.plugin_shadow_changes (changed_at) VALUES ($1)",
+                    &[&now],
+                )?;
+                announce_in(&mut transaction)?;
+            }
+            transaction.commit()?;
+            Ok(cleared > 0)
+        })
+    }
+
     fn shadows(&self) -> Result<Vec<ShadowVersion>, RegistryError> {
         let rows = self.with_client(|client| {
             Ok(client.query(

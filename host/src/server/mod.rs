@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/backfills/{id}", delete(backfills::cancel_backfill))
         .route("/plugins/{name}", put(plugins::deploy_plugin))
         .route("/plugins/{name}/rollback", post(plugins::rollback_plugin))
+        .route("/plugins/{name}/shadow", delete(plugins::drop_shadow))
         .route_layer(from_fn_with_state(token.clone(), auth::require_token));
     let mut reads = Router::new()
         .route("/runs", get(runs::list_runs))

@@ -187,6 +187,42 @@ fn known_processor(host: &ServedHost, name: &str) -> Result<(), ApiError> {
     }
 }
 
+/// `DELETE /plugins/{name}/shadow[?keep=1]`: ends the processor's shadow
+/// version without making it active, and drops its tables unless `keep`;
+/// 200 naming the tables dropped, 404 for an unknown processor or one with
+/// no shadow.
+pub async fn drop_shadow(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Params(query): Params,
+) -> Result<Response, ApiError> {
+    only_params(&query, &["keep"])?;
+    let keep = flag_param(&query, "keep")?;
+    let dropped = state
+        .blocking(move |host| {
+            known_processor(host, &name)?;
+            if !host
+                .registry
+                .clear_shadow(&name)
+                .map_err(ApiError::internal)?
+            {
+                return Err(ApiError::not_found(
+                    "name",
+                    format!("{name} has no shadow version"),
+                ));
+            }
+            match keep {
+                true => Ok(Vec::new()),
+                false => {
+                    shadow::drop_tables(host.store.as_ref(), &name).map_err(ApiError::internal)
+                }
+            }
+        })
+        .await?;
+    let tables: Vec<String> = dropped.iter().map(ToString::to_string).collect();
+    Ok(Json(serde_json::json!({ "shadow": null, "tables_dropped": tables })).into_response())
+}
+
 /// `GET /plugins/{name}/diff`: how the shadow's table differs from the
 /// live one on the dates of the range (all by default) the shadow ran;
 /// 404 for an unknown processor, one without a shadow, or a shadow that
@@ -200,7 +236,8 @@ pub async fn plugin_diff(
     state
         .blocking(move |host| {
             let pipeline = host.pipeline().map_err(ApiError::internal)?;
-            shadow::compare(host.store.as_ref(), &pipeline, &name, range)
+            let since = shadow::shadow_since(&host.registry, &name).map_err(ApiError::internal)?;
+            shadow::compare(host.store.as_ref(), &pipeline, &name, range, since)
                 .map(Json)
                 .map_err(|error| match error {
                     ShadowError::Store(e) => ApiError::internal(e),
