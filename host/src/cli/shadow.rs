@@ -201,13 +201,17 @@ fn print_diff(compared: &ShadowDiff) {
         "examples (key: old → new)",
     ]);
     for column in &compared.diff.columns {
-        let number = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.6}"));
         let examples: Vec<String> = column
             .examples
             .iter()
             .map(|c| {
                 let key: Vec<String> = c.key.iter().map(ToString::to_string).collect();
-                format!("{}: {} → {}", key.join(", "), c.old, c.new)
+                format!(
+                    "{}: {} → {}",
+                    key.join(", "),
+                    cell(&c.old.to_string()),
+                    cell(&c.new.to_string())
+                )
             })
             .collect();
         output.add_row(vec![
@@ -221,7 +225,44 @@ fn print_diff(compared: &ShadowDiff) {
     println!("{output}");
 }
 
+/// A difference as the table shows it: six decimals, or in scientific
+/// notation when that would read 0.000000 for a difference that is not
+/// zero.
+fn number(value: Option<f64>) -> String {
+    match value {
+        None => "-".to_string(),
+        Some(v) if v != 0.0 && v.abs() < 5e-7 => format!("{v:.2e}"),
+        Some(v) => format!("{v:.6}"),
+    }
+}
+
+/// A value cut for a table cell (`--json` has it whole): a long text
+/// would make the table as wide as the text.
+fn cell(text: &str) -> String {
+    const WIDTH: usize = 60;
+    match text.chars().count() > WIDTH {
+        true => format!("{}…", text.chars().take(WIDTH).collect::<String>()),
+        false => text.to_string(),
+    }
+}
+
 /// The first 12 characters of a content hash.
 fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tiny_difference_is_not_shown_as_zero_and_a_long_value_is_cut() {
+        assert_eq!(number(Some(1e-9)), "1.00e-9");
+        assert_eq!(number(Some(0.0)), "0.000000");
+        assert_eq!(number(Some(0.25)), "0.250000");
+        assert_eq!(number(None), "-");
+        let long = "x".repeat(1000);
+        assert_eq!(cell(&long).chars().count(), 61);
+        assert_eq!(cell("short"), "short");
+    }
 }
