@@ -1409,3 +1409,57 @@ fn a_chunk_bigquery_committed_for_a_host_that_died_is_recovered_run_by_run() {
         assert_eq!(players(&store, days[i]).len(), i + 1);
     }
 }
+
+/// A raw input in PostgreSQL is written by whatever loads it, past the
+/// host: its table refuses what the schema does (a NULL in a REQUIRED
+/// column, a non-finite FLOAT64, a key held twice within a date), so the
+/// load that writes a bad row fails, naming the constraint, and the rows
+/// already there stay. Before, such rows were stored and read.
+#[test]
+fn a_postgresql_raw_input_refuses_a_bad_row_when_it_is_written() {
+    use slate::store::{PostgresStore, Tables};
+
+    let url = crate::postgres_server::isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    let table = TableName::new("probe_raw", "box_scores");
+    let schema = TableSchema {
+        columns: vec![
+            Column::new("game_date", ColumnType::Date, ColumnMode::Required),
+            Column::new("player_lookup", ColumnType::String, ColumnMode::Required),
+            Column::new("minutes", ColumnType::Float64, ColumnMode::Nullable),
+        ],
+        partition_column: "game_date".into(),
+        key_columns: vec!["player_lookup".into()],
+    };
+    store.ensure_table(&table, &schema).unwrap();
+    let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    let insert = |client: &mut ::postgres::Client, values: &str| {
+        client.batch_execute(&format!(
+            "INSERT INTO \"probe_raw\".\"box_scores\" (game_date, player_lookup, minutes) \
+             VALUES {values}"
+        ))
+    };
+    insert(
+        &mut client,
+        "('2026-01-07', 'a', 30.5), ('2026-01-08', 'a', 12)",
+    )
+    .unwrap();
+    for (bad, named) in [
+        ("('2026-01-07', 'a', 1)", "unique"),
+        (
+            "('2026-01-07', NULL, 1)",
+            "null value in column \"player_lookup\"",
+        ),
+        ("('2026-01-07', 'b', 'Infinity')", "check constraint"),
+        ("('2026-01-07', 'c', 'NaN')", "check constraint"),
+    ] {
+        let error = insert(&mut client, bad).unwrap_err();
+        let text = error
+            .as_db_error()
+            .map(|e| e.message().to_string())
+            .unwrap_or_default();
+        assert!(text.contains(named), "{bad}: {text}");
+    }
+    let day = date("2026-01-07");
+    assert_eq!(store.read_rows(&table, day, day).unwrap().rows.len(), 1);
+}

@@ -16,7 +16,7 @@ use crate::column_batch::{ColumnBatch, ColumnBuilder, Packing};
 use crate::drift;
 use crate::ownership::{self, OwnedTable, TableOwner, Transfer};
 use crate::rows::RowSet;
-use crate::schema::{Column, TableName, TableSchema};
+use crate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
 use crate::store::input::{InputError, InputSource, TableSpan, selected_columns};
 use crate::store::read_cache::{ColumnPlan, refuse_uncodable};
 use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
@@ -114,11 +114,41 @@ pub(super) fn create_in(
             )));
         }
     }
-    let columns: Vec<String> = schema
+    // A raw input is written by whatever loads it, past the host's
+    // validation: the table itself refuses what its schema does, so a bad
+    // row fails the load that writes it, naming the constraint, rather
+    // than a run that reads it (the embedded store checks on read).
+    let raw_input = owner == Some(&TableOwner::RawInput);
+    let mut columns: Vec<String> = schema
         .columns
         .iter()
-        .map(|c| format!("{} {}", quote(&c.name), sql_type(c)))
+        .map(|c| {
+            let mut definition = format!("{} {}", quote(&c.name), sql_type(c));
+            if raw_input && c.mode == ColumnMode::Required {
+                definition.push_str(" NOT NULL");
+            }
+            if raw_input
+                && c.column_type == ColumnType::Float64
+                && c.mode != ColumnMode::Repeated
+                && !c.allow_non_finite
+            {
+                definition.push_str(&format!(
+                    " CHECK ({} NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8))",
+                    quote(&c.name)
+                ));
+            }
+            definition
+        })
         .collect();
+    if raw_input && !schema.key_columns.is_empty() {
+        let mut key: Vec<String> = Vec::new();
+        for column in std::iter::once(&schema.partition_column).chain(&schema.key_columns) {
+            if !key.contains(&quote(column)) {
+                key.push(quote(column));
+            }
+        }
+        columns.push(format!("UNIQUE ({})", key.join(", ")));
+    }
     let name = sql_name(table);
     // `CREATE SCHEMA IF NOT EXISTS` is not safe against itself: two
     // transactions creating tables of one new dataset at once (the phase 3
