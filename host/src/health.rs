@@ -150,7 +150,7 @@ pub struct HealthReport {
 /// dead or not: three of the longest backoffs.
 pub const FAILING_TOO_LONG: chrono::Duration = chrono::Duration::minutes(15);
 
-/// An alert channel that is dead.
+/// An alert channel that cannot deliver: dead, or failing for too long.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadChannel {
     /// Its name in `slate.toml`.

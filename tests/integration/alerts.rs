@@ -234,9 +234,15 @@ fn a_backfill_of_150_failures_is_one_digest_within_the_rate_limit() {
 /// is a wrong URL: the channel is dead at once, naming the 301, and health
 /// says so. Followed, the POST became a GET that delivered nothing, and
 /// its 200 counted the alert as delivered.
-#[test]
-fn a_redirecting_webhook_is_dead_not_delivered_to() {
-    let receiver = Receiver::start(Answer::Moved);
+/// One failed run's alert, delivered to a webhook `ops` on a receiver
+/// answering `answer`, which must make the channel dead at once for
+/// `reason`; the receiver, the host, its processor, the deliverer and the
+/// health report after.
+fn one_alert_to_a_channel_that_dies(
+    answer: Answer,
+    reason: &str,
+) -> (Receiver, TestHost, Deliverer, slate::health::HealthReport) {
+    let receiver = Receiver::start(answer);
     let (host, slow) = host_with_a_spinning_processor();
     let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
     let day = date("2026-01-11");
@@ -246,44 +252,33 @@ fn a_redirecting_webhook_is_dead_not_delivered_to() {
     match deliver(&alerts) {
         ChannelOutcome::Failed {
             queued: 1,
-            reason,
+            reason: given,
             dead: true,
-        } => assert_eq!(reason, "301 moved"),
+        } => assert_eq!(given, reason),
         other => panic!("expected a dead channel, got {other:?}"),
     }
-    let received = receiver.received();
-    assert_eq!(received.len(), 1, "the redirect was not followed");
-    assert!(!received[0].accepted);
-    let pipeline = Pipeline::new(vec![slow.clone()]).unwrap();
+    let pipeline = Pipeline::new(vec![slow]).unwrap();
     let report = health_report(host.store.as_ref(), &pipeline, Utc::now())
         .with_alert_channels(host.store.as_ref(), &["ops".to_string()])
         .unwrap();
+    (receiver, host, alerts, report)
+}
+
+#[test]
+fn a_redirecting_webhook_is_dead_not_delivered_to() {
+    let (receiver, _host, _alerts, report) =
+        one_alert_to_a_channel_that_dies(Answer::Moved, "301 moved");
+    let received = receiver.received();
+    assert_eq!(received.len(), 1, "the redirect was not followed");
+    assert!(!received[0].accepted);
     assert!(!report.healthy);
     assert_eq!(report.dead_alert_channels[0].reason, "301 moved");
 }
 
 #[test]
 fn a_dead_channel_fails_health_and_its_alerts_arrive_when_it_comes_back() {
-    let receiver = Receiver::start(Answer::NoService);
-    let (host, slow) = host_with_a_spinning_processor();
-    let config = webhook(&receiver.url("hook"), "");
-    let alerts = deliverer(&host.store, config);
-    let day = date("2026-01-11");
-    set_spin(host.store.as_ref(), day, true);
-    host.run(&slow, day);
-
-    match deliver(&alerts) {
-        ChannelOutcome::Failed {
-            queued: 1,
-            reason,
-            dead: true,
-        } => assert_eq!(reason, "404 no_service"),
-        other => panic!("expected a dead channel, got {other:?}"),
-    }
-    let pipeline = Pipeline::new(vec![slow.clone()]).unwrap();
-    let report = health_report(host.store.as_ref(), &pipeline, Utc::now())
-        .with_alert_channels(host.store.as_ref(), &["ops".to_string()])
-        .unwrap();
+    let (receiver, host, alerts, report) =
+        one_alert_to_a_channel_that_dies(Answer::NoService, "404 no_service");
     assert!(!report.healthy);
     assert_eq!(report.dead_alert_channels.len(), 1);
     assert_eq!(report.dead_alert_channels[0].channel, "ops");

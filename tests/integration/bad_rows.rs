@@ -232,6 +232,33 @@ fn a_changed_type_is_refused_with_every_difference_and_nothing_is_written() {
     );
 }
 
+/// The rowid of the first box score of `day` in the store of `dir`,
+/// opened for another tool's SQL.
+fn first_box_score(dir: &std::path::Path, day: &str) -> (rusqlite::Connection, i64) {
+    let database = rusqlite::Connection::open(dir.join("slate.db")).unwrap();
+    let first_row = database
+        .query_row(
+            "SELECT MIN(rowid) FROM \"nba_raw.player_boxscores\" WHERE game_date = ?1",
+            [day],
+            |row| row.get(0),
+        )
+        .unwrap();
+    (database, first_row)
+}
+
+/// Runs TeamOffenseGameSummaryProcessor on `day` in `dir`: the command's
+/// exit code and the run's record as `slate runs --json` lists it.
+fn run_team_offense(dir: &std::path::Path, day: &str) -> (Option<i32>, serde_json::Value) {
+    let processor = "TeamOffenseGameSummaryProcessor";
+    let run = crate::support::slate(dir, &["run", "--date", day, "--processors", processor]);
+    let listed = crate::support::slate(
+        dir,
+        &["runs", "--json", "--limit", "1", "--processor", processor],
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    (run.status.code(), listed[0].clone())
+}
+
 /// A raw row that breaks its table's schema, written past the host (by
 /// another tool's SQL): the run that reads it fails with kind `input`,
 /// naming the table, the date, the field and the value, and writes
@@ -240,14 +267,7 @@ fn a_changed_type_is_refused_with_every_difference_and_nothing_is_written() {
 #[test]
 fn a_raw_value_its_schema_refuses_fails_the_reading_run_with_kind_input_naming_it() {
     let dir = crate::support::demo_data_dir("2026-01-07", "2026-01-07");
-    let database = rusqlite::Connection::open(dir.path().join("slate.db")).unwrap();
-    let first_row: i64 = database
-        .query_row(
-            "SELECT MIN(rowid) FROM \"nba_raw.player_boxscores\" WHERE game_date = '2026-01-07'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let (database, first_row) = first_box_score(dir.path(), "2026-01-07");
     let cases = [
         (
             "minutes",
@@ -280,30 +300,8 @@ fn a_raw_value_its_schema_refuses_fails_the_reading_run_with_kind_input_naming_i
                 [first_row],
             )
             .unwrap();
-        let run = crate::support::slate(
-            dir.path(),
-            &[
-                "run",
-                "--date",
-                "2026-01-07",
-                "--processors",
-                "TeamOffenseGameSummaryProcessor",
-            ],
-        );
-        assert_eq!(run.status.code(), Some(1), "{field}: the run failed");
-        let listed = crate::support::slate(
-            dir.path(),
-            &[
-                "runs",
-                "--json",
-                "--limit",
-                "1",
-                "--processor",
-                "TeamOffenseGameSummaryProcessor",
-            ],
-        );
-        let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-        let last = &listed[0];
+        let (code, last) = run_team_offense(dir.path(), "2026-01-07");
+        assert_eq!(code, Some(1), "{field}: the run failed");
         assert_eq!(last["status"], "failed", "{field}: {last}");
         assert_eq!(last["error_kind"], "input", "{field}: {last}");
         let message = last["error_message"].as_str().unwrap();
@@ -327,40 +325,9 @@ fn a_raw_value_its_schema_refuses_fails_the_reading_run_with_kind_input_naming_i
 #[test]
 fn a_raw_key_held_twice_or_a_row_without_a_date_fails_the_reading_run_naming_the_rows() {
     let dir = crate::support::demo_data_dir("2026-01-07", "2026-01-08");
-    let database = rusqlite::Connection::open(dir.path().join("slate.db")).unwrap();
+    let (database, first_row) = first_box_score(dir.path(), "2026-01-07");
     let table = "\"nba_raw.player_boxscores\"";
-    let first_row: i64 = database
-        .query_row(
-            &format!("SELECT MIN(rowid) FROM {table} WHERE game_date = '2026-01-07'"),
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    let run = |date: &str| {
-        let run = crate::support::slate(
-            dir.path(),
-            &[
-                "run",
-                "--date",
-                date,
-                "--processors",
-                "TeamOffenseGameSummaryProcessor",
-            ],
-        );
-        let listed = crate::support::slate(
-            dir.path(),
-            &[
-                "runs",
-                "--json",
-                "--limit",
-                "1",
-                "--processor",
-                "TeamOffenseGameSummaryProcessor",
-            ],
-        );
-        let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-        (run.status.code(), listed[0].clone())
-    };
+    let run = |date: &str| run_team_offense(dir.path(), date);
 
     database
         .execute(

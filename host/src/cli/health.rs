@@ -97,24 +97,26 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
                 run.message
             );
         }
-        for dead in &report.dead_alert_channels {
-            let since = dead
+        let since = |channel: &slate::health::DeadChannel| {
+            channel
                 .since
                 .map(|t| format!(" since {}", t.format("%Y-%m-%dT%H:%MZ")))
-                .unwrap_or_default();
+                .unwrap_or_default()
+        };
+        for dead in &report.dead_alert_channels {
             println!(
-                "FAIL alert channel `{}` is dead: {}{since}",
-                dead.channel, dead.reason
+                "FAIL alert channel `{}` is dead: {}{}",
+                dead.channel,
+                dead.reason,
+                since(dead)
             );
         }
         for failing in &report.failing_alert_channels {
-            let since = failing
-                .since
-                .map(|t| format!(" since {}", t.format("%Y-%m-%dT%H:%MZ")))
-                .unwrap_or_default();
             println!(
-                "FAIL alert channel `{}` has been failing{since}: {}",
-                failing.channel, failing.reason
+                "FAIL alert channel `{}` has been failing{}: {}",
+                failing.channel,
+                since(failing),
+                failing.reason
             );
         }
         for last in &report.last_success {

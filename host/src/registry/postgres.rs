@@ -144,6 +144,19 @@ fn announce_in(client: &mut impl GenericClient) -> Result<(), RegistryError> {
     Ok(())
 }
 
+/// Records that the shadows changed at `now`, and announces the new
+/// generation when the transaction commits.
+fn note_shadow_change_in(
+    client: &mut impl GenericClient,
+    now: DateTime<Utc>,
+) -> Result<(), RegistryError> {
+    client.execute(
+        "INSERT INTO _slate.plugin_shadow_changes (changed_at) VALUES ($1)",
+        &[&now],
+    )?;
+    announce_in(client)
+}
+
 /// The registry in a PostgreSQL database, as one host sees it.
 pub(super) struct PostgresRegistry {
     url: String,
@@ -390,11 +403,7 @@ impl RegistryStorage for PostgresRegistry {
                  ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, since = excluded.since",
                 &[&spec.name, &hash, &now],
             )?;
-            transaction.execute(
-                "INSERT INTO _slate.plugin_shadow_changes (changed_at) VALUES ($1)",
-                &[&now],
-            )?;
-            announce_in(&mut transaction)?;
+            note_shadow_change_in(&mut transaction, now)?;
             transaction.commit()?;
             Ok(())
         })?;
@@ -410,11 +419,7 @@ impl RegistryStorage for PostgresRegistry {
                 &[&name],
             )?;
             if cleared > 0 {
-                transaction.execute(
-                    "INSERT INTO _slate.plugin_shadow_changes (changed_at) VALUES ($1)",
-                    &[&now],
-                )?;
-                announce_in(&mut transaction)?;
+                note_shadow_change_in(&mut transaction, now)?;
             }
             transaction.commit()?;
             Ok(cleared > 0)
