@@ -357,22 +357,26 @@ fn a_raw_key_held_twice_or_a_row_without_a_date_fails_the_reading_run_naming_the
     database
         .execute(&format!("DELETE FROM {table} WHERE rowid = ?1"), [copy])
         .unwrap();
-    database
-        .execute(
-            &format!("UPDATE {table} SET game_date = '20260107' WHERE rowid = ?1"),
-            [first_row],
-        )
-        .unwrap();
-    for date in ["2026-01-07", "2026-01-08"] {
-        let (code, last) = run(date);
-        assert_eq!(code, Some(1), "{date}: {last}");
-        assert_eq!(last["error_kind"], "input", "{date}: {last}");
-        crate::support::assert_contains(
-            last["error_message"].as_str().unwrap(),
-            &format!(
-                "nba_raw.player_boxscores rowid {first_row}: `game_date` holds text \"20260107\", not a date YYYY-MM-DD"
-            ),
-        );
+    // Not written YYYY-MM-DD, or no day of the calendar.
+    for undated in ["20260107", "2026-02-30"] {
+        database
+            .execute(
+                &format!("UPDATE {table} SET game_date = ?2 WHERE rowid = ?1"),
+                rusqlite::params![first_row, undated],
+            )
+            .unwrap();
+        for date in ["2026-01-07", "2026-01-08"] {
+            let (code, last) = run(date);
+            assert_eq!(code, Some(1), "{undated} {date}: {last}");
+            assert_eq!(last["error_kind"], "input", "{date}: {last}");
+            crate::support::assert_contains(
+                last["error_message"].as_str().unwrap(),
+                &format!(
+                    "nba_raw.player_boxscores rowid {first_row}: `game_date` holds text \
+                     \"{undated}\", not a date YYYY-MM-DD of the calendar"
+                ),
+            );
+        }
     }
 
     database

@@ -82,8 +82,8 @@ impl RawChecks {
         };
         if let Some((rowid, found)) = &faults.undated {
             return Err(InputError::Storage(format!(
-                "{table} rowid {rowid}: `{}` holds {found}, not a date YYYY-MM-DD: \
-                 the row belongs to no date, so no read of the table can be whole",
+                "{table} rowid {rowid}: `{}` holds {found}, not a date YYYY-MM-DD of the \
+                 calendar: the row belongs to no date, so no read of the table can be whole",
                 schema.partition_column
             )));
         }
@@ -120,6 +120,7 @@ fn find_faults(
             "SELECT rowid, {partition} FROM {quoted}
              WHERE {partition} IS NULL OR typeof({partition}) <> 'text'
                 OR {partition} NOT GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'
+                OR date({partition}) IS NOT {partition}
              ORDER BY rowid LIMIT 1"
         ))?
         .query_map([], |row| {
