@@ -803,6 +803,43 @@ fn secrets_never_appear_in_logs_output_or_error_messages() {
     );
 }
 
+/// A backlog too large for one post, on a channel that may post once a
+/// minute: the first part goes, the rest waits past the command's wait,
+/// and `slate alerts deliver` says so and exits 1. Before, it exited 0
+/// after the first part, the rest queued without a word.
+#[test]
+fn a_backlog_left_queued_by_the_rate_limit_is_said_and_fails_alerts_deliver() {
+    let receiver = Receiver::start(Answer::Ok);
+    let data = tempfile::tempdir().unwrap();
+    use_shared_compiled_cache(data.path());
+    let slate_here = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_slate"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .env("SLATE_TEST_HOOK", receiver.url("hook"))
+            .env("SLATE_TEST_AUTH", "Bearer t")
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    // The demo's hundreds of alerts, queued before the channel exists.
+    let demo = slate_here(&["demo", "--from", "2026-01-05", "--to", "2026-01-07"]);
+    assert_succeeded(&demo);
+    std::fs::write(
+        data.path().join("slate.toml"),
+        "[alerts]\n[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\n\
+         url_env = \"SLATE_TEST_HOOK\"\nmax_per_minute = 1\n",
+    )
+    .unwrap();
+    let deliver = slate_here(&["alerts", "deliver"]);
+    let said = stderr(&deliver);
+    assert_eq!(deliver.status.code(), Some(1), "{said}");
+    assert_contains(&said, "message(s) delivered to `ops`");
+    assert_contains(&said, "stay queued until");
+    assert_eq!(receiver.accepted().len(), 1, "one post within the minute");
+}
+
 #[test]
 fn the_demo_sends_its_failure_and_phase_events_each_exactly_once() {
     let receiver = Receiver::start(Answer::Ok);

@@ -404,6 +404,7 @@ impl Deliverer {
                 until,
             });
         }
+        let queued = routed.len();
         let (routed, body, last) = fit_in_one_post(channel.kind, routed, last);
         let response = self.post(channel, Some(&body)).await;
         let outcome = classify(response.status);
@@ -427,7 +428,7 @@ impl Deliverer {
                 let reason = next.reason.clone().unwrap_or_default();
                 tracing::warn!(channel = %channel.name, %reason, "alert delivery failed");
                 ChannelOutcome::Failed {
-                    queued: routed.len(),
+                    queued,
                     reason,
                     dead: next.health == ChannelHealth::Dead,
                 }

@@ -274,11 +274,23 @@ pub fn deliver_after_command(options: &HostOptions, store: &Arc<dyn Store>) -> R
         return Ok(true);
     }
     let deliverer = Deliverer::new(store.clone(), config, &super::host_id())?;
+    let mut delivered: std::collections::BTreeMap<String, usize> = Default::default();
     let outcomes = async_runtime()?.block_on(async {
         let deadline =
             Utc::now() + chrono::Duration::from_std(AFTER_COMMAND_WAIT).unwrap_or_default();
         loop {
             let outcomes = deliverer.deliver_due().await?;
+            let mut sent_some = false;
+            for (channel, outcome) in &outcomes {
+                if let ChannelOutcome::Delivered { messages } = outcome {
+                    *delivered.entry(channel.clone()).or_default() += messages;
+                    sent_some = true;
+                }
+            }
+            // A post may carry part of a backlog: ask again at once.
+            if sent_some && Utc::now() < deadline {
+                continue;
+            }
             let wait_until = outcomes
                 .iter()
                 .filter_map(|(_, outcome)| match outcome {
@@ -296,17 +308,15 @@ pub fn deliver_after_command(options: &HostOptions, store: &Arc<dyn Store>) -> R
             }
         }
     })?;
-    let drained = outcomes.iter().all(|(_, outcome)| {
-        !matches!(
-            outcome,
-            ChannelOutcome::Waiting { .. } | ChannelOutcome::Failed { .. }
-        )
-    });
+    for (channel, messages) in &delivered {
+        eprintln!("alerts: {messages} message(s) delivered to `{channel}`");
+    }
+    // Drained only when the last pass found nothing left to send.
+    let drained = outcomes
+        .iter()
+        .all(|(_, outcome)| matches!(outcome, ChannelOutcome::Idle));
     for (channel, outcome) in outcomes {
         match outcome {
-            ChannelOutcome::Delivered { messages } => {
-                eprintln!("alerts: {messages} message(s) delivered to `{channel}`");
-            }
             ChannelOutcome::Waiting { queued, until } => eprintln!(
                 "alerts: {queued} message(s) for `{channel}` stay queued until {}",
                 until.to_rfc3339()
@@ -319,7 +329,13 @@ pub fn deliver_after_command(options: &HostOptions, store: &Arc<dyn Store>) -> R
                 "alerts: {queued} message(s) for `{channel}` stay queued: {reason}{}",
                 if dead { " (channel dead)" } else { "" }
             ),
-            ChannelOutcome::Idle | ChannelOutcome::Busy => {}
+            ChannelOutcome::Busy => {
+                eprintln!("alerts: another process is delivering `{channel}`'s messages")
+            }
+            ChannelOutcome::Delivered { .. } => {
+                eprintln!("alerts: more messages for `{channel}` stay queued for the next delivery")
+            }
+            ChannelOutcome::Idle => {}
         }
     }
     Ok(drained)
