@@ -444,3 +444,30 @@ fn a_backfill_a_shutdown_stopped_resumes_when_the_server_starts_again() {
     assert_eq!(after["state"], "finished");
     assert_eq!(after["succeeded"], planned);
 }
+
+/// Of two servers resuming one abandoned backfill at once, one takes it:
+/// before, both resumed it, and ran its runs twice.
+#[test]
+fn one_server_of_two_takes_over_an_abandoned_backfill() {
+    use slate::store::backfill_records::{BackfillRecords, SavedBackfill};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    store
+        .save_backfill(&SavedBackfill {
+            id: "b1".into(),
+            host_id: "box:1".into(),
+            state: "running".into(),
+            parallelism: 2,
+            plan_json: "{}".into(),
+            progress_json: "{}".into(),
+            accepted_at: chrono::Utc::now(),
+        })
+        .unwrap();
+    assert!(store.take_over_backfill("b1", "box:1", "box:2").unwrap());
+    assert!(!store.take_over_backfill("b1", "box:1", "box:3").unwrap());
+    assert_eq!(
+        store.saved_backfill("b1").unwrap().unwrap().host_id,
+        "box:2"
+    );
+}

@@ -136,6 +136,15 @@ pub fn resume_saved(host: &Arc<ServedHost>) {
         if !abandoned {
             continue;
         }
+        // Servers starting at once on one store resume it once.
+        match records.take_over_backfill(&saved.id, &saved.host_id, me) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(error) => {
+                tracing::warn!(backfill = %saved.id, %error, "the backfill was not resumed");
+                continue;
+            }
+        }
         if let Err(error) = resume_one(host, &saved) {
             tracing::warn!(backfill = %saved.id, %error, "the backfill was not resumed");
         }

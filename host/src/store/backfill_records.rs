@@ -41,6 +41,10 @@ pub trait BackfillRecords: Send + Sync {
         progress_json: &str,
     ) -> Result<(), StoreError>;
 
+    /// Hands backfill `id` from host `from` to host `to`, if `from` still
+    /// holds it: of servers resuming it at once, exactly one is told true.
+    fn take_over_backfill(&self, id: &str, from: &str, to: &str) -> Result<bool, StoreError>;
+
     /// The record of backfill `id`, if there is one.
     fn saved_backfill(&self, id: &str) -> Result<Option<SavedBackfill>, StoreError>;
 

@@ -73,6 +73,14 @@ impl BackfillRecords for EmbeddedStore {
         Ok(())
     }
 
+    fn take_over_backfill(&self, id: &str, from: &str, to: &str) -> Result<bool, StoreError> {
+        let taken = self.lock().execute(
+            "UPDATE _slate_backfills SET host_id = ?3 WHERE backfill_id = ?1 AND host_id = ?2",
+            params![id, from, to],
+        )?;
+        Ok(taken == 1)
+    }
+
     fn saved_backfill(&self, id: &str) -> Result<Option<SavedBackfill>, StoreError> {
         Ok(self
             .lock()
