@@ -251,14 +251,17 @@ impl Deployer<'_> {
     /// it can be activated, when it is not the active version and its hash
     /// starts with `to` (if given); `None` when `name` is not bundled.
     fn bundled_version(&self, name: &str, to: Option<&str>) -> Result<Option<String>, DeployError> {
-        let active = self.registry.active_hash(name)?;
+        // With no registry version active, the bundled one already runs.
+        let Some(active) = self.registry.active_hash(name)? else {
+            return Ok(None);
+        };
         for bundled in crate::bundled::PLUGINS {
             let plugin = self.runtime.load(bundled.bytes)?;
             if plugin.spec.name != name {
                 continue;
             }
             let wanted = to.is_none_or(|prefix| plugin.hash.starts_with(prefix));
-            if !wanted || active.as_deref() == Some(plugin.hash.as_str()) {
+            if !wanted || active == plugin.hash {
                 return Ok(None);
             }
             self.registry.store_blob(&plugin.hash, bundled.bytes)?;

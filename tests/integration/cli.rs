@@ -294,6 +294,10 @@ fn a_rollback_to_the_bundled_version_runs_after_a_version_that_added_a_column() 
     use slate::store::{EmbeddedStore, InputSource};
 
     let dir = demo_data_dir("2026-01-10", "2026-01-10");
+    // Nothing deployed: the bundled version runs, and is no rollback.
+    let nothing = slate(dir.path(), &["rollback", "PlayerDailyCacheProcessor"]);
+    assert_eq!(nothing.status.code(), Some(1));
+    assert_contains(&stderr(&nothing), "no earlier version");
     assert_succeeded(&slate(
         dir.path(),
         &["deploy", components::PLAYER_DAILY_CACHE_V2],

@@ -241,9 +241,14 @@ fn a_shadow_must_be_another_version_of_a_processor_that_runs_here() {
         dir.path(),
         &["deploy", "--shadow", components::VERSIONED_V2],
     );
+    let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
+    succeed(dir.path(), &run);
     succeed(dir.path(), &["deploy", components::VERSIONED_V2]);
     let registry = slate::registry::Registry::open(&dir.path().join("registry")).unwrap();
     assert!(registry.shadows().unwrap().is_empty());
+    // Its table is left; `shadow drop` still takes it away.
+    let dropped = succeed(dir.path(), &["shadow", "drop", "VersionedProcessor"]);
+    assert_contains(&dropped, "dropped slate_shadow.");
 }
 
 #[test]
@@ -342,7 +347,10 @@ fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdate
     );
     let none = slate(dir.path(), &["shadow", "drop", "VersionedProcessor"]);
     assert_eq!(none.status.code(), Some(1));
-    assert_contains(&stderr(&none), "has no shadow version to drop");
+    assert_contains(
+        &stderr(&none),
+        "has no shadow version to drop, nor shadow tables",
+    );
 }
 
 #[test]

@@ -24,15 +24,21 @@ pub fn drop(options: &HostOptions, name: &str, keep: bool) -> Result<ExitCode> {
     let registry = super::plugins::registry(options)?;
     let store = super::open_store(options, false)?;
     load_pipeline(options, store.as_ref(), &runtime, &registry)?.select(&[name.to_string()])?;
+    let cleared = registry.clear_shadow(name)?;
+    // Tables of a shadow that ended otherwise (its bytes deployed) go too.
+    let dropped = match keep {
+        true => Vec::new(),
+        false => shadow::drop_tables(store.as_ref(), name)?,
+    };
     anyhow::ensure!(
-        registry.clear_shadow(name)?,
-        "{name} has no shadow version to drop"
+        cleared || !dropped.is_empty(),
+        "{name} has no shadow version to drop, nor shadow tables"
     );
-    println!("{name} has no shadow version now: its shadow runs stop");
-    if !keep {
-        for table in shadow::drop_tables(store.as_ref(), name)? {
-            println!("dropped {table}");
-        }
+    if cleared {
+        println!("{name} has no shadow version now: its shadow runs stop");
+    }
+    for table in &dropped {
+        println!("dropped {table}");
     }
     Ok(ExitCode::SUCCESS)
 }
