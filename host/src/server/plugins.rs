@@ -188,9 +188,9 @@ fn known_processor(host: &ServedHost, name: &str) -> Result<(), ApiError> {
 }
 
 /// `DELETE /plugins/{name}/shadow[?keep=1]`: ends the processor's shadow
-/// version without making it active, and drops its tables unless `keep`;
-/// 200 naming the tables dropped, 404 for an unknown processor or one with
-/// no shadow.
+/// version without making it active, and drops its tables unless `keep`
+/// (also those a shadow ended otherwise left); 200 naming the tables
+/// dropped, 404 for an unknown processor or one with neither.
 pub async fn drop_shadow(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -201,21 +201,23 @@ pub async fn drop_shadow(
     let dropped = state
         .blocking(move |host| {
             known_processor(host, &name)?;
-            if !host
+            let cleared = host
                 .registry
                 .clear_shadow(&name)
-                .map_err(ApiError::internal)?
-            {
-                return Err(ApiError::not_found(
-                    "name",
-                    format!("{name} has no shadow version"),
-                ));
-            }
-            match keep {
-                true => Ok(Vec::new()),
+                .map_err(ApiError::internal)?;
+            // Tables of a shadow that ended otherwise (its bytes deployed) go too.
+            let dropped = match keep {
+                true => Vec::new(),
                 false => {
-                    shadow::drop_tables(host.store.as_ref(), &name).map_err(ApiError::internal)
+                    shadow::drop_tables(host.store.as_ref(), &name).map_err(ApiError::internal)?
                 }
+            };
+            match cleared || !dropped.is_empty() {
+                true => Ok(dropped),
+                false => Err(ApiError::not_found(
+                    "name",
+                    format!("{name} has no shadow version, nor shadow tables"),
+                )),
             }
         })
         .await?;
