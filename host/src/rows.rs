@@ -188,9 +188,11 @@ fn scalar_from_json(column: &Column, json: &serde_json::Value) -> Result<Scalar,
         (ColumnType::Numeric, Json::String(s)) => Scalar::Numeric(s.clone()),
         (ColumnType::Numeric, Json::Number(n)) => Scalar::Numeric(n.to_string()),
         (ColumnType::Bool, Json::Bool(b)) => Scalar::Boolean(*b),
-        (ColumnType::Date, Json::String(s)) => Scalar::Date(wit_date(
-            NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| expected())?,
-        )),
+        // Exactly YYYY-MM-DD, as everywhere: `2026-1-11` is no date here
+        // either, or a fixture would pass that the store refuses.
+        (ColumnType::Date, Json::String(s)) => {
+            Scalar::Date(wit_date(crate::dates::parse(s).map_err(|_| expected())?))
+        }
         (ColumnType::Timestamp, Json::String(s)) => {
             Scalar::Timestamp(timestamp_micros(s).ok_or_else(expected)?)
         }
@@ -236,6 +238,18 @@ pub fn value_from_text(column: &Column, text: &str) -> Result<Value, CellMismatc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_date_in_json_is_exactly_yyyy_mm_dd() {
+        let day = Column::new("d", ColumnType::Date, ColumnMode::Required);
+        assert!(value_from_json(&day, &serde_json::json!("2026-01-11")).is_ok());
+        for loose in ["2026-1-11", "2026-02-30", "20260111", " 2026-01-11"] {
+            assert!(
+                value_from_json(&day, &serde_json::json!(loose)).is_err(),
+                "{loose}"
+            );
+        }
+    }
 
     #[test]
     fn dates_convert_both_ways_and_impossible_dates_are_none() {

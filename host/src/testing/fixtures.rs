@@ -117,7 +117,7 @@ fn at_line(line: u64) -> String {
 
 /// A fixture file's text: UTF-8, or an error naming the line of the first
 /// byte that is not.
-fn read_text(path: &Path) -> Result<String, FixtureError> {
+pub(crate) fn read_text(path: &Path) -> Result<String, FixtureError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| FixtureError::Malformed {
         file: file.clone(),
@@ -659,6 +659,15 @@ mod tests {
                 .rows
                 .len(),
             1
+        );
+
+        // A golden file is read the same way.
+        let golden = dir.path().join("golden.ndjson");
+        std::fs::write(&golden, b"{}\n\xff\n").unwrap();
+        let error = read_text(&golden).unwrap_err().to_string();
+        assert!(
+            error.ends_with("golden.ndjson:2: not UTF-8 text"),
+            "{error}"
         );
 
         let missing = load(&dir.path().join("nowhere")).unwrap_err().to_string();

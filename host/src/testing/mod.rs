@@ -171,9 +171,11 @@ pub fn run(plugin: &Plugin, case: &TestCase, known: &BTreeMap<TableName, TableSc
             Err(e) => Outcome::BadFixture(format!("cannot write {}: {e}", path.display())),
         };
     }
-    let expected = match std::fs::read_to_string(path) {
+    // The golden file is read as fixtures are: UTF-8 named by line, a
+    // byte-order mark skipped.
+    let expected = match fixtures::read_text(path) {
         Ok(text) => text,
-        Err(e) => return Outcome::BadFixture(format!("cannot read {}: {e}", path.display())),
+        Err(e) => return Outcome::BadFixture(e.to_string()),
     };
     let file = path.display().to_string();
     match golden::compare(&file, &expected, &rows, &plugin.spec.schema, case.tolerance) {
