@@ -214,6 +214,16 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
         "a refused transfer records nothing"
     );
 
+    let empty = transfer("", &[]);
+    assert_eq!(empty.status.code(), Some(2));
+    assert_contains(&stderr(&empty), "--to needs a processor name");
+    let same = transfer("PlayerGameSummaryProcessor", &[]);
+    assert_succeeded(&same);
+    assert_contains(
+        &String::from_utf8_lossy(&same.stdout),
+        "owned by PlayerGameSummaryProcessor already; nothing recorded",
+    );
+
     // A processor still to be deployed takes the table with --before-deploy.
     let moved = transfer("SummaryV2Processor", &["--before-deploy"]);
     assert_succeeded(&moved);

@@ -437,12 +437,15 @@ fn a_backfill_a_shutdown_stopped_resumes_when_the_server_starts_again() {
     assert!(runs.iter().all(|r| r.status != RunStatus::Running));
     assert!(second.terminate().success());
 
-    // Its record outlives both servers.
+    // Its record outlives both servers; it is no longer one to cancel.
     let third = Server::start(data.path(), &[]);
     let (status, after) = third.get(&format!("/backfills/{id}"));
     assert_eq!(status, 200, "{after}");
     assert_eq!(after["state"], "finished");
     assert_eq!(after["succeeded"], planned);
+    let (status, refused) = third.delete(&format!("/backfills/{id}"));
+    assert_eq!(status, 409, "{refused}");
+    assert_contains(refused["error"].as_str().unwrap(), "(finished)");
 }
 
 /// Of two servers resuming one abandoned backfill at once, one takes it:

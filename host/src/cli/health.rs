@@ -28,7 +28,7 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
                 super::alerts::deliver_after_command(options, &host.store)?;
             }
             Err(error) => eprintln!(
-                "alerts: the reaped runs' alerts stay queued for the next delivering command: {error}"
+                "alerts: the reaped runs' alerts stay queued for the next delivering command: {error:#}"
             ),
         }
     }

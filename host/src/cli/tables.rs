@@ -83,12 +83,19 @@ pub fn transfer(options: &HostOptions, table: &str, new_owner: NewOwner) -> Resu
             name,
             before_deploy,
         } => {
+            if name.trim().is_empty() {
+                usage!("--to needs a processor name");
+            }
             if !before_deploy {
                 check_known_writer(options, &table, &name)?;
             }
             TableOwner::Processor(name)
         }
     };
+    if store.table_owner(&table)?.as_ref() == Some(&to) {
+        println!("{table} is owned by {to} already; nothing recorded");
+        return Ok(ExitCode::SUCCESS);
+    }
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
     let by = format!("{user} on {}", super::host_id());
     let transfer = store.transfer_table(&table, &to, &by)?;

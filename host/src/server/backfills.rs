@@ -200,10 +200,30 @@ pub async fn cancel_backfill(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let job = state
-        .host
-        .backfill(&id)
-        .ok_or_else(|| ApiError::not_found("id", format!("no backfill {id} on this server")))?;
+    let Some(job) = state.host.backfill(&id) else {
+        // One an earlier server ran, from the store's records: it ended
+        // there, or another server holds it.
+        let lookup = id.clone();
+        let saved = state
+            .blocking(move |host| {
+                Ok::<_, ApiError>(backfill_runner::saved_progress(
+                    host.store.as_ref(),
+                    &lookup,
+                ))
+            })
+            .await?;
+        return Err(match saved {
+            Some(progress) => ApiError::with_status(
+                StatusCode::CONFLICT,
+                Some("id"),
+                format!(
+                    "backfill {id} is not this server's to cancel ({})",
+                    progress["state"].as_str().unwrap_or("unknown")
+                ),
+            ),
+            None => ApiError::not_found("id", format!("no backfill {id} on this server")),
+        });
+    };
     match job.cancel() {
         Ok(progress) => Ok((StatusCode::ACCEPTED, Json(progress)).into_response()),
         Err(ended) => Err(ApiError::with_status(
