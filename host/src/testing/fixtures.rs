@@ -60,6 +60,21 @@ pub enum FixtureError {
         /// What is wrong.
         message: String,
     },
+    /// Two rows of one date hold one key, which a raw input's read refuses
+    /// in production.
+    #[error("{file}: rows {first} and {second} of {date} share the key {key}")]
+    KeyTwice {
+        /// The file.
+        file: String,
+        /// The first row holding it, 1-based in file order.
+        first: usize,
+        /// The second.
+        second: usize,
+        /// The partition date.
+        date: String,
+        /// The key, as `column=value` pairs.
+        key: String,
+    },
     /// Two files give one table (`t.ndjson` and `t.csv`).
     #[error("{first} and {second} both give {table}: keep one")]
     TwoFiles {
@@ -262,6 +277,7 @@ impl Fixtures {
                 Format::Ndjson => read_ndjson(&file, &text, &schema)?,
                 _ => read_csv(&file, &text, &schema)?,
             };
+            refuse_a_key_twice(&file, &schema, &rows)?;
             let columns = schema.columns.iter().map(|c| c.name.clone()).collect();
             fixtures.tables.insert(
                 table,
@@ -279,6 +295,46 @@ impl Fixtures {
     pub fn tables(&self) -> impl Iterator<Item = &TableName> {
         self.tables.keys()
     }
+}
+
+/// Refuses `rows` of `schema` where two rows of one date share the key,
+/// as the store refuses such raw rows when a run reads them.
+fn refuse_a_key_twice(file: &str, schema: &TableSchema, rows: &[Row]) -> Result<(), FixtureError> {
+    if schema.key_columns.is_empty() {
+        return Ok(());
+    }
+    let Some(partition) = schema.index_of(&schema.partition_column) else {
+        return Ok(());
+    };
+    let keys: Vec<usize> = schema
+        .key_columns
+        .iter()
+        .filter_map(|k| schema.index_of(k))
+        .collect();
+    let mut seen: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+    for (index, row) in rows.iter().enumerate() {
+        let mut identity = vec![crate::rows::value_json(&row[partition]).to_string()];
+        identity.extend(
+            keys.iter()
+                .map(|&k| crate::rows::value_json(&row[k]).to_string()),
+        );
+        if let Some(first) = seen.insert(identity.clone(), index + 1) {
+            let key: Vec<String> = schema
+                .key_columns
+                .iter()
+                .zip(&identity[1..])
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            return Err(FixtureError::KeyTwice {
+                file: file.to_string(),
+                first,
+                second: index + 1,
+                date: identity[0].clone(),
+                key: key.join(", "),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn bad_field(file: &str, line: u64, field: &str, message: String) -> FixtureError {
@@ -607,6 +663,24 @@ mod tests {
                 "{name}: every column is there, empty"
             );
         }
+    }
+
+    #[test]
+    fn two_rows_of_a_date_with_one_key_are_a_bad_fixture() {
+        let mut keyed = box_scores();
+        keyed.columns.push(Column::new(
+            "player",
+            ColumnType::String,
+            ColumnMode::Required,
+        ));
+        keyed.key_columns = vec!["player".into()];
+        let text = "day,points,player\n2026-01-05,1,a\n2026-01-06,2,a\n2026-01-05,3,a\n";
+        let (rows, _) = read_csv("t.csv", text, &keyed).unwrap();
+        let error = refuse_a_key_twice("t.csv", &keyed, &rows).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "t.csv: rows 1 and 3 of \"2026-01-05\" share the key player=\"a\""
+        );
     }
 
     #[test]
