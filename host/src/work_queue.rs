@@ -271,6 +271,16 @@ pub fn work_one(
             .find(|task| task.date == date)
             .expect("a result for a date asked for");
         match result {
+            // A run the host's shutdown stopped, or reaped as stale, did
+            // not end the task's work: it goes back to the queue, to run
+            // again here or on another host, as when a host is killed.
+            Ok(record) if !ended_for_good(&record) => {
+                tracing::warn!(
+                    %processor, %date, run_id = %record.run_id,
+                    "the run was stopped or reaped: its task goes back to the queue"
+                );
+                queue.release_task(task, host_id)?;
+            }
             Ok(record) => {
                 end_task(queue, pipeline, executor, task, &record)?;
                 ran.push(Outcome::from_record(&record));

@@ -1203,3 +1203,72 @@ pub(crate) fn work_until_finished(
     .unwrap();
     progress()
 }
+
+/// A task whose run the host's shutdown stops goes back to the queue, as a
+/// killed host's does: before, it ended `failed` (kind `shutdown`) and no
+/// host ran it again, so a clean SIGTERM lost work a `kill -9` did not.
+#[test]
+fn a_task_whose_run_a_shutdown_stopped_goes_back_to_the_queue() {
+    let store: Arc<dyn Store> = crate::postgres_server::isolated_store();
+    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+    let slow = runtime
+        .load(&std::fs::read(components::SLOW_PROCESSOR).unwrap())
+        .unwrap();
+    let pipeline = Pipeline::new(vec![slow]).unwrap();
+    let day = date("2026-01-12");
+    set_spin(store.as_ref(), day, true);
+    let request = BackfillRequest {
+        start: day,
+        end: day,
+        selection: pipeline.select(&[]).unwrap(),
+        reprocess: Reprocess::All,
+        parallelism: 1,
+    };
+    let id = enqueue_backfill(store.as_ref(), &pipeline, &request);
+    let queue = store.work_queue().unwrap();
+
+    let stopping = Executor::new(
+        store.clone(),
+        "stopping-host:1",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )
+    .unwrap();
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(|| work_queue::work_one(queue, &pipeline, &stopping));
+        wait_until("the task's run is running", || {
+            store
+                .runs(&RunFilter {
+                    status: Some(RunStatus::Running),
+                    ..RunFilter::default()
+                })
+                .unwrap()
+                .len()
+                == 1
+        });
+        stopping.stop_all_for_shutdown();
+        worker.join().unwrap().unwrap();
+    });
+    let progress = queue.progress(&id).unwrap().unwrap();
+    assert_eq!(
+        (progress.queued, progress.failed, progress.succeeded),
+        (1, 0, 0),
+        "{progress:#?}"
+    );
+
+    // Another host takes it and runs it to its end.
+    set_spin(store.as_ref(), day, false);
+    let other = Executor::new(
+        store.clone(),
+        "other-host:2",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )
+    .unwrap();
+    let progress = work_until_finished(store.as_ref(), &pipeline, &other, &id, 1);
+    assert_eq!(
+        (progress.succeeded, progress.failed),
+        (1, 0),
+        "{progress:#?}"
+    );
+}
