@@ -213,7 +213,39 @@ impl PostgresStore {
             read_cache: ReadCache::new(DEFAULT_READ_CACHE_BYTES),
             versions_read: Mutex::default(),
         };
+        let setups = [
+            SETUP,
+            schedules::SETUP,
+            work_queue::SETUP,
+            hosts::SETUP,
+            alerts::SETUP,
+        ];
+        let fingerprint = {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(setups.concat().as_bytes());
+            digest
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
         store.with_client(|client| {
+            // A database set up by this very code is left alone: its DDL
+            // (`CREATE INDEX IF NOT EXISTS` takes a share lock on the run
+            // table before it finds the index there) would queue behind
+            // any open write transaction, and every host's run claims and
+            // lease renewals behind it.
+            let done = client
+                .query_one("SELECT to_regclass('_slate.setup_done') IS NOT NULL", &[])?
+                .get::<_, bool>(0)
+                && client
+                    .query_opt(
+                        "SELECT 1 FROM _slate.setup_done WHERE fingerprint = $1",
+                        &[&fingerprint],
+                    )?
+                    .is_some();
+            if done {
+                return Ok(());
+            }
             // Two hosts creating the schema at once would race in the
             // catalog: the first takes this lock, the second then finds
             // everything made.
@@ -222,11 +254,16 @@ impl PostgresStore {
                 "SELECT pg_advisory_xact_lock(hashtext('_slate.setup'))",
                 &[],
             )?;
-            transaction.batch_execute(SETUP)?;
-            transaction.batch_execute(schedules::SETUP)?;
-            transaction.batch_execute(work_queue::SETUP)?;
-            transaction.batch_execute(hosts::SETUP)?;
-            transaction.batch_execute(alerts::SETUP)?;
+            for setup in setups {
+                transaction.batch_execute(setup)?;
+            }
+            transaction.batch_execute(
+                "CREATE TABLE IF NOT EXISTS _slate.setup_done (fingerprint TEXT PRIMARY KEY)",
+            )?;
+            transaction.execute(
+                "INSERT INTO _slate.setup_done (fingerprint) VALUES ($1) ON CONFLICT DO NOTHING",
+                &[&fingerprint],
+            )?;
             transaction.commit()?;
             Ok(())
         })?;

@@ -116,6 +116,10 @@ fn check_json(check: Option<&UpstreamCheck>) -> Result<Option<String>, StoreErro
         .map_err(StoreError::backend)
 }
 
+/// How long a reap waits for a row another transaction holds before it
+/// gives up until the next heartbeat.
+const REAP_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '2s'";
+
 impl PostgresStore {
     /// Commits a run: [`PostgresStore::commit_many_with`] for one run.
     pub(crate) fn commit_with(
@@ -258,6 +262,7 @@ impl PostgresStore {
         let stopped = stopped_renewing();
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
+            transaction.batch_execute(REAP_LOCK_TIMEOUT)?;
             let stale: Vec<String> = transaction
                 .query(
                     "SELECT run_id FROM _slate.runs
@@ -569,6 +574,11 @@ impl RunLedger for PostgresStore {
     fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
+            // A stale run's row locked by its host's open commit (a frozen
+            // host) would hold the reaper, and with it the heartbeat that
+            // renews this host's own leases: it waits a while, then gives
+            // up until the next heartbeat.
+            transaction.batch_execute(REAP_LOCK_TIMEOUT)?;
             // One statement: of two hosts reaping at once, the second waits
             // on each row the first updates, then finds it no longer
             // running, so each stale run is reaped exactly once.
