@@ -243,10 +243,15 @@ fn a_work_queue_made_before_tasks_had_a_phase_gate_keeps_working_once_a_host_con
 #[test]
 fn postgres_state_refuses_what_it_cannot_do_as_a_usage_error() {
     let folder = host_folder();
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (
             &["--warehouse", "postgres", "runs"],
             "--warehouse postgres needs --state postgres://",
+        ),
+        // Without a database name, PostgreSQL takes the user's name.
+        (
+            &["--state", "postgres://slate@127.0.0.1:55432", "hosts"],
+            "names no database",
         ),
         (
             &[
@@ -280,6 +285,13 @@ fn postgres_state_refuses_what_it_cannot_do_as_a_usage_error() {
             stderr(&output)
         );
     }
+
+    // A database that does not exist is named as such, not "db error".
+    let url = isolated_url();
+    let missing = format!("{}_missing", url);
+    let output = slate(folder.path(), &["--state", &missing, "hosts"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_contains(&stderr(&output), "does not exist");
 }
 
 #[test]
@@ -610,6 +622,14 @@ fn hosts_killed_and_restarted_twenty_times_during_a_backfill_lose_no_task_and_ru
     // 40 days, less the first two of the All-Star break (no games).
     assert_eq!(accepted["dates_without_games"], 2, "{accepted}");
     assert_eq!(planned, 38 * 9);
+    // Not one host's to cancel, and it says so (it answered 404 "no
+    // backfill" while GET found it).
+    let (status, refused) = hosts[0].delete(&format!("/backfills/{id}"));
+    assert_eq!(status, 409, "{refused}");
+    assert_contains(
+        refused["error"].as_str().unwrap(),
+        "cannot be cancelled yet",
+    );
 
     // Kill -9 a random host, and start it again, twenty times.
     let mut random = rand_chacha::ChaCha8Rng::seed_from_u64(17);

@@ -117,6 +117,12 @@ impl WarehouseArgs {
         match (&self.state, self.warehouse()) {
             (Some(url), Warehouse::Postgres | Warehouse::Bigquery) => {
                 match url.parse::<postgres::Config>() {
+                    // PostgreSQL would take the user's name for a missing
+                    // database name: another database than meant.
+                    Ok(config) if config.get_dbname().is_none() => super::usage!(
+                        "--state `{}` names no database: add it, postgres://user@host:port/DATABASE",
+                        redacted(url)
+                    ),
                     Ok(_) => Ok(url),
                     Err(e) => {
                         super::usage!("--state `{}` is not a PostgreSQL URL: {e}", redacted(url))

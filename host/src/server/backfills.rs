@@ -204,14 +204,26 @@ pub async fn cancel_backfill(
         // One an earlier server ran, from the store's records: it ended
         // there, or another server holds it.
         let lookup = id.clone();
-        let saved = state
+        let (queued, saved) = state
             .blocking(move |host| {
-                Ok::<_, ApiError>(backfill_runner::saved_progress(
-                    host.store.as_ref(),
-                    &lookup,
-                ))
+                let queued = match host.store.work_queue() {
+                    Some(queue) => queue.progress(&lookup).map_err(ApiError::internal)?,
+                    None => None,
+                };
+                let saved = backfill_runner::saved_progress(host.store.as_ref(), &lookup);
+                Ok::<_, ApiError>((queued, saved))
             })
             .await?;
+        if queued.is_some() {
+            return Err(ApiError::with_status(
+                StatusCode::CONFLICT,
+                Some("id"),
+                format!(
+                    "backfill {id} is the work queue's, whose tasks every host shares: \
+                     a queued backfill cannot be cancelled yet"
+                ),
+            ));
+        }
         return Err(match saved {
             Some(progress) => ApiError::with_status(
                 StatusCode::CONFLICT,

@@ -164,6 +164,20 @@ pub(crate) fn pool(url: &str, size: u32) -> Result<Pool, StoreError> {
     let config: postgres::Config = url.parse().map_err(|e| {
         StoreError::backend(format!("`{}` is not a PostgreSQL URL: {e}", redacted(url)))
     })?;
+    // One connection first, whose error says why (the pool's says only
+    // "db error"): no such database, no such role, the port refusing.
+    outside_any_runtime(|| config.connect(NoTls).map(drop)).map_err(|e| {
+        let mut why = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            why.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        StoreError::backend(format!(
+            "cannot reach PostgreSQL at {}: {why}",
+            redacted(url)
+        ))
+    })?;
     let manager = PostgresConnectionManager::new(config, NoTls);
     outside_any_runtime(|| {
         r2d2::Pool::builder()
