@@ -572,26 +572,26 @@ pub struct Tally {
 impl Tally {
     /// Counts one outcome.
     pub fn count(&mut self, outcome: &Outcome) {
-        *match outcome.ended() {
-            Ended::Succeeded => &mut self.succeeded,
-            Ended::Failed => &mut self.failed,
-            Ended::Blocked => &mut self.blocked,
-            Ended::NotStarted => &mut self.not_started,
-        } += 1;
+        *self.counter(outcome) += 1;
         self.rows += outcome.rows;
     }
 
     /// Takes back one outcome [`Tally::count`] counted: a run that will run
     /// again (a resumed backfill's run a shutdown stopped).
     pub fn uncount(&mut self, outcome: &Outcome) {
-        let counted = match outcome.ended() {
+        let counted = self.counter(outcome);
+        *counted = counted.saturating_sub(1);
+        self.rows -= outcome.rows;
+    }
+
+    /// The count an outcome goes to, by how it ended.
+    fn counter(&mut self, outcome: &Outcome) -> &mut usize {
+        match outcome.ended() {
             Ended::Succeeded => &mut self.succeeded,
             Ended::Failed => &mut self.failed,
             Ended::Blocked => &mut self.blocked,
             Ended::NotStarted => &mut self.not_started,
-        };
-        *counted = counted.saturating_sub(1);
-        self.rows -= outcome.rows;
+        }
     }
 
     /// Whether every run succeeded or was left to another run: what a
