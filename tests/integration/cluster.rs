@@ -294,6 +294,65 @@ fn postgres_state_refuses_what_it_cannot_do_as_a_usage_error() {
     assert_contains(&stderr(&output), "does not exist");
 }
 
+/// Ends every connection to the database at `url` but the one asking, as
+/// an administrator's `pg_terminate_backend` or a failover does; returns
+/// how many it ended.
+fn end_every_other_connection(url: &str) -> i64 {
+    let mut admin = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn a_host_whose_connections_postgresql_closed_mid_run_reconnects_and_records_the_runs_end() {
+    let url = isolated_url();
+    let store = Arc::new(PostgresStore::connect(&url).unwrap());
+    let (yesterday, today) = (date("2026-01-10"), date("2026-01-11"));
+    set_spin(store.as_ref(), yesterday, false);
+    set_spin(store.as_ref(), today, false);
+    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+    let slow = runtime
+        .load(&std::fs::read(components::SLOW_PROCESSOR).unwrap())
+        .unwrap();
+    let executor = Executor::new(
+        store.clone() as Arc<dyn Store>,
+        "host-a",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )
+    .unwrap();
+    // A first run leaves the host's pool holding open connections.
+    let first = executor
+        .execute(&slow, yesterday, slate::runs::Trigger::Cli)
+        .unwrap();
+    assert_eq!(first.status, RunStatus::Success);
+
+    // Claimed, and then every pooled connection is closed under it: its
+    // read, its commit and the end of its record all find them dead.
+    let claim = executor
+        .claim(&slow, today, slate::runs::Trigger::Cli)
+        .unwrap();
+    assert!(end_every_other_connection(&url) >= 1);
+    let ended = executor.execute_claim(claim, None).unwrap();
+
+    assert_eq!(
+        (ended.status, ended.error_message.as_deref()),
+        (RunStatus::Success, None)
+    );
+    assert_eq!(ended.rows_written, 3);
+    assert_eq!(
+        crate::support::runs_still_running(store.as_ref()),
+        Vec::<RunRecord>::new(),
+        "no run is left running to be reaped as if its host had died"
+    );
+}
+
 #[test]
 fn a_run_reaped_by_another_host_while_it_still_runs_is_told_so_and_writes_nothing() {
     use std::io::{BufRead, BufReader};

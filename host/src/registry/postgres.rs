@@ -24,7 +24,7 @@ use super::{
     ShadowVersion, StoredVersion, dependencies_json,
 };
 use crate::plugin::ProcessorSpec;
-use crate::store::postgres::{Pool, outside_any_runtime, pool};
+use crate::store::postgres::{Pool, on_a_live_connection, outside_any_runtime, pool};
 
 /// The channel a switch is announced on.
 const CHANNEL: &str = "slate_registry";
@@ -85,6 +85,12 @@ fn database(error: impl std::fmt::Display) -> RegistryError {
 impl From<postgres::Error> for RegistryError {
     fn from(error: postgres::Error) -> Self {
         database(error)
+    }
+}
+
+impl From<r2d2::Error> for RegistryError {
+    fn from(error: r2d2::Error) -> Self {
+        database(format!("no PostgreSQL connection: {error}"))
     }
 }
 
@@ -194,12 +200,9 @@ impl PostgresRegistry {
 
     fn with_client<T: Send>(
         &self,
-        work: impl FnOnce(&mut postgres::Client) -> Result<T, RegistryError> + Send,
+        work: impl FnMut(&mut postgres::Client) -> Result<T, RegistryError> + Send,
     ) -> Result<T, RegistryError> {
-        outside_any_runtime(|| {
-            let mut client = self.pool.get().map_err(database)?;
-            work(&mut client)
-        })
+        on_a_live_connection(&self.pool, work)
     }
 
     /// Waits up to `timeout` for another host (or this one) to switch a

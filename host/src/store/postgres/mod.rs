@@ -284,18 +284,46 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// Runs `work` with a pooled connection. The synchronous client drives
-    /// its own runtime, which cannot start inside another: called from
-    /// async code, `work` runs on a helper thread.
+    /// Runs `work` with a pooled connection, as [`on_a_live_connection`]
+    /// does.
     fn with_client<T: Send>(
         &self,
-        work: impl FnOnce(&mut postgres::Client) -> Result<T, StoreError> + Send,
+        work: impl FnMut(&mut postgres::Client) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
-        outside_any_runtime(|| {
-            let mut client = self.pool.get()?;
-            work(&mut client)
-        })
+        on_a_live_connection(&self.pool, work)
     }
+}
+
+/// Runs `work` with a connection from `pool`. A pooled connection the
+/// server has closed meanwhile (the server restarted, or an administrator
+/// ended it) is found only when it is used: `work` then fails on it, and
+/// runs again on another, until one is live. Each closed connection is
+/// dropped from the pool as it is returned. Without this, one failover
+/// fails the next operations of every host, and an operation that ends a
+/// run leaves the run `running`, to be reaped later as if its host had
+/// died. A closed connection's transaction was never committed, so running
+/// `work` again is safe; a commit whose reply was lost finds its run
+/// already ended, which every caller takes as done. The synchronous client
+/// drives its own runtime, which cannot start inside another: called from
+/// async code, `work` runs on a helper thread.
+pub(crate) fn on_a_live_connection<T: Send, E: From<r2d2::Error> + Send>(
+    pool: &Pool,
+    mut work: impl FnMut(&mut postgres::Client) -> Result<T, E> + Send,
+) -> Result<T, E> {
+    outside_any_runtime(|| {
+        // Every idle connection may have been closed at once: one more
+        // attempt than the pool holds reaches a fresh one.
+        let mut attempts_left = pool.max_size() + 1;
+        loop {
+            let mut client = pool.get()?;
+            let done = work(&mut client);
+            attempts_left -= 1;
+            if done.is_ok() || !client.is_closed() || attempts_left == 0 {
+                return done;
+            }
+            tracing::debug!("a pooled PostgreSQL connection was closed; trying another");
+        }
+    })
 }
 
 /// Runs `work` on this thread, or on a helper thread when this one is

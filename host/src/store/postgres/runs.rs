@@ -126,7 +126,7 @@ impl PostgresStore {
         &self,
         run_id: &str,
         output: &RunOutput<'_>,
-        write_rows: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<usize, StoreError> + Send,
+        write_rows: impl FnMut(&mut postgres::Transaction<'_>) -> Result<usize, StoreError> + Send,
     ) -> Result<usize, StoreError> {
         self.commit_many_with(&[(run_id, *output)], write_rows)
     }
@@ -142,7 +142,7 @@ impl PostgresStore {
     pub(crate) fn commit_many_with(
         &self,
         runs: &[(&str, RunOutput<'_>)],
-        write_rows: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<usize, StoreError> + Send,
+        mut write_rows: impl FnMut(&mut postgres::Transaction<'_>) -> Result<usize, StoreError> + Send,
     ) -> Result<usize, StoreError> {
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
@@ -257,7 +257,7 @@ impl PostgresStore {
     pub(crate) fn reap_stale_checking(
         &self,
         now: DateTime<Utc>,
-        committed: impl FnOnce(&[String]) -> Result<HashMap<String, i64>, StoreError> + Send,
+        mut committed: impl FnMut(&[String]) -> Result<HashMap<String, i64>, StoreError> + Send,
     ) -> Result<Vec<RunRecord>, StoreError> {
         let stopped = stopped_renewing();
         self.with_client(|client| {

@@ -630,7 +630,7 @@ impl Tables for PostgresStore {
             let schema =
                 schema_in(client, table)?.ok_or_else(|| StoreError::NoSuchTable(table.clone()))?;
             let partition = quote(&schema.partition_column);
-            let (first, last) = dates.map(|d| (*d.start(), *d.end())).unzip();
+            let (first, last) = dates.clone().map(|d| (*d.start(), *d.end())).unzip();
             let rows = client.query(
                 &format!(
                     "SELECT {partition}, COUNT(*) FROM {} WHERE {partition} IS NOT NULL
