@@ -1463,3 +1463,55 @@ fn a_postgresql_raw_input_refuses_a_bad_row_when_it_is_written() {
     let day = date("2026-01-07");
     assert_eq!(store.read_rows(&table, day, day).unwrap().rows.len(), 1);
 }
+
+#[test]
+fn two_processes_on_one_embedded_store_commit_runs_at_once_without_the_database_being_locked() {
+    use slate::store::RunLedger;
+    // Two handles on one file are two connections, as `slate serve` and a
+    // `slate backfill` beside it are: a commit that read its table's
+    // schema before another process wrote must wait for the lock, not
+    // fail the run with "database is locked".
+    const DAYS: u64 = 1500;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slate.db");
+    let hosts: Vec<slate::store::EmbeddedStore> = (0..2)
+        .map(|_| slate::store::EmbeddedStore::open(&path).unwrap())
+        .collect();
+    let schema = output_schema();
+    let first = date("2026-01-01");
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let writers: Vec<_> = hosts
+            .iter()
+            .enumerate()
+            .map(|(host, store)| {
+                let schema = &schema;
+                scope.spawn(move || {
+                    let processor = format!("Writer{host}");
+                    let table = TableName::new("two_processes", &format!("table_{host}"));
+                    let mut failures = Vec::new();
+                    for day in (0..DAYS).map(|d| first + chrono::Days::new(d)) {
+                        let run = claim(store, &processor, day);
+                        let rows = rows(day, &["a", "b"]);
+                        let output = RunOutput::new(&processor, &table, schema, day, &rows);
+                        if let Err(error) = store.commit_run(&run.run_id, &output) {
+                            failures.push(format!("{processor} on {day}: {error}"));
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        writers
+            .into_iter()
+            .flat_map(|writer| writer.join().unwrap())
+            .collect()
+    });
+    assert_eq!(failures, Vec::<String>::new());
+    let succeeded = hosts[0]
+        .runs(&RunFilter {
+            status: Some(RunStatus::Success),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    assert_eq!(succeeded.len() as u64, 2 * DAYS);
+}

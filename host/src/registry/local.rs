@@ -111,8 +111,11 @@ impl LocalRegistry {
     pub(super) fn open(dir: &Path) -> Result<Self, RegistryError> {
         let blobs = dir.join("blobs");
         std::fs::create_dir_all(&blobs).map_err(|e| io_error(&blobs, e))?;
-        let connection = Connection::open(dir.join("registry.db"))?;
+        let mut connection = Connection::open(dir.join("registry.db"))?;
         connection.busy_timeout(Duration::from_secs(10))?;
+        // Every transaction waits for the write lock as it begins, as the
+        // store's do: a deploy beside another reads, then writes.
+        connection.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         connection.execute_batch(SETUP)?;
         Ok(LocalRegistry {
             dir: dir.to_path_buf(),

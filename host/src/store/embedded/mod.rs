@@ -196,8 +196,14 @@ impl EmbeddedStore {
         Self::setup(Connection::open_in_memory()?, DEFAULT_READ_CACHE_BYTES)
     }
 
-    fn setup(connection: Connection, read_cache_bytes: usize) -> Result<Self, StoreError> {
+    fn setup(mut connection: Connection, read_cache_bytes: usize) -> Result<Self, StoreError> {
         connection.busy_timeout(Duration::from_secs(10))?;
+        // Every transaction takes the write lock as it begins, waiting its
+        // turn behind another process's. One that read first and wrote
+        // after (a commit reads its table's owner) would otherwise fail at
+        // once with "database is locked" whenever another process (a
+        // server and a backfill beside it) wrote in between.
+        connection.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         connection.execute_batch(SETUP)?;
         connection.execute_batch(alerts::SETUP)?;
         connection.execute_batch(schedules::SETUP)?;
