@@ -154,6 +154,50 @@ pub(crate) fn read_text(path: &Path) -> Result<String, FixtureError> {
     })
 }
 
+/// One line of an NDJSON fixture or golden file as a JSON object, or what
+/// is wrong with it. A field given twice is wrong: JSON parsers keep its
+/// last value, so a row with a pasted-over field would pass or fail a test
+/// on a value its author never saw.
+pub(crate) fn json_object_line(
+    line: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let object = serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+    let mut fields = serde_json::Deserializer::from_str(line);
+    let FieldNames(names) = serde::Deserialize::deserialize(&mut fields)
+        .map_err(|e| format!("not a JSON object: {e}"))?;
+    let mut seen = std::collections::BTreeSet::new();
+    match names.into_iter().find(|name| !seen.insert(name.clone())) {
+        Some(twice) => Err(format!("field `{twice}` is given twice")),
+        None => Ok(object),
+    }
+}
+
+/// The field names of a JSON object, in order, repeats included.
+struct FieldNames(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for FieldNames {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Names;
+        impl<'de> serde::de::Visitor<'de> for Names {
+            type Value = FieldNames;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<FieldNames, A::Error> {
+                let mut names = Vec::new();
+                while let Some((name, serde::de::IgnoredAny)) = map.next_entry::<String, _>()? {
+                    names.push(name);
+                }
+                Ok(FieldNames(names))
+            }
+        }
+        deserializer.deserialize_map(Names)
+    }
+}
+
 /// Fixture tables, in memory, served to a processor as its inputs.
 #[derive(Debug, Default)]
 pub struct Fixtures {
@@ -358,12 +402,11 @@ fn read_ndjson(
         if line.trim().is_empty() {
             continue;
         }
-        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)
-            .map_err(|e| FixtureError::Malformed {
-                file: file.to_string(),
-                line: number,
-                message: format!("not a JSON object: {e}"),
-            })?;
+        let object = json_object_line(line).map_err(|message| FixtureError::Malformed {
+            file: file.to_string(),
+            line: number,
+            message,
+        })?;
         if let Some(unknown) = object.keys().find(|k| schema.index_of(k).is_none()) {
             return Err(bad_field(
                 file,
@@ -602,6 +645,17 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "t.ndjson:1: field `points`: expected INT64, got \"lots\""
+        );
+    }
+
+    #[test]
+    fn a_field_given_twice_in_one_ndjson_row_is_refused_not_overwritten() {
+        let ndjson = "{\"day\": \"2026-01-05\", \"points\": 1}\n\
+                      {\"day\": \"2026-01-05\", \"points\": 2, \"points\": 3}\n";
+        let error = read_ndjson("t.ndjson", ndjson, &box_scores()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "t.ndjson:2: field `points` is given twice"
         );
     }
 

@@ -126,8 +126,7 @@ pub fn compare(
             line: index + 1,
             message,
         };
-        let object: Map<String, Json> =
-            serde_json::from_str(line).map_err(|e| bad(format!("not a JSON object: {e}")))?;
+        let object = super::fixtures::json_object_line(line).map_err(bad)?;
         for (field, value) in &object {
             let column = schema
                 .columns
@@ -274,6 +273,11 @@ mod tests {
                 "{\"player\": \"a\"}\n{\"player\": \"a\"}",
                 2,
                 "row (player=\"a\") is also on line 1: a key is one row",
+            ),
+            (
+                "{\"player\": \"a\", \"points\": 1.0, \"points\": 2.0}",
+                1,
+                "field `points` is given twice",
             ),
         ];
         for (golden, line, message) in cases {
