@@ -48,7 +48,11 @@ fn webhook_timing_out(url: &str, extra: &str, timeout_secs: f64) -> AlertsConfig
     .unwrap()
 }
 
+/// A deliverer for `config`'s channels, which join the store now, as a
+/// command's do before it does anything.
 fn deliverer(store: &Arc<EmbeddedStore>, config: AlertsConfig) -> Deliverer {
+    let names: Vec<&str> = config.channels.iter().map(|c| c.name.as_str()).collect();
+    store.add_channels(&names).unwrap();
     Deliverer::new(store.clone() as Arc<dyn Store>, config, "alerts-test").unwrap()
 }
 
@@ -160,6 +164,57 @@ fn an_alert_resolved_by_hand_sends_its_resolution_once() {
     let output = crate::support::slate(data.path(), &["alerts", "resolve", "999"]);
     assert_eq!(output.status.code(), Some(2));
     assert_contains(&stderr(&output), "alert 999 is not open");
+}
+
+#[test]
+fn a_channel_added_later_is_sent_the_alerts_still_open_and_then_everything_new() {
+    let receiver = Receiver::start(Answer::Ok);
+    let (host, slow) = host_with_a_spinning_processor();
+    let (fixed_day, broken_day, new_day) =
+        (date("2026-01-10"), date("2026-01-11"), date("2026-01-12"));
+    // Before the channel: one date failed and was fixed, one still fails.
+    for day in [fixed_day, broken_day, new_day] {
+        set_spin(host.store.as_ref(), day, true);
+    }
+    host.run(&slow, fixed_day);
+    set_spin(host.store.as_ref(), fixed_day, false);
+    assert_eq!(host.run(&slow, fixed_day).status, RunStatus::Success);
+    host.run(&slow, broken_day);
+
+    let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
+    assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 1 });
+    let sent = receiver.accepted();
+    assert_eq!(sent[0]["transition"], "opened");
+    assert_eq!(sent[0]["alert"]["data_date"], "2026-01-11");
+    assert_eq!(
+        deliver(&alerts),
+        ChannelOutcome::Idle,
+        "history is not sent"
+    );
+
+    // From then on, everything: a new failure, and the old one's fix.
+    host.run(&slow, new_day);
+    set_spin(host.store.as_ref(), broken_day, false);
+    assert_eq!(host.run(&slow, broken_day).status, RunStatus::Success);
+    assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 2 });
+    let digest = &receiver.accepted()[1];
+    let messages: Vec<(&str, &str)> = digest["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["transition"].as_str().unwrap(),
+                m["alert"]["data_date"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [("opened", "2026-01-12"), ("resolved", "2026-01-11")]
+    );
+    let channels = host.store.channel_states().unwrap();
+    assert!(channels[0].joined_after > 0, "{channels:?}");
 }
 
 #[test]

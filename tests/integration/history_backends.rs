@@ -1247,7 +1247,47 @@ on_every_backend_with_an_outbox!(
     a_failed_run_opens_one_alert_a_repeat_counts_up_and_a_success_resolves_it,
     a_reaped_run_raises_its_alert_with_the_reap,
     one_deliverer_at_a_time_holds_a_channel,
+    a_channel_joins_after_the_last_message_and_joining_again_changes_nothing,
 );
+
+fn a_channel_joins_after_the_last_message_and_joining_again_changes_nothing(store: Arc<dyn Store>) {
+    let outbox = store.alert_outbox().expect("an outbox");
+    outbox.add_channels(&["early"]).unwrap();
+    let run = claim(store.as_ref(), "AlertingProcessor", date("2026-01-14"));
+    store.end_run(&run.run_id, &failed("boom")).unwrap();
+    let last = outbox
+        .messages_after(0, 10)
+        .unwrap()
+        .last()
+        .unwrap()
+        .message_id;
+    outbox.add_channels(&["early", "late"]).unwrap();
+    // A channel a deliverer claims before any command added it joins too.
+    let now = Utc::now();
+    outbox
+        .claim_channel(
+            "claimed",
+            "host-a",
+            now + chrono::Duration::seconds(30),
+            now,
+            None,
+        )
+        .unwrap();
+    let joined: Vec<(String, i64)> = outbox
+        .channel_states()
+        .unwrap()
+        .into_iter()
+        .map(|state| (state.channel, state.joined_after))
+        .collect();
+    assert_eq!(
+        joined,
+        [
+            ("claimed".to_string(), last),
+            ("early".to_string(), 0),
+            ("late".to_string(), last)
+        ]
+    );
+}
 
 fn a_failed_run_opens_one_alert_a_repeat_counts_up_and_a_success_resolves_it(
     store: Arc<dyn Store>,

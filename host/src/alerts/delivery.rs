@@ -379,6 +379,7 @@ impl Deliverer {
         };
         let routed: Vec<_> = messages
             .into_iter()
+            .filter(|m| state.wants(m))
             .filter(|m| channel.routes(m.alert.raised.event, m.alert.raised.severity))
             .collect();
         if routed.is_empty() {

@@ -105,6 +105,11 @@ pub struct ChannelState {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// When a message was last delivered.
     pub last_sent_at: Option<DateTime<Utc>>,
+    /// The last message the store held when this channel first appeared.
+    /// Of the messages up to it, only those of alerts still open go to the
+    /// channel: one added later is told what is wrong now, not the store's
+    /// whole history.
+    pub joined_after: i64,
 }
 
 impl ChannelState {
@@ -119,7 +124,14 @@ impl ChannelState {
             consecutive_failures: 0,
             next_attempt_at: None,
             last_sent_at: None,
+            joined_after: 0,
         }
+    }
+
+    /// Whether `message` is for this channel as far as its history goes:
+    /// sent after the channel appeared, or about an alert still open.
+    pub fn wants(&self, message: &OutboxMessage) -> bool {
+        message.message_id > self.joined_after || message.alert.state == AlertState::Open
     }
 }
 

@@ -756,8 +756,21 @@ fn host_id() -> String {
 }
 
 /// Opens the store the options select; `create` makes a missing one.
+/// The alert channels of `slate.toml` are added to its outbox first, if
+/// new, so that a channel is sent what is raised from the command that
+/// first names it on, and of the store's history only the alerts still
+/// open.
 fn open_store(options: &HostOptions, create: bool) -> Result<Arc<dyn Store>> {
-    options.warehouse.open(&options.data_dir, create)
+    let store = options.warehouse.open(&options.data_dir, create)?;
+    let alerts =
+        slate::alerts::AlertsConfig::load_without_secrets(&options.data_dir.config_file())?;
+    if let Some(outbox) = store.alert_outbox()
+        && !alerts.channels.is_empty()
+    {
+        let names: Vec<&str> = alerts.channels.iter().map(|c| c.name.as_str()).collect();
+        outbox.add_channels(&names)?;
+    }
+    Ok(store)
 }
 
 /// The store, the processors loaded and ordered, and an executor.

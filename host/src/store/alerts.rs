@@ -36,6 +36,13 @@ pub trait AlertOutbox: Send + Sync {
     /// resolved message. Returns false when it is not open.
     fn resolve_alert(&self, alert_id: i64, by: &str) -> Result<bool, StoreError>;
 
+    /// Records each of `channels` not yet known as joining now: after the
+    /// last message recorded, of which it is to be sent only those of
+    /// alerts still open ([`ChannelState::wants`]). A command adds its
+    /// `slate.toml`'s channels before it does anything, so that what it
+    /// raises and resolves itself goes to them.
+    fn add_channels(&self, channels: &[&str]) -> Result<(), StoreError>;
+
     /// Messages after `after`, oldest first, at most `limit`.
     fn messages_after(&self, after: i64, limit: usize) -> Result<Vec<OutboxMessage>, StoreError>;
 
@@ -43,7 +50,7 @@ pub trait AlertOutbox: Send + Sync {
     /// deliverers (a server and a command) never send the same message.
     /// A live claim of another holder is taken only if it is
     /// `take_over_from` (a holder known to be gone). A channel never seen
-    /// starts at the beginning of the outbox.
+    /// is added as [`AlertOutbox::add_channels`] adds it.
     fn claim_channel(
         &self,
         channel: &str,

@@ -55,7 +55,8 @@ pub(super) const SETUP: &str = "
         next_attempt_at TEXT,
         last_sent_at TEXT,
         claimed_by TEXT,
-        claimed_until TEXT
+        claimed_until TEXT,
+        joined_after INTEGER NOT NULL DEFAULT 0
     );
     CREATE TABLE IF NOT EXISTS _slate_alert_attempts (
         attempt_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -274,11 +275,16 @@ fn channel_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<ChannelState> {
         consecutive_failures: row.get(5)?,
         next_attempt_at: time_at(row, 6)?,
         last_sent_at: time_at(row, 7)?,
+        joined_after: row.get(8)?,
     })
 }
 
 const CHANNEL_COLUMNS: &str = "channel, delivered_through, health, reason, since, \
-    consecutive_failures, next_attempt_at, last_sent_at";
+    consecutive_failures, next_attempt_at, last_sent_at, joined_after";
+
+/// Adds `?1` to the channels, if new, as joining after the last message.
+const ADD_CHANNEL: &str = "INSERT OR IGNORE INTO _slate_alert_channels (channel, joined_after)
+    VALUES (?1, (SELECT COALESCE(MAX(message_id), 0) FROM _slate_alert_messages))";
 
 impl AlertOutbox for EmbeddedStore {
     fn record_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
@@ -329,6 +335,16 @@ impl AlertOutbox for EmbeddedStore {
         Ok(updated == 1)
     }
 
+    fn add_channels(&self, channels: &[&str]) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for channel in channels {
+            transaction.execute(ADD_CHANNEL, [channel])?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
     fn messages_after(&self, after: i64, limit: usize) -> Result<Vec<OutboxMessage>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare_cached(&format!(
@@ -362,10 +378,7 @@ impl AlertOutbox for EmbeddedStore {
     ) -> Result<ChannelClaim, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        transaction.execute(
-            "INSERT OR IGNORE INTO _slate_alert_channels (channel) VALUES (?1)",
-            [channel],
-        )?;
+        transaction.execute(ADD_CHANNEL, [channel])?;
         let claimed = transaction.execute(
             "UPDATE _slate_alert_channels SET claimed_by = ?2, claimed_until = ?3
              WHERE channel = ?1
@@ -425,10 +438,7 @@ impl AlertOutbox for EmbeddedStore {
             transaction.commit()?;
             return Ok(());
         };
-        transaction.execute(
-            "INSERT OR IGNORE INTO _slate_alert_channels (channel) VALUES (?1)",
-            [&state.channel],
-        )?;
+        transaction.execute(ADD_CHANNEL, [&state.channel])?;
         transaction.execute(
             "UPDATE _slate_alert_channels SET delivered_through = ?2, health = ?3, reason = ?4,
                  since = ?5, consecutive_failures = ?6, next_attempt_at = ?7, last_sent_at = ?8,

@@ -105,6 +105,11 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ),
     ("_slate_runs", "flag", "TEXT"),
     (
+        "_slate_alert_channels",
+        "joined_after",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
         "_slate_runs",
         "peak_memory_bytes",
         "INTEGER NOT NULL DEFAULT 0",

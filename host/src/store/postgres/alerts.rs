@@ -57,8 +57,19 @@ pub(super) const SETUP: &str = "
         next_attempt_at TIMESTAMPTZ,
         last_sent_at TIMESTAMPTZ,
         claimed_by TEXT,
-        claimed_until TIMESTAMPTZ
+        claimed_until TIMESTAMPTZ,
+        joined_after BIGINT NOT NULL DEFAULT 0
     );
+    -- Channels made before they recorded when they joined get the column
+    -- (0: every message is theirs, as it was).
+    DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = '_slate' AND table_name = 'alert_channels'
+                         AND column_name = 'joined_after') THEN
+            ALTER TABLE _slate.alert_channels
+                ADD COLUMN joined_after BIGINT NOT NULL DEFAULT 0;
+        END IF;
+    END $$;
     CREATE TABLE IF NOT EXISTS _slate.alert_attempts (
         attempt_id BIGSERIAL PRIMARY KEY,
         channel TEXT NOT NULL,
@@ -77,7 +88,12 @@ const ALERT_COLUMNS: &str = "a.alert_id, a.event, a.severity, a.subject, a.data_
     a.resolved_at, a.resolved_by";
 
 const CHANNEL_COLUMNS: &str = "channel, delivered_through, health, reason, since, \
-    consecutive_failures, next_attempt_at, last_sent_at";
+    consecutive_failures, next_attempt_at, last_sent_at, joined_after";
+
+/// Adds `$1` to the channels, if new, as joining after the last message.
+const ADD_CHANNEL: &str = "INSERT INTO _slate.alert_channels (channel, joined_after)
+    VALUES ($1, (SELECT COALESCE(MAX(message_id), 0) FROM _slate.alert_messages))
+    ON CONFLICT (channel) DO NOTHING";
 
 fn unreadable(what: &str, text: &str) -> StoreError {
     StoreError::backend(format!("unreadable alert {what} `{text}`"))
@@ -127,6 +143,7 @@ fn channel_from_row(row: &Row) -> Result<ChannelState, StoreError> {
         consecutive_failures: row.get(5),
         next_attempt_at: row.get(6),
         last_sent_at: row.get(7),
+        joined_after: row.get(8),
     })
 }
 
@@ -310,6 +327,17 @@ impl AlertOutbox for PostgresStore {
         })
     }
 
+    fn add_channels(&self, channels: &[&str]) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            for channel in channels {
+                transaction.execute(ADD_CHANNEL, &[channel])?;
+            }
+            transaction.commit()?;
+            Ok(())
+        })
+    }
+
     fn messages_after(&self, after: i64, limit: usize) -> Result<Vec<OutboxMessage>, StoreError> {
         let rows = self.with_client(|client| {
             Ok(client.query(
@@ -347,11 +375,7 @@ impl AlertOutbox for PostgresStore {
     ) -> Result<ChannelClaim, StoreError> {
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
-            transaction.execute(
-                "INSERT INTO _slate.alert_channels (channel) VALUES ($1)
-                 ON CONFLICT (channel) DO NOTHING",
-                &[&channel],
-            )?;
+            transaction.execute(ADD_CHANNEL, &[&channel])?;
             let claimed = transaction.query_opt(
                 &format!(
                     "UPDATE _slate.alert_channels SET claimed_by = $2, claimed_until = $3
@@ -407,11 +431,7 @@ impl AlertOutbox for PostgresStore {
                 )?;
             }
             if let Some(state) = state {
-                transaction.execute(
-                    "INSERT INTO _slate.alert_channels (channel) VALUES ($1)
-                     ON CONFLICT (channel) DO NOTHING",
-                    &[&state.channel],
-                )?;
+                transaction.execute(ADD_CHANNEL, &[&state.channel])?;
                 transaction.execute(
                     "UPDATE _slate.alert_channels SET delivered_through = $2, health = $3,
                          reason = $4, since = $5, consecutive_failures = $6,
