@@ -181,7 +181,8 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
 /// Enqueues `plan` on the store's work queue, works on it here with
 /// `--parallelism` threads beside every other host, and follows the whole
 /// cluster's progress until every task ended; exits non-zero when any
-/// task's run failed.
+/// task's run failed or was blocked, or the backfill was cancelled
+/// (`DELETE /backfills/{id}` on a server) before every task ran.
 fn backfill_over_the_cluster(
     options: &HostOptions,
     host: &Host,
@@ -235,7 +236,7 @@ fn backfill_over_the_cluster(
     let done = queue
         .progress(&id)?
         .ok_or_else(|| anyhow::anyhow!("backfill {id} is gone from the queue"))?;
-    bar.set_position(done.ended() as u64);
+    bar.set_position(done.ended() as u64 + done.cancelled as u64);
     bar.finish();
     let mut output = table(&["host", "runs"]);
     for (host_id, runs) in &done.by_host {
@@ -249,9 +250,17 @@ fn backfill_over_the_cluster(
             problem.date, problem.processor, problem.status
         );
     }
+    let cancelled = match done.cancelled_at {
+        Some(at) => format!(
+            ", {} not run: cancelled at {}",
+            done.cancelled,
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        None => String::new(),
+    };
     println!(
         "backfill {id}: {} runs over {} dates on {} host(s) ({} left alone under --reprocess {}): \
-         {} succeeded, {} failed, {} blocked",
+         {} succeeded, {} failed, {} blocked{cancelled}",
         done.planned,
         plan.dates.len(),
         done.by_host.len(),
@@ -262,11 +271,13 @@ fn backfill_over_the_cluster(
         done.blocked
     );
     super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
-    Ok(if done.failed == 0 && done.blocked == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        if done.failed == 0 && done.blocked == 0 && done.cancelled_at.is_none() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 /// Dates finished so far, by how they ended.

@@ -18,6 +18,7 @@ use super::errors::ApiError;
 use super::extract::{JsonBody, Params, date_field, only_params, served_date};
 use super::state::AppState;
 use crate::backfill::{self, BackfillError, BackfillRequest, PlannedRun, Reprocess, Tally};
+use crate::store::work_queue::ClusterProgress;
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -191,11 +192,11 @@ pub async fn start_backfill(
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 
-/// `DELETE /backfills/{id}`: cancels a backfill this server runs: no run
-/// starts after it, the runs in flight end as they would have, and the
-/// backfill then reads `cancelled`. 202 with its progress; 409 when it had
-/// already ended; 404 for one this server does not run (a cluster
-/// backfill's tasks belong to the work queue, not to one server).
+/// `DELETE /backfills/{id}`: cancels a backfill this server runs, or one
+/// of the cluster's work queue, whichever host enqueued it: no run starts
+/// after it, the runs in flight end as they would have, and the backfill
+/// then reads `cancelled`. 202 with its progress; 409 when it had already
+/// ended, or is another server's; 404 for one no one runs.
 pub async fn cancel_backfill(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -206,23 +207,37 @@ pub async fn cancel_backfill(
         let lookup = id.clone();
         let (queued, saved) = state
             .blocking(move |host| {
-                let queued = match host.store.work_queue() {
+                let queue = host.store.work_queue();
+                let before = match queue {
                     Some(queue) => queue.progress(&lookup).map_err(ApiError::internal)?,
                     None => None,
                 };
-                let saved = backfill_runner::saved_progress(host.store.as_ref(), &lookup);
-                Ok::<_, ApiError>((queued, saved))
+                let (Some(queue), Some(before)) = (queue, before) else {
+                    let saved = backfill_runner::saved_progress(host.store.as_ref(), &lookup);
+                    return Ok::<_, ApiError>((None, saved));
+                };
+                if before.is_finished() || before.cancelled_at.is_some() {
+                    return Ok((Some((before, None)), None));
+                }
+                queue.cancel_backfill(&lookup).map_err(ApiError::internal)?;
+                let after = queue.progress(&lookup).map_err(ApiError::internal)?;
+                Ok((Some((before, after)), None))
             })
             .await?;
-        if queued.is_some() {
-            return Err(ApiError::with_status(
-                StatusCode::CONFLICT,
-                Some("id"),
-                format!(
-                    "backfill {id} is the work queue's, whose tasks every host shares: \
-                     a queued backfill cannot be cancelled yet"
-                ),
-            ));
+        if let Some((before, cancelled)) = queued {
+            return match cancelled {
+                Some(progress) => {
+                    Ok((StatusCode::ACCEPTED, Json(cluster_progress(progress))).into_response())
+                }
+                None => Err(ApiError::with_status(
+                    StatusCode::CONFLICT,
+                    Some("id"),
+                    format!(
+                        "backfill {id} already ended ({})",
+                        cluster_progress(before).state.name()
+                    ),
+                )),
+            };
         }
         return Err(match saved {
             Some(progress) => ApiError::with_status(
@@ -274,16 +289,28 @@ pub async fn get_backfill(
         })
         .await?
         .ok_or(missing)?;
-    #[derive(Serialize)]
-    struct Cluster {
-        state: BackfillState,
-        #[serde(flatten)]
-        progress: crate::store::work_queue::ClusterProgress,
-    }
-    let state = match (progress.is_finished(), progress.ended() + progress.taken) {
-        (true, _) => BackfillState::Finished,
-        (false, 0) => BackfillState::Queued,
-        (false, _) => BackfillState::Running,
+    Ok(Json(cluster_progress(progress)).into_response())
+}
+
+/// A backfill of the cluster's work queue, as the API shows it.
+#[derive(Serialize)]
+struct ClusterBackfill {
+    state: BackfillState,
+    #[serde(flatten)]
+    progress: ClusterProgress,
+}
+
+/// `progress` with the state it reads as.
+fn cluster_progress(progress: ClusterProgress) -> ClusterBackfill {
+    let state = match (
+        progress.cancelled_at,
+        progress.is_finished(),
+        progress.ended() + progress.taken,
+    ) {
+        (Some(_), _, _) => BackfillState::Cancelled,
+        (None, true, _) => BackfillState::Finished,
+        (None, false, 0) => BackfillState::Queued,
+        (None, false, _) => BackfillState::Running,
     };
-    Ok(Json(Cluster { state, progress }).into_response())
+    ClusterBackfill { state, progress }
 }

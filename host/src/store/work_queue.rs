@@ -163,6 +163,10 @@ pub struct ClusterProgress {
     pub failed: usize,
     /// Tasks whose run was blocked.
     pub blocked: usize,
+    /// Tasks no run was started for, because the backfill was cancelled.
+    pub cancelled: usize,
+    /// When the backfill was cancelled, if it was.
+    pub cancelled_at: Option<DateTime<Utc>>,
     /// Per host: the tasks it ended.
     pub by_host: Vec<(String, usize)>,
     /// When its last task ended, once none is queued or taken.
@@ -177,7 +181,7 @@ impl ClusterProgress {
         self.queued == 0 && self.taken == 0
     }
 
-    /// Tasks that have ended.
+    /// Tasks whose run has ended.
     pub fn ended(&self) -> usize {
         self.succeeded + self.failed + self.blocked
     }
@@ -214,8 +218,17 @@ pub trait WorkQueue: Send + Sync {
     /// Renews the leases of every task `host_id` holds; returns how many.
     fn renew_tasks(&self, host_id: &str, lease: std::time::Duration) -> Result<usize, StoreError>;
 
+    /// Cancels the backfill `backfill_id`: every task of it no host holds
+    /// ends `cancelled`, and so does every task a host lets go of from now
+    /// on ([`WorkQueue::release_task`], an expired lease), so that no run
+    /// of it starts after this; the runs of the tasks hosts hold end as
+    /// they would have. Returns how many tasks it cancelled, or `None`
+    /// when the queue holds no such backfill.
+    fn cancel_backfill(&self, backfill_id: &str) -> Result<Option<usize>, StoreError>;
+
     /// Puts a task `host_id` holds back in the queue, untaken (its run
-    /// could not start yet).
+    /// could not start yet); a task of a cancelled backfill ends
+    /// `cancelled` instead.
     fn release_task(&self, task: &TakenTask, host_id: &str) -> Result<(), StoreError>;
 
     /// Ends a task `host_id` holds with the run that ended it (its

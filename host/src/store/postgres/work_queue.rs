@@ -54,12 +54,32 @@ pub(super) const SETUP: &str = "
             ALTER TABLE _slate.tasks ADD COLUMN phase_gate TEXT[] NOT NULL DEFAULT '{}';
         END IF;
     END $$;
+    -- A queue made before backfills could be cancelled gets the column.
+    DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = '_slate' AND table_name = 'backfills'
+                         AND column_name = 'cancelled_at') THEN
+            ALTER TABLE _slate.backfills ADD COLUMN cancelled_at TIMESTAMPTZ;
+        END IF;
+    END $$;
     CREATE INDEX IF NOT EXISTS tasks_unfinished
         ON _slate.tasks (backfill_id, processor, data_date)
         WHERE status IN ('queued', 'taken');
     CREATE INDEX IF NOT EXISTS tasks_by_lease
         ON _slate.tasks (lease_expires_at) WHERE status = 'taken';
 ";
+
+/// The status of a task whose backfill was cancelled before it ran.
+const CANCELLED: &str = "cancelled";
+
+/// Lets go of taken tasks `t` (the rest of the `WHERE` follows): each goes
+/// back to the queue, or ends `cancelled` when its backfill was cancelled
+/// meanwhile, so that no run of a cancelled backfill starts after it.
+const LET_GO: &str = "UPDATE _slate.tasks t SET host_id = NULL, lease_expires_at = NULL,
+        status = CASE WHEN b.cancelled_at IS NULL THEN 'queued' ELSE 'cancelled' END,
+        finished_at = CASE WHEN b.cancelled_at IS NULL THEN NULL ELSE now() END
+    FROM _slate.backfills b
+    WHERE b.backfill_id = t.backfill_id AND t.status = 'taken'";
 
 /// Takes the tasks a `SELECT` from `_slate.tasks c` picks (its `WHERE`
 /// and the rest follow), for host `$1`, leased for `$2` seconds.
@@ -154,12 +174,8 @@ impl WorkQueue for PostgresStore {
         max: usize,
     ) -> Result<Vec<TakenTask>, StoreError> {
         self.with_client(|client| {
-            let returned = client.execute(
-                "UPDATE _slate.tasks SET status = 'queued', host_id = NULL,
-                     lease_expires_at = NULL
-                 WHERE status = 'taken' AND lease_expires_at < now()",
-                &[],
-            )?;
+            let returned =
+                client.execute(&format!("{LET_GO} AND t.lease_expires_at < now()"), &[])?;
             if returned > 0 {
                 tracing::warn!(
                     returned,
@@ -219,13 +235,35 @@ impl WorkQueue for PostgresStore {
         })
     }
 
+    fn cancel_backfill(&self, backfill_id: &str) -> Result<Option<usize>, StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            // Taken in turn with the ends of its tasks (`finish_task`).
+            let known = transaction.execute(
+                "UPDATE _slate.backfills SET cancelled_at = COALESCE(cancelled_at, now())
+                 WHERE backfill_id = $1",
+                &[&backfill_id],
+            )?;
+            if known == 0 {
+                return Ok(None);
+            }
+            let cancelled = transaction.execute(
+                "UPDATE _slate.tasks SET status = $2, finished_at = now()
+                 WHERE backfill_id = $1 AND status = 'queued'",
+                &[&backfill_id, &CANCELLED],
+            )?;
+            transaction.commit()?;
+            Ok(Some(cancelled as usize))
+        })
+    }
+
     fn release_task(&self, task: &TakenTask, host_id: &str) -> Result<(), StoreError> {
         self.with_client(|client| {
             client.execute(
-                "UPDATE _slate.tasks SET status = 'queued', host_id = NULL,
-                     lease_expires_at = NULL
-                 WHERE backfill_id = $1 AND processor = $2 AND data_date = $3
-                   AND status = 'taken' AND host_id = $4",
+                &format!(
+                    "{LET_GO} AND t.backfill_id = $1 AND t.processor = $2
+                         AND t.data_date = $3 AND t.host_id = $4"
+                ),
                 &[&task.backfill_id, &task.processor, &task.date, &host_id],
             )?;
             Ok(())
@@ -287,7 +325,8 @@ impl WorkQueue for PostgresStore {
     fn progress(&self, backfill_id: &str) -> Result<Option<ClusterProgress>, StoreError> {
         self.with_client(|client| {
             let Some(backfill) = client.query_opt(
-                "SELECT start_date, end_date, reprocess, left_alone, enqueued_by, enqueued_at
+                "SELECT start_date, end_date, reprocess, left_alone, enqueued_by, enqueued_at,
+                     cancelled_at
                  FROM _slate.backfills WHERE backfill_id = $1",
                 &[&backfill_id],
             )?
@@ -307,7 +346,7 @@ impl WorkQueue for PostgresStore {
             )?;
             let by_host = client.query(
                 "SELECT host_id, COUNT(*) FROM _slate.tasks
-                 WHERE backfill_id = $1 AND finished_at IS NOT NULL
+                 WHERE backfill_id = $1 AND finished_at IS NOT NULL AND host_id IS NOT NULL
                  GROUP BY host_id ORDER BY host_id",
                 &[&backfill_id],
             )?;
@@ -343,6 +382,8 @@ impl WorkQueue for PostgresStore {
                 succeeded: count(TaskEnd::Succeeded.as_str(), &counts),
                 failed: count(TaskEnd::Failed.as_str(), &counts),
                 blocked: count(TaskEnd::Blocked.as_str(), &counts),
+                cancelled: count(CANCELLED, &counts),
+                cancelled_at: backfill.get(6),
                 by_host: by_host
                     .iter()
                     .map(|row| (row.get(0), row.get::<_, i64>(1) as usize))
