@@ -372,6 +372,48 @@ fn a_cluster_backfill_is_cancelled_over_http_from_any_host_and_reads_cancelled()
 }
 
 #[test]
+fn a_slate_backfill_whose_cluster_backfill_is_cancelled_exits_1_saying_what_was_not_run() {
+    use std::process::{Command, Stdio};
+
+    let url = isolated_url();
+    let folder = host_folder();
+    load_demo_season(&url, folder.path());
+    let backfill = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(folder.path())
+        .args(["--state", &url, "backfill", "--from", "2025-10-21"])
+        .args(["--to", "2026-04-12", "--parallelism", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = PostgresStore::connect(&url).unwrap();
+    let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut id = None;
+    wait_until("the backfill has run a task", || {
+        id = admin
+            .query_opt("SELECT backfill_id FROM _slate.backfills", &[])
+            .unwrap()
+            .map(|row| row.get::<_, String>(0));
+        id.as_ref()
+            .is_some_and(|id| queue.progress(id).unwrap().unwrap().ended() > 0)
+    });
+    let id = id.unwrap();
+    let not_run = queue.cancel_backfill(&id).unwrap().unwrap();
+    assert!(not_run > 0);
+
+    let output = backfill.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let progress = queue.progress(&id).unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_contains(
+        &stdout,
+        &format!("{} not run: cancelled at", progress.cancelled),
+    );
+}
+
+#[test]
 fn postgres_state_refuses_what_it_cannot_do_as_a_usage_error() {
     let folder = host_folder();
     let cases: [(&[&str], &str); 4] = [
