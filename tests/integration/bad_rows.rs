@@ -306,6 +306,20 @@ fn a_raw_value_its_schema_refuses_fails_the_reading_run_with_kind_input_naming_i
         assert_eq!(last["error_kind"], "input", "{field}: {last}");
         let message = last["error_message"].as_str().unwrap();
         crate::support::assert_contains(message, "nba_raw.player_boxscores 2026-01-07 row 0");
+        let player: String = database
+            .query_row(
+                &format!("SELECT player_lookup FROM {table} WHERE rowid = ?1"),
+                [first_row],
+                |row| row.get(0),
+            )
+            .unwrap();
+        // The row is named so that it can be found and fixed: its rowid,
+        // its date and its key as stored.
+        crate::support::assert_contains(
+            message,
+            &format!("(rowid {first_row}: game_date text \"2026-01-07\", "),
+        );
+        crate::support::assert_contains(message, &format!("player_lookup text \"{player}\""));
         crate::support::assert_contains(message, named);
         database
             .execute(

@@ -168,8 +168,9 @@ fn a_malformed_stored_cell_fails_the_read_naming_table_date_row_column_and_value
     let message = record.error_message.unwrap_or_default();
     assert_contains(
         &message,
-        r#"reading an input failed: slate_test.every_type 2026-01-15 row 0: `born` holds text "not-a-date", not DATE"#,
+        r#"reading an input failed: slate_test.every_type 2026-01-15 row 0 (rowid "#,
     );
+    assert_contains(&message, r#"): `born` holds text "not-a-date", not DATE"#);
 }
 
 #[test]

@@ -11,7 +11,9 @@ use crate::drift;
 use crate::ownership::{self, HOST_PREFIX, OwnedTable, TableOwner, Transfer};
 use crate::rows::RowSet;
 use crate::schema::{Column, TableName, TableSchema};
-use crate::store::cells::{date_key, from_sql, parse_date_key, push_sql, sql_type, to_sql};
+use crate::store::cells::{
+    StoredCell, date_key, from_sql, parse_date_key, push_sql, sql_type, to_sql,
+};
 use crate::store::input::{InputError, InputSource, TableSpan, selected_columns};
 use crate::store::read_cache::refuse_uncodable;
 use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_table_name};
@@ -237,7 +239,12 @@ impl EmbeddedStore {
                 {
                     let cell = sql_row.get_ref(index + 1).map_err(storage)?;
                     push_sql(cell, column, packed).map_err(|e| {
-                        InputError::Storage(format!("{table} {date} row {}: {e}", partition.rows))
+                        let rowid = sql_row.get(columns.len() + 1).ok();
+                        InputError::Storage(format!(
+                            "{table} {date} row {}{}: {e}",
+                            partition.rows,
+                            self.identity_of_row(&connection, table, rowid)
+                        ))
                     })?;
                 }
                 partition.rows += 1;
@@ -318,10 +325,59 @@ impl EmbeddedStore {
             .check(connection, table, &schema, range, data_version)
     }
 
+    /// How an error names the stored row `rowid` of `table` beyond its
+    /// position in a read: ` (rowid 12: game_date text "2026-01-07",
+    /// player_lookup text "a")`, its date and key as stored, so that it
+    /// can be found and fixed. Empty when the row cannot be read again.
+    fn identity_of_row(
+        &self,
+        connection: &Connection,
+        table: &TableName,
+        rowid: Option<i64>,
+    ) -> String {
+        let Some(rowid) = rowid else {
+            return String::new();
+        };
+        let Ok(Some(schema)) = self.schema_in(connection, table) else {
+            return format!(" (rowid {rowid})");
+        };
+        let names: Vec<&String> = std::iter::once(&schema.partition_column)
+            .chain(
+                schema
+                    .key_columns
+                    .iter()
+                    .filter(|k| **k != schema.partition_column),
+            )
+            .collect();
+        let selected: Vec<String> = names.iter().map(|name| quote(name)).collect();
+        let identity = connection.query_row(
+            &format!(
+                "SELECT {} FROM {} WHERE rowid = ?1",
+                selected.join(", "),
+                quote(&table.to_string())
+            ),
+            [rowid],
+            |row| {
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(index, name)| {
+                        Ok(format!("{name} {}", StoredCell::from(row.get_ref(index)?)))
+                    })
+                    .collect::<Result<Vec<String>, rusqlite::Error>>()
+            },
+        );
+        match identity {
+            Ok(identity) => format!(" (rowid {rowid}: {})", identity.join(", ")),
+            Err(_) => format!(" (rowid {rowid})"),
+        }
+    }
+
     /// The columns a read of `names` (all when `None`) of `table` returns,
-    /// after the partition column when `partition_first`, and the query for
-    /// them: the rows whose partition date lies between `?1` and `?2`, in
-    /// date and insertion order.
+    /// after the partition column when `partition_first`, then each row's
+    /// `rowid` (which only an error reads), and the query for them: the
+    /// rows whose partition date lies between `?1` and `?2`, in date and
+    /// insertion order.
     fn read_plan(
         &self,
         connection: &Connection,
@@ -350,7 +406,8 @@ impl EmbeddedStore {
         let selected: Vec<String> = columns.iter().map(|c| quote(&c.name)).collect();
         let partition = quote(&schema.partition_column);
         let sql = format!(
-            "SELECT {} FROM {} WHERE {partition} BETWEEN ?1 AND ?2 ORDER BY {partition}, rowid",
+            "SELECT {}, rowid FROM {} WHERE {partition} BETWEEN ?1 AND ?2 \
+             ORDER BY {partition}, rowid",
             selected.join(", "),
             quote(&table.to_string())
         );
@@ -379,7 +436,12 @@ impl InputSource for EmbeddedStore {
             for (index, column) in columns.iter().enumerate() {
                 let cell = sql_row.get_ref(index).map_err(|e| storage(e.into()))?;
                 row.push(from_sql(cell, column).map_err(|e| {
-                    InputError::Storage(format!("{table} row {}: {e}", rows.len()))
+                    let rowid = sql_row.get(columns.len()).ok();
+                    InputError::Storage(format!(
+                        "{table} row {}{}: {e}",
+                        rows.len(),
+                        self.identity_of_row(&connection, table, rowid)
+                    ))
                 })?);
             }
             rows.push(row);
