@@ -243,7 +243,7 @@ fn a_work_queue_made_before_tasks_had_a_phase_gate_keeps_working_once_a_host_con
 #[test]
 fn a_cancelled_work_queue_backfill_starts_no_task_after_it_and_its_runs_in_flight_end_as_they_would()
  {
-    use slate::store::work_queue::{NewBackfill, NewTask, WorkQueue};
+    use slate::store::work_queue::{Cancel, NewBackfill, NewTask, WorkQueue};
     use std::time::Duration;
 
     let store = crate::postgres_server::isolated_store();
@@ -281,8 +281,28 @@ fn a_cancelled_work_queue_backfill_starts_no_task_after_it_and_its_runs_in_fligh
         .unwrap();
     let let_go = queue.take_task("host-c", lease).unwrap().unwrap();
 
-    assert_eq!(queue.cancel_backfill("b1").unwrap(), Some(1));
-    assert_eq!(queue.cancel_backfill("no-such-backfill").unwrap(), None);
+    // Of four cancels at once, one cancels it.
+    let cancels: Vec<Cancel> = std::thread::scope(|scope| {
+        let cancelling: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| queue.cancel_backfill("b1").unwrap()))
+            .collect();
+        cancelling.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let mut cancels: Vec<String> = cancels.iter().map(|c| format!("{c:?}")).collect();
+    cancels.sort();
+    assert_eq!(
+        cancels,
+        [
+            "AlreadyCancelled",
+            "AlreadyCancelled",
+            "AlreadyCancelled",
+            "Cancelled { tasks: 1 }"
+        ]
+    );
+    assert_eq!(
+        queue.cancel_backfill("no-such-backfill").unwrap(),
+        Cancel::NoSuchBackfill
+    );
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(
         queue.take_task("host-d", lease).unwrap(),
@@ -336,9 +356,23 @@ fn a_cluster_backfill_is_cancelled_over_http_from_any_host_and_reads_cancelled()
         queue.progress(&id).unwrap().unwrap().ended() > 0
     });
 
-    // The host that did not enqueue it cancels it.
-    let (status, cancelled) = hosts[1].delete(&format!("/backfills/{id}"));
-    assert_eq!(status, 202, "{cancelled}");
+    // Both hosts cancel it at once: one of them does, and the other is
+    // told it already had been.
+    let path = format!("/backfills/{id}");
+    let (mut answers, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| hosts[1].delete(&path));
+        let second = hosts[0].delete(&path);
+        (vec![first.join().unwrap()], second)
+    });
+    answers.push(second);
+    answers.sort_by_key(|(status, _)| *status);
+    let [(202, cancelled), (409, refused)] = answers.as_slice() else {
+        panic!("one 202 and one 409: {answers:?}");
+    };
+    assert_contains(
+        refused["error"].as_str().unwrap(),
+        "already ended (cancelled)",
+    );
     assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
     let not_run = cancelled["cancelled"].as_u64().unwrap();
     assert!(not_run > 0 && not_run < planned, "{cancelled}");
@@ -400,7 +434,11 @@ fn a_slate_backfill_whose_cluster_backfill_is_cancelled_exits_1_saying_what_was_
             .is_some_and(|id| queue.progress(id).unwrap().unwrap().ended() > 0)
     });
     let id = id.unwrap();
-    let not_run = queue.cancel_backfill(&id).unwrap().unwrap();
+    let slate::store::work_queue::Cancel::Cancelled { tasks: not_run } =
+        queue.cancel_backfill(&id).unwrap()
+    else {
+        panic!("the backfill was running");
+    };
     assert!(not_run > 0);
 
     let output = backfill.wait_with_output().unwrap();

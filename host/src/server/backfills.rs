@@ -18,7 +18,7 @@ use super::errors::ApiError;
 use super::extract::{JsonBody, Params, date_field, only_params, served_date};
 use super::state::AppState;
 use crate::backfill::{self, BackfillError, BackfillRequest, PlannedRun, Reprocess, Tally};
-use crate::store::work_queue::ClusterProgress;
+use crate::store::work_queue::{Cancel, ClusterProgress};
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -202,43 +202,37 @@ pub async fn cancel_backfill(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let Some(job) = state.host.backfill(&id) else {
-        // One an earlier server ran, from the store's records: it ended
-        // there, or another server holds it.
         let lookup = id.clone();
-        let (queued, saved) = state
-            .blocking(move |host| {
-                let queue = host.store.work_queue();
-                let before = match queue {
-                    Some(queue) => queue.progress(&lookup).map_err(ApiError::internal)?,
-                    None => None,
-                };
-                let (Some(queue), Some(before)) = (queue, before) else {
-                    let saved = backfill_runner::saved_progress(host.store.as_ref(), &lookup);
-                    return Ok::<_, ApiError>((None, saved));
-                };
-                if before.is_finished() || before.cancelled_at.is_some() {
-                    return Ok((Some((before, None)), None));
-                }
-                queue.cancel_backfill(&lookup).map_err(ApiError::internal)?;
-                let after = queue.progress(&lookup).map_err(ApiError::internal)?;
-                Ok((Some((before, after)), None))
-            })
+        let queued = state
+            .blocking(move |host| cancel_queued(host.store.as_ref(), &lookup))
             .await?;
-        if let Some((before, cancelled)) = queued {
-            return match cancelled {
-                Some(progress) => {
-                    Ok((StatusCode::ACCEPTED, Json(cluster_progress(progress))).into_response())
-                }
-                None => Err(ApiError::with_status(
+        match queued {
+            QueuedCancel::Cancelled(progress) => {
+                return Ok((StatusCode::ACCEPTED, Json(cluster_progress(progress))).into_response());
+            }
+            QueuedCancel::Ended(progress) => {
+                return Err(ApiError::with_status(
                     StatusCode::CONFLICT,
                     Some("id"),
                     format!(
                         "backfill {id} already ended ({})",
-                        cluster_progress(before).state.name()
+                        cluster_progress(progress).state.name()
                     ),
-                )),
-            };
+                ));
+            }
+            QueuedCancel::NotQueued => {}
         }
+        // One an earlier server ran, from the store's records: it ended
+        // there, or another server holds it.
+        let lookup = id.clone();
+        let saved = state
+            .blocking(move |host| {
+                Ok::<_, ApiError>(backfill_runner::saved_progress(
+                    host.store.as_ref(),
+                    &lookup,
+                ))
+            })
+            .await?;
         return Err(match saved {
             Some(progress) => ApiError::with_status(
                 StatusCode::CONFLICT,
@@ -248,7 +242,7 @@ pub async fn cancel_backfill(
                     progress["state"].as_str().unwrap_or("unknown")
                 ),
             ),
-            None => ApiError::not_found("id", format!("no backfill {id} on this server")),
+            None => ApiError::not_found("id", format!("no backfill {id}")),
         });
     };
     match job.cancel() {
@@ -259,6 +253,38 @@ pub async fn cancel_backfill(
             format!("backfill {id} already ended ({})", ended.name()),
         )),
     }
+}
+
+/// What a cancel of a backfill of the cluster's work queue came to.
+enum QueuedCancel {
+    /// The queue holds no such backfill (or the store keeps no queue).
+    NotQueued,
+    /// It had ended (finished, or cancelled by another request): as it is.
+    Ended(ClusterProgress),
+    /// This request cancelled it: its progress now.
+    Cancelled(ClusterProgress),
+}
+
+/// Cancels the backfill `id` of `store`'s work queue, if it holds one that
+/// has not ended.
+fn cancel_queued(store: &dyn crate::store::Store, id: &str) -> Result<QueuedCancel, ApiError> {
+    let Some(queue) = store.work_queue() else {
+        return Ok(QueuedCancel::NotQueued);
+    };
+    let progress = || queue.progress(id).map_err(ApiError::internal);
+    let Some(before) = progress()? else {
+        return Ok(QueuedCancel::NotQueued);
+    };
+    if before.is_finished() {
+        return Ok(QueuedCancel::Ended(before));
+    }
+    Ok(
+        match queue.cancel_backfill(id).map_err(ApiError::internal)? {
+            Cancel::Cancelled { .. } => QueuedCancel::Cancelled(progress()?.unwrap_or(before)),
+            Cancel::AlreadyCancelled => QueuedCancel::Ended(progress()?.unwrap_or(before)),
+            Cancel::NoSuchBackfill => QueuedCancel::NotQueued,
+        },
+    )
 }
 
 /// `GET /backfills/{id}`: a backfill this server runs alone, or one of the

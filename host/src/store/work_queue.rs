@@ -187,6 +187,20 @@ impl ClusterProgress {
     }
 }
 
+/// What asking to cancel a backfill came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    /// Cancelled now: this many of its tasks, queued, will not run.
+    Cancelled {
+        /// The tasks cancelled.
+        tasks: usize,
+    },
+    /// It was cancelled already, by this request's elder.
+    AlreadyCancelled,
+    /// The queue holds no such backfill.
+    NoSuchBackfill,
+}
+
 /// The backfill work queue of a ledger several hosts share.
 pub trait WorkQueue: Send + Sync {
     /// Enqueues `backfill` and its `tasks` in one transaction.
@@ -222,9 +236,9 @@ pub trait WorkQueue: Send + Sync {
     /// ends `cancelled`, and so does every task a host lets go of from now
     /// on ([`WorkQueue::release_task`], an expired lease), so that no run
     /// of it starts after this; the runs of the tasks hosts hold end as
-    /// they would have. Returns how many tasks it cancelled, or `None`
-    /// when the queue holds no such backfill.
-    fn cancel_backfill(&self, backfill_id: &str) -> Result<Option<usize>, StoreError>;
+    /// they would have. Of several cancelling at once, one cancels it and
+    /// the others find it cancelled.
+    fn cancel_backfill(&self, backfill_id: &str) -> Result<Cancel, StoreError>;
 
     /// Puts a task `host_id` holds back in the queue, untaken (its run
     /// could not start yet); a task of a cancelled backfill ends

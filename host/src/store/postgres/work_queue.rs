@@ -14,7 +14,8 @@ use super::PostgresStore;
 use crate::runs::RunRecord;
 use crate::store::StoreError;
 use crate::store::work_queue::{
-    ClusterProgress, Finished, NewBackfill, NewTask, TakenTask, TaskEnd, TaskRecord, WorkQueue,
+    Cancel, ClusterProgress, Finished, NewBackfill, NewTask, TakenTask, TaskEnd, TaskRecord,
+    WorkQueue,
 };
 
 /// The queue's tables, created with the store.
@@ -235,25 +236,38 @@ impl WorkQueue for PostgresStore {
         })
     }
 
-    fn cancel_backfill(&self, backfill_id: &str) -> Result<Option<usize>, StoreError> {
+    fn cancel_backfill(&self, backfill_id: &str) -> Result<Cancel, StoreError> {
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
-            // Taken in turn with the ends of its tasks (`finish_task`).
-            let known = transaction.execute(
-                "UPDATE _slate.backfills SET cancelled_at = COALESCE(cancelled_at, now())
-                 WHERE backfill_id = $1",
+            // The backfill's row is locked first, as the ends of its tasks
+            // lock it (`finish_task`); of two cancels, the second waits
+            // and then finds it cancelled.
+            let cancelling = transaction.execute(
+                "UPDATE _slate.backfills SET cancelled_at = now()
+                 WHERE backfill_id = $1 AND cancelled_at IS NULL",
                 &[&backfill_id],
             )?;
-            if known == 0 {
-                return Ok(None);
+            if cancelling == 0 {
+                let known = transaction
+                    .query_opt(
+                        "SELECT 1 FROM _slate.backfills WHERE backfill_id = $1",
+                        &[&backfill_id],
+                    )?
+                    .is_some();
+                return Ok(match known {
+                    true => Cancel::AlreadyCancelled,
+                    false => Cancel::NoSuchBackfill,
+                });
             }
-            let cancelled = transaction.execute(
+            let tasks = transaction.execute(
                 "UPDATE _slate.tasks SET status = $2, finished_at = now()
                  WHERE backfill_id = $1 AND status = 'queued'",
                 &[&backfill_id, &CANCELLED],
             )?;
             transaction.commit()?;
-            Ok(Some(cancelled as usize))
+            Ok(Cancel::Cancelled {
+                tasks: tasks as usize,
+            })
         })
     }
 
