@@ -218,6 +218,82 @@ fn a_channel_added_later_is_sent_the_alerts_still_open_and_then_everything_new()
 }
 
 #[test]
+fn a_channel_that_joined_while_an_alert_was_open_is_sent_its_opening_with_its_resolution() {
+    let receiver = Receiver::start(Answer::Ok);
+    let (host, slow) = host_with_a_spinning_processor();
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    host.run(&slow, day);
+    // The channel joins; the alert is resolved before anything is sent.
+    let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
+    set_spin(host.store.as_ref(), day, false);
+    assert_eq!(host.run(&slow, day).status, RunStatus::Success);
+
+    assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 2 });
+    let digest = &receiver.accepted()[0];
+    let transitions: Vec<&str> = digest["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["transition"].as_str().unwrap())
+        .collect();
+    assert_eq!(transitions, ["opened", "resolved"]);
+}
+
+#[test]
+fn slate_alerts_counts_for_a_channel_added_later_what_it_then_delivers() {
+    let receiver = Receiver::start(Answer::Ok);
+    // A week of the demo season, 2026-01-06 failing, before any channel.
+    let data = crate::support::demo_data_dir("2026-01-05", "2026-01-11");
+    std::fs::write(
+        data.path().join("slate.toml"),
+        "[alerts]\n[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\n\
+         url_env = \"SLATE_TEST_HOOK\"\nmax_per_minute = 600\n",
+    )
+    .unwrap();
+    let slate = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_slate"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .env("SLATE_TEST_HOOK", receiver.url("hook"))
+            .output()
+            .unwrap()
+    };
+    let listed = slate(&["alerts"]);
+    assert_succeeded(&listed);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let row = listed
+        .lines()
+        .find(|line| line.contains(" ops ") && line.contains("webhook"))
+        .unwrap_or_else(|| panic!("no row for ops in\n{listed}"));
+    let queued: usize = row
+        .split(['|', '│', '┆'])
+        .map(str::trim)
+        .nth(4)
+        .and_then(|cell| cell.parse().ok())
+        .unwrap_or_else(|| panic!("no queued count in {row:?}"));
+
+    assert_succeeded(&slate(&["alerts", "deliver"]));
+    let sent: Vec<serde_json::Value> = receiver
+        .accepted()
+        .into_iter()
+        .flat_map(|post| match post["event"].as_str() {
+            Some("digest") => post["messages"].as_array().unwrap().clone(),
+            _ => vec![post],
+        })
+        .collect();
+    assert_eq!(sent.len(), queued, "{row}");
+    // Of the week's history only the failures still open: no phase notice.
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter()
+            .all(|m| m["transition"] == "opened" && m["alert"]["state"] == "open"),
+        "{sent:#?}"
+    );
+}
+
+#[test]
 fn a_run_failure_and_its_alert_are_one_transaction() {
     // The alert is in the store the moment the failure is: no window in
     // which a crash loses it. Nothing has been delivered yet.

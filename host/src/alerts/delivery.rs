@@ -59,6 +59,14 @@ fn fit_in_one_post(
     }
 }
 
+/// Whether `message` goes to `channel` in `state`: routed there by its
+/// event and severity, and not history from before the channel appeared
+/// ([`ChannelState::wants`]).
+pub fn destined_for(channel: &Channel, state: &ChannelState, message: &OutboxMessage) -> bool {
+    state.wants(message)
+        && channel.routes(message.alert.raised.event, message.alert.raised.severity)
+}
+
 /// What an HTTP status means for delivery: 2xx delivered; 429 retried; a
 /// redirect or any other 4xx refused for good; 5xx, or no response at
 /// all, retried.
@@ -379,8 +387,7 @@ impl Deliverer {
         };
         let routed: Vec<_> = messages
             .into_iter()
-            .filter(|m| state.wants(m))
-            .filter(|m| channel.routes(m.alert.raised.event, m.alert.raised.severity))
+            .filter(|m| destined_for(channel, &state, m))
             .collect();
         if routed.is_empty() {
             let skipped = ChannelState {

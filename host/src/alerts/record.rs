@@ -106,10 +106,13 @@ pub struct ChannelState {
     /// When a message was last delivered.
     pub last_sent_at: Option<DateTime<Utc>>,
     /// The last message the store held when this channel first appeared.
-    /// Of the messages up to it, only those of alerts still open go to the
-    /// channel: one added later is told what is wrong now, not the store's
-    /// whole history.
+    /// Of the messages up to it, only those of alerts open at that moment
+    /// go to the channel: one added later is told what was wrong then and
+    /// everything since, not the store's whole history.
     pub joined_after: i64,
+    /// When it first appeared (none for a channel recorded before channels
+    /// recorded it).
+    pub joined_at: Option<DateTime<Utc>>,
 }
 
 impl ChannelState {
@@ -125,13 +128,27 @@ impl ChannelState {
             next_attempt_at: None,
             last_sent_at: None,
             joined_after: 0,
+            joined_at: None,
         }
     }
 
     /// Whether `message` is for this channel as far as its history goes:
-    /// sent after the channel appeared, or about an alert still open.
+    /// recorded after the channel appeared, or about an alert that was
+    /// open then (still open, or resolved since), so that a channel told
+    /// of an alert's resolution was told of its opening too.
     pub fn wants(&self, message: &OutboxMessage) -> bool {
-        message.message_id > self.joined_after || message.alert.state == AlertState::Open
+        if message.message_id > self.joined_after {
+            return true;
+        }
+        let alert = &message.alert;
+        match alert.state {
+            AlertState::Open => true,
+            AlertState::Resolved => self
+                .joined_at
+                .zip(alert.resolved_at)
+                .is_some_and(|(joined, resolved)| resolved > joined),
+            AlertState::Notice => false,
+        }
     }
 }
 

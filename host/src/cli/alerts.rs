@@ -227,7 +227,7 @@ fn list(store: &dyn Store, config: &AlertsConfig, listing: &Listing) -> Result<E
         let queued = outbox
             .messages_after(state.delivered_through, 10_000)?
             .iter()
-            .filter(|m| channel.routes(m.alert.raised.event, m.alert.raised.severity))
+            .filter(|m| slate::alerts::delivery::destined_for(channel, state, m))
             .count();
         let health = match &state.reason {
             Some(reason) => format!("{} ({reason})", state.health.as_str()),

@@ -56,7 +56,8 @@ pub(super) const SETUP: &str = "
         last_sent_at TEXT,
         claimed_by TEXT,
         claimed_until TEXT,
-        joined_after INTEGER NOT NULL DEFAULT 0
+        joined_after INTEGER NOT NULL DEFAULT 0,
+        joined_at TEXT
     );
     CREATE TABLE IF NOT EXISTS _slate_alert_attempts (
         attempt_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -276,15 +277,17 @@ fn channel_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<ChannelState> {
         next_attempt_at: time_at(row, 6)?,
         last_sent_at: time_at(row, 7)?,
         joined_after: row.get(8)?,
+        joined_at: time_at(row, 9)?,
     })
 }
 
 const CHANNEL_COLUMNS: &str = "channel, delivered_through, health, reason, since, \
-    consecutive_failures, next_attempt_at, last_sent_at, joined_after";
+    consecutive_failures, next_attempt_at, last_sent_at, joined_after, joined_at";
 
 /// Adds `?1` to the channels, if new, as joining after the last message.
-const ADD_CHANNEL: &str = "INSERT OR IGNORE INTO _slate_alert_channels (channel, joined_after)
-    VALUES (?1, (SELECT COALESCE(MAX(message_id), 0) FROM _slate_alert_messages))";
+const ADD_CHANNEL: &str = "INSERT OR IGNORE INTO _slate_alert_channels
+        (channel, joined_after, joined_at)
+    VALUES (?1, (SELECT COALESCE(MAX(message_id), 0) FROM _slate_alert_messages), ?2)";
 
 impl AlertOutbox for EmbeddedStore {
     fn record_alert(&self, alert: &NewAlert) -> Result<Option<i64>, StoreError> {
@@ -339,7 +342,7 @@ impl AlertOutbox for EmbeddedStore {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for channel in channels {
-            transaction.execute(ADD_CHANNEL, [channel])?;
+            transaction.execute(ADD_CHANNEL, params![channel, timestamp(Utc::now())])?;
         }
         transaction.commit()?;
         Ok(())
@@ -378,7 +381,7 @@ impl AlertOutbox for EmbeddedStore {
     ) -> Result<ChannelClaim, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        transaction.execute(ADD_CHANNEL, [channel])?;
+        transaction.execute(ADD_CHANNEL, params![channel, timestamp(Utc::now())])?;
         let claimed = transaction.execute(
             "UPDATE _slate_alert_channels SET claimed_by = ?2, claimed_until = ?3
              WHERE channel = ?1
@@ -438,7 +441,7 @@ impl AlertOutbox for EmbeddedStore {
             transaction.commit()?;
             return Ok(());
         };
-        transaction.execute(ADD_CHANNEL, [&state.channel])?;
+        transaction.execute(ADD_CHANNEL, params![state.channel, timestamp(Utc::now())])?;
         transaction.execute(
             "UPDATE _slate_alert_channels SET delivered_through = ?2, health = ?3, reason = ?4,
                  since = ?5, consecutive_failures = ?6, next_attempt_at = ?7, last_sent_at = ?8,

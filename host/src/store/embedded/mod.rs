@@ -109,6 +109,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "joined_after",
         "INTEGER NOT NULL DEFAULT 0",
     ),
+    ("_slate_alert_channels", "joined_at", "TEXT"),
     (
         "_slate_runs",
         "peak_memory_bytes",

@@ -58,16 +58,18 @@ pub(super) const SETUP: &str = "
         last_sent_at TIMESTAMPTZ,
         claimed_by TEXT,
         claimed_until TIMESTAMPTZ,
-        joined_after BIGINT NOT NULL DEFAULT 0
+        joined_after BIGINT NOT NULL DEFAULT 0,
+        joined_at TIMESTAMPTZ
     );
-    -- Channels made before they recorded when they joined get the column
-    -- (0: every message is theirs, as it was).
+    -- Channels made before they recorded when they joined get the columns
+    -- (0, and no time: every message is theirs, as it was).
     DO $$ BEGIN
         IF NOT EXISTS (SELECT 1 FROM information_schema.columns
                        WHERE table_schema = '_slate' AND table_name = 'alert_channels'
-                         AND column_name = 'joined_after') THEN
+                         AND column_name = 'joined_at') THEN
             ALTER TABLE _slate.alert_channels
-                ADD COLUMN joined_after BIGINT NOT NULL DEFAULT 0;
+                ADD COLUMN IF NOT EXISTS joined_after BIGINT NOT NULL DEFAULT 0,
+                ADD COLUMN joined_at TIMESTAMPTZ;
         END IF;
     END $$;
     CREATE TABLE IF NOT EXISTS _slate.alert_attempts (
@@ -88,11 +90,11 @@ const ALERT_COLUMNS: &str = "a.alert_id, a.event, a.severity, a.subject, a.data_
     a.resolved_at, a.resolved_by";
 
 const CHANNEL_COLUMNS: &str = "channel, delivered_through, health, reason, since, \
-    consecutive_failures, next_attempt_at, last_sent_at, joined_after";
+    consecutive_failures, next_attempt_at, last_sent_at, joined_after, joined_at";
 
 /// Adds `$1` to the channels, if new, as joining after the last message.
-const ADD_CHANNEL: &str = "INSERT INTO _slate.alert_channels (channel, joined_after)
-    VALUES ($1, (SELECT COALESCE(MAX(message_id), 0) FROM _slate.alert_messages))
+const ADD_CHANNEL: &str = "INSERT INTO _slate.alert_channels (channel, joined_after, joined_at)
+    VALUES ($1, (SELECT COALESCE(MAX(message_id), 0) FROM _slate.alert_messages), now())
     ON CONFLICT (channel) DO NOTHING";
 
 fn unreadable(what: &str, text: &str) -> StoreError {
@@ -144,6 +146,7 @@ fn channel_from_row(row: &Row) -> Result<ChannelState, StoreError> {
         next_attempt_at: row.get(6),
         last_sent_at: row.get(7),
         joined_after: row.get(8),
+        joined_at: row.get(9),
     })
 }
 
