@@ -273,11 +273,13 @@ pub fn work_one(
         match result {
             // A run the host's shutdown stopped, or reaped as stale, did
             // not end the task's work: it goes back to the queue, to run
-            // again here or on another host, as when a host is killed.
+            // again here or on another host, as when a host is killed
+            // (or ends cancelled, when its backfill was cancelled).
             Ok(record) if !ended_for_good(&record) => {
                 tracing::warn!(
                     %processor, %date, run_id = %record.run_id,
-                    "the run was stopped or reaped: its task goes back to the queue"
+                    "the run was stopped or reaped: its task goes back to the queue, \
+                     unless its backfill was cancelled"
                 );
                 queue.release_task(task, host_id)?;
             }

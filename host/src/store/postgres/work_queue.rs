@@ -175,12 +175,25 @@ impl WorkQueue for PostgresStore {
         max: usize,
     ) -> Result<Vec<TakenTask>, StoreError> {
         self.with_client(|client| {
-            let returned =
-                client.execute(&format!("{LET_GO} AND t.lease_expires_at < now()"), &[])?;
+            let let_go = client.query(
+                &format!("{LET_GO} AND t.lease_expires_at < now() RETURNING t.status"),
+                &[],
+            )?;
+            let cancelled = let_go
+                .iter()
+                .filter(|row| row.get::<_, &str>(0) == CANCELLED)
+                .count();
+            let returned = let_go.len() - cancelled;
             if returned > 0 {
                 tracing::warn!(
                     returned,
                     "tasks whose host stopped renewing are queued again"
+                );
+            }
+            if cancelled > 0 {
+                tracing::warn!(
+                    cancelled,
+                    "tasks whose host stopped renewing end cancelled, as their backfill was"
                 );
             }
             let mut transaction = client.transaction()?;
