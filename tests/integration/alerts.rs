@@ -71,6 +71,29 @@ fn deliver(deliverer: &Deliverer) -> ChannelOutcome {
     outcomes.remove(0).1
 }
 
+/// Every message `receiver` accepted, a digest's one by one.
+fn messages_accepted(receiver: &Receiver) -> Vec<serde_json::Value> {
+    receiver
+        .accepted()
+        .into_iter()
+        .flat_map(|post| match post["event"].as_str() {
+            Some("digest") => post["messages"].as_array().unwrap().clone(),
+            _ => vec![post],
+        })
+        .collect()
+}
+
+/// The transitions of the messages of the digest `receiver` accepted as
+/// its post number `post`.
+fn digest_transitions(receiver: &Receiver, post: usize) -> Vec<String> {
+    receiver.accepted()[post]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["transition"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// A host whose SlowProcessor fails (kind `limit_time`) while it spins.
 fn host_with_a_spinning_processor() -> (TestHost, slate::plugin::Plugin) {
     let host = TestHost::with_cpu_limit(Duration::from_millis(100));
@@ -149,14 +172,7 @@ fn an_alert_resolved_by_hand_sends_its_resolution_once() {
             .unwrap()
     );
     assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 2 });
-    let digest = &receiver.accepted()[0];
-    let transitions: Vec<&str> = digest["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["transition"].as_str().unwrap())
-        .collect();
-    assert_eq!(transitions, ["opened", "resolved"]);
+    assert_eq!(digest_transitions(&receiver, 0), ["opened", "resolved"]);
 
     // From the command line, an alert that is not open is a usage error.
     let data = tempfile::tempdir().unwrap();
@@ -230,14 +246,7 @@ fn a_channel_that_joined_while_an_alert_was_open_is_sent_its_opening_with_its_re
     assert_eq!(host.run(&slow, day).status, RunStatus::Success);
 
     assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 2 });
-    let digest = &receiver.accepted()[0];
-    let transitions: Vec<&str> = digest["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["transition"].as_str().unwrap())
-        .collect();
-    assert_eq!(transitions, ["opened", "resolved"]);
+    assert_eq!(digest_transitions(&receiver, 0), ["opened", "resolved"]);
 }
 
 #[test]
@@ -275,14 +284,7 @@ fn slate_alerts_counts_for_a_channel_added_later_what_it_then_delivers() {
         .unwrap_or_else(|| panic!("no queued count in {row:?}"));
 
     assert_succeeded(&slate(&["alerts", "deliver"]));
-    let sent: Vec<serde_json::Value> = receiver
-        .accepted()
-        .into_iter()
-        .flat_map(|post| match post["event"].as_str() {
-            Some("digest") => post["messages"].as_array().unwrap().clone(),
-            _ => vec![post],
-        })
-        .collect();
+    let sent = messages_accepted(&receiver);
     assert_eq!(sent.len(), queued, "{row}");
     // Of the week's history only the failures still open: no phase notice.
     assert!(!sent.is_empty());
@@ -1001,14 +1003,7 @@ fn the_demo_sends_its_failure_and_phase_events_each_exactly_once() {
             post.body.len()
         );
     }
-    let messages: Vec<serde_json::Value> = receiver
-        .accepted()
-        .into_iter()
-        .flat_map(|post| match post["event"].as_str() {
-            Some("digest") => post["messages"].as_array().unwrap().clone(),
-            _ => vec![post],
-        })
-        .collect();
+    let messages = messages_accepted(&receiver);
     let count = |event: &str, date: &str| {
         messages
             .iter()
