@@ -758,8 +758,8 @@ fn host_id() -> String {
 /// Opens the store the options select; `create` makes a missing one.
 /// The alert channels of `slate.toml` are added to its outbox first, if
 /// new, so that a channel is sent what is raised from the command that
-/// first names it on, and of the store's history only the alerts still
-/// open.
+/// first names it on, and of the store's history only the alerts open
+/// then.
 fn open_store(options: &HostOptions, create: bool) -> Result<Arc<dyn Store>> {
     let store = options.warehouse.open(&options.data_dir, create)?;
     let alerts =

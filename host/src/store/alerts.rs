@@ -38,7 +38,7 @@ pub trait AlertOutbox: Send + Sync {
 
     /// Records each of `channels` not yet known as joining now: after the
     /// last message recorded, of which it is to be sent only those of
-    /// alerts still open ([`ChannelState::wants`]). A command adds its
+    /// alerts open now ([`ChannelState::wants`]). A command adds its
     /// `slate.toml`'s channels before it does anything, so that what it
     /// raises and resolves itself goes to them.
     fn add_channels(&self, channels: &[&str]) -> Result<(), StoreError>;

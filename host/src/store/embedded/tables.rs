@@ -328,7 +328,8 @@ impl EmbeddedStore {
     /// How an error names the stored row `rowid` of `table` beyond its
     /// position in a read: ` (rowid 12: game_date text "2026-01-07",
     /// player_lookup text "a")`, its date and key as stored, so that it
-    /// can be found and fixed. Empty when the row cannot be read again.
+    /// can be found and fixed: the rowid alone when the rest cannot be
+    /// read, nothing when the rowid is unknown.
     fn identity_of_row(
         &self,
         connection: &Connection,
