@@ -24,7 +24,8 @@ use slate::testing::golden;
 
 use crate::emulator;
 use crate::support::{
-    TestHost, assert_contains, assert_succeeded, components, date, failure_message, season,
+    TestHost, assert_contains, assert_succeeded, components, date, failure_message,
+    player_points_rows, player_points_schema, season,
 };
 
 /// A host whose store is a fresh set of datasets on the emulator.
@@ -562,6 +563,48 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
         store.run(&run.run_id).unwrap().unwrap().status,
         RunStatus::Running
     );
+}
+
+/// BigQuery enforces no key, and a raw input is loaded by other tools: a
+/// key loaded twice into one date would make a processor count the row
+/// twice. A read of that date fails, naming the key and the rows of the
+/// read that hold it; a read of another date still works.
+#[test]
+fn a_read_refuses_a_date_of_a_raw_input_that_holds_one_key_twice_naming_it() {
+    let store = emulator::isolated_store();
+    let table = TableName::new("slate_raw", "player_points");
+    store
+        .ensure_table(&table, &player_points_schema(ColumnMode::Nullable))
+        .unwrap();
+    assert_eq!(
+        store.table_owner(&table).unwrap(),
+        Some(slate::ownership::TableOwner::RawInput)
+    );
+    let (loaded_twice, clean) = (date("2026-01-11"), date("2026-01-12"));
+    let rows = |day, players: &[(&str, i64)]| {
+        player_points_rows(day, players.iter().map(|(p, n)| (p.to_string(), *n)))
+    };
+    let mut both = rows(loaded_twice, &[("ann", 10), ("bob", 7), ("ann", 10)]);
+    both.rows
+        .extend(rows(clean, &[("ann", 12), ("bob", 3)]).rows);
+    store
+        .replace_partitions(&table, &[loaded_twice, clean], &both)
+        .unwrap();
+
+    let error = store
+        .read_columns(&table, loaded_twice, clean, &["points".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert_contains(
+        &error,
+        "slate_raw.player_points: rows 0, 2 of the read hold game_date \"2026-01-11\", \
+         player_lookup \"ann\"",
+    );
+    assert_contains(&error, "a key (player_lookup) must be unique within a date");
+    assert!(!error.contains("bob"), "only the key held twice: {error}");
+
+    let read = store.read_columns(&table, clean, clean, &["points".to_string()]);
+    assert_eq!(read.unwrap().rows.len(), 2);
 }
 
 #[test]

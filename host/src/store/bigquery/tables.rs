@@ -21,6 +21,12 @@ use crate::store::{PartitionCounts, StoreError, Tables, stored_owner, stored_tab
 impl InputSource for BigQueryStore {
     /// The rows of `span`, with the named columns (all when `None`), in
     /// partition order.
+    ///
+    /// BigQuery enforces no key, and a raw input is loaded by whatever
+    /// tool feeds it, so a read refuses a date that holds one key twice,
+    /// naming it: a processor would otherwise count the row twice. The
+    /// read fetches each row's date and key for that, which also name a
+    /// row whose value cannot be read.
     fn select(&self, span: TableSpan<'_>, names: Option<&[String]>) -> Result<RowSet, InputError> {
         let TableSpan { table, start, end } = span;
         let storage = |e: StoreError| InputError::Storage(e.to_string());
@@ -29,34 +35,45 @@ impl InputSource for BigQueryStore {
             .map_err(storage)?
             .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
         let columns = selected_columns(table, &schema, names)?;
-        let selected: Vec<String> = columns.iter().map(|c| format!("`{}`", c.name)).collect();
+        let identity = identity_columns(&schema);
+        let fetched: Vec<String> = columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .chain(identity.iter().copied())
+            .map(|name| format!("`{name}`"))
+            .collect();
         let result = self
             .query(
                 &format!(
                     "SELECT {} FROM {} WHERE `{p}` BETWEEN @start AND @end ORDER BY `{p}`",
-                    selected.join(", "),
+                    fetched.join(", "),
                     self.sql_name(table),
                     p = schema.partition_column
                 ),
                 &[("start", Param::Date(start)), ("end", Param::Date(end))],
             )
             .map_err(storage)?;
+        let mut keys = KeyCheck::new(table, &schema);
         let mut rows = Vec::with_capacity(result.rows.len());
         for (index, cells) in result.rows.iter().enumerate() {
+            let identity_cells = cells.get(columns.len()..).unwrap_or_default();
             let row = columns
                 .iter()
                 .enumerate()
                 .map(|(i, column)| {
                     value_from_cell(column, cells.get(i).and_then(Option::as_ref)).map_err(|e| {
                         InputError::Storage(format!(
-                            "{table} row {index}, column `{}`: {e}",
+                            "{table} row {index} ({}), column `{}`: {e}",
+                            describe_identity(&identity, identity_cells),
                             column.name
                         ))
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
+            keys.add(index, identity_cells);
             rows.push(row);
         }
+        keys.finish()?;
         Ok(RowSet {
             columns: columns.iter().map(|c| c.name.clone()).collect(),
             rows,
@@ -66,6 +83,103 @@ impl InputSource for BigQueryStore {
     fn schema_of(&self, table: &TableName) -> Result<Option<TableSchema>, InputError> {
         self.table_schema(table)
             .map_err(|e| InputError::Storage(e.to_string()))
+    }
+}
+
+/// The columns that identify a row of `schema`: its partition column,
+/// then its key columns (each once).
+fn identity_columns(schema: &TableSchema) -> Vec<&str> {
+    let mut names = vec![schema.partition_column.as_str()];
+    for key in &schema.key_columns {
+        if !names.contains(&key.as_str()) {
+            names.push(key);
+        }
+    }
+    names
+}
+
+/// `game_date "2026-01-07", player_lookup "a"`: a row's date and key as
+/// BigQuery returned them.
+fn describe_identity(names: &[&str], cells: &[Option<serde_json::Value>]) -> String {
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| match cells.get(i).and_then(Option::as_ref) {
+            Some(value) => format!("{name} {value}"),
+            None => format!("{name} null"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// At most this many keys held twice are named in one error.
+const MAX_NAMED_DUPLICATES: usize = 3;
+
+/// Finds the keys a read's rows hold more than once within a date.
+struct KeyCheck<'a> {
+    table: &'a TableName,
+    schema: &'a TableSchema,
+    /// Each identity seen (its cells' JSON text), with the rows holding it.
+    seen: std::collections::HashMap<String, Vec<usize>>,
+}
+
+impl<'a> KeyCheck<'a> {
+    fn new(table: &'a TableName, schema: &'a TableSchema) -> Self {
+        KeyCheck {
+            table,
+            schema,
+            seen: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Notes that row `index` of the read holds `identity` (its date and key).
+    fn add(&mut self, index: usize, identity: &[Option<serde_json::Value>]) {
+        if self.schema.key_columns.is_empty() {
+            return;
+        }
+        let text = serde_json::to_string(identity).unwrap_or_default();
+        self.seen.entry(text).or_default().push(index);
+    }
+
+    /// Refuses the read when a date holds a key twice, naming the first
+    /// few such keys and the rows of the read that hold them.
+    fn finish(self) -> Result<(), InputError> {
+        let mut held_twice: Vec<(String, Vec<usize>)> = self
+            .seen
+            .into_iter()
+            .filter(|(_, rows)| rows.len() > 1)
+            .collect();
+        if held_twice.is_empty() {
+            return Ok(());
+        }
+        held_twice.sort_by_key(|(_, rows)| rows[0]);
+        let names = identity_columns(self.schema);
+        let named: Vec<String> = held_twice
+            .iter()
+            .take(MAX_NAMED_DUPLICATES)
+            .map(|(identity, rows)| {
+                let cells: Vec<Option<serde_json::Value>> =
+                    serde_json::from_str(identity).unwrap_or_default();
+                let rows: Vec<String> = rows.iter().map(usize::to_string).collect();
+                format!(
+                    "rows {} of the read hold {}",
+                    rows.join(", "),
+                    describe_identity(&names, &cells)
+                )
+            })
+            .collect();
+        let more = held_twice.len().saturating_sub(MAX_NAMED_DUPLICATES);
+        Err(InputError::Storage(format!(
+            "{}: {}{}: a key ({}) must be unique within a date; BigQuery does not enforce \
+             it, so mend the rows that loaded it twice, then run again",
+            self.table,
+            named.join("; "),
+            match more {
+                0 => String::new(),
+                more => format!(" (and {more} more keys)"),
+            },
+            self.schema.key_columns.join(", ")
+        )))
     }
 }
 
