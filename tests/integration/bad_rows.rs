@@ -406,3 +406,47 @@ fn a_raw_key_held_twice_or_a_row_without_a_date_fails_the_reading_run_naming_the
         "{last}"
     );
 }
+
+/// PostgreSQL keeps typed columns, so a value a read cannot take comes
+/// from a table changed past Slate: here a column's type altered by hand.
+/// Both kinds of read name the row by its `_slate_row`, which finds it
+/// (`WHERE _slate_row = N`), not only by its place in the read.
+#[test]
+fn a_postgresql_value_a_read_cannot_take_names_its_row_by_its_slate_row() {
+    use slate::store::{InputSource, PostgresStore, TableSpan};
+    let url = crate::postgres_server::isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    let table = TableName::new("nba_raw", "player_points");
+    let day = date("2026-01-11");
+    store
+        .ensure_table(&table, &player_points_schema(ColumnMode::Nullable))
+        .unwrap();
+    let players = [("ann".to_string(), 10), ("bob".to_string(), 7)];
+    store
+        .replace_partitions(&table, &[day], &player_points_rows(day, players))
+        .unwrap();
+    let mut database = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    database
+        .batch_execute("ALTER TABLE nba_raw.player_points ALTER COLUMN points TYPE text")
+        .unwrap();
+    let ann: i64 = database
+        .query_one(
+            "SELECT _slate_row FROM nba_raw.player_points WHERE player_lookup = 'ann'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+
+    let rows = store.read_rows(&table, day, day).unwrap_err().to_string();
+    let batch = store
+        .read_column_batch(TableSpan::new(&table, day, day), &["points".to_string()])
+        .unwrap_err()
+        .to_string();
+
+    for error in [rows, batch] {
+        crate::support::assert_contains(
+            &error,
+            &format!("nba_raw.player_points row 0 (_slate_row {ann}): `points`: "),
+        );
+    }
+}

@@ -277,7 +277,8 @@ fn storage(error: impl std::fmt::Display) -> InputError {
 
 /// The columns of `table` a read of `names` (all when `None`) returns, and
 /// its rows whose partition date lies in `start..=end`, in partition
-/// order, then in the order they were written.
+/// order, then in the order they were written. Each row ends with its
+/// `_slate_row`, which [`unreadable_row`] names.
 fn query_in(
     client: &mut impl GenericClient,
     TableSpan { table, start, end }: TableSpan<'_>,
@@ -293,12 +294,34 @@ fn query_in(
     let selected: Vec<String> = columns.iter().map(select_expression).collect();
     let partition = quote(&schema.partition_column);
     let sql = format!(
-        "SELECT {} FROM {} WHERE {partition} BETWEEN $1 AND $2 ORDER BY {partition}, {ROW_ORDER}",
+        "SELECT {}, {ROW_ORDER} FROM {} WHERE {partition} BETWEEN $1 AND $2
+         ORDER BY {partition}, {ROW_ORDER}",
         selected.join(", "),
         sql_name(table)
     );
     let rows = client.query(&sql, &[&start, &end]).map_err(storage)?;
     Ok((columns, rows))
+}
+
+/// Why row `number` of a read of `table` cannot be read: `error`, with
+/// the row's `_slate_row` (the last cell [`query_in`] selects), which
+/// finds it in the table: `WHERE _slate_row = 12`.
+fn unreadable_row(
+    table: &TableName,
+    sql_row: &postgres::Row,
+    number: usize,
+    error: impl std::fmt::Display,
+) -> InputError {
+    let identity = sql_row
+        .len()
+        .checked_sub(1)
+        .map(|last| sql_row.try_get::<_, i64>(last));
+    match identity {
+        Some(Ok(id)) => {
+            InputError::Storage(format!("{table} row {number} ({ROW_ORDER} {id}): {error}"))
+        }
+        _ => InputError::Storage(format!("{table} row {number}: {error}")),
+    }
 }
 
 /// The rows of `span`, with the named columns (all when `None`), in
@@ -317,7 +340,7 @@ fn select_in(
             .enumerate()
             .map(|(index, column)| read_cell(sql_row, index, column))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| InputError::Storage(format!("{table} row {}: {e}", rows.len())))?;
+            .map_err(|e| unreadable_row(table, sql_row, rows.len(), e))?;
         rows.push(row);
     }
     Ok(RowSet {
@@ -410,7 +433,7 @@ fn batches_by_date_in(
     for (number, sql_row) in sql_rows.iter().enumerate() {
         let date: NaiveDate = sql_row
             .try_get(0)
-            .map_err(|e| InputError::Storage(format!("{table} row {number}: {e}")))?;
+            .map_err(|e| unreadable_row(table, sql_row, number, e))?;
         if current.as_ref().is_none_or(|(d, _, _)| *d != date) {
             batches.extend(current.take().map(finish_batch));
             current = Some((date, start_batch(), 0));
@@ -418,7 +441,7 @@ fn batches_by_date_in(
         let (_, packed, rows) = current.as_mut().expect("set just above");
         for (index, (column, packed)) in columns.iter().zip(packed.iter_mut()).enumerate() {
             push_cell(sql_row, index + 1, column, packed)
-                .map_err(|e| InputError::Storage(format!("{table} {date} row {rows}: {e}")))?;
+                .map_err(|e| unreadable_row(table, sql_row, number, e))?;
         }
         *rows += 1;
     }
