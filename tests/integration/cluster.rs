@@ -1555,6 +1555,78 @@ fn a_task_whose_run_a_shutdown_stopped_goes_back_to_the_queue() {
     );
 }
 
+/// A task whose (processor, date) is running elsewhere (a `slate run`, a
+/// schedule) waits in the queue untaken until that run ends. Before, each
+/// worker took it and released it again every poll (every 250 ms), and
+/// its `takes` grew for as long as the run went on.
+#[test]
+fn a_task_whose_processor_and_date_run_elsewhere_is_not_taken_until_the_run_ends() {
+    use slate::runs::{NewRun, Trigger};
+    use work_queue::Worked;
+
+    let url = isolated_url();
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).unwrap());
+    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+    let slow = runtime
+        .load(&std::fs::read(components::SLOW_PROCESSOR).unwrap())
+        .unwrap();
+    let processor = slow.spec.name.clone();
+    let pipeline = Pipeline::new(vec![slow]).unwrap();
+    let day = date("2026-01-12");
+    let lease = std::time::Duration::from_secs(300);
+    let elsewhere = store
+        .start_run(&NewRun {
+            processor: processor.clone(),
+            data_date: day,
+            host_id: "cli-host:1".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Cli,
+            lease,
+        })
+        .unwrap();
+    let request = BackfillRequest {
+        start: day,
+        end: day,
+        selection: pipeline.select(&[]).unwrap(),
+        reprocess: Reprocess::All,
+        parallelism: 1,
+    };
+    let id = enqueue_backfill(store.as_ref(), &pipeline, &request);
+    let queue = store.work_queue().unwrap();
+    let worker = Executor::new(
+        store.clone(),
+        "queue-host:2",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )
+    .unwrap();
+    let takes = || -> i64 {
+        let mut database = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        database
+            .query_one(
+                "SELECT takes FROM _slate.tasks WHERE backfill_id = $1",
+                &[&id],
+            )
+            .unwrap()
+            .get(0)
+    };
+
+    for _ in 0..3 {
+        let worked = work_queue::work_one(queue, &pipeline, &worker).unwrap();
+        assert!(matches!(worked, Worked::Nothing), "{worked:?}");
+    }
+    assert_eq!(takes(), 0);
+
+    // The run's host dies: once its lease has lapsed, the task is ready.
+    let later = chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap();
+    let reaped = store.reap_stale(later).unwrap();
+    assert_eq!(reaped.len(), 1, "{reaped:?}");
+    assert_eq!(reaped[0].run_id, elsewhere.run_id);
+    let worked = work_queue::work_one(queue, &pipeline, &worker).unwrap();
+    assert!(matches!(worked, Worked::Ended { .. }), "{worked:?}");
+    assert_eq!(takes(), 1);
+}
+
 /// A stale run whose row another transaction holds (a frozen host in the
 /// middle of its commit) does not hold the reaper: it gives up within its
 /// lock timeout, so the heartbeat that also renews this host's leases goes

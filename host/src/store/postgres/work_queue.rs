@@ -91,7 +91,10 @@ const TAKE: &str = "UPDATE _slate.tasks t SET status = 'taken', host_id = $1,
 
 /// A queued task `c` is ready: no task it waits for is queued or taken,
 /// neither an upstream's (on its date, or earlier when it looks back) nor
-/// one of its phase gate's (on its date).
+/// one of its phase gate's (on its date); and no live run of its own
+/// (processor, date) is going on (a `slate run`, another backfill's task,
+/// a schedule), which it could only be released back for: it waits,
+/// untaken, until that run ends or its lease lapses.
 const READY: &str = "NOT EXISTS (
         SELECT 1 FROM _slate.tasks u
         WHERE u.backfill_id = c.backfill_id
@@ -99,7 +102,11 @@ const READY: &str = "NOT EXISTS (
           AND ((u.processor = ANY(c.upstream)
                 AND (u.data_date = c.data_date
                      OR (c.looks_back AND u.data_date < c.data_date)))
-               OR (u.processor = ANY(c.phase_gate) AND u.data_date = c.data_date)))";
+               OR (u.processor = ANY(c.phase_gate) AND u.data_date = c.data_date)))
+    AND NOT EXISTS (
+        SELECT 1 FROM _slate.runs r
+        WHERE r.processor = c.processor AND r.data_date = c.data_date
+          AND r.status = 'running' AND r.lease_expires_at > now())";
 
 /// Closes [`TAKE`]: the tasks taken, with their backfill's enqueue time
 /// and the runs of their phase gate's tasks that did not succeed.
