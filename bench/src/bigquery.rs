@@ -227,7 +227,7 @@ fn season_slice(
         // Run state on PostgreSQL: through the work queue, as `slate
         // backfill --state` runs it, with one worker.
         Some(queue) => {
-            let id = slate::work_queue::enqueue(queue, &pipeline, &request, &plan, "bench")?;
+            let id = slate::work_queue::enqueue(queue, &pipeline, &request, &plan, "bench", None)?;
             let outcomes = std::sync::Mutex::new(Vec::new());
             slate::work_queue::work_until(
                 queue,

@@ -65,7 +65,7 @@ fn backfill_over(
         .work_queue()
         .expect("PostgreSQL keeps a work queue");
     let plan = backfill::plan(stores[0].as_ref(), pipeline, &request)?;
-    let id = work_queue::enqueue(queue, pipeline, &request, &plan, "bench")?;
+    let id = work_queue::enqueue(queue, pipeline, &request, &plan, "bench", None)?;
     let began = Instant::now();
     let never = AtomicBool::new(false);
     std::thread::scope(|scope| -> anyhow::Result<()> {

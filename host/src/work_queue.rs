@@ -73,13 +73,16 @@ pub fn tasks_of(pipeline: &Pipeline, plan: &Plan) -> Vec<NewTask> {
 }
 
 /// Enqueues `plan` (made for `request`) for every host to work on, as
-/// enqueued by `host_id`; returns the backfill's id.
+/// enqueued by `host_id`, with at most `parallelism` takes of it worked
+/// on at once across the cluster (`None`: every host's workers); returns
+/// the backfill's id.
 pub fn enqueue(
     queue: &dyn WorkQueue,
     pipeline: &Pipeline,
     request: &BackfillRequest,
     plan: &Plan,
     host_id: &str,
+    parallelism: Option<usize>,
 ) -> Result<String, StoreError> {
     let backfill = NewBackfill {
         id: crate::runs::new_run_id(),
@@ -88,6 +91,7 @@ pub fn enqueue(
         reprocess: request.reprocess,
         left_alone: plan.left_alone,
         host_id: host_id.to_string(),
+        parallelism,
     };
     queue.enqueue(&backfill, &tasks_of(pipeline, plan))?;
     Ok(backfill.id)

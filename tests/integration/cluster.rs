@@ -240,6 +240,105 @@ fn a_work_queue_made_before_tasks_had_a_phase_gate_keeps_working_once_a_host_con
     assert!(taken.gate_runs.is_empty(), "{taken:?}");
 }
 
+/// A backfill's parallelism caps its takes across every host, as the
+/// one-host backfill caps its runs: of six hosts taking at once, two get a
+/// task of a backfill capped at 2 (every round of ten), and a third is
+/// taken only once one of them is let go. A chunk of dates taken together
+/// counts once. Before, the cap was checked against the enqueuing host's
+/// pool and then ignored.
+#[test]
+fn a_work_queue_backfill_has_at_most_its_parallelism_of_takes_worked_on_at_once() {
+    use slate::store::work_queue::{NewBackfill, NewTask, TakenTask, WorkQueue};
+    use std::time::Duration;
+
+    let url = isolated_url();
+    // Six hosts, each with its own connections, as six processes have.
+    let hosts: Vec<PostgresStore> = (0..6)
+        .map(|_| PostgresStore::connect(&url).unwrap())
+        .collect();
+    let queue = |host: usize| -> &dyn WorkQueue { hosts[host].work_queue().unwrap() };
+    let enqueue = |id: &str, processors: &[&str], parallelism: Option<usize>| {
+        let days: Vec<_> = (1..=6)
+            .map(|day| date(&format!("2026-01-0{day}")))
+            .collect();
+        let tasks: Vec<NewTask> = processors
+            .iter()
+            .flat_map(|processor| {
+                days.iter().map(|day| NewTask {
+                    processor: processor.to_string(),
+                    date: *day,
+                    rank: 0,
+                    upstream: Vec::new(),
+                    looks_back: false,
+                    phase_gate: Vec::new(),
+                })
+            })
+            .collect();
+        let backfill = NewBackfill {
+            id: id.into(),
+            start: days[0],
+            end: days[5],
+            reprocess: Reprocess::All,
+            left_alone: 0,
+            host_id: "host-a".into(),
+            parallelism,
+        };
+        queue(0).enqueue(&backfill, &tasks).unwrap();
+    };
+    let lease = Duration::from_secs(60);
+    let take_at_once = || -> Vec<(String, TakenTask)> {
+        let barrier = std::sync::Barrier::new(hosts.len());
+        std::thread::scope(|scope| {
+            let takers: Vec<_> = (0..hosts.len())
+                .map(|host| {
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        let name = format!("host-{host}");
+                        barrier.wait();
+                        let tasks = queue(host).take_tasks(&name, lease, 1).unwrap();
+                        tasks.into_iter().map(move |task| (name.clone(), task))
+                    })
+                })
+                .collect();
+            takers
+                .into_iter()
+                .flat_map(|taker| taker.join().unwrap())
+                .collect()
+        })
+    };
+    for round in 0..10 {
+        let id = format!("capped-{round}");
+        enqueue(&id, &["P", "Q"], Some(2));
+        let taken = take_at_once();
+        assert_eq!(taken.len(), 2, "round {round}: {taken:#?}");
+        let progress = queue(0).progress(&id).unwrap().unwrap();
+        assert_eq!((progress.taken, progress.parallelism), (2, Some(2)));
+        // The round's takes are let go, for the next round's backfill.
+        queue(0).cancel_backfill(&id).unwrap();
+        for (host, task) in &taken {
+            queue(0).release_task(task, host).unwrap();
+        }
+    }
+
+    enqueue("capped", &["P"], Some(2));
+    let taken = take_at_once();
+    assert_eq!(taken.len(), 2, "{taken:#?}");
+    assert!(queue(1).take_tasks("host-9", lease, 1).unwrap().is_empty());
+    let (host, task) = &taken[0];
+    queue(0).release_task(task, host).unwrap();
+    assert_eq!(queue(1).take_tasks("host-9", lease, 1).unwrap().len(), 1);
+    assert!(queue(2).take_tasks("host-10", lease, 1).unwrap().is_empty());
+
+    // A chunk is one take: three dates of one processor count once.
+    enqueue("chunked", &["R"], Some(1));
+    let chunk = queue(0).take_tasks("host-c", lease, 3).unwrap();
+    assert!(
+        chunk.len() == 3 && chunk.iter().all(|t| t.backfill_id == "chunked"),
+        "{chunk:#?}"
+    );
+    assert!(queue(1).take_tasks("host-d", lease, 3).unwrap().is_empty());
+}
+
 #[test]
 fn a_cancelled_work_queue_backfill_starts_no_task_after_it_and_its_runs_in_flight_end_as_they_would()
  {
@@ -258,6 +357,7 @@ fn a_cancelled_work_queue_backfill_starts_no_task_after_it_and_its_runs_in_fligh
         reprocess: Reprocess::All,
         left_alone: 0,
         host_id: "host-a".into(),
+        parallelism: None,
     };
     let tasks: Vec<NewTask> = days
         .iter()
@@ -747,28 +847,16 @@ fn a_season_backfill_spreads_over_three_hosts_and_writes_what_one_host_writes() 
     // The whole season; both leave alone 2026-01-05, which
     // `load_demo_season` ran.
     let (first, last) = ("2025-10-21", "2026-04-12");
-    let backfill = |url: &str, folder: &Path, parallelism: &str| {
-        slate(
-            folder,
-            &[
-                "--state",
-                url,
-                "backfill",
-                "--from",
-                first,
-                "--to",
-                last,
-                "--parallelism",
-                parallelism,
-            ],
-        )
+    let backfill = |url: &str, folder: &Path, parallelism: &[&str]| {
+        let range = ["--state", url, "backfill", "--from", first, "--to", last];
+        slate(folder, &[&range[..], parallelism].concat())
     };
 
     // One host alone.
     let alone = isolated_url();
     let alone_folder = host_folder();
     load_demo_season(&alone, alone_folder.path());
-    let one_host = backfill(&alone, alone_folder.path(), "2");
+    let one_host = backfill(&alone, alone_folder.path(), &["--parallelism", "2"]);
 
     // Two servers, and the command line's own host, on another database.
     let shared = isolated_url();
@@ -779,7 +867,8 @@ fn a_season_backfill_spreads_over_three_hosts_and_writes_what_one_host_writes() 
         .iter()
         .map(|folder| Server::start(folder.path(), &["--state", &shared]))
         .collect();
-    let three_hosts = backfill(&shared, loader.path(), "1");
+    // No --parallelism: every host's workers take part.
+    let three_hosts = backfill(&shared, loader.path(), &[]);
 
     // 2026-01-06 has no box scores: both fail the same runs.
     assert_eq!(one_host.status.code(), Some(1), "{}", stderr(&one_host));
@@ -883,11 +972,18 @@ fn hosts_killed_and_restarted_twenty_times_during_a_backfill_lose_no_task_and_ru
         .collect();
     let (status, accepted) = hosts[0].post(
         "/backfill",
-        json!({"start_date": "2026-01-06", "end_date": "2026-02-14", "parallelism": 2}),
+        json!({"start_date": "2026-01-06", "end_date": "2026-02-14", "parallelism": 4}),
     );
+    // Four takes at once across the cluster: more than one server's pool.
     assert_eq!(status, 202, "{accepted}");
     assert_eq!(accepted["cluster"], true, "{accepted}");
     let id = accepted["backfill_id"].as_str().unwrap().to_string();
+    let (status, progress) = hosts[1].get(&format!("/backfills/{id}"));
+    assert_eq!(
+        (status, &progress["parallelism"]),
+        (200, &json!(4)),
+        "{progress}"
+    );
     let planned = accepted["planned"].as_u64().unwrap() as usize;
     // 40 days, less the first two of the All-Star break (no games).
     assert_eq!(accepted["dates_without_games"], 2, "{accepted}");
@@ -1452,7 +1548,7 @@ pub(crate) fn enqueue_backfill(
     let queue = store
         .work_queue()
         .expect("the run ledger keeps a work queue");
-    work_queue::enqueue(queue, pipeline, request, &plan, "queue-host").unwrap()
+    work_queue::enqueue(queue, pipeline, request, &plan, "queue-host", None).unwrap()
 }
 
 /// Works backfill `id` from `store`'s work queue with `workers` threads of

@@ -33,13 +33,21 @@ pub struct BackfillArgs {
     /// all.
     #[arg(long, default_value = "missing")]
     reprocess: String,
-    /// How many runs may execute at once (at least 1).
-    #[arg(long, default_value = "2")]
-    parallelism: NonZeroUsize,
+    /// How many runs may execute at once (at least 1; 2 when not given).
+    /// On a shared PostgreSQL run ledger the limit holds across every
+    /// host, counting a chunk of dates run together as one; when not
+    /// given there, every host's workers take part, and this host works
+    /// with 2.
+    #[arg(long)]
+    parallelism: Option<NonZeroUsize>,
     /// Print the plan without running anything.
     #[arg(long)]
     dry_run: bool,
 }
+
+/// How many runs a backfill executes at once when `--parallelism` is not
+/// given.
+const DEFAULT_PARALLELISM: usize = 2;
 
 /// Plans and runs the backfill; exits non-zero when any run failed.
 pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
@@ -48,14 +56,17 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         .reprocess
         .parse()
         .map_err(|e| super::UsageError(format!("--reprocess: {e}")))?;
-    let host = Host::open(options, false, args.parallelism.get())?;
+    let parallelism = args
+        .parallelism
+        .map_or(DEFAULT_PARALLELISM, NonZeroUsize::get);
+    let host = Host::open(options, false, parallelism)?;
     let (start, end) = (host.served(start)?, host.served(end)?);
     let request = BackfillRequest {
         start,
         end,
         selection: host.pipeline.select(&args.processors)?,
         reprocess,
-        parallelism: args.parallelism.get(),
+        parallelism,
     };
     let plan = backfill::plan(host.store.as_ref(), &host.pipeline, &request)?;
     if plan.dates_without_games > 0 {
@@ -79,7 +90,8 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if host.store.work_queue().is_some() {
-        return backfill_over_the_cluster(options, &host, &request, &plan);
+        let cap = args.parallelism.map(NonZeroUsize::get);
+        return backfill_over_the_cluster(options, &host, &request, &plan, cap);
     }
 
     // The bar counts dates: a date is done when all its planned runs ended,
@@ -115,7 +127,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         &host.pipeline,
         &host.executor,
         &plan,
-        args.parallelism.get(),
+        parallelism,
         &never,
         &on_outcome,
     );
@@ -178,16 +190,19 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
     })
 }
 
-/// Enqueues `plan` on the store's work queue, works on it here with
-/// `--parallelism` threads beside every other host, and follows the whole
-/// cluster's progress until every task ended; exits non-zero when any
-/// task's run failed or was blocked, or the backfill was cancelled
-/// (`DELETE /backfills/{id}` on a server) before every task ran.
+/// Enqueues `plan` on the store's work queue, with at most `cap` takes of
+/// it worked on at once across the cluster (`--parallelism`; `None`: no
+/// limit), works on it here with the request's parallelism in threads
+/// beside every other host, and follows the whole cluster's progress
+/// until every task ended; exits non-zero when any task's run failed or
+/// was blocked, or the backfill was cancelled (`DELETE /backfills/{id}` on
+/// a server) before every task ran.
 fn backfill_over_the_cluster(
     options: &HostOptions,
     host: &Host,
     request: &BackfillRequest,
     plan: &backfill::Plan,
+    cap: Option<usize>,
 ) -> Result<ExitCode> {
     let queue = host.store.work_queue().expect("checked by the caller");
     let id = slate::work_queue::enqueue(
@@ -196,6 +211,7 @@ fn backfill_over_the_cluster(
         request,
         plan,
         host.executor.host_id(),
+        cap,
     )?;
     eprintln!(
         "backfill {id}: {} tasks enqueued for every host sharing the store",

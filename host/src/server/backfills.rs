@@ -1,6 +1,8 @@
 //! `POST /backfill` (start one; answers its id) and `GET /backfills/{id}`
 //! (its progress). The body is checked and the plan made before anything
-//! starts; the backfill then takes `parallelism` slots of the worker pool.
+//! starts; the backfill then takes `parallelism` slots of the worker pool,
+//! or, on a cluster's work queue, at most `parallelism` takes at once
+//! across every host.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -36,7 +38,9 @@ pub struct StartBackfill {
     /// Plan only.
     #[serde(default)]
     pub dry_run: bool,
-    /// Runs at once; default 2, at most the worker pool's size.
+    /// Runs at once; default 2, at most the worker pool's size. On a
+    /// cluster's work queue: takes at once across every host, no limit
+    /// when absent.
     pub parallelism: Option<usize>,
 }
 
@@ -70,8 +74,17 @@ pub async fn start_backfill(
             .map_err(|e| ApiError::bad_field("reprocess", format!("invalid reprocess: {e}")))?,
     };
     let pool = state.host.workers.size();
+    // A cluster's backfill is worked by every host, so its parallelism
+    // caps takes across them all, not this server's pool.
+    let cluster = state.host.store.work_queue().is_some();
+    if body.parallelism == Some(0) {
+        return Err(ApiError::bad_field(
+            "parallelism",
+            "parallelism must be at least 1",
+        ));
+    }
     let parallelism = body.parallelism.unwrap_or(2.min(pool));
-    if parallelism == 0 || parallelism > pool {
+    if parallelism > pool && !cluster {
         return Err(ApiError::bad_field(
             "parallelism",
             format!("parallelism must be from 1 to the worker pool's size, {pool}"),
@@ -128,8 +141,9 @@ pub async fn start_backfill(
         cluster: bool,
     }
     let without_games = plan.dates_without_games;
-    if state.host.store.work_queue().is_some() {
+    if cluster {
         let (planned, left_alone) = (plan.runs.len(), plan.left_alone);
+        let cap = body.parallelism;
         let backfill_id = state
             .blocking(move |host| {
                 let queue = host.store.work_queue().expect("checked above");
@@ -141,7 +155,7 @@ pub async fn start_backfill(
                     parallelism,
                 };
                 let host_id = host.executor.host_id();
-                crate::work_queue::enqueue(queue, &pipeline, &request, &plan, host_id)
+                crate::work_queue::enqueue(queue, &pipeline, &request, &plan, host_id, cap)
                     .map_err(ApiError::internal)
             })
             .await?;

@@ -12,7 +12,9 @@
 //! the phase gate (from the runs of its date's earlier-phase tasks that
 //! did not succeed, [`TakenTask::gate_runs`]) and the completeness check,
 //! whether it may go ahead or is blocked. This is the order and the gate
-//! the one-host backfill keeps ([`crate::backfill::run`]).
+//! the one-host backfill keeps ([`crate::backfill::run`]). A backfill may
+//! also cap how many of its takes are worked on at once, cluster-wide
+//! ([`NewBackfill::parallelism`]), as the one-host backfill caps its runs.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -36,6 +38,10 @@ pub struct NewBackfill {
     pub left_alone: usize,
     /// The host that enqueued it.
     pub host_id: String,
+    /// How many takes of its tasks may be worked on at once across every
+    /// host (a take is one task, or one chunk of a processor's dates run
+    /// together); `None` lets every host's workers take part.
+    pub parallelism: Option<usize>,
 }
 
 /// One (processor, date) task and what it waits for.
@@ -149,6 +155,9 @@ pub struct ClusterProgress {
     pub enqueued_by: String,
     /// When.
     pub enqueued_at: DateTime<Utc>,
+    /// How many takes of its tasks may be worked on at once across every
+    /// host ([`NewBackfill::parallelism`]); `None` for no limit.
+    pub parallelism: Option<usize>,
     /// Tasks in all.
     pub planned: usize,
     /// (processor, date) pairs left alone under the reprocess mode.

@@ -27,7 +27,8 @@ pub(super) const SETUP: &str = "
         reprocess TEXT NOT NULL,
         left_alone BIGINT NOT NULL,
         enqueued_by TEXT NOT NULL,
-        enqueued_at TIMESTAMPTZ NOT NULL
+        enqueued_at TIMESTAMPTZ NOT NULL,
+        parallelism BIGINT
     );
     CREATE TABLE IF NOT EXISTS _slate.tasks (
         backfill_id TEXT NOT NULL,
@@ -41,6 +42,7 @@ pub(super) const SETUP: &str = "
         host_id TEXT,
         lease_expires_at TIMESTAMPTZ,
         takes BIGINT NOT NULL DEFAULT 0,
+        take_id TEXT,
         run_id TEXT,
         error TEXT,
         finished_at TIMESTAMPTZ,
@@ -53,6 +55,16 @@ pub(super) const SETUP: &str = "
                        WHERE table_schema = '_slate' AND table_name = 'tasks'
                          AND column_name = 'phase_gate') THEN
             ALTER TABLE _slate.tasks ADD COLUMN phase_gate TEXT[] NOT NULL DEFAULT '{}';
+        END IF;
+    END $$;
+    -- A queue made before backfills had a parallelism, and tasks a take,
+    -- gets the columns.
+    DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = '_slate' AND table_name = 'backfills'
+                         AND column_name = 'parallelism') THEN
+            ALTER TABLE _slate.backfills ADD COLUMN parallelism BIGINT;
+            ALTER TABLE _slate.tasks ADD COLUMN take_id TEXT;
         END IF;
     END $$;
     -- A queue made before backfills could be cancelled gets the column.
@@ -83,9 +95,12 @@ const LET_GO: &str = "UPDATE _slate.tasks t SET host_id = NULL, lease_expires_at
     WHERE b.backfill_id = t.backfill_id AND t.status = 'taken'";
 
 /// Takes the tasks a `SELECT` from `_slate.tasks c` picks (its `WHERE`
-/// and the rest follow), for host `$1`, leased for `$2` seconds.
+/// and the rest follow), for host `$1`, leased for `$2` seconds. The
+/// tasks one transaction takes share a take id (its transaction id): the
+/// unit a backfill's parallelism counts ([`UNDER_ITS_PARALLELISM`]).
 const TAKE: &str = "UPDATE _slate.tasks t SET status = 'taken', host_id = $1,
-        lease_expires_at = now() + make_interval(secs => $2), takes = takes + 1
+        lease_expires_at = now() + make_interval(secs => $2), takes = takes + 1,
+        take_id = pg_current_xact_id()::text
     FROM (
         SELECT c.backfill_id, c.processor, c.data_date FROM _slate.tasks c";
 
@@ -107,6 +122,25 @@ const READY: &str = "NOT EXISTS (
         SELECT 1 FROM _slate.runs r
         WHERE r.processor = c.processor AND r.data_date = c.data_date
           AND r.status = 'running' AND r.lease_expires_at > now())";
+
+/// A queued task `c`'s backfill has fewer takes being worked on than its
+/// parallelism allows (or no parallelism). Takers count under
+/// [`LOCK_CAPPED_BACKFILLS`], so two hosts never both take the last slot.
+const UNDER_ITS_PARALLELISM: &str = "NOT EXISTS (
+        SELECT 1 FROM _slate.backfills cap
+        WHERE cap.backfill_id = c.backfill_id
+          AND cap.parallelism <= (
+              SELECT COUNT(DISTINCT x.take_id) FROM _slate.tasks x
+              WHERE x.backfill_id = c.backfill_id AND x.status = 'taken'))";
+
+/// Locks the backfills with a parallelism that still have queued tasks,
+/// in one order, for the taking transaction: takers of a capped backfill
+/// take turns, and each counts the takes the one before it made.
+const LOCK_CAPPED_BACKFILLS: &str = "SELECT 1 FROM _slate.backfills b
+    WHERE b.parallelism IS NOT NULL AND b.cancelled_at IS NULL
+      AND EXISTS (SELECT 1 FROM _slate.tasks q
+                  WHERE q.backfill_id = b.backfill_id AND q.status = 'queued')
+    ORDER BY b.backfill_id FOR UPDATE OF b";
 
 /// Closes [`TAKE`]: the tasks taken, with their backfill's enqueue time
 /// and the runs of their phase gate's tasks that did not succeed.
@@ -136,8 +170,8 @@ impl WorkQueue for PostgresStore {
             let mut transaction = client.transaction()?;
             transaction.execute(
                 "INSERT INTO _slate.backfills (backfill_id, start_date, end_date, reprocess,
-                     left_alone, enqueued_by, enqueued_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, now())",
+                     left_alone, enqueued_by, enqueued_at, parallelism)
+                 VALUES ($1, $2, $3, $4, $5, $6, now(), $7)",
                 &[
                     &backfill.id,
                     &backfill.start,
@@ -145,6 +179,7 @@ impl WorkQueue for PostgresStore {
                     &backfill.reprocess.as_str(),
                     &(backfill.left_alone as i64),
                     &backfill.host_id,
+                    &backfill.parallelism.map(|p| p as i64),
                 ],
             )?;
             let insert = transaction.prepare(
@@ -204,10 +239,13 @@ impl WorkQueue for PostgresStore {
                 );
             }
             let mut transaction = client.transaction()?;
+            transaction.execute(LOCK_CAPPED_BACKFILLS, &[])?;
             let seconds = super::lease_seconds(lease);
+            // The chunk's later dates join the first date's take, so only
+            // the first is held to the backfill's parallelism.
             let Some(first) = transaction.query_opt(
                 &format!(
-                    "{TAKE} WHERE c.status = 'queued' AND {READY}
+                    "{TAKE} WHERE c.status = 'queued' AND {READY} AND {UNDER_ITS_PARALLELISM}
                          ORDER BY c.data_date, c.rank
                          LIMIT 1
                          FOR UPDATE SKIP LOCKED
@@ -360,7 +398,7 @@ impl WorkQueue for PostgresStore {
         self.with_client(|client| {
             let Some(backfill) = client.query_opt(
                 "SELECT start_date, end_date, reprocess, left_alone, enqueued_by, enqueued_at,
-                     cancelled_at
+                     cancelled_at, parallelism
                  FROM _slate.backfills WHERE backfill_id = $1",
                 &[&backfill_id],
             )?
@@ -410,6 +448,7 @@ impl WorkQueue for PostgresStore {
                 left_alone: backfill.get::<_, i64>(3) as usize,
                 enqueued_by: backfill.get(4),
                 enqueued_at: backfill.get(5),
+                parallelism: backfill.get::<_, Option<i64>>(7).map(|p| p as usize),
                 planned: counts.iter().map(|row| row.get::<_, i64>(1) as usize).sum(),
                 queued: count("queued", &counts),
                 taken: count("taken", &counts),
