@@ -254,6 +254,9 @@ pub struct RunFilter {
     pub plugin_hash: Option<String>,
     /// Only `running` runs whose lease had expired at this instant.
     pub stale_as_of: Option<DateTime<Utc>>,
+    /// Only runs that started or ended at this instant or later: what
+    /// changed since then ([`RunRecord::changed_at`]).
+    pub changed_since: Option<DateTime<Utc>>,
     /// At most this many, newest first.
     pub limit: Option<usize>,
     /// Leave each record's `upstream_check` unread (`None`): for readers
@@ -263,6 +266,12 @@ pub struct RunFilter {
 }
 
 impl RunRecord {
+    /// When the run last changed state: when it ended, or, still running,
+    /// when it started.
+    pub fn changed_at(&self) -> DateTime<Utc> {
+        self.finished_at.unwrap_or(self.started_at)
+    }
+
     /// Whether the run is `running` with a lease that expired before `now`.
     pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
         self.status == RunStatus::Running && self.lease_expires_at < now

@@ -347,6 +347,60 @@ fn events_push_every_run_as_it_starts_and_ends_after_a_resync() {
     assert_eq!(finished["rows_written"], ended["rows"]);
 }
 
+/// The runs another process makes on the same store (here `slate run` on
+/// the server's data folder) reach the stream too, read from the run
+/// ledger, each change once. Before, only the server's own runs did, and
+/// the live grid missed every CLI run and every other host's.
+#[test]
+fn events_push_the_runs_another_process_makes_on_the_same_store() {
+    let (dir, server) = served_demo();
+    let events = subscribe(&server);
+    let (first, _) = events.recv_timeout(Duration::from_secs(60)).unwrap();
+    assert_eq!(first, "resync");
+
+    let run = crate::support::slate(
+        dir.path(),
+        &[
+            "run",
+            "--date",
+            "2026-01-07",
+            "--processors",
+            "PlayerGameSummaryProcessor",
+        ],
+    );
+    assert!(run.status.success(), "{}", crate::support::stderr(&run));
+    let store = slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    let made = slate::store::RunLedger::runs(
+        &store,
+        &slate::runs::RunFilter {
+            date: Some(date("2026-01-07")),
+            processor: Some("PlayerGameSummaryProcessor".into()),
+            limit: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .remove(0);
+
+    let mut changes = Vec::new();
+    while let Ok((kind, data)) = events.recv_timeout(Duration::from_secs(5)) {
+        let change: Json = serde_json::from_str(&data).unwrap_or(Json::Null);
+        if kind == "run" && change["run_id"] == made.run_id.as_str() {
+            changes.push(change);
+        }
+    }
+    // Its start too, when a read of the ledger fell between start and end.
+    let statuses: Vec<&Json> = changes.iter().map(|c| &c["status"]).collect();
+    assert!(
+        statuses == [&json!("success")] || statuses == [&json!("running"), &json!("success")],
+        "{changes:#?}"
+    );
+    let changes = &changes[changes.len() - 1..];
+    assert_eq!(changes[0]["processor"], "PlayerGameSummaryProcessor");
+    assert_eq!(changes[0]["date"], "2026-01-07");
+    assert_eq!(changes[0]["rows_written"], made.rows_written);
+}
+
 /// A run another host left `running`, reaped by this server once its lease
 /// expired, ends on the stream as any run does: failed, kind `stale`.
 /// Before, reaped runs never reached the observers that feed `/events`,
@@ -376,15 +430,32 @@ fn events_push_a_run_the_server_reaps_as_failed_stale() {
             lease: Duration::from_millis(300),
         })
         .unwrap();
+    // Its start may come first, read from the ledger (another process
+    // made it); its end comes once, though both this server's reaper and
+    // the ledger report it.
+    let mut statuses = Vec::new();
     let reaped = loop {
         let (kind, data) = events
             .recv_timeout(Duration::from_secs(30))
             .expect("the reaped run on the stream");
         let change: Json = serde_json::from_str(&data).unwrap_or(Json::Null);
         if kind == "run" && change["run_id"] == abandoned.run_id.as_str() {
-            break change;
+            statuses.push(change["status"].clone());
+            if change["status"] != "running" {
+                break change;
+            }
         }
     };
+    while let Ok((kind, data)) = events.recv_timeout(Duration::from_secs(3)) {
+        let change: Json = serde_json::from_str(&data).unwrap_or(Json::Null);
+        if kind == "run" && change["run_id"] == abandoned.run_id.as_str() {
+            statuses.push(change["status"].clone());
+        }
+    }
+    assert!(
+        statuses == [json!("failed")] || statuses == [json!("running"), json!("failed")],
+        "{statuses:?}"
+    );
     assert_eq!(reaped["status"], "failed", "{reaped}");
     assert_eq!(reaped["error_kind"], "stale", "{reaped}");
     assert_eq!(reaped["processor"], "PlayerGameSummaryProcessor");

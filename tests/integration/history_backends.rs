@@ -75,6 +75,7 @@ on_every_backend!(
     renewed_leases_keep_a_run_live_and_expired_ones_make_it_stale,
     a_flag_stays_with_the_run_when_it_ends,
     runs_filter_by_date_date_range_processor_status_and_plugin_hash,
+    the_runs_changed_since_an_instant_are_those_that_started_or_ended_from_it,
     quarantined_rows_are_committed_with_the_run,
     schema_drift_adds_nullable_columns_and_refuses_the_rest,
     read_columns_returns_only_the_named_columns_in_their_order,
@@ -655,6 +656,44 @@ fn runs_filter_by_date_date_range_processor_status_and_plugin_hash(store: Arc<dy
         }),
         [a3.run_id]
     );
+}
+
+/// What `/events` reads of other processes' runs: a run started before
+/// the instant counts only once it ends after it.
+fn the_runs_changed_since_an_instant_are_those_that_started_or_ended_from_it(
+    store: Arc<dyn Store>,
+) {
+    let day = date("2026-01-11");
+    let _still_running = claim(store.as_ref(), "StillRunning", date("2026-01-10"));
+    let ends_later = claim(store.as_ref(), "EndsLater", day);
+    let before = claim(store.as_ref(), "EndedBefore", day);
+    store.end_run(&before.run_id, &failed("x")).unwrap();
+    let before = store.run(&before.run_id).unwrap().unwrap();
+    let instant = before.changed_at() + chrono::Duration::microseconds(1);
+    store.end_run(&ends_later.run_id, &failed("y")).unwrap();
+    let starts_later = claim(store.as_ref(), "StartsLater", day);
+
+    let changed = |since| -> Vec<String> {
+        let mut names: Vec<String> = store
+            .runs(&RunFilter {
+                changed_since: Some(since),
+                ..RunFilter::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|run| run.processor)
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(changed(instant), ["EndsLater", "StartsLater"]);
+    assert_eq!(
+        changed(before.changed_at()),
+        ["EndedBefore", "EndsLater", "StartsLater"],
+        "the instant itself is included"
+    );
+    let last = store.run(&starts_later.run_id).unwrap().unwrap();
+    assert!(changed(last.changed_at() + chrono::Duration::seconds(1)).is_empty());
 }
 
 fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {

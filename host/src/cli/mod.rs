@@ -465,6 +465,7 @@ pub fn run() -> Result<ExitCode> {
                     .map_err(|e| UsageError(format!("--status: {e}")))?,
                 plugin_hash,
                 stale_as_of: stale.then(chrono::Utc::now),
+                changed_since: None,
                 limit: Some(limit),
                 skip_upstream_check: false,
             };

@@ -167,6 +167,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         let delivering = tokio::spawn(alerts::run_deliverer(deliverer.clone(), served.clone()));
         let scheduling = tokio::spawn(scheduler.run());
         let taking_tasks = tokio::spawn(slate::server::queue::follow(served.clone()));
+        let following = tokio::spawn(slate::server::events::follow_ledger(served.clone()));
         let announcing = tokio::spawn(slate::server::hosts::announce(
             served.clone(),
             format!("http://{address}"),
@@ -174,6 +175,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         let served = slate::server::serve(listener, state, shutdown_signal()).await;
         scheduling.abort();
         taking_tasks.abort();
+        following.abort();
         announcing.abort();
         delivering.abort();
         // What the shutdown itself recorded (runs it stopped) goes out too.

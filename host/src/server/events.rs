@@ -3,31 +3,48 @@
 //!
 //! [`RunEvents`] observes the executor: every claimed run (`running`),
 //! every ended one and every one the server reaps (its final status) is
-//! broadcast as a `run` event whose data is a [`RunChange`]. A client that falls behind the broadcast, or
-//! reconnects after a lost connection, gets a `resync` event and should
-//! read the grid again: the stream carries changes, the grid carries state.
+//! broadcast as a `run` event whose data is a [`RunChange`]. Runs other
+//! processes on the same store start and end (a `slate run`, a CLI
+//! backfill, another server of a cluster) are read from the run ledger
+//! while anyone follows the stream, each second on most stores
+//! ([`follow_ledger`]), and broadcast the same way. A client that falls
+//! behind the broadcast, or reconnects after a lost connection, gets a
+//! `resync` event and should read the grid again: the stream carries
+//! changes, the grid carries state.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::{Stream, StreamExt};
 
-use super::state::AppState;
+use super::state::{AppState, ServedHost};
 use crate::executor::RunObserver;
-use crate::runs::{ErrorKind, RunRecord, RunStatus};
+use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
+use crate::store::StoreError;
 
 /// How many changes the broadcast holds for a slow client before it lags.
 const BUFFERED_CHANGES: usize = 1024;
 
 /// How often an idle stream sends a comment, so proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How far before the last read each read of the ledger looks again, so
+/// that a change committed after the instant it records (a commit that
+/// took a while, another host's clock a little behind) is still found.
+/// A change found twice is published once.
+const LOOK_AGAIN: chrono::Duration = chrono::Duration::seconds(5);
+
+/// At most this many changes are read at once.
+const MOST_PER_READ: usize = 10_000;
 
 /// One run's new state.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,12 +86,18 @@ impl From<&RunRecord> for RunChange {
 /// every `/events` stream.
 pub struct RunEvents {
     sender: broadcast::Sender<RunChange>,
+    /// The changes of other hosts' runs published lately, by run and
+    /// status, with when they happened: a change the ledger shows again
+    /// (its reads overlap, and this host reaps other hosts' runs) is not
+    /// published twice.
+    published: Mutex<HashMap<(String, RunStatus), DateTime<Utc>>>,
 }
 
 impl Default for RunEvents {
     fn default() -> Self {
         RunEvents {
             sender: broadcast::channel(BUFFERED_CHANGES).0,
+            published: Mutex::default(),
         }
     }
 }
@@ -89,6 +112,94 @@ impl RunEvents {
         // No subscriber is not an error: nobody is watching.
         let _ = self.sender.send(RunChange::from(record));
     }
+
+    /// Publishes `record`'s change unless it was published already;
+    /// remembers it either way.
+    fn publish_once(&self, record: &RunRecord) {
+        let first = self
+            .published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((record.run_id.clone(), record.status), record.changed_at())
+            .is_none();
+        if first {
+            self.publish(record);
+        }
+    }
+
+    /// Publishes the changes the ledger of `store` holds from `since` on
+    /// of runs that are not `own_host`'s (whose changes its executor
+    /// reports), oldest first, each once; forgets the changes published
+    /// before `since`.
+    fn publish_ledger_changes(
+        &self,
+        store: &dyn crate::store::Store,
+        own_host: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut changed = store.runs(&RunFilter {
+            changed_since: Some(since),
+            limit: Some(MOST_PER_READ),
+            skip_upstream_check: true,
+            ..RunFilter::default()
+        })?;
+        changed.retain(|run| run.host_id != own_host);
+        changed.sort_by(|a, b| (a.changed_at(), &a.run_id).cmp(&(b.changed_at(), &b.run_id)));
+        for run in &changed {
+            self.publish_once(run);
+        }
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, changed_at| *changed_at >= since);
+        Ok(())
+    }
+}
+
+/// Publishes on `host`'s broadcast the runs other processes on its store
+/// start and end, reading the ledger as often as the store says
+/// ([`crate::store::RunLedger::changes_read_every`]) while anyone follows
+/// `/events` (each read looks [`LOOK_AGAIN`] before the last); nothing is
+/// read while nobody does. Runs until aborted.
+pub async fn follow_ledger(host: Arc<ServedHost>) {
+    let every = host.store.changes_read_every();
+    let mut last_read = Utc::now();
+    let mut failing = false;
+    loop {
+        tokio::time::sleep(every).await;
+        let now = Utc::now();
+        if host.events.sender.receiver_count() == 0 {
+            last_read = now;
+            host.events
+                .published
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+            continue;
+        }
+        let served = host.clone();
+        let since = last_read - LOOK_AGAIN;
+        let read = tokio::task::spawn_blocking(move || {
+            let own_host = served.executor.host_id();
+            served
+                .events
+                .publish_ledger_changes(served.store.as_ref(), own_host, since)
+        })
+        .await;
+        match read {
+            Ok(Ok(())) => {
+                last_read = now;
+                failing = false;
+            }
+            // Said once, not every second; the next read covers the gap.
+            Ok(Err(error)) if !failing => {
+                failing = true;
+                tracing::warn!(%error, "cannot read the run ledger for /events");
+            }
+            Ok(Err(_)) => {}
+            Err(error) => tracing::error!(%error, "reading the run ledger for /events failed"),
+        }
+    }
 }
 
 impl RunObserver for RunEvents {
@@ -101,7 +212,8 @@ impl RunObserver for RunEvents {
     }
 
     fn run_reaped(&self, record: &RunRecord) {
-        self.publish(record);
+        // Often another host's run, which the ledger shows too.
+        self.publish_once(record);
     }
 }
 

@@ -286,6 +286,14 @@ pub trait RunLedger: Send + Sync {
         None
     }
 
+    /// How often a server whose `/events` someone follows reads this
+    /// ledger for the runs other processes changed
+    /// ([`RunFilter::changed_since`]): each second by default; less often
+    /// where every read is a billed query (BigQuery).
+    fn changes_read_every(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
     /// Commits the runs of one processor on several dates as one: every
     /// run's rows replace its date and every run is marked `success`, or,
     /// on any error, nothing is written and every run stays `running`. A

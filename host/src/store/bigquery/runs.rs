@@ -484,6 +484,11 @@ impl RunLedger for BigQueryStore {
         (self.commit_batch_dates > 1).then_some(self.commit_batch_dates)
     }
 
+    /// Every read is a query job, billed at its 10 MB minimum.
+    fn changes_read_every(&self) -> Duration {
+        Duration::from_secs(15)
+    }
+
     fn commit_runs(&self, runs: &[(&str, RunOutput<'_>)]) -> Result<usize, StoreError> {
         self.commit(runs, RunRecordIn::ThisStore)
     }
@@ -582,6 +587,10 @@ impl RunLedger for BigQueryStore {
         if let Some(now) = filter.stale_as_of {
             conditions.push("status = 'running' AND lease_expires_at < @now");
             params.push(("now", Param::Timestamp(now)));
+        }
+        if let Some(since) = filter.changed_since {
+            conditions.push("COALESCE(finished_at, started_at) >= @changed_since");
+            params.push(("changed_since", Param::Timestamp(since)));
         }
         let mut clause = if conditions.is_empty() {
             String::new()

@@ -79,6 +79,8 @@ const SETUP: &str = "
         ON _slate_runs (processor, data_date) WHERE status = 'running';
     CREATE INDEX IF NOT EXISTS _slate_runs_by_date ON _slate_runs (data_date, processor);
     CREATE INDEX IF NOT EXISTS _slate_runs_by_processor ON _slate_runs (processor, data_date);
+    CREATE INDEX IF NOT EXISTS _slate_runs_by_change
+        ON _slate_runs (coalesce(finished_at, started_at));
     CREATE TABLE IF NOT EXISTS _slate_quarantine (
         run_id TEXT NOT NULL,
         processor TEXT NOT NULL,

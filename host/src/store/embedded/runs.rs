@@ -122,6 +122,13 @@ fn runs_query(filter: &RunFilter) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
             Box::new(timestamp(now)),
         );
     }
+    if let Some(since) = filter.changed_since {
+        // The expression `_slate_runs_by_change` indexes.
+        condition(
+            "coalesce(finished_at, started_at) >= ?",
+            Box::new(timestamp(since)),
+        );
+    }
     let columns = match filter.skip_upstream_check {
         true => RUN_COLUMNS.replace("upstream_check_json", "NULL"),
         false => RUN_COLUMNS.to_string(),
@@ -521,7 +528,8 @@ mod tests {
     }
 
     #[test]
-    fn a_processors_runs_on_a_date_or_a_window_are_found_by_index_not_by_scanning_the_history() {
+    fn a_processors_runs_on_a_date_or_a_window_and_the_latest_changes_are_found_by_index_not_by_scanning_the_history()
+     {
         let store = EmbeddedStore::in_memory().unwrap();
         let day = NaiveDate::from_ymd_opt(2026, 1, 11).unwrap();
         let on_a_date = RunFilter {
@@ -535,7 +543,13 @@ mod tests {
             dates: Some(day - chrono::Duration::days(10)..=day),
             ..RunFilter::default()
         };
-        for filter in [on_a_date, over_a_window] {
+        // What a server following `/events` asks every second.
+        let changed_lately = RunFilter {
+            changed_since: Some(chrono::Utc::now()),
+            skip_upstream_check: true,
+            ..RunFilter::default()
+        };
+        for filter in [on_a_date, over_a_window, changed_lately] {
             let plan = plan(&store, &filter);
             assert!(plan.contains("USING INDEX"), "{filter:?}: {plan}");
             assert!(!plan.contains("SCAN _slate_runs"), "{filter:?}: {plan}");

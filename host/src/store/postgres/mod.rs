@@ -106,6 +106,8 @@ const SETUP: &str = "
         ON _slate.runs (processor, data_date) WHERE status = 'running';
     CREATE INDEX IF NOT EXISTS runs_by_date ON _slate.runs (data_date, processor);
     CREATE INDEX IF NOT EXISTS runs_by_processor ON _slate.runs (processor, data_date);
+    CREATE INDEX IF NOT EXISTS runs_by_change
+        ON _slate.runs ((COALESCE(finished_at, started_at)));
     CREATE INDEX IF NOT EXISTS runs_running_by_lease
         ON _slate.runs (lease_expires_at) WHERE status = 'running';
     CREATE SEQUENCE IF NOT EXISTS _slate.partition_version;

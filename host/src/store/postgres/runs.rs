@@ -524,6 +524,8 @@ impl RunLedger for PostgresStore {
                             OR (status = 'running' AND lease_expires_at < $6))
                        AND ($7::DATE IS NULL OR data_date >= $7)
                        AND ($8::DATE IS NULL OR data_date <= $8)
+                       AND ($9::TIMESTAMPTZ IS NULL
+                            OR COALESCE(finished_at, started_at) >= $9)
                      ORDER BY started_at DESC, run_id DESC LIMIT $5",
                     match filter.skip_upstream_check {
                         true => RUN_COLUMNS.replace("upstream_check_json", "NULL::TEXT"),
@@ -539,6 +541,7 @@ impl RunLedger for PostgresStore {
                     &filter.stale_as_of,
                     &filter.dates.as_ref().map(|d| *d.start()),
                     &filter.dates.as_ref().map(|d| *d.end()),
+                    &filter.changed_since,
                 ],
             )?)
         })?;
