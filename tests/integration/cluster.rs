@@ -1723,6 +1723,59 @@ fn a_task_whose_processor_and_date_run_elsewhere_is_not_taken_until_the_run_ends
     assert_eq!(takes(), 1);
 }
 
+/// A server whose database is dropped says why, and not for every try:
+/// r2d2 logged "db error", naming nothing, at each try to connect, several
+/// times a second for as long as the database was gone.
+#[test]
+fn a_server_whose_database_is_gone_says_why_once_not_at_every_try() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let url = isolated_url();
+    let folder = host_folder();
+    let log = folder.path().join("server.log");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(folder.path())
+        .args(["--state", &url, "serve", "--listen", "127.0.0.1:0"])
+        .args(["--token", crate::serve_process::TOKEN])
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut listening = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut listening)
+        .unwrap();
+    assert_contains(&listening, "listening on");
+    let name = url.rsplit('/').next().unwrap().to_string();
+    let mut admin =
+        postgres::Client::connect(crate::postgres_server::server_url(), postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .unwrap();
+
+    let logged = || std::fs::read_to_string(&log).unwrap();
+    wait_until("the server says it cannot connect", || {
+        logged().contains("cannot connect to PostgreSQL")
+    });
+    // Its loops go on trying meanwhile: the queue's slots, the heartbeat.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let text = logged();
+    let said: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("cannot connect to PostgreSQL"))
+        .collect();
+    // Once per pool: the store's and the registry's.
+    assert!(said.len() <= 2, "{text}");
+    assert_contains(said[0], &format!("database \"{name}\" does not exist"));
+    assert!(!text.contains("r2d2"), "{text}");
+}
+
 /// A stale run whose row another transaction holds (a frozen host in the
 /// middle of its commit) does not hold the reaper: it gives up within its
 /// lock timeout, so the heartbeat that also renews this host's leases goes

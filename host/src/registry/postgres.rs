@@ -24,6 +24,7 @@ use super::{
     ShadowVersion, StoredVersion, dependencies_json,
 };
 use crate::plugin::ProcessorSpec;
+use crate::store::postgres::connector::with_causes;
 use crate::store::postgres::{Pool, on_a_live_connection, outside_any_runtime, pool};
 
 /// The channel a switch is announced on.
@@ -215,13 +216,19 @@ impl PostgresRegistry {
                 let mut client = match postgres::Client::connect(&self.url, NoTls) {
                     Ok(client) => client,
                     Err(error) => {
-                        tracing::warn!(%error, "cannot listen for deploys; polling instead");
+                        tracing::warn!(
+                            error = %with_causes(&error),
+                            "cannot listen for deploys; polling instead"
+                        );
                         std::thread::sleep(timeout);
                         return true;
                     }
                 };
                 if let Err(error) = client.batch_execute(&format!("LISTEN {CHANNEL}")) {
-                    tracing::warn!(%error, "cannot listen for deploys; polling instead");
+                    tracing::warn!(
+                        error = %with_causes(&error),
+                        "cannot listen for deploys; polling instead"
+                    );
                     std::thread::sleep(timeout);
                     return true;
                 }
@@ -239,7 +246,10 @@ impl PostgresRegistry {
             }
             drop(notifications);
             first.unwrap_or_else(|error| {
-                tracing::warn!(%error, "lost the connection that listens for deploys");
+                tracing::warn!(
+                    error = %with_causes(&error),
+                    "lost the connection that listens for deploys"
+                );
                 *listener = None;
                 true
             })

@@ -31,10 +31,13 @@
 //! - `schedules.rs`: schedule ticks, each claimed by one host
 //!   ([`super::schedules::TickLedger`]);
 //! - `values.rs`: how typed values are kept in PostgreSQL columns;
+//! - `connector.rs`: how the pool opens connections, and what it says when
+//!   it cannot;
 //! - `work_queue.rs`: backfill tasks every host takes
 //!   ([`super::work_queue::WorkQueue`]).
 
 mod alerts;
+pub(crate) mod connector;
 mod hosts;
 mod runs;
 mod schedules;
@@ -48,7 +51,6 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use postgres::NoTls;
-use r2d2_postgres::PostgresConnectionManager;
 
 use super::StoreError;
 use super::read_cache::{DEFAULT_READ_CACHE_BYTES, ReadCache};
@@ -158,7 +160,7 @@ impl From<r2d2::Error> for StoreError {
 }
 
 /// A pool of connections to one database.
-pub(crate) type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+pub(crate) type Pool = r2d2::Pool<connector::Connector>;
 
 /// A pool of at most `size` connections to the database at `url`, which
 /// opens them as they are needed.
@@ -169,18 +171,13 @@ pub(crate) fn pool(url: &str, size: u32) -> Result<Pool, StoreError> {
     // One connection first, whose error says why (the pool's says only
     // "db error"): no such database, no such role, the port refusing.
     outside_any_runtime(|| config.connect(NoTls).map(drop)).map_err(|e| {
-        let mut why = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(cause) = source {
-            why.push_str(&format!(": {cause}"));
-            source = cause.source();
-        }
         StoreError::backend(format!(
-            "cannot reach PostgreSQL at {}: {why}",
-            redacted(url)
+            "cannot reach PostgreSQL at {}: {}",
+            redacted(url),
+            connector::with_causes(&e)
         ))
     })?;
-    let manager = PostgresConnectionManager::new(config, NoTls);
+    let manager = connector::Connector::new(config);
     outside_any_runtime(|| {
         r2d2::Pool::builder()
             .max_size(size.max(1))
@@ -189,6 +186,7 @@ pub(crate) fn pool(url: &str, size: u32) -> Result<Pool, StoreError> {
             // server closed is noticed when it is returned, and dropped.
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
+            .error_handler(Box::new(connector::ConnectErrors::new(redacted(url))))
             .build(manager)
     })
     .map_err(|e| StoreError::backend(format!("cannot reach PostgreSQL at {}: {e}", redacted(url))))
