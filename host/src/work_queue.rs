@@ -221,6 +221,8 @@ pub fn work_one(
     let max = executor.store().commit_batch_dates().unwrap_or(1);
     let tasks = queue.take_tasks(host_id, leases.lease, max)?;
     let Some(first) = tasks.first() else {
+        // An idle host judges what cancelled backfills left unjudged.
+        judge_cancelled_dates(queue, executor.store().as_ref(), pipeline)?;
         return Ok(Worked::Nothing);
     };
     let processor = first.processor.clone();
@@ -331,6 +333,24 @@ fn end_task(
             if let Err(error) = record_phase_events(store, pipeline, task.date) {
                 tracing::warn!(date = %task.date, %error, "phase events not recorded");
             }
+        }
+    }
+    Ok(())
+}
+
+/// Records the phase events of the dates cancelled backfills left
+/// unjudged ([`WorkQueue::cancelled_dates_to_judge`]): those on which
+/// some tasks ran before the rest were cancelled. Every idle host calls
+/// it, and so do the host that cancels and the `slate backfill` that
+/// enqueued; each date is judged by one of them, once.
+pub fn judge_cancelled_dates(
+    queue: &dyn WorkQueue,
+    store: &dyn crate::store::Store,
+    pipeline: &Pipeline,
+) -> Result<(), StoreError> {
+    for date in queue.cancelled_dates_to_judge()? {
+        if let Err(error) = record_phase_events(store, pipeline, date) {
+            tracing::warn!(%date, %error, "phase events not recorded");
         }
     }
     Ok(())

@@ -1582,6 +1582,78 @@ pub(crate) fn work_until_finished(
     progress()
 }
 
+/// A date some of whose tasks ran before the backfill was cancelled has
+/// its phases judged once every task ended: here the earlier phase of the
+/// 1st ran and completed, and its later phase and the 2nd were cancelled.
+/// Before, only the host ending a date's last task judged it, and a
+/// cancelled task ends no run, so such dates had no phase event until a
+/// later backfill ran them.
+#[test]
+fn the_dates_a_cancel_cut_short_have_their_phases_judged_once() {
+    let store: Arc<dyn Store> = crate::postgres_server::isolated_store();
+    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+    let load = |path: &str| runtime.load(&std::fs::read(path).unwrap()).unwrap();
+    let pipeline = phase_gate_pipeline(store.as_ref(), load);
+    let executor = Executor::new(
+        store.clone(),
+        "queue-host",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )
+    .unwrap();
+    let request = BackfillRequest {
+        start: date("2026-01-01"),
+        end: date("2026-01-02"),
+        selection: pipeline.select(&[]).unwrap(),
+        reprocess: Reprocess::Missing,
+        parallelism: 1,
+    };
+    let id = enqueue_backfill(store.as_ref(), &pipeline, &request);
+    let queue = store.work_queue().unwrap();
+    let worked = work_queue::work_one(queue, &pipeline, &executor).unwrap();
+    assert!(
+        matches!(&worked, work_queue::Worked::Ended { ran, .. } if ran.len() == 1),
+        "{worked:?}"
+    );
+    let phase_events = || -> Vec<(String, String, String, i64)> {
+        let mut events: Vec<_> = store
+            .alert_outbox()
+            .unwrap()
+            .alerts(false, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|alert| alert.raised.subject.starts_with("phase "))
+            .map(|alert| {
+                (
+                    alert.raised.data_date.unwrap().to_string(),
+                    alert.raised.subject,
+                    alert.raised.event.as_str().to_string(),
+                    alert.occurrences,
+                )
+            })
+            .collect();
+        events.sort();
+        events
+    };
+    assert_eq!(phase_events(), [], "the 1st still has a task to run");
+
+    queue.cancel_backfill(&id).unwrap();
+    for _ in 0..3 {
+        let worked = work_queue::work_one(queue, &pipeline, &executor).unwrap();
+        assert!(matches!(worked, work_queue::Worked::Nothing), "{worked:?}");
+    }
+
+    let completed = (
+        "2026-01-01".to_string(),
+        "phase 3 analytics".to_string(),
+        "phase_completed".to_string(),
+        1,
+    );
+    assert_eq!(phase_events(), [completed]);
+    let progress = queue.progress(&id).unwrap().unwrap();
+    assert_eq!((progress.succeeded, progress.cancelled), (1, 3));
+}
+
 /// A task whose run the host's shutdown stops goes back to the queue, as a
 /// killed host's does: before, it ended `failed` (kind `shutdown`) and no
 /// host ran it again, so a clean SIGTERM lost work a `kill -9` did not.

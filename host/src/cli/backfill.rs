@@ -249,6 +249,9 @@ fn backfill_over_the_cluster(
         &|| progress().is_some_and(|p| p.is_finished()),
         &show,
     )?;
+    // Dates the backfill's cancel cut short are judged once every task
+    // has ended, by whichever host comes first: this one, if none did.
+    slate::work_queue::judge_cancelled_dates(queue, host.store.as_ref(), &host.pipeline)?;
     let done = queue
         .progress(&id)?
         .ok_or_else(|| anyhow::anyhow!("backfill {id} is gone from the queue"))?;

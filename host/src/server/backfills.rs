@@ -218,7 +218,18 @@ pub async fn cancel_backfill(
     let Some(job) = state.host.backfill(&id) else {
         let lookup = id.clone();
         let queued = state
-            .blocking(move |host| cancel_queued(host.store.as_ref(), &lookup))
+            .blocking(move |host| {
+                let cancelled = cancel_queued(host.store.as_ref(), &lookup)?;
+                // No task may be left to end the dates some tasks ran on.
+                if let (QueuedCancel::Cancelled(_), Some(queue)) =
+                    (&cancelled, host.store.work_queue())
+                {
+                    let pipeline = host.pipeline().map_err(ApiError::internal)?;
+                    crate::work_queue::judge_cancelled_dates(queue, host.store.as_ref(), &pipeline)
+                        .map_err(ApiError::internal)?;
+                }
+                Ok(cancelled)
+            })
             .await?;
         match queued {
             QueuedCancel::Cancelled(progress) => {

@@ -117,7 +117,7 @@ pub enum Finished {
     /// The task ended; others of its date are still to end.
     Ended,
     /// The task ended, the last of its backfill's tasks on its date: the
-    /// date's phases can be judged.
+    /// date's phases can be judged, and this host is the one to judge them.
     EndedItsDate,
 }
 
@@ -267,4 +267,13 @@ pub trait WorkQueue: Send + Sync {
 
     /// A backfill's progress, if it exists.
     fn progress(&self, backfill_id: &str) -> Result<Option<ClusterProgress>, StoreError>;
+
+    /// The dates whose phases are still to be judged of the cancelled
+    /// backfills that have ended (no task queued or taken): each date on
+    /// which a task ran, unless the host that ended its last task judged
+    /// it ([`Finished::EndedItsDate`]). Each date is returned once, to one
+    /// caller, across every host; the caller records its phase events.
+    /// Without this, a date some of whose tasks were cancelled had no
+    /// task whose end judged it.
+    fn cancelled_dates_to_judge(&self) -> Result<Vec<NaiveDate>, StoreError>;
 }

@@ -67,6 +67,21 @@ pub(super) const SETUP: &str = "
             ALTER TABLE _slate.tasks ADD COLUMN take_id TEXT;
         END IF;
     END $$;
+    -- The dates of each backfill whose phases a host judged (recorded
+    -- their events): each date once, whether its last task ended or the
+    -- backfill was cancelled.
+    CREATE TABLE IF NOT EXISTS _slate.judged_dates (
+        backfill_id TEXT NOT NULL,
+        data_date DATE NOT NULL,
+        PRIMARY KEY (backfill_id, data_date)
+    );
+    DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = '_slate' AND table_name = 'backfills'
+                         AND column_name = 'judged_at') THEN
+            ALTER TABLE _slate.backfills ADD COLUMN judged_at TIMESTAMPTZ;
+        END IF;
+    END $$;
     -- A queue made before backfills could be cancelled gets the column.
     DO $$ BEGIN
         IF NOT EXISTS (SELECT 1 FROM information_schema.columns
@@ -80,6 +95,9 @@ pub(super) const SETUP: &str = "
         WHERE status IN ('queued', 'taken');
     CREATE INDEX IF NOT EXISTS tasks_by_lease
         ON _slate.tasks (lease_expires_at) WHERE status = 'taken';
+    CREATE INDEX IF NOT EXISTS backfills_cancelled_unjudged
+        ON _slate.backfills (backfill_id)
+        WHERE cancelled_at IS NOT NULL AND judged_at IS NULL;
 ";
 
 /// The status of a task whose backfill was cancelled before it ran.
@@ -383,14 +401,62 @@ impl WorkQueue for PostgresStore {
                             &[&task.backfill_id, &task.date],
                         )?
                         .get(0);
-                    match left {
-                        0 => Finished::EndedItsDate,
-                        _ => Finished::Ended,
+                    let judging = left == 0
+                        && transaction.execute(
+                            "INSERT INTO _slate.judged_dates (backfill_id, data_date)
+                             VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                            &[&task.backfill_id, &task.date],
+                        )? == 1;
+                    match judging {
+                        true => Finished::EndedItsDate,
+                        false => Finished::Ended,
                     }
                 }
             };
             transaction.commit()?;
             Ok(finished)
+        })
+    }
+
+    fn cancelled_dates_to_judge(&self) -> Result<Vec<NaiveDate>, StoreError> {
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            // Locked in one order, so that two hosts judging at once do not
+            // deadlock; the second then finds them judged.
+            let ended: Vec<String> = transaction
+                .query(
+                    "UPDATE _slate.backfills SET judged_at = now()
+                     WHERE backfill_id IN (
+                         SELECT b.backfill_id FROM _slate.backfills b
+                         WHERE b.cancelled_at IS NOT NULL AND b.judged_at IS NULL
+                           AND NOT EXISTS (
+                               SELECT 1 FROM _slate.tasks t
+                               WHERE t.backfill_id = b.backfill_id
+                                 AND t.status IN ('queued', 'taken'))
+                         ORDER BY b.backfill_id FOR UPDATE)
+                     RETURNING backfill_id",
+                    &[],
+                )?
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+            if ended.is_empty() {
+                return Ok(Vec::new());
+            }
+            let dates = transaction
+                .query(
+                    "INSERT INTO _slate.judged_dates (backfill_id, data_date)
+                     SELECT DISTINCT backfill_id, data_date FROM _slate.tasks
+                     WHERE backfill_id = ANY($1) AND status <> $2
+                     ON CONFLICT DO NOTHING
+                     RETURNING data_date",
+                    &[&ended, &CANCELLED],
+                )?
+                .iter()
+                .map(|row| row.get(0))
+                .collect::<std::collections::BTreeSet<NaiveDate>>();
+            transaction.commit()?;
+            Ok(dates.into_iter().collect())
         })
     }
 
