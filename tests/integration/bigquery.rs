@@ -568,10 +568,15 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
 /// BigQuery enforces no key, and a raw input is loaded by other tools: a
 /// key loaded twice into one date would make a processor count the row
 /// twice. A read of that date fails, naming the key and the rows of the
-/// read that hold it; a read of another date still works.
+/// read that hold it; a read of another date still works. The key is
+/// recorded with the table's owner when it is adopted, so another process
+/// (here a second store, its schema not cached) checks it too: BigQuery's
+/// own schema has no key, and before that only the process that loaded
+/// the table did.
 #[test]
 fn a_read_refuses_a_date_of_a_raw_input_that_holds_one_key_twice_naming_it() {
-    let store = emulator::isolated_store();
+    let config = emulator::isolated_config();
+    let store = slate::store::BigQueryStore::connect(&config).unwrap();
     let table = TableName::new("slate_raw", "player_points");
     store
         .ensure_table(&table, &player_points_schema(ColumnMode::Nullable))
@@ -591,20 +596,60 @@ fn a_read_refuses_a_date_of_a_raw_input_that_holds_one_key_twice_naming_it() {
         .replace_partitions(&table, &[loaded_twice, clean], &both)
         .unwrap();
 
-    let error = store
-        .read_columns(&table, loaded_twice, clean, &["points".to_string()])
-        .unwrap_err()
-        .to_string();
-    assert_contains(
-        &error,
-        "slate_raw.player_points: rows 0, 2 of the read hold game_date \"2026-01-11\", \
-         player_lookup \"ann\"",
-    );
-    assert_contains(&error, "a key (player_lookup) must be unique within a date");
-    assert!(!error.contains("bob"), "only the key held twice: {error}");
+    let another_process = slate::store::BigQueryStore::connect(&config).unwrap();
+    for reader in [&store, &another_process] {
+        let error = reader
+            .read_columns(&table, loaded_twice, clean, &["points".to_string()])
+            .unwrap_err()
+            .to_string();
+        assert_contains(
+            &error,
+            "slate_raw.player_points: rows 0, 2 of the read hold game_date \"2026-01-11\", \
+             player_lookup \"ann\"",
+        );
+        assert_contains(&error, "a key (player_lookup) must be unique within a date");
+        assert!(!error.contains("bob"), "only the key held twice: {error}");
 
-    let read = store.read_columns(&table, clean, clean, &["points".to_string()]);
-    assert_eq!(read.unwrap().rows.len(), 2);
+        let read = reader.read_columns(&table, clean, clean, &["points".to_string()]);
+        assert_eq!(read.unwrap().rows.len(), 2);
+    }
+
+    // A table adopted before keys were recorded gets its key recorded the
+    // next time its schema is ensured.
+    let owners = format!(
+        "{}{}._slate_table_owners",
+        config.dataset_prefix, config.history_dataset
+    );
+    let forget_key = format!("UPDATE `{owners}` SET key_columns = NULL WHERE TRUE");
+    let mut answer = crate::serve_process::agent()
+        .post(format!(
+            "{}/bigquery/v2/projects/{}/queries",
+            config.endpoint, config.project
+        ))
+        .header("Content-Type", "application/json")
+        .send(serde_json::json!({"query": forget_key, "useLegacySql": false}).to_string())
+        .unwrap();
+    assert_eq!(
+        answer.status(),
+        200,
+        "{}",
+        answer.body_mut().read_to_string().unwrap()
+    );
+    let fresh = || slate::store::BigQueryStore::connect(&config).unwrap();
+    let unkeyed = fresh().read_columns(&table, loaded_twice, clean, &["points".to_string()]);
+    assert_eq!(
+        unkeyed.unwrap().rows.len(),
+        5,
+        "no key recorded: nothing to check"
+    );
+    fresh()
+        .ensure_table(&table, &player_points_schema(ColumnMode::Nullable))
+        .unwrap();
+    let keyed = fresh().read_columns(&table, loaded_twice, clean, &["points".to_string()]);
+    assert_contains(
+        &keyed.unwrap_err().to_string(),
+        "must be unique within a date",
+    );
 }
 
 #[test]

@@ -61,6 +61,15 @@ use crate::rows::RowSet;
 use crate::runs::RunRecord;
 use crate::schema::{TableName, TableSchema};
 
+/// `key` as the `key_columns` of `_slate_table_owners`: its names joined
+/// by commas, or NULL.
+fn key_literal(key: &[String]) -> String {
+    match key {
+        [] => "NULL".to_string(),
+        names => string_literal(&names.join(",")),
+    }
+}
+
 /// BigQuery's own endpoint.
 pub const GOOGLE_ENDPOINT: &str = "https://bigquery.googleapis.com";
 
@@ -272,8 +281,12 @@ impl BigQueryStore {
             .block(self.api.get_table(&self.dataset(table), &table.table))
             .map_err(backend)?;
         let Some(live) = found else { return Ok(None) };
-        let schema =
+        let mut schema =
             schema_of_table(&live).map_err(|e| StoreError::Schema(format!("{table}: {e}")))?;
+        // BigQuery keeps no key: a raw input's is recorded with its owner.
+        if table.dataset != self.history_dataset {
+            schema.key_columns = self.recorded_key(table)?;
+        }
         Ok(Some(self.remember(table, schema)))
     }
 
@@ -478,27 +491,77 @@ impl BigQueryStore {
             .collect()
     }
 
-    /// Records `owner` for `table` unless an owner is recorded already.
-    fn record_owner(&self, table: &TableName, owner: &TableOwner) -> Result<(), StoreError> {
+    /// Records `owner` for `table`, with the key a read checks (`key`,
+    /// for a raw input), unless an owner is recorded already.
+    fn record_owner(
+        &self,
+        table: &TableName,
+        owner: &TableOwner,
+        key: &[String],
+    ) -> Result<(), StoreError> {
         self.query(
-            &format!("{};", self.insert_owner_if_none(table, owner)),
+            &format!("{};", self.insert_owner_if_none(table, owner, key)),
             &[],
         )?;
         Ok(())
     }
 
-    /// The statement that records `owner` for `table` when none is recorded.
-    fn insert_owner_if_none(&self, table: &TableName, owner: &TableOwner) -> String {
+    /// The statement that records `owner` for `table`, with `key` (none
+    /// when empty), when no owner is recorded.
+    fn insert_owner_if_none(
+        &self,
+        table: &TableName,
+        owner: &TableOwner,
+        key: &[String],
+    ) -> String {
         let now = timestamp_literal(Utc::now());
         format!(
-            "INSERT INTO {owners} (table_name, owner_kind, owner_name, owner_since, recorded_on)
-             SELECT {name}, {kind}, {processor}, {now}, DATE({now}) FROM UNNEST([1])
+            "INSERT INTO {owners} (table_name, owner_kind, owner_name, owner_since, recorded_on,
+                 key_columns)
+             SELECT {name}, {kind}, {processor}, {now}, DATE({now}), {key} FROM UNNEST([1])
              WHERE NOT EXISTS (SELECT 1 FROM {owners} WHERE table_name = {name})",
             owners = self.sql_name(&self.history_table(TABLE_OWNERS)),
             name = string_literal(&table.to_string()),
             kind = string_literal(owner.kind()),
             processor = owner.processor().map_or("NULL".to_string(), string_literal),
+            key = key_literal(key),
         )
+    }
+
+    /// The key columns recorded for `table` ([`BigQueryStore::record_owner`]):
+    /// none when no owner or no key is recorded.
+    fn recorded_key(&self, table: &TableName) -> Result<Vec<String>, StoreError> {
+        let result = self.query(
+            &format!(
+                "SELECT key_columns FROM {} WHERE table_name = @table",
+                self.sql_name(&self.history_table(TABLE_OWNERS))
+            ),
+            &[("table", Param::String(table.to_string()))],
+        )?;
+        let recorded = result
+            .rows
+            .iter()
+            .find_map(|cells| text_cell(cells, 0))
+            .unwrap_or_default();
+        Ok(recorded
+            .split(',')
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Records `key` as the key of the raw input `table`, whose owner is
+    /// recorded already.
+    fn record_key(&self, table: &TableName, key: &[String]) -> Result<(), StoreError> {
+        self.query(
+            &format!(
+                "UPDATE {} SET key_columns = {} WHERE table_name = @table",
+                self.sql_name(&self.history_table(TABLE_OWNERS)),
+                key_literal(key)
+            ),
+            &[("table", Param::String(table.to_string()))],
+        )?;
+        Ok(())
     }
 
     /// The running runs of (processor, date), earliest claim first.

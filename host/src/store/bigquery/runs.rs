@@ -97,7 +97,7 @@ impl BigQueryStore {
                  AND NOT (owner_kind = 'processor' AND owner_name = {processor})) = 0,
                  1, ERROR({owner_marker}));
              {delete}\n",
-            claim_owner = self.insert_owner_if_none(first.table, &owner),
+            claim_owner = self.insert_owner_if_none(first.table, &owner, &[]),
             owners = self.sql_name(&self.history_table(TABLE_OWNERS)),
             table = string_literal(&first.table.to_string()),
             processor = string_literal(first.processor),

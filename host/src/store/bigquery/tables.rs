@@ -189,7 +189,12 @@ impl Tables for BigQueryStore {
         let adopt = ownership::adopt_as_raw_input(table, recorded.as_ref())?;
         self.ensure_schema(table, schema, true)?;
         if adopt {
-            self.record_owner(table, &TableOwner::RawInput)?;
+            self.record_owner(table, &TableOwner::RawInput, &schema.key_columns)?;
+        } else if recorded == Some(TableOwner::RawInput)
+            && self.recorded_key(table)? != schema.key_columns
+        {
+            // Adopted before keys were recorded, or its key changed.
+            self.record_key(table, &schema.key_columns)?;
         }
         Ok(())
     }
