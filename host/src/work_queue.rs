@@ -238,6 +238,14 @@ pub fn work_one(
         return Ok(Worked::Released);
     }
     let mut latest = latest_runs(executor, &tasks)?;
+    // A run whose host stopped renewing its lease holds its (processor,
+    // date) until it is reaped: reap it now, or the task would be let go
+    // and taken again on every poll until the heartbeat's reaper came.
+    let now = chrono::Utc::now();
+    if latest.values().any(|run| run.is_stale(now)) {
+        executor.leases().reap_now()?;
+        latest = latest_runs(executor, &tasks)?;
+    }
     let (mut to_run, mut adopted) = (Vec::new(), Vec::new());
     for task in tasks {
         match before_running(&task, latest.remove(&task.date)) {

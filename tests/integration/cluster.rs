@@ -1848,6 +1848,68 @@ fn a_server_whose_database_is_gone_says_why_once_not_at_every_try() {
     assert!(!text.contains("r2d2"), "{text}");
 }
 
+/// A task whose (processor, date) is held by a run whose host stopped
+/// renewing its lease (and that no reaper has failed yet) is taken and run
+/// at once: the taker reaps the stale run first. Before, the task was
+/// taken and let go on every poll, about ten times a second across a
+/// cluster, until a heartbeat's reaper came.
+#[test]
+fn a_task_whose_processor_and_date_a_stale_run_holds_reaps_it_and_runs() {
+    use slate::runs::{ErrorKind, NewRun, Trigger};
+    use work_queue::Worked;
+
+    let store: Arc<dyn Store> = crate::postgres_server::isolated_store();
+    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+    let slow = runtime
+        .load(&std::fs::read(components::SLOW_PROCESSOR).unwrap())
+        .unwrap();
+    let processor = slow.spec.name.clone();
+    let pipeline = Pipeline::new(vec![slow]).unwrap();
+    let day = date("2026-01-12");
+    set_spin(store.as_ref(), day, false);
+    // Started before the run goes stale: its start reaps nothing.
+    let worker = Executor::new(
+        store.clone(),
+        "queue-host:2",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )
+    .unwrap();
+    let abandoned = store
+        .start_run(&NewRun {
+            processor: processor.clone(),
+            data_date: day,
+            host_id: "dead-host:1".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Cli,
+            lease: std::time::Duration::ZERO,
+        })
+        .unwrap();
+    let request = BackfillRequest {
+        start: day,
+        end: day,
+        selection: pipeline.select(&[]).unwrap(),
+        reprocess: Reprocess::All,
+        parallelism: 1,
+    };
+    let id = enqueue_backfill(store.as_ref(), &pipeline, &request);
+    let queue = store.work_queue().unwrap();
+
+    let worked = work_queue::work_one(queue, &pipeline, &worker).unwrap();
+
+    assert!(
+        matches!(&worked, Worked::Ended { ran, .. } if ran.len() == 1),
+        "{worked:?}"
+    );
+    let reaped = store.run(&abandoned.run_id).unwrap().unwrap();
+    assert_eq!(
+        (reaped.status, reaped.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::Stale))
+    );
+    let progress = queue.progress(&id).unwrap().unwrap();
+    assert_eq!(progress.succeeded, 1, "{progress:#?}");
+}
+
 /// A stale run whose row another transaction holds (a frozen host in the
 /// middle of its commit) does not hold the reaper: it gives up within its
 /// lock timeout, so the heartbeat that also renews this host's leases goes
