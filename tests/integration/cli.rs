@@ -5,6 +5,64 @@ use crate::support::{
     slate_with_plugins, stderr,
 };
 
+/// A processor another process holds on the date is "not started", named
+/// with the run holding it, and the rest of the date runs, as over HTTP:
+/// before, `slate run` stopped at it with only "already running (run …)",
+/// printed no table, and left its downstream processors unattempted.
+#[test]
+fn slate_run_goes_on_past_a_processor_another_process_holds_and_names_it() {
+    use slate::runs::{NewRun, Trigger};
+    use slate::store::{EmbeddedStore, RunLedger};
+
+    let dir = demo_data_dir("2026-01-05", "2026-01-07");
+    let held = EmbeddedStore::open(&dir.path().join("slate.db"))
+        .unwrap()
+        .start_run(&NewRun {
+            processor: "TeamDefenseZoneAnalysisProcessor".into(),
+            data_date: crate::support::date("2026-01-07"),
+            host_id: "another-machine:7".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Cli,
+            lease: std::time::Duration::from_secs(600),
+        })
+        .unwrap();
+
+    let run = slate(dir.path(), &["run", "--date", "2026-01-07"]);
+
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let table = String::from_utf8_lossy(&run.stdout);
+    let status_of = |processor: &str| -> String {
+        let line = table
+            .lines()
+            .find(|l| l.contains(processor))
+            .unwrap_or_else(|| panic!("no row for {processor}: {table}"));
+        line.split('┆')
+            .nth(1)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(status_of("TeamDefenseZoneAnalysisProcessor"), "not started");
+    for ran in [
+        "PlayerGameSummaryProcessor",
+        "PlayerShotZoneAnalysisProcessor",
+    ] {
+        assert_eq!(status_of(ran), "success", "{table}");
+    }
+    assert_eq!(
+        status_of("PlayerCompositeFactorsProcessor"),
+        "blocked",
+        "{table}"
+    );
+    assert_contains(
+        &stderr(&run),
+        &format!(
+            "TeamDefenseZoneAnalysisProcessor not started: already running (run {}",
+            held.run_id
+        ),
+    );
+}
+
 #[test]
 fn demo_then_run_prints_rows_for_both_processors() {
     let dir = tempfile::tempdir().unwrap();

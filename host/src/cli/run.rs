@@ -12,14 +12,28 @@ use slate::store::Store;
 use super::render::{duration, memory, short_error, table};
 use super::{Host, HostOptions};
 
-/// Runs the selected processors for `date`; exits non-zero if any did not succeed.
+/// Runs the selected processors for `date`; exits non-zero if any did not
+/// succeed. Every processor is claimed first, as `POST /process-date`
+/// does: one whose date another process holds is "not started" (named,
+/// with the run holding it), and the others run, a downstream one blocked
+/// by the check of the one not started.
 pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Result<ExitCode> {
     let host = Host::open(options, false, 1)?;
     let date = host.served(date)?;
     let selection = host.pipeline.select(processors)?;
-    let records = host
-        .pipeline
-        .run_date(&host.executor, date, &selection, Trigger::Cli)?;
+    let mut claimed = Vec::new();
+    let mut not_started = Vec::new();
+    for (processor, claim) in
+        host.pipeline
+            .claim_date(&host.executor, date, &selection, Trigger::Cli)
+    {
+        match claim {
+            Ok(claim) => claimed.push(claim),
+            Err(error) => not_started.push((processor, error)),
+        }
+    }
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let records = host.pipeline.run_claims(&host.executor, claimed, &never)?;
     let mut output = table(&[
         "processor",
         "status",
@@ -28,7 +42,22 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
         "run",
         "error or note",
     ]);
-    for record in &records {
+    // In the pipeline's order, each processor run or not started.
+    for name in &selection {
+        if let Some((_, error)) = not_started.iter().find(|(processor, _)| processor == name) {
+            output.add_row(vec![
+                name.clone(),
+                "not started".to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                error.to_string(),
+            ]);
+            continue;
+        }
+        let Some(record) = records.iter().find(|r| &r.processor == name) else {
+            continue;
+        };
         // A success says more than its row count when it set rows aside.
         let note = match record.status {
             RunStatus::Success => record
@@ -70,13 +99,17 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
             members.join(", ")
         );
     }
+    for (processor, error) in &not_started {
+        eprintln!("{processor} not started: {error}");
+    }
     for record in records.iter().filter(|r| r.status != RunStatus::Success) {
         if let Some(message) = &record.error_message {
             eprintln!("{} {}: {message}", record.processor, record.status);
         }
     }
     super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
-    let all_succeeded = records.iter().all(|r| r.status == RunStatus::Success);
+    let all_succeeded =
+        not_started.is_empty() && records.iter().all(|r| r.status == RunStatus::Success);
     Ok(if all_succeeded {
         ExitCode::SUCCESS
     } else {
