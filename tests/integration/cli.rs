@@ -595,6 +595,37 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
             "--parallelism",
             "0",
         ],
+        // More runs at once than one host can reserve sandboxes for: it
+        // panicked (2^64 - 1) or failed to map the pool (20,000).
+        &[
+            "backfill",
+            "--from",
+            "2026-01-10",
+            "--to",
+            "2026-01-11",
+            "--parallelism=257",
+        ],
+        &[
+            "backfill",
+            "--from",
+            "2026-01-10",
+            "--to",
+            "2026-01-11",
+            "--parallelism=18446744073709551615",
+        ],
+        &["demo", "--parallelism", "20000"],
+        &[
+            "shadow",
+            "run",
+            "PlayerDailyCacheProcessor",
+            "--from",
+            "2026-01-10",
+            "--to",
+            "2026-01-11",
+            "--parallelism",
+            "0",
+        ],
+        &["serve", "--workers", "100000", "--token", "t"],
     ] {
         assert_eq!(code(args), Some(2), "slate {}", args.join(" "));
     }

@@ -970,6 +970,19 @@ fn hosts_killed_and_restarted_twenty_times_during_a_backfill_lose_no_task_and_ru
         .iter()
         .map(|folder| Server::start(folder.path(), &args))
         .collect();
+    // A cap past any cluster (it had wrapped to -1 in the queue, and the
+    // backfill never ran) is refused, naming it.
+    for too_many in [json!(18446744073709551615u64), json!(10_001)] {
+        let (status, refused) = hosts[0].post(
+            "/backfill",
+            json!({"start_date": "2026-01-06", "end_date": "2026-01-07", "parallelism": too_many}),
+        );
+        assert_eq!(
+            (status, &refused["field"]),
+            (400, &json!("parallelism")),
+            "{refused}"
+        );
+    }
     let (status, accepted) = hosts[0].post(
         "/backfill",
         json!({"start_date": "2026-01-06", "end_date": "2026-02-14", "parallelism": 4}),

@@ -1,7 +1,6 @@
 //! `slate backfill`: a range of dates with a progress bar and a summary table.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::num::NonZeroUsize;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -33,13 +32,13 @@ pub struct BackfillArgs {
     /// all.
     #[arg(long, default_value = "missing")]
     reprocess: String,
-    /// How many runs may execute at once (at least 1; 2 when not given).
+    /// How many runs may execute at once (1 to 256; 2 when not given).
     /// On a shared PostgreSQL run ledger the limit holds across every
     /// host, counting a chunk of dates run together as one; when not
     /// given there, every host's workers take part, and this host works
     /// with 2.
-    #[arg(long)]
-    parallelism: Option<NonZeroUsize>,
+    #[arg(long, value_parser = super::concurrent_runs)]
+    parallelism: Option<usize>,
     /// Print the plan without running anything.
     #[arg(long)]
     dry_run: bool,
@@ -56,9 +55,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         .reprocess
         .parse()
         .map_err(|e| super::UsageError(format!("--reprocess: {e}")))?;
-    let parallelism = args
-        .parallelism
-        .map_or(DEFAULT_PARALLELISM, NonZeroUsize::get);
+    let parallelism = args.parallelism.unwrap_or(DEFAULT_PARALLELISM);
     let host = Host::open(options, false, parallelism)?;
     let (start, end) = (host.served(start)?, host.served(end)?);
     let request = BackfillRequest {
@@ -90,7 +87,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if host.store.work_queue().is_some() {
-        let cap = args.parallelism.map(NonZeroUsize::get);
+        let cap = args.parallelism;
         return backfill_over_the_cluster(options, &host, &request, &plan, cap);
     }
 

@@ -318,10 +318,10 @@ enum Command {
         /// The last date to run (default: the season's last day).
         #[arg(long)]
         to: Option<String>,
-        /// How many runs may execute at once (at least 1), as for `slate
+        /// How many runs may execute at once (1 to 256), as for `slate
         /// backfill`.
-        #[arg(long, default_value = "2")]
-        parallelism: std::num::NonZeroUsize,
+        #[arg(long, default_value = "2", value_parser = concurrent_runs)]
+        parallelism: usize,
     },
 }
 
@@ -369,8 +369,8 @@ enum ShadowCommand {
         /// The last date, YYYY-MM-DD, included.
         #[arg(long)]
         to: String,
-        /// How many dates may run at once.
-        #[arg(long, default_value_t = 2)]
+        /// How many dates may run at once (1 to 256).
+        #[arg(long, default_value_t = 2, value_parser = concurrent_runs)]
         parallelism: usize,
     },
     /// Ends a processor's shadow version without making it active: its
@@ -606,8 +606,23 @@ pub fn run() -> Result<ExitCode> {
                     to.as_deref().map(parse_date).transpose()?,
                 ),
             };
-            demo::demo(&options, (from, to), parallelism.get())
+            demo::demo(&options, (from, to), parallelism)
         }
+    }
+}
+/// The most runs one host may execute at once (`--parallelism`,
+/// `--workers`): each keeps a sandbox slot whose memory is reserved up
+/// front, and a few thousand exhaust the address space.
+pub const MAX_CONCURRENT_RUNS: usize = 256;
+
+/// Parses a count of runs at once, from 1 to [`MAX_CONCURRENT_RUNS`].
+fn concurrent_runs(text: &str) -> Result<usize, String> {
+    let count: usize = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))?;
+    match count {
+        1..=MAX_CONCURRENT_RUNS => Ok(count),
+        _ => Err(format!("must be from 1 to {MAX_CONCURRENT_RUNS}")),
     }
 }
 

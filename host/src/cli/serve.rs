@@ -23,8 +23,8 @@ pub struct ServeArgs {
     /// The address to listen on; port 0 picks a free port (printed at start).
     #[arg(long, env = "SLATE_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// How many runs may execute at once.
-    #[arg(long, env = "SLATE_WORKERS", default_value_t = 4)]
+    /// How many runs may execute at once (1 to 256).
+    #[arg(long, env = "SLATE_WORKERS", default_value_t = 4, value_parser = super::concurrent_runs)]
     workers: usize,
     /// The bearer token mutating endpoints require.
     #[arg(
@@ -78,9 +78,6 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     };
     if secret.trim().is_empty() {
         usage!("the API token is empty");
-    }
-    if args.workers == 0 {
-        usage!("--workers must be at least 1");
     }
     if let Some(dir) = &args.watch
         && !dir.is_dir()

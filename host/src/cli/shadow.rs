@@ -51,10 +51,6 @@ pub fn replay(
     (from, to): (NaiveDate, NaiveDate),
     parallelism: usize,
 ) -> Result<ExitCode> {
-    anyhow::ensure!(
-        parallelism > 0,
-        super::UsageError("--parallelism must be at least 1".into())
-    );
     let host = Host::open(options, false, parallelism)?;
     let range = (host.served(from)?, host.served(to)?);
     host.pipeline.select(&[name.to_string()])?;

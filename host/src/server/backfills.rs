@@ -22,6 +22,10 @@ use super::state::AppState;
 use crate::backfill::{self, BackfillError, BackfillRequest, PlannedRun, Reprocess, Tally};
 use crate::store::work_queue::{Cancel, ClusterProgress};
 
+/// The largest parallelism a backfill of a cluster's work queue may cap
+/// its takes at: far beyond any cluster's slots.
+pub const MAX_CLUSTER_PARALLELISM: usize = 10_000;
+
 /// The request body.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,10 +81,13 @@ pub async fn start_backfill(
     // A cluster's backfill is worked by every host, so its parallelism
     // caps takes across them all, not this server's pool.
     let cluster = state.host.store.work_queue().is_some();
-    if body.parallelism == Some(0) {
+    if body
+        .parallelism
+        .is_some_and(|p| !(1..=MAX_CLUSTER_PARALLELISM).contains(&p))
+    {
         return Err(ApiError::bad_field(
             "parallelism",
-            "parallelism must be at least 1",
+            format!("parallelism must be from 1 to {MAX_CLUSTER_PARALLELISM}"),
         ));
     }
     let parallelism = body.parallelism.unwrap_or(2.min(pool));
