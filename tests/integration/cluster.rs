@@ -1810,7 +1810,8 @@ fn a_task_whose_processor_and_date_run_elsewhere_is_not_taken_until_the_run_ends
 
 /// A server whose database is dropped says why, and not for every try:
 /// r2d2 logged "db error", naming nothing, at each try to connect, several
-/// times a second for as long as the database was gone.
+/// times a second for as long as the database was gone. Its health check
+/// answers 503, unhealthy.
 #[test]
 fn a_server_whose_database_is_gone_says_why_once_not_at_every_try() {
     use std::io::BufRead;
@@ -1846,7 +1847,22 @@ fn a_server_whose_database_is_gone_says_why_once_not_at_every_try() {
         logged().contains("cannot connect to PostgreSQL")
     });
     // Its loops go on trying meanwhile: the queue's slots, the heartbeat.
-    std::thread::sleep(std::time::Duration::from_secs(5));
+    // A load balancer polling its health is told it is unhealthy (it had
+    // been a 500).
+    let base = listening
+        .trim()
+        .trim_start_matches("listening on ")
+        .to_string();
+    let mut health = crate::serve_process::agent()
+        .get(format!("{base}/health"))
+        .call()
+        .unwrap();
+    let body = health.body_mut().read_to_string().unwrap();
+    assert_eq!(health.status().as_u16(), 503, "{body}");
+    assert_contains(
+        &body,
+        "unhealthy: the health check cannot read the run state",
+    );
     server.kill().unwrap();
     server.wait().unwrap();
 

@@ -84,8 +84,9 @@ fn database(error: impl std::fmt::Display) -> RegistryError {
 }
 
 impl From<postgres::Error> for RegistryError {
+    /// With its causes: postgres's own text is only "db error".
     fn from(error: postgres::Error) -> Self {
-        database(error)
+        database(with_causes(&error))
     }
 }
 

@@ -63,10 +63,10 @@ pub async fn health(
     let deadline = state.config.alerts.no_rows_deadline;
     let build = || {
         state.blocking(move |host| {
-            let pipeline = host.pipeline().map_err(ApiError::internal)?;
+            let pipeline = host.pipeline().map_err(cannot_check)?;
             report(host.store.as_ref(), &pipeline, chrono::Utc::now(), deadline)
                 .and_then(|r| r.with_alert_channels(host.store.as_ref(), &channels))
-                .map_err(ApiError::internal)
+                .map_err(cannot_check)
         })
     };
     let report = state
@@ -80,6 +80,19 @@ pub async fn health(
         StatusCode::SERVICE_UNAVAILABLE
     };
     Ok((status, Json(report.as_ref())).into_response())
+}
+
+/// A health check that could not read what it checks (the store is gone,
+/// the registry unreachable): unhealthy, a 503 as a load balancer expects
+/// of a host that cannot do its work, not a 500. The cause goes to the
+/// server log.
+fn cannot_check(error: impl std::fmt::Display) -> ApiError {
+    tracing::error!("the health check cannot read the run state: {error}");
+    ApiError::with_status(
+        StatusCode::SERVICE_UNAVAILABLE,
+        None,
+        "unhealthy: the health check cannot read the run state; see the server log",
+    )
 }
 
 /// `GET /metrics`.
