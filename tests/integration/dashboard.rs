@@ -401,6 +401,35 @@ fn events_push_the_runs_another_process_makes_on_the_same_store() {
     assert_eq!(changes[0]["rows_written"], made.rows_written);
 }
 
+/// A client that connects is not sent again the runs other processes
+/// ended before it did: it reads those in the grid. Before, the first read
+/// of the ledger looked five seconds back, and a server started right
+/// after `slate demo` pushed every demo run to its first client.
+#[test]
+fn events_do_not_replay_to_a_new_client_what_ended_before_it_connected() {
+    let (dir, server) = served_demo();
+    let run = crate::support::slate(
+        dir.path(),
+        &[
+            "run",
+            "--date",
+            "2026-01-07",
+            "--processors",
+            "PlayerGameSummaryProcessor",
+        ],
+    );
+    assert!(run.status.success(), "{}", crate::support::stderr(&run));
+
+    let events = subscribe(&server);
+    let mut runs = Vec::new();
+    while let Ok((kind, data)) = events.recv_timeout(Duration::from_secs(3)) {
+        if kind == "run" {
+            runs.push(data);
+        }
+    }
+    assert!(runs.is_empty(), "{runs:#?}");
+}
+
 /// A run another host left `running`, reaped by this server once its lease
 /// expired, ends on the stream as any run does: failed, kind `stale`.
 /// Before, reaped runs never reached the observers that feed `/events`,

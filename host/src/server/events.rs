@@ -91,6 +91,10 @@ pub struct RunEvents {
     /// (its reads overlap, and this host reaps other hosts' runs) is not
     /// published twice.
     published: Mutex<HashMap<(String, RunStatus), DateTime<Utc>>>,
+    /// When the first of the clients following now subscribed: what
+    /// changed before, they read in the grid, so the ledger is not read
+    /// from before it.
+    subscribed_at: Mutex<DateTime<Utc>>,
 }
 
 impl Default for RunEvents {
@@ -98,6 +102,7 @@ impl Default for RunEvents {
         RunEvents {
             sender: broadcast::channel(BUFFERED_CHANGES).0,
             published: Mutex::default(),
+            subscribed_at: Mutex::new(Utc::now()),
         }
     }
 }
@@ -105,6 +110,9 @@ impl Default for RunEvents {
 impl RunEvents {
     /// A receiver of every change from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<RunChange> {
+        if self.sender.receiver_count() == 0 {
+            *self.subscribed_at.lock().unwrap_or_else(|e| e.into_inner()) = Utc::now();
+        }
         self.sender.subscribe()
     }
 
@@ -178,7 +186,15 @@ pub async fn follow_ledger(host: Arc<ServedHost>) {
             continue;
         }
         let served = host.clone();
-        let since = last_read - LOOK_AGAIN;
+        // Never from before the clients subscribed: they read what changed
+        // earlier in the grid (the look back had replayed the runs of the
+        // seconds before a client connected).
+        let subscribed_at = *host
+            .events
+            .subscribed_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let since = (last_read - LOOK_AGAIN).max(subscribed_at);
         let read = tokio::task::spawn_blocking(move || {
             let own_host = served.executor.host_id();
             served
