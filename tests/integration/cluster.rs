@@ -1515,31 +1515,59 @@ fn a_queued_backfill_keeps_the_phase_gate_as_one_host_does() {
     assert_a_queued_backfill_keeps_the_phase_gate(crate::postgres_server::isolated_store());
 }
 
+/// A backfill of [`phase_gate_pipeline`] over 2026-01-01 and -02,
+/// enqueued on a store whose run ledger keeps a work queue, with a host to
+/// work it.
+struct QueuedPhaseGate {
+    _runtime: Runtime,
+    pipeline: Pipeline,
+    executor: Executor,
+    id: String,
+}
+
+impl QueuedPhaseGate {
+    fn enqueue(store: Arc<dyn Store>) -> Self {
+        let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+        let load = |path: &str| runtime.load(&std::fs::read(path).unwrap()).unwrap();
+        let pipeline = phase_gate_pipeline(store.as_ref(), load);
+        let executor = Executor::new(
+            store.clone(),
+            "queue-host",
+            RunLimits::default(),
+            LeaseConfig::default(),
+        )
+        .unwrap();
+        let request = BackfillRequest {
+            start: date("2026-01-01"),
+            end: date("2026-01-02"),
+            selection: pipeline.select(&[]).unwrap(),
+            reprocess: Reprocess::Missing,
+            parallelism: 2,
+        };
+        let id = enqueue_backfill(store.as_ref(), &pipeline, &request);
+        QueuedPhaseGate {
+            _runtime: runtime,
+            pipeline,
+            executor,
+            id,
+        }
+    }
+}
+
 /// Works a queued backfill of [`phase_gate_pipeline`] over 2026-01-01 and
 /// -02 on `store` (whose run ledger keeps a work queue) with two workers,
 /// so that nothing but the queue orders the two processors of a date, and
 /// asserts that the phase gate held.
 pub(crate) fn assert_a_queued_backfill_keeps_the_phase_gate(store: Arc<dyn Store>) {
-    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
-    let load = |path: &str| runtime.load(&std::fs::read(path).unwrap()).unwrap();
-    let pipeline = phase_gate_pipeline(store.as_ref(), load);
-    let executor = Executor::new(
-        store.clone(),
-        "queue-host",
-        RunLimits::default(),
-        LeaseConfig::default(),
-    )
-    .unwrap();
-    let request = BackfillRequest {
-        start: date("2026-01-01"),
-        end: date("2026-01-02"),
-        selection: pipeline.select(&[]).unwrap(),
-        reprocess: Reprocess::Missing,
-        parallelism: 2,
-    };
-    let id = enqueue_backfill(store.as_ref(), &pipeline, &request);
+    let queued = QueuedPhaseGate::enqueue(store.clone());
 
-    let progress = work_until_finished(store.as_ref(), &pipeline, &executor, &id, 2);
+    let progress = work_until_finished(
+        store.as_ref(),
+        &queued.pipeline,
+        &queued.executor,
+        &queued.id,
+        2,
+    );
 
     assert_eq!(
         (progress.succeeded, progress.failed, progress.blocked),
@@ -1604,24 +1632,12 @@ pub(crate) fn work_until_finished(
 #[test]
 fn the_dates_a_cancel_cut_short_have_their_phases_judged_once() {
     let store: Arc<dyn Store> = crate::postgres_server::isolated_store();
-    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
-    let load = |path: &str| runtime.load(&std::fs::read(path).unwrap()).unwrap();
-    let pipeline = phase_gate_pipeline(store.as_ref(), load);
-    let executor = Executor::new(
-        store.clone(),
-        "queue-host",
-        RunLimits::default(),
-        LeaseConfig::default(),
-    )
-    .unwrap();
-    let request = BackfillRequest {
-        start: date("2026-01-01"),
-        end: date("2026-01-02"),
-        selection: pipeline.select(&[]).unwrap(),
-        reprocess: Reprocess::Missing,
-        parallelism: 1,
-    };
-    let id = enqueue_backfill(store.as_ref(), &pipeline, &request);
+    let QueuedPhaseGate {
+        _runtime,
+        pipeline,
+        executor,
+        id,
+    } = QueuedPhaseGate::enqueue(store.clone());
     let queue = store.work_queue().unwrap();
     let worked = work_queue::work_one(queue, &pipeline, &executor).unwrap();
     assert!(
@@ -1667,27 +1683,56 @@ fn the_dates_a_cancel_cut_short_have_their_phases_judged_once() {
     assert_eq!((progress.succeeded, progress.cancelled), (1, 3));
 }
 
+/// SlowProcessor alone, and a backfill of one day of it (every run
+/// redone) enqueued on a store whose run ledger keeps a work queue. Its
+/// spin is the caller's to set ([`set_spin`]).
+struct QueuedSlowDay {
+    _runtime: Runtime,
+    pipeline: Pipeline,
+    processor: String,
+    id: String,
+}
+
+impl QueuedSlowDay {
+    fn enqueue(store: &dyn Store, day: chrono::NaiveDate) -> Self {
+        let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+        let slow = runtime
+            .load(&std::fs::read(components::SLOW_PROCESSOR).unwrap())
+            .unwrap();
+        let processor = slow.spec.name.clone();
+        let pipeline = Pipeline::new(vec![slow]).unwrap();
+        let request = BackfillRequest {
+            start: day,
+            end: day,
+            selection: pipeline.select(&[]).unwrap(),
+            reprocess: Reprocess::All,
+            parallelism: 1,
+        };
+        let id = enqueue_backfill(store, &pipeline, &request);
+        QueuedSlowDay {
+            _runtime: runtime,
+            pipeline,
+            processor,
+            id,
+        }
+    }
+}
+
 /// A task whose run the host's shutdown stops goes back to the queue, as a
 /// killed host's does: before, it ended `failed` (kind `shutdown`) and no
 /// host ran it again, so a clean SIGTERM lost work a `kill -9` did not.
 #[test]
 fn a_task_whose_run_a_shutdown_stopped_goes_back_to_the_queue() {
     let store: Arc<dyn Store> = crate::postgres_server::isolated_store();
-    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
-    let slow = runtime
-        .load(&std::fs::read(components::SLOW_PROCESSOR).unwrap())
-        .unwrap();
-    let pipeline = Pipeline::new(vec![slow]).unwrap();
     let day = date("2026-01-12");
     set_spin(store.as_ref(), day, true);
-    let request = BackfillRequest {
-        start: day,
-        end: day,
-        selection: pipeline.select(&[]).unwrap(),
-        reprocess: Reprocess::All,
-        parallelism: 1,
-    };
-    let id = enqueue_backfill(store.as_ref(), &pipeline, &request);
+    // `_runtime` keeps the epoch ticker that stops runs alive.
+    let QueuedSlowDay {
+        _runtime,
+        pipeline,
+        id,
+        ..
+    } = QueuedSlowDay::enqueue(store.as_ref(), day);
     let queue = store.work_queue().unwrap();
 
     let stopping = Executor::new(
@@ -1747,13 +1792,13 @@ fn a_task_whose_processor_and_date_run_elsewhere_is_not_taken_until_the_run_ends
 
     let url = isolated_url();
     let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).unwrap());
-    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
-    let slow = runtime
-        .load(&std::fs::read(components::SLOW_PROCESSOR).unwrap())
-        .unwrap();
-    let processor = slow.spec.name.clone();
-    let pipeline = Pipeline::new(vec![slow]).unwrap();
     let day = date("2026-01-12");
+    let QueuedSlowDay {
+        _runtime,
+        pipeline,
+        processor,
+        id,
+    } = QueuedSlowDay::enqueue(store.as_ref(), day);
     let lease = std::time::Duration::from_secs(300);
     let elsewhere = store
         .start_run(&NewRun {
@@ -1765,14 +1810,6 @@ fn a_task_whose_processor_and_date_run_elsewhere_is_not_taken_until_the_run_ends
             lease,
         })
         .unwrap();
-    let request = BackfillRequest {
-        start: day,
-        end: day,
-        selection: pipeline.select(&[]).unwrap(),
-        reprocess: Reprocess::All,
-        parallelism: 1,
-    };
-    let id = enqueue_backfill(store.as_ref(), &pipeline, &request);
     let queue = store.work_queue().unwrap();
     let worker = Executor::new(
         store.clone(),
@@ -1888,14 +1925,14 @@ fn a_task_whose_processor_and_date_a_stale_run_holds_reaps_it_and_runs() {
     use work_queue::Worked;
 
     let store: Arc<dyn Store> = crate::postgres_server::isolated_store();
-    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
-    let slow = runtime
-        .load(&std::fs::read(components::SLOW_PROCESSOR).unwrap())
-        .unwrap();
-    let processor = slow.spec.name.clone();
-    let pipeline = Pipeline::new(vec![slow]).unwrap();
     let day = date("2026-01-12");
     set_spin(store.as_ref(), day, false);
+    let QueuedSlowDay {
+        _runtime,
+        pipeline,
+        processor,
+        id,
+    } = QueuedSlowDay::enqueue(store.as_ref(), day);
     // Started before the run goes stale: its start reaps nothing.
     let worker = Executor::new(
         store.clone(),
@@ -1914,14 +1951,6 @@ fn a_task_whose_processor_and_date_a_stale_run_holds_reaps_it_and_runs() {
             lease: std::time::Duration::ZERO,
         })
         .unwrap();
-    let request = BackfillRequest {
-        start: day,
-        end: day,
-        selection: pipeline.select(&[]).unwrap(),
-        reprocess: Reprocess::All,
-        parallelism: 1,
-    };
-    let id = enqueue_backfill(store.as_ref(), &pipeline, &request);
     let queue = store.work_queue().unwrap();
 
     let worked = work_queue::work_one(queue, &pipeline, &worker).unwrap();

@@ -358,17 +358,7 @@ fn events_push_the_runs_another_process_makes_on_the_same_store() {
     let (first, _) = events.recv_timeout(Duration::from_secs(60)).unwrap();
     assert_eq!(first, "resync");
 
-    let run = crate::support::slate(
-        dir.path(),
-        &[
-            "run",
-            "--date",
-            "2026-01-07",
-            "--processors",
-            "PlayerGameSummaryProcessor",
-        ],
-    );
-    assert!(run.status.success(), "{}", crate::support::stderr(&run));
+    run_summaries_from_another_process(dir.path());
     let store = slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
     let made = slate::store::RunLedger::runs(
         &store,
@@ -408,17 +398,7 @@ fn events_push_the_runs_another_process_makes_on_the_same_store() {
 #[test]
 fn events_do_not_replay_to_a_new_client_what_ended_before_it_connected() {
     let (dir, server) = served_demo();
-    let run = crate::support::slate(
-        dir.path(),
-        &[
-            "run",
-            "--date",
-            "2026-01-07",
-            "--processors",
-            "PlayerGameSummaryProcessor",
-        ],
-    );
-    assert!(run.status.success(), "{}", crate::support::stderr(&run));
+    run_summaries_from_another_process(dir.path());
 
     let events = subscribe(&server);
     let mut runs = Vec::new();
@@ -428,6 +408,22 @@ fn events_do_not_replay_to_a_new_client_what_ended_before_it_connected() {
         }
     }
     assert!(runs.is_empty(), "{runs:#?}");
+}
+
+/// Runs PlayerGameSummaryProcessor for 2026-01-07 with `slate run`, a
+/// process of its own, on the data folder `dir`.
+fn run_summaries_from_another_process(dir: &std::path::Path) {
+    let run = crate::support::slate(
+        dir,
+        &[
+            "run",
+            "--date",
+            "2026-01-07",
+            "--processors",
+            "PlayerGameSummaryProcessor",
+        ],
+    );
+    assert!(run.status.success(), "{}", crate::support::stderr(&run));
 }
 
 /// A run another host left `running`, reaped by this server once its lease
