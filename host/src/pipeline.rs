@@ -66,6 +66,16 @@ pub struct Pipeline {
     shadows: BTreeMap<String, Plugin>,
 }
 
+/// What [`Pipeline::run_date`] did with a date.
+#[derive(Debug, Default)]
+pub struct DateRun {
+    /// The runs it made, in the pipeline's order.
+    pub records: Vec<RunRecord>,
+    /// The processors it did not start, each with the error naming the
+    /// run of another process that held its date.
+    pub not_started: Vec<(String, StoreError)>,
+}
+
 impl Pipeline {
     /// Orders `plugins` by their declared dependencies.
     pub fn new(plugins: Vec<Plugin>) -> Result<Self, DagError> {
@@ -160,21 +170,29 @@ impl Pipeline {
         Ok(pipeline)
     }
 
-    /// Runs `selection` (names from [`Pipeline::select`]) for one date, in order.
+    /// Runs `selection` (names from [`Pipeline::select`]) for one date, in
+    /// order. A processor whose date another process holds is not started
+    /// (as `POST /process-date` answers) and the rest go on, a downstream
+    /// one checked as usual; any other store error stops it.
     pub fn run_date(
         &self,
         executor: &Executor,
         date: NaiveDate,
         selection: &[String],
         trigger: Trigger,
-    ) -> Result<Vec<RunRecord>, StoreError> {
-        let mut records: Vec<RunRecord> = Vec::with_capacity(selection.len());
+    ) -> Result<DateRun, StoreError> {
+        let mut run = DateRun::default();
         for name in selection {
-            let record = self.run_one(executor, name, date, trigger, &records)?;
-            records.push(record);
+            match self.run_one(executor, name, date, trigger, &run.records) {
+                Ok(record) => run.records.push(record),
+                Err(held @ StoreError::AlreadyRunning { .. }) => {
+                    run.not_started.push((name.clone(), held));
+                }
+                Err(error) => return Err(error),
+            }
         }
         record_phase_events(executor.store().as_ref(), self, date)?;
-        Ok(records)
+        Ok(run)
     }
 
     /// Runs one processor for one date: claims it, then

@@ -104,10 +104,12 @@ fn the_demo_pipeline_writes_the_same_rows_to_bigquery_as_to_the_embedded_store()
     for day in &dates {
         let on_bigquery = bigquery_pipeline
             .run_date(&bigquery.executor, *day, &all, Trigger::Cli)
-            .unwrap();
+            .unwrap()
+            .records;
         let on_embedded = embedded_pipeline
             .run_date(&embedded.executor, *day, &all, Trigger::Cli)
-            .unwrap();
+            .unwrap()
+            .records;
         let outcome = |records: &[slate::runs::RunRecord]| -> Vec<(String, RunStatus, i64)> {
             records
                 .iter()
@@ -405,7 +407,8 @@ fn each_dates_commit_counts_one_load_job_and_one_transaction_against_its_table()
     for day in &days {
         let records = pipeline
             .run_date(&host.executor, *day, &summaries, Trigger::Cli)
-            .unwrap();
+            .unwrap()
+            .records;
         assert!(
             records
                 .iter()

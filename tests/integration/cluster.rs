@@ -240,6 +240,37 @@ fn a_work_queue_made_before_tasks_had_a_phase_gate_keeps_working_once_a_host_con
     assert!(taken.gate_runs.is_empty(), "{taken:?}");
 }
 
+/// Backfills cancelled before dates were judged after a cancel are taken
+/// as judged when a host of this version first connects: the dates they
+/// cut short stay as they were, not judged again years later, each
+/// phase event recorded once more.
+#[test]
+fn a_work_queue_made_before_cancels_were_judged_does_not_judge_old_cancels() {
+    let url = isolated_url();
+    PostgresStore::connect(&url).unwrap();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    // As an earlier version left it: no `judged_at`, and a backfill
+    // cancelled after one of its tasks ran.
+    client
+        .batch_execute(
+            "ALTER TABLE _slate.backfills DROP COLUMN judged_at;
+             DELETE FROM _slate.setup_done;
+             INSERT INTO _slate.backfills (backfill_id, start_date, end_date, reprocess,
+                 left_alone, enqueued_by, enqueued_at, cancelled_at)
+             VALUES ('old', '2026-01-01', '2026-01-01', 'missing', 0, 'old-host', now(), now());
+             INSERT INTO _slate.tasks (backfill_id, processor, data_date, rank, upstream,
+                 looks_back, status)
+             VALUES ('old', 'P', '2026-01-01', 0, '{}', false, 'succeeded'),
+                    ('old', 'Q', '2026-01-01', 1, '{}', false, 'cancelled');",
+        )
+        .unwrap();
+
+    let store = PostgresStore::connect(&url).unwrap();
+
+    let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
+    assert_eq!(queue.cancelled_dates_to_judge().unwrap(), []);
+}
+
 /// A backfill's parallelism caps its takes across every host, as the
 /// one-host backfill caps its runs: of six hosts taking at once, two get a
 /// task of a backfill capped at 2 (every round of ten), and a third is

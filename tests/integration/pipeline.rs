@@ -25,6 +25,7 @@ fn run_every_processor(host: &TestHost, pipeline: &Pipeline, day: NaiveDate) -> 
     pipeline
         .run_date(&host.executor, day, &all, Trigger::Backfill)
         .unwrap()
+        .records
 }
 
 fn game_dates(from: &str, to: &str) -> Vec<NaiveDate> {

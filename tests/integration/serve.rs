@@ -876,7 +876,8 @@ async fn a_run_claimed_before_a_deployment_finishes_on_the_version_it_started_wi
         let after = host.pipeline().unwrap();
         let next = after
             .run_date(&host.executor, day, &selection, Trigger::Http)
-            .unwrap();
+            .unwrap()
+            .records;
         (in_flight[0].clone(), next[0].clone())
     })
     .await

@@ -6,34 +6,28 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use slate::liveness::{is_dead_incarnation, reap_on_start};
 use slate::outdated::Cause;
+use slate::pipeline::DateRun;
 use slate::runs::{RunFilter, RunStatus, Trigger};
 use slate::store::Store;
 
 use super::render::{duration, memory, short_error, table};
 use super::{Host, HostOptions};
 
-/// Runs the selected processors for `date`; exits non-zero if any did not
-/// succeed. Every processor is claimed first, as `POST /process-date`
-/// does: one whose date another process holds is "not started" (named,
-/// with the run holding it), and the others run, a downstream one blocked
-/// by the check of the one not started.
+/// Runs the selected processors for `date`, in order; exits non-zero if
+/// any did not succeed. A processor whose date another process holds is
+/// "not started" (named, with the run holding it), as `POST
+/// /process-date` answers, and the rest go on, a downstream one checked as
+/// usual (and blocked while its upstream has no success).
 pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Result<ExitCode> {
     let host = Host::open(options, false, 1)?;
     let date = host.served(date)?;
     let selection = host.pipeline.select(processors)?;
-    let mut claimed = Vec::new();
-    let mut not_started = Vec::new();
-    for (processor, claim) in
-        host.pipeline
-            .claim_date(&host.executor, date, &selection, Trigger::Cli)
-    {
-        match claim {
-            Ok(claim) => claimed.push(claim),
-            Err(error) => not_started.push((processor, error)),
-        }
-    }
-    let never = std::sync::atomic::AtomicBool::new(false);
-    let records = host.pipeline.run_claims(&host.executor, claimed, &never)?;
+    let DateRun {
+        records,
+        not_started,
+    } = host
+        .pipeline
+        .run_date(&host.executor, date, &selection, Trigger::Cli)?;
     let mut output = table(&[
         "processor",
         "status",

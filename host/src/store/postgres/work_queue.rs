@@ -67,6 +67,14 @@ pub(super) const SETUP: &str = "
             ALTER TABLE _slate.tasks ADD COLUMN take_id TEXT;
         END IF;
     END $$;
+    -- A queue made before backfills could be cancelled gets the column.
+    DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = '_slate' AND table_name = 'backfills'
+                         AND column_name = 'cancelled_at') THEN
+            ALTER TABLE _slate.backfills ADD COLUMN cancelled_at TIMESTAMPTZ;
+        END IF;
+    END $$;
     -- The dates of each backfill whose phases a host judged (recorded
     -- their events): each date once, whether its last task ended or the
     -- backfill was cancelled.
@@ -80,14 +88,9 @@ pub(super) const SETUP: &str = "
                        WHERE table_schema = '_slate' AND table_name = 'backfills'
                          AND column_name = 'judged_at') THEN
             ALTER TABLE _slate.backfills ADD COLUMN judged_at TIMESTAMPTZ;
-        END IF;
-    END $$;
-    -- A queue made before backfills could be cancelled gets the column.
-    DO $$ BEGIN
-        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
-                       WHERE table_schema = '_slate' AND table_name = 'backfills'
-                         AND column_name = 'cancelled_at') THEN
-            ALTER TABLE _slate.backfills ADD COLUMN cancelled_at TIMESTAMPTZ;
+            -- Backfills cancelled before: their dates were judged (or not)
+            -- as they were then, and are not judged again.
+            UPDATE _slate.backfills SET judged_at = now() WHERE cancelled_at IS NOT NULL;
         END IF;
     END $$;
     CREATE INDEX IF NOT EXISTS tasks_unfinished
