@@ -662,13 +662,7 @@ fn a_host_whose_connections_postgresql_closed_mid_run_reconnects_and_records_the
     let slow = runtime
         .load(&std::fs::read(components::SLOW_PROCESSOR).unwrap())
         .unwrap();
-    let executor = Executor::new(
-        store.clone() as Arc<dyn Store>,
-        "host-a",
-        RunLimits::default(),
-        LeaseConfig::default(),
-    )
-    .unwrap();
+    let executor = host_on(store.clone(), "host-a");
     // A first run leaves the host's pool holding open connections.
     let first = executor
         .execute(&slow, yesterday, slate::runs::Trigger::Cli)
@@ -1561,13 +1555,7 @@ impl QueuedPhaseGate {
         let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
         let load = |path: &str| runtime.load(&std::fs::read(path).unwrap()).unwrap();
         let pipeline = phase_gate_pipeline(store.as_ref(), load);
-        let executor = Executor::new(
-            store.clone(),
-            "queue-host",
-            RunLimits::default(),
-            LeaseConfig::default(),
-        )
-        .unwrap();
+        let executor = host_on(store.clone(), "queue-host");
         let request = BackfillRequest {
             start: date("2026-01-01"),
             end: date("2026-01-02"),
@@ -1607,6 +1595,11 @@ pub(crate) fn assert_a_queued_backfill_keeps_the_phase_gate(store: Arc<dyn Store
         progress.problems
     );
     assert_the_phase_gate_held(store.as_ref());
+}
+
+/// A host `host_id` on `store`, with the default limits and leases.
+fn host_on(store: Arc<dyn Store>, host_id: &str) -> Executor {
+    Executor::new(store, host_id, RunLimits::default(), LeaseConfig::default()).unwrap()
 }
 
 /// Plans `request` on `store` and enqueues it in its work queue, as
@@ -1766,13 +1759,7 @@ fn a_task_whose_run_a_shutdown_stopped_goes_back_to_the_queue() {
     } = QueuedSlowDay::enqueue(store.as_ref(), day);
     let queue = store.work_queue().unwrap();
 
-    let stopping = Executor::new(
-        store.clone(),
-        "stopping-host:1",
-        RunLimits::default(),
-        LeaseConfig::default(),
-    )
-    .unwrap();
+    let stopping = host_on(store.clone(), "stopping-host:1");
     std::thread::scope(|scope| {
         let worker = scope.spawn(|| work_queue::work_one(queue, &pipeline, &stopping));
         wait_until("the task's run is running", || {
@@ -1797,13 +1784,7 @@ fn a_task_whose_run_a_shutdown_stopped_goes_back_to_the_queue() {
 
     // Another host takes it and runs it to its end.
     set_spin(store.as_ref(), day, false);
-    let other = Executor::new(
-        store.clone(),
-        "other-host:2",
-        RunLimits::default(),
-        LeaseConfig::default(),
-    )
-    .unwrap();
+    let other = host_on(store.clone(), "other-host:2");
     let progress = work_until_finished(store.as_ref(), &pipeline, &other, &id, 1);
     assert_eq!(
         (progress.succeeded, progress.failed),
@@ -1842,13 +1823,7 @@ fn a_task_whose_processor_and_date_run_elsewhere_is_not_taken_until_the_run_ends
         })
         .unwrap();
     let queue = store.work_queue().unwrap();
-    let worker = Executor::new(
-        store.clone(),
-        "queue-host:2",
-        RunLimits::default(),
-        LeaseConfig::default(),
-    )
-    .unwrap();
+    let worker = host_on(store.clone(), "queue-host:2");
     let takes = || -> i64 {
         let mut database = postgres::Client::connect(&url, postgres::NoTls).unwrap();
         database
@@ -1965,13 +1940,7 @@ fn a_task_whose_processor_and_date_a_stale_run_holds_reaps_it_and_runs() {
         id,
     } = QueuedSlowDay::enqueue(store.as_ref(), day);
     // Started before the run goes stale: its start reaps nothing.
-    let worker = Executor::new(
-        store.clone(),
-        "queue-host:2",
-        RunLimits::default(),
-        LeaseConfig::default(),
-    )
-    .unwrap();
+    let worker = host_on(store.clone(), "queue-host:2");
     let abandoned = store
         .start_run(&NewRun {
             processor: processor.clone(),

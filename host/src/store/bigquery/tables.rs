@@ -119,8 +119,9 @@ const MAX_NAMED_DUPLICATES: usize = 3;
 struct KeyCheck<'a> {
     table: &'a TableName,
     schema: &'a TableSchema,
-    /// Each identity seen (its cells' JSON text), with the rows holding it.
-    seen: std::collections::HashMap<String, Vec<usize>>,
+    /// Each identity seen (its cells' JSON text, a key to compare), with
+    /// its cells and the rows holding it.
+    seen: std::collections::HashMap<String, (&'a [Option<serde_json::Value>], Vec<usize>)>,
 }
 
 impl<'a> KeyCheck<'a> {
@@ -133,20 +134,24 @@ impl<'a> KeyCheck<'a> {
     }
 
     /// Notes that row `index` of the read holds `identity` (its date and key).
-    fn add(&mut self, index: usize, identity: &[Option<serde_json::Value>]) {
+    fn add(&mut self, index: usize, identity: &'a [Option<serde_json::Value>]) {
         if self.schema.key_columns.is_empty() {
             return;
         }
         let text = serde_json::to_string(identity).unwrap_or_default();
-        self.seen.entry(text).or_default().push(index);
+        self.seen
+            .entry(text)
+            .or_insert_with(|| (identity, Vec::new()))
+            .1
+            .push(index);
     }
 
     /// Refuses the read when a date holds a key twice, naming the first
     /// few such keys and the rows of the read that hold them.
     fn finish(self) -> Result<(), InputError> {
-        let mut held_twice: Vec<(String, Vec<usize>)> = self
+        let mut held_twice: Vec<(&[Option<serde_json::Value>], Vec<usize>)> = self
             .seen
-            .into_iter()
+            .into_values()
             .filter(|(_, rows)| rows.len() > 1)
             .collect();
         if held_twice.is_empty() {
@@ -158,13 +163,11 @@ impl<'a> KeyCheck<'a> {
             .iter()
             .take(MAX_NAMED_DUPLICATES)
             .map(|(identity, rows)| {
-                let cells: Vec<Option<serde_json::Value>> =
-                    serde_json::from_str(identity).unwrap_or_default();
                 let rows: Vec<String> = rows.iter().map(usize::to_string).collect();
                 format!(
                     "rows {} of the read hold {}",
                     rows.join(", "),
-                    describe_identity(&names, &cells)
+                    describe_identity(&names, identity)
                 )
             })
             .collect();
