@@ -1840,15 +1840,89 @@ fn a_task_whose_processor_and_date_run_elsewhere_is_not_taken_until_the_run_ends
         assert!(matches!(worked, Worked::Nothing), "{worked:?}");
     }
     assert_eq!(takes(), 0);
+    // The backfill's progress says what the task waits for.
+    let waiting = queue.progress(&id).unwrap().unwrap().waiting_on_runs;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(
+        (&waiting[0].processor, waiting[0].date, &waiting[0].run_id),
+        (&processor, day, &elsewhere.run_id)
+    );
+    assert_eq!(waiting[0].host_id, "cli-host:1");
 
     // The run's host dies: once its lease has lapsed, the task is ready.
     let later = chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap();
     let reaped = store.reap_stale(later).unwrap();
     assert_eq!(reaped.len(), 1, "{reaped:?}");
     assert_eq!(reaped[0].run_id, elsewhere.run_id);
+    assert!(
+        queue
+            .progress(&id)
+            .unwrap()
+            .unwrap()
+            .waiting_on_runs
+            .is_empty()
+    );
     let worked = work_queue::work_one(queue, &pipeline, &worker).unwrap();
     assert!(matches!(worked, Worked::Ended { .. }), "{worked:?}");
     assert_eq!(takes(), 1);
+}
+
+/// A task whose (processor, date) another process ran to its end while
+/// the task waited is ended by that run, and the progress credits the
+/// run's host, not the host that took the task and found the run: before,
+/// `by_host` counted it as a run of the taker's.
+#[test]
+fn a_task_ended_by_a_run_made_elsewhere_is_credited_to_that_runs_host() {
+    use slate::runs::{ErrorKind, NewRun, RunEnd, Trigger};
+    use work_queue::Worked;
+
+    let store = crate::postgres_server::isolated_store();
+    let day = date("2026-01-12");
+    let QueuedSlowDay {
+        _runtime,
+        pipeline,
+        processor,
+        id,
+    } = QueuedSlowDay::enqueue(store.as_ref(), day);
+    let elsewhere = store
+        .start_run(&NewRun {
+            processor,
+            data_date: day,
+            host_id: "cli-host:1".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Cli,
+            lease: std::time::Duration::from_secs(300),
+        })
+        .unwrap();
+    store
+        .end_run(
+            &elsewhere.run_id,
+            &RunEnd {
+                status: RunStatus::Failed,
+                error_kind: Some(ErrorKind::Plugin),
+                message: "the processor failed".into(),
+                rows_read: 0,
+                limit: None,
+                usage: Default::default(),
+                upstream_check: None,
+            },
+        )
+        .unwrap();
+
+    let queue = store.work_queue().unwrap();
+    let worker = host_on(store.clone(), "queue-host:2");
+    let worked = work_queue::work_one(queue, &pipeline, &worker).unwrap();
+    assert!(
+        matches!(&worked, Worked::Ended { ran, adopted } if ran.is_empty() && adopted.len() == 1),
+        "{worked:?}"
+    );
+    let progress = queue.progress(&id).unwrap().unwrap();
+    assert_eq!(progress.failed, 1, "{progress:#?}");
+    assert_eq!(progress.by_host, [("cli-host:1".to_string(), 1)]);
+    assert_eq!(
+        progress.problems[0].run_id.as_deref(),
+        Some(elsewhere.run_id.as_str())
+    );
 }
 
 /// A server whose database is dropped says why, and not for every try:

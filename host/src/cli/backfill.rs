@@ -226,8 +226,12 @@ fn backfill_over_the_cluster(
     let show = |_: &slate::work_queue::Worked| {
         if let Some(p) = progress() {
             bar.set_position(p.ended() as u64);
+            let waiting = match p.waiting_on_runs.len() {
+                0 => String::new(),
+                n => format!(", {n} waiting for runs elsewhere"),
+            };
             bar.set_message(format!(
-                "succeeded {}, failed {}, blocked {}, running {} on {} host(s)",
+                "succeeded {}, failed {}, blocked {}, running {} on {} host(s){waiting}",
                 p.succeeded,
                 p.failed,
                 p.blocked,

@@ -176,8 +176,14 @@ pub struct ClusterProgress {
     pub cancelled: usize,
     /// When the backfill was cancelled, if it was.
     pub cancelled_at: Option<DateTime<Utc>>,
-    /// Per host: the tasks it ended.
+    /// Per host: the ended tasks whose run it made. A task ended by
+    /// adopting a run another process made (a `slate run`, a schedule) is
+    /// that process's host's, not the adopter's.
     pub by_host: Vec<(String, usize)>,
+    /// Queued tasks held back by a live run of their (processor, date)
+    /// elsewhere (a `slate run`, a schedule, another backfill), each with
+    /// that run; the first [`WAITING_SHOWN`] by date.
+    pub waiting_on_runs: Vec<WaitingTask>,
     /// When its last task ended, once none is queued or taken.
     pub finished_at: Option<DateTime<Utc>>,
     /// Every task that did not succeed.
@@ -194,6 +200,24 @@ impl ClusterProgress {
     pub fn ended(&self) -> usize {
         self.succeeded + self.failed + self.blocked
     }
+}
+
+/// How many of a backfill's waiting tasks its progress lists.
+pub const WAITING_SHOWN: usize = 100;
+
+/// A queued task that waits for a run of its (processor, date) elsewhere.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WaitingTask {
+    /// The processor.
+    pub processor: String,
+    /// The date.
+    pub date: NaiveDate,
+    /// The live run it waits for.
+    pub run_id: String,
+    /// The host making that run.
+    pub host_id: String,
+    /// When that run started.
+    pub started_at: DateTime<Utc>,
 }
 
 /// What asking to cancel a backfill came to.

@@ -15,7 +15,7 @@ use crate::runs::RunRecord;
 use crate::store::StoreError;
 use crate::store::work_queue::{
     Cancel, ClusterProgress, Finished, NewBackfill, NewTask, TakenTask, TaskEnd, TaskRecord,
-    WorkQueue,
+    WAITING_SHOWN, WaitingTask, WorkQueue,
 };
 
 /// The queue's tables, created with the store.
@@ -485,11 +485,24 @@ impl WorkQueue for PostgresStore {
                  GROUP BY status",
                 &[&backfill_id],
             )?;
+            // Credited to the host whose run ended the task, which is not
+            // the taker's when the taker adopted a run made elsewhere.
             let by_host = client.query(
-                "SELECT host_id, COUNT(*) FROM _slate.tasks
-                 WHERE backfill_id = $1 AND finished_at IS NOT NULL AND host_id IS NOT NULL
-                 GROUP BY host_id ORDER BY host_id",
+                "SELECT COALESCE(r.host_id, t.host_id) AS credited, COUNT(*)
+                 FROM _slate.tasks t LEFT JOIN _slate.runs r ON r.run_id = t.run_id
+                 WHERE t.backfill_id = $1 AND t.finished_at IS NOT NULL
+                   AND COALESCE(r.host_id, t.host_id) IS NOT NULL
+                 GROUP BY credited ORDER BY credited",
                 &[&backfill_id],
+            )?;
+            let waiting = client.query(
+                "SELECT t.processor, t.data_date, r.run_id, r.host_id, r.started_at
+                 FROM _slate.tasks t JOIN _slate.runs r
+                   ON r.processor = t.processor AND r.data_date = t.data_date
+                  AND r.status = 'running' AND r.lease_expires_at > now()
+                 WHERE t.backfill_id = $1 AND t.status = 'queued'
+                 ORDER BY t.data_date, t.rank LIMIT $2",
+                &[&backfill_id, &(WAITING_SHOWN as i64)],
             )?;
             let problems = client.query(
                 "SELECT processor, data_date, status, host_id, run_id, error, takes
@@ -529,6 +542,16 @@ impl WorkQueue for PostgresStore {
                 by_host: by_host
                     .iter()
                     .map(|row| (row.get(0), row.get::<_, i64>(1) as usize))
+                    .collect(),
+                waiting_on_runs: waiting
+                    .iter()
+                    .map(|row| WaitingTask {
+                        processor: row.get(0),
+                        date: row.get(1),
+                        run_id: row.get(2),
+                        host_id: row.get(3),
+                        started_at: row.get(4),
+                    })
                     .collect(),
                 finished_at,
                 problems: problems
