@@ -1994,6 +1994,41 @@ fn a_server_whose_database_is_gone_says_why_once_not_at_every_try() {
     assert!(!text.contains("r2d2"), "{text}");
 }
 
+/// A server whose database is dropped and then created again, empty (an
+/// administrator's reset), makes Slate's tables again at its next
+/// connection, and serves: before, every call failed with "relation
+/// _slate.runs does not exist" until each host was restarted.
+#[test]
+fn a_server_whose_database_is_created_again_empty_makes_its_tables_and_serves() {
+    let url = isolated_url();
+    let folder = host_folder();
+    let server = Server::start(folder.path(), &["--state", &url]);
+    assert_eq!(server.get("/runs").0, 200);
+    let name = url.rsplit('/').next().unwrap().to_string();
+    let mut admin =
+        postgres::Client::connect(crate::postgres_server::server_url(), postgres::NoTls).unwrap();
+    for statement in [
+        format!("DROP DATABASE {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        admin.batch_execute(&statement).unwrap();
+    }
+
+    wait_until("the server answers from the new database", || {
+        server.get("/runs").0 == 200 && server.get("/plugins").0 == 200
+    });
+    let (status, health) = server.get("/health");
+    assert_ne!(status, 503, "{health}");
+    let mut database = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    for table in ["_slate.runs", "_slate.tasks", "_slate.plugin_active"] {
+        let there: bool = database
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+            .unwrap()
+            .get(0);
+        assert!(there, "{table} was not made again");
+    }
+}
+
 /// A task whose (processor, date) is held by a run whose host stopped
 /// renewing its lease (and that no reaper has failed yet) is taken and run
 /// at once: the taker reaps the stale run first. Before, the task was

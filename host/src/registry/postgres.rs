@@ -176,10 +176,34 @@ pub(super) struct PostgresRegistry {
     listener: Mutex<Option<postgres::Client>>,
 }
 
+/// Creates and migrates the registry's tables.
+fn set_up(client: &mut postgres::Client) -> Result<(), postgres::Error> {
+    let mut transaction = client.transaction()?;
+    transaction.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('_slate.registry setup'))",
+        &[],
+    )?;
+    transaction.batch_execute(SETUP)?;
+    transaction.commit()
+}
+
+/// Sets the registry's tables up on a connection to a database that has
+/// none (dropped and created again, empty, while hosts ran); one cheap
+/// query otherwise, on every connection the pool opens.
+fn recreate_if_gone(client: &mut postgres::Client) -> Result<(), postgres::Error> {
+    let there: bool = client
+        .query_one(
+            "SELECT to_regclass('_slate.plugin_active') IS NOT NULL",
+            &[],
+        )?
+        .get(0);
+    if there { Ok(()) } else { set_up(client) }
+}
+
 impl PostgresRegistry {
     /// Connects, and creates the registry's tables if they are missing.
     pub(super) fn connect(url: &str, dir: &Path, host_id: &str) -> Result<Self, RegistryError> {
-        let pool = pool(url, 4).map_err(database)?;
+        let pool = pool(url, 4, recreate_if_gone).map_err(database)?;
         let registry = PostgresRegistry {
             url: url.to_string(),
             pool,
@@ -187,16 +211,8 @@ impl PostgresRegistry {
             host_id: host_id.to_string(),
             listener: Mutex::new(None),
         };
-        registry.with_client(|client| {
-            let mut transaction = client.transaction()?;
-            transaction.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('_slate.registry setup'))",
-                &[],
-            )?;
-            transaction.batch_execute(SETUP)?;
-            transaction.commit()?;
-            Ok(())
-        })?;
+        // Every start migrates, for the version starting may be newer.
+        registry.with_client(|client| Ok(set_up(client)?))?;
         Ok(registry)
     }
 

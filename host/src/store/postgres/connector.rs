@@ -8,7 +8,10 @@
 //!   its errors carry their causes ("database \"x\" does not exist"),
 //!   also in the error a timed-out check-out returns;
 //! - [`ConnectErrors`] logs the first failure, then at most one line per
-//!   [`QUIET_FOR`], counting those it held back.
+//!   [`QUIET_FOR`], counting those it held back;
+//! - each new connection first makes sure Slate's tables are there
+//!   ([`EnsureSchema`]), so a database dropped and created again, empty,
+//!   gets them back without a restart of every host.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -42,15 +45,31 @@ impl From<postgres::Error> for ConnectError {
     }
 }
 
-/// Opens the pool's connections with postgres's own manager; its errors
-/// say why.
-#[derive(Debug)]
-pub struct Connector(PostgresConnectionManager<NoTls>);
+/// Creates what a pool's users need in the database when it is missing,
+/// and does nothing (one cheap query) when it is there.
+pub type EnsureSchema = fn(&mut postgres::Client) -> Result<(), postgres::Error>;
+
+/// Opens the pool's connections with postgres's own manager, each made
+/// sure of its schema; its errors say why.
+pub struct Connector {
+    manager: PostgresConnectionManager<NoTls>,
+    ensure_schema: EnsureSchema,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Connector").field(&self.manager).finish()
+    }
+}
 
 impl Connector {
-    /// A connector to the database `config` names.
-    pub fn new(config: postgres::Config) -> Self {
-        Connector(PostgresConnectionManager::new(config, NoTls))
+    /// A connector to the database `config` names, which runs
+    /// `ensure_schema` on each connection it opens.
+    pub fn new(config: postgres::Config, ensure_schema: EnsureSchema) -> Self {
+        Connector {
+            manager: PostgresConnectionManager::new(config, NoTls),
+            ensure_schema,
+        }
     }
 }
 
@@ -59,15 +78,26 @@ impl r2d2::ManageConnection for Connector {
     type Error = ConnectError;
 
     fn connect(&self) -> Result<postgres::Client, ConnectError> {
-        Ok(self.0.connect()?)
+        let mut client = self.manager.connect()?;
+        if (self.ensure_schema)(&mut client).is_ok() {
+            return Ok(client);
+        }
+        // Once more on a new connection: one its database's drop ended as
+        // it connected says only "connection closed" or "terminating
+        // connection due to administrator command", where a new one says
+        // why ("database \"x\" does not exist"). A real failure to set up
+        // fails again, and is told.
+        let mut client = self.manager.connect()?;
+        (self.ensure_schema)(&mut client)?;
+        Ok(client)
     }
 
     fn is_valid(&self, connection: &mut postgres::Client) -> Result<(), ConnectError> {
-        Ok(self.0.is_valid(connection)?)
+        Ok(self.manager.is_valid(connection)?)
     }
 
     fn has_broken(&self, connection: &mut postgres::Client) -> bool {
-        self.0.has_broken(connection)
+        self.manager.has_broken(connection)
     }
 }
 

@@ -164,20 +164,29 @@ pub(crate) type Pool = r2d2::Pool<connector::Connector>;
 
 /// A pool of at most `size` connections to the database at `url`, which
 /// opens them as they are needed.
-pub(crate) fn pool(url: &str, size: u32) -> Result<Pool, StoreError> {
+pub(crate) fn pool(
+    url: &str,
+    size: u32,
+    ensure_schema: connector::EnsureSchema,
+) -> Result<Pool, StoreError> {
     let config: postgres::Config = url.parse().map_err(|e| {
         StoreError::backend(format!("`{}` is not a PostgreSQL URL: {e}", redacted(url)))
     })?;
     // One connection first, whose error says why (the pool's says only
-    // "db error"): no such database, no such role, the port refusing.
-    outside_any_runtime(|| config.connect(NoTls).map(drop)).map_err(|e| {
+    // "db error"): no such database, no such role, the port refusing, or
+    // Slate's tables that could not be made.
+    outside_any_runtime(|| {
+        let mut client = config.connect(NoTls).map_err(|e| ("reach", e))?;
+        ensure_schema(&mut client).map_err(|e| ("set up Slate's tables in", e))
+    })
+    .map_err(|(could_not, e)| {
         StoreError::backend(format!(
-            "cannot reach PostgreSQL at {}: {}",
+            "cannot {could_not} PostgreSQL at {}: {}",
             redacted(url),
             connector::with_causes(&e)
         ))
     })?;
-    let manager = connector::Connector::new(config);
+    let manager = connector::Connector::new(config, ensure_schema);
     outside_any_runtime(|| {
         r2d2::Pool::builder()
             .max_size(size.max(1))
@@ -212,6 +221,63 @@ fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
+/// The setups of the store's tables, in order.
+const SETUPS: [&str; 5] = [
+    SETUP,
+    schedules::SETUP,
+    work_queue::SETUP,
+    hosts::SETUP,
+    alerts::SETUP,
+];
+
+/// Creates (and migrates) the store's tables, unless this very code set
+/// them up before: run on every connection the pool opens, so a database
+/// dropped and created again, empty, gets them back at the next one.
+fn ensure_schema(client: &mut postgres::Client) -> Result<(), postgres::Error> {
+    static FINGERPRINT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        use sha2::Digest;
+        sha2::Sha256::digest(SETUPS.concat().as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    });
+    // A database set up by this very code is left alone: its DDL
+    // (`CREATE INDEX IF NOT EXISTS` takes a share lock on the run table
+    // before it finds the index there) would queue behind any open write
+    // transaction, and every host's run claims and lease renewals behind
+    // it.
+    let done = client
+        .query_one("SELECT to_regclass('_slate.setup_done') IS NOT NULL", &[])?
+        .get::<_, bool>(0)
+        && client
+            .query_opt(
+                "SELECT 1 FROM _slate.setup_done WHERE fingerprint = $1",
+                &[&*FINGERPRINT],
+            )?
+            .is_some();
+    if done {
+        return Ok(());
+    }
+    // Two hosts creating the schema at once would race in the catalog: the
+    // first takes this lock, the second then finds everything made.
+    let mut transaction = client.transaction()?;
+    transaction.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('_slate.setup'))",
+        &[],
+    )?;
+    for setup in SETUPS {
+        transaction.batch_execute(setup)?;
+    }
+    transaction.batch_execute(
+        "CREATE TABLE IF NOT EXISTS _slate.setup_done (fingerprint TEXT PRIMARY KEY)",
+    )?;
+    transaction.execute(
+        "INSERT INTO _slate.setup_done (fingerprint) VALUES ($1) ON CONFLICT DO NOTHING",
+        &[&*FINGERPRINT],
+    )?;
+    transaction.commit()
+}
+
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user@host:port/db`)
     /// and creates the host's bookkeeping tables if they are missing.
@@ -221,67 +287,11 @@ impl PostgresStore {
 
     /// Like [`PostgresStore::connect`], keeping at most `size` connections.
     pub fn connect_with_pool(url: &str, size: u32) -> Result<Self, StoreError> {
-        let pool = pool(url, size)?;
-        let store = PostgresStore {
-            pool,
+        Ok(PostgresStore {
+            pool: pool(url, size, ensure_schema)?,
             read_cache: ReadCache::new(DEFAULT_READ_CACHE_BYTES),
             versions_read: Mutex::default(),
-        };
-        let setups = [
-            SETUP,
-            schedules::SETUP,
-            work_queue::SETUP,
-            hosts::SETUP,
-            alerts::SETUP,
-        ];
-        let fingerprint = {
-            use sha2::Digest;
-            let digest = sha2::Sha256::digest(setups.concat().as_bytes());
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        };
-        store.with_client(|client| {
-            // A database set up by this very code is left alone: its DDL
-            // (`CREATE INDEX IF NOT EXISTS` takes a share lock on the run
-            // table before it finds the index there) would queue behind
-            // any open write transaction, and every host's run claims and
-            // lease renewals behind it.
-            let done = client
-                .query_one("SELECT to_regclass('_slate.setup_done') IS NOT NULL", &[])?
-                .get::<_, bool>(0)
-                && client
-                    .query_opt(
-                        "SELECT 1 FROM _slate.setup_done WHERE fingerprint = $1",
-                        &[&fingerprint],
-                    )?
-                    .is_some();
-            if done {
-                return Ok(());
-            }
-            // Two hosts creating the schema at once would race in the
-            // catalog: the first takes this lock, the second then finds
-            // everything made.
-            let mut transaction = client.transaction()?;
-            transaction.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('_slate.setup'))",
-                &[],
-            )?;
-            for setup in setups {
-                transaction.batch_execute(setup)?;
-            }
-            transaction.batch_execute(
-                "CREATE TABLE IF NOT EXISTS _slate.setup_done (fingerprint TEXT PRIMARY KEY)",
-            )?;
-            transaction.execute(
-                "INSERT INTO _slate.setup_done (fingerprint) VALUES ($1) ON CONFLICT DO NOTHING",
-                &[&fingerprint],
-            )?;
-            transaction.commit()?;
-            Ok(())
-        })?;
-        Ok(store)
+        })
     }
 
     /// Runs `work` with a pooled connection, as [`on_a_live_connection`]
