@@ -346,6 +346,11 @@ fn check_scalar(scalar: &Scalar, column: &Column) -> Option<String> {
         ));
     }
     match scalar {
+        // PostgreSQL cannot store it; refused on every backend, so that a
+        // row valid on one is valid on all.
+        Scalar::String(text) if text.contains('\0') => Some(format!(
+            "{text:?} holds a NUL character (\\0), which a STRING cannot hold"
+        )),
         Scalar::Float64(v) if !v.is_finite() && !column.allow_non_finite => Some(format!(
             "{v} is not allowed: the field does not accept NaN or infinity"
         )),
@@ -493,6 +498,16 @@ mod tests {
             ..strict
         };
         assert!(check(lenient, s(Scalar::Float64(f64::NAN))).is_empty());
+    }
+
+    #[test]
+    fn a_string_may_not_hold_a_nul_character() {
+        let text = column("c", ColumnType::String, ColumnMode::Required);
+        assert_eq!(
+            check(text.clone(), s(Scalar::String("bad\0label".into()))),
+            ["\"bad\\0label\" holds a NUL character (\\0), which a STRING cannot hold"]
+        );
+        assert!(check(text, s(Scalar::String("bad label".into()))).is_empty());
     }
 
     #[test]

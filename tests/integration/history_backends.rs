@@ -1543,6 +1543,51 @@ fn a_postgresql_raw_input_refuses_a_bad_row_when_it_is_written() {
     assert_eq!(store.read_rows(&table, day, day).unwrap().rows.len(), 1);
 }
 
+/// PostgreSQL cuts a name past 63 bytes short without a word, so two
+/// columns alike in their first 63 bytes would become one: a table with
+/// such a name is refused before it is made, naming the name and the
+/// limit. Before, a column's was not checked, and the commit failed with
+/// "column ... specified more than once", naming neither.
+#[test]
+fn a_postgresql_table_refuses_a_name_postgresql_would_cut_short() {
+    use slate::store::{PostgresStore, Tables};
+
+    let store = PostgresStore::connect(&crate::postgres_server::isolated_url()).unwrap();
+    let long = |end: &str| format!("{}{end}", "c".repeat(63));
+    let schema = |columns: &[&str]| TableSchema {
+        columns: std::iter::once("game_date")
+            .chain(columns.iter().copied())
+            .map(|name| {
+                let column_type = match name {
+                    "game_date" => ColumnType::Date,
+                    _ => ColumnType::Int64,
+                };
+                Column::new(name, column_type, ColumnMode::Required)
+            })
+            .collect(),
+        partition_column: "game_date".into(),
+        key_columns: Vec::new(),
+    };
+    let (a, b) = (long("a"), long("b"));
+    let error = store
+        .ensure_table(&TableName::new("probe", "long_columns"), &schema(&[&a, &b]))
+        .unwrap_err()
+        .to_string();
+    assert_contains(&error, "PostgreSQL keeps names of at most 63 bytes");
+    assert_contains(&error, &format!("the column `{a}` has 64"));
+    let error = store
+        .ensure_table(&TableName::new("probe", &long("t")), &schema(&["n"]))
+        .unwrap_err()
+        .to_string();
+    assert_contains(&error, &format!("the table `{}` has 64", long("t")));
+    store
+        .ensure_table(
+            &TableName::new("probe", "short_columns"),
+            &schema(&[&"c".repeat(63)]),
+        )
+        .unwrap();
+}
+
 #[test]
 fn two_processes_on_one_embedded_store_commit_runs_at_once_without_the_database_being_locked() {
     use slate::store::RunLedger;

@@ -105,11 +105,16 @@ pub(super) fn create_in(
     schema: &TableSchema,
     owner: Option<&TableOwner>,
 ) -> Result<(), StoreError> {
-    for name in [&table.dataset, &table.table] {
+    // PostgreSQL cuts a longer name short without a word: two columns
+    // alike in their first 63 bytes would become one.
+    let names = [("dataset", &table.dataset), ("table", &table.table)]
+        .into_iter()
+        .chain(schema.columns.iter().map(|c| ("column", &c.name)));
+    for (what, name) in names {
         if name.len() > MAX_NAME_BYTES {
             return Err(StoreError::Schema(format!(
                 "{table}: PostgreSQL keeps names of at most {MAX_NAME_BYTES} bytes, and \
-                 `{name}` has {}",
+                 the {what} `{name}` has {}",
                 name.len()
             )));
         }
