@@ -109,10 +109,22 @@ impl Transfer {
 
 /// The tables a backend keeps for the host: reserved by name, on every
 /// backend, whether or not they exist yet.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostOwned {
     /// Whole datasets no processor may write in (BigQuery's history dataset).
     pub datasets: Vec<String>,
+    /// The raw inputs the host loads itself (the demo's): no processor may
+    /// write one, even before its first load has recorded it.
+    pub raw_inputs: Vec<TableName>,
+}
+
+impl Default for HostOwned {
+    fn default() -> Self {
+        HostOwned {
+            datasets: Vec::new(),
+            raw_inputs: crate::demo::raw_input_tables(),
+        }
+    }
 }
 
 /// The prefix of every host table and dataset name: `_slate_runs`,
@@ -132,6 +144,14 @@ impl HostOwned {
             .iter()
             .find(|d| d.eq_ignore_ascii_case(&table.dataset))
             .map(|d| format!("dataset `{d}` holds the host's run history and quarantine"))
+    }
+
+    /// Whether `table` is a raw input the host loads itself.
+    pub fn loads(&self, table: &TableName) -> bool {
+        self.raw_inputs.iter().any(|raw| {
+            raw.dataset.eq_ignore_ascii_case(&table.dataset)
+                && raw.table.eq_ignore_ascii_case(&table.table)
+        })
     }
 }
 
@@ -281,6 +301,7 @@ pub fn decide(
         return Err(OwnershipRefused::ReadsItsOutput { processor, table });
     }
     match recorded {
+        None if host.loads(&table) => Err(OwnershipRefused::RawInput { processor, table }),
         None => Ok(()),
         Some(TableOwner::RawInput) => Err(OwnershipRefused::RawInput { processor, table }),
         Some(TableOwner::Processor(owner)) if owner == claimant.name => Ok(()),
@@ -430,6 +451,7 @@ mod tests {
     fn host_tables_are_reserved_by_name_on_every_backend() {
         let bigquery = HostOwned {
             datasets: vec!["nba_reference".into()],
+            ..HostOwned::default()
         };
         for name in [
             "nba_reference.processor_run_history",
@@ -454,6 +476,7 @@ mod tests {
     fn a_processor_may_not_declare_a_host_table_among_its_inputs() {
         let bigquery = HostOwned {
             datasets: vec!["nba_reference".into()],
+            ..HostOwned::default()
         };
         let output = table("slate_test.snoop");
         for name in [

@@ -1543,6 +1543,82 @@ fn a_postgresql_raw_input_refuses_a_bad_row_when_it_is_written() {
     assert_eq!(store.read_rows(&table, day, day).unwrap().rows.len(), 1);
 }
 
+/// A processor's table moved to the host as a raw input (`slate tables
+/// transfer --raw-input`) gets the constraints a raw input is made with,
+/// so rows written past the host are refused as on any raw input; one
+/// whose rows already break them is not moved, and says why. Before, it
+/// became a raw input that refused nothing: a NULL key or a key held
+/// twice within a date went in.
+#[test]
+fn a_postgresql_table_moved_to_the_host_refuses_bad_rows_as_a_raw_input_does() {
+    use slate::ownership::TableOwner;
+    use slate::store::{PostgresStore, Tables};
+
+    let url = crate::postgres_server::isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    let day = date("2026-01-07");
+    let run = claim(&store, "P", day);
+    commit(&store, &run.run_id, day, &rows(day, &["a", "b"])).unwrap();
+    let mut client = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    let insert = |client: &mut ::postgres::Client, values: &str| {
+        client.batch_execute(&format!(
+            "INSERT INTO slate_test.history_behaviour (game_date, player_lookup, points) \
+             VALUES {values}"
+        ))
+    };
+    // A processor's table leaves validation to the host's commit.
+    insert(&mut client, "('2026-01-07', 'a', 1)").unwrap();
+    let refused = store
+        .transfer_table(&output_table(), &TableOwner::RawInput, "an operator")
+        .unwrap_err()
+        .to_string();
+    assert_contains(
+        &refused,
+        "slate_test.history_behaviour cannot be a raw input",
+    );
+    assert_contains(&refused, "is duplicated");
+    assert_eq!(
+        store.table_owners().unwrap()[0].owner,
+        TableOwner::Processor("P".into())
+    );
+
+    client
+        .batch_execute(
+            "DELETE FROM slate_test.history_behaviour WHERE player_lookup = 'a' AND points = 1",
+        )
+        .unwrap();
+    store
+        .transfer_table(&output_table(), &TableOwner::RawInput, "an operator")
+        .unwrap();
+    for (bad, named) in [
+        ("('2026-01-07', 'a', 7)", "unique"),
+        (
+            "('2026-01-07', NULL, 7)",
+            "null value in column \"player_lookup\"",
+        ),
+    ] {
+        let error = insert(&mut client, bad).unwrap_err();
+        let text = error.as_db_error().map(|e| e.message().to_string());
+        assert!(
+            text.as_deref().unwrap_or_default().contains(named),
+            "{bad}: {error}"
+        );
+    }
+    // A load (the host adopting it again) adds nothing twice.
+    store
+        .ensure_table(&output_table(), &output_schema())
+        .unwrap();
+    let constraints: i64 = client
+        .query_one(
+            "SELECT COUNT(*) FROM pg_constraint
+             WHERE conrelid = 'slate_test.history_behaviour'::regclass AND contype = 'u'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(constraints, 1);
+}
+
 /// PostgreSQL cuts a name past 63 bytes short without a word, so two
 /// columns alike in their first 63 bytes would become one: a table with
 /// such a name is refused before it is made, naming the name and the

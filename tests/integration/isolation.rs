@@ -337,6 +337,44 @@ fn a_processor_cannot_overwrite_a_raw_input() {
     assert!(record.rows_written > 0);
 }
 
+/// The raw inputs the host loads are its own before their first load: on
+/// a new PostgreSQL database, a processor that names one is refused, and
+/// the demo's load then takes the table. Before, the processor ran first,
+/// took the table, and every load of the demo was refused.
+#[test]
+fn a_processor_cannot_take_a_raw_input_before_the_host_first_loads_it() {
+    let url = crate::postgres_server::isolated_url();
+    let data = tempfile::tempdir().unwrap();
+    let plugins = crate::support::plugin_dir(&[components::HOSTILE_RAW_OVERWRITE]);
+    let run = crate::support::slate_with_plugins(data.path(), plugins.path())
+        .args(["--state", &url, "run", "--date", "2026-01-11"])
+        .args(["--processors", "RawOverwrite"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    assert_contains(
+        &String::from_utf8_lossy(&run.stderr),
+        "RawOverwrite may not write nba_raw.schedule: it is a raw input, owned by the host",
+    );
+
+    let demo = crate::support::slate(
+        data.path(),
+        &[
+            "--state",
+            &url,
+            "demo",
+            "--from",
+            "2026-01-11",
+            "--to",
+            "2026-01-11",
+        ],
+    );
+    assert!(demo.status.success(), "{demo:?}");
+    let tables = crate::support::slate(data.path(), &["--state", &url, "tables"]);
+    let listed = String::from_utf8_lossy(&tables.stdout);
+    assert!(!listed.contains("RawOverwrite"), "{listed}");
+}
+
 #[test]
 fn a_nullable_partition_column_is_refused_when_the_processor_loads() {
     let host = TestHost::empty();

@@ -29,6 +29,12 @@ pub fn prop_lines_table() -> TableName {
     TableName::new("nba_raw", "prop_lines")
 }
 
+/// Every raw input the demo loads: the host's from the start, before
+/// any load ([`crate::ownership::HostOwned::raw_inputs`]).
+pub fn raw_input_tables() -> Vec<TableName> {
+    vec![schedule_table(), box_scores_table(), prop_lines_table()]
+}
+
 fn schema(columns: &[(&str, ColumnType)], keys: &[&str]) -> TableSchema {
     TableSchema {
         columns: columns

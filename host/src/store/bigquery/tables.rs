@@ -213,6 +213,7 @@ impl Tables for BigQueryStore {
     fn host_owned(&self) -> HostOwned {
         HostOwned {
             datasets: vec![self.history_dataset.clone()],
+            ..HostOwned::default()
         }
     }
 

@@ -97,6 +97,96 @@ pub(super) fn record_owner(
     Ok(())
 }
 
+/// The CHECK a raw input's FLOAT64 column `c` is made with, if it needs
+/// one: no NaN or infinity unless the column allows them.
+fn finite_check(c: &Column) -> Option<String> {
+    (c.column_type == ColumnType::Float64 && c.mode != ColumnMode::Repeated && !c.allow_non_finite)
+        .then(|| {
+            format!(
+                "CHECK ({} NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8))",
+                quote(&c.name)
+            )
+        })
+}
+
+/// The UNIQUE constraint a raw input is made with, if it has keys: a key
+/// is held once within a date.
+fn unique_key(schema: &TableSchema) -> Option<String> {
+    if schema.key_columns.is_empty() {
+        return None;
+    }
+    let mut key: Vec<String> = Vec::new();
+    for column in std::iter::once(&schema.partition_column).chain(&schema.key_columns) {
+        if !key.contains(&quote(column)) {
+            key.push(quote(column));
+        }
+    }
+    Some(format!("UNIQUE ({})", key.join(", ")))
+}
+
+/// Gives an existing table the constraints a raw input's table is made
+/// with ([`create_in`]) that it lacks: a table that became a raw input
+/// after it was made (adopted at a load, or moved to the host by `slate
+/// tables transfer --raw-input`) otherwise refused nothing. Rows already
+/// there that break one fail it, naming the constraint.
+fn constrain_as_raw_input(
+    client: &mut impl GenericClient,
+    table: &TableName,
+    schema: &TableSchema,
+) -> Result<(), StoreError> {
+    let name = sql_name(table);
+    let not_null: Vec<String> = client
+        .query(
+            "SELECT attname::text FROM pg_attribute
+             WHERE attrelid = $1::text::regclass AND attnum > 0 AND attnotnull",
+            &[&name],
+        )?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let checked: Vec<String> = client
+        .query(
+            "SELECT a.attname::text FROM pg_constraint c
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+             WHERE c.conrelid = $1::text::regclass AND c.contype = 'c'",
+            &[&name],
+        )?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let has_unique: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_constraint
+                            WHERE conrelid = $1::text::regclass AND contype = 'u')",
+            &[&name],
+        )?
+        .get(0);
+    let mut changes: Vec<String> = Vec::new();
+    for c in &schema.columns {
+        if c.mode == ColumnMode::Required && !not_null.contains(&c.name) {
+            changes.push(format!("ALTER COLUMN {} SET NOT NULL", quote(&c.name)));
+        }
+        if let Some(check) = finite_check(c).filter(|_| !checked.contains(&c.name)) {
+            changes.push(format!("ADD {check}"));
+        }
+    }
+    if let Some(key) = unique_key(schema).filter(|_| !has_unique) {
+        changes.push(format!("ADD {key}"));
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    client
+        .batch_execute(&format!("ALTER TABLE {name} {}", changes.join(", ")))
+        .map_err(|e| {
+            StoreError::Schema(format!(
+                "{table} cannot be a raw input: its rows break the constraints a raw \
+                 input's schema makes ({})",
+                super::connector::with_causes(&e)
+            ))
+        })
+}
+
 /// Creates `table` from `schema`, owned by `owner` (or no one yet), inside
 /// the caller's transaction, which holds [`lock_table`].
 pub(super) fn create_in(
@@ -132,27 +222,14 @@ pub(super) fn create_in(
             if raw_input && c.mode == ColumnMode::Required {
                 definition.push_str(" NOT NULL");
             }
-            if raw_input
-                && c.column_type == ColumnType::Float64
-                && c.mode != ColumnMode::Repeated
-                && !c.allow_non_finite
-            {
-                definition.push_str(&format!(
-                    " CHECK ({} NOT IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8))",
-                    quote(&c.name)
-                ));
+            if let Some(check) = finite_check(c).filter(|_| raw_input) {
+                definition.push_str(&format!(" {check}"));
             }
             definition
         })
         .collect();
-    if raw_input && !schema.key_columns.is_empty() {
-        let mut key: Vec<String> = Vec::new();
-        for column in std::iter::once(&schema.partition_column).chain(&schema.key_columns) {
-            if !key.contains(&quote(column)) {
-                key.push(quote(column));
-            }
-        }
-        columns.push(format!("UNIQUE ({})", key.join(", ")));
+    if let Some(key) = unique_key(schema).filter(|_| raw_input) {
+        columns.push(key);
     }
     let name = sql_name(table);
     // `CREATE SCHEMA IF NOT EXISTS` is not safe against itself: two
@@ -503,6 +580,7 @@ impl Tables for PostgresStore {
                         record_owner(&mut transaction, table, &TableOwner::RawInput)?;
                     }
                     migrate_in(&mut transaction, table, &live, schema)?;
+                    constrain_as_raw_input(&mut transaction, table, schema)?;
                 }
                 None => create_in(&mut transaction, table, schema, Some(&TableOwner::RawInput))?,
             }
@@ -580,8 +658,11 @@ impl Tables for PostgresStore {
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
             lock_table(&mut transaction, table)?;
-            if schema_in(&mut transaction, table)?.is_none() {
+            let Some(schema) = schema_in(&mut transaction, table)? else {
                 return Err(StoreError::NoSuchTable(table.clone()));
+            };
+            if *to == TableOwner::RawInput {
+                constrain_as_raw_input(&mut transaction, table, &schema)?;
             }
             let transfer = Transfer::new(table, owner_in(&mut transaction, table)?, to, by);
             record_owner(&mut transaction, table, to)?;
