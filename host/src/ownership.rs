@@ -232,6 +232,23 @@ pub enum OwnershipRefused {
         /// The owner.
         owner: String,
     },
+    /// The table's dataset belongs to another environment: on BigQuery,
+    /// hosts with another dataset prefix (`--bigquery-dataset-prefix`).
+    #[error(
+        "{table} is in the dataset `{dataset}`, which belongs to the Slate environment \
+         whose dataset prefix is `{theirs}`, not to this one (prefix `{ours}`): no table \
+         in it is read or written from here"
+    )]
+    OtherEnvironment {
+        /// The table, as the processor named it.
+        table: TableName,
+        /// The dataset, with this environment's prefix.
+        dataset: String,
+        /// The prefix of the environment it belongs to.
+        theirs: String,
+        /// This environment's prefix.
+        ours: String,
+    },
     /// The host would load a processor's table as a raw input.
     #[error("{table} is owned by processor {owner}: it cannot also be a raw input")]
     ProcessorsTable {

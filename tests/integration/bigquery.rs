@@ -854,3 +854,59 @@ fn slate_demo_and_runs_work_against_bigquery_from_the_command_line() {
         "error: --warehouse bigquery needs --bigquery-project (or SLATE_BIGQUERY_PROJECT)"
     );
 }
+
+/// Two environments of one project, `X_` and `X_dev_`, the second's
+/// prefix longer than the first's: a processor on the `X_` host naming
+/// `dev_nba_reference.processor_run_history` or `dev_slate_test.points`
+/// names the dev hosts' run history and table. Each dataset is labelled
+/// with the environment that made it, and the other environment may
+/// neither write nor read in it. Before, the unprefixed host's processor
+/// replaced the dev hosts' run history with a forged success and emptied
+/// their table.
+#[test]
+fn a_processor_cannot_reach_the_datasets_of_an_environment_with_a_longer_prefix() {
+    let mut prod_config = emulator::isolated_config();
+    let mut dev_config = prod_config.clone();
+    dev_config.dataset_prefix = format!("{}dev_", prod_config.dataset_prefix);
+    let dev = BigQueryStore::connect(&dev_config).unwrap();
+    let table = TableName::new("slate_test", "points");
+    let day = date("2026-01-11");
+    dev.ensure_table(&table, &player_points_schema(ColumnMode::Nullable))
+        .unwrap();
+    dev.replace_partitions(&table, &[day], &player_points_rows(day, [("a".into(), 3)]))
+        .unwrap();
+    prod_config.history_dataset = "prod_reference".into();
+    let prod = BigQueryStore::connect(&prod_config).unwrap();
+
+    let forged = [
+        TableName::new("dev_nba_reference", "processor_run_history"),
+        TableName::new("dev_slate_test", "points"),
+    ];
+    for table in &forged {
+        let refused = prod
+            .check_output_table(table, &player_points_schema(ColumnMode::Nullable))
+            .unwrap_err()
+            .to_string();
+        assert_contains(
+            &refused,
+            &format!(
+                "belongs to the Slate environment whose dataset prefix is `{}`, \
+                 not to this one (prefix `{}`)",
+                dev_config.dataset_prefix, prod_config.dataset_prefix
+            ),
+        );
+    }
+    let read = prod
+        .read_rows(&TableName::new("dev_slate_test", "points"), day, day)
+        .unwrap_err()
+        .to_string();
+    assert_contains(&read, "belongs to the Slate environment");
+    // The dev environment's own reads are untouched.
+    assert_eq!(dev.read_rows(&table, day, day).unwrap().rows.len(), 1);
+    // A new dataset of either environment is its own.
+    prod.ensure_table(
+        &TableName::new("slate_test", "prod_points"),
+        &player_points_schema(ColumnMode::Nullable),
+    )
+    .unwrap();
+}

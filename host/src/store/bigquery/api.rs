@@ -7,6 +7,7 @@
 //! an error even when the service answers 200 with `errors` (the emulator
 //! does); a load job that fails reports every entry of its `errors[]`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -224,21 +225,33 @@ impl Api {
         &self.project
     }
 
-    /// Creates `dataset` unless it exists.
-    pub async fn ensure_dataset(&self, dataset: &str) -> Result<(), ApiError> {
+    /// The labels of `dataset`, or `None` when it does not exist.
+    pub async fn dataset_labels(
+        &self,
+        dataset: &str,
+    ) -> Result<Option<HashMap<String, String>>, ApiError> {
         let found = self
             .call("get dataset", || {
                 self.client.dataset().get(&self.project, dataset)
             })
             .await;
         match found {
-            Ok(_) => return Ok(()),
-            Err(error) if error.status() == Some(404) => {}
-            Err(error) => return Err(error),
+            Ok(found) => Ok(Some(found.labels.unwrap_or_default())),
+            Err(error) if error.status() == Some(404) => Ok(None),
+            Err(error) => Err(error),
         }
+    }
+
+    /// Creates `dataset` with the label `key` set to `value`; `false` when
+    /// it exists already.
+    pub async fn create_dataset(
+        &self,
+        dataset: &str,
+        (key, value): (&str, &str),
+    ) -> Result<bool, ApiError> {
         let created = self
             .call("create dataset", || {
-                let mut new = Dataset::new(&self.project, dataset);
+                let mut new = Dataset::new(&self.project, dataset).label(key, value);
                 if let Some(location) = &self.location {
                     new = new.location(location);
                 }
@@ -246,9 +259,25 @@ impl Api {
             })
             .await;
         match created {
-            Err(error) if error.status() == Some(409) => Ok(()),
-            other => other.map(|_| ()),
+            Err(error) if error.status() == Some(409) => Ok(false),
+            other => other.map(|_| true),
         }
+    }
+
+    /// Sets the label `key` of `dataset` to `value`.
+    pub async fn label_dataset(
+        &self,
+        dataset: &str,
+        (key, value): (&str, &str),
+    ) -> Result<(), ApiError> {
+        self.call("label dataset", || {
+            let labelled = Dataset::new(&self.project, dataset).label(key, value);
+            self.client
+                .dataset()
+                .patch(&self.project, dataset, labelled)
+        })
+        .await
+        .map(|_| ())
     }
 
     /// The table, or `None` when it does not exist.
@@ -760,7 +789,7 @@ mod tests {
         ]);
         let runtime = runtime();
         let api = api(&endpoint, &runtime);
-        runtime.block_on(api.ensure_dataset("nba")).unwrap();
+        runtime.block_on(api.dataset_labels("nba")).unwrap();
         assert_eq!(served.load(Ordering::SeqCst), 3);
     }
 
@@ -769,7 +798,7 @@ mod tests {
         let (endpoint, served) = faulty_service(vec![(403, DENIED), (200, DATASET)]);
         let runtime = runtime();
         let api = api(&endpoint, &runtime);
-        let error = runtime.block_on(api.ensure_dataset("nba")).unwrap_err();
+        let error = runtime.block_on(api.dataset_labels("nba")).unwrap_err();
         assert_eq!(served.load(Ordering::SeqCst), 1);
         assert_eq!(error.status(), Some(403));
         assert_eq!(
@@ -783,7 +812,7 @@ mod tests {
         let (endpoint, served) = faulty_service(vec![(503, UNAVAILABLE); 6]);
         let runtime = runtime();
         let api = api(&endpoint, &runtime);
-        let error = runtime.block_on(api.ensure_dataset("nba")).unwrap_err();
+        let error = runtime.block_on(api.dataset_labels("nba")).unwrap_err();
         assert_eq!(served.load(Ordering::SeqCst), 4);
         assert_eq!(error.status(), Some(503));
     }

@@ -56,7 +56,7 @@ use self::history::{
 use self::values::{push_ndjson_row, schema_fields, schema_of_table, value_from_cell};
 use super::{StoreError, stored_owner, stored_table_name};
 use crate::drift;
-use crate::ownership::{OwnedTable, TableOwner};
+use crate::ownership::{OwnedTable, OwnershipRefused, TableOwner};
 use crate::rows::RowSet;
 use crate::runs::RunRecord;
 use crate::schema::{TableName, TableSchema};
@@ -127,6 +127,41 @@ impl BigQueryConfig {
     }
 }
 
+/// The dataset label that names the Slate environment (the dataset
+/// prefix) a dataset belongs to.
+const ENVIRONMENT_LABEL: &str = "slate_environment";
+
+/// `prefix` as a label value, which takes only lower-case letters, digits,
+/// `_` and `-`: an upper-case letter is `-` and its lower case (no dataset
+/// name has a `-`), so two prefixes never share a value.
+fn environment_label(prefix: &str) -> String {
+    let mut label = String::with_capacity(prefix.len());
+    for c in prefix.chars() {
+        if c.is_ascii_uppercase() {
+            label.push('-');
+        }
+        label.push(c.to_ascii_lowercase());
+    }
+    label
+}
+
+/// The prefix an [`environment_label`] was made from.
+fn prefix_of_label(label: &str) -> String {
+    let mut prefix = String::with_capacity(label.len());
+    let mut upper = false;
+    for c in label.chars() {
+        match c {
+            '-' => upper = true,
+            c if upper => {
+                prefix.push(c.to_ascii_uppercase());
+                upper = false;
+            }
+            c => prefix.push(c),
+        }
+    }
+    prefix
+}
+
 /// Tables, run history and quarantine in BigQuery.
 pub struct BigQueryStore {
     api: Api,
@@ -136,6 +171,8 @@ pub struct BigQueryStore {
     /// Live schemas already checked or created by this store. BigQuery
     /// tables change only by additive migration, made here.
     schemas: Mutex<HashMap<TableName, Arc<TableSchema>>>,
+    /// The datasets found to be this environment's ([`Self::claim_dataset`]).
+    ours: Mutex<std::collections::HashSet<String>>,
     /// The load jobs, transactions and queries issued so far.
     jobs: jobs::JobCounter,
     /// [`BigQueryConfig::commit_batch_dates`].
@@ -200,6 +237,7 @@ impl BigQueryStore {
             prefix: config.dataset_prefix.clone(),
             history_dataset: config.history_dataset.clone(),
             schemas: Mutex::new(HashMap::new()),
+            ours: Mutex::default(),
             jobs: jobs::JobCounter::default(),
             commit_batch_dates: config.commit_batch_dates,
         };
@@ -272,11 +310,69 @@ impl BigQueryStore {
         schema
     }
 
+    /// Makes sure `table`'s dataset is this environment's before any of
+    /// its tables is read or written. Datasets are shared by every
+    /// environment of a project, and a dataset prefix is only a prefix:
+    /// without this, a processor on an unprefixed host naming
+    /// `dev_nba_reference.processor_run_history` wrote the `dev_` hosts'
+    /// run history. So each dataset is labelled with the prefix of the
+    /// environment that made it (or first used it, when it has no label),
+    /// and one labelled for another is refused. With `create`, a missing
+    /// dataset is made, labelled.
+    fn claim_dataset(&self, table: &TableName, create: bool) -> Result<(), StoreError> {
+        let dataset = self.dataset(table);
+        let ours = || self.ours.lock().unwrap_or_else(|p| p.into_inner());
+        if ours().contains(&dataset) {
+            return Ok(());
+        }
+        let label = environment_label(&self.prefix);
+        let claim = (ENVIRONMENT_LABEL, label.as_str());
+        // A dataset another host creates between the look and the create
+        // is looked at again.
+        for _ in 0..2 {
+            let labels = self
+                .block(self.api.dataset_labels(&dataset))
+                .map_err(backend)?;
+            match labels.as_ref().map(|labels| labels.get(ENVIRONMENT_LABEL)) {
+                None if !create => return Ok(()),
+                None => {
+                    if !self
+                        .block(self.api.create_dataset(&dataset, claim))
+                        .map_err(backend)?
+                    {
+                        continue;
+                    }
+                }
+                Some(Some(theirs)) if *theirs != label => {
+                    return Err(OwnershipRefused::OtherEnvironment {
+                        table: table.clone(),
+                        dataset,
+                        theirs: prefix_of_label(theirs),
+                        ours: self.prefix.clone(),
+                    }
+                    .into());
+                }
+                Some(Some(_)) => {}
+                Some(None) => {
+                    self.block(self.api.label_dataset(&dataset, claim))
+                        .map_err(backend)?;
+                    tracing::info!(%dataset, prefix = %self.prefix, "labelled the dataset as this environment's");
+                }
+            }
+            ours().insert(dataset);
+            return Ok(());
+        }
+        Err(StoreError::backend(format!(
+            "the dataset `{dataset}` was reported both missing and existing"
+        )))
+    }
+
     /// The live schema of `table`, or `None` when it does not exist.
     fn live_schema(&self, table: &TableName) -> Result<Option<Arc<TableSchema>>, StoreError> {
         if let Some(schema) = self.cached(table) {
             return Ok(Some(schema));
         }
+        self.claim_dataset(table, false)?;
         let found = self
             .block(self.api.get_table(&self.dataset(table), &table.table))
             .map_err(backend)?;
@@ -305,8 +401,7 @@ impl BigQueryStore {
             return Ok(());
         }
         let dataset = self.dataset(table);
-        self.block(self.api.ensure_dataset(&dataset))
-            .map_err(backend)?;
+        self.claim_dataset(table, true)?;
         let live = match self.live_schema(table)? {
             Some(live) => live,
             None if !create => return Ok(()),
@@ -617,4 +712,23 @@ fn timestamp_of(value: &crate::rows::Value) -> Result<DateTime<Utc>, StoreError>
 
 fn text_cell(cells: &[Option<serde_json::Value>], index: usize) -> Option<&str> {
     cells.get(index)?.as_ref()?.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{environment_label, prefix_of_label};
+
+    #[test]
+    fn an_environment_label_takes_only_lower_case_and_gives_its_prefix_back() {
+        for (prefix, label) in [
+            ("", ""),
+            ("dev_", "dev_"),
+            ("Dev_", "-dev_"),
+            ("aB9_", "a-b9_"),
+        ] {
+            assert_eq!(environment_label(prefix), label);
+            assert_eq!(prefix_of_label(label), prefix);
+        }
+        assert_ne!(environment_label("Dev_"), environment_label("dev_"));
+    }
 }
