@@ -9,7 +9,8 @@
 //! 4. Every processor must own its output table, or find it unowned
 //!    ([`crate::ownership`]); where two name the same unowned table, the
 //!    earlier in this order keeps it. A refusal fails the load, naming the
-//!    owner.
+//!    owner. A server that loaded before goes on with the versions it had
+//!    ([`RefusedVersions`]), and says so in its health check.
 //!
 //! Shadow versions ([`crate::shadow`]) come from the registry as well, by
 //! [`load_shadows`]. Loading only; ordering is [`crate::pipeline`]'s job.
@@ -67,6 +68,21 @@ pub enum CatalogError {
         /// Why.
         message: String,
     },
+}
+
+/// The registry's active versions, as another host switched them, which
+/// this host could not load (a processor of its `--plugin-dir` names a
+/// table a newly deployed one names first, say). Rather than fail every
+/// run, it goes on with the versions it had, and its health check says
+/// so: unhealthy until they load.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RefusedVersions {
+    /// The registry's generation that could not be loaded.
+    pub generation: i64,
+    /// Since when the host has served its earlier versions instead.
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// Why they could not be loaded.
+    pub reason: String,
 }
 
 /// Where a loaded processor came from.

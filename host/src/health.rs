@@ -144,6 +144,11 @@ pub struct HealthReport {
     /// [`FAILING_TOO_LONG`]: also a FAIL. A receiver that times out, with
     /// only a nightly command to retry it, would take days to count dead.
     pub failing_alert_channels: Vec<DeadChannel>,
+    /// On a server: the registry's versions it could not load, serving its
+    /// earlier ones instead (`None` when it serves the registry's). A FAIL:
+    /// the hosts of a cluster no longer run the same versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_versions: Option<crate::catalog::RefusedVersions>,
 }
 
 /// How long an alert channel may fail before the pipeline is unhealthy,
@@ -194,6 +199,17 @@ impl HealthReport {
         self.healthy &=
             self.dead_alert_channels.is_empty() && self.failing_alert_channels.is_empty();
         Ok(self)
+    }
+
+    /// Adds the registry's versions a server could not load, if any: they
+    /// turn it unhealthy.
+    pub fn with_refused_versions(
+        mut self,
+        refused: Option<crate::catalog::RefusedVersions>,
+    ) -> Self {
+        self.healthy &= refused.is_none();
+        self.refused_versions = refused;
+        self
     }
 }
 
@@ -318,6 +334,7 @@ pub fn report(
         last_success,
         dead_alert_channels: Vec::new(),
         failing_alert_channels: Vec::new(),
+        refused_versions: None,
     })
 }
 

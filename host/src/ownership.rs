@@ -249,6 +249,22 @@ pub enum OwnershipRefused {
         /// This environment's prefix.
         ours: String,
     },
+    /// Another processor of the same set, earlier in precedence, names the
+    /// same table, and neither has written it yet: nothing is recorded,
+    /// so there is nothing to transfer.
+    #[error(
+        "{processor} may not write {table}: {first} names it too and is loaded first \
+         (bundled, then the registry, then the plugin folder), and no owner is recorded \
+         yet: roll {first} back, or give one of the two another table"
+    )]
+    NamedFirstBy {
+        /// The processor refused.
+        processor: String,
+        /// The table.
+        table: TableName,
+        /// The processor that names it first.
+        first: String,
+    },
     /// The host would load a processor's table as a raw input.
     #[error("{table} is owned by processor {owner}: it cannot also be a raw input")]
     ProcessorsTable {
@@ -365,12 +381,22 @@ pub fn decide_all(
     let mut first_claim: BTreeMap<&TableName, &str> = BTreeMap::new();
     let mut refused = Vec::new();
     for (index, claimant) in claimants.iter().enumerate() {
-        let recorded = recorded.get(claimant.output).cloned().or_else(|| {
-            first_claim
-                .get(claimant.output)
-                .map(|name| TableOwner::Processor(name.to_string()))
-        });
-        match decide(*claimant, recorded.as_ref(), host) {
+        let recorded = recorded.get(claimant.output);
+        let first = first_claim.get(claimant.output).copied();
+        let decided = match decide(*claimant, recorded, host) {
+            Ok(()) => match first {
+                Some(first) if recorded.is_none() && first != claimant.name => {
+                    Err(OwnershipRefused::NamedFirstBy {
+                        processor: claimant.name.to_string(),
+                        table: claimant.output.clone(),
+                        first: first.to_string(),
+                    })
+                }
+                _ => Ok(()),
+            },
+            refused => refused,
+        };
+        match decided {
             Ok(()) => {
                 first_claim.entry(claimant.output).or_insert(claimant.name);
             }
@@ -540,10 +566,19 @@ mod tests {
         let refused = decide_all(&claimants, &BTreeMap::new(), &HostOwned::default());
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].0, 2);
+        // Nothing is recorded: the refusal says so, and names no transfer
+        // that cannot work (the table does not exist yet).
         assert!(matches!(
             &refused[0].1,
-            OwnershipRefused::OwnedByAnother { owner, .. } if owner == "PlayerDailyCacheProcessor"
+            OwnershipRefused::NamedFirstBy { first, .. } if first == "PlayerDailyCacheProcessor"
         ));
+        assert_eq!(
+            refused[0].1.to_string(),
+            "Impostor may not write nba_precompute.player_daily_cache: \
+             PlayerDailyCacheProcessor names it too and is loaded first (bundled, then the \
+             registry, then the plugin folder), and no owner is recorded yet: roll \
+             PlayerDailyCacheProcessor back, or give one of the two another table"
+        );
     }
 
     #[test]

@@ -2029,6 +2029,42 @@ fn a_server_whose_database_is_created_again_empty_makes_its_tables_and_serves() 
     }
 }
 
+/// A version deployed on one host that another cannot load beside its own
+/// `--plugin-dir` processors (both name one table, and neither has written
+/// it) leaves that host serving its earlier versions, unhealthy and saying
+/// why, instead of failing every run: before, each `POST /process-date`
+/// on it answered "internal error", for any processor.
+#[test]
+fn a_host_that_cannot_load_a_deployed_version_serves_its_earlier_ones_and_says_why() {
+    let url = isolated_url();
+    let folder = host_folder();
+    let plugins = plugin_dir(&[components::VERSIONED_V1]);
+    let plugin_dir = plugins.path().to_str().unwrap();
+    let server = Server::start(
+        folder.path(),
+        &["--state", &url, "--plugin-dir", plugin_dir],
+    );
+    let deployer = host_folder();
+    let deployed = crate::support::slate(
+        deployer.path(),
+        &["--state", &url, "deploy", components::HOSTILE_TABLE_THIEF],
+    );
+    assert!(deployed.status.success(), "{deployed:?}");
+
+    let mut health = Json::Null;
+    wait_until("the server says it cannot load the versions", || {
+        health = server.get("/health").1;
+        !health["refused_versions"].is_null()
+    });
+    assert_eq!(health["healthy"], false, "{health}");
+    assert_contains(
+        health["refused_versions"]["reason"].as_str().unwrap(),
+        "VersionedProcessor may not write slate_test.versioned: TableThief names it too",
+    );
+    let run = server.process("VersionedProcessor", "2026-01-11");
+    assert_eq!(run["status"], "success", "{run}");
+}
+
 /// A task whose (processor, date) is held by a run whose host stopped
 /// renewing its lease (and that no reaper has failed yet) is taken and run
 /// at once: the taker reaps the stale run first. Before, the task was

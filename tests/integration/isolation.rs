@@ -236,7 +236,11 @@ fn an_unowned_table_goes_to_the_first_processor_loaded_not_a_newcomer_under_anot
     let registry = Registry::open(&host.dir.path().join("registry")).unwrap();
     let rejected = deploy_table_thief(&host, &registry, &current, &Ledger::default());
     assert_eq!(rejected.check, DeployCheck::Ownership);
-    assert!(rejected.reason.contains("owned by VersionedProcessor"));
+    assert_contains(
+        &rejected.reason,
+        "VersionedProcessor names it too and is loaded first",
+    );
+    assert_contains(&rejected.reason, "no owner is recorded yet");
 }
 
 #[test]

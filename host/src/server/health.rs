@@ -66,6 +66,7 @@ pub async fn health(
             let pipeline = host.pipeline().map_err(cannot_check)?;
             report(host.store.as_ref(), &pipeline, chrono::Utc::now(), deadline)
                 .and_then(|r| r.with_alert_channels(host.store.as_ref(), &channels))
+                .map(|r| r.with_refused_versions(host.refused_versions()))
                 .map_err(cannot_check)
         })
     };
@@ -140,6 +141,7 @@ mod tests {
             last_success: Vec::new(),
             dead_alert_channels: Vec::new(),
             failing_alert_channels: Vec::new(),
+            refused_versions: None,
         }
     }
 

@@ -21,7 +21,7 @@ use super::health::HealthCache;
 use super::metrics::Metrics;
 use super::workers::WorkerPool;
 use crate::alerts::AlertsConfig;
-use crate::catalog;
+use crate::catalog::{self, RefusedVersions};
 use crate::dates::DatesConfig;
 use crate::deploy::{self, DeployError, Deployer};
 use crate::executor::Executor;
@@ -141,8 +141,15 @@ pub struct ServedHost {
     /// Every run this host claims or ends, for `GET /events`.
     pub events: Arc<RunEvents>,
     current: RwLock<(i64, Arc<Pipeline>)>,
+    /// The registry's versions this host could not load, if the latest
+    /// ones could not be: it serves the earlier ones meanwhile.
+    refused: Mutex<Option<(RefusedVersions, std::time::Instant)>>,
     deploying: Mutex<()>,
 }
+
+/// How often a host tries again to load versions it could not, while the
+/// registry stays where it is: a table transfer, say, may have fixed them.
+const RETRY_REFUSED_VERSIONS: Duration = Duration::from_secs(30);
 
 impl ServedHost {
     /// A host serving the processors `catalog` loads from the registry and
@@ -179,6 +186,7 @@ impl ServedHost {
             health: HealthCache::default(),
             events,
             current: RwLock::new((generation, Arc::new(pipeline))),
+            refused: Mutex::default(),
             deploying: Mutex::new(()),
         })
     }
@@ -211,12 +219,29 @@ impl ServedHost {
         let generation = self.registry.generation()?;
         {
             let current = self.current.read().unwrap_or_else(|e| e.into_inner());
-            if current.0 == generation {
+            let refused_lately = |(refused, tried): &(RefusedVersions, std::time::Instant)| {
+                refused.generation == generation && tried.elapsed() < RETRY_REFUSED_VERSIONS
+            };
+            if current.0 == generation || self.refused_lock().as_ref().is_some_and(refused_lately) {
                 return Ok(current.1.clone());
             }
         }
         let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
         self.reload_if_changed()
+    }
+
+    /// The registry's versions this host could not load and serves
+    /// without, if any ([`RefusedVersions`]).
+    pub fn refused_versions(&self) -> Option<RefusedVersions> {
+        self.refused_lock()
+            .as_ref()
+            .map(|(refused, _)| refused.clone())
+    }
+
+    fn refused_lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<(RefusedVersions, std::time::Instant)>> {
+        self.refused.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// When the registry is shared by several hosts, follows it on a
@@ -254,17 +279,46 @@ impl ServedHost {
         let generation = self.registry.generation()?;
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
         if current.0 != generation {
-            let pipeline = load_pipeline(
+            let loaded = load_pipeline(
                 &self.runtime,
                 &self.registry,
                 self.plugin_dir.as_deref(),
                 self.store.as_ref(),
-            )?;
-            tracing::info!(
-                generation,
-                "active plugin versions changed: pipeline reloaded"
             );
-            *current = (generation, Arc::new(pipeline));
+            let mut refused = self.refused_lock();
+            match loaded {
+                Ok(pipeline) => {
+                    tracing::info!(
+                        generation,
+                        "active plugin versions changed: pipeline reloaded"
+                    );
+                    *current = (generation, Arc::new(pipeline));
+                    *refused = None;
+                }
+                Err(error) => {
+                    let reason = error.to_string();
+                    let again = refused
+                        .as_ref()
+                        .is_some_and(|(r, _)| r.generation == generation && r.reason == reason);
+                    if !again {
+                        tracing::error!(
+                            generation,
+                            %reason,
+                            "cannot load the registry's active versions: serving the earlier ones"
+                        );
+                    }
+                    let since = match refused.as_ref() {
+                        Some((r, _)) => r.since,
+                        None => chrono::Utc::now(),
+                    };
+                    let versions = RefusedVersions {
+                        generation,
+                        since,
+                        reason,
+                    };
+                    *refused = Some((versions, std::time::Instant::now()));
+                }
+            }
         }
         Ok(current.1.clone())
     }
