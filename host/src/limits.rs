@@ -122,6 +122,18 @@ pub enum LimitBreach {
         /// Time since instantiation, in milliseconds.
         observed: u64,
     },
+    /// The guest asked to wait (sleep, or poll a clock) until past its
+    /// wall-clock limit: stopped when it asked, not after waiting.
+    #[error(
+        "wall-clock limit of {limit} ms: the processor asked to wait until {until} ms into \
+         the run, and was stopped when it asked"
+    )]
+    WaitPastLimit {
+        /// The limit, in milliseconds.
+        limit: u64,
+        /// When its wait would have ended, in milliseconds since instantiation.
+        until: u64,
+    },
     /// The run ran out of fuel.
     #[error("fuel limit of {limit} exhausted")]
     Fuel {
@@ -163,7 +175,9 @@ impl LimitBreach {
     pub fn kind(&self) -> ErrorKind {
         match self {
             LimitBreach::Memory { .. } => ErrorKind::LimitMemory,
-            LimitBreach::CpuTime { .. } | LimitBreach::WallTime { .. } => ErrorKind::LimitTime,
+            LimitBreach::CpuTime { .. }
+            | LimitBreach::WallTime { .. }
+            | LimitBreach::WaitPastLimit { .. } => ErrorKind::LimitTime,
             LimitBreach::Fuel { .. } => ErrorKind::LimitFuel,
             LimitBreach::OutputRows { .. }
             | LimitBreach::OutputBytes { .. }
@@ -179,6 +193,7 @@ impl LimitBreach {
             | LimitBreach::WallTime { limit, observed }
             | LimitBreach::OutputRows { limit, observed }
             | LimitBreach::OutputBytes { limit, observed } => (limit, observed),
+            LimitBreach::WaitPastLimit { limit, until } => (limit, until),
             LimitBreach::Fuel { limit } | LimitBreach::OutputTransfer { limit } => (limit, limit),
         }
     }

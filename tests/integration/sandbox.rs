@@ -90,7 +90,7 @@ fn hostile_processors_fail_alone_on(options: RuntimeOptions) {
         hostile(
             components::HOSTILE_SLEEP,
             ErrorKind::LimitTime,
-            "wall-clock limit of 300000 ms exceeded",
+            "wall-clock limit of 300000 ms: the processor asked to wait until 3600",
         ),
         hostile(
             components::HOSTILE_MEMORY_BOMB,

@@ -126,9 +126,9 @@ impl RunState {
     pub fn check_wait(&self, wait: Duration) -> Result<(), LimitBreach> {
         let ends_at = self.started.elapsed() + wait;
         if ends_at > self.wall_time {
-            return Err(LimitBreach::WallTime {
+            return Err(LimitBreach::WaitPastLimit {
                 limit: self.wall_time.as_millis() as u64,
-                observed: ends_at.as_millis().min(u128::from(u64::MAX)) as u64,
+                until: ends_at.as_millis().min(u128::from(u64::MAX)) as u64,
             });
         }
         Ok(())
