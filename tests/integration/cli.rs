@@ -27,7 +27,20 @@ fn slate_run_goes_on_past_a_processor_another_process_holds_and_names_it() {
         })
         .unwrap();
 
-    let run = slate(dir.path(), &["run", "--date", "2026-01-07"]);
+    // A downstream waits up to one lease for an upstream running elsewhere
+    // before it is blocked: a short lease keeps the wait short.
+    let run = slate(
+        dir.path(),
+        &[
+            "--lease-secs",
+            "3",
+            "--heartbeat-secs",
+            "1",
+            "run",
+            "--date",
+            "2026-01-07",
+        ],
+    );
 
     assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
     let table = String::from_utf8_lossy(&run.stdout);
