@@ -910,3 +910,92 @@ fn a_processor_cannot_reach_the_datasets_of_an_environment_with_a_longer_prefix(
     )
     .unwrap();
 }
+
+/// The `slate_environment` label of `dataset` on the emulator, if any.
+fn environment_label_of(dataset: &str) -> Option<String> {
+    let url = format!(
+        "{}/bigquery/v2/projects/{}/datasets/{dataset}",
+        emulator::endpoint(),
+        emulator::PROJECT
+    );
+    let mut response = crate::serve_process::agent().get(url).call().unwrap();
+    let found: serde_json::Value =
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+    found["labels"]["slate_environment"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Sends `body` to the emulator's `method` on `dataset` (created or
+/// patched).
+fn on_dataset(method: &str, dataset: &str, body: serde_json::Value) {
+    let base = format!(
+        "{}/bigquery/v2/projects/{}/datasets",
+        emulator::endpoint(),
+        emulator::PROJECT
+    );
+    let agent = crate::serve_process::agent();
+    let sent = match method {
+        "POST" => agent.post(base).send(body.to_string()),
+        _ => agent
+            .patch(format!("{base}/{dataset}"))
+            .send(body.to_string()),
+    };
+    assert!(sent.unwrap().status().is_success());
+}
+
+/// A dataset without the environment label (made by hand, or by a Slate
+/// from before labels) is not labelled by the first host to write in it:
+/// only by the environment it has shown to be its own (its history
+/// dataset, or one holding a table it recorded). Before, an unprefixed
+/// host's processor took the unlabelled `dev_nba_reference` of an older
+/// `dev_` environment, forged its history, and locked the dev hosts out.
+#[test]
+fn an_unlabelled_dataset_is_labelled_only_by_the_environment_that_shows_it_is_its_own() {
+    let prod_config = emulator::isolated_config();
+    let mut dev_config = prod_config.clone();
+    dev_config.dataset_prefix = format!("{}dev_", prod_config.dataset_prefix);
+    let dev_history = format!("{}nba_reference", dev_config.dataset_prefix);
+    on_dataset(
+        "POST",
+        &dev_history,
+        serde_json::json!({"datasetReference": {
+            "projectId": emulator::PROJECT, "datasetId": dev_history}}),
+    );
+    let mut prod_config = prod_config;
+    prod_config.history_dataset = "prod_reference".into();
+    let prod = BigQueryStore::connect(&prod_config).unwrap();
+
+    let forged = TableName::new("dev_nba_reference", "processor_run_history");
+    let refused = prod
+        .check_output_table(&forged, &player_points_schema(ColumnMode::Nullable))
+        .unwrap_err()
+        .to_string();
+    assert_contains(&refused, "has no `slate_environment` label");
+    assert_contains(&refused, "bq update --set_label slate_environment:");
+    assert_eq!(environment_label_of(&dev_history), None);
+
+    // The dev environment's history dataset is its own.
+    BigQueryStore::connect(&dev_config).unwrap();
+    assert_eq!(
+        environment_label_of(&dev_history).as_deref(),
+        Some(dev_config.dataset_prefix.as_str())
+    );
+
+    // A dataset holding a table this environment recorded is its own,
+    // label or not.
+    let table = TableName::new("slate_test", "points");
+    prod.ensure_table(&table, &player_points_schema(ColumnMode::Nullable))
+        .unwrap();
+    let dataset = format!("{}slate_test", prod_config.dataset_prefix);
+    on_dataset("PATCH", &dataset, serde_json::json!({"labels": {}}));
+    assert_eq!(environment_label_of(&dataset), None);
+    let reconnected = BigQueryStore::connect(&prod_config).unwrap();
+    reconnected
+        .ensure_table(&table, &player_points_schema(ColumnMode::Nullable))
+        .unwrap();
+    assert_eq!(
+        environment_label_of(&dataset).as_deref(),
+        Some(prod_config.dataset_prefix.as_str())
+    );
+}

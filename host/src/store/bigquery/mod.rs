@@ -311,15 +311,21 @@ impl BigQueryStore {
     }
 
     /// Makes sure `table`'s dataset is this environment's before any of
-    /// its tables is read or written. Datasets are shared by every
-    /// environment of a project, and a dataset prefix is only a prefix:
-    /// without this, a processor on an unprefixed host naming
-    /// `dev_nba_reference.processor_run_history` wrote the `dev_` hosts'
-    /// run history. So each dataset is labelled with the prefix of the
-    /// environment that made it (or first used it, when it has no label),
-    /// and one labelled for another is refused. With `create`, a missing
-    /// dataset is made, labelled.
-    fn claim_dataset(&self, table: &TableName, create: bool) -> Result<(), StoreError> {
+    /// its tables is written, and is no other environment's before one is
+    /// read. Datasets are shared by every environment of a project, and a
+    /// dataset prefix is only a prefix: without this, a processor on an
+    /// unprefixed host naming `dev_nba_reference.processor_run_history`
+    /// wrote the `dev_` hosts' run history. So each dataset carries the
+    /// label [`ENVIRONMENT_LABEL`] with the prefix of the environment that
+    /// made it, and one labelled for another is refused.
+    ///
+    /// A dataset without the label (made by hand, or by a Slate from before
+    /// labels) is this environment's to label only when this environment
+    /// has shown it is its own: it is the configured history dataset, or
+    /// the owners table records a table of this environment in it. A write
+    /// into any other is refused with how to label it; a read goes on,
+    /// labelling nothing. A missing dataset is made, labelled, by a write.
+    fn claim_dataset(&self, table: &TableName, writing: bool) -> Result<(), StoreError> {
         let dataset = self.dataset(table);
         let ours = || self.ours.lock().unwrap_or_else(|p| p.into_inner());
         if ours().contains(&dataset) {
@@ -334,7 +340,7 @@ impl BigQueryStore {
                 .block(self.api.dataset_labels(&dataset))
                 .map_err(backend)?;
             match labels.as_ref().map(|labels| labels.get(ENVIRONMENT_LABEL)) {
-                None if !create => return Ok(()),
+                None if !writing => return Ok(()),
                 None => {
                     if !self
                         .block(self.api.create_dataset(&dataset, claim))
@@ -353,7 +359,22 @@ impl BigQueryStore {
                     .into());
                 }
                 Some(Some(_)) => {}
+                Some(None) if !writing => return Ok(()),
                 Some(None) => {
+                    let shown_ours = table.dataset == self.history_dataset
+                        || crate::store::Tables::table_owners(self)?
+                            .iter()
+                            .any(|owned| owned.table.dataset == table.dataset);
+                    if !shown_ours {
+                        return Err(StoreError::Schema(format!(
+                            "{table}: the dataset `{dataset}` has no `{ENVIRONMENT_LABEL}` \
+                             label and holds no table this environment recorded, so it may \
+                             be another environment's, made before datasets were labelled; \
+                             if it is this one's, label it: `bq update --set_label \
+                             {ENVIRONMENT_LABEL}:{label} {project}:{dataset}`",
+                            project = self.api.project(),
+                        )));
+                    }
                     self.block(self.api.label_dataset(&dataset, claim))
                         .map_err(backend)?;
                     tracing::info!(%dataset, prefix = %self.prefix, "labelled the dataset as this environment's");
@@ -395,13 +416,15 @@ impl BigQueryStore {
         schema: &TableSchema,
         create: bool,
     ) -> Result<(), StoreError> {
+        // Before the cache: a table read before may sit in a dataset that
+        // only reads may use.
+        self.claim_dataset(table, true)?;
         if let Some(live) = self.cached(table)
             && drift::plan(table, &live, schema)?.is_empty()
         {
             return Ok(());
         }
         let dataset = self.dataset(table);
-        self.claim_dataset(table, true)?;
         let live = match self.live_schema(table)? {
             Some(live) => live,
             None if !create => return Ok(()),
