@@ -1656,12 +1656,17 @@ fn a_postgresql_table_refuses_a_name_postgresql_would_cut_short() {
         .unwrap_err()
         .to_string();
     assert_contains(&error, &format!("the table `{}` has 64", long("t")));
+    let short = TableName::new("probe", "short_columns");
     store
-        .ensure_table(
-            &TableName::new("probe", "short_columns"),
-            &schema(&[&"c".repeat(63)]),
-        )
+        .ensure_table(&short, &schema(&[&"c".repeat(63)]))
         .unwrap();
+    // Nor may a new version add one: the migration is refused alike.
+    let mut added = schema(&[&"c".repeat(63)]);
+    added
+        .columns
+        .extend([&a, &b].map(|name| Column::new(name, ColumnType::Int64, ColumnMode::Nullable)));
+    let error = store.ensure_table(&short, &added).unwrap_err().to_string();
+    assert_contains(&error, &format!("the column `{a}` has 64"));
 }
 
 #[test]

@@ -97,6 +97,31 @@ pub(super) fn record_owner(
     Ok(())
 }
 
+/// Each of `columns`' names, as a column.
+fn column_names(columns: &[Column]) -> impl Iterator<Item = (&'static str, &String)> {
+    columns.iter().map(|c| ("column", &c.name))
+}
+
+/// Refuses any of `names` (what each names, and the name) longer than
+/// PostgreSQL keeps: it cuts a longer one short without a word, so two
+/// columns alike in their first 63 bytes would become one.
+fn refuse_long_names<'a>(
+    table: &TableName,
+    names: impl IntoIterator<Item = (&'static str, &'a String)>,
+) -> Result<(), StoreError> {
+    match names
+        .into_iter()
+        .find(|(_, name)| name.len() > MAX_NAME_BYTES)
+    {
+        Some((what, name)) => Err(StoreError::Schema(format!(
+            "{table}: PostgreSQL keeps names of at most {MAX_NAME_BYTES} bytes, and the \
+             {what} `{name}` has {}",
+            name.len()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The CHECK a raw input's FLOAT64 column `c` is made with, if it needs
 /// one: no NaN or infinity unless the column allows them.
 fn finite_check(c: &Column) -> Option<String> {
@@ -195,20 +220,11 @@ pub(super) fn create_in(
     schema: &TableSchema,
     owner: Option<&TableOwner>,
 ) -> Result<(), StoreError> {
-    // PostgreSQL cuts a longer name short without a word: two columns
-    // alike in their first 63 bytes would become one.
-    let names = [("dataset", &table.dataset), ("table", &table.table)]
-        .into_iter()
-        .chain(schema.columns.iter().map(|c| ("column", &c.name)));
-    for (what, name) in names {
-        if name.len() > MAX_NAME_BYTES {
-            return Err(StoreError::Schema(format!(
-                "{table}: PostgreSQL keeps names of at most {MAX_NAME_BYTES} bytes, and \
-                 the {what} `{name}` has {}",
-                name.len()
-            )));
-        }
-    }
+    let names = [("dataset", &table.dataset), ("table", &table.table)];
+    refuse_long_names(
+        table,
+        names.into_iter().chain(column_names(&schema.columns)),
+    )?;
     // A raw input is written by whatever loads it, past the host's
     // validation: the table itself refuses what its schema does, so a bad
     // row fails the load that writes it, naming the constraint, rather
@@ -275,6 +291,7 @@ fn migrate_in(
     if migration.is_empty() {
         return Ok(());
     }
+    refuse_long_names(table, column_names(&migration.added))?;
     let migrated = migration.apply(live, schema);
     for column in &migration.added {
         client.batch_execute(&format!(
