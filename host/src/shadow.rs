@@ -49,13 +49,26 @@ pub fn live_name(name: &str) -> Option<&str> {
     name.strip_suffix(SHADOW_SUFFIX)
 }
 
-/// The table version `hash` of a processor writes instead of `live`.
+/// The longest shadow table name: what every backend keeps whole
+/// (PostgreSQL cuts names at 63 bytes).
+const MAX_SHADOW_TABLE_BYTES: usize = 63;
+
+/// The table version `hash` of a processor writes instead of `live`:
+/// `dataset__table__<version>`, the live part cut short where the whole
+/// would pass [`MAX_SHADOW_TABLE_BYTES`] (the version, which no other
+/// component shares, keeps it apart).
 pub fn shadow_table(live: &TableName, hash: &str) -> TableName {
-    let version = &hash[..hash.len().min(HASH_DIGITS)];
-    TableName::new(
-        SHADOW_DATASET,
-        &format!("{}__{}__{version}", live.dataset, live.table),
-    )
+    let version = format!("__{}", &hash[..hash.len().min(HASH_DIGITS)]);
+    let mut name = format!("{}__{}", live.dataset, live.table);
+    let mut room = MAX_SHADOW_TABLE_BYTES.saturating_sub(version.len());
+    if name.len() > room {
+        while !name.is_char_boundary(room) {
+            room -= 1;
+        }
+        name.truncate(room);
+    }
+    name.push_str(&version);
+    TableName::new(SHADOW_DATASET, &name)
 }
 
 /// `plugin` as the shadow of the processor of the same name: its runs are
@@ -348,5 +361,18 @@ mod tests {
             shadow_table(&live, "0123456789abcdef0123").to_string(),
             "slate_shadow.nba_precompute__player_daily_cache__0123456789ab"
         );
+    }
+
+    #[test]
+    fn a_shadow_table_name_is_cut_to_what_every_backend_keeps_whole_and_keeps_its_version() {
+        let live = TableName::new("slate_long_dataset_name", "a_rather_long_table_name_xyz");
+        let first = shadow_table(&live, "f66bf7c1a325aaaa");
+        let second = shadow_table(&live, "0123456789abffff");
+        assert_eq!(first.table.len(), 63, "{first}");
+        assert_eq!(
+            first.table,
+            "slate_long_dataset_name__a_rather_long_table_name__f66bf7c1a325"
+        );
+        assert_ne!(first, second);
     }
 }
