@@ -73,8 +73,9 @@ pub enum CatalogError {
 /// The registry's active versions, as another host switched them, which
 /// this host could not load (a processor of its `--plugin-dir` names a
 /// table a newly deployed one names first, say). Rather than fail every
-/// run, it goes on with the versions it had, and its health check says
-/// so: unhealthy until they load.
+/// run, it goes on with the versions it had (or, from its start, without
+/// the processors refused: [`load_leaving_out_refused`]), and its health
+/// check says so: unhealthy until they load.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RefusedVersions {
     /// The registry's generation that could not be loaded.
@@ -143,6 +144,60 @@ pub fn load(
         });
     }
     Ok(loaded)
+}
+
+/// Loads the processor set as [`load`] does, but leaves out each processor
+/// the table owners refuse, and every processor that depends on one left
+/// out, rather than refuse the set: what a server starts with when the
+/// registry holds a version its plugin folder (or a recorded owner) cannot
+/// live with, so that one bad deploy does not keep every host from
+/// starting. Returns what is left, and what was left out.
+pub fn load_leaving_out_refused(
+    runtime: &Runtime,
+    registry: Option<&Registry>,
+    plugin_dir: Option<&Path>,
+    ledger: &Ledger,
+) -> Result<(Vec<Loaded>, Vec<LeftOut>), CatalogError> {
+    let mut loaded = gather(runtime, registry, plugin_dir)?;
+    let claimants: Vec<Claimant<'_>> = loaded.iter().map(|l| claimant(&l.plugin)).collect();
+    let mut left_out: Vec<LeftOut> = ledger
+        .refusals(&claimants)
+        .into_iter()
+        .map(|(index, refused)| LeftOut {
+            processor: loaded[index].plugin.spec.name.clone(),
+            reason: format!("left out {}: {refused}", loaded[index].described()),
+        })
+        .collect();
+    loop {
+        let out = |name: &str| left_out.iter().any(|l| l.processor == name);
+        let dependant = loaded.iter().find_map(|l| {
+            let spec = &l.plugin.spec;
+            let upstream = spec.upstream.iter().find(|u| out(u))?;
+            (!out(&spec.name)).then(|| LeftOut {
+                processor: spec.name.clone(),
+                reason: format!("left out {}: it depends on {upstream}, left out", spec.name),
+            })
+        });
+        match dependant {
+            Some(dependant) => left_out.push(dependant),
+            None => break,
+        }
+    }
+    loaded.retain(|l| {
+        !left_out
+            .iter()
+            .any(|out| out.processor == l.plugin.spec.name)
+    });
+    Ok((loaded, left_out))
+}
+
+/// A processor [`load_leaving_out_refused`] left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Its name.
+    pub processor: String,
+    /// Why, naming where it came from.
+    pub reason: String,
 }
 
 /// The processor set before any ownership check: what the host knows by

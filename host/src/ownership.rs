@@ -255,7 +255,8 @@ pub enum OwnershipRefused {
     #[error(
         "{processor} may not write {table}: {first} names it too and is loaded first \
          (bundled, then the registry, then the plugin folder), and no owner is recorded \
-         yet: roll {first} back, or give one of the two another table"
+         yet: roll {first} back if it has an earlier version, or give one of the two \
+         another table"
     )]
     NamedFirstBy {
         /// The processor refused.
@@ -577,7 +578,8 @@ mod tests {
             "Impostor may not write nba_precompute.player_daily_cache: \
              PlayerDailyCacheProcessor names it too and is loaded first (bundled, then the \
              registry, then the plugin folder), and no owner is recorded yet: roll \
-             PlayerDailyCacheProcessor back, or give one of the two another table"
+             PlayerDailyCacheProcessor back if it has an earlier version, or give one of the \
+             two another table"
         );
     }
 

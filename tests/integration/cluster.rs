@@ -2063,6 +2063,29 @@ fn a_host_that_cannot_load_a_deployed_version_serves_its_earlier_ones_and_says_w
     );
     let run = server.process("VersionedProcessor", "2026-01-11");
     assert_eq!(run["status"], "success", "{run}");
+
+    // VersionedProcessor has written the table: it is its recorded owner,
+    // and TableThief, the registry's, is refused on every host. A host
+    // started now leaves TableThief out and serves the rest; before, it
+    // could not start at all.
+    let restarted = Server::start(host_folder().path(), &["--state", &url]);
+    let (status, health) = restarted.get("/health");
+    assert_eq!(status, 503, "{health}");
+    let reason = health["refused_versions"]["reason"].as_str().unwrap();
+    assert_contains(reason, "left out registry version");
+    assert_contains(
+        reason,
+        "TableThief may not write slate_test.versioned: it is owned by VersionedProcessor",
+    );
+    let (status, answer) = restarted.post(
+        "/process-date",
+        json!({"processors": ["TableThief"], "analysis_date": "2026-01-11"}),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert_contains(
+        answer["error"].as_str().unwrap_or_default(),
+        "this host could not load them all: left out registry version",
+    );
 }
 
 /// A task whose (processor, date) is held by a run whose host stopped

@@ -719,3 +719,59 @@ async fn the_plugins_page_shows_versions_and_history_and_rolls_back_with_the_tok
     );
     browser.screenshot("plugins").await;
 }
+
+/// The banner says what only a server's health check has: the registry's
+/// versions this host could not load (`refused_versions`). Before, such a
+/// host read "Unhealthy: 0 problem(s)", its list empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_health_banner_names_the_versions_the_host_could_not_load() {
+    use crate::support::{components, plugin_dir, slate, use_shared_compiled_cache, wait_until};
+
+    if !chromium_installed("dashboard refused versions") {
+        return;
+    }
+    // The synchronous clients (PostgreSQL's, the server's) off the runtime.
+    let (_folders, _plugins, server) = tokio::task::spawn_blocking(|| {
+        let url = crate::postgres_server::isolated_url();
+        let folders: Vec<tempfile::TempDir> = (0..2)
+            .map(|_| {
+                let folder = tempfile::tempdir().unwrap();
+                use_shared_compiled_cache(folder.path());
+                folder
+            })
+            .collect();
+        let plugins = plugin_dir(&[components::VERSIONED_V1]);
+        let server = Server::start(
+            folders[0].path(),
+            &[
+                "--state",
+                &url,
+                "--plugin-dir",
+                plugins.path().to_str().unwrap(),
+            ],
+        );
+        let deployed = slate(
+            folders[1].path(),
+            &["--state", &url, "deploy", components::HOSTILE_TABLE_THIEF],
+        );
+        assert!(deployed.status.success(), "{deployed:?}");
+        wait_until("the server cannot load the versions", || {
+            !server.get("/health").1["refused_versions"].is_null()
+        });
+        (folders, plugins, server)
+    })
+    .await
+    .unwrap();
+
+    let browser = Browser::start().await;
+    browser.open(&server, "").await;
+    browser
+        .until(
+            "the banner names the versions it could not load",
+            "document.getElementById('banner').classList.contains('unhealthy') && \
+             !!document.querySelector('#banner .refused-versions') && \
+             document.querySelector('#banner .refused-versions').textContent \
+               .includes('TableThief names it too')",
+        )
+        .await;
+}

@@ -98,11 +98,19 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
 
     config.alerts = AlertsConfig::load(&options.data_dir.config_file())?;
     config.schedules = slate::schedule::load(&options.data_dir.config_file())?;
-    let host = Host::open(options, true, args.workers)?;
+    // A processor the table owners refuse is left out, not the server:
+    // `/health` names it.
+    let host = Host::open_with(options, true, args.workers, true)?;
     // A schedule naming an unknown processor would fire no run at every
-    // tick: refused before the server starts.
+    // tick: refused before the server starts. One left out is known.
     for schedule in &config.schedules {
-        if let Err(error) = host.pipeline.select(&schedule.processors) {
+        let known: Vec<String> = schedule
+            .processors
+            .iter()
+            .filter(|name| !host.left_out.iter().any(|out| out.processor == **name))
+            .cloned()
+            .collect();
+        if let Err(error) = host.pipeline.select(&known) {
             usage!(
                 "{}: [[schedule]] `{}`: processors: {error}",
                 options.data_dir.config_file().display(),

@@ -142,7 +142,8 @@ pub struct ServedHost {
     pub events: Arc<RunEvents>,
     current: RwLock<(i64, Arc<Pipeline>)>,
     /// The registry's versions this host could not load, if the latest
-    /// ones could not be: it serves the earlier ones meanwhile.
+    /// ones could not be: it serves the earlier ones meanwhile, or, from
+    /// its start, the processors that could be loaded.
     refused: Mutex<Option<(RefusedVersions, std::time::Instant)>>,
     deploying: Mutex<()>,
 }
@@ -166,12 +167,29 @@ impl ServedHost {
         let events = Arc::new(RunEvents::default());
         let executor = executor.with_observer(events.clone());
         let generation = registry.generation()?;
-        let pipeline = load_pipeline(
+        // A processor the table owners refuse is left out, not the host:
+        // one bad deploy would otherwise keep every host from starting.
+        let (pipeline, left_out) = load_pipeline_leaving_out_refused(
             &runtime,
             &registry,
             plugin_dir.as_deref(),
             executor.store().as_ref(),
         )?;
+        let refused = (!left_out.is_empty()).then(|| {
+            let reasons: Vec<&str> = left_out.iter().map(|out| out.reason.as_str()).collect();
+            let reason = reasons.join("; ");
+            tracing::error!(
+                generation,
+                %reason,
+                "cannot load every processor: serving the others"
+            );
+            let versions = RefusedVersions {
+                generation,
+                since: chrono::Utc::now(),
+                reason,
+            };
+            (versions, std::time::Instant::now())
+        });
         Ok(ServedHost {
             store: executor.store().clone(),
             executor,
@@ -186,7 +204,7 @@ impl ServedHost {
             health: HealthCache::default(),
             events,
             current: RwLock::new((generation, Arc::new(pipeline))),
-            refused: Mutex::default(),
+            refused: Mutex::new(refused),
             deploying: Mutex::new(()),
         })
     }
@@ -219,10 +237,15 @@ impl ServedHost {
         let generation = self.registry.generation()?;
         {
             let current = self.current.read().unwrap_or_else(|e| e.into_inner());
-            let refused_lately = |(refused, tried): &(RefusedVersions, std::time::Instant)| {
-                refused.generation == generation && tried.elapsed() < RETRY_REFUSED_VERSIONS
+            // Settled: the registry's versions all loaded, or they could
+            // not be a moment ago.
+            let settled = match self.refused_lock().as_ref() {
+                None => current.0 == generation,
+                Some((refused, tried)) => {
+                    refused.generation == generation && tried.elapsed() < RETRY_REFUSED_VERSIONS
+                }
             };
-            if current.0 == generation || self.refused_lock().as_ref().is_some_and(refused_lately) {
+            if settled {
                 return Ok(current.1.clone());
             }
         }
@@ -278,7 +301,7 @@ impl ServedHost {
     fn reload_if_changed(&self) -> Result<Arc<Pipeline>, HostError> {
         let generation = self.registry.generation()?;
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-        if current.0 != generation {
+        if current.0 != generation || self.refused_lock().is_some() {
             let loaded = load_pipeline(
                 &self.runtime,
                 &self.registry,
@@ -423,6 +446,29 @@ fn load_pipeline(
     store: &dyn Store,
 ) -> Result<Pipeline, HostError> {
     let loaded = catalog::load(runtime, Some(registry), plugin_dir, &ledger(store)?)?;
+    pipeline_of(runtime, registry, loaded)
+}
+
+/// [`load_pipeline`], leaving out the processors the table owners refuse
+/// ([`catalog::load_leaving_out_refused`]): the pipeline, and why each was
+/// left out.
+fn load_pipeline_leaving_out_refused(
+    runtime: &Runtime,
+    registry: &Registry,
+    plugin_dir: Option<&std::path::Path>,
+    store: &dyn Store,
+) -> Result<(Pipeline, Vec<catalog::LeftOut>), HostError> {
+    let (loaded, left_out) =
+        catalog::load_leaving_out_refused(runtime, Some(registry), plugin_dir, &ledger(store)?)?;
+    Ok((pipeline_of(runtime, registry, loaded)?, left_out))
+}
+
+/// The pipeline of `loaded`, with the registry's shadows.
+fn pipeline_of(
+    runtime: &Runtime,
+    registry: &Registry,
+    loaded: Vec<catalog::Loaded>,
+) -> Result<Pipeline, HostError> {
     let shadows = catalog::load_shadows(runtime, registry)?;
     // A shared registry shows which serving host has compiled which version.
     let from_registry = loaded

@@ -325,6 +325,16 @@ async function loadHealth() {
         `${table.table}: emptied on ${emptied.date} (had ${emptied.rows_before} rows)`, "emptied-date"));
     }
   }
+  for (const channel of [...report.dead_alert_channels, ...report.failing_alert_channels]) {
+    const since = channel.since ? ` since ${channel.since}` : "";
+    items.push(esc(`alert channel ${channel.channel} cannot deliver${since}: ${channel.reason}`));
+  }
+  if (report.refused_versions) {
+    const refused = report.refused_versions;
+    items.push(`<span class="refused-versions">${esc(
+      `this host could not load the registry's versions (generation ${refused.generation}, ` +
+      `since ${refused.since}): ${refused.reason}`)}</span>`);
+  }
   const [className, html] = report.healthy
     ? ["banner healthy", "✓ Healthy: every scheduled date has rows, and no run is failed, blocked or stale."]
     : ["banner unhealthy", `✗ Unhealthy: ${items.length} problem(s), as <code>slate health</code> reports them` +
