@@ -84,6 +84,10 @@ pub struct RefusedVersions {
     pub since: chrono::DateTime<chrono::Utc>,
     /// Why they could not be loaded.
     pub reason: String,
+    /// The processors the host serves without, when it started without
+    /// them; empty when it serves the versions it had.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
 }
 
 /// Where a loaded processor came from.

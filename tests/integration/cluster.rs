@@ -1793,13 +1793,33 @@ fn a_task_whose_run_a_shutdown_stopped_goes_back_to_the_queue() {
     );
 }
 
+/// Starts a run of `processor` on `day` as a `slate run` on another
+/// machine would, leased for `lease`.
+fn run_elsewhere(
+    store: &dyn Store,
+    processor: &str,
+    day: chrono::NaiveDate,
+    lease: std::time::Duration,
+) -> RunRecord {
+    use slate::runs::{NewRun, Trigger};
+    store
+        .start_run(&NewRun {
+            processor: processor.into(),
+            data_date: day,
+            host_id: "cli-host:1".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Cli,
+            lease,
+        })
+        .unwrap()
+}
+
 /// A task whose (processor, date) is running elsewhere (a `slate run`, a
 /// schedule) waits in the queue untaken until that run ends. Before, each
 /// worker took it and released it again every poll (every 250 ms), and
 /// its `takes` grew for as long as the run went on.
 #[test]
 fn a_task_whose_processor_and_date_run_elsewhere_is_not_taken_until_the_run_ends() {
-    use slate::runs::{NewRun, Trigger};
     use work_queue::Worked;
 
     let url = isolated_url();
@@ -1812,16 +1832,7 @@ fn a_task_whose_processor_and_date_run_elsewhere_is_not_taken_until_the_run_ends
         id,
     } = QueuedSlowDay::enqueue(store.as_ref(), day);
     let lease = std::time::Duration::from_secs(300);
-    let elsewhere = store
-        .start_run(&NewRun {
-            processor: processor.clone(),
-            data_date: day,
-            host_id: "cli-host:1".into(),
-            plugin_hash: "h".into(),
-            trigger: Trigger::Cli,
-            lease,
-        })
-        .unwrap();
+    let elsewhere = run_elsewhere(store.as_ref(), &processor, day, lease);
     let queue = store.work_queue().unwrap();
     let worker = host_on(store.clone(), "queue-host:2");
     let takes = || -> i64 {
@@ -1873,7 +1884,7 @@ fn a_task_whose_processor_and_date_run_elsewhere_is_not_taken_until_the_run_ends
 /// `by_host` counted it as a run of the taker's.
 #[test]
 fn a_task_ended_by_a_run_made_elsewhere_is_credited_to_that_runs_host() {
-    use slate::runs::{ErrorKind, NewRun, RunEnd, Trigger};
+    use slate::runs::{ErrorKind, RunEnd};
     use work_queue::Worked;
 
     let store = crate::postgres_server::isolated_store();
@@ -1884,16 +1895,8 @@ fn a_task_ended_by_a_run_made_elsewhere_is_credited_to_that_runs_host() {
         processor,
         id,
     } = QueuedSlowDay::enqueue(store.as_ref(), day);
-    let elsewhere = store
-        .start_run(&NewRun {
-            processor,
-            data_date: day,
-            host_id: "cli-host:1".into(),
-            plugin_hash: "h".into(),
-            trigger: Trigger::Cli,
-            lease: std::time::Duration::from_secs(300),
-        })
-        .unwrap();
+    let lease = std::time::Duration::from_secs(300);
+    let elsewhere = run_elsewhere(store.as_ref(), &processor, day, lease);
     store
         .end_run(
             &elsewhere.run_id,
@@ -2071,6 +2074,10 @@ fn a_host_that_cannot_load_a_deployed_version_serves_its_earlier_ones_and_says_w
     let restarted = Server::start(host_folder().path(), &["--state", &url]);
     let (status, health) = restarted.get("/health");
     assert_eq!(status, 503, "{health}");
+    assert_eq!(
+        health["refused_versions"]["left_out"],
+        json!(["TableThief"])
+    );
     let reason = health["refused_versions"]["reason"].as_str().unwrap();
     assert_contains(reason, "left out registry version");
     assert_contains(
@@ -2095,7 +2102,7 @@ fn a_host_that_cannot_load_a_deployed_version_serves_its_earlier_ones_and_says_w
 /// cluster, until a heartbeat's reaper came.
 #[test]
 fn a_task_whose_processor_and_date_a_stale_run_holds_reaps_it_and_runs() {
-    use slate::runs::{ErrorKind, NewRun, Trigger};
+    use slate::runs::ErrorKind;
     use work_queue::Worked;
 
     let store: Arc<dyn Store> = crate::postgres_server::isolated_store();
@@ -2109,16 +2116,7 @@ fn a_task_whose_processor_and_date_a_stale_run_holds_reaps_it_and_runs() {
     } = QueuedSlowDay::enqueue(store.as_ref(), day);
     // Started before the run goes stale: its start reaps nothing.
     let worker = host_on(store.clone(), "queue-host:2");
-    let abandoned = store
-        .start_run(&NewRun {
-            processor: processor.clone(),
-            data_date: day,
-            host_id: "dead-host:1".into(),
-            plugin_hash: "h".into(),
-            trigger: Trigger::Cli,
-            lease: std::time::Duration::ZERO,
-        })
-        .unwrap();
+    let abandoned = run_elsewhere(store.as_ref(), &processor, day, std::time::Duration::ZERO);
     let queue = store.work_queue().unwrap();
 
     let worked = work_queue::work_one(queue, &pipeline, &worker).unwrap();

@@ -187,6 +187,7 @@ impl ServedHost {
                 generation,
                 since: chrono::Utc::now(),
                 reason,
+                left_out: left_out.iter().map(|out| out.processor.clone()).collect(),
             };
             (versions, std::time::Instant::now())
         });
@@ -330,14 +331,17 @@ impl ServedHost {
                             "cannot load the registry's active versions: serving the earlier ones"
                         );
                     }
-                    let since = match refused.as_ref() {
-                        Some((r, _)) => r.since,
-                        None => chrono::Utc::now(),
+                    // The pipeline served is still the one it had: since
+                    // when, and what it lacks, stay.
+                    let (since, left_out) = match refused.as_ref() {
+                        Some((r, _)) => (r.since, r.left_out.clone()),
+                        None => (chrono::Utc::now(), Vec::new()),
                     };
                     let versions = RefusedVersions {
                         generation,
                         since,
                         reason,
+                        left_out,
                     };
                     *refused = Some((versions, std::time::Instant::now()));
                 }

@@ -331,9 +331,10 @@ async function loadHealth() {
   }
   if (report.refused_versions) {
     const refused = report.refused_versions;
+    const without = refused.left_out ? `; it serves without ${refused.left_out.join(", ")}` : "";
     items.push(`<span class="refused-versions">${esc(
       `this host could not load the registry's versions (generation ${refused.generation}, ` +
-      `since ${refused.since}): ${refused.reason}`)}</span>`);
+      `since ${refused.since})${without}: ${refused.reason}`)}</span>`);
   }
   const [className, html] = report.healthy
     ? ["banner healthy", "✓ Healthy: every scheduled date has rows, and no run is failed, blocked or stale."]
