@@ -249,6 +249,22 @@ pub enum OwnershipRefused {
         /// This environment's prefix.
         ours: String,
     },
+    /// The table's dataset carries no environment label and holds no
+    /// table this environment recorded: on BigQuery, it may be another
+    /// environment's, made before datasets were labelled.
+    #[error(
+        "{table}: the dataset `{dataset}` has no `slate_environment` label and holds no \
+         table this environment recorded, so it may be another environment's, made before \
+         datasets were labelled; if it is this one's, label it: `{labelling}`"
+    )]
+    UnlabelledDataset {
+        /// The table, as the processor named it.
+        table: TableName,
+        /// The dataset, with this environment's prefix.
+        dataset: String,
+        /// The `bq` command that labels it as this environment's.
+        labelling: String,
+    },
     /// Another processor of the same set, earlier in precedence, names the
     /// same table, and neither has written it yet: nothing is recorded,
     /// so there is nothing to transfer.

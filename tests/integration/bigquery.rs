@@ -969,8 +969,18 @@ fn an_unlabelled_dataset_is_labelled_only_by_the_environment_that_shows_it_is_it
     let forged = TableName::new("dev_nba_reference", "processor_run_history");
     let refused = prod
         .check_output_table(&forged, &player_points_schema(ColumnMode::Nullable))
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    // A run refused so ends kind `ownership`.
+    assert!(
+        matches!(
+            refused,
+            slate::store::StoreError::Ownership(
+                slate::ownership::OwnershipRefused::UnlabelledDataset { .. }
+            )
+        ),
+        "{refused:?}"
+    );
+    let refused = refused.to_string();
     assert_contains(&refused, "has no `slate_environment` label");
     assert_contains(&refused, "bq update --set_label slate_environment:");
     assert_eq!(environment_label_of(&dev_history), None);

@@ -366,14 +366,16 @@ impl BigQueryStore {
                             .iter()
                             .any(|owned| owned.table.dataset == table.dataset);
                     if !shown_ours {
-                        return Err(StoreError::Schema(format!(
-                            "{table}: the dataset `{dataset}` has no `{ENVIRONMENT_LABEL}` \
-                             label and holds no table this environment recorded, so it may \
-                             be another environment's, made before datasets were labelled; \
-                             if it is this one's, label it: `bq update --set_label \
-                             {ENVIRONMENT_LABEL}:{label} {project}:{dataset}`",
-                            project = self.api.project(),
-                        )));
+                        let labelling = format!(
+                            "bq update --set_label {ENVIRONMENT_LABEL}:{label} {}:{dataset}",
+                            self.api.project()
+                        );
+                        return Err(OwnershipRefused::UnlabelledDataset {
+                            table: table.clone(),
+                            dataset,
+                            labelling,
+                        }
+                        .into());
                     }
                     self.block(self.api.label_dataset(&dataset, claim))
                         .map_err(backend)?;
