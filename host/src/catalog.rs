@@ -9,8 +9,9 @@
 //! 4. Every processor must own its output table, or find it unowned
 //!    ([`crate::ownership`]); where two name the same unowned table, the
 //!    earlier in this order keeps it. A refusal fails the load, naming the
-//!    owner. A server that loaded before goes on with the versions it had
-//!    ([`RefusedVersions`]), and says so in its health check.
+//!    owner; a server instead leaves out each processor refused, and its
+//!    dependants ([`load_leaving_out_refused`]), and says so in its health
+//!    check ([`RefusedVersions`]).
 //!
 //! Shadow versions ([`crate::shadow`]) come from the registry as well, by
 //! [`load_shadows`]. Loading only; ordering is [`crate::pipeline`]'s job.
@@ -70,22 +71,23 @@ pub enum CatalogError {
     },
 }
 
-/// The registry's active versions, as another host switched them, which
-/// this host could not load (a processor of its `--plugin-dir` names a
-/// table a newly deployed one names first, say). Rather than fail every
-/// run, it goes on with the versions it had (or, from its start, without
-/// the processors refused: [`load_leaving_out_refused`]), and its health
-/// check says so: unhealthy until they load.
+/// What a server could not load of the registry's active versions and
+/// its plugin folder: the processors the table owners refuse (a processor
+/// of its `--plugin-dir` names a table a newly deployed one names first,
+/// say), which it serves without, with their dependants
+/// ([`load_leaving_out_refused`]); or, when a reload failed otherwise (a
+/// component that no longer compiles), the versions it had, which it goes
+/// on serving. Its health check says so: unhealthy until they load.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RefusedVersions {
-    /// The registry's generation that could not be loaded.
+    /// The registry's generation that could not be loaded whole.
     pub generation: i64,
-    /// Since when the host has served its earlier versions instead.
+    /// Since when the host has served without them.
     pub since: chrono::DateTime<chrono::Utc>,
     /// Why they could not be loaded.
     pub reason: String,
-    /// The processors the host serves without, when it started without
-    /// them; empty when it serves the versions it had.
+    /// The processors the host serves without; empty when it serves the
+    /// versions it had.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub left_out: Vec<String>,
 }
@@ -152,7 +154,7 @@ pub fn load(
 
 /// Loads the processor set as [`load`] does, but leaves out each processor
 /// the table owners refuse, and every processor that depends on one left
-/// out, rather than refuse the set: what a server starts with when the
+/// out or on one not in the set, rather than refuse the set: what a server starts with when the
 /// registry holds a version its plugin folder (or a recorded owner) cannot
 /// live with, so that one bad deploy does not keep every host from
 /// starting. Returns what is left, and what was left out.
@@ -172,14 +174,28 @@ pub fn load_leaving_out_refused(
             reason: format!("left out {}: {refused}", loaded[index].described()),
         })
         .collect();
+    // Then, until none is found, each processor whose upstream was left
+    // out, or is in the set no more (its plugin-folder file removed).
     loop {
         let out = |name: &str| left_out.iter().any(|l| l.processor == name);
+        let known = |name: &str| loaded.iter().any(|l| l.plugin.spec.name == name);
         let dependant = loaded.iter().find_map(|l| {
             let spec = &l.plugin.spec;
-            let upstream = spec.upstream.iter().find(|u| out(u))?;
-            (!out(&spec.name)).then(|| LeftOut {
+            if out(&spec.name) {
+                return None;
+            }
+            let (upstream, why) = spec.upstream.iter().find_map(|u| {
+                if out(u) {
+                    Some((u, "left out"))
+                } else if !known(u) {
+                    Some((u, "not a known processor"))
+                } else {
+                    None
+                }
+            })?;
+            Some(LeftOut {
                 processor: spec.name.clone(),
-                reason: format!("left out {}: it depends on {upstream}, left out", spec.name),
+                reason: format!("left out {}: it depends on {upstream}, {why}", spec.name),
             })
         });
         match dependant {

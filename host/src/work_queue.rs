@@ -196,6 +196,24 @@ fn gate_records(
     Ok(earlier)
 }
 
+/// How long a host says nothing more of a processor it lacks.
+const SAID_AGAIN_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Whether `processor`'s missing here was not said in the last
+/// [`SAID_AGAIN_AFTER`], in this process; now it counts as said.
+fn first_time_in_a_while(processor: &str) -> bool {
+    static SAID: std::sync::Mutex<BTreeMap<String, std::time::Instant>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
+    match said.get(processor) {
+        Some(at) if at.elapsed() < SAID_AGAIN_AFTER => false,
+        _ => {
+            said.insert(processor.to_string(), std::time::Instant::now());
+            true
+        }
+    }
+}
+
 /// What `task`'s (processor, date) `latest` run says to do with it.
 fn before_running(task: &TakenTask, latest: Option<RunRecord>) -> Before {
     match latest.filter(|run| run.started_at >= task.enqueued_at) {
@@ -227,11 +245,16 @@ pub fn work_one(
     };
     let processor = first.processor.clone();
     if pipeline.plugin(&processor).is_none() {
-        // Hosts may load different plugin folders: leave it to one that has it.
-        tracing::warn!(
-            %processor, date = %first.date,
-            "this host has no such processor: the task goes back to the queue"
-        );
+        // Hosts may load different plugin folders: leave it to one that has
+        // it. Said once a while per processor, not at every take.
+        if first_time_in_a_while(&processor) {
+            tracing::warn!(
+                %processor, date = %first.date,
+                "this host has no such processor: its tasks go back to the queue \
+                 (said again in {} min if it goes on)",
+                SAID_AGAIN_AFTER.as_secs() / 60
+            );
+        }
         for task in &tasks {
             queue.release_task(task, host_id)?;
         }
@@ -423,4 +446,18 @@ pub fn work_until(
             .collect::<Result<Vec<()>, StoreError>>()
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_time_in_a_while;
+
+    #[test]
+    fn a_missing_processor_is_said_once_a_while_not_at_every_take() {
+        assert!(first_time_in_a_while("MissingHereProcessor"));
+        for _ in 0..100 {
+            assert!(!first_time_in_a_while("MissingHereProcessor"));
+        }
+        assert!(first_time_in_a_while("AnotherMissingProcessor"));
+    }
 }

@@ -23,7 +23,8 @@ use crate::postgres_server::isolated_url;
 use crate::serve_process::Server;
 use crate::support::{
     assert_contains, assert_reaped_as_stale, assert_succeeded, components, date, plugin_dir,
-    shared_compiled_cache, slate, stderr, use_shared_compiled_cache, wait_until,
+    shared_compiled_cache, slate, slate_with_plugins, stderr, use_shared_compiled_cache,
+    wait_until,
 };
 
 /// A data folder (for the compiled-component cache and the registry) whose
@@ -2032,67 +2033,86 @@ fn a_server_whose_database_is_created_again_empty_makes_its_tables_and_serves() 
     }
 }
 
-/// A version deployed on one host that another cannot load beside its own
-/// `--plugin-dir` processors (both name one table, and neither has written
-/// it) leaves that host serving its earlier versions, unhealthy and saying
-/// why, instead of failing every run: before, each `POST /process-date`
-/// on it answered "internal error", for any processor.
+/// A version deployed to the shared registry that a host cannot load
+/// beside its own `--plugin-dir` processor (both name one table, neither
+/// has written it) leaves that processor out on that host, which serves
+/// the rest and says why; once the operator settles who owns the table,
+/// the host loads again by itself and the processor is back. Before, every
+/// `POST /process-date` on that host failed with "internal error", a host
+/// started afterwards did not start at all, and a host that had left a
+/// processor out never took it back.
 #[test]
-fn a_host_that_cannot_load_a_deployed_version_serves_its_earlier_ones_and_says_why() {
+fn a_processor_the_table_owners_refuse_is_left_out_and_comes_back_when_they_change() {
     let url = isolated_url();
-    let folder = host_folder();
-    let plugins = plugin_dir(&[components::VERSIONED_V1]);
-    let plugin_dir = plugins.path().to_str().unwrap();
-    let server = Server::start(
-        folder.path(),
-        &["--state", &url, "--plugin-dir", plugin_dir],
-    );
     let deployer = host_folder();
-    let deployed = crate::support::slate(
+    let deployed = slate(
         deployer.path(),
         &["--state", &url, "deploy", components::HOSTILE_TABLE_THIEF],
     );
     assert!(deployed.status.success(), "{deployed:?}");
+    let plugins = plugin_dir(&[components::VERSIONED_V1]);
+    let plugin_dir = plugins.path().to_str().unwrap();
+    let with_plugin = host_folder();
+    let host = Server::start(
+        with_plugin.path(),
+        &["--state", &url, "--plugin-dir", plugin_dir],
+    );
 
-    let mut health = Json::Null;
-    wait_until("the server says it cannot load the versions", || {
-        health = server.get("/health").1;
-        !health["refused_versions"].is_null()
-    });
-    assert_eq!(health["healthy"], false, "{health}");
+    let (status, health) = host.get("/health?fresh=1");
+    assert_eq!(status, 503, "{health}");
+    let refused = &health["refused_versions"];
+    assert_eq!(
+        refused["left_out"],
+        json!(["VersionedProcessor"]),
+        "{health}"
+    );
     assert_contains(
-        health["refused_versions"]["reason"].as_str().unwrap(),
+        refused["reason"].as_str().unwrap(),
         "VersionedProcessor may not write slate_test.versioned: TableThief names it too",
     );
-    let run = server.process("VersionedProcessor", "2026-01-11");
-    assert_eq!(run["status"], "success", "{run}");
-
-    // VersionedProcessor has written the table: it is its recorded owner,
-    // and TableThief, the registry's, is refused on every host. A host
-    // started now leaves TableThief out and serves the rest; before, it
-    // could not start at all.
-    let restarted = Server::start(host_folder().path(), &["--state", &url]);
-    let (status, health) = restarted.get("/health");
-    assert_eq!(status, 503, "{health}");
-    assert_eq!(
-        health["refused_versions"]["left_out"],
-        json!(["TableThief"])
-    );
-    let reason = health["refused_versions"]["reason"].as_str().unwrap();
-    assert_contains(reason, "left out registry version");
-    assert_contains(
-        reason,
-        "TableThief may not write slate_test.versioned: it is owned by VersionedProcessor",
-    );
-    let (status, answer) = restarted.post(
+    let (status, answer) = host.post(
         "/process-date",
-        json!({"processors": ["TableThief"], "analysis_date": "2026-01-11"}),
+        json!({"processors": ["VersionedProcessor"], "analysis_date": "2026-01-11"}),
     );
     assert_eq!(status, 400, "{answer}");
     assert_contains(
         answer["error"].as_str().unwrap_or_default(),
-        "this host could not load them all: left out registry version",
+        "VersionedProcessor is left out on this host: left out",
     );
+    let (_, answer) = host.post(
+        "/process-date",
+        json!({"processors": ["NoSuchProcessor"], "analysis_date": "2026-01-11"}),
+    );
+    assert_contains(
+        answer["error"].as_str().unwrap_or_default(),
+        "unknown processor NoSuchProcessor",
+    );
+
+    // A host without the plugin folder runs TableThief, which takes the
+    // table; the operator gives it to the plugin folder's processor. The
+    // first host loads again at its next try, leaves TableThief out
+    // instead, and runs VersionedProcessor.
+    let without_plugin = host_folder();
+    let other = Server::start(without_plugin.path(), &["--state", &url]);
+    let run = other.process("TableThief", "2026-01-11");
+    assert_eq!(run["status"], "success", "{run}");
+    let transfer = slate_with_plugins(deployer.path(), plugins.path())
+        .args([
+            "--state",
+            &url,
+            "tables",
+            "transfer",
+            "slate_test.versioned",
+        ])
+        .args(["--to", "VersionedProcessor"])
+        .output()
+        .unwrap();
+    assert!(transfer.status.success(), "{transfer:?}");
+    wait_until("the host takes VersionedProcessor back", || {
+        host.get("/health?fresh=1").1["refused_versions"]["left_out"] == json!(["TableThief"])
+    });
+    let run = host.process("VersionedProcessor", "2026-01-11");
+    assert_eq!(run["status"], "success", "{run}");
 }
 
 /// A task whose (processor, date) is held by a run whose host stopped

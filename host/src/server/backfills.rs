@@ -109,7 +109,7 @@ pub async fn start_backfill(
             served_date(host, &pipeline, &dates, "end_date", end)?;
             let selection = pipeline
                 .select(&processors)
-                .map_err(|e| ApiError::bad_field("processors", e.to_string()))?;
+                .map_err(|e| ApiError::bad_field("processors", host.selection_refusal(&e)))?;
             let request = BackfillRequest {
                 start,
                 end,

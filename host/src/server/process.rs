@@ -117,13 +117,9 @@ pub async fn process_date(
         .blocking(move |_| {
             let pipeline = host.pipeline().map_err(ApiError::internal)?;
             served_date(&host, &pipeline, &dates, "analysis_date", date)?;
-            let selection = pipeline.select(&processors).map_err(|e| {
-                // A processor this host left out is not unknown: say why.
-                let refused = host.refused_versions().map_or(String::new(), |refused| {
-                    format!(" (this host could not load them all: {})", refused.reason)
-                });
-                ApiError::bad_field("processors", format!("{e}{refused}"))
-            })?;
+            let selection = pipeline
+                .select(&processors)
+                .map_err(|e| ApiError::bad_field("processors", host.selection_refusal(&e)))?;
             let claims = pipeline.claim_date(&host.executor, date, &selection, Trigger::Http);
             let held_elsewhere = !claims.is_empty()
                 && claims

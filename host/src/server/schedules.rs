@@ -120,7 +120,7 @@ impl Scheduler {
             .map_err(|e| e.to_string())?;
         let selection = pipeline
             .select(&schedule.processors)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| host.selection_refusal(&e))?;
         let mut claimed = Vec::new();
         let mut refused = Vec::new();
         for (processor, claim) in

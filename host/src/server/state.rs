@@ -141,15 +141,15 @@ pub struct ServedHost {
     /// Every run this host claims or ends, for `GET /events`.
     pub events: Arc<RunEvents>,
     current: RwLock<(i64, Arc<Pipeline>)>,
-    /// The registry's versions this host could not load, if the latest
-    /// ones could not be: it serves the earlier ones meanwhile, or, from
-    /// its start, the processors that could be loaded.
+    /// What this host could not load of the registry's versions and its
+    /// plugin folder ([`RefusedVersions`]), if anything, and when it last
+    /// tried.
     refused: Mutex<Option<(RefusedVersions, std::time::Instant)>>,
     deploying: Mutex<()>,
 }
 
-/// How often a host tries again to load versions it could not, while the
-/// registry stays where it is: a table transfer, say, may have fixed them.
+/// How often a host tries again to load what it could not, while the
+/// registry stays where it is: a table transfer, say, may have fixed it.
 const RETRY_REFUSED_VERSIONS: Duration = Duration::from_secs(30);
 
 impl ServedHost {
@@ -262,6 +262,19 @@ impl ServedHost {
             .map(|(refused, _)| refused.clone())
     }
 
+    /// Why `pipeline` could not select `requested`: the selection's own
+    /// error, or, for a processor this host left out, why it was left out
+    /// ([`RefusedVersions`]) rather than "unknown processor".
+    pub fn selection_refusal(&self, error: &crate::pipeline::SelectionError) -> String {
+        let crate::pipeline::SelectionError::UnknownProcessor { name, .. } = error;
+        match self.refused_versions() {
+            Some(refused) if refused.left_out.contains(name) => {
+                format!("{name} is left out on this host: {}", refused.reason)
+            }
+            _ => error.to_string(),
+        }
+    }
+
     fn refused_lock(
         &self,
     ) -> std::sync::MutexGuard<'_, Option<(RefusedVersions, std::time::Instant)>> {
@@ -303,49 +316,58 @@ impl ServedHost {
         let generation = self.registry.generation()?;
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
         if current.0 != generation || self.refused_lock().is_some() {
-            let loaded = load_pipeline(
+            // As at the start: what the table owners refuse is left out,
+            // so a host is the same after a reload as after a restart.
+            let loaded = load_pipeline_leaving_out_refused(
                 &self.runtime,
                 &self.registry,
                 self.plugin_dir.as_deref(),
                 self.store.as_ref(),
             );
             let mut refused = self.refused_lock();
-            match loaded {
-                Ok(pipeline) => {
+            let (reason, left_out) = match loaded {
+                Ok((pipeline, left_out)) => {
                     tracing::info!(
                         generation,
                         "active plugin versions changed: pipeline reloaded"
                     );
                     *current = (generation, Arc::new(pipeline));
-                    *refused = None;
-                }
-                Err(error) => {
-                    let reason = error.to_string();
-                    let again = refused
-                        .as_ref()
-                        .is_some_and(|(r, _)| r.generation == generation && r.reason == reason);
-                    if !again {
-                        tracing::error!(
-                            generation,
-                            %reason,
-                            "cannot load the registry's active versions: serving the earlier ones"
-                        );
+                    if left_out.is_empty() {
+                        *refused = None;
+                        return Ok(current.1.clone());
                     }
-                    // The pipeline served is still the one it had: since
-                    // when, and what it lacks, stay.
-                    let (since, left_out) = match refused.as_ref() {
-                        Some((r, _)) => (r.since, r.left_out.clone()),
-                        None => (chrono::Utc::now(), Vec::new()),
-                    };
-                    let versions = RefusedVersions {
-                        generation,
-                        since,
-                        reason,
-                        left_out,
-                    };
-                    *refused = Some((versions, std::time::Instant::now()));
+                    let reasons: Vec<&str> = left_out.iter().map(|o| o.reason.as_str()).collect();
+                    let names = left_out.iter().map(|o| o.processor.clone()).collect();
+                    (reasons.join("; "), names)
                 }
+                // Anything else (a component that no longer compiles, the
+                // registry unreadable): the pipeline it had goes on.
+                Err(error) => {
+                    let left_out = refused.as_ref().map(|(r, _)| r.left_out.clone());
+                    (error.to_string(), left_out.unwrap_or_default())
+                }
+            };
+            let again = refused.as_ref().is_some_and(|(r, _)| {
+                r.generation == generation && r.reason == reason && r.left_out == left_out
+            });
+            if !again {
+                tracing::error!(
+                    generation,
+                    %reason,
+                    "cannot load every processor of the registry and the plugin folder"
+                );
             }
+            let since = match refused.as_ref() {
+                Some((r, _)) if r.left_out == left_out => r.since,
+                _ => chrono::Utc::now(),
+            };
+            let versions = RefusedVersions {
+                generation,
+                since,
+                reason,
+                left_out,
+            };
+            *refused = Some((versions, std::time::Instant::now()));
         }
         Ok(current.1.clone())
     }
@@ -443,19 +465,10 @@ fn ledger(store: &dyn Store) -> Result<Ledger, crate::store::StoreError> {
     Ok(Ledger::new(store.table_owners()?, store.host_owned()))
 }
 
-fn load_pipeline(
-    runtime: &Runtime,
-    registry: &Registry,
-    plugin_dir: Option<&std::path::Path>,
-    store: &dyn Store,
-) -> Result<Pipeline, HostError> {
-    let loaded = catalog::load(runtime, Some(registry), plugin_dir, &ledger(store)?)?;
-    pipeline_of(runtime, registry, loaded)
-}
-
-/// [`load_pipeline`], leaving out the processors the table owners refuse
-/// ([`catalog::load_leaving_out_refused`]): the pipeline, and why each was
-/// left out.
+/// The pipeline of the processors `registry` and `plugin_dir` add to the
+/// bundled ones, leaving out those the table owners refuse and their
+/// dependants ([`catalog::load_leaving_out_refused`]): the pipeline, and
+/// what was left out.
 fn load_pipeline_leaving_out_refused(
     runtime: &Runtime,
     registry: &Registry,
