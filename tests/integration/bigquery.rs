@@ -986,7 +986,7 @@ fn an_unlabelled_dataset_is_labelled_only_by_the_environment_that_shows_it_is_it
     assert_eq!(environment_label_of(&dev_history), None);
 
     // The dev environment's history dataset is its own.
-    BigQueryStore::connect(&dev_config).unwrap();
+    let dev = BigQueryStore::connect(&dev_config).unwrap();
     assert_eq!(
         environment_label_of(&dev_history).as_deref(),
         Some(dev_config.dataset_prefix.as_str())
@@ -1008,4 +1008,25 @@ fn an_unlabelled_dataset_is_labelled_only_by_the_environment_that_shows_it_is_it
         environment_label_of(&dataset).as_deref(),
         Some(prod_config.dataset_prefix.as_str())
     );
+
+    // A table read from an unlabelled dataset, which a read may do, is not
+    // written through the schema the read cached.
+    let theirs = format!("{}slate_test", dev_config.dataset_prefix);
+    dev.ensure_table(&table, &player_points_schema(ColumnMode::Nullable))
+        .unwrap();
+    on_dataset("PATCH", &theirs, serde_json::json!({"labels": {}}));
+    let reached = TableName::new("dev_slate_test", "points");
+    let day = date("2026-01-11");
+    assert!(
+        reconnected
+            .read_rows(&reached, day, day)
+            .unwrap()
+            .rows
+            .is_empty()
+    );
+    let refused = reconnected
+        .check_output_table(&reached, &player_points_schema(ColumnMode::Nullable))
+        .unwrap_err()
+        .to_string();
+    assert_contains(&refused, "has no `slate_environment` label");
 }
