@@ -14,6 +14,11 @@
 //! A shadow deployment ([`Deployer::deploy_shadow`]) runs the same checks and
 //! stores the version as its processor's shadow instead of step 4.
 //!
+//! An undeploy ([`Deployer::undeploy`]) ends a processor's registry version:
+//! its bundled version runs again, or none does. It is refused while an
+//! active processor depends on one that would then be gone. The table the
+//! processor wrote keeps its rows and its owner.
+//!
 //! A rejected version never touches the active one. The caller gets back
 //! the new [`Pipeline`] to swap in; this module holds no state of its own.
 
@@ -39,11 +44,13 @@ pub enum DeployCheck {
     Info,
     /// `info()` names another processor than the one asked for.
     Name,
-    /// It depends on an unknown processor, or creates a cycle.
+    /// It depends on an unknown processor, or creates a cycle; or, for an
+    /// undeploy, active processors depend on it.
     Dependencies,
     /// It names an output table it may not write ([`crate::ownership`]).
     Ownership,
-    /// The version to roll back to is not in the registry.
+    /// The version to roll back to is not in the registry, or the
+    /// processor to undeploy has no registry version.
     Version,
     /// The registry could not store or activate it.
     Registry,
@@ -114,6 +121,16 @@ pub struct Deployed {
     /// The version was the active one already: nothing was recorded, and
     /// no notice is due (a deploy is idempotent, as a PUT is).
     pub unchanged: bool,
+}
+
+/// A processor's registry version, ended by an undeploy.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Undeployed {
+    /// The registry's record of the undeploy, naming the version ended.
+    pub deployment: Deployment,
+    /// The hash of the bundled version that runs in its place, if the
+    /// processor is bundled; else no version of it runs.
+    pub bundled_hash: Option<String>,
 }
 
 /// What a deployment, a shadow, a promotion or a rollback is checked
@@ -247,6 +264,80 @@ impl Deployer<'_> {
         self.activate(&hash, DeployAction::Rollback)
     }
 
+    /// Ends `name`'s registry version (see the module's doc): in one
+    /// registry transaction it stops being active, and its shadow version,
+    /// if any, ends. Refused for a processor with no registry version (a
+    /// bundled one never deployed, one from the plugin folder, an unknown
+    /// name), and for one that is not bundled while other active processors
+    /// depend on it, naming them: undeploy them first.
+    pub fn undeploy(&self, name: &str) -> Result<Undeployed, DeployError> {
+        if self.registry.active_hash(name)?.is_none() {
+            let why = match self.current.plugin(name) {
+                Some(_) => "it runs from this binary or the plugin folder, not the registry",
+                None => "no version of it is deployed",
+            };
+            return Err(DeployError::new(
+                DeployCheck::Version,
+                format!("{name} has no registry version to undeploy: {why}"),
+            ));
+        }
+        let bundled_hash = self.bundled(name)?.map(|(plugin, _)| plugin.hash);
+        if bundled_hash.is_none() {
+            let dependants = self.dependants(name)?;
+            if !dependants.is_empty() {
+                return Err(DeployError::new(
+                    DeployCheck::Dependencies,
+                    format!(
+                        "{} depend on {name}, which would then be gone: undeploy them first",
+                        dependants.join(", ")
+                    ),
+                ));
+            }
+        }
+        let deployment = self.registry.deactivate(name).map_err(|e| match e {
+            // Another process undeployed it in the meantime.
+            RegistryError::NotDeployed(_) => DeployError::new(DeployCheck::Version, e),
+            other => other.into(),
+        })?;
+        Ok(Undeployed {
+            deployment,
+            bundled_hash,
+        })
+    }
+
+    /// The processors that depend on `name`: loaded here, or active in the
+    /// registry (a host may have left one out), in name order.
+    fn dependants(&self, name: &str) -> Result<Vec<String>, DeployError> {
+        let loaded = self
+            .current
+            .plugins()
+            .map(|p| (&p.spec.name, &p.spec.upstream))
+            .filter(|(_, upstream)| upstream.iter().any(|u| u == name))
+            .map(|(dependant, _)| dependant.clone());
+        let active = self.registry.active()?;
+        let deployed = active
+            .iter()
+            .filter(|a| a.stored.dependencies.iter().any(|u| u == name))
+            .map(|a| a.stored.name.clone());
+        let mut dependants: Vec<String> = loaded.chain(deployed).collect();
+        dependants.sort();
+        dependants.dedup();
+        dependants.retain(|d| d != name);
+        Ok(dependants)
+    }
+
+    /// `name`'s bundled version, loaded, and its bytes; `None` when `name`
+    /// is not bundled.
+    fn bundled(&self, name: &str) -> Result<Option<(Plugin, &'static [u8])>, DeployError> {
+        for bundled in crate::bundled::PLUGINS {
+            let plugin = self.runtime.load(bundled.bytes)?;
+            if plugin.spec.name == name {
+                return Ok(Some((plugin, bundled.bytes)));
+            }
+        }
+        Ok(None)
+    }
+
     /// The hash of `name`'s bundled version, stored in the registry so that
     /// it can be activated, when it is not the active version and its hash
     /// starts with `to` (if given); `None` when `name` is not bundled.
@@ -255,19 +346,15 @@ impl Deployer<'_> {
         let Some(active) = self.registry.active_hash(name)? else {
             return Ok(None);
         };
-        for bundled in crate::bundled::PLUGINS {
-            let plugin = self.runtime.load(bundled.bytes)?;
-            if plugin.spec.name != name {
-                continue;
-            }
-            let wanted = to.is_none_or(|prefix| plugin.hash.starts_with(prefix));
-            if !wanted || active == plugin.hash {
-                return Ok(None);
-            }
-            self.registry.store_blob(&plugin.hash, bundled.bytes)?;
-            return Ok(Some(plugin.hash));
+        let Some((plugin, bytes)) = self.bundled(name)? else {
+            return Ok(None);
+        };
+        let wanted = to.is_none_or(|prefix| plugin.hash.starts_with(prefix));
+        if !wanted || active == plugin.hash {
+            return Ok(None);
         }
-        Ok(None)
+        self.registry.store_blob(&plugin.hash, bytes)?;
+        Ok(Some(plugin.hash))
     }
 
     /// Loads the stored version `hash`, checks it as a deployment is, and
@@ -349,8 +436,8 @@ fn check_same_table(current: &Pipeline, plugin: &Plugin) -> Result<(), DeployErr
     ))
 }
 
-/// Records a deployment as a notice (`deployed` or `rolled_back`, info
-/// severity) in `store`'s alert outbox, if it keeps one. The registry is
+/// Records a switch as a notice (`deployed`, `rolled_back` or
+/// `undeployed`, info severity) in `store`'s alert outbox, if it keeps one. The registry is
 /// its own database, so this is a second write after the activation: a
 /// failure here is returned for the caller to report, and the version
 /// stays active.
@@ -361,11 +448,17 @@ pub fn record_activation_notice(
     let Some(outbox) = store.alert_outbox() else {
         return Ok(());
     };
-    let notice = crate::alerts::event::for_activation(
+    use crate::alerts::event::{EventKind, for_version_switch};
+    let event = match deployment.action {
+        DeployAction::Rollback => EventKind::RolledBack,
+        DeployAction::Undeploy => EventKind::Undeployed,
+        DeployAction::Deploy | DeployAction::Promote => EventKind::Deployed,
+    };
+    let notice = for_version_switch(
+        event,
         &deployment.name,
         &deployment.version,
         &deployment.hash,
-        deployment.action == DeployAction::Rollback,
     );
     outbox.record_alert(&notice).map(|_| ())
 }

@@ -271,8 +271,8 @@ pub enum OwnershipRefused {
     #[error(
         "{processor} may not write {table}: {first} names it too and is loaded first \
          (bundled, then the registry, then the plugin folder), and no owner is recorded \
-         yet: roll {first} back if it has an earlier version, or give one of the two \
-         another table"
+         yet: if {first} came from the registry, roll it back or undeploy it (`slate \
+         undeploy {first}`); or give one of the two another table"
     )]
     NamedFirstBy {
         /// The processor refused.
@@ -593,9 +593,9 @@ mod tests {
             refused[0].1.to_string(),
             "Impostor may not write nba_precompute.player_daily_cache: \
              PlayerDailyCacheProcessor names it too and is loaded first (bundled, then the \
-             registry, then the plugin folder), and no owner is recorded yet: roll \
-             PlayerDailyCacheProcessor back if it has an earlier version, or give one of the \
-             two another table"
+             registry, then the plugin folder), and no owner is recorded yet: if \
+             PlayerDailyCacheProcessor came from the registry, roll it back or undeploy it \
+             (`slate undeploy PlayerDailyCacheProcessor`); or give one of the two another table"
         );
     }
 

@@ -2115,6 +2115,71 @@ fn a_processor_the_table_owners_refuse_is_left_out_and_comes_back_when_they_chan
     assert_eq!(run["status"], "success", "{run}");
 }
 
+/// A first deploy the table owners cannot live with has no earlier version
+/// to roll back to: it is undeployed, from a host that has the plugin
+/// folder the deploy clashes with, and every server takes the processor it
+/// had left out back at once.
+#[test]
+fn a_first_deploy_the_table_owners_refuse_is_undeployed_and_the_left_out_processor_comes_back() {
+    let url = isolated_url();
+    let deployer = host_folder();
+    let deployed = slate(
+        deployer.path(),
+        &["--state", &url, "deploy", components::HOSTILE_TABLE_THIEF],
+    );
+    assert_succeeded(&deployed);
+    let plugins = plugin_dir(&[components::VERSIONED_V1]);
+    let with_plugin = host_folder();
+    let host = Server::start(
+        with_plugin.path(),
+        &[
+            "--state",
+            &url,
+            "--plugin-dir",
+            plugins.path().to_str().unwrap(),
+        ],
+    );
+    let (status, health) = host.get("/health?fresh=1");
+    assert_eq!(status, 503, "{health}");
+    assert_eq!(
+        health["refused_versions"]["left_out"],
+        json!(["VersionedProcessor"])
+    );
+
+    // The command line loads the same set, leaves the same processor out
+    // and says so, and undeploys the version that refused it.
+    let undeploy = |name: &str| {
+        slate_with_plugins(deployer.path(), plugins.path())
+            .args(["--state", &url, "undeploy", name])
+            .output()
+            .unwrap()
+    };
+    let bundled = undeploy("PlayerDailyCacheProcessor");
+    assert_eq!(bundled.status.code(), Some(2), "{bundled:?}");
+    assert_contains(&stderr(&bundled), "has no registry version to undeploy");
+    let unknown = undeploy("NoSuchProcessor");
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+    let undeployed = undeploy("TableThief");
+    assert_succeeded(&undeployed);
+    assert_contains(&stderr(&undeployed), "warning: left out ");
+    assert_contains(
+        &stderr(&undeployed),
+        "VersionedProcessor may not write slate_test.versioned: TableThief names it too",
+    );
+    assert_contains(
+        &String::from_utf8_lossy(&undeployed.stdout),
+        "undeployed TableThief 6.6.6",
+    );
+
+    wait_until("the server takes VersionedProcessor back", || {
+        host.get("/health?fresh=1").1["refused_versions"].is_null()
+    });
+    let run = host.process("VersionedProcessor", "2026-01-11");
+    assert_eq!(run["status"], "success", "{run}");
+    let history = host.get("/plugins/TableThief/history").1;
+    assert_eq!(history[0]["action"], "undeploy", "{history}");
+}
+
 /// A task whose (processor, date) is held by a run whose host stopped
 /// renewing its lease (and that no reaper has failed yet) is taken and run
 /// at once: the taker reaps the stale run first. Before, the task was

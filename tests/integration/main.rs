@@ -26,6 +26,7 @@ mod pipeline;
 mod plugin_test;
 mod postgres_server;
 mod properties;
+mod registry;
 mod sandbox;
 mod schedules;
 mod serve;

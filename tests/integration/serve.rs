@@ -19,7 +19,9 @@ use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, router};
 use slate::store::{EmbeddedStore, RunLedger, Store};
 use tower::ServiceExt;
 
-use crate::support::{components, date, listed_plugin, plugin_dir, season, shared_compiled_cache};
+use crate::support::{
+    assert_contains, components, date, listed_plugin, plugin_dir, season, shared_compiled_cache,
+};
 use slate::demo::load_season;
 
 pub(crate) const TOKEN: &str = "test-token-0123456789";
@@ -756,6 +758,114 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
     assert_eq!(missing["check"], "version");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
+    let served = Served::new();
+    let undeploy = |name: &str| {
+        authorized(
+            Request::delete(format!("/plugins/{name}")),
+            "application/json",
+            Body::empty(),
+        )
+    };
+    let listed = async || served.get("/plugins").await.1;
+
+    // Nothing to undeploy: an unknown name, and a bundled processor never
+    // deployed, whose version comes with the binary.
+    let (status, unknown) = served.call(undeploy("NoSuchProcessor")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
+    let (status, bundled) = served.call(undeploy("PlayerDailyCacheProcessor")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{bundled}");
+    assert_eq!(bundled["check"], "version");
+    assert_contains(
+        bundled["error"].as_str().unwrap(),
+        "PlayerDailyCacheProcessor has no registry version to undeploy",
+    );
+
+    // A processor another depends on stays until that one goes.
+    for (name, component) in [
+        ("SlowProcessor", components::SLOW_PROCESSOR),
+        ("AfterSlowProcessor", components::AFTER_SLOW_PROCESSOR),
+    ] {
+        let (status, deployed) = served.put_component(name, fixture(component)).await;
+        assert_eq!(status, StatusCode::OK, "{deployed}");
+    }
+    let (status, refused) = served.call(undeploy("SlowProcessor")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["check"], "dependencies");
+    assert_contains(
+        refused["error"].as_str().unwrap(),
+        "AfterSlowProcessor depend on SlowProcessor, which would then be gone",
+    );
+    for name in ["AfterSlowProcessor", "SlowProcessor"] {
+        let (status, undeployed) = served.call(undeploy(name)).await;
+        assert_eq!(status, StatusCode::OK, "{undeployed}");
+        assert_eq!(undeployed["deployment"]["action"], "undeploy");
+        assert_eq!(undeployed["deployment"]["active"], false);
+        assert_eq!(undeployed["bundled_hash"], Json::Null, "{undeployed}");
+    }
+    let names: Vec<Json> = listed()
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].clone())
+        .collect();
+    assert!(!names.contains(&json!("SlowProcessor")), "{names:?}");
+    let (status, answer) = served
+        .post_json(
+            "/process-date",
+            json!({"processors": ["SlowProcessor"], "analysis_date": "2026-01-11"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let (_, history) = served.get("/plugins/SlowProcessor/history").await;
+    assert_eq!(history[0]["action"], "undeploy", "{history}");
+    assert_eq!(
+        history[0]["hash"],
+        content_hash(&fixture(components::SLOW_PROCESSOR))
+    );
+
+    // A bundled processor's registry version, undeployed: the bundled one
+    // runs again. A rollback then undoes the undeploy.
+    let v2 = fixture(components::PLAYER_DAILY_CACHE_V2);
+    let (status, deployed) = served
+        .put_component("PlayerDailyCacheProcessor", v2.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{deployed}");
+    let (status, undeployed) = served.call(undeploy("PlayerDailyCacheProcessor")).await;
+    assert_eq!(status, StatusCode::OK, "{undeployed}");
+    let now = listed().await;
+    let daily = listed_plugin(&now, "PlayerDailyCacheProcessor");
+    assert_eq!(daily["source"], "bundled", "{daily}");
+    assert_eq!(undeployed["bundled_hash"], daily["hash"], "{undeployed}");
+    let rollback = authorized(
+        Request::post("/plugins/PlayerDailyCacheProcessor/rollback"),
+        "application/json",
+        Body::empty(),
+    );
+    let (status, rolled) = served.call(rollback).await;
+    assert_eq!(status, StatusCode::OK, "{rolled}");
+    assert_eq!(rolled["hash"], content_hash(&v2));
+    let now = listed().await;
+    assert_eq!(
+        listed_plugin(&now, "PlayerDailyCacheProcessor")["source"],
+        "registry"
+    );
+
+    // Each undeploy is a notice, as a deploy is.
+    let undeploy_notices = served
+        .store
+        .alert_outbox()
+        .unwrap()
+        .alerts(false, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|alert| alert.raised.event.as_str() == "undeployed")
+        .count();
+    assert_eq!(undeploy_notices, 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -26,6 +26,9 @@ pub enum EventKind {
     Deployed,
     /// An earlier version was made active again.
     RolledBack,
+    /// A processor's registry version was undeployed: its bundled version
+    /// runs again, or none does.
+    Undeployed,
     /// Every processor of a phase committed its rows for a date.
     PhaseCompleted,
     /// A phase could not complete for a date: a failure or a block.
@@ -75,14 +78,15 @@ text_enum!(EventKind {
     RunFailed => "run_failed", RunBlocked => "run_blocked",
     StaleRunReaped => "stale_run_reaped", RowsQuarantined => "rows_quarantined",
     NoRowsByDeadline => "no_rows_by_deadline", Deployed => "deployed",
-    RolledBack => "rolled_back", PhaseCompleted => "phase_completed",
+    RolledBack => "rolled_back", Undeployed => "undeployed",
+    PhaseCompleted => "phase_completed",
     PhaseIncomplete => "phase_incomplete", ScheduleNotFired => "schedule_not_fired",
 });
 text_enum!(Severity { Info => "info", Warning => "warning", Error => "error" });
 
 impl EventKind {
     /// Every event, in documentation order.
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         EventKind::RunFailed,
         EventKind::RunBlocked,
         EventKind::StaleRunReaped,
@@ -90,6 +94,7 @@ impl EventKind {
         EventKind::NoRowsByDeadline,
         EventKind::Deployed,
         EventKind::RolledBack,
+        EventKind::Undeployed,
         EventKind::PhaseCompleted,
         EventKind::PhaseIncomplete,
         EventKind::ScheduleNotFired,
@@ -98,7 +103,9 @@ impl EventKind {
     /// Whether it opens an alert, or is a notice.
     pub fn lifecycle(self) -> Lifecycle {
         match self {
-            EventKind::Deployed | EventKind::RolledBack => Lifecycle::Notice,
+            EventKind::Deployed | EventKind::RolledBack | EventKind::Undeployed => {
+                Lifecycle::Notice
+            }
             EventKind::PhaseCompleted => Lifecycle::OnceEver,
             _ => Lifecycle::Open,
         }
@@ -295,13 +302,20 @@ pub fn for_success(
     (raised, resolved)
 }
 
-/// A version's activation as a notice: `rollback` says whether it was a
-/// rollback.
-pub fn for_activation(processor: &str, version: &str, hash: &str, rollback: bool) -> NewAlert {
-    let (event, verb) = if rollback {
-        (EventKind::RolledBack, "rolled back to")
-    } else {
-        (EventKind::Deployed, "deployed")
+/// A switch of a processor's active version as a notice: `event` is
+/// [`EventKind::Deployed`], [`EventKind::RolledBack`] or
+/// [`EventKind::Undeployed`], and `version` and `hash` name the version
+/// made active (or, for an undeploy, the one ended).
+pub fn for_version_switch(
+    event: EventKind,
+    processor: &str,
+    version: &str,
+    hash: &str,
+) -> NewAlert {
+    let verb = match event {
+        EventKind::RolledBack => "rolled back to",
+        EventKind::Undeployed => "undeployed",
+        _ => "deployed",
     };
     NewAlert {
         event,

@@ -261,6 +261,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ends a processor's registry version: its bundled version runs
+    /// again, or, for one that is not bundled, it is gone. Its table keeps
+    /// its rows and its owner; `slate rollback NAME` undoes it.
+    Undeploy {
+        /// The processor.
+        name: String,
+    },
     /// Makes an earlier version of a processor active again.
     Rollback {
         /// The processor.
@@ -433,6 +440,7 @@ pub fn run() -> Result<ExitCode> {
                 | Command::Reap
                 | Command::Deploy { .. }
                 | Command::Rollback { .. }
+                | Command::Undeploy { .. }
                 | Command::Promote { .. }
                 | Command::Serve(_)
         );
@@ -581,6 +589,7 @@ pub fn run() -> Result<ExitCode> {
             },
         ),
         Command::Rollback { name, to } => plugins::rollback(&options, &name, to.as_deref()),
+        Command::Undeploy { name } => plugins::undeploy(&options, &name),
         Command::Backfill(args) => backfill::backfill(&options, args),
         Command::Serve(args) => serve::serve(&options, args),
         Command::Schedules { json } => schedules::list(&options, json),

@@ -1,6 +1,7 @@
 //! Which processors a command loads (bundled, registry, `--plugin-dir`),
 //! and the commands that manage them: `slate deploy`, `slate plugins`,
-//! `slate plugins history NAME` and `slate rollback NAME [--to HASH]`.
+//! `slate plugins history NAME`, `slate rollback NAME [--to HASH]` and
+//! `slate undeploy NAME`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -118,16 +119,24 @@ struct Deploying {
 }
 
 impl Deploying {
+    /// Loads the processors as a server does: those the table owners
+    /// refuse, and their dependants, are left out, each named on stderr,
+    /// so that a deploy, a rollback or an undeploy can still settle what
+    /// refused them.
     fn open(options: &HostOptions) -> Result<Self> {
         let runtime = runtime(options)?;
         let registry = registry(options)?;
         let ledger = ledger(options)?;
-        let current = Pipeline::new(load_processors(
+        let (loaded, left_out) = catalog::load_leaving_out_refused(
             &runtime,
             Some(&registry),
-            options,
+            options.plugin_dir.as_deref(),
             &ledger,
-        )?)?;
+        )?;
+        for out in &left_out {
+            eprintln!("warning: {}", out.reason);
+        }
+        let current = Pipeline::new(loaded.into_iter().map(|l| l.plugin).collect())?;
         Ok(Deploying {
             runtime,
             registry,
@@ -212,6 +221,40 @@ pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<E
         name, deployed.plugin.spec.version, deployed.plugin.hash
     );
     notify_activation(options, &deployed.deployment)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `slate undeploy NAME`.
+pub fn undeploy(options: &HostOptions, name: &str) -> Result<ExitCode> {
+    let deploying = Deploying::open(options)?;
+    if deploying.registry.active_hash(name)?.is_none() {
+        // A name the registry has no version of is a usage error (exit 2),
+        // whether it is unknown or runs from the binary or the folder.
+        match deploying.current.plugin(name) {
+            Some(_) => super::usage!(
+                "{name} has no registry version to undeploy: it runs from this binary \
+                 or the plugin folder"
+            ),
+            None => {
+                deploying.current.select(&[name.to_string()])?;
+            }
+        }
+    }
+    let undeployed = deploying
+        .deployer()
+        .undeploy(name)
+        .with_context(|| format!("{name} was not undeployed"))?;
+    let ended = &undeployed.deployment;
+    let now_runs = match &undeployed.bundled_hash {
+        Some(hash) => format!("its bundled version ({hash}) runs again"),
+        None => "no version of it runs now".to_string(),
+    };
+    println!(
+        "undeployed {name} {} ({}): {now_runs}; the rows it wrote stay \
+         (`slate rollback {name}` deploys it again)",
+        ended.version, ended.hash
+    );
+    notify_activation(options, ended)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -307,12 +350,17 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
             )
         })
         .collect();
-    let loaded = catalog::load(
+    // Listed as a server loads them: a processor the table owners refuse
+    // is left out, and named.
+    let (loaded, left_out) = catalog::load_leaving_out_refused(
         &runtime,
         Some(&registry),
         options.plugin_dir.as_deref(),
         &ledger(options)?,
     )?;
+    for out in &left_out {
+        eprintln!("warning: {}", out.reason);
+    }
     let store = match options.warehouse.is_embedded() && !options.data_dir.store_file().exists() {
         true => None,
         false => Some(super::open_store(options, false)?),

@@ -165,8 +165,10 @@ impl RegistryStorage for LocalRegistry {
     }
 
     fn generation(&self) -> Result<i64, RegistryError> {
+        // Every switch adds a row to one of two tables, in a transaction
+        // that holds the file's write lock: their ids only grow.
         Ok(self.lock().query_row(
-            "SELECT (SELECT COALESCE(MAX(deployment_id), 0) FROM active)
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM deployments)
                   + (SELECT COALESCE(MAX(id), 0) FROM shadow_changes)",
             [],
             |row| row.get(0),
@@ -179,7 +181,7 @@ impl RegistryStorage for LocalRegistry {
         hash: &str,
         action: DeployAction,
     ) -> Result<Deployment, RegistryError> {
-        let now = Utc::now();
+        let now = crate::store::now_to_the_microsecond();
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         record_version_in(&transaction, spec, hash, now)?;
@@ -202,6 +204,38 @@ impl RegistryStorage for LocalRegistry {
         )?;
         transaction.commit()?;
         Ok(Deployment::made_active(id, spec, hash, action, now))
+    }
+
+    fn deactivate(&self, name: &str) -> Result<Option<Deployment>, RegistryError> {
+        let now = crate::store::now_to_the_microsecond();
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let ended: Option<(String, String)> = transaction
+            .query_row(
+                "SELECT a.hash, v.version FROM active a
+                 JOIN versions v ON v.name = a.name AND v.hash = a.hash
+                 WHERE a.name = ?1",
+                params![name],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let Some((hash, version)) = ended else {
+            return Ok(None);
+        };
+        transaction.execute("DELETE FROM active WHERE name = ?1", params![name])?;
+        transaction.execute(
+            "INSERT INTO deployments (name, hash, action, deployed_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, hash, DeployAction::Undeploy.as_str(), timestamp(now)],
+        )?;
+        let id = transaction.last_insert_rowid();
+        if transaction.execute("DELETE FROM shadows WHERE name = ?1", params![name])? > 0 {
+            transaction.execute(
+                "INSERT INTO shadow_changes (changed_at) VALUES (?1)",
+                params![timestamp(now)],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(Some(Deployment::undeployed(id, name, hash, version, now)))
     }
 
     fn active(&self) -> Result<Vec<ActiveVersion>, RegistryError> {
@@ -240,7 +274,7 @@ impl RegistryStorage for LocalRegistry {
         let connection = self.lock();
         let mut statement = connection.prepare(
             "SELECT d.id, d.name, d.hash, v.version, d.action, d.deployed_at,
-                    d.id = (SELECT deployment_id FROM active WHERE name = d.name)
+                    COALESCE(d.id = (SELECT deployment_id FROM active WHERE name = d.name), 0)
              FROM deployments d
              JOIN versions v ON v.name = d.name AND v.hash = d.hash
              WHERE d.name = ?1
@@ -280,7 +314,7 @@ impl RegistryStorage for LocalRegistry {
     }
 
     fn set_shadow(&self, spec: &ProcessorSpec, hash: &str) -> Result<DateTime<Utc>, RegistryError> {
-        let now = Utc::now();
+        let now = crate::store::now_to_the_microsecond();
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         record_version_in(&transaction, spec, hash, now)?;

@@ -2,8 +2,10 @@
 //! by the SHA-256 of its bytes, the deployment history, which version of
 //! each processor is active, and its shadow version if it has one
 //! ([`crate::shadow`]). Switching the active version (a deploy, a rollback,
-//! a promotion) is one transaction, so readers see the old version or the
-//! new one, never a mix.
+//! a promotion, an undeploy) is one transaction, so readers see the old
+//! version or the new one, never a mix. An undeploy leaves the processor
+//! with no active version: its bundled version runs again, or, for one that
+//! is not bundled, none does. Its versions and history stay.
 //!
 //! [`Registry`] keeps it in one of two places:
 //! - `local.rs`: the data directory's `registry/` folder, for one host;
@@ -55,6 +57,9 @@ pub enum RegistryError {
     /// There is no earlier version to roll back to.
     #[error("{0} has no earlier version to roll back to")]
     NothingToRollBackTo(String),
+    /// The processor has no active version in the registry to undeploy.
+    #[error("{0} has no active version in the registry")]
+    NotDeployed(String),
     /// The registry database failed.
     #[error("registry database: {0}")]
     Database(String),
@@ -71,10 +76,15 @@ pub enum DeployAction {
     /// It was the shadow version, and was promoted: the same transaction
     /// made it active and removed it as the shadow.
     Promote,
+    /// It was undeployed: the same transaction ended it as the active
+    /// version, and ended the processor's shadow version, if it had one.
+    /// The record names the version that was active until then.
+    Undeploy,
 }
 
 crate::runs::text_enum!(DeployAction {
     Deploy => "deploy", Rollback => "rollback", Promote => "promote",
+    Undeploy => "undeploy",
 });
 
 /// One stored version of a processor.
@@ -105,7 +115,7 @@ pub struct Deployment {
     pub hash: String,
     /// Its version string.
     pub version: String,
-    /// Deploy or rollback.
+    /// Deploy, rollback, promote or undeploy.
     pub action: DeployAction,
     /// When it became active.
     pub deployed_at: DateTime<Utc>,
@@ -131,6 +141,26 @@ impl Deployment {
             action,
             deployed_at: now,
             active: true,
+        }
+    }
+
+    /// Deployment `id`, just recorded: `name`'s version `hash` (`version`)
+    /// ended as the active one by an undeploy at `now`.
+    pub fn undeployed(
+        id: i64,
+        name: &str,
+        hash: String,
+        version: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Deployment {
+            id,
+            name: name.to_string(),
+            hash,
+            version,
+            action: DeployAction::Undeploy,
+            deployed_at: now,
+            active: false,
         }
     }
 }
@@ -181,6 +211,9 @@ trait RegistryStorage: Send + Sync {
         hash: &str,
         action: DeployAction,
     ) -> Result<Deployment, RegistryError>;
+    /// Ends `name`'s active version and its shadow, recording the
+    /// undeploy; `None` when it had no active version.
+    fn deactivate(&self, name: &str) -> Result<Option<Deployment>, RegistryError>;
     /// See [`Registry::active`].
     fn active(&self) -> Result<Vec<ActiveVersion>, RegistryError>;
     /// See [`Registry::active_hash`].
@@ -265,9 +298,10 @@ impl Registry {
         self.storage.blob(hash)
     }
 
-    /// A number that grows whenever any active or shadow version changes,
-    /// so that a running server can tell cheaply that it must reload: the
-    /// sum of two counters, each of which only grows.
+    /// A number that grows whenever any active or shadow version changes
+    /// (an undeploy too), so that a running server can tell cheaply that it
+    /// must reload. It never goes back, and a host that has read it has
+    /// seen every switch committed before.
     pub fn generation(&self) -> Result<i64, RegistryError> {
         self.storage.generation()
     }
@@ -283,6 +317,15 @@ impl Registry {
         action: DeployAction,
     ) -> Result<Deployment, RegistryError> {
         self.storage.activate(spec, hash, action)
+    }
+
+    /// In one transaction: ends `name`'s active version, and its shadow
+    /// version if it has one, and records the undeploy, naming the version
+    /// that was active. [`RegistryError::NotDeployed`] when it had none.
+    pub fn deactivate(&self, name: &str) -> Result<Deployment, RegistryError> {
+        self.storage
+            .deactivate(name)?
+            .ok_or_else(|| RegistryError::NotDeployed(name.to_string()))
     }
 
     /// The active version of every processor deployed through the registry.
@@ -373,18 +416,24 @@ impl Registry {
     }
 
     /// The version a rollback without a target returns to: the one that
-    /// was active before the current one.
+    /// was active before the current one; for a processor undeployed last,
+    /// the version the undeploy ended, so that a rollback undoes it.
     pub fn previous_version(&self, name: &str) -> Result<StoredVersion, RegistryError> {
         let history = self.history(name)?;
-        let current = history
-            .iter()
-            .position(|d| d.active)
-            .ok_or_else(|| RegistryError::NothingToRollBackTo(name.to_string()))?;
-        let active_hash = &history[current].hash;
-        let previous = history[current + 1..]
-            .iter()
-            .find(|d| &d.hash != active_hash)
-            .ok_or_else(|| RegistryError::NothingToRollBackTo(name.to_string()))?;
+        let nothing = || RegistryError::NothingToRollBackTo(name.to_string());
+        let previous = match history.iter().position(|d| d.active) {
+            Some(current) => {
+                let active_hash = &history[current].hash;
+                history[current + 1..]
+                    .iter()
+                    .find(|d| &d.hash != active_hash)
+                    .ok_or_else(nothing)?
+            }
+            None => history
+                .first()
+                .filter(|last| last.action == DeployAction::Undeploy)
+                .ok_or_else(nothing)?,
+        };
         self.find_version(name, &previous.hash)
     }
 }

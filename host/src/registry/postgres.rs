@@ -67,6 +67,14 @@ const SETUP: &str = "
         id BIGSERIAL PRIMARY KEY,
         changed_at TIMESTAMPTZ NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS _slate.plugin_generation (
+        only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+        value BIGINT NOT NULL
+    );
+    INSERT INTO _slate.plugin_generation (value)
+        SELECT (SELECT COALESCE(MAX(id), 0) FROM _slate.plugin_deployments)
+             + (SELECT COALESCE(MAX(id), 0) FROM _slate.plugin_shadow_changes)
+        ON CONFLICT DO NOTHING;
     CREATE TABLE IF NOT EXISTS _slate.plugin_compiled (
         host_id TEXT NOT NULL,
         hash TEXT NOT NULL,
@@ -131,20 +139,20 @@ fn record_version_in(
     Ok(())
 }
 
-/// The registry's generation, read inside `client`'s transaction.
-fn generation_in(client: &mut impl GenericClient) -> Result<i64, RegistryError> {
-    Ok(client
+/// Moves the registry's generation on in a switch's transaction, and
+/// announces it when the transaction commits. The counter's one row is
+/// locked until then, so switches on different processors commit in the
+/// order of their generations: a host that has read a generation has seen
+/// every switch before it. (The largest id of a sequence would not do: a
+/// transaction that took a smaller id may commit after one that took a
+/// larger, and a host that read the larger would never load it.)
+fn announce_in(client: &mut impl GenericClient) -> Result<(), RegistryError> {
+    let generation: i64 = client
         .query_one(
-            "SELECT (SELECT COALESCE(MAX(deployment_id), 0) FROM _slate.plugin_active)
-                  + (SELECT COALESCE(MAX(id), 0) FROM _slate.plugin_shadow_changes)",
+            "UPDATE _slate.plugin_generation SET value = value + 1 RETURNING value",
             &[],
         )?
-        .get(0))
-}
-
-/// Announces the generation a switch made, when its transaction commits.
-fn announce_in(client: &mut impl GenericClient) -> Result<(), RegistryError> {
-    let generation = generation_in(client)?;
+        .get(0);
     client.execute(
         "SELECT pg_notify($1, $2)",
         &[&CHANNEL, &generation.to_string()],
@@ -304,7 +312,11 @@ impl RegistryStorage for PostgresRegistry {
     }
 
     fn generation(&self) -> Result<i64, RegistryError> {
-        self.with_client(generation_in)
+        self.with_client(|client| {
+            Ok(client
+                .query_one("SELECT value FROM _slate.plugin_generation", &[])?
+                .get(0))
+        })
     }
 
     fn activate(
@@ -341,6 +353,40 @@ impl RegistryStorage for PostgresRegistry {
             Ok(id)
         })?;
         Ok(Deployment::made_active(id, spec, hash, action, now))
+    }
+
+    fn deactivate(&self, name: &str) -> Result<Option<Deployment>, RegistryError> {
+        let now = crate::store::now_to_the_microsecond();
+        self.with_client(|client| {
+            let mut transaction = client.transaction()?;
+            let ended = transaction.query_opt(
+                "DELETE FROM _slate.plugin_active a USING _slate.plugin_versions v
+                 WHERE a.name = $1 AND v.name = a.name AND v.hash = a.hash
+                 RETURNING a.hash, v.version",
+                &[&name],
+            )?;
+            let Some(ended) = ended else {
+                return Ok(None);
+            };
+            let (hash, version): (String, String) = (ended.get(0), ended.get(1));
+            let id: i64 = transaction
+                .query_one(
+                    "INSERT INTO _slate.plugin_deployments (name, hash, action, deployed_at)
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                    &[&name, &hash, &DeployAction::Undeploy.as_str(), &now],
+                )?
+                .get(0);
+            let shadow_ended = transaction.execute(
+                "DELETE FROM _slate.plugin_shadows WHERE name = $1",
+                &[&name],
+            )? > 0;
+            match shadow_ended {
+                true => note_shadow_change_in(&mut transaction, now)?,
+                false => announce_in(&mut transaction)?,
+            }
+            transaction.commit()?;
+            Ok(Some(Deployment::undeployed(id, name, hash, version, now)))
+        })
     }
 
     fn active(&self) -> Result<Vec<ActiveVersion>, RegistryError> {

@@ -56,7 +56,10 @@ pub fn router(state: AppState) -> Router {
         .route("/process-date", post(process::process_date))
         .route("/backfill", post(backfills::start_backfill))
         .route("/backfills/{id}", delete(backfills::cancel_backfill))
-        .route("/plugins/{name}", put(plugins::deploy_plugin))
+        .route(
+            "/plugins/{name}",
+            put(plugins::deploy_plugin).delete(plugins::undeploy_plugin),
+        )
         .route("/plugins/{name}/rollback", post(plugins::rollback_plugin))
         .route("/plugins/{name}/shadow", delete(plugins::drop_shadow))
         .route_layer(from_fn_with_state(token.clone(), auth::require_token));

@@ -1,7 +1,8 @@
 //! `GET /plugins`, `GET /plugins/{name}/history`, `PUT /plugins/{name}`
 //! (deploy the component in the body; `?shadow=true` stores it as the
 //! shadow version instead), `POST /plugins/{name}/rollback` (optional body
-//! `{"to": HASH}`) and `GET /plugins/{name}/diff?from=D&to=D` (the shadow
+//! `{"to": HASH}`), `DELETE /plugins/{name}` (undeploy its registry
+//! version) and `GET /plugins/{name}/diff?from=D&to=D` (the shadow
 //! compared with the live table, as `slate diff`).
 //! A rejected deployment answers 422 naming the check that failed; the
 //! active version is untouched.
@@ -172,6 +173,27 @@ pub async fn rollback_plugin(
         .await?;
     Ok(match outcome {
         Ok(deployment) => (StatusCode::OK, Json(deployment)).into_response(),
+        Err(error) => rejected(error),
+    })
+}
+
+/// `DELETE /plugins/{name}`: ends the processor's registry version (see
+/// [`crate::deploy::Deployer::undeploy`]); 200 with the undeploy's record
+/// and the bundled version that runs in its place, if any. 404 for an
+/// unknown processor or one with no registry version, 422 naming the
+/// processors that depend on it.
+pub async fn undeploy_plugin(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let outcome = state
+        .blocking(move |host| {
+            known_processor(host, &name)?;
+            Ok(host.undeploy(&name))
+        })
+        .await?;
+    Ok(match outcome {
+        Ok(undeployed) => (StatusCode::OK, Json(undeployed)).into_response(),
         Err(error) => rejected(error),
     })
 }

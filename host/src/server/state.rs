@@ -23,7 +23,7 @@ use super::workers::WorkerPool;
 use crate::alerts::AlertsConfig;
 use crate::catalog::{self, RefusedVersions};
 use crate::dates::DatesConfig;
-use crate::deploy::{self, DeployError, Deployer};
+use crate::deploy::{self, DeployError, Deployer, Undeployed};
 use crate::executor::Executor;
 use crate::ownership::Ledger;
 use crate::pipeline::Pipeline;
@@ -400,6 +400,25 @@ impl ServedHost {
         self.switch(|deployer| deployer.rollback(name, to))
     }
 
+    /// Undeploys a processor's registry version (see
+    /// [`Deployer::undeploy`]), then loads the processor set again, as at a
+    /// switch made elsewhere: the bundled version comes back, or the
+    /// processor is gone, and one the undeployed version had kept out (a
+    /// plugin-folder processor naming the same table) comes in. Blocking.
+    pub fn undeploy(&self, name: &str) -> Result<Undeployed, DeployError> {
+        let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
+        let (current, ledger) = self.current_and_ledger()?;
+        let undeployed = self.deployer(&current, &ledger).undeploy(name)?;
+        tracing::info!(
+            processor = %name,
+            hash = %undeployed.deployment.hash,
+            "undeployed"
+        );
+        self.reload_if_changed().map_err(registry_failure)?;
+        self.record_notice(&undeployed.deployment);
+        Ok(undeployed)
+    }
+
     /// What a deployment is checked against: the pipeline now (reloaded if
     /// the registry moved) and the recorded table owners. The caller holds
     /// the deploying lock.
@@ -443,12 +462,16 @@ impl ServedHost {
         if let Err(error) = self.registry.record_compiled(&deployed.plugin.hash) {
             tracing::warn!(%error, "the deployment is active, but this host's compile was not recorded");
         }
-        if let Err(error) =
-            deploy::record_activation_notice(self.store.as_ref(), &deployed.deployment)
-        {
-            tracing::warn!(%error, "the deployment is active, but its notice was not recorded");
-        }
+        self.record_notice(&deployed.deployment);
         Ok(deployed.deployment)
+    }
+
+    /// Records a switch's notice; a failure is logged, for the switch
+    /// stands.
+    fn record_notice(&self, deployment: &Deployment) {
+        if let Err(error) = deploy::record_activation_notice(self.store.as_ref(), deployment) {
+            tracing::warn!(%error, "the switch is made, but its notice was not recorded");
+        }
     }
 }
 

@@ -1,0 +1,143 @@
+//! The plugin registry's switches, the same on both places it keeps them
+//! (a data directory's folder, and a PostgreSQL database shared by hosts):
+//! each moves the generation on, and an undeploy is recorded, ends the
+//! shadow, and is undone by a rollback.
+
+use slate::plugin::{Plugin, Runtime};
+use slate::registry::{DeployAction, Registry, RegistryError};
+
+use crate::postgres_server::isolated_url;
+use crate::support::{components, shared_compiled_cache};
+
+/// The fixture `component`, loaded, with its bytes stored in `registry`.
+fn stored(registry: &Registry, runtime: &Runtime, component: &str) -> Plugin {
+    let bytes = std::fs::read(component).expect("the fixture was built");
+    let plugin = runtime.load(&bytes).unwrap();
+    registry.store_blob(&plugin.hash, &bytes).unwrap();
+    plugin
+}
+
+/// What every registry does, whichever place keeps it.
+fn switches_move_the_generation_on_and_an_undeploy_is_undone_by_a_rollback(registry: &Registry) {
+    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+    let v1 = stored(registry, &runtime, components::VERSIONED_V1);
+    let v2 = stored(registry, &runtime, components::VERSIONED_V2);
+    let name = v1.spec.name.as_str();
+    let mut generations = vec![registry.generation().unwrap()];
+    let mut moved_on = |switch: &str| {
+        let now = registry.generation().unwrap();
+        assert!(
+            now > *generations.last().unwrap(),
+            "{switch} moved the generation on: {generations:?}, then {now}"
+        );
+        generations.push(now);
+    };
+
+    registry
+        .activate(&v1.spec, &v1.hash, DeployAction::Deploy)
+        .unwrap();
+    moved_on("a deploy");
+    registry.set_shadow(&v2.spec, &v2.hash).unwrap();
+    moved_on("a shadow");
+
+    let undeployed = registry.deactivate(name).unwrap();
+    moved_on("an undeploy");
+    assert_eq!(
+        (
+            undeployed.action,
+            undeployed.hash.as_str(),
+            undeployed.active
+        ),
+        (DeployAction::Undeploy, v1.hash.as_str(), false)
+    );
+    assert_eq!(undeployed.version, v1.spec.version);
+    assert!(registry.active().unwrap().is_empty());
+    assert!(
+        registry.shadows().unwrap().is_empty(),
+        "the undeploy ended the shadow"
+    );
+    let history = registry.history(name).unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[0], undeployed);
+    assert!(history.iter().all(|d| !d.active), "{history:?}");
+
+    let before = registry.generation().unwrap();
+    assert!(matches!(
+        registry.deactivate(name),
+        Err(RegistryError::NotDeployed(n)) if n == name
+    ));
+    assert_eq!(
+        registry.generation().unwrap(),
+        before,
+        "nothing was switched"
+    );
+
+    // A rollback after an undeploy returns to the version it ended.
+    assert_eq!(registry.previous_version(name).unwrap().hash, v1.hash);
+    registry
+        .activate(&v1.spec, &v1.hash, DeployAction::Rollback)
+        .unwrap();
+    moved_on("a rollback");
+    assert_eq!(registry.active_hash(name).unwrap(), Some(v1.hash.clone()));
+    registry
+        .activate(&v2.spec, &v2.hash, DeployAction::Deploy)
+        .unwrap();
+    moved_on("a second deploy");
+    assert_eq!(registry.previous_version(name).unwrap().hash, v1.hash);
+    assert!(registry.clear_shadow(name).is_ok());
+}
+
+#[test]
+fn a_data_directorys_registry_moves_on_at_every_switch_and_undoes_an_undeploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::open(&dir.path().join("registry")).unwrap();
+    switches_move_the_generation_on_and_an_undeploy_is_undone_by_a_rollback(&registry);
+}
+
+#[test]
+fn a_shared_registry_moves_on_at_every_switch_and_undoes_an_undeploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::connect(&isolated_url(), dir.path(), "test-host").unwrap();
+    switches_move_the_generation_on_and_an_undeploy_is_undone_by_a_rollback(&registry);
+}
+
+/// Two hosts switching at once on a shared registry commit in the order
+/// of their generations: a switch waits for one that took its generation
+/// before it. Otherwise a host could read the later generation while the
+/// earlier switch had not committed, and never load that switch.
+#[test]
+fn a_shared_registrys_switches_commit_in_the_order_of_their_generations() {
+    let url = isolated_url();
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::connect(&url, dir.path(), "test-host").unwrap();
+    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+    let v1 = stored(&registry, &runtime, components::VERSIONED_V1);
+    let before = registry.generation().unwrap();
+
+    // Another host's switch, part way: it has its generation, and has not
+    // committed.
+    let mut other_host = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut in_progress = other_host.transaction().unwrap();
+    in_progress
+        .execute("UPDATE _slate.plugin_generation SET value = value + 1", &[])
+        .unwrap();
+
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        let registry = &registry;
+        let v1 = &v1;
+        scope.spawn(move || {
+            let deployed = registry.activate(&v1.spec, &v1.hash, DeployAction::Deploy);
+            done.send(deployed.map(|d| d.id)).unwrap();
+        });
+        assert!(
+            finished
+                .recv_timeout(std::time::Duration::from_millis(500))
+                .is_err(),
+            "the deploy waits for the switch that took its generation first"
+        );
+        in_progress.commit().unwrap();
+        finished.recv().unwrap().unwrap();
+    });
+    assert_eq!(registry.generation().unwrap(), before + 2);
+}
