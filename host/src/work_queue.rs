@@ -237,7 +237,7 @@ pub fn work_one(
     let leases = executor.leases().config();
     let host_id = executor.host_id();
     let max = executor.store().commit_batch_dates().unwrap_or(1);
-    let tasks = queue.take_tasks(host_id, leases.lease, max)?;
+    let tasks = queue.take_tasks(host_id, leases.lease, max, pipeline.order())?;
     let Some(first) = tasks.first() else {
         // An idle host judges what cancelled backfills left unjudged.
         judge_cancelled_dates(queue, executor.store().as_ref(), pipeline)?;
@@ -245,8 +245,9 @@ pub fn work_one(
     };
     let processor = first.processor.clone();
     if pipeline.plugin(&processor).is_none() {
-        // Hosts may load different plugin folders: leave it to one that has
-        // it. Said once a while per processor, not at every take.
+        // Taken only for a processor this host has, so only a pipeline
+        // swapped meanwhile gets here: leave it to a host that has it.
+        // Said once a while per processor, not at every take.
         if first_time_in_a_while(&processor) {
             tracing::warn!(
                 %processor, date = %first.date,

@@ -231,7 +231,11 @@ fn a_work_queue_made_before_tasks_had_a_phase_gate_keeps_working_once_a_host_con
 
     let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
     let taken = queue
-        .take_task("new-host", std::time::Duration::from_secs(60))
+        .take_task(
+            "new-host",
+            std::time::Duration::from_secs(60),
+            &["VersionedProcessor".to_string()],
+        )
         .unwrap()
         .expect("the old task is ready");
     assert_eq!(
@@ -318,6 +322,8 @@ fn a_work_queue_backfill_has_at_most_its_parallelism_of_takes_worked_on_at_once(
         queue(0).enqueue(&backfill, &tasks).unwrap();
     };
     let lease = Duration::from_secs(60);
+    let serves = ["P", "Q", "R"].map(String::from);
+    let serves = &serves;
     let take_at_once = || -> Vec<(String, TakenTask)> {
         let barrier = std::sync::Barrier::new(hosts.len());
         std::thread::scope(|scope| {
@@ -327,7 +333,7 @@ fn a_work_queue_backfill_has_at_most_its_parallelism_of_takes_worked_on_at_once(
                     scope.spawn(move || {
                         let name = format!("host-{host}");
                         barrier.wait();
-                        let tasks = queue(host).take_tasks(&name, lease, 1).unwrap();
+                        let tasks = queue(host).take_tasks(&name, lease, 1, serves).unwrap();
                         tasks.into_iter().map(move |task| (name.clone(), task))
                     })
                 })
@@ -355,20 +361,41 @@ fn a_work_queue_backfill_has_at_most_its_parallelism_of_takes_worked_on_at_once(
     enqueue("capped", &["P"], Some(2));
     let taken = take_at_once();
     assert_eq!(taken.len(), 2, "{taken:#?}");
-    assert!(queue(1).take_tasks("host-9", lease, 1).unwrap().is_empty());
+    assert!(
+        queue(1)
+            .take_tasks("host-9", lease, 1, serves)
+            .unwrap()
+            .is_empty()
+    );
     let (host, task) = &taken[0];
     queue(0).release_task(task, host).unwrap();
-    assert_eq!(queue(1).take_tasks("host-9", lease, 1).unwrap().len(), 1);
-    assert!(queue(2).take_tasks("host-10", lease, 1).unwrap().is_empty());
+    assert_eq!(
+        queue(1)
+            .take_tasks("host-9", lease, 1, serves)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        queue(2)
+            .take_tasks("host-10", lease, 1, serves)
+            .unwrap()
+            .is_empty()
+    );
 
     // A chunk is one take: three dates of one processor count once.
     enqueue("chunked", &["R"], Some(1));
-    let chunk = queue(0).take_tasks("host-c", lease, 3).unwrap();
+    let chunk = queue(0).take_tasks("host-c", lease, 3, serves).unwrap();
     assert!(
         chunk.len() == 3 && chunk.iter().all(|t| t.backfill_id == "chunked"),
         "{chunk:#?}"
     );
-    assert!(queue(1).take_tasks("host-d", lease, 3).unwrap().is_empty());
+    assert!(
+        queue(1)
+            .take_tasks("host-d", lease, 3, serves)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -404,14 +431,15 @@ fn a_cancelled_work_queue_backfill_starts_no_task_after_it_and_its_runs_in_fligh
         .collect();
     queue.enqueue(&backfill, &tasks).unwrap();
     let lease = Duration::from_secs(60);
+    let serves = &["P".to_string()];
     // A's run goes on; B's lease will run out; C lets its task go; the
     // fourth task is still queued when the backfill is cancelled.
-    let running = queue.take_task("host-a", lease).unwrap().unwrap();
+    let running = queue.take_task("host-a", lease, serves).unwrap().unwrap();
     queue
-        .take_task("host-b", Duration::from_millis(500))
+        .take_task("host-b", Duration::from_millis(500), serves)
         .unwrap()
         .unwrap();
-    let let_go = queue.take_task("host-c", lease).unwrap().unwrap();
+    let let_go = queue.take_task("host-c", lease, serves).unwrap().unwrap();
 
     // Of four cancels at once, one cancels it.
     let cancels: Vec<Cancel> = std::thread::scope(|scope| {
@@ -437,12 +465,12 @@ fn a_cancelled_work_queue_backfill_starts_no_task_after_it_and_its_runs_in_fligh
     );
     std::thread::sleep(Duration::from_millis(600));
     assert_eq!(
-        queue.take_task("host-d", lease).unwrap(),
+        queue.take_task("host-d", lease, serves).unwrap(),
         None,
         "neither the queued task nor the one whose lease ran out is taken"
     );
     queue.release_task(&let_go, "host-c").unwrap();
-    assert_eq!(queue.take_task("host-d", lease).unwrap(), None);
+    assert_eq!(queue.take_task("host-d", lease, serves).unwrap(), None);
 
     let mut run = slate::testing::samples::run_record("P", running.date, RunStatus::Success);
     run.run_id = "run-of-a".into();
@@ -1401,6 +1429,91 @@ fn a_host_without_a_tasks_processor_leaves_the_task_to_one_that_has_it() {
     // The server without the processor kept serving.
     let (status, _) = server.get("/hosts");
     assert_eq!(status, 200);
+}
+
+/// A task of a processor no live server has is never taken (before, each
+/// host without it took it and put it back, about four times a second, and
+/// took nothing else while it stood first in the queue). The backfill's
+/// progress names it; a server that has it, started later, runs it.
+#[test]
+fn a_task_no_live_server_serves_is_named_in_the_progress_and_holds_up_no_other_task() {
+    use slate::store::work_queue::{NewBackfill, NewTask};
+
+    let url = isolated_url();
+    let versioned = plugin_dir(&[components::VERSIONED_V1]);
+    let first = host_folder();
+    let server = Server::start(
+        first.path(),
+        &[
+            "--state",
+            &url,
+            "--plugin-dir",
+            versioned.path().to_str().unwrap(),
+        ],
+    );
+    let store = PostgresStore::connect(&url).unwrap();
+    let queue = store.work_queue().unwrap();
+    let task = |processor: &str, day: &str, rank: i64| NewTask {
+        processor: processor.into(),
+        date: date(day),
+        rank,
+        upstream: Vec::new(),
+        looks_back: false,
+        phase_gate: Vec::new(),
+    };
+    // SlowProcessor's task comes first in the queue; no server has it.
+    let backfill = NewBackfill {
+        id: "unserved".into(),
+        start: date("2026-01-01"),
+        end: date("2026-01-02"),
+        reprocess: Reprocess::All,
+        left_alone: 0,
+        host_id: "elsewhere".into(),
+        parallelism: None,
+    };
+    let tasks = [
+        task("SlowProcessor", "2026-01-01", 0),
+        task("VersionedProcessor", "2026-01-01", 1),
+        task("VersionedProcessor", "2026-01-02", 1),
+    ];
+    queue.enqueue(&backfill, &tasks).unwrap();
+
+    wait_until("the server ran the tasks it can", || {
+        server.get("/backfills/unserved").1["succeeded"] == 2
+    });
+    let (_, progress) = server.get("/backfills/unserved");
+    assert_eq!(progress["queued"], 1, "{progress}");
+    assert_eq!(
+        progress["unserved"],
+        json!([{"processor": "SlowProcessor", "queued": 1}]),
+        "{progress}"
+    );
+    let takes: i64 = postgres::Client::connect(&url, postgres::NoTls)
+        .unwrap()
+        .query_one(
+            "SELECT takes FROM _slate.tasks WHERE processor = 'SlowProcessor'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(takes, 0, "no host took a task it could only put back");
+
+    let slow = plugin_dir(&[components::SLOW_PROCESSOR]);
+    let second = host_folder();
+    let _with_slow = Server::start(
+        second.path(),
+        &[
+            "--state",
+            &url,
+            "--plugin-dir",
+            slow.path().to_str().unwrap(),
+        ],
+    );
+    wait_until("the server with SlowProcessor ran its task", || {
+        server.get("/backfills/unserved").1["queued"] == 0
+    });
+    let (_, progress) = server.get("/backfills/unserved");
+    assert_eq!(progress["unserved"], json!([]), "{progress}");
 }
 
 #[test]

@@ -226,10 +226,20 @@ fn backfill_over_the_cluster(
     let show = |_: &slate::work_queue::Worked| {
         if let Some(p) = progress() {
             bar.set_position(p.ended() as u64);
-            let waiting = match p.waiting_on_runs.len() {
+            let mut waiting = match p.waiting_on_runs.len() {
                 0 => String::new(),
                 n => format!(", {n} waiting for runs elsewhere"),
             };
+            // This process runs its own processors' tasks; others wait for
+            // a server that has theirs.
+            for unserved in &p.unserved {
+                if host.pipeline.plugin(&unserved.processor).is_none() {
+                    waiting.push_str(&format!(
+                        ", {} of {} waiting for a server that has it",
+                        unserved.queued, unserved.processor
+                    ));
+                }
+            }
             bar.set_message(format!(
                 "succeeded {}, failed {}, blocked {}, running {} on {} host(s){waiting}",
                 p.succeeded,

@@ -39,12 +39,26 @@ pub async fn announce(host: Arc<ServedHost>, address: String) {
         let served = host.clone();
         let address = address.clone();
         let beat = tokio::task::spawn_blocking(move || {
+            // The processors served now, so that a backfill's progress can
+            // tell which of its tasks no live host serves.
+            let processors = served.pipeline().map(|p| p.order().to_vec());
             let directory = served.store.host_directory().expect("checked above");
-            directory.heartbeat(served.executor.host_id(), &address, leases.lease)
+            let beat = directory.heartbeat(
+                served.executor.host_id(),
+                &address,
+                leases.lease,
+                processors.as_deref().ok(),
+            );
+            (processors.err(), beat)
         })
         .await;
-        if let Ok(Err(error)) = beat {
-            tracing::warn!(%error, "cannot renew this host's heartbeat in the host directory");
+        if let Ok((reload_failed, beat)) = beat {
+            if let Err(error) = beat {
+                tracing::warn!(%error, "cannot renew this host's heartbeat in the host directory");
+            }
+            if let Some(error) = reload_failed {
+                tracing::warn!(%error, "cannot load the registry's versions for the heartbeat");
+            }
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct HostRecord {
     pub lease_secs: f64,
     /// When it stopped, if it said so.
     pub stopped_at: Option<DateTime<Utc>>,
+    /// The processors it serves, as of its last heartbeat; `None` for a
+    /// host that did not say (one started before hosts said).
+    pub processors: Option<Vec<String>>,
 }
 
 impl HostRecord {
@@ -40,9 +43,17 @@ impl HostRecord {
 
 /// The directory of hosts sharing a run ledger.
 pub trait HostDirectory: Send + Sync {
-    /// Records that `host_id`, serving at `address`, is alive now, with a
-    /// heartbeat that holds for `lease`; the first call records its start.
-    fn heartbeat(&self, host_id: &str, address: &str, lease: Duration) -> Result<(), StoreError>;
+    /// Records that `host_id`, serving at `address` the `processors` it
+    /// has now (`None`: those it last said, when it cannot tell), is alive
+    /// now, with a heartbeat that holds for `lease`; the first call records
+    /// its start.
+    fn heartbeat(
+        &self,
+        host_id: &str,
+        address: &str,
+        lease: Duration,
+        processors: Option<&[String]>,
+    ) -> Result<(), StoreError>;
 
     /// Records that `host_id` stopped.
     fn stopped(&self, host_id: &str) -> Result<(), StoreError>;

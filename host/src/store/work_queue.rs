@@ -184,6 +184,12 @@ pub struct ClusterProgress {
     /// elsewhere (a `slate run`, a schedule, another backfill), each with
     /// that run; the first [`WAITING_SHOWN`] by date.
     pub waiting_on_runs: Vec<WaitingTask>,
+    /// Queued tasks of processors no live server (`slate serve`) serves,
+    /// by processor: they wait for a host that has the processor (in its
+    /// `--plugin-dir`, or deployed again), or for a cancel. A `slate
+    /// backfill` working the queue is no server: it runs its own
+    /// processors' tasks all the same.
+    pub unserved: Vec<UnservedTasks>,
     /// When its last task ended, once none is queued or taken.
     pub finished_at: Option<DateTime<Utc>>,
     /// Every task that did not succeed.
@@ -220,6 +226,15 @@ pub struct WaitingTask {
     pub started_at: DateTime<Utc>,
 }
 
+/// A backfill's queued tasks of one processor that no live server serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnservedTasks {
+    /// The processor.
+    pub processor: String,
+    /// Its queued tasks.
+    pub queued: usize,
+}
+
 /// What asking to cancel a backfill came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cancel {
@@ -239,13 +254,17 @@ pub trait WorkQueue: Send + Sync {
     /// Enqueues `backfill` and its `tasks` in one transaction.
     fn enqueue(&self, backfill: &NewBackfill, tasks: &[NewTask]) -> Result<(), StoreError>;
 
-    /// Takes the ready task of lowest rank for `host_id`, leased until
-    /// `now + lease`: first returning to the queue every task whose lease
-    /// expired. Hosts taking at once never take the same task.
+    /// Takes the ready task of lowest rank of a processor in `serves` (the
+    /// processors `host_id` runs) for `host_id`, leased until `now +
+    /// lease`: first returning to the queue every task whose lease
+    /// expired. Hosts taking at once never take the same task, and a host
+    /// never takes a task it could only put back: another processor's
+    /// task of lower rank does not hold up the ones it can run.
     fn take_task(
         &self,
         host_id: &str,
         lease: std::time::Duration,
+        serves: &[String],
     ) -> Result<Option<TakenTask>, StoreError>;
 
     /// Like [`WorkQueue::take_task`], then up to `max - 1` more ready tasks
@@ -257,9 +276,13 @@ pub trait WorkQueue: Send + Sync {
         host_id: &str,
         lease: std::time::Duration,
         max: usize,
+        serves: &[String],
     ) -> Result<Vec<TakenTask>, StoreError> {
         let _ = max;
-        Ok(self.take_task(host_id, lease)?.into_iter().collect())
+        Ok(self
+            .take_task(host_id, lease, serves)?
+            .into_iter()
+            .collect())
     }
 
     /// Renews the leases of every task `host_id` holds; returns how many.

@@ -17,19 +17,37 @@ pub(super) const SETUP: &str = "
         started_at TIMESTAMPTZ NOT NULL,
         heartbeat_at TIMESTAMPTZ NOT NULL,
         lease_secs DOUBLE PRECISION NOT NULL,
-        stopped_at TIMESTAMPTZ
+        stopped_at TIMESTAMPTZ,
+        processors TEXT[]
     );
+    -- A directory made before hosts said which processors they serve gets
+    -- the column; asked first, so that connecting does not lock the table.
+    DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = '_slate' AND table_name = 'hosts'
+                         AND column_name = 'processors') THEN
+            ALTER TABLE _slate.hosts ADD COLUMN processors TEXT[];
+        END IF;
+    END $$;
 ";
 
 impl HostDirectory for PostgresStore {
-    fn heartbeat(&self, host_id: &str, address: &str, lease: Duration) -> Result<(), StoreError> {
+    fn heartbeat(
+        &self,
+        host_id: &str,
+        address: &str,
+        lease: Duration,
+        processors: Option<&[String]>,
+    ) -> Result<(), StoreError> {
         self.with_client(|client| {
             client.execute(
-                "INSERT INTO _slate.hosts (host_id, address, started_at, heartbeat_at, lease_secs)
-                 VALUES ($1, $2, clock_timestamp(), clock_timestamp(), $3)
+                "INSERT INTO _slate.hosts
+                     (host_id, address, started_at, heartbeat_at, lease_secs, processors)
+                 VALUES ($1, $2, clock_timestamp(), clock_timestamp(), $3, $4)
                  ON CONFLICT (host_id) DO UPDATE SET heartbeat_at = clock_timestamp(),
-                     address = excluded.address, lease_secs = excluded.lease_secs",
-                &[&host_id, &address, &lease.as_secs_f64()],
+                     address = excluded.address, lease_secs = excluded.lease_secs,
+                     processors = COALESCE(excluded.processors, _slate.hosts.processors)",
+                &[&host_id, &address, &lease.as_secs_f64(), &processors],
             )?;
             Ok(())
         })
@@ -48,7 +66,8 @@ impl HostDirectory for PostgresStore {
     fn hosts(&self, since: DateTime<Utc>) -> Result<Vec<HostRecord>, StoreError> {
         let rows = self.with_client(|client| {
             Ok(client.query(
-                "SELECT host_id, address, started_at, heartbeat_at, lease_secs, stopped_at
+                "SELECT host_id, address, started_at, heartbeat_at, lease_secs, stopped_at,
+                     processors
                  FROM _slate.hosts WHERE heartbeat_at >= $1
                  ORDER BY heartbeat_at DESC, host_id",
                 &[&since],
@@ -63,6 +82,7 @@ impl HostDirectory for PostgresStore {
                 heartbeat_at: row.get(3),
                 lease_secs: row.get(4),
                 stopped_at: row.get(5),
+                processors: row.get(6),
             })
             .collect())
     }

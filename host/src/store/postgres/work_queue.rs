@@ -15,7 +15,7 @@ use crate::runs::RunRecord;
 use crate::store::StoreError;
 use crate::store::work_queue::{
     Cancel, ClusterProgress, Finished, NewBackfill, NewTask, TakenTask, TaskEnd, TaskRecord,
-    WAITING_SHOWN, WaitingTask, WorkQueue,
+    UnservedTasks, WAITING_SHOWN, WaitingTask, WorkQueue,
 };
 
 /// The queue's tables, created with the store.
@@ -227,8 +227,16 @@ impl WorkQueue for PostgresStore {
         })
     }
 
-    fn take_task(&self, host_id: &str, lease: Duration) -> Result<Option<TakenTask>, StoreError> {
-        Ok(self.take_tasks(host_id, lease, 1)?.into_iter().next())
+    fn take_task(
+        &self,
+        host_id: &str,
+        lease: Duration,
+        serves: &[String],
+    ) -> Result<Option<TakenTask>, StoreError> {
+        Ok(self
+            .take_tasks(host_id, lease, 1, serves)?
+            .into_iter()
+            .next())
     }
 
     fn take_tasks(
@@ -236,6 +244,7 @@ impl WorkQueue for PostgresStore {
         host_id: &str,
         lease: Duration,
         max: usize,
+        serves: &[String],
     ) -> Result<Vec<TakenTask>, StoreError> {
         self.with_client(|client| {
             let let_go = client.query(
@@ -266,13 +275,14 @@ impl WorkQueue for PostgresStore {
             // the first is held to the backfill's parallelism.
             let Some(first) = transaction.query_opt(
                 &format!(
-                    "{TAKE} WHERE c.status = 'queued' AND {READY} AND {UNDER_ITS_PARALLELISM}
+                    "{TAKE} WHERE c.status = 'queued' AND c.processor = ANY($3)
+                         AND {READY} AND {UNDER_ITS_PARALLELISM}
                          ORDER BY c.data_date, c.rank
                          LIMIT 1
                          FOR UPDATE SKIP LOCKED
                      {TAKEN}"
                 ),
-                &[&host_id, &seconds],
+                &[&host_id, &seconds, &serves],
             )?
             else {
                 return Ok(Vec::new());
@@ -504,6 +514,19 @@ impl WorkQueue for PostgresStore {
                  ORDER BY t.data_date, t.rank LIMIT $2",
                 &[&backfill_id, &(WAITING_SHOWN as i64)],
             )?;
+            // A live host that recorded no processors (one started before
+            // hosts recorded them) may serve any.
+            let unserved = client.query(
+                "SELECT t.processor, COUNT(*) FROM _slate.tasks t
+                 WHERE t.backfill_id = $1 AND t.status = 'queued'
+                   AND NOT EXISTS (
+                       SELECT 1 FROM _slate.hosts h
+                       WHERE h.stopped_at IS NULL
+                         AND h.heartbeat_at + make_interval(secs => h.lease_secs) >= now()
+                         AND (h.processors IS NULL OR t.processor = ANY(h.processors)))
+                 GROUP BY t.processor ORDER BY t.processor",
+                &[&backfill_id],
+            )?;
             let problems = client.query(
                 "SELECT processor, data_date, status, host_id, run_id, error, takes
                  FROM _slate.tasks
@@ -551,6 +574,13 @@ impl WorkQueue for PostgresStore {
                         run_id: row.get(2),
                         host_id: row.get(3),
                         started_at: row.get(4),
+                    })
+                    .collect(),
+                unserved: unserved
+                    .iter()
+                    .map(|row| UnservedTasks {
+                        processor: row.get(0),
+                        queued: row.get::<_, i64>(1) as usize,
                     })
                     .collect(),
                 finished_at,
