@@ -6,7 +6,7 @@
 //!    `slate:processor@0.1.x`, `info()` returns a valid name and schema
 //!    (and, for `PUT /plugins/{name}`, the name asked for), and every
 //!    processor it depends on is known, and its output table is its own or
-//!    no one's ([`crate::ownership`]);
+//!    no one's ([`crate::ownership`]), with names the store can keep;
 //! 2. precompile it (into the compiled cache, keyed by its hash);
 //! 3. store it in the registry, by its hash;
 //! 4. make it the active version, in one registry transaction.
@@ -29,6 +29,7 @@ use crate::ownership::Ledger;
 use crate::pipeline::Pipeline;
 use crate::plugin::{Plugin, PluginError, Runtime};
 use crate::registry::{DeployAction, Deployment, Registry, RegistryError, ShadowVersion};
+use crate::store::Tables;
 
 /// The check a rejected deployment failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -49,6 +50,9 @@ pub enum DeployCheck {
     Dependencies,
     /// It names an output table it may not write ([`crate::ownership`]).
     Ownership,
+    /// The store its table goes to could not keep its names (PostgreSQL
+    /// keeps at most 63 bytes of each).
+    Store,
     /// The version to roll back to is not in the registry, or the
     /// processor to undeploy has no registry version.
     Version,
@@ -66,6 +70,7 @@ impl fmt::Display for DeployCheck {
             DeployCheck::Name => "name",
             DeployCheck::Dependencies => "dependencies",
             DeployCheck::Ownership => "ownership",
+            DeployCheck::Store => "store",
             DeployCheck::Version => "version",
             DeployCheck::Registry => "registry",
         })
@@ -147,6 +152,10 @@ pub struct Deployer<'a> {
     pub current: &'a Pipeline,
     /// The recorded table owners.
     pub ledger: &'a Ledger,
+    /// The store the processors' tables go to, whose names a new version
+    /// must fit; `None` before the store exists (an embedded store, which
+    /// keeps any name).
+    pub store: Option<&'a dyn Tables>,
 }
 
 impl Deployer<'_> {
@@ -400,6 +409,12 @@ impl Deployer<'_> {
             .map_err(|e| DeployError::new(DeployCheck::Dependencies, e))?;
         check_same_table(self.current, plugin)?;
         check_ownership(self.current, plugin, self.ledger)?;
+        if let Some(store) = self.store {
+            let spec = &plugin.spec;
+            store
+                .check_names(&spec.output_table, &spec.schema)
+                .map_err(|e| DeployError::new(DeployCheck::Store, e))?;
+        }
         Ok(pipeline)
     }
 }

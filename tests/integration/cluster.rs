@@ -1431,6 +1431,41 @@ fn a_host_without_a_tasks_processor_leaves_the_task_to_one_that_has_it() {
     assert_eq!(status, 200);
 }
 
+/// PostgreSQL cuts a name past 63 bytes short: a version whose table would
+/// need one is refused at deploy, on the server and the command line
+/// alike, not at its first commit; the active version stays.
+#[test]
+fn a_version_with_a_name_postgresql_would_cut_short_is_refused_at_deploy() {
+    let url = isolated_url();
+    let folder = host_folder();
+    let server = Server::start(folder.path(), &["--state", &url]);
+    let v1 = std::fs::read(components::VERSIONED_V1).unwrap();
+    let (status, deployed) = server.put_component("VersionedProcessor", &v1);
+    assert_eq!(status, 200, "{deployed}");
+
+    let long = std::fs::read(components::VERSIONED_LONG_COLUMN).unwrap();
+    let (status, refused) = server.put_component("VersionedProcessor", &long);
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["check"], "store");
+    assert_contains(
+        refused["error"].as_str().unwrap(),
+        "PostgreSQL keeps names of at most 63 bytes, and the column \
+         `a_column_name_of_sixty_four_bytes_one_more_than_postgresql_keeps` has 64",
+    );
+    let deploy = slate(
+        folder.path(),
+        &["--state", &url, "deploy", components::VERSIONED_LONG_COLUMN],
+    );
+    assert_eq!(deploy.status.code(), Some(1), "{deploy:?}");
+    assert_contains(&stderr(&deploy), "rejected by the store check");
+    let run = server.process("VersionedProcessor", "2026-01-11");
+    assert_eq!(
+        (run["status"].as_str(), run["rows"].as_i64()),
+        (Some("success"), Some(2)),
+        "v1 is still the active version: {run}"
+    );
+}
+
 /// A task of a processor no live server has is never taken (before, each
 /// host without it took it and put it back, about four times a second, and
 /// took nothing else while it stood first in the queue). The backfill's

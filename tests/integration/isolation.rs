@@ -61,6 +61,7 @@ fn deploy_table_thief(
         registry,
         current,
         ledger,
+        store: None,
     };
     deployer
         .deploy(&bytes, None)

@@ -760,6 +760,28 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
     assert_eq!(missing["check"], "version");
 }
 
+/// The embedded store keeps names of any length: the version PostgreSQL
+/// refuses deploys and runs here, its long column NULL.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_with_a_long_column_name_deploys_and_runs_on_the_embedded_store() {
+    let served = Served::new();
+    let (status, deployed) = served
+        .put_component(
+            "VersionedProcessor",
+            fixture(components::VERSIONED_LONG_COLUMN),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{deployed}");
+    let (status, answer) = served
+        .post_json(
+            "/process-date",
+            json!({"processors": ["VersionedProcessor"], "analysis_date": "2026-01-11"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["runs"][0]["status"], "success", "{answer}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
     let served = Served::new();

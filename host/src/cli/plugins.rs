@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use slate::catalog::{self, Origin};
@@ -14,6 +15,7 @@ use slate::ownership::Ledger;
 use slate::pipeline::Pipeline;
 use slate::plugin::{KEEP_RESIDENT_BYTES, Plugin, Runtime, RuntimeOptions};
 use slate::registry::{Deployment, Registry};
+use slate::store::{Store, Tables};
 
 use super::HostOptions;
 use super::render::table;
@@ -85,11 +87,25 @@ pub fn existing_registry(options: &HostOptions) -> Result<Option<Registry>> {
 /// load processors without running them: an embedded store that does not
 /// exist yet has recorded nothing.
 pub fn ledger(options: &HostOptions) -> Result<Ledger> {
+    ledger_of(existing_store(options)?.as_deref())
+}
+
+/// The store, for commands that load processors without running them:
+/// `None` for an embedded store that does not exist yet, which they do
+/// not create.
+fn existing_store(options: &HostOptions) -> Result<Option<Arc<dyn Store>>> {
     if options.warehouse.is_embedded() && !options.data_dir.store_file().exists() {
-        return Ok(Ledger::default());
+        return Ok(None);
     }
-    let store = super::open_store(options, false)?;
-    Ok(Ledger::new(store.table_owners()?, store.host_owned()))
+    super::open_store(options, false).map(Some)
+}
+
+/// What `store` has recorded about table ownership; nothing, with no store.
+fn ledger_of(store: Option<&dyn Store>) -> Result<Ledger> {
+    Ok(match store {
+        Some(store) => Ledger::new(store.table_owners()?, store.host_owned()),
+        None => Ledger::default(),
+    })
 }
 
 /// Every processor the host runs: bundled, overridden or extended by the
@@ -114,6 +130,7 @@ pub fn load_processors(
 struct Deploying {
     runtime: Runtime,
     registry: Registry,
+    store: Option<Arc<dyn Store>>,
     ledger: Ledger,
     current: Pipeline,
 }
@@ -126,7 +143,8 @@ impl Deploying {
     fn open(options: &HostOptions) -> Result<Self> {
         let runtime = runtime(options)?;
         let registry = registry(options)?;
-        let ledger = ledger(options)?;
+        let store = existing_store(options)?;
+        let ledger = ledger_of(store.as_deref())?;
         let (loaded, left_out) = catalog::load_leaving_out_refused(
             &runtime,
             Some(&registry),
@@ -140,6 +158,7 @@ impl Deploying {
         Ok(Deploying {
             runtime,
             registry,
+            store,
             ledger,
             current,
         })
@@ -152,6 +171,7 @@ impl Deploying {
             registry: &self.registry,
             current: &self.current,
             ledger: &self.ledger,
+            store: self.store.as_deref().map(|store| store as &dyn Tables),
         }
     }
 }

@@ -435,6 +435,7 @@ impl ServedHost {
             registry: &self.registry,
             current,
             ledger,
+            store: Some(self.store.as_ref()),
         }
     }
 

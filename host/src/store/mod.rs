@@ -183,6 +183,15 @@ pub trait Tables: InputSource + Send + Sync {
     fn check_output_table(&self, table: &TableName, schema: &TableSchema)
     -> Result<(), StoreError>;
 
+    /// Refuses `table` with `schema` when this backend could not keep its
+    /// names (PostgreSQL keeps at most 63 bytes of each), so that a deploy
+    /// is refused rather than the version's first commit. Any name, by
+    /// default.
+    fn check_names(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
+        let _ = (table, schema);
+        Ok(())
+    }
+
     /// The names this backend keeps for the host, which no processor may write.
     fn host_owned(&self) -> HostOwned {
         HostOwned::default()

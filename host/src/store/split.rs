@@ -101,6 +101,10 @@ impl Tables for SplitStore {
         self.warehouse.check_output_table(table, schema)
     }
 
+    fn check_names(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
+        self.warehouse.check_names(table, schema)
+    }
+
     fn host_owned(&self) -> HostOwned {
         self.warehouse.host_owned()
     }

@@ -122,6 +122,16 @@ fn refuse_long_names<'a>(
     }
 }
 
+/// Refuses `table` with `schema` if PostgreSQL would cut one of its names
+/// (dataset, table, columns) short.
+fn names_kept(table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
+    let names = [("dataset", &table.dataset), ("table", &table.table)];
+    refuse_long_names(
+        table,
+        names.into_iter().chain(column_names(&schema.columns)),
+    )
+}
+
 /// The CHECK a raw input's FLOAT64 column `c` is made with, if it needs
 /// one: no NaN or infinity unless the column allows them.
 fn finite_check(c: &Column) -> Option<String> {
@@ -220,11 +230,7 @@ pub(super) fn create_in(
     schema: &TableSchema,
     owner: Option<&TableOwner>,
 ) -> Result<(), StoreError> {
-    let names = [("dataset", &table.dataset), ("table", &table.table)];
-    refuse_long_names(
-        table,
-        names.into_iter().chain(column_names(&schema.columns)),
-    )?;
+    names_kept(table, schema)?;
     // A raw input is written by whatever loads it, past the host's
     // validation: the table itself refuses what its schema does, so a bad
     // row fails the load that writes it, naming the constraint, rather
@@ -586,6 +592,10 @@ impl InputSource for PostgresStore {
 }
 
 impl Tables for PostgresStore {
+    fn check_names(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
+        names_kept(table, schema)
+    }
+
     fn ensure_table(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
