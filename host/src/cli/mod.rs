@@ -802,9 +802,10 @@ fn open_store(options: &HostOptions, create: bool) -> Result<Arc<dyn Store>> {
 struct Host {
     store: Arc<dyn Store>,
     pipeline: Pipeline,
-    /// The processors the table owners refused, left out of `pipeline`
-    /// ([`Host::open_with`]).
-    left_out: Vec<slate::catalog::LeftOut>,
+    /// The processors the table owners refused, left out of `pipeline`,
+    /// and the registry's generation it was loaded at: how a server
+    /// starts ([`Host::open_with`]); `None` for the other commands.
+    starting: Option<(i64, Vec<slate::catalog::LeftOut>)>,
     executor: Executor,
     /// Kept alive: dropping the runtime stops its epoch ticker, and with it
     /// the CPU and wall-clock limits.
@@ -834,27 +835,6 @@ fn load_pipeline(
     .with_shadows(shadows))
 }
 
-/// [`load_pipeline`], leaving out the processors the table owners refuse
-/// (and their dependants) instead of refusing them all, as a server
-/// starts: the pipeline, and what was left out.
-fn load_pipeline_leaving_out_refused(
-    options: &HostOptions,
-    store: &dyn Store,
-    runtime: &Runtime,
-    registry: &Registry,
-) -> Result<(Pipeline, Vec<slate::catalog::LeftOut>)> {
-    let ledger = Ledger::new(store.table_owners()?, store.host_owned());
-    let shadows = slate::catalog::load_shadows(runtime, registry)?;
-    let (loaded, left_out) = slate::catalog::load_leaving_out_refused(
-        runtime,
-        Some(registry),
-        options.plugin_dir.as_deref(),
-        &ledger,
-    )?;
-    let plugins = loaded.into_iter().map(|loaded| loaded.plugin).collect();
-    Ok((Pipeline::new(plugins)?.with_shadows(shadows), left_out))
-}
-
 impl Host {
     /// `date`, if the pipeline serves it: within the schedule's seasons and
     /// their margin, or the range `slate.toml` sets.
@@ -871,7 +851,7 @@ impl Host {
     }
 
     /// [`Host::open`]; with `leave_out_refused`, the processors the table
-    /// owners refuse are left out ([`Host::left_out`]) rather than refused
+    /// owners refuse are left out ([`Host::starting`]) rather than refused
     /// with the rest: how a server starts.
     fn open_with(
         options: &HostOptions,
@@ -886,11 +866,17 @@ impl Host {
             runs => plugins::pooled_runtime(options, runs, &limits)?,
         };
         let registry = plugins::registry(options)?;
-        let (pipeline, left_out) = if leave_out_refused {
-            load_pipeline_leaving_out_refused(options, store.as_ref(), &runtime, &registry)?
+        let (pipeline, starting) = if leave_out_refused {
+            let set = slate::server::StartingSet::load(
+                &runtime,
+                &registry,
+                options.plugin_dir.as_deref(),
+                store.as_ref(),
+            )?;
+            (set.pipeline, Some((set.generation, set.left_out)))
         } else {
             let pipeline = load_pipeline(options, store.as_ref(), &runtime, &registry)?;
-            (pipeline, Vec::new())
+            (pipeline, None)
         };
         let executor = Executor::new(store.clone(), host_id(), limits, options.leases)?;
         let dates = DatesConfig::load(&options.data_dir.config_file())?;
@@ -898,7 +884,7 @@ impl Host {
             dates,
             store,
             pipeline,
-            left_out,
+            starting,
             executor,
             runtime: Arc::new(runtime),
             registry: Arc::new(registry),

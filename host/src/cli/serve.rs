@@ -13,7 +13,7 @@ use slate::alerts::{AlertsConfig, Deliverer};
 use slate::server::alerts;
 use slate::server::metrics::Metrics;
 use slate::server::schedules::Scheduler;
-use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, watch};
+use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, StartingSet, watch};
 
 use super::{Host, HostOptions, UsageError, seconds, usage};
 
@@ -101,13 +101,14 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     // A processor the table owners refuse is left out, not the server:
     // `/health` names it.
     let host = Host::open_with(options, true, args.workers, true)?;
+    let (generation, left_out) = host.starting.expect("loaded as a server starts");
     // A schedule naming an unknown processor would fire no run at every
     // tick: refused before the server starts. One left out is known.
     for schedule in &config.schedules {
         let known: Vec<String> = schedule
             .processors
             .iter()
-            .filter(|name| !host.left_out.iter().any(|out| out.processor == **name))
+            .filter(|name| !left_out.iter().any(|out| out.processor == **name))
             .cloned()
             .collect();
         if let Err(error) = host.pipeline.select(&known) {
@@ -126,14 +127,20 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     )?);
     let metrics = Arc::new(Metrics::new());
     let executor = host.executor.clone().with_observer(metrics.clone());
-    let served = Arc::new(ServedHost::new(
+    // The set checked above is the one served: loaded once.
+    let served = Arc::new(ServedHost::starting_with(
         executor,
         host.runtime.clone(),
         host.registry.clone(),
         options.plugin_dir.clone(),
         args.workers,
         metrics,
-    )?);
+        StartingSet {
+            generation,
+            pipeline: host.pipeline,
+            left_out,
+        },
+    ));
     if !config.schedules.is_empty() && served.store.tick_ledger().is_none() {
         usage!("[[schedule]] needs a store that keeps schedule ticks: use the embedded store");
     }

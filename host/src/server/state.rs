@@ -152,10 +152,46 @@ pub struct ServedHost {
 /// registry stays where it is: a table transfer, say, may have fixed it.
 const RETRY_REFUSED_VERSIONS: Duration = Duration::from_secs(30);
 
+/// The processors a server starts with: what the registry and its plugin
+/// folder add to the bundled ones, less what the table owners refuse
+/// (with their dependants), as loaded at the registry's `generation`.
+pub struct StartingSet {
+    /// The registry's generation, read before the load: a switch made
+    /// during it is loaded again at the first use.
+    pub generation: i64,
+    /// The pipeline, with the registry's shadow versions.
+    pub pipeline: Pipeline,
+    /// What was left out, and why.
+    pub left_out: Vec<catalog::LeftOut>,
+}
+
+impl StartingSet {
+    /// Loads the set from `registry` and `plugin_dir`, checked against the
+    /// table owners `store` records. A processor the table owners refuse
+    /// is left out, not the host: one bad deploy would otherwise keep
+    /// every host from starting.
+    pub fn load(
+        runtime: &Runtime,
+        registry: &Registry,
+        plugin_dir: Option<&std::path::Path>,
+        store: &dyn Store,
+    ) -> Result<Self, HostError> {
+        let generation = registry.generation()?;
+        let (pipeline, left_out) =
+            load_pipeline_leaving_out_refused(runtime, registry, plugin_dir, store)?;
+        Ok(StartingSet {
+            generation,
+            pipeline,
+            left_out,
+        })
+    }
+}
+
 impl ServedHost {
     /// A host serving the processors `catalog` loads from the registry and
-    /// `plugin_dir`, with `workers` slots. The executor should report to
-    /// `metrics`; the host adds its own observer, which feeds `/events`.
+    /// `plugin_dir` ([`StartingSet::load`]), with `workers` slots. The
+    /// executor should report to `metrics`; the host adds its own
+    /// observer, which feeds `/events`.
     pub fn new(
         executor: Executor,
         runtime: Arc<Runtime>,
@@ -164,17 +200,35 @@ impl ServedHost {
         workers: usize,
         metrics: Arc<Metrics>,
     ) -> Result<Self, HostError> {
-        let events = Arc::new(RunEvents::default());
-        let executor = executor.with_observer(events.clone());
-        let generation = registry.generation()?;
-        // A processor the table owners refuse is left out, not the host:
-        // one bad deploy would otherwise keep every host from starting.
-        let (pipeline, left_out) = load_pipeline_leaving_out_refused(
+        let starting = StartingSet::load(
             &runtime,
             &registry,
             plugin_dir.as_deref(),
             executor.store().as_ref(),
         )?;
+        Ok(Self::starting_with(
+            executor, runtime, registry, plugin_dir, workers, metrics, starting,
+        ))
+    }
+
+    /// [`ServedHost::new`], with the set already loaded (`slate serve`
+    /// checks its schedules against it first).
+    pub fn starting_with(
+        executor: Executor,
+        runtime: Arc<Runtime>,
+        registry: Arc<Registry>,
+        plugin_dir: Option<PathBuf>,
+        workers: usize,
+        metrics: Arc<Metrics>,
+        starting: StartingSet,
+    ) -> Self {
+        let events = Arc::new(RunEvents::default());
+        let executor = executor.with_observer(events.clone());
+        let StartingSet {
+            generation,
+            pipeline,
+            left_out,
+        } = starting;
         let refused = (!left_out.is_empty()).then(|| {
             let reasons: Vec<&str> = left_out.iter().map(|out| out.reason.as_str()).collect();
             let reason = reasons.join("; ");
@@ -191,7 +245,7 @@ impl ServedHost {
             };
             (versions, std::time::Instant::now())
         });
-        Ok(ServedHost {
+        ServedHost {
             store: executor.store().clone(),
             executor,
             runtime,
@@ -207,7 +261,7 @@ impl ServedHost {
             current: RwLock::new((generation, Arc::new(pipeline))),
             refused: Mutex::new(refused),
             deploying: Mutex::new(()),
-        })
+        }
     }
 
     /// The backfill `id`, if this server runs it.
