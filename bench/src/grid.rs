@@ -16,7 +16,7 @@ use slate::plugin::{RunLimits, Runtime};
 use slate::registry::Registry;
 use slate::server::auth::BearerToken;
 use slate::server::metrics::Metrics;
-use slate::server::state::{AppState, ServedHost, ServerConfig};
+use slate::server::state::{AppState, ServedHost, ServerConfig, StartingSet};
 use slate::store::Store;
 
 use crate::backfill::SeasonStore;
@@ -61,9 +61,10 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
     )?
     .with_observer(metrics.clone());
     let registry = Arc::new(Registry::open(&season.scratch("grid-registry"))?);
+    let starting = StartingSet::load(&runtime, &registry, None, executor.store().as_ref())?;
     let host = Arc::new(ServedHost::new(
-        executor, runtime, registry, None, 2, metrics,
-    )?);
+        executor, runtime, registry, None, 2, metrics, starting,
+    ));
     let state = AppState {
         config: Arc::new(ServerConfig::new(BearerToken::new("bench-token"))),
         host,

@@ -19,7 +19,7 @@ use slate::registry::Registry;
 use slate::runs::{RunFilter, RunStatus};
 use slate::server::auth::BearerToken;
 use slate::server::metrics::Metrics;
-use slate::server::state::{AppState, ServedHost, ServerConfig};
+use slate::server::state::{AppState, ServedHost, ServerConfig, StartingSet};
 use slate::store::{EmbeddedStore, Store};
 
 use crate::report::Report;
@@ -102,6 +102,12 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
     .with_observer(metrics.clone());
     let registry = Arc::new(Registry::open(&dir.path().join("registry"))?);
     let ledger = store.clone();
+    let starting = StartingSet::load(
+        &runtime,
+        &registry,
+        Some(plugins.as_path()),
+        executor.store().as_ref(),
+    )?;
     let host = Arc::new(ServedHost::new(
         executor,
         runtime,
@@ -109,7 +115,8 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
         Some(plugins),
         WORKERS,
         metrics,
-    )?);
+        starting,
+    ));
     let state = AppState {
         config: Arc::new(ServerConfig::new(BearerToken::new(TOKEN))),
         host,

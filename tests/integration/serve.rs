@@ -15,7 +15,7 @@ use slate::plugin::{RunLimits, Runtime, content_hash};
 use slate::registry::Registry;
 use slate::runs::{NewRun, RunFilter, Trigger};
 use slate::server::metrics::Metrics;
-use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, router};
+use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, StartingSet, router};
 use slate::store::{EmbeddedStore, RunLedger, Store};
 use tower::ServiceExt;
 
@@ -69,8 +69,11 @@ impl Served {
         )
         .unwrap()
         .with_observer(metrics.clone());
-        let host =
-            ServedHost::new(executor, runtime, registry, plugin_dir, workers, metrics).unwrap();
+        let starting =
+            StartingSet::load(&runtime, &registry, plugin_dir.as_deref(), store.as_ref()).unwrap();
+        let host = ServedHost::new(
+            executor, runtime, registry, plugin_dir, workers, metrics, starting,
+        );
         let mut config = ServerConfig::new(BearerToken::new(TOKEN));
         configure(&mut config);
         Served {
@@ -114,6 +117,23 @@ impl Served {
             bytes,
         );
         self.call(request).await
+    }
+
+    /// Deploys `bytes` as `name` (which must be accepted), then asks for a
+    /// run of it on `date`: the status and answer of `POST /process-date`.
+    async fn deploy_then_process(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        date: &str,
+    ) -> (StatusCode, Json) {
+        let (status, deployed) = self.put_component(name, bytes).await;
+        assert_eq!(status, StatusCode::OK, "{deployed}");
+        self.post_json(
+            "/process-date",
+            json!({"processors": [name], "analysis_date": date}),
+        )
+        .await
     }
 
     /// Deploys the fixture `component`, a version of VersionedProcessor, as
@@ -170,15 +190,8 @@ async fn a_component_built_against_contract_0_1_0_deploys_without_a_restart_and_
     let old = fixture(components::CONTRACT_V0_1_0);
     crate::contract::give_it_input(&*served.store, &old);
 
-    let (status, deployed) = served
-        .put_component("ContractV010Processor", old.clone())
-        .await;
-    assert_eq!(status, StatusCode::OK, "{deployed}");
     let (status, answer) = served
-        .post_json(
-            "/process-date",
-            json!({"processors": ["ContractV010Processor"], "analysis_date": "2026-01-15"}),
-        )
+        .deploy_then_process("ContractV010Processor", old, "2026-01-15")
         .await;
 
     assert_eq!(status, StatusCode::OK, "{answer}");
@@ -765,18 +778,9 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_version_with_a_long_column_name_deploys_and_runs_on_the_embedded_store() {
     let served = Served::new();
-    let (status, deployed) = served
-        .put_component(
-            "VersionedProcessor",
-            fixture(components::VERSIONED_LONG_COLUMN),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{deployed}");
+    let long = fixture(components::VERSIONED_LONG_COLUMN);
     let (status, answer) = served
-        .post_json(
-            "/process-date",
-            json!({"processors": ["VersionedProcessor"], "analysis_date": "2026-01-11"}),
-        )
+        .deploy_then_process("VersionedProcessor", long, "2026-01-11")
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["runs"][0]["status"], "success", "{answer}");

@@ -128,7 +128,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     let metrics = Arc::new(Metrics::new());
     let executor = host.executor.clone().with_observer(metrics.clone());
     // The set checked above is the one served: loaded once.
-    let served = Arc::new(ServedHost::starting_with(
+    let served = Arc::new(ServedHost::new(
         executor,
         host.runtime.clone(),
         host.registry.clone(),

@@ -188,32 +188,12 @@ impl StartingSet {
 }
 
 impl ServedHost {
-    /// A host serving the processors `catalog` loads from the registry and
-    /// `plugin_dir` ([`StartingSet::load`]), with `workers` slots. The
-    /// executor should report to `metrics`; the host adds its own
-    /// observer, which feeds `/events`.
+    /// A host serving `starting`, the set loaded from `registry` and
+    /// `plugin_dir` ([`StartingSet::load`]), with `workers` slots; it loads
+    /// the set again whenever the registry moves. The executor should
+    /// report to `metrics`; the host adds its own observer, which feeds
+    /// `/events`.
     pub fn new(
-        executor: Executor,
-        runtime: Arc<Runtime>,
-        registry: Arc<Registry>,
-        plugin_dir: Option<PathBuf>,
-        workers: usize,
-        metrics: Arc<Metrics>,
-    ) -> Result<Self, HostError> {
-        let starting = StartingSet::load(
-            &runtime,
-            &registry,
-            plugin_dir.as_deref(),
-            executor.store().as_ref(),
-        )?;
-        Ok(Self::starting_with(
-            executor, runtime, registry, plugin_dir, workers, metrics, starting,
-        ))
-    }
-
-    /// [`ServedHost::new`], with the set already loaded (`slate serve`
-    /// checks its schedules against it first).
-    pub fn starting_with(
         executor: Executor,
         runtime: Arc<Runtime>,
         registry: Arc<Registry>,
