@@ -293,12 +293,18 @@ impl Deployer<'_> {
         let bundled_hash = self.bundled(name)?.map(|(plugin, _)| plugin.hash);
         if bundled_hash.is_none() {
             let dependants = self.dependants(name)?;
+            let (depend, them) = match dependants.as_slice() {
+                [] => ("", ""),
+                [_] => ("depends", "it"),
+                _ => ("depend", "them"),
+            };
             if !dependants.is_empty() {
+                let dependants = dependants.join(", ");
                 return Err(DeployError::new(
                     DeployCheck::Dependencies,
                     format!(
-                        "{} depend on {name}, which would then be gone: undeploy them first",
-                        dependants.join(", ")
+                        "{dependants} {depend} on {name}, which would then be gone: \
+                         undeploy {them} first"
                     ),
                 ));
             }

@@ -823,7 +823,7 @@ async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
     assert_eq!(refused["check"], "dependencies");
     assert_contains(
         refused["error"].as_str().unwrap(),
-        "AfterSlowProcessor depend on SlowProcessor, which would then be gone",
+        "AfterSlowProcessor depends on SlowProcessor, which would then be gone: undeploy it first",
     );
     for name in ["AfterSlowProcessor", "SlowProcessor"] {
         let (status, undeployed) = served.call(undeploy(name)).await;
