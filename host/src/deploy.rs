@@ -136,6 +136,9 @@ pub struct Undeployed {
     /// The hash of the bundled version that runs in its place, if the
     /// processor is bundled; else no version of it runs.
     pub bundled_hash: Option<String>,
+    /// The hash of the shadow version the undeploy ended, if it had one:
+    /// its tables stay until dropped.
+    pub ended_shadow: Option<String>,
 }
 
 /// What a deployment, a shadow, a promotion or a rollback is checked
@@ -281,9 +284,16 @@ impl Deployer<'_> {
     /// depend on it, naming them: undeploy them first.
     pub fn undeploy(&self, name: &str) -> Result<Undeployed, DeployError> {
         if self.registry.active_hash(name)?.is_none() {
-            let why = match self.current.plugin(name) {
-                Some(_) => "it runs from this binary or the plugin folder, not the registry",
-                None => "no version of it is deployed",
+            let history = self.registry.history(name)?;
+            let why = match (history.first(), self.current.plugin(name)) {
+                (Some(last), _) if last.action == DeployAction::Undeploy => format!(
+                    "it was undeployed at {}",
+                    last.deployed_at.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+                (_, Some(_)) => {
+                    "it runs from this binary or the plugin folder, not the registry".into()
+                }
+                _ => "no version of it is deployed".into(),
             };
             return Err(DeployError::new(
                 DeployCheck::Version,
@@ -304,11 +314,17 @@ impl Deployer<'_> {
                     DeployCheck::Dependencies,
                     format!(
                         "{dependants} {depend} on {name}, which would then be gone: \
-                         undeploy {them} first"
+                         undeploy {them} (or take {them} out of the plugin folder) first"
                     ),
                 ));
             }
         }
+        let ended_shadow = self
+            .registry
+            .shadows()?
+            .into_iter()
+            .find(|shadow| shadow.stored.name == name)
+            .map(|shadow| shadow.stored.hash);
         let deployment = self.registry.deactivate(name).map_err(|e| match e {
             // Another process undeployed it in the meantime.
             RegistryError::NotDeployed(_) => DeployError::new(DeployCheck::Version, e),
@@ -317,6 +333,7 @@ impl Deployer<'_> {
         Ok(Undeployed {
             deployment,
             bundled_hash,
+            ended_shadow,
         })
     }
 

@@ -303,11 +303,15 @@ pub fn report(
         });
     }
 
+    // A failed or blocked run of a processor the pipeline no longer has
+    // (undeployed) can never be run again to clear it: it is history, not
+    // a problem. A stale one still holds its lease until reaped.
     let problem_runs: Vec<ProblemRun> = latest
         .values()
         .filter_map(|run| {
+            let in_pipeline = pipeline.plugin(&run.processor).is_some();
             let status = match run.status {
-                RunStatus::Failed | RunStatus::Blocked => run.status.to_string(),
+                RunStatus::Failed | RunStatus::Blocked if in_pipeline => run.status.to_string(),
                 RunStatus::Running if run.is_stale(now) => "stale_running".to_string(),
                 _ => return None,
             };

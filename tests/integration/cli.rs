@@ -422,6 +422,88 @@ fn a_rollback_to_the_bundled_version_runs_after_a_version_that_added_a_column() 
     assert_eq!(trend("2026-01-12"), 0, "the bundled one leaves it NULL");
 }
 
+/// `slate undeploy` ends a processor that is not bundled; `slate rollback`
+/// brings it back, and `slate shadow drop` still knows it to drop the
+/// shadow tables it left. A second undeploy, of nothing, is a usage error
+/// that says when it was undeployed.
+#[test]
+fn an_undeployed_processor_is_rolled_back_and_its_shadow_tables_dropped_by_name() {
+    let dir = demo_data_dir("2026-01-11", "2026-01-12");
+    let data = dir.path();
+    assert_succeeded(&slate(data, &["deploy", components::VERSIONED_V1]));
+    assert_succeeded(&slate(
+        data,
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    ));
+    assert_succeeded(&slate(
+        data,
+        &[
+            "run",
+            "--date",
+            "2026-01-11",
+            "--processors",
+            "VersionedProcessor",
+        ],
+    ));
+
+    let undeployed = slate(data, &["undeploy", "VersionedProcessor"]);
+    assert_succeeded(&undeployed);
+    let said = String::from_utf8_lossy(&undeployed.stdout).into_owned();
+    assert_contains(&said, "undeployed VersionedProcessor 1.0.0");
+    assert_contains(&said, "no version of it runs now");
+    assert_contains(&said, "its shadow version");
+    let again = slate(data, &["undeploy", "VersionedProcessor"]);
+    assert_eq!(again.status.code(), Some(2), "{again:?}");
+    assert_contains(&stderr(&again), "it was undeployed at");
+
+    let dropped = slate(data, &["shadow", "drop", "VersionedProcessor"]);
+    assert_succeeded(&dropped);
+    assert_contains(
+        &String::from_utf8_lossy(&dropped.stdout),
+        "dropped slate_shadow.",
+    );
+    let rolled = slate(data, &["rollback", "VersionedProcessor"]);
+    assert_succeeded(&rolled);
+    assert_contains(
+        &String::from_utf8_lossy(&rolled.stdout),
+        "rolled back VersionedProcessor to 1.0.0",
+    );
+    assert_succeeded(&slate(
+        data,
+        &[
+            "run",
+            "--date",
+            "2026-01-12",
+            "--processors",
+            "VersionedProcessor",
+        ],
+    ));
+}
+
+/// A deploy of a processor and an undeploy of its upstream, from two
+/// processes at once: one of the two is refused, never both let through
+/// (which left a processor whose upstream was gone, and every command
+/// that loads the set failing). The registry's switch lock orders them.
+#[test]
+fn a_dependants_deploy_and_its_upstreams_undeploy_at_once_never_both_go_through() {
+    for attempt in 0..8 {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path();
+        assert_succeeded(&slate(data, &["deploy", components::SLOW_PROCESSOR]));
+        let (deploy, undeploy) = std::thread::scope(|scope| {
+            let deploy = scope.spawn(|| slate(data, &["deploy", components::AFTER_SLOW_PROCESSOR]));
+            std::thread::sleep(std::time::Duration::from_millis(10 * (attempt % 4)));
+            let undeploy = slate(data, &["undeploy", "SlowProcessor"]);
+            (deploy.join().unwrap(), undeploy)
+        });
+        assert!(
+            deploy.status.success() != undeploy.status.success(),
+            "attempt {attempt}: exactly one goes through: {deploy:?} {undeploy:?}"
+        );
+        assert_succeeded(&slate(data, &["plugins"]));
+    }
+}
+
 /// An unknown processor or table is a wrong command line, exit 2, as the
 /// README says, for every command that names one: promote, rollback and
 /// plugins history exited 1, and rollback blamed "no earlier version".

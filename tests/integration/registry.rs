@@ -141,3 +141,43 @@ fn a_shared_registrys_switches_commit_in_the_order_of_their_generations() {
     });
     assert_eq!(registry.generation().unwrap(), before + 2);
 }
+
+/// Holds `registry`'s switch lock, and checks that a second taker (another
+/// handle on the same registry, as another process has) waits until it is
+/// let go.
+fn a_second_switch_waits_for_the_first(first: &Registry, second: &Registry) {
+    let held = first.lock_switches().unwrap();
+    let (taken, second_took) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let lock = second.lock_switches().unwrap();
+            taken.send(()).unwrap();
+            drop(lock);
+        });
+        assert!(
+            second_took
+                .recv_timeout(std::time::Duration::from_millis(500))
+                .is_err(),
+            "the second switch waits while the first holds the lock"
+        );
+        drop(held);
+        second_took.recv().unwrap();
+    });
+}
+
+#[test]
+fn a_switch_waits_for_the_one_in_progress_on_a_data_directorys_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || Registry::open(&dir.path().join("registry")).unwrap();
+    a_second_switch_waits_for_the_first(&open(), &open());
+}
+
+#[test]
+fn a_switch_waits_for_the_one_in_progress_on_a_shared_registry() {
+    let url = isolated_url();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    a_second_switch_waits_for_the_first(
+        &Registry::connect(&url, a.path(), "host-a").unwrap(),
+        &Registry::connect(&url, b.path(), "host-b").unwrap(),
+    );
+}

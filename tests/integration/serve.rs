@@ -773,6 +773,29 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
     assert_eq!(missing["check"], "version");
 }
 
+/// A failed run of a processor since undeployed can never be run again to
+/// clear it: it no longer makes the pipeline unhealthy.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undeployed_processors_failed_run_is_no_health_problem() {
+    let served = Served::new();
+    let panics = fixture(components::VERSIONED_V4_PANICS);
+    let (_, answer) = served
+        .deploy_then_process("VersionedProcessor", panics, "2026-01-11")
+        .await;
+    assert_eq!(answer["runs"][0]["status"], "failed", "{answer}");
+    let problems = async || served.get("/health?fresh=1").await.1["problem_runs"].clone();
+    assert_eq!(problems().await[0]["processor"], "VersionedProcessor");
+
+    let undeploy = authorized(
+        Request::delete("/plugins/VersionedProcessor"),
+        "application/json",
+        Body::empty(),
+    );
+    let (status, undeployed) = served.call(undeploy).await;
+    assert_eq!(status, StatusCode::OK, "{undeployed}");
+    assert_eq!(problems().await, json!([]));
+}
+
 /// The embedded store keeps names of any length: the version PostgreSQL
 /// refuses deploys and runs here, its long column NULL.
 #[tokio::test(flavor = "multi_thread")]
@@ -804,7 +827,28 @@ async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
     let (status, bundled) = served.call(undeploy("PlayerDailyCacheProcessor")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{bundled}");
-    assert_eq!(bundled["check"], "version");
+    assert_eq!(
+        (&bundled["check"], &bundled["field"]),
+        (&json!("version"), &json!("name"))
+    );
+    // An undeploy takes no parameters, and no name or query holds a NUL.
+    let (status, keep) = served
+        .call(undeploy("PlayerDailyCacheProcessor?keep=1"))
+        .await;
+    assert_eq!(
+        (status, &keep["field"]),
+        (StatusCode::BAD_REQUEST, &json!("keep"))
+    );
+    let (status, nul) = served.call(undeploy("Player%00")).await;
+    assert_eq!(
+        (status, &nul["field"]),
+        (StatusCode::BAD_REQUEST, &json!("path"))
+    );
+    let (status, nul) = served.get("/runs?processor=a%00b").await;
+    assert_eq!(
+        (status, &nul["field"]),
+        (StatusCode::BAD_REQUEST, &json!("query"))
+    );
     assert_contains(
         bundled["error"].as_str().unwrap(),
         "PlayerDailyCacheProcessor has no registry version to undeploy",
@@ -823,7 +867,7 @@ async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
     assert_eq!(refused["check"], "dependencies");
     assert_contains(
         refused["error"].as_str().unwrap(),
-        "AfterSlowProcessor depends on SlowProcessor, which would then be gone: undeploy it first",
+        "AfterSlowProcessor depends on SlowProcessor, which would then be gone: undeploy it",
     );
     for name in ["AfterSlowProcessor", "SlowProcessor"] {
         let (status, undeployed) = served.call(undeploy(name)).await;

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use slate::catalog::{self, Origin};
-use slate::deploy::{self, Deployer};
+use slate::deploy::{self, DeployCheck, Deployer};
 use slate::limits::LimitsConfig;
 use slate::ownership::Ledger;
 use slate::pipeline::Pipeline;
 use slate::plugin::{KEEP_RESIDENT_BYTES, Plugin, Runtime, RuntimeOptions};
-use slate::registry::{Deployment, Registry};
+use slate::registry::{Deployment, Registry, SwitchLock};
 use slate::store::{Store, Tables};
 
 use super::HostOptions;
@@ -125,9 +125,35 @@ pub fn load_processors(
     )
 }
 
+/// The processors a server with `options` would serve: those the table
+/// owners refuse, and their dependants, are left out, each named in a
+/// warning on stderr.
+fn processors_as_served(
+    runtime: &Runtime,
+    registry: &Registry,
+    options: &HostOptions,
+    ledger: &Ledger,
+) -> Result<Pipeline> {
+    let (loaded, left_out) = catalog::load_leaving_out_refused(
+        runtime,
+        Some(registry),
+        options.plugin_dir.as_deref(),
+        ledger,
+    )?;
+    for out in &left_out {
+        eprintln!("warning: {}", out.reason);
+    }
+    Ok(Pipeline::new(
+        loaded.into_iter().map(|l| l.plugin).collect(),
+    )?)
+}
+
 /// What a deployment or a rollback is checked against: the registry, the
 /// recorded table owners and the processors active now.
 struct Deploying {
+    /// Held from before the processors are loaded until the switch is
+    /// made: no other switch comes between the checks and it.
+    _switching: SwitchLock,
     runtime: Runtime,
     registry: Registry,
     store: Option<Arc<dyn Store>>,
@@ -143,19 +169,12 @@ impl Deploying {
     fn open(options: &HostOptions) -> Result<Self> {
         let runtime = runtime(options)?;
         let registry = registry(options)?;
+        let switching = registry.lock_switches()?;
         let store = existing_store(options)?;
         let ledger = ledger_of(store.as_deref())?;
-        let (loaded, left_out) = catalog::load_leaving_out_refused(
-            &runtime,
-            Some(&registry),
-            options.plugin_dir.as_deref(),
-            &ledger,
-        )?;
-        for out in &left_out {
-            eprintln!("warning: {}", out.reason);
-        }
-        let current = Pipeline::new(loaded.into_iter().map(|l| l.plugin).collect())?;
+        let current = processors_as_served(&runtime, &registry, options, &ledger)?;
         Ok(Deploying {
+            _switching: switching,
             runtime,
             registry,
             store,
@@ -225,13 +244,23 @@ fn notify_activation(options: &HostOptions, deployment: &Deployment) -> Result<(
     super::alerts::deliver_after_command(options, &store).map(drop)
 }
 
+/// Refuses, as a usage error (exit 2), a name that is neither a processor
+/// of `pipeline` nor one the registry has a history of (an undeployed one
+/// is known, so that it can be rolled back or its shadow dropped).
+pub fn known_processor(pipeline: &Pipeline, registry: &Registry, name: &str) -> Result<()> {
+    if pipeline.plugin(name).is_none() && registry.history(name)?.is_empty() {
+        pipeline.select(&[name.to_string()])?;
+    }
+    Ok(())
+}
+
 /// `slate rollback NAME [--to HASH]`.
 pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<ExitCode> {
     if to == Some("") {
         super::usage!("--to needs a hash or a prefix of one");
     }
     let deploying = Deploying::open(options)?;
-    deploying.current.select(&[name.to_string()])?;
+    known_processor(&deploying.current, &deploying.registry, name)?;
     let deployed = deploying
         .deployer()
         .rollback(name, to)
@@ -247,23 +276,17 @@ pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<E
 /// `slate undeploy NAME`.
 pub fn undeploy(options: &HostOptions, name: &str) -> Result<ExitCode> {
     let deploying = Deploying::open(options)?;
-    if deploying.registry.active_hash(name)?.is_none() {
-        // A name the registry has no version of is a usage error (exit 2),
-        // whether it is unknown or runs from the binary or the folder.
-        match deploying.current.plugin(name) {
-            Some(_) => super::usage!(
-                "{name} has no registry version to undeploy: it runs from this binary \
-                 or the plugin folder"
-            ),
-            None => {
-                deploying.current.select(&[name.to_string()])?;
-            }
+    known_processor(&deploying.current, &deploying.registry, name)?;
+    let undeployed = match deploying.deployer().undeploy(name) {
+        Ok(undeployed) => undeployed,
+        // Nothing to undeploy is a usage error (exit 2), as an unknown
+        // name is.
+        Err(refused) if refused.check == DeployCheck::Version => {
+            super::usage!("{name} was not undeployed: {}", refused.reason)
         }
-    }
-    let undeployed = deploying
-        .deployer()
-        .undeploy(name)
-        .with_context(|| format!("{name} was not undeployed"))?;
+        Err(refused) => return Err(refused).with_context(|| format!("{name} was not undeployed")),
+    };
+    drop(deploying);
     let ended = &undeployed.deployment;
     let now_runs = match &undeployed.bundled_hash {
         Some(hash) => format!("its bundled version ({hash}) runs again"),
@@ -274,6 +297,12 @@ pub fn undeploy(options: &HostOptions, name: &str) -> Result<ExitCode> {
          (`slate rollback {name}` deploys it again)",
         ended.version, ended.hash
     );
+    if let Some(shadow) = &undeployed.ended_shadow {
+        println!(
+            "its shadow version ({shadow}) ended too; its tables stay until \
+             `slate shadow drop {name}`"
+        );
+    }
     notify_activation(options, ended)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -332,6 +361,8 @@ pub fn promote(options: &HostOptions, name: &str, promotion: Promotion) -> Resul
         .deployer()
         .promote(name)
         .with_context(|| format!("{name} was not promoted"))?;
+    // The switch is made: the next may go while the dates are rerun.
+    drop(deploying);
     println!(
         "promoted {} {} ({}), now active",
         name, deployed.plugin.spec.version, deployed.plugin.hash
@@ -484,8 +515,7 @@ pub fn history(options: &HostOptions, name: &str) -> Result<ExitCode> {
     if history.is_empty() {
         // An unknown name is a usage error (exit 2); a bundled processor
         // never deployed has no history, which is no failure.
-        Deploying::open(options)?
-            .current
+        processors_as_served(&runtime(options)?, &registry, options, &ledger(options)?)?
             .select(&[name.to_string()])?;
         println!(
             "{name} has never been deployed through the registry: it runs its bundled version"

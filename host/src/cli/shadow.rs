@@ -23,7 +23,9 @@ pub fn drop(options: &HostOptions, name: &str, keep: bool) -> Result<ExitCode> {
     let runtime = super::plugins::runtime(options)?;
     let registry = super::plugins::registry(options)?;
     let store = super::open_store(options, false)?;
-    load_pipeline(options, store.as_ref(), &runtime, &registry)?.select(&[name.to_string()])?;
+    let pipeline = load_pipeline(options, store.as_ref(), &runtime, &registry)?;
+    // An undeployed processor's shadow tables may stay behind.
+    super::plugins::known_processor(&pipeline, &registry, name)?;
     let cleared = registry.clear_shadow(name)?;
     // Tables of a shadow that ended otherwise (its bytes deployed) go too.
     let dropped = match keep {

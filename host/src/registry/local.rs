@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     ActiveVersion, DeployAction, Deployment, RegistryError, RegistryStorage, ShadowVersion,
-    StoredVersion, io_error,
+    StoredVersion, SwitchLock, io_error,
 };
 use crate::plugin::ProcessorSpec;
 
@@ -155,6 +155,20 @@ pub(super) fn write_blob(dir: &Path, hash: &str, bytes: &[u8]) -> Result<PathBuf
 }
 
 impl RegistryStorage for LocalRegistry {
+    fn lock_switches(&self) -> Result<SwitchLock, RegistryError> {
+        let path = self.dir.join("switch.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_error(&path, e))?;
+        // An exclusive lock on the open file: another open of it, in this
+        // process or another, waits; closing the file lets it go.
+        file.lock().map_err(|e| io_error(&path, e))?;
+        Ok(SwitchLock::held_until(move || drop(file)))
+    }
+
     fn store_blob(&self, hash: &str, bytes: &[u8]) -> Result<(), RegistryError> {
         write_blob(&self.dir, hash, bytes).map(drop)
     }

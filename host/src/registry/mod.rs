@@ -195,9 +195,36 @@ pub struct CompiledVersion {
     pub at: DateTime<Utc>,
 }
 
+/// Held while a switch is checked and made ([`Registry::lock_switches`]):
+/// no other switch is checked or made meanwhile, by this process or any
+/// other sharing the registry. Dropping it lets the next one go.
+#[must_use = "the lock is let go when dropped"]
+pub struct SwitchLock {
+    release: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl SwitchLock {
+    /// A lock held until `release` runs, when it is dropped.
+    fn held_until(release: impl FnOnce() + Send + 'static) -> Self {
+        SwitchLock {
+            release: Some(Box::new(release)),
+        }
+    }
+}
+
+impl Drop for SwitchLock {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
+}
+
 /// Where a registry keeps versions and switches: one implementation per
 /// place ([`Registry`] adds what is the same in both).
 trait RegistryStorage: Send + Sync {
+    /// See [`Registry::lock_switches`].
+    fn lock_switches(&self) -> Result<SwitchLock, RegistryError>;
     /// Stores a component's bytes under their hash, once.
     fn store_blob(&self, hash: &str, bytes: &[u8]) -> Result<(), RegistryError>;
     /// A stored version's bytes.
@@ -285,6 +312,18 @@ impl Registry {
         Ok(Registry {
             storage: Box::new(postgres::PostgresRegistry::connect(url, dir, host_id)?),
         })
+    }
+
+    /// Waits for, then holds, the registry's switch lock: a deploy, a
+    /// rollback, a promotion, a shadow or an undeploy checks what it
+    /// changes against the processors of the moment, then switches, and
+    /// another switch between the two could make the check wrong (a
+    /// dependant deployed while its upstream is undeployed). Every switch
+    /// takes it before its checks: the data directory's registry with a
+    /// lock on a file, a shared one with a PostgreSQL advisory lock. A
+    /// process that dies lets it go.
+    pub fn lock_switches(&self) -> Result<SwitchLock, RegistryError> {
+        self.storage.lock_switches()
     }
 
     /// Stores a component's bytes under their hash. Storing the same bytes

@@ -21,7 +21,7 @@ use postgres::{GenericClient, NoTls, Row};
 use super::local::{blob_path, write_blob};
 use super::{
     ActiveVersion, CompiledVersion, DeployAction, Deployment, RegistryError, RegistryStorage,
-    ShadowVersion, StoredVersion, dependencies_json,
+    ShadowVersion, StoredVersion, SwitchLock, dependencies_json,
 };
 use crate::plugin::ProcessorSpec;
 use crate::store::postgres::connector::with_causes;
@@ -29,6 +29,9 @@ use crate::store::postgres::{Pool, on_a_live_connection, outside_any_runtime, po
 
 /// The channel a switch is announced on.
 const CHANNEL: &str = "slate_registry";
+
+/// The advisory lock every switch holds while it is checked and made.
+const SWITCH_LOCK: &str = "_slate.registry switches";
 
 const SETUP: &str = "
     CREATE SCHEMA IF NOT EXISTS _slate;
@@ -309,6 +312,42 @@ impl RegistryStorage for PostgresRegistry {
         })?;
         write_blob(&self.dir, hash, &bytes)?;
         Ok(bytes)
+    }
+
+    fn lock_switches(&self) -> Result<SwitchLock, RegistryError> {
+        // The lock is a session's: a connection of its own holds it, on a
+        // thread of its own (the synchronous client cannot run inside an
+        // async runtime), until the lock is dropped or the process dies.
+        let url = self.url.clone();
+        let (locked_tx, locked) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::Builder::new()
+            .name("slate-registry-lock".into())
+            .spawn(move || {
+                let lock = || -> Result<postgres::Client, RegistryError> {
+                    let mut client = postgres::Client::connect(&url, NoTls)?;
+                    client.execute("SELECT pg_advisory_lock(hashtext($1))", &[&SWITCH_LOCK])?;
+                    Ok(client)
+                };
+                match lock() {
+                    Ok(client) => {
+                        let _ = locked_tx.send(Ok(()));
+                        let _ = released.recv();
+                        drop(client);
+                    }
+                    Err(error) => {
+                        let _ = locked_tx.send(Err(error));
+                    }
+                }
+            })
+            .map_err(database)?;
+        locked
+            .recv()
+            .map_err(|_| database("the registry's lock holder stopped"))??;
+        Ok(SwitchLock::held_until(move || {
+            drop(release);
+            let _ = holder.join();
+        }))
     }
 
     fn generation(&self) -> Result<i64, RegistryError> {

@@ -95,6 +95,23 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Refuses with 400 a request whose path or query holds an encoded NUL
+/// byte (`%00`): no name, id or date holds one, and PostgreSQL cannot
+/// even compare text with one, which made a 500 of a plain 404.
+pub async fn refuse_nul_bytes(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let uri = request.uri();
+    let encoded = |text: &str| text.to_ascii_lowercase().contains("%00");
+    if encoded(uri.path()) || uri.query().is_some_and(encoded) {
+        let field = if encoded(uri.path()) { "path" } else { "query" };
+        return ApiError::bad_field(field, format!("the {field} holds a NUL byte (%00)"))
+            .into_response();
+    }
+    next.run(request).await
+}
+
 /// Makes every error answer JSON, including those axum's extractors and
 /// router make themselves (a path that does not decode, a method not
 /// allowed, a query that does not parse): an error response that is not

@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reads)
         .merge(dashboard::assets())
         .fallback(no_such_endpoint)
+        .layer(from_fn(errors::refuse_nul_bytes))
         .layer(from_fn(errors::json_errors))
         .with_state(state)
 }

@@ -97,7 +97,9 @@ struct Rejected {
     check: DeployCheck,
 }
 
-fn rejected(error: DeployError) -> Response {
+/// A rejected switch's answer, naming `field` (what in the request was
+/// wrong: `body`, `name`, `to`).
+fn rejected(error: DeployError, field: &'static str) -> Response {
     let status = match &error.check {
         DeployCheck::Version => StatusCode::NOT_FOUND,
         // The table belongs to someone else: a conflict with its owner.
@@ -110,7 +112,7 @@ fn rejected(error: DeployError) -> Response {
     };
     let body = Rejected {
         error: error.to_string(),
-        field: "body",
+        field,
         check: error.check,
     };
     (status, Json(body)).into_response()
@@ -138,7 +140,7 @@ pub async fn deploy_plugin(
             .await;
         return Ok(match outcome {
             Ok(shadow) => (StatusCode::OK, Json(shadow)).into_response(),
-            Err(error) => rejected(error),
+            Err(error) => rejected(error, "body"),
         });
     }
     let outcome = state
@@ -146,7 +148,7 @@ pub async fn deploy_plugin(
         .await;
     Ok(match outcome {
         Ok(deployment) => (StatusCode::OK, Json(deployment)).into_response(),
-        Err(error) => rejected(error),
+        Err(error) => rejected(error, "body"),
     })
 }
 
@@ -165,6 +167,7 @@ pub async fn rollback_plugin(
     OptionalJsonBody(body): OptionalJsonBody<RollbackTo>,
 ) -> Result<Response, ApiError> {
     let to = body.and_then(|b| b.to);
+    let field = if to.is_some() { "to" } else { "name" };
     let outcome: Result<Deployment, DeployError> = state
         .blocking(move |host| {
             known_processor(host, &name)?;
@@ -173,7 +176,7 @@ pub async fn rollback_plugin(
         .await?;
     Ok(match outcome {
         Ok(deployment) => (StatusCode::OK, Json(deployment)).into_response(),
-        Err(error) => rejected(error),
+        Err(error) => rejected(error, field),
     })
 }
 
@@ -185,7 +188,9 @@ pub async fn rollback_plugin(
 pub async fn undeploy_plugin(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Params(query): Params,
 ) -> Result<Response, ApiError> {
+    only_params(&query, &[])?;
     let outcome = state
         .blocking(move |host| {
             known_processor(host, &name)?;
@@ -194,7 +199,7 @@ pub async fn undeploy_plugin(
         .await?;
     Ok(match outcome {
         Ok(undeployed) => (StatusCode::OK, Json(undeployed)).into_response(),
-        Err(error) => rejected(error),
+        Err(error) => rejected(error, "name"),
     })
 }
 

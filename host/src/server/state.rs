@@ -28,7 +28,7 @@ use crate::executor::Executor;
 use crate::ownership::Ledger;
 use crate::pipeline::Pipeline;
 use crate::plugin::Runtime;
-use crate::registry::{Deployment, Registry, ShadowVersion};
+use crate::registry::{Deployment, Registry, ShadowVersion, SwitchLock};
 use crate::store::Store;
 
 /// How the server behaves.
@@ -420,6 +420,7 @@ impl ServedHost {
         name: Option<&str>,
     ) -> Result<ShadowVersion, DeployError> {
         let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
+        let _switching = self.lock_switches()?;
         let (current, ledger) = self.current_and_ledger()?;
         let (plugin, shadow) = self
             .deployer(&current, &ledger)
@@ -441,6 +442,7 @@ impl ServedHost {
     /// plugin-folder processor naming the same table) comes in. Blocking.
     pub fn undeploy(&self, name: &str) -> Result<Undeployed, DeployError> {
         let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
+        let _switching = self.lock_switches()?;
         let (current, ledger) = self.current_and_ledger()?;
         let undeployed = self.deployer(&current, &ledger).undeploy(name)?;
         tracing::info!(
@@ -451,6 +453,14 @@ impl ServedHost {
         self.reload_if_changed().map_err(registry_failure)?;
         self.record_notice(&undeployed.deployment);
         Ok(undeployed)
+    }
+
+    /// The registry's switch lock ([`Registry::lock_switches`]), taken after
+    /// this process's `deploying` lock and before the checks.
+    fn lock_switches(&self) -> Result<SwitchLock, DeployError> {
+        self.registry
+            .lock_switches()
+            .map_err(|e| registry_failure(e.into()))
     }
 
     /// What a deployment is checked against: the pipeline now (reloaded if
@@ -478,6 +488,7 @@ impl ServedHost {
         change: impl FnOnce(Deployer<'_>) -> Result<deploy::Deployed, DeployError>,
     ) -> Result<Deployment, DeployError> {
         let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
+        let _switching = self.lock_switches()?;
         let (current, ledger) = self.current_and_ledger()?;
         let deployed = change(self.deployer(&current, &ledger))?;
         if deployed.unchanged {
