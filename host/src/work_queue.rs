@@ -409,6 +409,21 @@ fn renew_while_running(
     }
 }
 
+/// Lets go of what an earlier process under this host's id left taken
+/// ([`WorkQueue::release_held`]), saying so: a process calls it once,
+/// before it takes its first task.
+pub fn release_held_before(queue: &dyn WorkQueue, host_id: &str) -> Result<(), StoreError> {
+    let released = queue.release_held(host_id)?;
+    if released > 0 {
+        tracing::warn!(
+            released,
+            host = host_id,
+            "tasks an earlier process under this host's id held go back to the queue"
+        );
+    }
+    Ok(())
+}
+
 /// Works on `queue`'s ready tasks with `workers` threads until `finished`
 /// says to stop (checked whenever no task is ready) or `stop` is set.
 pub fn work_until(

@@ -1466,6 +1466,164 @@ fn a_version_with_a_name_postgresql_would_cut_short_is_refused_at_deploy() {
     );
 }
 
+/// A container restarted keeps its hostname and its pid, so its new server
+/// has the id its old one had. The old one's stop stayed recorded (the host
+/// read "stopped" for good, and its processors unserved), and the task it
+/// held stayed taken for ever: the new one renewed it by id and never ran
+/// it. Now the new start is recorded, and what the old one held goes back
+/// to the queue, for the new one to run.
+#[test]
+fn a_server_started_under_an_id_an_earlier_process_had_is_live_and_runs_what_that_one_held() {
+    use slate::registry::Registry;
+    use slate::server::metrics::Metrics;
+    use slate::server::{ServedHost, StartingSet};
+    use slate::store::work_queue::{NewBackfill, NewTask};
+
+    let url = isolated_url();
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).unwrap());
+    let (queue, directory) = (store.work_queue().unwrap(), store.host_directory().unwrap());
+    let backfill = NewBackfill {
+        id: "held".into(),
+        start: date("2026-01-11"),
+        end: date("2026-01-11"),
+        reprocess: Reprocess::All,
+        left_alone: 0,
+        host_id: "box:1".into(),
+        parallelism: None,
+    };
+    let task = NewTask {
+        processor: "VersionedProcessor".into(),
+        date: date("2026-01-11"),
+        rank: 0,
+        upstream: Vec::new(),
+        looks_back: false,
+        phase_gate: Vec::new(),
+    };
+    queue.enqueue(&backfill, &[task]).unwrap();
+    // The earlier process: it took the task, then stopped.
+    let lease = std::time::Duration::from_secs(600);
+    let serves = ["VersionedProcessor".to_string()];
+    directory
+        .started("box:1", "http://old", lease, Some(&serves))
+        .unwrap();
+    assert!(queue.take_task("box:1", lease, &serves).unwrap().is_some());
+    directory.stopped("box:1").unwrap();
+
+    // The new process under the same id.
+    let plugins = plugin_dir(&[components::VERSIONED_V1]);
+    let folder = host_folder();
+    let runtime = Arc::new(Runtime::new(Some(&shared_compiled_cache())).unwrap());
+    let registry = Arc::new(Registry::connect(&url, folder.path(), "box:1").unwrap());
+    let executor = host_on(store.clone(), "box:1");
+    let starting =
+        StartingSet::load(&runtime, &registry, Some(plugins.path()), store.as_ref()).unwrap();
+    let host = Arc::new(ServedHost::new(
+        executor,
+        runtime,
+        registry,
+        Some(plugins.path().to_path_buf()),
+        1,
+        Arc::new(Metrics::new()),
+        starting,
+    ));
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let announcing = tokio.spawn(slate::server::hosts::announce(
+        host.clone(),
+        "http://new".into(),
+    ));
+    let taking = tokio.spawn(slate::server::queue::follow(host.clone()));
+    wait_until("the new process ran the task the old one held", || {
+        queue.progress("held").unwrap().unwrap().succeeded == 1
+    });
+    let record = directory
+        .hosts(chrono::Utc::now() - chrono::Duration::hours(1))
+        .unwrap()
+        .into_iter()
+        .find(|h| h.host_id == "box:1")
+        .unwrap();
+    assert_eq!(record.address, "http://new");
+    assert!(record.is_live(chrono::Utc::now()), "{record:?}");
+    host.draining
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    announcing.abort();
+    taking.abort();
+}
+
+/// A server that shuts down takes no task through its grace period: the
+/// tasks only it could run are told unserved at once, not once it stops.
+#[test]
+fn a_draining_servers_processors_are_unserved_from_the_start_of_its_shutdown() {
+    use slate::store::work_queue::{NewBackfill, NewTask};
+
+    let url = isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    set_spin(&store, date("2026-01-01"), true);
+    let slow = plugin_dir(&[components::SLOW_PROCESSOR]);
+    let folder = host_folder();
+    let server = Server::start(
+        folder.path(),
+        &[
+            "--state",
+            &url,
+            "--plugin-dir",
+            slow.path().to_str().unwrap(),
+            "--workers",
+            "1",
+            "--grace-secs",
+            "60",
+            // No heartbeat comes within the test's wait: the change is
+            // recorded as the shutdown begins.
+            "--lease-secs",
+            "600",
+            "--heartbeat-secs",
+            "300",
+        ],
+    );
+    let backfill = NewBackfill {
+        id: "draining".into(),
+        start: date("2026-01-01"),
+        end: date("2026-01-03"),
+        reprocess: Reprocess::All,
+        left_alone: 0,
+        host_id: "elsewhere".into(),
+        parallelism: None,
+    };
+    let tasks: Vec<NewTask> = ["2026-01-01", "2026-01-02", "2026-01-03"]
+        .iter()
+        .map(|day| NewTask {
+            processor: "SlowProcessor".into(),
+            date: date(day),
+            rank: 0,
+            upstream: Vec::new(),
+            looks_back: false,
+            phase_gate: Vec::new(),
+        })
+        .collect();
+    store
+        .work_queue()
+        .unwrap()
+        .enqueue(&backfill, &tasks)
+        .unwrap();
+    let progress = || {
+        store
+            .work_queue()
+            .unwrap()
+            .progress("draining")
+            .unwrap()
+            .unwrap()
+    };
+    wait_until("the server spins on the first date", || {
+        progress().taken == 1
+    });
+    assert!(progress().unserved.is_empty());
+
+    server.send_sigterm();
+    wait_until("the two queued tasks are unserved", || {
+        progress().unserved.first().map(|u| u.queued) == Some(2)
+    });
+    assert_eq!(progress().taken, 1, "the spinning run has its grace period");
+}
+
 /// A task of a processor no live server has is never taken (before, each
 /// host without it took it and put it back, about four times a second, and
 /// took nothing else while it stood first in the queue). The backfill's

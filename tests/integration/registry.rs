@@ -181,3 +181,43 @@ fn a_switch_waits_for_the_one_in_progress_on_a_shared_registry() {
         &Registry::connect(&url, b.path(), "host-b").unwrap(),
     );
 }
+
+/// A registry hands out no bytes under a hash they do not have. A shared
+/// registry's host copy that was damaged is read again from the database
+/// (before, the host kept failing on its copy after the database was
+/// mended); bytes damaged in the database are refused, naming the version.
+#[test]
+fn damaged_component_bytes_are_never_handed_out_under_their_versions_hash() {
+    let url = isolated_url();
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::connect(&url, dir.path(), "test-host").unwrap();
+    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+    let v1 = stored(&registry, &runtime, components::VERSIONED_V1);
+    let bytes = std::fs::read(components::VERSIONED_V1).unwrap();
+    let copy = dir.path().join("blobs").join(format!("{}.wasm", v1.hash));
+    std::fs::write(&copy, b"damaged").unwrap();
+    assert_eq!(registry.blob(&v1.hash).unwrap(), bytes);
+    assert_eq!(std::fs::read(&copy).unwrap(), bytes, "the copy is mended");
+
+    let mut database = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    database
+        .execute(
+            "UPDATE _slate.plugin_blobs SET bytes = substring(bytes from 1 for 1000)",
+            &[],
+        )
+        .unwrap();
+    std::fs::remove_file(&copy).unwrap();
+    let damaged = registry.blob(&v1.hash).unwrap_err();
+    assert!(
+        matches!(&damaged, RegistryError::Damaged { hash, .. } if *hash == v1.hash),
+        "{damaged}"
+    );
+    assert!(!copy.exists(), "damaged bytes are not kept as the copy");
+
+    let local = Registry::open(&dir.path().join("local")).unwrap();
+    local.store_blob(&v1.hash, b"not these bytes").unwrap();
+    assert!(matches!(
+        local.blob(&v1.hash),
+        Err(RegistryError::Damaged { .. })
+    ));
+}

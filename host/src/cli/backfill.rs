@@ -251,6 +251,7 @@ fn backfill_over_the_cluster(
         }
     };
     let never = AtomicBool::new(false);
+    slate::work_queue::release_held_before(queue, host.executor.host_id())?;
     slate::work_queue::work_until(
         queue,
         &host.pipeline,

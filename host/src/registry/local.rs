@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     ActiveVersion, DeployAction, Deployment, RegistryError, RegistryStorage, ShadowVersion,
-    StoredVersion, SwitchLock, io_error,
+    StoredVersion, SwitchLock, io_error, verified,
 };
 use crate::plugin::ProcessorSpec;
 
@@ -175,7 +175,7 @@ impl RegistryStorage for LocalRegistry {
 
     fn blob(&self, hash: &str) -> Result<Vec<u8>, RegistryError> {
         let path = blob_path(&self.dir, hash);
-        std::fs::read(&path).map_err(|e| io_error(&path, e))
+        verified(hash, std::fs::read(&path).map_err(|e| io_error(&path, e))?)
     }
 
     fn generation(&self) -> Result<i64, RegistryError> {

@@ -63,6 +63,30 @@ pub enum RegistryError {
     /// The registry database failed.
     #[error("registry database: {0}")]
     Database(String),
+    /// Bytes stored under a version's hash are not that version's.
+    #[error(
+        "the stored bytes of version {hash} are damaged (they hash to {found}): deploy \
+         that component again, or roll back to another version"
+    )]
+    Damaged {
+        /// The version's hash.
+        hash: String,
+        /// The hash of the bytes found.
+        found: String,
+    },
+}
+
+/// `bytes`, when they are the version `hash`'s: a registry hands out no
+/// component under a hash its bytes do not have.
+fn verified(hash: &str, bytes: Vec<u8>) -> Result<Vec<u8>, RegistryError> {
+    let found = crate::plugin::content_hash(&bytes);
+    match found == hash {
+        true => Ok(bytes),
+        false => Err(RegistryError::Damaged {
+            hash: hash.to_string(),
+            found,
+        }),
+    }
 }
 
 /// How a version became active.

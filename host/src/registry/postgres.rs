@@ -21,7 +21,7 @@ use postgres::{GenericClient, NoTls, Row};
 use super::local::{blob_path, write_blob};
 use super::{
     ActiveVersion, CompiledVersion, DeployAction, Deployment, RegistryError, RegistryStorage,
-    ShadowVersion, StoredVersion, SwitchLock, dependencies_json,
+    ShadowVersion, StoredVersion, SwitchLock, dependencies_json, verified,
 };
 use crate::plugin::ProcessorSpec;
 use crate::store::postgres::connector::with_causes;
@@ -299,8 +299,16 @@ impl RegistryStorage for PostgresRegistry {
     }
 
     fn blob(&self, hash: &str) -> Result<Vec<u8>, RegistryError> {
-        if let Ok(bytes) = std::fs::read(blob_path(&self.dir, hash)) {
-            return Ok(bytes);
+        // This host's copy, unless it was damaged: then the database's.
+        let copy = blob_path(&self.dir, hash);
+        if let Ok(bytes) = std::fs::read(&copy) {
+            match verified(hash, bytes) {
+                Ok(bytes) => return Ok(bytes),
+                Err(damaged) => {
+                    tracing::warn!(%damaged, "this host's copy is read again from the database");
+                    let _ = std::fs::remove_file(&copy);
+                }
+            }
         }
         let bytes: Vec<u8> = self.with_client(|client| {
             let row = client.query_opt(
@@ -310,6 +318,7 @@ impl RegistryStorage for PostgresRegistry {
             row.map(|row| row.get(0))
                 .ok_or_else(|| database(format!("no stored component with hash {hash}")))
         })?;
+        let bytes = verified(hash, bytes)?;
         write_blob(&self.dir, hash, &bytes)?;
         Ok(bytes)
     }

@@ -3,6 +3,7 @@
 //! server announces itself in the ledger's host directory while it serves.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::State;
@@ -34,24 +35,32 @@ pub async fn announce(host: Arc<ServedHost>, address: String) {
     }
     let leases = host.executor.leases().config();
     let mut ticks = tokio::time::interval(leases.heartbeat);
+    let mut first = true;
     loop {
         ticks.tick().await;
         let served = host.clone();
         let address = address.clone();
         let beat = tokio::task::spawn_blocking(move || {
             // The processors served now, so that a backfill's progress can
-            // tell which of its tasks no live host serves.
-            let processors = served.pipeline().map(|p| p.order().to_vec());
+            // tell which of its tasks no live host serves; none once the
+            // server drains, for it takes no task then.
+            let processors = match served.draining.load(Ordering::SeqCst) {
+                true => Ok(Vec::new()),
+                false => served.pipeline().map(|p| p.order().to_vec()),
+            };
             let directory = served.store.host_directory().expect("checked above");
-            let beat = directory.heartbeat(
-                served.executor.host_id(),
-                &address,
-                leases.lease,
-                processors.as_deref().ok(),
-            );
+            let (id, lease) = (served.executor.host_id(), leases.lease);
+            let beat = match first {
+                true => directory.started(id, &address, lease, processors.as_deref().ok()),
+                false => directory.heartbeat(id, &address, lease, processors.as_deref().ok()),
+            };
             (processors.err(), beat)
         })
         .await;
+        // Until its start is recorded, each beat records it.
+        if let Ok((_, Ok(()))) = &beat {
+            first = false;
+        }
         if let Ok((reload_failed, beat)) = beat {
             if let Err(error) = beat {
                 tracing::warn!(%error, "cannot renew this host's heartbeat in the host directory");
@@ -60,6 +69,17 @@ pub async fn announce(host: Arc<ServedHost>, address: String) {
                 tracing::warn!(%error, "cannot load the registry's versions for the heartbeat");
             }
         }
+    }
+}
+
+/// Records in the ledger's host directory that this server, draining,
+/// serves no processor: a backfill's tasks it would have taken are told
+/// unserved at once.
+pub fn draining(host: &ServedHost) {
+    if let Some(directory) = host.store.host_directory()
+        && let Err(error) = directory.serves(host.executor.host_id(), &[])
+    {
+        tracing::warn!(%error, "cannot record in the host directory that this host drains");
     }
 }
 

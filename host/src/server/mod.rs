@@ -202,6 +202,10 @@ pub async fn serve(
         tokio::spawn(async move {
             shutdown.await;
             host.draining.store(true, Ordering::SeqCst);
+            // It takes no task from now: say so in the host directory at
+            // once, not at the next heartbeat.
+            let draining = host.clone();
+            let _ = tokio::task::spawn_blocking(move || hosts::draining(&draining)).await;
             tracing::warn!(
                 jobs = host.workers.jobs(),
                 "shutting down: no new work; accepted work has {grace:?} to finish"

@@ -20,6 +20,19 @@ pub async fn follow(host: Arc<ServedHost>) {
     if host.store.work_queue().is_none() {
         return;
     }
+    // What an earlier process under this id held is let go first: this
+    // host renews by its id, and would keep it taken for ever.
+    let released = {
+        let host = host.clone();
+        tokio::task::spawn_blocking(move || {
+            let queue = host.store.work_queue().expect("checked above");
+            work_queue::release_held_before(queue, host.executor.host_id())
+        })
+        .await
+    };
+    if let Ok(Err(error)) = released {
+        tracing::warn!(%error, "cannot let go of the tasks an earlier process under this id held");
+    }
     let mut slots = tokio::task::JoinSet::new();
     for _ in 0..host.workers.size() {
         slots.spawn(take_tasks(host.clone()));

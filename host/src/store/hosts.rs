@@ -55,6 +55,21 @@ pub trait HostDirectory: Send + Sync {
         processors: Option<&[String]>,
     ) -> Result<(), StoreError>;
 
+    /// Records that `host_id` started now: as [`HostDirectory::heartbeat`],
+    /// and, for an id an earlier process had (a container restarted keeps
+    /// its hostname and pid 1), a new start with no stop.
+    fn started(
+        &self,
+        host_id: &str,
+        address: &str,
+        lease: Duration,
+        processors: Option<&[String]>,
+    ) -> Result<(), StoreError>;
+
+    /// Records that `host_id` serves `processors` now (none, once it
+    /// drains), between heartbeats.
+    fn serves(&self, host_id: &str, processors: &[String]) -> Result<(), StoreError>;
+
     /// Records that `host_id` stopped.
     fn stopped(&self, host_id: &str) -> Result<(), StoreError>;
 

@@ -285,6 +285,13 @@ pub trait WorkQueue: Send + Sync {
             .collect())
     }
 
+    /// Lets go of every task `host_id` holds, as [`WorkQueue::release_task`]
+    /// does; returns how many. A process calls it before it takes any:
+    /// what its id holds then, an earlier process under the same id held
+    /// (a container restarted keeps its hostname and pid 1), and renewing
+    /// by id would keep those tasks taken for ever.
+    fn release_held(&self, host_id: &str) -> Result<usize, StoreError>;
+
     /// Renews the leases of every task `host_id` holds; returns how many.
     fn renew_tasks(&self, host_id: &str, lease: std::time::Duration) -> Result<usize, StoreError>;
 

@@ -53,6 +53,38 @@ impl HostDirectory for PostgresStore {
         })
     }
 
+    fn started(
+        &self,
+        host_id: &str,
+        address: &str,
+        lease: Duration,
+        processors: Option<&[String]>,
+    ) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.execute(
+                "INSERT INTO _slate.hosts
+                     (host_id, address, started_at, heartbeat_at, lease_secs, processors)
+                 VALUES ($1, $2, clock_timestamp(), clock_timestamp(), $3, $4)
+                 ON CONFLICT (host_id) DO UPDATE SET started_at = excluded.started_at,
+                     heartbeat_at = excluded.heartbeat_at, stopped_at = NULL,
+                     address = excluded.address, lease_secs = excluded.lease_secs,
+                     processors = excluded.processors",
+                &[&host_id, &address, &lease.as_secs_f64(), &processors],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn serves(&self, host_id: &str, processors: &[String]) -> Result<(), StoreError> {
+        self.with_client(|client| {
+            client.execute(
+                "UPDATE _slate.hosts SET processors = $2 WHERE host_id = $1",
+                &[&host_id, &processors],
+            )?;
+            Ok(())
+        })
+    }
+
     fn stopped(&self, host_id: &str) -> Result<(), StoreError> {
         self.with_client(|client| {
             client.execute(

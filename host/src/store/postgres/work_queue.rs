@@ -315,6 +315,12 @@ impl WorkQueue for PostgresStore {
         })
     }
 
+    fn release_held(&self, host_id: &str) -> Result<usize, StoreError> {
+        self.with_client(|client| {
+            Ok(client.execute(&format!("{LET_GO} AND t.host_id = $1"), &[&host_id])? as usize)
+        })
+    }
+
     fn renew_tasks(&self, host_id: &str, lease: Duration) -> Result<usize, StoreError> {
         self.with_client(|client| {
             Ok(client.execute(
