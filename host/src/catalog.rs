@@ -74,10 +74,13 @@ pub enum CatalogError {
 /// What a server could not load of the registry's active versions and
 /// its plugin folder: the processors the table owners refuse (a processor
 /// of its `--plugin-dir` names a table a newly deployed one names first,
-/// say), which it serves without, with their dependants
-/// ([`load_leaving_out_refused`]); or, when a reload failed otherwise (a
-/// component that no longer compiles), the versions it had, which it goes
-/// on serving. Its health check says so: unhealthy until they load.
+/// say), and the registry versions that do not load (bytes damaged, or a
+/// component this host no longer compiles), which it serves without, with
+/// their dependants, or with the version it had of each
+/// ([`load_leaving_out_refused`]); or, when a reload failed otherwise (the
+/// registry unreadable, a plugin-folder file that does not load), the
+/// versions it had, which it goes on serving. Its health check says so:
+/// unhealthy until they load.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RefusedVersions {
     /// The registry's generation that could not be loaded whole.
@@ -152,32 +155,49 @@ pub fn load(
     Ok(loaded)
 }
 
-/// Loads the processor set as [`load`] does, but leaves out each processor
-/// the table owners refuse, and every processor that depends on one left
-/// out or on one not in the set, rather than refuse the set: what a server starts with when the
-/// registry holds a version its plugin folder (or a recorded owner) cannot
-/// live with, so that one bad deploy does not keep every host from
-/// starting. Returns what is left, and what was left out.
+/// Loads the processor set as [`load`] does, but leaves out what it cannot
+/// take rather than refuse the set: what a server loads, at its start and
+/// at every reload, so that one bad deploy does not keep every host from
+/// starting or from serving the rest. Left out are
+/// - each processor the table owners refuse (a registry version its plugin
+///   folder, or a recorded owner, cannot live with);
+/// - each registry version that does not load (its bytes damaged, or no
+///   longer compiled by this host): where `before` (the set a server had)
+///   has the processor, that version goes on instead
+///   ([`LeftOut::serving_before`]), so `slate undeploy` or a rollback can
+///   still remove it;
+/// - and every processor that depends on one left out, or on one not in
+///   the set.
+///
+/// Returns what is left, and what was left out. A registry that cannot be
+/// read fails the load.
 pub fn load_leaving_out_refused(
     runtime: &Runtime,
     registry: Option<&Registry>,
     plugin_dir: Option<&Path>,
     ledger: &Ledger,
+    before: Option<&crate::pipeline::Pipeline>,
 ) -> Result<(Vec<Loaded>, Vec<LeftOut>), CatalogError> {
-    let mut loaded = gather(runtime, registry, plugin_dir)?;
+    let (mut loaded, mut left_out) = gather_tolerant(runtime, registry, plugin_dir, before)?;
     let claimants: Vec<Claimant<'_>> = loaded.iter().map(|l| claimant(&l.plugin)).collect();
-    let mut left_out: Vec<LeftOut> = ledger
-        .refusals(&claimants)
-        .into_iter()
-        .map(|(index, refused)| LeftOut {
-            processor: loaded[index].plugin.spec.name.clone(),
-            reason: format!("left out {}: {refused}", loaded[index].described()),
-        })
-        .collect();
+    left_out.extend(
+        ledger
+            .refusals(&claimants)
+            .into_iter()
+            .map(|(index, refused)| LeftOut {
+                processor: loaded[index].plugin.spec.name.clone(),
+                reason: format!("left out {}: {refused}", loaded[index].described()),
+                serving_before: None,
+            }),
+    );
     // Then, until none is found, each processor whose upstream was left
     // out, or is in the set no more (its plugin-folder file removed).
     loop {
-        let out = |name: &str| left_out.iter().any(|l| l.processor == name);
+        let out = |name: &str| {
+            left_out
+                .iter()
+                .any(|l| l.processor == name && l.serving_before.is_none())
+        };
         let known = |name: &str| loaded.iter().any(|l| l.plugin.spec.name == name);
         let dependant = loaded.iter().find_map(|l| {
             let spec = &l.plugin.spec;
@@ -196,6 +216,7 @@ pub fn load_leaving_out_refused(
             Some(LeftOut {
                 processor: spec.name.clone(),
                 reason: format!("left out {}: it depends on {upstream}, {why}", spec.name),
+                serving_before: None,
             })
         });
         match dependant {
@@ -206,18 +227,98 @@ pub fn load_leaving_out_refused(
     loaded.retain(|l| {
         !left_out
             .iter()
-            .any(|out| out.processor == l.plugin.spec.name)
+            .any(|out| out.processor == l.plugin.spec.name && out.serving_before.is_none())
     });
     Ok((loaded, left_out))
 }
 
-/// A processor [`load_leaving_out_refused`] left out, and why.
+/// A processor [`load_leaving_out_refused`] left out, or whose new version
+/// it left out, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeftOut {
     /// Its name.
     pub processor: String,
     /// Why, naming where it came from.
     pub reason: String,
+    /// The hash of the version that goes on in its place, the one the set
+    /// had before, if any; `None` when no version of it is served.
+    pub serving_before: Option<String>,
+}
+
+impl LeftOut {
+    /// Whether no version of the processor is served.
+    pub fn is_gone(&self) -> bool {
+        self.serving_before.is_none()
+    }
+}
+
+/// [`gather`], leaving out each registry version that does not load, or
+/// putting `before`'s version of it in its place.
+fn gather_tolerant(
+    runtime: &Runtime,
+    registry: Option<&Registry>,
+    plugin_dir: Option<&Path>,
+    before: Option<&crate::pipeline::Pipeline>,
+) -> Result<(Vec<Loaded>, Vec<LeftOut>), CatalogError> {
+    let mut left_out = Vec::new();
+    let mut unloadable = |name: &str, error: String| -> Option<Loaded> {
+        let had = before.and_then(|b| b.plugin(name)).cloned();
+        let serving = match &had {
+            Some(plugin) => format!("; serving the version loaded before ({})", plugin.hash),
+            None => String::new(),
+        };
+        left_out.push(LeftOut {
+            processor: name.to_string(),
+            reason: format!("left out {error}{serving}"),
+            serving_before: had.as_ref().map(|p| p.hash.clone()),
+        });
+        had.map(|plugin| Loaded {
+            plugin,
+            origin: Origin::Registry,
+        })
+    };
+    let mut by_name = bundled(runtime)?;
+    if let Some(registry) = registry {
+        for active in registry.active()? {
+            let stored = &active.stored;
+            let described = || format!("registry version {} of {}", stored.hash, stored.name);
+            let one = match registry.blob(&stored.hash) {
+                Ok(bytes) => runtime
+                    .load(&bytes)
+                    .map(|plugin| Loaded {
+                        plugin,
+                        origin: Origin::Registry,
+                    })
+                    .map_err(|error| format!("{}: {error}", described())),
+                // Bytes damaged or gone are the version's; a registry that
+                // cannot be read is everyone's, and fails the load.
+                Err(error @ (RegistryError::Damaged { .. } | RegistryError::Io { .. })) => {
+                    Err(format!("{}: {error}", described()))
+                }
+                Err(error) => return Err(error.into()),
+            };
+            match one {
+                Ok(loaded) => {
+                    by_name.insert(stored.name.clone(), loaded);
+                }
+                Err(error) => {
+                    by_name.remove(&stored.name);
+                    if let Some(kept) = unloadable(&stored.name, error) {
+                        by_name.insert(stored.name.clone(), kept);
+                    }
+                }
+            }
+        }
+    }
+    // A plugin-folder file is this host's to mend: one that does not load
+    // fails the load, and a server goes on with the set it had.
+    let mut loaded: Vec<Loaded> = by_name.into_values().collect();
+    if let Some(dir) = plugin_dir {
+        for path in wasm_files(dir)? {
+            push_unless_taken(&mut loaded, load_file(runtime, &path)?)?;
+        }
+    }
+    Ok((loaded, left_out))
 }
 
 /// The processor set before any ownership check: what the host knows by
@@ -227,12 +328,7 @@ pub fn gather(
     registry: Option<&Registry>,
     plugin_dir: Option<&Path>,
 ) -> Result<Vec<Loaded>, CatalogError> {
-    let mut by_name: BTreeMap<String, Loaded> = BTreeMap::new();
-    for bundled in PLUGINS {
-        let described = || format!("bundled plugin {}", bundled.package);
-        let loaded = load_one(runtime, bundled.bytes, Origin::Bundled, described)?;
-        by_name.insert(loaded.plugin.spec.name.clone(), loaded);
-    }
+    let mut by_name = bundled(runtime)?;
     if let Some(registry) = registry {
         for active in registry.active()? {
             let bytes = registry.blob(&active.stored.hash)?;
@@ -245,25 +341,50 @@ pub fn gather(
     let mut loaded: Vec<Loaded> = by_name.into_values().collect();
     if let Some(dir) = plugin_dir {
         for path in wasm_files(dir)? {
-            let bytes = std::fs::read(&path).map_err(|e| CatalogError::Io {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-            let described = path.display().to_string();
-            let origin = Origin::PluginDir(path);
-            let added = load_one(runtime, &bytes, origin, || described)?;
-            let name = &added.plugin.spec.name;
-            if let Some(first) = loaded.iter().find(|l| &l.plugin.spec.name == name) {
-                return Err(CatalogError::DuplicateName {
-                    name: name.clone(),
-                    first: first.described(),
-                    second: added.described(),
-                });
-            }
-            loaded.push(added);
+            push_unless_taken(&mut loaded, load_file(runtime, &path)?)?;
         }
     }
     Ok(loaded)
+}
+
+/// The bundled processors, by name.
+fn bundled(runtime: &Runtime) -> Result<BTreeMap<String, Loaded>, CatalogError> {
+    let mut by_name = BTreeMap::new();
+    for bundled in PLUGINS {
+        let described = || format!("bundled plugin {}", bundled.package);
+        let loaded = load_one(runtime, bundled.bytes, Origin::Bundled, described)?;
+        by_name.insert(loaded.plugin.spec.name.clone(), loaded);
+    }
+    Ok(by_name)
+}
+
+/// The plugin-folder file `path`, loaded.
+fn load_file(runtime: &Runtime, path: &Path) -> Result<Loaded, CatalogError> {
+    let bytes = std::fs::read(path).map_err(|e| CatalogError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let described = path.display().to_string();
+    load_one(
+        runtime,
+        &bytes,
+        Origin::PluginDir(path.to_path_buf()),
+        || described,
+    )
+}
+
+/// Adds a plugin-folder processor to `loaded`, refusing a name taken.
+fn push_unless_taken(loaded: &mut Vec<Loaded>, added: Loaded) -> Result<(), CatalogError> {
+    let name = &added.plugin.spec.name;
+    if let Some(first) = loaded.iter().find(|l| &l.plugin.spec.name == name) {
+        return Err(CatalogError::DuplicateName {
+            name: name.clone(),
+            first: first.described(),
+            second: added.described(),
+        });
+    }
+    loaded.push(added);
+    Ok(())
 }
 
 impl Loaded {

@@ -480,6 +480,29 @@ fn an_undeployed_processor_is_rolled_back_and_its_shadow_tables_dropped_by_name(
     ));
 }
 
+/// A registry version whose stored bytes are damaged fails the commands
+/// that run processors, naming it, but not those that manage versions:
+/// they leave it out with a warning, so it can be undeployed.
+#[test]
+fn a_damaged_registry_version_is_left_out_by_the_commands_that_manage_versions() {
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    let data = dir.path();
+    assert_succeeded(&slate(data, &["deploy", components::VERSIONED_V1]));
+    let hash = slate::plugin::content_hash(&std::fs::read(components::VERSIONED_V1).unwrap());
+    let blob = data.join("registry/blobs").join(format!("{hash}.wasm"));
+    std::fs::write(&blob, b"damaged").unwrap();
+
+    let run = slate(data, &["run", "--date", "2026-01-11"]);
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    assert_contains(&stderr(&run), "are damaged");
+    let plugins = slate(data, &["plugins"]);
+    assert_succeeded(&plugins);
+    assert_contains(&stderr(&plugins), "warning: left out registry version");
+    let undeployed = slate(data, &["undeploy", "VersionedProcessor"]);
+    assert_succeeded(&undeployed);
+    assert_succeeded(&slate(data, &["run", "--date", "2026-01-11"]));
+}
+
 /// A deploy of a processor and an undeploy of its upstream, from two
 /// processes at once: one of the two is refused, never both let through
 /// (which left a processor whose upstream was gone, and every command

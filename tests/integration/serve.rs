@@ -773,6 +773,63 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
     assert_eq!(missing["check"], "version");
 }
 
+/// A registry version whose bytes are damaged (or that this host no longer
+/// compiles) does not stop the server from serving: at a reload the
+/// version it had goes on, the health check says why, and an undeploy
+/// still removes the broken one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_version_that_does_not_load_leaves_the_version_before_serving() {
+    use slate::registry::DeployAction;
+
+    let served = Served::new();
+    let v1 = fixture(components::VERSIONED_V1);
+    let (_, answer) = served
+        .deploy_then_process("VersionedProcessor", v1, "2026-01-10")
+        .await;
+    assert_eq!(answer["runs"][0]["rows"], 2, "{answer}");
+
+    // Another process deployed v2, whose stored bytes were then damaged.
+    let registry = &served.state.host.registry;
+    let v2 = fixture(components::VERSIONED_V2);
+    let spec = Runtime::new(Some(&shared_compiled_cache()))
+        .unwrap()
+        .load(&v2)
+        .unwrap()
+        .spec;
+    registry.store_blob(&content_hash(&v2), b"damaged").unwrap();
+    registry
+        .activate(&spec, &content_hash(&v2), DeployAction::Deploy)
+        .unwrap();
+
+    let (status, health) = served.get("/health?fresh=1").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{health}");
+    let refused = &health["refused_versions"];
+    assert_contains(refused["reason"].as_str().unwrap(), "are damaged");
+    assert_contains(
+        refused["reason"].as_str().unwrap(),
+        "serving the version loaded before",
+    );
+    assert!(refused.get("left_out").is_none(), "{refused}");
+    let (_, answer) = served
+        .post_json(
+            "/process-date",
+            json!({"processors": ["VersionedProcessor"], "analysis_date": "2026-01-11"}),
+        )
+        .await;
+    assert_eq!(answer["runs"][0]["rows"], 2, "v1 goes on: {answer}");
+
+    let undeploy = authorized(
+        Request::delete("/plugins/VersionedProcessor"),
+        "application/json",
+        Body::empty(),
+    );
+    let (status, undeployed) = served.call(undeploy).await;
+    assert_eq!(status, StatusCode::OK, "{undeployed}");
+    assert_eq!(undeployed["deployment"]["hash"], content_hash(&v2));
+    let (status, health) = served.get("/health?fresh=1").await;
+    assert_eq!(health["refused_versions"], Json::Null, "{status} {health}");
+}
+
 /// A failed run of a processor since undeployed can never be run again to
 /// clear it: it no longer makes the pipeline unhealthy.
 #[tokio::test(flavor = "multi_thread")]

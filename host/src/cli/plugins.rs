@@ -126,8 +126,8 @@ pub fn load_processors(
 }
 
 /// The processors a server with `options` would serve: those the table
-/// owners refuse, and their dependants, are left out, each named in a
-/// warning on stderr.
+/// owners refuse, registry versions that do not load, and their
+/// dependants, are left out, each named in a warning on stderr.
 fn processors_as_served(
     runtime: &Runtime,
     registry: &Registry,
@@ -139,6 +139,7 @@ fn processors_as_served(
         Some(registry),
         options.plugin_dir.as_deref(),
         ledger,
+        None,
     )?;
     for out in &left_out {
         eprintln!("warning: {}", out.reason);
@@ -408,6 +409,7 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
         Some(&registry),
         options.plugin_dir.as_deref(),
         &ledger(options)?,
+        None,
     )?;
     for out in &left_out {
         eprintln!("warning: {}", out.reason);

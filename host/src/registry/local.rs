@@ -388,9 +388,10 @@ mod tests {
     fn a_blob_is_stored_under_its_hash_and_reads_back_whole() {
         let dir = tempfile::tempdir().unwrap();
         let registry = LocalRegistry::open(dir.path()).unwrap();
-        registry.store_blob("abc", b"component bytes").unwrap();
-        assert!(dir.path().join("blobs/abc.wasm").exists());
-        assert_eq!(registry.blob("abc").unwrap(), b"component bytes");
+        let hash = crate::plugin::content_hash(b"component bytes");
+        registry.store_blob(&hash, b"component bytes").unwrap();
+        assert!(dir.path().join(format!("blobs/{hash}.wasm")).exists());
+        assert_eq!(registry.blob(&hash).unwrap(), b"component bytes");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("blobs"))
             .unwrap()
             .filter_map(|e| e.ok())

@@ -178,7 +178,7 @@ impl StartingSet {
     ) -> Result<Self, HostError> {
         let generation = registry.generation()?;
         let (pipeline, left_out) =
-            load_pipeline_leaving_out_refused(runtime, registry, plugin_dir, store)?;
+            load_pipeline_leaving_out_refused(runtime, registry, plugin_dir, store, None)?;
         Ok(StartingSet {
             generation,
             pipeline,
@@ -221,7 +221,7 @@ impl ServedHost {
                 generation,
                 since: chrono::Utc::now(),
                 reason,
-                left_out: left_out.iter().map(|out| out.processor.clone()).collect(),
+                left_out: gone(&left_out),
             };
             (versions, std::time::Instant::now())
         });
@@ -357,6 +357,7 @@ impl ServedHost {
                 &self.registry,
                 self.plugin_dir.as_deref(),
                 self.store.as_ref(),
+                Some(&current.1),
             );
             let mut refused = self.refused_lock();
             let (reason, left_out) = match loaded {
@@ -371,7 +372,7 @@ impl ServedHost {
                         return Ok(current.1.clone());
                     }
                     let reasons: Vec<&str> = left_out.iter().map(|o| o.reason.as_str()).collect();
-                    let names = left_out.iter().map(|o| o.processor.clone()).collect();
+                    let names = gone(&left_out);
                     (reasons.join("; "), names)
                 }
                 // Anything else (a component that no longer compiles, the
@@ -535,18 +536,34 @@ fn ledger(store: &dyn Store) -> Result<Ledger, crate::store::StoreError> {
 }
 
 /// The pipeline of the processors `registry` and `plugin_dir` add to the
-/// bundled ones, leaving out those the table owners refuse and their
-/// dependants ([`catalog::load_leaving_out_refused`]): the pipeline, and
-/// what was left out.
+/// bundled ones, leaving out those the table owners refuse, the registry
+/// versions that do not load (`before`'s version goes on, if it had one),
+/// and their dependants ([`catalog::load_leaving_out_refused`]): the
+/// pipeline, and what was left out.
 fn load_pipeline_leaving_out_refused(
     runtime: &Runtime,
     registry: &Registry,
     plugin_dir: Option<&std::path::Path>,
     store: &dyn Store,
+    before: Option<&Pipeline>,
 ) -> Result<(Pipeline, Vec<catalog::LeftOut>), HostError> {
-    let (loaded, left_out) =
-        catalog::load_leaving_out_refused(runtime, Some(registry), plugin_dir, &ledger(store)?)?;
+    let (loaded, left_out) = catalog::load_leaving_out_refused(
+        runtime,
+        Some(registry),
+        plugin_dir,
+        &ledger(store)?,
+        before,
+    )?;
     Ok((pipeline_of(runtime, registry, loaded)?, left_out))
+}
+
+/// The names of the processors `left_out` of which no version is served.
+fn gone(left_out: &[catalog::LeftOut]) -> Vec<String> {
+    left_out
+        .iter()
+        .filter(|out| out.is_gone())
+        .map(|out| out.processor.clone())
+        .collect()
 }
 
 /// The pipeline of `loaded`, with the registry's shadows.
