@@ -189,6 +189,33 @@ fn serve_refuses_a_schedule_naming_an_unknown_processor() {
     assert_contains(&error, "PlayerGameSumaryProcessor");
 }
 
+/// A schedule naming a processor since undeployed does not keep the
+/// server from starting (it refused to, exit 2, so an undeploy took every
+/// host that restarted down with it): its ticks fire nothing, each raising
+/// an alert that says why.
+#[test]
+fn serve_starts_with_a_schedule_naming_an_undeployed_processor_and_its_ticks_say_why() {
+    let data = tempfile::tempdir().unwrap();
+    let every_second = EVERY_SECOND.replace("FaultyProcessor", "VersionedProcessor");
+    std::fs::write(data.path().join("slate.toml"), every_second).unwrap();
+    use_shared_compiled_cache(data.path());
+    assert_succeeded(&slate(data.path(), &["deploy", components::VERSIONED_V1]));
+    assert_succeeded(&slate(data.path(), &["undeploy", "VersionedProcessor"]));
+
+    let server = Server::start(data.path(), &[]);
+    wait_until("a tick raised its alert", || {
+        let (_, alerts) = server.get("/alerts");
+        alerts["alerts"].as_array().is_some_and(|alerts| {
+            alerts.iter().any(|a| {
+                a["event"] == "schedule_not_fired"
+                    && a["summary"]
+                        .as_str()
+                        .is_some_and(|s| s.contains("unknown processor VersionedProcessor"))
+            })
+        })
+    });
+}
+
 /// A tick that can start no run (here: its date lies outside the dates the
 /// pipeline serves) was only recorded as "not fired" in the tick ledger:
 /// it is now an alert, `schedule_not_fired`, naming the schedule, the date

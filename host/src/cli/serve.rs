@@ -103,14 +103,30 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     let host = Host::open_with(options, true, args.workers, true)?;
     let (generation, left_out) = host.starting.expect("loaded as a server starts");
     // A schedule naming an unknown processor would fire no run at every
-    // tick: refused before the server starts. One left out is known.
+    // tick: refused before the server starts. One left out is known, and
+    // so is one undeployed (the registry has its history): refusing to
+    // start over it would take the host down with the undeploy. Its ticks
+    // fire nothing, each recorded with an alert, until it is deployed
+    // again or taken out of the schedule.
     for schedule in &config.schedules {
-        let known: Vec<String> = schedule
-            .processors
-            .iter()
-            .filter(|name| !left_out.iter().any(|out| out.processor == **name))
-            .cloned()
-            .collect();
+        let mut known = Vec::new();
+        for name in &schedule.processors {
+            let left = left_out.iter().any(|out| &out.processor == name);
+            let undeployed =
+                host.pipeline.plugin(name).is_none() && !host.registry.history(name)?.is_empty();
+            if undeployed {
+                tracing::error!(
+                    schedule = %schedule.name,
+                    processor = %name,
+                    "the schedule names a processor no longer deployed: its ticks fire \
+                     nothing (each raises schedule_not_fired) until it is deployed again \
+                     or taken out of the schedule"
+                );
+            }
+            if !left && !undeployed {
+                known.push(name.clone());
+            }
+        }
         if let Err(error) = host.pipeline.select(&known) {
             usage!(
                 "{}: [[schedule]] `{}`: processors: {error}",
