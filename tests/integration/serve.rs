@@ -1086,6 +1086,25 @@ fn the_watched_folder_deploys_a_file_only_once_it_is_completely_written() {
         host.registry.active_hash("VersionedProcessor").unwrap(),
         Some(content_hash(&v1))
     );
+
+    // Undeployed, then the server restarts (a new watcher) with the file
+    // still there: the undeploy stands, and the file is skipped, saying so.
+    host.undeploy("VersionedProcessor").unwrap();
+    let mut restarted = Watcher::new(folder.path().to_path_buf());
+    restarted.poll(host);
+    std::thread::sleep(SETTLE + SETTLE / 3);
+    let events = restarted.poll(host);
+    assert!(
+        events
+            .iter()
+            .any(|event| matches!(event, WatchEvent::Rejected { path, error }
+            if *path == file && error.contains("VersionedProcessor 1.0.0 was undeployed at"))),
+        "{events:?}"
+    );
+    assert_eq!(
+        host.registry.active_hash("VersionedProcessor").unwrap(),
+        None
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

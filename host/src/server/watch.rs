@@ -5,7 +5,9 @@
 //! being written is never loaded; it is then validated like any
 //! deployment, and a rejected file is logged and not retried until it
 //! changes. Hidden files (editors' and copiers' temporary files) are
-//! ignored.
+//! ignored. A file holding the very version the registry last undeployed
+//! of its processor is not deployed again (a restart would otherwise undo
+//! the undeploy): it is skipped, with the way to deploy it named.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -146,6 +148,13 @@ fn deploy_file(host: &ServedHost, path: PathBuf) -> WatchEvent {
             };
         }
     };
+    if let Some(undeployed) = undeployed_version(host, &bytes) {
+        tracing::warn!(file = %path.display(), "not deployed: {undeployed}");
+        return WatchEvent::Rejected {
+            path,
+            error: undeployed,
+        };
+    }
     match host.deploy(&bytes, None) {
         Ok(deployment) => {
             tracing::info!(
@@ -168,4 +177,22 @@ fn deploy_file(host: &ServedHost, path: PathBuf) -> WatchEvent {
             }
         }
     }
+}
+
+/// Why `bytes` are not deployed from the folder, when they are the version
+/// the registry last undeployed of their processor.
+fn undeployed_version(host: &ServedHost, bytes: &[u8]) -> Option<String> {
+    let plugin = host.runtime.load(bytes).ok()?;
+    let name = &plugin.spec.name;
+    let last = host.registry.history(name).ok()?.into_iter().next()?;
+    (last.action == crate::registry::DeployAction::Undeploy && last.hash == plugin.hash).then(
+        || {
+            format!(
+                "{name} {} was undeployed at {}; the watched folder still holds it: remove \
+             the file, or deploy that version again with `slate rollback {name}`",
+                plugin.spec.version,
+                last.deployed_at.format("%Y-%m-%d %H:%M:%S UTC")
+            )
+        },
+    )
 }
