@@ -231,7 +231,7 @@ fn season_slice(
             let outcomes = std::sync::Mutex::new(Vec::new());
             slate::work_queue::work_until(
                 queue,
-                &pipeline,
+                &|| &pipeline,
                 &executor,
                 1,
                 &AtomicBool::new(false),

@@ -85,7 +85,7 @@ fn backfill_over(
                 scope.spawn(move || {
                     work_queue::work_until(
                         queue,
-                        pipeline,
+                        &|| pipeline,
                         executor,
                         WORKERS_PER_HOST,
                         never,

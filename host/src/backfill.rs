@@ -216,6 +216,24 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// A run of `processor` on `date` not started because the processor
+    /// was undeployed during the backfill: a failure, so that it shows.
+    pub fn undeployed(processor: &str, date: NaiveDate) -> Self {
+        Outcome {
+            processor: processor.to_string(),
+            date,
+            status: None,
+            run_id: None,
+            rows: 0,
+            error: Some(format!(
+                "{processor} was undeployed during the backfill: not run"
+            )),
+            held_by: None,
+        }
+    }
+}
+
 /// Every date from `start` to `end`, checked.
 pub fn dates_between(start: NaiveDate, end: NaiveDate) -> Result<Vec<NaiveDate>, BackfillError> {
     if end < start {
@@ -321,12 +339,37 @@ pub fn run(
     stop: &AtomicBool,
     on_outcome: &(dyn Fn(&Outcome) + Sync),
 ) -> Vec<Outcome> {
+    run_while_deployed(
+        pipeline,
+        executor,
+        plan,
+        parallelism,
+        stop,
+        on_outcome,
+        &|_| true,
+    )
+}
+
+/// [`run`], asking `still_deployed` before each run (or chunk) whether
+/// its processor is still deployed: a server's backfill, whose processor
+/// may be undeployed while it runs. A run of one undeployed starts no
+/// more: each ends [`Outcome::undeployed`].
+pub fn run_while_deployed(
+    pipeline: &Pipeline,
+    executor: &Executor,
+    plan: &Plan,
+    parallelism: usize,
+    stop: &AtomicBool,
+    on_outcome: &(dyn Fn(&Outcome) + Sync),
+    still_deployed: &(dyn Fn(&str) -> bool + Sync),
+) -> Vec<Outcome> {
     let backfill = Backfill {
         pipeline,
         executor,
         plan,
         stop,
         on_outcome,
+        still_deployed,
     };
     let outcomes = match executor.store().commit_batch_dates() {
         Some(chunk) if chunk > 1 => {
@@ -357,6 +400,7 @@ struct Backfill<'a> {
     plan: &'a Plan,
     stop: &'a AtomicBool,
     on_outcome: &'a (dyn Fn(&Outcome) + Sync),
+    still_deployed: &'a (dyn Fn(&str) -> bool + Sync),
 }
 
 /// On a store that commits several dates of a processor together
@@ -384,6 +428,14 @@ fn run_in_chunks(backfill: Backfill<'_>, chunk: usize) -> Vec<Outcome> {
                 .filter(|d| planned.contains(&(name.as_str(), **d)))
                 .copied()
                 .collect();
+            if !(backfill.still_deployed)(name) {
+                for date in dates {
+                    let outcome = Outcome::undeployed(name, date);
+                    (backfill.on_outcome)(&outcome);
+                    outcomes.push(outcome);
+                }
+                continue;
+            }
             for (date, ran) in backfill.pipeline.run_together(
                 backfill.executor,
                 name,
@@ -416,6 +468,7 @@ fn run_scheduled(backfill: Backfill<'_>, parallelism: usize) -> Vec<Outcome> {
         plan,
         stop,
         on_outcome,
+        still_deployed,
     } = backfill;
     let (processors, dates) = (plan.selection.len(), plan.dates.len());
     let date_index: HashMap<NaiveDate, usize> = plan
@@ -524,15 +577,18 @@ fn run_scheduled(backfill: Backfill<'_>, parallelism: usize) -> Vec<Outcome> {
                 }
             };
             let (name, date) = (&plan.selection[p], plan.dates[d]);
-            let outcome = match pipeline.run_one(executor, name, date, Trigger::Backfill, &earlier)
-            {
-                Ok(record) => {
-                    let outcome = Outcome::from_record(&record);
-                    let mut s = schedule.lock().unwrap_or_else(|e| e.into_inner());
-                    s.records.entry(d).or_default().push(record);
-                    outcome
+            let outcome = if !still_deployed(name) {
+                Outcome::undeployed(name, date)
+            } else {
+                match pipeline.run_one(executor, name, date, Trigger::Backfill, &earlier) {
+                    Ok(record) => {
+                        let outcome = Outcome::from_record(&record);
+                        let mut s = schedule.lock().unwrap_or_else(|e| e.into_inner());
+                        s.records.entry(d).or_default().push(record);
+                        outcome
+                    }
+                    Err(error) => Outcome::unclaimed(name, date, &error),
                 }
-                Err(error) => Outcome::unclaimed(name, date, &error),
             };
             on_outcome(&outcome);
             outcomes

@@ -425,10 +425,12 @@ pub fn release_held_before(queue: &dyn WorkQueue, host_id: &str) -> Result<(), S
 }
 
 /// Works on `queue`'s ready tasks with `workers` threads until `finished`
-/// says to stop (checked whenever no task is ready) or `stop` is set.
-pub fn work_until(
+/// says to stop (checked whenever no task is ready) or `stop` is set. Each
+/// take works with the pipeline `pipeline` gives then: a long backfill
+/// gives the registry's versions of the moment, as a server does.
+pub fn work_until<P: std::ops::Deref<Target = Pipeline>>(
     queue: &dyn WorkQueue,
-    pipeline: &Pipeline,
+    pipeline: &(dyn Fn() -> P + Sync),
     executor: &Executor,
     workers: usize,
     stop: &AtomicBool,
@@ -440,7 +442,7 @@ pub fn work_until(
             .map(|_| {
                 scope.spawn(|| {
                     while !stop.load(Ordering::SeqCst) {
-                        let worked = work_one(queue, pipeline, executor)?;
+                        let worked = work_one(queue, &pipeline(), executor)?;
                         on_worked(&worked);
                         match worked {
                             Worked::Nothing | Worked::Released => {

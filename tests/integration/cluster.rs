@@ -1624,6 +1624,69 @@ fn a_draining_servers_processors_are_unserved_from_the_start_of_its_shutdown() {
     assert_eq!(progress().taken, 1, "the spinning run has its grace period");
 }
 
+/// A `slate backfill` on a cluster follows the registry as a server does:
+/// a processor undeployed meanwhile is run no more (before, it ran every
+/// remaining date with the version it started with), and the command ends,
+/// saying which tasks are left queued, instead of waiting for ever.
+#[test]
+fn a_cluster_backfill_takes_up_an_undeploy_and_ends_naming_what_is_left_queued() {
+    let url = isolated_url();
+    let folder = host_folder();
+    assert_succeeded(&slate(
+        folder.path(),
+        &["--state", &url, "deploy", components::VERSIONED_V1],
+    ));
+    let backfill = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(folder.path())
+        .args([
+            "--state",
+            &url,
+            "backfill",
+            "--from",
+            "2023-01-01",
+            "--to",
+            "2023-12-31",
+        ])
+        .args([
+            "--processors",
+            "VersionedProcessor",
+            "--reprocess",
+            "all",
+            "--parallelism",
+            "1",
+        ])
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = PostgresStore::connect(&url).unwrap();
+    let runs = || {
+        store
+            .runs(&RunFilter {
+                processor: Some("VersionedProcessor".into()),
+                ..RunFilter::default()
+            })
+            .unwrap()
+            .len()
+    };
+    wait_until("the backfill has run a few dates", || runs() >= 3);
+    assert_succeeded(&slate(
+        folder.path(),
+        &["--state", &url, "undeploy", "VersionedProcessor"],
+    ));
+    let ended = backfill.wait_with_output().unwrap();
+    assert_eq!(ended.status.code(), Some(1), "{ended:?}");
+    assert_contains(
+        &stderr(&ended),
+        "tasks of VersionedProcessor are left queued",
+    );
+    // Without a terminal, progress comes as lines.
+    assert_contains(&stderr(&ended), "runs ended: succeeded");
+    assert!(runs() < 365, "the undeploy was taken up: {} runs", runs());
+}
+
 /// A task of a processor no live server has is never taken (before, each
 /// host without it took it and put it back, about four times a second, and
 /// took nothing else while it stood first in the queue). The backfill's
@@ -1943,7 +2006,7 @@ pub(crate) fn work_until_finished(
     };
     work_queue::work_until(
         queue,
-        pipeline,
+        &|| pipeline,
         executor,
         workers,
         &AtomicBool::new(false),

@@ -1362,6 +1362,60 @@ async fn a_request_whose_every_processor_is_already_running_is_a_409_naming_the_
     assert_eq!(served.run_count(), runs_before, "nothing started");
 }
 
+/// A backfill whose processor is undeployed while it runs starts no more
+/// of its runs (before, it ran every remaining date with the version it
+/// started with); each ends failed, saying why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backfill_starts_no_run_of_a_processor_undeployed_while_it_runs() {
+    let limits = RunLimits {
+        cpu_time: Duration::from_secs(1),
+        ..RunLimits::default()
+    };
+    let served = Served::with(|_| {}, None, limits, 1);
+    let (status, deployed) = served
+        .put_component("SlowProcessor", fixture(components::SLOW_PROCESSOR))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{deployed}");
+    let first = date("2026-01-01");
+    crate::bookkeeping::set_spin(served.store.as_ref(), first, true);
+    let (status, accepted) = served
+        .post_json(
+            "/backfill",
+            json!({"start_date": "2026-01-01", "end_date": "2026-01-05",
+                   "processors": ["SlowProcessor"], "reprocess": "all", "parallelism": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    let id = accepted["backfill_id"].as_str().unwrap().to_string();
+    eventually("the first run is in flight", async || {
+        served.run_count() == 1
+    })
+    .await;
+
+    let undeploy = authorized(
+        Request::delete("/plugins/SlowProcessor"),
+        "application/json",
+        Body::empty(),
+    );
+    let (status, undeployed) = served.call(undeploy).await;
+    assert_eq!(status, StatusCode::OK, "{undeployed}");
+    let progress = async || served.get(&format!("/backfills/{id}")).await.1;
+    eventually("the backfill ended", async || {
+        progress().await["state"] != "running"
+    })
+    .await;
+    let ended = progress().await;
+    assert_eq!(served.run_count(), 1, "no run started after: {ended}");
+    assert_eq!(ended["failed"], 5, "{ended}");
+    let undeployed_runs = ended["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["error"] == "SlowProcessor was undeployed during the backfill: not run")
+        .count();
+    assert_eq!(undeployed_runs, 4, "{ended}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cancelled_backfill_starts_no_further_run_and_ends_cancelled() {
     let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);

@@ -2,14 +2,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
-use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Result;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use slate::backfill::{self, BackfillRequest, Ended, Outcome, Reprocess, Tally};
+use slate::pipeline::Pipeline;
 
 use super::render::table;
 use super::{Host, HostOptions, parse_range};
@@ -187,6 +188,83 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
     })
 }
 
+/// The pipeline a `slate backfill` on a cluster works with: the one it
+/// opened with, then loaded again whenever the registry's generation moves,
+/// so that a version deployed or undeployed on any host meanwhile is taken
+/// up here as a server takes it up (before, the command ran the versions it
+/// started with to its end).
+struct FollowedPipeline<'a> {
+    options: &'a HostOptions,
+    host: &'a Host,
+    /// The generation last seen, and the pipeline loaded since the one the
+    /// command opened with, if any.
+    current: Mutex<(i64, Option<Arc<Pipeline>>)>,
+}
+
+/// The pipeline of the moment: the command's own, or one loaded since.
+enum CurrentPipeline<'a> {
+    Opened(&'a Pipeline),
+    Loaded(Arc<Pipeline>),
+}
+
+impl std::ops::Deref for CurrentPipeline<'_> {
+    type Target = Pipeline;
+
+    fn deref(&self) -> &Pipeline {
+        match self {
+            CurrentPipeline::Opened(pipeline) => pipeline,
+            CurrentPipeline::Loaded(pipeline) => pipeline,
+        }
+    }
+}
+
+impl<'a> FollowedPipeline<'a> {
+    /// Follows from the generation of now: `host`'s pipeline was loaded a
+    /// moment before, and a switch in between is taken up at the next.
+    fn new(options: &'a HostOptions, host: &'a Host) -> Result<Self> {
+        let generation = host.registry.generation()?;
+        Ok(FollowedPipeline {
+            options,
+            host,
+            current: Mutex::new((generation, None)),
+        })
+    }
+
+    /// The pipeline of the moment; the one before, when the registry
+    /// cannot be read or the new set does not load (said once per
+    /// generation).
+    fn current(&self) -> CurrentPipeline<'a> {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if let Ok(generation) = self.host.registry.generation()
+            && generation != current.0
+        {
+            current.0 = generation;
+            let host = self.host;
+            match super::load_pipeline(
+                self.options,
+                host.store.as_ref(),
+                &host.runtime,
+                &host.registry,
+            ) {
+                Ok(pipeline) => {
+                    tracing::info!(generation, "the registry moved: this backfill takes it up");
+                    current.1 = Some(Arc::new(pipeline));
+                }
+                Err(error) => tracing::warn!(
+                    generation,
+                    error = %super::one_line(&error),
+                    "the registry moved, but its versions do not load: this backfill goes on \
+                     with the ones it had"
+                ),
+            }
+        }
+        match &current.1 {
+            Some(loaded) => CurrentPipeline::Loaded(loaded.clone()),
+            None => CurrentPipeline::Opened(&self.host.pipeline),
+        }
+    }
+}
+
 /// Enqueues `plan` on the store's work queue, with at most `cap` takes of
 /// it worked on at once across the cluster (`--parallelism`; `None`: no
 /// limit), works on it here with the request's parallelism in threads
@@ -223,6 +301,12 @@ fn backfill_over_the_cluster(
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let progress = || queue.progress(&id).ok().flatten();
+    // Without a terminal the bar shows nothing: a line at the first
+    // progress, then every half minute, says the command is alive and
+    // where the cluster is.
+    let quiet = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let now = std::time::Instant::now();
+    let said = Mutex::new(now.checked_sub(Duration::from_secs(30)).unwrap_or(now));
     let show = |_: &slate::work_queue::Worked| {
         if let Some(p) = progress() {
             bar.set_position(p.ended() as u64);
@@ -240,25 +324,36 @@ fn backfill_over_the_cluster(
                     ));
                 }
             }
-            bar.set_message(format!(
+            let message = format!(
                 "succeeded {}, failed {}, blocked {}, running {} on {} host(s){waiting}",
                 p.succeeded,
                 p.failed,
                 p.blocked,
                 p.taken,
                 p.by_host.len()
-            ));
+            );
+            let mut said = said.lock().unwrap_or_else(|e| e.into_inner());
+            if quiet && said.elapsed() >= Duration::from_secs(30) {
+                eprintln!(
+                    "backfill {id}: {}/{} runs ended: {message}",
+                    p.ended(),
+                    p.planned
+                );
+                *said = std::time::Instant::now();
+            }
+            bar.set_message(message);
         }
     };
     let never = AtomicBool::new(false);
     slate::work_queue::release_held_before(queue, host.executor.host_id())?;
+    let followed = FollowedPipeline::new(options, host)?;
     slate::work_queue::work_until(
         queue,
-        &host.pipeline,
+        &|| followed.current(),
         &host.executor,
         request.parallelism,
         &never,
-        &|| progress().is_some_and(|p| p.is_finished()),
+        &|| progress().is_some_and(|p| p.is_finished() || stranded(&p, &followed.current())),
         &show,
     )?;
     // Dates the backfill's cancel cut short are judged once every task
@@ -301,14 +396,34 @@ fn backfill_over_the_cluster(
         done.failed,
         done.blocked
     );
+    for left in &done.unserved {
+        eprintln!(
+            "{} tasks of {} are left queued: no live server has it, nor this command \
+             (deploy it again, or cancel the backfill: DELETE /backfills/{id})",
+            left.queued, left.processor
+        );
+    }
     super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
-    Ok(
-        if done.failed == 0 && done.blocked == 0 && done.cancelled_at.is_none() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        },
-    )
+    let all_ran = done.failed == 0 && done.blocked == 0 && done.queued == 0;
+    Ok(if all_ran && done.cancelled_at.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Whether every task of the backfill still queued is stranded: no task is
+/// taken, and each queued one is of a processor no live server serves and
+/// this command does not have (undeployed meanwhile, say). Waiting for
+/// them would never end.
+fn stranded(progress: &slate::store::work_queue::ClusterProgress, pipeline: &Pipeline) -> bool {
+    let unserved: usize = progress
+        .unserved
+        .iter()
+        .filter(|u| pipeline.plugin(&u.processor).is_none())
+        .map(|u| u.queued)
+        .sum();
+    progress.taken == 0 && progress.queued > 0 && unserved == progress.queued
 }
 
 /// Dates finished so far, by how they ended.

@@ -25,6 +25,7 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
         "last heartbeat",
         "running",
         "compiled",
+        "serves",
     ]);
     for view in &views {
         let state = match (&view.host.stopped_at, view.live) {
@@ -52,6 +53,11 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
                 .to_string(),
             render::joined(&running, "-"),
             render::joined(&compiled, "-"),
+            // How many processors; `--json` lists them.
+            view.host
+                .processors
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |p| format!("{} processors", p.len())),
         ]);
     }
     println!("{output}");

@@ -89,13 +89,20 @@ pub fn launch(
             });
             save_progress(store, &job);
         };
-        let outcomes = backfill::run(
+        // A processor undeployed meanwhile starts no more runs; a version
+        // deployed meanwhile does not change the backfill's.
+        let still_deployed = |name: &str| {
+            host.pipeline()
+                .map_or(true, |current| current.plugin(name).is_some())
+        };
+        let outcomes = backfill::run_while_deployed(
             &pipeline,
             &host.executor,
             &plan,
             parallelism,
             job.stop_flag(),
             &on_outcome,
+            &still_deployed,
         );
         let planned = job.progress().planned;
         let ended = job.end_state(already_ended + outcomes.len(), planned);
