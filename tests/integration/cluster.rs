@@ -1687,6 +1687,72 @@ fn a_cluster_backfill_takes_up_an_undeploy_and_ends_naming_what_is_left_queued()
     assert!(runs() < 365, "the undeploy was taken up: {} runs", runs());
 }
 
+/// Hosts whose plugin folders hold different versions of one processor
+/// each run its tasks with their own: the backfill's progress names the
+/// versions its runs ran, with their runs and hosts, and `slate backfill`
+/// warns of them (before, nothing said the table held rows of both).
+#[test]
+fn a_backfill_whose_runs_ran_two_versions_of_a_processor_names_them() {
+    use slate::store::work_queue::{NewBackfill, NewTask};
+
+    let store: Arc<dyn Store> = crate::postgres_server::isolated_store();
+    let queue = store.work_queue().unwrap();
+    let backfill = NewBackfill {
+        id: "mixed".into(),
+        start: date("2026-01-01"),
+        end: date("2026-01-02"),
+        reprocess: Reprocess::All,
+        left_alone: 0,
+        host_id: "host-a".into(),
+        parallelism: None,
+    };
+    let tasks: Vec<NewTask> = ["2026-01-01", "2026-01-02"]
+        .iter()
+        .map(|day| NewTask {
+            processor: "VersionedProcessor".into(),
+            date: date(day),
+            rank: 0,
+            upstream: Vec::new(),
+            looks_back: false,
+            phase_gate: Vec::new(),
+        })
+        .collect();
+    queue.enqueue(&backfill, &tasks).unwrap();
+    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+    let mut hashes = Vec::new();
+    for (host, component) in [
+        ("host-a", components::VERSIONED_V1),
+        ("host-b", components::VERSIONED_V2),
+    ] {
+        let plugin = runtime.load(&std::fs::read(component).unwrap()).unwrap();
+        hashes.push(plugin.hash.clone());
+        let pipeline = Pipeline::new(vec![plugin]).unwrap();
+        let worked = work_queue::work_one(queue, &pipeline, &host_on(store.clone(), host)).unwrap();
+        assert!(
+            matches!(worked, work_queue::Worked::Ended { .. }),
+            "{worked:?}"
+        );
+    }
+
+    let progress = queue.progress("mixed").unwrap().unwrap();
+    let [mixed] = progress.mixed_versions.as_slice() else {
+        panic!("{:?}", progress.mixed_versions);
+    };
+    assert_eq!(mixed.processor, "VersionedProcessor");
+    let shares: Vec<(&str, usize, Vec<String>)> = mixed
+        .versions
+        .iter()
+        .map(|v| (v.hash.as_str(), v.runs, v.hosts.clone()))
+        .collect();
+    assert_eq!(
+        shares,
+        [
+            (hashes[0].as_str(), 1, vec!["host-a".to_string()]),
+            (hashes[1].as_str(), 1, vec!["host-b".to_string()]),
+        ]
+    );
+}
+
 /// A task of a processor no live server has is never taken (before, each
 /// host without it took it and put it back, about four times a second, and
 /// took nothing else while it stood first in the queue). The backfill's

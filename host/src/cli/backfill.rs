@@ -396,6 +396,27 @@ fn backfill_over_the_cluster(
         done.failed,
         done.blocked
     );
+    for mixed in &done.mixed_versions {
+        let versions: Vec<String> = mixed
+            .versions
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} ({} runs, on {})",
+                    slate::alerts::event::short_hash(&v.hash),
+                    v.runs,
+                    v.hosts.join(", ")
+                )
+            })
+            .collect();
+        eprintln!(
+            "warning: {} ran {} versions in this backfill: {}; `slate runs --outdated` lists \
+             the dates the active version has not produced",
+            mixed.processor,
+            mixed.versions.len(),
+            versions.join(", ")
+        );
+    }
     for left in &done.unserved {
         eprintln!(
             "{} tasks of {} are left queued: no live server has it, nor this command \

@@ -190,6 +190,12 @@ pub struct ClusterProgress {
     /// backfill` working the queue is no server: it runs its own
     /// processors' tasks all the same.
     pub unserved: Vec<UnservedTasks>,
+    /// The processors whose runs in this backfill ran more than one
+    /// version: a version deployed while it ran, or hosts whose plugin
+    /// folders hold different versions of a processor. Its table then
+    /// holds rows of each; `slate runs --outdated` lists the dates the
+    /// active version has not produced.
+    pub mixed_versions: Vec<MixedVersions>,
     /// When its last task ended, once none is queued or taken.
     pub finished_at: Option<DateTime<Utc>>,
     /// Every task that did not succeed.
@@ -233,6 +239,26 @@ pub struct UnservedTasks {
     pub processor: String,
     /// Its queued tasks.
     pub queued: usize,
+}
+
+/// The versions one processor's runs in a backfill ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MixedVersions {
+    /// The processor.
+    pub processor: String,
+    /// Each version, with its runs and the hosts that ran them.
+    pub versions: Vec<VersionShare>,
+}
+
+/// The runs of a backfill one version of a processor ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionShare {
+    /// The version's hash.
+    pub hash: String,
+    /// How many of the backfill's runs it ran.
+    pub runs: usize,
+    /// The hosts that ran them.
+    pub hosts: Vec<String>,
 }
 
 /// What asking to cancel a backfill came to.

@@ -14,8 +14,8 @@ use super::PostgresStore;
 use crate::runs::RunRecord;
 use crate::store::StoreError;
 use crate::store::work_queue::{
-    Cancel, ClusterProgress, Finished, NewBackfill, NewTask, TakenTask, TaskEnd, TaskRecord,
-    UnservedTasks, WAITING_SHOWN, WaitingTask, WorkQueue,
+    Cancel, ClusterProgress, Finished, MixedVersions, NewBackfill, NewTask, TakenTask, TaskEnd,
+    TaskRecord, UnservedTasks, VersionShare, WAITING_SHOWN, WaitingTask, WorkQueue,
 };
 
 /// The queue's tables, created with the store.
@@ -183,6 +183,29 @@ fn taken_from_row(row: &Row) -> TakenTask {
         enqueued_at: row.get(3),
         gate_runs: row.get(4),
     }
+}
+
+/// Of rows (processor, hash, runs, hosts) by processor, the processors
+/// with more than one hash.
+fn mixed_versions(rows: &[Row]) -> Vec<MixedVersions> {
+    let mut by_processor: Vec<MixedVersions> = Vec::new();
+    for row in rows {
+        let processor: String = row.get(0);
+        let share = VersionShare {
+            hash: row.get(1),
+            runs: row.get::<_, i64>(2) as usize,
+            hosts: row.get(3),
+        };
+        match by_processor.last_mut() {
+            Some(last) if last.processor == processor => last.versions.push(share),
+            _ => by_processor.push(MixedVersions {
+                processor,
+                versions: vec![share],
+            }),
+        }
+    }
+    by_processor.retain(|p| p.versions.len() > 1);
+    by_processor
 }
 
 impl WorkQueue for PostgresStore {
@@ -533,6 +556,15 @@ impl WorkQueue for PostgresStore {
                  GROUP BY t.processor ORDER BY t.processor",
                 &[&backfill_id],
             )?;
+            let versions = client.query(
+                "SELECT t.processor, r.plugin_hash, COUNT(*),
+                        array_agg(DISTINCT r.host_id ORDER BY r.host_id)
+                 FROM _slate.tasks t JOIN _slate.runs r ON r.run_id = t.run_id
+                 WHERE t.backfill_id = $1
+                 GROUP BY t.processor, r.plugin_hash
+                 ORDER BY t.processor, COUNT(*) DESC, r.plugin_hash",
+                &[&backfill_id],
+            )?;
             let problems = client.query(
                 "SELECT processor, data_date, status, host_id, run_id, error, takes
                  FROM _slate.tasks
@@ -589,6 +621,7 @@ impl WorkQueue for PostgresStore {
                         queued: row.get::<_, i64>(1) as usize,
                     })
                     .collect(),
+                mixed_versions: mixed_versions(&versions),
                 finished_at,
                 problems: problems
                     .iter()
