@@ -1477,34 +1477,23 @@ fn a_server_started_under_an_id_an_earlier_process_had_is_live_and_runs_what_tha
     use slate::registry::Registry;
     use slate::server::metrics::Metrics;
     use slate::server::{ServedHost, StartingSet};
-    use slate::store::work_queue::{NewBackfill, NewTask};
+    use slate::store::hosts::Heartbeat;
 
     let url = isolated_url();
     let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url).unwrap());
     let (queue, directory) = (store.work_queue().unwrap(), store.host_directory().unwrap());
-    let backfill = NewBackfill {
-        id: "held".into(),
-        start: date("2026-01-11"),
-        end: date("2026-01-11"),
-        reprocess: Reprocess::All,
-        left_alone: 0,
-        host_id: "box:1".into(),
-        parallelism: None,
-    };
-    let task = NewTask {
-        processor: "VersionedProcessor".into(),
-        date: date("2026-01-11"),
-        rank: 0,
-        upstream: Vec::new(),
-        looks_back: false,
-        phase_gate: Vec::new(),
-    };
-    queue.enqueue(&backfill, &[task]).unwrap();
+    enqueue_tasks(queue, "held", &[("VersionedProcessor", "2026-01-11", 0)]);
     // The earlier process: it took the task, then stopped.
     let lease = std::time::Duration::from_secs(600);
     let serves = ["VersionedProcessor".to_string()];
     directory
-        .started("box:1", "http://old", lease, Some(&serves))
+        .heartbeat(&Heartbeat {
+            host_id: "box:1",
+            address: "http://old",
+            lease,
+            processors: Some(&serves),
+            first: true,
+        })
         .unwrap();
     assert!(queue.take_task("box:1", lease, &serves).unwrap().is_some());
     directory.stopped("box:1").unwrap();
@@ -1553,8 +1542,6 @@ fn a_server_started_under_an_id_an_earlier_process_had_is_live_and_runs_what_tha
 /// tasks only it could run are told unserved at once, not once it stops.
 #[test]
 fn a_draining_servers_processors_are_unserved_from_the_start_of_its_shutdown() {
-    use slate::store::work_queue::{NewBackfill, NewTask};
-
     let url = isolated_url();
     let store = PostgresStore::connect(&url).unwrap();
     set_spin(&store, date("2026-01-01"), true);
@@ -1579,31 +1566,9 @@ fn a_draining_servers_processors_are_unserved_from_the_start_of_its_shutdown() {
             "300",
         ],
     );
-    let backfill = NewBackfill {
-        id: "draining".into(),
-        start: date("2026-01-01"),
-        end: date("2026-01-03"),
-        reprocess: Reprocess::All,
-        left_alone: 0,
-        host_id: "elsewhere".into(),
-        parallelism: None,
-    };
-    let tasks: Vec<NewTask> = ["2026-01-01", "2026-01-02", "2026-01-03"]
-        .iter()
-        .map(|day| NewTask {
-            processor: "SlowProcessor".into(),
-            date: date(day),
-            rank: 0,
-            upstream: Vec::new(),
-            looks_back: false,
-            phase_gate: Vec::new(),
-        })
-        .collect();
-    store
-        .work_queue()
-        .unwrap()
-        .enqueue(&backfill, &tasks)
-        .unwrap();
+    let days = ["2026-01-01", "2026-01-02", "2026-01-03"];
+    let tasks = days.map(|day| ("SlowProcessor", day, 0));
+    enqueue_tasks(store.work_queue().unwrap(), "draining", &tasks);
     let progress = || {
         store
             .work_queue()
@@ -1693,31 +1658,10 @@ fn a_cluster_backfill_takes_up_an_undeploy_and_ends_naming_what_is_left_queued()
 /// warns of them (before, nothing said the table held rows of both).
 #[test]
 fn a_backfill_whose_runs_ran_two_versions_of_a_processor_names_them() {
-    use slate::store::work_queue::{NewBackfill, NewTask};
-
     let store: Arc<dyn Store> = crate::postgres_server::isolated_store();
     let queue = store.work_queue().unwrap();
-    let backfill = NewBackfill {
-        id: "mixed".into(),
-        start: date("2026-01-01"),
-        end: date("2026-01-02"),
-        reprocess: Reprocess::All,
-        left_alone: 0,
-        host_id: "host-a".into(),
-        parallelism: None,
-    };
-    let tasks: Vec<NewTask> = ["2026-01-01", "2026-01-02"]
-        .iter()
-        .map(|day| NewTask {
-            processor: "VersionedProcessor".into(),
-            date: date(day),
-            rank: 0,
-            upstream: Vec::new(),
-            looks_back: false,
-            phase_gate: Vec::new(),
-        })
-        .collect();
-    queue.enqueue(&backfill, &tasks).unwrap();
+    let tasks = ["2026-01-01", "2026-01-02"].map(|day| ("VersionedProcessor", day, 0));
+    enqueue_tasks(queue, "mixed", &tasks);
     let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
     let mut hashes = Vec::new();
     for (host, component) in [
@@ -1759,8 +1703,6 @@ fn a_backfill_whose_runs_ran_two_versions_of_a_processor_names_them() {
 /// progress names it; a server that has it, started later, runs it.
 #[test]
 fn a_task_no_live_server_serves_is_named_in_the_progress_and_holds_up_no_other_task() {
-    use slate::store::work_queue::{NewBackfill, NewTask};
-
     let url = isolated_url();
     let versioned = plugin_dir(&[components::VERSIONED_V1]);
     let first = host_folder();
@@ -1775,30 +1717,13 @@ fn a_task_no_live_server_serves_is_named_in_the_progress_and_holds_up_no_other_t
     );
     let store = PostgresStore::connect(&url).unwrap();
     let queue = store.work_queue().unwrap();
-    let task = |processor: &str, day: &str, rank: i64| NewTask {
-        processor: processor.into(),
-        date: date(day),
-        rank,
-        upstream: Vec::new(),
-        looks_back: false,
-        phase_gate: Vec::new(),
-    };
     // SlowProcessor's task comes first in the queue; no server has it.
-    let backfill = NewBackfill {
-        id: "unserved".into(),
-        start: date("2026-01-01"),
-        end: date("2026-01-02"),
-        reprocess: Reprocess::All,
-        left_alone: 0,
-        host_id: "elsewhere".into(),
-        parallelism: None,
-    };
     let tasks = [
-        task("SlowProcessor", "2026-01-01", 0),
-        task("VersionedProcessor", "2026-01-01", 1),
-        task("VersionedProcessor", "2026-01-02", 1),
+        ("SlowProcessor", "2026-01-01", 0),
+        ("VersionedProcessor", "2026-01-01", 1),
+        ("VersionedProcessor", "2026-01-02", 1),
     ];
-    queue.enqueue(&backfill, &tasks).unwrap();
+    enqueue_tasks(queue, "unserved", &tasks);
 
     wait_until("the server ran the tasks it can", || {
         server.get("/backfills/unserved").1["succeeded"] == 2
@@ -2050,6 +1975,38 @@ pub(crate) fn enqueue_backfill(
         .work_queue()
         .expect("the run ledger keeps a work queue");
     work_queue::enqueue(queue, pipeline, request, &plan, "queue-host", None).unwrap()
+}
+
+/// Enqueues backfill `id` in `queue` with `tasks`, each (processor, date,
+/// rank), none waiting for another: a backfill some other host enqueued.
+fn enqueue_tasks(
+    queue: &dyn slate::store::work_queue::WorkQueue,
+    id: &str,
+    tasks: &[(&str, &str, i64)],
+) {
+    use slate::store::work_queue::{NewBackfill, NewTask};
+    let days: Vec<chrono::NaiveDate> = tasks.iter().map(|(_, day, _)| date(day)).collect();
+    let backfill = NewBackfill {
+        id: id.into(),
+        start: *days.iter().min().expect("a task"),
+        end: *days.iter().max().expect("a task"),
+        reprocess: Reprocess::All,
+        left_alone: 0,
+        host_id: "elsewhere".into(),
+        parallelism: None,
+    };
+    let tasks: Vec<NewTask> = tasks
+        .iter()
+        .map(|(processor, day, rank)| NewTask {
+            processor: processor.to_string(),
+            date: date(day),
+            rank: *rank,
+            upstream: Vec::new(),
+            looks_back: false,
+            phase_gate: Vec::new(),
+        })
+        .collect();
+    queue.enqueue(&backfill, &tasks).unwrap();
 }
 
 /// Works backfill `id` from `store`'s work queue with `workers` threads of

@@ -1362,35 +1362,46 @@ async fn a_request_whose_every_processor_is_already_running_is_a_409_naming_the_
     assert_eq!(served.run_count(), runs_before, "nothing started");
 }
 
+/// A served host whose runs have 1 s of CPU, with one worker slot.
+fn with_a_cpu_second(plugin_dir: Option<PathBuf>) -> Served {
+    let limits = RunLimits {
+        cpu_time: Duration::from_secs(1),
+        ..RunLimits::default()
+    };
+    Served::with(|_| {}, plugin_dir, limits, 1)
+}
+
+/// Starts a backfill of SlowProcessor from 2026-01-01 to `last`, one run at
+/// a time, whose first run spins until its CPU is spent; answers its id
+/// once that run is in flight.
+async fn spinning_backfill(served: &Served, last: &str) -> String {
+    crate::bookkeeping::set_spin(served.store.as_ref(), date("2026-01-01"), true);
+    let (status, accepted) = served
+        .post_json(
+            "/backfill",
+            json!({"start_date": "2026-01-01", "end_date": last,
+                   "processors": ["SlowProcessor"], "reprocess": "all", "parallelism": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
+    eventually("the first run is in flight", async || {
+        served.run_count() == 1
+    })
+    .await;
+    accepted["backfill_id"].as_str().unwrap().to_string()
+}
+
 /// A backfill whose processor is undeployed while it runs starts no more
 /// of its runs (before, it ran every remaining date with the version it
 /// started with); each ends failed, saying why.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backfill_starts_no_run_of_a_processor_undeployed_while_it_runs() {
-    let limits = RunLimits {
-        cpu_time: Duration::from_secs(1),
-        ..RunLimits::default()
-    };
-    let served = Served::with(|_| {}, None, limits, 1);
+    let served = with_a_cpu_second(None);
     let (status, deployed) = served
         .put_component("SlowProcessor", fixture(components::SLOW_PROCESSOR))
         .await;
     assert_eq!(status, StatusCode::OK, "{deployed}");
-    let first = date("2026-01-01");
-    crate::bookkeeping::set_spin(served.store.as_ref(), first, true);
-    let (status, accepted) = served
-        .post_json(
-            "/backfill",
-            json!({"start_date": "2026-01-01", "end_date": "2026-01-05",
-                   "processors": ["SlowProcessor"], "reprocess": "all", "parallelism": 1}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
-    let id = accepted["backfill_id"].as_str().unwrap().to_string();
-    eventually("the first run is in flight", async || {
-        served.run_count() == 1
-    })
-    .await;
+    let id = spinning_backfill(&served, "2026-01-05").await;
 
     let undeploy = authorized(
         Request::delete("/plugins/SlowProcessor"),
@@ -1419,31 +1430,8 @@ async fn a_backfill_starts_no_run_of_a_processor_undeployed_while_it_runs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cancelled_backfill_starts_no_further_run_and_ends_cancelled() {
     let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
-    // SlowProcessor spins on the first date until its 1 s of CPU is spent,
-    // so the cancel arrives while that run is in flight.
-    let limits = RunLimits {
-        cpu_time: Duration::from_secs(1),
-        ..RunLimits::default()
-    };
-    let served = Served::with(|_| {}, Some(plugins.path().to_path_buf()), limits, 1);
-    let first = date("2026-01-01");
-    crate::bookkeeping::set_spin(served.store.as_ref(), first, true);
-    for day in first.iter_days().skip(1).take(9) {
-        crate::bookkeeping::set_spin(served.store.as_ref(), day, false);
-    }
-    let (status, accepted) = served
-        .post_json(
-            "/backfill",
-            json!({"start_date": "2026-01-01", "end_date": "2026-01-10",
-                   "processors": ["SlowProcessor"], "reprocess": "all", "parallelism": 1}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
-    let id = accepted["backfill_id"].as_str().unwrap().to_string();
-    eventually("the first run is in flight", async || {
-        served.run_count() == 1
-    })
-    .await;
+    let served = with_a_cpu_second(Some(plugins.path().to_path_buf()));
+    let id = spinning_backfill(&served, "2026-01-10").await;
 
     let cancel = || {
         authorized(

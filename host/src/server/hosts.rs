@@ -11,6 +11,7 @@ use axum::extract::State;
 use super::errors::ApiError;
 use super::state::{AppState, ServedHost};
 use crate::cluster::{self, ClusterError, HostView};
+use crate::store::hosts::Heartbeat;
 
 /// `GET /hosts`.
 pub async fn list_hosts(State(state): State<AppState>) -> Result<Json<Vec<HostView>>, ApiError> {
@@ -49,11 +50,13 @@ pub async fn announce(host: Arc<ServedHost>, address: String) {
                 false => served.pipeline().map(|p| p.order().to_vec()),
             };
             let directory = served.store.host_directory().expect("checked above");
-            let (id, lease) = (served.executor.host_id(), leases.lease);
-            let beat = match first {
-                true => directory.started(id, &address, lease, processors.as_deref().ok()),
-                false => directory.heartbeat(id, &address, lease, processors.as_deref().ok()),
-            };
+            let beat = directory.heartbeat(&Heartbeat {
+                host_id: served.executor.host_id(),
+                address: &address,
+                lease: leases.lease,
+                processors: processors.as_deref().ok(),
+                first,
+            });
             (processors.err(), beat)
         })
         .await;

@@ -41,30 +41,29 @@ impl HostRecord {
     }
 }
 
+/// One heartbeat of a host, as its directory records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Heartbeat<'a> {
+    /// The host's id.
+    pub host_id: &'a str,
+    /// Where it serves HTTP.
+    pub address: &'a str,
+    /// How long the beat holds.
+    pub lease: Duration,
+    /// The processors it serves now; `None`: those it last said, when it
+    /// cannot tell.
+    pub processors: Option<&'a [String]>,
+    /// Its first beat since it started: a new start, with no stop, even
+    /// for an id an earlier process had (a container restarted keeps its
+    /// hostname and pid 1).
+    pub first: bool,
+}
+
 /// The directory of hosts sharing a run ledger.
 pub trait HostDirectory: Send + Sync {
-    /// Records that `host_id`, serving at `address` the `processors` it
-    /// has now (`None`: those it last said, when it cannot tell), is alive
-    /// now, with a heartbeat that holds for `lease`; the first call records
-    /// its start.
-    fn heartbeat(
-        &self,
-        host_id: &str,
-        address: &str,
-        lease: Duration,
-        processors: Option<&[String]>,
-    ) -> Result<(), StoreError>;
-
-    /// Records that `host_id` started now: as [`HostDirectory::heartbeat`],
-    /// and, for an id an earlier process had (a container restarted keeps
-    /// its hostname and pid 1), a new start with no stop.
-    fn started(
-        &self,
-        host_id: &str,
-        address: &str,
-        lease: Duration,
-        processors: Option<&[String]>,
-    ) -> Result<(), StoreError>;
+    /// Records `beat`: its host is alive now, with a heartbeat that holds
+    /// for its lease; a first beat records the host's start.
+    fn heartbeat(&self, beat: &Heartbeat<'_>) -> Result<(), StoreError>;
 
     /// Records that `host_id` serves `processors` now (none, once it
     /// drains), between heartbeats.

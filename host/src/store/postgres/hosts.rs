@@ -1,13 +1,11 @@
 //! The PostgreSQL store's host directory ([`HostDirectory`]):
 //! `_slate.hosts`, one row per `slate serve` process.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 
 use super::PostgresStore;
 use crate::store::StoreError;
-use crate::store::hosts::{HostDirectory, HostRecord};
+use crate::store::hosts::{Heartbeat, HostDirectory, HostRecord};
 
 /// The directory's table, created with the store.
 pub(super) const SETUP: &str = "
@@ -32,44 +30,29 @@ pub(super) const SETUP: &str = "
 ";
 
 impl HostDirectory for PostgresStore {
-    fn heartbeat(
-        &self,
-        host_id: &str,
-        address: &str,
-        lease: Duration,
-        processors: Option<&[String]>,
-    ) -> Result<(), StoreError> {
+    fn heartbeat(&self, beat: &Heartbeat<'_>) -> Result<(), StoreError> {
+        // A first beat starts the host anew; a later one keeps its start.
+        let start = match beat.first {
+            true => "started_at = excluded.started_at, stopped_at = NULL,",
+            false => "",
+        };
         self.with_client(|client| {
             client.execute(
-                "INSERT INTO _slate.hosts
-                     (host_id, address, started_at, heartbeat_at, lease_secs, processors)
-                 VALUES ($1, $2, clock_timestamp(), clock_timestamp(), $3, $4)
-                 ON CONFLICT (host_id) DO UPDATE SET heartbeat_at = clock_timestamp(),
-                     address = excluded.address, lease_secs = excluded.lease_secs,
-                     processors = COALESCE(excluded.processors, _slate.hosts.processors)",
-                &[&host_id, &address, &lease.as_secs_f64(), &processors],
-            )?;
-            Ok(())
-        })
-    }
-
-    fn started(
-        &self,
-        host_id: &str,
-        address: &str,
-        lease: Duration,
-        processors: Option<&[String]>,
-    ) -> Result<(), StoreError> {
-        self.with_client(|client| {
-            client.execute(
-                "INSERT INTO _slate.hosts
-                     (host_id, address, started_at, heartbeat_at, lease_secs, processors)
-                 VALUES ($1, $2, clock_timestamp(), clock_timestamp(), $3, $4)
-                 ON CONFLICT (host_id) DO UPDATE SET started_at = excluded.started_at,
-                     heartbeat_at = excluded.heartbeat_at, stopped_at = NULL,
-                     address = excluded.address, lease_secs = excluded.lease_secs,
-                     processors = excluded.processors",
-                &[&host_id, &address, &lease.as_secs_f64(), &processors],
+                &format!(
+                    "INSERT INTO _slate.hosts
+                         (host_id, address, started_at, heartbeat_at, lease_secs, processors)
+                     VALUES ($1, $2, clock_timestamp(), clock_timestamp(), $3, $4)
+                     ON CONFLICT (host_id) DO UPDATE SET {start}
+                         heartbeat_at = excluded.heartbeat_at,
+                         address = excluded.address, lease_secs = excluded.lease_secs,
+                         processors = COALESCE(excluded.processors, _slate.hosts.processors)"
+                ),
+                &[
+                    &beat.host_id,
+                    &beat.address,
+                    &beat.lease.as_secs_f64(),
+                    &beat.processors,
+                ],
             )?;
             Ok(())
         })
