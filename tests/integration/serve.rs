@@ -119,6 +119,16 @@ impl Served {
         self.call(request).await
     }
 
+    /// Asks to undeploy `name`: `DELETE /plugins/{name}`, with the token.
+    async fn undeploy(&self, name: &str) -> (StatusCode, Json) {
+        let request = authorized(
+            Request::delete(format!("/plugins/{name}")),
+            "application/json",
+            Body::empty(),
+        );
+        self.call(request).await
+    }
+
     /// Deploys `bytes` as `name` (which must be accepted), then asks for a
     /// run of it on `date`: the status and answer of `POST /process-date`.
     async fn deploy_then_process(
@@ -818,12 +828,7 @@ async fn a_registry_version_that_does_not_load_leaves_the_version_before_serving
         .await;
     assert_eq!(answer["runs"][0]["rows"], 2, "v1 goes on: {answer}");
 
-    let undeploy = authorized(
-        Request::delete("/plugins/VersionedProcessor"),
-        "application/json",
-        Body::empty(),
-    );
-    let (status, undeployed) = served.call(undeploy).await;
+    let (status, undeployed) = served.undeploy("VersionedProcessor").await;
     assert_eq!(status, StatusCode::OK, "{undeployed}");
     assert_eq!(undeployed["deployment"]["hash"], content_hash(&v2));
     let (status, health) = served.get("/health?fresh=1").await;
@@ -843,12 +848,7 @@ async fn an_undeployed_processors_failed_run_is_no_health_problem() {
     let problems = async || served.get("/health?fresh=1").await.1["problem_runs"].clone();
     assert_eq!(problems().await[0]["processor"], "VersionedProcessor");
 
-    let undeploy = authorized(
-        Request::delete("/plugins/VersionedProcessor"),
-        "application/json",
-        Body::empty(),
-    );
-    let (status, undeployed) = served.call(undeploy).await;
+    let (status, undeployed) = served.undeploy("VersionedProcessor").await;
     assert_eq!(status, StatusCode::OK, "{undeployed}");
     assert_eq!(problems().await, json!([]));
 }
@@ -869,34 +869,25 @@ async fn a_version_with_a_long_column_name_deploys_and_runs_on_the_embedded_stor
 #[tokio::test(flavor = "multi_thread")]
 async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
     let served = Served::new();
-    let undeploy = |name: &str| {
-        authorized(
-            Request::delete(format!("/plugins/{name}")),
-            "application/json",
-            Body::empty(),
-        )
-    };
     let listed = async || served.get("/plugins").await.1;
 
     // Nothing to undeploy: an unknown name, and a bundled processor never
     // deployed, whose version comes with the binary.
-    let (status, unknown) = served.call(undeploy("NoSuchProcessor")).await;
+    let (status, unknown) = served.undeploy("NoSuchProcessor").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
-    let (status, bundled) = served.call(undeploy("PlayerDailyCacheProcessor")).await;
+    let (status, bundled) = served.undeploy("PlayerDailyCacheProcessor").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{bundled}");
     assert_eq!(
         (&bundled["check"], &bundled["field"]),
         (&json!("version"), &json!("name"))
     );
     // An undeploy takes no parameters, and no name or query holds a NUL.
-    let (status, keep) = served
-        .call(undeploy("PlayerDailyCacheProcessor?keep=1"))
-        .await;
+    let (status, keep) = served.undeploy("PlayerDailyCacheProcessor?keep=1").await;
     assert_eq!(
         (status, &keep["field"]),
         (StatusCode::BAD_REQUEST, &json!("keep"))
     );
-    let (status, nul) = served.call(undeploy("Player%00")).await;
+    let (status, nul) = served.undeploy("Player%00").await;
     assert_eq!(
         (status, &nul["field"]),
         (StatusCode::BAD_REQUEST, &json!("path"))
@@ -919,7 +910,7 @@ async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
         let (status, deployed) = served.put_component(name, fixture(component)).await;
         assert_eq!(status, StatusCode::OK, "{deployed}");
     }
-    let (status, refused) = served.call(undeploy("SlowProcessor")).await;
+    let (status, refused) = served.undeploy("SlowProcessor").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     assert_eq!(refused["check"], "dependencies");
     assert_contains(
@@ -927,7 +918,7 @@ async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
         "AfterSlowProcessor depends on SlowProcessor, which would then be gone: undeploy it",
     );
     for name in ["AfterSlowProcessor", "SlowProcessor"] {
-        let (status, undeployed) = served.call(undeploy(name)).await;
+        let (status, undeployed) = served.undeploy(name).await;
         assert_eq!(status, StatusCode::OK, "{undeployed}");
         assert_eq!(undeployed["deployment"]["action"], "undeploy");
         assert_eq!(undeployed["deployment"]["active"], false);
@@ -962,7 +953,7 @@ async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
         .put_component("PlayerDailyCacheProcessor", v2.clone())
         .await;
     assert_eq!(status, StatusCode::OK, "{deployed}");
-    let (status, undeployed) = served.call(undeploy("PlayerDailyCacheProcessor")).await;
+    let (status, undeployed) = served.undeploy("PlayerDailyCacheProcessor").await;
     assert_eq!(status, StatusCode::OK, "{undeployed}");
     let now = listed().await;
     let daily = listed_plugin(&now, "PlayerDailyCacheProcessor");
@@ -1403,12 +1394,7 @@ async fn a_backfill_starts_no_run_of_a_processor_undeployed_while_it_runs() {
     assert_eq!(status, StatusCode::OK, "{deployed}");
     let id = spinning_backfill(&served, "2026-01-05").await;
 
-    let undeploy = authorized(
-        Request::delete("/plugins/SlowProcessor"),
-        "application/json",
-        Body::empty(),
-    );
-    let (status, undeployed) = served.call(undeploy).await;
+    let (status, undeployed) = served.undeploy("SlowProcessor").await;
     assert_eq!(status, StatusCode::OK, "{undeployed}");
     let progress = async || served.get(&format!("/backfills/{id}")).await.1;
     eventually("the backfill ended", async || {
