@@ -448,6 +448,48 @@ fn a_backfill_a_shutdown_stopped_resumes_when_the_server_starts_again() {
     assert_contains(refused["error"].as_str().unwrap(), "(finished)");
 }
 
+/// A stopped backfill one of whose processors was undeployed before the
+/// server started again: the server panicked resuming it, on every start,
+/// and the backfill stayed "running" for good. Now the runs of the
+/// processor gone end failed, saying so, and the rest run.
+#[test]
+fn a_backfill_resumed_after_one_of_its_processors_was_undeployed_runs_the_rest() {
+    let data = tempfile::tempdir().unwrap();
+    crate::support::use_shared_compiled_cache(data.path());
+    assert_succeeded(&slate(data.path(), &["deploy", components::VERSIONED_V1]));
+    assert_succeeded(&slate(data.path(), &["deploy", components::SLOW_PROCESSOR]));
+    let first = Server::start(data.path(), &["--grace-secs", "0.001"]);
+    let (status, accepted) = first.post(
+        "/backfill",
+        json!({
+            "start_date": "2026-01-01",
+            "end_date": "2026-03-31",
+            "processors": ["SlowProcessor", "VersionedProcessor"],
+            "reprocess": "all",
+            "parallelism": 1
+        }),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["backfill_id"].as_str().unwrap().to_string();
+    assert!(first.terminate().success());
+    assert_succeeded(&slate(data.path(), &["undeploy", "VersionedProcessor"]));
+
+    let second = Server::start(data.path(), &[]);
+    wait_until("the resumed backfill ends", || {
+        second.get(&format!("/backfills/{id}")).1["state"] != "running"
+    });
+    let (_, progress) = second.get(&format!("/backfills/{id}"));
+    let gone = progress["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["error"] == "VersionedProcessor was undeployed during the backfill: not run")
+        .count();
+    assert!(gone > 0, "{progress}");
+    assert_eq!(progress["planned"], 2 * 90, "{progress}");
+    assert!(second.terminate().success());
+}
+
 /// Of two servers resuming one abandoned backfill at once, one takes it:
 /// before, both resumed it, and ran its runs twice.
 #[test]

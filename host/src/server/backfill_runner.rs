@@ -138,7 +138,11 @@ pub fn resume_saved(host: &Arc<ServedHost>) {
     };
     let me = host.executor.host_id();
     for saved in unfinished {
+        // This server has just started: one recorded under its own id was
+        // an earlier process's (a container restarted keeps its hostname
+        // and pid 1).
         let abandoned = saved.state == BackfillState::Stopped.name()
+            || saved.host_id == me
             || crate::liveness::is_dead_incarnation(&saved.host_id, me);
         if !abandoned {
             continue;
@@ -169,7 +173,12 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
             remaining.push(run.clone());
         }
     }
-    let already_ended = plan.runs.len() - remaining.len();
+    // A processor undeployed (or left out) since starts no more runs: each
+    // ends as one undeployed during the backfill.
+    let (remaining, gone): (Vec<_>, Vec<_>) = remaining
+        .into_iter()
+        .partition(|run| pipeline.plugin(&run.processor).is_some());
+    let already_ended = plan.runs.len() - remaining.len() - gone.len();
     // A run that will run again (one the shutdown stopped) is no longer
     // one of its problems.
     let (rerun, kept): (Vec<Outcome>, Vec<Outcome>) = std::mem::take(&mut progress.problems)
@@ -183,6 +192,11 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
         progress.ended.uncount(outcome);
     }
     progress.problems = kept;
+    for run in &gone {
+        let outcome = Outcome::undeployed(&run.processor, run.date);
+        progress.ended.count(&outcome);
+        progress.problems.push(outcome);
+    }
     tracing::warn!(
         backfill = %saved.id,
         remaining = remaining.len(),
@@ -198,8 +212,15 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
     // The record keeps the whole plan: a second resume counts what ended
     // against all of it.
     save_progress(host.store.as_ref(), &job);
+    let selection = plan
+        .selection
+        .iter()
+        .filter(|name| pipeline.plugin(name).is_some())
+        .cloned()
+        .collect();
     let resumed = Plan {
         runs: remaining,
+        selection,
         ..plan
     };
     launch(
@@ -208,7 +229,7 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
         pipeline,
         resumed,
         saved.parallelism,
-        already_ended,
+        already_ended + gone.len(),
     );
     Ok(())
 }

@@ -62,6 +62,11 @@ async fn take_tasks(host: Arc<ServedHost>) {
         let worked = host
             .workers
             .spawn(1, move || {
+                // The slot may have waited for a worker past the start of
+                // a shutdown: a draining server takes no task.
+                if served.draining.load(Ordering::SeqCst) {
+                    return Ok(Worked::Nothing);
+                }
                 let pipeline = served.pipeline().map_err(|e| e.to_string())?;
                 let queue = served.store.work_queue().expect("checked in follow");
                 work_queue::work_one(queue, &pipeline, &served.executor).map_err(|e| e.to_string())
