@@ -263,6 +263,17 @@ impl Deployer<'_> {
                 "an empty hash names no version: give a hash or a prefix of one",
             ));
         }
+        if let Some(to) = to
+            && !to.chars().all(|c| c.is_ascii_hexdigit())
+        {
+            return Err(DeployError::new(
+                DeployCheck::Version,
+                format!(
+                    "{to:?} is no hash: a version is named by the hex digits of its SHA-256, \
+                     or a prefix of them"
+                ),
+            ));
+        }
         let stored = match to {
             Some(hash) => self.registry.find_version(name, hash),
             None => self.registry.previous_version(name),

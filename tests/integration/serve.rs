@@ -892,6 +892,30 @@ async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
         (status, &nul["field"]),
         (StatusCode::BAD_REQUEST, &json!("path"))
     );
+    let rollback_to = |to: &str| {
+        json_post(
+            "/plugins/PlayerDailyCacheProcessor/rollback",
+            json!({ "to": to }),
+        )
+    };
+    let (status, not_a_hash) = served.call(rollback_to("\u{0}ab")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{not_a_hash}");
+    assert_contains(not_a_hash["error"].as_str().unwrap(), "is no hash");
+    for uri in [
+        "/plugins/PlayerDailyCacheProcessor/rollback?x=1",
+        "/backfills/b?x=1",
+    ] {
+        let request = match uri.starts_with("/plugins") {
+            true => json_post(uri, json!({})),
+            false => authorized(Request::delete(uri), "application/json", Body::empty()),
+        };
+        let (status, refused) = served.call(request).await;
+        assert_eq!(
+            (status, &refused["field"]),
+            (StatusCode::BAD_REQUEST, &json!("x")),
+            "{uri}"
+        );
+    }
     let (status, nul) = served.get("/runs?processor=a%00b").await;
     assert_eq!(
         (status, &nul["field"]),

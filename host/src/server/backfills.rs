@@ -221,7 +221,9 @@ pub async fn start_backfill(
 pub async fn cancel_backfill(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Params(query): Params,
 ) -> Result<Response, ApiError> {
+    only_params(&query, &[])?;
     let Some(job) = state.host.backfill(&id) else {
         let lookup = id.clone();
         let queued = state

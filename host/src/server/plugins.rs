@@ -164,8 +164,10 @@ pub struct RollbackTo {
 pub async fn rollback_plugin(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Params(query): Params,
     OptionalJsonBody(body): OptionalJsonBody<RollbackTo>,
 ) -> Result<Response, ApiError> {
+    only_params(&query, &[])?;
     let to = body.and_then(|b| b.to);
     let field = if to.is_some() { "to" } else { "name" };
     let outcome: Result<Deployment, DeployError> = state
