@@ -176,6 +176,9 @@ impl Deployer<'_> {
             .history(&plugin.spec.name)?
             .into_iter()
             .find(|deployment| deployment.active && deployment.hash == plugin.hash);
+        // Stored again even when active already: that mends stored bytes
+        // damaged since.
+        self.registry.store_blob(&plugin.hash, bytes)?;
         if let Some(deployment) = active {
             return Ok(Deployed {
                 plugin,
@@ -184,7 +187,6 @@ impl Deployer<'_> {
                 unchanged: true,
             });
         }
-        self.registry.store_blob(&plugin.hash, bytes)?;
         let deployment =
             self.registry
                 .activate(&plugin.spec, &plugin.hash, DeployAction::Deploy)?;

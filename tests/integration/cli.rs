@@ -485,7 +485,7 @@ fn an_undeployed_processor_is_rolled_back_and_its_shadow_tables_dropped_by_name(
 /// they leave it out with a warning, so it can be undeployed.
 #[test]
 fn a_damaged_registry_version_is_left_out_by_the_commands_that_manage_versions() {
-    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    let dir = demo_data_dir("2026-01-11", "2026-01-12");
     let data = dir.path();
     assert_succeeded(&slate(data, &["deploy", components::VERSIONED_V1]));
     let hash = slate::plugin::content_hash(&std::fs::read(components::VERSIONED_V1).unwrap());
@@ -501,6 +501,12 @@ fn a_damaged_registry_version_is_left_out_by_the_commands_that_manage_versions()
     let undeployed = slate(data, &["undeploy", "VersionedProcessor"]);
     assert_succeeded(&undeployed);
     assert_succeeded(&slate(data, &["run", "--date", "2026-01-11"]));
+
+    // Deploying the component again mends its stored bytes.
+    std::fs::write(&blob, b"damaged").unwrap();
+    assert_succeeded(&slate(data, &["deploy", components::VERSIONED_V1]));
+    let run = slate(data, &["run", "--date", "2026-01-12"]);
+    assert_succeeded(&run);
 }
 
 /// A deploy of a processor and an undeploy of its upstream, from two

@@ -213,11 +213,26 @@ fn damaged_component_bytes_are_never_handed_out_under_their_versions_hash() {
         "{damaged}"
     );
     assert!(!copy.exists(), "damaged bytes are not kept as the copy");
+    // Storing the component again (a deploy does) mends them, for every host.
+    registry.store_blob(&v1.hash, &bytes).unwrap();
+    std::fs::remove_file(&copy).unwrap();
+    assert_eq!(registry.blob(&v1.hash).unwrap(), bytes);
+    assert!(matches!(
+        registry.store_blob(&v1.hash, b"other bytes"),
+        Err(RegistryError::Damaged { .. })
+    ));
 
     let local = Registry::open(&dir.path().join("local")).unwrap();
-    local.store_blob(&v1.hash, b"not these bytes").unwrap();
+    local.store_blob(&v1.hash, &bytes).unwrap();
+    let stored = dir
+        .path()
+        .join("local/blobs")
+        .join(format!("{}.wasm", v1.hash));
+    std::fs::write(&stored, b"not these bytes").unwrap();
     assert!(matches!(
         local.blob(&v1.hash),
         Err(RegistryError::Damaged { .. })
     ));
+    local.store_blob(&v1.hash, &bytes).unwrap();
+    assert_eq!(local.blob(&v1.hash).unwrap(), bytes);
 }

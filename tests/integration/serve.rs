@@ -806,7 +806,12 @@ async fn a_registry_version_that_does_not_load_leaves_the_version_before_serving
         .load(&v2)
         .unwrap()
         .spec;
-    registry.store_blob(&content_hash(&v2), b"damaged").unwrap();
+    registry.store_blob(&content_hash(&v2), &v2).unwrap();
+    let stored = served
+        ._dir
+        .path()
+        .join(format!("registry/blobs/{}.wasm", content_hash(&v2)));
+    std::fs::write(stored, b"damaged").unwrap();
     registry
         .activate(&spec, &content_hash(&v2), DeployAction::Deploy)
         .unwrap();

@@ -139,7 +139,8 @@ pub(super) fn blob_path(dir: &Path, hash: &str) -> PathBuf {
 /// file in the same folder, then renamed into place.
 pub(super) fn write_blob(dir: &Path, hash: &str, bytes: &[u8]) -> Result<PathBuf, RegistryError> {
     let path = blob_path(dir, hash);
-    if path.exists() {
+    // Stored before, and whole: nothing to do; damaged since: written anew.
+    if std::fs::read(&path).is_ok_and(|stored| verified(hash, stored).is_ok()) {
         return Ok(path);
     }
     let folder = dir.join("blobs");

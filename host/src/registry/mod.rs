@@ -350,9 +350,17 @@ impl Registry {
         self.storage.lock_switches()
     }
 
-    /// Stores a component's bytes under their hash. Storing the same bytes
-    /// again does nothing; a stored blob is whole or absent.
+    /// Stores a component's bytes under their hash, which they must have.
+    /// Storing the same bytes again does nothing, but mends a copy damaged
+    /// since; a stored blob is whole or absent.
     pub fn store_blob(&self, hash: &str, bytes: &[u8]) -> Result<(), RegistryError> {
+        let found = crate::plugin::content_hash(bytes);
+        if found != hash {
+            return Err(RegistryError::Damaged {
+                hash: hash.to_string(),
+                found,
+            });
+        }
         self.storage.store_blob(hash, bytes)
     }
 

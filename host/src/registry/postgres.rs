@@ -289,8 +289,11 @@ impl RegistryStorage for PostgresRegistry {
     fn store_blob(&self, hash: &str, bytes: &[u8]) -> Result<(), RegistryError> {
         self.with_client(|client| {
             client.execute(
+                // Bytes stored under their hash before but damaged since
+                // are mended by storing them again.
                 "INSERT INTO _slate.plugin_blobs (hash, bytes) VALUES ($1, $2)
-                 ON CONFLICT (hash) DO NOTHING",
+                 ON CONFLICT (hash) DO UPDATE SET bytes = excluded.bytes
+                 WHERE _slate.plugin_blobs.bytes IS DISTINCT FROM excluded.bytes",
                 &[&hash, &bytes],
             )?;
             Ok(())
