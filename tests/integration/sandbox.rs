@@ -284,3 +284,34 @@ fn the_startup_memory_fixture_runs_under_a_limit_that_holds_it() {
     assert_eq!(record.status, RunStatus::Success, "{record:?}");
     assert!(record.peak_memory_bytes > 24 << 20, "{record:?}");
 }
+
+/// A compiled component is machine code, run as it is: one damaged on disk
+/// (bytes flipped in its code) made the host die of a segmentation fault.
+/// Its checksum no longer matches, so it is compiled again, and runs.
+#[test]
+fn a_compiled_component_damaged_on_disk_is_compiled_again_not_run() {
+    let cache = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(components::VERSIONED_V1).unwrap();
+    let first = slate::plugin::Runtime::new(Some(cache.path())).unwrap();
+    first.load(&bytes).unwrap();
+    let compiled = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|e| e == "cwasm"))
+        .expect("the compiled component is cached");
+    let mut damaged = std::fs::read(&compiled).unwrap();
+    let middle = damaged.len() / 2;
+    for byte in &mut damaged[middle - 4096..middle + 4096] {
+        *byte = 0xcc;
+    }
+    std::fs::write(&compiled, &damaged).unwrap();
+
+    let again = slate::plugin::Runtime::new(Some(cache.path())).unwrap();
+    let plugin = again.load(&bytes).unwrap();
+    assert_eq!(plugin.spec.name, "VersionedProcessor");
+    assert_ne!(
+        std::fs::read(&compiled).unwrap(),
+        damaged,
+        "the damaged file was compiled anew"
+    );
+}

@@ -2,7 +2,10 @@
 //!
 //! Compiling a component with cranelift takes far longer than loading it, so
 //! each component is compiled once per content hash and engine configuration,
-//! written next to the data, and memory-mapped on later starts.
+//! written next to the data, and loaded on later starts. A compiled file is
+//! machine code run as it is: beside it goes the SHA-256 of its bytes, and a
+//! file whose bytes do not match (damaged on disk) is compiled again, never
+//! run (a flipped byte in it made `slate run` die of a segmentation fault).
 
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -34,6 +37,20 @@ impl CompiledCache {
             .join(format!("{content_hash}-{}.cwasm", self.engine_fingerprint))
     }
 
+    /// The compiled bytes cached at `path`, if they are whole: the SHA-256
+    /// written beside them matches.
+    fn whole(path: &Path) -> Option<Vec<u8>> {
+        let expected = fs::read_to_string(checksum_path(path)).ok()?;
+        let compiled = fs::read(path).ok()?;
+        match crate::plugin::content_hash(&compiled) == expected.trim() {
+            true => Some(compiled),
+            false => {
+                tracing::warn!(path = %path.display(), "damaged compiled component: recompiling");
+                None
+            }
+        }
+    }
+
     /// Loads the component with `content_hash`, compiling and storing it
     /// first if no compiled copy is cached. A corrupt or stale cache file is
     /// replaced, never trusted.
@@ -44,19 +61,23 @@ impl CompiledCache {
         bytes: &[u8],
     ) -> wasmtime::Result<Component> {
         let path = self.path_for(content_hash);
-        if path.exists() {
-            // SAFETY: the file was written by `Engine::precompile_component`
-            // of an engine with the same compatibility hash, into a folder
-            // only this host writes; wasmtime re-checks the header and
-            // refuses files from another configuration.
+        if let Some(compiled) = Self::whole(&path) {
+            // SAFETY: the bytes are those `Engine::precompile_component` of
+            // an engine with the same compatibility hash wrote, unchanged
+            // (their SHA-256 matches the one written with them); wasmtime
+            // re-checks the header and refuses another configuration's.
             #[allow(unsafe_code)]
-            match unsafe { Component::deserialize_file(engine, &path) } {
+            match unsafe { Component::deserialize(engine, &compiled) } {
                 Ok(component) => return Ok(component),
                 Err(error) => tracing::warn!(path = %path.display(), "recompiling: {error:#}"),
             }
         }
         let compiled = engine.precompile_component(bytes)?;
-        if let Err(error) = write_atomically(&self.dir, &path, &compiled) {
+        let checksum = crate::plugin::content_hash(&compiled);
+        // The checksum first: a file without one is never run.
+        let written = write_atomically(&self.dir, &checksum_path(&path), checksum.as_bytes())
+            .and_then(|()| write_atomically(&self.dir, &path, &compiled));
+        if let Err(error) = written {
             tracing::warn!(path = %path.display(), "cannot cache compiled component: {error}");
         }
         // SAFETY: `compiled` was just produced by this engine.
@@ -65,6 +86,11 @@ impl CompiledCache {
             Component::deserialize(engine, &compiled)
         }
     }
+}
+
+/// Where the SHA-256 of the compiled file at `path` is kept.
+fn checksum_path(path: &Path) -> PathBuf {
+    path.with_extension("cwasm.sha256")
 }
 
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
