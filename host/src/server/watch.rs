@@ -5,9 +5,10 @@
 //! being written is never loaded; it is then validated like any
 //! deployment, and a rejected file is logged and not retried until it
 //! changes. Hidden files (editors' and copiers' temporary files) are
-//! ignored. A file holding the very version the registry last undeployed
-//! of its processor is not deployed again (a restart would otherwise undo
-//! the undeploy): it is skipped, with the way to deploy it named.
+//! ignored. A file already in the folder when the watcher starts, of a
+//! processor whose last switch was an undeploy, is not deployed again (a
+//! restart would otherwise undo the undeploy): it is skipped, with the way
+//! to deploy it named. A file written to the folder later is deployed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -66,6 +67,9 @@ pub struct Watcher {
     settling: HashMap<PathBuf, (Fingerprint, Instant)>,
     /// Fingerprint of the version last handled (deployed or rejected).
     handled: HashMap<PathBuf, Fingerprint>,
+    /// The files in the folder at the first listing, as they were then:
+    /// those a restart finds, not ones written since.
+    at_start: Option<HashMap<PathBuf, Fingerprint>>,
 }
 
 impl Watcher {
@@ -75,6 +79,7 @@ impl Watcher {
             dir,
             settling: HashMap::new(),
             handled: HashMap::new(),
+            at_start: None,
         }
     }
 
@@ -87,6 +92,12 @@ impl Watcher {
         };
         let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         paths.sort();
+        let at_start = self.at_start.get_or_insert_with(|| {
+            paths
+                .iter()
+                .filter_map(|path| Some((path.clone(), fingerprint(path)?)))
+                .collect()
+        });
         let mut events = Vec::new();
         for path in paths {
             let hidden = path
@@ -113,7 +124,8 @@ impl Watcher {
             }
             self.settling.remove(&path);
             self.handled.insert(path.clone(), now);
-            events.push(deploy_file(host, path));
+            let found_at_start = at_start.get(&path) == Some(&now);
+            events.push(deploy_file(host, path, found_at_start));
         }
         events
     }
@@ -137,7 +149,9 @@ pub fn spawn(
         .expect("spawn the folder watcher")
 }
 
-fn deploy_file(host: &ServedHost, path: PathBuf) -> WatchEvent {
+/// Deploys the file at `path`; one `found_at_start` (unchanged since the
+/// watcher's first listing) is skipped when its processor was undeployed.
+fn deploy_file(host: &ServedHost, path: PathBuf, found_at_start: bool) -> WatchEvent {
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(error) => {
@@ -148,7 +162,10 @@ fn deploy_file(host: &ServedHost, path: PathBuf) -> WatchEvent {
             };
         }
     };
-    if let Some(undeployed) = undeployed_version(host, &bytes) {
+    if let Some(undeployed) = found_at_start
+        .then(|| undeployed_version(host, &bytes))
+        .flatten()
+    {
         tracing::warn!(file = %path.display(), "not deployed: {undeployed}");
         return WatchEvent::Rejected {
             path,
@@ -179,20 +196,19 @@ fn deploy_file(host: &ServedHost, path: PathBuf) -> WatchEvent {
     }
 }
 
-/// Why `bytes` are not deployed from the folder, when they are the version
-/// the registry last undeployed of their processor.
+/// Why `bytes` are not deployed from the folder, when their processor's
+/// last switch was an undeploy.
 fn undeployed_version(host: &ServedHost, bytes: &[u8]) -> Option<String> {
     let plugin = host.runtime.load(bytes).ok()?;
     let name = &plugin.spec.name;
     let last = host.registry.history(name).ok()?.into_iter().next()?;
-    (last.action == crate::registry::DeployAction::Undeploy && last.hash == plugin.hash).then(
-        || {
-            format!(
-                "{name} {} was undeployed at {}; the watched folder still holds it: remove \
-             the file, or deploy that version again with `slate rollback {name}`",
-                plugin.spec.version,
-                last.deployed_at.format("%Y-%m-%d %H:%M:%S UTC")
-            )
-        },
-    )
+    (last.action == crate::registry::DeployAction::Undeploy).then(|| {
+        format!(
+            "{name} was undeployed at {} and the watched folder still holds {name} {}: \
+             remove the file, write it again, or deploy with `slate deploy` or \
+             `slate rollback {name}`",
+            last.deployed_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            plugin.spec.version,
+        )
+    })
 }
