@@ -103,7 +103,7 @@ pub async fn refuse_nul_bytes(
     next: axum::middleware::Next,
 ) -> Response {
     let uri = request.uri();
-    let encoded = |text: &str| text.to_ascii_lowercase().contains("%00");
+    let encoded = |text: &str| text.contains("%00");
     if encoded(uri.path()) || uri.query().is_some_and(encoded) {
         let field = if encoded(uri.path()) { "path" } else { "query" };
         return ApiError::bad_field(field, format!("the {field} holds a NUL byte (%00)"))
