@@ -174,24 +174,40 @@ fn compiled_components_are_cached_by_content_hash_across_runtimes() {
     let runtime = slate::plugin::Runtime::new(Some(&compiled)).unwrap();
     let bytes = std::fs::read(components::FAULTY_PROCESSOR).unwrap();
     let first = runtime.load(&bytes).unwrap();
-    let cached: Vec<_> = std::fs::read_dir(&compiled).unwrap().collect();
-    assert_eq!(cached.len(), 1);
-    let name = cached[0]
-        .as_ref()
-        .unwrap()
-        .file_name()
-        .into_string()
-        .unwrap();
+    // Each compiled file, with the SHA-256 of its bytes beside it.
+    let cached = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&compiled)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let names = cached();
+    assert_eq!(names.len(), 2, "{names:?}");
     assert!(
-        name.starts_with(&first.hash),
-        "{name} is not keyed by {}",
+        names[0].starts_with(&first.hash) && names[0].ends_with(".cwasm"),
+        "{names:?} is not keyed by {}",
         first.hash
     );
+    assert_eq!(names[1], format!("{}.sha256", names[0]));
+    let modified = || {
+        std::fs::metadata(compiled.join(&names[0]))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let written = modified();
 
     let restarted = slate::plugin::Runtime::new(Some(&compiled)).unwrap();
     let again = restarted.load(&bytes).unwrap();
     assert_eq!(again.hash, first.hash);
-    assert_eq!(std::fs::read_dir(&compiled).unwrap().count(), 1);
+    assert_eq!(cached(), names);
+    assert_eq!(
+        modified(),
+        written,
+        "loaded from the cache, not compiled again"
+    );
 }
 
 #[test]
