@@ -204,32 +204,26 @@ impl Outcome {
             StoreError::AlreadyRunning { run_id, .. } => Some(run_id.clone()),
             _ => None,
         };
-        Outcome {
-            processor: processor.to_string(),
-            date,
-            status: None,
-            run_id: None,
-            rows: 0,
-            error: Some(error.to_string()),
-            held_by,
-        }
+        Self::not_run(processor, date, error.to_string(), held_by)
     }
-}
 
-impl Outcome {
     /// A run of `processor` on `date` not started because the processor
     /// was undeployed during the backfill: a failure, so that it shows.
     pub fn undeployed(processor: &str, date: NaiveDate) -> Self {
+        let why = format!("{processor} was undeployed during the backfill: not run");
+        Self::not_run(processor, date, why, None)
+    }
+
+    /// A run of `processor` on `date` that recorded nothing, and why.
+    fn not_run(processor: &str, date: NaiveDate, why: String, held_by: Option<String>) -> Self {
         Outcome {
             processor: processor.to_string(),
             date,
             status: None,
             run_id: None,
             rows: 0,
-            error: Some(format!(
-                "{processor} was undeployed during the backfill: not run"
-            )),
-            held_by: None,
+            error: Some(why),
+            held_by,
         }
     }
 }

@@ -187,8 +187,7 @@ pub trait Tables: InputSource + Send + Sync {
     /// names (PostgreSQL keeps at most 63 bytes of each), so that a deploy
     /// is refused rather than the version's first commit. Any name, by
     /// default.
-    fn check_names(&self, table: &TableName, schema: &TableSchema) -> Result<(), StoreError> {
-        let _ = (table, schema);
+    fn check_names(&self, _table: &TableName, _schema: &TableSchema) -> Result<(), StoreError> {
         Ok(())
     }
 
