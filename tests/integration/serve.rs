@@ -1259,18 +1259,34 @@ async fn a_shutdown_refuses_new_work_and_lets_accepted_runs_finish_within_the_gr
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_made_by_the_router_and_extractors_are_json_too() {
     let served = Served::new();
-    for (request, status) in [
+    for (request, status, field, naming) in [
         (
             Request::get("/runs/%ff").body(Body::empty()).unwrap(),
             StatusCode::BAD_REQUEST,
+            "path",
+            "",
         ),
         (
             Request::delete("/runs").body(Body::empty()).unwrap(),
             StatusCode::METHOD_NOT_ALLOWED,
+            "method",
+            "/runs does not take DELETE; it takes GET",
+        ),
+        (
+            // A read of a path only writes serve: the method is what is
+            // wrong, not the missing token.
+            Request::get("/plugins/PlayerGameSummaryProcessor")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method",
+            "does not take GET; it takes PUT,DELETE",
         ),
         (
             Request::get("/runs?limit=%zz").body(Body::empty()).unwrap(),
             StatusCode::BAD_REQUEST,
+            "limit",
+            "`%zz`",
         ),
     ] {
         let uri = request.uri().to_string();
@@ -1286,9 +1302,10 @@ async fn errors_made_by_the_router_and_extractors_are_json_too() {
             .unwrap();
         let body: Json = serde_json::from_slice(&bytes).expect("a JSON body");
         assert!(
-            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            body["error"].as_str().is_some_and(|e| e.contains(naming)),
             "{uri}: {body}"
         );
+        assert_eq!(body["field"], field, "{uri}: {body}");
     }
 }
 

@@ -113,14 +113,15 @@ pub async fn refuse_nul_bytes(
 }
 
 /// Makes every error answer JSON, including those axum's extractors and
-/// router make themselves (a path that does not decode, a method not
-/// allowed, a query that does not parse): an error response that is not
-/// JSON gets its text as the `error` of an [`ApiError`] body, status and
-/// headers kept.
+/// router make themselves: an error response that is not JSON gets its
+/// text as the `error` of an [`ApiError`] body, status and headers kept. A
+/// path that does not decode names the field `path`; a method not allowed
+/// names `method`, and says which methods the path takes.
 pub async fn json_errors(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
@@ -141,7 +142,22 @@ pub async fn json_errors(
     } else {
         text
     };
-    let mut answer = ApiError::with_status(status, None, message).into_response();
+    let (field, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = parts
+                .headers
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none");
+            let message = format!("{path} does not take {method}; it takes {allowed}");
+            (Some("method"), message)
+        }
+        // The 400 axum's own extractors make before a handler runs is a
+        // path segment that does not decode (queries go through `Params`).
+        StatusCode::BAD_REQUEST => (Some("path"), message),
+        _ => (None, message),
+    };
+    let mut answer = ApiError::with_status(status, field, message).into_response();
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             answer.headers_mut().insert(name.clone(), value.clone());

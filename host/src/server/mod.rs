@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 
 pub use auth::BearerToken;
 pub use state::{AppState, ServedHost, ServerConfig, StartingSet};
@@ -52,17 +52,30 @@ pub use state::{AppState, ServedHost, ServerConfig, StartingSet};
 /// Every endpoint.
 pub fn router(state: AppState) -> Router {
     let token = state.config.token.clone();
+    // The token is checked per method, so that a method a path does not
+    // take is a 405 whatever the token.
+    let guarded = |methods: MethodRouter<AppState>| {
+        methods.route_layer(from_fn_with_state(token.clone(), auth::require_token))
+    };
     let mutating = Router::new()
-        .route("/process-date", post(process::process_date))
-        .route("/backfill", post(backfills::start_backfill))
-        .route("/backfills/{id}", delete(backfills::cancel_backfill))
+        .route("/process-date", guarded(post(process::process_date)))
+        .route("/backfill", guarded(post(backfills::start_backfill)))
+        .route(
+            "/backfills/{id}",
+            guarded(delete(backfills::cancel_backfill)),
+        )
         .route(
             "/plugins/{name}",
-            put(plugins::deploy_plugin).delete(plugins::undeploy_plugin),
+            guarded(put(plugins::deploy_plugin).delete(plugins::undeploy_plugin)),
         )
-        .route("/plugins/{name}/rollback", post(plugins::rollback_plugin))
-        .route("/plugins/{name}/shadow", delete(plugins::drop_shadow))
-        .route_layer(from_fn_with_state(token.clone(), auth::require_token));
+        .route(
+            "/plugins/{name}/rollback",
+            guarded(post(plugins::rollback_plugin)),
+        )
+        .route(
+            "/plugins/{name}/shadow",
+            guarded(delete(plugins::drop_shadow)),
+        );
     let mut reads = Router::new()
         .route("/runs", get(runs::list_runs))
         .route("/runs/{id}", get(runs::get_run))
@@ -81,13 +94,17 @@ pub fn router(state: AppState) -> Router {
     if state.config.protect_reads {
         reads = reads.route_layer(from_fn_with_state(token, auth::require_token));
     }
-    mutating
+    let endpoints = mutating
         .merge(reads)
         .merge(dashboard::assets())
         .fallback(no_such_endpoint)
         .layer(from_fn(errors::refuse_nul_bytes))
+        .with_state(state);
+    // Outside the endpoints' router, so that the JSON errors see what
+    // that router adds last, like a 405's `Allow` header.
+    Router::new()
+        .fallback_service(endpoints)
         .layer(from_fn(errors::json_errors))
-        .with_state(state)
 }
 
 /// The answer for a path no endpoint serves.
