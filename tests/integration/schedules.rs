@@ -216,6 +216,50 @@ fn serve_starts_with_a_schedule_naming_an_undeployed_processor_and_its_ticks_say
     });
 }
 
+/// A schedule naming a processor whose registry version this host cannot
+/// load (its stored bytes are damaged) starts the server too, and both the
+/// start-up log and each tick say it is left out, and why; not that it is
+/// no longer deployed, which would send the operator to redeploy it.
+#[test]
+fn serve_starts_with_a_schedule_naming_a_processor_left_out_and_says_so() {
+    let data = tempfile::tempdir().unwrap();
+    let every_second = EVERY_SECOND.replace("FaultyProcessor", "VersionedProcessor");
+    std::fs::write(data.path().join("slate.toml"), every_second).unwrap();
+    use_shared_compiled_cache(data.path());
+    assert_succeeded(&slate(data.path(), &["deploy", components::VERSIONED_V1]));
+    let bytes = std::fs::read(components::VERSIONED_V1).unwrap();
+    let blob = data
+        .path()
+        .join("registry/blobs")
+        .join(format!("{}.wasm", slate::plugin::content_hash(&bytes)));
+    std::fs::write(&blob, b"damaged").unwrap();
+
+    let log_path = data.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut server = Server::start_logging(data.path(), &[], log);
+    wait_until("a tick raised its alert", || {
+        let (_, alerts) = server.get("/alerts");
+        alerts["alerts"].as_array().is_some_and(|alerts| {
+            alerts.iter().any(|a| {
+                a["event"] == "schedule_not_fired"
+                    && a["summary"]
+                        .as_str()
+                        .is_some_and(|s| s.contains("VersionedProcessor is left out on this host"))
+            })
+        })
+    });
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_contains(&log, "names a processor left out on this host");
+    assert_contains(&log, "are damaged");
+    assert!(!log.contains("no longer deployed"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "a log file holds no colour codes: {log}"
+    );
+}
+
 /// A tick that can start no run (here: its date lies outside the dates the
 /// pipeline serves) was only recorded as "not fired" in the tick ledger:
 /// it is now an alert, `schedule_not_fired`, naming the schedule, the date

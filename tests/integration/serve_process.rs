@@ -29,6 +29,11 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_logging(data_dir, extra, Stdio::inherit())
+    }
+
+    /// [`Server::start`], its error log going to `log`.
+    pub(crate) fn start_logging(data_dir: &Path, extra: &[&str], log: impl Into<Stdio>) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_slate"))
             .arg("--data-dir")
             .arg(data_dir)
@@ -36,7 +41,7 @@ impl Server {
             .args(extra)
             .env("RUST_LOG", "error")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("start slate serve");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());

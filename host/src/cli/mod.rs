@@ -391,13 +391,18 @@ enum ShadowCommand {
     },
 }
 
-/// Logs go to stderr; `RUST_LOG` sets the level (default `warn`).
+/// Logs go to stderr; `RUST_LOG` sets the level (default `warn`). They are
+/// coloured only on a terminal (and not under `NO_COLOR`), so a log file or
+/// a journal holds no escape codes.
 pub fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }
 

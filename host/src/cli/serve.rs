@@ -111,9 +111,19 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     for schedule in &config.schedules {
         let mut known = Vec::new();
         for name in &schedule.processors {
-            let left = left_out.iter().any(|out| &out.processor == name);
-            let undeployed =
-                host.pipeline.plugin(name).is_none() && !host.registry.history(name)?.is_empty();
+            let left = left_out.iter().find(|out| &out.processor == name);
+            let undeployed = left.is_none()
+                && host.pipeline.plugin(name).is_none()
+                && !host.registry.history(name)?.is_empty();
+            if let Some(out) = left.filter(|out| out.is_gone()) {
+                tracing::error!(
+                    schedule = %schedule.name,
+                    processor = %name,
+                    "the schedule names a processor left out on this host ({}): its ticks \
+                     fire nothing (each raises schedule_not_fired) until it loads",
+                    out.reason
+                );
+            }
             if undeployed {
                 tracing::error!(
                     schedule = %schedule.name,
@@ -123,7 +133,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
                      or taken out of the schedule"
                 );
             }
-            if !left && !undeployed {
+            if left.is_none() && !undeployed {
                 known.push(name.clone());
             }
         }
