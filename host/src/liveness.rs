@@ -185,14 +185,25 @@ pub struct Reaped {
     pub staging: Vec<crate::schema::TableName>,
 }
 
+/// When this process started, as far as its run records can tell: fixed
+/// the first time it is asked, which the `slate` binary does first thing.
+pub fn process_started() -> DateTime<Utc> {
+    static STARTED: std::sync::LazyLock<DateTime<Utc>> = std::sync::LazyLock::new(Utc::now);
+    *STARTED
+}
+
 /// What every command that reaps does first, so that they all apply the
 /// same rule: the runs of this machine's dead earlier processes (a `slate`
-/// whose pid is gone) are made stale at once, every run whose lease
-/// expired before `now` is failed as stale, and staging tables killed runs
-/// left are dropped. `host_id` is this process's own id.
+/// whose pid is gone) are made stale at once, and so are the runs recorded
+/// under this process's own id before it started (`started`): a container
+/// restarted keeps its hostname and pid, so its new process has the old
+/// one's id. Then every run whose lease expired before `now` is failed as
+/// stale, and staging tables killed runs left are dropped. `host_id` is
+/// this process's own id.
 pub fn reap_on_start(
     store: &dyn Store,
     host_id: &str,
+    started: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Reaped, StoreError> {
     let running = store.runs(&RunFilter {
@@ -201,11 +212,18 @@ pub fn reap_on_start(
     })?;
     let mut expired: Vec<&str> = Vec::new();
     for run in &running {
-        if !expired.contains(&run.host_id.as_str()) && is_dead_incarnation(&run.host_id, host_id) {
-            let count = store.expire_leases(&run.host_id)?;
-            tracing::warn!(host = %run.host_id, runs = count, "previous incarnation is gone: its runs are stale");
-            expired.push(&run.host_id);
+        if expired.contains(&run.host_id.as_str()) {
+            continue;
         }
+        let count = if is_dead_incarnation(&run.host_id, host_id) {
+            store.expire_leases(&run.host_id, now)?
+        } else if run.host_id == host_id && run.started_at < started {
+            store.expire_leases(host_id, started)?
+        } else {
+            continue;
+        };
+        tracing::warn!(host = %run.host_id, runs = count, "previous incarnation is gone: its runs are stale");
+        expired.push(&run.host_id);
     }
     let runs = store.reap_stale(now)?;
     for run in &runs {
@@ -233,7 +251,12 @@ impl LeaseKeeper {
             reaped: AtomicU64::new(0),
             on_reaped: Mutex::default(),
         });
-        let reaped = reap_on_start(keeper.store.as_ref(), host_id, Utc::now())?;
+        let reaped = reap_on_start(
+            keeper.store.as_ref(),
+            host_id,
+            process_started(),
+            Utc::now(),
+        )?;
         keeper
             .reaped
             .fetch_add(reaped.runs.len() as u64, Ordering::Relaxed);

@@ -135,6 +135,43 @@ fn a_killed_run_is_reaped_at_the_next_host_start_and_the_date_runs_again() {
     assert_eq!(after.rows[0][1], Value::Scalar(Scalar::Int64(3)));
 }
 
+/// A container restarted keeps its hostname and pid, so the new process
+/// has the id the old one ran under. The runs recorded under that id
+/// before the new process started are the old process's: they are reaped
+/// when it starts, not left `running` for a whole lease; its own runs,
+/// started since, are not.
+#[test]
+fn a_process_reaps_at_start_the_runs_an_earlier_process_with_its_id_left() {
+    let store = EmbeddedStore::in_memory().unwrap();
+    let me = format!("container:{}", std::process::id());
+    let claim = |processor: &str| {
+        store
+            .start_run(&NewRun {
+                processor: processor.into(),
+                data_date: date("2026-01-11"),
+                host_id: me.clone(),
+                plugin_hash: "hash".into(),
+                trigger: Trigger::Cli,
+                lease: Duration::from_secs(3600),
+            })
+            .unwrap()
+    };
+    let left_before = claim("EarlierProcessor");
+    let started = Utc::now();
+    let own = claim("OwnProcessor");
+
+    let reaped = slate::liveness::reap_on_start(&store, &me, started, Utc::now()).unwrap();
+    let ids: Vec<&str> = reaped.runs.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(ids, [left_before.run_id.as_str()], "{reaped:#?}");
+    assert_eq!(
+        store.run(&own.run_id).unwrap().unwrap().status,
+        RunStatus::Running,
+        "its own run keeps running"
+    );
+    let reaped = store.run(&left_before.run_id).unwrap().unwrap();
+    assert_eq!(reaped.error_kind, Some(ErrorKind::Stale));
+}
+
 #[test]
 fn a_stale_run_of_another_host_is_reaped_once_after_its_lease_expires() {
     let data = tempfile::tempdir().unwrap();

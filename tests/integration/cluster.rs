@@ -1325,7 +1325,9 @@ fn a_host_that_dies_between_the_bigquery_commit_and_postgres_success_is_recovere
     assert_eq!(store.rows_on(&table, date("2026-01-11")).unwrap(), 0);
 
     // Another host reaps that one: no commit log entry, so it failed.
-    store.expire_leases(&unwritten.host_id).unwrap();
+    store
+        .expire_leases(&unwritten.host_id, chrono::Utc::now())
+        .unwrap();
     let reaped = store.reap_stale(chrono::Utc::now()).unwrap();
     assert_eq!(reaped.len(), 1, "{reaped:#?}");
     let failed = only_run("2026-01-11");

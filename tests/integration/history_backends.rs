@@ -567,8 +567,21 @@ fn renewed_leases_keep_a_run_live_and_expired_ones_make_it_stale(store: Arc<dyn 
     let renewed = store.run(&run.run_id).unwrap().unwrap();
     assert!(renewed.lease_expires_at > Utc::now() + chrono::Duration::seconds(30));
 
+    // Runs started since a given instant keep their leases: a process
+    // expiring what an earlier process with its id left keeps its own.
+    assert_eq!(
+        store
+            .expire_leases("behaviour-host:1", renewed.started_at)
+            .unwrap(),
+        0
+    );
+    assert!(store.reap_stale(later()).unwrap().is_empty(), "kept");
+
     // The host is known to be gone: its leases expire at once.
-    assert_eq!(store.expire_leases("behaviour-host:1").unwrap(), 1);
+    assert_eq!(
+        store.expire_leases("behaviour-host:1", Utc::now()).unwrap(),
+        1
+    );
     let stale = store
         .runs(&RunFilter {
             stale_as_of: Some(Utc::now()),
@@ -1467,7 +1480,7 @@ fn a_chunk_bigquery_committed_for_a_host_that_died_is_recovered_run_by_run() {
         assert_eq!(still.status, RunStatus::Running);
     }
 
-    store.expire_leases(&runs[0].host_id).unwrap();
+    store.expire_leases(&runs[0].host_id, Utc::now()).unwrap();
     let reaped = store.reap_stale(Utc::now()).unwrap();
     assert_eq!(reaped.len(), 3, "{reaped:#?}");
     for (i, run) in runs.iter().enumerate() {

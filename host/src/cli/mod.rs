@@ -408,6 +408,9 @@ pub fn init_logging() {
 
 /// Parses and runs the command line.
 pub fn run() -> Result<ExitCode> {
+    // Fixed now, before any run: what this process finds recorded under
+    // its own id from before is an earlier process's.
+    slate::liveness::process_started();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve(_)) {
         end_quietly_when_stdout_closes();

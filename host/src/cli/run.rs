@@ -288,7 +288,12 @@ fn short(hash: &str) -> &str {
 /// Reaps stale runs now and lists what was reaped.
 pub fn reap(options: &HostOptions) -> Result<ExitCode> {
     let store = super::open_store(options, false)?;
-    let reaped = reap_on_start(store.as_ref(), &super::host_id(), chrono::Utc::now())?;
+    let reaped = reap_on_start(
+        store.as_ref(),
+        &super::host_id(),
+        slate::liveness::process_started(),
+        chrono::Utc::now(),
+    )?;
     for run in &reaped.runs {
         println!(
             "reaped {} {} {}: {}",

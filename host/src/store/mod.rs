@@ -331,9 +331,15 @@ pub trait RunLedger: Send + Sync {
     /// Returns how many were renewed.
     fn renew_leases(&self, run_ids: &[String], lease: Duration) -> Result<usize, StoreError>;
 
-    /// Expires the leases of every `running` run of `host_id` at once, so
-    /// the next reap fails them: for a host known to be gone.
-    fn expire_leases(&self, host_id: &str) -> Result<usize, StoreError>;
+    /// Expires the leases of every `running` run of `host_id` that started
+    /// before `started_before` at once, so the next reap fails them: for a
+    /// host known to be gone (pass now), or an earlier process that had
+    /// this one's id (pass when this one started, so its own runs stay).
+    fn expire_leases(
+        &self,
+        host_id: &str,
+        started_before: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
 
     /// Marks every `running` run whose lease expired before `now` as
     /// `failed`, kind `stale`, with "host H stopped renewing at T".

@@ -207,8 +207,12 @@ impl RunLedger for SplitStore {
         self.ledger.renew_leases(run_ids, lease)
     }
 
-    fn expire_leases(&self, host_id: &str) -> Result<usize, StoreError> {
-        self.ledger.expire_leases(host_id)
+    fn expire_leases(
+        &self,
+        host_id: &str,
+        started_before: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        self.ledger.expire_leases(host_id, started_before)
     }
 
     fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError> {

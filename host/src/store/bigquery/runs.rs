@@ -633,14 +633,21 @@ impl RunLedger for BigQueryStore {
         Ok(result.dml_affected.unwrap_or(0) as usize)
     }
 
-    fn expire_leases(&self, host_id: &str) -> Result<usize, StoreError> {
+    fn expire_leases(
+        &self,
+        host_id: &str,
+        started_before: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         let result = self.query(
             &format!(
                 "UPDATE {} SET lease_expires_at = heartbeat_at
-                 WHERE host_id = @host AND status = 'running'",
+                 WHERE host_id = @host AND status = 'running' AND started_at < @before",
                 self.runs_table()
             ),
-            &[("host", Param::String(host_id.to_string()))],
+            &[
+                ("host", Param::String(host_id.to_string())),
+                ("before", Param::Timestamp(started_before)),
+            ],
         )?;
         Ok(result.dml_affected.unwrap_or(0) as usize)
     }

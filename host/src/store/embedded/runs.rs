@@ -416,11 +416,15 @@ impl RunLedger for EmbeddedStore {
         Ok(renewed)
     }
 
-    fn expire_leases(&self, host_id: &str) -> Result<usize, StoreError> {
+    fn expire_leases(
+        &self,
+        host_id: &str,
+        started_before: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         Ok(self.lock().execute(
             "UPDATE _slate_runs SET lease_expires_at = heartbeat_at
-             WHERE host_id = ?1 AND status = 'running'",
-            [host_id],
+             WHERE host_id = ?1 AND status = 'running' AND started_at < ?2",
+            params![host_id, timestamp(started_before)],
         )?)
     }
 

@@ -564,12 +564,16 @@ impl RunLedger for PostgresStore {
         })
     }
 
-    fn expire_leases(&self, host_id: &str) -> Result<usize, StoreError> {
+    fn expire_leases(
+        &self,
+        host_id: &str,
+        started_before: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         self.with_client(|client| {
             Ok(client.execute(
                 "UPDATE _slate.runs SET lease_expires_at = heartbeat_at
-                 WHERE host_id = $1 AND status = 'running'",
-                &[&host_id],
+                 WHERE host_id = $1 AND status = 'running' AND started_at < $2",
+                &[&host_id, &started_before],
             )? as usize)
         })
     }
