@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::bundled::PLUGINS;
 use crate::ownership::{Claimant, Ledger, OwnershipRefused};
 use crate::plugin::{Plugin, PluginError, Runtime};
-use crate::registry::{Registry, RegistryError};
+use crate::registry::{Registry, RegistryError, StoredVersion};
 
 /// Why the processor set could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -261,39 +261,67 @@ fn gather_tolerant(
     before: Option<&crate::pipeline::Pipeline>,
 ) -> Result<(Vec<Loaded>, Vec<LeftOut>), CatalogError> {
     let mut left_out = Vec::new();
-    let mut unloadable = |name: &str, error: String| -> Option<Loaded> {
-        let had = before.and_then(|b| b.plugin(name)).cloned();
+    let loaded = gather_with(runtime, registry, plugin_dir, |stored, error| {
+        let error = match error {
+            CatalogError::Plugin { origin, error } => format!("{origin}: {error}"),
+            other => format!(
+                "registry version {} of {}: {other}",
+                stored.hash, stored.name
+            ),
+        };
+        let had = before.and_then(|b| b.plugin(&stored.name)).cloned();
         let serving = match &had {
             Some(plugin) => format!("; serving the version loaded before ({})", plugin.hash),
             None => String::new(),
         };
         left_out.push(LeftOut {
-            processor: name.to_string(),
+            processor: stored.name.clone(),
             reason: format!("left out {error}{serving}"),
             serving_before: had.as_ref().map(|p| p.hash.clone()),
         });
-        had.map(|plugin| Loaded {
+        Ok(had.map(|plugin| Loaded {
             plugin,
             origin: Origin::Registry,
-        })
-    };
+        }))
+    })?;
+    Ok((loaded, left_out))
+}
+
+/// The processor set before any ownership check: what the host knows by
+/// name, even where the table owners would refuse some of it. A registry
+/// version that does not load fails it.
+pub fn gather(
+    runtime: &Runtime,
+    registry: Option<&Registry>,
+    plugin_dir: Option<&Path>,
+) -> Result<Vec<Loaded>, CatalogError> {
+    gather_with(runtime, registry, plugin_dir, |_, error| Err(error))
+}
+
+/// Bundled, then the registry's active versions, then the plugin folder.
+/// A registry version that does not load (its bytes damaged or gone, or
+/// its component not compiled) is handed to `unloadable`, which fails the
+/// load or says what goes on in its place, if anything. A registry that
+/// cannot be read fails the load, and so does a plugin-folder file that
+/// does not load: that folder is this host's to mend, and a server goes
+/// on with the set it had.
+fn gather_with(
+    runtime: &Runtime,
+    registry: Option<&Registry>,
+    plugin_dir: Option<&Path>,
+    mut unloadable: impl FnMut(&StoredVersion, CatalogError) -> Result<Option<Loaded>, CatalogError>,
+) -> Result<Vec<Loaded>, CatalogError> {
     let mut by_name = bundled(runtime)?;
     if let Some(registry) = registry {
         for active in registry.active()? {
             let stored = &active.stored;
             let described = || format!("registry version {} of {}", stored.hash, stored.name);
             let one = match registry.blob(&stored.hash) {
-                Ok(bytes) => runtime
-                    .load(&bytes)
-                    .map(|plugin| Loaded {
-                        plugin,
-                        origin: Origin::Registry,
-                    })
-                    .map_err(|error| format!("{}: {error}", described())),
+                Ok(bytes) => load_one(runtime, &bytes, Origin::Registry, described),
                 // Bytes damaged or gone are the version's; a registry that
-                // cannot be read is everyone's, and fails the load.
+                // cannot be read is everyone's.
                 Err(error @ (RegistryError::Damaged { .. } | RegistryError::Io { .. })) => {
-                    Err(format!("{}: {error}", described()))
+                    Err(error.into())
                 }
                 Err(error) => return Err(error.into()),
             };
@@ -303,39 +331,11 @@ fn gather_tolerant(
                 }
                 Err(error) => {
                     by_name.remove(&stored.name);
-                    if let Some(kept) = unloadable(&stored.name, error) {
+                    if let Some(kept) = unloadable(stored, error)? {
                         by_name.insert(stored.name.clone(), kept);
                     }
                 }
             }
-        }
-    }
-    // A plugin-folder file is this host's to mend: one that does not load
-    // fails the load, and a server goes on with the set it had.
-    let mut loaded: Vec<Loaded> = by_name.into_values().collect();
-    if let Some(dir) = plugin_dir {
-        for path in wasm_files(dir)? {
-            push_unless_taken(&mut loaded, load_file(runtime, &path)?)?;
-        }
-    }
-    Ok((loaded, left_out))
-}
-
-/// The processor set before any ownership check: what the host knows by
-/// name, even where the table owners would refuse some of it.
-pub fn gather(
-    runtime: &Runtime,
-    registry: Option<&Registry>,
-    plugin_dir: Option<&Path>,
-) -> Result<Vec<Loaded>, CatalogError> {
-    let mut by_name = bundled(runtime)?;
-    if let Some(registry) = registry {
-        for active in registry.active()? {
-            let bytes = registry.blob(&active.stored.hash)?;
-            let stored = &active.stored;
-            let described = || format!("registry version {} of {}", stored.hash, stored.name);
-            let loaded = load_one(runtime, &bytes, Origin::Registry, described)?;
-            by_name.insert(loaded.plugin.spec.name.clone(), loaded);
         }
     }
     let mut loaded: Vec<Loaded> = by_name.into_values().collect();
