@@ -29,7 +29,8 @@ use crate::ownership::Ledger;
 use crate::pipeline::Pipeline;
 use crate::plugin::{Plugin, PluginError, Runtime};
 use crate::registry::{DeployAction, Deployment, Registry, RegistryError, ShadowVersion};
-use crate::store::Tables;
+use crate::store::Store;
+use crate::store::hosts::HostRecord;
 
 /// The check a rejected deployment failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -156,9 +157,10 @@ pub struct Deployer<'a> {
     /// The recorded table owners.
     pub ledger: &'a Ledger,
     /// The store the processors' tables go to, whose names a new version
-    /// must fit; `None` before the store exists (an embedded store, which
-    /// keeps any name).
-    pub store: Option<&'a dyn Tables>,
+    /// must fit, and whose host directory, if it keeps one, says what the
+    /// other live hosts serve; `None` before the store exists (an embedded
+    /// store, which keeps any name).
+    pub store: Option<&'a dyn Store>,
 }
 
 impl Deployer<'_> {
@@ -350,8 +352,11 @@ impl Deployer<'_> {
         })
     }
 
-    /// The processors that depend on `name`: loaded here, or active in the
-    /// registry (a host may have left one out), in name order.
+    /// The processors that depend on `name`: loaded here, active in the
+    /// registry (a host may have left one out), or served by another live
+    /// host (from its plugin folder, say), each named with that host; in
+    /// name order. A host down when this runs is not asked: it would find
+    /// its dependant left out when it starts again.
     fn dependants(&self, name: &str) -> Result<Vec<String>, DeployError> {
         let loaded = self
             .current
@@ -368,7 +373,36 @@ impl Deployer<'_> {
         dependants.sort();
         dependants.dedup();
         dependants.retain(|d| d != name);
+        let mut elsewhere = Vec::new();
+        for host in self.live_hosts()? {
+            for dependant in host.dependants_of(name) {
+                if !dependants.iter().any(|d| d == dependant) {
+                    elsewhere.push(format!("{dependant} (served by {})", host.host_id));
+                }
+            }
+        }
+        elsewhere.sort();
+        dependants.extend(elsewhere);
         Ok(dependants)
+    }
+
+    /// The hosts the store's directory has live now; none where the store
+    /// keeps no directory. A directory that cannot be read refuses the
+    /// switch rather than let it pass unchecked.
+    fn live_hosts(&self) -> Result<Vec<HostRecord>, DeployError> {
+        let Some(directory) = self.store.and_then(|store| store.host_directory()) else {
+            return Ok(Vec::new());
+        };
+        let now = chrono::Utc::now();
+        let hosts = directory
+            .hosts(now - chrono::Duration::days(1))
+            .map_err(|e| {
+                DeployError::new(
+                    DeployCheck::Dependencies,
+                    format!("cannot read which processors the other hosts serve: {e}"),
+                )
+            })?;
+        Ok(hosts.into_iter().filter(|h| h.is_live(now)).collect())
     }
 
     /// `name`'s bundled version, loaded, and its bytes; `None` when `name`

@@ -1433,6 +1433,59 @@ fn a_host_without_a_tasks_processor_leaves_the_task_to_one_that_has_it() {
     assert_eq!(status, 200);
 }
 
+/// An undeploy is refused while another live host serves a processor that
+/// depends on the one it would end, from that host's plugin folder, which
+/// the undeploying command cannot see: the dependant and its host are
+/// named. Before, it went through, and that host's next reload failed on a
+/// processor whose upstream was gone. Once the host has stopped, the
+/// undeploy goes through.
+#[test]
+fn an_undeploy_is_refused_while_another_hosts_plugin_folder_depends_on_it() {
+    let url = isolated_url();
+    let deploying = host_folder();
+    let slate_at = |args: &[&str]| {
+        let mut all = vec!["--state", url.as_str()];
+        all.extend_from_slice(args);
+        slate(deploying.path(), &all)
+    };
+    assert_succeeded(&slate_at(&["deploy", components::SLOW_PROCESSOR]));
+    let dependant = plugin_dir(&[components::AFTER_SLOW_PROCESSOR]);
+    let serving = host_folder();
+    let server = Server::start(
+        serving.path(),
+        &[
+            "--state",
+            &url,
+            "--plugin-dir",
+            dependant.path().to_str().unwrap(),
+            "--heartbeat-secs",
+            "0.2",
+        ],
+    );
+    wait_until("the server says what it serves", || {
+        let (_, hosts) = server.get("/hosts");
+        hosts.as_array().is_some_and(|hosts| {
+            hosts
+                .iter()
+                .any(|h| h["upstream"]["AfterSlowProcessor"] == json!(["SlowProcessor"]))
+        })
+    });
+
+    let refused = slate_at(&["undeploy", "SlowProcessor"]);
+    assert!(!refused.status.success(), "{refused:?}");
+    assert_contains(&stderr(&refused), "AfterSlowProcessor (served by ");
+    assert_contains(&stderr(&refused), "depends on SlowProcessor");
+    let (_, plugins) = server.get("/plugins");
+    assert_eq!(
+        crate::support::listed_plugin(&plugins, "SlowProcessor")["source"],
+        "registry",
+        "{plugins}"
+    );
+
+    assert!(server.terminate().success());
+    assert_succeeded(&slate_at(&["undeploy", "SlowProcessor"]));
+}
+
 /// PostgreSQL cuts a name past 63 bytes short: a version whose table would
 /// need one is refused at deploy, on the server and the command line
 /// alike, not at its first commit; the active version stays.
@@ -1494,6 +1547,7 @@ fn a_server_started_under_an_id_an_earlier_process_had_is_live_and_runs_what_tha
             address: "http://old",
             lease,
             processors: Some(&serves),
+            upstream: &BTreeMap::new(),
             first: true,
         })
         .unwrap();

@@ -15,7 +15,7 @@ use slate::ownership::Ledger;
 use slate::pipeline::Pipeline;
 use slate::plugin::{KEEP_RESIDENT_BYTES, Plugin, Runtime, RuntimeOptions};
 use slate::registry::{Deployment, Registry, SwitchLock};
-use slate::store::{Store, Tables};
+use slate::store::Store;
 
 use super::HostOptions;
 use super::render::table;
@@ -191,7 +191,7 @@ impl Deploying {
             registry: &self.registry,
             current: &self.current,
             ledger: &self.ledger,
-            store: self.store.as_deref().map(|store| store as &dyn Tables),
+            store: self.store.as_deref(),
         }
     }
 }

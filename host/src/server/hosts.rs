@@ -2,6 +2,7 @@
 //! run ledger, [`crate::cluster::view`]), and the heartbeat by which this
 //! server announces itself in the ledger's host directory while it serves.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -45,9 +46,22 @@ pub async fn announce(host: Arc<ServedHost>, address: String) {
             // The processors served now, so that a backfill's progress can
             // tell which of its tasks no live host serves; none once the
             // server drains, for it takes no task then.
-            let processors = match served.draining.load(Ordering::SeqCst) {
-                true => Ok(Vec::new()),
-                false => served.pipeline().map(|p| p.order().to_vec()),
+            // With what each depends on, so that an undeploy elsewhere
+            // can tell the dependants of this host's plugin folder.
+            let pipeline = match served.draining.load(Ordering::SeqCst) {
+                true => Ok(None),
+                false => served.pipeline().map(Some),
+            };
+            let processors: Result<Vec<String>, _> = pipeline
+                .as_ref()
+                .map(|p| p.as_ref().map(|p| p.order().to_vec()).unwrap_or_default());
+            let upstream = match &pipeline {
+                Ok(Some(pipeline)) => pipeline
+                    .plugins()
+                    .filter(|p| !p.spec.upstream.is_empty())
+                    .map(|p| (p.spec.name.clone(), p.spec.upstream.clone()))
+                    .collect(),
+                _ => BTreeMap::new(),
             };
             let directory = served.store.host_directory().expect("checked above");
             let beat = directory.heartbeat(&Heartbeat {
@@ -55,9 +69,10 @@ pub async fn announce(host: Arc<ServedHost>, address: String) {
                 address: &address,
                 lease: leases.lease,
                 processors: processors.as_deref().ok(),
+                upstream: &upstream,
                 first,
             });
-            (processors.err(), beat)
+            (pipeline.err(), beat)
         })
         .await;
         // Until its start is recorded, each beat records it.

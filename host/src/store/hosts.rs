@@ -3,6 +3,7 @@
 //! when it stops, so that `slate hosts` and `GET /hosts` can show the
 //! cluster: who is live, what each runs, which versions each compiled.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -29,6 +30,11 @@ pub struct HostRecord {
     /// The processors it serves, as of its last heartbeat; `None` for a
     /// host that did not say (one started before hosts said).
     pub processors: Option<Vec<String>>,
+    /// The upstream processors of each it serves that has any, as of its
+    /// last heartbeat: so that an undeploy can tell the processors of
+    /// another host's plugin folder that depend on the one it ends.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub upstream: BTreeMap<String, Vec<String>>,
 }
 
 impl HostRecord {
@@ -38,6 +44,21 @@ impl HostRecord {
         let lease = chrono::Duration::from_std(Duration::from_secs_f64(self.lease_secs))
             .unwrap_or(chrono::Duration::MAX);
         self.stopped_at.is_none() && self.heartbeat_at + lease >= now
+    }
+
+    /// The processors it serves that depend on `name`.
+    pub fn dependants_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.processors
+            .iter()
+            .flatten()
+            .filter(move |served| {
+                *served != name
+                    && self
+                        .upstream
+                        .get(served.as_str())
+                        .is_some_and(|upstream| upstream.iter().any(|u| u == name))
+            })
+            .map(String::as_str)
     }
 }
 
@@ -53,6 +74,9 @@ pub struct Heartbeat<'a> {
     /// The processors it serves now; `None`: those it last said, when it
     /// cannot tell.
     pub processors: Option<&'a [String]>,
+    /// The upstream processors of each it serves that has any; read with
+    /// `processors`, and kept as last said when that is `None`.
+    pub upstream: &'a BTreeMap<String, Vec<String>>,
     /// Its first beat since it started: a new start, with no stop, even
     /// for an id an earlier process had (a container restarted keeps its
     /// hostname and pid 1).

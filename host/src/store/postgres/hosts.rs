@@ -16,15 +16,22 @@ pub(super) const SETUP: &str = "
         heartbeat_at TIMESTAMPTZ NOT NULL,
         lease_secs DOUBLE PRECISION NOT NULL,
         stopped_at TIMESTAMPTZ,
-        processors TEXT[]
+        processors TEXT[],
+        upstream TEXT
     );
-    -- A directory made before hosts said which processors they serve gets
-    -- the column; asked first, so that connecting does not lock the table.
+    -- A directory made before hosts said which processors they serve, and
+    -- what those depend on, gets the columns; asked first, so that
+    -- connecting does not lock the table.
     DO $$ BEGIN
         IF NOT EXISTS (SELECT 1 FROM information_schema.columns
                        WHERE table_schema = '_slate' AND table_name = 'hosts'
                          AND column_name = 'processors') THEN
             ALTER TABLE _slate.hosts ADD COLUMN processors TEXT[];
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = '_slate' AND table_name = 'hosts'
+                         AND column_name = 'upstream') THEN
+            ALTER TABLE _slate.hosts ADD COLUMN upstream TEXT;
         END IF;
     END $$;
 ";
@@ -36,22 +43,28 @@ impl HostDirectory for PostgresStore {
             true => "started_at = excluded.started_at, stopped_at = NULL,",
             false => "",
         };
+        // JSON text, read only by this module.
+        let upstream = beat
+            .processors
+            .map(|_| serde_json::to_string(beat.upstream).expect("names serialise"));
         self.with_client(|client| {
             client.execute(
                 &format!(
-                    "INSERT INTO _slate.hosts
-                         (host_id, address, started_at, heartbeat_at, lease_secs, processors)
-                     VALUES ($1, $2, clock_timestamp(), clock_timestamp(), $3, $4)
+                    "INSERT INTO _slate.hosts (host_id, address, started_at, heartbeat_at,
+                         lease_secs, processors, upstream)
+                     VALUES ($1, $2, clock_timestamp(), clock_timestamp(), $3, $4, $5)
                      ON CONFLICT (host_id) DO UPDATE SET {start}
                          heartbeat_at = excluded.heartbeat_at,
                          address = excluded.address, lease_secs = excluded.lease_secs,
-                         processors = COALESCE(excluded.processors, _slate.hosts.processors)"
+                         processors = COALESCE(excluded.processors, _slate.hosts.processors),
+                         upstream = COALESCE(excluded.upstream, _slate.hosts.upstream)"
                 ),
                 &[
                     &beat.host_id,
                     &beat.address,
                     &beat.lease.as_secs_f64(),
                     &beat.processors,
+                    &upstream,
                 ],
             )?;
             Ok(())
@@ -82,23 +95,34 @@ impl HostDirectory for PostgresStore {
         let rows = self.with_client(|client| {
             Ok(client.query(
                 "SELECT host_id, address, started_at, heartbeat_at, lease_secs, stopped_at,
-                     processors
+                     processors, upstream
                  FROM _slate.hosts WHERE heartbeat_at >= $1
                  ORDER BY heartbeat_at DESC, host_id",
                 &[&since],
             )?)
         })?;
-        Ok(rows
-            .iter()
-            .map(|row| HostRecord {
-                host_id: row.get(0),
-                address: row.get(1),
-                started_at: row.get(2),
-                heartbeat_at: row.get(3),
-                lease_secs: row.get(4),
-                stopped_at: row.get(5),
-                processors: row.get(6),
+        rows.iter()
+            .map(|row| {
+                let host_id: String = row.get(0);
+                let upstream = match row.get::<_, Option<String>>(7) {
+                    Some(json) => serde_json::from_str(&json).map_err(|e| {
+                        StoreError::backend(format!(
+                            "_slate.hosts.upstream of {host_id} is not a map of names: {e}"
+                        ))
+                    })?,
+                    None => Default::default(),
+                };
+                Ok(HostRecord {
+                    host_id,
+                    address: row.get(1),
+                    started_at: row.get(2),
+                    heartbeat_at: row.get(3),
+                    lease_secs: row.get(4),
+                    stopped_at: row.get(5),
+                    processors: row.get(6),
+                    upstream,
+                })
             })
-            .collect())
+            .collect()
     }
 }
