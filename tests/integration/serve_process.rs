@@ -495,6 +495,73 @@ fn a_backfill_resumed_after_one_of_its_processors_was_undeployed_runs_the_rest()
     assert!(second.terminate().success());
 }
 
+/// A server killed outright (SIGKILL, the OOM killer) mid-backfill: the
+/// next server reaps the run the kill cut short, as stale, and runs it
+/// again with the rest. Before, that reaped run counted as the work done:
+/// it was never run again, its date kept no rows, its downstream ended
+/// blocked, and the progress counted fewer runs than it planned.
+#[test]
+fn a_backfill_whose_server_was_killed_runs_again_the_run_the_kill_cut_short() {
+    let data = tempfile::tempdir().unwrap();
+    crate::support::use_shared_compiled_cache(data.path());
+    assert_succeeded(&slate(data.path(), &["deploy", components::SLOW_PROCESSOR]));
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let day = date("2026-01-03");
+    set_spin(&store, day, true);
+    let mut first = Server::start(data.path(), &[]);
+    let (status, accepted) = first.post(
+        "/backfill",
+        json!({
+            "start_date": "2026-01-01",
+            "end_date": "2026-01-05",
+            "processors": ["SlowProcessor"],
+            "reprocess": "all",
+            "parallelism": 1
+        }),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["backfill_id"].as_str().unwrap().to_string();
+    let runs_on_the_day = || {
+        store
+            .runs(&RunFilter {
+                date: Some(day),
+                ..RunFilter::default()
+            })
+            .unwrap()
+    };
+    wait_until("the run on the spinning day runs", || {
+        runs_on_the_day()
+            .first()
+            .is_some_and(|r| r.status == RunStatus::Running)
+    });
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    set_spin(&store, day, false);
+
+    let second = Server::start(data.path(), &[]);
+    wait_until("the resumed backfill finishes", || {
+        second.get(&format!("/backfills/{id}")).1["state"] == "finished"
+    });
+    let (_, progress) = second.get(&format!("/backfills/{id}"));
+    assert_eq!(
+        (&progress["planned"], &progress["succeeded"]),
+        (&json!(5), &json!(5)),
+        "{progress}"
+    );
+    let runs = runs_on_the_day();
+    assert_eq!(
+        runs.iter()
+            .map(|r| (r.status, r.error_kind))
+            .collect::<Vec<_>>(),
+        [
+            (RunStatus::Success, None),
+            (RunStatus::Failed, Some(ErrorKind::Stale))
+        ],
+        "{runs:#?}"
+    );
+    assert!(second.terminate().success());
+}
+
 /// Of two servers resuming one abandoned backfill at once, one takes it:
 /// before, both resumed it, and ran its runs twice.
 #[test]

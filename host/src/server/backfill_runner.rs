@@ -235,8 +235,9 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
 }
 
 /// Whether `run`'s (processor, date) has a run that started since the
-/// backfill was accepted and ended other than by a shutdown: the work
-/// the backfill asked for was done.
+/// backfill was accepted and ended other than by a shutdown, or by its
+/// host's death (a run reaped as stale: the kill of the server that ran
+/// the backfill cut it short): the work the backfill asked for was done.
 fn ended_since(
     store: &dyn Store,
     run: &backfill::PlannedRun,
@@ -254,6 +255,9 @@ fn ended_since(
     Ok(latest.first().is_some_and(|latest| {
         latest.started_at >= since
             && latest.status != RunStatus::Running
-            && latest.error_kind != Some(ErrorKind::Shutdown)
+            && !matches!(
+                latest.error_kind,
+                Some(ErrorKind::Shutdown | ErrorKind::Stale)
+            )
     }))
 }
