@@ -125,6 +125,14 @@ pub enum DatesSectionError {
         #[source]
         source: DateError,
     },
+    /// `earliest` comes after `latest`: no date would be served.
+    #[error("[dates] earliest = {earliest} comes after latest = {latest}: no date would be served")]
+    Reversed {
+        /// The earliest date.
+        earliest: NaiveDate,
+        /// The latest date.
+        latest: NaiveDate,
+    },
 }
 
 /// `[dates]` as written: dates as `"YYYY-MM-DD"` strings.
@@ -159,9 +167,18 @@ impl DatesConfig {
             text.map(|t| parse(&t).map_err(|source| DatesSectionError::BadDate { key, source }))
                 .transpose()
         };
+        let (earliest, latest) = (
+            date("earliest", section.earliest)?,
+            date("latest", section.latest)?,
+        );
+        if let (Some(earliest), Some(latest)) = (earliest, latest)
+            && earliest > latest
+        {
+            return Err(DatesSectionError::Reversed { earliest, latest });
+        }
         Ok(DatesConfig {
-            earliest: date("earliest", section.earliest)?,
-            latest: date("latest", section.latest)?,
+            earliest,
+            latest,
             margin_days: section
                 .margin_days
                 .unwrap_or(DatesConfig::default().margin_days),
@@ -293,6 +310,15 @@ mod tests {
             ("latest", &DateError::Format("2026-1-5".into()))
         );
         assert_eq!(error.to_string(), "[dates] latest");
+        let error =
+            DatesConfig::parse("[dates]\nearliest = \"2026-02-01\"\nlatest = \"2026-01-01\"\n")
+                .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "[dates] earliest = 2026-02-01 comes after latest = 2026-01-01: no date would be served"
+        );
+        let one_day = "[dates]\nearliest = \"2026-01-01\"\nlatest = \"2026-01-01\"\n";
+        assert!(DatesConfig::parse(one_day).is_ok());
     }
 
     #[test]

@@ -199,27 +199,37 @@ impl LimitBreach {
     }
 }
 
-/// Overrides of some limits, as written in `slate.toml`. Sizes in MiB, times in seconds.
+/// Overrides of some limits, as written in `slate.toml`. Sizes in MiB, times
+/// in seconds. A value out of its range (a time that is not a positive
+/// number of seconds up to a week, a memory past the 4 GiB a `wasm32`
+/// memory can hold, a size whose bytes do not fit 64 bits) is refused
+/// where it is read, naming its key: it would otherwise wrap around to a
+/// tiny limit, or stop the host.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitOverrides {
     /// Linear memory cap, MiB.
+    #[serde(default, deserialize_with = "memory_mib")]
     pub memory_mib: Option<u64>,
     /// CPU time, seconds.
+    #[serde(default, deserialize_with = "cpu_secs")]
     pub cpu_secs: Option<f64>,
     /// Wall-clock timeout, seconds.
+    #[serde(default, deserialize_with = "wall_secs")]
     pub wall_secs: Option<f64>,
     /// Fuel.
     pub fuel: Option<u64>,
     /// Most output rows.
     pub max_output_rows: Option<u64>,
     /// Most output bytes, MiB.
+    #[serde(default, deserialize_with = "max_output_mib")]
     pub max_output_mib: Option<u64>,
     /// Most rows read through the host.
     pub max_rows_read: Option<u64>,
     /// Most guest log lines per run.
     pub max_log_lines: Option<u64>,
     /// Most guest log bytes per run, KiB.
+    #[serde(default, deserialize_with = "max_log_kib")]
     pub max_log_kib: Option<u64>,
     /// Longest guest log message, bytes.
     pub max_log_message_bytes: Option<u64>,
@@ -249,6 +259,59 @@ impl LimitOverrides {
             guest_log_errors: self.guest_log_errors.unwrap_or(base.guest_log_errors),
         }
     }
+}
+
+/// The longest CPU or wall-clock limit a run may have: a week.
+const MAX_SECS: f64 = 7.0 * 24.0 * 3600.0;
+
+fn cpu_secs<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<f64>, D::Error> {
+    seconds(from, "cpu_secs")
+}
+
+fn wall_secs<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<f64>, D::Error> {
+    seconds(from, "wall_secs")
+}
+
+fn memory_mib<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<u64>, D::Error> {
+    let unit = "MiB (a wasm32 memory holds at most 4 GiB)";
+    within(from, "memory_mib", 1..=4096, unit)
+}
+
+fn max_output_mib<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<u64>, D::Error> {
+    within(from, "max_output_mib", 0..=u64::MAX >> 20, "MiB")
+}
+
+fn max_log_kib<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<u64>, D::Error> {
+    within(from, "max_log_kib", 0..=u64::MAX >> 10, "KiB")
+}
+
+/// A number of seconds from a millisecond to [`MAX_SECS`], for `key`.
+fn seconds<'de, D: serde::Deserializer<'de>>(from: D, key: &str) -> Result<Option<f64>, D::Error> {
+    let secs = f64::deserialize(from)?;
+    if (0.001..=MAX_SECS).contains(&secs) {
+        return Ok(Some(secs));
+    }
+    Err(serde::de::Error::custom(format!(
+        "{key} = {secs}: not a number of seconds from 0.001 to {MAX_SECS} (a week)"
+    )))
+}
+
+/// A whole number within `range`, in `unit`, for `key`.
+fn within<'de, D: serde::Deserializer<'de>>(
+    from: D,
+    key: &str,
+    range: std::ops::RangeInclusive<u64>,
+    unit: &str,
+) -> Result<Option<u64>, D::Error> {
+    let value = u64::deserialize(from)?;
+    if range.contains(&value) {
+        return Ok(Some(value));
+    }
+    Err(serde::de::Error::custom(format!(
+        "{key} = {value}: not from {} to {} {unit}",
+        range.start(),
+        range.end()
+    )))
 }
 
 /// Why `slate.toml` gave no limits.
@@ -364,6 +427,37 @@ mod tests {
             (512 << 20, Duration::from_secs(5))
         );
         assert_eq!(big.max_output_rows, RunLimits::default().max_output_rows);
+    }
+
+    #[test]
+    fn a_limit_out_of_its_range_is_an_error_naming_it_and_its_value() {
+        for (text, named) in [
+            (
+                "cpu_secs = 18446744073709551615",
+                "cpu_secs = 1844674407370955",
+            ),
+            (
+                "cpu_secs = 9223372036854775807",
+                "cpu_secs = 922337203685477",
+            ),
+            ("wall_secs = 0", "wall_secs = 0: not a number of seconds"),
+            ("wall_secs = -1.5", "wall_secs = -1.5: not"),
+            ("cpu_secs = nan", "cpu_secs = NaN: not"),
+            ("memory_mib = 0", "memory_mib = 0: not from 1 to 4096"),
+            ("memory_mib = 99999999999999", "at most 4 GiB"),
+            ("max_output_mib = 18446744073709551615", "max_output_mib = "),
+            ("max_log_kib = 18446744073709551615", "max_log_kib = "),
+        ] {
+            for table in ["[limits]", "[limits.processors.Big]"] {
+                let text = format!("{table}\n{text}\n");
+                let error = LimitsConfig::parse(&text).unwrap_err();
+                assert!(error.message().contains(named), "{text}: {error}");
+                assert!(error.span().is_some(), "a place in the text: {error}");
+            }
+        }
+        let config =
+            LimitsConfig::parse("[limits]\ncpu_secs = 604800\nmemory_mib = 4096\n").unwrap();
+        assert_eq!(config.defaults.cpu_time, Duration::from_secs(604_800));
     }
 
     #[test]

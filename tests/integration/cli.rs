@@ -658,6 +658,75 @@ fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
     );
 }
 
+/// A limit in `slate.toml` out of its range is a usage error naming the
+/// key and the value: a CPU time of 2^64 seconds panicked, and 2^63 wrapped
+/// around to a limit of 0 ms. So is a `[dates]` range that ends before it
+/// starts. Limits for a processor nobody has (a misspelt name) are warned
+/// of. A tiny memory cap fails the runs it caps, with `limit_memory`: it
+/// failed loading every processor, selected or not.
+#[test]
+fn bad_limits_and_dates_in_slate_toml_are_named_and_a_tiny_memory_cap_fails_only_its_runs() {
+    let dir = demo_data_dir("2026-01-05", "2026-01-05");
+    let run = |limits: &str| {
+        std::fs::write(
+            dir.path().join("slate.toml"),
+            format!("[limits]\n{limits}\n"),
+        )
+        .unwrap();
+        let args = ["run", "--date", "2026-01-05"];
+        slate(
+            dir.path(),
+            &[&args[..], &["--processors", "PlayerGameSummaryProcessor"]].concat(),
+        )
+    };
+    for (limits, named) in [
+        (
+            "cpu_secs = 18446744073709551615",
+            "cpu_secs = 18446744073709552000: not",
+        ),
+        (
+            "cpu_secs = 9223372036854775807",
+            "cpu_secs = 9223372036854776000: not",
+        ),
+        ("wall_secs = 18446744073709551615", "wall_secs = "),
+        (
+            "memory_mib = 99999999999999",
+            "memory_mib = 99999999999999: not from 1 to 4096",
+        ),
+    ] {
+        let refused = run(limits);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{limits}: {}",
+            stderr(&refused)
+        );
+        assert_contains(&stderr(&refused), named);
+    }
+    let misspelt = run("[limits.processors.PlayerGameSumaryProcessor]\nmax_output_rows = 0");
+    assert_succeeded(&misspelt);
+    assert_contains(
+        &stderr(&misspelt),
+        "[limits.processors.PlayerGameSumaryProcessor] names no processor this host has",
+    );
+    let reversed = {
+        let dates = "[dates]\nearliest = \"2026-02-01\"\nlatest = \"2026-01-01\"";
+        std::fs::write(dir.path().join("slate.toml"), dates).unwrap();
+        slate(dir.path(), &["run", "--date", "2026-01-05"])
+    };
+    assert_eq!(reversed.status.code(), Some(2), "{}", stderr(&reversed));
+    assert_contains(&stderr(&reversed), "comes after latest = 2026-01-01");
+    let capped = run("memory_mib = 1");
+    assert_eq!(capped.status.code(), Some(1), "{}", stderr(&capped));
+    let printed = String::from_utf8_lossy(&capped.stdout);
+    assert_contains(&printed, "limit_memory");
+    assert!(
+        !stderr(&capped).contains("pooling allocator"),
+        "{}",
+        stderr(&capped)
+    );
+}
+
 #[test]
 fn every_documented_exit_code_is_the_one_a_user_gets() {
     let dir = tempfile::tempdir().unwrap();

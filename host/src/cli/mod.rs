@@ -886,6 +886,16 @@ impl Host {
             let pipeline = load_pipeline(options, store.as_ref(), &runtime, &registry)?;
             (pipeline, None)
         };
+        // A misspelt name would leave its processor on the defaults, unseen.
+        for name in limits.processors.keys() {
+            if pipeline.plugin(name).is_none() {
+                eprintln!(
+                    "warning: {}: [limits.processors.{name}] names no processor this host \
+                     has; its limits apply to none",
+                    options.data_dir.config_file().display()
+                );
+            }
+        }
         let executor = Executor::new(store.clone(), host_id(), limits, options.leases)?;
         let dates = DatesConfig::load(&options.data_dir.config_file())?;
         Ok(Host {

@@ -45,6 +45,8 @@ pub fn pooled_runtime(
     /// Slots beside the runs: loading a plugin (a deploy, the folder
     /// watcher) instantiates it once for `info`.
     const LOADS: usize = 8;
+    /// The least memory a pool slot holds.
+    const MIN_POOLED_MEMORY_BYTES: u64 = 64 << 20;
     let slots = u32::try_from(concurrent_runs.max(1) + LOADS).unwrap_or(u32::MAX);
     let compiled = options.data_dir.compiled_dir();
     Ok(Runtime::with_options(
@@ -53,7 +55,10 @@ pub fn pooled_runtime(
             fuel: options.fuel,
             pooled_runs: Some(slots),
             keep_resident_bytes: KEEP_RESIDENT_BYTES,
-            max_memory_bytes: limits.largest_memory_bytes(),
+            // At least what any component starts with, so that a tiny
+            // `memory_mib` fails the runs it caps (limit_memory), not the
+            // loading of every processor, selected or not.
+            max_memory_bytes: limits.largest_memory_bytes().max(MIN_POOLED_MEMORY_BYTES),
             perf_map: false,
         },
     )?)
