@@ -347,6 +347,17 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
             "processors",
         ),
         (
+            // A client's own filter that came out empty: not the whole
+            // pipeline, which leaving the field out asks for.
+            "an empty list of processors",
+            json_post(
+                "/process-date",
+                json!({"analysis_date": "2026-01-11", "processors": []}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "processors",
+        ),
+        (
             "a wrong type",
             json_post(
                 "/process-date",
@@ -455,6 +466,15 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
             ),
             StatusCode::BAD_REQUEST,
             "parallelism",
+        ),
+        (
+            "a backfill of an empty list of processors",
+            json_post(
+                "/backfill",
+                json!({"start_date": "2026-01-01", "end_date": "2026-01-02", "processors": []}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "processors",
         ),
         (
             "a backfill of an unknown processor",

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::backfill_jobs::{BackfillJob, BackfillProgress, BackfillState};
 use super::backfill_runner;
 use super::errors::ApiError;
-use super::extract::{JsonBody, Params, date_field, only_params, served_date};
+use super::extract::{JsonBody, Params, date_field, named_processors, only_params, served_date};
 use super::state::AppState;
 use crate::backfill::{self, BackfillError, BackfillRequest, PlannedRun, Reprocess, Tally};
 use crate::store::work_queue::{Cancel, ClusterProgress};
@@ -34,9 +34,8 @@ pub struct StartBackfill {
     pub start_date: String,
     /// The last date, included.
     pub end_date: String,
-    /// Processor names; all when absent.
-    #[serde(default)]
-    pub processors: Vec<String>,
+    /// Processor names; all when absent. An empty list is refused.
+    pub processors: Option<Vec<String>>,
     /// `missing` (default), `failed` or `all`.
     pub reprocess: Option<String>,
     /// Plan only.
@@ -100,7 +99,7 @@ pub async fn start_backfill(
     if state.host.draining.load(Ordering::SeqCst) {
         return Err(ApiError::shutting_down());
     }
-    let processors = body.processors.clone();
+    let processors = named_processors(body.processors.clone())?;
     let dates = state.config.dates;
     let planned = state
         .blocking(move |host| {

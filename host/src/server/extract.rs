@@ -77,6 +77,21 @@ pub fn flag_param(query: &HashMap<String, String>, name: &str) -> Result<bool, A
     }
 }
 
+/// The processors a request names: all of them when the field is absent.
+/// An empty list is refused (400, naming the field): a client whose own
+/// filter came out empty would otherwise rerun the whole pipeline.
+pub fn named_processors(field: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
+    match field {
+        None => Ok(Vec::new()),
+        Some(names) if names.is_empty() => Err(ApiError::bad_field(
+            "processors",
+            "processors is an empty list, which names none: leave the field out to \
+             run every processor",
+        )),
+        Some(names) => Ok(names),
+    }
+}
+
 /// Reads at most `limit` bytes of a body whose content type is one of
 /// `accepted`, within `timeout`.
 pub async fn read_body(

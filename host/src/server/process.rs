@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::errors::ApiError;
-use super::extract::{JsonBody, Params, date_field, only_params, served_date};
+use super::extract::{JsonBody, Params, date_field, named_processors, only_params, served_date};
 use super::state::AppState;
 use crate::executor::Claim;
 use crate::runs::{RunRecord, Trigger};
@@ -27,9 +27,8 @@ use crate::store::StoreError;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProcessDate {
-    /// Processor names; all of them when absent or empty.
-    #[serde(default)]
-    pub processors: Vec<String>,
+    /// Processor names; all of them when absent. An empty list is refused.
+    pub processors: Option<Vec<String>>,
     /// The analysis date, `YYYY-MM-DD`.
     pub analysis_date: String,
     /// Answer 202 at once with the run ids instead of waiting.
@@ -110,7 +109,7 @@ pub async fn process_date(
     if state.host.draining.load(Ordering::SeqCst) {
         return Err(ApiError::shutting_down());
     }
-    let processors = body.processors.clone();
+    let processors = named_processors(body.processors.clone())?;
     let host = state.host.clone();
     let dates = state.config.dates;
     let (mut entries, job) = state
