@@ -362,7 +362,9 @@ impl Drop for LeaseKeeper {
 }
 
 /// Whether `other` is a previous incarnation of this host (`name:pid`, same
-/// name, another pid) whose process no longer exists.
+/// name, another pid) whose process no longer runs: it no longer exists,
+/// or it is a zombie (killed, and not yet waited for by its parent, which
+/// in a container without an init may be never).
 pub fn is_dead_incarnation(other: &str, me: &str) -> bool {
     let (Some((other_name, other_pid)), Some((my_name, _))) =
         (other.rsplit_once(':'), me.rsplit_once(':'))
@@ -372,7 +374,20 @@ pub fn is_dead_incarnation(other: &str, me: &str) -> bool {
     other != me
         && other_name == my_name
         && other_pid.parse::<u32>().is_ok()
-        && !std::path::Path::new(&format!("/proc/{other_pid}")).exists()
+        && !process_runs(other_pid)
+}
+
+/// Whether the process `pid` of this machine exists and is not a zombie.
+fn process_runs(pid: &str) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // `pid (comm) state ...`: the command may hold spaces and parentheses,
+    // so the state is the first field after the last `)`.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    !matches!(state, Some("Z" | "X"))
 }
 
 #[cfg(test)]
@@ -390,5 +405,25 @@ mod tests {
             "another machine"
         );
         assert!(!is_dead_incarnation("test-host", &me), "not a process id");
+    }
+
+    #[test]
+    fn a_killed_process_its_parent_has_not_waited_for_is_a_dead_incarnation() {
+        let me = format!("box:{}", std::process::id());
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let it = format!("box:{}", child.id());
+        assert!(!is_dead_incarnation(&it, &me), "it runs");
+        child.kill().unwrap();
+        // Killed, not waited for: a zombie until `wait`.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !is_dead_incarnation(&it, &me) {
+            assert!(std::time::Instant::now() < deadline, "never seen as dead");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        child.wait().unwrap();
+        assert!(is_dead_incarnation(&it, &me), "gone");
     }
 }
