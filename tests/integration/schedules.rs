@@ -306,3 +306,42 @@ fn a_tick_that_starts_no_run_raises_an_alert_naming_the_schedule_and_why() {
     assert!(ticks.iter().all(|t| t.outcome.starts_with("not fired: ")));
     assert!(ticks.iter().all(|t| t.run_ids.is_empty()));
 }
+
+/// A tick whose runs all stay unstarted, because each of its processor
+/// and date pairs is already running (an earlier tick's run that has not
+/// ended), started no run: it raises `schedule_not_fired` saying so, as a
+/// tick that could not be tried does. Before, it was only a line in the
+/// tick ledger.
+#[test]
+fn a_tick_whose_runs_are_all_already_running_raises_an_alert_saying_so() {
+    let data = tempfile::tempdir().unwrap();
+    let every_second = EVERY_SECOND.replace("FaultyProcessor", "SlowProcessor");
+    std::fs::write(data.path().join("slate.toml"), every_second).unwrap();
+    use_shared_compiled_cache(data.path());
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let today = chrono::Utc::now().date_naive();
+    crate::bookkeeping::set_spin(&store, today, true);
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+    let server = Server::start(
+        data.path(),
+        &[
+            "--plugin-dir",
+            plugins.path().to_str().unwrap(),
+            "--grace-secs",
+            "0.001",
+        ],
+    );
+    wait_until("a tick raised its alert", || {
+        let (_, alerts) = server.get("/alerts");
+        alerts["alerts"].as_array().is_some_and(|alerts| {
+            alerts.iter().any(|a| {
+                a["event"] == "schedule_not_fired"
+                    && a["summary"].as_str().is_some_and(|s| {
+                        s.contains("not started: SlowProcessor: already running (run ")
+                    })
+            })
+        })
+    });
+    crate::bookkeeping::set_spin(&store, today, false);
+    assert!(server.terminate().success());
+}

@@ -131,6 +131,11 @@ impl Scheduler {
                 Err(error) => refused.push(format!("{processor}: {error}")),
             }
         }
+        // None started (each of its dates already running, say) is a tick
+        // that started no run, as loud as one that could not be tried.
+        if claimed.is_empty() && !refused.is_empty() {
+            return Err(format!("not started: {}", refused.join("; ")));
+        }
         let run_ids: Vec<String> = claimed.iter().map(|c| c.record().run_id.clone()).collect();
         let runner = host.clone();
         drop(host.workers.spawn(1, move || {
