@@ -101,6 +101,79 @@ fn a_shared_registry_moves_on_at_every_switch_and_undoes_an_undeploy() {
     switches_move_the_generation_on_and_an_undeploy_is_undone_by_a_rollback(&registry);
 }
 
+/// A rollback without a target walks back through the versions, never
+/// forward: a second rollback goes to the version before the one the
+/// first returned to. Before, it went back to the version the first one
+/// rolled back from, so a retried request put the bad version back. A
+/// version rolled back to that was never deployed (a bundled one) is the
+/// bottom: there is nothing before it.
+fn rollbacks_walk_back_through_the_versions(registry: &Registry, base_registry: &Registry) {
+    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+    let v1 = stored(registry, &runtime, components::VERSIONED_V1);
+    let v2 = stored(registry, &runtime, components::VERSIONED_V2);
+    let v4 = stored(registry, &runtime, components::VERSIONED_V4_PANICS);
+    let name = v1.spec.name.as_str();
+    for v in [&v1, &v2, &v4] {
+        registry
+            .activate(&v.spec, &v.hash, DeployAction::Deploy)
+            .unwrap();
+    }
+    let previous = || registry.previous_version(name).map(|v| v.hash);
+    assert_eq!(previous().unwrap(), v2.hash);
+    registry
+        .activate(&v2.spec, &v2.hash, DeployAction::Rollback)
+        .unwrap();
+    assert_eq!(
+        previous().unwrap(),
+        v1.hash,
+        "back again, not forward to v4"
+    );
+    registry
+        .activate(&v1.spec, &v1.hash, DeployAction::Rollback)
+        .unwrap();
+    assert!(
+        matches!(previous(), Err(RegistryError::NothingToRollBackTo(n)) if n == name),
+        "{:?}",
+        previous()
+    );
+    // A rollback to a named later version stacks it as a deploy would.
+    registry
+        .activate(&v4.spec, &v4.hash, DeployAction::Rollback)
+        .unwrap();
+    assert_eq!(previous().unwrap(), v1.hash);
+
+    // A version first made active by a rollback (a bundled one) is the
+    // bottom of the stack.
+    let v1 = stored(base_registry, &runtime, components::VERSIONED_V1);
+    let v2 = stored(base_registry, &runtime, components::VERSIONED_V2);
+    base_registry
+        .activate(&v2.spec, &v2.hash, DeployAction::Deploy)
+        .unwrap();
+    base_registry
+        .activate(&v1.spec, &v1.hash, DeployAction::Rollback)
+        .unwrap();
+    assert!(matches!(
+        base_registry.previous_version(name),
+        Err(RegistryError::NothingToRollBackTo(_))
+    ));
+}
+
+#[test]
+fn a_data_directorys_rollbacks_walk_back_through_the_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::open(&dir.path().join("registry")).unwrap();
+    let base = Registry::open(&dir.path().join("base")).unwrap();
+    rollbacks_walk_back_through_the_versions(&registry, &base);
+}
+
+#[test]
+fn a_shared_registrys_rollbacks_walk_back_through_the_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::connect(&isolated_url(), dir.path(), "test-host").unwrap();
+    let base = Registry::connect(&isolated_url(), dir.path(), "test-host").unwrap();
+    rollbacks_walk_back_through_the_versions(&registry, &base);
+}
+
 /// Two hosts switching at once on a shared registry commit in the order
 /// of their generations: a switch waits for one that took its generation
 /// before it. Otherwise a host could read the later generation while the

@@ -273,7 +273,8 @@ enum Command {
         /// The processor.
         name: String,
         /// The version's hash (or a unique prefix); default: the version
-        /// active before the current one.
+        /// the current one replaced. Repeated, it goes further back, never
+        /// forward to the version it left.
         #[arg(long)]
         to: Option<String>,
     },

@@ -486,25 +486,42 @@ impl Registry {
         self.storage.wait_for_change(timeout)
     }
 
-    /// The version a rollback without a target returns to: the one that
-    /// was active before the current one; for a processor undeployed last,
-    /// the version the undeploy ended, so that a rollback undoes it.
+    /// The version a rollback without a target returns to: the one the
+    /// current version replaced, walking back, never forward. Each deploy
+    /// or promotion stacks its version on the one it replaced; a rollback
+    /// returns down the stack to its version (one the stack no longer
+    /// holds is stacked as a deploy would be, and one never deployed, the
+    /// bundled version, is the bottom of a new stack); an undeploy stacks
+    /// "none" on the version it ended, so that a rollback undoes it.
+    /// So a second rollback goes further back, where before it went
+    /// forward again to the version the first one left: a retried request
+    /// put back the version rolled back from.
     pub fn previous_version(&self, name: &str) -> Result<StoredVersion, RegistryError> {
         let history = self.history(name)?;
-        let nothing = || RegistryError::NothingToRollBackTo(name.to_string());
-        let previous = match history.iter().position(|d| d.active) {
-            Some(current) => {
-                let active_hash = &history[current].hash;
-                history[current + 1..]
-                    .iter()
-                    .find(|d| &d.hash != active_hash)
-                    .ok_or_else(nothing)?
+        let mut stack: Vec<Option<&str>> = Vec::new();
+        let mut deployed = std::collections::HashSet::new();
+        for switch in history.iter().rev() {
+            let version = Some(switch.hash.as_str());
+            match switch.action {
+                DeployAction::Deploy | DeployAction::Promote => {
+                    deployed.insert(version);
+                    if stack.last() != Some(&version) {
+                        stack.push(version);
+                    }
+                }
+                DeployAction::Rollback => match stack.iter().rposition(|v| *v == version) {
+                    Some(at) => stack.truncate(at + 1),
+                    None if deployed.contains(&version) => stack.push(version),
+                    None => stack = vec![version],
+                },
+                DeployAction::Undeploy => stack.push(None),
             }
-            None => history
-                .first()
-                .filter(|last| last.action == DeployAction::Undeploy)
-                .ok_or_else(nothing)?,
-        };
-        self.find_version(name, &previous.hash)
+        }
+        stack.pop();
+        let previous = stack.iter().rev().find_map(|version| *version);
+        match previous {
+            Some(hash) => self.find_version(name, hash),
+            None => Err(RegistryError::NothingToRollBackTo(name.to_string())),
+        }
     }
 }
