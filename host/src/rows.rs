@@ -221,9 +221,12 @@ pub fn value_from_text(column: &Column, text: &str) -> Result<Value, CellMismatc
     let expected = || mismatch(Expected::Scalar(column.column_type));
     let json = match column.column_type {
         ColumnType::Int64 => serde_json::Value::from(text.parse::<i64>().map_err(|_| expected())?),
-        ColumnType::Float64 => {
-            serde_json::Value::from(text.parse::<f64>().map_err(|_| expected())?)
-        }
+        // JSON has no NaN or infinity (serde_json makes them null): those
+        // go on as text, which reads as the float it spells.
+        ColumnType::Float64 => match text.parse::<f64>().map_err(|_| expected())? {
+            value if value.is_finite() => serde_json::Value::from(value),
+            _ => serde_json::Value::String(text.to_string()),
+        },
         ColumnType::Bool => match text {
             "true" | "TRUE" | "1" => serde_json::Value::Bool(true),
             "false" | "FALSE" | "0" => serde_json::Value::Bool(false),

@@ -303,8 +303,10 @@ impl PartialEq for RowKey<'_> {
 
 impl Eq for RowKey<'_> {}
 
-/// The problem with one cell, if any.
-fn check_value(value: &Value, column: &Column) -> Option<String> {
+/// The problem with one cell, if any: what validation refuses of a row the
+/// host writes, and what `slate test` refuses of a fixture or golden cell,
+/// as production refuses it of a raw row.
+pub fn check_value(value: &Value, column: &Column) -> Option<String> {
     match (value, column.mode) {
         (Value::Null, ColumnMode::Nullable) => None,
         (Value::Null, ColumnMode::Required) => Some("a REQUIRED field is null".into()),

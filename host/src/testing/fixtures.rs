@@ -108,8 +108,8 @@ pub enum FixtureError {
         /// The declared input.
         table: String,
     },
-    /// One field of one line is wrong.
-    #[error("{file}:{line}: field `{field}`: {message}")]
+    /// One field of one line (of the whole file, for line 0) is wrong.
+    #[error("{file}{}: field `{field}`: {message}", at_line(*line))]
     BadField {
         /// The file.
         file: String,
@@ -269,8 +269,20 @@ impl Fixtures {
                         serde_json::from_str(&text).map_err(|e| FixtureError::Malformed {
                             file: file.clone(),
                             line: e.line() as u64,
-                            message: format!("not a table schema: {e}"),
+                            message: format!(
+                                "not a table schema, {{\"columns\": [{{\"name\", \"type\", \
+                                 \"mode\"}}, ...], \"partition_column\": ..., \
+                                 \"key_columns\": [...]}}: {e}"
+                            ),
                         })?;
+                    let problems = schema.problems();
+                    if !problems.is_empty() {
+                        return Err(FixtureError::Malformed {
+                            file,
+                            line: 0,
+                            message: format!("not a usable table schema: {}", problems.join("; ")),
+                        });
+                    }
                     schemas.insert(table, schema);
                 }
                 Format::Ndjson | Format::Csv => {
@@ -321,6 +333,16 @@ impl Fixtures {
                 Format::Ndjson => read_ndjson(&file, &text, &schema)?,
                 _ => read_csv(&file, &text, &schema)?,
             };
+            // Every row is dated by its partition column: a file without
+            // it would read as a table with no rows on any date.
+            if !rows.is_empty() && absent.contains(&schema.partition_column) {
+                return Err(bad_field(
+                    &file,
+                    0,
+                    &schema.partition_column,
+                    "no row holds the table's partition column, which dates each row".into(),
+                ));
+            }
             refuse_a_key_twice(&file, &schema, &rows)?;
             let columns = schema.columns.iter().map(|c| c.name.clone()).collect();
             fixtures.tables.insert(
@@ -492,14 +514,27 @@ fn read_csv(
     let held: Vec<bool> = (0..schema.columns.len())
         .map(|i| positions.contains(&i))
         .collect();
+    // The line a record starts on, counted from its byte offset: with
+    // CRLF endings the csv crate ends a line at its `\r`, and counts the
+    // `\n` as the start of the next record, one line short.
+    let line_at = |position: Option<&csv::Position>| {
+        position.map_or(0, |p| {
+            let bytes = text.as_bytes();
+            let mut start = (p.byte() as usize).min(bytes.len());
+            while bytes.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
+                start += 1;
+            }
+            bytes[..start].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+        })
+    };
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| FixtureError::Malformed {
             file: file.into(),
-            line: e.position().map_or(0, |p| p.line()),
+            line: line_at(e.position()),
             message: e.to_string(),
         })?;
-        let number = record.position().map_or(0, |p| p.line());
+        let number = line_at(record.position());
         let mut cells: Vec<&str> = vec![""; schema.columns.len()];
         for (position, cell) in positions.iter().zip(record.iter()) {
             cells[*position] = cell;
@@ -543,6 +578,11 @@ fn checked(
                 column.column_type
             ),
         ));
+    }
+    // What production refuses of a raw row (NaN, a NUL character, ...)
+    // is the fixture's fault, not the processor's.
+    if held && let Some(problem) = crate::validate::check_value(&value, column) {
+        return Err(bad_field(file, line, &column.name, problem));
     }
     Ok(value)
 }
@@ -640,11 +680,108 @@ mod tests {
             error.to_string(),
             "t.csv:3: field `points`: expected INT64, got \"lots\""
         );
+        // Lines end in CRLF or LF alike.
+        let crlf = csv.replace('\n', "\r\n");
+        let error = read_csv("t.csv", &crlf, &box_scores()).unwrap_err();
+        assert!(error.to_string().starts_with("t.csv:3: "), "{error}");
         let ndjson = "{\"day\": \"2026-01-05\", \"points\": \"lots\"}\n";
         let error = read_ndjson("t.ndjson", ndjson, &box_scores()).unwrap_err();
         assert_eq!(
             error.to_string(),
             "t.ndjson:1: field `points`: expected INT64, got \"lots\""
+        );
+    }
+
+    /// What production refuses of a raw row is a bad fixture (exit 4) in
+    /// `slate test`, not the processor's failure: a non-finite FLOAT64, a
+    /// STRING holding a NUL character.
+    #[test]
+    fn a_cell_production_refuses_of_a_raw_row_is_refused_naming_it() {
+        let mut schema = box_scores();
+        schema.columns.push(Column::new(
+            "minutes",
+            ColumnType::Float64,
+            ColumnMode::Nullable,
+        ));
+        schema.columns.push(Column::new(
+            "name",
+            ColumnType::String,
+            ColumnMode::Nullable,
+        ));
+        for (ndjson, named) in [
+            (
+                r#"{"day": "2026-01-05", "minutes": "NaN"}"#,
+                "`minutes`: NaN is not allowed",
+            ),
+            (
+                r#"{"day": "2026-01-05", "minutes": "-Infinity"}"#,
+                "`minutes`: -inf is not allowed",
+            ),
+            (
+                r#"{"day": "2026-01-05", "name": "Cal\u0000eb"}"#,
+                "`name`: \"Cal\\0eb\" holds a NUL",
+            ),
+        ] {
+            let error = read_ndjson("t.ndjson", ndjson, &schema).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("t.ndjson:1: field {named}")),
+                "{ndjson}: {error}"
+            );
+        }
+        let error = read_csv("t.csv", "day,minutes\n2026-01-05,inf\n", &schema).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("t.csv:2: field `minutes`: inf is not allowed"),
+            "{error}"
+        );
+    }
+
+    /// Every row is dated by its partition column: a file that leaves it
+    /// out read as a table with no rows on any date, and a test passed on
+    /// a schedule silently empty.
+    #[test]
+    fn a_file_without_the_partition_column_is_refused() {
+        let dir = folder(&[("nba_raw.box.ndjson", b"{\"points\": 3}\n")]);
+        let error = load(dir.path()).unwrap_err();
+        assert!(
+            error.to_string().ends_with(
+                "nba_raw.box.ndjson: field `day`: no row holds the table's partition column, \
+                 which dates each row"
+            ),
+            "{error}"
+        );
+    }
+
+    /// A schema beside a fixture is checked as a processor's is, and its
+    /// shape is named when it does not parse.
+    #[test]
+    fn a_fixture_schema_that_is_not_usable_is_refused_saying_why() {
+        let text_partition =
+            br#"{"columns": [{"name": "day", "type": "STRING", "mode": "REQUIRED"}],
+            "partition_column": "day"}"#;
+        let dir = folder(&[
+            ("nba_raw.box.ndjson", b""),
+            ("nba_raw.box.schema.json", text_partition),
+        ]);
+        let error = load(dir.path()).unwrap_err();
+        assert!(
+            error.to_string().contains(
+                "not a usable table schema: partition column `day` must be REQUIRED DATE"
+            ),
+            "{error}"
+        );
+        let bigquery_style = br#"[{"name": "day", "type": "DATE", "mode": "REQUIRED"}]"#;
+        let dir = folder(&[
+            ("nba_raw.box.ndjson", b""),
+            ("nba_raw.box.schema.json", bigquery_style),
+        ]);
+        let error = load(dir.path()).unwrap_err();
+        assert!(
+            error.to_string().contains("\"partition_column\": ..."),
+            "{error}"
         );
     }
 

@@ -139,6 +139,11 @@ pub fn compare(
                 })?;
             let read =
                 value_from_json(column, value).map_err(|e| bad(format!("field `{field}`: {e}")))?;
+            // A value validation would refuse of the output (NaN, a NUL
+            // character, null where REQUIRED) can never be matched.
+            if let Some(problem) = crate::validate::check_value(&read, column) {
+                return Err(bad(format!("field `{field}`: {problem}")));
+            }
             // Written as the output writes it: 5, not "5", for an INT64.
             let written = value_json(&read);
             if !same(&written, value, 0.0) {
@@ -147,6 +152,15 @@ pub fn compare(
                     column.column_type
                 )));
             }
+        }
+        if let Some(missing) = schema.columns.iter().find(|c| {
+            c.mode == crate::schema::ColumnMode::Required && !object.contains_key(&c.name)
+        }) {
+            return Err(bad(format!(
+                "field `{}` is missing, but the column is REQUIRED {}: every row the \
+                 output holds has it",
+                missing.name, missing.column_type
+            )));
         }
         if !key_columns.is_empty() {
             let key = key_of(&object, key_columns);
@@ -278,6 +292,16 @@ mod tests {
                 "{\"player\": \"a\", \"points\": 1.0, \"points\": 2.0}",
                 1,
                 "field `points` is given twice",
+            ),
+            (
+                "{\"player\": \"a\", \"points\": \"NaN\"}",
+                1,
+                "field `points`: NaN is not allowed",
+            ),
+            (
+                "{\"points\": 1.0}",
+                1,
+                "field `player` is missing, but the column is REQUIRED STRING",
             ),
         ];
         for (golden, line, message) in cases {
