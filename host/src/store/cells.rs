@@ -221,6 +221,20 @@ fn text<'c>(cell: ValueRef<'c>, column: &Column) -> Result<&'c str, UnreadableCe
     }
 }
 
+/// A STRING cell's text, which holds no NUL character, as validation
+/// requires of every row the host writes (PostgreSQL cannot keep one).
+fn string<'c>(cell: ValueRef<'c>, column: &Column) -> Result<&'c str, UnreadableCell> {
+    let text = text(cell, column)?;
+    match text.contains('\0') {
+        false => Ok(text),
+        true => Err(refused(
+            cell,
+            column,
+            "a STRING cannot hold a NUL character (\\0)",
+        )),
+    }
+}
+
 /// Reads a cell back as the column's type; the error names what was found.
 pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, UnreadableCell> {
     if column.mode == ColumnMode::Repeated {
@@ -253,7 +267,7 @@ pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, Unreadable
     let unexpected = || unexpected(cell, column);
     let text = || text(cell, column);
     let scalar = match column.column_type {
-        ColumnType::String => Scalar::String(text()?.to_string()),
+        ColumnType::String => Scalar::String(string(cell, column)?.to_string()),
         ColumnType::Numeric => Scalar::Numeric(text()?.to_string()),
         ColumnType::Json => Scalar::Json(text()?.to_string()),
         ColumnType::Int64 => match cell {
@@ -294,7 +308,8 @@ pub fn push_sql(
             packed.push_null();
             return Ok(());
         }
-        (ColumnType::String | ColumnType::Numeric | ColumnType::Json, _) => Cell::Text(text()?),
+        (ColumnType::String, _) => Cell::Text(string(cell, column)?),
+        (ColumnType::Numeric | ColumnType::Json, _) => Cell::Text(text()?),
         (ColumnType::Int64, ValueRef::Integer(v)) => Cell::Integer(v),
         (ColumnType::Float64, _) => Cell::Float(float(cell, column)?),
         (ColumnType::Bool, _) => Cell::Boolean(boolean(cell, column)?),
@@ -372,7 +387,13 @@ mod tests {
         let required = Column::new("points", ColumnType::Int64, ColumnMode::Required);
         let minutes = Column::new("minutes", ColumnType::Float64, ColumnMode::Nullable);
         let home = Column::new("is_home", ColumnType::Bool, ColumnMode::Nullable);
-        let cases: [(&Column, ValueRef<'_>, &str); 5] = [
+        let name = Column::new("player_name", ColumnType::String, ColumnMode::Nullable);
+        let cases: [(&Column, ValueRef<'_>, &str); 6] = [
+            (
+                &name,
+                ValueRef::Text(b"Cal\0eb"),
+                "`player_name` holds text \"Cal\\0eb\": a STRING cannot hold a NUL character (\\0)",
+            ),
             (
                 &required,
                 ValueRef::Null,
