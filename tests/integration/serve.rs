@@ -249,6 +249,15 @@ async fn process_date_runs_the_deployed_version_and_every_run_can_be_looked_up()
     assert_eq!(filtered.as_array().unwrap().len(), 1);
     let (_, other_date) = served.get("/runs?date=2026-01-12").await;
     assert_eq!(other_date, json!([]));
+    // A processor served but not run, or not run on the date asked, has
+    // no runs: an empty list, not a refusal.
+    for query in [
+        "/runs?processor=PlayerGameSummaryProcessor",
+        "/runs?processor=VersionedProcessor&date=2026-01-12",
+    ] {
+        let (status, none) = served.get(query).await;
+        assert_eq!((status, none), (StatusCode::OK, json!([])), "{query}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -494,6 +503,20 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
             get("/runs?date=yesterday"),
             StatusCode::BAD_REQUEST,
             "date",
+        ),
+        (
+            // A typo, not a processor with no runs: a monitor would read
+            // an empty list as "nothing ran".
+            "a runs filter naming a processor nobody has",
+            get("/runs?processor=PlayerGameSummaryProcesor"),
+            StatusCode::BAD_REQUEST,
+            "processor",
+        ),
+        (
+            "a runs filter naming no processor",
+            get("/runs?processor="),
+            StatusCode::BAD_REQUEST,
+            "processor",
         ),
         (
             "an unknown runs filter",

@@ -54,16 +54,44 @@ fn filter_from(query: &HashMap<String, String>) -> Result<RunFilter, ApiError> {
     })
 }
 
-/// `GET /runs`: run records matching the filters, newest first.
+/// `GET /runs`: run records matching the filters, newest first. A
+/// processor nobody has (no runs, not served, no registry history: a typo)
+/// is a 400 naming it, as `slate runs --processor` refuses it, not an
+/// empty list a monitor would read as "no runs".
 pub async fn list_runs(
     State(state): State<AppState>,
     Params(query): Params,
 ) -> Result<Json<Vec<RunRecord>>, ApiError> {
     let filter = filter_from(&query)?;
     let runs = state
-        .blocking(move |host| host.store.runs(&filter))
-        .await
-        .map_err(ApiError::internal)?;
+        .blocking(move |host| {
+            let runs = host.store.runs(&filter).map_err(ApiError::internal)?;
+            if let Some(name) = filter.processor.as_deref()
+                && runs.is_empty()
+            {
+                let pipeline = host.pipeline().map_err(ApiError::internal)?;
+                let history = host.registry.history(name).map_err(ApiError::internal)?;
+                let ever_ran = || {
+                    host.store
+                        .runs(&RunFilter {
+                            processor: Some(name.to_string()),
+                            limit: Some(1),
+                            skip_upstream_check: true,
+                            ..RunFilter::default()
+                        })
+                        .map(|runs| !runs.is_empty())
+                        .map_err(ApiError::internal)
+                };
+                if pipeline.plugin(name).is_none() && history.is_empty() && !ever_ran()? {
+                    let error = pipeline
+                        .select(&[name.to_string()])
+                        .expect_err("not in the pipeline");
+                    return Err(ApiError::bad_field("processor", error.to_string()));
+                }
+            }
+            Ok(runs)
+        })
+        .await?;
     Ok(Json(runs))
 }
 
