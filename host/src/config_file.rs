@@ -48,3 +48,19 @@ pub fn load<T, E: std::error::Error + 'static>(
         }),
     }
 }
+
+/// What is wrong with `name` as the name of something `slate.toml` defines
+/// (an alert channel, a schedule), if anything: it must be seen and told
+/// apart in listings, metrics and logs, so it may not be empty, begin or
+/// end with white space, or hold a control character.
+pub fn name_problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("the name is empty")
+    } else if name.trim() != name {
+        Some("the name begins or ends with white space")
+    } else if name.chars().any(char::is_control) {
+        Some("the name holds a control character")
+    } else {
+        None
+    }
+}

@@ -123,6 +123,14 @@ pub enum AlertsSectionError {
     /// Two channels share a name.
     #[error("[[alerts.channel]] `{0}` is defined twice")]
     DuplicateChannel(String),
+    /// A channel's name could not be told apart ([`crate::config_file::name_problem`]).
+    #[error("[[alerts.channel]] name {name:?}: {problem}")]
+    BadName {
+        /// The name.
+        name: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
     /// A channel gives neither `url` nor `url_env`, or both.
     #[error("[[alerts.channel]] `{0}`: give exactly one of `url` and `url_env`")]
     UrlSource(String),
@@ -258,6 +266,12 @@ impl AlertsConfig {
         });
         let mut channels: Vec<Channel> = Vec::new();
         for channel in section.channel {
+            if let Some(problem) = crate::config_file::name_problem(&channel.name) {
+                return Err(AlertsSectionError::BadName {
+                    name: channel.name,
+                    problem,
+                });
+            }
             if channels.iter().any(|c| c.name == channel.name) {
                 return Err(AlertsSectionError::DuplicateChannel(channel.name));
             }
@@ -420,6 +434,19 @@ mod tests {
                 "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://x\"\n\
                  [[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://y\"\n",
                 "`a` is defined twice",
+            ),
+            // Names that cannot be told apart in a listing or a metric.
+            (
+                "[[alerts.channel]]\nname = \"\"\nkind = \"slack\"\nurl = \"https://x\"\n",
+                "name \"\": the name is empty",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"ops \"\nkind = \"slack\"\nurl = \"https://x\"\n",
+                "name \"ops \": the name begins or ends with white space",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"o\\tps\"\nkind = \"slack\"\nurl = \"https://x\"\n",
+                "the name holds a control character",
             ),
         ];
         for (text, expected) in cases {

@@ -180,6 +180,9 @@ pub fn parse(text: &str) -> Result<Vec<Schedule>, ScheduleSectionError> {
             key,
             message,
         };
+        if let Some(problem) = crate::config_file::name_problem(&name) {
+            return Err(invalid("name", problem.to_string()));
+        }
         if schedules.iter().any(|s| s.name == name) {
             return Err(ScheduleSectionError::Duplicate(name));
         }
@@ -338,6 +341,14 @@ mod tests {
             let error = parse(&format!("[[schedule]]\nname = \"s\"\n{body}\n"))
                 .unwrap_err()
                 .to_string();
+            assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+        }
+        for (name, expected) in [
+            ("", "[[schedule]] `` name: the name is empty"),
+            (" nightly", "name: the name begins or ends with white space"),
+        ] {
+            let text = format!("[[schedule]]\nname = \"{name}\"\ncron = \"0 6 * * *\"\n");
+            let error = parse(&text).unwrap_err().to_string();
             assert!(error.contains(expected), "{error:?} lacks {expected:?}");
         }
         assert_eq!(
