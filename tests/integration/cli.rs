@@ -819,6 +819,15 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
             "0",
         ],
         &["serve", "--workers", "100000", "--token", "t"],
+        // A server no request body fits, or whose health never changes.
+        &["serve", "--token", "t", "--max-body-bytes", "0"],
+        &[
+            "serve",
+            "--token",
+            "t",
+            "--health-cache-secs",
+            "99999999999",
+        ],
     ] {
         assert_eq!(code(args), Some(2), "slate {}", args.join(" "));
     }

@@ -64,6 +64,12 @@ pub struct ServeArgs {
     health_cache_secs: f64,
 }
 
+/// The bounds of `--max-body-bytes`.
+const MIN_BODY_BYTES: usize = 256;
+const MAX_BODY_BYTES: usize = 1 << 30;
+/// The longest `--health-cache-secs`.
+const MAX_HEALTH_CACHE_SECS: f64 = 3600.0;
+
 /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
 pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     let secret = match (&args.token, &args.token_file) {
@@ -86,6 +92,14 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     }
     let mut config = ServerConfig::new(BearerToken::new(&secret));
     config.protect_reads = args.protect_reads;
+    // Below a few hundred bytes no request body fits: every POST would be
+    // a 413.
+    if !(MIN_BODY_BYTES..=MAX_BODY_BYTES).contains(&args.max_body_bytes) {
+        usage!(
+            "--max-body-bytes must be from {MIN_BODY_BYTES} to {MAX_BODY_BYTES}, not {}",
+            args.max_body_bytes
+        );
+    }
     config.max_body_bytes = args.max_body_bytes;
     config.grace = seconds("--grace-secs", args.grace_secs)?;
     config.header_read_timeout = seconds("--header-timeout-secs", args.header_timeout_secs)?;
@@ -94,6 +108,13 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         usage!("--max-connections must be at least 1");
     }
     config.max_connections = args.max_connections;
+    // A report kept longer than an hour would be no health check at all.
+    if args.health_cache_secs > MAX_HEALTH_CACHE_SECS {
+        usage!(
+            "--health-cache-secs must be at most {MAX_HEALTH_CACHE_SECS}, not {}",
+            args.health_cache_secs
+        );
+    }
     config.health_ttl = seconds("--health-cache-secs", args.health_cache_secs)?;
 
     config.alerts = AlertsConfig::load(&options.data_dir.config_file())?;
