@@ -295,6 +295,51 @@ fn slate_alerts_counts_for_a_channel_added_later_what_it_then_delivers() {
     );
 }
 
+/// A channel whose URL comes from a variable this shell lacks is listed
+/// saying so, not as plainly "up": listing needs no secrets (the server
+/// that delivers may have them), but the listing must not hide it.
+#[test]
+fn slate_alerts_lists_a_channel_whose_url_variable_is_unset_here_saying_so() {
+    let data = crate::support::demo_data_dir("2026-01-05", "2026-01-05");
+    std::fs::write(
+        data.path().join("slate.toml"),
+        "[alerts]\n[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\n\
+         url_env = \"SLATE_TEST_UNSET_HOOK\"\n",
+    )
+    .unwrap();
+    let slate = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_slate"))
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .env_remove("SLATE_TEST_UNSET_HOOK")
+            .output()
+            .unwrap()
+    };
+    let listed = slate(&["alerts"]);
+    assert_succeeded(&listed);
+    assert_contains(
+        &String::from_utf8_lossy(&listed.stdout),
+        "SLATE_TEST_UNSET_HOOK not set here: a process without it cannot deliver to it",
+    );
+    let listed = slate(&["alerts", "--json"]);
+    assert_succeeded(&listed);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_contains(
+        listed["channels"][0]["unset_env"]
+            .as_str()
+            .unwrap_or_default(),
+        "SLATE_TEST_UNSET_HOOK not set here",
+    );
+    // Delivering needs it: refused, naming it.
+    let deliver = slate(&["alerts", "deliver"]);
+    assert_eq!(deliver.status.code(), Some(2), "{deliver:?}");
+    assert_contains(
+        &stderr(&deliver),
+        "environment variable SLATE_TEST_UNSET_HOOK is not set",
+    );
+}
+
 #[test]
 fn a_run_failure_and_its_alert_are_one_transaction() {
     // The alert is in the store the moment the failure is: no window in

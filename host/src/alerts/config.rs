@@ -76,6 +76,11 @@ pub struct Channel {
     pub max_per_minute: u32,
     /// Failed attempts in a row after which it is dead.
     pub dead_after_failures: u32,
+    /// The environment variables it reads its URL or headers from that
+    /// are not set here: only a config read without secrets
+    /// ([`AlertsConfig::load_without_secrets`]) has any, and it delivers
+    /// nothing.
+    pub unset_env: Vec<String>,
 }
 
 impl Channel {
@@ -221,9 +226,7 @@ impl AlertsConfig {
     /// delivers nothing, so it does not need the secrets.
     pub fn load_without_secrets(path: &Path) -> Result<Self, AlertsConfigError> {
         crate::config_file::load(path, AlertsConfig::default, |text| {
-            Self::parse(text, |name| {
-                Some(std::env::var(name).unwrap_or_else(|_| "https://unset.invalid/".into()))
-            })
+            Self::parse_section(text, |name| std::env::var(name).ok(), true)
         })
     }
 
@@ -232,6 +235,17 @@ impl AlertsConfig {
     pub fn parse(
         text: &str,
         env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, AlertsSectionError> {
+        Self::parse_section(text, env, false)
+    }
+
+    /// [`AlertsConfig::parse`]; with `unset_allowed`, a variable `env` does
+    /// not have stands for a URL that cannot be told, named in the
+    /// channel's [`Channel::unset_env`], rather than an error.
+    fn parse_section(
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+        unset_allowed: bool,
     ) -> Result<Self, AlertsSectionError> {
         let file: ConfigFile = toml::from_str(text)?;
         let Some(section) = file.alerts else {
@@ -275,7 +289,7 @@ impl AlertsConfig {
             if channels.iter().any(|c| c.name == channel.name) {
                 return Err(AlertsSectionError::DuplicateChannel(channel.name));
             }
-            channels.push(resolve_channel(channel, &env)?);
+            channels.push(resolve_channel(channel, &env, unset_allowed)?);
         }
         Ok(AlertsConfig {
             channels,
@@ -294,13 +308,20 @@ impl AlertsConfig {
 fn resolve_channel(
     section: ChannelSection,
     env: &impl Fn(&str) -> Option<String>,
+    unset_allowed: bool,
 ) -> Result<Channel, AlertsSectionError> {
     let name = section.name;
-    let read_env = |variable: &str| {
-        env(variable).ok_or_else(|| AlertsSectionError::MissingEnv {
+    let unset_env = std::cell::RefCell::new(Vec::new());
+    let read_env = |variable: &str| match env(variable) {
+        Some(value) => Ok(value),
+        None if unset_allowed => {
+            unset_env.borrow_mut().push(variable.to_string());
+            Ok("https://unset.invalid/".to_string())
+        }
+        None => Err(AlertsSectionError::MissingEnv {
             channel: name.clone(),
             variable: variable.to_string(),
-        })
+        }),
     };
     let url = match (section.url, section.url_env) {
         (Some(url), None) => url,
@@ -351,6 +372,7 @@ fn resolve_channel(
         min_severity,
         max_per_minute,
         dead_after_failures,
+        unset_env: unset_env.into_inner(),
     })
 }
 

@@ -592,6 +592,7 @@ mod tests {
             min_severity: Severity::Info,
             max_per_minute: 6,
             dead_after_failures: 3,
+            unset_env: Vec::new(),
         }
     }
 

@@ -162,6 +162,18 @@ fn channel_states(outbox: &dyn AlertOutbox, config: &AlertsConfig) -> Result<Vec
         .collect())
 }
 
+/// What a channel whose URL or headers come from variables unset here
+/// cannot tell: the server that delivers may have them, this shell not.
+fn unset_env_note(channel: &slate::alerts::Channel) -> Option<String> {
+    match channel.unset_env.as_slice() {
+        [] => None,
+        variables => Some(format!(
+            "{} not set here: a process without it cannot deliver to it",
+            variables.join(", ")
+        )),
+    }
+}
+
 /// A summary cut for a table cell; `--json` has it whole.
 fn shortened(summary: &str) -> String {
     const CELL: usize = 120;
@@ -180,12 +192,22 @@ fn list(store: &dyn Store, config: &AlertsConfig, listing: &Listing) -> Result<E
     alerts.truncate(limit);
     let channels = channel_states(outbox, config)?;
     if listing.json {
+        let mut listed = serde_json::to_value(&channels)?;
+        for (state, listed) in channels
+            .iter()
+            .zip(listed.as_array_mut().into_iter().flatten())
+        {
+            let note = config.channel(&state.channel).and_then(unset_env_note);
+            if let (Some(note), Some(listed)) = (note, listed.as_object_mut()) {
+                listed.insert("unset_env".into(), note.into());
+            }
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "alerts": alerts,
                 "truncated": truncated,
-                "channels": channels,
+                "channels": listed,
             }))?
         );
         return Ok(ExitCode::SUCCESS);
@@ -229,10 +251,13 @@ fn list(store: &dyn Store, config: &AlertsConfig, listing: &Listing) -> Result<E
             .iter()
             .filter(|m| slate::alerts::delivery::destined_for(channel, state, m))
             .count();
-        let health = match &state.reason {
+        let mut health = match &state.reason {
             Some(reason) => format!("{} ({reason})", state.health.as_str()),
             None => state.health.as_str().to_string(),
         };
+        if let Some(note) = unset_env_note(channel) {
+            health = format!("{health}; {note}");
+        }
         output.add_row(vec![
             state.channel.clone(),
             format!("{:?}", channel.kind).to_lowercase(),
