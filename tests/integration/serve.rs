@@ -613,6 +613,20 @@ async fn mutating_endpoints_need_the_bearer_token_and_reads_only_when_configured
             assert_eq!(body["field"], "authorization");
         }
     }
+    // The right token and a wrong one: which of two a proxy reads is
+    // anyone's guess, so two are refused, whichever comes first.
+    let (right, wrong) = (format!("Bearer {TOKEN}"), "Bearer wrong-token".to_string());
+    for pair in [[&right, &wrong], [&wrong, &right]] {
+        let request = Request::post("/process-date")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, pair[0])
+            .header(header::AUTHORIZATION, pair[1])
+            .body(Body::from(r#"{"analysis_date": "2026-01-11"}"#))
+            .unwrap();
+        let (status, body) = served.call(request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{pair:?}: {body}");
+        assert_eq!(body["field"], "authorization");
+    }
     let (status, body) = served.get("/runs").await;
     assert_eq!(status, StatusCode::OK, "reads are open by default: {body}");
     assert_eq!(served.run_count(), 0);

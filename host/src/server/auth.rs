@@ -32,8 +32,22 @@ impl BearerToken {
         constant_time_eq(&self.digest, &candidate)
     }
 
-    /// Checks a request's `Authorization: Bearer <token>` header.
+    /// Checks a request's `Authorization: Bearer <token>` header, which
+    /// must be given once: of two, which one a proxy or a server reads is
+    /// anyone's guess.
     pub fn check(&self, request: &Request) -> Result<(), ApiError> {
+        if request
+            .headers()
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .count()
+            > 1
+        {
+            return Err(ApiError::bad_field(
+                "authorization",
+                "the authorization header is given more than once: send it once",
+            ));
+        }
         let value = request
             .headers()
             .get(header::AUTHORIZATION)
