@@ -727,6 +727,41 @@ fn bad_limits_and_dates_in_slate_toml_are_named_and_a_tiny_memory_cap_fails_only
     );
 }
 
+/// What a user mistyped is a usage error (exit 2) naming it, not an empty
+/// answer or a failure of the command: a run id nobody has, a range past
+/// the longest a backfill takes. A store file that is no store is named.
+#[test]
+fn a_mistyped_run_id_or_a_range_too_long_is_a_usage_error_and_a_damaged_store_is_named() {
+    let dir = demo_data_dir("2026-01-05", "2026-01-05");
+    let unknown = slate(dir.path(), &["quarantine", "--run", "no-such-run"]);
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+    assert_contains(&stderr(&unknown), "no run no-such-run");
+
+    std::fs::write(
+        dir.path().join("slate.toml"),
+        "[dates]\nearliest = \"1000-01-01\"\nlatest = \"9999-12-31\"\n",
+    )
+    .unwrap();
+    let long = ["backfill", "--from", "1000-01-01", "--to", "9999-12-31"];
+    let too_long = slate(dir.path(), &long);
+    assert_eq!(too_long.status.code(), Some(2), "{too_long:?}");
+    assert_contains(&stderr(&too_long), "dates; at most 3660 are allowed");
+
+    // A store file that is no store is named.
+    let store = dir.path().join("slate.db");
+    std::fs::write(
+        &store,
+        b"not a database, but long enough to be read as one's header",
+    )
+    .unwrap();
+    let damaged = slate(dir.path(), &["runs"]);
+    assert_eq!(damaged.status.code(), Some(1), "{damaged:?}");
+    assert_contains(
+        &stderr(&damaged),
+        &format!("cannot open the store {}", store.display()),
+    );
+}
+
 #[test]
 fn every_documented_exit_code_is_the_one_a_user_gets() {
     let dir = tempfile::tempdir().unwrap();
@@ -747,6 +782,7 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
         &["run", "--date", "2026-01-11"], // no store in --data-dir yet
         &["runs", "--status", "exploded"],
         &["runs", "--no-such-flag"],
+        &["runs", "--limit", "0"],
         &["tables", "transfer", "not-a-table", "--to", "X"],
         &[
             "test",

@@ -107,8 +107,8 @@ enum Command {
         #[arg(long, conflicts_with = "status")]
         stale: bool,
         /// At most this many runs.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
         /// Instead, the (processor, date) pairs whose latest success ran
         /// another version than the active one, or read an upstream that
         /// has changed since: those of NAME, or of every processor.
@@ -483,7 +483,7 @@ pub fn run() -> Result<ExitCode> {
                 plugin_hash,
                 stale_as_of: stale.then(chrono::Utc::now),
                 changed_since: None,
-                limit: Some(limit),
+                limit: Some(limit as usize),
                 skip_upstream_check: false,
             };
             run::runs(&options, &filter, json)
@@ -715,6 +715,15 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
             || matches!(
                 cause.downcast_ref::<slate::catalog::CatalogError>(),
                 Some(slate::catalog::CatalogError::DuplicateName { .. })
+            )
+            // A range too long (or backwards) is the command line's.
+            || matches!(
+                cause.downcast_ref::<slate::backfill::BackfillError>(),
+                Some(
+                    slate::backfill::BackfillError::TooLong { .. }
+                        | slate::backfill::BackfillError::EndBeforeStart { .. }
+                        | slate::backfill::BackfillError::ZeroParallelism
+                )
             )
     });
     if is_usage {

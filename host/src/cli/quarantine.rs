@@ -11,6 +11,12 @@ use super::render::table;
 /// field errors and the raw row; as JSON lines with `json`.
 pub fn quarantine(options: &HostOptions, run_id: Option<&str>, json: bool) -> Result<ExitCode> {
     let store = super::open_store(options, false)?;
+    // A run id mistyped would list nothing, as a run that set no row aside.
+    if let Some(run_id) = run_id
+        && store.run(run_id)?.is_none()
+    {
+        super::usage!("no run {run_id}: `slate runs` lists the runs and their ids");
+    }
     let records = store.quarantined(run_id)?;
     if json {
         for record in &records {

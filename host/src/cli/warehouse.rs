@@ -11,7 +11,7 @@ use slate::store::InputSource;
 use slate::store::bigquery::Credentials;
 use slate::store::postgres::redacted;
 use slate::store::{
-    BigQueryConfig, BigQueryStore, EmbeddedStore, PostgresStore, SplitStore, Store,
+    BigQueryConfig, BigQueryStore, EmbeddedStore, PostgresStore, SplitStore, Store, StoreError,
 };
 
 /// The warehouse options, global to every command.
@@ -154,11 +154,19 @@ impl WarehouseArgs {
         Ok(match self.warehouse() {
             Warehouse::Embedded => {
                 let file = data_dir.store_file();
-                Arc::new(if create {
-                    EmbeddedStore::open(&file)?
-                } else {
-                    EmbeddedStore::open_existing(&file)?
-                })
+                let opened = match create {
+                    true => EmbeddedStore::open(&file),
+                    false => EmbeddedStore::open_existing(&file),
+                };
+                // A file that is no store (damaged, or another file put
+                // there) is named; a missing one names itself.
+                Arc::new(opened.map_err(|error| {
+                    match error {
+                        missing @ StoreError::Missing(_) => anyhow::Error::new(missing),
+                        other => anyhow::Error::new(other)
+                            .context(format!("cannot open the store {}", file.display())),
+                    }
+                })?)
             }
             Warehouse::Bigquery => Arc::new(BigQueryStore::connect(&self.bigquery_config()?)?),
             Warehouse::Postgres => Arc::new(PostgresStore::connect(self.postgres_url()?)?),
