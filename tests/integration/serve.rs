@@ -582,6 +582,23 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
         invalid_date["error"],
         "invalid date `2026-02-30` in `analysis_date`: expected a real calendar date as YYYY-MM-DD"
     );
+    // One bound, told the same way on either side of it.
+    let pool = served.state.host.workers.size();
+    for parallelism in [0, pool + 1] {
+        let (_, refused) = served
+            .post_json(
+                "/backfill",
+                json!({"start_date": "2026-01-01", "end_date": "2026-01-02",
+                       "parallelism": parallelism}),
+            )
+            .await;
+        assert_eq!(
+            refused["error"],
+            format!(
+                "parallelism must be from 1 to {pool} (the worker pool's size), not {parallelism}"
+            )
+        );
+    }
     assert_eq!(served.run_count(), 0, "nothing was started");
     assert!(served.state.host.backfills.lock().unwrap().is_empty());
 }

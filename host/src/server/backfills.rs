@@ -80,20 +80,16 @@ pub async fn start_backfill(
     // A cluster's backfill is worked by every host, so its parallelism
     // caps takes across them all, not this server's pool.
     let cluster = state.host.store.work_queue().is_some();
-    if body
-        .parallelism
-        .is_some_and(|p| !(1..=MAX_CLUSTER_PARALLELISM).contains(&p))
-    {
-        return Err(ApiError::bad_field(
-            "parallelism",
-            format!("parallelism must be from 1 to {MAX_CLUSTER_PARALLELISM}"),
-        ));
-    }
+    // One bound, named the same way whatever the value past it.
+    let (most, what) = match cluster {
+        true => (MAX_CLUSTER_PARALLELISM, "takes at once across the cluster"),
+        false => (pool, "the worker pool's size"),
+    };
     let parallelism = body.parallelism.unwrap_or(2.min(pool));
-    if parallelism > pool && !cluster {
+    if !(1..=most).contains(&parallelism) {
         return Err(ApiError::bad_field(
             "parallelism",
-            format!("parallelism must be from 1 to the worker pool's size, {pool}"),
+            format!("parallelism must be from 1 to {most} ({what}), not {parallelism}"),
         ));
     }
     if state.host.draining.load(Ordering::SeqCst) {
