@@ -736,6 +736,16 @@ fn a_mistyped_run_id_or_a_range_too_long_is_a_usage_error_and_a_damaged_store_is
     let unknown = slate(dir.path(), &["quarantine", "--run", "no-such-run"]);
     assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
     assert_contains(&stderr(&unknown), "no run no-such-run");
+    // An empty name in a list of processors names the flag, not "unknown
+    // processor" with nothing after it.
+    for list in ["", "PlayerGameSummaryProcessor,,PlayerDailyCacheProcessor"] {
+        let empty = slate(
+            dir.path(),
+            &["run", "--date", "2026-01-05", "--processors", list],
+        );
+        assert_eq!(empty.status.code(), Some(2), "{empty:?}");
+        assert_contains(&stderr(&empty), "'--processors <PROCESSORS>'");
+    }
 
     std::fs::write(
         dir.path().join("slate.toml"),

@@ -86,7 +86,7 @@ enum Command {
         #[arg(long)]
         date: String,
         /// Only these processors (comma-separated); all when omitted.
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = clap::builder::NonEmptyStringValueParser::new())]
         processors: Vec<String>,
     },
     /// Lists run history, newest first.
