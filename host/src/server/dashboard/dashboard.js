@@ -281,7 +281,7 @@ async function openDetail(button) {
 
 async function rerun(processors, date) {
   const answer = await act(`Re-running ${processors.length ? processors.join(", ") : "every processor"} on ${date}`,
-    "/process-date", { processors, analysis_date: date, async: true });
+    "/process-date", { processors: named(processors), analysis_date: date, async: true });
   if (answer) showMessage(`Started ${answer.runs.length} run(s) on ${date}.`, false);
 }
 
@@ -452,13 +452,19 @@ async function rollback(name) {
 
 // ---- backfills --------------------------------------------------------------
 
+// The processors a request names: left out (every processor) when none
+// are, for the server refuses an empty list.
+function named(processors) {
+  return processors.length ? processors : undefined;
+}
+
 async function startBackfill(event) {
   event.preventDefault();
   const processors = $("backfill-processors").value.split(",").map((s) => s.trim()).filter(Boolean);
   const answer = await act("Starting the backfill", "/backfill", {
     start_date: $("backfill-start").value,
     end_date: $("backfill-end").value,
-    processors,
+    processors: named(processors),
     reprocess: $("backfill-reprocess").value,
     parallelism: Number($("backfill-parallelism").value) || undefined,
   });
