@@ -283,11 +283,37 @@ impl Deployer<'_> {
             None => self.registry.previous_version(name),
         };
         let hash = match stored {
+            // A stored version never active (a shadow dropped, say) is
+            // not rolled back to: a shadow goes live by `slate promote`,
+            // with its checks.
+            Ok(target)
+                if to.is_some()
+                    && !self
+                        .registry
+                        .history(name)?
+                        .iter()
+                        .any(|switch| switch.hash == target.hash) =>
+            {
+                return Err(DeployError::new(
+                    DeployCheck::Version,
+                    format!(
+                        "version {} of {name} was never active, so there is no going back \
+                         to it: a shadow version goes live by `slate promote`",
+                        target.hash
+                    ),
+                ));
+            }
             Ok(target) => target.hash,
             Err(error) => self
                 .bundled_version(name, to)?
                 .ok_or_else(|| DeployError::new(DeployCheck::Version, error))?,
         };
+        if self.registry.active_hash(name)?.as_deref() == Some(hash.as_str()) {
+            return Err(DeployError::new(
+                DeployCheck::Version,
+                format!("{name} runs version {hash} already: there is nothing to roll back"),
+            ));
+        }
         self.activate(&hash, DeployAction::Rollback)
     }
 

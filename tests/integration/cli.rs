@@ -481,6 +481,43 @@ fn an_undeployed_processor_is_rolled_back_and_its_shadow_tables_dropped_by_name(
     ));
 }
 
+/// A rollback goes only to a version that was active once, and never to
+/// the active one: a shadow (dropped or not) goes live only through
+/// `slate promote` and its checks, which `rollback --to` let it skip; a
+/// rollback to the version running recorded a switch that switched nothing.
+#[test]
+fn a_rollback_to_a_shadow_never_active_or_to_the_active_version_is_refused() {
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    let data = dir.path();
+    assert_succeeded(&slate(data, &["deploy", components::VERSIONED_V1]));
+    assert_succeeded(&slate(
+        data,
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    ));
+    let hash_of = |path: &str| slate::plugin::content_hash(&std::fs::read(path).unwrap());
+    let (v1, v2) = (
+        hash_of(components::VERSIONED_V1),
+        hash_of(components::VERSIONED_V2),
+    );
+    for dropped in [false, true] {
+        if dropped {
+            assert_succeeded(&slate(data, &["shadow", "drop", "VersionedProcessor"]));
+        }
+        let refused = slate(data, &["rollback", "VersionedProcessor", "--to", &v2[..12]]);
+        assert!(!refused.status.success(), "{refused:?}");
+        assert_contains(&stderr(&refused), "was never active");
+    }
+    let same = slate(data, &["rollback", "VersionedProcessor", "--to", &v1[..12]]);
+    assert!(!same.status.success(), "{same:?}");
+    assert_contains(&stderr(&same), "already: there is nothing to roll back");
+    let history = slate(data, &["plugins", "history", "VersionedProcessor"]);
+    let history = String::from_utf8_lossy(&history.stdout).into_owned();
+    assert!(
+        !history.contains("rollback"),
+        "nothing was switched:\n{history}"
+    );
+}
+
 /// A registry version whose stored bytes are damaged fails the commands
 /// that run processors, naming it, but not those that manage versions:
 /// they leave it out with a warning, so it can be undeployed.

@@ -142,6 +142,27 @@ fn rollbacks_walk_back_through_the_versions(registry: &Registry, base_registry: 
         .unwrap();
     assert_eq!(previous().unwrap(), v1.hash);
 
+    // Undeployed, then deployed again: a rollback goes back to no registry
+    // version, not past the undeploy to the version the operator ended
+    // (nor, for the same version deployed again, to itself).
+    registry.deactivate(name).unwrap();
+    assert_eq!(
+        previous().unwrap(),
+        v4.hash,
+        "a rollback undoes the undeploy"
+    );
+    for again in [&v2, &v4] {
+        registry
+            .activate(&again.spec, &again.hash, DeployAction::Deploy)
+            .unwrap();
+        assert!(
+            matches!(previous(), Err(RegistryError::NothingToRollBackTo(_))),
+            "{:?}",
+            previous()
+        );
+        registry.deactivate(name).unwrap();
+    }
+
     // A version first made active by a rollback (a bundled one) is the
     // bottom of the stack.
     let v1 = stored(base_registry, &runtime, components::VERSIONED_V1);

@@ -492,7 +492,9 @@ impl Registry {
     /// returns down the stack to its version (one the stack no longer
     /// holds is stacked as a deploy would be, and one never deployed, the
     /// bundled version, is the bottom of a new stack); an undeploy stacks
-    /// "none" on the version it ended, so that a rollback undoes it.
+    /// "none" on the version it ended, so that a rollback undoes it, and a
+    /// rollback of a version deployed after an undeploy goes back to no
+    /// registry version, not past the undeploy.
     /// So a second rollback goes further back, where before it went
     /// forward again to the version the first one left: a retried request
     /// put back the version rolled back from.
@@ -518,10 +520,11 @@ impl Registry {
             }
         }
         stack.pop();
-        let previous = stack.iter().rev().find_map(|version| *version);
-        match previous {
-            Some(hash) => self.find_version(name, hash),
-            None => Err(RegistryError::NothingToRollBackTo(name.to_string())),
+        // Below an undeploy's "none" there is no registry version to go
+        // back to (a bundled processor's bundled version, if any, is).
+        match stack.last() {
+            Some(Some(hash)) => self.find_version(name, hash),
+            _ => Err(RegistryError::NothingToRollBackTo(name.to_string())),
         }
     }
 }
