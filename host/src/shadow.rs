@@ -208,10 +208,19 @@ pub fn compare(
         return Err(ShadowError::NotRun(name.to_string()));
     };
     // A table that does not exist yet has its declared schema and no rows.
+    // A store that keeps no key (BigQuery keeps one only for raw inputs)
+    // has the processor's declared key: matched by date alone, every row
+    // of a date would be one row, and a changed shadow look unchanged.
     let read = |plugin: &Plugin| -> Result<(RowSet, TableSchema), ShadowError> {
         let table = &plugin.spec.output_table;
         Ok(match store.table_schema(table)? {
-            Some(schema) => {
+            Some(mut schema) => {
+                if schema.key_columns.is_empty() {
+                    schema.key_columns = (plugin.spec.schema.key_columns.iter())
+                        .filter(|key| schema.index_of(key).is_some())
+                        .cloned()
+                        .collect();
+                }
                 let rows = store.read_rows(table, first, last)?;
                 (on_dates(rows, &schema.partition_column, &dates), schema)
             }

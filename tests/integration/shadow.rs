@@ -656,3 +656,75 @@ fn a_shadow_runs_under_its_live_processors_limits() {
         "{shadow}"
     );
 }
+
+/// On BigQuery, which keeps no key for a processor's table, `diff` matches
+/// rows by the processor's declared key, as on the embedded store. It
+/// matched them by date alone: every row of a date was one row, and a
+/// shadow that changed every row showed one change.
+#[test]
+fn on_bigquery_a_diff_matches_rows_by_the_declared_key_not_the_date_alone() {
+    use slate::executor::Executor;
+    use slate::liveness::LeaseConfig;
+    use slate::pipeline::Pipeline;
+    use slate::plugin::{RunLimits, Runtime};
+    use slate::runs::Trigger;
+    use slate::store::Store;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::emulator::isolated_config();
+    let connect = || -> std::sync::Arc<dyn Store> {
+        std::sync::Arc::new(slate::store::BigQueryStore::connect(&config).unwrap())
+    };
+    let store = connect();
+    let runtime = Runtime::new(Some(&dir.path().join("compiled"))).unwrap();
+    let load = |path: &str| runtime.load(&std::fs::read(path).unwrap()).unwrap();
+    let executor = Executor::new(
+        store.clone(),
+        "shadow-bigquery-host",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )
+    .unwrap();
+    let since = chrono::Utc::now();
+    let pipeline = Pipeline::new(vec![load(components::VERSIONED_V1)])
+        .unwrap()
+        .with_shadows(vec![load(components::VERSIONED_V2)]);
+    let day = date(DAY);
+    let live = pipeline.plugin("VersionedProcessor").unwrap();
+    let ran = executor.execute(live, day, Trigger::Cli).unwrap();
+    assert_eq!(ran.rows_written, 2, "{ran:?}");
+    let replayed = slate::shadow::replay(
+        &executor,
+        &pipeline,
+        "VersionedProcessor",
+        (day, day),
+        1,
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(replayed.outcomes.len(), 1, "{replayed:?}");
+
+    // As `slate diff` does, from a process that wrote nothing: its store
+    // knows the tables only as BigQuery keeps them.
+    let compared = slate::shadow::compare(
+        connect().as_ref(),
+        &pipeline,
+        "VersionedProcessor",
+        None,
+        since,
+    )
+    .unwrap();
+    // v1 wrote rows 0 and 1 labelled v1; v2 rows 0 to 2 labelled v2.
+    let diff = &compared.diff;
+    assert_eq!(
+        (
+            diff.live_rows,
+            diff.new_rows,
+            diff.changed,
+            diff.only_in_new,
+            diff.unchanged
+        ),
+        (2, 3, 2, 1, 0),
+        "{diff:#?}"
+    );
+}
