@@ -1582,3 +1582,33 @@ async fn a_cancelled_backfill_starts_no_further_run_and_ends_cancelled() {
         .unwrap();
     assert_eq!(served.call(without_token).await.0, StatusCode::UNAUTHORIZED);
 }
+
+/// Event streams hold their connections as long as their clients like, so
+/// they may take at most half of the connection limit: past that a new
+/// one is a 503, and the rest stays for requests. Before, anonymous
+/// streams could take every connection, a token holder's requests too.
+#[tokio::test(flavor = "multi_thread")]
+async fn event_streams_take_at_most_half_the_connections() {
+    let served = Served::configured(|c| c.max_connections = 4, None);
+    let open = || async {
+        let request = Request::get("/events").body(Body::empty()).unwrap();
+        served.router().oneshot(request).await.unwrap()
+    };
+    let first = open().await;
+    let second = open().await;
+    assert_eq!(
+        (first.status(), second.status()),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    let refused = open().await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let bytes = axum::body::to_bytes(refused.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body: Json = serde_json::from_slice(&bytes).unwrap();
+    assert_contains(body["error"].as_str().unwrap(), "2 event streams are open");
+    // A stream closed leaves room for another.
+    drop(first);
+    assert_eq!(open().await.status(), StatusCode::OK);
+    drop(second);
+}

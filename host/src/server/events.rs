@@ -26,6 +26,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::{Stream, StreamExt};
 
+use super::errors::ApiError;
 use super::state::{AppState, ServedHost};
 use crate::executor::RunObserver;
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
@@ -108,6 +109,11 @@ impl Default for RunEvents {
 }
 
 impl RunEvents {
+    /// How many follow the changes now (open `GET /events` streams).
+    pub fn followers(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     /// A receiver of every change from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<RunChange> {
         if self.sender.receiver_count() == 0 {
@@ -255,10 +261,21 @@ pub fn event_stream(
     first.chain(changes)
 }
 
-/// `GET /events`.
+/// `GET /events`. A stream holds its connection for as long as its client
+/// likes, and the keep-alive comments outlast the idle timeout, so streams
+/// may take at most half of `--max-connections`: past that a new one is a
+/// 503, and the other half stays for requests, a token holder's included.
 pub async fn events(
     State(state): State<AppState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    Sse::new(event_stream(state.host.events.subscribe()))
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let most = (state.config.max_connections / 2).max(1);
+    if state.host.events.followers() >= most {
+        return Err(ApiError::with_status(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            format!("{most} event streams are open, the most this server keeps; retry shortly"),
+        ));
+    }
+    Ok(Sse::new(event_stream(state.host.events.subscribe()))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
