@@ -203,17 +203,7 @@ fn serve_starts_with_a_schedule_naming_an_undeployed_processor_and_its_ticks_say
     assert_succeeded(&slate(data.path(), &["undeploy", "VersionedProcessor"]));
 
     let server = Server::start(data.path(), &[]);
-    wait_until("a tick raised its alert", || {
-        let (_, alerts) = server.get("/alerts");
-        alerts["alerts"].as_array().is_some_and(|alerts| {
-            alerts.iter().any(|a| {
-                a["event"] == "schedule_not_fired"
-                    && a["summary"]
-                        .as_str()
-                        .is_some_and(|s| s.contains("unknown processor VersionedProcessor"))
-            })
-        })
-    });
+    wait_for_unfired_tick(&server, "unknown processor VersionedProcessor");
 }
 
 /// A schedule naming a processor whose registry version this host cannot
@@ -237,17 +227,7 @@ fn serve_starts_with_a_schedule_naming_a_processor_left_out_and_says_so() {
     let log_path = data.path().join("serve.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut server = Server::start_logging(data.path(), &[], log);
-    wait_until("a tick raised its alert", || {
-        let (_, alerts) = server.get("/alerts");
-        alerts["alerts"].as_array().is_some_and(|alerts| {
-            alerts.iter().any(|a| {
-                a["event"] == "schedule_not_fired"
-                    && a["summary"]
-                        .as_str()
-                        .is_some_and(|s| s.contains("VersionedProcessor is left out on this host"))
-            })
-        })
-    });
+    wait_for_unfired_tick(&server, "VersionedProcessor is left out on this host");
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     let log = std::fs::read_to_string(&log_path).unwrap();
@@ -331,17 +311,21 @@ fn a_tick_whose_runs_are_all_already_running_raises_an_alert_saying_so() {
             "0.001",
         ],
     );
+    wait_for_unfired_tick(&server, "not started: SlowProcessor: already running (run ");
+    crate::bookkeeping::set_spin(&store, today, false);
+    assert!(server.terminate().success());
+}
+
+/// Waits until `server` has raised a `schedule_not_fired` alert whose
+/// summary holds `reason`.
+fn wait_for_unfired_tick(server: &Server, reason: &str) {
     wait_until("a tick raised its alert", || {
         let (_, alerts) = server.get("/alerts");
         alerts["alerts"].as_array().is_some_and(|alerts| {
             alerts.iter().any(|a| {
                 a["event"] == "schedule_not_fired"
-                    && a["summary"].as_str().is_some_and(|s| {
-                        s.contains("not started: SlowProcessor: already running (run ")
-                    })
+                    && a["summary"].as_str().is_some_and(|s| s.contains(reason))
             })
         })
     });
-    crate::bookkeeping::set_spin(&store, today, false);
-    assert!(server.terminate().success());
 }
