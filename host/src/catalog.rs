@@ -116,6 +116,17 @@ pub struct Loaded {
     pub origin: Origin,
 }
 
+/// Whether `name` is a processor this host knows by name: one it serves,
+/// or one the registry has a history of (undeployed, or left out). Runs
+/// may still name others (another host's plugin folder).
+pub fn is_known(
+    pipeline: &crate::pipeline::Pipeline,
+    registry: &Registry,
+    name: &str,
+) -> Result<bool, RegistryError> {
+    Ok(pipeline.plugin(name).is_some() || !registry.history(name)?.is_empty())
+}
+
 /// Loads every processor's shadow version from the registry (see
 /// [`crate::pipeline::Pipeline::with_shadows`]).
 pub fn load_shadows(runtime: &Runtime, registry: &Registry) -> Result<Vec<Plugin>, CatalogError> {

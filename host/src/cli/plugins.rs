@@ -254,7 +254,7 @@ fn notify_activation(options: &HostOptions, deployment: &Deployment) -> Result<(
 /// of `pipeline` nor one the registry has a history of (an undeployed one
 /// is known, so that it can be rolled back or its shadow dropped).
 pub fn known_processor(pipeline: &Pipeline, registry: &Registry, name: &str) -> Result<()> {
-    if pipeline.plugin(name).is_none() && registry.history(name)?.is_empty() {
+    if !slate::catalog::is_known(pipeline, registry, name)? {
         pipeline.select(&[name.to_string()])?;
     }
     Ok(())

@@ -121,7 +121,8 @@ pub async fn json_errors(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+    // Cheap clones (shared bytes): every request pays them, few use them.
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
@@ -149,6 +150,7 @@ pub async fn json_errors(
                 .get(header::ALLOW)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("none");
+            let path = uri.path();
             let message = format!("{path} does not take {method}; it takes {allowed}");
             (Some("method"), message)
         }

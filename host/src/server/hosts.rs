@@ -52,23 +52,24 @@ pub async fn announce(host: Arc<ServedHost>, address: String) {
                 true => Ok(None),
                 false => served.pipeline().map(Some),
             };
-            let processors: Result<Vec<String>, _> = pipeline
-                .as_ref()
-                .map(|p| p.as_ref().map(|p| p.order().to_vec()).unwrap_or_default());
-            let upstream = match &pipeline {
-                Ok(Some(pipeline)) => pipeline
-                    .plugins()
-                    .filter(|p| !p.spec.upstream.is_empty())
-                    .map(|p| (p.spec.name.clone(), p.spec.upstream.clone()))
-                    .collect(),
-                _ => BTreeMap::new(),
+            let (processors, upstream) = match &pipeline {
+                Ok(Some(pipeline)) => (
+                    Some(pipeline.order().to_vec()),
+                    pipeline
+                        .plugins()
+                        .filter(|p| !p.spec.upstream.is_empty())
+                        .map(|p| (p.spec.name.clone(), p.spec.upstream.clone()))
+                        .collect(),
+                ),
+                Ok(None) => (Some(Vec::new()), BTreeMap::new()),
+                Err(_) => (None, BTreeMap::new()),
             };
             let directory = served.store.host_directory().expect("checked above");
             let beat = directory.heartbeat(&Heartbeat {
                 host_id: served.executor.host_id(),
                 address: &address,
                 lease: leases.lease,
-                processors: processors.as_deref().ok(),
+                processors: processors.as_deref(),
                 upstream: &upstream,
                 first,
             });

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 
 use super::errors::ApiError;
 use super::extract::{Params, date_field};
-use super::state::AppState;
+use super::state::{AppState, ServedHost};
 use crate::runs::{RunFilter, RunRecord};
 
 /// The most runs one answer lists.
@@ -69,30 +69,36 @@ pub async fn list_runs(
             if let Some(name) = filter.processor.as_deref()
                 && runs.is_empty()
             {
-                let pipeline = host.pipeline().map_err(ApiError::internal)?;
-                let history = host.registry.history(name).map_err(ApiError::internal)?;
-                let ever_ran = || {
-                    host.store
-                        .runs(&RunFilter {
-                            processor: Some(name.to_string()),
-                            limit: Some(1),
-                            skip_upstream_check: true,
-                            ..RunFilter::default()
-                        })
-                        .map(|runs| !runs.is_empty())
-                        .map_err(ApiError::internal)
-                };
-                if pipeline.plugin(name).is_none() && history.is_empty() && !ever_ran()? {
-                    let error = pipeline
-                        .select(&[name.to_string()])
-                        .expect_err("not in the pipeline");
-                    return Err(ApiError::bad_field("processor", error.to_string()));
-                }
+                refuse_unknown_processor(host, name)?;
             }
             Ok(runs)
         })
         .await?;
     Ok(Json(runs))
+}
+
+/// Refuses `name` (400, naming the field) unless it is a processor this
+/// host knows ([`crate::catalog::is_known`]) or one that ever ran.
+fn refuse_unknown_processor(host: &ServedHost, name: &str) -> Result<(), ApiError> {
+    let pipeline = host.pipeline().map_err(ApiError::internal)?;
+    if crate::catalog::is_known(&pipeline, &host.registry, name).map_err(ApiError::internal)? {
+        return Ok(());
+    }
+    let ever_ran = host
+        .store
+        .runs(&RunFilter {
+            processor: Some(name.to_string()),
+            limit: Some(1),
+            skip_upstream_check: true,
+            ..RunFilter::default()
+        })
+        .map_err(ApiError::internal)?;
+    match pipeline.select(&[name.to_string()]) {
+        Err(unknown) if ever_ran.is_empty() => {
+            Err(ApiError::bad_field("processor", unknown.to_string()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `GET /runs/{id}`: one run record.

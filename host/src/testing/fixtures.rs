@@ -516,7 +516,9 @@ fn read_csv(
         .collect();
     // The line a record starts on, counted from its byte offset: with
     // CRLF endings the csv crate ends a line at its `\r`, and counts the
-    // `\n` as the start of the next record, one line short.
+    // `\n` as the start of the next record, one line short. Records come
+    // in order, so the count goes on from the last one's.
+    let counted = std::cell::Cell::new((0usize, 1u64));
     let line_at = |position: Option<&csv::Position>| {
         position.map_or(0, |p| {
             let bytes = text.as_bytes();
@@ -524,7 +526,11 @@ fn read_csv(
             while bytes.get(start).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
                 start += 1;
             }
-            bytes[..start].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+            let (from, line) = counted.get();
+            let from = from.min(start);
+            let line = line + bytes[from..start].iter().filter(|&&b| b == b'\n').count() as u64;
+            counted.set((start, line));
+            line
         })
     };
     let mut rows = Vec::new();
