@@ -361,10 +361,54 @@ impl Drop for LeaseKeeper {
     }
 }
 
-/// Whether `other` is a previous incarnation of this host (`name:pid`, same
-/// name, another pid) whose process no longer runs: it no longer exists,
-/// or it is a zombie (killed, and not yet waited for by its parent, which
-/// in a container without an init may be never).
+/// The inode of the initial pid namespace (the kernel's `PROC_PID_INIT_INO`):
+/// a process outside any container sees its pids in this one.
+const INITIAL_PID_NAMESPACE: u64 = 0xEFFF_FFFC;
+
+/// This process's host id, as its runs, tasks and heartbeats record it:
+/// `hostname:pid`, or `hostname[pidns N]:pid` in a container's own pid
+/// namespace `N`.
+///
+/// The pid alone does not name a process where several pid namespaces
+/// share one hostname (containers with host networking, each slate as
+/// pid 1): two live hosts would share one id, and each would take the
+/// other's runs for its own. The namespace tells them apart, and tells a
+/// host whether another's pid can be looked up in its own `/proc` at all
+/// (see [`is_dead_incarnation`]).
+pub fn this_host_id() -> String {
+    let hostname = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    let namespace = std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .and_then(|link| pid_namespace_inode(&link.to_string_lossy()));
+    host_id_of(&hostname, namespace, std::process::id())
+}
+
+/// The inode in a `/proc/PID/ns/pid` link, which reads `pid:[4026531836]`.
+fn pid_namespace_inode(link: &str) -> Option<u64> {
+    link.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// The host id of process `pid` of `hostname` in pid namespace `namespace`
+/// (unknown, or the initial one, leaves it out).
+fn host_id_of(hostname: &str, namespace: Option<u64>, pid: u32) -> String {
+    match namespace {
+        Some(inode) if inode != INITIAL_PID_NAMESPACE => {
+            format!("{hostname}[pidns {inode}]:{pid}")
+        }
+        _ => format!("{hostname}:{pid}"),
+    }
+}
+
+/// Whether `other` is a previous incarnation of this host (`name:pid`, the
+/// same name, pid namespace included, and another pid) whose process no
+/// longer runs: it no longer exists, or it is a zombie (killed, and not
+/// yet waited for by its parent, which in a container without an init may
+/// be never). A host in another pid namespace is never judged here, since
+/// its pids are not this one's to look up: its lease decides.
 pub fn is_dead_incarnation(other: &str, me: &str) -> bool {
     let (Some((other_name, other_pid)), Some((my_name, _))) =
         (other.rsplit_once(':'), me.rsplit_once(':'))
@@ -392,7 +436,9 @@ fn process_runs(pid: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_dead_incarnation;
+    use super::{
+        INITIAL_PID_NAMESPACE, host_id_of, is_dead_incarnation, pid_namespace_inode, this_host_id,
+    };
 
     #[test]
     fn only_a_gone_process_on_this_machine_is_a_dead_incarnation() {
@@ -405,6 +451,33 @@ mod tests {
             "another machine"
         );
         assert!(!is_dead_incarnation("test-host", &me), "not a process id");
+    }
+
+    #[test]
+    fn a_host_id_names_the_pid_namespace_only_inside_a_container() {
+        assert_eq!(host_id_of("box", Some(INITIAL_PID_NAMESPACE), 7), "box:7");
+        assert_eq!(host_id_of("box", None, 7), "box:7");
+        assert_eq!(
+            host_id_of("box", Some(4026532190), 1),
+            "box[pidns 4026532190]:1"
+        );
+        assert_eq!(pid_namespace_inode("pid:[4026531836]"), Some(4026531836));
+        assert_eq!(pid_namespace_inode("mnt:[4026531836]"), None);
+        assert!(this_host_id().ends_with(&format!(":{}", std::process::id())));
+    }
+
+    #[test]
+    fn two_containers_sharing_a_hostname_never_judge_each_others_pids() {
+        // Each container's slate is pid 1 and sees no pid of the other:
+        // the ids differ, and neither is taken for a dead incarnation.
+        let first = host_id_of("box", Some(4026532190), 1);
+        let second = host_id_of("box", Some(4026532555), 1);
+        assert_ne!(first, second);
+        let pid_unknown_here = host_id_of("box", Some(4026532190), 4294967295);
+        assert!(!is_dead_incarnation(&pid_unknown_here, &second));
+        // In one namespace, a gone pid is still a dead incarnation.
+        let sibling = host_id_of("box", Some(4026532555), 4294967295);
+        assert!(is_dead_incarnation(&sibling, &second));
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub fn alerts(
             if config.channel(&channel).is_none() {
                 usage!("no alert channel named `{channel}` in [alerts] of slate.toml");
             }
-            let deliverer = Deliverer::new(store, config, &super::host_id())?;
+            let deliverer = Deliverer::new(store, config, &slate::liveness::this_host_id())?;
             let attempt = async_runtime()?.block_on(deliverer.send_test(&channel))?;
             print_attempt(&attempt);
             Ok(exit_for(&[attempt]))
@@ -103,7 +103,7 @@ pub fn alerts(
             if config.channels.is_empty() {
                 usage!("no alert channels in [alerts] of slate.toml");
             }
-            let deliverer = Deliverer::new(store, config, &super::host_id())?;
+            let deliverer = Deliverer::new(store, config, &slate::liveness::this_host_id())?;
             let results = async_runtime()?.block_on(deliverer.check_channels())?;
             let attempts: Vec<DeliveryAttempt> = results.into_iter().map(|(_, a)| a).collect();
             for attempt in &attempts {
@@ -298,7 +298,7 @@ pub fn deliver_after_command(options: &HostOptions, store: &Arc<dyn Store>) -> R
     if config.channels.is_empty() {
         return Ok(true);
     }
-    let deliverer = Deliverer::new(store.clone(), config, &super::host_id())?;
+    let deliverer = Deliverer::new(store.clone(), config, &slate::liveness::this_host_id())?;
     let mut delivered: std::collections::BTreeMap<String, usize> = Default::default();
     let outcomes = async_runtime()?.block_on(async {
         let deadline =

@@ -788,16 +788,6 @@ pub struct HostOptions {
     leases: LeaseConfig,
 }
 
-/// A host id unique to this process: `hostname:pid`.
-fn host_id() -> String {
-    let hostname = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string());
-    format!("{hostname}:{}", std::process::id())
-}
-
 /// Opens the store the options select; `create` makes a missing one.
 /// The alert channels of `slate.toml` are added to its outbox first, if
 /// new, so that a channel is sent what is raised from the command that
@@ -906,7 +896,12 @@ impl Host {
                 );
             }
         }
-        let executor = Executor::new(store.clone(), host_id(), limits, options.leases)?;
+        let executor = Executor::new(
+            store.clone(),
+            slate::liveness::this_host_id(),
+            limits,
+            options.leases,
+        )?;
         let dates = DatesConfig::load(&options.data_dir.config_file())?;
         Ok(Host {
             dates,

@@ -69,7 +69,7 @@ pub fn pooled_runtime(
 pub fn registry(options: &HostOptions) -> Result<Registry> {
     let dir = options.data_dir.registry_dir();
     Ok(match options.warehouse.state_url()? {
-        Some(url) => Registry::connect(url, &dir, &super::host_id())?,
+        Some(url) => Registry::connect(url, &dir, &slate::liveness::this_host_id())?,
         None => Registry::open(&dir)?,
     })
 }

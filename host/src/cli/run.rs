@@ -134,7 +134,7 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
         // that expired, or a host that was an earlier process on this
         // machine and is gone.
         Some(now) => {
-            let me = super::host_id();
+            let me = slate::liveness::this_host_id();
             let running = RunFilter {
                 status: Some(RunStatus::Running),
                 stale_as_of: None,
@@ -290,7 +290,7 @@ pub fn reap(options: &HostOptions) -> Result<ExitCode> {
     let store = super::open_store(options, false)?;
     let reaped = reap_on_start(
         store.as_ref(),
-        &super::host_id(),
+        &slate::liveness::this_host_id(),
         slate::liveness::process_started(),
         chrono::Utc::now(),
     )?;

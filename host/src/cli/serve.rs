@@ -170,7 +170,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     let deliverer = Arc::new(Deliverer::new(
         host.store.clone(),
         config.alerts.clone(),
-        &super::host_id(),
+        &slate::liveness::this_host_id(),
     )?);
     let metrics = Arc::new(Metrics::new());
     let executor = host.executor.clone().with_observer(metrics.clone());

@@ -97,7 +97,7 @@ pub fn transfer(options: &HostOptions, table: &str, new_owner: NewOwner) -> Resu
         return Ok(ExitCode::SUCCESS);
     }
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
-    let by = format!("{user} on {}", super::host_id());
+    let by = format!("{user} on {}", slate::liveness::this_host_id());
     let transfer = store.transfer_table(&table, &to, &by)?;
     println!(
         "{} now owned by {} (was {}); recorded",
