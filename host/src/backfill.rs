@@ -626,14 +626,6 @@ impl Tally {
         self.rows += outcome.rows;
     }
 
-    /// Takes back one outcome [`Tally::count`] counted: a run that will run
-    /// again (a resumed backfill's run a shutdown stopped).
-    pub fn uncount(&mut self, outcome: &Outcome) {
-        let counted = self.counter(outcome);
-        *counted = counted.saturating_sub(1);
-        self.rows -= outcome.rows;
-    }
-
     /// The count an outcome goes to, by how it ended.
     fn counter(&mut self, outcome: &Outcome) -> &mut usize {
         match outcome.ended() {

@@ -500,8 +500,16 @@ fn a_backfill_resumed_after_one_of_its_processors_was_undeployed_runs_the_rest()
 /// again with the rest. Before, that reaped run counted as the work done:
 /// it was never run again, its date kept no rows, its downstream ended
 /// blocked, and the progress counted fewer runs than it planned.
+///
+/// The kill can also come between a run's end and the save of the
+/// progress that counts it; the test erases the saved counts to stand for
+/// that. Before, such a run was never counted, and the resumed backfill
+/// ended with fewer runs counted than it planned: the counts are now made
+/// again from the run records.
 #[test]
 fn a_backfill_whose_server_was_killed_runs_again_the_run_the_kill_cut_short() {
+    use slate::store::backfill_records::BackfillRecords;
+
     let data = tempfile::tempdir().unwrap();
     crate::support::use_shared_compiled_cache(data.path());
     assert_succeeded(&slate(data.path(), &["deploy", components::SLOW_PROCESSOR]));
@@ -537,6 +545,14 @@ fn a_backfill_whose_server_was_killed_runs_again_the_run_the_kill_cut_short() {
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     set_spin(&store, day, false);
+    let saved = store.saved_backfill(&id).unwrap().unwrap();
+    let mut progress: Json = serde_json::from_str(&saved.progress_json).unwrap();
+    assert_eq!(progress["succeeded"], 2, "{progress}");
+    progress["succeeded"] = json!(0);
+    progress["rows"] = json!(0);
+    store
+        .save_backfill_progress(&id, &saved.state, &progress.to_string())
+        .unwrap();
 
     let second = Server::start(data.path(), &[]);
     wait_until("the resumed backfill finishes", || {
@@ -548,6 +564,17 @@ fn a_backfill_whose_server_was_killed_runs_again_the_run_the_kill_cut_short() {
         (&json!(5), &json!(5)),
         "{progress}"
     );
+    let rows_written: i64 = store
+        .runs(&RunFilter {
+            processor: Some("SlowProcessor".into()),
+            status: Some(RunStatus::Success),
+            ..RunFilter::default()
+        })
+        .unwrap()
+        .iter()
+        .map(|r| r.rows_written)
+        .sum();
+    assert_eq!(progress["rows"], rows_written, "{progress}");
     let runs = runs_on_the_day();
     assert_eq!(
         runs.iter()

@@ -14,7 +14,7 @@ use chrono::Utc;
 
 use super::backfill_jobs::{BackfillJob, BackfillProgress, BackfillState};
 use super::state::ServedHost;
-use crate::backfill::{self, Ended, Outcome, Plan};
+use crate::backfill::{self, Ended, Outcome, Plan, Tally};
 use crate::pipeline::Pipeline;
 use crate::runs::{ErrorKind, RunFilter, RunStatus};
 use crate::store::Store;
@@ -167,10 +167,22 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
     let mut progress: BackfillProgress =
         serde_json::from_str(&saved.progress_json).map_err(|e| e.to_string())?;
     let pipeline = host.pipeline().map_err(|e| e.to_string())?;
+    // The counts are made again from the run records: a run can end after
+    // the last progress saved (the kill came between the two), and what
+    // ended is what the records say.
+    progress.ended = Tally::default();
+    progress.problems.clear();
     let mut remaining = Vec::new();
     for run in &plan.runs {
-        if !ended_since(host.store.as_ref(), run, progress.started_at)? {
-            remaining.push(run.clone());
+        match ended_run_since(host.store.as_ref(), run, progress.started_at)? {
+            Some(record) => {
+                let outcome = Outcome::from_record(&record);
+                progress.ended.count(&outcome);
+                if outcome.ended() != Ended::Succeeded {
+                    progress.problems.push(outcome);
+                }
+            }
+            None => remaining.push(run.clone()),
         }
     }
     // A processor undeployed (or left out) since starts no more runs: each
@@ -179,19 +191,6 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
         .into_iter()
         .partition(|run| pipeline.plugin(&run.processor).is_some());
     let already_ended = plan.runs.len() - remaining.len() - gone.len();
-    // A run that will run again (one the shutdown stopped) is no longer
-    // one of its problems.
-    let (rerun, kept): (Vec<Outcome>, Vec<Outcome>) = std::mem::take(&mut progress.problems)
-        .into_iter()
-        .partition(|problem| {
-            remaining
-                .iter()
-                .any(|run| run.processor == problem.processor && run.date == problem.date)
-        });
-    for outcome in &rerun {
-        progress.ended.uncount(outcome);
-    }
-    progress.problems = kept;
     for run in &gone {
         let outcome = Outcome::undeployed(&run.processor, run.date);
         progress.ended.count(&outcome);
@@ -234,15 +233,15 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
     Ok(())
 }
 
-/// Whether `run`'s (processor, date) has a run that started since the
-/// backfill was accepted and ended other than by a shutdown, or by its
+/// The run of `run`'s (processor, date) that started since the backfill
+/// was accepted and ended other than by a shutdown, or by its
 /// host's death (a run reaped as stale: the kill of the server that ran
 /// the backfill cut it short): the work the backfill asked for was done.
-fn ended_since(
+fn ended_run_since(
     store: &dyn Store,
     run: &backfill::PlannedRun,
     since: chrono::DateTime<Utc>,
-) -> Result<bool, String> {
+) -> Result<Option<crate::runs::RunRecord>, String> {
     let latest = store
         .runs(&RunFilter {
             processor: Some(run.processor.clone()),
@@ -252,7 +251,7 @@ fn ended_since(
             ..RunFilter::default()
         })
         .map_err(|e| e.to_string())?;
-    Ok(latest.first().is_some_and(|latest| {
+    Ok(latest.into_iter().next().filter(|latest| {
         latest.started_at >= since
             && latest.status != RunStatus::Running
             && !matches!(
