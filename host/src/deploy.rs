@@ -54,9 +54,14 @@ pub enum DeployCheck {
     /// The store its table goes to could not keep its names (PostgreSQL
     /// keeps at most 63 bytes of each).
     Store,
-    /// The version to roll back to is not in the registry, or the
-    /// processor to undeploy has no registry version.
+    /// The version to roll back to is not in the registry.
     Version,
+    /// What names the version to roll back to is no hash.
+    Hash,
+    /// The processor's versions as they stand refuse it: the version is
+    /// active already, or was never active; there is no shadow to
+    /// promote, or no registry version to undeploy.
+    State,
     /// The registry could not store or activate it.
     Registry,
 }
@@ -73,6 +78,8 @@ impl fmt::Display for DeployCheck {
             DeployCheck::Ownership => "ownership",
             DeployCheck::Store => "store",
             DeployCheck::Version => "version",
+            DeployCheck::Hash => "hash",
+            DeployCheck::State => "state",
             DeployCheck::Registry => "registry",
         })
     }
@@ -222,7 +229,7 @@ impl Deployer<'_> {
             }
             Some(live) if live.hash == plugin.hash => {
                 return Err(DeployError::new(
-                    DeployCheck::Version,
+                    DeployCheck::State,
                     format!(
                         "{} {} is the active version; a shadow must be another",
                         plugin.spec.name, plugin.hash
@@ -248,7 +255,7 @@ impl Deployer<'_> {
             .find(|s| s.stored.name == name)
             .ok_or_else(|| {
                 DeployError::new(
-                    DeployCheck::Version,
+                    DeployCheck::State,
                     format!("{name} has no shadow version to promote"),
                 )
             })?;
@@ -263,7 +270,7 @@ impl Deployer<'_> {
     pub fn rollback(&self, name: &str, to: Option<&str>) -> Result<Deployed, DeployError> {
         if to == Some("") {
             return Err(DeployError::new(
-                DeployCheck::Version,
+                DeployCheck::Hash,
                 "an empty hash names no version: give a hash or a prefix of one",
             ));
         }
@@ -271,7 +278,7 @@ impl Deployer<'_> {
             && !to.chars().all(|c| c.is_ascii_hexdigit())
         {
             return Err(DeployError::new(
-                DeployCheck::Version,
+                DeployCheck::Hash,
                 format!(
                     "{to:?} is no hash: a version is named by the hex digits of its SHA-256, \
                      or a prefix of them"
@@ -295,7 +302,7 @@ impl Deployer<'_> {
                         .any(|switch| switch.hash == target.hash) =>
             {
                 return Err(DeployError::new(
-                    DeployCheck::Version,
+                    DeployCheck::State,
                     format!(
                         "version {} of {name} was never active, so there is no going back \
                          to it: a shadow version goes live by `slate promote`",
@@ -304,13 +311,20 @@ impl Deployer<'_> {
                 ));
             }
             Ok(target) => target.hash,
-            Err(error) => self
-                .bundled_version(name, to)?
-                .ok_or_else(|| DeployError::new(DeployCheck::Version, error))?,
+            Err(error) => self.bundled_version(name, to)?.ok_or_else(|| {
+                // A hash not found names no version; with none named,
+                // there is no earlier one.
+                let check = if to.is_some() {
+                    DeployCheck::Version
+                } else {
+                    DeployCheck::State
+                };
+                DeployError::new(check, error)
+            })?,
         };
         if self.registry.active_hash(name)?.as_deref() == Some(hash.as_str()) {
             return Err(DeployError::new(
-                DeployCheck::Version,
+                DeployCheck::State,
                 format!("{name} runs version {hash} already: there is nothing to roll back"),
             ));
         }
@@ -337,7 +351,7 @@ impl Deployer<'_> {
                 _ => "no version of it is deployed".into(),
             };
             return Err(DeployError::new(
-                DeployCheck::Version,
+                DeployCheck::State,
                 format!("{name} has no registry version to undeploy: {why}"),
             ));
         }
@@ -368,7 +382,7 @@ impl Deployer<'_> {
             .map(|shadow| shadow.stored.hash);
         let deployment = self.registry.deactivate(name).map_err(|e| match e {
             // Another process undeployed it in the meantime.
-            RegistryError::NotDeployed(_) => DeployError::new(DeployCheck::Version, e),
+            RegistryError::NotDeployed(_) => DeployError::new(DeployCheck::State, e),
             other => other.into(),
         })?;
         Ok(Undeployed {

@@ -855,6 +855,27 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
     assert_eq!(missing["check"], "version");
+
+    // What the request says wrong is a 400; what the versions as they
+    // stand refuse is a 409. Both were 404s, as if the processor were
+    // unknown.
+    let (status, no_hash) = served
+        .post_json("/plugins/VersionedProcessor/rollback", json!({"to": "v1"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{no_hash}");
+    assert_eq!(
+        (&no_hash["check"], &no_hash["field"]),
+        (&json!("hash"), &json!("to"))
+    );
+    let (status, already) = served
+        .post_json(
+            "/plugins/VersionedProcessor/rollback",
+            json!({"to": content_hash(&v2)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{already}");
+    assert_eq!(already["check"], "state");
+    assert_contains(already["error"].as_str().unwrap(), "already");
 }
 
 /// A registry version whose bytes are damaged (or that this host no longer
@@ -950,15 +971,15 @@ async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
     let served = Served::new();
     let listed = async || served.get("/plugins").await.1;
 
-    // Nothing to undeploy: an unknown name, and a bundled processor never
-    // deployed, whose version comes with the binary.
+    // Nothing to undeploy: an unknown name (404), and a bundled processor
+    // never deployed, whose version comes with the binary (409).
     let (status, unknown) = served.undeploy("NoSuchProcessor").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
     let (status, bundled) = served.undeploy("PlayerDailyCacheProcessor").await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{bundled}");
+    assert_eq!(status, StatusCode::CONFLICT, "{bundled}");
     assert_eq!(
         (&bundled["check"], &bundled["field"]),
-        (&json!("version"), &json!("name"))
+        (&json!("state"), &json!("name"))
     );
     // An undeploy takes no parameters, and no name or query holds a NUL.
     let (status, keep) = served.undeploy("PlayerDailyCacheProcessor?keep=1").await;
@@ -978,7 +999,7 @@ async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
         )
     };
     let (status, not_a_hash) = served.call(rollback_to("\u{0}ab")).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{not_a_hash}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{not_a_hash}");
     assert_contains(not_a_hash["error"].as_str().unwrap(), "is no hash");
     for uri in [
         "/plugins/PlayerDailyCacheProcessor/rollback?x=1",

@@ -287,7 +287,7 @@ pub fn undeploy(options: &HostOptions, name: &str) -> Result<ExitCode> {
         Ok(undeployed) => undeployed,
         // Nothing to undeploy is a usage error (exit 2), as an unknown
         // name is.
-        Err(refused) if refused.check == DeployCheck::Version => {
+        Err(refused) if refused.check == DeployCheck::State => {
             super::usage!("{name} was not undeployed: {}", refused.reason)
         }
         Err(refused) => return Err(refused).with_context(|| format!("{name} was not undeployed")),

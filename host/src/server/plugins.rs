@@ -102,6 +102,9 @@ struct Rejected {
 fn rejected(error: DeployError, field: &'static str) -> Response {
     let status = match &error.check {
         DeployCheck::Version => StatusCode::NOT_FOUND,
+        DeployCheck::Hash => StatusCode::BAD_REQUEST,
+        // The versions as they stand refuse it: a conflict with them.
+        DeployCheck::State => StatusCode::CONFLICT,
         // The table belongs to someone else: a conflict with its owner.
         DeployCheck::Ownership => StatusCode::CONFLICT,
         DeployCheck::Registry => {
@@ -160,7 +163,11 @@ pub struct RollbackTo {
     pub to: Option<String>,
 }
 
-/// `POST /plugins/{name}/rollback`.
+/// `POST /plugins/{name}/rollback`: 200 with the switch; 404 for an
+/// unknown processor or a `to` that names no version of it, 400 for a `to`
+/// that is no hash, 409 when the versions as they stand refuse it (the
+/// one named is active already, or was never active; there is no earlier
+/// one).
 pub async fn rollback_plugin(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -185,8 +192,8 @@ pub async fn rollback_plugin(
 /// `DELETE /plugins/{name}`: ends the processor's registry version (see
 /// [`crate::deploy::Deployer::undeploy`]); 200 with the undeploy's record
 /// and the bundled version that runs in its place, if any. 404 for an
-/// unknown processor or one with no registry version, 422 naming the
-/// processors that depend on it.
+/// unknown processor, 409 for one with no registry version, 422 naming
+/// the processors that depend on it.
 pub async fn undeploy_plugin(
     State(state): State<AppState>,
     Path(name): Path<String>,
