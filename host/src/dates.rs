@@ -135,6 +135,27 @@ pub enum DatesSectionError {
     },
 }
 
+/// One end `[dates]` sets lies beyond the other end, which the schedule
+/// gives: the range holds no date.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "[dates] leaves no date to serve: {set} = {value} lies beyond the {other} date the \
+     schedule gives, {other_value} (its dates with margin_days = {margin_days}); set both \
+     earliest and latest, or neither"
+)]
+pub struct NoDateServed {
+    /// The key set, `earliest` or `latest`.
+    pub set: &'static str,
+    /// Its value.
+    pub value: NaiveDate,
+    /// The end the schedule gives.
+    pub other: &'static str,
+    /// That end's date.
+    pub other_value: NaiveDate,
+    /// The margin around the schedule's dates.
+    pub margin_days: u32,
+}
+
 /// `[dates]` as written: dates as `"YYYY-MM-DD"` strings.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -208,6 +229,28 @@ impl DatesConfig {
     }
 }
 
+impl DatesConfig {
+    /// `range` (which [`DatesConfig::range`] made), unless it holds no
+    /// date: one end set here lies beyond the end the schedule gives. Both
+    /// ends set here are checked as the file is read.
+    pub fn holding_dates(&self, range: DateRange) -> Result<DateRange, NoDateServed> {
+        if range.earliest <= range.latest {
+            return Ok(range);
+        }
+        let (set, value, other, other_value) = match self.earliest {
+            Some(earliest) => ("earliest", earliest, "latest", range.latest),
+            None => ("latest", range.latest, "earliest", range.earliest),
+        };
+        Err(NoDateServed {
+            set,
+            value,
+            other,
+            other_value,
+            margin_days: self.margin_days,
+        })
+    }
+}
+
 /// The range a pipeline whose schedule is `calendar` serves today.
 pub fn serving_range(
     store: &dyn Store,
@@ -237,6 +280,25 @@ pub fn scheduled_games(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_end_set_beyond_the_schedules_other_end_leaves_no_date() {
+        let schedule = Some((day("2025-10-21"), day("2026-04-12")));
+        let today = day("2026-12-03");
+        let late = DatesConfig::parse("[dates]\nearliest = \"2031-01-01\"\n").unwrap();
+        let empty = late.holding_dates(late.range(schedule, today)).unwrap_err();
+        assert_eq!((empty.set, empty.value), ("earliest", day("2031-01-01")));
+        assert_eq!(empty.other_value, day("2027-04-13"));
+        assert!(empty.to_string().contains("set both earliest and latest"));
+        let early = DatesConfig::parse("[dates]\nlatest = \"2001-01-01\"\n").unwrap();
+        let empty = early
+            .holding_dates(early.range(schedule, today))
+            .unwrap_err();
+        assert_eq!((empty.set, empty.value), ("latest", day("2001-01-01")));
+        assert_eq!(empty.other_value, day("2024-10-20"));
+        let within = DatesConfig::parse("[dates]\nearliest = \"2026-01-01\"\n").unwrap();
+        assert!(within.holding_dates(within.range(schedule, today)).is_ok());
+    }
 
     fn day(text: &str) -> NaiveDate {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()

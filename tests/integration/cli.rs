@@ -699,7 +699,7 @@ fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
 /// A limit in `slate.toml` out of its range is a usage error naming the
 /// key and the value: a CPU time of 2^64 seconds panicked, and 2^63 wrapped
 /// around to a limit of 0 ms. So is a `[dates]` range that ends before it
-/// starts. Limits for a processor nobody has (a misspelt name) are warned
+/// starts, whether `slate.toml` sets both ends or one. Limits for a processor nobody has (a misspelt name) are warned
 /// of. A tiny memory cap fails the runs it caps, with `limit_memory`: it
 /// failed loading every processor, selected or not.
 #[test]
@@ -754,6 +754,18 @@ fn bad_limits_and_dates_in_slate_toml_are_named_and_a_tiny_memory_cap_fails_only
     };
     assert_eq!(reversed.status.code(), Some(2), "{}", stderr(&reversed));
     assert_contains(&stderr(&reversed), "comes after latest = 2026-01-01");
+    // One end set beyond the other end the schedule gives held no date:
+    // every date was refused, each as outside a range that runs backwards.
+    let beyond = {
+        let dates = "[dates]\nearliest = \"2031-01-01\"";
+        std::fs::write(dir.path().join("slate.toml"), dates).unwrap();
+        slate(dir.path(), &["run", "--date", "2031-01-05"])
+    };
+    assert_eq!(beyond.status.code(), Some(2), "{}", stderr(&beyond));
+    assert_contains(
+        &stderr(&beyond),
+        "[dates] leaves no date to serve: earliest = 2031-01-01 lies beyond the latest date",
+    );
     let capped = run("memory_mib = 1");
     assert_eq!(capped.status.code(), Some(1), "{}", stderr(&capped));
     let printed = String::from_utf8_lossy(&capped.stdout);

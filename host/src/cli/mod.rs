@@ -903,6 +903,10 @@ impl Host {
             options.leases,
         )?;
         let dates = DatesConfig::load(&options.data_dir.config_file())?;
+        let range = dates::serving_range(store.as_ref(), pipeline.calendar(), &dates)?;
+        if let Err(empty) = dates.holding_dates(range) {
+            usage!("{}: {empty}", options.data_dir.config_file().display());
+        }
         Ok(Host {
             dates,
             store,
