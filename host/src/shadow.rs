@@ -267,13 +267,19 @@ pub struct Replay {
     /// Dates of the range left out: the live processor has no successful
     /// run there, so there is nothing to compare with.
     pub skipped: Vec<NaiveDate>,
+    /// Dates not run because the version stopped being the shadow during
+    /// the replay (dropped, promoted or replaced), in date order.
+    pub not_run: Vec<NaiveDate>,
 }
 
 /// Replays `name`'s shadow on every date from `from` to `to` where the
 /// live processor's latest run succeeded, against the stored inputs, with
 /// the upstream check recorded on that live run (so its rows get the same
 /// quality issues). Up to `parallelism` dates run at once; `on_outcome` is
-/// told of each as it ends. Only the shadow table is written.
+/// told of each as it ends. Only the shadow table is written. Before each
+/// date, `still_shadow` is asked whether the version is still the shadow
+/// (another process may drop, promote or replace it meanwhile): once it is
+/// not, no further date runs.
 pub fn replay(
     executor: &Executor,
     pipeline: &Pipeline,
@@ -281,6 +287,7 @@ pub fn replay(
     (from, to): (NaiveDate, NaiveDate),
     parallelism: usize,
     on_outcome: &(dyn Fn(&Outcome) + Sync),
+    still_shadow: &(dyn Fn(&str) -> bool + Sync),
 ) -> Result<Replay, ShadowError> {
     pipeline
         .plugin(name)
@@ -312,10 +319,16 @@ pub fn replay(
     }
     let next = AtomicUsize::new(0);
     let outcomes = Mutex::new(Vec::with_capacity(planned.len()));
+    let not_run = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..parallelism.clamp(1, planned.len().max(1)) {
             scope.spawn(|| {
                 while let Some((date, check)) = planned.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    if !still_shadow(&shadow.hash) {
+                        let mut not_run = not_run.lock().unwrap_or_else(|e| e.into_inner());
+                        not_run.push(*date);
+                        continue;
+                    }
                     let ran = executor
                         .claim(shadow, *date, Trigger::Shadow)
                         .and_then(|claim| executor.execute_claim(claim, check.clone()));
@@ -334,7 +347,13 @@ pub fn replay(
     });
     let mut outcomes = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
     outcomes.sort_by_key(|o| o.date);
-    Ok(Replay { outcomes, skipped })
+    let mut not_run = not_run.into_inner().unwrap_or_else(|e| e.into_inner());
+    not_run.sort();
+    Ok(Replay {
+        outcomes,
+        skipped,
+        not_run,
+    })
 }
 
 /// The rows of `rows` whose partition date is one of `dates`.

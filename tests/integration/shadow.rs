@@ -657,6 +657,67 @@ fn a_shadow_runs_under_its_live_processors_limits() {
     );
 }
 
+/// A replay stops once its version is no longer the shadow (another
+/// process dropped, promoted or replaced it): before, `slate shadow run`
+/// went on writing the table of a shadow nobody had any more, and made it
+/// again after the drop had dropped it.
+#[test]
+fn a_replay_runs_no_further_date_once_its_version_stopped_being_the_shadow() {
+    use slate::executor::Executor;
+    use slate::liveness::LeaseConfig;
+    use slate::pipeline::Pipeline;
+    use slate::plugin::{RunLimits, Runtime};
+    use slate::runs::Trigger;
+    use slate::store::RunLedger;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(EmbeddedStore::open(&dir.path().join("slate.db")).unwrap());
+    let runtime = Runtime::new(Some(&crate::support::shared_compiled_cache())).unwrap();
+    let load = |path: &str| runtime.load(&std::fs::read(path).unwrap()).unwrap();
+    let executor = Executor::new(
+        store.clone(),
+        "shadow-replay-host",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )
+    .unwrap();
+    let pipeline = Pipeline::new(vec![load(components::VERSIONED_V1)])
+        .unwrap()
+        .with_shadows(vec![load(components::VERSIONED_V2)]);
+    let live = pipeline.plugin("VersionedProcessor").unwrap();
+    let days = [date("2026-01-05"), date("2026-01-06"), date("2026-01-07")];
+    for day in days {
+        executor.execute(live, day, Trigger::Cli).unwrap();
+    }
+    let shadow_hash = pipeline.shadow("VersionedProcessor").unwrap().hash.clone();
+    let asked = AtomicUsize::new(0);
+    let replayed = slate::shadow::replay(
+        &executor,
+        &pipeline,
+        "VersionedProcessor",
+        (days[0], days[2]),
+        1,
+        &|_| {},
+        // Dropped after the first date ran.
+        &|hash| {
+            assert_eq!(hash, shadow_hash);
+            asked.fetch_add(1, Ordering::SeqCst) == 0
+        },
+    )
+    .unwrap();
+    let ran: Vec<_> = replayed.outcomes.iter().map(|o| o.date).collect();
+    assert_eq!(ran, [days[0]], "{replayed:?}");
+    assert_eq!(replayed.not_run, [days[1], days[2]]);
+    let shadow_runs = store
+        .runs(&slate::runs::RunFilter {
+            processor: Some(slate::shadow::shadow_name("VersionedProcessor")),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(shadow_runs.len(), 1, "{shadow_runs:?}");
+}
+
 /// On BigQuery, which keeps no key for a processor's table, `diff` matches
 /// rows by the processor's declared key, as on the embedded store. It
 /// matched them by date alone: every row of a date was one row, and a
@@ -700,6 +761,7 @@ fn on_bigquery_a_diff_matches_rows_by_the_declared_key_not_the_date_alone() {
         (day, day),
         1,
         &|_| {},
+        &|_| true,
     )
     .unwrap();
     assert_eq!(replayed.outcomes.len(), 1, "{replayed:?}");

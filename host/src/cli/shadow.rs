@@ -46,7 +46,8 @@ pub fn drop(options: &HostOptions, name: &str, keep: bool) -> Result<ExitCode> {
 }
 
 /// Replays `name`'s shadow from `from` to `to`, with a progress bar;
-/// exits 1 when a shadow run failed.
+/// exits 1 when a shadow run failed, or when the version stopped being the
+/// shadow before every date ran.
 pub fn replay(
     options: &HostOptions,
     name: &str,
@@ -79,8 +80,16 @@ pub fn replay(
         range,
         parallelism,
         &on_outcome,
+        &|hash| {
+            // A registry that cannot be read now does not stop the replay.
+            host.registry.shadows().map_or(true, |shadows| {
+                shadows
+                    .iter()
+                    .any(|s| s.stored.name == name && s.stored.hash == hash)
+            })
+        },
     )?;
-    bar.inc(replay.skipped.len() as u64);
+    bar.inc((replay.skipped.len() + replay.not_run.len()) as u64);
     bar.finish();
     let succeeded = replay
         .outcomes
@@ -109,7 +118,14 @@ pub fn replay(
             .unwrap_or("");
         eprintln!("{} failed: {first_line}", failure.date);
     }
-    Ok(if failures.is_empty() {
+    if let (Some(first), Some(last)) = (replay.not_run.first(), replay.not_run.last()) {
+        eprintln!(
+            "{} dates ({first} to {last}) not run: this version stopped being the shadow of \
+             {name} during the replay (dropped, promoted or replaced)",
+            replay.not_run.len()
+        );
+    }
+    Ok(if failures.is_empty() && replay.not_run.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
