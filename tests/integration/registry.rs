@@ -1,7 +1,8 @@
 //! The plugin registry's switches, the same on both places it keeps them
 //! (a data directory's folder, and a PostgreSQL database shared by hosts):
 //! each moves the generation on, and an undeploy is recorded, ends the
-//! shadow, and is undone by a rollback.
+//! shadow, and is undone by a rollback. A shadow deployed again keeps its
+//! start.
 
 use slate::plugin::{Plugin, Runtime};
 use slate::registry::{DeployAction, Registry, RegistryError};
@@ -37,8 +38,16 @@ fn switches_move_the_generation_on_and_an_undeploy_is_undone_by_a_rollback(regis
         .activate(&v1.spec, &v1.hash, DeployAction::Deploy)
         .unwrap();
     moved_on("a deploy");
-    registry.set_shadow(&v2.spec, &v2.hash).unwrap();
+    let shadow = registry.set_shadow(&v2.spec, &v2.hash).unwrap();
     moved_on("a shadow");
+    // The same version deployed again as the shadow keeps the instant it
+    // became it, and with it the dates it covered: before, its coverage
+    // began again at nothing.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let again = registry.set_shadow(&v2.spec, &v2.hash).unwrap();
+    assert_eq!(again.since, shadow.since);
+    assert_eq!(registry.shadows().unwrap()[0].since, shadow.since);
+    moved_on("the same shadow again");
 
     let undeployed = registry.deactivate(name).unwrap();
     moved_on("an undeploy");

@@ -333,17 +333,23 @@ impl RegistryStorage for LocalRegistry {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         record_version_in(&transaction, spec, hash, now)?;
-        transaction.execute(
+        // The same version deployed again as the shadow stays the shadow
+        // since it first became it: its coverage goes on.
+        let since: String = transaction.query_row(
             "INSERT INTO shadows (name, hash, since) VALUES (?1, ?2, ?3)
-             ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, since = excluded.since",
+             ON CONFLICT (name) DO UPDATE SET hash = excluded.hash,
+                 since = CASE WHEN shadows.hash = excluded.hash THEN shadows.since
+                              ELSE excluded.since END
+             RETURNING since",
             params![spec.name, hash, timestamp(now)],
+            |row| row.get(0),
         )?;
         transaction.execute(
             "INSERT INTO shadow_changes (changed_at) VALUES (?1)",
             params![timestamp(now)],
         )?;
         transaction.commit()?;
-        Ok(now)
+        Ok(parse_time(since))
     }
 
     fn clear_shadow(&self, name: &str) -> Result<bool, RegistryError> {

@@ -525,16 +525,22 @@ impl RegistryStorage for PostgresRegistry {
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
             record_version_in(&mut transaction, spec, hash, now)?;
-            transaction.execute(
-                "INSERT INTO _slate.plugin_shadows (name, hash, since) VALUES ($1, $2, $3)
-                 ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, since = excluded.since",
-                &[&spec.name, &hash, &now],
-            )?;
+            // The same version deployed again as the shadow stays the
+            // shadow since it first became it: its coverage goes on.
+            let since: DateTime<Utc> = transaction
+                .query_one(
+                    "INSERT INTO _slate.plugin_shadows AS s (name, hash, since) VALUES ($1, $2, $3)
+                     ON CONFLICT (name) DO UPDATE SET hash = excluded.hash,
+                         since = CASE WHEN s.hash = excluded.hash THEN s.since
+                                      ELSE excluded.since END
+                     RETURNING since",
+                    &[&spec.name, &hash, &now],
+                )?
+                .get(0);
             note_shadow_change_in(&mut transaction, now)?;
             transaction.commit()?;
-            Ok(())
-        })?;
-        Ok(now)
+            Ok(since)
+        })
     }
 
     fn clear_shadow(&self, name: &str) -> Result<bool, RegistryError> {
