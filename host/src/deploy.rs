@@ -85,6 +85,17 @@ impl fmt::Display for DeployCheck {
     }
 }
 
+/// A version made the shadow of its processor.
+#[derive(Clone)]
+pub struct ShadowDeployed {
+    /// The version.
+    pub plugin: Plugin,
+    /// Its record as the shadow.
+    pub shadow: ShadowVersion,
+    /// The tables of the shadow it replaced, dropped.
+    pub replaced_tables: Vec<crate::schema::TableName>,
+}
+
 /// A rejected deployment or rollback: which check failed, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("rejected by the {check} check: {reason}")]
@@ -210,12 +221,13 @@ impl Deployer<'_> {
     /// Validates, precompiles and stores `bytes` as the shadow version of
     /// the processor it names ([`crate::shadow`]), without activating it:
     /// the same checks as [`Deployer::deploy`], and the processor must be
-    /// loaded now and run another version.
+    /// loaded now and run another version. The tables of the shadow it
+    /// replaces are dropped.
     pub fn deploy_shadow(
         &self,
         bytes: &[u8],
         expected_name: Option<&str>,
-    ) -> Result<(Plugin, ShadowVersion), DeployError> {
+    ) -> Result<ShadowDeployed, DeployError> {
         let plugin = self.load_named(bytes, expected_name)?;
         match self.current.plugin(&plugin.spec.name) {
             None => {
@@ -241,7 +253,26 @@ impl Deployer<'_> {
         self.joined(&plugin)?;
         self.registry.store_blob(&plugin.hash, bytes)?;
         let shadow = self.registry.set_shadow(&plugin.spec, &plugin.hash)?;
-        Ok((plugin, shadow))
+        // The shadow replaced, if any, can no longer be diffed or
+        // promoted: its table goes, as a dropped shadow's does.
+        let own = crate::shadow::shadow_table(&plugin.spec.output_table, &plugin.hash);
+        let replaced_tables = match self.store {
+            Some(store) => crate::shadow::drop_tables_but(store, &plugin.spec.name, Some(&own))
+                .unwrap_or_else(|error| {
+                    tracing::warn!(
+                        processor = %plugin.spec.name,
+                        %error,
+                        "the tables of the shadow replaced were not dropped; `slate shadow drop` drops them"
+                    );
+                    Vec::new()
+                }),
+            None => Vec::new(),
+        };
+        Ok(ShadowDeployed {
+            plugin,
+            shadow,
+            replaced_tables,
+        })
     }
 
     /// Makes `name`'s shadow version the active one: in the registry's one

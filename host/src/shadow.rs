@@ -249,10 +249,20 @@ pub fn compare(
 /// Drops every table `processor`'s shadows wrote (those their runs own),
 /// returning them: what a promotion does unless told to keep them.
 pub fn drop_tables(store: &dyn Store, processor: &str) -> Result<Vec<TableName>, StoreError> {
+    drop_tables_but(store, processor, None)
+}
+
+/// Drops the tables `processor`'s earlier shadows wrote, all but `kept`
+/// (the shadow's now), returning them: what replacing a shadow does.
+pub fn drop_tables_but(
+    store: &dyn Store,
+    processor: &str,
+    kept: Option<&TableName>,
+) -> Result<Vec<TableName>, StoreError> {
     let owner = TableOwner::Processor(shadow_name(processor));
     let mut dropped = Vec::new();
     for owned in store.table_owners()? {
-        if owned.owner == owner && store.drop_table(&owned.table)? {
+        if owned.owner == owner && Some(&owned.table) != kept && store.drop_table(&owned.table)? {
             dropped.push(owned.table);
         }
     }

@@ -423,6 +423,17 @@ fn over_http_a_shadow_is_deployed_with_shadow_true_and_diffed_at_plugins_name_di
     assert_eq!(status, 200, "{diff}");
     assert_eq!(diff["diff"]["changed"], 2);
     assert_eq!(diff["diff"]["only_in_new"], 1);
+    // The same shadow stored again keeps its start, its coverage and its
+    // table.
+    let (status, again) = server.put_component("VersionedProcessor?shadow=true", &v2);
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        (&again["since"], &again["tables_dropped"]),
+        (&stored["since"], &json!([])),
+        "{again}"
+    );
+    let (status, diff) = server.get("/plugins/VersionedProcessor/diff");
+    assert_eq!((status, &diff["dates"]), (200, &json!([DAY])), "{diff}");
     let (status, unknown) = server.get("/plugins/NoSuchProcessor/diff");
     assert_eq!((status, &unknown["field"]), (404, &json!("name")));
 
@@ -655,6 +666,39 @@ fn a_shadow_runs_under_its_live_processors_limits() {
         (Some("limit_output"), &json!(2), &json!(3)),
         "{shadow}"
     );
+}
+
+/// A shadow replaced by another version takes its table with it, as a
+/// dropped one does: before, the table stayed, owned by the shadow, which
+/// nothing could diff, promote or drop any more but `slate shadow drop`.
+#[test]
+fn a_replaced_shadows_table_is_dropped_and_the_new_shadow_writes_its_own() {
+    use slate::store::Tables;
+
+    let dir = with_v1_run();
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
+    succeed(dir.path(), &run);
+    let v2 = latest_run(dir.path(), "VersionedProcessor~shadow");
+    let v2_table = slate::shadow::shadow_table(&versioned(), v2["plugin_hash"].as_str().unwrap());
+    let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    assert!(store.table_schema(&v2_table).unwrap().is_some());
+
+    let replaced = succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V4_PANICS],
+    );
+    assert_contains(
+        &replaced,
+        &format!("dropped {v2_table}, the table of the shadow it replaced"),
+    );
+    let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    assert!(store.table_schema(&v2_table).unwrap().is_none());
+    let tables = succeed(dir.path(), &["tables"]);
+    assert!(!tables.contains(&v2_table.to_string()), "{tables}");
 }
 
 /// A replay stops once its version is no longer the shadow (another

@@ -207,10 +207,11 @@ pub fn deploy(options: &HostOptions, file: &Path, shadow: bool) -> Result<ExitCo
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let deploying = Deploying::open(options)?;
     if shadow {
-        let (plugin, _) = deploying
+        let deployed = deploying
             .deployer()
             .deploy_shadow(&bytes, None)
             .with_context(|| format!("{} was not deployed as a shadow", file.display()))?;
+        let plugin = &deployed.plugin;
         println!(
             "deployed {} {} ({}) as the shadow of the active version; it writes {}",
             plugin.spec.name,
@@ -218,6 +219,9 @@ pub fn deploy(options: &HostOptions, file: &Path, shadow: bool) -> Result<ExitCo
             plugin.hash,
             slate::shadow::shadow_table(&plugin.spec.output_table, &plugin.hash)
         );
+        for table in &deployed.replaced_tables {
+            println!("dropped {table}, the table of the shadow it replaced");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let deployed = deploying

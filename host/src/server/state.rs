@@ -30,6 +30,7 @@ use crate::pipeline::Pipeline;
 use crate::plugin::Runtime;
 use crate::registry::{Deployment, Registry, ShadowVersion, SwitchLock};
 use crate::store::Store;
+use serde::Serialize;
 
 /// How the server behaves.
 #[derive(Clone)]
@@ -93,6 +94,16 @@ impl ServerConfig {
             .map(|c| c.name.clone())
             .collect()
     }
+}
+
+/// A shadow deployed over HTTP, as `PUT /plugins/{name}?shadow=1` answers.
+#[derive(Debug, Serialize)]
+pub struct ShadowDeployment {
+    /// The version now the shadow.
+    #[serde(flatten)]
+    pub shadow: ShadowVersion,
+    /// The tables of the shadow it replaced, dropped.
+    pub tables_dropped: Vec<String>,
 }
 
 /// Why the server cannot start or reload its processors.
@@ -419,15 +430,23 @@ impl ServedHost {
         &self,
         bytes: &[u8],
         name: Option<&str>,
-    ) -> Result<ShadowVersion, DeployError> {
+    ) -> Result<ShadowDeployment, DeployError> {
         let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
         let _switching = self.lock_switches()?;
         let (current, ledger) = self.current_and_ledger()?;
-        let (plugin, shadow) = self
+        let deployed = self
             .deployer(&current, &ledger)
             .deploy_shadow(bytes, name)?;
+        let plugin = &deployed.plugin;
         tracing::info!(processor = %plugin.spec.name, hash = %plugin.hash, "now the shadow");
-        Ok(shadow)
+        Ok(ShadowDeployment {
+            shadow: deployed.shadow,
+            tables_dropped: deployed
+                .replaced_tables
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        })
     }
 
     /// Rolls a processor back (see [`Deployer::rollback`]) and swaps
