@@ -367,6 +367,43 @@ fn a_raw_key_held_twice_or_a_row_without_a_date_fails_the_reading_run_naming_the
         (Some(0), &"success".into()),
         "{last}"
     );
+    // Past a hundred duplicated keys on an earlier date, a later date's
+    // duplicate is still found. Before, the check kept the first hundred
+    // of the whole table, and the later date's row counted twice unseen.
+    let earlier_copies = database
+        .execute(
+            &format!(
+                "INSERT INTO {table} SELECT * FROM {table}
+                 WHERE game_date = '2026-01-07' AND rowid <> ?1 LIMIT 101"
+            ),
+            [first_row],
+        )
+        .unwrap();
+    assert_eq!(earlier_copies, 101);
+    let (_, later_row) = first_box_score(dir.path(), "2026-01-08");
+    database
+        .execute(
+            &format!("INSERT INTO {table} SELECT * FROM {table} WHERE rowid = ?1"),
+            [later_row],
+        )
+        .unwrap();
+    let later_copy = database.last_insert_rowid();
+    let (code, last) = run("2026-01-08");
+    assert_eq!(
+        (code, &last["error_kind"]),
+        (Some(1), &"input".into()),
+        "{last}"
+    );
+    crate::support::assert_contains(
+        last["error_message"].as_str().unwrap(),
+        &format!("2 rows (rowids {later_row}, {later_copy}) of game_date 2026-01-08 share the key"),
+    );
+    database
+        .execute(
+            &format!("DELETE FROM {table} WHERE rowid > ?1 AND rowid <> ?2"),
+            [copy, copy],
+        )
+        .unwrap();
 
     database
         .execute(&format!("DELETE FROM {table} WHERE rowid = ?1"), [copy])

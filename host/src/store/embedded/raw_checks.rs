@@ -20,9 +20,11 @@ use crate::schema::{TableName, TableSchema};
 use crate::store::cells::{StoredCell, parse_date_key};
 use crate::store::input::InputError;
 
-/// At most this many duplicated keys are kept per table: enough to name
-/// them, not so many that a broken load fills memory.
-const MAX_DUPLICATES: usize = 100;
+/// At most this many duplicated keys are kept per date: enough to name
+/// them, not so many that a broken load fills memory. Every date holding
+/// one is kept: a cap on the whole table let a date's duplicates go unseen
+/// behind those of earlier dates, and its rows count twice.
+const MAX_DUPLICATES_PER_DATE: usize = 10;
 
 /// What is wrong with one raw input's stored rows.
 #[derive(Debug, Default)]
@@ -133,9 +135,13 @@ fn find_faults(
         let keys: Vec<String> = schema.key_columns.iter().map(|k| quote(k)).collect();
         let keys = keys.join(", ");
         let mut statement = connection.prepare(&format!(
-            "SELECT {partition}, COUNT(*), group_concat(rowid, ', '), {keys} FROM {quoted}
-             GROUP BY {partition}, {keys} HAVING COUNT(*) > 1
-             ORDER BY {partition} LIMIT {MAX_DUPLICATES}"
+            "SELECT * FROM (
+                 SELECT {partition}, COUNT(*), group_concat(rowid, ', '), {keys},
+                        ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {keys}) AS nth
+                 FROM {quoted}
+                 GROUP BY {partition}, {keys} HAVING COUNT(*) > 1)
+             WHERE nth <= {MAX_DUPLICATES_PER_DATE}
+             ORDER BY 1"
         ))?;
         let mut rows = statement.query([])?;
         while let Some(row) = rows.next()? {
