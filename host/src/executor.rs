@@ -379,6 +379,7 @@ impl Executor {
             date,
             run_id: run_id.clone(),
         };
+        claim.lease.start_clock();
         let (evaluated, instantiation) = evaluate(
             &claim.plugin,
             identity,

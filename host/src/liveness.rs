@@ -46,7 +46,9 @@ impl Default for LeaseConfig {
 }
 
 struct InFlight {
-    started: Instant,
+    /// When it began executing; `None` while it waits for a worker, which
+    /// does not count against the max runtime.
+    started: Option<Instant>,
     cancel: Arc<AtomicBool>,
     shutdown: Arc<AtomicBool>,
 }
@@ -89,6 +91,16 @@ impl LeaseGuard {
     pub fn stopped_by_shutdown(&self) -> bool {
         self.shutdown.load(Ordering::SeqCst)
     }
+
+    /// Starts the run's max-runtime clock: it begins executing now. Until
+    /// then (claimed, and queued for a worker) it cannot overrun.
+    pub fn start_clock(&self) {
+        if let Some(keeper) = self.keeper.upgrade()
+            && let Some(run) = keeper.lock_in_flight().get_mut(&self.run_id)
+        {
+            run.started.get_or_insert_with(Instant::now);
+        }
+    }
 }
 
 impl Drop for LeaseGuard {
@@ -120,7 +132,10 @@ impl Keeper {
             let ids = in_flight.keys().cloned().collect();
             let overdue = in_flight
                 .iter()
-                .filter(|(_, run)| run.started.elapsed() > self.config.max_runtime)
+                .filter(|(_, run)| {
+                    run.started
+                        .is_some_and(|started| started.elapsed() > self.config.max_runtime)
+                })
                 .filter(|(_, run)| !run.cancel.swap(true, Ordering::SeqCst))
                 .map(|(id, _)| id.clone())
                 .collect();
@@ -303,7 +318,7 @@ impl LeaseKeeper {
         self.keeper.lock_in_flight().insert(
             run_id.to_string(),
             InFlight {
-                started: Instant::now(),
+                started: None,
                 cancel: cancel.clone(),
                 shutdown: shutdown.clone(),
             },

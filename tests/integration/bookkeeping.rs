@@ -321,6 +321,32 @@ fn a_run_past_its_max_runtime_is_flagged_and_cancelled() {
     );
 }
 
+/// The max runtime counts from when a run begins executing, not from its
+/// claim: a run queued for a worker (behind a backfill on a full pool)
+/// longer than the max runtime still runs, unflagged. Before, the clock
+/// ran from the claim, and such runs failed `limit_time` without running.
+#[test]
+fn the_max_runtime_counts_from_when_a_run_executes_not_from_its_claim() {
+    let leases = LeaseConfig {
+        heartbeat: Duration::from_millis(50),
+        max_runtime: Duration::from_millis(200),
+        ..LeaseConfig::default()
+    };
+    let host = TestHost::with(RunLimits::default(), leases);
+    let slow = host.fixture(components::SLOW_PROCESSOR);
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, false);
+    let claim = host
+        .executor
+        .claim(&slow, day, Trigger::Cli)
+        .expect("the run can be claimed");
+    // Queued for six heartbeats past the max runtime.
+    std::thread::sleep(Duration::from_millis(500));
+    let record = host.executor.execute_claim(claim, None).unwrap();
+    assert_eq!(record.status, RunStatus::Success, "{record:?}");
+    assert_eq!(record.flag, None);
+}
+
 fn record(status: RunStatus, lease_from_now: chrono::Duration) -> RunRecord {
     let now = Utc::now();
     RunRecord {
