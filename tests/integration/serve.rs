@@ -1226,6 +1226,24 @@ fn the_watched_folder_deploys_a_file_only_once_it_is_completely_written() {
         .count();
     assert_eq!(skipped, 2, "{events:?}");
     assert_eq!(active(), None);
+
+    // A rollback to v1 stands too: v2's file, active before, is skipped
+    // at the next restart. Before, a restart deployed v2 again, undoing
+    // the rollback with no more than a log line.
+    host.rollback("VersionedProcessor", Some(&content_hash(&v1)))
+        .unwrap();
+    let mut restarted = Watcher::new(folder.path().to_path_buf());
+    restarted.poll(host);
+    std::thread::sleep(SETTLE + SETTLE / 3);
+    let events = restarted.poll(host);
+    assert!(
+        events
+            .iter()
+            .any(|event| matches!(event, WatchEvent::Rejected { error, .. }
+            if error.contains("which was active before: a rollback made 1.0.0"))),
+        "{events:?}"
+    );
+    assert_eq!(active(), Some(content_hash(&v1)));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -150,7 +150,8 @@ pub fn spawn(
 }
 
 /// Deploys the file at `path`; one `found_at_start` (unchanged since the
-/// watcher's first listing) is skipped when its processor was undeployed.
+/// watcher's first listing) is skipped when its processor was undeployed,
+/// or switched away from it ([`undeployed_version`]).
 fn deploy_file(host: &ServedHost, path: PathBuf, found_at_start: bool) -> WatchEvent {
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
@@ -196,19 +197,38 @@ fn deploy_file(host: &ServedHost, path: PathBuf, found_at_start: bool) -> WatchE
     }
 }
 
-/// Why `bytes` are not deployed from the folder, when their processor's
-/// last switch was an undeploy.
+/// Why `bytes`, found in the folder at start, are not deployed: their
+/// processor's last switch was an undeploy, or moved it away from this
+/// very version (a rollback from it, a promotion or deploy of another).
+/// A restart must not undo what an operator did while the file stayed.
+/// A version never active before is deployed: it was written while the
+/// server was down.
 fn undeployed_version(host: &ServedHost, bytes: &[u8]) -> Option<String> {
+    use crate::registry::DeployAction;
+
     let plugin = host.runtime.load(bytes).ok()?;
     let name = &plugin.spec.name;
-    let last = host.registry.history(name).ok()?.into_iter().next()?;
-    (last.action == crate::registry::DeployAction::Undeploy).then(|| {
-        format!(
-            "{name} was undeployed at {} and the watched folder still holds {name} {}: \
-             remove the file, write it again, or deploy with `slate deploy` or \
-             `slate rollback {name}`",
-            last.deployed_at.format("%Y-%m-%d %H:%M:%S UTC"),
+    let history = host.registry.history(name).ok()?;
+    let last = history.first()?;
+    let what_to_do = format!(
+        "remove the file, write it again, or deploy with `slate deploy` or `slate rollback {name}`"
+    );
+    let at = last.deployed_at.format("%Y-%m-%d %H:%M:%S UTC");
+    if last.action == DeployAction::Undeploy {
+        return Some(format!(
+            "{name} was undeployed at {at} and the watched folder still holds {name} {}: \
+             {what_to_do}",
             plugin.spec.version,
+        ));
+    }
+    let was_active = history
+        .iter()
+        .any(|switch| switch.hash == plugin.hash && switch.action != DeployAction::Undeploy);
+    (was_active && last.hash != plugin.hash).then(|| {
+        format!(
+            "the watched folder still holds {name} {} ({}), which was active before: a {} \
+             made {} ({}) active at {at}, and a restart does not undo it; {what_to_do}",
+            plugin.spec.version, plugin.hash, last.action, last.version, last.hash,
         )
     })
 }
