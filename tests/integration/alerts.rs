@@ -470,7 +470,7 @@ fn a_dead_channel_fails_health_and_its_alerts_arrive_when_it_comes_back() {
     receiver.answer(Answer::Ok);
     let probes = block_on(alerts.check_channels()).unwrap();
     assert_eq!(probes.len(), 1);
-    assert_eq!(probes[0].1.purpose, "canary");
+    assert_eq!(probes[0].1.as_ref().unwrap().purpose, "canary");
     assert_eq!(receiver.accepted()[0]["event"], "canary");
     assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 1 });
     let sent = receiver.accepted();
@@ -572,6 +572,39 @@ fn failed_posts_are_retried_with_backoff_and_a_429_waits_for_retry_after() {
     assert_eq!(receiver.accepted().len(), 1);
 }
 
+/// A channel another deliverer is posting to (a server, on a hook that
+/// hangs) is not probed, and says so: before, it was left out of the
+/// check's answer, and `slate alerts check` exited 0 having checked nothing
+/// of it.
+#[test]
+fn a_check_names_a_channel_another_deliverer_holds_as_not_checked() {
+    let receiver = Receiver::start(Answer::Ok);
+    let host = TestHost::empty();
+    let config = AlertsConfig::parse(
+        &format!(
+            "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+            receiver.url("hook")
+        ),
+        |_| None,
+    )
+    .unwrap();
+    let alerts = deliverer(&host.store, config);
+    let now = Utc::now();
+    let held = host
+        .store
+        .claim_channel("ops", "server-posting", now + Days::new(1), now, None)
+        .unwrap();
+    assert!(matches!(
+        held,
+        slate::store::alerts::ChannelClaim::Claimed(_)
+    ));
+    let probes = block_on(alerts.check_channels()).unwrap();
+    assert_eq!(probes.len(), 1);
+    assert_eq!(probes[0].0, "ops");
+    assert!(probes[0].1.is_none(), "{:?}", probes[0].1);
+    assert!(receiver.received().is_empty(), "nothing was posted");
+}
+
 #[test]
 fn the_slack_canary_finds_a_live_hook_without_posting_and_a_deleted_one_dead() {
     let receiver = Receiver::start(Answer::SlackAlive);
@@ -586,8 +619,9 @@ fn the_slack_canary_finds_a_live_hook_without_posting_and_a_deleted_one_dead() {
     .unwrap();
     let alerts = deliverer(&host.store, config);
     let probes = block_on(alerts.check_channels()).unwrap();
-    assert_eq!(probes[0].1.status_code, Some(400));
-    assert_eq!(probes[0].1.response_excerpt, "invalid_payload");
+    let probe = probes[0].1.as_ref().unwrap();
+    assert_eq!(probe.status_code, Some(400));
+    assert_eq!(probe.response_excerpt, "invalid_payload");
     assert_eq!(receiver.received()[0].body, "", "the probe is empty");
     assert!(receiver.accepted().is_empty(), "nothing was posted");
     let state = host.store.channel_states().unwrap().remove(0);

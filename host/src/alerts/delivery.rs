@@ -447,13 +447,17 @@ impl Deliverer {
     /// Probes every channel without posting a visible message where the
     /// service allows it, and records what it found: a channel that answers
     /// comes back up (and its queued alerts go out on the next pass); one
-    /// that is gone is marked dead.
-    pub async fn check_channels(&self) -> Result<Vec<(String, DeliveryAttempt)>, DeliveryError> {
+    /// that is gone is marked dead. A channel another deliverer holds (it
+    /// is posting to it now) is not probed: its attempt is `None`.
+    pub async fn check_channels(
+        &self,
+    ) -> Result<Vec<(String, Option<DeliveryAttempt>)>, DeliveryError> {
         let outbox = self.outbox()?;
         let mut results = Vec::new();
         for channel in &self.config.channels {
             let now = Utc::now();
             let Some(state) = self.claim(&channel.name)? else {
+                results.push((channel.name.clone(), None));
                 continue;
             };
             let probe = payload::canary(channel.kind);
@@ -476,7 +480,7 @@ impl Deliverer {
                 }
             };
             outbox.finish_delivery(&self.holder, Some(&attempt), Some(&next))?;
-            results.push((channel.name.clone(), attempt));
+            results.push((channel.name.clone(), Some(attempt)));
         }
         Ok(results)
     }

@@ -105,11 +105,28 @@ pub fn alerts(
             }
             let deliverer = Deliverer::new(store, config, &slate::liveness::this_host_id())?;
             let results = async_runtime()?.block_on(deliverer.check_channels())?;
-            let attempts: Vec<DeliveryAttempt> = results.into_iter().map(|(_, a)| a).collect();
-            for attempt in &attempts {
-                print_attempt(attempt);
+            let mut attempts = Vec::new();
+            let mut held = 0;
+            for (channel, attempt) in results {
+                match attempt {
+                    Some(attempt) => {
+                        print_attempt(&attempt);
+                        attempts.push(attempt);
+                    }
+                    None => {
+                        held += 1;
+                        println!(
+                            "{channel} canary: not checked: another deliverer is posting to \
+                             it now (see `slate alerts`); try again"
+                        );
+                    }
+                }
             }
-            Ok(exit_for(&attempts))
+            // A channel not checked is no channel known to work.
+            match held {
+                0 => Ok(exit_for(&attempts)),
+                _ => Ok(ExitCode::FAILURE),
+            }
         }
         // Exit 1 when an alert stays queued: a delivery command that
         // delivered nothing has failed.

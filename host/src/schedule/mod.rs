@@ -74,12 +74,21 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// The first tick strictly after `after`.
+    /// The first tick strictly after `after`. In the hour repeated when
+    /// clocks go back, a wall-clock time fires once, at its first instance:
+    /// the search gives that first instance even when `after` is already
+    /// in the second pass, so a tick at or before `after` is passed over.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron
-            .find_next_occurrence(&after.with_timezone(&self.timezone), false)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
+        let mut from = after.with_timezone(&self.timezone);
+        // Each pass moves past one wall-clock time of the repeated hour.
+        for _ in 0..=3600 {
+            let tick = self.cron.find_next_occurrence(&from, false).ok()?;
+            if tick.with_timezone(&Utc) > after {
+                return Some(tick.with_timezone(&Utc));
+            }
+            from = tick;
+        }
+        None
     }
 }
 
@@ -249,6 +258,40 @@ mod tests {
              timezone = \"America/New_York\"\ncatch_up = {catch_up}\n"
         );
         parse(&text).unwrap().remove(0)
+    }
+
+    #[test]
+    fn in_the_hour_repeated_when_clocks_go_back_a_time_fires_once_and_never_in_the_past() {
+        let daily = |cron: &str| {
+            let text = format!(
+                "[[schedule]]\nname = \"fall\"\ncron = \"{cron}\"\n\
+                 timezone = \"America/New_York\"\n"
+            );
+            parse(&text).unwrap().remove(0)
+        };
+        // 2026-11-01: 01:00-02:00 EDT (05:00Z-06:00Z), then 01:00-02:00 EST
+        // (06:00Z-07:00Z). 01:30 fired at 05:30Z; from 06:00Z the next is
+        // the next day's. Before, it was 05:30Z, in the past.
+        let half_past_one = daily("30 1 * * *");
+        assert_eq!(
+            half_past_one.next_after(at("2026-11-01T05:00:00Z")),
+            Some(at("2026-11-01T05:30:00Z"))
+        );
+        assert_eq!(
+            half_past_one.next_after(at("2026-11-01T06:00:00Z")),
+            Some(at("2026-11-02T06:30:00Z"))
+        );
+        let quarterly = daily("*/15 * * * *");
+        assert_eq!(
+            quarterly.next_after(at("2026-11-01T06:10:00Z")),
+            Some(at("2026-11-01T07:00:00Z"))
+        );
+        // A server started in the second pass fires no tick from before it.
+        let started = at("2026-11-01T06:10:00Z");
+        assert_eq!(
+            due_ticks(&half_past_one, None, started, at("2026-11-01T06:20:00Z")),
+            Vec::<DateTime<Utc>>::new()
+        );
     }
 
     #[test]
