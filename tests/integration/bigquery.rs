@@ -655,6 +655,28 @@ fn a_read_refuses_a_date_of_a_raw_input_that_holds_one_key_twice_naming_it() {
     );
 }
 
+/// A FLOAT64 column that admits NaN and infinities keeps the flag in
+/// BigQuery, which has no such attribute: read back by another process
+/// (its schema not cached), the table is the same, and checking it again
+/// changes nothing. Before, the flag was lost, and every run after the one
+/// that created the table was refused as changing the column's type.
+#[test]
+fn a_column_admitting_nan_reads_back_the_same_from_bigquery() {
+    let config = emulator::isolated_config();
+    let table = TableName::new("slate_raw", "shooting");
+    let mut schema = player_points_schema(ColumnMode::Nullable);
+    schema.columns.push(Column {
+        allow_non_finite: true,
+        description: "made over attempted".into(),
+        ..Column::new("accuracy", ColumnType::Float64, ColumnMode::Nullable)
+    });
+    let fresh = || slate::store::BigQueryStore::connect(&config).unwrap();
+    fresh().ensure_table(&table, &schema).unwrap();
+    let live = fresh().table_schema(&table).unwrap().unwrap();
+    assert_eq!(live.columns, schema.columns);
+    fresh().check_output_table(&table, &schema).unwrap();
+}
+
 #[test]
 fn a_processor_cannot_forge_the_run_history_in_bigquery() {
     let bigquery = BigQueryHost::new();

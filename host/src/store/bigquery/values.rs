@@ -19,6 +19,13 @@ use serde_json::Value as Json;
 use crate::rows::{Row, Scalar, Value, scalar_json, timestamp_micros, wit_date};
 use crate::schema::{Column, ColumnMode, ColumnType, TableSchema};
 
+/// What ends the description of a FLOAT64 column that admits NaN and
+/// infinities. BigQuery has no such attribute, so the description keeps
+/// it (and says it to the table's readers); without it, the live table
+/// read back lost the flag, and every run after the one that created the
+/// table was refused as changing the column's type.
+const NON_FINITE_NOTE: &str = "[NaN and infinities allowed]";
+
 /// The BigQuery fields of a schema.
 pub fn schema_fields(columns: &[Column]) -> Vec<TableFieldSchema> {
     columns
@@ -26,8 +33,12 @@ pub fn schema_fields(columns: &[Column]) -> Vec<TableFieldSchema> {
         .map(|column| {
             let mut field = TableFieldSchema::new(&column.name, field_type(column.column_type));
             field.mode = Some(column.mode.to_string());
-            if !column.description.is_empty() {
-                field.description = Some(column.description.clone());
+            let description = match column.allow_non_finite {
+                true => format!("{} {NON_FINITE_NOTE}", column.description),
+                false => column.description.clone(),
+            };
+            if !description.trim().is_empty() {
+                field.description = Some(description.trim_start().to_string());
             }
             field
         })
@@ -157,7 +168,14 @@ pub fn schema_of_table(table: &Table) -> Result<TableSchema, UnsupportedColumn> 
             }
         };
         let mut column = Column::new(&field.name, column_type, mode);
-        column.description = field.description.clone().unwrap_or_default();
+        let description = field.description.as_deref().unwrap_or_default();
+        match description.strip_suffix(NON_FINITE_NOTE) {
+            Some(rest) if column_type == ColumnType::Float64 => {
+                column.allow_non_finite = true;
+                column.description = rest.trim_end().to_string();
+            }
+            _ => column.description = description.to_string(),
+        }
         columns.push(column);
     }
     let partition_column = table
@@ -441,6 +459,15 @@ mod tests {
             Column::new("game_date", ColumnType::Date, ColumnMode::Required),
             Column::new("tags", ColumnType::String, ColumnMode::Repeated),
             Column::new("line", ColumnType::Numeric, ColumnMode::Nullable),
+            Column {
+                allow_non_finite: true,
+                ..Column::new("ratio", ColumnType::Float64, ColumnMode::Nullable)
+            },
+            Column {
+                allow_non_finite: true,
+                description: "shots per minute".into(),
+                ..Column::new("rate", ColumnType::Float64, ColumnMode::Nullable)
+            },
         ];
         let mut table = Table::new("p", "d", "t", bq_schema(&columns));
         table.time_partitioning = Some(
