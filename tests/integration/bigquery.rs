@@ -661,7 +661,7 @@ fn a_read_refuses_a_date_of_a_raw_input_that_holds_one_key_twice_naming_it() {
 /// changes nothing. Before, the flag was lost, and every run after the one
 /// that created the table was refused as changing the column's type.
 #[test]
-fn a_column_admitting_nan_reads_back_the_same_from_bigquery() {
+fn a_column_admitting_nan_reads_back_the_same_from_bigquery_and_one_admitting_none_refuses_it() {
     let config = emulator::isolated_config();
     let table = TableName::new("slate_raw", "shooting");
     let mut schema = player_points_schema(ColumnMode::Nullable);
@@ -670,11 +670,51 @@ fn a_column_admitting_nan_reads_back_the_same_from_bigquery() {
         description: "made over attempted".into(),
         ..Column::new("accuracy", ColumnType::Float64, ColumnMode::Nullable)
     });
+    schema.columns.push(Column::new(
+        "pace",
+        ColumnType::Float64,
+        ColumnMode::Nullable,
+    ));
     let fresh = || slate::store::BigQueryStore::connect(&config).unwrap();
     fresh().ensure_table(&table, &schema).unwrap();
     let live = fresh().table_schema(&table).unwrap().unwrap();
     assert_eq!(live.columns, schema.columns);
     fresh().check_output_table(&table, &schema).unwrap();
+
+    // Written past the host (another tool's SQL), a NaN where the column
+    // admits none fails a read, naming row and column, as on the embedded
+    // store; where it admits them, it reads back. Before, BigQuery handed
+    // the NaN to the processor.
+    let day = date("2026-01-11");
+    let float = |v: f64| Value::Scalar(Scalar::Float64(v));
+    let text = |v: &str| Value::Scalar(Scalar::String(v.into()));
+    let rows = RowSet {
+        columns: ["game_date", "player_lookup", "points", "accuracy", "pace"]
+            .map(String::from)
+            .to_vec(),
+        rows: vec![vec![
+            Value::Scalar(Scalar::Date(wit_date(day))),
+            text("ann"),
+            Value::Null,
+            float(f64::NAN),
+            float(f64::INFINITY),
+        ]],
+    };
+    fresh().replace_partitions(&table, &[day], &rows).unwrap();
+    let read = |names: &[&str]| {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        fresh().read_columns(&table, day, day, &names)
+    };
+    let admitted = read(&["accuracy"]).unwrap();
+    assert!(matches!(admitted.rows[0][0], Value::Scalar(Scalar::Float64(v)) if v.is_nan()));
+    let refused = read(&["pace"]).unwrap_err().to_string();
+    // BigQuery writes infinity `Infinity`, the emulator `inf`.
+    assert_contains(
+        &refused,
+        "slate_raw.shooting row 0 (game_date \"2026-01-11\", player_lookup \"ann\"), \
+         column `pace`: holds \"",
+    );
+    assert_contains(&refused, "\": the column does not accept NaN or infinity");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use super::api::Param;
 use super::history::{
     TABLE_OWNERS, TABLE_TRANSFERS, string_literal, table_transfers_schema, timestamp_literal,
 };
-use super::values::value_from_cell;
+use super::values::{refused_on_read, value_from_cell};
 use super::*;
 use crate::ownership::{self, HostOwned, OwnedTable, TableOwner, Transfer};
 use crate::rows::RowSet;
@@ -61,13 +61,20 @@ impl InputSource for BigQueryStore {
                 .iter()
                 .enumerate()
                 .map(|(i, column)| {
-                    value_from_cell(column, cells.get(i).and_then(Option::as_ref)).map_err(|e| {
+                    let unreadable = |what: String| {
                         InputError::Storage(format!(
-                            "{table} row {index} ({}), column `{}`: {e}",
+                            "{table} row {index} ({}), column `{}`: {what}",
                             describe_identity(&identity, identity_cells),
                             column.name
                         ))
-                    })
+                    };
+                    let cell = cells.get(i).and_then(Option::as_ref);
+                    let value =
+                        value_from_cell(column, cell).map_err(|e| unreadable(e.to_string()))?;
+                    match (refused_on_read(column, &value), cell) {
+                        (Some(why), Some(cell)) => Err(unreadable(format!("holds {cell}: {why}"))),
+                        _ => Ok(value),
+                    }
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             keys.add(index, identity_cells);

@@ -219,6 +219,26 @@ pub fn push_ndjson_row(columns: &[String], row: &Row, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
+/// Why validation refuses `value` of `column` of every row the host
+/// writes, when it does: a processor's read refuses it too, as the
+/// embedded store's does, since another tool wrote it into the table.
+pub fn refused_on_read(column: &Column, value: &Value) -> Option<&'static str> {
+    let refused = |scalar: &Scalar| match scalar {
+        Scalar::Float64(v) if !v.is_finite() && !column.allow_non_finite => {
+            Some("the column does not accept NaN or infinity")
+        }
+        Scalar::String(text) if text.contains('\0') => {
+            Some("a STRING cannot hold a NUL character (\\0)")
+        }
+        _ => None,
+    };
+    match value {
+        Value::Scalar(scalar) => refused(scalar),
+        Value::Repeated(items) => items.iter().find_map(refused),
+        Value::Null => None,
+    }
+}
+
 /// Reads a query result cell (`v`) as a value of `column`.
 pub fn value_from_cell(column: &Column, cell: Option<&Json>) -> Result<Value, UnreadableQueryCell> {
     match (cell, column.mode) {
@@ -318,6 +338,29 @@ mod tests {
         push_ndjson_row(&columns, &row, &mut out);
         assert_eq!(out.last(), Some(&b'\n'));
         serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn a_value_validation_refuses_is_refused_on_read() {
+        let float = column(ColumnType::Float64, ColumnMode::Nullable);
+        let nan = Value::Scalar(Scalar::Float64(f64::NAN));
+        assert_eq!(
+            refused_on_read(&float, &nan),
+            Some("the column does not accept NaN or infinity")
+        );
+        let lenient = Column {
+            allow_non_finite: true,
+            ..float.clone()
+        };
+        assert_eq!(refused_on_read(&lenient, &nan), None);
+        let tags = column(ColumnType::String, ColumnMode::Repeated);
+        let nul = Value::Repeated(vec![
+            Scalar::String("a".into()),
+            Scalar::String("b\0".into()),
+        ]);
+        assert!(refused_on_read(&tags, &nul).is_some_and(|why| why.contains("NUL")));
+        let fine = Value::Scalar(Scalar::Float64(1.5));
+        assert_eq!(refused_on_read(&float, &fine), None);
     }
 
     #[test]
