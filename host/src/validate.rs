@@ -284,7 +284,8 @@ impl Hash for RowKey<'_> {
 /// Hashes `scalar` as [`RowKey`]'s equality compares it.
 fn hash_scalar<H: Hasher>(scalar: &Scalar, state: &mut H) {
     match scalar {
-        Scalar::String(text) | Scalar::Numeric(text) | Scalar::Json(text) => text.hash(state),
+        Scalar::String(text) | Scalar::Json(text) => text.hash(state),
+        Scalar::Numeric(text) => numeric_value(text).hash(state),
         Scalar::Int64(n) | Scalar::Timestamp(n) => n.hash(state),
         // 0.0 and -0.0 are equal, so they hash alike.
         Scalar::Float64(x) => (if *x == 0.0 { 0.0 } else { *x }).to_bits().hash(state),
@@ -297,8 +298,33 @@ impl PartialEq for RowKey<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.positions
             .iter()
-            .all(|&p| self.row.get(p) == other.row.get(p))
+            .all(|&p| match (self.row.get(p), other.row.get(p)) {
+                (
+                    Some(Value::Scalar(Scalar::Numeric(a))),
+                    Some(Value::Scalar(Scalar::Numeric(b))),
+                ) => numeric_value(a) == numeric_value(b),
+                (a, b) => a == b,
+            })
     }
+}
+
+/// A NUMERIC as keys compare it, its sign, whole digits and fraction
+/// digits without the zeros that change nothing: `1.5`, `1.50`, `+1.5` and
+/// `01.5` are one number, so one key, as every store keeps them (BigQuery
+/// and PostgreSQL store all four as 1.5).
+fn numeric_value(text: &str) -> (bool, &str, &str) {
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let (whole, fraction) = (
+        whole.trim_start_matches('0'),
+        fraction.trim_end_matches('0'),
+    );
+    let zero = whole.is_empty() && fraction.is_empty();
+    (negative && !zero, whole, fraction)
 }
 
 impl Eq for RowKey<'_> {}
@@ -510,6 +536,39 @@ mod tests {
             ["\"bad\\0label\" holds a NUL character (\\0), which a STRING cannot hold"]
         );
         assert!(check(text, s(Scalar::String("bad label".into()))).is_empty());
+    }
+
+    #[test]
+    fn numeric_keys_that_are_one_number_are_one_key() {
+        let schema = schema(
+            vec![
+                column("d", ColumnType::Date, ColumnMode::Required),
+                column("n", ColumnType::Numeric, ColumnMode::Required),
+            ],
+            &["n"],
+        );
+        let rows = RowSet {
+            columns: vec!["d".into(), "n".into()],
+            rows: ["1.5", "1.50", "+1.5", "01.5", "2", "-0", "0.0"]
+                .iter()
+                .map(|n| vec![wit_day(), s(Scalar::Numeric((*n).into()))])
+                .collect(),
+        };
+        let report = validate(&rows, &schema, day());
+        let repeated: Vec<(Option<usize>, &str)> = report
+            .errors
+            .iter()
+            .map(|e| (e.row_index, e.problem.as_str()))
+            .collect();
+        assert_eq!(
+            repeated,
+            [
+                (Some(1), "row 0 has the same key"),
+                (Some(2), "row 0 has the same key"),
+                (Some(3), "row 0 has the same key"),
+                (Some(6), "row 5 has the same key"),
+            ]
+        );
     }
 
     #[test]
