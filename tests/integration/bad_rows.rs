@@ -487,3 +487,48 @@ fn a_postgresql_value_a_read_cannot_take_names_its_row_by_its_slate_row() {
         );
     }
 }
+
+/// A game whose box scores hold one side only: every phase 3 processor
+/// fails with missing data naming the game and the side. Before, the team
+/// summaries failed but PlayerGameSummaryProcessor committed the game's
+/// other side alone, and phase 4 built on it with no quality flag.
+#[test]
+fn a_game_with_one_sides_box_scores_missing_fails_every_phase_3_processor_naming_the_side() {
+    let dir = crate::support::demo_data_dir("2026-01-08", "2026-01-08");
+    let database = rusqlite::Connection::open(dir.path().join("slate.db")).unwrap();
+    let (game, away): (String, String) = database
+        .query_row(
+            "SELECT game_id, away_team FROM \"nba_raw.schedule\"
+             WHERE game_date = '2026-01-08' ORDER BY game_id LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    let deleted = database
+        .execute(
+            "DELETE FROM \"nba_raw.player_boxscores\" WHERE game_id = ?1 AND team_abbr = ?2",
+            [&game, &away],
+        )
+        .unwrap();
+    assert!(deleted > 0);
+    let phase_3 = "PlayerGameSummaryProcessor,TeamOffenseGameSummaryProcessor,\
+                   TeamDefenseGameSummaryProcessor";
+    let run = crate::support::slate(
+        dir.path(),
+        &["run", "--date", "2026-01-08", "--processors", phase_3],
+    );
+    assert_eq!(run.status.code(), Some(1));
+    let listed = crate::support::slate(dir.path(), &["runs", "--json", "--date", "2026-01-08"]);
+    let runs: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let named = format!("{game} ({away})");
+    for processor in phase_3.split(',') {
+        let latest = runs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["processor"] == processor)
+            .unwrap_or_else(|| panic!("{processor} ran: {runs}"));
+        assert_eq!(latest["status"], "failed", "{latest}");
+        crate::support::assert_contains(latest["error_message"].as_str().unwrap(), &named);
+    }
+}

@@ -94,6 +94,41 @@ impl<'b> ZoneFigureColumns<'b> {
     }
 }
 
+/// A game scheduled on the analysis date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledGame<'a> {
+    /// The game id.
+    pub game_id: &'a str,
+    /// The home team.
+    pub home_team: &'a str,
+    /// The away team.
+    pub away_team: &'a str,
+}
+
+/// The `scheduled` games with no box score line at all, or with lines for
+/// only one side, as `has_line(game, team)` says; a one-sided game is
+/// named with the team that is missing, e.g. `20260111_BOS_NYK (NYK)`. In
+/// schedule order.
+pub fn missing_box_scores(
+    scheduled: &[ScheduledGame<'_>],
+    has_line: impl Fn(&str, &str) -> bool,
+) -> Vec<String> {
+    scheduled
+        .iter()
+        .filter_map(|game| {
+            let missing: Vec<&str> = [game.home_team, game.away_team]
+                .into_iter()
+                .filter(|team| !has_line(game.game_id, team))
+                .collect();
+            match missing.len() {
+                0 => None,
+                2 => Some(game.game_id.to_string()),
+                _ => Some(format!("{} ({})", game.game_id, missing.join(", "))),
+            }
+        })
+        .collect()
+}
+
 /// Nothing when every game scheduled on `date` has its box scores;
 /// otherwise missing data naming `missing`, the games (or sides of games)
 /// without, of the `scheduled` games that day.
@@ -270,6 +305,28 @@ mod tests {
             Some((Date::new(2025, 10, 1), Date::new(2025, 10, 1)))
         );
         assert_eq!(season_so_far(Date::new(2025, 10, 1)), None);
+    }
+
+    #[test]
+    fn a_game_missing_one_sides_box_scores_is_named_with_that_side() {
+        let scheduled = [
+            ScheduledGame {
+                game_id: "20260108_CHI_PHI",
+                home_team: "PHI",
+                away_team: "CHI",
+            },
+            ScheduledGame {
+                game_id: "20260108_LAL_GSW",
+                home_team: "GSW",
+                away_team: "LAL",
+            },
+        ];
+        // PHI's players are there, CHI's are not; nobody of the other game.
+        let missing = missing_box_scores(&scheduled, |game, team| {
+            game == "20260108_CHI_PHI" && team == "PHI"
+        });
+        assert_eq!(missing, ["20260108_CHI_PHI (CHI)", "20260108_LAL_GSW"]);
+        assert!(missing_box_scores(&scheduled, |_, _| true).is_empty());
     }
 
     #[test]

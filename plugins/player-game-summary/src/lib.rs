@@ -7,7 +7,7 @@
 
 pub mod summary;
 
-use basketball::{ZoneShotColumns, require_box_scores, with_zone_shot_columns};
+use basketball::{ScheduledGame, ZoneShotColumns, require_box_scores, with_zone_shot_columns};
 use slate_sdk::{Date, Declaration, Phase, ProcessError, RowSet, Value};
 use summary::{BoxScoreLine, GameSummary};
 
@@ -43,10 +43,23 @@ fn process(analysis_date: Date) -> Result<RowSet, ProcessError> {
     let line_columns = with_zone_shot_columns(LINE_COLUMNS, "");
     let box_scores = slate_sdk::read_day(BOX_SCORES, analysis_date, &line_columns)?;
     let lines = read_lines(&box_scores)?;
-    let schedule = slate_sdk::read_day(SCHEDULE, analysis_date, &["game_id"])?;
-    let [game] = schedule.columns(["game_id"])?;
-    let scheduled = schedule.map_rows(|row| game.string(row))?;
-    let missing = summary::games_without_box_scores(&scheduled, &lines);
+    let schedule_columns = ["game_id", "home_team", "away_team"];
+    let schedule = slate_sdk::read_day(SCHEDULE, analysis_date, &schedule_columns)?;
+    let [game, home, away] = schedule.columns(schedule_columns)?;
+    let scheduled = schedule.map_rows(|row| {
+        Ok(ScheduledGame {
+            game_id: game.string(row)?,
+            home_team: home.string(row)?,
+            away_team: away.string(row)?,
+        })
+    })?;
+    // A game with one side's box scores missing is missing data too: its
+    // players would be summarised without their opponents'.
+    let missing = basketball::missing_box_scores(&scheduled, |game, team| {
+        lines
+            .iter()
+            .any(|l| l.game_id == game && l.team_abbr == team)
+    });
     require_box_scores(analysis_date, scheduled.len(), &missing)?;
     let summaries = summary::summarize(&lines).map_err(ProcessError::InvalidInput)?;
     Ok(DECLARATION.rows(summaries.iter().map(|s| output_row(s, analysis_date))))

@@ -154,18 +154,6 @@ pub fn summarize<'a>(lines: &[BoxScoreLine<'a>]) -> Result<Vec<GameSummary<'a>>,
         .collect()
 }
 
-/// The scheduled games with no box score line at all, in schedule order.
-pub fn games_without_box_scores<'a>(
-    scheduled: &[&'a str],
-    lines: &[BoxScoreLine<'_>],
-) -> Vec<&'a str> {
-    scheduled
-        .iter()
-        .filter(|game| !lines.iter().any(|l| l.game_id == **game))
-        .copied()
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,15 +234,6 @@ mod tests {
             summarize(&[bad])
                 .unwrap_err()
                 .contains("points 40 do not add up")
-        );
-    }
-
-    #[test]
-    fn scheduled_games_without_lines_are_reported() {
-        let scheduled = ["20260111_BOS_NYK", "20260111_LAL_GSW"];
-        assert_eq!(
-            games_without_box_scores(&scheduled, &[line("a", 30.0, 1, 0)]),
-            ["20260111_LAL_GSW"]
         );
     }
 }

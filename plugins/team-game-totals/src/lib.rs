@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use basketball::{ZoneShotColumns, require_box_scores, with_zone_shot_columns};
 use slate_sdk::{Date, Declaration, Phase, ProcessError};
 
-pub use basketball::{ZONES, ZoneShots};
+pub use basketball::{ScheduledGame, ZONES, ZoneShots};
 
 /// Free throws count as 0.44 of a possession each in the possession estimate.
 pub const FREE_THROW_POSSESSION_WEIGHT: f64 = 0.44;
@@ -44,17 +44,6 @@ pub struct BoxScoreLine<'a> {
     pub ftm: i64,
     /// Shots by zone, in [`ZONES`] order.
     pub zones: [ZoneShots; 5],
-}
-
-/// A game scheduled on the analysis date.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScheduledGame<'a> {
-    /// The game id.
-    pub game_id: &'a str,
-    /// The home team.
-    pub home_team: &'a str,
-    /// The away team.
-    pub away_team: &'a str,
 }
 
 /// One team's totals in one game, summed over its players' lines.
@@ -193,31 +182,16 @@ pub fn team_games(lines: &[BoxScoreLine<'_>]) -> Result<Vec<TeamGame>, String> {
 }
 
 /// The scheduled games with no box score line at all, or with lines for
-/// only one side; a one-sided game is named with the team that is missing,
-/// e.g. `20260111_BOS_NYK (NYK)`. In schedule order.
+/// only one side ([`basketball::missing_box_scores`]).
 pub fn missing_box_scores(
     scheduled: &[ScheduledGame<'_>],
     lines: &[BoxScoreLine<'_>],
 ) -> Vec<String> {
-    let has = |game: &str, team: &str| {
+    basketball::missing_box_scores(scheduled, |game, team| {
         lines
             .iter()
             .any(|l| l.game_id == game && l.team_abbr == team)
-    };
-    scheduled
-        .iter()
-        .filter_map(|game| {
-            let missing: Vec<&str> = [game.home_team, game.away_team]
-                .into_iter()
-                .filter(|team| !has(game.game_id, team))
-                .collect();
-            match missing.len() {
-                0 => None,
-                2 => Some(game.game_id.to_string()),
-                _ => Some(format!("{} ({})", game.game_id, missing.join(", "))),
-            }
-        })
-        .collect()
+    })
 }
 
 /// The raw box scores the team summaries read.
