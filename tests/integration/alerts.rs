@@ -101,6 +101,48 @@ fn host_with_a_spinning_processor() -> (TestHost, slate::plugin::Plugin) {
     (host, slow)
 }
 
+/// Channels are posted to at once: a receiver that hangs until the
+/// timeout holds up no other channel. Before, each channel waited for the
+/// one before it, and the pager heard of a failure a whole timeout late.
+#[test]
+fn a_hanging_channel_holds_up_no_other_channel() {
+    let hanging = Receiver::start(Answer::Hang(Duration::from_secs(60)));
+    let pager = Receiver::start(Answer::Ok);
+    let (host, slow) = host_with_a_spinning_processor();
+    let config = AlertsConfig::parse(
+        &format!(
+            "[alerts]\ntimeout_secs = 10\n\
+             [[alerts.channel]]\nname = \"hang\"\nkind = \"webhook\"\nurl = \"{}\"\n\
+             [[alerts.channel]]\nname = \"pager\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+            hanging.url("hook"),
+            pager.url("hook")
+        ),
+        |_| None,
+    )
+    .unwrap();
+    let alerts = Arc::new(deliverer(&host.store, config));
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    host.run(&slow, day);
+
+    let started = std::time::Instant::now();
+    let pass = {
+        let alerts = alerts.clone();
+        std::thread::spawn(move || block_on(alerts.deliver_due()).unwrap())
+    };
+    // The pager has it long before the hanging post times out (10 s);
+    // one after the other, it could not have it before.
+    crate::support::wait_until("the pager is delivered to", || !pager.accepted().is_empty());
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(8),
+        "the pager waited {waited:?}"
+    );
+    assert_eq!(pager.accepted()[0]["event"], "run_failed");
+    let outcomes = pass.join().unwrap();
+    assert_eq!(outcomes.len(), 2);
+}
+
 #[test]
 fn a_run_that_fails_delivers_one_alert_and_a_successful_rerun_one_resolve() {
     let receiver = Receiver::start(Answer::Ok);

@@ -364,14 +364,18 @@ impl Deliverer {
         self.config.timeout + CLAIM_MARGIN
     }
 
-    /// One pass: every channel posts what is due to it.
+    /// One pass: every channel posts what is due to it, all at once, so
+    /// that a receiver that hangs until the timeout holds up no other
+    /// channel (a dead webhook delayed the pager by the whole timeout).
     pub async fn deliver_due(&self) -> Result<Vec<(String, ChannelOutcome)>, DeliveryError> {
-        let mut outcomes = Vec::with_capacity(self.config.channels.len());
-        for channel in &self.config.channels {
+        let passes = self.config.channels.iter().map(|channel| async move {
             let outcome = self.deliver_channel(channel).await?;
-            outcomes.push((channel.name.clone(), outcome));
-        }
-        Ok(outcomes)
+            Ok((channel.name.clone(), outcome))
+        });
+        futures::future::join_all(passes)
+            .await
+            .into_iter()
+            .collect()
     }
 
     async fn deliver_channel(&self, channel: &Channel) -> Result<ChannelOutcome, DeliveryError> {
@@ -452,37 +456,48 @@ impl Deliverer {
     pub async fn check_channels(
         &self,
     ) -> Result<Vec<(String, Option<DeliveryAttempt>)>, DeliveryError> {
+        // All at once, as deliveries are: a hanging channel holds up none.
+        let checks = (self.config.channels.iter()).map(|channel| async move {
+            Ok((channel.name.clone(), self.check_channel(channel).await?))
+        });
+        futures::future::join_all(checks)
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// Probes one channel ([`Deliverer::check_channels`]); `None` when
+    /// another deliverer holds it.
+    async fn check_channel(
+        &self,
+        channel: &Channel,
+    ) -> Result<Option<DeliveryAttempt>, DeliveryError> {
         let outbox = self.outbox()?;
-        let mut results = Vec::new();
-        for channel in &self.config.channels {
-            let now = Utc::now();
-            let Some(state) = self.claim(&channel.name)? else {
-                results.push((channel.name.clone(), None));
-                continue;
-            };
-            let probe = payload::canary(channel.kind);
-            let response = self.post(channel, probe.as_ref()).await;
-            let outcome = canary_verdict(channel.kind, response.status, &response.excerpt);
-            let attempt = response.attempt(channel, "canary", Vec::new(), now, outcome);
-            let next = match outcome {
-                // Up again: deliver what is queued on the next pass.
-                AttemptOutcome::Delivered => ChannelState {
-                    health: ChannelHealth::Up,
-                    reason: None,
-                    since: None,
-                    consecutive_failures: 0,
-                    next_attempt_at: None,
-                    ..state
-                },
-                AttemptOutcome::Retry | AttemptOutcome::Permanent => {
-                    let through = state.delivered_through;
-                    self.state_after(&state, channel, &response.result(outcome, through))
-                }
-            };
-            outbox.finish_delivery(&self.holder, Some(&attempt), Some(&next))?;
-            results.push((channel.name.clone(), Some(attempt)));
-        }
-        Ok(results)
+        let now = Utc::now();
+        let Some(state) = self.claim(&channel.name)? else {
+            return Ok(None);
+        };
+        let probe = payload::canary(channel.kind);
+        let response = self.post(channel, probe.as_ref()).await;
+        let outcome = canary_verdict(channel.kind, response.status, &response.excerpt);
+        let attempt = response.attempt(channel, "canary", Vec::new(), now, outcome);
+        let next = match outcome {
+            // Up again: deliver what is queued on the next pass.
+            AttemptOutcome::Delivered => ChannelState {
+                health: ChannelHealth::Up,
+                reason: None,
+                since: None,
+                consecutive_failures: 0,
+                next_attempt_at: None,
+                ..state
+            },
+            AttemptOutcome::Retry | AttemptOutcome::Permanent => {
+                let through = state.delivered_through;
+                self.state_after(&state, channel, &response.result(outcome, through))
+            }
+        };
+        outbox.finish_delivery(&self.holder, Some(&attempt), Some(&next))?;
+        Ok(Some(attempt))
     }
 
     /// Sends a visible test message to one channel and returns the
