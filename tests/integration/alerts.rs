@@ -1230,3 +1230,53 @@ fn the_demo_sends_its_failure_and_phase_events_each_exactly_once() {
         "the demo's failures are still open, and listed"
     );
 }
+
+/// Undeploying a processor that is then gone (no bundled version runs in
+/// its place) resolves its open alerts, which no later success of it can
+/// resolve any more. Before, they stayed open for good, each to be
+/// resolved by hand.
+#[test]
+fn undeploying_a_processor_that_is_then_gone_resolves_its_open_alerts() {
+    let dir = crate::support::demo_data_dir("2026-01-11", "2026-01-12");
+    let deployed = crate::support::slate(dir.path(), &["deploy", components::HOSTILE_PANIC]);
+    assert!(deployed.status.success(), "{}", stderr(&deployed));
+    for day in ["2026-01-11", "2026-01-12"] {
+        let run = crate::support::slate(
+            dir.path(),
+            &["run", "--date", day, "--processors", "HostilePanic"],
+        );
+        assert_eq!(run.status.code(), Some(1));
+    }
+    let open_of_it = || {
+        EmbeddedStore::open(&dir.path().join("slate.db"))
+            .unwrap()
+            .alerts(true, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.raised.subject == "HostilePanic")
+            .count()
+    };
+    // Its two failed runs, and a date after date with no rows by the
+    // deadline.
+    let open = open_of_it();
+    assert!(open > 2, "{open}");
+
+    let undeployed = crate::support::slate(dir.path(), &["undeploy", "HostilePanic"]);
+    assert!(undeployed.status.success(), "{}", stderr(&undeployed));
+    assert_contains(
+        &String::from_utf8_lossy(&undeployed.stdout),
+        &format!("{open} open alerts of HostilePanic resolved"),
+    );
+    assert_eq!(open_of_it(), 0);
+    let resolved = EmbeddedStore::open(&dir.path().join("slate.db"))
+        .unwrap()
+        .alerts(false, 100)
+        .unwrap();
+    assert!(
+        resolved
+            .iter()
+            .filter(|a| a.raised.subject == "HostilePanic" && a.raised.event.resolved_by_success())
+            .all(|a| a.resolved_by.as_deref() == Some("HostilePanic undeployed")),
+        "{resolved:#?}"
+    );
+}

@@ -245,13 +245,20 @@ pub fn deploy(options: &HostOptions, file: &Path, shadow: bool) -> Result<ExitCo
 /// Records the activation's notice and delivers it, when there is a store
 /// to record it in.
 fn notify_activation(options: &HostOptions, deployment: &Deployment) -> Result<()> {
-    if options.warehouse.is_embedded() && !options.data_dir.store_file().exists() {
+    let Some(store) = store_if_any(options)? else {
         return Ok(());
-    }
-    let store = super::open_store(options, false)?;
+    };
     deploy::record_activation_notice(store.as_ref(), deployment)
         .context("the version is active, but its notice was not recorded")?;
     super::alerts::deliver_after_command(options, &store).map(drop)
+}
+
+/// The store, unless it is an embedded one not made yet (nothing has run).
+fn store_if_any(options: &HostOptions) -> Result<Option<Arc<dyn slate::store::Store>>> {
+    if options.warehouse.is_embedded() && !options.data_dir.store_file().exists() {
+        return Ok(None);
+    }
+    Ok(Some(super::open_store(options, false)?))
 }
 
 /// Refuses, as a usage error (exit 2), a name that is neither a processor
@@ -312,6 +319,17 @@ pub fn undeploy(options: &HostOptions, name: &str) -> Result<ExitCode> {
             "its shadow version ({shadow}) ended too; its tables stay until \
              `slate shadow drop {name}`"
         );
+    }
+    if undeployed.bundled_hash.is_none()
+        && let Some(store) = store_if_any(options)?
+    {
+        let resolved = deploy::resolve_alerts_of_removed(store.as_ref(), name)
+            .context("it is undeployed, but its open alerts were not resolved")?;
+        if resolved > 0 {
+            println!(
+                "{resolved} open alerts of {name} resolved: nothing else could resolve them now"
+            );
+        }
     }
     notify_activation(options, ended)?;
     Ok(ExitCode::SUCCESS)

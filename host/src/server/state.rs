@@ -472,6 +472,11 @@ impl ServedHost {
         );
         self.reload_if_changed().map_err(registry_failure)?;
         self.record_notice(&undeployed.deployment);
+        if undeployed.bundled_hash.is_none()
+            && let Err(error) = deploy::resolve_alerts_of_removed(self.store.as_ref(), name)
+        {
+            tracing::warn!(%error, processor = %name, "its open alerts were not resolved");
+        }
         Ok(undeployed)
     }
 
