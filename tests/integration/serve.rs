@@ -583,8 +583,8 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
         "invalid date `2026-02-30` in `analysis_date`: expected a real calendar date as YYYY-MM-DD"
     );
     // One bound, told the same way on either side of it.
-    let pool = served.state.host.workers.size();
-    for parallelism in [0, pool + 1] {
+    let room = served.state.host.workers.backfill_room();
+    for parallelism in [0, room + 1] {
         let (_, refused) = served
             .post_json(
                 "/backfill",
@@ -595,7 +595,8 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
         assert_eq!(
             refused["error"],
             format!(
-                "parallelism must be from 1 to {pool} (the worker pool's size), not {parallelism}"
+                "parallelism must be from 1 to {room} (the worker pool's size less the one \
+                 worker kept for runs asked for one by one), not {parallelism}"
             )
         );
     }
@@ -1126,7 +1127,7 @@ async fn a_backfill_answers_its_id_and_reports_its_progress() {
 
     let body = json!({
         "start_date": "2026-01-01", "end_date": "2026-01-05",
-        "processors": ["VersionedProcessor"], "reprocess": "missing", "parallelism": 2
+        "processors": ["VersionedProcessor"], "reprocess": "missing", "parallelism": 1
     });
     let (status, accepted) = served.post_json("/backfill", body).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");

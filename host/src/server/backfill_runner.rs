@@ -76,7 +76,7 @@ pub fn launch(
     already_ended: usize,
 ) {
     let pool = host.workers.clone();
-    pool.spawn(parallelism, move || {
+    pool.spawn_backfill(parallelism, move || {
         let store = host.store.as_ref();
         job.update(|p| p.state = BackfillState::Running);
         save_progress(store, &job);

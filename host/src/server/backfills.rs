@@ -76,16 +76,19 @@ pub async fn start_backfill(
             .parse()
             .map_err(|e| ApiError::bad_field("reprocess", format!("invalid reprocess: {e}")))?,
     };
-    let pool = state.host.workers.size();
+    let room = state.host.workers.backfill_room();
     // A cluster's backfill is worked by every host, so its parallelism
     // caps takes across them all, not this server's pool.
     let cluster = state.host.store.work_queue().is_some();
     // One bound, named the same way whatever the value past it.
     let (most, what) = match cluster {
         true => (MAX_CLUSTER_PARALLELISM, "takes at once across the cluster"),
-        false => (pool, "the worker pool's size"),
+        false => (
+            room,
+            "the worker pool's size less the one worker kept for runs asked for one by one",
+        ),
     };
-    let parallelism = body.parallelism.unwrap_or(2.min(pool));
+    let parallelism = body.parallelism.unwrap_or(2.min(room));
     if !(1..=most).contains(&parallelism) {
         return Err(ApiError::bad_field(
             "parallelism",

@@ -139,9 +139,9 @@ pub async fn process_date(
                 }
             }
             let runner = host.clone();
-            let job = host.workers.spawn(1, move || {
-                pipeline.run_claims(&runner.executor, claimed, &runner.stopping)
-            });
+            let job = host
+                .workers
+                .spawn(move || pipeline.run_claims(&runner.executor, claimed, &runner.stopping));
             Ok::<_, ApiError>((entries, job))
         })
         .await?;

@@ -61,7 +61,7 @@ async fn take_tasks(host: Arc<ServedHost>) {
         let served = host.clone();
         let worked = host
             .workers
-            .spawn(1, move || {
+            .spawn(move || {
                 // The slot may have waited for a worker past the start of
                 // a shutdown: a draining server takes no task.
                 if served.draining.load(Ordering::SeqCst) {

@@ -138,9 +138,10 @@ impl Scheduler {
         }
         let run_ids: Vec<String> = claimed.iter().map(|c| c.record().run_id.clone()).collect();
         let runner = host.clone();
-        drop(host.workers.spawn(1, move || {
-            pipeline.run_claims(&runner.executor, claimed, &runner.stopping)
-        }));
+        drop(
+            host.workers
+                .spawn(move || pipeline.run_claims(&runner.executor, claimed, &runner.stopping)),
+        );
         let noun = if run_ids.len() == 1 { "run" } else { "runs" };
         let outcome = if refused.is_empty() {
             format!("fired {} {noun} for {date}", run_ids.len())

@@ -3,6 +3,11 @@
 //! on the threads that serve requests; at most `size` of them execute at
 //! once, the rest wait for a slot. The pool counts its jobs, queued or
 //! executing, so that a shutdown can wait for them to drain.
+//!
+//! Backfills take at most all slots but one ([`WorkerPool::backfill_room`]),
+//! and wait for their turn among themselves, not in the pool's queue: a
+//! run asked for over HTTP or by a schedule never waits for a backfill of
+//! a season to end.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,9 +20,16 @@ use tokio::task::JoinHandle;
 #[derive(Clone)]
 pub struct WorkerPool {
     slots: Arc<Semaphore>,
+    /// The slots backfills may hold at once: all but one.
+    backfill_slots: Arc<Semaphore>,
     size: usize,
     jobs: Arc<AtomicUsize>,
     drained: Arc<Notify>,
+}
+
+/// How many of `size` slots backfills may hold at once.
+fn backfill_room(size: usize) -> usize {
+    size.saturating_sub(1).max(1)
 }
 
 /// Counts a job until it is dropped.
@@ -40,6 +52,7 @@ impl WorkerPool {
         let size = size.max(1);
         WorkerPool {
             slots: Arc::new(Semaphore::new(size)),
+            backfill_slots: Arc::new(Semaphore::new(backfill_room(size))),
             size,
             jobs: Arc::new(AtomicUsize::new(0)),
             drained: Arc::new(Notify::new()),
@@ -51,30 +64,67 @@ impl WorkerPool {
         self.size
     }
 
+    /// How many slots backfills may hold at once: all but one, which
+    /// stays free for runs asked for one by one (a pool of one slot has
+    /// none to keep).
+    pub fn backfill_room(&self) -> usize {
+        backfill_room(self.size)
+    }
+
+    /// Queues a backfill's `job`, which runs `weight` runs at once (at most
+    /// [`WorkerPool::backfill_room`]), to run once as many slots are free.
+    /// It waits behind other backfills, not in the pool's queue. Must be
+    /// called from within the tokio runtime.
+    pub fn spawn_backfill<T: Send + 'static>(
+        &self,
+        weight: usize,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> JoinHandle<T> {
+        let count = self.count_job();
+        let (backfill_slots, slots) = (self.backfill_slots.clone(), self.slots.clone());
+        let weight = weight.clamp(1, self.backfill_room()) as u32;
+        tokio::spawn(async move {
+            let _count = count;
+            let _turn = backfill_slots
+                .acquire_many_owned(weight)
+                .await
+                .expect("the pool's semaphore is never closed");
+            let _slots = slots
+                .acquire_many_owned(weight)
+                .await
+                .expect("the pool's semaphore is never closed");
+            tokio::task::spawn_blocking(job)
+                .await
+                .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
+        })
+    }
+
+    /// Counts a job from now until the guard is dropped.
+    fn count_job(&self) -> JobCount {
+        self.jobs.fetch_add(1, Ordering::SeqCst);
+        JobCount {
+            jobs: self.jobs.clone(),
+            drained: self.drained.clone(),
+        }
+    }
+
     /// Jobs queued or executing.
     pub fn jobs(&self) -> usize {
         self.jobs.load(Ordering::SeqCst)
     }
 
-    /// Queues `job` to run on a blocking thread once `weight` slots are
-    /// free (a backfill takes one per parallel run). Must be called from
-    /// within the tokio runtime.
+    /// Queues `job` to run on a blocking thread once a slot is free. Must
+    /// be called from within the tokio runtime.
     pub fn spawn<T: Send + 'static>(
         &self,
-        weight: usize,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> JoinHandle<T> {
-        self.jobs.fetch_add(1, Ordering::SeqCst);
-        let count = JobCount {
-            jobs: self.jobs.clone(),
-            drained: self.drained.clone(),
-        };
+        let count = self.count_job();
         let slots = self.slots.clone();
-        let weight = weight.clamp(1, self.size) as u32;
         tokio::spawn(async move {
             let _count = count;
-            let _slots = slots
-                .acquire_many_owned(weight)
+            let _slot = slots
+                .acquire_owned()
                 .await
                 .expect("the pool's semaphore is never closed");
             tokio::task::spawn_blocking(job)
@@ -96,5 +146,39 @@ impl WorkerPool {
                 return self.jobs() == 0;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// A backfill that takes every slot it may, and a second one queued
+    /// behind it, leave a slot to a run asked for one by one: before, a
+    /// backfill could take the whole pool, and a request waited for the
+    /// backfill to end.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn backfills_leave_one_slot_to_single_runs() {
+        let pool = WorkerPool::new(2);
+        assert_eq!(pool.backfill_room(), 1);
+        let (release, held) = mpsc::channel::<()>();
+        let (started, first_started) = mpsc::channel::<()>();
+        let first = pool.spawn_backfill(2, move || {
+            started.send(()).unwrap();
+            held.recv().unwrap();
+        });
+        tokio::task::spawn_blocking(move || first_started.recv().unwrap())
+            .await
+            .unwrap();
+        let second = pool.spawn_backfill(1, || "second backfill");
+        let single = pool.spawn(|| "single run");
+        let answered = tokio::time::timeout(Duration::from_secs(30), single).await;
+        assert_eq!(answered.unwrap().unwrap(), "single run");
+        assert!(!second.is_finished(), "the second backfill waits its turn");
+        release.send(()).unwrap();
+        first.await.unwrap();
+        assert_eq!(second.await.unwrap(), "second backfill");
+        assert_eq!(WorkerPool::new(1).backfill_room(), 1);
     }
 }
