@@ -296,8 +296,9 @@ fn two_concurrent_triggers_run_once_and_the_other_is_refused() {
     assert_eq!(ran[0].error_kind, Some(ErrorKind::LimitTime));
 }
 
-#[test]
-fn a_run_past_its_max_runtime_is_flagged_and_cancelled() {
+/// A host whose runs may run 200 ms, heartbeating every 50 ms, with
+/// SlowProcessor, spinning or not on the day it is handed.
+fn host_with_a_max_runtime_of_200ms(spin: bool) -> (TestHost, Plugin, NaiveDate) {
     let leases = LeaseConfig {
         heartbeat: Duration::from_millis(50),
         max_runtime: Duration::from_millis(200),
@@ -306,7 +307,13 @@ fn a_run_past_its_max_runtime_is_flagged_and_cancelled() {
     let host = TestHost::with(RunLimits::default(), leases);
     let slow = host.fixture(components::SLOW_PROCESSOR);
     let day = date("2026-01-11");
-    set_spin(host.store.as_ref(), day, true);
+    set_spin(host.store.as_ref(), day, spin);
+    (host, slow, day)
+}
+
+#[test]
+fn a_run_past_its_max_runtime_is_flagged_and_cancelled() {
+    let (host, slow, day) = host_with_a_max_runtime_of_200ms(true);
     let record = host.run(&slow, day);
     // The flag set while it ran stays in its history.
     assert_eq!(
@@ -327,15 +334,7 @@ fn a_run_past_its_max_runtime_is_flagged_and_cancelled() {
 /// ran from the claim, and such runs failed `limit_time` without running.
 #[test]
 fn the_max_runtime_counts_from_when_a_run_executes_not_from_its_claim() {
-    let leases = LeaseConfig {
-        heartbeat: Duration::from_millis(50),
-        max_runtime: Duration::from_millis(200),
-        ..LeaseConfig::default()
-    };
-    let host = TestHost::with(RunLimits::default(), leases);
-    let slow = host.fixture(components::SLOW_PROCESSOR);
-    let day = date("2026-01-11");
-    set_spin(host.store.as_ref(), day, false);
+    let (host, slow, day) = host_with_a_max_runtime_of_200ms(false);
     let claim = host
         .executor
         .claim(&slow, day, Trigger::Cli)

@@ -72,6 +72,18 @@ fn replay(dir: &Path, from: &str, to: &str) -> String {
     succeed(dir, &args)
 }
 
+/// [`with_v1_run`], with v2 as the shadow, run beside v1 on [`DAY`].
+fn with_v2_shadow_run() -> tempfile::TempDir {
+    let dir = with_v1_run();
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
+    succeed(dir.path(), &run);
+    dir
+}
+
 /// A demo folder (one date) where VersionedProcessor v1 is active and has
 /// run on [`DAY`].
 fn with_v1_run() -> tempfile::TempDir {
@@ -253,13 +265,8 @@ fn a_shadow_must_be_another_version_of_a_processor_that_runs_here() {
 
 #[test]
 fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdated() {
-    let dir = with_v1_run();
-    succeed(
-        dir.path(),
-        &["deploy", "--shadow", components::VERSIONED_V2],
-    );
+    let dir = with_v2_shadow_run();
     let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
-    succeed(dir.path(), &run);
     let plugins = succeed(dir.path(), &["plugins"]);
     assert!(plugins.contains("2.0.0 ("), "{plugins}");
     assert!(
@@ -675,13 +682,7 @@ fn a_shadow_runs_under_its_live_processors_limits() {
 fn a_replaced_shadows_table_is_dropped_and_the_new_shadow_writes_its_own() {
     use slate::store::Tables;
 
-    let dir = with_v1_run();
-    succeed(
-        dir.path(),
-        &["deploy", "--shadow", components::VERSIONED_V2],
-    );
-    let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
-    succeed(dir.path(), &run);
+    let dir = with_v2_shadow_run();
     let v2 = latest_run(dir.path(), "VersionedProcessor~shadow");
     let v2_table = slate::shadow::shadow_table(&versioned(), v2["plugin_hash"].as_str().unwrap());
     let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
