@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::dates;
 use crate::plugin::spec::{Lookback, ProcessorSpec, UpstreamPolicy};
@@ -99,7 +99,9 @@ pub fn lookback_window(
     match lookback {
         Lookback::None => Vec::new(),
         Lookback::Days(days) => {
-            let first = date - Duration::days(i64::from(days));
+            let first = date
+                .checked_sub_days(chrono::Days::new(u64::from(days)))
+                .unwrap_or(NaiveDate::MIN);
             before.filter(|d| **d >= first).copied().collect()
         }
         Lookback::Games(games) => {

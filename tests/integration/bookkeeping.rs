@@ -532,6 +532,12 @@ fn lookback_gaps_are_scheduled_dates_without_upstream_rows_date_by_date() {
         ["2026-01-08", "2026-01-09"].map(date)
     );
     assert!(lookback_window(Lookback::None, day, &scheduled).is_empty());
+    // A lookback past the calendar's start is every date before: it
+    // panicked, with every run of the date claimed and left running.
+    assert_eq!(
+        lookback_window(Lookback::Days(u32::MAX), day, &scheduled).len(),
+        4
+    );
     assert!(
         lookback_window(Lookback::Games(3), date("2026-01-05"), &scheduled).is_empty(),
         "nothing before the first game"

@@ -111,7 +111,20 @@ pub enum SpecProblem {
     /// The output schema is unusable, as [`TableSchema::problems`] words it.
     #[error("{0}")]
     Schema(String),
+    /// The lookback reaches further back than any pipeline keeps dates.
+    #[error(
+        "lookback {0:?} reaches further back than a processor may look: at most \
+         {MAX_LOOKBACK_DAYS} days or {MAX_LOOKBACK_GAMES} game dates"
+    )]
+    Lookback(Lookback),
 }
+
+/// The longest lookback in days: a century. Longer ones name no date a
+/// pipeline keeps, and overflowed the host's date arithmetic.
+pub const MAX_LOOKBACK_DAYS: u32 = 36_600;
+
+/// The longest lookback in game dates.
+pub const MAX_LOOKBACK_GAMES: u32 = 100_000;
 
 /// A processor's declaration, checked.
 #[derive(Debug, Clone, Serialize)]
@@ -233,6 +246,15 @@ impl ProcessorSpec {
         if self.upstream.contains(&self.name) {
             problems.push(SpecProblem::OwnUpstream(self.name.clone()));
         }
+        match self.lookback {
+            Lookback::Days(days) if days > MAX_LOOKBACK_DAYS => {
+                problems.push(SpecProblem::Lookback(self.lookback))
+            }
+            Lookback::Games(games) if games > MAX_LOOKBACK_GAMES => {
+                problems.push(SpecProblem::Lookback(self.lookback))
+            }
+            _ => {}
+        }
         problems.extend(self.schema.problems().into_iter().map(SpecProblem::Schema));
         problems
     }
@@ -269,6 +291,21 @@ mod tests {
             gap_policy: bindings::GapPolicy::Block,
             bad_row_policy: bindings::BadRowPolicy::FailRun,
         }
+    }
+
+    #[test]
+    fn a_lookback_past_a_century_is_refused() {
+        let mut far = info("Far", ("nba", "far"));
+        far.lookback = bindings::Lookback::Days(u32::MAX);
+        let error = ProcessorSpec::from_info(&far).unwrap_err();
+        assert_eq!(
+            error.problems,
+            [SpecProblem::Lookback(Lookback::Days(u32::MAX))]
+        );
+        far.lookback = bindings::Lookback::Games(MAX_LOOKBACK_GAMES + 1);
+        assert!(ProcessorSpec::from_info(&far).is_err());
+        far.lookback = bindings::Lookback::Days(MAX_LOOKBACK_DAYS);
+        assert!(ProcessorSpec::from_info(&far).is_ok());
     }
 
     #[test]
