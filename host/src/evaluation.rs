@@ -59,12 +59,17 @@ pub struct Failure {
     pub usage: RunUsage,
 }
 
+/// The most bytes of a failure's message the run's record keeps: what a
+/// processor says (its error's text, the values its rows hold) is its
+/// own, and a run of 200 MB of it made every later `slate runs` slow.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
 impl Failure {
     /// A failure with no limit breached and no usage recorded.
     pub(crate) fn new(kind: ErrorKind, message: String, rows_read: u64) -> Self {
         Failure {
             kind,
-            message,
+            message: crate::rows::cut_short(message, MAX_MESSAGE_BYTES),
             rows_read,
             limit: None,
             usage: RunUsage::default(),
@@ -82,7 +87,7 @@ impl Failure {
         }
         Failure {
             kind,
-            message,
+            message: crate::rows::cut_short(message, MAX_MESSAGE_BYTES),
             rows_read: 0,
             limit,
             usage: RunUsage::default(),
@@ -346,7 +351,22 @@ pub fn describe_process_error(error: &ProcessError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{RowSet, Scalar, Value, last_error_line, rows_with_quality_issues};
+    use super::{
+        ErrorKind, Failure, MAX_MESSAGE_BYTES, RowSet, Scalar, Value, last_error_line,
+        rows_with_quality_issues,
+    };
+
+    #[test]
+    fn a_failures_message_is_kept_to_its_budget() {
+        let failure = Failure::new(ErrorKind::Plugin, "E".repeat(90 << 20), 0);
+        assert!(failure.message.len() < MAX_MESSAGE_BYTES + 40);
+        let left_out = (90 << 20) - MAX_MESSAGE_BYTES;
+        assert!(
+            failure
+                .message
+                .ends_with(&format!("({left_out} more bytes)"))
+        );
+    }
 
     #[test]
     fn the_last_error_line_is_a_panics_message_or_a_python_exception() {

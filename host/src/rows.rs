@@ -90,13 +90,36 @@ pub fn row_json(columns: &[String], row: &Row) -> serde_json::Value {
         .into()
 }
 
-/// A short rendering of a cell for error messages: `42`, `"text"`, `null`.
+/// The most bytes of a cell [`describe_value`] renders.
+pub const DESCRIBED_VALUE_BYTES: usize = 256;
+
+/// A short rendering of a cell for error messages: `42`, `"text"`, `null`;
+/// past [`DESCRIBED_VALUE_BYTES`], cut short, saying how much was left out.
 pub fn describe_value(value: &Value) -> String {
-    match value {
+    let described = match value {
         Value::Null => "null".to_string(),
         Value::Scalar(s) => format!("{} {}", scalar_type_name(s), scalar_json(s)),
         Value::Repeated(items) => format!("list of {} {}", items.len(), value_json(value)),
+    };
+    cut_short(described, DESCRIBED_VALUE_BYTES)
+}
+
+/// `text`, cut to at most `max` bytes (on a character boundary) with a
+/// note of how many more it held: what a message quoting untrusted text
+/// keeps of it, so that a processor cannot make the host's messages, logs
+/// or run history as large as it likes.
+pub fn cut_short(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
     }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let left_out = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!("… ({left_out} more bytes)"));
+    text
 }
 
 /// A JSON or CSV cell that is not a value of its column: the column, what
@@ -241,6 +264,21 @@ pub fn value_from_text(column: &Column, text: &str) -> Result<Value, CellMismatc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_value_is_described_cut_short_saying_how_much_was_left_out() {
+        let huge = Value::Scalar(Scalar::String("é".repeat(100_000)));
+        let described = describe_value(&huge);
+        assert!(
+            described.len() < DESCRIBED_VALUE_BYTES + 40,
+            "{}",
+            described.len()
+        );
+        assert!(described.starts_with("STRING \"éé"), "{described}");
+        assert!(described.ends_with(" more bytes)"), "{described}");
+        assert_eq!(cut_short("short".into(), 10), "short");
+        assert_eq!(cut_short("abcdef".into(), 3), "abc… (3 more bytes)");
+    }
 
     #[test]
     fn a_date_in_json_is_exactly_yyyy_mm_dd() {

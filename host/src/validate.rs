@@ -19,6 +19,9 @@ use crate::rows::{
 };
 use crate::schema::{Column, ColumnMode, ColumnType, TableSchema};
 
+/// The most bytes of a row's key an error quotes.
+const ROW_KEY_BYTES: usize = 1024;
+
 /// One problem with one field of one row (or with the row set's columns).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldError {
@@ -216,14 +219,15 @@ pub fn validate(rows: &RowSet, schema: &TableSchema, date: NaiveDate) -> Validat
             ));
         }
         let row_key = || {
-            key_positions
+            let key = key_positions
                 .iter()
                 .filter_map(|(p, name)| {
                     row.get(*p)
                         .map(|v| format!("{name}={}", crate::rows::value_json(v)))
                 })
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", ");
+            crate::rows::cut_short(key, ROW_KEY_BYTES)
         };
         if row_errors.is_empty() && !unique_positions.is_empty() {
             let key = RowKey {
