@@ -298,6 +298,24 @@ impl HostMonotonicClock for StartAtZeroClock {
     }
 }
 
+/// A list of columns no read takes, as the processor's own error: none
+/// (the stores built a query of no column, and blamed the input), or one
+/// named twice (a list can then be as long as a processor likes).
+fn refused_column_list(table: &TableRef, columns: &[String]) -> Option<ReadError> {
+    let problem = match columns {
+        [] => "no columns asked for: a read names at least one".to_string(),
+        _ => {
+            let mut asked = std::collections::HashSet::with_capacity(columns.len());
+            let twice = columns.iter().find(|name| !asked.insert(name.as_str()))?;
+            format!("column `{twice}` asked for twice")
+        }
+    };
+    Some(ReadError::UnknownTable(format!(
+        "{}: {problem}",
+        TableName::from(table)
+    )))
+}
+
 impl RunState {
     /// One read through `read-rows` (every column), `read-columns` or
     /// `read-column-batch`: the table must be declared, the range real and
@@ -433,6 +451,9 @@ impl host::Host for RunState {
         end: Date,
         columns: Vec<String>,
     ) -> wasmtime::Result<Result<RowSet, ReadError>> {
+        if let Some(refused) = refused_column_list(&table, &columns) {
+            return Ok(Err(refused));
+        }
         Ok(self.read(table, start, end, |source, table, start, end| {
             source.read_columns(table, start, end, &columns)
         }))
@@ -445,6 +466,9 @@ impl host::Host for RunState {
         end: Date,
         columns: Vec<String>,
     ) -> wasmtime::Result<Result<ColumnBatch, ReadError>> {
+        if let Some(refused) = refused_column_list(&table, &columns) {
+            return Ok(Err(refused));
+        }
         Ok(self.read(table, start, end, |source, table, start, end| {
             source.read_column_batch(TableSpan::new(table, start, end), &columns)
         }))
@@ -458,6 +482,9 @@ impl host::Host for RunState {
         columns: Vec<String>,
         coded: Vec<String>,
     ) -> wasmtime::Result<Result<CodedColumnBatch, ReadError>> {
+        if let Some(refused) = refused_column_list(&table, &columns) {
+            return Ok(Err(refused));
+        }
         Ok(self.read(table, start, end, |source, table, start, end| {
             source.read_coded_column_batch(TableSpan::new(table, start, end), &columns, &coded)
         }))
@@ -467,6 +494,30 @@ impl host::Host for RunState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_of_no_column_or_of_one_column_twice_is_the_processors_own_error() {
+        let table = TableRef {
+            dataset: "nba_raw".into(),
+            table: "schedule".into(),
+        };
+        let message = |columns: &[&str]| {
+            let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+            match refused_column_list(&table, &columns) {
+                Some(ReadError::UnknownTable(message)) => Some(message),
+                other => other.map(|e| format!("{e:?}")),
+            }
+        };
+        assert_eq!(
+            message(&[]).as_deref(),
+            Some("nba_raw.schedule: no columns asked for: a read names at least one")
+        );
+        assert_eq!(
+            message(&["game_id", "home_team", "game_id"]).as_deref(),
+            Some("nba_raw.schedule: column `game_id` asked for twice")
+        );
+        assert_eq!(message(&["game_id", "home_team"]), None);
+    }
 
     #[test]
     fn the_memory_cap_is_the_sum_of_every_memory_and_table_of_the_instance() {
