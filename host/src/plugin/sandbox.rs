@@ -301,7 +301,7 @@ impl HostMonotonicClock for StartAtZeroClock {
 /// A list of columns no read takes, as the processor's own error: none
 /// (the stores built a query of no column, and blamed the input), or one
 /// named twice (a list can then be as long as a processor likes).
-fn refused_column_list(table: &TableRef, columns: &[String]) -> Option<ReadError> {
+fn refused_column_list(table: &TableName, columns: &[String]) -> Option<ReadError> {
     let problem = match columns {
         [] => "no columns asked for: a read names at least one".to_string(),
         _ => {
@@ -310,10 +310,7 @@ fn refused_column_list(table: &TableRef, columns: &[String]) -> Option<ReadError
             format!("column `{twice}` asked for twice")
         }
     };
-    Some(ReadError::UnknownTable(format!(
-        "{}: {problem}",
-        TableName::from(table)
-    )))
+    Some(ReadError::UnknownTable(format!("{table}: {problem}")))
 }
 
 impl RunState {
@@ -325,6 +322,7 @@ impl RunState {
         table: TableRef,
         start: Date,
         end: Date,
+        columns: Option<&[String]>,
         read: impl FnOnce(&dyn InputSource, &TableName, NaiveDate, NaiveDate) -> Result<R, InputError>,
     ) -> Result<R, ReadError> {
         let table = TableName::from(&table);
@@ -348,6 +346,9 @@ impl RunState {
             return Err(ReadError::InvalidRange(format!(
                 "start {start} is after end {end}"
             )));
+        }
+        if let Some(refused) = columns.and_then(|columns| refused_column_list(&table, columns)) {
+            return Err(refused);
         }
         match read(self.source.as_ref(), &table, start, end) {
             Ok(rows) if self.rows_read + rows.row_count() > self.max_rows_read => {
@@ -439,9 +440,11 @@ impl host::Host for RunState {
         start: Date,
         end: Date,
     ) -> wasmtime::Result<Result<RowSet, ReadError>> {
-        Ok(self.read(table, start, end, |source, table, start, end| {
-            source.read_rows(table, start, end)
-        }))
+        Ok(
+            self.read(table, start, end, None, |source, table, start, end| {
+                source.read_rows(table, start, end)
+            }),
+        )
     }
 
     fn read_columns(
@@ -451,12 +454,13 @@ impl host::Host for RunState {
         end: Date,
         columns: Vec<String>,
     ) -> wasmtime::Result<Result<RowSet, ReadError>> {
-        if let Some(refused) = refused_column_list(&table, &columns) {
-            return Ok(Err(refused));
-        }
-        Ok(self.read(table, start, end, |source, table, start, end| {
-            source.read_columns(table, start, end, &columns)
-        }))
+        Ok(self.read(
+            table,
+            start,
+            end,
+            Some(&columns),
+            |source, table, start, end| source.read_columns(table, start, end, &columns),
+        ))
     }
 
     fn read_column_batch(
@@ -466,12 +470,15 @@ impl host::Host for RunState {
         end: Date,
         columns: Vec<String>,
     ) -> wasmtime::Result<Result<ColumnBatch, ReadError>> {
-        if let Some(refused) = refused_column_list(&table, &columns) {
-            return Ok(Err(refused));
-        }
-        Ok(self.read(table, start, end, |source, table, start, end| {
-            source.read_column_batch(TableSpan::new(table, start, end), &columns)
-        }))
+        Ok(self.read(
+            table,
+            start,
+            end,
+            Some(&columns),
+            |source, table, start, end| {
+                source.read_column_batch(TableSpan::new(table, start, end), &columns)
+            },
+        ))
     }
 
     fn read_coded_column_batch(
@@ -482,12 +489,15 @@ impl host::Host for RunState {
         columns: Vec<String>,
         coded: Vec<String>,
     ) -> wasmtime::Result<Result<CodedColumnBatch, ReadError>> {
-        if let Some(refused) = refused_column_list(&table, &columns) {
-            return Ok(Err(refused));
-        }
-        Ok(self.read(table, start, end, |source, table, start, end| {
-            source.read_coded_column_batch(TableSpan::new(table, start, end), &columns, &coded)
-        }))
+        Ok(self.read(
+            table,
+            start,
+            end,
+            Some(&columns),
+            |source, table, start, end| {
+                source.read_coded_column_batch(TableSpan::new(table, start, end), &columns, &coded)
+            },
+        ))
     }
 }
 
@@ -497,10 +507,7 @@ mod tests {
 
     #[test]
     fn a_read_of_no_column_or_of_one_column_twice_is_the_processors_own_error() {
-        let table = TableRef {
-            dataset: "nba_raw".into(),
-            table: "schedule".into(),
-        };
+        let table = TableName::new("nba_raw", "schedule");
         let message = |columns: &[&str]| {
             let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
             match refused_column_list(&table, &columns) {
