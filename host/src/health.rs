@@ -10,7 +10,8 @@
 //! (opening night, before anyone has played) is listed, but is not a
 //! failure; a date that had rows and was emptied by a successful rerun is a
 //! FAIL: a processor that returns nothing where it returned rows before has
-//! lost data, or been replaced.
+//! lost data, or been replaced. So is a date whose table holds fewer rows
+//! than its latest success wrote: they were removed past the host.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,6 +44,23 @@ pub struct TableHealth {
     /// Dates whose latest successful run wrote no rows where an earlier
     /// success wrote some: each is a FAIL.
     pub emptied_dates: Vec<EmptiedDate>,
+    /// Dates whose table holds fewer rows than their latest successful
+    /// run wrote: removed past the host (another tool's SQL, a restore).
+    /// Each is a FAIL.
+    pub lost_rows: Vec<LostRows>,
+}
+
+/// A date whose rows went missing after its latest success wrote them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LostRows {
+    /// The date.
+    pub date: NaiveDate,
+    /// The rows its latest success wrote.
+    pub rows_written: i64,
+    /// The rows the table holds for it now.
+    pub rows_held: u64,
+    /// That success.
+    pub run_id: String,
 }
 
 /// A date a successful rerun emptied.
@@ -265,6 +283,26 @@ pub fn report(
                 .get(&(name.as_str(), *d))
                 .is_some_and(|r| r.status == RunStatus::Success)
         };
+        // Rows the latest success of a date wrote that the table no longer
+        // holds: not an empty success, but data lost.
+        let lost_rows: Vec<LostRows> = latest
+            .iter()
+            .filter(|((processor, _), run)| {
+                *processor == name.as_str() && run.status == RunStatus::Success
+            })
+            .filter_map(|((_, date), run)| {
+                let held = counts.get(date).copied().unwrap_or(0);
+                (u64::try_from(run.rows_written).is_ok_and(|written| held < written)).then(|| {
+                    LostRows {
+                        date: *date,
+                        rows_written: run.rows_written,
+                        rows_held: held,
+                        run_id: run.run_id.clone(),
+                    }
+                })
+            })
+            .collect();
+        let lost = |d: &NaiveDate| lost_rows.iter().any(|l| l.date == *d);
         let empty: Vec<NaiveDate> = scheduled
             .iter()
             .filter(|d| !counts.contains_key(d))
@@ -283,7 +321,9 @@ pub fn report(
             missing_dates: empty.iter().filter(|d| !succeeded(d)).copied().collect(),
             empty_successes: empty
                 .iter()
-                .filter(|d| succeeded(d) && !emptied.contains_key(&(name.as_str(), **d)))
+                .filter(|d| {
+                    succeeded(d) && !emptied.contains_key(&(name.as_str(), **d)) && !lost(d)
+                })
                 .copied()
                 .collect(),
             emptied_dates: emptied
@@ -291,6 +331,7 @@ pub fn report(
                 .filter(|((processor, _), _)| processor == name)
                 .map(|(_, e)| e.clone())
                 .collect(),
+            lost_rows,
         });
         let success = runs
             .iter()
@@ -326,9 +367,9 @@ pub fn report(
         })
         .collect();
     let healthy = problem_runs.is_empty()
-        && tables
-            .iter()
-            .all(|t| t.missing_dates.is_empty() && t.emptied_dates.is_empty());
+        && tables.iter().all(|t| {
+            t.missing_dates.is_empty() && t.emptied_dates.is_empty() && t.lost_rows.is_empty()
+        });
     Ok(HealthReport {
         healthy,
         checked_at: now,

@@ -311,6 +311,58 @@ fn a_date_emptied_by_a_successful_rerun_fails_the_health_check() {
     );
 }
 
+/// Rows removed past the host (another tool's SQL) after a success wrote
+/// them fail the health check, naming the date, the rows written and the
+/// rows held. Before, a table emptied that way was healthy, its dates
+/// noted as having "succeeded with 0 rows".
+#[test]
+fn rows_removed_past_the_host_fail_the_health_check() {
+    let host = TestHost::empty();
+    let (day, opening) = (date("2026-01-11"), date("2026-01-10"));
+    let wide = host.fixture(components::HOSTILE_WIDE_OUTPUT);
+    control(&host, day, &[("rows", 10), ("columns", 32)]);
+    control(&host, opening, &[("rows", 0), ("columns", 32)]);
+    let wrote = host.run(&wide, day);
+    host.run(&wide, opening);
+    let pipeline = Pipeline::new(vec![wide.clone()]).unwrap();
+    let healthy = health_report(host.store.as_ref(), &pipeline, chrono::Utc::now());
+    assert!(healthy.tables[0].lost_rows.is_empty(), "{healthy:?}");
+
+    let database = rusqlite::Connection::open(host.dir.path().join("slate.db")).unwrap();
+    let table = wide.spec.output_table.to_string();
+    let removed = database
+        .execute(
+            &format!(
+                "DELETE FROM \"{table}\" WHERE rowid IN (SELECT rowid FROM \"{table}\" LIMIT 4)"
+            ),
+            [],
+        )
+        .unwrap();
+    assert_eq!(removed, 4);
+    let report = health_report(host.store.as_ref(), &pipeline, chrono::Utc::now());
+    assert!(!report.healthy);
+    let lost = &report.tables[0].lost_rows;
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(
+        (
+            lost[0].date,
+            lost[0].rows_written,
+            lost[0].rows_held,
+            &lost[0].run_id
+        ),
+        (day, 10, 6, &wrote.run_id)
+    );
+    database
+        .execute(&format!("DELETE FROM \"{table}\""), [])
+        .unwrap();
+    let report = health_report(host.store.as_ref(), &pipeline, chrono::Utc::now());
+    assert_eq!(report.tables[0].lost_rows[0].rows_held, 0);
+    assert!(
+        !report.tables[0].empty_successes.contains(&day),
+        "a date whose rows were lost did not succeed with none"
+    );
+}
+
 #[test]
 fn a_processor_cannot_overwrite_a_raw_input() {
     let host = TestHost::with_demo_season();

@@ -79,6 +79,12 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
                     emptied.date, emptied.run_id, emptied.previous_run_id, emptied.rows_before
                 );
             }
+            for lost in &table.lost_rows {
+                println!(
+                    "  FAIL {}: rows lost: run {} wrote {}, the table holds {}",
+                    lost.date, lost.run_id, lost.rows_written, lost.rows_held
+                );
+            }
             for date in &table.empty_successes {
                 println!("  note {date}: succeeded with 0 rows");
             }
