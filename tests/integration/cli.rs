@@ -575,7 +575,7 @@ fn a_dependants_deploy_and_its_upstreams_undeploy_at_once_never_both_go_through(
 /// README says, for every command that names one: promote, rollback and
 /// plugins history exited 1, and rollback blamed "no earlier version".
 #[test]
-fn commands_naming_an_unknown_processor_or_table_exit_2() {
+fn commands_naming_an_unknown_processor_or_table_or_plugin_folder_exit_2() {
     let dir = demo_data_dir("2026-01-11", "2026-01-11");
     for args in [
         vec!["promote", "NoSuchProcessor"],
@@ -602,6 +602,24 @@ fn commands_naming_an_unknown_processor_or_table_exit_2() {
     );
     assert_eq!(missing.status.code(), Some(2));
     assert_contains(&stderr(&missing), "no table nba_analytics.no_such_table");
+
+    // A mistyped --plugin-dir too: for `slate health`, exit 1 read as
+    // "unhealthy".
+    let nowhere = dir.path().join("no-such-plugins");
+    let nowhere = nowhere.to_str().unwrap();
+    for command in ["health", "runs"] {
+        let refused = slate(dir.path(), &["--plugin-dir", nowhere, command]);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{command}: {}",
+            stderr(&refused)
+        );
+        assert_contains(
+            &stderr(&refused),
+            &format!("--plugin-dir {nowhere} does not exist"),
+        );
+    }
 
     // A bundled processor never deployed has no history: no failure.
     let bundled = slate(
@@ -861,6 +879,9 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
         // A range that ends before it starts.
         &["backfill", "--from", "2026-01-20", "--to", "2026-01-10"],
         &["demo", "--from", "2026-01-20", "--to", "2026-01-10"],
+        // A demo range with no date of the season ran nothing, exit 0.
+        &["demo", "--from", "2030-01-01"],
+        &["demo", "--to", "2020-01-01"],
         &[
             "shadow",
             "run",

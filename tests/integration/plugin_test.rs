@@ -345,6 +345,25 @@ fn replay_runs_a_real_date_from_the_store_and_writes_nothing() {
         stdout(&slate(&["--data-dir", dir, "runs", "--limit", "1000"])),
         runs_before
     );
+    // A replay of one date with --date naming another is refused: the
+    // replay date was taken for a mere switch, and the other date ran.
+    let both = slate(&[
+        "--data-dir",
+        dir,
+        "test",
+        &component,
+        "--replay",
+        "2026-01-11",
+        "--date",
+        "2026-01-10",
+    ]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&both.stderr)
+            .contains("--date 2026-01-10 and --replay 2026-01-11 name two dates"),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
 }
 
 #[test]

@@ -25,8 +25,17 @@ pub fn demo(
 ) -> Result<ExitCode> {
     let started = Instant::now();
     let data_dir = &options.data_dir;
-    let host = Host::open(options, true, parallelism)?;
     let season = Season::generate(SeasonConfig::default());
+    // A range holding no game date of the season ran nothing, and said
+    // "0 dates" with exit 0: the command line's mistake, refused first.
+    let (first, last) = (season.config.start, season.config.end);
+    if let Some(date) = from.filter(|d| *d > last).or(to.filter(|d| *d < first)) {
+        super::usage!(
+            "{date} is outside the demo season, {first} to {last}: --from and --to pick \
+             dates within it"
+        );
+    }
+    let host = Host::open(options, true, parallelism)?;
     let loaded = load_season(host.store.as_ref(), &season)?;
     eprintln!(
         "loaded the demo season into {}: {} games, {} box score lines, {} prop lines",

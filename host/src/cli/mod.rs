@@ -504,6 +504,10 @@ pub fn run() -> Result<ExitCode> {
         } => {
             let replay = replay.as_deref().map(parse_date).transpose()?;
             let date = match (date.as_deref().map(parse_date).transpose()?, replay) {
+                (Some(date), Some(replayed)) if date != replayed => usage!(
+                    "--date {date} and --replay {replayed} name two dates: a replay runs \
+                     the date it names (give one of them)"
+                ),
                 (Some(date), _) | (None, Some(date)) => date,
                 (None, None) => usage!("give the analysis date with --date (or --replay)"),
             };
@@ -658,7 +662,8 @@ macro_rules! usage {
 }
 pub(crate) use usage;
 
-/// Checks that `--data-dir` is a folder (or not there yet), then reads
+/// Checks that `--data-dir` is a folder (or not there yet) and that
+/// `--plugin-dir`, if given, is one, then reads
 /// every section of its `slate.toml` before the command does anything,
 /// so a bad one is a usage error (exit 2) with nothing done: not a run
 /// committed, a version deployed or a lease reaped first and the error
@@ -667,6 +672,16 @@ fn check_data_dir(options: &HostOptions, with_secrets: bool) -> Result<()> {
     let root = options.data_dir.root();
     if root.exists() && !root.is_dir() {
         usage!("--data-dir {} is a file, not a folder", root.display());
+    }
+    // A mistyped folder is the command line's error: exit 1 would read as
+    // `slate health`'s "unhealthy".
+    if let Some(plugins) = &options.plugin_dir
+        && !plugins.is_dir()
+    {
+        match plugins.exists() {
+            true => usage!("--plugin-dir {} is a file, not a folder", plugins.display()),
+            false => usage!("--plugin-dir {} does not exist", plugins.display()),
+        }
     }
     let file = options.data_dir.config_file();
     LimitsConfig::load(&file)?;
