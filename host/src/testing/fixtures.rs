@@ -283,6 +283,18 @@ impl Fixtures {
                             message: format!("not a usable table schema: {}", problems.join("; ")),
                         });
                     }
+                    // A known table's schema is production's: a test
+                    // against another would pass where production fails.
+                    if known(&table).is_some() {
+                        return Err(FixtureError::Malformed {
+                            file,
+                            line: 0,
+                            message: format!(
+                                "{table} is a known table, whose schema is production's: \
+                                 a .schema.json is only for a table the host does not know"
+                            ),
+                        });
+                    }
                     schemas.insert(table, schema);
                 }
                 Format::Ndjson | Format::Csv => {
@@ -343,7 +355,11 @@ impl Fixtures {
                     "no row holds the table's partition column, which dates each row".into(),
                 ));
             }
-            refuse_a_key_twice(&file, &schema, &rows)?;
+            // A key column left out of the whole file (the processor does
+            // not read it) reads null in every row: no key to compare.
+            if !schema.key_columns.iter().any(|key| absent.contains(key)) {
+                refuse_a_key_twice(&file, &schema, &rows)?;
+            }
             let columns = schema.columns.iter().map(|c| c.name.clone()).collect();
             fixtures.tables.insert(
                 table,
@@ -789,6 +805,64 @@ mod tests {
             error.to_string().contains("\"partition_column\": ..."),
             "{error}"
         );
+    }
+
+    /// A known table's schema is production's: a `.schema.json` for one
+    /// made a test pass on columns production's table does not have.
+    #[test]
+    fn a_fixture_schema_for_a_known_table_is_refused() {
+        let usable = br#"{"columns": [{"name": "day", "type": "DATE", "mode": "REQUIRED"},
+            {"name": "venue", "type": "STRING", "mode": "NULLABLE"}],
+            "partition_column": "day", "key_columns": []}"#;
+        let dir = folder(&[
+            ("nba_raw.box.ndjson", b""),
+            ("nba_raw.box.schema.json", usable),
+        ]);
+        let error = load(dir.path()).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("nba_raw.box is a known table, whose schema is production's"),
+            "{error}"
+        );
+    }
+
+    /// A key column the processor does not read may be left out of a
+    /// fixture, as every column it does not read: two rows then read a
+    /// null key, which was refused as a key held twice.
+    #[test]
+    fn a_key_column_left_out_of_a_fixture_is_no_key_held_twice() {
+        let keyed = TableSchema {
+            key_columns: vec!["game_id".into()],
+            columns: vec![
+                Column::new("day", ColumnType::Date, ColumnMode::Required),
+                Column::new("game_id", ColumnType::String, ColumnMode::Required),
+                Column::new("points", ColumnType::Int64, ColumnMode::Nullable),
+            ],
+            ..box_scores()
+        };
+        let table = TableName::new("nba_raw", "box");
+        let load_keyed = |dir: &Path| {
+            Fixtures::load(dir, std::slice::from_ref(&table), &|_| Some(keyed.clone()))
+        };
+        let dir = folder(&[(
+            "nba_raw.box.csv",
+            b"day,points
+2026-01-05,3
+2026-01-05,4
+",
+        )]);
+        let fixtures = load_keyed(dir.path()).unwrap();
+        assert_eq!(fixtures.tables[&table].rows.rows.len(), 2);
+        let twice = b"day,game_id,points
+2026-01-05,g1,3
+2026-01-05,g1,4
+";
+        let dir = folder(&[("nba_raw.box.csv", twice)]);
+        assert!(matches!(
+            load_keyed(dir.path()),
+            Err(FixtureError::KeyTwice { .. })
+        ));
     }
 
     #[test]
