@@ -162,6 +162,7 @@ fn assert_same_rows(
             &actual,
             &spec.schema,
             1e-12,
+            (first, last),
         )
         .unwrap();
         assert!(

@@ -13,7 +13,7 @@ use std::fmt;
 
 use serde_json::{Map, Value as Json};
 
-use crate::rows::{RowSet, row_json, value_from_json, value_json};
+use crate::rows::{RowSet, Scalar, Value, naive_date, row_json, value_from_json, value_json};
 use crate::schema::TableSchema;
 
 /// The rows as NDJSON, one object per line, in the row set's order.
@@ -106,13 +106,17 @@ fn same(expected: &Json, actual: &Json, tolerance: f64) -> bool {
 }
 
 /// Compares the produced rows with the golden NDJSON `expected`, rows of
-/// the output table `schema`.
+/// the output table `schema` on `dates` (first and last, the run's date
+/// twice for `slate test`). A golden row production could never write
+/// (dated outside them, a value validation refuses) is a bad golden file;
+/// a REPEATED field left out is the empty list every output row holds.
 pub fn compare(
     file: &str,
     expected: &str,
     actual: &RowSet,
     schema: &TableSchema,
     tolerance: f64,
+    (first, last): (chrono::NaiveDate, chrono::NaiveDate),
 ) -> Result<Vec<Difference>, GoldenError> {
     let key_columns = &schema.key_columns;
     let mut wanted = Vec::new();
@@ -126,7 +130,7 @@ pub fn compare(
             line: index + 1,
             message,
         };
-        let object = super::fixtures::json_object_line(line).map_err(bad)?;
+        let mut object = super::fixtures::json_object_line(line).map_err(bad)?;
         for (field, value) in &object {
             let column = schema
                 .columns
@@ -143,6 +147,18 @@ pub fn compare(
             // character, null where REQUIRED) can never be matched.
             if let Some(problem) = crate::validate::check_value(&read, column) {
                 return Err(bad(format!("field `{field}`: {problem}")));
+            }
+            if *field == schema.partition_column
+                && let Value::Scalar(Scalar::Date(day)) = &read
+                && naive_date(*day).is_some_and(|day| !(first..=last).contains(&day))
+            {
+                let dated = match first == last {
+                    true => format!("the run's date {first}"),
+                    false => format!("a date from {first} to {last}"),
+                };
+                return Err(bad(format!(
+                    "field `{field}`: {value} is not {dated}: the output holds no other"
+                )));
             }
             // Written as the output writes it: 5, not "5", for an INT64.
             let written = value_json(&read);
@@ -161,6 +177,13 @@ pub fn compare(
                  output holds has it",
                 missing.name, missing.column_type
             )));
+        }
+        for column in &schema.columns {
+            if column.mode == crate::schema::ColumnMode::Repeated
+                && !object.contains_key(&column.name)
+            {
+                object.insert(column.name.clone(), Json::Array(Vec::new()));
+            }
         }
         if !key_columns.is_empty() {
             let key = key_of(&object, key_columns);
@@ -254,6 +277,51 @@ mod tests {
         }
     }
 
+    /// The run's date in these tests.
+    fn day() -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(2026, 1, 11).unwrap()
+    }
+
+    /// A golden row production could never write is a bad golden file,
+    /// not a difference that never goes away: one dated another day. A
+    /// REPEATED field left out is the empty list the output holds.
+    #[test]
+    fn a_golden_row_of_another_date_is_bad_and_a_repeated_field_left_out_is_empty() {
+        use crate::schema::{Column, ColumnMode, ColumnType};
+        let schema = TableSchema {
+            columns: vec![
+                Column::new("day", ColumnType::Date, ColumnMode::Required),
+                Column::new("player", ColumnType::String, ColumnMode::Required),
+                Column::new("issues", ColumnType::String, ColumnMode::Repeated),
+            ],
+            partition_column: "day".into(),
+            key_columns: vec!["player".into()],
+        };
+        let produced = RowSet {
+            columns: vec!["day".into(), "player".into(), "issues".into()],
+            rows: vec![vec![
+                Value::Scalar(Scalar::Date(crate::rows::wit_date(day()))),
+                Value::Scalar(Scalar::String("a".into())),
+                Value::Repeated(Vec::new()),
+            ]],
+        };
+        let left_out = "{\"day\": \"2026-01-11\", \"player\": \"a\"}\n";
+        assert_eq!(
+            compare("g", left_out, &produced, &schema, 0.0, (day(), day())).unwrap(),
+            []
+        );
+        let another_day = "{\"day\": \"2026-01-12\", \"player\": \"a\"}\n";
+        let error = compare("g", another_day, &produced, &schema, 0.0, (day(), day())).unwrap_err();
+        assert_eq!(error.line, 1);
+        assert!(
+            error.message.starts_with(
+                "field `day`: \"2026-01-12\" is not the run's date 2026-01-11: the output"
+            ),
+            "{}",
+            error.message
+        );
+    }
+
     /// The table of [`rows`], keyed by player when `keyed`.
     fn table(keyed: bool) -> TableSchema {
         use crate::schema::{Column, ColumnMode, ColumnType};
@@ -305,7 +373,15 @@ mod tests {
             ),
         ];
         for (golden, line, message) in cases {
-            let error = compare("g", golden, &rows(&[("a", 1.0)]), &table(true), 0.0).unwrap_err();
+            let error = compare(
+                "g",
+                golden,
+                &rows(&[("a", 1.0)]),
+                &table(true),
+                0.0,
+                (day(), day()),
+            )
+            .unwrap_err();
             assert_eq!(error.line, line, "{golden}");
             assert!(error.message.starts_with(message), "{}", error.message);
         }
@@ -320,7 +396,8 @@ mod tests {
                 &golden,
                 &rows(&[("b", 10.0), ("a", 20.000001)]),
                 &table(true),
-                1e-6
+                1e-6,
+                (day(), day()),
             )
             .unwrap()
             .is_empty()
@@ -336,6 +413,7 @@ mod tests {
             &rows(&[("a", 21.5), ("c", 1.0)]),
             &table(true),
             1e-9,
+            (day(), day()),
         )
         .unwrap();
         let text: Vec<String> = differences.iter().map(ToString::to_string).collect();
@@ -357,6 +435,7 @@ mod tests {
             &rows(&[]),
             &table(false),
             0.0,
+            (day(), day()),
         )
         .unwrap_err();
         assert_eq!((error.file.as_str(), error.line), ("golden.ndjson", 2));

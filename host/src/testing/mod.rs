@@ -178,7 +178,14 @@ pub fn run(plugin: &Plugin, case: &TestCase, known: &BTreeMap<TableName, TableSc
         Err(e) => return Outcome::BadFixture(e.to_string()),
     };
     let file = path.display().to_string();
-    match golden::compare(&file, &expected, &rows, &plugin.spec.schema, case.tolerance) {
+    match golden::compare(
+        &file,
+        &expected,
+        &rows,
+        &plugin.spec.schema,
+        case.tolerance,
+        (case.date, case.date),
+    ) {
         Ok(differences) if differences.is_empty() => Outcome::Passed {
             rows: rows.rows.len(),
             compared: true,
