@@ -463,3 +463,21 @@ fn fixtures_need_only_the_columns_a_processor_reads_and_may_hold_its_golden_file
         "the fixture of nba_analytics.player_game_summary holds no column `minutes`",
     );
 }
+
+/// A processor production refuses at load (it writes a raw input) fails
+/// its test as production would, naming the owner: it passed, and was
+/// refused only when a host loaded it.
+#[test]
+fn a_processor_that_writes_a_raw_input_fails_its_test_as_production_refuses_it() {
+    let fixtures = tempfile::tempdir().unwrap();
+    let output = slate_test(
+        components::HOSTILE_RAW_OVERWRITE,
+        "2026-01-11",
+        fixtures.path(),
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_contains(&said, "may not write nba_raw.schedule");
+    assert_contains(&said, "raw input");
+}

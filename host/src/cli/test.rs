@@ -49,6 +49,21 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_PLUGIN_FAILURE));
         }
     };
+    // Refused wherever production loads it, whatever the data folder
+    // holds: a table the host owns, or one the processor also reads.
+    let claimant = slate::ownership::Claimant {
+        name: &plugin.spec.name,
+        output: &plugin.spec.output_table,
+        inputs: &plugin.spec.inputs,
+    };
+    if let Some((_, refused)) = slate::ownership::Ledger::default()
+        .refusals(&[claimant])
+        .into_iter()
+        .next()
+    {
+        eprintln!("FAIL {}: {refused}", request.plugin.display());
+        return Ok(ExitCode::from(EXIT_PLUGIN_FAILURE));
+    }
     let bundled = PLUGINS
         .iter()
         .filter_map(|b| runtime.load(b.bytes).ok())
