@@ -11,7 +11,7 @@
 //! [`compare`] diffs the two tables ([`crate::diff`]).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
@@ -330,11 +330,15 @@ pub fn replay(
     let next = AtomicUsize::new(0);
     let outcomes = Mutex::new(Vec::with_capacity(planned.len()));
     let not_run = Mutex::new(Vec::new());
+    // Once the version is not the shadow, it stays stopped: the registry
+    // is not asked again for every date left.
+    let stopped = AtomicBool::new(false);
     std::thread::scope(|scope| {
         for _ in 0..parallelism.clamp(1, planned.len().max(1)) {
             scope.spawn(|| {
                 while let Some((date, check)) = planned.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    if !still_shadow(&shadow.hash) {
+                    if stopped.load(Ordering::SeqCst) || !still_shadow(&shadow.hash) {
+                        stopped.store(true, Ordering::SeqCst);
                         let mut not_run = not_run.lock().unwrap_or_else(|e| e.into_inner());
                         not_run.push(*date);
                         continue;

@@ -754,6 +754,11 @@ fn a_replay_runs_no_further_date_once_its_version_stopped_being_the_shadow() {
     let ran: Vec<_> = replayed.outcomes.iter().map(|o| o.date).collect();
     assert_eq!(ran, [days[0]], "{replayed:?}");
     assert_eq!(replayed.not_run, [days[1], days[2]]);
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        2,
+        "not asked again once stopped"
+    );
     let shadow_runs = store
         .runs(&slate::runs::RunFilter {
             processor: Some(slate::shadow::shadow_name("VersionedProcessor")),
