@@ -499,6 +499,13 @@ fn read_csv(
     text: &str,
     schema: &TableSchema,
 ) -> Result<(Vec<Row>, Vec<String>), FixtureError> {
+    if let Some(line) = unterminated_quote(text) {
+        return Err(FixtureError::Malformed {
+            file: file.into(),
+            line,
+            message: "a quoted field opened here is never closed: add its closing `\"`".into(),
+        });
+    }
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader
         .headers()
@@ -574,6 +581,30 @@ fn read_csv(
         rows.push(row);
     }
     Ok((rows, absent(schema, &held)))
+}
+
+/// The line on which a quoted field opens that the text never closes. The
+/// csv crate reads such a field to the end of the file, so every row after
+/// the stray quote would vanish into one cell.
+fn unterminated_quote(text: &str) -> Option<u64> {
+    let (mut line, mut opened_on) = (1u64, None);
+    let mut at_field_start = true;
+    let mut bytes = text.bytes().peekable();
+    while let Some(byte) = bytes.next() {
+        match (opened_on, byte) {
+            (Some(_), b'"') if bytes.peek() == Some(&b'"') => {
+                bytes.next();
+            }
+            (Some(_), b'"') => opened_on = None,
+            (None, b'"') if at_field_start => opened_on = Some(line),
+            _ => {}
+        }
+        if byte == b'\n' {
+            line += 1;
+        }
+        at_field_start = opened_on.is_none() && matches!(byte, b',' | b'\n' | b'\r');
+    }
+    opened_on
 }
 
 /// A parsed cell, also refusing null in a REQUIRED column the file holds
@@ -712,6 +743,46 @@ mod tests {
             error.to_string(),
             "t.ndjson:1: field `points`: expected INT64, got \"lots\""
         );
+    }
+
+    /// A stray opening quote would swallow every later row into one cell;
+    /// it is refused naming the line where the quote opened. Closed quotes,
+    /// doubled quotes within them and a quote inside a bare field are fine.
+    #[test]
+    fn a_quoted_field_never_closed_is_refused_naming_the_line_it_opens_on() {
+        let stray = "day,points\n2026-01-05,3\n2026-01-05,\"4\n2026-01-06,5\n2026-01-07,6\n";
+        let error = read_csv("t.csv", stray, &box_scores()).unwrap_err();
+        assert!(
+            matches!(&error, FixtureError::Malformed { line: 3, .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("never closed"), "{error}");
+        let crlf = stray.replace('\n', "\r\n");
+        let error = read_csv("t.csv", &crlf, &box_scores()).unwrap_err();
+        assert!(
+            matches!(&error, FixtureError::Malformed { line: 3, .. }),
+            "{error:?}"
+        );
+
+        let closed = "day,points\n\"2026-01-05\",\"3\"\n2026-01-06,4\n";
+        let (rows, _) = read_csv("t.csv", closed, &box_scores()).unwrap();
+        assert_eq!(rows.len(), 2);
+        let schema = TableSchema {
+            columns: vec![
+                Column::new("day", ColumnType::Date, ColumnMode::Required),
+                Column::new("name", ColumnType::String, ColumnMode::Nullable),
+            ],
+            partition_column: "day".into(),
+            key_columns: Vec::new(),
+        };
+        let escaped = "day,name\n2026-01-05,\"say \"\"hi\"\",\nthen\"\n2026-01-06,O\"Neal\n";
+        let (rows, _) = read_csv("t.csv", escaped, &schema).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0][1],
+            Value::Scalar(Scalar::String("say \"hi\",\nthen".into()))
+        );
+        assert_eq!(rows[1][1], Value::Scalar(Scalar::String("O\"Neal".into())));
     }
 
     /// What production refuses of a raw row is a bad fixture (exit 4) in
