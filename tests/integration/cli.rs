@@ -2,7 +2,7 @@
 
 use crate::support::{
     assert_contains, assert_succeeded, components, demo_data_dir, plugin_dir, slate,
-    slate_with_plugins, stderr,
+    slate_with_plugins, stderr, stdout,
 };
 
 /// A processor another process holds on the date is "not started", named
@@ -569,6 +569,25 @@ fn a_dependants_deploy_and_its_upstreams_undeploy_at_once_never_both_go_through(
         );
         assert_succeeded(&slate(data, &["plugins"]));
     }
+}
+
+/// Listing creates nothing: `slate plugins` (and `plugins history`) with a
+/// mistyped `--data-dir` list the bundled processors, say the folder does
+/// not exist, and leave no registry or compiled cache behind.
+#[test]
+fn listing_plugins_of_a_data_folder_that_does_not_exist_creates_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let typo = parent.path().join("slate-dta");
+    let plugins = slate(&typo, &["plugins"]);
+    assert_succeeded(&plugins);
+    assert_contains(&stdout(&plugins), "PlayerDailyCacheProcessor");
+    assert_contains(&stderr(&plugins), "does not exist");
+    let history = slate(&typo, &["plugins", "history", "PlayerDailyCacheProcessor"]);
+    assert_succeeded(&history);
+    assert_contains(&stdout(&history), "never been deployed");
+    let unknown = slate(&typo, &["plugins", "history", "NoSuchProcessor"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    assert!(!typo.exists(), "{} was created", typo.display());
 }
 
 /// An unknown processor or table is a wrong command line, exit 2, as the

@@ -298,6 +298,11 @@ pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// A command's standard output, as text.
+pub fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// The control table the hostile fixtures read their settings from.
 pub fn hostile_control() -> TableName {
     TableName::new("slate_test", "hostile_control")

@@ -135,13 +135,13 @@ pub fn load_processors(
 /// dependants, are left out, each named in a warning on stderr.
 fn processors_as_served(
     runtime: &Runtime,
-    registry: &Registry,
+    registry: Option<&Registry>,
     options: &HostOptions,
     ledger: &Ledger,
 ) -> Result<Pipeline> {
     let (loaded, left_out) = catalog::load_leaving_out_refused(
         runtime,
-        Some(registry),
+        registry,
         options.plugin_dir.as_deref(),
         ledger,
         None,
@@ -178,7 +178,7 @@ impl Deploying {
         let switching = registry.lock_switches()?;
         let store = existing_store(options)?;
         let ledger = ledger_of(store.as_deref())?;
-        let current = processors_as_served(&runtime, &registry, options, &ledger)?;
+        let current = processors_as_served(&runtime, Some(&registry), options, &ledger)?;
         Ok(Deploying {
             _switching: switching,
             runtime,
@@ -415,12 +415,34 @@ pub fn promote(options: &HostOptions, name: &str, promotion: Promotion) -> Resul
     })
 }
 
+/// The runtime and the registry of a command that only lists. Where the
+/// data directory does not exist (a mistyped `--data-dir`), nothing is
+/// created: no registry, no compiled-component cache, and a note says that
+/// only the bundled processors (and `--plugin-dir`'s) are shown.
+fn listing_view(options: &HostOptions) -> Result<(Runtime, Option<Registry>)> {
+    let missing = !options.data_dir.root().exists() && options.warehouse.state_url()?.is_none();
+    if !missing {
+        return Ok((runtime(options)?, existing_registry(options)?));
+    }
+    eprintln!(
+        "note: {} does not exist: showing the bundled processors{}, with nothing deployed",
+        options.data_dir.root().display(),
+        match options.plugin_dir {
+            Some(_) => " and --plugin-dir's",
+            None => "",
+        }
+    );
+    Ok((Runtime::new(None)?, None))
+}
+
 /// `slate plugins`: every processor with its active version.
 pub fn list(options: &HostOptions) -> Result<ExitCode> {
-    let runtime = runtime(options)?;
-    let registry = registry(options)?;
+    let (runtime, registry) = listing_view(options)?;
+    let registry = registry.as_ref();
     let deployed_at: std::collections::HashMap<String, String> = registry
-        .active()?
+        .map(Registry::active)
+        .transpose()?
+        .unwrap_or_default()
         .into_iter()
         .map(|a| {
             (
@@ -433,7 +455,7 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
     // is left out, and named.
     let (loaded, left_out) = catalog::load_leaving_out_refused(
         &runtime,
-        Some(&registry),
+        registry,
         options.plugin_dir.as_deref(),
         &ledger(options)?,
         None,
@@ -446,7 +468,11 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
         false => Some(super::open_store(options, false)?),
     };
     let mut shadows = std::collections::HashMap::new();
-    for shadow in registry.shadows()? {
+    for shadow in registry
+        .map(Registry::shadows)
+        .transpose()?
+        .unwrap_or_default()
+    {
         let stored = &shadow.stored;
         let (dates, (_, failed)) = match &store {
             Some(store) => (
@@ -479,9 +505,13 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
         );
     }
     // A shared registry knows which serving hosts compiled each version.
-    let shared = registry.announces_changes();
+    let shared = registry.is_some_and(Registry::announces_changes);
     let mut compiled_on: std::collections::HashMap<String, Vec<String>> = Default::default();
-    for compiled in registry.compiled()? {
+    for compiled in registry
+        .map(Registry::compiled)
+        .transpose()?
+        .unwrap_or_default()
+    {
         compiled_on
             .entry(compiled.hash)
             .or_default()
@@ -539,12 +569,15 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
 
 /// `slate plugins history NAME`: every deployment of one processor, newest first.
 pub fn history(options: &HostOptions, name: &str) -> Result<ExitCode> {
-    let registry = registry(options)?;
-    let history = registry.history(name)?;
+    let (runtime, registry) = listing_view(options)?;
+    let history = match &registry {
+        Some(registry) => registry.history(name)?,
+        None => Vec::new(),
+    };
     if history.is_empty() {
         // An unknown name is a usage error (exit 2); a bundled processor
         // never deployed has no history, which is no failure.
-        processors_as_served(&runtime(options)?, &registry, options, &ledger(options)?)?
+        processors_as_served(&runtime, registry.as_ref(), options, &ledger(options)?)?
             .select(&[name.to_string()])?;
         println!(
             "{name} has never been deployed through the registry: it runs its bundled version"
