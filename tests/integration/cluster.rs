@@ -680,6 +680,54 @@ fn end_every_other_connection(url: &str) -> i64 {
         .get(0)
 }
 
+/// While the state database takes no connection (down, or unreachable), a
+/// request is answered 503 with `Retry-After`, which says to try again,
+/// not 500; once the database is back, the same requests work.
+#[test]
+fn requests_while_the_state_database_is_unreachable_get_503_and_work_again_after() {
+    let url = isolated_url();
+    let folder = host_folder();
+    let server = Server::start(folder.path(), &["--state", url.as_str(), "--workers", "1"]);
+    assert_eq!(server.get("/runs").0, 200);
+    let (_, database) = url.rsplit_once('/').unwrap();
+    let mut admin =
+        postgres::Client::connect(crate::postgres_server::server_url(), postgres::NoTls).unwrap();
+    let allow = |admin: &mut postgres::Client, allowed: bool| {
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {database} ALLOW_CONNECTIONS {allowed}"
+            ))
+            .unwrap();
+    };
+    allow(&mut admin, false);
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&database],
+        )
+        .unwrap();
+    for path in ["/runs", "/plugins"] {
+        let mut response = crate::serve_process::agent()
+            .get(server.url(path))
+            .call()
+            .unwrap();
+        let body = response.body_mut().read_to_string().unwrap();
+        assert_eq!(response.status().as_u16(), 503, "{path}: {body}");
+        assert_eq!(
+            response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap()),
+            Some("5"),
+            "{path}"
+        );
+        assert_contains(&body, "unreachable");
+    }
+    allow(&mut admin, true);
+    wait_until("the database is back", || server.get("/runs").0 == 200);
+    assert_eq!(server.get("/plugins").0, 200);
+}
+
 #[test]
 fn a_host_whose_connections_postgresql_closed_mid_run_reconnects_and_records_the_runs_end() {
     let url = isolated_url();

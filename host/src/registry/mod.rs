@@ -63,6 +63,10 @@ pub enum RegistryError {
     /// The registry database failed.
     #[error("registry database: {0}")]
     Database(String),
+    /// No connection to the registry database could be had in time: it is
+    /// down or unreachable. Worth trying again later.
+    #[error("the registry database is unreachable: {0}")]
+    Unreachable(String),
     /// Bytes stored under a version's hash are not that version's.
     #[error(
         "the stored bytes of version {hash} are damaged (they hash to {found}): deploy \

@@ -103,7 +103,7 @@ impl From<postgres::Error> for RegistryError {
 
 impl From<r2d2::Error> for RegistryError {
     fn from(error: r2d2::Error) -> Self {
-        database(format!("no PostgreSQL connection: {error}"))
+        RegistryError::Unreachable(format!("no PostgreSQL connection: {error}"))
     }
 }
 

@@ -7,6 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+/// How long a client answered 503 is told to wait before trying again.
+const RETRY_AFTER_SECONDS: &str = "5";
+
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -68,15 +71,44 @@ impl ApiError {
         )
     }
 
-    /// A 500 for a failure of the host itself; the detail is logged, not sent.
-    pub fn internal(error: impl std::fmt::Display) -> Self {
+    /// A 500 for a failure of the host itself; the detail is logged, not
+    /// sent. A store or registry whose database cannot be reached is a 503
+    /// with `Retry-After` instead: the request may well work shortly.
+    pub fn internal(error: impl std::fmt::Display + 'static) -> Self {
         tracing::error!("request failed: {error}");
-        Self::with_status(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            None,
-            "internal error; see the server log",
-        )
+        match is_unreachable(&error) {
+            true => Self::with_status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                "the state database is unreachable; try again shortly (see the server log)",
+            ),
+            false => Self::with_status(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                "internal error; see the server log",
+            ),
+        }
     }
+}
+
+/// Whether `error` says a database could not be reached (the store's or
+/// the registry's), directly or as the cause a host error carries.
+fn is_unreachable(error: &dyn std::any::Any) -> bool {
+    use crate::registry::RegistryError;
+    use crate::server::state::HostError;
+    use crate::store::StoreError;
+    let store = |e: &StoreError| matches!(e, StoreError::Unreachable(_));
+    let registry = |e: &RegistryError| matches!(e, RegistryError::Unreachable(_));
+    let catalog = |e: &crate::catalog::CatalogError| matches!(e, crate::catalog::CatalogError::Registry(e) if registry(e));
+    error.downcast_ref().is_some_and(store)
+        || error.downcast_ref().is_some_and(registry)
+        || error.downcast_ref().is_some_and(catalog)
+        || error.downcast_ref().is_some_and(|e: &HostError| match e {
+            HostError::Store(e) => store(e),
+            HostError::Registry(e) => registry(e),
+            HostError::Catalog(e) => catalog(e),
+            HostError::Dag(_) => false,
+        })
 }
 
 impl IntoResponse for ApiError {
@@ -90,6 +122,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
         }
         response
     }

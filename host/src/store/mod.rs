@@ -76,6 +76,11 @@ pub enum StoreError {
     /// The backend failed; the source keeps its whole chain.
     #[error("store error: {0}")]
     Backend(#[source] BackendError),
+    /// No connection to the store's database could be had in time: the
+    /// database is down or unreachable. Worth trying again later, unlike
+    /// [`StoreError::Backend`].
+    #[error("the store's database is unreachable: {0}")]
+    Unreachable(String),
 }
 
 /// What a backend reports when it fails: its own error, whole. Shared, so

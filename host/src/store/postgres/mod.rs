@@ -155,7 +155,7 @@ impl From<postgres::Error> for StoreError {
 
 impl From<r2d2::Error> for StoreError {
     fn from(error: r2d2::Error) -> Self {
-        StoreError::backend(format!("no PostgreSQL connection: {error}"))
+        StoreError::Unreachable(format!("no PostgreSQL connection: {error}"))
     }
 }
 
