@@ -1273,11 +1273,11 @@ fn the_cluster_view_shows_every_host_live_stopped_or_gone_with_its_runs_and_vers
 
 /// The command line of a host keeping run state at `url` and tables in
 /// BigQuery (the emulator, in datasets of `config`'s own), running
-/// VersionedProcessor from `plugins` on `day`, aborting at `failpoint`.
+/// `processor` from `plugins` on `day`, aborting at `failpoint`.
 fn split_run(
     url: &str,
     config: &slate::store::BigQueryConfig,
-    plugins: &Path,
+    (plugins, processor): (&Path, &str),
     day: &str,
     failpoint: &str,
 ) -> std::process::Output {
@@ -1291,7 +1291,7 @@ fn split_run(
         .args(["--bigquery-dataset-prefix", &config.dataset_prefix])
         .arg("--plugin-dir")
         .arg(plugins)
-        .args(["run", "--date", day, "--processors", "VersionedProcessor"])
+        .args(["run", "--date", day, "--processors", processor])
         .env("RUST_LOG", "error")
         .env(slate::store::split::FAILPOINT, failpoint)
         .output()
@@ -1323,7 +1323,8 @@ fn a_host_that_dies_between_the_bigquery_commit_and_postgres_success_is_recovere
     };
 
     // A clean run: BigQuery holds the rows, PostgreSQL the success.
-    let clean = split_run(&url, &config, plugins.path(), "2026-01-09", "none");
+    let versioned = (plugins.path(), "VersionedProcessor");
+    let clean = split_run(&url, &config, versioned, "2026-01-09", "none");
     assert_succeeded(&clean);
     assert_eq!(only_run("2026-01-09").status, RunStatus::Success);
     assert_eq!(store.rows_on(&table, date("2026-01-09")).unwrap(), 2);
@@ -1332,7 +1333,7 @@ fn a_host_that_dies_between_the_bigquery_commit_and_postgres_success_is_recovere
     let killed = split_run(
         &url,
         &config,
-        plugins.path(),
+        versioned,
         "2026-01-10",
         "after-warehouse-commit",
     );
@@ -1348,7 +1349,7 @@ fn a_host_that_dies_between_the_bigquery_commit_and_postgres_success_is_recovere
     let early = split_run(
         &url,
         &config,
-        plugins.path(),
+        versioned,
         "2026-01-11",
         "before-warehouse-commit",
     );
@@ -1387,6 +1388,85 @@ fn a_host_that_dies_between_the_bigquery_commit_and_postgres_success_is_recovere
     assert!(
         store.reap_stale(chrono::Utc::now()).unwrap().is_empty(),
         "reaped once"
+    );
+}
+
+/// A host killed between the BigQuery commit and PostgreSQL's record of
+/// it loses nothing of what the run would have recorded: the reaper takes
+/// its quarantined row (with its field errors), its figures and its alert
+/// from the commit, as the host would have recorded them.
+#[test]
+fn a_run_recovered_from_the_commit_log_keeps_its_quarantined_rows_figures_and_alert() {
+    use slate::store::{BigQueryStore, SplitStore};
+
+    let url = isolated_url();
+    let config = crate::emulator::isolated_config();
+    let plugins = plugin_dir(&[components::ONE_BAD_ROW_QUARANTINED]);
+    let store = SplitStore::new(
+        PostgresStore::connect(&url).unwrap(),
+        BigQueryStore::connect(&config).unwrap(),
+    );
+    let quarantining = (plugins.path(), "OneBadRowQuarantined");
+    let killed = split_run(
+        &url,
+        &config,
+        quarantining,
+        "2026-01-10",
+        "after-warehouse-commit",
+    );
+    assert!(!killed.status.success());
+    assert_contains(&stderr(&killed), "after-warehouse-commit: aborting here");
+    let runs = store.runs(&RunFilter::default()).unwrap();
+    let [stranded] = runs.as_slice() else {
+        panic!("one run: {runs:#?}");
+    };
+    assert_eq!(stranded.status, RunStatus::Running);
+
+    store
+        .expire_leases(&stranded.host_id, chrono::Utc::now())
+        .unwrap();
+    let reaped = store.reap_stale(chrono::Utc::now()).unwrap();
+    let [recovered] = reaped.as_slice() else {
+        panic!("one run reaped: {reaped:#?}");
+    };
+    assert_eq!(
+        (recovered.status, recovered.rows_written),
+        (RunStatus::Success, 198),
+        "{recovered:#?}"
+    );
+    let reason = recovered.reason.as_deref().unwrap_or_default();
+    assert_contains(reason, "recovered by the reaper");
+    assert_contains(
+        reason,
+        &format!(
+            "quarantined 1 bad rows (see `slate quarantine --run {}`)",
+            recovered.run_id
+        ),
+    );
+    assert!(recovered.peak_memory_bytes > 0, "{recovered:#?}");
+
+    let quarantined = store.quarantined(Some(&recovered.run_id)).unwrap();
+    let [bad] = quarantined.as_slice() else {
+        panic!("one quarantined row: {quarantined:#?}");
+    };
+    assert_eq!(
+        (bad.row_index, bad.table_name.as_str(), bad.data_date),
+        (
+            137,
+            "slate_test.one_bad_row_quarantined",
+            date("2026-01-10")
+        )
+    );
+    assert_eq!(bad.errors[0].field, "circuit_breaker_until", "{bad:#?}");
+    assert_eq!(bad.raw_row["circuit_breaker_until"], 1_700_000_000);
+
+    let alerts = store.alert_outbox().unwrap().alerts(true, 10).unwrap();
+    assert!(
+        alerts.iter().any(
+            |a| a.raised.event == slate::alerts::EventKind::RowsQuarantined
+                && a.raised.run_id.as_deref() == Some(recovered.run_id.as_str())
+        ),
+        "{alerts:#?}"
     );
 }
 

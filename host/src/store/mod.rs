@@ -113,6 +113,53 @@ fn stored_table_name(text: &str) -> Result<TableName, StoreError> {
         .ok_or_else(|| StoreError::backend(format!("unreadable table name `{text}`")))
 }
 
+/// What a warehouse's commit log holds of a run whose rows it committed
+/// for a ledger kept elsewhere (PostgreSQL): what that ledger records when
+/// the run ends, for its reaper to record instead when the run's host died
+/// between the two ([`crate::store::split`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedCommit {
+    /// The table written, `dataset.table`.
+    pub table_name: String,
+    /// The rows the transaction inserted.
+    pub rows_written: i64,
+    /// The run's own figures, as its host would have recorded them; `None`
+    /// for an entry logged before the log kept them.
+    pub facts: Option<CommitFacts>,
+    /// The bad rows it set aside under the `quarantine` policy, committed
+    /// in the same transaction as its rows.
+    pub quarantined: Vec<crate::quarantine::QuarantineRecord>,
+}
+
+/// The figures of a committed run that its run record keeps besides the
+/// rows written ([`LoggedCommit::facts`]).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CommitFacts {
+    /// Rows the processor read.
+    pub rows_read: i64,
+    /// Committed rows whose `data_quality_issues` is not empty.
+    pub rows_with_quality_issues: i64,
+    /// Guest log lines dropped past the run's budget.
+    pub log_lines_dropped: i64,
+    /// The most memory its instance held at once, in bytes.
+    pub peak_memory_bytes: i64,
+    /// What the completeness check before it found.
+    pub upstream_check: Option<UpstreamCheck>,
+}
+
+impl CommitFacts {
+    /// The figures of `output`.
+    pub fn of(output: &RunOutput<'_>) -> Self {
+        CommitFacts {
+            rows_read: output.rows_read,
+            rows_with_quality_issues: output.rows_with_quality_issues as i64,
+            log_lines_dropped: output.usage.log_lines_dropped as i64,
+            peak_memory_bytes: output.usage.peak_memory_bytes as i64,
+            upstream_check: output.upstream_check.cloned(),
+        }
+    }
+}
+
 /// What a successful run commits.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOutput<'a> {

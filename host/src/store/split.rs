@@ -4,8 +4,9 @@
 //! A run's commit goes in this order:
 //! 1. PostgreSQL: a transaction locks the run's row, if it is still
 //!    `running` (else the commit is refused and nothing is written);
-//! 2. BigQuery: one transaction replaces the date's rows and writes the run
-//!    id to the commit log (`_slate_commit_log`);
+//! 2. BigQuery: one transaction replaces the date's rows, puts the run's
+//!    quarantined rows in its `_slate_quarantine`, and writes the run id
+//!    with the run's figures to the commit log (`_slate_commit_log`);
 //! 3. PostgreSQL: the run is marked `success` with its quarantined rows, and
 //!    the transaction of step 1 commits.
 //!
@@ -16,7 +17,8 @@
 //!   fails it, kind `stale`;
 //! - between 2 and 3 (the host dies, or PostgreSQL is unreachable): the
 //!   run stays `running`; the reaper finds its id in the commit log and
-//!   marks it `success` with the rows it wrote, and a note saying so;
+//!   marks it `success` as its host would have (the rows it wrote, its
+//!   figures, its quarantined rows and its alerts), with a note saying so;
 //! - a reaper never resolves a run whose commit holds its row (step 1's
 //!   lock): it skips it, and the commit ends it.
 //!

@@ -15,7 +15,7 @@ use crate::ownership::{TableOwner, decide_commit};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::rows::RowSet;
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
-use crate::store::{RunLedger, RunOutput, StoreError, Tables};
+use crate::store::{CommitFacts, LoggedCommit, RunLedger, RunOutput, StoreError, Tables};
 use crate::upstream_check::UpstreamCheck;
 
 /// Where the run a commit belongs to is recorded.
@@ -66,12 +66,13 @@ impl BigQueryStore {
         };
         let now = Utc::now();
         let quarantine_table = self.history_table(QUARANTINE);
+        // The bad rows go in with the good ones: for a ledger kept
+        // elsewhere too, so that its reaper finds them if the host dies
+        // before that ledger records them.
         let mut quarantined = Vec::new();
-        if record == RunRecordIn::ThisStore {
-            for (run_id, output) in runs.iter().filter(|(_, o)| !o.quarantined.is_empty()) {
-                if let Some(record) = self.run(run_id)? {
-                    quarantined.push(quarantine_rows(&record, output, now));
-                }
+        for (run_id, output) in runs.iter().filter(|(_, o)| !o.quarantined.is_empty()) {
+            if record == RunRecordIn::Elsewhere || self.run(run_id)?.is_some() {
+                quarantined.push(quarantine_rows(run_id, output, now));
             }
         }
         let quarantined = joined(quarantined.iter())?;
@@ -225,19 +226,23 @@ impl BigQueryStore {
                 let values: Vec<String> = runs
                     .iter()
                     .map(|(run_id, output)| {
-                        format!(
-                            "({run}, {processor}, {table}, DATE '{date}', {written}, {now})",
+                        let facts = serde_json::to_string(&CommitFacts::of(output))
+                            .map_err(StoreError::backend)?;
+                        Ok(format!(
+                            "({run}, {processor}, {table}, DATE '{date}', {written}, {facts}, \
+                             {now})",
                             run = string_literal(run_id),
                             processor = string_literal(output.processor),
                             table = string_literal(&output.table.to_string()),
                             date = output.date,
                             written = output.rows.rows.len(),
-                        )
+                            facts = string_literal(&facts),
+                        ))
                     })
-                    .collect();
+                    .collect::<Result<_, StoreError>>()?;
                 Ok(format!(
                     "INSERT INTO {log} (run_id, processor, table_name, data_date, rows_written,
-                         committed_at)
+                         run_facts, committed_at)
                      VALUES {values};\n",
                     log = self.sql_name(&self.history_table(COMMIT_LOG)),
                     values = values.join(", "),
@@ -371,44 +376,72 @@ impl BigQueryStore {
     /// transaction that also writes every run id to the commit log: for
     /// runs whose history another ledger keeps, which marks them `success`
     /// afterwards, or, if their host died first, finds them here
-    /// ([`BigQueryStore::committed_runs`]). Quarantined rows are that
-    /// ledger's to record. The runs are one processor's, as for
+    /// ([`BigQueryStore::committed_runs`]). The log keeps each run's
+    /// figures, and its quarantined rows go to this store's quarantine
+    /// table in the same transaction, so that a reaper there records what
+    /// the host would have. The runs are one processor's, as for
     /// [`RunLedger::commit_runs`].
     pub fn commit_rows(&self, runs: &[(&str, RunOutput<'_>)]) -> Result<usize, StoreError> {
         self.commit(runs, RunRecordIn::Elsewhere)
     }
 
     /// Of `run_ids`, those a transaction committed rows for (in the commit
-    /// log), with the rows it wrote.
+    /// log), with what their ledger would have recorded: the rows written,
+    /// the run's figures and its quarantined rows.
     pub fn committed_runs(
         &self,
         run_ids: &[String],
-    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    ) -> Result<std::collections::HashMap<String, LoggedCommit>, StoreError> {
         if run_ids.is_empty() {
             return Ok(Default::default());
         }
-        let listed: Vec<String> = run_ids.iter().map(|id| string_literal(id)).collect();
+        let listed = in_list(run_ids.iter().map(|id| string_literal(id)));
         let result = self.query(
             &format!(
-                "SELECT run_id, rows_written FROM {} WHERE run_id IN ({})",
+                "SELECT run_id, rows_written, run_facts, table_name FROM {} \
+                 WHERE run_id IN {listed}",
                 self.sql_name(&self.history_table(COMMIT_LOG)),
-                listed.join(", ")
             ),
             &[],
         )?;
-        result
-            .rows
-            .iter()
-            .map(|cells| {
-                let run_id = text_cell(cells, 0).unwrap_or_default().to_string();
-                let rows = text_cell(cells, 1)
-                    .and_then(|text| text.parse().ok())
-                    .ok_or_else(|| {
-                        StoreError::backend(format!("unreadable commit log row of run {run_id}"))
-                    })?;
-                Ok((run_id, rows))
-            })
-            .collect()
+        let mut committed = std::collections::HashMap::new();
+        for cells in &result.rows {
+            let run_id = text_cell(cells, 0).unwrap_or_default().to_string();
+            let unreadable =
+                || StoreError::backend(format!("unreadable commit log row of run {run_id}"));
+            let rows_written = text_cell(cells, 1)
+                .and_then(|text| text.parse().ok())
+                .ok_or_else(unreadable)?;
+            let facts = text_cell(cells, 2)
+                .map(|json| serde_json::from_str(json).map_err(|_| unreadable()))
+                .transpose()?;
+            let logged = LoggedCommit {
+                table_name: text_cell(cells, 3).unwrap_or_default().to_string(),
+                rows_written,
+                facts,
+                quarantined: Vec::new(),
+            };
+            committed.insert(run_id, logged);
+        }
+        if committed.is_empty() {
+            return Ok(committed);
+        }
+        let found = in_list(committed.keys().map(|id| string_literal(id)));
+        let result = self.query(
+            &format!(
+                "SELECT {} FROM {} WHERE run_id IN {found} ORDER BY run_id, row_index",
+                quarantine_columns(),
+                self.sql_name(&self.history_table(QUARANTINE))
+            ),
+            &[],
+        )?;
+        for cells in &result.rows {
+            let record = quarantine_from_cells(cells).map_err(StoreError::backend)?;
+            if let Some(logged) = committed.get_mut(&record.run_id) {
+                logged.quarantined.push(record);
+            }
+        }
+        Ok(committed)
     }
 }
 
@@ -758,7 +791,7 @@ fn joined<'r>(
     }
 }
 
-fn quarantine_rows(record: &RunRecord, output: &RunOutput<'_>, now: DateTime<Utc>) -> RowSet {
+fn quarantine_rows(run_id: &str, output: &RunOutput<'_>, now: DateTime<Utc>) -> RowSet {
     use crate::rows::{Scalar, Value, wit_date};
     let text = |s: String| Value::Scalar(Scalar::String(s));
     RowSet {
@@ -768,9 +801,9 @@ fn quarantine_rows(record: &RunRecord, output: &RunOutput<'_>, now: DateTime<Utc
             .iter()
             .map(|row| {
                 vec![
-                    text(record.run_id.clone()),
-                    text(record.processor.clone()),
-                    Value::Scalar(Scalar::Date(wit_date(record.data_date))),
+                    text(run_id.to_string()),
+                    text(output.processor.to_string()),
+                    Value::Scalar(Scalar::Date(wit_date(output.date))),
                     text(output.table.to_string()),
                     Value::Scalar(Scalar::Int64(row.row_index as i64)),
                     text(serde_json::to_string(&row.errors).unwrap_or_default()),

@@ -19,7 +19,7 @@ use crate::alerts::event::{self as alert, RunFacts};
 use crate::ownership::{HostOwned, TableOwner, decide_commit};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
-use crate::store::{RunLedger, RunOutput, StoreError, now_to_the_microsecond};
+use crate::store::{LoggedCommit, RunLedger, RunOutput, StoreError, now_to_the_microsecond};
 use crate::upstream_check::UpstreamCheck;
 
 const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
@@ -200,28 +200,12 @@ fn mark_committed_in(
             &(output.rows_with_quality_issues as i64),
         ],
     )?;
-    let quarantine = match output.quarantined {
-        [] => None,
-        _ => Some(transaction.prepare(
-            "INSERT INTO _slate.quarantine (run_id, processor, data_date, table_name,
-                     row_index, errors_json, raw_row_json, quarantined_at)
-                 SELECT run_id, processor, data_date, $2, $3, $4, $5, finished_at
-                 FROM _slate.runs WHERE run_id = $1",
-        )?),
-    };
-    for (row, quarantine) in output.quarantined.iter().zip(quarantine.iter().cycle()) {
+    let table = output.table.to_string();
+    let quarantined = output.quarantined.iter().map(|row| {
         let errors = serde_json::to_string(&row.errors).map_err(StoreError::backend)?;
-        transaction.execute(
-            quarantine,
-            &[
-                &run_id,
-                &output.table.to_string(),
-                &(row.row_index as i64),
-                &errors,
-                &row.raw_row.to_string(),
-            ],
-        )?;
-    }
+        Ok((row.row_index as i64, errors, row.raw_row.to_string()))
+    });
+    record_quarantined_in(transaction, run_id, &table, quarantined)?;
     let (processor, host): (String, String) = (ended.get(0), ended.get(2));
     let facts = RunFacts {
         run_id,
@@ -230,20 +214,52 @@ fn mark_committed_in(
         attempt: ended.get(1),
         host_id: &host,
     };
-    let now: DateTime<Utc> = ended.get(3);
-    let table = output.table.to_string();
-    let (raised, resolved) = alert::for_success(facts, &table, output.quarantined.len(), written);
+    let counts = (output.quarantined.len(), written);
+    record_success_alerts_in(transaction, facts, &table, counts, ended.get(3))
+}
+
+/// Records a committed run's bad rows (row index, errors as JSON, the raw
+/// row as JSON) in the quarantine table, inside `transaction`, dated as
+/// the run's end.
+fn record_quarantined_in(
+    transaction: &mut postgres::Transaction<'_>,
+    run_id: &str,
+    table: &str,
+    rows: impl Iterator<Item = Result<(i64, String, String), StoreError>>,
+) -> Result<(), StoreError> {
+    let mut insert = None;
+    for row in rows {
+        let (row_index, errors, raw_row) = row?;
+        let insert = match &insert {
+            Some(insert) => insert,
+            None => insert.insert(transaction.prepare(
+                "INSERT INTO _slate.quarantine (run_id, processor, data_date, table_name,
+                         row_index, errors_json, raw_row_json, quarantined_at)
+                     SELECT run_id, processor, data_date, $2, $3, $4, $5, finished_at
+                     FROM _slate.runs WHERE run_id = $1",
+            )?),
+        };
+        transaction.execute(insert, &[&run_id, &table, &row_index, &errors, &raw_row])?;
+    }
+    Ok(())
+}
+
+/// Raises the alert of a success that quarantined rows, and resolves the
+/// alerts of the processor's date that a success ends, inside
+/// `transaction`. `counts` are the rows quarantined and written.
+fn record_success_alerts_in(
+    transaction: &mut postgres::Transaction<'_>,
+    facts: RunFacts<'_>,
+    table: &str,
+    (quarantined, written): (usize, usize),
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (run_id, processor, date) = (facts.run_id, facts.processor, facts.data_date);
+    let (raised, resolved) = alert::for_success(facts, table, quarantined, written);
     if let Some(raised) = &raised {
         record_in(transaction, raised, now)?;
     }
-    resolve_in(
-        transaction,
-        &processor,
-        Some(output.date),
-        &resolved,
-        run_id,
-        now,
-    )?;
+    resolve_in(transaction, processor, Some(date), &resolved, run_id, now)?;
     Ok(())
 }
 
@@ -257,9 +273,8 @@ impl PostgresStore {
     pub(crate) fn reap_stale_checking(
         &self,
         now: DateTime<Utc>,
-        mut committed: impl FnMut(&[String]) -> Result<HashMap<String, i64>, StoreError> + Send,
+        mut committed: impl FnMut(&[String]) -> Result<HashMap<String, LoggedCommit>, StoreError> + Send,
     ) -> Result<Vec<RunRecord>, StoreError> {
-        let stopped = stopped_renewing();
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
             transaction.batch_execute(REAP_LOCK_TIMEOUT)?;
@@ -280,19 +295,7 @@ impl PostgresStore {
             let mut resolved = Vec::with_capacity(stale.len());
             for run_id in &stale {
                 let row = match committed.get(run_id) {
-                    Some(rows) => transaction.query_one(
-                        &format!(
-                            "UPDATE _slate.runs SET status = 'success', finished_at = $2,
-                                 rows_written = $3, duration_ms = {duration},
-                                 reason = 'committed in the warehouse (its commit log has the \
-                                     run), but ' || {stopped} || ' before recording it; \
-                                     recovered by the reaper at ' || {reaped_at}
-                             WHERE run_id = $1 RETURNING {RUN_COLUMNS}",
-                            duration = DURATION_TO.replace("$at", "$2"),
-                            reaped_at = RFC3339_OF.replace("$time", "$2"),
-                        ),
-                        &[run_id, &now, rows],
-                    )?,
+                    Some(logged) => recover_committed_in(&mut transaction, run_id, logged, now)?,
                     None => transaction.query_one(
                         &format!(
                             "UPDATE _slate.runs SET {} WHERE run_id = $1 RETURNING {RUN_COLUMNS}",
@@ -311,6 +314,70 @@ impl PostgresStore {
             Ok(resolved)
         })
     }
+}
+
+/// Marks `run_id`, which the warehouse's commit log shows committed, a
+/// success as its host would have: its rows written, its figures and its
+/// quarantined rows from the log, with a note that the reaper recovered it,
+/// and its alerts raised and resolved. Inside the reaper's transaction.
+fn recover_committed_in(
+    transaction: &mut postgres::Transaction<'_>,
+    run_id: &str,
+    logged: &LoggedCommit,
+    now: DateTime<Utc>,
+) -> Result<SqlRow, StoreError> {
+    let facts = logged.facts.as_ref();
+    let check = check_json(facts.and_then(|f| f.upstream_check.as_ref()))?;
+    let quarantined = match logged.quarantined.len() {
+        0 => String::new(),
+        n => format!("; quarantined {n} bad rows (see `slate quarantine --run {run_id}`)"),
+    };
+    let row = transaction.query_one(
+        &format!(
+            "UPDATE _slate.runs SET status = 'success', finished_at = $2,
+                 rows_written = $3, duration_ms = {duration},
+                 rows_read = COALESCE($4, rows_read),
+                 rows_with_quality_issues = COALESCE($5, rows_with_quality_issues),
+                 log_lines_dropped = COALESCE($6, log_lines_dropped),
+                 peak_memory_bytes = COALESCE($7, peak_memory_bytes),
+                 upstream_check_json = COALESCE($8, upstream_check_json),
+                 reason = 'committed in the warehouse (its commit log has the run), but ' \
+                     || {stopped} || ' before recording it; recovered by the reaper at ' \
+                     || {reaped_at} || $9
+             WHERE run_id = $1 RETURNING {RUN_COLUMNS}",
+            duration = DURATION_TO.replace("$at", "$2"),
+            stopped = stopped_renewing(),
+            reaped_at = RFC3339_OF.replace("$time", "$2"),
+        ),
+        &[
+            &run_id,
+            &now,
+            &logged.rows_written,
+            &facts.map(|f| f.rows_read),
+            &facts.map(|f| f.rows_with_quality_issues),
+            &facts.map(|f| f.log_lines_dropped),
+            &facts.map(|f| f.peak_memory_bytes),
+            &check,
+            &quarantined,
+        ],
+    )?;
+    let table = &logged.table_name;
+    let rows = logged.quarantined.iter().map(|record| {
+        let errors = serde_json::to_string(&record.errors).map_err(StoreError::backend)?;
+        Ok((record.row_index as i64, errors, record.raw_row.to_string()))
+    });
+    record_quarantined_in(transaction, run_id, table, rows)?;
+    let run = run_from_sql(&row)?;
+    let facts = RunFacts {
+        run_id,
+        processor: &run.processor,
+        data_date: run.data_date,
+        attempt: run.attempt,
+        host_id: &run.host_id,
+    };
+    let counts = (logged.quarantined.len(), logged.rows_written as usize);
+    record_success_alerts_in(transaction, facts, table, counts, now)?;
+    Ok(row)
 }
 
 /// Records the alert a reaped run raises, inside the reaper's transaction.
