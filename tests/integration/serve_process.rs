@@ -589,6 +589,73 @@ fn a_backfill_whose_server_was_killed_runs_again_the_run_the_kill_cut_short() {
     assert!(second.terminate().success());
 }
 
+/// A cancel is recorded when it is made: a queued backfill reads
+/// `cancelled` at once, a second cancel is refused, and a server started
+/// after a kill resumes neither backfill. Before, the cancel lived in the
+/// server's memory only, and the next server ran every planned date.
+#[test]
+fn a_cancelled_backfill_is_never_resumed_by_a_later_server() {
+    let data = tempfile::tempdir().unwrap();
+    crate::support::use_shared_compiled_cache(data.path());
+    assert_succeeded(&slate(data.path(), &["deploy", components::SLOW_PROCESSOR]));
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let spinning = date("2026-01-01");
+    set_spin(&store, spinning, true);
+    let mut first = Server::start(data.path(), &["--workers", "2"]);
+    let backfill = |start: &str, end: &str| {
+        let (status, accepted) = first.post(
+            "/backfill",
+            json!({
+                "start_date": start,
+                "end_date": end,
+                "processors": ["SlowProcessor"],
+                "reprocess": "all",
+                "parallelism": 1
+            }),
+        );
+        assert_eq!(status, 202, "{accepted}");
+        format!("/backfills/{}", accepted["backfill_id"].as_str().unwrap())
+    };
+    let running = backfill("2026-01-01", "2026-01-05");
+    let queued = backfill("2026-01-06", "2026-01-08");
+    wait_until("the run on the spinning day runs", || {
+        store
+            .runs(&RunFilter::default())
+            .unwrap()
+            .first()
+            .is_some_and(|r| r.status == RunStatus::Running)
+    });
+    assert_eq!(first.get(&queued).1["state"], "queued");
+
+    let (status, cancelled) = first.delete(&queued);
+    assert_eq!((status, &cancelled["state"]), (202, &json!("cancelled")));
+    assert_eq!(first.get(&queued).1["state"], "cancelled");
+    let (status, refused) = first.delete(&queued);
+    assert_eq!(status, 409, "{refused}");
+    let (status, cancelling) = first.delete(&running);
+    assert_eq!(status, 202, "{cancelling}");
+    assert!(cancelling["cancelled_at"].is_string(), "{cancelling}");
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    set_spin(&store, spinning, false);
+
+    let second = Server::start(data.path(), &["--workers", "2"]);
+    wait_until("the cancelled backfill reads cancelled", || {
+        second.get(&running).1["state"] == "cancelled"
+    });
+    assert_eq!(second.get(&queued).1["state"], "cancelled");
+    std::thread::sleep(Duration::from_millis(500));
+    let runs = store.runs(&RunFilter::default()).unwrap();
+    assert_eq!(
+        runs.iter()
+            .map(|r| (r.data_date, r.status, r.error_kind))
+            .collect::<Vec<_>>(),
+        [(spinning, RunStatus::Failed, Some(ErrorKind::Stale))],
+        "only the run in flight at the cancel ran: {runs:#?}"
+    );
+    assert!(second.terminate().success());
+}
+
 /// Of two servers resuming one abandoned backfill at once, one takes it:
 /// before, both resumed it, and ran its runs twice.
 #[test]

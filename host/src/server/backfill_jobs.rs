@@ -65,6 +65,11 @@ pub struct BackfillProgress {
     pub started_at: DateTime<Utc>,
     /// When it ended.
     pub finished_at: Option<DateTime<Utc>>,
+    /// When it was cancelled: recorded at once, so that a backfill
+    /// cancelled while its runs in flight end is never resumed by a server
+    /// started after this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<DateTime<Utc>>,
     /// Every run that did not succeed.
     pub problems: Vec<Outcome>,
 }
@@ -98,21 +103,32 @@ impl BackfillJob {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    /// Cancels it, unless it already ended: no further run starts, and it
-    /// ends `cancelled` once the runs in flight have. Its progress now, or
-    /// the state it had ended in.
+    /// Cancels it, unless it already ended or was cancelled: no further
+    /// run starts. A queued one is `cancelled` at once, having started
+    /// nothing; a running one ends `cancelled` once its runs in flight
+    /// have. Its progress now, or the state it had ended in (`cancelled`
+    /// for one cancelled before).
     pub fn cancel(&self) -> Result<BackfillProgress, BackfillState> {
-        let progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-        if matches!(
+        let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        let running = matches!(
             progress.state,
             BackfillState::Queued | BackfillState::Running
-        ) {
-            self.cancelled.store(true, Ordering::SeqCst);
-            self.stop.store(true, Ordering::SeqCst);
-            Ok(progress.clone())
-        } else {
-            Err(progress.state)
+        );
+        if !running || progress.cancelled_at.is_some() {
+            return Err(match running {
+                true => BackfillState::Cancelled,
+                false => progress.state,
+            });
         }
+        self.cancelled.store(true, Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
+        let now = Utc::now();
+        progress.cancelled_at = Some(now);
+        if progress.state == BackfillState::Queued {
+            progress.state = BackfillState::Cancelled;
+            progress.finished_at = Some(now);
+        }
+        Ok(progress.clone())
     }
 
     /// How it ended, once `run` of `planned` runs did: finished, or

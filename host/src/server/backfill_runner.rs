@@ -47,8 +47,9 @@ pub fn record(host: &ServedHost, job: &BackfillJob, plan: &Plan, parallelism: us
     }
 }
 
-/// Saves `job`'s progress now, where the store keeps records.
-fn save_progress(store: &dyn Store, job: &BackfillJob) {
+/// Saves `job`'s progress now, where the store keeps records: after each
+/// run, and at once when it is cancelled.
+pub fn save_progress(store: &dyn Store, job: &BackfillJob) {
     let Some(records) = store.backfill_records() else {
         return;
     };
@@ -78,6 +79,10 @@ pub fn launch(
     let pool = host.workers.clone();
     pool.spawn_backfill(parallelism, move || {
         let store = host.store.as_ref();
+        // Cancelled while it waited for its slots: it ended then.
+        if job.progress().state == BackfillState::Cancelled {
+            return;
+        }
         job.update(|p| p.state = BackfillState::Running);
         save_progress(store, &job);
         let on_outcome = |outcome: &Outcome| {
@@ -196,13 +201,22 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
         progress.ended.count(&outcome);
         progress.problems.push(outcome);
     }
-    tracing::warn!(
-        backfill = %saved.id,
-        remaining = remaining.len(),
-        "resuming a backfill an earlier server stopped"
-    );
-    progress.state = BackfillState::Queued;
-    progress.finished_at = None;
+    // One cancelled before that server stopped starts nothing more: it
+    // ends `cancelled` with what ended.
+    let cancelled = progress.cancelled_at.is_some();
+    if cancelled {
+        tracing::info!(backfill = %saved.id, "a cancelled backfill is not resumed");
+        progress.state = BackfillState::Cancelled;
+        progress.finished_at = Some(Utc::now());
+    } else {
+        tracing::warn!(
+            backfill = %saved.id,
+            remaining = remaining.len(),
+            "resuming a backfill an earlier server stopped"
+        );
+        progress.state = BackfillState::Queued;
+        progress.finished_at = None;
+    }
     let job = Arc::new(BackfillJob::new(progress));
     host.backfills
         .lock()
@@ -211,6 +225,9 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
     // The record keeps the whole plan: a second resume counts what ended
     // against all of it.
     save_progress(host.store.as_ref(), &job);
+    if cancelled {
+        return Ok(());
+    }
     let selection = plan
         .selection
         .iter()

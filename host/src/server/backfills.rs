@@ -184,6 +184,7 @@ pub async fn start_backfill(
         ended: Tally::default(),
         started_at: Utc::now(),
         finished_at: None,
+        cancelled_at: None,
         problems: Vec::new(),
     }));
     state
@@ -278,7 +279,18 @@ pub async fn cancel_backfill(
         });
     };
     match job.cancel() {
-        Ok(progress) => Ok((StatusCode::ACCEPTED, Json(progress)).into_response()),
+        Ok(progress) => {
+            // Recorded at once: a server started after this one must not
+            // resume what was cancelled, even if this one dies before its
+            // runs in flight end.
+            state
+                .blocking(move |host| {
+                    backfill_runner::save_progress(host.store.as_ref(), &job);
+                    Ok::<_, ApiError>(())
+                })
+                .await?;
+            Ok((StatusCode::ACCEPTED, Json(progress)).into_response())
+        }
         Err(ended) => Err(ApiError::with_status(
             StatusCode::CONFLICT,
             Some("id"),
