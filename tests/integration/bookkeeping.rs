@@ -328,6 +328,41 @@ fn a_run_past_its_max_runtime_is_flagged_and_cancelled() {
     );
 }
 
+/// A run asleep in a host call, where epoch interruption cannot reach it,
+/// is still cancelled past the max runtime: its wait ends at the cancel.
+/// Before, it slept on, flagged, until its wall-clock limit (here two
+/// hours), and a server's shutdown waited on it as long.
+#[test]
+fn a_run_asleep_in_a_host_call_is_cancelled_past_its_max_runtime() {
+    let leases = LeaseConfig {
+        heartbeat: Duration::from_millis(50),
+        max_runtime: Duration::from_millis(200),
+        ..LeaseConfig::default()
+    };
+    let limits = RunLimits {
+        wall_time: Duration::from_secs(7200),
+        ..RunLimits::default()
+    };
+    let host = TestHost::with(limits, leases);
+    let sleeper = host.fixture(components::HOSTILE_SLEEP);
+    let (ended, record) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = ended.send(host.run(&sleeper, date("2026-01-11")));
+    });
+    let record = record
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the sleeping run ends within a minute of its max runtime");
+    assert_eq!(
+        (record.status, record.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::LimitTime)),
+        "{record:#?}"
+    );
+    assert_eq!(
+        record.error_message.as_deref(),
+        Some("cancelled by the host: the run exceeded its max runtime")
+    );
+}
+
 /// The max runtime counts from when a run begins executing, not from its
 /// claim: a run queued for a worker (behind a backfill on a full pool)
 /// longer than the max runtime still runs, unflagged. Before, the clock

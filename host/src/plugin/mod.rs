@@ -242,10 +242,11 @@ impl Drop for Runtime {
 }
 
 /// Replaces WASI's timer subscriptions with ones that refuse to wait past
-/// the run's wall-clock deadline ([`RunState::check_wait`]); a wait that
-/// fits goes to wasmtime-wasi's own implementation. Without this, a guest
-/// that sleeps would block its host thread beyond every limit, since epoch
-/// interruption only reaches guest code.
+/// the run's wall-clock deadline ([`RunState::check_wait`]), and that end
+/// when the host cancels the run ([`RunState::subscribe_wait`]). Without
+/// this, a guest that sleeps would block its host thread beyond every
+/// limit and every cancel, since epoch interruption only reaches guest
+/// code.
 fn bound_waits_by_the_deadline(linker: &mut Linker<RunState>) -> wasmtime::Result<()> {
     use wasmtime::component::Resource;
     use wasmtime_wasi::clocks::WasiClocksView;
@@ -259,11 +260,9 @@ fn bound_waits_by_the_deadline(linker: &mut Linker<RunState>) -> wasmtime::Resul
         |mut store: wasmtime::StoreContextMut<'_, RunState>,
          (nanos,): (u64,)|
          -> wasmtime::Result<(Resource<DynPollable>,)> {
-            let state = store.data_mut();
-            state
-                .check_wait(Duration::from_nanos(nanos))
-                .map_err(wasmtime::Error::new)?;
-            Ok((state.clocks().subscribe_duration(nanos)?,))
+            Ok((store
+                .data_mut()
+                .subscribe_wait(Duration::from_nanos(nanos))?,))
         },
     )?;
     clock.func_wrap(
@@ -273,10 +272,7 @@ fn bound_waits_by_the_deadline(linker: &mut Linker<RunState>) -> wasmtime::Resul
          -> wasmtime::Result<(Resource<DynPollable>,)> {
             let state = store.data_mut();
             let now = state.clocks().now()?;
-            state
-                .check_wait(Duration::from_nanos(when.saturating_sub(now)))
-                .map_err(wasmtime::Error::new)?;
-            Ok((state.clocks().subscribe_instant(when)?,))
+            Ok((state.subscribe_wait(Duration::from_nanos(when.saturating_sub(now)))?,))
         },
     )?;
     linker.allow_shadowing(false);
@@ -415,7 +411,7 @@ fn new_instance(
         fuel,
         cancel,
     } = sandbox;
-    let state = RunState::new(identity, inputs, source, limits);
+    let state = RunState::new(identity, inputs, source, limits).cancelled_by(cancel.clone());
     let mut store = Store::new(pre.engine(), state);
     store.limiter(|state| state.limiter());
     store.set_hostcall_fuel(limits.hostcall_bytes());
@@ -466,9 +462,16 @@ impl Instance {
         &mut self,
         date: chrono::NaiveDate,
     ) -> wasmtime::Result<Result<RowSet, ProcessError>> {
-        self.bindings
+        let returned = self
+            .bindings
             .slate_processor_processor()
-            .call_process(&mut self.store, wit_date(date))
+            .call_process(&mut self.store, wit_date(date));
+        // A guest whose wait the cancel ended may return before the next
+        // epoch tick reaches it: it is cancelled all the same.
+        match self.store.data().is_cancelled() {
+            true => Err(wasmtime::Error::new(Cancelled::MaxRuntime)),
+            false => returned,
+        }
     }
 
     /// What the guest wrote to stderr, such as a panic message.

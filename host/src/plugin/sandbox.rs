@@ -8,6 +8,7 @@
 //! fixtures) offers.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -55,6 +56,46 @@ pub struct RunState {
     stderr: MemoryOutputPipe,
     started: std::time::Instant,
     wall_time: Duration,
+    /// Set when the host stops the run (max runtime, shutdown): the guest's
+    /// waits end at it, for epoch interruption reaches guest code only.
+    cancel: Arc<AtomicBool>,
+}
+
+/// How often a guest's wait looks at its run's cancel flag.
+const CANCEL_CHECK: Duration = Duration::from_millis(20);
+
+/// A wait the guest asked for (a sleep, a poll on a timer) that also ends
+/// as soon as the host cancels the run: a guest blocked in a host call is
+/// out of epoch interruption's reach, so the wait watches the cancel
+/// itself, every [`CANCEL_CHECK`].
+struct CancellableWait {
+    /// When it ends by itself; `None` for never.
+    until: Option<tokio::time::Instant>,
+    cancel: Arc<AtomicBool>,
+    /// Whether a wait already over yielded once: as wasmtime-wasi's own
+    /// timers, so that a guest polling with a zero timeout in a loop does
+    /// not starve the runtime.
+    yielded: bool,
+}
+
+#[async_trait::async_trait]
+impl wasmtime_wasi::p2::Pollable for CancellableWait {
+    async fn ready(&mut self) {
+        let now = tokio::time::Instant::now();
+        if self.until.is_some_and(|until| until <= now) {
+            if !std::mem::replace(&mut self.yielded, true) {
+                tokio::task::yield_now().await;
+            }
+            return;
+        }
+        while !self.cancel.load(Ordering::Relaxed) {
+            let slice = tokio::time::Instant::now() + CANCEL_CHECK;
+            match self.until {
+                Some(until) if until <= slice => return tokio::time::sleep_until(until).await,
+                _ => tokio::time::sleep_until(slice).await,
+            }
+        }
+    }
 }
 
 impl RunState {
@@ -99,7 +140,34 @@ impl RunState {
             stderr,
             started: std::time::Instant::now(),
             wall_time: limits.wall_time,
+            cancel: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The sandbox, its waits ending when `cancel` is set.
+    pub fn cancelled_by(self, cancel: Arc<AtomicBool>) -> Self {
+        RunState { cancel, ..self }
+    }
+
+    /// Whether the host has cancelled the run.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// A pollable that is ready after `wait`, or as soon as the host
+    /// cancels the run; a wait past the run's wall-clock limit is refused
+    /// ([`RunState::check_wait`]).
+    pub fn subscribe_wait(
+        &mut self,
+        wait: Duration,
+    ) -> wasmtime::Result<wasmtime::component::Resource<wasmtime_wasi::p2::DynPollable>> {
+        self.check_wait(wait).map_err(wasmtime::Error::new)?;
+        let pending = self.resources.push(CancellableWait {
+            until: tokio::time::Instant::now().checked_add(wait),
+            cancel: self.cancel.clone(),
+            yielded: false,
+        })?;
+        wasmtime_wasi::p2::subscribe(&mut self.resources, pending)
     }
 
     /// Rows the processor has read through `read-rows` so far.
