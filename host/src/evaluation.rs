@@ -296,11 +296,12 @@ pub fn classify_trap(
     // Rust backtrace: that describes Slate, not the processor.
     let message = format!("{}\n{error:#}", error.root_cause());
     match error.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::OutOfFuel) => (
-            ErrorKind::LimitFuel,
-            format!("fuel exhausted\n{message}"),
-            None,
-        ),
+        Some(wasmtime::Trap::OutOfFuel) => {
+            let breach = LimitBreach::Fuel {
+                limit: limits.fuel.unwrap_or(u64::MAX),
+            };
+            (breach.kind(), breach.to_string(), Some(breach.values()))
+        }
         _ => (ErrorKind::Trap, message, None),
     }
 }

@@ -315,3 +315,35 @@ fn a_compiled_component_damaged_on_disk_is_compiled_again_not_run() {
         "the damaged file was compiled anew"
     );
 }
+
+/// A run out of fuel fails `limit_fuel` with the limit and the observed
+/// fuel in its record, as every other limit does: before, both were null
+/// and the message did not name the limit.
+#[test]
+fn a_run_out_of_fuel_records_the_limit_and_what_it_used() {
+    let limits = RunLimits {
+        fuel: Some(100_000),
+        cpu_time: Duration::from_secs(60),
+        ..RunLimits::default()
+    };
+    let runtime = RuntimeOptions {
+        fuel: true,
+        ..RuntimeOptions::default()
+    };
+    let host = TestHost::with_runtime(limits, LeaseConfig::default(), runtime);
+    let spinner = host.fixture(components::HOSTILE_INFINITE_LOOP);
+    let record = host.run(&spinner, date("2026-01-11"));
+    assert_eq!(
+        (record.status, record.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::LimitFuel)),
+        "{record:#?}"
+    );
+    assert_eq!(
+        (record.limit_value, record.observed_value),
+        (Some(100_000), Some(100_000))
+    );
+    assert_eq!(
+        record.error_message.as_deref(),
+        Some("fuel limit of 100000 exhausted")
+    );
+}

@@ -109,6 +109,14 @@ fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
     let none = slate(bare.path(), &["schedules"]);
     assert_succeeded(&none);
     assert_contains(&String::from_utf8_lossy(&none.stdout), "no [[schedule]] in");
+    // Listing creates nothing: a mistyped --data-dir was made a store,
+    // which `slate health` then found HEALTHY.
+    assert!(!bare.path().join("slate.db").exists());
+    let before_any_tick = folder_with_the_schedule();
+    let listed = slate(before_any_tick.path(), &["schedules"]);
+    assert_succeeded(&listed);
+    assert_contains(&String::from_utf8_lossy(&listed.stdout), "every-second");
+    assert!(!before_any_tick.path().join("slate.db").exists());
 
     let data = folder_with_the_schedule();
     let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();

@@ -98,7 +98,7 @@ pub fn ledger(options: &HostOptions) -> Result<Ledger> {
 /// The store, for commands that load processors without running them:
 /// `None` for an embedded store that does not exist yet, which they do
 /// not create.
-fn existing_store(options: &HostOptions) -> Result<Option<Arc<dyn Store>>> {
+pub(super) fn existing_store(options: &HostOptions) -> Result<Option<Arc<dyn Store>>> {
     if options.warehouse.is_embedded() && !options.data_dir.store_file().exists() {
         return Ok(None);
     }

@@ -10,8 +10,10 @@ use super::{HostOptions, render};
 /// `slate schedules`: the schedules with their next and last ticks.
 pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
     let schedules = slate::schedule::load(&options.data_dir.config_file())?;
-    let store = super::open_store(options, true)?;
-    let views = slate::server::schedules::views(store.as_ref(), &schedules, chrono::Utc::now())?;
+    // Listing creates nothing: without a store yet, no tick has fired.
+    let store = super::plugins::existing_store(options)?;
+    let ticks = store.as_ref().and_then(|store| store.tick_ledger());
+    let views = slate::server::schedules::views(ticks, &schedules, chrono::Utc::now())?;
     if json {
         return render::json(&views);
     }

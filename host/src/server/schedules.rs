@@ -214,14 +214,14 @@ pub struct ScheduleView {
 
 /// The views of `schedules` at `now`, with their last ticks from the store.
 pub fn views(
-    store: &dyn crate::store::Store,
+    ticks: Option<&dyn crate::store::schedules::TickLedger>,
     schedules: &[Schedule],
     now: DateTime<Utc>,
 ) -> Result<Vec<ScheduleView>, StoreError> {
     schedules
         .iter()
         .map(|s| {
-            let last_tick = match store.tick_ledger() {
+            let last_tick = match ticks {
                 Some(ledger) => ledger.ticks(&s.name, 1)?.into_iter().next(),
                 None => None,
             };
@@ -245,7 +245,7 @@ pub async fn list_schedules(
 ) -> Result<Json<Vec<ScheduleView>>, ApiError> {
     let schedules = state.config.schedules.clone();
     let views = state
-        .blocking(move |host| views(host.store.as_ref(), &schedules, Utc::now()))
+        .blocking(move |host| views(host.store.tick_ledger(), &schedules, Utc::now()))
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(views))
