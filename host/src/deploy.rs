@@ -54,6 +54,9 @@ pub enum DeployCheck {
     /// The store its table goes to could not keep its names (PostgreSQL
     /// keeps at most 63 bytes of each).
     Store,
+    /// Its output table exists with a schema the declared one cannot
+    /// migrate ([`crate::drift`]): every run of it would fail at commit.
+    Schema,
     /// The version to roll back to is not in the registry.
     Version,
     /// What names the version to roll back to is no hash.
@@ -77,6 +80,7 @@ impl fmt::Display for DeployCheck {
             DeployCheck::Dependencies => "dependencies",
             DeployCheck::Ownership => "ownership",
             DeployCheck::Store => "store",
+            DeployCheck::Schema => "schema",
             DeployCheck::Version => "version",
             DeployCheck::Hash => "hash",
             DeployCheck::State => "state",
@@ -191,6 +195,7 @@ impl Deployer<'_> {
     ) -> Result<Deployed, DeployError> {
         let plugin = self.load_named(bytes, expected_name)?;
         let pipeline = self.joined(&plugin)?;
+        self.check_schema(&plugin)?;
         let active = self
             .registry
             .history(&plugin.spec.name)?
@@ -513,6 +518,7 @@ impl Deployer<'_> {
         let bytes = self.registry.blob(hash)?;
         let plugin = self.runtime.load(&bytes)?;
         let pipeline = self.joined(&plugin)?;
+        self.check_schema(&plugin)?;
         let deployment = self.registry.activate(&plugin.spec, &plugin.hash, action)?;
         Ok(Deployed {
             plugin,
@@ -557,6 +563,34 @@ impl Deployer<'_> {
                 .map_err(|e| DeployError::new(DeployCheck::Store, e))?;
         }
         Ok(pipeline)
+    }
+}
+
+impl Deployer<'_> {
+    /// Refuses a version whose declared schema its live output table cannot
+    /// take ([`crate::drift`]): activated, it would fail every run at its
+    /// commit, while the processors downstream went on reading the old
+    /// rows. A shadow writes a table of its own, and is checked when it is
+    /// promoted.
+    fn check_schema(&self, plugin: &Plugin) -> Result<(), DeployError> {
+        let Some(store) = self.store else {
+            return Ok(());
+        };
+        let spec = &plugin.spec;
+        let live = store
+            .table_schema(&spec.output_table)
+            .map_err(|e| DeployError::new(DeployCheck::Store, e))?;
+        match live {
+            Some(live) => crate::drift::plan(&spec.output_table, &live, &spec.schema)
+                .map(drop)
+                .map_err(|refused| {
+                    DeployError::new(
+                        DeployCheck::Schema,
+                        format!("{} {}: {refused}", spec.name, spec.version),
+                    )
+                }),
+            None => Ok(()),
+        }
     }
 }
 

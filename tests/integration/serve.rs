@@ -14,9 +14,10 @@ use slate::liveness::LeaseConfig;
 use slate::plugin::{RunLimits, Runtime, content_hash};
 use slate::registry::Registry;
 use slate::runs::{NewRun, RunFilter, Trigger};
+use slate::schema::{Column, ColumnMode, ColumnType};
 use slate::server::metrics::Metrics;
 use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, StartingSet, router};
-use slate::store::{EmbeddedStore, RunLedger, Store};
+use slate::store::{EmbeddedStore, RunLedger, Store, Tables};
 use tower::ServiceExt;
 
 use crate::support::{
@@ -965,6 +966,50 @@ async fn a_version_with_a_long_column_name_deploys_and_runs_on_the_embedded_stor
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["runs"][0]["status"], "success", "{answer}");
+}
+
+/// A version whose schema its live table cannot take is refused at deploy,
+/// 409 naming the `schema` check and every difference, and the active
+/// version stays: activated, it would have failed every run at commit
+/// while the processors downstream read the old rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_its_live_table_cannot_take_is_refused_at_deploy() {
+    let served = Served::new();
+    let table = slate::schema::TableName::new("slate_test", "versioned");
+    let mut live = Runtime::new(None)
+        .unwrap()
+        .load(&fixture(components::VERSIONED_V1))
+        .unwrap()
+        .spec
+        .schema
+        .clone();
+    let label = live.index_of("label").unwrap();
+    live.columns[label] = Column::new("label", ColumnType::Int64, ColumnMode::Required);
+    served.store.ensure_table(&table, &live).unwrap();
+    served
+        .store
+        .transfer_table(
+            &table,
+            &slate::ownership::TableOwner::Processor("VersionedProcessor".into()),
+            "test set-up",
+        )
+        .unwrap();
+
+    let (status, refused) = served
+        .put_component("VersionedProcessor", fixture(components::VERSIONED_V1))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert_eq!(refused["check"], "schema");
+    assert_contains(
+        refused["error"].as_str().unwrap(),
+        "column `label` changes type from INT64 to STRING",
+    );
+    let (status, unknown) = served.get("/plugins/VersionedProcessor/history").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "nothing was deployed: {unknown}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

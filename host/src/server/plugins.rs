@@ -107,6 +107,8 @@ fn rejected(error: DeployError, field: &'static str) -> Response {
         DeployCheck::State => StatusCode::CONFLICT,
         // The table belongs to someone else: a conflict with its owner.
         DeployCheck::Ownership => StatusCode::CONFLICT,
+        // The live table cannot take its schema: a conflict with it.
+        DeployCheck::Schema => StatusCode::CONFLICT,
         DeployCheck::Registry => {
             tracing::error!("deployment failed: {error}");
             StatusCode::INTERNAL_SERVER_ERROR
