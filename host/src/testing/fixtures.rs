@@ -254,6 +254,7 @@ impl Fixtures {
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .filter(|path| path.is_file())
             .filter(|path| !path.to_string_lossy().ends_with(GOLDEN_SUFFIX))
+            .filter(|path| !is_a_note(path))
             .collect();
         paths.sort();
         let mut schemas: BTreeMap<TableName, TableSchema> = BTreeMap::new();
@@ -491,6 +492,18 @@ fn absent(schema: &TableSchema, held: &[bool]) -> Vec<String> {
         .filter(|(_, held)| !**held)
         .map(|(c, _)| c.name.clone())
         .collect()
+}
+
+/// A file a fixtures folder may hold besides its tables, and that is no
+/// fixture: a hidden file (`.gitkeep`, an editor's swap file) or a Markdown
+/// note (`README.md`). Any other name must name a table, so that a typo in
+/// one (`nba_raw.box.ndjosn`) is refused, not passed over.
+fn is_a_note(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    name.starts_with('.') || name.ends_with(".md")
 }
 
 /// The rows of a CSV fixture, and the columns its header leaves out.
@@ -991,6 +1004,23 @@ mod tests {
     fn load(dir: &Path) -> Result<Fixtures, FixtureError> {
         let table = TableName::new("nba_raw", "box");
         Fixtures::load(dir, std::slice::from_ref(&table), &|_| Some(box_scores()))
+    }
+
+    #[test]
+    fn hidden_files_and_markdown_notes_are_passed_over_and_any_other_name_must_name_a_table() {
+        let dir = folder(&[
+            ("nba_raw.box.ndjson", b""),
+            (".gitkeep", b""),
+            ("README.md", b"# what these fixtures are"),
+        ]);
+        let fixtures = load(dir.path()).unwrap();
+        assert_eq!(fixtures.tables.len(), 1);
+        let typo = folder(&[("nba_raw.box.ndjson", b""), ("nba_raw.box.ndjosn", b"")]);
+        let error = load(typo.path()).unwrap_err();
+        assert!(
+            matches!(&error, FixtureError::BadName { file } if file.ends_with("nba_raw.box.ndjosn")),
+            "{error:?}"
+        );
     }
 
     #[test]
