@@ -102,7 +102,7 @@ pub struct BackfillRequest {
 }
 
 /// One planned run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 pub struct PlannedRun {
     /// The processor.
     pub processor: String,

@@ -656,6 +656,76 @@ fn a_cancelled_backfill_is_never_resumed_by_a_later_server() {
     assert!(second.terminate().success());
 }
 
+/// A backfill that waited for another is planned again when it starts:
+/// of two `missing` backfills of the same dates queued behind a third, the
+/// second to start finds the dates filled and leaves them alone. Before,
+/// it ran the plan made when it was accepted, and every date ran twice.
+#[test]
+fn a_queued_backfill_is_planned_again_when_it_starts() {
+    let data = tempfile::tempdir().unwrap();
+    crate::support::use_shared_compiled_cache(data.path());
+    std::fs::write(
+        data.path().join("slate.toml"),
+        "[limits.processors.SlowProcessor]\ncpu_secs = 3\n",
+    )
+    .unwrap();
+    assert_succeeded(&slate(data.path(), &["deploy", components::SLOW_PROCESSOR]));
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let spinning = date("2026-01-01");
+    set_spin(&store, spinning, true);
+    for day in ["2026-01-02", "2026-01-03", "2026-01-04"] {
+        set_spin(&store, date(day), false);
+    }
+    let server = Server::start(data.path(), &["--workers", "2"]);
+    let backfill = |start: &str, end: &str, reprocess: &str| {
+        let (status, accepted) = server.post(
+            "/backfill",
+            json!({
+                "start_date": start,
+                "end_date": end,
+                "processors": ["SlowProcessor"],
+                "reprocess": reprocess,
+                "parallelism": 1
+            }),
+        );
+        assert_eq!(status, 202, "{accepted}");
+        assert!(accepted["planned"].as_u64().unwrap() > 0, "{accepted}");
+        format!("/backfills/{}", accepted["backfill_id"].as_str().unwrap())
+    };
+    let holding = backfill("2026-01-01", "2026-01-01", "all");
+    let first = backfill("2026-01-02", "2026-01-04", "missing");
+    let second = backfill("2026-01-02", "2026-01-04", "missing");
+    assert_eq!(server.get(&second).1["planned"], 3);
+    for path in [&holding, &first, &second] {
+        wait_until("the backfills end", || {
+            server.get(path).1["state"] == "finished"
+        });
+    }
+    let (_, first) = server.get(&first);
+    assert_eq!(
+        (&first["planned"], &first["succeeded"]),
+        (&json!(3), &json!(3)),
+        "{first}"
+    );
+    let (_, second) = server.get(&second);
+    assert_eq!(
+        (
+            &second["planned"],
+            &second["left_alone"],
+            &second["succeeded"]
+        ),
+        (&json!(0), &json!(3), &json!(0)),
+        "{second}"
+    );
+    let runs = store
+        .runs(&RunFilter {
+            dates: Some(date("2026-01-02")..=date("2026-01-04")),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    assert_eq!(runs.len(), 3, "each date ran once: {runs:#?}");
+}
+
 /// Of two servers resuming one abandoned backfill at once, one takes it:
 /// before, both resumed it, and ran its runs twice.
 #[test]

@@ -66,15 +66,27 @@ pub fn save_progress(store: &dyn Store, job: &BackfillJob) {
     }
 }
 
-/// Runs `plan` as `job` on the worker pool with `parallelism` slots;
-/// `already_ended` of its planned runs ended before (a resumed backfill's).
+/// How a backfill comes to be launched.
+pub enum Launch {
+    /// Just accepted: its plan was made then, and is made again when it
+    /// starts ([`replanned`]).
+    Accepted,
+    /// Resumed from its record, `already_ended` of its planned runs having
+    /// ended before.
+    Resumed {
+        /// Planned runs that ended before.
+        already_ended: usize,
+    },
+}
+
+/// Runs `plan` as `job` on the worker pool with `parallelism` slots.
 pub fn launch(
     host: Arc<ServedHost>,
     job: Arc<BackfillJob>,
     pipeline: Arc<Pipeline>,
     plan: Plan,
     parallelism: usize,
-    already_ended: usize,
+    how: Launch,
 ) {
     let pool = host.workers.clone();
     pool.spawn_backfill(parallelism, move || {
@@ -83,6 +95,14 @@ pub fn launch(
         if job.progress().state == BackfillState::Cancelled {
             return;
         }
+        let (plan, already_ended) = match how {
+            Launch::Accepted => {
+                let plan = replanned(store, &pipeline, &job, plan);
+                record(&host, &job, &plan, parallelism);
+                (plan, 0)
+            }
+            Launch::Resumed { already_ended } => (plan, already_ended),
+        };
         job.update(|p| p.state = BackfillState::Running);
         save_progress(store, &job);
         let on_outcome = |outcome: &Outcome| {
@@ -117,6 +137,59 @@ pub fn launch(
         });
         save_progress(store, &job);
     });
+}
+
+/// `plan` made again as `job` starts: a backfill that waited for another
+/// to free its slots was planned before that one ran, and a date the
+/// other filled is no longer `missing` (nor `failed`, nor `outdated`). A
+/// planned run the mode no longer asks for is left alone, and counted so;
+/// under `all` nothing changes. Where the plan cannot be made again, the
+/// first one stands.
+fn replanned(store: &dyn Store, pipeline: &Pipeline, job: &BackfillJob, plan: Plan) -> Plan {
+    let progress = job.progress();
+    if progress.reprocess == backfill::Reprocess::All {
+        return plan;
+    }
+    let request = backfill::BackfillRequest {
+        start: progress.start_date,
+        end: progress.end_date,
+        selection: plan.selection.clone(),
+        reprocess: progress.reprocess,
+        parallelism: 1,
+    };
+    let wanted: std::collections::HashSet<backfill::PlannedRun> = match backfill::plan(
+        store, pipeline, &request,
+    ) {
+        Ok(now) => now.runs.into_iter().collect(),
+        Err(error) => {
+            tracing::warn!(backfill = %progress.id, %error, "the backfill was not planned again");
+            return plan;
+        }
+    };
+    let planned = plan.runs.len();
+    let runs: Vec<_> = plan
+        .runs
+        .into_iter()
+        .filter(|run| wanted.contains(run))
+        .collect();
+    let dropped = planned - runs.len();
+    if dropped > 0 {
+        tracing::info!(
+            backfill = %progress.id,
+            dropped,
+            "runs planned when the backfill was accepted are no longer {}",
+            progress.reprocess.as_str()
+        );
+        job.update(|p| {
+            p.planned -= dropped;
+            p.left_alone += dropped;
+        });
+    }
+    Plan {
+        runs,
+        left_alone: plan.left_alone + dropped,
+        ..plan
+    }
 }
 
 /// The progress of a backfill this server no longer holds in memory, from
@@ -245,7 +318,9 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
         pipeline,
         resumed,
         saved.parallelism,
-        already_ended + gone.len(),
+        Launch::Resumed {
+            already_ended: already_ended + gone.len(),
+        },
     );
     Ok(())
 }

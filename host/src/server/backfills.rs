@@ -198,7 +198,8 @@ pub async fn start_backfill(
     state
         .blocking(move |served| {
             backfill_runner::record(served, &job, &plan, parallelism);
-            backfill_runner::launch(host, job, pipeline, plan, parallelism, 0);
+            let how = backfill_runner::Launch::Accepted;
+            backfill_runner::launch(host, job, pipeline, plan, parallelism, how);
             Ok::<_, ApiError>(())
         })
         .await?;
