@@ -502,6 +502,11 @@ fn slate_new_makes_a_rust_crate_with_fixtures_and_refuses_a_bad_name_or_an_exist
     let parent_arg = parent.path().to_str().unwrap();
     let made = slate(&["new", "rest-days", "--lang", "rust", "--parent", parent_arg]);
     assert!(made.status.success(), "{}", text(&made.stderr));
+    // Outside a workspace that has slate-sdk the crate cannot build: said at once.
+    assert_contains(
+        &text(&made.stderr),
+        "in no Cargo workspace that provides slate-sdk",
+    );
     let dir = parent.path().join("rest-days");
     for file in [
         "Cargo.toml",
@@ -523,6 +528,45 @@ fn slate_new_makes_a_rust_crate_with_fixtures_and_refuses_a_bad_name_or_an_exist
     let bad = slate(&["new", "Rest_Days", "--lang", "rust", "--parent", parent_arg]);
     assert_eq!(bad.status.code(), Some(2));
     assert_contains(&text(&bad.stderr), "processor name `Rest_Days` must be");
+    // A bundled processor's name would replace it once deployed.
+    let bundled = slate(&[
+        "new",
+        "player-game-summary",
+        "--lang",
+        "rust",
+        "--parent",
+        parent_arg,
+    ]);
+    assert_eq!(bundled.status.code(), Some(2));
+    assert_contains(
+        &text(&bundled.stderr),
+        "PlayerGameSummaryProcessor, a bundled processor",
+    );
+    assert!(!parent.path().join("player-game-summary").exists());
+    // In a workspace that provides slate-sdk, no note.
+    let workspace = tempfile::tempdir().unwrap();
+    std::fs::write(
+        workspace.path().join("Cargo.toml"),
+        "[workspace]\nmembers = [\"plugins/*\"]\n\n[workspace.dependencies]\n\
+         slate-sdk = { path = \"sdk\" }\n",
+    )
+    .unwrap();
+    let plugins = workspace.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let inside = slate(&[
+        "new",
+        "rest-days",
+        "--lang",
+        "rust",
+        "--parent",
+        plugins.to_str().unwrap(),
+    ]);
+    assert!(inside.status.success(), "{}", text(&inside.stderr));
+    assert!(
+        !text(&inside.stderr).contains("note:"),
+        "{}",
+        text(&inside.stderr)
+    );
     let cobol = slate(&["new", "rest", "--lang", "cobol", "--parent", parent_arg]);
     assert_eq!(cobol.status.code(), Some(2));
     // The command line is at fault, not a processor.toml that `new` never read.

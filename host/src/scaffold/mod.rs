@@ -21,6 +21,13 @@ pub enum ScaffoldError {
         "processor name `{0}` must be lower-case letters and digits in words joined by hyphens, starting with a letter (e.g. games-per-team)"
     )]
     BadName(String),
+    /// The name is a bundled processor's: deployed, the new processor
+    /// would replace it.
+    #[error(
+        "`{0}` would be {1}, a bundled processor: deployed, it would replace it. Give a new \
+         processor a name of its own (a new version of {1} is built from its crate in plugins/)"
+    )]
+    Bundled(String, String),
     /// The folder exists already.
     #[error("{0} exists already; choose another name or remove it")]
     Exists(PathBuf),
@@ -160,6 +167,13 @@ pub fn create(
     language: Language,
 ) -> Result<Vec<PathBuf>, ScaffoldError> {
     let names = Names::new(name)?;
+    let bundled = crate::bundled::PLUGINS
+        .iter()
+        .filter_map(|plugin| Names::new(plugin.package).ok())
+        .find(|bundled| bundled.processor == names.processor);
+    if let Some(bundled) = bundled {
+        return Err(ScaffoldError::Bundled(names.name, bundled.processor));
+    }
     let dir = parent.join(&names.name);
     if dir.exists() {
         return Err(ScaffoldError::Exists(dir));
