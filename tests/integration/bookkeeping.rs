@@ -296,15 +296,19 @@ fn two_concurrent_triggers_run_once_and_the_other_is_refused() {
     assert_eq!(ran[0].error_kind, Some(ErrorKind::LimitTime));
 }
 
-/// A host whose runs may run 200 ms, heartbeating every 50 ms, with
-/// SlowProcessor, spinning or not on the day it is handed.
-fn host_with_a_max_runtime_of_200ms(spin: bool) -> (TestHost, Plugin, NaiveDate) {
-    let leases = LeaseConfig {
+/// Leases of runs that may run 200 ms, heartbeating every 50 ms.
+fn a_max_runtime_of_200ms() -> LeaseConfig {
+    LeaseConfig {
         heartbeat: Duration::from_millis(50),
         max_runtime: Duration::from_millis(200),
         ..LeaseConfig::default()
-    };
-    let host = TestHost::with(RunLimits::default(), leases);
+    }
+}
+
+/// A host whose runs may run 200 ms, with SlowProcessor, spinning or not
+/// on the day it is handed.
+fn host_with_a_max_runtime_of_200ms(spin: bool) -> (TestHost, Plugin, NaiveDate) {
+    let host = TestHost::with(RunLimits::default(), a_max_runtime_of_200ms());
     let slow = host.fixture(components::SLOW_PROCESSOR);
     let day = date("2026-01-11");
     set_spin(host.store.as_ref(), day, spin);
@@ -334,16 +338,11 @@ fn a_run_past_its_max_runtime_is_flagged_and_cancelled() {
 /// hours), and a server's shutdown waited on it as long.
 #[test]
 fn a_run_asleep_in_a_host_call_is_cancelled_past_its_max_runtime() {
-    let leases = LeaseConfig {
-        heartbeat: Duration::from_millis(50),
-        max_runtime: Duration::from_millis(200),
-        ..LeaseConfig::default()
-    };
     let limits = RunLimits {
         wall_time: Duration::from_secs(7200),
         ..RunLimits::default()
     };
-    let host = TestHost::with(limits, leases);
+    let host = TestHost::with(limits, a_max_runtime_of_200ms());
     let sleeper = host.fixture(components::HOSTILE_SLEEP);
     let (ended, record) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

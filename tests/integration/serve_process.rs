@@ -510,10 +510,7 @@ fn a_backfill_resumed_after_one_of_its_processors_was_undeployed_runs_the_rest()
 fn a_backfill_whose_server_was_killed_runs_again_the_run_the_kill_cut_short() {
     use slate::store::backfill_records::BackfillRecords;
 
-    let data = tempfile::tempdir().unwrap();
-    crate::support::use_shared_compiled_cache(data.path());
-    assert_succeeded(&slate(data.path(), &["deploy", components::SLOW_PROCESSOR]));
-    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let (data, store) = folder_with_the_slow_processor("");
     let day = date("2026-01-03");
     set_spin(&store, day, true);
     let mut first = Server::start(data.path(), &[]);
@@ -589,16 +586,24 @@ fn a_backfill_whose_server_was_killed_runs_again_the_run_the_kill_cut_short() {
     assert!(second.terminate().success());
 }
 
+/// A data folder with SlowProcessor deployed and `slate_toml` written,
+/// and its store.
+fn folder_with_the_slow_processor(slate_toml: &str) -> (tempfile::TempDir, EmbeddedStore) {
+    let data = tempfile::tempdir().unwrap();
+    crate::support::use_shared_compiled_cache(data.path());
+    std::fs::write(data.path().join("slate.toml"), slate_toml).unwrap();
+    assert_succeeded(&slate(data.path(), &["deploy", components::SLOW_PROCESSOR]));
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    (data, store)
+}
+
 /// A cancel is recorded when it is made: a queued backfill reads
 /// `cancelled` at once, a second cancel is refused, and a server started
 /// after a kill resumes neither backfill. Before, the cancel lived in the
 /// server's memory only, and the next server ran every planned date.
 #[test]
 fn a_cancelled_backfill_is_never_resumed_by_a_later_server() {
-    let data = tempfile::tempdir().unwrap();
-    crate::support::use_shared_compiled_cache(data.path());
-    assert_succeeded(&slate(data.path(), &["deploy", components::SLOW_PROCESSOR]));
-    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let (data, store) = folder_with_the_slow_processor("");
     let spinning = date("2026-01-01");
     set_spin(&store, spinning, true);
     let mut first = Server::start(data.path(), &["--workers", "2"]);
@@ -662,15 +667,8 @@ fn a_cancelled_backfill_is_never_resumed_by_a_later_server() {
 /// it ran the plan made when it was accepted, and every date ran twice.
 #[test]
 fn a_queued_backfill_is_planned_again_when_it_starts() {
-    let data = tempfile::tempdir().unwrap();
-    crate::support::use_shared_compiled_cache(data.path());
-    std::fs::write(
-        data.path().join("slate.toml"),
-        "[limits.processors.SlowProcessor]\ncpu_secs = 3\n",
-    )
-    .unwrap();
-    assert_succeeded(&slate(data.path(), &["deploy", components::SLOW_PROCESSOR]));
-    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let (data, store) =
+        folder_with_the_slow_processor("[limits.processors.SlowProcessor]\ncpu_secs = 3\n");
     let spinning = date("2026-01-01");
     set_spin(&store, spinning, true);
     for day in ["2026-01-02", "2026-01-03", "2026-01-04"] {
