@@ -445,8 +445,49 @@ impl BigQueryStore {
     }
 }
 
-impl RunLedger for BigQueryStore {
-    fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
+/// What a claim came to, from whether its INSERT added it and the run ids
+/// of the `running` claims of its (processor, date) read just after, the
+/// oldest first.
+#[derive(Debug, PartialEq, Eq)]
+enum ClaimRead {
+    /// Ours is the oldest running claim: the run is ours.
+    Won,
+    /// An older claim was added at the same time as ours: ours is
+    /// withdrawn, and the one at `holder` holds the date.
+    Withdraw {
+        /// The older claim's place in the list.
+        holder: usize,
+    },
+    /// Ours was not added: the claim at `holder` held the date, or none
+    /// does by now (it ended meanwhile).
+    Held {
+        /// The holder's place in the list.
+        holder: Option<usize>,
+    },
+    /// Ours was added but is no longer running: it ended (was reaped)
+    /// before it was read back.
+    Ended,
+}
+
+fn read_claim(inserted: bool, ours: &str, claims: &[&str]) -> ClaimRead {
+    let holder = claims.iter().position(|id| *id != ours);
+    match (inserted, claims.iter().position(|id| *id == ours)) {
+        (true, Some(0)) => ClaimRead::Won,
+        (true, Some(_)) => ClaimRead::Withdraw {
+            holder: holder.expect("a claim older than ours"),
+        },
+        (true, None) => ClaimRead::Ended,
+        (false, _) => ClaimRead::Held { holder },
+    }
+}
+
+/// How many times a claim is tried again when the claim that refused it
+/// ended before it could be named.
+const CLAIM_RETRIES: u32 = 3;
+
+impl BigQueryStore {
+    /// One attempt of [`RunLedger::start_run`], with `retries_left`.
+    fn claim_once(&self, run: &NewRun, retries_left: u32) -> Result<RunRecord, StoreError> {
         let run_id = new_run_id();
         let now = Utc::now();
         let lease = chrono::Duration::from_std(run.lease).unwrap_or(chrono::Duration::MAX);
@@ -473,25 +514,47 @@ impl RunLedger for BigQueryStore {
             ],
         )?;
         let claims = self.running_claims(&run.processor, run.data_date)?;
-        let first = claims.first();
-        if inserted.dml_affected == Some(1) && first.is_some_and(|c| c.run_id == run_id) {
-            return Ok(first.cloned().expect("the first claim"));
+        let ids: Vec<&str> = claims.iter().map(|c| c.run_id.as_str()).collect();
+        let held_by = |holder: &RunRecord| StoreError::AlreadyRunning {
+            run_id: holder.run_id.clone(),
+            started_at: holder.started_at,
+        };
+        match read_claim(inserted.dml_affected == Some(1), &run_id, &ids) {
+            ClaimRead::Won => Ok(claims[0].clone()),
+            ClaimRead::Withdraw { holder } => {
+                // Two INSERTs ran at once; the earlier claim wins, so ours
+                // is withdrawn, if it is still a running claim.
+                self.query(
+                    &format!(
+                        "DELETE FROM {} WHERE run_id = @run_id AND status = 'running'",
+                        self.runs_table()
+                    ),
+                    &[("run_id", Param::String(run_id.clone()))],
+                )?;
+                Err(held_by(&claims[holder]))
+            }
+            ClaimRead::Held {
+                holder: Some(holder),
+            } => Err(held_by(&claims[holder])),
+            // The claim that held the date ended between the two
+            // statements: the date is free, so it is claimed again.
+            ClaimRead::Held { holder: None } if retries_left > 0 => {
+                self.claim_once(run, retries_left - 1)
+            }
+            ClaimRead::Held { holder: None } => Err(StoreError::AlreadyRunning {
+                run_id: String::new(),
+                started_at: DateTime::<Utc>::default(),
+            }),
+            // Ours was added, then ended (reaped) before it was read back:
+            // its record stays as that left it.
+            ClaimRead::Ended => Err(StoreError::NotRunning(run_id)),
         }
-        if inserted.dml_affected == Some(1) {
-            // Two INSERTs ran at once; the earlier claim wins, so withdraw ours.
-            self.query(
-                &format!("DELETE FROM {} WHERE run_id = @run_id", self.runs_table()),
-                &[("run_id", Param::String(run_id.clone()))],
-            )?;
-        }
-        let holder = claims.into_iter().find(|c| c.run_id != run_id);
-        Err(StoreError::AlreadyRunning {
-            run_id: holder
-                .as_ref()
-                .map(|h| h.run_id.clone())
-                .unwrap_or_default(),
-            started_at: holder.map(|h| h.started_at).unwrap_or_default(),
-        })
+    }
+}
+
+impl RunLedger for BigQueryStore {
+    fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
+        self.claim_once(run, CLAIM_RETRIES)
     }
 
     fn start_runs(&self, runs: &[NewRun]) -> Vec<Result<RunRecord, StoreError>> {
@@ -812,5 +875,40 @@ fn quarantine_rows(run_id: &str, output: &RunOutput<'_>, now: DateTime<Utc>) -> 
                 ]
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_read_back_first_is_won_and_one_read_back_later_is_withdrawn() {
+        assert_eq!(read_claim(true, "b", &["b"]), ClaimRead::Won);
+        assert_eq!(
+            read_claim(true, "b", &["a", "b"]),
+            ClaimRead::Withdraw { holder: 0 }
+        );
+    }
+
+    /// A claim added and then reaped before it was read back is not
+    /// withdrawn (which deleted the reaped record) nor reported as held by
+    /// a nameless run started in 1970.
+    #[test]
+    fn a_claim_added_but_not_read_back_ended_and_is_left_as_it_is() {
+        assert_eq!(read_claim(true, "b", &[]), ClaimRead::Ended);
+        assert_eq!(read_claim(true, "b", &["a"]), ClaimRead::Ended);
+    }
+
+    #[test]
+    fn a_claim_not_added_names_the_holder_or_finds_the_date_free_again() {
+        assert_eq!(
+            read_claim(false, "b", &["a"]),
+            ClaimRead::Held { holder: Some(0) }
+        );
+        assert_eq!(
+            read_claim(false, "b", &[]),
+            ClaimRead::Held { holder: None }
+        );
     }
 }
