@@ -1247,6 +1247,41 @@ fn the_watched_folder_deploys_a_file_only_once_it_is_completely_written() {
         host.registry.active_hash("VersionedProcessor").unwrap(),
         Some(content_hash(&v1))
     );
+    // Not only logged: an alert, open until the file deploys.
+    let rejections = || {
+        served
+            .store
+            .alert_outbox()
+            .unwrap()
+            .alerts(true, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.raised.event.as_str() == "deploy_rejected")
+            .collect::<Vec<_>>()
+    };
+    let open = rejections();
+    let [rejected] = open.as_slice() else {
+        panic!("one deploy_rejected alert: {open:#?}");
+    };
+    assert_eq!(
+        (
+            rejected.raised.subject.as_str(),
+            rejected.raised.kind.as_str()
+        ),
+        (broken.to_str().unwrap(), "component")
+    );
+    std::fs::write(&broken, fixture(components::VERSIONED_V2)).unwrap();
+    watcher.poll(host);
+    std::thread::sleep(SETTLE + SETTLE / 3);
+    assert!(matches!(
+        &watcher.poll(host)[..],
+        [WatchEvent::Deployed { .. }]
+    ));
+    assert!(rejections().is_empty(), "resolved once the file deployed");
+    std::fs::write(&broken, b"not a component").unwrap();
+    watcher.poll(host);
+    std::thread::sleep(SETTLE + SETTLE / 3);
+    watcher.poll(host);
 
     // A second version written to the folder, then undeployed; the server
     // restarts (a new watcher) with both files still there: the undeploy

@@ -36,6 +36,10 @@ pub enum EventKind {
     /// A schedule's tick started no run (an unknown processor, a date the
     /// pipeline does not serve).
     ScheduleNotFired,
+    /// A component written to a server's watched folder was not deployed
+    /// (it failed a deploy check, or could not be read): the operator who
+    /// dropped it there expects it live.
+    DeployRejected,
 }
 
 /// How bad an event is; channels route by a minimum.
@@ -81,12 +85,13 @@ text_enum!(EventKind {
     RolledBack => "rolled_back", Undeployed => "undeployed",
     PhaseCompleted => "phase_completed",
     PhaseIncomplete => "phase_incomplete", ScheduleNotFired => "schedule_not_fired",
+    DeployRejected => "deploy_rejected",
 });
 text_enum!(Severity { Info => "info", Warning => "warning", Error => "error" });
 
 impl EventKind {
     /// Every event, in documentation order.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::RunFailed,
         EventKind::RunBlocked,
         EventKind::StaleRunReaped,
@@ -98,6 +103,7 @@ impl EventKind {
         EventKind::PhaseCompleted,
         EventKind::PhaseIncomplete,
         EventKind::ScheduleNotFired,
+        EventKind::DeployRejected,
     ];
 
     /// Whether it opens an alert, or is a notice.
@@ -341,6 +347,23 @@ pub fn for_unfired_tick(schedule: &str, date: NaiveDate, reason: &str) -> NewAle
         run_id: None,
         summary: format!("schedule {schedule} started no run for {date}: {reason}"),
         detail: serde_json::json!({ "schedule": schedule, "reason": reason }),
+    }
+}
+
+/// A component file of a watched folder that was not deployed, and why:
+/// open until the file deploys, or by hand; `check` is the deploy check it
+/// failed (`read` for a file that could not be read, `skipped` for one
+/// found at start that an operator had switched away from).
+pub fn for_rejected_file(file: &str, check: &str, reason: &str) -> NewAlert {
+    NewAlert {
+        event: EventKind::DeployRejected,
+        severity: Severity::Error,
+        subject: file.to_string(),
+        data_date: None,
+        kind: check.to_string(),
+        run_id: None,
+        summary: format!("{file} was not deployed: {}", first_line(reason)),
+        detail: serde_json::json!({ "file": file, "check": check, "reason": reason }),
     }
 }
 

@@ -3,7 +3,8 @@
 //! The folder is polled. A file is deployed only once its size and
 //! modification time have stayed the same for [`SETTLE`], so a file still
 //! being written is never loaded; it is then validated like any
-//! deployment, and a rejected file is logged and not retried until it
+//! deployment, and a rejected file is logged, raises `deploy_rejected`
+//! (resolved when the file deploys), and is not retried until it
 //! changes. Hidden files (editors' and copiers' temporary files) are
 //! ignored. A file already in the folder when the watcher starts, of a
 //! processor whose last switch was an undeploy, is not deployed again (a
@@ -157,6 +158,7 @@ fn deploy_file(host: &ServedHost, path: PathBuf, found_at_start: bool) -> WatchE
         Ok(bytes) => bytes,
         Err(error) => {
             tracing::warn!(file = %path.display(), "cannot read: {error}");
+            raise_rejection(host, &path, "read", &error.to_string());
             return WatchEvent::Rejected {
                 path,
                 error: error.to_string(),
@@ -181,6 +183,7 @@ fn deploy_file(host: &ServedHost, path: PathBuf, found_at_start: bool) -> WatchE
                 hash = %deployment.hash,
                 "deployed from the watched folder"
             );
+            resolve_rejections(host, &path);
             WatchEvent::Deployed {
                 path,
                 processor: deployment.name,
@@ -189,6 +192,7 @@ fn deploy_file(host: &ServedHost, path: PathBuf, found_at_start: bool) -> WatchE
         }
         Err(error) => {
             tracing::warn!(file = %path.display(), "not deployed: {error}");
+            raise_rejection(host, &path, &error.check.to_string(), &error.to_string());
             WatchEvent::Rejected {
                 path,
                 error: error.to_string(),
@@ -196,6 +200,42 @@ fn deploy_file(host: &ServedHost, path: PathBuf, found_at_start: bool) -> WatchE
         }
     }
 }
+
+/// Raises `deploy_rejected` for the file at `path`, where the store keeps
+/// an outbox: a file dropped in the folder to go live that did not is an
+/// operator's surprise, not only a line in the log.
+fn raise_rejection(host: &ServedHost, path: &Path, check: &str, reason: &str) {
+    let Some(outbox) = host.store.alert_outbox() else {
+        return;
+    };
+    let alert = crate::alerts::event::for_rejected_file(&path.display().to_string(), check, reason);
+    if let Err(error) = outbox.record_alert(&alert) {
+        tracing::warn!(file = %path.display(), %error, "the deploy_rejected alert was not recorded");
+    }
+}
+
+/// Resolves the open `deploy_rejected` alerts of the file at `path`, now
+/// that it deployed.
+fn resolve_rejections(host: &ServedHost, path: &Path) {
+    let Some(outbox) = host.store.alert_outbox() else {
+        return;
+    };
+    let subject = path.display().to_string();
+    let resolved = outbox.alerts(true, OPEN_ALERTS_READ).and_then(|open| {
+        open.iter()
+            .filter(|a| {
+                a.raised.event == crate::alerts::EventKind::DeployRejected
+                    && a.raised.subject == subject
+            })
+            .try_for_each(|a| outbox.resolve_alert(a.alert_id, "deployed").map(drop))
+    });
+    if let Err(error) = resolved {
+        tracing::warn!(file = %subject, %error, "its deploy_rejected alerts were not resolved");
+    }
+}
+
+/// How many open alerts [`resolve_rejections`] reads at most.
+const OPEN_ALERTS_READ: usize = 10_000;
 
 /// Why `bytes`, found in the folder at start, are not deployed: their
 /// processor's last switch was an undeploy, or moved it away from this
