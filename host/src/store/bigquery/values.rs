@@ -313,6 +313,7 @@ fn timestamp_cell(text: &str) -> Option<i64> {
 /// NUMERIC text without the trailing zeros BigQuery pads to scale 9
 /// (`24.500000000` is `24.5`), so values round-trip as written.
 fn canonical_numeric(text: &str) -> String {
+    let text = &plain_decimal(text);
     if !text.contains('.') {
         return text.to_string();
     }
@@ -324,9 +325,66 @@ fn canonical_numeric(text: &str) -> String {
     }
 }
 
+/// `text` without an exponent: BigQuery (and its emulator) may answer a
+/// NUMERIC as `1E-9` or `1.00E-7`, which is no decimal to validation or to
+/// a processor. Text without one, or that is no number, is left as it is.
+fn plain_decimal(text: &str) -> String {
+    let Some((mantissa, exponent)) = text.split_once(['e', 'E']) else {
+        return text.to_string();
+    };
+    let Ok(exponent) = exponent.parse::<i32>() else {
+        return text.to_string();
+    };
+    let (sign, unsigned) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa.strip_prefix('+').unwrap_or(mantissa)),
+    };
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits = format!("{whole}{fraction}");
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || exponent.abs() > 100 {
+        return text.to_string();
+    }
+    // Where the point falls among the digits once the exponent is applied.
+    let point = whole.len() as i32 + exponent;
+    let (whole, fraction) = if point <= 0 {
+        (
+            "0".to_string(),
+            format!("{}{digits}", "0".repeat(point.unsigned_abs() as usize)),
+        )
+    } else if point as usize >= digits.len() {
+        (
+            format!("{digits}{}", "0".repeat(point as usize - digits.len())),
+            String::new(),
+        )
+    } else {
+        let (whole, fraction) = digits.split_at(point as usize);
+        (whole.to_string(), fraction.to_string())
+    };
+    let whole = match whole.trim_start_matches('0') {
+        "" => "0",
+        trimmed => trimmed,
+    };
+    match fraction.is_empty() {
+        true => format!("{sign}{whole}"),
+        false => format!("{sign}{whole}.{fraction}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_numeric_answered_with_an_exponent_reads_as_plain_decimal_text() {
+        assert_eq!(canonical_numeric("1E-9"), "0.000000001");
+        assert_eq!(canonical_numeric("-1E-9"), "-0.000000001");
+        assert_eq!(canonical_numeric("1.00E-7"), "0.0000001");
+        assert_eq!(canonical_numeric("1.5E+3"), "1500");
+        assert_eq!(canonical_numeric("1.25E1"), "12.5");
+        assert_eq!(canonical_numeric("12.5"), "12.5");
+        assert_eq!(canonical_numeric("12.500"), "12.5");
+        assert_eq!(canonical_numeric("42"), "42");
+    }
 
     fn column(column_type: ColumnType, mode: ColumnMode) -> Column {
         Column::new("c", column_type, mode)
