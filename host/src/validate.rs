@@ -402,9 +402,64 @@ fn check_scalar(scalar: &Scalar, column: &Column) -> Option<String> {
         )),
         Scalar::Json(text) => serde_json::from_str::<serde::de::IgnoredAny>(text)
             .err()
-            .map(|e| format!("not valid JSON: {e}")),
+            .map(|e| format!("not valid JSON: {e}"))
+            .or_else(|| json_number_problem(text)),
         _ => None,
     }
+}
+
+/// Why a number in the valid JSON `text` is one BigQuery's JSON type
+/// cannot hold as written, if one is: an integer beyond 64 bits, or a
+/// number beyond the range of a double (`1e400`). BigQuery would round the
+/// one and turn the other into text, while the embedded store keeps both:
+/// refused on every store instead, so that no cell is silently rewritten.
+fn json_number_problem(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let (mut at, mut in_string, mut escaped) = (0, false, false);
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            at += 1;
+            continue;
+        }
+        if byte == b'"' {
+            in_string = true;
+            at += 1;
+            continue;
+        }
+        if byte != b'-' && !byte.is_ascii_digit() {
+            at += 1;
+            continue;
+        }
+        let end = bytes[at..]
+            .iter()
+            .position(|b| !matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+            .map_or(bytes.len(), |length| at + length);
+        let number = &text[at..end];
+        let integer = !number.contains(['.', 'e', 'E']);
+        let held = match integer {
+            true => number.parse::<i64>().is_ok() || number.parse::<u64>().is_ok(),
+            false => number.parse::<f64>().is_ok_and(f64::is_finite),
+        };
+        if !held {
+            let what = match integer {
+                true => "an integer beyond 64 bits",
+                false => "a number beyond the range of FLOAT64",
+            };
+            return Some(format!(
+                "JSON number {} is {what}: BigQuery's JSON type cannot hold it as written",
+                crate::rows::cut_short(number.to_string(), 64)
+            ));
+        }
+        at = end;
+    }
+    None
 }
 
 /// NUMERIC is a decimal with at most 38 digits, at most 9 after the point.
@@ -620,7 +675,36 @@ mod tests {
     fn json_must_parse() {
         let json = column("c", ColumnType::Json, ColumnMode::Nullable);
         assert!(check(json.clone(), s(Scalar::Json("{\"a\": [1]}".into()))).is_empty());
-        assert!(check(json, s(Scalar::Json("{a: 1}".into())))[0].starts_with("not valid JSON"));
+        assert!(
+            check(json.clone(), s(Scalar::Json("{a: 1}".into())))[0].starts_with("not valid JSON")
+        );
+        // What BigQuery's JSON type would round or turn into text.
+        for (text, named) in [
+            (
+                "{\"x\": 123456789012345678901234567890}",
+                "JSON number 123456789012345678901234567890 is an integer beyond 64 bits",
+            ),
+            (
+                "[18446744073709551616]",
+                "18446744073709551616 is an integer beyond 64 bits",
+            ),
+            (
+                "1e400",
+                "JSON number 1e400 is a number beyond the range of FLOAT64",
+            ),
+        ] {
+            let problems = check(json.clone(), s(Scalar::Json(text.into())));
+            assert!(problems[0].contains(named), "{text}: {problems:?}");
+        }
+        for held in [
+            "[-9223372036854775808, 18446744073709551615, 1.5e300, -0.1]",
+            "{\"x-1e400\": \"123456789012345678901234567890\"}",
+        ] {
+            assert!(
+                check(json.clone(), s(Scalar::Json(held.into()))).is_empty(),
+                "{held}"
+            );
+        }
     }
 
     #[test]
