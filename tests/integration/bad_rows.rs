@@ -330,6 +330,43 @@ fn a_raw_value_its_schema_refuses_fails_the_reading_run_with_kind_input_naming_i
     }
 }
 
+/// A read ahead over a chunk of dates (how a BigQuery backfill reads) that
+/// meets a refused value on one date answers the other dates all the
+/// same, and the bad date's read names its own row. Before, the chunk's
+/// one read failed every date of it, naming the other date's row.
+#[test]
+fn a_refused_value_on_one_date_of_a_read_ahead_fails_only_that_dates_read() {
+    use slate::store::read_ahead::ReadAhead;
+    use slate::store::{EmbeddedStore, InputSource, TableSpan};
+
+    let dir = crate::support::demo_data_dir("2026-01-07", "2026-01-08");
+    let (database, first_row) = first_box_score(dir.path(), "2026-01-08");
+    database
+        .execute(
+            "UPDATE \"nba_raw.player_boxscores\" SET minutes = 'inf' WHERE rowid = ?1",
+            [first_row],
+        )
+        .unwrap();
+    let store = std::sync::Arc::new(EmbeddedStore::open(&dir.path().join("slate.db")).unwrap());
+    let (good, bad) = (date("2026-01-07"), date("2026-01-08"));
+    let ahead = ReadAhead::new(store.clone(), bad);
+    let table = TableName::new("nba_raw", "player_boxscores");
+    let columns = ["player_lookup".to_string(), "minutes".to_string()];
+    let read = |day| ahead.select(TableSpan::new(&table, day, day), Some(&columns));
+    let expected = store
+        .select(TableSpan::new(&table, good, good), Some(&columns))
+        .unwrap();
+    assert!(!expected.rows.is_empty());
+    let sorted = |mut rows: RowSet| {
+        rows.rows.sort_by_key(|row| format!("{row:?}"));
+        rows
+    };
+    assert_eq!(sorted(read(good).unwrap()), sorted(expected));
+    let refused = read(bad).unwrap_err().to_string();
+    crate::support::assert_contains(&refused, "game_date text \"2026-01-08\"");
+    crate::support::assert_contains(&refused, "the column does not accept NaN or infinity");
+}
+
 /// Rows written into a raw input past the host can break what a read
 /// relies on: a key held twice within a date made the team totals count a
 /// player twice, and a date not written `YYYY-MM-DD` hid its row from

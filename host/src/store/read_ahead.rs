@@ -16,7 +16,10 @@
 //!   same moment as the first read, so the rows match what was checked.
 //!
 //! A write by another host while the chunk runs is read by the next chunk,
-//! as a write during a date-by-date backfill is read by the next date.
+//! as a write during a date-by-date backfill is read by the next date. A
+//! chunk's read that fails (a value the read refuses, on any of its dates)
+//! leaves each run to its own read, so a bad row fails only the runs of
+//! its own date.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -142,9 +145,14 @@ impl InputSource for ReadAhead {
         if span.end > self.until || span.start > span.end {
             return self.store.select(span, columns);
         }
-        match self.snapshot(span.table, span.start, columns)? {
-            Some(snapshot) => Ok(snapshot.within(span.start, span.end)),
-            None => self.store.select(span, columns),
+        match self.snapshot(span.table, span.start, columns) {
+            Ok(Some(snapshot)) => Ok(snapshot.within(span.start, span.end)),
+            Ok(None) => self.store.select(span, columns),
+            // The read of the whole chunk failed, perhaps on a value of a
+            // date this run does not read (one the read refuses): the
+            // run's own read decides, and names its own dates' rows.
+            Err(InputError::Storage(_)) => self.store.select(span, columns),
+            Err(error) => Err(error),
         }
     }
 
