@@ -218,9 +218,19 @@ fn first_time_in_a_while(processor: &str) -> bool {
 fn before_running(task: &TakenTask, latest: Option<RunRecord>) -> Before {
     match latest.filter(|run| run.started_at >= task.enqueued_at) {
         Some(latest) if latest.status == RunStatus::Running => Before::Release,
-        Some(latest) if ended_for_good(&latest) => Before::Adopt(Box::new(latest)),
+        Some(latest) if adoptable(&latest) => Before::Adopt(Box::new(latest)),
         _ => Before::Run,
     }
+}
+
+/// Whether a run that started after a task's backfill was enqueued ends
+/// the task: one that succeeded, whatever made it (the date is done), or a
+/// backfill's run that ended for good (the host that took the task died
+/// before ending it). A failed or blocked run made elsewhere (`POST
+/// /process-date`, a schedule, `slate run`) is no attempt of the task's:
+/// the task runs, as a one-host backfill would.
+fn adoptable(run: &RunRecord) -> bool {
+    ended_for_good(run) && (run.status == RunStatus::Success || run.trigger == Trigger::Backfill)
 }
 
 /// Takes ready tasks from `queue` and works on them with `pipeline` and
@@ -468,7 +478,49 @@ pub fn work_until<P: std::ops::Deref<Target = Pipeline>>(
 
 #[cfg(test)]
 mod tests {
-    use super::first_time_in_a_while;
+    use super::*;
+    use crate::testing::samples::run_record;
+
+    /// A task of a backfill enqueued at noon on 2026-01-05, and a run of
+    /// its (processor, date) that started after, ended `status`, made by
+    /// `trigger`.
+    fn task_and_run(status: RunStatus, trigger: Trigger) -> (TakenTask, RunRecord) {
+        let date = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+        let enqueued_at = date.and_hms_opt(12, 0, 0).unwrap().and_utc();
+        let task = TakenTask {
+            backfill_id: "b".into(),
+            processor: "P".into(),
+            date,
+            enqueued_at,
+            gate_runs: Vec::new(),
+        };
+        let run = RunRecord {
+            started_at: enqueued_at + chrono::Duration::minutes(1),
+            trigger,
+            ..run_record("P", date, status)
+        };
+        (task, run)
+    }
+
+    #[test]
+    fn a_task_adopts_a_success_or_its_backfills_own_run_but_runs_past_another_failure() {
+        let adopts = |status, trigger| {
+            let (task, run) = task_and_run(status, trigger);
+            matches!(before_running(&task, Some(run)), Before::Adopt(_))
+        };
+        assert!(adopts(RunStatus::Success, Trigger::Http));
+        assert!(adopts(RunStatus::Success, Trigger::Backfill));
+        assert!(adopts(RunStatus::Failed, Trigger::Backfill));
+        assert!(adopts(RunStatus::Blocked, Trigger::Backfill));
+        // Made elsewhere and not done: the task runs.
+        for trigger in [Trigger::Http, Trigger::Schedule, Trigger::Cli] {
+            assert!(!adopts(RunStatus::Blocked, trigger), "{trigger:?}");
+            assert!(!adopts(RunStatus::Failed, trigger), "{trigger:?}");
+        }
+        let (task, mut run) = task_and_run(RunStatus::Failed, Trigger::Backfill);
+        run.error_kind = Some(ErrorKind::Stale);
+        assert!(matches!(before_running(&task, Some(run)), Before::Run));
+    }
 
     #[test]
     fn a_missing_processor_is_said_once_a_while_not_at_every_take() {
