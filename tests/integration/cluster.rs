@@ -680,6 +680,63 @@ fn end_every_other_connection(url: &str) -> i64 {
         .get(0)
 }
 
+/// A server of a cluster keeps one worker free of backfill tasks, as a
+/// one-host backfill does: a `POST /process-date` while every task spins
+/// is answered at once. Before, a task loop ran on every worker, and the
+/// request waited for a spinning task's CPU limit (63 s in the probe).
+#[test]
+fn a_cluster_server_keeps_a_worker_for_one_off_runs_while_tasks_spin() {
+    let url = isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    for day in ["2026-01-01", "2026-01-02"] {
+        set_spin(&store, date(day), true);
+    }
+    let folder = host_folder();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR, components::VERSIONED_V1]);
+    let plugins_arg = plugins.path().to_str().unwrap();
+    let server = Server::start(
+        folder.path(),
+        &[
+            "--state",
+            url.as_str(),
+            "--workers",
+            "2",
+            "--plugin-dir",
+            plugins_arg,
+        ],
+    );
+    let (status, accepted) = server.post(
+        "/backfill",
+        json!({
+            "start_date": "2026-01-01",
+            "end_date": "2026-01-02",
+            "processors": ["SlowProcessor"],
+            "reprocess": "all"
+        }),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let spinning = || {
+        store
+            .runs(&RunFilter {
+                processor: Some("SlowProcessor".into()),
+                status: Some(RunStatus::Running),
+                ..RunFilter::default()
+            })
+            .unwrap()
+            .len()
+    };
+    wait_until("a task spins", || spinning() > 0);
+    let asked = std::time::Instant::now();
+    let answer = server.process("VersionedProcessor", "2026-01-09");
+    assert_eq!(answer["status"], "success", "{answer}");
+    assert!(
+        spinning() > 0,
+        "answered while the tasks still spin ({:?} after asking)",
+        asked.elapsed()
+    );
+    assert_eq!(spinning(), 1, "one task loop for two workers");
+}
+
 /// While the state database takes no connection (down, or unreachable), a
 /// request is answered 503 with `Retry-After`, which says to try again,
 /// not 500; once the database is back, the same requests work.

@@ -1,8 +1,10 @@
 //! A server's share of the cluster's backfills: when its store keeps a
-//! work queue ([`crate::store::work_queue`]), every worker slot takes ready
-//! tasks (one at a time, or a chunk of one processor's dates where the
-//! store commits dates together) until the server drains. Each task runs on the
-//! worker pool like any other run, with the pipeline of the moment.
+//! work queue ([`crate::store::work_queue`]), every worker slot but one
+//! takes ready tasks (one at a time, or a chunk of one processor's dates
+//! where the store commits dates together) until the server drains; the
+//! one left is for `POST /process-date` and schedules, as a one-host
+//! backfill leaves it. Each task runs on the worker pool like any other
+//! run, with the pipeline of the moment.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,8 +16,9 @@ use crate::work_queue::{self, Worked};
 /// How long a slot waits before asking again when no task was ready.
 const IDLE: Duration = Duration::from_millis(250);
 
-/// Takes and runs tasks with one loop per worker slot until the server
-/// drains; returns at once when the store keeps no work queue.
+/// Takes and runs tasks with one loop per worker slot a backfill may take
+/// ([`super::workers::WorkerPool::backfill_room`]: all but one) until the
+/// server drains; returns at once when the store keeps no work queue.
 pub async fn follow(host: Arc<ServedHost>) {
     if host.store.work_queue().is_none() {
         return;
@@ -34,7 +37,7 @@ pub async fn follow(host: Arc<ServedHost>) {
         tracing::warn!(%error, "cannot let go of the tasks an earlier process under this id held");
     }
     let mut slots = tokio::task::JoinSet::new();
-    for _ in 0..host.workers.size() {
+    for _ in 0..host.workers.backfill_room() {
         slots.spawn(take_tasks(host.clone()));
     }
     while slots.join_next().await.is_some() {}
