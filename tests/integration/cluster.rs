@@ -2448,6 +2448,58 @@ fn run_elsewhere(
         .unwrap()
 }
 
+/// Leases are set by the database's clock, and a reaper judges them by it,
+/// whatever its own host's clock says (`faketime` sets it ten minutes
+/// off): one running ahead leaves another host's live run alone, and one
+/// running behind still reaps a run whose lease is over. Before, a host
+/// ahead reaped every live run of the cluster at each heartbeat.
+#[test]
+fn a_reaper_judges_leases_by_the_databases_clock_not_its_own() {
+    let url = isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    let folder = host_folder();
+    let reap_with_clock = |offset: &str| {
+        let output = std::process::Command::new("faketime")
+            .args(["-f", offset])
+            .arg(env!("CARGO_BIN_EXE_slate"))
+            .arg("--data-dir")
+            .arg(folder.path())
+            .args(["--state", url.as_str(), "reap"])
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("run faketime (.ci/run installs it)");
+        assert_succeeded(&output);
+    };
+    let status = |run: &RunRecord| store.run(&run.run_id).unwrap().unwrap().status;
+
+    let live = run_elsewhere(
+        &store,
+        "SlowProcessor",
+        date("2026-01-12"),
+        std::time::Duration::from_secs(300),
+    );
+    reap_with_clock("+600s");
+    assert_eq!(
+        status(&live),
+        RunStatus::Running,
+        "a live run is left alone"
+    );
+
+    let over = run_elsewhere(
+        &store,
+        "AfterSlowProcessor",
+        date("2026-01-12"),
+        std::time::Duration::ZERO,
+    );
+    reap_with_clock("-600s");
+    assert_eq!(
+        status(&over),
+        RunStatus::Failed,
+        "a run whose lease is over is reaped"
+    );
+    assert_eq!(status(&live), RunStatus::Running);
+}
+
 /// A task whose (processor, date) is running elsewhere (a `slate run`, a
 /// schedule) waits in the queue untaken until that run ends. Before, each
 /// worker took it and released it again every poll (every 250 ms), and

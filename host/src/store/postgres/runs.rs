@@ -278,6 +278,7 @@ impl PostgresStore {
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
             transaction.batch_execute(REAP_LOCK_TIMEOUT)?;
+            let now = on_the_database_clock(&mut transaction, now)?;
             let stale: Vec<String> = transaction
                 .query(
                     "SELECT run_id FROM _slate.runs
@@ -378,6 +379,29 @@ fn recover_committed_in(
     let counts = (logged.quarantined.len(), logged.rows_written as usize);
     record_success_alerts_in(transaction, facts, table, counts, now)?;
     Ok(row)
+}
+
+/// `now`, a reaper's instant on this host's clock, as the same instant on
+/// the database's: leases are set by the database's clock, the one every
+/// host shares, so a host whose clock runs ahead must not judge other
+/// hosts' live runs stale by its own. An instant later than this host's
+/// clock (a test passing one, to see leases expire) stays that much later.
+fn on_the_database_clock(
+    transaction: &mut postgres::Transaction<'_>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, StoreError> {
+    // At most a century either way: `make_interval` takes no more.
+    let century = 100.0 * 366.0 * 86_400.0;
+    let ahead = (now - Utc::now())
+        .num_microseconds()
+        .map_or(century, |micros| micros as f64 / 1e6)
+        .clamp(-century, century);
+    Ok(transaction
+        .query_one(
+            "SELECT clock_timestamp() + make_interval(secs => $1)",
+            &[&ahead],
+        )?
+        .get(0))
 }
 
 /// Records the alert a reaped run raises, inside the reaper's transaction.
@@ -653,6 +677,7 @@ impl RunLedger for PostgresStore {
             // renews this host's own leases: it waits a while, then gives
             // up until the next heartbeat.
             transaction.batch_execute(REAP_LOCK_TIMEOUT)?;
+            let now = on_the_database_clock(&mut transaction, now)?;
             // One statement: of two hosts reaping at once, the second waits
             // on each row the first updates, then finds it no longer
             // running, so each stale run is reaped exactly once.
