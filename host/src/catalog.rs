@@ -271,8 +271,26 @@ fn gather_tolerant(
     plugin_dir: Option<&Path>,
     before: Option<&crate::pipeline::Pipeline>,
 ) -> Result<(Vec<Loaded>, Vec<LeftOut>), CatalogError> {
-    let mut left_out = Vec::new();
-    let loaded = gather_with(runtime, registry, plugin_dir, |stored, error| {
+    let left_out = std::cell::RefCell::new(Vec::new());
+    // A registry version named as a plugin-folder file (deployed from
+    // another process) is left out here, this host serving its file, so
+    // that one clash does not hold up every other switch the registry
+    // makes; a host refuses the clash at start.
+    let clash = |registry_version: &Loaded, file: &Loaded| {
+        left_out.borrow_mut().push(LeftOut {
+            processor: file.plugin.spec.name.clone(),
+            reason: format!(
+                "left out {} of {}: {} names the same processor on this host, and is \
+                 served in its place (remove the file, or undeploy the version)",
+                registry_version.described(),
+                file.plugin.spec.name,
+                file.described()
+            ),
+            serving_before: Some(file.plugin.hash.clone()),
+        });
+        Ok(())
+    };
+    let loaded = gather_with(runtime, registry, plugin_dir, clash, |stored, error| {
         let error = match error {
             CatalogError::Plugin { origin, error } => format!("{origin}: {error}"),
             other => format!(
@@ -285,7 +303,7 @@ fn gather_tolerant(
             Some(plugin) => format!("; serving the version loaded before ({})", plugin.hash),
             None => String::new(),
         };
-        left_out.push(LeftOut {
+        left_out.borrow_mut().push(LeftOut {
             processor: stored.name.clone(),
             reason: format!("left out {error}{serving}"),
             serving_before: had.as_ref().map(|p| p.hash.clone()),
@@ -295,31 +313,36 @@ fn gather_tolerant(
             origin: Origin::Registry,
         }))
     })?;
-    Ok((loaded, left_out))
+    Ok((loaded, left_out.into_inner()))
 }
 
 /// The processor set before any ownership check: what the host knows by
 /// name, even where the table owners would refuse some of it. A registry
-/// version that does not load fails it.
+/// version that does not load fails it, and so does one named as a
+/// plugin-folder file.
 pub fn gather(
     runtime: &Runtime,
     registry: Option<&Registry>,
     plugin_dir: Option<&Path>,
 ) -> Result<Vec<Loaded>, CatalogError> {
-    gather_with(runtime, registry, plugin_dir, |_, error| Err(error))
+    let clash = |first: &Loaded, second: &Loaded| Err(duplicate_name(first, second));
+    gather_with(runtime, registry, plugin_dir, clash, |_, error| Err(error))
 }
 
 /// Bundled, then the registry's active versions, then the plugin folder.
 /// A registry version that does not load (its bytes damaged or gone, or
 /// its component not compiled) is handed to `unloadable`, which fails the
-/// load or says what goes on in its place, if anything. A registry that
-/// cannot be read fails the load, and so does a plugin-folder file that
-/// does not load: that folder is this host's to mend, and a server goes
-/// on with the set it had.
+/// load or says what goes on in its place, if anything. A plugin-folder
+/// file named as a registry version is handed to `clash` with it, which
+/// fails the load or lets the file take its place. A registry that cannot
+/// be read fails the load, and so does a plugin-folder file that does not
+/// load, or is named as a bundled processor or another file: that folder
+/// is this host's to mend, and a server goes on with the set it had.
 fn gather_with(
     runtime: &Runtime,
     registry: Option<&Registry>,
     plugin_dir: Option<&Path>,
+    mut clash: impl FnMut(&Loaded, &Loaded) -> Result<(), CatalogError>,
     mut unloadable: impl FnMut(&StoredVersion, CatalogError) -> Result<Option<Loaded>, CatalogError>,
 ) -> Result<Vec<Loaded>, CatalogError> {
     let mut by_name = bundled(runtime)?;
@@ -352,7 +375,16 @@ fn gather_with(
     let mut loaded: Vec<Loaded> = by_name.into_values().collect();
     if let Some(dir) = plugin_dir {
         for path in wasm_files(dir)? {
-            push_unless_taken(&mut loaded, load_file(runtime, &path)?)?;
+            let file = load_file(runtime, &path)?;
+            let name = &file.plugin.spec.name;
+            match loaded.iter().position(|l| &l.plugin.spec.name == name) {
+                None => loaded.push(file),
+                Some(at) if loaded[at].origin == Origin::Registry => {
+                    clash(&loaded[at], &file)?;
+                    loaded[at] = file;
+                }
+                Some(at) => return Err(duplicate_name(&loaded[at], &file)),
+            }
         }
     }
     Ok(loaded)
@@ -384,18 +416,13 @@ fn load_file(runtime: &Runtime, path: &Path) -> Result<Loaded, CatalogError> {
     )
 }
 
-/// Adds a plugin-folder processor to `loaded`, refusing a name taken.
-fn push_unless_taken(loaded: &mut Vec<Loaded>, added: Loaded) -> Result<(), CatalogError> {
-    let name = &added.plugin.spec.name;
-    if let Some(first) = loaded.iter().find(|l| &l.plugin.spec.name == name) {
-        return Err(CatalogError::DuplicateName {
-            name: name.clone(),
-            first: first.described(),
-            second: added.described(),
-        });
+/// The refusal of plugin-folder processor `second`, named as `first`.
+fn duplicate_name(first: &Loaded, second: &Loaded) -> CatalogError {
+    CatalogError::DuplicateName {
+        name: second.plugin.spec.name.clone(),
+        first: first.described(),
+        second: second.described(),
     }
-    loaded.push(added);
-    Ok(())
 }
 
 impl Loaded {

@@ -2448,6 +2448,51 @@ fn run_elsewhere(
         .unwrap()
 }
 
+/// A version deployed elsewhere under the name of this host's plugin-folder
+/// file is left out here, the file's version served and the clash named,
+/// and every other switch still reaches the host. Before, the clash failed
+/// each reload, so no later deploy of any processor reached it, while it
+/// went on serving the versions it had.
+#[test]
+fn a_deploy_clashing_with_a_hosts_plugin_file_holds_up_no_other_deploy() {
+    let url = isolated_url();
+    let plugins = plugin_dir(&[components::VERSIONED_V1]);
+    let plugin_dir = plugins.path().to_str().unwrap();
+    let folder = host_folder();
+    let host = Server::start(
+        folder.path(),
+        &["--state", &url, "--plugin-dir", plugin_dir],
+    );
+    let deployer = host_folder();
+    for component in [components::VERSIONED_V2, components::SLOW_PROCESSOR] {
+        let deployed = slate(deployer.path(), &["--state", &url, "deploy", component]);
+        assert_succeeded(&deployed);
+    }
+    wait_until("the host serves the deployed SlowProcessor", || {
+        let (_, listed) = host.get("/plugins");
+        listed
+            .as_array()
+            .is_some_and(|all| all.iter().any(|p| p["name"] == "SlowProcessor"))
+    });
+    let (_, listed) = host.get("/plugins");
+    let v1 = std::fs::read(components::VERSIONED_V1).unwrap();
+    assert_eq!(
+        crate::support::listed_plugin(&listed, "VersionedProcessor")["hash"],
+        slate::plugin::content_hash(&v1),
+        "the plugin-folder file's version is served here"
+    );
+    let (_, health) = host.get("/health?fresh=1");
+    let refused = &health["refused_versions"];
+    assert!(
+        refused["left_out"].as_array().is_none_or(Vec::is_empty),
+        "a version of every processor is served: {health}"
+    );
+    assert_contains(
+        refused["reason"].as_str().unwrap(),
+        "names the same processor on this host, and is served in its place",
+    );
+}
+
 /// Leases are set by the database's clock, and a reaper judges them by it,
 /// whatever its own host's clock says (`faketime` sets it ten minutes
 /// off): one running ahead leaves another host's live run alone, and one
