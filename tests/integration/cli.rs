@@ -123,6 +123,44 @@ fn demo_then_run_prints_rows_for_both_processors() {
     );
 }
 
+/// The demo's planted failures are expected (exit 0); a run failing
+/// anywhere else is named UNEXPECTED and the demo exits 1. Before, the
+/// demo exited 0 whatever failed, so a crashing version went unnoticed.
+#[test]
+fn the_demo_exits_1_when_a_run_fails_beyond_the_planted_missing_date() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::use_shared_compiled_cache(dir.path());
+    let planted = slate(
+        dir.path(),
+        &["demo", "--from", "2026-01-06", "--to", "2026-01-06"],
+    );
+    assert_succeeded(&planted);
+    assert_contains(&stdout(&planted), "(the planted missing date)");
+    assert!(
+        !stdout(&planted).contains("UNEXPECTED"),
+        "{}",
+        stdout(&planted)
+    );
+
+    assert_succeeded(&slate(
+        dir.path(),
+        &["deploy", components::VERSIONED_V4_PANICS],
+    ));
+    let crashing = slate(
+        dir.path(),
+        &["demo", "--from", "2026-01-11", "--to", "2026-01-11"],
+    );
+    assert_eq!(crashing.status.code(), Some(1), "{}", stderr(&crashing));
+    assert_contains(
+        &stdout(&crashing),
+        "2026-01-11 VersionedProcessor failed (UNEXPECTED)",
+    );
+    assert_contains(
+        &stderr(&crashing),
+        "1 runs did not succeed beyond the planted",
+    );
+}
+
 #[test]
 fn bad_input_gets_a_one_line_error_and_a_failing_exit() {
     let dir = tempfile::tempdir().unwrap();
