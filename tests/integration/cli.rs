@@ -135,7 +135,10 @@ fn the_demo_exits_1_when_a_run_fails_beyond_the_planted_missing_date() {
         &["demo", "--from", "2026-01-06", "--to", "2026-01-06"],
     );
     assert_succeeded(&planted);
-    assert_contains(&stdout(&planted), "(the planted missing date)");
+    assert_contains(
+        &stdout(&planted),
+        "not a success (the planted missing date): 2026-01-06 PlayerGameSummaryProcessor failed",
+    );
     assert!(
         !stdout(&planted).contains("UNEXPECTED"),
         "{}",
@@ -153,7 +156,7 @@ fn the_demo_exits_1_when_a_run_fails_beyond_the_planted_missing_date() {
     assert_eq!(crashing.status.code(), Some(1), "{}", stderr(&crashing));
     assert_contains(
         &stdout(&crashing),
-        "2026-01-11 VersionedProcessor failed (UNEXPECTED)",
+        "not a success (UNEXPECTED): 2026-01-11 VersionedProcessor failed",
     );
     assert_contains(
         &stderr(&crashing),

@@ -2609,13 +2609,15 @@ fn a_task_whose_processor_and_date_run_elsewhere_is_not_taken_until_the_run_ends
     assert_eq!(takes(), 1);
 }
 
-/// A task whose (processor, date) another process ran to its end while
-/// the task waited is ended by that run, and the progress credits the
-/// run's host, not the host that took the task and found the run: before,
-/// `by_host` counted it as a run of the taker's.
+/// A task whose (processor, date) another host's backfill run ended for
+/// good while the task waited (that host died before ending the task) is
+/// ended by that run, and the progress credits the run's host, not the
+/// host that took the task and found the run: before, `by_host` counted it
+/// as a run of the taker's. (A failed run made outside a backfill ends no
+/// task: `work_queue`'s unit tests.)
 #[test]
 fn a_task_ended_by_a_run_made_elsewhere_is_credited_to_that_runs_host() {
-    use slate::runs::{ErrorKind, RunEnd};
+    use slate::runs::{ErrorKind, NewRun, RunEnd, Trigger};
     use work_queue::Worked;
 
     let store = crate::postgres_server::isolated_store();
@@ -2626,8 +2628,16 @@ fn a_task_ended_by_a_run_made_elsewhere_is_credited_to_that_runs_host() {
         processor,
         id,
     } = QueuedSlowDay::enqueue(store.as_ref(), day);
-    let lease = std::time::Duration::from_secs(300);
-    let elsewhere = run_elsewhere(store.as_ref(), &processor, day, lease);
+    let elsewhere = store
+        .start_run(&NewRun {
+            processor: processor.clone(),
+            data_date: day,
+            host_id: "cli-host:1".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Backfill,
+            lease: std::time::Duration::from_secs(300),
+        })
+        .unwrap();
     store
         .end_run(
             &elsewhere.run_id,

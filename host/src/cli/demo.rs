@@ -77,15 +77,15 @@ pub fn demo(
         .filter(|o| o.status != Some(RunStatus::Success))
         .map(|o| {
             let status = o.status.map_or("unclaimed".to_string(), |s| s.to_string());
-            let planted = match expected(o) {
-                true => " (the planted missing date)",
+            let why = match expected(o) {
+                true => "the planted missing date",
                 false => {
                     surprises += 1;
-                    " (UNEXPECTED)"
+                    "UNEXPECTED"
                 }
             };
             format!(
-                "{} {} {status}{planted}: {}",
+                "({why}): {} {} {status}: {}",
                 o.date,
                 o.processor,
                 slate::health::first_line(o.error.as_deref())
@@ -133,7 +133,7 @@ pub fn demo(
     }
     println!("{tables}");
     for problem in &problems {
-        println!("not a success: {problem}");
+        println!("not a success {problem}");
     }
     println!(
         "{} dates in {:.1} s",
