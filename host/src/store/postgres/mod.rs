@@ -328,13 +328,22 @@ pub(crate) fn on_a_live_connection<T: Send, E: From<r2d2::Error> + Send>(
             let mut client = pool.get()?;
             let done = work(&mut client);
             attempts_left -= 1;
-            if done.is_ok() || !client.is_closed() || attempts_left == 0 {
+            // A connection the server ended (57P01, an administrator or a
+            // failover) can fail `work` before the client has noticed it
+            // closed: a failure on one that no longer answers is retried
+            // too, on another.
+            let mut gone = || client.is_closed() || client.is_valid(LIVENESS_CHECK).is_err();
+            if done.is_ok() || attempts_left == 0 || !gone() {
                 return done;
             }
             tracing::debug!("a pooled PostgreSQL connection was closed; trying another");
         }
     })
 }
+
+/// How long a failed operation's connection has to answer a ping before it
+/// is taken for closed.
+const LIVENESS_CHECK: Duration = Duration::from_secs(2);
 
 /// Runs `work` on this thread, or on a helper thread when this one is
 /// inside a tokio runtime, where the synchronous client may not block.
