@@ -653,9 +653,6 @@ pub fn record_activation_notice(
     outbox.record_alert(&notice).map(|_| ())
 }
 
-/// How many open alerts [`resolve_alerts_of_removed`] reads at most.
-const OPEN_ALERTS_READ: usize = 100_000;
-
 /// Resolves the open alerts of `name` that only its later success would
 /// resolve (a failed, blocked or reaped run, rows missing by a deadline),
 /// when an undeploy removed it and no bundled version runs in its place:
@@ -668,16 +665,10 @@ pub fn resolve_alerts_of_removed(
     let Some(outbox) = store.alert_outbox() else {
         return Ok(0);
     };
-    let mut resolved = 0;
-    for alert in outbox.alerts(true, OPEN_ALERTS_READ)? {
-        if alert.raised.subject == name
-            && alert.raised.event.resolved_by_success()
-            && outbox.resolve_alert(alert.alert_id, &format!("{name} undeployed"))?
-        {
-            resolved += 1;
-        }
-    }
-    Ok(resolved)
+    let matching = |alert: &crate::alerts::record::AlertRecord| {
+        alert.raised.subject == name && alert.raised.event.resolved_by_success()
+    };
+    outbox.resolve_open_alerts(&matching, &format!("{name} undeployed"))
 }
 
 /// Refuses `plugin` when its output table belongs to anyone but its own

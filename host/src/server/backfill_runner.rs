@@ -97,8 +97,12 @@ pub fn launch(
         }
         let (plan, already_ended) = match how {
             Launch::Accepted => {
+                let planned = plan.runs.len();
                 let plan = replanned(store, &pipeline, &job, plan);
-                record(&host, &job, &plan, parallelism);
+                // The record keeps the plan a resume counts against.
+                if plan.runs.len() != planned {
+                    record(&host, &job, &plan, parallelism);
+                }
                 (plan, 0)
             }
             Launch::Resumed { already_ended } => (plan, already_ended),

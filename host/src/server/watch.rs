@@ -221,21 +221,14 @@ fn resolve_rejections(host: &ServedHost, path: &Path) {
         return;
     };
     let subject = path.display().to_string();
-    let resolved = outbox.alerts(true, OPEN_ALERTS_READ).and_then(|open| {
-        open.iter()
-            .filter(|a| {
-                a.raised.event == crate::alerts::EventKind::DeployRejected
-                    && a.raised.subject == subject
-            })
-            .try_for_each(|a| outbox.resolve_alert(a.alert_id, "deployed").map(drop))
-    });
-    if let Err(error) = resolved {
+    let matching = |alert: &crate::alerts::record::AlertRecord| {
+        alert.raised.event == crate::alerts::EventKind::DeployRejected
+            && alert.raised.subject == subject
+    };
+    if let Err(error) = outbox.resolve_open_alerts(&matching, "deployed") {
         tracing::warn!(file = %subject, %error, "its deploy_rejected alerts were not resolved");
     }
 }
-
-/// How many open alerts [`resolve_rejections`] reads at most.
-const OPEN_ALERTS_READ: usize = 10_000;
 
 /// Why `bytes`, found in the folder at start, are not deployed: their
 /// processor's last switch was an undeploy, or moved it away from this

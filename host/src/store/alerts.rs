@@ -22,6 +22,9 @@ pub enum ChannelClaim {
     HeldBy(String),
 }
 
+/// How many open alerts [`AlertOutbox::resolve_open_alerts`] reads at most.
+const OPEN_ALERTS_READ: usize = 100_000;
+
 /// The outbox and the delivery state of alert channels.
 pub trait AlertOutbox: Send + Sync {
     /// Records an event that no run state change carries: a deploy, a
@@ -35,6 +38,23 @@ pub trait AlertOutbox: Send + Sync {
     /// Resolves an open alert by hand (`by` says who) and queues its
     /// resolved message. Returns false when it is not open.
     fn resolve_alert(&self, alert_id: i64, by: &str) -> Result<bool, StoreError>;
+
+    /// Resolves every open alert `matching` says to (`by` says who),
+    /// as [`AlertOutbox::resolve_alert`] does; how many it resolved. For
+    /// alerts nothing else will resolve: a processor gone, a file deployed.
+    fn resolve_open_alerts(
+        &self,
+        matching: &dyn Fn(&AlertRecord) -> bool,
+        by: &str,
+    ) -> Result<usize, StoreError> {
+        let mut resolved = 0;
+        for alert in self.alerts(true, OPEN_ALERTS_READ)? {
+            if matching(&alert) && self.resolve_alert(alert.alert_id, by)? {
+                resolved += 1;
+            }
+        }
+        Ok(resolved)
+    }
 
     /// Records each of `channels` not yet known as joining now: after the
     /// last message recorded, of which it is to be sent only those of
