@@ -519,9 +519,10 @@ fn run_scheduled(backfill: Backfill<'_>, parallelism: usize) -> Vec<Outcome> {
     // For each processor: the selected upstreams whose earlier dates it waits for.
     let waits_for_earlier: Vec<Vec<usize>> = specs
         .iter()
-        .map(|spec| match spec.lookback {
-            Lookback::None => Vec::new(),
-            _ => selected_upstreams(spec),
+        .map(|spec| {
+            let mut upstreams = selected_upstreams(spec);
+            upstreams.retain(|&u| spec.lookback_of(&specs[u].name) != Lookback::None);
+            upstreams
         })
         .collect();
     let schedule = Mutex::new(Schedule {

@@ -19,8 +19,21 @@ wasmtime::component::bindgen!({
 pub use self::exports::slate::processor::processor::{
     BadRowPolicy, GapPolicy, Lookback, Phase, ProcessError, ProcessorInfo, UpstreamPolicy,
 };
+pub use self::season::exports::slate::processor::season::{MonthDay, SeasonReads};
 pub use self::slate::processor::host::{LogLevel, ReadError};
 pub use self::slate::processor::types::{
     CodedColumn, CodedColumnBatch, Column, ColumnBatch, ColumnValues, Date, Field, FieldMode,
     FieldType, PackedText, Row, RowSet, Scalar, TableRef, Value,
 };
+
+/// The optional `season` export (0.1.2), bound apart from the world every
+/// component has: a component without it is found out by
+/// [`season::exports::slate::processor::season::GuestIndices::new`]
+/// failing, not by failing to link.
+pub mod season {
+    wasmtime::component::bindgen!({
+        world: "season-declaration",
+        path: "../wit",
+        additional_derives: [PartialEq, Eq, Hash],
+    });
+}

@@ -109,6 +109,10 @@ pub fn lookback_window(
             window.reverse();
             window
         }
+        Lookback::SeasonToDate(start) => match start.season_of(date) {
+            Some(first) => before.filter(|d| **d >= first).copied().collect(),
+            None => Vec::new(),
+        },
     }
 }
 
@@ -177,18 +181,27 @@ pub fn check_dates(
     if dates.is_empty() {
         return Ok(Vec::new());
     }
-    let scheduled: BTreeSet<NaiveDate> = if spec.lookback == Lookback::None {
+    let scheduled: BTreeSet<NaiveDate> = if !spec.looks_back() {
         BTreeSet::new()
     } else {
         dates::scheduled_games(store, calendar)?
             .into_keys()
             .collect()
     };
-    let windows: Vec<Vec<NaiveDate>> = dates
+    // Per upstream, the window of each date: an upstream may be read
+    // further back than another.
+    let windows: Vec<Vec<Vec<NaiveDate>>> = spec
+        .upstream
         .iter()
-        .map(|date| lookback_window(spec.lookback, *date, &scheduled))
+        .map(|upstream| {
+            let lookback = spec.lookback_of(upstream);
+            dates
+                .iter()
+                .map(|date| lookback_window(lookback, *date, &scheduled))
+                .collect()
+        })
         .collect();
-    let span = dates.iter().chain(windows.iter().flatten()).fold(
+    let span = dates.iter().chain(windows.iter().flatten().flatten()).fold(
         None,
         |span: Option<(NaiveDate, NaiveDate)>, d| match span {
             None => Some((*d, *d)),
@@ -198,17 +211,30 @@ pub fn check_dates(
     let Some((first, last)) = span else {
         return Ok(Vec::new());
     };
+    let checked = (dates.iter().min(), dates.iter().max());
+    let (Some(&first_checked), Some(&last_checked)) = checked else {
+        return Ok(Vec::new());
+    };
+    let checked = first_checked..=last_checked;
     let upstreams = spec
         .upstream
         .iter()
-        .map(|upstream| UpstreamFacts::read(store, upstream, output_of(upstream), first..=last))
+        .map(|upstream| {
+            UpstreamFacts::read(
+                store,
+                upstream,
+                output_of(upstream),
+                first..=last,
+                checked.clone(),
+            )
+        })
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(dates
         .iter()
-        .zip(&windows)
-        .map(|(date, window)| {
+        .enumerate()
+        .map(|(d, date)| {
             let mut check = UpstreamCheck::default();
-            for facts in &upstreams {
+            for (facts, windows) in upstreams.iter().zip(&windows) {
                 check.upstreams.push(decide_upstream(
                     facts.upstream,
                     *date,
@@ -217,21 +243,10 @@ pub fn check_dates(
                     spec.upstream_policy,
                     now,
                 ));
-                if let (true, Some(first), Some(last)) =
-                    (facts.has_table, window.first(), window.last())
-                {
-                    let in_window = |d: &NaiveDate| (first..=last).contains(&d);
-                    let with_rows = facts.rows.keys().copied().filter(in_window).collect();
-                    let history: Vec<RunRecord> = facts
-                        .runs
-                        .iter()
-                        .filter(|run| in_window(&run.data_date))
-                        .cloned()
-                        .collect();
-                    let covered = covered_dates(with_rows, &history);
+                if facts.has_table {
                     check
                         .gaps
-                        .extend(find_gaps(window, facts.upstream, &covered));
+                        .extend(find_gaps(&windows[d], facts.upstream, &facts.covered));
                 }
             }
             check
@@ -247,18 +262,22 @@ struct UpstreamFacts<'a> {
     has_table: bool,
     /// Its runs in the span, newest first.
     runs: Vec<RunRecord>,
-    /// Its output table's rows per partition date in the span.
+    /// Its output table's rows per partition date, on the dates checked.
     rows: BTreeMap<NaiveDate, u64>,
+    /// The dates of the span it covers ([`covered_dates`]).
+    covered: BTreeSet<NaiveDate>,
 }
 
 impl<'a> UpstreamFacts<'a> {
-    /// One read of the runs and one of the rows per date: only the span's
-    /// dates are read, whatever the history.
+    /// One read of the runs over the span, one of the rows per date on
+    /// the dates `checked`, and one of the dates with rows over the span:
+    /// only the span's dates are read, whatever the history.
     fn read(
         store: &dyn Store,
         upstream: &'a str,
         table: Option<TableName>,
         span: RangeInclusive<NaiveDate>,
+        checked: RangeInclusive<NaiveDate>,
     ) -> Result<Self, StoreError> {
         let runs = store.runs(&RunFilter {
             processor: Some(upstream.to_string()),
@@ -266,16 +285,20 @@ impl<'a> UpstreamFacts<'a> {
             skip_upstream_check: true,
             ..RunFilter::default()
         })?;
-        let rows = match &table {
-            Some(table) if store.table_schema(table)?.is_some() => store
-                .partition_counts_within(table, Some(span))?
-                .into_iter()
-                .collect(),
-            _ => BTreeMap::new(),
+        let (rows, dates_with_rows) = match &table {
+            Some(table) if store.table_schema(table)?.is_some() => (
+                store
+                    .partition_counts_within(table, Some(checked))?
+                    .into_iter()
+                    .collect(),
+                store.partition_dates_within(table, span)?,
+            ),
+            _ => (BTreeMap::new(), BTreeSet::new()),
         };
         Ok(UpstreamFacts {
             upstream,
             has_table: table.is_some(),
+            covered: covered_dates(dates_with_rows, &runs),
             runs,
             rows,
         })

@@ -112,6 +112,7 @@ mod tests {
             inputs: vec![],
             upstream: upstream.iter().map(|s| s.to_string()).collect(),
             lookback: Lookback::None,
+            season: None,
             upstream_policy: UpstreamPolicy::Block,
             gap_policy: GapPolicy::Block,
             bad_row_policy: BadRowPolicy::FailRun,

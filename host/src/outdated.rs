@@ -75,16 +75,15 @@ pub struct Outdated {
 }
 
 /// One processor as [`find`] needs it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Member<'a> {
     /// Its name.
     pub name: &'a str,
     /// The hash of its active version.
     pub active_hash: &'a str,
-    /// The processors it reads.
-    pub upstream: &'a [String],
-    /// The dates before its own whose upstream rows it reads.
-    pub lookback: Lookback,
+    /// The processors it reads, each with how far back it reads it: the
+    /// dates before its own whose rows of that upstream it reads.
+    pub upstream: Vec<(&'a str, Lookback)>,
 }
 
 /// The outdated pairs of `members` (in dependency order), given each
@@ -106,12 +105,15 @@ pub fn find(
         dates.sort();
         for date in dates {
             let run = latest_success[&(member.name, date)];
-            let mut read = vec![date];
-            read.extend(
-                lookback_window(member.lookback, date, scheduled)
-                    .iter()
-                    .rev(),
-            );
+            // Each upstream on the run's own date first, then back through
+            // the lookback windows, newest first.
+            let mut read: Vec<(&str, NaiveDate)> = Vec::new();
+            for (upstream, lookback) in &member.upstream {
+                read.push((upstream, date));
+                let window = lookback_window(*lookback, date, scheduled);
+                read.extend(window.into_iter().map(|day| (*upstream, day)));
+            }
+            read.sort_by_key(|(_, day)| std::cmp::Reverse(*day));
             let Some(cause) = cause(member, run, &read, latest_success, &is_outdated) else {
                 continue;
             };
@@ -128,12 +130,12 @@ pub fn find(
 }
 
 /// Why `run`, `member`'s latest success, is outdated, if it is. `read` is
-/// the dates whose upstream rows it read: its own first, then its lookback
-/// window from the newest.
+/// the (upstream, date) pairs whose rows it read: its own date first, then
+/// its lookback windows from the newest.
 fn cause(
     member: &Member<'_>,
     run: &RunRecord,
-    read: &[NaiveDate],
+    read: &[(&str, NaiveDate)],
     latest_success: &HashMap<(&str, NaiveDate), &RunRecord>,
     is_outdated: &HashSet<(&str, NaiveDate)>,
 ) -> Option<Cause> {
@@ -143,27 +145,17 @@ fn cause(
             active: member.active_hash.to_string(),
         });
     }
-    let upstream_pairs = || {
-        read.iter().flat_map(|date| {
-            member
-                .upstream
-                .iter()
-                .map(move |upstream| (upstream, *date))
-        })
-    };
-    if let Some((upstream, upstream_date)) =
-        upstream_pairs().find(|(upstream, date)| is_outdated.contains(&(upstream.as_str(), *date)))
-    {
+    if let Some(&(upstream, upstream_date)) = read.iter().find(|pair| is_outdated.contains(pair)) {
         return Some(Cause::UpstreamOutdated {
-            upstream: upstream.clone(),
+            upstream: upstream.to_string(),
             upstream_date,
         });
     }
-    upstream_pairs().find_map(|(upstream, upstream_date)| {
-        let source = latest_success.get(&(upstream.as_str(), upstream_date))?;
+    read.iter().find_map(|&(upstream, upstream_date)| {
+        let source = latest_success.get(&(upstream, upstream_date))?;
         let ended = source.finished_at?;
         (ended > run.started_at).then(|| Cause::UpstreamRerun {
-            upstream: upstream.clone(),
+            upstream: upstream.to_string(),
             upstream_date,
             run_id: source.run_id.clone(),
         })
@@ -212,8 +204,12 @@ pub fn from_history(
         .map(|plugin| Member {
             name: &plugin.spec.name,
             active_hash: &plugin.hash,
-            upstream: &plugin.spec.upstream,
-            lookback: plugin.spec.lookback,
+            upstream: plugin
+                .spec
+                .upstream
+                .iter()
+                .map(|upstream| (upstream.as_str(), plugin.spec.lookback_of(upstream)))
+                .collect(),
         })
         .collect();
     find(&members, &latest_success, scheduled)
@@ -251,25 +247,21 @@ mod tests {
         b_lookback: Lookback,
         scheduled: &[u32],
     ) -> Vec<String> {
-        let (b_reads, c_reads) = (["A".to_string()], ["B".to_string()]);
         let members = [
             Member {
                 name: "A",
                 active_hash: "a2",
-                upstream: &[],
-                lookback: Lookback::None,
+                upstream: Vec::new(),
             },
             Member {
                 name: "B",
                 active_hash: "b1",
-                upstream: &b_reads,
-                lookback: b_lookback,
+                upstream: vec![("A", b_lookback)],
             },
             Member {
                 name: "C",
                 active_hash: "c1",
-                upstream: &c_reads,
-                lookback: Lookback::None,
+                upstream: vec![("B", Lookback::None)],
             },
         ];
         let latest: HashMap<(&str, NaiveDate), &RunRecord> = runs

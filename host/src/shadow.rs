@@ -81,6 +81,7 @@ pub fn shadow_of(plugin: &Plugin) -> Plugin {
     spec.name = shadow_name(&spec.name);
     spec.upstream.clear();
     spec.lookback = Lookback::None;
+    spec.season = None;
     let mut shadow = plugin.clone();
     shadow.spec = Arc::new(spec);
     shadow

@@ -25,7 +25,6 @@ use crate::alerts::phase::record_phase_events;
 use crate::backfill::{BackfillRequest, Outcome, Plan};
 use crate::executor::Executor;
 use crate::pipeline::Pipeline;
-use crate::plugin::spec::Lookback;
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
 use crate::store::StoreError;
 use crate::store::work_queue::{Finished, NewBackfill, NewTask, TakenTask, WorkQueue};
@@ -56,7 +55,7 @@ pub fn tasks_of(pipeline: &Pipeline, plan: &Plan) -> Vec<NewTask> {
                     .filter(|u| plan.selection.contains(u))
                     .cloned()
                     .collect(),
-                looks_back: spec.lookback != Lookback::None,
+                looks_back: spec.looks_back(),
                 phase_gate: plan
                     .selection
                     .iter()

@@ -15,7 +15,7 @@ use slate::demo::season::{Season, SeasonConfig};
 use slate::liveness::LeaseConfig;
 use slate::outdated::{self, Cause, Outdated};
 use slate::pipeline::Pipeline;
-use slate::plugin::spec::{Lookback, UpstreamPolicy};
+use slate::plugin::spec::{Lookback, SeasonStart, UpstreamPolicy};
 use slate::plugin::{Plugin, RunLimits};
 use slate::rows::{Scalar, Value};
 use slate::runs::{ErrorKind, NewRun, RunFilter, RunRecord, RunStatus, Trigger};
@@ -576,6 +576,14 @@ fn lookback_gaps_are_scheduled_dates_without_upstream_rows_date_by_date() {
         lookback_window(Lookback::Games(3), date("2026-01-05"), &scheduled).is_empty(),
         "nothing before the first game"
     );
+    // The season to date: every game date from the season's start, here
+    // the 6th of January, on; none of the season before.
+    let season = Lookback::SeasonToDate(SeasonStart { month: 1, day: 6 });
+    assert_eq!(
+        lookback_window(season, day, &scheduled),
+        ["2026-01-06", "2026-01-08", "2026-01-09"].map(date)
+    );
+    assert!(lookback_window(season, date("2026-01-06"), &scheduled).is_empty());
 
     let window = lookback_window(Lookback::Games(10), day, &scheduled);
     let with_rows: BTreeSet<NaiveDate> =
@@ -716,6 +724,84 @@ fn daily_cache_rows_flagging_the_planted_gap(host: &TestHost, day: NaiveDate) ->
         })
         .count();
     (flagged, rows.rows.len())
+}
+
+#[test]
+fn a_reader_of_the_season_to_date_flags_a_gap_from_further_back_than_ten_games() {
+    let host = TestHost::with_demo_season();
+    let pipeline = host.bundled_pipeline(&["player-game-summary", "player-daily-cache"]);
+    let cache = pipeline.plugin("PlayerDailyCacheProcessor").unwrap();
+    assert_eq!(
+        cache.spec.lookback_of("PlayerGameSummaryProcessor"),
+        Lookback::SeasonToDate(SeasonStart { month: 10, day: 1 }),
+        "declared through the `season` export"
+    );
+    let (missing, day) = (date("2026-01-06"), date("2026-01-27"));
+    let game_dates: Vec<NaiveDate> = crate::support::season()
+        .game_dates()
+        .into_iter()
+        .filter(|d| *d < day)
+        .collect();
+    let scheduled: BTreeSet<NaiveDate> = game_dates.iter().copied().collect();
+    assert!(
+        !lookback_window(Lookback::Games(10), day, &scheduled).contains(&missing),
+        "the planted gap is more than ten game dates back"
+    );
+    let summaries = pipeline.plugin("PlayerGameSummaryProcessor").unwrap();
+    for game_date in &game_dates {
+        host.run(summaries, *game_date);
+    }
+    let all = pipeline.select(&[]).unwrap();
+    pipeline
+        .run_date(&host.executor, day, &all, Trigger::Backfill)
+        .unwrap();
+
+    // The cache's season averages on the 27th lack the 6th's games, and
+    // every row says so.
+    let (flagged, rows) = daily_cache_rows_flagging_the_planted_gap(&host, day);
+    assert!(rows > 0);
+    assert_eq!(
+        flagged, rows,
+        "every row of {day} flags the gap of {missing}"
+    );
+
+    // The composite factors read the player and team games over the
+    // season, and the zones on their own date alone: only the former
+    // are checked back to October.
+    let everything = Pipeline::new(
+        slate::bundled::PLUGINS
+            .iter()
+            .map(|p| host.bundled(p.package))
+            .collect(),
+    )
+    .unwrap();
+    let factors = &everything
+        .plugin("PlayerCompositeFactorsProcessor")
+        .unwrap()
+        .spec;
+    let output_of = |name: &str| everything.plugin(name).map(|p| p.spec.output_table.clone());
+    let check = slate::completeness::check(
+        host.store.as_ref(),
+        factors,
+        day,
+        output_of,
+        everything.calendar(),
+        Utc::now(),
+    )
+    .unwrap();
+    let gaps_of = |upstream: &str| check.gaps.iter().filter(|g| g.upstream == upstream).count();
+    assert!(check.gaps.contains(&Gap {
+        date: missing,
+        upstream: "PlayerGameSummaryProcessor".into()
+    }));
+    assert_eq!(gaps_of("PlayerGameSummaryProcessor"), 1);
+    assert_eq!(
+        gaps_of("TeamOffenseGameSummaryProcessor"),
+        game_dates.len(),
+        "it never ran here: every game date of the season is a gap"
+    );
+    assert_eq!(gaps_of("PlayerShotZoneAnalysisProcessor"), 0);
+    assert_eq!(gaps_of("TeamDefenseZoneAnalysisProcessor"), 0);
 }
 
 #[test]

@@ -469,6 +469,14 @@ fn a_commit_replaces_only_its_date_and_a_rerun_never_duplicates(store: Arc<dyn S
         [(day, 2)],
         "a range counts only its own dates"
     );
+    let present = |first: &str, last: &str| {
+        let dates = store.partition_dates_within(&output_table(), date(first)..=date(last));
+        dates.unwrap().into_iter().collect::<Vec<_>>()
+    };
+    assert_eq!(present("2025-10-01", "2026-04-30"), [day, other_day]);
+    assert_eq!(present("2026-01-12", "2026-01-31"), [other_day]);
+    assert_eq!(present("2026-01-11", "2026-01-11"), [day]);
+    assert!(present("2026-01-13", "2026-04-30").is_empty());
 }
 
 fn a_commit_that_cannot_load_leaves_the_previous_rows_and_the_claim(store: Arc<dyn Store>) {

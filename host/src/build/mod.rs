@@ -31,6 +31,7 @@ pub const WIT: &[(&str, &str)] = &[
     ("types.wit", include_str!("../../../wit/types.wit")),
     ("host.wit", include_str!("../../../wit/host.wit")),
     ("processor.wit", include_str!("../../../wit/processor.wit")),
+    ("season.wit", include_str!("../../../wit/season.wit")),
 ];
 
 /// The world a processor component targets.

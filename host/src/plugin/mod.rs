@@ -222,8 +222,9 @@ impl Runtime {
             .map_err(|e| PluginError::Contract(format!("{e:#}")))?;
         let pre = ProcessorPluginPre::new(instance_pre)
             .map_err(|e| PluginError::Contract(format!("{e:#}")))?;
-        let info = read_info(&pre, self.fuel)?;
-        let spec = ProcessorSpec::from_info(&info).map_err(PluginError::Spec)?;
+        let declared = read_info(&pre, self.fuel)?;
+        let spec = ProcessorSpec::from_declaration(&declared.info, declared.season)
+            .map_err(PluginError::Spec)?;
         let inputs = spec.inputs.clone().into();
         Ok(Plugin {
             hash,
@@ -343,11 +344,18 @@ impl Plugin {
     }
 }
 
-/// Reads `info` from a throwaway instance that may read no table.
-fn read_info(
-    pre: &ProcessorPluginPre<RunState>,
-    fuel: bool,
-) -> Result<bindings::ProcessorInfo, PluginError> {
+/// What a component declares: its `info`, and the answer of its optional
+/// `season` export (0.1.2), `None` where it has none.
+struct Declared {
+    info: bindings::ProcessorInfo,
+    season: Option<bindings::SeasonReads>,
+}
+
+/// Reads `info`, and `reads-over-season` where the component exports it, from
+/// a throwaway instance that may read no table.
+fn read_info(pre: &ProcessorPluginPre<RunState>, fuel: bool) -> Result<Declared, PluginError> {
+    use bindings::season::exports::slate::processor::season::GuestIndices as SeasonIndices;
+
     let identity = RunIdentity {
         processor: "(info)".into(),
         date: chrono::NaiveDate::default(),
@@ -359,22 +367,43 @@ fn read_info(
         fuel,
         cancel: Arc::new(AtomicBool::new(false)),
     };
-    let mut instance = new_instance(pre, identity, Arc::new(NoTables), sandbox)
-        .map_err(|e| PluginError::Info(format!("cannot instantiate: {}", trap_summary(&e))))?;
-    instance
-        .bindings
-        .slate_processor_processor()
-        .call_info(&mut instance.store)
-        .map_err(|e| {
-            // A panic's message is on the guest's stderr, not in the trap.
-            let stderr = instance.guest_stderr();
-            let trap = trap_summary(&e);
-            PluginError::Info(if stderr.is_empty() {
-                format!("info() trapped: {trap}")
-            } else {
-                format!("info() trapped: {stderr}\n{trap}")
-            })
+    let cannot_instantiate =
+        |e: wasmtime::Error| PluginError::Info(format!("cannot instantiate: {}", trap_summary(&e)));
+    let mut store =
+        new_store(pre, identity, Arc::new(NoTables), sandbox).map_err(cannot_instantiate)?;
+    let instance = pre
+        .instance_pre()
+        .instantiate(&mut store)
+        .map_err(cannot_instantiate)?;
+    let contract = |e: wasmtime::Error| PluginError::Contract(format!("{e:#}"));
+    // A trap's panic message is on the guest's stderr, not in the trap.
+    let trapped = |store: &Store<RunState>, call: &str, e: wasmtime::Error| {
+        let stderr = store.data().guest_stderr();
+        let trap = trap_summary(&e);
+        PluginError::Info(if stderr.is_empty() {
+            format!("{call} trapped: {trap}")
+        } else {
+            format!("{call} trapped: {stderr}\n{trap}")
         })
+    };
+    let processor = bindings::ProcessorPluginIndices::new(pre.instance_pre())
+        .and_then(|indices| indices.load(&mut store, &instance))
+        .map_err(contract)?;
+    let info = processor
+        .slate_processor_processor()
+        .call_info(&mut store)
+        .map_err(|e| trapped(&store, "info()", e))?;
+    // Only a missing export is a component without it; one of another
+    // type breaks the contract.
+    let season = match SeasonIndices::new(pre.instance_pre()) {
+        Err(_) => None,
+        Ok(indices) => indices
+            .load(&mut store, &instance)
+            .map_err(contract)?
+            .call_reads_over_season(&mut store)
+            .map_err(|e| trapped(&store, "reads-over-season()", e))?,
+    };
+    Ok(Declared { info, season })
 }
 
 /// A trap in one line: a limit breach as its message, anything else as its
@@ -395,16 +424,28 @@ struct Sandbox {
 }
 
 /// A fresh store with its limits, fuel and epoch deadline, and an instance in it.
-///
-/// The epoch callback runs every tick while the guest executes: it stops
-/// the run when `cancel` is set, and when its CPU time or wall-clock time
-/// is spent, with a [`LimitBreach`] that says which and by how much.
 fn new_instance(
     pre: &ProcessorPluginPre<RunState>,
     identity: RunIdentity,
     source: Arc<dyn InputSource>,
     sandbox: Sandbox,
 ) -> wasmtime::Result<Instance> {
+    let mut store = new_store(pre, identity, source, sandbox)?;
+    let bindings = pre.instantiate(&mut store)?;
+    Ok(Instance { store, bindings })
+}
+
+/// A fresh store for one instance, with its limits, fuel and epoch deadline.
+///
+/// The epoch callback runs every tick while the guest executes: it stops
+/// the run when `cancel` is set, and when its CPU time or wall-clock time
+/// is spent, with a [`LimitBreach`] that says which and by how much.
+fn new_store(
+    pre: &ProcessorPluginPre<RunState>,
+    identity: RunIdentity,
+    source: Arc<dyn InputSource>,
+    sandbox: Sandbox,
+) -> wasmtime::Result<Store<RunState>> {
     let Sandbox {
         inputs,
         limits,
@@ -445,8 +486,7 @@ fn new_instance(
         }
         Ok(UpdateDeadline::Continue(1))
     });
-    let bindings = pre.instantiate(&mut store)?;
-    Ok(Instance { store, bindings })
+    Ok(store)
 }
 
 /// One live instance of a plugin, for one run.

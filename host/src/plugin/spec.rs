@@ -7,7 +7,9 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::bindings::{self, ProcessorInfo};
+use chrono::{Datelike, NaiveDate};
+
+use crate::bindings::{self, MonthDay, ProcessorInfo};
 use crate::schema::{Column, SHADOW_DATASET, TableName, TableSchema};
 
 /// The pipeline phase a processor belongs to.
@@ -41,6 +43,57 @@ pub enum Lookback {
     Days(u32),
     /// The N most recent scheduled game dates before the analysis date.
     Games(u32),
+    /// Every scheduled game date from the season's start to the day before
+    /// the analysis date, declared through the contract's `season` export
+    /// (0.1.2).
+    SeasonToDate(SeasonStart),
+}
+
+/// The upstreams a processor reads over the season to date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeasonReads {
+    /// The day the season starts each year.
+    pub start: SeasonStart,
+    /// The upstream processors read over the season to date.
+    pub upstreams: Vec<String>,
+}
+
+/// The day of the year a season starts, e.g. the first of October for the
+/// NBA: a [`Lookback::SeasonToDate`] reaches back to the latest such day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SeasonStart {
+    /// The month, 1 to 12.
+    pub month: u32,
+    /// The day of the month.
+    pub day: u32,
+}
+
+impl SeasonStart {
+    /// The first day of the season `date` is in: this year's start if it
+    /// is not after `date`, else last year's. `None` if the start is not a
+    /// day every year has ([`SeasonStart::problem`]).
+    pub fn season_of(self, date: NaiveDate) -> Option<NaiveDate> {
+        let this_year = NaiveDate::from_ymd_opt(date.year(), self.month, self.day)?;
+        if this_year <= date {
+            Some(this_year)
+        } else {
+            NaiveDate::from_ymd_opt(date.year() - 1, self.month, self.day)
+        }
+    }
+
+    /// Why this is no day to start a season on, if it is none: a month
+    /// outside 1 to 12, a day its month lacks, or the 29th of February,
+    /// which three years in four lack.
+    fn problem(self) -> Option<&'static str> {
+        // 2001 is no leap year: every day it has, every year has.
+        match NaiveDate::from_ymd_opt(2001, self.month, self.day) {
+            Some(_) => None,
+            None if (self.month, self.day) == (2, 29) => {
+                Some("the 29th of February is not a day every year has")
+            }
+            None => Some("that is not a day of the year"),
+        }
+    }
 }
 
 /// What to do when an upstream run failed or went stale.
@@ -111,6 +164,20 @@ pub enum SpecProblem {
     /// The output schema is unusable, as [`TableSchema::problems`] words it.
     #[error("{0}")]
     Schema(String),
+    /// The declared season start is no day every year has.
+    #[error("season start {}-{}: {}", .start.month, .start.day, .problem)]
+    SeasonStart {
+        /// The day declared.
+        start: SeasonStart,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The `season` export names no upstream to read over the season.
+    #[error("the `season` export names no upstream it reads over the season to date")]
+    SeasonOfNoUpstream,
+    /// The `season` export names a processor that is not an upstream.
+    #[error("the `season` export names `{0}`, which is not among its upstream processors")]
+    SeasonOfAStranger(String),
     /// The lookback reaches further back than any pipeline keeps dates.
     #[error(
         "lookback {0:?} reaches further back than a processor may look: at most \
@@ -143,8 +210,12 @@ pub struct ProcessorSpec {
     pub inputs: Vec<TableName>,
     /// The processors it depends on, by name.
     pub upstream: Vec<String>,
-    /// How far back it reads.
+    /// How far back it reads the upstreams [`ProcessorSpec::season`] does
+    /// not name.
     pub lookback: Lookback,
+    /// The upstreams it reads over the season to date, if any: declared
+    /// through the contract's `season` export (0.1.2).
+    pub season: Option<SeasonReads>,
     /// Its upstream failure policy.
     pub upstream_policy: UpstreamPolicy,
     /// Its lookback gap policy.
@@ -162,8 +233,51 @@ impl ProcessorSpec {
         self.upstream_policy == UpstreamPolicy::Block && other.phase < self.phase
     }
 
+    /// How far back it reads `upstream`'s output: the season to date if
+    /// its `season` export names it, else its declared lookback.
+    pub fn lookback_of(&self, upstream: &str) -> Lookback {
+        match &self.season {
+            Some(season) if season.upstreams.iter().any(|u| u == upstream) => {
+                Lookback::SeasonToDate(season.start)
+            }
+            _ => self.lookback,
+        }
+    }
+
+    /// Whether it reads any upstream on dates before its own.
+    pub fn looks_back(&self) -> bool {
+        self.lookback != Lookback::None || self.season.is_some()
+    }
+
     /// Converts and checks a plugin's `info`; the error lists every problem.
     pub fn from_info(info: &ProcessorInfo) -> Result<Self, InvalidSpec> {
+        Self::from_declaration(info, None)
+    }
+
+    /// Converts and checks a plugin's `info` and the answer of its `season`
+    /// export (`None` without one); the error lists every problem.
+    pub fn from_declaration(
+        info: &ProcessorInfo,
+        season: Option<bindings::SeasonReads>,
+    ) -> Result<Self, InvalidSpec> {
+        let mut problems = Vec::new();
+        let season = season.map(|reads| {
+            let MonthDay { month, day } = reads.start;
+            let start = SeasonStart {
+                month: month.into(),
+                day: day.into(),
+            };
+            if let Some(problem) = start.problem() {
+                problems.push(SpecProblem::SeasonStart { start, problem });
+            }
+            if reads.upstreams.is_empty() {
+                problems.push(SpecProblem::SeasonOfNoUpstream);
+            }
+            SeasonReads {
+                start,
+                upstreams: reads.upstreams,
+            }
+        });
         let spec = ProcessorSpec {
             name: info.name.clone(),
             phase: match info.phase {
@@ -185,6 +299,7 @@ impl ProcessorSpec {
                 bindings::Lookback::Days(n) => Lookback::Days(n),
                 bindings::Lookback::Games(n) => Lookback::Games(n),
             },
+            season,
             upstream_policy: match info.upstream_policy {
                 bindings::UpstreamPolicy::Block => UpstreamPolicy::Block,
                 bindings::UpstreamPolicy::ProceedIfDataPresent => {
@@ -200,7 +315,7 @@ impl ProcessorSpec {
                 bindings::BadRowPolicy::Quarantine => BadRowPolicy::Quarantine,
             },
         };
-        let problems = spec.problems();
+        problems.extend(spec.problems());
         if problems.is_empty() {
             Ok(spec)
         } else {
@@ -245,6 +360,11 @@ impl ProcessorSpec {
         }
         if self.upstream.contains(&self.name) {
             problems.push(SpecProblem::OwnUpstream(self.name.clone()));
+        }
+        for named in self.season.iter().flat_map(|season| &season.upstreams) {
+            if !self.upstream.contains(named) {
+                problems.push(SpecProblem::SeasonOfAStranger(named.clone()));
+            }
         }
         match self.lookback {
             Lookback::Days(days) if days > MAX_LOOKBACK_DAYS => {
@@ -306,6 +426,74 @@ mod tests {
         assert!(ProcessorSpec::from_info(&far).is_err());
         far.lookback = bindings::Lookback::Days(MAX_LOOKBACK_DAYS);
         assert!(ProcessorSpec::from_info(&far).is_ok());
+    }
+
+    #[test]
+    fn the_upstreams_read_over_the_season_look_back_to_its_start_and_the_rest_as_declared() {
+        let mut reader = info("SeasonReader", ("nba", "season"));
+        reader.upstream = vec!["Games".into(), "Zones".into()];
+        reader.lookback = bindings::Lookback::Games(3);
+        let reads = |month, day, upstreams: &[&str]| bindings::SeasonReads {
+            start: MonthDay { month, day },
+            upstreams: upstreams.iter().map(|u| u.to_string()).collect(),
+        };
+        let spec =
+            ProcessorSpec::from_declaration(&reader, Some(reads(10, 1, &["Games"]))).unwrap();
+        let october = SeasonStart { month: 10, day: 1 };
+        assert_eq!(spec.lookback_of("Games"), Lookback::SeasonToDate(october));
+        assert_eq!(spec.lookback_of("Zones"), Lookback::Games(3));
+        let plain = ProcessorSpec::from_declaration(&reader, None).unwrap();
+        assert_eq!(plain.lookback_of("Games"), Lookback::Games(3));
+
+        let refused = |month, day, upstreams: &[&str]| {
+            ProcessorSpec::from_declaration(&reader, Some(reads(month, day, upstreams)))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refused(2, 29, &["Games"]),
+            "season start 2-29: the 29th of February is not a day every year has"
+        );
+        assert_eq!(
+            refused(13, 1, &["Games"]),
+            "season start 13-1: that is not a day of the year"
+        );
+        assert!(refused(4, 31, &["Games"]).starts_with("season start 4-31"));
+        assert_eq!(
+            refused(10, 1, &[]),
+            "the `season` export names no upstream it reads over the season to date"
+        );
+        assert_eq!(
+            refused(10, 1, &["Games", "Odds"]),
+            "the `season` export names `Odds`, which is not among its upstream processors"
+        );
+    }
+
+    #[test]
+    fn a_season_begins_on_the_latest_start_not_after_the_date() {
+        let october = SeasonStart { month: 10, day: 1 };
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(
+            october.season_of(day("2026-01-11")),
+            Some(day("2025-10-01"))
+        );
+        assert_eq!(
+            october.season_of(day("2025-10-01")),
+            Some(day("2025-10-01"))
+        );
+        assert_eq!(
+            october.season_of(day("2025-09-30")),
+            Some(day("2024-10-01"))
+        );
+        assert_eq!(
+            october.season_of(day("2025-12-31")),
+            Some(day("2025-10-01"))
+        );
+        let march_first = SeasonStart { month: 3, day: 1 };
+        assert_eq!(
+            march_first.season_of(day("2024-02-29")),
+            Some(day("2023-03-01"))
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod schedules;
 pub mod split;
 pub mod work_queue;
 
+use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -292,6 +293,20 @@ pub trait Tables: InputSource + Send + Sync {
     /// Row counts per partition date.
     fn partition_counts(&self, table: &TableName) -> Result<PartitionCounts, StoreError> {
         self.partition_counts_within(table, None)
+    }
+
+    /// The partition dates in `dates` (both ends included) that hold a
+    /// row, without counting them: what a lookback's gap check asks, over
+    /// as much as a season. By default the dates of
+    /// [`Tables::partition_counts_within`]; a store that finds them by
+    /// seeking its partition index instead overrides it.
+    fn partition_dates_within(
+        &self,
+        table: &TableName,
+        dates: RangeInclusive<NaiveDate>,
+    ) -> Result<BTreeSet<NaiveDate>, StoreError> {
+        let counts = self.partition_counts_within(table, Some(dates))?;
+        Ok(counts.into_iter().map(|(date, _)| date).collect())
     }
 
     /// Row counts per partition date, of the dates in `dates` (both ends

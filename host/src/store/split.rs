@@ -27,6 +27,7 @@
 //! `SLATE_FAILPOINT=before-warehouse-commit` or `after-warehouse-commit`
 //! makes a host abort at that point, for the tests that prove it.
 
+use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -155,6 +156,14 @@ impl Tables for SplitStore {
         dates: Option<RangeInclusive<NaiveDate>>,
     ) -> Result<PartitionCounts, StoreError> {
         self.warehouse.partition_counts_within(table, dates)
+    }
+
+    fn partition_dates_within(
+        &self,
+        table: &TableName,
+        dates: RangeInclusive<NaiveDate>,
+    ) -> Result<BTreeSet<NaiveDate>, StoreError> {
+        self.warehouse.partition_dates_within(table, dates)
     }
 
     fn sweep_staging(&self, now: DateTime<Utc>) -> Result<Vec<TableName>, StoreError> {

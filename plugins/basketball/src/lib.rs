@@ -3,7 +3,10 @@
 //! columns that hold them, and the first day of a season. A library, not a
 //! component: processors link it in.
 
-use slate_sdk::{CodedColumnBatch, Column, ColumnBatch, Date, ProcessError, ReadError, table};
+use slate_sdk::{
+    CodedColumnBatch, Column, ColumnBatch, Date, MonthDay, ProcessError, ReadError, SeasonToDate,
+    table,
+};
 
 /// The court zones, in box score order: restricted area, paint (outside the
 /// restricted area), mid-range, corner three, above-the-break three.
@@ -164,15 +167,30 @@ pub fn opponent_of<'a>(
     }
 }
 
-/// The first day of the season `date` belongs to: seasons start on the
-/// first of October, so January belongs to the season of the October before.
+/// The day each season starts: the first of October. The processors that
+/// read the season to date declare it, so the host checks that window.
+pub const SEASON_START: MonthDay = MonthDay { month: 10, day: 1 };
+
+/// A declaration's reads of `upstreams` over the season to date, from
+/// [`SEASON_START`]: what the host then checks for gaps.
+pub const fn over_the_season(upstreams: &'static [&'static str]) -> Option<SeasonToDate> {
+    Some(SeasonToDate {
+        start: SEASON_START,
+        upstreams,
+    })
+}
+
+/// The first day of the season `date` belongs to: the latest
+/// [`SEASON_START`] not after it, so January belongs to the season of the
+/// October before.
 pub fn season_start(date: Date) -> Date {
-    let year = if date.month >= 10 {
+    let MonthDay { month, day } = SEASON_START;
+    let year = if (date.month, date.day) >= (month, day) {
         date.year
     } else {
         date.year - 1
     };
-    Date::new(year, 10, 1)
+    Date::new(year, month, day)
 }
 
 /// The season so far as of `date`: from the season's first day to the day

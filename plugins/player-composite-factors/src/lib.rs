@@ -9,8 +9,8 @@ pub mod factors;
 use basketball::{ZoneFigureColumns, season_so_far, with_zone_columns};
 use factors::{CompositeRow, DefenseZones, Inputs, PastGame, ScheduledGame, ShotZones, TeamGame};
 use slate_sdk::{
-    BatchReads, CodedColumnBatch, ColumnBatch, Date, Declaration, Host, Lookback, Phase,
-    ProcessError, RowSet, Value, days_from_date, table,
+    BatchReads, CodedColumnBatch, ColumnBatch, Date, Declaration, Host, Phase, ProcessError,
+    RowSet, Value, days_from_date, table,
 };
 
 /// The per-game player summaries, for rest and the player's team.
@@ -45,7 +45,10 @@ pub const DECLARATION: Declaration = Declaration {
         "TeamOffenseGameSummaryProcessor",
         "PlayerGameSummaryProcessor",
     ],
-    lookback: Lookback::Games(factors::PACE_WINDOW_GAMES as u32),
+    season: basketball::over_the_season(&[
+        "PlayerGameSummaryProcessor",
+        "TeamOffenseGameSummaryProcessor",
+    ]),
     ..Declaration::derived(
         "PlayerCompositeFactorsProcessor",
         Phase::Precompute,

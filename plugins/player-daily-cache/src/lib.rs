@@ -10,7 +10,7 @@ pub mod io;
 
 use basketball::read_season_so_far_coded;
 use io::{GAME_COLUMNS, PLAYER_CODED, SCHEDULE_COLUMNS, output_row, read_games, read_schedule};
-use slate_sdk::{Date, Declaration, Lookback, Phase, ProcessError, RowSet, days_from_date};
+use slate_sdk::{Date, Declaration, Phase, ProcessError, RowSet, days_from_date};
 
 /// The per-game summaries this processor aggregates.
 pub const GAME_SUMMARIES: &str = "nba_analytics.player_game_summary";
@@ -27,7 +27,7 @@ pub const DECLARATION: Declaration = Declaration {
     key_columns: &["player_lookup", "cache_date"],
     inputs: &[GAME_SUMMARIES, SCHEDULE],
     upstream: &["PlayerGameSummaryProcessor"],
-    lookback: Lookback::Games(10),
+    season: basketball::over_the_season(&["PlayerGameSummaryProcessor"]),
     ..Declaration::derived(
         "PlayerDailyCacheProcessor",
         Phase::Precompute,

@@ -8,7 +8,7 @@ pub mod analysis;
 
 use analysis::{PastGame, PlayerZoneRow};
 use basketball::{ZoneShotColumns, read_season_so_far_coded, with_zone_shot_columns};
-use slate_sdk::{Date, Declaration, Lookback, Phase, ProcessError, RowSet, Value, days_from_date};
+use slate_sdk::{Date, Declaration, Phase, ProcessError, RowSet, Value, days_from_date};
 
 /// The per-game player summaries this processor aggregates.
 pub const GAME_SUMMARIES: &str = "nba_analytics.player_game_summary";
@@ -23,7 +23,7 @@ pub const DECLARATION: Declaration = Declaration {
     key_columns: &["player_lookup", "analysis_date"],
     inputs: &[GAME_SUMMARIES],
     upstream: &["PlayerGameSummaryProcessor"],
-    lookback: Lookback::Games(analysis::WINDOW_GAMES as u32),
+    season: basketball::over_the_season(&["PlayerGameSummaryProcessor"]),
     ..Declaration::derived(
         "PlayerShotZoneAnalysisProcessor",
         Phase::Precompute,

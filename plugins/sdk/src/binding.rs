@@ -10,8 +10,10 @@
 
 /// The component of a processor: a unit struct implementing
 /// [`Guest`](crate::Guest), whose `info` is the declaration's and whose
-/// `process` is the function named, exported on wasm32 (natively the
-/// crate is a library its unit tests use).
+/// `process` is the function named, and [`SeasonGuest`](crate::SeasonGuest),
+/// which answers the declaration's [`season`](crate::Declaration::season);
+/// exported on wasm32
+/// (natively the crate is a library its unit tests use).
 ///
 /// ```text
 /// slate_sdk::processor! {
@@ -39,8 +41,14 @@ macro_rules! processor {
             }
         }
 
+        impl $crate::SeasonGuest for $name {
+            fn reads_over_season() -> ::core::option::Option<$crate::SeasonReads> {
+                $declaration.season_reads()
+            }
+        }
+
         #[cfg(target_arch = "wasm32")]
-        $crate::export!($name);
+        $crate::bindings::export!($name with_types_in $crate::bindings);
     };
 }
 

@@ -10,9 +10,20 @@
 //! check its rows against it, as the host will.
 
 use crate::{
-    BadRowPolicy, Field, FieldMode, FieldType, GapPolicy, Lookback, Phase, ProcessorInfo, Row,
-    RowSet, RowSetBuilder, UpstreamPolicy, Value, check_row, table,
+    BadRowPolicy, Field, FieldMode, FieldType, GapPolicy, Lookback, MonthDay, Phase, ProcessorInfo,
+    Row, RowSet, RowSetBuilder, SeasonReads, UpstreamPolicy, Value, check_row, table,
 };
+
+/// The upstreams a processor reads over the season to date, as
+/// constants: every scheduled game date from the latest `start` before the
+/// analysis date.
+#[derive(Debug, Clone, Copy)]
+pub struct SeasonToDate {
+    /// The day the season starts each year.
+    pub start: MonthDay,
+    /// The upstream processors read over the season, by name.
+    pub upstreams: &'static [&'static str],
+}
 
 /// Everything `info` says about a processor, as constants.
 ///
@@ -49,8 +60,13 @@ pub struct Declaration {
     pub inputs: &'static [&'static str],
     /// The processors whose output this one needs, by name.
     pub upstream: &'static [&'static str],
-    /// How far back the processor reads.
+    /// How far back the processor reads the upstreams `season` does not
+    /// name.
     pub lookback: Lookback,
+    /// The upstreams it reads over the season to date, if any: declared
+    /// through the `season` export (contract 0.1.2), so that the host
+    /// checks those dates for gaps.
+    pub season: Option<SeasonToDate>,
     /// What to do when an upstream run failed.
     pub upstream_policy: UpstreamPolicy,
     /// What to do when a scheduled date in the lookback has no data.
@@ -74,6 +90,7 @@ impl Declaration {
             inputs: &[],
             upstream: &[],
             lookback: Lookback::None,
+            season: None,
             upstream_policy: UpstreamPolicy::Block,
             gap_policy: GapPolicy::Block,
             bad_row_policy: BadRowPolicy::FailRun,
@@ -110,6 +127,14 @@ impl Declaration {
             gap_policy: self.gap_policy,
             bad_row_policy: self.bad_row_policy,
         }
+    }
+
+    /// What the `season` export answers: [`Declaration::season`].
+    pub fn season_reads(&self) -> Option<SeasonReads> {
+        self.season.map(|season| SeasonReads {
+            start: season.start,
+            upstreams: season.upstreams.iter().map(|u| u.to_string()).collect(),
+        })
     }
 
     /// The output schema's fields.

@@ -1,4 +1,4 @@
-//! The guest side of the `slate:processor@0.1.0` contract.
+//! The guest side of the `slate:processor@0.1.2` contract.
 //!
 //! A processor crate depends on this crate only. It implements [`Guest`],
 //! calls [`export!`], and keeps its logic in plain Rust functions that are
@@ -20,10 +20,12 @@ mod memcmp;
 mod rows;
 mod schema;
 
-/// The generated bindings for the `processor-plugin` world.
+/// The generated bindings for the `seasonal-processor-plugin` world: the
+/// processor, and the `season` export through which it may declare that it
+/// reads the season to date.
 pub mod bindings {
     wit_bindgen::generate!({
-        world: "processor-plugin",
+        world: "seasonal-processor-plugin",
         path: "../../wit",
         pub_export_macro: true,
         default_bindings_module: "slate_sdk::bindings",
@@ -34,8 +36,29 @@ pub mod bindings {
 #[doc(hidden)]
 pub use wit_bindgen;
 
-/// Exports a processor: `slate_sdk::export!(MyProcessor);` where `MyProcessor: Guest`.
-pub use bindings::export;
+/// The `season` export's own trait; [`export!`] and
+/// [`processor!`](crate::processor) implement it.
+pub use bindings::exports::slate::processor::season::{
+    Guest as SeasonGuest, MonthDay, SeasonReads,
+};
+
+/// Exports a processor: `slate_sdk::export!(MyProcessor);` where
+/// `MyProcessor: Guest`. Its `season` export answers `none`: it looks back
+/// as its `info` says. A processor that reads the season to date declares
+/// it in its [`Declaration`] and is exported by
+/// [`processor!`](crate::processor).
+#[macro_export]
+macro_rules! export {
+    ($name:ident) => {
+        impl $crate::SeasonGuest for $name {
+            fn reads_over_season() -> ::core::option::Option<$crate::SeasonReads> {
+                ::core::option::Option::None
+            }
+        }
+
+        $crate::bindings::export!($name with_types_in $crate::bindings);
+    };
+}
 
 pub use bindings::exports::slate::processor::processor::{
     BadRowPolicy, GapPolicy, Guest, Lookback, Phase, ProcessError, ProcessorInfo, UpstreamPolicy,
@@ -46,7 +69,7 @@ pub use bindings::slate::processor::types::{
     FieldType, PackedText, Row, RowSet, Scalar, TableRef, Value,
 };
 pub use dates::{date_from_days, days_from_date};
-pub use declaration::{Declaration, parse_schema};
+pub use declaration::{Declaration, SeasonToDate, parse_schema};
 pub use rows::{Columns, RowExt, RowSetBuilder};
 pub use schema::{check_row, field, table};
 

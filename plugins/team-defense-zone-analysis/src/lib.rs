@@ -8,7 +8,7 @@ pub mod analysis;
 
 use analysis::{DefenseGame, TeamZoneRow};
 use basketball::{ZoneShotColumns, read_season_so_far, with_zone_shot_columns};
-use slate_sdk::{Date, Declaration, Lookback, Phase, ProcessError, RowSet, Value, days_from_date};
+use slate_sdk::{Date, Declaration, Phase, ProcessError, RowSet, Value, days_from_date};
 
 /// The per-game team defence summaries this processor aggregates.
 pub const DEFENSE_SUMMARIES: &str = "nba_analytics.team_defense_game_summary";
@@ -23,7 +23,7 @@ pub const DECLARATION: Declaration = Declaration {
     key_columns: &["team_abbr", "analysis_date"],
     inputs: &[DEFENSE_SUMMARIES],
     upstream: &["TeamDefenseGameSummaryProcessor"],
-    lookback: Lookback::Games(analysis::WINDOW_GAMES as u32),
+    season: basketball::over_the_season(&["TeamDefenseGameSummaryProcessor"]),
     ..Declaration::derived(
         "TeamDefenseZoneAnalysisProcessor",
         Phase::Precompute,
