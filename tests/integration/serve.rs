@@ -1425,6 +1425,23 @@ async fn a_shutdown_refuses_new_work_and_lets_accepted_runs_finish_within_the_gr
         .post_json("/process-date", start("VersionedProcessor"))
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+    // Nor does it change a processor: a deploy and an undeploy are refused
+    // alike, and the versions stay as they were. The token still comes
+    // first.
+    let (_, versions) = served.get("/plugins/VersionedProcessor/history").await;
+    let v2 = std::fs::read(components::VERSIONED_V2).unwrap();
+    let (status, refused) = served.put_component("VersionedProcessor", v2.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+    assert_contains(&refused.to_string(), "no change to its processors");
+    let (status, refused) = served.undeploy("VersionedProcessor").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{refused}");
+    let anonymous = Request::put("/plugins/VersionedProcessor")
+        .header(header::CONTENT_TYPE, "application/wasm")
+        .body(Body::from(v2))
+        .unwrap();
+    assert_eq!(served.call(anonymous).await.0, StatusCode::UNAUTHORIZED);
+    let (_, unchanged) = served.get("/plugins/VersionedProcessor/history").await;
+    assert_eq!(unchanged, versions);
 
     tokio::time::timeout(Duration::from_secs(60), server)
         .await

@@ -5,7 +5,6 @@
 //! across every host.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -95,9 +94,7 @@ pub async fn start_backfill(
             format!("parallelism must be from 1 to {most} ({what}), not {parallelism}"),
         ));
     }
-    if state.host.draining.load(Ordering::SeqCst) {
-        return Err(ApiError::shutting_down());
-    }
+    state.refuse_if_draining()?;
     let processors = named_processors(body.processors.clone())?;
     let dates = state.config.dates;
     let planned = state

@@ -67,7 +67,7 @@ impl ApiError {
         Self::with_status(
             StatusCode::SERVICE_UNAVAILABLE,
             None,
-            "the server is shutting down and accepts no new work",
+            "the server is shutting down and accepts no new work and no change to its processors",
         )
     }
 

@@ -57,6 +57,15 @@ pub fn router(state: AppState) -> Router {
     let guarded = |methods: MethodRouter<AppState>| {
         methods.route_layer(from_fn_with_state(token.clone(), auth::require_token))
     };
+    // A draining server changes no processor: a deploy it accepted could
+    // start a shadow's replay as it stops, or land after the rest of the
+    // cluster took its place. The token is checked first.
+    let changes_processors = |methods: MethodRouter<AppState>| {
+        guarded(methods.route_layer(from_fn_with_state(
+            state.clone(),
+            state::refuse_while_draining,
+        )))
+    };
     let mutating = Router::new()
         .route("/process-date", guarded(post(process::process_date)))
         .route("/backfill", guarded(post(backfills::start_backfill)))
@@ -66,15 +75,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/plugins/{name}",
-            guarded(put(plugins::deploy_plugin).delete(plugins::undeploy_plugin)),
+            changes_processors(put(plugins::deploy_plugin).delete(plugins::undeploy_plugin)),
         )
         .route(
             "/plugins/{name}/rollback",
-            guarded(post(plugins::rollback_plugin)),
+            changes_processors(post(plugins::rollback_plugin)),
         )
         .route(
             "/plugins/{name}/shadow",
-            guarded(delete(plugins::drop_shadow)),
+            changes_processors(delete(plugins::drop_shadow)),
         );
     let mut reads = Router::new()
         .route("/runs", get(runs::list_runs))

@@ -7,8 +7,6 @@
 //! true` the answer is 202 with the run ids; otherwise it waits and
 //! answers each run's status, rows and error, in run order.
 
-use std::sync::atomic::Ordering;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -106,9 +104,7 @@ pub async fn process_date(
     // and the request run while the client thinks it was queued.
     only_params(&query, &[])?;
     let date = date_field("analysis_date", &body.analysis_date)?;
-    if state.host.draining.load(Ordering::SeqCst) {
-        return Err(ApiError::shutting_down());
-    }
+    state.refuse_if_draining()?;
     let processors = named_processors(body.processors.clone())?;
     let host = state.host.clone();
     let dates = state.config.dates;

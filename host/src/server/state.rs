@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::auth::BearerToken;
 use super::backfill_jobs::BackfillJob;
+use super::errors::ApiError;
 use super::events::RunEvents;
 use super::health::HealthCache;
 use super::metrics::Metrics;
@@ -629,5 +630,27 @@ impl AppState {
         tokio::task::spawn_blocking(move || work(&host))
             .await
             .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
+    }
+
+    /// A 503 ([`ApiError::shutting_down`]) once the server drains for its
+    /// shutdown: it takes no new work and changes no processor.
+    pub fn refuse_if_draining(&self) -> Result<(), ApiError> {
+        match self.host.draining.load(Ordering::SeqCst) {
+            true => Err(ApiError::shutting_down()),
+            false => Ok(()),
+        }
+    }
+}
+
+/// Middleware: [`AppState::refuse_if_draining`] before the handler.
+pub async fn refuse_while_draining(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match state.refuse_if_draining() {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
     }
 }
