@@ -35,4 +35,6 @@ export {
   log,
   none,
   processError,
+  seasonOf,
+  seasonToDate,
 } from './processor.js';

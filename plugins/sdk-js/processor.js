@@ -68,6 +68,23 @@ export function games(count) {
 }
 
 /**
+ * Reads of `upstreams` over the season to date, from the latest `start`
+ * (`{ month, day }`, e.g. `{ month: 10, day: 1 }`) before the analysis date:
+ * a declaration's `season`, which the host checks back to the season's
+ * start for gaps (contract 0.1.2). The other upstreams keep `lookback`.
+ */
+export function seasonToDate(start, upstreams) {
+  const { month, day } = start ?? {};
+  if (!Number.isInteger(month) || !Number.isInteger(day)) {
+    throw new TypeError(`a season starts on a { month, day } of whole numbers, not ${describeValue(start)}`);
+  }
+  return { start: { month, day }, upstreams: [...upstreams] };
+}
+
+/** Where `defineProcessor` keeps the declaration, out of the WIT's sight. */
+const DECLARED = Symbol('slate-sdk declaration');
+
+/**
  * Everything `info()` says, in plain JS. `schema` is the output table's
  * BigQuery JSON schema, as `import schema from './schema.json'` gives it;
  * tables are `'dataset.table'`; policies and the phase are their WIT names
@@ -87,6 +104,7 @@ export class Declaration {
     inputs = [],
     upstream = [],
     lookback = none(),
+    season = undefined,
     upstreamPolicy = 'block',
     gapPolicy = 'block',
     badRowPolicy = 'fail-run',
@@ -101,6 +119,7 @@ export class Declaration {
     this.inputs = [...inputs];
     this.upstream = [...upstream];
     this.lookback = lookback;
+    this.season = season;
     this.upstreamPolicy = oneOf(UPSTREAM_POLICIES, upstreamPolicy, 'upstream policy');
     this.gapPolicy = oneOf(GAP_POLICIES, gapPolicy, 'gap policy');
     this.badRowPolicy = oneOf(BAD_ROW_POLICIES, badRowPolicy, 'bad row policy');
@@ -125,6 +144,14 @@ export class Declaration {
       gapPolicy: this.gapPolicy,
       badRowPolicy: this.badRowPolicy,
     };
+  }
+
+  /**
+   * What the `season` export answers: the `season-reads` record of
+   * `season`, or `undefined` (none) without one.
+   */
+  readsOverSeason() {
+    return this.season;
   }
 
   /** Empty output rows under this declaration's schema. */
@@ -186,6 +213,7 @@ export function defineProcessor(declaration, run) {
   if (!(declaration instanceof Declaration)) throw new TypeError('defineProcessor needs a Declaration');
   if (typeof run !== 'function') throw new TypeError('defineProcessor needs a run(analysisDate) function');
   return {
+    [DECLARED]: declaration,
     info() {
       return declaration.info();
     },
@@ -202,6 +230,19 @@ export function defineProcessor(declaration, run) {
         // The bindings turn a thrown object's `payload` into `err(payload)`.
         throw { payload: processError(error) };
       }
+    },
+  };
+}
+
+/**
+ * The `season` export of a processor made by `defineProcessor`: it answers
+ * the declaration's `season`. `slate build` exports it for an app that
+ * exports no `season` of its own.
+ */
+export function seasonOf(processor) {
+  return {
+    readsOverSeason() {
+      return processor?.[DECLARED]?.readsOverSeason();
     },
   };
 }

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use slate::plugin::spec::{Lookback, SeasonStart};
+
 use crate::support::assert_contains;
 
 fn workspace() -> PathBuf {
@@ -294,6 +296,22 @@ in_each_language! {
     /// golden test byte for byte.
     fn player_daily_cache_passes_the_rust_processors_golden_test_byte_for_byte(guest) {
         passes_the_daily_cache_golden_test_byte_for_byte(&guest.example("player-daily-cache"));
+    }
+}
+
+in_each_language! {
+    /// The SDK answers the `season` export from the declaration: the
+    /// daily cache reads its upstream over the season to date, as the Rust
+    /// one does, and a processor that declares no season reads none.
+    fn the_declared_season_reaches_the_host_through_the_season_export(guest) {
+        let runtime = slate::plugin::Runtime::new(None).unwrap();
+        let load = |path: PathBuf| runtime.load(&std::fs::read(path).unwrap()).unwrap().spec;
+        let cache = load(guest.example("player-daily-cache"));
+        assert_eq!(
+            cache.lookback_of("PlayerGameSummaryProcessor"),
+            Lookback::SeasonToDate(SeasonStart { month: 10, day: 1 })
+        );
+        assert_eq!(load(guest.example("failing")).season, None);
     }
 }
 
@@ -586,7 +604,7 @@ fn the_python_sdks_own_tests_pass_against_generated_bindings() {
     let generated = Command::new(&tool)
         .arg("--wit-path")
         .arg(workspace().join("wit"))
-        .args(["--world", "processor-plugin", "bindings"])
+        .args(["--world", slate::build::WORLD, "bindings"])
         .arg(bindings.path())
         .output()
         .unwrap();

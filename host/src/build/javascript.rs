@@ -58,6 +58,13 @@ pub const JAVASCRIPT_SDK: &[(&str, &str)] = &[
     ),
 ];
 
+/// The module bundled in place of `app.js`: the app's exports and the
+/// `season` export (`plugins/sdk-js/entry.js` says how).
+const ENTRY: (&str, &str) = (
+    "slate-entry.js",
+    include_str!("../../../plugins/sdk-js/entry.js"),
+);
+
 /// The seed of V8's `Math.random()` in jco, which names componentize-js's
 /// working folder.
 const NODE_RANDOM_SEED: &str = "--random-seed=1";
@@ -113,6 +120,7 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
     let work = staging()?;
     project.stage(source.path())?;
     write_files(source.path(), JAVASCRIPT_SDK)?;
+    write_files(source.path(), &[ENTRY])?;
     write_wit(wit.path())?;
     let output = std::path::absolute(output).map_err(io(output))?;
     let bundled = bundle.path().join("app.js");
@@ -120,7 +128,7 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
         "esbuild",
         Command::new(esbuild)
             .current_dir(source.path())
-            .arg("app.js")
+            .arg(ENTRY.0)
             .args([
                 "--bundle",
                 "--format=esm",

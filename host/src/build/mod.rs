@@ -34,8 +34,9 @@ pub const WIT: &[(&str, &str)] = &[
     ("season.wit", include_str!("../../../wit/season.wit")),
 ];
 
-/// The world a processor component targets.
-pub const WORLD: &str = "processor-plugin";
+/// The world a processor component targets: the processor, and the
+/// `season` export (contract 0.1.2) the SDK answers from its declaration.
+pub const WORLD: &str = "seasonal-processor-plugin";
 
 /// A language Slate builds processors from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

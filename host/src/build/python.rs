@@ -37,6 +37,11 @@ pub const PYTHON_SDK: &[(&str, &str)] = &[
         "slate_sdk/values.py",
         include_str!("../../../plugins/sdk-python/slate_sdk/values.py"),
     ),
+    // Componentized in place of `app`: the app's exports and `Season`.
+    (
+        "slate_entry.py",
+        include_str!("../../../plugins/sdk-python/slate_entry.py"),
+    ),
 ];
 
 /// Builds `project` (Python) into `output`.
@@ -73,7 +78,13 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
             .arg("--quiet")
             .arg("--wit-path")
             .arg(wit.path())
-            .args(["--world", WORLD, "componentize", "app", "--python-path"])
+            .args([
+                "--world",
+                WORLD,
+                "componentize",
+                "slate_entry",
+                "--python-path",
+            ])
             .arg(source.path())
             .arg("--output")
             .arg(&output),

@@ -4,7 +4,7 @@
 // date; only games strictly before the date are used. It passes the Rust
 // processor's golden test byte for byte.
 
-import { Declaration, defineProcessor, fromDays, games, readColumnBatch, toDays } from 'slate-sdk';
+import { Declaration, defineProcessor, fromDays, readColumnBatch, seasonToDate, toDays } from 'slate-sdk';
 import schema from './schema.json';
 
 const GAME_SUMMARIES = 'nba_analytics.player_game_summary';
@@ -20,7 +20,7 @@ export const DECLARATION = new Declaration({
   keyColumns: ['player_lookup', 'cache_date'],
   inputs: [GAME_SUMMARIES, SCHEDULE],
   upstream: ['PlayerGameSummaryProcessor'],
-  lookback: games(10),
+  season: seasonToDate({ month: 10, day: 1 }, ['PlayerGameSummaryProcessor']),
   upstreamPolicy: 'proceed-if-data-present',
   gapPolicy: 'flag',
 });

@@ -7,7 +7,7 @@ processor's golden test byte for byte."""
 import datetime
 
 import slate_sdk
-from slate_sdk import Declaration, games
+from slate_sdk import Declaration, season_to_date
 
 GAME_SUMMARIES = "nba_analytics.player_game_summary"
 SCHEDULE = "nba_raw.schedule"
@@ -22,7 +22,7 @@ DECLARATION = Declaration(
     key_columns=["player_lookup", "cache_date"],
     inputs=[GAME_SUMMARIES, SCHEDULE],
     upstream=["PlayerGameSummaryProcessor"],
-    lookback=games(10),
+    season=season_to_date((10, 1), ["PlayerGameSummaryProcessor"]),
     upstream_policy="proceed-if-data-present",
     gap_policy="flag",
 )

@@ -210,3 +210,16 @@ test('process gives run the date as a Date and finishes what run returns', () =>
   const asynchronous = slate.defineProcessor(declaration(), async () => []);
   assert.throws(() => asynchronous.process({ year: 2026, month: 1, day: 11 }), (thrown) => /run returned a Promise/.test(thrown.payload.val));
 });
+
+test('a declared season is what the season export answers, and none without one', () => {
+  const reads = slate.seasonToDate({ month: 10, day: 1 }, ['PlayerGameSummaryProcessor']);
+  const processor = slate.defineProcessor(declaration({ season: reads }), () => []);
+  assert.deepEqual(slate.seasonOf(processor).readsOverSeason(), {
+    start: { month: 10, day: 1 },
+    upstreams: ['PlayerGameSummaryProcessor'],
+  });
+  assert.equal(slate.seasonOf(slate.defineProcessor(declaration(), () => [])).readsOverSeason(), undefined);
+  assert.equal(slate.seasonOf({ info() {}, process() {} }).readsOverSeason(), undefined);
+  assert.deepEqual(Object.keys(processor), ['info', 'process'], 'the WIT sees its two functions');
+  assert.throws(() => slate.seasonToDate({ month: '10', day: 1 }, []), /whole numbers/);
+});

@@ -21,9 +21,12 @@ from .processor import (
     MissingData,
     ProcessFailed,
     Processor,
+    SeasonToDate,
     days,
     games,
     log,
+    season_of,
+    season_to_date,
 )
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "ProcessFailed",
     "Processor",
     "ReadFailed",
+    "SeasonToDate",
     "days",
     "from_days",
     "from_wit",
@@ -45,6 +49,8 @@ __all__ = [
     "read_column_batch",
     "read_columns",
     "scalar",
+    "season_of",
+    "season_to_date",
     "table",
     "to_days",
     "to_wit",

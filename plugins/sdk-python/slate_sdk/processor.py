@@ -6,10 +6,11 @@ message is the exception's type and text, the traceback logged through
 import datetime
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Union
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 
 from componentize_py_types import Err
 from wit_world.exports import processor as wit
+from wit_world.exports import season as wit_season
 from wit_world.imports import host, types
 
 from . import dates
@@ -45,6 +46,25 @@ def games(count: int) -> wit.Lookback:
     return wit.Lookback_Games(count)
 
 
+@dataclass(frozen=True)
+class SeasonToDate:
+    """Reads of `upstreams` over the season to date, from the latest
+    `start` (month, day) before the analysis date: a declaration's
+    `season`, which the host checks back to the season's start for gaps
+    (contract 0.1.2). The other upstreams keep `lookback`."""
+
+    start: Tuple[int, int]
+    upstreams: Tuple[str, ...]
+
+
+def season_to_date(start: Tuple[int, int], upstreams: Iterable[str]) -> SeasonToDate:
+    """A declaration's `season`: `season_to_date((10, 1), ["Up"])`."""
+    month, day = start
+    if not all(isinstance(n, int) for n in (month, day)):
+        raise TypeError(f"a season starts on a (month, day) of whole numbers, not {start!r}")
+    return SeasonToDate((month, day), tuple(upstreams))
+
+
 _PHASES = {phase.name.lower(): phase for phase in wit.Phase}
 
 
@@ -72,6 +92,7 @@ class Declaration:
     inputs: List[str] = field(default_factory=list)
     upstream: List[str] = field(default_factory=list)
     lookback: wit.Lookback = field(default_factory=wit.Lookback_None_)
+    season: Optional[SeasonToDate] = None
     upstream_policy: str = "block"
     gap_policy: str = "block"
     bad_row_policy: str = "fail-run"
@@ -93,6 +114,17 @@ class Declaration:
             upstream_policy=_enum(wit.UpstreamPolicy, self.upstream_policy, "upstream policy"),
             gap_policy=_enum(wit.GapPolicy, self.gap_policy, "gap policy"),
             bad_row_policy=_enum(wit.BadRowPolicy, self.bad_row_policy, "bad row policy"),
+        )
+
+    def reads_over_season(self) -> Optional[wit_season.SeasonReads]:
+        """What the `season` export answers: the WIT `season-reads` of
+        `season`, or None."""
+        if self.season is None:
+            return None
+        month, day = self.season.start
+        return wit_season.SeasonReads(
+            start=wit_season.MonthDay(month=month, day=day),
+            upstreams=list(self.season.upstreams),
         )
 
     def output(self) -> OutputRows:
@@ -151,3 +183,16 @@ class Processor:
             except Exception:
                 pass
             raise Err(process_error(error)) from None
+
+
+def season_of(processor: type) -> type:
+    """The `Season` export class of the app's `Processor` class: it answers
+    the declaration's `season`. `slate build` exports it for an app that
+    defines no `Season` of its own."""
+
+    class Season:
+        def reads_over_season(self) -> Optional[wit_season.SeasonReads]:
+            declaration = getattr(processor, "declaration", None)
+            return declaration.reads_over_season() if declaration is not None else None
+
+    return Season
