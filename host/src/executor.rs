@@ -55,6 +55,45 @@ pub struct Claim {
     record: RunRecord,
     plugin: Plugin,
     lease: LeaseGuard,
+    _ended_on_panic: EndedOnPanic,
+}
+
+/// What a panic in the host's run path, wherever it strikes, does to the
+/// claims it unwinds through: each run ends `failed`, kind `host`, at
+/// once. Without it the run stayed `running` until its lease expired and
+/// every downstream waited on it.
+struct EndedOnPanic {
+    store: Arc<dyn Store>,
+    run_id: String,
+}
+
+/// The message of a run a panic ended.
+pub const HOST_PANIC_MESSAGE: &str =
+    "the host panicked while the run was in progress (a bug in Slate): its log has the panic";
+
+impl Drop for EndedOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let end = RunEnd {
+            status: RunStatus::Failed,
+            error_kind: Some(ErrorKind::Host),
+            message: HOST_PANIC_MESSAGE.to_string(),
+            rows_read: 0,
+            limit: None,
+            usage: RunUsage::default(),
+            upstream_check: None,
+        };
+        match self.store.end_run(&self.run_id, &end) {
+            // It had ended before the panic: its record says how.
+            Ok(()) | Err(StoreError::NotRunning(_)) => {}
+            Err(error) => tracing::error!(
+                run_id = %self.run_id,
+                "a panic left the run running, and ending it failed: {error}"
+            ),
+        }
+    }
 }
 
 impl Claim {
@@ -178,22 +217,30 @@ impl Executor {
                 lease: self.leases.config().lease,
             })
             .collect();
-        self.store
+        // Every run started is a claim before anything else can panic.
+        let claims: Vec<Result<Claim, StoreError>> = self
+            .store
             .start_runs(&runs)
             .into_iter()
             .map(|started| {
                 let record = started?;
-                let lease = self.leases.track(&record.run_id);
-                for observer in &self.observers {
-                    observer.run_started(&record);
-                }
                 Ok(Claim {
+                    lease: self.leases.track(&record.run_id),
+                    _ended_on_panic: EndedOnPanic {
+                        store: self.store.clone(),
+                        run_id: record.run_id.clone(),
+                    },
                     record,
                     plugin: plugin.clone(),
-                    lease,
                 })
             })
-            .collect()
+            .collect();
+        for claim in claims.iter().flatten() {
+            for observer in &self.observers {
+                observer.run_started(&claim.record);
+            }
+        }
+        claims
     }
 
     /// Executes a claimed run, returning its final record. A run stopped

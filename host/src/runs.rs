@@ -57,6 +57,9 @@ pub enum ErrorKind {
     /// non-finite FLOAT64), or the store could not be read. The run fails
     /// with the host's error, whatever the processor made of it.
     Input,
+    /// The host itself failed while the run was in progress: it panicked,
+    /// which is a bug in Slate. The panic is in the host's log.
+    Host,
 }
 
 /// What started a run.
@@ -125,7 +128,7 @@ text_enum!(ErrorKind {
     Plugin => "plugin", Trap => "trap", LimitMemory => "limit_memory",
     LimitTime => "limit_time", LimitFuel => "limit_fuel", LimitOutput => "limit_output",
     Validation => "validation", Load => "load", Stale => "stale", Upstream => "upstream",
-    Shutdown => "shutdown", Ownership => "ownership", Input => "input",
+    Shutdown => "shutdown", Ownership => "ownership", Input => "input", Host => "host",
 });
 text_enum!(Trigger {
     Cli => "cli", Http => "http", Backfill => "backfill", Schedule => "schedule",

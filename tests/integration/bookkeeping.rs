@@ -12,6 +12,7 @@ use slate::completeness::{
 };
 use slate::demo::load_season;
 use slate::demo::season::{Season, SeasonConfig};
+use slate::executor::RunObserver;
 use slate::liveness::LeaseConfig;
 use slate::outdated::{self, Cause, Outdated};
 use slate::pipeline::Pipeline;
@@ -297,6 +298,53 @@ fn two_concurrent_triggers_run_once_and_the_other_is_refused() {
 }
 
 /// Leases of runs that may run 200 ms, heartbeating every 50 ms.
+/// An observer with a bug: it panics when told that a run started.
+struct PanicsWhenARunStarts;
+
+impl RunObserver for PanicsWhenARunStarts {
+    fn run_started(&self, _record: &RunRecord) {
+        panic!("a bug in an observer");
+    }
+
+    fn run_ended(&self, _record: &RunRecord, _instantiation: Option<Duration>) {}
+}
+
+#[test]
+fn a_panic_in_the_host_ends_every_run_it_held_as_failed_at_once() {
+    let host = TestHost::empty();
+    let plugin = host.bundled("player-game-summary");
+    let faulty = host
+        .executor
+        .clone()
+        .with_observer(Arc::new(PanicsWhenARunStarts));
+    let days = [date("2026-01-11"), date("2026-01-12")];
+
+    let claiming =
+        std::panic::AssertUnwindSafe(|| faulty.claim_dates(&plugin, &days, Trigger::Cli));
+    assert!(std::panic::catch_unwind(claiming).is_err());
+
+    for day in days {
+        let runs = runs_of(host.store.as_ref(), "PlayerGameSummaryProcessor", day);
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            (
+                runs[0].status,
+                runs[0].error_kind,
+                runs[0].reason.as_deref()
+            ),
+            (
+                RunStatus::Failed,
+                Some(ErrorKind::Host),
+                Some(slate::executor::HOST_PANIC_MESSAGE)
+            ),
+            "not left running until its lease expires"
+        );
+    }
+    // Nothing waits for a lease to run the date again.
+    let again = host.executor.claim(&plugin, days[0], Trigger::Cli).unwrap();
+    assert_eq!(again.record().attempt, 2);
+}
+
 fn a_max_runtime_of_200ms() -> LeaseConfig {
     LeaseConfig {
         heartbeat: Duration::from_millis(50),
