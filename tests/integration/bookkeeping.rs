@@ -671,13 +671,7 @@ fn a_date_whose_latest_upstream_run_succeeded_with_no_rows_is_covered() {
 #[test]
 fn opening_night_is_no_lookback_gap_for_anyone_downstream() {
     let host = TestHost::with_demo_season();
-    let pipeline = Pipeline::new(
-        slate::bundled::PLUGINS
-            .iter()
-            .map(|p| host.bundled(p.package))
-            .collect(),
-    )
-    .unwrap();
+    let pipeline = host.whole_pipeline();
     let all = pipeline.select(&[]).unwrap();
     let dates: Vec<NaiveDate> = crate::support::season()
         .game_dates()
@@ -816,13 +810,7 @@ fn a_reader_of_the_season_to_date_flags_a_gap_from_further_back_than_ten_games()
     // The composite factors read the player and team games over the
     // season, and the zones on their own date alone: only the former
     // are checked back to October.
-    let everything = Pipeline::new(
-        slate::bundled::PLUGINS
-            .iter()
-            .map(|p| host.bundled(p.package))
-            .collect(),
-    )
-    .unwrap();
+    let everything = host.whole_pipeline();
     let factors = &everything
         .plugin("PlayerCompositeFactorsProcessor")
         .unwrap()

@@ -113,6 +113,12 @@ impl TestHost {
             .expect("the bundled plugin loads")
     }
 
+    /// The pipeline of every bundled plugin.
+    pub fn whole_pipeline(&self) -> Pipeline {
+        Pipeline::new(PLUGINS.iter().map(|p| self.bundled(p.package)).collect())
+            .expect("the bundled plugins make a pipeline")
+    }
+
     /// A pipeline of the bundled plugins `packages`, by crate name.
     pub fn bundled_pipeline(&self, packages: &[&str]) -> Pipeline {
         Pipeline::new(packages.iter().map(|p| self.bundled(p)).collect())

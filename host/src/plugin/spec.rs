@@ -471,29 +471,17 @@ mod tests {
 
     #[test]
     fn a_season_begins_on_the_latest_start_not_after_the_date() {
-        let october = SeasonStart { month: 10, day: 1 };
         let day = |s: &str| s.parse::<NaiveDate>().unwrap();
-        assert_eq!(
-            october.season_of(day("2026-01-11")),
-            Some(day("2025-10-01"))
-        );
-        assert_eq!(
-            october.season_of(day("2025-10-01")),
-            Some(day("2025-10-01"))
-        );
-        assert_eq!(
-            october.season_of(day("2025-09-30")),
-            Some(day("2024-10-01"))
-        );
-        assert_eq!(
-            october.season_of(day("2025-12-31")),
-            Some(day("2025-10-01"))
-        );
-        let march_first = SeasonStart { month: 3, day: 1 };
-        assert_eq!(
-            march_first.season_of(day("2024-02-29")),
-            Some(day("2023-03-01"))
-        );
+        for (month, date, start) in [
+            (10, "2026-01-11", "2025-10-01"),
+            (10, "2025-10-01", "2025-10-01"),
+            (10, "2025-09-30", "2024-10-01"),
+            (10, "2025-12-31", "2025-10-01"),
+            (3, "2024-02-29", "2023-03-01"),
+        ] {
+            let season = SeasonStart { month, day: 1 };
+            assert_eq!(season.season_of(day(date)), Some(day(start)), "{date}");
+        }
     }
 
     #[test]
