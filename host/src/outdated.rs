@@ -55,7 +55,9 @@ pub enum Cause {
         upstream: String,
         /// The date of those rows: the same date, or one of the lookback.
         upstream_date: NaiveDate,
-        /// The upstream run that committed them.
+        /// The upstream run that committed them: `upstream_run_id` in
+        /// JSON, beside the outdated run's own `run_id`.
+        #[serde(rename = "upstream_run_id")]
         run_id: String,
     },
 }
@@ -224,6 +226,26 @@ mod tests {
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 1, d).unwrap()
+    }
+
+    #[test]
+    fn in_json_the_outdated_run_and_the_upstream_run_each_have_their_own_name() {
+        let outdated = Outdated {
+            processor: "B".into(),
+            date: day(7),
+            run_id: "outdated-run".into(),
+            cause: Cause::UpstreamRerun {
+                upstream: "A".into(),
+                upstream_date: day(6),
+                run_id: "upstream-run".into(),
+            },
+        };
+        let text = serde_json::to_string(&outdated).unwrap();
+        assert_eq!(text.matches("\"run_id\"").count(), 1, "{text}");
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["run_id"], "outdated-run");
+        assert_eq!(json["upstream_run_id"], "upstream-run");
+        assert_eq!(json["cause"], "upstream_rerun");
     }
 
     /// A success of `processor` on `date` by version `hash`, started at
