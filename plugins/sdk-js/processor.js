@@ -75,8 +75,14 @@ export function games(count) {
  */
 export function seasonToDate(start, upstreams) {
   const { month, day } = start ?? {};
-  if (!Number.isInteger(month) || !Number.isInteger(day)) {
-    throw new TypeError(`a season starts on a { month, day } of whole numbers, not ${describeValue(start)}`);
+  const within = (n, most) => Number.isInteger(n) && n >= 1 && n <= most;
+  if (!within(month, 12) || !within(day, 31)) {
+    throw new RangeError(
+      `a season starts on a { month, day } of whole numbers, month 1 to 12 and day 1 to 31, not ${describeValue(start)}`,
+    );
+  }
+  if (typeof upstreams === 'string' || typeof upstreams?.[Symbol.iterator] !== 'function') {
+    throw new TypeError(`the upstreams read over the season are a list of names, not ${describeValue(upstreams)}`);
   }
   return { start: { month, day }, upstreams: [...upstreams] };
 }

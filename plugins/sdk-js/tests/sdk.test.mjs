@@ -222,4 +222,11 @@ test('a declared season is what the season export answers, and none without one'
   assert.equal(slate.seasonOf({ info() {}, process() {} }).readsOverSeason(), undefined);
   assert.deepEqual(Object.keys(processor), ['info', 'process'], 'the WIT sees its two functions');
   assert.throws(() => slate.seasonToDate({ month: '10', day: 1 }, []), /whole numbers/);
+  // Past 255 the contract's u8 would wrap: 257 would become the 1st.
+  assert.throws(() => slate.seasonToDate({ month: 10, day: 257 }, []), /day 1 to 31, not/);
+  assert.throws(() => slate.seasonToDate({ month: 0, day: 1 }, []), /month 1 to 12/);
+  assert.throws(
+    () => slate.seasonToDate({ month: 10, day: 1 }, 'PlayerGameSummaryProcessor'),
+    /a list of names, not/,
+  );
 });

@@ -58,10 +58,17 @@ class SeasonToDate:
 
 
 def season_to_date(start: Tuple[int, int], upstreams: Iterable[str]) -> SeasonToDate:
-    """A declaration's `season`: `season_to_date((10, 1), ["Up"])`."""
+    """A declaration's `season`: `season_to_date((10, 1), ["Up"])`. Raises
+    `ValueError` for a month outside 1 to 12 or a day outside 1 to 31 (the
+    host refuses a day its month lacks), `TypeError` for a bare string of
+    upstreams."""
     month, day = start
-    if not all(isinstance(n, int) for n in (month, day)):
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (month, day)):
         raise TypeError(f"a season starts on a (month, day) of whole numbers, not {start!r}")
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        raise ValueError(f"a season starts on a month 1 to 12 and a day 1 to 31, not {start!r}")
+    if isinstance(upstreams, (str, bytes)):
+        raise TypeError(f"the upstreams read over the season are a list of names, not {upstreams!r}")
     return SeasonToDate((month, day), tuple(upstreams))
 
 

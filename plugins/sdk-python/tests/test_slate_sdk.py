@@ -189,6 +189,16 @@ class ADeclaredSeasonIsWhatTheSeasonExportAnswers(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, "whole numbers"):
             slate_sdk.season_to_date(("10", 1), [])
 
+    def test_a_start_past_the_calendar_is_named_not_left_to_overflow(self):
+        with self.assertRaisesRegex(ValueError, r"a month 1 to 12 and a day 1 to 31, not \(10, 300\)"):
+            slate_sdk.season_to_date((10, 300), [])
+        with self.assertRaisesRegex(ValueError, "month 1 to 12"):
+            slate_sdk.season_to_date((0, 1), [])
+
+    def test_a_bare_string_of_upstreams_is_refused_not_spelled_out(self):
+        with self.assertRaisesRegex(TypeError, "a list of names, not 'PlayerGameSummaryProcessor'"):
+            slate_sdk.season_to_date((10, 1), "PlayerGameSummaryProcessor")
+
 
 if __name__ == "__main__":
     unittest.main()
