@@ -19,7 +19,7 @@
 //! Progress is reported through a callback; printing and HTTP belong to the
 //! callers.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 
@@ -33,6 +33,7 @@ use crate::pipeline::Pipeline;
 use crate::plugin::spec::{Lookback, ProcessorSpec};
 use crate::runs::{RunFilter, RunRecord, RunStatus, Trigger};
 use crate::store::{Store, StoreError};
+use crate::upstream_check::Gap;
 
 /// The most dates one backfill may cover.
 pub const MAX_DATES: usize = 3660;
@@ -146,6 +147,10 @@ pub struct Outcome {
     /// work was left to that run, which is not a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held_by: Option<String>,
+    /// The lookback gaps a run that went ahead flagged in its rows'
+    /// `data_quality_issues`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lookback_gaps: Vec<Gap>,
 }
 
 /// How a planned run ended, as a backfill counts it.
@@ -195,6 +200,10 @@ impl Outcome {
             rows: record.rows_written,
             error: record.error_message.clone(),
             held_by: None,
+            lookback_gaps: match (record.status, &record.upstream_check) {
+                (RunStatus::Success, Some(check)) => check.gaps.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -224,6 +233,7 @@ impl Outcome {
             rows: 0,
             error: Some(why),
             held_by,
+            lookback_gaps: Vec::new(),
         }
     }
 }
@@ -618,6 +628,9 @@ pub struct Tally {
     pub not_started: usize,
     /// Rows written.
     pub rows: i64,
+    /// Runs that succeeded with lookback gaps flagged in their rows.
+    #[serde(default)]
+    pub flagged_gaps: usize,
 }
 
 impl Tally {
@@ -625,6 +638,7 @@ impl Tally {
     pub fn count(&mut self, outcome: &Outcome) {
         *self.counter(outcome) += 1;
         self.rows += outcome.rows;
+        self.flagged_gaps += usize::from(!outcome.lookback_gaps.is_empty());
     }
 
     /// The count an outcome goes to, by how it ended.
@@ -642,6 +656,22 @@ impl Tally {
     pub fn all_well(&self) -> bool {
         self.failed == 0 && self.blocked == 0
     }
+}
+
+/// The lookback gaps `outcomes` flagged, each (upstream, date) once, by
+/// date: what a summary names beside its counts.
+pub fn flagged_gaps(outcomes: &[Outcome]) -> Vec<Gap> {
+    let gaps: BTreeSet<(NaiveDate, &str)> = outcomes
+        .iter()
+        .flat_map(|o| &o.lookback_gaps)
+        .map(|gap| (gap.date, gap.upstream.as_str()))
+        .collect();
+    gaps.into_iter()
+        .map(|(date, upstream)| Gap {
+            date,
+            upstream: upstream.to_string(),
+        })
+        .collect()
 }
 
 /// Tallies outcomes per processor.

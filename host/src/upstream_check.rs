@@ -75,6 +75,35 @@ impl fmt::Display for Gap {
     }
 }
 
+/// `gaps` in one line for a summary, each upstream once with its dates
+/// (at most five each): "PlayerGameSummaryProcessor has no rows for
+/// 2026-01-06; TeamOffenseGameSummaryProcessor for 2026-01-06, 2026-01-09".
+pub fn summarize_gaps(gaps: &[Gap]) -> String {
+    const SHOWN: usize = 5;
+    let mut by_upstream: std::collections::BTreeMap<&str, std::collections::BTreeSet<NaiveDate>> =
+        std::collections::BTreeMap::new();
+    for gap in gaps {
+        by_upstream
+            .entry(&gap.upstream)
+            .or_default()
+            .insert(gap.date);
+    }
+    let parts: Vec<String> = by_upstream
+        .iter()
+        .enumerate()
+        .map(|(i, (upstream, dates))| {
+            let mut listed: Vec<String> =
+                dates.iter().take(SHOWN).map(ToString::to_string).collect();
+            if dates.len() > SHOWN {
+                listed.push(format!("and {} more", dates.len() - SHOWN));
+            }
+            let has = if i == 0 { " has no rows" } else { "" };
+            format!("{upstream}{has} for {}", listed.join(", "))
+        })
+        .collect();
+    parts.join("; ")
+}
+
 /// Both checks for one processor and date, as run history records them
 /// with the run they decided.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -117,5 +146,25 @@ mod tests {
         assert!(json.contains(r#""status":"stale_running""#), "{json}");
         assert!(json.contains(r#""date":"2026-01-06""#), "{json}");
         assert_eq!(serde_json::from_str::<UpstreamCheck>(&json).unwrap(), check);
+    }
+
+    #[test]
+    fn a_summary_names_each_upstream_once_with_its_dates_in_order() {
+        let gap = |upstream: &str, day: u32| Gap {
+            date: NaiveDate::from_ymd_opt(2026, 1, day).unwrap(),
+            upstream: upstream.into(),
+        };
+        let gaps = [gap("B", 9), gap("A", 6), gap("B", 6), gap("A", 6)];
+        assert_eq!(
+            summarize_gaps(&gaps),
+            "A has no rows for 2026-01-06; B for 2026-01-06, 2026-01-09"
+        );
+        let many: Vec<Gap> = (1..=8).map(|day| gap("A", day)).collect();
+        assert_eq!(
+            summarize_gaps(&many),
+            "A has no rows for 2026-01-01, 2026-01-02, 2026-01-03, 2026-01-04, 2026-01-05, \
+             and 3 more"
+        );
+        assert_eq!(summarize_gaps(&[]), "");
     }
 }

@@ -91,6 +91,13 @@ fn demo_then_run_prints_rows_for_both_processors() {
         &summary,
         "2026-01-06 PlayerGameSummaryProcessor failed: missing data: no box scores",
     );
+    // The season readers read from October, which this demo never ran:
+    // their rows flag it, and the summary says so once, not per run.
+    assert_contains(
+        &summary,
+        "lookback gaps flagged in rows' data_quality_issues: PlayerGameSummaryProcessor has no \
+         rows for 2025-10-21, 2025-10-22,",
+    );
 
     let run = slate(dir.path(), &["run", "--date", "2026-01-11"]);
     assert_succeeded(&run);
@@ -104,6 +111,14 @@ fn demo_then_run_prints_rows_for_both_processors() {
         assert_eq!(cells[1], "success", "{line}");
         assert!(cells[2].parse::<u64>().unwrap() > 0, "{line}");
     }
+    let cache = table
+        .lines()
+        .find(|l| l.contains("PlayerDailyCacheProcessor"))
+        .unwrap();
+    assert_contains(
+        cache,
+        "rows flag lookback gaps: PlayerGameSummaryProcessor has no rows for 2025-10-21",
+    );
 
     let runs = slate(
         dir.path(),

@@ -139,6 +139,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         "blocked",
         "not started",
         "rows",
+        "flagged gaps",
     ]);
     let mut all = Tally::default();
     for name in &plan.selection {
@@ -150,9 +151,11 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
             tally.blocked.to_string(),
             tally.not_started.to_string(),
             tally.rows.to_string(),
+            tally.flagged_gaps.to_string(),
         ]);
     }
     println!("{output}");
+    print_flagged_gaps(&outcomes);
     for outcome in &outcomes {
         all.count(outcome);
     }
@@ -522,10 +525,29 @@ pub fn rerun_outdated(
     for (processor, tally) in backfill::tally(&outcomes) {
         println!(
             "reran {processor} from {first} to {last}: {} succeeded, {} failed, {} blocked, \
-             {} not started, {} rows",
-            tally.succeeded, tally.failed, tally.blocked, tally.not_started, tally.rows
+             {} not started, {} rows, {} flagging lookback gaps",
+            tally.succeeded,
+            tally.failed,
+            tally.blocked,
+            tally.not_started,
+            tally.rows,
+            tally.flagged_gaps
         );
         failed |= !tally.all_well();
     }
+    print_flagged_gaps(&outcomes);
     Ok(failed)
+}
+
+/// The lookback gaps the runs of `outcomes` flagged in their rows, in one
+/// line, if any: an expected condition, shown once in the summary rather
+/// than logged per run.
+pub(super) fn print_flagged_gaps(outcomes: &[Outcome]) {
+    let gaps = backfill::flagged_gaps(outcomes);
+    if !gaps.is_empty() {
+        println!(
+            "lookback gaps flagged in rows' data_quality_issues: {}",
+            slate::upstream_check::summarize_gaps(&gaps)
+        );
+    }
 }

@@ -93,7 +93,7 @@ pub fn demo(
         })
         .collect();
 
-    let mut processors = table(&["processor", "success", "failed", "blocked"]);
+    let mut processors = table(&["processor", "success", "failed", "blocked", "flagged gaps"]);
     for name in &selection {
         let tally = tallies.get(name).cloned().unwrap_or_default();
         processors.add_row(vec![
@@ -101,6 +101,7 @@ pub fn demo(
             tally.succeeded.to_string(),
             tally.failed.to_string(),
             tally.blocked.to_string(),
+            tally.flagged_gaps.to_string(),
         ]);
     }
     println!("{processors}");
@@ -135,6 +136,7 @@ pub fn demo(
     for problem in &problems {
         println!("not a success {problem}");
     }
+    super::backfill::print_flagged_gaps(&outcomes);
     println!(
         "{} dates in {:.1} s",
         dates.len(),

@@ -9,6 +9,7 @@ use slate::outdated::Cause;
 use slate::pipeline::DateRun;
 use slate::runs::{RunFilter, RunStatus, Trigger};
 use slate::store::Store;
+use slate::upstream_check::summarize_gaps;
 
 use super::render::{duration, memory, short_error, table};
 use super::{Host, HostOptions};
@@ -52,13 +53,23 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
         let Some(record) = records.iter().find(|r| &r.processor == name) else {
             continue;
         };
-        // A success says more than its row count when it set rows aside.
+        // A success says more than its row count when it set rows aside,
+        // and when its rows flag lookback gaps.
         let note = match record.status {
-            RunStatus::Success => record
-                .reason
-                .clone()
-                .filter(|r| *r != format!("committed {} rows", record.rows_written))
-                .unwrap_or_default(),
+            RunStatus::Success => {
+                let set_aside = record
+                    .reason
+                    .clone()
+                    .filter(|r| *r != format!("committed {} rows", record.rows_written));
+                let gaps = record.upstream_check.as_ref().map_or(&[][..], |c| &c.gaps);
+                let flagged = (!gaps.is_empty())
+                    .then(|| format!("rows flag lookback gaps: {}", summarize_gaps(gaps)));
+                set_aside
+                    .into_iter()
+                    .chain(flagged)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
             _ => short_error(record),
         };
         output.add_row(vec![
