@@ -300,6 +300,50 @@ fn a_failing_plugin_exits_with_the_plugin_failure_code() {
     );
 }
 
+/// A replay flags the lookback gaps production's check finds, as the
+/// live run did, so its rows are the live table's. Before, a replayed
+/// golden file lacked them, and never matched the table again.
+#[test]
+fn a_replay_writes_the_rows_the_live_table_holds_lookback_gaps_included() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let demo = ["demo", "--from", "2026-01-09", "--to", "2026-01-11"];
+    assert!(
+        slate(&[&["--data-dir", dir][..], &demo].concat())
+            .status
+            .success()
+    );
+
+    let scratch = tempfile::tempdir().unwrap();
+    let component = bundled_component(scratch.path(), "player-daily-cache");
+    let golden = scratch.path().join("replayed.ndjson");
+    let output = slate(&[
+        "--data-dir",
+        dir,
+        "test",
+        &component,
+        "--replay",
+        "2026-01-11",
+        "--expect",
+        golden.to_str().unwrap(),
+        "--update",
+    ]);
+    assert!(output.status.success(), "{}", stdout(&output));
+
+    let store = EmbeddedStore::open_read_only(&data.path().join("slate.db")).unwrap();
+    let cache = TableName::new("nba_precompute", "player_daily_cache");
+    let day = date("2026-01-11");
+    let live = slate::store::InputSource::read_rows(&store, &cache, day, day).unwrap();
+    let replayed = std::fs::read_to_string(&golden).unwrap();
+    assert_eq!(replayed, slate::testing::golden::to_ndjson(&live));
+    // The demo never ran October to the 8th of January, which the cache
+    // reads over the season: the rows say so.
+    assert_contains(
+        &replayed,
+        "lookback gap: PlayerGameSummaryProcessor has no rows for scheduled date 2025-10-21",
+    );
+}
+
 #[test]
 fn replay_runs_a_real_date_from_the_store_and_writes_nothing() {
     let data = tempfile::tempdir().unwrap();

@@ -70,10 +70,14 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
         .collect::<Vec<_>>();
     let known = testing::known_schemas(&bundled);
     let limits = LimitsConfig::load(&options.data_dir.config_file())?;
-    let inputs = match request.inputs {
-        InputChoice::Fixtures(dir) => Inputs::Fixtures(dir),
+    // A replay adds the lookback gaps production's check finds that date,
+    // as production does, so that its rows are the live table's.
+    let (inputs, quality_issues) = match request.inputs {
+        InputChoice::Fixtures(dir) => (Inputs::Fixtures(dir), Vec::new()),
         InputChoice::Replay => {
-            Inputs::Replay(options.warehouse.open_for_replay(&options.data_dir)?)
+            let store = options.warehouse.open_for_replay(&options.data_dir)?;
+            let gaps = testing::replayed_gaps(store.as_ref(), &plugin, &bundled, request.date)?;
+            (Inputs::Replay(store), gaps)
         }
     };
     let case = TestCase {
@@ -83,6 +87,7 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
         update: request.update,
         tolerance: request.tolerance,
         limits: limits.for_processor(&plugin.spec.name),
+        quality_issues,
     };
     let name = &plugin.spec.name;
     let outcome = testing::run(&plugin, &case, &known);

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use slate::data_dir::DataDir;
-use slate::store::InputSource;
 use slate::store::bigquery::Credentials;
 use slate::store::postgres::redacted;
 use slate::store::{
@@ -173,10 +172,10 @@ impl WarehouseArgs {
         })
     }
 
-    /// The selected store, to read inputs from and never write: the
-    /// embedded store opened read-only, or BigQuery, which `slate test`
-    /// only ever reads.
-    pub fn open_for_replay(&self, data_dir: &DataDir) -> Result<Arc<dyn InputSource>> {
+    /// The selected store, to read inputs and run history from and never
+    /// write: the embedded store opened read-only, or BigQuery, which
+    /// `slate test` only ever reads.
+    pub fn open_for_replay(&self, data_dir: &DataDir) -> Result<Arc<dyn Store>> {
         Ok(match self.warehouse() {
             Warehouse::Embedded => Arc::new(EmbeddedStore::open_read_only(&data_dir.store_file())?),
             Warehouse::Bigquery => Arc::new(BigQueryStore::connect(&self.bigquery_config()?)?),

@@ -17,6 +17,7 @@ use std::sync::atomic::AtomicBool;
 
 use chrono::NaiveDate;
 
+use crate::completeness;
 use crate::demo;
 use crate::evaluation::{Evaluated, Failure, evaluate};
 use crate::limits::RunLimits;
@@ -25,6 +26,7 @@ use crate::plugin::sandbox::RunIdentity;
 use crate::runs::ErrorKind;
 use crate::schema::{TableName, TableSchema};
 use crate::store::input::InputSource;
+use crate::store::{Store, StoreError};
 use fixtures::Fixtures;
 use golden::Difference;
 
@@ -59,6 +61,36 @@ pub struct TestCase {
     pub tolerance: f64,
     /// The run's limits.
     pub limits: RunLimits,
+    /// The issues production would add to every row: the lookback gaps
+    /// of the replayed date ([`replayed_gaps`]); none for fixtures.
+    pub quality_issues: Vec<String>,
+}
+
+/// The lookback gaps production's completeness check finds for `plugin`
+/// on `date` in `store`, as its rows' data quality issues, so that a
+/// replay writes the rows the live table holds. Upstreams are looked up
+/// among `plugins` (the bundled ones), the calendar is the schedule.
+pub fn replayed_gaps(
+    store: &dyn Store,
+    plugin: &Plugin,
+    plugins: &[Plugin],
+    date: NaiveDate,
+) -> Result<Vec<String>, StoreError> {
+    let output_of = |name: &str| {
+        plugins
+            .iter()
+            .find(|p| p.spec.name == name)
+            .map(|p| p.spec.output_table.clone())
+    };
+    let check = completeness::check(
+        store,
+        &plugin.spec,
+        date,
+        output_of,
+        &crate::pipeline::default_calendar(),
+        chrono::Utc::now(),
+    )?;
+    Ok(check.gaps.iter().map(ToString::to_string).collect())
 }
 
 /// How a test ended.
@@ -127,7 +159,8 @@ pub fn run(plugin: &Plugin, case: &TestCase, known: &BTreeMap<TableName, TableSc
         run_id: "slate-test".into(),
     };
     let cancel = Arc::new(AtomicBool::new(false));
-    let rows = match evaluate(plugin, identity, source, case.limits, cancel, &[]).0 {
+    let issues = &case.quality_issues;
+    let rows = match evaluate(plugin, identity, source, case.limits, cancel, issues).0 {
         Ok(Evaluated {
             rows, quarantined, ..
         }) if quarantined.is_empty() => rows,
