@@ -8,17 +8,18 @@
 //! unless its policy is `proceed_if_data_present`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::alerts::phase::record_phase_events;
-use crate::completeness::UpstreamCheck;
+use crate::completeness::{self, UpstreamCheck};
 use crate::dag::{self, DagError};
 use crate::executor::{Claim, Executor, SHUTDOWN_MESSAGE};
 use crate::plugin::Plugin;
-use crate::plugin::spec::{GapPolicy, Phase, ProcessorSpec};
+use crate::plugin::spec::{GapPolicy, Lookback, Phase, ProcessorSpec};
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
 use crate::schema::TableName;
 use crate::shadow::shadow_of;
@@ -64,6 +65,9 @@ pub struct Pipeline {
     calendar: TableName,
     /// Per live processor name, its shadow ([`crate::shadow::shadow_of`]).
     shadows: BTreeMap<String, Plugin>,
+    /// Per live processor name, what its shadow version declared, before
+    /// [`crate::shadow::shadow_of`] took its upstreams away.
+    shadow_declarations: BTreeMap<String, Arc<ProcessorSpec>>,
 }
 
 /// What [`Pipeline::run_date`] did with a date.
@@ -89,6 +93,7 @@ impl Pipeline {
             order,
             calendar: default_calendar(),
             shadows: BTreeMap::new(),
+            shadow_declarations: BTreeMap::new(),
         })
     }
 
@@ -97,16 +102,64 @@ impl Pipeline {
     /// goes ahead. A version of a processor the pipeline does not have, or
     /// the very version that is active, is left out.
     pub fn with_shadows(mut self, versions: Vec<Plugin>) -> Self {
-        self.shadows = versions
+        let shadowing: Vec<&Plugin> = versions
             .iter()
             .filter(|v| {
                 self.plugins
                     .get(&v.spec.name)
                     .is_some_and(|live| live.hash != v.hash)
             })
+            .collect();
+        self.shadows = shadowing
+            .iter()
             .map(|v| (v.spec.name.clone(), shadow_of(v)))
             .collect();
+        self.shadow_declarations = shadowing
+            .iter()
+            .map(|v| (v.spec.name.clone(), v.spec.clone()))
+            .collect();
         self
+    }
+
+    /// The check the shadow of `name` runs on for `date`, given `live`, the
+    /// check its live run went ahead on: that one where the two versions
+    /// read the same upstreams as far back; else the live decisions with
+    /// the gaps of the shadow's own windows, checked now, so that its rows
+    /// flag what it reads and a diff shows the difference.
+    pub fn shadow_check(
+        &self,
+        store: &dyn Store,
+        name: &str,
+        date: NaiveDate,
+        live: UpstreamCheck,
+    ) -> UpstreamCheck {
+        let (Some(declared), Some(active)) =
+            (self.shadow_declarations.get(name), self.plugins.get(name))
+        else {
+            return live;
+        };
+        let reads = |spec: &ProcessorSpec| {
+            let windows: Vec<Lookback> =
+                spec.upstream.iter().map(|u| spec.lookback_of(u)).collect();
+            (spec.upstream.clone(), windows)
+        };
+        if reads(declared) == reads(&active.spec) {
+            return live;
+        }
+        let output_of = |name: &str| self.plugins.get(name).map(|p| p.spec.output_table.clone());
+        match completeness::check(store, declared, date, output_of, &self.calendar, Utc::now()) {
+            Ok(own) => UpstreamCheck {
+                gaps: own.gaps,
+                ..live
+            },
+            Err(error) => {
+                tracing::warn!(
+                    processor = %name, %date,
+                    "the shadow's own lookback could not be checked; it gets its live run's: {error}"
+                );
+                live
+            }
+        }
     }
 
     /// The shadow of `name` (named and writing as a shadow), if it has one.
@@ -167,6 +220,7 @@ impl Pipeline {
         let mut pipeline = Pipeline::new(plugins)?;
         pipeline.calendar = self.calendar.clone();
         pipeline.shadows = self.shadows.clone();
+        pipeline.shadow_declarations = self.shadow_declarations.clone();
         Ok(pipeline)
     }
 
@@ -232,7 +286,7 @@ impl Pipeline {
                 let shadow_check = shadow.map(|_| check.clone());
                 let record = executor.execute_claim(claim, Some(check))?;
                 if let (Some(shadow), Some(check)) = (shadow, shadow_check) {
-                    Self::run_shadow(executor, shadow, date, check);
+                    self.run_shadow(executor, shadow, date, check);
                 }
                 Ok(record)
             }
@@ -331,7 +385,7 @@ impl Pipeline {
         for ((slot, check), record) in executed_at.into_iter().zip(executed) {
             let date = results[slot].0;
             if let (Some(shadow), Some(check)) = (shadow, check) {
-                Self::run_shadow(executor, shadow, date, check);
+                self.run_shadow(executor, shadow, date, check);
             }
             results[slot].1 = Some(record);
         }
@@ -342,9 +396,17 @@ impl Pipeline {
     }
 
     /// Runs `shadow` on `date` with the check that let its live run go
-    /// ahead. Whatever happens to it is in its own run record or the log:
-    /// it never fails the live run.
-    fn run_shadow(executor: &Executor, shadow: &Plugin, date: NaiveDate, check: UpstreamCheck) {
+    /// ahead ([`Pipeline::shadow_check`]). Whatever happens to it is in its
+    /// own run record or the log: it never fails the live run.
+    fn run_shadow(
+        &self,
+        executor: &Executor,
+        shadow: &Plugin,
+        date: NaiveDate,
+        live: UpstreamCheck,
+    ) {
+        let name = crate::shadow::live_name(&shadow.spec.name).unwrap_or(&shadow.spec.name);
+        let check = self.shadow_check(executor.store().as_ref(), name, date, live);
         let ran = executor
             .claim(shadow, date, Trigger::Shadow)
             .and_then(|claim| executor.execute_claim(claim, Some(check)));

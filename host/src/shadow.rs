@@ -286,7 +286,8 @@ pub struct Replay {
 /// Replays `name`'s shadow on every date from `from` to `to` where the
 /// live processor's latest run succeeded, against the stored inputs, with
 /// the upstream check recorded on that live run (so its rows get the same
-/// quality issues). Up to `parallelism` dates run at once; `on_outcome` is
+/// quality issues; [`Pipeline::shadow_check`] gives a shadow that reads
+/// further back the gaps of its own windows). Up to `parallelism` dates run at once; `on_outcome` is
 /// told of each as it ends. Only the shadow table is written. Before each
 /// date, `still_shadow` is asked whether the version is still the shadow
 /// (another process may drop, promote or replace it meanwhile): once it is
@@ -344,9 +345,12 @@ pub fn replay(
                         not_run.push(*date);
                         continue;
                     }
+                    let check = check.clone().map(|live| {
+                        pipeline.shadow_check(executor.store().as_ref(), name, *date, live)
+                    });
                     let ran = executor
                         .claim(shadow, *date, Trigger::Shadow)
-                        .and_then(|claim| executor.execute_claim(claim, check.clone()));
+                        .and_then(|claim| executor.execute_claim(claim, check));
                     let outcome = match ran {
                         Ok(record) => Outcome::from_record(&record),
                         Err(error) => Outcome::unclaimed(&shadow.spec.name, *date, &error),

@@ -748,7 +748,18 @@ fn a_missing_date_blocks_its_downstream_and_is_flagged_in_later_lookbacks() {
 /// How many of PlayerDailyCache's rows on `day` flag the lookback gap of
 /// the planted missing date, and of how many rows.
 fn daily_cache_rows_flagging_the_planted_gap(host: &TestHost, day: NaiveDate) -> (usize, usize) {
-    let rows = host.rows(&TableName::new("nba_precompute", "player_daily_cache"), day);
+    let cache = TableName::new("nba_precompute", "player_daily_cache");
+    rows_flagging_the_planted_gap(host, &cache, day)
+}
+
+/// How many of `table`'s rows on `day` flag the lookback gap of the
+/// planted missing date, and of how many rows.
+fn rows_flagging_the_planted_gap(
+    host: &TestHost,
+    table: &TableName,
+    day: NaiveDate,
+) -> (usize, usize) {
+    let rows = host.rows(table, day);
     let issues = rows
         .columns
         .iter()
@@ -793,18 +804,31 @@ fn a_reader_of_the_season_to_date_flags_a_gap_from_further_back_than_ten_games()
     for game_date in &game_dates {
         host.run(summaries, *game_date);
     }
+    // A shadow version that declares ten game dates (and a hash of its
+    // own), to be checked for what it declares, not for the live one's.
+    let mut ten_games = cache.clone();
+    let mut declared = (*cache.spec).clone();
+    (declared.lookback, declared.season) = (Lookback::Games(10), None);
+    (ten_games.spec, ten_games.hash) = (Arc::new(declared), "ten-games".into());
+    let shadow_table = slate::shadow::shadow_table(&cache.spec.output_table, &ten_games.hash);
+    let pipeline = pipeline.with_shadows(vec![ten_games]);
     let all = pipeline.select(&[]).unwrap();
     pipeline
         .run_date(&host.executor, day, &all, Trigger::Backfill)
         .unwrap();
 
     // The cache's season averages on the 27th lack the 6th's games, and
-    // every row says so.
+    // every row says so; the shadow's rows, of ten games, do not.
     let (flagged, rows) = daily_cache_rows_flagging_the_planted_gap(&host, day);
     assert!(rows > 0);
     assert_eq!(
         flagged, rows,
         "every row of {day} flags the gap of {missing}"
+    );
+    assert_eq!(
+        rows_flagging_the_planted_gap(&host, &shadow_table, day),
+        (0, rows),
+        "the shadow flags the gaps of its own windows"
     );
 
     // The composite factors read the player and team games over the

@@ -13,7 +13,7 @@ mod io;
 use basketball::read_season_so_far_coded;
 use cache::CacheRow;
 use io::{GAME_COLUMNS, PLAYER_CODED, SCHEDULE_COLUMNS, read_games, read_schedule};
-use slate_sdk::{Date, Declaration, Lookback, Phase, ProcessError, RowSet, Value, days_from_date};
+use slate_sdk::{Date, Declaration, Phase, ProcessError, RowSet, Value, days_from_date};
 
 /// Where v1's row has `points_avg_last_5`.
 const POINTS_AVG_LAST_5: usize = 6;
@@ -26,7 +26,7 @@ const DECLARATION: Declaration = Declaration {
     key_columns: &["player_lookup", "cache_date"],
     inputs: &["nba_analytics.player_game_summary", "nba_raw.schedule"],
     upstream: &["PlayerGameSummaryProcessor"],
-    lookback: Lookback::Games(10),
+    season: basketball::over_the_season(&["PlayerGameSummaryProcessor"]),
     ..Declaration::derived("PlayerDailyCacheProcessor", Phase::Precompute, "2.0.0")
 };
 
