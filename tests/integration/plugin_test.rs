@@ -300,6 +300,27 @@ fn a_failing_plugin_exits_with_the_plugin_failure_code() {
     );
 }
 
+/// Replays the bundled processor `package` on `day` from the store in
+/// `dir` with `slate test --replay`, and returns the golden file it wrote
+/// in `scratch`.
+fn replay_to_golden(dir: &str, scratch: &Path, package: &str, day: &str) -> PathBuf {
+    let component = bundled_component(scratch, package);
+    let golden = scratch.join("replayed.ndjson");
+    let output = slate(&[
+        "--data-dir",
+        dir,
+        "test",
+        &component,
+        "--replay",
+        day,
+        "--expect",
+        golden.to_str().unwrap(),
+        "--update",
+    ]);
+    assert!(output.status.success(), "{}", stdout(&output));
+    golden
+}
+
 /// A replay flags the lookback gaps production's check finds, as the
 /// live run did, so its rows are the live table's. Before, a replayed
 /// golden file lacked them, and never matched the table again.
@@ -315,20 +336,7 @@ fn a_replay_writes_the_rows_the_live_table_holds_lookback_gaps_included() {
     );
 
     let scratch = tempfile::tempdir().unwrap();
-    let component = bundled_component(scratch.path(), "player-daily-cache");
-    let golden = scratch.path().join("replayed.ndjson");
-    let output = slate(&[
-        "--data-dir",
-        dir,
-        "test",
-        &component,
-        "--replay",
-        "2026-01-11",
-        "--expect",
-        golden.to_str().unwrap(),
-        "--update",
-    ]);
-    assert!(output.status.success(), "{}", stdout(&output));
+    let golden = replay_to_golden(dir, scratch.path(), "player-daily-cache", "2026-01-11");
 
     let store = EmbeddedStore::open_read_only(&data.path().join("slate.db")).unwrap();
     let cache = TableName::new("nba_precompute", "player_daily_cache");
@@ -361,20 +369,7 @@ fn replay_runs_a_real_date_from_the_store_and_writes_nothing() {
     let runs_before = stdout(&slate(&["--data-dir", dir, "runs", "--limit", "1000"]));
 
     let scratch = tempfile::tempdir().unwrap();
-    let component = bundled_component(scratch.path(), "player-game-summary");
-    let golden = scratch.path().join("replayed.ndjson");
-    let output = slate(&[
-        "--data-dir",
-        dir,
-        "test",
-        &component,
-        "--replay",
-        "2026-01-11",
-        "--expect",
-        golden.to_str().unwrap(),
-        "--update",
-    ]);
-    assert!(output.status.success(), "{}", stdout(&output));
+    let golden = replay_to_golden(dir, scratch.path(), "player-game-summary", "2026-01-11");
     // The replayed output is what the pipeline committed for that date.
     let replayed = std::fs::read_to_string(&golden).unwrap().lines().count() as u64;
     let store = EmbeddedStore::open_read_only(&data.path().join("slate.db")).unwrap();
@@ -391,11 +386,12 @@ fn replay_runs_a_real_date_from_the_store_and_writes_nothing() {
     );
     // A replay of one date with --date naming another is refused: the
     // replay date was taken for a mere switch, and the other date ran.
+    let component = scratch.path().join("player-game-summary.wasm");
     let both = slate(&[
         "--data-dir",
         dir,
         "test",
-        &component,
+        component.to_str().unwrap(),
         "--replay",
         "2026-01-11",
         "--date",
