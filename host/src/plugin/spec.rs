@@ -5,9 +5,8 @@
 
 use std::fmt;
 
-use serde::Serialize;
-
 use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
 
 use crate::bindings::{self, MonthDay, ProcessorInfo};
 use crate::schema::{Column, SHADOW_DATASET, TableName, TableSchema};
