@@ -637,6 +637,11 @@ fn listing_plugins_of_a_data_folder_that_does_not_exist_creates_nothing() {
     let plugins = slate(&typo, &["plugins"]);
     assert_succeeded(&plugins);
     assert_contains(&stdout(&plugins), "PlayerDailyCacheProcessor");
+    // Each dependency says how far back it is read.
+    assert_contains(
+        &stdout(&plugins),
+        "PlayerGameSummaryProcessor (the season from 10-01)",
+    );
     assert_contains(&stderr(&plugins), "does not exist");
     let history = slate(&typo, &["plugins", "history", "PlayerDailyCacheProcessor"]);
     assert_succeeded(&history);

@@ -754,6 +754,13 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
         "{listed:?}"
     );
     assert_eq!(daily["dependencies"], json!(["PlayerGameSummaryProcessor"]));
+    assert_eq!(
+        daily["reads"],
+        json!([{
+            "upstream": "PlayerGameSummaryProcessor",
+            "lookback": {"SeasonToDate": {"month": 10, "day": 1}}
+        }])
+    );
     assert_eq!(daily["phase"], "4 precompute");
 
     let (v1, v2) = (

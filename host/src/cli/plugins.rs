@@ -543,7 +543,7 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
             spec.version.clone(),
             entry.plugin.hash.clone(),
             spec.phase.to_string(),
-            spec.upstream.join(", "),
+            spec.upstream_reads().join(", "),
             source,
             match entry.origin {
                 Origin::Registry => deployed_at.get(&spec.name).cloned().unwrap_or_default(),

@@ -48,6 +48,21 @@ pub enum Lookback {
     SeasonToDate(SeasonStart),
 }
 
+/// As listings show it: "none", "3 days", "10 game dates", "the season
+/// from 10-01".
+impl fmt::Display for Lookback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lookback::None => write!(f, "none"),
+            Lookback::Days(days) => write!(f, "{days} days"),
+            Lookback::Games(games) => write!(f, "{games} game dates"),
+            Lookback::SeasonToDate(start) => {
+                write!(f, "the season from {:02}-{:02}", start.month, start.day)
+            }
+        }
+    }
+}
+
 /// The upstreams a processor reads over the season to date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SeasonReads {
@@ -241,6 +256,18 @@ impl ProcessorSpec {
             }
             _ => self.lookback,
         }
+    }
+
+    /// Its upstreams as listings show them, each with how far back it
+    /// reads it when it reads more than its own date: "A (10 game dates)".
+    pub fn upstream_reads(&self) -> Vec<String> {
+        self.upstream
+            .iter()
+            .map(|upstream| match self.lookback_of(upstream) {
+                Lookback::None => upstream.clone(),
+                lookback => format!("{upstream} ({lookback})"),
+            })
+            .collect()
     }
 
     /// Whether it reads any upstream on dates before its own.
@@ -443,6 +470,10 @@ mod tests {
         assert_eq!(spec.lookback_of("Zones"), Lookback::Games(3));
         let plain = ProcessorSpec::from_declaration(&reader, None).unwrap();
         assert_eq!(plain.lookback_of("Games"), Lookback::Games(3));
+        assert_eq!(
+            spec.upstream_reads(),
+            ["Games (the season from 10-01)", "Zones (3 game dates)"]
+        );
 
         let refused = |month, day, upstreams: &[&str]| {
             ProcessorSpec::from_declaration(&reader, Some(reads(month, day, upstreams)))

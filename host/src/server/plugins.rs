@@ -18,6 +18,7 @@ use super::errors::ApiError;
 use super::extract::{OptionalJsonBody, Params, flag_param, only_params, read_body};
 use super::state::{AppState, ServedHost};
 use crate::deploy::{DeployCheck, DeployError};
+use crate::plugin::spec::Lookback;
 use crate::registry::Deployment;
 use crate::shadow::{self, ShadowDiff, ShadowError};
 
@@ -34,10 +35,22 @@ pub struct PluginEntry {
     pub phase: String,
     /// The processors it depends on.
     pub dependencies: Vec<String>,
+    /// Each of them with how far back it reads it.
+    pub reads: Vec<UpstreamRead>,
     /// `bundled`, `registry` or `plugin_dir`.
     pub source: String,
     /// When the registry version became active.
     pub deployed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One upstream a processor reads, and how far back.
+#[derive(Debug, Serialize)]
+pub struct UpstreamRead {
+    /// The upstream processor.
+    pub upstream: String,
+    /// How far back: `{"Games": 10}`, `{"SeasonToDate": {"month": 10,
+    /// "day": 1}}`, or `"None"` for its own date alone.
+    pub lookback: Lookback,
 }
 
 /// The content hashes of the bundled processors, computed once.
@@ -75,6 +88,14 @@ pub async fn list_plugins(
                         hash: plugin.hash.clone(),
                         phase: spec.phase.to_string(),
                         dependencies: spec.upstream.clone(),
+                        reads: spec
+                            .upstream
+                            .iter()
+                            .map(|upstream| UpstreamRead {
+                                upstream: upstream.clone(),
+                                lookback: spec.lookback_of(upstream),
+                            })
+                            .collect(),
                         source: match (deployed, bundled) {
                             (Some(_), _) => "registry",
                             (None, true) => "bundled",
