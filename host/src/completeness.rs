@@ -286,13 +286,19 @@ impl<'a> UpstreamFacts<'a> {
             ..RunFilter::default()
         })?;
         let (rows, dates_with_rows) = match &table {
-            Some(table) if store.table_schema(table)?.is_some() => (
-                store
-                    .partition_counts_within(table, Some(checked))?
+            Some(table) if store.table_schema(table)?.is_some() => {
+                let rows: BTreeMap<NaiveDate, u64> = store
+                    .partition_counts_within(table, Some(checked.clone()))?
                     .into_iter()
-                    .collect(),
-                store.partition_dates_within(table, span)?,
-            ),
+                    .collect();
+                // Without a lookback the span is the dates checked, whose
+                // counts say already which dates have rows.
+                let dates_with_rows = match span == checked {
+                    true => rows.keys().copied().collect(),
+                    false => store.partition_dates_within(table, span)?,
+                };
+                (rows, dates_with_rows)
+            }
             _ => (BTreeMap::new(), BTreeSet::new()),
         };
         Ok(UpstreamFacts {
