@@ -29,6 +29,7 @@ use crate::runs::{ErrorKind, NewRun, RunEnd, RunFilter, RunRecord, RunStatus, Ru
 use crate::schema::TableName;
 use crate::store::read_ahead::ReadAhead;
 use crate::store::{InputSource, RunOutput, Store, StoreError};
+use crate::upstream_check::gap_issues;
 
 /// The error message of a run stopped because its host shut down.
 pub const SHUTDOWN_MESSAGE: &str =
@@ -408,7 +409,7 @@ impl Executor {
         let limits = self.limits.for_processor(limits_of);
         let quality_issues: Vec<String> = check
             .iter()
-            .flat_map(|check| check.gaps.iter().map(ToString::to_string))
+            .flat_map(|check| gap_issues(&check.gaps))
             .collect();
         let fail = |failure: Failure, instantiation: Option<Duration>| {
             self.fail_claim(&claim, check.clone(), failure, instantiation)

@@ -24,6 +24,7 @@ use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus, Trigger};
 use crate::schema::TableName;
 use crate::shadow::shadow_of;
 use crate::store::{Store, StoreError};
+use crate::upstream_check::gap_issues;
 
 /// Why a selection of processors is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -536,7 +537,7 @@ impl Pipeline {
                 check: Some(checked),
             };
         }
-        let gaps: Vec<String> = checked.gaps.iter().map(ToString::to_string).collect();
+        let gaps = gap_issues(&checked.gaps);
         if !gaps.is_empty() && spec.gap_policy == GapPolicy::Block {
             return Verdict::Block {
                 reason: gaps.join("; "),

@@ -75,6 +75,43 @@ impl fmt::Display for Gap {
     }
 }
 
+/// `gaps` as the data quality issues a run adds to each of its rows: one
+/// per upstream, in the order the check found them, naming every date.
+/// One date reads "lookback gap: A has no rows for scheduled date
+/// 2026-01-06"; several, "lookback gap: A has no rows for 3 scheduled
+/// dates: 2025-10-21, 2025-10-22, 2025-10-23". A run that starts
+/// mid-season reads months of missing dates; one issue per date repeated
+/// that many issues on every row.
+pub fn gap_issues(gaps: &[Gap]) -> Vec<String> {
+    let mut by_upstream: Vec<(&Gap, std::collections::BTreeSet<NaiveDate>)> = Vec::new();
+    for gap in gaps {
+        match by_upstream
+            .iter_mut()
+            .find(|(first, _)| first.upstream == gap.upstream)
+        {
+            Some((_, dates)) => {
+                dates.insert(gap.date);
+            }
+            None => by_upstream.push((gap, [gap.date].into())),
+        }
+    }
+    by_upstream
+        .into_iter()
+        .map(|(first, dates)| {
+            if dates.len() == 1 {
+                return first.to_string();
+            }
+            let listed: Vec<String> = dates.iter().map(ToString::to_string).collect();
+            format!(
+                "lookback gap: {} has no rows for {} scheduled dates: {}",
+                first.upstream,
+                dates.len(),
+                listed.join(", ")
+            )
+        })
+        .collect()
+}
+
 /// `gaps` in one line for a summary, each upstream once with its dates
 /// (at most five each): "PlayerGameSummaryProcessor has no rows for
 /// 2026-01-06; TeamOffenseGameSummaryProcessor for 2026-01-06, 2026-01-09".
@@ -148,12 +185,35 @@ mod tests {
         assert_eq!(serde_json::from_str::<UpstreamCheck>(&json).unwrap(), check);
     }
 
-    #[test]
-    fn a_summary_names_each_upstream_once_with_its_dates_in_order() {
-        let gap = |upstream: &str, day: u32| Gap {
+    fn gap(upstream: &str, day: u32) -> Gap {
+        Gap {
             date: NaiveDate::from_ymd_opt(2026, 1, day).unwrap(),
             upstream: upstream.into(),
-        };
+        }
+    }
+
+    #[test]
+    fn a_rows_issues_name_each_upstream_once_with_every_date() {
+        let gaps = [gap("B", 9), gap("A", 6), gap("B", 6), gap("B", 9)];
+        assert_eq!(
+            gap_issues(&gaps),
+            [
+                "lookback gap: B has no rows for 2 scheduled dates: 2026-01-06, 2026-01-09",
+                "lookback gap: A has no rows for scheduled date 2026-01-06",
+            ]
+        );
+        let month: Vec<Gap> = (1..=31).map(|day| gap("A", day)).collect();
+        let issues = gap_issues(&month);
+        assert_eq!(issues.len(), 1);
+        assert!(issues[0].starts_with(
+            "lookback gap: A has no rows for 31 scheduled dates: 2026-01-01, 2026-01-02,"
+        ));
+        assert!(issues[0].ends_with(", 2026-01-31"), "{}", issues[0]);
+        assert!(gap_issues(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_summary_names_each_upstream_once_with_its_dates_in_order() {
         let gaps = [gap("B", 9), gap("A", 6), gap("B", 6), gap("A", 6)];
         assert_eq!(
             summarize_gaps(&gaps),

@@ -745,6 +745,33 @@ fn a_missing_date_blocks_its_downstream_and_is_flagged_in_later_lookbacks() {
     assert_eq!(flagged, rows, "every row of {next} flags the gap");
 }
 
+/// Only 01-05 of the season ran before 01-07, so the cache's season
+/// lookback misses every other game date since opening night. A row says
+/// so once, naming each date, not once per date.
+#[test]
+fn a_row_names_all_of_an_upstreams_missing_dates_in_one_issue() {
+    let (host, _pipeline) = around_the_missing_date();
+    let next = date("2026-01-07");
+    let missing: Vec<String> = crate::support::season()
+        .game_dates()
+        .into_iter()
+        .filter(|d| *d < next && *d != date("2026-01-05"))
+        .map(|d| d.to_string())
+        .collect();
+    assert!(missing.len() > 50, "{missing:?}");
+    let expected = format!(
+        "lookback gap: PlayerGameSummaryProcessor has no rows for {} scheduled dates: {}",
+        missing.len(),
+        missing.join(", ")
+    );
+    let cache = TableName::new("nba_precompute", "player_daily_cache");
+    let rows = summary_gap_issues(&host, &cache, next);
+    assert!(!rows.is_empty());
+    for issues in rows {
+        assert_eq!(issues, [expected.as_str()]);
+    }
+}
+
 /// How many of PlayerDailyCache's rows on `day` flag the lookback gap of
 /// the planted missing date, and of how many rows.
 fn daily_cache_rows_flagging_the_planted_gap(host: &TestHost, day: NaiveDate) -> (usize, usize) {
@@ -759,24 +786,37 @@ fn rows_flagging_the_planted_gap(
     table: &TableName,
     day: NaiveDate,
 ) -> (usize, usize) {
+    let issues = summary_gap_issues(host, table, day);
+    let flagged = issues
+        .iter()
+        .filter(|row| row.iter().any(|issue| issue.contains("2026-01-06")))
+        .count();
+    (flagged, issues.len())
+}
+
+/// Per row of `table` on `day`, the lookback gap issues it carries for
+/// PlayerGameSummaryProcessor.
+fn summary_gap_issues(host: &TestHost, table: &TableName, day: NaiveDate) -> Vec<Vec<String>> {
     let rows = host.rows(table, day);
     let issues = rows
         .columns
         .iter()
         .position(|c| c == "data_quality_issues")
         .unwrap();
-    let gap = Scalar::String(
-        "lookback gap: PlayerGameSummaryProcessor has no rows for scheduled date 2026-01-06".into(),
-    );
-    let flagged = rows
-        .rows
+    let prefix = "lookback gap: PlayerGameSummaryProcessor has no rows for ";
+    rows.rows
         .iter()
-        .filter(|row| match &row[issues] {
-            Value::Repeated(items) => items.contains(&gap),
+        .map(|row| match &row[issues] {
+            Value::Repeated(items) => items
+                .iter()
+                .filter_map(|item| match item {
+                    Scalar::String(text) if text.starts_with(prefix) => Some(text.clone()),
+                    _ => None,
+                })
+                .collect(),
             other => panic!("data_quality_issues is a list, not {other:?}"),
         })
-        .count();
-    (flagged, rows.rows.len())
+        .collect()
 }
 
 #[test]

@@ -90,7 +90,7 @@ pub fn replayed_gaps(
         &crate::pipeline::default_calendar(),
         chrono::Utc::now(),
     )?;
-    Ok(check.gaps.iter().map(ToString::to_string).collect())
+    Ok(crate::upstream_check::gap_issues(&check.gaps))
 }
 
 /// How a test ended.
