@@ -212,9 +212,7 @@ impl Deployer<'_> {
                 unchanged: true,
             });
         }
-        let deployment =
-            self.registry
-                .activate(&plugin.spec, &plugin.hash, DeployAction::Deploy)?;
+        let deployment = self.switch_to(&plugin, DeployAction::Deploy)?;
         Ok(Deployed {
             plugin,
             pipeline,
@@ -273,6 +271,8 @@ impl Deployer<'_> {
                 }),
             None => Vec::new(),
         };
+        // The shadow replaced, if any, runs no more.
+        resolve_after_shadow_ended(self.store, &plugin.spec.name);
         Ok(ShadowDeployed {
             plugin,
             shadow,
@@ -421,6 +421,9 @@ impl Deployer<'_> {
             RegistryError::NotDeployed(_) => DeployError::new(DeployCheck::State, e),
             other => other.into(),
         })?;
+        if ended_shadow.is_some() {
+            resolve_after_shadow_ended(self.store, name);
+        }
         Ok(Undeployed {
             deployment,
             bundled_hash,
@@ -519,13 +522,31 @@ impl Deployer<'_> {
         let plugin = self.runtime.load(&bytes)?;
         let pipeline = self.joined(&plugin)?;
         self.check_schema(&plugin)?;
-        let deployment = self.registry.activate(&plugin.spec, &plugin.hash, action)?;
+        let deployment = self.switch_to(&plugin, action)?;
         Ok(Deployed {
             plugin,
             pipeline,
             deployment,
             unchanged: false,
         })
+    }
+
+    /// Makes `plugin` its processor's active version in the registry. The
+    /// shadow's own version activated (promoted, deployed or rolled back
+    /// to) stops being the shadow, so the alerts of its shadow runs are
+    /// resolved.
+    fn switch_to(&self, plugin: &Plugin, action: DeployAction) -> Result<Deployment, DeployError> {
+        let name = &plugin.spec.name;
+        let was_the_shadow = self
+            .registry
+            .shadows()?
+            .iter()
+            .any(|shadow| shadow.stored.name == *name && shadow.stored.hash == plugin.hash);
+        let deployment = self.registry.activate(&plugin.spec, &plugin.hash, action)?;
+        if was_the_shadow {
+            resolve_after_shadow_ended(self.store, name);
+        }
+        Ok(deployment)
     }
 
     /// `bytes` loaded, which precompiles them into the cache, links them
@@ -662,13 +683,45 @@ pub fn resolve_alerts_of_removed(
     store: &dyn crate::store::Store,
     name: &str,
 ) -> Result<usize, crate::store::StoreError> {
+    resolve_alerts_no_success_can(store, name, &format!("{name} undeployed"))
+}
+
+/// Resolves the open alerts of `name`'s shadow (subject `NAME~shadow`)
+/// that only a later success of the shadow would resolve, once the
+/// shadow ended (dropped, replaced, promoted, or ended by an undeploy):
+/// no run of it follows. Returns how many it resolved.
+pub fn resolve_alerts_of_ended_shadow(
+    store: &dyn crate::store::Store,
+    name: &str,
+) -> Result<usize, crate::store::StoreError> {
+    let subject = crate::shadow::shadow_name(name);
+    resolve_alerts_no_success_can(store, &subject, &format!("{name}'s shadow version ended"))
+}
+
+/// Resolves `subject`'s open alerts that a later success would resolve,
+/// because no success of it can come any more, saying `why`.
+fn resolve_alerts_no_success_can(
+    store: &dyn crate::store::Store,
+    subject: &str,
+    why: &str,
+) -> Result<usize, crate::store::StoreError> {
     let Some(outbox) = store.alert_outbox() else {
         return Ok(0);
     };
     let matching = |alert: &crate::alerts::record::AlertRecord| {
-        alert.raised.subject == name && alert.raised.event.resolved_by_success()
+        alert.raised.subject == subject && alert.raised.event.resolved_by_success()
     };
-    outbox.resolve_open_alerts(&matching, &format!("{name} undeployed"))
+    outbox.resolve_open_alerts(&matching, why)
+}
+
+/// [`resolve_alerts_of_ended_shadow`] after a switch already made: a
+/// failure is logged, not returned.
+fn resolve_after_shadow_ended(store: Option<&dyn crate::store::Store>, name: &str) {
+    if let Some(store) = store
+        && let Err(error) = resolve_alerts_of_ended_shadow(store, name)
+    {
+        tracing::warn!(%error, processor = %name, "the ended shadow's open alerts were not resolved");
+    }
 }
 
 /// Refuses `plugin` when its output table belongs to anyone but its own

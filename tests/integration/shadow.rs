@@ -9,6 +9,7 @@ use serde_json::{Value as Json, json};
 use slate::rows::RowSet;
 use slate::schema::TableName;
 use slate::store::EmbeddedStore;
+use slate::store::alerts::AlertOutbox;
 use slate::store::input::InputSource;
 
 use crate::support::{
@@ -224,8 +225,72 @@ fn a_shadow_that_traps_fails_alone_and_the_live_run_succeeds() {
         latest_run(dir.path(), "VersionedProcessor")["status"],
         "success"
     );
+    assert_eq!(shadow_alerts(dir.path()).0, 1);
     let forced = succeed(dir.path(), &["promote", "VersionedProcessor", "--force"]);
     assert_contains(&forced, "promoted VersionedProcessor 4.0.0");
+    assert_eq!(shadow_alerts(dir.path()).0, 0, "no shadow runs after it");
+}
+
+/// The open alerts of the shadow's runs, and for each resolved one what
+/// resolved it.
+fn shadow_alerts(dir: &Path) -> (usize, Vec<Option<String>>) {
+    let alerts = EmbeddedStore::open(&dir.join("slate.db"))
+        .unwrap()
+        .alerts(false, 1000)
+        .unwrap();
+    let of_the_shadow: Vec<_> = alerts
+        .into_iter()
+        .filter(|a| a.raised.subject == "VersionedProcessor~shadow")
+        .collect();
+    let open = of_the_shadow
+        .iter()
+        .filter(|a| a.resolved_at.is_none())
+        .count();
+    let resolved_by = of_the_shadow
+        .into_iter()
+        .filter(|a| a.resolved_at.is_some())
+        .map(|a| a.resolved_by)
+        .collect();
+    (open, resolved_by)
+}
+
+/// A failing shadow's alert waits for a later success of the shadow.
+/// Once the shadow ends, by a drop, a replacement or an undeploy, none can
+/// come: its alerts are resolved then, not left open for good.
+#[test]
+fn a_failing_shadows_alerts_are_resolved_when_the_shadow_ends() {
+    let dir = with_v1_run();
+    let failing_shadow_run = || {
+        succeed(
+            dir.path(),
+            &["deploy", "--shadow", components::VERSIONED_V4_PANICS],
+        );
+        let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
+        succeed(dir.path(), &run);
+    };
+    let ended = Some("VersionedProcessor's shadow version ended".to_string());
+
+    failing_shadow_run();
+    assert_eq!(shadow_alerts(dir.path()), (1, vec![]));
+    let dropped = succeed(dir.path(), &["shadow", "drop", "VersionedProcessor"]);
+    assert_contains(&dropped, "1 open alerts of its shadow runs resolved");
+    assert_eq!(shadow_alerts(dir.path()), (0, vec![ended.clone()]));
+
+    failing_shadow_run();
+    assert_eq!(shadow_alerts(dir.path()).0, 1);
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    assert_eq!(
+        shadow_alerts(dir.path()),
+        (0, vec![ended.clone(), ended.clone()])
+    );
+
+    failing_shadow_run();
+    assert_eq!(shadow_alerts(dir.path()).0, 1);
+    succeed(dir.path(), &["undeploy", "VersionedProcessor"]);
+    assert_eq!(shadow_alerts(dir.path()), (0, vec![ended.clone(); 3]));
 }
 
 #[test]
@@ -455,6 +520,16 @@ fn over_http_a_shadow_is_deployed_with_shadow_true_and_diffed_at_plugins_name_di
     assert_eq!((status, &gone["field"]), (404, &json!("name")), "{gone}");
     let (status, _) = server.get("/plugins/VersionedProcessor/diff");
     assert_eq!(status, 404, "no shadow to diff");
+
+    // A failing shadow dropped over HTTP has its alerts resolved.
+    let v4 = std::fs::read(components::VERSIONED_V4_PANICS).unwrap();
+    let (status, stored) = server.put_component("VersionedProcessor?shadow=true", &v4);
+    assert_eq!(status, 200, "{stored}");
+    server.process("VersionedProcessor", DAY);
+    assert_eq!(shadow_alerts(dir.path()).0, 1);
+    let (status, dropped) = server.delete("/plugins/VersionedProcessor/shadow");
+    assert_eq!(status, 200, "{dropped}");
+    assert_eq!(shadow_alerts(dir.path()).0, 0);
 }
 
 #[test]

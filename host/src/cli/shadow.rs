@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use slate::backfill::Outcome;
@@ -38,6 +38,11 @@ pub fn drop(options: &HostOptions, name: &str, keep: bool) -> Result<ExitCode> {
     );
     if cleared {
         println!("{name} has no shadow version now: its shadow runs stop");
+        let resolved = slate::deploy::resolve_alerts_of_ended_shadow(store.as_ref(), name)
+            .context("the shadow is dropped, but its open alerts were not resolved")?;
+        if resolved > 0 {
+            println!("{resolved} open alerts of its shadow runs resolved");
+        }
     }
     for table in &dropped {
         println!("dropped {table}");

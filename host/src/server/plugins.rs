@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::errors::ApiError;
 use super::extract::{OptionalJsonBody, Params, flag_param, only_params, read_body};
 use super::state::{AppState, ServedHost};
-use crate::deploy::{DeployCheck, DeployError};
+use crate::deploy::{self, DeployCheck, DeployError};
 use crate::plugin::spec::Lookback;
 use crate::registry::Deployment;
 use crate::shadow::{self, ShadowDiff, ShadowError};
@@ -264,6 +264,12 @@ pub async fn drop_shadow(
                 .registry
                 .clear_shadow(&name)
                 .map_err(ApiError::internal)?;
+            if cleared
+                && let Err(error) =
+                    deploy::resolve_alerts_of_ended_shadow(host.store.as_ref(), &name)
+            {
+                tracing::warn!(%error, processor = %name, "the dropped shadow's open alerts were not resolved");
+            }
             // Tables of a shadow that ended otherwise (its bytes deployed) go too.
             let dropped = match keep {
                 true => Vec::new(),
