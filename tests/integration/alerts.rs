@@ -143,6 +143,63 @@ fn a_hanging_channel_holds_up_no_other_channel() {
     assert_eq!(outcomes.len(), 2);
 }
 
+/// Delivering continuously, as `slate serve` does, each channel goes on
+/// its own: an alert raised while the hanging channel's first post is
+/// still waiting for its timeout reaches the pager at once. Before, every
+/// channel's next post waited for the slowest channel's last one.
+#[test]
+fn while_one_channel_hangs_the_others_deliver_what_comes_meanwhile() {
+    let hanging = Receiver::start(Answer::Hang(Duration::from_secs(60)));
+    let pager = Receiver::start(Answer::Ok);
+    let (host, slow) = host_with_a_spinning_processor();
+    let config = AlertsConfig::parse(
+        &format!(
+            "[alerts]\ntimeout_secs = 20\n\
+             [[alerts.channel]]\nname = \"hang\"\nkind = \"webhook\"\nurl = \"{}\"\n\
+             [[alerts.channel]]\nname = \"pager\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+            hanging.url("hook"),
+            pager.url("hook")
+        ),
+        |_| None,
+    )
+    .unwrap();
+    let alerts = Arc::new(deliverer(&host.store, config));
+    let (first, second) = (date("2026-01-11"), date("2026-01-12"));
+    set_spin(host.store.as_ref(), first, true);
+    set_spin(host.store.as_ref(), second, true);
+    host.run(&slow, first);
+    {
+        let alerts = alerts.clone();
+        std::thread::spawn(move || {
+            block_on(async {
+                let delivering = alerts.deliver_continuously(Duration::from_millis(50));
+                tokio::time::timeout(Duration::from_secs(30), delivering).await
+            })
+        });
+    }
+    crate::support::wait_until("the pager has the first failure", || {
+        !pager.accepted().is_empty()
+    });
+
+    host.run(&slow, second);
+    crate::support::wait_until("the pager has the second failure", || {
+        pager.accepted().len() >= 2
+    });
+    // The hanging channel's first post has not even timed out yet.
+    let hang_attempts = host.store.delivery_attempts(Some("hang"), 10).unwrap();
+    assert_eq!(
+        hang_attempts,
+        [],
+        "the second alert waited for the hanging post"
+    );
+    let dates: Vec<_> = pager
+        .accepted()
+        .iter()
+        .map(|post| post["alert"]["data_date"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(dates, ["2026-01-11", "2026-01-12"]);
+}
+
 #[test]
 fn a_run_that_fails_delivers_one_alert_and_a_successful_rerun_one_resolve() {
     let receiver = Receiver::start(Answer::Ok);

@@ -378,6 +378,68 @@ impl Deliverer {
             .collect()
     }
 
+    /// Delivers to every channel until the future is dropped, each channel
+    /// on its own: it posts again at once while a backlog remains, else
+    /// looks again after `tick`. A channel whose receiver hangs until the
+    /// timeout delays only itself: the others go on posting what comes
+    /// meanwhile. (Passes over all channels together made every channel's
+    /// next post wait for the slowest one's.) Failures are logged, without
+    /// any URL, and tried again after `tick`.
+    pub async fn deliver_continuously(&self, tick: Duration) {
+        let loops = self.config.channels.iter().map(|channel| async move {
+            loop {
+                match self.deliver_channel(channel).await {
+                    Ok(ChannelOutcome::Delivered { .. }) => continue,
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(channel = %channel.name, %error, "alert delivery failed");
+                    }
+                }
+                tokio::time::sleep(tick).await;
+            }
+        });
+        futures::future::join_all(loops).await;
+    }
+
+    /// Delivers to every channel, each on its own, until nothing is left to
+    /// send or `deadline` (waiting out a backoff or a rate limit that ends
+    /// by then). For each channel: how many messages it delivered, and its
+    /// last outcome (`Idle` when it drained).
+    pub async fn drain_until(
+        &self,
+        deadline: DateTime<Utc>,
+    ) -> Result<Vec<(String, usize, ChannelOutcome)>, DeliveryError> {
+        let drains = self.config.channels.iter().map(|channel| async move {
+            let mut delivered = 0;
+            loop {
+                let outcome = self.deliver_channel(channel).await?;
+                let wait_until = match &outcome {
+                    // A post may carry part of a backlog: ask again at once.
+                    ChannelOutcome::Delivered { messages } => {
+                        delivered += messages;
+                        Some(Utc::now())
+                    }
+                    ChannelOutcome::Waiting { until, .. } => Some(*until),
+                    ChannelOutcome::Failed { dead: false, .. } => Some(Utc::now()),
+                    _ => None,
+                };
+                match wait_until {
+                    Some(until) if until <= deadline && Utc::now() < deadline => {
+                        let wait = (until - Utc::now()).to_std().unwrap_or_default();
+                        if !wait.is_zero() {
+                            tokio::time::sleep(wait + Duration::from_millis(10)).await;
+                        }
+                    }
+                    _ => return Ok((channel.name.clone(), delivered, outcome)),
+                }
+            }
+        });
+        futures::future::join_all(drains)
+            .await
+            .into_iter()
+            .collect()
+    }
+
     async fn deliver_channel(&self, channel: &Channel) -> Result<ChannelOutcome, DeliveryError> {
         let outbox = self.outbox()?;
         let now = Utc::now();

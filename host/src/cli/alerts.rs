@@ -316,42 +316,14 @@ pub fn deliver_after_command(options: &HostOptions, store: &Arc<dyn Store>) -> R
         return Ok(true);
     }
     let deliverer = Deliverer::new(store.clone(), config, &slate::liveness::this_host_id())?;
-    let mut delivered: std::collections::BTreeMap<String, usize> = Default::default();
-    let outcomes = async_runtime()?.block_on(async {
-        let deadline =
-            Utc::now() + chrono::Duration::from_std(AFTER_COMMAND_WAIT).unwrap_or_default();
-        loop {
-            let outcomes = deliverer.deliver_due().await?;
-            let mut sent_some = false;
-            for (channel, outcome) in &outcomes {
-                if let ChannelOutcome::Delivered { messages } = outcome {
-                    *delivered.entry(channel.clone()).or_default() += messages;
-                    sent_some = true;
-                }
-            }
-            // A post may carry part of a backlog: ask again at once.
-            if sent_some && Utc::now() < deadline {
-                continue;
-            }
-            let wait_until = outcomes
-                .iter()
-                .filter_map(|(_, outcome)| match outcome {
-                    ChannelOutcome::Waiting { until, .. } => Some(*until),
-                    ChannelOutcome::Failed { dead: false, .. } => Some(Utc::now()),
-                    _ => None,
-                })
-                .min();
-            match wait_until {
-                Some(until) if until <= deadline => {
-                    let wait = (until - Utc::now()).to_std().unwrap_or_default();
-                    tokio::time::sleep(wait + Duration::from_millis(10)).await;
-                }
-                _ => return anyhow::Ok(outcomes),
-            }
+    let deadline = Utc::now() + chrono::Duration::from_std(AFTER_COMMAND_WAIT).unwrap_or_default();
+    let drained = async_runtime()?.block_on(deliverer.drain_until(deadline))?;
+    let mut outcomes = Vec::new();
+    for (channel, messages, outcome) in drained {
+        if messages > 0 {
+            eprintln!("alerts: {messages} message(s) delivered to `{channel}`");
         }
-    })?;
-    for (channel, messages) in &delivered {
-        eprintln!("alerts: {messages} message(s) delivered to `{channel}`");
+        outcomes.push((channel, outcome));
     }
     // Drained only when the last pass found nothing left to send.
     let drained = outcomes

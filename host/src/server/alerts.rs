@@ -96,20 +96,26 @@ pub async fn list_alerts(
     Ok(Json(view))
 }
 
-/// Delivers due alerts every [`DELIVERY_TICK`], sweeps for dates without
-/// rows every [`SWEEP_INTERVAL`] and probes every channel every
-/// `check_interval`, until the task is dropped. Failures are logged
-/// (without any URL) and retried on the next tick.
+/// Delivers due alerts (each channel on its own, looking every
+/// [`DELIVERY_TICK`]; see [`Deliverer::deliver_continuously`]), sweeps for
+/// dates without rows every [`SWEEP_INTERVAL`] and probes every channel
+/// every `check_interval`, until the task is dropped. Failures are logged
+/// (without any URL) and retried later. A channel that hangs, in a post or
+/// a probe, holds up neither the other channels nor the sweep.
 pub async fn run_deliverer(deliverer: Arc<Deliverer>, host: Arc<ServedHost>) {
+    tokio::join!(
+        deliverer.deliver_continuously(DELIVERY_TICK),
+        sweep_and_check(&deliverer, host)
+    );
+}
+
+/// The sweep every [`SWEEP_INTERVAL`] and the channel probes every
+/// `check_interval` of [`run_deliverer`], each on its own.
+async fn sweep_and_check(deliverer: &Deliverer, host: Arc<ServedHost>) {
     let check_interval = deliverer.config().check_interval;
     let deadline = deliverer.config().no_rows_deadline;
-    let mut ticks = tokio::time::interval(DELIVERY_TICK);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut next_check = tokio::time::Instant::now() + check_interval;
-    let mut next_sweep = tokio::time::Instant::now();
-    loop {
-        ticks.tick().await;
-        if tokio::time::Instant::now() >= next_sweep {
+    let sweeping = async {
+        loop {
             let host = host.clone();
             let swept = tokio::task::spawn_blocking(move || {
                 let pipeline = host.pipeline().map_err(|e| e.to_string())?;
@@ -120,16 +126,16 @@ pub async fn run_deliverer(deliverer: Arc<Deliverer>, host: Arc<ServedHost>) {
             if let Ok(Err(error)) = swept {
                 tracing::warn!(%error, "the no-rows sweep failed");
             }
-            next_sweep = tokio::time::Instant::now() + SWEEP_INTERVAL;
+            tokio::time::sleep(SWEEP_INTERVAL).await;
         }
-        if tokio::time::Instant::now() >= next_check {
+    };
+    let checking = async {
+        loop {
+            tokio::time::sleep(check_interval).await;
             if let Err(error) = deliverer.check_channels().await {
                 tracing::warn!(%error, "alert channel check failed");
             }
-            next_check = tokio::time::Instant::now() + check_interval;
         }
-        if let Err(error) = deliverer.deliver_due().await {
-            tracing::warn!(%error, "alert delivery pass failed");
-        }
-    }
+    };
+    tokio::join!(sweeping, checking);
 }
