@@ -281,6 +281,56 @@ fn an_alert_resolved_by_hand_sends_its_resolution_once() {
     assert_contains(&stderr(&output), "alert 999 is not open");
 }
 
+/// A date that will never have rows (a postponed game) is acknowledged
+/// by resolving its `no_rows_by_deadline` by hand. Before, the next
+/// command's sweep raised it again, after sending "resolved".
+#[test]
+fn a_no_rows_alert_resolved_by_hand_is_acknowledged_and_not_raised_again() {
+    let dir = crate::support::demo_data_dir("2026-01-05", "2026-01-07");
+    let missing = Some(date("2026-01-06"));
+    let no_rows_of_the_date = |open_only: bool| {
+        EmbeddedStore::open(&dir.path().join("slate.db"))
+            .unwrap()
+            .alerts(open_only, 100_000)
+            .unwrap()
+            .into_iter()
+            .filter(|a| {
+                a.raised.event == slate::alerts::EventKind::NoRowsByDeadline
+                    && a.raised.subject == "PlayerGameSummaryProcessor"
+                    && a.raised.data_date == missing
+            })
+            .collect::<Vec<_>>()
+    };
+    let open = no_rows_of_the_date(true);
+    assert_eq!(open.len(), 1, "{open:#?}");
+    let id = open[0].alert_id.to_string();
+
+    let resolved = crate::support::slate(dir.path(), &["alerts", "resolve", &id]);
+    assert!(resolved.status.success(), "{}", stderr(&resolved));
+    assert_contains(
+        &String::from_utf8_lossy(&resolved.stdout),
+        "PlayerGameSummaryProcessor on 2026-01-06: acknowledged, the no-rows sweep raises it no more",
+    );
+    // Any command sweeps; this one runs another processor.
+    let run = crate::support::slate(
+        dir.path(),
+        &[
+            "run",
+            "--date",
+            "2026-01-07",
+            "--processors",
+            "TeamOffenseGameSummaryProcessor",
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert_eq!(no_rows_of_the_date(true), []);
+    assert_eq!(
+        no_rows_of_the_date(false).len(),
+        1,
+        "raised once, resolved once"
+    );
+}
+
 #[test]
 fn a_channel_added_later_is_sent_the_alerts_still_open_and_then_everything_new() {
     let receiver = Receiver::start(Answer::Ok);

@@ -44,8 +44,21 @@ pub struct AlertRecord {
     pub last_at: DateTime<Utc>,
     /// When it was resolved.
     pub resolved_at: Option<DateTime<Utc>>,
-    /// What resolved it: a run id, or `slate alerts resolve`.
+    /// What resolved it: a run id, [`RESOLVED_BY_HAND`], or why nothing
+    /// else could (an undeploy, an ended shadow).
     pub resolved_by: Option<String>,
+}
+
+/// `resolved_by` of an alert an operator resolved (`slate alerts
+/// resolve`). A date's `no_rows_by_deadline` resolved so is acknowledged:
+/// the sweep does not raise it again.
+pub const RESOLVED_BY_HAND: &str = "slate alerts resolve";
+
+impl AlertRecord {
+    /// Whether an operator resolved it by hand.
+    pub fn resolved_by_hand(&self) -> bool {
+        self.resolved_by.as_deref() == Some(RESOLVED_BY_HAND)
+    }
 }
 
 /// Why a message was queued for an alert.

@@ -76,6 +76,7 @@ pub fn no_rows_alert(processor: &str, table: &str, date: NaiveDate, games: u64) 
 /// store that started mid-season is not flooded with the dates before) to
 /// today: a pipeline that stopped running is alerted on each date it
 /// missed since. An alert already open is left alone rather than counted
+/// again, and one resolved by hand is acknowledged: it is not raised
 /// again. Returns how many were opened.
 pub fn sweep(
     store: &dyn Store,
@@ -95,10 +96,13 @@ pub fn sweep(
         return Ok(0);
     };
     let last = now.date_naive().max(first);
+    // Open, or acknowledged: resolved by hand (a date that will never
+    // have rows, such as a postponed game).
     let open: BTreeSet<(String, Option<NaiveDate>)> = outbox
-        .alerts(true, usize::MAX >> 1)?
+        .alerts(false, usize::MAX >> 1)?
         .into_iter()
         .filter(|a| a.raised.event == EventKind::NoRowsByDeadline)
+        .filter(|a| a.resolved_at.is_none() || a.resolved_by_hand())
         .map(|a| (a.raised.subject, a.raised.data_date))
         .collect();
     let mut opened = 0;

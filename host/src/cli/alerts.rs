@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use slate::alerts::record::{AttemptOutcome, ChannelState, DeliveryAttempt};
+use slate::alerts::record::{AttemptOutcome, ChannelState, DeliveryAttempt, RESOLVED_BY_HAND};
 use slate::alerts::sweep::sweep;
-use slate::alerts::{AlertsConfig, ChannelOutcome, Deliverer};
+use slate::alerts::{AlertsConfig, ChannelOutcome, Deliverer, EventKind};
 use slate::pipeline::Pipeline;
 use slate::store::Store;
 use slate::store::alerts::AlertOutbox;
@@ -82,8 +82,21 @@ pub fn alerts(
     let config = AlertsConfig::load(&file)?;
     match command {
         AlertsCommand::Resolve { id } => {
-            if outbox(store.as_ref())?.resolve_alert(id, "slate alerts resolve")? {
+            let outbox = outbox(store.as_ref())?;
+            let acknowledged = outbox
+                .alerts(true, usize::MAX >> 1)?
+                .into_iter()
+                .find(|alert| alert.alert_id == id)
+                .filter(|alert| alert.raised.event == EventKind::NoRowsByDeadline);
+            if outbox.resolve_alert(id, RESOLVED_BY_HAND)? {
                 println!("alert {id} resolved");
+                if let Some(alert) = acknowledged {
+                    println!(
+                        "{} on {}: acknowledged, the no-rows sweep raises it no more",
+                        alert.raised.subject,
+                        alert.raised.data_date.map_or("-".into(), |d| d.to_string())
+                    );
+                }
                 deliver_after_command(options, &store)?;
                 Ok(ExitCode::SUCCESS)
             } else {
