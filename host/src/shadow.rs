@@ -10,7 +10,7 @@
 //! fails or blocks the live run. [`replay`] runs a shadow over past dates;
 //! [`compare`] diffs the two tables ([`crate::diff`]).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -114,6 +114,11 @@ pub struct ShadowDiff {
     pub processor: String,
     /// The active version's hash.
     pub live_hash: String,
+    /// Which versions wrote the live rows compared: each hash with the
+    /// dates whose latest successful live run it made. A hash other than
+    /// `live_hash` means those dates still hold an earlier version's rows
+    /// (they are outdated), so the diff is against that version there.
+    pub live_written_by: BTreeMap<String, Vec<NaiveDate>>,
     /// The shadow version's hash.
     pub shadow_hash: String,
     /// The live table.
@@ -239,12 +244,47 @@ pub fn compare(
     Ok(ShadowDiff {
         processor: name.to_string(),
         live_hash: live.hash.clone(),
+        live_written_by: written_by(store, name, &dates)?,
         shadow_hash: shadow.hash.clone(),
         live_table: live.spec.output_table.to_string(),
         shadow_table: shadow.spec.output_table.to_string(),
         dates: dates.into_iter().collect(),
         diff: diff(&live_rows, &live_schema, &shadow_rows, &shadow_schema),
     })
+}
+
+/// For each version of `processor`, the `dates` whose latest successful
+/// run it made: whose rows the table holds.
+fn written_by(
+    store: &dyn Store,
+    processor: &str,
+    dates: &BTreeSet<NaiveDate>,
+) -> Result<BTreeMap<String, Vec<NaiveDate>>, StoreError> {
+    let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
+        return Ok(BTreeMap::new());
+    };
+    let successes = store.runs(&RunFilter {
+        processor: Some(processor.to_string()),
+        status: Some(RunStatus::Success),
+        dates: Some(*first..=*last),
+        skip_upstream_check: true,
+        ..RunFilter::default()
+    })?;
+    // Newest first: the first of each date is the one whose rows stand.
+    let mut seen = BTreeSet::new();
+    let mut by_version: BTreeMap<String, Vec<NaiveDate>> = BTreeMap::new();
+    for run in successes {
+        if dates.contains(&run.data_date) && seen.insert(run.data_date) {
+            by_version
+                .entry(run.plugin_hash)
+                .or_default()
+                .push(run.data_date);
+        }
+    }
+    for dates in by_version.values_mut() {
+        dates.sort();
+    }
+    Ok(by_version)
 }
 
 /// Drops every table `processor`'s shadows wrote (those their runs own),

@@ -231,6 +231,45 @@ fn a_shadow_that_traps_fails_alone_and_the_live_run_succeeds() {
     assert_eq!(shadow_alerts(dir.path()).0, 0, "no shadow runs after it");
 }
 
+/// Once another version is active, the live rows a diff compares are
+/// still the ones the earlier version wrote. The diff says which version
+/// wrote them; before, it named the active version, which had written
+/// none, as the one compared.
+#[test]
+fn a_diff_names_the_version_that_wrote_the_live_rows_it_compares() {
+    let dir = with_v2_shadow_run();
+    let v1 = latest_run(dir.path(), "VersionedProcessor")["plugin_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let diff: Json = serde_json::from_str(&succeed(
+        dir.path(),
+        &["diff", "VersionedProcessor", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(diff["live_hash"], v1.as_str());
+    assert_eq!(diff["live_written_by"], json!({ v1.as_str(): [DAY] }));
+    let said = succeed(dir.path(), &["diff", "VersionedProcessor"]);
+    assert!(!said.contains("note:"), "{said}");
+
+    succeed(dir.path(), &["deploy", components::VERSIONED_V4_PANICS]);
+    let diff: Json = serde_json::from_str(&succeed(
+        dir.path(),
+        &["diff", "VersionedProcessor", "--json"],
+    ))
+    .unwrap();
+    assert_ne!(diff["live_hash"], v1.as_str(), "v4 is active");
+    assert_eq!(diff["live_written_by"], json!({ v1.as_str(): [DAY] }));
+    let said = succeed(dir.path(), &["diff", "VersionedProcessor"]);
+    assert_contains(
+        &said,
+        &format!(
+            "note: the live rows of {DAY} were written by version {}, not the active",
+            &v1[..12]
+        ),
+    );
+}
+
 /// The open alerts of the shadow's runs, and for each resolved one what
 /// resolved it.
 fn shadow_alerts(dir: &Path) -> (usize, Vec<Option<String>>) {

@@ -191,6 +191,18 @@ fn print_diff(compared: &ShadowDiff) {
         compared.shadow_table,
         compared.dates.len(),
     );
+    for (hash, dates) in &compared.live_written_by {
+        if *hash != compared.live_hash {
+            let listed: Vec<String> = dates.iter().map(ToString::to_string).collect();
+            println!(
+                "note: the live rows of {} were written by version {}, not the active {}: \
+                 the shadow is compared with that version there (`slate runs --outdated`)",
+                listed.join(", "),
+                short(hash),
+                short(&compared.live_hash),
+            );
+        }
+    }
     println!(
         "rows: {live_rows} live, {new_rows} shadow; {only_in_live} only in live, \
          {only_in_new} only in shadow, {changed} changed, {unchanged} unchanged"
