@@ -101,33 +101,96 @@ pub fn date_for(schedule: &Schedule, tick: DateTime<Utc>) -> NaiveDate {
         .unwrap_or(local)
 }
 
+/// One due tick ([`due_ticks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTick {
+    /// When it was due.
+    pub at: DateTime<Utc>,
+    /// The date it processes.
+    pub date: NaiveDate,
+    /// The later due tick of the same date that fires instead, if any: an
+    /// hourly schedule of `today` catching up, say, fires the date once,
+    /// where each tick would only find the date's runs already going.
+    pub superseded_by: Option<DateTime<Utc>>,
+}
+
+/// What is due of one schedule at `now` ([`due_ticks`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueTicks {
+    /// The due ticks, oldest first, at most [`MAX_CATCH_UP`] (the latest).
+    pub ticks: Vec<DueTick>,
+    /// Dates that due ticks left out past [`MAX_CATCH_UP`] would have
+    /// processed, and that no tick kept processes: the first and the
+    /// last, and how many.
+    pub dropped: Option<(NaiveDate, NaiveDate, usize)>,
+}
+
 /// The ticks due at `now`: after the last one fired (or, without one, after
 /// the server started), never before the server started unless the
-/// schedule catches up; at most [`MAX_CATCH_UP`], the latest ones.
+/// schedule catches up; at most [`MAX_CATCH_UP`], the latest ones, naming
+/// the dates left out. Of several due ticks of one date, the latest fires.
 pub fn due_ticks(
     schedule: &Schedule,
     last_fired: Option<DateTime<Utc>>,
     started: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Vec<DateTime<Utc>> {
+) -> DueTicks {
     let from = match (last_fired, schedule.catch_up) {
         (Some(last), true) => last,
         (Some(last), false) => last.max(started),
         (None, _) => started,
     };
-    let mut ticks = Vec::new();
+    let mut kept: std::collections::VecDeque<(DateTime<Utc>, NaiveDate)> = Default::default();
+    // A tick's date never goes back as ticks go forward.
+    let mut dropped_dates: Vec<NaiveDate> = Vec::new();
     let mut cursor = from;
     while let Some(tick) = schedule.next_after(cursor) {
         if tick > now {
             break;
         }
-        ticks.push(tick);
+        kept.push_back((tick, date_for(schedule, tick)));
         cursor = tick;
-        if ticks.len() > MAX_CATCH_UP {
-            ticks.remove(0);
+        if kept.len() > MAX_CATCH_UP
+            && let Some((_, date)) = kept.pop_front()
+            && dropped_dates.last() != Some(&date)
+        {
+            dropped_dates.push(date);
         }
     }
-    ticks
+    if let Some((_, first_kept)) = kept.front() {
+        dropped_dates.retain(|date| date != first_kept);
+    }
+    let ticks = (0..kept.len())
+        .map(|i| {
+            let (at, date) = kept[i];
+            let latest_of_date = kept
+                .iter()
+                .skip(i + 1)
+                .take_while(|(_, d)| *d == date)
+                .last();
+            DueTick {
+                at,
+                date,
+                superseded_by: latest_of_date.map(|(later, _)| *later),
+            }
+        })
+        .collect();
+    DueTicks {
+        ticks,
+        dropped: match (dropped_dates.first(), dropped_dates.last()) {
+            (Some(first), Some(last)) => Some((*first, *last, dropped_dates.len())),
+            _ => None,
+        },
+    }
+}
+
+impl DueTicks {
+    /// The ticks that fire: the latest due tick of each date.
+    pub fn firing(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        (self.ticks.iter())
+            .filter(|tick| tick.superseded_by.is_none())
+            .map(|tick| tick.at)
+    }
 }
 
 /// Why `[[schedule]]` is unusable.
@@ -289,8 +352,8 @@ mod tests {
         // A server started in the second pass fires no tick from before it.
         let started = at("2026-11-01T06:10:00Z");
         assert_eq!(
-            due_ticks(&half_past_one, None, started, at("2026-11-01T06:20:00Z")),
-            Vec::<DateTime<Utc>>::new()
+            due_ticks(&half_past_one, None, started, at("2026-11-01T06:20:00Z")).ticks,
+            []
         );
     }
 
@@ -314,13 +377,17 @@ mod tests {
         let last = Some(at("2026-01-03T11:00:00Z"));
         let started = at("2026-01-06T12:00:00Z");
         let now = at("2026-01-07T11:00:30Z");
-        let skipped = due_ticks(&nightly(false), last, started, now);
+        let skipped: Vec<_> = due_ticks(&nightly(false), last, started, now)
+            .firing()
+            .collect();
         assert_eq!(
             skipped,
             [at("2026-01-07T11:00:00Z")],
             "only after the start"
         );
-        let caught_up = due_ticks(&nightly(true), last, started, now);
+        let caught_up: Vec<_> = due_ticks(&nightly(true), last, started, now)
+            .firing()
+            .collect();
         assert_eq!(
             caught_up,
             [
@@ -337,23 +404,75 @@ mod tests {
                 started,
                 now
             )
+            .ticks
             .is_empty()
         );
     }
 
     #[test]
-    fn a_seconds_cron_ticks_every_second_and_a_catch_up_is_bounded() {
+    fn ticks_of_one_date_fire_once_the_latest() {
+        let hourly_today = parse(
+            "[[schedule]]\nname = \"h\"\ncron = \"0 * * * *\"\ndate = \"today\"\n\
+             catch_up = true\n",
+        )
+        .unwrap()
+        .remove(0);
+        // Down from 10:00 to 15:30: five missed ticks, all of the 8th.
+        let last = Some(at("2026-01-08T10:00:00Z"));
+        let now = at("2026-01-08T15:30:00Z");
+        let due = due_ticks(&hourly_today, last, now, now);
+        assert_eq!(due.ticks.len(), 5);
+        assert!(
+            due.ticks[..4]
+                .iter()
+                .all(|t| t.superseded_by == Some(at("2026-01-08T15:00:00Z")))
+        );
+        assert_eq!(
+            due.firing().collect::<Vec<_>>(),
+            [at("2026-01-08T15:00:00Z")]
+        );
+        assert_eq!(due.dropped, None);
+        // Across midnight: the 8th's last tick, then the 9th's.
+        let now = at("2026-01-09T01:30:00Z");
+        let due = due_ticks(&hourly_today, last, now, now);
+        assert_eq!(
+            due.firing().collect::<Vec<_>>(),
+            [at("2026-01-08T23:00:00Z"), at("2026-01-09T01:00:00Z")]
+        );
+        assert_eq!(due.ticks.len(), 15);
+    }
+
+    #[test]
+    fn a_catch_up_fires_the_latest_ticks_and_names_the_dates_it_leaves_out() {
+        let daily = parse("[[schedule]]\nname = \"d\"\ncron = \"0 6 * * *\"\ncatch_up = true\n")
+            .unwrap()
+            .remove(0);
+        let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+        // Last fired on 22 October; back on 15 March: 144 missed days.
+        let last = Some(at("2025-10-22T06:00:00Z"));
+        let now = at("2026-03-15T12:00:00Z");
+        let due = due_ticks(&daily, last, now, now);
+        let firing: Vec<_> = due.firing().collect();
+        assert_eq!(firing.len(), MAX_CATCH_UP);
+        assert_eq!(firing.first(), Some(&at("2025-12-06T06:00:00Z")));
+        assert_eq!(firing.last(), Some(&at("2026-03-15T06:00:00Z")));
+        assert_eq!(
+            due.dropped,
+            Some((day("2025-10-22"), day("2025-12-04"), 44)),
+            "the dates (yesterday's of each tick) left out"
+        );
+
+        // A seconds schedule of today behind by more: the ticks left out
+        // process the date a kept tick fires, so no date is left out.
         let every_second =
-            parse("[[schedule]]\nname = \"s\"\ncron = \"* * * * * *\"\ncatch_up = true\n")
+            parse("[[schedule]]\nname = \"s\"\ncron = \"* * * * * *\"\ndate = \"today\"\ncatch_up = true\n")
                 .unwrap()
                 .remove(0);
-        let started = at("2026-01-07T00:00:00Z");
-        let ticks = due_ticks(&every_second, None, started, at("2026-01-07T00:00:03.5Z"));
-        assert_eq!(ticks.len(), 3);
-        let long_ago = Some(at("2026-01-06T23:00:00Z"));
-        let bounded = due_ticks(&every_second, long_ago, started, at("2026-01-07T00:00:03Z"));
-        assert_eq!(bounded.len(), MAX_CATCH_UP);
-        assert_eq!(*bounded.last().unwrap(), at("2026-01-07T00:00:03Z"));
+        let now = at("2026-01-07T12:00:00Z");
+        let due = due_ticks(&every_second, Some(at("2026-01-07T11:00:00Z")), now, now);
+        assert_eq!(due.ticks.len(), MAX_CATCH_UP);
+        assert_eq!(due.firing().collect::<Vec<_>>(), [now]);
+        assert_eq!(due.dropped, None);
     }
 
     #[test]

@@ -77,12 +77,34 @@ impl Scheduler {
         let mut fired = Vec::new();
         for schedule in &self.schedules {
             let last = ledger.ticks(&schedule.name, 1)?.first().map(|t| t.tick_at);
-            for tick in schedule::due_ticks(schedule, last, self.started, now) {
+            let due = schedule::due_ticks(schedule, last, self.started, now);
+            if let Some((first, last, count)) = due.dropped {
+                let reason = format!(
+                    "a catch-up fires at most {} missed ticks: {count} dates from {first} to \
+                     {last} were left out (`slate backfill --from {first} --to {last}` runs \
+                     them)",
+                    schedule::MAX_CATCH_UP
+                );
+                self.not_fired(schedule, last, &reason)?;
+            }
+            for tick in due.ticks {
                 if self.host.draining.load(Ordering::SeqCst) {
                     return Ok(fired);
                 }
-                let date = schedule::date_for(schedule, tick);
-                if !ledger.claim_tick(&schedule.name, tick, date, self.host.executor.host_id())? {
+                let date = tick.date;
+                if !ledger.claim_tick(
+                    &schedule.name,
+                    tick.at,
+                    date,
+                    self.host.executor.host_id(),
+                )? {
+                    continue;
+                }
+                let tick_at = tick.at;
+                if let Some(later) = tick.superseded_by {
+                    let outcome = format!("passed over: the tick at {later} fires {date}");
+                    ledger.finish_tick(&schedule.name, tick_at, &outcome, &[])?;
+                    tracing::info!(schedule = %schedule.name, tick = %tick_at, %date, %outcome, "tick passed over");
                     continue;
                 }
                 let (outcome, run_ids) = match self.fire(schedule, date) {
@@ -92,11 +114,11 @@ impl Scheduler {
                         (format!("not fired: {reason}"), Vec::new())
                     }
                 };
-                ledger.finish_tick(&schedule.name, tick, &outcome, &run_ids)?;
-                tracing::info!(schedule = %schedule.name, %tick, %date, %outcome, "tick fired");
+                ledger.finish_tick(&schedule.name, tick_at, &outcome, &run_ids)?;
+                tracing::info!(schedule = %schedule.name, tick = %tick_at, %date, %outcome, "tick fired");
                 fired.push(FiredTick {
                     schedule: schedule.name.clone(),
-                    tick_at: tick,
+                    tick_at,
                     outcome,
                     run_ids,
                 });
