@@ -24,8 +24,8 @@ const INT64_MAX = 2n ** 63n - 1n;
 /**
  * A BigQuery JSON schema (the array `bq mk --schema` reads, e.g. `import
  * schema from './schema.json'`, which `slate build` bundles) as WIT fields.
- * Throws a `TypeError` naming an entry without a name, a known type or a
- * known mode.
+ * Throws a `TypeError` naming the entry and what is wrong with it: no
+ * name, or a type or mode it does not know (listing those it knows).
  */
 export function loadSchema(entries) {
   if (!Array.isArray(entries)) throw new TypeError('a schema is an array of fields');
@@ -33,8 +33,15 @@ export function loadSchema(entries) {
     const name = entry?.name;
     const kind = TYPES[String(entry?.type ?? '').toUpperCase()];
     const mode = MODES[String(entry?.mode ?? 'NULLABLE').toUpperCase()];
-    if (!name || !kind || !mode) {
-      throw new TypeError(`unusable schema field ${JSON.stringify(entry)}: needs a name, a type and a mode`);
+    const problem = !name
+      ? 'it has no name'
+      : !kind
+        ? `type ${JSON.stringify(entry?.type ?? null)} is none of ${Object.keys(TYPES).join(', ')}`
+        : !mode
+          ? `mode ${JSON.stringify(entry?.mode)} is none of ${Object.keys(MODES).join(', ')}`
+          : null;
+    if (problem) {
+      throw new TypeError(`schema.json: unusable field ${JSON.stringify(entry)}: ${problem}`);
     }
     return {
       name,

@@ -118,6 +118,17 @@ test('rows are typed by the schema; a left-out column is null', () => {
   assert.deepEqual(finished.rows[1][1], { tag: 'scalar', val: { tag: 'int64', val: 10n } });
 });
 
+test('a schema field with no name, or a type or mode it does not know, is named with what is known', () => {
+  const field = (entry) => () => slate.loadSchema([entry]);
+  assert.throws(field({ type: 'STRING' }), /unusable field \{"type":"STRING"\}: it has no name/);
+  assert.throws(
+    field({ name: 'team', type: 'STRNG', mode: 'REQUIRED' }),
+    /"name":"team".*: type "STRNG" is none of STRING, INT64, .*DATE/,
+  );
+  assert.throws(field({ name: 'team', type: 'STRING', mode: 'OPTIONAL' }), /mode "OPTIONAL" is none of NULLABLE, REQUIRED, REPEATED/);
+  assert.equal(slate.loadSchema([{ name: 'team', type: 'string' }])[0].mode, 'nullable');
+});
+
 test('a wrong type or an unknown column is named', () => {
   const rows = declaration().output();
   assert.throws(
@@ -137,7 +148,7 @@ test('a declaration answers info() in WIT terms and names a bad policy', () => {
   assert.deepEqual(info.schema[0], { name: 'game_date', fieldType: 'date', mode: 'required', allowNonFinite: false, description: '' });
   assert.throws(() => declaration({ gapPolicy: 'skip' }), /gap policy string "skip" is none of: block, flag/);
   assert.throws(() => declaration({ inputs: ['schedule'] }), /table name string "schedule" is not dataset.table/);
-  assert.throws(() => declaration({ schema: [{ name: 'x', type: 'TEXT' }] }), /unusable schema field/);
+  assert.throws(() => declaration({ schema: [{ name: 'x', type: 'TEXT' }] }), /unusable field .*type "TEXT" is none of STRING/);
 });
 
 test('reads go to the host with WIT tables and dates, and a refusal becomes ReadFailed', () => {

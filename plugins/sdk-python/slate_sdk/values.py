@@ -46,8 +46,16 @@ def _field(entry: Dict[str, Any], path: str) -> types.Field:
     name = entry.get("name")
     kind = str(entry.get("type", "")).upper()
     mode = str(entry.get("mode", "NULLABLE")).upper()
-    if not name or kind not in _TYPES or mode not in _MODES:
-        raise ValueError(f"{path}: unusable field {entry!r}: needs a name, a type and a mode")
+    if not name:
+        problem = "it has no name"
+    elif kind not in _TYPES:
+        problem = f"type {entry.get('type')!r} is none of {', '.join(_TYPES)}"
+    elif mode not in _MODES:
+        problem = f"mode {entry.get('mode')!r} is none of {', '.join(_MODES)}"
+    else:
+        problem = None
+    if problem:
+        raise ValueError(f"{path}: unusable field {entry!r}: {problem}")
     return types.Field(
         name=name,
         field_type=_TYPES[kind],

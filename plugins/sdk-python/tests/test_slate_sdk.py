@@ -123,6 +123,17 @@ class RowsAreTypedByTheSchema(unittest.TestCase):
             rows.add({"team": "LAC"})
 
 
+class ASchemaFieldItCannotUseIsNamedWithWhatIsKnown(unittest.TestCase):
+    def test_no_name_an_unknown_type_and_an_unknown_mode(self):
+        with self.assertRaisesRegex(ValueError, r"schema.json: unusable field \{'type': 'STRING'\}: it has no name"):
+            values._field({"type": "STRING"}, "schema.json")
+        with self.assertRaisesRegex(ValueError, r"type 'STRNG' is none of STRING, INT64, .*DATE"):
+            values._field({"name": "team", "type": "STRNG", "mode": "REQUIRED"}, "schema.json")
+        with self.assertRaisesRegex(ValueError, r"mode 'OPTIONAL' is none of NULLABLE, REQUIRED, REPEATED"):
+            values._field({"name": "team", "type": "STRING", "mode": "OPTIONAL"}, "schema.json")
+        self.assertEqual(values._field({"name": "team", "type": "string"}, "schema.json").mode, types.FieldMode.NULLABLE)
+
+
 class ExceptionsBecomeProcessErrors(unittest.TestCase):
     def test_the_message_is_the_exceptions_type_and_text(self):
         self.assertEqual(
