@@ -385,6 +385,41 @@ in_each_language! {
 /// site-packages does not build: componentize-py would search the
 /// site-packages of the `python3` on the PATH when no virtual environment
 /// is set, and `slate build` gives it an empty one.
+in_each_language! {
+    /// A module beside the processor that processor.toml's `files` leaves
+    /// out is not bundled, and the build fails: the failure names the file
+    /// and says to list it, after the tool's own error (before, a long
+    /// trace ending in "No module named 'helpers'").
+    fn an_import_of_a_file_left_out_of_files_is_named_with_the_fix(guest) {
+        let folder = tempfile::tempdir().unwrap();
+        let processor = folder.path().join("unlisted");
+        std::fs::create_dir(&processor).unwrap();
+        let (entry, helper, source) = match guest.toolchain.language {
+            "python" => ("app.py", "helpers.py", "import helpers\n"),
+            _ => ("app.js", "helpers.js", "import { VALUE } from './helpers.js';\nexport { VALUE };\n"),
+        };
+        std::fs::write(processor.join(entry), source).unwrap();
+        std::fs::write(processor.join(helper), "VALUE = 1\n").unwrap();
+        std::fs::write(processor.join("schema.json"), "[]").unwrap();
+        let build = Command::new(env!("CARGO_BIN_EXE_slate"))
+            .arg("build")
+            .arg(&processor)
+            .arg("--output")
+            .arg(folder.path().join("unlisted.wasm"))
+            .env(guest.toolchain.variable, &guest.tool)
+            .output()
+            .unwrap();
+        assert!(!build.status.success(), "{}", text(&build.stdout));
+        assert_contains(
+            &text(&build.stderr),
+            &format!(
+                "hint: {helper} is in the processor's folder, but not in `files` of \
+                 processor.toml: a build bundles only the files listed there (add \"{helper}\")"
+            ),
+        );
+    }
+}
+
 #[test]
 fn a_python_module_from_the_machines_site_packages_is_never_bundled() {
     let Some(tool) =

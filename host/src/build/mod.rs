@@ -206,11 +206,62 @@ impl Project {
         if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
-        match self.language {
+        let built = match self.language {
             Language::Python => python::build(self, output),
             Language::JavaScript => javascript::build(self, output),
             Language::Rust => build_rust(self, output),
-        }
+        };
+        built.map_err(|error| match error {
+            BuildError::ToolFailed {
+                tool,
+                status,
+                mut output,
+            } => {
+                if let Some(hint) = self.unlisted_import_hint(&output) {
+                    output.push_str(&hint);
+                }
+                BuildError::ToolFailed {
+                    tool,
+                    status,
+                    output,
+                }
+            }
+            other => other,
+        })
+    }
+
+    /// A hint for a tool's failure `output` that names a module the
+    /// processor's folder has but `processor.toml`'s `files` leaves out:
+    /// only listed files are bundled, and the tool saw none of it.
+    fn unlisted_import_hint(&self, output: &str) -> Option<String> {
+        let extensions: &[&str] = match self.language {
+            Language::Python => &["py"],
+            Language::JavaScript => &["js", "mjs"],
+            Language::Rust => return None,
+        };
+        let entries = std::fs::read_dir(&self.dir).ok()?;
+        let mut unlisted: Vec<String> = entries
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter(|name| !self.files.contains(name))
+            .filter(|name| {
+                let (stem, extension) = name.rsplit_once('.').unwrap_or((name, ""));
+                extensions.contains(&extension)
+                    && match self.language {
+                        Language::Python => output.contains(&format!("No module named '{stem}'")),
+                        _ => output.contains(&format!("\"./{stem}")),
+                    }
+            })
+            .collect();
+        unlisted.sort();
+        let first = unlisted.first()?;
+        Some(format!(
+            "\nhint: {} in the processor's folder, but not in `files` of processor.toml: \
+             a build bundles only the files listed there (add \"{first}\")",
+            match unlisted.len() {
+                1 => format!("{first} is"),
+                _ => format!("{} are", unlisted.join(", ")),
+            }
+        ))
     }
 
     /// A seed for the build's randomness, hashed from the project's own
