@@ -381,10 +381,6 @@ in_each_language! {
     }
 }
 
-/// A Python processor that imports a module found only in the machine's
-/// site-packages does not build: componentize-py would search the
-/// site-packages of the `python3` on the PATH when no virtual environment
-/// is set, and `slate build` gives it an empty one.
 in_each_language! {
     /// A module beside the processor that processor.toml's `files` leaves
     /// out is not bundled, and the build fails: the failure names the file
@@ -420,6 +416,10 @@ in_each_language! {
     }
 }
 
+/// A Python processor that imports a module found only in the machine's
+/// site-packages does not build: componentize-py would search the
+/// site-packages of the `python3` on the PATH when no virtual environment
+/// is set, and `slate build` gives it an empty one.
 #[test]
 fn a_python_module_from_the_machines_site_packages_is_never_bundled() {
     let Some(tool) =
