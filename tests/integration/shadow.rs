@@ -517,6 +517,10 @@ fn over_http_a_shadow_is_deployed_with_shadow_true_and_diffed_at_plugins_name_di
     let (status, bad) = server.put_component("VersionedProcessor?shadow=maybe", &v2);
     assert_eq!(status, 400, "{bad}");
     assert_eq!(bad["field"], "shadow");
+    assert_contains(
+        bad["error"].as_str().unwrap(),
+        "invalid shadow `maybe`: expected 1 or true, 0 or false",
+    );
     let (status, stored) = server.put_component("VersionedProcessor?shadow=true", &v2);
     assert_eq!(status, 200, "{stored}");
     assert_eq!(stored["stored"]["version"], "2.0.0");

@@ -72,7 +72,7 @@ pub fn flag_param(query: &HashMap<String, String>, name: &str) -> Result<bool, A
         Some("1" | "true") => Ok(true),
         Some(other) => Err(ApiError::bad_field(
             name,
-            format!("invalid {name} `{other}`: expected 1 or 0"),
+            format!("invalid {name} `{other}`: expected 1 or true, 0 or false"),
         )),
     }
 }
