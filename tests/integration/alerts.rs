@@ -101,17 +101,24 @@ fn host_with_a_spinning_processor() -> (TestHost, slate::plugin::Plugin) {
     (host, slow)
 }
 
-/// Channels are posted to at once: a receiver that hangs until the
-/// timeout holds up no other channel. Before, each channel waited for the
-/// one before it, and the pager heard of a failure a whole timeout late.
-#[test]
-fn a_hanging_channel_holds_up_no_other_channel() {
+/// Two webhook channels posting with `timeout_secs`: `hang`, whose
+/// receiver never answers, and `pager`; and a host whose SlowProcessor
+/// fails while it spins.
+fn a_hanging_channel_and_a_pager(
+    timeout_secs: u64,
+) -> (
+    Receiver,
+    Receiver,
+    TestHost,
+    slate::plugin::Plugin,
+    Arc<Deliverer>,
+) {
     let hanging = Receiver::start(Answer::Hang(Duration::from_secs(60)));
     let pager = Receiver::start(Answer::Ok);
     let (host, slow) = host_with_a_spinning_processor();
     let config = AlertsConfig::parse(
         &format!(
-            "[alerts]\ntimeout_secs = 10\n\
+            "[alerts]\ntimeout_secs = {timeout_secs}\n\
              [[alerts.channel]]\nname = \"hang\"\nkind = \"webhook\"\nurl = \"{}\"\n\
              [[alerts.channel]]\nname = \"pager\"\nkind = \"webhook\"\nurl = \"{}\"\n",
             hanging.url("hook"),
@@ -121,6 +128,15 @@ fn a_hanging_channel_holds_up_no_other_channel() {
     )
     .unwrap();
     let alerts = Arc::new(deliverer(&host.store, config));
+    (hanging, pager, host, slow, alerts)
+}
+
+/// Channels are posted to at once: a receiver that hangs until the
+/// timeout holds up no other channel. Before, each channel waited for the
+/// one before it, and the pager heard of a failure a whole timeout late.
+#[test]
+fn a_hanging_channel_holds_up_no_other_channel() {
+    let (_hanging, pager, host, slow, alerts) = a_hanging_channel_and_a_pager(10);
     let day = date("2026-01-11");
     set_spin(host.store.as_ref(), day, true);
     host.run(&slow, day);
@@ -149,21 +165,7 @@ fn a_hanging_channel_holds_up_no_other_channel() {
 /// channel's next post waited for the slowest channel's last one.
 #[test]
 fn while_one_channel_hangs_the_others_deliver_what_comes_meanwhile() {
-    let hanging = Receiver::start(Answer::Hang(Duration::from_secs(60)));
-    let pager = Receiver::start(Answer::Ok);
-    let (host, slow) = host_with_a_spinning_processor();
-    let config = AlertsConfig::parse(
-        &format!(
-            "[alerts]\ntimeout_secs = 20\n\
-             [[alerts.channel]]\nname = \"hang\"\nkind = \"webhook\"\nurl = \"{}\"\n\
-             [[alerts.channel]]\nname = \"pager\"\nkind = \"webhook\"\nurl = \"{}\"\n",
-            hanging.url("hook"),
-            pager.url("hook")
-        ),
-        |_| None,
-    )
-    .unwrap();
-    let alerts = Arc::new(deliverer(&host.store, config));
+    let (_hanging, pager, host, slow, alerts) = a_hanging_channel_and_a_pager(20);
     let (first, second) = (date("2026-01-11"), date("2026-01-12"));
     set_spin(host.store.as_ref(), first, true);
     set_spin(host.store.as_ref(), second, true);
