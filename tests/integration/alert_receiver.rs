@@ -30,6 +30,8 @@ pub enum Answer {
     ServerError,
     /// No answer for this long.
     Hang(Duration),
+    /// 200 `ok`, after this long: a slow receiver.
+    Slow(Duration),
     /// Slack alive: 400 `invalid_payload` to an empty body, 200 otherwise.
     SlackAlive,
     /// 301 to `/moved`, which answers any GET 200: a client that follows
@@ -138,6 +140,10 @@ async fn receive(
         }
         Answer::SlackAlive => (StatusCode::OK, "ok", true),
         Answer::Moved => (StatusCode::MOVED_PERMANENTLY, "moved", false),
+        Answer::Slow(wait) => {
+            tokio::time::sleep(wait).await;
+            (StatusCode::OK, "ok", true)
+        }
         Answer::Hang(wait) => {
             shared.lock().unwrap().received.push(Received {
                 headers,

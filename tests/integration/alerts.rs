@@ -202,6 +202,55 @@ fn while_one_channel_hangs_the_others_deliver_what_comes_meanwhile() {
     assert_eq!(dates, ["2026-01-11", "2026-01-12"]);
 }
 
+/// Posts and probes of one channel by one server never overlap. Before, a
+/// probe beside a slow post wrote back the cursor it had read before the
+/// post moved it, and the same alerts went again and again.
+#[test]
+fn a_probe_beside_a_post_never_sends_a_message_twice() {
+    let slow = Receiver::start(Answer::Slow(Duration::from_millis(600)));
+    let (host, spinning) = host_with_a_spinning_processor();
+    let alerts = Arc::new(deliverer(
+        &host.store,
+        webhook_timing_out(&slow.url("hook"), "", 10.0),
+    ));
+    let serving = {
+        let alerts = alerts.clone();
+        std::thread::spawn(move || {
+            block_on(async {
+                let both = async {
+                    tokio::join!(
+                        alerts.deliver_continuously(Duration::from_millis(20)),
+                        alerts.check_continuously(Duration::from_millis(50))
+                    )
+                };
+                tokio::time::timeout(Duration::from_secs(8), both).await
+            })
+        })
+    };
+    let days: Vec<_> = (11..=16)
+        .map(|day| date(&format!("2026-01-{day}")))
+        .collect();
+    for day in &days {
+        set_spin(host.store.as_ref(), *day, true);
+        host.run(&spinning, *day);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    serving.join().unwrap().unwrap_err();
+    let sent: Vec<(String, String)> = messages_accepted(&slow)
+        .iter()
+        .filter(|m| m["event"] == "run_failed")
+        .map(|m| {
+            (
+                m["alert"]["data_date"].to_string(),
+                m["transition"].to_string(),
+            )
+        })
+        .collect();
+    let distinct: BTreeSet<_> = sent.iter().cloned().collect();
+    assert_eq!(sent.len(), distinct.len(), "sent twice: {sent:#?}");
+    assert_eq!(distinct.len(), days.len(), "{sent:#?}");
+}
+
 #[test]
 fn a_run_that_fails_delivers_one_alert_and_a_successful_rerun_one_resolve() {
     let receiver = Receiver::start(Answer::Ok);

@@ -270,6 +270,11 @@ pub struct Deliverer {
     config: AlertsConfig,
     client: reqwest::Client,
     holder: String,
+    /// Per channel, held while this deliverer posts to it or probes it. A
+    /// store claim keeps other processes out, but lets this one in again:
+    /// without this, a probe beside a post wrote back the cursor it read
+    /// before the post moved it, and the messages went again.
+    in_use: std::collections::HashMap<String, tokio::sync::Mutex<()>>,
 }
 
 /// Why the deliverer cannot work.
@@ -307,11 +312,15 @@ impl Deliverer {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| DeliveryError::Client(e.without_url().to_string()))?;
+        let in_use = (config.channels.iter())
+            .map(|channel| (channel.name.clone(), tokio::sync::Mutex::new(())))
+            .collect();
         Ok(Deliverer {
             store,
             config,
             client,
             holder: holder.to_string(),
+            in_use,
         })
     }
 
@@ -401,6 +410,22 @@ impl Deliverer {
         futures::future::join_all(loops).await;
     }
 
+    /// Probes every channel every `interval` ([`Deliverer::check_channels`])
+    /// until the future is dropped, each channel on its own, so that a
+    /// probe that hangs delays no other channel's. A channel this
+    /// deliverer is posting to is not probed then.
+    pub async fn check_continuously(&self, interval: Duration) {
+        let loops = self.config.channels.iter().map(|channel| async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                if let Err(error) = self.check_channel(channel).await {
+                    tracing::warn!(channel = %channel.name, %error, "alert channel check failed");
+                }
+            }
+        });
+        futures::future::join_all(loops).await;
+    }
+
     /// Delivers to every channel, each on its own, until nothing is left to
     /// send or `deadline` (waiting out a backoff or a rate limit that ends
     /// by then). For each channel: how many messages it delivered, and its
@@ -441,6 +466,7 @@ impl Deliverer {
     }
 
     async fn deliver_channel(&self, channel: &Channel) -> Result<ChannelOutcome, DeliveryError> {
+        let _posting = self.in_use[&channel.name].lock().await;
         let outbox = self.outbox()?;
         let now = Utc::now();
         let Some(state) = self.claim(&channel.name)? else {
@@ -534,6 +560,10 @@ impl Deliverer {
         &self,
         channel: &Channel,
     ) -> Result<Option<DeliveryAttempt>, DeliveryError> {
+        // This deliverer posting to it now is holding it, as another would.
+        let Ok(_probing) = self.in_use[&channel.name].try_lock() else {
+            return Ok(None);
+        };
         let outbox = self.outbox()?;
         let now = Utc::now();
         let Some(state) = self.claim(&channel.name)? else {
@@ -576,6 +606,7 @@ impl Deliverer {
         let attempt = response.attempt(channel, "test", Vec::new(), now, classify(response.status));
         // The state is written back unchanged, releasing the claim; when
         // another deliverer holds the channel, only the attempt is recorded.
+        let _recording = self.in_use[&channel.name].lock().await;
         let state = self.claim(&channel.name)?;
         outbox.finish_delivery(&self.holder, Some(&attempt), state.as_ref())?;
         Ok(attempt)

@@ -129,13 +129,5 @@ async fn sweep_and_check(deliverer: &Deliverer, host: Arc<ServedHost>) {
             tokio::time::sleep(SWEEP_INTERVAL).await;
         }
     };
-    let checking = async {
-        loop {
-            tokio::time::sleep(check_interval).await;
-            if let Err(error) = deliverer.check_channels().await {
-                tracing::warn!(%error, "alert channel check failed");
-            }
-        }
-    };
-    tokio::join!(sweeping, checking);
+    tokio::join!(sweeping, deliverer.check_continuously(check_interval));
 }
