@@ -255,6 +255,9 @@ impl Deployer<'_> {
         }
         self.joined(&plugin)?;
         self.registry.store_blob(&plugin.hash, bytes)?;
+        let replaced = (self.registry.shadows()?.into_iter())
+            .find(|shadow| shadow.stored.name == plugin.spec.name)
+            .is_some_and(|shadow| shadow.stored.hash != plugin.hash);
         let shadow = self.registry.set_shadow(&plugin.spec, &plugin.hash)?;
         // The shadow replaced, if any, can no longer be diffed or
         // promoted: its table goes, as a dropped shadow's does.
@@ -271,8 +274,11 @@ impl Deployer<'_> {
                 }),
             None => Vec::new(),
         };
-        // The shadow replaced, if any, runs no more.
-        resolve_after_shadow_ended(self.store, &plugin.spec.name);
+        // The shadow replaced, if any, runs no more; the same version
+        // stored again goes on.
+        if replaced {
+            resolve_after_shadow_ended(self.store, &plugin.spec.name);
+        }
         Ok(ShadowDeployed {
             plugin,
             shadow,
@@ -683,33 +689,44 @@ pub fn resolve_alerts_of_removed(
     store: &dyn crate::store::Store,
     name: &str,
 ) -> Result<usize, crate::store::StoreError> {
-    resolve_alerts_no_success_can(store, name, &format!("{name} undeployed"))
+    resolve_open_alerts_of(
+        store,
+        name,
+        |event| event.resolved_by_success(),
+        &format!("{name} undeployed"),
+    )
 }
 
-/// Resolves the open alerts of `name`'s shadow (subject `NAME~shadow`)
-/// that only a later success of the shadow would resolve, once the
-/// shadow ended (dropped, replaced, promoted, or ended by an undeploy):
-/// no run of it follows. Returns how many it resolved.
+/// Resolves every open alert of `name`'s shadow (subject `NAME~shadow`:
+/// failed runs, quarantined rows), once the shadow ended (dropped,
+/// replaced, made active, or ended by an undeploy): no run of it follows
+/// that could resolve them. Returns how many it resolved.
 pub fn resolve_alerts_of_ended_shadow(
     store: &dyn crate::store::Store,
     name: &str,
 ) -> Result<usize, crate::store::StoreError> {
     let subject = crate::shadow::shadow_name(name);
-    resolve_alerts_no_success_can(store, &subject, &format!("{name}'s shadow version ended"))
+    resolve_open_alerts_of(
+        store,
+        &subject,
+        |_| true,
+        &format!("{name}'s shadow version ended"),
+    )
 }
 
-/// Resolves `subject`'s open alerts that a later success would resolve,
-/// because no success of it can come any more, saying `why`.
-fn resolve_alerts_no_success_can(
+/// Resolves `subject`'s open alerts of the events `which` picks, saying
+/// `why`.
+fn resolve_open_alerts_of(
     store: &dyn crate::store::Store,
     subject: &str,
+    which: impl Fn(crate::alerts::EventKind) -> bool,
     why: &str,
 ) -> Result<usize, crate::store::StoreError> {
     let Some(outbox) = store.alert_outbox() else {
         return Ok(0);
     };
     let matching = |alert: &crate::alerts::record::AlertRecord| {
-        alert.raised.subject == subject && alert.raised.event.resolved_by_success()
+        alert.raised.subject == subject && which(alert.raised.event)
     };
     outbox.resolve_open_alerts(&matching, why)
 }

@@ -23,14 +23,7 @@ fn rebuilt_daily_cache(folder: &Path) -> std::path::PathBuf {
         .iter()
         .find(|p| p.package == "player-daily-cache")
         .expect("the daily cache is bundled");
-    let mut bytes = bundled.bytes.to_vec();
-    let name = b"slate-test-rebuild";
-    let payload = b"v2";
-    let size = 1 + name.len() + payload.len();
-    assert!(size < 128, "one-byte LEB128 lengths");
-    bytes.extend([0u8, size as u8, name.len() as u8]);
-    bytes.extend(name);
-    bytes.extend(payload);
+    let bytes = crate::support::rebuilt(bundled.bytes, "rebuild-v2");
     let file = folder.join("player-daily-cache-rebuilt.wasm");
     std::fs::write(&file, bytes).unwrap();
     file

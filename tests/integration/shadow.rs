@@ -293,6 +293,36 @@ fn shadow_alerts(dir: &Path) -> (usize, Vec<Option<String>>) {
     (open, resolved_by)
 }
 
+/// A shadow's quarantined rows raise an alert only a later clean run of
+/// the shadow resolves; a dropped shadow has none, so the drop resolves it.
+#[test]
+fn a_dropped_shadows_quarantine_alert_is_resolved() {
+    let dir = crate::support::demo_data_dir(DAY, DAY);
+    succeed(dir.path(), &["deploy", components::ONE_BAD_ROW_QUARANTINED]);
+    let rebuilt = dir.path().join("rebuilt.wasm");
+    let bytes = std::fs::read(components::ONE_BAD_ROW_QUARANTINED).unwrap();
+    std::fs::write(&rebuilt, crate::support::rebuilt(&bytes, "shadow")).unwrap();
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", rebuilt.to_str().unwrap()],
+    );
+    let run = ["run", "--date", DAY, "--processors", "OneBadRowQuarantined"];
+    succeed(dir.path(), &run);
+    let open_of_the_shadow = || {
+        EmbeddedStore::open(&dir.path().join("slate.db"))
+            .unwrap()
+            .alerts(true, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.raised.subject == "OneBadRowQuarantined~shadow")
+            .map(|a| a.raised.event.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(open_of_the_shadow(), ["rows_quarantined"]);
+    succeed(dir.path(), &["shadow", "drop", "OneBadRowQuarantined"]);
+    assert_eq!(open_of_the_shadow(), Vec::<String>::new());
+}
+
 /// A failing shadow's alert waits for a later success of the shadow.
 /// Once the shadow ends, by a drop, a replacement or an undeploy, none can
 /// come: its alerts are resolved then, not left open for good.
@@ -310,6 +340,12 @@ fn a_failing_shadows_alerts_are_resolved_when_the_shadow_ends() {
     let ended = Some("VersionedProcessor's shadow version ended".to_string());
 
     failing_shadow_run();
+    assert_eq!(shadow_alerts(dir.path()), (1, vec![]));
+    // The same version stored again as the shadow goes on: its alert too.
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V4_PANICS],
+    );
     assert_eq!(shadow_alerts(dir.path()), (1, vec![]));
     let dropped = succeed(dir.path(), &["shadow", "drop", "VersionedProcessor"]);
     assert_contains(&dropped, "1 open alerts of its shadow runs resolved");

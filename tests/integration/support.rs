@@ -26,6 +26,18 @@ use slate::store::{InputError, InputSource};
 /// is exercised.
 pub use slate_test_fixtures::components;
 
+/// `component` with a custom section named by `tag` appended: the same
+/// behaviour under a new content hash, as a rebuilt version has.
+pub fn rebuilt(component: &[u8], tag: &str) -> Vec<u8> {
+    let mut bytes = component.to_vec();
+    let name = format!("slate-test-{tag}");
+    let size = 1 + name.len();
+    assert!(size < 128, "one-byte LEB128 lengths");
+    bytes.extend([0u8, size as u8, name.len() as u8]);
+    bytes.extend(name.as_bytes());
+    bytes
+}
+
 /// A date, from `YYYY-MM-DD`.
 pub fn date(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("a test date")
