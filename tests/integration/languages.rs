@@ -390,12 +390,29 @@ in_each_language! {
         let folder = tempfile::tempdir().unwrap();
         let processor = folder.path().join("unlisted");
         std::fs::create_dir(&processor).unwrap();
-        let (entry, helper, source) = match guest.toolchain.language {
-            "python" => ("app.py", "helpers.py", "import helpers\n"),
-            _ => ("app.js", "helpers.js", "import { VALUE } from './helpers.js';\nexport { VALUE };\n"),
+        // A module in a subfolder, and a decoy beside it that is not it.
+        let (entry, source, helpers, decoy, named) = match guest.toolchain.language {
+            "python" => (
+                "app.py",
+                "import util.helpers\n",
+                &["util/__init__.py", "util/helpers.py"][..],
+                "util.py.txt",
+                "\"util/__init__.py\", \"util/helpers.py\"",
+            ),
+            _ => (
+                "app.js",
+                "import { VALUE } from './lib/helpers.js';\nexport { VALUE };\n",
+                &["lib/helpers.js"][..],
+                "lib.js",
+                "\"lib/helpers.js\"",
+            ),
         };
         std::fs::write(processor.join(entry), source).unwrap();
-        std::fs::write(processor.join(helper), "VALUE = 1\n").unwrap();
+        for helper in helpers.iter().chain([&decoy]) {
+            let file = processor.join(helper);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, "VALUE = 1\n").unwrap();
+        }
         std::fs::write(processor.join("schema.json"), "[]").unwrap();
         let build = Command::new(env!("CARGO_BIN_EXE_slate"))
             .arg("build")
@@ -406,11 +423,13 @@ in_each_language! {
             .output()
             .unwrap();
         assert!(!build.status.success(), "{}", text(&build.stdout));
+        let listed = helpers.join(", ");
+        let are = if helpers.len() == 1 { "is" } else { "are" };
         assert_contains(
             &text(&build.stderr),
             &format!(
-                "hint: {helper} is in the processor's folder, but not in `files` of \
-                 processor.toml: a build bundles only the files listed there (add \"{helper}\")"
+                "hint: {listed} {are} in the processor's folder, but not in `files` of \
+                 processor.toml: a build bundles only the files listed there (add {named})"
             ),
         );
     }

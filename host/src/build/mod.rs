@@ -232,35 +232,56 @@ impl Project {
 
     /// A hint for a tool's failure `output` that names a module the
     /// processor's folder has but `processor.toml`'s `files` leaves out:
-    /// only listed files are bundled, and the tool saw none of it.
+    /// only listed files are bundled, and the tool saw none of it. Python
+    /// says "No module named 'a.b'" (a module `a/b.py`, or a package
+    /// folder `a/b/`); esbuild says `Could not resolve "./lib/b.js"`.
     fn unlisted_import_hint(&self, output: &str) -> Option<String> {
-        let extensions: &[&str] = match self.language {
-            Language::Python => &["py"],
-            Language::JavaScript => &["js", "mjs"],
+        let (opening, closing) = match self.language {
+            Language::Python => ("No module named '", '\''),
+            Language::JavaScript => ("Could not resolve \"", '"'),
             Language::Rust => return None,
         };
-        let entries = std::fs::read_dir(&self.dir).ok()?;
-        let mut unlisted: Vec<String> = entries
-            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-            .filter(|name| !self.files.contains(name))
-            .filter(|name| {
-                let (stem, extension) = name.rsplit_once('.').unwrap_or((name, ""));
-                extensions.contains(&extension)
-                    && match self.language {
-                        Language::Python => output.contains(&format!("No module named '{stem}'")),
-                        _ => output.contains(&format!("\"./{stem}")),
-                    }
-            })
-            .collect();
+        let missing = output
+            .split(opening)
+            .skip(1)
+            .filter_map(|rest| rest.split_once(closing).map(|(named, _)| named));
+        let mut unlisted: Vec<String> = Vec::new();
+        for named in missing {
+            let candidates: Vec<String> = match self.language {
+                Language::Python => {
+                    let path = named.replace('.', "/");
+                    let mut files = vec![format!("{path}.py")];
+                    let modules = files_under(&self.dir, &path).into_iter();
+                    files.extend(modules.filter(|file| file.ends_with(".py")));
+                    files
+                }
+                _ => {
+                    let path = named.trim_start_matches("./");
+                    ["", ".js", ".mjs", "/index.js"]
+                        .iter()
+                        .map(|suffix| format!("{path}{suffix}"))
+                        .collect()
+                }
+            };
+            unlisted.extend(candidates.into_iter().filter(|file| {
+                !self.files.contains(file) && !file.contains("..") && self.dir.join(file).is_file()
+            }));
+        }
         unlisted.sort();
+        unlisted.dedup();
         let first = unlisted.first()?;
         Some(format!(
             "\nhint: {} in the processor's folder, but not in `files` of processor.toml: \
-             a build bundles only the files listed there (add \"{first}\")",
+             a build bundles only the files listed there (add {})",
             match unlisted.len() {
                 1 => format!("{first} is"),
                 _ => format!("{} are", unlisted.join(", ")),
-            }
+            },
+            unlisted
+                .iter()
+                .map(|file| format!("\"{file}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     }
 
@@ -385,6 +406,30 @@ fn finish(
             String::from_utf8_lossy(&output.stdout)
         ),
     })
+}
+
+/// The files below `dir/folder`, as paths relative to `dir`, in no order;
+/// none when it is no folder.
+fn files_under(dir: &Path, folder: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut pending = vec![folder.to_string()];
+    while let Some(relative) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(dir.join(&relative)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let path = format!("{relative}/{name}");
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push(path),
+                Ok(kind) if kind.is_file() => files.push(path),
+                _ => {}
+            }
+        }
+    }
+    files
 }
 
 /// A fresh staging folder.
