@@ -157,9 +157,11 @@ pub fn due_ticks(
             dropped_dates.push(date);
         }
     }
-    if let Some((_, first_kept)) = kept.front() {
-        dropped_dates.retain(|date| date != first_kept);
-    }
+    // A date a kept tick fires, or the last fired tick fired, is not left
+    // out.
+    let fired_before = last_fired.map(|tick| date_for(schedule, tick));
+    let first_kept = kept.front().map(|(_, date)| *date);
+    dropped_dates.retain(|date| Some(*date) != first_kept && Some(*date) != fired_before);
     let ticks = (0..kept.len())
         .map(|i| {
             let (at, date) = kept[i];
@@ -460,6 +462,19 @@ mod tests {
             due.dropped,
             Some((day("2025-10-22"), day("2025-12-04"), 44)),
             "the dates (yesterday's of each tick) left out"
+        );
+
+        // Hourly ticks of yesterday: the dropped ticks of the date the last
+        // fired tick processed are no date left out.
+        let hourly = parse("[[schedule]]\nname = \"h\"\ncron = \"0 * * * *\"\ncatch_up = true\n")
+            .unwrap()
+            .remove(0);
+        let now = at("2026-01-06T05:30:00Z");
+        let due = due_ticks(&hourly, Some(at("2026-01-01T01:00:00Z")), now, now);
+        assert_eq!(due.ticks.len(), MAX_CATCH_UP);
+        assert_eq!(
+            due.dropped, None,
+            "2025-12-31 ran at the last tick fired, and the 1st's latest ticks are kept"
         );
 
         // A seconds schedule of today behind by more: the ticks left out

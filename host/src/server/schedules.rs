@@ -79,10 +79,17 @@ impl Scheduler {
             let last = ledger.ticks(&schedule.name, 1)?.first().map(|t| t.tick_at);
             let due = schedule::due_ticks(schedule, last, self.started, now);
             if let Some((first, last, count)) = due.dropped {
+                let dates = match count {
+                    1 => format!("the date {first} was"),
+                    _ => format!("{count} dates from {first} to {last} were"),
+                };
+                let processors = match schedule.processors.as_slice() {
+                    [] => String::new(),
+                    names => format!(" --processors {}", names.join(",")),
+                };
                 let reason = format!(
-                    "a catch-up fires at most {} missed ticks: {count} dates from {first} to \
-                     {last} were left out (`slate backfill --from {first} --to {last}` runs \
-                     them)",
+                    "a catch-up fires at most {} missed ticks: {dates} left out (`slate \
+                     backfill --from {first} --to {last}{processors}` runs them)",
                     schedule::MAX_CATCH_UP
                 );
                 self.not_fired(schedule, last, &reason)?;
