@@ -18,7 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value as Json, json};
 
 use crate::serve_process::{Server, TOKEN};
-use crate::support::{demo_data_dir, listed_plugin};
+use crate::support::{components, demo_data_dir, listed_plugin};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -483,6 +483,36 @@ async fn with_the_token_rerunning_a_cell_makes_a_new_run_and_the_cell_updates_li
     browser.screenshot("rerun").await;
 }
 
+/// A run that quarantines rows, made while the page is open, gets its `q`
+/// mark live. Before, a live change drew the cell without it until the
+/// page was reloaded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_quarantines_rows_is_marked_q_live() {
+    let plugins = crate::support::plugin_dir(&[components::ONE_BAD_ROW_QUARANTINED]);
+    let flags = ["--plugin-dir", plugins.path().to_str().unwrap()];
+    let Some((_dir, server, browser)) = session(
+        "dashboard quarantine mark",
+        ("2026-01-05", "2026-01-05"),
+        &flags,
+    )
+    .await
+    else {
+        return;
+    };
+    browser.open_live(&server).await;
+    browser.mark_page().await;
+    let ended = server.process("OneBadRowQuarantined", "2026-01-05");
+    assert_eq!(ended["status"], "success", "{ended}");
+    browser
+        .until(
+            "the cell shows the run's success with its q mark",
+            "(c => c && c.dataset.status === 'success' && !!c.querySelector('sup[title=\"rows quarantined\"]'))\
+             (document.getElementById('cell-OneBadRowQuarantined-2026-01-05'))",
+        )
+        .await;
+    browser.assert_not_reloaded().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backfill_started_from_the_page_fills_its_cells_live() {
     let Some((_dir, server, browser)) =
@@ -661,8 +691,8 @@ async fn the_plugins_page_shows_versions_and_history_and_rolls_back_with_the_tok
     }
     let dir = demo_data_dir("2026-01-05", "2026-01-05");
     let server = Server::start(dir.path(), &[]);
-    let v1 = std::fs::read(crate::support::components::VERSIONED_V1).unwrap();
-    let v2 = std::fs::read(crate::support::components::VERSIONED_V2).unwrap();
+    let v1 = std::fs::read(components::VERSIONED_V1).unwrap();
+    let v2 = std::fs::read(components::VERSIONED_V2).unwrap();
     for version in [&v1, &v2] {
         let (status, answer) = server.put_component("VersionedProcessor", version);
         assert_eq!(status, 200, "{answer}");

@@ -183,6 +183,20 @@ function applyRunChange(change) {
   if (state.focus && state.focus.processor === change.processor && state.focus.date === change.date) {
     focusCell(change.processor, change.date, false);
   }
+  // What a change does not carry (rows quarantined, the runs downstream it
+  // outdates) the grid does: read it again once the run has ended.
+  if (change.status !== "running") refreshGridSoon();
+}
+
+let gridTimer = null;
+/** Reads the grid again within a second; changes meanwhile wait for the
+ *  same read, so a backfill's stream of changes reads it once a second. */
+function refreshGridSoon() {
+  if (gridTimer) return;
+  gridTimer = setTimeout(() => {
+    gridTimer = null;
+    loadGrid();
+  }, 1000);
 }
 
 function focusCell(processor, date, open) {
