@@ -568,6 +568,18 @@ fn over_http_a_shadow_is_deployed_with_shadow_true_and_diffed_at_plugins_name_di
     assert_eq!(status, 404, "the shadow has not run: {none}");
     let live = server.process("VersionedProcessor", DAY);
     assert_eq!(live["status"], "success", "{live}");
+    // The shadow's run names the version it ran (before, null).
+    let (_, runs) = server.get("/runs?processor=VersionedProcessor~shadow");
+    let (status, detail) = server.get(&format!(
+        "/api/runs/{}",
+        runs[0]["run_id"].as_str().unwrap()
+    ));
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(
+        (&detail["plugin"]["version"], &detail["plugin"]["active"]),
+        (&json!("2.0.0"), &json!(false)),
+        "{detail}"
+    );
     let (status, diff) = server.get(&format!(
         "/plugins/VersionedProcessor/diff?from={DAY}&to={DAY}"
     ));

@@ -155,8 +155,14 @@ fn detail(host: &ServedHost, run: RunRecord) -> Result<RunDetail, ApiError> {
         .map_err(ApiError::internal)?;
     let pipeline = host.pipeline().map_err(ApiError::internal)?;
     let active = pipeline.plugin(&run.processor);
-    let version = match active {
-        Some(plugin) if plugin.hash == run.plugin_hash => Some(plugin.spec.version.clone()),
+    let version = match (active, crate::shadow::live_name(&run.processor)) {
+        (Some(plugin), _) if plugin.hash == run.plugin_hash => Some(plugin.spec.version.clone()),
+        // A shadow's run: its version is stored, never necessarily active.
+        (_, Some(live)) => host
+            .registry
+            .find_version(live, &run.plugin_hash)
+            .ok()
+            .map(|v| v.version),
         _ => host
             .registry
             .history(&run.processor)
