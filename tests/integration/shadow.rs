@@ -268,6 +268,26 @@ fn a_diff_names_the_version_that_wrote_the_live_rows_it_compares() {
             &v1[..12]
         ),
     );
+
+    // Live rows the shadow's own version wrote (v2 active for a while, then
+    // rolled back from, and shadowed again) compare it with itself.
+    let fresh = with_v1_run();
+    succeed(fresh.path(), &["deploy", components::VERSIONED_V2]);
+    succeed(
+        fresh.path(),
+        &["run", "--date", DAY, "--processors", "VersionedProcessor"],
+    );
+    succeed(fresh.path(), &["rollback", "VersionedProcessor"]);
+    succeed(
+        fresh.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    replay(fresh.path(), DAY, DAY);
+    let said = succeed(fresh.path(), &["diff", "VersionedProcessor"]);
+    assert_contains(
+        &said,
+        "(the shadow's own version: those dates compare it with itself), not the active",
+    );
 }
 
 /// The open alerts of the shadow's runs, and for each resolved one what

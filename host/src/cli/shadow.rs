@@ -194,9 +194,14 @@ fn print_diff(compared: &ShadowDiff) {
     for (hash, dates) in &compared.live_written_by {
         if *hash != compared.live_hash {
             let listed: Vec<String> = dates.iter().map(ToString::to_string).collect();
+            let which = if *hash == compared.shadow_hash {
+                " (the shadow's own version: those dates compare it with itself)"
+            } else {
+                ""
+            };
             println!(
-                "note: the live rows of {} were written by version {}, not the active {}: \
-                 the shadow is compared with that version there (`slate runs --outdated`)",
+                "note: the live rows of {} were written by version {}{which}, not the active \
+                 {}: the shadow is compared with that version there (`slate runs --outdated`)",
                 listed.join(", "),
                 short(hash),
                 short(&compared.live_hash),
