@@ -247,6 +247,8 @@ pub enum ChannelOutcome {
         queued: usize,
         /// Until when.
         until: DateTime<Utc>,
+        /// Whether the channel is dead (its wait is the next probe's).
+        dead: bool,
     },
     /// Posted.
     Delivered {
@@ -502,6 +504,7 @@ impl Deliverer {
             return Ok(ChannelOutcome::Waiting {
                 queued: routed.len(),
                 until,
+                dead: state.health == ChannelHealth::Dead,
             });
         }
         let queued = routed.len();
@@ -656,9 +659,14 @@ impl Deliverer {
                     "request failed"
                 };
                 let error = error.without_url();
-                let detail = std::error::Error::source(&error)
-                    .map(|source| format!(": {source}"))
-                    .unwrap_or_default();
+                // Every cause: "client error (Connect)" alone does not say
+                // whether the name did not resolve or the port refused.
+                let mut detail = String::new();
+                let mut cause = std::error::Error::source(&error);
+                while let Some(source) = cause {
+                    detail.push_str(&format!(": {source}"));
+                    cause = source.source();
+                }
                 Response {
                     status: None,
                     excerpt: redact(&format!("{kind}{detail}"), channel),

@@ -344,9 +344,14 @@ pub fn deliver_after_command(options: &HostOptions, store: &Arc<dyn Store>) -> R
         .all(|(_, outcome)| matches!(outcome, ChannelOutcome::Idle));
     for (channel, outcome) in outcomes {
         match outcome {
-            ChannelOutcome::Waiting { queued, until } => eprintln!(
-                "alerts: {queued} message(s) for `{channel}` stay queued until {}",
-                until.to_rfc3339()
+            ChannelOutcome::Waiting {
+                queued,
+                until,
+                dead,
+            } => eprintln!(
+                "alerts: {queued} message(s) for `{channel}` stay queued until {}{}",
+                until.to_rfc3339(),
+                if dead { " (channel dead)" } else { "" }
             ),
             ChannelOutcome::Failed {
                 queued,
