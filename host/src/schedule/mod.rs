@@ -162,21 +162,25 @@ pub fn due_ticks(
     let fired_before = last_fired.map(|tick| date_for(schedule, tick));
     let first_kept = kept.front().map(|(_, date)| *date);
     dropped_dates.retain(|date| Some(*date) != first_kept && Some(*date) != fired_before);
-    let ticks = (0..kept.len())
-        .map(|i| {
-            let (at, date) = kept[i];
-            let latest_of_date = kept
-                .iter()
-                .skip(i + 1)
-                .take_while(|(_, d)| *d == date)
-                .last();
+    // Newest first, each tick learns the latest of its date so far.
+    let mut latest: Option<(NaiveDate, DateTime<Utc>)> = None;
+    let mut ticks: Vec<DueTick> = (kept.into_iter().rev())
+        .map(|(at, date)| {
+            let superseded_by = match latest {
+                Some((of, later)) if of == date => Some(later),
+                _ => {
+                    latest = Some((date, at));
+                    None
+                }
+            };
             DueTick {
                 at,
                 date,
-                superseded_by: latest_of_date.map(|(later, _)| *later),
+                superseded_by,
             }
         })
         .collect();
+    ticks.reverse();
     DueTicks {
         ticks,
         dropped: match (dropped_dates.first(), dropped_dates.last()) {
