@@ -684,6 +684,87 @@ fn a_dead_channel_fails_health_and_its_alerts_arrive_when_it_comes_back() {
     assert_eq!(attempts[2].response_excerpt, "no_service");
 }
 
+/// (event, transition) of every message `receiver` accepted, canaries
+/// left out.
+fn events_accepted(receiver: &Receiver) -> Vec<(String, String)> {
+    messages_accepted(receiver)
+        .iter()
+        .filter(|m| m["event"] != "canary")
+        .map(|m| {
+            let text = |key: &str| m[key].as_str().unwrap_or("").to_string();
+            (text("event"), text("transition"))
+        })
+        .collect()
+}
+
+/// A channel that dies is itself an alert, sent to the other channels,
+/// and resolved when it answers again; it is never sent its own death.
+/// Before, only health and metrics knew: a deleted Slack hook went
+/// unnoticed until someone looked.
+#[test]
+fn a_channel_that_dies_is_announced_to_the_others_and_resolved_when_it_answers_again() {
+    let ops = Receiver::start(Answer::NoService);
+    let pager = Receiver::start(Answer::Ok);
+    let (host, slow) = host_with_a_spinning_processor();
+    let config = AlertsConfig::parse(
+        &format!(
+            "[alerts]\n[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\n\
+             max_per_minute = 6000\n[[alerts.channel]]\nname = \"pager\"\nkind = \"webhook\"\n\
+             url = \"{}\"\nmax_per_minute = 6000\n",
+            ops.url("hook"),
+            pager.url("hook")
+        ),
+        |_| None,
+    )
+    .unwrap();
+    let alerts = deliverer(&host.store, config);
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    host.run(&slow, day);
+
+    // As a command delivers before it exits: the pager may have drained
+    // before `ops` died, and drains again for the news.
+    let soon = || Utc::now() + chrono::Duration::seconds(5);
+    let drained = block_on(alerts.drain_until(soon())).unwrap();
+    assert!(
+        matches!(
+            drained[0],
+            (_, 0, ChannelOutcome::Waiting { dead: true, .. })
+        ),
+        "{drained:?}"
+    );
+    let opened = |event: &str| (event.to_string(), "opened".to_string());
+    assert_eq!(
+        events_accepted(&pager),
+        [opened("run_failed"), opened("alert_channel_dead")]
+    );
+    let death = messages_accepted(&pager).pop().unwrap();
+    assert_eq!(death["alert"]["subject"], "ops");
+    assert_eq!(death["severity"], "error");
+    assert_contains(
+        death["alert"]["summary"].as_str().unwrap(),
+        "alert channel `ops` is dead: 404 no_service since ",
+    );
+    let open = host.store.alerts(true, 10).unwrap();
+    assert!(open.iter().any(|a| a.raised.is_death_of("ops")));
+
+    // The hook is back: the canary finds it, which resolves its death; the
+    // pager hears so, and `ops` gets the failure it missed, not its death.
+    ops.answer(Answer::Ok);
+    block_on(alerts.check_channels()).unwrap();
+    block_on(alerts.drain_until(soon())).unwrap();
+    assert_eq!(
+        events_accepted(&pager)[2],
+        ("alert_channel_dead".to_string(), "resolved".to_string())
+    );
+    assert_eq!(events_accepted(&ops), [opened("run_failed")]);
+    let open = host.store.alerts(true, 10).unwrap();
+    assert!(
+        !open.iter().any(|a| a.raised.is_death_of("ops")),
+        "{open:?}"
+    );
+}
+
 #[test]
 fn failed_posts_are_retried_with_backoff_and_a_429_waits_for_retry_after() {
     let receiver = Receiver::start(Answer::TooMany);

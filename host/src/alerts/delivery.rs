@@ -15,8 +15,8 @@ use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
 use super::config::{AlertsConfig, Channel, ChannelKind};
-use super::payload;
 use super::record::{AttemptOutcome, ChannelHealth, ChannelState, DeliveryAttempt, OutboxMessage};
+use super::{event, payload};
 use crate::liveness::is_dead_incarnation;
 use crate::store::alerts::{AlertOutbox, ChannelClaim};
 use crate::store::{Store, StoreError};
@@ -60,11 +60,13 @@ fn fit_in_one_post(
 }
 
 /// Whether `message` goes to `channel` in `state`: routed there by its
-/// event and severity, and not history from before the channel appeared
-/// ([`ChannelState::wants`]).
+/// event and severity, not history from before the channel appeared
+/// ([`ChannelState::wants`]), and not the news of its own death.
 pub fn destined_for(channel: &Channel, state: &ChannelState, message: &OutboxMessage) -> bool {
+    let raised = &message.alert.raised;
     state.wants(message)
-        && channel.routes(message.alert.raised.event, message.alert.raised.severity)
+        && channel.routes(raised.event, raised.severity)
+        && !raised.is_death_of(&channel.name)
 }
 
 /// What an HTTP status means for delivery: 2xx delivered; 429 retried; a
@@ -431,40 +433,102 @@ impl Deliverer {
     /// Delivers to every channel, each on its own, until nothing is left to
     /// send or `deadline` (waiting out a backoff or a rate limit that ends
     /// by then). For each channel: how many messages it delivered, and its
-    /// last outcome (`Idle` when it drained).
+    /// last outcome (`Idle` when it drained). A channel that dies meanwhile
+    /// records its death for the others, which may have drained already:
+    /// they then drain again, so the news goes out with the command.
     pub async fn drain_until(
         &self,
         deadline: DateTime<Utc>,
     ) -> Result<Vec<(String, usize, ChannelOutcome)>, DeliveryError> {
-        let drains = self.config.channels.iter().map(|channel| async move {
-            let mut delivered = 0;
-            loop {
-                let outcome = self.deliver_channel(channel).await?;
-                let wait_until = match &outcome {
-                    // A post may carry part of a backlog: ask again at once.
-                    ChannelOutcome::Delivered { messages } => {
-                        delivered += messages;
-                        Some(Utc::now())
-                    }
-                    ChannelOutcome::Waiting { until, .. } => Some(*until),
-                    ChannelOutcome::Failed { dead: false, .. } => Some(Utc::now()),
-                    _ => None,
-                };
-                match wait_until {
-                    Some(until) if until <= deadline && Utc::now() < deadline => {
-                        let wait = (until - Utc::now()).to_std().unwrap_or_default();
-                        if !wait.is_zero() {
-                            tokio::time::sleep(wait + Duration::from_millis(10)).await;
-                        }
-                    }
-                    _ => return Ok((channel.name.clone(), delivered, outcome)),
-                }
+        let mut drained: Vec<(String, usize, ChannelOutcome)> = (self.config.channels.iter())
+            .map(|channel| (channel.name.clone(), 0, ChannelOutcome::Idle))
+            .collect();
+        // Each round after the first follows a death in the one before.
+        for _round in 0..=self.config.channels.len() {
+            let rounds = (self.config.channels.iter())
+                .map(|channel| self.drain_channel_until(channel, deadline));
+            let mut died = false;
+            for (total, round) in drained
+                .iter_mut()
+                .zip(futures::future::join_all(rounds).await)
+            {
+                let (delivered, outcome) = round?;
+                died |= matches!(outcome, ChannelOutcome::Failed { dead: true, .. });
+                total.1 += delivered;
+                total.2 = outcome;
             }
-        });
-        futures::future::join_all(drains)
-            .await
-            .into_iter()
-            .collect()
+            if !died {
+                break;
+            }
+        }
+        Ok(drained)
+    }
+
+    /// [`Deliverer::drain_until`] for one channel: how many messages it
+    /// delivered, and its last outcome.
+    async fn drain_channel_until(
+        &self,
+        channel: &Channel,
+        deadline: DateTime<Utc>,
+    ) -> Result<(usize, ChannelOutcome), DeliveryError> {
+        let mut delivered = 0;
+        loop {
+            let outcome = self.deliver_channel(channel).await?;
+            let wait_until = match &outcome {
+                // A post may carry part of a backlog: ask again at once.
+                ChannelOutcome::Delivered { messages } => {
+                    delivered += messages;
+                    Some(Utc::now())
+                }
+                ChannelOutcome::Waiting { until, .. } => Some(*until),
+                ChannelOutcome::Failed { dead: false, .. } => Some(Utc::now()),
+                _ => None,
+            };
+            match wait_until {
+                Some(until) if until <= deadline && Utc::now() < deadline => {
+                    let wait = (until - Utc::now()).to_std().unwrap_or_default();
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait + Duration::from_millis(10)).await;
+                    }
+                }
+                _ => return Ok((delivered, outcome)),
+            }
+        }
+    }
+
+    /// Tells the other channels that `channel` died, and that it is back,
+    /// as its state goes from `before` to `after`: an attempt that leaves
+    /// it dead records its `alert_channel_dead` (a repeat counts up), and
+    /// one that finds a dead channel up resolves it. Called before the new
+    /// state is written, so that the next attempt makes good a crash
+    /// between the two.
+    fn record_health_change(
+        &self,
+        channel: &Channel,
+        before: &ChannelState,
+        after: &ChannelState,
+    ) -> Result<(), DeliveryError> {
+        let outbox = self.outbox()?;
+        match after.health {
+            ChannelHealth::Dead => {
+                let reason = after.reason.as_deref().unwrap_or("no answer");
+                let death = event::for_dead_channel(
+                    &channel.name,
+                    reason,
+                    after.since,
+                    after.consecutive_failures,
+                );
+                outbox.record_alert(&death)?;
+            }
+            ChannelHealth::Up if before.health == ChannelHealth::Dead => {
+                outbox.resolve_open_alerts(
+                    &|alert| alert.raised.is_death_of(&channel.name),
+                    "the channel answered again",
+                )?;
+            }
+            ChannelHealth::Up | ChannelHealth::Failing => {}
+        }
+        Ok(())
     }
 
     async fn deliver_channel(&self, channel: &Channel) -> Result<ChannelOutcome, DeliveryError> {
@@ -519,6 +583,7 @@ impl Deliverer {
         let message_ids = routed.iter().map(|m| m.message_id).collect();
         let attempt = response.attempt(channel, purpose, message_ids, now, outcome);
         let next = self.state_after(&state, channel, &response.result(outcome, last));
+        self.record_health_change(channel, &state, &next)?;
         outbox.finish_delivery(&self.holder, Some(&attempt), Some(&next))?;
         Ok(match outcome {
             AttemptOutcome::Delivered => {
@@ -584,13 +649,14 @@ impl Deliverer {
                 since: None,
                 consecutive_failures: 0,
                 next_attempt_at: None,
-                ..state
+                ..state.clone()
             },
             AttemptOutcome::Retry | AttemptOutcome::Permanent => {
                 let through = state.delivered_through;
                 self.state_after(&state, channel, &response.result(outcome, through))
             }
         };
+        self.record_health_change(channel, &state, &next)?;
         outbox.finish_delivery(&self.holder, Some(&attempt), Some(&next))?;
         Ok(Some(attempt))
     }

@@ -2,7 +2,7 @@
 //! repeats or resolves. Pure: the store writes them in the transaction of
 //! the state change that caused them (the outbox), and nothing here does I/O.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::record::{AlertState, Transition};
@@ -40,6 +40,10 @@ pub enum EventKind {
     /// (it failed a deploy check, or could not be read): the operator who
     /// dropped it there expects it live.
     DeployRejected,
+    /// An alert channel died (a wrong URL, a deleted hook, failures in a
+    /// row): what it routes stays queued, so the other channels are told.
+    /// Open until it answers again.
+    AlertChannelDead,
 }
 
 /// How bad an event is; channels route by a minimum.
@@ -85,13 +89,13 @@ text_enum!(EventKind {
     RolledBack => "rolled_back", Undeployed => "undeployed",
     PhaseCompleted => "phase_completed",
     PhaseIncomplete => "phase_incomplete", ScheduleNotFired => "schedule_not_fired",
-    DeployRejected => "deploy_rejected",
+    DeployRejected => "deploy_rejected", AlertChannelDead => "alert_channel_dead",
 });
 text_enum!(Severity { Info => "info", Warning => "warning", Error => "error" });
 
 impl EventKind {
     /// Every event, in documentation order.
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::RunFailed,
         EventKind::RunBlocked,
         EventKind::StaleRunReaped,
@@ -104,6 +108,7 @@ impl EventKind {
         EventKind::PhaseIncomplete,
         EventKind::ScheduleNotFired,
         EventKind::DeployRejected,
+        EventKind::AlertChannelDead,
     ];
 
     /// Whether it opens an alert, or is a notice.
@@ -164,6 +169,15 @@ pub struct NewAlert {
     pub summary: String,
     /// Everything else a receiver may use, as JSON.
     pub detail: serde_json::Value,
+}
+
+impl NewAlert {
+    /// Whether it says that `channel` is dead: that channel is not sent it,
+    /// neither while dead (it would only wait in its queue) nor once it
+    /// answers again.
+    pub fn is_death_of(&self, channel: &str) -> bool {
+        self.event == EventKind::AlertChannelDead && self.subject == channel
+    }
 }
 
 /// The first line of a message, trimmed: what a channel shows of an error.
@@ -364,6 +378,40 @@ pub fn for_rejected_file(file: &str, check: &str, reason: &str) -> NewAlert {
         run_id: None,
         summary: format!("{file} was not deployed: {}", first_line(reason)),
         detail: serde_json::json!({ "file": file, "check": check, "reason": reason }),
+    }
+}
+
+/// An alert channel found dead, and why (`reason`, failing `since`, after
+/// `failures` failed attempts in a row): open until it answers again, each
+/// later failed attempt counting up. Its subject is the channel, which is
+/// never sent its own death ([`NewAlert::is_death_of`]).
+pub fn for_dead_channel(
+    channel: &str,
+    reason: &str,
+    since: Option<DateTime<Utc>>,
+    failures: i64,
+) -> NewAlert {
+    let since_text = since.map_or_else(String::new, |since| {
+        format!(" since {}", since.format("%Y-%m-%dT%H:%MZ"))
+    });
+    NewAlert {
+        event: EventKind::AlertChannelDead,
+        severity: Severity::Error,
+        subject: channel.to_string(),
+        data_date: None,
+        kind: String::new(),
+        run_id: None,
+        summary: format!(
+            "alert channel `{channel}` is dead: {}{since_text}; the alerts it routes stay \
+             queued until it answers again",
+            first_line(reason)
+        ),
+        detail: serde_json::json!({
+            "channel": channel,
+            "reason": reason,
+            "since": since,
+            "consecutive_failures": failures,
+        }),
     }
 }
 

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::config::ChannelKind;
+use super::event::{EventKind, NewAlert};
 use super::record::{OutboxMessage, Transition};
 
 /// The payload format's version.
@@ -108,11 +109,27 @@ fn transition_tag(transition: Transition, severity: &str) -> String {
     }
 }
 
-/// A command that shows the run behind an alert.
-fn runs_command(subject: &str, date: Option<chrono::NaiveDate>) -> String {
-    match date {
-        Some(date) => format!("slate runs --processor {subject} --date {date}"),
-        None => format!("slate plugins history {subject}"),
+/// The command that shows what is behind an alert: its runs, its
+/// processor's versions, its schedule, or the alerts and channels.
+fn command_behind(raised: &NewAlert) -> String {
+    let subject = &raised.subject;
+    match (raised.event, raised.data_date) {
+        (
+            EventKind::RunFailed
+            | EventKind::RunBlocked
+            | EventKind::StaleRunReaped
+            | EventKind::RowsQuarantined
+            | EventKind::NoRowsByDeadline,
+            Some(date),
+        ) => format!("slate runs --processor {subject} --date {date}"),
+        (EventKind::PhaseCompleted | EventKind::PhaseIncomplete, Some(date)) => {
+            format!("slate runs --date {date}")
+        }
+        (EventKind::Deployed | EventKind::RolledBack | EventKind::Undeployed, _) => {
+            format!("slate plugins history {subject}")
+        }
+        (EventKind::ScheduleNotFired, _) => "slate schedules".to_string(),
+        _ => "slate alerts --open".to_string(),
     }
 }
 
@@ -154,7 +171,7 @@ fn slack_message(message: &OutboxMessage) -> Value {
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}},
             {"type": "context", "elements": [
-                {"type": "mrkdwn", "text": format!("`{}`", runs_command(&alert.raised.subject, alert.raised.data_date))}
+                {"type": "mrkdwn", "text": format!("`{}`", command_behind(&alert.raised))}
             ]},
         ],
     })
@@ -200,7 +217,7 @@ fn slack_digest(messages: &[OutboxMessage]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::event::{EventKind, NewAlert, Severity};
+    use crate::alerts::event::Severity;
     use crate::alerts::record::{AlertRecord, AlertState};
     use chrono::{NaiveDate, Utc};
 
@@ -262,6 +279,70 @@ mod tests {
         );
         let resolved = render(ChannelKind::Slack, &[message(2, Transition::Resolved)]);
         assert!(resolved["text"].as_str().unwrap().starts_with("[RESOLVED]"));
+    }
+
+    /// Before, every alert without a run read `slate runs --processor
+    /// SUBJECT`: "phase 4 precompute" as a processor, a schedule's name, a
+    /// file, a channel.
+    #[test]
+    fn slacks_context_line_names_a_command_that_shows_what_the_alert_is_about() {
+        let context = |event: EventKind, subject: &str, date: Option<NaiveDate>| {
+            let mut one = message(1, Transition::Opened);
+            one.alert.raised = NewAlert {
+                event,
+                subject: subject.into(),
+                data_date: date,
+                detail: json!({}),
+                ..one.alert.raised
+            };
+            let payload = render(ChannelKind::Slack, &[one]);
+            payload["blocks"][1]["elements"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let day = NaiveDate::from_ymd_opt(2026, 1, 6);
+        let cases = [
+            (
+                EventKind::NoRowsByDeadline,
+                "PlayerGameSummaryProcessor",
+                day,
+                "`slate runs --processor PlayerGameSummaryProcessor --date 2026-01-06`",
+            ),
+            (
+                EventKind::PhaseIncomplete,
+                "phase 4 precompute",
+                day,
+                "`slate runs --date 2026-01-06`",
+            ),
+            (
+                EventKind::RolledBack,
+                "PlayerGameSummaryProcessor",
+                None,
+                "`slate plugins history PlayerGameSummaryProcessor`",
+            ),
+            (
+                EventKind::ScheduleNotFired,
+                "nightly",
+                day,
+                "`slate schedules`",
+            ),
+            (
+                EventKind::DeployRejected,
+                "x.wasm",
+                None,
+                "`slate alerts --open`",
+            ),
+            (
+                EventKind::AlertChannelDead,
+                "ops",
+                None,
+                "`slate alerts --open`",
+            ),
+        ];
+        for (event, subject, date, expected) in cases {
+            assert_eq!(context(event, subject, date), expected, "{event:?}");
+        }
     }
 
     #[test]
