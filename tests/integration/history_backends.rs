@@ -1308,7 +1308,48 @@ on_every_backend_with_an_outbox!(
     a_reaped_run_raises_its_alert_with_the_reap,
     one_deliverer_at_a_time_holds_a_channel,
     a_channel_joins_after_the_last_message_and_joining_again_changes_nothing,
+    of_an_event_only_the_open_alerts_and_those_resolved_by_hand_are_read,
 );
+
+/// What the no-rows sweep skips: open alerts of its event, and those an
+/// operator resolved (acknowledged dates); not those a run resolved, nor
+/// other events'.
+fn of_an_event_only_the_open_alerts_and_those_resolved_by_hand_are_read(store: Arc<dyn Store>) {
+    use slate::alerts::event::{EventKind, NewAlert, Severity};
+    use slate::alerts::record::RESOLVED_BY_HAND;
+    let outbox = store.alert_outbox().expect("an outbox");
+    let raise = |event: EventKind, day: &str| {
+        let alert = NewAlert {
+            event,
+            severity: Severity::Error,
+            subject: "SweptProcessor".to_string(),
+            data_date: Some(date(day)),
+            kind: String::new(),
+            run_id: None,
+            summary: format!("{day}: no rows"),
+            detail: serde_json::json!({}),
+        };
+        outbox.record_alert(&alert).unwrap().unwrap()
+    };
+    let open = raise(EventKind::NoRowsByDeadline, "2026-01-01");
+    let acknowledged = raise(EventKind::NoRowsByDeadline, "2026-01-02");
+    let fixed = raise(EventKind::NoRowsByDeadline, "2026-01-03");
+    raise(EventKind::RunBlocked, "2026-01-04");
+    assert!(
+        outbox
+            .resolve_alert(acknowledged, RESOLVED_BY_HAND)
+            .unwrap()
+    );
+    assert!(outbox.resolve_alert(fixed, "run-7").unwrap());
+
+    let read: Vec<i64> = outbox
+        .open_or_resolved_by_hand(EventKind::NoRowsByDeadline)
+        .unwrap()
+        .into_iter()
+        .map(|alert| alert.alert_id)
+        .collect();
+    assert_eq!(read, [acknowledged, open], "newest first");
+}
 
 fn a_channel_joins_after_the_last_message_and_joining_again_changes_nothing(store: Arc<dyn Store>) {
     let outbox = store.alert_outbox().expect("an outbox");

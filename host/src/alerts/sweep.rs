@@ -91,7 +91,11 @@ pub fn sweep(
     if scheduled.is_empty() {
         return Ok(0);
     }
-    let runs = store.runs(&RunFilter::default())?;
+    // Statuses and row counts only: each run's upstream check goes unread.
+    let runs = store.runs(&RunFilter {
+        skip_upstream_check: true,
+        ..RunFilter::default()
+    })?;
     let Some(first) = runs.iter().map(|r| r.data_date).min() else {
         return Ok(0);
     };
@@ -99,10 +103,8 @@ pub fn sweep(
     // Open, or acknowledged: resolved by hand (a date that will never
     // have rows, such as a postponed game).
     let open: BTreeSet<(String, Option<NaiveDate>)> = outbox
-        .alerts(false, usize::MAX >> 1)?
+        .open_or_resolved_by_hand(EventKind::NoRowsByDeadline)?
         .into_iter()
-        .filter(|a| a.raised.event == EventKind::NoRowsByDeadline)
-        .filter(|a| a.resolved_at.is_none() || a.resolved_by_hand())
         .map(|a| (a.raised.subject, a.raised.data_date))
         .collect();
     let mut opened = 0;

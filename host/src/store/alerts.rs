@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
-use crate::alerts::event::NewAlert;
+use crate::alerts::event::{EventKind, NewAlert};
 use crate::alerts::record::{AlertRecord, ChannelState, DeliveryAttempt, OutboxMessage};
 
 /// What a claim on a channel came to.
@@ -34,6 +34,14 @@ pub trait AlertOutbox: Send + Sync {
 
     /// Alerts, newest first; only open ones with `open_only`.
     fn alerts(&self, open_only: bool, limit: usize) -> Result<Vec<AlertRecord>, StoreError>;
+
+    /// The alerts of `event` that are open or were resolved by hand
+    /// ([`RESOLVED_BY_HAND`]), newest first: the dates the no-rows sweep
+    /// must not raise again. Read in the store, not from every alert ever
+    /// raised, which the sweep would otherwise read once a minute.
+    ///
+    /// [`RESOLVED_BY_HAND`]: crate::alerts::record::RESOLVED_BY_HAND
+    fn open_or_resolved_by_hand(&self, event: EventKind) -> Result<Vec<AlertRecord>, StoreError>;
 
     /// Resolves an open alert by hand (`by` says who) and queues its
     /// resolved message. Returns false when it is not open.

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row as SqlRow, TransactionBehavior
 use super::{EmbeddedStore, timestamp};
 use crate::alerts::event::{EventKind, Lifecycle, NewAlert};
 use crate::alerts::record::{
-    AlertRecord, ChannelState, DeliveryAttempt, OutboxMessage, Transition,
+    AlertRecord, ChannelState, DeliveryAttempt, OutboxMessage, RESOLVED_BY_HAND, Transition,
 };
 use crate::store::StoreError;
 use crate::store::alerts::{AlertOutbox, ChannelClaim};
@@ -318,6 +318,19 @@ impl AlertOutbox for EmbeddedStore {
         ))?;
         let alerts = statement
             .query_map(params![open_only, limit as i64], alert_from_sql)?
+            .collect::<Result<_, _>>()?;
+        Ok(alerts)
+    }
+
+    fn open_or_resolved_by_hand(&self, event: EventKind) -> Result<Vec<AlertRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {ALERT_COLUMNS} FROM _slate_alerts a
+             WHERE a.event = ?1 AND (a.state = 'open' OR a.resolved_by = ?2)
+             ORDER BY a.alert_id DESC"
+        ))?;
+        let alerts = statement
+            .query_map(params![event.as_str(), RESOLVED_BY_HAND], alert_from_sql)?
             .collect::<Result<_, _>>()?;
         Ok(alerts)
     }

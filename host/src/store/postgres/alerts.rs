@@ -12,7 +12,7 @@ use postgres::{GenericClient, Row};
 use super::PostgresStore;
 use crate::alerts::event::{EventKind, Lifecycle, NewAlert};
 use crate::alerts::record::{
-    AlertRecord, ChannelState, DeliveryAttempt, OutboxMessage, Transition,
+    AlertRecord, ChannelState, DeliveryAttempt, OutboxMessage, RESOLVED_BY_HAND, Transition,
 };
 use crate::store::StoreError;
 use crate::store::alerts::{AlertOutbox, ChannelClaim};
@@ -308,6 +308,20 @@ impl AlertOutbox for PostgresStore {
                      ORDER BY a.alert_id DESC LIMIT $2"
                 ),
                 &[&open_only, &(limit as i64)],
+            )?)
+        })?;
+        rows.iter().map(|row| alert_at(row, 0)).collect()
+    }
+
+    fn open_or_resolved_by_hand(&self, event: EventKind) -> Result<Vec<AlertRecord>, StoreError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                &format!(
+                    "SELECT {ALERT_COLUMNS} FROM _slate.alerts a
+                     WHERE a.event = $1 AND (a.state = 'open' OR a.resolved_by = $2)
+                     ORDER BY a.alert_id DESC"
+                ),
+                &[&event.as_str(), &RESOLVED_BY_HAND],
             )?)
         })?;
         rows.iter().map(|row| alert_at(row, 0)).collect()
