@@ -125,6 +125,11 @@ pub struct ProblemRun {
     pub error_kind: Option<ErrorKind>,
     /// The first line of its error.
     pub message: String,
+    /// False when the processor is not loaded by the check (a run from a
+    /// plugin folder the check was not given): still a problem, since its
+    /// runs go on failing where it is loaded, unless the registry ended it
+    /// ([`HealthReport::forgiving_ended`]).
+    pub loaded: bool,
 }
 
 /// A processor's most recent success.
@@ -214,9 +219,37 @@ impl HealthReport {
                 _ => {}
             }
         }
-        self.healthy &=
-            self.dead_alert_channels.is_empty() && self.failing_alert_channels.is_empty();
+        self.healthy = self.judged();
         Ok(self)
+    }
+
+    /// Leaves out the problem runs of processors not loaded here that
+    /// `ended` says were ended (undeployed from the registry): they can
+    /// never run again to clear them, so they are history, not a problem.
+    pub fn forgiving_ended<E>(
+        mut self,
+        ended: impl Fn(&str) -> Result<bool, E>,
+    ) -> Result<Self, E> {
+        let mut kept = Vec::with_capacity(self.problem_runs.len());
+        for run in std::mem::take(&mut self.problem_runs) {
+            if run.loaded || !ended(&run.processor)? {
+                kept.push(run);
+            }
+        }
+        self.problem_runs = kept;
+        self.healthy = self.judged();
+        Ok(self)
+    }
+
+    /// Whether nothing in the report is a FAIL.
+    fn judged(&self) -> bool {
+        self.problem_runs.is_empty()
+            && self.tables.iter().all(|t| {
+                t.missing_dates.is_empty() && t.emptied_dates.is_empty() && t.lost_rows.is_empty()
+            })
+            && self.dead_alert_channels.is_empty()
+            && self.failing_alert_channels.is_empty()
+            && self.refused_versions.is_none()
     }
 
     /// Adds the registry's versions a server could not load, if any: they
@@ -225,8 +258,8 @@ impl HealthReport {
         mut self,
         refused: Option<crate::catalog::RefusedVersions>,
     ) -> Self {
-        self.healthy &= refused.is_none();
         self.refused_versions = refused;
+        self.healthy = self.judged();
         self
     }
 }
@@ -344,15 +377,15 @@ pub fn report(
         });
     }
 
-    // A failed or blocked run of a processor the pipeline no longer has
-    // (undeployed) can never be run again to clear it: it is history, not
-    // a problem. A stale one still holds its lease until reaped.
+    // A failed or blocked run of a processor the pipeline does not load is
+    // a problem too: it may come from a plugin folder this check was not
+    // given, and fail there every night. Only an undeployed processor's is
+    // history ([`HealthReport::forgiving_ended`]).
     let problem_runs: Vec<ProblemRun> = latest
         .values()
         .filter_map(|run| {
-            let in_pipeline = pipeline.plugin(&run.processor).is_some();
             let status = match run.status {
-                RunStatus::Failed | RunStatus::Blocked if in_pipeline => run.status.to_string(),
+                RunStatus::Failed | RunStatus::Blocked => run.status.to_string(),
                 RunStatus::Running if run.is_stale(now) => "stale_running".to_string(),
                 _ => return None,
             };
@@ -363,15 +396,12 @@ pub fn report(
                 run_id: run.run_id.clone(),
                 error_kind: run.error_kind,
                 message: first_line(run.error_message.as_deref()).to_string(),
+                loaded: pipeline.plugin(&run.processor).is_some(),
             })
         })
         .collect();
-    let healthy = problem_runs.is_empty()
-        && tables.iter().all(|t| {
-            t.missing_dates.is_empty() && t.emptied_dates.is_empty() && t.lost_rows.is_empty()
-        });
-    Ok(HealthReport {
-        healthy,
+    let report = HealthReport {
+        healthy: false,
         checked_at: now,
         reached,
         tables,
@@ -380,6 +410,10 @@ pub fn report(
         dead_alert_channels: Vec::new(),
         failing_alert_channels: Vec::new(),
         refused_versions: None,
+    };
+    Ok(HealthReport {
+        healthy: report.judged(),
+        ..report
     })
 }
 

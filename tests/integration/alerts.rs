@@ -1514,6 +1514,16 @@ fn undeploying_a_processor_that_is_then_gone_resolves_its_open_alerts() {
         &format!("{open} open alerts of HostilePanic resolved"),
     );
     assert_eq!(open_of_it(), 0);
+    // Its failed runs can never be run again: history, not a health problem.
+    let health = crate::support::slate(dir.path(), &["health", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&health.stdout).unwrap();
+    let problems = report["problem_runs"].as_array().unwrap();
+    assert!(
+        !problems
+            .iter()
+            .any(|run| run["processor"] == "HostilePanic"),
+        "{problems:?}"
+    );
     let resolved = EmbeddedStore::open(&dir.path().join("slate.db"))
         .unwrap()
         .alerts(false, 100)

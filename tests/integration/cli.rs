@@ -1222,3 +1222,51 @@ fn a_closed_standard_output_ends_a_command_quietly_not_with_a_panic() {
     const SIGPIPE: i32 = 13;
     assert_eq!(ended.status.signal(), Some(SIGPIPE), "{errors}");
 }
+
+/// A processor run from a plugin folder that `slate health` is not given
+/// still counts: its failed run is a FAIL that says which option loads
+/// it. Before, it was left out as if undeployed, and a `slate run
+/// --plugin-dir` failing every night went unseen by a `slate health`
+/// without one.
+#[test]
+fn slate_health_counts_the_failed_runs_of_a_processor_it_does_not_load() {
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    let plugins = plugin_dir(&[components::HOSTILE_PANIC]);
+    let with_plugins = |args: &[&str]| {
+        slate_with_plugins(dir.path(), plugins.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let run = with_plugins(&[
+        "run",
+        "--date",
+        "2026-01-11",
+        "--processors",
+        "HostilePanic",
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+
+    let health = slate(dir.path(), &["health"]);
+    assert_eq!(health.status.code(), Some(1));
+    let text = stdout(&health);
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("FAILED HostilePanic 2026-01-11"))
+        .unwrap_or_else(|| panic!("no FAILED line for HostilePanic in\n{text}"));
+    assert_contains(line, "(not loaded by this check: give it the --plugin-dir");
+
+    let problems_of = |output: std::process::Output| {
+        assert!(!output.status.success());
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        (report["problem_runs"].as_array().unwrap().iter())
+            .filter(|run| run["processor"] == "HostilePanic")
+            .map(|run| run["loaded"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        problems_of(slate(dir.path(), &["health", "--json"])),
+        [false]
+    );
+    assert_eq!(problems_of(with_plugins(&["health", "--json"])), [true]);
+}

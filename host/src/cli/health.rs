@@ -38,7 +38,8 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
         chrono::Utc::now(),
         alerts.no_rows_deadline,
     )?
-    .with_alert_channels(host.store.as_ref(), &channels)?;
+    .with_alert_channels(host.store.as_ref(), &channels)?
+    .forgiving_ended(|name| host.registry.ended(name))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -94,8 +95,14 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
                 .error_kind
                 .map(|k| format!(" [{k}]"))
                 .unwrap_or_default();
+            let not_loaded = if run.loaded {
+                ""
+            } else {
+                " (not loaded by this check: give it the --plugin-dir, or SLATE_PLUGIN_DIR, the \
+                 processor runs from)"
+            };
             println!(
-                "{} {} {}{kind} (run {}): {}",
+                "{} {} {}{kind} (run {}): {}{not_loaded}",
                 run.status.to_uppercase(),
                 run.processor,
                 run.date,

@@ -418,6 +418,14 @@ impl Registry {
         self.storage.history(name)
     }
 
+    /// Whether `name` was undeployed and not deployed again since: its
+    /// last switch ended it, so nothing runs it any more.
+    pub fn ended(&self, name: &str) -> Result<bool, RegistryError> {
+        let history = self.history(name)?;
+        let last = history.iter().max_by_key(|deployment| deployment.id);
+        Ok(last.is_some_and(|deployment| deployment.action == DeployAction::Undeploy))
+    }
+
     /// The stored version of `name` whose hash is `hash_or_prefix` or
     /// starts with it.
     pub fn find_version(

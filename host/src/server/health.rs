@@ -67,6 +67,8 @@ pub async fn health(
             report(host.store.as_ref(), &pipeline, chrono::Utc::now(), deadline)
                 .and_then(|r| r.with_alert_channels(host.store.as_ref(), &channels))
                 .map(|r| r.with_refused_versions(host.refused_versions()))
+                .map_err(cannot_check)?
+                .forgiving_ended(|name| host.registry.ended(name))
                 .map_err(cannot_check)
         })
     };
