@@ -71,6 +71,37 @@ pub fn scalar_json(scalar: &Scalar) -> serde_json::Value {
     }
 }
 
+/// A list as the JSON array text the stores keep: each JSON item as the
+/// processor wrote it, the others as [`scalar_json`] gives them. Parsed and
+/// written again, a JSON item would change: a number past a double's
+/// precision rounded, keys reordered, a duplicate key dropped.
+pub fn list_json_text(items: &[Scalar]) -> String {
+    let mut text = String::from("[");
+    for (at, item) in items.iter().enumerate() {
+        if at > 0 {
+            text.push(',');
+        }
+        match item {
+            Scalar::Json(raw) if serde_json::from_str::<serde::de::IgnoredAny>(raw).is_ok() => {
+                text.push_str(raw.trim())
+            }
+            other => text.push_str(&scalar_json(other).to_string()),
+        }
+    }
+    text.push(']');
+    text
+}
+
+/// The items of a JSON column's list, from the array text
+/// [`list_json_text`] wrote, each exactly as written.
+pub fn json_list_items(text: &[u8]) -> Result<Vec<Scalar>, serde_json::Error> {
+    let items: Vec<Box<serde_json::value::RawValue>> = serde_json::from_slice(text)?;
+    Ok(items
+        .into_iter()
+        .map(|item| Scalar::Json(item.get().to_string()))
+        .collect())
+}
+
 /// A cell as JSON: `null`, a scalar, or an array of scalars.
 pub fn value_json(value: &Value) -> serde_json::Value {
     match value {
@@ -98,8 +129,10 @@ pub const DESCRIBED_VALUE_BYTES: usize = 256;
 pub fn describe_value(value: &Value) -> String {
     let described = match value {
         Value::Null => "null".to_string(),
+        // As written: parsed, `2^70` would read 1.1805916207174113e+21.
+        Value::Scalar(Scalar::Json(text)) => format!("JSON {text}"),
         Value::Scalar(s) => format!("{} {}", scalar_type_name(s), scalar_json(s)),
-        Value::Repeated(items) => format!("list of {} {}", items.len(), value_json(value)),
+        Value::Repeated(items) => format!("list of {} {}", items.len(), list_json_text(items)),
     };
     cut_short(described, DESCRIBED_VALUE_BYTES)
 }
@@ -323,6 +356,22 @@ mod tests {
             "INT64 1700000000"
         );
         assert_eq!(describe_value(&Value::Null), "null");
+    }
+
+    /// An error quotes the JSON a processor sent: parsed, 2^70 read
+    /// `1.1805916207174113e+21`, which a double holds, so the message did
+    /// not show why it was refused.
+    #[test]
+    fn json_is_described_as_written() {
+        let two_to_the_70 = Scalar::Json("1180591620717411303424".into());
+        assert_eq!(
+            describe_value(&Value::Scalar(two_to_the_70.clone())),
+            "JSON 1180591620717411303424"
+        );
+        assert_eq!(
+            describe_value(&Value::Repeated(vec![two_to_the_70, Scalar::Int64(1)])),
+            "list of 2 [1180591620717411303424,1]"
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@
 use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 
 use crate::column_batch::{Cell, ColumnBuilder, WrongCell, naive_days_since_epoch};
-use crate::rows::{Scalar, Value, scalar_json, timestamp_micros, timestamp_text, wit_date};
+use crate::rows::{
+    Scalar, Value, json_list_items, list_json_text, timestamp_micros, timestamp_text, wit_date,
+};
 use crate::schema::{Column, ColumnMode, ColumnType};
 
 /// The SQLite column type for a schema column.
@@ -33,9 +35,7 @@ pub fn to_sql(value: &Value) -> ToSqlOutput<'_> {
     match value {
         Value::Null => ToSqlOutput::Owned(SqlValue::Null),
         Value::Scalar(scalar) => scalar_to_sql(scalar),
-        Value::Repeated(items) => ToSqlOutput::Owned(SqlValue::Text(
-            serde_json::Value::Array(items.iter().map(scalar_json).collect()).to_string(),
-        )),
+        Value::Repeated(items) => ToSqlOutput::Owned(SqlValue::Text(list_json_text(items))),
     }
 }
 
@@ -241,13 +241,17 @@ pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, Unreadable
         return match cell {
             ValueRef::Null => Ok(Value::Repeated(Vec::new())),
             ValueRef::Text(text) => {
+                let malformed = |source| UnreadableCell::MalformedList {
+                    column: column.name.clone(),
+                    source,
+                };
+                if column.column_type == ColumnType::Json {
+                    return json_list_items(text)
+                        .map(Value::Repeated)
+                        .map_err(malformed);
+                }
                 let items: Vec<serde_json::Value> =
-                    serde_json::from_slice(text).map_err(|source| {
-                        UnreadableCell::MalformedList {
-                            column: column.name.clone(),
-                            source,
-                        }
-                    })?;
+                    serde_json::from_slice(text).map_err(malformed)?;
                 items
                     .iter()
                     .map(|item| scalar_from_json(item, column))

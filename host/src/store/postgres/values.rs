@@ -18,7 +18,9 @@ use postgres::Row as SqlRow;
 
 use super::quote;
 use crate::column_batch::{Cell, ColumnBuilder, naive_days_since_epoch};
-use crate::rows::{Scalar, Value, scalar_json, timestamp_text, value_from_json, wit_date};
+use crate::rows::{
+    Scalar, Value, json_list_items, list_json_text, timestamp_text, value_from_json, wit_date,
+};
 use crate::schema::{Column, ColumnMode, ColumnType};
 
 /// The PostgreSQL column type for a schema column.
@@ -57,10 +59,7 @@ pub(super) fn push_copy_text(line: &mut String, value: &Value) {
     match value {
         Value::Null => line.push_str("\\N"),
         Value::Scalar(scalar) => push_scalar(line, scalar),
-        Value::Repeated(items) => push_escaped(
-            line,
-            &serde_json::Value::Array(items.iter().map(scalar_json).collect()).to_string(),
-        ),
+        Value::Repeated(items) => push_escaped(line, &list_json_text(items)),
     }
 }
 
@@ -147,8 +146,13 @@ pub(super) fn read_cell(
         let Some(text) = text else {
             return Ok(Value::Repeated(Vec::new()));
         };
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| unreadable(format!("holds a malformed list: {e}")))?;
+        let malformed = |e| unreadable(format!("holds a malformed list: {e}"));
+        if column.column_type == ColumnType::Json {
+            return json_list_items(text.as_bytes())
+                .map(Value::Repeated)
+                .map_err(malformed);
+        }
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(malformed)?;
         return value_from_json(column, &json).map_err(|e| unreadable(e.to_string()));
     }
     let cell = CellAt { row, index, column };
