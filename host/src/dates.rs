@@ -27,8 +27,7 @@ pub enum DateError {
     NoSuchDay(String),
     /// A real day outside the range the pipeline serves.
     #[error(
-        "date {date} is outside the range this pipeline serves, {earliest} to {latest} \
-         (the schedule's seasons with a margin; set [dates] in slate.toml to change it)"
+        "date {date} is outside the range this pipeline serves, {earliest} to {latest} ({basis})"
     )]
     OutOfRange {
         /// The date given.
@@ -37,7 +36,35 @@ pub enum DateError {
         earliest: NaiveDate,
         /// The latest date served.
         latest: NaiveDate,
+        /// Where the range comes from.
+        basis: RangeBasis,
     },
+}
+
+/// Where a [`DateRange`] comes from, as its refusals say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeBasis {
+    /// The schedule's seasons, widened by the margin.
+    Schedule,
+    /// No schedule yet: 1970-01-01 to a year from today.
+    NoSchedule,
+    /// `[dates]` in `slate.toml` sets one end or both.
+    Configured,
+}
+
+impl std::fmt::Display for RangeBasis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RangeBasis::Schedule => {
+                "the schedule's seasons with a margin; set [dates] in slate.toml to change it"
+            }
+            RangeBasis::NoSchedule => {
+                "no game schedule is loaded: 1970-01-01 to a year from today; set [dates] in \
+                 slate.toml to change it"
+            }
+            RangeBasis::Configured => "as [dates] in slate.toml sets it",
+        })
+    }
 }
 
 /// Parses exactly `YYYY-MM-DD`: no sign, no spaces, no single-digit month
@@ -64,6 +91,8 @@ pub struct DateRange {
     pub earliest: NaiveDate,
     /// The latest date served.
     pub latest: NaiveDate,
+    /// Where it comes from.
+    pub basis: RangeBasis,
 }
 
 impl DateRange {
@@ -74,6 +103,7 @@ impl DateRange {
                 date,
                 earliest: self.earliest,
                 latest: self.latest,
+                basis: self.basis,
             });
         }
         Ok(date)
@@ -222,9 +252,15 @@ impl DatesConfig {
                     .unwrap_or(today + chrono::Days::new(366)),
             ),
         };
+        let basis = match (self.earliest.or(self.latest), scheduled) {
+            (Some(_), _) => RangeBasis::Configured,
+            (None, Some(_)) => RangeBasis::Schedule,
+            (None, None) => RangeBasis::NoSchedule,
+        };
         DateRange {
             earliest: self.earliest.unwrap_or(first),
             latest: self.latest.unwrap_or(last),
+            basis,
         }
     }
 }
@@ -354,6 +390,27 @@ mod tests {
         );
         let unscheduled = config.range(None, day("2026-11-30"));
         assert_eq!(unscheduled.latest, day("2027-11-30"));
+
+        // A refusal says where its range comes from: before, `slate test`
+        // without a schedule blamed "the schedule's seasons" for 1970.
+        let refusal = |range: DateRange| range.check(day("1900-01-01")).unwrap_err().to_string();
+        assert_eq!(
+            refusal(range),
+            "date 1900-01-01 is outside the range this pipeline serves, 2024-10-20 to \
+             2027-04-13 (the schedule's seasons with a margin; set [dates] in slate.toml to \
+             change it)"
+        );
+        assert_eq!(
+            refusal(unscheduled),
+            "date 1900-01-01 is outside the range this pipeline serves, 1970-01-01 to \
+             2027-11-30 (no game schedule is loaded: 1970-01-01 to a year from today; set \
+             [dates] in slate.toml to change it)"
+        );
+        let configured = refusal(configured);
+        assert!(
+            configured.ends_with("(as [dates] in slate.toml sets it)"),
+            "{configured}"
+        );
     }
 
     #[test]

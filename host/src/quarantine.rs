@@ -85,16 +85,31 @@ pub fn split(rows: RowSet, report: &ValidationReport) -> Option<(RowSet, Vec<Qua
     ))
 }
 
-/// The note on a committed run that quarantined rows.
+/// The note on a committed run: the rows it wrote, and those it set
+/// aside ([`quarantine_note`]).
 pub fn commit_reason(written: usize, quarantined: usize, run_id: &str) -> String {
-    if quarantined == 0 {
-        format!("committed {written} rows")
-    } else {
-        format!(
-            "committed {written} rows; quarantined {quarantined} bad rows \
-             (see `slate quarantine --run {run_id}`)"
-        )
+    format!(
+        "committed {written} {}{}",
+        rows_noun(written),
+        quarantine_note(quarantined, run_id)
+    )
+}
+
+/// What a committed run's note adds for the rows it quarantined: nothing
+/// for none.
+pub fn quarantine_note(quarantined: usize, run_id: &str) -> String {
+    match quarantined {
+        0 => String::new(),
+        n => format!(
+            "; quarantined {n} bad {} (see `slate quarantine --run {run_id}`)",
+            rows_noun(n)
+        ),
     }
+}
+
+/// "row" or "rows", for `n` of them.
+pub fn rows_noun(n: usize) -> &'static str {
+    if n == 1 { "row" } else { "rows" }
 }
 
 #[cfg(test)]

@@ -358,6 +358,14 @@ pub fn check_value(value: &Value, column: &Column) -> Option<String> {
     }
 }
 
+/// "a" or "an", as a type's name is read aloud: an INT64, a STRING.
+fn article(type_name: &str) -> &'static str {
+    match type_name.as_bytes().first() {
+        Some(b'A' | b'E' | b'I' | b'O' | b'U') => "an",
+        _ => "a",
+    }
+}
+
 fn check_scalar(scalar: &Scalar, column: &Column) -> Option<String> {
     let type_matches = matches!(
         (scalar, column.column_type),
@@ -371,10 +379,12 @@ fn check_scalar(scalar: &Scalar, column: &Column) -> Option<String> {
             | (Scalar::Json(_), ColumnType::Json)
     );
     if !type_matches {
+        let found = scalar_type_name(scalar);
+        let expected = column.column_type.to_string();
         return Some(format!(
-            "a {} value cannot go into a {} column",
-            scalar_type_name(scalar),
-            column.column_type
+            "{} {found} value cannot go into {} {expected} column",
+            article(found),
+            article(&expected)
         ));
     }
     match scalar {
@@ -554,14 +564,14 @@ mod tests {
                 column("c", ColumnType::Int64, Required),
                 s(Scalar::Float64(1.0))
             ),
-            ["a FLOAT64 value cannot go into a INT64 column"]
+            ["a FLOAT64 value cannot go into an INT64 column"]
         );
         assert_eq!(
             check(
                 column("c", ColumnType::Timestamp, Required),
                 s(Scalar::Int64(1_700_000_000))
             ),
-            ["a INT64 value cannot go into a TIMESTAMP column"]
+            ["an INT64 value cannot go into a TIMESTAMP column"]
         );
         assert_eq!(
             check(
@@ -733,7 +743,7 @@ mod tests {
                 repeated,
                 Value::Repeated(vec![Scalar::String("ok".into()), Scalar::Int64(1)])
             ),
-            ["list item 1: a INT64 value cannot go into a STRING column"]
+            ["list item 1: an INT64 value cannot go into a STRING column"]
         );
     }
 
@@ -795,7 +805,7 @@ mod tests {
         assert_eq!(
             report.errors[0].to_string(),
             "row 17 (player=\"a\", d=\"2026-01-11\"): field `points` expected REQUIRED INT64, \
-             got STRING \"12\": a STRING value cannot go into a INT64 column"
+             got STRING \"12\": a STRING value cannot go into an INT64 column"
         );
         assert!(
             report

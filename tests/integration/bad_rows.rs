@@ -93,7 +93,7 @@ fn under_quarantine_198_rows_load_and_the_bad_one_is_kept_with_its_errors() {
         record.reason.as_deref(),
         Some(
             format!(
-                "committed 198 rows; quarantined 1 bad rows (see `slate quarantine --run {}`)",
+                "committed 198 rows; quarantined 1 bad row (see `slate quarantine --run {}`)",
                 record.run_id
             )
             .as_str()

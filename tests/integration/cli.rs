@@ -245,7 +245,7 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
     assert_contains(&table, "OneBadRowQuarantined");
     assert_contains(&table, " 198 ");
     // The summary says rows were set aside, not just "success 198".
-    assert_contains(&table, "quarantined 1 bad rows");
+    assert_contains(&table, "quarantined 1 bad row");
 
     let listed = slate(dir.path(), &["quarantine", "--json"]);
     assert_succeeded(&listed);

@@ -1496,7 +1496,7 @@ fn a_run_recovered_from_the_commit_log_keeps_its_quarantined_rows_figures_and_al
     assert_contains(
         reason,
         &format!(
-            "quarantined 1 bad rows (see `slate quarantine --run {}`)",
+            "quarantined 1 bad row (see `slate quarantine --run {}`)",
             recovered.run_id
         ),
     );

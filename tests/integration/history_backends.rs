@@ -729,7 +729,7 @@ fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {
             field: "points".into(),
             expected: "NULLABLE INT64".into(),
             value: "STRING \"lots\"".into(),
-            problem: "a STRING value cannot go into a INT64 column".into(),
+            problem: "a STRING value cannot go into an INT64 column".into(),
         }],
         raw_row: serde_json::json!({"player_lookup": "e", "points": "it's \"lots\"\n"}),
     }];
@@ -757,7 +757,7 @@ fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {
             .unwrap()
             .reason
             .unwrap()
-            .contains("quarantined 1 bad rows")
+            .contains("quarantined 1 bad row")
     );
 }
 

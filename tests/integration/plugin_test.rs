@@ -150,7 +150,7 @@ fn a_changed_result_prints_a_diff_naming_the_rows_and_fields() {
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let text = stdout(&output);
     assert!(
-        text.starts_with("DIFF PlayerDailyCacheProcessor 2026-01-11: 1 differences"),
+        text.starts_with("DIFF PlayerDailyCacheProcessor 2026-01-11: 1 difference\n"),
         "{text}"
     );
     assert_contains(

@@ -57,10 +57,10 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
         // and when its rows flag lookback gaps.
         let note = match record.status {
             RunStatus::Success => {
-                let set_aside = record
-                    .reason
-                    .clone()
-                    .filter(|r| *r != format!("committed {} rows", record.rows_written));
+                let set_aside = record.reason.clone().filter(|r| {
+                    let written = usize::try_from(record.rows_written).unwrap_or(0);
+                    *r != slate::quarantine::commit_reason(written, 0, &record.run_id)
+                });
                 let gaps = record.upstream_check.as_ref().map_or(&[][..], |c| &c.gaps);
                 let flagged = (!gaps.is_empty())
                     .then(|| format!("rows flag lookback gaps: {}", summarize_gaps(gaps)));

@@ -123,9 +123,10 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
         }
         Outcome::Differs(differences) => {
             println!(
-                "DIFF {name} {}: {} differences",
+                "DIFF {name} {}: {} difference{}",
                 request.date,
-                differences.len()
+                differences.len(),
+                if differences.len() == 1 { "" } else { "s" }
             );
             for difference in differences {
                 println!("  {difference}");

@@ -90,7 +90,7 @@ pub enum UnsupportedColumn {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnreadableQueryCell {
     /// An item of a REPEATED column's list is not a text cell (`{"v": "..."}`).
-    #[error("expected a {expected} cell, got {item:?}")]
+    #[error("expected a cell of type {expected}, got {item:?}")]
     ListItem {
         /// The column's name.
         column: String,
@@ -523,7 +523,7 @@ mod tests {
                 item: None,
             }
         );
-        assert_eq!(error.to_string(), "expected a INT64 cell, got None");
+        assert_eq!(error.to_string(), "expected a cell of type INT64, got None");
     }
 
     #[test]

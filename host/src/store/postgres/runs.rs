@@ -329,10 +329,7 @@ fn recover_committed_in(
 ) -> Result<SqlRow, StoreError> {
     let facts = logged.facts.as_ref();
     let check = check_json(facts.and_then(|f| f.upstream_check.as_ref()))?;
-    let quarantined = match logged.quarantined.len() {
-        0 => String::new(),
-        n => format!("; quarantined {n} bad rows (see `slate quarantine --run {run_id}`)"),
-    };
+    let quarantined = crate::quarantine::quarantine_note(logged.quarantined.len(), run_id);
     let row = transaction.query_one(
         &format!(
             "UPDATE _slate.runs SET status = 'success', finished_at = $2,
