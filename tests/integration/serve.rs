@@ -1699,6 +1699,15 @@ async fn a_cancelled_backfill_starts_no_further_run_and_ends_cancelled() {
     let (status, cancelling) = served.call(cancel()).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{cancelling}");
     let progress = async || served.get(&format!("/backfills/{id}")).await.1;
+    // Cancelled while its run in flight spins: a second cancel says so,
+    // not that the backfill "already ended".
+    let (status, twice) = served.call(cancel()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{twice}");
+    assert_contains(
+        twice["error"].as_str().unwrap(),
+        &format!("backfill {id} was already cancelled at "),
+    );
+    assert_eq!(progress().await["state"], "running");
     eventually("the backfill ended", async || {
         progress().await["state"] != "running"
     })

@@ -106,19 +106,17 @@ impl BackfillJob {
     /// Cancels it, unless it already ended or was cancelled: no further
     /// run starts. A queued one is `cancelled` at once, having started
     /// nothing; a running one ends `cancelled` once its runs in flight
-    /// have. Its progress now, or the state it had ended in (`cancelled`
-    /// for one cancelled before).
-    pub fn cancel(&self) -> Result<BackfillProgress, BackfillState> {
+    /// have. Its progress now, or why it cannot be cancelled.
+    pub fn cancel(&self) -> Result<BackfillProgress, CancelRefused> {
         let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
-        let running = matches!(
+        if !matches!(
             progress.state,
             BackfillState::Queued | BackfillState::Running
-        );
-        if !running || progress.cancelled_at.is_some() {
-            return Err(match running {
-                true => BackfillState::Cancelled,
-                false => progress.state,
-            });
+        ) {
+            return Err(CancelRefused::Ended(progress.state));
+        }
+        if let Some(at) = progress.cancelled_at {
+            return Err(CancelRefused::AlreadyCancelled(at));
         }
         self.cancelled.store(true, Ordering::SeqCst);
         self.stop.store(true, Ordering::SeqCst);
@@ -153,4 +151,14 @@ impl BackfillJob {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+}
+
+/// Why a backfill cannot be cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelRefused {
+    /// It ended already, in this state.
+    Ended(BackfillState),
+    /// It was cancelled then, and is still running: its runs in flight
+    /// are ending.
+    AlreadyCancelled(DateTime<Utc>),
 }

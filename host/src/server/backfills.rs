@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::backfill_jobs::{BackfillJob, BackfillProgress, BackfillState};
+use super::backfill_jobs::{BackfillJob, BackfillProgress, BackfillState, CancelRefused};
 use super::backfill_runner;
 use super::errors::ApiError;
 use super::extract::{JsonBody, Params, date_field, named_processors, only_params, served_date};
@@ -289,10 +289,19 @@ pub async fn cancel_backfill(
                 .await?;
             Ok((StatusCode::ACCEPTED, Json(progress)).into_response())
         }
-        Err(ended) => Err(ApiError::with_status(
+        Err(refused) => Err(ApiError::with_status(
             StatusCode::CONFLICT,
             Some("id"),
-            format!("backfill {id} already ended ({})", ended.name()),
+            match refused {
+                CancelRefused::Ended(state) => {
+                    format!("backfill {id} already ended ({})", state.name())
+                }
+                CancelRefused::AlreadyCancelled(at) => format!(
+                    "backfill {id} was already cancelled at {}; it starts no further run, and \
+                     ends `cancelled` once its runs in flight have",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            },
         )),
     }
 }
