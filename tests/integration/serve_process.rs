@@ -658,6 +658,15 @@ fn a_cancelled_backfill_is_never_resumed_by_a_later_server() {
         [(spinning, RunStatus::Failed, Some(ErrorKind::Stale))],
         "only the run in flight at the cancel ran: {runs:#?}"
     );
+    // That run, cut short by the kill, is never run again: it counts as it
+    // ended. Before, the cancelled backfill counted nothing of it.
+    let ended = second.get(&running).1;
+    assert_eq!(
+        (&ended["failed"], &ended["succeeded"]),
+        (&json!(1), &json!(0)),
+        "{ended}"
+    );
+    assert_eq!(ended["problems"][0]["date"], "2026-01-01", "{ended}");
     assert!(second.terminate().success());
 }
 

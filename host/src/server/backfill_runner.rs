@@ -254,9 +254,13 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
     // ended is what the records say.
     progress.ended = Tally::default();
     progress.problems.clear();
+    // One cancelled before that server stopped starts nothing more: a run
+    // the stop cut short is never run again, so it counts as it ended.
+    let cancelled = progress.cancelled_at.is_some();
     let mut remaining = Vec::new();
     for run in &plan.runs {
-        match ended_run_since(host.store.as_ref(), run, progress.started_at)? {
+        let since = progress.started_at;
+        match ended_run_since(host.store.as_ref(), run, since, !cancelled)? {
             Some(record) => {
                 let outcome = Outcome::from_record(&record);
                 progress.ended.count(&outcome);
@@ -278,9 +282,7 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
         progress.ended.count(&outcome);
         progress.problems.push(outcome);
     }
-    // One cancelled before that server stopped starts nothing more: it
-    // ends `cancelled` with what ended.
-    let cancelled = progress.cancelled_at.is_some();
+    // A cancelled one ends `cancelled` with what ended.
     if cancelled {
         tracing::info!(backfill = %saved.id, "a cancelled backfill is not resumed");
         progress.state = BackfillState::Cancelled;
@@ -330,13 +332,15 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
 }
 
 /// The run of `run`'s (processor, date) that started since the backfill
-/// was accepted and ended other than by a shutdown, or by its
-/// host's death (a run reaped as stale: the kill of the server that ran
-/// the backfill cut it short): the work the backfill asked for was done.
+/// was accepted and ended: the work the backfill asked for was done. With
+/// `rerun_interrupted`, one ended by a shutdown or by its host's death (a
+/// run reaped as stale: the kill of the server that ran the backfill cut
+/// it short) does not count, for the resumed backfill runs it again.
 fn ended_run_since(
     store: &dyn Store,
     run: &backfill::PlannedRun,
     since: chrono::DateTime<Utc>,
+    rerun_interrupted: bool,
 ) -> Result<Option<crate::runs::RunRecord>, String> {
     let latest = store
         .runs(&RunFilter {
@@ -350,9 +354,10 @@ fn ended_run_since(
     Ok(latest.into_iter().next().filter(|latest| {
         latest.started_at >= since
             && latest.status != RunStatus::Running
-            && !matches!(
-                latest.error_kind,
-                Some(ErrorKind::Shutdown | ErrorKind::Stale)
-            )
+            && !(rerun_interrupted
+                && matches!(
+                    latest.error_kind,
+                    Some(ErrorKind::Shutdown | ErrorKind::Stale)
+                ))
     }))
 }
