@@ -29,11 +29,16 @@ use crate::upstream_check::gap_issues;
 /// Why a selection of processors is unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum SelectionError {
-    /// A requested processor is not loaded.
-    #[error("unknown processor {name}; known processors: {}", known.join(", "))]
+    /// Requested processors that are not loaded.
+    #[error(
+        "unknown processor{} {}; known processors: {}",
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", "),
+        known.join(", ")
+    )]
     UnknownProcessor {
-        /// The requested name.
-        name: String,
+        /// Every requested name that is not loaded, in the order given.
+        names: Vec<String>,
         /// The names that are loaded.
         known: Vec<String>,
     },
@@ -185,12 +190,15 @@ impl Pipeline {
 
     /// The requested processors in run order; all of them when `requested` is empty.
     pub fn select(&self, requested: &[String]) -> Result<Vec<String>, SelectionError> {
-        if let Some(name) = requested
-            .iter()
-            .find(|n| !self.plugins.contains_key(n.as_str()))
-        {
+        let mut unknown: Vec<String> = Vec::new();
+        for name in requested {
+            if !self.plugins.contains_key(name.as_str()) && !unknown.contains(name) {
+                unknown.push(name.clone());
+            }
+        }
+        if !unknown.is_empty() {
             return Err(SelectionError::UnknownProcessor {
-                name: name.clone(),
+                names: unknown,
                 known: self.order.clone(),
             });
         }

@@ -219,6 +219,41 @@ fn bad_input_gets_a_one_line_error_and_a_failing_exit() {
     assert!(
         stderr(&unknown).starts_with("error: unknown processor NopeProcessor; known processors: ")
     );
+    // Every unknown name is named, once: before, only the first was.
+    let several = slate(
+        dir.path(),
+        &[
+            "run",
+            "--date",
+            "2026-01-11",
+            "--processors",
+            "Nope1,PlayerGameSummaryProcessor,Nope2,Nope1",
+        ],
+    );
+    assert_eq!(several.status.code(), Some(2));
+    assert!(
+        stderr(&several).starts_with("error: unknown processors Nope1, Nope2; known processors: "),
+        "{}",
+        stderr(&several)
+    );
+    // A doubled comma is named as one: clap said "a value is required".
+    let doubled = slate(
+        dir.path(),
+        &[
+            "backfill",
+            "--from",
+            "2026-01-11",
+            "--to",
+            "2026-01-11",
+            "--processors",
+            "A,,B",
+        ],
+    );
+    assert_eq!(doubled.status.code(), Some(2));
+    assert_contains(
+        &stderr(&doubled),
+        "an empty processor name: a doubled or trailing comma?",
+    );
 }
 
 #[test]

@@ -25,7 +25,7 @@ pub struct BackfillArgs {
     #[arg(long)]
     to: String,
     /// Only these processors (comma-separated); all when omitted.
-    #[arg(long, value_delimiter = ',', value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    #[arg(long, value_delimiter = ',', value_parser = super::processor_name)]
     processors: Vec<String>,
     /// Which runs to redo: missing (never ran), failed (latest run failed
     /// or blocked), outdated (written by another version than the active

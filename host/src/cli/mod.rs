@@ -78,6 +78,17 @@ struct Cli {
     command: Command,
 }
 
+/// One name of a comma-separated `--processors` list: an empty one (a
+/// doubled or trailing comma) is named as such, where clap's own parser
+/// said "a value is required ... but none was supplied" of a flag given
+/// one.
+fn processor_name(name: &str) -> Result<String, String> {
+    match name.trim() {
+        "" => Err("an empty processor name: a doubled or trailing comma?".to_string()),
+        name => Ok(name.to_string()),
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Runs processors for one date, in dependency order.
@@ -86,7 +97,7 @@ enum Command {
         #[arg(long)]
         date: String,
         /// Only these processors (comma-separated); all when omitted.
-        #[arg(long, value_delimiter = ',', value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        #[arg(long, value_delimiter = ',', value_parser = processor_name)]
         processors: Vec<String>,
     },
     /// Lists run history, newest first.

@@ -312,13 +312,29 @@ impl ServedHost {
     /// error, or, for a processor this host left out, why it was left out
     /// ([`RefusedVersions`]) rather than "unknown processor".
     pub fn selection_refusal(&self, error: &crate::pipeline::SelectionError) -> String {
-        let crate::pipeline::SelectionError::UnknownProcessor { name, .. } = error;
-        match self.refused_versions() {
-            Some(refused) if refused.left_out.contains(name) => {
-                format!("{name} is left out on this host: {}", refused.reason)
-            }
-            _ => error.to_string(),
+        let crate::pipeline::SelectionError::UnknownProcessor { names, known } = error;
+        let Some(refused) = self.refused_versions() else {
+            return error.to_string();
+        };
+        let (left_out, unknown): (Vec<String>, Vec<String>) =
+            (names.iter().cloned()).partition(|name| refused.left_out.contains(name));
+        if left_out.is_empty() {
+            return error.to_string();
         }
+        let verb = if left_out.len() == 1 { "is" } else { "are" };
+        let mut refusal = format!(
+            "{} {verb} left out on this host: {}",
+            left_out.join(", "),
+            refused.reason
+        );
+        if !unknown.is_empty() {
+            let unknown = crate::pipeline::SelectionError::UnknownProcessor {
+                names: unknown,
+                known: known.clone(),
+            };
+            refusal.push_str(&format!("; {unknown}"));
+        }
+        refusal
     }
 
     fn refused_lock(
