@@ -19,7 +19,10 @@ pub struct QuarantinedRow {
     pub row_index: usize,
     /// Every problem found in the row.
     pub errors: Vec<FieldError>,
-    /// The row as a JSON object, column by column, exactly as returned.
+    /// The row as a JSON object, column by column, as returned: a value
+    /// past the last column under `(extra value N)`, N its position from
+    /// 0; a JSON cell as its parsed JSON, which the row's errors quote as
+    /// written.
     pub raw_row: serde_json::Value,
 }
 
@@ -60,11 +63,16 @@ pub fn split(rows: RowSet, report: &ValidationReport) -> Option<(RowSet, Vec<Qua
             good.push(row);
             continue;
         }
-        let raw_row = columns
+        let mut raw_row = columns
             .iter()
             .zip(&row)
             .map(|(column, value)| (column.clone(), value_json(value)))
             .collect::<serde_json::Map<_, _>>();
+        // Values past the last column are kept too, by position: the row
+        // is set aside for what it is, nothing of it dropped.
+        for (position, value) in row.iter().enumerate().skip(columns.len()) {
+            raw_row.insert(format!("(extra value {position})"), value_json(value));
+        }
         bad.push(QuarantinedRow {
             row_index: index,
             errors: report
@@ -168,6 +176,26 @@ mod tests {
         assert_eq!(
             bad[0].raw_row,
             serde_json::json!({"player_lookup": "b", "game_date": "2026-01-11", "points": null})
+        );
+    }
+
+    /// Before, a row longer than the columns lost its extra values here.
+    #[test]
+    fn a_row_with_more_values_than_columns_is_set_aside_whole() {
+        let mut long = row("a", Value::Scalar(Scalar::Int64(10)));
+        long.push(Value::Scalar(Scalar::String("stray".into())));
+        let rows = RowSet {
+            columns: columns(),
+            rows: vec![long],
+        };
+        let report = validate(&rows, &schema(), day());
+        let (_, bad) = split(rows, &report).unwrap();
+        assert_eq!(
+            bad[0].raw_row,
+            serde_json::json!({
+                "player_lookup": "a", "game_date": "2026-01-11", "points": 10,
+                "(extra value 3)": "stray"
+            })
         );
     }
 
