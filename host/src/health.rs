@@ -48,6 +48,21 @@ pub struct TableHealth {
     /// run wrote: removed past the host (another tool's SQL, a restore).
     /// Each is a FAIL.
     pub lost_rows: Vec<LostRows>,
+    /// Scheduled dates whose latest success wrote no rows because it set
+    /// every row aside under the `quarantine` policy: not an empty night
+    /// but a date without its data. Each is a FAIL.
+    pub quarantined_dates: Vec<QuarantinedDate>,
+}
+
+/// A date whose latest success quarantined every row it made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuarantinedDate {
+    /// The date.
+    pub date: NaiveDate,
+    /// The rows it set aside.
+    pub rows_quarantined: usize,
+    /// That success.
+    pub run_id: String,
 }
 
 /// A date whose rows went missing after its latest success wrote them.
@@ -245,7 +260,10 @@ impl HealthReport {
     fn judged(&self) -> bool {
         self.problem_runs.is_empty()
             && self.tables.iter().all(|t| {
-                t.missing_dates.is_empty() && t.emptied_dates.is_empty() && t.lost_rows.is_empty()
+                t.missing_dates.is_empty()
+                    && t.emptied_dates.is_empty()
+                    && t.lost_rows.is_empty()
+                    && t.quarantined_dates.is_empty()
             })
             && self.dead_alert_channels.is_empty()
             && self.failing_alert_channels.is_empty()
@@ -341,6 +359,21 @@ pub fn report(
             .filter(|d| !counts.contains_key(d))
             .copied()
             .collect();
+        // An empty success that set rows aside lacks its data: few dates
+        // succeed empty, so their quarantine is read one run at a time.
+        let mut quarantined_dates = Vec::new();
+        for date in empty.iter().filter(|d| succeeded(d)) {
+            let run = latest[&(name.as_str(), *date)];
+            let set_aside = store.quarantined(Some(&run.run_id))?.len();
+            if set_aside > 0 && run.rows_written == 0 {
+                quarantined_dates.push(QuarantinedDate {
+                    date: *date,
+                    rows_quarantined: set_aside,
+                    run_id: run.run_id.clone(),
+                });
+            }
+        }
+        let all_set_aside = |d: &NaiveDate| quarantined_dates.iter().any(|q| q.date == *d);
         tables.push(TableHealth {
             table: spec.output_table.to_string(),
             processor: name.clone(),
@@ -355,7 +388,10 @@ pub fn report(
             empty_successes: empty
                 .iter()
                 .filter(|d| {
-                    succeeded(d) && !emptied.contains_key(&(name.as_str(), **d)) && !lost(d)
+                    succeeded(d)
+                        && !emptied.contains_key(&(name.as_str(), **d))
+                        && !lost(d)
+                        && !all_set_aside(d)
                 })
                 .copied()
                 .collect(),
@@ -365,6 +401,7 @@ pub fn report(
                 .map(|(_, e)| e.clone())
                 .collect(),
             lost_rows,
+            quarantined_dates,
         });
         let success = runs
             .iter()

@@ -311,6 +311,67 @@ fn a_date_emptied_by_a_successful_rerun_fails_the_health_check() {
     );
 }
 
+/// A date whose latest success set every row aside under the
+/// `quarantine` policy fails the health check, naming the run: the date
+/// lacks its data. Before, it was noted as having "succeeded with 0 rows",
+/// as an opening night is.
+#[test]
+fn a_date_whose_every_row_was_quarantined_fails_the_health_check() {
+    use slate::health::QuarantinedDate;
+    use slate::quarantine::QuarantinedRow;
+    use slate::runs::{NewRun, Trigger};
+    use slate::store::RunOutput;
+
+    let host = TestHost::with_demo_season();
+    let (day, opening) = (date("2026-01-11"), date("2026-01-10"));
+    let wide = host.fixture(components::HOSTILE_WIDE_OUTPUT);
+    control(&host, opening, &[("rows", 0), ("columns", 32)]);
+    assert_eq!(host.run(&wide, opening).rows_written, 0);
+    // A success that quarantined its one row, committed as a run commits.
+    let spec = &wide.spec;
+    let run = host
+        .store
+        .start_run(&NewRun {
+            processor: spec.name.clone(),
+            data_date: day,
+            host_id: "test-host:1".into(),
+            plugin_hash: "hash".into(),
+            trigger: Trigger::Cli,
+            lease: std::time::Duration::from_secs(60),
+        })
+        .unwrap();
+    let set_aside = [QuarantinedRow {
+        row_index: 0,
+        errors: Vec::new(),
+        raw_row: serde_json::json!({}),
+    }];
+    let none = RowSet {
+        columns: spec.schema.columns.iter().map(|c| c.name.clone()).collect(),
+        rows: Vec::new(),
+    };
+    let output = RunOutput {
+        quarantined: &set_aside,
+        ..RunOutput::new(&spec.name, &spec.output_table, &spec.schema, day, &none)
+    };
+    assert_eq!(host.store.commit_run(&run.run_id, &output).unwrap(), 0);
+
+    let pipeline = Pipeline::new(vec![wide.clone()]).unwrap();
+    let report = health_report(host.store.as_ref(), &pipeline, chrono::Utc::now());
+    assert!(!report.healthy);
+    let table = &report.tables[0];
+    assert_eq!(
+        table.quarantined_dates,
+        [QuarantinedDate {
+            date: day,
+            rows_quarantined: 1,
+            run_id: run.run_id.clone(),
+        }]
+    );
+    assert!(table.empty_successes.contains(&opening), "{table:?}");
+    assert!(!table.empty_successes.contains(&day), "{table:?}");
+    assert!(!table.missing_dates.contains(&day), "{table:?}");
+}
+
 /// Rows removed past the host (another tool's SQL) after a success wrote
 /// them fail the health check, naming the date, the rows written and the
 /// rows held. Before, a table emptied that way was healthy, its dates

@@ -86,6 +86,13 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
                     lost.date, lost.run_id, lost.rows_written, lost.rows_held
                 );
             }
+            for set_aside in &table.quarantined_dates {
+                println!(
+                    "  FAIL {}: every row quarantined: run {} set aside {} and wrote none \
+                     (`slate quarantine --run {}`)",
+                    set_aside.date, set_aside.run_id, set_aside.rows_quarantined, set_aside.run_id
+                );
+            }
             for date in &table.empty_successes {
                 println!("  note {date}: succeeded with 0 rows");
             }

@@ -338,6 +338,16 @@ async function loadHealth() {
       items.push(cellLink(table.processor, emptied.date,
         `${table.table}: emptied on ${emptied.date} (had ${emptied.rows_before} rows)`, "emptied-date"));
     }
+    for (const lost of table.lost_rows) {
+      items.push(cellLink(table.processor, lost.date,
+        `${table.table}: rows lost on ${lost.date} (${lost.rows_held} held of ${lost.rows_written} written)`,
+        "lost-rows"));
+    }
+    for (const setAside of table.quarantined_dates) {
+      items.push(cellLink(table.processor, setAside.date,
+        `${table.table}: every row quarantined on ${setAside.date} (${setAside.rows_quarantined} set aside)`,
+        "quarantined-date"));
+    }
   }
   for (const channel of [...report.dead_alert_channels, ...report.failing_alert_channels]) {
     const since = channel.since ? ` since ${channel.since}` : "";
