@@ -266,9 +266,12 @@ fn slate_reap_reaps_the_runs_of_a_server_killed_on_this_machine() {
     let stale = slate(data.path(), &["runs", "--stale"]);
     let listed = String::from_utf8_lossy(&stale.stdout);
     assert_contains(&listed, "SlowProcessor");
+    // The plain listing says so too, where it read `running` until reaped.
+    let all = slate(data.path(), &["runs", "--processor", "SlowProcessor"]);
+    assert_contains(&String::from_utf8_lossy(&all.stdout), "running (stale)");
     let reap = slate(data.path(), &["reap"]);
     let said = String::from_utf8_lossy(&reap.stdout);
-    assert_contains(&said, "1 stale runs reaped");
+    assert_contains(&said, "1 stale run reaped");
     let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let runs = store
         .runs(&RunFilter {

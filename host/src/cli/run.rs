@@ -186,13 +186,21 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
         "trigger",
         "error",
     ]);
+    // A run whose host is gone reads `running` until a command reaps it:
+    // the listing says it is stale, by the rule `--stale` and reaping use.
+    let (now, me) = (chrono::Utc::now(), slate::liveness::this_host_id());
     for r in &records {
+        let stale = r.status == RunStatus::Running
+            && (r.is_stale(now) || is_dead_incarnation(&r.host_id, &me));
         output.add_row(vec![
             r.run_id.clone(),
             r.processor.clone(),
             r.data_date.to_string(),
             r.attempt.to_string(),
-            r.status.to_string(),
+            match stale {
+                true => "running (stale)".to_string(),
+                false => r.status.to_string(),
+            },
             r.rows_written.to_string(),
             duration(r.duration_ms),
             memory(r.peak_memory_bytes),
@@ -317,7 +325,11 @@ pub fn reap(options: &HostOptions) -> Result<ExitCode> {
     for table in &reaped.staging {
         println!("dropped staging table {table}");
     }
-    println!("{} stale runs reaped", reaped.runs.len());
+    let count = reaped.runs.len();
+    println!(
+        "{count} stale {} reaped",
+        if count == 1 { "run" } else { "runs" }
+    );
     super::alerts::deliver_after_command(options, &store)?;
     Ok(ExitCode::SUCCESS)
 }
