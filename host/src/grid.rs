@@ -191,7 +191,7 @@ pub fn build(
     now: DateTime<Utc>,
 ) -> Result<Grid, StoreError> {
     let games = dates::scheduled_games(store, pipeline.calendar())?;
-    let runs = store.runs(&RunFilter {
+    let mut runs = store.runs(&RunFilter {
         skip_upstream_check: true,
         ..RunFilter::default()
     })?;
@@ -200,6 +200,13 @@ pub fn build(
         let reached = runs.iter().map(|r| r.data_date).max();
         default_range(&scheduled, reached, now.date_naive())
     });
+    let scheduled = games.keys().copied().collect();
+    let outdated: HashSet<(String, NaiveDate)> =
+        outdated::from_history_checked(store, &mut runs, pipeline, &scheduled)?
+            .into_iter()
+            .filter(|o| (from..=to).contains(&o.date))
+            .map(|o| (o.processor, o.date))
+            .collect();
     // Newest first, so the first record of each (processor, date) is its latest.
     let mut latest: HashMap<(&str, NaiveDate), &RunRecord> = HashMap::new();
     for run in runs.iter().filter(|r| (from..=to).contains(&r.data_date)) {
@@ -207,13 +214,6 @@ pub fn build(
             .entry((run.processor.as_str(), run.data_date))
             .or_insert(run);
     }
-    let scheduled = games.keys().copied().collect();
-    let outdated: HashSet<(String, NaiveDate)> =
-        outdated::from_history(&runs, pipeline, &scheduled)
-            .into_iter()
-            .filter(|o| (from..=to).contains(&o.date))
-            .map(|o| (o.processor, o.date))
-            .collect();
     let mut quarantined: HashMap<String, u64> = HashMap::new();
     for record in store.quarantined(None)? {
         if (from..=to).contains(&record.data_date) {

@@ -11,7 +11,9 @@
 //! - read an upstream pair that is outdated; or
 //! - started before the latest success of an upstream pair it reads ended,
 //!   so that it read rows that have since been replaced, or the gap that
-//!   stood where they are now.
+//!   stood where they are now; unless, on its own date, its completeness
+//!   check found that very success (a run claimed before its upstreams
+//!   ran, as `POST /process-date` claims a date, read their new rows).
 //!
 //! A pair with no successful run is not outdated but missing: `--reprocess
 //! missing` is for those.
@@ -156,12 +158,72 @@ fn cause(
     read.iter().find_map(|&(upstream, upstream_date)| {
         let source = latest_success.get(&(upstream, upstream_date))?;
         let ended = source.finished_at?;
-        (ended > run.started_at).then(|| Cause::UpstreamRerun {
+        if ended <= run.started_at {
+            return None;
+        }
+        // A run claimed before its upstreams ran (`POST /process-date`
+        // claims a whole date at once) started before they ended, yet
+        // read their rows: its completeness check, made as it began,
+        // names the upstream run it found on its own date.
+        if upstream_date == run.data_date && checked_run(run, upstream) == Some(&source.run_id) {
+            return None;
+        }
+        Some(Cause::UpstreamRerun {
             upstream: upstream.to_string(),
             upstream_date,
             run_id: source.run_id.clone(),
         })
     })
+}
+
+/// The run of `upstream` on `run`'s own date that `run`'s completeness
+/// check found, if it recorded one.
+fn checked_run<'a>(run: &'a RunRecord, upstream: &str) -> Option<&'a String> {
+    let check = run.upstream_check.as_ref()?;
+    let decision = check.upstreams.iter().find(|d| d.upstream == upstream)?;
+    decision.run_id.as_ref()
+}
+
+/// [`from_history`] over `runs` read without their completeness checks
+/// (which are costly to read for every run): the runs it would call
+/// outdated for an upstream on their own date are read again with their
+/// checks, which may show they read that upstream's rows
+/// ([`checked_run`]), and the history is decided again, until no such run
+/// is left unread. Most histories need no second read.
+pub fn from_history_checked(
+    store: &dyn Store,
+    runs: &mut [RunRecord],
+    pipeline: &Pipeline,
+    scheduled: &BTreeSet<NaiveDate>,
+) -> Result<Vec<Outdated>, StoreError> {
+    let mut checked: HashSet<String> = HashSet::new();
+    loop {
+        let outdated = from_history(runs, pipeline, scheduled);
+        let unread: Vec<String> = outdated
+            .iter()
+            .filter(|o| match &o.cause {
+                Cause::UpstreamRerun { upstream_date, .. }
+                | Cause::UpstreamOutdated { upstream_date, .. } => *upstream_date == o.date,
+                Cause::Version { .. } => false,
+            })
+            .filter(|o| !checked.contains(&o.run_id))
+            .map(|o| o.run_id.clone())
+            .collect();
+        if unread.is_empty() {
+            return Ok(outdated);
+        }
+        let with_checks: HashMap<String, RunRecord> = store
+            .runs_with_ids(&unread)?
+            .into_iter()
+            .map(|run| (run.run_id.clone(), run))
+            .collect();
+        for run in runs.iter_mut() {
+            if let Some(full) = with_checks.get(&run.run_id) {
+                run.upstream_check = full.upstream_check.clone();
+            }
+        }
+        checked.extend(unread);
+    }
 }
 
 /// The outdated pairs of `pipeline`'s processors, from `store`'s history;
@@ -171,7 +233,7 @@ pub fn in_store(
     pipeline: &Pipeline,
     only: Option<&str>,
 ) -> Result<Vec<Outdated>, StoreError> {
-    let runs = store.runs(&RunFilter {
+    let mut runs = store.runs(&RunFilter {
         status: Some(RunStatus::Success),
         skip_upstream_check: true,
         ..RunFilter::default()
@@ -179,10 +241,12 @@ pub fn in_store(
     let scheduled = dates::scheduled_games(store, pipeline.calendar())?
         .into_keys()
         .collect();
-    Ok(from_history(&runs, pipeline, &scheduled)
-        .into_iter()
-        .filter(|o| only.is_none_or(|name| o.processor == name))
-        .collect())
+    Ok(
+        from_history_checked(store, &mut runs, pipeline, &scheduled)?
+            .into_iter()
+            .filter(|o| only.is_none_or(|name| o.processor == name))
+            .collect(),
+    )
 }
 
 /// The outdated pairs of `pipeline`'s processors in `runs` (any statuses,
@@ -364,6 +428,53 @@ mod tests {
             success("C", day(5), "c1", 24),
         ];
         assert!(decide(&rerun).is_empty());
+    }
+
+    /// `run` with a completeness check that found `upstream`'s run
+    /// `found` on its date.
+    fn having_found(mut run: RunRecord, upstream: &str, found: &str) -> RunRecord {
+        use crate::upstream_check::{UpstreamCheck, UpstreamDecision, UpstreamStatus};
+        run.upstream_check = Some(UpstreamCheck {
+            upstreams: vec![UpstreamDecision {
+                upstream: upstream.into(),
+                status: UpstreamStatus::Success,
+                run_id: Some(found.into()),
+                rows_present: 1,
+                safe_to_process: true,
+                reason: String::new(),
+                age_seconds: None,
+            }],
+            gaps: Vec::new(),
+        });
+        run
+    }
+
+    /// `POST /process-date` claims a whole date at once, so each run
+    /// "starts" before its upstreams end; each then checked, found and
+    /// read the upstream success. Before, every run downstream of the
+    /// first was outdated the moment the request ended.
+    #[test]
+    fn a_run_claimed_before_its_upstream_ran_but_whose_check_found_that_run_is_current() {
+        let claimed_together = [
+            success("A", day(5), "a2", 1),
+            having_found(success("B", day(5), "b1", 0), "A", "A-2026-01-05-1"),
+            having_found(success("C", day(5), "c1", 0), "B", "B-2026-01-05-0"),
+        ];
+        assert!(decide(&claimed_together).is_empty());
+
+        // A check that found an earlier run of A read rows since replaced.
+        let stale = [
+            success("A", day(5), "a2", 1),
+            having_found(success("B", day(5), "b1", 0), "A", "A-2026-01-05-earlier"),
+            having_found(success("C", day(5), "c1", 0), "B", "B-2026-01-05-0"),
+        ];
+        assert_eq!(
+            decide(&stale),
+            [
+                "B 2026-01-05: A rerun A-2026-01-05-1",
+                "C 2026-01-05: B outdated",
+            ]
+        );
     }
 
     #[test]

@@ -314,6 +314,32 @@ async fn process_date_without_processors_runs_the_whole_dag() {
     assert_eq!(served.run_count(), 10);
 }
 
+/// `POST /process-date` claims a whole date at once, so each run begins
+/// before its upstreams end; yet each reads their rows, and none is
+/// outdated. Before, every run downstream of the first was, the moment the
+/// request ended.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_date_processed_over_http_leaves_no_run_outdated() {
+    let served = Served::new();
+    load_season(served.store.as_ref(), season()).unwrap();
+    let (status, answer) = served
+        .post_json("/process-date", json!({"analysis_date": "2026-01-11"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let succeeded = (answer["runs"].as_array().unwrap().iter())
+        .filter(|run| run["status"] == "success")
+        .count();
+    assert!(succeeded >= 3, "{answer}");
+    let (status, grid) = served.get("/api/grid?from=2026-01-11&to=2026-01-11").await;
+    assert_eq!(status, StatusCode::OK, "{grid}");
+    let outdated: Vec<&Json> = (grid["phases"].as_array().unwrap().iter())
+        .flat_map(|phase| phase["rows"].as_array().unwrap())
+        .filter(|row| row["cells"][0]["outdated"] == true)
+        .map(|row| &row["processor"])
+        .collect();
+    assert!(outdated.is_empty(), "outdated: {outdated:?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
     let served = Served::configured(|c| c.max_body_bytes = 256, None);
