@@ -269,13 +269,34 @@ fn slate_reap_reaps_the_runs_of_a_server_killed_on_this_machine() {
     // The plain listing says so too, where it read `running` until reaped.
     let all = slate(data.path(), &["runs", "--processor", "SlowProcessor"]);
     assert_contains(&String::from_utf8_lossy(&all.stdout), "running (stale)");
+    // A live run started since, on another machine, does not hide it from
+    // `--stale --limit 1`: the limit counts stale runs, not running ones.
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    store
+        .start_run(&slate::runs::NewRun {
+            processor: "SlowProcessor".into(),
+            data_date: date("2026-01-13"),
+            host_id: "another-machine:7".into(),
+            plugin_hash: "h".into(),
+            trigger: slate::runs::Trigger::Cli,
+            lease: Duration::from_secs(600),
+        })
+        .unwrap();
+    let first_stale = slate(data.path(), &["runs", "--stale", "--limit", "1"]);
+    assert_contains(&String::from_utf8_lossy(&first_stale.stdout), "2026-01-12");
+    // A listing its limit cut says so.
+    let newest = slate(data.path(), &["runs", "--limit", "1"]);
+    assert_contains(
+        &String::from_utf8_lossy(&newest.stderr),
+        "the newest 1 matching runs are listed; more match",
+    );
     let reap = slate(data.path(), &["reap"]);
     let said = String::from_utf8_lossy(&reap.stdout);
     assert_contains(&said, "1 stale run reaped");
-    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let runs = store
         .runs(&RunFilter {
             processor: Some("SlowProcessor".into()),
+            date: Some(date("2026-01-12")),
             ..RunFilter::default()
         })
         .unwrap();

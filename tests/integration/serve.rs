@@ -107,6 +107,13 @@ impl Served {
         self.call(get(uri)).await
     }
 
+    /// The `slate-truncated` header of `GET uri`.
+    async fn truncated(&self, uri: &str) -> String {
+        let response = self.router().oneshot(get(uri)).await.unwrap();
+        let header = &response.headers()["slate-truncated"];
+        header.to_str().unwrap().to_string()
+    }
+
     async fn post_json(&self, uri: &str, body: Json) -> (StatusCode, Json) {
         self.call(json_post(uri, body)).await
     }
@@ -244,6 +251,13 @@ async fn process_date_runs_the_deployed_version_and_every_run_can_be_looked_up()
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
     let (_, none) = served.get("/runs?plugin_hash=0000").await;
     assert_eq!(none, json!([]));
+    // The first 12 characters, as the tables print a hash, find it too:
+    // before, only the whole hash did over HTTP (the CLI took both).
+    let short = format!("/runs?plugin_hash={}", &content_hash(&v1)[..12]);
+    let (_, listed) = served.get(&short).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    // A listing its limit cut says so in a header, its body still a list.
+    assert_eq!(served.truncated("/runs?limit=1").await, "false");
     let (_, filtered) = served
         .get("/runs?date=2026-01-11&processor=VersionedProcessor&status=success")
         .await;
@@ -259,6 +273,16 @@ async fn process_date_runs_the_deployed_version_and_every_run_can_be_looked_up()
         let (status, none) = served.get(query).await;
         assert_eq!((status, none), (StatusCode::OK, json!([])), "{query}");
     }
+    // Run again, two runs: the newest one alone is a cut listing.
+    let (status, again) = served
+        .post_json(
+            "/process-date",
+            json!({"processors": ["VersionedProcessor"], "analysis_date": "2026-01-11"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(served.truncated("/runs?limit=1").await, "true");
+    assert_eq!(served.truncated("/runs?limit=2").await, "false");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,6 +9,7 @@ use slate::outdated::Cause;
 use slate::pipeline::DateRun;
 use slate::runs::{RunFilter, RunStatus, Trigger};
 use slate::store::Store;
+use slate::store::listing::{self, list_runs};
 use slate::upstream_check::summarize_gaps;
 
 use super::render::{duration, memory, short_error, table};
@@ -125,43 +126,34 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
 /// Prints run history matching `filter`, newest first.
 pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<ExitCode> {
     let store = super::open_store(options, false)?;
-    // A hash as the tables print it (its first 12 characters) matches the
-    // runs of every version it starts.
-    let prefix = filter
-        .plugin_hash
-        .clone()
-        .filter(|hash| hash.len() < FULL_HASH_LENGTH);
-    let limit = filter.limit;
-    let filter = &match &prefix {
-        Some(_) => RunFilter {
-            plugin_hash: None,
-            limit: None,
-            ..filter.clone()
-        },
-        None => filter.clone(),
-    };
-    let mut records = match filter.stale_as_of {
+    let page = match filter.stale_as_of {
         // Stale by the same rule every reaping command applies: a lease
         // that expired, or a host that was an earlier process on this
-        // machine and is gone.
+        // machine and is gone. The limit counts stale runs, not running
+        // ones (the live ones hid the stale ones past it).
         Some(now) => {
             let me = slate::liveness::this_host_id();
             let running = RunFilter {
                 status: Some(RunStatus::Running),
                 stale_as_of: None,
+                limit: None,
                 ..filter.clone()
             };
-            store
-                .runs(&running)?
+            let stale = list_runs(store.as_ref(), &running)?
+                .runs
                 .into_iter()
                 .filter(|r| r.is_stale(now) || is_dead_incarnation(&r.host_id, &me))
-                .collect()
+                .collect();
+            listing::page(stale, filter.limit)
         }
-        None => store.runs(filter)?,
+        None => list_runs(store.as_ref(), filter)?,
     };
-    if let Some(prefix) = &prefix {
-        records.retain(|run| run.plugin_hash.starts_with(prefix.as_str()));
-        records.truncate(limit.unwrap_or(usize::MAX));
+    let records = page.runs;
+    if page.truncated {
+        eprintln!(
+            "the newest {} matching runs are listed; more match (raise --limit, or filter)",
+            records.len()
+        );
     }
     if records.is_empty()
         && let Some(name) = &filter.processor
@@ -214,9 +206,6 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
     println!("{output}");
     Ok(ExitCode::SUCCESS)
 }
-
-/// The length of a plugin's content hash, as hex.
-const FULL_HASH_LENGTH: usize = 64;
 
 /// A usage error when `name` is no processor this host loads and none by
 /// that name ever ran here: `--processor` of a typo lists nothing, and must

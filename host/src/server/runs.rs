@@ -5,11 +5,13 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 
 use super::errors::ApiError;
 use super::extract::{Params, date_field};
 use super::state::{AppState, ServedHost};
 use crate::runs::{RunFilter, RunRecord};
+use crate::store::listing;
 
 /// The most runs one answer lists.
 pub const MAX_LIMIT: usize = 1000;
@@ -61,21 +63,30 @@ fn filter_from(query: &HashMap<String, String>) -> Result<RunFilter, ApiError> {
 pub async fn list_runs(
     State(state): State<AppState>,
     Params(query): Params,
-) -> Result<Json<Vec<RunRecord>>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = filter_from(&query)?;
-    let runs = state
+    let page = state
         .blocking(move |host| {
-            let runs = host.store.runs(&filter).map_err(ApiError::internal)?;
+            let page =
+                listing::list_runs(host.store.as_ref(), &filter).map_err(ApiError::internal)?;
             if let Some(name) = filter.processor.as_deref()
-                && runs.is_empty()
+                && page.runs.is_empty()
             {
                 refuse_unknown_processor(host, name)?;
             }
-            Ok(runs)
+            Ok(page)
         })
         .await?;
-    Ok(Json(runs))
+    // The body stays a list; a header says when the limit cut it.
+    let truncated = [(
+        TRUNCATED_HEADER,
+        if page.truncated { "true" } else { "false" },
+    )];
+    Ok((truncated, Json(page.runs)).into_response())
 }
+
+/// The header of `GET /runs` that says whether its limit left runs out.
+pub const TRUNCATED_HEADER: &str = "slate-truncated";
 
 /// Refuses `name` (400, naming the field) unless it is a processor this
 /// host knows ([`crate::catalog::is_known`]) or one that ever ran.

@@ -18,6 +18,7 @@ mod cells;
 mod embedded;
 pub mod hosts;
 pub mod input;
+pub mod listing;
 pub mod postgres;
 pub mod read_ahead;
 mod read_cache;
