@@ -47,7 +47,11 @@ pub struct TableHealth {
     /// Dates whose table holds fewer rows than their latest successful
     /// run wrote: removed past the host (another tool's SQL, a restore).
     /// Each is a FAIL.
-    pub lost_rows: Vec<LostRows>,
+    pub lost_rows: Vec<HeldRows>,
+    /// Dates whose table holds more rows than their latest successful run
+    /// wrote: added past the host, and read by every processor downstream
+    /// as if the run had written them. Each is a FAIL.
+    pub added_rows: Vec<HeldRows>,
     /// Scheduled dates whose latest success wrote no rows because it set
     /// every row aside under the `quarantine` policy: not an empty night
     /// but a date without its data. Each is a FAIL.
@@ -65,9 +69,10 @@ pub struct QuarantinedDate {
     pub run_id: String,
 }
 
-/// A date whose rows went missing after its latest success wrote them.
+/// A date whose table holds another number of rows than its latest
+/// success wrote: fewer (lost) or more (added past the host).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LostRows {
+pub struct HeldRows {
     /// The date.
     pub date: NaiveDate,
     /// The rows its latest success wrote.
@@ -263,6 +268,7 @@ impl HealthReport {
                 t.missing_dates.is_empty()
                     && t.emptied_dates.is_empty()
                     && t.lost_rows.is_empty()
+                    && t.added_rows.is_empty()
                     && t.quarantined_dates.is_empty()
             })
             && self.dead_alert_channels.is_empty()
@@ -335,24 +341,29 @@ pub fn report(
                 .is_some_and(|r| r.status == RunStatus::Success)
         };
         // Rows the latest success of a date wrote that the table no longer
-        // holds: not an empty success, but data lost.
-        let lost_rows: Vec<LostRows> = latest
-            .iter()
-            .filter(|((processor, _), run)| {
-                *processor == name.as_str() && run.status == RunStatus::Success
-            })
-            .filter_map(|((_, date), run)| {
-                let held = counts.get(date).copied().unwrap_or(0);
-                (u64::try_from(run.rows_written).is_ok_and(|written| held < written)).then(|| {
-                    LostRows {
-                        date: *date,
-                        rows_written: run.rows_written,
-                        rows_held: held,
-                        run_id: run.run_id.clone(),
-                    }
-                })
-            })
-            .collect();
+        // holds (not an empty success, but data lost), or rows it holds
+        // that no run wrote.
+        let (mut lost_rows, mut added_rows) = (Vec::new(), Vec::new());
+        let successes = latest.iter().filter(|((processor, _), run)| {
+            *processor == name.as_str() && run.status == RunStatus::Success
+        });
+        for ((_, date), run) in successes {
+            let held = counts.get(date).copied().unwrap_or(0);
+            let Ok(written) = u64::try_from(run.rows_written) else {
+                continue;
+            };
+            let mismatch = HeldRows {
+                date: *date,
+                rows_written: run.rows_written,
+                rows_held: held,
+                run_id: run.run_id.clone(),
+            };
+            match held.cmp(&written) {
+                std::cmp::Ordering::Less => lost_rows.push(mismatch),
+                std::cmp::Ordering::Greater => added_rows.push(mismatch),
+                std::cmp::Ordering::Equal => {}
+            }
+        }
         let lost = |d: &NaiveDate| lost_rows.iter().any(|l| l.date == *d);
         let empty: Vec<NaiveDate> = scheduled
             .iter()
@@ -401,6 +412,7 @@ pub fn report(
                 .map(|(_, e)| e.clone())
                 .collect(),
             lost_rows,
+            added_rows,
             quarantined_dates,
         });
         let success = runs

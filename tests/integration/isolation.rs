@@ -424,6 +424,43 @@ fn rows_removed_past_the_host_fail_the_health_check() {
     );
 }
 
+/// Rows added past the host (another tool's SQL) to a date a success
+/// wrote fail the health check, naming the date, the rows written and the
+/// rows held: every processor downstream would read them as the run's.
+/// Before, only fewer rows than written were caught.
+#[test]
+fn rows_added_past_the_host_fail_the_health_check() {
+    let host = TestHost::empty();
+    let day = date("2026-01-11");
+    let wide = host.fixture(components::HOSTILE_WIDE_OUTPUT);
+    control(&host, day, &[("rows", 10), ("columns", 32)]);
+    let wrote = host.run(&wide, day);
+    let pipeline = Pipeline::new(vec![wide.clone()]).unwrap();
+    let healthy = health_report(host.store.as_ref(), &pipeline, chrono::Utc::now());
+    assert!(healthy.tables[0].added_rows.is_empty(), "{healthy:?}");
+
+    let database = rusqlite::Connection::open(host.dir.path().join("slate.db")).unwrap();
+    let table = wide.spec.output_table.to_string();
+    let added = database
+        .execute(
+            &format!("INSERT INTO \"{table}\" SELECT * FROM \"{table}\" LIMIT 3"),
+            [],
+        )
+        .unwrap();
+    assert_eq!(added, 3);
+    let report = health_report(host.store.as_ref(), &pipeline, chrono::Utc::now());
+    assert!(!report.healthy);
+    let added = &report.tables[0].added_rows;
+    assert_eq!(
+        added
+            .iter()
+            .map(|a| (a.date, a.rows_written, a.rows_held, a.run_id.as_str()))
+            .collect::<Vec<_>>(),
+        [(day, 10, 13, wrote.run_id.as_str())]
+    );
+    assert!(report.tables[0].lost_rows.is_empty());
+}
+
 #[test]
 fn a_processor_cannot_overwrite_a_raw_input() {
     let host = TestHost::with_demo_season();

@@ -86,6 +86,12 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
                     lost.date, lost.run_id, lost.rows_written, lost.rows_held
                 );
             }
+            for added in &table.added_rows {
+                println!(
+                    "  FAIL {}: rows added past the host: run {} wrote {}, the table holds {}",
+                    added.date, added.run_id, added.rows_written, added.rows_held
+                );
+            }
             for set_aside in &table.quarantined_dates {
                 println!(
                     "  FAIL {}: every row quarantined: run {} set aside {} and wrote none \

@@ -343,6 +343,11 @@ async function loadHealth() {
         `${table.table}: rows lost on ${lost.date} (${lost.rows_held} held of ${lost.rows_written} written)`,
         "lost-rows"));
     }
+    for (const added of table.added_rows) {
+      items.push(cellLink(table.processor, added.date,
+        `${table.table}: rows added past the host on ${added.date} (${added.rows_held} held of ${added.rows_written} written)`,
+        "added-rows"));
+    }
     for (const setAside of table.quarantined_dates) {
       items.push(cellLink(table.processor, setAside.date,
         `${table.table}: every row quarantined on ${setAside.date} (${setAside.rows_quarantined} set aside)`,
