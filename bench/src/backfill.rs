@@ -71,21 +71,26 @@ pub fn peak_memory_mib() -> f64 {
         .map_or(0.0, |kib| kib / 1024.0)
 }
 
-/// Backfills the season and records wall time, runs per second and peak memory.
+/// Every bundled processor, loaded by `runtime`, in pipeline order.
+pub fn bundled_only(runtime: &Runtime) -> anyhow::Result<Pipeline> {
+    let plugins = PLUGINS
+        .iter()
+        .map(|p| runtime.load(p.bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Pipeline::new(plugins)?)
+}
+
 /// Every bundled processor, loaded by `runtime`, and an executor writing
 /// to `store` as host `bench`: what each season measurement runs.
 pub fn bundled_pipeline(
     runtime: &Runtime,
     store: Arc<dyn Store>,
 ) -> anyhow::Result<(Pipeline, Executor)> {
-    let plugins = PLUGINS
-        .iter()
-        .map(|p| runtime.load(p.bytes))
-        .collect::<Result<Vec<_>, _>>()?;
     let executor = Executor::new(store, "bench", RunLimits::default(), LeaseConfig::default())?;
-    Ok((Pipeline::new(plugins)?, executor))
+    Ok((bundled_only(runtime)?, executor))
 }
 
+/// Backfills the season and records wall time, runs per second and peak memory.
 pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<SeasonStore> {
     let dir = tempfile::tempdir()?;
     let started = Instant::now();

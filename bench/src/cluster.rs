@@ -5,6 +5,10 @@
 //! run in this process, sharing the compiled component; everything they
 //! coordinate goes through the database, as separate processes would.
 //!
+//! And the cost of one take from a queue as large as a backfill of whole
+//! seasons of the bundled pipeline: every processor on every date, each
+//! waiting for its upstreams, as `POST /backfill` enqueues them.
+//!
 //! PostgreSQL is the server `SLATE_TEST_POSTGRES_URL` names, else the one
 //! `scripts/postgres.sh` runs; with neither, the measurement says it
 //! skipped.
@@ -114,6 +118,67 @@ fn backfill_over(
     Ok((elapsed, progress.by_host.iter().map(|(_, n)| *n).collect()))
 }
 
+/// Enqueues every bundled processor on every day of `seasons` seasons
+/// (167 days each) on a fresh database at `url`, then takes `takes` tasks
+/// one at a time, ending each as a success as its run would: how many
+/// tasks were queued, and the mean time of a take with its end.
+fn takes_from_a_season_queue(
+    url: &str,
+    pipeline: &Pipeline,
+    seasons: u64,
+    takes: usize,
+) -> anyhow::Result<(usize, Duration)> {
+    use slate::backfill::{Plan, PlannedRun};
+    let database = ledger::fresh_database(url)?;
+    let store = PostgresStore::connect(&database)?;
+    let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
+    let start = NaiveDate::from_ymd_opt(2023, 10, 21).expect("a date");
+    let dates: Vec<NaiveDate> = (0..seasons * 167)
+        .map(|day| start + chrono::Days::new(day))
+        .collect();
+    let selection = pipeline.select(&[])?;
+    let runs: Vec<PlannedRun> = (dates.iter())
+        .flat_map(|date| {
+            (selection.iter()).map(|processor| PlannedRun {
+                processor: processor.clone(),
+                date: *date,
+            })
+        })
+        .collect();
+    let request = BackfillRequest {
+        start,
+        end: *dates.last().expect("a date"),
+        selection: selection.clone(),
+        reprocess: Reprocess::All,
+        parallelism: 1,
+    };
+    let plan = Plan {
+        dates,
+        dates_without_games: 0,
+        selection: selection.clone(),
+        runs,
+        left_alone: 0,
+    };
+    work_queue::enqueue(queue, pipeline, &request, &plan, "bench", None)?;
+    let host = format!("bench-taker:{}", std::process::id());
+    let lease = Duration::from_secs(60);
+    let began = Instant::now();
+    for n in 0..takes {
+        let task = (queue.take_tasks(&host, lease, 1, &selection)?.pop())
+            .ok_or_else(|| anyhow::anyhow!("take {n} found no ready task"))?;
+        let run = slate::runs::RunRecord {
+            run_id: format!("bench-run-{n}"),
+            ..slate::testing::samples::run_record(
+                &task.processor,
+                task.date,
+                slate::runs::RunStatus::Success,
+            )
+        };
+        queue.finish_task(&task, &host, &run)?;
+    }
+    Ok((plan.runs.len(), began.elapsed() / takes as u32))
+}
+
 /// Records the backfill's wall time and rate with 1, 2 and 3 hosts.
 pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
     let Some(url) = ledger::postgres_url() else {
@@ -133,6 +198,24 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
     let pipeline = Pipeline::new(vec![
         runtime.load(&std::fs::read(components::WAITING_PROCESSOR)?)?,
     ])?;
+    let (seasons, takes) = match effort.backfill_dates {
+        Some(_) => (1, 20),
+        None => (3, 300),
+    };
+    let bundled = crate::backfill::bundled_only(&runtime)?;
+    for seasons in [1, seasons] {
+        let (queued, per_take) = takes_from_a_season_queue(&url, &bundled, seasons, takes)?;
+        report.add(
+            "cluster",
+            format!("one take from a queue of {queued} tasks ({seasons} season(s), every bundled processor)"),
+            per_take.as_secs_f64() * 1000.0,
+            "ms",
+            format!("the mean of {takes} takes, each ended as a success"),
+        );
+        if seasons == 1 && effort.backfill_dates.is_some() {
+            break;
+        }
+    }
     let mut one_host = None;
     for hosts in 1..=3 {
         let (elapsed, by_host) = backfill_over(&url, hosts, dates, &pipeline)?;

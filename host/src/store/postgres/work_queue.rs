@@ -96,6 +96,10 @@ pub(super) const SETUP: &str = "
     CREATE INDEX IF NOT EXISTS tasks_unfinished
         ON _slate.tasks (backfill_id, processor, data_date)
         WHERE status IN ('queued', 'taken');
+    -- The queued tasks in the order a take considers them, so that it
+    -- stops at the first ready one.
+    CREATE INDEX IF NOT EXISTS tasks_queued_in_order
+        ON _slate.tasks (data_date, rank) WHERE status = 'queued';
     CREATE INDEX IF NOT EXISTS tasks_by_lease
         ON _slate.tasks (lease_expires_at) WHERE status = 'taken';
     CREATE INDEX IF NOT EXISTS backfills_cancelled_unjudged
@@ -131,14 +135,24 @@ const TAKE: &str = "UPDATE _slate.tasks t SET status = 'taken', host_id = $1,
 /// (processor, date) is going on (a `slate run`, another backfill's task,
 /// a schedule), which it could only be released back for: it waits,
 /// untaken, until that run ends or its lease lapses.
+///
+/// Each wait is a `NOT EXISTS` of its own whose conditions the
+/// `tasks_unfinished` index answers (backfill, processor, date range): one
+/// with an `OR` between them was a hash anti-join that compared every
+/// queued task with every other, about 0.25 s per take at 1,400 tasks.
 const READY: &str = "NOT EXISTS (
         SELECT 1 FROM _slate.tasks u
         WHERE u.backfill_id = c.backfill_id
           AND u.status IN ('queued', 'taken')
-          AND ((u.processor = ANY(c.upstream)
-                AND (u.data_date = c.data_date
-                     OR (c.looks_back AND u.data_date < c.data_date)))
-               OR (u.processor = ANY(c.phase_gate) AND u.data_date = c.data_date)))
+          AND u.processor = ANY(c.upstream)
+          AND u.data_date <= c.data_date
+          AND (c.looks_back OR u.data_date = c.data_date))
+    AND NOT EXISTS (
+        SELECT 1 FROM _slate.tasks g
+        WHERE g.backfill_id = c.backfill_id
+          AND g.status IN ('queued', 'taken')
+          AND g.processor = ANY(c.phase_gate)
+          AND g.data_date = c.data_date)
     AND NOT EXISTS (
         SELECT 1 FROM _slate.runs r
         WHERE r.processor = c.processor AND r.data_date = c.data_date
@@ -293,6 +307,12 @@ impl WorkQueue for PostgresStore {
             }
             let mut transaction = client.transaction()?;
             transaction.execute(LOCK_CAPPED_BACKFILLS, &[])?;
+            // The first ready task in date order is nearly always among the
+            // first queued ones: walked in `tasks_queued_in_order`'s order,
+            // a take stops there. Estimating each wait as rare, the planner
+            // would otherwise check every queued task, then sort (0.25 s
+            // against 0.3 ms at 1,400 tasks).
+            transaction.batch_execute("SET LOCAL enable_sort = off")?;
             let seconds = super::lease_seconds(lease);
             // The chunk's later dates join the first date's take, so only
             // the first is held to the backfill's parallelism.
