@@ -67,6 +67,9 @@ pub enum DeployCheck {
     State,
     /// The registry could not store or activate it.
     Registry,
+    /// The registry's database could not be reached: nothing was checked
+    /// or changed, and the same request may be made again later.
+    Unavailable,
 }
 
 impl fmt::Display for DeployCheck {
@@ -85,6 +88,7 @@ impl fmt::Display for DeployCheck {
             DeployCheck::Hash => "hash",
             DeployCheck::State => "state",
             DeployCheck::Registry => "registry",
+            DeployCheck::Unavailable => "unavailable",
         })
     }
 }
@@ -102,7 +106,10 @@ pub struct ShadowDeployed {
 
 /// A rejected deployment or rollback: which check failed, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("rejected by the {check} check: {reason}")]
+#[error("{}", match check {
+    DeployCheck::Unavailable => format!("not attempted, try again: {reason}"),
+    _ => format!("rejected by the {check} check: {reason}"),
+})]
 pub struct DeployError {
     /// The check that failed.
     pub check: DeployCheck,
@@ -133,7 +140,11 @@ impl From<PluginError> for DeployError {
 
 impl From<RegistryError> for DeployError {
     fn from(error: RegistryError) -> Self {
-        DeployError::new(DeployCheck::Registry, error)
+        let check = match error {
+            RegistryError::Unreachable(_) => DeployCheck::Unavailable,
+            _ => DeployCheck::Registry,
+        };
+        DeployError::new(check, error)
     }
 }
 

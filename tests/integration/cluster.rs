@@ -763,7 +763,14 @@ fn requests_while_the_state_database_is_unreachable_get_503_and_work_again_after
             &[&database],
         )
         .unwrap();
-    for path in ["/runs", "/plugins"] {
+    // A deploy, which locks the registry on a connection of its own, is
+    // not "rejected by the registry check" with a 500 either.
+    let component = std::fs::read(components::VERSIONED_V1).unwrap();
+    let (status, refused) = server.put_component("VersionedProcessor", &component);
+    assert_eq!(status, 503, "{refused}");
+    assert_eq!(refused["check"], "unavailable", "{refused}");
+    assert_contains(refused["error"].as_str().unwrap(), "unreachable");
+    for path in ["/runs", "/plugins", "/hosts"] {
         let mut response = crate::serve_process::agent()
             .get(server.url(path))
             .call()

@@ -337,7 +337,14 @@ impl RegistryStorage for PostgresRegistry {
             .name("slate-registry-lock".into())
             .spawn(move || {
                 let lock = || -> Result<postgres::Client, RegistryError> {
-                    let mut client = postgres::Client::connect(&url, NoTls)?;
+                    // No connection is an outage, worth trying again (a
+                    // 503), not a registry that refused the deploy.
+                    let mut client = postgres::Client::connect(&url, NoTls).map_err(|error| {
+                        RegistryError::Unreachable(format!(
+                            "no PostgreSQL connection: {}",
+                            with_causes(&error)
+                        ))
+                    })?;
                     client.execute("SELECT pg_advisory_lock(hashtext($1))", &[&SWITCH_LOCK])?;
                     Ok(client)
                 };

@@ -93,7 +93,7 @@ impl ApiError {
 
 /// Whether `error` says a database could not be reached (the store's or
 /// the registry's), directly or as the cause a host error carries.
-fn is_unreachable(error: &dyn std::any::Any) -> bool {
+pub(super) fn is_unreachable(error: &dyn std::any::Any) -> bool {
     use crate::registry::RegistryError;
     use crate::server::state::HostError;
     use crate::store::StoreError;
@@ -103,6 +103,13 @@ fn is_unreachable(error: &dyn std::any::Any) -> bool {
     error.downcast_ref().is_some_and(store)
         || error.downcast_ref().is_some_and(registry)
         || error.downcast_ref().is_some_and(catalog)
+        || error
+            .downcast_ref()
+            .is_some_and(|e: &crate::cluster::ClusterError| match e {
+                crate::cluster::ClusterError::Store(e) => store(e),
+                crate::cluster::ClusterError::Registry(e) => registry(e),
+                crate::cluster::ClusterError::NoDirectory => false,
+            })
         || error.downcast_ref().is_some_and(|e: &HostError| match e {
             HostError::Store(e) => store(e),
             HostError::Registry(e) => registry(e),
@@ -124,13 +131,18 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            );
+            retry_later(&mut response);
         }
         response
     }
+}
+
+/// Says when a 503 `response` may be tried again.
+pub fn retry_later(response: &mut Response) {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECONDS),
+    );
 }
 
 /// Refuses with 400 a request whose path or query holds an encoded NUL

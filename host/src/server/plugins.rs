@@ -134,6 +134,11 @@ fn rejected(error: DeployError, field: &'static str) -> Response {
             tracing::error!("deployment failed: {error}");
             StatusCode::INTERNAL_SERVER_ERROR
         }
+        // An outage: the same request may succeed later.
+        DeployCheck::Unavailable => {
+            tracing::warn!("deployment not attempted: {error}");
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     let body = Rejected {
@@ -141,7 +146,11 @@ fn rejected(error: DeployError, field: &'static str) -> Response {
         field,
         check: error.check,
     };
-    (status, Json(body)).into_response()
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        super::errors::retry_later(&mut response);
+    }
+    response
 }
 
 /// `PUT /plugins/{name}`: the body is the component.

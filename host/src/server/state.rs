@@ -563,10 +563,15 @@ impl ServedHost {
     }
 }
 
-/// A host failure while deploying, reported as the registry check's.
+/// A host failure while deploying, reported as the registry check's; or,
+/// when a database could not be reached, as an outage to try again.
 fn registry_failure(error: HostError) -> DeployError {
+    let check = match super::errors::is_unreachable(&error) {
+        true => deploy::DeployCheck::Unavailable,
+        false => deploy::DeployCheck::Registry,
+    };
     DeployError {
-        check: deploy::DeployCheck::Registry,
+        check,
         reason: error.to_string(),
     }
 }
