@@ -3024,3 +3024,33 @@ fn a_reaper_does_not_wait_on_a_stale_run_another_transaction_holds() {
     holding.rollback().unwrap();
     assert_eq!(store.reap_stale(chrono::Utc::now()).unwrap().len(), 1);
 }
+
+/// A read PostgreSQL refuses says what PostgreSQL said: before, a run
+/// failed with only "reading an input failed: db error", the detail left
+/// in PostgreSQL's own log.
+#[test]
+fn a_read_postgresql_refuses_names_postgresqls_reason() {
+    use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+    let url = isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    let table = TableName::new("slate_test", "damaged");
+    let schema = TableSchema {
+        columns: vec![Column::new("day", ColumnType::Date, ColumnMode::Required)],
+        partition_column: "day".into(),
+        key_columns: vec![],
+    };
+    store.ensure_table(&table, &schema).unwrap();
+    postgres::Client::connect(&url, postgres::NoTls)
+        .unwrap()
+        .batch_execute("ALTER TABLE \"slate_test\".\"damaged\" DROP COLUMN \"_slate_row\"")
+        .unwrap();
+    let day = date("2026-01-11");
+    let error = store
+        .read_column_batch(TableSpan::new(&table, day, day), &["day".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert_contains(
+        &error,
+        "PostgreSQL 42703: column \"_slate_row\" does not exist",
+    );
+}

@@ -376,8 +376,10 @@ pub(super) fn replace_in(
     Ok(rows.rows.len())
 }
 
-fn storage(error: impl std::fmt::Display) -> InputError {
-    InputError::Storage(error.to_string())
+/// A failed read, in the store's words: PostgreSQL's own message (its
+/// SQLSTATE, text and detail), where the client's alone reads "db error".
+fn storage(error: impl Into<StoreError>) -> InputError {
+    InputError::Storage(error.into().to_string())
 }
 
 /// The columns of `table` a read of `names` (all when `None`) returns, and
