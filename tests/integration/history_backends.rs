@@ -1837,3 +1837,43 @@ mod json_lists {
         );
     }
 }
+
+/// Hosts claiming and ending the same (processor, date) over and over: a
+/// refused claim always names the run that holds it. Before, on
+/// PostgreSQL, a holder that ended between the refused claim and the look
+/// at it left "already running (run , started ...)", naming no run, for a
+/// date nothing held.
+fn a_refused_claim_always_names_its_holder(store: Arc<dyn Store>) {
+    let day = date("2026-01-16");
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..40 {
+                    match store.start_run(&new_run("ContendedProcessor", day, LEASE)) {
+                        Ok(run) => store.end_run(&run.run_id, &failed("done")).unwrap(),
+                        Err(StoreError::AlreadyRunning { run_id, .. }) => {
+                            assert!(!run_id.is_empty(), "a refusal named no run");
+                        }
+                        Err(other) => panic!("{other}"),
+                    }
+                }
+            });
+        }
+    });
+}
+
+mod contended_claims {
+    #[test]
+    fn embedded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(
+            slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap(),
+        );
+        super::a_refused_claim_always_names_its_holder(store);
+    }
+
+    #[test]
+    fn postgres() {
+        super::a_refused_claim_always_names_its_holder(crate::postgres_server::isolated_store());
+    }
+}

@@ -19,7 +19,7 @@ use crate::alerts::event::{self as alert, RunFacts};
 use crate::ownership::{HostOwned, TableOwner, decide_commit};
 use crate::quarantine::{self, QuarantineRecord};
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
-use crate::store::{LoggedCommit, RunLedger, RunOutput, StoreError, now_to_the_microsecond};
+use crate::store::{LoggedCommit, RunLedger, RunOutput, StoreError};
 use crate::upstream_check::UpstreamCheck;
 
 const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
@@ -455,12 +455,16 @@ fn replace_in_commit(
 impl RunLedger for PostgresStore {
     fn start_run(&self, run: &NewRun) -> Result<RunRecord, StoreError> {
         self.with_client(|client| {
-            let mut transaction = client.transaction()?;
-            // One statement decides the claim: the partial unique index
-            // lets one of two hosts claiming at once insert, and the other
-            // insert nothing. The insert may wait for a run that is ending.
-            let claimed = transaction.query_opt(
-                "INSERT INTO _slate.runs (run_id, processor, data_date, attempt, status,
+            // A holder that ends between the claim and the look at it
+            // leaves the date free: claim again, a few times at most.
+            let mut tries_left = 3;
+            let (mut transaction, claimed) = loop {
+                let mut transaction = client.transaction()?;
+                // One statement decides the claim: the partial unique index
+                // lets one of two hosts claiming at once insert, and the other
+                // insert nothing. The insert may wait for a run that is ending.
+                let claimed = transaction.query_opt(
+                    "INSERT INTO _slate.runs (run_id, processor, data_date, attempt, status,
                      started_at, heartbeat_at, host_id, plugin_hash, run_trigger,
                      lease_expires_at)
                  SELECT $1, $2, $3, COALESCE(MAX(attempt), 0) + 1, 'running',
@@ -468,33 +472,39 @@ impl RunLedger for PostgresStore {
                  FROM _slate.runs WHERE processor = $2 AND data_date = $3
                  ON CONFLICT (processor, data_date) WHERE status = 'running' DO NOTHING
                  RETURNING run_id",
-                &[
-                    &new_run_id(),
-                    &run.processor,
-                    &run.data_date,
-                    &run.host_id,
-                    &run.plugin_hash,
-                    &run.trigger.as_str(),
-                ],
-            )?;
-            let Some(claimed) = claimed else {
+                    &[
+                        &new_run_id(),
+                        &run.processor,
+                        &run.data_date,
+                        &run.host_id,
+                        &run.plugin_hash,
+                        &run.trigger.as_str(),
+                    ],
+                )?;
+                if let Some(claimed) = claimed {
+                    break (transaction, claimed);
+                }
                 drop(transaction);
                 let holder = client.query_opt(
                     "SELECT run_id, started_at FROM _slate.runs
                      WHERE processor = $1 AND data_date = $2 AND status = 'running'",
                     &[&run.processor, &run.data_date],
                 )?;
-                return Err(match holder {
-                    Some(row) => StoreError::AlreadyRunning {
-                        run_id: row.get(0),
-                        started_at: row.get(1),
-                    },
-                    // The holder ended between the two statements.
-                    None => StoreError::AlreadyRunning {
-                        run_id: String::new(),
-                        started_at: now_to_the_microsecond(),
-                    },
-                });
+                match holder {
+                    Some(row) => {
+                        return Err(StoreError::AlreadyRunning {
+                            run_id: row.get(0),
+                            started_at: row.get(1),
+                        });
+                    }
+                    None if tries_left > 0 => tries_left -= 1,
+                    None => {
+                        return Err(StoreError::backend(format!(
+                            "{} on {} was claimed and freed again and again; try again",
+                            run.processor, run.data_date
+                        )));
+                    }
+                }
             };
             // A run starts when its claim holds, after any wait above: its
             // times are the database's clock, the one every host shares.
