@@ -327,8 +327,11 @@ fn backfill_over_the_cluster(
                     ));
                 }
             }
+            // `by_host` counts the hosts that ended tasks, not those running
+            // them: said so, it does not read as the hosts at work now.
             let message = format!(
-                "succeeded {}, failed {}, blocked {}, running {} on {} host(s){waiting}",
+                "succeeded {}, failed {}, blocked {}, running {}; tasks ended by {} host(s) \
+                 so far{waiting}",
                 p.succeeded,
                 p.failed,
                 p.blocked,
