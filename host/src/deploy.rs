@@ -469,14 +469,37 @@ impl Deployer<'_> {
         dependants.sort();
         dependants.dedup();
         dependants.retain(|d| d != name);
-        let mut elsewhere = Vec::new();
-        for host in self.live_hosts()? {
-            for dependant in host.dependants_of(name) {
-                if !dependants.iter().any(|d| d == dependant) {
+        // A host says what it serves once a heartbeat. One that last said
+        // it serves a dependant before that dependant was undeployed has
+        // not said since: whether it still serves it (from its plugin
+        // folder) its next beat tells, so the check waits for that beat,
+        // within the host's lease. (Undeploying in dependency order was
+        // refused for up to a heartbeat, naming hosts that had just
+        // stopped serving the dependant.)
+        let waited_since = std::time::Instant::now();
+        let elsewhere = loop {
+            let mut elsewhere = Vec::new();
+            let mut unsaid = None;
+            for host in self.live_hosts()? {
+                for dependant in host.dependants_of(name) {
+                    if dependants.iter().any(|d| d == dependant) {
+                        continue;
+                    }
+                    let undeployed = self.registry.ended_at(dependant)?;
+                    if undeployed.is_some_and(|at| at > host.heartbeat_at) {
+                        unsaid = Some(host.lease_secs);
+                    }
                     elsewhere.push(format!("{dependant} (served by {})", host.host_id));
                 }
             }
-        }
+            match unsaid {
+                Some(lease) if waited_since.elapsed().as_secs_f64() < lease => {
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                }
+                _ => break elsewhere,
+            }
+        };
+        let mut elsewhere = elsewhere;
         elsewhere.sort();
         dependants.extend(elsewhere);
         Ok(dependants)

@@ -1678,6 +1678,37 @@ fn an_undeploy_is_refused_while_another_hosts_plugin_folder_depends_on_it() {
     assert_succeeded(&slate_at(&["undeploy", "SlowProcessor"]));
 }
 
+/// Undeploying a dependant, then what it depends on, goes through while a
+/// server serves both from the registry. Before, the second undeploy was
+/// refused until the server's next heartbeat, naming it as serving the
+/// dependant it had just stopped serving.
+#[test]
+fn undeploying_in_dependency_order_is_not_refused_by_a_hosts_last_heartbeat() {
+    let url = isolated_url();
+    let deploying = host_folder();
+    let slate_at = |args: &[&str]| {
+        let mut all = vec!["--state", url.as_str()];
+        all.extend_from_slice(args);
+        slate(deploying.path(), &all)
+    };
+    assert_succeeded(&slate_at(&["deploy", components::SLOW_PROCESSOR]));
+    assert_succeeded(&slate_at(&["deploy", components::AFTER_SLOW_PROCESSOR]));
+    let serving = host_folder();
+    let server = Server::start(serving.path(), &["--state", &url, "--heartbeat-secs", "3"]);
+    wait_until("the server says it serves the dependant", || {
+        let (_, hosts) = server.get("/hosts");
+        hosts.as_array().is_some_and(|hosts| {
+            hosts
+                .iter()
+                .any(|h| h["upstream"]["AfterSlowProcessor"] == json!(["SlowProcessor"]))
+        })
+    });
+
+    assert_succeeded(&slate_at(&["undeploy", "AfterSlowProcessor"]));
+    assert_succeeded(&slate_at(&["undeploy", "SlowProcessor"]));
+    assert!(server.terminate().success());
+}
+
 /// PostgreSQL cuts a name past 63 bytes short: a version whose table would
 /// need one is refused at deploy, on the server and the command line
 /// alike, not at its first commit; the active version stays.

@@ -421,9 +421,17 @@ impl Registry {
     /// Whether `name` was undeployed and not deployed again since: its
     /// last switch ended it, so nothing runs it any more.
     pub fn ended(&self, name: &str) -> Result<bool, RegistryError> {
+        Ok(self.ended_at(name)?.is_some())
+    }
+
+    /// When `name` was undeployed, if it was and was not deployed again
+    /// since.
+    pub fn ended_at(&self, name: &str) -> Result<Option<DateTime<Utc>>, RegistryError> {
         let history = self.history(name)?;
         let last = history.iter().max_by_key(|deployment| deployment.id);
-        Ok(last.is_some_and(|deployment| deployment.action == DeployAction::Undeploy))
+        Ok(last
+            .filter(|deployment| deployment.action == DeployAction::Undeploy)
+            .map(|deployment| deployment.deployed_at))
     }
 
     /// The stored version of `name` whose hash is `hash_or_prefix` or
