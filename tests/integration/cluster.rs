@@ -529,11 +529,21 @@ fn a_cluster_backfill_is_cancelled_over_http_from_any_host_and_reads_cancelled()
     let [(202, cancelled), (409, refused)] = answers.as_slice() else {
         panic!("one 202 and one 409: {answers:?}");
     };
-    assert_contains(
-        refused["error"].as_str().unwrap(),
-        "already ended (cancelled)",
+    // While a task taken at the cancel still runs, the backfill reads
+    // `running` with its `cancelled_at`, as one host's does, and a second
+    // cancel says it was cancelled ("was already cancelled at ..."); once
+    // none runs, it reads cancelled ("already ended (cancelled)").
+    let refusal = refused["error"].as_str().unwrap();
+    assert!(
+        refusal.contains("was already cancelled at ")
+            || refusal.contains("already ended (cancelled)"),
+        "{refusal}"
     );
-    assert_eq!(cancelled["state"], "cancelled", "{cancelled}");
+    assert!(
+        matches!(cancelled["state"].as_str(), Some("running" | "cancelled")),
+        "{cancelled}"
+    );
+    assert!(cancelled["cancelled_at"].is_string(), "{cancelled}");
     let not_run = cancelled["cancelled"].as_u64().unwrap();
     assert!(not_run > 0 && not_run < planned, "{cancelled}");
     wait_until("the runs in flight have ended", || {
@@ -678,6 +688,66 @@ fn end_every_other_connection(url: &str) -> i64 {
         )
         .unwrap()
         .get(0)
+}
+
+/// A cluster backfill cancelled while a task of it runs reads `running`
+/// with its `cancelled_at` until that run ends, and a second cancel says
+/// it was cancelled: as a backfill of one host does. Before, it read
+/// `cancelled` with a run of it still going.
+#[test]
+fn a_cluster_backfill_cancelled_mid_run_reads_running_until_the_run_ends() {
+    let url = isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    set_spin(&store, date("2026-01-01"), true);
+    let folder = host_folder();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+    let server = Server::start(
+        folder.path(),
+        &[
+            "--state",
+            url.as_str(),
+            "--workers",
+            "2",
+            "--grace-secs",
+            "1",
+            "--plugin-dir",
+            plugins.path().to_str().unwrap(),
+        ],
+    );
+    let (status, accepted) = server.post(
+        "/backfill",
+        json!({
+            "start_date": "2026-01-01",
+            "end_date": "2026-01-03",
+            "processors": ["SlowProcessor"],
+            "reprocess": "all",
+            "parallelism": 1
+        }),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let path = format!("/backfills/{}", accepted["backfill_id"].as_str().unwrap());
+    wait_until("the spinning task runs", || {
+        !store
+            .runs(&RunFilter {
+                status: Some(RunStatus::Running),
+                ..RunFilter::default()
+            })
+            .unwrap()
+            .is_empty()
+    });
+
+    let (status, cancelling) = server.delete(&path);
+    assert_eq!(status, 202, "{cancelling}");
+    assert_eq!(cancelling["state"], "running", "{cancelling}");
+    assert!(cancelling["cancelled_at"].is_string(), "{cancelling}");
+    assert_eq!(server.get(&path).1["state"], "running");
+    let (status, again) = server.delete(&path);
+    assert_eq!(status, 409, "{again}");
+    assert_contains(
+        again["error"].as_str().unwrap(),
+        "was already cancelled at ",
+    );
+    assert!(server.terminate().success());
 }
 
 /// A server of a cluster keeps one worker free of backfill tasks, as a

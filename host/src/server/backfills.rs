@@ -242,14 +242,11 @@ pub async fn cancel_backfill(
                 return Ok((StatusCode::ACCEPTED, Json(cluster_progress(progress))).into_response());
             }
             QueuedCancel::Ended(progress) => {
-                return Err(ApiError::with_status(
-                    StatusCode::CONFLICT,
-                    Some("id"),
-                    format!(
-                        "backfill {id} already ended ({})",
-                        cluster_progress(progress).state.name()
-                    ),
-                ));
+                let refused = match (progress.cancelled_at, progress.is_finished()) {
+                    (Some(at), false) => CancelRefused::AlreadyCancelled(at),
+                    _ => CancelRefused::Ended(cluster_progress(progress).state),
+                };
+                return Err(cancel_refused(&id, refused));
             }
             QueuedCancel::NotQueued => {}
         }
@@ -289,21 +286,21 @@ pub async fn cancel_backfill(
                 .await?;
             Ok((StatusCode::ACCEPTED, Json(progress)).into_response())
         }
-        Err(refused) => Err(ApiError::with_status(
-            StatusCode::CONFLICT,
-            Some("id"),
-            match refused {
-                CancelRefused::Ended(state) => {
-                    format!("backfill {id} already ended ({})", state.name())
-                }
-                CancelRefused::AlreadyCancelled(at) => format!(
-                    "backfill {id} was already cancelled at {}; it starts no further run, and \
-                     ends `cancelled` once its runs in flight have",
-                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                ),
-            },
-        )),
+        Err(refused) => Err(cancel_refused(&id, refused)),
     }
+}
+
+/// The 409 of a cancel `refused`, of the backfill `id`.
+fn cancel_refused(id: &str, refused: CancelRefused) -> ApiError {
+    let message = match refused {
+        CancelRefused::Ended(state) => format!("backfill {id} already ended ({})", state.name()),
+        CancelRefused::AlreadyCancelled(at) => format!(
+            "backfill {id} was already cancelled at {}; it starts no further run, and ends \
+             `cancelled` once its runs in flight have",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    };
+    ApiError::with_status(StatusCode::CONFLICT, Some("id"), message)
 }
 
 /// What a cancel of a backfill of the cluster's work queue came to.
@@ -384,7 +381,10 @@ fn cluster_progress(progress: ClusterProgress) -> ClusterBackfill {
         progress.is_finished(),
         progress.ended() + progress.taken,
     ) {
-        (Some(_), _, _) => BackfillState::Cancelled,
+        // Cancelled, its runs in flight still going: it reads `running`
+        // with its `cancelled_at`, as a backfill of one host does.
+        (Some(_), false, _) => BackfillState::Running,
+        (Some(_), true, _) => BackfillState::Cancelled,
         (None, true, _) => BackfillState::Finished,
         (None, false, 0) => BackfillState::Queued,
         (None, false, _) => BackfillState::Running,
