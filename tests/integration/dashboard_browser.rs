@@ -355,6 +355,37 @@ async fn the_grid_shows_the_missing_date_failed_or_blocked_in_letters_and_the_er
             .await,
         "failed"
     );
+    // A blocked run ran no instance: its memory is "–", as `slate runs`
+    // shows "-", not "0.0 MiB".
+    browser
+        .eval(
+            "Array.from(document.querySelectorAll('[id^=\"cell-\"][id$=\"-2026-01-06\"]'))\
+             .find((cell) => cell.textContent === 'B').click()",
+        )
+        .await;
+    browser
+        .until(
+            "a blocked run's detail is open",
+            "document.getElementById('detail-status') && \
+             document.getElementById('detail-status').textContent === 'blocked'",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.getElementById('detail-memory').textContent")
+            .await,
+        "–"
+    );
+    browser
+        .click("#cell-PlayerGameSummaryProcessor-2026-01-06")
+        .await;
+    browser
+        .until(
+            "the failed run's detail is open again",
+            "document.getElementById('detail-status') && \
+             document.getElementById('detail-status').textContent === 'failed'",
+        )
+        .await;
     let shot = browser.screenshot("grid-and-run-detail").await;
     if std::env::var_os("SLATE_DOCS_SCREENSHOT").is_some() {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/dashboard.png");

@@ -228,7 +228,9 @@ function runFields(run, quarantinedRows) {
     field("Host", esc(run.host_id)) +
     field("Started", esc(run.started_at)) +
     field("Finished", esc(run.finished_at || "–")) +
-    field("Peak memory", esc(`${(run.peak_memory_bytes / 1048576).toFixed(1)} MiB`)) +
+    // No instance ran (a blocked run): "–", as `slate runs` shows "-".
+    field("Peak memory", `<span id="detail-memory">${esc(run.peak_memory_bytes > 0
+      ? `${(run.peak_memory_bytes / 1048576).toFixed(1)} MiB` : "–")}</span>`) +
     (run.flag ? field("Flag", esc(run.flag)) : "") +
     field("Run id", `<span class="hash">${esc(run.run_id)}</span>`);
 }
