@@ -136,7 +136,29 @@ fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
             .claim_tick("every-second", tick_at, day, "a-host")
             .unwrap()
     );
-    let run_ids = ["run-1".to_string()];
+    // The run it fired has failed since: the listing says so beside the
+    // outcome, which says only that it fired it.
+    let run = store
+        .start_run(&slate::runs::NewRun {
+            processor: "FaultyProcessor".into(),
+            data_date: day,
+            host_id: "a-host:1".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Schedule,
+            lease: std::time::Duration::from_secs(60),
+        })
+        .unwrap();
+    let failed = slate::runs::RunEnd {
+        status: RunStatus::Failed,
+        error_kind: Some(slate::runs::ErrorKind::Plugin),
+        message: "boom".into(),
+        rows_read: 0,
+        limit: None,
+        usage: slate::runs::RunUsage::default(),
+        upstream_check: None,
+    };
+    store.end_run(&run.run_id, &failed).unwrap();
+    let run_ids = [run.run_id.clone()];
     ledger
         .finish_tick("every-second", tick_at, "fired 1 run", &run_ids)
         .unwrap();
@@ -154,6 +176,7 @@ fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
         "FaultyProcessor",
         "2026-01-07",
         "fired 1 run",
+        "1 failed",
     ] {
         assert_contains(row, cell);
     }
@@ -163,6 +186,7 @@ fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
     let views: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(views[0]["name"], "every-second");
     assert_eq!(views[0]["last_tick"]["outcome"], "fired 1 run");
+    assert_eq!(views[0]["last_runs"], serde_json::json!({"failed": 1}));
     assert!(views[0]["next_fire"].is_string(), "{views}");
 }
 

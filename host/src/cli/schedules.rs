@@ -12,8 +12,10 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
     let schedules = slate::schedule::load(&options.data_dir.config_file())?;
     // Listing creates nothing: without a store yet, no tick has fired.
     let store = super::plugins::existing_store(options)?;
-    let ticks = store.as_ref().and_then(|store| store.tick_ledger());
-    let views = slate::server::schedules::views(ticks, &schedules, chrono::Utc::now())?;
+    let store = store
+        .as_ref()
+        .map(|store| store.as_ref() as &dyn slate::store::Store);
+    let views = slate::server::schedules::views(store, &schedules, chrono::Utc::now())?;
     if json {
         return render::json(&views);
     }
@@ -26,6 +28,7 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
         "next",
         "last tick",
         "outcome",
+        "its runs now",
     ]);
     for view in &views {
         output.add_row(vec![
@@ -45,6 +48,13 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
             view.last_tick
                 .as_ref()
                 .map_or(String::new(), |t| t.outcome.clone()),
+            match view.last_runs.is_empty() {
+                true => "-".to_string(),
+                false => (view.last_runs.iter())
+                    .map(|(status, n)| format!("{n} {status}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
         ]);
     }
     println!("{output}");

@@ -239,14 +239,19 @@ pub struct ScheduleView {
     pub next_fire: Option<DateTime<Utc>>,
     /// The latest tick fired, by any host.
     pub last_tick: Option<TickRecord>,
+    /// How the runs the latest tick started stand now, by status:
+    /// `{"success": 8, "failed": 1}`. Its outcome says only that it fired
+    /// them.
+    pub last_runs: std::collections::BTreeMap<String, usize>,
 }
 
 /// The views of `schedules` at `now`, with their last ticks from the store.
 pub fn views(
-    ticks: Option<&dyn crate::store::schedules::TickLedger>,
+    store: Option<&dyn crate::store::Store>,
     schedules: &[Schedule],
     now: DateTime<Utc>,
 ) -> Result<Vec<ScheduleView>, StoreError> {
+    let ticks = store.and_then(|store| store.tick_ledger());
     schedules
         .iter()
         .map(|s| {
@@ -254,6 +259,12 @@ pub fn views(
                 Some(ledger) => ledger.ticks(&s.name, 1)?.into_iter().next(),
                 None => None,
             };
+            let mut last_runs = std::collections::BTreeMap::new();
+            if let (Some(store), Some(tick)) = (store, &last_tick) {
+                for run in store.runs_with_ids(&tick.run_ids)? {
+                    *last_runs.entry(run.status.to_string()).or_default() += 1;
+                }
+            }
             Ok(ScheduleView {
                 name: s.name.clone(),
                 cron: s.cron_text.clone(),
@@ -263,6 +274,7 @@ pub fn views(
                 catch_up: s.catch_up,
                 next_fire: s.next_after(now),
                 last_tick,
+                last_runs,
             })
         })
         .collect()
@@ -274,7 +286,7 @@ pub async fn list_schedules(
 ) -> Result<Json<Vec<ScheduleView>>, ApiError> {
     let schedules = state.config.schedules.clone();
     let views = state
-        .blocking(move |host| views(host.store.tick_ledger(), &schedules, Utc::now()))
+        .blocking(move |host| views(Some(host.store.as_ref()), &schedules, Utc::now()))
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(views))
