@@ -1695,6 +1695,28 @@ fn a_host_without_a_tasks_processor_leaves_the_task_to_one_that_has_it() {
     assert_eq!(status, 200);
 }
 
+/// A `slate` command on the cluster's state `url`, from `folder`.
+fn slate_on<'a>(url: &'a str, folder: &'a Path) -> impl Fn(&[&str]) -> std::process::Output + 'a {
+    move |args: &[&str]| {
+        let mut all = vec!["--state", url];
+        all.extend_from_slice(args);
+        slate(folder, &all)
+    }
+}
+
+/// Waits until `server`'s heartbeat says it serves AfterSlowProcessor,
+/// which depends on SlowProcessor.
+fn wait_until_it_serves_the_dependant(server: &Server) {
+    wait_until("the server says it serves the dependant", || {
+        let (_, hosts) = server.get("/hosts");
+        hosts.as_array().is_some_and(|hosts| {
+            hosts
+                .iter()
+                .any(|h| h["upstream"]["AfterSlowProcessor"] == json!(["SlowProcessor"]))
+        })
+    });
+}
+
 /// An undeploy is refused while another live host serves a processor that
 /// depends on the one it would end, from that host's plugin folder, which
 /// the undeploying command cannot see: the dependant and its host are
@@ -1705,11 +1727,7 @@ fn a_host_without_a_tasks_processor_leaves_the_task_to_one_that_has_it() {
 fn an_undeploy_is_refused_while_another_hosts_plugin_folder_depends_on_it() {
     let url = isolated_url();
     let deploying = host_folder();
-    let slate_at = |args: &[&str]| {
-        let mut all = vec!["--state", url.as_str()];
-        all.extend_from_slice(args);
-        slate(deploying.path(), &all)
-    };
+    let slate_at = slate_on(&url, deploying.path());
     assert_succeeded(&slate_at(&["deploy", components::SLOW_PROCESSOR]));
     let dependant = plugin_dir(&[components::AFTER_SLOW_PROCESSOR]);
     let serving = host_folder();
@@ -1724,14 +1742,7 @@ fn an_undeploy_is_refused_while_another_hosts_plugin_folder_depends_on_it() {
             "0.2",
         ],
     );
-    wait_until("the server says what it serves", || {
-        let (_, hosts) = server.get("/hosts");
-        hosts.as_array().is_some_and(|hosts| {
-            hosts
-                .iter()
-                .any(|h| h["upstream"]["AfterSlowProcessor"] == json!(["SlowProcessor"]))
-        })
-    });
+    wait_until_it_serves_the_dependant(&server);
 
     let refused = slate_at(&["undeploy", "SlowProcessor"]);
     assert!(!refused.status.success(), "{refused:?}");
@@ -1756,23 +1767,12 @@ fn an_undeploy_is_refused_while_another_hosts_plugin_folder_depends_on_it() {
 fn undeploying_in_dependency_order_is_not_refused_by_a_hosts_last_heartbeat() {
     let url = isolated_url();
     let deploying = host_folder();
-    let slate_at = |args: &[&str]| {
-        let mut all = vec!["--state", url.as_str()];
-        all.extend_from_slice(args);
-        slate(deploying.path(), &all)
-    };
+    let slate_at = slate_on(&url, deploying.path());
     assert_succeeded(&slate_at(&["deploy", components::SLOW_PROCESSOR]));
     assert_succeeded(&slate_at(&["deploy", components::AFTER_SLOW_PROCESSOR]));
     let serving = host_folder();
     let server = Server::start(serving.path(), &["--state", &url, "--heartbeat-secs", "3"]);
-    wait_until("the server says it serves the dependant", || {
-        let (_, hosts) = server.get("/hosts");
-        hosts.as_array().is_some_and(|hosts| {
-            hosts
-                .iter()
-                .any(|h| h["upstream"]["AfterSlowProcessor"] == json!(["SlowProcessor"]))
-        })
-    });
+    wait_until_it_serves_the_dependant(&server);
 
     assert_succeeded(&slate_at(&["undeploy", "AfterSlowProcessor"]));
     assert_succeeded(&slate_at(&["undeploy", "SlowProcessor"]));

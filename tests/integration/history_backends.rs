@@ -1783,6 +1783,30 @@ fn two_processes_on_one_embedded_store_commit_runs_at_once_without_the_database_
     assert_eq!(succeeded.len() as u64, 2 * DAYS);
 }
 
+/// Generates a module `$name` with one test of `$behaviour` per backend
+/// that keeps its run state and tables itself, as text: the embedded
+/// store and PostgreSQL (BigQuery's JSON type normalises JSON, and every
+/// claim there is a costly job).
+macro_rules! on_the_stores_keeping_text {
+    ($name:ident, $behaviour:ident) => {
+        mod $name {
+            #[test]
+            fn embedded() {
+                let dir = tempfile::tempdir().unwrap();
+                let store = std::sync::Arc::new(
+                    slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap(),
+                );
+                super::$behaviour(store);
+            }
+
+            #[test]
+            fn postgres() {
+                super::$behaviour(crate::postgres_server::isolated_store());
+            }
+        }
+    };
+}
+
 /// The JSON items of a REPEATED column read back exactly as the processor
 /// wrote them, on the stores that keep JSON as text: before, each item was
 /// parsed and written again, so `3.141592653589793238462643383279` came
@@ -1820,23 +1844,7 @@ fn json_list_items_read_back_exactly_as_written(store: Arc<dyn Store>) {
     assert_eq!(read.rows[0][1], Value::Repeated(written));
 }
 
-mod json_lists {
-    #[test]
-    fn embedded() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = std::sync::Arc::new(
-            slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap(),
-        );
-        super::json_list_items_read_back_exactly_as_written(store);
-    }
-
-    #[test]
-    fn postgres() {
-        super::json_list_items_read_back_exactly_as_written(
-            crate::postgres_server::isolated_store(),
-        );
-    }
-}
+on_the_stores_keeping_text!(json_lists, json_list_items_read_back_exactly_as_written);
 
 /// Hosts claiming and ending the same (processor, date) over and over: a
 /// refused claim always names the run that holds it. Before, on
@@ -1862,18 +1870,4 @@ fn a_refused_claim_always_names_its_holder(store: Arc<dyn Store>) {
     });
 }
 
-mod contended_claims {
-    #[test]
-    fn embedded() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = std::sync::Arc::new(
-            slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap(),
-        );
-        super::a_refused_claim_always_names_its_holder(store);
-    }
-
-    #[test]
-    fn postgres() {
-        super::a_refused_claim_always_names_its_holder(crate::postgres_server::isolated_store());
-    }
-}
+on_the_stores_keeping_text!(contended_claims, a_refused_claim_always_names_its_holder);

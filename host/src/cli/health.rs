@@ -80,17 +80,17 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
                     emptied.date, emptied.run_id, emptied.previous_run_id, emptied.rows_before
                 );
             }
-            for lost in &table.lost_rows {
-                println!(
-                    "  FAIL {}: rows lost: run {} wrote {}, the table holds {}",
-                    lost.date, lost.run_id, lost.rows_written, lost.rows_held
-                );
-            }
-            for added in &table.added_rows {
-                println!(
-                    "  FAIL {}: rows added past the host: run {} wrote {}, the table holds {}",
-                    added.date, added.run_id, added.rows_written, added.rows_held
-                );
+            let mismatches = [
+                ("rows lost", &table.lost_rows),
+                ("rows added past the host", &table.added_rows),
+            ];
+            for (what, held) in mismatches {
+                for held in held {
+                    println!(
+                        "  FAIL {}: {what}: run {} wrote {}, the table holds {}",
+                        held.date, held.run_id, held.rows_written, held.rows_held
+                    );
+                }
             }
             for set_aside in &table.quarantined_dates {
                 println!(
