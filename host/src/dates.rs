@@ -48,8 +48,15 @@ pub enum RangeBasis {
     Schedule,
     /// No schedule yet: 1970-01-01 to a year from today.
     NoSchedule,
-    /// `[dates]` in `slate.toml` sets one end or both.
+    /// `[dates]` in `slate.toml` sets both ends.
     Configured,
+    /// `[dates]` in `slate.toml` sets one end; the other is the schedule's
+    /// (with the margin), or, with no schedule, 1970-01-01 or a year from
+    /// today.
+    PartlyConfigured {
+        /// Whether a schedule gives the other end.
+        scheduled: bool,
+    },
 }
 
 impl std::fmt::Display for RangeBasis {
@@ -63,6 +70,14 @@ impl std::fmt::Display for RangeBasis {
                  slate.toml to change it"
             }
             RangeBasis::Configured => "as [dates] in slate.toml sets it",
+            RangeBasis::PartlyConfigured { scheduled: true } => {
+                "one end as [dates] in slate.toml sets it, the other the schedule's seasons \
+                 with a margin"
+            }
+            RangeBasis::PartlyConfigured { scheduled: false } => {
+                "one end as [dates] in slate.toml sets it, the other 1970-01-01 or a year from \
+                 today, as no game schedule is loaded"
+            }
         })
     }
 }
@@ -252,10 +267,13 @@ impl DatesConfig {
                     .unwrap_or(today + chrono::Days::new(366)),
             ),
         };
-        let basis = match (self.earliest.or(self.latest), scheduled) {
-            (Some(_), _) => RangeBasis::Configured,
-            (None, Some(_)) => RangeBasis::Schedule,
-            (None, None) => RangeBasis::NoSchedule,
+        let basis = match (self.earliest.is_some(), self.latest.is_some()) {
+            (true, true) => RangeBasis::Configured,
+            (true, false) | (false, true) => RangeBasis::PartlyConfigured {
+                scheduled: scheduled.is_some(),
+            },
+            (false, false) if scheduled.is_some() => RangeBasis::Schedule,
+            (false, false) => RangeBasis::NoSchedule,
         };
         DateRange {
             earliest: self.earliest.unwrap_or(first),
@@ -408,8 +426,20 @@ mod tests {
         );
         let configured = refusal(configured);
         assert!(
-            configured.ends_with("(as [dates] in slate.toml sets it)"),
+            configured.ends_with(
+                "(one end as [dates] in slate.toml sets it, the other the schedule's seasons \
+                 with a margin)"
+            ),
             "{configured}"
+        );
+        let both =
+            DatesConfig::parse("[dates]\nearliest = \"2020-01-01\"\nlatest = \"2020-12-31\"\n")
+                .unwrap()
+                .range(season, day("2026-11-30"));
+        let both = refusal(both);
+        assert!(
+            both.ends_with("(as [dates] in slate.toml sets it)"),
+            "{both}"
         );
     }
 

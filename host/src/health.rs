@@ -150,6 +150,8 @@ pub struct ProblemRun {
     /// runs go on failing where it is loaded, unless the registry ended it
     /// ([`HealthReport::forgiving_ended`]).
     pub loaded: bool,
+    /// When the run started.
+    pub started_at: DateTime<Utc>,
 }
 
 /// A processor's most recent success.
@@ -244,15 +246,18 @@ impl HealthReport {
     }
 
     /// Leaves out the problem runs of processors not loaded here that
-    /// `ended` says were ended (undeployed from the registry): they can
-    /// never run again to clear them, so they are history, not a problem.
+    /// started before `ended_at` says they were ended (undeployed from the
+    /// registry): nothing can run them again to clear them, so they are
+    /// history, not a problem. A run since (from a plugin folder) is not.
     pub fn forgiving_ended<E>(
         mut self,
-        ended: impl Fn(&str) -> Result<bool, E>,
+        ended_at: impl Fn(&str) -> Result<Option<DateTime<Utc>>, E>,
     ) -> Result<Self, E> {
         let mut kept = Vec::with_capacity(self.problem_runs.len());
         for run in std::mem::take(&mut self.problem_runs) {
-            if run.loaded || !ended(&run.processor)? {
+            let history = !run.loaded
+                && ended_at(&run.processor)?.is_some_and(|ended| run.started_at <= ended);
+            if !history {
                 kept.push(run);
             }
         }
@@ -446,6 +451,7 @@ pub fn report(
                 error_kind: run.error_kind,
                 message: first_line(run.error_message.as_deref()).to_string(),
                 loaded: pipeline.plugin(&run.processor).is_some(),
+                started_at: run.started_at,
             })
         })
         .collect();

@@ -702,15 +702,37 @@ fn events_accepted(receiver: &Receiver) -> Vec<(String, String)> {
 /// Before, only health and metrics knew: a deleted Slack hook went
 /// unnoticed until someone looked.
 #[test]
-fn a_channel_that_dies_is_announced_to_the_others_and_resolved_when_it_answers_again() {
+fn a_channel_that_dies_is_announced_to_the_others_and_resolved_when_it_answers_a_probe() {
+    a_channel_dies_and_comes_back(Revival::Probe);
+}
+
+/// Come back through a delivery (its dead channel's wait over), the news
+/// leaves with the same drain. Before, the pager had drained already, and
+/// the resolution waited for the next command.
+#[test]
+fn a_dead_channel_that_comes_back_through_a_delivery_is_resolved_in_the_same_drain() {
+    a_channel_dies_and_comes_back(Revival::Delivery);
+}
+
+/// How a dead channel is found to answer again.
+enum Revival {
+    /// `slate alerts check`'s canary.
+    Probe,
+    /// A delivery once its wait is over.
+    Delivery,
+}
+
+/// Channel `ops` dies (404) on a failed run's alert and comes back by
+/// `revival`; `pager` hears of both, and `ops` never of itself.
+fn a_channel_dies_and_comes_back(revival: Revival) {
     let ops = Receiver::start(Answer::NoService);
     let pager = Receiver::start(Answer::Ok);
     let (host, slow) = host_with_a_spinning_processor();
     let config = AlertsConfig::parse(
         &format!(
-            "[alerts]\n[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\n\
-             max_per_minute = 6000\n[[alerts.channel]]\nname = \"pager\"\nkind = \"webhook\"\n\
-             url = \"{}\"\nmax_per_minute = 6000\n",
+            "[alerts]\ncheck_interval_secs = 1\n[[alerts.channel]]\nname = \"ops\"\n\
+             kind = \"webhook\"\nurl = \"{}\"\nmax_per_minute = 6000\n[[alerts.channel]]\n\
+             name = \"pager\"\nkind = \"webhook\"\nurl = \"{}\"\nmax_per_minute = 6000\n",
             ops.url("hook"),
             pager.url("hook")
         ),
@@ -726,10 +748,13 @@ fn a_channel_that_dies_is_announced_to_the_others_and_resolved_when_it_answers_a
     // before `ops` died, and drains again for the news.
     let soon = || Utc::now() + chrono::Duration::seconds(5);
     let drained = block_on(alerts.drain_until(soon())).unwrap();
+    // (A dead channel's wait of `check_interval_secs` may end within the
+    // drain, which then posts to it again.)
     assert!(
         matches!(
             drained[0],
             (_, 0, ChannelOutcome::Waiting { dead: true, .. })
+                | (_, 0, ChannelOutcome::Failed { dead: true, .. })
         ),
         "{drained:?}"
     );
@@ -748,10 +773,14 @@ fn a_channel_that_dies_is_announced_to_the_others_and_resolved_when_it_answers_a
     let open = host.store.alerts(true, 10).unwrap();
     assert!(open.iter().any(|a| a.raised.is_death_of("ops")));
 
-    // The hook is back: the canary finds it, which resolves its death; the
-    // pager hears so, and `ops` gets the failure it missed, not its death.
+    // The hook is back: found so, its death is resolved; the pager hears
+    // so, and `ops` gets the failure it missed, not its death.
     ops.answer(Answer::Ok);
-    block_on(alerts.check_channels()).unwrap();
+    match revival {
+        Revival::Probe => drop(block_on(alerts.check_channels()).unwrap()),
+        // A dead channel's next post waits for `check_interval_secs`.
+        Revival::Delivery => std::thread::sleep(Duration::from_millis(1100)),
+    }
     block_on(alerts.drain_until(soon())).unwrap();
     assert_eq!(
         events_accepted(&pager)[2],
@@ -1515,15 +1544,15 @@ fn undeploying_a_processor_that_is_then_gone_resolves_its_open_alerts() {
     );
     assert_eq!(open_of_it(), 0);
     // Its failed runs can never be run again: history, not a health problem.
-    let health = crate::support::slate(dir.path(), &["health", "--json"]);
-    let report: serde_json::Value = serde_json::from_slice(&health.stdout).unwrap();
-    let problems = report["problem_runs"].as_array().unwrap();
-    assert!(
-        !problems
-            .iter()
-            .any(|run| run["processor"] == "HostilePanic"),
-        "{problems:?}"
-    );
+    let problems_of_it = || {
+        let health = crate::support::slate(dir.path(), &["health", "--json"]);
+        let report: serde_json::Value = serde_json::from_slice(&health.stdout).unwrap();
+        (report["problem_runs"].as_array().unwrap().iter())
+            .filter(|run| run["processor"] == "HostilePanic")
+            .map(|run| run["date"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(problems_of_it(), Vec::<String>::new());
     let resolved = EmbeddedStore::open(&dir.path().join("slate.db"))
         .unwrap()
         .alerts(false, 100)
@@ -1535,4 +1564,19 @@ fn undeploying_a_processor_that_is_then_gone_resolves_its_open_alerts() {
             .all(|a| a.resolved_by.as_deref() == Some("HostilePanic undeployed")),
         "{resolved:#?}"
     );
+    // But a run of it since, from a plugin folder, is a problem again:
+    // before, every run of an undeployed name was forgiven.
+    let plugins = crate::support::plugin_dir(&[components::HOSTILE_PANIC]);
+    let since = crate::support::slate_with_plugins(dir.path(), plugins.path())
+        .args([
+            "run",
+            "--date",
+            "2026-01-12",
+            "--processors",
+            "HostilePanic",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(since.status.code(), Some(1), "{}", stderr(&since));
+    assert_eq!(problems_of_it(), ["2026-01-12"]);
 }

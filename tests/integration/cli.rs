@@ -299,7 +299,7 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
     assert_succeeded(&of_run);
     assert_contains(&text, "circuit_breaker_until");
     assert_contains(&text, "INT64 1700000000");
-    assert!(text.ends_with("1 quarantined rows\n"), "{text}");
+    assert!(text.ends_with("1 quarantined row\n"), "{text}");
 
     // A run id nobody has is a mistake, not a run with nothing set aside.
     let other = slate(dir.path(), &["quarantine", "--run", "no-such-run"]);

@@ -288,7 +288,7 @@ fn slate_reap_reaps_the_runs_of_a_server_killed_on_this_machine() {
     let newest = slate(data.path(), &["runs", "--limit", "1"]);
     assert_contains(
         &String::from_utf8_lossy(&newest.stderr),
-        "the newest 1 matching runs are listed; more match",
+        "the newest matching run is listed; more match",
     );
     let reap = slate(data.path(), &["reap"]);
     let said = String::from_utf8_lossy(&reap.stdout);

@@ -407,6 +407,16 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
             "processors",
         ),
         (
+            // Before: "unknown processors , X".
+            "an empty processor name",
+            json_post(
+                "/process-date",
+                json!({"analysis_date": "2026-01-11", "processors": ["PlayerGameSummaryProcessor", ""]}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "processors",
+        ),
+        (
             // A client's own filter that came out empty: not the whole
             // pipeline, which leaving the field out asks for.
             "an empty list of processors",
@@ -651,6 +661,16 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
             )
         );
     }
+    let (_, empty_name) = served
+        .post_json(
+            "/process-date",
+            json!({"analysis_date": "2026-01-11", "processors": ["PlayerGameSummaryProcessor", ""]}),
+        )
+        .await;
+    assert_eq!(
+        empty_name["error"],
+        "processors[1] is an empty name, which names no processor"
+    );
     assert_eq!(served.run_count(), 0, "nothing was started");
     assert!(served.state.host.backfills.lock().unwrap().is_empty());
 }

@@ -279,6 +279,10 @@ pub struct Deliverer {
     /// without this, a probe beside a post wrote back the cursor it read
     /// before the post moved it, and the messages went again.
     in_use: std::collections::HashMap<String, tokio::sync::Mutex<()>>,
+    /// Set when a channel's death or return was recorded as an alert for
+    /// the others ([`Deliverer::record_health_change`]): a drain then goes
+    /// round again, so the news leaves with the command.
+    announced: std::sync::atomic::AtomicBool,
 }
 
 /// Why the deliverer cannot work.
@@ -325,6 +329,7 @@ impl Deliverer {
             client,
             holder: holder.to_string(),
             in_use,
+            announced: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -433,9 +438,10 @@ impl Deliverer {
     /// Delivers to every channel, each on its own, until nothing is left to
     /// send or `deadline` (waiting out a backoff or a rate limit that ends
     /// by then). For each channel: how many messages it delivered, and its
-    /// last outcome (`Idle` when it drained). A channel that dies meanwhile
-    /// records its death for the others, which may have drained already:
-    /// they then drain again, so the news goes out with the command.
+    /// last outcome (`Idle` when it drained). A channel that dies (or comes
+    /// back) meanwhile records that for the others, which may have drained
+    /// already: they then drain again, so the news goes out with the
+    /// command.
     pub async fn drain_until(
         &self,
         deadline: DateTime<Utc>,
@@ -443,21 +449,22 @@ impl Deliverer {
         let mut drained: Vec<(String, usize, ChannelOutcome)> = (self.config.channels.iter())
             .map(|channel| (channel.name.clone(), 0, ChannelOutcome::Idle))
             .collect();
-        // Each round after the first follows a death in the one before.
-        for _round in 0..=self.config.channels.len() {
+        // Each round after the first follows news of a channel in the one
+        // before: its death, or its return.
+        for _round in 0..=2 * self.config.channels.len() {
+            self.announced
+                .store(false, std::sync::atomic::Ordering::SeqCst);
             let rounds = (self.config.channels.iter())
                 .map(|channel| self.drain_channel_until(channel, deadline));
-            let mut died = false;
             for (total, round) in drained
                 .iter_mut()
                 .zip(futures::future::join_all(rounds).await)
             {
                 let (delivered, outcome) = round?;
-                died |= matches!(outcome, ChannelOutcome::Failed { dead: true, .. });
                 total.1 += delivered;
                 total.2 = outcome;
             }
-            if !died {
+            if !self.announced.load(std::sync::atomic::Ordering::SeqCst) {
                 break;
             }
         }
@@ -519,12 +526,21 @@ impl Deliverer {
                     after.consecutive_failures,
                 );
                 outbox.record_alert(&death)?;
+                // A repeat only counts up: news only the first time.
+                if before.health != ChannelHealth::Dead {
+                    self.announced
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                }
             }
             ChannelHealth::Up if before.health == ChannelHealth::Dead => {
-                outbox.resolve_open_alerts(
+                let resolved = outbox.resolve_open_alerts(
                     &|alert| alert.raised.is_death_of(&channel.name),
                     "the channel answered again",
                 )?;
+                if resolved > 0 {
+                    self.announced
+                        .store(true, std::sync::atomic::Ordering::SeqCst);
+                }
             }
             ChannelHealth::Up | ChannelHealth::Failing => {}
         }

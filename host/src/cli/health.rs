@@ -39,7 +39,7 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
         alerts.no_rows_deadline,
     )?
     .with_alert_channels(host.store.as_ref(), &channels)?
-    .forgiving_ended(|name| host.registry.ended(name))?;
+    .forgiving_ended(|name| host.registry.ended_at(name))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -46,6 +46,10 @@ pub fn quarantine(options: &HostOptions, run_id: Option<&str>, json: bool) -> Re
         ]);
     }
     println!("{output}");
-    println!("{} quarantined rows", records.len());
+    println!(
+        "{} quarantined {}",
+        records.len(),
+        slate::quarantine::rows_noun(records.len())
+    );
     Ok(ExitCode::SUCCESS)
 }

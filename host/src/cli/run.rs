@@ -150,10 +150,11 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
     };
     let records = page.runs;
     if page.truncated {
-        eprintln!(
-            "the newest {} matching runs are listed; more match (raise --limit, or filter)",
-            records.len()
-        );
+        let listed = match records.len() {
+            1 => "the newest matching run is listed".to_string(),
+            n => format!("the newest {n} matching runs are listed"),
+        };
+        eprintln!("{listed}; more match (raise --limit, or filter)");
     }
     if records.is_empty()
         && let Some(name) = &filter.processor

@@ -418,14 +418,9 @@ impl Registry {
         self.storage.history(name)
     }
 
-    /// Whether `name` was undeployed and not deployed again since: its
-    /// last switch ended it, so nothing runs it any more.
-    pub fn ended(&self, name: &str) -> Result<bool, RegistryError> {
-        Ok(self.ended_at(name)?.is_some())
-    }
-
     /// When `name` was undeployed, if it was and was not deployed again
-    /// since.
+    /// since: its last switch ended it, so nothing runs it from the
+    /// registry any more.
     pub fn ended_at(&self, name: &str) -> Result<Option<DateTime<Utc>>, RegistryError> {
         let history = self.history(name)?;
         let last = history.iter().max_by_key(|deployment| deployment.id);

@@ -105,8 +105,9 @@ impl BackfillJob {
 
     /// Cancels it, unless it already ended or was cancelled: no further
     /// run starts. A queued one is `cancelled` at once, having started
-    /// nothing; a running one ends `cancelled` once its runs in flight
-    /// have. Its progress now, or why it cannot be cancelled.
+    /// nothing; a running one ends once its runs in flight have:
+    /// `cancelled`, or `finished` when every planned run had started. Its
+    /// progress now, or why it cannot be cancelled.
     pub fn cancel(&self) -> Result<BackfillProgress, CancelRefused> {
         let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
         if !matches!(

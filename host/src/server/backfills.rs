@@ -295,8 +295,8 @@ fn cancel_refused(id: &str, refused: CancelRefused) -> ApiError {
     let message = match refused {
         CancelRefused::Ended(state) => format!("backfill {id} already ended ({})", state.name()),
         CancelRefused::AlreadyCancelled(at) => format!(
-            "backfill {id} was already cancelled at {}; it starts no further run, and ends \
-             `cancelled` once its runs in flight have",
+            "backfill {id} was already cancelled at {}; it starts no further run, and its \
+             runs in flight go on to their end",
             at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ),
     };

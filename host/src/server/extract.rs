@@ -88,7 +88,13 @@ pub fn named_processors(field: Option<Vec<String>>) -> Result<Vec<String>, ApiEr
             "processors is an empty list, which names none: leave the field out to \
              run every processor",
         )),
-        Some(names) => Ok(names),
+        Some(names) => match names.iter().position(|name| name.trim().is_empty()) {
+            Some(at) => Err(ApiError::bad_field(
+                "processors",
+                format!("processors[{at}] is an empty name, which names no processor"),
+            )),
+            None => Ok(names),
+        },
     }
 }
 

@@ -68,7 +68,7 @@ pub async fn health(
                 .and_then(|r| r.with_alert_channels(host.store.as_ref(), &channels))
                 .map(|r| r.with_refused_versions(host.refused_versions()))
                 .map_err(cannot_check)?
-                .forgiving_ended(|name| host.registry.ended(name))
+                .forgiving_ended(|name| host.registry.ended_at(name))
                 .map_err(cannot_check)
         })
     };
