@@ -253,10 +253,20 @@ impl HealthReport {
         mut self,
         ended_at: impl Fn(&str) -> Result<Option<DateTime<Utc>>, E>,
     ) -> Result<Self, E> {
+        // Asked once per processor: a gone one may have failed on many dates.
+        let mut asked: BTreeMap<String, Option<DateTime<Utc>>> = BTreeMap::new();
         let mut kept = Vec::with_capacity(self.problem_runs.len());
         for run in std::mem::take(&mut self.problem_runs) {
-            let history = !run.loaded
-                && ended_at(&run.processor)?.is_some_and(|ended| run.started_at <= ended);
+            let ended = match (run.loaded, asked.get(&run.processor)) {
+                (true, _) => None,
+                (false, Some(ended)) => *ended,
+                (false, None) => {
+                    let ended = ended_at(&run.processor)?;
+                    asked.insert(run.processor.clone(), ended);
+                    ended
+                }
+            };
+            let history = ended.is_some_and(|ended| run.started_at <= ended);
             if !history {
                 kept.push(run);
             }
