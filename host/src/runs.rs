@@ -166,7 +166,9 @@ pub struct RunRecord {
     pub lease_expires_at: DateTime<Utc>,
     /// When it ended.
     pub finished_at: Option<DateTime<Utc>>,
-    /// How long it took, in milliseconds.
+    /// How long it took, in milliseconds. A run reaped as stale took
+    /// until its last heartbeat, not until the reap, which may come days
+    /// after its host died.
     pub duration_ms: Option<i64>,
     /// Rows the processor read through the host.
     pub rows_read: i64,

@@ -424,6 +424,14 @@ pub fn assert_reaped_as_stale(
             .as_str()
         )
     );
+    // The run lasted until its host's last heartbeat, however long after
+    // it the reap came (to the millisecond, as each store rounds).
+    let lasted = (last_heartbeat - reaped.started_at).num_milliseconds();
+    let duration = reaped.duration_ms.expect("a reaped run has a duration");
+    assert!(
+        (duration - lasted).abs() <= 1,
+        "duration {duration} ms, but the last heartbeat came {lasted} ms after the start"
+    );
 }
 
 /// The runs `store` still records as running.

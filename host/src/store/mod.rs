@@ -410,8 +410,8 @@ pub trait RunLedger: Send + Sync {
     ) -> Result<usize, StoreError>;
 
     /// Marks every `running` run whose lease expired before `now` as
-    /// `failed`, kind `stale`, with "host H stopped renewing at T".
-    /// Idempotent, and safe from several hosts at once: each stale run is
+    /// `failed`, kind `stale`, with "host H stopped renewing at T", and
+    /// its duration to that last heartbeat T. Idempotent, and safe from several hosts at once: each stale run is
     /// reaped exactly once. Returns the runs reaped by this call.
     fn reap_stale(&self, now: DateTime<Utc>) -> Result<Vec<RunRecord>, StoreError>;
 

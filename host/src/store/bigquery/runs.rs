@@ -759,7 +759,7 @@ impl RunLedger for BigQueryStore {
                      errors = CONCAT({stopped}, '; reaped at ', @now_text),
                      reason = {stopped},
                      finished_at = @now,
-                     duration_ms = TIMESTAMP_DIFF(@now, started_at, MILLISECOND)
+                     duration_ms = TIMESTAMP_DIFF(heartbeat_at, started_at, MILLISECOND)
                  WHERE status = 'running' AND lease_expires_at < @now",
                 self.runs_table()
             ),

@@ -438,7 +438,7 @@ impl RunLedger for EmbeddedStore {
                      || '; reaped at ' || ?1,
                  reason = 'host ' || host_id || ' stopped renewing at ' || heartbeat_at,
                  finished_at = ?1,
-                 duration_ms = CAST(ROUND((julianday(?1) - julianday(started_at)) * 86400000) AS INTEGER)
+                 duration_ms = CAST(ROUND((julianday(heartbeat_at) - julianday(started_at)) * 86400000) AS INTEGER)
              WHERE status = 'running' AND lease_expires_at < ?1
              RETURNING run_id, processor, data_date, attempt, host_id, reason",
         )?;

@@ -95,7 +95,7 @@ fn failed_as_stale(at: &str) -> String {
          reason = {stopped}, finished_at = {at}, duration_ms = {duration}",
         stopped = stopped_renewing(),
         reaped_at = RFC3339_OF.replace("$time", at),
-        duration = DURATION_TO.replace("$at", at),
+        duration = DURATION_TO.replace("$at", "heartbeat_at"),
     )
 }
 
@@ -343,7 +343,7 @@ fn recover_committed_in(
                      || {stopped} || ' before recording it; recovered by the reaper at ' \
                      || {reaped_at} || $9
              WHERE run_id = $1 RETURNING {RUN_COLUMNS}",
-            duration = DURATION_TO.replace("$at", "$2"),
+            duration = DURATION_TO.replace("$at", "heartbeat_at"),
             stopped = stopped_renewing(),
             reaped_at = RFC3339_OF.replace("$time", "$2"),
         ),
