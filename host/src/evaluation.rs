@@ -15,7 +15,7 @@ use crate::bindings::ProcessError;
 use crate::limits::{LimitBreach, RunLimits};
 use crate::plugin::Cancelled;
 use crate::plugin::Plugin;
-use crate::plugin::sandbox::RunIdentity;
+use crate::plugin::sandbox::{InputFailure, RunIdentity};
 use crate::plugin::spec::BadRowPolicy;
 use crate::quarantine::{self, QuarantinedRow};
 use crate::rows::{RowSet, Scalar, Value};
@@ -162,9 +162,13 @@ fn check_process(
     };
     // A read the store failed is the run's failure, whatever the processor
     // made of it: an error it passed on, or rows it made without the data.
-    if let Some(message) = input_failure {
+    if let Some(failure) = input_failure {
+        let (kind, message) = match failure {
+            InputFailure::Refused(message) => (ErrorKind::Input, message),
+            InputFailure::Unreachable(message) => (ErrorKind::Unreachable, message),
+        };
         return Err(counted(Failure::new(
-            ErrorKind::Input,
+            kind,
             format!("reading an input failed: {message}"),
             rows_read,
         )));

@@ -474,7 +474,7 @@ impl Executor {
             Err(StoreError::Ownership(refused)) => {
                 return fail(ErrorKind::Ownership, refused.to_string());
             }
-            Err(error) => return fail(ErrorKind::Load, error.to_string()),
+            Err(error) => return fail(load_failure(&error), error.to_string()),
         }
         self.finished(&run_id, ready.instantiation)
     }
@@ -669,7 +669,7 @@ impl Executor {
             Err(StoreError::Ownership(refused)) => {
                 Some(Failure::new(ErrorKind::Ownership, refused.to_string(), 0))
             }
-            Err(error) => Some(Failure::new(ErrorKind::Load, error.to_string(), 0)),
+            Err(error) => Some(Failure::new(load_failure(&error), error.to_string(), 0)),
         }
     }
 
@@ -732,5 +732,27 @@ impl ReadyToCommit {
             usage: self.evaluated.usage,
             upstream_check: self.check.as_ref(),
         }
+    }
+}
+/// The kind of a run that could not write its rows because of `error`:
+/// `unreachable` when the store could not be reached, which a backfill
+/// runs again, else `load`.
+fn load_failure(error: &StoreError) -> ErrorKind {
+    match error {
+        StoreError::Unreachable(_) => ErrorKind::Unreachable,
+        _ => ErrorKind::Load,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_the_store_could_not_be_reached_to_write_fail_as_unreachable_others_as_load() {
+        let unreachable = StoreError::Unreachable("no PostgreSQL connection".into());
+        assert_eq!(load_failure(&unreachable), ErrorKind::Unreachable);
+        let refused = StoreError::backend("PostgreSQL 23505: duplicate key");
+        assert_eq!(load_failure(&refused), ErrorKind::Load);
     }
 }

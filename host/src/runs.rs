@@ -60,6 +60,23 @@ pub enum ErrorKind {
     /// The host itself failed while the run was in progress: it panicked,
     /// which is a bug in Slate. The panic is in the host's log.
     Host,
+    /// The store could not be reached while the run read an input or
+    /// committed its rows (a database down or a connection lost), so
+    /// nothing was written. Not the run's fault: a backfill runs it again.
+    Unreachable,
+}
+
+impl ErrorKind {
+    /// Whether a run that failed with this kind was cut short rather than
+    /// ended: its host shut down or died, or the store could not be
+    /// reached. Its work is still to do, and running it again is the
+    /// remedy, which backfills do.
+    pub fn interrupted_the_run(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Stale | ErrorKind::Shutdown | ErrorKind::Unreachable
+        )
+    }
 }
 
 /// What started a run.
@@ -129,6 +146,7 @@ text_enum!(ErrorKind {
     LimitTime => "limit_time", LimitFuel => "limit_fuel", LimitOutput => "limit_output",
     Validation => "validation", Load => "load", Stale => "stale", Upstream => "upstream",
     Shutdown => "shutdown", Ownership => "ownership", Input => "input", Host => "host",
+    Unreachable => "unreachable",
 });
 text_enum!(Trigger {
     Cli => "cli", Http => "http", Backfill => "backfill", Schedule => "schedule",

@@ -115,14 +115,14 @@ pub enum Worked {
 }
 
 /// Whether a run ended for good: not still running, and not failed only
-/// because its host died or shut down (which the task runs again).
+/// because its host died or shut down, or the store could not be reached
+/// ([`ErrorKind::interrupted_the_run`]): the task runs those again.
 fn ended_for_good(record: &RunRecord) -> bool {
     match record.status {
         RunStatus::Running => false,
-        RunStatus::Failed => !matches!(
-            record.error_kind,
-            Some(ErrorKind::Stale | ErrorKind::Shutdown)
-        ),
+        RunStatus::Failed => !record
+            .error_kind
+            .is_some_and(ErrorKind::interrupted_the_run),
         _ => true,
     }
 }
@@ -318,17 +318,29 @@ pub fn work_one(
             .find(|task| task.date == date)
             .expect("a result for a date asked for");
         match result {
-            // A run the host's shutdown stopped, or reaped as stale, did
-            // not end the task's work: it goes back to the queue, to run
-            // again here or on another host, as when a host is killed
-            // (or ends cancelled, when its backfill was cancelled).
+            // A run the host's shutdown stopped, reaped as stale, or cut
+            // short by a store it could not reach did not end the task's
+            // work: it goes back to the queue, to run again here or on
+            // another host, as when a host is killed (or ends cancelled,
+            // when its backfill was cancelled).
             Ok(record) if !ended_for_good(&record) => {
                 tracing::warn!(
                     %processor, %date, run_id = %record.run_id,
-                    "the run was stopped or reaped: its task goes back to the queue, \
-                     unless its backfill was cancelled"
+                    "the run was stopped, reaped or cut short ({}): its task goes back to \
+                     the queue, unless its backfill was cancelled",
+                    record.error_kind.map_or("running", ErrorKind::as_str)
                 );
                 queue.release_task(task, host_id)?;
+                // A store out of reach: the slot waits before it takes
+                // again, as after any failure, rather than running the
+                // task into the same outage at once.
+                if record.error_kind == Some(ErrorKind::Unreachable) {
+                    let said = format!(
+                        "{processor} on {date} could not reach it (run {})",
+                        record.run_id
+                    );
+                    failure.get_or_insert(StoreError::Unreachable(said));
+                }
             }
             Ok(record) => {
                 end_task(queue, pipeline, executor, task, &record)?;
@@ -516,9 +528,20 @@ mod tests {
             assert!(!adopts(RunStatus::Blocked, trigger), "{trigger:?}");
             assert!(!adopts(RunStatus::Failed, trigger), "{trigger:?}");
         }
-        let (task, mut run) = task_and_run(RunStatus::Failed, Trigger::Backfill);
-        run.error_kind = Some(ErrorKind::Stale);
-        assert!(matches!(before_running(&task, Some(run)), Before::Run));
+        // Cut short, not ended: its host died or shut down, or the store
+        // could not be reached. The task runs.
+        for kind in [
+            ErrorKind::Stale,
+            ErrorKind::Shutdown,
+            ErrorKind::Unreachable,
+        ] {
+            let (task, mut run) = task_and_run(RunStatus::Failed, Trigger::Backfill);
+            run.error_kind = Some(kind);
+            assert!(
+                matches!(before_running(&task, Some(run)), Before::Run),
+                "{kind}"
+            );
+        }
     }
 
     #[test]

@@ -816,23 +816,7 @@ fn requests_while_the_state_database_is_unreachable_get_503_and_work_again_after
     let folder = host_folder();
     let server = Server::start(folder.path(), &["--state", url.as_str(), "--workers", "1"]);
     assert_eq!(server.get("/runs").0, 200);
-    let (_, database) = url.rsplit_once('/').unwrap();
-    let mut admin =
-        postgres::Client::connect(crate::postgres_server::server_url(), postgres::NoTls).unwrap();
-    let allow = |admin: &mut postgres::Client, allowed: bool| {
-        admin
-            .batch_execute(&format!(
-                "ALTER DATABASE {database} ALLOW_CONNECTIONS {allowed}"
-            ))
-            .unwrap();
-    };
-    allow(&mut admin, false);
-    admin
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-            &[&database],
-        )
-        .unwrap();
+    allow_connections(&url, false);
     // A deploy, which locks the registry on a connection of its own, is
     // not "rejected by the registry check" with a 500 either.
     let component = std::fs::read(components::VERSIONED_V1).unwrap();
@@ -857,9 +841,117 @@ fn requests_while_the_state_database_is_unreachable_get_503_and_work_again_after
         );
         assert_contains(&body, "unreachable");
     }
-    allow(&mut admin, true);
+    allow_connections(&url, true);
     wait_until("the database is back", || server.get("/runs").0 == 200);
     assert_eq!(server.get("/plugins").0, 200);
+}
+
+/// Takes the database at `url` away, as an outage does: it takes no new
+/// connection, and every open one is ended. Or, with `allowed`, gives it
+/// back.
+fn allow_connections(url: &str, allowed: bool) {
+    let (_, database) = url.rsplit_once('/').unwrap();
+    let mut admin =
+        postgres::Client::connect(crate::postgres_server::server_url(), postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {database} ALLOW_CONNECTIONS {allowed}"
+        ))
+        .unwrap();
+    if !allowed {
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                &[&database],
+            )
+            .unwrap();
+    }
+}
+
+/// A read while the database is gone (its connections ended, new ones
+/// refused) is `InputError::Unreachable`, which fails the run with kind
+/// `unreachable`, not `input`: the date's data is not at fault, and a
+/// backfill runs it again. Once the database is back, the same read works.
+#[test]
+fn a_read_while_the_database_is_gone_is_unreachable_and_works_once_it_is_back() {
+    use slate::store::InputError;
+
+    let url = isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    let day = date("2026-01-12");
+    set_spin(&store, day, true);
+    let control = slate::schema::TableName::new("slate_test", "slow_control");
+    // A first read leaves the pool holding open connections.
+    assert_eq!(store.read_rows(&control, day, day).unwrap().rows.len(), 1);
+
+    allow_connections(&url, false);
+    let refused = store.read_rows(&control, day, day).unwrap_err();
+    allow_connections(&url, true);
+
+    assert!(matches!(refused, InputError::Unreachable(_)), "{refused:?}");
+    assert_contains(&refused.to_string(), "the store's database is unreachable");
+    assert_eq!(store.read_rows(&control, day, day).unwrap().rows.len(), 1);
+}
+
+/// A backfill's run that failed because the store could not be reached
+/// (kind `unreachable`) did not end its task: a host that takes the task
+/// runs the date again, where a run that failed on its own account ends
+/// the task (`a_task_ended_by_a_run_made_elsewhere_is_credited_to_that_runs_host`).
+/// Before, a short PostgreSQL outage during a read failed the date for
+/// good, and it needed `--reprocess failed`.
+#[test]
+fn a_task_whose_run_could_not_reach_the_store_runs_again() {
+    use slate::runs::{ErrorKind, NewRun, RunEnd, Trigger};
+    use work_queue::Worked;
+
+    let store = crate::postgres_server::isolated_store();
+    let day = date("2026-01-12");
+    set_spin(store.as_ref(), day, false);
+    let QueuedSlowDay {
+        _runtime,
+        pipeline,
+        processor,
+        id,
+    } = QueuedSlowDay::enqueue(store.as_ref(), day);
+    let cut_short = store
+        .start_run(&NewRun {
+            processor: processor.clone(),
+            data_date: day,
+            host_id: "queue-host:1".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Backfill,
+            lease: std::time::Duration::from_secs(300),
+        })
+        .unwrap();
+    store
+        .end_run(
+            &cut_short.run_id,
+            &RunEnd {
+                status: RunStatus::Failed,
+                error_kind: Some(ErrorKind::Unreachable),
+                message: "reading an input failed: the store's database is unreachable".into(),
+                rows_read: 0,
+                limit: None,
+                usage: Default::default(),
+                upstream_check: None,
+            },
+        )
+        .unwrap();
+
+    let queue = store.work_queue().unwrap();
+    let worker = host_on(store.clone(), "queue-host:2");
+    let worked = work_queue::work_one(queue, &pipeline, &worker).unwrap();
+    assert!(
+        matches!(&worked, Worked::Ended { ran, adopted } if ran.len() == 1 && adopted.is_empty()),
+        "{worked:?}"
+    );
+    let progress = queue.progress(&id).unwrap().unwrap();
+    assert_eq!(
+        (progress.succeeded, progress.failed),
+        (1, 0),
+        "{progress:#?}"
+    );
+    assert_eq!(progress.by_host, [("queue-host:2".to_string(), 1)]);
 }
 
 #[test]

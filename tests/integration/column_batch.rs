@@ -150,6 +150,49 @@ fn the_embedded_store_packs_by_schema_what_packing_its_rows_would_give() {
     }
 }
 
+/// A read the store could not serve because it could not be reached
+/// fails the run with kind `unreachable`, not `input`: the date's data is
+/// not at fault, and a backfill runs the date again.
+#[test]
+fn a_read_the_store_could_not_reach_fails_the_run_as_unreachable_not_input() {
+    use slate::plugin::sandbox::RunIdentity;
+    use slate::store::InputError;
+
+    struct OutOfReach;
+    impl InputSource for OutOfReach {
+        fn select(&self, span: TableSpan<'_>, _: Option<&[String]>) -> Result<RowSet, InputError> {
+            Err(InputError::Unreachable(format!(
+                "the store's database is unreachable: {} not read",
+                span.table
+            )))
+        }
+    }
+    let (_host, echo) = host_with_rows(RunLimits::default(), &[]);
+    let day = date("2026-01-15");
+    let identity = RunIdentity {
+        processor: echo.spec.name.clone(),
+        date: day,
+        run_id: "run-out-of-reach".into(),
+    };
+
+    let (evaluated, _) = slate::evaluation::evaluate(
+        &echo,
+        identity,
+        std::sync::Arc::new(OutOfReach),
+        RunLimits::default(),
+        Default::default(),
+        &[],
+    );
+
+    let failure = evaluated.expect_err("the run fails");
+    assert_eq!(failure.kind, ErrorKind::Unreachable);
+    assert_eq!(
+        failure.message,
+        "reading an input failed: the store's database is unreachable: \
+         slate_test.every_type not read"
+    );
+}
+
 #[test]
 fn a_malformed_stored_cell_fails_the_read_naming_table_date_row_column_and_value() {
     let (host, echo) = host_with_rows(RunLimits::default(), &["2026-01-15"]);

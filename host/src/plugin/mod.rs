@@ -22,6 +22,7 @@ use wasmtime::{Config, Engine, Store, UpdateDeadline};
 use crate::bindings::{self, ProcessError, ProcessorPlugin, ProcessorPluginPre, RowSet};
 use crate::store::input::{InputSource, NoTables};
 pub use compiled::CompiledCache;
+pub use sandbox::InputFailure;
 use sandbox::{RunIdentity, RunState};
 pub use spec::{InvalidSpec, ProcessorSpec};
 
@@ -525,8 +526,8 @@ impl Instance {
     }
 
     /// The first read of an input that failed in the store, if one did.
-    pub fn input_failure(&self) -> Option<String> {
-        self.store.data().input_failure().map(str::to_string)
+    pub fn input_failure(&self) -> Option<InputFailure> {
+        self.store.data().input_failure().cloned()
     }
 
     /// What the guest has used so far: log lines dropped, peak memory.

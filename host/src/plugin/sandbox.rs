@@ -36,6 +36,17 @@ pub struct RunIdentity {
     pub run_id: String,
 }
 
+/// Why a read of a declared input failed in the store: the run's failure,
+/// whatever the processor made of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputFailure {
+    /// The store read the table and refused what it holds (a row its
+    /// schema refuses), or failed on it: the message says which.
+    Refused(String),
+    /// The store could not be reached; the read may work if tried again.
+    Unreachable(String),
+}
+
 /// How much of a guest's stderr (panic messages) a run keeps.
 pub const STDERR_CAPACITY: usize = 64 << 10;
 
@@ -52,7 +63,7 @@ pub struct RunState {
     rows_read: u64,
     /// The first read of an input that failed in the store, as the host
     /// told the processor.
-    input_failure: Option<String>,
+    input_failure: Option<InputFailure>,
     stderr: MemoryOutputPipe,
     started: std::time::Instant,
     wall_time: Duration,
@@ -176,9 +187,9 @@ impl RunState {
     }
 
     /// The first read of an input that failed in the store: the run fails
-    /// with it (kind `input`), whatever the processor did after.
-    pub fn input_failure(&self) -> Option<&str> {
-        self.input_failure.as_deref()
+    /// with it, whatever the processor did after.
+    pub fn input_failure(&self) -> Option<&InputFailure> {
+        self.input_failure.as_ref()
     }
 
     /// What the guest wrote to stderr, such as a panic message, lossily decoded.
@@ -440,7 +451,13 @@ impl RunState {
                 | InputError::NotText { .. }),
             ) => Err(ReadError::UnknownTable(error.to_string())),
             Err(InputError::Storage(message)) => {
-                self.input_failure.get_or_insert_with(|| message.clone());
+                let failure = InputFailure::Refused(message.clone());
+                self.input_failure.get_or_insert(failure);
+                Err(ReadError::Storage(message))
+            }
+            Err(InputError::Unreachable(message)) => {
+                let failure = InputFailure::Unreachable(message.clone());
+                self.input_failure.get_or_insert(failure);
                 Err(ReadError::Storage(message))
             }
         }

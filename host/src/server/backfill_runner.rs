@@ -335,7 +335,8 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
 /// was accepted and ended: the work the backfill asked for was done. With
 /// `rerun_interrupted`, one ended by a shutdown or by its host's death (a
 /// run reaped as stale: the kill of the server that ran the backfill cut
-/// it short) does not count, for the resumed backfill runs it again.
+/// it short) or by a store out of reach does not count, for the resumed
+/// backfill runs it again ([`ErrorKind::interrupted_the_run`]).
 fn ended_run_since(
     store: &dyn Store,
     run: &backfill::PlannedRun,
@@ -355,9 +356,8 @@ fn ended_run_since(
         latest.started_at >= since
             && latest.status != RunStatus::Running
             && !(rerun_interrupted
-                && matches!(
-                    latest.error_kind,
-                    Some(ErrorKind::Shutdown | ErrorKind::Stale)
-                ))
+                && latest
+                    .error_kind
+                    .is_some_and(ErrorKind::interrupted_the_run))
     }))
 }

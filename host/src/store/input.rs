@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use crate::bindings::{ColumnBatch, RowSet};
 use crate::column_batch::{Packing, pack, pack_as};
 use crate::schema::{Column, TableName, TableSchema};
+use crate::store::StoreError;
 use crate::text_codes::{CodedColumnBatch, NotText, code_batch};
 
 /// Why an input read failed, as a source reports it.
@@ -46,6 +47,22 @@ pub enum InputError {
     /// The backend failed.
     #[error("{0}")]
     Storage(String),
+    /// The backend could not be reached: its database is down or the
+    /// connection was lost. Worth trying again, unlike
+    /// [`InputError::Storage`].
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+impl From<StoreError> for InputError {
+    /// A store's failure as a read reports it, keeping whether the store
+    /// was unreachable.
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unreachable(_) => InputError::Unreachable(error.to_string()),
+            error => InputError::Storage(error.to_string()),
+        }
+    }
 }
 
 /// A table and a range of its partition dates, both ends included: what

@@ -82,7 +82,7 @@ impl ReadAhead {
         let schema = match self.store.table_schema(table) {
             Ok(Some(schema)) => schema,
             Ok(None) => return Err(InputError::UnknownTable(table.clone())),
-            Err(error) => return Err(InputError::Storage(error.to_string())),
+            Err(error) => return Err(InputError::from(error)),
         };
         let partition = schema.partition_column.clone();
         let (read, asked) = match columns {
@@ -157,8 +157,6 @@ impl InputSource for ReadAhead {
     }
 
     fn schema_of(&self, table: &TableName) -> Result<Option<TableSchema>, InputError> {
-        self.store
-            .table_schema(table)
-            .map_err(|e| InputError::Storage(e.to_string()))
+        self.store.table_schema(table).map_err(InputError::from)
     }
 }

@@ -29,7 +29,7 @@ impl InputSource for BigQueryStore {
     /// row whose value cannot be read.
     fn select(&self, span: TableSpan<'_>, names: Option<&[String]>) -> Result<RowSet, InputError> {
         let TableSpan { table, start, end } = span;
-        let storage = |e: StoreError| InputError::Storage(e.to_string());
+        let storage = InputError::from;
         let schema = self
             .live_schema(table)
             .map_err(storage)?
@@ -88,8 +88,7 @@ impl InputSource for BigQueryStore {
     }
 
     fn schema_of(&self, table: &TableName) -> Result<Option<TableSchema>, InputError> {
-        self.table_schema(table)
-            .map_err(|e| InputError::Storage(e.to_string()))
+        self.table_schema(table).map_err(InputError::from)
     }
 }
 

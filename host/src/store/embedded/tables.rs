@@ -311,7 +311,7 @@ impl EmbeddedStore {
         table: &TableName,
         range: (NaiveDate, NaiveDate),
     ) -> Result<(), InputError> {
-        let storage = |e: StoreError| InputError::Storage(e.to_string());
+        let storage = |e: StoreError| InputError::from(e);
         if owner_in(connection, table).map_err(storage)? != Some(TableOwner::RawInput) {
             return Ok(());
         }
@@ -389,7 +389,7 @@ impl EmbeddedStore {
     ) -> Result<(Vec<Column>, String), InputError> {
         let schema = self
             .schema_in(connection, table)
-            .map_err(|e| InputError::Storage(e.to_string()))?
+            .map_err(InputError::from)?
             .ok_or_else(|| InputError::UnknownTable(table.clone()))?;
         let mut columns = selected_columns(table, &schema, names)?;
         if partition_first {
@@ -422,7 +422,7 @@ impl InputSource for EmbeddedStore {
     /// `None`), in partition order.
     fn select(&self, span: TableSpan<'_>, names: Option<&[String]>) -> Result<RowSet, InputError> {
         let TableSpan { table, start, end } = span;
-        let storage = |e: StoreError| InputError::Storage(e.to_string());
+        let storage = |e: StoreError| InputError::from(e);
         let connection = self.lock();
         self.check_raw_input(&connection, table, (start, end))?;
         let (columns, sql) = self.read_plan(&connection, table, names, false)?;

@@ -138,19 +138,55 @@ pub const DEFAULT_POOL_SIZE: u32 = 8;
 
 /// PostgreSQL's errors, kept whole as the backend's failure. The server's
 /// own message (its SQLSTATE, text and detail) is what the error says:
-/// the client's alone reads "db error".
+/// the client's alone reads "db error". The database going away (shut
+/// down, restarting, or the connection lost) is
+/// [`StoreError::Unreachable`], which is worth trying again.
 impl From<postgres::Error> for StoreError {
     fn from(error: postgres::Error) -> Self {
         match error.as_db_error() {
-            Some(db) => StoreError::backend(format!(
-                "PostgreSQL {}: {}{}",
-                db.code().code(),
-                db.message(),
-                db.detail().map(|d| format!(" ({d})")).unwrap_or_default()
-            )),
+            Some(db) => {
+                let said = format!(
+                    "PostgreSQL {}: {}{}",
+                    db.code().code(),
+                    db.message(),
+                    db.detail().map(|d| format!(" ({d})")).unwrap_or_default()
+                );
+                if going_away(db.code()) {
+                    StoreError::Unreachable(said)
+                } else {
+                    StoreError::backend(said)
+                }
+            }
+            None if connection_lost(&error) => {
+                StoreError::Unreachable(format!("the connection to PostgreSQL was lost: {error}"))
+            }
             None => StoreError::backend(error),
         }
     }
+}
+
+/// Whether the server said it is going away or cannot take the
+/// connection: the connection exceptions (class 08), and an administrator's
+/// or a shutdown's end of the session, or a server still starting (57P01
+/// to 57P03).
+fn going_away(code: &postgres::error::SqlState) -> bool {
+    use postgres::error::SqlState;
+    code.code().starts_with("08")
+        || [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+        ]
+        .contains(code)
+}
+
+/// Whether `error` is the connection failing (closed by the server, or
+/// broken on the wire) rather than the statement: what a database going
+/// down mid-statement gives, where a pooled connection's next use would
+/// wait for the database instead.
+fn connection_lost(error: &postgres::Error) -> bool {
+    error.is_closed()
+        || std::error::Error::source(error).is_some_and(|source| source.is::<std::io::Error>())
 }
 
 impl From<r2d2::Error> for StoreError {

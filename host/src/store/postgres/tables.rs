@@ -377,9 +377,10 @@ pub(super) fn replace_in(
 }
 
 /// A failed read, in the store's words: PostgreSQL's own message (its
-/// SQLSTATE, text and detail), where the client's alone reads "db error".
+/// SQLSTATE, text and detail), where the client's alone reads "db error";
+/// a database it cannot reach stays [`InputError::Unreachable`].
 fn storage(error: impl Into<StoreError>) -> InputError {
-    InputError::Storage(error.into().to_string())
+    InputError::from(error.into())
 }
 
 /// The columns of `table` a read of `names` (all when `None`) returns, and
