@@ -166,6 +166,83 @@ pub fn covered_dates(
         .collect())
 }
 
+/// Where a processor's shadow version stands: which version, since when,
+/// the table it writes, and how its runs went since it became the shadow.
+/// What `slate plugins` and `GET /plugins` show of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShadowStanding {
+    /// Its version string.
+    pub version: String,
+    /// Its content hash.
+    pub hash: String,
+    /// When it last became the shadow.
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// The table it writes ([`shadow_table`]).
+    pub table: String,
+    /// How many dates it succeeded on since then.
+    pub covered_dates: usize,
+    /// The first of them.
+    pub first_date: Option<NaiveDate>,
+    /// The last of them.
+    pub last_date: Option<NaiveDate>,
+    /// How many of its runs since then ended without success.
+    pub failed_runs: usize,
+}
+
+impl ShadowStanding {
+    /// Where `shadow`, whose processor writes `live_table`, stands in
+    /// `store`'s run history; with no store yet, it has run nowhere.
+    pub fn of(
+        store: Option<&dyn Store>,
+        shadow: &crate::registry::ShadowVersion,
+        live_table: &TableName,
+    ) -> Result<Self, StoreError> {
+        let stored = &shadow.stored;
+        let (dates, failed_runs) = match store {
+            Some(store) => (
+                covered_dates(store, &stored.name, &stored.hash, shadow.since)?,
+                shadow_run_counts(store, &stored.name, &stored.hash, shadow.since)?.1,
+            ),
+            None => (BTreeSet::new(), 0),
+        };
+        Ok(ShadowStanding {
+            version: stored.version.clone(),
+            hash: stored.hash.clone(),
+            since: shadow.since,
+            table: shadow_table(live_table, &stored.hash).to_string(),
+            covered_dates: dates.len(),
+            first_date: dates.first().copied(),
+            last_date: dates.last().copied(),
+            failed_runs,
+        })
+    }
+
+    /// "N dates, FIRST to LAST" (or "no dates yet"), and "; F failed runs"
+    /// when some failed.
+    pub fn coverage(&self) -> String {
+        let mut covered = match (self.first_date, self.last_date) {
+            (Some(first), Some(last)) => format!(
+                "{} {}, {first} to {last}",
+                self.covered_dates,
+                if self.covered_dates == 1 {
+                    "date"
+                } else {
+                    "dates"
+                }
+            ),
+            _ => "no dates yet".to_string(),
+        };
+        if self.failed_runs > 0 {
+            covered.push_str(&format!(
+                "; {} failed {}",
+                self.failed_runs,
+                if self.failed_runs == 1 { "run" } else { "runs" }
+            ));
+        }
+        covered
+    }
+}
+
 /// How the runs of version `hash` of `processor` as its shadow since
 /// `since` (when it last became the shadow) ended: succeeded, and not.
 pub fn shadow_run_counts(

@@ -213,7 +213,7 @@ fn a_shadow_that_traps_fails_alone_and_the_live_run_succeeds() {
     // is not promoted (it was, with "now active", and the next live run
     // trapped) unless forced.
     let listed = succeed(dir.path(), &["plugins"]);
-    assert_contains(&listed, "no dates yet; 1 failed runs");
+    assert_contains(&listed, "no dates yet; 1 failed run");
     let refused = slate(dir.path(), &["promote", "VersionedProcessor"]);
     assert_eq!(refused.status.code(), Some(1));
     assert_contains(&stderr(&refused), "VersionedProcessor's shadow 4.0.0 (");
@@ -583,11 +583,39 @@ fn over_http_a_shadow_is_deployed_with_shadow_true_and_diffed_at_plugins_name_di
     let (_, plugins) = server.get("/plugins");
     let versioned = listed_plugin(&plugins, "VersionedProcessor");
     assert_eq!(versioned["version"], "1.0.0", "the shadow is not active");
+    // The listing shows the shadow beside the active version, as `slate
+    // plugins` does (before, it said nothing of it).
+    let shadow = &versioned["shadow"];
+    assert_eq!(
+        (&shadow["version"], &shadow["hash"], &shadow["since"]),
+        (&json!("2.0.0"), &stored["stored"]["hash"], &stored["since"]),
+        "{versioned}"
+    );
+    assert_eq!(
+        (&shadow["covered_dates"], &shadow["failed_runs"]),
+        (&json!(0), &json!(0))
+    );
+    assert_contains(shadow["table"].as_str().unwrap(), "slate_shadow.");
+    assert_eq!(
+        listed_plugin(&plugins, "PlayerGameSummaryProcessor")["shadow"],
+        Json::Null
+    );
 
     let (status, none) = server.get("/plugins/VersionedProcessor/diff");
     assert_eq!(status, 404, "the shadow has not run: {none}");
     let live = server.process("VersionedProcessor", DAY);
     assert_eq!(live["status"], "success", "{live}");
+    let (_, plugins) = server.get("/plugins");
+    let covered = &listed_plugin(&plugins, "VersionedProcessor")["shadow"];
+    assert_eq!(
+        (
+            &covered["covered_dates"],
+            &covered["first_date"],
+            &covered["last_date"]
+        ),
+        (&json!(1), &json!(DAY), &json!(DAY)),
+        "{covered}"
+    );
     // The shadow's run names the version it ran (before, null).
     let (_, runs) = server.get("/runs?processor=VersionedProcessor~shadow");
     let (status, detail) = server.get(&format!(

@@ -15,6 +15,7 @@ use slate::ownership::Ledger;
 use slate::pipeline::Pipeline;
 use slate::plugin::{KEEP_RESIDENT_BYTES, Plugin, Runtime, RuntimeOptions};
 use slate::registry::{Deployment, Registry, SwitchLock};
+use slate::shadow::ShadowStanding;
 use slate::store::Store;
 
 use super::HostOptions;
@@ -473,35 +474,18 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
         .transpose()?
         .unwrap_or_default()
     {
-        let stored = &shadow.stored;
-        let (dates, (_, failed)) = match &store {
-            Some(store) => (
-                slate::shadow::covered_dates(
-                    store.as_ref(),
-                    &stored.name,
-                    &stored.hash,
-                    shadow.since,
-                )?,
-                slate::shadow::shadow_run_counts(
-                    store.as_ref(),
-                    &stored.name,
-                    &stored.hash,
-                    shadow.since,
-                )?,
-            ),
-            None => Default::default(),
+        let Some(live) = loaded
+            .iter()
+            .find(|l| l.plugin.spec.name == shadow.stored.name)
+        else {
+            continue;
         };
-        let mut covered = match (dates.first(), dates.last()) {
-            (Some(first), Some(last)) => format!("{} dates, {first} to {last}", dates.len()),
-            _ => "no dates yet".to_string(),
-        };
-        if failed > 0 {
-            covered.push_str(&format!("; {failed} failed runs"));
-        }
-        let hash = &stored.hash[..stored.hash.len().min(12)];
+        let store = store.as_deref();
+        let standing = ShadowStanding::of(store, &shadow, &live.plugin.spec.output_table)?;
+        let hash = &standing.hash[..standing.hash.len().min(12)];
         shadows.insert(
-            stored.name.clone(),
-            format!("{} ({hash}): {covered}", stored.version),
+            shadow.stored.name.clone(),
+            format!("{} ({hash}): {}", standing.version, standing.coverage()),
         );
     }
     // A shared registry knows which serving hosts compiled each version.

@@ -7,6 +7,8 @@
 //! A rejected deployment answers 422 naming the check that failed; the
 //! active version is untouched.
 
+use std::collections::HashMap;
+
 use axum::Json;
 
 use axum::extract::{Path, Request, State};
@@ -20,7 +22,7 @@ use super::state::{AppState, ServedHost};
 use crate::deploy::{self, DeployCheck, DeployError};
 use crate::plugin::spec::Lookback;
 use crate::registry::Deployment;
-use crate::shadow::{self, ShadowDiff, ShadowError};
+use crate::shadow::{self, ShadowDiff, ShadowError, ShadowStanding};
 
 /// One processor as `GET /plugins` lists it.
 #[derive(Debug, Serialize)]
@@ -41,6 +43,9 @@ pub struct PluginEntry {
     pub source: String,
     /// When the registry version became active.
     pub deployed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its shadow version, running beside it, and how that has gone; `null`
+    /// when it has none.
+    pub shadow: Option<ShadowStanding>,
 }
 
 /// One upstream a processor reads, and how far back.
@@ -72,6 +77,16 @@ pub async fn list_plugins(
         .blocking(|host| {
             let pipeline = host.pipeline().map_err(ApiError::internal)?;
             let active = host.registry.active().map_err(ApiError::internal)?;
+            let mut shadows = HashMap::new();
+            for shadow in host.registry.shadows().map_err(ApiError::internal)? {
+                let Some(live) = pipeline.plugin(&shadow.stored.name) else {
+                    continue;
+                };
+                let store = Some(host.store.as_ref());
+                let standing = ShadowStanding::of(store, &shadow, &live.spec.output_table)
+                    .map_err(ApiError::internal)?;
+                shadows.insert(shadow.stored.name.clone(), standing);
+            }
             let entries = pipeline
                 .order()
                 .iter()
@@ -103,6 +118,7 @@ pub async fn list_plugins(
                         }
                         .into(),
                         deployed_at: deployed.map(|a| a.deployed_at),
+                        shadow: shadows.remove(&spec.name),
                     }
                 })
                 .collect();
