@@ -704,6 +704,8 @@ pub fn record_activation_notice(
         DeployAction::Rollback => EventKind::RolledBack,
         DeployAction::Undeploy => EventKind::Undeployed,
         DeployAction::Deploy | DeployAction::Promote => EventKind::Deployed,
+        // History entries only: no active version switched.
+        DeployAction::Shadow | DeployAction::DropShadow => return Ok(()),
     };
     let notice = for_version_switch(
         event,

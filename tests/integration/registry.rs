@@ -96,6 +96,82 @@ fn switches_move_the_generation_on_and_an_undeploy_is_undone_by_a_rollback(regis
     assert!(registry.clear_shadow(name).is_ok());
 }
 
+/// The history shows a processor's shadows beside its switches, newest
+/// first and none active: a version made the shadow (once, however often
+/// it is stored again), dropped, made the shadow again, then promoted.
+/// The switches alone, which rollbacks walk, are as they were. Before,
+/// `slate plugins history` showed nothing of a shadow.
+fn the_history_shows_shadows_set_and_dropped_beside_the_switches(registry: &Registry) {
+    let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
+    let v1 = stored(registry, &runtime, components::VERSIONED_V1);
+    let v2 = stored(registry, &runtime, components::VERSIONED_V2);
+    let name = v1.spec.name.as_str();
+
+    registry
+        .activate(&v1.spec, &v1.hash, DeployAction::Deploy)
+        .unwrap();
+    registry.set_shadow(&v2.spec, &v2.hash).unwrap();
+    registry.set_shadow(&v2.spec, &v2.hash).unwrap();
+    assert!(registry.clear_shadow(name).unwrap());
+    assert!(!registry.clear_shadow(name).unwrap(), "no shadow to drop");
+    registry.set_shadow(&v2.spec, &v2.hash).unwrap();
+    registry
+        .activate(&v2.spec, &v2.hash, DeployAction::Promote)
+        .unwrap();
+
+    let history = registry.history_with_shadows(name).unwrap();
+    let entries: Vec<(DeployAction, &str, bool)> = history
+        .iter()
+        .map(|entry| (entry.action, entry.version.as_str(), entry.active))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            (DeployAction::Promote, "2.0.0", true),
+            (DeployAction::Shadow, "2.0.0", false),
+            (DeployAction::DropShadow, "2.0.0", false),
+            (DeployAction::Shadow, "2.0.0", false),
+            (DeployAction::Deploy, "1.0.0", false),
+        ],
+        "{history:#?}"
+    );
+    assert_eq!(registry.history(name).unwrap().len(), 2);
+    assert_eq!(registry.previous_version(name).unwrap().hash, v1.hash);
+}
+
+#[test]
+fn a_data_directorys_history_shows_shadows_set_and_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::open(&dir.path().join("registry")).unwrap();
+    the_history_shows_shadows_set_and_dropped_beside_the_switches(&registry);
+}
+
+#[test]
+fn a_shared_registrys_history_shows_shadows_set_and_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::connect(&isolated_url(), dir.path(), "test-host").unwrap();
+    the_history_shows_shadows_set_and_dropped_beside_the_switches(&registry);
+}
+
+/// A registry file made before the shadow changes named what changed
+/// opens, and records what changes from then on.
+#[test]
+fn a_data_directorys_registry_from_before_shadow_history_opens_and_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("registry");
+    std::fs::create_dir_all(&folder).unwrap();
+    let old = rusqlite::Connection::open(folder.join("registry.db")).unwrap();
+    old.execute_batch(
+        "CREATE TABLE shadow_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, changed_at TEXT NOT NULL);
+         INSERT INTO shadow_changes (changed_at) VALUES ('2026-11-01T00:00:00.000000Z');",
+    )
+    .unwrap();
+    drop(old);
+
+    let registry = Registry::open(&folder).unwrap();
+    the_history_shows_shadows_set_and_dropped_beside_the_switches(&registry);
+}
+
 #[test]
 fn a_data_directorys_registry_moves_on_at_every_switch_and_undoes_an_undeploy() {
     let dir = tempfile::tempdir().unwrap();

@@ -430,8 +430,14 @@ fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdate
     let plugins = succeed(dir.path(), &["plugins"]);
     assert!(plugins.contains("2.0.0 ("), "{plugins}");
     assert!(
-        plugins.contains(&format!("1 dates, {DAY} to {DAY}")),
+        plugins.contains(&format!("1 date, {DAY} to {DAY}")),
         "{plugins}"
+    );
+    let history = succeed(dir.path(), &["plugins", "history", "VersionedProcessor"]);
+    let shadowed = history.lines().find(|line| line.contains(" shadow "));
+    assert!(
+        shadowed.is_some_and(|line| line.contains("2.0.0")),
+        "{history}"
     );
 
     let shadow_table = slate::shadow::shadow_table(
@@ -669,6 +675,31 @@ fn over_http_a_shadow_is_deployed_with_shadow_true_and_diffed_at_plugins_name_di
     let (status, dropped) = server.delete("/plugins/VersionedProcessor/shadow");
     assert_eq!(status, 200, "{dropped}");
     assert_eq!(shadow_alerts(dir.path()).0, 0);
+
+    // The history shows each shadow set and dropped, newest first.
+    let (status, history) = server.get("/plugins/VersionedProcessor/history");
+    assert_eq!(status, 200, "{history}");
+    let entries: Vec<(&str, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["action"].as_str().unwrap(),
+                entry["version"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries[..4],
+        [
+            ("drop_shadow", "4.0.0"),
+            ("shadow", "4.0.0"),
+            ("drop_shadow", "2.0.0"),
+            ("shadow", "2.0.0"),
+        ],
+        "{history}"
+    );
 }
 
 #[test]

@@ -555,7 +555,7 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
 pub fn history(options: &HostOptions, name: &str) -> Result<ExitCode> {
     let (runtime, registry) = listing_view(options)?;
     let history = match &registry {
-        Some(registry) => registry.history(name)?,
+        Some(registry) => registry.history_with_shadows(name)?,
         None => Vec::new(),
     };
     if history.is_empty() {
@@ -573,7 +573,7 @@ pub fn history(options: &HostOptions, name: &str) -> Result<ExitCode> {
         output.add_row(vec![
             deployment.hash.clone(),
             deployment.version.clone(),
-            format!("{:?}", deployment.action).to_lowercase(),
+            deployment.action.to_string(),
             deployment
                 .deployed_at
                 .format("%Y-%m-%d %H:%M:%S%.3f")

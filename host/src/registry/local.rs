@@ -45,9 +45,51 @@ CREATE TABLE IF NOT EXISTS shadows (
 );
 CREATE TABLE IF NOT EXISTS shadow_changes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    changed_at TEXT NOT NULL
+    changed_at TEXT NOT NULL,
+    name TEXT,
+    hash TEXT,
+    action TEXT
 );
 ";
+
+/// The columns `shadow_changes` gained after its first release: what a
+/// shadow change was, for the history. Older rows have none.
+const SHADOW_CHANGE_COLUMNS: [&str; 3] = ["name", "hash", "action"];
+
+/// Adds to a registry file made by an earlier release the columns
+/// [`SETUP`] has since gained.
+fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
+    let present: Vec<String> = connection
+        .prepare("SELECT name FROM pragma_table_info('shadow_changes')")?
+        .query_map([], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for column in SHADOW_CHANGE_COLUMNS {
+        if !present.iter().any(|p| p == column) {
+            connection.execute_batch(&format!(
+                "ALTER TABLE shadow_changes ADD COLUMN {column} TEXT"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a change of the shadows at `now`: `what`, when it is one the
+/// history shows (a version made the shadow, or the shadow dropped).
+fn note_shadow_change_in(
+    transaction: &rusqlite::Transaction<'_>,
+    now: DateTime<Utc>,
+    what: Option<(&str, &str, DeployAction)>,
+) -> rusqlite::Result<()> {
+    let (name, hash, action) = match what {
+        Some((name, hash, action)) => (Some(name), Some(hash), Some(action.as_str())),
+        None => (None, None, None),
+    };
+    transaction.execute(
+        "INSERT INTO shadow_changes (changed_at, name, hash, action) VALUES (?1, ?2, ?3, ?4)",
+        params![timestamp(now), name, hash, action],
+    )?;
+    Ok(())
+}
 
 impl From<rusqlite::Error> for RegistryError {
     fn from(error: rusqlite::Error) -> Self {
@@ -117,6 +159,7 @@ impl LocalRegistry {
         // store's do: a deploy beside another reads, then writes.
         connection.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         connection.execute_batch(SETUP)?;
+        add_missing_columns(&connection)?;
         Ok(LocalRegistry {
             dir: dir.to_path_buf(),
             connection: Mutex::new(connection),
@@ -244,10 +287,8 @@ impl RegistryStorage for LocalRegistry {
         )?;
         let id = transaction.last_insert_rowid();
         if transaction.execute("DELETE FROM shadows WHERE name = ?1", params![name])? > 0 {
-            transaction.execute(
-                "INSERT INTO shadow_changes (changed_at) VALUES (?1)",
-                params![timestamp(now)],
-            )?;
+            // The undeploy's own entry says that it ended the shadow.
+            note_shadow_change_in(&transaction, now, None)?;
         }
         transaction.commit()?;
         Ok(Some(Deployment::undeployed(id, name, hash, version, now)))
@@ -312,6 +353,32 @@ impl RegistryStorage for LocalRegistry {
         Ok(history)
     }
 
+    fn shadow_history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT c.id, c.name, c.hash, v.version, c.action, c.changed_at
+             FROM shadow_changes c
+             JOIN versions v ON v.name = c.name AND v.hash = c.hash
+             WHERE c.name = ?1 AND c.action IS NOT NULL
+             ORDER BY c.id DESC",
+        )?;
+        let history = statement
+            .query_map(params![name], |row| {
+                let action: String = row.get(4)?;
+                Ok(Deployment {
+                    id: row.get(0)?,
+                    name: row.get(1)?,
+                    hash: row.get(2)?,
+                    version: row.get(3)?,
+                    action: action.parse().unwrap_or(DeployAction::Shadow),
+                    deployed_at: parse_time(row.get(5)?),
+                    active: false,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(history)
+    }
+
     fn versions_starting(
         &self,
         name: &str,
@@ -344,26 +411,34 @@ impl RegistryStorage for LocalRegistry {
             params![spec.name, hash, timestamp(now)],
             |row| row.get(0),
         )?;
-        transaction.execute(
-            "INSERT INTO shadow_changes (changed_at) VALUES (?1)",
-            params![timestamp(now)],
-        )?;
+        let since = parse_time(since);
+        // The same shadow stored again is no new entry of the history.
+        let became = (since == now).then_some((spec.name.as_str(), hash, DeployAction::Shadow));
+        note_shadow_change_in(&transaction, now, became)?;
         transaction.commit()?;
-        Ok(parse_time(since))
+        Ok(since)
     }
 
     fn clear_shadow(&self, name: &str) -> Result<bool, RegistryError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        let cleared = transaction.execute("DELETE FROM shadows WHERE name = ?1", params![name])?;
-        if cleared > 0 {
-            transaction.execute(
-                "INSERT INTO shadow_changes (changed_at) VALUES (?1)",
-                params![timestamp(Utc::now())],
+        let cleared: Option<String> = transaction
+            .query_row(
+                "DELETE FROM shadows WHERE name = ?1 RETURNING hash",
+                params![name],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(hash) = &cleared {
+            let now = crate::store::now_to_the_microsecond();
+            note_shadow_change_in(
+                &transaction,
+                now,
+                Some((name, hash, DeployAction::DropShadow)),
             )?;
         }
         transaction.commit()?;
-        Ok(cleared > 0)
+        Ok(cleared.is_some())
     }
 
     fn shadows(&self) -> Result<Vec<ShadowVersion>, RegistryError> {

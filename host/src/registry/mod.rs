@@ -108,11 +108,17 @@ pub enum DeployAction {
     /// version, and ended the processor's shadow version, if it had one.
     /// The record names the version that was active until then.
     Undeploy,
+    /// The version became the processor's shadow. A history entry only
+    /// ([`Registry::history_with_shadows`]): it switched no active version.
+    Shadow,
+    /// The shadow version was dropped without being promoted. A history
+    /// entry only, as [`DeployAction::Shadow`] is.
+    DropShadow,
 }
 
 crate::runs::text_enum!(DeployAction {
     Deploy => "deploy", Rollback => "rollback", Promote => "promote",
-    Undeploy => "undeploy",
+    Undeploy => "undeploy", Shadow => "shadow", DropShadow => "drop_shadow",
 });
 
 /// One stored version of a processor.
@@ -275,6 +281,10 @@ trait RegistryStorage: Send + Sync {
     fn active_hash(&self, name: &str) -> Result<Option<String>, RegistryError>;
     /// See [`Registry::history`].
     fn history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError>;
+    /// `name`'s shadow versions set and dropped, newest first, as
+    /// entries of action [`DeployAction::Shadow`] or
+    /// [`DeployAction::DropShadow`] (never active; ids of their own).
+    fn shadow_history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError>;
     /// The stored versions of `name` whose hash starts with `hash_prefix`.
     fn versions_starting(
         &self,
@@ -418,6 +428,24 @@ impl Registry {
         self.storage.history(name)
     }
 
+    /// Every deployment of `name` and every shadow version set or dropped
+    /// ([`DeployAction::Shadow`], [`DeployAction::DropShadow`]), newest
+    /// first: what `slate plugins history` and `GET
+    /// /plugins/NAME/history` show. A shadow ended by a promotion, an
+    /// undeploy or a deploy of its own bytes shows as that switch.
+    pub fn history_with_shadows(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
+        let mut history = self.storage.history(name)?;
+        history.extend(self.storage.shadow_history(name)?);
+        // Newest first; at one instant, the switch after the shadow change.
+        history.sort_by(|a, b| {
+            let switch = |d: &Deployment| {
+                !matches!(d.action, DeployAction::Shadow | DeployAction::DropShadow)
+            };
+            (b.deployed_at, switch(b), b.id).cmp(&(a.deployed_at, switch(a), a.id))
+        });
+        Ok(history)
+    }
+
     /// When `name` was undeployed, if it was and was not deployed again
     /// since: its last switch ended it, so nothing runs it from the
     /// registry any more.
@@ -532,6 +560,8 @@ impl Registry {
                     None => stack = vec![version],
                 },
                 DeployAction::Undeploy => stack.push(None),
+                // Not in `history`: they switch no active version.
+                DeployAction::Shadow | DeployAction::DropShadow => {}
             }
         }
         stack.pop();

@@ -70,6 +70,20 @@ const SETUP: &str = "
         id BIGSERIAL PRIMARY KEY,
         changed_at TIMESTAMPTZ NOT NULL
     );
+    -- What a shadow change was, for the history (older rows have none).
+    -- Altered only when missing: an ALTER locks the table even when it
+    -- changes nothing.
+    DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = '_slate'
+                         AND table_name = 'plugin_shadow_changes'
+                         AND column_name = 'action') THEN
+            ALTER TABLE _slate.plugin_shadow_changes
+                ADD COLUMN IF NOT EXISTS name TEXT,
+                ADD COLUMN IF NOT EXISTS hash TEXT,
+                ADD COLUMN IF NOT EXISTS action TEXT;
+        END IF;
+    END $$;
     CREATE TABLE IF NOT EXISTS _slate.plugin_generation (
         only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
         value BIGINT NOT NULL
@@ -163,15 +177,23 @@ fn announce_in(client: &mut impl GenericClient) -> Result<(), RegistryError> {
     Ok(())
 }
 
-/// Records that the shadows changed at `now`, and announces the new
-/// generation when the transaction commits.
+/// Records that the shadows changed at `now` (`what` changed, when it is a
+/// change the history shows: a version made the shadow, or the shadow
+/// dropped), and announces the new generation when the transaction
+/// commits.
 fn note_shadow_change_in(
     client: &mut impl GenericClient,
     now: DateTime<Utc>,
+    what: Option<(&str, &str, DeployAction)>,
 ) -> Result<(), RegistryError> {
+    let (name, hash, action) = match what {
+        Some((name, hash, action)) => (Some(name), Some(hash), Some(action.as_str())),
+        None => (None, None, None),
+    };
     client.execute(
-        "INSERT INTO _slate.plugin_shadow_changes (changed_at) VALUES ($1)",
-        &[&now],
+        "INSERT INTO _slate.plugin_shadow_changes (changed_at, name, hash, action)
+         VALUES ($1, $2, $3, $4)",
+        &[&now, &name, &hash, &action],
     )?;
     announce_in(client)
 }
@@ -439,7 +461,8 @@ impl RegistryStorage for PostgresRegistry {
                 &[&name],
             )? > 0;
             match shadow_ended {
-                true => note_shadow_change_in(&mut transaction, now)?,
+                // The undeploy's own entry says that it ended the shadow.
+                true => note_shadow_change_in(&mut transaction, now, None)?,
                 false => announce_in(&mut transaction)?,
             }
             transaction.commit()?;
@@ -510,6 +533,34 @@ impl RegistryStorage for PostgresRegistry {
             .collect())
     }
 
+    fn shadow_history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                "SELECT c.id, c.name, c.hash, v.version, c.action, c.changed_at
+                 FROM _slate.plugin_shadow_changes c
+                 JOIN _slate.plugin_versions v ON v.name = c.name AND v.hash = c.hash
+                 WHERE c.name = $1 AND c.action IS NOT NULL
+                 ORDER BY c.id DESC",
+                &[&name],
+            )?)
+        })?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let action: &str = row.get(4);
+                Deployment {
+                    id: row.get(0),
+                    name: row.get(1),
+                    hash: row.get(2),
+                    version: row.get(3),
+                    action: action.parse().unwrap_or(DeployAction::Shadow),
+                    deployed_at: row.get(5),
+                    active: false,
+                }
+            })
+            .collect())
+    }
+
     fn versions_starting(
         &self,
         name: &str,
@@ -544,7 +595,9 @@ impl RegistryStorage for PostgresRegistry {
                     &[&spec.name, &hash, &now],
                 )?
                 .get(0);
-            note_shadow_change_in(&mut transaction, now)?;
+            // The same shadow stored again is no new entry of the history.
+            let became = (since == now).then_some((spec.name.as_str(), hash, DeployAction::Shadow));
+            note_shadow_change_in(&mut transaction, now, became)?;
             transaction.commit()?;
             Ok(since)
         })
@@ -554,15 +607,18 @@ impl RegistryStorage for PostgresRegistry {
         let now = crate::store::now_to_the_microsecond();
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
-            let cleared = transaction.execute(
-                "DELETE FROM _slate.plugin_shadows WHERE name = $1",
-                &[&name],
-            )?;
-            if cleared > 0 {
-                note_shadow_change_in(&mut transaction, now)?;
+            let cleared: Option<String> = transaction
+                .query_opt(
+                    "DELETE FROM _slate.plugin_shadows WHERE name = $1 RETURNING hash",
+                    &[&name],
+                )?
+                .map(|row| row.get(0));
+            if let Some(hash) = &cleared {
+                let dropped = (name, hash.as_str(), DeployAction::DropShadow);
+                note_shadow_change_in(&mut transaction, now, Some(dropped))?;
             }
             transaction.commit()?;
-            Ok(cleared > 0)
+            Ok(cleared.is_some())
         })
     }
 

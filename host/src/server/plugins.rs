@@ -340,7 +340,8 @@ pub async fn plugin_diff(
         .await
 }
 
-/// `GET /plugins/{name}/history`: the versions `name` had, newest first
+/// `GET /plugins/{name}/history`: the versions `name` had and the shadow
+/// versions it was given or dropped, newest first
 /// (as `slate plugins history NAME`); empty for a processor never
 /// deployed (its bundled version runs), 404 for an unknown name.
 pub async fn plugin_history(
@@ -351,7 +352,7 @@ pub async fn plugin_history(
         .blocking(move |host| {
             known_processor(host, &name)?;
             host.registry
-                .history(&name)
+                .history_with_shadows(&name)
                 .map(Json)
                 .map_err(ApiError::internal)
         })
