@@ -9,7 +9,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::rows::{RowSet, value_json};
+use crate::rows::{RowSet, Value, value_json_text};
 use crate::validate::{FieldError, ValidationReport};
 
 /// One bad row taken out of a run's output.
@@ -21,9 +21,73 @@ pub struct QuarantinedRow {
     pub errors: Vec<FieldError>,
     /// The row as a JSON object, column by column, as returned: a value
     /// past the last column under `(extra value N)`, N its position from
-    /// 0; a JSON cell as its parsed JSON, which the row's errors quote as
-    /// written.
-    pub raw_row: serde_json::Value,
+    /// 0; a JSON cell exactly as written.
+    pub raw_row: RawRow,
+}
+
+/// A bad row as a JSON object's text, kept as it was made: each JSON cell
+/// as the processor wrote it, where parsed and written again a number past
+/// a double's precision would be rounded and keys reordered. It goes into
+/// JSON output as that object, not as a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRow(String);
+
+impl RawRow {
+    /// The row `columns` name, `values` holding them in order and perhaps
+    /// more, each past the last column under `(extra value N)`.
+    pub fn of(columns: &[String], values: &[Value]) -> Self {
+        let mut text = String::from("{");
+        let extra = (columns.len()..values.len()).map(|at| format!("(extra value {at})"));
+        let names = columns.iter().cloned().chain(extra);
+        for (at, (name, value)) in names.zip(values).enumerate() {
+            if at > 0 {
+                text.push(',');
+            }
+            text.push_str(&serde_json::Value::String(name).to_string());
+            text.push(':');
+            text.push_str(&value_json_text(value));
+        }
+        text.push('}');
+        RawRow(text)
+    }
+
+    /// A row as stored: refused unless it is JSON.
+    pub fn from_stored(text: String) -> Result<Self, serde_json::Error> {
+        serde_json::from_str::<serde::de::IgnoredAny>(&text)?;
+        Ok(RawRow(text))
+    }
+
+    /// The JSON text, to store or print.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The row parsed, to read a cell from (lossy as parsing is: for the
+    /// exact cells, read [`RawRow::as_str`]).
+    pub fn parsed(&self) -> serde_json::Value {
+        serde_json::from_str(&self.0).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl std::fmt::Display for RawRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for RawRow {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let raw: &serde_json::value::RawValue =
+            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawRow {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(deserializer)?;
+        Ok(RawRow(raw.get().to_string()))
+    }
 }
 
 /// A quarantined row as stored, with the run it came from.
@@ -41,8 +105,8 @@ pub struct QuarantineRecord {
     pub row_index: u64,
     /// Every problem found in the row.
     pub errors: Vec<FieldError>,
-    /// The row as a JSON object.
-    pub raw_row: serde_json::Value,
+    /// The row as a JSON object, each JSON cell as written.
+    pub raw_row: RawRow,
     /// When the run committed.
     pub quarantined_at: DateTime<Utc>,
 }
@@ -63,16 +127,9 @@ pub fn split(rows: RowSet, report: &ValidationReport) -> Option<(RowSet, Vec<Qua
             good.push(row);
             continue;
         }
-        let mut raw_row = columns
-            .iter()
-            .zip(&row)
-            .map(|(column, value)| (column.clone(), value_json(value)))
-            .collect::<serde_json::Map<_, _>>();
         // Values past the last column are kept too, by position: the row
         // is set aside for what it is, nothing of it dropped.
-        for (position, value) in row.iter().enumerate().skip(columns.len()) {
-            raw_row.insert(format!("(extra value {position})"), value_json(value));
-        }
+        let raw_row = RawRow::of(&columns, &row);
         bad.push(QuarantinedRow {
             row_index: index,
             errors: report
@@ -81,7 +138,7 @@ pub fn split(rows: RowSet, report: &ValidationReport) -> Option<(RowSet, Vec<Qua
                 .filter(|e| e.row_index == Some(index))
                 .cloned()
                 .collect(),
-            raw_row: serde_json::Value::Object(raw_row),
+            raw_row,
         });
     }
     Some((
@@ -174,9 +231,51 @@ mod tests {
         assert_eq!(bad[0].errors.len(), 1);
         assert_eq!(bad[0].errors[0].field, "points");
         assert_eq!(
-            bad[0].raw_row,
-            serde_json::json!({"player_lookup": "b", "game_date": "2026-01-11", "points": null})
+            bad[0].raw_row.as_str(),
+            r#"{"player_lookup":"b","game_date":"2026-01-11","points":null}"#
         );
+    }
+
+    /// Before, the raw row held each JSON cell parsed: a number past a
+    /// double's precision came back rounded, keys sorted, a duplicate key
+    /// dropped. The row's errors quoted it as written; now so does the row.
+    #[test]
+    fn a_raw_row_keeps_each_json_cell_as_written_in_the_column_order() {
+        let exact = r#"{"z": 1, "a": 123456789012345678901234567890, "z": 2}"#;
+        let columns = vec![
+            "player_lookup".to_string(),
+            "detail".to_string(),
+            "tags".to_string(),
+        ];
+        let values = vec![
+            Value::Scalar(Scalar::String("b".into())),
+            Value::Scalar(Scalar::Json(exact.into())),
+            Value::Repeated(vec![
+                Scalar::Json("1.50".into()),
+                Scalar::Json("\"x\"".into()),
+            ]),
+        ];
+
+        let raw = RawRow::of(&columns, &values);
+
+        assert_eq!(
+            raw.as_str(),
+            format!(r#"{{"player_lookup":"b","detail":{exact},"tags":[1.50,"x"]}}"#)
+        );
+        // Into JSON output as the object, not a string, and back the same.
+        let written = serde_json::to_string(&Holder {
+            raw_row: raw.clone(),
+        })
+        .unwrap();
+        assert_eq!(written, format!(r#"{{"raw_row":{}}}"#, raw.as_str()));
+        let read: Holder = serde_json::from_str(&written).unwrap();
+        assert_eq!(read.raw_row, raw);
+        assert!(RawRow::from_stored("{not json".into()).is_err());
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Holder {
+        raw_row: RawRow,
     }
 
     /// Before, a row longer than the columns lost its extra values here.
@@ -191,7 +290,7 @@ mod tests {
         let report = validate(&rows, &schema(), day());
         let (_, bad) = split(rows, &report).unwrap();
         assert_eq!(
-            bad[0].raw_row,
+            bad[0].raw_row.parsed(),
             serde_json::json!({
                 "player_lookup": "a", "game_date": "2026-01-11", "points": 10,
                 "(extra value 3)": "stray"

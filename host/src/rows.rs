@@ -81,15 +81,31 @@ pub fn list_json_text(items: &[Scalar]) -> String {
         if at > 0 {
             text.push(',');
         }
-        match item {
-            Scalar::Json(raw) if serde_json::from_str::<serde::de::IgnoredAny>(raw).is_ok() => {
-                text.push_str(raw.trim())
-            }
-            other => text.push_str(&scalar_json(other).to_string()),
-        }
+        text.push_str(&scalar_json_text(item));
     }
     text.push(']');
     text
+}
+
+/// A scalar as JSON text: a JSON cell that is valid JSON as the processor
+/// wrote it, anything else as [`scalar_json`] gives it.
+fn scalar_json_text(scalar: &Scalar) -> String {
+    match scalar {
+        Scalar::Json(raw) if serde_json::from_str::<serde::de::IgnoredAny>(raw).is_ok() => {
+            raw.trim().to_string()
+        }
+        other => scalar_json(other).to_string(),
+    }
+}
+
+/// A cell as JSON text, as [`value_json`] gives it but with each JSON
+/// value kept as written ([`list_json_text`]).
+pub fn value_json_text(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_string(),
+        Value::Scalar(scalar) => scalar_json_text(scalar),
+        Value::Repeated(items) => list_json_text(items),
+    }
 }
 
 /// The items of a JSON column's list, from the array text

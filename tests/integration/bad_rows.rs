@@ -120,7 +120,7 @@ fn under_quarantine_198_rows_load_and_the_bad_one_is_kept_with_its_errors() {
     assert_eq!(bad.errors[0].field, "circuit_breaker_until");
     assert_eq!(bad.errors[0].value, "INT64 1700000000");
     assert_eq!(
-        bad.raw_row,
+        bad.raw_row.parsed(),
         serde_json::json!({
             "game_date": "2026-01-11",
             "player_lookup": "player_137",

@@ -479,7 +479,7 @@ fn under_quarantine_198_rows_land_in_bigquery_and_one_in_its_quarantine_table() 
     assert_eq!(quarantined[0].row_index, 137);
     assert_eq!(quarantined[0].errors[0].field, "circuit_breaker_until");
     assert_eq!(
-        quarantined[0].raw_row["circuit_breaker_until"],
+        quarantined[0].raw_row.parsed()["circuit_breaker_until"],
         1_700_000_000
     );
 }

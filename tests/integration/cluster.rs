@@ -1684,7 +1684,7 @@ fn a_run_recovered_from_the_commit_log_keeps_its_quarantined_rows_figures_and_al
         )
     );
     assert_eq!(bad.errors[0].field, "circuit_breaker_until", "{bad:#?}");
-    assert_eq!(bad.raw_row["circuit_breaker_until"], 1_700_000_000);
+    assert_eq!(bad.raw_row.parsed()["circuit_breaker_until"], 1_700_000_000);
 
     let alerts = store.alert_outbox().unwrap().alerts(true, 10).unwrap();
     assert!(

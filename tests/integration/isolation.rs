@@ -343,7 +343,7 @@ fn a_date_whose_every_row_was_quarantined_fails_the_health_check() {
     let set_aside = [QuarantinedRow {
         row_index: 0,
         errors: Vec::new(),
-        raw_row: serde_json::json!({}),
+        raw_row: slate::quarantine::RawRow::from_stored("{}".into()).unwrap(),
     }];
     let none = RowSet {
         columns: spec.schema.columns.iter().map(|c| c.name.clone()).collect(),
