@@ -893,67 +893,6 @@ fn a_read_while_the_database_is_gone_is_unreachable_and_works_once_it_is_back() 
     assert_eq!(store.read_rows(&control, day, day).unwrap().rows.len(), 1);
 }
 
-/// A backfill's run that failed because the store could not be reached
-/// (kind `unreachable`) did not end its task: a host that takes the task
-/// runs the date again, where a run that failed on its own account ends
-/// the task (`a_task_ended_by_a_run_made_elsewhere_is_credited_to_that_runs_host`).
-/// Before, a short PostgreSQL outage during a read failed the date for
-/// good, and it needed `--reprocess failed`.
-#[test]
-fn a_task_whose_run_could_not_reach_the_store_runs_again() {
-    use slate::runs::{ErrorKind, NewRun, RunEnd, Trigger};
-    use work_queue::Worked;
-
-    let store = crate::postgres_server::isolated_store();
-    let day = date("2026-01-12");
-    set_spin(store.as_ref(), day, false);
-    let QueuedSlowDay {
-        _runtime,
-        pipeline,
-        processor,
-        id,
-    } = QueuedSlowDay::enqueue(store.as_ref(), day);
-    let cut_short = store
-        .start_run(&NewRun {
-            processor: processor.clone(),
-            data_date: day,
-            host_id: "queue-host:1".into(),
-            plugin_hash: "h".into(),
-            trigger: Trigger::Backfill,
-            lease: std::time::Duration::from_secs(300),
-        })
-        .unwrap();
-    store
-        .end_run(
-            &cut_short.run_id,
-            &RunEnd {
-                status: RunStatus::Failed,
-                error_kind: Some(ErrorKind::Unreachable),
-                message: "reading an input failed: the store's database is unreachable".into(),
-                rows_read: 0,
-                limit: None,
-                usage: Default::default(),
-                upstream_check: None,
-            },
-        )
-        .unwrap();
-
-    let queue = store.work_queue().unwrap();
-    let worker = host_on(store.clone(), "queue-host:2");
-    let worked = work_queue::work_one(queue, &pipeline, &worker).unwrap();
-    assert!(
-        matches!(&worked, Worked::Ended { ran, adopted } if ran.len() == 1 && adopted.is_empty()),
-        "{worked:?}"
-    );
-    let progress = queue.progress(&id).unwrap().unwrap();
-    assert_eq!(
-        (progress.succeeded, progress.failed),
-        (1, 0),
-        "{progress:#?}"
-    );
-    assert_eq!(progress.by_host, [("queue-host:2".to_string(), 1)]);
-}
-
 #[test]
 fn a_host_whose_connections_postgresql_closed_mid_run_reconnects_and_records_the_runs_end() {
     let url = isolated_url();
@@ -2399,6 +2338,45 @@ pub(crate) fn assert_a_queued_backfill_keeps_the_phase_gate(store: Arc<dyn Store
     assert_the_phase_gate_held(store.as_ref());
 }
 
+/// A backfill's run of `processor` on `day`, made by `host_id` and ended
+/// `failed` with `kind` and `message`, as a host that died before ending
+/// its task leaves it.
+fn failed_backfill_run(
+    store: &dyn Store,
+    processor: &str,
+    day: chrono::NaiveDate,
+    host_id: &str,
+    kind: slate::runs::ErrorKind,
+    message: &str,
+) -> RunRecord {
+    use slate::runs::{NewRun, RunEnd, Trigger};
+    let run = store
+        .start_run(&NewRun {
+            processor: processor.to_string(),
+            data_date: day,
+            host_id: host_id.into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Backfill,
+            lease: std::time::Duration::from_secs(300),
+        })
+        .unwrap();
+    store
+        .end_run(
+            &run.run_id,
+            &RunEnd {
+                status: RunStatus::Failed,
+                error_kind: Some(kind),
+                message: message.into(),
+                rows_read: 0,
+                limit: None,
+                usage: Default::default(),
+                upstream_check: None,
+            },
+        )
+        .unwrap();
+    run
+}
+
 /// A host `host_id` on `store`, with the default limits and leases.
 fn host_on(store: Arc<dyn Store>, host_id: &str) -> Executor {
     Executor::new(store, host_id, RunLimits::default(), LeaseConfig::default()).unwrap()
@@ -2813,60 +2791,63 @@ fn a_task_whose_processor_and_date_run_elsewhere_is_not_taken_until_the_run_ends
 /// good while the task waited (that host died before ending the task) is
 /// ended by that run, and the progress credits the run's host, not the
 /// host that took the task and found the run: before, `by_host` counted it
-/// as a run of the taker's. (A failed run made outside a backfill ends no
-/// task: `work_queue`'s unit tests.)
+/// as a run of the taker's. A run cut short because the store could not be
+/// reached (kind `unreachable`) did not end its task: the taker runs the
+/// date again. Before, a short PostgreSQL outage during a read failed the
+/// date for good, and it needed `--reprocess failed`. (A failed run made
+/// outside a backfill ends no task: `work_queue`'s unit tests.)
 #[test]
-fn a_task_ended_by_a_run_made_elsewhere_is_credited_to_that_runs_host() {
-    use slate::runs::{ErrorKind, NewRun, RunEnd, Trigger};
+fn a_task_is_ended_by_a_backfill_run_made_elsewhere_unless_the_store_cut_the_run_short() {
+    use slate::runs::ErrorKind;
     use work_queue::Worked;
 
-    let store = crate::postgres_server::isolated_store();
-    let day = date("2026-01-12");
-    let QueuedSlowDay {
-        _runtime,
-        pipeline,
-        processor,
-        id,
-    } = QueuedSlowDay::enqueue(store.as_ref(), day);
-    let elsewhere = store
-        .start_run(&NewRun {
-            processor: processor.clone(),
-            data_date: day,
-            host_id: "cli-host:1".into(),
-            plugin_hash: "h".into(),
-            trigger: Trigger::Backfill,
-            lease: std::time::Duration::from_secs(300),
-        })
-        .unwrap();
-    store
-        .end_run(
-            &elsewhere.run_id,
-            &RunEnd {
-                status: RunStatus::Failed,
-                error_kind: Some(ErrorKind::Plugin),
-                message: "the processor failed".into(),
-                rows_read: 0,
-                limit: None,
-                usage: Default::default(),
-                upstream_check: None,
-            },
-        )
-        .unwrap();
+    for (kind, message) in [
+        (ErrorKind::Plugin, "the processor failed"),
+        (
+            ErrorKind::Unreachable,
+            "reading an input failed: the store's database is unreachable",
+        ),
+    ] {
+        let store = crate::postgres_server::isolated_store();
+        let day = date("2026-01-12");
+        set_spin(store.as_ref(), day, false);
+        let QueuedSlowDay {
+            _runtime,
+            pipeline,
+            processor,
+            id,
+        } = QueuedSlowDay::enqueue(store.as_ref(), day);
+        let elsewhere =
+            failed_backfill_run(store.as_ref(), &processor, day, "cli-host:1", kind, message);
 
-    let queue = store.work_queue().unwrap();
-    let worker = host_on(store.clone(), "queue-host:2");
-    let worked = work_queue::work_one(queue, &pipeline, &worker).unwrap();
-    assert!(
-        matches!(&worked, Worked::Ended { ran, adopted } if ran.is_empty() && adopted.len() == 1),
-        "{worked:?}"
-    );
-    let progress = queue.progress(&id).unwrap().unwrap();
-    assert_eq!(progress.failed, 1, "{progress:#?}");
-    assert_eq!(progress.by_host, [("cli-host:1".to_string(), 1)]);
-    assert_eq!(
-        progress.problems[0].run_id.as_deref(),
-        Some(elsewhere.run_id.as_str())
-    );
+        let queue = store.work_queue().unwrap();
+        let worker = host_on(store.clone(), "queue-host:2");
+        let worked = work_queue::work_one(queue, &pipeline, &worker).unwrap();
+        let progress = queue.progress(&id).unwrap().unwrap();
+        if kind == ErrorKind::Unreachable {
+            assert!(
+                matches!(&worked, Worked::Ended { ran, adopted } if ran.len() == 1 && adopted.is_empty()),
+                "{worked:?}"
+            );
+            assert_eq!(
+                (progress.succeeded, progress.failed),
+                (1, 0),
+                "{progress:#?}"
+            );
+            assert_eq!(progress.by_host, [("queue-host:2".to_string(), 1)]);
+        } else {
+            assert!(
+                matches!(&worked, Worked::Ended { ran, adopted } if ran.is_empty() && adopted.len() == 1),
+                "{worked:?}"
+            );
+            assert_eq!(progress.failed, 1, "{progress:#?}");
+            assert_eq!(progress.by_host, [("cli-host:1".to_string(), 1)]);
+            assert_eq!(
+                progress.problems[0].run_id.as_deref(),
+                Some(elsewhere.run_id.as_str())
+            );
+        }
+    }
 }
 
 /// A server whose database is dropped says why, and not for every try:

@@ -142,6 +142,33 @@ fn stored_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
     })
 }
 
+/// The history entries `sql` selects for processor `name` (`?1`): id,
+/// name, hash, version, action, when, and whether active; an action this
+/// release does not know reads as `unknown`.
+fn history_entries(
+    connection: &Connection,
+    sql: &str,
+    name: &str,
+    unknown: DeployAction,
+) -> Result<Vec<Deployment>, RegistryError> {
+    let mut statement = connection.prepare(sql)?;
+    let entries = statement
+        .query_map(params![name], |row| {
+            let action: String = row.get(4)?;
+            Ok(Deployment {
+                id: row.get(0)?,
+                name: row.get(1)?,
+                hash: row.get(2)?,
+                version: row.get(3)?,
+                action: action.parse().unwrap_or(unknown),
+                deployed_at: parse_time(row.get(5)?),
+                active: row.get(6)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(entries)
+}
+
 /// The registry folder of one data directory.
 pub(super) struct LocalRegistry {
     dir: PathBuf,
@@ -327,56 +354,30 @@ impl RegistryStorage for LocalRegistry {
     }
 
     fn history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
-        let connection = self.lock();
-        let mut statement = connection.prepare(
+        history_entries(
+            &self.lock(),
             "SELECT d.id, d.name, d.hash, v.version, d.action, d.deployed_at,
                     COALESCE(d.id = (SELECT deployment_id FROM active WHERE name = d.name), 0)
              FROM deployments d
              JOIN versions v ON v.name = d.name AND v.hash = d.hash
              WHERE d.name = ?1
              ORDER BY d.id DESC",
-        )?;
-        let history = statement
-            .query_map(params![name], |row| {
-                let action: String = row.get(4)?;
-                Ok(Deployment {
-                    id: row.get(0)?,
-                    name: row.get(1)?,
-                    hash: row.get(2)?,
-                    version: row.get(3)?,
-                    action: action.parse().unwrap_or(DeployAction::Deploy),
-                    deployed_at: parse_time(row.get(5)?),
-                    active: row.get(6)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(history)
+            name,
+            DeployAction::Deploy,
+        )
     }
 
     fn shadow_history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
-        let connection = self.lock();
-        let mut statement = connection.prepare(
-            "SELECT c.id, c.name, c.hash, v.version, c.action, c.changed_at
+        history_entries(
+            &self.lock(),
+            "SELECT c.id, c.name, c.hash, v.version, c.action, c.changed_at, 0
              FROM shadow_changes c
              JOIN versions v ON v.name = c.name AND v.hash = c.hash
              WHERE c.name = ?1 AND c.action IS NOT NULL
              ORDER BY c.id DESC",
-        )?;
-        let history = statement
-            .query_map(params![name], |row| {
-                let action: String = row.get(4)?;
-                Ok(Deployment {
-                    id: row.get(0)?,
-                    name: row.get(1)?,
-                    hash: row.get(2)?,
-                    version: row.get(3)?,
-                    action: action.parse().unwrap_or(DeployAction::Shadow),
-                    deployed_at: parse_time(row.get(5)?),
-                    active: false,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(history)
+            name,
+            DeployAction::Shadow,
+        )
     }
 
     fn versions_starting(

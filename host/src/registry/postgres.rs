@@ -234,6 +234,33 @@ fn recreate_if_gone(client: &mut postgres::Client) -> Result<(), postgres::Error
 }
 
 impl PostgresRegistry {
+    /// The history entries `sql` selects for processor `name` (`$1`): id,
+    /// name, hash, version, action, when, and whether active; an action
+    /// this release does not know reads as `unknown`.
+    fn history_entries(
+        &self,
+        sql: &str,
+        name: &str,
+        unknown: DeployAction,
+    ) -> Result<Vec<Deployment>, RegistryError> {
+        let rows = self.with_client(|client| Ok(client.query(sql, &[&name])?))?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let action: &str = row.get(4);
+                Deployment {
+                    id: row.get(0),
+                    name: row.get(1),
+                    hash: row.get(2),
+                    version: row.get(3),
+                    action: action.parse().unwrap_or(unknown),
+                    deployed_at: row.get(5),
+                    active: row.get(6),
+                }
+            })
+            .collect())
+    }
+
     /// Connects, and creates the registry's tables if they are missing.
     pub(super) fn connect(url: &str, dir: &Path, host_id: &str) -> Result<Self, RegistryError> {
         let pool = pool(url, 4, recreate_if_gone).map_err(database)?;
@@ -504,61 +531,29 @@ impl RegistryStorage for PostgresRegistry {
     }
 
     fn history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
-        let rows = self.with_client(|client| {
-            Ok(client.query(
-                "SELECT d.id, d.name, d.hash, v.version, d.action, d.deployed_at,
-                        d.id = (SELECT deployment_id FROM _slate.plugin_active a
-                                WHERE a.name = d.name) IS TRUE
-                 FROM _slate.plugin_deployments d
-                 JOIN _slate.plugin_versions v ON v.name = d.name AND v.hash = d.hash
-                 WHERE d.name = $1
-                 ORDER BY d.id DESC",
-                &[&name],
-            )?)
-        })?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let action: &str = row.get(4);
-                Deployment {
-                    id: row.get(0),
-                    name: row.get(1),
-                    hash: row.get(2),
-                    version: row.get(3),
-                    action: action.parse().unwrap_or(DeployAction::Deploy),
-                    deployed_at: row.get(5),
-                    active: row.get(6),
-                }
-            })
-            .collect())
+        self.history_entries(
+            "SELECT d.id, d.name, d.hash, v.version, d.action, d.deployed_at,
+                    d.id = (SELECT deployment_id FROM _slate.plugin_active a
+                            WHERE a.name = d.name) IS TRUE
+             FROM _slate.plugin_deployments d
+             JOIN _slate.plugin_versions v ON v.name = d.name AND v.hash = d.hash
+             WHERE d.name = $1
+             ORDER BY d.id DESC",
+            name,
+            DeployAction::Deploy,
+        )
     }
 
     fn shadow_history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
-        let rows = self.with_client(|client| {
-            Ok(client.query(
-                "SELECT c.id, c.name, c.hash, v.version, c.action, c.changed_at
-                 FROM _slate.plugin_shadow_changes c
-                 JOIN _slate.plugin_versions v ON v.name = c.name AND v.hash = c.hash
-                 WHERE c.name = $1 AND c.action IS NOT NULL
-                 ORDER BY c.id DESC",
-                &[&name],
-            )?)
-        })?;
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let action: &str = row.get(4);
-                Deployment {
-                    id: row.get(0),
-                    name: row.get(1),
-                    hash: row.get(2),
-                    version: row.get(3),
-                    action: action.parse().unwrap_or(DeployAction::Shadow),
-                    deployed_at: row.get(5),
-                    active: false,
-                }
-            })
-            .collect())
+        self.history_entries(
+            "SELECT c.id, c.name, c.hash, v.version, c.action, c.changed_at, FALSE
+             FROM _slate.plugin_shadow_changes c
+             JOIN _slate.plugin_versions v ON v.name = c.name AND v.hash = c.hash
+             WHERE c.name = $1 AND c.action IS NOT NULL
+             ORDER BY c.id DESC",
+            name,
+            DeployAction::Shadow,
+        )
     }
 
     fn versions_starting(
