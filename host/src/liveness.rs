@@ -61,6 +61,8 @@ struct Keeper {
     wake: Condvar,
     reaped: AtomicU64,
     on_reaped: Mutex<Vec<ReapedHook>>,
+    /// The runs reaped as the keeper started, before any hook was told.
+    reaped_at_start: Vec<RunRecord>,
 }
 
 /// Told of every run this keeper reaps, with its final (failed, `stale`)
@@ -257,24 +259,17 @@ impl LeaseKeeper {
         host_id: &str,
         config: LeaseConfig,
     ) -> Result<Self, StoreError> {
+        let reaped = reap_on_start(store.as_ref(), host_id, process_started(), Utc::now())?;
         let keeper = Arc::new(Keeper {
             store,
             config,
             in_flight: Mutex::default(),
             stopping: Mutex::new(false),
             wake: Condvar::new(),
-            reaped: AtomicU64::new(0),
+            reaped: AtomicU64::new(reaped.runs.len() as u64),
             on_reaped: Mutex::default(),
+            reaped_at_start: reaped.runs,
         });
-        let reaped = reap_on_start(
-            keeper.store.as_ref(),
-            host_id,
-            process_started(),
-            Utc::now(),
-        )?;
-        keeper
-            .reaped
-            .fetch_add(reaped.runs.len() as u64, Ordering::Relaxed);
         let weak = Arc::downgrade(&keeper);
         std::thread::Builder::new()
             .name("slate-leases".into())
@@ -295,6 +290,12 @@ impl LeaseKeeper {
             })
             .expect("spawn the lease keeper");
         Ok(LeaseKeeper { keeper })
+    }
+
+    /// The runs this keeper reaped as it started, which no hook was told
+    /// of: [`LeaseKeeper::on_reaped`] hooks hear of the later ones.
+    pub fn reaped_at_start(&self) -> &[RunRecord] {
+        &self.keeper.reaped_at_start
     }
 
     /// The lease settings.

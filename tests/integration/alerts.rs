@@ -20,9 +20,9 @@ use crate::alert_receiver::{Answer, Receiver};
 use crate::bookkeeping::set_spin;
 use crate::serve_process::Server;
 use crate::support::{
-    TestHost, assert_contains, assert_succeeded, components, date, health_report, plugin_dir,
-    run_plan, slate_with_plugins, start_run_in_background, stderr, use_shared_compiled_cache,
-    wait_until,
+    TestHost, assert_contains, assert_succeeded, components, date, demo_data_dir, health_report,
+    plugin_dir, run_plan, slate_with_plugins, start_run_in_background, stderr,
+    use_shared_compiled_cache, wait_until,
 };
 
 /// One webhook channel `ops` posting to `url`, without a meaningful rate
@@ -1579,4 +1579,45 @@ fn undeploying_a_processor_that_is_then_gone_resolves_its_open_alerts() {
         .unwrap();
     assert_eq!(since.status.code(), Some(1), "{}", stderr(&since));
     assert_eq!(problems_of_it(), ["2026-01-12"]);
+}
+
+/// A server that reaps another host's stale run records its phase
+/// incomplete on its date, as a command that reaps does: the run failed.
+#[test]
+fn a_server_that_reaps_a_stale_run_records_its_phase_incomplete() {
+    use slate::alerts::event::EventKind;
+    use slate::runs::{NewRun, Trigger};
+    use slate::store::RunLedger;
+
+    let dir = demo_data_dir("2026-01-05", "2026-01-05");
+    let _server = Server::start(
+        dir.path(),
+        &["--heartbeat-secs", "0.2", "--lease-secs", "1"],
+    );
+    let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    let day = date("2026-01-06");
+    store
+        .start_run(&NewRun {
+            processor: "PlayerGameSummaryProcessor".into(),
+            data_date: day,
+            host_id: "another-machine:4242".into(),
+            plugin_hash: "abandoned".into(),
+            trigger: Trigger::Cli,
+            lease: Duration::from_millis(300),
+        })
+        .unwrap();
+
+    let outbox = store.alert_outbox().unwrap();
+    let incomplete = || {
+        outbox.alerts(true, 100).unwrap().into_iter().find(|a| {
+            a.raised.event == EventKind::PhaseIncomplete && a.raised.data_date == Some(day)
+        })
+    };
+    wait_until("the reaped run's phase is incomplete", || {
+        incomplete().is_some()
+    });
+    assert_eq!(
+        incomplete().unwrap().raised.summary,
+        "2026-01-06: phase 3 analytics incomplete: PlayerGameSummaryProcessor failed"
+    );
 }

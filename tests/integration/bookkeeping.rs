@@ -24,6 +24,8 @@ use slate::schema::{ColumnType, TableName};
 use slate::store::{EmbeddedStore, RunLedger, Store, StoreError, Tables};
 use slate::testing::samples::run_record;
 
+use slate::alerts::event::EventKind;
+use slate::alerts::record::AlertRecord;
 use slate::store::InputSource;
 
 use crate::support::{
@@ -46,6 +48,56 @@ pub fn set_spin(store: &dyn Store, day: NaiveDate, spin: bool) {
         &[("mode", ColumnType::String)],
         if spin { spinning } else { &[] },
     );
+}
+
+/// The alerts of `event` raised for `day`, open or resolved.
+fn phase_alerts(store: &dyn Store, day: NaiveDate, event: EventKind) -> Vec<AlertRecord> {
+    let outbox = store.alert_outbox().expect("the store keeps alerts");
+    let alerts = outbox.alerts(false, 100).unwrap();
+    alerts
+        .into_iter()
+        .filter(|a| a.raised.event == event && a.raised.data_date == Some(day))
+        .collect()
+}
+
+/// A run reaped as stale failed, so its phase is incomplete on its date:
+/// `slate reap` records `phase_incomplete`, as the end of a failed run
+/// does. Before, only the reaped run's own alert said anything.
+#[test]
+fn slate_reap_records_the_reaped_runs_phase_incomplete() {
+    let data = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let day = date("2026-01-11");
+    store
+        .start_run(&NewRun {
+            processor: "SlowProcessor".into(),
+            data_date: day,
+            host_id: "another-machine:4242".into(),
+            plugin_hash: "gone".into(),
+            trigger: Trigger::Cli,
+            lease: Duration::from_millis(1),
+        })
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+
+    let reaped = slate_with_plugins(data.path(), plugins.path())
+        .arg("reap")
+        .output()
+        .unwrap();
+
+    assert_succeeded(&reaped);
+    assert_contains(
+        &String::from_utf8_lossy(&reaped.stdout),
+        "1 stale run reaped",
+    );
+    let incomplete = phase_alerts(&store, day, EventKind::PhaseIncomplete);
+    assert_eq!(incomplete.len(), 1, "{incomplete:#?}");
+    assert_eq!(
+        incomplete[0].raised.summary,
+        "2026-01-11: phase 3 analytics incomplete: SlowProcessor failed"
+    );
+    assert_eq!(incomplete[0].resolved_at, None);
 }
 
 fn runs_of(store: &dyn Store, processor: &str, day: NaiveDate) -> Vec<RunRecord> {
@@ -116,6 +168,16 @@ fn a_killed_run_is_reaped_at_the_next_host_start_and_the_date_runs_again() {
     );
     let latest = runs_of(&store, "SlowProcessor", day).remove(0);
     assert_eq!((latest.status, latest.attempt), (RunStatus::Success, 2));
+    // The reap failed the run, so its phase was incomplete on the date
+    // until the rerun succeeded (the bundled processors of the phase, not
+    // run here, leave it short of complete, but none failed any more).
+    let incomplete = phase_alerts(&store, day, EventKind::PhaseIncomplete);
+    assert_eq!(incomplete.len(), 1, "{incomplete:#?}");
+    assert_contains(&incomplete[0].raised.summary, "SlowProcessor failed");
+    assert_eq!(
+        incomplete[0].resolved_by.as_deref(),
+        Some(slate::alerts::phase::NOTHING_STOPPED)
+    );
     let downstream = runs_of(&store, "AfterSlowProcessor", day);
     assert_eq!(downstream.len(), 1);
     assert_eq!(

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 
 use super::event::{EventKind, NewAlert, Severity};
 use crate::pipeline::{PhaseCompletion, Pipeline};
-use crate::runs::RunStatus;
+use crate::runs::{RunRecord, RunStatus};
 use crate::store::{Store, StoreError};
 
 /// The subject phase events carry: `phase 3 analytics`.
@@ -77,8 +77,15 @@ pub fn phase_event(completion: &PhaseCompletion, date: NaiveDate) -> Option<NewA
     })
 }
 
+/// Who resolves a `phase_incomplete` whose failed and blocked processors
+/// have all run again without failing, while others are still to run.
+pub const NOTHING_STOPPED: &str = "no processor of the phase is failed or blocked now";
+
 /// Records the phase events of `date` in `store`'s outbox (none when it
-/// keeps none). Returns how many were recorded or repeated.
+/// keeps none). Returns how many were recorded or repeated. A phase with
+/// processors still to run, none failed or blocked any more, is not
+/// incomplete for the reason its open `phase_incomplete` gave: that alert
+/// is resolved ([`NOTHING_STOPPED`]).
 pub fn record_phase_events(
     store: &dyn Store,
     pipeline: &Pipeline,
@@ -88,12 +95,39 @@ pub fn record_phase_events(
         return Ok(0);
     };
     let mut recorded = 0;
+    let mut no_longer_stopped = Vec::new();
     for completion in pipeline.phase_completion(store, date)? {
-        if let Some(event) = phase_event(&completion, date) {
-            recorded += usize::from(outbox.record_alert(&event)?.is_some());
+        match phase_event(&completion, date) {
+            Some(event) => recorded += usize::from(outbox.record_alert(&event)?.is_some()),
+            None => no_longer_stopped.push(phase_subject(&completion)),
         }
     }
+    if !no_longer_stopped.is_empty() {
+        let stale = |alert: &crate::alerts::record::AlertRecord| {
+            alert.raised.event == EventKind::PhaseIncomplete
+                && alert.raised.data_date == Some(date)
+                && no_longer_stopped.contains(&alert.raised.subject)
+        };
+        outbox.resolve_open_alerts(&stale, NOTHING_STOPPED)?;
+    }
     Ok(recorded)
+}
+
+/// Records the phase events of the dates of `reaped` runs: a run reaped
+/// as stale failed, so its phase is incomplete on its date, which no run's
+/// end would otherwise say. A failure is logged, not returned: the reap
+/// stands, and the run's own alert says it failed.
+pub fn record_phase_events_of_reaped(store: &dyn Store, pipeline: &Pipeline, reaped: &[RunRecord]) {
+    let dates: std::collections::BTreeSet<NaiveDate> = reaped
+        .iter()
+        .filter(|run| pipeline.plugin(&run.processor).is_some())
+        .map(|run| run.data_date)
+        .collect();
+    for date in dates {
+        if let Err(error) = record_phase_events(store, pipeline, date) {
+            tracing::warn!(%date, %error, "the phase events of a reaped run's date were not recorded");
+        }
+    }
 }
 
 #[cfg(test)]

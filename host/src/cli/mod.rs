@@ -928,6 +928,12 @@ impl Host {
             limits,
             options.leases,
         )?;
+        // The runs the start reaped failed: their phases are incomplete.
+        slate::alerts::phase::record_phase_events_of_reaped(
+            store.as_ref(),
+            &pipeline,
+            executor.leases().reaped_at_start(),
+        );
         let dates = DatesConfig::load(&options.data_dir.config_file())?;
         let range = dates::serving_range(store.as_ref(), pipeline.calendar(), &dates)?;
         if let Err(empty) = dates.holding_dates(range) {

@@ -320,6 +320,25 @@ pub fn reap(options: &HostOptions) -> Result<ExitCode> {
         "{count} stale {} reaped",
         if count == 1 { "run" } else { "runs" }
     );
+    if !reaped.runs.is_empty() {
+        // Each reaped run failed, so its phase is incomplete on its date.
+        // The reap stands whether or not the processors load.
+        let pipeline = super::plugins::runtime(options).and_then(|runtime| {
+            let registry = super::plugins::registry(options)?;
+            super::load_pipeline(options, store.as_ref(), &runtime, &registry)
+        });
+        match pipeline {
+            Ok(pipeline) => slate::alerts::phase::record_phase_events_of_reaped(
+                store.as_ref(),
+                &pipeline,
+                &reaped.runs,
+            ),
+            Err(error) => eprintln!(
+                "warning: the reaped runs' phase events were not recorded: {}",
+                super::one_line(&error)
+            ),
+        }
+    }
     super::alerts::deliver_after_command(options, &store)?;
     Ok(ExitCode::SUCCESS)
 }

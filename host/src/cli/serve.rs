@@ -188,6 +188,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
             left_out,
         },
     ));
+    served.judge_phases_of_reaped_runs();
     if !config.schedules.is_empty() && served.store.tick_ledger().is_none() {
         usage!("[[schedule]] needs a store that keeps schedule ticks: use the embedded store");
     }

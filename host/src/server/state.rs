@@ -256,6 +256,28 @@ impl ServedHost {
         }
     }
 
+    /// Records the phase events of each run this host's lease keeper
+    /// reaps from now on, against the pipeline served then: the reaped run
+    /// failed, so its phase is incomplete on its date
+    /// ([`crate::alerts::phase::record_phase_events_of_reaped`]).
+    pub fn judge_phases_of_reaped_runs(self: &Arc<Self>) {
+        let host = Arc::downgrade(self);
+        self.executor.leases().on_reaped(Arc::new(move |run| {
+            let Some(host) = host.upgrade() else { return };
+            match host.pipeline() {
+                Ok(pipeline) => crate::alerts::phase::record_phase_events_of_reaped(
+                    host.store.as_ref(),
+                    &pipeline,
+                    std::slice::from_ref(run),
+                ),
+                Err(error) => tracing::warn!(
+                    %error, date = %run.data_date,
+                    "the phase events of a reaped run's date were not recorded"
+                ),
+            }
+        }));
+    }
+
     /// The backfill `id`, if this server runs it.
     pub fn backfill(&self, id: &str) -> Option<Arc<BackfillJob>> {
         self.backfills
