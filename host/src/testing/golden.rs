@@ -94,6 +94,10 @@ fn key_of(row: &Map<String, Json>, keys: &[String]) -> String {
 
 fn same(expected: &Json, actual: &Json, tolerance: f64) -> bool {
     match (expected, actual) {
+        // Integers (INT64, TIMESTAMP) compare exactly: as doubles, a
+        // count off by one passed the tolerance, and past 2^53 two
+        // integers were one double.
+        (Json::Number(e), Json::Number(a)) if !e.is_f64() && !a.is_f64() => e == a,
         (Json::Number(e), Json::Number(a)) => match (e.as_f64(), a.as_f64()) {
             (Some(e), Some(a)) => (e - a).abs() <= tolerance * e.abs().max(1.0),
             _ => e == a,
@@ -402,6 +406,21 @@ mod tests {
             .unwrap()
             .is_empty()
         );
+    }
+
+    /// Before, an INT64 off by one passed the default tolerance, and past
+    /// 2^53 even a tolerance of 0, for numbers were compared as doubles.
+    #[test]
+    fn integers_compare_exactly_whatever_the_tolerance_and_floats_within_it() {
+        use serde_json::json;
+        assert!(!same(&json!(1_000_000_000_001_i64), &json!(1_000_000_000_000_i64), 1e-6));
+        assert!(!same(&json!(9_007_199_254_740_993_i64), &json!(9_007_199_254_740_992_i64), 0.0));
+        assert!(!same(&json!([1, 2]), &json!([1, 3]), 0.5));
+        assert!(same(&json!(42), &json!(42), 0.0));
+        assert!(same(&json!(20.0), &json!(20.000001), 1e-6));
+        assert!(!same(&json!(20.0), &json!(20.000001), 0.0));
+        // A float written as a whole number still compares as a float.
+        assert!(same(&json!(3), &json!(3.0000001), 1e-6));
     }
 
     #[test]
