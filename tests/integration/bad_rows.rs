@@ -259,6 +259,56 @@ fn run_team_offense(dir: &std::path::Path, day: &str) -> (Option<i32>, serde_jso
     (run.status.code(), listed[0].clone())
 }
 
+/// A raw table that lost a column its schema declares (dropped by another
+/// tool) fails the run that reads it with kind `input`, naming the column,
+/// and the date's output rows stay as they were. Before, SQLite read the
+/// quoted name it could not find as a string: every row held the column's
+/// own name (`team_abbr` = "team_abbr"), which a text column then wrote
+/// as data, and a run could succeed on it.
+#[test]
+fn a_raw_table_missing_a_declared_column_fails_the_reading_run_naming_the_column() {
+    let dir = crate::support::demo_data_dir("2026-01-07", "2026-01-07");
+    let (database, _) = first_box_score(dir.path(), "2026-01-07");
+    let output = "\"nba_analytics.team_offense_game_summary\"";
+    let rows_before: Vec<String> = database
+        .prepare(&format!(
+            "SELECT team_abbr FROM {output} ORDER BY team_abbr"
+        ))
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!rows_before.is_empty());
+    database
+        .execute_batch("ALTER TABLE \"nba_raw.player_boxscores\" DROP COLUMN team_abbr")
+        .unwrap();
+
+    let (code, last) = run_team_offense(dir.path(), "2026-01-07");
+
+    assert_eq!(code, Some(1), "{last}");
+    assert_eq!(
+        (&last["status"], &last["error_kind"]),
+        (&serde_json::json!("failed"), &serde_json::json!("input")),
+        "{last}"
+    );
+    assert_eq!(
+        last["error_message"],
+        "reading an input failed: nba_raw.player_boxscores has no column `team_abbr`, which its \
+         schema declares: the table was changed outside Slate"
+    );
+    let rows_after: Vec<String> = database
+        .prepare(&format!(
+            "SELECT team_abbr FROM {output} ORDER BY team_abbr"
+        ))
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows_after, rows_before);
+}
+
 /// A raw row that breaks its table's schema, written past the host (by
 /// another tool's SQL): the run that reads it fails with kind `input`,
 /// naming the table, the date, the field and the value, and writes

@@ -159,6 +159,23 @@ pub(super) fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// Makes `connection` read a double-quoted name as a name only. SQLite
+/// otherwise takes a quoted column name it cannot find for a string: a raw
+/// table that lost a column its schema declares would read the column's
+/// own name in every row, and a run would write it as data. Refused, the
+/// read fails naming the column.
+pub(crate) fn refuse_double_quoted_strings(connection: &Connection) {
+    use rusqlite::config::DbConfig;
+    for setting in [
+        DbConfig::SQLITE_DBCONFIG_DQS_DML,
+        DbConfig::SQLITE_DBCONFIG_DQS_DDL,
+    ] {
+        // Only a SQLite older than 3.29 lacks the setting; the bundled one
+        // is newer.
+        let _ = connection.set_db_config(setting, false);
+    }
+}
+
 impl EmbeddedStore {
     /// Opens (creating if needed) the store file at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -200,6 +217,9 @@ impl EmbeddedStore {
     }
 
     /// A store that lives in memory only, for tests.
+    ///
+    /// (Its connection refuses double-quoted strings too:
+    /// [`refuse_double_quoted_strings`].)
     pub fn in_memory() -> Result<Self, StoreError> {
         Self::setup(Connection::open_in_memory()?, DEFAULT_READ_CACHE_BYTES)
     }
@@ -234,6 +254,7 @@ impl EmbeddedStore {
     /// The store over `connection`, set up, whose read cache of at most
     /// `read_cache_bytes` watches every row it writes.
     fn with_connection(connection: Connection, read_cache_bytes: usize) -> Self {
+        refuse_double_quoted_strings(&connection);
         let read_cache = ReadCache::new(read_cache_bytes);
         let raw_checks = Arc::new(raw_checks::RawChecks::default());
         let mark = read_cache.written_tables();

@@ -219,7 +219,9 @@ impl EmbeddedStore {
             .query_row("PRAGMA data_version", [], |row| row.get(0))
             .map_err(storage)?;
         let fetch = |from: NaiveDate, to: NaiveDate| {
-            let mut statement = connection.prepare_cached(&sql).map_err(storage)?;
+            let mut statement = connection
+                .prepare_cached(&sql)
+                .map_err(|e| self.unplannable(&connection, table, e))?;
             let mut cursor = statement
                 .query([date_key(from), date_key(to)])
                 .map_err(storage)?;
@@ -375,6 +377,40 @@ impl EmbeddedStore {
         }
     }
 
+    /// Why a read of `table` could not be prepared (`error`): where the
+    /// table lacks columns its schema declares (altered by another tool),
+    /// which they are.
+    fn unplannable(
+        &self,
+        connection: &Connection,
+        table: &TableName,
+        error: rusqlite::Error,
+    ) -> InputError {
+        let present: Vec<String> = connection
+            .prepare("SELECT name FROM pragma_table_info(?1)")
+            .and_then(|mut names| {
+                names
+                    .query_map([table.to_string()], |row| row.get(0))?
+                    .collect()
+            })
+            .unwrap_or_default();
+        let declared = self.schema_in(connection, table).ok().flatten();
+        let missing: Vec<String> = declared
+            .iter()
+            .flat_map(|schema| &schema.columns)
+            .filter(|column| !present.contains(&column.name))
+            .map(|column| format!("`{}`", column.name))
+            .collect();
+        match missing.as_slice() {
+            [] => InputError::from(StoreError::from(error)),
+            missing => InputError::Storage(format!(
+                "{table} has no column {}, which its schema declares: the table was changed \
+                 outside Slate",
+                missing.join(", ")
+            )),
+        }
+    }
+
     /// The columns a read of `names` (all when `None`) of `table` returns,
     /// after the partition column when `partition_first`, then each row's
     /// `rowid` (which only an error reads), and the query for them: the
@@ -428,7 +464,7 @@ impl InputSource for EmbeddedStore {
         let (columns, sql) = self.read_plan(&connection, table, names, false)?;
         let mut statement = connection
             .prepare_cached(&sql)
-            .map_err(|e| storage(e.into()))?;
+            .map_err(|e| self.unplannable(&connection, table, e))?;
         let mut rows = Vec::new();
         let mut cursor = statement
             .query([date_key(start), date_key(end)])
