@@ -63,6 +63,9 @@ struct Keeper {
     on_reaped: Mutex<Vec<ReapedHook>>,
     /// The runs reaped as the keeper started, before any hook was told.
     reaped_at_start: Vec<RunRecord>,
+    /// Set by [`LeaseKeeper::stop_all_for_shutdown`]: a run tracked after
+    /// it is stopped as it starts.
+    shutting_down: AtomicBool,
 }
 
 /// Told of every run this keeper reaps, with its final (failed, `stale`)
@@ -269,6 +272,7 @@ impl LeaseKeeper {
             reaped: AtomicU64::new(reaped.runs.len() as u64),
             on_reaped: Mutex::default(),
             reaped_at_start: reaped.runs,
+            shutting_down: AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&keeper);
         std::thread::Builder::new()
@@ -315,7 +319,13 @@ impl LeaseKeeper {
     /// Starts renewing `run_id`'s lease until the guard is dropped.
     pub fn track(&self, run_id: &str) -> LeaseGuard {
         let cancel = Arc::new(AtomicBool::new(false));
-        let shutdown = Arc::new(AtomicBool::new(false));
+        // A host shutting down starts no run: one claimed now ends
+        // `shutdown` before it runs.
+        let stopped = self.keeper.shutting_down.load(Ordering::SeqCst);
+        let shutdown = Arc::new(AtomicBool::new(stopped));
+        if stopped {
+            cancel.store(true, Ordering::SeqCst);
+        }
         self.keeper.lock_in_flight().insert(
             run_id.to_string(),
             InFlight {
@@ -339,8 +349,10 @@ impl LeaseKeeper {
 
     /// Stops every run this host holds, because the host is shutting down:
     /// each stops at its next epoch tick and ends `failed`, kind
-    /// `shutdown`. Returns how many runs were told to stop.
+    /// `shutdown`, and so does every run tracked after. Returns how many
+    /// runs were told to stop.
     pub fn stop_all_for_shutdown(&self) -> usize {
+        self.keeper.shutting_down.store(true, Ordering::SeqCst);
         let in_flight = self.keeper.lock_in_flight();
         for run in in_flight.values() {
             run.shutdown.store(true, Ordering::SeqCst);

@@ -60,6 +60,72 @@ fn phase_alerts(store: &dyn Store, day: NaiveDate, event: EventKind) -> Vec<Aler
         .collect()
 }
 
+/// Ctrl-C on a command that runs processors stops the run in flight, which
+/// ends `failed` with kind `shutdown`, starts no further run, and exits
+/// 130, leaving no run `running`. Before, SIGINT killed `slate backfill`
+/// on the spot: its run stayed `running` until a later command reaped it
+/// as a dead host's, with an error alert.
+#[test]
+fn an_interrupted_command_ends_its_run_as_shutdown_starts_no_other_and_exits_130() {
+    let commands: [&[&str]; 2] = [
+        &[
+            "run",
+            "--date",
+            "2026-01-11",
+            "--processors",
+            "SlowProcessor",
+        ],
+        &[
+            "backfill",
+            "--from",
+            "2026-01-11",
+            "--to",
+            "2026-01-12",
+            "--processors",
+            "SlowProcessor",
+            "--reprocess",
+            "all",
+            "--parallelism",
+            "1",
+        ],
+    ];
+    for args in commands {
+        let data = tempfile::tempdir().unwrap();
+        let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+        let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+        for day in ["2026-01-11", "2026-01-12"] {
+            set_spin(&store, date(day), true);
+        }
+        let child = slate_with_plugins(data.path(), plugins.path())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_until("the first run spins", || {
+            runs_of(&store, "SlowProcessor", date("2026-01-11"))
+                .first()
+                .is_some_and(|r| r.status == RunStatus::Running)
+        });
+
+        // SAFETY: signals the child this test started, still unwaited.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+        let output = child.wait_with_output().unwrap();
+
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(130), "{args:?}: {stderr}");
+        assert_contains(&stderr, "interrupted: no further run starts");
+        let stopped = runs_of(&store, "SlowProcessor", date("2026-01-11")).remove(0);
+        assert_eq!(
+            (stopped.status, stopped.error_kind),
+            (RunStatus::Failed, Some(ErrorKind::Shutdown)),
+            "{args:?}"
+        );
+        assert!(runs_of(&store, "SlowProcessor", date("2026-01-12")).is_empty());
+        assert!(crate::support::runs_still_running(&store).is_empty());
+    }
+}
+
 /// A run reaped as stale failed, so its phase is incomplete on its date:
 /// `slate reap` records `phase_incomplete`, as the end of a failed run
 /// does. Before, only the reaped run's own alert said anything.

@@ -120,13 +120,13 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
             dates.done, dates.failed, dates.blocked
         ));
     };
-    let never = AtomicBool::new(false);
+    let interrupt = super::interrupt::Interrupt::watch(&host.executor)?;
     let outcomes = backfill::run(
         &host.pipeline,
         &host.executor,
         &plan,
         parallelism,
-        &never,
+        interrupt.flag(),
         &on_outcome,
     );
     bar.finish();
@@ -184,11 +184,11 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         all.not_started
     );
     super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
-    Ok(if all.all_well() {
+    Ok(interrupt.exit_code(if all.all_well() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }))
 }
 
 /// The pipeline a `slate backfill` on a cluster works with: the one it
@@ -350,7 +350,7 @@ fn backfill_over_the_cluster(
             bar.set_message(message);
         }
     };
-    let never = AtomicBool::new(false);
+    let interrupt = super::interrupt::Interrupt::watch(&host.executor)?;
     slate::work_queue::release_held_before(queue, host.executor.host_id())?;
     let followed = FollowedPipeline::new(options, host)?;
     slate::work_queue::work_until(
@@ -358,7 +358,7 @@ fn backfill_over_the_cluster(
         &|| followed.current(),
         &host.executor,
         request.parallelism,
-        &never,
+        interrupt.flag(),
         &|| progress().is_some_and(|p| p.is_finished() || stranded(&p, &followed.current())),
         &show,
     )?;
@@ -432,11 +432,13 @@ fn backfill_over_the_cluster(
     }
     super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
     let all_ran = done.failed == 0 && done.blocked == 0 && done.queued == 0;
-    Ok(if all_ran && done.cancelled_at.is_none() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(
+        interrupt.exit_code(if all_ran && done.cancelled_at.is_none() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
+    )
 }
 
 /// Whether every task of the backfill still queued is stranded: no task is

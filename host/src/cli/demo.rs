@@ -53,7 +53,8 @@ pub fn demo(
         .collect();
     let selection = host.pipeline.select(&[])?;
 
-    let mut outcomes = run_season(&host, &dates, &selection, parallelism)?;
+    let interrupt = super::interrupt::Interrupt::watch(&host.executor)?;
+    let mut outcomes = run_season(&host, &dates, &selection, parallelism, interrupt.flag())?;
     // Runs end in any order when several run at once: the summary lists
     // them by date, each date in pipeline order.
     outcomes.sort_by_key(|o| {
@@ -147,9 +148,9 @@ pub fn demo(
         eprintln!(
             "{surprises} runs did not succeed beyond the planted missing date's: see UNEXPECTED above"
         );
-        return Ok(ExitCode::FAILURE);
+        return Ok(interrupt.exit_code(ExitCode::FAILURE));
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(interrupt.exit_code(ExitCode::SUCCESS))
 }
 
 /// Runs every processor of `selection` on each of `dates`, as `slate
@@ -164,6 +165,7 @@ fn run_season(
     dates: &[NaiveDate],
     selection: &[String],
     parallelism: usize,
+    stop: &AtomicBool,
 ) -> Result<Vec<Outcome>> {
     let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
         return Ok(Vec::new());
@@ -186,7 +188,7 @@ fn run_season(
         &host.executor,
         &plan,
         parallelism,
-        &AtomicBool::new(false),
+        stop,
         &|_| {
             let done = done.fetch_add(1, Ordering::Relaxed) + 1;
             if done.is_multiple_of(250) || done == total {

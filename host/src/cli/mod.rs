@@ -13,6 +13,7 @@ mod build;
 mod demo;
 mod health;
 mod hosts;
+mod interrupt;
 mod new;
 mod plugins;
 mod quarantine;

@@ -24,6 +24,7 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
     let host = Host::open(options, false, 1)?;
     let date = host.served(date)?;
     let selection = host.pipeline.select(processors)?;
+    let interrupt = super::interrupt::Interrupt::watch(&host.executor)?;
     let DateRun {
         records,
         not_started,
@@ -116,11 +117,11 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
     super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
     let all_succeeded =
         not_started.is_empty() && records.iter().all(|r| r.status == RunStatus::Success);
-    Ok(if all_succeeded {
+    Ok(interrupt.exit_code(if all_succeeded {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }))
 }
 
 /// Prints run history matching `filter`, newest first.
