@@ -135,6 +135,11 @@ fn the_history_shows_shadows_set_and_dropped_beside_the_switches(registry: &Regi
         ],
         "{history:#?}"
     );
+    // One sequence: newest first is highest first, and no id repeats.
+    assert!(
+        history.windows(2).all(|pair| pair[0].id > pair[1].id),
+        "{history:#?}"
+    );
     assert_eq!(registry.history(name).unwrap().len(), 2);
     assert_eq!(registry.previous_version(name).unwrap().hash, v1.hash);
 }
@@ -150,25 +155,6 @@ fn a_data_directorys_history_shows_shadows_set_and_dropped() {
 fn a_shared_registrys_history_shows_shadows_set_and_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let registry = Registry::connect(&isolated_url(), dir.path(), "test-host").unwrap();
-    the_history_shows_shadows_set_and_dropped_beside_the_switches(&registry);
-}
-
-/// A registry file made before the shadow changes named what changed
-/// opens, and records what changes from then on.
-#[test]
-fn a_data_directorys_registry_from_before_shadow_history_opens_and_records_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("registry");
-    std::fs::create_dir_all(&folder).unwrap();
-    let old = rusqlite::Connection::open(folder.join("registry.db")).unwrap();
-    old.execute_batch(
-        "CREATE TABLE shadow_changes (id INTEGER PRIMARY KEY AUTOINCREMENT, changed_at TEXT NOT NULL);
-         INSERT INTO shadow_changes (changed_at) VALUES ('2026-11-01T00:00:00.000000Z');",
-    )
-    .unwrap();
-    drop(old);
-
-    let registry = Registry::open(&folder).unwrap();
     the_history_shows_shadows_set_and_dropped_beside_the_switches(&registry);
 }
 

@@ -45,49 +45,29 @@ CREATE TABLE IF NOT EXISTS shadows (
 );
 CREATE TABLE IF NOT EXISTS shadow_changes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    changed_at TEXT NOT NULL,
-    name TEXT,
-    hash TEXT,
-    action TEXT
+    changed_at TEXT NOT NULL
 );
 ";
 
-/// The columns `shadow_changes` gained after its first release: what a
-/// shadow change was, for the history. Older rows have none.
-const SHADOW_CHANGE_COLUMNS: [&str; 3] = ["name", "hash", "action"];
-
-/// Adds to a registry file made by an earlier release the columns
-/// [`SETUP`] has since gained.
-fn add_missing_columns(connection: &Connection) -> rusqlite::Result<()> {
-    let present: Vec<String> = connection
-        .prepare("SELECT name FROM pragma_table_info('shadow_changes')")?
-        .query_map([], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
-    for column in SHADOW_CHANGE_COLUMNS {
-        if !present.iter().any(|p| p == column) {
-            connection.execute_batch(&format!(
-                "ALTER TABLE shadow_changes ADD COLUMN {column} TEXT"
-            ))?;
-        }
-    }
-    Ok(())
-}
-
-/// Records a change of the shadows at `now`: `what`, when it is one the
-/// history shows (a version made the shadow, or the shadow dropped).
+/// Records a change of the shadows at `now`, and `what` changed when it is
+/// one the history shows (a version made the shadow, or the shadow
+/// dropped): as a `deployments` entry, numbered in the one sequence with
+/// the switches, which [`RegistryStorage::history`] leaves out.
 fn note_shadow_change_in(
     transaction: &rusqlite::Transaction<'_>,
     now: DateTime<Utc>,
     what: Option<(&str, &str, DeployAction)>,
 ) -> rusqlite::Result<()> {
-    let (name, hash, action) = match what {
-        Some((name, hash, action)) => (Some(name), Some(hash), Some(action.as_str())),
-        None => (None, None, None),
-    };
     transaction.execute(
-        "INSERT INTO shadow_changes (changed_at, name, hash, action) VALUES (?1, ?2, ?3, ?4)",
-        params![timestamp(now), name, hash, action],
+        "INSERT INTO shadow_changes (changed_at) VALUES (?1)",
+        params![timestamp(now)],
     )?;
+    if let Some((name, hash, action)) = what {
+        transaction.execute(
+            "INSERT INTO deployments (name, hash, action, deployed_at) VALUES (?1, ?2, ?3, ?4)",
+            params![name, hash, action.as_str(), timestamp(now)],
+        )?;
+    }
     Ok(())
 }
 
@@ -142,25 +122,31 @@ fn stored_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredVersion> {
     })
 }
 
-/// The history entries `sql` selects for processor `name` (`?1`): id,
-/// name, hash, version, action, when, and whether active; an action this
-/// release does not know reads as `unknown`.
+/// `name`'s history entries, newest first: its switches, and with
+/// `with_shadows` its shadow changes too. An action this release does not
+/// know reads as a deploy.
 fn history_entries(
     connection: &Connection,
-    sql: &str,
     name: &str,
-    unknown: DeployAction,
+    with_shadows: bool,
 ) -> Result<Vec<Deployment>, RegistryError> {
-    let mut statement = connection.prepare(sql)?;
+    let mut statement = connection.prepare_cached(
+        "SELECT d.id, d.name, d.hash, v.version, d.action, d.deployed_at,
+                COALESCE(d.id = (SELECT deployment_id FROM active WHERE name = d.name), 0)
+         FROM deployments d
+         JOIN versions v ON v.name = d.name AND v.hash = d.hash
+         WHERE d.name = ?1 AND (?2 OR d.action NOT IN ('shadow', 'drop_shadow'))
+         ORDER BY d.id DESC",
+    )?;
     let entries = statement
-        .query_map(params![name], |row| {
+        .query_map(params![name, with_shadows], |row| {
             let action: String = row.get(4)?;
             Ok(Deployment {
                 id: row.get(0)?,
                 name: row.get(1)?,
                 hash: row.get(2)?,
                 version: row.get(3)?,
-                action: action.parse().unwrap_or(unknown),
+                action: action.parse().unwrap_or(DeployAction::Deploy),
                 deployed_at: parse_time(row.get(5)?),
                 active: row.get(6)?,
             })
@@ -186,7 +172,6 @@ impl LocalRegistry {
         // store's do: a deploy beside another reads, then writes.
         connection.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         connection.execute_batch(SETUP)?;
-        add_missing_columns(&connection)?;
         Ok(LocalRegistry {
             dir: dir.to_path_buf(),
             connection: Mutex::new(connection),
@@ -354,30 +339,11 @@ impl RegistryStorage for LocalRegistry {
     }
 
     fn history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
-        history_entries(
-            &self.lock(),
-            "SELECT d.id, d.name, d.hash, v.version, d.action, d.deployed_at,
-                    COALESCE(d.id = (SELECT deployment_id FROM active WHERE name = d.name), 0)
-             FROM deployments d
-             JOIN versions v ON v.name = d.name AND v.hash = d.hash
-             WHERE d.name = ?1
-             ORDER BY d.id DESC",
-            name,
-            DeployAction::Deploy,
-        )
+        history_entries(&self.lock(), name, false)
     }
 
-    fn shadow_history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
-        history_entries(
-            &self.lock(),
-            "SELECT c.id, c.name, c.hash, v.version, c.action, c.changed_at, 0
-             FROM shadow_changes c
-             JOIN versions v ON v.name = c.name AND v.hash = c.hash
-             WHERE c.name = ?1 AND c.action IS NOT NULL
-             ORDER BY c.id DESC",
-            name,
-            DeployAction::Shadow,
-        )
+    fn history_with_shadows(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
+        history_entries(&self.lock(), name, true)
     }
 
     fn versions_starting(

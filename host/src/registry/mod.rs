@@ -281,10 +281,8 @@ trait RegistryStorage: Send + Sync {
     fn active_hash(&self, name: &str) -> Result<Option<String>, RegistryError>;
     /// See [`Registry::history`].
     fn history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError>;
-    /// `name`'s shadow versions set and dropped, newest first, as
-    /// entries of action [`DeployAction::Shadow`] or
-    /// [`DeployAction::DropShadow`] (never active; ids of their own).
-    fn shadow_history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError>;
+    /// See [`Registry::history_with_shadows`].
+    fn history_with_shadows(&self, name: &str) -> Result<Vec<Deployment>, RegistryError>;
     /// The stored versions of `name` whose hash starts with `hash_prefix`.
     fn versions_starting(
         &self,
@@ -430,20 +428,11 @@ impl Registry {
 
     /// Every deployment of `name` and every shadow version set or dropped
     /// ([`DeployAction::Shadow`], [`DeployAction::DropShadow`]), newest
-    /// first: what `slate plugins history` and `GET
-    /// /plugins/NAME/history` show. A shadow ended by a promotion, an
+    /// first, numbered in one sequence: what `slate plugins history` and
+    /// `GET /plugins/NAME/history` show. A shadow ended by a promotion, an
     /// undeploy or a deploy of its own bytes shows as that switch.
     pub fn history_with_shadows(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
-        let mut history = self.storage.history(name)?;
-        history.extend(self.storage.shadow_history(name)?);
-        // Newest first; at one instant, the switch after the shadow change.
-        history.sort_by(|a, b| {
-            let switch = |d: &Deployment| {
-                !matches!(d.action, DeployAction::Shadow | DeployAction::DropShadow)
-            };
-            (b.deployed_at, switch(b), b.id).cmp(&(a.deployed_at, switch(a), a.id))
-        });
-        Ok(history)
+        self.storage.history_with_shadows(name)
     }
 
     /// When `name` was undeployed, if it was and was not deployed again

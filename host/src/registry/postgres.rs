@@ -70,20 +70,6 @@ const SETUP: &str = "
         id BIGSERIAL PRIMARY KEY,
         changed_at TIMESTAMPTZ NOT NULL
     );
-    -- What a shadow change was, for the history (older rows have none).
-    -- Altered only when missing: an ALTER locks the table even when it
-    -- changes nothing.
-    DO $$ BEGIN
-        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
-                       WHERE table_schema = '_slate'
-                         AND table_name = 'plugin_shadow_changes'
-                         AND column_name = 'action') THEN
-            ALTER TABLE _slate.plugin_shadow_changes
-                ADD COLUMN IF NOT EXISTS name TEXT,
-                ADD COLUMN IF NOT EXISTS hash TEXT,
-                ADD COLUMN IF NOT EXISTS action TEXT;
-        END IF;
-    END $$;
     CREATE TABLE IF NOT EXISTS _slate.plugin_generation (
         only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
         value BIGINT NOT NULL
@@ -177,24 +163,27 @@ fn announce_in(client: &mut impl GenericClient) -> Result<(), RegistryError> {
     Ok(())
 }
 
-/// Records that the shadows changed at `now` (`what` changed, when it is a
-/// change the history shows: a version made the shadow, or the shadow
-/// dropped), and announces the new generation when the transaction
-/// commits.
+/// Records that the shadows changed at `now`, and `what` changed when it
+/// is one the history shows (a version made the shadow, or the shadow
+/// dropped): as a deployments entry, numbered in the one sequence with the
+/// switches, which [`RegistryStorage::history`] leaves out. Announces the
+/// new generation when the transaction commits.
 fn note_shadow_change_in(
     client: &mut impl GenericClient,
     now: DateTime<Utc>,
     what: Option<(&str, &str, DeployAction)>,
 ) -> Result<(), RegistryError> {
-    let (name, hash, action) = match what {
-        Some((name, hash, action)) => (Some(name), Some(hash), Some(action.as_str())),
-        None => (None, None, None),
-    };
     client.execute(
-        "INSERT INTO _slate.plugin_shadow_changes (changed_at, name, hash, action)
-         VALUES ($1, $2, $3, $4)",
-        &[&now, &name, &hash, &action],
+        "INSERT INTO _slate.plugin_shadow_changes (changed_at) VALUES ($1)",
+        &[&now],
     )?;
+    if let Some((name, hash, action)) = what {
+        client.execute(
+            "INSERT INTO _slate.plugin_deployments (name, hash, action, deployed_at)
+             VALUES ($1, $2, $3, $4)",
+            &[&name, &hash, &action.as_str(), &now],
+        )?;
+    }
     announce_in(client)
 }
 
@@ -234,16 +223,26 @@ fn recreate_if_gone(client: &mut postgres::Client) -> Result<(), postgres::Error
 }
 
 impl PostgresRegistry {
-    /// The history entries `sql` selects for processor `name` (`$1`): id,
-    /// name, hash, version, action, when, and whether active; an action
-    /// this release does not know reads as `unknown`.
+    /// `name`'s history entries, newest first: its switches, and with
+    /// `with_shadows` its shadow changes too. An action this release does
+    /// not know reads as a deploy.
     fn history_entries(
         &self,
-        sql: &str,
         name: &str,
-        unknown: DeployAction,
+        with_shadows: bool,
     ) -> Result<Vec<Deployment>, RegistryError> {
-        let rows = self.with_client(|client| Ok(client.query(sql, &[&name])?))?;
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                "SELECT d.id, d.name, d.hash, v.version, d.action, d.deployed_at,
+                        d.id = (SELECT deployment_id FROM _slate.plugin_active a
+                                WHERE a.name = d.name) IS TRUE
+                 FROM _slate.plugin_deployments d
+                 JOIN _slate.plugin_versions v ON v.name = d.name AND v.hash = d.hash
+                 WHERE d.name = $1 AND ($2 OR d.action NOT IN ('shadow', 'drop_shadow'))
+                 ORDER BY d.id DESC",
+                &[&name, &with_shadows],
+            )?)
+        })?;
         Ok(rows
             .iter()
             .map(|row| {
@@ -253,7 +252,7 @@ impl PostgresRegistry {
                     name: row.get(1),
                     hash: row.get(2),
                     version: row.get(3),
-                    action: action.parse().unwrap_or(unknown),
+                    action: action.parse().unwrap_or(DeployAction::Deploy),
                     deployed_at: row.get(5),
                     active: row.get(6),
                 }
@@ -531,29 +530,11 @@ impl RegistryStorage for PostgresRegistry {
     }
 
     fn history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
-        self.history_entries(
-            "SELECT d.id, d.name, d.hash, v.version, d.action, d.deployed_at,
-                    d.id = (SELECT deployment_id FROM _slate.plugin_active a
-                            WHERE a.name = d.name) IS TRUE
-             FROM _slate.plugin_deployments d
-             JOIN _slate.plugin_versions v ON v.name = d.name AND v.hash = d.hash
-             WHERE d.name = $1
-             ORDER BY d.id DESC",
-            name,
-            DeployAction::Deploy,
-        )
+        self.history_entries(name, false)
     }
 
-    fn shadow_history(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
-        self.history_entries(
-            "SELECT c.id, c.name, c.hash, v.version, c.action, c.changed_at, FALSE
-             FROM _slate.plugin_shadow_changes c
-             JOIN _slate.plugin_versions v ON v.name = c.name AND v.hash = c.hash
-             WHERE c.name = $1 AND c.action IS NOT NULL
-             ORDER BY c.id DESC",
-            name,
-            DeployAction::Shadow,
-        )
+    fn history_with_shadows(&self, name: &str) -> Result<Vec<Deployment>, RegistryError> {
+        self.history_entries(name, true)
     }
 
     fn versions_starting(
