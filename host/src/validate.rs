@@ -397,6 +397,7 @@ fn check_scalar(scalar: &Scalar, column: &Column) -> Option<String> {
             "{v} is not allowed: the field does not accept NaN or infinity"
         )),
         Scalar::Numeric(text) => numeric_problem(text),
+        Scalar::Json(text) => json_problem(text),
         Scalar::Date(d) => match naive_date(*d) {
             None => Some(format!(
                 "{:04}-{:02}-{:02} is not a calendar date",
@@ -410,12 +411,26 @@ fn check_scalar(scalar: &Scalar, column: &Column) -> Option<String> {
         Scalar::Timestamp(micros) if timestamp_text(*micros).is_none() => Some(format!(
             "{micros} microseconds is outside 0001-01-01 to 9999-12-31"
         )),
-        Scalar::Json(text) => serde_json::from_str::<serde::de::IgnoredAny>(text)
-            .err()
-            .map(|e| format!("not valid JSON: {e}"))
-            .or_else(|| json_number_problem(text)),
         _ => None,
     }
+}
+
+/// The problem with a NUMERIC or JSON cell's text, if any, as validation
+/// finds it: what a store's read checks of a cell it keeps as text.
+pub fn text_cell_problem(column_type: ColumnType, text: &str) -> Option<String> {
+    match column_type {
+        ColumnType::Numeric => numeric_problem(text),
+        ColumnType::Json => json_problem(text),
+        _ => None,
+    }
+}
+
+/// Why `text` is no JSON value BigQuery's JSON type holds as written.
+fn json_problem(text: &str) -> Option<String> {
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .err()
+        .map(|e| format!("not valid JSON: {e}"))
+        .or_else(|| json_number_problem(text))
 }
 
 /// Why a number in the valid JSON `text` is one BigQuery's JSON type

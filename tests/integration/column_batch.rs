@@ -193,6 +193,61 @@ fn a_read_the_store_could_not_reach_fails_the_run_as_unreachable_not_input() {
     );
 }
 
+/// A NUMERIC or JSON cell the schema refuses, written past the host, fails
+/// the read with kind `input`, naming the column, the value and the rule,
+/// as a bad date or a NaN does. Before, both were read as plain text: the
+/// processor got them, and the run failed `validation` on its own output
+/// (blaming the processor) or succeeded on the bad value.
+#[test]
+fn a_numeric_or_json_cell_its_schema_refuses_fails_the_read_as_input() {
+    let cases = [
+        (
+            "amount",
+            "'abc'",
+            "`amount` holds text \"abc\": `abc` is not a decimal number",
+        ),
+        (
+            "amount",
+            "'1.1234567891'",
+            "`amount` holds text \"1.1234567891\": `1.1234567891` has 10 digits after the point",
+        ),
+        (
+            "doc",
+            "'not json'",
+            "`doc` holds text \"not json\": not valid JSON",
+        ),
+        (
+            "doc",
+            "'12345678901234567890123'",
+            "JSON number 12345678901234567890123 is an integer beyond 64 bits",
+        ),
+    ];
+    for (column, bad, named) in cases {
+        let (host, echo) = host_with_rows(RunLimits::default(), &["2026-01-15"]);
+        let database = rusqlite::Connection::open(host.dir.path().join("slate.db")).unwrap();
+        database
+            .execute(
+                &format!("UPDATE \"slate_test.every_type\" SET {column} = {bad} WHERE n = -7"),
+                [],
+            )
+            .unwrap();
+
+        let record = host.run(&echo, date("2026-01-15"));
+
+        assert_eq!(
+            (record.status, record.error_kind),
+            (RunStatus::Failed, Some(ErrorKind::Input)),
+            "{column} = {bad}: {record:?}"
+        );
+        let message = record.error_message.unwrap_or_default();
+        assert_contains(
+            &message,
+            "reading an input failed: slate_test.every_type 2026-01-15 row",
+        );
+        assert_contains(&message, named);
+    }
+}
+
 #[test]
 fn a_malformed_stored_cell_fails_the_read_naming_table_date_row_column_and_value() {
     let (host, echo) = host_with_rows(RunLimits::default(), &["2026-01-15"]);

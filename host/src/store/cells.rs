@@ -85,6 +85,20 @@ pub enum UnreadableCell {
         /// The rule it breaks.
         rule: &'static str,
     },
+    /// The cell holds the column's type as text, but text no row may hold:
+    /// a NUMERIC that is no decimal of at most 38 digits (9 after the
+    /// point), a JSON cell that is not valid JSON, or a list holding an
+    /// item validation refuses. Only a row written past the host's
+    /// validation (into a raw input, say) can hold one.
+    #[error("`{column}` holds {found}: {problem}")]
+    Invalid {
+        /// The column's name.
+        column: String,
+        /// What the cell holds.
+        found: StoredCell,
+        /// What is wrong with it, as validation says.
+        problem: String,
+    },
     /// A REPEATED column's cell is neither null nor text.
     #[error("`{column}` holds {found}, not a list")]
     NotAList {
@@ -166,6 +180,19 @@ fn unexpected(cell: ValueRef<'_>, column: &Column) -> UnreadableCell {
     }
 }
 
+/// A NUMERIC or JSON cell's text, if validation takes it.
+fn checked_text<'a>(cell: ValueRef<'a>, column: &Column) -> Result<&'a str, UnreadableCell> {
+    let text = text(cell, column)?;
+    match crate::validate::text_cell_problem(column.column_type, text) {
+        None => Ok(text),
+        Some(problem) => Err(UnreadableCell::Invalid {
+            column: column.name.clone(),
+            found: cell.into(),
+            problem,
+        }),
+    }
+}
+
 /// The error for a cell of the column's type that breaks `rule`.
 fn refused(cell: ValueRef<'_>, column: &Column, rule: &'static str) -> UnreadableCell {
     UnreadableCell::Refused {
@@ -238,7 +265,7 @@ fn string<'c>(cell: ValueRef<'c>, column: &Column) -> Result<&'c str, Unreadable
 /// Reads a cell back as the column's type; the error names what was found.
 pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, UnreadableCell> {
     if column.mode == ColumnMode::Repeated {
-        return match cell {
+        let list = match cell {
             ValueRef::Null => Ok(Value::Repeated(Vec::new())),
             ValueRef::Text(text) => {
                 let malformed = |source| UnreadableCell::MalformedList {
@@ -246,21 +273,32 @@ pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, Unreadable
                     source,
                 };
                 if column.column_type == ColumnType::Json {
-                    return json_list_items(text)
+                    json_list_items(text)
                         .map(Value::Repeated)
-                        .map_err(malformed);
+                        .map_err(malformed)
+                } else {
+                    let items: Vec<serde_json::Value> =
+                        serde_json::from_slice(text).map_err(malformed)?;
+                    items
+                        .iter()
+                        .map(|item| scalar_from_json(item, column))
+                        .collect::<Result<_, _>>()
+                        .map(Value::Repeated)
                 }
-                let items: Vec<serde_json::Value> =
-                    serde_json::from_slice(text).map_err(malformed)?;
-                items
-                    .iter()
-                    .map(|item| scalar_from_json(item, column))
-                    .collect::<Result<_, _>>()
-                    .map(Value::Repeated)
             }
             other => Err(UnreadableCell::NotAList {
                 column: column.name.clone(),
                 found: other.into(),
+            }),
+        }?;
+        // Each item as validation takes it: a NUMERIC item a decimal, a
+        // JSON item valid JSON, a FLOAT64 item finite.
+        return match crate::validate::check_value(&list, column) {
+            None => Ok(list),
+            Some(problem) => Err(UnreadableCell::Invalid {
+                column: column.name.clone(),
+                found: cell.into(),
+                problem,
             }),
         };
     }
@@ -272,8 +310,8 @@ pub fn from_sql(cell: ValueRef<'_>, column: &Column) -> Result<Value, Unreadable
     let text = || text(cell, column);
     let scalar = match column.column_type {
         ColumnType::String => Scalar::String(string(cell, column)?.to_string()),
-        ColumnType::Numeric => Scalar::Numeric(text()?.to_string()),
-        ColumnType::Json => Scalar::Json(text()?.to_string()),
+        ColumnType::Numeric => Scalar::Numeric(checked_text(cell, column)?.to_string()),
+        ColumnType::Json => Scalar::Json(checked_text(cell, column)?.to_string()),
         ColumnType::Int64 => match cell {
             ValueRef::Integer(v) => Scalar::Int64(v),
             _ => return Err(unexpected()),
@@ -313,7 +351,7 @@ pub fn push_sql(
             return Ok(());
         }
         (ColumnType::String, _) => Cell::Text(string(cell, column)?),
-        (ColumnType::Numeric | ColumnType::Json, _) => Cell::Text(text()?),
+        (ColumnType::Numeric | ColumnType::Json, _) => Cell::Text(checked_text(cell, column)?),
         (ColumnType::Int64, ValueRef::Integer(v)) => Cell::Integer(v),
         (ColumnType::Float64, _) => Cell::Float(float(cell, column)?),
         (ColumnType::Bool, _) => Cell::Boolean(boolean(cell, column)?),
