@@ -175,7 +175,23 @@ fn the_demo_exits_1_when_a_run_fails_beyond_the_planted_missing_date() {
     );
     assert_contains(
         &stderr(&crashing),
-        "1 runs did not succeed beyond the planted",
+        "1 run did not succeed beyond the planted",
+    );
+    // On the planted date too, a crash is no planted failure: before, any
+    // failure on that date was called planted, and the demo exited 0.
+    let crashing_on_the_planted_date = slate(
+        dir.path(),
+        &["demo", "--from", "2026-01-06", "--to", "2026-01-06"],
+    );
+    let out = stdout(&crashing_on_the_planted_date);
+    assert_eq!(crashing_on_the_planted_date.status.code(), Some(1), "{out}");
+    assert_contains(
+        &out,
+        "not a success (UNEXPECTED): 2026-01-06 VersionedProcessor failed",
+    );
+    assert_contains(
+        &out,
+        "not a success (the planted missing date): 2026-01-06 PlayerGameSummaryProcessor failed",
     );
 }
 
