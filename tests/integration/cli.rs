@@ -699,6 +699,23 @@ fn listing_plugins_of_a_data_folder_that_does_not_exist_creates_nothing() {
     assert_contains(&stdout(&history), "never been deployed");
     let unknown = slate(&typo, &["plugins", "history", "NoSuchProcessor"]);
     assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    // A switch there is refused: before, a deploy reported success into a
+    // registry it made in the mistyped folder, checked against nothing.
+    for switch in [
+        &["deploy", components::VERSIONED_V1][..],
+        &["deploy", "--shadow", components::VERSIONED_V1],
+        &["rollback", "VersionedProcessor"],
+        &["undeploy", "VersionedProcessor"],
+    ] {
+        let refused = slate(&typo, switch);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{switch:?}: {}",
+            stderr(&refused)
+        );
+        assert_contains(&stderr(&refused), "does not exist: nothing was deployed");
+    }
     assert!(!typo.exists(), "{} was created", typo.display());
 }
 

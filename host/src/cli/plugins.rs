@@ -174,6 +174,16 @@ impl Deploying {
     /// so that a deploy, a rollback or an undeploy can still settle what
     /// refused them.
     fn open(options: &HostOptions) -> Result<Self> {
+        // A data folder that is not there is a mistyped --data-dir: a
+        // switch made there would check nothing and serve nobody.
+        let root = options.data_dir.root();
+        if options.warehouse.state_url()?.is_none() && !root.exists() {
+            super::usage!(
+                "{} does not exist: nothing was deployed; pass the data folder a server or \
+                 `slate run` uses (--data-dir), or run `slate demo` there first",
+                root.display()
+            );
+        }
         let runtime = runtime(options)?;
         let registry = registry(options)?;
         let switching = registry.lock_switches()?;
