@@ -273,6 +273,53 @@ fn scalar_from_json(column: &Column, json: &serde_json::Value) -> Result<Scalar,
     })
 }
 
+/// Reads a JSON cell as written (a fixture's field) as a cell of `column`,
+/// as [`value_from_json`] does but keeping what parsing would change: a
+/// JSON column's value (its key order, a repeated key, a number past a
+/// double's precision) and a NUMERIC given as a JSON number (its digits),
+/// each exactly as written, item by item in a list. Validation then takes
+/// or refuses them as production does.
+pub fn value_from_raw_json(
+    column: &Column,
+    raw: &serde_json::value::RawValue,
+) -> Result<Value, CellMismatch> {
+    let text = raw.get().trim();
+    if text == "null" {
+        return value_from_json(column, &serde_json::Value::Null);
+    }
+    if column.mode != ColumnMode::Repeated {
+        return scalar_from_raw_json(column, raw).map(Value::Scalar);
+    }
+    let items: Vec<&serde_json::value::RawValue> =
+        serde_json::from_str(text).map_err(|_| CellMismatch {
+            column: column.name.clone(),
+            expected: Expected::List(column.column_type),
+            found: Found::Json(serde_json::from_str(text).unwrap_or_default()),
+        })?;
+    items
+        .into_iter()
+        .map(|item| scalar_from_raw_json(column, item))
+        .collect::<Result<_, _>>()
+        .map(Value::Repeated)
+}
+
+/// One scalar of [`value_from_raw_json`].
+fn scalar_from_raw_json(
+    column: &Column,
+    raw: &serde_json::value::RawValue,
+) -> Result<Scalar, CellMismatch> {
+    let text = raw.get().trim();
+    let is_number = text.starts_with(['-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    match column.column_type {
+        ColumnType::Json => Ok(Scalar::Json(text.to_string())),
+        ColumnType::Numeric if is_number => Ok(Scalar::Numeric(text.to_string())),
+        _ => {
+            let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+            scalar_from_json(column, &parsed)
+        }
+    }
+}
+
 /// Reads CSV text as a cell of `column`: empty is null (an empty list when
 /// REPEATED), a REPEATED cell is a JSON array, anything else is parsed as
 /// the column's type.
@@ -286,9 +333,9 @@ pub fn value_from_text(column: &Column, text: &str) -> Result<Value, CellMismatc
         found: Found::Text(text.to_string()),
     };
     if column.mode == ColumnMode::Repeated {
-        let json: serde_json::Value =
+        let raw: &serde_json::value::RawValue =
             serde_json::from_str(text).map_err(|_| mismatch(Expected::JsonList))?;
-        return value_from_json(column, &json);
+        return value_from_raw_json(column, raw);
     }
     let expected = || mismatch(Expected::Scalar(column.column_type));
     let json = match column.column_type {
@@ -304,7 +351,12 @@ pub fn value_from_text(column: &Column, text: &str) -> Result<Value, CellMismatc
             "false" | "FALSE" | "0" => serde_json::Value::Bool(false),
             _ => return Err(expected()),
         },
-        ColumnType::Json => serde_json::from_str(text).map_err(|_| expected())?,
+        // As written: parsed and written again, it would change.
+        ColumnType::Json => {
+            let raw: &serde_json::value::RawValue =
+                serde_json::from_str(text).map_err(|_| expected())?;
+            return value_from_raw_json(column, raw);
+        }
         _ => serde_json::Value::String(text.to_string()),
     };
     value_from_json(column, &json)

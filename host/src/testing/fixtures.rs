@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::rows::{
-    CellMismatch, Row, RowSet, Scalar, Value, naive_date, value_from_json, value_from_text,
+    CellMismatch, Row, RowSet, Scalar, Value, naive_date, value_from_json, value_from_raw_json,
+    value_from_text,
 };
 use crate::schema::{TableName, TableSchema};
 use crate::store::input::{InputError, InputSource, TableSpan};
@@ -62,14 +63,16 @@ pub enum FixtureError {
     },
     /// Two rows of one date hold one key, which a raw input's read refuses
     /// in production.
-    #[error("{file}: rows {first} and {second} of {date} share the key {key}")]
+    #[error(
+        "{file}:{second}: the row on line {second} of {date} has the key of line {first}, {key}"
+    )]
     KeyTwice {
         /// The file.
         file: String,
-        /// The first row holding it, 1-based in file order.
-        first: usize,
-        /// The second.
-        second: usize,
+        /// The line of the first row holding it.
+        first: u64,
+        /// The line of the second.
+        second: u64,
         /// The partition date.
         date: String,
         /// The key, as `column=value` pairs.
@@ -265,6 +268,12 @@ impl Fixtures {
                 file_table(&path).ok_or(FixtureError::BadName { file: file.clone() })?;
             match format {
                 Format::Schema => {
+                    // A schema of a table the processor does not read is
+                    // a misspelt name, or a leftover: it would be passed
+                    // over in silence.
+                    if !declared.contains(&table) {
+                        return Err(undeclared(file, &table, declared));
+                    }
                     let text = read_text(&path)?;
                     let schema: TableSchema =
                         serde_json::from_str(&text).map_err(|e| FixtureError::Malformed {
@@ -300,15 +309,7 @@ impl Fixtures {
                 }
                 Format::Ndjson | Format::Csv => {
                     if !declared.contains(&table) {
-                        return Err(FixtureError::UndeclaredTable {
-                            file,
-                            table: table.to_string(),
-                            declared: declared
-                                .iter()
-                                .map(ToString::to_string)
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                        });
+                        return Err(undeclared(file, &table, declared));
                     }
                     if let Some((first, _, _)) = data.iter().find(|(_, t, _)| *t == table) {
                         return Err(FixtureError::TwoFiles {
@@ -342,7 +343,11 @@ impl Fixtures {
                     table: table.to_string(),
                 })?;
             let text = read_text(&path)?;
-            let (rows, absent) = match format {
+            let FileRows {
+                rows,
+                absent,
+                lines,
+            } = match format {
                 Format::Ndjson => read_ndjson(&file, &text, &schema)?,
                 _ => read_csv(&file, &text, &schema)?,
             };
@@ -359,7 +364,7 @@ impl Fixtures {
             // A key column left out of the whole file (the processor does
             // not read it) reads null in every row: no key to compare.
             if !schema.key_columns.iter().any(|key| absent.contains(key)) {
-                refuse_a_key_twice(&file, &schema, &rows)?;
+                refuse_a_key_twice(&file, &schema, &rows, &lines)?;
             }
             let columns = schema.columns.iter().map(|c| c.name.clone()).collect();
             fixtures.tables.insert(
@@ -382,7 +387,12 @@ impl Fixtures {
 
 /// Refuses `rows` of `schema` where two rows of one date share the key,
 /// as the store refuses such raw rows when a run reads them.
-fn refuse_a_key_twice(file: &str, schema: &TableSchema, rows: &[Row]) -> Result<(), FixtureError> {
+fn refuse_a_key_twice(
+    file: &str,
+    schema: &TableSchema,
+    rows: &[Row],
+    lines: &[u64],
+) -> Result<(), FixtureError> {
     if schema.key_columns.is_empty() {
         return Ok(());
     }
@@ -394,14 +404,18 @@ fn refuse_a_key_twice(file: &str, schema: &TableSchema, rows: &[Row]) -> Result<
         .iter()
         .filter_map(|k| schema.index_of(k))
         .collect();
-    let mut seen: BTreeMap<Vec<String>, usize> = BTreeMap::new();
-    for (index, row) in rows.iter().enumerate() {
-        let mut identity = vec![crate::rows::value_json(&row[partition]).to_string()];
+    let mut seen: BTreeMap<Vec<String>, u64> = BTreeMap::new();
+    for (row, &line) in rows.iter().zip(lines) {
+        let date = crate::rows::value_json(&row[partition]);
+        let mut identity = vec![
+            date.as_str()
+                .map_or_else(|| date.to_string(), str::to_string),
+        ];
         identity.extend(
             keys.iter()
                 .map(|&k| crate::rows::value_json(&row[k]).to_string()),
         );
-        if let Some(first) = seen.insert(identity.clone(), index + 1) {
+        if let Some(first) = seen.insert(identity.clone(), line) {
             let key: Vec<String> = schema
                 .key_columns
                 .iter()
@@ -411,13 +425,27 @@ fn refuse_a_key_twice(file: &str, schema: &TableSchema, rows: &[Row]) -> Result<
             return Err(FixtureError::KeyTwice {
                 file: file.to_string(),
                 first,
-                second: index + 1,
+                second: line,
                 date: identity[0].clone(),
                 key: key.join(", "),
             });
         }
     }
     Ok(())
+}
+
+/// The error for `file`, a fixture of `table`, which the processor does
+/// not declare among its inputs (`declared`).
+fn undeclared(file: String, table: &TableName, declared: &[TableName]) -> FixtureError {
+    FixtureError::UndeclaredTable {
+        file,
+        table: table.to_string(),
+        declared: declared
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
 }
 
 fn bad_field(file: &str, line: u64, field: &str, message: String) -> FixtureError {
@@ -429,23 +457,24 @@ fn bad_field(file: &str, line: u64, field: &str, message: String) -> FixtureErro
     }
 }
 
-/// The rows of an NDJSON fixture, and the columns no line holds.
-fn read_ndjson(
-    file: &str,
-    text: &str,
-    schema: &TableSchema,
-) -> Result<(Vec<Row>, Vec<String>), FixtureError> {
+/// The rows of an NDJSON fixture ([`FileRows`]).
+fn read_ndjson(file: &str, text: &str, schema: &TableSchema) -> Result<FileRows, FixtureError> {
     let mut objects = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let number = index as u64 + 1;
         if line.trim().is_empty() {
             continue;
         }
-        let object = json_object_line(line).map_err(|message| FixtureError::Malformed {
+        let malformed = |message| FixtureError::Malformed {
             file: file.to_string(),
             line: number,
             message,
-        })?;
+        };
+        json_object_line(line).map_err(malformed)?;
+        // Each field as written: a JSON or NUMERIC cell parsed and written
+        // again would not be the value its author wrote.
+        let object: BTreeMap<String, &serde_json::value::RawValue> =
+            serde_json::from_str(line).map_err(|e| malformed(format!("not a JSON object: {e}")))?;
         if let Some(unknown) = object.keys().find(|k| schema.index_of(k).is_none()) {
             return Err(bad_field(
                 file,
@@ -458,7 +487,7 @@ fn read_ndjson(
     }
     // An empty file is an empty table, with every column.
     if objects.is_empty() {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok(FileRows::default());
     }
     let held: Vec<bool> = schema
         .columns
@@ -469,18 +498,29 @@ fn read_ndjson(
     for (number, object) in &objects {
         let mut row = Vec::with_capacity(schema.columns.len());
         for (column, held) in schema.columns.iter().zip(&held) {
-            let json = object.get(&column.name).unwrap_or(&serde_json::Value::Null);
-            row.push(checked(
-                value_from_json(column, json),
-                *held,
-                file,
-                *number,
-                column,
-            )?);
+            let value = match object.get(&column.name) {
+                Some(raw) => value_from_raw_json(column, raw),
+                None => value_from_json(column, &serde_json::Value::Null),
+            };
+            row.push(checked(value, *held, file, *number, column)?);
         }
         rows.push(row);
     }
-    Ok((rows, absent(schema, &held)))
+    let lines = objects.iter().map(|(number, _)| *number).collect();
+    Ok(FileRows {
+        rows,
+        absent: absent(schema, &held),
+        lines,
+    })
+}
+
+/// What a fixture file holds: its rows, the columns no row holds, and the
+/// line each row starts on.
+#[derive(Debug, Default)]
+struct FileRows {
+    rows: Vec<Row>,
+    absent: Vec<String>,
+    lines: Vec<u64>,
 }
 
 /// The names of the columns of `schema` that `held` says no file holds.
@@ -506,12 +546,9 @@ fn is_a_note(path: &Path) -> bool {
     name.starts_with('.') || name.ends_with(".md")
 }
 
-/// The rows of a CSV fixture, and the columns its header leaves out.
-fn read_csv(
-    file: &str,
-    text: &str,
-    schema: &TableSchema,
-) -> Result<(Vec<Row>, Vec<String>), FixtureError> {
+/// The rows of a CSV fixture ([`FileRows`]): the columns no row holds are
+/// those its header leaves out.
+fn read_csv(file: &str, text: &str, schema: &TableSchema) -> Result<FileRows, FixtureError> {
     if let Some(line) = unterminated_quote(text) {
         return Err(FixtureError::Malformed {
             file: file.into(),
@@ -530,7 +567,7 @@ fn read_csv(
         .clone();
     // An empty file is an empty table, with every column.
     if headers.is_empty() && text.trim().is_empty() {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok(FileRows::default());
     }
     let mut positions = Vec::with_capacity(headers.len());
     for header in &headers {
@@ -569,7 +606,7 @@ fn read_csv(
             line
         })
     };
-    let mut rows = Vec::new();
+    let (mut rows, mut lines) = (Vec::new(), Vec::new());
     for record in reader.records() {
         let record = record.map_err(|e| FixtureError::Malformed {
             file: file.into(),
@@ -592,8 +629,13 @@ fn read_csv(
             )?);
         }
         rows.push(row);
+        lines.push(number);
     }
-    Ok((rows, absent(schema, &held)))
+    Ok(FileRows {
+        rows,
+        absent: absent(schema, &held),
+        lines,
+    })
 }
 
 /// The line on which a quoted field opens that the text never closes. The
@@ -778,7 +820,7 @@ mod tests {
         );
 
         let closed = "day,points\n\"2026-01-05\",\"3\"\n2026-01-06,4\n";
-        let (rows, _) = read_csv("t.csv", closed, &box_scores()).unwrap();
+        let rows = read_csv("t.csv", closed, &box_scores()).unwrap().rows;
         assert_eq!(rows.len(), 2);
         let schema = TableSchema {
             columns: vec![
@@ -789,7 +831,7 @@ mod tests {
             key_columns: Vec::new(),
         };
         let escaped = "day,name\n2026-01-05,\"say \"\"hi\"\",\nthen\"\n2026-01-06,O\"Neal\n";
-        let (rows, _) = read_csv("t.csv", escaped, &schema).unwrap();
+        let rows = read_csv("t.csv", escaped, &schema).unwrap().rows;
         assert_eq!(rows.len(), 2);
         assert_eq!(
             rows[0][1],
@@ -964,7 +1006,8 @@ mod tests {
     fn a_column_batch_of_fixture_rows_packs_by_the_schema_even_when_every_cell_is_null() {
         use crate::bindings::ColumnValues;
 
-        let (rows, absent) = read_csv("t.csv", "day,points\n2026-01-05,\n", &box_scores()).unwrap();
+        let FileRows { rows, absent, .. } =
+            read_csv("t.csv", "day,points\n2026-01-05,\n", &box_scores()).unwrap();
         let table = TableName::new("nba_raw", "box_scores");
         let fixtures = Fixtures {
             tables: BTreeMap::from([(
@@ -1004,6 +1047,68 @@ mod tests {
     fn load(dir: &Path) -> Result<Fixtures, FixtureError> {
         let table = TableName::new("nba_raw", "box");
         Fixtures::load(dir, std::slice::from_ref(&table), &|_| Some(box_scores()))
+    }
+
+    /// A schema for a table the processor does not read is a misspelt
+    /// name or a leftover, refused as a data file of one is: before, it
+    /// was passed over in silence.
+    #[test]
+    fn a_schema_of_a_table_the_processor_does_not_read_is_a_bad_fixture() {
+        let dir = folder(&[
+            ("nba_raw.box.ndjson", b""),
+            ("nba_raw.bx.schema.json", b"{}"),
+        ]);
+        let error = load(dir.path()).unwrap_err();
+        assert!(
+            matches!(&error, FixtureError::UndeclaredTable { table, .. } if table == "nba_raw.bx"),
+            "{error:?}"
+        );
+    }
+
+    /// A JSON cell and a NUMERIC written as a JSON number reach the
+    /// processor as written: before, they were parsed as doubles and
+    /// written again, so a fixture fed the processor values production
+    /// never would (digits rounded, keys sorted, a repeated key dropped,
+    /// an integer beyond 64 bits taken where production refuses it).
+    #[test]
+    fn json_and_numeric_cells_of_a_fixture_are_kept_as_written() {
+        let schema = TableSchema {
+            columns: vec![
+                Column::new("day", ColumnType::Date, ColumnMode::Required),
+                Column::new("amount", ColumnType::Numeric, ColumnMode::Nullable),
+                Column::new("doc", ColumnType::Json, ColumnMode::Nullable),
+                Column::new("docs", ColumnType::Json, ColumnMode::Repeated),
+            ],
+            partition_column: "day".into(),
+            key_columns: Vec::new(),
+        };
+        let ndjson = r#"{"day":"2026-01-05","amount":123456789.123456789,"doc":{"z":1,"a":2.50,"z":2},"docs":[1.50,{"b":1,"a":2}]}"#;
+        let rows = read_ndjson("t.ndjson", ndjson, &schema).unwrap().rows;
+        assert_eq!(
+            rows[0][1..],
+            [
+                Value::Scalar(Scalar::Numeric("123456789.123456789".into())),
+                Value::Scalar(Scalar::Json(r#"{"z":1,"a":2.50,"z":2}"#.into())),
+                Value::Repeated(vec![
+                    Scalar::Json("1.50".into()),
+                    Scalar::Json(r#"{"b":1,"a":2}"#.into())
+                ]),
+            ]
+        );
+        let csv = "day,amount,doc,docs\n2026-01-05,1.5,\"{\"\"k\"\":1,\"\"k\"\":2}\",\n";
+        let rows = read_csv("t.csv", csv, &schema).unwrap().rows;
+        assert_eq!(
+            rows[0][2],
+            Value::Scalar(Scalar::Json(r#"{"k":1,"k":2}"#.into()))
+        );
+
+        let too_big = r#"{"day":"2026-01-05","doc":{"big":12345678901234567890123}}"#;
+        let error = read_ndjson("t.ndjson", too_big, &schema).unwrap_err();
+        assert_contains_text(&error.to_string(), "is an integer beyond 64 bits");
+    }
+
+    fn assert_contains_text(text: &str, part: &str) {
+        assert!(text.contains(part), "{text}");
     }
 
     #[test]
@@ -1047,11 +1152,13 @@ mod tests {
         ));
         keyed.key_columns = vec!["player".into()];
         let text = "day,points,player\n2026-01-05,1,a\n2026-01-06,2,a\n2026-01-05,3,a\n";
-        let (rows, _) = read_csv("t.csv", text, &keyed).unwrap();
-        let error = refuse_a_key_twice("t.csv", &keyed, &rows).unwrap_err();
+        let read = read_csv("t.csv", text, &keyed).unwrap();
+        let error = refuse_a_key_twice("t.csv", &keyed, &read.rows, &read.lines).unwrap_err();
+        // Named by line, as every other fixture error: before, by row
+        // (1 and 3, one short of the lines, the header not counted).
         assert_eq!(
             error.to_string(),
-            "t.csv: rows 1 and 3 of \"2026-01-05\" share the key player=\"a\""
+            "t.csv:4: the row on line 4 of 2026-01-05 has the key of line 2, player=\"a\""
         );
     }
 

@@ -413,8 +413,16 @@ mod tests {
     #[test]
     fn integers_compare_exactly_whatever_the_tolerance_and_floats_within_it() {
         use serde_json::json;
-        assert!(!same(&json!(1_000_000_000_001_i64), &json!(1_000_000_000_000_i64), 1e-6));
-        assert!(!same(&json!(9_007_199_254_740_993_i64), &json!(9_007_199_254_740_992_i64), 0.0));
+        assert!(!same(
+            &json!(1_000_000_000_001_i64),
+            &json!(1_000_000_000_000_i64),
+            1e-6
+        ));
+        assert!(!same(
+            &json!(9_007_199_254_740_993_i64),
+            &json!(9_007_199_254_740_992_i64),
+            0.0
+        ));
         assert!(!same(&json!([1, 2]), &json!([1, 3]), 0.5));
         assert!(same(&json!(42), &json!(42), 0.0));
         assert!(same(&json!(20.0), &json!(20.000001), 1e-6));
