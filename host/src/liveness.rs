@@ -66,6 +66,9 @@ struct Keeper {
     /// Set by [`LeaseKeeper::stop_all_for_shutdown`]: a run tracked after
     /// it is stopped as it starts.
     shutting_down: AtomicBool,
+    /// Set when a run starts its clock: the keeper's wait ends, to wake
+    /// again at that run's max runtime if it comes before the heartbeat.
+    clock_started: AtomicBool,
 }
 
 /// Told of every run this keeper reaps, with its final (failed, `stale`)
@@ -104,6 +107,8 @@ impl LeaseGuard {
             && let Some(run) = keeper.lock_in_flight().get_mut(&self.run_id)
         {
             run.started.get_or_insert_with(Instant::now);
+            keeper.clock_started.store(true, Ordering::SeqCst);
+            keeper.wake.notify_all();
         }
     }
 }
@@ -121,31 +126,50 @@ impl Keeper {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits one heartbeat; true when the keeper is stopping.
-    fn wait(&self) -> bool {
+    /// Waits `timeout`, or until a run starts its clock; true when the
+    /// keeper is stopping.
+    fn wait(&self, timeout: Duration) -> bool {
         let stopping = self.stopping.lock().unwrap_or_else(|p| p.into_inner());
         let (stopping, _) = self
             .wake
-            .wait_timeout_while(stopping, self.config.heartbeat, |stop| !*stop)
+            .wait_timeout_while(stopping, timeout, |stop| {
+                !*stop && !self.clock_started.swap(false, Ordering::SeqCst)
+            })
             .unwrap_or_else(|p| p.into_inner());
         *stopping
     }
 
-    fn heartbeat(&self) -> Result<Vec<RunRecord>, StoreError> {
-        let (ids, overdue): (Vec<String>, Vec<String>) = {
-            let in_flight = self.lock_in_flight();
-            let ids = in_flight.keys().cloned().collect();
-            let overdue = in_flight
-                .iter()
-                .filter(|(_, run)| {
-                    run.started
-                        .is_some_and(|started| started.elapsed() > self.config.max_runtime)
-                })
-                .filter(|(_, run)| !run.cancel.swap(true, Ordering::SeqCst))
-                .map(|(id, _)| id.clone())
-                .collect();
-            (ids, overdue)
-        };
+    /// How long until the next heartbeat, `since_beat` after the last, or
+    /// the first run still going passes its max runtime, whichever is
+    /// sooner: a max runtime shorter than the heartbeat is kept, not
+    /// rounded up to it.
+    fn next_wake(&self, since_beat: Duration) -> Duration {
+        let to_beat = self.config.heartbeat.saturating_sub(since_beat);
+        let to_overdue = self
+            .lock_in_flight()
+            .values()
+            .filter(|run| !run.cancel.load(Ordering::SeqCst))
+            .filter_map(|run| run.started)
+            .map(|started| self.config.max_runtime.saturating_sub(started.elapsed()))
+            .min();
+        // Just past the max runtime, so that the run is over it.
+        to_overdue.map_or(to_beat, |overdue| {
+            to_beat.min(overdue + Duration::from_millis(1))
+        })
+    }
+
+    /// Flags and cancels each run past its max runtime, once.
+    fn cancel_overdue(&self) -> Result<(), StoreError> {
+        let overdue: Vec<String> = self
+            .lock_in_flight()
+            .iter()
+            .filter(|(_, run)| {
+                run.started
+                    .is_some_and(|started| started.elapsed() > self.config.max_runtime)
+            })
+            .filter(|(_, run)| !run.cancel.swap(true, Ordering::SeqCst))
+            .map(|(id, _)| id.clone())
+            .collect();
         for run_id in overdue {
             let reason = format!(
                 "still running after the max runtime of {:?}; cancelling",
@@ -154,6 +178,12 @@ impl Keeper {
             tracing::warn!(run_id, "{reason}");
             self.store.flag_run(&run_id, &reason)?;
         }
+        Ok(())
+    }
+
+    fn heartbeat(&self) -> Result<Vec<RunRecord>, StoreError> {
+        self.cancel_overdue()?;
+        let ids: Vec<String> = self.lock_in_flight().keys().cloned().collect();
         if !ids.is_empty() {
             let renewed = self.store.renew_leases(&ids, self.config.lease)?;
             if renewed < ids.len() {
@@ -273,15 +303,25 @@ impl LeaseKeeper {
             on_reaped: Mutex::default(),
             reaped_at_start: reaped.runs,
             shutting_down: AtomicBool::new(false),
+            clock_started: AtomicBool::new(false),
         });
         let weak = Arc::downgrade(&keeper);
         std::thread::Builder::new()
             .name("slate-leases".into())
             .spawn(move || {
+                let mut last_beat = Instant::now();
                 while let Some(keeper) = weak.upgrade() {
-                    if keeper.wait() {
+                    if keeper.wait(keeper.next_wake(last_beat.elapsed())) {
                         break;
                     }
+                    if last_beat.elapsed() < keeper.config.heartbeat {
+                        // Woken for a max runtime, not a heartbeat.
+                        if let Err(error) = keeper.cancel_overdue() {
+                            tracing::error!("cannot flag a run past its max runtime: {error}");
+                        }
+                        continue;
+                    }
+                    last_beat = Instant::now();
                     match keeper.heartbeat() {
                         Ok(reaped) => {
                             for run in reaped {

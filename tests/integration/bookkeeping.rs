@@ -508,6 +508,34 @@ fn a_run_past_its_max_runtime_is_flagged_and_cancelled() {
     );
 }
 
+/// A max runtime shorter than the heartbeat is kept: the run is cancelled
+/// at it, not at the next heartbeat. Before, the keeper looked only at
+/// each heartbeat, so `--max-runtime-secs 3` stopped a run at 10 s.
+#[test]
+fn a_max_runtime_shorter_than_the_heartbeat_is_kept() {
+    let leases = LeaseConfig {
+        heartbeat: Duration::from_secs(5),
+        max_runtime: Duration::from_millis(200),
+        ..LeaseConfig::default()
+    };
+    let host = TestHost::with(RunLimits::default(), leases);
+    let slow = host.fixture(components::SLOW_PROCESSOR);
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+
+    let record = host.run(&slow, day);
+
+    assert_eq!(
+        (record.status, record.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::LimitTime))
+    );
+    let ran = record.duration_ms.unwrap();
+    assert!(
+        ran < 4_000,
+        "cancelled after {ran} ms, not near the 200 ms max runtime"
+    );
+}
+
 /// A run asleep in a host call, where epoch interruption cannot reach it,
 /// is still cancelled past the max runtime: its wait ends at the cancel.
 /// Before, it slept on, flagged, until its wall-clock limit (here two
