@@ -1785,6 +1785,9 @@ async fn a_cancelled_backfill_starts_no_further_run_and_ends_cancelled() {
     let ended = progress().await;
     assert_eq!(ended["state"], "cancelled", "{ended}");
     assert_eq!(ended["planned"], 10);
+    // Every planned run is counted once: the nine the cancel left out as
+    // not run (before, they were in no count).
+    assert_eq!(ended["not_run"], 9, "{ended}");
     assert_eq!(
         served.run_count(),
         1,

@@ -634,6 +634,7 @@ fn a_cancelled_backfill_is_never_resumed_by_a_later_server() {
 
     let (status, cancelled) = first.delete(&queued);
     assert_eq!((status, &cancelled["state"]), (202, &json!("cancelled")));
+    assert_eq!(cancelled["not_run"], cancelled["planned"], "{cancelled}");
     assert_eq!(first.get(&queued).1["state"], "cancelled");
     let (status, refused) = first.delete(&queued);
     assert_eq!(status, 409, "{refused}");
@@ -649,6 +650,12 @@ fn a_cancelled_backfill_is_never_resumed_by_a_later_server() {
         second.get(&running).1["state"] == "cancelled"
     });
     assert_eq!(second.get(&queued).1["state"], "cancelled");
+    let judged = second.get(&running).1;
+    let counted: u64 = ["succeeded", "failed", "blocked", "not_started", "not_run"]
+        .iter()
+        .map(|count| judged[count].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, judged["planned"].as_u64().unwrap(), "{judged}");
     std::thread::sleep(Duration::from_millis(500));
     let runs = store.runs(&RunFilter::default()).unwrap();
     assert_eq!(

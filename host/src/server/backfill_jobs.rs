@@ -61,6 +61,11 @@ pub struct BackfillProgress {
     /// `failed`, `blocked`, `not_started` (held by another run), `rows`.
     #[serde(flatten)]
     pub ended: Tally,
+    /// Planned runs that never started, because the backfill was cancelled
+    /// (or stopped by a shutdown) first: with the counts above, every
+    /// planned run is counted once.
+    #[serde(default)]
+    pub not_run: usize,
     /// When it was accepted.
     pub started_at: DateTime<Utc>,
     /// When it ended.
@@ -126,6 +131,7 @@ impl BackfillJob {
         if progress.state == BackfillState::Queued {
             progress.state = BackfillState::Cancelled;
             progress.finished_at = Some(now);
+            progress.not_run = progress.planned;
         }
         Ok(progress.clone())
     }
@@ -138,6 +144,17 @@ impl BackfillJob {
             (true, true) => BackfillState::Cancelled,
             (true, false) => BackfillState::Stopped,
         }
+    }
+
+    /// Ends it in `state`: what it ran is counted already, and the planned
+    /// runs that never started are counted as not run.
+    pub fn end(&self, state: BackfillState) {
+        self.update(|p| {
+            p.state = state;
+            p.finished_at = Some(Utc::now());
+            let ended = p.ended.succeeded + p.ended.failed + p.ended.blocked + p.ended.not_started;
+            p.not_run = p.planned.saturating_sub(ended);
+        });
     }
 
     /// Changes its progress.

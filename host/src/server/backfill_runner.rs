@@ -107,7 +107,11 @@ pub fn launch(
             }
             Launch::Resumed { already_ended } => (plan, already_ended),
         };
-        job.update(|p| p.state = BackfillState::Running);
+        // Resumed, it has not left anything unrun yet.
+        job.update(|p| {
+            p.state = BackfillState::Running;
+            p.not_run = 0;
+        });
         save_progress(store, &job);
         let on_outcome = |outcome: &Outcome| {
             job.update(|p| {
@@ -134,11 +138,7 @@ pub fn launch(
             &still_deployed,
         );
         let planned = job.progress().planned;
-        let ended = job.end_state(already_ended + outcomes.len(), planned);
-        job.update(|p| {
-            p.state = ended;
-            p.finished_at = Some(Utc::now());
-        });
+        job.end(job.end_state(already_ended + outcomes.len(), planned));
         save_progress(store, &job);
     });
 }
@@ -287,6 +287,7 @@ fn resume_one(host: &Arc<ServedHost>, saved: &SavedBackfill) -> Result<(), Strin
         tracing::info!(backfill = %saved.id, "a cancelled backfill is not resumed");
         progress.state = BackfillState::Cancelled;
         progress.finished_at = Some(Utc::now());
+        progress.not_run = remaining.len();
     } else {
         tracing::warn!(
             backfill = %saved.id,

@@ -179,6 +179,7 @@ pub async fn start_backfill(
         planned: plan.runs.len(),
         left_alone: plan.left_alone,
         ended: Tally::default(),
+        not_run: 0,
         started_at: Utc::now(),
         finished_at: None,
         cancelled_at: None,
