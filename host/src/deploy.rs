@@ -321,24 +321,11 @@ impl Deployer<'_> {
     /// bundled version is the earlier one: the version every deployment
     /// replaced. It is checked as a deployment is.
     pub fn rollback(&self, name: &str, to: Option<&str>) -> Result<Deployed, DeployError> {
-        if to == Some("") {
-            return Err(DeployError::new(
-                DeployCheck::Hash,
-                "an empty hash names no version: give a hash or a prefix of one",
-            ));
-        }
-        if let Some(to) = to
-            && !to.chars().all(|c| c.is_ascii_hexdigit())
-        {
-            return Err(DeployError::new(
-                DeployCheck::Hash,
-                format!(
-                    "{to:?} is no hash: a version is named by the hex digits of its SHA-256, \
-                     or a prefix of them"
-                ),
-            ));
-        }
-        let stored = match to {
+        let to = to
+            .map(crate::plugin::hash_prefix)
+            .transpose()
+            .map_err(|why| DeployError::new(DeployCheck::Hash, why))?;
+        let stored = match &to {
             Some(hash) => self.registry.find_version(name, hash),
             None => self.registry.previous_version(name),
         };
@@ -364,7 +351,7 @@ impl Deployer<'_> {
                 ));
             }
             Ok(target) => target.hash,
-            Err(error) => self.bundled_version(name, to)?.ok_or_else(|| {
+            Err(error) => self.bundled_version(name, to.as_deref())?.ok_or_else(|| {
                 // A hash not found names no version; with none named,
                 // there is no earlier one.
                 let check = if to.is_some() {

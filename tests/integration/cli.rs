@@ -1135,6 +1135,8 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
     let whole = runs_of(&hash);
     assert!(!whole.as_array().unwrap().is_empty());
     assert_eq!(runs_of(&hash[..12]), whole);
+    assert_eq!(runs_of(&hash[..12].to_uppercase()), whole);
+    assert_eq!(code(&["runs", "--plugin-hash", "zz"]), Some(2));
     let one = slate(
         dir.path(),
         &[

@@ -256,6 +256,20 @@ async fn process_date_runs_the_deployed_version_and_every_run_can_be_looked_up()
     let short = format!("/runs?plugin_hash={}", &content_hash(&v1)[..12]);
     let (_, listed) = served.get(&short).await;
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    // In capitals too; and what no hash could start with is refused, not
+    // answered with nothing (as a rollback to it is).
+    let capitals = short.replace(
+        &content_hash(&v1)[..12],
+        &content_hash(&v1)[..12].to_uppercase(),
+    );
+    let (_, listed) = served.get(&capitals).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{capitals}: {listed}");
+    let (status, refused) = served.get("/runs?plugin_hash=zz").await;
+    assert_eq!(
+        (status, &refused["field"]),
+        (StatusCode::BAD_REQUEST, &json!("plugin_hash"))
+    );
+    assert_contains(refused["error"].as_str().unwrap(), "\"zz\" is no hash");
     // A listing its limit cut says so in a header, its body still a list.
     assert_eq!(served.truncated("/runs?limit=1").await, "false");
     let (_, filtered) = served
@@ -1137,6 +1151,24 @@ async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
             (status, &refused["field"]),
             (StatusCode::BAD_REQUEST, &json!("x")),
             "{uri}"
+        );
+    }
+    // Reads that take no parameter name one given, as those that take
+    // some do: before, `/plugins?x=1` answered as if it were not there.
+    for uri in [
+        "/plugins?x=1",
+        "/plugins/PlayerDailyCacheProcessor/history?x=1",
+        "/schedules?x=1",
+        "/hosts?x=1",
+        "/runs/r?x=1",
+        "/api/runs/r?x=1",
+        "/backfills/b?x=1",
+    ] {
+        let (status, refused) = served.get(uri).await;
+        assert_eq!(
+            (status, &refused["field"]),
+            (StatusCode::BAD_REQUEST, &json!("x")),
+            "{uri}: {refused}"
         );
     }
     let (status, nul) = served.get("/runs?processor=a%00b").await;

@@ -90,6 +90,11 @@ fn processor_name(name: &str) -> Result<String, String> {
     }
 }
 
+/// A `--plugin-hash`: hex digits ([`slate::plugin::hash_prefix`]).
+fn plugin_hash(text: &str) -> Result<String, String> {
+    slate::plugin::hash_prefix(text)
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Runs processors for one date, in dependency order.
@@ -112,8 +117,9 @@ enum Command {
         /// Only runs with this status (running, success, failed, blocked).
         #[arg(long)]
         status: Option<String>,
-        /// Only runs of the plugin version with this content hash.
-        #[arg(long)]
+        /// Only runs of the plugin version with this content hash (or a
+        /// prefix of it).
+        #[arg(long, value_parser = plugin_hash)]
         plugin_hash: Option<String>,
         /// Only `running` runs whose lease has expired.
         #[arg(long, conflicts_with = "status")]

@@ -287,6 +287,23 @@ pub fn content_hash(bytes: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A version's hash, or a prefix of it, as someone typed it: hex digits,
+/// taken in either case (hashes are written in lower case). Refused, with
+/// why, when it is empty or holds anything else, which no version's hash
+/// could start with.
+pub fn hash_prefix(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("an empty hash names no version: give a hash or a prefix of one".into());
+    }
+    if !text.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{text:?} is no hash: a version is named by the hex digits of its SHA-256, \
+             or a prefix of them"
+        ));
+    }
+    Ok(text.to_ascii_lowercase())
+}
+
 /// A loaded processor: its content hash, its checked spec, and its
 /// pre-linked component, ready to instantiate per run.
 #[derive(Clone)]

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use super::backfill_jobs::{BackfillJob, BackfillProgress, BackfillState, CancelRefused};
 use super::backfill_runner;
 use super::errors::ApiError;
-use super::extract::{JsonBody, Params, date_field, named_processors, only_params, served_date};
+use super::extract::{
+    JsonBody, NoParams, Params, date_field, named_processors, only_params, served_date,
+};
 use super::state::AppState;
 use crate::backfill::{self, BackfillError, BackfillRequest, PlannedRun, Reprocess, Tally};
 use crate::store::work_queue::{Cancel, ClusterProgress};
@@ -341,6 +343,7 @@ fn cancel_queued(store: &dyn crate::store::Store, id: &str) -> Result<QueuedCanc
 pub async fn get_backfill(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    _: NoParams,
 ) -> Result<Response, ApiError> {
     if let Some(job) = state.host.backfill(&id) {
         return Ok(Json(job.progress()).into_response());

@@ -46,6 +46,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     }
 }
 
+/// A read that takes no query parameters: any is a 400 naming it, as the
+/// endpoints that take some name an unknown one. Before, such endpoints
+/// ignored one (`/plugins?procesor=X` listed them all).
+pub struct NoParams;
+
+impl<S: Send + Sync> FromRequestParts<S> for NoParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Params(query) = Params::from_request_parts(parts, state).await?;
+        match query.keys().next() {
+            Some(unknown) => Err(ApiError::bad_field(
+                unknown,
+                format!("unknown parameter `{unknown}`: this endpoint takes no query parameters"),
+            )),
+            None => Ok(NoParams),
+        }
+    }
+}
+
 /// Refuses a query string holding a parameter other than `known`, naming it.
 pub fn only_params(query: &HashMap<String, String>, known: &[&str]) -> Result<(), ApiError> {
     match query.keys().find(|k| !known.contains(&k.as_str())) {

@@ -10,12 +10,16 @@ use axum::Json;
 use axum::extract::State;
 
 use super::errors::ApiError;
+use super::extract::NoParams;
 use super::state::{AppState, ServedHost};
 use crate::cluster::{self, ClusterError, HostView};
 use crate::store::hosts::Heartbeat;
 
 /// `GET /hosts`.
-pub async fn list_hosts(State(state): State<AppState>) -> Result<Json<Vec<HostView>>, ApiError> {
+pub async fn list_hosts(
+    State(state): State<AppState>,
+    _: NoParams,
+) -> Result<Json<Vec<HostView>>, ApiError> {
     state
         .blocking(|host| {
             cluster::view(host.store.as_ref(), &host.registry, chrono::Utc::now())

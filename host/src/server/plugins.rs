@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::errors::ApiError;
-use super::extract::{OptionalJsonBody, Params, flag_param, only_params, read_body};
+use super::extract::{NoParams, OptionalJsonBody, Params, flag_param, only_params, read_body};
 use super::state::{AppState, ServedHost};
 use crate::deploy::{self, DeployCheck, DeployError};
 use crate::plugin::spec::Lookback;
@@ -72,6 +72,7 @@ fn bundled_hashes() -> &'static [String] {
 /// `GET /plugins`.
 pub async fn list_plugins(
     State(state): State<AppState>,
+    _: NoParams,
 ) -> Result<Json<Vec<PluginEntry>>, ApiError> {
     state
         .blocking(|host| {
@@ -347,6 +348,7 @@ pub async fn plugin_diff(
 pub async fn plugin_history(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    _: NoParams,
 ) -> Result<Json<Vec<Deployment>>, ApiError> {
     state
         .blocking(move |host| {

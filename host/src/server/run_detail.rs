@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::errors::ApiError;
+use super::extract::NoParams;
 use super::state::{AppState, ServedHost};
 use crate::quarantine::QuarantineRecord;
 use crate::runs::{RunFilter, RunRecord, RunStatus};
@@ -209,6 +210,7 @@ fn detail(host: &ServedHost, run: RunRecord) -> Result<RunDetail, ApiError> {
 pub async fn run_detail(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    _: NoParams,
 ) -> Result<Json<RunDetail>, ApiError> {
     let lookup = id.clone();
     state

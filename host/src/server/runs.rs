@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 
 use super::errors::ApiError;
-use super::extract::{Params, date_field};
+use super::extract::{NoParams, Params, date_field};
 use super::state::{AppState, ServedHost};
 use crate::runs::{RunFilter, RunRecord};
 use crate::store::listing;
@@ -50,7 +50,13 @@ fn filter_from(query: &HashMap<String, String>) -> Result<RunFilter, ApiError> {
                     .map_err(|e| ApiError::bad_field("status", format!("invalid status: {e}")))
             })
             .transpose()?,
-        plugin_hash: query.get("plugin_hash").cloned(),
+        plugin_hash: query
+            .get("plugin_hash")
+            .map(|hash| {
+                crate::plugin::hash_prefix(hash)
+                    .map_err(|why| ApiError::bad_field("plugin_hash", why))
+            })
+            .transpose()?,
         limit: Some(limit),
         ..RunFilter::default()
     })
@@ -116,6 +122,7 @@ fn refuse_unknown_processor(host: &ServedHost, name: &str) -> Result<(), ApiErro
 pub async fn get_run(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    _: NoParams,
 ) -> Result<Json<RunRecord>, ApiError> {
     let lookup = id.clone();
     let run = state

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::errors::ApiError;
+use super::extract::NoParams;
 use super::state::{AppState, ServedHost};
 use crate::dates::{self, DatesConfig};
 use crate::runs::Trigger;
@@ -283,6 +284,7 @@ pub fn views(
 /// `GET /schedules`.
 pub async fn list_schedules(
     State(state): State<AppState>,
+    _: NoParams,
 ) -> Result<Json<Vec<ScheduleView>>, ApiError> {
     let schedules = state.config.schedules.clone();
     let views = state
