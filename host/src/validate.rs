@@ -331,6 +331,18 @@ fn numeric_value(text: &str) -> (bool, &str, &str) {
     (negative && !zero, whole, fraction)
 }
 
+/// A NUMERIC's text in one spelling per number: `1.50`, `+1.5` and
+/// `01.5` all read `1.5`, and `-0.0` reads `0`, as every store keeps them.
+pub fn canonical_numeric(text: &str) -> String {
+    let (negative, whole, fraction) = numeric_value(text);
+    let sign = if negative { "-" } else { "" };
+    let whole = if whole.is_empty() { "0" } else { whole };
+    match fraction {
+        "" => format!("{sign}{whole}"),
+        fraction => format!("{sign}{whole}.{fraction}"),
+    }
+}
+
 impl Eq for RowKey<'_> {}
 
 /// The problem with one cell, if any: what validation refuses of a row the

@@ -15,6 +15,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::rows::{RowSet, Scalar, Value, naive_date, row_json, value_from_json, value_json};
 use crate::schema::TableSchema;
+use crate::validate::canonical_numeric;
 
 /// The rows as NDJSON, one object per line, in the row set's order.
 pub fn to_ndjson(rows: &RowSet) -> String {
@@ -90,6 +91,29 @@ fn key_of(row: &Map<String, Json>, keys: &[String]) -> String {
         .map(|k| format!("{k}={}", row.get(k).unwrap_or(&Json::Null)))
         .collect();
     format!("row ({})", parts.join(", "))
+}
+
+/// Spells each NUMERIC of `row` one way ([`canonical_numeric`]): `1.5`
+/// and `1.50` are one number, which every store keeps alike, so a golden
+/// file may write either.
+fn canonical_numerics(row: &mut Map<String, Json>, schema: &TableSchema) {
+    let numeric = schema
+        .columns
+        .iter()
+        .filter(|c| c.column_type == crate::schema::ColumnType::Numeric);
+    for column in numeric {
+        match row.get_mut(&column.name) {
+            Some(Json::String(text)) => *text = canonical_numeric(text),
+            Some(Json::Array(items)) => {
+                for item in items {
+                    if let Json::String(text) = item {
+                        *text = canonical_numeric(text);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn same(expected: &Json, actual: &Json, tolerance: f64) -> bool {
@@ -197,13 +221,17 @@ pub fn compare(
                 )));
             }
         }
+        canonical_numerics(&mut object, schema);
         wanted.push(object);
     }
     let produced: Vec<Map<String, Json>> = actual
         .rows
         .iter()
         .map(|row| match row_json(&actual.columns, row) {
-            Json::Object(map) => map,
+            Json::Object(mut map) => {
+                canonical_numerics(&mut map, schema);
+                map
+            }
             _ => unreachable!("a row is an object"),
         })
         .collect();
@@ -429,6 +457,38 @@ mod tests {
         assert!(!same(&json!(20.0), &json!(20.000001), 0.0));
         // A float written as a whole number still compares as a float.
         assert!(same(&json!(3), &json!(3.0000001), 1e-6));
+    }
+
+    /// A NUMERIC written `1.50` in the golden file and `1.5` by the run is
+    /// one number, which every store keeps alike: before, it was reported
+    /// as a difference.
+    #[test]
+    fn numerics_compare_as_numbers_not_as_their_spelling() {
+        use crate::schema::{Column, ColumnMode, ColumnType};
+        let schema = TableSchema {
+            columns: vec![
+                Column::new("day", ColumnType::Date, ColumnMode::Required),
+                Column::new("name", ColumnType::String, ColumnMode::Required),
+                Column::new("amount", ColumnType::Numeric, ColumnMode::Nullable),
+            ],
+            partition_column: "day".into(),
+            key_columns: vec!["name".into()],
+        };
+        let output = |amount: &str| RowSet {
+            columns: schema.column_names(),
+            rows: vec![vec![
+                Value::Scalar(Scalar::Date(crate::rows::wit_date(day()))),
+                Value::Scalar(Scalar::String("a".into())),
+                Value::Scalar(Scalar::Numeric(amount.into())),
+            ]],
+        };
+        let golden = r#"{"day": "2026-01-11", "name": "a", "amount": "1.50"}"#;
+        let compared = |amount: &str| {
+            compare("g", golden, &output(amount), &schema, 0.0, (day(), day())).unwrap()
+        };
+        assert!(compared("1.5").is_empty());
+        assert!(compared("01.500").is_empty());
+        assert_eq!(compared("1.51").len(), 1);
     }
 
     #[test]
