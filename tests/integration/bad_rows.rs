@@ -269,16 +269,19 @@ fn run_team_offense(dir: &std::path::Path, day: &str) -> (Option<i32>, serde_jso
 fn a_raw_table_missing_a_declared_column_fails_the_reading_run_naming_the_column() {
     let dir = crate::support::demo_data_dir("2026-01-07", "2026-01-07");
     let (database, _) = first_box_score(dir.path(), "2026-01-07");
-    let output = "\"nba_analytics.team_offense_game_summary\"";
-    let rows_before: Vec<String> = database
-        .prepare(&format!(
-            "SELECT team_abbr FROM {output} ORDER BY team_abbr"
-        ))
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let output_teams = || -> Vec<String> {
+        database
+            .prepare(
+                "SELECT team_abbr FROM \"nba_analytics.team_offense_game_summary\" \
+                 ORDER BY team_abbr",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let rows_before = output_teams();
     assert!(!rows_before.is_empty());
     database
         .execute_batch("ALTER TABLE \"nba_raw.player_boxscores\" DROP COLUMN team_abbr")
@@ -297,16 +300,7 @@ fn a_raw_table_missing_a_declared_column_fails_the_reading_run_naming_the_column
         "reading an input failed: nba_raw.player_boxscores has no column `team_abbr`, which its \
          schema declares: the table was changed outside Slate"
     );
-    let rows_after: Vec<String> = database
-        .prepare(&format!(
-            "SELECT team_abbr FROM {output} ORDER BY team_abbr"
-        ))
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(rows_after, rows_before);
+    assert_eq!(output_teams(), rows_before);
 }
 
 /// A raw row that breaks its table's schema, written past the host (by

@@ -474,8 +474,12 @@ fn a_panic_in_the_host_ends_every_run_it_held_as_failed_at_once() {
 }
 
 fn a_max_runtime_of_200ms() -> LeaseConfig {
+    a_max_runtime_of_200ms_and_a_heartbeat_of(Duration::from_millis(50))
+}
+
+fn a_max_runtime_of_200ms_and_a_heartbeat_of(heartbeat: Duration) -> LeaseConfig {
     LeaseConfig {
-        heartbeat: Duration::from_millis(50),
+        heartbeat,
         max_runtime: Duration::from_millis(200),
         ..LeaseConfig::default()
     }
@@ -484,7 +488,13 @@ fn a_max_runtime_of_200ms() -> LeaseConfig {
 /// A host whose runs may run 200 ms, with SlowProcessor, spinning or not
 /// on the day it is handed.
 fn host_with_a_max_runtime_of_200ms(spin: bool) -> (TestHost, Plugin, NaiveDate) {
-    let host = TestHost::with(RunLimits::default(), a_max_runtime_of_200ms());
+    host_with_leases(spin, a_max_runtime_of_200ms())
+}
+
+/// A host keeping `leases`, with SlowProcessor, spinning or not on the
+/// day it is handed.
+fn host_with_leases(spin: bool, leases: LeaseConfig) -> (TestHost, Plugin, NaiveDate) {
+    let host = TestHost::with(RunLimits::default(), leases);
     let slow = host.fixture(components::SLOW_PROCESSOR);
     let day = date("2026-01-11");
     set_spin(host.store.as_ref(), day, spin);
@@ -513,15 +523,8 @@ fn a_run_past_its_max_runtime_is_flagged_and_cancelled() {
 /// each heartbeat, so `--max-runtime-secs 3` stopped a run at 10 s.
 #[test]
 fn a_max_runtime_shorter_than_the_heartbeat_is_kept() {
-    let leases = LeaseConfig {
-        heartbeat: Duration::from_secs(5),
-        max_runtime: Duration::from_millis(200),
-        ..LeaseConfig::default()
-    };
-    let host = TestHost::with(RunLimits::default(), leases);
-    let slow = host.fixture(components::SLOW_PROCESSOR);
-    let day = date("2026-01-11");
-    set_spin(host.store.as_ref(), day, true);
+    let leases = a_max_runtime_of_200ms_and_a_heartbeat_of(Duration::from_secs(5));
+    let (host, slow, day) = host_with_leases(true, leases);
 
     let record = host.run(&slow, day);
 
