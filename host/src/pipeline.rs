@@ -244,8 +244,25 @@ impl Pipeline {
         selection: &[String],
         trigger: Trigger,
     ) -> Result<DateRun, StoreError> {
+        self.run_date_until(executor, date, selection, trigger, &AtomicBool::new(false))
+    }
+
+    /// [`Pipeline::run_date`], claiming no further processor once `stop`
+    /// is set (an interrupted command): those are left out of the
+    /// [`DateRun`], with no record.
+    pub fn run_date_until(
+        &self,
+        executor: &Executor,
+        date: NaiveDate,
+        selection: &[String],
+        trigger: Trigger,
+        stop: &AtomicBool,
+    ) -> Result<DateRun, StoreError> {
         let mut run = DateRun::default();
         for name in selection {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
             match self.run_one(executor, name, date, trigger, &run.records) {
                 Ok(record) => run.records.push(record),
                 Err(held @ StoreError::AlreadyRunning { .. }) => {

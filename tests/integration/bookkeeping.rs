@@ -73,7 +73,7 @@ fn an_interrupted_command_ends_its_run_as_shutdown_starts_no_other_and_exits_130
             "--date",
             "2026-01-11",
             "--processors",
-            "SlowProcessor",
+            "SlowProcessor,AfterSlowProcessor",
         ],
         &[
             "backfill",
@@ -91,14 +91,14 @@ fn an_interrupted_command_ends_its_run_as_shutdown_starts_no_other_and_exits_130
     ];
     for args in commands {
         let data = tempfile::tempdir().unwrap();
-        let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+        let plugins = plugin_dir(&[components::SLOW_PROCESSOR, components::AFTER_SLOW_PROCESSOR]);
         let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
         for day in ["2026-01-11", "2026-01-12"] {
             set_spin(&store, date(day), true);
         }
         let child = slate_with_plugins(data.path(), plugins.path())
             .args(args)
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -115,15 +115,80 @@ fn an_interrupted_command_ends_its_run_as_shutdown_starts_no_other_and_exits_130
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(130), "{args:?}: {stderr}");
         assert_contains(&stderr, "interrupted: no further run starts");
+        if args[0] == "backfill" {
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert_contains(&stdout, "1 not run (interrupted)");
+        }
         let stopped = runs_of(&store, "SlowProcessor", date("2026-01-11")).remove(0);
         assert_eq!(
             (stopped.status, stopped.error_kind),
             (RunStatus::Failed, Some(ErrorKind::Shutdown)),
             "{args:?}"
         );
+        // Nothing after it was claimed: before, `slate run` recorded every
+        // later processor of the date failed, kind shutdown.
         assert!(runs_of(&store, "SlowProcessor", date("2026-01-12")).is_empty());
+        assert!(runs_of(&store, "AfterSlowProcessor", date("2026-01-11")).is_empty());
         assert!(crate::support::runs_still_running(&store).is_empty());
     }
+}
+
+/// A phase's open `phase_incomplete` stays open while the processor that
+/// failed runs again: the rerun may fail too. Once it succeeds, with no
+/// processor of the phase failed, blocked or running, the alert is
+/// resolved, though other processors of the phase are still to run.
+/// Before, another processor's end resolved it while the rerun ran, and
+/// the rerun's failure raised it anew.
+#[test]
+fn an_incomplete_phase_stays_so_while_its_failed_processor_runs_again() {
+    use slate::alerts::phase::{NOTHING_STOPPED, record_phase_events};
+    let host = TestHost::with(RunLimits::default(), LeaseConfig::default());
+    let slow = host.fixture(components::SLOW_PROCESSOR);
+    let summaries = host.bundled("player-game-summary");
+    let pipeline = Pipeline::new(vec![slow, summaries]).unwrap();
+    let store = host.store.as_ref();
+    let day = date("2026-01-11");
+    let claimed = || {
+        store
+            .start_run(&NewRun {
+                processor: "SlowProcessor".into(),
+                data_date: day,
+                host_id: "elsewhere:1".into(),
+                plugin_hash: "h".into(),
+                trigger: Trigger::Cli,
+                lease: Duration::from_secs(60),
+            })
+            .unwrap()
+    };
+    let end = |run: &RunRecord, status: RunStatus| {
+        let end = slate::runs::RunEnd {
+            status,
+            error_kind: (status == RunStatus::Failed).then_some(ErrorKind::Plugin),
+            message: "ended".into(),
+            rows_read: 0,
+            limit: None,
+            usage: Default::default(),
+            upstream_check: None,
+        };
+        store.end_run(&run.run_id, &end).unwrap();
+    };
+    let incomplete = || phase_alerts(store, day, EventKind::PhaseIncomplete);
+
+    end(&claimed(), RunStatus::Failed);
+    record_phase_events(store, &pipeline, day).unwrap();
+    assert_eq!(incomplete()[0].resolved_at, None);
+    let rerun = claimed();
+    record_phase_events(store, &pipeline, day).unwrap();
+    assert_eq!(
+        incomplete()[0].resolved_at,
+        None,
+        "resolved while the rerun runs"
+    );
+    end(&rerun, RunStatus::Success);
+    record_phase_events(store, &pipeline, day).unwrap();
+    let alerts = incomplete();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert_eq!(alerts[0].resolved_by.as_deref(), Some(NOTHING_STOPPED));
 }
 
 /// A run reaped as stale failed, so its phase is incomplete on its date:

@@ -83,7 +83,7 @@ pub const NOTHING_STOPPED: &str = "no processor of the phase is failed or blocke
 
 /// Records the phase events of `date` in `store`'s outbox (none when it
 /// keeps none). Returns how many were recorded or repeated. A phase with
-/// processors still to run, none failed or blocked any more, is not
+/// processors still to run, none failed, blocked or running, is not
 /// incomplete for the reason its open `phase_incomplete` gave: that alert
 /// is resolved ([`NOTHING_STOPPED`]).
 pub fn record_phase_events(
@@ -99,7 +99,16 @@ pub fn record_phase_events(
     for completion in pipeline.phase_completion(store, date)? {
         match phase_event(&completion, date) {
             Some(event) => recorded += usize::from(outbox.record_alert(&event)?.is_some()),
-            None => no_longer_stopped.push(phase_subject(&completion)),
+            // Resolved once nothing of the phase is failed, blocked or
+            // still running: a rerun in flight may fail again.
+            None if !completion
+                .processors
+                .iter()
+                .any(|(_, status)| *status == Some(RunStatus::Running)) =>
+            {
+                no_longer_stopped.push(phase_subject(&completion));
+            }
+            None => {}
         }
     }
     if !no_longer_stopped.is_empty() {

@@ -173,9 +173,15 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         let first_line = slate::health::first_line(outcome.error.as_deref());
         eprintln!("{} {} {how}: {first_line}", outcome.date, outcome.processor);
     }
+    // An interrupt leaves the planned runs it did not start out of the
+    // outcomes: counted here, so that every planned run is.
+    let not_run = match plan.runs.len() - outcomes.len() {
+        0 => String::new(),
+        n => format!(", {n} not run (interrupted)"),
+    };
     println!(
         "{} runs over {} dates ({} left alone under --reprocess {reprocess}): {} failed, {} blocked, \
-         {} not started (held by another run)",
+         {} not started (held by another run){not_run}",
         outcomes.len(),
         plan.dates.len(),
         plan.left_alone,

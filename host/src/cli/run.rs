@@ -28,9 +28,13 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
     let DateRun {
         records,
         not_started,
-    } = host
-        .pipeline
-        .run_date(&host.executor, date, &selection, Trigger::Cli)?;
+    } = host.pipeline.run_date_until(
+        &host.executor,
+        date,
+        &selection,
+        Trigger::Cli,
+        interrupt.flag(),
+    )?;
     let mut output = table(&[
         "processor",
         "status",
@@ -53,6 +57,16 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
             continue;
         }
         let Some(record) = records.iter().find(|r| &r.processor == name) else {
+            if interrupt.came() {
+                output.add_row(vec![
+                    name.clone(),
+                    "not run".to_string(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    "interrupted before it started".to_string(),
+                ]);
+            }
             continue;
         };
         // A success says more than its row count when it set rows aside,
