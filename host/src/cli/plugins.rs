@@ -179,7 +179,7 @@ impl Deploying {
         let root = options.data_dir.root();
         if options.warehouse.state_url()?.is_none() && !root.exists() {
             super::usage!(
-                "{} does not exist: nothing was deployed; pass the data folder a server or \
+                "{} does not exist: nothing was changed; pass the data folder a server or \
                  `slate run` uses (--data-dir), or run `slate demo` there first",
                 root.display()
             );

@@ -20,9 +20,11 @@ use super::{Host, HostOptions, load_pipeline};
 /// Ends `name`'s shadow version, and drops its tables unless `keep`: the
 /// way out of a failed experiment other than promoting it or replacing it.
 pub fn drop(options: &HostOptions, name: &str, keep: bool) -> Result<ExitCode> {
+    // The store first: a mistyped --data-dir is refused before the
+    // registry is opened, which would create it there.
+    let store = super::open_store(options, false)?;
     let runtime = super::plugins::runtime(options)?;
     let registry = super::plugins::registry(options)?;
-    let store = super::open_store(options, false)?;
     let pipeline = load_pipeline(options, store.as_ref(), &runtime, &registry)?;
     // An undeployed processor's shadow tables may stay behind.
     super::plugins::known_processor(&pipeline, &registry, name)?;
