@@ -264,43 +264,60 @@ fn run_team_offense(dir: &std::path::Path, day: &str) -> (Option<i32>, serde_jso
 /// and the date's output rows stay as they were. Before, SQLite read the
 /// quoted name it could not find as a string: every row held the column's
 /// own name (`team_abbr` = "team_abbr"), which a text column then wrote
-/// as data, and a run could succeed on it.
+/// as data, and a run could succeed on it. The partition column too, which
+/// the read's check of the raw rows reaches first: that gave SQLite's own
+/// message and its SQL.
 #[test]
 fn a_raw_table_missing_a_declared_column_fails_the_reading_run_naming_the_column() {
-    let dir = crate::support::demo_data_dir("2026-01-07", "2026-01-07");
-    let (database, _) = first_box_score(dir.path(), "2026-01-07");
-    let output_teams = || -> Vec<String> {
-        database
-            .prepare(
-                "SELECT team_abbr FROM \"nba_analytics.team_offense_game_summary\" \
-                 ORDER BY team_abbr",
+    let box_scores = "\"nba_raw.player_boxscores\"";
+    for (column, alter) in [
+        (
+            "team_abbr",
+            format!("ALTER TABLE {box_scores} DROP COLUMN team_abbr"),
+        ),
+        (
+            "game_date",
+            format!(
+                "DROP INDEX \"_slate_index__nba_raw.player_boxscores__by_game_date\";
+                 ALTER TABLE {box_scores} DROP COLUMN game_date"
+            ),
+        ),
+    ] {
+        let dir = crate::support::demo_data_dir("2026-01-07", "2026-01-07");
+        let (database, _) = first_box_score(dir.path(), "2026-01-07");
+        let output_teams = || -> Vec<String> {
+            database
+                .prepare(
+                    "SELECT team_abbr FROM \"nba_analytics.team_offense_game_summary\" \
+                     ORDER BY team_abbr",
+                )
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let rows_before = output_teams();
+        assert!(!rows_before.is_empty());
+        database.execute_batch(&alter).unwrap();
+
+        let (code, last) = run_team_offense(dir.path(), "2026-01-07");
+
+        assert_eq!(code, Some(1), "{column}: {last}");
+        assert_eq!(
+            (&last["status"], &last["error_kind"]),
+            (&serde_json::json!("failed"), &serde_json::json!("input")),
+            "{column}: {last}"
+        );
+        assert_eq!(
+            last["error_message"],
+            format!(
+                "reading an input failed: nba_raw.player_boxscores has no column `{column}`, \
+                 which its schema declares: the table was changed outside Slate"
             )
-            .unwrap()
-            .query_map([], |row| row.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-    };
-    let rows_before = output_teams();
-    assert!(!rows_before.is_empty());
-    database
-        .execute_batch("ALTER TABLE \"nba_raw.player_boxscores\" DROP COLUMN team_abbr")
-        .unwrap();
-
-    let (code, last) = run_team_offense(dir.path(), "2026-01-07");
-
-    assert_eq!(code, Some(1), "{last}");
-    assert_eq!(
-        (&last["status"], &last["error_kind"]),
-        (&serde_json::json!("failed"), &serde_json::json!("input")),
-        "{last}"
-    );
-    assert_eq!(
-        last["error_message"],
-        "reading an input failed: nba_raw.player_boxscores has no column `team_abbr`, which its \
-         schema declares: the table was changed outside Slate"
-    );
-    assert_eq!(output_teams(), rows_before);
+        );
+        assert_eq!(output_teams(), rows_before);
+    }
 }
 
 /// A raw row that breaks its table's schema, written past the host (by

@@ -73,7 +73,10 @@ impl RawChecks {
             Some(faults) => faults,
             None => {
                 let faults = Arc::new(find_faults(connection, table, schema).map_err(|e| {
-                    InputError::Storage(format!("{table}: checking its rows failed: {e}"))
+                    super::tables::lacking_declared_columns(connection, table, schema)
+                        .unwrap_or_else(|| {
+                            InputError::Storage(format!("{table}: checking its rows failed: {e}"))
+                        })
                 })?);
                 self.checked
                     .lock()

@@ -386,29 +386,10 @@ impl EmbeddedStore {
         table: &TableName,
         error: rusqlite::Error,
     ) -> InputError {
-        let present: Vec<String> = connection
-            .prepare("SELECT name FROM pragma_table_info(?1)")
-            .and_then(|mut names| {
-                names
-                    .query_map([table.to_string()], |row| row.get(0))?
-                    .collect()
-            })
-            .unwrap_or_default();
         let declared = self.schema_in(connection, table).ok().flatten();
-        let missing: Vec<String> = declared
-            .iter()
-            .flat_map(|schema| &schema.columns)
-            .filter(|column| !present.contains(&column.name))
-            .map(|column| format!("`{}`", column.name))
-            .collect();
-        match missing.as_slice() {
-            [] => InputError::from(StoreError::from(error)),
-            missing => InputError::Storage(format!(
-                "{table} has no column {}, which its schema declares: the table was changed \
-                 outside Slate",
-                missing.join(", ")
-            )),
-        }
+        declared
+            .and_then(|schema| lacking_declared_columns(connection, table, &schema))
+            .unwrap_or_else(|| InputError::from(StoreError::from(error)))
     }
 
     /// The columns a read of `names` (all when `None`) of `table` returns,
@@ -451,6 +432,38 @@ impl EmbeddedStore {
         );
         Ok((columns.into_iter().cloned().collect(), sql))
     }
+}
+
+/// The error for `table` lacking columns its `schema` declares (dropped
+/// or renamed by another tool's SQL), naming them; `None` when it has
+/// them all. What a read that could not be made is explained by, where it
+/// is so.
+pub(super) fn lacking_declared_columns(
+    connection: &Connection,
+    table: &TableName,
+    schema: &TableSchema,
+) -> Option<InputError> {
+    let present: Vec<String> = connection
+        .prepare("SELECT name FROM pragma_table_info(?1)")
+        .and_then(|mut names| {
+            names
+                .query_map([table.to_string()], |row| row.get(0))?
+                .collect()
+        })
+        .unwrap_or_default();
+    let missing: Vec<String> = schema
+        .columns
+        .iter()
+        .filter(|column| !present.contains(&column.name))
+        .map(|column| format!("`{}`", column.name))
+        .collect();
+    (!missing.is_empty()).then(|| {
+        InputError::Storage(format!(
+            "{table} has no column {}, which its schema declares: the table was changed \
+             outside Slate",
+            missing.join(", ")
+        ))
+    })
 }
 
 impl InputSource for EmbeddedStore {
