@@ -98,13 +98,15 @@ fn switches_move_the_generation_on_and_an_undeploy_is_undone_by_a_rollback(regis
 
 /// The history shows a processor's shadows beside its switches, newest
 /// first and none active: a version made the shadow (once, however often
-/// it is stored again), dropped, made the shadow again, then promoted.
+/// it is stored again), dropped, made the shadow again, replaced by
+/// another (the replaced one dropped), which is then promoted.
 /// The switches alone, which rollbacks walk, are as they were. Before,
 /// `slate plugins history` showed nothing of a shadow.
 fn the_history_shows_shadows_set_and_dropped_beside_the_switches(registry: &Registry) {
     let runtime = Runtime::new(Some(&shared_compiled_cache())).unwrap();
     let v1 = stored(registry, &runtime, components::VERSIONED_V1);
     let v2 = stored(registry, &runtime, components::VERSIONED_V2);
+    let v4 = stored(registry, &runtime, components::VERSIONED_V4_PANICS);
     let name = v1.spec.name.as_str();
 
     registry
@@ -115,8 +117,9 @@ fn the_history_shows_shadows_set_and_dropped_beside_the_switches(registry: &Regi
     assert!(registry.clear_shadow(name).unwrap());
     assert!(!registry.clear_shadow(name).unwrap(), "no shadow to drop");
     registry.set_shadow(&v2.spec, &v2.hash).unwrap();
+    registry.set_shadow(&v4.spec, &v4.hash).unwrap();
     registry
-        .activate(&v2.spec, &v2.hash, DeployAction::Promote)
+        .activate(&v4.spec, &v4.hash, DeployAction::Promote)
         .unwrap();
 
     let history = registry.history_with_shadows(name).unwrap();
@@ -127,7 +130,9 @@ fn the_history_shows_shadows_set_and_dropped_beside_the_switches(registry: &Regi
     assert_eq!(
         entries,
         [
-            (DeployAction::Promote, "2.0.0", true),
+            (DeployAction::Promote, "4.0.0", true),
+            (DeployAction::Shadow, "4.0.0", false),
+            (DeployAction::DropShadow, "2.0.0", false),
             (DeployAction::Shadow, "2.0.0", false),
             (DeployAction::DropShadow, "2.0.0", false),
             (DeployAction::Shadow, "2.0.0", false),

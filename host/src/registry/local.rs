@@ -367,6 +367,23 @@ impl RegistryStorage for LocalRegistry {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         record_version_in(&transaction, spec, hash, now)?;
+        // A shadow of another version is replaced: dropped, as the history
+        // says, before the new one is recorded.
+        let replaced: Option<String> = transaction
+            .query_row(
+                "SELECT hash FROM shadows WHERE name = ?1 AND hash <> ?2",
+                params![spec.name, hash],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(replaced) = &replaced {
+            let dropped = (
+                spec.name.as_str(),
+                replaced.as_str(),
+                DeployAction::DropShadow,
+            );
+            note_shadow_change_in(&transaction, now, Some(dropped))?;
+        }
         // The same version deployed again as the shadow stays the shadow
         // since it first became it: its coverage goes on.
         let since: String = transaction.query_row(

@@ -559,6 +559,23 @@ impl RegistryStorage for PostgresRegistry {
         self.with_client(|client| {
             let mut transaction = client.transaction()?;
             record_version_in(&mut transaction, spec, hash, now)?;
+            // A shadow of another version is replaced: dropped, as the
+            // history says, before the new one is recorded.
+            let replaced: Option<String> = transaction
+                .query_opt(
+                    "SELECT hash FROM _slate.plugin_shadows WHERE name = $1 AND hash <> $2
+                     FOR UPDATE",
+                    &[&spec.name, &hash],
+                )?
+                .map(|row| row.get(0));
+            if let Some(replaced) = &replaced {
+                let dropped = (
+                    spec.name.as_str(),
+                    replaced.as_str(),
+                    DeployAction::DropShadow,
+                );
+                note_shadow_change_in(&mut transaction, now, Some(dropped))?;
+            }
             // The same version deployed again as the shadow stays the
             // shadow since it first became it: its coverage goes on.
             let since: DateTime<Utc> = transaction
