@@ -133,6 +133,39 @@ fn an_interrupted_command_ends_its_run_as_shutdown_starts_no_other_and_exits_130
     }
 }
 
+/// An interrupted demo calls the run it stopped interrupted, not
+/// UNEXPECTED, and says how far it got, not that it ran every date.
+#[test]
+fn an_interrupted_demo_says_how_far_it_got_and_blames_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    crate::support::use_shared_compiled_cache(data.path());
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let day = date("2026-01-07");
+    set_spin(&store, day, true);
+    let child = slate_with_plugins(data.path(), plugins.path())
+        .args(["demo", "--from", "2026-01-07", "--to", "2026-01-07"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("SlowProcessor spins", || {
+        runs_of(&store, "SlowProcessor", day)
+            .first()
+            .is_some_and(|r| r.status == RunStatus::Running)
+    });
+
+    // SAFETY: signals the child this test started, still unwaited.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(130), "{stdout}");
+    assert_contains(&stdout, "(interrupted): 2026-01-07 SlowProcessor failed");
+    assert_contains(&stdout, "interrupted after ");
+    assert!(!stdout.contains("UNEXPECTED"), "{stdout}");
+}
+
 /// A phase's open `phase_incomplete` stays open while the processor that
 /// failed runs again: the rerun may fail too. Once it succeeds, with no
 /// processor of the phase failed, blocked or running, the alert is

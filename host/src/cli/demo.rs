@@ -54,7 +54,8 @@ pub fn demo(
     let selection = host.pipeline.select(&[])?;
 
     let interrupt = super::interrupt::Interrupt::watch(&host.executor)?;
-    let mut outcomes = run_season(&host, &dates, &selection, parallelism, interrupt.flag())?;
+    let (mut outcomes, planned) =
+        run_season(&host, &dates, &selection, parallelism, interrupt.flag())?;
     // Runs end in any order when several run at once: the summary lists
     // them by date, each date in pipeline order.
     outcomes.sort_by_key(|o| {
@@ -88,8 +89,11 @@ pub fn demo(
         .filter(|o| o.status != Some(RunStatus::Success))
         .map(|o| {
             let status = o.status.map_or("unclaimed".to_string(), |s| s.to_string());
+            let stopped = o.error.as_deref() == Some(slate::executor::SHUTDOWN_MESSAGE);
             let why = match expected(o) {
                 true => "the planted missing date",
+                // A run the interrupt stopped is no surprise.
+                false if stopped && interrupt.came() => "interrupted",
                 false => {
                     surprises += 1;
                     "UNEXPECTED"
@@ -148,11 +152,19 @@ pub fn demo(
         println!("not a success {problem}");
     }
     super::backfill::print_flagged_gaps(&outcomes);
-    println!(
-        "{} dates in {:.1} s",
-        dates.len(),
-        started.elapsed().as_secs_f64()
-    );
+    match interrupt.came() {
+        true => println!(
+            "interrupted after {} of {} planned runs, in {:.1} s",
+            outcomes.len(),
+            planned,
+            started.elapsed().as_secs_f64()
+        ),
+        false => println!(
+            "{} dates in {:.1} s",
+            dates.len(),
+            started.elapsed().as_secs_f64()
+        ),
+    }
     super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
     if surprises > 0 {
         eprintln!(
@@ -178,16 +190,16 @@ const PLANTED_FAILURE: &str = "missing data: no box scores for";
 /// ended; on a store that commits dates together (BigQuery) in chunks,
 /// each processor's dates of a chunk claimed, checked and committed
 /// together, so that a season costs a few jobs per chunk rather than a
-/// dozen per run.
+/// dozen per run. Returns the outcomes, and how many runs were planned.
 fn run_season(
     host: &Host,
     dates: &[NaiveDate],
     selection: &[String],
     parallelism: usize,
     stop: &AtomicBool,
-) -> Result<Vec<Outcome>> {
+) -> Result<(Vec<Outcome>, usize)> {
     let (Some(first), Some(last)) = (dates.first(), dates.last()) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), 0));
     };
     let request = BackfillRequest {
         start: *first,
@@ -202,7 +214,7 @@ fn run_season(
     plan.runs.retain(|run| dates.contains(&run.date));
     let total = plan.runs.len();
     let done = AtomicUsize::new(0);
-    Ok(backfill::run(
+    let outcomes = backfill::run(
         &host.pipeline,
         &host.executor,
         &plan,
@@ -214,5 +226,6 @@ fn run_season(
                 eprintln!("ran {done}/{total} runs");
             }
         },
-    ))
+    );
+    Ok((outcomes, total))
 }
