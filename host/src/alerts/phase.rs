@@ -112,12 +112,16 @@ pub fn record_phase_events(
         }
     }
     if !no_longer_stopped.is_empty() {
-        let stale = |alert: &crate::alerts::record::AlertRecord| {
-            alert.raised.event == EventKind::PhaseIncomplete
+        // Read by event in the store: most dates have none, and every
+        // date's runs end here, so all open alerts are not read each time.
+        for alert in outbox.open_or_resolved_by_hand(EventKind::PhaseIncomplete)? {
+            if alert.resolved_at.is_none()
                 && alert.raised.data_date == Some(date)
                 && no_longer_stopped.contains(&alert.raised.subject)
-        };
-        outbox.resolve_open_alerts(&stale, NOTHING_STOPPED)?;
+            {
+                outbox.resolve_alert(alert.alert_id, NOTHING_STOPPED)?;
+            }
+        }
     }
     Ok(recorded)
 }
