@@ -382,6 +382,65 @@ fn a_no_rows_alert_resolved_by_hand_is_acknowledged_and_not_raised_again() {
     );
 }
 
+/// A processor deployed mid-season is swept from the first date it runs,
+/// not from the pipeline's: before, the next command raised a
+/// `no_rows_by_deadline` for every scheduled date of the season before it
+/// existed (about 166 in the demo), and `/health` answered 503.
+#[test]
+fn a_processor_deployed_mid_season_is_swept_from_its_own_first_date() {
+    let dir = crate::support::demo_data_dir("2026-01-05", "2026-01-07");
+    let plugins = plugin_dir(&[components::VERSIONED_V1]);
+    let no_rows_of = |processor: &str| {
+        EmbeddedStore::open(&dir.path().join("slate.db"))
+            .unwrap()
+            .alerts(true, 100_000)
+            .unwrap()
+            .into_iter()
+            .filter(|a| {
+                a.raised.event == slate::alerts::EventKind::NoRowsByDeadline
+                    && a.raised.subject == processor
+            })
+            .filter_map(|a| a.raised.data_date)
+            .collect::<Vec<_>>()
+    };
+    let slate = |args: &[&str]| {
+        let output = slate_with_plugins(dir.path(), plugins.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert_succeeded(&output);
+    };
+
+    // Loaded, never run: not swept yet (a command that runs another
+    // processor sweeps).
+    slate(&[
+        "run",
+        "--date",
+        "2026-01-07",
+        "--processors",
+        "TeamOffenseGameSummaryProcessor",
+    ]);
+    assert_eq!(no_rows_of("VersionedProcessor"), []);
+    // Run from the 10th: the 7th and before are not its dates; the 11th,
+    // which it has not run, is.
+    slate(&[
+        "run",
+        "--date",
+        "2026-01-10",
+        "--processors",
+        "VersionedProcessor",
+    ]);
+    let swept = no_rows_of("VersionedProcessor");
+    assert!(!swept.is_empty());
+    assert!(
+        swept.iter().all(|day| *day > date("2026-01-10")),
+        "{swept:?}"
+    );
+    // The pipeline's own processors are swept from their first date, as
+    // before: the planted 6th is still missing.
+    assert!(no_rows_of("PlayerGameSummaryProcessor").contains(&date("2026-01-06")));
+}
+
 #[test]
 fn a_channel_added_later_is_sent_the_alerts_still_open_and_then_everything_new() {
     let receiver = Receiver::start(Answer::Ok);

@@ -72,12 +72,13 @@ pub fn no_rows_alert(processor: &str, table: &str, date: NaiveDate, games: u64) 
 }
 
 /// Records a `no_rows_by_deadline` alert for every overdue date of every
-/// processor of `pipeline`, from the first date the pipeline has run (so a
-/// store that started mid-season is not flooded with the dates before) to
-/// today: a pipeline that stopped running is alerted on each date it
-/// missed since. An alert already open is left alone rather than counted
-/// again, and one resolved by hand is acknowledged: it is not raised
-/// again. Returns how many were opened.
+/// processor of `pipeline`, from the first date that processor has run
+/// (so a store that started mid-season, or a processor deployed
+/// mid-season, is not flooded with the dates before) to today: a
+/// processor that stopped running is alerted on each date it missed
+/// since. One that has never run is not swept yet. An alert already open
+/// is left alone rather than counted again, and one resolved by hand is
+/// acknowledged: it is not raised again. Returns how many were opened.
 pub fn sweep(
     store: &dyn Store,
     pipeline: &Pipeline,
@@ -96,10 +97,9 @@ pub fn sweep(
         skip_upstream_check: true,
         ..RunFilter::default()
     })?;
-    let Some(first) = runs.iter().map(|r| r.data_date).min() else {
+    if runs.is_empty() {
         return Ok(0);
-    };
-    let last = now.date_naive().max(first);
+    }
     // Open, or acknowledged: resolved by hand (a date that will never
     // have rows, such as a postponed game).
     let open: BTreeSet<(String, Option<NaiveDate>)> = outbox
@@ -112,6 +112,13 @@ pub fn sweep(
         let Some(plugin) = pipeline.plugin(name) else {
             continue;
         };
+        // From the processor's own first date: one deployed mid-season
+        // (its dates before never ran) raised an alert for every one.
+        let own = || runs.iter().filter(|r| &r.processor == name);
+        let Some(first) = own().map(|r| r.data_date).min() else {
+            continue;
+        };
+        let last = now.date_naive().max(first);
         let table = &plugin.spec.output_table;
         let rows: BTreeSet<NaiveDate> = match store.table_schema(table)? {
             Some(_) => store
@@ -124,7 +131,7 @@ pub fn sweep(
         };
         // Runs are newest first: the first of each date is its latest.
         let mut latest: BTreeMap<NaiveDate, (RunStatus, i64)> = BTreeMap::new();
-        for run in runs.iter().filter(|r| &r.processor == name) {
+        for run in own() {
             latest
                 .entry(run.data_date)
                 .or_insert((run.status, run.rows_written));
