@@ -33,10 +33,15 @@ pub fn timestamp_text(micros: i64) -> Option<String> {
         .then(|| instant.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
 }
 
-/// Parses an RFC 3339 timestamp into microseconds since the epoch.
+/// Parses an RFC 3339 timestamp into microseconds since the epoch; `None`
+/// for text that is not one, or a leap second.
 pub fn timestamp_micros(text: &str) -> Option<i64> {
     DateTime::parse_from_rfc3339(text)
         .ok()
+        // A leap second (`23:59:60`) is no TIMESTAMP: BigQuery refuses it,
+        // and read as the next second it would be another value than
+        // written.
+        .filter(|t| t.timestamp_subsec_nanos() < 1_000_000_000)
         .map(|t| t.timestamp_micros())
 }
 
@@ -365,6 +370,21 @@ pub fn value_from_text(column: &Column, text: &str) -> Result<Value, CellMismatc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Before, `23:59:60` was taken as the next second: a fixture or a raw
+    /// cell read another instant than the one written.
+    #[test]
+    fn a_leap_second_is_no_timestamp() {
+        assert_eq!(timestamp_micros("2016-12-31T23:59:60Z"), None);
+        assert_eq!(
+            timestamp_micros("2016-12-31T23:59:59.999999Z"),
+            Some(1_483_228_799_999_999)
+        );
+        assert_eq!(
+            timestamp_micros("2017-01-01T00:00:00Z"),
+            Some(1_483_228_800_000_000)
+        );
+    }
 
     #[test]
     fn a_long_value_is_described_cut_short_saying_how_much_was_left_out() {
