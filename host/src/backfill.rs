@@ -651,6 +651,11 @@ impl Tally {
         }
     }
 
+    /// How many runs it counted, however they ended.
+    pub fn ended(&self) -> usize {
+        self.succeeded + self.failed + self.blocked + self.not_started
+    }
+
     /// Whether every run succeeded or was left to another run: what a
     /// command's exit code says.
     pub fn all_well(&self) -> bool {

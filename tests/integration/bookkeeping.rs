@@ -96,21 +96,11 @@ fn an_interrupted_command_ends_its_run_as_shutdown_starts_no_other_and_exits_130
         for day in ["2026-01-11", "2026-01-12"] {
             set_spin(&store, date(day), true);
         }
-        let child = slate_with_plugins(data.path(), plugins.path())
-            .args(args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        wait_until("the first run spins", || {
-            runs_of(&store, "SlowProcessor", date("2026-01-11"))
-                .first()
-                .is_some_and(|r| r.status == RunStatus::Running)
-        });
-
-        // SAFETY: signals the child this test started, still unwaited.
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-        let output = child.wait_with_output().unwrap();
+        let output = interrupted_once_it_spins(
+            slate_with_plugins(data.path(), plugins.path()).args(args),
+            &store,
+            date("2026-01-11"),
+        );
 
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(130), "{args:?}: {stderr}");
@@ -133,6 +123,28 @@ fn an_interrupted_command_ends_its_run_as_shutdown_starts_no_other_and_exits_130
     }
 }
 
+/// Runs `command`, and sends it SIGINT once SlowProcessor spins on `day`
+/// in `store`: what the command then wrote and how it ended.
+fn interrupted_once_it_spins(
+    command: &mut std::process::Command,
+    store: &dyn Store,
+    day: NaiveDate,
+) -> std::process::Output {
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("SlowProcessor spins", || {
+        runs_of(store, "SlowProcessor", day)
+            .first()
+            .is_some_and(|r| r.status == RunStatus::Running)
+    });
+    // SAFETY: signals the child this test started, still unwaited.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    child.wait_with_output().unwrap()
+}
+
 /// An interrupted demo calls the run it stopped interrupted, not
 /// UNEXPECTED, and says how far it got, not that it ran every date.
 #[test]
@@ -143,21 +155,17 @@ fn an_interrupted_demo_says_how_far_it_got_and_blames_nothing() {
     let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let day = date("2026-01-07");
     set_spin(&store, day, true);
-    let child = slate_with_plugins(data.path(), plugins.path())
-        .args(["demo", "--from", "2026-01-07", "--to", "2026-01-07"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_until("SlowProcessor spins", || {
-        runs_of(&store, "SlowProcessor", day)
-            .first()
-            .is_some_and(|r| r.status == RunStatus::Running)
-    });
-
-    // SAFETY: signals the child this test started, still unwaited.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
-    let output = child.wait_with_output().unwrap();
+    let output = interrupted_once_it_spins(
+        slate_with_plugins(data.path(), plugins.path()).args([
+            "demo",
+            "--from",
+            "2026-01-07",
+            "--to",
+            "2026-01-07",
+        ]),
+        &store,
+        day,
+    );
 
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(130), "{stdout}");

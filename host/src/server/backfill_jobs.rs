@@ -152,8 +152,7 @@ impl BackfillJob {
         self.update(|p| {
             p.state = state;
             p.finished_at = Some(Utc::now());
-            let ended = p.ended.succeeded + p.ended.failed + p.ended.blocked + p.ended.not_started;
-            p.not_run = p.planned.saturating_sub(ended);
+            p.not_run = p.planned.saturating_sub(p.ended.ended());
         });
     }
 
