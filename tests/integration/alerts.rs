@@ -441,6 +441,52 @@ fn a_processor_deployed_mid_season_is_swept_from_its_own_first_date() {
     assert!(no_rows_of("PlayerGameSummaryProcessor").contains(&date("2026-01-06")));
 }
 
+/// A processor deployed and then never run (a schedule that leaves it
+/// out, say) is swept from the date it was first deployed: before, it was
+/// not swept until its first run, so one nobody ran stayed silent.
+#[test]
+fn a_deployed_processor_that_never_runs_is_swept_from_its_first_deploy() {
+    let dir = crate::support::demo_data_dir("2026-01-05", "2026-01-12");
+    let deployed = crate::support::slate(dir.path(), &["deploy", components::VERSIONED_V1]);
+    assert_succeeded(&deployed);
+    // Deployed on the 9th, as the registry records it (the test cannot
+    // wait for the season's dates to come round).
+    rusqlite::Connection::open(dir.path().join("registry").join("registry.db"))
+        .unwrap()
+        .execute(
+            "UPDATE deployments SET deployed_at = '2026-01-09T08:00:00.000000Z'",
+            [],
+        )
+        .unwrap();
+    let run = crate::support::slate(
+        dir.path(),
+        &[
+            "run",
+            "--date",
+            "2026-01-12",
+            "--processors",
+            "TeamOffenseGameSummaryProcessor",
+        ],
+    );
+    assert_succeeded(&run);
+    let swept: Vec<_> = EmbeddedStore::open(&dir.path().join("slate.db"))
+        .unwrap()
+        .alerts(true, 100_000)
+        .unwrap()
+        .into_iter()
+        .filter(|a| {
+            a.raised.event == slate::alerts::EventKind::NoRowsByDeadline
+                && a.raised.subject == "VersionedProcessor"
+        })
+        .filter_map(|a| a.raised.data_date)
+        .collect();
+    assert!(swept.contains(&date("2026-01-09")), "{swept:?}");
+    assert!(
+        swept.iter().all(|day| *day >= date("2026-01-09")),
+        "the dates before its deploy are not its: {swept:?}"
+    );
+}
+
 #[test]
 fn a_channel_added_later_is_sent_the_alerts_still_open_and_then_everything_new() {
     let receiver = Receiver::start(Answer::Ok);

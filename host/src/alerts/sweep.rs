@@ -12,6 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::event::{EventKind, NewAlert, Severity};
 use crate::dates;
 use crate::pipeline::Pipeline;
+use crate::registry::{Registry, RegistryError};
 use crate::runs::{RunFilter, RunStatus};
 use crate::store::{Store, StoreError};
 
@@ -71,17 +72,38 @@ pub fn no_rows_alert(processor: &str, table: &str, date: NaiveDate, games: u64) 
     }
 }
 
+/// The date each processor of `pipeline` that `registry` deployed first
+/// became active: where [`sweep`] starts for one that has never run.
+pub fn first_active_dates(
+    registry: &Registry,
+    pipeline: &Pipeline,
+) -> Result<BTreeMap<String, NaiveDate>, RegistryError> {
+    let mut dates = BTreeMap::new();
+    for name in pipeline.order() {
+        if let Some(at) = registry.first_active_at(name)? {
+            dates.insert(name.clone(), at.date_naive());
+        }
+    }
+    Ok(dates)
+}
+
 /// Records a `no_rows_by_deadline` alert for every overdue date of every
 /// processor of `pipeline`, from the first date that processor has run
 /// (so a store that started mid-season, or a processor deployed
 /// mid-season, is not flooded with the dates before) to today: a
 /// processor that stopped running is alerted on each date it missed
-/// since. One that has never run is not swept yet. An alert already open
-/// is left alone rather than counted again, and one resolved by hand is
-/// acknowledged: it is not raised again. Returns how many were opened.
+/// since. One that has never run is swept from the date it was first
+/// deployed (`first_active`, from [`first_active_dates`]): a processor
+/// deployed and then never run, by a schedule that leaves it out say, is
+/// loud once its first date's deadline passes. A bundled or plugin-folder
+/// processor that has never run has no such date and is not swept yet.
+/// An alert already open is left alone rather than counted again, and
+/// one resolved by hand is acknowledged: it is not raised again. Returns
+/// how many were opened.
 pub fn sweep(
     store: &dyn Store,
     pipeline: &Pipeline,
+    first_active: &BTreeMap<String, NaiveDate>,
     deadline: chrono::Duration,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
@@ -97,7 +119,7 @@ pub fn sweep(
         skip_upstream_check: true,
         ..RunFilter::default()
     })?;
-    if runs.is_empty() {
+    if runs.is_empty() && first_active.is_empty() {
         return Ok(0);
     }
     // Open, or acknowledged: resolved by hand (a date that will never
@@ -115,7 +137,11 @@ pub fn sweep(
         // From the processor's own first date: one deployed mid-season
         // (its dates before never ran) raised an alert for every one.
         let own = || runs.iter().filter(|r| &r.processor == name);
-        let Some(first) = own().map(|r| r.data_date).min() else {
+        let Some(first) = own()
+            .map(|r| r.data_date)
+            .min()
+            .or_else(|| first_active.get(name).copied())
+        else {
             continue;
         };
         let last = now.date_naive().max(first);

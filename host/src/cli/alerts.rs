@@ -9,9 +9,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use slate::alerts::record::{AttemptOutcome, ChannelState, DeliveryAttempt, RESOLVED_BY_HAND};
-use slate::alerts::sweep::sweep;
+use slate::alerts::sweep::{first_active_dates, sweep};
 use slate::alerts::{AlertsConfig, ChannelOutcome, Deliverer, EventKind};
 use slate::pipeline::Pipeline;
+use slate::registry::Registry;
 use slate::store::Store;
 use slate::store::alerts::AlertOutbox;
 
@@ -306,12 +307,14 @@ fn list(store: &dyn Store, config: &AlertsConfig, listing: &Listing) -> Result<E
 pub fn sweep_and_deliver(
     options: &HostOptions,
     store: &Arc<dyn Store>,
+    registry: &Registry,
     pipeline: &Pipeline,
 ) -> Result<()> {
     let config = AlertsConfig::load(&options.data_dir.config_file())?;
     sweep(
         store.as_ref(),
         pipeline,
+        &first_active_dates(registry, pipeline)?,
         config.no_rows_deadline,
         Utc::now(),
     )?;

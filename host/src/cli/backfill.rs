@@ -189,7 +189,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         all.blocked,
         all.not_started
     );
-    super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
+    super::alerts::sweep_and_deliver(options, &host.store, &host.registry, &host.pipeline)?;
     Ok(interrupt.exit_code(if all.all_well() {
         ExitCode::SUCCESS
     } else {
@@ -436,7 +436,7 @@ fn backfill_over_the_cluster(
             left.queued, left.processor
         );
     }
-    super::alerts::sweep_and_deliver(options, &host.store, &host.pipeline)?;
+    super::alerts::sweep_and_deliver(options, &host.store, &host.registry, &host.pipeline)?;
     let all_ran = done.failed == 0 && done.blocked == 0 && done.queued == 0;
     Ok(
         interrupt.exit_code(if all_ran && done.cancelled_at.is_none() {

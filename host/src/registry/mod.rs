@@ -435,6 +435,17 @@ impl Registry {
         self.storage.history_with_shadows(name)
     }
 
+    /// When a version of `name` first became active here, if one ever did
+    /// (a deploy, not an undeploy, nor a shadow set beside it).
+    pub fn first_active_at(&self, name: &str) -> Result<Option<DateTime<Utc>>, RegistryError> {
+        Ok(self
+            .history(name)?
+            .iter()
+            .filter(|deployment| deployment.action != DeployAction::Undeploy)
+            .map(|deployment| deployment.deployed_at)
+            .min())
+    }
+
     /// When `name` was undeployed, if it was and was not deployed again
     /// since: its last switch ended it, so nothing runs it from the
     /// registry any more.

@@ -15,7 +15,7 @@ use super::extract::{Params, flag_param, only_params};
 use super::state::{AppState, ServedHost};
 use crate::alerts::Deliverer;
 use crate::alerts::record::{AlertRecord, ChannelState};
-use crate::alerts::sweep::sweep;
+use crate::alerts::sweep::{first_active_dates, sweep};
 
 /// How often the deliverer looks for due messages.
 pub const DELIVERY_TICK: Duration = Duration::from_secs(1);
@@ -119,8 +119,16 @@ async fn sweep_and_check(deliverer: &Deliverer, host: Arc<ServedHost>) {
             let host = host.clone();
             let swept = tokio::task::spawn_blocking(move || {
                 let pipeline = host.pipeline().map_err(|e| e.to_string())?;
-                sweep(host.store.as_ref(), &pipeline, deadline, chrono::Utc::now())
-                    .map_err(|e| e.to_string())
+                let first_active =
+                    first_active_dates(&host.registry, &pipeline).map_err(|e| e.to_string())?;
+                sweep(
+                    host.store.as_ref(),
+                    &pipeline,
+                    &first_active,
+                    deadline,
+                    chrono::Utc::now(),
+                )
+                .map_err(|e| e.to_string())
             })
             .await;
             if let Ok(Err(error)) = swept {
