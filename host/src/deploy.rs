@@ -674,17 +674,20 @@ fn check_same_table(current: &Pipeline, plugin: &Plugin) -> Result<(), DeployErr
     ))
 }
 
-/// Records a switch as a notice (`deployed`, `rolled_back` or
-/// `undeployed`, info severity) in `store`'s alert outbox, if it keeps one. The registry is
-/// its own database, so this is a second write after the activation: a
-/// failure here is returned for the caller to report, and the version
-/// stays active.
-pub fn record_activation_notice(
+/// Records a switch in `store`'s alert outbox, if it keeps one: a notice
+/// (`deployed`, `rolled_back` or `undeployed`, info severity), and, when
+/// the switch makes a processor run again that an undeploy had removed,
+/// the alerts that undeploy resolved, raised again
+/// ([`raise_again_what_undeploy_resolved`]). The registry is its own
+/// database, so this is a second write after the activation: a failure
+/// here is returned for the caller to report, and the version stays
+/// active. Returns how many alerts were raised again.
+pub fn record_switch_in_alerts(
     store: &dyn crate::store::Store,
     deployment: &Deployment,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<usize, crate::store::StoreError> {
     let Some(outbox) = store.alert_outbox() else {
-        return Ok(());
+        return Ok(0);
     };
     use crate::alerts::event::{EventKind, for_version_switch};
     let event = match deployment.action {
@@ -692,7 +695,7 @@ pub fn record_activation_notice(
         DeployAction::Undeploy => EventKind::Undeployed,
         DeployAction::Deploy | DeployAction::Promote => EventKind::Deployed,
         // History entries only: no active version switched.
-        DeployAction::Shadow | DeployAction::DropShadow => return Ok(()),
+        DeployAction::Shadow | DeployAction::DropShadow => return Ok(0),
     };
     let notice = for_version_switch(
         event,
@@ -700,7 +703,49 @@ pub fn record_activation_notice(
         &deployment.version,
         &deployment.hash,
     );
-    outbox.record_alert(&notice).map(|_| ())
+    outbox.record_alert(&notice)?;
+    match deployment.active {
+        true => raise_again_what_undeploy_resolved(outbox, &deployment.name),
+        false => Ok(0),
+    }
+}
+
+/// A limit on alerts read that every backend takes as none.
+const EVERY_ALERT: usize = i64::MAX as usize;
+
+/// What [`resolve_alerts_of_removed`] says resolved `name`'s alerts.
+fn resolved_by_undeploy(name: &str) -> String {
+    format!("{name} undeployed")
+}
+
+/// Raises again each alert of `name` an undeploy resolved, now that a
+/// version of it runs again: the failed dates it left are still failed,
+/// and only a later success resolves them. Per cause (event, date, kind),
+/// the newest alert alone counts, so one resolved since by a run, or
+/// raised again already, is left alone. Returns how many it raised.
+pub fn raise_again_what_undeploy_resolved(
+    outbox: &dyn crate::store::alerts::AlertOutbox,
+    name: &str,
+) -> Result<usize, crate::store::StoreError> {
+    let undeployed = resolved_by_undeploy(name);
+    let mut causes = std::collections::HashSet::new();
+    let mut raised = 0;
+    // Newest first: the first alert of each cause is its latest.
+    for alert in outbox.alerts(false, EVERY_ALERT)? {
+        let cause = (
+            alert.raised.event,
+            alert.raised.data_date,
+            alert.raised.kind.clone(),
+        );
+        if alert.raised.subject != name || !causes.insert(cause) {
+            continue;
+        }
+        if alert.resolved_by.as_deref() == Some(undeployed.as_str()) {
+            outbox.record_alert(&alert.raised)?;
+            raised += 1;
+        }
+    }
+    Ok(raised)
 }
 
 /// Resolves the open alerts of `name` that only its later success would
@@ -716,7 +761,7 @@ pub fn resolve_alerts_of_removed(
         store,
         name,
         |event| event.resolved_by_success(),
-        &format!("{name} undeployed"),
+        &resolved_by_undeploy(name),
     )
 }
 

@@ -1686,6 +1686,61 @@ fn undeploying_a_processor_that_is_then_gone_resolves_its_open_alerts() {
     assert_eq!(problems_of_it(), ["2026-01-12"]);
 }
 
+/// Rolling back a processor that an undeploy removed raises again the
+/// alerts the undeploy resolved: its failed dates are still failed, and
+/// only a run's success resolves them. Before, they stayed resolved, and
+/// the failures went unalerted while the processor ran again. Undeploying
+/// and rolling back again neither loses nor doubles them.
+#[test]
+fn rolling_back_an_undeployed_processor_raises_its_resolved_alerts_again() {
+    let dir = crate::support::demo_data_dir("2026-01-11", "2026-01-12");
+    let slate = |args: &[&str]| crate::support::slate(dir.path(), args);
+    assert_succeeded(&slate(&["deploy", components::HOSTILE_PANIC]));
+    for day in ["2026-01-11", "2026-01-12"] {
+        let run = slate(&["run", "--date", day, "--processors", "HostilePanic"]);
+        assert_eq!(run.status.code(), Some(1));
+    }
+    let open_failures = || {
+        let mut dates: Vec<_> = EmbeddedStore::open(&dir.path().join("slate.db"))
+            .unwrap()
+            .alerts(true, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|a| {
+                a.raised.subject == "HostilePanic"
+                    && a.raised.event == slate::alerts::EventKind::RunFailed
+            })
+            .filter_map(|a| a.raised.data_date.map(|d| d.to_string()))
+            .collect();
+        dates.sort();
+        dates
+    };
+    assert_eq!(open_failures(), ["2026-01-11", "2026-01-12"]);
+
+    for _ in 0..2 {
+        assert_succeeded(&slate(&["undeploy", "HostilePanic"]));
+        assert_eq!(open_failures(), Vec::<String>::new());
+        let back = slate(&["rollback", "HostilePanic"]);
+        assert_succeeded(&back);
+        assert_contains(
+            &crate::support::stdout(&back),
+            "alerts of HostilePanic raised again",
+        );
+        assert_eq!(open_failures(), ["2026-01-11", "2026-01-12"]);
+    }
+    // A further failure counts up the alert raised again, as for any
+    // open alert.
+    let panicking_day = slate(&[
+        "run",
+        "--date",
+        "2026-01-12",
+        "--processors",
+        "HostilePanic",
+    ]);
+    assert_eq!(panicking_day.status.code(), Some(1));
+    assert_eq!(open_failures(), ["2026-01-11", "2026-01-12"]);
+}
+
 /// A server that reaps another host's stale run records its phase
 /// incomplete on its date, as a command that reaps does: the run failed.
 #[test]

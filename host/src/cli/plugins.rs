@@ -259,8 +259,15 @@ fn notify_activation(options: &HostOptions, deployment: &Deployment) -> Result<(
     let Some(store) = store_if_any(options)? else {
         return Ok(());
     };
-    deploy::record_activation_notice(store.as_ref(), deployment)
+    let raised = deploy::record_switch_in_alerts(store.as_ref(), deployment)
         .context("the version is active, but its notice was not recorded")?;
+    if raised > 0 {
+        println!(
+            "{raised} alerts of {} raised again: its undeploy had resolved them, and \
+             only a run's success resolves them now",
+            deployment.name
+        );
+    }
     super::alerts::deliver_after_command(options, &store).map(drop)
 }
 

@@ -579,7 +579,7 @@ impl ServedHost {
     /// Records a switch's notice; a failure is logged, for the switch
     /// stands.
     fn record_notice(&self, deployment: &Deployment) {
-        if let Err(error) = deploy::record_activation_notice(self.store.as_ref(), deployment) {
+        if let Err(error) = deploy::record_switch_in_alerts(self.store.as_ref(), deployment) {
             tracing::warn!(%error, "the switch is made, but its notice was not recorded");
         }
     }
