@@ -216,13 +216,21 @@ impl Pipeline {
     }
 
     /// This pipeline with `plugin` in place of the processor of the same
-    /// name (or added, for a new name), re-ordered. Fails when the result
-    /// cannot be ordered, e.g. the plugin depends on an unknown processor.
+    /// name (or added, for a new name), re-ordered. The processor's shadow
+    /// stays, unless it is `plugin` itself: the shadow's own version made
+    /// active stops being the shadow, as the registry records it (see
+    /// [`Pipeline::with_shadows`]). Fails when the result cannot be
+    /// ordered, e.g. the plugin depends on an unknown processor.
     pub fn with_plugin(&self, plugin: Plugin) -> Result<Pipeline, DagError> {
+        let name = plugin.spec.name.clone();
+        let shadow_made_active = self
+            .shadows
+            .get(&name)
+            .is_some_and(|shadow| shadow.hash == plugin.hash);
         let mut plugins: Vec<Plugin> = self
             .plugins
             .values()
-            .filter(|p| p.spec.name != plugin.spec.name)
+            .filter(|p| p.spec.name != name)
             .cloned()
             .collect();
         plugins.push(plugin);
@@ -230,6 +238,10 @@ impl Pipeline {
         pipeline.calendar = self.calendar.clone();
         pipeline.shadows = self.shadows.clone();
         pipeline.shadow_declarations = self.shadow_declarations.clone();
+        if shadow_made_active {
+            pipeline.shadows.remove(&name);
+            pipeline.shadow_declarations.remove(&name);
+        }
         Ok(pipeline)
     }
 

@@ -889,6 +889,39 @@ fn a_promotion_during_runs_gives_each_run_the_old_version_with_its_shadow_or_the
     }
 }
 
+/// A server that makes the shadow's own version active itself (a deploy
+/// or rollback to it over HTTP) stops running it as a shadow, as the
+/// registry records. Before, the server's pipeline kept the shadow until
+/// a restart: every run of the processor ran the same version twice, the
+/// second time into a shadow table no listing showed.
+#[test]
+fn a_server_that_makes_the_shadows_version_active_runs_it_once() {
+    let dir = with_v1_run();
+    succeed(
+        dir.path(),
+        &["deploy", "--shadow", components::VERSIONED_V2],
+    );
+    let server = crate::serve_process::Server::start(dir.path(), &[]);
+    let before = server.process("VersionedProcessor", "2026-01-08");
+    assert_eq!(before["status"], "success", "{before}");
+    let v2 = std::fs::read(components::VERSIONED_V2).unwrap();
+    let (status, deployed) = server.put_component("VersionedProcessor", &v2);
+    assert_eq!(status, 200, "{deployed}");
+    let (_, plugins) = server.get("/plugins");
+    assert_eq!(
+        listed_plugin(&plugins, "VersionedProcessor")["shadow"],
+        Json::Null
+    );
+    let after = server.process("VersionedProcessor", "2026-01-09");
+    assert_eq!(after["status"], "success", "{after}");
+    let (status, shadow_runs) = server.get("/runs?processor=VersionedProcessor~shadow");
+    assert_eq!(status, 200, "{shadow_runs}");
+    let dates: Vec<&str> = (shadow_runs.as_array().unwrap().iter())
+        .map(|run| run["data_date"].as_str().unwrap())
+        .collect();
+    assert_eq!(dates, ["2026-01-08"], "the version ran twice on the 9th");
+}
+
 #[test]
 fn a_shadow_runs_under_its_live_processors_limits() {
     let dir = with_v1_run();
