@@ -595,9 +595,37 @@ impl Deployer<'_> {
         Ok(plugin)
     }
 
+    /// Refuses a version of `name` while the processor of that name runs
+    /// here from a plugin-folder file: a host serves the file in the
+    /// registry version's place, so the version would be recorded active
+    /// and never run (and every run of the file listed as outdated). Its
+    /// hash is neither bundled nor one the registry ever made active.
+    fn refuse_over_a_plugin_file(&self, name: &str) -> Result<(), DeployError> {
+        let Some(running) = self.current.plugin(name) else {
+            return Ok(());
+        };
+        let bundled = (crate::bundled::PLUGINS.iter())
+            .any(|bundled| crate::plugin::content_hash(bundled.bytes) == running.hash);
+        let from_registry =
+            (self.registry.history(name)?.iter()).any(|switch| switch.hash == running.hash);
+        if bundled || from_registry {
+            return Ok(());
+        }
+        Err(DeployError::new(
+            DeployCheck::State,
+            format!(
+                "{name} runs here from the plugin folder (version {}), which a host \
+                 serves in any registry version's place: take the file out of the \
+                 folder first, or put the new version there instead",
+                running.hash
+            ),
+        ))
+    }
+
     /// `plugin` joined to the current processors: the pipeline it makes,
     /// when its dependencies exist and its output table may be its own.
     fn joined(&self, plugin: &Plugin) -> Result<Pipeline, DeployError> {
+        self.refuse_over_a_plugin_file(&plugin.spec.name)?;
         let pipeline = self
             .current
             .with_plugin(plugin.clone())

@@ -625,6 +625,50 @@ fn a_rollback_to_a_shadow_never_active_or_to_the_active_version_is_refused() {
     );
 }
 
+/// A version of a processor that runs from the plugin folder is refused,
+/// as a shadow too, naming the folder: a host serves the file in any
+/// registry version's place. Before, the deploy said "now active", and
+/// the version never ran: every run of the file was listed outdated, and
+/// `slate run` with that folder stopped at the clash.
+#[test]
+fn deploying_over_a_plugin_folder_processor_is_refused() {
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    let plugins = crate::support::plugin_dir(&[components::VERSIONED_V1]);
+    let with_folder = |args: &[&str]| {
+        slate_with_plugins(dir.path(), plugins.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for deploy in [
+        vec!["deploy", components::VERSIONED_V2],
+        vec!["deploy", "--shadow", components::VERSIONED_V2],
+    ] {
+        let refused = with_folder(&deploy);
+        assert!(!refused.status.success(), "{refused:?}");
+        assert_contains(
+            &stderr(&refused),
+            "VersionedProcessor runs here from the plugin folder",
+        );
+    }
+    let registry = slate::registry::Registry::open(&dir.path().join("registry")).unwrap();
+    assert_eq!(
+        (
+            registry.history("VersionedProcessor").unwrap(),
+            registry.shadows().unwrap()
+        ),
+        (vec![], vec![]),
+        "nothing was recorded"
+    );
+    assert_succeeded(&with_folder(&[
+        "run",
+        "--date",
+        "2026-01-11",
+        "--processors",
+        "VersionedProcessor",
+    ]));
+}
+
 /// A registry version whose stored bytes are damaged fails the commands
 /// that run processors, naming it, but not those that manage versions:
 /// they leave it out with a warning, so it can be undeployed.
