@@ -37,6 +37,9 @@ pub enum Answer {
     /// 301 to `/moved`, which answers any GET 200: a client that follows
     /// it turns the POST into a GET that delivers nothing, and sees 200.
     Moved,
+    /// 200 to a webhook canary, 500 to anything else: a receiver whose
+    /// health check passes while it refuses every alert.
+    CanariesOnly,
 }
 
 /// One request received.
@@ -139,6 +142,10 @@ async fn receive(
             (StatusCode::BAD_REQUEST, "invalid_payload", false)
         }
         Answer::SlackAlive => (StatusCode::OK, "ok", true),
+        Answer::CanariesOnly if body.contains("\"event\":\"canary\"") => {
+            (StatusCode::OK, "ok", true)
+        }
+        Answer::CanariesOnly => (StatusCode::INTERNAL_SERVER_ERROR, "oops", false),
         Answer::Moved => (StatusCode::MOVED_PERMANENTLY, "moved", false),
         Answer::Slow(wait) => {
             tokio::time::sleep(wait).await;

@@ -789,6 +789,52 @@ fn a_dead_channel_fails_health_and_its_alerts_arrive_when_it_comes_back() {
     assert_eq!(attempts[2].response_excerpt, "no_service");
 }
 
+/// A dead channel that answers the canary but still refuses alerts stays
+/// dead: only a delivery brings back a channel with alerts queued. Before,
+/// each canary revived it, and its death was resolved and raised again
+/// every check interval while no alert reached it.
+#[test]
+fn a_dead_channel_that_takes_canaries_but_refuses_alerts_stays_dead() {
+    let (receiver, host, alerts, _) =
+        one_alert_to_a_channel_that_dies(Answer::NoService, "404 no_service");
+    receiver.answer(Answer::CanariesOnly);
+    let deaths = || {
+        let all = host.store.alerts(false, 100).unwrap();
+        let deaths: Vec<_> = all.iter().filter(|a| a.raised.is_death_of("ops")).collect();
+        (deaths.len(), deaths.iter().all(|a| a.resolved_at.is_none()))
+    };
+    for _ in 0..3 {
+        let probes = block_on(alerts.check_channels()).unwrap();
+        let canary = probes[0].1.as_ref().unwrap();
+        assert_eq!(
+            (canary.purpose.as_str(), canary.status_code),
+            ("canary", Some(200))
+        );
+        let state = host.store.channel_states().unwrap().remove(0);
+        assert_eq!(state.health, ChannelHealth::Dead);
+        assert_eq!(deaths(), (1, true), "one death, still open");
+        // The canary's answer has the queued alert tried at once.
+        let tried = deliver(&alerts);
+        assert!(
+            matches!(tried, ChannelOutcome::Failed { dead: true, .. }),
+            "tried, refused: {tried:?}"
+        );
+    }
+    let state = host.store.channel_states().unwrap().remove(0);
+    assert_eq!(state.consecutive_failures, 4, "the failures since it died");
+    assert_eq!(state.reason.as_deref(), Some("500 oops"));
+
+    // Taking alerts again, it is back with its first delivery.
+    receiver.answer(Answer::Ok);
+    drop(block_on(alerts.check_channels()).unwrap());
+    assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 1 });
+    assert_eq!(
+        host.store.channel_states().unwrap()[0].health,
+        ChannelHealth::Up
+    );
+    assert_eq!(deaths(), (1, false), "resolved");
+}
+
 /// (event, transition) of every message `receiver` accepted, canaries
 /// left out.
 fn events_accepted(receiver: &Receiver) -> Vec<(String, String)> {

@@ -141,7 +141,11 @@ pub fn after_attempt(
             next.consecutive_failures += 1;
             next.reason = Some(failure_reason(result.status, &result.excerpt));
             next.since = state.since.or(Some(now));
-            let dead = result.outcome == AttemptOutcome::Permanent
+            // Dead stays dead until a delivery: a retryable failure of a
+            // channel that died of a permanent one (a 404, then 500s) is
+            // no sign of life.
+            let dead = state.health == ChannelHealth::Dead
+                || result.outcome == AttemptOutcome::Permanent
                 || next.consecutive_failures >= i64::from(channel.dead_after_failures);
             next.health = if dead {
                 ChannelHealth::Dead
@@ -622,7 +626,8 @@ impl Deliverer {
 
     /// Probes every channel without posting a visible message where the
     /// service allows it, and records what it found: a channel that answers
-    /// comes back up (and its queued alerts go out on the next pass); one
+    /// comes back up, or, with alerts queued that it failed to take, has
+    /// them tried on the next pass, whose delivery brings it back; one
     /// that is gone is marked dead. A channel another deliverer holds (it
     /// is posting to it now) is not probed: its attempt is `None`.
     pub async fn check_channels(
@@ -658,7 +663,20 @@ impl Deliverer {
         let outcome = canary_verdict(channel.kind, response.status, &response.excerpt);
         let attempt = response.attempt(channel, "canary", Vec::new(), now, outcome);
         let next = match outcome {
-            // Up again: deliver what is queued on the next pass.
+            // Answering with alerts queued that it failed to take: a
+            // receiver may take a canary and refuse every alert, so only a
+            // delivery brings it back, tried on the next pass. Before,
+            // each canary revived such a channel, and its death was
+            // resolved and raised again every check interval.
+            AttemptOutcome::Delivered
+                if state.health != ChannelHealth::Up && self.has_queued(channel, &state)? =>
+            {
+                ChannelState {
+                    next_attempt_at: None,
+                    ..state.clone()
+                }
+            }
+            // Up again, with nothing queued to prove it otherwise.
             AttemptOutcome::Delivered => ChannelState {
                 health: ChannelHealth::Up,
                 reason: None,
@@ -675,6 +693,14 @@ impl Deliverer {
         self.record_health_change(channel, &state, &next)?;
         outbox.finish_delivery(&self.holder, Some(&attempt), Some(&next))?;
         Ok(Some(attempt))
+    }
+
+    /// Whether messages for `channel` wait past its cursor.
+    fn has_queued(&self, channel: &Channel, state: &ChannelState) -> Result<bool, DeliveryError> {
+        let waiting = self
+            .outbox()?
+            .messages_after(state.delivered_through, MAX_MESSAGES_PER_POST)?;
+        Ok(waiting.iter().any(|m| destined_for(channel, state, m)))
     }
 
     /// Sends a visible test message to one channel and returns the
