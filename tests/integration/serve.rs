@@ -1163,8 +1163,12 @@ async fn an_undeploy_ends_a_registry_version_and_a_rollback_undoes_it() {
         "/runs/r?x=1",
         "/api/runs/r?x=1",
         "/backfills/b?x=1",
+        "/events?x=1",
+        "/metrics?x=1",
     ] {
-        let (status, refused) = served.get(uri).await;
+        // (An event stream opened instead would never end.)
+        let answered = tokio::time::timeout(Duration::from_secs(30), served.get(uri));
+        let (status, refused) = answered.await.expect("an answer, not a stream");
         assert_eq!(
             (status, &refused["field"]),
             (StatusCode::BAD_REQUEST, &json!("x")),

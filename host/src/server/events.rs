@@ -27,6 +27,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::{Stream, StreamExt};
 
 use super::errors::ApiError;
+use super::extract::NoParams;
 use super::state::{AppState, ServedHost};
 use crate::executor::RunObserver;
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
@@ -267,6 +268,7 @@ pub fn event_stream(
 /// 503, and the other half stays for requests, a token holder's included.
 pub async fn events(
     State(state): State<AppState>,
+    _: NoParams,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let most = (state.config.max_connections / 2).max(1);
     if state.host.events.followers() >= most {

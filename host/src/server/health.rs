@@ -15,7 +15,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::errors::ApiError;
-use super::extract::{Params, flag_param, only_params};
+use super::extract::{NoParams, Params, flag_param, only_params};
 use super::state::AppState;
 use crate::health::{HealthReport, report};
 
@@ -99,7 +99,7 @@ fn cannot_check(error: impl std::fmt::Display) -> ApiError {
 }
 
 /// `GET /metrics`.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<AppState>, _: NoParams) -> Response {
     let configured = state.config.alert_channel_names();
     let alerts = state
         .blocking(|host| {
