@@ -1301,6 +1301,81 @@ async fn a_backfill_answers_its_id_and_reports_its_progress() {
     assert_eq!(served.run_count(), 5);
 }
 
+/// Files settled together deploy in dependency order, whatever order
+/// their names sort in, and a file refused for a processor it depends on
+/// is tried again once the registry moves. Before, the folder went by
+/// name: a dependant dropped in with its upstream was refused for good,
+/// its `deploy_rejected` open though its upstream went live.
+#[test]
+fn the_watched_folder_deploys_a_dependant_after_its_upstream() {
+    use slate::server::watch::{SETTLE, WatchEvent, Watcher};
+    let settled = |watcher: &mut Watcher, host: &ServedHost| {
+        watcher.poll(host);
+        std::thread::sleep(SETTLE + SETTLE / 3);
+        watcher.poll(host)
+    };
+    let deployed = |events: &[WatchEvent]| -> Vec<String> {
+        (events.iter())
+            .map(|event| match event {
+                WatchEvent::Deployed { processor, .. } => processor.clone(),
+                WatchEvent::Rejected { path, error } => panic!("{path:?}: {error}"),
+            })
+            .collect()
+    };
+    let open_rejections = |served: &Served| {
+        (served
+            .store
+            .alert_outbox()
+            .unwrap()
+            .alerts(true, 100)
+            .unwrap())
+        .into_iter()
+        .filter(|a| a.raised.event.as_str() == "deploy_rejected")
+        .count()
+    };
+    let folder_of = |files: &[(&str, &str)]| {
+        let folder = tempfile::tempdir().unwrap();
+        for (name, component) in files {
+            std::fs::write(folder.path().join(name), fixture(component)).unwrap();
+        }
+        folder
+    };
+    let dependant = ("after-slow.wasm", components::AFTER_SLOW_PROCESSOR);
+
+    // "after-slow" sorts before "slow".
+    let served = Served::new();
+    let together = folder_of(&[dependant, ("slow.wasm", components::SLOW_PROCESSOR)]);
+    let mut watcher = Watcher::new(together.path().to_path_buf());
+    assert_eq!(
+        deployed(&settled(&mut watcher, &served.state.host)),
+        ["SlowProcessor", "AfterSlowProcessor"]
+    );
+    assert_eq!(
+        open_rejections(&served),
+        0,
+        "nothing was refused on the way"
+    );
+
+    // Alone, the dependant waits, refused; its upstream deployed by other
+    // means brings it in.
+    let served = Served::new();
+    let host = &served.state.host;
+    let alone = folder_of(&[dependant]);
+    let mut watcher = Watcher::new(alone.path().to_path_buf());
+    let refused = settled(&mut watcher, host);
+    assert!(
+        matches!(&refused[..], [WatchEvent::Rejected { error, .. }]
+            if error.contains("rejected by the dependencies check")),
+        "{refused:?}"
+    );
+    assert_eq!(open_rejections(&served), 1);
+    assert_eq!(watcher.poll(host), [], "not tried again unchanged");
+    host.deploy(&fixture(components::SLOW_PROCESSOR), None)
+        .unwrap();
+    assert_eq!(deployed(&watcher.poll(host)), ["AfterSlowProcessor"]);
+    assert_eq!(open_rejections(&served), 0, "resolved once it deployed");
+}
+
 #[test]
 fn the_watched_folder_deploys_a_file_only_once_it_is_completely_written() {
     use slate::server::watch::{SETTLE, WatchEvent, Watcher};

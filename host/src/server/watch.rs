@@ -5,7 +5,9 @@
 //! being written is never loaded; it is then validated like any
 //! deployment, and a rejected file is logged, raises `deploy_rejected`
 //! (resolved when the file deploys), and is not retried until it
-//! changes. Hidden files (editors' and copiers' temporary files) are
+//! changes, but for one refused for a processor it depends on: files
+//! settled together deploy in dependency order, and one still waiting for
+//! its upstream is tried again once the registry moves. Hidden files (editors' and copiers' temporary files) are
 //! ignored. A file already in the folder when the watcher starts, of a
 //! processor whose last switch was an undeploy, is not deployed again (a
 //! restart would otherwise undo the undeploy): it is skipped, with the way
@@ -18,6 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::state::ServedHost;
+use crate::deploy::DeployCheck;
 
 /// How long a file must stay unchanged before it is deployed.
 pub const SETTLE: Duration = Duration::from_millis(750);
@@ -71,6 +74,11 @@ pub struct Watcher {
     /// The files in the folder at the first listing, as they were then:
     /// those a restart finds, not ones written since.
     at_start: Option<HashMap<PathBuf, Fingerprint>>,
+    /// Files a dependencies check refused (and whether each was found at
+    /// start), tried again once the registry moves.
+    waiting: HashMap<PathBuf, bool>,
+    /// The registry's generation when they were last tried.
+    waiting_since: Option<i64>,
 }
 
 impl Watcher {
@@ -81,6 +89,8 @@ impl Watcher {
             settling: HashMap::new(),
             handled: HashMap::new(),
             at_start: None,
+            waiting: HashMap::new(),
+            waiting_since: None,
         }
     }
 
@@ -99,7 +109,7 @@ impl Watcher {
                 .filter_map(|path| Some((path.clone(), fingerprint(path)?)))
                 .collect()
         });
-        let mut events = Vec::new();
+        let mut settled = Vec::new();
         for path in paths {
             let hidden = path
                 .file_name()
@@ -126,9 +136,113 @@ impl Watcher {
             self.settling.remove(&path);
             self.handled.insert(path.clone(), now);
             let found_at_start = at_start.get(&path) == Some(&now);
-            events.push(deploy_file(host, path, found_at_start));
+            settled.push((path, found_at_start));
         }
+        // Files refused for a processor they depend on are tried again
+        // once the registry moved (this folder or anyone deployed).
+        if !self.waiting.is_empty() && host.registry.generation().ok() != self.waiting_since {
+            for (path, found_at_start) in self.waiting.drain() {
+                // One removed since waits no more; one changed since is
+                // among the settled, or settling.
+                if path.exists() && !settled.iter().any(|(settled, _)| *settled == path) {
+                    settled.push((path, found_at_start));
+                }
+            }
+        }
+        if settled.is_empty() {
+            return Vec::new();
+        }
+        let (events, waiting) = deploy_files(host, settled);
+        self.waiting_since = host.registry.generation().ok();
+        self.waiting.extend(waiting);
         events
+    }
+}
+
+/// Deploys the settled files of one poll. One a dependencies check refused
+/// (its upstream not deployed yet) is tried again after each pass that
+/// deployed another, so a dependant dropped in with its upstream goes live
+/// whatever order their names sort in; what is still refused at the end
+/// is reported. Returns the events, and the files that wait for a
+/// dependency.
+fn deploy_files(
+    host: &ServedHost,
+    settled: Vec<(PathBuf, bool)>,
+) -> (Vec<WatchEvent>, Vec<(PathBuf, bool)>) {
+    let mut events = Vec::new();
+    let mut pending = settled;
+    loop {
+        let mut waiting = Vec::new();
+        let mut deployed_any = false;
+        for (path, found_at_start) in pending {
+            match deploy_file(host, &path, found_at_start) {
+                Err(refusal) if refusal.waits_for_a_dependency() => {
+                    waiting.push((path, found_at_start, refusal));
+                }
+                Err(refusal) => events.push(refusal.reported(host, path)),
+                Ok(deployed) => {
+                    deployed_any = true;
+                    events.push(deployed);
+                }
+            }
+        }
+        if !deployed_any || waiting.is_empty() {
+            let still = waiting
+                .iter()
+                .map(|(path, at, _)| (path.clone(), *at))
+                .collect();
+            for (path, _, refusal) in waiting {
+                events.push(refusal.reported(host, path));
+            }
+            return (events, still);
+        }
+        pending = waiting
+            .into_iter()
+            .map(|(path, at, _)| (path, at))
+            .collect();
+    }
+}
+
+/// Why a file was not deployed.
+struct Refusal {
+    /// What refused it.
+    by: RefusedBy,
+    /// Why, in full.
+    error: String,
+}
+
+/// What refused a file.
+enum RefusedBy {
+    /// It could not be read.
+    Unreadable,
+    /// It was found at start, of a processor undeployed since: skipped.
+    Undeployed,
+    /// A deployment check.
+    Check(DeployCheck),
+}
+
+impl Refusal {
+    /// Logs the refusal, raises its `deploy_rejected` (not for a file
+    /// skipped as undeployed, which is the operator's own doing), and
+    /// makes it the event.
+    fn reported(self, host: &ServedHost, path: PathBuf) -> WatchEvent {
+        tracing::warn!(file = %path.display(), "not deployed: {}", self.error);
+        match self.by {
+            RefusedBy::Check(check) => {
+                raise_rejection(host, &path, &check.to_string(), &self.error)
+            }
+            RefusedBy::Unreadable => raise_rejection(host, &path, "read", &self.error),
+            RefusedBy::Undeployed => {}
+        }
+        WatchEvent::Rejected {
+            path,
+            error: self.error,
+        }
+    }
+
+    /// Whether it waits for a processor it depends on.
+    fn waits_for_a_dependency(&self) -> bool {
+        matches!(self.by, RefusedBy::Check(DeployCheck::Dependencies))
     }
 }
 
@@ -153,52 +267,40 @@ pub fn spawn(
 /// Deploys the file at `path`; one `found_at_start` (unchanged since the
 /// watcher's first listing) is skipped when its processor was undeployed,
 /// or switched away from it ([`undeployed_version`]).
-fn deploy_file(host: &ServedHost, path: PathBuf, found_at_start: bool) -> WatchEvent {
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            tracing::warn!(file = %path.display(), "cannot read: {error}");
-            raise_rejection(host, &path, "read", &error.to_string());
-            return WatchEvent::Rejected {
-                path,
-                error: error.to_string(),
-            };
-        }
-    };
+fn deploy_file(
+    host: &ServedHost,
+    path: &Path,
+    found_at_start: bool,
+) -> Result<WatchEvent, Refusal> {
+    let bytes = std::fs::read(path).map_err(|error| Refusal {
+        by: RefusedBy::Unreadable,
+        error: format!("cannot read: {error}"),
+    })?;
     if let Some(undeployed) = found_at_start
         .then(|| undeployed_version(host, &bytes))
         .flatten()
     {
-        tracing::warn!(file = %path.display(), "not deployed: {undeployed}");
-        return WatchEvent::Rejected {
-            path,
+        return Err(Refusal {
+            by: RefusedBy::Undeployed,
             error: undeployed,
-        };
+        });
     }
-    match host.deploy(&bytes, None) {
-        Ok(deployment) => {
-            tracing::info!(
-                file = %path.display(),
-                processor = %deployment.name,
-                hash = %deployment.hash,
-                "deployed from the watched folder"
-            );
-            resolve_rejections(host, &path);
-            WatchEvent::Deployed {
-                path,
-                processor: deployment.name,
-                hash: deployment.hash,
-            }
-        }
-        Err(error) => {
-            tracing::warn!(file = %path.display(), "not deployed: {error}");
-            raise_rejection(host, &path, &error.check.to_string(), &error.to_string());
-            WatchEvent::Rejected {
-                path,
-                error: error.to_string(),
-            }
-        }
-    }
+    let deployment = host.deploy(&bytes, None).map_err(|error| Refusal {
+        by: RefusedBy::Check(error.check),
+        error: error.to_string(),
+    })?;
+    tracing::info!(
+        file = %path.display(),
+        processor = %deployment.name,
+        hash = %deployment.hash,
+        "deployed from the watched folder"
+    );
+    resolve_rejections(host, path);
+    Ok(WatchEvent::Deployed {
+        path: path.to_path_buf(),
+        processor: deployment.name,
+        hash: deployment.hash,
+    })
 }
 
 /// Raises `deploy_rejected` for the file at `path`, where the store keeps
