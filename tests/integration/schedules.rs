@@ -12,8 +12,8 @@ use slate::store::{EmbeddedStore, PostgresStore, RunLedger, Store};
 
 use crate::serve_process::Server;
 use crate::support::{
-    assert_contains, assert_succeeded, components, plugin_dir, slate, use_shared_compiled_cache,
-    wait_until,
+    assert_contains, assert_succeeded, components, plugin_dir, slate, slate_with_plugins,
+    use_shared_compiled_cache, wait_until,
 };
 
 /// A schedule firing FaultyProcessor every second.
@@ -113,6 +113,15 @@ fn two_servers_on_one_postgres_database_fire_a_one_second_schedule_once_per_tick
 
 #[test]
 fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
+    // The schedule names a plugin-folder processor: listed with the
+    // folder it is served with (without, it is unknown, below).
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
+    let slate = |data: &Path, args: &[&str]| {
+        slate_with_plugins(data, plugins.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
     let bare = tempfile::tempdir().unwrap();
     let none = slate(bare.path(), &["schedules"]);
     assert_succeeded(&none);
@@ -188,6 +197,20 @@ fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
     assert_eq!(views[0]["last_tick"]["outcome"], "fired 1 run");
     assert_eq!(views[0]["last_runs"], serde_json::json!({"failed": 1}));
     assert!(views[0]["next_fire"].is_string(), "{views}");
+}
+
+/// `slate schedules` refuses a schedule `slate serve` would refuse, as
+/// `serve` does (exit 2, naming it): before, it listed the schedule with
+/// its next tick, as if it would fire.
+#[test]
+fn the_schedules_command_refuses_a_schedule_naming_an_unknown_processor() {
+    let data = folder_with_the_schedule();
+    let listed = slate(data.path(), &["schedules"]);
+    assert_eq!(listed.status.code(), Some(2), "{listed:?}");
+    let error = String::from_utf8_lossy(&listed.stderr);
+    assert_contains(&error, "[[schedule]] `every-second`: processors:");
+    assert_contains(&error, "FaultyProcessor");
+    assert!(!data.path().join("slate.db").exists(), "nothing was made");
 }
 
 /// A schedule naming a processor the pipeline lacks fired nothing at every

@@ -133,13 +133,14 @@ pub fn load_processors(
 
 /// The processors a server with `options` would serve: those the table
 /// owners refuse, registry versions that do not load, and their
-/// dependants, are left out, each named in a warning on stderr.
-fn processors_as_served(
+/// dependants, are left out, each named in a warning on stderr, and
+/// returned.
+pub fn processors_as_served(
     runtime: &Runtime,
     registry: Option<&Registry>,
     options: &HostOptions,
     ledger: &Ledger,
-) -> Result<Pipeline> {
+) -> Result<(Pipeline, Vec<catalog::LeftOut>)> {
     let (loaded, left_out) = catalog::load_leaving_out_refused(
         runtime,
         registry,
@@ -150,9 +151,8 @@ fn processors_as_served(
     for out in &left_out {
         eprintln!("warning: {}", out.reason);
     }
-    Ok(Pipeline::new(
-        loaded.into_iter().map(|l| l.plugin).collect(),
-    )?)
+    let pipeline = Pipeline::new(loaded.into_iter().map(|l| l.plugin).collect())?;
+    Ok((pipeline, left_out))
 }
 
 /// What a deployment or a rollback is checked against: the registry, the
@@ -189,7 +189,7 @@ impl Deploying {
         let switching = registry.lock_switches()?;
         let store = existing_store(options)?;
         let ledger = ledger_of(store.as_deref())?;
-        let current = processors_as_served(&runtime, Some(&registry), options, &ledger)?;
+        let (current, _) = processors_as_served(&runtime, Some(&registry), options, &ledger)?;
         Ok(Deploying {
             _switching: switching,
             runtime,
@@ -579,6 +579,7 @@ pub fn history(options: &HostOptions, name: &str) -> Result<ExitCode> {
         // An unknown name is a usage error (exit 2); a bundled processor
         // never deployed has no history, which is no failure.
         processors_as_served(&runtime, registry.as_ref(), options, &ledger(options)?)?
+            .0
             .select(&[name.to_string()])?;
         println!(
             "{name} has never been deployed through the registry: it runs its bundled version"

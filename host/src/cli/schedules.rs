@@ -5,13 +5,35 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::{HostOptions, render};
+use slate::catalog::LeftOut;
+use slate::pipeline::Pipeline;
+use slate::registry::Registry;
+use slate::schedule::Schedule;
 
-/// `slate schedules`: the schedules with their next and last ticks.
+use super::{HostOptions, render, usage};
+
+/// `slate schedules`: the schedules with their next and last ticks. A
+/// schedule `slate serve` would refuse (naming an unknown processor) is
+/// refused here too, exit 2: listed with a next tick, it would seem to
+/// fire.
 pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
     let schedules = slate::schedule::load(&options.data_dir.config_file())?;
     // Listing creates nothing: without a store yet, no tick has fired.
     let store = super::plugins::existing_store(options)?;
+    if schedules
+        .iter()
+        .any(|schedule| !schedule.processors.is_empty())
+    {
+        let registry = super::plugins::existing_registry(options)?;
+        let ledger = super::plugins::ledger(options)?;
+        let (pipeline, left_out) = super::plugins::processors_as_served(
+            &super::plugins::runtime(options)?,
+            registry.as_ref(),
+            options,
+            &ledger,
+        )?;
+        refuse_unknown_processors(options, &schedules, &pipeline, registry.as_ref(), &left_out)?;
+    }
     let store = store
         .as_ref()
         .map(|store| store.as_ref() as &dyn slate::store::Store);
@@ -65,4 +87,60 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses (exit 2) a schedule naming a processor this host does not
+/// know: it would fire no run at any tick. One left out here is known, and
+/// so is one undeployed (the registry has its history): refusing a server
+/// over it would take the host down with the undeploy. Its ticks fire
+/// nothing, each recorded with an alert, until it is deployed again or
+/// taken out of the schedule; an error log says so.
+pub fn refuse_unknown_processors(
+    options: &HostOptions,
+    schedules: &[Schedule],
+    pipeline: &Pipeline,
+    registry: Option<&Registry>,
+    left_out: &[LeftOut],
+) -> Result<()> {
+    for schedule in schedules {
+        let mut known = Vec::new();
+        for name in &schedule.processors {
+            let left = left_out.iter().find(|out| &out.processor == name);
+            let undeployed = left.is_none()
+                && pipeline.plugin(name).is_none()
+                && match registry {
+                    Some(registry) => !registry.history(name)?.is_empty(),
+                    None => false,
+                };
+            if let Some(out) = left.filter(|out| out.is_gone()) {
+                tracing::error!(
+                    schedule = %schedule.name,
+                    processor = %name,
+                    "the schedule names a processor left out on this host ({}): its ticks \
+                     fire nothing (each raises schedule_not_fired) until it loads",
+                    out.reason
+                );
+            }
+            if undeployed {
+                tracing::error!(
+                    schedule = %schedule.name,
+                    processor = %name,
+                    "the schedule names a processor no longer deployed: its ticks fire \
+                     nothing (each raises schedule_not_fired) until it is deployed again \
+                     or taken out of the schedule"
+                );
+            }
+            if left.is_none() && !undeployed {
+                known.push(name.clone());
+            }
+        }
+        if let Err(error) = pipeline.select(&known) {
+            usage!(
+                "{}: [[schedule]] `{}`: processors: {error}",
+                options.data_dir.config_file().display(),
+                schedule.name
+            );
+        }
+    }
+    Ok(())
 }

@@ -123,49 +123,13 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     // `/health` names it.
     let host = Host::open_with(options, true, args.workers, true)?;
     let (generation, left_out) = host.starting.expect("loaded as a server starts");
-    // A schedule naming an unknown processor would fire no run at every
-    // tick: refused before the server starts. One left out is known, and
-    // so is one undeployed (the registry has its history): refusing to
-    // start over it would take the host down with the undeploy. Its ticks
-    // fire nothing, each recorded with an alert, until it is deployed
-    // again or taken out of the schedule.
-    for schedule in &config.schedules {
-        let mut known = Vec::new();
-        for name in &schedule.processors {
-            let left = left_out.iter().find(|out| &out.processor == name);
-            let undeployed = left.is_none()
-                && host.pipeline.plugin(name).is_none()
-                && !host.registry.history(name)?.is_empty();
-            if let Some(out) = left.filter(|out| out.is_gone()) {
-                tracing::error!(
-                    schedule = %schedule.name,
-                    processor = %name,
-                    "the schedule names a processor left out on this host ({}): its ticks \
-                     fire nothing (each raises schedule_not_fired) until it loads",
-                    out.reason
-                );
-            }
-            if undeployed {
-                tracing::error!(
-                    schedule = %schedule.name,
-                    processor = %name,
-                    "the schedule names a processor no longer deployed: its ticks fire \
-                     nothing (each raises schedule_not_fired) until it is deployed again \
-                     or taken out of the schedule"
-                );
-            }
-            if left.is_none() && !undeployed {
-                known.push(name.clone());
-            }
-        }
-        if let Err(error) = host.pipeline.select(&known) {
-            usage!(
-                "{}: [[schedule]] `{}`: processors: {error}",
-                options.data_dir.config_file().display(),
-                schedule.name
-            );
-        }
-    }
+    super::schedules::refuse_unknown_processors(
+        options,
+        &config.schedules,
+        &host.pipeline,
+        Some(&host.registry),
+        &left_out,
+    )?;
     config.dates = host.dates;
     let deliverer = Arc::new(Deliverer::new(
         host.store.clone(),
