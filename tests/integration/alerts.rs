@@ -324,12 +324,23 @@ fn an_alert_resolved_by_hand_sends_its_resolution_once() {
     assert_eq!(deliver(&alerts), ChannelOutcome::Delivered { messages: 2 });
     assert_eq!(digest_transitions(&receiver, 0), ["opened", "resolved"]);
 
-    // From the command line, an alert that is not open is a usage error.
+    // From the command line, an alert that is not open is a usage error,
+    // one resolved already saying when and by whom.
     let data = tempfile::tempdir().unwrap();
-    EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let output = crate::support::slate(data.path(), &["alerts", "resolve", "999"]);
     assert_eq!(output.status.code(), Some(2));
-    assert_contains(&stderr(&output), "alert 999 is not open");
+    assert_contains(&stderr(&output), "there is no alert 999");
+    let rejected = slate::alerts::event::for_rejected_file("a.wasm", "component", "no");
+    let id = store.record_alert(&rejected).unwrap().unwrap();
+    assert!(store.resolve_alert(id, "slate alerts resolve").unwrap());
+    let again = crate::support::slate(data.path(), &["alerts", "resolve", &id.to_string()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert_contains(
+        &stderr(&again),
+        &format!("alert {id} is not open: it was resolved at "),
+    );
+    assert_contains(&stderr(&again), "by slate alerts resolve");
 }
 
 /// A date that will never have rows (a postponed game) is acknowledged

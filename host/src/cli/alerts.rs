@@ -101,7 +101,17 @@ pub fn alerts(
                 deliver_after_command(options, &store)?;
                 Ok(ExitCode::SUCCESS)
             } else {
-                usage!("alert {id} is not open (see `slate alerts --open`)")
+                let resolved = (outbox.alerts(false, usize::MAX >> 1)?.into_iter())
+                    .find(|alert| alert.alert_id == id);
+                match resolved {
+                    Some(alert) => usage!(
+                        "alert {id} is not open: it was resolved at {} by {} \
+                         (see `slate alerts --open`)",
+                        alert.resolved_at.map_or("-".into(), |at| at.to_rfc3339()),
+                        alert.resolved_by.as_deref().unwrap_or("-")
+                    ),
+                    None => usage!("there is no alert {id} (see `slate alerts --open`)"),
+                }
             }
         }
         AlertsCommand::Test { channel } => {
