@@ -1425,6 +1425,20 @@ fn slate_alerts_deliver_exits_1_while_an_alert_stays_queued() {
     );
     assert_contains(&String::from_utf8_lossy(&stuck.stderr), " (channel dead)");
 
+    // Taking the canary proves nothing while it refuses the alerts: the
+    // check tries them, and fails. Before, it said "delivered", exit 0,
+    // while `slate health` failed on the channel.
+    receiver.answer(Answer::CanariesOnly);
+    let refusing = slate_with(&["alerts", "check"]);
+    assert_eq!(refusing.status.code(), Some(1), "{refusing:?}");
+    assert_contains(&crate::support::stdout(&refusing), "ops is dead: 500 oops");
+    let tried = receiver.received();
+    assert_eq!(
+        tried.last().unwrap().json()["event"],
+        "run_failed",
+        "the queued alert was tried"
+    );
+
     receiver.answer(Answer::Ok);
     assert_succeeded(&slate_with(&["alerts", "check"]));
     assert_succeeded(&slate_with(&["alerts", "deliver"]));

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use slate::alerts::record::{AttemptOutcome, ChannelState, DeliveryAttempt, RESOLVED_BY_HAND};
+use slate::alerts::record::{
+    AttemptOutcome, ChannelHealth, ChannelState, DeliveryAttempt, RESOLVED_BY_HAND,
+};
 use slate::alerts::sweep::{first_active_dates, sweep};
 use slate::alerts::{AlertsConfig, ChannelOutcome, Deliverer, EventKind};
 use slate::pipeline::Pipeline;
@@ -127,7 +129,9 @@ pub fn alerts(
             if config.channels.is_empty() {
                 usage!("no alert channels in [alerts] of slate.toml");
             }
-            let deliverer = Deliverer::new(store, config, &slate::liveness::this_host_id())?;
+            let names: Vec<String> = config.channels.iter().map(|c| c.name.clone()).collect();
+            let deliverer =
+                Deliverer::new(store.clone(), config, &slate::liveness::this_host_id())?;
             let results = async_runtime()?.block_on(deliverer.check_channels())?;
             let mut attempts = Vec::new();
             let mut held = 0;
@@ -146,9 +150,25 @@ pub fn alerts(
                     }
                 }
             }
+            // A channel that answered, with alerts queued, has them tried
+            // now: only their delivery shows it works (a receiver may take
+            // canaries and refuse alerts).
+            deliver_after_command(options, &store)?;
+            let down: Vec<_> = (outbox(store.as_ref())?.channel_states()?.into_iter())
+                .filter(|state| names.contains(&state.channel))
+                .filter(|state| state.health != ChannelHealth::Up)
+                .collect();
+            for state in &down {
+                println!(
+                    "{} is {}: {}",
+                    state.channel,
+                    state.health,
+                    state.reason.as_deref().unwrap_or("no answer")
+                );
+            }
             // A channel not checked is no channel known to work.
-            match held {
-                0 => Ok(exit_for(&attempts)),
+            match (held, down.is_empty()) {
+                (0, true) => Ok(exit_for(&attempts)),
                 _ => Ok(ExitCode::FAILURE),
             }
         }
