@@ -1374,6 +1374,34 @@ fn the_watched_folder_deploys_a_dependant_after_its_upstream() {
         .unwrap();
     assert_eq!(deployed(&watcher.poll(host)), ["AfterSlowProcessor"]);
     assert_eq!(open_rejections(&served), 0, "resolved once it deployed");
+
+    // A waiting file written anew is handled as any file, and waits no
+    // more: before, it stayed waiting after it deployed, and the next
+    // switch by anyone deployed it again over the operator's.
+    let served = Served::new();
+    let host = &served.state.host;
+    let folder = folder_of(&[("v.wasm", components::VERSIONED_UNKNOWN_UPSTREAM)]);
+    let mut watcher = Watcher::new(folder.path().to_path_buf());
+    assert!(matches!(
+        &settled(&mut watcher, host)[..],
+        [WatchEvent::Rejected { .. }]
+    ));
+    std::fs::write(
+        folder.path().join("v.wasm"),
+        fixture(components::VERSIONED_V1),
+    )
+    .unwrap();
+    assert_eq!(
+        deployed(&settled(&mut watcher, host)),
+        ["VersionedProcessor"]
+    );
+    let v2 = fixture(components::VERSIONED_V2);
+    host.deploy(&v2, None).unwrap();
+    assert_eq!(watcher.poll(host), [], "the operator's deploy stands");
+    assert_eq!(
+        host.registry.active_hash("VersionedProcessor").unwrap(),
+        Some(content_hash(&v2))
+    );
 }
 
 #[test]

@@ -74,9 +74,10 @@ pub struct Watcher {
     /// The files in the folder at the first listing, as they were then:
     /// those a restart finds, not ones written since.
     at_start: Option<HashMap<PathBuf, Fingerprint>>,
-    /// Files a dependencies check refused (and whether each was found at
-    /// start), tried again once the registry moves.
-    waiting: HashMap<PathBuf, bool>,
+    /// Files a dependencies check refused, each with whether it was found
+    /// at start and its fingerprint then: tried again once the registry
+    /// moves, if unchanged.
+    waiting: HashMap<PathBuf, (bool, Fingerprint)>,
     /// The registry's generation when they were last tried.
     waiting_since: Option<i64>,
 }
@@ -135,16 +136,18 @@ impl Watcher {
             }
             self.settling.remove(&path);
             self.handled.insert(path.clone(), now);
+            // Changed since it waited: handled anew, as any file.
+            self.waiting.remove(&path);
             let found_at_start = at_start.get(&path) == Some(&now);
             settled.push((path, found_at_start));
         }
         // Files refused for a processor they depend on are tried again
         // once the registry moved (this folder or anyone deployed).
         if !self.waiting.is_empty() && host.registry.generation().ok() != self.waiting_since {
-            for (path, found_at_start) in self.waiting.drain() {
-                // One removed since waits no more; one changed since is
-                // among the settled, or settling.
-                if path.exists() && !settled.iter().any(|(settled, _)| *settled == path) {
+            for (path, (found_at_start, refused)) in self.waiting.drain() {
+                // One removed or changed since waits no more: a changed
+                // one settles and is handled anew.
+                if fingerprint(&path) == Some(refused) {
                     settled.push((path, found_at_start));
                 }
             }
@@ -154,7 +157,11 @@ impl Watcher {
         }
         let (events, waiting) = deploy_files(host, settled);
         self.waiting_since = host.registry.generation().ok();
-        self.waiting.extend(waiting);
+        for (path, found_at_start) in waiting {
+            if let Some(refused) = self.handled.get(&path) {
+                self.waiting.insert(path, (found_at_start, *refused));
+            }
+        }
         events
     }
 }
