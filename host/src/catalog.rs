@@ -444,10 +444,13 @@ fn load_one(
     origin: Origin,
     described: impl FnOnce() -> String,
 ) -> Result<Loaded, CatalogError> {
-    let plugin = runtime.load(bytes).map_err(|error| CatalogError::Plugin {
+    let mut plugin = runtime.load(bytes).map_err(|error| CatalogError::Plugin {
         origin: described(),
         error,
     })?;
+    if let Origin::PluginDir(path) = &origin {
+        plugin.plugin_file = Some(path.as_path().into());
+    }
     Ok(Loaded { plugin, origin })
 }
 

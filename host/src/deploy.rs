@@ -598,26 +598,18 @@ impl Deployer<'_> {
     /// Refuses a version of `name` while the processor of that name runs
     /// here from a plugin-folder file: a host serves the file in the
     /// registry version's place, so the version would be recorded active
-    /// and never run (and every run of the file listed as outdated). Its
-    /// hash is neither bundled nor one the registry ever made active.
+    /// and never run (and every run of the file listed as outdated).
     fn refuse_over_a_plugin_file(&self, name: &str) -> Result<(), DeployError> {
-        let Some(running) = self.current.plugin(name) else {
+        let Some(file) = (self.current.plugin(name)).and_then(|p| p.plugin_file.as_deref()) else {
             return Ok(());
         };
-        let bundled = (crate::bundled::PLUGINS.iter())
-            .any(|bundled| crate::plugin::content_hash(bundled.bytes) == running.hash);
-        let from_registry =
-            (self.registry.history(name)?.iter()).any(|switch| switch.hash == running.hash);
-        if bundled || from_registry {
-            return Ok(());
-        }
         Err(DeployError::new(
             DeployCheck::State,
             format!(
-                "{name} runs here from the plugin folder (version {}), which a host \
-                 serves in any registry version's place: take the file out of the \
-                 folder first, or put the new version there instead",
-                running.hash
+                "{name} runs here from the plugin folder ({}), which a host serves in any \
+                 registry version's place: take the file out of the folder first, or put \
+                 the new version there instead",
+                file.display()
             ),
         ))
     }

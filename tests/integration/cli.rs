@@ -667,6 +667,26 @@ fn deploying_over_a_plugin_folder_processor_is_refused() {
         "--processors",
         "VersionedProcessor",
     ]));
+    // The file's bytes deployed through the registry too, as they were
+    // once: still the file runs here, and a new version is refused. Before,
+    // a hash the registry knew let it through.
+    assert_succeeded(&slate(dir.path(), &["deploy", components::VERSIONED_V1]));
+    let refused = with_folder(&["deploy", components::VERSIONED_V2]);
+    assert!(!refused.status.success(), "{refused:?}");
+    assert_contains(
+        &stderr(&refused),
+        &format!(
+            "runs here from the plugin folder ({})",
+            plugins
+                .path()
+                .join(
+                    std::path::Path::new(components::VERSIONED_V1)
+                        .file_name()
+                        .unwrap()
+                )
+                .display()
+        ),
+    );
 }
 
 /// A registry version whose stored bytes are damaged fails the commands

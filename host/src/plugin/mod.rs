@@ -230,6 +230,7 @@ impl Runtime {
         Ok(Plugin {
             hash,
             spec: Arc::new(spec),
+            plugin_file: None,
             inputs,
             fuel: self.fuel,
             pre,
@@ -312,6 +313,9 @@ pub struct Plugin {
     pub hash: String,
     /// What the processor declared.
     pub spec: Arc<ProcessorSpec>,
+    /// The plugin-folder file it was loaded from, if it was: a host serves
+    /// such a file in place of any registry version of its name.
+    pub plugin_file: Option<Arc<std::path::Path>>,
     /// The declared input tables, shared by every run's sandbox.
     inputs: Arc<[TableName]>,
     /// Whether its runtime meters fuel.
