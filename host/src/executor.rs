@@ -516,7 +516,10 @@ impl Executor {
 
     /// Ends a claimed run without executing it: `blocked` (kind
     /// `upstream`), or `failed` with `kind`. `check` is the completeness
-    /// check that blocked it, if one did: recorded with the run.
+    /// check that blocked it, if one did: recorded with the run. One to be
+    /// blocked while its host shuts down ends `failed`, kind `shutdown`,
+    /// as its host said it would: the check that decided it stopped
+    /// waiting for a running upstream when the shutdown came.
     pub fn end_claim(
         &self,
         claim: Claim,
@@ -526,7 +529,15 @@ impl Executor {
         check: Option<UpstreamCheck>,
     ) -> Result<RunRecord, StoreError> {
         let run_id = claim.record.run_id.clone();
-        let kind = kind.or((status == RunStatus::Blocked).then_some(ErrorKind::Upstream));
+        let (status, kind, reason) = match status {
+            RunStatus::Blocked if claim.lease.stopped_by_shutdown() => (
+                RunStatus::Failed,
+                Some(ErrorKind::Shutdown),
+                format!("its host shut down before it ran (it would have been blocked: {reason})"),
+            ),
+            RunStatus::Blocked => (status, kind.or(Some(ErrorKind::Upstream)), reason),
+            _ => (status, kind, reason),
+        };
         let end = RunEnd {
             status,
             error_kind: kind,
@@ -635,7 +646,11 @@ impl Executor {
             let Some(running) = running else {
                 return Ok(checks);
             };
-            if waiting_since.elapsed() >= self.leases.config().lease {
+            // A host shutting down waits no longer: the run it decides
+            // ends `shutdown` ([`Executor::end_claim`]).
+            if waiting_since.elapsed() >= self.leases.config().lease
+                || self.leases.is_shutting_down()
+            {
                 return Ok(checks);
             }
             tracing::info!(processor = %spec.name, "waiting: {}", running.reason);

@@ -382,6 +382,12 @@ impl LeaseKeeper {
         }
     }
 
+    /// Whether the host is shutting down ([`LeaseKeeper::stop_all_for_shutdown`]):
+    /// it starts no run, and waits for none.
+    pub fn is_shutting_down(&self) -> bool {
+        self.keeper.shutting_down.load(Ordering::SeqCst)
+    }
+
     /// The runs whose leases this keeper renews now.
     pub fn in_flight(&self) -> Vec<String> {
         self.keeper.lock_in_flight().keys().cloned().collect()

@@ -123,6 +123,74 @@ fn an_interrupted_command_ends_its_run_as_shutdown_starts_no_other_and_exits_130
     }
 }
 
+/// Ctrl-C on a command whose run waits for an upstream another command
+/// runs stops the wait: the run ends `failed`, kind `shutdown`, as the
+/// command says. Before, the wait went on for up to a lease, and the run
+/// then ended `blocked` behind the upstream still running.
+#[test]
+fn an_interrupted_command_stops_waiting_for_an_upstream_another_runs() {
+    let data = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR, components::AFTER_SLOW_PROCESSOR]);
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let day = date("2026-01-11");
+    set_spin(&store, day, true);
+    let command = |processor: &str| {
+        let mut command = slate_with_plugins(data.path(), plugins.path());
+        command
+            .args(["--lease-secs", "600", "--heartbeat-secs", "1"])
+            .args(["run", "--date", "2026-01-11", "--processors", processor])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let upstream = command("SlowProcessor").spawn().unwrap();
+    wait_until("SlowProcessor spins", || {
+        runs_of(&store, "SlowProcessor", day)
+            .first()
+            .is_some_and(|r| r.status == RunStatus::Running)
+    });
+    let waiting = command("AfterSlowProcessor").spawn().unwrap();
+    wait_until("AfterSlowProcessor waits for it", || {
+        runs_of(&store, "AfterSlowProcessor", day)
+            .first()
+            .is_some_and(|r| r.status == RunStatus::Running)
+    });
+    // SAFETY: signals the children this test started, still unwaited.
+    unsafe { libc::kill(waiting.id() as libc::pid_t, libc::SIGINT) };
+    // Far less than the lease it would otherwise wait.
+    let mut waiting = waiting;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while waiting.try_wait().unwrap().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still waiting for the upstream two minutes after Ctrl-C"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = waiting.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    let stopped = runs_of(&store, "AfterSlowProcessor", day).remove(0);
+    assert_eq!(
+        (stopped.status, stopped.error_kind),
+        (RunStatus::Failed, Some(ErrorKind::Shutdown)),
+        "{stopped:#?}"
+    );
+    assert_contains(
+        stopped.error_message.as_deref().unwrap_or_default(),
+        "its host shut down before it ran",
+    );
+    // The upstream never stopped: it was another command's.
+    assert_eq!(
+        runs_of(&store, "SlowProcessor", day)[0].status,
+        RunStatus::Running
+    );
+    unsafe { libc::kill(upstream.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(
+        upstream.wait_with_output().unwrap().status.code(),
+        Some(130)
+    );
+}
+
 /// Runs `command`, and sends it SIGINT once SlowProcessor spins on `day`
 /// in `store`: what the command then wrote and how it ended.
 fn interrupted_once_it_spins(
