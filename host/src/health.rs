@@ -459,7 +459,9 @@ pub fn report(
                 status,
                 run_id: run.run_id.clone(),
                 error_kind: run.error_kind,
-                message: first_line(run.error_message.as_deref()).to_string(),
+                message: crate::runs::error_headline(
+                    run.error_message.as_deref().unwrap_or_default(),
+                ),
                 loaded: pipeline.plugin(&run.processor).is_some(),
                 started_at: run.started_at,
             })
@@ -480,12 +482,6 @@ pub fn report(
         healthy: report.judged(),
         ..report
     })
-}
-
-/// The first line of an error message, or `""` without one: what a
-/// summary shows of a failure, its detail left to the run record.
-pub fn first_line(message: Option<&str>) -> &str {
-    message.and_then(|m| m.lines().next()).unwrap_or("")
 }
 
 #[cfg(test)]

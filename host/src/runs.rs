@@ -301,6 +301,30 @@ impl RunRecord {
     }
 }
 
+/// What a summary shows of a run's error (health, a backfill's problems,
+/// an alert): its first line, and when the lines after it are the details
+/// it counts (indented, as a validation failure's rows and fields), the
+/// first of them, with how many more the run record holds. A count alone
+/// ("2 of 199 rows failed validation with 2 errors") names no row, field
+/// or value.
+pub fn error_headline(message: &str) -> String {
+    let mut lines = message.lines();
+    let first = lines.next().unwrap_or_default().trim();
+    let details: Vec<&str> = lines
+        .take_while(|line| line.starts_with(char::is_whitespace))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect();
+    match details.as_slice() {
+        [] => first.to_string(),
+        [only] => format!("{first}: {only}"),
+        [detail, rest @ ..] => format!(
+            "{first}: {detail} (and {} more in the run record)",
+            rest.len()
+        ),
+    }
+}
+
 /// A new, time-ordered run id.
 pub fn new_run_id() -> String {
     uuid::Uuid::now_v7().to_string()
@@ -309,6 +333,25 @@ pub fn new_run_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_headline_is_the_first_line_with_the_first_detail_it_counts() {
+        assert_eq!(
+            error_headline("trap: unreachable\nwasm backtrace:\n  0: f"),
+            "trap: unreachable"
+        );
+        assert_eq!(
+            error_headline("1 of 3 rows failed validation with 1 error\n  row 1: field n bad"),
+            "1 of 3 rows failed validation with 1 error: row 1: field n bad"
+        );
+        assert_eq!(
+            error_headline(
+                "2 of 3 rows failed validation with 3 errors\n  row 1: a\n  row 2: b\n  row 2: c"
+            ),
+            "2 of 3 rows failed validation with 3 errors: row 1: a (and 2 more in the run record)"
+        );
+        assert_eq!(error_headline(""), "");
+    }
 
     #[test]
     fn stored_names_read_back_and_an_unknown_one_names_the_choices() {

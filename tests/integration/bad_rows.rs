@@ -6,6 +6,7 @@
 use slate::rows::{RowSet, Scalar, Value};
 use slate::runs::{ErrorKind, RunStatus};
 use slate::schema::{Column, ColumnMode, ColumnType, TableName, TableSchema};
+use slate::store::alerts::AlertOutbox;
 use slate::store::{RunLedger, Tables};
 
 use crate::support::{
@@ -56,6 +57,19 @@ fn under_fail_run_one_bad_row_of_199_writes_nothing_and_names_row_field_and_valu
         199
     );
     assert!(host.store.quarantined(None).unwrap().is_empty());
+
+    // What an operator reads first names them too: the alert and health.
+    // Before, both said "1 of 199 rows failed validation with 1 error".
+    let named = "1 of 199 rows failed validation with 1 error: row 137 \
+                 (player_lookup=\"player_137\", game_date=\"2026-01-11\"): field \
+                 `circuit_breaker_until` expected NULLABLE TIMESTAMP, got INT64 1700000000: \
+                 an INT64 value cannot go into a TIMESTAMP column";
+    let alerts = host.store.alerts(true, 10).unwrap();
+    crate::support::assert_contains(&alerts[0].raised.summary, named);
+    assert_eq!(alerts[0].raised.detail["error"], named);
+    let pipeline = slate::pipeline::Pipeline::new(vec![plugin]).unwrap();
+    let health = crate::support::health_report(host.store.as_ref(), &pipeline, chrono::Utc::now());
+    assert_eq!(health.problem_runs[0].message, named);
 }
 
 #[test]

@@ -210,7 +210,7 @@ impl RunFacts<'_> {
             "host_id": self.host_id,
             "status": status,
             "error_kind": kind,
-            "error": first_line(error),
+            "error": crate::runs::error_headline(error),
         })
     }
 }
@@ -234,7 +234,7 @@ pub fn for_run_end(run: RunFacts<'_>, end: &RunEnd) -> Option<NewAlert> {
         run.processor,
         end.status,
         if kind.is_empty() { "-" } else { kind },
-        first_line(&end.message)
+        crate::runs::error_headline(&end.message)
     );
     Some(NewAlert {
         event,

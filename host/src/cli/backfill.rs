@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use slate::backfill::{self, BackfillRequest, Ended, Outcome, Reprocess, Tally};
 use slate::pipeline::Pipeline;
+use slate::runs::error_headline;
 
 use super::render::table;
 use super::{Host, HostOptions, parse_range};
@@ -170,8 +171,8 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
             Ended::NotStarted => "not started",
             _ => "failed",
         };
-        let first_line = slate::health::first_line(outcome.error.as_deref());
-        eprintln!("{} {} {how}: {first_line}", outcome.date, outcome.processor);
+        let headline = error_headline(outcome.error.as_deref().unwrap_or_default());
+        eprintln!("{} {} {how}: {headline}", outcome.date, outcome.processor);
     }
     // An interrupt leaves the planned runs it did not start out of the
     // outcomes: counted here, so that every planned run is.
@@ -382,9 +383,9 @@ fn backfill_over_the_cluster(
     }
     println!("{output}");
     for problem in &done.problems {
-        let first_line = slate::health::first_line(problem.error.as_deref());
+        let headline = error_headline(problem.error.as_deref().unwrap_or_default());
         eprintln!(
-            "{} {} {}: {first_line}",
+            "{} {} {}: {headline}",
             problem.date, problem.processor, problem.status
         );
     }

@@ -103,7 +103,7 @@ pub fn demo(
                 "({why}): {} {} {status}: {}",
                 o.date,
                 o.processor,
-                slate::health::first_line(o.error.as_deref())
+                slate::runs::error_headline(o.error.as_deref().unwrap_or_default())
             )
         })
         .collect();
