@@ -452,6 +452,49 @@ fn a_processor_deployed_mid_season_is_swept_from_its_own_first_date() {
     assert!(no_rows_of("PlayerGameSummaryProcessor").contains(&date("2026-01-06")));
 }
 
+/// A deployed processor whose first run comes on a later date is swept
+/// from its deploy all the same: before, the run's date became the
+/// sweep's start, and the dates it had missed since its deploy were never
+/// alerted.
+#[test]
+fn a_deployed_processor_first_run_late_is_swept_from_its_deploy() {
+    let dir = crate::support::demo_data_dir("2026-01-05", "2026-01-12");
+    assert_succeeded(&crate::support::slate(
+        dir.path(),
+        &["deploy", components::VERSIONED_V1],
+    ));
+    rusqlite::Connection::open(dir.path().join("registry").join("registry.db"))
+        .unwrap()
+        .execute(
+            "UPDATE deployments SET deployed_at = '2026-01-09T08:00:00.000000Z'",
+            [],
+        )
+        .unwrap();
+    assert_succeeded(&crate::support::slate(
+        dir.path(),
+        &[
+            "run",
+            "--date",
+            "2026-01-12",
+            "--processors",
+            "VersionedProcessor",
+        ],
+    ));
+    let swept: Vec<_> = EmbeddedStore::open(&dir.path().join("slate.db"))
+        .unwrap()
+        .alerts(true, 100_000)
+        .unwrap()
+        .into_iter()
+        .filter(|a| {
+            a.raised.event == slate::alerts::EventKind::NoRowsByDeadline
+                && a.raised.subject == "VersionedProcessor"
+        })
+        .filter_map(|a| a.raised.data_date)
+        .collect();
+    assert!(swept.contains(&date("2026-01-09")), "{swept:?}");
+    assert!(!swept.contains(&date("2026-01-12")), "it ran: {swept:?}");
+}
+
 /// A processor deployed and then never run (a schedule that leaves it
 /// out, say) is swept from the date it was first deployed: before, it was
 /// not swept until its first run, so one nobody ran stayed silent.

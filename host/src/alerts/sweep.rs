@@ -92,10 +92,11 @@ pub fn first_active_dates(
 /// (so a store that started mid-season, or a processor deployed
 /// mid-season, is not flooded with the dates before) to today: a
 /// processor that stopped running is alerted on each date it missed
-/// since. One that has never run is swept from the date it was first
-/// deployed (`first_active`, from [`first_active_dates`]): a processor
-/// deployed and then never run, by a schedule that leaves it out say, is
-/// loud once its first date's deadline passes. A bundled or plugin-folder
+/// since. One deployed through the registry is swept from the date it was
+/// first deployed (`first_active`, from [`first_active_dates`]) when that
+/// is earlier: a processor deployed and then never run, by a schedule that
+/// leaves it out say, is loud once its first date's deadline passes, and
+/// a later run does not excuse the dates it missed. A bundled or plugin-folder
 /// processor that has never run has no such date and is not swept yet.
 /// An alert already open is left alone rather than counted again, and
 /// one resolved by hand is acknowledged: it is not raised again. Returns
@@ -137,10 +138,12 @@ pub fn sweep(
         // From the processor's own first date: one deployed mid-season
         // (its dates before never ran) raised an alert for every one.
         let own = || runs.iter().filter(|r| &r.processor == name);
+        // And from its first deploy, when that came first: a run on a
+        // later date does not excuse the dates it missed since.
         let Some(first) = own()
             .map(|r| r.data_date)
+            .chain(first_active.get(name).copied())
             .min()
-            .or_else(|| first_active.get(name).copied())
         else {
             continue;
         };
