@@ -401,3 +401,54 @@ fn slate_backfill_prints_a_summary_and_exits_non_zero_when_a_run_failed() {
     let store = EmbeddedStore::open_existing(&data.path().join("slate.db")).unwrap();
     assert_eq!(store.runs(&RunFilter::default()).unwrap().len(), 22 + 9);
 }
+
+/// A backfill ends by warning of the outdated runs it leaves in its
+/// range: here one that read an upstream rerun after it (as a second
+/// backfill over the same dates reruns it), which `--reprocess missing`
+/// leaves alone. Before, the summary counted nothing amiss, and two
+/// backfills at once left outdated rows without a word.
+#[test]
+fn a_backfill_warns_of_the_outdated_runs_it_leaves_in_its_range() {
+    let dir = crate::support::demo_data_dir("2026-01-05", "2026-01-08");
+    let slate = |args: &[&str]| crate::support::slate(dir.path(), args);
+    assert_succeeded(&slate(&[
+        "run",
+        "--date",
+        "2026-01-08",
+        "--processors",
+        "PlayerGameSummaryProcessor",
+    ]));
+    let backfill = slate(&[
+        "backfill",
+        "--from",
+        "2026-01-08",
+        "--to",
+        "2026-01-08",
+        "--processors",
+        "PlayerDailyCacheProcessor",
+    ]);
+    assert_succeeded(&backfill);
+    assert_contains(
+        &crate::support::stderr(&backfill),
+        "warning: 1 runs in the range are outdated, e.g. PlayerDailyCacheProcessor 2026-01-08 \
+         read PlayerGameSummaryProcessor of 2026-01-08, which was rerun after it; \
+         `slate backfill --from 2026-01-08 --to 2026-01-08 --reprocess outdated` reruns them",
+    );
+    let rerun = slate(&[
+        "backfill",
+        "--from",
+        "2026-01-08",
+        "--to",
+        "2026-01-08",
+        "--processors",
+        "PlayerDailyCacheProcessor",
+        "--reprocess",
+        "outdated",
+    ]);
+    assert_succeeded(&rerun);
+    assert!(
+        !crate::support::stderr(&rerun).contains("outdated, e.g."),
+        "{}",
+        crate::support::stderr(&rerun)
+    );
+}

@@ -190,6 +190,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         all.blocked,
         all.not_started
     );
+    warn_of_outdated_in_range(&host, &request)?;
     super::alerts::sweep_and_deliver(options, &host.store, &host.registry, &host.pipeline)?;
     Ok(interrupt.exit_code(if all.all_well() {
         ExitCode::SUCCESS
@@ -437,6 +438,7 @@ fn backfill_over_the_cluster(
             left.queued, left.processor
         );
     }
+    warn_of_outdated_in_range(host, request)?;
     super::alerts::sweep_and_deliver(options, &host.store, &host.registry, &host.pipeline)?;
     let all_ran = done.failed == 0 && done.blocked == 0 && done.queued == 0;
     Ok(
@@ -549,6 +551,43 @@ pub fn rerun_outdated(
     }
     print_flagged_gaps(&outcomes);
     Ok(failed)
+}
+
+/// Warns of the selected processors' outdated dates in the range, as the
+/// backfill leaves them: a run that read an upstream another invocation
+/// reran meanwhile (two backfills over one range), or one `--reprocess`
+/// left alone. The rows may still be right, but nothing says so, and the
+/// summary's counts would not tell.
+fn warn_of_outdated_in_range(host: &Host, request: &BackfillRequest) -> Result<()> {
+    let outdated: Vec<_> = slate::outdated::in_store(host.store.as_ref(), &host.pipeline, None)?
+        .into_iter()
+        .filter(|o| (request.start..=request.end).contains(&o.date))
+        .filter(|o| request.selection.contains(&o.processor))
+        .collect();
+    let Some(first) = outdated.first() else {
+        return Ok(());
+    };
+    let why = match &first.cause {
+        slate::outdated::Cause::Version { .. } => "ran another version than the active one".into(),
+        slate::outdated::Cause::UpstreamOutdated { upstream, upstream_date } => {
+            format!("read {upstream} of {upstream_date}, itself outdated")
+        }
+        slate::outdated::Cause::UpstreamRerun {
+            upstream,
+            upstream_date,
+            ..
+        } => format!("read {upstream} of {upstream_date}, which was rerun after it"),
+    };
+    eprintln!(
+        "warning: {} runs in the range are outdated, e.g. {} {} {why}; `slate backfill --from {} \
+         --to {} --reprocess outdated` reruns them (`slate runs --outdated` lists them)",
+        outdated.len(),
+        first.processor,
+        first.date,
+        request.start,
+        request.end
+    );
+    Ok(())
 }
 
 /// The lookback gaps the runs of `outcomes` flagged in their rows, in one
