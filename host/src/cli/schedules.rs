@@ -18,8 +18,10 @@ use super::{HostOptions, render, usage};
 /// fire.
 pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
     let schedules = slate::schedule::load(&options.data_dir.config_file())?;
-    // Listing creates nothing: without a store yet, no tick has fired.
+    // Listing creates no store: without one yet, no tick has fired.
     let store = super::plugins::existing_store(options)?;
+    // The processors a schedule names are checked as a server checks them
+    // (compiling into the data folder's cache those not compiled yet).
     if schedules
         .iter()
         .any(|schedule| !schedule.processors.is_empty())
