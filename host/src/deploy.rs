@@ -730,9 +730,6 @@ pub fn record_switch_in_alerts(
     }
 }
 
-/// A limit on alerts read that every backend takes as none.
-const EVERY_ALERT: usize = i64::MAX as usize;
-
 /// What [`resolve_alerts_of_removed`] says resolved `name`'s alerts.
 fn resolved_by_undeploy(name: &str) -> String {
     format!("{name} undeployed")
@@ -751,7 +748,7 @@ pub fn raise_again_what_undeploy_resolved(
     let mut causes = std::collections::HashSet::new();
     let mut raised = 0;
     // Newest first: the first alert of each cause is its latest.
-    for alert in outbox.alerts(false, EVERY_ALERT)? {
+    for alert in outbox.alerts(false, crate::store::alerts::EVERY_ALERT)? {
         let cause = (
             alert.raised.event,
             alert.raised.data_date,

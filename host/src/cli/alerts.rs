@@ -16,7 +16,7 @@ use slate::alerts::{AlertsConfig, ChannelOutcome, Deliverer, EventKind};
 use slate::pipeline::Pipeline;
 use slate::registry::Registry;
 use slate::store::Store;
-use slate::store::alerts::AlertOutbox;
+use slate::store::alerts::{AlertOutbox, EVERY_ALERT};
 
 use super::render::table;
 use super::{HostOptions, usage};
@@ -87,7 +87,7 @@ pub fn alerts(
         AlertsCommand::Resolve { id } => {
             let outbox = outbox(store.as_ref())?;
             let acknowledged = outbox
-                .alerts(true, usize::MAX >> 1)?
+                .alerts(true, EVERY_ALERT)?
                 .into_iter()
                 .find(|alert| alert.alert_id == id)
                 .filter(|alert| alert.raised.event == EventKind::NoRowsByDeadline);
@@ -103,7 +103,7 @@ pub fn alerts(
                 deliver_after_command(options, &store)?;
                 Ok(ExitCode::SUCCESS)
             } else {
-                let resolved = (outbox.alerts(false, usize::MAX >> 1)?.into_iter())
+                let resolved = (outbox.alerts(false, EVERY_ALERT)?.into_iter())
                     .find(|alert| alert.alert_id == id);
                 match resolved {
                     Some(alert) => usage!(

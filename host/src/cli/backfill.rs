@@ -569,7 +569,10 @@ fn warn_of_outdated_in_range(host: &Host, request: &BackfillRequest) -> Result<(
     };
     let why = match &first.cause {
         slate::outdated::Cause::Version { .. } => "ran another version than the active one".into(),
-        slate::outdated::Cause::UpstreamOutdated { upstream, upstream_date } => {
+        slate::outdated::Cause::UpstreamOutdated {
+            upstream,
+            upstream_date,
+        } => {
             format!("read {upstream} of {upstream_date}, itself outdated")
         }
         slate::outdated::Cause::UpstreamRerun {

@@ -7,8 +7,8 @@
 //! (resolved when the file deploys), and is not retried until it
 //! changes, but for one refused for a processor it depends on: files
 //! settled together deploy in dependency order, and one still waiting for
-//! its upstream is tried again once the registry moves. Hidden files (editors' and copiers' temporary files) are
-//! ignored. A file already in the folder when the watcher starts, of a
+//! its upstream is tried again once the registry moves. Hidden files
+//! (editors' and copiers' temporary files) are ignored. A file already in the folder when the watcher starts, of a
 //! processor whose last switch was an undeploy, is not deployed again (a
 //! restart would otherwise undo the undeploy): it is skipped, with the way
 //! to deploy it named. A file written to the folder later is deployed.

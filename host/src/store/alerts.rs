@@ -25,6 +25,10 @@ pub enum ChannelClaim {
 /// How many open alerts [`AlertOutbox::resolve_open_alerts`] reads at most.
 const OPEN_ALERTS_READ: usize = 100_000;
 
+/// A limit of [`AlertOutbox::alerts`] that every backend takes as none
+/// (a SQL `LIMIT` is a signed 64-bit number).
+pub const EVERY_ALERT: usize = i64::MAX as usize;
+
 /// The outbox and the delivery state of alert channels.
 pub trait AlertOutbox: Send + Sync {
     /// Records an event that no run state change carries: a deploy, a
