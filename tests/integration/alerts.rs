@@ -401,19 +401,7 @@ fn a_no_rows_alert_resolved_by_hand_is_acknowledged_and_not_raised_again() {
 fn a_processor_deployed_mid_season_is_swept_from_its_own_first_date() {
     let dir = crate::support::demo_data_dir("2026-01-05", "2026-01-07");
     let plugins = plugin_dir(&[components::VERSIONED_V1]);
-    let no_rows_of = |processor: &str| {
-        EmbeddedStore::open(&dir.path().join("slate.db"))
-            .unwrap()
-            .alerts(true, 100_000)
-            .unwrap()
-            .into_iter()
-            .filter(|a| {
-                a.raised.event == slate::alerts::EventKind::NoRowsByDeadline
-                    && a.raised.subject == processor
-            })
-            .filter_map(|a| a.raised.data_date)
-            .collect::<Vec<_>>()
-    };
+    let no_rows_of = |processor: &str| open_no_rows_dates(dir.path(), processor);
     let slate = |args: &[&str]| {
         let output = slate_with_plugins(dir.path(), plugins.path())
             .args(args)
@@ -452,57 +440,13 @@ fn a_processor_deployed_mid_season_is_swept_from_its_own_first_date() {
     assert!(no_rows_of("PlayerGameSummaryProcessor").contains(&date("2026-01-06")));
 }
 
-/// A deployed processor whose first run comes on a later date is swept
-/// from its deploy all the same: before, the run's date became the
-/// sweep's start, and the dates it had missed since its deploy were never
-/// alerted.
-#[test]
-fn a_deployed_processor_first_run_late_is_swept_from_its_deploy() {
+/// The dates of the open `no_rows_by_deadline` alerts of
+/// VersionedProcessor, deployed on the 9th into a demo store of the 5th
+/// to the 12th, after running `processor` on the 12th.
+fn swept_after_a_deploy_on_the_9th_and_a_run_of(processor: &str) -> Vec<chrono::NaiveDate> {
     let dir = crate::support::demo_data_dir("2026-01-05", "2026-01-12");
-    assert_succeeded(&crate::support::slate(
-        dir.path(),
-        &["deploy", components::VERSIONED_V1],
-    ));
-    rusqlite::Connection::open(dir.path().join("registry").join("registry.db"))
-        .unwrap()
-        .execute(
-            "UPDATE deployments SET deployed_at = '2026-01-09T08:00:00.000000Z'",
-            [],
-        )
-        .unwrap();
-    assert_succeeded(&crate::support::slate(
-        dir.path(),
-        &[
-            "run",
-            "--date",
-            "2026-01-12",
-            "--processors",
-            "VersionedProcessor",
-        ],
-    ));
-    let swept: Vec<_> = EmbeddedStore::open(&dir.path().join("slate.db"))
-        .unwrap()
-        .alerts(true, 100_000)
-        .unwrap()
-        .into_iter()
-        .filter(|a| {
-            a.raised.event == slate::alerts::EventKind::NoRowsByDeadline
-                && a.raised.subject == "VersionedProcessor"
-        })
-        .filter_map(|a| a.raised.data_date)
-        .collect();
-    assert!(swept.contains(&date("2026-01-09")), "{swept:?}");
-    assert!(!swept.contains(&date("2026-01-12")), "it ran: {swept:?}");
-}
-
-/// A processor deployed and then never run (a schedule that leaves it
-/// out, say) is swept from the date it was first deployed: before, it was
-/// not swept until its first run, so one nobody ran stayed silent.
-#[test]
-fn a_deployed_processor_that_never_runs_is_swept_from_its_first_deploy() {
-    let dir = crate::support::demo_data_dir("2026-01-05", "2026-01-12");
-    let deployed = crate::support::slate(dir.path(), &["deploy", components::VERSIONED_V1]);
-    assert_succeeded(&deployed);
+    let slate = |args: &[&str]| assert_succeeded(&crate::support::slate(dir.path(), args));
+    slate(&["deploy", components::VERSIONED_V1]);
     // Deployed on the 9th, as the registry records it (the test cannot
     // wait for the season's dates to come round).
     rusqlite::Connection::open(dir.path().join("registry").join("registry.db"))
@@ -512,33 +456,49 @@ fn a_deployed_processor_that_never_runs_is_swept_from_its_first_deploy() {
             [],
         )
         .unwrap();
-    let run = crate::support::slate(
-        dir.path(),
-        &[
-            "run",
-            "--date",
-            "2026-01-12",
-            "--processors",
-            "TeamOffenseGameSummaryProcessor",
-        ],
-    );
-    assert_succeeded(&run);
-    let swept: Vec<_> = EmbeddedStore::open(&dir.path().join("slate.db"))
+    slate(&["run", "--date", "2026-01-12", "--processors", processor]);
+    open_no_rows_dates(dir.path(), "VersionedProcessor")
+}
+
+/// The dates of `processor`'s open `no_rows_by_deadline` alerts in the
+/// store of data folder `dir`.
+fn open_no_rows_dates(dir: &std::path::Path, processor: &str) -> Vec<chrono::NaiveDate> {
+    EmbeddedStore::open(&dir.join("slate.db"))
         .unwrap()
         .alerts(true, 100_000)
         .unwrap()
         .into_iter()
         .filter(|a| {
             a.raised.event == slate::alerts::EventKind::NoRowsByDeadline
-                && a.raised.subject == "VersionedProcessor"
+                && a.raised.subject == processor
         })
         .filter_map(|a| a.raised.data_date)
-        .collect();
+        .collect()
+}
+
+/// A processor deployed and then never run (a schedule that leaves it
+/// out, say) is swept from the date it was first deployed: before, it was
+/// not swept until its first run, so one nobody ran stayed silent.
+#[test]
+fn a_deployed_processor_that_never_runs_is_swept_from_its_first_deploy() {
+    // Another processor's run sweeps.
+    let swept = swept_after_a_deploy_on_the_9th_and_a_run_of("TeamOffenseGameSummaryProcessor");
     assert!(swept.contains(&date("2026-01-09")), "{swept:?}");
     assert!(
         swept.iter().all(|day| *day >= date("2026-01-09")),
         "the dates before its deploy are not its: {swept:?}"
     );
+}
+
+/// A deployed processor whose first run comes on a later date is swept
+/// from its deploy all the same: before, the run's date became the
+/// sweep's start, and the dates it had missed since its deploy were never
+/// alerted.
+#[test]
+fn a_deployed_processor_first_run_late_is_swept_from_its_deploy() {
+    let swept = swept_after_a_deploy_on_the_9th_and_a_run_of("VersionedProcessor");
+    assert!(swept.contains(&date("2026-01-09")), "{swept:?}");
+    assert!(!swept.contains(&date("2026-01-12")), "it ran: {swept:?}");
 }
 
 #[test]

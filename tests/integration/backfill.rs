@@ -418,15 +418,20 @@ fn a_backfill_warns_of_the_outdated_runs_it_leaves_in_its_range() {
         "--processors",
         "PlayerGameSummaryProcessor",
     ]));
-    let backfill = slate(&[
-        "backfill",
-        "--from",
-        "2026-01-08",
-        "--to",
-        "2026-01-08",
-        "--processors",
-        "PlayerDailyCacheProcessor",
-    ]);
+    let backfill_the_8th = |reprocess: &str| {
+        slate(&[
+            "backfill",
+            "--from",
+            "2026-01-08",
+            "--to",
+            "2026-01-08",
+            "--processors",
+            "PlayerDailyCacheProcessor",
+            "--reprocess",
+            reprocess,
+        ])
+    };
+    let backfill = backfill_the_8th("missing");
     assert_succeeded(&backfill);
     assert_contains(
         &crate::support::stderr(&backfill),
@@ -434,17 +439,7 @@ fn a_backfill_warns_of_the_outdated_runs_it_leaves_in_its_range() {
          read PlayerGameSummaryProcessor of 2026-01-08, which was rerun after it; \
          `slate backfill --from 2026-01-08 --to 2026-01-08 --reprocess outdated` reruns them",
     );
-    let rerun = slate(&[
-        "backfill",
-        "--from",
-        "2026-01-08",
-        "--to",
-        "2026-01-08",
-        "--processors",
-        "PlayerDailyCacheProcessor",
-        "--reprocess",
-        "outdated",
-    ]);
+    let rerun = backfill_the_8th("outdated");
     assert_succeeded(&rerun);
     assert!(
         !crate::support::stderr(&rerun).contains("outdated, e.g."),
