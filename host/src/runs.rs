@@ -304,7 +304,7 @@ impl RunRecord {
 /// What a summary shows of a run's error (health, a backfill's problems,
 /// an alert): its first line, and when the lines after it are the details
 /// it counts (indented, as a validation failure's rows and fields), the
-/// first of them, with how many more the run record holds. A count alone
+/// first of them, with how many more there are. A count alone
 /// ("2 of 199 rows failed validation with 2 errors") names no row, field
 /// or value.
 pub fn error_headline(message: &str) -> String {
@@ -315,14 +315,27 @@ pub fn error_headline(message: &str) -> String {
         .map(str::trim)
         .filter(|line| !line.is_empty())
         .collect();
-    match details.as_slice() {
+    // A long list ends "... and K more" (the errors past those listed).
+    let (listed, unlisted) = match details.split_last() {
+        Some((last, listed)) => match more_count(last) {
+            Some(unlisted) => (listed, unlisted),
+            None => (details.as_slice(), 0),
+        },
+        None => (details.as_slice(), 0),
+    };
+    match listed {
         [] => first.to_string(),
-        [only] => format!("{first}: {only}"),
-        [detail, rest @ ..] => format!(
-            "{first}: {detail} (and {} more in the run record)",
-            rest.len()
-        ),
+        [only] if unlisted == 0 => format!("{first}: {only}"),
+        [detail, rest @ ..] => format!("{first}: {detail} (and {} more)", rest.len() + unlisted),
     }
+}
+
+/// K of a line "... and K more".
+fn more_count(line: &str) -> Option<usize> {
+    line.strip_prefix("... and ")?
+        .strip_suffix(" more")?
+        .parse()
+        .ok()
 }
 
 /// A new, time-ordered run id.
@@ -348,7 +361,14 @@ mod tests {
             error_headline(
                 "2 of 3 rows failed validation with 3 errors\n  row 1: a\n  row 2: b\n  row 2: c"
             ),
-            "2 of 3 rows failed validation with 3 errors: row 1: a (and 2 more in the run record)"
+            "2 of 3 rows failed validation with 3 errors: row 1: a (and 2 more)"
+        );
+        // Past the errors a message lists, it counts the rest.
+        assert_eq!(
+            error_headline(
+                "25 of 25 rows failed validation with 25 errors\n  row 0: a\n  row 1: b\n  ... and 23 more"
+            ),
+            "25 of 25 rows failed validation with 25 errors: row 0: a (and 24 more)"
         );
         assert_eq!(error_headline(""), "");
     }

@@ -689,6 +689,42 @@ fn deploying_over_a_plugin_folder_processor_is_refused() {
     );
 }
 
+/// A folder both watched and the plugin folder is a usage error: each of
+/// its files would be served from the folder and refused as a deployment
+/// over itself, an alert each, at every start.
+#[test]
+fn serving_one_folder_as_the_plugin_folder_and_the_watched_one_is_a_usage_error() {
+    let data = tempfile::tempdir().unwrap();
+    let plugins = crate::support::plugin_dir(&[components::VERSIONED_V1]);
+    let folder = plugins.path().to_str().unwrap();
+    let mut server = slate_with_plugins(data.path(), plugins.path())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            "t",
+            "--watch",
+        ])
+        .arg(format!("{folder}/."))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A server that started instead is stopped, and fails the test.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while server.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            server.kill().unwrap();
+            panic!("the server started");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let refused = server.wait_with_output().unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert_contains(&stderr(&refused), "is the --plugin-dir too");
+}
+
 /// A registry version whose stored bytes are damaged fails the commands
 /// that run processors, naming it, but not those that manage versions:
 /// they leave it out with a warning, so it can be undeployed.

@@ -1498,6 +1498,15 @@ fn the_watched_folder_deploys_a_file_only_once_it_is_completely_written() {
     watcher.poll(host);
     std::thread::sleep(SETTLE + SETTLE / 3);
     watcher.poll(host);
+    assert_eq!(rejections().len(), 1);
+    // Removed, a rejected file leaves nothing to mend: its alert is
+    // resolved. Before, it stayed open for good.
+    std::fs::remove_file(&broken).unwrap();
+    watcher.poll(host);
+    assert!(
+        rejections().is_empty(),
+        "resolved once the file was removed"
+    );
 
     // A second version written to the folder, then undeployed; the server
     // restarts (a new watcher) with both files still there: the undeploy

@@ -90,6 +90,17 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     {
         usage!("--watch {}: not a folder", dir.display());
     }
+    // A file there would be served from the plugin folder and refused as
+    // a deployment over itself, at every start.
+    if let (Some(watch), Some(plugins)) = (&args.watch, &options.plugin_dir)
+        && same_folder(watch, plugins)
+    {
+        usage!(
+            "--watch {} is the --plugin-dir too: a watched folder deploys its files \
+             through the registry, a plugin folder serves its own; give them different folders",
+            watch.display()
+        );
+    }
     let mut config = ServerConfig::new(BearerToken::new(&secret));
     config.protect_reads = args.protect_reads;
     // Below a few hundred bytes no request body fits: every POST would be
@@ -228,5 +239,14 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = terminate.recv() => tracing::warn!("SIGTERM received"),
         _ = interrupt.recv() => tracing::warn!("SIGINT received"),
+    }
+}
+
+/// Whether `a` and `b` name the same folder (through links, `.` and the
+/// like).
+fn same_folder(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }

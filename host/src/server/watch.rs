@@ -4,14 +4,15 @@
 //! modification time have stayed the same for [`SETTLE`], so a file still
 //! being written is never loaded; it is then validated like any
 //! deployment, and a rejected file is logged, raises `deploy_rejected`
-//! (resolved when the file deploys), and is not retried until it
-//! changes, but for one refused for a processor it depends on: files
-//! settled together deploy in dependency order, and one still waiting for
-//! its upstream is tried again once the registry moves. Hidden files
-//! (editors' and copiers' temporary files) are ignored. A file already in the folder when the watcher starts, of a
-//! processor whose last switch was an undeploy, is not deployed again (a
-//! restart would otherwise undo the undeploy): it is skipped, with the way
-//! to deploy it named. A file written to the folder later is deployed.
+//! (resolved when the file deploys or is removed), and is not retried
+//! until it changes, but for one refused for a processor it depends on:
+//! files settled together deploy in dependency order, and one still
+//! waiting for its upstream is tried again once the registry moves.
+//! Hidden files (editors' and copiers' temporary files) are ignored. A
+//! file already in the folder when the watcher starts, of a processor
+//! whose last switch was an undeploy, is not deployed again (a restart
+//! would otherwise undo the undeploy): it is skipped, with the way to
+//! deploy it named. A file written to the folder later is deployed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -110,6 +111,17 @@ impl Watcher {
                 .filter_map(|path| Some((path.clone(), fingerprint(path)?)))
                 .collect()
         });
+        // A file handled once and removed since: its rejection, if any,
+        // has no file left to deploy or mend.
+        let removed: Vec<PathBuf> = (self.handled.keys())
+            .filter(|path| !paths.contains(path))
+            .cloned()
+            .collect();
+        for path in removed {
+            self.handled.remove(&path);
+            self.waiting.remove(&path);
+            resolve_rejections(host, &path, "the file was removed");
+        }
         let mut settled = Vec::new();
         for path in paths {
             let hidden = path
@@ -302,7 +314,7 @@ fn deploy_file(
         hash = %deployment.hash,
         "deployed from the watched folder"
     );
-    resolve_rejections(host, path);
+    resolve_rejections(host, path, "deployed");
     Ok(WatchEvent::Deployed {
         path: path.to_path_buf(),
         processor: deployment.name,
@@ -324,8 +336,8 @@ fn raise_rejection(host: &ServedHost, path: &Path, check: &str, reason: &str) {
 }
 
 /// Resolves the open `deploy_rejected` alerts of the file at `path`, now
-/// that it deployed.
-fn resolve_rejections(host: &ServedHost, path: &Path) {
+/// that it deployed or was removed (`why`).
+fn resolve_rejections(host: &ServedHost, path: &Path, why: &str) {
     let Some(outbox) = host.store.alert_outbox() else {
         return;
     };
@@ -334,7 +346,7 @@ fn resolve_rejections(host: &ServedHost, path: &Path) {
         alert.raised.event == crate::alerts::EventKind::DeployRejected
             && alert.raised.subject == subject
     };
-    if let Err(error) = outbox.resolve_open_alerts(&matching, "deployed") {
+    if let Err(error) = outbox.resolve_open_alerts(&matching, why) {
         tracing::warn!(file = %subject, %error, "its deploy_rejected alerts were not resolved");
     }
 }
