@@ -437,8 +437,21 @@ fn a_backfill_warns_of_the_outdated_runs_it_leaves_in_its_range() {
         &crate::support::stderr(&backfill),
         "warning: 1 runs in the range are outdated, e.g. PlayerDailyCacheProcessor 2026-01-08 \
          read PlayerGameSummaryProcessor of 2026-01-08, which was rerun after it; \
-         `slate backfill --from 2026-01-08 --to 2026-01-08 --reprocess outdated` reruns them",
+         `slate backfill --from 2026-01-08 --to 2026-01-08 --processors \
+         PlayerDailyCacheProcessor --reprocess outdated` reruns them",
     );
+    // A dry run, where a rerun is planned, warns the same.
+    let dry = crate::support::stderr(&slate(&[
+        "backfill",
+        "--from",
+        "2026-01-08",
+        "--to",
+        "2026-01-08",
+        "--processors",
+        "PlayerDailyCacheProcessor",
+        "--dry-run",
+    ]));
+    assert_contains(&dry, "warning: 1 runs in the range are outdated");
     let rerun = backfill_the_8th("outdated");
     assert_succeeded(&rerun);
     assert!(

@@ -86,6 +86,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
             plan.dates.len(),
             plan.left_alone
         );
+        warn_of_outdated_in_range(&host, &request)?;
         return Ok(ExitCode::SUCCESS);
     }
     if host.store.work_queue().is_some() {
@@ -581,9 +582,15 @@ fn warn_of_outdated_in_range(host: &Host, request: &BackfillRequest) -> Result<(
             ..
         } => format!("read {upstream} of {upstream_date}, which was rerun after it"),
     };
+    // The same selection, when it was one: the reruns are the outdated
+    // runs of those processors.
+    let selected = match request.selection.len() < host.pipeline.order().len() {
+        true => format!(" --processors {}", request.selection.join(",")),
+        false => String::new(),
+    };
     eprintln!(
         "warning: {} runs in the range are outdated, e.g. {} {} {why}; `slate backfill --from {} \
-         --to {} --reprocess outdated` reruns them (`slate runs --outdated` lists them)",
+         --to {}{selected} --reprocess outdated` reruns them (`slate runs --outdated` lists them)",
         outdated.len(),
         first.processor,
         first.date,
