@@ -607,8 +607,8 @@ impl Deployer<'_> {
             DeployCheck::State,
             format!(
                 "{name} runs here from the plugin folder ({}), which a host serves in any \
-                 registry version's place: take the file out of the folder first, or put \
-                 the new version there instead",
+                 registry version's place: take the file out of the folder first (or \
+                 change the file itself)",
                 file.display()
             ),
         ))
