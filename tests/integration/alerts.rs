@@ -849,6 +849,77 @@ fn a_dead_channel_that_takes_canaries_but_refuses_alerts_stays_dead() {
     assert_eq!(deaths(), (1, false), "resolved");
 }
 
+/// Send and retry times another host wrote by a clock ten minutes ahead
+/// hold a channel no longer than this host's own rate limit and backoff
+/// would. Before, every host waited out the skew, and alerts stayed
+/// queued for ten minutes.
+#[test]
+fn times_a_host_ahead_wrote_hold_a_channel_no_longer_than_its_own_waits() {
+    let receiver = Receiver::start(Answer::Ok);
+    let (host, slow) = host_with_a_spinning_processor();
+    let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    host.run(&slow, day);
+    let ahead = Utc::now() + chrono::Duration::minutes(10);
+    let now = Utc::now();
+    let slate::store::alerts::ChannelClaim::Claimed(mut state) = host
+        .store
+        .claim_channel(
+            "ops",
+            "host-ahead",
+            now + chrono::Duration::seconds(1),
+            now,
+            None,
+        )
+        .unwrap()
+    else {
+        panic!("the channel is free");
+    };
+    state.last_sent_at = Some(ahead);
+    host.store
+        .finish_delivery("host-ahead", None, Some(&state))
+        .unwrap();
+    // At most this host's rate limit: 10 ms at 6,000 a minute.
+    match deliver(&alerts) {
+        ChannelOutcome::Waiting { until, .. } => assert!(
+            until < Utc::now() + chrono::Duration::seconds(1),
+            "waits until {until}"
+        ),
+        outcome => assert_eq!(outcome, ChannelOutcome::Delivered { messages: 1 }),
+    }
+
+    // A retry time ahead waits at most the longest wait this host sets.
+    set_spin(host.store.as_ref(), date("2026-01-12"), true);
+    host.run(&slow, date("2026-01-12"));
+    let mut state = host.store.channel_states().unwrap().remove(0);
+    state.next_attempt_at = Some(Utc::now() + chrono::Duration::days(1));
+    let now = Utc::now();
+    let slate::store::alerts::ChannelClaim::Claimed(_) = host
+        .store
+        .claim_channel(
+            "ops",
+            "host-ahead",
+            now + chrono::Duration::seconds(1),
+            now,
+            None,
+        )
+        .unwrap()
+    else {
+        panic!("the channel is free");
+    };
+    host.store
+        .finish_delivery("host-ahead", None, Some(&state))
+        .unwrap();
+    match deliver(&alerts) {
+        ChannelOutcome::Waiting { until, .. } => assert!(
+            until < Utc::now() + chrono::Duration::minutes(10),
+            "waits until {until}"
+        ),
+        other => panic!("expected a wait, got {other:?}"),
+    }
+}
+
 /// (event, transition) of every message `receiver` accepted, canaries
 /// left out.
 fn events_accepted(receiver: &Receiver) -> Vec<(String, String)> {

@@ -1466,14 +1466,20 @@ fn one_deliverer_at_a_time_holds_a_channel(store: Arc<dyn Store>) {
             .unwrap(),
         ChannelClaim::HeldBy("host-a".into())
     );
-    // A's claim runs out: B may take it.
-    let past = until + chrono::Duration::seconds(1);
+    // A's claim runs out: B may take it. (A claim renewed for no time has
+    // run out by the next instant, by any store's clock.)
+    let renewed = outbox.claim_channel("ops", "host-a", now, now, None);
+    assert!(
+        matches!(renewed, Ok(ChannelClaim::Claimed(_))),
+        "{renewed:?}"
+    );
+    let later = now + chrono::Duration::milliseconds(1);
     let taken = outbox
         .claim_channel(
             "ops",
             "host-b",
-            past + chrono::Duration::seconds(30),
-            past,
+            later + chrono::Duration::seconds(30),
+            later,
             None,
         )
         .unwrap();
@@ -1490,6 +1496,53 @@ fn one_deliverer_at_a_time_holds_a_channel(store: Arc<dyn Store>) {
     };
     assert_eq!(seen.delivered_through, 7);
     assert_eq!(outbox.channel_states().unwrap()[0].delivered_through, 7);
+}
+
+/// On a database several machines share, a channel's claim runs by the
+/// database's clock: a host whose clock is ten minutes ahead neither takes
+/// another's live claim (two posts of one alert) nor keeps its own ten
+/// minutes past its length (no delivery from any host meanwhile). Before,
+/// both came of comparing the hosts' clocks.
+#[test]
+fn on_postgresql_a_channel_claim_runs_by_the_databases_clock() {
+    use slate::store::alerts::ChannelClaim;
+    let store: Arc<dyn Store> = crate::postgres_server::isolated_store();
+    let outbox = store.alert_outbox().expect("an outbox");
+    let now = Utc::now();
+    let ahead = now + chrono::Duration::minutes(10);
+    let thirty_seconds = chrono::Duration::seconds(30);
+    let claim = |holder: &str, at: chrono::DateTime<Utc>, length: chrono::Duration| {
+        outbox
+            .claim_channel("ops", holder, at + length, at, None)
+            .unwrap()
+    };
+    assert!(matches!(
+        claim("host-a", now, thirty_seconds),
+        ChannelClaim::Claimed(_)
+    ));
+    assert_eq!(
+        claim("host-ahead", ahead, thirty_seconds),
+        ChannelClaim::HeldBy("host-a".into()),
+        "a live claim is not taken by a clock ahead"
+    );
+    // The host ahead holds the channel for a moment only.
+    let released = outbox.claim_channel("ops", "host-a", now, now, None);
+    assert!(
+        matches!(released, Ok(ChannelClaim::Claimed(_))),
+        "{released:?}"
+    );
+    assert!(matches!(
+        claim("host-ahead", ahead, chrono::Duration::milliseconds(1)),
+        ChannelClaim::Claimed(_)
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(
+        matches!(
+            claim("host-a", Utc::now(), thirty_seconds),
+            ChannelClaim::Claimed(_)
+        ),
+        "the claim of the host ahead ran out by the database's clock"
+    );
 }
 
 /// Run state in PostgreSQL, tables in BigQuery: a chunk of runs that

@@ -575,10 +575,18 @@ impl Deliverer {
             outbox.finish_delivery(&self.holder, None, Some(&skipped))?;
             return Ok(ChannelOutcome::Idle);
         }
+        // Times another host wrote by its own clock: one ahead of this
+        // one's must not hold the channel longer than a wait it could
+        // set (a post sent "later than now" was sent now).
         let rate_limited = state.last_sent_at.map(|sent| {
-            sent + chrono::Duration::from_std(channel.min_interval()).unwrap_or_default()
+            sent.min(now) + chrono::Duration::from_std(channel.min_interval()).unwrap_or_default()
         });
-        let due = [state.next_attempt_at, rate_limited]
+        let longest_wait = chrono::Duration::from_std(MAX_BACKOFF.max(self.config.check_interval))
+            .unwrap_or(chrono::Duration::MAX);
+        let retry_at = state
+            .next_attempt_at
+            .map(|at| at.min(now.checked_add_signed(longest_wait).unwrap_or(at)));
+        let due = [retry_at, rate_limited]
             .into_iter()
             .flatten()
             .max()

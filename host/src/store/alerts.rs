@@ -82,7 +82,10 @@ pub trait AlertOutbox: Send + Sync {
     /// deliverers (a server and a command) never send the same message.
     /// A live claim of another holder is taken only if it is
     /// `take_over_from` (a holder known to be gone). A channel never seen
-    /// is added as [`AlertOutbox::add_channels`] adds it.
+    /// is added as [`AlertOutbox::add_channels`] adds it. A store shared
+    /// by several machines (PostgreSQL) reads the claim's expiry by its own
+    /// clock, the claim lasting `until - now`: a host whose clock is ahead
+    /// neither keeps a claim past its length nor takes a live one.
     fn claim_channel(
         &self,
         channel: &str,

@@ -395,9 +395,10 @@ impl AlertOutbox for PostgresStore {
             transaction.execute(ADD_CHANNEL, &[&channel])?;
             let claimed = transaction.query_opt(
                 &format!(
-                    "UPDATE _slate.alert_channels SET claimed_by = $2, claimed_until = $3
+                    "UPDATE _slate.alert_channels
+                     SET claimed_by = $2, claimed_until = now() + ($3::timestamptz - $4::timestamptz)
                      WHERE channel = $1
-                       AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_until < $4
+                       AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_until < now()
                             OR claimed_by = $5)
                      RETURNING {CHANNEL_COLUMNS}"
                 ),
