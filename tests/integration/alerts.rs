@@ -861,25 +861,28 @@ fn times_a_host_ahead_wrote_hold_a_channel_no_longer_than_its_own_waits() {
     let day = date("2026-01-11");
     set_spin(host.store.as_ref(), day, true);
     host.run(&slow, day);
-    let ahead = Utc::now() + chrono::Duration::minutes(10);
-    let now = Utc::now();
-    let slate::store::alerts::ChannelClaim::Claimed(mut state) = host
-        .store
-        .claim_channel(
+    // The channel's state as the host ahead writes it back, after a claim.
+    let written_by_the_host_ahead = |change: &dyn Fn(&mut ChannelState)| {
+        let mut state = host.store.channel_states().unwrap().remove(0);
+        change(&mut state);
+        let now = Utc::now();
+        let claim = host.store.claim_channel(
             "ops",
             "host-ahead",
             now + chrono::Duration::seconds(1),
             now,
             None,
-        )
-        .unwrap()
-    else {
-        panic!("the channel is free");
+        );
+        assert!(matches!(
+            claim,
+            Ok(slate::store::alerts::ChannelClaim::Claimed(_))
+        ));
+        host.store
+            .finish_delivery("host-ahead", None, Some(&state))
+            .unwrap();
     };
-    state.last_sent_at = Some(ahead);
-    host.store
-        .finish_delivery("host-ahead", None, Some(&state))
-        .unwrap();
+    let ahead = Utc::now() + chrono::Duration::minutes(10);
+    written_by_the_host_ahead(&|state| state.last_sent_at = Some(ahead));
     // At most this host's rate limit: 10 ms at 6,000 a minute.
     match deliver(&alerts) {
         ChannelOutcome::Waiting { until, .. } => assert!(
@@ -892,25 +895,8 @@ fn times_a_host_ahead_wrote_hold_a_channel_no_longer_than_its_own_waits() {
     // A retry time ahead waits at most the longest wait this host sets.
     set_spin(host.store.as_ref(), date("2026-01-12"), true);
     host.run(&slow, date("2026-01-12"));
-    let mut state = host.store.channel_states().unwrap().remove(0);
-    state.next_attempt_at = Some(Utc::now() + chrono::Duration::days(1));
-    let now = Utc::now();
-    let slate::store::alerts::ChannelClaim::Claimed(_) = host
-        .store
-        .claim_channel(
-            "ops",
-            "host-ahead",
-            now + chrono::Duration::seconds(1),
-            now,
-            None,
-        )
-        .unwrap()
-    else {
-        panic!("the channel is free");
-    };
-    host.store
-        .finish_delivery("host-ahead", None, Some(&state))
-        .unwrap();
+    let tomorrow = Utc::now() + chrono::Duration::days(1);
+    written_by_the_host_ahead(&|state| state.next_attempt_at = Some(tomorrow));
     match deliver(&alerts) {
         ChannelOutcome::Waiting { until, .. } => assert!(
             until < Utc::now() + chrono::Duration::minutes(10),

@@ -418,8 +418,8 @@ fn a_backfill_warns_of_the_outdated_runs_it_leaves_in_its_range() {
         "--processors",
         "PlayerGameSummaryProcessor",
     ]));
-    let backfill_the_8th = |reprocess: &str| {
-        slate(&[
+    let backfill_the_8th = |reprocess: &str, more: &[&str]| {
+        let mut args = vec![
             "backfill",
             "--from",
             "2026-01-08",
@@ -429,9 +429,11 @@ fn a_backfill_warns_of_the_outdated_runs_it_leaves_in_its_range() {
             "PlayerDailyCacheProcessor",
             "--reprocess",
             reprocess,
-        ])
+        ];
+        args.extend_from_slice(more);
+        slate(&args)
     };
-    let backfill = backfill_the_8th("missing");
+    let backfill = backfill_the_8th("missing", &[]);
     assert_succeeded(&backfill);
     assert_contains(
         &crate::support::stderr(&backfill),
@@ -441,18 +443,9 @@ fn a_backfill_warns_of_the_outdated_runs_it_leaves_in_its_range() {
          PlayerDailyCacheProcessor --reprocess outdated` reruns them",
     );
     // A dry run, where a rerun is planned, warns the same.
-    let dry = crate::support::stderr(&slate(&[
-        "backfill",
-        "--from",
-        "2026-01-08",
-        "--to",
-        "2026-01-08",
-        "--processors",
-        "PlayerDailyCacheProcessor",
-        "--dry-run",
-    ]));
+    let dry = crate::support::stderr(&backfill_the_8th("missing", &["--dry-run"]));
     assert_contains(&dry, "warning: 1 runs in the range are outdated");
-    let rerun = backfill_the_8th("outdated");
+    let rerun = backfill_the_8th("outdated", &[]);
     assert_succeeded(&rerun);
     assert!(
         !crate::support::stderr(&rerun).contains("outdated, e.g."),
