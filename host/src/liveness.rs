@@ -440,25 +440,39 @@ impl Drop for LeaseKeeper {
 const INITIAL_PID_NAMESPACE: u64 = 0xEFFF_FFFC;
 
 /// This process's host id, as its runs, tasks and heartbeats record it:
-/// `hostname:pid`, or `hostname[pidns N]:pid` in a container's own pid
-/// namespace `N`.
+/// `hostname[boot B]:pid`, or `hostname[boot B pidns N]:pid` in a
+/// container's own pid namespace `N`, where `B` begins this machine's boot
+/// id.
 ///
-/// The pid alone does not name a process where several pid namespaces
-/// share one hostname (containers with host networking, each slate as
-/// pid 1): two live hosts would share one id, and each would take the
-/// other's runs for its own. The namespace tells them apart, and tells a
-/// host whether another's pid can be looked up in its own `/proc` at all
-/// (see [`is_dead_incarnation`]).
+/// The pid alone does not name a process. Several machines may share a
+/// hostname (cloned VM images, `localhost`), and several pid namespaces
+/// may share one machine (containers with host networking, each slate as
+/// pid 1). Either way two live hosts would share one id, and each would
+/// take the other's runs for its own, or reap them as its dead previous
+/// incarnation's. The boot id, drawn at random by the kernel at each boot,
+/// tells machines apart; the namespace tells containers apart. Together
+/// they tell a host whether another's pid can be looked up in its own
+/// `/proc` at all (see [`is_dead_incarnation`]).
 pub fn this_host_id() -> String {
     let hostname = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_string());
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .and_then(|id| boot_id_prefix(&id));
     let namespace = std::fs::read_link("/proc/self/ns/pid")
         .ok()
         .and_then(|link| pid_namespace_inode(&link.to_string_lossy()));
-    host_id_of(&hostname, namespace, std::process::id())
+    host_id_of(&hostname, boot.as_deref(), namespace, std::process::id())
+}
+
+/// The first 8 hex digits of a boot id (`1b4e28ba-2fa1-11d2-883f-...`):
+/// enough to tell apart the machines that share a hostname.
+fn boot_id_prefix(boot_id: &str) -> Option<String> {
+    let prefix: String = boot_id.trim().chars().take(8).collect();
+    (prefix.len() == 8 && prefix.chars().all(|c| c.is_ascii_hexdigit())).then_some(prefix)
 }
 
 /// The inode in a `/proc/PID/ns/pid` link, which reads `pid:[4026531836]`.
@@ -466,23 +480,28 @@ fn pid_namespace_inode(link: &str) -> Option<u64> {
     link.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
 }
 
-/// The host id of process `pid` of `hostname` in pid namespace `namespace`
-/// (unknown, or the initial one, leaves it out).
-fn host_id_of(hostname: &str, namespace: Option<u64>, pid: u32) -> String {
-    match namespace {
-        Some(inode) if inode != INITIAL_PID_NAMESPACE => {
-            format!("{hostname}[pidns {inode}]:{pid}")
-        }
-        _ => format!("{hostname}:{pid}"),
+/// The host id of process `pid` of `hostname`, booted as `boot`, in pid
+/// namespace `namespace` (unknown, or the initial one, leaves it out).
+fn host_id_of(hostname: &str, boot: Option<&str>, namespace: Option<u64>, pid: u32) -> String {
+    let boot = boot.map(|boot| format!("boot {boot}"));
+    let namespace = namespace
+        .filter(|&inode| inode != INITIAL_PID_NAMESPACE)
+        .map(|inode| format!("pidns {inode}"));
+    let marks: Vec<String> = boot.into_iter().chain(namespace).collect();
+    if marks.is_empty() {
+        format!("{hostname}:{pid}")
+    } else {
+        format!("{hostname}[{}]:{pid}", marks.join(" "))
     }
 }
 
 /// Whether `other` is a previous incarnation of this host (`name:pid`, the
-/// same name, pid namespace included, and another pid) whose process no
+/// same name, boot and pid namespace included, and another pid) whose process no
 /// longer runs: it no longer exists, or it is a zombie (killed, and not
 /// yet waited for by its parent, which in a container without an init may
-/// be never). A host in another pid namespace is never judged here, since
-/// its pids are not this one's to look up: its lease decides.
+/// be never). A host on another machine, in another boot of this one or in
+/// another pid namespace is never judged here, since its pids are not this
+/// one's to look up: its lease decides.
 pub fn is_dead_incarnation(other: &str, me: &str) -> bool {
     let (Some((other_name, other_pid)), Some((my_name, _))) =
         (other.rsplit_once(':'), me.rsplit_once(':'))
@@ -511,7 +530,8 @@ fn process_runs(pid: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::{
-        INITIAL_PID_NAMESPACE, host_id_of, is_dead_incarnation, pid_namespace_inode, this_host_id,
+        INITIAL_PID_NAMESPACE, boot_id_prefix, host_id_of, is_dead_incarnation,
+        pid_namespace_inode, this_host_id,
     };
 
     #[test]
@@ -528,30 +548,66 @@ mod tests {
     }
 
     #[test]
-    fn a_host_id_names_the_pid_namespace_only_inside_a_container() {
-        assert_eq!(host_id_of("box", Some(INITIAL_PID_NAMESPACE), 7), "box:7");
-        assert_eq!(host_id_of("box", None, 7), "box:7");
+    fn a_host_id_names_the_boot_and_the_pid_namespace_only_inside_a_container() {
+        let boot = Some("1c5ac12f");
         assert_eq!(
-            host_id_of("box", Some(4026532190), 1),
-            "box[pidns 4026532190]:1"
+            host_id_of("box", boot, Some(INITIAL_PID_NAMESPACE), 7),
+            "box[boot 1c5ac12f]:7"
+        );
+        assert_eq!(host_id_of("box", None, None, 7), "box:7");
+        assert_eq!(
+            host_id_of("box", boot, Some(4026532190), 1),
+            "box[boot 1c5ac12f pidns 4026532190]:1"
         );
         assert_eq!(pid_namespace_inode("pid:[4026531836]"), Some(4026531836));
         assert_eq!(pid_namespace_inode("mnt:[4026531836]"), None);
+        assert_eq!(
+            boot_id_prefix("1c5ac12f-375e-4352-90f9-aef5ce0b23e5\n").as_deref(),
+            Some("1c5ac12f")
+        );
+        assert_eq!(boot_id_prefix("short"), None);
         assert!(this_host_id().ends_with(&format!(":{}", std::process::id())));
+        assert!(this_host_id().contains("[boot "), "{}", this_host_id());
     }
 
     #[test]
     fn two_containers_sharing_a_hostname_never_judge_each_others_pids() {
         // Each container's slate is pid 1 and sees no pid of the other:
         // the ids differ, and neither is taken for a dead incarnation.
-        let first = host_id_of("box", Some(4026532190), 1);
-        let second = host_id_of("box", Some(4026532555), 1);
+        let boot = Some("1c5ac12f");
+        let first = host_id_of("box", boot, Some(4026532190), 1);
+        let second = host_id_of("box", boot, Some(4026532555), 1);
         assert_ne!(first, second);
-        let pid_unknown_here = host_id_of("box", Some(4026532190), 4294967295);
+        let pid_unknown_here = host_id_of("box", boot, Some(4026532190), 4294967295);
         assert!(!is_dead_incarnation(&pid_unknown_here, &second));
         // In one namespace, a gone pid is still a dead incarnation.
-        let sibling = host_id_of("box", Some(4026532555), 4294967295);
+        let sibling = host_id_of("box", boot, Some(4026532555), 4294967295);
         assert!(is_dead_incarnation(&sibling, &second));
+    }
+
+    #[test]
+    fn two_machines_sharing_a_hostname_never_judge_each_others_pids() {
+        // Cloned VM images: one hostname, the initial pid namespace on
+        // both, and a pid of the other that this machine does not run.
+        let here = host_id_of("box", Some("1c5ac12f"), Some(INITIAL_PID_NAMESPACE), 7);
+        let there = host_id_of(
+            "box",
+            Some("9e0d2b44"),
+            Some(INITIAL_PID_NAMESPACE),
+            4294967295,
+        );
+        assert_ne!(here, there);
+        assert!(
+            !is_dead_incarnation(&there, &here),
+            "another machine's live run"
+        );
+        let previous_here = host_id_of(
+            "box",
+            Some("1c5ac12f"),
+            Some(INITIAL_PID_NAMESPACE),
+            4294967295,
+        );
+        assert!(is_dead_incarnation(&previous_here, &here));
     }
 
     #[test]

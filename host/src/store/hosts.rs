@@ -14,7 +14,7 @@ use super::StoreError;
 /// A host as the directory records it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HostRecord {
-    /// The host's id (`hostname:pid`, see [`crate::liveness::this_host_id`]), as its runs record it.
+    /// The host's id (`hostname[boot B]:pid`, see [`crate::liveness::this_host_id`]), as its runs record it.
     pub host_id: String,
     /// Where it serves HTTP.
     pub address: String,
