@@ -1430,7 +1430,10 @@ fn the_cluster_view_shows_every_host_live_stopped_or_gone_with_its_runs_and_vers
             .to_string()
     };
     assert_contains(&line_of(&a_id), "stopped");
+    assert_contains(&line_of(&a_id), "none (stopped)");
     assert_contains(&line_of(&c_id), "gone (no heartbeat)");
+    // C died serving: its last heartbeat's word stands.
+    assert_contains(&line_of(&c_id), " processors");
     assert_contains(&line_of(&b_id), "live");
     assert_contains(&line_of(&b_id), "SlowProcessor 2026-01-11");
     assert_contains(&line_of(&b_id), &hash[..12]);

@@ -53,13 +53,20 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
                 .to_string(),
             render::joined(&running, "-"),
             render::joined(&compiled, "-"),
-            // How many processors; `--json` lists them.
-            view.host
-                .processors
-                .as_ref()
-                .map_or_else(|| "-".to_string(), |p| format!("{} processors", p.len())),
+            serves(&view.host),
         ]);
     }
     println!("{output}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many processors `host` serves (`--json` lists them): none once it
+/// stopped, and `-` when it did not say.
+fn serves(host: &slate::store::hosts::HostRecord) -> String {
+    match (&host.processors, host.stopped_at) {
+        (_, Some(_)) => "none (stopped)".to_string(),
+        (None, None) => "-".to_string(),
+        (Some(processors), None) if processors.len() == 1 => "1 processor".to_string(),
+        (Some(processors), None) => format!("{} processors", processors.len()),
+    }
 }

@@ -27,8 +27,9 @@ pub struct HostRecord {
     pub lease_secs: f64,
     /// When it stopped, if it said so.
     pub stopped_at: Option<DateTime<Utc>>,
-    /// The processors it serves, as of its last heartbeat; `None` for a
-    /// host that did not say (one started before hosts said).
+    /// The processors it serves, as of its last heartbeat; empty once it
+    /// drains to stop, so that no task waits for it; `None` for a host
+    /// that did not say (one started before hosts said).
     pub processors: Option<Vec<String>>,
     /// The upstream processors of each it serves that has any, as of its
     /// last heartbeat: so that an undeploy can tell the processors of
