@@ -78,6 +78,36 @@ pub struct Outdated {
     pub cause: Cause,
 }
 
+impl Outdated {
+    /// Why it is outdated, in a phrase: "ran version 0123456789ab, active
+    /// is ba9876543210", "P is outdated on this date", "P rewrote
+    /// 2026-01-06 (lookback) since (run R)".
+    pub fn why(&self) -> String {
+        let which_date = |read: NaiveDate| match read == self.date {
+            true => "this date".to_string(),
+            false => format!("{read} (lookback)"),
+        };
+        let short = |hash: &str| hash[..hash.len().min(12)].to_string();
+        match &self.cause {
+            Cause::Version { ran, active } => {
+                format!("ran version {}, active is {}", short(ran), short(active))
+            }
+            Cause::UpstreamOutdated {
+                upstream,
+                upstream_date,
+            } => format!("{upstream} is outdated on {}", which_date(*upstream_date)),
+            Cause::UpstreamRerun {
+                upstream,
+                upstream_date,
+                run_id,
+            } => format!(
+                "{upstream} rewrote {} since (run {run_id})",
+                which_date(*upstream_date)
+            ),
+        }
+    }
+}
+
 /// One processor as [`find`] needs it.
 #[derive(Debug, Clone)]
 pub struct Member<'a> {
@@ -247,6 +277,20 @@ pub fn in_store(
             .filter(|o| only.is_none_or(|name| o.processor == name))
             .collect(),
     )
+}
+
+/// The outdated pairs of the `selection` of `pipeline`'s processors dated
+/// from `first` to `last`: what a backfill over that range leaves behind.
+pub fn in_range(
+    store: &dyn Store,
+    pipeline: &Pipeline,
+    selection: &[String],
+    (first, last): (NaiveDate, NaiveDate),
+) -> Result<Vec<Outdated>, StoreError> {
+    Ok(in_store(store, pipeline, None)?
+        .into_iter()
+        .filter(|o| (first..=last).contains(&o.date) && selection.contains(&o.processor))
+        .collect())
 }
 
 /// The outdated pairs of `pipeline`'s processors in `runs` (any statuses,

@@ -435,16 +435,20 @@ fn a_backfill_warns_of_the_outdated_runs_it_leaves_in_its_range() {
     };
     let backfill = backfill_the_8th("missing", &[]);
     assert_succeeded(&backfill);
+    let warning = crate::support::stderr(&backfill);
     assert_contains(
-        &crate::support::stderr(&backfill),
-        "warning: 1 runs in the range are outdated, e.g. PlayerDailyCacheProcessor 2026-01-08 \
-         read PlayerGameSummaryProcessor of 2026-01-08, which was rerun after it; \
-         `slate backfill --from 2026-01-08 --to 2026-01-08 --processors \
+        &warning,
+        "warning: 1 run in the range is outdated, e.g. PlayerDailyCacheProcessor 2026-01-08: \
+         PlayerGameSummaryProcessor rewrote this date since (run ",
+    );
+    assert_contains(
+        &warning,
+        "; `slate backfill --from 2026-01-08 --to 2026-01-08 --processors \
          PlayerDailyCacheProcessor --reprocess outdated` reruns them",
     );
     // A dry run, where a rerun is planned, warns the same.
     let dry = crate::support::stderr(&backfill_the_8th("missing", &["--dry-run"]));
-    assert_contains(&dry, "warning: 1 runs in the range are outdated");
+    assert_contains(&dry, "warning: 1 run in the range is outdated");
     let rerun = backfill_the_8th("outdated", &[]);
     assert_succeeded(&rerun);
     assert!(

@@ -453,6 +453,57 @@ fn a_backfill_a_shutdown_stopped_resumes_when_the_server_starts_again() {
     assert_contains(refused["error"].as_str().unwrap(), "(finished)");
 }
 
+/// A backfill a server runs reports the outdated runs it leaves in its
+/// range, as `slate backfill` warns of them: here one that read an
+/// upstream rerun after it, which `missing` leaves alone. Before, its
+/// progress counted nothing amiss.
+#[test]
+fn a_server_backfill_reports_the_outdated_runs_it_leaves_in_its_range() {
+    let data = crate::support::demo_data_dir("2026-01-05", "2026-01-08");
+    let rerun_upstream = crate::support::slate(
+        data.path(),
+        &[
+            "run",
+            "--date",
+            "2026-01-08",
+            "--processors",
+            "PlayerGameSummaryProcessor",
+        ],
+    );
+    assert!(rerun_upstream.status.success());
+    let server = Server::start(data.path(), &[]);
+    let backfill_the_8th = |reprocess: &str| {
+        let (status, accepted) = server.post(
+            "/backfill",
+            json!({
+                "start_date": "2026-01-08",
+                "end_date": "2026-01-08",
+                "processors": ["PlayerDailyCacheProcessor"],
+                "reprocess": reprocess,
+            }),
+        );
+        assert_eq!(status, 202, "{accepted}");
+        let path = format!("/backfills/{}", accepted["backfill_id"].as_str().unwrap());
+        wait_until("the backfill finishes", || {
+            server.get(&path).1["state"] == "finished"
+        });
+        server.get(&path).1
+    };
+
+    let left = backfill_the_8th("missing");
+    assert_eq!(left["outdated"], 1, "{left}");
+    assert_contains(
+        left["outdated_example"].as_str().unwrap(),
+        "PlayerDailyCacheProcessor 2026-01-08: PlayerGameSummaryProcessor rewrote this date \
+         since (run ",
+    );
+    let rerun = backfill_the_8th("outdated");
+    assert_eq!(rerun["succeeded"], 1, "{rerun}");
+    assert_eq!(rerun["outdated"], 0, "{rerun}");
+    assert!(rerun.get("outdated_example").is_none(), "{rerun}");
+    assert!(server.terminate().success());
+}
+
 /// A stopped backfill one of whose processors was undeployed before the
 /// server started again: the server panicked resuming it, on every start,
 /// and the backfill stayed "running" for good. Now the runs of the

@@ -560,27 +560,15 @@ pub fn rerun_outdated(
 /// left alone. The rows may still be right, but nothing says so, and the
 /// summary's counts would not tell.
 fn warn_of_outdated_in_range(host: &Host, request: &BackfillRequest) -> Result<()> {
-    let outdated: Vec<_> = slate::outdated::in_store(host.store.as_ref(), &host.pipeline, None)?
-        .into_iter()
-        .filter(|o| (request.start..=request.end).contains(&o.date))
-        .filter(|o| request.selection.contains(&o.processor))
-        .collect();
+    let range = (request.start, request.end);
+    let outdated = slate::outdated::in_range(
+        host.store.as_ref(),
+        &host.pipeline,
+        &request.selection,
+        range,
+    )?;
     let Some(first) = outdated.first() else {
         return Ok(());
-    };
-    let why = match &first.cause {
-        slate::outdated::Cause::Version { .. } => "ran another version than the active one".into(),
-        slate::outdated::Cause::UpstreamOutdated {
-            upstream,
-            upstream_date,
-        } => {
-            format!("read {upstream} of {upstream_date}, itself outdated")
-        }
-        slate::outdated::Cause::UpstreamRerun {
-            upstream,
-            upstream_date,
-            ..
-        } => format!("read {upstream} of {upstream_date}, which was rerun after it"),
     };
     // The same selection, when it was one: the reruns are the outdated
     // runs of those processors.
@@ -588,12 +576,16 @@ fn warn_of_outdated_in_range(host: &Host, request: &BackfillRequest) -> Result<(
         true => format!(" --processors {}", request.selection.join(",")),
         false => String::new(),
     };
+    let count = match outdated.len() {
+        1 => "1 run in the range is".to_string(),
+        n => format!("{n} runs in the range are"),
+    };
     eprintln!(
-        "warning: {} runs in the range are outdated, e.g. {} {} {why}; `slate backfill --from {} \
-         --to {}{selected} --reprocess outdated` reruns them (`slate runs --outdated` lists them)",
-        outdated.len(),
+        "warning: {count} outdated, e.g. {} {}: {}; `slate backfill --from {} --to \
+         {}{selected} --reprocess outdated` reruns them (`slate runs --outdated` lists them)",
         first.processor,
         first.date,
+        first.why(),
         request.start,
         request.end
     );

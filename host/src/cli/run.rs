@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use anyhow::Result;
 use chrono::NaiveDate;
 use slate::liveness::{is_dead_incarnation, reap_on_start};
-use slate::outdated::Cause;
 use slate::pipeline::DateRun;
 use slate::runs::{RunFilter, RunStatus, Trigger};
 use slate::store::Store;
@@ -259,31 +258,11 @@ pub fn outdated(options: &HostOptions, only: Option<&str>, json: bool) -> Result
     }
     let mut output = table(&["processor", "date", "run", "why"]);
     for pair in &found {
-        let why = match &pair.cause {
-            Cause::Version { ran, active } => {
-                format!("ran version {}, active is {}", short(ran), short(active))
-            }
-            Cause::UpstreamOutdated {
-                upstream,
-                upstream_date,
-            } => format!(
-                "{upstream} is outdated on {}",
-                which_date(*upstream_date, pair.date)
-            ),
-            Cause::UpstreamRerun {
-                upstream,
-                upstream_date,
-                run_id,
-            } => format!(
-                "{upstream} rewrote {} since (run {run_id})",
-                which_date(*upstream_date, pair.date)
-            ),
-        };
         output.add_row(vec![
             pair.processor.clone(),
             pair.date.to_string(),
             pair.run_id.clone(),
-            why,
+            pair.why(),
         ]);
     }
     println!("{output}");
@@ -292,21 +271,6 @@ pub fn outdated(options: &HostOptions, only: Option<&str>, json: bool) -> Result
         found.len()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// "this date", or "2026-01-06 (lookback)": which date's upstream rows a
-/// run for `date` read.
-fn which_date(read: NaiveDate, date: NaiveDate) -> String {
-    if read == date {
-        "this date".to_string()
-    } else {
-        format!("{read} (lookback)")
-    }
-}
-
-/// The first 12 characters of a content hash.
-fn short(hash: &str) -> &str {
-    &hash[..hash.len().min(12)]
 }
 
 /// Reaps stale runs now and lists what was reaped.

@@ -77,6 +77,16 @@ pub struct BackfillProgress {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// Every run that did not succeed.
     pub problems: Vec<Outcome>,
+    /// Once it ended: how many (processor, date) pairs of its processors in
+    /// its range are outdated ([`crate::outdated`]), as `slate backfill`
+    /// warns: one that read an upstream another invocation reran
+    /// meanwhile, or one the reprocess mode left alone.
+    #[serde(default)]
+    pub outdated: usize,
+    /// The first of them, and why: `P 2026-01-08: Q rewrote this date
+    /// since (run R)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outdated_example: Option<String>,
 }
 
 /// A backfill started through the API.

@@ -137,10 +137,50 @@ pub fn launch(
             &on_outcome,
             &still_deployed,
         );
+        count_outdated_left(&host, &job, &pipeline, &plan.selection);
         let planned = job.progress().planned;
         job.end(job.end_state(already_ended + outcomes.len(), planned));
         save_progress(store, &job);
     });
+}
+
+/// Counts in `job`'s progress the outdated pairs of `selection` it leaves
+/// in its range, judged by the versions active now (`pipeline`, the
+/// backfill's own, when they do not load), and warns of them.
+fn count_outdated_left(
+    host: &ServedHost,
+    job: &BackfillJob,
+    pipeline: &Arc<Pipeline>,
+    selection: &[String],
+) {
+    let progress = job.progress();
+    let active = host.pipeline().unwrap_or_else(|_| pipeline.clone());
+    let range = (progress.start_date, progress.end_date);
+    match crate::outdated::in_range(host.store.as_ref(), &active, selection, range) {
+        Ok(outdated) => {
+            let example = outdated
+                .first()
+                .map(|o| format!("{} {}: {}", o.processor, o.date, o.why()));
+            if let Some(example) = &example {
+                tracing::warn!(
+                    backfill = %progress.id,
+                    outdated = outdated.len(),
+                    %example,
+                    "the backfill leaves outdated runs in its range; \
+                     reprocess `outdated` reruns them"
+                );
+            }
+            job.update(|p| {
+                p.outdated = outdated.len();
+                p.outdated_example = example;
+            });
+        }
+        Err(error) => tracing::warn!(
+            backfill = %progress.id,
+            %error,
+            "cannot tell the outdated runs the backfill leaves in its range"
+        ),
+    }
 }
 
 /// `plan` made again as `job` starts: a backfill that waited for another

@@ -186,6 +186,8 @@ pub async fn start_backfill(
         finished_at: None,
         cancelled_at: None,
         problems: Vec::new(),
+        outdated: 0,
+        outdated_example: None,
     }));
     state
         .host
