@@ -162,6 +162,20 @@ pub struct Deployed {
     pub unchanged: bool,
 }
 
+/// A version switched in through a server (a deploy, rollback or
+/// promote), as the API answers it: the registry's record, and how many
+/// alerts it raised again that an undeploy had resolved
+/// ([`raise_again_what_undeploy_resolved`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Switched {
+    /// The registry's record of the switch.
+    #[serde(flatten)]
+    pub deployment: Deployment,
+    /// Alerts of the processor raised again: its undeploy had resolved
+    /// them, and only a run's success resolves them now.
+    pub alerts_raised_again: usize,
+}
+
 /// A processor's registry version, ended by an undeploy.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Undeployed {

@@ -1870,6 +1870,26 @@ fn rolling_back_an_undeployed_processor_raises_its_resolved_alerts_again() {
     ]);
     assert_eq!(panicking_day.status.code(), Some(1));
     assert_eq!(open_failures(), ["2026-01-11", "2026-01-12"]);
+
+    // A rollback through a server raises them again too, and says how
+    // many in its answer.
+    assert_succeeded(&slate(&["undeploy", "HostilePanic"]));
+    let server = Server::start(dir.path(), &[]);
+    let (status, back) = server.post("/plugins/HostilePanic/rollback", serde_json::json!({}));
+    assert_eq!(status, 200, "{back}");
+    assert_eq!(back["action"], "rollback", "{back}");
+    assert_eq!(open_failures(), ["2026-01-11", "2026-01-12"]);
+    // Its two failures, and its dates without rows since it was deployed.
+    let open_of_it = EmbeddedStore::open(&dir.path().join("slate.db"))
+        .unwrap()
+        .alerts(true, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.raised.subject == "HostilePanic" && a.raised.event.resolved_by_success())
+        .count();
+    assert!(open_of_it > 2, "{open_of_it}");
+    assert_eq!(back["alerts_raised_again"], open_of_it, "{back}");
+    assert!(server.terminate().success());
 }
 
 /// A server that reaps another host's stale run records its phase

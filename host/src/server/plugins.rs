@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::errors::ApiError;
 use super::extract::{NoParams, OptionalJsonBody, Params, flag_param, only_params, read_body};
 use super::state::{AppState, ServedHost};
-use crate::deploy::{self, DeployCheck, DeployError};
+use crate::deploy::{self, DeployCheck, DeployError, Switched};
 use crate::plugin::spec::Lookback;
 use crate::registry::Deployment;
 use crate::shadow::{self, ShadowDiff, ShadowError, ShadowStanding};
@@ -226,7 +226,7 @@ pub async fn rollback_plugin(
     only_params(&query, &[])?;
     let to = body.and_then(|b| b.to);
     let field = if to.is_some() { "to" } else { "name" };
-    let outcome: Result<Deployment, DeployError> = state
+    let outcome: Result<Switched, DeployError> = state
         .blocking(move |host| {
             known_processor(host, &name)?;
             Ok(host.rollback(&name, to.as_deref()))

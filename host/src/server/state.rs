@@ -24,7 +24,7 @@ use super::workers::WorkerPool;
 use crate::alerts::AlertsConfig;
 use crate::catalog::{self, RefusedVersions};
 use crate::dates::DatesConfig;
-use crate::deploy::{self, DeployError, Deployer, Undeployed};
+use crate::deploy::{self, DeployError, Deployer, Switched, Undeployed};
 use crate::executor::Executor;
 use crate::ownership::Ledger;
 use crate::pipeline::Pipeline;
@@ -459,7 +459,7 @@ impl ServedHost {
 
     /// Deploys a component (see [`Deployer::deploy`]) and swaps the
     /// new pipeline in: the next run uses it. Blocking.
-    pub fn deploy(&self, bytes: &[u8], name: Option<&str>) -> Result<Deployment, DeployError> {
+    pub fn deploy(&self, bytes: &[u8], name: Option<&str>) -> Result<Switched, DeployError> {
         self.switch(|deployer| deployer.deploy(bytes, name))
     }
 
@@ -490,7 +490,7 @@ impl ServedHost {
 
     /// Rolls a processor back (see [`Deployer::rollback`]) and swaps
     /// the new pipeline in. Blocking.
-    pub fn rollback(&self, name: &str, to: Option<&str>) -> Result<Deployment, DeployError> {
+    pub fn rollback(&self, name: &str, to: Option<&str>) -> Result<Switched, DeployError> {
         self.switch(|deployer| deployer.rollback(name, to))
     }
 
@@ -550,13 +550,16 @@ impl ServedHost {
     fn switch(
         &self,
         change: impl FnOnce(Deployer<'_>) -> Result<deploy::Deployed, DeployError>,
-    ) -> Result<Deployment, DeployError> {
+    ) -> Result<Switched, DeployError> {
         let _deploying = self.deploying.lock().unwrap_or_else(|e| e.into_inner());
         let _switching = self.lock_switches()?;
         let (current, ledger) = self.current_and_ledger()?;
         let deployed = change(self.deployer(&current, &ledger))?;
         if deployed.unchanged {
-            return Ok(deployed.deployment);
+            return Ok(Switched {
+                deployment: deployed.deployment,
+                alerts_raised_again: 0,
+            });
         }
         let generation = self
             .registry
@@ -572,15 +575,32 @@ impl ServedHost {
         if let Err(error) = self.registry.record_compiled(&deployed.plugin.hash) {
             tracing::warn!(%error, "the deployment is active, but this host's compile was not recorded");
         }
-        self.record_notice(&deployed.deployment);
-        Ok(deployed.deployment)
+        let alerts_raised_again = self.record_notice(&deployed.deployment);
+        Ok(Switched {
+            deployment: deployed.deployment,
+            alerts_raised_again,
+        })
     }
 
-    /// Records a switch's notice; a failure is logged, for the switch
+    /// Records a switch's notice, and raises again the alerts an undeploy
+    /// had resolved; returns how many. A failure is logged, for the switch
     /// stands.
-    fn record_notice(&self, deployment: &Deployment) {
-        if let Err(error) = deploy::record_switch_in_alerts(self.store.as_ref(), deployment) {
-            tracing::warn!(%error, "the switch is made, but its notice was not recorded");
+    fn record_notice(&self, deployment: &Deployment) -> usize {
+        match deploy::record_switch_in_alerts(self.store.as_ref(), deployment) {
+            Ok(raised) => {
+                if raised > 0 {
+                    tracing::warn!(
+                        processor = %deployment.name,
+                        raised,
+                        "alerts raised again: the processor's undeploy had resolved them"
+                    );
+                }
+                raised
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the switch is made, but its notice was not recorded");
+                0
+            }
         }
     }
 }

@@ -304,10 +304,13 @@ fn deploy_file(
             error: undeployed,
         });
     }
-    let deployment = host.deploy(&bytes, None).map_err(|error| Refusal {
-        by: RefusedBy::Check(error.check),
-        error: error.to_string(),
-    })?;
+    let deployment = host
+        .deploy(&bytes, None)
+        .map_err(|error| Refusal {
+            by: RefusedBy::Check(error.check),
+            error: error.to_string(),
+        })?
+        .deployment;
     tracing::info!(
         file = %path.display(),
         processor = %deployment.name,
