@@ -12,7 +12,7 @@ use slate::store::{EmbeddedStore, PostgresStore, RunLedger, Store};
 
 use crate::serve_process::Server;
 use crate::support::{
-    assert_contains, assert_succeeded, components, plugin_dir, slate, slate_with_plugins,
+    assert_contains, assert_succeeded, components, plugin_dir, slate, slate_with_plugins, stdout,
     use_shared_compiled_cache, wait_until,
 };
 
@@ -264,9 +264,28 @@ fn serve_starts_with_a_schedule_naming_an_undeployed_processor_and_its_ticks_say
     use_shared_compiled_cache(data.path());
     assert_succeeded(&slate(data.path(), &["deploy", components::VERSIONED_V1]));
     assert_succeeded(&slate(data.path(), &["undeploy", "VersionedProcessor"]));
+    // Listed, it says it fires nothing, and why, beside its next tick.
+    let listed = slate(data.path(), &["schedules"]);
+    assert_succeeded(&listed);
+    assert_contains(
+        &stdout(&listed),
+        "fires nothing: VersionedProcessor is no longer deployed",
+    );
+    let listed = slate(data.path(), &["schedules", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(
+        listed[0]["fires_nothing"], "VersionedProcessor is no longer deployed",
+        "{listed}"
+    );
 
     let server = Server::start(data.path(), &[]);
     wait_for_unfired_tick(&server, "unknown processor VersionedProcessor");
+    let (status, listed) = server.get("/schedules");
+    assert_eq!(status, 200, "{listed}");
+    assert_contains(
+        listed[0]["fires_nothing"].as_str().unwrap_or_default(),
+        "unknown processor VersionedProcessor",
+    );
 }
 
 /// A schedule naming a processor whose registry version this host cannot
@@ -291,6 +310,11 @@ fn serve_starts_with_a_schedule_naming_a_processor_left_out_and_says_so() {
     let log = std::fs::File::create(&log_path).unwrap();
     let mut server = Server::start_logging(data.path(), &[], log);
     wait_for_unfired_tick(&server, "VersionedProcessor is left out on this host");
+    let (_, listed) = server.get("/schedules");
+    assert_contains(
+        listed[0]["fires_nothing"].as_str().unwrap_or_default(),
+        "VersionedProcessor is left out on this host",
+    );
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     let log = std::fs::read_to_string(&log_path).unwrap();

@@ -22,6 +22,7 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
     let store = super::plugins::existing_store(options)?;
     // The processors a schedule names are checked as a server checks them
     // (compiling into the data folder's cache those not compiled yet).
+    let mut fires_nothing = std::collections::HashMap::new();
     if schedules
         .iter()
         .any(|schedule| !schedule.processors.is_empty())
@@ -34,12 +35,20 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
             options,
             &ledger,
         )?;
-        refuse_unknown_processors(options, &schedules, &pipeline, registry.as_ref(), &left_out)?;
+        fires_nothing = refuse_unknown_processors(
+            options,
+            &schedules,
+            &pipeline,
+            registry.as_ref(),
+            &left_out,
+        )?;
     }
     let store = store
         .as_ref()
         .map(|store| store.as_ref() as &dyn slate::store::Store);
-    let views = slate::server::schedules::views(store, &schedules, chrono::Utc::now())?;
+    let fires_nothing = |schedule: &Schedule| fires_nothing.get(&schedule.name).cloned();
+    let views =
+        slate::server::schedules::views(store, &schedules, fires_nothing, chrono::Utc::now())?;
     if json {
         return render::json(&views);
     }
@@ -65,7 +74,11 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
                 n => format!("-{n}"),
             },
             render::joined(&view.processors, "all"),
-            view.next_fire.map_or("-".into(), |t| t.to_rfc3339()),
+            match (view.next_fire, &view.fires_nothing) {
+                (Some(next), Some(why)) => format!("{}, fires nothing: {why}", next.to_rfc3339()),
+                (None, Some(why)) => format!("-, fires nothing: {why}"),
+                (next, None) => next.map_or("-".into(), |t| t.to_rfc3339()),
+            },
             view.last_tick.as_ref().map_or("-".into(), |t| {
                 format!("{} ({})", t.tick_at.to_rfc3339(), t.data_date)
             }),
@@ -96,15 +109,18 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
 /// so is one undeployed (the registry has its history): refusing a server
 /// over it would take the host down with the undeploy. Its ticks fire
 /// nothing, each recorded with an alert, until it is deployed again or
-/// taken out of the schedule; an error log says so.
+/// taken out of the schedule; an error log says so. Returns, by schedule
+/// name, why those schedules' ticks fire nothing.
 pub fn refuse_unknown_processors(
     options: &HostOptions,
     schedules: &[Schedule],
     pipeline: &Pipeline,
     registry: Option<&Registry>,
     left_out: &[LeftOut],
-) -> Result<()> {
+) -> Result<std::collections::HashMap<String, String>> {
+    let mut fires_nothing = std::collections::HashMap::new();
     for schedule in schedules {
+        let mut held = Vec::new();
         let mut known = Vec::new();
         for name in &schedule.processors {
             let left = left_out.iter().find(|out| &out.processor == name);
@@ -115,6 +131,7 @@ pub fn refuse_unknown_processors(
                     None => false,
                 };
             if let Some(out) = left.filter(|out| out.is_gone()) {
+                held.push(format!("{name} is left out on this host: {}", out.reason));
                 tracing::error!(
                     schedule = %schedule.name,
                     processor = %name,
@@ -124,6 +141,7 @@ pub fn refuse_unknown_processors(
                 );
             }
             if undeployed {
+                held.push(format!("{name} is no longer deployed"));
                 tracing::error!(
                     schedule = %schedule.name,
                     processor = %name,
@@ -143,6 +161,9 @@ pub fn refuse_unknown_processors(
                 schedule.name
             );
         }
+        if !held.is_empty() {
+            fires_nothing.insert(schedule.name.clone(), held.join("; "));
+        }
     }
-    Ok(())
+    Ok(fires_nothing)
 }

@@ -244,12 +244,19 @@ pub struct ScheduleView {
     /// `{"success": 8, "failed": 1}`. Its outcome says only that it fired
     /// them.
     pub last_runs: std::collections::BTreeMap<String, usize>,
+    /// Why its ticks fire no run now, when they cannot: a processor it
+    /// names is no longer deployed, or left out on this host. Each such
+    /// tick is recorded "not fired" and raises `schedule_not_fired`.
+    pub fires_nothing: Option<String>,
 }
 
-/// The views of `schedules` at `now`, with their last ticks from the store.
+/// The views of `schedules` at `now`, with their last ticks from the
+/// store, and `fires_nothing`'s word on why a schedule's ticks would fire
+/// no run.
 pub fn views(
     store: Option<&dyn crate::store::Store>,
     schedules: &[Schedule],
+    fires_nothing: impl Fn(&Schedule) -> Option<String>,
     now: DateTime<Utc>,
 ) -> Result<Vec<ScheduleView>, StoreError> {
     let ticks = store.and_then(|store| store.tick_ledger());
@@ -276,6 +283,7 @@ pub fn views(
                 next_fire: s.next_after(now),
                 last_tick,
                 last_runs,
+                fires_nothing: fires_nothing(s),
             })
         })
         .collect()
@@ -288,7 +296,21 @@ pub async fn list_schedules(
 ) -> Result<Json<Vec<ScheduleView>>, ApiError> {
     let schedules = state.config.schedules.clone();
     let views = state
-        .blocking(move |host| views(Some(host.store.as_ref()), &schedules, Utc::now()))
+        .blocking(move |host| {
+            // As a tick would find it: the processors it names selected.
+            let pipeline = host.pipeline();
+            let fires_nothing = |schedule: &Schedule| match &pipeline {
+                Ok(pipeline) => (pipeline.select(&schedule.processors).err())
+                    .map(|error| host.selection_refusal(&error)),
+                Err(error) => Some(error.to_string()),
+            };
+            views(
+                Some(host.store.as_ref()),
+                &schedules,
+                fires_nothing,
+                Utc::now(),
+            )
+        })
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(views))
