@@ -44,4 +44,37 @@ impl DataDir {
     pub fn compiled_dir(&self) -> PathBuf {
         self.root.join("compiled")
     }
+
+    /// Whether no server or `slate run` has used the folder: it is not
+    /// there, or holds nothing but the compile cache, which `slate test`
+    /// and `slate schemas` make wherever `--data-dir` points. An empty
+    /// folder was made on purpose, and is a data folder to be.
+    pub fn is_unused(&self) -> bool {
+        match std::fs::read_dir(&self.root) {
+            Err(_) => !self.root.exists(),
+            Ok(entries) => {
+                let mut names = entries.filter_map(|e| e.ok()).map(|e| e.file_name());
+                let first = names.next();
+                first.is_some_and(|name| name == "compiled") && names.next().is_none()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DataDir;
+
+    #[test]
+    fn a_folder_holding_only_the_compile_cache_is_unused_and_an_empty_one_is_not() {
+        let folder = tempfile::tempdir().unwrap();
+        let data = DataDir::new(folder.path().join("data"));
+        assert!(data.is_unused(), "not there");
+        std::fs::create_dir(data.root()).unwrap();
+        assert!(!data.is_unused(), "made on purpose");
+        std::fs::create_dir(data.compiled_dir()).unwrap();
+        assert!(data.is_unused(), "only what `slate test` left");
+        std::fs::write(data.config_file(), "").unwrap();
+        assert!(!data.is_unused(), "configured");
+    }
 }

@@ -821,6 +821,34 @@ fn listing_plugins_of_a_data_folder_that_does_not_exist_creates_nothing() {
     let dropped = slate(&typo, &["shadow", "drop", "VersionedProcessor"]);
     assert_eq!(dropped.status.code(), Some(2), "{}", stderr(&dropped));
     assert!(!typo.exists(), "{} was created", typo.display());
+
+    // `slate schemas` (as `slate test`) makes the folder for its compile
+    // cache: a switch there is refused all the same. Before, the deploy
+    // said "now active" into a folder no server or run uses.
+    assert_succeeded(&slate(&typo, &["schemas"]));
+    let made: Vec<_> = std::fs::read_dir(&typo)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(made, ["compiled"]);
+    for switch in [
+        &["deploy", components::VERSIONED_V1][..],
+        &["rollback", "VersionedProcessor"],
+    ] {
+        let refused = slate(&typo, switch);
+        assert_eq!(
+            refused.status.code(),
+            Some(2),
+            "{switch:?}: {}",
+            stderr(&refused)
+        );
+        assert_contains(
+            &stderr(&refused),
+            "holds only the compile cache (`slate test` or `slate schemas` made it): nothing \
+             was changed",
+        );
+    }
+    assert!(!typo.join("registry").exists(), "a registry was made");
 }
 
 /// An unknown processor or table is a wrong command line, exit 2, as the

@@ -175,12 +175,17 @@ impl Deploying {
     /// refused them.
     fn open(options: &HostOptions) -> Result<Self> {
         // A data folder that is not there is a mistyped --data-dir: a
-        // switch made there would check nothing and serve nobody.
+        // switch made there would check nothing and serve nobody. So is
+        // one holding only the compile cache `slate test` left there.
         let root = options.data_dir.root();
-        if options.warehouse.state_url()?.is_none() && !root.exists() {
+        if options.warehouse.state_url()?.is_none() && options.data_dir.is_unused() {
+            let what = match root.exists() {
+                true => "holds only the compile cache (`slate test` or `slate schemas` made it)",
+                false => "does not exist",
+            };
             super::usage!(
-                "{} does not exist: nothing was changed; pass the data folder a server or \
-                 `slate run` uses (--data-dir), or run `slate demo` there first",
+                "{} {what}: nothing was changed; pass the data folder a server or `slate run` \
+                 uses (--data-dir), or run `slate demo` there first",
                 root.display()
             );
         }
