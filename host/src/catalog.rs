@@ -273,22 +273,45 @@ fn gather_tolerant(
 ) -> Result<(Vec<Loaded>, Vec<LeftOut>), CatalogError> {
     let left_out = std::cell::RefCell::new(Vec::new());
     // A registry version named as a plugin-folder file (deployed from
-    // another process) is left out here, this host serving its file, so
-    // that one clash does not hold up every other switch the registry
-    // makes; a host refuses the clash at start.
+    // another process, or before the file was added) is left out here,
+    // this host serving its file, so that one clash does not hold up every
+    // other switch the registry makes. But a file writing another table
+    // than the version is left out instead: a processor keeps its table,
+    // which would otherwise go stale under its readers, as a deploy
+    // refuses ([`crate::deploy`]).
     let clash = |registry_version: &Loaded, file: &Loaded| {
-        left_out.borrow_mut().push(LeftOut {
-            processor: file.plugin.spec.name.clone(),
-            reason: format!(
-                "left out {} of {}: {} names the same processor on this host, and is \
-                 served in its place (remove the file, or undeploy the version)",
-                registry_version.described(),
-                file.plugin.spec.name,
-                file.described()
+        let name = &file.plugin.spec.name;
+        let (kept, new) = (
+            &registry_version.plugin.spec.output_table,
+            &file.plugin.spec.output_table,
+        );
+        let (out, reason, served) = match kept == new {
+            true => (
+                registry_version,
+                format!(
+                    "{} names the same processor on this host, and is served in its place \
+                     (remove the file, or undeploy the version)",
+                    file.described()
+                ),
+                file,
             ),
-            serving_before: Some(file.plugin.hash.clone()),
+            false => (
+                file,
+                format!(
+                    "it writes {new}, but {} of {name} writes {kept}, and is served in its \
+                     place: a processor keeps its table, which would go stale under its \
+                     readers (give the file {kept}, or another processor name)",
+                    registry_version.described()
+                ),
+                registry_version,
+            ),
+        };
+        left_out.borrow_mut().push(LeftOut {
+            processor: name.clone(),
+            reason: format!("left out {} of {name}: {reason}", out.described()),
+            serving_before: Some(served.plugin.hash.clone()),
         });
-        Ok(())
+        Ok(std::ptr::eq(served, file))
     };
     let loaded = gather_with(runtime, registry, plugin_dir, clash, |stored, error| {
         let error = match error {
@@ -325,7 +348,9 @@ pub fn gather(
     registry: Option<&Registry>,
     plugin_dir: Option<&Path>,
 ) -> Result<Vec<Loaded>, CatalogError> {
-    let clash = |first: &Loaded, second: &Loaded| Err(duplicate_name(first, second));
+    let clash = |first: &Loaded, second: &Loaded| -> Result<bool, CatalogError> {
+        Err(duplicate_name(first, second))
+    };
     gather_with(runtime, registry, plugin_dir, clash, |_, error| Err(error))
 }
 
@@ -334,7 +359,8 @@ pub fn gather(
 /// its component not compiled) is handed to `unloadable`, which fails the
 /// load or says what goes on in its place, if anything. A plugin-folder
 /// file named as a registry version is handed to `clash` with it, which
-/// fails the load or lets the file take its place. A registry that cannot
+/// fails the load or says whether the file takes its place (`true`) or the
+/// version stays (`false`). A registry that cannot
 /// be read fails the load, and so does a plugin-folder file that does not
 /// load, or is named as a bundled processor or another file: that folder
 /// is this host's to mend, and a server goes on with the set it had.
@@ -342,7 +368,7 @@ fn gather_with(
     runtime: &Runtime,
     registry: Option<&Registry>,
     plugin_dir: Option<&Path>,
-    mut clash: impl FnMut(&Loaded, &Loaded) -> Result<(), CatalogError>,
+    mut clash: impl FnMut(&Loaded, &Loaded) -> Result<bool, CatalogError>,
     mut unloadable: impl FnMut(&StoredVersion, CatalogError) -> Result<Option<Loaded>, CatalogError>,
 ) -> Result<Vec<Loaded>, CatalogError> {
     let mut by_name = bundled(runtime)?;
@@ -380,8 +406,9 @@ fn gather_with(
             match loaded.iter().position(|l| &l.plugin.spec.name == name) {
                 None => loaded.push(file),
                 Some(at) if loaded[at].origin == Origin::Registry => {
-                    clash(&loaded[at], &file)?;
-                    loaded[at] = file;
+                    if clash(&loaded[at], &file)? {
+                        loaded[at] = file;
+                    }
                 }
                 Some(at) => return Err(duplicate_name(&loaded[at], &file)),
             }

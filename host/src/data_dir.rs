@@ -46,16 +46,19 @@ impl DataDir {
     }
 
     /// Whether no server or `slate run` has used the folder: it is not
-    /// there, or holds nothing but the compile cache, which `slate test`
-    /// and `slate schemas` make wherever `--data-dir` points. An empty
-    /// folder was made on purpose, and is a data folder to be.
+    /// there, or holds nothing but the compile cache folder, which `slate
+    /// test` and `slate schemas` make wherever `--data-dir` points. An
+    /// empty folder was made on purpose, and is a data folder to be; so is
+    /// one whose cache is a link someone made to a shared one.
     pub fn is_unused(&self) -> bool {
         match std::fs::read_dir(&self.root) {
             Err(_) => !self.root.exists(),
             Ok(entries) => {
                 let mut names = entries.filter_map(|e| e.ok()).map(|e| e.file_name());
-                let first = names.next();
-                first.is_some_and(|name| name == "compiled") && names.next().is_none()
+                let only_the_cache = names.next().is_some_and(|name| name == "compiled")
+                    && names.next().is_none();
+                only_the_cache
+                    && std::fs::symlink_metadata(self.compiled_dir()).is_ok_and(|m| m.is_dir())
             }
         }
     }
@@ -76,5 +79,10 @@ mod tests {
         assert!(data.is_unused(), "only what `slate test` left");
         std::fs::write(data.config_file(), "").unwrap();
         assert!(!data.is_unused(), "configured");
+
+        let linked = DataDir::new(folder.path().join("linked"));
+        std::fs::create_dir(linked.root()).unwrap();
+        std::os::unix::fs::symlink(data.compiled_dir(), linked.compiled_dir()).unwrap();
+        assert!(!linked.is_unused(), "a cache shared on purpose");
     }
 }

@@ -439,17 +439,11 @@ fn a_new_version_writing_another_table_is_refused_naming_the_readers_of_the_old_
     let dir = demo_data_dir("2026-01-11", "2026-01-11");
     // The second version of PlayerDailyCacheProcessor, its table renamed in
     // its data (same length, so the component stays valid).
-    let bytes = std::fs::read(components::PLAYER_DAILY_CACHE_V2).unwrap();
-    let (old, new) = (
-        b"nba_precompute.player_daily_cache".as_slice(),
-        b"nba_precompute.player_daily_cachf".as_slice(),
+    let renamed = crate::support::with_table_renamed(
+        components::PLAYER_DAILY_CACHE_V2,
+        "nba_precompute.player_daily_cache",
+        "nba_precompute.player_daily_cachf",
     );
-    let at = bytes
-        .windows(old.len())
-        .position(|w| w == old)
-        .expect("the component names its table");
-    let mut renamed = bytes.clone();
-    renamed[at..at + new.len()].copy_from_slice(new);
     let file = dir.path().join("renamed.wasm");
     std::fs::write(&file, renamed).unwrap();
 

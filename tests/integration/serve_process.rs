@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use serde_json::{Value as Json, json};
 use slate::plugin::content_hash;
 use slate::runs::{ErrorKind, RunFilter, RunStatus};
-use slate::store::{EmbeddedStore, RunLedger};
+use slate::store::{EmbeddedStore, RunLedger, Tables};
 
 use crate::bookkeeping::set_spin;
 use crate::support::{
@@ -502,6 +502,59 @@ fn a_server_backfill_reports_the_outdated_runs_it_leaves_in_its_range() {
     assert_eq!(rerun["outdated"], 0, "{rerun}");
     assert!(rerun.get("outdated_example").is_none(), "{rerun}");
     assert!(server.terminate().success());
+}
+
+/// A plugin-folder file named as a registry version, but writing another
+/// table, is left out, and the registry version goes on writing its
+/// table: a processor keeps its table. Before, the server served the file
+/// in the version's place, its runs succeeded into the new table, and the
+/// old one went stale under its readers.
+#[test]
+fn a_plugin_file_writing_another_table_than_the_registry_version_is_left_out() {
+    let data = tempfile::tempdir().unwrap();
+    crate::support::use_shared_compiled_cache(data.path());
+    let deployed = crate::support::slate(data.path(), &["deploy", components::VERSIONED_V1]);
+    assert!(deployed.status.success());
+    let plugins = tempfile::tempdir().unwrap();
+    let renamed = crate::support::with_table_renamed(
+        components::VERSIONED_V2,
+        "slate_test.versioned",
+        "slate_test.versionee",
+    );
+    std::fs::write(plugins.path().join("renamed.wasm"), renamed).unwrap();
+
+    let server = Server::start(
+        data.path(),
+        &["--plugin-dir", plugins.path().to_str().unwrap()],
+    );
+    let run = server.process("VersionedProcessor", "2026-01-11");
+    assert_eq!(run["status"], "success", "{run}");
+    let v1 = std::fs::read(components::VERSIONED_V1).unwrap();
+    let (_, listed) = server.get("/plugins");
+    assert_eq!(
+        crate::support::listed_plugin(&listed, "VersionedProcessor")["hash"],
+        slate::plugin::content_hash(&v1),
+        "the registry version is served: {listed}"
+    );
+    let (_, health) = server.get("/health?fresh=1");
+    assert_contains(
+        health["refused_versions"]["reason"].as_str().unwrap(),
+        "renamed.wasm of VersionedProcessor: it writes slate_test.versionee, but registry \
+         version",
+    );
+    assert!(server.terminate().success());
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let owned: Vec<String> = (store.table_owners().unwrap().iter())
+        .map(|owned| owned.table.to_string())
+        .collect();
+    assert!(
+        owned.contains(&"slate_test.versioned".to_string()),
+        "{owned:?}"
+    );
+    assert!(
+        !owned.contains(&"slate_test.versionee".to_string()),
+        "{owned:?}"
+    );
 }
 
 /// A stopped backfill one of whose processors was undeployed before the

@@ -223,6 +223,20 @@ pub fn plugin_dir(components: &[&str]) -> tempfile::TempDir {
     dir
 }
 
+/// The bytes of the fixture `component` with its output table `old`
+/// renamed `new` in its data (of the same length, so the component stays
+/// valid): a version of the same processor writing another table.
+pub fn with_table_renamed(component: &str, old: &str, new: &str) -> Vec<u8> {
+    assert_eq!(old.len(), new.len(), "a rename keeps the length");
+    let mut bytes = std::fs::read(component).expect("the fixture was built");
+    let at = bytes
+        .windows(old.len())
+        .position(|w| w == old.as_bytes())
+        .expect("the component names its table");
+    bytes[at..at + new.len()].copy_from_slice(new.as_bytes());
+    bytes
+}
+
 /// A table of players' points by game date: `game_date` (the partition),
 /// `player_lookup` (the key), and `points` of mode `points`.
 pub fn player_points_schema(points: ColumnMode) -> TableSchema {
