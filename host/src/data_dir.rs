@@ -55,8 +55,8 @@ impl DataDir {
             Err(_) => !self.root.exists(),
             Ok(entries) => {
                 let mut names = entries.filter_map(|e| e.ok()).map(|e| e.file_name());
-                let only_the_cache = names.next().is_some_and(|name| name == "compiled")
-                    && names.next().is_none();
+                let only_the_cache =
+                    names.next().is_some_and(|name| name == "compiled") && names.next().is_none();
                 only_the_cache
                     && std::fs::symlink_metadata(self.compiled_dir()).is_ok_and(|m| m.is_dir())
             }

@@ -119,6 +119,13 @@ fn hostile_processors_fail_alone_on(options: RuntimeOptions) {
              read-column-batch, read-coded-column-batch",
         ),
         hostile(
+            components::HOSTILE_FUTURE_READ,
+            ErrorKind::Plugin,
+            "refused: ReadError::InvalidRange by read-rows, read-columns, read-column-batch, \
+             read-coded-column-batch: HostileFutureRead may not read slate_test.hostile_control \
+             up to 2026-01-12, after its analysis date 2026-01-11: a run reads no later date",
+        ),
+        hostile(
             components::HOSTILE_FILE_OPEN,
             ErrorKind::Plugin,
             "could not open /etc/hostname",

@@ -426,6 +426,16 @@ impl RunState {
                 "start {start} is after end {end}"
             )));
         }
+        // A later date's rows are its future: reading them would leak it
+        // into this date, and a rerun of that date would not make this
+        // one outdated.
+        if end > self.identity.date {
+            return Err(ReadError::InvalidRange(format!(
+                "{} may not read {table} up to {end}, after its analysis date {}: a run \
+                 reads no later date",
+                self.identity.processor, self.identity.date
+            )));
+        }
         if let Some(refused) = columns.and_then(|columns| refused_column_list(&table, columns)) {
             return Err(refused);
         }
