@@ -351,6 +351,20 @@ fn a_replay_writes_the_rows_the_live_table_holds_lookback_gaps_included() {
         .find(|text| text.starts_with("lookback gap: PlayerGameSummaryProcessor has no rows for "))
         .expect("a lookback gap of PlayerGameSummaryProcessor");
     assert_contains(issue, "scheduled dates: 2025-10-21, 2025-10-22,");
+
+    // A date outside the schedule's seasons is refused as `slate run`
+    // refuses it, naming the schedule. Before, the range was the one
+    // without a schedule: 1999 passed on no rows, and 2030 was refused
+    // for "no game schedule is loaded".
+    let component = bundled_component(scratch.path(), "player-daily-cache");
+    for day in ["1999-01-01", "2030-01-01"] {
+        let refused = slate(&["--data-dir", dir, "test", &component, "--replay", day]);
+        assert_eq!(refused.status.code(), Some(2), "{}", stdout(&refused));
+        let error = String::from_utf8_lossy(&refused.stderr);
+        assert_contains(&error, &format!("date {day} is outside the range"));
+        assert_contains(&error, "the schedule");
+        assert!(!error.contains("no game schedule is loaded"), "{error}");
+    }
 }
 
 #[test]

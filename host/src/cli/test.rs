@@ -76,6 +76,11 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
         InputChoice::Fixtures(dir) => (Inputs::Fixtures(dir), Vec::new()),
         InputChoice::Replay => {
             let store = options.warehouse.open_for_replay(&options.data_dir)?;
+            // As `slate run` checks it: within the schedule's seasons and
+            // their margin, or the range `slate.toml` sets.
+            let dates = slate::dates::DatesConfig::load(&options.data_dir.config_file())?;
+            let calendar = slate::pipeline::default_calendar();
+            slate::dates::serving_range(store.as_ref(), &calendar, &dates)?.check(request.date)?;
             let gaps = testing::replayed_gaps(store.as_ref(), &plugin, &bundled, request.date)?;
             (Inputs::Replay(store), gaps)
         }
