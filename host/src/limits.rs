@@ -315,7 +315,27 @@ fn within<'de, D: serde::Deserializer<'de>>(
 }
 
 /// Why `slate.toml` gave no limits.
-pub type LimitsConfigError = crate::config_file::ConfigFileError<toml::de::Error>;
+pub type LimitsConfigError = crate::config_file::ConfigFileError<LimitsParseError>;
+
+/// What is wrong with the `[limits]` of a `slate.toml`.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitsParseError {
+    /// As TOML reports it, with the line, the column and the key.
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    /// A host-wide key directly under `[limits]`, named with its line: TOML
+    /// reports the whole section for these, which it reads with the
+    /// per-processor ones.
+    #[error("line {line}: [limits] {key}: {message}")]
+    Key {
+        /// The line of the key, from 1.
+        line: usize,
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
 
 /// Host defaults and per-processor overrides.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -384,8 +404,10 @@ impl LimitsConfig {
     }
 
     /// Parses the text of a `slate.toml`; the error names the line and the key.
-    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
-        let file: ConfigFile = toml::from_str(text)?;
+    pub fn parse(text: &str) -> Result<Self, LimitsParseError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|error| {
+            host_wide_key_problem(text, &error).unwrap_or(LimitsParseError::Toml(error))
+        })?;
         let Some(limits) = file.limits else {
             return Ok(LimitsConfig::default());
         };
@@ -394,6 +416,59 @@ impl LimitsConfig {
             processors: limits.processors,
         })
     }
+}
+
+/// For `error`, which TOML placed on the whole `[limits]` header: the
+/// host-wide key directly under it that is unknown or holds a bad value,
+/// with its line. Each key is read alone as the overrides it would set;
+/// a value TOML's own table cannot hold (an integer past 64 bits) is
+/// found by the key its message begins with (`cpu_secs = ...`).
+fn host_wide_key_problem(text: &str, error: &toml::de::Error) -> Option<LimitsParseError> {
+    let on_the_header = error
+        .span()
+        .and_then(|span| text.get(span))
+        .is_some_and(|header| header.trim() == "[limits]");
+    if !on_the_header {
+        return None;
+    }
+    let read_alone = || {
+        let file: toml::Table = toml::from_str(text).ok()?;
+        let limits = file.get("limits")?.as_table()?;
+        limits
+            .iter()
+            .filter(|(key, _)| key.as_str() != "processors")
+            .find_map(|(key, value)| {
+                let alone = toml::Table::from_iter([(key.clone(), value.clone())]);
+                let read: Result<LimitOverrides, _> = toml::Value::Table(alone).try_into();
+                read.err()
+                    .map(|error| (key.clone(), error.message().trim().to_string()))
+            })
+    };
+    let named_by_message = || {
+        let message = error.message().trim();
+        let (key, _) = message.split_once(" = ")?;
+        (!key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .then(|| (key.to_string(), message.to_string()))
+    };
+    let (key, message) = read_alone().or_else(named_by_message)?;
+    // Its line: the first after `[limits]` that sets it.
+    let mut in_limits = false;
+    let line = text.lines().position(|line| {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_limits = line.trim_start_matches('[').trim_end_matches(']').trim() == "limits";
+            return false;
+        }
+        in_limits
+            && line
+                .strip_prefix(key.as_str())
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+    });
+    Some(LimitsParseError::Key {
+        line: line.map_or(0, |at| at + 1),
+        key,
+        message,
+    })
 }
 
 #[cfg(test)]
@@ -448,12 +523,19 @@ mod tests {
             ("max_output_mib = 18446744073709551615", "max_output_mib = "),
             ("max_log_kib = 18446744073709551615", "max_log_kib = "),
         ] {
-            for table in ["[limits]", "[limits.processors.Big]"] {
-                let text = format!("{table}\n{text}\n");
-                let error = LimitsConfig::parse(&text).unwrap_err();
-                assert!(error.message().contains(named), "{text}: {error}");
-                assert!(error.span().is_some(), "a place in the text: {error}");
-            }
+            // A host-wide key is named with its line; a processor's, by TOML.
+            let text = format!("[limits]\n{text}\n");
+            let error = LimitsConfig::parse(&text).unwrap_err();
+            assert!(
+                matches!(&error, LimitsParseError::Key { line: 2, message, .. } if message.contains(named)),
+                "{text}: {error:?}"
+            );
+            let text = text.replace("[limits]", "[limits.processors.Big]");
+            let LimitsParseError::Toml(error) = LimitsConfig::parse(&text).unwrap_err() else {
+                panic!("{text}: not a TOML error");
+            };
+            assert!(error.message().contains(named), "{text}: {error}");
+            assert!(error.span().is_some(), "a place in the text: {error}");
         }
         let config =
             LimitsConfig::parse("[limits]\ncpu_secs = 604800\nmemory_mib = 4096\n").unwrap();
@@ -461,12 +543,24 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_limit_is_an_error_naming_it_and_its_table() {
-        let text = "[limits]\nmemory_gb = 1\n";
+    fn an_unknown_limit_is_an_error_naming_it_its_line_and_the_known_ones() {
+        let text = "# host-wide\n[limits]\ncpu_secs = 5\n\nmemory_gb = 1\n\
+                    [limits.processors.Big]\nmemory_mib = 512\n";
         let error = LimitsConfig::parse(text).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "line 5: [limits] memory_gb: unknown field `memory_gb`, expected one of \
+             `memory_mib`, `cpu_secs`, `wall_secs`, `fuel`, `max_output_rows`, \
+             `max_output_mib`, `max_rows_read`, `max_log_lines`, `max_log_kib`, \
+             `max_log_message_bytes`, `guest_log_errors`"
+        );
+        let text = "[limits.processors.Big]\nmemory_gb = 1\n";
+        let LimitsParseError::Toml(error) = LimitsConfig::parse(text).unwrap_err() else {
+            panic!("not a TOML error");
+        };
         assert!(error.message().contains("memory_gb"), "{error}");
         let span = error.span().expect("a place in the text");
-        assert_eq!(&text[span], "[limits]");
+        assert_eq!(&text[span], "memory_gb");
     }
 
     #[test]
@@ -484,7 +578,10 @@ mod tests {
             panic!("not an invalid file: {error:?}");
         };
         assert_eq!(named, &path);
-        assert!(source.message().contains("invalid type"), "{source}");
+        assert_eq!(
+            source.to_string(),
+            "line 2: [limits] memory_mib: invalid type: string \"lots\", expected u64"
+        );
         assert_eq!(error.to_string(), path.display().to_string());
         // A directory where the file should be cannot be read.
         let error = LimitsConfig::load(dir.path()).unwrap_err();
