@@ -479,7 +479,11 @@ fn a_rollback_to_the_bundled_version_runs_after_a_version_that_added_a_column() 
     let dir = demo_data_dir("2026-01-10", "2026-01-10");
     // Nothing deployed: the bundled version runs, and is no rollback.
     let nothing = slate(dir.path(), &["rollback", "PlayerDailyCacheProcessor"]);
-    assert_eq!(nothing.status.code(), Some(1));
+    assert_eq!(
+        nothing.status.code(),
+        Some(2),
+        "refused as the versions stand"
+    );
     assert_contains(&stderr(&nothing), "no earlier version");
     assert_succeeded(&slate(
         dir.path(),
@@ -605,7 +609,7 @@ fn a_rollback_to_a_shadow_never_active_or_to_the_active_version_is_refused() {
             assert_succeeded(&slate(data, &["shadow", "drop", "VersionedProcessor"]));
         }
         let refused = slate(data, &["rollback", "VersionedProcessor", "--to", &v2[..12]]);
-        assert!(!refused.status.success(), "{refused:?}");
+        assert_eq!(refused.status.code(), Some(2), "{refused:?}");
         assert_contains(&stderr(&refused), "was never active");
     }
     let same = slate(data, &["rollback", "VersionedProcessor", "--to", &v1[..12]]);
@@ -894,6 +898,20 @@ fn commands_naming_an_unknown_processor_or_table_or_plugin_folder_exit_2() {
             &format!("--plugin-dir {nowhere} does not exist"),
         );
     }
+
+    // A component file that is not there, and a schema folder that is a
+    // file: exit 1 before, as if the deploy or the write had failed.
+    let missing_file = dir.path().join("no-such.wasm");
+    let deploy = slate(dir.path(), &["deploy", missing_file.to_str().unwrap()]);
+    assert_eq!(deploy.status.code(), Some(2), "{}", stderr(&deploy));
+    assert_contains(
+        &stderr(&deploy),
+        &format!("cannot read {}", missing_file.display()),
+    );
+    let a_file = dir.path().join("slate.db");
+    let schemas = slate(dir.path(), &["schemas", "--out", a_file.to_str().unwrap()]);
+    assert_eq!(schemas.status.code(), Some(2), "{}", stderr(&schemas));
+    assert_contains(&stderr(&schemas), "is a file: give a folder");
 
     // A bundled processor never deployed has no history: no failure.
     let bundled = slate(

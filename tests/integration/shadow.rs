@@ -404,6 +404,7 @@ fn a_shadow_must_be_another_version_of_a_processor_that_runs_here() {
     assert!(!unknown.status.success());
     assert_contains(&stderr(&unknown), "runs here to shadow");
     let none = slate(dir.path(), &["diff", "VersionedProcessor"]);
+    assert_eq!(none.status.code(), Some(2));
     assert_contains(&stderr(&none), "has no shadow version");
 
     // A shadow whose bytes become the active version (deployed, not
@@ -480,6 +481,7 @@ fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdate
     let shadow = latest_run(dir.path(), "VersionedProcessor~shadow");
     assert_eq!(shadow["attempt"], 1, "no shadow runs after the promotion");
     let again = slate(dir.path(), &["promote", "VersionedProcessor"]);
+    assert_eq!(again.status.code(), Some(2));
     assert_contains(&stderr(&again), "has no shadow version to promote");
 
     // v1 back, and v2 the shadow again: its runs as the shadow before the
@@ -519,7 +521,11 @@ fn promoting_makes_the_shadow_active_and_the_dates_the_old_version_wrote_outdate
         "no shadow run after the drop"
     );
     let none = slate(dir.path(), &["shadow", "drop", "VersionedProcessor"]);
-    assert_eq!(none.status.code(), Some(1));
+    assert_eq!(
+        none.status.code(),
+        Some(2),
+        "a wrong command line, as an undeploy of nothing"
+    );
     assert_contains(
         &stderr(&none),
         "has no shadow version to drop, nor shadow tables",

@@ -752,6 +752,22 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
                 cause.downcast_ref::<slate::catalog::CatalogError>(),
                 Some(slate::catalog::CatalogError::DuplicateName { .. })
             )
+            // A switch the versions as they stand refuse (no earlier
+            // version, no shadow to promote), or naming no version: the
+            // command line's, as an undeploy of nothing is.
+            || cause
+                .downcast_ref::<slate::deploy::DeployError>()
+                .is_some_and(|refused| {
+                    use slate::deploy::DeployCheck::{Hash, State, Version};
+                    matches!(refused.check, State | Version | Hash)
+                })
+            || matches!(
+                cause.downcast_ref::<slate::shadow::ShadowError>(),
+                Some(
+                    slate::shadow::ShadowError::UnknownProcessor(_)
+                        | slate::shadow::ShadowError::NoShadow(_)
+                )
+            )
             // A range too long (or backwards) is the command line's.
             || matches!(
                 cause.downcast_ref::<slate::backfill::BackfillError>(),

@@ -220,7 +220,10 @@ impl Deploying {
 /// `slate deploy FILE`: validates, precompiles, stores and activates a
 /// version; with `--shadow`, stores it as the shadow version instead.
 pub fn deploy(options: &HostOptions, file: &Path, shadow: bool) -> Result<ExitCode> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    // A file that is not there or cannot be read is a wrong command line,
+    // as for `slate test`.
+    let bytes = std::fs::read(file)
+        .map_err(|e| super::UsageError(format!("cannot read {}: {e}", file.display())))?;
     let deploying = Deploying::open(options)?;
     if shadow {
         let deployed = deploying
@@ -613,6 +616,12 @@ pub fn schemas(options: &HostOptions, out: Option<&std::path::Path>) -> Result<E
     let runtime = runtime(options)?;
     let registry = existing_registry(options)?;
     let ledger = ledger(options)?;
+    if let Some(dir) = out.filter(|dir| dir.exists() && !dir.is_dir()) {
+        super::usage!(
+            "--out {} is a file: give a folder (made if missing) for the schema files",
+            dir.display()
+        );
+    }
     for plugin in load_processors(&runtime, registry.as_ref(), options, &ledger)? {
         let spec = &plugin.spec;
         let json = serde_json::to_string_pretty(&spec.schema.columns)? + "\n";

@@ -34,10 +34,9 @@ pub fn drop(options: &HostOptions, name: &str, keep: bool) -> Result<ExitCode> {
         true => Vec::new(),
         false => shadow::drop_tables(store.as_ref(), name)?,
     };
-    anyhow::ensure!(
-        cleared || !dropped.is_empty(),
-        "{name} has no shadow version to drop, nor shadow tables"
-    );
+    if !cleared && dropped.is_empty() {
+        super::usage!("{name} has no shadow version to drop, nor shadow tables");
+    }
     if cleared {
         println!("{name} has no shadow version now: its shadow runs stop");
         let resolved = slate::deploy::resolve_alerts_of_ended_shadow(store.as_ref(), name)
