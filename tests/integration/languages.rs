@@ -600,6 +600,26 @@ fn slate_new_makes_a_rust_crate_with_fixtures_and_refuses_a_bad_name_or_an_exist
     let bad = slate(&["new", "Rest_Days", "--lang", "rust", "--parent", parent_arg]);
     assert_eq!(bad.status.code(), Some(2));
     assert_contains(&text(&bad.stderr), "processor name `Rest_Days` must be");
+    // A name longer than a table's name may be, and a mistyped --parent,
+    // are wrong command lines; nothing is made. Before, the first failed
+    // writing a file (exit 1) and the second made the whole missing path.
+    let long = format!("rest-days{}", "-rest-days".repeat(30));
+    let too_long = slate(&["new", &long, "--lang", "rust", "--parent", parent_arg]);
+    assert_eq!(too_long.status.code(), Some(2));
+    assert_contains(&text(&too_long.stderr), "at most 40");
+    let nowhere = parent.path().join("typo/plugins");
+    let nowhere_arg = nowhere.to_str().unwrap();
+    let no_parent = slate(&[
+        "new",
+        "rest-days",
+        "--lang",
+        "rust",
+        "--parent",
+        nowhere_arg,
+    ]);
+    assert_eq!(no_parent.status.code(), Some(2));
+    assert_contains(&text(&no_parent.stderr), "does not exist: give --parent");
+    assert!(!parent.path().join("typo").exists());
     // A bundled processor's name would replace it once deployed.
     let bundled = slate(&[
         "new",

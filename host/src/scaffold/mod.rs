@@ -21,6 +21,15 @@ pub enum ScaffoldError {
         "processor name `{0}` must be lower-case letters and digits in words joined by hyphens, starting with a letter (e.g. games-per-team)"
     )]
     BadName(String),
+    /// The name is longer than [`MAX_NAME_CHARS`].
+    #[error(
+        "processor name `{0}` is {1} characters long; at most {MAX_NAME_CHARS}, so that its \
+         table's name fits every store"
+    )]
+    TooLong(String, usize),
+    /// The folder to create it in does not exist: a mistyped `--parent`.
+    #[error("{0} does not exist: give --parent a folder that does")]
+    NoParent(PathBuf),
     /// The name is a bundled processor's: deployed, the new processor
     /// would replace it.
     #[error(
@@ -41,6 +50,12 @@ pub enum ScaffoldError {
         source: std::io::Error,
     },
 }
+
+/// The longest name a new processor may have: its table's name
+/// (`nba_analytics.` and the name's words joined by `_`) and the names Slate
+/// derives from it (a shadow's table, an index) stay within PostgreSQL's 63
+/// bytes.
+pub const MAX_NAME_CHARS: usize = 40;
 
 /// A new processor's names, all derived from its folder name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +82,9 @@ impl Names {
             });
         if !valid {
             return Err(ScaffoldError::BadName(name.to_string()));
+        }
+        if name.len() > MAX_NAME_CHARS {
+            return Err(ScaffoldError::TooLong(name.to_string(), name.len()));
         }
         let camel: String = words
             .iter()
@@ -174,6 +192,9 @@ pub fn create(
     if let Some(bundled) = bundled {
         return Err(ScaffoldError::Bundled(names.name, bundled.processor));
     }
+    if !parent.is_dir() {
+        return Err(ScaffoldError::NoParent(parent.to_path_buf()));
+    }
     let dir = parent.join(&names.name);
     if dir.exists() {
         return Err(ScaffoldError::Exists(dir));
@@ -238,6 +259,24 @@ mod tests {
                 assert!(!text.contains("{{"), "{path} keeps a placeholder");
             }
         }
+    }
+
+    #[test]
+    fn a_name_too_long_for_its_tables_name_is_refused_saying_how_long() {
+        let longest = "a".repeat(MAX_NAME_CHARS);
+        assert!(Names::new(&longest).is_ok());
+        let error = Names::new(&format!("{longest}a")).unwrap_err();
+        assert!(matches!(error, ScaffoldError::TooLong(_, 41)), "{error}");
+        assert!(error.to_string().contains("at most 40"), "{error}");
+    }
+
+    #[test]
+    fn a_parent_folder_that_does_not_exist_is_refused_and_not_made() {
+        let parent = tempfile::tempdir().unwrap();
+        let missing = parent.path().join("no/such/folder");
+        let error = create(&missing, "games", Language::Python).unwrap_err();
+        assert!(matches!(error, ScaffoldError::NoParent(_)), "{error}");
+        assert!(!parent.path().join("no").exists());
     }
 
     #[test]
