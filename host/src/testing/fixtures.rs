@@ -33,6 +33,15 @@ pub enum FixtureError {
         /// The file.
         file: String,
     },
+    /// A folder in the fixtures folder, whose files would not be read.
+    #[error(
+        "{folder}: a folder in the fixtures folder: its files would not be read (fixtures are \
+         the files of the fixtures folder itself)"
+    )]
+    Subfolder {
+        /// The folder.
+        folder: String,
+    },
     /// The file holds a table the processor did not declare.
     #[error("{file}: table {table} is not among the processor's declared inputs ({declared})")]
     UndeclaredTable {
@@ -252,12 +261,22 @@ impl Fixtures {
             line: 0,
             message,
         };
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        let entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(|e| unreadable(dir, format!("cannot list the fixtures folder: {e}")))?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| !is_a_note(path))
+            .collect();
+        // Its files alone are read: fixtures in a folder in it would be
+        // passed over in silence.
+        if let Some(folder) = entries.iter().filter(|path| path.is_dir()).min() {
+            return Err(FixtureError::Subfolder {
+                folder: folder.display().to_string(),
+            });
+        }
+        let mut paths: Vec<PathBuf> = entries
+            .into_iter()
             .filter(|path| path.is_file())
             .filter(|path| !path.to_string_lossy().ends_with(GOLDEN_SUFFIX))
-            .filter(|path| !is_a_note(path))
             .collect();
         paths.sort();
         let mut schemas: BTreeMap<TableName, TableSchema> = BTreeMap::new();
@@ -1039,7 +1058,9 @@ mod tests {
     fn folder(files: &[(&str, &[u8])]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         for (name, bytes) in files {
-            std::fs::write(dir.path().join(name), bytes).unwrap();
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
         }
         dir
     }
@@ -1120,6 +1141,15 @@ mod tests {
         ]);
         let fixtures = load(dir.path()).unwrap();
         assert_eq!(fixtures.tables.len(), 1);
+        let nested = folder(&[
+            ("nba_raw.box.ndjson", b""),
+            ("more/nba_raw.box.ndjson", b""),
+        ]);
+        let error = load(nested.path()).unwrap_err();
+        assert!(
+            matches!(&error, FixtureError::Subfolder { folder } if folder.ends_with("more")),
+            "{error:?}"
+        );
         let typo = folder(&[("nba_raw.box.ndjson", b""), ("nba_raw.box.ndjosn", b"")]);
         let error = load(typo.path()).unwrap_err();
         assert!(
