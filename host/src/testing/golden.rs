@@ -62,15 +62,43 @@ impl fmt::Display for Difference {
                 expected,
                 actual,
             } => {
+                // Values are cut short, as a run's record cuts them: a
+                // 5 MB string would otherwise be a 5 MB line.
+                let cut = |value: &Json| {
+                    crate::rows::cut_short(value.to_string(), crate::rows::DESCRIBED_VALUE_BYTES)
+                };
                 write!(
                     f,
-                    "{row}: field `{field}`: expected {expected}, got {actual}"
-                )
+                    "{}: field `{field}`: expected {}, got {}",
+                    cut_row(row),
+                    cut(expected),
+                    cut(actual)
+                )?;
+                // Cut, two long texts may show alike: say where they part.
+                if let (Json::String(expected), Json::String(actual)) = (expected, actual)
+                    && expected.len().max(actual.len()) > crate::rows::DESCRIBED_VALUE_BYTES
+                {
+                    let at = (expected.chars().zip(actual.chars()))
+                        .take_while(|(e, a)| e == a)
+                        .count();
+                    write!(f, " (they first differ at character {})", at + 1)?;
+                }
+                Ok(())
             }
-            Difference::Missing { row } => write!(f, "{row}: expected, but not produced"),
-            Difference::Unexpected { row } => write!(f, "{row}: produced, but not expected"),
+            Difference::Missing { row } => {
+                write!(f, "{}: expected, but not produced", cut_row(row))
+            }
+            Difference::Unexpected { row } => {
+                write!(f, "{}: produced, but not expected", cut_row(row))
+            }
         }
     }
+}
+
+/// A row's name as a difference shows it: cut to 1 KiB, as a run's
+/// record cuts a row's key.
+fn cut_row(row: &str) -> String {
+    crate::rows::cut_short(row.to_string(), 1024)
 }
 
 /// Why the golden file cannot be compared.
@@ -417,6 +445,35 @@ mod tests {
             assert_eq!(error.line, line, "{golden}");
             assert!(error.message.starts_with(message), "{}", error.message);
         }
+    }
+
+    #[test]
+    fn a_difference_cuts_long_values_short_and_says_where_long_texts_part() {
+        let long = "x".repeat(5_000_000);
+        let difference = Difference::Field {
+            row: format!("row (name={long})"),
+            field: "name".into(),
+            expected: Json::String(format!("{long}a")),
+            actual: Json::String(format!("{long}b")),
+        };
+        let shown = difference.to_string();
+        assert!(shown.len() < 2_000, "{} bytes", shown.len());
+        assert!(shown.contains("more bytes)"), "{shown:.400}");
+        assert!(
+            shown.ends_with("(they first differ at character 5000001)"),
+            "{}",
+            &shown[shown.len() - 80..]
+        );
+        let short = Difference::Field {
+            row: "row (n=1)".into(),
+            field: "points".into(),
+            expected: Json::from(3),
+            actual: Json::from(4),
+        };
+        assert_eq!(
+            short.to_string(),
+            "row (n=1): field `points`: expected 3, got 4"
+        );
     }
 
     #[test]
