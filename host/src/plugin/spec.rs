@@ -169,6 +169,14 @@ pub enum SpecProblem {
          store (SQLite) takes names that differ only in case for the same table"
     )]
     UpperCaseTable(TableName),
+    /// The output table's dataset is a name a store keeps for itself:
+    /// SQLite refuses every table whose name starts `sqlite_`, PostgreSQL
+    /// every schema starting `pg_`, and both have an `information_schema`.
+    #[error(
+        "output table `{0}`: no store can create it, for its dataset's name is one stores keep \
+         for themselves (names starting `sqlite_` or `pg_`, or `information_schema`)"
+    )]
+    ReservedDataset(TableName),
     /// The processor names a shadow table, as its output or an input.
     #[error("`{0}` is a shadow table: only the host reads and writes the {SHADOW_DATASET} dataset")]
     ShadowTable(TableName),
@@ -361,6 +369,13 @@ impl ProcessorSpec {
         }
         if self.version.trim().is_empty() {
             problems.push(SpecProblem::EmptyVersion);
+        }
+        let dataset = self.output_table.dataset.to_ascii_lowercase();
+        if dataset.starts_with("sqlite_")
+            || dataset.starts_with("pg_")
+            || dataset == "information_schema"
+        {
+            problems.push(SpecProblem::ReservedDataset(self.output_table.clone()));
         }
         for table in std::iter::once(&self.output_table).chain(&self.inputs) {
             if table.has_upper_case() {
@@ -568,6 +583,20 @@ mod tests {
             ),
             "{error}"
         );
+    }
+
+    #[test]
+    fn an_output_table_in_a_dataset_a_store_keeps_for_itself_is_refused() {
+        for dataset in ["sqlite_mst", "pg_temp", "information_schema"] {
+            let error = ProcessorSpec::from_info(&info("Squatter", (dataset, "rows"))).unwrap_err();
+            assert_eq!(
+                error.problems,
+                [SpecProblem::ReservedDataset(TableName::new(
+                    dataset, "rows"
+                ))]
+            );
+        }
+        assert!(ProcessorSpec::from_info(&info("Fine", ("nba_sqlite", "rows"))).is_ok());
     }
 
     #[test]
