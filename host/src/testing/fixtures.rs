@@ -173,15 +173,55 @@ pub(crate) fn read_text(path: &Path) -> Result<String, FixtureError> {
 pub(crate) fn json_object_line(
     line: &str,
 ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    let object = serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
+    let object = serde_json::from_str(line).map_err(|e| not_an_object(line, &e))?;
     let mut fields = serde_json::Deserializer::from_str(line);
-    let FieldNames(names) = serde::Deserialize::deserialize(&mut fields)
-        .map_err(|e| format!("not a JSON object: {e}"))?;
+    let FieldNames(names) =
+        serde::Deserialize::deserialize(&mut fields).map_err(|e| not_an_object(line, &e))?;
     let mut seen = std::collections::BTreeSet::new();
     match names.into_iter().find(|name| !seen.insert(name.clone())) {
         Some(twice) => Err(format!("field `{twice}` is given twice")),
         None => Ok(object),
     }
+}
+
+/// What is wrong with `line`, which JSON could not read (`error`): naming
+/// the field whose value it stopped at, and the value as written. NaN and
+/// infinity, which JSON has not, are said to be so.
+fn not_an_object(line: &str, error: &serde_json::Error) -> String {
+    let at = error.column().saturating_sub(1).min(line.len());
+    let field = (0..=at)
+        .rev()
+        .find(|end| line.is_char_boundary(*end))
+        .and_then(|end| field_before(line, end));
+    let Some((field, value)) = field else {
+        return format!("not a JSON object: {error}");
+    };
+    let bare = value.trim_start_matches(['-', '+']);
+    if ["NaN", "nan", "Infinity", "inf"]
+        .iter()
+        .any(|word| bare.starts_with(word))
+    {
+        return format!(
+            "field `{field}`: {value} is not allowed: JSON has no NaN or infinity (give null, \
+             or a number)"
+        );
+    }
+    format!("field `{field}` = {value}: not a JSON object: {error}")
+}
+
+/// The field whose value the text of `line` before `end` runs into, with
+/// that value as written (to the next `,` or `}`): `"minutes": NaN` gives
+/// `minutes` and `NaN`.
+fn field_before(line: &str, end: usize) -> Option<(String, String)> {
+    let colon = line[..end].rfind(':')?;
+    let key = line[..colon].trim_end().strip_suffix('"')?;
+    let name = &key[key.rfind('"')? + 1..];
+    let value = line[colon + 1..]
+        .split([',', '}'])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    Some((name.to_string(), value.to_string()))
 }
 
 /// The field names of a JSON object, in order, repeats included.
@@ -887,6 +927,19 @@ mod tests {
             (
                 r#"{"day": "2026-01-05", "name": "Cal\u0000eb"}"#,
                 "`name`: \"Cal\\0eb\" holds a NUL",
+            ),
+            // Unquoted, as a DataFrame writes them: JSON has no such value.
+            (
+                r#"{"day": "2026-01-05", "minutes": NaN}"#,
+                "`minutes`: NaN is not allowed: JSON has no NaN or infinity",
+            ),
+            (
+                r#"{"day": "2026-01-05", "minutes": -Infinity, "name": "x"}"#,
+                "`minutes`: -Infinity is not allowed",
+            ),
+            (
+                r#"{"day": "2026-01-05", "minutes": 1e400}"#,
+                "`minutes` = 1e400: not a JSON object: number out of range",
             ),
         ] {
             let error = read_ndjson("t.ndjson", ndjson, &schema).unwrap_err();
