@@ -232,6 +232,23 @@ pub enum OwnershipRefused {
         /// The owner.
         owner: String,
     },
+    /// The processor owns another table: a version naming a new one would
+    /// leave that one stale under its readers, which would go on
+    /// succeeding over no new rows.
+    #[error(
+        "{processor} may not write {table}: it owns {owned}, which would go stale under its \
+         readers; a processor keeps its table (give the new table a processor of its own name, \
+         or free {owned} first: `slate tables transfer {owned} --to NAME`, or `--raw-input`)"
+    )]
+    KeepsItsTable {
+        /// The processor refused.
+        processor: String,
+        /// The table it names now (boxed, as the next: they would make
+        /// every store error larger).
+        table: Box<TableName>,
+        /// The table it owns.
+        owned: Box<TableName>,
+    },
     /// The table's dataset belongs to another environment: on BigQuery,
     /// hosts with another dataset prefix (`--bigquery-dataset-prefix`).
     #[error(
@@ -398,6 +415,21 @@ pub fn decide_all(
     let mut first_claim: BTreeMap<&TableName, &str> = BTreeMap::new();
     let mut refused = Vec::new();
     for (index, claimant) in claimants.iter().enumerate() {
+        // A processor keeps the table it owns.
+        let owned_other = recorded.iter().find(|(table, owner)| {
+            *table != claimant.output && owner.processor() == Some(claimant.name)
+        });
+        if let Some((owned, _)) = owned_other {
+            refused.push((
+                index,
+                OwnershipRefused::KeepsItsTable {
+                    processor: claimant.name.to_string(),
+                    table: Box::new(claimant.output.clone()),
+                    owned: Box::new(owned.clone()),
+                },
+            ));
+            continue;
+        }
         let recorded = recorded.get(claimant.output);
         let first = first_claim.get(claimant.output).copied();
         let decided = match decide(*claimant, recorded, host) {
@@ -612,5 +644,38 @@ mod tests {
         ];
         let refused = decide_all(&claimants, &recorded, &HostOwned::default());
         assert_eq!(refused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![0]);
+    }
+
+    #[test]
+    fn a_processor_owning_a_table_may_not_name_another_until_it_is_freed() {
+        let (owned, renamed) = (table("slate_test.versioned"), table("slate_test.versionee"));
+        let recorded = BTreeMap::from([(
+            owned.clone(),
+            TableOwner::Processor("VersionedProcessor".into()),
+        )]);
+        let claimants = [claimant("VersionedProcessor", &renamed, &[])];
+        let refused = decide_all(&claimants, &recorded, &HostOwned::default());
+        assert_eq!(
+            refused,
+            [(
+                0,
+                OwnershipRefused::KeepsItsTable {
+                    processor: "VersionedProcessor".into(),
+                    table: Box::new(renamed.clone()),
+                    owned: Box::new(owned.clone()),
+                }
+            )]
+        );
+        assert!(
+            refused[0]
+                .1
+                .to_string()
+                .contains("it owns slate_test.versioned, which would go stale under its readers"),
+            "{}",
+            refused[0].1
+        );
+        // Transferred away (here: to the host, as a raw input), it is free.
+        let freed = BTreeMap::from([(owned.clone(), TableOwner::RawInput)]);
+        assert_eq!(decide_all(&claimants, &freed, &HostOwned::default()), []);
     }
 }

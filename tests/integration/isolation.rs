@@ -19,8 +19,8 @@ use slate::schema::{ColumnType, TableName};
 use slate::store::{RunLedger, Store, Tables};
 
 use crate::support::{
-    TestHost, assert_contains, components, date, failure_message, health_report, hostile_control,
-    plugin_dir, season, set_control,
+    TestHost, assert_contains, assert_succeeded, components, date, failure_message, health_report,
+    hostile_control, plugin_dir, season, set_control, stderr,
 };
 
 fn versioned() -> TableName {
@@ -690,4 +690,70 @@ fn every_hostile_run_leaves_a_healthy_processor_beside_it_intact() {
         assert_eq!(again.status, RunStatus::Success, "after {hostile}");
         assert_eq!(host.rows(&summary, day), before, "rerun after {hostile}");
     }
+}
+
+/// A processor that owns a table keeps it: a version naming another table
+/// is refused wherever it comes from, naming the table it owns. Before, a
+/// plugin-folder file replaced on disk, or a deploy after an undeploy, ran
+/// into a new table, and the old one went stale under its readers, which
+/// went on succeeding.
+#[test]
+fn a_processor_owning_a_table_is_refused_a_version_naming_another() {
+    let renamed = crate::support::with_table_renamed(
+        components::VERSIONED_V2,
+        "slate_test.versioned",
+        "slate_test.versionee",
+    );
+    let keeps = "VersionedProcessor may not write slate_test.versionee: it owns \
+                 slate_test.versioned, which would go stale under its readers";
+
+    // A plugin-folder file, replaced between two runs.
+    let data = crate::support::demo_data_dir("2026-01-11", "2026-01-11");
+    let plugins = crate::support::plugin_dir(&[components::VERSIONED_V1]);
+    let run = || {
+        crate::support::slate_with_plugins(data.path(), plugins.path())
+            .args([
+                "run",
+                "--date",
+                "2026-01-11",
+                "--processors",
+                "VersionedProcessor",
+            ])
+            .output()
+            .unwrap()
+    };
+    assert_succeeded(&run());
+    let v1_file = std::path::Path::new(components::VERSIONED_V1)
+        .file_name()
+        .unwrap();
+    std::fs::write(plugins.path().join(v1_file), &renamed).unwrap();
+    let refused = run();
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert_contains(&stderr(&refused), keeps);
+
+    // A deploy after an undeploy: the undeploy left the table and its rows.
+    let data = crate::support::demo_data_dir("2026-01-11", "2026-01-11");
+    let slate = |args: &[&str]| crate::support::slate(data.path(), args);
+    assert_succeeded(&slate(&["deploy", components::VERSIONED_V1]));
+    assert_succeeded(&slate(&[
+        "run",
+        "--date",
+        "2026-01-11",
+        "--processors",
+        "VersionedProcessor",
+    ]));
+    assert_succeeded(&slate(&["undeploy", "VersionedProcessor"]));
+    let file = data.path().join("renamed.wasm");
+    std::fs::write(&file, &renamed).unwrap();
+    let refused = slate(&["deploy", file.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert_contains(&stderr(&refused), keeps);
+    // Freed, it may be named anew.
+    assert_succeeded(&slate(&[
+        "tables",
+        "transfer",
+        "slate_test.versioned",
+        "--raw-input",
+    ]));
+    assert_succeeded(&slate(&["deploy", file.to_str().unwrap()]));
 }
