@@ -685,6 +685,14 @@ async fn bad_requests_get_a_4xx_naming_the_field_and_start_nothing() {
         empty_name["error"],
         "processors[1] is an empty name, which names no processor"
     );
+    // A huge value is not echoed back whole.
+    let (status, long_name) = served
+        .get(&format!("/runs?processor={}", "A".repeat(20_000)))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{long_name:.300}");
+    let error = long_name["error"].as_str().unwrap();
+    assert!(error.len() < 5_000, "{} bytes", error.len());
+    assert_contains(error, "more bytes)");
     assert_eq!(served.run_count(), 0, "nothing was started");
     assert!(served.state.host.backfills.lock().unwrap().is_empty());
 }

@@ -120,8 +120,11 @@ pub(super) fn is_unreachable(error: &dyn std::any::Any) -> bool {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // A request's own value, echoed in its refusal, is cut short: a
+        // 20,000-character name is not sent back whole.
+        let message = crate::rows::cut_short(self.message, MAX_ERROR_BYTES);
         let body = Body {
-            error: &self.message,
+            error: &message,
             field: self.field.as_deref(),
         };
         let mut response = (self.status, Json(body)).into_response();
@@ -136,6 +139,9 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The most bytes of an error message an answer carries.
+pub const MAX_ERROR_BYTES: usize = 4096;
 
 /// Says when a 503 `response` may be tried again.
 pub fn retry_later(response: &mut Response) {
