@@ -223,22 +223,38 @@ impl Browser {
         .await;
     }
 
-    /// Shows the grid from `from` to `to` through the range picker.
+    /// Shows the grid from `from` to `to` through the range picker. A
+    /// live update may redraw the picker between the typing and the click,
+    /// and the click then shows the range the page had: the range is asked
+    /// for again until it shows, for at most a minute.
     async fn show_range(&self, from: &str, to: &str) {
-        self.client
-            .execute(
-                "document.getElementById('from').value = arguments[0];
-                 document.getElementById('to').value = arguments[1];",
-                vec![json!(from), json!(to)],
-            )
-            .await
-            .unwrap();
-        self.click("#range-show").await;
-        self.until(
-            "the grid shows the range",
-            &format!("document.getElementById('to').value === '{to}' && !!document.querySelector('.cell[data-date=\"{to}\"]')"),
-        )
-        .await;
+        let shown = format!(
+            "document.getElementById('to').value === '{to}' && \
+             !!document.querySelector('.cell[data-date=\"{to}\"]')"
+        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            self.client
+                .execute(
+                    "document.getElementById('from').value = arguments[0];
+                     document.getElementById('to').value = arguments[1];",
+                    vec![json!(from), json!(to)],
+                )
+                .await
+                .unwrap();
+            self.click("#range-show").await;
+            let asked = Instant::now();
+            while asked.elapsed() < Duration::from_secs(5) {
+                if self.eval(&shown).await == json!(true) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting until the grid shows the range"
+            );
+        }
     }
 
     /// Marks the page, so that a reload (which would lose the mark) shows.
