@@ -223,10 +223,10 @@ impl Browser {
         .await;
     }
 
-    /// Shows the grid from `from` to `to` through the range picker. A
-    /// live update may redraw the picker between the typing and the click,
-    /// and the click then shows the range the page had: the range is asked
-    /// for again until it shows, for at most a minute.
+    /// Shows the grid from `from` to `to` through the range picker, typed
+    /// as a user types (an `input` event each), which a grid load ending
+    /// before the click leaves be. Should the range not show, it is asked
+    /// for again, for at most a minute.
     async fn show_range(&self, from: &str, to: &str) {
         let shown = format!(
             "document.getElementById('to').value === '{to}' && \
@@ -236,8 +236,11 @@ impl Browser {
         loop {
             self.client
                 .execute(
-                    "document.getElementById('from').value = arguments[0];
-                     document.getElementById('to').value = arguments[1];",
+                    "for (const [id, value] of [['from', arguments[0]], ['to', arguments[1]]]) {
+                         const input = document.getElementById(id);
+                         input.value = value;
+                         input.dispatchEvent(new Event('input', {bubbles: true}));
+                     }",
                     vec![json!(from), json!(to)],
                 )
                 .await

@@ -122,10 +122,16 @@ function cellHtml(processor, cell) {
     `${LETTERS[cell.status]}${mark}</button>`;
 }
 
+/** Whether the range picker holds dates typed and not yet shown. */
+let rangeTyped = false;
+
 function renderGrid(grid) {
   state.grid = grid;
-  $("from").value = grid.from;
-  $("to").value = grid.to;
+  // A grid load that ends while dates are being typed leaves them be.
+  if (!rangeTyped) {
+    $("from").value = grid.from;
+    $("to").value = grid.to;
+  }
   const head = grid.dates.map((d) => {
     const dim = d.games ? "" : " no-games";
     const games = d.games ? `${d.games} games` : "no games";
@@ -579,12 +585,18 @@ async function start() {
     sessionStorage.removeItem(TOKEN_KEY);
     showTokenState();
   });
+  for (const id of ["from", "to"]) $(id).addEventListener("input", () => { rangeTyped = true; });
   $("range").addEventListener("submit", (event) => {
     event.preventDefault();
     state.range = { from: $("from").value, to: $("to").value };
+    rangeTyped = false;
     loadGrid();
   });
-  $("range-default").addEventListener("click", () => { state.range = null; loadGrid(); });
+  $("range-default").addEventListener("click", () => {
+    state.range = null;
+    rangeTyped = false;
+    loadGrid();
+  });
   $("grid").addEventListener("click", (event) => {
     const rerunDate = event.target.closest(".rerun-date");
     if (rerunDate) { rerun([], rerunDate.dataset.date); return; }
