@@ -799,21 +799,27 @@ fn listing_plugins_of_a_data_folder_that_does_not_exist_creates_nothing() {
     assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
     // A switch there is refused: before, a deploy reported success into a
     // registry it made in the mistyped folder, checked against nothing.
-    for switch in [
-        &["deploy", components::VERSIONED_V1][..],
-        &["deploy", "--shadow", components::VERSIONED_V1],
-        &["rollback", "VersionedProcessor"],
-        &["undeploy", "VersionedProcessor"],
-    ] {
-        let refused = slate(&typo, switch);
-        assert_eq!(
-            refused.status.code(),
-            Some(2),
-            "{switch:?}: {}",
-            stderr(&refused)
-        );
-        assert_contains(&stderr(&refused), "does not exist: nothing was changed");
-    }
+    let refused_with = |switches: &[&[&str]], why: &str| {
+        for switch in switches {
+            let refused = slate(&typo, switch);
+            assert_eq!(
+                refused.status.code(),
+                Some(2),
+                "{switch:?}: {}",
+                stderr(&refused)
+            );
+            assert_contains(&stderr(&refused), why);
+        }
+    };
+    refused_with(
+        &[
+            &["deploy", components::VERSIONED_V1],
+            &["deploy", "--shadow", components::VERSIONED_V1],
+            &["rollback", "VersionedProcessor"],
+            &["undeploy", "VersionedProcessor"],
+        ],
+        "does not exist: nothing was changed",
+    );
     // Dropping a shadow there is refused for the missing store, before
     // the registry (which the refusal had left behind) is opened.
     let dropped = slate(&typo, &["shadow", "drop", "VersionedProcessor"]);
@@ -829,23 +835,14 @@ fn listing_plugins_of_a_data_folder_that_does_not_exist_creates_nothing() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(made, ["compiled"]);
-    for switch in [
-        &["deploy", components::VERSIONED_V1][..],
-        &["rollback", "VersionedProcessor"],
-    ] {
-        let refused = slate(&typo, switch);
-        assert_eq!(
-            refused.status.code(),
-            Some(2),
-            "{switch:?}: {}",
-            stderr(&refused)
-        );
-        assert_contains(
-            &stderr(&refused),
-            "holds only the compile cache (`slate test` or `slate schemas` made it): nothing \
-             was changed",
-        );
-    }
+    refused_with(
+        &[
+            &["deploy", components::VERSIONED_V1],
+            &["rollback", "VersionedProcessor"],
+        ],
+        "holds only the compile cache (`slate test` or `slate schemas` made it): nothing was \
+         changed",
+    );
     assert!(!typo.join("registry").exists(), "a registry was made");
 }
 
