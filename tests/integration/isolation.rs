@@ -756,4 +756,26 @@ fn a_processor_owning_a_table_is_refused_a_version_naming_another() {
         "--raw-input",
     ]));
     assert_succeeded(&slate(&["deploy", file.to_str().unwrap()]));
+    assert_succeeded(&slate(&[
+        "run",
+        "--date",
+        "2026-01-11",
+        "--processors",
+        "VersionedProcessor",
+    ]));
+    // Nor may a transfer give it a second table, which would have it
+    // refused whatever it writes.
+    let second = slate(&[
+        "tables",
+        "transfer",
+        "slate_test.versioned",
+        "--to",
+        "VersionedProcessor",
+        "--before-deploy",
+    ]);
+    assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
+    assert_contains(
+        &stderr(&second),
+        "VersionedProcessor owns slate_test.versionee already, and a processor owns one table",
+    );
 }

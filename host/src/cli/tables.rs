@@ -96,6 +96,20 @@ pub fn transfer(options: &HostOptions, table: &str, new_owner: NewOwner) -> Resu
         println!("{table} is owned by {to} already; nothing recorded");
         return Ok(ExitCode::SUCCESS);
     }
+    // A processor keeps one table: owning two, every version of it would
+    // be refused, for one of them would go stale.
+    if let Some(name) = to.processor()
+        && let Some(other) = (store.table_owners()?.into_iter())
+            .find(|owned| owned.table != table && owned.owner.processor() == Some(name))
+    {
+        usage!(
+            "{name} owns {} already, and a processor owns one table: move {} first (`slate \
+             tables transfer {} --to NAME`, or `--raw-input`)",
+            other.table,
+            other.table,
+            other.table
+        );
+    }
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
     let by = format!("{user} on {}", slate::liveness::this_host_id());
     let transfer = store.transfer_table(&table, &to, &by)?;
