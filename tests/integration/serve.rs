@@ -956,6 +956,17 @@ async fn plugins_are_listed_deployed_checked_and_rolled_back() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
     assert_eq!(missing["check"], "version");
+    // A refusal echoing a huge value is cut, as every error an answer has.
+    let (status, long) = served
+        .post_json(
+            "/plugins/VersionedProcessor/rollback",
+            json!({"to": "f".repeat(20_000)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let error = long["error"].as_str().unwrap();
+    assert!(error.len() < 5_000, "{} bytes", error.len());
+    assert_contains(error, "more bytes)");
 
     // What the request says wrong is a 400; what the versions as they
     // stand refuse is a 409. Both were 404s, as if the processor were

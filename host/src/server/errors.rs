@@ -140,7 +140,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The most bytes of an error message an answer carries.
+/// The most bytes of an error message an answer carries, an
+/// [`ApiError`]'s or a refused deployment's.
 pub const MAX_ERROR_BYTES: usize = 4096;
 
 /// Says when a 503 `response` may be tried again.

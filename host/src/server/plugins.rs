@@ -159,7 +159,8 @@ fn rejected(error: DeployError, field: &'static str) -> Response {
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
     let body = Rejected {
-        error: error.to_string(),
+        // Cut as every error an answer carries ([`ApiError`]).
+        error: crate::rows::cut_short(error.to_string(), super::errors::MAX_ERROR_BYTES),
         field,
         check: error.check,
     };
