@@ -459,10 +459,13 @@ fn host_wide_key_problem(text: &str, error: &toml::de::Error) -> Option<LimitsPa
             in_limits = line.trim_start_matches('[').trim_end_matches(']').trim() == "limits";
             return false;
         }
+        // Bare, quoted either way, or dotted (`fuel.x = 5`).
+        let spellings = [key.clone(), format!("\"{key}\""), format!("'{key}'")];
         in_limits
-            && line
-                .strip_prefix(key.as_str())
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
+            && spellings.iter().any(|spelled| {
+                line.strip_prefix(spelled.as_str())
+                    .is_some_and(|rest| rest.trim_start().starts_with(['=', '.']))
+            })
     });
     Some(LimitsParseError::Key {
         line: line.map_or(0, |at| at + 1),
@@ -554,6 +557,17 @@ mod tests {
              `max_output_mib`, `max_rows_read`, `max_log_lines`, `max_log_kib`, \
              `max_log_message_bytes`, `guest_log_errors`"
         );
+        for (text, line) in [
+            ("[limits]\n\"fuell\" = 5\n", 2),
+            ("[limits]\n\n'fuell' = 5\n", 3),
+            ("[limits]\nfuell.x = 5\n", 2),
+        ] {
+            let error = LimitsConfig::parse(text).unwrap_err();
+            assert!(
+                matches!(&error, LimitsParseError::Key { line: at, key, .. } if *at == line && key == "fuell"),
+                "{text}: {error:?}"
+            );
+        }
         let text = "[limits.processors.Big]\nmemory_gb = 1\n";
         let LimitsParseError::Toml(error) = LimitsConfig::parse(text).unwrap_err() else {
             panic!("not a TOML error");

@@ -618,7 +618,7 @@ fn slate_new_makes_a_rust_crate_with_fixtures_and_refuses_a_bad_name_or_an_exist
         nowhere_arg,
     ]);
     assert_eq!(no_parent.status.code(), Some(2));
-    assert_contains(&text(&no_parent.stderr), "does not exist: give --parent");
+    assert_contains(&text(&no_parent.stderr), "is no folder: give --parent");
     assert!(!parent.path().join("typo").exists());
     // A bundled processor's name would replace it once deployed.
     let bundled = slate(&[

@@ -27,8 +27,9 @@ pub enum ScaffoldError {
          table's name fits every store"
     )]
     TooLong(String, usize),
-    /// The folder to create it in does not exist: a mistyped `--parent`.
-    #[error("{0} does not exist: give --parent a folder that does")]
+    /// The folder to create it in does not exist, or is no folder: a
+    /// mistyped `--parent`.
+    #[error("{0} is no folder: give --parent a folder that exists")]
     NoParent(PathBuf),
     /// The name is a bundled processor's: deployed, the new processor
     /// would replace it.

@@ -215,7 +215,13 @@ fn not_an_object(line: &str, error: &serde_json::Error) -> String {
 fn field_before(line: &str, end: usize) -> Option<(String, String)> {
     let colon = line[..end].rfind(':')?;
     let key = line[..colon].trim_end().strip_suffix('"')?;
-    let name = &key[key.rfind('"')? + 1..];
+    // The key's opening quote: the last one no backslash escapes.
+    let opening = (key.char_indices().rev())
+        .filter(|(at, c)| *c == '"' && !key[..*at].ends_with('\\'))
+        .map(|(at, _)| at)
+        .next()?;
+    let name = serde_json::from_str::<String>(&format!("\"{}\"", &key[opening + 1..]))
+        .unwrap_or_else(|_| key[opening + 1..].to_string());
     let value = line[colon + 1..]
         .split([',', '}'])
         .next()
@@ -940,6 +946,10 @@ mod tests {
             (
                 r#"{"day": "2026-01-05", "minutes": 1e400}"#,
                 "`minutes` = 1e400: not a JSON object: number out of range",
+            ),
+            (
+                r#"{"day": "2026-01-05", "min\"u: NaN, tes": NaN}"#,
+                "`min\"u: NaN, tes`: NaN is not allowed",
             ),
         ] {
             let error = read_ndjson("t.ndjson", ndjson, &schema).unwrap_err();
