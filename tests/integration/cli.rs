@@ -909,6 +909,13 @@ fn commands_naming_an_unknown_processor_or_table_or_plugin_folder_exit_2() {
     let schemas = slate(dir.path(), &["schemas", "--out", a_file.to_str().unwrap()]);
     assert_eq!(schemas.status.code(), Some(2), "{}", stderr(&schemas));
     assert_contains(&stderr(&schemas), "is a file: give a folder");
+    let under_a_file = a_file.join("schemas");
+    let schemas = slate(
+        dir.path(),
+        &["schemas", "--out", under_a_file.to_str().unwrap()],
+    );
+    assert_eq!(schemas.status.code(), Some(2), "{}", stderr(&schemas));
+    assert_contains(&stderr(&schemas), "cannot make the folder");
 
     // A bundled processor never deployed has no history: no failure.
     let bundled = slate(

@@ -282,6 +282,30 @@ fn a_fixtures_folder_without_a_declared_inputs_file_is_a_bad_fixture_not_a_plugi
     );
 }
 
+/// A bad fixture's message quoting the fixture's own text is cut short:
+/// an unknown field named by 50,000 characters was printed whole.
+#[test]
+fn a_bad_fixture_quoting_a_huge_name_is_cut_short() {
+    let fixtures = tempfile::tempdir().unwrap();
+    let name = "z".repeat(50_000);
+    std::fs::write(
+        fixtures.path().join("nba_raw.schedule.ndjson"),
+        format!("{{\"{name}\": 1}}\n"),
+    )
+    .unwrap();
+    let output = slate_test(
+        components::FAULTY_PROCESSOR,
+        "2026-01-02",
+        fixtures.path(),
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(4), "{:.300}", stdout(&output));
+    let said = stdout(&output);
+    assert!(said.len() < 5_000, "{} bytes", said.len());
+    assert_contains(&said, "BAD FIXTURE ");
+    assert_contains(&said, "more bytes)");
+}
+
 #[test]
 fn a_failing_plugin_exits_with_the_plugin_failure_code() {
     let fixtures = tempfile::tempdir().unwrap();

@@ -627,8 +627,11 @@ pub fn schemas(options: &HostOptions, out: Option<&std::path::Path>) -> Result<E
         let json = serde_json::to_string_pretty(&spec.schema.columns)? + "\n";
         match out {
             Some(dir) => {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot make the folder {}", dir.display()))?;
+                // A folder that cannot be made (under a file, say) is the
+                // command line's, exit 2, as `--out FILE` is.
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    super::UsageError(format!("cannot make the folder {}: {e}", dir.display()))
+                })?;
                 let path = dir.join(format!("{}.json", spec.output_table));
                 std::fs::write(&path, json)
                     .with_context(|| format!("cannot write {}", path.display()))?;

@@ -35,6 +35,9 @@ pub struct TestRequest {
     pub tolerance: f64,
 }
 
+/// The most bytes of a bad fixture's message `slate test` prints.
+const BAD_FIXTURE_BYTES: usize = 4096;
+
 /// Runs the test and prints its outcome; the exit code says which outcome.
 pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
     // The data folder's compile cache: a large component (a Python one is
@@ -143,7 +146,12 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
                 request.date, failure.kind, failure.message
             );
         }
-        Outcome::BadFixture(message) => println!("BAD FIXTURE {message}"),
+        // A fixture's own text it quotes (a 50,000-character field name)
+        // is cut, as a diff's values are.
+        Outcome::BadFixture(message) => println!(
+            "BAD FIXTURE {}",
+            slate::rows::cut_short(message.clone(), BAD_FIXTURE_BYTES)
+        ),
     }
     Ok(ExitCode::from(outcome.exit_code()))
 }
