@@ -734,14 +734,18 @@ fn a_processor_owning_a_table_is_refused_a_version_naming_another() {
     // A deploy after an undeploy: the undeploy left the table and its rows.
     let data = crate::support::demo_data_dir("2026-01-11", "2026-01-11");
     let slate = |args: &[&str]| crate::support::slate(data.path(), args);
+    let run_it = || {
+        let args = [
+            "run",
+            "--date",
+            "2026-01-11",
+            "--processors",
+            "VersionedProcessor",
+        ];
+        assert_succeeded(&slate(&args));
+    };
     assert_succeeded(&slate(&["deploy", components::VERSIONED_V1]));
-    assert_succeeded(&slate(&[
-        "run",
-        "--date",
-        "2026-01-11",
-        "--processors",
-        "VersionedProcessor",
-    ]));
+    run_it();
     assert_succeeded(&slate(&["undeploy", "VersionedProcessor"]));
     let file = data.path().join("renamed.wasm");
     std::fs::write(&file, &renamed).unwrap();
@@ -756,13 +760,7 @@ fn a_processor_owning_a_table_is_refused_a_version_naming_another() {
         "--raw-input",
     ]));
     assert_succeeded(&slate(&["deploy", file.to_str().unwrap()]));
-    assert_succeeded(&slate(&[
-        "run",
-        "--date",
-        "2026-01-11",
-        "--processors",
-        "VersionedProcessor",
-    ]));
+    run_it();
     // Nor may a transfer give it a second table, which would have it
     // refused whatever it writes.
     let second = slate(&[
