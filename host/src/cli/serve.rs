@@ -20,8 +20,9 @@ use super::{Host, HostOptions, UsageError, seconds, usage};
 /// The options of `slate serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// The address to listen on; port 0 picks a free port (printed at start).
-    #[arg(long, env = "SLATE_LISTEN", default_value = "127.0.0.1:8080")]
+    /// The address to listen on, IP:PORT or HOST:PORT (`localhost:8080`);
+    /// port 0 picks a free port (printed at start).
+    #[arg(long, env = "SLATE_LISTEN", default_value = "127.0.0.1:8080", value_parser = listen_address)]
     listen: SocketAddr,
     /// How many runs may execute at once (1 to 256).
     #[arg(long, env = "SLATE_WORKERS", default_value_t = 4, value_parser = super::concurrent_runs)]
@@ -248,5 +249,48 @@ fn same_folder(a: &std::path::Path, b: &std::path::Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
+    }
+}
+
+/// `--listen`: IP:PORT, or HOST:PORT resolved, its IPv4 address first
+/// (`localhost:8080` listens on 127.0.0.1:8080).
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(address) = text.parse() {
+        return Ok(address);
+    }
+    let no_address = |why: String| {
+        format!("`{text}` is no address to listen on ({why}): give IP:PORT or HOST:PORT")
+    };
+    let resolved: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|e| no_address(e.to_string()))?
+        .collect();
+    (resolved.iter().find(|a| a.is_ipv4()).or(resolved.first()))
+        .copied()
+        .ok_or_else(|| no_address("it resolves to no address".to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_address;
+
+    #[test]
+    fn listen_takes_an_ip_and_port_or_a_host_name_and_port() {
+        assert_eq!(
+            listen_address("127.0.0.1:0").unwrap().to_string(),
+            "127.0.0.1:0"
+        );
+        assert_eq!(
+            listen_address("[::1]:8080").unwrap().to_string(),
+            "[::1]:8080"
+        );
+        let local = listen_address("localhost:8080").unwrap();
+        assert!(local.ip().is_loopback() && local.port() == 8080, "{local}");
+        for bad in ["localhost", "8080", "no such host.invalid:80", ""] {
+            let error = listen_address(bad).unwrap_err();
+            assert!(
+                error.contains("give IP:PORT or HOST:PORT"),
+                "{bad}: {error}"
+            );
+        }
     }
 }
