@@ -267,7 +267,11 @@ pub fn parse(text: &str) -> Result<Vec<Schedule>, ScheduleSectionError> {
         let cron: Cron = Cron::new(&section.cron)
             .with_seconds_optional()
             .parse()
-            .map_err(|e| invalid("cron", format!("`{}`: {e}", section.cron)))?;
+            .map_err(|e| {
+                let field = out_of_range_field(&section.cron)
+                    .map_or(String::new(), |field| format!(" ({field})"));
+                invalid("cron", format!("`{}`: {e}{field}", section.cron))
+            })?;
         let timezone = match section.timezone.as_deref() {
             None => Tz::UTC,
             Some(zone) => zone
@@ -309,6 +313,38 @@ pub fn parse(text: &str) -> Result<Vec<Schedule>, ScheduleSectionError> {
         });
     }
     Ok(schedules)
+}
+
+/// The first field of a cron expression holding a number out of its
+/// range, named with the number and the range: what the parser's "Number
+/// out of bounds" leaves unsaid.
+fn out_of_range_field(cron: &str) -> Option<String> {
+    const FIVE: [(&str, u32, u32); 5] = [
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of month", 1, 31),
+        ("month", 1, 12),
+        ("day of week", 0, 7),
+    ];
+    let fields: Vec<&str> = cron.split_whitespace().collect();
+    let names: Vec<(&str, u32, u32)> = match fields.len() {
+        5 => FIVE.to_vec(),
+        6 => std::iter::once(("second", 0, 59)).chain(FIVE).collect(),
+        _ => return None,
+    };
+    fields
+        .iter()
+        .zip(names)
+        .find_map(|(field, (name, low, high))| {
+            // The numbers of `1,5-10/2`: a step is a count, not a value.
+            let values = field
+                .split(',')
+                .flat_map(|part| part.split('/').next().unwrap_or_default().split('-'));
+            values
+                .filter_map(|value| value.parse::<u32>().ok())
+                .find(|value| !(low..=high).contains(value))
+                .map(|value| format!("the {name} field holds {value}, not from {low} to {high}"))
+        })
 }
 
 #[cfg(test)]
@@ -497,7 +533,15 @@ mod tests {
     #[test]
     fn a_bad_schedule_is_an_error_naming_it_and_the_key() {
         let cases = [
-            ("cron = \"61 * * * *\"", "`s` cron: `61 * * * *`"),
+            (
+                "cron = \"61 * * * *\"",
+                "`s` cron: `61 * * * *`: Component error: Number out of bounds. (the minute \
+                 field holds 61, not from 0 to 59)",
+            ),
+            (
+                "cron = \"0 0 6 * 1-13 *\"",
+                "(the month field holds 13, not from 1 to 12)",
+            ),
             (
                 "cron = \"0 6 * * *\"\ntimezone = \"Mars/Olympus\"",
                 "`Mars/Olympus` is not an IANA time zone",
