@@ -101,6 +101,24 @@ fn host_with_a_spinning_processor() -> (TestHost, slate::plugin::Plugin) {
     (host, slow)
 }
 
+/// A webhook channel posting to `receiver`'s `hook`, and a host whose
+/// SlowProcessor spins on 2026-01-11, so that its run that day fails:
+/// what most alert tests start from.
+fn a_hook_and_a_failing_day() -> (
+    Receiver,
+    TestHost,
+    slate::plugin::Plugin,
+    Deliverer,
+    chrono::NaiveDate,
+) {
+    let receiver = Receiver::start(Answer::Ok);
+    let (host, slow) = host_with_a_spinning_processor();
+    let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
+    let day = date("2026-01-11");
+    set_spin(host.store.as_ref(), day, true);
+    (receiver, host, slow, alerts, day)
+}
+
 /// Two webhook channels posting with `timeout_secs`: `hang`, whose
 /// receiver never answers, and `pager`; and a host whose SlowProcessor
 /// fails while it spins.
@@ -253,11 +271,7 @@ fn a_probe_beside_a_post_never_sends_a_message_twice() {
 
 #[test]
 fn a_run_that_fails_delivers_one_alert_and_a_successful_rerun_one_resolve() {
-    let receiver = Receiver::start(Answer::Ok);
-    let (host, slow) = host_with_a_spinning_processor();
-    let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
-    let day = date("2026-01-11");
-    set_spin(host.store.as_ref(), day, true);
+    let (receiver, host, slow, alerts, day) = a_hook_and_a_failing_day();
 
     let failed = host.run(&slow, day);
     assert_eq!(failed.error_kind, Some(ErrorKind::LimitTime));
@@ -303,11 +317,7 @@ fn a_run_that_fails_delivers_one_alert_and_a_successful_rerun_one_resolve() {
 
 #[test]
 fn an_alert_resolved_by_hand_sends_its_resolution_once() {
-    let receiver = Receiver::start(Answer::Ok);
-    let (host, slow) = host_with_a_spinning_processor();
-    let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
-    let day = date("2026-01-11");
-    set_spin(host.store.as_ref(), day, true);
+    let (receiver, host, slow, alerts, day) = a_hook_and_a_failing_day();
     host.run(&slow, day);
     let id = host.store.alerts(true, 1).unwrap()[0].alert_id;
     assert!(
@@ -855,11 +865,7 @@ fn a_dead_channel_that_takes_canaries_but_refuses_alerts_stays_dead() {
 /// queued for ten minutes.
 #[test]
 fn times_a_host_ahead_wrote_hold_a_channel_no_longer_than_its_own_waits() {
-    let receiver = Receiver::start(Answer::Ok);
-    let (host, slow) = host_with_a_spinning_processor();
-    let alerts = deliverer(&host.store, webhook(&receiver.url("hook"), ""));
-    let day = date("2026-01-11");
-    set_spin(host.store.as_ref(), day, true);
+    let (_receiver, host, slow, alerts, day) = a_hook_and_a_failing_day();
     host.run(&slow, day);
     // The channel's state as the host ahead writes it back, after a claim.
     let written_by_the_host_ahead = |change: &dyn Fn(&mut ChannelState)| {
