@@ -87,7 +87,7 @@ impl Outdated {
             true => "this date".to_string(),
             false => format!("{read} (lookback)"),
         };
-        let short = |hash: &str| hash[..hash.len().min(12)].to_string();
+        let short = crate::alerts::event::short_hash;
         match &self.cause {
             Cause::Version { ran, active } => {
                 format!("ran version {}, active is {}", short(ran), short(active))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use slate::catalog::{self, Origin};
-use slate::deploy::{self, DeployCheck, Deployer};
+use slate::deploy::{self, Deployer};
 use slate::limits::LimitsConfig;
 use slate::ownership::Ledger;
 use slate::pipeline::Pipeline;
@@ -320,15 +320,12 @@ pub fn rollback(options: &HostOptions, name: &str, to: Option<&str>) -> Result<E
 pub fn undeploy(options: &HostOptions, name: &str) -> Result<ExitCode> {
     let deploying = Deploying::open(options)?;
     known_processor(&deploying.current, &deploying.registry, name)?;
-    let undeployed = match deploying.deployer().undeploy(name) {
-        Ok(undeployed) => undeployed,
-        // Nothing to undeploy is a usage error (exit 2), as an unknown
-        // name is.
-        Err(refused) if refused.check == DeployCheck::State => {
-            super::usage!("{name} was not undeployed: {}", refused.reason)
-        }
-        Err(refused) => return Err(refused).with_context(|| format!("{name} was not undeployed")),
-    };
+    // Nothing to undeploy is a usage error (exit 2), as every switch the
+    // versions as they stand refuse is ([`super::exit_code`]).
+    let undeployed = deploying
+        .deployer()
+        .undeploy(name)
+        .with_context(|| format!("{name} was not undeployed"))?;
     drop(deploying);
     let ended = &undeployed.deployment;
     let now_runs = match &undeployed.bundled_hash {
