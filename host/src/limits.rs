@@ -451,16 +451,17 @@ fn host_wide_key_problem(text: &str, error: &toml::de::Error) -> Option<LimitsPa
             .then(|| (key.to_string(), message.to_string()))
     };
     let (key, message) = read_alone().or_else(named_by_message)?;
-    // Its line: the first after `[limits]` that sets it.
-    let mut in_limits = false;
-    let line = text.lines().position(|line| {
+    // Its line: the first after `[limits]` that sets it, spelt bare, quoted
+    // either way, or dotted (`fuel.x = 5`); else the header's.
+    let spellings = [key.clone(), format!("\"{key}\""), format!("'{key}'")];
+    let (mut in_limits, mut header) = (false, 0);
+    let line = text.lines().enumerate().position(|(at, line)| {
         let line = line.trim();
         if line.starts_with('[') {
             in_limits = line.trim_start_matches('[').trim_end_matches(']').trim() == "limits";
+            header = if in_limits { at } else { header };
             return false;
         }
-        // Bare, quoted either way, or dotted (`fuel.x = 5`).
-        let spellings = [key.clone(), format!("\"{key}\""), format!("'{key}'")];
         in_limits
             && spellings.iter().any(|spelled| {
                 line.strip_prefix(spelled.as_str())
@@ -468,7 +469,7 @@ fn host_wide_key_problem(text: &str, error: &toml::de::Error) -> Option<LimitsPa
             })
     });
     Some(LimitsParseError::Key {
-        line: line.map_or(0, |at| at + 1),
+        line: line.unwrap_or(header) + 1,
         key,
         message,
     })
