@@ -102,12 +102,10 @@ pub fn transfer(options: &HostOptions, table: &str, new_owner: NewOwner) -> Resu
         && let Some(other) = (store.table_owners()?.into_iter())
             .find(|owned| owned.table != table && owned.owner.processor() == Some(name))
     {
+        let other = &other.table;
         usage!(
-            "{name} owns {} already, and a processor owns one table: move {} first (`slate \
-             tables transfer {} --to NAME`, or `--raw-input`)",
-            other.table,
-            other.table,
-            other.table
+            "{name} owns {other} already, and a processor owns one table: move {other} first \
+             (`slate tables transfer {other} --to NAME`, or `--raw-input`)"
         );
     }
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
