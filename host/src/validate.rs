@@ -20,7 +20,7 @@ use crate::rows::{
 use crate::schema::{Column, ColumnMode, ColumnType, TableSchema};
 
 /// The most bytes of a row's key an error quotes.
-const ROW_KEY_BYTES: usize = 1024;
+pub const ROW_KEY_BYTES: usize = 1024;
 
 /// One problem with one field of one row (or with the row set's columns).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -95,10 +95,10 @@ impl fmt::Display for Difference {
     }
 }
 
-/// A row's name as a difference shows it: cut to 1 KiB, as a run's
-/// record cuts a row's key.
+/// A row's name as a difference shows it: cut as a run's record cuts a
+/// row's key.
 fn cut_row(row: &str) -> String {
-    crate::rows::cut_short(row.to_string(), 1024)
+    crate::rows::cut_short(row.to_string(), crate::validate::ROW_KEY_BYTES)
 }
 
 /// Why the golden file cannot be compared.
