@@ -12,6 +12,7 @@ use slate::rows::{RowSet, Scalar, Value, row_json, value_from_json, wit_date};
 use slate::schema::TableName;
 use slate::store::input::keep_columns;
 use slate::store::{InputError, InputSource, TableSpan};
+use slate::upstream_check::ReadWindow;
 
 use crate::convert::row_to_host;
 use crate::report::Report;
@@ -66,6 +67,7 @@ fn run(plugin: &Plugin, source: Tables, date: NaiveDate) -> RowSet {
         .instantiate(
             identity,
             Arc::new(source),
+            ReadWindow::default(),
             limits,
             Arc::new(AtomicBool::new(false)),
         )

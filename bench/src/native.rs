@@ -28,6 +28,7 @@ use slate::schema::TableName;
 use slate::store::input::positions_of;
 use slate::store::{InputError, InputSource, TableSpan};
 use slate::text_codes::CodedColumnBatch;
+use slate::upstream_check::ReadWindow;
 use slate_sdk::{self as guest, BatchReads};
 
 use crate::backfill::SeasonStore;
@@ -247,6 +248,7 @@ pub fn measure(report: &mut Report, effort: Effort, season: &SeasonStore) -> any
             .instantiate(
                 identity,
                 source,
+                ReadWindow::default(),
                 RunLimits::default(),
                 Arc::new(AtomicBool::new(false)),
             )

@@ -14,6 +14,7 @@ use slate::runs::Trigger;
 use slate::store::InputSource;
 use slate::store::input::NoTables;
 use slate::store::{EmbeddedStore, Store};
+use slate::upstream_check::ReadWindow;
 
 use crate::report::Report;
 use crate::{Effort, components, time};
@@ -72,12 +73,24 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
 
     let instantiate_pooled = time(repeats, || {
         pooled_plugin
-            .instantiate(identity(date), source.clone(), limits, never())
+            .instantiate(
+                identity(date),
+                source.clone(),
+                ReadWindow::default(),
+                limits,
+                never(),
+            )
             .expect("instantiate");
     });
     let instantiate_pre = time(repeats, || {
         plain_plugin
-            .instantiate(identity(date), source.clone(), limits, never())
+            .instantiate(
+                identity(date),
+                source.clone(),
+                ReadWindow::default(),
+                limits,
+                never(),
+            )
             .expect("instantiate");
     });
     let instantiate_relink = time(repeats, || {
@@ -113,7 +126,13 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
 
     let call = time(repeats, || {
         let mut instance = pooled_plugin
-            .instantiate(identity(date), source.clone(), limits, never())
+            .instantiate(
+                identity(date),
+                source.clone(),
+                ReadWindow::default(),
+                limits,
+                never(),
+            )
             .expect("instantiate");
         instance.process(date).expect("no trap").expect("no error");
     });

@@ -23,7 +23,9 @@ use crate::plugin::spec::{Lookback, ProcessorSpec, UpstreamPolicy};
 use crate::runs::{RunFilter, RunRecord, RunStatus};
 use crate::schema::TableName;
 use crate::store::{Store, StoreError};
-pub use crate::upstream_check::{Gap, UpstreamCheck, UpstreamDecision, UpstreamStatus};
+pub use crate::upstream_check::{
+    Gap, ReadFloor, ReadWindow, UpstreamCheck, UpstreamDecision, UpstreamStatus,
+};
 
 /// Decides whether `upstream`'s state lets a processor run for `date`.
 pub fn decide_upstream(
@@ -114,6 +116,57 @@ pub fn lookback_window(
             None => Vec::new(),
         },
     }
+}
+
+/// The first date a read of an upstream's output read with `lookback` may
+/// start at, for a run of `date`: the first day of its
+/// [`lookback_window`]. `None` where any earlier date would do as well: a
+/// games lookback that reaches past the first scheduled date, or a season
+/// start no year has.
+pub fn earliest_read(
+    lookback: Lookback,
+    date: NaiveDate,
+    scheduled: &BTreeSet<NaiveDate>,
+) -> Option<NaiveDate> {
+    match lookback {
+        Lookback::None => Some(date),
+        Lookback::Days(days) => date.checked_sub_days(chrono::Days::new(u64::from(days))),
+        // The days between the (N+1)th game date back and the Nth hold no
+        // game: a read may start on any of them.
+        Lookback::Games(games) => scheduled
+            .range(..date)
+            .rev()
+            .nth(games as usize)
+            .and_then(|before| before.succ_opt()),
+        Lookback::SeasonToDate(start) => start.season_of(date),
+    }
+}
+
+/// How far back a run of `spec` for `date` may read each upstream's output
+/// ([`earliest_read`] of its lookback for that upstream). `output_of`
+/// gives an upstream's table; one it does not know has no floor.
+pub fn read_window(
+    spec: &ProcessorSpec,
+    date: NaiveDate,
+    output_of: impl Fn(&str) -> Option<TableName>,
+    scheduled: &BTreeSet<NaiveDate>,
+) -> ReadWindow {
+    let mut window = ReadWindow::default();
+    for upstream in &spec.upstream {
+        let lookback = spec.lookback_of(upstream);
+        if let (Some(table), Some(from)) = (
+            output_of(upstream),
+            earliest_read(lookback, date, scheduled),
+        ) {
+            let floor = ReadFloor {
+                from,
+                upstream: upstream.clone(),
+                lookback: lookback.to_string(),
+            };
+            window.insert(table.to_string(), floor);
+        }
+    }
+    window
 }
 
 /// The dates an upstream covers: those with rows, and those whose latest
@@ -233,7 +286,10 @@ pub fn check_dates(
         .iter()
         .enumerate()
         .map(|(d, date)| {
-            let mut check = UpstreamCheck::default();
+            let mut check = UpstreamCheck {
+                read_window: read_window(spec, *date, &output_of, &scheduled),
+                ..UpstreamCheck::default()
+            };
             for (facts, windows) in upstreams.iter().zip(&windows) {
                 check.upstreams.push(decide_upstream(
                     facts.upstream,

@@ -22,6 +22,7 @@ use crate::rows::{RowSet, Scalar, Value};
 use crate::runs::{ErrorKind, RunUsage};
 use crate::schema::{ColumnMode, ColumnType, TableSchema};
 use crate::store::input::InputSource;
+use crate::upstream_check::ReadWindow;
 use crate::validate::validate;
 
 /// How many validation errors a failure's message lists.
@@ -106,19 +107,20 @@ pub fn last_error_line(stderr: &str) -> Option<&str> {
 }
 
 /// Runs `plugin` once for `identity.date` in a fresh sandbox reading from
-/// `source`, and checks what it returns. Also returns how long
-/// instantiating the plugin took (`None` when instantiation failed), for
-/// the host's metrics.
+/// `source` within `window`, and checks what it returns. Also returns how
+/// long instantiating the plugin took (`None` when instantiation failed),
+/// for the host's metrics.
 pub fn evaluate(
     plugin: &Plugin,
     identity: RunIdentity,
     source: Arc<dyn InputSource>,
+    window: ReadWindow,
     limits: RunLimits,
     cancel: Arc<AtomicBool>,
     quality_issues: &[String],
 ) -> (Result<Evaluated, Failure>, Option<Duration>) {
     let started = Instant::now();
-    let instance = plugin.instantiate(identity.clone(), source, limits, cancel);
+    let instance = plugin.instantiate(identity.clone(), source, window, limits, cancel);
     let instantiation = instance.is_ok().then(|| started.elapsed());
     let outcome = instance
         .map_err(|error| {

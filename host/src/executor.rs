@@ -428,10 +428,15 @@ impl Executor {
             run_id: run_id.clone(),
         };
         claim.lease.start_clock();
+        let window = check
+            .as_ref()
+            .map(|check| check.read_window.clone())
+            .unwrap_or_default();
         let (evaluated, instantiation) = evaluate(
             &claim.plugin,
             identity,
             source,
+            window,
             limits,
             claim.lease.cancel_flag(),
             &quality_issues,

@@ -488,7 +488,7 @@ mod tests {
                 reason: String::new(),
                 age_seconds: None,
             }],
-            gaps: Vec::new(),
+            ..UpstreamCheck::default()
         });
         run
     }

@@ -156,6 +156,7 @@ impl Pipeline {
         match completeness::check(store, declared, date, output_of, &self.calendar, Utc::now()) {
             Ok(own) => UpstreamCheck {
                 gaps: own.gaps,
+                read_window: own.read_window,
                 ..live
             },
             Err(error) => {

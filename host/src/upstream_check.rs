@@ -149,6 +149,45 @@ pub struct UpstreamCheck {
     pub upstreams: Vec<UpstreamDecision>,
     /// Scheduled dates in the lookback window missing upstream rows.
     pub gaps: Vec<Gap>,
+    /// How far back the run the check lets go ahead may read each
+    /// upstream's output. Not recorded: it follows from the declaration.
+    #[serde(skip)]
+    pub read_window: ReadWindow,
+}
+
+/// How far back a run may read each upstream's output table: from the
+/// first day of the window its lookback declares for that upstream, the
+/// window the gap check covers and outdated tracking follows. A read that
+/// starts earlier would take rows no check vouched for, and a rerun of
+/// their date would not make the run outdated, so the sandbox refuses it.
+/// A table not named here (a raw input) has no such floor. Tables are
+/// named `dataset.table`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadWindow {
+    floors: std::collections::BTreeMap<String, ReadFloor>,
+}
+
+/// The first date a run may read of one upstream's output, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadFloor {
+    /// The earliest date a read may start at.
+    pub from: NaiveDate,
+    /// The upstream whose output the table is.
+    pub upstream: String,
+    /// The lookback that sets it, as listings show it ("none", "3 days").
+    pub lookback: String,
+}
+
+impl ReadWindow {
+    /// Sets `table`'s floor.
+    pub fn insert(&mut self, table: String, floor: ReadFloor) {
+        self.floors.insert(table, floor);
+    }
+
+    /// The floor of `table` (`dataset.table`), if it has one.
+    pub fn floor_of(&self, table: &str) -> Option<&ReadFloor> {
+        self.floors.get(table)
+    }
 }
 
 impl UpstreamCheck {
@@ -178,6 +217,7 @@ mod tests {
                 date: NaiveDate::from_ymd_opt(2026, 1, 6).unwrap(),
                 upstream: "A".into(),
             }],
+            read_window: ReadWindow::default(),
         };
         let json = serde_json::to_string(&check).unwrap();
         assert!(json.contains(r#""status":"stale_running""#), "{json}");

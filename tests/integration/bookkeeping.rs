@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, Utc};
 use slate::backfill::{self, BackfillRequest, Reprocess};
 use slate::completeness::{
-    Gap, UpstreamStatus, covered_dates, decide_upstream, find_gaps, lookback_window,
+    Gap, UpstreamStatus, covered_dates, decide_upstream, earliest_read, find_gaps, lookback_window,
+    read_window,
 };
 use slate::demo::load_season;
 use slate::demo::season::{Season, SeasonConfig};
@@ -30,8 +31,8 @@ use slate::store::InputSource;
 
 use crate::support::{
     TestHost, assert_contains, assert_reaped_as_stale, assert_succeeded, components, date,
-    health_report, plugin_dir, run_plan, set_control, slate_with_plugins, start_run_in_background,
-    wait_until,
+    failure_message, health_report, plugin_dir, run_plan, set_control, slate_with_plugins,
+    start_run_in_background, wait_until,
 };
 
 fn control_table() -> TableName {
@@ -981,6 +982,78 @@ fn lookback_gaps_are_scheduled_dates_without_upstream_rows_date_by_date() {
 }
 
 #[test]
+fn a_read_of_an_upstream_may_start_no_earlier_than_its_lookback_window() {
+    let scheduled: BTreeSet<NaiveDate> = [
+        "2026-01-05",
+        "2026-01-06",
+        "2026-01-08",
+        "2026-01-09",
+        "2026-01-11",
+    ]
+    .map(date)
+    .into();
+    let day = date("2026-01-11");
+    // No lookback: the analysis date alone.
+    assert_eq!(earliest_read(Lookback::None, day, &scheduled), Some(day));
+    assert_eq!(
+        earliest_read(Lookback::Days(4), day, &scheduled),
+        Some(date("2026-01-07"))
+    );
+    // The last three game dates are the 6th, 8th and 9th: a read may
+    // start on the 6th, or on any day after the game date before it.
+    assert_eq!(
+        earliest_read(Lookback::Games(3), day, &scheduled),
+        Some(date("2026-01-06"))
+    );
+    assert_eq!(
+        earliest_read(Lookback::Games(2), day, &scheduled),
+        Some(date("2026-01-07"))
+    );
+    // Ten game dates reach past the calendar's first: any day will do,
+    // as will any day for a lookback past the first representable one.
+    assert_eq!(earliest_read(Lookback::Games(10), day, &scheduled), None);
+    assert_eq!(earliest_read(Lookback::Games(4), day, &scheduled), None);
+    assert_eq!(
+        earliest_read(Lookback::Days(u32::MAX), day, &scheduled),
+        None
+    );
+    let season = Lookback::SeasonToDate(SeasonStart { month: 10, day: 1 });
+    assert_eq!(
+        earliest_read(season, day, &scheduled),
+        Some(date("2025-10-01"))
+    );
+}
+
+#[test]
+fn a_runs_window_bounds_each_upstream_by_its_own_lookback_and_no_raw_input() {
+    let host = TestHost::empty();
+    let composite = host.bundled("player-composite-factors");
+    let pipeline = host.whole_pipeline();
+    let output_of = |name: &str| {
+        pipeline
+            .plugin(name)
+            .map(|plugin| plugin.spec.output_table.clone())
+    };
+    let day = date("2026-01-11");
+    let window = read_window(&composite.spec, day, output_of, &BTreeSet::new());
+    let from = |table: &str| window.floor_of(table).map(|floor| floor.from);
+    // Read over the season: from its first day.
+    assert_eq!(
+        from("nba_analytics.player_game_summary"),
+        Some(date("2025-10-01"))
+    );
+    // Read on the analysis date alone.
+    assert_eq!(from("nba_precompute.player_shot_zone_analysis"), Some(day));
+    // The schedule is a raw input, not an upstream's output: no floor.
+    assert_eq!(from("nba_raw.schedule"), None);
+    let floor = window.floor_of("nba_precompute.team_defense_zone_analysis");
+    assert_eq!(
+        floor.map(|floor| (floor.upstream.as_str(), floor.lookback.as_str())),
+        Some(("TeamDefenseZoneAnalysisProcessor", "none"))
+    );
+}
+
+#[test]
 fn a_date_whose_latest_upstream_run_succeeded_with_no_rows_is_covered() {
     let with_rows: BTreeSet<NaiveDate> = ["2026-01-08"].map(date).into();
     let run = |day: &str, status: RunStatus| {
@@ -1156,7 +1229,7 @@ fn summary_gap_issues(host: &TestHost, table: &TableName, day: NaiveDate) -> Vec
 fn a_reader_of_the_season_to_date_flags_a_gap_from_further_back_than_ten_games() {
     let host = TestHost::with_demo_season();
     let pipeline = host.bundled_pipeline(&["player-game-summary", "player-daily-cache"]);
-    let cache = pipeline.plugin("PlayerDailyCacheProcessor").unwrap();
+    let cache = pipeline.plugin("PlayerDailyCacheProcessor").unwrap().clone();
     assert_eq!(
         cache.spec.lookback_of("PlayerGameSummaryProcessor"),
         Lookback::SeasonToDate(SeasonStart { month: 10, day: 1 }),
@@ -1191,17 +1264,57 @@ fn a_reader_of_the_season_to_date_flags_a_gap_from_further_back_than_ten_games()
         .unwrap();
 
     // The cache's season averages on the 27th lack the 6th's games, and
-    // every row says so; the shadow's rows, of ten games, do not.
+    // every row says so.
     let (flagged, rows) = daily_cache_rows_flagging_the_planted_gap(&host, day);
     assert!(rows > 0);
     assert_eq!(
         flagged, rows,
         "every row of {day} flags the gap of {missing}"
     );
-    assert_eq!(
-        rows_flagging_the_planted_gap(&host, &shadow_table, day),
-        (0, rows),
-        "the shadow flags the gaps of its own windows"
+    // The shadow is checked for the ten game dates it declares: no gap of
+    // the 6th, and its reads bounded by the day after the eleventh game
+    // date back.
+    let output_of = |name: &str| pipeline.plugin(name).map(|p| p.spec.output_table.clone());
+    let live = slate::completeness::check(
+        host.store.as_ref(),
+        &cache.spec,
+        day,
+        output_of,
+        pipeline.calendar(),
+        Utc::now(),
+    )
+    .unwrap();
+    let shadow_check = pipeline.shadow_check(host.store.as_ref(), &cache.spec.name, day, live);
+    assert!(
+        shadow_check.gaps.iter().all(|gap| gap.date != missing),
+        "the shadow flags the gaps of its own windows: {:?}",
+        shadow_check.gaps
+    );
+    let first_readable = game_dates[game_dates.len() - 11].succ_opt().unwrap();
+    let floor = shadow_check
+        .read_window
+        .floor_of("nba_analytics.player_game_summary")
+        .map(|floor| floor.from);
+    assert_eq!(floor, Some(first_readable));
+    // Its component reads the season all the same, further back than its
+    // declaration says: the sandbox refuses the read, and it writes nothing.
+    assert!(host.rows(&shadow_table, day).rows.is_empty());
+    let shadow_runs = host
+        .store
+        .runs(&RunFilter {
+            processor: Some(slate::shadow::shadow_name(&cache.spec.name)),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    let [shadow_run] = shadow_runs.as_slice() else {
+        panic!("one shadow run: {shadow_runs:?}");
+    };
+    assert_contains(
+        &failure_message(shadow_run, ErrorKind::Plugin),
+        &format!(
+            "may not read nba_analytics.player_game_summary from 2025-10-01: its lookback \
+             for PlayerGameSummaryProcessor (10 game dates) starts at {first_readable}"
+        ),
     );
 
     // The composite factors read the player and team games over the

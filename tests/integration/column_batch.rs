@@ -179,6 +179,7 @@ fn a_read_the_store_could_not_reach_fails_the_run_as_unreachable_not_input() {
         &echo,
         identity,
         std::sync::Arc::new(OutOfReach),
+        Default::default(),
         RunLimits::default(),
         Default::default(),
         &[],

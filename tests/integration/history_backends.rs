@@ -1038,6 +1038,7 @@ fn the_upstream_check_and_the_rows_with_quality_issues_are_recorded_with_the_run
             date: date("2026-01-06"),
             upstream: "Upstream".into(),
         }],
+        read_window: Default::default(),
     };
 
     let blocked = claim(store.as_ref(), "CheckedProcessor", day);

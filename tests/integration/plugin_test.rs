@@ -324,6 +324,29 @@ fn a_failing_plugin_exits_with_the_plugin_failure_code() {
     );
 }
 
+#[test]
+fn a_test_reads_no_upstream_output_before_the_lookback_as_production_does() {
+    // HostilePastRead reads PlayerGameSummaryProcessor's output from the
+    // day before, with no lookback: the fixture holds that day's rows.
+    let fixtures = tempfile::tempdir().unwrap();
+    let summaries = workspace()
+        .join("plugins/player-daily-cache/golden/inputs")
+        .join(SUMMARIES);
+    std::fs::copy(summaries, fixtures.path().join(SUMMARIES)).unwrap();
+    let output = slate_test(
+        components::HOSTILE_PAST_READ,
+        "2026-01-11",
+        fixtures.path(),
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    assert_contains(
+        &stdout(&output),
+        "HostilePastRead may not read nba_analytics.player_game_summary from 2026-01-10: \
+         its lookback for PlayerGameSummaryProcessor (none) starts at 2026-01-11",
+    );
+}
+
 /// Replays the bundled processor `package` on `day` from the store in
 /// `dir` with `slate test --replay`, and returns the golden file it wrote
 /// in `scratch`.

@@ -7,12 +7,15 @@ use std::time::Duration;
 
 use slate::demo::load_season;
 use slate::liveness::LeaseConfig;
+use slate::pipeline::Pipeline;
 use slate::plugin::{RunLimits, RuntimeOptions};
 use slate::rows::Scalar;
-use slate::runs::{ErrorKind, RunStatus};
-use slate::schema::ColumnType;
+use slate::runs::{ErrorKind, RunStatus, Trigger};
+use slate::schema::{ColumnType, TableName};
 
-use crate::support::{TestHost, components, date, hostile_control, season, set_control};
+use crate::support::{
+    TestHost, assert_contains, components, date, hostile_control, season, set_control,
+};
 
 /// Sets its flag when dropped, panicking or not.
 struct StopOnDrop<'a>(&'a AtomicBool);
@@ -204,6 +207,52 @@ fn hostile_processors_fail_alone_on(options: RuntimeOptions) {
     }
     let (accepted, _) = (listener.accept(), ());
     assert!(accepted.is_err(), "the socket fixture reached the listener");
+}
+
+#[test]
+fn a_run_reads_no_upstream_output_from_before_its_lookback_window() {
+    // HostilePastRead declares PlayerGameSummaryProcessor upstream with no
+    // lookback, then reads its output from the day before: rows no check
+    // vouched for, whose rerun would not make its run outdated.
+    let host = TestHost::with_demo_season();
+    let pipeline = Pipeline::new(vec![
+        host.bundled("player-game-summary"),
+        host.fixture(components::HOSTILE_PAST_READ),
+    ])
+    .unwrap();
+    let (before, day) = (date("2026-01-10"), date("2026-01-11"));
+    let summaries = pipeline
+        .select(&["PlayerGameSummaryProcessor".into()])
+        .unwrap();
+    pipeline
+        .run_date(&host.executor, before, &summaries, Trigger::Cli)
+        .unwrap();
+    let summary_table = TableName::parse("nba_analytics.player_game_summary").unwrap();
+    assert!(
+        !host.rows(&summary_table, before).rows.is_empty(),
+        "the day before has rows to read"
+    );
+
+    let all = pipeline.select(&[]).unwrap();
+    let ran = pipeline
+        .run_date(&host.executor, day, &all, Trigger::Cli)
+        .unwrap();
+    let hostile = ran
+        .records
+        .iter()
+        .find(|record| record.processor == "HostilePastRead")
+        .unwrap();
+    assert_eq!(hostile.status, RunStatus::Failed, "{hostile:?}");
+    assert_eq!(hostile.error_kind, Some(ErrorKind::Plugin));
+    assert_contains(
+        hostile.error_message.as_deref().unwrap_or_default(),
+        "refused: ReadError::InvalidRange by read-rows, read-columns, read-column-batch, \
+         read-coded-column-batch: HostilePastRead may not read \
+         nba_analytics.player_game_summary from 2026-01-10: its lookback for \
+         PlayerGameSummaryProcessor (none) starts at 2026-01-11 for analysis date 2026-01-11",
+    );
+    let output = TableName::parse("slate_test.hostile_past_read").unwrap();
+    assert!(host.rows(&output, day).rows.is_empty(), "it wrote rows");
 }
 
 #[test]

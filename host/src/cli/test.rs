@@ -74,9 +74,13 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
     let known = testing::known_schemas(&bundled);
     let limits = LimitsConfig::load(&options.data_dir.config_file())?;
     // A replay adds the lookback gaps production's check finds that date,
-    // as production does, so that its rows are the live table's.
-    let (inputs, quality_issues) = match request.inputs {
-        InputChoice::Fixtures(dir) => (Inputs::Fixtures(dir), Vec::new()),
+    // as production does, so that its rows are the live table's; both
+    // bound the reads by the processor's lookback, as production does.
+    let (inputs, quality_issues, window) = match request.inputs {
+        InputChoice::Fixtures(dir) => {
+            let window = testing::fixture_window(&plugin, &bundled, request.date);
+            (Inputs::Fixtures(dir), Vec::new(), window)
+        }
         InputChoice::Replay => {
             let store = options.warehouse.open_for_replay(&options.data_dir)?;
             // As `slate run` checks it: within the schedule's seasons and
@@ -84,8 +88,9 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
             let dates = slate::dates::DatesConfig::load(&options.data_dir.config_file())?;
             let calendar = slate::pipeline::default_calendar();
             slate::dates::serving_range(store.as_ref(), &calendar, &dates)?.check(request.date)?;
-            let gaps = testing::replayed_gaps(store.as_ref(), &plugin, &bundled, request.date)?;
-            (Inputs::Replay(store), gaps)
+            let check = testing::replayed_check(store.as_ref(), &plugin, &bundled, request.date)?;
+            let gaps = slate::upstream_check::gap_issues(&check.gaps);
+            (Inputs::Replay(store), gaps, check.read_window)
         }
     };
     let case = TestCase {
@@ -96,6 +101,7 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
         tolerance: request.tolerance,
         limits: limits.for_processor(&plugin.spec.name),
         quality_issues,
+        window,
     };
     let name = &plugin.spec.name;
     let outcome = testing::run(&plugin, &case, &known);

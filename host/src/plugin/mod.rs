@@ -31,6 +31,7 @@ pub use crate::limits::RunLimits;
 use crate::rows::wit_date;
 use crate::runs::RunUsage;
 use crate::schema::TableName;
+use crate::upstream_check::ReadWindow;
 
 /// How often the engine's epoch advances: the granularity of CPU deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -324,17 +325,20 @@ pub struct Plugin {
 }
 
 impl Plugin {
-    /// A fresh store and instance for one run.
+    /// A fresh store and instance for one run, reading upstream outputs
+    /// no further back than `window`.
     /// Setting `cancel` stops it at the next epoch tick.
     pub fn instantiate(
         &self,
         identity: RunIdentity,
         source: Arc<dyn InputSource>,
+        window: ReadWindow,
         limits: RunLimits,
         cancel: Arc<AtomicBool>,
     ) -> wasmtime::Result<Instance> {
         let sandbox = Sandbox {
             inputs: self.inputs.clone(),
+            window,
             limits,
             fuel: self.fuel,
             cancel,
@@ -358,6 +362,7 @@ impl Plugin {
         let pre = ProcessorPluginPre::new(runtime.linker.instantiate_pre(&component)?)?;
         let sandbox = Sandbox {
             inputs: self.inputs.clone(),
+            window: ReadWindow::default(),
             limits,
             fuel: self.fuel,
             cancel: Arc::new(AtomicBool::new(false)),
@@ -385,6 +390,7 @@ fn read_info(pre: &ProcessorPluginPre<RunState>, fuel: bool) -> Result<Declared,
     };
     let sandbox = Sandbox {
         inputs: Arc::new([]),
+        window: ReadWindow::default(),
         limits: RunLimits::for_info(),
         fuel,
         cancel: Arc::new(AtomicBool::new(false)),
@@ -440,6 +446,7 @@ fn trap_summary(error: &wasmtime::Error) -> String {
 /// What a run's sandbox is given besides its identity and input source.
 struct Sandbox {
     inputs: Arc<[TableName]>,
+    window: ReadWindow,
     limits: RunLimits,
     fuel: bool,
     cancel: Arc<AtomicBool>,
@@ -470,11 +477,13 @@ fn new_store(
 ) -> wasmtime::Result<Store<RunState>> {
     let Sandbox {
         inputs,
+        window,
         limits,
         fuel,
         cancel,
     } = sandbox;
-    let state = RunState::new(identity, inputs, source, limits).cancelled_by(cancel.clone());
+    let state =
+        RunState::new(identity, inputs, window, source, limits).cancelled_by(cancel.clone());
     let mut store = Store::new(pre.engine(), state);
     store.limiter(|state| state.limiter());
     store.set_hostcall_fuel(limits.hostcall_bytes());

@@ -24,6 +24,7 @@ use crate::limits::{LimitBreach, RunLimits};
 use crate::rows::naive_date;
 use crate::schema::TableName;
 use crate::store::input::{InputError, InputSource, TableSpan};
+use crate::upstream_check::ReadWindow;
 
 /// Who and what a run is, for logs and input checks.
 #[derive(Debug, Clone)]
@@ -59,6 +60,8 @@ pub struct RunState {
     max_rows_read: u64,
     identity: RunIdentity,
     declared_inputs: Arc<[TableName]>,
+    /// How far back it may read each upstream's output.
+    window: ReadWindow,
     source: Arc<dyn InputSource>,
     rows_read: u64,
     /// The first read of an input that failed in the store, as the host
@@ -110,10 +113,13 @@ impl wasmtime_wasi::p2::Pollable for CancellableWait {
 }
 
 impl RunState {
-    /// A sandbox for one run with no capabilities beyond reading `declared_inputs`.
+    /// A sandbox for one run with no capabilities beyond reading
+    /// `declared_inputs`, each upstream's output no further back than
+    /// `window` says.
     pub fn new(
         identity: RunIdentity,
         declared_inputs: Arc<[TableName]>,
+        window: ReadWindow,
         source: Arc<dyn InputSource>,
         limits: RunLimits,
     ) -> Self {
@@ -145,6 +151,7 @@ impl RunState {
             max_rows_read: limits.max_rows_read,
             identity,
             declared_inputs,
+            window,
             source,
             rows_read: 0,
             input_failure: None,
@@ -394,8 +401,9 @@ fn refused_column_list(table: &TableName, columns: &[String]) -> Option<ReadErro
 
 impl RunState {
     /// One read through `read-rows` (every column), `read-columns` or
-    /// `read-column-batch`: the table must be declared, the range real and
-    /// ordered, and the rows within the run's read limit.
+    /// `read-column-batch`: the table must be declared, the range real,
+    /// ordered and within the run's window, and the rows within the run's
+    /// read limit.
     fn read<R: ReadRows>(
         &mut self,
         table: TableRef,
@@ -434,6 +442,23 @@ impl RunState {
                 "{} may not read {table} up to {end}, after its analysis date {}: a run \
                  reads no later date",
                 self.identity.processor, self.identity.date
+            )));
+        }
+        // Before its lookback's first day, the rows are ones no check
+        // vouched for, and a rerun of their date would not make this one
+        // outdated.
+        if let Some(floor) = self.window.floor_of(&table.to_string())
+            && start < floor.from
+        {
+            return Err(ReadError::InvalidRange(format!(
+                "{} may not read {table} from {start}: its lookback for {} ({}) starts at {} \
+                 for analysis date {}, and a read before it escapes the gap check and \
+                 outdated tracking",
+                self.identity.processor,
+                floor.upstream,
+                floor.lookback,
+                floor.from,
+                self.identity.date
             )));
         }
         if let Some(refused) = columns.and_then(|columns| refused_column_list(&table, columns)) {

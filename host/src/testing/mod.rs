@@ -10,7 +10,7 @@ pub mod fixtures;
 pub mod golden;
 pub mod samples;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -27,6 +27,7 @@ use crate::runs::ErrorKind;
 use crate::schema::{TableName, TableSchema};
 use crate::store::input::InputSource;
 use crate::store::{Store, StoreError};
+use crate::upstream_check::{ReadWindow, UpstreamCheck};
 use fixtures::Fixtures;
 use golden::Difference;
 
@@ -62,35 +63,50 @@ pub struct TestCase {
     /// The run's limits.
     pub limits: RunLimits,
     /// The issues production would add to every row: the lookback gaps
-    /// of the replayed date ([`replayed_gaps`]); none for fixtures.
+    /// of the replayed date ([`replayed_check`]); none for fixtures.
     pub quality_issues: Vec<String>,
+    /// How far back it may read each upstream's output
+    /// ([`replayed_check`], [`fixture_window`]).
+    pub window: ReadWindow,
 }
 
-/// The lookback gaps production's completeness check finds for `plugin`
-/// on `date` in `store`, as its rows' data quality issues, so that a
-/// replay writes the rows the live table holds. Upstreams are looked up
-/// among `plugins` (the bundled ones), the calendar is the schedule.
-pub fn replayed_gaps(
+/// The completeness check production makes for `plugin` on `date` in
+/// `store`: its lookback gaps become the rows' data quality issues, so
+/// that a replay writes the rows the live table holds, and its window
+/// bounds the reads as production's does. Upstreams are looked up among
+/// `plugins` (the bundled ones), the calendar is the schedule.
+pub fn replayed_check(
     store: &dyn Store,
     plugin: &Plugin,
     plugins: &[Plugin],
     date: NaiveDate,
-) -> Result<Vec<String>, StoreError> {
-    let output_of = |name: &str| {
+) -> Result<UpstreamCheck, StoreError> {
+    completeness::check(
+        store,
+        &plugin.spec,
+        date,
+        output_of(plugins),
+        &crate::pipeline::default_calendar(),
+        chrono::Utc::now(),
+    )
+}
+
+/// How far back `plugin` may read on `date` from fixtures: its window
+/// without a calendar, for the upstreams among `plugins` (the bundled
+/// ones). A games lookback has no floor here: no schedule says which
+/// dates it covers.
+pub fn fixture_window(plugin: &Plugin, plugins: &[Plugin], date: NaiveDate) -> ReadWindow {
+    completeness::read_window(&plugin.spec, date, output_of(plugins), &BTreeSet::new())
+}
+
+/// An upstream's output table, looked up among `plugins`.
+fn output_of(plugins: &[Plugin]) -> impl Fn(&str) -> Option<TableName> + '_ {
+    |name: &str| {
         plugins
             .iter()
             .find(|p| p.spec.name == name)
             .map(|p| p.spec.output_table.clone())
-    };
-    let check = completeness::check(
-        store,
-        &plugin.spec,
-        date,
-        output_of,
-        &crate::pipeline::default_calendar(),
-        chrono::Utc::now(),
-    )?;
-    Ok(crate::upstream_check::gap_issues(&check.gaps))
+    }
 }
 
 /// How a test ended.
@@ -160,7 +176,18 @@ pub fn run(plugin: &Plugin, case: &TestCase, known: &BTreeMap<TableName, TableSc
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let issues = &case.quality_issues;
-    let rows = match evaluate(plugin, identity, source, case.limits, cancel, issues).0 {
+    let window = case.window.clone();
+    let rows = match evaluate(
+        plugin,
+        identity,
+        source,
+        window,
+        case.limits,
+        cancel,
+        issues,
+    )
+    .0
+    {
         Ok(Evaluated {
             rows, quarantined, ..
         }) if quarantined.is_empty() => rows,

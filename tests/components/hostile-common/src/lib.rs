@@ -56,3 +56,61 @@ pub fn control(date: Date, column: &str) -> Result<i64, slate_sdk::ProcessError>
 pub fn rows(date: Date, count: i64) -> RowSet {
     fixture_common::numbered_rows(date, count, &COLUMNS, &[])
 }
+
+/// Reads `column` of `table` from `start` to `end` through every read
+/// function the host offers, each of which the host must refuse with the
+/// error `refused` picks out (the name `refusal` says, e.g.
+/// `ReadError::InvalidRange`). A read that gets through is written out as
+/// rows, one more than it read, so the run leaves rows behind; when every
+/// read is refused, the run fails naming the refusal, each function and
+/// the host's first answer.
+pub fn read_every_way(
+    date: Date,
+    table_name: &str,
+    (start, end): (Date, Date),
+    column: &str,
+    (refusal, refused): (&str, fn(&slate_sdk::ReadError) -> Option<&String>),
+) -> Result<RowSet, slate_sdk::ProcessError> {
+    use slate_sdk::ProcessError;
+    let read_from = table(table_name);
+    let columns = [column];
+    let reads = [
+        (
+            "read-rows",
+            slate_sdk::read_rows(&read_from, start, end).map(|r| r.rows.len()),
+        ),
+        (
+            "read-columns",
+            slate_sdk::read_columns(&read_from, start, end, &columns).map(|r| r.rows.len()),
+        ),
+        (
+            "read-column-batch",
+            slate_sdk::read_column_batch(&read_from, start, end, &columns).map(|b| b.len()),
+        ),
+        (
+            "read-coded-column-batch",
+            slate_sdk::read_coded_column_batch(&read_from, start, end, &columns, &[] as &[&str])
+                .map(|b| b.len()),
+        ),
+    ];
+    let mut functions = Vec::new();
+    let mut first_answer = String::new();
+    for (function, read) in reads {
+        match read {
+            Ok(rows) => return Ok(self::rows(date, rows as i64 + 1)),
+            Err(error) => match refused(&error) {
+                Some(answer) => {
+                    functions.push(function);
+                    if first_answer.is_empty() {
+                        first_answer = answer.clone();
+                    }
+                }
+                None => return Err(ProcessError::Internal(format!("{function}: {error:?}"))),
+            },
+        }
+    }
+    Err(ProcessError::Internal(format!(
+        "refused: {refusal} by {}: {first_answer}",
+        functions.join(", ")
+    )))
+}
