@@ -483,11 +483,7 @@ fn load_one(
 
 /// What a plugin claims, for the ownership decisions.
 pub fn claimant(plugin: &Plugin) -> Claimant<'_> {
-    Claimant {
-        name: &plugin.spec.name,
-        output: &plugin.spec.output_table,
-        inputs: &plugin.spec.inputs,
-    }
+    Claimant::of(&plugin.spec)
 }
 
 /// The `.wasm` files in `dir`, in name order.

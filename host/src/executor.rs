@@ -668,11 +668,7 @@ impl Executor {
     /// own, or no one's yet ([`ownership`]), and an existing table must be
     /// able to take its schema. Creates nothing: the commit does.
     fn may_write_output(&self, spec: &ProcessorSpec) -> Result<(), StoreError> {
-        let claimant = Claimant {
-            name: &spec.name,
-            output: &spec.output_table,
-            inputs: &spec.inputs,
-        };
+        let claimant = Claimant::of(spec);
         let recorded = self.store.table_owner(&spec.output_table)?;
         ownership::decide(claimant, recorded.as_ref(), &self.store.host_owned())?;
         self.store

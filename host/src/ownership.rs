@@ -299,6 +299,22 @@ pub enum OwnershipRefused {
         /// The processor that names it first.
         first: String,
     },
+    /// The processor reads another processor's output without naming it
+    /// upstream: it would run whether or not that processor had, with no
+    /// check of its window and no outdated tracking.
+    #[error(
+        "{processor} may not read {table}: it is the output of {owner}, which {processor} \
+         does not name among its upstream processors (add it, so that its runs wait for \
+         {owner}'s and are checked against them)"
+    )]
+    ReadsWithoutUpstream {
+        /// The processor refused.
+        processor: String,
+        /// The table it reads.
+        table: TableName,
+        /// The processor whose output it is.
+        owner: String,
+    },
     /// The host would load a processor's table as a raw input.
     #[error("{table} is owned by processor {owner}: it cannot also be a raw input")]
     ProcessorsTable {
@@ -326,7 +342,8 @@ pub fn adopt_as_raw_input(
     }
 }
 
-/// What a processor claims: its name, the table it writes and the tables it reads.
+/// What a processor claims: its name, the table it writes, the tables it
+/// reads and the processors it names upstream.
 #[derive(Debug, Clone, Copy)]
 pub struct Claimant<'a> {
     /// The processor's name.
@@ -335,6 +352,20 @@ pub struct Claimant<'a> {
     pub output: &'a TableName,
     /// Its declared inputs.
     pub inputs: &'a [TableName],
+    /// Its upstream processors.
+    pub upstream: &'a [String],
+}
+
+impl<'a> Claimant<'a> {
+    /// What `spec` claims.
+    pub fn of(spec: &'a crate::plugin::ProcessorSpec) -> Self {
+        Claimant {
+            name: &spec.name,
+            output: &spec.output_table,
+            inputs: &spec.inputs,
+            upstream: &spec.upstream,
+        }
+    }
 }
 
 /// Whether `claimant` may write its output table, given the recorded
@@ -394,6 +425,7 @@ pub fn decide_commit(
         name: processor,
         output: table,
         inputs: &[],
+        upstream: &[],
     };
     decide(claimant, recorded, host)?;
     Ok(recorded
@@ -406,7 +438,10 @@ pub fn decide_commit(
 /// plugin folder): where two name the same table that has no recorded
 /// owner, the first keeps it and the later ones are refused, so a newcomer
 /// never takes a table from a processor that has simply not run yet.
-/// Returns the refusals, by position in `claimants`.
+/// A processor that reads another's output, on record or named by one of
+/// `claimants`, must name it upstream ([`OwnershipRefused::ReadsWithoutUpstream`]).
+/// Returns the refusals: those of writes by position in `claimants`, then
+/// those of reads.
 pub fn decide_all(
     claimants: &[Claimant<'_>],
     recorded: &BTreeMap<TableName, TableOwner>,
@@ -452,7 +487,41 @@ pub fn decide_all(
             Err(refusal) => refused.push((index, refusal)),
         }
     }
+    // After every refusal of a write, which is the cause where both are
+    // (a table transferred from the processor its readers name).
+    for (index, claimant) in claimants.iter().enumerate() {
+        if refused.iter().any(|(refused, _)| *refused == index) {
+            continue;
+        }
+        if let Some(refusal) = reads_without_upstream(claimant, claimants, recorded, host) {
+            refused.push((index, refusal));
+        }
+    }
     refused
+}
+
+/// The first input of `claimant` that is another processor's output (on
+/// record, else named first by one of `claimants`, unless the host loads
+/// it as a raw input) whose processor it does not name upstream.
+fn reads_without_upstream(
+    claimant: &Claimant<'_>,
+    claimants: &[Claimant<'_>],
+    recorded: &BTreeMap<TableName, TableOwner>,
+    host: &HostOwned,
+) -> Option<OwnershipRefused> {
+    claimant.inputs.iter().find_map(|input| {
+        let owner = match recorded.get(input) {
+            Some(owner) => owner.processor()?,
+            None if host.loads(input) => return None,
+            None => claimants.iter().find(|c| c.output == input)?.name,
+        };
+        let named = owner == claimant.name || claimant.upstream.iter().any(|u| u == owner);
+        (!named).then(|| OwnershipRefused::ReadsWithoutUpstream {
+            processor: claimant.name.to_string(),
+            table: input.clone(),
+            owner: owner.to_string(),
+        })
+    })
 }
 
 #[cfg(test)]
@@ -470,6 +539,7 @@ mod tests {
             name,
             output,
             inputs,
+            upstream: &[],
         }
     }
 
@@ -629,6 +699,56 @@ mod tests {
              PlayerDailyCacheProcessor came from the registry, roll it back or undeploy it \
              (`slate undeploy PlayerDailyCacheProcessor`); or give one of the two another table"
         );
+    }
+
+    #[test]
+    fn a_processor_reading_anothers_output_must_name_it_upstream() {
+        let summaries = table("nba_analytics.player_game_summary");
+        let (cache, snoop) = (table("nba_precompute.cache"), table("slate_test.snoop"));
+        let inputs = [summaries.clone()];
+        let upstream = ["PlayerGameSummaryProcessor".to_string()];
+        let named = Claimant {
+            upstream: &upstream,
+            ..claimant("Cache", &cache, &inputs)
+        };
+        let unnamed = claimant("Snoop", &snoop, &inputs);
+        let summary = claimant("PlayerGameSummaryProcessor", &summaries, &[]);
+        // Named by a processor of the set: no owner is recorded yet.
+        let refused = decide_all(
+            &[summary, named, unnamed],
+            &BTreeMap::new(),
+            &HostOwned::default(),
+        );
+        let expected = OwnershipRefused::ReadsWithoutUpstream {
+            processor: "Snoop".into(),
+            table: summaries.clone(),
+            owner: "PlayerGameSummaryProcessor".into(),
+        };
+        assert_eq!(refused, [(2, expected.clone())]);
+        assert_eq!(
+            expected.to_string(),
+            "Snoop may not read nba_analytics.player_game_summary: it is the output of \
+             PlayerGameSummaryProcessor, which Snoop does not name among its upstream \
+             processors (add it, so that its runs wait for PlayerGameSummaryProcessor's and \
+             are checked against them)"
+        );
+        // On record, with its processor not in the set.
+        let recorded = BTreeMap::from([(
+            summaries.clone(),
+            TableOwner::Processor("PlayerGameSummaryProcessor".into()),
+        )]);
+        let refused = decide_all(&[named, unnamed], &recorded, &HostOwned::default());
+        assert_eq!(refused, [(1, expected)]);
+        // A raw input has no processor to name, on record or loaded by the
+        // host, even where a processor of the set names it (and is refused).
+        let raw = BTreeMap::from([(summaries.clone(), TableOwner::RawInput)]);
+        assert_eq!(decide_all(&[unnamed], &raw, &HostOwned::default()), []);
+        let loaded = HostOwned {
+            raw_inputs: vec![summaries.clone()],
+            ..HostOwned::default()
+        };
+        let refused = decide_all(&[summary, unnamed], &BTreeMap::new(), &loaded);
+        assert_eq!(refused.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0]);
     }
 
     #[test]

@@ -1229,7 +1229,10 @@ fn summary_gap_issues(host: &TestHost, table: &TableName, day: NaiveDate) -> Vec
 fn a_reader_of_the_season_to_date_flags_a_gap_from_further_back_than_ten_games() {
     let host = TestHost::with_demo_season();
     let pipeline = host.bundled_pipeline(&["player-game-summary", "player-daily-cache"]);
-    let cache = pipeline.plugin("PlayerDailyCacheProcessor").unwrap().clone();
+    let cache = pipeline
+        .plugin("PlayerDailyCacheProcessor")
+        .unwrap()
+        .clone();
     assert_eq!(
         cache.spec.lookback_of("PlayerGameSummaryProcessor"),
         Lookback::SeasonToDate(SeasonStart { month: 10, day: 1 }),

@@ -229,6 +229,40 @@ fn a_processor_that_declares_a_host_table_among_its_inputs_never_runs_and_never_
 }
 
 #[test]
+fn a_processor_reading_anothers_output_without_naming_it_upstream_never_loads() {
+    let host = TestHost::empty();
+    let expected = "UpstreamSkipper may not read nba_analytics.player_game_summary: it is \
+                    the output of PlayerGameSummaryProcessor, which UpstreamSkipper does not \
+                    name among its upstream processors";
+
+    // At load: beside the bundled summaries, a --plugin-dir holding it fails.
+    match load_with_plugin_dir_of(&host, components::HOSTILE_UPSTREAM_SKIP) {
+        Err(CatalogError::Ownership { origin, refused }) => {
+            assert!(origin.ends_with("hostile_upstream_skip.wasm"), "{origin}");
+            assert_contains(&refused.to_string(), expected);
+        }
+        Err(other) => panic!("refused for the wrong reason: {other}"),
+        Ok(_) => panic!("the skipper was loaded"),
+    }
+
+    // At deploy: refused by the ownership check, the registry untouched.
+    let registry = Registry::open(&host.dir.path().join("registry")).unwrap();
+    let current = host.bundled_pipeline(&["player-game-summary"]);
+    let deployer = Deployer {
+        runtime: &host.runtime,
+        registry: &registry,
+        current: &current,
+        ledger: &ledger(host.store.as_ref()),
+        store: None,
+    };
+    let bytes = std::fs::read(components::HOSTILE_UPSTREAM_SKIP).unwrap();
+    let rejected = deployer.deploy(&bytes, None).err().expect("refused");
+    assert_eq!(rejected.check, DeployCheck::Ownership, "{rejected}");
+    assert_contains(&rejected.reason, expected);
+    assert!(registry.active().unwrap().is_empty());
+}
+
+#[test]
 fn an_unowned_table_goes_to_the_first_processor_loaded_not_a_newcomer_under_another_name() {
     let host = TestHost::empty();
     let owner = host.fixture(components::VERSIONED_V1);

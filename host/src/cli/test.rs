@@ -54,11 +54,7 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
     };
     // Refused wherever production loads it, whatever the data folder
     // holds: a table the host owns, or one the processor also reads.
-    let claimant = slate::ownership::Claimant {
-        name: &plugin.spec.name,
-        output: &plugin.spec.output_table,
-        inputs: &plugin.spec.inputs,
-    };
+    let claimant = slate::ownership::Claimant::of(&plugin.spec);
     if let Some((_, refused)) = slate::ownership::Ledger::default()
         .refusals(&[claimant])
         .into_iter()
