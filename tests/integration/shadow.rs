@@ -107,7 +107,13 @@ fn a_shadow_runs_beside_the_live_run_into_its_own_table_and_never_touches_the_li
     );
     assert_contains(&deployed, "as the shadow of the active version");
     let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
-    succeed(dir.path(), &run);
+    let summary = succeed(dir.path(), &run);
+    let shadow_line = summary
+        .lines()
+        .find(|line| line.contains("VersionedProcessor~shadow (shadow)"))
+        .unwrap_or_else(|| panic!("no shadow line: {summary}"));
+    assert_contains(shadow_line, "success");
+    assert_contains(shadow_line, "compare: `slate diff VersionedProcessor`");
 
     assert_eq!(
         rows_of(dir.path(), &versioned()),
@@ -179,11 +185,15 @@ fn a_shadow_that_traps_fails_alone_and_the_live_run_succeeds() {
         &["deploy", "--shadow", components::VERSIONED_V4_PANICS],
     );
     let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
+    // The command succeeds on its live run; its summary shows the shadow's
+    // failure on a line of its own, under the live run.
     let output = succeed(dir.path(), &run);
-    assert!(
-        !output.contains("~shadow"),
-        "the live summary lists live runs: {output}"
-    );
+    let shadow_line = output
+        .lines()
+        .find(|line| line.contains("VersionedProcessor~shadow (shadow)"))
+        .unwrap_or_else(|| panic!("no shadow line: {output}"));
+    assert_contains(shadow_line, "failed");
+    assert_contains(shadow_line, "versioned v4 always panics");
 
     let live = latest_run(dir.path(), "VersionedProcessor");
     assert_eq!(live["status"], "success");

@@ -6,7 +6,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use slate::liveness::{is_dead_incarnation, reap_on_start};
 use slate::pipeline::DateRun;
-use slate::runs::{RunFilter, RunStatus, Trigger};
+use slate::runs::{RunFilter, RunRecord, RunStatus, Trigger};
 use slate::store::Store;
 use slate::store::listing::{self, list_runs};
 use slate::upstream_check::summarize_gaps;
@@ -24,6 +24,7 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
     let date = host.served(date)?;
     let selection = host.pipeline.select(processors)?;
     let interrupt = super::interrupt::Interrupt::watch(&host.executor)?;
+    let started = chrono::Utc::now();
     let DateRun {
         records,
         not_started,
@@ -95,6 +96,20 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
             record.run_id.clone(),
             note,
         ]);
+        if let Some(shadow) = shadow_run_since(&host, name, date, started)? {
+            let note = match shadow.status {
+                RunStatus::Success => format!("compare: `slate diff {name}`"),
+                _ => short_error(&shadow),
+            };
+            output.add_row(vec![
+                format!("{} (shadow)", shadow.processor),
+                shadow.status.to_string(),
+                shadow.rows_written.to_string(),
+                duration(shadow.duration_ms),
+                shadow.run_id.clone(),
+                note,
+            ]);
+        }
     }
     println!("{output}");
     for phase in host.pipeline.phase_completion(host.store.as_ref(), date)? {
@@ -135,6 +150,27 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
     } else {
         ExitCode::FAILURE
     }))
+}
+
+/// The run of `name`'s shadow version for `date` that this invocation
+/// made (started at `since` or later), if it has a shadow that ran: it runs
+/// after its live run, and its result is not the command's.
+fn shadow_run_since(
+    host: &Host,
+    name: &str,
+    date: NaiveDate,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<RunRecord>> {
+    if host.pipeline.shadow(name).is_none() {
+        return Ok(None);
+    }
+    let latest = host.store.runs(&RunFilter {
+        processor: Some(slate::shadow::shadow_name(name)),
+        date: Some(date),
+        limit: Some(1),
+        ..RunFilter::default()
+    })?;
+    Ok(latest.into_iter().find(|run| run.started_at >= since))
 }
 
 /// Prints run history matching `filter`, newest first.
