@@ -537,6 +537,13 @@ async fn a_bad_grid_query_is_a_400_naming_the_parameter_and_its_value() {
             "from",
             "given more than once",
         ),
+        // Bytes that are no text are refused, not read as U+FFFD.
+        (
+            "/api/grid?from=2026-01-05&to=2026-01-0%FF",
+            "to",
+            "`to=2026-01-0%FF` is not UTF-8 text",
+        ),
+        ("/api/grid?%C3=2026-01-05", "%C3", "is not UTF-8 text"),
     ];
     for (uri, field, named) in cases {
         let (status, body, _) = get(&served, uri).await;

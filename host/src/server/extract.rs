@@ -23,13 +23,17 @@ use crate::dates::{self, DateError, DatesConfig};
 use crate::pipeline::Pipeline;
 
 /// A request's query parameters, each given at most once: a repeated one
-/// is a 400 naming it, where a map would silently keep its last value.
+/// is a 400 naming it, where a map would silently keep its last value, and
+/// so is one that is not UTF-8 text.
 pub struct Params(pub HashMap<String, String>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        if let Some(refused) = parts.uri.query().and_then(not_utf8) {
+            return Err(refused);
+        }
         let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
             .map_err(|e| ApiError::bad_field("query", e.body_text()))?;
         let mut params = HashMap::with_capacity(pairs.len());
@@ -44,6 +48,29 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
         }
         Ok(Params(params))
     }
+}
+
+/// The first parameter of `query` whose name or value is not UTF-8 once
+/// percent-decoded, as a 400 naming it: decoding it as text would put
+/// U+FFFD in its place, and a processor or a date would be looked up under
+/// a name no one sent.
+fn not_utf8(query: &str) -> Option<ApiError> {
+    query.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded = |part: &str| {
+            percent_encoding::percent_decode_str(&part.replace('+', " "))
+                .decode_utf8()
+                .map(|text| text.into_owned())
+        };
+        let (name_text, value_text) = (decoded(name), decoded(value));
+        if name_text.is_ok() && value_text.is_ok() {
+            return None;
+        }
+        Some(ApiError::bad_field(
+            &name_text.unwrap_or_else(|_| name.to_string()),
+            format!("query parameter `{pair}` is not UTF-8 text once percent-decoded"),
+        ))
+    })
 }
 
 /// A read that takes no query parameters: any is a 400 naming it, as the
