@@ -71,8 +71,8 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
     let repeats = effort.repeats * 5;
     let never = || Arc::new(AtomicBool::new(false));
 
-    let instantiate_pooled = time(repeats, || {
-        pooled_plugin
+    let instantiate = |plugin: &slate::plugin::Plugin| {
+        plugin
             .instantiate(
                 identity(date),
                 source.clone(),
@@ -80,18 +80,13 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
                 limits,
                 never(),
             )
-            .expect("instantiate");
+            .expect("instantiate")
+    };
+    let instantiate_pooled = time(repeats, || {
+        instantiate(&pooled_plugin);
     });
     let instantiate_pre = time(repeats, || {
-        plain_plugin
-            .instantiate(
-                identity(date),
-                source.clone(),
-                ReadWindow::default(),
-                limits,
-                never(),
-            )
-            .expect("instantiate");
+        instantiate(&plain_plugin);
     });
     let instantiate_relink = time(repeats, || {
         plain_plugin
@@ -125,15 +120,7 @@ pub fn measure(report: &mut Report, effort: Effort) -> anyhow::Result<()> {
     );
 
     let call = time(repeats, || {
-        let mut instance = pooled_plugin
-            .instantiate(
-                identity(date),
-                source.clone(),
-                ReadWindow::default(),
-                limits,
-                never(),
-            )
-            .expect("instantiate");
+        let mut instance = instantiate(&pooled_plugin);
         instance.process(date).expect("no trap").expect("no error");
     });
     report.add(

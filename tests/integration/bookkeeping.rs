@@ -926,9 +926,9 @@ fn completeness_decisions_cover_every_upstream_state() {
     }
 }
 
-#[test]
-fn lookback_gaps_are_scheduled_dates_without_upstream_rows_date_by_date() {
-    let scheduled: BTreeSet<NaiveDate> = [
+/// Five game dates in January 2026: the 5th, 6th, 8th, 9th and 11th.
+fn game_dates_around_the_11th() -> BTreeSet<NaiveDate> {
+    [
         "2026-01-05",
         "2026-01-06",
         "2026-01-08",
@@ -936,7 +936,12 @@ fn lookback_gaps_are_scheduled_dates_without_upstream_rows_date_by_date() {
         "2026-01-11",
     ]
     .map(date)
-    .into();
+    .into()
+}
+
+#[test]
+fn lookback_gaps_are_scheduled_dates_without_upstream_rows_date_by_date() {
+    let scheduled = game_dates_around_the_11th();
     let day = date("2026-01-11");
     // The last three game dates before the 11th; the 7th and 10th had no games.
     assert_eq!(
@@ -983,15 +988,7 @@ fn lookback_gaps_are_scheduled_dates_without_upstream_rows_date_by_date() {
 
 #[test]
 fn a_read_of_an_upstream_may_start_no_earlier_than_its_lookback_window() {
-    let scheduled: BTreeSet<NaiveDate> = [
-        "2026-01-05",
-        "2026-01-06",
-        "2026-01-08",
-        "2026-01-09",
-        "2026-01-11",
-    ]
-    .map(date)
-    .into();
+    let scheduled = game_dates_around_the_11th();
     let day = date("2026-01-11");
     // No lookback: the analysis date alone.
     assert_eq!(earliest_read(Lookback::None, day, &scheduled), Some(day));

@@ -95,6 +95,18 @@ fn with_v1_run() -> tempfile::TempDir {
     dir
 }
 
+/// Runs VersionedProcessor on DAY with `slate run`, which must succeed,
+/// and returns the line of its summary that shows the shadow's run.
+fn run_and_find_the_shadow_line(dir: &std::path::Path) -> String {
+    let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
+    let summary = succeed(dir, &run);
+    summary
+        .lines()
+        .find(|line| line.contains("VersionedProcessor~shadow (shadow)"))
+        .unwrap_or_else(|| panic!("no shadow line: {summary}"))
+        .to_string()
+}
+
 #[test]
 fn a_shadow_runs_beside_the_live_run_into_its_own_table_and_never_touches_the_live_one() {
     let dir = with_v1_run();
@@ -106,14 +118,9 @@ fn a_shadow_runs_beside_the_live_run_into_its_own_table_and_never_touches_the_li
         &["deploy", "--shadow", components::VERSIONED_V2],
     );
     assert_contains(&deployed, "as the shadow of the active version");
-    let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
-    let summary = succeed(dir.path(), &run);
-    let shadow_line = summary
-        .lines()
-        .find(|line| line.contains("VersionedProcessor~shadow (shadow)"))
-        .unwrap_or_else(|| panic!("no shadow line: {summary}"));
-    assert_contains(shadow_line, "success");
-    assert_contains(shadow_line, "compare: `slate diff VersionedProcessor`");
+    let shadow_line = run_and_find_the_shadow_line(dir.path());
+    assert_contains(&shadow_line, "success");
+    assert_contains(&shadow_line, "compare: `slate diff VersionedProcessor`");
 
     assert_eq!(
         rows_of(dir.path(), &versioned()),
@@ -184,16 +191,11 @@ fn a_shadow_that_traps_fails_alone_and_the_live_run_succeeds() {
         dir.path(),
         &["deploy", "--shadow", components::VERSIONED_V4_PANICS],
     );
-    let run = ["run", "--date", DAY, "--processors", "VersionedProcessor"];
     // The command succeeds on its live run; its summary shows the shadow's
     // failure on a line of its own, under the live run.
-    let output = succeed(dir.path(), &run);
-    let shadow_line = output
-        .lines()
-        .find(|line| line.contains("VersionedProcessor~shadow (shadow)"))
-        .unwrap_or_else(|| panic!("no shadow line: {output}"));
-    assert_contains(shadow_line, "failed");
-    assert_contains(shadow_line, "versioned v4 always panics");
+    let shadow_line = run_and_find_the_shadow_line(dir.path());
+    assert_contains(&shadow_line, "failed");
+    assert_contains(&shadow_line, "versioned v4 always panics");
 
     let live = latest_run(dir.path(), "VersionedProcessor");
     assert_eq!(live["status"], "success");
