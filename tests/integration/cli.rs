@@ -119,6 +119,37 @@ fn demo_then_run_prints_rows_for_both_processors() {
         cache,
         "rows flag lookback gaps: PlayerGameSummaryProcessor has no rows for 2025-10-21",
     );
+    assert!(
+        !stderr(&run).contains("outdated"),
+        "the whole pipeline ran: {}",
+        stderr(&run)
+    );
+
+    // The summaries alone, again: what read them is outdated, and the
+    // command says so, with the command that reruns them.
+    let summaries_alone = slate(
+        dir.path(),
+        &[
+            "run",
+            "--date",
+            "2026-01-11",
+            "--processors",
+            "PlayerGameSummaryProcessor",
+        ],
+    );
+    assert_succeeded(&summaries_alone);
+    let warned = stderr(&summaries_alone);
+    assert_contains(
+        &warned,
+        "warning: on 2026-01-11, 5 runs are outdated, e.g. PlayerDailyCacheProcessor: \
+         PlayerGameSummaryProcessor rewrote this date since (run ",
+    );
+    assert_contains(
+        &warned,
+        "`slate run --date 2026-01-11 --processors PlayerDailyCacheProcessor,\
+         PlayerShotZoneAnalysisProcessor,PlayerCompositeFactorsProcessor,MLFeatureStoreProcessor,\
+         PointsPredictionProcessor` reruns them",
+    );
 
     let runs = slate(
         dir.path(),

@@ -134,6 +134,7 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
             members.join(", ")
         );
     }
+    warn_of_outdated_on(&host, date)?;
     for (processor, error) in &not_started {
         eprintln!("{processor} not started: {error}");
     }
@@ -150,6 +151,35 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
     } else {
         ExitCode::FAILURE
     }))
+}
+
+/// Warns of the processors whose latest success on `date` is outdated once
+/// the command ran: typically those downstream of a `--processors` run,
+/// which read what it rewrote. Their phase may still read "complete"; the
+/// warning says which runs' rows predate what they read, and the command
+/// that reruns them.
+fn warn_of_outdated_on(host: &Host, date: NaiveDate) -> Result<()> {
+    let everyone = host.pipeline.order().to_vec();
+    let mut outdated =
+        slate::outdated::in_range(host.store.as_ref(), &host.pipeline, &everyone, (date, date))?;
+    // In the pipeline's order, the order a rerun takes them in.
+    outdated.sort_by_key(|o| everyone.iter().position(|name| *name == o.processor));
+    let Some(first) = outdated.first() else {
+        return Ok(());
+    };
+    let names: Vec<&str> = outdated.iter().map(|o| o.processor.as_str()).collect();
+    let count = match outdated.len() {
+        1 => "1 run is".to_string(),
+        n => format!("{n} runs are"),
+    };
+    eprintln!(
+        "warning: on {date}, {count} outdated, e.g. {}: {}; `slate run --date {date} \
+         --processors {}` reruns them",
+        first.processor,
+        first.why(),
+        names.join(",")
+    );
+    Ok(())
 }
 
 /// The run of `name`'s shadow version for `date` that this invocation
