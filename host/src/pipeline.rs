@@ -15,7 +15,7 @@ use chrono::{NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::alerts::phase::record_phase_events;
-use crate::completeness::{self, UpstreamCheck};
+use crate::completeness::{self, ReadWindow, UpstreamCheck};
 use crate::dag::{self, DagError};
 use crate::executor::{Claim, Executor, SHUTDOWN_MESSAGE};
 use crate::plugin::Plugin;
@@ -167,6 +167,25 @@ impl Pipeline {
                 live
             }
         }
+    }
+
+    /// What the shadow version of `name` declares (its spec as it runs
+    /// has no upstream: nothing waits on a shadow's inputs).
+    pub fn shadow_declaration(&self, name: &str) -> Option<&ProcessorSpec> {
+        self.shadow_declarations.get(name).map(|spec| spec.as_ref())
+    }
+
+    /// How far back a run of `spec` on `date` may read each upstream's
+    /// output, with this pipeline's upstream tables and the calendar's
+    /// `scheduled` game dates ([`completeness::read_window`]).
+    pub fn read_window(
+        &self,
+        spec: &ProcessorSpec,
+        date: NaiveDate,
+        scheduled: &BTreeSet<NaiveDate>,
+    ) -> ReadWindow {
+        let output_of = |name: &str| self.plugins.get(name).map(|p| p.spec.output_table.clone());
+        completeness::read_window(spec, date, output_of, scheduled)
     }
 
     /// The shadow of `name` (named and writing as a shadow), if it has one.

@@ -446,6 +446,15 @@ pub fn replay(
             _ => skipped.push(date),
         }
     }
+    // A recorded check keeps no read window: each date gets the one the
+    // shadow declares, as a live run's check gives it.
+    let declared = pipeline.shadow_declaration(name).unwrap_or(&shadow.spec);
+    let scheduled = match declared.looks_back() {
+        true => crate::dates::scheduled_games(executor.store().as_ref(), pipeline.calendar())?
+            .into_keys()
+            .collect(),
+        false => std::collections::BTreeSet::new(),
+    };
     let next = AtomicUsize::new(0);
     let outcomes = Mutex::new(Vec::with_capacity(planned.len()));
     let not_run = Mutex::new(Vec::new());
@@ -463,7 +472,10 @@ pub fn replay(
                         continue;
                     }
                     let check = check.clone().map(|live| {
-                        pipeline.shadow_check(executor.store().as_ref(), name, *date, live)
+                        let mut check =
+                            pipeline.shadow_check(executor.store().as_ref(), name, *date, live);
+                        check.read_window = pipeline.read_window(declared, *date, &scheduled);
+                        check
                     });
                     let ran = executor
                         .claim(shadow, *date, Trigger::Shadow)

@@ -8,9 +8,9 @@ use std::path::Path;
 use serde_json::{Value as Json, json};
 use slate::rows::RowSet;
 use slate::schema::TableName;
-use slate::store::EmbeddedStore;
 use slate::store::alerts::AlertOutbox;
 use slate::store::input::InputSource;
+use slate::store::{EmbeddedStore, RunLedger};
 
 use crate::support::{
     assert_contains, components, date, demo_data_dir, listed_plugin, slate, stderr,
@@ -1068,6 +1068,68 @@ fn a_replay_runs_no_further_date_once_its_version_stopped_being_the_shadow() {
 /// rows by the processor's declared key, as on the embedded store. It
 /// matched them by date alone: every row of a date was one row, and a
 /// shadow that changed every row showed one change.
+#[test]
+fn a_replayed_shadow_reads_no_further_back_than_its_lookback() {
+    // On the season's first day the daily cache reads nothing, and its
+    // live run succeeds.
+    let host = crate::support::TestHost::with_demo_season();
+    let pipeline = host.bundled_pipeline(&["player-game-summary", "player-daily-cache"]);
+    let opening = date("2025-10-01");
+    let all = pipeline.select(&[]).unwrap();
+    let ran = pipeline
+        .run_date(&host.executor, opening, &all, slate::runs::Trigger::Cli)
+        .unwrap();
+    assert!(
+        ran.records
+            .iter()
+            .all(|r| r.status == slate::runs::RunStatus::Success),
+        "{:?}",
+        ran.records
+    );
+    // A shadow declaring the same reads (the summaries over the season),
+    // whose component reads the summaries from the day before, the last
+    // day of the season before. The replay takes the live run's recorded
+    // check, which keeps no read window.
+    let cache = pipeline.plugin("PlayerDailyCacheProcessor").unwrap();
+    let mut reader = host.fixture(components::HOSTILE_PAST_READ);
+    let mut declared = (*reader.spec).clone();
+    declared.name = cache.spec.name.clone();
+    (declared.upstream, declared.lookback, declared.season) = (
+        cache.spec.upstream.clone(),
+        cache.spec.lookback,
+        cache.spec.season.clone(),
+    );
+    (reader.spec, reader.hash) = (std::sync::Arc::new(declared), "reads-back".into());
+    let pipeline = pipeline.with_shadows(vec![reader]);
+
+    let replayed = slate::shadow::replay(
+        &host.executor,
+        &pipeline,
+        "PlayerDailyCacheProcessor",
+        (opening, opening),
+        1,
+        &|_| {},
+        &|_| true,
+    )
+    .unwrap();
+    assert_eq!(replayed.outcomes.len(), 1, "{replayed:?}");
+    let shadow_runs = host
+        .store
+        .runs(&slate::runs::RunFilter {
+            processor: Some(slate::shadow::shadow_name("PlayerDailyCacheProcessor")),
+            ..slate::runs::RunFilter::default()
+        })
+        .unwrap();
+    let [shadow_run] = shadow_runs.as_slice() else {
+        panic!("one shadow run: {shadow_runs:?}");
+    };
+    assert_contains(
+        &crate::support::failure_message(shadow_run, slate::runs::ErrorKind::Plugin),
+        "may not read nba_analytics.player_game_summary from 2025-09-30: its lookback for \
+         PlayerGameSummaryProcessor (the season from 10-01) starts at 2025-10-01",
+    );
+}
+
 #[test]
 fn on_bigquery_a_diff_matches_rows_by_the_declared_key_not_the_date_alone() {
     use slate::executor::Executor;
