@@ -25,7 +25,7 @@
 use std::fmt;
 
 use crate::catalog::claimant;
-use crate::ownership::Ledger;
+use crate::ownership::{Ledger, OwnershipRefused};
 use crate::pipeline::Pipeline;
 use crate::plugin::{Plugin, PluginError, Runtime};
 use crate::registry::{DeployAction, Deployment, Registry, RegistryError, ShadowVersion};
@@ -843,7 +843,9 @@ fn resolve_after_shadow_ended(store: Option<&dyn crate::store::Store>, name: &st
 /// Refuses `plugin` when its output table belongs to anyone but its own
 /// processor: another processor (recorded, or simply loaded before it), a
 /// raw input, or the host. A new version of the same processor keeps the
-/// table; a processor under a new name does not get it.
+/// table; a processor under a new name does not get it. Refuses it too
+/// when a loaded processor reads that table without naming it upstream:
+/// every load would leave that reader out from then on.
 fn check_ownership(
     current: &Pipeline,
     plugin: &Plugin,
@@ -856,12 +858,25 @@ fn check_ownership(
         .collect();
     claimants.push(claimant(plugin));
     let newcomer = claimants.len() - 1;
-    match ledger
-        .refusals(&claimants)
+    let refused = ledger.refusals(&claimants);
+    if let Some((_, refusal)) = refused.iter().find(|(index, _)| *index == newcomer) {
+        return Err(DeployError::new(DeployCheck::Ownership, refusal));
+    }
+    let before: Vec<OwnershipRefused> = ledger
+        .refusals(&current.plugins().map(claimant).collect::<Vec<_>>())
         .into_iter()
-        .find(|(index, _)| *index == newcomer)
-    {
-        Some((_, refused)) => Err(DeployError::new(DeployCheck::Ownership, refused)),
+        .map(|(_, refusal)| refusal)
+        .collect();
+    let left_out_reader = refused.into_iter().find(|(_, refusal)| {
+        matches!(refusal, OwnershipRefused::ReadsWithoutUpstream { owner, .. }
+            if *owner == plugin.spec.name)
+            && !before.contains(refusal)
+    });
+    match left_out_reader {
+        Some((_, refusal)) => Err(DeployError::new(
+            DeployCheck::Ownership,
+            format!("every load would leave a reader of its table out: {refusal}"),
+        )),
         None => Ok(()),
     }
 }

@@ -229,7 +229,7 @@ fn a_processor_that_declares_a_host_table_among_its_inputs_never_runs_and_never_
 }
 
 #[test]
-fn a_processor_reading_anothers_output_without_naming_it_upstream_never_loads() {
+fn a_processor_reading_anothers_output_without_naming_it_upstream_never_loads_nor_lets_it_deploy() {
     let host = TestHost::empty();
     let expected = "UpstreamSkipper may not read nba_analytics.player_game_summary: it is \
                     the output of PlayerGameSummaryProcessor, which UpstreamSkipper does not \
@@ -259,6 +259,30 @@ fn a_processor_reading_anothers_output_without_naming_it_upstream_never_loads() 
     let rejected = deployer.deploy(&bytes, None).err().expect("refused");
     assert_eq!(rejected.check, DeployCheck::Ownership, "{rejected}");
     assert_contains(&rejected.reason, expected);
+    assert!(registry.active().unwrap().is_empty());
+
+    // Loaded where nothing writes the table, it runs; a deploy of the
+    // table's writer is then refused, since every load from then on would
+    // leave the skipper out.
+    let skipper = host.fixture(components::HOSTILE_UPSTREAM_SKIP);
+    let current = Pipeline::new(vec![skipper]).unwrap();
+    let deployer = Deployer {
+        current: &current,
+        ..deployer
+    };
+    let summaries = slate::bundled::PLUGINS
+        .iter()
+        .find(|p| p.package == "player-game-summary")
+        .unwrap();
+    let rejected = deployer
+        .deploy(summaries.bytes, None)
+        .err()
+        .expect("refused");
+    assert_eq!(rejected.check, DeployCheck::Ownership, "{rejected}");
+    assert_contains(
+        &rejected.reason,
+        &format!("every load would leave a reader of its table out: {expected}"),
+    );
     assert!(registry.active().unwrap().is_empty());
 }
 
