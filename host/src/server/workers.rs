@@ -7,13 +7,13 @@
 //! Backfills take at most all slots but one ([`WorkerPool::backfill_room`]),
 //! and wait for their turn among themselves, not in the pool's queue: a
 //! run asked for over HTTP or by a schedule never waits for a backfill of
-//! a season to end.
+//! a season to end. Backfills start in the order they were queued.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 /// A fixed number of slots for blocking jobs.
@@ -22,6 +22,11 @@ pub struct WorkerPool {
     slots: Arc<Semaphore>,
     /// The slots backfills may hold at once: all but one.
     backfill_slots: Arc<Semaphore>,
+    /// What the backfill queued last says once it holds its backfill
+    /// slots. The next one asks for them only then: the semaphore serves
+    /// waiters in the order they first asked, and tasks spawned one after
+    /// another may first run in any order.
+    last_in_line: Arc<Mutex<Option<oneshot::Receiver<()>>>>,
     size: usize,
     jobs: Arc<AtomicUsize>,
     drained: Arc<Notify>,
@@ -53,6 +58,7 @@ impl WorkerPool {
         WorkerPool {
             slots: Arc::new(Semaphore::new(size)),
             backfill_slots: Arc::new(Semaphore::new(backfill_room(size))),
+            last_in_line: Arc::new(Mutex::new(None)),
             size,
             jobs: Arc::new(AtomicUsize::new(0)),
             drained: Arc::new(Notify::new()),
@@ -73,8 +79,8 @@ impl WorkerPool {
 
     /// Queues a backfill's `job`, which runs `weight` runs at once (at most
     /// [`WorkerPool::backfill_room`]), to run once as many slots are free.
-    /// It waits behind other backfills, not in the pool's queue. Must be
-    /// called from within the tokio runtime.
+    /// It waits behind the backfills queued before it, not in the pool's
+    /// queue. Must be called from within the tokio runtime.
     pub fn spawn_backfill<T: Send + 'static>(
         &self,
         weight: usize,
@@ -83,12 +89,23 @@ impl WorkerPool {
         let count = self.count_job();
         let (backfill_slots, slots) = (self.backfill_slots.clone(), self.slots.clone());
         let weight = weight.clamp(1, self.backfill_room()) as u32;
+        let (holds_its_turn, turn_held) = oneshot::channel();
+        let ahead = self
+            .last_in_line
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(turn_held);
         tokio::spawn(async move {
             let _count = count;
+            if let Some(ahead) = ahead {
+                // An error: the one ahead was dropped before its turn.
+                let _ = ahead.await;
+            }
             let _turn = backfill_slots
                 .acquire_many_owned(weight)
                 .await
                 .expect("the pool's semaphore is never closed");
+            let _ = holds_its_turn.send(());
             let _slots = slots
                 .acquire_many_owned(weight)
                 .await
@@ -180,5 +197,32 @@ mod tests {
         first.await.unwrap();
         assert_eq!(second.await.unwrap(), "second backfill");
         assert_eq!(WorkerPool::new(1).backfill_room(), 1);
+    }
+
+    /// Backfills queued behind one that holds the pool start in the order
+    /// they were queued. Before, each asked for its slots when its task
+    /// first ran, and tasks spawned in a row may first run in any order: a
+    /// server's second `missing` backfill of some dates could start before
+    /// the first, which then found them filled.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+    async fn backfills_start_in_the_order_they_were_queued() {
+        let pool = WorkerPool::new(2);
+        let (release, held) = mpsc::channel::<()>();
+        let holding = pool.spawn_backfill(1, move || held.recv().unwrap());
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let queued: Vec<_> = (0..128)
+            .map(|n| {
+                let started = started.clone();
+                pool.spawn_backfill(1, move || started.lock().unwrap().push(n))
+            })
+            .collect();
+        // Time for every queued task to run until it waits.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        release.send(()).unwrap();
+        holding.await.unwrap();
+        for backfill in queued {
+            backfill.await.unwrap();
+        }
+        assert_eq!(*started.lock().unwrap(), (0..128).collect::<Vec<_>>());
     }
 }
