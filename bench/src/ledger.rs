@@ -67,6 +67,7 @@ fn ten_rows(day: NaiveDate) -> RowSet {
 fn new_run(host: usize, processor: &str, day: NaiveDate) -> NewRun {
     NewRun {
         processor: processor.into(),
+        phase: slate::phase::Phase::Precompute,
         data_date: day,
         host_id: format!("bench-host:{host}"),
         plugin_hash: "bench".into(),

@@ -211,6 +211,7 @@ impl Executor {
             .iter()
             .map(|date| NewRun {
                 processor: plugin.spec.name.clone(),
+                phase: plugin.spec.phase,
                 data_date: *date,
                 host_id: self.host_id.clone(),
                 plugin_hash: plugin.hash.clone(),

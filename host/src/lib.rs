@@ -21,6 +21,7 @@
 //! - [`quarantine`]: bad rows set aside under the `quarantine` policy.
 //! - [`store`]: where tables and run history live: embedded SQLite, BigQuery or PostgreSQL.
 //! - [`runs`]: run records and their statuses.
+//! - [`phase`]: the pipeline phases processors belong to and runs record.
 //! - [`evaluation`]: one checked call of `process`, shared by runs and `slate test`.
 //! - [`executor`]: one run of one processor for one date.
 //! - [`health`]: the pipeline health report.
@@ -69,6 +70,7 @@ pub mod limits;
 pub mod liveness;
 pub mod outdated;
 pub mod ownership;
+pub mod phase;
 pub mod pipeline;
 pub mod plugin;
 pub mod quarantine;

@@ -3,8 +3,9 @@
 use std::ops::RangeInclusive;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
+use crate::phase::Phase;
 use crate::upstream_check::UpstreamCheck;
 
 /// Where a run stands.
@@ -160,6 +161,11 @@ pub struct RunRecord {
     pub run_id: String,
     /// The processor's name.
     pub processor: String,
+    /// The phase its processor declared, as a number (3, 4 or 5): what a
+    /// host that does not load the processor judges its phase by. `None`
+    /// for runs recorded before run history kept it.
+    #[serde(serialize_with = "phase_number")]
+    pub phase: Option<Phase>,
     /// The analysis date.
     pub data_date: NaiveDate,
     /// 1 for the first attempt at (processor, date), then 2, 3, ...
@@ -214,11 +220,18 @@ pub struct RunRecord {
     pub rows_with_quality_issues: i64,
 }
 
+/// A phase as its number, the way run history stores it.
+fn phase_number<S: Serializer>(phase: &Option<Phase>, serializer: S) -> Result<S::Ok, S::Error> {
+    phase.map(Phase::number).serialize(serializer)
+}
+
 /// A run about to be claimed.
 #[derive(Debug, Clone)]
 pub struct NewRun {
     /// The processor's name.
     pub processor: String,
+    /// The phase its processor declares.
+    pub phase: Phase,
     /// The analysis date.
     pub data_date: NaiveDate,
     /// This host's id.

@@ -1916,6 +1916,7 @@ fn a_server_that_reaps_a_stale_run_records_its_phase_incomplete() {
     store
         .start_run(&NewRun {
             processor: "PlayerGameSummaryProcessor".into(),
+            phase: slate::phase::Phase::Analytics,
             data_date: day,
             host_id: "another-machine:4242".into(),
             plugin_hash: "abandoned".into(),

@@ -525,6 +525,7 @@ fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
     let run = store
         .start_run(&NewRun {
             processor: "LoadErrors".into(),
+            phase: slate::phase::Phase::Precompute,
             data_date: day,
             host_id: "h".into(),
             plugin_hash: "x".into(),

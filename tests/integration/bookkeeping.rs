@@ -262,6 +262,7 @@ fn an_incomplete_phase_stays_so_while_its_failed_processor_runs_again() {
         store
             .start_run(&NewRun {
                 processor: "SlowProcessor".into(),
+                phase: slate::phase::Phase::Analytics,
                 data_date: day,
                 host_id: "elsewhere:1".into(),
                 plugin_hash: "h".into(),
@@ -313,6 +314,7 @@ fn slate_reap_records_the_reaped_runs_phase_incomplete() {
     store
         .start_run(&NewRun {
             processor: "SlowProcessor".into(),
+            phase: slate::phase::Phase::Analytics,
             data_date: day,
             host_id: "another-machine:4242".into(),
             plugin_hash: "gone".into(),
@@ -339,6 +341,89 @@ fn slate_reap_records_the_reaped_runs_phase_incomplete() {
         "2026-01-11: phase 3 analytics incomplete: SlowProcessor failed"
     );
     assert_eq!(incomplete[0].resolved_at, None);
+}
+
+/// A run reaped by a command that does not load its processor (another
+/// host's, from its plugin folder) leaves its phase incomplete too: the
+/// phase its record keeps says which. Its shadow's run belongs to no
+/// phase. Before, the reap said nothing of the phase.
+#[test]
+fn slate_reap_records_the_phase_incomplete_of_a_processor_it_does_not_load() {
+    let data = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let day = date("2026-01-11");
+    for processor in ["ElsewhereProcessor", "ElsewhereProcessor~shadow"] {
+        store
+            .start_run(&NewRun {
+                processor: processor.into(),
+                phase: slate::phase::Phase::Precompute,
+                data_date: day,
+                host_id: "another-machine:4242".into(),
+                plugin_hash: "elsewhere".into(),
+                trigger: Trigger::Cli,
+                lease: Duration::from_millis(1),
+            })
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(5));
+
+    let reaped = slate_with_plugins(data.path(), plugins.path())
+        .arg("reap")
+        .output()
+        .unwrap();
+
+    assert_succeeded(&reaped);
+    assert_contains(
+        &String::from_utf8_lossy(&reaped.stdout),
+        "2 stale runs reaped",
+    );
+    let incomplete = phase_alerts(&store, day, EventKind::PhaseIncomplete);
+    let summaries: Vec<&str> = incomplete
+        .iter()
+        .map(|alert| alert.raised.summary.as_str())
+        .collect();
+    assert_eq!(
+        summaries,
+        ["2026-01-11: phase 4 precompute incomplete: ElsewhereProcessor failed"]
+    );
+    assert_eq!(incomplete[0].raised.detail["phase"], 4);
+}
+
+/// A store file made before run history kept phases gains the column
+/// when it is opened: its runs read back with no phase, new ones with
+/// theirs.
+#[test]
+fn a_store_made_before_runs_kept_their_phase_gains_it_when_opened() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("slate.db");
+    let claim = |store: &EmbeddedStore, day: &str| {
+        store
+            .start_run(&NewRun {
+                processor: "SlowProcessor".into(),
+                phase: slate::phase::Phase::Analytics,
+                data_date: date(day),
+                host_id: "this-machine:1".into(),
+                plugin_hash: "h".into(),
+                trigger: Trigger::Cli,
+                lease: Duration::from_secs(600),
+            })
+            .unwrap()
+    };
+    let old = claim(&EmbeddedStore::open(&path).unwrap(), "2026-01-10");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("ALTER TABLE _slate_runs DROP COLUMN phase")
+        .unwrap();
+
+    let store = EmbeddedStore::open(&path).unwrap();
+
+    assert_eq!(store.run(&old.run_id).unwrap().unwrap().phase, None);
+    let new = claim(&store, "2026-01-11");
+    assert_eq!(
+        store.run(&new.run_id).unwrap().unwrap().phase,
+        Some(slate::phase::Phase::Analytics)
+    );
 }
 
 fn runs_of(store: &dyn Store, processor: &str, day: NaiveDate) -> Vec<RunRecord> {
@@ -452,6 +537,7 @@ fn a_process_reaps_at_start_the_runs_an_earlier_process_with_its_id_left() {
         store
             .start_run(&NewRun {
                 processor: processor.into(),
+                phase: slate::phase::Phase::Precompute,
                 data_date: date("2026-01-11"),
                 host_id: me.clone(),
                 plugin_hash: "hash".into(),
@@ -484,6 +570,7 @@ fn a_stale_run_of_another_host_is_reaped_once_after_its_lease_expires() {
     let run = store
         .start_run(&NewRun {
             processor: "SlowProcessor".into(),
+            phase: slate::phase::Phase::Analytics,
             data_date: date("2026-01-11"),
             host_id: "elsewhere:1".into(),
             plugin_hash: "h".into(),
@@ -1631,6 +1718,7 @@ fn health_is_unhealthy_exactly_while_a_latest_run_failed() {
     let run = store
         .start_run(&NewRun {
             processor: "SlowProcessor".into(),
+            phase: slate::phase::Phase::Analytics,
             data_date: failed_day,
             host_id: "elsewhere:1".into(),
             plugin_hash: "h".into(),

@@ -19,6 +19,7 @@ fn slate_run_goes_on_past_a_processor_another_process_holds_and_names_it() {
         .unwrap()
         .start_run(&NewRun {
             processor: "TeamDefenseZoneAnalysisProcessor".into(),
+            phase: slate::phase::Phase::Precompute,
             data_date: crate::support::date("2026-01-07"),
             host_id: "another-machine:7".into(),
             plugin_hash: "h".into(),

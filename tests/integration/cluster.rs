@@ -276,6 +276,42 @@ fn a_work_queue_made_before_cancels_were_judged_does_not_judge_old_cancels() {
     assert_eq!(queue.cancelled_dates_to_judge().unwrap(), []);
 }
 
+/// A database made before run history kept phases gains the column at the
+/// next connection: its runs read back with no phase, new ones with theirs.
+#[test]
+fn a_run_ledger_made_before_runs_kept_their_phase_gains_it_at_the_next_connection() {
+    use slate::phase::Phase;
+    use slate::runs::{NewRun, Trigger};
+    let url = isolated_url();
+    let claim = |store: &PostgresStore, day: &str| {
+        store
+            .start_run(&NewRun {
+                processor: "P".into(),
+                phase: Phase::Predictions,
+                data_date: date(day),
+                host_id: "this-machine:1".into(),
+                plugin_hash: "h".into(),
+                trigger: Trigger::Cli,
+                lease: std::time::Duration::from_secs(600),
+            })
+            .unwrap()
+    };
+    let old = claim(&PostgresStore::connect(&url).unwrap(), "2026-01-10");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute("ALTER TABLE _slate.runs DROP COLUMN phase; DELETE FROM _slate.setup_done;")
+        .unwrap();
+
+    let store = PostgresStore::connect(&url).unwrap();
+
+    assert_eq!(store.run(&old.run_id).unwrap().unwrap().phase, None);
+    let new = claim(&store, "2026-01-11");
+    assert_eq!(
+        store.run(&new.run_id).unwrap().unwrap().phase,
+        Some(Phase::Predictions)
+    );
+}
+
 /// A backfill's parallelism caps its takes across every host, as the
 /// one-host backfill caps its runs: of six hosts taking at once, two get a
 /// task of a backfill capped at 2 (every round of ten), and a third is
@@ -2356,6 +2392,7 @@ fn failed_backfill_run(
     let run = store
         .start_run(&NewRun {
             processor: processor.to_string(),
+            phase: slate::phase::Phase::Precompute,
             data_date: day,
             host_id: host_id.into(),
             plugin_hash: "h".into(),
@@ -2620,6 +2657,7 @@ fn run_elsewhere(
     store
         .start_run(&NewRun {
             processor: processor.into(),
+            phase: slate::phase::Phase::Precompute,
             data_date: day,
             host_id: "cli-host:1".into(),
             plugin_hash: "h".into(),
@@ -3158,6 +3196,7 @@ fn a_reaper_does_not_wait_on_a_stale_run_another_transaction_holds() {
     let stale = store
         .start_run(&NewRun {
             processor: "FrozenProcessor".into(),
+            phase: slate::phase::Phase::Precompute,
             data_date: date("2026-01-12"),
             host_id: "frozen-host:1".into(),
             plugin_hash: "h".into(),

@@ -448,6 +448,7 @@ fn events_push_a_run_the_server_reaps_as_failed_stale() {
     let abandoned = store
         .start_run(&NewRun {
             processor: "PlayerGameSummaryProcessor".into(),
+            phase: slate::phase::Phase::Analytics,
             data_date: date("2026-01-06"),
             host_id: "another-machine:4242".into(),
             plugin_hash: "abandoned".into(),

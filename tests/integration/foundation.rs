@@ -144,6 +144,7 @@ fn a_second_claim_on_a_running_processor_and_date_is_refused() {
     let host = TestHost::empty();
     let claim = NewRun {
         processor: "FaultyProcessor".into(),
+        phase: slate::phase::Phase::Precompute,
         data_date: date("2026-01-01"),
         host_id: "other-host".into(),
         plugin_hash: "h".into(),

@@ -275,6 +275,7 @@ fn slate_reap_reaps_the_runs_of_a_server_killed_on_this_machine() {
     store
         .start_run(&slate::runs::NewRun {
             processor: "SlowProcessor".into(),
+            phase: slate::phase::Phase::Analytics,
             data_date: date("2026-01-13"),
             host_id: "another-machine:7".into(),
             plugin_hash: "h".into(),
@@ -436,6 +437,7 @@ fn a_runs_start_is_taken_once_its_claim_holds_not_while_it_waits_for_the_store()
         std::thread::spawn(move || {
             store.start_run(&slate::runs::NewRun {
                 processor: "WaitingProcessor".into(),
+                phase: slate::phase::Phase::Precompute,
                 data_date: date("2026-01-11"),
                 host_id: "waiting-host:1".into(),
                 plugin_hash: "h".into(),

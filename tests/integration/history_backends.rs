@@ -74,6 +74,7 @@ on_every_backend!(
     a_stale_run_is_reaped_exactly_once_by_concurrent_reapers,
     renewed_leases_keep_a_run_live_and_expired_ones_make_it_stale,
     a_flag_stays_with_the_run_when_it_ends,
+    a_run_keeps_its_processors_phase_from_claim_to_reap,
     runs_filter_by_date_date_range_processor_status_and_plugin_hash,
     the_runs_changed_since_an_instant_are_those_that_started_or_ended_from_it,
     quarantined_rows_are_committed_with_the_run,
@@ -140,6 +141,7 @@ fn rows(day: NaiveDate, players: &[&str]) -> RowSet {
 fn new_run(processor: &str, day: NaiveDate, lease: Duration) -> NewRun {
     NewRun {
         processor: processor.into(),
+        phase: slate::phase::Phase::Precompute,
         data_date: day,
         host_id: "behaviour-host:1".into(),
         plugin_hash: format!("hash-of-{processor}"),
@@ -617,6 +619,66 @@ fn a_flag_stays_with_the_run_when_it_ends(store: Arc<dyn Store>) {
         Some("still running after 4h; cancelling")
     );
     assert_eq!(ended.reason.as_deref(), Some("cancelled"));
+}
+
+/// The phase a claim names stays with the run, claimed alone or with
+/// others, through its end and a reap: what a host that does not load the
+/// processor judges the run's phase by.
+fn a_run_keeps_its_processors_phase_from_claim_to_reap(store: Arc<dyn Store>) {
+    use slate::phase::Phase;
+    let alone = store
+        .start_run(&NewRun {
+            phase: Phase::Predictions,
+            ..new_run("PhasedProcessor", date("2026-01-11"), LEASE)
+        })
+        .unwrap();
+    assert_eq!(alone.phase, Some(Phase::Predictions));
+    let together: Vec<RunRecord> = store
+        .start_runs(&[
+            NewRun {
+                phase: Phase::Analytics,
+                ..new_run("PhasedProcessor", date("2026-01-12"), LEASE)
+            },
+            new_run(
+                "PhasedProcessor",
+                date("2026-01-13"),
+                Duration::from_millis(1),
+            ),
+        ])
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        together.iter().map(|run| run.phase).collect::<Vec<_>>(),
+        [Some(Phase::Analytics), Some(Phase::Precompute)]
+    );
+
+    store.end_run(&alone.run_id, &failed("gone")).unwrap();
+    let reaped = store.reap_stale(later()).unwrap();
+    assert_eq!(
+        reaped
+            .iter()
+            .map(|run| (&run.run_id, run.phase))
+            .collect::<Vec<_>>(),
+        [(&together[1].run_id, Some(Phase::Precompute))]
+    );
+    let phases: Vec<(NaiveDate, Option<Phase>)> = store
+        .runs(&RunFilter {
+            processor: Some("PhasedProcessor".into()),
+            ..RunFilter::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|run| (run.data_date, run.phase))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            (date("2026-01-13"), Some(Phase::Precompute)),
+            (date("2026-01-12"), Some(Phase::Analytics)),
+            (date("2026-01-11"), Some(Phase::Predictions)),
+        ]
+    );
 }
 
 fn runs_filter_by_date_date_range_processor_status_and_plugin_hash(store: Arc<dyn Store>) {

@@ -391,6 +391,7 @@ fn a_date_whose_every_row_was_quarantined_fails_the_health_check() {
         .store
         .start_run(&NewRun {
             processor: spec.name.clone(),
+            phase: spec.phase,
             data_date: day,
             host_id: "test-host:1".into(),
             plugin_hash: "hash".into(),

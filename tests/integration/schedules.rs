@@ -150,6 +150,7 @@ fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
     let run = store
         .start_run(&slate::runs::NewRun {
             processor: "FaultyProcessor".into(),
+            phase: slate::phase::Phase::Precompute,
             data_date: day,
             host_id: "a-host:1".into(),
             plugin_hash: "h".into(),

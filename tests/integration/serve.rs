@@ -799,6 +799,7 @@ async fn metrics_count_runs_durations_rows_reaps_and_instantiation() {
         .store
         .start_run(&NewRun {
             processor: "VersionedProcessor".into(),
+            phase: slate::phase::Phase::Precompute,
             data_date: crate::support::date("2026-01-01"),
             host_id: "gone-host".into(),
             plugin_hash: "0".into(),

@@ -4,9 +4,12 @@
 //! written after a failed save: the event is decided from committed runs
 //! only, and goes through the outbox like every alert.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::NaiveDate;
 
 use super::event::{EventKind, NewAlert, Severity};
+use crate::phase::Phase;
 use crate::pipeline::{PhaseCompletion, Pipeline};
 use crate::runs::{RunRecord, RunStatus};
 use crate::store::{Store, StoreError};
@@ -128,10 +131,12 @@ pub fn record_phase_events(
 
 /// Records the phase events of the dates of `reaped` runs: a run reaped
 /// as stale failed, so its phase is incomplete on its date, which no run's
-/// end would otherwise say. A failure is logged, not returned: the reap
+/// end would otherwise say. A run of a processor `pipeline` does not load
+/// (another host's) is judged by the phase its record keeps
+/// ([`foreign_phase_events`]). A failure is logged, not returned: the reap
 /// stands, and the run's own alert says it failed.
 pub fn record_phase_events_of_reaped(store: &dyn Store, pipeline: &Pipeline, reaped: &[RunRecord]) {
-    let dates: std::collections::BTreeSet<NaiveDate> = reaped
+    let dates: BTreeSet<NaiveDate> = reaped
         .iter()
         .filter(|run| pipeline.plugin(&run.processor).is_some())
         .map(|run| run.data_date)
@@ -141,6 +146,51 @@ pub fn record_phase_events_of_reaped(store: &dyn Store, pipeline: &Pipeline, rea
             tracing::warn!(%date, %error, "the phase events of a reaped run's date were not recorded");
         }
     }
+    let Some(outbox) = store.alert_outbox() else {
+        return;
+    };
+    for event in foreign_phase_events(pipeline, reaped) {
+        if let Err(error) = outbox.record_alert(&event) {
+            tracing::warn!(
+                date = ?event.data_date, %error,
+                "the phase event of a reaped run of another host's processor was not recorded"
+            );
+        }
+    }
+}
+
+/// The `phase_incomplete` events of the reaped runs that failed whose
+/// processor `pipeline` does not load, one per phase and date, naming
+/// those processors: the phase their records keep says which phase they
+/// left incomplete. Shadow runs belong to no phase, and a run recorded
+/// before run history kept phases cannot be placed.
+pub fn foreign_phase_events(pipeline: &Pipeline, reaped: &[RunRecord]) -> Vec<NewAlert> {
+    let mut failed: BTreeMap<(NaiveDate, Phase), Vec<String>> = BTreeMap::new();
+    for run in reaped {
+        let foreign = pipeline.plugin(&run.processor).is_none()
+            && crate::shadow::live_name(&run.processor).is_none();
+        if let (true, RunStatus::Failed, Some(phase)) = (foreign, run.status, run.phase) {
+            let names = failed.entry((run.data_date, phase)).or_default();
+            if !names.contains(&run.processor) {
+                names.push(run.processor.clone());
+            }
+        }
+    }
+    failed
+        .into_iter()
+        .filter_map(|((date, phase), names)| {
+            let completion = PhaseCompletion {
+                phase,
+                complete: false,
+                processors: names
+                    .into_iter()
+                    .map(|name| (name, Some(RunStatus::Failed)))
+                    .collect(),
+                rows: 0,
+            };
+            phase_event(&completion, date)
+        })
+        .collect()
 }
 
 #[cfg(test)]

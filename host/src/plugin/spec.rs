@@ -11,27 +11,7 @@ use serde::Serialize;
 use crate::bindings::{self, MonthDay, ProcessorInfo};
 use crate::schema::{Column, SHADOW_DATASET, TableName, TableSchema};
 
-/// The pipeline phase a processor belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum Phase {
-    /// Phase 3: analytics.
-    Analytics = 3,
-    /// Phase 4: precompute.
-    Precompute = 4,
-    /// Phase 5: predictions.
-    Predictions = 5,
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
-            Phase::Analytics => "analytics",
-            Phase::Precompute => "precompute",
-            Phase::Predictions => "predictions",
-        };
-        write!(f, "{} {name}", *self as u8)
-    }
-}
+pub use crate::phase::Phase;
 
 /// How far back a processor reads from its analysis date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

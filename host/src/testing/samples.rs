@@ -14,6 +14,7 @@ pub fn run_record(processor: &str, data_date: NaiveDate, status: RunStatus) -> R
     RunRecord {
         run_id: "r".into(),
         processor: processor.into(),
+        phase: None,
         data_date,
         attempt: 1,
         status,

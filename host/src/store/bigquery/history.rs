@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value as Json;
 
 use super::values::{UnreadableQueryCell, value_from_cell};
+use crate::phase::Phase;
 use crate::quarantine::QuarantineRecord;
 use crate::rows::{Scalar, Value, naive_date};
 use crate::runs::{RunRecord, UnknownName};
@@ -125,6 +126,9 @@ pub enum UnreadableRecord {
         #[source]
         source: UnknownName,
     },
+    /// The `phase` column holds a number that is no phase.
+    #[error("column phase: {0} is no phase (3, 4 or 5)")]
+    UnknownPhase(i64),
     /// A column that holds JSON (quarantine errors and rows, a run's
     /// upstream check) does not parse.
     #[error("unreadable {what}: {source}")]
@@ -227,6 +231,9 @@ pub fn run_from_cells(cells: &[Option<Json>]) -> Result<RunRecord, UnreadableRec
                 source,
             })?,
         rows_with_quality_issues: int(&v[25]).unwrap_or(0),
+        phase: int(&v[26])
+            .map(|number| Phase::from_number(number).ok_or(UnreadableRecord::UnknownPhase(number)))
+            .transpose()?,
     })
 }
 
@@ -318,7 +325,7 @@ mod tests {
                 assert!(has(key), "{key}");
             }
         }
-        assert_eq!(run_history_schema().columns.len(), 26);
+        assert_eq!(run_history_schema().columns.len(), 27);
         assert_eq!(run_history_schema().columns[0].name, "processor_name");
         assert_eq!(
             run_history_schema().columns[0].description,

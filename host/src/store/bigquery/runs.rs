@@ -298,7 +298,7 @@ impl BigQueryStore {
                 let lease = chrono::Duration::from_std(run.lease).unwrap_or(chrono::Duration::MAX);
                 values.push(format!(
                     "({processor}, {run}, DATE '{date}', {attempt}, 'running', {now}, {now}, \
-                     {expires}, 0, 0, {host}, {hash}, {trigger})",
+                     {expires}, 0, 0, {host}, {hash}, {trigger}, {phase})",
                     processor = string_literal(&run.processor),
                     run = string_literal(&run_id),
                     date = run.data_date,
@@ -308,6 +308,7 @@ impl BigQueryStore {
                     host = string_literal(&run.host_id),
                     hash = string_literal(&run.plugin_hash),
                     trigger = string_literal(run.trigger.as_str()),
+                    phase = run.phase.number(),
                 ));
                 // A second claim of the same (processor, date) in this
                 // batch finds it held.
@@ -320,7 +321,7 @@ impl BigQueryStore {
                 &format!(
                     "INSERT INTO {} (processor_name, run_id, data_date, attempt, status,
                          started_at, heartbeat_at, lease_expires_at, rows_read, rows_written,
-                         host_id, plugin_hash, trigger_source)
+                         host_id, plugin_hash, trigger_source, phase)
                      VALUES {}",
                     self.runs_table(),
                     values.join(", ")
@@ -495,9 +496,9 @@ impl BigQueryStore {
             &format!(
                 "INSERT INTO {h} (processor_name, run_id, data_date, attempt, status, started_at,
                      heartbeat_at, lease_expires_at, rows_read, rows_written, host_id, plugin_hash,
-                     trigger_source)
+                     trigger_source, phase)
                  SELECT @processor, @run_id, @date, COALESCE(MAX(attempt), 0) + 1, 'running', @now,
-                     @now, @lease, 0, 0, @host, @hash, @trigger
+                     @now, @lease, 0, 0, @host, @hash, @trigger, @phase
                  FROM {h} WHERE processor_name = @processor AND data_date = @date
                  HAVING COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) = 0",
                 h = self.runs_table()
@@ -511,6 +512,7 @@ impl BigQueryStore {
                 ("host", Param::String(run.host_id.clone())),
                 ("hash", Param::String(run.plugin_hash.clone())),
                 ("trigger", Param::String(run.trigger.as_str().to_string())),
+                ("phase", Param::Int64(run.phase.number())),
             ],
         )?;
         let claims = self.running_claims(&run.processor, run.data_date)?;

@@ -123,6 +123,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "rows_with_quality_issues",
         "INTEGER NOT NULL DEFAULT 0",
     ),
+    ("_slate_runs", "phase", "INTEGER"),
 ];
 
 /// SQLite's errors, kept whole as the backend's failure. Here, not beside

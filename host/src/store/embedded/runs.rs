@@ -14,6 +14,7 @@ use super::tables::{create_in, owner_in, record_owner};
 use super::{EmbeddedStore, lease_length, timestamp};
 use crate::alerts::event::{self as alert, RunFacts};
 use crate::ownership::{HostOwned, TableOwner, decide_commit};
+use crate::phase::Phase;
 use crate::quarantine::{self, QuarantineRecord};
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, new_run_id};
 use crate::store::alerts::AlertOutbox;
@@ -24,7 +25,8 @@ use crate::upstream_check::UpstreamCheck;
 const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
     error_message, started_at, heartbeat_at, finished_at, duration_ms, rows_read, rows_written, \
     host_id, plugin_hash, run_trigger, lease_expires_at, limit_value, observed_value, \
-    log_lines_dropped, flag, peak_memory_bytes, upstream_check_json, rows_with_quality_issues";
+    log_lines_dropped, flag, peak_memory_bytes, upstream_check_json, rows_with_quality_issues, \
+    phase";
 
 fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
     let time = |index: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -48,9 +50,13 @@ fn run_from_sql(row: &SqlRow<'_>) -> rusqlite::Result<RunRecord> {
     let upstream_check = check
         .map(|json| serde_json::from_str(&json).map_err(|_| parse(23, json.clone())))
         .transpose()?;
+    let phase: Option<i64> = row.get(25)?;
     Ok(RunRecord {
         run_id: row.get(0)?,
         processor: row.get(1)?,
+        phase: phase
+            .map(|number| Phase::from_number(number).ok_or_else(|| parse(25, number.to_string())))
+            .transpose()?,
         data_date: parse_date_key(&date).ok_or_else(|| parse(2, date.clone()))?,
         attempt: row.get(3)?,
         status: status.parse().map_err(|_| parse(4, status.clone()))?,
@@ -155,8 +161,9 @@ impl RunLedger for EmbeddedStore {
         let now = Utc::now();
         let inserted = connection.execute(
             "INSERT INTO _slate_runs (run_id, processor, data_date, attempt, status, started_at,
-                 heartbeat_at, host_id, plugin_hash, run_trigger, lease_expires_at)
-             SELECT ?1, ?2, ?3, COALESCE(MAX(attempt), 0) + 1, 'running', ?4, ?4, ?5, ?6, ?7, ?8
+                 heartbeat_at, host_id, plugin_hash, run_trigger, lease_expires_at, phase)
+             SELECT ?1, ?2, ?3, COALESCE(MAX(attempt), 0) + 1, 'running', ?4, ?4, ?5, ?6, ?7, ?8,
+                 ?9
              FROM _slate_runs WHERE processor = ?2 AND data_date = ?3",
             params![
                 run_id,
@@ -167,6 +174,7 @@ impl RunLedger for EmbeddedStore {
                 run.plugin_hash,
                 run.trigger.as_str(),
                 timestamp(now + lease_length(run.lease)),
+                run.phase.number(),
             ],
         );
         match inserted {

@@ -102,8 +102,11 @@ const SETUP: &str = "
         flag TEXT,
         peak_memory_bytes BIGINT NOT NULL DEFAULT 0,
         upstream_check_json TEXT,
-        rows_with_quality_issues BIGINT NOT NULL DEFAULT 0
+        rows_with_quality_issues BIGINT NOT NULL DEFAULT 0,
+        phase BIGINT
     );
+    -- Runs recorded before run history kept their processor's phase have none.
+    ALTER TABLE _slate.runs ADD COLUMN IF NOT EXISTS phase BIGINT;
     CREATE UNIQUE INDEX IF NOT EXISTS runs_one_running
         ON _slate.runs (processor, data_date) WHERE status = 'running';
     CREATE INDEX IF NOT EXISTS runs_by_date ON _slate.runs (data_date, processor);

@@ -17,6 +17,7 @@ use super::alerts::{record_in, resolve_in};
 use super::tables::{create_in, lock_table, owner_in, record_owner, replace_in, schema_in};
 use crate::alerts::event::{self as alert, RunFacts};
 use crate::ownership::{HostOwned, TableOwner, decide_commit};
+use crate::phase::Phase;
 use crate::quarantine::{self, QuarantineRecord};
 use crate::runs::{NewRun, RunEnd, RunFilter, RunRecord, RunStatus, new_run_id};
 use crate::store::{LoggedCommit, RunLedger, RunOutput, StoreError};
@@ -25,7 +26,8 @@ use crate::upstream_check::UpstreamCheck;
 const RUN_COLUMNS: &str = "run_id, processor, data_date, attempt, status, reason, error_kind, \
     error_message, started_at, heartbeat_at, finished_at, duration_ms, rows_read, rows_written, \
     host_id, plugin_hash, run_trigger, lease_expires_at, limit_value, observed_value, \
-    log_lines_dropped, flag, peak_memory_bytes, upstream_check_json, rows_with_quality_issues";
+    log_lines_dropped, flag, peak_memory_bytes, upstream_check_json, rows_with_quality_issues, \
+    phase";
 
 /// The milliseconds from a run's `started_at` to the instant `$at`.
 const DURATION_TO: &str = "(EXTRACT(EPOCH FROM ($at - started_at)) * 1000)::BIGINT";
@@ -42,9 +44,15 @@ fn run_from_sql(row: &SqlRow) -> Result<RunRecord, StoreError> {
     let kind: Option<String> = row.get(6);
     let trigger: String = row.get(16);
     let check: Option<String> = row.get(23);
+    let phase: Option<i64> = row.get(25);
     Ok(RunRecord {
         run_id: row.get(0),
         processor: row.get(1),
+        phase: phase
+            .map(|number| {
+                Phase::from_number(number).ok_or_else(|| unreadable("phase", &number.to_string()))
+            })
+            .transpose()?,
         data_date: row.get(2),
         attempt: row.get(3),
         status: status.parse().map_err(|_| unreadable("status", &status))?,
@@ -466,9 +474,9 @@ impl RunLedger for PostgresStore {
                 let claimed = transaction.query_opt(
                     "INSERT INTO _slate.runs (run_id, processor, data_date, attempt, status,
                      started_at, heartbeat_at, host_id, plugin_hash, run_trigger,
-                     lease_expires_at)
+                     lease_expires_at, phase)
                  SELECT $1, $2, $3, COALESCE(MAX(attempt), 0) + 1, 'running',
-                     clock_timestamp(), clock_timestamp(), $4, $5, $6, clock_timestamp()
+                     clock_timestamp(), clock_timestamp(), $4, $5, $6, clock_timestamp(), $7
                  FROM _slate.runs WHERE processor = $2 AND data_date = $3
                  ON CONFLICT (processor, data_date) WHERE status = 'running' DO NOTHING
                  RETURNING run_id",
@@ -479,6 +487,7 @@ impl RunLedger for PostgresStore {
                         &run.host_id,
                         &run.plugin_hash,
                         &run.trigger.as_str(),
+                        &run.phase.number(),
                     ],
                 )?;
                 if let Some(claimed) = claimed {
