@@ -2,6 +2,7 @@
 //! exclusive claims, completeness decisions, phase completion and health.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use slate::demo::season::{Season, SeasonConfig};
 use slate::executor::RunObserver;
 use slate::liveness::LeaseConfig;
 use slate::outdated::{self, Cause, Outdated};
+use slate::phase::Phase;
 use slate::pipeline::Pipeline;
 use slate::plugin::spec::{Lookback, SeasonStart, UpstreamPolicy};
 use slate::plugin::{Plugin, RunLimits};
@@ -262,7 +264,7 @@ fn an_incomplete_phase_stays_so_while_its_failed_processor_runs_again() {
         store
             .start_run(&NewRun {
                 processor: "SlowProcessor".into(),
-                phase: slate::phase::Phase::Analytics,
+                phase: Phase::Analytics,
                 data_date: day,
                 host_id: "elsewhere:1".into(),
                 plugin_hash: "h".into(),
@@ -302,19 +304,13 @@ fn an_incomplete_phase_stays_so_while_its_failed_processor_runs_again() {
     assert_eq!(alerts[0].resolved_by.as_deref(), Some(NOTHING_STOPPED));
 }
 
-/// A run reaped as stale failed, so its phase is incomplete on its date:
-/// `slate reap` records `phase_incomplete`, as the end of a failed run
-/// does. Before, only the reaped run's own alert said anything.
-#[test]
-fn slate_reap_records_the_reaped_runs_phase_incomplete() {
-    let data = tempfile::tempdir().unwrap();
-    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
-    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
-    let day = date("2026-01-11");
+/// Records a run of `processor` on `day` by a host of another machine,
+/// whose 1 ms lease has run out.
+fn abandoned_run(store: &EmbeddedStore, processor: &str, phase: Phase, day: NaiveDate) {
     store
         .start_run(&NewRun {
-            processor: "SlowProcessor".into(),
-            phase: slate::phase::Phase::Analytics,
+            processor: processor.into(),
+            phase,
             data_date: day,
             host_id: "another-machine:4242".into(),
             plugin_hash: "gone".into(),
@@ -323,17 +319,35 @@ fn slate_reap_records_the_reaped_runs_phase_incomplete() {
         })
         .unwrap();
     std::thread::sleep(Duration::from_millis(5));
+}
 
-    let reaped = slate_with_plugins(data.path(), plugins.path())
+/// `slate reap` on `data` with only SlowProcessor loaded, which says it
+/// reaped `how_many` ("1 stale run").
+fn reap_loading_only_the_slow_processor(data: &Path, how_many: &str) {
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+    let reaped = slate_with_plugins(data, plugins.path())
         .arg("reap")
         .output()
         .unwrap();
-
     assert_succeeded(&reaped);
     assert_contains(
         &String::from_utf8_lossy(&reaped.stdout),
-        "1 stale run reaped",
+        &format!("{how_many} reaped"),
     );
+}
+
+/// A run reaped as stale failed, so its phase is incomplete on its date:
+/// `slate reap` records `phase_incomplete`, as the end of a failed run
+/// does. Before, only the reaped run's own alert said anything.
+#[test]
+fn slate_reap_records_the_reaped_runs_phase_incomplete() {
+    let data = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let day = date("2026-01-11");
+    abandoned_run(&store, "SlowProcessor", Phase::Analytics, day);
+
+    reap_loading_only_the_slow_processor(data.path(), "1 stale run");
+
     let incomplete = phase_alerts(&store, day, EventKind::PhaseIncomplete);
     assert_eq!(incomplete.len(), 1, "{incomplete:#?}");
     assert_eq!(
@@ -350,34 +364,14 @@ fn slate_reap_records_the_reaped_runs_phase_incomplete() {
 #[test]
 fn slate_reap_records_the_phase_incomplete_of_a_processor_it_does_not_load() {
     let data = tempfile::tempdir().unwrap();
-    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
     let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
     let day = date("2026-01-11");
     for processor in ["ElsewhereProcessor", "ElsewhereProcessor~shadow"] {
-        store
-            .start_run(&NewRun {
-                processor: processor.into(),
-                phase: slate::phase::Phase::Precompute,
-                data_date: day,
-                host_id: "another-machine:4242".into(),
-                plugin_hash: "elsewhere".into(),
-                trigger: Trigger::Cli,
-                lease: Duration::from_millis(1),
-            })
-            .unwrap();
+        abandoned_run(&store, processor, Phase::Precompute, day);
     }
-    std::thread::sleep(Duration::from_millis(5));
 
-    let reaped = slate_with_plugins(data.path(), plugins.path())
-        .arg("reap")
-        .output()
-        .unwrap();
+    reap_loading_only_the_slow_processor(data.path(), "2 stale runs");
 
-    assert_succeeded(&reaped);
-    assert_contains(
-        &String::from_utf8_lossy(&reaped.stdout),
-        "2 stale runs reaped",
-    );
     let incomplete = phase_alerts(&store, day, EventKind::PhaseIncomplete);
     let summaries: Vec<&str> = incomplete
         .iter()
@@ -401,7 +395,7 @@ fn a_store_made_before_runs_kept_their_phase_gains_it_when_opened() {
         store
             .start_run(&NewRun {
                 processor: "SlowProcessor".into(),
-                phase: slate::phase::Phase::Analytics,
+                phase: Phase::Analytics,
                 data_date: date(day),
                 host_id: "this-machine:1".into(),
                 plugin_hash: "h".into(),
@@ -422,7 +416,7 @@ fn a_store_made_before_runs_kept_their_phase_gains_it_when_opened() {
     let new = claim(&store, "2026-01-11");
     assert_eq!(
         store.run(&new.run_id).unwrap().unwrap().phase,
-        Some(slate::phase::Phase::Analytics)
+        Some(Phase::Analytics)
     );
 }
 
@@ -537,7 +531,7 @@ fn a_process_reaps_at_start_the_runs_an_earlier_process_with_its_id_left() {
         store
             .start_run(&NewRun {
                 processor: processor.into(),
-                phase: slate::phase::Phase::Precompute,
+                phase: Phase::Precompute,
                 data_date: date("2026-01-11"),
                 host_id: me.clone(),
                 plugin_hash: "hash".into(),
@@ -570,7 +564,7 @@ fn a_stale_run_of_another_host_is_reaped_once_after_its_lease_expires() {
     let run = store
         .start_run(&NewRun {
             processor: "SlowProcessor".into(),
-            phase: slate::phase::Phase::Analytics,
+            phase: Phase::Analytics,
             data_date: date("2026-01-11"),
             host_id: "elsewhere:1".into(),
             plugin_hash: "h".into(),
@@ -1718,7 +1712,7 @@ fn health_is_unhealthy_exactly_while_a_latest_run_failed() {
     let run = store
         .start_run(&NewRun {
             processor: "SlowProcessor".into(),
-            phase: slate::phase::Phase::Analytics,
+            phase: Phase::Analytics,
             data_date: failed_day,
             host_id: "elsewhere:1".into(),
             plugin_hash: "h".into(),
