@@ -34,7 +34,7 @@ use slate::store::InputSource;
 use crate::support::{
     TestHost, assert_contains, assert_reaped_as_stale, assert_succeeded, components, date,
     failure_message, health_report, plugin_dir, run_plan, set_control, slate_with_plugins,
-    start_run_in_background, wait_until,
+    start_run_in_background, stderr, wait_until,
 };
 
 fn control_table() -> TableName {
@@ -382,6 +382,52 @@ fn slate_reap_records_the_phase_incomplete_of_a_processor_it_does_not_load() {
         ["2026-01-11: phase 4 precompute incomplete: ElsewhereProcessor failed"]
     );
     assert_eq!(incomplete[0].raised.detail["phase"], 4);
+}
+
+/// A run that a command's lease keeper reaps while the command runs
+/// leaves its phase incomplete too, as one reaped at the command's start
+/// does. Before, only the start's reaps were judged: the phase of a run
+/// found stale during a long backfill went unsaid for good.
+#[test]
+fn a_command_records_the_phase_incomplete_of_a_run_it_reaps_while_it_runs() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("slate.toml"),
+        "[limits.processors.SlowProcessor]\ncpu_secs = 3\n",
+    )
+    .unwrap();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let (spinning, elsewhere) = (date("2026-01-11"), date("2026-01-12"));
+    set_spin(&store, spinning, true);
+    let command = slate_with_plugins(data.path(), plugins.path())
+        .args(["--heartbeat-secs", "0.2", "run", "--date", "2026-01-11"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("SlowProcessor spins", || {
+        runs_of(&store, "SlowProcessor", spinning)
+            .first()
+            .is_some_and(|r| r.status == RunStatus::Running)
+    });
+    // Only now, so that the command's start cannot be what reaps it.
+    abandoned_run(&store, "ElsewhereProcessor", Phase::Precompute, elsewhere);
+
+    let output = command.wait_with_output().unwrap();
+
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let reaped = runs_of(&store, "ElsewhereProcessor", elsewhere).remove(0);
+    assert_eq!(reaped.error_kind, Some(ErrorKind::Stale), "{reaped:#?}");
+    let incomplete = phase_alerts(&store, elsewhere, EventKind::PhaseIncomplete);
+    let summaries: Vec<&str> = incomplete
+        .iter()
+        .map(|alert| alert.raised.summary.as_str())
+        .collect();
+    assert_eq!(
+        summaries,
+        ["2026-01-12: phase 4 precompute incomplete: ElsewhereProcessor failed"]
+    );
 }
 
 /// A store file made before run history kept phases gains the column

@@ -13,13 +13,11 @@ use slate::alerts::record::{
 };
 use slate::alerts::sweep::{first_active_dates, sweep};
 use slate::alerts::{AlertsConfig, ChannelOutcome, Deliverer, EventKind};
-use slate::pipeline::Pipeline;
-use slate::registry::Registry;
 use slate::store::Store;
 use slate::store::alerts::{AlertOutbox, EVERY_ALERT};
 
 use super::render::table;
-use super::{HostOptions, usage};
+use super::{Host, HostOptions, usage};
 
 /// How long a command waits, before it exits, for a channel's rate limit
 /// or backoff so that its alerts still go out.
@@ -334,21 +332,17 @@ fn list(store: &dyn Store, config: &AlertsConfig, listing: &Listing) -> Result<E
 
 /// Sweeps `pipeline`'s tables for dates without rows past their deadline,
 /// then delivers what the command recorded.
-pub fn sweep_and_deliver(
-    options: &HostOptions,
-    store: &Arc<dyn Store>,
-    registry: &Registry,
-    pipeline: &Pipeline,
-) -> Result<()> {
+pub fn sweep_and_deliver(options: &HostOptions, host: &Host) -> Result<()> {
+    host.judge_phases_of_runs_reaped_meanwhile();
     let config = AlertsConfig::load(&options.data_dir.config_file())?;
     sweep(
-        store.as_ref(),
-        pipeline,
-        &first_active_dates(registry, pipeline)?,
+        host.store.as_ref(),
+        &host.pipeline,
+        &first_active_dates(&host.registry, &host.pipeline)?,
         config.no_rows_deadline,
         Utc::now(),
     )?;
-    deliver_after_command(options, store).map(drop)
+    deliver_after_command(options, &host.store).map(drop)
 }
 
 /// Delivers the alerts a command recorded, before it exits: waits up to

@@ -192,7 +192,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         all.not_started
     );
     warn_of_outdated_in_range(&host, &request)?;
-    super::alerts::sweep_and_deliver(options, &host.store, &host.registry, &host.pipeline)?;
+    super::alerts::sweep_and_deliver(options, &host)?;
     Ok(interrupt.exit_code(if all.all_well() {
         ExitCode::SUCCESS
     } else {
@@ -440,7 +440,7 @@ fn backfill_over_the_cluster(
         );
     }
     warn_of_outdated_in_range(host, request)?;
-    super::alerts::sweep_and_deliver(options, &host.store, &host.registry, &host.pipeline)?;
+    super::alerts::sweep_and_deliver(options, host)?;
     let all_ran = done.failed == 0 && done.blocked == 0 && done.queued == 0;
     Ok(
         interrupt.exit_code(if all_ran && done.cancelled_at.is_none() {

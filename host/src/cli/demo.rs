@@ -165,7 +165,7 @@ pub fn demo(
             started.elapsed().as_secs_f64()
         ),
     }
-    super::alerts::sweep_and_deliver(options, &host.store, &host.registry, &host.pipeline)?;
+    super::alerts::sweep_and_deliver(options, &host)?;
     if surprises > 0 {
         eprintln!(
             "{surprises} {} not succeed beyond the planted missing date's: see UNEXPECTED above",

@@ -873,6 +873,10 @@ struct Host {
     registry: Arc<Registry>,
     /// The `[dates]` section of `slate.toml`.
     dates: DatesConfig,
+    /// The runs the lease keeper reaped since the start, whose phases
+    /// [`Host::judge_phases_of_runs_reaped_meanwhile`] judges (a server
+    /// judges each as it is reaped instead).
+    reaped_meanwhile: Arc<std::sync::Mutex<Vec<slate::runs::RunRecord>>>,
 }
 
 /// The processors `options` load (bundled, deployed, plugin folder),
@@ -960,6 +964,17 @@ impl Host {
             &pipeline,
             executor.leases().reaped_at_start(),
         );
+        // So are those the lease keeper reaps while the command runs.
+        let reaped_meanwhile = Arc::new(std::sync::Mutex::new(Vec::new()));
+        if !leave_out_refused {
+            let reaped = reaped_meanwhile.clone();
+            executor.leases().on_reaped(Arc::new(move |run| {
+                reaped
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(run.clone());
+            }));
+        }
         let dates = DatesConfig::load(&options.data_dir.config_file())?;
         let range = dates::serving_range(store.as_ref(), pipeline.calendar(), &dates)?;
         if let Err(empty) = dates.holding_dates(range) {
@@ -973,7 +988,25 @@ impl Host {
             executor,
             runtime: Arc::new(runtime),
             registry: Arc::new(registry),
+            reaped_meanwhile,
         })
+    }
+
+    /// Records the phase events of the runs the lease keeper reaped since
+    /// the start (or the last call): each failed, so its phase is
+    /// incomplete on its date.
+    fn judge_phases_of_runs_reaped_meanwhile(&self) {
+        let reaped = std::mem::take(
+            &mut *self
+                .reaped_meanwhile
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        slate::alerts::phase::record_phase_events_of_reaped(
+            self.store.as_ref(),
+            &self.pipeline,
+            &reaped,
+        );
     }
 }
 

@@ -143,7 +143,7 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
             eprintln!("{} {}: {message}", record.processor, record.status);
         }
     }
-    super::alerts::sweep_and_deliver(options, &host.store, &host.registry, &host.pipeline)?;
+    super::alerts::sweep_and_deliver(options, &host)?;
     let all_succeeded =
         not_started.is_empty() && records.iter().all(|r| r.status == RunStatus::Success);
     Ok(interrupt.exit_code(if all_succeeded {
