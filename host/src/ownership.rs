@@ -176,6 +176,18 @@ impl Ledger {
     pub fn refusals(&self, claimants: &[Claimant<'_>]) -> Vec<(usize, OwnershipRefused)> {
         decide_all(claimants, &self.recorded, &self.host)
     }
+
+    /// Whether `claimant` reads another processor's output without naming
+    /// it upstream ([`OwnershipRefused::ReadsWithoutUpstream`]), beside
+    /// `loaded`, the processors a host would load with it: a processor
+    /// tried alone (`slate test`) is refused as it would be among them.
+    pub fn read_refusal(
+        &self,
+        claimant: Claimant<'_>,
+        loaded: &[Claimant<'_>],
+    ) -> Option<OwnershipRefused> {
+        reads_without_upstream(&claimant, loaded, &self.recorded, &self.host)
+    }
 }
 
 /// Why a table may not be written: by a processor, or by the host loading

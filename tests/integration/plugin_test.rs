@@ -347,6 +347,58 @@ fn a_test_reads_no_upstream_output_before_the_lookback_as_production_does() {
     );
 }
 
+/// A test bounds the reads of an upstream a host loads from its plugin
+/// folder (or registry), not only of a bundled one, as production does.
+/// Before, such an upstream's table had no floor in `slate test`, which
+/// passed reads every run refused.
+#[test]
+fn a_test_bounds_reads_of_a_plugin_folder_upstream_as_production_does() {
+    let fixtures = tempfile::tempdir().unwrap();
+    std::fs::write(
+        fixtures.path().join("slate_test.slow.ndjson"),
+        "{\"day\": \"2026-01-10\", \"n\": 0}\n{\"day\": \"2026-01-11\", \"n\": 0}\n",
+    )
+    .unwrap();
+    let plugins = crate::support::plugin_dir(&[components::SLOW_PROCESSOR]);
+    let output = slate(&[
+        "--plugin-dir",
+        plugins.path().to_str().unwrap(),
+        "test",
+        components::HOSTILE_PAST_SLOW_READ,
+        "--date",
+        "2026-01-11",
+        "--fixtures",
+        fixtures.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    assert_contains(
+        &stdout(&output),
+        "HostilePastSlowRead may not read slate_test.slow from 2026-01-10: its lookback for \
+         SlowProcessor (none) starts at 2026-01-11",
+    );
+}
+
+/// A processor that reads another's output without naming it upstream
+/// fails its test, as every host refuses to load it. Before, the test
+/// passed it: the refusal needs the processors loaded beside it, and the
+/// test checked it alone.
+#[test]
+fn a_processor_reading_anothers_output_without_naming_it_upstream_fails_its_test() {
+    let fixtures = tempfile::tempdir().unwrap();
+    let output = slate_test(
+        components::HOSTILE_UPSTREAM_SKIP,
+        "2026-01-11",
+        fixtures.path(),
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    assert_contains(
+        &String::from_utf8_lossy(&output.stderr),
+        "UpstreamSkipper may not read nba_analytics.player_game_summary: it is the output of \
+         PlayerGameSummaryProcessor, which UpstreamSkipper does not name among its upstream",
+    );
+}
+
 /// Replays the bundled processor `package` on `day` from the store in
 /// `dir` with `slate test --replay`, and returns the golden file it wrote
 /// in `scratch`.

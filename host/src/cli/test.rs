@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use chrono::NaiveDate;
-use slate::bundled::PLUGINS;
 use slate::limits::LimitsConfig;
+use slate::plugin::Plugin;
 use slate::testing::{self, EXIT_PLUGIN_FAILURE, Inputs, Outcome, TestCase};
 
 use super::{HostOptions, UsageError};
@@ -63,18 +63,36 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
         eprintln!("FAIL {}: {refused}", request.plugin.display());
         return Ok(ExitCode::from(EXIT_PLUGIN_FAILURE));
     }
-    let bundled = PLUGINS
-        .iter()
-        .filter_map(|b| runtime.load(b.bytes).ok())
-        .collect::<Vec<_>>();
-    let known = testing::known_schemas(&bundled);
+    // The processors a host would load beside it (bundled, deployed, the
+    // plugin folder's; the one it would replace left out): whose tables
+    // it may read only by naming them upstream, and how far back.
+    let ledger = super::plugins::ledger(options)?;
+    let registry = super::plugins::existing_registry(options)?;
+    let (loaded, _) = slate::catalog::load_leaving_out_refused(
+        &runtime,
+        registry.as_ref(),
+        options.plugin_dir.as_deref(),
+        &ledger,
+        None,
+    )?;
+    let beside: Vec<Plugin> = loaded
+        .into_iter()
+        .map(|loaded| loaded.plugin)
+        .filter(|other| other.spec.name != plugin.spec.name)
+        .collect();
+    let writers: Vec<_> = beside.iter().map(slate::catalog::claimant).collect();
+    if let Some(refused) = ledger.read_refusal(claimant, &writers) {
+        eprintln!("FAIL {}: {refused}", request.plugin.display());
+        return Ok(ExitCode::from(EXIT_PLUGIN_FAILURE));
+    }
+    let known = testing::known_schemas(&beside);
     let limits = LimitsConfig::load(&options.data_dir.config_file())?;
     // A replay adds the lookback gaps production's check finds that date,
     // as production does, so that its rows are the live table's; both
     // bound the reads by the processor's lookback, as production does.
     let (inputs, quality_issues, window) = match request.inputs {
         InputChoice::Fixtures(dir) => {
-            let window = testing::fixture_window(&plugin, &bundled, request.date);
+            let window = testing::fixture_window(&plugin, &beside, request.date);
             (Inputs::Fixtures(dir), Vec::new(), window)
         }
         InputChoice::Replay => {
@@ -84,7 +102,7 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
             let dates = slate::dates::DatesConfig::load(&options.data_dir.config_file())?;
             let calendar = slate::pipeline::default_calendar();
             slate::dates::serving_range(store.as_ref(), &calendar, &dates)?.check(request.date)?;
-            let check = testing::replayed_check(store.as_ref(), &plugin, &bundled, request.date)?;
+            let check = testing::replayed_check(store.as_ref(), &plugin, &beside, request.date)?;
             let gaps = slate::upstream_check::gap_issues(&check.gaps);
             (Inputs::Replay(store), gaps, check.read_window)
         }

@@ -74,7 +74,7 @@ pub struct TestCase {
 /// `store`: its lookback gaps become the rows' data quality issues, so
 /// that a replay writes the rows the live table holds, and its window
 /// bounds the reads as production's does. Upstreams are looked up among
-/// `plugins` (the bundled ones), the calendar is the schedule.
+/// `plugins` (those a host would load beside it), the calendar is the schedule.
 pub fn replayed_check(
     store: &dyn Store,
     plugin: &Plugin,
@@ -92,8 +92,8 @@ pub fn replayed_check(
 }
 
 /// How far back `plugin` may read on `date` from fixtures: its window
-/// without a calendar, for the upstreams among `plugins` (the bundled
-/// ones). A games lookback has no floor here: no schedule says which
+/// without a calendar, for the upstreams among `plugins` (those a host
+/// would load beside it). A games lookback has no floor here: no schedule says which
 /// dates it covers.
 pub fn fixture_window(plugin: &Plugin, plugins: &[Plugin], date: NaiveDate) -> ReadWindow {
     completeness::read_window(&plugin.spec, date, output_of(plugins), &BTreeSet::new())
