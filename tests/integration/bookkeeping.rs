@@ -384,6 +384,77 @@ fn slate_reap_records_the_phase_incomplete_of_a_processor_it_does_not_load() {
     assert_eq!(incomplete[0].raised.detail["phase"], 4);
 }
 
+/// The `phase_incomplete` a reap of another host's run raised stays open
+/// while this host's own processors of the phase succeed on the date, and
+/// `slate run` calls the phase incomplete, naming that processor: the
+/// failure stands until that processor's rows are committed, which then
+/// completes the phase. Before, the next run of the date here said "phase
+/// completed" and resolved the alert over the failure.
+#[test]
+fn a_phase_another_hosts_processor_left_incomplete_stays_so_until_that_processor_succeeds() {
+    use slate::store::RunOutput;
+    // Every bundled processor succeeded on the day.
+    let data = crate::support::demo_data_dir("2026-01-07", "2026-01-07");
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let day = date("2026-01-07");
+    abandoned_run(&store, "ElsewhereProcessor", Phase::Analytics, day);
+    assert_succeeded(&crate::support::slate(data.path(), &["reap"]));
+    let rerun_a_summary = || {
+        let ran = crate::support::slate(
+            data.path(),
+            &[
+                "run",
+                "--date",
+                "2026-01-07",
+                "--processors",
+                "TeamDefenseGameSummaryProcessor",
+            ],
+        );
+        assert_succeeded(&ran);
+        String::from_utf8_lossy(&ran.stdout).into_owned()
+    };
+    let the_alert = || {
+        let alerts = phase_alerts(&store, day, EventKind::PhaseIncomplete);
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+        alerts.into_iter().next().unwrap()
+    };
+
+    let said = rerun_a_summary();
+
+    assert_contains(&said, "phase 3 analytics for 2026-01-07: incomplete (");
+    assert_contains(&said, ", ElsewhereProcessor failed)");
+    assert_eq!(the_alert().resolved_at, None);
+
+    // ElsewhereProcessor's host runs it again and commits its rows.
+    let rerun = store
+        .start_run(&NewRun {
+            processor: "ElsewhereProcessor".into(),
+            phase: Phase::Analytics,
+            data_date: day,
+            host_id: "another-machine:4243".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Cli,
+            lease: Duration::from_secs(600),
+        })
+        .unwrap();
+    let (table, schema) = (
+        TableName::new("slate_test", "elsewhere"),
+        crate::support::player_points_schema(slate::schema::ColumnMode::Required),
+    );
+    let rows = crate::support::player_points_rows(day, [("a".to_string(), 1)]);
+    store
+        .commit_run(
+            &rerun.run_id,
+            &RunOutput::new("ElsewhereProcessor", &table, &schema, day, &rows),
+        )
+        .unwrap();
+
+    let said = rerun_a_summary();
+
+    assert_contains(&said, "phase 3 analytics for 2026-01-07: complete (");
+    assert_eq!(the_alert().resolved_by.as_deref(), Some("phase completed"));
+}
+
 /// A run that a command's lease keeper reaps while the command runs
 /// leaves its phase incomplete too, as one reaped at the command's start
 /// does. Before, only the start's reaps were judged: the phase of a run

@@ -9,9 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 
 use super::event::{EventKind, NewAlert, Severity};
+use super::record::AlertRecord;
 use crate::phase::Phase;
 use crate::pipeline::{PhaseCompletion, Pipeline};
-use crate::runs::{RunRecord, RunStatus};
+use crate::runs::{RunFilter, RunRecord, RunStatus};
+use crate::store::alerts::AlertOutbox;
 use crate::store::{Store, StoreError};
 
 /// The subject phase events carry: `phase 3 analytics`.
@@ -88,7 +90,8 @@ pub const NOTHING_STOPPED: &str = "no processor of the phase is failed or blocke
 /// keeps none). Returns how many were recorded or repeated. A phase with
 /// processors still to run, none failed, blocked or running, is not
 /// incomplete for the reason its open `phase_incomplete` gave: that alert
-/// is resolved ([`NOTHING_STOPPED`]).
+/// is resolved ([`NOTHING_STOPPED`]). The phases are judged with the
+/// processors of other hosts that alert names ([`with_processors_named`]).
 pub fn record_phase_events(
     store: &dyn Store,
     pipeline: &Pipeline,
@@ -97,9 +100,17 @@ pub fn record_phase_events(
     let Some(outbox) = store.alert_outbox() else {
         return Ok(0);
     };
+    let open = open_incomplete_on(outbox, date)?;
+    let completions = with_processors_named(
+        store,
+        pipeline,
+        pipeline.phase_completion(store, date)?,
+        &open,
+        date,
+    )?;
     let mut recorded = 0;
     let mut no_longer_stopped = Vec::new();
-    for completion in pipeline.phase_completion(store, date)? {
+    for completion in completions {
         match phase_event(&completion, date) {
             Some(event) => recorded += usize::from(outbox.record_alert(&event)?.is_some()),
             // Resolved once nothing of the phase is failed, blocked or
@@ -114,19 +125,103 @@ pub fn record_phase_events(
             None => {}
         }
     }
-    if !no_longer_stopped.is_empty() {
-        // Read by event in the store: most dates have none, and every
-        // date's runs end here, so all open alerts are not read each time.
-        for alert in outbox.open_or_resolved_by_hand(EventKind::PhaseIncomplete)? {
-            if alert.resolved_at.is_none()
-                && alert.raised.data_date == Some(date)
-                && no_longer_stopped.contains(&alert.raised.subject)
-            {
-                outbox.resolve_alert(alert.alert_id, NOTHING_STOPPED)?;
-            }
+    for alert in open {
+        if no_longer_stopped.contains(&alert.raised.subject) {
+            outbox.resolve_alert(alert.alert_id, NOTHING_STOPPED)?;
         }
     }
     Ok(recorded)
+}
+
+/// Per phase, whether every processor of it committed its rows for
+/// `date`, as [`Pipeline::phase_completion`] says, with the processors of
+/// other hosts an open `phase_incomplete` of the date names: what `slate
+/// run` prints.
+pub fn phase_completion(
+    store: &dyn Store,
+    pipeline: &Pipeline,
+    date: NaiveDate,
+) -> Result<Vec<PhaseCompletion>, StoreError> {
+    let completions = pipeline.phase_completion(store, date)?;
+    match store.alert_outbox() {
+        Some(outbox) => {
+            let open = open_incomplete_on(outbox, date)?;
+            with_processors_named(store, pipeline, completions, &open, date)
+        }
+        None => Ok(completions),
+    }
+}
+
+/// The open `phase_incomplete` alerts of `date`. Read by event in the
+/// store: most dates have none, and every date's runs end here, so all
+/// open alerts are not read each time.
+fn open_incomplete_on(
+    outbox: &dyn AlertOutbox,
+    date: NaiveDate,
+) -> Result<Vec<AlertRecord>, StoreError> {
+    Ok(outbox
+        .open_or_resolved_by_hand(EventKind::PhaseIncomplete)?
+        .into_iter()
+        .filter(|alert| alert.resolved_at.is_none() && alert.raised.data_date == Some(date))
+        .collect())
+}
+
+/// `completions` (of `pipeline`, for `date`), each phase joined by the
+/// processors `pipeline` does not load that an `open` alert of the phase
+/// names failed or blocked, at their latest run of the date: a run of
+/// another host's processor reaped here, or that host's own event. A
+/// phase is then not complete over a failure this host cannot see for
+/// itself, and its alert stays open until that processor runs again.
+fn with_processors_named(
+    store: &dyn Store,
+    pipeline: &Pipeline,
+    mut completions: Vec<PhaseCompletion>,
+    open: &[AlertRecord],
+    date: NaiveDate,
+) -> Result<Vec<PhaseCompletion>, StoreError> {
+    let mut named: Vec<(usize, String)> = Vec::new();
+    for alert in open {
+        let Some(index) = completions
+            .iter()
+            .position(|c| phase_subject(c) == alert.raised.subject)
+        else {
+            continue;
+        };
+        let stopped = alert.raised.detail["processors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|member| matches!(member["status"].as_str(), Some("failed" | "blocked")))
+            .filter_map(|member| member["processor"].as_str());
+        for name in stopped {
+            let member = (index, name.to_string());
+            if pipeline.plugin(name).is_none() && !named.contains(&member) {
+                named.push(member);
+            }
+        }
+    }
+    if named.is_empty() {
+        return Ok(completions);
+    }
+    // Newest first: the first of a processor is its latest.
+    let on_date = store.runs(&RunFilter {
+        date: Some(date),
+        skip_upstream_check: true,
+        ..RunFilter::default()
+    })?;
+    for (index, name) in named {
+        let latest = on_date.iter().find(|run| run.processor == name);
+        let completion = &mut completions[index];
+        completion
+            .processors
+            .push((name, latest.map(|run| run.status)));
+        completion.rows += latest.map_or(0, |run| run.rows_written);
+        completion.complete = completion
+            .processors
+            .iter()
+            .all(|(_, status)| *status == Some(RunStatus::Success));
+    }
+    Ok(completions)
 }
 
 /// Records the phase events of the dates of `reaped` runs: a run reaped

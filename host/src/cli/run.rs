@@ -112,7 +112,8 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
         }
     }
     println!("{output}");
-    for phase in host.pipeline.phase_completion(host.store.as_ref(), date)? {
+    for phase in slate::alerts::phase::phase_completion(host.store.as_ref(), &host.pipeline, date)?
+    {
         let state = if phase.complete {
             "complete"
         } else {
