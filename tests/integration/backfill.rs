@@ -443,9 +443,10 @@ fn a_backfill_warns_of_the_outdated_runs_it_leaves_in_its_range() {
     );
     assert_contains(
         &warning,
-        "; `slate backfill --from 2026-01-08 --to 2026-01-08 --processors \
+        " backfill --from 2026-01-08 --to 2026-01-08 --processors \
          PlayerDailyCacheProcessor --reprocess outdated` reruns them",
     );
+    assert_contains(&warning, "; `slate --data-dir ");
     // A dry run, where a rerun is planned, warns the same.
     let dry = crate::support::stderr(&backfill_the_8th("missing", &["--dry-run"]));
     assert_contains(&dry, "warning: 1 run in the range is outdated");

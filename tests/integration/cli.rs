@@ -145,12 +145,34 @@ fn demo_then_run_prints_rows_for_both_processors() {
         "warning: on 2026-01-11, 5 runs are outdated, e.g. PlayerDailyCacheProcessor: \
          PlayerGameSummaryProcessor rewrote this date since (run ",
     );
-    assert_contains(
-        &warned,
-        "`slate run --date 2026-01-11 --processors PlayerDailyCacheProcessor,\
-         PlayerShotZoneAnalysisProcessor,PlayerCompositeFactorsProcessor,MLFeatureStoreProcessor,\
-         PointsPredictionProcessor` reruns them",
+    // The command, run as printed from another folder, reruns them on the
+    // same store: it names the data folder this invocation was given.
+    // Before, it left out --data-dir (and --plugin-dir, --state).
+    let rerun = warned
+        .split("` reruns them")
+        .next()
+        .and_then(|before| before.rsplit('`').next())
+        .unwrap_or_default();
+    let words = shlex::split(rerun).unwrap_or_default();
+    assert_eq!(
+        words[1..3],
+        ["--data-dir".to_string(), dir.path().display().to_string()],
+        "{rerun}"
     );
+    assert_contains(
+        rerun,
+        " run --date 2026-01-11 --processors PlayerDailyCacheProcessor,\
+         PlayerShotZoneAnalysisProcessor,PlayerCompositeFactorsProcessor,MLFeatureStoreProcessor,\
+         PointsPredictionProcessor",
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let reran = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .args(&words[1..])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert_succeeded(&reran);
+    assert!(!stderr(&reran).contains("outdated"), "{}", stderr(&reran));
 
     let runs = slate(
         dir.path(),
@@ -165,7 +187,7 @@ fn demo_then_run_prints_rows_for_both_processors() {
     let history = String::from_utf8_lossy(&runs.stdout);
     assert_eq!(
         history.matches("PlayerDailyCacheProcessor").count(),
-        2,
+        3,
         "{history}"
     );
 }

@@ -120,7 +120,9 @@ fn a_shadow_runs_beside_the_live_run_into_its_own_table_and_never_touches_the_li
     assert_contains(&deployed, "as the shadow of the active version");
     let shadow_line = run_and_find_the_shadow_line(dir.path());
     assert_contains(&shadow_line, "success");
-    assert_contains(&shadow_line, "compare: `slate diff VersionedProcessor`");
+    // On the data folder the run was given.
+    assert_contains(&shadow_line, "compare: `slate --data-dir ");
+    assert_contains(&shadow_line, " diff VersionedProcessor`");
 
     assert_eq!(
         rows_of(dir.path(), &versioned()),

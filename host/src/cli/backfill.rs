@@ -86,7 +86,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
             plan.dates.len(),
             plan.left_alone
         );
-        warn_of_outdated_in_range(&host, &request)?;
+        warn_of_outdated_in_range(options, &host, &request)?;
         return Ok(ExitCode::SUCCESS);
     }
     if host.store.work_queue().is_some() {
@@ -191,7 +191,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         all.blocked,
         all.not_started
     );
-    warn_of_outdated_in_range(&host, &request)?;
+    warn_of_outdated_in_range(options, &host, &request)?;
     super::alerts::sweep_and_deliver(options, &host)?;
     Ok(interrupt.exit_code(if all.all_well() {
         ExitCode::SUCCESS
@@ -439,7 +439,7 @@ fn backfill_over_the_cluster(
             left.queued, left.processor
         );
     }
-    warn_of_outdated_in_range(host, request)?;
+    warn_of_outdated_in_range(options, host, request)?;
     super::alerts::sweep_and_deliver(options, host)?;
     let all_ran = done.failed == 0 && done.blocked == 0 && done.queued == 0;
     Ok(
@@ -559,7 +559,11 @@ pub fn rerun_outdated(
 /// reran meanwhile (two backfills over one range), or one `--reprocess`
 /// left alone. The rows may still be right, but nothing says so, and the
 /// summary's counts would not tell.
-fn warn_of_outdated_in_range(host: &Host, request: &BackfillRequest) -> Result<()> {
+fn warn_of_outdated_in_range(
+    options: &HostOptions,
+    host: &Host,
+    request: &BackfillRequest,
+) -> Result<()> {
     let range = (request.start, request.end);
     let outdated = slate::outdated::in_range(
         host.store.as_ref(),
@@ -580,14 +584,16 @@ fn warn_of_outdated_in_range(host: &Host, request: &BackfillRequest) -> Result<(
         1 => "1 run in the range is".to_string(),
         n => format!("{n} runs in the range are"),
     };
+    let rerun = options.command_line(&format!(
+        "backfill --from {} --to {}{selected} --reprocess outdated",
+        request.start, request.end
+    ));
+    let list = options.command_line("runs --outdated");
     eprintln!(
-        "warning: {count} outdated, e.g. {} {}: {}; `slate backfill --from {} --to \
-         {}{selected} --reprocess outdated` reruns them (`slate runs --outdated` lists them)",
+        "warning: {count} outdated, e.g. {} {}: {}; `{rerun}` reruns them (`{list}` lists them)",
         first.processor,
         first.date,
         first.why(),
-        request.start,
-        request.end
     );
     Ok(())
 }

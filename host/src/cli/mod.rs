@@ -430,11 +430,14 @@ pub fn run() -> Result<ExitCode> {
     // Fixed now, before any run: what this process finds recorded under
     // its own id from before is an earlier process's.
     slate::liveness::process_started();
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+        .unwrap_or_else(|error| error.exit());
     if !matches!(cli.command, Command::Serve(_)) {
         end_quietly_when_stdout_closes();
     }
     let options = HostOptions {
+        given: globals_given(&matches),
         data_dir: DataDir::new(&cli.data_dir),
         warehouse: cli.warehouse.clone(),
         plugin_dir: cli.plugin_dir.clone(),
@@ -833,11 +836,74 @@ fn end_quietly_when_stdout_closes() {
 
 /// What every command that runs processors needs to know.
 pub struct HostOptions {
+    /// The global options given on the command line, as words
+    /// ([`globals_given`]).
+    given: Vec<String>,
     data_dir: DataDir,
     warehouse: warehouse::WarehouseArgs,
     plugin_dir: Option<PathBuf>,
     fuel: bool,
     leases: LeaseConfig,
+}
+
+impl HostOptions {
+    /// `slate` with the global options this invocation was given, then
+    /// `rest`: a command printed for the user to run next, which must act
+    /// on the same store and processors (`--data-dir`, `--plugin-dir`,
+    /// `--state`, ...). Options from the environment are left to it.
+    pub fn command_line(&self, rest: &str) -> String {
+        command_line(&self.given, rest)
+    }
+}
+
+/// `slate`, the words `given` quoted for a shell, then `rest`.
+fn command_line(given: &[String], rest: &str) -> String {
+    let words = std::iter::once("slate").chain(given.iter().map(String::as_str));
+    let slate = shlex::try_join(words).unwrap_or_else(|_| {
+        // A word holding a NUL byte, which no shell can take.
+        format!("slate {}", given.join(" "))
+    });
+    format!("{slate} {rest}")
+}
+
+/// The global options of `matches` given on the command line, in the
+/// order `slate --help` lists them, each as `--name` and its value. A
+/// password in `--state` is replaced by `PASSWORD`: a printed command must
+/// not show it.
+fn globals_given(matches: &clap::ArgMatches) -> Vec<String> {
+    let command = <Cli as clap::CommandFactory>::command();
+    let mut words = Vec::new();
+    for arg in command.get_arguments().filter(|arg| arg.is_global_set()) {
+        let id = arg.get_id().as_str();
+        let (Some(long), Some(clap::parser::ValueSource::CommandLine)) =
+            (arg.get_long(), matches.value_source(id))
+        else {
+            continue;
+        };
+        words.push(format!("--{long}"));
+        if !arg.get_action().takes_values() {
+            continue;
+        }
+        for value in matches.get_raw(id).into_iter().flatten() {
+            let value = value.to_string_lossy();
+            words.push(match id {
+                "state" => without_password(&value),
+                _ => value.into_owned(),
+            });
+        }
+    }
+    words
+}
+
+/// `url` with its password, if it has one, replaced by `PASSWORD`.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("PASSWORD"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// Opens the store the options select; `create` makes a missing one.
@@ -1013,6 +1079,41 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_printed_command_repeats_the_global_options_given_and_hides_a_password() {
+        let matches = <Cli as clap::CommandFactory>::command().get_matches_from([
+            "slate",
+            "run",
+            "--date",
+            "2026-01-11",
+            "--plugin-dir",
+            "my plugins",
+            "--data-dir",
+            "d",
+            "--state",
+            "postgres://slate:secret@db:5432/slate",
+            "--fuel",
+        ]);
+        let given = globals_given(&matches);
+        assert_eq!(
+            given,
+            [
+                "--data-dir",
+                "d",
+                "--plugin-dir",
+                "my plugins",
+                "--fuel",
+                "--state",
+                "postgres://slate:PASSWORD@db:5432/slate",
+            ]
+        );
+        assert_eq!(
+            command_line(&given, "runs --outdated"),
+            "slate --data-dir d --plugin-dir 'my plugins' --fuel --state \
+             postgres://slate:PASSWORD@db:5432/slate runs --outdated"
+        );
+    }
 
     #[test]
     fn an_error_line_names_each_cause_once() {

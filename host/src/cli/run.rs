@@ -98,7 +98,12 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
         ]);
         if let Some(shadow) = shadow_run_since(&host, name, date, started)? {
             let note = match shadow.status {
-                RunStatus::Success => format!("compare: `slate diff {name}`"),
+                RunStatus::Success => {
+                    format!(
+                        "compare: `{}`",
+                        options.command_line(&format!("diff {name}"))
+                    )
+                }
                 _ => short_error(&shadow),
             };
             output.add_row(vec![
@@ -135,7 +140,7 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
             members.join(", ")
         );
     }
-    warn_of_outdated_on(&host, date)?;
+    warn_of_outdated_on(options, &host, date)?;
     for (processor, error) in &not_started {
         eprintln!("{processor} not started: {error}");
     }
@@ -159,7 +164,7 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
 /// which read what it rewrote. Their phase may still read "complete"; the
 /// warning says which runs' rows predate what they read, and the command
 /// that reruns them.
-fn warn_of_outdated_on(host: &Host, date: NaiveDate) -> Result<()> {
+fn warn_of_outdated_on(options: &HostOptions, host: &Host, date: NaiveDate) -> Result<()> {
     let everyone = host.pipeline.order().to_vec();
     let mut outdated =
         slate::outdated::in_range(host.store.as_ref(), &host.pipeline, &everyone, (date, date))?;
@@ -173,12 +178,14 @@ fn warn_of_outdated_on(host: &Host, date: NaiveDate) -> Result<()> {
         1 => "1 run is".to_string(),
         n => format!("{n} runs are"),
     };
+    let rerun = options.command_line(&format!(
+        "run --date {date} --processors {}",
+        names.join(",")
+    ));
     eprintln!(
-        "warning: on {date}, {count} outdated, e.g. {}: {}; `slate run --date {date} \
-         --processors {}` reruns them",
+        "warning: on {date}, {count} outdated, e.g. {}: {}; `{rerun}` reruns them",
         first.processor,
         first.why(),
-        names.join(",")
     );
     Ok(())
 }
@@ -334,8 +341,9 @@ pub fn outdated(options: &HostOptions, only: Option<&str>, json: bool) -> Result
     }
     println!("{output}");
     println!(
-        "{} outdated; `slate backfill --reprocess outdated` reruns them",
-        found.len()
+        "{} outdated; `{}` reruns them",
+        found.len(),
+        options.command_line("backfill --reprocess outdated")
     );
     Ok(ExitCode::SUCCESS)
 }
