@@ -344,11 +344,20 @@ impl Fixtures {
                         serde_json::from_str(&text).map_err(|e| FixtureError::Malformed {
                             file: file.clone(),
                             line: e.line() as u64,
-                            message: format!(
-                                "not a table schema, {{\"columns\": [{{\"name\", \"type\", \
-                                 \"mode\"}}, ...], \"partition_column\": ..., \
-                                 \"key_columns\": [...]}}: {e}"
-                            ),
+                            message: match text.trim_start().starts_with('[') {
+                                // serde's own words ("invalid type: map,
+                                // expected a sequence") read backwards here.
+                                true => "a list of columns, as `slate schemas` writes a \
+                                         BigQuery schema, is not a table schema: put the list \
+                                         under \"columns\", beside \"partition_column\" \
+                                         and \"key_columns\""
+                                    .to_string(),
+                                false => format!(
+                                    "not a table schema, {{\"columns\": [{{\"name\", \
+                                     \"type\", \"mode\"}}, ...], \"partition_column\": ..., \
+                                     \"key_columns\": [...]}}: {e}"
+                                ),
+                            },
                         })?;
                     let problems = schema.problems();
                     if !problems.is_empty() {
@@ -1007,6 +1016,19 @@ mod tests {
         let dir = folder(&[
             ("nba_raw.box.ndjson", b""),
             ("nba_raw.box.schema.json", bigquery_style),
+        ]);
+        let error = load(dir.path()).unwrap_err();
+        assert!(
+            error.to_string().contains(
+                "a list of columns, as `slate schemas` writes a BigQuery schema, is not a \
+                 table schema: put the list under \"columns\", beside \"partition_column\" \
+                 and \"key_columns\""
+            ),
+            "{error}"
+        );
+        let dir = folder(&[
+            ("nba_raw.box.ndjson", b""),
+            ("nba_raw.box.schema.json", br#"{"columns": 3}"#),
         ]);
         let error = load(dir.path()).unwrap_err();
         assert!(
