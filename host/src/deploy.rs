@@ -788,12 +788,25 @@ pub fn resolve_alerts_of_removed(
     store: &dyn crate::store::Store,
     name: &str,
 ) -> Result<usize, crate::store::StoreError> {
-    resolve_open_alerts_of(
+    let its_own = resolve_open_alerts_of(
         store,
         name,
         |event| event.resolved_by_success(),
         &resolved_by_undeploy(name),
-    )
+    )?;
+    // A phase it alone left incomplete: a host counts the processors such
+    // an alert names until their rows are committed, which no run of a
+    // removed processor will do.
+    let Some(outbox) = store.alert_outbox() else {
+        return Ok(its_own);
+    };
+    let left_by_it_alone = |alert: &crate::alerts::record::AlertRecord| {
+        let stopped = crate::alerts::phase::stopped_in(&alert.raised);
+        alert.raised.event == crate::alerts::EventKind::PhaseIncomplete
+            && !stopped.is_empty()
+            && stopped.iter().all(|stopped| *stopped == name)
+    };
+    Ok(its_own + outbox.resolve_open_alerts(&left_by_it_alone, &resolved_by_undeploy(name))?)
 }
 
 /// Resolves every open alert of `name`'s shadow (subject `NAME~shadow`:

@@ -187,13 +187,7 @@ fn with_processors_named(
         else {
             continue;
         };
-        let stopped = alert.raised.detail["processors"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|member| matches!(member["status"].as_str(), Some("failed" | "blocked")))
-            .filter_map(|member| member["processor"].as_str());
-        for name in stopped {
+        for name in stopped_in(&alert.raised) {
             let member = (index, name.to_string());
             if pipeline.plugin(name).is_none() && !named.contains(&member) {
                 named.push(member);
@@ -222,6 +216,17 @@ fn with_processors_named(
             .all(|(_, status)| *status == Some(RunStatus::Success));
     }
     Ok(completions)
+}
+
+/// The processors a `phase_incomplete` names failed or blocked.
+pub fn stopped_in(event: &NewAlert) -> Vec<&str> {
+    event.detail["processors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|member| matches!(member["status"].as_str(), Some("failed" | "blocked")))
+        .filter_map(|member| member["processor"].as_str())
+        .collect()
 }
 
 /// Records the phase events of the dates of `reaped` runs: a run reaped
@@ -259,7 +264,7 @@ pub fn record_phase_events_of_reaped(store: &dyn Store, pipeline: &Pipeline, rea
 /// those processors: the phase their records keep says which phase they
 /// left incomplete. Shadow runs belong to no phase, and a run recorded
 /// before run history kept phases cannot be placed.
-pub fn foreign_phase_events(pipeline: &Pipeline, reaped: &[RunRecord]) -> Vec<NewAlert> {
+fn foreign_phase_events(pipeline: &Pipeline, reaped: &[RunRecord]) -> Vec<NewAlert> {
     let mut failed: BTreeMap<(NaiveDate, Phase), Vec<String>> = BTreeMap::new();
     for run in reaped {
         let foreign = pipeline.plugin(&run.processor).is_none()
