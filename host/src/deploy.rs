@@ -794,19 +794,30 @@ pub fn resolve_alerts_of_removed(
         |event| event.resolved_by_success(),
         &resolved_by_undeploy(name),
     )?;
-    // A phase it alone left incomplete: a host counts the processors such
-    // an alert names until their rows are committed, which no run of a
-    // removed processor will do.
+    // The phases it left incomplete: a host counts the processors such an
+    // alert names until their rows are committed, which no run of a
+    // removed processor will do. Where others are failed or blocked too,
+    // the phase is raised again naming them alone.
     let Some(outbox) = store.alert_outbox() else {
         return Ok(its_own);
     };
-    let left_by_it_alone = |alert: &crate::alerts::record::AlertRecord| {
-        let stopped = crate::alerts::phase::stopped_in(&alert.raised);
+    let mut left = Vec::new();
+    for alert in outbox.open_or_resolved_by_hand(crate::alerts::EventKind::PhaseIncomplete)? {
+        if alert.resolved_at.is_none()
+            && crate::alerts::phase::stopped_in(&alert.raised).contains(&name)
+        {
+            left.extend(crate::alerts::phase::without_processor(&alert.raised, name));
+        }
+    }
+    let named_it = |alert: &crate::alerts::record::AlertRecord| {
         alert.raised.event == crate::alerts::EventKind::PhaseIncomplete
-            && !stopped.is_empty()
-            && stopped.iter().all(|stopped| *stopped == name)
+            && crate::alerts::phase::stopped_in(&alert.raised).contains(&name)
     };
-    Ok(its_own + outbox.resolve_open_alerts(&left_by_it_alone, &resolved_by_undeploy(name))?)
+    let phases = outbox.resolve_open_alerts(&named_it, &resolved_by_undeploy(name))?;
+    for event in &left {
+        outbox.record_alert(event)?;
+    }
+    Ok(its_own + phases)
 }
 
 /// Resolves every open alert of `name`'s shadow (subject `NAME~shadow`:

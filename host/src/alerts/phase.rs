@@ -229,6 +229,30 @@ pub fn stopped_in(event: &NewAlert) -> Vec<&str> {
         .collect()
 }
 
+/// `event`, a `phase_incomplete`, as it reads without `name` among its
+/// processors: `None` when no other processor of it is failed or blocked.
+/// What stays of a phase's alert once `name` is gone for good.
+pub fn without_processor(event: &NewAlert, name: &str) -> Option<NewAlert> {
+    let phase = Phase::from_number(event.detail["phase"].as_i64()?)?;
+    let processors = event.detail["processors"]
+        .as_array()?
+        .iter()
+        .filter_map(|member| {
+            let processor = member["processor"].as_str()?;
+            let status = member["status"].as_str().and_then(|s| s.parse().ok());
+            (processor != name).then(|| (processor.to_string(), status))
+        })
+        .collect();
+    let completion = PhaseCompletion {
+        phase,
+        complete: false,
+        processors,
+        rows: 0,
+    };
+    phase_event(&completion, event.data_date?)
+        .filter(|left| left.event == EventKind::PhaseIncomplete)
+}
+
 /// Records the phase events of the dates of `reaped` runs: a run reaped
 /// as stale failed, so its phase is incomplete on its date, which no run's
 /// end would otherwise say. A run of a processor `pipeline` does not load
@@ -355,5 +379,22 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn a_phase_alert_without_a_processor_names_the_others_or_is_none() {
+        let statuses = [
+            Some(RunStatus::Failed),
+            Some(RunStatus::Blocked),
+            Some(RunStatus::Success),
+        ];
+        let event = phase_event(&completion(&statuses), date()).unwrap();
+        let left = without_processor(&event, "P0").unwrap();
+        assert_eq!(
+            left.summary,
+            "2026-01-11: phase 4 precompute incomplete: P1 blocked"
+        );
+        assert_eq!(stopped_in(&left), ["P1"]);
+        assert_eq!(without_processor(&left, "P1"), None);
     }
 }
