@@ -378,6 +378,37 @@ fn a_test_bounds_reads_of_a_plugin_folder_upstream_as_production_does() {
     );
 }
 
+/// A processor whose upstream no host beside it loads fails its test, as
+/// every such host refuses to load it. Before, the test passed it, with
+/// its reads of that upstream's table unbounded.
+#[test]
+fn a_processor_naming_an_upstream_no_host_beside_it_loads_fails_its_test() {
+    // A whole fixture: the day before's rows, and their schema.
+    let fixtures = tempfile::tempdir().unwrap();
+    std::fs::write(
+        fixtures.path().join("slate_test.slow.ndjson"),
+        "{\"day\": \"2026-01-10\", \"n\": 0}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        fixtures.path().join("slate_test.slow.schema.json"),
+        r#"{"columns": [{"name": "day", "type": "DATE", "mode": "REQUIRED"},
+            {"name": "n", "type": "INT64", "mode": "REQUIRED"}], "partition_column": "day"}"#,
+    )
+    .unwrap();
+    let output = slate_test(
+        components::HOSTILE_PAST_SLOW_READ,
+        "2026-01-11",
+        fixtures.path(),
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    assert_contains(
+        &String::from_utf8_lossy(&output.stderr),
+        "HostilePastSlowRead depends on SlowProcessor, which is not a known processor",
+    );
+}
+
 /// A processor that reads another's output without naming it upstream
 /// fails its test, as every host refuses to load it. Before, the test
 /// passed it: the refusal needs the processors loaded beside it, and the

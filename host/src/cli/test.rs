@@ -80,6 +80,13 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
         .map(|loaded| loaded.plugin)
         .filter(|other| other.spec.name != plugin.spec.name)
         .collect();
+    // A host refuses to load it where an upstream it names is not among
+    // them, or the names loop back on it.
+    let specs = beside.iter().chain([&plugin]).map(|p| p.spec.as_ref());
+    if let Err(refused) = slate::dag::order(specs) {
+        eprintln!("FAIL {}: {refused}", request.plugin.display());
+        return Ok(ExitCode::from(EXIT_PLUGIN_FAILURE));
+    }
     let writers: Vec<_> = beside.iter().map(slate::catalog::claimant).collect();
     if let Some(refused) = ledger.read_refusal(claimant, &writers) {
         eprintln!("FAIL {}: {refused}", request.plugin.display());
