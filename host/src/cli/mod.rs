@@ -887,23 +887,12 @@ fn globals_given(matches: &clap::ArgMatches) -> Vec<String> {
         for value in matches.get_raw(id).into_iter().flatten() {
             let value = value.to_string_lossy();
             words.push(match id {
-                "state" => without_password(&value),
+                "state" => slate::store::postgres::without_password(&value, "PASSWORD"),
                 _ => value.into_owned(),
             });
         }
     }
     words
-}
-
-/// `url` with its password, if it has one, replaced by `PASSWORD`.
-fn without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("PASSWORD"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// Opens the store the options select; `create` makes a missing one.

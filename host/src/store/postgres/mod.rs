@@ -399,23 +399,90 @@ pub(crate) fn outside_any_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T
     }
 }
 
-/// `url` without its password, to be shown.
+/// `url` without its password, to be shown ([`without_password`]).
 pub fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
+    without_password(url, "***")
+}
+
+/// `state`, a PostgreSQL connection string in either form libpq takes,
+/// with its password replaced by `mask`: in a URL, the one after the user
+/// name and a `password` query parameter; in `key=value` words, the value
+/// of `password`.
+pub fn without_password(state: &str, mask: &str) -> String {
+    match url::Url::parse(state) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some(mask));
+            }
+            if url.query_pairs().any(|(key, _)| key == "password") {
+                let pairs: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(key, value)| match key == "password" {
+                        true => (key.into_owned(), mask.to_string()),
+                        false => (key.into_owned(), value.into_owned()),
+                    })
+                    .collect();
+                url.query_pairs_mut().clear().extend_pairs(pairs);
+            }
+            url.to_string()
+        }
+        Err(_) => without_conninfo_password(state, mask),
+    }
+}
+
+/// `conninfo`, libpq's `key=value` words (a value may be quoted in single
+/// quotes, and `=` may stand between spaces), with the value of
+/// `password` replaced by `mask`.
+fn without_conninfo_password(conninfo: &str, mask: &str) -> String {
+    let mut out = String::with_capacity(conninfo.len());
+    let mut rest = conninfo;
+    while let Some(at) = rest.find("password") {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        let after_key = &from["password".len()..];
+        let key_starts_a_word = before.chars().next_back().is_none_or(char::is_whitespace);
+        let value = after_key.trim_start();
+        match (key_starts_a_word, value.strip_prefix('=')) {
+            (true, Some(value)) => {
+                let value = value.trim_start();
+                let length = match value.strip_prefix('\'') {
+                    // Up to the closing quote; `\'` inside is a quote.
+                    Some(quoted) => {
+                        let mut end = quoted.len();
+                        let mut chars = quoted.char_indices();
+                        while let Some((i, c)) = chars.next() {
+                            match c {
+                                '\\' => {
+                                    chars.next();
+                                }
+                                '\'' => {
+                                    end = i + 1;
+                                    break;
+                                }
+                                _ => {}
+                            }
+                        }
+                        1 + end
+                    }
+                    None => value.find(char::is_whitespace).unwrap_or(value.len()),
+                };
+                out.push_str("password=");
+                out.push_str(mask);
+                rest = &value[length..];
+            }
+            _ => {
+                out.push_str("password");
+                rest = after_key;
             }
         }
-        _ => url.to_string(),
     }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::redacted;
+    use super::{redacted, without_password};
 
     #[test]
     fn a_shown_url_hides_its_password_only() {
@@ -428,5 +495,22 @@ mod tests {
             "postgres://slate@db/slate"
         );
         assert_eq!(redacted("host=db user=slate"), "host=db user=slate");
+        for (state, shown) in [
+            (
+                "postgres://slate@db/slate?password=s3cr3t&sslmode=disable",
+                "postgres://slate@db/slate?password=PASSWORD&sslmode=disable",
+            ),
+            (
+                "host=db user=slate password=s3cr3t dbname=slate",
+                "host=db user=slate password=PASSWORD dbname=slate",
+            ),
+            (
+                "host=db password = 'it\\'s s3cr3t' dbname=slate",
+                "host=db password=PASSWORD dbname=slate",
+            ),
+            ("host=db passwordless=1", "host=db passwordless=1"),
+        ] {
+            assert_eq!(without_password(state, "PASSWORD"), shown, "{state}");
+        }
     }
 }
