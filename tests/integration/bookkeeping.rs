@@ -369,9 +369,22 @@ fn slate_reap_records_the_phase_incomplete_of_a_processor_it_does_not_load() {
     for processor in ["ElsewhereProcessor", "ElsewhereProcessor~shadow"] {
         abandoned_run(&store, processor, Phase::Precompute, day);
     }
+    // The phase is incomplete already, by a third host's failure.
+    let third_host = slate::pipeline::PhaseCompletion {
+        phase: Phase::Precompute,
+        complete: false,
+        processors: vec![("FailedElsewhere".into(), Some(RunStatus::Failed))],
+        rows: 0,
+    };
+    let raised = slate::alerts::phase::phase_event(&third_host, day).unwrap();
+    store.alert_outbox().unwrap().record_alert(&raised).unwrap();
 
     reap_loading_only_the_slow_processor(data.path(), "2 stale runs");
 
+    // One alert, naming both: the reap's repeat of it keeps the processor
+    // it named before. Before, the repeat's detail named the reaped one
+    // alone, and a host without FailedElsewhere then called the phase
+    // complete over its failure.
     let incomplete = phase_alerts(&store, day, EventKind::PhaseIncomplete);
     let summaries: Vec<&str> = incomplete
         .iter()
@@ -379,7 +392,10 @@ fn slate_reap_records_the_phase_incomplete_of_a_processor_it_does_not_load() {
         .collect();
     assert_eq!(
         summaries,
-        ["2026-01-11: phase 4 precompute incomplete: ElsewhereProcessor failed"]
+        [
+            "2026-01-11: phase 4 precompute incomplete: FailedElsewhere failed, ElsewhereProcessor \
+          failed"
+        ]
     );
     assert_eq!(incomplete[0].raised.detail["phase"], 4);
 }

@@ -229,28 +229,43 @@ pub fn stopped_in(event: &NewAlert) -> Vec<&str> {
         .collect()
 }
 
+/// A phase's processors, each with its latest status on a date (`None`:
+/// not run), as [`PhaseCompletion::processors`] holds them.
+type Members = Vec<(String, Option<RunStatus>)>;
+
+/// The phase and the processors, each with its status, that a phase
+/// event's detail names.
+fn members_of(event: &NewAlert) -> Option<(Phase, Members)> {
+    let phase = Phase::from_number(event.detail["phase"].as_i64()?)?;
+    let members = event.detail["processors"]
+        .as_array()?
+        .iter()
+        .filter_map(|member| {
+            let status = member["status"].as_str().and_then(|s| s.parse().ok());
+            Some((member["processor"].as_str()?.to_string(), status))
+        })
+        .collect();
+    Some((phase, members))
+}
+
+/// The `phase_incomplete` of `phase` on `date` naming `members`.
+fn incomplete(phase: Phase, members: Members, date: NaiveDate) -> Option<NewAlert> {
+    let completion = PhaseCompletion {
+        phase,
+        complete: false,
+        processors: members,
+        rows: 0,
+    };
+    phase_event(&completion, date).filter(|event| event.event == EventKind::PhaseIncomplete)
+}
+
 /// `event`, a `phase_incomplete`, as it reads without `name` among its
 /// processors: `None` when no other processor of it is failed or blocked.
 /// What stays of a phase's alert once `name` is gone for good.
 pub fn without_processor(event: &NewAlert, name: &str) -> Option<NewAlert> {
-    let phase = Phase::from_number(event.detail["phase"].as_i64()?)?;
-    let processors = event.detail["processors"]
-        .as_array()?
-        .iter()
-        .filter_map(|member| {
-            let processor = member["processor"].as_str()?;
-            let status = member["status"].as_str().and_then(|s| s.parse().ok());
-            (processor != name).then(|| (processor.to_string(), status))
-        })
-        .collect();
-    let completion = PhaseCompletion {
-        phase,
-        complete: false,
-        processors,
-        rows: 0,
-    };
-    phase_event(&completion, event.data_date?)
-        .filter(|left| left.event == EventKind::PhaseIncomplete)
+    let (phase, mut members) = members_of(event)?;
+    members.retain(|(member, _)| member != name);
+    incomplete(phase, members, event.data_date?)
 }
 
 /// Records the phase events of the dates of `reaped` runs: a run reaped
@@ -274,6 +289,12 @@ pub fn record_phase_events_of_reaped(store: &dyn Store, pipeline: &Pipeline, rea
         return;
     };
     for event in foreign_phase_events(pipeline, reaped) {
+        // A repeat replaces the open alert's detail: keep the processors
+        // it named besides these.
+        let event = match event.data_date.map(|date| open_incomplete_on(outbox, date)) {
+            Some(Ok(open)) => joined_with_open(event, &open),
+            _ => event,
+        };
         if let Err(error) = outbox.record_alert(&event) {
             tracing::warn!(
                 date = ?event.data_date, %error,
@@ -281,6 +302,24 @@ pub fn record_phase_events_of_reaped(store: &dyn Store, pipeline: &Pipeline, rea
             );
         }
     }
+}
+
+/// `event`, a `phase_incomplete` naming failed processors, with the other
+/// processors the `open` alert of its phase and date names, at the
+/// statuses it gives them.
+fn joined_with_open(event: NewAlert, open: &[AlertRecord]) -> NewAlert {
+    let earlier = open
+        .iter()
+        .find(|alert| alert.raised.subject == event.subject)
+        .and_then(|alert| members_of(&alert.raised));
+    let (Some((phase, mut members)), Some((_, failed)), Some(date)) =
+        (earlier, members_of(&event), event.data_date)
+    else {
+        return event;
+    };
+    members.retain(|(member, _)| !failed.iter().any(|(name, _)| name == member));
+    members.extend(failed);
+    incomplete(phase, members, date).unwrap_or(event)
 }
 
 /// The `phase_incomplete` events of the reaped runs that failed whose
@@ -303,16 +342,11 @@ fn foreign_phase_events(pipeline: &Pipeline, reaped: &[RunRecord]) -> Vec<NewAle
     failed
         .into_iter()
         .filter_map(|((date, phase), names)| {
-            let completion = PhaseCompletion {
-                phase,
-                complete: false,
-                processors: names
-                    .into_iter()
-                    .map(|name| (name, Some(RunStatus::Failed)))
-                    .collect(),
-                rows: 0,
-            };
-            phase_event(&completion, date)
+            let members = names
+                .into_iter()
+                .map(|name| (name, Some(RunStatus::Failed)))
+                .collect();
+            incomplete(phase, members, date)
         })
         .collect()
 }
