@@ -63,6 +63,14 @@ fn phase_alerts(store: &dyn Store, day: NaiveDate, event: EventKind) -> Vec<Aler
         .collect()
 }
 
+/// The summaries of `alerts`, in order.
+fn summaries_of(alerts: &[AlertRecord]) -> Vec<&str> {
+    alerts
+        .iter()
+        .map(|alert| alert.raised.summary.as_str())
+        .collect()
+}
+
 /// Ctrl-C on a command that runs processors stops the run in flight, which
 /// ends `failed` with kind `shutdown`, starts no further run, and exits
 /// 130, leaving no run `running`. Before, SIGINT killed `slate backfill`
@@ -386,12 +394,8 @@ fn slate_reap_records_the_phase_incomplete_of_a_processor_it_does_not_load() {
     // alone, and a host without FailedElsewhere then called the phase
     // complete over its failure.
     let incomplete = phase_alerts(&store, day, EventKind::PhaseIncomplete);
-    let summaries: Vec<&str> = incomplete
-        .iter()
-        .map(|alert| alert.raised.summary.as_str())
-        .collect();
     assert_eq!(
-        summaries,
+        summaries_of(&incomplete),
         [
             "2026-01-11: phase 4 precompute incomplete: FailedElsewhere failed, ElsewhereProcessor \
           failed"
@@ -507,12 +511,8 @@ fn a_command_records_the_phase_incomplete_of_a_run_it_reaps_while_it_runs() {
     let reaped = runs_of(&store, "ElsewhereProcessor", elsewhere).remove(0);
     assert_eq!(reaped.error_kind, Some(ErrorKind::Stale), "{reaped:#?}");
     let incomplete = phase_alerts(&store, elsewhere, EventKind::PhaseIncomplete);
-    let summaries: Vec<&str> = incomplete
-        .iter()
-        .map(|alert| alert.raised.summary.as_str())
-        .collect();
     assert_eq!(
-        summaries,
+        summaries_of(&incomplete),
         ["2026-01-12: phase 4 precompute incomplete: ElsewhereProcessor failed"]
     );
 }

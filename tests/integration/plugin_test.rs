@@ -42,6 +42,15 @@ fn slate_test(component: &str, date: &str, fixtures: &Path, more: &[&str]) -> Ou
     slate(&args)
 }
 
+/// What `slate test` of `component` on 2026-01-11 with the fixtures in
+/// `fixtures` says on stderr, having failed it as a plugin failure (exit
+/// 3): how a processor every host refuses to load fails its test.
+fn refused_as_hosts_refuse(component: &str, fixtures: &Path) -> String {
+    let output = slate_test(component, "2026-01-11", fixtures, &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -396,15 +405,8 @@ fn a_processor_naming_an_upstream_no_host_beside_it_loads_fails_its_test() {
             {"name": "n", "type": "INT64", "mode": "REQUIRED"}], "partition_column": "day"}"#,
     )
     .unwrap();
-    let output = slate_test(
-        components::HOSTILE_PAST_SLOW_READ,
-        "2026-01-11",
-        fixtures.path(),
-        &[],
-    );
-    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
     assert_contains(
-        &String::from_utf8_lossy(&output.stderr),
+        &refused_as_hosts_refuse(components::HOSTILE_PAST_SLOW_READ, fixtures.path()),
         "HostilePastSlowRead depends on SlowProcessor, which is not a known processor",
     );
 }
@@ -416,15 +418,8 @@ fn a_processor_naming_an_upstream_no_host_beside_it_loads_fails_its_test() {
 #[test]
 fn a_processor_reading_anothers_output_without_naming_it_upstream_fails_its_test() {
     let fixtures = tempfile::tempdir().unwrap();
-    let output = slate_test(
-        components::HOSTILE_UPSTREAM_SKIP,
-        "2026-01-11",
-        fixtures.path(),
-        &[],
-    );
-    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
     assert_contains(
-        &String::from_utf8_lossy(&output.stderr),
+        &refused_as_hosts_refuse(components::HOSTILE_UPSTREAM_SKIP, fixtures.path()),
         "UpstreamSkipper may not read nba_analytics.player_game_summary: it is the output of \
          PlayerGameSummaryProcessor, which UpstreamSkipper does not name among its upstream",
     );
@@ -655,14 +650,7 @@ fn fixtures_need_only_the_columns_a_processor_reads_and_may_hold_its_golden_file
 #[test]
 fn a_processor_that_writes_a_raw_input_fails_its_test_as_production_refuses_it() {
     let fixtures = tempfile::tempdir().unwrap();
-    let output = slate_test(
-        components::HOSTILE_RAW_OVERWRITE,
-        "2026-01-11",
-        fixtures.path(),
-        &[],
-    );
-    assert_eq!(output.status.code(), Some(3), "{}", stdout(&output));
-    let said = String::from_utf8_lossy(&output.stderr);
+    let said = refused_as_hosts_refuse(components::HOSTILE_RAW_OVERWRITE, fixtures.path());
     assert_contains(&said, "may not write nba_raw.schedule");
     assert_contains(&said, "raw input");
 }
