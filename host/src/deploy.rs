@@ -783,7 +783,10 @@ pub fn raise_again_what_undeploy_resolved(
 /// resolve (a failed, blocked or reaped run, rows missing by a deadline),
 /// when an undeploy removed it and no bundled version runs in its place:
 /// nothing could resolve them any more, and they would stay open for
-/// good. Returns how many it resolved.
+/// good. So are the `phase_incomplete` alerts naming it, each raised again
+/// without it where other processors of it are failed or blocked too
+/// ([`crate::alerts::phase::without_processor`]). Returns how many it
+/// resolved.
 pub fn resolve_alerts_of_removed(
     store: &dyn crate::store::Store,
     name: &str,

@@ -91,7 +91,7 @@ pub const NOTHING_STOPPED: &str = "no processor of the phase is failed or blocke
 /// processors still to run, none failed, blocked or running, is not
 /// incomplete for the reason its open `phase_incomplete` gave: that alert
 /// is resolved ([`NOTHING_STOPPED`]). The phases are judged with the
-/// processors of other hosts that alert names ([`with_processors_named`]).
+/// processors of other hosts that alert names (`with_processors_named`).
 pub fn record_phase_events(
     store: &dyn Store,
     pipeline: &Pipeline,
@@ -272,7 +272,7 @@ pub fn without_processor(event: &NewAlert, name: &str) -> Option<NewAlert> {
 /// as stale failed, so its phase is incomplete on its date, which no run's
 /// end would otherwise say. A run of a processor `pipeline` does not load
 /// (another host's) is judged by the phase its record keeps
-/// ([`foreign_phase_events`]). A failure is logged, not returned: the reap
+/// (`foreign_phase_events`). A failure is logged, not returned: the reap
 /// stands, and the run's own alert says it failed.
 pub fn record_phase_events_of_reaped(store: &dyn Store, pipeline: &Pipeline, reaped: &[RunRecord]) {
     let dates: BTreeSet<NaiveDate> = reaped
