@@ -192,6 +192,42 @@ fn demo_then_run_prints_rows_for_both_processors() {
     );
 }
 
+/// An empty `SLATE_TOKEN` beside a token file is no token: the server
+/// takes the file's, as a deployment that sets every variable, empty or
+/// not, expects. Before, clap refused the two together ("cannot be used
+/// with"). A token given both ways is refused, naming both.
+#[test]
+fn an_empty_slate_token_beside_a_token_file_is_no_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "secret").unwrap();
+    let missing = dir.path().join("no-such-folder");
+    // Refused at the next check, which comes after the token's.
+    let serve = |token: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--token-file"])
+            .arg(&token_file)
+            .arg("--watch")
+            .arg(&missing)
+            .env("SLATE_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+
+    let empty = serve("");
+    assert_eq!(empty.status.code(), Some(2), "{}", stderr(&empty));
+    assert_contains(&stderr(&empty), "no-such-folder: not a folder");
+
+    let both = serve("t");
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+    assert_contains(
+        &stderr(&both),
+        "give the API token once: --token (or SLATE_TOKEN) or --token-file",
+    );
+}
+
 /// The demo's planted failures are expected (exit 0); a run failing
 /// anywhere else is named UNEXPECTED and the demo exits 1. Before, the
 /// demo exited 0 whatever failed, so a crashing version went unnoticed.

@@ -28,12 +28,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SLATE_WORKERS", default_value_t = 4, value_parser = super::concurrent_runs)]
     workers: usize,
     /// The bearer token mutating endpoints require.
-    #[arg(
-        long,
-        env = "SLATE_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "token_file"
-    )]
+    #[arg(long, env = "SLATE_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// A file holding the bearer token.
     #[arg(long, env = "SLATE_TOKEN_FILE")]
@@ -73,8 +68,18 @@ const MAX_HEALTH_CACHE_SECS: f64 = 3600.0;
 
 /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
 pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
-    let secret = match (&args.token, &args.token_file) {
-        (Some(token), _) => token.clone(),
+    // An empty token beside a token file is no token: a deployment that
+    // sets every variable, empty or not, gives its token in the file.
+    let token = args
+        .token
+        .as_ref()
+        .filter(|token| !(token.is_empty() && args.token_file.is_some()));
+    let secret = match (token, &args.token_file) {
+        (Some(_), Some(_)) => usage!(
+            "give the API token once: --token (or SLATE_TOKEN) or --token-file (or \
+             SLATE_TOKEN_FILE), not both"
+        ),
+        (Some(token), None) => token.clone(),
         (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| {
             UsageError(format!(
                 "cannot read the token file {}: {e}",
