@@ -804,21 +804,20 @@ pub fn resolve_alerts_of_removed(
     let Some(outbox) = store.alert_outbox() else {
         return Ok(its_own);
     };
-    let mut left = Vec::new();
+    let mut phases = 0;
     for alert in outbox.open_or_resolved_by_hand(crate::alerts::EventKind::PhaseIncomplete)? {
+        let named_it = crate::alerts::phase::stopped_in(&alert.raised)
+            .iter()
+            .any(|stopped| stopped == name);
         if alert.resolved_at.is_none()
-            && crate::alerts::phase::stopped_in(&alert.raised).contains(&name)
+            && named_it
+            && outbox.resolve_alert(alert.alert_id, &resolved_by_undeploy(name))?
         {
-            left.extend(crate::alerts::phase::without_processor(&alert.raised, name));
+            phases += 1;
+            if let Some(left) = crate::alerts::phase::without_processor(&alert.raised, name) {
+                outbox.record_alert(&left)?;
+            }
         }
-    }
-    let named_it = |alert: &crate::alerts::record::AlertRecord| {
-        alert.raised.event == crate::alerts::EventKind::PhaseIncomplete
-            && crate::alerts::phase::stopped_in(&alert.raised).contains(&name)
-    };
-    let phases = outbox.resolve_open_alerts(&named_it, &resolved_by_undeploy(name))?;
-    for event in &left {
-        outbox.record_alert(event)?;
     }
     Ok(its_own + phases)
 }

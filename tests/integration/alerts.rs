@@ -1764,12 +1764,14 @@ fn undeploying_a_processor_that_is_then_gone_resolves_its_open_alerts() {
         );
         assert_eq!(run.status.code(), Some(1));
     }
-    let open_of_it = || {
+    let open_alerts = || {
         EmbeddedStore::open(&dir.path().join("slate.db"))
             .unwrap()
             .alerts(true, 100)
             .unwrap()
-            .into_iter()
+    };
+    let open_of_it = || {
+        (open_alerts().into_iter())
             .filter(|a| a.raised.subject == "HostilePanic")
             .count()
     };
@@ -1777,11 +1779,7 @@ fn undeploying_a_processor_that_is_then_gone_resolves_its_open_alerts() {
     // such a processor until its rows are committed, which no run of a
     // removed processor will do.
     let phases_left_by_it = || {
-        EmbeddedStore::open(&dir.path().join("slate.db"))
-            .unwrap()
-            .alerts(true, 100)
-            .unwrap()
-            .into_iter()
+        (open_alerts().into_iter())
             .filter(|a| {
                 a.raised.event == slate::alerts::EventKind::PhaseIncomplete
                     && slate::alerts::phase::stopped_in(&a.raised) == ["HostilePanic"]

@@ -55,12 +55,8 @@ pub fn phase_event(completion: &PhaseCompletion, date: NaiveDate) -> Option<NewA
     let stopped: Vec<String> = completion
         .processors
         .iter()
-        .filter_map(|(name, status)| match status {
-            Some(status @ (RunStatus::Failed | RunStatus::Blocked)) => {
-                Some(format!("{name} {status}"))
-            }
-            _ => None,
-        })
+        .filter(|(_, status)| stops_the_phase(*status))
+        .filter_map(|(name, status)| status.map(|status| format!("{name} {status}")))
         .collect();
     if stopped.is_empty() {
         return None;
@@ -188,8 +184,9 @@ fn with_processors_named(
             continue;
         };
         for name in stopped_in(&alert.raised) {
-            let member = (index, name.to_string());
-            if pipeline.plugin(name).is_none() && !named.contains(&member) {
+            let in_pipeline = pipeline.plugin(&name).is_some();
+            let member = (index, name);
+            if !in_pipeline && !named.contains(&member) {
                 named.push(member);
             }
         }
@@ -218,14 +215,20 @@ fn with_processors_named(
     Ok(completions)
 }
 
+/// Whether a processor at `status` stops its phase: it failed or was
+/// blocked.
+fn stops_the_phase(status: Option<RunStatus>) -> bool {
+    matches!(status, Some(RunStatus::Failed | RunStatus::Blocked))
+}
+
 /// The processors a `phase_incomplete` names failed or blocked.
-pub fn stopped_in(event: &NewAlert) -> Vec<&str> {
-    event.detail["processors"]
-        .as_array()
+pub fn stopped_in(event: &NewAlert) -> Vec<String> {
+    members_of(event)
+        .map(|(_, members)| members)
+        .unwrap_or_default()
         .into_iter()
-        .flatten()
-        .filter(|member| matches!(member["status"].as_str(), Some("failed" | "blocked")))
-        .filter_map(|member| member["processor"].as_str())
+        .filter(|(_, status)| stops_the_phase(*status))
+        .map(|(name, _)| name)
         .collect()
 }
 
