@@ -1837,6 +1837,66 @@ fn undeploying_a_processor_that_is_then_gone_resolves_its_open_alerts() {
     assert_eq!(problems_of_it(), ["2026-01-12"]);
 }
 
+/// A phase left incomplete by the undeployed processor and another one
+/// stays incomplete: the undeploy resolves the alert naming both, and
+/// raises it again naming the other alone, which is still failed. Before,
+/// the alert stayed open naming the removed processor, and a host counted
+/// it in that phase for good.
+#[test]
+fn undeploying_one_of_a_phases_failed_processors_raises_its_alert_again_without_it() {
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    let slate = |args: &[&str]| crate::support::slate(dir.path(), args);
+    assert_succeeded(&slate(&["deploy", components::HOSTILE_PANIC]));
+    assert_succeeded(&slate(&["deploy", components::HOSTILE_DEEP_RECURSION]));
+    let run = slate(&[
+        "run",
+        "--date",
+        "2026-01-11",
+        "--processors",
+        "HostilePanic,HostileDeepRecursion",
+    ]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let phase_alerts = |open: bool| {
+        // Among the deployed processors' hundreds of `no_rows_by_deadline`.
+        let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+        (store.alerts(open, 10_000).unwrap().into_iter())
+            .filter(|a| a.raised.event == slate::alerts::EventKind::PhaseIncomplete)
+            .collect::<Vec<_>>()
+    };
+    let stopped = |alerts: &[slate::alerts::record::AlertRecord]| {
+        alerts
+            .iter()
+            .map(|a| {
+                let mut names = slate::alerts::phase::stopped_in(&a.raised);
+                names.sort();
+                names
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        stopped(&phase_alerts(true)),
+        [["HostileDeepRecursion", "HostilePanic"]]
+    );
+
+    assert_succeeded(&slate(&["undeploy", "HostilePanic"]));
+
+    let open = phase_alerts(true);
+    assert_eq!(stopped(&open), [["HostileDeepRecursion"]], "{open:#?}");
+    assert_eq!(open[0].raised.data_date, Some(date("2026-01-11")));
+    let resolved: Vec<_> = (phase_alerts(false).into_iter())
+        .filter(|a| a.resolved_at.is_some())
+        .collect();
+    assert_eq!(
+        stopped(&resolved),
+        [["HostileDeepRecursion", "HostilePanic"]],
+        "{resolved:#?}"
+    );
+    assert_eq!(
+        resolved[0].resolved_by.as_deref(),
+        Some("HostilePanic undeployed")
+    );
+}
+
 /// Rolling back a processor that an undeploy removed raises again the
 /// alerts the undeploy resolved: its failed dates are still failed, and
 /// only a run's success resolves them. Before, they stayed resolved, and
