@@ -204,8 +204,7 @@ struct ChannelSection {
     headers: BTreeMap<String, String>,
     #[serde(default)]
     headers_env: BTreeMap<String, String>,
-    #[serde(default)]
-    events: Vec<String>,
+    events: Option<Vec<String>>,
     min_severity: Option<String>,
     max_per_minute: Option<u32>,
     dead_after_failures: Option<u32>,
@@ -339,8 +338,20 @@ fn resolve_channel(
     for (key, variable) in section.headers_env {
         headers.push((key, Secret::new(read_env(&variable)?)));
     }
-    let events = section
-        .events
+    // Left out, every event; an empty list would read as none, and be
+    // taken as all.
+    let events = match section.events {
+        Some(events) if events.is_empty() => {
+            return Err(toml_error(
+                &name,
+                "events",
+                &"the list is empty: name the events to send, or leave `events` out to send \
+                  every event",
+            ));
+        }
+        events => events.unwrap_or_default(),
+    };
+    let events = events
         .iter()
         .map(|event| event.parse::<EventKind>())
         .collect::<Result<Vec<_>, _>>()
@@ -447,6 +458,11 @@ mod tests {
                 "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://x\"\n\
                  events = [\"exploded\"]\n",
                 "`a` events: `exploded` is not one of: run_failed",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://x\"\n\
+                 events = []\n",
+                "`a` events: the list is empty: name the events to send, or leave `events` out",
             ),
             (
                 "[[alerts.channel]]\nname = \"a\"\nkind = \"pager\"\nurl = \"https://x\"\n",
