@@ -351,6 +351,20 @@ fn an_alert_resolved_by_hand_sends_its_resolution_once() {
         &format!("alert {id} is not open: it was resolved at "),
     );
     assert_contains(&stderr(&again), "by slate alerts resolve");
+    // A notice was never open: it says so, not "resolved at - by -".
+    let deployed = slate::alerts::event::for_version_switch(
+        slate::alerts::EventKind::Deployed,
+        "VersionedProcessor",
+        "1.0.0",
+        "abc",
+    );
+    let notice = store.record_alert(&deployed).unwrap().unwrap();
+    let output = crate::support::slate(data.path(), &["alerts", "resolve", &notice.to_string()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_contains(
+        &stderr(&output),
+        &format!("alert {notice} is a notice (deployed): a notice is never open"),
+    );
 }
 
 /// A date that will never have rows (a postponed game) is acknowledged

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use slate::alerts::record::{
-    AttemptOutcome, ChannelHealth, ChannelState, DeliveryAttempt, RESOLVED_BY_HAND,
+    AlertState, AttemptOutcome, ChannelHealth, ChannelState, DeliveryAttempt, RESOLVED_BY_HAND,
 };
 use slate::alerts::sweep::{first_active_dates, sweep};
 use slate::alerts::{AlertsConfig, ChannelOutcome, Deliverer, EventKind};
@@ -104,6 +104,11 @@ pub fn alerts(
                 let resolved = (outbox.alerts(false, EVERY_ALERT)?.into_iter())
                     .find(|alert| alert.alert_id == id);
                 match resolved {
+                    Some(alert) if alert.state == AlertState::Notice => usage!(
+                        "alert {id} is a notice ({}): a notice is never open, so there is \
+                         nothing to resolve",
+                        alert.raised.event
+                    ),
                     Some(alert) => usage!(
                         "alert {id} is not open: it was resolved at {} by {} \
                          (see `slate alerts --open`)",
