@@ -1304,6 +1304,48 @@ fn a_served_host_delivers_alerts_in_the_background() {
     assert!(server.terminate().success());
 }
 
+/// A server that stops delivers what is still queued, waiting out the
+/// channel's rate limit as a command's end does. Before, it made one pass:
+/// an alert held back by the limit (one message per 10 s here) stayed
+/// queued until a later server or command.
+#[test]
+fn a_stopping_server_waits_out_the_rate_limit_to_deliver_what_is_queued() {
+    let receiver = Receiver::start(Answer::Ok);
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("slate.toml"),
+        format!(
+            "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\n\
+             events = [\"run_failed\"]\nmax_per_minute = 6\n",
+            receiver.url("hook")
+        ),
+    )
+    .unwrap();
+    use_shared_compiled_cache(data.path());
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
+    let server = Server::start(
+        data.path(),
+        &["--plugin-dir", plugins.path().to_str().unwrap()],
+    );
+    assert_eq!(
+        server.process("FaultyProcessor", "2026-01-02")["status"],
+        "failed"
+    );
+    wait_until("the first alert is delivered", || {
+        receiver.accepted().len() == 1
+    });
+    assert_eq!(
+        server.process("FaultyProcessor", "2026-01-03")["status"],
+        "failed"
+    );
+
+    assert!(server.terminate().success());
+
+    let sent = receiver.accepted();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert_contains(&sent[1].to_string(), "2026-01-03: FaultyProcessor failed");
+}
+
 #[test]
 fn deploys_and_rollbacks_are_recorded_as_notices() {
     let data = tempfile::tempdir().unwrap();

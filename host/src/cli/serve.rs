@@ -219,8 +219,9 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         following.abort();
         announcing.abort();
         delivering.abort();
-        // What the shutdown itself recorded (runs it stopped) goes out too.
-        if let Err(error) = deliverer.deliver_due().await {
+        // What the shutdown itself recorded (runs it stopped) goes out too,
+        // waiting out a channel's rate limit as a command's end does.
+        if let Err(error) = super::alerts::drain_and_report(&deliverer).await {
             tracing::warn!(%error, "alert delivery at shutdown failed");
         }
         served?;
