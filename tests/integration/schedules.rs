@@ -421,6 +421,16 @@ fn a_catch_up_fires_each_date_once_and_names_the_dates_past_its_bound() {
         &["--plugin-dir", plugins.path().to_str().unwrap()],
     );
     wait_for_unfired_tick(&server, "a catch-up fires at most 100 missed ticks: ");
+    // The command repeats the server's global options, so that it acts
+    // on the same store and processors when pasted.
+    wait_for_unfired_tick(
+        &server,
+        &format!(
+            "(`slate --data-dir {} --plugin-dir {} backfill --from ",
+            data.path().display(),
+            plugins.path().display()
+        ),
+    );
     wait_for_unfired_tick(&server, " --processors FaultyProcessor` runs them)");
     wait_until("the hourly catch-up is recorded", || {
         ledger.ticks("hourly", 100).unwrap().len() >= 6

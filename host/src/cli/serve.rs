@@ -173,11 +173,10 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     if !config.schedules.is_empty() && served.store.tick_ledger().is_none() {
         usage!("[[schedule]] needs a store that keeps schedule ticks: use the embedded store");
     }
-    let scheduler = Arc::new(Scheduler::new(
-        served.clone(),
-        config.schedules.clone(),
-        config.dates,
-    ));
+    let scheduler = Arc::new(
+        Scheduler::new(served.clone(), config.schedules.clone(), config.dates)
+            .printing_backfill_as(options.command_line("backfill")),
+    );
     let state = AppState {
         config: Arc::new(config),
         host: served.clone(),

@@ -47,6 +47,9 @@ pub struct Scheduler {
     schedules: Vec<Schedule>,
     dates: DatesConfig,
     started: DateTime<Utc>,
+    /// `slate backfill` as a user on this host would type it, with the
+    /// global options the server was given: what an alert tells them to run.
+    backfill_command: String,
 }
 
 impl Scheduler {
@@ -58,7 +61,16 @@ impl Scheduler {
             schedules,
             dates,
             started: Utc::now(),
+            backfill_command: "slate backfill".into(),
         }
+    }
+
+    /// A scheduler whose alerts print `slate backfill` as `command` (the
+    /// server's own global options, `--data-dir` and the rest, before it),
+    /// so that the command pasted acts on the same store and processors.
+    pub fn printing_backfill_as(mut self, command: String) -> Self {
+        self.backfill_command = command;
+        self
     }
 
     /// A scheduler that counts as started at `started` (for tests with
@@ -89,9 +101,10 @@ impl Scheduler {
                     names => format!(" --processors {}", names.join(",")),
                 };
                 let reason = format!(
-                    "a catch-up fires at most {} missed ticks: {dates} left out (`slate \
-                     backfill --from {first} --to {last}{processors}` runs them)",
-                    schedule::MAX_CATCH_UP
+                    "a catch-up fires at most {} missed ticks: {dates} left out (`{} \
+                     --from {first} --to {last}{processors}` runs them)",
+                    schedule::MAX_CATCH_UP,
+                    self.backfill_command
                 );
                 self.not_fired(schedule, last, &reason)?;
             }
