@@ -459,6 +459,71 @@ fn a_catch_up_fires_each_date_once_and_names_the_dates_past_its_bound() {
     assert_eq!(daily.len(), 1 + 100, "the planted tick and the latest 100");
 }
 
+/// Ticks of a schedule that does not catch up, missed while no server
+/// ran, are said once the server is up: a `schedule_not_fired` alert
+/// naming the first and the last, and the backfill that runs their dates.
+/// None of them fires. Before, a nightly tick lost in a restart left no
+/// trace.
+#[test]
+fn ticks_missed_while_no_server_ran_are_named_in_an_alert_and_not_fired() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("slate.toml"),
+        "[dates]\nearliest = \"2020-01-01\"\n\
+         [[schedule]]\nname = \"daily\"\ncron = \"0 0 * * *\"\n\
+         processors = [\"FaultyProcessor\"]\n",
+    )
+    .unwrap();
+    use_shared_compiled_cache(data.path());
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let ledger = store.tick_ledger().unwrap();
+    // Last fired three days ago, at midnight: the last two midnights
+    // (at least) were missed.
+    let last = (chrono::Utc::now() - chrono::TimeDelta::days(3))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    assert!(
+        ledger
+            .claim_tick("daily", last, last.date_naive(), "earlier")
+            .unwrap()
+    );
+    ledger
+        .finish_tick("daily", last, "fired 0 runs", &[])
+        .unwrap();
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
+    let server = Server::start(
+        data.path(),
+        &["--plugin-dir", plugins.path().to_str().unwrap()],
+    );
+
+    let first_missed = last + chrono::TimeDelta::days(1);
+    let from = first_missed.date_naive().pred_opt().unwrap();
+    wait_for_unfired_tick(
+        &server,
+        &format!(
+            "the ticks from {first_missed} to {} (dates {from} to ",
+            (chrono::Utc::now().date_naive())
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc()
+        ),
+    );
+    wait_for_unfired_tick(
+        &server,
+        &format!(
+            "missed while no server ran, and the schedule does not catch up (`slate \
+             --data-dir {} --plugin-dir {} backfill --from {from} --to ",
+            data.path().display(),
+            plugins.path().display()
+        ),
+    );
+    assert!(server.terminate().success());
+    let ticks = ledger.ticks("daily", 10).unwrap();
+    assert_eq!(ticks.len(), 1, "none of the missed ticks fired: {ticks:#?}");
+}
+
 /// A tick whose runs all stay unstarted, because each of its processor
 /// and date pairs is already running (an earlier tick's run that has not
 /// ended), started no run: it raises `schedule_not_fired` saying so, as a

@@ -190,6 +190,50 @@ pub fn due_ticks(
     }
 }
 
+/// The ticks a schedule that does not catch up missed before a server
+/// started at `started`, none having fired since `last_fired`: the first
+/// and the last, each with its date. `None` when none was missed, the
+/// schedule catches up (its server fires them), or it never fired (it is
+/// new: nothing was missed).
+pub fn missed_before_start(
+    schedule: &Schedule,
+    last_fired: Option<DateTime<Utc>>,
+    started: DateTime<Utc>,
+) -> Option<[(DateTime<Utc>, NaiveDate); 2]> {
+    if schedule.catch_up {
+        return None;
+    }
+    let first = schedule
+        .next_after(last_fired?)
+        .filter(|tick| *tick <= started)?;
+    let last = last_tick_by(schedule, started).unwrap_or(first);
+    Some([first, last].map(|tick| (tick, date_for(schedule, tick))))
+}
+
+/// The latest tick of `schedule` at or before `instant`: looked for in a
+/// second before it, then a minute, an hour, a day, a month, a year and
+/// four, so that a frequent schedule is not stepped through from long ago.
+fn last_tick_by(schedule: &Schedule, instant: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let windows = [
+        1,
+        60,
+        3_600,
+        86_400,
+        31 * 86_400,
+        366 * 86_400,
+        4 * 366 * 86_400,
+    ];
+    windows.into_iter().find_map(|seconds| {
+        let mut cursor = instant - chrono::TimeDelta::seconds(seconds);
+        let mut latest = None;
+        while let Some(tick) = schedule.next_after(cursor).filter(|tick| *tick <= instant) {
+            latest = Some(tick);
+            cursor = tick;
+        }
+        latest
+    })
+}
+
 impl DueTicks {
     /// The ticks that fire: the latest due tick of each date.
     pub fn firing(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
@@ -396,6 +440,54 @@ mod tests {
         assert_eq!(
             due_ticks(&half_past_one, None, started, at("2026-11-01T06:20:00Z")).ticks,
             []
+        );
+    }
+
+    #[test]
+    fn ticks_missed_before_a_start_are_named_first_and_last_unless_the_schedule_catches_up() {
+        // Nightly at 06:00 New York (11:00Z), last fired on the 5th; the
+        // server was down until the 8th at noon: the 6th, 7th and 8th
+        // were missed, processing the days before each.
+        let last = at("2026-01-05T11:00:00Z");
+        let started = at("2026-01-08T12:00:00Z");
+        assert_eq!(
+            missed_before_start(&nightly(false), Some(last), started),
+            Some([
+                (at("2026-01-06T11:00:00Z"), "2026-01-05".parse().unwrap()),
+                (at("2026-01-08T11:00:00Z"), "2026-01-07".parse().unwrap()),
+            ])
+        );
+        // Restarted before the next tick: nothing missed.
+        let early = at("2026-01-06T10:59:59Z");
+        assert_eq!(
+            missed_before_start(&nightly(false), Some(last), early),
+            None
+        );
+        // A tick due the very instant the server started is missed.
+        let on_time = at("2026-01-06T11:00:00Z");
+        assert_eq!(
+            missed_before_start(&nightly(false), Some(last), on_time).map(|[first, _]| first.0),
+            Some(on_time)
+        );
+        // A schedule that catches up fires them; one never fired missed none.
+        assert_eq!(
+            missed_before_start(&nightly(true), Some(last), started),
+            None
+        );
+        assert_eq!(missed_before_start(&nightly(false), None, started), None);
+        // Every second, down a day: the last is found without stepping
+        // through the 86,400 ticks before it.
+        let text = "[[schedule]]\nname = \"s\"\ncron = \"* * * * * *\"\n";
+        let every_second = parse(text).unwrap().remove(0);
+        let [first, last] = missed_before_start(
+            &every_second,
+            Some(at("2026-01-05T00:00:00Z")),
+            at("2026-01-06T00:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(
+            (first.0, last.0),
+            (at("2026-01-05T00:00:01Z"), at("2026-01-06T00:00:00Z"))
         );
     }
 

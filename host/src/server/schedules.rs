@@ -28,6 +28,11 @@ use crate::store::schedules::TickRecord;
 /// How often the scheduler looks for due ticks.
 pub const SCHEDULER_TICK: Duration = Duration::from_secs(1);
 
+/// How long after its start a server looks for the ticks missed before it
+/// ([`Scheduler::say_ticks_missed_before_start`]): time for another host
+/// that serves the schedule to have fired a tick due as this one started.
+pub const MISSED_TICKS_GRACE: Duration = Duration::from_secs(10);
+
 /// A tick this host claimed and fired.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FiredTick {
@@ -198,6 +203,42 @@ impl Scheduler {
         Ok((outcome, run_ids))
     }
 
+    /// Says which ticks of the schedules that do not catch up were missed
+    /// before this server started, while no server fired them: a warning
+    /// in the log and a `schedule_not_fired` alert per schedule, naming
+    /// the first and the last and the `slate backfill` that runs their
+    /// dates. A schedule that catches up fires them instead; without this,
+    /// a nightly tick lost in a restart left no trace.
+    pub fn say_ticks_missed_before_start(&self) -> Result<(), StoreError> {
+        let Some(ledger) = self.host.store.tick_ledger() else {
+            return Ok(());
+        };
+        for schedule in &self.schedules {
+            let last = ledger.ticks(&schedule.name, 1)?.first().map(|t| t.tick_at);
+            let Some([(first, from), (latest, to)]) =
+                schedule::missed_before_start(schedule, last, self.started)
+            else {
+                continue;
+            };
+            let ticks = if first == latest {
+                format!("the tick at {first} (date {from}) was")
+            } else {
+                format!("the ticks from {first} to {latest} (dates {from} to {to}) were")
+            };
+            let processors = match schedule.processors.as_slice() {
+                [] => String::new(),
+                names => format!(" --processors {}", names.join(",")),
+            };
+            let reason = format!(
+                "{ticks} missed while no server ran, and the schedule does not catch up \
+                 (`{} --from {from} --to {to}{processors}` runs them)",
+                self.backfill_command
+            );
+            self.not_fired(schedule, to, &reason)?;
+        }
+        Ok(())
+    }
+
     /// A tick that started no run is a surprise: logged as a warning, and
     /// an alert (`schedule_not_fired`) where the store keeps an outbox.
     fn not_fired(
@@ -223,10 +264,22 @@ impl Scheduler {
     pub async fn run(self: Arc<Self>) {
         let mut ticks = tokio::time::interval(SCHEDULER_TICK);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut missed_said = false;
         loop {
             ticks.tick().await;
+            let say_missed = !missed_said
+                && Utc::now()
+                    >= self.started
+                        + chrono::Duration::from_std(MISSED_TICKS_GRACE).unwrap_or_default();
+            missed_said |= say_missed;
             let scheduler = self.clone();
-            let fired = tokio::task::spawn_blocking(move || scheduler.fire_due(Utc::now())).await;
+            let fired = tokio::task::spawn_blocking(move || {
+                if say_missed && let Err(error) = scheduler.say_ticks_missed_before_start() {
+                    tracing::warn!(%error, "the scheduler could not look for missed ticks");
+                }
+                scheduler.fire_due(Utc::now())
+            })
+            .await;
             if let Ok(Err(error)) = fired {
                 tracing::warn!(%error, "the scheduler could not fire its ticks");
             }
