@@ -367,6 +367,94 @@ fn an_alert_resolved_by_hand_sends_its_resolution_once() {
     );
 }
 
+/// A success that writes no rows where an earlier one wrote some has
+/// emptied its date: past its deadline it raises `no_rows_by_deadline`,
+/// naming both runs, as a date nobody ran does. Before, the sweep took any
+/// success with zero rows for a date with nothing to write, and
+/// `slate health` failed the date while no alert said so. A date that
+/// never had rows keeps its meaning: its zero-row success resolves the
+/// alert raised before it ran.
+#[test]
+fn a_date_emptied_by_a_successful_rerun_raises_a_no_rows_alert_naming_the_runs() {
+    use slate::rows::Scalar;
+    use slate::schema::ColumnType;
+    use slate::store::RunLedger;
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    let plugins = plugin_dir(&[components::HOSTILE_WIDE_OUTPUT]);
+    let rows_on = |day: &str, rows: i64| {
+        let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+        crate::support::set_control(
+            &store,
+            &crate::support::hostile_control(),
+            date(day),
+            &[("rows", ColumnType::Int64), ("columns", ColumnType::Int64)],
+            &[&[Scalar::Int64(rows), Scalar::Int64(32)]],
+        );
+    };
+    let run = |day: &str| {
+        let output = slate_with_plugins(dir.path(), plugins.path())
+            .args(["run", "--date", day, "--processors", "WideOutput"])
+            .output()
+            .unwrap();
+        assert_succeeded(&output);
+        let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+        (store.runs(&slate::runs::RunFilter::default()).unwrap())
+            .into_iter()
+            .find(|r| r.processor == "WideOutput" && r.data_date == date(day))
+            .unwrap()
+    };
+    let no_rows_alert = |day: &str| {
+        (EmbeddedStore::open(&dir.path().join("slate.db"))
+            .unwrap()
+            .alerts(false, 100_000)
+            .unwrap()
+            .into_iter())
+        .find(|a| {
+            a.raised.event == slate::alerts::EventKind::NoRowsByDeadline
+                && a.raised.subject == "WideOutput"
+                && a.raised.data_date == Some(date(day))
+        })
+    };
+    rows_on("2026-01-11", 5);
+    let wrote = run("2026-01-11");
+    assert_eq!(wrote.rows_written, 5);
+    assert!(no_rows_alert("2026-01-11").is_none());
+    // The 12th has no rows yet, and its deadline is long past.
+    let before_it_ran = no_rows_alert("2026-01-12").expect("the 12th is overdue");
+    assert!(before_it_ran.resolved_at.is_none());
+
+    rows_on("2026-01-11", 0);
+    let emptying = run("2026-01-11");
+    assert_eq!(emptying.rows_written, 0);
+    let emptied = no_rows_alert("2026-01-11").expect("the emptied date is alerted");
+    assert!(emptied.resolved_at.is_none(), "{emptied:#?}");
+    assert_contains(
+        &emptied.raised.summary,
+        &format!(
+            "2026-01-11: slate_test.hostile_wide_output has no rows, 7 games scheduled: \
+             emptied by run {}, which succeeded with 0 rows where run {} wrote 5",
+            emptying.run_id, wrote.run_id
+        ),
+    );
+    // A rerun that empties it again leaves it open: no "resolved", then
+    // "opened" again.
+    run("2026-01-11");
+    let still = no_rows_alert("2026-01-11").unwrap();
+    assert_eq!(
+        (still.alert_id, still.resolved_at),
+        (emptied.alert_id, None)
+    );
+
+    rows_on("2026-01-12", 0);
+    let nothing_to_write = run("2026-01-12");
+    let resolved = no_rows_alert("2026-01-12").unwrap();
+    assert_eq!(
+        resolved.resolved_by.as_deref(),
+        Some(nothing_to_write.run_id.as_str()),
+        "{resolved:#?}"
+    );
+}
+
 /// A date that will never have rows (a postponed game) is acknowledged
 /// by resolving its `no_rows_by_deadline` by hand. Before, the next
 /// command's sweep raised it again, after sending "resolved".

@@ -308,9 +308,13 @@ pub fn for_success(
     quarantined: usize,
     written: usize,
 ) -> (Option<NewAlert>, Vec<EventKind>) {
+    // A success that committed no rows leaves a date without rows: its
+    // `no_rows_by_deadline` is the sweep's to judge (a date with nothing
+    // to write, or one this run emptied).
     let mut resolved: Vec<EventKind> = EventKind::ALL
         .into_iter()
         .filter(|event| event.resolved_by_success())
+        .filter(|event| written > 0 || *event != EventKind::NoRowsByDeadline)
         .collect();
     let raised = match quarantined {
         0 => {
@@ -489,10 +493,18 @@ mod tests {
         assert!(resolved.contains(&EventKind::RunFailed));
         assert!(resolved.contains(&EventKind::RowsQuarantined));
 
+        assert!(resolved.contains(&EventKind::NoRowsByDeadline));
+
         let (raised, resolved) = for_success(facts(), "nba_analytics.x", 1, 198);
         assert_eq!(raised.unwrap().event, EventKind::RowsQuarantined);
         assert!(resolved.contains(&EventKind::StaleRunReaped));
         assert!(!resolved.contains(&EventKind::RowsQuarantined));
+
+        // No rows committed: the date still has none, which only the
+        // no-rows sweep can judge.
+        let (_, resolved) = for_success(facts(), "nba_analytics.x", 0, 0);
+        assert!(resolved.contains(&EventKind::RunFailed));
+        assert!(!resolved.contains(&EventKind::NoRowsByDeadline));
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The no-rows sweep: a scheduled date whose output table still has no
 //! rows once its deadline has passed raises `no_rows_by_deadline`
 //! ("2026-01-06: nba_analytics.player_game_summary has no rows, 7 games
-//! scheduled"). It catches what no run reports: a date nobody ran.
+//! scheduled"). It catches what no run reports: a date nobody ran, or one
+//! a successful rerun emptied (its zero rows where an earlier success
+//! wrote some). A date whose latest run succeeded with no rows to write,
+//! and never had any, is not missing: that success resolves its alert.
 //!
 //! [`overdue_dates`] decides (pure); [`sweep`] reads the store and records.
 
@@ -10,10 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::event::{EventKind, NewAlert, Severity};
+use super::record::AlertRecord;
 use crate::dates;
+use crate::health::EmptiedDate;
 use crate::pipeline::Pipeline;
 use crate::registry::{Registry, RegistryError};
-use crate::runs::{RunFilter, RunStatus};
+use crate::runs::{RunFilter, RunRecord, RunStatus};
 use crate::store::{Store, StoreError};
 
 /// The scheduled dates in `span` whose deadline (`deadline` after the end
@@ -52,22 +57,36 @@ pub fn past_deadline(date: NaiveDate, deadline: chrono::Duration, now: DateTime<
     end_of_date + deadline < now
 }
 
-/// The alert for one overdue date of `processor`'s `table`.
-pub fn no_rows_alert(processor: &str, table: &str, date: NaiveDate, games: u64) -> NewAlert {
+/// The alert for one overdue date of `processor`'s `table`; `emptied`
+/// when a success wrote none of the rows an earlier one had written.
+pub fn no_rows_alert(
+    processor: &str,
+    table: &str,
+    date: NaiveDate,
+    games: u64,
+    emptied: Option<&EmptiedDate>,
+) -> NewAlert {
     let noun = if games == 1 { "game" } else { "games" };
+    let how = emptied.map_or(String::new(), |e| {
+        format!(
+            ": emptied by run {}, which succeeded with 0 rows where run {} wrote {}",
+            e.run_id, e.previous_run_id, e.rows_before
+        )
+    });
     NewAlert {
         event: EventKind::NoRowsByDeadline,
         severity: Severity::Error,
         subject: processor.to_string(),
         data_date: Some(date),
         kind: String::new(),
-        run_id: None,
-        summary: format!("{date}: {table} has no rows, {games} {noun} scheduled"),
+        run_id: emptied.map(|e| e.run_id.clone()),
+        summary: format!("{date}: {table} has no rows, {games} {noun} scheduled{how}"),
         detail: serde_json::json!({
             "processor": processor,
             "table": table,
             "data_date": date,
             "games_scheduled": games,
+            "emptied": emptied,
         }),
     }
 }
@@ -125,11 +144,16 @@ pub fn sweep(
     }
     // Open, or acknowledged: resolved by hand (a date that will never
     // have rows, such as a postponed game).
-    let open: BTreeSet<(String, Option<NaiveDate>)> = outbox
-        .open_or_resolved_by_hand(EventKind::NoRowsByDeadline)?
-        .into_iter()
-        .map(|a| (a.raised.subject, a.raised.data_date))
+    let noted = outbox.open_or_resolved_by_hand(EventKind::NoRowsByDeadline)?;
+    let key = |a: &AlertRecord| (a.raised.subject.clone(), a.raised.data_date);
+    let open: BTreeSet<(String, Option<NaiveDate>)> = noted.iter().map(key).collect();
+    let open_only: BTreeSet<(String, Option<NaiveDate>)> = (noted.iter())
+        .filter(|a| a.resolved_at.is_none())
+        .map(key)
         .collect();
+    // A success that wrote no rows where an earlier one wrote some
+    // emptied its date: missing, as a date nobody ran is.
+    let emptied = crate::health::emptied_dates(&runs);
     let mut opened = 0;
     for name in pipeline.order() {
         let Some(plugin) = pipeline.plugin(name) else {
@@ -159,22 +183,39 @@ pub fn sweep(
             None => BTreeSet::new(),
         };
         // Runs are newest first: the first of each date is its latest.
-        let mut latest: BTreeMap<NaiveDate, (RunStatus, i64)> = BTreeMap::new();
+        let mut latest: BTreeMap<NaiveDate, &RunRecord> = BTreeMap::new();
         for run in own() {
-            latest
-                .entry(run.data_date)
-                .or_insert((run.status, run.rows_written));
+            latest.entry(run.data_date).or_insert(run);
         }
-        let empty_successes: BTreeSet<NaiveDate> = latest
+        // Dates with nothing to write, like opening night for a lookback.
+        let empty_successes: BTreeMap<NaiveDate, &str> = latest
             .iter()
-            .filter(|(_, (status, rows))| *status == RunStatus::Success && *rows == 0)
-            .map(|(d, _)| *d)
+            .filter(|(date, run)| {
+                run.status == RunStatus::Success
+                    && run.rows_written == 0
+                    && !emptied.contains_key(&(name.as_str(), **date))
+            })
+            .map(|(date, run)| (*date, run.run_id.as_str()))
             .collect();
+        // Such a success resolves the date's alert, raised before it ran
+        // (a success that commits no rows leaves that to the sweep).
+        for (date, run_id) in &empty_successes {
+            if open_only.contains(&(name.clone(), Some(*date))) {
+                outbox.resolve_open_alerts(
+                    &|a| {
+                        a.raised.event == EventKind::NoRowsByDeadline
+                            && &a.raised.subject == name
+                            && a.raised.data_date == Some(*date)
+                    },
+                    run_id,
+                )?;
+            }
+        }
         let overdue = overdue_dates(
             &scheduled,
             (first, last),
             &rows,
-            &empty_successes,
+            &empty_successes.keys().copied().collect(),
             deadline,
             now,
         );
@@ -182,7 +223,9 @@ pub fn sweep(
             if open.contains(&(name.clone(), Some(date))) {
                 continue;
             }
-            outbox.record_alert(&no_rows_alert(name, &table.to_string(), date, games))?;
+            let emptied = emptied.get(&(name.as_str(), date));
+            let alert = no_rows_alert(name, &table.to_string(), date, games, emptied);
+            outbox.record_alert(&alert)?;
             opened += 1;
         }
     }
@@ -247,6 +290,7 @@ mod tests {
             "nba_analytics.player_game_summary",
             day(6),
             7,
+            None,
         );
         assert_eq!(
             alert.summary,
