@@ -111,6 +111,129 @@ fn two_servers_on_one_postgres_database_fire_a_one_second_schedule_once_per_tick
     two_servers_fire_each_tick_once([a.path(), b.path()], &["--state", &url], &store);
 }
 
+/// The processors every host of the test clusters serves: the bundled.
+const BUNDLED: [&str; 9] = [
+    "PlayerGameSummaryProcessor",
+    "TeamDefenseGameSummaryProcessor",
+    "TeamOffenseGameSummaryProcessor",
+    "PlayerDailyCacheProcessor",
+    "PlayerShotZoneAnalysisProcessor",
+    "TeamDefenseZoneAnalysisProcessor",
+    "PlayerCompositeFactorsProcessor",
+    "MLFeatureStoreProcessor",
+    "PointsPredictionProcessor",
+];
+
+/// A whole-pipeline schedule on hosts with different plugin folders runs
+/// every processor: when a host that lacks one claims a tick, a host that
+/// serves it fires it, once, recording its share as `SCHEDULE/PROCESSOR`.
+/// Before, a processor only some hosts served never ran on the ticks
+/// another host claimed, and nothing said so.
+#[test]
+fn a_whole_pipeline_tick_claimed_by_a_host_without_a_processor_is_fired_for_it_elsewhere() {
+    use slate::store::hosts::Heartbeat;
+    let url = crate::postgres_server::isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("slate.toml"),
+        "[dates]\nearliest = \"2020-01-01\"\n\
+         [[schedule]]\nname = \"dag\"\ncron = \"*/2 * * * * *\"\ndate = \"today\"\n",
+    )
+    .unwrap();
+    use_shared_compiled_cache(data.path());
+    // The other host serves the bundled processors only; this test claims
+    // the ticks for it, each the instant it is due.
+    let other = "other-host[boot 0]:1";
+    let bundled: Vec<String> = BUNDLED.iter().map(|name| name.to_string()).collect();
+    store
+        .host_directory()
+        .unwrap()
+        .heartbeat(&Heartbeat {
+            host_id: other,
+            address: "http://127.0.0.1:9",
+            lease: std::time::Duration::from_secs(600),
+            processors: Some(&bundled),
+            upstream: &Default::default(),
+            first: true,
+        })
+        .unwrap();
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
+    let server = Server::start(
+        data.path(),
+        &[
+            "--state",
+            &url,
+            "--plugin-dir",
+            plugins.path().to_str().unwrap(),
+        ],
+    );
+    let ledger = store.tick_ledger().unwrap();
+    let mut claimed_by_the_other = Vec::new();
+    let mut tick = chrono::Utc::now().with_nanosecond(0).unwrap();
+    while claimed_by_the_other.len() < 3 {
+        tick += chrono::TimeDelta::seconds(1);
+        if !tick.second().is_multiple_of(2) {
+            continue;
+        }
+        let wait = (tick - chrono::Utc::now()).to_std().unwrap_or_default();
+        std::thread::sleep(wait);
+        // The server may, rarely, get there first: it then fires it all.
+        if ledger
+            .claim_tick("dag", tick, tick.date_naive(), other)
+            .unwrap()
+        {
+            ledger
+                .finish_tick("dag", tick, "fired 9 runs", &[])
+                .unwrap();
+            claimed_by_the_other.push(tick);
+        }
+    }
+    let shares = || ledger.ticks("dag/FaultyProcessor", 100).unwrap();
+    wait_until("the server fired its share of each tick", || {
+        claimed_by_the_other
+            .iter()
+            .all(|tick| shares().iter().any(|share| share.tick_at == *tick))
+    });
+    assert!(server.terminate().success());
+
+    let faulty = store
+        .runs(&RunFilter {
+            processor: Some("FaultyProcessor".into()),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    for tick in &claimed_by_the_other {
+        let share = (shares().into_iter())
+            .find(|share| share.tick_at == *tick)
+            .unwrap();
+        assert_ne!(share.host_id, other);
+        assert!(share.outcome.starts_with("fired 1 run for "), "{share:#?}");
+        let run = (faulty.iter())
+            .find(|run| share.run_ids == [run.run_id.clone()])
+            .unwrap_or_else(|| panic!("the share's run: {share:#?} {faulty:#?}"));
+        assert_eq!(run.trigger, Trigger::Schedule);
+    }
+    // What the other host serves was left to it.
+    let main_ticks = ledger.ticks("dag", 100).unwrap();
+    let fired_here: Vec<&String> = (main_ticks.iter())
+        .filter(|t| t.host_id != other)
+        .flat_map(|t| &t.run_ids)
+        .collect();
+    let bundled_runs = store
+        .runs(&RunFilter {
+            processor: Some("PlayerGameSummaryProcessor".into()),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    assert!(
+        bundled_runs
+            .iter()
+            .all(|run| fired_here.contains(&&run.run_id)),
+        "{bundled_runs:#?}"
+    );
+}
+
 #[test]
 fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
     // The schedule names a plugin-folder processor: listed with the

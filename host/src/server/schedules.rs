@@ -7,6 +7,7 @@
 //! trigger `schedule`. The tick records the runs it started, or why it
 //! started none.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -55,6 +56,21 @@ pub struct Scheduler {
     /// `slate backfill` as a user on this host would type it, with the
     /// global options the server was given: what an alert tells them to run.
     backfill_command: String,
+    /// The whole-pipeline ticks another host claimed whose share this host
+    /// settled ([`Scheduler::fire_what_the_claimants_lack`]): when each was
+    /// due, and its schedule; kept for [`FOLLOW_FOR`].
+    shared: std::sync::Mutex<BTreeSet<(DateTime<Utc>, String)>>,
+}
+
+/// How long after a whole-pipeline tick is due a host looks for its share
+/// of it, waiting for the host that claimed it to fire.
+const FOLLOW_FOR: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// The tick-ledger name under which `processor`'s share of a whole-pipeline
+/// tick of `schedule` is claimed, by one of the hosts that serve it when
+/// the host that claimed the tick does not.
+fn share_of(schedule: &str, processor: &str) -> String {
+    format!("{schedule}/{processor}")
 }
 
 impl Scheduler {
@@ -67,6 +83,7 @@ impl Scheduler {
             dates,
             started: Utc::now(),
             backfill_command: "slate backfill".into(),
+            shared: Default::default(),
         }
     }
 
@@ -92,7 +109,7 @@ impl Scheduler {
         let Some(ledger) = self.host.store.tick_ledger() else {
             return Ok(Vec::new());
         };
-        let mut fired = Vec::new();
+        let mut fired = self.fire_what_the_claimants_lack(now)?;
         for schedule in &self.schedules {
             let last = ledger.ticks(&schedule.name, 1)?.first().map(|t| t.tick_at);
             let due = schedule::due_ticks(schedule, last, self.started, now);
@@ -133,8 +150,8 @@ impl Scheduler {
                     tracing::info!(schedule = %schedule.name, tick = %tick_at, %date, %outcome, "tick passed over");
                     continue;
                 }
-                let (outcome, run_ids) = match self.fire(schedule, date) {
-                    Ok(fired) => fired,
+                let (outcome, run_ids) = match self.fire(&schedule.processors, date) {
+                    Ok((outcome, runs)) => (outcome, runs.into_iter().map(|(_, id)| id).collect()),
                     Err(reason) => {
                         self.not_fired(schedule, date, &reason)?;
                         (format!("not fired: {reason}"), Vec::new())
@@ -153,13 +170,14 @@ impl Scheduler {
         Ok(fired)
     }
 
-    /// Claims the runs of one tick and queues them; what came of it and
-    /// the runs started, or why it could start none.
+    /// Claims the runs of one tick of `processors` (all when empty) and
+    /// queues them; what came of it and the runs started, each with its
+    /// processor, or why it could start none.
     fn fire(
         &self,
-        schedule: &Schedule,
+        processors: &[String],
         date: chrono::NaiveDate,
-    ) -> Result<(String, Vec<String>), String> {
+    ) -> Result<(String, Vec<(String, String)>), String> {
         let host = &self.host;
         let pipeline = host.pipeline().map_err(|e| e.to_string())?;
         dates::serving_range(host.store.as_ref(), pipeline.calendar(), &self.dates)
@@ -167,7 +185,7 @@ impl Scheduler {
             .check(date)
             .map_err(|e| e.to_string())?;
         let selection = pipeline
-            .select(&schedule.processors)
+            .select(processors)
             .map_err(|e| host.selection_refusal(&e))?;
         let mut claimed = Vec::new();
         let mut refused = Vec::new();
@@ -184,23 +202,151 @@ impl Scheduler {
         if claimed.is_empty() && !refused.is_empty() {
             return Err(format!("not started: {}", refused.join("; ")));
         }
-        let run_ids: Vec<String> = claimed.iter().map(|c| c.record().run_id.clone()).collect();
+        let runs: Vec<(String, String)> = (claimed.iter())
+            .map(|c| (c.record().processor.clone(), c.record().run_id.clone()))
+            .collect();
         let runner = host.clone();
         drop(
             host.workers
                 .spawn(move || pipeline.run_claims(&runner.executor, claimed, &runner.stopping)),
         );
-        let noun = if run_ids.len() == 1 { "run" } else { "runs" };
+        let noun = if runs.len() == 1 { "run" } else { "runs" };
         let outcome = if refused.is_empty() {
-            format!("fired {} {noun} for {date}", run_ids.len())
+            format!("fired {} {noun} for {date}", runs.len())
         } else {
             format!(
                 "fired {} {noun} for {date}; not started: {}",
-                run_ids.len(),
+                runs.len(),
                 refused.join("; ")
             )
         };
-        Ok((outcome, run_ids))
+        Ok((outcome, runs))
+    }
+
+    fn lock_shared(&self) -> std::sync::MutexGuard<'_, BTreeSet<(DateTime<Utc>, String)>> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The ticks of whole-pipeline schedules that another host claimed
+    /// since this server started, due in the last [`FOLLOW_FOR`], that it
+    /// has fired (a tick still firing is looked at again on the next pass)
+    /// and whose share this host has not settled.
+    fn ticks_claimed_elsewhere(&self, now: DateTime<Utc>) -> Result<Vec<TickRecord>, StoreError> {
+        let Some(ledger) = self.host.store.tick_ledger() else {
+            return Ok(Vec::new());
+        };
+        let mut shared = self.lock_shared();
+        shared.retain(|(at, _)| now.signed_duration_since(*at) < FOLLOW_FOR);
+        let mut claimed = Vec::new();
+        for schedule in self.schedules.iter().filter(|s| s.processors.is_empty()) {
+            for tick in ledger.ticks(&schedule.name, 16)? {
+                if tick.host_id != self.host.executor.host_id()
+                    && tick.tick_at >= self.started
+                    && now - tick.tick_at < FOLLOW_FOR
+                    // Fired: not still firing, passed over or refused.
+                    && tick.outcome.starts_with("fired")
+                    && !shared.contains(&(tick.tick_at, tick.schedule.clone()))
+                {
+                    claimed.push(tick);
+                }
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Fires, of each whole-pipeline tick another host claimed and fired,
+    /// the processors of this host's pipeline that host does not serve (as
+    /// the host directory last heard): hosts with different plugin folders
+    /// each fire their share of a whole-pipeline schedule, each share
+    /// claimed once (`SCHEDULE/PROCESSOR` in the tick ledger). Before, the
+    /// host that claimed a tick ran what it had, and a processor only
+    /// another host served never ran, without a word. A tick still firing
+    /// is looked at again on the next pass.
+    fn fire_what_the_claimants_lack(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<FiredTick>, StoreError> {
+        let (Some(ledger), Some(directory)) = (
+            self.host.store.tick_ledger(),
+            self.host.store.host_directory(),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let claimed = self.ticks_claimed_elsewhere(now)?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hosts = directory.hosts(now - chrono::TimeDelta::days(1))?;
+        let mut fired = Vec::new();
+        for tick in claimed {
+            self.lock_shared()
+                .insert((tick.tick_at, tick.schedule.clone()));
+            let claimant = hosts.iter().find(|host| host.host_id == tick.host_id);
+            // A host that did not say, or said none as it drained to stop
+            // after firing: what it served is not known.
+            let served = claimant.and_then(|host| host.processors.as_ref());
+            let Some(served) = served.filter(|served| !served.is_empty()) else {
+                continue;
+            };
+            let pipeline = match self.host.pipeline() {
+                Ok(pipeline) => pipeline,
+                Err(error) => {
+                    tracing::warn!(%error, schedule = %tick.schedule, "a tick's share was not fired");
+                    continue;
+                }
+            };
+            let mut share = Vec::new();
+            for processor in pipeline.order() {
+                if served.contains(processor) {
+                    continue;
+                }
+                let name = share_of(&tick.schedule, processor);
+                if ledger.claim_tick(
+                    &name,
+                    tick.tick_at,
+                    tick.data_date,
+                    self.host.executor.host_id(),
+                )? {
+                    share.push(processor.clone());
+                }
+            }
+            if share.is_empty() {
+                continue;
+            }
+            let (outcome, runs) = match self.fire(&share, tick.data_date) {
+                Ok(fired) => fired,
+                Err(reason) => {
+                    let reason = format!(
+                        "{} (not served by {}): {reason}",
+                        share.join(", "),
+                        tick.host_id
+                    );
+                    if let Some(schedule) = self.schedules.iter().find(|s| s.name == tick.schedule)
+                    {
+                        self.not_fired(schedule, tick.data_date, &reason)?;
+                    }
+                    (format!("not fired: {reason}"), Vec::new())
+                }
+            };
+            // Each share records its own run.
+            for processor in &share {
+                let own: Vec<String> = (runs.iter())
+                    .filter(|(of, _)| of == processor)
+                    .map(|(_, run_id)| run_id.clone())
+                    .collect();
+                let name = share_of(&tick.schedule, processor);
+                ledger.finish_tick(&name, tick.tick_at, &outcome, &own)?;
+            }
+            let run_ids = runs.into_iter().map(|(_, run_id)| run_id).collect();
+            tracing::info!(schedule = %tick.schedule, tick = %tick.tick_at, date = %tick.data_date, %outcome, "share of a tick fired");
+            fired.push(FiredTick {
+                schedule: tick.schedule,
+                tick_at: tick.tick_at,
+                outcome,
+                run_ids,
+            });
+        }
+        Ok(fired)
     }
 
     /// Says which ticks of the schedules that do not catch up were missed
