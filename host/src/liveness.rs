@@ -55,6 +55,8 @@ struct InFlight {
 
 struct Keeper {
     store: Arc<dyn Store>,
+    /// This process's host id.
+    host_id: String,
     config: LeaseConfig,
     in_flight: Mutex<HashMap<String, InFlight>>,
     stopping: Mutex<bool>,
@@ -190,6 +192,9 @@ impl Keeper {
                 self.warn_of_lost_leases(&ids)?;
             }
         }
+        // A command on this machine killed since, whose pid is gone, need
+        // not wait out its leases to read as what it is: stale.
+        expire_leases_of_gone_processes(self.store.as_ref(), &self.host_id, None, Utc::now())?;
         self.reap()
     }
 
@@ -256,6 +261,26 @@ pub fn reap_on_start(
     started: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Reaped, StoreError> {
+    expire_leases_of_gone_processes(store, host_id, Some(started), now)?;
+    let runs = store.reap_stale(now)?;
+    for run in &runs {
+        tracing::warn!(run_id = %run.run_id, processor = %run.processor, date = %run.data_date, "reaped stale run");
+    }
+    let staging = store.sweep_staging(now)?;
+    Ok(Reaped { runs, staging })
+}
+
+/// Makes stale at `now` the running runs of this machine's processes that
+/// are gone (a `slate` killed, whose pid no longer runs), and, with
+/// `started`, those recorded under this process's own id before it
+/// started: their leases would otherwise hold them `running` until they
+/// expire. `host_id` is this process's own id.
+fn expire_leases_of_gone_processes(
+    store: &dyn Store,
+    host_id: &str,
+    started: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let running = store.runs(&RunFilter {
         status: Some(RunStatus::Running),
         ..RunFilter::default()
@@ -267,7 +292,10 @@ pub fn reap_on_start(
         }
         let count = if is_dead_incarnation(&run.host_id, host_id) {
             store.expire_leases(&run.host_id, now)?
-        } else if run.host_id == host_id && run.started_at < started {
+        } else if let Some(started) = started
+            && run.host_id == host_id
+            && run.started_at < started
+        {
             store.expire_leases(host_id, started)?
         } else {
             continue;
@@ -275,12 +303,7 @@ pub fn reap_on_start(
         tracing::warn!(host = %run.host_id, runs = count, "previous incarnation is gone: its runs are stale");
         expired.push(&run.host_id);
     }
-    let runs = store.reap_stale(now)?;
-    for run in &runs {
-        tracing::warn!(run_id = %run.run_id, processor = %run.processor, date = %run.data_date, "reaped stale run");
-    }
-    let staging = store.sweep_staging(now)?;
-    Ok(Reaped { runs, staging })
+    Ok(())
 }
 
 impl LeaseKeeper {
@@ -295,6 +318,7 @@ impl LeaseKeeper {
         let reaped = reap_on_start(store.as_ref(), host_id, process_started(), Utc::now())?;
         let keeper = Arc::new(Keeper {
             store,
+            host_id: host_id.to_string(),
             config,
             in_flight: Mutex::default(),
             stopping: Mutex::new(false),

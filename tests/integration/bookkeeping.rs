@@ -563,6 +563,54 @@ fn runs_of(store: &dyn Store, processor: &str, day: NaiveDate) -> Vec<RunRecord>
         .unwrap()
 }
 
+/// A server reaps, within a heartbeat, the run of a command on the same
+/// machine that was killed: its pid is gone, so its lease need not be
+/// waited out. Before, only a process's start judged that, and `GET
+/// /runs` listed the run as `running` for a whole lease (here ten
+/// minutes) while `slate runs` called it stale.
+#[test]
+fn a_server_reaps_the_run_of_a_command_killed_on_its_machine_within_a_heartbeat() {
+    let data = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let day = date("2026-01-11");
+    set_spin(&store, day, true);
+    let server = crate::serve_process::Server::start(
+        data.path(),
+        &[
+            "--plugin-dir",
+            plugins.path().to_str().unwrap(),
+            "--heartbeat-secs",
+            "0.2",
+        ],
+    );
+    let slate = |args: &[&str]| {
+        let mut command = slate_with_plugins(data.path(), plugins.path());
+        command
+            .args(["--heartbeat-secs", "1", "--lease-secs", "600"])
+            .args(args);
+        command
+    };
+    let mut child = start_run_in_background(slate, "2026-01-11", "SlowProcessor");
+    wait_until("the command's run spins", || {
+        runs_of(&store, "SlowProcessor", day)
+            .first()
+            .is_some_and(|r| r.status == RunStatus::Running)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    wait_until("the server has reaped it", || {
+        runs_of(&store, "SlowProcessor", day)[0].status == RunStatus::Failed
+    });
+    let reaped = runs_of(&store, "SlowProcessor", day).remove(0);
+    assert_eq!(reaped.error_kind, Some(ErrorKind::Stale), "{reaped:#?}");
+    let (status, running) = server.get("/runs?status=running");
+    assert_eq!(status, 200);
+    assert_eq!(running, serde_json::json!([]), "{running}");
+    assert!(server.terminate().success());
+}
+
 #[test]
 fn a_killed_run_is_reaped_at_the_next_host_start_and_the_date_runs_again() {
     let data = tempfile::tempdir().unwrap();
