@@ -1349,25 +1349,29 @@ fn a_served_host_answers_503_naming_a_dead_channel_and_reports_it_in_metrics_and
     });
 }
 
-#[test]
-fn a_served_host_delivers_alerts_in_the_background() {
-    let receiver = Receiver::start(Answer::Ok);
+/// A server that serves FaultyProcessor, on a data folder whose
+/// `slate.toml` is `config` (its alert channels); the data and plugin
+/// folders come with it, to outlive it.
+fn a_faulty_server_with(config: &str) -> (Server, tempfile::TempDir, tempfile::TempDir) {
     let data = tempfile::tempdir().unwrap();
-    std::fs::write(
-        data.path().join("slate.toml"),
-        format!(
-            "[[alerts.channel]]\nname = \"ops\"\nkind = \"slack\"\nurl = \"{}\"\n\
-             events = [\"run_failed\"]\n",
-            receiver.url("services/T0/B0/x")
-        ),
-    )
-    .unwrap();
+    std::fs::write(data.path().join("slate.toml"), config).unwrap();
     use_shared_compiled_cache(data.path());
     let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
     let server = Server::start(
         data.path(),
         &["--plugin-dir", plugins.path().to_str().unwrap()],
     );
+    (server, data, plugins)
+}
+
+#[test]
+fn a_served_host_delivers_alerts_in_the_background() {
+    let receiver = Receiver::start(Answer::Ok);
+    let (server, _data, _plugins) = a_faulty_server_with(&format!(
+        "[[alerts.channel]]\nname = \"ops\"\nkind = \"slack\"\nurl = \"{}\"\n\
+         events = [\"run_failed\"]\n",
+        receiver.url("services/T0/B0/x")
+    ));
     let run = server.process("FaultyProcessor", "2026-01-02");
     assert_eq!(run["status"], "failed");
     wait_until("the alert reached Slack", || {
@@ -1399,22 +1403,11 @@ fn a_served_host_delivers_alerts_in_the_background() {
 #[test]
 fn a_stopping_server_waits_out_the_rate_limit_to_deliver_what_is_queued() {
     let receiver = Receiver::start(Answer::Ok);
-    let data = tempfile::tempdir().unwrap();
-    std::fs::write(
-        data.path().join("slate.toml"),
-        format!(
-            "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\n\
-             events = [\"run_failed\"]\nmax_per_minute = 6\n",
-            receiver.url("hook")
-        ),
-    )
-    .unwrap();
-    use_shared_compiled_cache(data.path());
-    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
-    let server = Server::start(
-        data.path(),
-        &["--plugin-dir", plugins.path().to_str().unwrap()],
-    );
+    let (server, _data, _plugins) = a_faulty_server_with(&format!(
+        "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\n\
+         events = [\"run_failed\"]\nmax_per_minute = 6\n",
+        receiver.url("hook")
+    ));
     assert_eq!(
         server.process("FaultyProcessor", "2026-01-02")["status"],
         "failed"
