@@ -585,8 +585,9 @@ fn a_catch_up_fires_each_date_once_and_names_the_dates_past_its_bound() {
 /// Ticks of a schedule that does not catch up, missed while no server
 /// ran, are said once the server is up: a `schedule_not_fired` alert
 /// naming the first and the last, and the backfill that runs their dates.
-/// None of them fires. Before, a nightly tick lost in a restart left no
-/// trace.
+/// None of them fires. A tick fired after the start does not hide them,
+/// and the next start does not say them again. Before, a nightly tick
+/// lost in a restart left no trace.
 #[test]
 fn ticks_missed_while_no_server_ran_are_named_in_an_alert_and_not_fired() {
     let data = tempfile::tempdir().unwrap();
@@ -620,6 +621,17 @@ fn ticks_missed_while_no_server_ran_are_named_in_an_alert_and_not_fired() {
         data.path(),
         &["--plugin-dir", plugins.path().to_str().unwrap()],
     );
+    // A tick fired once the server is up, as a frequent schedule's would
+    // in the server's first seconds.
+    let since = chrono::Utc::now();
+    assert!(
+        ledger
+            .claim_tick("daily", since, since.date_naive(), "another")
+            .unwrap()
+    );
+    ledger
+        .finish_tick("daily", since, "fired 0 runs", &[])
+        .unwrap();
 
     let first_missed = last + chrono::TimeDelta::days(1);
     let from = first_missed.date_naive().pred_opt().unwrap();
@@ -643,8 +655,28 @@ fn ticks_missed_while_no_server_ran_are_named_in_an_alert_and_not_fired() {
         ),
     );
     assert!(server.terminate().success());
+    // The last missed tick is recorded as not fired; none fired.
     let ticks = ledger.ticks("daily", 10).unwrap();
-    assert_eq!(ticks.len(), 1, "none of the missed ticks fired: {ticks:#?}");
+    assert_eq!(ticks.len(), 3, "{ticks:#?}");
+    assert!(ticks[1].outcome.starts_with("not fired: the ticks from "));
+    assert!(ticks.iter().all(|t| t.run_ids.is_empty()), "{ticks:#?}");
+
+    // Started again, a server says nothing more of them.
+    use slate::store::alerts::AlertOutbox;
+    let unfired = || {
+        (store.alerts(false, 1000).unwrap().into_iter())
+            .filter(|a| a.raised.event == slate::alerts::EventKind::ScheduleNotFired)
+            .map(|a| a.occurrences)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(unfired(), [1]);
+    let again = Server::start(
+        data.path(),
+        &["--plugin-dir", plugins.path().to_str().unwrap()],
+    );
+    std::thread::sleep(std::time::Duration::from_secs(12));
+    assert!(again.terminate().success());
+    assert_eq!(unfired(), [1]);
 }
 
 /// A tick whose runs all stay unstarted, because each of its processor

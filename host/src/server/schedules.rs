@@ -353,19 +353,30 @@ impl Scheduler {
     /// before this server started, while no server fired them: a warning
     /// in the log and a `schedule_not_fired` alert per schedule, naming
     /// the first and the last and the `slate backfill` that runs their
-    /// dates. A schedule that catches up fires them instead; without this,
-    /// a nightly tick lost in a restart left no trace.
+    /// dates; the last missed tick is recorded in the tick ledger as not
+    /// fired, so that the next start does not say it again. A schedule
+    /// that catches up fires them instead; without this, a nightly tick
+    /// lost in a restart left no trace.
     pub fn say_ticks_missed_before_start(&self) -> Result<(), StoreError> {
         let Some(ledger) = self.host.store.tick_ledger() else {
             return Ok(());
         };
         for schedule in &self.schedules {
-            let last = ledger.ticks(&schedule.name, 1)?.first().map(|t| t.tick_at);
+            // The last tick due before the start: those fired since (by
+            // this server, in the grace) say nothing of what was missed.
+            let last = (ledger.ticks(&schedule.name, 256)?.into_iter())
+                .map(|t| t.tick_at)
+                .find(|at| *at <= self.started);
             let Some([(first, from), (latest, to)]) =
                 schedule::missed_before_start(schedule, last, self.started)
             else {
                 continue;
             };
+            // The last missed tick is recorded as missed, once: a server
+            // that starts again, or beside this one, does not say it again.
+            if !ledger.claim_tick(&schedule.name, latest, to, self.host.executor.host_id())? {
+                continue;
+            }
             let ticks = if first == latest {
                 format!("the tick at {first} (date {from}) was")
             } else {
@@ -380,6 +391,7 @@ impl Scheduler {
                  (`{} --from {from} --to {to}{processors}` runs them)",
                 self.backfill_command
             );
+            ledger.finish_tick(&schedule.name, latest, &format!("not fired: {reason}"), &[])?;
             self.not_fired(schedule, to, &reason)?;
         }
         Ok(())
