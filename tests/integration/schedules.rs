@@ -169,9 +169,21 @@ fn a_whole_pipeline_tick_claimed_by_a_host_without_a_processor_is_fired_for_it_e
         ],
     );
     let ledger = store.tick_ledger().unwrap();
+    let other_fires = |processor: &str, tick: chrono::DateTime<chrono::Utc>| {
+        let run = slate::runs::NewRun {
+            processor: processor.into(),
+            phase: slate::phase::Phase::Analytics,
+            data_date: tick.date_naive(),
+            host_id: other.into(),
+            plugin_hash: "elsewhere".into(),
+            trigger: Trigger::Schedule,
+            lease: std::time::Duration::from_secs(600),
+        };
+        store.start_run(&run).unwrap().run_id
+    };
     let mut claimed_by_the_other = Vec::new();
     let mut tick = chrono::Utc::now().with_nanosecond(0).unwrap();
-    while claimed_by_the_other.len() < 3 {
+    while claimed_by_the_other.len() < 4 {
         tick += chrono::TimeDelta::seconds(1);
         if !tick.second().is_multiple_of(2) {
             continue;
@@ -183,19 +195,65 @@ fn a_whole_pipeline_tick_claimed_by_a_host_without_a_processor_is_fired_for_it_e
             .claim_tick("dag", tick, tick.date_naive(), other)
             .unwrap()
         {
+            // The last time, the other host has FaultyProcessor too, newly
+            // deployed, before its next heartbeat says so: it fires it.
+            let fired: Vec<String> = match claimed_by_the_other.len() {
+                3 => vec![other_fires("FaultyProcessor", tick)],
+                _ => Vec::new(),
+            };
             ledger
-                .finish_tick("dag", tick, "fired 9 runs", &[])
+                .finish_tick("dag", tick, "fired 10 runs", &fired)
                 .unwrap();
             claimed_by_the_other.push(tick);
         }
     }
+    let fired_it_itself = claimed_by_the_other.pop().unwrap();
     let shares = || ledger.ticks("dag/FaultyProcessor", 100).unwrap();
     wait_until("the server fired its share of each tick", || {
         claimed_by_the_other
             .iter()
             .all(|tick| shares().iter().any(|share| share.tick_at == *tick))
     });
+    // A host that claimed a tick and drained to stop at once says it
+    // serves nothing: what it fired still tells what is this host's.
+    let drained = "drained-host[boot 0]:2";
+    store
+        .host_directory()
+        .unwrap()
+        .heartbeat(&Heartbeat {
+            host_id: drained,
+            address: "http://127.0.0.1:9",
+            lease: std::time::Duration::from_secs(600),
+            processors: Some(&[]),
+            upstream: &Default::default(),
+            first: true,
+        })
+        .unwrap();
+    let at = chrono::Utc::now().with_nanosecond(0).unwrap() - chrono::TimeDelta::milliseconds(500);
+    let fired: Vec<String> = BUNDLED.iter().map(|name| other_fires(name, at)).collect();
+    assert!(
+        ledger
+            .claim_tick("dag", at, at.date_naive(), drained)
+            .unwrap()
+    );
+    ledger
+        .finish_tick("dag", at, "fired 9 runs", &fired)
+        .unwrap();
+    wait_until(
+        "the server fired its share of the drained host's tick",
+        || shares().iter().any(|share| share.tick_at == at),
+    );
+    // Time for a share of the tick the other host fired FaultyProcessor
+    // in, which must not come.
+    std::thread::sleep(std::time::Duration::from_secs(3));
     assert!(server.terminate().success());
+    assert!(
+        shares()
+            .iter()
+            .all(|share| share.tick_at != fired_it_itself),
+        "what the claimant fired is not fired again: {:#?}",
+        shares()
+    );
 
     let faulty = store
         .runs(&RunFilter {
@@ -214,23 +272,27 @@ fn a_whole_pipeline_tick_claimed_by_a_host_without_a_processor_is_fired_for_it_e
             .unwrap_or_else(|| panic!("the share's run: {share:#?} {faulty:#?}"));
         assert_eq!(run.trigger, Trigger::Schedule);
     }
-    // What the other host serves was left to it.
+    // What the other hosts serve or fired was left to them: the server
+    // ran a bundled processor only on a tick it claimed itself.
     let main_ticks = ledger.ticks("dag", 100).unwrap();
-    let fired_here: Vec<&String> = (main_ticks.iter())
-        .filter(|t| t.host_id != other)
+    let claimed_here: Vec<&String> = (main_ticks.iter())
+        .filter(|t| t.host_id != other && t.host_id != drained)
         .flat_map(|t| &t.run_ids)
         .collect();
-    let bundled_runs = store
+    let run_here = store
         .runs(&RunFilter {
             processor: Some("PlayerGameSummaryProcessor".into()),
             ..RunFilter::default()
         })
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .filter(|run| run.host_id != other)
+        .collect::<Vec<_>>();
     assert!(
-        bundled_runs
+        run_here
             .iter()
-            .all(|run| fired_here.contains(&&run.run_id)),
-        "{bundled_runs:#?}"
+            .all(|run| claimed_here.contains(&&run.run_id)),
+        "{run_here:#?}"
     );
 }
 

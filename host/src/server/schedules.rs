@@ -255,8 +255,8 @@ impl Scheduler {
     }
 
     /// Fires, of each whole-pipeline tick another host claimed and fired,
-    /// the processors of this host's pipeline that host does not serve (as
-    /// the host directory last heard): hosts with different plugin folders
+    /// the processors of this host's pipeline that host neither fired nor
+    /// serves (as the host directory last heard): hosts with different plugin folders
     /// each fire their share of a whole-pipeline schedule, each share
     /// claimed once (`SCHEDULE/PROCESSOR` in the tick ledger). Before, the
     /// host that claimed a tick ran what it had, and a processor only
@@ -281,13 +281,22 @@ impl Scheduler {
         for tick in claimed {
             self.lock_shared()
                 .insert((tick.tick_at, tick.schedule.clone()));
+            // What the claimant fired is its; so is what it serves, as it
+            // last said (a run it did not start, already going, say). A
+            // host that did not say, or said none as it drained to stop,
+            // is judged by its runs alone.
+            let mut covered: BTreeSet<String> = BTreeSet::new();
+            for run_id in &tick.run_ids {
+                if let Some(run) = self.host.store.run(run_id)? {
+                    covered.insert(run.processor);
+                }
+            }
             let claimant = hosts.iter().find(|host| host.host_id == tick.host_id);
-            // A host that did not say, or said none as it drained to stop
-            // after firing: what it served is not known.
-            let served = claimant.and_then(|host| host.processors.as_ref());
-            let Some(served) = served.filter(|served| !served.is_empty()) else {
-                continue;
-            };
+            covered.extend(
+                claimant
+                    .and_then(|host| host.processors.clone())
+                    .unwrap_or_default(),
+            );
             let pipeline = match self.host.pipeline() {
                 Ok(pipeline) => pipeline,
                 Err(error) => {
@@ -297,7 +306,7 @@ impl Scheduler {
             };
             let mut share = Vec::new();
             for processor in pipeline.order() {
-                if served.contains(processor) {
+                if covered.contains(processor) {
                     continue;
                 }
                 let name = share_of(&tick.schedule, processor);
