@@ -444,6 +444,40 @@ fn a_date_emptied_by_a_successful_rerun_raises_a_no_rows_alert_naming_the_runs()
         (still.alert_id, still.resolved_at),
         (emptied.alert_id, None)
     );
+    // Acknowledged by hand, that emptying is not raised again, however
+    // often the date is rerun empty; rows written and emptied again are.
+    let resolve = crate::support::slate(
+        dir.path(),
+        &["alerts", "resolve", &still.alert_id.to_string()],
+    );
+    assert_succeeded(&resolve);
+    run("2026-01-11");
+    let open_of_the_date = || {
+        (EmbeddedStore::open(&dir.path().join("slate.db"))
+            .unwrap()
+            .alerts(true, 100_000)
+            .unwrap()
+            .into_iter())
+        .filter(|a| {
+            a.raised.event == slate::alerts::EventKind::NoRowsByDeadline
+                && a.raised.data_date == Some(date("2026-01-11"))
+        })
+        .collect::<Vec<_>>()
+    };
+    assert!(open_of_the_date().is_empty());
+    rows_on("2026-01-11", 3);
+    let wrote_again = run("2026-01-11");
+    rows_on("2026-01-11", 0);
+    let emptied_again = run("2026-01-11");
+    let open = open_of_the_date();
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_contains(
+        &open[0].raised.summary,
+        &format!(
+            "emptied by run {}, which succeeded with 0 rows where run {} wrote 3",
+            emptied_again.run_id, wrote_again.run_id
+        ),
+    );
 
     rows_on("2026-01-12", 0);
     let nothing_to_write = run("2026-01-12");

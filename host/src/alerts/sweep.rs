@@ -151,6 +151,19 @@ pub fn sweep(
         .filter(|a| a.resolved_at.is_none())
         .map(key)
         .collect();
+    // An emptying acknowledged by hand is of the rows one run wrote: once
+    // a later run writes rows again, their emptying is news.
+    let acknowledged_emptyings: BTreeSet<(String, Option<NaiveDate>, String)> = (noted.iter())
+        .filter(|a| a.resolved_at.is_some())
+        .filter_map(|a| {
+            let rows_of = a.raised.detail["emptied"]["previous_run_id"].as_str()?;
+            Some((
+                a.raised.subject.clone(),
+                a.raised.data_date,
+                rows_of.to_string(),
+            ))
+        })
+        .collect();
     // A success that wrote no rows where an earlier one wrote some
     // emptied its date: missing, as a date nobody ran is.
     let emptied = crate::health::emptied_dates(&runs);
@@ -220,10 +233,22 @@ pub fn sweep(
             now,
         );
         for (date, games) in overdue {
-            if open.contains(&(name.clone(), Some(date))) {
+            let key = (name.clone(), Some(date));
+            let emptied = emptied.get(&(name.as_str(), date));
+            let known = match emptied {
+                Some(by) => {
+                    open_only.contains(&key)
+                        || acknowledged_emptyings.contains(&(
+                            key.0,
+                            key.1,
+                            by.previous_run_id.clone(),
+                        ))
+                }
+                None => open.contains(&key),
+            };
+            if known {
                 continue;
             }
-            let emptied = emptied.get(&(name.as_str(), date));
             let alert = no_rows_alert(name, &table.to_string(), date, games, emptied);
             outbox.record_alert(&alert)?;
             opened += 1;
