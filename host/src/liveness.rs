@@ -300,7 +300,7 @@ fn expire_leases_of_gone_processes(
         } else {
             continue;
         };
-        tracing::warn!(host = %run.host_id, runs = count, "previous incarnation is gone: its runs are stale");
+        tracing::warn!(host = %run.host_id, runs = count, "the process that recorded these runs is gone: they are stale");
         expired.push(&run.host_id);
     }
     Ok(())
