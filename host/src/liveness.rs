@@ -281,8 +281,10 @@ fn expire_leases_of_gone_processes(
     started: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    // Hosts and start times only: each run's upstream check goes unread.
     let running = store.runs(&RunFilter {
         status: Some(RunStatus::Running),
+        skip_upstream_check: true,
         ..RunFilter::default()
     })?;
     let mut expired: Vec<&str> = Vec::new();

@@ -492,7 +492,6 @@ mod tests {
         assert!(raised.is_none());
         assert!(resolved.contains(&EventKind::RunFailed));
         assert!(resolved.contains(&EventKind::RowsQuarantined));
-
         assert!(resolved.contains(&EventKind::NoRowsByDeadline));
 
         let (raised, resolved) = for_success(facts(), "nba_analytics.x", 1, 198);

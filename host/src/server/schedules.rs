@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::errors::ApiError;
@@ -118,15 +118,11 @@ impl Scheduler {
                     1 => format!("the date {first} was"),
                     _ => format!("{count} dates from {first} to {last} were"),
                 };
-                let processors = match schedule.processors.as_slice() {
-                    [] => String::new(),
-                    names => format!(" --processors {}", names.join(",")),
-                };
                 let reason = format!(
-                    "a catch-up fires at most {} missed ticks: {dates} left out (`{} \
-                     --from {first} --to {last}{processors}` runs them)",
+                    "a catch-up fires at most {} missed ticks: {dates} left out (`{}` runs \
+                     them)",
                     schedule::MAX_CATCH_UP,
-                    self.backfill_command
+                    self.backfill_of(schedule, first, last)
                 );
                 self.not_fired(schedule, last, &reason)?;
             }
@@ -223,6 +219,19 @@ impl Scheduler {
         Ok((outcome, runs))
     }
 
+    /// The `slate backfill` that runs `schedule`'s processors from `from`
+    /// to `to`, as an alert prints it.
+    fn backfill_of(&self, schedule: &Schedule, from: NaiveDate, to: NaiveDate) -> String {
+        let processors = match schedule.processors.as_slice() {
+            [] => String::new(),
+            names => format!(" --processors {}", names.join(",")),
+        };
+        format!(
+            "{} --from {from} --to {to}{processors}",
+            self.backfill_command
+        )
+    }
+
     fn lock_shared(&self) -> std::sync::MutexGuard<'_, BTreeSet<(DateTime<Utc>, String)>> {
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -277,6 +286,13 @@ impl Scheduler {
             return Ok(Vec::new());
         }
         let hosts = directory.hosts(now - chrono::TimeDelta::days(1))?;
+        let pipeline = match self.host.pipeline() {
+            Ok(pipeline) => pipeline,
+            Err(error) => {
+                tracing::warn!(%error, "the shares of ticks claimed elsewhere were not fired");
+                return Ok(Vec::new());
+            }
+        };
         let mut fired = Vec::new();
         for tick in claimed {
             self.lock_shared()
@@ -297,13 +313,6 @@ impl Scheduler {
                     .and_then(|host| host.processors.clone())
                     .unwrap_or_default(),
             );
-            let pipeline = match self.host.pipeline() {
-                Ok(pipeline) => pipeline,
-                Err(error) => {
-                    tracing::warn!(%error, schedule = %tick.schedule, "a tick's share was not fired");
-                    continue;
-                }
-            };
             let mut share = Vec::new();
             for processor in pipeline.order() {
                 if covered.contains(processor) {
@@ -391,14 +400,10 @@ impl Scheduler {
             } else {
                 format!("the ticks from {first} to {latest} (dates {from} to {to}) were")
             };
-            let processors = match schedule.processors.as_slice() {
-                [] => String::new(),
-                names => format!(" --processors {}", names.join(",")),
-            };
             let reason = format!(
                 "{ticks} missed while no server ran, and the schedule does not catch up \
-                 (`{} --from {from} --to {to}{processors}` runs them)",
-                self.backfill_command
+                 (`{}` runs them)",
+                self.backfill_of(schedule, from, to)
             );
             ledger.finish_tick(&schedule.name, latest, &format!("not fired: {reason}"), &[])?;
             self.not_fired(schedule, to, &reason)?;
