@@ -8,6 +8,7 @@ use std::path::Path;
 use chrono::Timelike;
 
 use slate::runs::{RunFilter, RunStatus, Trigger};
+use slate::store::schedules::TickState;
 use slate::store::{EmbeddedStore, PostgresStore, RunLedger, Store};
 
 use crate::serve_process::Server;
@@ -84,10 +85,8 @@ fn two_servers_fire_each_tick_once(folders: [&Path; 2], extra: &[&str], store: &
         assert!(tick.data_date <= today && today - tick.data_date <= chrono::TimeDelta::days(1));
         // A pass that found two ticks of the date due fires the later.
         assert!(
-            tick.outcome.starts_with("fired")
-                || tick.outcome.starts_with("passed over: the tick at"),
-            "{}",
-            tick.outcome
+            [TickState::Fired, TickState::PassedOver].contains(&tick.state),
+            "{tick:?}"
         );
     }
     assert!(
@@ -202,7 +201,7 @@ fn a_whole_pipeline_tick_claimed_by_a_host_without_a_processor_is_fired_for_it_e
                 _ => Vec::new(),
             };
             ledger
-                .finish_tick("dag", tick, "fired 10 runs", &fired)
+                .finish_tick("dag", tick, TickState::Fired, "fired 10 runs", &fired)
                 .unwrap();
             claimed_by_the_other.push(tick);
         }
@@ -237,7 +236,7 @@ fn a_whole_pipeline_tick_claimed_by_a_host_without_a_processor_is_fired_for_it_e
             .unwrap()
     );
     ledger
-        .finish_tick("dag", at, "fired 9 runs", &fired)
+        .finish_tick("dag", at, TickState::Fired, "fired 9 runs", &fired)
         .unwrap();
     wait_until(
         "the server fired its share of the drained host's tick",
@@ -355,7 +354,13 @@ fn the_schedules_command_lists_each_schedule_with_its_next_and_last_tick() {
     store.end_run(&run.run_id, &failed).unwrap();
     let run_ids = [run.run_id.clone()];
     ledger
-        .finish_tick("every-second", tick_at, "fired 1 run", &run_ids)
+        .finish_tick(
+            "every-second",
+            tick_at,
+            TickState::Fired,
+            "fired 1 run",
+            &run_ids,
+        )
         .unwrap();
 
     let listed = slate(data.path(), &["schedules"]);
@@ -597,7 +602,7 @@ fn a_catch_up_fires_each_date_once_and_names_the_dates_past_its_bound() {
                 .unwrap()
         );
         ledger
-            .finish_tick(schedule, at, "fired 0 runs", &[])
+            .finish_tick(schedule, at, TickState::Fired, "fired 0 runs", &[])
             .unwrap();
     }
     let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
@@ -676,7 +681,7 @@ fn ticks_missed_while_no_server_ran_are_named_in_an_alert_and_not_fired() {
             .unwrap()
     );
     ledger
-        .finish_tick("daily", last, "fired 0 runs", &[])
+        .finish_tick("daily", last, TickState::Fired, "fired 0 runs", &[])
         .unwrap();
     let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
     let server = Server::start(
@@ -692,7 +697,7 @@ fn ticks_missed_while_no_server_ran_are_named_in_an_alert_and_not_fired() {
             .unwrap()
     );
     ledger
-        .finish_tick("daily", since, "fired 0 runs", &[])
+        .finish_tick("daily", since, TickState::Fired, "fired 0 runs", &[])
         .unwrap();
 
     let first_missed = last + chrono::TimeDelta::days(1);
@@ -782,4 +787,132 @@ fn wait_for_unfired_tick(server: &Server, reason: &str) {
             })
         })
     });
+}
+
+/// The ticks [`a_tick_keeps_the_state_it_ended_in_whatever_its_words`]
+/// records, each with the state it ends in and the words beside it.
+const ENDED_TICKS: [(u32, Option<TickState>, &str); 4] = [
+    (1, None, "firing"),
+    (2, Some(TickState::Fired), "fired 2 runs for 2026-01-07"),
+    (
+        3,
+        Some(TickState::PassedOver),
+        "passed over: the tick at 2026-01-07T04:00:00Z fires 2026-01-07",
+    ),
+    (
+        4,
+        Some(TickState::NotFired),
+        "fired nothing: 2026-01-07 is outside the calendar",
+    ),
+];
+
+/// Records [`ENDED_TICKS`] of `schedule` in `store`'s tick ledger.
+fn record_ended_ticks(store: &dyn Store, schedule: &str) {
+    let ledger = store.tick_ledger().expect("the store keeps ticks");
+    for (hour, state, outcome) in ENDED_TICKS {
+        let at = format!("2026-01-07T0{hour}:00:00Z").parse().unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 7).unwrap();
+        assert!(ledger.claim_tick(schedule, at, day, "a-host").unwrap());
+        if let Some(state) = state {
+            ledger
+                .finish_tick(schedule, at, state, outcome, &[])
+                .unwrap();
+        }
+    }
+}
+
+/// The states `store` reads back for `schedule`'s ticks, oldest first.
+fn tick_states(store: &dyn Store, schedule: &str) -> Vec<(TickState, String)> {
+    let mut ticks = store.tick_ledger().unwrap().ticks(schedule, 10).unwrap();
+    ticks.reverse();
+    ticks.into_iter().map(|t| (t.state, t.outcome)).collect()
+}
+
+/// A tick's state is kept apart from the words that say what came of it:
+/// a tick that fired nothing is not read as fired because its words begin
+/// with "fired", as it was when hosts matched the outcome's first word to
+/// decide which ticks of another host to follow.
+fn a_tick_keeps_the_state_it_ended_in_whatever_its_words(store: &dyn Store) {
+    record_ended_ticks(store, "nightly");
+    let expected: Vec<(TickState, String)> = ENDED_TICKS
+        .iter()
+        .map(|(_, state, outcome)| (state.unwrap_or(TickState::Firing), outcome.to_string()))
+        .collect();
+    assert_eq!(tick_states(store, "nightly"), expected);
+}
+
+#[test]
+fn an_embedded_tick_keeps_the_state_it_ended_in_whatever_its_words() {
+    let data = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    a_tick_keeps_the_state_it_ended_in_whatever_its_words(&store);
+}
+
+#[test]
+fn a_postgres_tick_keeps_the_state_it_ended_in_whatever_its_words() {
+    a_tick_keeps_the_state_it_ended_in_whatever_its_words(
+        crate::postgres_server::isolated_store().as_ref(),
+    );
+}
+
+/// The states that ticks recorded before ticks had a state are given, from
+/// their words, by the store that adds the column.
+const STATES_OF_OLDER_TICKS: [TickState; 4] = [
+    TickState::Firing,
+    TickState::Fired,
+    TickState::PassedOver,
+    TickState::NotFired,
+];
+
+/// A store file made before ticks had a state gains the column when it is
+/// opened, each older tick's state read once from its words.
+#[test]
+fn an_embedded_store_made_before_ticks_had_a_state_gives_each_older_tick_one() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("slate.db");
+    record_ended_ticks(&EmbeddedStore::open(&path).unwrap(), "nightly");
+    let older = rusqlite::Connection::open(&path).unwrap();
+    older
+        .execute_batch("ALTER TABLE _slate_schedule_ticks DROP COLUMN state")
+        .unwrap();
+    // Written by a host of then, whose not-fired words began "not fired".
+    older
+        .execute(
+            "UPDATE _slate_schedule_ticks SET outcome = 'not fired: outside the calendar'
+             WHERE outcome LIKE 'fired nothing%'",
+            [],
+        )
+        .unwrap();
+    drop(older);
+
+    let store = EmbeddedStore::open(&path).unwrap();
+
+    let states: Vec<TickState> = (tick_states(&store, "nightly").into_iter())
+        .map(|(state, _)| state)
+        .collect();
+    assert_eq!(states, STATES_OF_OLDER_TICKS);
+}
+
+/// A database made before ticks had a state gains the column at the next
+/// connection, each older tick's state read once from its words.
+#[test]
+fn a_postgres_store_made_before_ticks_had_a_state_gives_each_older_tick_one() {
+    let url = crate::postgres_server::isolated_url();
+    record_ended_ticks(&PostgresStore::connect(&url).unwrap(), "nightly");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "ALTER TABLE _slate.schedule_ticks DROP COLUMN state;
+             UPDATE _slate.schedule_ticks SET outcome = 'not fired: outside the calendar'
+             WHERE outcome LIKE 'fired nothing%';
+             DELETE FROM _slate.setup_done;",
+        )
+        .unwrap();
+
+    let store = PostgresStore::connect(&url).unwrap();
+
+    let states: Vec<TickState> = (tick_states(&store, "nightly").into_iter())
+        .map(|(state, _)| state)
+        .collect();
+    assert_eq!(states, STATES_OF_OLDER_TICKS);
 }

@@ -24,7 +24,7 @@ use crate::dates::{self, DatesConfig};
 use crate::runs::Trigger;
 use crate::schedule::{self, Schedule};
 use crate::store::StoreError;
-use crate::store::schedules::TickRecord;
+use crate::store::schedules::{TickRecord, TickState};
 
 /// How often the scheduler looks for due ticks.
 pub const SCHEDULER_TICK: Duration = Duration::from_secs(1);
@@ -41,7 +41,9 @@ pub struct FiredTick {
     pub schedule: String,
     /// When the tick was due.
     pub tick_at: DateTime<Utc>,
-    /// What came of it.
+    /// Where it stands: fired, passed over or not fired.
+    pub state: TickState,
+    /// What came of it, in words.
     pub outcome: String,
     /// The runs it started.
     pub run_ids: Vec<String>,
@@ -142,22 +144,37 @@ impl Scheduler {
                 let tick_at = tick.at;
                 if let Some(later) = tick.superseded_by {
                     let outcome = format!("passed over: the tick at {later} fires {date}");
-                    ledger.finish_tick(&schedule.name, tick_at, &outcome, &[])?;
+                    ledger.finish_tick(
+                        &schedule.name,
+                        tick_at,
+                        TickState::PassedOver,
+                        &outcome,
+                        &[],
+                    )?;
                     tracing::info!(schedule = %schedule.name, tick = %tick_at, %date, %outcome, "tick passed over");
                     continue;
                 }
-                let (outcome, run_ids) = match self.fire(&schedule.processors, date) {
-                    Ok((outcome, runs)) => (outcome, runs.into_iter().map(|(_, id)| id).collect()),
+                let (state, outcome, run_ids) = match self.fire(&schedule.processors, date) {
+                    Ok((outcome, runs)) => (
+                        TickState::Fired,
+                        outcome,
+                        runs.into_iter().map(|(_, id)| id).collect(),
+                    ),
                     Err(reason) => {
                         self.not_fired(schedule, date, &reason)?;
-                        (format!("not fired: {reason}"), Vec::new())
+                        (
+                            TickState::NotFired,
+                            format!("not fired: {reason}"),
+                            Vec::new(),
+                        )
                     }
                 };
-                ledger.finish_tick(&schedule.name, tick_at, &outcome, &run_ids)?;
+                ledger.finish_tick(&schedule.name, tick_at, state, &outcome, &run_ids)?;
                 tracing::info!(schedule = %schedule.name, tick = %tick_at, %date, %outcome, "tick fired");
                 fired.push(FiredTick {
                     schedule: schedule.name.clone(),
                     tick_at,
+                    state,
                     outcome,
                     run_ids,
                 });
@@ -253,7 +270,7 @@ impl Scheduler {
                     && tick.tick_at >= self.started
                     && now - tick.tick_at < FOLLOW_FOR
                     // Fired: not still firing, passed over or refused.
-                    && tick.outcome.starts_with("fired")
+                    && tick.state == TickState::Fired
                     && !shared.contains(&(tick.tick_at, tick.schedule.clone()))
                 {
                     claimed.push(tick);
@@ -331,8 +348,8 @@ impl Scheduler {
             if share.is_empty() {
                 continue;
             }
-            let (outcome, runs) = match self.fire(&share, tick.data_date) {
-                Ok(fired) => fired,
+            let (state, outcome, runs) = match self.fire(&share, tick.data_date) {
+                Ok((outcome, runs)) => (TickState::Fired, outcome, runs),
                 Err(reason) => {
                     let reason = format!(
                         "{} (not served by {}): {reason}",
@@ -343,7 +360,11 @@ impl Scheduler {
                     {
                         self.not_fired(schedule, tick.data_date, &reason)?;
                     }
-                    (format!("not fired: {reason}"), Vec::new())
+                    (
+                        TickState::NotFired,
+                        format!("not fired: {reason}"),
+                        Vec::new(),
+                    )
                 }
             };
             // Each share records its own run.
@@ -353,13 +374,14 @@ impl Scheduler {
                     .map(|(_, run_id)| run_id.clone())
                     .collect();
                 let name = share_of(&tick.schedule, processor);
-                ledger.finish_tick(&name, tick.tick_at, &outcome, &own)?;
+                ledger.finish_tick(&name, tick.tick_at, state, &outcome, &own)?;
             }
             let run_ids = runs.into_iter().map(|(_, run_id)| run_id).collect();
             tracing::info!(schedule = %tick.schedule, tick = %tick.tick_at, date = %tick.data_date, %outcome, "share of a tick fired");
             fired.push(FiredTick {
                 schedule: tick.schedule,
                 tick_at: tick.tick_at,
+                state,
                 outcome,
                 run_ids,
             });
@@ -405,7 +427,13 @@ impl Scheduler {
                  (`{}` runs them)",
                 self.backfill_of(schedule, from, to)
             );
-            ledger.finish_tick(&schedule.name, latest, &format!("not fired: {reason}"), &[])?;
+            ledger.finish_tick(
+                &schedule.name,
+                latest,
+                TickState::NotFired,
+                &format!("not fired: {reason}"),
+                &[],
+            )?;
             self.not_fired(schedule, to, &reason)?;
         }
         Ok(())

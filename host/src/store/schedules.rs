@@ -7,6 +7,51 @@ use serde::Serialize;
 
 use super::StoreError;
 
+/// Where a claimed tick stands. Kept in a column of its own beside the
+/// outcome's words, so that a host deciding what another host's tick
+/// fired matches this, never the words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TickState {
+    /// Claimed, its runs not yet started.
+    Firing,
+    /// It started runs (some of its processors may have been refused:
+    /// the outcome names them).
+    Fired,
+    /// A later tick due in the same pass fires its date instead.
+    PassedOver,
+    /// It started no run: the outcome says why.
+    NotFired,
+}
+
+impl TickState {
+    /// The word a store keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TickState::Firing => "firing",
+            TickState::Fired => "fired",
+            TickState::PassedOver => "passed_over",
+            TickState::NotFired => "not_fired",
+        }
+    }
+}
+
+impl std::str::FromStr for TickState {
+    type Err = StoreError;
+
+    fn from_str(word: &str) -> Result<Self, Self::Err> {
+        [
+            TickState::Firing,
+            TickState::Fired,
+            TickState::PassedOver,
+            TickState::NotFired,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == word)
+        .ok_or_else(|| StoreError::backend(format!("unreadable tick state `{word}`")))
+    }
+}
+
 /// One fired (or claimed) tick.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TickRecord {
@@ -20,7 +65,10 @@ pub struct TickRecord {
     pub host_id: String,
     /// When it was claimed.
     pub claimed_at: DateTime<Utc>,
-    /// What came of it: `firing`, `fired`, or why it fired nothing.
+    /// Where it stands.
+    pub state: TickState,
+    /// What came of it, in words: the runs it fired, or why it fired
+    /// nothing.
     pub outcome: String,
     /// The runs it started.
     pub run_ids: Vec<String>,
@@ -43,6 +91,7 @@ pub trait TickLedger: Send + Sync {
         &self,
         schedule: &str,
         tick_at: DateTime<Utc>,
+        state: TickState,
         outcome: &str,
         run_ids: &[String],
     ) -> Result<(), StoreError>;

@@ -134,6 +134,27 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+/// Adds `column` to `table` of an older store file that lacks it: true
+/// when it was added.
+fn add_column_if_missing(
+    connection: &Connection,
+    table: &str,
+    column: &str,
+    definition: &str,
+) -> Result<bool, rusqlite::Error> {
+    let present: bool = connection.query_row(
+        &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+        [column],
+        |row| row.get(0),
+    )?;
+    if !present {
+        connection.execute_batch(&format!(
+            "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+        ))?;
+    }
+    Ok(!present)
+}
+
 /// Tables and run history in one SQLite file.
 pub struct EmbeddedStore {
     connection: Mutex<Connection>,
@@ -238,16 +259,15 @@ impl EmbeddedStore {
         connection.execute_batch(schedules::SETUP)?;
         connection.execute_batch(backfill_records::SETUP)?;
         for (table, column, definition) in ADDED_COLUMNS {
-            let present: bool = connection.query_row(
-                &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
-                [column],
-                |row| row.get(0),
-            )?;
-            if !present {
-                connection.execute_batch(&format!(
-                    "ALTER TABLE {table} ADD COLUMN {column} {definition}"
-                ))?;
-            }
+            add_column_if_missing(&connection, table, column, definition)?;
+        }
+        if add_column_if_missing(
+            &connection,
+            "_slate_schedule_ticks",
+            "state",
+            "TEXT NOT NULL DEFAULT 'firing'",
+        )? {
+            connection.execute_batch(schedules::STATE_OF_OLDER_TICKS)?;
         }
         Ok(Self::with_connection(connection, read_cache_bytes))
     }

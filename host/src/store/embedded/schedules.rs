@@ -7,7 +7,7 @@ use rusqlite::params;
 use super::{EmbeddedStore, timestamp};
 use crate::store::StoreError;
 use crate::store::cells::{date_key, parse_date_key};
-use crate::store::schedules::{TickLedger, TickRecord};
+use crate::store::schedules::{TickLedger, TickRecord, TickState};
 
 /// The ticks table, created with the store.
 pub(super) const SETUP: &str = "
@@ -19,8 +19,19 @@ pub(super) const SETUP: &str = "
         claimed_at TEXT NOT NULL,
         outcome TEXT NOT NULL,
         run_ids_json TEXT NOT NULL DEFAULT '[]',
+        state TEXT NOT NULL DEFAULT 'firing',
         PRIMARY KEY (schedule, tick_at)
     );
+";
+
+/// The `state` of each tick recorded before ticks had one, read once from
+/// its outcome's words, as the store file's `state` column is added.
+pub(super) const STATE_OF_OLDER_TICKS: &str = "
+    UPDATE _slate_schedule_ticks SET state = CASE
+        WHEN outcome = 'firing' THEN 'firing'
+        WHEN outcome LIKE 'fired%' THEN 'fired'
+        WHEN outcome LIKE 'passed over%' THEN 'passed_over'
+        ELSE 'not_fired' END
 ";
 
 impl TickLedger for EmbeddedStore {
@@ -50,15 +61,17 @@ impl TickLedger for EmbeddedStore {
         &self,
         schedule: &str,
         tick_at: DateTime<Utc>,
+        state: TickState,
         outcome: &str,
         run_ids: &[String],
     ) -> Result<(), StoreError> {
         self.lock().execute(
-            "UPDATE _slate_schedule_ticks SET outcome = ?3, run_ids_json = ?4
+            "UPDATE _slate_schedule_ticks SET state = ?3, outcome = ?4, run_ids_json = ?5
              WHERE schedule = ?1 AND tick_at = ?2",
             params![
                 schedule,
                 timestamp(tick_at),
+                state.as_str(),
                 outcome,
                 serde_json::to_string(run_ids).map_err(StoreError::backend)?
             ],
@@ -69,7 +82,8 @@ impl TickLedger for EmbeddedStore {
     fn ticks(&self, schedule: &str, limit: usize) -> Result<Vec<TickRecord>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare_cached(
-            "SELECT schedule, tick_at, data_date, host_id, claimed_at, outcome, run_ids_json
+            "SELECT schedule, tick_at, data_date, host_id, claimed_at, state, outcome,
+                    run_ids_json
              FROM _slate_schedule_ticks WHERE schedule = ?1
              ORDER BY tick_at DESC LIMIT ?2",
         )?;
@@ -82,6 +96,7 @@ impl TickLedger for EmbeddedStore {
                 row.get::<_, String>(4)?,
                 row.get::<_, String>(5)?,
                 row.get::<_, String>(6)?,
+                row.get::<_, String>(7)?,
             ))
         })?;
         let unreadable = |what: &str, text: &str| {
@@ -94,13 +109,14 @@ impl TickLedger for EmbeddedStore {
         };
         let mut ticks = Vec::new();
         for row in rows {
-            let (schedule, tick_at, date, host_id, claimed_at, outcome, run_ids) = row?;
+            let (schedule, tick_at, date, host_id, claimed_at, state, outcome, run_ids) = row?;
             ticks.push(TickRecord {
                 schedule,
                 tick_at: time(&tick_at)?,
                 data_date: parse_date_key(&date).ok_or_else(|| unreadable("date", &date))?,
                 host_id,
                 claimed_at: time(&claimed_at)?,
+                state: state.parse()?,
                 outcome,
                 run_ids: serde_json::from_str(&run_ids)
                     .map_err(|_| unreadable("runs", &run_ids))?,

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::PostgresStore;
 use crate::store::StoreError;
-use crate::store::schedules::{TickLedger, TickRecord};
+use crate::store::schedules::{TickLedger, TickRecord, TickState};
 
 /// The ticks' table, created with the store.
 pub(super) const SETUP: &str = "
@@ -18,8 +18,24 @@ pub(super) const SETUP: &str = "
         claimed_at TIMESTAMPTZ NOT NULL,
         outcome TEXT NOT NULL,
         run_ids JSON NOT NULL DEFAULT '[]',
+        state TEXT NOT NULL DEFAULT 'firing',
         PRIMARY KEY (schedule, tick_at)
     );
+    -- Ticks recorded before ticks had a state get one, read once from
+    -- their outcome's words; asked first, so that connecting does not
+    -- lock the table every time.
+    DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                       WHERE table_schema = '_slate' AND table_name = 'schedule_ticks'
+                         AND column_name = 'state') THEN
+            ALTER TABLE _slate.schedule_ticks ADD COLUMN state TEXT NOT NULL DEFAULT 'firing';
+            UPDATE _slate.schedule_ticks SET state = CASE
+                WHEN outcome = 'firing' THEN 'firing'
+                WHEN outcome LIKE 'fired%' THEN 'fired'
+                WHEN outcome LIKE 'passed over%' THEN 'passed_over'
+                ELSE 'not_fired' END;
+        END IF;
+    END $$;
 ";
 
 impl TickLedger for PostgresStore {
@@ -46,15 +62,17 @@ impl TickLedger for PostgresStore {
         &self,
         schedule: &str,
         tick_at: DateTime<Utc>,
+        state: TickState,
         outcome: &str,
         run_ids: &[String],
     ) -> Result<(), StoreError> {
         let run_ids = serde_json::to_string(run_ids).map_err(StoreError::backend)?;
         self.with_client(|client| {
             client.execute(
-                "UPDATE _slate.schedule_ticks SET outcome = $3, run_ids = $4::TEXT::JSON
+                "UPDATE _slate.schedule_ticks
+                 SET state = $3, outcome = $4, run_ids = $5::TEXT::JSON
                  WHERE schedule = $1 AND tick_at = $2",
-                &[&schedule, &tick_at, &outcome, &run_ids],
+                &[&schedule, &tick_at, &state.as_str(), &outcome, &run_ids],
             )?;
             Ok(())
         })
@@ -63,7 +81,8 @@ impl TickLedger for PostgresStore {
     fn ticks(&self, schedule: &str, limit: usize) -> Result<Vec<TickRecord>, StoreError> {
         let rows = self.with_client(|client| {
             Ok(client.query(
-                "SELECT schedule, tick_at, data_date, host_id, claimed_at, outcome, run_ids::TEXT
+                "SELECT schedule, tick_at, data_date, host_id, claimed_at, state, outcome,
+                        run_ids::TEXT
                  FROM _slate.schedule_ticks WHERE schedule = $1
                  ORDER BY tick_at DESC LIMIT $2",
                 &[&schedule, &(limit as i64)],
@@ -71,14 +90,16 @@ impl TickLedger for PostgresStore {
         })?;
         rows.iter()
             .map(|row| {
-                let run_ids: &str = row.get(6);
+                let run_ids: &str = row.get(7);
+                let state: &str = row.get(5);
                 Ok(TickRecord {
                     schedule: row.get(0),
                     tick_at: row.get(1),
                     data_date: row.get(2),
                     host_id: row.get(3),
                     claimed_at: row.get(4),
-                    outcome: row.get(5),
+                    state: state.parse()?,
+                    outcome: row.get(6),
                     run_ids: serde_json::from_str(run_ids).map_err(|_| {
                         StoreError::backend(format!("unreadable tick runs `{run_ids}`"))
                     })?,
