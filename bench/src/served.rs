@@ -28,9 +28,14 @@ impl Served {
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
         let address = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = runtime.spawn(slate::server::serve(listener, state, async {
-            let _ = stopped.await;
-        }));
+        let serving = runtime.spawn(slate::server::serve(
+            listener,
+            state,
+            async {
+                let _ = stopped.await;
+            },
+            std::future::pending(),
+        ));
         Ok(Served {
             address,
             runtime,

@@ -1643,6 +1643,7 @@ async fn a_shutdown_refuses_new_work_and_lets_accepted_runs_finish_within_the_gr
         async {
             let _ = shutdown.await;
         },
+        std::future::pending(),
     ));
 
     let start = |processor: &str| json!({"processors": [processor], "analysis_date": "2026-01-11", "async": true});

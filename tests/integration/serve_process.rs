@@ -289,6 +289,39 @@ fn while_shutting_down_new_work_gets_503_and_the_work_accepted_can_still_be_foll
     );
 }
 
+/// A second SIGTERM ends the grace period at once, as an operator who
+/// presses Ctrl-C twice expects: the run in flight is stopped and recorded
+/// as stopped by the shutdown, and the server exits long before its two
+/// minutes of grace. Before, the second signal was swallowed.
+#[test]
+fn a_second_sigterm_ends_the_grace_period_at_once() {
+    let (data, plugins) = slow_processor_folders();
+    let plugin_dir = plugins.path().to_str().unwrap();
+    let mut server = Server::start(
+        data.path(),
+        &["--plugin-dir", plugin_dir, "--grace-secs", "120"],
+    );
+    let spinning = server.start_spinning_run();
+    server.send_sigterm();
+    wait_until("the shutdown began", || {
+        let day = json!({"processors": ["SlowProcessor"], "analysis_date": "2026-01-13"});
+        server.post("/process-date", day).0 == 503
+    });
+
+    server.send_sigterm();
+
+    let began = Instant::now();
+    assert!(server.wait_for_exit().success());
+    assert!(
+        began.elapsed() < Duration::from_secs(30),
+        "it stopped within the 5 s stopped runs get, not after the grace"
+    );
+    let store = EmbeddedStore::open_existing(&data.path().join("slate.db")).unwrap();
+    let stopped = store.run(&spinning).unwrap().unwrap();
+    assert_eq!(stopped.status, RunStatus::Failed);
+    assert_eq!(stopped.error_kind, Some(ErrorKind::Shutdown), "{stopped:?}");
+}
+
 #[test]
 fn a_processor_redeployed_while_serving_runs_its_new_version_next() {
     let data = tempfile::tempdir().unwrap();

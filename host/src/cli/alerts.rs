@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use slate::alerts::record::{
     AlertState, AttemptOutcome, ChannelHealth, ChannelState, DeliveryAttempt, RESOLVED_BY_HAND,
 };
@@ -361,15 +361,16 @@ pub fn deliver_after_command(options: &HostOptions, store: &Arc<dyn Store>) -> R
         return Ok(true);
     }
     let deliverer = Deliverer::new(store.clone(), config, &slate::liveness::this_host_id())?;
-    async_runtime()?.block_on(drain_and_report(&deliverer))
+    let deadline = Utc::now() + chrono::Duration::from_std(AFTER_COMMAND_WAIT).unwrap_or_default();
+    async_runtime()?.block_on(drain_and_report(&deliverer, deadline))
 }
 
-/// Delivers what `deliverer`'s channels have queued, waiting up to
-/// [`AFTER_COMMAND_WAIT`] for a rate limit or backoff, then says on stderr
-/// what stays queued and why: how a command ends, and how a server stops.
-/// True when nothing stays queued.
-pub async fn drain_and_report(deliverer: &Deliverer) -> Result<bool> {
-    let deadline = Utc::now() + chrono::Duration::from_std(AFTER_COMMAND_WAIT).unwrap_or_default();
+/// Delivers what `deliverer`'s channels have queued, waiting until
+/// `deadline` at the latest for a rate limit or backoff (a deadline
+/// already past makes one pass), then says on stderr what stays queued and
+/// why: how a command ends, and how a server stops. True when nothing
+/// stays queued.
+pub async fn drain_and_report(deliverer: &Deliverer, deadline: DateTime<Utc>) -> Result<bool> {
     let drained = deliverer.drain_until(deadline).await?;
     let mut outcomes = Vec::new();
     for (channel, messages, outcome) in drained {

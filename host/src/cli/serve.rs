@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 use slate::alerts::{AlertsConfig, Deliverer};
 use slate::server::alerts;
 use slate::server::metrics::Metrics;
@@ -36,8 +37,9 @@ pub struct ServeArgs {
     /// Require the token on read-only endpoints too.
     #[arg(long)]
     protect_reads: bool,
-    /// Seconds a shutdown lets in-flight runs finish before stopping them.
-    #[arg(long, env = "SLATE_GRACE_SECS", default_value_t = 30.0)]
+    /// Seconds a shutdown lets in-flight runs finish before stopping them
+    /// (a second SIGTERM or SIGINT ends it at once).
+    #[arg(long, env = "SLATE_GRACE_SECS", default_value_t = 20.0)]
     grace_secs: f64,
     /// The largest JSON request body, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
@@ -119,6 +121,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     }
     config.max_body_bytes = args.max_body_bytes;
     config.grace = seconds("--grace-secs", args.grace_secs)?;
+    let grace = config.grace;
     config.header_read_timeout = seconds("--header-timeout-secs", args.header_timeout_secs)?;
     config.body_read_timeout = seconds("--body-timeout-secs", args.body_timeout_secs)?;
     if args.max_connections == 0 {
@@ -212,7 +215,14 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
             served.clone(),
             format!("http://{address}"),
         ));
-        let served = slate::server::serve(listener, state, shutdown_signal()).await;
+        let signals = Signals::listen();
+        let served = slate::server::serve(
+            listener,
+            state,
+            signals.count_reaches(1),
+            signals.count_reaches(2),
+        )
+        .await;
         scheduling.abort();
         taking_tasks.abort();
         following.abort();
@@ -220,7 +230,8 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         delivering.abort();
         // What the shutdown itself recorded (runs it stopped) goes out too,
         // waiting out a channel's rate limit as a command's end does.
-        if let Err(error) = super::alerts::drain_and_report(&deliverer).await {
+        let deadline = signals.delivery_deadline(grace);
+        if let Err(error) = super::alerts::drain_and_report(&deliverer, deadline).await {
             tracing::warn!(%error, "alert delivery at shutdown failed");
         }
         served?;
@@ -237,14 +248,78 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).expect("listen for SIGTERM");
-    let mut interrupt = signal(SignalKind::interrupt()).expect("listen for SIGINT");
-    tokio::select! {
-        _ = terminate.recv() => tracing::warn!("SIGTERM received"),
-        _ = interrupt.recv() => tracing::warn!("SIGINT received"),
+/// How long past the grace period a shutdown may still deliver the alerts
+/// it leaves queued: with the default 20 s grace and the 5 s that stopped
+/// runs get to end ([`slate::server::STOP_WAIT`]), a shutdown ends within
+/// Kubernetes' default 30 s between SIGTERM and SIGKILL.
+const DELIVERY_AT_SHUTDOWN: chrono::TimeDelta = chrono::TimeDelta::seconds(8);
+
+/// The longest a shutdown waits out a channel's rate limit or backoff to
+/// deliver, as a command's end does.
+const DELIVERY_WAIT_AT_SHUTDOWN: Duration = Duration::from_secs(20);
+
+/// The SIGTERMs and SIGINTs the server was sent: the first begins the
+/// shutdown, the second ends its grace period at once.
+struct Signals {
+    count: tokio::sync::watch::Receiver<usize>,
+    first_at: Arc<std::sync::OnceLock<DateTime<Utc>>>,
+}
+
+impl Signals {
+    /// Counts the signals from now on. Must be called within the runtime.
+    fn listen() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).expect("listen for SIGTERM");
+        let mut interrupt = signal(SignalKind::interrupt()).expect("listen for SIGINT");
+        let (count_tx, count) = tokio::sync::watch::channel(0);
+        let first_at = Arc::new(std::sync::OnceLock::new());
+        let first = first_at.clone();
+        tokio::spawn(async move {
+            loop {
+                let name = tokio::select! {
+                    _ = terminate.recv() => "SIGTERM",
+                    _ = interrupt.recv() => "SIGINT",
+                };
+                first.get_or_init(Utc::now);
+                count_tx.send_modify(|count| *count += 1);
+                match *count_tx.borrow() {
+                    1 => tracing::warn!("{name} received"),
+                    _ => tracing::warn!(
+                        "{name} received again: stopping without the rest of the grace period"
+                    ),
+                }
+            }
+        });
+        Signals { count, first_at }
+    }
+
+    /// Resolves once `n` signals have come.
+    fn count_reaches(&self, n: usize) -> impl Future<Output = ()> + Send + 'static {
+        let mut count = self.count.clone();
+        async move {
+            // A closed channel means no more signals can come.
+            if count.wait_for(|count| *count >= n).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Until when the shutdown that began with the first signal, with
+    /// `grace` for the work, may still deliver alerts: at most
+    /// [`DELIVERY_WAIT_AT_SHUTDOWN`] from now and [`DELIVERY_AT_SHUTDOWN`]
+    /// past the grace; now (one pass) once told twice.
+    fn delivery_deadline(&self, grace: Duration) -> DateTime<Utc> {
+        let now = Utc::now();
+        let past_the_grace = match self.first_at.get() {
+            Some(first) if *self.count.borrow() < 2 => {
+                *first
+                    + chrono::Duration::from_std(grace).unwrap_or_default()
+                    + DELIVERY_AT_SHUTDOWN
+            }
+            _ => now,
+        };
+        past_the_grace
+            .min(now + chrono::Duration::from_std(DELIVERY_WAIT_AT_SHUTDOWN).unwrap_or_default())
     }
 }
 

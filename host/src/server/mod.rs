@@ -6,9 +6,9 @@
 //! - [`serve`] serves a router on a listener until a shutdown signal, then
 //!   shuts down gracefully: it stops accepting work (new requests for work
 //!   get 503), lets the work already accepted (runs in flight or queued,
-//!   backfills) go on for the grace period, then starts no more runs and
-//!   stops the ones in flight (each ends `failed`, kind `shutdown`), and
-//!   never leaves a `running` record behind.
+//!   backfills) go on for the grace period (cut short by a second signal),
+//!   then starts no more runs and stops the ones in flight (each ends
+//!   `failed`, kind `shutdown`), and never leaves a `running` record behind.
 //!
 //! Handlers live in one module per resource; they check every request
 //! before starting anything and answer errors as JSON ([`errors`]). The
@@ -203,11 +203,14 @@ async fn refuse_connection(mut stream: tokio::net::TcpStream) {
 pub const STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// Serves `state` on `listener` until `shutdown` resolves, then shuts down
-/// gracefully (see the module documentation).
+/// gracefully (see the module documentation). Should `hurry` resolve
+/// during the grace period (a second signal), the grace ends there: the
+/// runs still in flight are stopped at once.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    hurry: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let host = state.host.clone();
     let grace = state.config.grace;
@@ -236,7 +239,14 @@ pub async fn serve(
                 jobs = host.workers.jobs(),
                 "shutting down: no new work; accepted work has {grace:?} to finish"
             );
-            if !host.workers.wait_drained(grace).await {
+            let drained = tokio::select! {
+                drained = host.workers.wait_drained(grace) => drained,
+                () = hurry => {
+                    tracing::warn!("told again to stop: the grace period ends now");
+                    host.workers.jobs() == 0
+                }
+            };
+            if !drained {
                 host.stopping.store(true, Ordering::SeqCst);
                 host.stop_backfills();
                 let stopped = host.executor.stop_all_for_shutdown();

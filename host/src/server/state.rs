@@ -67,7 +67,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// Defaults around `token`: reads open, 64 KiB JSON bodies, 64 MiB
-    /// components, a 30 s grace period, 10 s to send headers (or to sit
+    /// components, a 20 s grace period, 10 s to send headers (or to sit
     /// idle between requests), 30 s to send a body, 512 connections, a
     /// health report cached for 2 s, and the default date range.
     pub fn new(token: BearerToken) -> Self {
@@ -76,7 +76,7 @@ impl ServerConfig {
             protect_reads: false,
             max_body_bytes: 64 * 1024,
             max_component_bytes: 64 * 1024 * 1024,
-            grace: Duration::from_secs(30),
+            grace: Duration::from_secs(20),
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             max_connections: 512,
