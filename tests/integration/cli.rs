@@ -126,18 +126,18 @@ fn demo_then_run_prints_rows_for_both_processors() {
         stderr(&run)
     );
 
-    // The summaries alone, again: what read them is outdated, and the
-    // command says so, with the command that reruns them.
-    let summaries_alone = slate(
-        dir.path(),
-        &[
-            "run",
-            "--date",
-            "2026-01-11",
-            "--processors",
-            "PlayerGameSummaryProcessor",
-        ],
-    );
+    // The summaries alone, again, with the data folder given relative to
+    // the folder above it: what read them is outdated, and the command
+    // says so, with the command that reruns them.
+    let summaries_alone = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(dir.path().file_name().unwrap())
+        .args(["run", "--date", "2026-01-11"])
+        .args(["--processors", "PlayerGameSummaryProcessor"])
+        .current_dir(dir.path().parent().unwrap())
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
     assert_succeeded(&summaries_alone);
     let warned = stderr(&summaries_alone);
     assert_contains(
@@ -146,8 +146,9 @@ fn demo_then_run_prints_rows_for_both_processors() {
          PlayerGameSummaryProcessor rewrote this date since (run ",
     );
     // The command, run as printed from another folder, reruns them on the
-    // same store: it names the data folder this invocation was given.
-    // Before, it left out --data-dir (and --plugin-dir, --state).
+    // same store: it names the data folder this invocation was given, made
+    // absolute. Before, it left out --data-dir (and --plugin-dir, --state),
+    // and then gave it as typed, relative to a folder the reader is not in.
     let rerun = warned
         .split("` reruns them")
         .next()

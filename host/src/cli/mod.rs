@@ -869,7 +869,9 @@ fn command_line(given: &[String], rest: &str) -> String {
 /// The global options of `matches` given on the command line, in the
 /// order `slate --help` lists them, each as `--name` and its value. A
 /// password in `--state` is replaced by `PASSWORD`: a printed command must
-/// not show it.
+/// not show it. A relative path is made absolute, so that the command
+/// works from another folder (a server's alert is read far from where the
+/// server was started).
 fn globals_given(matches: &clap::ArgMatches) -> Vec<String> {
     let command = <Cli as clap::CommandFactory>::command();
     let mut words = Vec::new();
@@ -888,6 +890,8 @@ fn globals_given(matches: &clap::ArgMatches) -> Vec<String> {
             let value = value.to_string_lossy();
             words.push(match id {
                 "state" => slate::store::postgres::without_password(&value, "PASSWORD"),
+                "data_dir" | "plugin_dir" | "bigquery_key_file" => std::path::absolute(&*value)
+                    .map_or(value.into_owned(), |path| path.display().to_string()),
                 _ => value.into_owned(),
             });
         }
@@ -1070,7 +1074,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_printed_command_repeats_the_global_options_given_and_hides_a_password() {
+    fn a_printed_command_repeats_the_global_options_given_with_absolute_paths_and_no_password() {
         let matches = <Cli as clap::CommandFactory>::command().get_matches_from([
             "slate",
             "run",
@@ -1085,13 +1089,15 @@ mod tests {
             "--fuel",
         ]);
         let given = globals_given(&matches);
+        let here = std::env::current_dir().unwrap();
+        let absolute = |relative: &str| here.join(relative).display().to_string();
         assert_eq!(
             given,
             [
                 "--data-dir",
-                "d",
+                &absolute("d"),
                 "--plugin-dir",
-                "my plugins",
+                &absolute("my plugins"),
                 "--fuel",
                 "--state",
                 "postgres://slate:PASSWORD@db:5432/slate",
@@ -1099,8 +1105,12 @@ mod tests {
         );
         assert_eq!(
             command_line(&given, "runs --outdated"),
-            "slate --data-dir d --plugin-dir 'my plugins' --fuel --state \
-             postgres://slate:PASSWORD@db:5432/slate runs --outdated"
+            format!(
+                "slate --data-dir {} --plugin-dir '{}' --fuel --state \
+                 postgres://slate:PASSWORD@db:5432/slate runs --outdated",
+                absolute("d"),
+                absolute("my plugins")
+            )
         );
     }
 
