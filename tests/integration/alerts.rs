@@ -1387,13 +1387,24 @@ fn a_served_host_answers_503_naming_a_dead_channel_and_reports_it_in_metrics_and
 /// `slate.toml` is `config` (its alert channels); the data and plugin
 /// folders come with it, to outlive it.
 fn a_faulty_server_with(config: &str) -> (Server, tempfile::TempDir, tempfile::TempDir) {
+    a_faulty_server_logging_with(config, std::process::Stdio::inherit(), "error")
+}
+
+/// [`a_faulty_server_with`], its log of `level` and above going to `log`.
+fn a_faulty_server_logging_with(
+    config: &str,
+    log: impl Into<std::process::Stdio>,
+    level: &str,
+) -> (Server, tempfile::TempDir, tempfile::TempDir) {
     let data = tempfile::tempdir().unwrap();
     std::fs::write(data.path().join("slate.toml"), config).unwrap();
     use_shared_compiled_cache(data.path());
     let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
-    let server = Server::start(
+    let server = Server::start_logging(
         data.path(),
         &["--plugin-dir", plugins.path().to_str().unwrap()],
+        log,
+        level,
     );
     (server, data, plugins)
 }
@@ -1431,17 +1442,23 @@ fn a_served_host_delivers_alerts_in_the_background() {
 }
 
 /// A server that stops delivers what is still queued, waiting out the
-/// channel's rate limit as a command's end does. Before, it made one pass:
-/// an alert held back by the limit (one message per 10 s here) stayed
-/// queued until a later server or command.
+/// channel's rate limit as a command's end does, and says it waits. Before,
+/// it made one pass: an alert held back by the limit (one message per 10 s
+/// here) stayed queued until a later server or command; then it waited
+/// without a word.
 #[test]
 fn a_stopping_server_waits_out_the_rate_limit_to_deliver_what_is_queued() {
     let receiver = Receiver::start(Answer::Ok);
-    let (server, _data, _plugins) = a_faulty_server_with(&format!(
-        "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\n\
-         events = [\"run_failed\"]\nmax_per_minute = 6\n",
-        receiver.url("hook")
-    ));
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let (server, _data, _plugins) = a_faulty_server_logging_with(
+        &format!(
+            "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\n\
+             events = [\"run_failed\"]\nmax_per_minute = 6\n",
+            receiver.url("hook")
+        ),
+        log.reopen().unwrap(),
+        "warn",
+    );
     assert_eq!(
         server.process("FaultyProcessor", "2026-01-02")["status"],
         "failed"
@@ -1459,6 +1476,12 @@ fn a_stopping_server_waits_out_the_rate_limit_to_deliver_what_is_queued() {
     let sent = receiver.accepted();
     assert_eq!(sent.len(), 2, "{sent:#?}");
     assert_contains(&sent[1].to_string(), "2026-01-03: FaultyProcessor failed");
+    let said = std::fs::read_to_string(log.path()).unwrap();
+    assert_contains(
+        &said,
+        "s for the channel's rate limit or backoff to deliver",
+    );
+    assert_contains(&said, "channel=ops queued=1");
 }
 
 #[test]

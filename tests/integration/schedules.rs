@@ -499,7 +499,7 @@ fn serve_starts_with_a_schedule_naming_a_processor_left_out_and_says_so() {
 
     let log_path = data.path().join("serve.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut server = Server::start_logging(data.path(), &[], log);
+    let mut server = Server::start_logging(data.path(), &[], log, "error");
     wait_for_unfired_tick(&server, "VersionedProcessor is left out on this host");
     let (_, listed) = server.get("/schedules");
     assert_contains(
@@ -726,6 +726,7 @@ fn ticks_missed_while_no_server_ran_are_named_in_an_alert_and_not_fired() {
     let ticks = ledger.ticks("daily", 10).unwrap();
     assert_eq!(ticks.len(), 3, "{ticks:#?}");
     assert!(ticks[1].outcome.starts_with("not fired: the ticks from "));
+    assert_eq!(ticks[1].state, TickState::NotFired);
     assert!(ticks.iter().all(|t| t.run_ids.is_empty()), "{ticks:#?}");
 
     // Started again, a server says nothing more of them.

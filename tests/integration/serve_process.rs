@@ -29,17 +29,22 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        Self::start_logging(data_dir, extra, Stdio::inherit())
+        Self::start_logging(data_dir, extra, Stdio::inherit(), "error")
     }
 
-    /// [`Server::start`], its error log going to `log`.
-    pub(crate) fn start_logging(data_dir: &Path, extra: &[&str], log: impl Into<Stdio>) -> Server {
+    /// [`Server::start`], its log of `level` and above going to `log`.
+    pub(crate) fn start_logging(
+        data_dir: &Path,
+        extra: &[&str],
+        log: impl Into<Stdio>,
+        level: &str,
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_slate"))
             .arg("--data-dir")
             .arg(data_dir)
             .args(["serve", "--listen", "127.0.0.1:0", "--token", TOKEN])
             .args(extra)
-            .env("RUST_LOG", "error")
+            .env("RUST_LOG", level)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

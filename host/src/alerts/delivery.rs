@@ -498,6 +498,18 @@ impl Deliverer {
             match wait_until {
                 Some(until) if until <= deadline && Utc::now() < deadline => {
                     let wait = (until - Utc::now()).to_std().unwrap_or_default();
+                    // A wait the reader would notice is said, so that a
+                    // command or a stopping server does not hang unexplained.
+                    if let ChannelOutcome::Waiting { queued, .. } = &outcome
+                        && wait >= Duration::from_secs(1)
+                    {
+                        tracing::warn!(
+                            channel = %channel.name,
+                            queued,
+                            "waiting {:.0} s for the channel's rate limit or backoff to deliver",
+                            wait.as_secs_f64()
+                        );
+                    }
                     if !wait.is_zero() {
                         tokio::time::sleep(wait + Duration::from_millis(10)).await;
                     }

@@ -74,6 +74,12 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// `at` on the schedule's clock, as its messages give a tick's time:
+    /// `2026-12-01 06:00:00 EST` for a schedule in America/New_York.
+    pub fn local(&self, at: DateTime<Utc>) -> DateTime<Tz> {
+        at.with_timezone(&self.timezone)
+    }
+
     /// The first tick strictly after `after`. In the hour repeated when
     /// clocks go back, a wall-clock time fires once, at its first instance:
     /// the search gives that first instance even when `after` is already
@@ -407,6 +413,18 @@ mod tests {
              timezone = \"America/New_York\"\ncatch_up = {catch_up}\n"
         );
         parse(&text).unwrap().remove(0)
+    }
+
+    #[test]
+    fn a_ticks_time_is_given_on_the_schedules_clock() {
+        let tick = nightly(false)
+            .next_after(at("2026-12-01T00:00:00Z"))
+            .unwrap();
+        assert_eq!(tick, at("2026-12-01T11:00:00Z"));
+        assert_eq!(
+            nightly(false).local(tick).to_string(),
+            "2026-12-01 06:00:00 EST"
+        );
     }
 
     #[test]

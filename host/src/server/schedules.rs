@@ -143,7 +143,10 @@ impl Scheduler {
                 }
                 let tick_at = tick.at;
                 if let Some(later) = tick.superseded_by {
-                    let outcome = format!("passed over: the tick at {later} fires {date}");
+                    let outcome = format!(
+                        "passed over: the tick at {} fires {date}",
+                        schedule.local(later)
+                    );
                     ledger.finish_tick(
                         &schedule.name,
                         tick_at,
@@ -418,9 +421,13 @@ impl Scheduler {
                 continue;
             }
             let ticks = if first == latest {
-                format!("the tick at {first} (date {from}) was")
+                format!("the tick at {} (date {from}) was", schedule.local(first))
             } else {
-                format!("the ticks from {first} to {latest} (dates {from} to {to}) were")
+                format!(
+                    "the ticks from {} to {} (dates {from} to {to}) were",
+                    schedule.local(first),
+                    schedule.local(latest)
+                )
             };
             let reason = format!(
                 "{ticks} missed while no server ran, and the schedule does not catch up \
