@@ -332,6 +332,50 @@ in_each_language! {
     }
 }
 
+/// A JavaScript processor's logged stack names the author's files and
+/// lines: `slate build` keeps esbuild's source map in the component, and
+/// the host gives each frame of the bundle at its place in the author's
+/// files. Before, every frame named a line of the bundle, which the author
+/// never sees (`teamsPlaying@app.js:565:37` for line 23 of `app.js`).
+#[test]
+fn a_javascript_stack_names_the_authors_lines_not_the_bundles() {
+    let test = "a_javascript_stack_names_the_authors_lines_not_the_bundles";
+    let Some(tool) = JAVASCRIPT.find(test) else {
+        return;
+    };
+    let guest = Guest {
+        toolchain: &JAVASCRIPT,
+        tool,
+    };
+    let component = guest.example("failing");
+    let example = workspace().join("plugins/examples/failing-js");
+    // Where `teamsPlaying` calls the read the host refuses.
+    let app = std::fs::read_to_string(example.join("app.js")).unwrap();
+    let (line, call) = (app.lines().enumerate())
+        .find(|(_, source)| source.contains("readColumnBatch('nba_raw.box_scores'"))
+        .unwrap();
+    let column = call.find("readColumnBatch").unwrap();
+
+    let failed = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(shared_data())
+        .args(["test", component.to_str().unwrap(), "--date", "2026-01-11"])
+        .arg("--fixtures")
+        .arg(example.join("fixtures"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+
+    assert_eq!(failed.status.code(), Some(3), "{}", text(&failed.stdout));
+    let logged = text(&failed.stderr);
+    assert_contains(
+        &logged,
+        &format!("\nteamsPlaying@app.js:{}:{}\n", line + 1, column + 1),
+    );
+    // The SDK's frames name its files, as a processor folder imports them.
+    assert_contains(&logged, "\nReadFailed@slate-sdk/batch.js:");
+}
+
 /// The files of the example `name`, copied into a folder of another name
 /// and path and built there, build the same bytes as `built`, which was
 /// built from `plugins/examples/`, at another time, by another process.

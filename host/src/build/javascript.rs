@@ -15,6 +15,7 @@ use super::{
     BuildError, Project, WORLD, find_tool, io, run_snapshotting_tool, run_tool, staging,
     write_files, write_wit,
 };
+use crate::plugin::source_map;
 
 /// The jco version Slate is built and tested with.
 pub const JCO_VERSION: &str = "1.11.2";
@@ -135,6 +136,10 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
                 "--platform=neutral",
                 // The WIT imports stay imports: componentize-js binds them.
                 "--external:slate:*",
+                // A map of the bundle's lines back to the author's files,
+                // kept in the component for its runs' stack traces.
+                "--sourcemap=external",
+                "--sources-content=false",
                 "--log-level=warning",
             ])
             .arg(format!("--outfile={}", bundled.display())),
@@ -171,5 +176,19 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
             own_folders: own_folders.into(),
             working_folder: Some(work.path().into()),
         },
-    )
+    )?;
+    keep_the_source_map(&output, &bundled, source.path())
+}
+
+/// Appends esbuild's map of `bundle` (written beside it) to the component
+/// at `output`, its sources named from the processor's folder (`source`),
+/// so that a host gives the stacks of its runs in the author's files.
+fn keep_the_source_map(output: &Path, bundle: &Path, source: &Path) -> Result<(), BuildError> {
+    let map = bundle.with_extension("js.map");
+    let written = std::fs::read(&map).map_err(io(&map))?;
+    let kept = source_map::for_the_component(&written, bundle, source)
+        .map_err(|e| io(&map)(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+    let mut component = std::fs::read(output).map_err(io(output))?;
+    source_map::embed(&mut component, &kept);
+    std::fs::write(output, component).map_err(io(output))
 }

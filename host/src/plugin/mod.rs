@@ -8,6 +8,7 @@
 
 mod compiled;
 pub mod sandbox;
+pub mod source_map;
 pub mod spec;
 
 use std::path::Path;
@@ -234,6 +235,7 @@ impl Runtime {
             plugin_file: None,
             inputs,
             fuel: self.fuel,
+            source_map: source_map::BundleSourceMap::of_component(bytes).map(Arc::new),
             pre,
         })
     }
@@ -321,6 +323,8 @@ pub struct Plugin {
     inputs: Arc<[TableName]>,
     /// Whether its runtime meters fuel.
     fuel: bool,
+    /// Where its JavaScript bundle's lines come from, for its logged stacks.
+    source_map: Option<Arc<source_map::BundleSourceMap>>,
     pre: ProcessorPluginPre<RunState>,
 }
 
@@ -342,6 +346,7 @@ impl Plugin {
             limits,
             fuel: self.fuel,
             cancel,
+            source_map: self.source_map.clone(),
         };
         new_instance(&self.pre, identity, source, sandbox)
     }
@@ -366,6 +371,7 @@ impl Plugin {
             limits,
             fuel: self.fuel,
             cancel: Arc::new(AtomicBool::new(false)),
+            source_map: self.source_map.clone(),
         };
         new_instance(&pre, identity, source, sandbox)
     }
@@ -394,6 +400,7 @@ fn read_info(pre: &ProcessorPluginPre<RunState>, fuel: bool) -> Result<Declared,
         limits: RunLimits::for_info(),
         fuel,
         cancel: Arc::new(AtomicBool::new(false)),
+        source_map: None,
     };
     let cannot_instantiate =
         |e: wasmtime::Error| PluginError::Info(format!("cannot instantiate: {}", trap_summary(&e)));
@@ -450,6 +457,7 @@ struct Sandbox {
     limits: RunLimits,
     fuel: bool,
     cancel: Arc<AtomicBool>,
+    source_map: Option<Arc<source_map::BundleSourceMap>>,
 }
 
 /// A fresh store with its limits, fuel and epoch deadline, and an instance in it.
@@ -481,9 +489,11 @@ fn new_store(
         limits,
         fuel,
         cancel,
+        source_map,
     } = sandbox;
-    let state =
-        RunState::new(identity, inputs, window, source, limits).cancelled_by(cancel.clone());
+    let state = RunState::new(identity, inputs, window, source, limits)
+        .cancelled_by(cancel.clone())
+        .mapping_stacks_by(source_map);
     let mut store = Store::new(pre.engine(), state);
     store.limiter(|state| state.limiter());
     store.set_hostcall_fuel(limits.hostcall_bytes());

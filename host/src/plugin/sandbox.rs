@@ -18,6 +18,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
+use super::source_map::BundleSourceMap;
 use crate::bindings::slate::processor::{host, types};
 use crate::bindings::{CodedColumnBatch, ColumnBatch, Date, LogLevel, ReadError, RowSet, TableRef};
 use crate::limits::{LimitBreach, RunLimits};
@@ -73,6 +74,9 @@ pub struct RunState {
     /// Set when the host stops the run (max runtime, shutdown): the guest's
     /// waits end at it, for epoch interruption reaches guest code only.
     cancel: Arc<AtomicBool>,
+    /// A JavaScript bundle's source map: the stacks the guest logs are
+    /// given in the author's files.
+    source_map: Option<Arc<BundleSourceMap>>,
 }
 
 /// How often a guest's wait looks at its run's cancel flag.
@@ -159,12 +163,19 @@ impl RunState {
             started: std::time::Instant::now(),
             wall_time: limits.wall_time,
             cancel: Arc::new(AtomicBool::new(false)),
+            source_map: None,
         }
     }
 
     /// The sandbox, its waits ending when `cancel` is set.
     pub fn cancelled_by(self, cancel: Arc<AtomicBool>) -> Self {
         RunState { cancel, ..self }
+    }
+
+    /// The sandbox, giving the frames of a JavaScript bundle that the guest
+    /// logs at their place in the author's files, by `source_map`.
+    pub fn mapping_stacks_by(self, source_map: Option<Arc<BundleSourceMap>>) -> Self {
+        RunState { source_map, ..self }
     }
 
     /// Whether the host has cancelled the run.
@@ -537,6 +548,10 @@ impl host::Host for RunState {
     fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
         let Some((level, message)) = self.logs.admit(level, message) else {
             return Ok(());
+        };
+        let message = match &self.source_map {
+            Some(map) => map.map_frames(&message),
+            None => message,
         };
         let RunIdentity {
             processor,
