@@ -391,10 +391,7 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
 
     let listed = slate(dir.path(), &["quarantine", "--json"]);
     assert_succeeded(&listed);
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&listed.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0]["row_index"], 137);
     assert_eq!(lines[0]["errors"][0]["field"], "circuit_breaker_until");
@@ -411,6 +408,16 @@ fn slate_quarantine_lists_the_bad_row_of_a_run_with_its_field_and_value() {
     // A run id nobody has is a mistake, not a run with nothing set aside.
     let other = slate(dir.path(), &["quarantine", "--run", "no-such-run"]);
     assert_eq!(other.status.code(), Some(2), "{other:?}");
+    // A store with nothing set aside lists nothing: an empty array, as
+    // every `--json` list, not no output at all.
+    let empty = tempfile::tempdir().unwrap();
+    slate::store::EmbeddedStore::open(&empty.path().join("slate.db")).unwrap();
+    let none = slate(empty.path(), &["quarantine", "--json"]);
+    assert_succeeded(&none);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&none.stdout).unwrap(),
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -506,6 +513,14 @@ fn slate_tables_shows_owners_and_transfers_and_a_table_thief_is_refused_at_load(
             .any(|l| l.contains("PlayerGameSummaryProcessor") && l.contains("SummaryV2Processor")),
         "{listing}"
     );
+    // `--json` has both lists, the transfers too.
+    let listed = slate(dir.path(), &["tables", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let summaries = (listed["tables"].as_array().unwrap().iter())
+        .find(|t| t["table"]["table"] == "player_game_summary")
+        .unwrap();
+    assert_eq!(summaries["owner"]["name"], "SummaryV2Processor");
+    assert_eq!(listed["transfers"].as_array().unwrap().len(), 1, "{listed}");
     // The bundled processor no longer owns its table, so loading refuses it.
     let run = slate(dir.path(), &["run", "--date", "2026-01-11"]);
     assert!(!run.status.success());

@@ -8,7 +8,7 @@ use super::HostOptions;
 use super::render::table;
 
 /// Prints the quarantined rows of one run (or of every run), each with its
-/// field errors and the raw row; as JSON lines with `json`.
+/// field errors and the raw row; as a JSON array with `json`.
 pub fn quarantine(options: &HostOptions, run_id: Option<&str>, json: bool) -> Result<ExitCode> {
     let store = super::open_store(options, false)?;
     // A run id mistyped would list nothing, as a run that set no row aside.
@@ -19,10 +19,7 @@ pub fn quarantine(options: &HostOptions, run_id: Option<&str>, json: bool) -> Re
     }
     let records = store.quarantined(run_id)?;
     if json {
-        for record in &records {
-            println!("{}", serde_json::to_string(record)?);
-        }
-        return Ok(ExitCode::SUCCESS);
+        return super::render::json(&records);
     }
     let mut output = table(&[
         "run",

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use slate::runs::RunRecord;
 
-/// Prints `value` as pretty JSON, what `--json` asks of a command.
+/// Prints `value` as pretty JSON, what `--json` asks of a command: one
+/// document, an array for a list (`[]` when empty), an object for a
+/// report or for several lists.
 pub fn json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(ExitCode::SUCCESS)

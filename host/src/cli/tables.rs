@@ -12,16 +12,16 @@ use super::render::table;
 use super::{HostOptions, usage};
 
 /// Prints every table with its recorded owner and the transfers so far;
-/// as JSON lines with `json`.
+/// with `json`, one object: `{"tables": [...], "transfers": [...]}`.
 pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
     let store = super::open_store(options, false)?;
     let owned = store.table_owners()?;
     let transfers = store.table_transfers()?;
     if json {
-        for table in &owned {
-            println!("{}", serde_json::to_string(table)?);
-        }
-        return Ok(ExitCode::SUCCESS);
+        return super::render::json(&serde_json::json!({
+            "tables": owned,
+            "transfers": transfers,
+        }));
     }
     let mut output = table(&["table", "owner", "since"]);
     for entry in &owned {
