@@ -307,6 +307,9 @@ impl Executor {
                 .collect();
             match self.store.commit_runs(&outputs) {
                 Ok(written) => {
+                    for (run_id, _) in &outputs {
+                        self.leases.settle(run_id);
+                    }
                     tracing::info!(
                         runs = outputs.len(),
                         rows_written = written,
@@ -516,7 +519,10 @@ impl Executor {
         match self.store.end_run(run_id, &end) {
             // A shutdown already failed it: the record says so.
             Ok(()) | Err(StoreError::NotRunning(_)) => self.finished(run_id, instantiation),
-            Err(error) => Err(error),
+            Err(error) => {
+                self.leases.note_store_error(run_id, &error);
+                Err(error)
+            }
         }
     }
 
@@ -556,10 +562,23 @@ impl Executor {
         match self.store.end_run(&run_id, &end) {
             // A shutdown already failed it: the record says so.
             Ok(()) | Err(StoreError::NotRunning(_)) => {}
-            Err(error) => return Err(error),
+            Err(error) => {
+                self.leases.note_store_error(&run_id, &error);
+                return Err(error);
+            }
         }
+        self.leases.settle(&run_id);
         drop(claim);
         self.finished(&run_id, None)
+    }
+
+    /// Gives up `claim` because the store failed with `error` on its way
+    /// (a completeness check that could not be read): its end cannot be
+    /// recorded now, and the lease keeper hands it to the reaper, with the
+    /// error, once the store answers ([`crate::liveness`]).
+    pub fn give_up(&self, claim: Claim, error: &StoreError) {
+        self.leases.note_store_error(&claim.record.run_id, error);
+        drop(claim);
     }
 
     /// Tells every run this host holds to stop because it is shutting
@@ -696,6 +715,7 @@ impl Executor {
         run_id: &str,
         instantiation: Option<Duration>,
     ) -> Result<RunRecord, StoreError> {
+        self.leases.settle(run_id);
         let record = self.record(run_id)?;
         self.tell_ended(&record, instantiation);
         Ok(record)

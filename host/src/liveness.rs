@@ -13,6 +13,14 @@
 //! A host that shuts down can also stop every run it holds at once
 //! ([`LeaseKeeper::stop_all_for_shutdown`]), so that each ends `failed`
 //! with kind `shutdown` rather than `running`.
+//!
+//! A run whose end its host could not record, because the store failed,
+//! is given up: its guard is dropped without the run being
+//! [settled](LeaseKeeper::settle), and at each heartbeat until the store
+//! answers the keeper tries to flag it with the store's error and expire
+//! its lease, so that the reaper ends it at once (from the commit log, on a
+//! store that keeps one) with that error in its reason, rather than a
+//! lease later as a host that "stopped renewing" without a word.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -51,6 +59,19 @@ struct InFlight {
     started: Option<Instant>,
     cancel: Arc<AtomicBool>,
     shutdown: Arc<AtomicBool>,
+    /// Set once its end (or another host's reap of it) is recorded: its
+    /// guard may then go without giving it up.
+    settled: bool,
+    /// The store's last error about it, said when it is given up.
+    store_error: Option<String>,
+}
+
+/// A run this host gave up because the store failed as it tried to record
+/// the run's end, and why: flagged and its lease expired once the store
+/// answers again.
+struct GivenUp {
+    run_id: String,
+    why: String,
 }
 
 struct Keeper {
@@ -71,6 +92,8 @@ struct Keeper {
     /// Set when a run starts its clock: the keeper's wait ends, to wake
     /// again at that run's max runtime if it comes before the heartbeat.
     clock_started: AtomicBool,
+    /// The runs given up and not yet handed to the reaper.
+    given_up: Mutex<Vec<GivenUp>>,
 }
 
 /// Told of every run this keeper reaps, with its final (failed, `stale`)
@@ -117,15 +140,65 @@ impl LeaseGuard {
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        if let Some(keeper) = self.keeper.upgrade() {
-            keeper.lock_in_flight().remove(&self.run_id);
+        let Some(keeper) = self.keeper.upgrade() else {
+            return;
+        };
+        let Some(run) = keeper.lock_in_flight().remove(&self.run_id) else {
+            return;
+        };
+        // A panic's unwinding ends the run itself (kind `host`).
+        if run.settled || std::thread::panicking() {
+            return;
         }
+        let why = format!(
+            "its host gave it up: {}",
+            run.store_error
+                .as_deref()
+                .unwrap_or("the store failed as it went on")
+        );
+        tracing::warn!(
+            run_id = %self.run_id,
+            "the run's end could not be recorded; it is given up, for the reaper to end once \
+             the store answers ({why})"
+        );
+        keeper.lock_given_up().push(GivenUp {
+            run_id: self.run_id.clone(),
+            why,
+        });
     }
 }
 
 impl Keeper {
     fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<String, InFlight>> {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_given_up(&self) -> std::sync::MutexGuard<'_, Vec<GivenUp>> {
+        self.given_up.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Flags each run given up with why, and expires its lease, for the
+    /// reap that follows to end it; those the store still refuses wait for
+    /// the next heartbeat.
+    fn hand_given_up_runs_to_the_reaper(&self) {
+        let given_up = std::mem::take(&mut *self.lock_given_up());
+        let mut refused = Vec::new();
+        for run in given_up {
+            let handed = self.store.flag_run(&run.run_id, &run.why).and_then(|()| {
+                self.store
+                    .renew_leases(std::slice::from_ref(&run.run_id), Duration::ZERO)
+            });
+            match handed {
+                // A run already ended (reaped meanwhile) is renewed by
+                // nothing: it is the reaper's already.
+                Ok(_) | Err(StoreError::NotRunning(_)) => {}
+                Err(error) => {
+                    tracing::debug!(run_id = %run.run_id, "a run given up waits for the store: {error}");
+                    refused.push(run);
+                }
+            }
+        }
+        self.lock_given_up().extend(refused);
     }
 
     /// Waits `timeout`, or until a run starts its clock; true when the
@@ -184,6 +257,7 @@ impl Keeper {
     }
 
     fn heartbeat(&self) -> Result<Vec<RunRecord>, StoreError> {
+        self.hand_given_up_runs_to_the_reaper();
         self.cancel_overdue()?;
         let ids: Vec<String> = self.lock_in_flight().keys().cloned().collect();
         if !ids.is_empty() {
@@ -330,6 +404,7 @@ impl LeaseKeeper {
             reaped_at_start: reaped.runs,
             shutting_down: AtomicBool::new(false),
             clock_started: AtomicBool::new(false),
+            given_up: Mutex::default(),
         });
         let weak = Arc::downgrade(&keeper);
         std::thread::Builder::new()
@@ -398,6 +473,8 @@ impl LeaseKeeper {
                 started: None,
                 cancel: cancel.clone(),
                 shutdown: shutdown.clone(),
+                settled: false,
+                store_error: None,
             },
         );
         LeaseGuard {
@@ -406,6 +483,29 @@ impl LeaseKeeper {
             cancel,
             shutdown,
         }
+    }
+
+    /// Says that `run_id`'s end is recorded (by this host, or another's
+    /// reap): its guard may go without giving it up.
+    pub fn settle(&self, run_id: &str) {
+        if let Some(run) = self.keeper.lock_in_flight().get_mut(run_id) {
+            run.settled = true;
+        }
+    }
+
+    /// Keeps the store's `error` about `run_id`, to say why should the run
+    /// be given up ([`LeaseGuard`]'s drop).
+    pub fn note_store_error(&self, run_id: &str, error: &StoreError) {
+        if let Some(run) = self.keeper.lock_in_flight().get_mut(run_id) {
+            run.store_error = Some(format!("the store failed: {error}"));
+        }
+    }
+
+    /// The runs given up that the store has not yet taken.
+    pub fn given_up(&self) -> Vec<String> {
+        (self.keeper.lock_given_up().iter())
+            .map(|run| run.run_id.clone())
+            .collect()
     }
 
     /// Whether the host is shutting down ([`LeaseKeeper::stop_all_for_shutdown`]):

@@ -334,7 +334,14 @@ impl Pipeline {
     ) -> Result<RunRecord, StoreError> {
         let plugin = claim.plugin().clone();
         let date = claim.record().data_date;
-        match self.decide(executor, &plugin, date, earlier)? {
+        let verdict = match self.decide(executor, &plugin, date, earlier) {
+            Ok(verdict) => verdict,
+            Err(error) => {
+                executor.give_up(claim, &error);
+                return Err(error);
+            }
+        };
+        match verdict {
             Verdict::Block { reason, check } => {
                 tracing::info!(processor = %plugin.spec.name, %date, "blocked: {reason}");
                 executor.end_claim(claim, RunStatus::Blocked, None, reason, check)
@@ -426,8 +433,11 @@ impl Pipeline {
             let date = results[slot].0;
             match check.map(|check| Self::verdict(&plugin.spec, date, check)) {
                 // As in `run_claim`: the store failed, and the claim is
-                // left to its lease.
-                Err(error) => results[slot].1 = Some(Err(error)),
+                // given up to the reaper.
+                Err(error) => {
+                    executor.give_up(claim, &error);
+                    results[slot].1 = Some(Err(error));
+                }
                 Ok(Verdict::Block { reason, check }) => {
                     tracing::info!(processor = %name, %date, "blocked: {reason}");
                     let ended = executor.end_claim(claim, RunStatus::Blocked, None, reason, check);
@@ -504,32 +514,45 @@ impl Pipeline {
     /// plugin version it was claimed with and after the same checks as
     /// [`Pipeline::run_date`]. Once `stop` is set, the claims not yet
     /// started end `failed`, kind `shutdown`.
+    ///
+    /// Each claim has its own result, in order: a store error on one (its
+    /// end could not be recorded, and it is given up to the reaper) does
+    /// not abandon the claims after it, which run, or end, as they would.
+    /// Before, the first error dropped every later claim, left `running`
+    /// until its lease ran out.
     pub fn run_claims(
         &self,
         executor: &Executor,
         claims: Vec<Claim>,
         stop: &AtomicBool,
-    ) -> Result<Vec<RunRecord>, StoreError> {
+    ) -> Vec<Result<RunRecord, StoreError>> {
+        let mut results = Vec::with_capacity(claims.len());
         let mut records: Vec<RunRecord> = Vec::with_capacity(claims.len());
         for claim in claims {
-            let record = if stop.load(Ordering::SeqCst) {
+            let result = if stop.load(Ordering::SeqCst) {
                 executor.end_claim(
                     claim,
                     RunStatus::Failed,
                     Some(ErrorKind::Shutdown),
                     SHUTDOWN_MESSAGE.to_string(),
                     None,
-                )?
+                )
             } else {
-                self.run_claim(executor, claim, &records)?
+                self.run_claim(executor, claim, &records)
             };
-            records.push(record);
+            match &result {
+                Ok(record) => records.push(record.clone()),
+                Err(error) => tracing::error!("a run could not be recorded: {error}"),
+            }
+            results.push(result);
         }
         let dates: BTreeSet<NaiveDate> = records.iter().map(|r| r.data_date).collect();
         for date in dates {
-            record_phase_events(executor.store().as_ref(), self, date)?;
+            if let Err(error) = record_phase_events(executor.store().as_ref(), self, date) {
+                tracing::error!(%date, "the phases of the date could not be judged: {error}");
+            }
         }
-        Ok(records)
+        results
     }
 
     /// The phase gate, then both completeness checks: whether the run may

@@ -74,6 +74,7 @@ on_every_backend!(
     a_stale_run_is_reaped_exactly_once_by_concurrent_reapers,
     renewed_leases_keep_a_run_live_and_expired_ones_make_it_stale,
     a_flag_stays_with_the_run_when_it_ends,
+    a_run_given_up_by_its_host_is_reaped_at_once_saying_why,
     a_run_keeps_its_processors_phase_from_claim_to_reap,
     runs_filter_by_date_date_range_processor_status_and_plugin_hash,
     the_runs_changed_since_an_instant_are_those_that_started_or_ended_from_it,
@@ -619,6 +620,36 @@ fn a_flag_stays_with_the_run_when_it_ends(store: Arc<dyn Store>) {
         Some("still running after 4h; cancelling")
     );
     assert_eq!(ended.reason.as_deref(), Some("cancelled"));
+}
+
+/// A run its host gave up (the store failed as it recorded the run's end)
+/// is flagged with why and its lease expired: the next reap ends it, the
+/// flag in its reason beside "stopped renewing". One with no flag reads as
+/// before.
+fn a_run_given_up_by_its_host_is_reaped_at_once_saying_why(store: Arc<dyn Store>) {
+    let given_up = claim(store.as_ref(), "GivenUpProcessor", date("2026-01-11"));
+    let silent = claim(store.as_ref(), "SilentProcessor", date("2026-01-11"));
+    let why = "its host gave it up: the store failed: disk full";
+    store.flag_run(&given_up.run_id, why).unwrap();
+
+    let expired = store
+        .renew_leases(
+            &[given_up.run_id.clone(), silent.run_id.clone()],
+            Duration::ZERO,
+        )
+        .unwrap();
+    let reaped = store.reap_stale(later()).unwrap();
+
+    assert_eq!((expired, reaped.len()), (2, 2), "{reaped:#?}");
+    let reason = |run: &RunRecord| {
+        let record = store.run(&run.run_id).unwrap().unwrap();
+        assert_eq!(record.error_kind, Some(ErrorKind::Stale));
+        record.reason.unwrap()
+    };
+    let given_up = reason(&given_up);
+    assert_contains(&given_up, " stopped renewing at ");
+    assert!(given_up.ends_with(&format!(" ({why})")), "{given_up}");
+    assert!(!reason(&silent).contains('('), "{}", reason(&silent));
 }
 
 /// The phase a claim names stays with the run, claimed alone or with

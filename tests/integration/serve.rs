@@ -1593,7 +1593,10 @@ async fn a_run_claimed_before_a_deployment_finishes_on_the_version_it_started_wi
             .collect();
         host.deploy(&v2, None).unwrap();
         let no_stop = std::sync::atomic::AtomicBool::new(false);
-        let in_flight = before.run_claims(&host.executor, claims, &no_stop).unwrap();
+        let in_flight: Vec<_> = (before.run_claims(&host.executor, claims, &no_stop))
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         let after = host.pipeline().unwrap();
         let next = after
             .run_date(&host.executor, day, &selection, Trigger::Http)

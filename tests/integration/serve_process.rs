@@ -294,6 +294,78 @@ fn while_shutting_down_new_work_gets_503_and_the_work_accepted_can_still_be_foll
     );
 }
 
+/// A store that fails as one run's end is recorded (here a trigger refuses
+/// PlayerGameSummaryProcessor's end by its host, as a full disk would)
+/// costs that run alone: every other run of the date still runs and is
+/// answered with its status, and the run whose end could not be recorded
+/// is given up. Once the store takes its host's writes again, the host
+/// hands it to the reaper within a heartbeat, with the store's error in
+/// its reason, not a lease later as a host that stopped renewing without a
+/// word. Before, the first error
+/// dropped every later claim of the date (left `running` until their
+/// leases ran out) and the answer was an opaque 500.
+#[test]
+fn a_run_whose_end_the_store_refused_is_given_up_and_the_rest_of_the_date_still_runs() {
+    let data = crate::support::demo_data_dir("2026-01-11", "2026-01-11");
+    let refuse = rusqlite::Connection::open(data.path().join("slate.db")).unwrap();
+    refuse
+        .execute_batch(
+            "CREATE TRIGGER refuse_the_summary_end BEFORE UPDATE OF status ON _slate_runs
+             WHEN NEW.processor = 'PlayerGameSummaryProcessor' AND NEW.status != 'running'
+                 AND NEW.error_kind IS NOT 'stale'
+             BEGIN SELECT RAISE(ABORT, 'simulated: database or disk is full'); END;",
+        )
+        .unwrap();
+    let server = Server::start(
+        data.path(),
+        &["--heartbeat-secs", "1", "--lease-secs", "600"],
+    );
+
+    let (status, answer) = server.post("/process-date", json!({"analysis_date": "2026-01-11"}));
+
+    assert_eq!(status, 200, "{answer}");
+    let runs = answer["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 9, "{answer}");
+    let summary = (runs.iter())
+        .find(|run| run["processor"] == "PlayerGameSummaryProcessor")
+        .unwrap();
+    assert_eq!(summary["status"], "failed", "{summary}");
+    assert_contains(
+        summary["error"].as_str().unwrap(),
+        "its end could not be recorded: store error: simulated: database or disk is full",
+    );
+    assert!(
+        (runs.iter())
+            .filter(|run| run["processor"] != "PlayerGameSummaryProcessor")
+            .all(|run| run["status"] != "running" && run["run_id"].is_string()),
+        "every other run ran to its end: {answer}"
+    );
+    let store = EmbeddedStore::open_existing(&data.path().join("slate.db")).unwrap();
+    let run_id = summary["run_id"].as_str().unwrap();
+    let running = runs_still_running(&store);
+    assert!(
+        running.iter().all(|run| run.run_id == run_id),
+        "only the refused run may be left: {running:?}"
+    );
+
+    // The store takes the host's other writes: the run given up is flagged
+    // and its lease expired, for the reaper (whose end the store takes).
+    wait_until("the run given up is reaped", || {
+        store.run(run_id).unwrap().unwrap().status == RunStatus::Failed
+    });
+    let reaped = store.run(run_id).unwrap().unwrap();
+    assert_eq!(reaped.error_kind, Some(ErrorKind::Stale));
+    assert_contains(
+        reaped.error_message.as_deref().unwrap(),
+        "stopped renewing at ",
+    );
+    assert_contains(
+        reaped.error_message.as_deref().unwrap(),
+        "(its host gave it up: the store failed: store error: simulated: database or disk is full)",
+    );
+    assert!(server.terminate().success());
+}
+
 /// A second SIGTERM ends the grace period at once, as an operator who
 /// presses Ctrl-C twice expects: the run in flight is stopped and recorded
 /// as stopped by the shutdown, and the server exits long before its two

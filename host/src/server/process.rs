@@ -18,7 +18,7 @@ use super::errors::ApiError;
 use super::extract::{JsonBody, Params, date_field, named_processors, only_params, served_date};
 use super::state::AppState;
 use crate::executor::Claim;
-use crate::runs::{RunRecord, Trigger};
+use crate::runs::{RunRecord, RunStatus, Trigger};
 use crate::store::StoreError;
 
 /// The request body.
@@ -69,6 +69,17 @@ impl RunEntry {
             run_id: Some(record.run_id.clone()),
             error: None,
         }
+    }
+
+    /// The run, claimed, whose end could not be recorded because the
+    /// store failed with `error`: given up, for the reaper to end (`failed`,
+    /// kind `stale`, the error in its reason) once the store answers.
+    fn given_up(&mut self, error: &StoreError) {
+        self.status = RunStatus::Failed.to_string();
+        self.error = Some(format!(
+            "its end could not be recorded: {error}; it is given up, and reaped with that \
+             reason once the store answers"
+        ));
     }
 
     fn not_started(processor: String, error: String) -> Self {
@@ -151,17 +162,18 @@ pub async fn process_date(
         )
             .into_response());
     }
-    let records = job
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    // The claims ran in run order: each claimed entry takes its record.
-    let mut ended = records.iter().map(RunEntry::from_record);
+    let results = job.await.map_err(ApiError::internal)?;
+    // The claims ran in run order: each claimed entry takes its record, or
+    // says why none could be recorded.
+    let mut ended = results.into_iter();
     for entry in &mut entries {
         if entry.run_id.is_some()
-            && let Some(record) = ended.next()
+            && let Some(result) = ended.next()
         {
-            *entry = record;
+            match result {
+                Ok(record) => *entry = RunEntry::from_record(&record),
+                Err(error) => entry.given_up(&error),
+            }
         }
     }
     Ok(Json(ProcessDateAnswer {

@@ -754,7 +754,10 @@ impl RunLedger for BigQueryStore {
         // One UPDATE tags what it fails with a fresh token, so two reapers
         // at once each read back only the runs they failed themselves.
         let token = new_run_id();
-        let stopped = "CONCAT('host ', host_id, ' stopped renewing at ',                        FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E6SZ', heartbeat_at))";
+        // Why its host stopped renewing, where the host said (a flag).
+        let stopped = "CONCAT('host ', host_id, ' stopped renewing at ', \
+                       FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E6SZ', heartbeat_at), \
+                       IFNULL(CONCAT(' (', flag, ')'), ''))";
         self.query(
             &format!(
                 "UPDATE {} SET status = 'failed', error_kind = 'stale', reap_token = @token,

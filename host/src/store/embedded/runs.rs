@@ -443,8 +443,9 @@ impl RunLedger for EmbeddedStore {
         let mut reap = transaction.prepare_cached(
             "UPDATE _slate_runs SET status = 'failed', error_kind = 'stale',
                  error_message = 'host ' || host_id || ' stopped renewing at ' || heartbeat_at
-                     || '; reaped at ' || ?1,
-                 reason = 'host ' || host_id || ' stopped renewing at ' || heartbeat_at,
+                     || COALESCE(' (' || flag || ')', '') || '; reaped at ' || ?1,
+                 reason = 'host ' || host_id || ' stopped renewing at ' || heartbeat_at
+                     || COALESCE(' (' || flag || ')', ''),
                  finished_at = ?1,
                  duration_ms = CAST(ROUND((julianday(heartbeat_at) - julianday(started_at)) * 86400000) AS INTEGER)
              WHERE status = 'running' AND lease_expires_at < ?1

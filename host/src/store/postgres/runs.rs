@@ -86,10 +86,11 @@ fn run_from_sql(row: &SqlRow) -> Result<RunRecord, StoreError> {
 }
 
 /// Why a stale run failed, as SQL over its row: "host H stopped renewing
-/// at T".
+/// at T", and why, where the host said (a flag): "(its host gave it up:
+/// the store failed: ...)".
 fn stopped_renewing() -> String {
     format!(
-        "'host ' || host_id || ' stopped renewing at ' || {}",
+        "'host ' || host_id || ' stopped renewing at ' || {} || COALESCE(' (' || flag || ')', '')",
         RFC3339_OF.replace("$time", "heartbeat_at")
     )
 }
