@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 
@@ -445,10 +445,25 @@ pub fn release_held_before(queue: &dyn WorkQueue, host_id: &str) -> Result<(), S
     Ok(())
 }
 
+/// How long [`work_until`] waits out a state database it cannot reach,
+/// trying again in between, before it gives up.
+pub const OUTAGE_PATIENCE: Duration = Duration::from_secs(300);
+
+/// How long a worker waits before it tries an unreachable store again,
+/// after `failures` failures in a row: one second, twice as long after
+/// each, at most 30 s, as a server's slots wait.
+fn unreachable_backoff(failures: u32) -> Duration {
+    Duration::from_secs(1 << failures.saturating_sub(1).min(5)).min(Duration::from_secs(30))
+}
+
 /// Works on `queue`'s ready tasks with `workers` threads until `finished`
 /// says to stop (checked whenever no task is ready) or `stop` is set. Each
 /// take works with the pipeline `pipeline` gives then: a long backfill
-/// gives the registry's versions of the moment, as a server does.
+/// gives the registry's versions of the moment, as a server does. A state
+/// database that cannot be reached is waited out, each worker trying again
+/// after a growing wait, for up to [`OUTAGE_PATIENCE`] without an answer;
+/// before, the first such error ended the command, and a restart of the
+/// database orphaned the backfill.
 pub fn work_until<P: std::ops::Deref<Target = Pipeline>>(
     queue: &dyn WorkQueue,
     pipeline: &(dyn Fn() -> P + Sync),
@@ -462,8 +477,42 @@ pub fn work_until<P: std::ops::Deref<Target = Pipeline>>(
         let threads: Vec<_> = (0..workers.max(1))
             .map(|_| {
                 scope.spawn(|| {
+                    // Since when, and how many times in a row, the store
+                    // could not be reached.
+                    let mut unreachable: Option<(Instant, u32)> = None;
                     while !stop.load(Ordering::SeqCst) {
-                        let worked = work_one(queue, &pipeline(), executor)?;
+                        let worked = match work_one(queue, &pipeline(), executor) {
+                            Err(StoreError::Unreachable(why)) => {
+                                let (since, failures) =
+                                    unreachable.get_or_insert((Instant::now(), 0));
+                                *failures += 1;
+                                if since.elapsed() >= OUTAGE_PATIENCE {
+                                    return Err(StoreError::Unreachable(format!(
+                                        "{why} (waited {} s for it)",
+                                        since.elapsed().as_secs()
+                                    )));
+                                }
+                                if *failures == 1 {
+                                    tracing::warn!(
+                                        "the state database is unreachable: waiting for it, for \
+                                         up to {} s ({why})",
+                                        OUTAGE_PATIENCE.as_secs()
+                                    );
+                                }
+                                let until = Instant::now() + unreachable_backoff(*failures);
+                                while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                                    std::thread::sleep(Duration::from_millis(100));
+                                }
+                                continue;
+                            }
+                            worked => worked?,
+                        };
+                        if let Some((since, _)) = unreachable.take() {
+                            tracing::warn!(
+                                "the state database answers again, after {} s",
+                                since.elapsed().as_secs()
+                            );
+                        }
                         on_worked(&worked);
                         match worked {
                             Worked::Nothing | Worked::Released => {

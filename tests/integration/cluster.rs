@@ -611,6 +611,61 @@ fn a_cluster_backfill_is_cancelled_over_http_from_any_host_and_reads_cancelled()
     );
 }
 
+/// A `slate backfill` on PostgreSQL state waits out an outage of the
+/// database (here its connections ended and refused for 15 s)
+/// and then runs the rest, as a server's queue slots do. Before, the first
+/// "unreachable" ended the command with exit 1 and left its backfill's
+/// tasks queued with nobody to work them.
+#[test]
+fn a_slate_backfill_waits_out_an_outage_of_its_state_database_and_runs_the_rest() {
+    use std::process::{Command, Stdio};
+
+    let url = isolated_url();
+    let folder = host_folder();
+    load_demo_season(&url, folder.path());
+    let backfill = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(folder.path())
+        // From the day after the demo's planted missing date.
+        .args(["--state", &url, "backfill", "--from", "2026-01-07"])
+        .args(["--to", "2026-04-12", "--parallelism", "1"])
+        .args(["--processors", "PlayerGameSummaryProcessor"])
+        .args(["--reprocess", "all"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = PostgresStore::connect(&url).unwrap();
+    let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut id = None;
+    wait_until("the backfill has run a task", || {
+        id = admin
+            .query_opt("SELECT backfill_id FROM _slate.backfills", &[])
+            .unwrap()
+            .map(|row| row.get::<_, String>(0));
+        id.as_ref()
+            .is_some_and(|id| queue.progress(id).unwrap().unwrap().ended() > 0)
+    });
+    drop(admin);
+
+    // Longer than a connection is waited for (10 s): the store answers
+    // "unreachable".
+    allow_connections(&url, false);
+    std::thread::sleep(std::time::Duration::from_secs(15));
+    allow_connections(&url, true);
+
+    let output = backfill.wait_with_output().unwrap();
+    let said = stderr(&output);
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert_contains(&said, "the state database is unreachable: waiting for it");
+    assert_contains(&said, "the state database answers again");
+    let progress = queue.progress(&id.unwrap()).unwrap().unwrap();
+    assert!(progress.is_finished(), "{progress:?}");
+    assert_eq!(progress.succeeded, progress.planned, "{progress:?}");
+}
+
 #[test]
 fn a_slate_backfill_whose_cluster_backfill_is_cancelled_exits_1_saying_what_was_not_run() {
     use std::process::{Command, Stdio};

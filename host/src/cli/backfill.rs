@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use slate::backfill::{self, BackfillRequest, Ended, Outcome, Reprocess, Tally};
@@ -370,7 +370,14 @@ fn backfill_over_the_cluster(
         interrupt.flag(),
         &|| progress().is_some_and(|p| p.is_finished() || stranded(&p, &followed.current())),
         &show,
-    )?;
+    )
+    .with_context(|| {
+        format!(
+            "backfill {id} stopped: the tasks it has not run stay queued, for a `slate serve` \
+             on the same database to take (`GET /backfills/{id}` follows it, \
+             `DELETE /backfills/{id}` cancels it)"
+        )
+    })?;
     // Dates the backfill's cancel cut short are judged once every task
     // has ended, by whichever host comes first: this one, if none did.
     slate::work_queue::judge_cancelled_dates(queue, host.store.as_ref(), &host.pipeline)?;
