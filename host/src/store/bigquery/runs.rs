@@ -295,7 +295,10 @@ impl BigQueryStore {
             let key = (run.processor.clone(), run.data_date.to_string());
             let (attempts, running) = held.entry(key).or_insert((0, false));
             if !*running {
-                let lease = chrono::Duration::from_std(run.lease).unwrap_or(chrono::Duration::MAX);
+                // The lease runs from when BigQuery takes the claim, not
+                // from when this host asked: a claim that waited out a
+                // slow or frozen BigQuery is not already expired on arrival.
+                let lease_ms = i64::try_from(run.lease.as_millis()).unwrap_or(i64::MAX);
                 values.push(format!(
                     "({processor}, {run}, DATE '{date}', {attempt}, 'running', {now}, {now}, \
                      {expires}, 0, 0, {host}, {hash}, {trigger}, {phase})",
@@ -304,7 +307,9 @@ impl BigQueryStore {
                     date = run.data_date,
                     attempt = *attempts + 1,
                     now = timestamp_literal(now),
-                    expires = timestamp_literal(now + lease),
+                    expires = format!(
+                        "TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL {lease_ms} MILLISECOND)"
+                    ),
                     host = string_literal(&run.host_id),
                     hash = string_literal(&run.plugin_hash),
                     trigger = string_literal(run.trigger.as_str()),
@@ -365,10 +370,17 @@ impl BigQueryStore {
             .zip(&run_ids)
             .map(|(run, run_id)| match holder_of(run) {
                 Some(holder) if &holder.run_id == run_id => Ok(holder.clone()),
-                holder => Err(StoreError::AlreadyRunning {
-                    run_id: holder.map(|h| h.run_id.clone()).unwrap_or_default(),
-                    started_at: holder.map(|h| h.started_at).unwrap_or_default(),
+                Some(holder) => Err(StoreError::AlreadyRunning {
+                    run_id: holder.run_id.clone(),
+                    started_at: holder.started_at,
                 }),
+                // Claimed, and gone by the time it was read back: reaped,
+                // not held by another run.
+                None => Err(StoreError::backend(format!(
+                    "the claim of {} on {} (run {run_id}) was no longer running when read \
+                     back: reaped as its lease ran out before BigQuery answered",
+                    run.processor, run.data_date
+                ))),
             })
             .collect())
     }
@@ -491,14 +503,15 @@ impl BigQueryStore {
     fn claim_once(&self, run: &NewRun, retries_left: u32) -> Result<RunRecord, StoreError> {
         let run_id = new_run_id();
         let now = Utc::now();
-        let lease = chrono::Duration::from_std(run.lease).unwrap_or(chrono::Duration::MAX);
+        let lease_ms = i64::try_from(run.lease.as_millis()).unwrap_or(i64::MAX);
         let inserted = self.query(
             &format!(
                 "INSERT INTO {h} (processor_name, run_id, data_date, attempt, status, started_at,
                      heartbeat_at, lease_expires_at, rows_read, rows_written, host_id, plugin_hash,
                      trigger_source, phase)
                  SELECT @processor, @run_id, @date, COALESCE(MAX(attempt), 0) + 1, 'running', @now,
-                     @now, @lease, 0, 0, @host, @hash, @trigger, @phase
+                     @now, TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL @lease_ms MILLISECOND),
+                     0, 0, @host, @hash, @trigger, @phase
                  FROM {h} WHERE processor_name = @processor AND data_date = @date
                  HAVING COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) = 0",
                 h = self.runs_table()
@@ -508,7 +521,8 @@ impl BigQueryStore {
                 ("run_id", Param::String(run_id.clone())),
                 ("date", Param::Date(run.data_date)),
                 ("now", Param::Timestamp(now)),
-                ("lease", Param::Timestamp(now + lease)),
+                // From when BigQuery takes the claim, as `start_runs`.
+                ("lease_ms", Param::Int64(lease_ms)),
                 ("host", Param::String(run.host_id.clone())),
                 ("hash", Param::String(run.plugin_hash.clone())),
                 ("trigger", Param::String(run.trigger.as_str().to_string())),
