@@ -301,15 +301,14 @@ impl BigQueryStore {
                 let lease_ms = i64::try_from(run.lease.as_millis()).unwrap_or(i64::MAX);
                 values.push(format!(
                     "({processor}, {run}, DATE '{date}', {attempt}, 'running', {now}, {now}, \
-                     {expires}, 0, 0, {host}, {hash}, {trigger}, {phase})",
+                     TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL {expires} MILLISECOND), \
+                     0, 0, {host}, {hash}, {trigger}, {phase})",
                     processor = string_literal(&run.processor),
                     run = string_literal(&run_id),
                     date = run.data_date,
                     attempt = *attempts + 1,
                     now = timestamp_literal(now),
-                    expires = format!(
-                        "TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL {lease_ms} MILLISECOND)"
-                    ),
+                    expires = lease_ms,
                     host = string_literal(&run.host_id),
                     hash = string_literal(&run.plugin_hash),
                     trigger = string_literal(run.trigger.as_str()),
