@@ -348,12 +348,11 @@ impl Executor {
             match self.store.runs_with_ids(&committed) {
                 Ok(records) => records.into_iter().map(|r| (r.run_id.clone(), r)).collect(),
                 Err(error) => {
-                    let message = error.to_string();
                     return evaluated
                         .into_iter()
                         .map(|evaluation| match evaluation? {
                             Evaluation::Ended(record) => Ok(record),
-                            Evaluation::Ready(_) => Err(StoreError::backend(message.clone())),
+                            Evaluation::Ready(_) => Err(error.clone()),
                         })
                         .collect();
                 }

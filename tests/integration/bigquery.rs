@@ -1094,3 +1094,28 @@ fn an_unlabelled_dataset_is_labelled_only_by_the_environment_that_shows_it_is_it
         .to_string();
     assert_contains(&refused, "has no `slate_environment` label");
 }
+
+/// BigQuery that does not answer (nothing listens at its endpoint) is
+/// unreachable, as a PostgreSQL database that takes no connection is: a
+/// request gets 503 and a queue waits it out, rather than an internal
+/// error. Its message names BigQuery once, not "store error: store error".
+#[test]
+fn bigquery_that_does_not_answer_is_unreachable() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut config = emulator::isolated_config();
+    config.endpoint = endpoint;
+
+    let refused = BigQueryStore::connect(&config)
+        .err()
+        .expect("nothing answers");
+
+    let said = refused.to_string();
+    assert!(
+        matches!(refused, slate::store::StoreError::Unreachable(_)),
+        "{said}"
+    );
+    assert_contains(&said, "the store's database is unreachable: BigQuery ");
+    assert!(!said.contains("store error: store error"), "{said}");
+}

@@ -205,8 +205,17 @@ pub fn staging_made_at(table: &str) -> Option<DateTime<Utc>> {
 /// processor (for people; the host reads the recorded owner).
 const NOT_OWNER: &str = "slate: another processor owns";
 
+/// A failed call as the store's error: one that got no response after its
+/// retries (connection refused, reset, timed out) is `Unreachable`, worth
+/// trying again later, as a PostgreSQL database that takes no connection
+/// is; any other keeps its whole error.
 fn backend(error: ApiError) -> StoreError {
-    StoreError::backend(error)
+    match &error {
+        ApiError::Call { failure, .. } if failure.no_response => {
+            StoreError::Unreachable(error.to_string())
+        }
+        _ => StoreError::backend(error),
+    }
 }
 
 impl BigQueryStore {

@@ -579,10 +579,7 @@ impl RunLedger for BigQueryStore {
             _ => self.claim_together(runs).unwrap_or_else(|error| {
                 // One failure of the statements fails every claim; none
                 // is `running`, or the next reap fails it.
-                let message = error.to_string();
-                runs.iter()
-                    .map(|_| Err(StoreError::backend(message.clone())))
-                    .collect()
+                runs.iter().map(|_| Err(error.clone())).collect()
             }),
         }
     }
