@@ -151,6 +151,11 @@ pub struct Outcome {
     /// `data_quality_issues`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lookback_gaps: Vec<Gap>,
+    /// The store failed as it was claimed, or as its end was recorded: it
+    /// never ran, or was given up, to be reaped with the store's error
+    /// once the store answers ([`crate::liveness`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub store_failed: bool,
 }
 
 /// How a planned run ended, as a backfill counts it.
@@ -204,16 +209,23 @@ impl Outcome {
                 (RunStatus::Success, Some(check)) => check.gaps.clone(),
                 _ => Vec::new(),
             },
+            store_failed: false,
         }
     }
 
-    /// A run of `processor` on `date` that could not even be claimed.
+    /// A run of `processor` on `date` whose claim, or the record of whose
+    /// end, the store refused with `error`: left to the run that holds it,
+    /// or failed for the store.
     pub fn unclaimed(processor: &str, date: NaiveDate, error: &StoreError) -> Self {
-        let held_by = match error {
-            StoreError::AlreadyRunning { run_id, .. } => Some(run_id.clone()),
-            _ => None,
-        };
-        Self::not_run(processor, date, error.to_string(), held_by)
+        match error {
+            StoreError::AlreadyRunning { run_id, .. } => {
+                Self::not_run(processor, date, error.to_string(), Some(run_id.clone()))
+            }
+            _ => Outcome {
+                store_failed: true,
+                ..Self::not_run(processor, date, error.to_string(), None)
+            },
+        }
     }
 
     /// A run of `processor` on `date` not started because the processor
@@ -234,6 +246,7 @@ impl Outcome {
             error: Some(why),
             held_by,
             lookback_gaps: Vec::new(),
+            store_failed: false,
         }
     }
 }

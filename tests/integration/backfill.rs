@@ -15,8 +15,8 @@ use slate::store::{EmbeddedStore, RunLedger, Store};
 use crate::bookkeeping::set_spin;
 use crate::contract::give_it_input;
 use crate::support::{
-    TestHost, assert_contains, assert_succeeded, components, date, plugin_dir, run_plan,
-    slate_with_plugins,
+    TestHost, assert_contains, assert_succeeded, components, date, plugin_dir, run_plan, slate,
+    slate_with_plugins, stderr,
 };
 
 fn request(pipeline: &Pipeline, from: &str, to: &str, reprocess: Reprocess) -> BackfillRequest {
@@ -456,5 +456,54 @@ fn a_backfill_warns_of_the_outdated_runs_it_leaves_in_its_range() {
         !crate::support::stderr(&rerun).contains("outdated, e.g."),
         "{}",
         crate::support::stderr(&rerun)
+    );
+}
+
+/// Runs that failed because the store refused them (here a trigger refuses
+/// every claim of PlayerDailyCacheProcessor, as a full disk would) are
+/// named as the store's failures, with the commands that run them again:
+/// a refused claim records nothing, so `--reprocess failed` alone would
+/// never find it. Before, they were counted failed like any other, and
+/// `--reprocess failed` then found nothing to do and exited 0.
+#[test]
+fn runs_the_store_refused_are_said_with_the_backfills_that_run_them_again() {
+    let data = crate::support::demo_data_dir("2026-01-10", "2026-01-11");
+    rusqlite::Connection::open(data.path().join("slate.db"))
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse_cache_claims BEFORE INSERT ON _slate_runs
+             WHEN NEW.processor = 'PlayerDailyCacheProcessor'
+             BEGIN SELECT RAISE(ABORT, 'simulated: database or disk is full'); END;",
+        )
+        .unwrap();
+
+    let backfill = slate(
+        data.path(),
+        &[
+            "backfill",
+            "--from",
+            "2026-01-10",
+            "--to",
+            "2026-01-11",
+            "--processors",
+            "PlayerDailyCacheProcessor",
+            "--reprocess",
+            "all",
+        ],
+    );
+
+    assert_eq!(backfill.status.code(), Some(1), "{}", stderr(&backfill));
+    let again = format!(
+        "`slate --data-dir {} backfill --from 2026-01-10 --to 2026-01-11 --processors \
+         PlayerDailyCacheProcessor",
+        data.path().display()
+    );
+    assert_contains(
+        &stderr(&backfill),
+        &format!(
+            "warning: 2 runs failed because the store did (store error: simulated: database or \
+             disk is full), not their processors: {again} --reprocess missing` runs those it \
+             never recorded, and {again} --reprocess failed` those it reaps once it answers"
+        ),
     );
 }

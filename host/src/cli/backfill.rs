@@ -191,6 +191,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         all.blocked,
         all.not_started
     );
+    say_runs_the_store_failed(options, &outcomes, &request);
     warn_of_outdated_in_range(options, &host, &request)?;
     super::alerts::sweep_and_deliver(options, &host)?;
     Ok(interrupt.exit_code(if all.all_well() {
@@ -198,6 +199,41 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     }))
+}
+
+/// Says which runs failed because the store did, not their processors,
+/// and how to run them again: a claim the store refused recorded nothing
+/// (the date stays missing), and a run whose end it refused was given up,
+/// to be reaped `failed` once it answers, so neither `--reprocess missing`
+/// nor `--reprocess failed` alone finds them all.
+fn say_runs_the_store_failed(
+    options: &HostOptions,
+    outcomes: &[Outcome],
+    request: &BackfillRequest,
+) {
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.store_failed).collect();
+    let Some(first) = failed.first() else {
+        return;
+    };
+    let mut processors: Vec<&str> = Vec::new();
+    for outcome in &failed {
+        if !processors.contains(&outcome.processor.as_str()) {
+            processors.push(&outcome.processor);
+        }
+    }
+    let again = options.command_line(&format!(
+        "backfill --from {} --to {} --processors {}",
+        request.start,
+        request.end,
+        processors.join(",")
+    ));
+    eprintln!(
+        "warning: {} runs failed because the store did ({}), not their processors: \
+         `{again} --reprocess missing` runs those it never recorded, and \
+         `{again} --reprocess failed` those it reaps once it answers",
+        failed.len(),
+        error_headline(first.error.as_deref().unwrap_or_default())
+    );
 }
 
 /// The pipeline a `slate backfill` on a cluster works with: the one it

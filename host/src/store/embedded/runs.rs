@@ -179,8 +179,8 @@ impl RunLedger for EmbeddedStore {
         );
         match inserted {
             Ok(_) => {}
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            Err(error)
+                if error.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>
             {
                 let holder: Option<(String, String)> = connection
                     .query_row(
@@ -190,7 +190,12 @@ impl RunLedger for EmbeddedStore {
                         |row| Ok((row.get(0)?, row.get(1)?)),
                     )
                     .optional()?;
-                let (run_id, started_at) = holder.unwrap_or_default();
+                // Refused, and no run holds it: the store failed, not a
+                // claim of another run (before, "already running (run ,
+                // started 1970-01-01)", counted as left to that run).
+                let Some((run_id, started_at)) = holder else {
+                    return Err(error.into());
+                };
                 return Err(StoreError::AlreadyRunning {
                     run_id,
                     started_at: DateTime::parse_from_rfc3339(&started_at)
