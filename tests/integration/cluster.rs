@@ -611,6 +611,28 @@ fn a_cluster_backfill_is_cancelled_over_http_from_any_host_and_reads_cancelled()
     );
 }
 
+/// A server that takes the packets but keeps a statement waiting (here a
+/// lock on the run history held by another session) is bounded by the
+/// URL's own `options`, as the README says: `slate runs` ends with the
+/// server's "lock timeout" within seconds instead of waiting on the lock.
+#[test]
+fn a_state_urls_lock_timeout_bounds_a_statement_kept_waiting() {
+    let url = isolated_url();
+    let folder = host_folder();
+    PostgresStore::connect(&url).unwrap();
+    let mut holder = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut lock = holder.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE _slate.runs IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+
+    let bounded = format!("{url}?options=-c%20lock_timeout%3D1s");
+    let runs = slate(folder.path(), &["--state", &bounded, "runs"]);
+
+    assert_eq!(runs.status.code(), Some(1), "{}", stderr(&runs));
+    assert_contains(&stderr(&runs), "lock timeout");
+    lock.rollback().unwrap();
+}
+
 /// A `slate backfill` on PostgreSQL state waits out an outage of the
 /// database (here its connections ended and refused for 15 s)
 /// and then runs the rest, as a server's queue slots do. Before, the first

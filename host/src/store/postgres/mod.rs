@@ -208,9 +208,10 @@ pub(crate) fn pool(
     size: u32,
     ensure_schema: connector::EnsureSchema,
 ) -> Result<Pool, StoreError> {
-    let config: postgres::Config = url.parse().map_err(|e| {
+    let mut config: postgres::Config = url.parse().map_err(|e| {
         StoreError::backend(format!("`{}` is not a PostgreSQL URL: {e}", redacted(url)))
     })?;
+    bound_the_network(&mut config);
     // One connection first, whose error says why (the pool's says only
     // "db error"): no such database, no such role, the port refusing, or
     // Slate's tables that could not be made.
@@ -238,6 +239,46 @@ pub(crate) fn pool(
             .build(manager)
     })
     .map_err(|e| StoreError::backend(format!("cannot reach PostgreSQL at {}: {e}", redacted(url))))
+}
+
+/// How long a connection may take to open, unless the URL says.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a connection may sit idle before TCP asks whether its server
+/// is still there, how often after that, and how many unanswered asks
+/// drop it; and how long data sent may go unacknowledged. Together: a
+/// server behind a broken network, or on a machine gone, is noticed within
+/// about 30 s, where TCP's own defaults (two hours of idle, then minutes of
+/// retransmissions) left a heartbeat or a request waiting that long.
+const KEEPALIVES_IDLE: Duration = Duration::from_secs(15);
+const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVES_RETRIES: u32 = 3;
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The network bounds above, on `config`, for each the URL did not set
+/// itself (`connect_timeout`, `keepalives_idle`, `tcp_user_timeout`, ...).
+/// They bound a server the network lost; a server that still acknowledges
+/// but does not answer (overloaded, or stopped) is bounded by the URL's
+/// own `options=-c statement_timeout=...` (see the README).
+fn bound_the_network(config: &mut postgres::Config) {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    // A URL that set none of the keepalive settings gets them all: TCP's
+    // idle default is two hours, which no URL asks for by accident.
+    if config.get_keepalives()
+        && config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60)
+        && config.get_keepalives_interval().is_none()
+        && config.get_keepalives_retries().is_none()
+    {
+        config
+            .keepalives_idle(KEEPALIVES_IDLE)
+            .keepalives_interval(KEEPALIVES_INTERVAL)
+            .keepalives_retries(KEEPALIVES_RETRIES);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
 }
 
 /// Tables and run history in one PostgreSQL database.
@@ -482,7 +523,32 @@ fn without_conninfo_password(conninfo: &str, mask: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{redacted, without_password};
+    use super::*;
+
+    #[test]
+    fn a_connection_notices_a_lost_server_unless_its_url_says_otherwise() {
+        let bounded = |url: &str| {
+            let mut config: postgres::Config = url.parse().unwrap();
+            bound_the_network(&mut config);
+            config
+        };
+        let plain = bounded("postgres://slate@db/slate");
+        assert_eq!(plain.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
+        assert_eq!(plain.get_keepalives_idle(), KEEPALIVES_IDLE);
+        assert_eq!(plain.get_keepalives_interval(), Some(KEEPALIVES_INTERVAL));
+        assert_eq!(plain.get_keepalives_retries(), Some(KEEPALIVES_RETRIES));
+        assert_eq!(plain.get_tcp_user_timeout(), Some(&TCP_USER_TIMEOUT));
+
+        let own = bounded(
+            "postgres://slate@db/slate?connect_timeout=3&keepalives_idle=60&tcp_user_timeout=9",
+        );
+        assert_eq!(own.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        assert_eq!(own.get_keepalives_idle(), Duration::from_secs(60));
+        assert_eq!(own.get_keepalives_interval(), None);
+        assert_eq!(own.get_tcp_user_timeout(), Some(&Duration::from_secs(9)));
+        let without = bounded("postgres://slate@db/slate?keepalives=0");
+        assert!(!without.get_keepalives());
+    }
 
     #[test]
     fn a_shown_url_hides_its_password_only() {
