@@ -1594,3 +1594,30 @@ fn slate_health_counts_the_failed_runs_of_a_processor_it_does_not_load() {
     );
     assert_eq!(problems_of(with_plugins(&["health", "--json"])), [true]);
 }
+
+/// A command the embedded store fails (here a trigger refuses every
+/// claim, as a full disk or a lock held elsewhere would) names the store's
+/// file beside SQLite's words, which name none: "database is locked" on
+/// its own left the reader to guess which file.
+#[test]
+fn a_store_failure_names_the_store_file() {
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    rusqlite::Connection::open(dir.path().join("slate.db"))
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse_claims BEFORE INSERT ON _slate_runs
+             BEGIN SELECT RAISE(ABORT, 'simulated: database is locked'); END;",
+        )
+        .unwrap();
+
+    let run = slate(dir.path(), &["run", "--date", "2026-01-11"]);
+
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    assert_contains(
+        &stderr(&run),
+        &format!(
+            "error: the store {}: store error: simulated: database is locked",
+            dir.path().join("slate.db").display()
+        ),
+    );
+}

@@ -476,7 +476,7 @@ pub fn run() -> Result<ExitCode> {
         );
         check_data_dir(&options, delivers_alerts)?;
     }
-    match cli.command {
+    let outcome = match cli.command {
         Command::Run { date, processors } => run::run(&options, parse_date(&date)?, &processors),
         Command::Runs {
             date,
@@ -654,7 +654,8 @@ pub fn run() -> Result<ExitCode> {
             };
             demo::demo(&options, (from, to), parallelism)
         }
-    }
+    };
+    outcome.map_err(|error| naming_the_store_file(error, &options))
 }
 /// The most runs one host may execute at once (`--parallelism`,
 /// `--workers`): each keeps a sandbox slot whose memory is reserved up
@@ -717,6 +718,26 @@ fn check_data_dir(options: &HostOptions, with_secrets: bool) -> Result<()> {
         slate::alerts::AlertsConfig::load_without_secrets(&file)?;
     }
     Ok(())
+}
+
+/// `error`, naming the embedded store's file when the store failed and its
+/// message does not name it already: SQLite says "database is locked" or
+/// "database or disk is full" without saying which.
+fn naming_the_store_file(error: anyhow::Error, options: &HostOptions) -> anyhow::Error {
+    let file = options.data_dir.store_file();
+    let store_failed = error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<slate::store::StoreError>(),
+            Some(slate::store::StoreError::Backend(_))
+        )
+    });
+    if !options.warehouse.is_embedded()
+        || !store_failed
+        || one_line(&error).contains(&*file.to_string_lossy())
+    {
+        return error;
+    }
+    error.context(format!("the store {}", file.display()))
 }
 
 /// An error and its causes on one line, as `{:#}` writes them, but each
