@@ -501,13 +501,6 @@ impl LeaseKeeper {
         }
     }
 
-    /// The runs given up that the store has not yet taken.
-    pub fn given_up(&self) -> Vec<String> {
-        (self.keeper.lock_given_up().iter())
-            .map(|run| run.run_id.clone())
-            .collect()
-    }
-
     /// Whether the host is shutting down ([`LeaseKeeper::stop_all_for_shutdown`]):
     /// it starts no run, and waits for none.
     pub fn is_shutting_down(&self) -> bool {
