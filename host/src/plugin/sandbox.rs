@@ -347,7 +347,8 @@ impl GuestLogs {
 
     /// The line to write, with its level capped and its message cut to
     /// length, or `None` (counted as dropped) once the budget is spent.
-    fn admit(&mut self, level: LogLevel, mut message: String) -> Option<(LogLevel, String)> {
+    /// `message` cut to the longest a line may be, saying how much was cut.
+    fn cut(&self, mut message: String) -> String {
         if message.len() > self.max_message {
             let cut = (0..=self.max_message)
                 .rev()
@@ -357,6 +358,11 @@ impl GuestLogs {
             message.truncate(cut);
             message.push_str(&format!("… ({removed} bytes cut)"));
         }
+        message
+    }
+
+    fn admit(&mut self, level: LogLevel, message: String) -> Option<(LogLevel, String)> {
+        let message = self.cut(message);
         let bytes = message.len() as u64;
         if self.lines_left == 0 || bytes > self.bytes_left {
             self.dropped += 1;
@@ -546,12 +552,15 @@ impl types::Host for RunState {}
 
 impl host::Host for RunState {
     fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        // Mapped before it is admitted, so that the line, as written, is
+        // what the limits count: a map cannot make it longer than a line
+        // may be, nor the run's log larger than its budget.
+        let message = match &self.source_map {
+            Some(map) => map.map_frames(&self.logs.cut(message), self.logs.max_message),
+            None => message,
+        };
         let Some((level, message)) = self.logs.admit(level, message) else {
             return Ok(());
-        };
-        let message = match &self.source_map {
-            Some(map) => map.map_frames(&message),
-            None => message,
         };
         let RunIdentity {
             processor,

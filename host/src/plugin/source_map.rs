@@ -45,12 +45,16 @@ impl BundleSourceMap {
     /// `text` with every frame of the bundle, `NAME@BUNDLE:LINE:COLUMN`
     /// (lines and columns from 1, as the engine gives them), given at its
     /// place in the author's files. A position the map does not cover, and
-    /// everything else, stays as it is.
-    pub fn map_frames(&self, text: &str) -> String {
+    /// everything else, stays as it is. Frames are mapped only while the
+    /// text is shorter than `cap` bytes: a map whose sources have long
+    /// names cannot make one logged line larger than a log line may be.
+    pub fn map_frames(&self, text: &str, cap: usize) -> String {
         let marker = format!("@{}:", self.bundle);
         let mut mapped = String::with_capacity(text.len());
         let mut rest = text;
-        while let Some(at) = rest.find(&marker) {
+        while mapped.len() < cap
+            && let Some(at) = rest.find(&marker)
+        {
             let (before, from_marker) = rest.split_at(at);
             mapped.push_str(before);
             let position = &from_marker[marker.len()..];
@@ -85,12 +89,13 @@ impl BundleSourceMap {
             return None;
         }
         let source = token.get_source()?;
-        let original = format!(
-            "{source}:{}:{}",
-            token.get_src_line() + 1,
-            token.get_src_col() + 1
+        // A map that moves a line or column below the first (a bogus or
+        // hostile one) leaves it where the engine said.
+        let (line, column) = (
+            token.get_src_line().checked_add(1)?,
+            token.get_src_col().checked_add(1)?,
         );
-        Some((original, consumed))
+        Some((format!("{source}:{line}:{column}"), consumed))
     }
 }
 
@@ -256,10 +261,43 @@ mod tests {
                      process@app.bindings.js:2:5\nlast@app.js:2:";
 
         assert_eq!(
-            map.map_frames(stack),
+            map.map_frames(stack, 4096),
             "Oops: bad\nteams@lib/teams.js:7:3\nouter@app.js:1:1\n\
              process@app.bindings.js:2:5\nlast@app.js:2:"
         );
+    }
+
+    /// A map of `app.js` whose one mapping is `mappings`, to source
+    /// `source`.
+    fn component_with_map(source: &str, mappings: &str) -> Vec<u8> {
+        let map = serde_json::json!({
+            "version": 3, "file": "app.js", "sources": [source], "names": [],
+            "mappings": mappings,
+        });
+        let mut component = EMPTY_COMPONENT.to_vec();
+        embed(&mut component, map.to_string().as_bytes());
+        component
+    }
+
+    #[test]
+    fn a_map_that_moves_a_frame_before_the_first_line_leaves_it_as_it_was() {
+        // Line delta -1 from the first source line.
+        let map = BundleSourceMap::of_component(&component_with_map("neg.js", "AADA")).unwrap();
+
+        assert_eq!(map.map_frames("f@app.js:1:1", 4096), "f@app.js:1:1");
+    }
+
+    #[test]
+    fn long_source_names_cannot_grow_a_line_past_the_cap() {
+        let long = "s".repeat(60_000);
+        let map = BundleSourceMap::of_component(&component_with_map(&long, "AAAA")).unwrap();
+        let frames = "x@app.js:1:1 ".repeat(300);
+
+        let mapped = map.map_frames(&frames, 4096);
+
+        assert!(mapped.len() < 4096 + 60_100, "{}", mapped.len());
+        assert!(mapped.starts_with(&format!("x@{long}:1:1 ")));
+        assert!(mapped.ends_with("x@app.js:1:1 "));
     }
 
     #[test]
