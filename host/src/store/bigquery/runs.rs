@@ -295,20 +295,18 @@ impl BigQueryStore {
             let key = (run.processor.clone(), run.data_date.to_string());
             let (attempts, running) = held.entry(key).or_insert((0, false));
             if !*running {
-                // The lease runs from when BigQuery takes the claim, not
-                // from when this host asked: a claim that waited out a
-                // slow or frozen BigQuery is not already expired on arrival.
-                let lease_ms = i64::try_from(run.lease.as_millis()).unwrap_or(i64::MAX);
+                // On the host's clock, as renewals and reaps are: a lease
+                // on BigQuery's would be judged against another clock.
+                let lease = chrono::Duration::from_std(run.lease).unwrap_or(chrono::Duration::MAX);
                 values.push(format!(
                     "({processor}, {run}, DATE '{date}', {attempt}, 'running', {now}, {now}, \
-                     TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL {expires} MILLISECOND), \
-                     0, 0, {host}, {hash}, {trigger}, {phase})",
+                     {expires}, 0, 0, {host}, {hash}, {trigger}, {phase})",
                     processor = string_literal(&run.processor),
                     run = string_literal(&run_id),
                     date = run.data_date,
                     attempt = *attempts + 1,
                     now = timestamp_literal(now),
-                    expires = lease_ms,
+                    expires = timestamp_literal(now + lease),
                     host = string_literal(&run.host_id),
                     hash = string_literal(&run.plugin_hash),
                     trigger = string_literal(run.trigger.as_str()),
@@ -502,15 +500,14 @@ impl BigQueryStore {
     fn claim_once(&self, run: &NewRun, retries_left: u32) -> Result<RunRecord, StoreError> {
         let run_id = new_run_id();
         let now = Utc::now();
-        let lease_ms = i64::try_from(run.lease.as_millis()).unwrap_or(i64::MAX);
+        let lease = chrono::Duration::from_std(run.lease).unwrap_or(chrono::Duration::MAX);
         let inserted = self.query(
             &format!(
                 "INSERT INTO {h} (processor_name, run_id, data_date, attempt, status, started_at,
                      heartbeat_at, lease_expires_at, rows_read, rows_written, host_id, plugin_hash,
                      trigger_source, phase)
                  SELECT @processor, @run_id, @date, COALESCE(MAX(attempt), 0) + 1, 'running', @now,
-                     @now, TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL @lease_ms MILLISECOND),
-                     0, 0, @host, @hash, @trigger, @phase
+                     @now, @lease, 0, 0, @host, @hash, @trigger, @phase
                  FROM {h} WHERE processor_name = @processor AND data_date = @date
                  HAVING COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) = 0",
                 h = self.runs_table()
@@ -520,8 +517,7 @@ impl BigQueryStore {
                 ("run_id", Param::String(run_id.clone())),
                 ("date", Param::Date(run.data_date)),
                 ("now", Param::Timestamp(now)),
-                // From when BigQuery takes the claim, as `start_runs`.
-                ("lease_ms", Param::Int64(lease_ms)),
+                ("lease", Param::Timestamp(now + lease)),
                 ("host", Param::String(run.host_id.clone())),
                 ("hash", Param::String(run.plugin_hash.clone())),
                 ("trigger", Param::String(run.trigger.as_str().to_string())),
