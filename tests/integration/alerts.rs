@@ -1484,6 +1484,49 @@ fn a_stopping_server_waits_out_the_rate_limit_to_deliver_what_is_queued() {
     assert_contains(&said, "channel=ops queued=1");
 }
 
+/// A stopping server told to stop again while it waits out a channel's
+/// rate limit stops waiting: it makes one last pass and names what stays
+/// queued, for the next process to send. Before, the second signal was
+/// logged and the wait went on (up to 20 s more).
+#[test]
+fn a_second_signal_cuts_the_wait_to_deliver_at_shutdown() {
+    let receiver = Receiver::start(Answer::Ok);
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let (mut server, _data, _plugins) = a_faulty_server_logging_with(
+        &format!(
+            "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"{}\"\n\
+             events = [\"run_failed\"]\nmax_per_minute = 3\n",
+            receiver.url("hook")
+        ),
+        log.reopen().unwrap(),
+        "warn",
+    );
+    // One alert a 20 s: the second waits, within what a shutdown waits.
+    for day in ["2026-01-02", "2026-01-03"] {
+        assert_eq!(server.process("FaultyProcessor", day)["status"], "failed");
+        wait_until("the alert is queued or sent", || {
+            !receiver.accepted().is_empty()
+        });
+    }
+    let said = || std::fs::read_to_string(log.path()).unwrap();
+    server.send_sigterm();
+    wait_until("the shutdown waits out the rate limit", || {
+        said().contains("s for the channel's rate limit or backoff to deliver")
+    });
+
+    server.send_sigterm();
+
+    let told_again = std::time::Instant::now();
+    assert!(server.wait_for_exit().success());
+    assert!(
+        told_again.elapsed() < Duration::from_secs(10),
+        "it stopped waiting, not at the end of the wait: {:?}",
+        told_again.elapsed()
+    );
+    assert_contains(&said(), "alerts: 1 message(s) for `ops` stay queued until ");
+    assert_eq!(receiver.accepted().len(), 1);
+}
+
 #[test]
 fn deploys_and_rollbacks_are_recorded_as_notices() {
     let data = tempfile::tempdir().unwrap();

@@ -231,7 +231,14 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         // What the shutdown itself recorded (runs it stopped) goes out too,
         // waiting out a channel's rate limit as a command's end does.
         let deadline = signals.delivery_deadline(grace);
-        if let Err(error) = super::alerts::drain_and_report(&deliverer, deadline).await {
+        // Told again meanwhile, it stops waiting: one last pass.
+        let delivered = tokio::select! {
+            delivered = super::alerts::drain_and_report(&deliverer, deadline) => delivered,
+            () = signals.count_reaches(2) => {
+                super::alerts::drain_and_report(&deliverer, Utc::now()).await
+            }
+        };
+        if let Err(error) = delivered {
             tracing::warn!(%error, "alert delivery at shutdown failed");
         }
         served?;
