@@ -126,12 +126,11 @@ fn demo_then_run_prints_rows_for_both_processors() {
         stderr(&run)
     );
 
-    // The summaries alone, again, with the data folder given relative to
-    // the folder above it: what read them is outdated, and the command
-    // says so, with the command that reruns them.
+    // The summaries alone, again, with the data folder given by the
+    // environment, relative to the folder above it: what read them is
+    // outdated, and the command says so, with the command that reruns them.
     let summaries_alone = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
-        .arg("--data-dir")
-        .arg(dir.path().file_name().unwrap())
+        .env("SLATE_DATA_DIR", dir.path().file_name().unwrap())
         .args(["run", "--date", "2026-01-11"])
         .args(["--processors", "PlayerGameSummaryProcessor"])
         .current_dir(dir.path().parent().unwrap())
@@ -145,10 +144,12 @@ fn demo_then_run_prints_rows_for_both_processors() {
         "warning: on 2026-01-11, 5 runs are outdated, e.g. PlayerDailyCacheProcessor: \
          PlayerGameSummaryProcessor rewrote this date since (run ",
     );
-    // The command, run as printed from another folder, reruns them on the
-    // same store: it names the data folder this invocation was given, made
-    // absolute. Before, it left out --data-dir (and --plugin-dir, --state),
-    // and then gave it as typed, relative to a folder the reader is not in.
+    // The command, run as printed from another folder (and without the
+    // environment), reruns them on the same store: it names the data folder
+    // this invocation was given, made absolute. Before, it left out
+    // --data-dir (and --plugin-dir, --state), then gave it as typed,
+    // relative to a folder the reader is not in, and left out one the
+    // environment gave.
     let rerun = warned
         .split("` reruns them")
         .next()

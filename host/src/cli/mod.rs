@@ -894,13 +894,30 @@ fn command_line(given: &[String], rest: &str) -> String {
 /// works from another folder (a server's alert is read far from where the
 /// server was started).
 fn globals_given(matches: &clap::ArgMatches) -> Vec<String> {
+    use clap::parser::ValueSource;
     let command = <Cli as clap::CommandFactory>::command();
+    // The store's own options count given by the environment too (a
+    // container's `SLATE_DATA_DIR`): the command is read, and pasted, where
+    // that environment is not. The BigQuery ones only where BigQuery holds
+    // the tables (`BIGQUERY_EMULATOR_HOST` may be set for other tools).
+    let on_bigquery = matches
+        .get_raw("warehouse")
+        .into_iter()
+        .flatten()
+        .any(|warehouse| warehouse == "bigquery");
+    let names_the_store = |id: &str| {
+        matches!(id, "data_dir" | "plugin_dir" | "state" | "warehouse")
+            || (on_bigquery && id.starts_with("bigquery_"))
+    };
     let mut words = Vec::new();
     for arg in command.get_arguments().filter(|arg| arg.is_global_set()) {
         let id = arg.get_id().as_str();
-        let (Some(long), Some(clap::parser::ValueSource::CommandLine)) =
-            (arg.get_long(), matches.value_source(id))
-        else {
+        let given = match matches.value_source(id) {
+            Some(ValueSource::CommandLine) => true,
+            Some(ValueSource::EnvVariable) => names_the_store(id),
+            _ => false,
+        };
+        let (Some(long), true) = (arg.get_long(), given) else {
             continue;
         };
         words.push(format!("--{long}"));
