@@ -481,10 +481,12 @@ pub fn work_until<P: std::ops::Deref<Target = Pipeline>>(
                     // could not be reached.
                     let mut unreachable: Option<(Instant, u32)> = None;
                     while !stop.load(Ordering::SeqCst) {
+                        // An outage is timed from the call that met it,
+                        // which waited for a connection before it said so.
+                        let asked = Instant::now();
                         let worked = match work_one(queue, &pipeline(), executor) {
                             Err(StoreError::Unreachable(why)) => {
-                                let (since, failures) =
-                                    unreachable.get_or_insert((Instant::now(), 0));
+                                let (since, failures) = unreachable.get_or_insert((asked, 0));
                                 *failures += 1;
                                 if since.elapsed() >= OUTAGE_PATIENCE {
                                     return Err(StoreError::Unreachable(format!(

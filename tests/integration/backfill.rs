@@ -461,9 +461,9 @@ fn a_backfill_warns_of_the_outdated_runs_it_leaves_in_its_range() {
 
 /// Runs that failed because the store refused them (here a trigger refuses
 /// every claim of PlayerDailyCacheProcessor, as a full disk would) are
-/// named as the store's failures, with the commands that run them again:
-/// a refused claim records nothing, so `--reprocess failed` alone would
-/// never find it. Before, they were counted failed like any other, and
+/// named as the store's failures, with the backfill that runs them again:
+/// a refused claim records nothing, so `--reprocess failed` would never
+/// find it. Before, they were counted failed like any other, and
 /// `--reprocess failed` then found nothing to do and exited 0.
 #[test]
 fn runs_the_store_refused_are_said_with_the_backfills_that_run_them_again() {
@@ -493,17 +493,14 @@ fn runs_the_store_refused_are_said_with_the_backfills_that_run_them_again() {
     );
 
     assert_eq!(backfill.status.code(), Some(1), "{}", stderr(&backfill));
-    let again = format!(
-        "`slate --data-dir {} backfill --from 2026-01-10 --to 2026-01-11 --processors \
-         PlayerDailyCacheProcessor",
-        data.path().display()
-    );
     assert_contains(
         &stderr(&backfill),
         &format!(
             "warning: 2 runs failed because the store did (store error: simulated: database or \
-             disk is full), not their processors: {again} --reprocess missing` runs those it \
-             never recorded, and {again} --reprocess failed` those it reaps once it answers"
+             disk is full), not their processors: `slate --data-dir {} backfill --from \
+             2026-01-10 --to 2026-01-11 --processors PlayerDailyCacheProcessor --reprocess all` \
+             runs them again",
+            data.path().display()
         ),
     );
 }

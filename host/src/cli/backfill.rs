@@ -191,7 +191,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         all.blocked,
         all.not_started
     );
-    say_runs_the_store_failed(options, &outcomes, &request);
+    say_runs_the_store_failed(options, &outcomes);
     warn_of_outdated_in_range(options, &host, &request)?;
     super::alerts::sweep_and_deliver(options, &host)?;
     Ok(interrupt.exit_code(if all.all_well() {
@@ -202,17 +202,19 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
 }
 
 /// Says which runs failed because the store did, not their processors,
-/// and how to run them again: a claim the store refused recorded nothing
-/// (the date stays missing), and a run whose end it refused was given up,
-/// to be reaped `failed` once it answers, so neither `--reprocess missing`
-/// nor `--reprocess failed` alone finds them all.
-fn say_runs_the_store_failed(
-    options: &HostOptions,
-    outcomes: &[Outcome],
-    request: &BackfillRequest,
-) {
+/// and the backfill that runs them again: `--reprocess all` over their
+/// dates and processors, for a claim the store refused recorded nothing
+/// (under `--reprocess failed` it is not found), a run it gave up is
+/// reaped `failed` (under `--reprocess missing` it is not), and a date
+/// that had rows before may have been asked for under `all` (neither
+/// finds it).
+fn say_runs_the_store_failed(options: &HostOptions, outcomes: &[Outcome]) {
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.store_failed).collect();
-    let Some(first) = failed.first() else {
+    let (Some(first), Some(from), Some(to)) = (
+        failed.first(),
+        failed.iter().map(|o| o.date).min(),
+        failed.iter().map(|o| o.date).max(),
+    ) else {
         return;
     };
     let mut processors: Vec<&str> = Vec::new();
@@ -222,15 +224,12 @@ fn say_runs_the_store_failed(
         }
     }
     let again = options.command_line(&format!(
-        "backfill --from {} --to {} --processors {}",
-        request.start,
-        request.end,
+        "backfill --from {from} --to {to} --processors {} --reprocess all",
         processors.join(",")
     ));
     eprintln!(
-        "warning: {} runs failed because the store did ({}), not their processors: \
-         `{again} --reprocess missing` runs those it never recorded, and \
-         `{again} --reprocess failed` those it reaps once it answers",
+        "warning: {} runs failed because the store did ({}), not their processors: `{again}` \
+         runs them again",
         failed.len(),
         error_headline(first.error.as_deref().unwrap_or_default())
     );
