@@ -633,6 +633,25 @@ fn a_state_urls_lock_timeout_bounds_a_statement_kept_waiting() {
     lock.rollback().unwrap();
 }
 
+/// The id of the one backfill in the database at `url`, once one of its
+/// tasks has ended.
+fn the_backfill_once_it_has_run_a_task(
+    url: &str,
+    queue: &dyn slate::store::work_queue::WorkQueue,
+) -> String {
+    let mut admin = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let mut id = None;
+    wait_until("the backfill has run a task", || {
+        id = admin
+            .query_opt("SELECT backfill_id FROM _slate.backfills", &[])
+            .unwrap()
+            .map(|row| row.get::<_, String>(0));
+        id.as_ref()
+            .is_some_and(|id| queue.progress(id).unwrap().unwrap().ended() > 0)
+    });
+    id.unwrap()
+}
+
 /// A `slate backfill` on PostgreSQL state waits out an outage of the
 /// database (here its connections ended and refused for 15 s)
 /// and then runs the rest, as a server's queue slots do. Before, the first
@@ -660,17 +679,7 @@ fn a_slate_backfill_waits_out_an_outage_of_its_state_database_and_runs_the_rest(
         .unwrap();
     let store = PostgresStore::connect(&url).unwrap();
     let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
-    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    let mut id = None;
-    wait_until("the backfill has run a task", || {
-        id = admin
-            .query_opt("SELECT backfill_id FROM _slate.backfills", &[])
-            .unwrap()
-            .map(|row| row.get::<_, String>(0));
-        id.as_ref()
-            .is_some_and(|id| queue.progress(id).unwrap().unwrap().ended() > 0)
-    });
-    drop(admin);
+    let id = the_backfill_once_it_has_run_a_task(&url, queue);
 
     // Longer than a connection is waited for (10 s): the store answers
     // "unreachable".
@@ -683,7 +692,7 @@ fn a_slate_backfill_waits_out_an_outage_of_its_state_database_and_runs_the_rest(
     assert_eq!(output.status.code(), Some(0), "{said}");
     assert_contains(&said, "the state database is unreachable: waiting for it");
     assert_contains(&said, "the state database answers again");
-    let progress = queue.progress(&id.unwrap()).unwrap().unwrap();
+    let progress = queue.progress(&id).unwrap().unwrap();
     assert!(progress.is_finished(), "{progress:?}");
     assert_eq!(progress.succeeded, progress.planned, "{progress:?}");
 }
@@ -706,17 +715,7 @@ fn a_slate_backfill_whose_cluster_backfill_is_cancelled_exits_1_saying_what_was_
         .unwrap();
     let store = PostgresStore::connect(&url).unwrap();
     let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
-    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    let mut id = None;
-    wait_until("the backfill has run a task", || {
-        id = admin
-            .query_opt("SELECT backfill_id FROM _slate.backfills", &[])
-            .unwrap()
-            .map(|row| row.get::<_, String>(0));
-        id.as_ref()
-            .is_some_and(|id| queue.progress(id).unwrap().unwrap().ended() > 0)
-    });
-    let id = id.unwrap();
+    let id = the_backfill_once_it_has_run_a_task(&url, queue);
     let slate::store::work_queue::Cancel::Cancelled { tasks: not_run } =
         queue.cancel_backfill(&id).unwrap()
     else {
