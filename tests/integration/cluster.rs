@@ -633,6 +633,24 @@ fn a_state_urls_lock_timeout_bounds_a_statement_kept_waiting() {
     lock.rollback().unwrap();
 }
 
+/// `slate backfill --reprocess all` to 2026-04-12, one run at a time, with
+/// run state at `url`, from `args` (`--from` and more), in the background,
+/// its output piped.
+fn a_backfill_started(url: &str, folder: &Path, args: &[&str]) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(folder)
+        .args(["--state", url, "backfill", "--to", "2026-04-12"])
+        .args(["--parallelism", "1", "--reprocess", "all"])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The id of the one backfill in the database at `url`, once one of its
 /// tasks has ended.
 fn the_backfill_once_it_has_run_a_task(
@@ -659,24 +677,20 @@ fn the_backfill_once_it_has_run_a_task(
 /// tasks queued with nobody to work them.
 #[test]
 fn a_slate_backfill_waits_out_an_outage_of_its_state_database_and_runs_the_rest() {
-    use std::process::{Command, Stdio};
-
     let url = isolated_url();
     let folder = host_folder();
     load_demo_season(&url, folder.path());
-    let backfill = Command::new(env!("CARGO_BIN_EXE_slate"))
-        .arg("--data-dir")
-        .arg(folder.path())
-        // From the day after the demo's planted missing date.
-        .args(["--state", &url, "backfill", "--from", "2026-01-07"])
-        .args(["--to", "2026-04-12", "--parallelism", "1"])
-        .args(["--processors", "PlayerGameSummaryProcessor"])
-        .args(["--reprocess", "all"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // From the day after the demo's planted missing date.
+    let backfill = a_backfill_started(
+        &url,
+        folder.path(),
+        &[
+            "--from",
+            "2026-01-07",
+            "--processors",
+            "PlayerGameSummaryProcessor",
+        ],
+    );
     let store = PostgresStore::connect(&url).unwrap();
     let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
     let id = the_backfill_once_it_has_run_a_task(&url, queue);
@@ -699,20 +713,10 @@ fn a_slate_backfill_waits_out_an_outage_of_its_state_database_and_runs_the_rest(
 
 #[test]
 fn a_slate_backfill_whose_cluster_backfill_is_cancelled_exits_1_saying_what_was_not_run() {
-    use std::process::{Command, Stdio};
-
     let url = isolated_url();
     let folder = host_folder();
     load_demo_season(&url, folder.path());
-    let backfill = Command::new(env!("CARGO_BIN_EXE_slate"))
-        .arg("--data-dir")
-        .arg(folder.path())
-        .args(["--state", &url, "backfill", "--from", "2025-10-21"])
-        .args(["--to", "2026-04-12", "--parallelism", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let backfill = a_backfill_started(&url, folder.path(), &["--from", "2025-10-21"]);
     let store = PostgresStore::connect(&url).unwrap();
     let queue = store.work_queue().expect("PostgreSQL keeps a work queue");
     let id = the_backfill_once_it_has_run_a_task(&url, queue);
