@@ -917,3 +917,81 @@ fn a_postgres_store_made_before_ticks_had_a_state_gives_each_older_tick_one() {
         .collect();
     assert_eq!(states, STATES_OF_OLDER_TICKS);
 }
+
+/// The words an older host (from before ticks had a state) writes as it
+/// finishes a tick, leaving the state at `firing`, during a rolling
+/// upgrade: `(outcome, the state a newer host reads)`.
+const FINISHED_BY_AN_OLDER_HOST: [(&str, TickState); 3] = [
+    ("fired 9 runs for 2026-01-07", TickState::Fired),
+    (
+        "passed over: the tick at 05:00 fires 2026-01-07",
+        TickState::PassedOver,
+    ),
+    ("not fired: outside the calendar", TickState::NotFired),
+];
+
+/// Claims a tick at each of `FINISHED_BY_AN_OLDER_HOST`'s hours (3, 4, 5)
+/// of `schedule` in `store`.
+fn claim_ticks_an_older_host_finishes(store: &dyn Store, schedule: &str) {
+    let ledger = store.tick_ledger().unwrap();
+    for hour in 3..6 {
+        let at = format!("2026-01-07T0{hour}:00:00Z").parse().unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 7).unwrap();
+        assert!(
+            ledger
+                .claim_tick(schedule, at, day, "an-older-host")
+                .unwrap()
+        );
+    }
+}
+
+/// The states read back for the ticks an older host finished.
+fn states_after_an_older_host(store: &dyn Store, schedule: &str) -> Vec<TickState> {
+    (tick_states(store, schedule).into_iter())
+        .map(|(state, _)| state)
+        .collect()
+}
+
+/// A tick an older host finished (its words only, its state left at
+/// `firing`) reads as its words say, so that newer hosts follow it: else a
+/// whole-pipeline tick fired by an older host during a rolling upgrade
+/// would never be shared.
+#[test]
+fn an_embedded_tick_an_older_host_finished_reads_as_its_words_say() {
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().join("slate.db");
+    let store = EmbeddedStore::open(&path).unwrap();
+    claim_ticks_an_older_host_finishes(&store, "nightly");
+    let older = rusqlite::Connection::open(&path).unwrap();
+    for (hour, (outcome, _)) in (3..6).zip(FINISHED_BY_AN_OLDER_HOST) {
+        older
+            .execute(
+                "UPDATE _slate_schedule_ticks SET outcome = ?1 WHERE tick_at LIKE ?2",
+                rusqlite::params![outcome, format!("2026-01-07T0{hour}:%")],
+            )
+            .unwrap();
+    }
+
+    let expected: Vec<TickState> = FINISHED_BY_AN_OLDER_HOST.iter().map(|(_, s)| *s).collect();
+    assert_eq!(states_after_an_older_host(&store, "nightly"), expected);
+}
+
+#[test]
+fn a_postgres_tick_an_older_host_finished_reads_as_its_words_say() {
+    let url = crate::postgres_server::isolated_url();
+    let store = PostgresStore::connect(&url).unwrap();
+    claim_ticks_an_older_host_finishes(&store, "nightly");
+    let mut older = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    for (hour, (outcome, _)) in (3..6).zip(FINISHED_BY_AN_OLDER_HOST) {
+        older
+            .execute(
+                "UPDATE _slate.schedule_ticks SET outcome = $1
+                 WHERE tick_at = $2::TEXT::TIMESTAMPTZ",
+                &[&outcome, &format!("2026-01-07T0{hour}:00:00Z")],
+            )
+            .unwrap();
+    }
+
+    let expected: Vec<TickState> = FINISHED_BY_AN_OLDER_HOST.iter().map(|(_, s)| *s).collect();
+    assert_eq!(states_after_an_older_host(&store, "nightly"), expected);
+}

@@ -36,6 +36,27 @@ impl TickState {
     }
 }
 
+impl TickState {
+    /// The state a store row records, `state` beside its `outcome`. A row
+    /// still `firing` whose outcome says more was finished by a host from
+    /// before ticks had a state (during a rolling upgrade), which wrote
+    /// only the words: its state is read from them, as the migration reads
+    /// older rows' ([`crate::store`] backends' `STATE_OF_OLDER_TICKS`).
+    pub fn of_row(state: &str, outcome: &str) -> Result<Self, StoreError> {
+        let state: TickState = state.parse()?;
+        if state != TickState::Firing || outcome == "firing" {
+            return Ok(state);
+        }
+        Ok(if outcome.starts_with("fired") {
+            TickState::Fired
+        } else if outcome.starts_with("passed over") {
+            TickState::PassedOver
+        } else {
+            TickState::NotFired
+        })
+    }
+}
+
 impl std::str::FromStr for TickState {
     type Err = StoreError;
 

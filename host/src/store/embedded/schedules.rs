@@ -116,7 +116,7 @@ impl TickLedger for EmbeddedStore {
                 data_date: parse_date_key(&date).ok_or_else(|| unreadable("date", &date))?,
                 host_id,
                 claimed_at: time(&claimed_at)?,
-                state: state.parse()?,
+                state: TickState::of_row(&state, &outcome)?,
                 outcome,
                 run_ids: serde_json::from_str(&run_ids)
                     .map_err(|_| unreadable("runs", &run_ids))?,

@@ -91,15 +91,15 @@ impl TickLedger for PostgresStore {
         rows.iter()
             .map(|row| {
                 let run_ids: &str = row.get(7);
-                let state: &str = row.get(5);
+                let (state, outcome): (&str, &str) = (row.get(5), row.get(6));
                 Ok(TickRecord {
                     schedule: row.get(0),
                     tick_at: row.get(1),
                     data_date: row.get(2),
                     host_id: row.get(3),
                     claimed_at: row.get(4),
-                    state: state.parse()?,
-                    outcome: row.get(6),
+                    state: TickState::of_row(state, outcome)?,
+                    outcome: outcome.to_string(),
                     run_ids: serde_json::from_str(run_ids).map_err(|_| {
                         StoreError::backend(format!("unreadable tick runs `{run_ids}`"))
                     })?,
