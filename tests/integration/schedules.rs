@@ -702,6 +702,11 @@ fn ticks_missed_while_no_server_ran_are_named_in_an_alert_and_not_fired() {
 
     let first_missed = last + chrono::TimeDelta::days(1);
     let from = first_missed.date_naive().pred_opt().unwrap();
+    // The summary names every date missed, not the last alone.
+    wait_for_unfired_tick(
+        &server,
+        &format!("schedule daily started no run for {from} to "),
+    );
     wait_for_unfired_tick(
         &server,
         &format!(

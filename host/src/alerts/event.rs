@@ -353,17 +353,26 @@ pub fn for_version_switch(
     }
 }
 
-/// A schedule's tick for `date` that started no run, and why: open until
-/// resolved by hand, a repeat counting up.
-pub fn for_unfired_tick(schedule: &str, date: NaiveDate, reason: &str) -> NewAlert {
+/// A schedule's ticks for the dates `from` to `to` (one tick when they are
+/// the same) that started no run, and why: open until resolved by hand, a
+/// repeat counting up. The alert's date is the last.
+pub fn for_unfired_tick(
+    schedule: &str,
+    (from, to): (NaiveDate, NaiveDate),
+    reason: &str,
+) -> NewAlert {
+    let dates = match from == to {
+        true => to.to_string(),
+        false => format!("{from} to {to}"),
+    };
     NewAlert {
         event: EventKind::ScheduleNotFired,
         severity: Severity::Error,
         subject: schedule.to_string(),
-        data_date: Some(date),
+        data_date: Some(to),
         kind: "not_fired".to_string(),
         run_id: None,
-        summary: format!("schedule {schedule} started no run for {date}: {reason}"),
+        summary: format!("schedule {schedule} started no run for {dates}: {reason}"),
         detail: serde_json::json!({ "schedule": schedule, "reason": reason }),
     }
 }

@@ -126,7 +126,7 @@ impl Scheduler {
                     schedule::MAX_CATCH_UP,
                     self.backfill_of(schedule, first, last)
                 );
-                self.not_fired(schedule, last, &reason)?;
+                self.not_fired(schedule, (first, last), &reason)?;
             }
             for tick in due.ticks {
                 if self.host.draining.load(Ordering::SeqCst) {
@@ -164,7 +164,7 @@ impl Scheduler {
                         runs.into_iter().map(|(_, id)| id).collect(),
                     ),
                     Err(reason) => {
-                        self.not_fired(schedule, date, &reason)?;
+                        self.not_fired(schedule, (date, date), &reason)?;
                         (
                             TickState::NotFired,
                             format!("not fired: {reason}"),
@@ -361,7 +361,7 @@ impl Scheduler {
                     );
                     if let Some(schedule) = self.schedules.iter().find(|s| s.name == tick.schedule)
                     {
-                        self.not_fired(schedule, tick.data_date, &reason)?;
+                        self.not_fired(schedule, (tick.data_date, tick.data_date), &reason)?;
                     }
                     (
                         TickState::NotFired,
@@ -441,25 +441,28 @@ impl Scheduler {
                 &format!("not fired: {reason}"),
                 &[],
             )?;
-            self.not_fired(schedule, to, &reason)?;
+            self.not_fired(schedule, (from, to), &reason)?;
         }
         Ok(())
     }
 
     /// A tick that started no run is a surprise: logged as a warning, and
     /// an alert (`schedule_not_fired`) where the store keeps an outbox.
+    /// `dates` are the first and last it left without a run (the same for
+    /// one tick; more for ticks missed or left out of a catch-up).
     fn not_fired(
         &self,
         schedule: &Schedule,
-        date: chrono::NaiveDate,
+        dates: (NaiveDate, NaiveDate),
         reason: &str,
     ) -> Result<(), StoreError> {
-        tracing::warn!(schedule = %schedule.name, %date, %reason, "a schedule's tick started no run");
+        let (from, to) = dates;
+        tracing::warn!(schedule = %schedule.name, %from, %to, %reason, "a schedule's tick started no run");
         match self.host.store.alert_outbox() {
             Some(outbox) => outbox
                 .record_alert(&crate::alerts::event::for_unfired_tick(
                     &schedule.name,
-                    date,
+                    dates,
                     reason,
                 ))
                 .map(drop),
