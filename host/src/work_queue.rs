@@ -449,11 +449,17 @@ pub fn release_held_before(queue: &dyn WorkQueue, host_id: &str) -> Result<(), S
 /// trying again in between, before it gives up.
 pub const OUTAGE_PATIENCE: Duration = Duration::from_secs(300);
 
-/// How long a worker waits before it tries an unreachable store again,
-/// after `failures` failures in a row: one second, twice as long after
-/// each, at most 30 s, as a server's slots wait.
-fn unreachable_backoff(failures: u32) -> Duration {
-    Duration::from_secs(1 << failures.saturating_sub(1).min(5)).min(Duration::from_secs(30))
+/// The longest a worker waits before it asks the queue again after
+/// failures.
+const MOST_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How long a worker (a command's, or a server's queue slot) waits after
+/// `failures` failures in a row: twice as long after each, from one second
+/// to [`MOST_BACKOFF`].
+pub fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1)
+        .saturating_mul(1 << failures.saturating_sub(1).min(5))
+        .min(MOST_BACKOFF)
 }
 
 /// Works on `queue`'s ready tasks with `workers` threads until `finished`
@@ -501,7 +507,7 @@ pub fn work_until<P: std::ops::Deref<Target = Pipeline>>(
                                         OUTAGE_PATIENCE.as_secs()
                                     );
                                 }
-                                let until = Instant::now() + unreachable_backoff(*failures);
+                                let until = Instant::now() + backoff(*failures);
                                 while Instant::now() < until && !stop.load(Ordering::SeqCst) {
                                     std::thread::sleep(Duration::from_millis(100));
                                 }
@@ -542,6 +548,12 @@ pub fn work_until<P: std::ops::Deref<Target = Pipeline>>(
 mod tests {
     use super::*;
     use crate::testing::samples::run_record;
+
+    #[test]
+    fn a_failing_worker_waits_twice_as_long_after_each_failure_up_to_thirty_seconds() {
+        let waits: Vec<u64> = (1..=8).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
+    }
 
     /// A task of a backfill enqueued at noon on 2026-01-05, and a run of
     /// its (processor, date) that started after, ended `status`, made by

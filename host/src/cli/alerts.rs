@@ -21,7 +21,7 @@ use super::{Host, HostOptions, usage};
 
 /// How long a command waits, before it exits, for a channel's rate limit
 /// or backoff so that its alerts still go out.
-const AFTER_COMMAND_WAIT: Duration = Duration::from_secs(20);
+pub(super) const AFTER_COMMAND_WAIT: Duration = Duration::from_secs(20);
 
 /// What `slate alerts` does.
 #[derive(clap::Subcommand)]

@@ -261,10 +261,6 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
 /// Kubernetes' default 30 s between SIGTERM and SIGKILL.
 const DELIVERY_AT_SHUTDOWN: chrono::TimeDelta = chrono::TimeDelta::seconds(8);
 
-/// The longest a shutdown waits out a channel's rate limit or backoff to
-/// deliver, as a command's end does.
-const DELIVERY_WAIT_AT_SHUTDOWN: Duration = Duration::from_secs(20);
-
 /// The SIGTERMs and SIGINTs the server was sent: the first begins the
 /// shutdown, the second ends its grace period at once.
 struct Signals {
@@ -313,20 +309,17 @@ impl Signals {
 
     /// Until when the shutdown that began with the first signal, with
     /// `grace` for the work, may still deliver alerts: at most
-    /// [`DELIVERY_WAIT_AT_SHUTDOWN`] from now and [`DELIVERY_AT_SHUTDOWN`]
-    /// past the grace; now (one pass) once told twice.
+    /// [`super::alerts::AFTER_COMMAND_WAIT`] from now and
+    /// [`DELIVERY_AT_SHUTDOWN`] past the grace. (A second signal cuts the
+    /// delivery to one pass where it is awaited.)
     fn delivery_deadline(&self, grace: Duration) -> DateTime<Utc> {
         let now = Utc::now();
-        let past_the_grace = match self.first_at.get() {
-            Some(first) if *self.count.borrow() < 2 => {
-                *first
-                    + chrono::Duration::from_std(grace).unwrap_or_default()
-                    + DELIVERY_AT_SHUTDOWN
-            }
-            _ => now,
-        };
-        past_the_grace
-            .min(now + chrono::Duration::from_std(DELIVERY_WAIT_AT_SHUTDOWN).unwrap_or_default())
+        let past_the_grace = self.first_at.get().map_or(now, |first| {
+            *first + chrono::Duration::from_std(grace).unwrap_or_default() + DELIVERY_AT_SHUTDOWN
+        });
+        past_the_grace.min(
+            now + chrono::Duration::from_std(super::alerts::AFTER_COMMAND_WAIT).unwrap_or_default(),
+        )
     }
 }
 

@@ -43,17 +43,6 @@ pub async fn follow(host: Arc<ServedHost>) {
     while slots.join_next().await.is_some() {}
 }
 
-/// The longest a slot waits before asking again after failures.
-const MOST_BACKOFF: Duration = Duration::from_secs(30);
-
-/// How long a slot waits after `failures` failures in a row: twice as
-/// long after each, from one second to [`MOST_BACKOFF`].
-fn backoff(failures: u32) -> Duration {
-    (IDLE * 4)
-        .saturating_mul(1 << failures.saturating_sub(1).min(5))
-        .min(MOST_BACKOFF)
-}
-
 async fn take_tasks(host: Arc<ServedHost>) {
     // The failures in a row, and the last one's message: a failure is
     // logged when it first happens or says something new, not at every
@@ -88,23 +77,12 @@ async fn take_tasks(host: Arc<ServedHost>) {
                     tracing::warn!(%error, "cannot work on the backfill queue");
                 }
                 failing = Some((failures, error));
-                tokio::time::sleep(backoff(failures)).await;
+                tokio::time::sleep(work_queue::backoff(failures)).await;
             }
             Err(error) => {
                 tracing::error!(%error, "a backfill task's job failed");
                 tokio::time::sleep(IDLE * 4).await;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failing_slot_waits_twice_as_long_after_each_failure_up_to_thirty_seconds() {
-        let waits: Vec<u64> = (1..=8).map(|n| backoff(n).as_secs()).collect();
-        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30, 30]);
     }
 }

@@ -24,26 +24,19 @@ pub enum TickState {
     NotFired,
 }
 
-impl TickState {
-    /// The word a store keeps.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TickState::Firing => "firing",
-            TickState::Fired => "fired",
-            TickState::PassedOver => "passed_over",
-            TickState::NotFired => "not_fired",
-        }
-    }
-}
+crate::runs::text_enum!(TickState {
+    Firing => "firing", Fired => "fired", PassedOver => "passed_over", NotFired => "not_fired",
+});
 
 impl TickState {
     /// The state a store row records, `state` beside its `outcome`. A row
     /// still `firing` whose outcome says more was finished by a host from
-    /// before ticks had a state (during a rolling upgrade), which wrote
-    /// only the words: its state is read from them, as the migration reads
-    /// older rows' ([`crate::store`] backends' `STATE_OF_OLDER_TICKS`).
+    /// before ticks had a state, which wrote only the words: a tick
+    /// recorded before the column was added (it took the default,
+    /// `firing`), or one such a host finished during a rolling upgrade.
+    /// Its state is read from the words.
     pub fn of_row(state: &str, outcome: &str) -> Result<Self, StoreError> {
-        let state: TickState = state.parse()?;
+        let state: TickState = state.parse().map_err(StoreError::backend)?;
         if state != TickState::Firing || outcome == "firing" {
             return Ok(state);
         }
@@ -54,22 +47,6 @@ impl TickState {
         } else {
             TickState::NotFired
         })
-    }
-}
-
-impl std::str::FromStr for TickState {
-    type Err = StoreError;
-
-    fn from_str(word: &str) -> Result<Self, Self::Err> {
-        [
-            TickState::Firing,
-            TickState::Fired,
-            TickState::PassedOver,
-            TickState::NotFired,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == word)
-        .ok_or_else(|| StoreError::backend(format!("unreadable tick state `{word}`")))
     }
 }
 

@@ -124,6 +124,13 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
         "INTEGER NOT NULL DEFAULT 0",
     ),
     ("_slate_runs", "phase", "INTEGER"),
+    // Older ticks read `firing` here, and their state from their words
+    // (`TickState::of_row`).
+    (
+        "_slate_schedule_ticks",
+        "state",
+        "TEXT NOT NULL DEFAULT 'firing'",
+    ),
 ];
 
 /// SQLite's errors, kept whole as the backend's failure. Here, not beside
@@ -132,27 +139,6 @@ impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
         StoreError::backend(error)
     }
-}
-
-/// Adds `column` to `table` of an older store file that lacks it: true
-/// when it was added.
-fn add_column_if_missing(
-    connection: &Connection,
-    table: &str,
-    column: &str,
-    definition: &str,
-) -> Result<bool, rusqlite::Error> {
-    let present: bool = connection.query_row(
-        &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
-        [column],
-        |row| row.get(0),
-    )?;
-    if !present {
-        connection.execute_batch(&format!(
-            "ALTER TABLE {table} ADD COLUMN {column} {definition}"
-        ))?;
-    }
-    Ok(!present)
 }
 
 /// Tables and run history in one SQLite file.
@@ -259,15 +245,16 @@ impl EmbeddedStore {
         connection.execute_batch(schedules::SETUP)?;
         connection.execute_batch(backfill_records::SETUP)?;
         for (table, column, definition) in ADDED_COLUMNS {
-            add_column_if_missing(&connection, table, column, definition)?;
-        }
-        if add_column_if_missing(
-            &connection,
-            "_slate_schedule_ticks",
-            "state",
-            "TEXT NOT NULL DEFAULT 'firing'",
-        )? {
-            connection.execute_batch(schedules::STATE_OF_OLDER_TICKS)?;
+            let present: bool = connection.query_row(
+                &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+                [column],
+                |row| row.get(0),
+            )?;
+            if !present {
+                connection.execute_batch(&format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+                ))?;
+            }
         }
         Ok(Self::with_connection(connection, read_cache_bytes))
     }

@@ -24,16 +24,6 @@ pub(super) const SETUP: &str = "
     );
 ";
 
-/// The `state` of each tick recorded before ticks had one, read once from
-/// its outcome's words, as the store file's `state` column is added.
-pub(super) const STATE_OF_OLDER_TICKS: &str = "
-    UPDATE _slate_schedule_ticks SET state = CASE
-        WHEN outcome = 'firing' THEN 'firing'
-        WHEN outcome LIKE 'fired%' THEN 'fired'
-        WHEN outcome LIKE 'passed over%' THEN 'passed_over'
-        ELSE 'not_fired' END
-";
-
 impl TickLedger for EmbeddedStore {
     fn claim_tick(
         &self,

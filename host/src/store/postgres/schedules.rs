@@ -21,21 +21,10 @@ pub(super) const SETUP: &str = "
         state TEXT NOT NULL DEFAULT 'firing',
         PRIMARY KEY (schedule, tick_at)
     );
-    -- Ticks recorded before ticks had a state get one, read once from
-    -- their outcome's words; asked first, so that connecting does not
-    -- lock the table every time.
-    DO $$ BEGIN
-        IF NOT EXISTS (SELECT 1 FROM information_schema.columns
-                       WHERE table_schema = '_slate' AND table_name = 'schedule_ticks'
-                         AND column_name = 'state') THEN
-            ALTER TABLE _slate.schedule_ticks ADD COLUMN state TEXT NOT NULL DEFAULT 'firing';
-            UPDATE _slate.schedule_ticks SET state = CASE
-                WHEN outcome = 'firing' THEN 'firing'
-                WHEN outcome LIKE 'fired%' THEN 'fired'
-                WHEN outcome LIKE 'passed over%' THEN 'passed_over'
-                ELSE 'not_fired' END;
-        END IF;
-    END $$;
+    -- Ticks recorded before ticks had a state read `firing` here, and
+    -- their state from their words (`TickState::of_row`).
+    ALTER TABLE _slate.schedule_ticks
+        ADD COLUMN IF NOT EXISTS state TEXT NOT NULL DEFAULT 'firing';
 ";
 
 impl TickLedger for PostgresStore {
