@@ -1596,6 +1596,84 @@ fn slate_health_counts_the_failed_runs_of_a_processor_it_does_not_load() {
     assert_eq!(problems_of(with_plugins(&["health", "--json"])), [true]);
 }
 
+/// `slate health` probes a store it may only read (a read-only mount, a
+/// monitoring user without write access): it says it reaps nothing, and
+/// reports a run whose lease is over as `stale_running`, left running for
+/// a host that can write. Before, it failed with "attempt to write a
+/// readonly database" and reported nothing.
+#[test]
+fn slate_health_reports_a_store_it_may_only_read_without_reaping() {
+    use slate::runs::{NewRun, RunStatus, Trigger};
+    use slate::store::{EmbeddedStore, RunLedger};
+
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    let store_file = dir.path().join("slate.db");
+    let stale = EmbeddedStore::open(&store_file)
+        .unwrap()
+        .start_run(&NewRun {
+            processor: "PlayerGameSummaryProcessor".into(),
+            phase: slate::phase::Phase::Analytics,
+            data_date: crate::support::date("2026-01-12"),
+            host_id: "another-machine:7".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Cli,
+            lease: std::time::Duration::from_millis(1),
+        })
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let read_only = crate::support::ReadOnlyFolder::of(dir.path());
+
+    let health = read_only.slate(&["health"]);
+
+    assert_eq!(health.status.code(), Some(1), "{}", stderr(&health));
+    assert_contains(&stderr(&health), "takes no writes here");
+    assert_contains(&stderr(&health), "stale runs are reported, not reaped");
+    assert_contains(
+        &stdout(&health),
+        &format!(
+            "STALE_RUNNING PlayerGameSummaryProcessor 2026-01-12 (run {})",
+            stale.run_id
+        ),
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&read_only.slate(&["health", "--json"]).stdout).unwrap();
+    assert_eq!(report["healthy"], false, "{report:#}");
+    drop(read_only);
+    let still = EmbeddedStore::open(&store_file)
+        .unwrap()
+        .run(&stale.run_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.status, RunStatus::Running, "nothing was written");
+}
+
+/// The commands that read work on a store this user may only read, and
+/// one that writes fails saying why. Before, every command failed on
+/// opening it, with SQLite's "attempt to write a readonly database".
+#[test]
+fn a_store_this_user_may_only_read_can_be_read_and_a_write_says_why_it_fails() {
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    let read_only = crate::support::ReadOnlyFolder::of(dir.path());
+
+    let runs = read_only.slate(&["runs", "--json"]);
+    assert_succeeded(&runs);
+    let listed: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(9), "{listed:#}");
+    let tables = read_only.slate(&["tables"]);
+    assert_succeeded(&tables);
+    assert_contains(&stdout(&tables), "nba_analytics.player_game_summary");
+
+    let run = read_only.slate(&["run", "--date", "2026-01-11"]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    assert_contains(
+        &stderr(&run),
+        &format!(
+            "the store {}: the store takes no writes here",
+            dir.path().join("slate.db").display()
+        ),
+    );
+}
+
 /// A command the embedded store fails (here a trigger refuses every
 /// claim, as a full disk or a lock held elsewhere would) names the store's
 /// file beside SQLite's words, which name none: "database is locked" on

@@ -633,6 +633,51 @@ fn a_state_urls_lock_timeout_bounds_a_statement_kept_waiting() {
     lock.rollback().unwrap();
 }
 
+/// `slate health` probes run state on a PostgreSQL server that takes no
+/// writes (a standby; here the database's `default_transaction_read_only`):
+/// a run whose lease is over is reported `stale_running`, not reaped, and
+/// the probe says so. Before, it failed on the reap it could not write.
+#[test]
+fn slate_health_probes_a_read_only_state_database_without_reaping() {
+    let url = isolated_url();
+    let folder = host_folder();
+    let store = PostgresStore::connect(&url).unwrap();
+    // A first probe, while the database takes writes, sets up the registry.
+    slate(folder.path(), &["--state", &url, "health"]);
+    let stale = run_elsewhere(
+        &store,
+        "SlowProcessor",
+        date("2026-01-12"),
+        std::time::Duration::from_millis(1),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let database = url.rsplit('/').next().unwrap();
+    postgres::Client::connect(&url, postgres::NoTls)
+        .unwrap()
+        .batch_execute(&format!(
+            "ALTER DATABASE {database} SET default_transaction_read_only = on"
+        ))
+        .unwrap();
+
+    let health = slate(folder.path(), &["--state", &url, "health"]);
+
+    assert_eq!(health.status.code(), Some(1), "{}", stderr(&health));
+    assert_contains(&stderr(&health), "the store takes no writes here");
+    assert_contains(&stderr(&health), "stale runs are reported, not reaped");
+    assert_contains(
+        &String::from_utf8_lossy(&health.stdout),
+        &format!(
+            "STALE_RUNNING SlowProcessor 2026-01-12 (run {})",
+            stale.run_id
+        ),
+    );
+    assert_eq!(
+        store.run(&stale.run_id).unwrap().unwrap().status,
+        RunStatus::Running,
+        "nothing was written"
+    );
+}
+
 /// `slate backfill --reprocess all` to 2026-04-12, one run at a time, with
 /// run state at `url`, from `args` (`--from` and more), in the background,
 /// its output piped.

@@ -325,6 +325,75 @@ pub fn demo_data_dir(from: &str, to: &str) -> tempfile::TempDir {
     dir
 }
 
+/// A data folder no one may write to while this lives: every folder in it
+/// `r-x`, every file `r--`. Root writes whatever the modes say, so as root
+/// [`ReadOnlyFolder::slate`] runs as `nobody`, whom the modes bind.
+pub struct ReadOnlyFolder {
+    path: std::path::PathBuf,
+}
+
+impl ReadOnlyFolder {
+    /// Takes write access to `path` and everything in it away from all.
+    pub fn of(path: &std::path::Path) -> Self {
+        set_modes(path, 0o555, 0o444);
+        ReadOnlyFolder {
+            path: path.to_path_buf(),
+        }
+    }
+
+    /// `slate --data-dir <the folder> <args>`, as a user who may only read
+    /// it.
+    pub fn slate(&self, args: &[&str]) -> std::process::Output {
+        use std::os::unix::fs::MetadataExt;
+        let as_root = std::fs::metadata(&self.path).is_ok_and(|m| m.uid() == 0);
+        let mut command = if as_root {
+            let mut setpriv = std::process::Command::new("setpriv");
+            setpriv.args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                env!("CARGO_BIN_EXE_slate"),
+            ]);
+            setpriv
+        } else {
+            std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        };
+        command
+            .arg("--data-dir")
+            .arg(&self.path)
+            .args(args)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("run slate (as root, through util-linux's setpriv)")
+    }
+}
+
+impl Drop for ReadOnlyFolder {
+    fn drop(&mut self) {
+        set_modes(&self.path, 0o755, 0o644);
+    }
+}
+
+/// Sets every folder under `path` (itself included) to `folders`, and
+/// every file to `files`; links are left as they are.
+fn set_modes(path: &std::path::Path, folders: u32, files: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let kind = std::fs::symlink_metadata(path).expect("a folder entry");
+    if kind.is_symlink() {
+        return;
+    }
+    let mode = if kind.is_dir() { folders } else { files };
+    if kind.is_dir() {
+        // Writable while its entries change, so that a folder is never left
+        // half done.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for entry in std::fs::read_dir(path).unwrap() {
+            set_modes(&entry.unwrap().path(), folders, files);
+        }
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
 /// What a finished command wrote to stderr, as text.
 pub fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

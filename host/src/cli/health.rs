@@ -1,6 +1,7 @@
 //! `slate health`: the pipeline health check, as text or JSON.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Result;
 use slate::alerts::AlertsConfig;
@@ -14,32 +15,50 @@ const MISSING_DATES_LISTED: usize = 5;
 
 /// Prints the health report; exits non-zero when the pipeline is unhealthy.
 pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
-    let host = Host::open(options, false, 0)?;
     // A probe needs the channels' names, not their secrets.
     let config_file = options.data_dir.config_file();
     let alerts = AlertsConfig::load_without_secrets(&config_file)?;
     let channels: Vec<String> = alerts.channels.into_iter().map(|c| c.name).collect();
-    // Opening the host reaps stale runs, recording an alert for each: they
-    // go out now, as `slate reap`'s do, where the channels' secrets are at
-    // hand; a probe without them says so and leaves them queued.
-    if host.executor.leases().reaped_total() > 0 && !channels.is_empty() {
-        match AlertsConfig::load(&config_file) {
-            Ok(_) => {
-                super::alerts::deliver_after_command(options, &host.store)?;
+    let (store, pipeline, registry) = match Host::open(options, false, 0) {
+        Ok(host) => {
+            // Opening the host reaps stale runs, recording an alert for
+            // each: they go out now, as `slate reap`'s do, where the
+            // channels' secrets are at hand; a probe without them says so
+            // and leaves them queued.
+            if host.executor.leases().reaped_total() > 0 && !channels.is_empty() {
+                match AlertsConfig::load(&config_file) {
+                    Ok(_) => {
+                        super::alerts::deliver_after_command(options, &host.store)?;
+                    }
+                    Err(error) => eprintln!(
+                        "alerts: the reaped runs' alerts stay queued for the next delivering command: {error:#}"
+                    ),
+                }
             }
-            Err(error) => eprintln!(
-                "alerts: the reaped runs' alerts stay queued for the next delivering command: {error:#}"
-            ),
+            (host.store, host.pipeline, host.registry)
         }
-    }
+        // A probe of a store it may only read (a read-only mount, a
+        // standby server) reports what it reads: a stale run shows as
+        // `stale_running`, left for a host that can write to reap.
+        Err(error) if super::refuses_writes(&error) => {
+            let error = super::naming_the_store_file(error, options);
+            eprintln!(
+                "note: {}; stale runs are reported, not reaped",
+                super::one_line(&error)
+            );
+            let (store, pipeline, registry) = super::open_to_read(options)?;
+            (store, pipeline, Arc::new(registry))
+        }
+        Err(error) => return Err(error),
+    };
     let report = report(
-        host.store.as_ref(),
-        &host.pipeline,
+        store.as_ref(),
+        &pipeline,
         chrono::Utc::now(),
         alerts.no_rows_deadline,
     )?
-    .with_alert_channels(host.store.as_ref(), &channels)?
-    .forgiving_ended(|name| host.registry.ended_at(name))?;
+    .with_alert_channels(store.as_ref(), &channels)?
+    .forgiving_ended(|name| registry.ended_at(name))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -728,7 +728,7 @@ fn naming_the_store_file(error: anyhow::Error, options: &HostOptions) -> anyhow:
     let store_failed = error.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<slate::store::StoreError>(),
-            Some(slate::store::StoreError::Backend(_))
+            Some(slate::store::StoreError::Backend(_) | slate::store::StoreError::ReadOnly(_))
         )
     });
     if !options.warehouse.is_embedded()
@@ -738,6 +738,16 @@ fn naming_the_store_file(error: anyhow::Error, options: &HostOptions) -> anyhow:
         return error;
     }
     error.context(format!("the store {}", file.display()))
+}
+
+/// Whether `error` is the store refusing a write because it takes none.
+pub fn refuses_writes(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<slate::store::StoreError>(),
+            Some(slate::store::StoreError::ReadOnly(_))
+        )
+    })
 }
 
 /// An error and its causes on one line, as `{:#}` writes them, but each
@@ -942,8 +952,17 @@ fn globals_given(matches: &clap::ArgMatches) -> Vec<String> {
 /// new, so that a channel is sent what is raised from the command that
 /// first names it on, and of the store's history only the alerts open
 /// then.
+///
+/// A store this user may only read is opened to be read: the commands that
+/// read work, and the first write fails saying the store takes none.
 fn open_store(options: &HostOptions, create: bool) -> Result<Arc<dyn Store>> {
-    let store = options.warehouse.open(&options.data_dir, create)?;
+    let store = match options.warehouse.open(&options.data_dir, create) {
+        Err(error) if !create && refuses_writes(&error) => {
+            tracing::debug!("the store takes no writes here; opened to be read: {error:#}");
+            return options.warehouse.open_to_read(&options.data_dir);
+        }
+        opened => opened?,
+    };
     let alerts =
         slate::alerts::AlertsConfig::load_without_secrets(&options.data_dir.config_file())?;
     if let Some(outbox) = store.alert_outbox()
@@ -994,6 +1013,16 @@ fn load_pipeline(
         &ledger,
     )?)?
     .with_shadows(shadows))
+}
+
+/// The store and the processors, opened to be read only: no run is
+/// reaped, no alert channel added, and nothing is run.
+fn open_to_read(options: &HostOptions) -> Result<(Arc<dyn Store>, Pipeline, Registry)> {
+    let store = options.warehouse.open_to_read(&options.data_dir)?;
+    let runtime = plugins::runtime(options)?;
+    let registry = plugins::registry(options)?;
+    let pipeline = load_pipeline(options, store.as_ref(), &runtime, &registry)?;
+    Ok((store, pipeline, registry))
 }
 
 impl Host {

@@ -172,6 +172,25 @@ impl WarehouseArgs {
         })
     }
 
+    /// The selected store, opened to be read only: the embedded store
+    /// read-only (it may be a file this user cannot write), the others as
+    /// [`WarehouseArgs::open`] opens an existing one.
+    pub fn open_to_read(&self, data_dir: &DataDir) -> Result<Arc<dyn Store>> {
+        if self.state.is_some() || !self.is_embedded() {
+            return self.open(data_dir, false);
+        }
+        let file = data_dir.store_file();
+        Ok(Arc::new(EmbeddedStore::open_read_only(&file).map_err(
+            |error| {
+                match error {
+                    missing @ StoreError::Missing(_) => anyhow::Error::new(missing),
+                    other => anyhow::Error::new(other)
+                        .context(format!("cannot open the store {}", file.display())),
+                }
+            },
+        )?))
+    }
+
     /// The selected store, to read inputs and run history from and never
     /// write: the embedded store opened read-only, or BigQuery, which
     /// `slate test` only ever reads.

@@ -25,7 +25,9 @@ use super::{
 };
 use crate::plugin::ProcessorSpec;
 use crate::store::postgres::connector::with_causes;
-use crate::store::postgres::{Pool, on_a_live_connection, outside_any_runtime, pool};
+use crate::store::postgres::{
+    Pool, on_a_live_connection, outside_any_runtime, pool, set_up_once, setup_fingerprint,
+};
 
 /// The channel a switch is announced on.
 const CHANNEL: &str = "slate_registry";
@@ -198,15 +200,12 @@ pub(super) struct PostgresRegistry {
     listener: Mutex<Option<postgres::Client>>,
 }
 
-/// Creates and migrates the registry's tables.
+/// Creates and migrates the registry's tables, unless this very code set
+/// them up before (a server that takes no writes can then be read).
 fn set_up(client: &mut postgres::Client) -> Result<(), postgres::Error> {
-    let mut transaction = client.transaction()?;
-    transaction.execute(
-        "SELECT pg_advisory_xact_lock(hashtext('_slate.registry setup'))",
-        &[],
-    )?;
-    transaction.batch_execute(SETUP)?;
-    transaction.commit()
+    static FINGERPRINT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| setup_fingerprint(&[SETUP]));
+    set_up_once(client, &FINGERPRINT, "_slate.registry setup", &[SETUP])
 }
 
 /// Sets the registry's tables up on a connection to a database that has

@@ -83,6 +83,11 @@ pub enum StoreError {
     /// [`StoreError::Backend`].
     #[error("the store's database is unreachable: {0}")]
     Unreachable(String),
+    /// The store can be read but takes no writes: a file this user may
+    /// not write, or a PostgreSQL server in read-only mode (a standby, or
+    /// `default_transaction_read_only`).
+    #[error("the store takes no writes here: {0}")]
+    ReadOnly(#[source] BackendError),
 }
 
 /// What a backend reports when it fails: its own error, whole. Shared, so
@@ -93,6 +98,11 @@ impl StoreError {
     /// A backend failure from its error, or from a message.
     pub fn backend(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         StoreError::Backend(BackendError::from(error.into()))
+    }
+
+    /// A write the store refused because it takes none here.
+    pub fn read_only(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::ReadOnly(BackendError::from(error.into()))
     }
 }
 

@@ -137,7 +137,11 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
 /// [`StoreError`]: the generic seam knows no backend.
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
-        StoreError::backend(error)
+        if error.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) {
+            StoreError::read_only(error)
+        } else {
+            StoreError::backend(error)
+        }
     }
 }
 
@@ -152,6 +156,22 @@ pub struct EmbeddedStore {
     read_cache: ReadCache,
     /// What each raw input's stored rows were found to break.
     raw_checks: Arc<raw_checks::RawChecks>,
+}
+
+/// Reads the schema, which a reader of a write-ahead-log store does only
+/// once it has the log's index: where it fails, opening failed.
+fn read_schema(connection: &Connection) -> rusqlite::Result<()> {
+    connection.query_row("SELECT COUNT(*) FROM sqlite_schema", [], |_| Ok(()))
+}
+
+/// Whether SQLite failed for want of writing the log's index beside the
+/// store, in a folder this user may not write.
+fn is_read_only_folder(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_READONLY_DIRECTORY
+    )
 }
 
 pub(super) fn quote(identifier: &str) -> String {
@@ -213,13 +233,33 @@ impl EmbeddedStore {
 
     /// Opens an existing store file read-only: nothing can be written
     /// through it, and no setup runs.
+    ///
+    /// A store no process has open has no write-ahead-log index (`-shm`)
+    /// beside it, and a reader must create one, in the store's folder. In a
+    /// folder this user may not write (a read-only mount, a monitoring
+    /// user's probe), the file is read as immutable instead: with no index
+    /// and no writer able to make one here, it cannot change. A writer with
+    /// its own access that starts meanwhile may make one read fail; it
+    /// cannot change what the store holds.
     pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        use rusqlite::OpenFlags;
         if !path.exists() {
             return Err(StoreError::Missing(path.display().to_string()));
         }
-        let flags =
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let connection = Connection::open_with_flags(path, flags)?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection = match Connection::open_with_flags(path, flags)
+            .and_then(|connection| read_schema(&connection).map(|()| connection))
+        {
+            Err(error) if is_read_only_folder(&error) => {
+                let mut uri = url::Url::from_file_path(std::path::absolute(path).map_err(|e| {
+                    StoreError::backend(format!("cannot resolve {}: {e}", path.display()))
+                })?)
+                .map_err(|()| StoreError::backend(format!("no file URI for {}", path.display())))?;
+                uri.set_query(Some("immutable=1"));
+                Connection::open_with_flags(uri.as_str(), flags | OpenFlags::SQLITE_OPEN_URI)?
+            }
+            opened => opened?,
+        };
         connection.busy_timeout(Duration::from_secs(10))?;
         Ok(Self::with_connection(connection, DEFAULT_READ_CACHE_BYTES))
     }

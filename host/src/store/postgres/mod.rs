@@ -156,6 +156,8 @@ impl From<postgres::Error> for StoreError {
                 );
                 if going_away(db.code()) {
                     StoreError::Unreachable(said)
+                } else if *db.code() == postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION {
+                    StoreError::read_only(said)
                 } else {
                     StoreError::backend(said)
                 }
@@ -314,25 +316,41 @@ const SETUPS: [&str; 5] = [
 /// them up before: run on every connection the pool opens, so a database
 /// dropped and created again, empty, gets them back at the next one.
 fn ensure_schema(client: &mut postgres::Client) -> Result<(), postgres::Error> {
-    static FINGERPRINT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        use sha2::Digest;
-        sha2::Sha256::digest(SETUPS.concat().as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    });
-    // A database set up by this very code is left alone: its DDL
-    // (`CREATE INDEX IF NOT EXISTS` takes a share lock on the run table
-    // before it finds the index there) would queue behind any open write
-    // transaction, and every host's run claims and lease renewals behind
-    // it.
+    static FINGERPRINT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| setup_fingerprint(&SETUPS));
+    set_up_once(client, &FINGERPRINT, "_slate.setup", &SETUPS)
+}
+
+/// What names a set of setups, as `_slate.setup_done` records them done.
+pub(crate) fn setup_fingerprint(setups: &[&str]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(setups.concat().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Runs `setups` in one transaction under the advisory lock `lock`, then
+/// records `fingerprint` done; a database where it is recorded is only
+/// read. So a host leaves alone a database set up by this very code: its
+/// DDL (`CREATE INDEX IF NOT EXISTS` takes a share lock on the run table
+/// before it finds the index there) would queue behind any open write
+/// transaction, and every host's run claims and lease renewals behind it.
+/// And a server that takes no writes (a standby) can be read: DDL, even
+/// of what exists, is refused there.
+pub(crate) fn set_up_once(
+    client: &mut postgres::Client,
+    fingerprint: &str,
+    lock: &str,
+    setups: &[&str],
+) -> Result<(), postgres::Error> {
     let done = client
         .query_one("SELECT to_regclass('_slate.setup_done') IS NOT NULL", &[])?
         .get::<_, bool>(0)
         && client
             .query_opt(
                 "SELECT 1 FROM _slate.setup_done WHERE fingerprint = $1",
-                &[&*FINGERPRINT],
+                &[&fingerprint],
             )?
             .is_some();
     if done {
@@ -341,19 +359,17 @@ fn ensure_schema(client: &mut postgres::Client) -> Result<(), postgres::Error> {
     // Two hosts creating the schema at once would race in the catalog: the
     // first takes this lock, the second then finds everything made.
     let mut transaction = client.transaction()?;
-    transaction.execute(
-        "SELECT pg_advisory_xact_lock(hashtext('_slate.setup'))",
-        &[],
-    )?;
-    for setup in SETUPS {
+    transaction.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&lock])?;
+    for setup in setups {
         transaction.batch_execute(setup)?;
     }
     transaction.batch_execute(
-        "CREATE TABLE IF NOT EXISTS _slate.setup_done (fingerprint TEXT PRIMARY KEY)",
+        "CREATE SCHEMA IF NOT EXISTS _slate;
+         CREATE TABLE IF NOT EXISTS _slate.setup_done (fingerprint TEXT PRIMARY KEY)",
     )?;
     transaction.execute(
         "INSERT INTO _slate.setup_done (fingerprint) VALUES ($1) ON CONFLICT DO NOTHING",
-        &[&*FINGERPRINT],
+        &[&fingerprint],
     )?;
     transaction.commit()
 }
