@@ -1279,6 +1279,11 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
         &["--max-runtime-secs", "1e300", "runs"],
         &["--heartbeat-secs", "NaN", "runs"],
         &["--heartbeat-secs", "100", "--lease-secs", "10", "runs"],
+        // Past what a lease or deadline can reach (a lease past the year
+        // 9999 was stored as 1970, a grace of 1e19 s overflowed at
+        // shutdown), or finer than any timer keeps.
+        &["--lease-secs", "3e11", "reap"],
+        &["--heartbeat-secs", "1e-10", "--lease-secs", "1e-9", "reap"],
         // A range that ends before it starts.
         &["backfill", "--from", "2026-01-20", "--to", "2026-01-10"],
         &["demo", "--from", "2026-01-20", "--to", "2026-01-10"],
@@ -1351,6 +1356,11 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
     ] {
         assert_eq!(code(args), Some(2), "slate {}", args.join(" "));
     }
+    let too_long = slate(dir.path(), &["--lease-secs", "3e11", "reap"]);
+    assert_contains(
+        &stderr(&too_long),
+        "'3e11' for '--lease-secs <SECONDS>': must be from 0.001 to 31622400 seconds",
+    );
     for tolerance in ["--tolerance=-1", "--tolerance=NaN", "--tolerance=inf"] {
         let test = [
             "test",

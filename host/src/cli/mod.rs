@@ -58,21 +58,37 @@ struct Cli {
     plugin_dir: Option<PathBuf>,
     /// Seconds between lease renewals of a running run.
     #[arg(
-        long,
+        long = "heartbeat-secs",
         global = true,
         env = "SLATE_HEARTBEAT_SECS",
-        default_value_t = 10.0
+        default_value = "10",
+        value_name = "SECONDS",
+        value_parser = seconds
     )]
-    heartbeat_secs: f64,
+    heartbeat: Duration,
     /// Seconds a lease holds without renewal; a running run past it is stale.
-    #[arg(long, global = true, env = "SLATE_LEASE_SECS", default_value_t = 60.0)]
-    lease_secs: f64,
+    #[arg(
+        long = "lease-secs",
+        global = true,
+        env = "SLATE_LEASE_SECS",
+        default_value = "60",
+        value_name = "SECONDS",
+        value_parser = seconds
+    )]
+    lease: Duration,
     /// Meter fuel, so that `fuel` limits in slate.toml are enforced.
     #[arg(long, global = true)]
     fuel: bool,
     /// Seconds a run may keep running before it is flagged and cancelled.
-    #[arg(long, global = true, env = "SLATE_MAX_RUNTIME_SECS", default_value_t = 4.0 * 3600.0)]
-    max_runtime_secs: f64,
+    #[arg(
+        long = "max-runtime-secs",
+        global = true,
+        env = "SLATE_MAX_RUNTIME_SECS",
+        default_value = "14400",
+        value_name = "SECONDS",
+        value_parser = seconds
+    )]
+    max_runtime: Duration,
     #[command(flatten)]
     warehouse: warehouse::WarehouseArgs,
     #[command(subcommand)]
@@ -443,9 +459,9 @@ pub fn run() -> Result<ExitCode> {
         plugin_dir: cli.plugin_dir.clone(),
         fuel: cli.fuel,
         leases: LeaseConfig {
-            heartbeat: seconds("--heartbeat-secs", cli.heartbeat_secs)?,
-            lease: seconds("--lease-secs", cli.lease_secs)?,
-            max_runtime: seconds("--max-runtime-secs", cli.max_runtime_secs)?,
+            heartbeat: cli.heartbeat,
+            lease: cli.lease,
+            max_runtime: cli.max_runtime,
         },
     };
     let LeaseConfig {
@@ -844,12 +860,28 @@ fn parse_date(text: &str) -> Result<NaiveDate> {
     Ok(dates::parse(text)?)
 }
 
-/// A positive number of seconds as a duration, naming the flag when it is not.
-fn seconds(flag: &str, value: f64) -> Result<Duration> {
-    match Duration::try_from_secs_f64(value) {
-        Ok(duration) if value > 0.0 => Ok(duration),
-        _ => usage!("{flag} must be a positive number of seconds, not {value}"),
+/// The bounds of a flag given in seconds: a millisecond, the finest any of
+/// the host's timers keeps, to 366 days. A lease or deadline past that
+/// would outrun the clocks' range (a lease past the year 9999 was stored
+/// as 1970, and a grace of 1e19 s overflowed at shutdown), and no wait
+/// the host makes needs more.
+const SECONDS: std::ops::RangeInclusive<f64> = 0.001..=366.0 * 86_400.0;
+
+/// A flag's number of seconds as a duration, within [`SECONDS`]; clap
+/// names the flag and the value as given when it is not.
+fn seconds(text: &str) -> std::result::Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "not a number of seconds".to_string())?;
+    if !SECONDS.contains(&value) {
+        return Err(format!(
+            "must be from {} to {} seconds (366 days)",
+            SECONDS.start(),
+            SECONDS.end()
+        ));
     }
+    Ok(Duration::from_secs_f64(value))
 }
 
 /// Lets a closed standard output end a command quietly, as it ends `ls` or
@@ -1139,6 +1171,41 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every flag in seconds takes a millisecond to 366 days, and refuses
+    /// (exit 2, naming the flag and the value as given) what a lease or
+    /// deadline cannot reach: a grace of 1e19 s overflowed at shutdown,
+    /// after the server had stopped waiting for its runs.
+    #[test]
+    fn a_flag_in_seconds_takes_a_millisecond_to_366_days() {
+        let parse = |flag: &str, value: &str| {
+            let args = ["slate", "serve", "--token", "t", &format!("{flag}={value}")];
+            <Cli as clap::Parser>::try_parse_from(args)
+        };
+        let flags = [
+            "--heartbeat-secs",
+            "--lease-secs",
+            "--max-runtime-secs",
+            "--grace-secs",
+            "--header-timeout-secs",
+            "--body-timeout-secs",
+            "--health-cache-secs",
+        ];
+        for flag in flags {
+            for taken in ["0.001", "1", "31622400"] {
+                assert!(parse(flag, taken).is_ok(), "{flag} {taken}");
+            }
+            for refused in ["1e19", "31622401", "0", "0.0009", "-1", "NaN", "inf", "x"] {
+                let error = parse(flag, refused).map(|_| ()).unwrap_err();
+                assert_eq!(error.exit_code(), 2, "{flag} {refused}");
+                let said = error.to_string();
+                assert!(
+                    said.contains(&format!("'{refused}' for '{flag} <SECONDS>'")),
+                    "{said}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn a_printed_command_repeats_the_global_options_given_with_absolute_paths_and_no_password() {

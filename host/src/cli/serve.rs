@@ -39,8 +39,14 @@ pub struct ServeArgs {
     protect_reads: bool,
     /// Seconds a shutdown lets in-flight runs finish before stopping them
     /// (a second SIGTERM or SIGINT ends it at once).
-    #[arg(long, env = "SLATE_GRACE_SECS", default_value_t = 20.0)]
-    grace_secs: f64,
+    #[arg(
+        long = "grace-secs",
+        env = "SLATE_GRACE_SECS",
+        default_value = "20",
+        value_name = "SECONDS",
+        value_parser = seconds
+    )]
+    grace: Duration,
     /// The largest JSON request body, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     max_body_bytes: usize,
@@ -49,17 +55,34 @@ pub struct ServeArgs {
     watch: Option<PathBuf>,
     /// Seconds a client may take to send a request's headers; a keep-alive
     /// connection idle for as long is closed too.
-    #[arg(long, env = "SLATE_HEADER_TIMEOUT_SECS", default_value_t = 10.0)]
-    header_timeout_secs: f64,
+    #[arg(
+        long = "header-timeout-secs",
+        env = "SLATE_HEADER_TIMEOUT_SECS",
+        default_value = "10",
+        value_name = "SECONDS",
+        value_parser = seconds
+    )]
+    header_timeout: Duration,
     /// Seconds a client may take to send a request's body.
-    #[arg(long, env = "SLATE_BODY_TIMEOUT_SECS", default_value_t = 30.0)]
-    body_timeout_secs: f64,
+    #[arg(
+        long = "body-timeout-secs",
+        env = "SLATE_BODY_TIMEOUT_SECS",
+        default_value = "30",
+        value_name = "SECONDS",
+        value_parser = seconds
+    )]
+    body_timeout: Duration,
     /// The most connections served at once; more are answered 503 at once.
     #[arg(long, env = "SLATE_MAX_CONNECTIONS", default_value_t = 512)]
     max_connections: usize,
     /// Seconds `GET /health` serves the same report (`?fresh=1` bypasses it).
-    #[arg(long, default_value_t = 2.0)]
-    health_cache_secs: f64,
+    #[arg(
+        long = "health-cache-secs",
+        default_value = "2",
+        value_name = "SECONDS",
+        value_parser = seconds
+    )]
+    health_cache: Duration,
 }
 
 /// The bounds of `--max-body-bytes`.
@@ -120,22 +143,22 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         );
     }
     config.max_body_bytes = args.max_body_bytes;
-    config.grace = seconds("--grace-secs", args.grace_secs)?;
+    config.grace = args.grace;
     let grace = config.grace;
-    config.header_read_timeout = seconds("--header-timeout-secs", args.header_timeout_secs)?;
-    config.body_read_timeout = seconds("--body-timeout-secs", args.body_timeout_secs)?;
+    config.header_read_timeout = args.header_timeout;
+    config.body_read_timeout = args.body_timeout;
     if args.max_connections == 0 {
         usage!("--max-connections must be at least 1");
     }
     config.max_connections = args.max_connections;
     // A report kept longer than an hour would be no health check at all.
-    if args.health_cache_secs > MAX_HEALTH_CACHE_SECS {
+    if args.health_cache.as_secs_f64() > MAX_HEALTH_CACHE_SECS {
         usage!(
             "--health-cache-secs must be at most {MAX_HEALTH_CACHE_SECS}, not {}",
-            args.health_cache_secs
+            args.health_cache.as_secs_f64()
         );
     }
-    config.health_ttl = seconds("--health-cache-secs", args.health_cache_secs)?;
+    config.health_ttl = args.health_cache;
 
     config.alerts = AlertsConfig::load(&options.data_dir.config_file())?;
     config.schedules = slate::schedule::load(&options.data_dir.config_file())?;
