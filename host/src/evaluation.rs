@@ -164,10 +164,16 @@ fn check_process(
     };
     // A read the store failed is the run's failure, whatever the processor
     // made of it: an error it passed on, or rows it made without the data.
+    // So is a read past the limit on rows read.
     if let Some(failure) = input_failure {
         let (kind, message) = match failure {
             InputFailure::Refused(message) => (ErrorKind::Input, message),
             InputFailure::Unreachable(message) => (ErrorKind::Unreachable, message),
+            InputFailure::OverLimit(breach) => {
+                let mut failure = Failure::new(breach.kind(), breach.to_string(), rows_read);
+                failure.limit = Some(breach.values());
+                return Err(counted(failure));
+            }
         };
         return Err(counted(Failure::new(
             kind,

@@ -3,8 +3,8 @@
 //! Each limit has a host default; a processor may get its own values in the
 //! `[limits.processors.<Name>]` table of `slate.toml` in the data directory.
 //! A breach fails the run with its own kind (`limit_memory`, `limit_time`,
-//! `limit_fuel`, `limit_output`), and the limit and the observed value go
-//! into the run record.
+//! `limit_fuel`, `limit_output`, `limit_read`), and the limit and the
+//! observed value go into the run record.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -158,6 +158,22 @@ pub enum LimitBreach {
         /// Bytes returned, approximately.
         observed: u64,
     },
+    /// A read would have taken the rows read past the limit; the host
+    /// refused it, and the run fails with it whatever the processor did.
+    #[error(
+        "read limit of {limit} rows exceeded: reading {rows} rows of {table} would make \
+         {observed} rows read"
+    )]
+    RowsRead {
+        /// The most rows a run may read.
+        limit: u64,
+        /// The rows read with the refused read.
+        observed: u64,
+        /// The refused read's rows.
+        rows: u64,
+        /// The table it read.
+        table: String,
+    },
     /// The guest tried to hand the host more data in one call than the
     /// output limits allow, so it was stopped before the host took it.
     #[error(
@@ -182,6 +198,7 @@ impl LimitBreach {
             LimitBreach::OutputRows { .. }
             | LimitBreach::OutputBytes { .. }
             | LimitBreach::OutputTransfer { .. } => ErrorKind::LimitOutput,
+            LimitBreach::RowsRead { .. } => ErrorKind::LimitRead,
         }
     }
 
@@ -192,7 +209,10 @@ impl LimitBreach {
             | LimitBreach::CpuTime { limit, observed }
             | LimitBreach::WallTime { limit, observed }
             | LimitBreach::OutputRows { limit, observed }
-            | LimitBreach::OutputBytes { limit, observed } => (limit, observed),
+            | LimitBreach::OutputBytes { limit, observed }
+            | LimitBreach::RowsRead {
+                limit, observed, ..
+            } => (limit, observed),
             LimitBreach::WaitPastLimit { limit, until } => (limit, until),
             LimitBreach::Fuel { limit } | LimitBreach::OutputTransfer { limit } => (limit, limit),
         }

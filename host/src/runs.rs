@@ -40,6 +40,8 @@ pub enum ErrorKind {
     LimitFuel,
     /// The processor returned too many rows or bytes.
     LimitOutput,
+    /// The processor read more rows than its limit.
+    LimitRead,
     /// Output rows failed schema validation.
     Validation,
     /// Writing to the warehouse failed.
@@ -145,6 +147,7 @@ text_enum!(RunStatus {
 text_enum!(ErrorKind {
     Plugin => "plugin", Trap => "trap", LimitMemory => "limit_memory",
     LimitTime => "limit_time", LimitFuel => "limit_fuel", LimitOutput => "limit_output",
+    LimitRead => "limit_read",
     Validation => "validation", Load => "load", Stale => "stale", Upstream => "upstream",
     Shutdown => "shutdown", Ownership => "ownership", Input => "input", Host => "host",
     Unreachable => "unreachable",

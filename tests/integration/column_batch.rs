@@ -283,11 +283,17 @@ fn batch_reads_count_against_the_runs_read_limit() {
     let record = host.run(&echo, date("2026-01-15"));
 
     assert_eq!(record.status, RunStatus::Failed);
-    assert_eq!(record.error_kind, Some(ErrorKind::Plugin));
-    let message = record.error_message.unwrap_or_default();
-    assert_contains(
-        &message,
-        "LimitExceeded(\"reading 3 rows of slate_test.every_type would make 3 rows read; the limit is 2\")",
+    assert_eq!(record.error_kind, Some(ErrorKind::LimitRead));
+    assert_eq!(
+        record.error_message.as_deref(),
+        Some(
+            "read limit of 2 rows exceeded: reading 3 rows of slate_test.every_type would make 3 \
+             rows read"
+        )
+    );
+    assert_eq!(
+        (record.limit_value, record.observed_value),
+        (Some(2), Some(3))
     );
     assert!(
         host.rows(&echo.spec.output_table, date("2026-01-15"))
@@ -307,10 +313,17 @@ fn coded_reads_count_against_the_runs_read_limit() {
     let record = host.run(&echo, date("2026-03-02"));
 
     assert_eq!(record.status, RunStatus::Failed);
-    assert_eq!(record.error_kind, Some(ErrorKind::Plugin));
-    assert_contains(
-        &record.error_message.unwrap_or_default(),
-        "LimitExceeded(\"reading 3 rows of slate_test.every_type would make 3 rows read; the limit is 2\")",
+    assert_eq!(record.error_kind, Some(ErrorKind::LimitRead));
+    assert_eq!(
+        record.error_message.as_deref(),
+        Some(
+            "read limit of 2 rows exceeded: reading 3 rows of slate_test.every_type would make 3 \
+             rows read"
+        )
+    );
+    assert_eq!(
+        (record.limit_value, record.observed_value),
+        (Some(2), Some(3))
     );
     assert!(
         host.rows(&echo.spec.output_table, date("2026-03-02"))

@@ -687,6 +687,48 @@ fn an_output_past_the_transfer_bound_of_the_output_limits_fails_as_limit_output(
     assert_contains(&message, &format!("more than {bound} bytes"));
 }
 
+/// A read past the limit on rows read fails the run as `limit_read`, with
+/// the limit and the rows it would have made, even when the processor
+/// takes the refusal as no rows and returns rows anyway. Before, the
+/// refusal was only the processor's to report (kind `plugin`, no values),
+/// and one that swallowed it committed rows made without the data as a
+/// success.
+#[test]
+fn a_read_past_the_read_limit_fails_the_run_whatever_the_processor_makes_of_it() {
+    let limits = RunLimits {
+        max_rows_read: 1,
+        ..RunLimits::default()
+    };
+    let host = TestHost::with(limits, LeaseConfig::default());
+    let day = date("2026-01-11");
+    let columns = [("n", ColumnType::Int64)];
+    let two_rows: [&[Scalar]; 2] = [&[Scalar::Int64(1)], &[Scalar::Int64(2)]];
+    set_control(
+        host.store.as_ref(),
+        &hostile_control(),
+        day,
+        &columns,
+        &two_rows,
+    );
+    let swallower = host.fixture(components::HOSTILE_READ_LIMIT_SWALLOW);
+
+    let record = host.run(&swallower, day);
+
+    let message = failure_message(&record, ErrorKind::LimitRead);
+    assert_eq!(
+        message,
+        "read limit of 1 rows exceeded: reading 2 rows of slate_test.hostile_control would make 2 rows read"
+    );
+    assert_eq!(
+        (record.limit_value, record.observed_value),
+        (Some(1), Some(2))
+    );
+    assert!(
+        host.rows(&swallower.spec.output_table, day).rows.is_empty(),
+        "no row made without the data was loaded"
+    );
+}
+
 #[test]
 fn a_log_flood_is_cut_to_the_runs_budget_and_the_dropped_lines_are_counted() {
     let limits = RunLimits {

@@ -38,8 +38,9 @@ pub struct RunIdentity {
     pub run_id: String,
 }
 
-/// Why a read of a declared input failed in the store: the run's failure,
-/// whatever the processor made of it.
+/// Why a read of a declared input failed in the store, or was refused for
+/// the run's limit on rows read: the run's failure, whatever the processor
+/// made of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputFailure {
     /// The store read the table and refused what it holds (a row its
@@ -47,6 +48,8 @@ pub enum InputFailure {
     Refused(String),
     /// The store could not be reached; the read may work if tried again.
     Unreachable(String),
+    /// The read would have taken the run past its limit on rows read.
+    OverLimit(LimitBreach),
 }
 
 /// How much of a guest's stderr (panic messages) a run keeps.
@@ -65,8 +68,8 @@ pub struct RunState {
     window: ReadWindow,
     source: Arc<dyn InputSource>,
     rows_read: u64,
-    /// The first read of an input that failed in the store, as the host
-    /// told the processor.
+    /// The first read of an input that failed in the store, or went past
+    /// the limit on rows read, as the host told the processor.
     input_failure: Option<InputFailure>,
     stderr: MemoryOutputPipe,
     started: std::time::Instant,
@@ -483,12 +486,16 @@ impl RunState {
         }
         match read(self.source.as_ref(), &table, start, end) {
             Ok(rows) if self.rows_read + rows.row_count() > self.max_rows_read => {
-                Err(ReadError::LimitExceeded(format!(
-                    "reading {} rows of {table} would make {} rows read; the limit is {}",
-                    rows.row_count(),
-                    self.rows_read + rows.row_count(),
-                    self.max_rows_read
-                )))
+                let breach = LimitBreach::RowsRead {
+                    limit: self.max_rows_read,
+                    observed: self.rows_read + rows.row_count(),
+                    rows: rows.row_count(),
+                    table: table.to_string(),
+                };
+                let message = breach.to_string();
+                self.input_failure
+                    .get_or_insert(InputFailure::OverLimit(breach));
+                Err(ReadError::LimitExceeded(message))
             }
             Ok(rows) => {
                 self.rows_read += rows.row_count();
