@@ -147,9 +147,24 @@ pub enum AlertsSectionError {
         /// The variable.
         variable: String,
     },
-    /// A URL that is not `http(s)://...` (its value is not repeated: it is secret).
-    #[error("[[alerts.channel]] `{0}`: the URL must start with https:// or http://")]
-    BadUrl(String),
+    /// A URL that is not a well-formed `http(s)://host...` (its value is
+    /// not repeated: it is secret).
+    #[error("[[alerts.channel]] `{channel}`: {problem} (the URL is not repeated: it is secret)")]
+    BadUrl {
+        /// The channel.
+        channel: String,
+        /// What is wrong with the URL.
+        problem: String,
+    },
+    /// A header HTTP cannot carry: its name is named, its value is not
+    /// repeated (it is secret).
+    #[error("[[alerts.channel]] `{channel}` headers: {problem}")]
+    BadHeader {
+        /// The channel.
+        channel: String,
+        /// What is wrong, naming the header.
+        problem: String,
+    },
     /// A number that must be positive is not.
     #[error("[alerts] {key} must be positive")]
     NotPositive {
@@ -327,8 +342,11 @@ fn resolve_channel(
         (None, Some(variable)) => read_env(&variable)?,
         _ => return Err(AlertsSectionError::UrlSource(name)),
     };
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(AlertsSectionError::BadUrl(name));
+    if let Err(problem) = check_url(&url) {
+        return Err(AlertsSectionError::BadUrl {
+            channel: name,
+            problem,
+        });
     }
     let mut headers: Vec<(String, Secret)> = section
         .headers
@@ -337,6 +355,14 @@ fn resolve_channel(
         .collect();
     for (key, variable) in section.headers_env {
         headers.push((key, Secret::new(read_env(&variable)?)));
+    }
+    for (key, value) in &headers {
+        if let Err(problem) = check_header(key, value.expose()) {
+            return Err(AlertsSectionError::BadHeader {
+                channel: name,
+                problem,
+            });
+        }
     }
     // Left out, every event; an empty list would read as none, and be
     // taken as all.
@@ -385,6 +411,34 @@ fn resolve_channel(
         dead_after_failures,
         unset_env: unset_env.into_inner(),
     })
+}
+
+/// Whether `url` is one a request can be sent to: `http` or `https`, with
+/// a host, and a port that is one. What is wrong is said without the URL.
+fn check_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("the URL is not one: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err("the URL must start with https:// or http://".into());
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("the URL names no host".into());
+    }
+    Ok(())
+}
+
+/// Whether a header named `name` with `value` can be sent; what is wrong
+/// names the header, never its value.
+fn check_header(name: &str, value: &str) -> Result<(), String> {
+    use reqwest::header::{HeaderName, HeaderValue};
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("{name:?} is not a valid HTTP header name"))?;
+    HeaderValue::from_str(value).map_err(|_| {
+        format!(
+            "the value of {name:?} is not a valid HTTP header value (a control character, or \
+             a line break?); it is not repeated: it is secret"
+        )
+    })?;
+    Ok(())
 }
 
 fn toml_error(channel: &str, key: &str, error: &dyn fmt::Display) -> AlertsSectionError {
@@ -453,6 +507,30 @@ mod tests {
             (
                 "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"ftp://x\"\n",
                 "`a`: the URL must start with https:// or http://",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"http://\"\n",
+                "`a`: the URL is not one: empty host",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\n\
+                 url = \"http://127.0.0.1:99999/hook\"\n",
+                "`a`: the URL is not one: invalid port number (the URL is not repeated",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\n\
+                 url = \"http://exa mple.com/x\"\n",
+                "`a`: the URL is not one: invalid international domain name",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"https://x\"\n\
+                 headers = { \"Bad Header\" = \"v\" }\n",
+                "`a` headers: \"Bad Header\" is not a valid HTTP header name",
+            ),
+            (
+                "[[alerts.channel]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"https://x\"\n\
+                 headers = { Authorization = \"Bearer s3cret\\nX-Injected: 1\" }\n",
+                "`a` headers: the value of \"Authorization\" is not a valid HTTP header value",
             ),
             (
                 "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://x\"\n\

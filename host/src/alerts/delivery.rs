@@ -771,9 +771,11 @@ impl Deliverer {
                     .text()
                     .await
                     .unwrap_or_else(|e| format!("unreadable body: {}", e.without_url()));
+                // A receiver may echo the request (a 404 quoting its path):
+                // redacted before it is cut, so no part of a secret stays.
                 Response {
                     status: Some(status),
-                    excerpt: text.chars().take(EXCERPT_CHARS).collect(),
+                    excerpt: redact(&text, channel).chars().take(EXCERPT_CHARS).collect(),
                     retry_after,
                     latency: started.elapsed(),
                 }
@@ -806,16 +808,63 @@ impl Deliverer {
     }
 }
 
-/// `text` with the channel's URL and header values blanked out, in case a
-/// lower layer quoted them.
+/// `text` with the channel's secrets blanked out, in case a lower layer or
+/// the receiver quoted them: the URL, its path and query, and each of
+/// their parts, and the header values.
 fn redact(text: &str, channel: &Channel) -> String {
-    let mut text = text.replace(channel.url.expose(), "<secret>");
-    for (_, value) in &channel.headers {
-        if !value.expose().is_empty() {
-            text = text.replace(value.expose(), "<secret>");
-        }
+    let url = channel.url.expose();
+    let mut secrets = vec![url.to_string()];
+    if let Ok(parsed) = url::Url::parse(url) {
+        let path_and_query = &parsed[url::Position::BeforePath..];
+        secrets.push(path_and_query.to_string());
+        secrets.extend(
+            path_and_query
+                .split(['/', '?', '&', '='])
+                .map(str::to_string),
+        );
+    }
+    secrets.extend(channel.headers.iter().map(|(_, v)| v.expose().to_string()));
+    // The longest first: a part is not blanked inside a whole already
+    // blanked.
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    let mut text = text.to_string();
+    for secret in &secrets {
+        text = blank_out(&text, secret);
     }
     text
+}
+
+/// The shortest secret blanked wherever it stands; a shorter one is
+/// blanked only where it stands alone, not inside a word, which it would
+/// garble and so give away ("in<secret>alid" for the value `v`).
+const SECRET_ANYWHERE_LEN: usize = 8;
+
+/// `text` with `secret` replaced by `<secret>`: anywhere when it is long,
+/// only as a whole word when it is short. Below 4 characters (`/`, `api`)
+/// nothing is secret.
+fn blank_out(text: &str, secret: &str) -> String {
+    if secret.len() >= SECRET_ANYWHERE_LEN {
+        return text.replace(secret, "<secret>");
+    }
+    if secret.chars().count() < 4 {
+        return text.to_string();
+    }
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(secret) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + secret.len()..].chars().next();
+        out.push_str(&rest[..at]);
+        if before.is_some_and(is_word) || after.is_some_and(is_word) {
+            out.push_str(secret);
+        } else {
+            out.push_str("<secret>");
+        }
+        rest = &rest[at + secret.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A fraction in `[0, 1)` for backoff jitter.
@@ -855,6 +904,30 @@ mod tests {
             0.0,
             now,
         )
+    }
+
+    /// A receiver's answer that echoes the secret path, or any part of it,
+    /// is blanked; a short header value is blanked where it stands alone
+    /// and never inside a word, which it would garble and give away.
+    #[test]
+    fn what_is_quoted_of_an_attempt_blanks_every_part_of_the_secrets() {
+        let channel = Channel {
+            url: Secret::new("https://hooks.example/services/T0KEN123/hook?sig=abcd1234"),
+            headers: vec![
+                ("X-Key".into(), Secret::new("v")),
+                ("X-Pin".into(), Secret::new("4567")),
+            ],
+            ..channel()
+        };
+        let said = redact(
+            "no endpoint at /services/T0KEN123/hook?sig=abcd1234; token T0KEN123, sig abcd1234, \
+             invalid pin 4567 (not 45678)",
+            &channel,
+        );
+        assert_eq!(
+            said,
+            "no endpoint at <secret>; token <secret>, sig <secret>, invalid pin <secret> (not 45678)"
+        );
     }
 
     fn result(outcome: AttemptOutcome, status: Option<u16>, excerpt: &str) -> AttemptResult {
