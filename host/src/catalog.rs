@@ -37,6 +37,15 @@ pub enum CatalogError {
         /// Why.
         error: PluginError,
     },
+    /// A plugin-folder file is no processor: the folder the command line
+    /// named holds what it should not.
+    #[error("loading {path}: {error}")]
+    PluginFile {
+        /// The file.
+        path: PathBuf,
+        /// Why it did not load.
+        error: PluginError,
+    },
     /// The registry failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -471,9 +480,15 @@ fn load_one(
     origin: Origin,
     described: impl FnOnce() -> String,
 ) -> Result<Loaded, CatalogError> {
-    let mut plugin = runtime.load(bytes).map_err(|error| CatalogError::Plugin {
-        origin: described(),
-        error,
+    let mut plugin = runtime.load(bytes).map_err(|error| match &origin {
+        Origin::PluginDir(path) => CatalogError::PluginFile {
+            path: path.clone(),
+            error,
+        },
+        _ => CatalogError::Plugin {
+            origin: described(),
+            error,
+        },
     })?;
     if let Origin::PluginDir(path) = &origin {
         plugin.plugin_file = Some(path.as_path().into());

@@ -1415,6 +1415,39 @@ fn every_documented_exit_code_is_the_one_a_user_gets() {
     );
     let one = serde_json::from_slice::<serde_json::Value>(&one.stdout).unwrap();
     assert_eq!(one.as_array().unwrap().len(), 1, "--limit holds: {one}");
+    // A plugin folder holding a file that is no component, and a fixtures
+    // folder that does not exist: the command line named them.
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::write(plugins.path().join("x.wasm"), "hello\n").unwrap();
+    let with_text_file = crate::support::slate_with_plugins(dir.path(), plugins.path())
+        .args(["run", "--date", "2026-01-05"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        with_text_file.status.code(),
+        Some(2),
+        "{}",
+        stderr(&with_text_file)
+    );
+    assert_contains(
+        &stderr(&with_text_file),
+        "x.wasm: not a WebAssembly component",
+    );
+    let no_fixtures = dir.path().join("no-such-fixtures");
+    let test = slate(
+        dir.path(),
+        &[
+            "test",
+            components::VERSIONED_V1,
+            "--date",
+            "2026-01-10",
+            "--fixtures",
+            no_fixtures.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(test.status.code(), Some(2), "{}", stderr(&test));
+    assert_contains(&stderr(&test), "--fixtures");
+    assert_contains(&stderr(&test), "does not exist");
     // A --data-dir that is a file.
     let file = dir.path().join("slate.db");
     let output = slate(&file, &["runs"]);

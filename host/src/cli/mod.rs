@@ -558,6 +558,12 @@ pub fn run() -> Result<ExitCode> {
                     .check(date)?;
             }
             let inputs = match (fixtures, replay) {
+                // A mistyped folder is the command line's error, not a bad
+                // fixture (exit 4).
+                (Some(dir), None) if !dir.is_dir() => match dir.exists() {
+                    true => usage!("--fixtures {} is a file, not a folder", dir.display()),
+                    false => usage!("--fixtures {} does not exist", dir.display()),
+                },
                 (Some(dir), None) => test::InputChoice::Fixtures(dir),
                 (None, Some(_)) => test::InputChoice::Replay,
                 _ => usage!("give the inputs with --fixtures DIR or --replay DATE"),
@@ -798,9 +804,15 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
                 cause.downcast_ref::<slate::store::StoreError>(),
                 Some(slate::store::StoreError::Missing(_))
             )
+            // The plugin folder the command line named holds a file that
+            // is no processor, or one that cannot be read.
             || matches!(
                 cause.downcast_ref::<slate::catalog::CatalogError>(),
-                Some(slate::catalog::CatalogError::DuplicateName { .. })
+                Some(
+                    slate::catalog::CatalogError::DuplicateName { .. }
+                        | slate::catalog::CatalogError::PluginFile { .. }
+                        | slate::catalog::CatalogError::Io { .. }
+                )
             )
             // A switch the versions as they stand refuse (no earlier
             // version, no shadow to promote), or naming no version: the
