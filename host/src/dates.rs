@@ -184,13 +184,16 @@ pub enum DatesSectionError {
 /// gives: the range holds no date.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "[dates] leaves no date to serve: {set} = {value} lies beyond the {other} date the \
+    "[dates] leaves no date to serve: {set} = {value} lies {side} the {other} date the \
      schedule gives, {other_value} (its dates with margin_days = {margin_days}); set both \
      earliest and latest, or neither"
 )]
 pub struct NoDateServed {
     /// The key set, `earliest` or `latest`.
     pub set: &'static str,
+    /// Where its value lies from the other end: `after` the latest date,
+    /// or `before` the earliest.
+    pub side: &'static str,
     /// Its value.
     pub value: NaiveDate,
     /// The end the schedule gives.
@@ -284,6 +287,13 @@ impl DatesConfig {
 }
 
 impl DatesConfig {
+    /// Whether it sets one end of the range and leaves the other to the
+    /// schedule: then only the schedule can tell whether the range holds
+    /// a date ([`DatesConfig::holding_dates`]).
+    pub fn sets_one_end(&self) -> bool {
+        self.earliest.is_some() != self.latest.is_some()
+    }
+
     /// `range` (which [`DatesConfig::range`] made), unless it holds no
     /// date: one end set here lies beyond the end the schedule gives. Both
     /// ends set here are checked as the file is read.
@@ -291,12 +301,13 @@ impl DatesConfig {
         if range.earliest <= range.latest {
             return Ok(range);
         }
-        let (set, value, other, other_value) = match self.earliest {
-            Some(earliest) => ("earliest", earliest, "latest", range.latest),
-            None => ("latest", range.latest, "earliest", range.earliest),
+        let (set, value, side, other, other_value) = match self.earliest {
+            Some(earliest) => ("earliest", earliest, "after", "latest", range.latest),
+            None => ("latest", range.latest, "before", "earliest", range.earliest),
         };
         Err(NoDateServed {
             set,
+            side,
             value,
             other,
             other_value,
@@ -344,12 +355,24 @@ mod tests {
         assert_eq!((empty.set, empty.value), ("earliest", day("2031-01-01")));
         assert_eq!(empty.other_value, day("2027-04-13"));
         assert!(empty.to_string().contains("set both earliest and latest"));
+        assert!(
+            empty
+                .to_string()
+                .contains("earliest = 2031-01-01 lies after the latest date"),
+            "{empty}"
+        );
         let early = DatesConfig::parse("[dates]\nlatest = \"2001-01-01\"\n").unwrap();
         let empty = early
             .holding_dates(early.range(schedule, today))
             .unwrap_err();
         assert_eq!((empty.set, empty.value), ("latest", day("2001-01-01")));
         assert_eq!(empty.other_value, day("2024-10-20"));
+        assert!(
+            empty
+                .to_string()
+                .contains("latest = 2001-01-01 lies before the earliest date"),
+            "{empty}"
+        );
         let within = DatesConfig::parse("[dates]\nearliest = \"2026-01-01\"\n").unwrap();
         assert!(within.holding_dates(within.range(schedule, today)).is_ok());
     }

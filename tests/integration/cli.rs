@@ -1185,7 +1185,32 @@ fn bad_limits_and_dates_in_slate_toml_are_named_and_a_tiny_memory_cap_fails_only
     assert_eq!(beyond.status.code(), Some(2), "{}", stderr(&beyond));
     assert_contains(
         &stderr(&beyond),
-        "[dates] leaves no date to serve: earliest = 2031-01-01 lies beyond the latest date",
+        "[dates] leaves no date to serve: earliest = 2031-01-01 lies after the latest date",
+    );
+    // Every command that opens the store finds it, before it does anything:
+    // `slate schedules` is the dry run of slate.toml, and a deploy went
+    // ahead where every run was then refused.
+    let before = "[dates]\nlatest = \"2020-01-01\"";
+    std::fs::write(dir.path().join("slate.toml"), before).unwrap();
+    for args in [
+        &["schedules"][..],
+        &["runs"],
+        &["deploy", components::VERSIONED_V1],
+    ] {
+        let refused = slate(dir.path(), args);
+        assert_eq!(refused.status.code(), Some(2), "slate {}", args.join(" "));
+        assert_contains(
+            &stderr(&refused),
+            "[dates] leaves no date to serve: latest = 2020-01-01 lies before the earliest date",
+        );
+    }
+    std::fs::write(dir.path().join("slate.toml"), "").unwrap();
+    let deployed = slate(dir.path(), &["plugins"]);
+    assert_succeeded(&deployed);
+    assert!(
+        !stdout(&deployed).contains("VersionedProcessor"),
+        "nothing was deployed: {}",
+        stdout(&deployed)
     );
     let capped = run("memory_mib = 1");
     assert_eq!(capped.status.code(), Some(1), "{}", stderr(&capped));

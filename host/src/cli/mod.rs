@@ -1000,17 +1000,28 @@ fn globals_given(matches: &clap::ArgMatches) -> Vec<String> {
 /// A store this user may only read is opened to be read: the commands that
 /// read work, and the first write fails saying the store takes none.
 fn open_store(options: &HostOptions, create: bool) -> Result<Arc<dyn Store>> {
-    let store = match options.warehouse.open(&options.data_dir, create) {
+    let (store, takes_writes) = match options.warehouse.open(&options.data_dir, create) {
         Err(error) if !create && refuses_writes(&error) => {
             tracing::debug!("the store takes no writes here; opened to be read: {error:#}");
-            return options.warehouse.open_to_read(&options.data_dir);
+            (options.warehouse.open_to_read(&options.data_dir)?, false)
         }
-        opened => opened?,
+        opened => (opened?, true),
     };
-    let alerts =
-        slate::alerts::AlertsConfig::load_without_secrets(&options.data_dir.config_file())?;
+    // A `[dates]` that leaves no date to serve is a bad section, found
+    // before the command does anything, as every other section is.
+    let config_file = options.data_dir.config_file();
+    let dates = DatesConfig::load(&config_file)?;
+    if dates.sets_one_end() {
+        let calendar = slate::pipeline::default_calendar();
+        let range = dates::serving_range(store.as_ref(), &calendar, &dates)?;
+        if let Err(empty) = dates.holding_dates(range) {
+            usage!("{}: {empty}", config_file.display());
+        }
+    }
+    let alerts = slate::alerts::AlertsConfig::load_without_secrets(&config_file)?;
     if let Some(outbox) = store.alert_outbox()
         && !alerts.channels.is_empty()
+        && takes_writes
     {
         let names: Vec<&str> = alerts.channels.iter().map(|c| c.name.as_str()).collect();
         outbox.add_channels(&names)?;
@@ -1145,11 +1156,8 @@ impl Host {
                     .push(run.clone());
             }));
         }
+        // `open_store` refused a range that holds no date.
         let dates = DatesConfig::load(&options.data_dir.config_file())?;
-        let range = dates::serving_range(store.as_ref(), pipeline.calendar(), &dates)?;
-        if let Err(empty) = dates.holding_dates(range) {
-            usage!("{}: {empty}", options.data_dir.config_file().display());
-        }
         Ok(Host {
             dates,
             store,
