@@ -292,6 +292,8 @@ struct ScheduleSection {
     catch_up: bool,
 }
 
+use crate::config_file::shown;
+
 /// Reads every `[[schedule]]` of a `slate.toml`; none without the file.
 pub fn load(path: &Path) -> Result<Vec<Schedule>, SchedulesConfigError> {
     crate::config_file::load(path, Vec::new, parse)
@@ -303,10 +305,12 @@ pub fn parse(text: &str) -> Result<Vec<Schedule>, ScheduleSectionError> {
     let mut schedules: Vec<Schedule> = Vec::new();
     for section in file.schedule {
         let name = section.name;
+        // What the file says is quoted with its control characters
+        // escaped: the error stays one line, and sends no escape sequence.
         let invalid = |key: &'static str, message: String| ScheduleSectionError::Invalid {
-            name: name.clone(),
+            name: shown(&name).into_owned(),
             key,
-            message,
+            message: shown(&message).into_owned(),
         };
         if let Some(problem) = crate::config_file::name_problem(&name) {
             return Err(invalid("name", problem.to_string()));
@@ -506,6 +510,26 @@ mod tests {
         assert_eq!(
             (first.0, last.0),
             (at("2026-01-05T00:00:01Z"), at("2026-01-06T00:00:00Z"))
+        );
+    }
+
+    /// A name or value holding a control character is quoted escaped: the
+    /// error stays one line, and an escape sequence does not reach the
+    /// terminal (it recoloured it).
+    #[test]
+    fn a_control_character_in_a_schedule_is_quoted_escaped() {
+        let said = |text: &str| parse(text).map(|_| ()).unwrap_err().to_string();
+        let name = said("[[schedule]]\nname = \"night\\u001b[31mly\"\ncron = \"0 6 * * *\"\n");
+        assert_eq!(
+            name,
+            "[[schedule]] `night\\u{1b}[31mly` name: the name holds a control character"
+        );
+        let zone = said(
+            "[[schedule]]\nname = \"s\"\ncron = \"0 6 * * *\"\ntimezone = \"Europe/\\nParis\"\n",
+        );
+        assert_eq!(
+            zone,
+            "[[schedule]] `s` timezone: `Europe/\\nParis` is not an IANA time zone"
         );
     }
 
