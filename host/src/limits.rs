@@ -238,13 +238,16 @@ pub struct LimitOverrides {
     #[serde(default, deserialize_with = "wall_secs")]
     pub wall_secs: Option<f64>,
     /// Fuel.
+    #[serde(default, deserialize_with = "fuel")]
     pub fuel: Option<u64>,
     /// Most output rows.
+    #[serde(default, deserialize_with = "max_output_rows")]
     pub max_output_rows: Option<u64>,
     /// Most output bytes, MiB.
     #[serde(default, deserialize_with = "max_output_mib")]
     pub max_output_mib: Option<u64>,
     /// Most rows read through the host.
+    #[serde(default, deserialize_with = "max_rows_read")]
     pub max_rows_read: Option<u64>,
     /// Most guest log lines per run.
     pub max_log_lines: Option<u64>,
@@ -297,8 +300,29 @@ fn memory_mib<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<u64>, 
     within(from, "memory_mib", 1..=4096, unit)
 }
 
+// A limit of 0 on what a run does at all (burn fuel, write, read) fails
+// every run that does it: written meaning "no limit", it would stop the
+// pipeline. Refused, naming the key; leaving the key out keeps the default.
+
+fn fuel<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<u64>, D::Error> {
+    within(
+        from,
+        "fuel",
+        1..=u64::MAX,
+        "units (leave it out for no fuel limit)",
+    )
+}
+
+fn max_output_rows<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<u64>, D::Error> {
+    within(from, "max_output_rows", 1..=u64::MAX, "rows")
+}
+
 fn max_output_mib<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<u64>, D::Error> {
-    within(from, "max_output_mib", 0..=u64::MAX >> 20, "MiB")
+    within(from, "max_output_mib", 1..=u64::MAX >> 20, "MiB")
+}
+
+fn max_rows_read<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<u64>, D::Error> {
+    within(from, "max_rows_read", 1..=u64::MAX, "rows")
 }
 
 fn max_log_kib<'de, D: serde::Deserializer<'de>>(from: D) -> Result<Option<u64>, D::Error> {
@@ -546,6 +570,12 @@ mod tests {
             ("memory_mib = 99999999999999", "at most 4 GiB"),
             ("max_output_mib = 18446744073709551615", "max_output_mib = "),
             ("max_log_kib = 18446744073709551615", "max_log_kib = "),
+            // 0 would fail every run that writes, reads or runs at all:
+            // written meaning "no limit", it would stop the pipeline.
+            ("max_output_mib = 0", "max_output_mib = 0: not from 1 to"),
+            ("max_output_rows = 0", "max_output_rows = 0: not from 1 to"),
+            ("max_rows_read = 0", "max_rows_read = 0: not from 1 to"),
+            ("fuel = 0", "fuel = 0: not from 1 to"),
         ] {
             // A host-wide key is named with its line; a processor's, by TOML.
             let text = format!("[limits]\n{text}\n");

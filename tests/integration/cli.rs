@@ -1162,8 +1162,16 @@ fn bad_limits_and_dates_in_slate_toml_are_named_and_a_tiny_memory_cap_fails_only
         );
         assert_contains(&stderr(&refused), named);
     }
-    let misspelt = run("[limits.processors.PlayerGameSumaryProcessor]\nmax_output_rows = 0");
+    // A fuel limit does nothing without --fuel: said, not silent.
+    let fuel = run("[limits.processors.PlayerGameSummaryProcessor]\nfuel = 1");
+    assert_succeeded(&fuel);
+    assert_contains(
+        &stderr(&fuel),
+        "slate.toml: its `fuel` limits are not enforced without --fuel",
+    );
+    let misspelt = run("[limits.processors.PlayerGameSumaryProcessor]\nmax_output_rows = 1");
     assert_succeeded(&misspelt);
+    assert!(!stderr(&misspelt).contains("fuel"), "{}", stderr(&misspelt));
     assert_contains(
         &stderr(&misspelt),
         "[limits.processors.PlayerGameSumaryProcessor] names no processor this host has",

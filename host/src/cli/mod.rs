@@ -1123,6 +1123,19 @@ impl Host {
             let pipeline = load_pipeline(options, store.as_ref(), &runtime, &registry)?;
             (pipeline, None)
         };
+        // A fuel limit is metered only with --fuel: without it, one set
+        // would silently do nothing.
+        let fuel_set = limits.defaults.fuel.is_some()
+            || limits
+                .processors
+                .values()
+                .any(|limits| limits.fuel.is_some());
+        if fuel_set && !options.fuel {
+            eprintln!(
+                "warning: {}: its `fuel` limits are not enforced without --fuel",
+                options.data_dir.config_file().display()
+            );
+        }
         // A misspelt name would leave its processor on the defaults, unseen.
         for name in limits.processors.keys() {
             if pipeline.plugin(name).is_none() {
