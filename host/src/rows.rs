@@ -325,6 +325,13 @@ fn scalar_from_raw_json(
     }
 }
 
+/// Whether `text` spells NaN or an infinity (`inf`, `-Infinity`, `NaN`),
+/// as Rust's float parser reads them, rather than a number.
+fn spells_nan_or_infinity(text: &str) -> bool {
+    let bare = text.trim_start_matches(['-', '+']).to_ascii_lowercase();
+    matches!(bare.as_str(), "nan" | "inf" | "infinity")
+}
+
 /// Reads CSV text as a cell of `column`: empty is null (an empty list when
 /// REPEATED), a REPEATED cell is a JSON array, anything else is parsed as
 /// the column's type.
@@ -346,9 +353,12 @@ pub fn value_from_text(column: &Column, text: &str) -> Result<Value, CellMismatc
     let json = match column.column_type {
         ColumnType::Int64 => serde_json::Value::from(text.parse::<i64>().map_err(|_| expected())?),
         // JSON has no NaN or infinity (serde_json makes them null): those
-        // go on as text, which reads as the float it spells.
+        // go on as text, which reads as the float it spells. A number past
+        // FLOAT64's range (1e400) spells none: it is refused as written,
+        // not as the infinity it would read as.
         ColumnType::Float64 => match text.parse::<f64>().map_err(|_| expected())? {
             value if value.is_finite() => serde_json::Value::from(value),
+            _ if !spells_nan_or_infinity(text) => return Err(expected()),
             _ => serde_json::Value::String(text.to_string()),
         },
         ColumnType::Bool => match text {

@@ -194,7 +194,7 @@ fn not_an_object(line: &str, error: &serde_json::Error) -> String {
         .find(|end| line.is_char_boundary(*end))
         .and_then(|end| field_before(line, end));
     let Some((field, value)) = field else {
-        return format!("not a JSON object: {error}");
+        return format!("not a JSON object: {error}{}", near(line, at));
     };
     let bare = value.trim_start_matches(['-', '+']);
     if ["NaN", "nan", "Infinity", "inf"]
@@ -209,11 +209,32 @@ fn not_an_object(line: &str, error: &serde_json::Error) -> String {
     format!("field `{field}` = {value}: not a JSON object: {error}")
 }
 
+/// `, at `…`` quoting the text of `line` that JSON stopped at `at` in: from
+/// the last `,`, `{` or `}` before it, at most 40 characters.
+fn near(line: &str, at: usize) -> String {
+    let end = (at + 1..=line.len())
+        .find(|end| line.is_char_boundary(*end))
+        .unwrap_or(line.len());
+    let start = line[..at.min(end)]
+        .rfind([',', '{', '}'])
+        .map_or(0, |separator| separator + 1);
+    let text = line[start..end].trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    format!(", at `{}`", crate::rows::cut_short(text.to_string(), 40))
+}
+
 /// The field whose value the text of `line` before `end` runs into, with
 /// that value as written (to the next `,` or `}`): `"minutes": NaN` gives
-/// `minutes` and `NaN`.
+/// `minutes` and `NaN`. None when that field's value ended before `end`
+/// (a `,` or `}` after its colon): JSON stopped past it, at a key cut
+/// short or at text after the object, which no field holds.
 fn field_before(line: &str, end: usize) -> Option<(String, String)> {
     let colon = line[..end].rfind(':')?;
+    if line[colon + 1..end].contains([',', '}']) {
+        return None;
+    }
     let key = line[..colon].trim_end().strip_suffix('"')?;
     // The key's opening quote: the last one no backslash escapes.
     let opening = (key.char_indices().rev())
@@ -976,6 +997,32 @@ mod tests {
                 .starts_with("t.csv:2: field `minutes`: inf is not allowed"),
             "{error}"
         );
+        // A number past FLOAT64's range is quoted as written, not as the
+        // infinity it would read as.
+        let error = read_csv("t.csv", "day,minutes\n2026-01-05,1e400\n", &schema).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "t.csv:2: field `minutes`: expected FLOAT64, got \"1e400\""
+        );
+    }
+
+    /// A line JSON stops reading past every field's value (a key cut
+    /// short, text after the object) blames no field: before, it named
+    /// the last field read, whose value was fine.
+    #[test]
+    fn a_broken_line_blames_the_text_json_stopped_at_not_a_good_field() {
+        for (line, said) in [
+            (
+                r#"{"day": "2026-01-05", "minutes": 3, "poin"#,
+                r#"not a JSON object: EOF while parsing a string at line 1 column 41, at `"poin`"#,
+            ),
+            (
+                r#"{"day": "2026-01-05", "minutes": 3} {"x": 1}"#,
+                "not a JSON object: trailing characters at line 1 column 37, at `{`",
+            ),
+        ] {
+            assert_eq!(json_object_line(line).unwrap_err(), said, "{line}");
+        }
     }
 
     /// Every row is dated by its partition column: a file that leaves it
