@@ -81,6 +81,7 @@ pub fn isolated_config() -> BigQueryConfig {
         attempts: 3,
         base: Duration::from_millis(50),
         max: Duration::from_millis(500),
+        ..RetryPolicy::default()
     };
     config
 }

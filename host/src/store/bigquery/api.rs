@@ -187,6 +187,10 @@ pub struct Api {
 /// How long one HTTP request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How long a connection may take to open: an address that drops the
+/// packets fails a try in seconds, not at the request timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Rows per page of query results.
 const PAGE_ROWS: i32 = 50_000;
 
@@ -203,6 +207,7 @@ impl Api {
         let endpoint = endpoint.trim_end_matches('/');
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
             .build()?;
         let client = gcp_bigquery_client::client_builder::ClientBuilder::new()
             .with_v2_base_url(format!("{endpoint}/bigquery/v2"))
@@ -757,11 +762,35 @@ mod tests {
     const DENIED: &str = r#"{"error":{"code":403,"message":"Access Denied: Dataset test-project:nba","errors":[{"reason":"accessDenied","message":"x"}],"status":"PERMISSION_DENIED"}}"#;
     const DATASET: &str = r#"{"datasetReference":{"projectId":"test-project","datasetId":"nba"}}"#;
 
+    /// A client of `endpoint` whose calls retry quickly, each call given up
+    /// after `deadline`.
+    fn api_with_deadline(
+        endpoint: &str,
+        runtime: &tokio::runtime::Runtime,
+        deadline: Duration,
+    ) -> Api {
+        let retry = RetryPolicy {
+            attempts: 4,
+            base: Duration::from_millis(5),
+            max: Duration::from_millis(20),
+            deadline,
+        };
+        runtime
+            .block_on(async {
+                let auth =
+                    super::super::auth::authenticator(&super::super::auth::Credentials::Emulator)
+                        .await?;
+                Api::connect(endpoint, "test-project", None, auth, retry).await
+            })
+            .unwrap()
+    }
+
     fn api(endpoint: &str, runtime: &tokio::runtime::Runtime) -> Api {
         let retry = RetryPolicy {
             attempts: 4,
             base: Duration::from_millis(5),
             max: Duration::from_millis(20),
+            ..RetryPolicy::default()
         };
         runtime
             .block_on(async {
@@ -804,6 +833,40 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "BigQuery get dataset failed: Access Denied: Dataset test-project:nba"
+        );
+    }
+
+    /// A service that takes connections and never answers (a BigQuery
+    /// frozen, or a proxy holding requests) fails a call at its deadline,
+    /// saying so, and as no response: before, each call waited out five
+    /// tries of the 120 s request timeout.
+    #[test]
+    fn a_service_that_never_answers_fails_the_call_at_its_deadline() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                held.push(stream);
+            }
+        });
+        let runtime = runtime();
+        let api = api_with_deadline(&endpoint, &runtime, Duration::from_millis(500));
+        let started = std::time::Instant::now();
+        let error = runtime.block_on(api.dataset_labels("nba")).unwrap_err();
+        let ApiError::Call { failure, .. } = &error else {
+            panic!("{error}");
+        };
+        assert!(failure.no_response, "{error}");
+        assert_eq!(
+            error.to_string(),
+            "BigQuery get dataset failed: no answer within 0.5 s (1 try): BigQuery takes the \
+             connection but does not answer"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            started.elapsed()
         );
     }
 

@@ -56,6 +56,11 @@ pub struct RetryPolicy {
     pub base: Duration,
     /// No wait is longer than this.
     pub max: Duration,
+    /// The most one call may take, its tries and waits together: a try
+    /// still unanswered then is given up, and no try starts after it. A
+    /// BigQuery that takes connections and never answers otherwise held
+    /// each call for every try's whole request timeout (5 x 120 s).
+    pub deadline: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -64,9 +69,14 @@ impl Default for RetryPolicy {
             attempts: 5,
             base: Duration::from_millis(200),
             max: Duration::from_secs(10),
+            deadline: DEFAULT_CALL_DEADLINE,
         }
     }
 }
+
+/// How long one call may take by default: a request's own timeout (120 s,
+/// a page of a large result) and time for a retry of a quick failure.
+pub const DEFAULT_CALL_DEADLINE: Duration = Duration::from_secs(180);
 
 impl RetryPolicy {
     /// The wait after failed try number `attempt` (1-based): a random
@@ -80,22 +90,46 @@ impl RetryPolicy {
         Duration::from_micros(rng.random_range(0..=micros))
     }
 
-    /// Runs `call` until it succeeds, fails permanently, or the tries run
-    /// out; each transient failure is logged with its wait.
+    /// Runs `call` until it succeeds, fails permanently, the tries run out
+    /// or the [`RetryPolicy::deadline`] passes; each transient failure is
+    /// logged with its wait.
     pub async fn run<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, CallFailure>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, CallFailure>>,
     {
+        let deadline = tokio::time::Instant::now() + self.deadline;
         let mut attempt = 1;
         loop {
-            match call().await {
+            let answered = tokio::time::timeout_at(deadline, call()).await;
+            let outcome = answered.unwrap_or_else(|_| {
+                Err(CallFailure {
+                    status: None,
+                    reasons: vec![],
+                    message: format!(
+                        "no answer within {} s ({}): BigQuery takes the connection but does \
+                         not answer",
+                        self.deadline.as_secs_f64(),
+                        match attempt {
+                            1 => "1 try".to_string(),
+                            tries => format!("{tries} tries"),
+                        }
+                    ),
+                    no_response: true,
+                })
+            });
+            match outcome {
                 Ok(value) => return Ok(value),
-                Err(failure) if failure.is_transient() && attempt < self.attempts => {
+                Err(failure)
+                    if failure.is_transient()
+                        && attempt < self.attempts
+                        && tokio::time::Instant::now() < deadline =>
+                {
                     // Jitter needs spread, not secrecy: seed from a v7
                     // uuid's random bits.
                     let seed = uuid::Uuid::now_v7().as_u64_pair().1;
                     let wait = self.wait(attempt, &mut StdRng::seed_from_u64(seed));
+                    let wait = wait.min(deadline - tokio::time::Instant::now());
                     tracing::warn!(
                         attempt,
                         wait_ms = wait.as_millis() as u64,
@@ -158,6 +192,7 @@ mod tests {
             attempts: 10,
             base: Duration::from_millis(100),
             max: Duration::from_millis(1000),
+            ..RetryPolicy::default()
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         for attempt in 1..=8 {
@@ -183,6 +218,7 @@ mod tests {
             attempts: 4,
             base: Duration::from_millis(1),
             max: Duration::from_millis(2),
+            ..RetryPolicy::default()
         };
         let mut calls = 0;
         let result = runtime.block_on(policy.run("test", || {
