@@ -272,15 +272,18 @@ fn a_malformed_stored_cell_fails_the_read_naming_table_date_row_column_and_value
     assert_contains(&message, r#"): `born` holds text "not-a-date", not DATE"#);
 }
 
-#[test]
-fn batch_reads_count_against_the_runs_read_limit() {
+/// A run of ColumnBatchEchoProcessor on `day` (a January date reads
+/// through `read-column-batch`, a March one through
+/// `read-coded-column-batch`), its 3 rows read against a limit of 2:
+/// failed as `limit_read` with both values, and nothing written.
+fn assert_reading_past_the_limit_fails_the_run(day: &str) {
     let limits = RunLimits {
         max_rows_read: 2,
         ..RunLimits::default()
     };
-    let (host, echo) = host_with_rows(limits, &["2026-01-15"]);
+    let (host, echo) = host_with_rows(limits, &[day]);
 
-    let record = host.run(&echo, date("2026-01-15"));
+    let record = host.run(&echo, date(day));
 
     assert_eq!(record.status, RunStatus::Failed);
     assert_eq!(record.error_kind, Some(ErrorKind::LimitRead));
@@ -296,40 +299,20 @@ fn batch_reads_count_against_the_runs_read_limit() {
         (Some(2), Some(3))
     );
     assert!(
-        host.rows(&echo.spec.output_table, date("2026-01-15"))
+        host.rows(&echo.spec.output_table, date(day))
             .rows
             .is_empty()
     );
 }
 
 #[test]
+fn batch_reads_count_against_the_runs_read_limit() {
+    assert_reading_past_the_limit_fails_the_run("2026-01-15");
+}
+
+#[test]
 fn coded_reads_count_against_the_runs_read_limit() {
-    let limits = RunLimits {
-        max_rows_read: 2,
-        ..RunLimits::default()
-    };
-    let (host, echo) = host_with_rows(limits, &["2026-03-02"]);
-
-    let record = host.run(&echo, date("2026-03-02"));
-
-    assert_eq!(record.status, RunStatus::Failed);
-    assert_eq!(record.error_kind, Some(ErrorKind::LimitRead));
-    assert_eq!(
-        record.error_message.as_deref(),
-        Some(
-            "read limit of 2 rows exceeded: reading 3 rows of slate_test.every_type would make 3 \
-             rows read"
-        )
-    );
-    assert_eq!(
-        (record.limit_value, record.observed_value),
-        (Some(2), Some(3))
-    );
-    assert!(
-        host.rows(&echo.spec.output_table, date("2026-03-02"))
-            .rows
-            .is_empty()
-    );
+    assert_reading_past_the_limit_fails_the_run("2026-03-02");
 }
 
 #[test]

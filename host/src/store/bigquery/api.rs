@@ -786,20 +786,7 @@ mod tests {
     }
 
     fn api(endpoint: &str, runtime: &tokio::runtime::Runtime) -> Api {
-        let retry = RetryPolicy {
-            attempts: 4,
-            base: Duration::from_millis(5),
-            max: Duration::from_millis(20),
-            ..RetryPolicy::default()
-        };
-        runtime
-            .block_on(async {
-                let auth =
-                    super::super::auth::authenticator(&super::super::auth::Credentials::Emulator)
-                        .await?;
-                Api::connect(endpoint, "test-project", None, auth, retry).await
-            })
-            .unwrap()
+        api_with_deadline(endpoint, runtime, RetryPolicy::default().deadline)
     }
 
     fn runtime() -> tokio::runtime::Runtime {
