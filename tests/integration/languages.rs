@@ -374,6 +374,10 @@ fn a_javascript_stack_names_the_authors_lines_not_the_bundles() {
     );
     // The SDK's frames name its files, as a processor folder imports them.
     assert_contains(&logged, "\nReadFailed@slate-sdk/batch.js:");
+    // And its functions their names: esbuild numbers one whose name another
+    // module uses too (`readColumnBatch2`).
+    assert_contains(&logged, "\nreadColumnBatch@slate-sdk/batch.js:");
+    assert!(!logged.contains("readColumnBatch2@"), "{logged}");
 }
 
 /// The files of the example `name`, copied into a folder of another name

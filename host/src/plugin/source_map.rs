@@ -56,15 +56,16 @@ impl BundleSourceMap {
             && let Some(at) = rest.find(&marker)
         {
             let (before, from_marker) = rest.split_at(at);
-            mapped.push_str(before);
             let position = &from_marker[marker.len()..];
             match self.frame_at(position) {
                 Some((original, consumed)) => {
+                    mapped.push_str(&self.with_authors_function_name(before));
                     mapped.push('@');
                     mapped.push_str(&original);
                     rest = &position[consumed..];
                 }
                 None => {
+                    mapped.push_str(before);
                     mapped.push_str(&marker);
                     rest = position;
                 }
@@ -72,6 +73,33 @@ impl BundleSourceMap {
         }
         mapped.push_str(rest);
         mapped
+    }
+
+    /// `before`, the text up to a mapped frame's `@`, with the frame's
+    /// function named as the author named it. esbuild renames a function
+    /// whose name another module of the bundle also uses, adding a number
+    /// (`readColumnBatch2`), and lists the name it renamed in the map's
+    /// `names`: a name the map does not list that is a listed one and a
+    /// number is given back as the listed one.
+    fn with_authors_function_name<'a>(&self, before: &'a str) -> std::borrow::Cow<'a, str> {
+        let is_identifier = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+        let start = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| is_identifier(*c))
+            .last()
+            .map_or(before.len(), |(at, _)| at);
+        let name = &before[start..];
+        let unnumbered = name.trim_end_matches(|c: char| c.is_ascii_digit());
+        let listed = |wanted: &str| self.map.names().any(|listed| listed == wanted);
+        if unnumbered.len() == name.len()
+            || unnumbered.is_empty()
+            || listed(name)
+            || !listed(unnumbered)
+        {
+            return before.into();
+        }
+        format!("{}{unnumbered}", &before[..start]).into()
     }
 
     /// The author's `SOURCE:LINE:COLUMN` for the bundle's `LINE:COLUMN` at
@@ -264,6 +292,39 @@ mod tests {
             map.map_frames(stack, 4096),
             "Oops: bad\nteams@lib/teams.js:7:3\nouter@app.js:1:1\n\
              process@app.bindings.js:2:5\nlast@app.js:2:"
+        );
+    }
+
+    /// A function esbuild renamed for a clash between modules
+    /// (`readColumnBatch2`) is given its author's name, which the map lists;
+    /// a name the author gave with a number (`value2`, listed) is kept, as
+    /// is one the map does not know unnumbered.
+    #[test]
+    fn a_function_esbuild_numbered_is_given_its_authors_name() {
+        let mut builder = sourcemap::SourceMapBuilder::new(Some("app.js"));
+        builder.add(
+            1,
+            4,
+            6,
+            2,
+            Some("lib/batch.js"),
+            Some("readColumnBatch"),
+            false,
+        );
+        builder.add(2, 0, 9, 0, Some("lib/batch.js"), Some("value2"), false);
+        let mut json = Vec::new();
+        builder.into_sourcemap().to_writer(&mut json).unwrap();
+        let mut component = EMPTY_COMPONENT.to_vec();
+        embed(&mut component, &json);
+        let map = BundleSourceMap::of_component(&component).unwrap();
+
+        let stack = "readColumnBatch2@app.js:2:9\nvalue2@app.js:3:1\nteams3@app.js:2:9\n\
+                     readColumnBatch2@other.js:2:9";
+
+        assert_eq!(
+            map.map_frames(stack, 4096),
+            "readColumnBatch@lib/batch.js:7:3\nvalue2@lib/batch.js:10:1\n\
+             teams3@lib/batch.js:7:3\nreadColumnBatch2@other.js:2:9"
         );
     }
 
