@@ -217,6 +217,9 @@ pub enum Found {
     Json(serde_json::Value),
     /// The text of a CSV cell, as written.
     Text(String),
+    /// A JSON value as written in its file (`99999999999999999999`, which
+    /// parsed would read `1e+20`).
+    Written(String),
 }
 
 impl std::fmt::Display for Found {
@@ -224,6 +227,7 @@ impl std::fmt::Display for Found {
         match self {
             Found::Json(json) => write!(f, "{json}"),
             Found::Text(text) => write!(f, "{text:?}"),
+            Found::Written(text) => f.write_str(text),
         }
     }
 }
@@ -320,7 +324,11 @@ fn scalar_from_raw_json(
         ColumnType::Numeric if is_number => Ok(Scalar::Numeric(text.to_string())),
         _ => {
             let parsed: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
-            scalar_from_json(column, &parsed)
+            // A mismatch quotes the value as written, not as parsed.
+            scalar_from_json(column, &parsed).map_err(|mismatch| CellMismatch {
+                found: Found::Written(text.to_string()),
+                ..mismatch
+            })
         }
     }
 }

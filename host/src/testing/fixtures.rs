@@ -893,6 +893,14 @@ mod tests {
             error.to_string(),
             "t.ndjson:1: field `points`: expected INT64, got \"lots\""
         );
+        // A number past INT64 is quoted as written, not as the float it
+        // parses to (1e+20), which the file does not hold.
+        let ndjson = "{\"day\": \"2026-01-05\", \"points\": 99999999999999999999}\n";
+        let error = read_ndjson("t.ndjson", ndjson, &box_scores()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "t.ndjson:1: field `points`: expected INT64, got 99999999999999999999"
+        );
     }
 
     /// A stray opening quote would swallow every later row into one cell;
