@@ -1347,7 +1347,12 @@ fn two_deliverers_never_send_the_same_message_twice() {
 #[test]
 fn a_served_host_answers_503_naming_a_dead_channel_and_reports_it_in_metrics_and_alerts() {
     let served = crate::serve::Served::configured(
-        |config| config.alerts = webhook("http://127.0.0.1:9/hook", ""),
+        |config| {
+            config.set_settings(slate::server::FileSettings {
+                alerts: webhook("http://127.0.0.1:9/hook", ""),
+                ..Default::default()
+            })
+        },
         None,
     );
     let dead = ChannelState {

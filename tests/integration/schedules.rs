@@ -1000,3 +1000,84 @@ fn a_postgres_tick_an_older_host_finished_reads_as_its_words_say() {
     let expected: Vec<TickState> = FINISHED_BY_AN_OLDER_HOST.iter().map(|(_, s)| *s).collect();
     assert_eq!(states_after_an_older_host(&store, "nightly"), expected);
 }
+
+/// A running server reads `slate.toml` again on SIGHUP: a schedule added
+/// is listed and fires, and an alert channel added is reported. A file it
+/// refuses (a bad section, or `[limits]` changed, which needs a restart)
+/// changes nothing: the error is logged and the server goes on with what
+/// it read before. Before, a server read the file once, and SIGHUP ended
+/// it.
+#[test]
+fn a_server_reads_slate_toml_again_on_sighup_and_keeps_what_it_had_when_refused() {
+    let data = tempfile::tempdir().unwrap();
+    use_shared_compiled_cache(data.path());
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
+    let log_path = data.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let args = ["--plugin-dir", plugins.path().to_str().unwrap()];
+    let server = Server::start_logging(data.path(), &args, log, "warn");
+    let (_, listed) = server.get("/schedules");
+    assert_eq!(listed, serde_json::json!([]));
+    let config = data.path().join("slate.toml");
+    let reloads = || {
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        let done = log.matches("slate.toml reloaded").count();
+        let refused = log.matches("slate.toml not reloaded").count();
+        (done, refused, log)
+    };
+
+    let channel = "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\n\
+                   url = \"http://127.0.0.1:9/hook\"\n";
+    std::fs::write(&config, format!("{EVERY_SECOND}{channel}")).unwrap();
+    // Seconds after the start: the ticks of those seconds are not the
+    // added schedule's to fire.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let reloaded_at = chrono::Utc::now();
+    server.send_sighup();
+    wait_until("the server reloaded", || reloads().0 == 1);
+    let (_, listed) = server.get("/schedules");
+    assert_eq!(listed[0]["name"], "every-second", "{listed}");
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let ticks = || {
+        (store.tick_ledger().unwrap())
+            .ticks("every-second", 100)
+            .unwrap()
+    };
+    wait_until("the added schedule fires", || !ticks().is_empty());
+    assert!(
+        ticks().iter().all(|tick| tick.tick_at > reloaded_at),
+        "no tick from before the reload: {:#?}",
+        ticks()
+    );
+    let (_, alerts) = server.get("/alerts");
+    assert_eq!(alerts["channels"][0]["channel"], "ops", "{alerts}");
+
+    for (refused, said) in [
+        (
+            "[limits]\nmemory_mib = 0\n",
+            "memory_mib = 0: not from 1 to 4096",
+        ),
+        (
+            "[limits]\nmemory_mib = 100\n",
+            "[limits] changed, and a server keeps the limits it started with",
+        ),
+        (
+            "[[schedule]]\nname = \"s\"\ncron = \"* * * * * *\"\nprocessors = [\"NopeProcessor\"]\n",
+            "NopeProcessor",
+        ),
+    ] {
+        let before = reloads().1;
+        std::fs::write(&config, refused).unwrap();
+        server.send_sighup();
+        wait_until("the reload is refused", || reloads().1 == before + 1);
+        let (_, _, log) = reloads();
+        let line = (log.lines())
+            .rfind(|line| line.contains("slate.toml not reloaded"))
+            .unwrap();
+        assert_contains(line, said);
+        let (status, listed) = server.get("/schedules");
+        assert_eq!(status, 200, "the server goes on");
+        assert_eq!(listed[0]["name"], "every-second", "as before: {listed}");
+    }
+    assert!(server.terminate().success());
+}

@@ -147,6 +147,15 @@ impl Server {
         assert!(killed.success());
     }
 
+    /// Sends SIGHUP: the server reads `slate.toml` again.
+    pub(crate) fn send_sighup(&self) {
+        let sent = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         self.send_sigterm();

@@ -1,4 +1,5 @@
-//! `slate serve`: the HTTP service on a tokio runtime, until SIGTERM or SIGINT.
+//! `slate serve`: the HTTP service on a tokio runtime, until SIGTERM or SIGINT;
+//! SIGHUP reads `slate.toml` again.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -11,10 +12,13 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use slate::alerts::{AlertsConfig, Deliverer};
+use slate::limits::LimitsConfig;
 use slate::server::alerts;
 use slate::server::metrics::Metrics;
 use slate::server::schedules::Scheduler;
-use slate::server::{AppState, BearerToken, ServedHost, ServerConfig, StartingSet, watch};
+use slate::server::{
+    AppState, BearerToken, FileSettings, ServedHost, ServerConfig, StartingSet, watch,
+};
 
 use super::{Host, HostOptions, UsageError, seconds, usage};
 
@@ -160,25 +164,29 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     }
     config.health_ttl = args.health_cache;
 
-    config.alerts = AlertsConfig::load(&options.data_dir.config_file())?;
-    config.schedules = slate::schedule::load(&options.data_dir.config_file())?;
+    let alerts = AlertsConfig::load(&options.data_dir.config_file())?;
+    let schedules = slate::schedule::load(&options.data_dir.config_file())?;
+    // What a reload may not change: the instance pool is sized from it.
+    let limits = LimitsConfig::load(&options.data_dir.config_file())?;
     // A processor the table owners refuse is left out, not the server:
     // `/health` names it.
     let host = Host::open_with(options, true, args.workers, true)?;
     let (generation, left_out) = host.starting.expect("loaded as a server starts");
     super::schedules::refuse_unknown_processors(
         options,
-        &config.schedules,
+        &schedules,
         &host.pipeline,
         Some(&host.registry),
         &left_out,
     )?;
-    config.dates = host.dates;
-    let deliverer = Arc::new(Deliverer::new(
-        host.store.clone(),
-        config.alerts.clone(),
-        &slate::liveness::this_host_id(),
-    )?);
+    if !schedules.is_empty() && host.store.tick_ledger().is_none() {
+        usage!("[[schedule]] needs a store that keeps schedule ticks: use the embedded store");
+    }
+    config.set_settings(FileSettings {
+        dates: host.dates,
+        alerts,
+        schedules,
+    });
     let metrics = Arc::new(Metrics::new());
     let executor = host.executor.clone().with_observer(metrics.clone());
     // The set checked above is the one served: loaded once.
@@ -196,17 +204,21 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         },
     ));
     served.judge_phases_of_reaped_runs();
-    if !config.schedules.is_empty() && served.store.tick_ledger().is_none() {
-        usage!("[[schedule]] needs a store that keeps schedule ticks: use the embedded store");
-    }
-    let scheduler = Arc::new(
-        Scheduler::new(served.clone(), config.schedules.clone(), config.dates)
-            .printing_backfill_as(options.command_line("backfill")),
-    );
+    let config = Arc::new(config);
     let state = AppState {
-        config: Arc::new(config),
+        config: config.clone(),
         host: served.clone(),
     };
+    // Made before the server listens: a tick another host fires as this
+    // one starts counts as fired after its start.
+    let scheduler = Arc::new(
+        Scheduler::new(
+            served.clone(),
+            config.settings().schedules.clone(),
+            config.settings().dates,
+        )
+        .printing_backfill_as(options.command_line("backfill")),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -230,8 +242,8 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
             let _ = writeln!(out, "watching {} for .wasm files", dir.display());
         }
         let _ = out.flush();
-        let delivering = tokio::spawn(alerts::run_deliverer(deliverer.clone(), served.clone()));
-        let scheduling = tokio::spawn(scheduler.run());
+        let mut delivery = Delivery::start(&served, &config.settings().alerts)?;
+        let scheduling = tokio::spawn(scheduler.clone().run());
         let taking_tasks = tokio::spawn(slate::server::queue::follow(served.clone()));
         let following = tokio::spawn(slate::server::events::follow_ledger(served.clone()));
         let announcing = tokio::spawn(slate::server::hosts::announce(
@@ -239,18 +251,30 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
             format!("http://{address}"),
         ));
         let signals = Signals::listen();
-        let served = slate::server::serve(
+        let serving = slate::server::serve(
             listener,
             state,
             signals.count_reaches(1),
             signals.count_reaches(2),
-        )
-        .await;
+        );
+        tokio::pin!(serving);
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot listen for SIGHUP")?;
+        let served_out = loop {
+            tokio::select! {
+                served_out = &mut serving => break served_out,
+                Some(()) = hangups.recv() => {
+                    let running = Running { served: &served, config: &config, scheduler: &scheduler };
+                    reload(options, &limits, running, &mut delivery).await;
+                }
+            }
+        };
+        delivery.stop().await;
         scheduling.abort();
         taking_tasks.abort();
         following.abort();
         announcing.abort();
-        delivering.abort();
+        let deliverer = delivery.deliverer;
         // What the shutdown itself recorded (runs it stopped) goes out too,
         // waiting out a channel's rate limit as a command's end does.
         let deadline = signals.delivery_deadline(grace);
@@ -264,7 +288,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         if let Err(error) = delivered {
             tracing::warn!(%error, "alert delivery at shutdown failed");
         }
-        served?;
+        served_out?;
         anyhow::Ok(())
     });
     stop_watching.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -283,6 +307,158 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
 /// runs get to end ([`slate::server::STOP_WAIT`]), a shutdown ends within
 /// Kubernetes' default 30 s between SIGTERM and SIGKILL.
 const DELIVERY_AT_SHUTDOWN: chrono::TimeDelta = chrono::TimeDelta::seconds(8);
+
+/// Alert delivery, with the no-rows sweep and the channel probes: what a
+/// reload starts again on the channels it reads.
+struct Delivery {
+    deliverer: Arc<Deliverer>,
+    delivering: tokio::task::JoinHandle<()>,
+}
+
+impl Delivery {
+    /// Starts delivering to the channels of `alerts` (a channel new to
+    /// the store joins its outbox first). Within the runtime.
+    fn start(served: &Arc<ServedHost>, alerts: &AlertsConfig) -> Result<Self> {
+        let channels: Vec<&str> = (alerts.channels.iter())
+            .map(|channel| channel.name.as_str())
+            .collect();
+        if let Some(outbox) = served.store.alert_outbox()
+            && !channels.is_empty()
+        {
+            outbox.add_channels(&channels)?;
+        }
+        let deliverer = Arc::new(Deliverer::new(
+            served.store.clone(),
+            alerts.clone(),
+            &slate::liveness::this_host_id(),
+        )?);
+        Ok(Delivery {
+            delivering: tokio::spawn(alerts::run_deliverer(deliverer.clone(), served.clone())),
+            deliverer,
+        })
+    }
+
+    /// Stops delivering, and waits until it has; a post cut short goes
+    /// again.
+    async fn stop(&mut self) {
+        self.delivering.abort();
+        let _ = (&mut self.delivering).await;
+    }
+}
+
+/// What a reload changes in a running server.
+struct Running<'a> {
+    served: &'a Arc<ServedHost>,
+    config: &'a ServerConfig,
+    scheduler: &'a Scheduler,
+}
+
+/// Reads `slate.toml` again, for a SIGHUP. What it sets is checked as at
+/// the start ([`read_settings`]); then delivery starts again on its
+/// channels, the scheduler takes its schedules and dates, and every
+/// request reads it. Refused, nothing changes and the error is logged.
+async fn reload(
+    options: &HostOptions,
+    limits: &LimitsConfig,
+    running: Running<'_>,
+    delivery: &mut Delivery,
+) {
+    let refused = |error: &anyhow::Error| {
+        tracing::error!(
+            "slate.toml not reloaded; the server goes on with what it read before: {}",
+            super::one_line(error)
+        );
+    };
+    let file = options.data_dir.config_file();
+    tracing::warn!("SIGHUP received: reading {} again", file.display());
+    let read = tokio::task::block_in_place(|| read_settings(options, running.served, limits));
+    let settings = match read {
+        Ok(settings) => settings,
+        Err(error) => return refused(&error),
+    };
+    // The old delivery ends first: two deliverers of one host would both
+    // hold its claim on a channel, and post the same messages.
+    delivery.stop().await;
+    match Delivery::start(running.served, &settings.alerts) {
+        Ok(started) => *delivery = started,
+        Err(error) => {
+            refused(&error);
+            let before = running.config.settings();
+            match Delivery::start(running.served, &before.alerts) {
+                Ok(started) => *delivery = started,
+                Err(error) => tracing::error!(
+                    "alert delivery is stopped until a restart: {}",
+                    super::one_line(&error)
+                ),
+            }
+            return;
+        }
+    }
+    running
+        .scheduler
+        .take(settings.schedules.clone(), settings.dates);
+    tracing::warn!(
+        channels = settings.alerts.channels.len(),
+        schedules = settings.schedules.len(),
+        "slate.toml reloaded"
+    );
+    running.config.set_settings(settings);
+}
+
+/// What `slate.toml` sets for `served`, read again and checked as at the
+/// server's start: every section well formed, `[dates]` holding a date,
+/// the processors schedules name known. `[limits]` must be as `running`
+/// (the instance pool is sized from it): a change needs a restart.
+fn read_settings(
+    options: &HostOptions,
+    served: &ServedHost,
+    running: &LimitsConfig,
+) -> Result<FileSettings> {
+    let file = options.data_dir.config_file();
+    if LimitsConfig::load(&file)? != *running {
+        anyhow::bail!(
+            "{}: [limits] changed, and a server keeps the limits it started with (its \
+             instance pool is sized from them): restart it to apply them",
+            file.display()
+        );
+    }
+    let alerts = AlertsConfig::load(&file)?;
+    let schedules = slate::schedule::load(&file)?;
+    let dates = slate::dates::DatesConfig::load(&file)?;
+    let calendar = slate::pipeline::default_calendar();
+    let range = slate::dates::serving_range(served.store.as_ref(), &calendar, &dates)?;
+    dates
+        .holding_dates(range)
+        .map_err(|empty| anyhow::anyhow!("{}: {empty}", file.display()))?;
+    if !schedules.is_empty() && served.store.tick_ledger().is_none() {
+        anyhow::bail!(
+            "[[schedule]] needs a store that keeps schedule ticks: use the embedded store"
+        );
+    }
+    let pipeline = served.pipeline()?;
+    let left_out: Vec<slate::catalog::LeftOut> = (served.refused_versions().into_iter())
+        .flat_map(|refused| {
+            let reason = refused.reason.clone();
+            (refused.left_out.into_iter()).map(move |processor| slate::catalog::LeftOut {
+                processor,
+                reason: reason.clone(),
+                serving_before: None,
+            })
+        })
+        .collect();
+    super::schedules::refuse_unknown_processors(
+        options,
+        &schedules,
+        &pipeline,
+        Some(&served.registry),
+        &left_out,
+    )?;
+    Ok(FileSettings {
+        dates,
+        alerts,
+        schedules,
+    })
+}
 
 /// The SIGTERMs and SIGINTs the server was sent: the first begins the
 /// shutdown, the second ends its grace period at once.

@@ -98,7 +98,7 @@ pub async fn start_backfill(
     }
     state.refuse_if_draining()?;
     let processors = named_processors(body.processors.clone())?;
-    let dates = state.config.dates;
+    let dates = state.config.settings().dates;
     let planned = state
         .blocking(move |host| {
             let pipeline = host.pipeline().map_err(ApiError::internal)?;

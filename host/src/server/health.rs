@@ -60,7 +60,7 @@ pub async fn health(
     only_params(&query, &["fresh"])?;
     let fresh = flag_param(&query, "fresh")?;
     let channels = state.config.alert_channel_names();
-    let deadline = state.config.alerts.no_rows_deadline;
+    let deadline = state.config.settings().alerts.no_rows_deadline;
     let build = || {
         state.blocking(move |host| {
             let pipeline = host.pipeline().map_err(cannot_check)?;

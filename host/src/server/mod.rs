@@ -47,7 +47,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{MethodRouter, delete, get, post, put};
 
 pub use auth::BearerToken;
-pub use state::{AppState, ServedHost, ServerConfig, StartingSet};
+pub use state::{AppState, FileSettings, ServedHost, ServerConfig, StartingSet};
 
 /// Every endpoint.
 pub fn router(state: AppState) -> Router {

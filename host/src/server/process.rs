@@ -118,7 +118,7 @@ pub async fn process_date(
     state.refuse_if_draining()?;
     let processors = named_processors(body.processors.clone())?;
     let host = state.host.clone();
-    let dates = state.config.dates;
+    let dates = state.config.settings().dates;
     let (mut entries, job) = state
         .blocking(move |_| {
             let pipeline = host.pipeline().map_err(ApiError::internal)?;

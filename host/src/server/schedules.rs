@@ -7,7 +7,7 @@
 //! trigger `schedule`. The tick records the runs it started, or why it
 //! started none.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -52,8 +52,8 @@ pub struct FiredTick {
 /// Fires the ticks of `schedules` on a served host.
 pub struct Scheduler {
     host: Arc<ServedHost>,
-    schedules: Vec<Schedule>,
-    dates: DatesConfig,
+    /// What it fires, as the server's start or its last reload gave it.
+    settings: std::sync::RwLock<Arc<Settings>>,
     started: DateTime<Utc>,
     /// `slate backfill` as a user on this host would type it, with the
     /// global options the server was given: what an alert tells them to run.
@@ -62,6 +62,29 @@ pub struct Scheduler {
     /// settled ([`Scheduler::fire_what_the_claimants_lack`]): when each was
     /// due, and its schedule; kept for [`FOLLOW_FOR`].
     shared: std::sync::Mutex<BTreeSet<(DateTime<Utc>, String)>>,
+}
+
+/// The schedules a scheduler fires and the dates it serves.
+struct Settings {
+    schedules: Vec<Schedule>,
+    dates: DatesConfig,
+    /// When it began firing each schedule a reload added or changed (its
+    /// ticks before then are not its to fire); the others since the start.
+    since: HashMap<String, DateTime<Utc>>,
+}
+
+impl Settings {
+    /// When the scheduler that `started` began firing `schedule`.
+    fn since(&self, schedule: &Schedule, started: DateTime<Utc>) -> DateTime<Utc> {
+        self.since.get(&schedule.name).copied().unwrap_or(started)
+    }
+}
+
+/// Whether `a` and `b` tick at the same instants for the same dates (the
+/// processors they fire may differ).
+fn same_ticks(a: &Schedule, b: &Schedule) -> bool {
+    (&a.name, &a.cron_text, a.timezone, a.date, a.catch_up)
+        == (&b.name, &b.cron_text, b.timezone, b.date, b.catch_up)
 }
 
 /// How long after a whole-pipeline tick is due a host looks for its share
@@ -81,8 +104,11 @@ impl Scheduler {
     pub fn new(host: Arc<ServedHost>, schedules: Vec<Schedule>, dates: DatesConfig) -> Self {
         Scheduler {
             host,
-            schedules,
-            dates,
+            settings: std::sync::RwLock::new(Arc::new(Settings {
+                schedules,
+                dates,
+                since: HashMap::new(),
+            })),
             started: Utc::now(),
             backfill_command: "slate backfill".into(),
             shared: Default::default(),
@@ -95,6 +121,35 @@ impl Scheduler {
     pub fn printing_backfill_as(mut self, command: String) -> Self {
         self.backfill_command = command;
         self
+    }
+
+    /// Fires `schedules` and serves `dates` from now on (a reload of
+    /// `slate.toml`). A schedule new or ticking otherwise than before fires
+    /// its ticks from now; one unchanged goes on as it was.
+    pub fn take(&self, schedules: Vec<Schedule>, dates: DatesConfig) {
+        let now = Utc::now();
+        let mut current = self.settings.write().unwrap_or_else(|e| e.into_inner());
+        let since = (schedules.iter())
+            .map(|schedule| {
+                let kept = (current.schedules.iter())
+                    .find(|before| same_ticks(before, schedule))
+                    .map(|before| current.since(before, self.started));
+                (schedule.name.clone(), kept.unwrap_or(now))
+            })
+            .collect();
+        *current = Arc::new(Settings {
+            schedules,
+            dates,
+            since,
+        });
+    }
+
+    /// What it fires now.
+    fn settings(&self) -> Arc<Settings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A scheduler that counts as started at `started` (for tests with
@@ -112,9 +167,11 @@ impl Scheduler {
             return Ok(Vec::new());
         };
         let mut fired = self.fire_what_the_claimants_lack(now)?;
-        for schedule in &self.schedules {
+        let settings = self.settings();
+        for schedule in &settings.schedules {
             let last = ledger.ticks(&schedule.name, 1)?.first().map(|t| t.tick_at);
-            let due = schedule::due_ticks(schedule, last, self.started, now);
+            let since = settings.since(schedule, self.started);
+            let due = schedule::due_ticks(schedule, last, since, now);
             if let Some((first, last, count)) = due.dropped {
                 let dates = match count {
                     1 => format!("the date {first} was"),
@@ -196,10 +253,14 @@ impl Scheduler {
     ) -> Result<(String, Vec<(String, String)>), String> {
         let host = &self.host;
         let pipeline = host.pipeline().map_err(|e| e.to_string())?;
-        dates::serving_range(host.store.as_ref(), pipeline.calendar(), &self.dates)
-            .map_err(|e| e.to_string())?
-            .check(date)
-            .map_err(|e| e.to_string())?;
+        dates::serving_range(
+            host.store.as_ref(),
+            pipeline.calendar(),
+            &self.settings().dates,
+        )
+        .map_err(|e| e.to_string())?
+        .check(date)
+        .map_err(|e| e.to_string())?;
         let selection = pipeline
             .select(processors)
             .map_err(|e| host.selection_refusal(&e))?;
@@ -267,7 +328,8 @@ impl Scheduler {
         let mut shared = self.lock_shared();
         shared.retain(|(at, _)| now.signed_duration_since(*at) < FOLLOW_FOR);
         let mut claimed = Vec::new();
-        for schedule in self.schedules.iter().filter(|s| s.processors.is_empty()) {
+        let settings = self.settings();
+        for schedule in (settings.schedules.iter()).filter(|s| s.processors.is_empty()) {
             for tick in ledger.ticks(&schedule.name, 16)? {
                 if tick.host_id != self.host.executor.host_id()
                     && tick.tick_at >= self.started
@@ -359,7 +421,8 @@ impl Scheduler {
                         share.join(", "),
                         tick.host_id
                     );
-                    if let Some(schedule) = self.schedules.iter().find(|s| s.name == tick.schedule)
+                    if let Some(schedule) =
+                        (self.settings().schedules.iter()).find(|s| s.name == tick.schedule)
                     {
                         self.not_fired(schedule, (tick.data_date, tick.data_date), &reason)?;
                     }
@@ -404,7 +467,7 @@ impl Scheduler {
         let Some(ledger) = self.host.store.tick_ledger() else {
             return Ok(());
         };
-        for schedule in &self.schedules {
+        for schedule in &self.settings().schedules {
             // The last tick due before the start: those fired since (by
             // this server, in the grace) say nothing of what was missed.
             let last = (ledger.ticks(&schedule.name, 256)?.into_iter())
@@ -570,7 +633,7 @@ pub async fn list_schedules(
     State(state): State<AppState>,
     _: NoParams,
 ) -> Result<Json<Vec<ScheduleView>>, ApiError> {
-    let schedules = state.config.schedules.clone();
+    let schedules = state.config.settings().schedules.clone();
     let views = state
         .blocking(move |host| {
             // As a tick would find it: the processors it names selected.

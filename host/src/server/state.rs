@@ -57,6 +57,15 @@ pub struct ServerConfig {
     /// How long `GET /health` serves the same report (`?fresh=1` asks for
     /// a new one).
     pub health_ttl: Duration,
+    /// What `slate.toml` sets, as read at the start or the last reload;
+    /// shared by the config's clones, so a reload reaches every handler.
+    settings: Arc<std::sync::RwLock<Arc<FileSettings>>>,
+}
+
+/// What a server takes from `slate.toml` and can take again while it runs
+/// (`SIGHUP`): the dates it serves, its alert channels and its schedules.
+#[derive(Debug, Clone, Default)]
+pub struct FileSettings {
     /// The analysis dates the server takes.
     pub dates: DatesConfig,
     /// The alert channels, which `/health` and `/alerts` report on.
@@ -81,15 +90,27 @@ impl ServerConfig {
             body_read_timeout: Duration::from_secs(30),
             max_connections: 512,
             health_ttl: Duration::from_secs(2),
-            dates: DatesConfig::default(),
-            alerts: AlertsConfig::default(),
-            schedules: Vec::new(),
+            settings: Arc::default(),
         }
+    }
+
+    /// What `slate.toml` sets, as last read.
+    pub fn settings(&self) -> Arc<FileSettings> {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Takes `settings` from now on: the next request reads them.
+    pub fn set_settings(&self, settings: FileSettings) {
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
     }
 
     /// The names of the configured alert channels.
     pub fn alert_channel_names(&self) -> Vec<String> {
-        self.alerts
+        self.settings()
+            .alerts
             .channels
             .iter()
             .map(|c| c.name.clone())
