@@ -1395,6 +1395,26 @@ fn the_watched_folder_deploys_a_dependant_after_its_upstream() {
     assert_eq!(deployed(&watcher.poll(host)), ["AfterSlowProcessor"]);
     assert_eq!(open_rejections(&served), 0, "resolved once it deployed");
 
+    // So does its upstream dropped into the folder later. Before, the poll
+    // that deployed it marked the registry's move as tried already, and
+    // the dependant waited for a deploy by other means.
+    let served = Served::new();
+    let host = &served.state.host;
+    let later = folder_of(&[dependant]);
+    let mut watcher = Watcher::new(later.path().to_path_buf());
+    assert!(matches!(
+        &settled(&mut watcher, host)[..],
+        [WatchEvent::Rejected { .. }]
+    ));
+    std::fs::write(
+        later.path().join("z-slow.wasm"),
+        fixture(components::SLOW_PROCESSOR),
+    )
+    .unwrap();
+    assert_eq!(deployed(&settled(&mut watcher, host)), ["SlowProcessor"]);
+    assert_eq!(deployed(&watcher.poll(host)), ["AfterSlowProcessor"]);
+    assert_eq!(open_rejections(&served), 0, "resolved once it deployed");
+
     // A waiting file written anew is handled as any file, and waits no
     // more: before, it stayed waiting after it deployed, and the next
     // switch by anyone deployed it again over the operator's.

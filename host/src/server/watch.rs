@@ -167,8 +167,13 @@ impl Watcher {
         if settled.is_empty() {
             return Vec::new();
         }
+        // The generation they are tried at: read before this poll's own
+        // deploys, so that an upstream deployed from the folder now (after
+        // its dependant was refused) moves the registry past it, and the
+        // dependant is tried again at the next poll.
+        let tried_at = host.registry.generation().ok();
         let (events, waiting) = deploy_files(host, settled);
-        self.waiting_since = host.registry.generation().ok();
+        self.waiting_since = tried_at;
         for (path, found_at_start) in waiting {
             if let Some(refused) = self.handled.get(&path) {
                 self.waiting.insert(path, (found_at_start, *refused));
