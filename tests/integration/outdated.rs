@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use slate::bundled::PLUGINS;
 
 use crate::serve_process::Server;
-use crate::support::{assert_succeeded, demo_data_dir, slate, stderr};
+use crate::support::{assert_contains, assert_succeeded, demo_data_dir, slate, stderr};
 
 /// The processor the test deploys anew, and the two downstream of it.
 const CHANGED: &str = "PlayerDailyCacheProcessor";
@@ -128,19 +128,24 @@ fn a_new_version_outdates_its_dates_and_downstream_and_reprocess_outdated_reruns
     pairs.sort();
     assert_eq!(marked, pairs, "the grid's outdated cells");
 
-    let before = latest_runs(dir.path());
-    let backfill = slate(
-        dir.path(),
-        &[
-            "backfill",
-            "--from",
-            "2026-01-05",
-            "--to",
-            "2026-01-07",
-            "--reprocess",
-            "outdated",
-        ],
+    // The command the listing prints reruns them, pasted as it is.
+    // Before, it left out the dates, which a backfill needs.
+    let listed = slate(dir.path(), &["runs", "--outdated"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let printed = (listed.split("` reruns them").next())
+        .and_then(|before| before.rsplit('`').next())
+        .unwrap_or_default();
+    assert_contains(
+        printed,
+        "backfill --from 2026-01-05 --to 2026-01-07 --reprocess outdated",
     );
+    let before = latest_runs(dir.path());
+    let words = shlex::split(printed).unwrap();
+    let backfill = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .args(&words[1..])
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
     assert_succeeded(&backfill);
     let after = latest_runs(dir.path());
     assert_eq!(before.len(), after.len(), "no pair gained or lost a run");

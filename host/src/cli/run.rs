@@ -340,11 +340,21 @@ pub fn outdated(options: &HostOptions, only: Option<&str>, json: bool) -> Result
         ]);
     }
     println!("{output}");
-    println!(
-        "{} outdated; `{}` reruns them",
-        found.len(),
-        options.command_line("backfill --reprocess outdated")
-    );
+    // The backfill over the dates they span, of the processor asked for:
+    // it reruns what is outdated there and nothing else.
+    let dates =
+        (found.iter().map(|pair| pair.date).min()).zip(found.iter().map(|pair| pair.date).max());
+    let rerun = match dates {
+        Some((from, to)) => {
+            let selected = only.map_or(String::new(), |name| format!(" --processors {name}"));
+            let command = options.command_line(&format!(
+                "backfill --from {from} --to {to}{selected} --reprocess outdated"
+            ));
+            format!("; `{command}` reruns them")
+        }
+        None => String::new(),
+    };
+    println!("{} outdated{rerun}", found.len());
     Ok(ExitCode::SUCCESS)
 }
 
