@@ -75,6 +75,7 @@ export function addDays(date, days) {
 /** A short description of `value` for error messages: its type and text. */
 export function describeValue(value) {
   if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
   if (value instanceof Date) return `Date ${value.toISOString()}`;
   const kind = typeof value === 'object' ? value.constructor?.name ?? 'object' : typeof value;
   let text;

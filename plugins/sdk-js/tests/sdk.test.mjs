@@ -220,6 +220,12 @@ test('process gives run the date as a Date and finishes what run returns', () =>
   assert.equal(processor.info().name, 'TestProcessor');
   const asynchronous = slate.defineProcessor(declaration(), async () => []);
   assert.throws(() => asynchronous.process({ year: 2026, month: 1, day: 11 }), (thrown) => /run returned a Promise/.test(thrown.payload.val));
+  // A run that forgets to return says so once ("undefined undefined" before).
+  const forgetful = slate.defineProcessor(declaration(), () => {});
+  assert.throws(
+    () => forgetful.process({ year: 2026, month: 1, day: 11 }),
+    (thrown) => /run returned undefined: return OutputRows/.test(thrown.payload.val),
+  );
 });
 
 test('a declared season is what the season export answers, and none without one', () => {

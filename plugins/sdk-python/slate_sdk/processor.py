@@ -181,10 +181,17 @@ class Processor:
                 return result.finish()
             if isinstance(result, types.RowSet):
                 return result
+            if result is None:
+                raise TypeError(
+                    "run returned None: return OutputRows, a row-set or an iterable of row dicts "
+                    "(does run end without `return`?)"
+                )
             rows = self.declaration.output()
             rows.extend(result)
             return rows.finish()
-        except Exception as error:  # every failure becomes a process-error
+        # Every failure becomes a process-error: `sys.exit()` too, whose
+        # SystemExit is no Exception and would otherwise trap the instance.
+        except BaseException as error:
             try:
                 host.log(host.LogLevel.ERROR, "".join(traceback.format_exception(error)))
             except Exception:

@@ -3,6 +3,7 @@ output schema so that an `int` meant as FLOAT64 or a `bool` meant as INT64
 crosses as the schema says. Nothing here touches the host."""
 
 import datetime
+import decimal
 import json
 import os
 from typing import Any, Dict, Iterable, List
@@ -75,7 +76,7 @@ def scalar(field_type: types.FieldType, cell: Any) -> types.Scalar:
         return types.Scalar_Int64(cell)
     if kind == types.FieldType.FLOAT64 and isinstance(cell, (int, float)) and not isinstance(cell, bool):
         return types.Scalar_Float64(float(cell))
-    if kind == types.FieldType.NUMERIC and isinstance(cell, (str, int)):
+    if kind == types.FieldType.NUMERIC and isinstance(cell, (str, int, decimal.Decimal)) and not isinstance(cell, bool):
         return types.Scalar_Numeric(str(cell))
     if kind == types.FieldType.BOOL and isinstance(cell, bool):
         return types.Scalar_Boolean(cell)
@@ -83,9 +84,27 @@ def scalar(field_type: types.FieldType, cell: Any) -> types.Scalar:
         return types.Scalar_Date(dates.to_wit(cell))
     if kind == types.FieldType.TIMESTAMP and isinstance(cell, int) and not isinstance(cell, bool):
         return types.Scalar_Timestamp(cell)
+    if kind == types.FieldType.TIMESTAMP and isinstance(cell, datetime.datetime) and cell.tzinfo is not None:
+        return types.Scalar_Timestamp((cell - _EPOCH) // datetime.timedelta(microseconds=1))
     if kind == types.FieldType.JSON:
         return types.Scalar_Json(cell if isinstance(cell, str) else json.dumps(cell))
-    raise TypeError(f"{type(cell).__name__} {cell!r} is not a {kind.name}")
+    raise TypeError(f"{type(cell).__name__} {cell!r} is not a {kind.name} ({_TAKES[kind]})")
+
+
+# The instant TIMESTAMPs count from.
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+# What a cell of each type may be, as a refusal names it.
+_TAKES = {
+    types.FieldType.STRING: "give a str",
+    types.FieldType.INT64: "give an int",
+    types.FieldType.FLOAT64: "give a float or an int",
+    types.FieldType.NUMERIC: "give a decimal.Decimal, a str of digits or an int",
+    types.FieldType.BOOL: "give a bool",
+    types.FieldType.DATE: "give a datetime.date",
+    types.FieldType.TIMESTAMP: "give an int of microseconds since 1970-01-01 UTC, or a datetime with a tzinfo",
+    types.FieldType.JSON: "give a str of JSON, or a value json.dumps takes",
+}
 
 
 def value(field: types.Field, cell: Any) -> types.Value:

@@ -115,6 +115,20 @@ class RowsAreTypedByTheSchema(unittest.TestCase):
             types.Value_Null(),
         ])
 
+    def test_an_aware_datetime_is_a_timestamp_and_a_decimal_is_numeric(self):
+        at = datetime.datetime(2026, 1, 11, 19, 30, 0, 250, tzinfo=datetime.timezone.utc)
+        self.assertEqual(
+            values.scalar(types.FieldType.TIMESTAMP, at),
+            types.Scalar_Timestamp(1768159800000250),
+        )
+        self.assertEqual(
+            values.scalar(types.FieldType.NUMERIC, __import__("decimal").Decimal("12.50")),
+            types.Scalar_Numeric("12.50"),
+        )
+        # A naive datetime names no instant: refused, saying what to give.
+        with self.assertRaisesRegex(TypeError, r"is not a TIMESTAMP \(give an int of microseconds since 1970-01-01 UTC, or a datetime with a tzinfo\)"):
+            values.scalar(types.FieldType.TIMESTAMP, datetime.datetime(2026, 1, 11))
+
     def test_a_wrong_type_or_an_unknown_column_is_named(self):
         rows = values.OutputRows(self.SCHEMA)
         with self.assertRaisesRegex(ValueError, "column `is_home`: int 1 is not a BOOL"):
@@ -165,6 +179,28 @@ class ExceptionsBecomeProcessErrors(unittest.TestCase):
             Divides().process(types.Date(2026, 1, 11))
         self.assertEqual(raised.exception.value, wit.ProcessError_Internal("ZeroDivisionError: integer division or modulo by zero"))
         self.assertIn("Traceback (most recent call last)", logged[0][1])
+
+    def test_sys_exit_and_a_missing_return_are_process_errors_too(self):
+        class Exits(slate_sdk.Processor):
+            declaration = slate_sdk.Declaration(
+                name="Exits", phase="analytics", version="0.1.0", output_table="a.b",
+                schema=[], partition_column="day", key_columns=[],
+            )
+
+            def run(self, analysis_date):
+                raise SystemExit(3)
+
+        class ForgetsToReturn(Exits):
+            def run(self, analysis_date):
+                pass
+
+        processor.host.log = lambda level, message: None
+        with self.assertRaises(Err) as raised:
+            Exits().process(types.Date(2026, 1, 11))
+        self.assertEqual(raised.exception.value, wit.ProcessError_Internal("SystemExit: 3"))
+        with self.assertRaises(Err) as raised:
+            ForgetsToReturn().process(types.Date(2026, 1, 11))
+        self.assertIn("TypeError: run returned None", raised.exception.value.value)
 
     def test_a_bad_policy_is_named(self):
         declaration = slate_sdk.Declaration(
