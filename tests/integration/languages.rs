@@ -483,6 +483,55 @@ in_each_language! {
     }
 }
 
+in_each_language! {
+    /// An error in the app's top level, which the build runs as it
+    /// snapshots the module, is reported at the author's line: before, a
+    /// JavaScript one named the bundle's line (`app.js:556:1`), and a
+    /// Python one came inside componentize-py's own traceback and fifty
+    /// lines of its Rust backtrace, with the file as `/0/app.py`.
+    fn an_error_in_the_apps_top_level_fails_the_build_at_the_authors_line(guest) {
+        let parent = tempfile::tempdir().unwrap();
+        let made = slate(&[
+            "new",
+            "broken",
+            "--lang",
+            guest.toolchain.language,
+            "--parent",
+            parent.path().to_str().unwrap(),
+        ]);
+        assert!(made.status.success(), "{}", text(&made.stderr));
+        let processor = parent.path().join("broken");
+        let (entry, error) = match guest.toolchain.language {
+            "python" => ("app.py", "raise RuntimeError('at the top')\n"),
+            _ => ("app.js", "null.boom();\n"),
+        };
+        let mut source = std::fs::read_to_string(processor.join(entry)).unwrap();
+        source.push_str(error);
+        let line = source.lines().count();
+        std::fs::write(processor.join(entry), source).unwrap();
+        let said = match guest.toolchain.language {
+            "python" => format!("  File \"app.py\", line {line}, in <module>\n"),
+            _ => format!("\napp.js:{line}:1 TypeError"),
+        };
+
+        let build = Command::new(env!("CARGO_BIN_EXE_slate"))
+            .arg("build")
+            .arg(&processor)
+            .arg("--output")
+            .arg(parent.path().join("broken.wasm"))
+            .env(guest.toolchain.variable, &guest.tool)
+            .env("RUST_BACKTRACE", "1")
+            .output()
+            .unwrap();
+
+        assert!(!build.status.success(), "{}", text(&build.stdout));
+        let said_back = text(&build.stderr);
+        assert_contains(&said_back, &said);
+        assert!(!said_back.contains("Stack backtrace"), "{said_back}");
+        assert!(!said_back.contains("\"/0/"), "{said_back}");
+    }
+}
+
 /// A Python processor that imports a module found only in the machine's
 /// site-packages does not build: componentize-py would search the
 /// site-packages of the `python3` on the PATH when no virtual environment

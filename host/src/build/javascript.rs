@@ -168,6 +168,7 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
         jco.current_dir("/");
     }
     let own_folders = [&source, &bundle, &wit, &work].map(|folder| folder.path().to_path_buf());
+    let kept = source_map_of(&bundled, source.path())?;
     run_snapshotting_tool(
         "jco",
         &mut jco,
@@ -176,19 +177,35 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
             own_folders: own_folders.into(),
             working_folder: Some(work.path().into()),
         },
-    )?;
-    keep_the_source_map(&output, &bundled, source.path())
+    )
+    // The engine runs the module's top level as it snapshots it: an error
+    // there is given in the author's files, as a run's are.
+    .map_err(|error| match error {
+        BuildError::ToolFailed {
+            tool,
+            status,
+            output,
+        } => BuildError::ToolFailed {
+            tool,
+            status,
+            output: match source_map::BundleSourceMap::of_map(&kept) {
+                Some(map) => map.map_frames(&output, usize::MAX),
+                None => output,
+            },
+        },
+        other => other,
+    })?;
+    let mut component = std::fs::read(&output).map_err(io(&output))?;
+    source_map::embed(&mut component, &kept);
+    std::fs::write(&output, component).map_err(io(&output))
 }
 
-/// Appends esbuild's map of `bundle` (written beside it) to the component
-/// at `output`, its sources named from the processor's folder (`source`),
-/// so that a host gives the stacks of its runs in the author's files.
-fn keep_the_source_map(output: &Path, bundle: &Path, source: &Path) -> Result<(), BuildError> {
+/// esbuild's map of `bundle` (written beside it), its sources named from
+/// the processor's folder (`source`): kept in the component, so that a
+/// host gives the stacks of its runs in the author's files.
+fn source_map_of(bundle: &Path, source: &Path) -> Result<Vec<u8>, BuildError> {
     let map = bundle.with_extension("js.map");
     let written = std::fs::read(&map).map_err(io(&map))?;
-    let kept = source_map::for_the_component(&written, bundle, source)
-        .map_err(|e| io(&map)(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
-    let mut component = std::fs::read(output).map_err(io(output))?;
-    source_map::embed(&mut component, &kept);
-    std::fs::write(output, component).map_err(io(output))
+    source_map::for_the_component(&written, bundle, source)
+        .map_err(|e| io(&map)(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
 }

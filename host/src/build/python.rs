@@ -75,6 +75,9 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
             .current_dir(source.path())
             .env("TMPDIR", temporary.path())
             .env("VIRTUAL_ENV", no_packages.path())
+            // Its own Rust backtrace would bury the app's traceback.
+            .env("RUST_BACKTRACE", "0")
+            .env("RUST_LIB_BACKTRACE", "0")
             .arg("--quiet")
             .arg("--wit-path")
             .arg(wit.path())
@@ -99,4 +102,28 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
             working_folder: None,
         },
     )
+    .map_err(|error| match error {
+        BuildError::ToolFailed {
+            tool,
+            status,
+            output,
+        } => BuildError::ToolFailed {
+            tool,
+            status,
+            output: the_apps_traceback(&output),
+        },
+        other => other,
+    })
+}
+
+/// componentize-py's report of a failure in the app's top level (which it
+/// runs as it snapshots), as the app's own traceback: the traceback of
+/// componentize-py's own script around it and its Rust error chain left
+/// out, and the staged folder it names `/0` given as the processor's.
+fn the_apps_traceback(output: &str) -> String {
+    let inner = (output.split_once("AssertionError: Traceback"))
+        .map_or(output.to_string(), |(_, after)| format!("Traceback{after}"));
+    let inner = inner.split("\n\nCaused by:").next().unwrap_or(&inner);
+    let inner = inner.split("\nStack backtrace:").next().unwrap_or(inner);
+    format!("{}\n", inner.replace("File \"/0/", "File \"").trim_end())
 }

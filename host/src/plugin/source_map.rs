@@ -36,7 +36,12 @@ impl BundleSourceMap {
     /// unreadable one counts as none: its runs' logs keep the bundle's
     /// positions, which is all they had before.
     pub fn of_component(component: &[u8]) -> Option<Self> {
-        let json = top_level_custom_section(component, SECTION)?;
+        Self::of_map(top_level_custom_section(component, SECTION)?)
+    }
+
+    /// The map `json` (esbuild's, as [`for_the_component`] keeps it), if it
+    /// is one that names its bundle.
+    pub fn of_map(json: &[u8]) -> Option<Self> {
         let map = sourcemap::SourceMap::from_slice(json).ok()?;
         let bundle = map.get_file()?.to_string();
         Some(BundleSourceMap { bundle, map })
@@ -44,12 +49,15 @@ impl BundleSourceMap {
 
     /// `text` with every frame of the bundle, `NAME@BUNDLE:LINE:COLUMN`
     /// (lines and columns from 1, as the engine gives them), given at its
-    /// place in the author's files. A position the map does not cover, and
-    /// everything else, stays as it is. Frames are mapped only while the
-    /// text is shorter than `cap` bytes: a map whose sources have long
-    /// names cannot make one logged line larger than a log line may be.
+    /// place in the author's files, and so every position `BUNDLE:LINE:
+    /// COLUMN` that starts a line or a word (the engine's report of an
+    /// error in the module's top level, as a build prints it). A position
+    /// the map does not cover, and everything else, stays as it is.
+    /// Frames are mapped only while the text is shorter than `cap` bytes:
+    /// a map whose sources have long names cannot make one logged line
+    /// larger than a log line may be.
     pub fn map_frames(&self, text: &str, cap: usize) -> String {
-        let marker = format!("@{}:", self.bundle);
+        let marker = format!("{}:", self.bundle);
         let mut mapped = String::with_capacity(text.len());
         let mut rest = text;
         while mapped.len() < cap
@@ -57,10 +65,17 @@ impl BundleSourceMap {
         {
             let (before, from_marker) = rest.split_at(at);
             let position = &from_marker[marker.len()..];
-            match self.frame_at(position) {
+            let follows = before.chars().next_back().or(mapped.chars().next_back());
+            let starts_a_word = follows.is_none_or(|c| c == '@' || c.is_whitespace());
+            match self.frame_at(position).filter(|_| starts_a_word) {
                 Some((original, consumed)) => {
-                    mapped.push_str(&self.with_authors_function_name(before));
-                    mapped.push('@');
+                    match before.strip_suffix('@') {
+                        Some(function) => {
+                            mapped.push_str(&self.with_authors_function_name(function));
+                            mapped.push('@');
+                        }
+                        None => mapped.push_str(before),
+                    }
                     mapped.push_str(&original);
                     rest = &position[consumed..];
                 }
@@ -292,6 +307,25 @@ mod tests {
             map.map_frames(stack, 4096),
             "Oops: bad\nteams@lib/teams.js:7:3\nouter@app.js:1:1\n\
              process@app.bindings.js:2:5\nlast@app.js:2:"
+        );
+    }
+
+    /// A build's report of an error in the module's top level gives the
+    /// position alone, at the start of a line: mapped too; one inside a
+    /// longer file name (`myapp.js:2:9`) is not the bundle's.
+    #[test]
+    fn a_position_that_starts_a_line_is_mapped_and_one_inside_a_name_is_not() {
+        let mut component = EMPTY_COMPONENT.to_vec();
+        embed(&mut component, &a_map());
+        let map = BundleSourceMap::of_component(&component).unwrap();
+
+        let report = "Exception while evaluating top-level script\napp.js:2:9 TypeError: x\n\
+                      Stack:\n  @app.js:2:9\nmyapp.js:2:9";
+
+        assert_eq!(
+            map.map_frames(report, 4096),
+            "Exception while evaluating top-level script\nlib/teams.js:7:3 TypeError: x\n\
+             Stack:\n  @lib/teams.js:7:3\nmyapp.js:2:9"
         );
     }
 
