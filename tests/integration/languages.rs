@@ -491,16 +491,7 @@ in_each_language! {
     /// lines of its Rust backtrace, with the file as `/0/app.py`.
     fn an_error_in_the_apps_top_level_fails_the_build_at_the_authors_line(guest) {
         let parent = tempfile::tempdir().unwrap();
-        let made = slate(&[
-            "new",
-            "broken",
-            "--lang",
-            guest.toolchain.language,
-            "--parent",
-            parent.path().to_str().unwrap(),
-        ]);
-        assert!(made.status.success(), "{}", text(&made.stderr));
-        let processor = parent.path().join("broken");
+        let processor = new_processor(parent.path(), "broken", &guest);
         let (entry, error) = match guest.toolchain.language {
             "python" => ("app.py", "raise RuntimeError('at the top')\n"),
             _ => ("app.js", "null.boom();\n"),
@@ -624,21 +615,26 @@ in_each_language! {
     }
 }
 
+/// `slate new NAME --lang LANGUAGE` in `parent`: the processor's folder.
+fn new_processor(parent: &Path, name: &str, guest: &Guest) -> PathBuf {
+    let made = slate(&[
+        "new",
+        name,
+        "--lang",
+        guest.toolchain.language,
+        "--parent",
+        parent.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    parent.join(name)
+}
+
 /// `slate new games-per-team --lang LANGUAGE` makes a processor that
 /// `slate build` builds with `guest`'s tool and that passes its own golden
 /// test.
 fn slate_new_builds_and_passes_its_own_golden_test(guest: &Guest) {
     let parent = tempfile::tempdir().unwrap();
-    let made = slate(&[
-        "new",
-        "games-per-team",
-        "--lang",
-        guest.toolchain.language,
-        "--parent",
-        parent.path().to_str().unwrap(),
-    ]);
-    assert!(made.status.success(), "{}", text(&made.stderr));
-    let dir = parent.path().join("games-per-team");
+    let dir = new_processor(parent.path(), "games-per-team", guest);
     let component = dir.join("games-per-team.wasm");
     slate_build(&dir, &component, guest);
 

@@ -180,20 +180,11 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
     )
     // The engine runs the module's top level as it snapshots it: an error
     // there is given in the author's files, as a run's are.
-    .map_err(|error| match error {
-        BuildError::ToolFailed {
-            tool,
-            status,
-            output,
-        } => BuildError::ToolFailed {
-            tool,
-            status,
-            output: match source_map::BundleSourceMap::of_map(&kept) {
-                Some(map) => map.map_frames(&output, usize::MAX),
-                None => output,
-            },
-        },
-        other => other,
+    .map_err(|error| {
+        error.with_tool_output(|output| match source_map::BundleSourceMap::of_map(&kept) {
+            Some(map) => map.map_frames(&output, usize::MAX),
+            None => output,
+        })
     })?;
     let mut component = std::fs::read(&output).map_err(io(&output))?;
     source_map::embed(&mut component, &kept);

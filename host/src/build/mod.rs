@@ -119,6 +119,26 @@ pub enum BuildError {
     },
 }
 
+impl BuildError {
+    /// This error, with what a failed tool printed passed through
+    /// `tidy` (mapped to the author's files, a hint added); any other
+    /// error as it is.
+    fn with_tool_output(self, tidy: impl FnOnce(String) -> String) -> Self {
+        match self {
+            BuildError::ToolFailed {
+                tool,
+                status,
+                output,
+            } => BuildError::ToolFailed {
+                tool,
+                status,
+                output: tidy(output),
+            },
+            other => other,
+        }
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> BuildError + '_ {
     move |source| BuildError::Io {
         path: path.to_path_buf(),
@@ -211,22 +231,13 @@ impl Project {
             Language::JavaScript => javascript::build(self, output),
             Language::Rust => build_rust(self, output),
         };
-        built.map_err(|error| match error {
-            BuildError::ToolFailed {
-                tool,
-                status,
-                mut output,
-            } => {
+        built.map_err(|error| {
+            error.with_tool_output(|mut output| {
                 if let Some(hint) = self.unlisted_import_hint(&output) {
                     output.push_str(&hint);
                 }
-                BuildError::ToolFailed {
-                    tool,
-                    status,
-                    output,
-                }
-            }
-            other => other,
+                output
+            })
         })
     }
 

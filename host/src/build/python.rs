@@ -102,18 +102,7 @@ pub(super) fn build(project: &Project, output: &Path) -> Result<(), BuildError> 
             working_folder: None,
         },
     )
-    .map_err(|error| match error {
-        BuildError::ToolFailed {
-            tool,
-            status,
-            output,
-        } => BuildError::ToolFailed {
-            tool,
-            status,
-            output: the_apps_traceback(&output),
-        },
-        other => other,
-    })
+    .map_err(|error| error.with_tool_output(|output| the_apps_traceback(&output)))
 }
 
 /// componentize-py's report of a failure in the app's top level (which it
