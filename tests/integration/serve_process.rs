@@ -809,6 +809,58 @@ fn a_backfill_whose_server_was_killed_runs_again_the_run_the_kill_cut_short() {
     assert!(second.terminate().success());
 }
 
+/// A backfill resumed after its server was killed counts the lookback
+/// gaps its runs flagged before the kill, as the one never killed does.
+/// Before, the resume counted them from records read without their
+/// upstream checks: every gap flagged before the kill was lost (260 went
+/// down to 67), though the rows were right.
+#[test]
+fn a_resumed_backfill_counts_the_gaps_flagged_before_its_server_was_killed() {
+    let data = crate::support::demo_data_dir("2026-01-05", "2026-01-25");
+    let store = EmbeddedStore::open(&data.path().join("slate.db")).unwrap();
+    let mut first = Server::start(data.path(), &[]);
+    let (status, accepted) = first.post(
+        "/backfill",
+        json!({
+            "start_date": "2026-01-07",
+            "end_date": "2026-01-25",
+            "reprocess": "all",
+            "parallelism": 1
+        }),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["backfill_id"].as_str().unwrap().to_string();
+    let (_, begun) = first.get(&format!("/backfills/{id}"));
+    let started: chrono::DateTime<chrono::Utc> =
+        begun["started_at"].as_str().unwrap().parse().unwrap();
+    let flagged_so_far = || {
+        (store.runs(&RunFilter {
+            status: Some(RunStatus::Success),
+            ..RunFilter::default()
+        }))
+        .unwrap()
+        .into_iter()
+        .filter(|run| run.started_at >= started)
+        .filter(|run| {
+            run.upstream_check
+                .as_ref()
+                .is_some_and(|c| !c.gaps.is_empty())
+        })
+        .count()
+    };
+    wait_until("runs flagging gaps have ended", || flagged_so_far() >= 3);
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    let second = Server::start(data.path(), &[]);
+    wait_until("the resumed backfill finishes", || {
+        second.get(&format!("/backfills/{id}")).1["state"] == "finished"
+    });
+    let (_, progress) = second.get(&format!("/backfills/{id}"));
+    assert_eq!(progress["flagged_gaps"], flagged_so_far(), "{progress}");
+    assert!(second.terminate().success());
+}
+
 /// A data folder with SlowProcessor deployed and `slate_toml` written,
 /// and its store.
 fn folder_with_the_slow_processor(slate_toml: &str) -> (tempfile::TempDir, EmbeddedStore) {

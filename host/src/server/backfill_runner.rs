@@ -389,7 +389,8 @@ fn ended_run_since(
             processor: Some(run.processor.clone()),
             date: Some(run.date),
             limit: Some(1),
-            skip_upstream_check: true,
+            // Read: its gaps count in the resumed backfill's flagged_gaps.
+            skip_upstream_check: false,
             ..RunFilter::default()
         })
         .map_err(|e| e.to_string())?;
