@@ -1723,6 +1723,47 @@ fn slate_health_reports_a_store_it_may_only_read_without_reaping() {
     assert_eq!(still.status, RunStatus::Running, "nothing was written");
 }
 
+/// `slate health` probes a store another process holds locked (a `slate`
+/// stopped or hung in a commit): it waits for the lock as every writer
+/// does, then reports what it reads, the stale run among it, instead of
+/// failing with "database is locked" and reporting nothing.
+#[test]
+fn slate_health_reports_a_store_another_process_holds_locked() {
+    use slate::runs::{NewRun, Trigger};
+    use slate::store::{EmbeddedStore, RunLedger};
+
+    let dir = demo_data_dir("2026-01-11", "2026-01-11");
+    let store_file = dir.path().join("slate.db");
+    let stale = EmbeddedStore::open(&store_file)
+        .unwrap()
+        .start_run(&NewRun {
+            processor: "PlayerGameSummaryProcessor".into(),
+            phase: slate::phase::Phase::Analytics,
+            data_date: crate::support::date("2026-01-12"),
+            host_id: "another-machine:7".into(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Cli,
+            lease: std::time::Duration::from_millis(1),
+        })
+        .unwrap();
+    let holder = rusqlite::Connection::open(&store_file).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let health = slate(dir.path(), &["health"]);
+
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(health.status.code(), Some(1), "{}", stderr(&health));
+    assert_contains(&stderr(&health), "the store is locked by another process");
+    assert_contains(&stderr(&health), "stale runs are reported, not reaped");
+    assert_contains(
+        &stdout(&health),
+        &format!(
+            "STALE_RUNNING PlayerGameSummaryProcessor 2026-01-12 (run {})",
+            stale.run_id
+        ),
+    );
+}
+
 /// The commands that read work on a store this user may only read, and
 /// one that writes fails saying why. Before, every command failed on
 /// opening it, with SQLite's "attempt to write a readonly database".

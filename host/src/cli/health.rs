@@ -38,9 +38,10 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
             (host.store, host.pipeline, host.registry)
         }
         // A probe of a store it may only read (a read-only mount, a
-        // standby server) reports what it reads: a stale run shows as
-        // `stale_running`, left for a host that can write to reap.
-        Err(error) if super::refuses_writes(&error) => {
+        // standby server, a store another process holds locked) reports
+        // what it reads: a stale run shows as `stale_running`, left for a
+        // host that can write to reap.
+        Err(error) if super::only_reads(&error) => {
             let error = super::naming_the_store_file(error, options);
             eprintln!(
                 "note: {}; stale runs are reported, not reaped",

@@ -750,7 +750,11 @@ fn naming_the_store_file(error: anyhow::Error, options: &HostOptions) -> anyhow:
     let store_failed = error.chain().any(|cause| {
         matches!(
             cause.downcast_ref::<slate::store::StoreError>(),
-            Some(slate::store::StoreError::Backend(_) | slate::store::StoreError::ReadOnly(_))
+            Some(
+                slate::store::StoreError::Backend(_)
+                    | slate::store::StoreError::ReadOnly(_)
+                    | slate::store::StoreError::Locked(_)
+            )
         )
     });
     if !options.warehouse.is_embedded()
@@ -769,6 +773,16 @@ pub fn refuses_writes(error: &anyhow::Error) -> bool {
             cause.downcast_ref::<slate::store::StoreError>(),
             Some(slate::store::StoreError::ReadOnly(_))
         )
+    })
+}
+
+/// Whether `error` is the store failing a write it can read past: it takes
+/// none here, or another process holds its write lock.
+pub fn only_reads(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<slate::store::StoreError>()
+            .is_some_and(slate::store::StoreError::only_reads)
     })
 }
 

@@ -88,6 +88,11 @@ pub enum StoreError {
     /// `default_transaction_read_only`).
     #[error("the store takes no writes here: {0}")]
     ReadOnly(#[source] BackendError),
+    /// Another process holds the store's write lock past the wait for it
+    /// (a `slate` stopped or hung in a commit): it can be read, not
+    /// written, until that process ends or goes on.
+    #[error("the store is locked by another process: {0}")]
+    Locked(#[source] BackendError),
 }
 
 /// What a backend reports when it fails: its own error, whole. Shared, so
@@ -103,6 +108,12 @@ impl StoreError {
     /// A write the store refused because it takes none here.
     pub fn read_only(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         StoreError::ReadOnly(BackendError::from(error.into()))
+    }
+
+    /// Whether the store could be read but not written: it takes no writes
+    /// here, or another process holds its write lock.
+    pub fn only_reads(&self) -> bool {
+        matches!(self, StoreError::ReadOnly(_) | StoreError::Locked(_))
     }
 }
 

@@ -137,10 +137,12 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
 /// [`StoreError`]: the generic seam knows no backend.
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
-        if error.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) {
-            StoreError::read_only(error)
-        } else {
-            StoreError::backend(error)
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ReadOnly) => StoreError::read_only(error),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Locked(super::BackendError::from(Box::from(error)))
+            }
+            _ => StoreError::backend(error),
         }
     }
 }
