@@ -125,8 +125,9 @@ fn check_json(check: Option<&UpstreamCheck>) -> Result<Option<String>, StoreErro
         .map_err(StoreError::backend)
 }
 
-/// How long a reap waits for a row another transaction holds before it
-/// gives up until the next heartbeat.
+/// How long a reap waits on a lock before it gives up until the next
+/// heartbeat. A stale run's row another transaction holds is passed over
+/// (`SKIP LOCKED`) without waiting; this bounds the rest (a table lock).
 const REAP_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '2s'";
 
 impl PostgresStore {
@@ -695,13 +696,20 @@ impl RunLedger for PostgresStore {
             // up until the next heartbeat.
             transaction.batch_execute(REAP_LOCK_TIMEOUT)?;
             let now = on_the_database_clock(&mut transaction, now)?;
-            // One statement: of two hosts reaping at once, the second waits
-            // on each row the first updates, then finds it no longer
-            // running, so each stale run is reaped exactly once.
+            // One statement: the stale runs are locked first, skipping
+            // those another transaction holds: of two hosts reaping at once,
+            // each reaps the runs it locked, so each stale run is reaped
+            // exactly once; and a run whose host stopped in the middle of
+            // its commit (its row locked) waits for the next reap, instead
+            // of failing this one, and with it the start of every command.
             let rows = transaction.query(
                 &format!(
                     "UPDATE _slate.runs SET {}
-                     WHERE status = 'running' AND lease_expires_at < $1
+                     WHERE run_id IN (
+                         SELECT run_id FROM _slate.runs
+                         WHERE status = 'running' AND lease_expires_at < $1
+                         ORDER BY run_id FOR UPDATE SKIP LOCKED
+                     )
                      RETURNING {RUN_COLUMNS}",
                     failed_as_stale("$1")
                 ),
