@@ -1015,6 +1015,53 @@ fn a_queued_backfill_is_planned_again_when_it_starts() {
     assert_eq!(runs.len(), 3, "each date ran once: {runs:#?}");
 }
 
+/// Of two servers on one store, the one left goes on with the backfill of
+/// the other, killed mid-run: before, the backfill waited, `running` with
+/// nothing running it, until a server started on the store again.
+#[test]
+fn a_server_goes_on_with_the_backfill_of_another_killed_on_its_store() {
+    let (data, store) = folder_with_the_slow_processor("");
+    let day = date("2026-01-03");
+    set_spin(&store, day, true);
+    let mut killed = Server::start(data.path(), &[]);
+    let left = Server::start(data.path(), &[]);
+    let (status, accepted) = killed.post(
+        "/backfill",
+        json!({
+            "start_date": "2026-01-01",
+            "end_date": "2026-01-05",
+            "processors": ["SlowProcessor"],
+            "reprocess": "all",
+            "parallelism": 1
+        }),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["backfill_id"].as_str().unwrap().to_string();
+    wait_until("the run on the spinning day runs", || {
+        (store.runs(&RunFilter {
+            date: Some(day),
+            ..RunFilter::default()
+        }))
+        .unwrap()
+        .first()
+        .is_some_and(|run| run.status == RunStatus::Running)
+    });
+    killed.child.kill().unwrap();
+    killed.child.wait().unwrap();
+    set_spin(&store, day, false);
+
+    wait_until("the server left finishes the backfill", || {
+        left.get(&format!("/backfills/{id}")).1["state"] == "finished"
+    });
+    let (_, progress) = left.get(&format!("/backfills/{id}"));
+    assert_eq!(
+        (&progress["planned"], &progress["succeeded"]),
+        (&json!(5), &json!(5)),
+        "{progress}"
+    );
+    assert!(left.terminate().success());
+}
+
 /// Of two servers resuming one abandoned backfill at once, one takes it:
 /// before, both resumed it, and ran its runs twice.
 #[test]

@@ -243,11 +243,34 @@ pub fn saved_progress(store: &dyn Store, id: &str) -> Option<serde_json::Value> 
     serde_json::from_str(&saved.progress_json).ok()
 }
 
+/// How often a running server looks for backfills another server of this
+/// machine left unfinished on the store (killed, or shut down), to go on
+/// with them.
+pub const ADOPT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Resumes the backfills the store records as not ended that are this
 /// server's to resume: one a shutdown stopped, or one a dead earlier
 /// process of this machine left queued or running. Each runs the planned
 /// runs that did not end since it was accepted.
 pub fn resume_saved(host: &Arc<ServedHost>) {
+    resume_abandoned(host, true);
+}
+
+/// What [`resume_saved`] does at a server's start, done while it runs:
+/// of two servers on one store, the one left goes on with the backfills
+/// of the other, killed or shut down. Before, they waited, `running`, for
+/// a server to start. Its own backfills it leaves alone, as it does while
+/// it shuts down.
+pub fn adopt_abandoned(host: &Arc<ServedHost>) {
+    if !host.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        resume_abandoned(host, false);
+    }
+}
+
+/// Resumes the unfinished backfills of servers gone: stopped by a
+/// shutdown, or left by a dead process of this machine; `at_start`, also
+/// those recorded under this server's own id (an earlier process's).
+fn resume_abandoned(host: &Arc<ServedHost>, at_start: bool) {
     let Some(records) = host.store.backfill_records() else {
         return;
     };
@@ -259,16 +282,30 @@ pub fn resume_saved(host: &Arc<ServedHost>) {
         }
     };
     let me = host.executor.host_id();
-    for saved in unfinished {
-        // This server has just started: one recorded under its own id was
-        // an earlier process's (a container restarted keeps its hostname
-        // and pid 1).
-        let abandoned = saved.state == BackfillState::Stopped.name()
-            || saved.host_id == me
-            || crate::liveness::is_dead_incarnation(&saved.host_id, me);
-        if !abandoned {
-            continue;
-        }
+    let abandoned: Vec<SavedBackfill> = (unfinished.into_iter())
+        .filter(|saved| match (at_start, saved.host_id == me) {
+            // A server that has just started: one recorded under its own id
+            // was an earlier process's (a container restarted keeps its
+            // hostname and pid 1).
+            (true, true) => true,
+            // A running server's own backfills are its to run.
+            (false, true) => false,
+            _ => {
+                saved.state == BackfillState::Stopped.name()
+                    || crate::liveness::is_dead_incarnation(&saved.host_id, me)
+            }
+        })
+        .collect();
+    // The runs the dead server left running are reaped first (a start has
+    // reaped them already): resumed before, they would be left to it.
+    if !at_start
+        && !abandoned.is_empty()
+        && let Err(error) = host.executor.leases().heartbeat_now()
+    {
+        tracing::warn!(%error, "cannot reap the runs of a server gone; its backfills wait");
+        return;
+    }
+    for saved in abandoned {
         // Servers starting at once on one store resume it once.
         match records.take_over_backfill(&saved.id, &saved.host_id, me) {
             Ok(true) => {}

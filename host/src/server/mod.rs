@@ -214,13 +214,27 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let host = state.host.clone();
     let grace = state.config.grace;
-    // The backfills an earlier server stopped go on before any request.
+    // The backfills an earlier server stopped go on before any request;
+    // those another server of this machine leaves, as it goes.
     {
         let host = host.clone();
         tokio::task::spawn_blocking(move || backfill_runner::resume_saved(&host))
             .await
             .map_err(std::io::Error::other)?;
     }
+    let adopting = {
+        let host = host.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(backfill_runner::ADOPT_EVERY).await;
+                let host = host.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    backfill_runner::adopt_abandoned(&host);
+                })
+                .await;
+            }
+        })
+    };
     // Once the shutdown begins: no new work (a request for it gets 503,
     // reads are still answered, so clients can follow the work accepted);
     // accepted work gets the grace period, then no run starts and the runs
@@ -268,6 +282,7 @@ pub async fn serve(
     serve_connections(listener, router(state), connections, drained).await;
     // The server stops serving only once the stopper has drained.
     let _ = stopper.await;
+    adopting.abort();
     if !host.workers.wait_drained(STOP_WAIT).await {
         tracing::error!("runs did not stop within {STOP_WAIT:?} of being told to");
     }
