@@ -1672,19 +1672,14 @@ fn slate_health_counts_the_failed_runs_of_a_processor_it_does_not_load() {
     assert_eq!(problems_of(with_plugins(&["health", "--json"])), [true]);
 }
 
-/// `slate health` probes a store it may only read (a read-only mount, a
-/// monitoring user without write access): it says it reaps nothing, and
-/// reports a run whose lease is over as `stale_running`, left running for
-/// a host that can write. Before, it failed with "attempt to write a
-/// readonly database" and reported nothing.
-#[test]
-fn slate_health_reports_a_store_it_may_only_read_without_reaping() {
-    use slate::runs::{NewRun, RunStatus, Trigger};
+/// A demo data folder of 2026-01-11, and a run of another machine on
+/// 2026-01-12 whose lease is over: stale, not yet reaped.
+fn a_demo_day_with_a_stale_run() -> (tempfile::TempDir, slate::runs::RunRecord) {
+    use slate::runs::{NewRun, Trigger};
     use slate::store::{EmbeddedStore, RunLedger};
 
     let dir = demo_data_dir("2026-01-11", "2026-01-11");
-    let store_file = dir.path().join("slate.db");
-    let stale = EmbeddedStore::open(&store_file)
+    let stale = EmbeddedStore::open(&dir.path().join("slate.db"))
         .unwrap()
         .start_run(&NewRun {
             processor: "PlayerGameSummaryProcessor".into(),
@@ -1697,20 +1692,26 @@ fn slate_health_reports_a_store_it_may_only_read_without_reaping() {
         })
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(5));
+    (dir, stale)
+}
+
+/// `slate health` probes a store it may only read (a read-only mount, a
+/// monitoring user without write access): it says it reaps nothing, and
+/// reports a run whose lease is over as `stale_running`, left running for
+/// a host that can write. Before, it failed with "attempt to write a
+/// readonly database" and reported nothing.
+#[test]
+fn slate_health_reports_a_store_it_may_only_read_without_reaping() {
+    use slate::runs::RunStatus;
+    use slate::store::{EmbeddedStore, RunLedger};
+
+    let (dir, stale) = a_demo_day_with_a_stale_run();
+    let store_file = dir.path().join("slate.db");
     let read_only = crate::support::ReadOnlyFolder::of(dir.path());
 
     let health = read_only.slate(&["health"]);
 
-    assert_eq!(health.status.code(), Some(1), "{}", stderr(&health));
-    assert_contains(&stderr(&health), "takes no writes here");
-    assert_contains(&stderr(&health), "stale runs are reported, not reaped");
-    assert_contains(
-        &stdout(&health),
-        &format!(
-            "STALE_RUNNING PlayerGameSummaryProcessor 2026-01-12 (run {})",
-            stale.run_id
-        ),
-    );
+    assert_reported_without_reaping(&health, "takes no writes here", &stale);
     let report: serde_json::Value =
         serde_json::from_slice(&read_only.slate(&["health", "--json"]).stdout).unwrap();
     assert_eq!(report["healthy"], false, "{report:#}");
@@ -1729,34 +1730,28 @@ fn slate_health_reports_a_store_it_may_only_read_without_reaping() {
 /// failing with "database is locked" and reporting nothing.
 #[test]
 fn slate_health_reports_a_store_another_process_holds_locked() {
-    use slate::runs::{NewRun, Trigger};
-    use slate::store::{EmbeddedStore, RunLedger};
-
-    let dir = demo_data_dir("2026-01-11", "2026-01-11");
-    let store_file = dir.path().join("slate.db");
-    let stale = EmbeddedStore::open(&store_file)
-        .unwrap()
-        .start_run(&NewRun {
-            processor: "PlayerGameSummaryProcessor".into(),
-            phase: slate::phase::Phase::Analytics,
-            data_date: crate::support::date("2026-01-12"),
-            host_id: "another-machine:7".into(),
-            plugin_hash: "h".into(),
-            trigger: Trigger::Cli,
-            lease: std::time::Duration::from_millis(1),
-        })
-        .unwrap();
-    let holder = rusqlite::Connection::open(&store_file).unwrap();
+    let (dir, stale) = a_demo_day_with_a_stale_run();
+    let holder = rusqlite::Connection::open(dir.path().join("slate.db")).unwrap();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
 
     let health = slate(dir.path(), &["health"]);
 
     holder.execute_batch("ROLLBACK").unwrap();
-    assert_eq!(health.status.code(), Some(1), "{}", stderr(&health));
-    assert_contains(&stderr(&health), "the store is locked by another process");
-    assert_contains(&stderr(&health), "stale runs are reported, not reaped");
+    assert_reported_without_reaping(&health, "the store is locked by another process", &stale);
+}
+
+/// Asserts that `health` failed the pipeline, saying `why` it reaped
+/// nothing, and reported `stale` as a stale run.
+fn assert_reported_without_reaping(
+    health: &std::process::Output,
+    why: &str,
+    stale: &slate::runs::RunRecord,
+) {
+    assert_eq!(health.status.code(), Some(1), "{}", stderr(health));
+    assert_contains(&stderr(health), why);
+    assert_contains(&stderr(health), "stale runs are reported, not reaped");
     assert_contains(
-        &stdout(&health),
+        &stdout(health),
         &format!(
             "STALE_RUNNING PlayerGameSummaryProcessor 2026-01-12 (run {})",
             stale.run_id

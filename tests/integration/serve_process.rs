@@ -737,18 +737,7 @@ fn a_backfill_whose_server_was_killed_runs_again_the_run_the_kill_cut_short() {
     let day = date("2026-01-03");
     set_spin(&store, day, true);
     let mut first = Server::start(data.path(), &[]);
-    let (status, accepted) = first.post(
-        "/backfill",
-        json!({
-            "start_date": "2026-01-01",
-            "end_date": "2026-01-05",
-            "processors": ["SlowProcessor"],
-            "reprocess": "all",
-            "parallelism": 1
-        }),
-    );
-    assert_eq!(status, 202, "{accepted}");
-    let id = accepted["backfill_id"].as_str().unwrap().to_string();
+    let id = backfill_held_on(&first, &store, day);
     let runs_on_the_day = || {
         store
             .runs(&RunFilter {
@@ -757,11 +746,6 @@ fn a_backfill_whose_server_was_killed_runs_again_the_run_the_kill_cut_short() {
             })
             .unwrap()
     };
-    wait_until("the run on the spinning day runs", || {
-        runs_on_the_day()
-            .first()
-            .is_some_and(|r| r.status == RunStatus::Running)
-    });
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     set_spin(&store, day, false);
@@ -859,6 +843,33 @@ fn a_resumed_backfill_counts_the_gaps_flagged_before_its_server_was_killed() {
     let (_, progress) = second.get(&format!("/backfills/{id}"));
     assert_eq!(progress["flagged_gaps"], flagged_so_far(), "{progress}");
     assert!(second.terminate().success());
+}
+
+/// Starts on `server` a backfill of SlowProcessor over 2026-01-01 to
+/// 2026-01-05, one run at a time, and waits until its run on `day` (set
+/// to spin) runs: its id.
+fn backfill_held_on(server: &Server, store: &EmbeddedStore, day: NaiveDate) -> String {
+    let (status, accepted) = server.post(
+        "/backfill",
+        json!({
+            "start_date": "2026-01-01",
+            "end_date": "2026-01-05",
+            "processors": ["SlowProcessor"],
+            "reprocess": "all",
+            "parallelism": 1
+        }),
+    );
+    assert_eq!(status, 202, "{accepted}");
+    wait_until("the run on the spinning day runs", || {
+        (store.runs(&RunFilter {
+            date: Some(day),
+            ..RunFilter::default()
+        }))
+        .unwrap()
+        .first()
+        .is_some_and(|run| run.status == RunStatus::Running)
+    });
+    accepted["backfill_id"].as_str().unwrap().to_string()
 }
 
 /// A data folder with SlowProcessor deployed and `slate_toml` written,
@@ -1025,27 +1036,7 @@ fn a_server_goes_on_with_the_backfill_of_another_killed_on_its_store() {
     set_spin(&store, day, true);
     let mut killed = Server::start(data.path(), &[]);
     let left = Server::start(data.path(), &[]);
-    let (status, accepted) = killed.post(
-        "/backfill",
-        json!({
-            "start_date": "2026-01-01",
-            "end_date": "2026-01-05",
-            "processors": ["SlowProcessor"],
-            "reprocess": "all",
-            "parallelism": 1
-        }),
-    );
-    assert_eq!(status, 202, "{accepted}");
-    let id = accepted["backfill_id"].as_str().unwrap().to_string();
-    wait_until("the run on the spinning day runs", || {
-        (store.runs(&RunFilter {
-            date: Some(day),
-            ..RunFilter::default()
-        }))
-        .unwrap()
-        .first()
-        .is_some_and(|run| run.status == RunStatus::Running)
-    });
+    let id = backfill_held_on(&killed, &store, day);
     killed.child.kill().unwrap();
     killed.child.wait().unwrap();
     set_spin(&store, day, false);
