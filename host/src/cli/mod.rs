@@ -318,7 +318,8 @@ enum Command {
     /// started")
     Backfill(backfill::BackfillArgs),
     /// Serves the HTTP API: process dates, backfills, runs, health,
-    /// plugins and metrics.
+    /// plugins and metrics. SIGHUP reads slate.toml again; SIGTERM or
+    /// SIGINT shuts down gracefully.
     Serve(serve::ServeArgs),
     /// Lists alerts and each channel's delivery state; `test`, `check`,
     /// `resolve` and `deliver` act on them.
