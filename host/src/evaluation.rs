@@ -77,6 +77,14 @@ impl Failure {
         }
     }
 
+    /// A limit breach: its kind, its words, the limit and the observed value.
+    fn breach(breach: &LimitBreach, rows_read: u64) -> Self {
+        Failure {
+            limit: Some(breach.values()),
+            ..Failure::new(breach.kind(), breach.to_string(), rows_read)
+        }
+    }
+
     /// A trap (at instantiation or in `process`), classified by
     /// [`classify_trap`], with what the guest wrote to stderr first.
     fn trap(error: &wasmtime::Error, limits: &RunLimits, guest_stderr: &str) -> Self {
@@ -170,9 +178,7 @@ fn check_process(
             InputFailure::Refused(message) => (ErrorKind::Input, message),
             InputFailure::Unreachable(message) => (ErrorKind::Unreachable, message),
             InputFailure::OverLimit(breach) => {
-                let mut failure = Failure::new(breach.kind(), breach.to_string(), rows_read);
-                failure.limit = Some(breach.values());
-                return Err(counted(failure));
+                return Err(counted(Failure::breach(&breach, rows_read)));
             }
         };
         return Err(counted(Failure::new(
@@ -193,9 +199,7 @@ fn check_process(
         Ok(Ok(rows)) => rows,
     };
     if let Some(breach) = output_breach(&rows, &limits) {
-        let mut failure = Failure::new(breach.kind(), breach.to_string(), rows_read);
-        failure.limit = Some(breach.values());
-        return Err(counted(failure));
+        return Err(counted(Failure::breach(&breach, rows_read)));
     }
     if !quality_issues.is_empty() && !add_quality_issues(&mut rows, &spec.schema, quality_issues) {
         tracing::warn!(

@@ -26,7 +26,7 @@ mod tables;
 mod test;
 mod warehouse;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +44,7 @@ use slate::pipeline::Pipeline;
 use slate::plugin::Runtime;
 use slate::registry::Registry;
 use slate::runs::RunFilter;
-use slate::store::Store;
+use slate::store::{Store, StoreError};
 
 /// Runs analytics and precompute processors as sandboxed WebAssembly components.
 #[derive(Parser)]
@@ -748,15 +748,8 @@ fn check_data_dir(options: &HostOptions, with_secrets: bool) -> Result<()> {
 /// "database or disk is full" without saying which.
 fn naming_the_store_file(error: anyhow::Error, options: &HostOptions) -> anyhow::Error {
     let file = options.data_dir.store_file();
-    let store_failed = error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<slate::store::StoreError>(),
-            Some(
-                slate::store::StoreError::Backend(_)
-                    | slate::store::StoreError::ReadOnly(_)
-                    | slate::store::StoreError::Locked(_)
-            )
-        )
+    let store_failed = caused_by_the_store(&error, |cause| {
+        cause.only_reads() || matches!(cause, StoreError::Backend(_))
     });
     if !options.warehouse.is_embedded()
         || !store_failed
@@ -767,24 +760,22 @@ fn naming_the_store_file(error: anyhow::Error, options: &HostOptions) -> anyhow:
     error.context(format!("the store {}", file.display()))
 }
 
+/// Whether a store error `is` says so is among `error`'s causes.
+fn caused_by_the_store(error: &anyhow::Error, is: impl Fn(&StoreError) -> bool) -> bool {
+    error
+        .chain()
+        .any(|cause| cause.downcast_ref::<StoreError>().is_some_and(&is))
+}
+
 /// Whether `error` is the store refusing a write because it takes none.
 pub fn refuses_writes(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<slate::store::StoreError>(),
-            Some(slate::store::StoreError::ReadOnly(_))
-        )
-    })
+    caused_by_the_store(error, |cause| matches!(cause, StoreError::ReadOnly(_)))
 }
 
 /// Whether `error` is the store failing a write it can read past: it takes
 /// none here, or another process holds its write lock.
 pub fn only_reads(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<slate::store::StoreError>()
-            .is_some_and(slate::store::StoreError::only_reads)
-    })
+    caused_by_the_store(error, StoreError::only_reads)
 }
 
 /// An error and its causes on one line, as `{:#}` writes them, but each
@@ -1025,23 +1016,42 @@ fn open_store(options: &HostOptions, create: bool) -> Result<Arc<dyn Store>> {
     // A `[dates]` that leaves no date to serve is a bad section, found
     // before the command does anything, as every other section is.
     let config_file = options.data_dir.config_file();
-    let dates = DatesConfig::load(&config_file)?;
-    if dates.sets_one_end() {
-        let calendar = slate::pipeline::default_calendar();
-        let range = dates::serving_range(store.as_ref(), &calendar, &dates)?;
-        if let Err(empty) = dates.holding_dates(range) {
-            usage!("{}: {empty}", config_file.display());
-        }
-    }
+    refuse_dates_serving_none(
+        store.as_ref(),
+        &config_file,
+        &DatesConfig::load(&config_file)?,
+    )?;
     let alerts = slate::alerts::AlertsConfig::load_without_secrets(&config_file)?;
+    if takes_writes {
+        add_alert_channels(store.as_ref(), &alerts)?;
+    }
+    Ok(store)
+}
+
+/// Refuses, as a usage error naming `file`, a `[dates]` whose one end
+/// set there lies beyond the other end `store`'s schedule gives: a range
+/// that holds no date. The schedule is read only when one end is set.
+fn refuse_dates_serving_none(store: &dyn Store, file: &Path, dates: &DatesConfig) -> Result<()> {
+    if !dates.sets_one_end() {
+        return Ok(());
+    }
+    let calendar = slate::pipeline::default_calendar();
+    if let Err(empty) = dates.holding_dates(dates::serving_range(store, &calendar, dates)?) {
+        usage!("{}: {empty}", file.display());
+    }
+    Ok(())
+}
+
+/// Adds the channels of `alerts` new to `store`'s outbox, if it keeps one:
+/// a channel is sent what is raised from when it is first named on.
+fn add_alert_channels(store: &dyn Store, alerts: &slate::alerts::AlertsConfig) -> Result<()> {
     if let Some(outbox) = store.alert_outbox()
         && !alerts.channels.is_empty()
-        && takes_writes
     {
         let names: Vec<&str> = alerts.channels.iter().map(|c| c.name.as_str()).collect();
         outbox.add_channels(&names)?;
     }
-    Ok(store)
+    Ok(())
 }
 
 /// The store, the processors loaded and ordered, and an executor.

@@ -164,29 +164,12 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     }
     config.health_ttl = args.health_cache;
 
-    let alerts = AlertsConfig::load(&options.data_dir.config_file())?;
-    let schedules = slate::schedule::load(&options.data_dir.config_file())?;
     // What a reload may not change: the instance pool is sized from it.
     let limits = LimitsConfig::load(&options.data_dir.config_file())?;
     // A processor the table owners refuse is left out, not the server:
     // `/health` names it.
     let host = Host::open_with(options, true, args.workers, true)?;
     let (generation, left_out) = host.starting.expect("loaded as a server starts");
-    super::schedules::refuse_unknown_processors(
-        options,
-        &schedules,
-        &host.pipeline,
-        Some(&host.registry),
-        &left_out,
-    )?;
-    if !schedules.is_empty() && host.store.tick_ledger().is_none() {
-        usage!("[[schedule]] needs a store that keeps schedule ticks: use the embedded store");
-    }
-    config.set_settings(FileSettings {
-        dates: host.dates,
-        alerts,
-        schedules,
-    });
     let metrics = Arc::new(Metrics::new());
     let executor = host.executor.clone().with_observer(metrics.clone());
     // The set checked above is the one served: loaded once.
@@ -204,6 +187,8 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         },
     ));
     served.judge_phases_of_reaped_runs();
+    // Checked as every reload checks it.
+    config.set_settings(read_settings(options, &served, &limits)?);
     let config = Arc::new(config);
     let state = AppState {
         config: config.clone(),
@@ -319,14 +304,7 @@ impl Delivery {
     /// Starts delivering to the channels of `alerts` (a channel new to
     /// the store joins its outbox first). Within the runtime.
     fn start(served: &Arc<ServedHost>, alerts: &AlertsConfig) -> Result<Self> {
-        let channels: Vec<&str> = (alerts.channels.iter())
-            .map(|channel| channel.name.as_str())
-            .collect();
-        if let Some(outbox) = served.store.alert_outbox()
-            && !channels.is_empty()
-        {
-            outbox.add_channels(&channels)?;
-        }
+        super::add_alert_channels(served.store.as_ref(), alerts)?;
         let deliverer = Arc::new(Deliverer::new(
             served.store.clone(),
             alerts.clone(),
@@ -405,9 +383,9 @@ async fn reload(
     running.config.set_settings(settings);
 }
 
-/// What `slate.toml` sets for `served`, read again and checked as at the
-/// server's start: every section well formed, `[dates]` holding a date,
-/// the processors schedules name known. `[limits]` must be as `running`
+/// What `slate.toml` sets for `served`, checked as the server's start and
+/// each reload check it: every section well formed, `[dates]` holding a
+/// date, the processors schedules name known, a store that keeps ticks. `[limits]` must be as `running`
 /// (the instance pool is sized from it): a change needs a restart.
 fn read_settings(
     options: &HostOptions,
@@ -425,15 +403,9 @@ fn read_settings(
     let alerts = AlertsConfig::load(&file)?;
     let schedules = slate::schedule::load(&file)?;
     let dates = slate::dates::DatesConfig::load(&file)?;
-    let calendar = slate::pipeline::default_calendar();
-    let range = slate::dates::serving_range(served.store.as_ref(), &calendar, &dates)?;
-    dates
-        .holding_dates(range)
-        .map_err(|empty| anyhow::anyhow!("{}: {empty}", file.display()))?;
+    super::refuse_dates_serving_none(served.store.as_ref(), &file, &dates)?;
     if !schedules.is_empty() && served.store.tick_ledger().is_none() {
-        anyhow::bail!(
-            "[[schedule]] needs a store that keeps schedule ticks: use the embedded store"
-        );
+        usage!("[[schedule]] needs a store that keeps schedule ticks: use the embedded store");
     }
     let pipeline = served.pipeline()?;
     let left_out: Vec<slate::catalog::LeftOut> = (served.refused_versions().into_iter())

@@ -25,9 +25,7 @@ use super::{
 };
 use crate::plugin::ProcessorSpec;
 use crate::store::postgres::connector::with_causes;
-use crate::store::postgres::{
-    Pool, on_a_live_connection, outside_any_runtime, pool, set_up_once, setup_fingerprint,
-};
+use crate::store::postgres::{Pool, on_a_live_connection, outside_any_runtime, pool, set_up_once};
 
 /// The channel a switch is announced on.
 const CHANNEL: &str = "slate_registry";
@@ -203,9 +201,7 @@ pub(super) struct PostgresRegistry {
 /// Creates and migrates the registry's tables, unless this very code set
 /// them up before (a server that takes no writes can then be read).
 fn set_up(client: &mut postgres::Client) -> Result<(), postgres::Error> {
-    static FINGERPRINT: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| setup_fingerprint(&[SETUP]));
-    set_up_once(client, &FINGERPRINT, "_slate.registry setup", &[SETUP])
+    set_up_once(client, "_slate.registry setup", &[SETUP])
 }
 
 /// Sets the registry's tables up on a connection to a database that has

@@ -110,6 +110,11 @@ impl StoreError {
         StoreError::ReadOnly(BackendError::from(error.into()))
     }
 
+    /// A write that waited out another process's hold on the store.
+    pub fn locked(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Locked(BackendError::from(error.into()))
+    }
+
     /// Whether the store could be read but not written: it takes no writes
     /// here, or another process holds its write lock.
     pub fn only_reads(&self) -> bool {

@@ -140,7 +140,7 @@ impl From<rusqlite::Error> for StoreError {
         match error.sqlite_error_code() {
             Some(rusqlite::ErrorCode::ReadOnly) => StoreError::read_only(error),
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                StoreError::Locked(super::BackendError::from(Box::from(error)))
+                StoreError::locked(error)
             }
             _ => StoreError::backend(error),
         }

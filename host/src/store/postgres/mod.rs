@@ -316,23 +316,12 @@ const SETUPS: [&str; 5] = [
 /// them up before: run on every connection the pool opens, so a database
 /// dropped and created again, empty, gets them back at the next one.
 fn ensure_schema(client: &mut postgres::Client) -> Result<(), postgres::Error> {
-    static FINGERPRINT: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| setup_fingerprint(&SETUPS));
-    set_up_once(client, &FINGERPRINT, "_slate.setup", &SETUPS)
-}
-
-/// What names a set of setups, as `_slate.setup_done` records them done.
-pub(crate) fn setup_fingerprint(setups: &[&str]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(setups.concat().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    set_up_once(client, "_slate.setup", &SETUPS)
 }
 
 /// Runs `setups` in one transaction under the advisory lock `lock`, then
-/// records `fingerprint` done; a database where it is recorded is only
-/// read. So a host leaves alone a database set up by this very code: its
+/// records them done by their fingerprint (a hash of their text); a
+/// database where it is recorded is only read. So a host leaves alone a database set up by this very code: its
 /// DDL (`CREATE INDEX IF NOT EXISTS` takes a share lock on the run table
 /// before it finds the index there) would queue behind any open write
 /// transaction, and every host's run claims and lease renewals behind it.
@@ -340,10 +329,15 @@ pub(crate) fn setup_fingerprint(setups: &[&str]) -> String {
 /// of what exists, is refused there.
 pub(crate) fn set_up_once(
     client: &mut postgres::Client,
-    fingerprint: &str,
     lock: &str,
     setups: &[&str],
 ) -> Result<(), postgres::Error> {
+    let fingerprint: String = {
+        use sha2::Digest;
+        (sha2::Sha256::digest(setups.concat().as_bytes()).iter())
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
     let done = client
         .query_one("SELECT to_regclass('_slate.setup_done') IS NOT NULL", &[])?
         .get::<_, bool>(0)
