@@ -1093,7 +1093,7 @@ fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
     // 20,000 lines of 10 KB would be 200 MB; the default budget is 4 MiB,
     // each line cut to 4 KiB, and a guest's errors log as warnings.
     assert!(log.len() < 5 << 20, "{} bytes on stderr", log.len());
-    let guest_lines: Vec<&str> = log.lines().filter(|l| l.contains("flood flood")).collect();
+    let guest_lines: Vec<&str> = log.lines().filter(|l| l.contains("flood@")).collect();
     assert!(!guest_lines.is_empty() && guest_lines.len() <= 1_024);
     assert!(
         guest_lines
@@ -1115,6 +1115,55 @@ fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
         20_000 - guest_lines.len(),
         "every line not written is counted"
     );
+}
+
+/// A source map is the component's own bytes, so a hostile one is mapped
+/// through before its line is admitted: a map naming a 60 KB source cannot
+/// make a logged line longer than a line may be, nor the run's log larger
+/// than its budget. (Mapped after admitting, each line here was 64 KB.)
+#[test]
+fn a_hostile_source_map_cannot_grow_logged_lines_past_their_limits() {
+    use slate::rows::Scalar;
+    use slate::schema::ColumnType;
+    use slate::store::EmbeddedStore;
+
+    use crate::support::{hostile_control, set_control};
+
+    let dir = tempfile::tempdir().unwrap();
+    let day = crate::support::date("2026-01-11");
+    set_control(
+        &EmbeddedStore::open(&dir.path().join("slate.db")).unwrap(),
+        &hostile_control(),
+        day,
+        &[("lines", ColumnType::Int64)],
+        &[&[Scalar::Int64(2_000)]],
+    );
+    let long_source = "s".repeat(60_000);
+    let map = serde_json::json!({
+        "version": 3, "file": "app.js", "sources": [long_source], "names": [],
+        "mappings": "AAAA",
+    });
+    let mut component = std::fs::read(components::HOSTILE_LOG_FLOOD).unwrap();
+    slate::plugin::source_map::embed(&mut component, map.to_string().as_bytes());
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::write(plugins.path().join("log_flood_mapped.wasm"), component).unwrap();
+
+    let run = slate_with_plugins(dir.path(), plugins.path())
+        .args(["run", "--date", "2026-01-11", "--processors", "LogFlood"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run slate");
+
+    assert_succeeded(&run);
+    let log = stderr(&run);
+    let guest_lines: Vec<&str> = log.lines().filter(|l| l.contains("flood@")).collect();
+    assert!(
+        guest_lines.iter().all(|l| l.contains("flood@sssss")),
+        "the map was applied to every line"
+    );
+    assert!(!guest_lines.is_empty() && guest_lines.len() <= 1_024);
+    assert!(guest_lines.iter().all(|l| l.len() < 4_500));
+    assert!(log.len() < 5 << 20, "{} bytes on stderr", log.len());
 }
 
 /// A limit in `slate.toml` out of its range is a usage error naming the

@@ -1,5 +1,7 @@
 //! Hostile test fixture `LogFlood`: calls `host.log` as many times as its
-//! control row says (`lines`), each with a 10 KB error-level message.
+//! control row says (`lines`), each with a 10 KB error-level message of
+//! stack frames in a bundle `app.js` (which a source map carried beside the
+//! component would map).
 
 use slate_sdk::LogLevel;
 
@@ -8,7 +10,7 @@ fixture_common::processor! {
     info: hostile_common::info("LogFlood", "hostile_log_flood"),
     process: |date| {
         let lines = hostile_common::control(date, "lines")?;
-        let message = "flood ".repeat(10_000 / 6);
+        let message = "flood@app.js:1:1 ".repeat(10_000 / 17);
         for _ in 0..lines {
             slate_sdk::log(LogLevel::Error, &message);
         }
