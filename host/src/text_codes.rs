@@ -183,9 +183,38 @@ impl CodedBuilder {
         self.finish_with(dictionary.texts().clone())
     }
 
-    /// The coded column, with `texts`, a copy of the dictionary's texts
-    /// taken when its codes were.
-    pub fn finish_with(self, texts: PackedText) -> CodedColumn {
+    /// The coded column, its codes given into `kept`, a dictionary kept
+    /// across reads: with a dictionary of only the texts its rows have, in
+    /// the order its rows first have them, and each code renumbered to
+    /// match. A kept dictionary holds the texts of every date read coded
+    /// before, later dates and dates outside this reader's window among
+    /// them; neither those texts nor how many there are may reach it.
+    pub fn finish_with_texts_of_its_rows(self, kept: &PackedText) -> CodedColumn {
+        const NO_CODE_YET: u32 = u32::MAX;
+        let mut renumbered = vec![NO_CODE_YET; kept.ends.len()];
+        let mut texts = PackedText {
+            text: String::new(),
+            ends: Vec::new(),
+        };
+        let mut codes = self.codes;
+        for (row, code) in codes.iter_mut().enumerate() {
+            if self.any_null && null_at(&self.nulls, row) {
+                *code = 0;
+                continue;
+            }
+            let new = &mut renumbered[*code as usize];
+            if *new == NO_CODE_YET {
+                *new = texts.ends.len() as u32;
+                texts.text.push_str(text_of(kept, *code));
+                texts.ends.push(texts.text.len() as u32);
+            }
+            *code = *new;
+        }
+        CodedBuilder { codes, ..self }.finish_with(texts)
+    }
+
+    /// The coded column, with `texts`.
+    fn finish_with(self, texts: PackedText) -> CodedColumn {
         CodedColumn {
             name: self.name,
             nulls: if self.any_null {
@@ -197,6 +226,16 @@ impl CodedBuilder {
             codes: self.codes,
         }
     }
+}
+
+/// The text of `code` in the dictionary `texts`.
+fn text_of(texts: &PackedText, code: u32) -> &str {
+    let code = code as usize;
+    let start = match code {
+        0 => 0,
+        _ => texts.ends[code - 1] as usize,
+    };
+    &texts.text[start..texts.ends[code] as usize]
 }
 
 /// `batch`, whose last `coded` columns are to be coded, split into the

@@ -348,7 +348,7 @@ fn a_coded_read_gives_every_string_back_through_its_code_and_keeps_every_null() 
 }
 
 #[test]
-fn a_text_keeps_its_code_from_one_read_to_the_next_and_is_in_the_dictionary_once() {
+fn a_coded_read_gives_each_of_its_texts_once_in_the_order_its_rows_have_them() {
     let (host, _echo) = host_with_rows(RunLimits::default(), &["2026-03-02", "2026-03-03"]);
     let table = every_type();
     let read = |start: &str, end: &str| {
@@ -366,7 +366,7 @@ fn a_text_keeps_its_code_from_one_read_to_the_next_and_is_in_the_dictionary_once
     assert_eq!(
         codes(&two_days)[3..],
         codes(&one_day)[..],
-        "the 3rd's rows keep their codes when the 2nd is read before them"
+        "the 3rd's rows have the 2nd's texts, in the same order, so the same codes"
     );
     assert_eq!(codes(&two_days)[0], codes(&two_days)[3], "lebron-james");
     assert_eq!(
@@ -376,7 +376,7 @@ fn a_text_keeps_its_code_from_one_read_to_the_next_and_is_in_the_dictionary_once
     );
     assert_eq!(
         two_days.coded[0].dictionary.text, "lebron-jamesstephen-curry, ünïcode",
-        "each text once, in the order the reads first met them"
+        "each text once, in the order the rows first have them"
     );
     assert_eq!(two_days.batch.columns[0].name, "n", "only `n` comes plain");
     let both_ways = host
@@ -407,6 +407,23 @@ fn a_coded_read_of_a_column_that_is_not_string_is_refused_naming_it() {
         &record.error_message.unwrap_or_default(),
         "table slate_test.every_type: column `n` holds INT64, not STRING: only STRING columns \
          can be read coded",
+    );
+}
+
+/// Each coded mention had the host build the column's codes and
+/// dictionary again, outside every limit of the run: 150 mentions of one
+/// column took the host to 860 MB under a run limit of 64 MiB.
+#[test]
+fn a_coded_read_naming_a_column_twice_is_refused_naming_it() {
+    let (host, echo) = host_with_rows(RunLimits::default(), &["2026-03-30"]);
+
+    let record = host.run(&echo, date("2026-03-30"));
+
+    assert_eq!(record.status, RunStatus::Failed);
+    assert_eq!(record.error_kind, Some(ErrorKind::Plugin));
+    assert_contains(
+        &record.error_message.unwrap_or_default(),
+        "slate_test.every_type: column `name` asked for coded twice",
     );
 }
 

@@ -729,6 +729,46 @@ fn a_read_past_the_read_limit_fails_the_run_whatever_the_processor_makes_of_it()
     );
 }
 
+/// The host keeps one dictionary per table and coded column across reads,
+/// so that a season-to-date read joins codes made before. A read is
+/// answered with the texts of its own rows only: handed on whole, the
+/// dictionary gave a run every text any earlier run of the process had
+/// read, later dates' among them.
+#[test]
+fn a_coded_read_gives_only_its_own_rows_texts_never_a_later_dates() {
+    let host = TestHost::empty();
+    let (earlier, later) = (date("2026-01-10"), date("2026-01-12"));
+    for day in [earlier, later] {
+        set_control(
+            host.store.as_ref(),
+            &hostile_control(),
+            day,
+            &[("secret", ColumnType::String)],
+            &[&[Scalar::String(format!("secret of {day}"))]],
+        );
+    }
+    let snoop = host.fixture(components::HOSTILE_DICTIONARY_SNOOP);
+    let texts_given = |day| {
+        let rows = host.rows(&snoop.spec.output_table, day);
+        let text = rows.columns.iter().position(|c| c == "text").unwrap();
+        rows.rows
+            .iter()
+            .map(|row| row[text].clone())
+            .collect::<Vec<_>>()
+    };
+
+    assert_eq!(host.run(&snoop, later).status, RunStatus::Success);
+    assert_eq!(host.run(&snoop, earlier).status, RunStatus::Success);
+
+    let secret = |day| {
+        vec![slate::rows::Value::Scalar(Scalar::String(format!(
+            "secret of {day}"
+        )))]
+    };
+    assert_eq!(texts_given(earlier), secret(earlier), "not the 12th's");
+    assert_eq!(texts_given(later), secret(later));
+}
+
 #[test]
 fn a_log_flood_is_cut_to_the_runs_budget_and_the_dropped_lines_are_counted() {
     let limits = RunLimits {

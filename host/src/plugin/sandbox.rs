@@ -406,15 +406,27 @@ impl HostMonotonicClock for StartAtZeroClock {
 
 /// A list of columns no read takes, as the processor's own error: none
 /// (the stores built a query of no column, and blamed the input), or one
-/// named twice (a list can then be as long as a processor likes).
-fn refused_column_list(table: &TableName, columns: &[String]) -> Option<ReadError> {
-    let problem = match columns {
-        [] => "no columns asked for: a read names at least one".to_string(),
-        _ => {
-            let mut asked = std::collections::HashSet::with_capacity(columns.len());
-            let twice = columns.iter().find(|name| !asked.insert(name.as_str()))?;
-            format!("column `{twice}` asked for twice")
-        }
+/// named twice, plain or coded (a list can then be as long as a processor
+/// likes, and each coded mention had the host build the column's codes
+/// and dictionary again, outside every limit of the run).
+fn refused_column_list(
+    table: &TableName,
+    columns: &[String],
+    coded: &[String],
+) -> Option<ReadError> {
+    let twice = |names: &[String]| {
+        let mut asked = std::collections::HashSet::with_capacity(names.len());
+        names
+            .iter()
+            .find(|name| !asked.insert(name.as_str()))
+            .cloned()
+    };
+    let problem = if columns.is_empty() {
+        "no columns asked for: a read names at least one".to_string()
+    } else if let Some(twice) = twice(columns) {
+        format!("column `{twice}` asked for twice")
+    } else {
+        format!("column `{}` asked for coded twice", twice(coded)?)
     };
     Some(ReadError::UnknownTable(format!("{table}: {problem}")))
 }
@@ -429,7 +441,7 @@ impl RunState {
         table: TableRef,
         start: Date,
         end: Date,
-        columns: Option<&[String]>,
+        columns: Option<(&[String], &[String])>,
         read: impl FnOnce(&dyn InputSource, &TableName, NaiveDate, NaiveDate) -> Result<R, InputError>,
     ) -> Result<R, ReadError> {
         let table = TableName::from(&table);
@@ -481,7 +493,9 @@ impl RunState {
                 self.identity.date
             )));
         }
-        if let Some(refused) = columns.and_then(|columns| refused_column_list(&table, columns)) {
+        if let Some(refused) =
+            columns.and_then(|(columns, coded)| refused_column_list(&table, columns, coded))
+        {
             return Err(refused);
         }
         match read(self.source.as_ref(), &table, start, end) {
@@ -609,7 +623,7 @@ impl host::Host for RunState {
             table,
             start,
             end,
-            Some(&columns),
+            Some((&columns, &[])),
             |source, table, start, end| source.read_columns(table, start, end, &columns),
         ))
     }
@@ -625,7 +639,7 @@ impl host::Host for RunState {
             table,
             start,
             end,
-            Some(&columns),
+            Some((&columns, &[])),
             |source, table, start, end| {
                 source.read_column_batch(TableSpan::new(table, start, end), &columns)
             },
@@ -644,7 +658,7 @@ impl host::Host for RunState {
             table,
             start,
             end,
-            Some(&columns),
+            Some((&columns, &coded)),
             |source, table, start, end| {
                 source.read_coded_column_batch(TableSpan::new(table, start, end), &columns, &coded)
             },
@@ -657,24 +671,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_read_of_no_column_or_of_one_column_twice_is_the_processors_own_error() {
+    fn a_read_of_no_column_or_of_one_column_twice_plain_or_coded_is_the_processors_own_error() {
         let table = TableName::new("nba_raw", "schedule");
-        let message = |columns: &[&str]| {
-            let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-            match refused_column_list(&table, &columns) {
+        let message = |columns: &[&str], coded: &[&str]| {
+            let names = |list: &[&str]| list.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+            match refused_column_list(&table, &names(columns), &names(coded)) {
                 Some(ReadError::UnknownTable(message)) => Some(message),
                 other => other.map(|e| format!("{e:?}")),
             }
         };
         assert_eq!(
-            message(&[]).as_deref(),
+            message(&[], &[]).as_deref(),
             Some("nba_raw.schedule: no columns asked for: a read names at least one")
         );
         assert_eq!(
-            message(&["game_id", "home_team", "game_id"]).as_deref(),
+            message(&["game_id", "home_team", "game_id"], &[]).as_deref(),
             Some("nba_raw.schedule: column `game_id` asked for twice")
         );
-        assert_eq!(message(&["game_id", "home_team"]), None);
+        assert_eq!(
+            message(&["game_id"], &["home_team", "away_team", "home_team"]).as_deref(),
+            Some("nba_raw.schedule: column `home_team` asked for coded twice")
+        );
+        assert_eq!(message(&["game_id", "home_team"], &[]), None);
+        assert_eq!(
+            message(&["game_id", "home_team"], &["home_team"]),
+            None,
+            "a column may come both plain and coded"
+        );
     }
 
     #[test]

@@ -28,9 +28,12 @@
 //! A coded read (`read-coded-column-batch`) keeps, beside an entry's
 //! partitions, a [`Dictionary`] per coded column and each partition's codes,
 //! made when the partition is first read coded: a season-to-date read then
-//! joins codes made before instead of hashing every row's text again, and a
-//! text keeps its code from one run to the next. A dictionary that comes to
-//! hold more texts than the rows it codes starts again.
+//! joins codes made before instead of hashing every row's text again. The
+//! dictionary holds the texts of every date read coded so far, later dates
+//! and dates outside a reader's window among them, so no read is answered
+//! with it: each gets the texts its own rows have, renumbered
+//! ([`CodedBuilder::finish_with_texts_of_its_rows`]). A dictionary that
+//! comes to hold more texts than the rows it codes starts again.
 //!
 //! Partitions are dropped, least recently read first, when the cache holds
 //! more than its limit in bytes. A read wider than a few years, or any read
@@ -105,8 +108,9 @@ impl CodedPartitions {
 
     /// The codes of column `index` of each of `partitions`, each partition
     /// coded the first time it is asked for, and its codes kept; with the
-    /// dictionary's texts as they then are. Also returns how many bytes the
-    /// codes and the dictionary grew by.
+    /// dictionary's texts as they then are (for the join to take its rows'
+    /// texts from, never to hand on). Also returns how many bytes the codes
+    /// and the dictionary grew by.
     fn codes_for(
         &mut self,
         index: usize,
@@ -156,8 +160,8 @@ enum Taken {
     },
 }
 
-/// One coded column of a [`Snapshot`]: its dictionary's texts and each
-/// partition's codes.
+/// One coded column of a [`Snapshot`]: its kept dictionary's texts and
+/// each partition's codes into them.
 struct CodedSnapshot {
     index: usize,
     texts: PackedText,
@@ -193,7 +197,7 @@ impl Snapshot {
                         for (codes, (_, partition)) in column.codes.iter().zip(&partitions) {
                             builder.extend(codes, &partition.columns[column.index].nulls);
                         }
-                        builder.finish_with(column.texts)
+                        builder.finish_with_texts_of_its_rows(&column.texts)
                     })
                     .collect();
                 Ok(CodedColumnBatch { batch, coded })
@@ -773,8 +777,23 @@ mod tests {
             .collect()
     }
 
+    /// The texts of a coded read's dictionary, in code order.
+    fn dictionary(read: &CodedColumnBatch) -> Vec<&str> {
+        let texts = &read.coded[0].dictionary;
+        let mut start = 0;
+        texts
+            .ends
+            .iter()
+            .map(|&end| {
+                let text = &texts.text[start..end as usize];
+                start = end as usize;
+                text
+            })
+            .collect()
+    }
+
     #[test]
-    fn a_coded_read_codes_each_partition_once_and_a_text_keeps_its_code() {
+    fn a_coded_read_codes_each_partition_once_and_answers_with_its_own_rows_texts() {
         let cache = ReadCache::new(1 << 20);
         let read = |start, end| {
             cache
@@ -784,17 +803,24 @@ mod tests {
                 .unwrap()
         };
 
-        let first = read(day(10), day(10));
         let season = read(day(9), day(12));
+        let first = read(day(10), day(10));
         let last = read(day(12), day(12));
 
-        assert_eq!(first.coded[0].codes, [0, 1, 0]);
-        assert_eq!(season.coded[0].codes, [0, 1, 0, 2, 0, 1], "`b` is still 1");
-        assert_eq!(last.coded[0].codes, [2, 0, 1]);
+        assert_eq!(season.coded[0].codes, [0, 1, 0, 2, 0, 1]);
         assert_eq!(
             decoded(&season),
             [Some("a"), Some("b"), Some("a"), Some("c"), None, Some("b")]
         );
+        assert_eq!(first.coded[0].codes, [0, 1, 0]);
+        assert_eq!(
+            dictionary(&first),
+            ["a", "b"],
+            "the 12th's `c` is a later date's text: the 10th never sees it"
+        );
+        assert_eq!(last.coded[0].codes, [0, 0, 1], "renumbered, null as 0");
+        assert_eq!(decoded(&last), [Some("c"), None, Some("b")]);
+        assert_eq!(dictionary(&last), ["c", "b"]);
         assert_eq!(
             values(&season.batch),
             [0, 1, 2, 0, 1, 2],
@@ -878,7 +904,7 @@ mod tests {
         }
         let last = read();
 
-        assert_eq!(last.coded[0].codes, [0, 1, 0], "it started again");
+        assert_eq!(decoded(&last), [Some("k"), Some("l"), Some("k")]);
         let state = lock(&cache.state);
         let entry = state.entries.values().next().unwrap();
         assert_eq!(

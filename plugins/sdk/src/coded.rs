@@ -101,8 +101,8 @@ impl CodedColumn {
             .ok_or_else(|| self.invalid(row, "has offsets outside its dictionary's text"))
     }
 
-    /// How many texts the dictionary holds: every code is below it. It
-    /// may count texts no row of the batch has.
+    /// How many texts the dictionary holds: every code is below it. The
+    /// host gives only the texts the batch's rows have.
     pub fn dictionary_len(&self) -> usize {
         self.dictionary.ends.len()
     }

@@ -124,8 +124,9 @@ pub fn read_column_batch<S: AsRef<str>>(
 /// Like [`read_column_batch`], with the STRING columns named in `coded`
 /// coded: a dictionary of texts and, per row, an index into it, so that
 /// the processor groups rows by integer ([`CodedColumn::code`]) instead of
-/// hashing and comparing text. The host keeps the dictionaries, so the
-/// texts are not hashed again on every read. Contract 0.1.1.
+/// hashing and comparing text. Each coded column's dictionary holds the
+/// texts of the batch's rows, and its codes hold for this batch only.
+/// Contract 0.1.1.
 pub fn read_coded_column_batch<S: AsRef<str>, C: AsRef<str>>(
     table: &TableRef,
     start: Date,

@@ -2,7 +2,8 @@
 //! type through `read-column-batch` and writes each cell back unchanged;
 //! see the README's Expectations. In March it reads through
 //! `read-coded-column-batch` instead, with its STRING columns coded (on
-//! the 31st, also the INT64 column `n`, which the host refuses).
+//! the 30th, `name` twice, and on the 31st, also the INT64 column `n`:
+//! the host refuses both).
 
 use slate_sdk::{
     Date, Field, FieldMode, FieldType, ProcessError, ProcessorInfo, RowSet, RowSetBuilder, Value,
@@ -80,8 +81,10 @@ const CODED: [&str; 2] = ["name", "never_set"];
 /// STRING ones coded, each cell written back as read.
 fn echo_coded(date: Date) -> Result<RowSet, ProcessError> {
     let mut coded = CODED.to_vec();
-    if date.day == 31 {
-        coded.push("n");
+    match date.day {
+        30 => coded.push("name"),
+        31 => coded.push("n"),
+        _ => {}
     }
     let plain: Vec<&str> = COLUMNS
         .iter()
