@@ -49,22 +49,6 @@ pub fn load<T, E: std::error::Error + 'static>(
     }
 }
 
-/// `text` as an error quotes a value from `slate.toml`: its control
-/// characters escaped (`\n`, `\u{1b}`), so that a value cannot break the
-/// one-line error or send the terminal an escape sequence.
-pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    text.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_default().to_string(),
-            false => c.to_string(),
-        })
-        .collect::<String>()
-        .into()
-}
-
 /// What is wrong with `name` as the name of something `slate.toml` defines
 /// (an alert channel, a schedule), if anything: it must be seen and told
 /// apart in listings, metrics and logs, so it may not be empty, begin or

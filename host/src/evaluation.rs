@@ -70,7 +70,7 @@ impl Failure {
     pub(crate) fn new(kind: ErrorKind, message: String, rows_read: u64) -> Self {
         Failure {
             kind,
-            message: crate::rows::cut_short(message, MAX_MESSAGE_BYTES),
+            message: recorded(message),
             rows_read,
             limit: None,
             usage: RunUsage::default(),
@@ -96,12 +96,24 @@ impl Failure {
         }
         Failure {
             kind,
-            message: crate::rows::cut_short(message, MAX_MESSAGE_BYTES),
+            message: recorded(message),
             rows_read: 0,
             limit,
             usage: RunUsage::default(),
         }
     }
+}
+
+/// A failure's `message` as the run's record keeps it: at most
+/// [`MAX_MESSAGE_BYTES`], its control characters but line feeds and tabs
+/// escaped ([`crate::printable::lines`]). Most of it is the processor's
+/// own words, which every table, log line and alert shows.
+fn recorded(message: String) -> String {
+    let message = match crate::printable::lines(&message) {
+        std::borrow::Cow::Borrowed(_) => message,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    };
+    crate::rows::cut_short(message, MAX_MESSAGE_BYTES)
 }
 
 /// The last line of a guest's stderr that says what went wrong: not blank,

@@ -36,6 +36,7 @@
 //! - [`dag`]: ordering processors by their declared dependencies.
 //! - [`dates`]: analysis dates, parsed strictly and checked against the range served.
 //! - [`config_file`]: reading a section of `slate.toml`, or its defaults.
+//! - [`printable`]: text from outside the host (a processor's errors and logs) made safe to print.
 //! - [`pipeline`]: running a set of processors for a date, in order.
 //! - [`backfill`]: running a range of dates, in dependency order and in parallel.
 //! - [`work_queue`]: a backfill spread over every host that shares a work queue.
@@ -73,6 +74,7 @@ pub mod ownership;
 pub mod phase;
 pub mod pipeline;
 pub mod plugin;
+pub mod printable;
 pub mod quarantine;
 pub mod registry;
 pub mod rows;

@@ -322,8 +322,14 @@ impl RunRecord {
 /// it counts (indented, as a validation failure's rows and fields), the
 /// first of them, with how many more there are. A count alone
 /// ("2 of 199 rows failed validation with 2 errors") names no row, field
-/// or value.
+/// or value. One line, its control characters escaped.
 pub fn error_headline(message: &str) -> String {
+    let headline = headline_of(message);
+    crate::printable::one_line(&headline).into_owned()
+}
+
+/// [`error_headline`], as the message has it.
+fn headline_of(message: &str) -> String {
     let mut lines = message.lines();
     let first = lines.next().unwrap_or_default().trim();
     let details: Vec<&str> = lines

@@ -769,6 +769,62 @@ fn a_coded_read_gives_only_its_own_rows_texts_never_a_later_dates() {
     assert_eq!(texts_given(later), secret(later));
 }
 
+/// A processor's words reach the operator's terminal and the host's log:
+/// its error in `slate run`, `slate runs` and `slate health`, its log
+/// lines on stderr. Its escape sequences (a title set, the screen
+/// cleared, text hidden) are shown escaped, and its lines indented under
+/// the host's (none reads as a host log line); before, both were printed
+/// raw.
+#[test]
+fn a_processors_escape_sequences_and_line_breaks_reach_no_terminal_or_log_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    let plugins = plugin_dir(&[components::HOSTILE_TERMINAL_ESCAPE]);
+    let slate = |args: &[&str]| {
+        crate::support::slate_with_plugins(dir.path(), plugins.path())
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run slate")
+    };
+
+    let outputs = [
+        slate(&[
+            "run",
+            "--date",
+            "2026-01-11",
+            "--processors",
+            "TerminalEscape",
+        ]),
+        slate(&["runs", "--processor", "TerminalEscape"]),
+        slate(&["health", "--from", "2026-01-11", "--to", "2026-01-11"]),
+    ];
+
+    for output in &outputs {
+        let both = format!("{}{}", crate::support::stdout(output), stderr(output));
+        assert!(
+            !both.contains(['\u{1b}', '\u{7}', '\r']),
+            "raw controls in:\n{both}"
+        );
+        assert!(
+            !both
+                .lines()
+                .any(|line| line.starts_with("2026-01-11T00:00:00Z")),
+            "a forged log line in:\n{both}"
+        );
+    }
+    let run = stderr(&outputs[0]);
+    assert_contains(&run, r"failure \u{1b}]0;PWNED\u{7}\u{1b}[2J");
+    assert_contains(
+        &run,
+        "\n    2026-01-11T00:00:00Z  INFO slate: forged host line",
+    );
+    assert_contains(
+        &crate::support::stdout(&outputs[1]),
+        r"failure \u{1b}]0;PWNED",
+    );
+}
+
 #[test]
 fn a_log_flood_is_cut_to_the_runs_budget_and_the_dropped_lines_are_counted() {
     let limits = RunLimits {

@@ -370,13 +370,13 @@ fn a_javascript_stack_names_the_authors_lines_not_the_bundles() {
     let logged = text(&failed.stderr);
     assert_contains(
         &logged,
-        &format!("\nteamsPlaying@app.js:{}:{}\n", line + 1, column + 1),
+        &format!("\n    teamsPlaying@app.js:{}:{}\n", line + 1, column + 1),
     );
     // The SDK's frames name its files, as a processor folder imports them.
-    assert_contains(&logged, "\nReadFailed@slate-sdk/batch.js:");
+    assert_contains(&logged, "\n    ReadFailed@slate-sdk/batch.js:");
     // And its functions their names: esbuild numbers one whose name another
     // module uses too (`readColumnBatch2`).
-    assert_contains(&logged, "\nreadColumnBatch@slate-sdk/batch.js:");
+    assert_contains(&logged, "\n    readColumnBatch@slate-sdk/batch.js:");
     assert!(!logged.contains("readColumnBatch2@"), "{logged}");
 }
 

@@ -14,6 +14,7 @@ mod demo;
 mod health;
 mod hosts;
 mod interrupt;
+mod logging;
 mod new;
 mod plugins;
 mod quarantine;
@@ -25,6 +26,8 @@ mod shadow;
 mod tables;
 mod test;
 mod warehouse;
+
+pub use logging::init_logging;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -425,21 +428,6 @@ enum ShadowCommand {
         #[arg(long)]
         keep: bool,
     },
-}
-
-/// Logs go to stderr; `RUST_LOG` sets the level (default `warn`). They are
-/// coloured only on a terminal (and not under `NO_COLOR`), so a log file or
-/// a journal holds no escape codes.
-pub fn init_logging() {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .init();
 }
 
 /// Parses and runs the command line.

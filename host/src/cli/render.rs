@@ -58,7 +58,7 @@ pub fn short_error(record: &RunRecord) -> String {
     let Some(message) = &record.error_message else {
         return String::new();
     };
-    let first = message.lines().next().unwrap_or_default();
+    let first = slate::printable::one_line(message.lines().next().unwrap_or_default());
     let kind = record
         .error_kind
         .map(|k| format!("[{k}] "))

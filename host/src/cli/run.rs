@@ -146,6 +146,9 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
     }
     for record in records.iter().filter(|r| r.status != RunStatus::Success) {
         if let Some(message) = &record.error_message {
+            // The message's own lines (a traceback) indented under it, so
+            // that none of them reads as a line of the host's.
+            let message = slate::printable::lines(message).replace('\n', "\n    ");
             eprintln!("{} {}: {message}", record.processor, record.status);
         }
     }

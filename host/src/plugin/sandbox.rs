@@ -573,11 +573,16 @@ impl types::Host for RunState {}
 
 impl host::Host for RunState {
     fn log(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
-        // Mapped before it is admitted, so that the line, as written, is
-        // what the limits count: a map cannot make it longer than a line
-        // may be, nor the run's log larger than its budget.
+        // Escaped and mapped before it is admitted, so that the line, as
+        // written, is what the limits count: neither its escapes nor a map
+        // can make it longer than a line may be, nor the run's log larger
+        // than its budget. Escaped, it sends a terminal no control; its
+        // lines (a stack trace) stay lines, which the log indents.
+        let message = self
+            .logs
+            .cut(crate::printable::lines(&message).into_owned());
         let message = match &self.source_map {
-            Some(map) => map.map_frames(&self.logs.cut(message), self.logs.max_message),
+            Some(map) => map.map_frames(&message, self.logs.max_message),
             None => message,
         };
         let Some((level, message)) = self.logs.admit(level, message) else {

@@ -137,6 +137,14 @@ pub enum SpecProblem {
     /// The version is empty or blank.
     #[error("the version is empty")]
     EmptyVersion,
+    /// The version (as [`quoted`]) is longer than [`MAX_VERSION_CHARS`] or
+    /// holds a control character: every listing, alert and log line shows
+    /// it, and a processor's escape sequence would reach a terminal.
+    #[error(
+        "the version `{0}` must be at most {MAX_VERSION_CHARS} characters, none of them a \
+         control character"
+    )]
+    Version(String),
     /// The output table is not `dataset.table`.
     #[error("output table `{0}` is not dataset.table")]
     OutputTable(TableName),
@@ -186,6 +194,19 @@ pub enum SpecProblem {
          {MAX_LOOKBACK_DAYS} days or {MAX_LOOKBACK_GAMES} game dates"
     )]
     Lookback(Lookback),
+}
+
+/// The longest version a processor may declare, in characters.
+pub const MAX_VERSION_CHARS: usize = 64;
+
+/// `text`, a processor's own, as an error quotes it: its control
+/// characters escaped and at most 100 characters of it.
+fn quoted(text: &str) -> String {
+    let shown = crate::printable::one_line(text);
+    match shown.char_indices().nth(100) {
+        Some((cut, _)) => format!("{}…", &shown[..cut]),
+        None => shown.into_owned(),
+    }
 }
 
 /// The longest lookback in days: a century. Longer ones name no date a
@@ -345,10 +366,14 @@ impl ProcessorSpec {
         let identifier =
             |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !identifier(&self.name) {
-            problems.push(SpecProblem::Name(self.name.clone()));
+            problems.push(SpecProblem::Name(quoted(&self.name)));
         }
         if self.version.trim().is_empty() {
             problems.push(SpecProblem::EmptyVersion);
+        } else if self.version.chars().count() > MAX_VERSION_CHARS
+            || self.version.chars().any(char::is_control)
+        {
+            problems.push(SpecProblem::Version(quoted(&self.version)));
         }
         let dataset = self.output_table.dataset.to_ascii_lowercase();
         if dataset.starts_with("sqlite_")
@@ -538,6 +563,35 @@ mod tests {
             "processor name `my-proc` must be letters, digits and _; the version is empty; \
              output table `nba.` is not dataset.table; `my-proc` lists itself as upstream; \
              partition column `date` is not in the schema"
+        );
+    }
+
+    /// Every listing, alert and log line shows a version: one of 2 MB was
+    /// served whole, and escape sequences in it reached the terminal.
+    #[test]
+    fn a_version_too_long_or_holding_a_control_character_is_refused_quoted_escaped() {
+        let refused = |name: &str, version: String| {
+            let mut bad = info(name, ("nba", "totals"));
+            bad.version = version;
+            ProcessorSpec::from_info(&bad).unwrap_err().to_string()
+        };
+        assert_eq!(
+            refused("Totals", "6.6.6\u{1b}]0;PWNED\u{7}\r".into()),
+            "the version `6.6.6\\u{1b}]0;PWNED\\u{7}\\r` must be at most 64 characters, none \
+             of them a control character"
+        );
+        let long = refused("Totals", "9".repeat(2_000_000));
+        assert!(long.len() < 250, "{}", long.len());
+        assert!(
+            refused("Totals\u{1b}[2J", "1".into()).starts_with("processor name `Totals\\u{1b}[2J`")
+        );
+        let longest = info("Totals", ("nba", "totals"));
+        assert!(
+            ProcessorSpec::from_info(&ProcessorInfo {
+                version: "v".repeat(MAX_VERSION_CHARS),
+                ..longest
+            })
+            .is_ok()
         );
     }
 

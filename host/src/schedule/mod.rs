@@ -292,7 +292,7 @@ struct ScheduleSection {
     catch_up: bool,
 }
 
-use crate::config_file::shown;
+use crate::printable::one_line as shown;
 
 /// Reads every `[[schedule]]` of a `slate.toml`; none without the file.
 pub fn load(path: &Path) -> Result<Vec<Schedule>, SchedulesConfigError> {
