@@ -133,12 +133,22 @@ fn command_behind(raised: &NewAlert) -> String {
     }
 }
 
+/// `text` as Slack's `mrkdwn` shows it as written: `&`, `<` and `>`
+/// escaped. Unescaped, a processor's error could ping a whole channel
+/// (`<!channel>`) or show a link under another link's label.
+fn slack_escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn slack_message(message: &OutboxMessage) -> Value {
     let alert = &message.alert;
     let tag = transition_tag(message.transition, alert.raised.severity.as_str());
-    let text = format!("[{tag}] {}", alert.raised.summary);
+    let summary = slack_escaped(&alert.raised.summary);
+    let text = format!("[{tag}] {summary}");
     let detail = &alert.raised.detail;
-    let field = |key: &str| detail.get(key).and_then(Value::as_str).unwrap_or("-");
+    let field = |key: &str| slack_escaped(detail.get(key).and_then(Value::as_str).unwrap_or("-"));
     let mut lines = vec![format!(
         "*{tag}* `{}` {}: *{}*",
         alert.raised.event,
@@ -146,22 +156,22 @@ fn slack_message(message: &OutboxMessage) -> Value {
             .raised
             .data_date
             .map_or_else(|| "-".to_string(), |d| d.to_string()),
-        alert.raised.subject
+        slack_escaped(&alert.raised.subject)
     )];
     if detail.get("run_id").is_some() {
         lines.push(format!(
             "*status:* {}   *kind:* {}",
             field("status"),
             if alert.raised.kind.is_empty() {
-                "-"
+                "-".to_string()
             } else {
-                &alert.raised.kind
+                slack_escaped(&alert.raised.kind)
             }
         ));
         lines.push(format!("*error:* {}", field("error")));
         lines.push(format!("*run:* `{}`", field("run_id")));
     } else {
-        lines.push(alert.raised.summary.clone());
+        lines.push(summary);
     }
     if alert.occurrences > 1 {
         lines.push(format!("seen {} times", alert.occurrences));
@@ -171,7 +181,7 @@ fn slack_message(message: &OutboxMessage) -> Value {
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}},
             {"type": "context", "elements": [
-                {"type": "mrkdwn", "text": format!("`{}`", command_behind(&alert.raised))}
+                {"type": "mrkdwn", "text": format!("`{}`", slack_escaped(&command_behind(&alert.raised)))}
             ]},
         ],
     })
@@ -195,7 +205,7 @@ fn slack_digest(messages: &[OutboxMessage]) -> Value {
             format!(
                 "[{}] {}",
                 transition_tag(m.transition, m.alert.raised.severity.as_str()),
-                m.alert.raised.summary
+                slack_escaped(&m.alert.raised.summary)
             )
         })
         .collect();
@@ -279,6 +289,30 @@ mod tests {
         );
         let resolved = render(ChannelKind::Slack, &[message(2, Transition::Resolved)]);
         assert!(resolved["text"].as_str().unwrap().starts_with("[RESOLVED]"));
+    }
+
+    /// A processor's error is its own text: in Slack's `mrkdwn` unescaped,
+    /// `<!channel>` pinged everyone and `<URL|label>` hid where a link
+    /// went, in the message, its notification text and a digest.
+    #[test]
+    fn slack_shows_a_processors_markup_as_text_and_pings_nobody() {
+        let hostile = "<!channel> rotate at <https://evil.example|https://slate.internal> & <@U1>";
+        let mut one = message(1, Transition::Opened);
+        one.alert.raised.summary = format!("2026-01-06: X failed [plugin] {hostile}");
+        one.alert.raised.detail = json!({"run_id": "run-1", "status": "failed", "error": hostile});
+        let escaped = "&lt;!channel&gt; rotate at &lt;https://evil.example|https://slate.internal&gt; &amp; &lt;@U1&gt;";
+
+        let single = render(ChannelKind::Slack, std::slice::from_ref(&one));
+        let digest = render(ChannelKind::Slack, &vec![one; DIGEST_LISTED + 1]);
+
+        let body = single["blocks"][0]["text"]["text"].as_str().unwrap();
+        assert!(body.contains(&format!("*error:* {escaped}")), "{body}");
+        assert!(single["text"].as_str().unwrap().ends_with(escaped));
+        let listed = digest["blocks"][1]["text"]["text"].as_str().unwrap();
+        assert!(listed.contains(escaped), "{listed}");
+        for payload in [single, digest] {
+            assert!(!payload.to_string().contains("<!channel>"), "{payload}");
+        }
     }
 
     /// Before, every alert without a run read `slate runs --processor
