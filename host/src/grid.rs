@@ -214,12 +214,7 @@ pub fn build(
             .entry((run.processor.as_str(), run.data_date))
             .or_insert(run);
     }
-    let mut quarantined: HashMap<String, u64> = HashMap::new();
-    for record in store.quarantined(None)? {
-        if (from..=to).contains(&record.data_date) {
-            *quarantined.entry(record.run_id).or_default() += 1;
-        }
-    }
+    let quarantined = store.quarantine_counts(from..=to)?;
     let dates: Vec<GridDate> = from
         .iter_days()
         .take_while(|d| *d <= to)

@@ -386,11 +386,14 @@ pub fn report(
             .copied()
             .collect();
         // An empty success that set rows aside lacks its data: few dates
-        // succeed empty, so their quarantine is read one run at a time.
+        // succeed empty, so their quarantine is counted one date at a time.
         let mut quarantined_dates = Vec::new();
         for date in empty.iter().filter(|d| succeeded(d)) {
             let run = latest[&(name.as_str(), *date)];
-            let set_aside = store.quarantined(Some(&run.run_id))?.len();
+            let set_aside = store
+                .quarantine_counts(*date..=*date)?
+                .get(&run.run_id)
+                .map_or(0, |&count| count as usize);
             if set_aside > 0 && run.rows_written == 0 {
                 quarantined_dates.push(QuarantinedDate {
                     date: *date,

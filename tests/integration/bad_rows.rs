@@ -56,7 +56,7 @@ fn under_fail_run_one_bad_row_of_199_writes_nothing_and_names_row_field_and_valu
         host.rows(&failing_table(), date("2026-01-01")).rows.len(),
         199
     );
-    assert!(host.store.quarantined(None).unwrap().is_empty());
+    assert!(host.store.quarantined(None, None).unwrap().is_empty());
 
     // What an operator reads first names them too: the alert and health.
     // Before, both said "1 of 199 rows failed validation with 1 error".
@@ -122,7 +122,7 @@ fn under_quarantine_198_rows_load_and_the_bad_one_is_kept_with_its_errors() {
             .any(|row| row[1] == Value::Scalar(Scalar::String("player_137".into())))
     );
 
-    let quarantined = host.store.quarantined(Some(&record.run_id)).unwrap();
+    let quarantined = host.store.quarantined(Some(&record.run_id), None).unwrap();
     assert_eq!(quarantined.len(), 1);
     let bad = &quarantined[0];
     assert_eq!(bad.run_id, record.run_id);
@@ -145,11 +145,11 @@ fn under_quarantine_198_rows_load_and_the_bad_one_is_kept_with_its_errors() {
     // Another run's listing does not include it; the unfiltered one does.
     assert!(
         host.store
-            .quarantined(Some("no-such-run"))
+            .quarantined(Some("no-such-run"), None)
             .unwrap()
             .is_empty()
     );
-    assert_eq!(host.store.quarantined(None).unwrap().len(), 1);
+    assert_eq!(host.store.quarantined(None, None).unwrap().len(), 1);
 }
 
 #[test]
@@ -161,11 +161,17 @@ fn each_rerun_keeps_its_own_quarantined_rows_and_the_table_one_copy_of_the_good_
     let second = host.run(&plugin, day);
     assert_eq!(host.rows(&quarantine_table(), day).rows.len(), 198);
     assert_eq!(
-        host.store.quarantined(Some(&first.run_id)).unwrap().len(),
+        host.store
+            .quarantined(Some(&first.run_id), None)
+            .unwrap()
+            .len(),
         1
     );
     assert_eq!(
-        host.store.quarantined(Some(&second.run_id)).unwrap().len(),
+        host.store
+            .quarantined(Some(&second.run_id), None)
+            .unwrap()
+            .len(),
         1
     );
 }

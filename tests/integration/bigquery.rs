@@ -474,7 +474,7 @@ fn under_quarantine_198_rows_land_in_bigquery_and_one_in_its_quarantine_table() 
         host.store.rows_on(&plugin.spec.output_table, day).unwrap(),
         198
     );
-    let quarantined = host.store.quarantined(Some(&record.run_id)).unwrap();
+    let quarantined = host.store.quarantined(Some(&record.run_id), None).unwrap();
     assert_eq!(quarantined.len(), 1);
     assert_eq!(quarantined[0].row_index, 137);
     assert_eq!(quarantined[0].errors[0].field, "circuit_breaker_until");

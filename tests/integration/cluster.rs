@@ -1774,7 +1774,7 @@ fn a_run_recovered_from_the_commit_log_keeps_its_quarantined_rows_figures_and_al
     );
     assert!(recovered.peak_memory_bytes > 0, "{recovered:#?}");
 
-    let quarantined = store.quarantined(Some(&recovered.run_id)).unwrap();
+    let quarantined = store.quarantined(Some(&recovered.run_id), None).unwrap();
     let [bad] = quarantined.as_slice() else {
         panic!("one quarantined row: {quarantined:#?}");
     };

@@ -214,6 +214,36 @@ fn run_detail_shows_the_error_attempts_upstream_runs_and_quarantined_rows() {
     assert_eq!(missing["field"], "id");
 }
 
+/// A run may set aside up to its output limit of rows. Its detail carries
+/// the first hundred and the count, and the grid has the store count them.
+/// Before, every row went into every detail: 85 MB for a run of 100,000,
+/// to anyone who could read the server.
+#[test]
+fn a_runs_detail_carries_its_first_hundred_quarantined_rows_and_counts_them_all() {
+    let dir = demo_data_dir("2026-01-05", "2026-01-05");
+    let plugins =
+        crate::support::plugin_dir(&[crate::support::components::ONE_BAD_ROW_QUARANTINED]);
+    let server = Server::start(
+        dir.path(),
+        &["--plugin-dir", plugins.path().to_str().unwrap()],
+    );
+    let ended = server.process("OneBadRowQuarantined", "2026-01-20");
+    assert_eq!(ended["status"], "success", "{ended}");
+
+    let (status, detail) = server.get(&format!("/api/runs/{}", ended["run_id"].as_str().unwrap()));
+
+    assert_eq!(status, 200, "{detail}");
+    let shown = detail["quarantined"].as_array().unwrap();
+    assert_eq!(shown.len(), 100);
+    assert_eq!(shown[0]["row_index"], 1, "the first rows set aside");
+    assert_eq!(detail["quarantined_total"], 198);
+    let (_, grid) = server.get("/api/grid?from=2026-01-20&to=2026-01-20");
+    assert_eq!(
+        row(&grid, "OneBadRowQuarantined")[0]["rows_quarantined"],
+        198
+    );
+}
+
 #[test]
 fn a_run_that_went_ahead_shows_the_upstream_runs_it_relied_on_and_its_lookback_gaps() {
     let (_dir, server) = served_demo();

@@ -840,15 +840,34 @@ fn quarantined_rows_are_committed_with_the_run(store: Arc<dyn Store>) {
     };
     let written = store.commit_run(&run.run_id, &output).unwrap();
     assert_eq!(written, 2);
-    let records = store.quarantined(Some(&run.run_id)).unwrap();
+    let records = store.quarantined(Some(&run.run_id), None).unwrap();
     assert_eq!(records.len(), 1);
+    assert!(
+        store
+            .quarantined(Some(&run.run_id), Some(0))
+            .unwrap()
+            .is_empty(),
+        "a limit holds"
+    );
+    assert_eq!(
+        store.quarantine_counts(day..=day).unwrap(),
+        std::collections::HashMap::from([(run.run_id.clone(), 1)]),
+        "counted by the store"
+    );
+    let later = day.succ_opt().unwrap()..=date("2026-01-31");
+    assert!(store.quarantine_counts(later).unwrap().is_empty());
     assert_eq!(records[0].processor, "QuarantineProcessor");
     assert_eq!(records[0].data_date, day);
     assert_eq!(records[0].table_name, "slate_test.history_behaviour");
     assert_eq!(records[0].row_index, 4);
     assert_eq!(records[0].errors, quarantined[0].errors);
     assert_eq!(records[0].raw_row.as_str(), quarantined[0].raw_row.as_str());
-    assert!(store.quarantined(Some("another-run")).unwrap().is_empty());
+    assert!(
+        store
+            .quarantined(Some("another-run"), None)
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         store
             .run(&run.run_id)

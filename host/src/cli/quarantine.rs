@@ -17,7 +17,7 @@ pub fn quarantine(options: &HostOptions, run_id: Option<&str>, json: bool) -> Re
     {
         super::usage!("no run {run_id}: `slate runs` lists the runs and their ids");
     }
-    let records = store.quarantined(run_id)?;
+    let records = store.quarantined(run_id, None)?;
     if json {
         return super::render::json(&records);
     }

@@ -72,9 +72,18 @@ pub struct RunDetail {
     pub lookback_gaps: Vec<Gap>,
     /// Where the upstream decision shown comes from.
     pub upstream_note: String,
-    /// The rows this run set aside, with every field error in each.
+    /// The first [`QUARANTINED_ROWS_SHOWN`] rows this run set aside, with
+    /// every field error in each.
     pub quarantined: Vec<QuarantineRecord>,
+    /// How many rows it set aside in all: `slate quarantine --run ID`
+    /// lists every one.
+    pub quarantined_total: u64,
 }
+
+/// How many quarantined rows a run's detail carries: a run may set aside
+/// up to its output limit, a million rows, and a detail of them all was
+/// 85 MB for anyone who can read the server.
+pub const QUARANTINED_ROWS_SHOWN: usize = 100;
 
 const UPSTREAM_NOTE_RECORDED: &str = "The completeness check recorded with this run: \
      each upstream's latest run for the date, whether it let the run go ahead, and the \
@@ -189,8 +198,14 @@ fn detail(host: &ServedHost, run: RunRecord) -> Result<RunDetail, ApiError> {
         }
     };
     let quarantined = store
-        .quarantined(Some(&run.run_id))
+        .quarantined(Some(&run.run_id), Some(QUARANTINED_ROWS_SHOWN))
         .map_err(ApiError::internal)?;
+    let quarantined_total = store
+        .quarantine_counts(run.data_date..=run.data_date)
+        .map_err(ApiError::internal)?
+        .get(&run.run_id)
+        .copied()
+        .unwrap_or(0);
     Ok(RunDetail {
         plugin: RanVersion {
             hash: run.plugin_hash.clone(),
@@ -202,6 +217,7 @@ fn detail(host: &ServedHost, run: RunRecord) -> Result<RunDetail, ApiError> {
         lookback_gaps,
         upstream_note: note.to_string(),
         quarantined,
+        quarantined_total,
         run,
     })
 }

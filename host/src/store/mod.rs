@@ -412,8 +412,21 @@ pub trait RunLedger: Send + Sync {
         }
     }
 
-    /// Quarantined rows, of one run or of every run, newest run first.
-    fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError>;
+    /// Quarantined rows, of one run or of every run, newest run first; at
+    /// most `limit` of them (`None`: every one).
+    fn quarantined(
+        &self,
+        run_id: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<QuarantineRecord>, StoreError>;
+
+    /// How many rows each run for a date in `dates` set aside, by run id
+    /// (a run that set none aside is not listed): counted by the store, so
+    /// that a summary never reads the rows themselves.
+    fn quarantine_counts(
+        &self,
+        dates: std::ops::RangeInclusive<chrono::NaiveDate>,
+    ) -> Result<std::collections::HashMap<String, u64>, StoreError>;
 
     /// Ends a running run without writing rows.
     fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError>;

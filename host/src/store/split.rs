@@ -202,8 +202,19 @@ impl RunLedger for SplitStore {
         })
     }
 
-    fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError> {
-        self.ledger.quarantined(run_id)
+    fn quarantined(
+        &self,
+        run_id: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<QuarantineRecord>, StoreError> {
+        self.ledger.quarantined(run_id, limit)
+    }
+
+    fn quarantine_counts(
+        &self,
+        dates: std::ops::RangeInclusive<chrono::NaiveDate>,
+    ) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        self.ledger.quarantine_counts(dates)
     }
 
     fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {

@@ -270,11 +270,15 @@ function detailHtml(detail) {
     ? detail.quarantined.map((q) => `<h4>Row ${esc(q.row_index)}</h4><ul>` +
         q.errors.map((e) => `<li><b>${esc(e.field)}</b>: ${esc(e.problem)} (expected ${esc(e.expected)},` +
           ` got ${esc(e.value)}) ${esc(e.row_key)}</li>`).join("") +
-        `</ul><pre>${esc(JSON.stringify(q.raw_row))}</pre>`).join("")
+        `</ul><pre>${esc(JSON.stringify(q.raw_row))}</pre>`).join("") +
+      (detail.quarantined_total > detail.quarantined.length
+        ? `<p class="note" id="detail-quarantine-more">The first ${esc(detail.quarantined.length)} of ` +
+          `${esc(detail.quarantined_total)}: <code>slate quarantine --run ${esc(run.run_id)}</code> ` +
+          `lists every one.</p>` : "")
     : "<p>None.</p>";
   return `<h2>${esc(run.processor)} on ${esc(run.data_date)}</h2>` +
     `<p><button type="button" id="detail-rerun">Re-run ${esc(run.processor)} on ${esc(run.data_date)}</button></p>` +
-    `<dl>${runFields(run, detail.quarantined.length)}${field("Plugin", plugin)}</dl>${error}` +
+    `<dl>${runFields(run, detail.quarantined_total)}${field("Plugin", plugin)}</dl>${error}` +
     `<h3>Upstream decision</h3>${upstream}<p class="note">${esc(detail.upstream_note)}</p>` +
     `<h3>Lookback gaps</h3>${gaps}` +
     `<h3>Attempts</h3>${attempts}<h3>Quarantined rows</h3>${quarantined}`;

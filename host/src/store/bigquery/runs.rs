@@ -597,7 +597,12 @@ impl RunLedger for BigQueryStore {
         self.commit(runs, RunRecordIn::ThisStore)
     }
 
-    fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError> {
+    fn quarantined(
+        &self,
+        run_id: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<QuarantineRecord>, StoreError> {
+        let limit = limit.map_or_else(String::new, |limit| format!(" LIMIT {limit}"));
         let (clause, params) = match run_id {
             Some(run_id) => (
                 "WHERE run_id = @run_id",
@@ -607,7 +612,7 @@ impl RunLedger for BigQueryStore {
         };
         let result = self.query(
             &format!(
-                "SELECT {} FROM {} {clause} ORDER BY run_id DESC, row_index",
+                "SELECT {} FROM {} {clause} ORDER BY run_id DESC, row_index{limit}",
                 quarantine_columns(),
                 self.sql_name(&self.history_table(QUARANTINE))
             ),
@@ -617,6 +622,36 @@ impl RunLedger for BigQueryStore {
             .rows
             .iter()
             .map(|cells| quarantine_from_cells(cells).map_err(StoreError::backend))
+            .collect()
+    }
+
+    fn quarantine_counts(
+        &self,
+        dates: std::ops::RangeInclusive<chrono::NaiveDate>,
+    ) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        let result = self.query(
+            &format!(
+                "SELECT run_id, COUNT(*) FROM {} WHERE data_date BETWEEN @from AND @to \
+                 GROUP BY run_id",
+                self.sql_name(&self.history_table(QUARANTINE))
+            ),
+            &[
+                ("from", Param::Date(*dates.start())),
+                ("to", Param::Date(*dates.end())),
+            ],
+        )?;
+        result
+            .rows
+            .iter()
+            .map(|cells| {
+                let cell = |at: usize| cells.get(at).and_then(Option::as_ref)?.as_str();
+                match (cell(0), cell(1).and_then(|n| n.parse().ok())) {
+                    (Some(run_id), Some(count)) => Ok((run_id.to_string(), count)),
+                    _ => Err(StoreError::backend(format!(
+                        "unreadable quarantine count: {cells:?}"
+                    ))),
+                }
+            })
             .collect()
     }
 

@@ -311,15 +311,21 @@ impl RunLedger for EmbeddedStore {
         Ok(written)
     }
 
-    fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError> {
+    fn quarantined(
+        &self,
+        run_id: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<QuarantineRecord>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare_cached(
             "SELECT run_id, processor, data_date, table_name, row_index, errors_json,
                     raw_row_json, quarantined_at
              FROM _slate_quarantine WHERE ?1 IS NULL OR run_id = ?1
-             ORDER BY run_id DESC, row_index",
+             ORDER BY run_id DESC, row_index LIMIT ?2",
         )?;
-        let rows = statement.query_map([run_id], |row| {
+        // SQLite takes a negative limit as none.
+        let limit = limit.map_or(-1, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = statement.query_map(params![run_id, limit], |row| {
             Ok((
                 row.get::<_, String>(0)?,
                 row.get::<_, String>(1)?,
@@ -351,6 +357,24 @@ impl RunLedger for EmbeddedStore {
             });
         }
         Ok(records)
+    }
+
+    fn quarantine_counts(
+        &self,
+        dates: std::ops::RangeInclusive<chrono::NaiveDate>,
+    ) -> Result<std::collections::HashMap<String, u64>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT run_id, COUNT(*) FROM _slate_quarantine
+             WHERE data_date BETWEEN ?1 AND ?2 GROUP BY run_id",
+        )?;
+        let counts = statement
+            .query_map(
+                params![date_key(*dates.start()), date_key(*dates.end())],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)),
+            )?
+            .collect::<Result<_, _>>()?;
+        Ok(counts)
     }
 
     fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {

@@ -542,14 +542,20 @@ impl RunLedger for PostgresStore {
         })
     }
 
-    fn quarantined(&self, run_id: Option<&str>) -> Result<Vec<QuarantineRecord>, StoreError> {
+    fn quarantined(
+        &self,
+        run_id: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<QuarantineRecord>, StoreError> {
+        // PostgreSQL takes a null limit as none.
+        let limit = limit.map(|limit| i64::try_from(limit).unwrap_or(i64::MAX));
         let rows = self.with_client(|client| {
             Ok(client.query(
                 "SELECT run_id, processor, data_date, table_name, row_index, errors_json,
                         raw_row_json, quarantined_at
                  FROM _slate.quarantine WHERE $1::TEXT IS NULL OR run_id = $1
-                 ORDER BY run_id DESC, row_index",
-                &[&run_id],
+                 ORDER BY run_id DESC, row_index LIMIT $2",
+                &[&run_id, &limit],
             )?)
         })?;
         let unreadable = |what: &str, e: serde_json::Error| {
@@ -570,6 +576,23 @@ impl RunLedger for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    fn quarantine_counts(
+        &self,
+        dates: std::ops::RangeInclusive<NaiveDate>,
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        let rows = self.with_client(|client| {
+            Ok(client.query(
+                "SELECT run_id, COUNT(*) FROM _slate.quarantine
+                 WHERE data_date BETWEEN $1 AND $2 GROUP BY run_id",
+                &[dates.start(), dates.end()],
+            )?)
+        })?;
+        Ok(rows
+            .iter()
+            .map(|row| (row.get(0), row.get::<_, i64>(1) as u64))
+            .collect())
     }
 
     fn end_run(&self, run_id: &str, end: &RunEnd) -> Result<(), StoreError> {

@@ -46,7 +46,8 @@ pub fn info(name: &str, table_name: &str, bad_row_policy: BadRowPolicy) -> Proce
 }
 
 /// [`ROWS`] rows for `date`; on every day but the first of a month, row
-/// [`BAD_ROW`] has the INT64 `1700000000` in `circuit_breaker_until`.
+/// [`BAD_ROW`] has the INT64 `1700000000` in `circuit_breaker_until`, and
+/// on the 20th every row but the first: more than a run's detail lists.
 pub fn rows(date: Date) -> RowSet {
     let mut rows = RowSetBuilder::new(&[
         "game_date",
@@ -55,7 +56,12 @@ pub fn rows(date: Date) -> RowSet {
         "circuit_breaker_until",
     ]);
     for n in 0..ROWS {
-        let breaker = if date.day != 1 && n as usize == BAD_ROW {
+        let bad = match date.day {
+            1 => false,
+            20 => n > 0,
+            _ => n as usize == BAD_ROW,
+        };
+        let breaker = if bad {
             Value::int64(1_700_000_000)
         } else {
             Value::Scalar(Scalar::Timestamp(1_767_225_600_000_000 + n))
