@@ -456,3 +456,45 @@ fn a_runs_start_is_taken_once_its_claim_holds_not_while_it_waits_for_the_store()
         record.started_at
     );
 }
+
+/// An upload takes as long as the client likes. A deploy begun before a
+/// SIGTERM was made active during the drain, though a draining server
+/// changes no processor (a deploy landing then could follow the rest of
+/// the cluster taking its place). It is refused, 503, once its body is in,
+/// and nothing is deployed.
+#[test]
+fn a_deploy_whose_upload_began_before_a_sigterm_is_refused_once_it_is_in() {
+    let (data, plugins) = slow_processor_folders();
+    let plugin_dir = plugins.path().to_str().unwrap();
+    let mut server = Server::start(
+        data.path(),
+        &["--plugin-dir", plugin_dir, "--grace-secs", "5"],
+    );
+    // A run in flight keeps the drain open for its grace.
+    server.start_spinning_run();
+    let component = std::fs::read(crate::support::components::VERSIONED_V1).unwrap();
+    let mut stream = TcpStream::connect(address(&server)).unwrap();
+    let head = format!(
+        "PUT /plugins/VersionedProcessor HTTP/1.1\r\nHost: slate\r\n\
+         Authorization: Bearer {TOKEN}\r\nContent-Type: application/wasm\r\n\
+         Content-Length: {}\r\n\r\n",
+        component.len()
+    );
+    let half = component.len() / 2;
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&component[..half]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+
+    server.send_sigterm();
+    std::thread::sleep(Duration::from_millis(500));
+    stream.write_all(&component[half..]).unwrap();
+
+    let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(10));
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(server.wait_for_exit().success());
+    let listed = slate(data.path(), &["plugins"]);
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout).contains("VersionedProcessor"),
+        "nothing was deployed"
+    );
+}

@@ -187,6 +187,10 @@ pub async fn deploy_plugin(
         state.config.body_read_timeout,
     )
     .await?;
+    // Checked again once the body is in: an upload takes as long as the
+    // client likes, and one begun before a SIGTERM must not land during
+    // the drain.
+    state.refuse_if_draining()?;
     if shadow {
         let outcome = state
             .blocking(move |host| host.deploy_shadow(&bytes, Some(&name)))
@@ -225,6 +229,8 @@ pub async fn rollback_plugin(
     OptionalJsonBody(body): OptionalJsonBody<RollbackTo>,
 ) -> Result<Response, ApiError> {
     only_params(&query, &[])?;
+    // Checked again once the body is in, as for a deploy.
+    state.refuse_if_draining()?;
     let to = body.and_then(|b| b.to);
     let field = if to.is_some() { "to" } else { "name" };
     let outcome: Result<Switched, DeployError> = state
