@@ -1325,6 +1325,46 @@ fn a_mistyped_run_id_or_a_range_too_long_is_a_usage_error_and_a_damaged_store_is
     );
 }
 
+/// A token on the command line is seen by every user of the machine in
+/// `ps`: `slate serve` warns of it, and not of the same token from
+/// `SLATE_TOKEN`. A token no `Authorization` header can carry is refused:
+/// the server ran with it, and refused every request as a malformed
+/// header.
+#[test]
+fn a_token_on_the_command_line_is_warned_of_and_one_no_header_carries_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // The missing --watch folder ends each before it serves.
+    let args = ["serve", "--watch", "/no/such/folder"];
+
+    let given = slate(dir.path(), &[&args[..], &["--token", "s3cret"]].concat());
+    let from_environment = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(args)
+        .env("SLATE_TOKEN", "s3cret")
+        .output()
+        .unwrap();
+
+    assert_eq!(given.status.code(), Some(2));
+    assert_contains(
+        &stderr(&given),
+        "warning: --token shows the API token to every user of this machine (`ps`)",
+    );
+    assert_eq!(from_environment.status.code(), Some(2));
+    assert!(
+        !stderr(&from_environment).contains("warning"),
+        "{from_environment:?}"
+    );
+    for unsendable in ["sécret", "two words"] {
+        let refused = slate(dir.path(), &[&args[..], &["--token", unsendable]].concat());
+        assert_eq!(refused.status.code(), Some(2), "{unsendable}");
+        assert_contains(
+            &stderr(&refused),
+            "error: the API token holds a character no HTTP header carries",
+        );
+    }
+}
+
 #[test]
 fn every_documented_exit_code_is_the_one_a_user_gets() {
     let dir = tempfile::tempdir().unwrap();

@@ -3032,7 +3032,7 @@ fn a_server_whose_database_is_gone_says_why_once_not_at_every_try() {
         .arg("--data-dir")
         .arg(folder.path())
         .args(["--state", &url, "serve", "--listen", "127.0.0.1:0"])
-        .args(["--token", crate::serve_process::TOKEN])
+        .env("SLATE_TOKEN", crate::serve_process::TOKEN)
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())

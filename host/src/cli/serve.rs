@@ -32,7 +32,9 @@ pub struct ServeArgs {
     /// How many runs may execute at once (1 to 256).
     #[arg(long, env = "SLATE_WORKERS", default_value_t = 4, value_parser = super::concurrent_runs)]
     workers: usize,
-    /// The bearer token mutating endpoints require.
+    /// The bearer token mutating endpoints require. On the command line
+    /// every user of the machine sees it (`ps`): prefer --token-file or
+    /// SLATE_TOKEN.
     #[arg(long, env = "SLATE_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// A file holding the bearer token.
@@ -119,6 +121,20 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     };
     if secret.trim().is_empty() {
         usage!("the API token is empty");
+    }
+    // What an `Authorization` header carries: a token of other characters
+    // could never be sent, and every request would be refused.
+    if !secret.trim().bytes().all(|b| b.is_ascii_graphic()) {
+        usage!(
+            "the API token holds a character no HTTP header carries: give one of visible \
+             ASCII characters, without spaces"
+        );
+    }
+    if args.token.is_some() && std::env::var("SLATE_TOKEN").ok() != args.token {
+        eprintln!(
+            "warning: --token shows the API token to every user of this machine (`ps`); give \
+             it with --token-file FILE or SLATE_TOKEN"
+        );
     }
     if let Some(dir) = &args.watch
         && !dir.is_dir()
