@@ -614,6 +614,32 @@ async fn the_page_and_its_assets_are_embedded_and_open_while_protected_reads_nee
     }
 }
 
+/// The page shows text processors wrote, escaped by its script; should an
+/// escape ever slip, its policy still runs no script but its own, and no
+/// other site may frame it or have an asset read as another type.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_and_its_assets_run_no_script_but_their_own_and_are_never_framed() {
+    let served = Served::new();
+    for path in ["/", "/dashboard.js", "/dashboard.css"] {
+        let response = served
+            .router()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        let policy = header("content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert_contains(&policy, directive);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn plugin_history_lists_deployments_and_names_an_unknown_processor() {
     let served = Served::new();
