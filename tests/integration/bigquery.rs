@@ -907,6 +907,37 @@ fn slate_demo_and_runs_work_against_bigquery_from_the_command_line() {
         "{history}"
     );
 
+    // BigQuery alone keeps no alert outbox: a configured channel is a bad
+    // `slate.toml`, refused before the command runs anything. Before, the
+    // run committed, and the command then failed delivering, exit 1.
+    std::fs::write(
+        dir.path().join("slate.toml"),
+        "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n",
+    )
+    .unwrap();
+    let summaries_before = store.runs(&RunFilter::default()).unwrap().len();
+    let refused = slate_on_bigquery(
+        dir.path(),
+        &prefix,
+        &[
+            "run",
+            "--date",
+            "2026-01-11",
+            "--processors",
+            "PlayerGameSummaryProcessor",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert_contains(
+        &String::from_utf8_lossy(&refused.stderr),
+        "slate.toml: alert channels are configured, but this store keeps no alert outbox",
+    );
+    assert_eq!(
+        store.runs(&RunFilter::default()).unwrap().len(),
+        summaries_before,
+        "nothing ran"
+    );
+
     let missing_project = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
         .args(["--warehouse", "bigquery", "runs"])
         .env_remove("SLATE_BIGQUERY_PROJECT")

@@ -294,7 +294,7 @@ pub struct Deliverer {
 pub enum DeliveryError {
     /// Channels are configured but the store keeps no outbox.
     #[error(
-        "alert channels are configured, but this warehouse keeps no alert outbox; use the embedded store for run state"
+        "alert channels are configured, but this store keeps no alert outbox: keep run state in the embedded store or in PostgreSQL (--state)"
     )]
     NoOutbox,
     /// The store failed.

@@ -45,9 +45,10 @@ pub enum AlertsCommand {
 }
 
 fn outbox(store: &dyn Store) -> Result<&dyn AlertOutbox> {
-    store
-        .alert_outbox()
-        .context("this warehouse keeps no alert outbox; alerts need the embedded store")
+    store.alert_outbox().context(
+        "this store keeps no alert outbox: alerts need run state in the embedded store or in \
+             PostgreSQL (--state)",
+    )
 }
 
 fn async_runtime() -> Result<tokio::runtime::Runtime> {

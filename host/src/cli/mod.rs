@@ -1010,6 +1010,15 @@ fn open_store(options: &HostOptions, create: bool) -> Result<Arc<dyn Store>> {
         &DatesConfig::load(&config_file)?,
     )?;
     let alerts = slate::alerts::AlertsConfig::load_without_secrets(&config_file)?;
+    // Found before the command does anything: found at delivery, it
+    // failed a command whose runs had committed, exit 1.
+    if !alerts.channels.is_empty() && store.alert_outbox().is_none() {
+        usage!(
+            "{}: alert channels are configured, but this store keeps no alert outbox (BigQuery \
+             alone keeps none): keep run state in the embedded store or in PostgreSQL (--state)",
+            config_file.display()
+        );
+    }
     if takes_writes {
         add_alert_channels(store.as_ref(), &alerts)?;
     }
