@@ -31,9 +31,9 @@ use crate::store::read_ahead::ReadAhead;
 use crate::store::{InputSource, RunOutput, Store, StoreError};
 use crate::upstream_check::gap_issues;
 
-/// The error message of a run stopped because its host shut down.
-pub const SHUTDOWN_MESSAGE: &str =
-    "stopped by the host: it shut down before the run finished (grace period over)";
+/// The error message of a run stopped because its host shut down: an
+/// interrupted command, or a server whose grace period ran out.
+pub const SHUTDOWN_MESSAGE: &str = "stopped by the host: it shut down before the run finished";
 
 /// Told about every run this executor claims and ends, e.g. to keep
 /// metrics or to push changes to the dashboard.

@@ -665,6 +665,14 @@ fn an_undeployed_processor_is_rolled_back_and_its_shadow_tables_dropped_by_name(
     assert_contains(&said, "undeployed VersionedProcessor 1.0.0");
     assert_contains(&said, "no version of it runs now");
     assert_contains(&said, "its shadow version");
+    // The command it prints acts on this store, pasted anywhere.
+    assert_contains(
+        &said,
+        &format!(
+            "(`slate --data-dir {} rollback VersionedProcessor` deploys it again)",
+            data.display()
+        ),
+    );
     let again = slate(data, &["undeploy", "VersionedProcessor"]);
     assert_eq!(again.status.code(), Some(2), "{again:?}");
     assert_contains(&stderr(&again), "it was undeployed at");

@@ -820,6 +820,13 @@ fn the_walkthrough_a_changed_daily_cache_as_a_shadow_then_diffed_promoted_and_no
             "{promoted}"
         );
     }
+    assert_contains(
+        &promoted,
+        &format!(
+            "`slate --data-dir {} runs --outdated` lists any dates still to rerun",
+            dir.path().display()
+        ),
+    );
     let outdated: Json =
         serde_json::from_str(&succeed(dir.path(), &["runs", "--outdated", "--json"])).unwrap();
     assert_eq!(outdated, json!([]));

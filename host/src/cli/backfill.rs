@@ -467,11 +467,12 @@ fn backfill_over_the_cluster(
             })
             .collect();
         eprintln!(
-            "warning: {} ran {} versions in this backfill: {}; `slate runs --outdated` lists \
-             the dates the active version has not produced",
+            "warning: {} ran {} versions in this backfill: {}; `{}` lists the dates the active \
+             version has not produced",
             mixed.processor,
             mixed.versions.len(),
-            versions.join(", ")
+            versions.join(", "),
+            options.command_line("runs --outdated")
         );
     }
     for left in &done.unserved {

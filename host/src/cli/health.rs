@@ -115,8 +115,11 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
             for set_aside in &table.quarantined_dates {
                 println!(
                     "  FAIL {}: every row quarantined: run {} set aside {} and wrote none \
-                     (`slate quarantine --run {}`)",
-                    set_aside.date, set_aside.run_id, set_aside.rows_quarantined, set_aside.run_id
+                     (`{}`)",
+                    set_aside.date,
+                    set_aside.run_id,
+                    set_aside.rows_quarantined,
+                    options.command_line(&format!("quarantine --run {}", set_aside.run_id))
                 );
             }
             for date in &table.empty_successes {

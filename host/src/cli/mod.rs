@@ -183,7 +183,8 @@ enum Command {
         /// Rewrite the golden file with the output.
         #[arg(long, requires = "expect")]
         update: bool,
-        /// Relative tolerance when comparing numbers.
+        /// Tolerance when comparing fractional numbers: relative to the
+        /// expected value, or absolute where it is below 1.
         #[arg(long, default_value_t = 1e-9, value_parser = tolerance)]
         tolerance: f64,
     },
@@ -224,7 +225,7 @@ enum Command {
         /// Only the rows of this run.
         #[arg(long)]
         run: Option<String>,
-        /// Print one JSON object per row instead of a table.
+        /// Print one JSON array, an object per row, instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -294,7 +295,8 @@ enum Command {
     Tables {
         #[command(subcommand)]
         command: Option<TablesCommand>,
-        /// Print one JSON object per table instead of a table.
+        /// Print one JSON object, with its tables and transfers, instead of
+        /// a table.
         #[arg(long)]
         json: bool,
     },
@@ -916,10 +918,10 @@ pub struct HostOptions {
 }
 
 impl HostOptions {
-    /// `slate` with the global options this invocation was given, then
-    /// `rest`: a command printed for the user to run next, which must act
-    /// on the same store and processors (`--data-dir`, `--plugin-dir`,
-    /// `--state`, ...). Options from the environment are left to it.
+    /// `slate` with the global options that chose this invocation's store
+    /// and processors (`--data-dir`, `--plugin-dir`, `--state`, ...),
+    /// from its command line or the environment, then `rest`: a command
+    /// printed for the user to run next, which must act on the same ones.
     pub fn command_line(&self, rest: &str) -> String {
         command_line(&self.given, rest)
     }

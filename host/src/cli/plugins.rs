@@ -334,8 +334,10 @@ pub fn undeploy(options: &HostOptions, name: &str) -> Result<ExitCode> {
     };
     println!(
         "undeployed {name} {} ({}): {now_runs}; the rows it wrote stay \
-         (`slate rollback {name}` deploys it again)",
-        ended.version, ended.hash
+         (`{}` deploys it again)",
+        ended.version,
+        ended.hash,
+        options.command_line(&format!("rollback {name}"))
     );
     if let Some(shadow) = &undeployed.ended_shadow {
         println!(
@@ -430,7 +432,10 @@ pub fn promote(options: &HostOptions, name: &str, promotion: Promotion) -> Resul
             println!("dropped {table}");
         }
     }
-    println!("`slate runs --outdated` lists the dates still to rerun");
+    println!(
+        "`{}` lists any dates still to rerun",
+        options.command_line("runs --outdated")
+    );
     Ok(if failed {
         ExitCode::FAILURE
     } else {

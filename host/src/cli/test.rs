@@ -31,7 +31,8 @@ pub struct TestRequest {
     pub expect: Option<PathBuf>,
     /// Rewrite the golden file.
     pub update: bool,
-    /// Relative tolerance for numbers.
+    /// Tolerance for fractional numbers: relative to the expected value,
+    /// or absolute where it is below 1.
     pub tolerance: f64,
 }
 
