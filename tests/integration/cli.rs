@@ -1074,29 +1074,10 @@ fn two_plugin_folder_components_of_one_name_are_a_usage_error_naming_both_files(
 
 #[test]
 fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
-    use slate::rows::Scalar;
-    use slate::schema::ColumnType;
     use slate::store::{EmbeddedStore, RunLedger};
 
-    use crate::support::{hostile_control, set_control};
-
-    let dir = tempfile::tempdir().unwrap();
-    let day = crate::support::date("2026-01-11");
-    let store_file = dir.path().join("slate.db");
-    set_control(
-        &EmbeddedStore::open(&store_file).unwrap(),
-        &hostile_control(),
-        day,
-        &[("lines", ColumnType::Int64)],
-        &[&[Scalar::Int64(20_000)]],
-    );
     let plugins = plugin_dir(&[components::HOSTILE_LOG_FLOOD]);
-    let run = slate_with_plugins(dir.path(), plugins.path())
-        .args(["run", "--date", "2026-01-11", "--processors", "LogFlood"])
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run slate");
-    assert_succeeded(&run);
+    let (dir, run) = log_flood_run(plugins.path(), 20_000);
     let log = stderr(&run);
     // 20,000 lines of 10 KB would be 200 MB; the default budget is 4 MiB,
     // each line cut to 4 KiB, and a guest's errors log as warnings.
@@ -1111,7 +1092,7 @@ fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
     assert!(guest_lines.iter().all(|l| l.len() < 4_500));
     assert!(log.contains("spent its log budget"), "no summary line");
 
-    let store = EmbeddedStore::open(&store_file).unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
     let record = &store
         .runs(&slate::runs::RunFilter {
             processor: Some("LogFlood".into()),
@@ -1125,12 +1106,13 @@ fn a_log_flood_reaches_stderr_only_up_to_the_runs_budget_and_never_as_errors() {
     );
 }
 
-/// A source map is the component's own bytes, so a hostile one is mapped
-/// through before its line is admitted: a map naming a 60 KB source cannot
-/// make a logged line longer than a line may be, nor the run's log larger
-/// than its budget. (Mapped after admitting, each line here was 64 KB.)
-#[test]
-fn a_hostile_source_map_cannot_grow_logged_lines_past_their_limits() {
+/// A `slate run` on 2026-01-11 of LogFlood from `plugins`, told to log
+/// `lines` lines, with the default log filter; it succeeds. Its data
+/// folder and output.
+fn log_flood_run(
+    plugins: &std::path::Path,
+    lines: i64,
+) -> (tempfile::TempDir, std::process::Output) {
     use slate::rows::Scalar;
     use slate::schema::ColumnType;
     use slate::store::EmbeddedStore;
@@ -1138,14 +1120,28 @@ fn a_hostile_source_map_cannot_grow_logged_lines_past_their_limits() {
     use crate::support::{hostile_control, set_control};
 
     let dir = tempfile::tempdir().unwrap();
-    let day = crate::support::date("2026-01-11");
     set_control(
         &EmbeddedStore::open(&dir.path().join("slate.db")).unwrap(),
         &hostile_control(),
-        day,
+        crate::support::date("2026-01-11"),
         &[("lines", ColumnType::Int64)],
-        &[&[Scalar::Int64(2_000)]],
+        &[&[Scalar::Int64(lines)]],
     );
+    let run = slate_with_plugins(dir.path(), plugins)
+        .args(["run", "--date", "2026-01-11", "--processors", "LogFlood"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run slate");
+    assert_succeeded(&run);
+    (dir, run)
+}
+
+/// A source map is the component's own bytes, so a hostile one is mapped
+/// through before its line is admitted: a map naming a 60 KB source cannot
+/// make a logged line longer than a line may be, nor the run's log larger
+/// than its budget. (Mapped after admitting, each line here was 64 KB.)
+#[test]
+fn a_hostile_source_map_cannot_grow_logged_lines_past_their_limits() {
     let long_source = "s".repeat(60_000);
     let map = serde_json::json!({
         "version": 3, "file": "app.js", "sources": [long_source], "names": [],
@@ -1156,13 +1152,8 @@ fn a_hostile_source_map_cannot_grow_logged_lines_past_their_limits() {
     let plugins = tempfile::tempdir().unwrap();
     std::fs::write(plugins.path().join("log_flood_mapped.wasm"), component).unwrap();
 
-    let run = slate_with_plugins(dir.path(), plugins.path())
-        .args(["run", "--date", "2026-01-11", "--processors", "LogFlood"])
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run slate");
+    let (_dir, run) = log_flood_run(plugins.path(), 2_000);
 
-    assert_succeeded(&run);
     let log = stderr(&run);
     let guest_lines: Vec<&str> = log.lines().filter(|l| l.contains("flood@")).collect();
     assert!(
