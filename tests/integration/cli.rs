@@ -738,6 +738,26 @@ fn a_rollback_to_a_shadow_never_active_or_to_the_active_version_is_refused() {
     );
 }
 
+/// A version a host recorded before versions were checked may hold a
+/// control character: `slate plugins history` shows it escaped, never
+/// raw to the terminal.
+#[test]
+fn a_version_recorded_with_a_control_character_is_listed_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    assert_succeeded(&slate(dir.path(), &["deploy", components::VERSIONED_V1]));
+    rusqlite::Connection::open(dir.path().join("registry/registry.db"))
+        .unwrap()
+        .execute("UPDATE versions SET version = '1.0\u{1b}]0;PWNED\u{7}'", [])
+        .unwrap();
+
+    let history = slate(dir.path(), &["plugins", "history", "VersionedProcessor"]);
+
+    let shown = String::from_utf8_lossy(&history.stdout);
+    assert!(!shown.contains(['\u{1b}', '\u{7}']), "{shown}");
+    assert_contains(&shown, r"1.0\u{1b}]0;PWNED\u{7}");
+}
+
 /// A version of a processor that runs from the plugin folder is refused,
 /// as a shadow too, naming the folder: a host serves the file in any
 /// registry version's place. Before, the deploy said "now active", and

@@ -335,7 +335,7 @@ pub fn undeploy(options: &HostOptions, name: &str) -> Result<ExitCode> {
     println!(
         "undeployed {name} {} ({}): {now_runs}; the rows it wrote stay \
          (`{}` deploys it again)",
-        ended.version,
+        slate::printable::one_line(&ended.version),
         ended.hash,
         options.command_line(&format!("rollback {name}"))
     );
@@ -405,7 +405,7 @@ pub fn promote(options: &HostOptions, name: &str, promotion: Promotion) -> Resul
             anyhow::bail!(
                 "{name}'s shadow {} ({}) failed on every date it ran ({failed} runs): \
                  not promoted (--force promotes it all the same)",
-                shadow.stored.version,
+                slate::printable::one_line(&shadow.stored.version),
                 slate::alerts::event::short_hash(&shadow.stored.hash)
             );
         }
@@ -600,7 +600,9 @@ pub fn history(options: &HostOptions, name: &str) -> Result<ExitCode> {
     for deployment in &history {
         output.add_row(vec![
             deployment.hash.clone(),
-            deployment.version.clone(),
+            // Recorded by a host before versions were checked, it may hold
+            // a control character.
+            slate::printable::one_line(&deployment.version).into_owned(),
             deployment.action.to_string(),
             deployment
                 .deployed_at
