@@ -1006,6 +1006,40 @@ fn a_processor_cannot_reach_the_datasets_of_an_environment_with_a_longer_prefix(
     .unwrap();
 }
 
+/// BigQuery alone keeps no alert outbox: a channel in `slate.toml` is
+/// refused from the options alone, before the store is opened. Before,
+/// opening it first made the history dataset and its tables in the
+/// project, under whatever prefix the misconfigured command gave.
+#[test]
+fn a_channel_over_bigquery_alone_is_refused_before_any_dataset_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("slate.toml"),
+        "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\n",
+    )
+    .unwrap();
+    let prefix = emulator::isolated_config().dataset_prefix;
+
+    let refused = slate_on_bigquery(dir.path(), &prefix, &["runs"]);
+
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert_contains(
+        &String::from_utf8_lossy(&refused.stderr),
+        "alert channels are configured, but this store keeps no alert outbox",
+    );
+    let url = format!(
+        "{}/bigquery/v2/projects/{}/datasets",
+        emulator::endpoint(),
+        emulator::PROJECT
+    );
+    let mut response = crate::serve_process::agent().get(url).call().unwrap();
+    let listed = response.body_mut().read_to_string().unwrap();
+    assert!(
+        !listed.contains(&prefix),
+        "a dataset of {prefix} was made: {listed}"
+    );
+}
+
 /// The `slate_environment` label of `dataset` on the emulator, if any.
 fn environment_label_of(dataset: &str) -> Option<String> {
     let url = format!(

@@ -996,6 +996,18 @@ fn globals_given(matches: &clap::ArgMatches) -> Vec<String> {
 /// A store this user may only read is opened to be read: the commands that
 /// read work, and the first write fails saying the store takes none.
 fn open_store(options: &HostOptions, create: bool) -> Result<Arc<dyn Store>> {
+    let config_file = options.data_dir.config_file();
+    let alerts = slate::alerts::AlertsConfig::load_without_secrets(&config_file)?;
+    // Found before the store is opened (on BigQuery, opening makes
+    // datasets): found at delivery, it failed a command whose runs had
+    // committed, exit 1.
+    if !alerts.channels.is_empty() && !options.warehouse.keeps_alert_outbox() {
+        usage!(
+            "{}: alert channels are configured, but this store keeps no alert outbox (BigQuery \
+             alone keeps none): keep run state in the embedded store or in PostgreSQL (--state)",
+            config_file.display()
+        );
+    }
     let (store, takes_writes) = match options.warehouse.open(&options.data_dir, create) {
         Err(error) if !create && refuses_writes(&error) => {
             tracing::debug!("the store takes no writes here; opened to be read: {error:#}");
@@ -1005,22 +1017,11 @@ fn open_store(options: &HostOptions, create: bool) -> Result<Arc<dyn Store>> {
     };
     // A `[dates]` that leaves no date to serve is a bad section, found
     // before the command does anything, as every other section is.
-    let config_file = options.data_dir.config_file();
     refuse_dates_serving_none(
         store.as_ref(),
         &config_file,
         &DatesConfig::load(&config_file)?,
     )?;
-    let alerts = slate::alerts::AlertsConfig::load_without_secrets(&config_file)?;
-    // Found before the command does anything: found at delivery, it
-    // failed a command whose runs had committed, exit 1.
-    if !alerts.channels.is_empty() && store.alert_outbox().is_none() {
-        usage!(
-            "{}: alert channels are configured, but this store keeps no alert outbox (BigQuery \
-             alone keeps none): keep run state in the embedded store or in PostgreSQL (--state)",
-            config_file.display()
-        );
-    }
     if takes_writes {
         add_alert_channels(store.as_ref(), &alerts)?;
     }

@@ -138,6 +138,13 @@ impl WarehouseArgs {
         }
     }
 
+    /// Whether the store these options open keeps an alert outbox beside
+    /// run state: every one but BigQuery alone. Known before opening it,
+    /// which on BigQuery makes datasets.
+    pub fn keeps_alert_outbox(&self) -> bool {
+        self.state.is_some() || !matches!(self.warehouse(), Warehouse::Bigquery)
+    }
+
     /// Opens the selected store; `create` makes a missing embedded one.
     pub fn open(&self, data_dir: &DataDir, create: bool) -> Result<Arc<dyn Store>> {
         if self.state.is_some() {
