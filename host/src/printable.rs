@@ -1,27 +1,82 @@
 //! Text from outside the host made safe to print: a processor's errors,
 //! log lines and stderr, a value of `slate.toml`. A control character in
-//! it (ESC, BEL, a carriage return) could recolour, retitle or rewrite an
-//! operator's terminal, or start a line of the host's log that looks like
-//! the host's own; each is shown escaped (`\u{1b}`, `\r`) instead.
+//! it (ESC, BEL, a carriage return, a C1 control such as CSI) could
+//! recolour, retitle or rewrite an operator's terminal, or start a line of
+//! the host's log that looks like the host's own; a bidirectional override
+//! could draw text reversed, so that one version reads as another; a line
+//! separator breaks lines in viewers of JSON lines. Each is shown escaped
+//! (`\u{1b}`, `\r`, `\u{202e}`) instead.
 
 use std::borrow::Cow;
 
-/// `text` with every control character escaped: for a place that shows
-/// one line (a log line, a value in an error).
+/// Whether `c` is shown escaped: a control character (C0, DEL, C1), a
+/// format character that steers how text is drawn (bidirectional
+/// overrides and isolates, zero-width characters, the byte-order mark),
+/// or a line or paragraph separator.
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+        )
+}
+
+/// `text` with every unprintable character escaped ([`is_unprintable`]):
+/// for a place that shows one line (a log line, a value in an error).
 pub fn one_line(text: &str) -> Cow<'_, str> {
     escaped(text, |_| false)
 }
 
-/// `text` with every control character but line feeds and tabs escaped:
-/// for a message whose lines are its own (a traceback), kept and shown as
-/// lines.
+/// `text` with every unprintable character but line feeds and tabs
+/// escaped: for a message whose lines are its own (a traceback), kept and
+/// shown as lines, and for a table the host drew around others' words.
 pub fn lines(text: &str) -> Cow<'_, str> {
     escaped(text, |c| c == '\n' || c == '\t')
 }
 
-/// `text` with the control characters that `kept` does not keep escaped.
+/// [`one_line`], at most `max_chars` characters of it, then `…`: how an
+/// error or a listing quotes a processor's name or version.
+pub fn quoted(text: &str, max_chars: usize) -> String {
+    let shown = one_line(text);
+    match shown.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &shown[..cut]),
+        None => shown.into_owned(),
+    }
+}
+
+/// JSON text (`serde_json`'s, which escapes only U+0000 to U+001F) with
+/// every other unprintable character escaped as JSON escapes them
+/// (`\u009b`): still the same JSON, and safe to print. Such characters
+/// stand only inside strings, where an escape means the same character.
+pub fn json(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unprintable) {
+        return Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unprintable(c) && !matches!(c, '\n' | '\t' | '\r') {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                shown.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            shown.push(c);
+        }
+    }
+    Cow::Owned(shown)
+}
+
+/// `text` with the unprintable characters that `kept` does not keep
+/// escaped.
 fn escaped(text: &str, kept: impl Fn(char) -> bool) -> Cow<'_, str> {
-    let escapes = |c: char| c.is_control() && !kept(c);
+    let escapes = |c: char| is_unprintable(c) && !kept(c);
     if !text.chars().any(escapes) {
         return Cow::Borrowed(text);
     }
@@ -56,6 +111,44 @@ mod tests {
             lines(HOSTILE),
             "failed\\u{1b}]0;PWNED\\u{7}\\u{1b}[2J\\r\nFAKE: all good\\u{1b}[8m\tend"
         );
+    }
+
+    #[test]
+    fn c1_controls_bidi_overrides_and_line_separators_are_escaped_too() {
+        assert_eq!(
+            one_line("a\u{9b}2J\u{7f}b\u{202e}c\u{2028}d\u{200b}e"),
+            "a\\u{9b}2J\\u{7f}b\\u{202e}c\\u{2028}d\\u{200b}e"
+        );
+    }
+
+    #[test]
+    fn json_gets_json_escapes_for_what_serde_leaves_raw_and_stays_the_same_json() {
+        let value = serde_json::json!({"v": "x\u{9b}2J\u{202e}\u{1b}\n"});
+        let text = serde_json::to_string_pretty(&value).unwrap();
+
+        let shown = json(&text);
+
+        assert!(
+            !shown.chars().any(|c| is_unprintable(c) && c != '\n'),
+            "{shown}"
+        );
+        assert_contains_all(&shown, &[r"\u009b2J", r"\u202e", r"\u001b", r"\n"]);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&shown).unwrap(),
+            value
+        );
+    }
+
+    fn assert_contains_all(text: &str, parts: &[&str]) {
+        for part in parts {
+            assert!(text.contains(part), "{text} lacks {part}");
+        }
+    }
+
+    #[test]
+    fn quoted_is_cut_to_its_length() {
+        assert_eq!(quoted("abcdef", 3), "abc…");
+        assert_eq!(quoted("a\u{1b}", 10), "a\\u{1b}");
     }
 
     #[test]

@@ -739,8 +739,8 @@ fn a_rollback_to_a_shadow_never_active_or_to_the_active_version_is_refused() {
 }
 
 /// A version a host recorded before versions were checked may hold a
-/// control character: `slate plugins history` shows it escaped, never
-/// raw to the terminal.
+/// control character (C0 or C1) or run to megabytes: `slate plugins
+/// history` shows it escaped and cut, never raw to the terminal.
 #[test]
 fn a_version_recorded_with_a_control_character_is_listed_escaped() {
     let dir = tempfile::tempdir().unwrap();
@@ -748,14 +748,22 @@ fn a_version_recorded_with_a_control_character_is_listed_escaped() {
     assert_succeeded(&slate(dir.path(), &["deploy", components::VERSIONED_V1]));
     rusqlite::Connection::open(dir.path().join("registry/registry.db"))
         .unwrap()
-        .execute("UPDATE versions SET version = '1.0\u{1b}]0;PWNED\u{7}'", [])
+        .execute(
+            "UPDATE versions SET version = '1.0\u{1b}]0;PWNED\u{7}\u{9b}2J' || ?1",
+            [".9".repeat(100_000)],
+        )
         .unwrap();
 
     let history = slate(dir.path(), &["plugins", "history", "VersionedProcessor"]);
 
     let shown = String::from_utf8_lossy(&history.stdout);
-    assert!(!shown.contains(['\u{1b}', '\u{7}']), "{shown}");
-    assert_contains(&shown, r"1.0\u{1b}]0;PWNED\u{7}");
+    assert!(!shown.contains(['\u{1b}', '\u{7}', '\u{9b}']), "{shown}");
+    assert_contains(&shown, r"1.0\u{1b}]0;PWNED\u{7}\u{9b}2J.9.9");
+    assert!(
+        shown.len() < 10_000,
+        "the version cut: {} bytes",
+        shown.len()
+    );
 }
 
 /// A version of a processor that runs from the plugin folder is refused,

@@ -798,14 +798,25 @@ fn a_processors_escape_sequences_and_line_breaks_reach_no_terminal_or_log_raw() 
         ]),
         slate(&["runs", "--processor", "TerminalEscape"]),
         slate(&["health", "--from", "2026-01-11", "--to", "2026-01-11"]),
+        // Where the host quotes a processor's words as JSON, which leaves
+        // C1 controls and bidirectional overrides raw.
+        slate(&[
+            "run",
+            "--date",
+            "2026-01-12",
+            "--processors",
+            "TerminalEscape",
+        ]),
+        slate(&["quarantine"]),
+        slate(&["quarantine", "--json"]),
+        slate(&["runs", "--json"]),
+        slate(&["schemas"]),
     ];
 
     for output in &outputs {
         let both = format!("{}{}", crate::support::stdout(output), stderr(output));
-        assert!(
-            !both.contains(['\u{1b}', '\u{7}', '\r']),
-            "raw controls in:\n{both}"
-        );
+        let raw = |c: char| slate::printable::is_unprintable(c) && c != '\n';
+        assert!(!both.contains(raw), "raw controls in:\n{both}");
         assert!(
             !both
                 .lines()
@@ -822,6 +833,17 @@ fn a_processors_escape_sequences_and_line_breaks_reach_no_terminal_or_log_raw() 
     assert_contains(
         &crate::support::stdout(&outputs[1]),
         r"failure \u{1b}]0;PWNED",
+    );
+    // A table shows it escaped as the host's messages are, JSON as JSON
+    // escapes it.
+    for (quarantined, escaped) in [(&outputs[4], r"\u{9b}2J"), (&outputs[5], r"\u009b2J")] {
+        assert_contains(&crate::support::stdout(quarantined), escaped);
+    }
+    let listed: serde_json::Value =
+        serde_json::from_str(&crate::support::stdout(&outputs[5])).expect("still JSON");
+    assert_contains(
+        listed[0]["raw_row"]["n"].as_str().unwrap(),
+        "\u{9b}2J\u{202e}desrever",
     );
 }
 

@@ -269,7 +269,7 @@ fn list(store: &dyn Store, config: &AlertsConfig, listing: &Listing) -> Result<E
         }
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
+            super::render::json_text(&serde_json::json!({
                 "alerts": alerts,
                 "truncated": truncated,
                 "channels": listed,
@@ -294,7 +294,7 @@ fn list(store: &dyn Store, config: &AlertsConfig, listing: &Listing) -> Result<E
             shortened(&alert.raised.summary),
         ]);
     }
-    println!("{output}");
+    super::render::print(&output);
     match truncated {
         true => println!(
             "the newest {} alerts; older ones were left out (--limit N lists more)",
@@ -332,7 +332,7 @@ fn list(store: &dyn Store, config: &AlertsConfig, listing: &Listing) -> Result<E
             state.last_sent_at.map_or("-".into(), |t| t.to_rfc3339()),
         ]);
     }
-    println!("{output}");
+    super::render::print(&output);
     Ok(ExitCode::SUCCESS)
 }
 

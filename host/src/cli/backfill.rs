@@ -79,7 +79,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         for run in &plan.runs {
             output.add_row(vec![run.date.to_string(), run.processor.clone()]);
         }
-        println!("{output}");
+        super::render::print(&output);
         println!(
             "dry run: {} runs planned over {} dates, {} left alone (--reprocess {reprocess})",
             plan.runs.len(),
@@ -156,7 +156,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
             tally.flagged_gaps.to_string(),
         ]);
     }
-    println!("{output}");
+    super::render::print(&output);
     print_flagged_gaps(&outcomes);
     for outcome in &outcomes {
         all.count(outcome);
@@ -425,7 +425,7 @@ fn backfill_over_the_cluster(
     for (host_id, runs) in &done.by_host {
         output.add_row(vec![host_id.clone(), runs.to_string()]);
     }
-    println!("{output}");
+    super::render::print(&output);
     for problem in &done.problems {
         let headline = error_headline(problem.error.as_deref().unwrap_or_default());
         eprintln!(

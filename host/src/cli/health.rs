@@ -61,7 +61,7 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
     .with_alert_channels(store.as_ref(), &channels)?
     .forgiving_ended(|name| registry.ended_at(name))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", super::render::json_text(&report)?);
     } else {
         let reached = report
             .reached

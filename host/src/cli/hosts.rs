@@ -56,7 +56,7 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
             serves(&view.host),
         ]);
     }
-    println!("{output}");
+    super::render::print(&output);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -20,11 +20,13 @@ pub fn init_logging() {
 }
 
 /// Writes each log event to stderr with every line after its first
-/// indented, and a carriage return escaped (`\r`): a processor's
-/// multi-line text (a stack trace it logged, its error quoted) stays
-/// readable, and none of its lines can start at the margin as a line of
-/// the host's own. (The formatter already escapes ESC and the other
-/// terminal controls.)
+/// indented, and every other unprintable character escaped
+/// ([`slate::printable::is_unprintable`]: a carriage return, a C1 control,
+/// a bidirectional override): a processor's multi-line text (a stack
+/// trace it logged, its error quoted) stays readable, and none of its
+/// lines can start at the margin as a line of the host's own. ESC is left
+/// to the formatter, which escapes it in what it quotes and writes it for
+/// its own colours.
 struct IndentedEvents;
 
 impl<'a> MakeWriter<'a> for IndentedEvents {
@@ -41,20 +43,25 @@ struct EventLine<W>(W);
 impl<W: Write> Write for EventLine<W> {
     fn write(&mut self, event: &[u8]) -> io::Result<usize> {
         let body = event.strip_suffix(b"\n").unwrap_or(event);
-        if !body.iter().any(|&b| b == b'\n' || b == b'\r') {
+        let rewritten = |c: char| c != '\u{1b}' && slate::printable::is_unprintable(c);
+        let Ok(text) = std::str::from_utf8(body) else {
+            self.0.write_all(event)?;
+            return Ok(event.len());
+        };
+        if !text.contains(rewritten) {
             self.0.write_all(event)?;
             return Ok(event.len());
         }
-        let mut line = Vec::with_capacity(event.len() + 16);
-        for &byte in body {
-            match byte {
-                b'\n' => line.extend_from_slice(b"\n    "),
-                b'\r' => line.extend_from_slice(b"\\r"),
-                _ => line.push(byte),
+        let mut line = String::with_capacity(event.len() + 16);
+        for c in text.chars() {
+            match c {
+                '\n' => line.push_str("\n    "),
+                c if rewritten(c) => line.extend(c.escape_default()),
+                c => line.push(c),
             }
         }
-        line.extend_from_slice(&event[body.len()..]);
-        self.0.write_all(&line)?;
+        self.0.write_all(line.as_bytes())?;
+        self.0.write_all(&event[body.len()..])?;
         Ok(event.len())
     }
 
@@ -78,6 +85,14 @@ mod tests {
         assert_eq!(
             written("WARN run failed: Traceback\n  line 3\r\nFAKE INFO now active\n"),
             "WARN run failed: Traceback\n      line 3\\r\n    FAKE INFO now active\n"
+        );
+    }
+
+    #[test]
+    fn c1_controls_and_bidi_overrides_are_escaped_and_the_formatters_colours_kept() {
+        assert_eq!(
+            written("\u{1b}[33mWARN\u{1b}[0m a\u{9b}2J\u{202e}b\n"),
+            "\u{1b}[33mWARN\u{1b}[0m a\\u{9b}2J\\u{202e}b\n"
         );
     }
 

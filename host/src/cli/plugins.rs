@@ -335,7 +335,7 @@ pub fn undeploy(options: &HostOptions, name: &str) -> Result<ExitCode> {
     println!(
         "undeployed {name} {} ({}): {now_runs}; the rows it wrote stay \
          (`{}` deploys it again)",
-        slate::printable::one_line(&ended.version),
+        slate::printable::quoted(&ended.version, 100),
         ended.hash,
         options.command_line(&format!("rollback {name}"))
     );
@@ -405,7 +405,7 @@ pub fn promote(options: &HostOptions, name: &str, promotion: Promotion) -> Resul
             anyhow::bail!(
                 "{name}'s shadow {} ({}) failed on every date it ran ({failed} runs): \
                  not promoted (--force promotes it all the same)",
-                slate::printable::one_line(&shadow.stored.version),
+                slate::printable::quoted(&shadow.stored.version, 100),
                 slate::alerts::event::short_hash(&shadow.stored.hash)
             );
         }
@@ -574,7 +574,7 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
         }
         output.add_row(row);
     }
-    println!("{output}");
+    super::render::print(&output);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -601,8 +601,8 @@ pub fn history(options: &HostOptions, name: &str) -> Result<ExitCode> {
         output.add_row(vec![
             deployment.hash.clone(),
             // Recorded by a host before versions were checked, it may hold
-            // a control character.
-            slate::printable::one_line(&deployment.version).into_owned(),
+            // a control character or run to megabytes.
+            slate::printable::quoted(&deployment.version, 100),
             deployment.action.to_string(),
             deployment
                 .deployed_at
@@ -611,7 +611,7 @@ pub fn history(options: &HostOptions, name: &str) -> Result<ExitCode> {
             if deployment.active { "active" } else { "" }.to_string(),
         ]);
     }
-    println!("{output}");
+    super::render::print(&output);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -628,7 +628,7 @@ pub fn schemas(options: &HostOptions, out: Option<&std::path::Path>) -> Result<E
     }
     for plugin in load_processors(&runtime, registry.as_ref(), options, &ledger)? {
         let spec = &plugin.spec;
-        let json = serde_json::to_string_pretty(&spec.schema.columns)? + "\n";
+        let json = super::render::json_text(&spec.schema.columns)? + "\n";
         match out {
             Some(dir) => {
                 // A folder that cannot be made (under a file, say) is the

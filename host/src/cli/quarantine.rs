@@ -42,7 +42,7 @@ pub fn quarantine(options: &HostOptions, run_id: Option<&str>, json: bool) -> Re
             record.raw_row.to_string(),
         ]);
     }
-    println!("{output}");
+    super::render::print(&output);
     println!(
         "{} quarantined {}",
         records.len(),

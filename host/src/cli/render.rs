@@ -9,8 +9,24 @@ use slate::runs::RunRecord;
 /// document, an array for a list (`[]` when empty), an object for a
 /// report or for several lists.
 pub fn json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    println!("{}", json_text(value)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `value` as pretty JSON, safe to print: a processor's C1 controls and
+/// bidirectional overrides, which JSON leaves raw, escaped as JSON
+/// escapes them ([`slate::printable::json`]).
+pub fn json_text(value: &impl serde::Serialize) -> anyhow::Result<String> {
+    let text = serde_json::to_string_pretty(value)?;
+    Ok(slate::printable::json(&text).into_owned())
+}
+
+/// Prints `table` (or any text the host drew around others' words) with
+/// every character a terminal would act on escaped, line feeds and tabs
+/// kept ([`slate::printable::lines`]): a cell may quote a processor's
+/// value as JSON, which leaves C1 controls raw.
+pub fn print(table: &impl std::fmt::Display) {
+    println!("{}", slate::printable::lines(&table.to_string()));
 }
 
 /// A table with the house style and these headers.

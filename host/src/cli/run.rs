@@ -116,7 +116,7 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
             ]);
         }
     }
-    println!("{output}");
+    super::render::print(&output);
     for phase in slate::alerts::phase::phase_completion(host.store.as_ref(), &host.pipeline, date)?
     {
         let state = if phase.complete {
@@ -295,7 +295,7 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
             short_error(r),
         ]);
     }
-    println!("{output}");
+    super::render::print(&output);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -342,7 +342,7 @@ pub fn outdated(options: &HostOptions, only: Option<&str>, json: bool) -> Result
             pair.why(),
         ]);
     }
-    println!("{output}");
+    super::render::print(&output);
     // The backfill over the dates they span, of the processor asked for:
     // it reruns what is outdated there and nothing else.
     let dates =

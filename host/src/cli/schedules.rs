@@ -94,7 +94,7 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
             },
         ]);
     }
-    println!("{output}");
+    super::render::print(&output);
     if views.is_empty() {
         println!(
             "no [[schedule]] in {}",

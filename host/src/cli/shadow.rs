@@ -154,7 +154,7 @@ pub fn diff(
     let since = shadow::shadow_since(&registry, name)?;
     let compared = shadow::compare(store.as_ref(), &pipeline, name, range, since)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&compared)?);
+        println!("{}", super::render::json_text(&compared)?);
     } else {
         print_diff(&compared);
     }
@@ -265,7 +265,7 @@ fn print_diff(compared: &ShadowDiff) {
             examples.join("\n"),
         ]);
     }
-    println!("{output}");
+    super::render::print(&output);
 }
 
 /// A difference as the table shows it: six decimals, or in scientific

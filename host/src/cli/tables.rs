@@ -31,7 +31,7 @@ pub fn list(options: &HostOptions, json: bool) -> Result<ExitCode> {
             entry.since.format("%Y-%m-%d %H:%M:%S").to_string(),
         ]);
     }
-    println!("{output}");
+    super::render::print(&output);
     if !transfers.is_empty() {
         let mut output = table(&["table", "from", "to", "at", "by"]);
         for transfer in &transfers {

@@ -165,20 +165,22 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
                 if differences.len() == 1 { "" } else { "s" }
             );
             for difference in differences {
-                println!("  {difference}");
+                println!("  {}", slate::printable::one_line(&difference.to_string()));
             }
         }
         Outcome::PluginFailed(failure) => {
             println!(
                 "FAIL {name} {} [{}]: {}",
-                request.date, failure.kind, failure.message
+                request.date,
+                failure.kind,
+                slate::printable::lines(&failure.message)
             );
         }
         // A fixture's own text it quotes (a 50,000-character field name)
         // is cut, as a diff's values are.
         Outcome::BadFixture(message) => println!(
             "BAD FIXTURE {}",
-            slate::rows::cut_short(message.clone(), BAD_FIXTURE_BYTES)
+            slate::printable::lines(&slate::rows::cut_short(message.clone(), BAD_FIXTURE_BYTES))
         ),
     }
     Ok(ExitCode::from(outcome.exit_code()))

@@ -138,11 +138,13 @@ pub enum SpecProblem {
     #[error("the version is empty")]
     EmptyVersion,
     /// The version (as [`quoted`]) is longer than [`MAX_VERSION_CHARS`] or
-    /// holds a control character: every listing, alert and log line shows
-    /// it, and a processor's escape sequence would reach a terminal.
+    /// holds a control character, a bidirectional override or the like
+    /// ([`crate::printable::is_unprintable`]): every listing, alert and log
+    /// line shows it, and a processor's escape sequence would reach a
+    /// terminal, or its override draw it as another version.
     #[error(
         "the version `{0}` must be at most {MAX_VERSION_CHARS} characters, none of them a \
-         control character"
+         control or format character"
     )]
     Version(String),
     /// The output table is not `dataset.table`.
@@ -199,14 +201,10 @@ pub enum SpecProblem {
 /// The longest version a processor may declare, in characters.
 pub const MAX_VERSION_CHARS: usize = 64;
 
-/// `text`, a processor's own, as an error quotes it: its control
-/// characters escaped and at most 100 characters of it.
+/// `text`, a processor's own, as an error quotes it: escaped, and at
+/// most 100 characters of it.
 fn quoted(text: &str) -> String {
-    let shown = crate::printable::one_line(text);
-    match shown.char_indices().nth(100) {
-        Some((cut, _)) => format!("{}…", &shown[..cut]),
-        None => shown.into_owned(),
-    }
+    crate::printable::quoted(text, 100)
 }
 
 /// The longest lookback in days: a century. Longer ones name no date a
@@ -371,7 +369,7 @@ impl ProcessorSpec {
         if self.version.trim().is_empty() {
             problems.push(SpecProblem::EmptyVersion);
         } else if self.version.chars().count() > MAX_VERSION_CHARS
-            || self.version.chars().any(char::is_control)
+            || self.version.chars().any(crate::printable::is_unprintable)
         {
             problems.push(SpecProblem::Version(quoted(&self.version)));
         }
@@ -578,7 +576,12 @@ mod tests {
         assert_eq!(
             refused("Totals", "6.6.6\u{1b}]0;PWNED\u{7}\r".into()),
             "the version `6.6.6\\u{1b}]0;PWNED\\u{7}\\r` must be at most 64 characters, none \
-             of them a control character"
+             of them a control or format character"
+        );
+        let reversed = refused("Totals", "2.0\u{202e}0.1-REVERSED".into());
+        assert!(
+            reversed.starts_with("the version `2.0\\u{202e}0.1-REVERSED` must be"),
+            "{reversed}"
         );
         let long = refused("Totals", "9".repeat(2_000_000));
         assert!(long.len() < 250, "{}", long.len());
