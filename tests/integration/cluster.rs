@@ -2196,6 +2196,59 @@ fn a_cluster_backfill_takes_up_an_undeploy_and_ends_naming_what_is_left_queued()
     assert!(runs() < 365, "the undeploy was taken up: {} runs", runs());
 }
 
+/// A deploy during a cluster backfill makes the dates the old version ran
+/// outdated. The backfill's closing warning says so, against the version
+/// active as it ends; before, it judged by the version active when it
+/// began, named a date the new version ran, and missed the rest.
+#[test]
+fn a_cluster_backfill_warns_of_the_dates_a_deploy_during_it_outdated() {
+    let url = isolated_url();
+    let folder = host_folder();
+    assert_succeeded(&slate(
+        folder.path(),
+        &["--state", &url, "deploy", components::VERSIONED_V1],
+    ));
+    let backfill = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(folder.path())
+        .args(["--state", &url, "backfill", "--from", "2023-01-01"])
+        .args(["--to", "2023-12-31", "--processors", "VersionedProcessor"])
+        .args(["--reprocess", "all", "--parallelism", "1"])
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = PostgresStore::connect(&url).unwrap();
+    let runs = || {
+        store
+            .runs(&RunFilter {
+                processor: Some("VersionedProcessor".into()),
+                ..RunFilter::default()
+            })
+            .unwrap()
+            .len()
+    };
+    wait_until("the backfill has run a few dates", || runs() >= 3);
+    assert_succeeded(&slate(
+        folder.path(),
+        &["--state", &url, "deploy", components::VERSIONED_V2],
+    ));
+
+    let ended = backfill.wait_with_output().unwrap();
+
+    let short = |component: &str| {
+        slate::plugin::content_hash(&std::fs::read(component).unwrap())[..12].to_string()
+    };
+    let (old, new) = (
+        short(components::VERSIONED_V1),
+        short(components::VERSIONED_V2),
+    );
+    let said = stderr(&ended);
+    assert_contains(&said, &format!("ran version {old}, active is {new}"));
+    assert!(!said.contains(&format!("active is {old}")), "{said}");
+}
+
 /// Hosts whose plugin folders hold different versions of one processor
 /// each run its tasks with their own: the backfill's progress names the
 /// versions its runs ran, with their runs and hosts, and `slate backfill`

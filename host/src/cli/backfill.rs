@@ -86,7 +86,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
             plan.dates.len(),
             plan.left_alone
         );
-        warn_of_outdated_in_range(options, &host, &request)?;
+        warn_of_outdated_in_range(options, &host, &host.pipeline, &request)?;
         return Ok(ExitCode::SUCCESS);
     }
     if host.store.work_queue().is_some() {
@@ -192,7 +192,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         all.not_started
     );
     say_runs_the_store_failed(options, &outcomes);
-    warn_of_outdated_in_range(options, &host, &request)?;
+    warn_of_outdated_in_range(options, &host, &host.pipeline, &request)?;
     super::alerts::sweep_and_deliver(options, &host)?;
     Ok(interrupt.exit_code(if all.all_well() {
         ExitCode::SUCCESS
@@ -482,7 +482,9 @@ fn backfill_over_the_cluster(
             left.queued, left.processor
         );
     }
-    warn_of_outdated_in_range(options, host, request)?;
+    // Against the versions active now: a deploy during the backfill made
+    // the dates the old version ran outdated, not the new one's.
+    warn_of_outdated_in_range(options, host, &followed.current(), request)?;
     super::alerts::sweep_and_deliver(options, host)?;
     let all_ran = done.failed == 0 && done.blocked == 0 && done.queued == 0;
     Ok(
@@ -601,25 +603,23 @@ pub fn rerun_outdated(
 /// backfill leaves them: a run that read an upstream another invocation
 /// reran meanwhile (two backfills over one range), or one `--reprocess`
 /// left alone. The rows may still be right, but nothing says so, and the
-/// summary's counts would not tell.
+/// summary's counts would not tell. Outdated against `pipeline`: the
+/// versions active as the backfill ends.
 fn warn_of_outdated_in_range(
     options: &HostOptions,
     host: &Host,
+    pipeline: &Pipeline,
     request: &BackfillRequest,
 ) -> Result<()> {
     let range = (request.start, request.end);
-    let outdated = slate::outdated::in_range(
-        host.store.as_ref(),
-        &host.pipeline,
-        &request.selection,
-        range,
-    )?;
+    let outdated =
+        slate::outdated::in_range(host.store.as_ref(), pipeline, &request.selection, range)?;
     let Some(first) = outdated.first() else {
         return Ok(());
     };
     // The same selection, when it was one: the reruns are the outdated
     // runs of those processors.
-    let selected = match request.selection.len() < host.pipeline.order().len() {
+    let selected = match request.selection.len() < pipeline.order().len() {
         true => format!(" --processors {}", request.selection.join(",")),
         false => String::new(),
     };
