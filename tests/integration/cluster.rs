@@ -2133,6 +2133,43 @@ fn a_draining_servers_processors_are_unserved_from_the_start_of_its_shutdown() {
     assert_eq!(progress().taken, 1, "the spinning run has its grace period");
 }
 
+/// Deploys VersionedProcessor 1.0.0 on the cluster at `url` from `folder`
+/// and starts a `slate backfill` of it over 2023, one run at a time, its
+/// output piped; returns once it has run a few dates, with the store.
+fn versioned_backfill_under_way(url: &str, folder: &Path) -> (std::process::Child, PostgresStore) {
+    assert_succeeded(&slate(
+        folder,
+        &["--state", url, "deploy", components::VERSIONED_V1],
+    ));
+    let backfill = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(folder)
+        .args(["--state", url, "backfill", "--from", "2023-01-01"])
+        .args(["--to", "2023-12-31", "--processors", "VersionedProcessor"])
+        .args(["--reprocess", "all", "--parallelism", "1"])
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = PostgresStore::connect(url).unwrap();
+    wait_until("the backfill has run a few dates", || {
+        versioned_runs(&store) >= 3
+    });
+    (backfill, store)
+}
+
+/// How many runs of VersionedProcessor `store` records.
+fn versioned_runs(store: &PostgresStore) -> usize {
+    store
+        .runs(&RunFilter {
+            processor: Some("VersionedProcessor".into()),
+            ..RunFilter::default()
+        })
+        .unwrap()
+        .len()
+}
+
 /// A `slate backfill` on a cluster follows the registry as a server does:
 /// a processor undeployed meanwhile is run no more (before, it ran every
 /// remaining date with the version it started with), and the command ends,
@@ -2141,46 +2178,8 @@ fn a_draining_servers_processors_are_unserved_from_the_start_of_its_shutdown() {
 fn a_cluster_backfill_takes_up_an_undeploy_and_ends_naming_what_is_left_queued() {
     let url = isolated_url();
     let folder = host_folder();
-    assert_succeeded(&slate(
-        folder.path(),
-        &["--state", &url, "deploy", components::VERSIONED_V1],
-    ));
-    let backfill = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
-        .arg("--data-dir")
-        .arg(folder.path())
-        .args([
-            "--state",
-            &url,
-            "backfill",
-            "--from",
-            "2023-01-01",
-            "--to",
-            "2023-12-31",
-        ])
-        .args([
-            "--processors",
-            "VersionedProcessor",
-            "--reprocess",
-            "all",
-            "--parallelism",
-            "1",
-        ])
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let store = PostgresStore::connect(&url).unwrap();
-    let runs = || {
-        store
-            .runs(&RunFilter {
-                processor: Some("VersionedProcessor".into()),
-                ..RunFilter::default()
-            })
-            .unwrap()
-            .len()
-    };
-    wait_until("the backfill has run a few dates", || runs() >= 3);
+    let (backfill, store) = versioned_backfill_under_way(&url, folder.path());
+    let runs = || versioned_runs(&store);
     assert_succeeded(&slate(
         folder.path(),
         &["--state", &url, "undeploy", "VersionedProcessor"],
@@ -2204,32 +2203,7 @@ fn a_cluster_backfill_takes_up_an_undeploy_and_ends_naming_what_is_left_queued()
 fn a_cluster_backfill_warns_of_the_dates_a_deploy_during_it_outdated() {
     let url = isolated_url();
     let folder = host_folder();
-    assert_succeeded(&slate(
-        folder.path(),
-        &["--state", &url, "deploy", components::VERSIONED_V1],
-    ));
-    let backfill = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
-        .arg("--data-dir")
-        .arg(folder.path())
-        .args(["--state", &url, "backfill", "--from", "2023-01-01"])
-        .args(["--to", "2023-12-31", "--processors", "VersionedProcessor"])
-        .args(["--reprocess", "all", "--parallelism", "1"])
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let store = PostgresStore::connect(&url).unwrap();
-    let runs = || {
-        store
-            .runs(&RunFilter {
-                processor: Some("VersionedProcessor".into()),
-                ..RunFilter::default()
-            })
-            .unwrap()
-            .len()
-    };
-    wait_until("the backfill has run a few dates", || runs() >= 3);
+    let (backfill, _store) = versioned_backfill_under_way(&url, folder.path());
     assert_succeeded(&slate(
         folder.path(),
         &["--state", &url, "deploy", components::VERSIONED_V2],
