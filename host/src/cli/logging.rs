@@ -1,4 +1,5 @@
-//! The host's log: events to stderr, one line each.
+//! The host's log: events to stderr, each starting at the margin and
+//! nothing inside one starting there.
 
 use std::io::{self, IsTerminal, Write};
 
