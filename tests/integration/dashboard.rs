@@ -244,6 +244,38 @@ fn a_runs_detail_carries_its_first_hundred_quarantined_rows_and_counts_them_all(
     );
 }
 
+/// JSON escapes only U+0000 to U+001F: a processor's C1 controls and
+/// bidirectional overrides in a quarantined value reached a terminal that
+/// `curl`ed the run's detail raw. Every JSON answer escapes them as JSON
+/// does, and stays the same JSON.
+#[test]
+fn a_json_answer_quoting_a_processors_controls_is_safe_to_print_and_the_same_json() {
+    let dir = demo_data_dir("2026-01-05", "2026-01-05");
+    let plugins =
+        crate::support::plugin_dir(&[crate::support::components::HOSTILE_TERMINAL_ESCAPE]);
+    let server = Server::start(
+        dir.path(),
+        &["--plugin-dir", plugins.path().to_str().unwrap()],
+    );
+    let ended = server.process("TerminalEscape", "2026-01-12");
+    assert_eq!(ended["status"], "success", "{ended}");
+
+    let url = server.url(&format!("/api/runs/{}", ended["run_id"].as_str().unwrap()));
+    let mut response = agent().get(url).call().unwrap();
+    let text = response.body_mut().read_to_string().unwrap();
+
+    assert!(
+        !text.contains(|c| slate::printable::is_unprintable(c) && c != '\n'),
+        "{text}"
+    );
+    assert_contains(&text, r"\u009b2J\u202e");
+    let detail: Json = serde_json::from_str(&text).unwrap();
+    assert_contains(
+        detail["quarantined"][0]["raw_row"]["n"].as_str().unwrap(),
+        "\u{9b}2J\u{202e}desrever",
+    );
+}
+
 #[test]
 fn a_run_that_went_ahead_shows_the_upstream_runs_it_relied_on_and_its_lookback_gaps() {
     let (_dir, server) = served_demo();

@@ -11,7 +11,8 @@
 //!   `failed`, kind `shutdown`), and never leaves a `running` record behind.
 //!
 //! Handlers live in one module per resource; they check every request
-//! before starting anything and answer errors as JSON ([`errors`]). The
+//! before starting anything and answer errors as JSON ([`errors`]); every
+//! JSON answer is safe to print ([`printable_answers`]). The
 //! dashboard ([`dashboard`]) is a page over the same API: its assets are
 //! open, its data (`/api/grid`, `/api/runs/{id}`, `/events`) are reads.
 
@@ -29,6 +30,7 @@ pub mod health;
 pub mod hosts;
 pub mod metrics;
 pub mod plugins;
+pub mod printable_answers;
 pub mod process;
 pub mod queue;
 pub mod run_detail;
@@ -114,6 +116,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .fallback_service(endpoints)
         .layer(from_fn(errors::json_errors))
+        .layer(from_fn(printable_answers::escape_unprintable))
 }
 
 /// The answer for a path no endpoint serves.
