@@ -9,7 +9,10 @@ fn main() -> ExitCode {
     match cli::run() {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {}", cli::one_line(&error));
+            // A refusal may quote a component's own words (a declared
+            // table or column, a file name): shown escaped.
+            let said = cli::one_line(&error);
+            eprintln!("error: {}", slate::printable::lines(&said));
             cli::exit_code(&error)
         }
     }

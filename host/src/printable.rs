@@ -10,21 +10,39 @@
 use std::borrow::Cow;
 
 /// Whether `c` is shown escaped: a control character (C0, DEL, C1), a
-/// format character that steers how text is drawn (bidirectional
-/// overrides and isolates, zero-width characters, the byte-order mark),
-/// or a line or paragraph separator.
+/// format character (Unicode's `Cf`: bidirectional overrides and isolates,
+/// zero-width characters, the byte-order mark, tag characters), a line or
+/// paragraph separator, or a character that draws as nothing (variation
+/// selectors, Hangul fillers): each steers or hides how text is drawn.
 pub fn is_unprintable(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
             '\u{00ad}'
+                | '\u{034f}'
+                | '\u{0600}'..='\u{0605}'
                 | '\u{061c}'
-                | '\u{180e}'
+                | '\u{06dd}'
+                | '\u{070f}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08e2}'
+                | '\u{115f}'..='\u{1160}'
+                | '\u{17b4}'..='\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
                 | '\u{200b}'..='\u{200f}'
                 | '\u{2028}'..='\u{202e}'
                 | '\u{2060}'..='\u{206f}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
                 | '\u{feff}'
+                | '\u{ffa0}'
                 | '\u{fff9}'..='\u{fffb}'
+                | '\u{110bd}'
+                | '\u{110cd}'
+                | '\u{13430}'..='\u{1343f}'
+                | '\u{1bca0}'..='\u{1bca3}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0000}'..='\u{e0fff}'
         )
 }
 
@@ -119,6 +137,16 @@ mod tests {
             one_line("a\u{9b}2J\u{7f}b\u{202e}c\u{2028}d\u{200b}e"),
             "a\\u{9b}2J\\u{7f}b\\u{202e}c\\u{2028}d\\u{200b}e"
         );
+    }
+
+    #[test]
+    fn characters_that_draw_as_nothing_are_escaped_and_letters_of_any_script_are_not() {
+        // Tag characters, a variation selector, a Hangul filler.
+        assert_eq!(
+            one_line("1.0\u{e0031}\u{fe0f}\u{3164}"),
+            "1.0\\u{e0031}\\u{fe0f}\\u{3164}"
+        );
+        assert_eq!(one_line("Dončić 東京 \u{feff}"), "Dončić 東京 \\u{feff}");
     }
 
     #[test]

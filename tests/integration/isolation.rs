@@ -847,6 +847,41 @@ fn a_processors_escape_sequences_and_line_breaks_reach_no_terminal_or_log_raw() 
     );
 }
 
+/// A component refused for what it declares has its names quoted in the
+/// refusal: a table named with a title escape, a screen clear, a CSI and
+/// an override reached the terminal raw from `slate deploy`, `slate test`
+/// and every command loading a `--plugin-dir` holding it.
+#[test]
+fn a_refusal_quoting_a_components_declared_names_reaches_no_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    slate::store::EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    let hostile = "h\u{1b}]0;T\u{7}\u{9b}2J\u{202e}xyz";
+    let bytes = crate::support::with_table_renamed(
+        components::HOSTILE_LOG_FLOOD,
+        "hostile_log_flood",
+        hostile,
+    );
+    let plugins = tempfile::tempdir().unwrap();
+    let component = plugins.path().join("renamed.wasm");
+    std::fs::write(&component, bytes).unwrap();
+    let file = component.to_str().unwrap();
+    let slate = |args: &[&str]| crate::support::slate(dir.path(), args);
+
+    let outputs = [
+        slate(&["deploy", file]),
+        slate(&["test", file, "--date", "2026-01-11", "--fixtures", "."]),
+        slate(&["--plugin-dir", plugins.path().to_str().unwrap(), "plugins"]),
+    ];
+
+    for output in &outputs {
+        assert!(!output.status.success(), "{output:?}");
+        let said = stderr(output);
+        let raw = |c: char| slate::printable::is_unprintable(c) && c != '\n';
+        assert!(!said.contains(raw), "raw controls in:\n{said}");
+        assert_contains(&said, r"h\u{1b}]0;T\u{7}\u{9b}2J\u{202e}xyz");
+    }
+}
+
 #[test]
 fn a_log_flood_is_cut_to_the_runs_budget_and_the_dropped_lines_are_counted() {
     let limits = RunLimits {

@@ -49,7 +49,7 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
     let plugin = match runtime.load(&bytes) {
         Ok(plugin) => plugin,
         Err(error) => {
-            eprintln!("FAIL {}: {error}", request.plugin.display());
+            say_failed(&request.plugin, &error);
             return Ok(ExitCode::from(EXIT_PLUGIN_FAILURE));
         }
     };
@@ -61,7 +61,7 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
         .into_iter()
         .next()
     {
-        eprintln!("FAIL {}: {refused}", request.plugin.display());
+        say_failed(&request.plugin, &refused);
         return Ok(ExitCode::from(EXIT_PLUGIN_FAILURE));
     }
     // The processors a host would load beside it (bundled, deployed, the
@@ -85,12 +85,12 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
     // them, or the names loop back on it.
     let specs = beside.iter().chain([&plugin]).map(|p| p.spec.as_ref());
     if let Err(refused) = slate::dag::order(specs) {
-        eprintln!("FAIL {}: {refused}", request.plugin.display());
+        say_failed(&request.plugin, &refused);
         return Ok(ExitCode::from(EXIT_PLUGIN_FAILURE));
     }
     let writers: Vec<_> = beside.iter().map(slate::catalog::claimant).collect();
     if let Some(refused) = ledger.read_refusal(claimant, &writers) {
-        eprintln!("FAIL {}: {refused}", request.plugin.display());
+        say_failed(&request.plugin, &refused);
         return Ok(ExitCode::from(EXIT_PLUGIN_FAILURE));
     }
     let known = testing::known_schemas(&beside);
@@ -184,4 +184,15 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
         ),
     }
     Ok(ExitCode::from(outcome.exit_code()))
+}
+
+/// `FAIL FILE: WHY` on stderr, for a plugin that could not be tested: the
+/// file's name and the refusal, which may quote the component's own
+/// declared names, escaped.
+fn say_failed(plugin: &std::path::Path, why: &dyn std::fmt::Display) {
+    eprintln!(
+        "FAIL {}: {}",
+        slate::printable::one_line(&plugin.display().to_string()),
+        slate::printable::lines(&why.to_string())
+    );
 }

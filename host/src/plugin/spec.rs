@@ -138,13 +138,13 @@ pub enum SpecProblem {
     #[error("the version is empty")]
     EmptyVersion,
     /// The version (as [`quoted`]) is longer than [`MAX_VERSION_CHARS`] or
-    /// holds a control character, a bidirectional override or the like
-    /// ([`crate::printable::is_unprintable`]): every listing, alert and log
-    /// line shows it, and a processor's escape sequence would reach a
-    /// terminal, or its override draw it as another version.
+    /// holds a character other than visible ASCII and spaces: every
+    /// listing, alert and log line shows it, and a processor's escape
+    /// sequence would reach a terminal, or an override or an invisible
+    /// character draw it as another version.
     #[error(
-        "the version `{0}` must be at most {MAX_VERSION_CHARS} characters, none of them a \
-         control or format character"
+        "the version `{0}` must be at most {MAX_VERSION_CHARS} characters of visible ASCII \
+         (letters, digits, punctuation) and spaces"
     )]
     Version(String),
     /// The output table is not `dataset.table`.
@@ -369,7 +369,10 @@ impl ProcessorSpec {
         if self.version.trim().is_empty() {
             problems.push(SpecProblem::EmptyVersion);
         } else if self.version.chars().count() > MAX_VERSION_CHARS
-            || self.version.chars().any(crate::printable::is_unprintable)
+            || !self
+                .version
+                .chars()
+                .all(|c| c.is_ascii_graphic() || c == ' ')
         {
             problems.push(SpecProblem::Version(quoted(&self.version)));
         }
@@ -575,13 +578,19 @@ mod tests {
         };
         assert_eq!(
             refused("Totals", "6.6.6\u{1b}]0;PWNED\u{7}\r".into()),
-            "the version `6.6.6\\u{1b}]0;PWNED\\u{7}\\r` must be at most 64 characters, none \
-             of them a control or format character"
+            "the version `6.6.6\\u{1b}]0;PWNED\\u{7}\\r` must be at most 64 characters of \
+             visible ASCII (letters, digits, punctuation) and spaces"
         );
         let reversed = refused("Totals", "2.0\u{202e}0.1-REVERSED".into());
         assert!(
             reversed.starts_with("the version `2.0\\u{202e}0.1-REVERSED` must be"),
             "{reversed}"
+        );
+        // Drawn as `1.0`, as a version that is `1.0` is.
+        let invisible = refused("Totals", "1.0\u{e0031}".into());
+        assert!(
+            invisible.starts_with("the version `1.0\\u{e0031}` must be"),
+            "{invisible}"
         );
         let long = refused("Totals", "9".repeat(2_000_000));
         assert!(long.len() < 250, "{}", long.len());
