@@ -13,7 +13,8 @@ use std::borrow::Cow;
 /// format character (Unicode's `Cf`: bidirectional overrides and isolates,
 /// zero-width characters, the byte-order mark, tag characters), a line or
 /// paragraph separator, or a character that draws as nothing (variation
-/// selectors, Hangul fillers): each steers or hides how text is drawn.
+/// selectors, Hangul fillers, the blank Braille pattern): each steers or
+/// hides how text is drawn.
 pub fn is_unprintable(c: char) -> bool {
     c.is_control()
         || matches!(
@@ -32,6 +33,7 @@ pub fn is_unprintable(c: char) -> bool {
                 | '\u{200b}'..='\u{200f}'
                 | '\u{2028}'..='\u{202e}'
                 | '\u{2060}'..='\u{206f}'
+                | '\u{2800}'
                 | '\u{3164}'
                 | '\u{fe00}'..='\u{fe0f}'
                 | '\u{feff}'
