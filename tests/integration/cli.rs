@@ -1378,6 +1378,16 @@ fn a_token_on_the_command_line_is_warned_of_and_one_no_header_carries_is_refused
         "warning: --token shows the API token to every user of this machine (`ps`)",
     );
     assert_eq!(from_environment.status.code(), Some(2));
+    // Given both ways, the command line's wins, and shows in `ps`.
+    let both = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(args)
+        .args(["--token", "s3cret"])
+        .env("SLATE_TOKEN", "s3cret")
+        .output()
+        .unwrap();
+    assert_contains(&stderr(&both), "warning: --token shows the API token");
     assert!(
         !stderr(&from_environment).contains("warning"),
         "{from_environment:?}"

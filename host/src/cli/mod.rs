@@ -438,10 +438,16 @@ pub fn run() -> Result<ExitCode> {
     // its own id from before is an earlier process's.
     slate::liveness::process_started();
     let matches = <Cli as clap::CommandFactory>::command().get_matches();
-    let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+    let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
         .unwrap_or_else(|error| error.exit());
-    if !matches!(cli.command, Command::Serve(_)) {
-        end_quietly_when_stdout_closes();
+    match &mut cli.command {
+        Command::Serve(args) => {
+            args.token_on_command_line = matches
+                .subcommand_matches("serve")
+                .and_then(|serve| serve.value_source("token"))
+                == Some(clap::parser::ValueSource::CommandLine);
+        }
+        _ => end_quietly_when_stdout_closes(),
     }
     let options = HostOptions {
         given: globals_given(&matches),

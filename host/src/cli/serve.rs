@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// SLATE_TOKEN.
     #[arg(long, env = "SLATE_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Whether `--token` came from the command line (where `ps` shows
+    /// it), not from `SLATE_TOKEN`.
+    #[arg(skip)]
+    pub token_on_command_line: bool,
     /// A file holding the bearer token.
     #[arg(long, env = "SLATE_TOKEN_FILE")]
     token_file: Option<PathBuf>,
@@ -130,7 +134,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
              ASCII characters, without spaces"
         );
     }
-    if args.token.is_some() && std::env::var("SLATE_TOKEN").ok() != args.token {
+    if args.token_on_command_line {
         eprintln!(
             "warning: --token shows the API token to every user of this machine (`ps`); give \
              it with --token-file FILE or SLATE_TOKEN"
