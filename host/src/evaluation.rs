@@ -109,11 +109,7 @@ impl Failure {
 /// escaped ([`crate::printable::lines`]). Most of it is the processor's
 /// own words, which every table, log line and alert shows.
 fn recorded(message: String) -> String {
-    let message = match crate::printable::lines(&message) {
-        std::borrow::Cow::Borrowed(_) => message,
-        std::borrow::Cow::Owned(escaped) => escaped,
-    };
-    crate::rows::cut_short(message, MAX_MESSAGE_BYTES)
+    crate::rows::cut_short(crate::printable::into_lines(message), MAX_MESSAGE_BYTES)
 }
 
 /// The last line of a guest's stderr that says what went wrong: not blank,

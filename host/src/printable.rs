@@ -61,6 +61,15 @@ pub fn lines(text: &str) -> Cow<'_, str> {
     escaped(text, |c| c == '\n' || c == '\t')
 }
 
+/// [`lines`] of an owned `text`, which is handed back as it is when it
+/// needs no escape: what a message kept or logged costs no copy then.
+pub fn into_lines(text: String) -> String {
+    match lines(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(escaped) => escaped,
+    }
+}
+
 /// [`one_line`], at most `max_chars` characters of it, then `…`: how an
 /// error or a listing quotes a processor's name or version.
 pub fn quoted(text: &str, max_chars: usize) -> String {
@@ -76,12 +85,14 @@ pub fn quoted(text: &str, max_chars: usize) -> String {
 /// (`\u009b`): still the same JSON, and safe to print. Such characters
 /// stand only inside strings, where an escape means the same character.
 pub fn json(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_unprintable) {
+    // Outside strings, pretty JSON's own white space.
+    let escapes = |c: char| is_unprintable(c) && !matches!(c, '\n' | '\t' | '\r');
+    if !text.chars().any(escapes) {
         return Cow::Borrowed(text);
     }
     let mut shown = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if is_unprintable(c) && !matches!(c, '\n' | '\t' | '\r') {
+        if escapes(c) {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
                 shown.push_str(&format!("\\u{unit:04x}"));

@@ -563,6 +563,44 @@ async fn a_run_that_quarantines_rows_is_marked_q_live() {
     browser.assert_not_reloaded().await;
 }
 
+/// A processor's value is drawn as text: an override in a quarantined
+/// value drew what followed it reversed, a CSI went to the page as is.
+/// Each is shown as its escape, `\u{202e}`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quarantined_values_override_and_controls_are_shown_as_escapes() {
+    let plugins = crate::support::plugin_dir(&[components::HOSTILE_TERMINAL_ESCAPE]);
+    let flags = ["--plugin-dir", plugins.path().to_str().unwrap()];
+    let Some((_dir, server, browser)) = session(
+        "dashboard unprintable value",
+        ("2026-01-05", "2026-01-05"),
+        &flags,
+    )
+    .await
+    else {
+        return;
+    };
+    let ended = server.process("TerminalEscape", "2026-01-12");
+    assert_eq!(ended["status"], "success", "{ended}");
+
+    browser
+        .open(&server, "#/cell/TerminalEscape/2026-01-12")
+        .await;
+
+    browser
+        .until(
+            "the detail shows the quarantined value with its escapes",
+            r"document.body.textContent.includes('\\u{9b}2J\\u{202e}desrever')",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval(r"/[\u0080-\u009f\u202e]/.test(document.body.textContent)")
+            .await,
+        json!(false),
+        "no override or C1 control is drawn as is"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backfill_started_from_the_page_fills_its_cells_live() {
     let Some((_dir, server, browser)) =

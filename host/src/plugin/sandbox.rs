@@ -578,9 +578,7 @@ impl host::Host for RunState {
         // can make it longer than a line may be, nor the run's log larger
         // than its budget. Escaped, it sends a terminal no control; its
         // lines (a stack trace) stay lines, which the log indents.
-        let message = self
-            .logs
-            .cut(crate::printable::lines(&message).into_owned());
+        let message = self.logs.cut(crate::printable::into_lines(message));
         let message = match &self.source_map {
             Some(map) => map.map_frames(&message, self.logs.max_message),
             None => message,

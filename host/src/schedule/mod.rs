@@ -292,7 +292,7 @@ struct ScheduleSection {
     catch_up: bool,
 }
 
-use crate::printable::one_line as shown;
+use crate::printable::one_line;
 
 /// Reads every `[[schedule]]` of a `slate.toml`; none without the file.
 pub fn load(path: &Path) -> Result<Vec<Schedule>, SchedulesConfigError> {
@@ -308,9 +308,9 @@ pub fn parse(text: &str) -> Result<Vec<Schedule>, ScheduleSectionError> {
         // What the file says is quoted with its control characters
         // escaped: the error stays one line, and sends no escape sequence.
         let invalid = |key: &'static str, message: String| ScheduleSectionError::Invalid {
-            name: shown(&name).into_owned(),
+            name: one_line(&name).into_owned(),
             key,
-            message: shown(&message).into_owned(),
+            message: one_line(&message).into_owned(),
         };
         if let Some(problem) = crate::config_file::name_problem(&name) {
             return Err(invalid("name", problem.to_string()));
