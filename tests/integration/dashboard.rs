@@ -214,21 +214,36 @@ fn run_detail_shows_the_error_attempts_upstream_runs_and_quarantined_rows() {
     assert_eq!(missing["field"], "id");
 }
 
+/// A server on the demo's first days with `component` in its plugin
+/// folder, which has run `processor` on `day` successfully: its folders
+/// (kept while it serves), the server and the run's entry.
+fn served_run(
+    component: &str,
+    processor: &str,
+    day: &str,
+) -> ([tempfile::TempDir; 2], Server, Json) {
+    let dir = demo_data_dir("2026-01-05", "2026-01-05");
+    let plugins = crate::support::plugin_dir(&[component]);
+    let server = Server::start(
+        dir.path(),
+        &["--plugin-dir", plugins.path().to_str().unwrap()],
+    );
+    let ended = server.process(processor, day);
+    assert_eq!(ended["status"], "success", "{ended}");
+    ([dir, plugins], server, ended)
+}
+
 /// A run may set aside up to its output limit of rows. Its detail carries
 /// the first hundred and the count, and the grid has the store count them.
 /// Before, every row went into every detail: 85 MB for a run of 100,000,
 /// to anyone who could read the server.
 #[test]
 fn a_runs_detail_carries_its_first_hundred_quarantined_rows_and_counts_them_all() {
-    let dir = demo_data_dir("2026-01-05", "2026-01-05");
-    let plugins =
-        crate::support::plugin_dir(&[crate::support::components::ONE_BAD_ROW_QUARANTINED]);
-    let server = Server::start(
-        dir.path(),
-        &["--plugin-dir", plugins.path().to_str().unwrap()],
+    let (_folders, server, ended) = served_run(
+        components::ONE_BAD_ROW_QUARANTINED,
+        "OneBadRowQuarantined",
+        "2026-01-20",
     );
-    let ended = server.process("OneBadRowQuarantined", "2026-01-20");
-    assert_eq!(ended["status"], "success", "{ended}");
 
     let (status, detail) = server.get(&format!("/api/runs/{}", ended["run_id"].as_str().unwrap()));
 
@@ -250,15 +265,11 @@ fn a_runs_detail_carries_its_first_hundred_quarantined_rows_and_counts_them_all(
 /// does, and stays the same JSON.
 #[test]
 fn a_json_answer_quoting_a_processors_controls_is_safe_to_print_and_the_same_json() {
-    let dir = demo_data_dir("2026-01-05", "2026-01-05");
-    let plugins =
-        crate::support::plugin_dir(&[crate::support::components::HOSTILE_TERMINAL_ESCAPE]);
-    let server = Server::start(
-        dir.path(),
-        &["--plugin-dir", plugins.path().to_str().unwrap()],
+    let (_folders, server, ended) = served_run(
+        components::HOSTILE_TERMINAL_ESCAPE,
+        "TerminalEscape",
+        "2026-01-12",
     );
-    let ended = server.process("TerminalEscape", "2026-01-12");
-    assert_eq!(ended["status"], "success", "{ended}");
 
     let url = server.url(&format!("/api/runs/{}", ended["run_id"].as_str().unwrap()));
     let mut response = agent().get(url).call().unwrap();
