@@ -56,7 +56,7 @@ fn address(server: &Server) -> String {
 /// A raw request with a JSON body, as bytes.
 fn post_request(path: &str, body: &str) -> Vec<u8> {
     format!(
-        "POST {path} HTTP/1.1\r\nHost: slate\r\nAuthorization: Bearer {TOKEN}\r\n\
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {TOKEN}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
@@ -193,7 +193,7 @@ fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
     let server = Server::start(data.path(), &["--header-timeout-secs", "1"]);
     let mut stream = TcpStream::connect(address(&server)).unwrap();
     stream
-        .write_all(b"GET /runs?limit=1 HTTP/1.1\r\nHost: slate\r\n\r\n")
+        .write_all(b"GET /runs?limit=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -212,7 +212,7 @@ fn a_body_that_ends_early_is_a_json_400_not_a_413() {
     let server = Server::start(data.path(), &[]);
     let mut stream = TcpStream::connect(address(&server)).unwrap();
     let head = format!(
-        "POST /process-date HTTP/1.1\r\nHost: slate\r\nAuthorization: Bearer {TOKEN}\r\n\
+        "POST /process-date HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {TOKEN}\r\n\
          Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).unwrap();
@@ -236,7 +236,7 @@ fn a_body_that_never_arrives_gets_a_json_408_once_the_body_timeout_passes() {
     let server = Server::start(data.path(), &["--body-timeout-secs", "1"]);
     let mut stream = TcpStream::connect(address(&server)).unwrap();
     let head = format!(
-        "POST /process-date HTTP/1.1\r\nHost: slate\r\nAuthorization: Bearer {TOKEN}\r\n\
+        "POST /process-date HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {TOKEN}\r\n\
          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"analysis"
     );
     stream.write_all(head.as_bytes()).unwrap();
@@ -475,7 +475,7 @@ fn a_deploy_whose_upload_began_before_a_sigterm_is_refused_once_it_is_in() {
     let component = std::fs::read(crate::support::components::VERSIONED_V1).unwrap();
     let mut stream = TcpStream::connect(address(&server)).unwrap();
     let head = format!(
-        "PUT /plugins/VersionedProcessor HTTP/1.1\r\nHost: slate\r\n\
+        "PUT /plugins/VersionedProcessor HTTP/1.1\r\nHost: localhost\r\n\
          Authorization: Bearer {TOKEN}\r\nContent-Type: application/wasm\r\n\
          Content-Length: {}\r\n\r\n",
         component.len()
@@ -496,5 +496,61 @@ fn a_deploy_whose_upload_began_before_a_sigterm_is_refused_once_it_is_in() {
     assert!(
         !String::from_utf8_lossy(&listed.stdout).contains("VersionedProcessor"),
         "nothing was deployed"
+    );
+}
+
+/// The status line of a raw `GET path` naming `host` in its `Host` header.
+fn status_line_for_host(server: &Server, path: &str, host: &str) -> String {
+    let mut stream = TcpStream::connect(address(server)).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(10));
+    answer.lines().next().unwrap_or_default().to_string()
+}
+
+/// On loopback, `slate serve` answers addresses, `localhost` and the names
+/// `--allowed-host` lists (or `SLATE_ALLOWED_HOSTS`), and refuses any
+/// other name (DNS rebinding); a name that is no host name stops it at
+/// the start, as a usage error.
+#[test]
+fn serve_answers_only_the_host_names_it_is_reached_by() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &["--allowed-host", "slate.test,*.slate.internal"],
+    );
+    for (host, status) in [
+        ("slate.test:80", "HTTP/1.1 200"),
+        ("a.slate.internal", "HTTP/1.1 200"),
+        ("localhost:1", "HTTP/1.1 200"),
+        ("127.0.0.1", "HTTP/1.1 200"),
+        ("rebound.example", "HTTP/1.1 421"),
+        ("slate.internal", "HTTP/1.1 421"),
+    ] {
+        let line = status_line_for_host(&server, "/runs?limit=1", host);
+        assert!(line.starts_with(status), "Host: {host} answered {line:?}");
+    }
+    drop(server);
+
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allowed-host",
+            "http://slate.test",
+        ])
+        .env("SLATE_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert_contains(
+        &String::from_utf8_lossy(&refused.stderr),
+        "--allowed-host \"http://slate.test\": give the name alone, without a scheme",
     );
 }

@@ -764,6 +764,62 @@ async fn mutating_endpoints_need_the_bearer_token_and_reads_only_when_configured
     }
 }
 
+/// DNS rebinding: a page of another site points its own name at the
+/// server and reads it as its own. The router answers such a `Host` 421,
+/// on every endpoint and the dashboard page alike, and answers addresses,
+/// `localhost` and the names its configuration lists.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_name_the_server_does_not_answer_to_is_refused_everywhere() {
+    let served = Served::new();
+    let with_host = |uri: &str, host: &str| {
+        Request::get(uri)
+            .header(header::HOST, host)
+            .body(Body::empty())
+            .unwrap()
+    };
+    for uri in ["/runs", "/health", "/api/grid", "/", "/no-such-path"] {
+        let (status, body) = served.call(with_host(uri, "rebound.example:8080")).await;
+        assert_eq!(status, StatusCode::MISDIRECTED_REQUEST, "{uri}: {body}");
+        assert_eq!(body["field"], "host", "{uri}");
+        assert_contains(
+            body["error"].as_str().unwrap(),
+            "does not answer to the host `rebound.example:8080`",
+        );
+        assert_contains(body["error"].as_str().unwrap(), "--allowed-host");
+    }
+    for host in ["127.0.0.1:8080", "localhost:8080", "[::1]:8080"] {
+        let (status, body) = served.call(with_host("/runs", host)).await;
+        assert_eq!(status, StatusCode::OK, "{host}: {body}");
+    }
+    let request = Request::get("/runs")
+        .header(header::HOST, "127.0.0.1")
+        .header(header::HOST, "rebound.example")
+        .body(Body::empty())
+        .unwrap();
+    let (status, body) = served.call(request).await;
+    assert_eq!(
+        (status, &body["field"]),
+        (StatusCode::BAD_REQUEST, &json!("host"))
+    );
+
+    let listed = Served::configured(
+        |c| {
+            c.allowed_hosts = slate::server::AllowedHosts::for_listener(
+                [127, 0, 0, 1].into(),
+                &["slate.example.com".into()],
+            )
+            .unwrap()
+        },
+        None,
+    );
+    let (status, body) = listed
+        .call(with_host("/runs", "Slate.Example.com:8080"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = listed.call(with_host("/runs", "rebound.example")).await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn health_is_the_slate_health_report_and_503_when_unhealthy() {
     let served = Served::new();

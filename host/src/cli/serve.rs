@@ -17,7 +17,7 @@ use slate::server::alerts;
 use slate::server::metrics::Metrics;
 use slate::server::schedules::Scheduler;
 use slate::server::{
-    AppState, BearerToken, FileSettings, ServedHost, ServerConfig, StartingSet, watch,
+    AllowedHosts, AppState, BearerToken, FileSettings, ServedHost, ServerConfig, StartingSet, watch,
 };
 
 use super::{Host, HostOptions, UsageError, seconds, usage};
@@ -47,6 +47,19 @@ pub struct ServeArgs {
     /// Require the token on read-only endpoints too.
     #[arg(long)]
     protect_reads: bool,
+    /// A host name the server is reached by (repeat it, or separate names
+    /// by commas; `*.example.com` for every name below; `*` for any).
+    /// Listening on a loopback address, the server answers only to IP
+    /// addresses, `localhost` and these names, so that no page of another
+    /// site can read it through DNS rebinding; listening elsewhere, to any
+    /// name unless some are given.
+    #[arg(
+        long = "allowed-host",
+        env = "SLATE_ALLOWED_HOSTS",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
     /// Seconds a shutdown lets in-flight runs finish before stopping them
     /// (a second SIGTERM or SIGINT ends it at once).
     #[arg(
@@ -158,6 +171,8 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     }
     let mut config = ServerConfig::new(BearerToken::new(&secret));
     config.protect_reads = args.protect_reads;
+    config.allowed_hosts = AllowedHosts::for_listener(args.listen.ip(), &args.allowed_hosts)
+        .map_err(|e| UsageError(e.to_string()))?;
     // Below a few hundred bytes no request body fits: every POST would be
     // a 413.
     if !(MIN_BODY_BYTES..=MAX_BODY_BYTES).contains(&args.max_body_bytes) {

@@ -2,7 +2,7 @@
 //!
 //! - [`router`] maps every endpoint to its handler, with bearer-token
 //!   authentication on every mutating endpoint (and, if configured, on
-//!   reads);
+//!   reads), answering only to the `Host` names it may ([`host_names`]);
 //! - [`serve`] serves a router on a listener until a shutdown signal, then
 //!   shuts down gracefully: it stops accepting work (new requests for work
 //!   get 503), lets the work already accepted (runs in flight or queued,
@@ -27,6 +27,7 @@ pub mod events;
 pub mod extract;
 pub mod grid;
 pub mod health;
+pub mod host_names;
 pub mod hosts;
 pub mod metrics;
 pub mod plugins;
@@ -49,11 +50,13 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{MethodRouter, delete, get, post, put};
 
 pub use auth::BearerToken;
+pub use host_names::AllowedHosts;
 pub use state::{AppState, FileSettings, ServedHost, ServerConfig, StartingSet};
 
 /// Every endpoint.
 pub fn router(state: AppState) -> Router {
     let token = state.config.token.clone();
+    let allowed_hosts = state.config.allowed_hosts.clone();
     // The token is checked per method, so that a method a path does not
     // take is a 405 whatever the token.
     let guarded = |methods: MethodRouter<AppState>| {
@@ -115,6 +118,10 @@ pub fn router(state: AppState) -> Router {
     // that router adds last, like a 405's `Allow` header.
     Router::new()
         .fallback_service(endpoints)
+        .layer(from_fn_with_state(
+            allowed_hosts,
+            host_names::refuse_other_hosts,
+        ))
         .layer(from_fn(errors::json_errors))
         .layer(from_fn(printable_answers::escape_unprintable))
 }

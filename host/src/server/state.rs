@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub token: BearerToken,
     /// Whether read-only endpoints require it too.
     pub protect_reads: bool,
+    /// The `Host` names the server answers to.
+    pub allowed_hosts: super::AllowedHosts,
     /// The largest JSON body accepted, in bytes.
     pub max_body_bytes: usize,
     /// The largest component accepted by `PUT /plugins/{name}`, in bytes.
@@ -75,7 +77,8 @@ pub struct FileSettings {
 }
 
 impl ServerConfig {
-    /// Defaults around `token`: reads open, 64 KiB JSON bodies, 64 MiB
+    /// Defaults around `token`: reads open, answering to addresses and
+    /// `localhost` only, 64 KiB JSON bodies, 64 MiB
     /// components, a 20 s grace period, 10 s to send headers (or to sit
     /// idle between requests), 30 s to send a body, 512 connections, a
     /// health report cached for 2 s, and the default date range.
@@ -83,6 +86,7 @@ impl ServerConfig {
         ServerConfig {
             token,
             protect_reads: false,
+            allowed_hosts: super::AllowedHosts::default(),
             max_body_bytes: 64 * 1024,
             max_component_bytes: 64 * 1024 * 1024,
             grace: Duration::from_secs(20),
