@@ -16,36 +16,68 @@ use std::borrow::Cow;
 /// selectors, Hangul fillers, the blank Braille pattern): each steers or
 /// hides how text is drawn.
 pub fn is_unprintable(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{00ad}'
-                | '\u{034f}'
-                | '\u{0600}'..='\u{0605}'
-                | '\u{061c}'
-                | '\u{06dd}'
-                | '\u{070f}'
-                | '\u{0890}'..='\u{0891}'
-                | '\u{08e2}'
-                | '\u{115f}'..='\u{1160}'
-                | '\u{17b4}'..='\u{17b5}'
-                | '\u{180b}'..='\u{180f}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{206f}'
-                | '\u{2800}'
-                | '\u{3164}'
-                | '\u{fe00}'..='\u{fe0f}'
-                | '\u{feff}'
-                | '\u{ffa0}'
-                | '\u{fff9}'..='\u{fffb}'
-                | '\u{110bd}'
-                | '\u{110cd}'
-                | '\u{13430}'..='\u{1343f}'
-                | '\u{1bca0}'..='\u{1bca3}'
-                | '\u{1d173}'..='\u{1d17a}'
-                | '\u{e0000}'..='\u{e0fff}'
-        )
+    c.is_control() || {
+        let at = STEERING_OR_INVISIBLE.partition_point(|&(_, last)| last < c);
+        STEERING_OR_INVISIBLE
+            .get(at)
+            .is_some_and(|&(first, _)| first <= c)
+    }
+}
+
+/// The characters besides controls that [`is_unprintable`] escapes, as
+/// sorted, disjoint ranges, first and last included.
+const STEERING_OR_INVISIBLE: &[(char, char)] = &[
+    ('\u{00ad}', '\u{00ad}'),
+    ('\u{034f}', '\u{034f}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061c}', '\u{061c}'),
+    ('\u{06dd}', '\u{06dd}'),
+    ('\u{070f}', '\u{070f}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08e2}', '\u{08e2}'),
+    ('\u{115f}', '\u{1160}'),
+    ('\u{17b4}', '\u{17b5}'),
+    ('\u{180b}', '\u{180f}'),
+    ('\u{200b}', '\u{200f}'),
+    ('\u{2028}', '\u{202e}'),
+    ('\u{2060}', '\u{206f}'),
+    ('\u{2800}', '\u{2800}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{fe00}', '\u{fe0f}'),
+    ('\u{feff}', '\u{feff}'),
+    ('\u{ffa0}', '\u{ffa0}'),
+    ('\u{fff9}', '\u{fffb}'),
+    ('\u{110bd}', '\u{110bd}'),
+    ('\u{110cd}', '\u{110cd}'),
+    ('\u{13430}', '\u{1343f}'),
+    ('\u{1bca0}', '\u{1bca3}'),
+    ('\u{1d173}', '\u{1d17a}'),
+    ('\u{e0000}', '\u{e0fff}'),
+];
+
+/// The control characters (Unicode's `Cc`) but line feeds and tabs, which
+/// a page keeps: they only break or space lines.
+const CONTROLS_BUT_LINE_FEEDS_AND_TABS: &[(char, char)] = &[
+    ('\u{00}', '\u{08}'),
+    ('\u{0b}', '\u{1f}'),
+    ('\u{7f}', '\u{9f}'),
+];
+
+/// A JavaScript regular expression (to be used with the flags `gu`) that
+/// matches what [`is_unprintable`] does but line feeds and tabs: the
+/// dashboard's escape, made from this one list.
+pub fn javascript_pattern() -> String {
+    let mut class = String::from("[");
+    for &(first, last) in CONTROLS_BUT_LINE_FEEDS_AND_TABS
+        .iter()
+        .chain(STEERING_OR_INVISIBLE)
+    {
+        class += &format!("\\u{{{:x}}}", u32::from(first));
+        if last != first {
+            class += &format!("-\\u{{{:x}}}", u32::from(last));
+        }
+    }
+    class + "]"
 }
 
 /// `text` with every unprintable character escaped ([`is_unprintable`]):
@@ -184,6 +216,34 @@ mod tests {
         for part in parts {
             assert!(text.contains(part), "{text} lacks {part}");
         }
+    }
+
+    #[test]
+    fn the_ranges_are_sorted_and_disjoint_so_a_binary_search_finds_them() {
+        for pair in STEERING_OR_INVISIBLE.windows(2) {
+            assert!(pair[0].0 <= pair[0].1 && pair[0].1 < pair[1].0, "{pair:?}");
+        }
+        for &(first, last) in STEERING_OR_INVISIBLE {
+            assert!(is_unprintable(first) && is_unprintable(last));
+            assert!(!first.is_control());
+        }
+        let neighbours = ['\u{00ac}', '\u{00ae}', '\u{2027}', '\u{202f}', '\u{e1000}'];
+        assert!(!neighbours.into_iter().any(is_unprintable));
+    }
+
+    #[test]
+    fn the_javascript_pattern_names_every_range_but_line_feeds_and_tabs() {
+        let pattern = javascript_pattern();
+        assert!(pattern.starts_with("[\\u{0}-\\u{8}\\u{b}-\\u{1f}\\u{7f}-\\u{9f}\\u{ad}"));
+        assert!(pattern.ends_with("\\u{e0000}-\\u{e0fff}]"));
+        assert_eq!(
+            pattern.matches("\\u{").count(),
+            3 * 2
+                + STEERING_OR_INVISIBLE
+                    .iter()
+                    .map(|(f, l)| if f == l { 1 } else { 2 })
+                    .sum::<usize>()
+        );
     }
 
     #[test]

@@ -636,7 +636,10 @@ async fn the_page_and_its_assets_are_embedded_and_open_while_protected_reads_nee
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "text/html; charset=utf-8");
     let page = page.as_str().unwrap();
-    assert_contains(page, r#"<script src="/dashboard.js"></script>"#);
+    assert_contains(
+        page,
+        "<script src=\"/printable.js\"></script>\n<script src=\"/dashboard.js\"></script>",
+    );
     assert!(
         !page.contains("http://") && !page.contains("https://"),
         "no CDN"
@@ -645,6 +648,15 @@ async fn the_page_and_its_assets_are_embedded_and_open_while_protected_reads_nee
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type, "text/javascript; charset=utf-8");
     assert_contains(script.as_str().unwrap(), "sessionStorage");
+    let (status, escape, _) = get(&served, "/printable.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_contains(
+        escape.as_str().unwrap(),
+        &format!(
+            "const UNPRINTABLE = /{}/gu;",
+            slate::printable::javascript_pattern()
+        ),
+    );
     let (status, _, content_type) = get(&served, "/dashboard.css").await;
     assert_eq!(
         (status, content_type.as_str()),
@@ -663,7 +675,7 @@ async fn the_page_and_its_assets_are_embedded_and_open_while_protected_reads_nee
 #[tokio::test(flavor = "multi_thread")]
 async fn the_page_and_its_assets_run_no_script_but_their_own_and_are_never_framed() {
     let served = Served::new();
-    for path in ["/", "/dashboard.js", "/dashboard.css"] {
+    for path in ["/", "/printable.js", "/dashboard.js", "/dashboard.css"] {
         let response = served
             .router()
             .oneshot(Request::get(path).body(Body::empty()).unwrap())

@@ -18,6 +18,17 @@ use super::state::AppState;
 pub const INDEX_HTML: &str = include_str!("dashboard/index.html");
 /// Its script.
 pub const DASHBOARD_JS: &str = include_str!("dashboard/dashboard.js");
+/// The escape its script applies to every text a processor wrote, made
+/// from the host's own list ([`crate::printable::javascript_pattern`]).
+pub static PRINTABLE_JS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "// What draws as nothing or steers how text is drawn: controls but line feeds\n\
+         // and tabs, bidirectional overrides, zero-width and tag characters (made by\n\
+         // the host from printable.rs, its own list).\n\
+         const UNPRINTABLE = /{}/gu;\n",
+        crate::printable::javascript_pattern()
+    )
+});
 /// Its style sheet.
 pub const DASHBOARD_CSS: &str = include_str!("dashboard/dashboard.css");
 
@@ -25,6 +36,7 @@ pub const DASHBOARD_CSS: &str = include_str!("dashboard/dashboard.css");
 pub fn assets() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
+        .route("/printable.js", get(printable_script))
         .route("/dashboard.js", get(script))
         .route("/dashboard.css", get(style))
 }
@@ -59,6 +71,10 @@ async fn index() -> impl IntoResponse {
 
 async fn script() -> impl IntoResponse {
     asset("text/javascript; charset=utf-8", DASHBOARD_JS)
+}
+
+async fn printable_script() -> impl IntoResponse {
+    asset("text/javascript; charset=utf-8", PRINTABLE_JS.as_str())
 }
 
 async fn style() -> impl IntoResponse {

@@ -17,12 +17,10 @@ const LABELS = {
 const state = { grid: null, range: null, focus: null, backfillTimer: null };
 const $ = (id) => document.getElementById(id);
 
-// What draws as nothing or steers how text is drawn (controls but line
-// feeds and tabs, bidirectional overrides, zero-width and tag characters,
-// as the host's printable.rs lists them): shown as `\u{202e}`, so that a
-// processor's value cannot draw itself reversed or hidden.
-const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff9-\ufffb]|\u{110bd}|\u{110cd}|[\u{13430}-\u{1343f}\u{1bca0}-\u{1bca3}\u{1d173}-\u{1d17a}\u{e0000}-\u{e0fff}]/gu;
-
+// A processor's text is escaped before it is shown: what draws as nothing
+// or steers how text is drawn (UNPRINTABLE, from /printable.js, made from
+// the host's own list) is shown as `\u{202e}`, so that a value cannot draw
+// itself reversed or hidden; then HTML's special characters.
 function esc(text) {
   return String(text ?? "")
     .replace(UNPRINTABLE, (c) => `\\u{${c.codePointAt(0).toString(16)}}`)
