@@ -160,7 +160,7 @@ pub enum DatesSectionError {
     /// The file is not TOML, or the section has an unknown key or a value
     /// of the wrong type; the TOML error names the line and the key.
     #[error(transparent)]
-    Toml(#[from] toml::de::Error),
+    Toml(#[from] crate::config_file::TomlError),
     /// A date key holds text that is not a date.
     #[error("[dates] {key}")]
     BadDate {
@@ -228,7 +228,7 @@ impl DatesConfig {
 
     /// Parses the text of a `slate.toml`.
     pub fn parse(text: &str) -> Result<Self, DatesSectionError> {
-        let file: ConfigFile = toml::from_str(text)?;
+        let file: ConfigFile = crate::config_file::from_toml(text)?;
         let Some(section) = file.dates else {
             return Ok(DatesConfig::default());
         };

@@ -366,7 +366,7 @@ pub type LimitsConfigError = crate::config_file::ConfigFileError<LimitsParseErro
 pub enum LimitsParseError {
     /// As TOML reports it, with the line, the column and the key.
     #[error(transparent)]
-    Toml(#[from] toml::de::Error),
+    Toml(#[from] crate::config_file::TomlError),
     /// A host-wide key directly under `[limits]`, named with its line: TOML
     /// reports the whole section for these, which it reads with the
     /// per-processor ones.
@@ -450,7 +450,9 @@ impl LimitsConfig {
     /// Parses the text of a `slate.toml`; the error names the line and the key.
     pub fn parse(text: &str) -> Result<Self, LimitsParseError> {
         let file: ConfigFile = toml::from_str(text).map_err(|error| {
-            host_wide_key_problem(text, &error).unwrap_or(LimitsParseError::Toml(error))
+            host_wide_key_problem(text, &error).unwrap_or_else(|| {
+                LimitsParseError::Toml(crate::config_file::TomlError::new(text, &error))
+            })
         })?;
         let Some(limits) = file.limits else {
             return Ok(LimitsConfig::default());

@@ -1814,6 +1814,34 @@ fn secrets_never_appear_in_logs_output_or_error_messages() {
         &stderr(&missing),
         "environment variable SLATE_TEST_HOOK is not set",
     );
+    // A file TOML cannot read names the line and column, never the line's
+    // text: a URL or a token written in the file stands there.
+    for (broken, line) in [
+        (
+            format!("url = \"https://hooks.example/{secret_path}\n"),
+            4,
+        ),
+        (
+            "url = \"https://hooks.example/x\"\nheaders = { Authorization = \"Bearer xoxsecrettoken\" \n"
+                .to_string(),
+            5,
+        ),
+        (
+            "url = \"https://hooks.example/x\"\nheaders = \"Bearer xoxsecrettoken\"\n".to_string(),
+            5,
+        ),
+    ] {
+        std::fs::write(
+            data.path().join("slate.toml"),
+            format!("[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\n{broken}"),
+        )
+        .unwrap();
+        let refused = run(&["alerts"], &hook);
+        let said = stderr(&refused);
+        assert_eq!(refused.status.code(), Some(2), "{said}");
+        assert_contains(&said, &format!("TOML parse error at line {line}, column "));
+        assert!(!said.contains("xoxsecrettoken") && !said.contains("T0SECRET"), "{said}");
+    }
 }
 
 /// A backlog too large for one post, on a channel that may post once a

@@ -124,7 +124,7 @@ impl Default for AlertsConfig {
 pub enum AlertsSectionError {
     /// Not TOML, or a key or value of the wrong shape; names the line.
     #[error(transparent)]
-    Toml(#[from] toml::de::Error),
+    Toml(#[from] crate::config_file::TomlError),
     /// Two channels share a name.
     #[error("[[alerts.channel]] `{0}` is defined twice")]
     DuplicateChannel(String),
@@ -261,7 +261,7 @@ impl AlertsConfig {
         env: impl Fn(&str) -> Option<String>,
         unset_allowed: bool,
     ) -> Result<Self, AlertsSectionError> {
-        let file: ConfigFile = toml::from_str(text)?;
+        let file: ConfigFile = crate::config_file::from_toml(text)?;
         let Some(section) = file.alerts else {
             return Ok(AlertsConfig::default());
         };
@@ -442,7 +442,7 @@ fn check_header(name: &str, value: &str) -> Result<(), String> {
 }
 
 fn toml_error(channel: &str, key: &str, error: &dyn fmt::Display) -> AlertsSectionError {
-    AlertsSectionError::Toml(serde::de::Error::custom(format!(
+    AlertsSectionError::Toml(crate::config_file::TomlError::custom(format!(
         "[[alerts.channel]] `{channel}` {key}: {error}"
     )))
 }

@@ -254,7 +254,7 @@ impl DueTicks {
 pub enum ScheduleSectionError {
     /// Not TOML, or a key of the wrong shape; names the line.
     #[error(transparent)]
-    Toml(#[from] toml::de::Error),
+    Toml(#[from] crate::config_file::TomlError),
     /// A value is wrong; names the schedule and the key.
     #[error("[[schedule]] `{name}` {key}: {message}")]
     Invalid {
@@ -301,7 +301,7 @@ pub fn load(path: &Path) -> Result<Vec<Schedule>, SchedulesConfigError> {
 
 /// Parses the schedules of a `slate.toml`'s text.
 pub fn parse(text: &str) -> Result<Vec<Schedule>, ScheduleSectionError> {
-    let file: ConfigFile = toml::from_str(text)?;
+    let file: ConfigFile = crate::config_file::from_toml(text)?;
     let mut schedules: Vec<Schedule> = Vec::new();
     for section in file.schedule {
         let name = section.name;
