@@ -484,6 +484,50 @@ fn under_quarantine_198_rows_land_in_bigquery_and_one_in_its_quarantine_table() 
     );
 }
 
+/// BigQuery can do what it was asked and lose the answer on the way back;
+/// the host then asks again. The load of a run's rows and its commit's
+/// transaction, each tried again so, leave the rows and the quarantined
+/// row once each. Before, the load made a second job that appended the
+/// rows again, and the transaction inserted the quarantined row again.
+#[test]
+fn a_load_and_a_commit_whose_answers_were_lost_write_their_rows_once() {
+    let proxy = emulator::LosingProxy::start(&["NEWLINE_DELIMITED_JSON", "BEGIN TRANSACTION"]);
+    let bigquery = proxy.store();
+    let store: Arc<dyn Store> = bigquery.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(Some(&dir.path().join("compiled"))).unwrap();
+    let executor = Executor::new(
+        store.clone(),
+        "losing-proxy-host",
+        RunLimits::default(),
+        LeaseConfig::default(),
+    )
+    .unwrap();
+    let plugin = runtime
+        .load(&std::fs::read(components::ONE_BAD_ROW_QUARANTINED).unwrap())
+        .unwrap();
+    let day = date("2026-02-02");
+
+    let record = executor.execute(&plugin, day, Trigger::Cli).unwrap();
+
+    assert_eq!(record.status, RunStatus::Success, "{record:?}");
+    assert_eq!(
+        proxy.words_left(),
+        Vec::<&str>::new(),
+        "both answers were lost"
+    );
+    assert_eq!(store.rows_on(&plugin.spec.output_table, day).unwrap(), 198);
+    let quarantined = store.quarantined(Some(&record.run_id), None).unwrap();
+    assert_eq!(quarantined.len(), 1, "{quarantined:#?}");
+    let runs = store
+        .runs(&RunFilter {
+            date: Some(day),
+            ..RunFilter::default()
+        })
+        .unwrap();
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+}
+
 #[test]
 fn a_failed_load_job_reports_every_error_and_leaves_the_old_rows() {
     let store = emulator::isolated_store();

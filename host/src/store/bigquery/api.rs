@@ -58,6 +58,23 @@ pub enum ApiError {
         /// The job's `errors[]`.
         errors: Vec<JobError>,
     },
+    /// A load job did not finish in the time a load may take; it was
+    /// cancelled (or asked to be), so it cannot land later.
+    #[error(
+        "loading {rows} rows into {table}: the load job {job_id} did not finish within {} s; \
+         it was cancelled",
+        .waited.as_secs_f64()
+    )]
+    LoadUnfinished {
+        /// The destination, `dataset.table`.
+        table: String,
+        /// Rows sent.
+        rows: usize,
+        /// The job's id.
+        job_id: String,
+        /// How long it was waited for.
+        waited: Duration,
+    },
 }
 
 impl ApiError {
@@ -65,7 +82,7 @@ impl ApiError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ApiError::Call { failure, .. } => failure.status,
-            ApiError::Load { .. } => None,
+            ApiError::Load { .. } | ApiError::LoadUnfinished { .. } => None,
         }
     }
 }
@@ -182,7 +199,17 @@ pub struct Api {
     location: Option<String>,
     upload_base: String,
     retry: RetryPolicy,
+    /// How long a load job may take, from its upload to its end.
+    load_deadline: Duration,
 }
+
+/// How long a load job may take, from its upload to its end, before it is
+/// cancelled and its load fails: a chunk's rows load in seconds; a job
+/// still pending after this waits on a BigQuery that will not run it.
+pub const LOAD_JOB_DEADLINE: Duration = Duration::from_secs(15 * 60);
+
+/// How often a running load job is asked whether it is done.
+const LOAD_JOB_POLL: Duration = Duration::from_millis(250);
 
 /// How long one HTTP request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -222,6 +249,7 @@ impl Api {
             location,
             upload_base: format!("{endpoint}/upload/bigquery/v2"),
             retry,
+            load_deadline: LOAD_JOB_DEADLINE,
         })
     }
 
@@ -408,6 +436,9 @@ impl Api {
         request.location = self.location.clone();
         request.max_results = Some(PAGE_ROWS);
         request.timeout_ms = Some(60_000);
+        // The same for every try: BigQuery runs a statement whose answer
+        // was lost once, however often it is sent again (within 15 min).
+        request.request_id = Some(uuid::Uuid::now_v7().to_string());
         if !params.is_empty() {
             request.parameter_mode = Some("NAMED".into());
             request.query_parameters = Some(
@@ -470,8 +501,9 @@ impl Api {
     }
 
     /// Loads newline-delimited JSON into `dataset.table` (created with
-    /// `fields` if missing, appended to otherwise) by a multipart upload,
-    /// and waits for the job. A failed job reports its whole `errors[]`.
+    /// `fields` if missing, its rows replaced otherwise) by a multipart
+    /// upload, and waits for the job, at most [`LOAD_JOB_DEADLINE`]. A
+    /// failed job reports its whole `errors[]`.
     pub async fn load_ndjson(
         &self,
         dataset: &str,
@@ -480,6 +512,12 @@ impl Api {
         rows: usize,
         ndjson: Vec<u8>,
     ) -> Result<(), ApiError> {
+        // An id of its own: a retried upload whose first answer was lost
+        // names the same job, which BigQuery refuses to make twice (409),
+        // so the rows are never loaded twice. The table is a staging
+        // table this load alone fills, so a second job (a service that
+        // took the id again) replaces its rows rather than adding to them.
+        let job_id = format!("slate_load_{}", uuid::Uuid::now_v7().simple());
         let configuration = serde_json::json!({
             "configuration": {
                 "load": {
@@ -491,14 +529,16 @@ impl Api {
                     },
                     "schema": {"fields": fields},
                     "createDisposition": "CREATE_IF_NEEDED",
-                    "writeDisposition": "WRITE_APPEND",
+                    "writeDisposition": "WRITE_TRUNCATE",
                 }
             },
             "jobReference": {
                 "projectId": self.project,
+                "jobId": job_id,
                 "location": self.location,
             }
         });
+        let started = tokio::time::Instant::now();
         let boundary = format!("slate-{}", uuid::Uuid::now_v7().simple());
         let mut body = Vec::with_capacity(ndjson.len() + 1024);
         body.extend_from_slice(
@@ -515,7 +555,8 @@ impl Api {
             self.upload_base, self.project
         );
         let content_type = format!("multipart/related; boundary={boundary}");
-        let mut job: Job = self
+        // `None`: an earlier try made the job, its answer lost.
+        let mut job: Option<Job> = self
             .retry
             .run("load upload", || async {
                 let token = self.auth.access_token().await.map_err(failure_of)?;
@@ -533,41 +574,66 @@ impl Api {
                     .text()
                     .await
                     .map_err(|e| failure_of(BQError::RequestError(e)))?;
+                if status == reqwest::StatusCode::CONFLICT {
+                    return Ok(None);
+                }
                 if !status.is_success() {
                     return Err(failure_of_body(status.as_u16(), &text));
                 }
-                serde_json::from_str(&text).map_err(|e| CallFailure {
-                    status: Some(status.as_u16()),
-                    reasons: vec![],
-                    message: format!("unreadable load job: {e}: {text}"),
-                    no_response: false,
-                })
+                serde_json::from_str(&text)
+                    .map(Some)
+                    .map_err(|e| CallFailure {
+                        status: Some(status.as_u16()),
+                        reasons: vec![],
+                        message: format!("unreadable load job: {e}: {text}"),
+                        no_response: false,
+                    })
             })
             .await
             .map_err(|failure| ApiError::Call {
                 what: "load upload".into(),
                 failure,
             })?;
-        while job
-            .status
+        let job_id = job
             .as_ref()
-            .and_then(|s| s.state.as_deref())
-            .is_some_and(|state| state != "DONE")
-        {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            let job_id = job
-                .job_reference
-                .as_ref()
-                .and_then(|r| r.job_id.clone())
-                .unwrap_or_default();
-            job = self
-                .call("get load job", || {
+            .and_then(|job| job.job_reference.as_ref())
+            .and_then(|reference| reference.job_id.clone())
+            .unwrap_or(job_id);
+        let done = |job: &Option<Job>| {
+            job.as_ref().is_some_and(|job| {
+                job.status.as_ref().and_then(|s| s.state.as_deref()) == Some("DONE")
+            })
+        };
+        while !done(&job) {
+            if started.elapsed() >= self.load_deadline {
+                let cancelled = self
+                    .client
+                    .job()
+                    .cancel_job(&self.project, &job_id, self.location.as_deref())
+                    .await;
+                if let Err(error) = cancelled {
+                    tracing::warn!(%job_id, "could not cancel an unfinished load job: {error}");
+                }
+                return Err(ApiError::LoadUnfinished {
+                    table: format!("{dataset}.{table}"),
+                    rows,
+                    job_id,
+                    waited: self.load_deadline,
+                });
+            }
+            if job.is_some() {
+                tokio::time::sleep(LOAD_JOB_POLL.min(self.load_deadline)).await;
+            }
+            job = Some(
+                self.call("get load job", || {
                     self.client
                         .job()
                         .get_job(&self.project, &job_id, self.location.as_deref())
                 })
-                .await?;
+                .await?,
+            );
         }
+        let job = job.unwrap_or_default();
         let status = job.status.unwrap_or_default();
         if status.error_result.is_none() {
             return Ok(());
@@ -723,14 +789,31 @@ mod tests {
     /// `responses` (status, JSON body) and counts the requests: the faults a
     /// real service has and an emulator cannot be made to have.
     fn faulty_service(responses: Vec<(u16, &'static str)>) -> (String, Arc<AtomicUsize>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = format!("http://{}", listener.local_addr().unwrap());
+        let (address, requests) = recording_service(responses);
         let served = Arc::new(AtomicUsize::new(0));
         let counter = served.clone();
+        std::thread::spawn(move || {
+            for _ in requests {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        (address, served)
+    }
+
+    /// [`faulty_service`], sending each request it answered (its request
+    /// line, then its body) down the channel it returns.
+    fn recording_service(
+        responses: Vec<(u16, &'static str)>,
+    ) -> (String, std::sync::mpsc::Receiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let (sender, requests) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for (stream, (status, body)) in listener.incoming().zip(responses) {
                 let mut stream = stream.unwrap();
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap();
                 let mut length = 0;
                 loop {
                     let mut line = String::new();
@@ -744,7 +827,11 @@ mod tests {
                 }
                 let mut request_body = vec![0; length];
                 reader.read_exact(&mut request_body).unwrap();
-                counter.fetch_add(1, Ordering::SeqCst);
+                let _ = sender.send(format!(
+                    "{}{}",
+                    request_line,
+                    String::from_utf8_lossy(&request_body)
+                ));
                 write!(
                     stream,
                     "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n\
@@ -754,7 +841,7 @@ mod tests {
                 .unwrap();
             }
         });
-        (address, served)
+        (address, requests)
     }
 
     const UNAVAILABLE: &str = r#"{"error":{"code":503,"message":"Service Unavailable","errors":[{"reason":"backendError","message":"x"}],"status":"UNAVAILABLE"}}"#;
@@ -854,6 +941,105 @@ mod tests {
             started.elapsed() < Duration::from_secs(60),
             "{:?}",
             started.elapsed()
+        );
+    }
+
+    const JOB_EXISTS: &str = r#"{"error":{"code":409,"message":"Already Exists: Job test-project:slate_load_x","errors":[{"reason":"duplicate","message":"x"}],"status":"ALREADY_EXISTS"}}"#;
+    const JOB_RUNNING: &str = r#"{"status":{"state":"RUNNING"}}"#;
+    const JOB_DONE: &str = r#"{"status":{"state":"DONE"}}"#;
+
+    /// The `jobId` a load upload's configuration names.
+    fn job_id_of(upload: &str) -> String {
+        let at = upload.find("\"jobId\":\"").expect("a job id") + 9;
+        upload[at..].split('"').next().unwrap().to_string()
+    }
+
+    /// An upload whose answer is lost (a 503 after BigQuery made the job)
+    /// is tried again under the same job id: BigQuery answers that the job
+    /// exists, and the load waits for that one job. Before, each try made
+    /// a job of its own, and the chunk's rows were loaded twice.
+    #[test]
+    fn a_load_upload_tried_again_names_the_same_job_and_loads_once() {
+        let (endpoint, requests) =
+            recording_service(vec![(503, UNAVAILABLE), (409, JOB_EXISTS), (200, JOB_DONE)]);
+        let runtime = runtime();
+        let api = api(&endpoint, &runtime);
+        let loaded = runtime.block_on(api.load_ndjson("nba", "t", &[], 1, b"{}".to_vec()));
+        assert!(loaded.is_ok(), "{loaded:?}");
+        let requests: Vec<String> = requests.try_iter().collect();
+        assert_eq!(requests.len(), 3, "{requests:#?}");
+        let (first, second) = (job_id_of(&requests[0]), job_id_of(&requests[1]));
+        assert!(first.starts_with("slate_load_"), "{first}");
+        assert_eq!(first, second, "both tries name one job");
+        assert!(
+            requests[2].starts_with(&format!(
+                "GET /bigquery/v2/projects/test-project/jobs/{first}"
+            )),
+            "{}",
+            requests[2]
+        );
+    }
+
+    /// A query tried again after its answer was lost carries the request
+    /// id of its first try, by which BigQuery runs a statement once
+    /// however often it is sent (a claim's INSERT, a commit's script).
+    #[test]
+    fn a_query_tried_again_carries_the_request_id_of_its_first_try() {
+        let (endpoint, requests) = recording_service(vec![
+            (503, UNAVAILABLE),
+            (
+                200,
+                r#"{"kind":"bigquery#queryResponse","jobComplete":true}"#,
+            ),
+        ]);
+        let runtime = runtime();
+        let api = api(&endpoint, &runtime);
+        runtime
+            .block_on(api.query("INSERT INTO t VALUES (1)", &[]))
+            .unwrap();
+        let request_ids: Vec<String> = requests
+            .try_iter()
+            .map(|request| {
+                let at = request.find("\"requestId\":\"").expect("a request id") + 13;
+                request[at..].split('"').next().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(request_ids.len(), 2);
+        assert_eq!(request_ids[0], request_ids[1]);
+        assert_eq!(request_ids[0].len(), 36, "a UUID: {}", request_ids[0]);
+    }
+
+    /// A load job that never ends (BigQuery keeps it pending) fails the
+    /// load at its deadline, and is cancelled so that it cannot land
+    /// later. Before, the host asked after it every 250 ms for ever.
+    #[test]
+    fn a_load_job_that_never_finishes_is_cancelled_at_its_deadline() {
+        let mut answers = vec![(200, JOB_RUNNING); 40];
+        answers.push((200, r#"{"kind":"bigquery#jobCancelResponse"}"#));
+        let (endpoint, requests) = recording_service(answers);
+        let runtime = runtime();
+        let mut api = api(&endpoint, &runtime);
+        api.load_deadline = Duration::from_millis(600);
+        let error = runtime
+            .block_on(api.load_ndjson("nba", "t", &[], 3, b"{}\n{}\n{}".to_vec()))
+            .unwrap_err();
+        let ApiError::LoadUnfinished { job_id, .. } = &error else {
+            panic!("{error}");
+        };
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "loading 3 rows into nba.t: the load job {job_id} did not finish within 0.6 s; it \
+                 was cancelled"
+            )
+        );
+        let requests: Vec<String> = requests.try_iter().collect();
+        assert!(requests.len() < 10, "polled {} times", requests.len());
+        assert!(
+            requests.last().unwrap().starts_with(&format!(
+                "POST /bigquery/v2/projects/test-project/jobs/{job_id}/cancel"
+            )),
+            "{requests:#?}"
         );
     }
 

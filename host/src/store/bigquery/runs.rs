@@ -109,6 +109,13 @@ impl BigQueryStore {
             script.push_str(&self.insert_from(first.table, staging, &schema));
         }
         if let Some(staging) = &staged_quarantine {
+            // A script run again (its answer lost, the query retried) finds
+            // its runs' rows there already: they go in once.
+            script.push_str(&format!(
+                "DELETE FROM {} WHERE run_id IN {};\n",
+                self.sql_name(&quarantine_table),
+                in_list(runs.iter().map(|(run_id, _)| string_literal(run_id)))
+            ));
             script.push_str(&self.insert_from(&quarantine_table, staging, &quarantine_schema()));
         }
         script.push_str("\nCOMMIT TRANSACTION;");
@@ -152,8 +159,8 @@ impl BigQueryStore {
     /// The statements of a commit's transaction that mark every run a
     /// success here (failing the script unless each was still running),
     /// or log their commits for a ledger kept elsewhere. However many the
-    /// runs, they are two statements or one: BigQuery runs a script's
-    /// statements one after another, each a round of its own.
+    /// runs, they are two statements: BigQuery runs a script's statements
+    /// one after another, each a round of its own.
     fn record_or_log(
         &self,
         runs: &[(&str, RunOutput<'_>)],
@@ -240,11 +247,15 @@ impl BigQueryStore {
                         ))
                     })
                     .collect::<Result<_, StoreError>>()?;
+                // Deleted first, so that a script run again (its answer
+                // lost) logs each run once.
                 Ok(format!(
-                    "INSERT INTO {log} (run_id, processor, table_name, data_date, rows_written,
+                    "DELETE FROM {log} WHERE run_id IN {ids};
+                     INSERT INTO {log} (run_id, processor, table_name, data_date, rows_written,
                          run_facts, committed_at)
                      VALUES {values};\n",
                     log = self.sql_name(&self.history_table(COMMIT_LOG)),
+                    ids = in_list(runs.iter().map(|(run_id, _)| string_literal(run_id))),
                     values = values.join(", "),
                 ))
             }
