@@ -64,6 +64,8 @@ impl Received {
 struct Shared {
     answer: Option<Answer>,
     received: Vec<Received>,
+    /// Requests come in, answered or not yet.
+    arrived: usize,
 }
 
 /// The receiver; stops when dropped.
@@ -83,7 +85,7 @@ impl Receiver {
             .unwrap();
         let shared = Arc::new(Mutex::new(Shared {
             answer: Some(answer),
-            received: Vec::new(),
+            ..Shared::default()
         }));
         let app = Router::new()
             .route("/{*path}", post(receive).get(landing))
@@ -115,6 +117,12 @@ impl Receiver {
         self.shared.lock().unwrap().received.clone()
     }
 
+    /// How many requests came in, the ones still waiting for their answer
+    /// included.
+    pub fn arrived(&self) -> usize {
+        self.shared.lock().unwrap().arrived
+    }
+
     /// The requests answered 2xx, as JSON.
     pub fn accepted(&self) -> Vec<serde_json::Value> {
         self.received()
@@ -130,7 +138,11 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let answer = shared.lock().unwrap().answer.unwrap_or(Answer::Ok);
+    let answer = {
+        let mut shared = shared.lock().unwrap();
+        shared.arrived += 1;
+        shared.answer.unwrap_or(Answer::Ok)
+    };
     let body = String::from_utf8_lossy(&body).into_owned();
     let (status, text, accepted): (StatusCode, &str, bool) = match answer {
         Answer::Ok => (StatusCode::OK, "ok", true),

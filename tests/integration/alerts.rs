@@ -1586,6 +1586,56 @@ fn data_dir_alerting(extra: &str) -> tempfile::TempDir {
     dir
 }
 
+/// A SIGHUP while an alert's post is in flight lets the post end before
+/// delivery starts again on the file's channels. Before, the reload cut
+/// the post short, and the new delivery posted the same alert again: its
+/// receiver, which had taken the first, got it twice.
+#[test]
+fn a_reload_while_a_post_is_in_flight_sends_the_alert_once() {
+    let receiver = Receiver::start(Answer::Slow(Duration::from_secs(3)));
+    let data = tempfile::tempdir().unwrap();
+    use_shared_compiled_cache(data.path());
+    std::fs::write(
+        data.path().join("slate.toml"),
+        format!(
+            "[alerts]\ntimeout_secs = 10\n[[alerts.channel]]\nname = \"ops\"\n\
+             kind = \"webhook\"\nurl = \"{}\"\nevents = [\"run_failed\"]\n",
+            receiver.url("hook")
+        ),
+    )
+    .unwrap();
+    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
+    let log_path = data.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let args = ["--plugin-dir", plugins.path().to_str().unwrap()];
+    let server = Server::start_logging(data.path(), &args, log, "warn");
+
+    let (status, answer) = server.post(
+        "/process-date",
+        serde_json::json!({"processors": ["FaultyProcessor"], "analysis_date": "2026-01-02"}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    wait_until("the alert's post is in flight", || receiver.arrived() == 1);
+    server.send_sighup();
+    wait_until("the server reloaded", || {
+        std::fs::read_to_string(&log_path)
+            .unwrap()
+            .contains("slate.toml reloaded")
+    });
+    wait_until("the post was answered", || receiver.received().len() == 1);
+    // Time for a second post, were the alert to go again (delivery looks
+    // each second).
+    std::thread::sleep(Duration::from_secs(3));
+    let run_failed = |posts: Vec<serde_json::Value>| {
+        (posts.iter())
+            .filter(|post| post["event"] == "run_failed")
+            .count()
+    };
+    assert_eq!(receiver.arrived(), 1, "{:#?}", receiver.received());
+    assert_eq!(run_failed(receiver.accepted()), 1);
+    assert!(server.terminate().success());
+}
+
 #[test]
 fn a_command_killed_before_delivery_delivers_after_restart_exactly_once() {
     let receiver = Receiver::start(Answer::Hang(Duration::from_secs(20)));

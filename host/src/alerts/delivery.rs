@@ -287,6 +287,8 @@ pub struct Deliverer {
     /// the others ([`Deliverer::record_health_change`]): a drain then goes
     /// round again, so the news leaves with the command.
     announced: std::sync::atomic::AtomicBool,
+    /// Set by [`Deliverer::stop`]: the continuous loops end.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// Why the deliverer cannot work.
@@ -334,7 +336,36 @@ impl Deliverer {
             holder: holder.to_string(),
             in_use,
             announced: std::sync::atomic::AtomicBool::new(false),
+            stopping: tokio::sync::watch::Sender::new(false),
         })
+    }
+
+    /// Asks the continuous loops ([`Deliverer::deliver_continuously`],
+    /// [`Deliverer::check_continuously`]) to end: at once where they wait,
+    /// and after it where a post or a probe is in flight. A post is never
+    /// cut short: its receiver may have taken it, and it would go again.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Whether [`Deliverer::stop`] was called.
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
+    /// Waits until [`Deliverer::stop`] is called.
+    pub async fn until_stopped(&self) {
+        let mut stopping = self.stopping.subscribe();
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+    }
+
+    /// Waits `wait`, or less if [`Deliverer::stop`] is called meanwhile:
+    /// whether the loop goes on.
+    async fn wait_unless_stopped(&self, wait: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => !self.is_stopping(),
+            () = self.until_stopped() => false,
+        }
     }
 
     /// The configuration it delivers by.
@@ -402,14 +433,14 @@ impl Deliverer {
 
     /// Delivers to every channel until the future is dropped, each channel
     /// on its own: it posts again at once while a backlog remains, else
-    /// looks again after `tick`. A channel whose receiver hangs until the
+    /// looks again after `tick`, until [`Deliverer::stop`]. A channel whose receiver hangs until the
     /// timeout delays only itself: the others go on posting what comes
     /// meanwhile. (Passes over all channels together made every channel's
     /// next post wait for the slowest one's.) Failures are logged, without
     /// any URL, and tried again after `tick`.
     pub async fn deliver_continuously(&self, tick: Duration) {
         let loops = self.config.channels.iter().map(|channel| async move {
-            loop {
+            while !self.is_stopping() {
                 match self.deliver_channel(channel).await {
                     Ok(ChannelOutcome::Delivered { .. }) => continue,
                     Ok(_) => {}
@@ -417,20 +448,21 @@ impl Deliverer {
                         tracing::warn!(channel = %channel.name, %error, "alert delivery failed");
                     }
                 }
-                tokio::time::sleep(tick).await;
+                if !self.wait_unless_stopped(tick).await {
+                    break;
+                }
             }
         });
         futures::future::join_all(loops).await;
     }
 
     /// Probes every channel every `interval` ([`Deliverer::check_channels`])
-    /// until the future is dropped, each channel on its own, so that a
+    /// until [`Deliverer::stop`] (or the future is dropped), each channel on its own, so that a
     /// probe that hangs delays no other channel's. A channel this
     /// deliverer is posting to is not probed then.
     pub async fn check_continuously(&self, interval: Duration) {
         let loops = self.config.channels.iter().map(|channel| async move {
-            loop {
-                tokio::time::sleep(interval).await;
+            while self.wait_unless_stopped(interval).await {
                 if let Err(error) = self.check_channel(channel).await {
                     tracing::warn!(channel = %channel.name, %error, "alert channel check failed");
                 }

@@ -351,11 +351,20 @@ impl Delivery {
         })
     }
 
-    /// Stops delivering, and waits until it has; a post cut short goes
-    /// again.
+    /// Stops delivering, and waits until it has: the posts and probes in
+    /// flight end first (a post cut short would reach its receiver twice,
+    /// as it goes again), each within `timeout_secs`; what is still in
+    /// flight a few seconds past that is cut short.
     async fn stop(&mut self) {
-        self.delivering.abort();
-        let _ = (&mut self.delivering).await;
+        self.deliverer.stop();
+        let bound = self.deliverer.config().timeout + Duration::from_secs(5);
+        if tokio::time::timeout(bound, &mut self.delivering)
+            .await
+            .is_err()
+        {
+            self.delivering.abort();
+            let _ = (&mut self.delivering).await;
+        }
     }
 }
 

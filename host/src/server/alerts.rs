@@ -99,7 +99,8 @@ pub async fn list_alerts(
 /// Delivers due alerts (each channel on its own, looking every
 /// [`DELIVERY_TICK`]; see [`Deliverer::deliver_continuously`]), sweeps for
 /// dates without rows every [`SWEEP_INTERVAL`] and probes every channel
-/// every `check_interval`, until the task is dropped. Failures are logged
+/// every `check_interval`, until [`Deliverer::stop`] (once what is in
+/// flight has ended) or the task is dropped. Failures are logged
 /// (without any URL) and retried later. A channel that hangs, in a post or
 /// a probe, holds up neither the other channels nor the sweep.
 pub async fn run_deliverer(deliverer: Arc<Deliverer>, host: Arc<ServedHost>) {
@@ -134,7 +135,10 @@ async fn sweep_and_check(deliverer: &Deliverer, host: Arc<ServedHost>) {
             if let Ok(Err(error)) = swept {
                 tracing::warn!(%error, "the no-rows sweep failed");
             }
-            tokio::time::sleep(SWEEP_INTERVAL).await;
+            tokio::select! {
+                () = tokio::time::sleep(SWEEP_INTERVAL) => {}
+                () = deliverer.until_stopped() => break,
+            }
         }
     };
     tokio::join!(sweeping, deliverer.check_continuously(check_interval));
