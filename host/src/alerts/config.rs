@@ -171,6 +171,16 @@ pub enum AlertsSectionError {
         /// The key.
         key: String,
     },
+    /// A length of time below what the key allows: a canary every
+    /// millisecond is a flood that a receiver's rate limit kills the
+    /// channel for; a post given a microsecond always times out.
+    #[error("[alerts] {key} must be at least {min}")]
+    TooSmall {
+        /// The key.
+        key: String,
+        /// Its smallest value.
+        min: f64,
+    },
     /// A length of time past what the key allows (a year of seconds would
     /// overflow the clock, not just wait long).
     #[error("[alerts] {key} must be at most {max}")]
@@ -184,6 +194,12 @@ pub enum AlertsSectionError {
 
 /// The most `check_interval_secs` and `timeout_secs` may be: a day.
 const MAX_SECONDS: f64 = 86_400.0;
+
+/// The least `check_interval_secs` may be: a canary a second at most.
+const MIN_CHECK_INTERVAL_SECONDS: f64 = 1.0;
+
+/// The least `timeout_secs` may be: no receiver answers in less.
+const MIN_TIMEOUT_SECONDS: f64 = 0.1;
 
 /// The most `no_rows_deadline_hours` may be: about a thousand years,
 /// enough to silence the sweep, not enough to overflow a date.
@@ -266,9 +282,13 @@ impl AlertsConfig {
             return Ok(AlertsConfig::default());
         };
         let defaults = AlertsConfig::default();
-        let positive = |key: &str, value: Option<f64>, max: f64| match value {
+        let within = |key: &str, value: Option<f64>, min: Option<f64>, max: f64| match value {
             Some(v) if !(v.is_finite() && v > 0.0) => Err(AlertsSectionError::NotPositive {
                 key: key.to_string(),
+            }),
+            Some(v) if min.is_some_and(|min| v < min) => Err(AlertsSectionError::TooSmall {
+                key: key.to_string(),
+                min: min.unwrap_or_default(),
             }),
             Some(v) if v > max => Err(AlertsSectionError::TooLarge {
                 key: key.to_string(),
@@ -276,17 +296,24 @@ impl AlertsConfig {
             }),
             other => Ok(other),
         };
-        let check_interval = positive(
+        let check_interval = within(
             "check_interval_secs",
             section.check_interval_secs,
+            Some(MIN_CHECK_INTERVAL_SECONDS),
             MAX_SECONDS,
         )?
         .map_or(defaults.check_interval, Duration::from_secs_f64);
-        let timeout = positive("timeout_secs", section.timeout_secs, MAX_SECONDS)?
-            .map_or(defaults.timeout, Duration::from_secs_f64);
-        let no_rows_deadline = positive(
+        let timeout = within(
+            "timeout_secs",
+            section.timeout_secs,
+            Some(MIN_TIMEOUT_SECONDS),
+            MAX_SECONDS,
+        )?
+        .map_or(defaults.timeout, Duration::from_secs_f64);
+        let no_rows_deadline = within(
             "no_rows_deadline_hours",
             section.no_rows_deadline_hours,
+            None,
             MAX_DEADLINE_HOURS,
         )?
         .map_or(defaults.no_rows_deadline, |hours| {
@@ -572,7 +599,7 @@ mod tests {
     }
 
     #[test]
-    fn a_length_of_time_past_its_largest_is_an_error_not_a_panic_later() {
+    fn a_length_of_time_outside_its_bounds_is_an_error_not_a_panic_or_a_flood_later() {
         // Each of these panicked in the first command that used it.
         for (key, value, expected) in [
             (
@@ -587,6 +614,16 @@ mod tests {
                 "no_rows_deadline_hours must be at most 10000000",
             ),
             ("timeout_secs", "0", "timeout_secs must be positive"),
+            (
+                "check_interval_secs",
+                "0.001",
+                "check_interval_secs must be at least 1",
+            ),
+            (
+                "timeout_secs",
+                "0.0001",
+                "timeout_secs must be at least 0.1",
+            ),
         ] {
             let text = format!("[alerts]\n{key} = {value}\n");
             let error = AlertsConfig::parse(&text, env).unwrap_err().to_string();
