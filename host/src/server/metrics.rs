@@ -110,7 +110,9 @@ impl Metrics {
     }
 
     /// Brings the alert metrics up to what the store recorded: attempts per
-    /// (channel, outcome), and whether each configured channel is up.
+    /// (channel, outcome), and whether each configured channel is up. A
+    /// channel no longer configured (a reload took it out) has no `up`
+    /// gauge any more: its last 0 would keep an alert rule firing.
     pub fn observe_alerts(
         &self,
         configured: &[String],
@@ -122,6 +124,15 @@ impl Metrics {
             if *total > counter.get() {
                 counter.inc_by(total - counter.get());
             }
+        }
+        use prometheus::core::Collector;
+        let shown: Vec<String> = (self.alert_channel_up.collect().iter())
+            .flat_map(|family| family.get_metric())
+            .flat_map(|metric| metric.get_label())
+            .map(|label| label.value().to_string())
+            .collect();
+        for gone in shown.iter().filter(|shown| !configured.contains(shown)) {
+            let _ = self.alert_channel_up.remove_label_values(&[gone]);
         }
         for channel in configured {
             let up = states
@@ -176,5 +187,29 @@ impl RunObserver for Metrics {
                 .with_label_values(&[processor])
                 .observe(took.as_secs_f64());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_taken_out_of_the_configuration_has_no_up_gauge_any_more() {
+        let metrics = Metrics::new();
+        let configured = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        metrics.observe_alerts(&configured(&["ops", "old"]), &[], &[]);
+        let text = metrics.render(0);
+        assert!(
+            text.contains("slate_alert_channel_up{channel=\"old\"} 1"),
+            "{text}"
+        );
+        metrics.observe_alerts(&configured(&["ops"]), &[], &[]);
+        let text = metrics.render(0);
+        assert!(
+            text.contains("slate_alert_channel_up{channel=\"ops\"} 1"),
+            "{text}"
+        );
+        assert!(!text.contains("channel=\"old\""), "{text}");
     }
 }
