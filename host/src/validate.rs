@@ -409,6 +409,14 @@ fn check_scalar(scalar: &Scalar, column: &Column) -> Option<String> {
             "{v} is not allowed: the field does not accept NaN or infinity"
         )),
         Scalar::Numeric(text) => numeric_problem(text),
+        // BigQuery loads a JSON null as no value, SQL NULL (into a REQUIRED
+        // column too, where its load then fails), while the embedded store
+        // keeps the text: refused on every store, so that none differs.
+        Scalar::Json(text) if text.trim() == "null" => Some(
+            "JSON null, which BigQuery loads as no value (NULL): give the cell no value \
+             instead (or, in a REQUIRED column, one that is not null)"
+                .to_string(),
+        ),
         Scalar::Json(text) => json_problem(text),
         Scalar::Date(d) => match naive_date(*d) {
             None => Some(format!(
@@ -733,7 +741,26 @@ mod tests {
             let problems = check(json.clone(), s(Scalar::Json(text.into())));
             assert!(problems[0].contains(named), "{text}: {problems:?}");
         }
+        for mode in [
+            ColumnMode::Required,
+            ColumnMode::Nullable,
+            ColumnMode::Repeated,
+        ] {
+            let json = column("c", ColumnType::Json, mode);
+            let cell = Scalar::Json(" null ".into());
+            let value = match mode {
+                ColumnMode::Repeated => Value::Repeated(vec![cell]),
+                _ => s(cell),
+            };
+            let problems = check(json, value);
+            assert!(
+                problems[0].contains("JSON null, which BigQuery loads as no value"),
+                "{mode}: {problems:?}"
+            );
+        }
         for held in [
+            "[null]",
+            "{\"a\": null}",
             "[-9223372036854775808, 18446744073709551615, 1.5e300, -0.1]",
             "{\"x-1e400\": \"123456789012345678901234567890\"}",
         ] {

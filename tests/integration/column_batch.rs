@@ -76,7 +76,7 @@ fn rows_on(day: chrono::NaiveDate) -> RowSet {
                 scalar(Scalar::Numeric("-3.000000001".into())),
                 scalar(Scalar::Boolean(false)),
                 scalar(Scalar::Timestamp(-1)),
-                scalar(Scalar::Json("null".into())),
+                scalar(Scalar::Json("false".into())),
                 scalar(Scalar::Date(Date {
                     year: 2026,
                     month: 4,
