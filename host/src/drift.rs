@@ -82,6 +82,15 @@ pub enum Difference {
         /// Its declared mode.
         declared: ColumnMode,
     },
+    /// A column renamed only in letter case. Both warehouses take column
+    /// names without case, so it is no new column: adding it failed on
+    /// BigQuery and broke the table for every version.
+    CaseChanged {
+        /// Its name in the live table.
+        live: String,
+        /// Its declared name.
+        declared: String,
+    },
     /// The table is partitioned by another column.
     PartitionChanged {
         /// The live partition column.
@@ -115,6 +124,12 @@ impl fmt::Display for Difference {
                 live,
                 declared,
             } => write!(f, "column `{name}` changes mode from {live} to {declared}"),
+            Difference::CaseChanged { live, declared } => write!(
+                f,
+                "column `{live}` is renamed `{declared}`, only in letter case: a warehouse \
+                 takes column names without case, so it would be one column under two names; \
+                 declare it `{live}`"
+            ),
             Difference::PartitionChanged { live, declared } => write!(
                 f,
                 "the partition column changes from `{live}` to `{declared}`"
@@ -137,8 +152,13 @@ pub fn plan(
             declared: declared.partition_column.clone(),
         });
     }
+    let same_but_case = |a: &str, b: &str| a != b && a.eq_ignore_ascii_case(b);
     for column in &live.columns {
         match declared.columns.iter().find(|c| c.name == column.name) {
+            None if declared
+                .columns
+                .iter()
+                .any(|c| same_but_case(&c.name, &column.name)) => {}
             None if column.mode != ColumnMode::Required => {}
             None => differences.push(Difference::Removed(column.clone())),
             Some(wanted) => {
@@ -163,6 +183,14 @@ pub fn plan(
     let mut added = Vec::new();
     for column in &declared.columns {
         if live.index_of(&column.name).is_some() {
+            continue;
+        }
+        if let Some(renamed) = (live.columns.iter()).find(|c| same_but_case(&c.name, &column.name))
+        {
+            differences.push(Difference::CaseChanged {
+                live: renamed.name.clone(),
+                declared: column.name.clone(),
+            });
             continue;
         }
         if column.mode == ColumnMode::Nullable {
@@ -216,6 +244,35 @@ mod tests {
         let mut schema = live();
         change(&mut schema);
         schema
+    }
+
+    /// Before, `Points_Avg` was planned as a new column beside
+    /// `points_avg`: BigQuery's table then held both names and refused
+    /// every later commit, the old version's included.
+    #[test]
+    fn a_column_renamed_only_in_letter_case_is_refused_not_added() {
+        let declared = declared_with(|s| s.columns[2].name = "Points_Avg".into());
+        let refused = plan(&table(), &live(), &declared).unwrap_err();
+        assert_eq!(
+            refused.differences,
+            [Difference::CaseChanged {
+                live: "points_avg".into(),
+                declared: "Points_Avg".into()
+            }]
+        );
+        assert_eq!(
+            refused.differences[0].to_string(),
+            "column `points_avg` is renamed `Points_Avg`, only in letter case: a warehouse \
+             takes column names without case, so it would be one column under two names; \
+             declare it `points_avg`"
+        );
+        let required = declared_with(|s| s.columns[0].name = "PLAYER_LOOKUP".into());
+        let refused = plan(&table(), &live(), &required).unwrap_err();
+        assert_eq!(
+            refused.differences.len(),
+            1,
+            "not also removed: {refused:?}"
+        );
     }
 
     #[test]
