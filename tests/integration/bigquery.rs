@@ -45,8 +45,12 @@ impl BigQueryHost {
 
     /// A host whose leases are renewed as `leases` says.
     fn with_leases(leases: LeaseConfig) -> BigQueryHost {
+        Self::on(emulator::isolated_store(), leases)
+    }
+
+    /// A host on `bigquery`, its leases renewed as `leases` says.
+    fn on(bigquery: Arc<BigQueryStore>, leases: LeaseConfig) -> BigQueryHost {
         let dir = tempfile::tempdir().unwrap();
-        let bigquery = emulator::isolated_store();
         let store: Arc<dyn Store> = bigquery.clone();
         let runtime = Runtime::new(Some(&dir.path().join("compiled"))).unwrap();
         let executor = Executor::new(
@@ -492,23 +496,11 @@ fn under_quarantine_198_rows_land_in_bigquery_and_one_in_its_quarantine_table() 
 #[test]
 fn a_load_and_a_commit_whose_answers_were_lost_write_their_rows_once() {
     let proxy = emulator::LosingProxy::start(&["NEWLINE_DELIMITED_JSON", "BEGIN TRANSACTION"]);
-    let bigquery = proxy.store();
-    let store: Arc<dyn Store> = bigquery.clone();
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::new(Some(&dir.path().join("compiled"))).unwrap();
-    let executor = Executor::new(
-        store.clone(),
-        "losing-proxy-host",
-        RunLimits::default(),
-        LeaseConfig::default(),
-    )
-    .unwrap();
-    let plugin = runtime
-        .load(&std::fs::read(components::ONE_BAD_ROW_QUARANTINED).unwrap())
-        .unwrap();
+    let host = BigQueryHost::on(proxy.store(), LeaseConfig::default());
+    let plugin = host.fixture(components::ONE_BAD_ROW_QUARANTINED);
     let day = date("2026-02-02");
 
-    let record = executor.execute(&plugin, day, Trigger::Cli).unwrap();
+    let record = host.run(&plugin, day);
 
     assert_eq!(record.status, RunStatus::Success, "{record:?}");
     assert_eq!(
@@ -516,6 +508,7 @@ fn a_load_and_a_commit_whose_answers_were_lost_write_their_rows_once() {
         Vec::<&str>::new(),
         "both answers were lost"
     );
+    let store = &host.store;
     assert_eq!(store.rows_on(&plugin.spec.output_table, day).unwrap(), 198);
     let quarantined = store.quarantined(Some(&record.run_id), None).unwrap();
     assert_eq!(quarantined.len(), 1, "{quarantined:#?}");
