@@ -789,13 +789,10 @@ mod tests {
     /// `responses` (status, JSON body) and counts the requests: the faults a
     /// real service has and an emulator cannot be made to have.
     fn faulty_service(responses: Vec<(u16, &'static str)>) -> (String, Arc<AtomicUsize>) {
-        let (address, requests) = recording_service(responses);
         let served = Arc::new(AtomicUsize::new(0));
         let counter = served.clone();
-        std::thread::spawn(move || {
-            for _ in requests {
-                counter.fetch_add(1, Ordering::SeqCst);
-            }
+        let address = scripted_service(responses, move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
         });
         (address, served)
     }
@@ -805,9 +802,22 @@ mod tests {
     fn recording_service(
         responses: Vec<(u16, &'static str)>,
     ) -> (String, std::sync::mpsc::Receiver<String>) {
+        let (sender, requests) = std::sync::mpsc::channel();
+        let address = scripted_service(responses, move |request| {
+            let _ = sender.send(request);
+        });
+        (address, requests)
+    }
+
+    /// A loopback HTTP server answering each request with the next of
+    /// `responses`, once `seen` has had the request (its request line,
+    /// then its body): what a client reads after its answer is counted.
+    fn scripted_service(
+        responses: Vec<(u16, &'static str)>,
+        mut seen: impl FnMut(String) + Send + 'static,
+    ) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
-        let (sender, requests) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for (stream, (status, body)) in listener.incoming().zip(responses) {
                 let mut stream = stream.unwrap();
@@ -827,9 +837,8 @@ mod tests {
                 }
                 let mut request_body = vec![0; length];
                 reader.read_exact(&mut request_body).unwrap();
-                let _ = sender.send(format!(
-                    "{}{}",
-                    request_line,
+                seen(format!(
+                    "{request_line}{}",
                     String::from_utf8_lossy(&request_body)
                 ));
                 write!(
@@ -841,7 +850,7 @@ mod tests {
                 .unwrap();
             }
         });
-        (address, requests)
+        address
     }
 
     const UNAVAILABLE: &str = r#"{"error":{"code":503,"message":"Service Unavailable","errors":[{"reason":"backendError","message":"x"}],"status":"UNAVAILABLE"}}"#;
