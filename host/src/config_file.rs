@@ -83,7 +83,7 @@ impl TomlError {
     pub fn new(text: &str, error: &toml::de::Error) -> Self {
         let span = error.span();
         let place = span.as_ref().map(|span| {
-            let before = &text[..span.start.min(text.len())];
+            let before = text.get(..span.start).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
             (line, column)

@@ -431,13 +431,13 @@ impl Deliverer {
             .collect()
     }
 
-    /// Delivers to every channel until the future is dropped, each channel
-    /// on its own: it posts again at once while a backlog remains, else
-    /// looks again after `tick`, until [`Deliverer::stop`]. A channel whose receiver hangs until the
-    /// timeout delays only itself: the others go on posting what comes
-    /// meanwhile. (Passes over all channels together made every channel's
-    /// next post wait for the slowest one's.) Failures are logged, without
-    /// any URL, and tried again after `tick`.
+    /// Delivers to every channel until [`Deliverer::stop`] (or the future
+    /// is dropped), each channel on its own: it posts again at once while
+    /// a backlog remains, else looks again after `tick`. A channel whose
+    /// receiver hangs until the timeout delays only itself: the others go
+    /// on posting what comes meanwhile. (Passes over all channels together
+    /// made every channel's next post wait for the slowest one's.)
+    /// Failures are logged, without any URL, and tried again after `tick`.
     pub async fn deliver_continuously(&self, tick: Duration) {
         let loops = self.config.channels.iter().map(|channel| async move {
             while !self.is_stopping() {
@@ -457,8 +457,8 @@ impl Deliverer {
     }
 
     /// Probes every channel every `interval` ([`Deliverer::check_channels`])
-    /// until [`Deliverer::stop`] (or the future is dropped), each channel on its own, so that a
-    /// probe that hangs delays no other channel's. A channel this
+    /// until [`Deliverer::stop`] (or the future is dropped), each channel
+    /// on its own, so that a probe that hangs delays no other channel's. A channel this
     /// deliverer is posting to is not probed then.
     pub async fn check_continuously(&self, interval: Duration) {
         let loops = self.config.channels.iter().map(|channel| async move {
