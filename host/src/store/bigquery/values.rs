@@ -298,16 +298,45 @@ fn scalar_from_text(column: &Column, text: &str) -> Result<Scalar, UnreadableQue
     })
 }
 
-/// A TIMESTAMP cell: integer microseconds, float seconds (`1.7672256E9`),
-/// or RFC 3339 text.
+/// A TIMESTAMP cell: integer microseconds, seconds in decimal or float
+/// notation (`1.7672256E9`, as BigQuery answers a query), or RFC 3339
+/// text. Seconds are read as decimal digits, not through a float: a float
+/// holds a date of the year 9999 only to about 30 microseconds.
 fn timestamp_cell(text: &str) -> Option<i64> {
     if let Ok(micros) = text.parse::<i64>() {
         return Some(micros);
     }
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Some((seconds * 1e6).round() as i64);
+    decimal_seconds_as_micros(&plain_decimal(text)).or_else(|| timestamp_micros(text))
+}
+
+/// `[-]SECONDS[.FRACTION]` as microseconds, the fraction's digits past
+/// the sixth rounded half away from zero; `None` for other text.
+fn decimal_seconds_as_micros(text: &str) -> Option<i64> {
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) {
+        return None;
     }
-    timestamp_micros(text)
+    let micros_part: String = fraction
+        .chars()
+        .chain(std::iter::repeat('0'))
+        .take(6)
+        .collect();
+    let round_up = fraction
+        .as_bytes()
+        .get(6)
+        .is_some_and(|&digit| digit >= b'5');
+    let magnitude = whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(1_000_000)?
+        .checked_add(micros_part.parse::<i64>().ok()?)?
+        .checked_add(i64::from(round_up))?;
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// NUMERIC text without the trailing zeros BigQuery pads to scale 9
@@ -373,6 +402,26 @@ fn plain_decimal(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A float would give the year 9999's microseconds only to about 30.
+    #[test]
+    fn a_timestamp_answered_as_float_seconds_keeps_every_microsecond() {
+        for (text, micros) in [
+            ("2.53402300799999999E11", 253_402_300_799_999_999),
+            ("1.767225600123456E9", 1_767_225_600_123_456),
+            ("-1.5E-6", -2),
+            ("1767225600.5", 1_767_225_600_500_000),
+            ("1.7672256E9", 1_767_225_600_000_000),
+            ("1767225600", 1_767_225_600),
+        ] {
+            assert_eq!(timestamp_cell(text), Some(micros), "{text}");
+        }
+        assert_eq!(
+            timestamp_cell("2026-01-01T00:00:00.000001Z"),
+            Some(1_767_225_600_000_001)
+        );
+        assert_eq!(timestamp_cell("soon"), None);
+    }
 
     #[test]
     fn a_numeric_answered_with_an_exponent_reads_as_plain_decimal_text() {
