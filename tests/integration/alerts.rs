@@ -1586,43 +1586,59 @@ fn data_dir_alerting(extra: &str) -> tempfile::TempDir {
     dir
 }
 
-/// A SIGHUP while an alert's post is in flight lets the post end before
-/// delivery starts again on the file's channels. Before, the reload cut
-/// the post short, and the new delivery posted the same alert again: its
-/// receiver, which had taken the first, got it twice.
-#[test]
-fn a_reload_while_a_post_is_in_flight_sends_the_alert_once() {
-    let receiver = Receiver::start(Answer::Slow(Duration::from_secs(3)));
+/// A data folder whose `slate.toml` sends `run_failed` alerts to `url`,
+/// each post given `timeout_secs`, and a plugin folder holding
+/// FaultyProcessor, which fails on the 2nd of a month.
+fn alerting_a_receiver(url: &str, timeout_secs: u32) -> (tempfile::TempDir, tempfile::TempDir) {
     let data = tempfile::tempdir().unwrap();
     use_shared_compiled_cache(data.path());
     std::fs::write(
         data.path().join("slate.toml"),
         format!(
-            "[alerts]\ntimeout_secs = 10\n[[alerts.channel]]\nname = \"ops\"\n\
-             kind = \"webhook\"\nurl = \"{}\"\nevents = [\"run_failed\"]\n",
-            receiver.url("hook")
+            "[alerts]\ntimeout_secs = {timeout_secs}\n[[alerts.channel]]\nname = \"ops\"\n\
+             kind = \"webhook\"\nurl = \"{url}\"\nevents = [\"run_failed\"]\n"
         ),
     )
     .unwrap();
-    let plugins = plugin_dir(&[components::FAULTY_PROCESSOR]);
-    let log_path = data.path().join("serve.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let args = ["--plugin-dir", plugins.path().to_str().unwrap()];
-    let server = Server::start_logging(data.path(), &args, log, "warn");
+    (data, plugin_dir(&[components::FAULTY_PROCESSOR]))
+}
 
+/// Fails FaultyProcessor on 2026-01-02 through `server`, which alerts.
+fn fail_a_run(server: &Server) {
     let (status, answer) = server.post(
         "/process-date",
         serde_json::json!({"processors": ["FaultyProcessor"], "analysis_date": "2026-01-02"}),
     );
     assert_eq!(status, 200, "{answer}");
+}
+
+/// A SIGHUP while an alert's post is in flight lets the post end before
+/// delivery starts again on the file's channels, and the server answers
+/// requests all the while. Before, the reload cut the post short, and
+/// the new delivery posted the same alert again: its receiver, which had
+/// taken the first, got it twice.
+#[test]
+fn a_reload_while_a_post_is_in_flight_sends_the_alert_once_and_serves_meanwhile() {
+    let receiver = Receiver::start(Answer::Slow(Duration::from_secs(5)));
+    let (data, plugins) = alerting_a_receiver(&receiver.url("hook"), 10);
+    let log_path = data.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let args = ["--plugin-dir", plugins.path().to_str().unwrap()];
+    let server = Server::start_logging(data.path(), &args, log, "warn");
+    let logged = |line: &str| std::fs::read_to_string(&log_path).unwrap().contains(line);
+
+    fail_a_run(&server);
     wait_until("the alert's post is in flight", || receiver.arrived() == 1);
     server.send_sighup();
-    wait_until("the server reloaded", || {
-        std::fs::read_to_string(&log_path)
-            .unwrap()
-            .contains("slate.toml reloaded")
-    });
-    wait_until("the post was answered", || receiver.received().len() == 1);
+    wait_until("the reload began", || logged("SIGHUP received"));
+    let (status, _) = server.get("/schedules");
+    assert_eq!(status, 200);
+    assert!(
+        receiver.received().is_empty() && !logged("slate.toml reloaded"),
+        "answered while the reload waited for the post"
+    );
+    wait_until("the server reloaded", || logged("slate.toml reloaded"));
+    assert_eq!(receiver.received().len(), 1, "the post ended first");
     // Time for a second post, were the alert to go again (delivery looks
     // each second).
     std::thread::sleep(Duration::from_secs(3));
@@ -1634,6 +1650,31 @@ fn a_reload_while_a_post_is_in_flight_sends_the_alert_once() {
     assert_eq!(receiver.arrived(), 1, "{:#?}", receiver.received());
     assert_eq!(run_failed(receiver.accepted()), 1);
     assert!(server.terminate().success());
+}
+
+/// A shutdown lets an alert post in flight end (within `timeout_secs`),
+/// but a second SIGTERM ends the wait at once, as it ends the grace
+/// period. Before, the server waited the post's whole timeout.
+#[test]
+fn a_second_sigterm_does_not_wait_for_an_alert_post_in_flight() {
+    let receiver = Receiver::start(Answer::Hang(Duration::from_secs(120)));
+    let (data, plugins) = alerting_a_receiver(&receiver.url("hook"), 60);
+    let args = ["--plugin-dir", plugins.path().to_str().unwrap()];
+    let mut server = Server::start(data.path(), &args);
+    fail_a_run(&server);
+    wait_until("the alert's post is in flight", || receiver.arrived() == 1);
+
+    server.send_sigterm();
+    std::thread::sleep(Duration::from_secs(1));
+    server.send_sigterm();
+
+    let began = std::time::Instant::now();
+    assert!(server.wait_for_exit().success());
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "it stopped at the second signal, not after the post's 60 s: {:?}",
+        began.elapsed()
+    );
 }
 
 #[test]

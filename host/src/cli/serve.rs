@@ -262,7 +262,8 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
             let _ = writeln!(out, "watching {} for .wasm files", dir.display());
         }
         let _ = out.flush();
-        let mut delivery = Delivery::start(&served, &config.settings().alerts)?;
+        let delivery =
+            tokio::sync::Mutex::new(Delivery::start(&served, &config.settings().alerts)?);
         let scheduling = tokio::spawn(scheduler.clone().run());
         let taking_tasks = tokio::spawn(slate::server::queue::follow(served.clone()));
         let following = tokio::spawn(slate::server::events::follow_ledger(served.clone()));
@@ -280,16 +281,51 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         tokio::pin!(serving);
         let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
             .context("cannot listen for SIGHUP")?;
+        let running = || Running {
+            served: &served,
+            config: &config,
+            scheduler: &scheduler,
+        };
+        // A reload waits for the alert posts in flight before delivery
+        // starts again: it goes on beside the serving, which must not stop
+        // accepting meanwhile. A SIGHUP during a reload is taken after it.
+        let mut reloading = None;
+        let mut reload_again = false;
         let served_out = loop {
             tokio::select! {
                 served_out = &mut serving => break served_out,
-                Some(()) = hangups.recv() => {
-                    let running = Running { served: &served, config: &config, scheduler: &scheduler };
-                    reload(options, &limits, running, &mut delivery).await;
+                Some(()) = hangups.recv() => match reloading {
+                    Some(_) => reload_again = true,
+                    None => {
+                        reloading = Some(Box::pin(reload(options, &limits, running(), &delivery)));
+                    }
+                },
+                () = async { reloading.as_mut().expect("a reload is going on").await },
+                    if reloading.is_some() =>
+                {
+                    reloading = None;
+                    if std::mem::take(&mut reload_again) {
+                        reloading = Some(Box::pin(reload(options, &limits, running(), &delivery)));
+                    }
                 }
             }
         };
-        delivery.stop().await;
+        // A reload cut short by the shutdown starts no delivery.
+        drop(reloading);
+        let mut delivery = delivery.into_inner();
+        // Posts in flight end first, unless told again or past the time
+        // the shutdown has for alerts.
+        let deadline = signals.delivery_deadline(grace);
+        let told_again = signals.count_reaches(2);
+        delivery
+            .stop_unless(async move {
+                let left = (deadline - Utc::now()).to_std().unwrap_or_default();
+                tokio::select! {
+                    () = told_again => {}
+                    () = tokio::time::sleep(left) => {}
+                }
+            })
+            .await;
         scheduling.abort();
         taking_tasks.abort();
         following.abort();
@@ -298,15 +334,18 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         // What the shutdown itself recorded (runs it stopped) goes out too,
         // waiting out a channel's rate limit as a command's end does.
         let deadline = signals.delivery_deadline(grace);
-        // Told again meanwhile, it stops waiting: one last pass.
+        // Told again, it stops at once: what is queued stays in the
+        // outbox, for the next start (or another host) to send.
         let delivered = tokio::select! {
-            delivered = super::alerts::drain_and_report(&deliverer, deadline) => delivered,
-            () = signals.count_reaches(2) => {
-                super::alerts::drain_and_report(&deliverer, Utc::now()).await
-            }
+            delivered = super::alerts::drain_and_report(&deliverer, deadline) => Some(delivered),
+            () = signals.count_reaches(2) => None,
         };
-        if let Err(error) = delivered {
-            tracing::warn!(%error, "alert delivery at shutdown failed");
+        match delivered {
+            Some(Err(error)) => tracing::warn!(%error, "alert delivery at shutdown failed"),
+            Some(Ok(_)) => {}
+            None => tracing::warn!(
+                "told again to stop: the alerts still queued go out at the next start"
+            ),
         }
         served_out?;
         anyhow::Ok(())
@@ -356,12 +395,19 @@ impl Delivery {
     /// as it goes again), each within `timeout_secs`; what is still in
     /// flight a few seconds past that is cut short.
     async fn stop(&mut self) {
+        self.stop_unless(std::future::pending()).await;
+    }
+
+    /// [`Delivery::stop`], cutting short what is in flight once
+    /// `cut_short` resolves (a second SIGTERM, the shutdown's deadline).
+    async fn stop_unless(&mut self, cut_short: impl Future<Output = ()>) {
         self.deliverer.stop();
         let bound = self.deliverer.config().timeout + Duration::from_secs(5);
-        if tokio::time::timeout(bound, &mut self.delivering)
-            .await
-            .is_err()
-        {
+        let ended = tokio::select! {
+            ended = tokio::time::timeout(bound, &mut self.delivering) => ended.is_ok(),
+            () = cut_short => false,
+        };
+        if !ended {
             self.delivering.abort();
             let _ = (&mut self.delivering).await;
         }
@@ -383,7 +429,7 @@ async fn reload(
     options: &HostOptions,
     limits: &LimitsConfig,
     running: Running<'_>,
-    delivery: &mut Delivery,
+    delivery: &tokio::sync::Mutex<Delivery>,
 ) {
     let refused = |error: &anyhow::Error| {
         tracing::error!(
@@ -400,6 +446,7 @@ async fn reload(
     };
     // The old delivery ends first: two deliverers of one host would both
     // hold its claim on a channel, and post the same messages.
+    let mut delivery = delivery.lock().await;
     delivery.stop().await;
     match Delivery::start(running.served, &settings.alerts) {
         Ok(started) => *delivery = started,
