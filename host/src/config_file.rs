@@ -121,25 +121,37 @@ pub fn from_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, TomlEr
     toml::from_str(text).map_err(|error| TomlError::new(text, &error))
 }
 
-/// `message` with each text value serde quotes in it (`string "..."`,
-/// as Rust escapes it) told as `a string` instead.
-fn without_quoted_texts(message: &str) -> String {
-    const QUOTED: &str = "string \"";
+/// `message` with each value serde quotes in it (`string "..."` as Rust
+/// escapes it, ``integer `5` ``, ``floating point `1.5` ``,
+/// ``unknown variant `...` ``) told without it: a value in `slate.toml`
+/// may be a secret written in the wrong place. Names of keys are kept.
+pub(crate) fn without_quoted_texts(message: &str) -> String {
+    const QUOTED: [(&str, char, &str); 5] = [
+        ("string \"", '"', "a string (not repeated)"),
+        ("integer `", '`', "an integer (not repeated)"),
+        ("floating point `", '`', "a number (not repeated)"),
+        ("character `", '`', "a character (not repeated)"),
+        ("unknown variant `", '`', "unknown variant (not repeated)"),
+    ];
     let mut told = String::with_capacity(message.len());
     let mut rest = message;
-    while let Some(at) = rest.find(QUOTED) {
+    while let Some((at, (opening, closing, instead))) = QUOTED
+        .iter()
+        .filter_map(|quoted| Some((rest.find(quoted.0)?, quoted)))
+        .min_by_key(|(at, _)| *at)
+    {
         told.push_str(&rest[..at]);
-        told.push_str("a string (not repeated)");
+        told.push_str(instead);
         let mut escaped = false;
-        let quoted = &rest[at + QUOTED.len()..];
+        let quoted = &rest[at + opening.len()..];
         let end = quoted
             .char_indices()
             .find(|&(_, c)| {
-                let closes = c == '"' && !escaped;
-                escaped = c == '\\' && !escaped;
+                let closes = c == *closing && !escaped;
+                escaped = *closing == '"' && c == '\\' && !escaped;
                 closes
             })
-            .map_or(quoted.len(), |(i, _)| i + 1);
+            .map_or(quoted.len(), |(i, c)| i + c.len_utf8());
         rest = &quoted[end..];
     }
     told.push_str(rest);
@@ -210,6 +222,14 @@ mod tests {
         assert_eq!(
             without_quoted_texts("string \"a\", then string \"b\\\\\" and 5"),
             "a string (not repeated), then a string (not repeated) and 5"
+        );
+        assert_eq!(
+            without_quoted_texts(
+                "invalid type: integer `99887766554433`, expected a string; unknown variant \
+                 `https://x/SECRET`, expected `slack` or `webhook`; unknown field `urll`"
+            ),
+            "invalid type: an integer (not repeated), expected a string; unknown variant (not \
+             repeated), expected `slack` or `webhook`; unknown field `urll`"
         );
     }
 }

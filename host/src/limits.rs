@@ -517,7 +517,7 @@ fn host_wide_key_problem(text: &str, error: &toml::de::Error) -> Option<LimitsPa
     Some(LimitsParseError::Key {
         line: line.unwrap_or(header) + 1,
         key,
-        message,
+        message: crate::config_file::without_quoted_texts(&message),
     })
 }
 
@@ -647,7 +647,7 @@ mod tests {
         assert_eq!(named, &path);
         assert_eq!(
             source.to_string(),
-            "line 2: [limits] memory_mib: invalid type: string \"lots\", expected u64"
+            "line 2: [limits] memory_mib: invalid type: a string (not repeated), expected u64"
         );
         assert_eq!(error.to_string(), path.display().to_string());
         // A directory where the file should be cannot be read.

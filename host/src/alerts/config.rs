@@ -147,6 +147,20 @@ pub enum AlertsSectionError {
         /// The variable.
         variable: String,
     },
+    /// `url_env` or a `headers_env` value that is no environment
+    /// variable's name: most likely the secret itself, so not repeated.
+    #[error(
+        "[[alerts.channel]] `{channel}` {key}: not the name of an environment variable \
+         (letters, digits and `_`, not starting with a digit); the value is not repeated, as \
+         it may be the secret itself: give a secret with `url` or `headers`, or its \
+         variable's name here"
+    )]
+    BadEnvName {
+        /// The channel.
+        channel: String,
+        /// The key: `url_env`, or `headers_env.NAME`.
+        key: String,
+    },
     /// A URL that is not a well-formed `http(s)://host...` (its value is
     /// not repeated: it is secret).
     #[error("[[alerts.channel]] `{channel}`: {problem} (the URL is not repeated: it is secret)")]
@@ -364,6 +378,25 @@ fn resolve_channel(
             variable: variable.to_string(),
         }),
     };
+    let variable_name = |key: String, variable: &str| {
+        let mut chars = variable.chars();
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        match first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            true => Ok(()),
+            false => Err(AlertsSectionError::BadEnvName {
+                channel: name.clone(),
+                key,
+            }),
+        }
+    };
+    if let Some(variable) = &section.url_env {
+        variable_name("url_env".into(), variable)?;
+    }
+    for (key, variable) in &section.headers_env {
+        variable_name(format!("headers_env.{key}"), variable)?;
+    }
     let url = match (section.url, section.url_env) {
         (Some(url), None) => url,
         (None, Some(variable)) => read_env(&variable)?,
@@ -457,8 +490,13 @@ fn check_url(url: &str) -> Result<(), String> {
 /// names the header, never its value.
 fn check_header(name: &str, value: &str) -> Result<(), String> {
     use reqwest::header::{HeaderName, HeaderValue};
-    HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| format!("{name:?} is not a valid HTTP header name"))?;
+    // Not repeated either: a whole header (`Authorization: Bearer ...`)
+    // written as the name carries its secret.
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        "a header's name is not a valid HTTP header name (letters, digits and `-`; a `:` or \
+         a space in it?); it is not repeated, as it may hold a secret"
+            .to_string()
+    })?;
     HeaderValue::from_str(value).map_err(|_| {
         format!(
             "the value of {name:?} is not a valid HTTP header value (a control character, or \
@@ -520,6 +558,47 @@ mod tests {
         assert!(!printed.contains("hunter2"), "{printed}");
     }
 
+    /// A secret written where its variable's name goes was printed as the
+    /// name of a variable not set, by `slate alerts` and `slate serve`.
+    #[test]
+    fn a_secret_given_as_a_variable_name_is_refused_without_repeating_it() {
+        for (line, key) in [
+            (
+                "url_env = \"https://hooks.example/T0/B0/SECRET1\"",
+                "url_env",
+            ),
+            (
+                "url_env = \"HOOK\"\nheaders_env = { Authorization = \"Bearer SECRET2\" }",
+                "headers_env.Authorization",
+            ),
+            ("url_env = \"1HOOK\"", "url_env"),
+        ] {
+            let text = format!("[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\n{line}\n");
+            for unset_allowed in [false, true] {
+                let error = AlertsConfig::parse_section(&text, env, unset_allowed)
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    error.starts_with(&format!(
+                        "[[alerts.channel]] `ops` {key}: not the name of an environment variable"
+                    )),
+                    "{error}"
+                );
+                assert!(
+                    !error.contains("SECRET") && !error.contains("1HOOK"),
+                    "{error}"
+                );
+            }
+        }
+        let named =
+            "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"_HOOK_2\"\n";
+        let error = AlertsConfig::parse(named, env).unwrap_err().to_string();
+        assert!(
+            error.contains("environment variable _HOOK_2 is not set"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn a_bad_channel_is_an_error_naming_it_and_what_is_wrong() {
         let cases = [
@@ -552,7 +631,7 @@ mod tests {
             (
                 "[[alerts.channel]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"https://x\"\n\
                  headers = { \"Bad Header\" = \"v\" }\n",
-                "`a` headers: \"Bad Header\" is not a valid HTTP header name",
+                "`a` headers: a header's name is not a valid HTTP header name",
             ),
             (
                 "[[alerts.channel]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"https://x\"\n\
@@ -571,7 +650,7 @@ mod tests {
             ),
             (
                 "[[alerts.channel]]\nname = \"a\"\nkind = \"pager\"\nurl = \"https://x\"\n",
-                "unknown variant `pager`",
+                "line 3, column 8: unknown variant (not repeated), expected `slack` or `webhook`",
             ),
             (
                 "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://x\"\n\

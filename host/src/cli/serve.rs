@@ -334,11 +334,17 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         // What the shutdown itself recorded (runs it stopped) goes out too,
         // waiting out a channel's rate limit as a command's end does.
         let deadline = signals.delivery_deadline(grace);
-        // Told again, it stops at once: what is queued stays in the
-        // outbox, for the next start (or another host) to send.
+        // Told again, it stops waiting: one last pass, of at most
+        // LAST_PASS (a post to a receiver that hangs is cut short), and
+        // what is queued stays in the outbox for the next start.
         let delivered = tokio::select! {
             delivered = super::alerts::drain_and_report(&deliverer, deadline) => Some(delivered),
-            () = signals.count_reaches(2) => None,
+            () = signals.count_reaches(2) => tokio::time::timeout(
+                LAST_PASS,
+                super::alerts::drain_and_report(&deliverer, Utc::now()),
+            )
+            .await
+            .ok(),
         };
         match delivered {
             Some(Err(error)) => tracing::warn!(%error, "alert delivery at shutdown failed"),
@@ -366,6 +372,9 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
 /// runs get to end ([`slate::server::STOP_WAIT`]), a shutdown ends within
 /// Kubernetes' default 30 s between SIGTERM and SIGKILL.
 const DELIVERY_AT_SHUTDOWN: chrono::TimeDelta = chrono::TimeDelta::seconds(8);
+
+/// How long the last delivery pass of a shutdown told twice may take.
+const LAST_PASS: Duration = Duration::from_secs(2);
 
 /// Alert delivery, with the no-rows sweep and the channel probes: what a
 /// reload starts again on the channels it reads.
