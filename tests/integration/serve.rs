@@ -804,11 +804,8 @@ async fn a_host_name_the_server_does_not_answer_to_is_refused_everywhere() {
 
     let listed = Served::configured(
         |c| {
-            c.allowed_hosts = slate::server::AllowedHosts::for_listener(
-                [127, 0, 0, 1].into(),
-                &["slate.example.com".into()],
-            )
-            .unwrap()
+            c.allowed_hosts =
+                slate::server::AllowedHosts::listed(&["slate.example.com".into()]).unwrap()
         },
         None,
     );

@@ -28,7 +28,7 @@ pub struct ServeArgs {
     /// The address to listen on, IP:PORT or HOST:PORT (`localhost:8080`);
     /// port 0 picks a free port (printed at start).
     #[arg(long, env = "SLATE_LISTEN", default_value = "127.0.0.1:8080", value_parser = listen_address)]
-    listen: SocketAddr,
+    listen: ListenAddress,
     /// How many runs may execute at once (1 to 256).
     #[arg(long, env = "SLATE_WORKERS", default_value_t = 4, value_parser = super::concurrent_runs)]
     workers: usize,
@@ -48,11 +48,10 @@ pub struct ServeArgs {
     #[arg(long)]
     protect_reads: bool,
     /// A host name the server is reached by (repeat it, or separate names
-    /// by commas; `*.example.com` for every name below; `*` for any).
-    /// Listening on a loopback address, the server answers only to IP
-    /// addresses, `localhost` and these names, so that no page of another
-    /// site can read it through DNS rebinding; listening elsewhere, to any
-    /// name unless some are given.
+    /// by commas; `*.example.com` for every name below; `*` for any). The
+    /// server answers only to IP addresses, `localhost`, the name
+    /// `--listen` gives and these names, so that no page of another site
+    /// can read it through DNS rebinding.
     #[arg(
         long = "allowed-host",
         env = "SLATE_ALLOWED_HOSTS",
@@ -171,8 +170,10 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
     }
     let mut config = ServerConfig::new(BearerToken::new(&secret));
     config.protect_reads = args.protect_reads;
-    config.allowed_hosts = AllowedHosts::for_listener(args.listen.ip(), &args.allowed_hosts)
-        .map_err(|e| UsageError(e.to_string()))?;
+    let listed: Vec<String> = (args.allowed_hosts.iter().cloned())
+        .chain(args.listen.name.clone())
+        .collect();
+    config.allowed_hosts = AllowedHosts::listed(&listed).map_err(|e| UsageError(e.to_string()))?;
     // Below a few hundred bytes no request body fits: every POST would be
     // a 413.
     if !(MIN_BODY_BYTES..=MAX_BODY_BYTES).contains(&args.max_body_bytes) {
@@ -250,9 +251,9 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         .map(|dir| watch::spawn(served.clone(), dir, stop_watching.clone()));
     let registry_follower = ServedHost::follow_registry(served.clone(), stop_watching.clone());
     let outcome = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.listen)
+        let listener = tokio::net::TcpListener::bind(args.listen.address)
             .await
-            .with_context(|| format!("cannot listen on {}", args.listen))?;
+            .with_context(|| format!("cannot listen on {}", args.listen.address))?;
         let address = listener.local_addr()?;
         // Whoever started the server may have stopped reading its output:
         // that must not stop the server.
@@ -605,9 +606,20 @@ fn same_folder(a: &std::path::Path, b: &std::path::Path) -> bool {
 
 /// `--listen`: IP:PORT, or HOST:PORT resolved, its IPv4 address first
 /// (`localhost:8080` listens on 127.0.0.1:8080).
-fn listen_address(text: &str) -> Result<SocketAddr, String> {
+/// What `--listen` gives: the address, and the host name it was given
+/// by, if any (`localhost:8080`), which the server then answers to.
+#[derive(Debug, Clone)]
+struct ListenAddress {
+    address: SocketAddr,
+    name: Option<String>,
+}
+
+fn listen_address(text: &str) -> Result<ListenAddress, String> {
     if let Ok(address) = text.parse() {
-        return Ok(address);
+        return Ok(ListenAddress {
+            address,
+            name: None,
+        });
     }
     let no_address = |why: String| {
         format!("`{text}` is no address to listen on ({why}): give IP:PORT or HOST:PORT")
@@ -615,9 +627,13 @@ fn listen_address(text: &str) -> Result<SocketAddr, String> {
     let resolved: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
         .map_err(|e| no_address(e.to_string()))?
         .collect();
-    (resolved.iter().find(|a| a.is_ipv4()).or(resolved.first()))
+    let address = (resolved.iter().find(|a| a.is_ipv4()).or(resolved.first()))
         .copied()
-        .ok_or_else(|| no_address("it resolves to no address".to_string()))
+        .ok_or_else(|| no_address("it resolves to no address".to_string()))?;
+    Ok(ListenAddress {
+        address,
+        name: text.rsplit_once(':').map(|(name, _)| name.to_string()),
+    })
 }
 
 #[cfg(test)]
@@ -626,16 +642,16 @@ mod tests {
 
     #[test]
     fn listen_takes_an_ip_and_port_or_a_host_name_and_port() {
-        assert_eq!(
-            listen_address("127.0.0.1:0").unwrap().to_string(),
-            "127.0.0.1:0"
-        );
-        assert_eq!(
-            listen_address("[::1]:8080").unwrap().to_string(),
-            "[::1]:8080"
-        );
+        let address = |text: &str| listen_address(text).unwrap().address.to_string();
+        assert_eq!(address("127.0.0.1:0"), "127.0.0.1:0");
+        assert_eq!(address("[::1]:8080"), "[::1]:8080");
+        assert_eq!(listen_address("[::1]:8080").unwrap().name, None);
         let local = listen_address("localhost:8080").unwrap();
-        assert!(local.ip().is_loopback() && local.port() == 8080, "{local}");
+        assert!(
+            local.address.ip().is_loopback() && local.address.port() == 8080,
+            "{local:?}"
+        );
+        assert_eq!(local.name.as_deref(), Some("localhost"), "answered to");
         for bad in ["localhost", "8080", "no such host.invalid:80", ""] {
             let error = listen_address(bad).unwrap_err();
             assert!(

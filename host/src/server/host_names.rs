@@ -1,14 +1,15 @@
 //! Which `Host` a server answers to, against DNS rebinding.
 //!
-//! A page on another site can point a name of its own at 127.0.0.1 and
-//! then read whatever a server on the user's machine answers to that name:
-//! the browser thinks it talks to the page's own site. Such a request
-//! always carries the page's name in `Host`. So a server listening on a
-//! loopback address answers only to names that cannot be rebound: an IP
-//! address, `localhost` (and `*.localhost`, which browsers keep on the
-//! machine), and the names its operator lists (`--allowed-host`). A server
-//! listening on another address answers to any name, unless names are
-//! listed: then to those alone (with the addresses and `localhost`).
+//! A page on another site can point a name of its own at 127.0.0.1 (or
+//! at any address the browser's machine reaches) and then read whatever a
+//! server there answers to that name: the browser thinks it talks to the
+//! page's own site. Such a request always carries the page's name in
+//! `Host`. So a server answers only to names that cannot be rebound: an
+//! IP address, `localhost` (and `*.localhost`, which browsers keep on the
+//! machine), and the names its operator lists (`--allowed-host`, the
+//! name `--listen` was given among them), or to any name when told so
+//! (`*`). This holds on every address it listens on: one listening on
+//! 0.0.0.0 is reached through loopback too.
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -46,22 +47,19 @@ impl AllowedHosts {
         }
     }
 
-    /// What a server listening on `listen` answers to, given the names
-    /// its operator listed (`*` for any): on a loopback address, the
-    /// names that cannot be rebound and the listed ones; elsewhere, any
-    /// name unless some are listed.
-    pub fn for_listener(listen: std::net::IpAddr, listed: &[String]) -> Result<Self, BadHostName> {
+    /// What a server answers to, given the names its operator listed
+    /// (`*` for any; an empty entry, from a trailing comma or an empty
+    /// variable, lists nothing): IP addresses, `localhost`, and these.
+    pub fn listed(listed: &[String]) -> Result<Self, BadHostName> {
         let mut names = Vec::with_capacity(listed.len());
-        for name in listed {
-            if name == "*" {
-                return Ok(Self::any());
+        for name in listed.iter().map(|name| name.trim()) {
+            match name {
+                "" => {}
+                "*" => return Ok(Self::any()),
+                name => names.push(checked_name(name)?),
             }
-            names.push(checked_name(name)?);
         }
-        Ok(AllowedHosts {
-            any: names.is_empty() && !listen.is_loopback(),
-            names,
-        })
+        Ok(AllowedHosts { any: false, names })
     }
 
     /// Whether a request whose `Host` (or HTTP/2 authority) is `authority`
@@ -116,14 +114,25 @@ fn checked_name(name: &str) -> Result<String, BadHostName> {
     Ok(lowered)
 }
 
-/// The host of an authority (`name`, `name:port`, `[v6]:port`), lower
-/// case and without a trailing dot; `None` when it is no authority.
+/// The host of an authority (`name`, `name:port`, `[v6]`, `[v6]:port`),
+/// lower case and without a trailing dot; `None` when it is no authority
+/// (a port that is no number, text after `]`, a colon in a name).
 fn host_of(authority: &str) -> Option<String> {
+    let port_ok = |port: &str| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
     let host = match authority.strip_prefix('[') {
-        Some(bracketed) => &authority[..bracketed.find(']')? + 2],
-        None => authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, _port)| host),
+        Some(bracketed) => {
+            let close = bracketed.find(']')?;
+            let after = &bracketed[close + 1..];
+            if !(after.is_empty() || after.strip_prefix(':').is_some_and(port_ok)) {
+                return None;
+            }
+            &authority[..close + 2]
+        }
+        None => match authority.split_once(':') {
+            Some((host, port)) if port_ok(port) => host,
+            Some(_) => return None,
+            None => authority,
+        },
     };
     let host = host.trim_end_matches('.');
     (!host.is_empty()).then(|| host.to_ascii_lowercase())
@@ -187,18 +196,19 @@ pub async fn refuse_other_hosts(
 mod tests {
     use super::*;
 
-    fn loopback(listed: &[&str]) -> AllowedHosts {
+    fn listing(listed: &[&str]) -> AllowedHosts {
         let listed: Vec<String> = listed.iter().map(|s| s.to_string()).collect();
-        AllowedHosts::for_listener([127, 0, 0, 1].into(), &listed).unwrap()
+        AllowedHosts::listed(&listed).unwrap()
     }
 
     #[test]
-    fn a_loopback_server_answers_to_addresses_and_localhost_only() {
-        let allowed = loopback(&[]);
+    fn a_server_answers_to_addresses_and_localhost_only() {
+        let allowed = listing(&[]);
         for host in [
             "127.0.0.1:8080",
             "127.0.0.1",
             "[::1]:8080",
+            "[::1]",
             "localhost:8080",
             "LOCALHOST.",
             "dash.localhost:8080",
@@ -211,6 +221,12 @@ mod tests {
             "localhost.evil.example",
             "127.0.0.1.nip.io:8080",
             "[::1",
+            "[::1]evil.example",
+            "[::1]:x@evil.example",
+            "localhost:evil",
+            "127.0.0.1:abc",
+            "127.0.0.1:",
+            "::1",
             "",
             ":8080",
         ] {
@@ -220,7 +236,7 @@ mod tests {
 
     #[test]
     fn listed_names_are_answered_with_any_port_or_case() {
-        let allowed = loopback(&["Slate.Example.com", "*.internal"]);
+        let allowed = listing(&["Slate.Example.com", "*.internal", ""]);
         assert!(allowed.allows("slate.example.com:8080"));
         assert!(allowed.allows("SLATE.example.com."));
         assert!(allowed.allows("a.b.internal"));
@@ -230,25 +246,17 @@ mod tests {
     }
 
     #[test]
-    fn another_address_answers_any_name_unless_names_are_listed() {
-        let everywhere = std::net::IpAddr::from([0, 0, 0, 0]);
-        let open = AllowedHosts::for_listener(everywhere, &[]).unwrap();
-        assert!(open.allows("slate.example.com"));
-        let listed = AllowedHosts::for_listener(everywhere, &["slate.example.com".into()]).unwrap();
-        assert!(listed.allows("slate.example.com"));
-        assert!(listed.allows("192.168.1.4:8080"));
-        assert!(!listed.allows("evil.example"));
-        assert_eq!(
-            AllowedHosts::for_listener([127, 0, 0, 1].into(), &["*".into()]).unwrap(),
-            AllowedHosts::any()
-        );
+    fn a_star_answers_any_name_and_empty_entries_list_nothing() {
+        assert_eq!(listing(&["a.example", "*"]), AllowedHosts::any());
+        assert!(listing(&["*"]).allows("evil.example"));
+        assert_eq!(listing(&["", " "]), listing(&[]));
     }
 
     #[test]
     fn a_name_that_is_no_host_name_is_refused_with_its_reason() {
         for (name, reason) in [
-            ("", "give a host name"),
             (".", "give a host name"),
+            ("[::1]", "without a scheme, a port"),
             ("*.", "dot-separated labels"),
             ("http://slate.example.com", "without a scheme"),
             ("slate.example.com:8080", "without a scheme, a port"),
@@ -256,8 +264,7 @@ mod tests {
             ("slate example", "dot-separated labels"),
             ("a.*.example", "dot-separated labels"),
         ] {
-            let error =
-                AllowedHosts::for_listener([127, 0, 0, 1].into(), &[name.into()]).unwrap_err();
+            let error = AllowedHosts::listed(&[name.into()]).unwrap_err();
             assert!(error.to_string().contains(reason), "{name}: {error}");
         }
     }
