@@ -151,7 +151,11 @@ pub fn describe_value(value: &Value) -> String {
     let described = match value {
         Value::Null => "null".to_string(),
         // As written: parsed, `2^70` would read 1.1805916207174113e+21.
-        Value::Scalar(Scalar::Json(text)) => format!("JSON {text}"),
+        // Its white space may hold line feeds and carriage returns, which
+        // would break the message's line, or draw over it: escaped.
+        Value::Scalar(Scalar::Json(text)) => {
+            format!("JSON {}", crate::printable::one_line(text))
+        }
         Value::Scalar(s) => format!("{} {}", scalar_type_name(s), scalar_json(s)),
         Value::Repeated(items) => format!("list of {} {}", items.len(), list_json_text(items)),
     };
@@ -477,6 +481,12 @@ mod tests {
         assert_eq!(
             describe_value(&Value::Repeated(vec![two_to_the_70, Scalar::Int64(1)])),
             "list of 2 [1180591620717411303424,1]"
+        );
+        // White space of the JSON text that would break or rewrite the line.
+        let spaced = Scalar::Json(" {\"a\":\r\n 1}\n".into());
+        assert_eq!(
+            describe_value(&Value::Scalar(spaced)),
+            "JSON  {\"a\":\\r\\n 1}\\n"
         );
     }
 
