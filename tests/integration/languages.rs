@@ -210,11 +210,15 @@ fn built(name: &str, guest: &Guest) -> PathBuf {
 
 /// `slate build SOURCE -o OUTPUT` with `guest`'s tool, which must succeed;
 /// it says on stderr how long the build took.
+/// Given as a path relative to where `slate` runs, as a user in the
+/// folder above types it: before, a Rust crate's build then looked for
+/// its output below a path taken twice.
 fn slate_build(source: &Path, output: &Path, guest: &Guest) {
     let started = std::time::Instant::now();
     let build = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .current_dir(source.parent().unwrap())
         .arg("build")
-        .arg(source)
+        .arg(source.file_name().unwrap())
         .arg("--output")
         .arg(output)
         .env(guest.toolchain.variable, &guest.tool)

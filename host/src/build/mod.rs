@@ -169,6 +169,9 @@ impl Project {
     /// otherwise the language its entry file shows, bundling the entry file
     /// and `schema.json`. Every listed file must exist inside `dir`.
     pub fn open(dir: &Path) -> Result<Project, BuildError> {
+        // Absolute: the tools run in the folder, and a relative path given
+        // to them (cargo's `--target-dir`) would be read from there.
+        let dir = &std::path::absolute(dir).map_err(io(dir))?;
         let manifest_path = dir.join(MANIFEST);
         let (language, files) = if manifest_path.is_file() {
             let text = std::fs::read_to_string(&manifest_path).map_err(io(&manifest_path))?;
@@ -487,6 +490,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_files(dir.path(), files).unwrap();
         dir
+    }
+
+    /// The tools run in the folder: a relative path handed to them
+    /// (cargo's `--target-dir`) would be read from there, and the Rust
+    /// build then looked for its output below the path taken twice.
+    #[test]
+    fn a_folder_given_by_a_relative_path_is_opened_by_its_absolute_one() {
+        let dir = tempfile::tempdir_in(".").unwrap();
+        write_files(dir.path(), &[("Cargo.toml", ""), ("schema.json", "[]")]).unwrap();
+        let here = std::env::current_dir().unwrap();
+        let relative = dir.path().strip_prefix(&here).unwrap_or(dir.path());
+        let project = Project::open(relative).unwrap();
+        assert!(project.dir.is_absolute(), "{}", project.dir.display());
+        assert_eq!(project.dir, here.join(relative));
     }
 
     #[test]
