@@ -604,8 +604,6 @@ fn same_folder(a: &std::path::Path, b: &std::path::Path) -> bool {
     }
 }
 
-/// `--listen`: IP:PORT, or HOST:PORT resolved, its IPv4 address first
-/// (`localhost:8080` listens on 127.0.0.1:8080).
 /// What `--listen` gives: the address, and the host name it was given
 /// by, if any (`localhost:8080`), which the server then answers to.
 #[derive(Debug, Clone)]
@@ -614,6 +612,8 @@ struct ListenAddress {
     name: Option<String>,
 }
 
+/// `--listen`: IP:PORT, or HOST:PORT resolved, its IPv4 address first
+/// (`localhost:8080` listens on 127.0.0.1:8080).
 fn listen_address(text: &str) -> Result<ListenAddress, String> {
     if let Ok(address) = text.parse() {
         return Ok(ListenAddress {
