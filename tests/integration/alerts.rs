@@ -1677,6 +1677,75 @@ fn a_second_sigterm_does_not_wait_for_an_alert_post_in_flight() {
     );
 }
 
+/// A shutdown ends by the time it has for alerts (8 s past the grace
+/// period), whatever `timeout_secs` lets a post take: a post in flight
+/// then is cut, and no pass starts after it. Before, the drain that
+/// followed sent the cut post again and waited its whole timeout.
+#[test]
+fn a_shutdown_ends_by_its_alert_deadline_whatever_a_post_may_take() {
+    let receiver = Receiver::start(Answer::Hang(Duration::from_secs(120)));
+    let (data, plugins) = alerting_a_receiver(&receiver.url("hook"), 60);
+    let args = [
+        "--plugin-dir",
+        plugins.path().to_str().unwrap(),
+        "--grace-secs",
+        "1",
+    ];
+    let server = Server::start(data.path(), &args);
+    fail_a_run(&server);
+    wait_until("the alert's post is in flight", || receiver.arrived() == 1);
+
+    let began = std::time::Instant::now();
+    assert!(server.terminate().success());
+
+    assert!(
+        began.elapsed() < Duration::from_secs(25),
+        "it stopped at the 1 s grace + 8 s, not after the post's 60 s: {:?}",
+        began.elapsed()
+    );
+    assert_eq!(receiver.arrived(), 1, "the cut post was not sent again");
+}
+
+/// Once a shutdown began, SIGHUP is not taken: a reload would start a
+/// delivery on the file's channels while the shutdown drains. Before, it
+/// was reloaded, and its new channel posted to as the server stopped.
+#[test]
+fn a_sighup_during_a_shutdown_is_ignored() {
+    let receiver = Receiver::start(Answer::Ok);
+    let (data, plugins) = crate::serve_process::slow_processor_folders();
+    let log_path = data.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let args = [
+        "--plugin-dir",
+        plugins.path().to_str().unwrap(),
+        "--grace-secs",
+        "30",
+    ];
+    let mut server = Server::start_logging(data.path(), &args, log, "warn");
+    server.start_spinning_run();
+    let said = || std::fs::read_to_string(&log_path).unwrap();
+    server.send_sigterm();
+    wait_until("the shutdown began", || said().contains("shutting down"));
+    std::fs::write(
+        data.path().join("slate.toml"),
+        format!(
+            "[[alerts.channel]]\nname = \"late\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+            receiver.url("hook")
+        ),
+    )
+    .unwrap();
+
+    server.send_sighup();
+
+    wait_until("the SIGHUP was ignored", || {
+        said().contains("SIGHUP ignored: the server is shutting down")
+    });
+    server.send_sigterm();
+    assert!(server.wait_for_exit().success());
+    assert!(!said().contains("slate.toml reloaded"), "{}", said());
+    assert!(receiver.received().is_empty(), "{:#?}", receiver.received());
+}
+
 #[test]
 fn a_command_killed_before_delivery_delivers_after_restart_exactly_once() {
     let receiver = Receiver::start(Answer::Hang(Duration::from_secs(20)));

@@ -289,15 +289,24 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         };
         // A reload waits for the alert posts in flight before delivery
         // starts again: it goes on beside the serving, which must not stop
-        // accepting meanwhile. A SIGHUP during a reload is taken after it.
+        // accepting meanwhile. A SIGHUP during a reload is taken after it;
+        // once a shutdown began, none is, and a reload going on then is
+        // dropped: it would start a delivery the shutdown then stops.
         let mut reloading = None;
         let mut reload_again = false;
+        let mut shutting_down = false;
         let served_out = loop {
             tokio::select! {
                 served_out = &mut serving => break served_out,
-                Some(()) = hangups.recv() => match reloading {
-                    Some(_) => reload_again = true,
-                    None => {
+                () = signals.count_reaches(1), if !shutting_down => {
+                    shutting_down = true;
+                    reloading = None;
+                    reload_again = false;
+                }
+                Some(()) = hangups.recv() => match (shutting_down, &reloading) {
+                    (true, _) => tracing::warn!("SIGHUP ignored: the server is shutting down"),
+                    (false, Some(_)) => reload_again = true,
+                    (false, None) => {
                         reloading = Some(Box::pin(reload(options, &limits, running(), &delivery)));
                     }
                 },
@@ -311,19 +320,18 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
                 }
             }
         };
-        // A reload cut short by the shutdown starts no delivery.
         drop(reloading);
         let mut delivery = delivery.into_inner();
-        // Posts in flight end first, unless told again or past the time
-        // the shutdown has for alerts.
+        // The shutdown has until its deadline for alerts (or until told
+        // again): the posts in flight end first, then what is queued goes.
         let deadline = signals.delivery_deadline(grace);
+        let until = |at: DateTime<Utc>| tokio::time::sleep((at - Utc::now()).to_std().unwrap_or_default());
         let told_again = signals.count_reaches(2);
-        delivery
-            .stop_unless(async move {
-                let left = (deadline - Utc::now()).to_std().unwrap_or_default();
+        let posts_ended = delivery
+            .stop_unless(async {
                 tokio::select! {
                     () = told_again => {}
-                    () = tokio::time::sleep(left) => {}
+                    () = until(deadline) => {}
                 }
             })
             .await;
@@ -333,25 +341,32 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         announcing.abort();
         let deliverer = delivery.deliverer;
         // What the shutdown itself recorded (runs it stopped) goes out too,
-        // waiting out a channel's rate limit as a command's end does.
-        let deadline = signals.delivery_deadline(grace);
-        // Told again, it stops waiting: one last pass, of at most
-        // LAST_PASS (a post to a receiver that hangs is cut short), and
-        // what is queued stays in the outbox for the next start.
-        let delivered = tokio::select! {
-            delivered = super::alerts::drain_and_report(&deliverer, deadline) => Some(delivered),
-            () = signals.count_reaches(2) => tokio::time::timeout(
-                LAST_PASS,
-                super::alerts::drain_and_report(&deliverer, Utc::now()),
-            )
-            .await
-            .ok(),
+        // waiting out a channel's rate limit as a command's end does, but
+        // never past the deadline: a post begun just before it is cut
+        // there, not let run its whole timeout. After a post was cut short
+        // no pass starts (it would send that post again, past the time):
+        // what is queued stays in the outbox for the next start. Told
+        // again, it makes one last pass, of at most LAST_PASS.
+        let last_pass_at = deadline.max(Utc::now() + chrono::Duration::from_std(LAST_PASS).unwrap_or_default());
+        let delivered = match posts_ended {
+            false => None,
+            true => tokio::select! {
+                delivered = super::alerts::drain_and_report(&deliverer, deadline) => Some(delivered),
+                () = until(last_pass_at) => None,
+                () = signals.count_reaches(2) => tokio::time::timeout(
+                    LAST_PASS,
+                    super::alerts::drain_and_report(&deliverer, Utc::now()),
+                )
+                .await
+                .ok(),
+            },
         };
         match delivered {
             Some(Err(error)) => tracing::warn!(%error, "alert delivery at shutdown failed"),
             Some(Ok(_)) => {}
             None => tracing::warn!(
-                "told again to stop: the alerts still queued go out at the next start"
+                "alert delivery cut short by the shutdown: the alerts still queued go out at \
+                 the next start"
             ),
         }
         served_out?;
@@ -405,12 +420,13 @@ impl Delivery {
     /// as it goes again), each within `timeout_secs`; what is still in
     /// flight a few seconds past that is cut short.
     async fn stop(&mut self) {
-        self.stop_unless(std::future::pending()).await;
+        let _ = self.stop_unless(std::future::pending()).await;
     }
 
     /// [`Delivery::stop`], cutting short what is in flight once
-    /// `cut_short` resolves (a second SIGTERM, the shutdown's deadline).
-    async fn stop_unless(&mut self, cut_short: impl Future<Output = ()>) {
+    /// `cut_short` resolves (a second SIGTERM, the shutdown's deadline):
+    /// whether it ended without being cut short.
+    async fn stop_unless(&mut self, cut_short: impl Future<Output = ()>) -> bool {
         self.deliverer.stop();
         let bound = self.deliverer.config().timeout + Duration::from_secs(5);
         let ended = tokio::select! {
@@ -421,6 +437,7 @@ impl Delivery {
             self.delivering.abort();
             let _ = (&mut self.delivering).await;
         }
+        ended
     }
 }
 
