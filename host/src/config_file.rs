@@ -144,14 +144,20 @@ pub(crate) fn without_quoted_texts(message: &str) -> String {
         told.push_str(instead);
         let mut escaped = false;
         let quoted = &rest[at + opening.len()..];
-        let end = quoted
-            .char_indices()
-            .find(|&(_, c)| {
-                let closes = c == *closing && !escaped;
-                escaped = *closing == '"' && c == '\\' && !escaped;
-                closes
-            })
-            .map_or(quoted.len(), |(i, c)| i + c.len_utf8());
+        // serde escapes no backtick inside backticks: such a value ends
+        // where the message goes on (`, expected ...`), if it does.
+        let end = match (*closing, quoted.find("`, expected")) {
+            ('`', Some(at)) => Some(at + 1),
+            _ => quoted
+                .char_indices()
+                .find(|&(_, c)| {
+                    let closes = c == *closing && !escaped;
+                    escaped = *closing == '"' && c == '\\' && !escaped;
+                    closes
+                })
+                .map(|(i, c)| i + c.len_utf8()),
+        }
+        .unwrap_or(quoted.len());
         rest = &quoted[end..];
     }
     told.push_str(rest);
@@ -230,6 +236,10 @@ mod tests {
             ),
             "invalid type: an integer (not repeated), expected a string; unknown variant (not \
              repeated), expected `slack` or `webhook`; unknown field `urll`"
+        );
+        assert_eq!(
+            without_quoted_texts("unknown variant `a`SECRET`b`, expected `slack` or `webhook`"),
+            "unknown variant (not repeated), expected `slack` or `webhook`"
         );
     }
 }

@@ -395,7 +395,16 @@ fn resolve_channel(
         variable_name("url_env".into(), variable)?;
     }
     for (key, variable) in &section.headers_env {
-        variable_name(format!("headers_env.{key}"), variable)?;
+        // The header's name only if it is one: a whole header written as
+        // the name would carry its secret.
+        let named = reqwest::header::HeaderName::from_bytes(key.as_bytes()).is_ok();
+        variable_name(
+            match named {
+                true => format!("headers_env.{key}"),
+                false => "headers_env".to_string(),
+            },
+            variable,
+        )?;
     }
     let url = match (section.url, section.url_env) {
         (Some(url), None) => url,
@@ -441,12 +450,12 @@ fn resolve_channel(
         .iter()
         .map(|event| event.parse::<EventKind>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| toml_error(&name, "events", &e))?;
+        .map_err(|e| toml_error(&name, "events", &unrepeated(&e)))?;
     let min_severity = section
         .min_severity
         .map(|s| s.parse::<Severity>())
         .transpose()
-        .map_err(|e| toml_error(&name, "min_severity", &e))?
+        .map_err(|e| toml_error(&name, "min_severity", &unrepeated(&e)))?
         .unwrap_or(Severity::Info);
     let max_per_minute = section.max_per_minute.unwrap_or(6);
     let dead_after_failures = section.dead_after_failures.unwrap_or(5);
@@ -504,6 +513,15 @@ fn check_header(name: &str, value: &str) -> Result<(), String> {
         )
     })?;
     Ok(())
+}
+
+/// What a channel's value that names nothing is told as: without the
+/// value, which in a channel may be a secret written in the wrong place.
+fn unrepeated(error: &crate::runs::UnknownName) -> String {
+    format!(
+        "a value is not one of: {} (it is not repeated, as it may be a secret)",
+        error.choices.join(", ")
+    )
 }
 
 fn toml_error(channel: &str, key: &str, error: &dyn fmt::Display) -> AlertsSectionError {
@@ -572,6 +590,10 @@ mod tests {
                 "headers_env.Authorization",
             ),
             ("url_env = \"1HOOK\"", "url_env"),
+            (
+                "url_env = \"HOOK\"\nheaders_env = { \"Authorization: Bearer SECRET3\" = \"x-y\" }",
+                "headers_env",
+            ),
         ] {
             let text = format!("[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\n{line}\n");
             for unset_allowed in [false, true] {
@@ -589,6 +611,23 @@ mod tests {
                     "{error}"
                 );
             }
+        }
+        // Nor is a secret written as an event or a severity.
+        for (line, key) in [
+            ("events = [\"https://hooks.example/SECRET4\"]", "events"),
+            ("min_severity = \"Bearer SECRET5\"", "min_severity"),
+        ] {
+            let text = format!(
+                "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"HOOK\"\n{line}\n"
+            );
+            let error = AlertsConfig::parse(&text, env).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!(
+                    "[[alerts.channel]] `ops` {key}: a value is not one of"
+                )),
+                "{error}"
+            );
+            assert!(!error.contains("SECRET"), "{error}");
         }
         let named =
             "[[alerts.channel]]\nname = \"ops\"\nkind = \"webhook\"\nurl_env = \"_HOOK_2\"\n";
@@ -641,7 +680,7 @@ mod tests {
             (
                 "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://x\"\n\
                  events = [\"exploded\"]\n",
-                "`a` events: `exploded` is not one of: run_failed",
+                "`a` events: a value is not one of: run_failed",
             ),
             (
                 "[[alerts.channel]]\nname = \"a\"\nkind = \"slack\"\nurl = \"https://x\"\n\
