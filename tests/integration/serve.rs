@@ -791,6 +791,16 @@ async fn a_host_name_the_server_does_not_answer_to_is_refused_everywhere() {
         let (status, body) = served.call(with_host("/runs", host)).await;
         assert_eq!(status, StatusCode::OK, "{host}: {body}");
     }
+    // An absolute-form target names the host the request is for, whatever
+    // the header says.
+    let (status, _) = served
+        .call(with_host("http://rebound.example/runs", "127.0.0.1"))
+        .await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    let (status, _) = served
+        .call(with_host("http://localhost:8080/runs", "127.0.0.1"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let request = Request::get("/runs")
         .header(header::HOST, "127.0.0.1")
         .header(header::HOST, "rebound.example")

@@ -647,10 +647,13 @@ fn listen_address(text: &str) -> Result<ListenAddress, String> {
     let address = (resolved.iter().find(|a| a.is_ipv4()).or(resolved.first()))
         .copied()
         .ok_or_else(|| no_address("it resolves to no address".to_string()))?;
-    Ok(ListenAddress {
-        address,
-        name: text.rsplit_once(':').map(|(name, _)| name.to_string()),
-    })
+    // The name it was given by, unless that was an address (`::1:8080`).
+    let name = text
+        .rsplit_once(':')
+        .map(|(host, _)| host.trim_start_matches('[').trim_end_matches(']'))
+        .filter(|host| host.parse::<std::net::IpAddr>().is_err())
+        .map(str::to_string);
+    Ok(ListenAddress { address, name })
 }
 
 #[cfg(test)]
@@ -669,6 +672,9 @@ mod tests {
             "{local:?}"
         );
         assert_eq!(local.name.as_deref(), Some("localhost"), "answered to");
+        let unbracketed = listen_address("::1:8080").unwrap();
+        assert_eq!(unbracketed.address.to_string(), "[::1]:8080");
+        assert_eq!(unbracketed.name, None, "an address is no name");
         for bad in ["localhost", "8080", "no such host.invalid:80", ""] {
             let error = listen_address(bad).unwrap_err();
             assert!(

@@ -71,7 +71,14 @@ impl AllowedHosts {
         let Some(name) = host_of(authority) else {
             return false;
         };
-        if is_address(&name) || name == "localhost" || name.ends_with(".localhost") {
+        if is_address(&name) {
+            return true;
+        }
+        let label_character = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+        if !name.bytes().all(label_character) {
+            return false;
+        }
+        if name == "localhost" || name.ends_with(".localhost") {
             return true;
         }
         self.names
@@ -118,7 +125,8 @@ fn checked_name(name: &str) -> Result<String, BadHostName> {
 /// lower case and without a trailing dot; `None` when it is no authority
 /// (a port that is no number, text after `]`, a colon in a name).
 fn host_of(authority: &str) -> Option<String> {
-    let port_ok = |port: &str| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    let port_ok =
+        |port: &str| port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok();
     let host = match authority.strip_prefix('[') {
         Some(bracketed) => {
             let close = bracketed.find(']')?;
@@ -164,18 +172,21 @@ pub async fn refuse_other_hosts(
         )
         .into_response();
     }
-    let authority = match hosts.iter().next() {
-        Some(host) => match host.to_str() {
-            Ok(host) => Some(host.to_string()),
-            Err(_) => {
-                return ApiError::bad_field("host", "the Host header is not visible ASCII")
-                    .into_response();
-            }
-        },
-        None => request.uri().authority().map(|a| a.as_str().to_string()),
+    let header = match hosts.iter().next().map(|host| host.to_str()) {
+        Some(Ok(host)) => Some(host.to_string()),
+        Some(Err(_)) => {
+            return ApiError::bad_field("host", "the Host header is not visible ASCII")
+                .into_response();
+        }
+        None => None,
     };
-    if let Some(authority) = authority
-        && !allowed.allows(&authority)
+    // An absolute-form target (`GET http://name/ HTTP/1.1`) names the host
+    // too, and wins over the header (RFC 9112 3.2.2): both must pass.
+    let target = request.uri().authority().map(|a| a.as_str().to_string());
+    if let Some(authority) = header
+        .into_iter()
+        .chain(target)
+        .find(|authority| !allowed.allows(authority))
     {
         return ApiError::with_status(
             StatusCode::MISDIRECTED_REQUEST,
@@ -225,6 +236,9 @@ mod tests {
             "[::1]:x@evil.example",
             "localhost:evil",
             "127.0.0.1:abc",
+            "127.0.0.1:65536",
+            "evil.example\\.localhost",
+            "evil.example/.localhost",
             "127.0.0.1:",
             "::1",
             "",
