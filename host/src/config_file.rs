@@ -145,8 +145,9 @@ pub(crate) fn without_quoted_texts(message: &str) -> String {
         let mut escaped = false;
         let quoted = &rest[at + opening.len()..];
         // serde escapes no backtick inside backticks: such a value ends
-        // where the message goes on (`, expected ...`), if it does.
-        let end = match (*closing, quoted.find("`, expected")) {
+        // where the message goes on (`, expected ...`, its last such
+        // text: the value may hold that text too), if it does.
+        let end = match (*closing, quoted.rfind("`, expected")) {
             ('`', Some(at)) => Some(at + 1),
             _ => quoted
                 .char_indices()
@@ -229,17 +230,23 @@ mod tests {
             without_quoted_texts("string \"a\", then string \"b\\\\\" and 5"),
             "a string (not repeated), then a string (not repeated) and 5"
         );
+        // A message tells of one value (serde's errors do).
         assert_eq!(
-            without_quoted_texts(
-                "invalid type: integer `99887766554433`, expected a string; unknown variant \
-                 `https://x/SECRET`, expected `slack` or `webhook`; unknown field `urll`"
-            ),
-            "invalid type: an integer (not repeated), expected a string; unknown variant (not \
-             repeated), expected `slack` or `webhook`; unknown field `urll`"
+            without_quoted_texts("invalid type: integer `99887766554433`, expected a string"),
+            "invalid type: an integer (not repeated), expected a string"
         );
         assert_eq!(
-            without_quoted_texts("unknown variant `a`SECRET`b`, expected `slack` or `webhook`"),
-            "unknown variant (not repeated), expected `slack` or `webhook`"
+            without_quoted_texts("unknown field `urll`, expected one of `url`, `url_env`"),
+            "unknown field `urll`, expected one of `url`, `url_env`",
+            "a key's name is kept"
         );
+        for value in ["a`SECRET`b", "x`, expected SECRET"] {
+            assert_eq!(
+                without_quoted_texts(&format!(
+                    "unknown variant `{value}`, expected `slack` or `webhook`"
+                )),
+                "unknown variant (not repeated), expected `slack` or `webhook`"
+            );
+        }
     }
 }

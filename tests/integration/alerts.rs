@@ -1490,7 +1490,7 @@ fn a_stopping_server_waits_out_the_rate_limit_to_deliver_what_is_queued() {
 }
 
 /// A stopping server told to stop again while it waits out a channel's
-/// rate limit stops waiting: it makes one last pass and names what stays
+/// rate limit stops waiting: it starts no more posts and names what stays
 /// queued, for the next process to send. Before, the second signal was
 /// logged and the wait went on (up to 20 s more).
 #[test]
@@ -1528,7 +1528,10 @@ fn a_second_signal_cuts_the_wait_to_deliver_at_shutdown() {
         "it stopped waiting, not at the end of the wait: {:?}",
         told_again.elapsed()
     );
-    assert_contains(&said(), "alerts: 1 message(s) for `ops` stay queued until ");
+    assert_contains(
+        &said(),
+        "alerts: 1 message(s) for `ops` stay queued for the next start",
+    );
     assert_eq!(receiver.accepted().len(), 1);
 }
 
@@ -1691,7 +1694,9 @@ fn a_shutdown_ends_by_its_alert_deadline_whatever_a_post_may_take() {
         "--grace-secs",
         "1",
     ];
-    let server = Server::start(data.path(), &args);
+    let log_path = data.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = Server::start_logging(data.path(), &args, log, "warn");
     fail_a_run(&server);
     wait_until("the alert's post is in flight", || receiver.arrived() == 1);
 
@@ -1704,6 +1709,10 @@ fn a_shutdown_ends_by_its_alert_deadline_whatever_a_post_may_take() {
         began.elapsed()
     );
     assert_eq!(receiver.arrived(), 1, "the cut post was not sent again");
+    assert_contains(
+        &std::fs::read_to_string(&log_path).unwrap(),
+        "alerts: 1 message(s) for `ops` stay queued for the next start",
+    );
 }
 
 /// Once a shutdown began, SIGHUP is not taken: a reload would start a

@@ -368,6 +368,27 @@ impl Deliverer {
         }
     }
 
+    /// For each channel with messages still to send, how many (up to
+    /// 10,000 read): what a stop leaves queued, said without posting.
+    pub fn queued(&self) -> Result<Vec<(String, usize)>, DeliveryError> {
+        let outbox = self.outbox()?;
+        let mut queued = Vec::new();
+        for state in outbox.channel_states()? {
+            let Some(channel) = self.config.channel(&state.channel) else {
+                continue;
+            };
+            let count = (outbox
+                .messages_after(state.delivered_through, 10_000)?
+                .iter())
+            .filter(|message| destined_for(channel, &state, message))
+            .count();
+            if count > 0 {
+                queued.push((state.channel.clone(), count));
+            }
+        }
+        Ok(queued)
+    }
+
     /// The configuration it delivers by.
     pub fn config(&self) -> &AlertsConfig {
         &self.config

@@ -343,31 +343,33 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         // What the shutdown itself recorded (runs it stopped) goes out too,
         // waiting out a channel's rate limit as a command's end does, but
         // never past the deadline: a post begun just before it is cut
-        // there, not let run its whole timeout. After a post was cut short
-        // no pass starts (it would send that post again, past the time):
-        // what is queued stays in the outbox for the next start. Told
-        // again, it makes one last pass, of at most LAST_PASS.
-        let last_pass_at = deadline.max(Utc::now() + chrono::Duration::from_std(LAST_PASS).unwrap_or_default());
+        // there, not let run its whole timeout. After a post was cut short,
+        // or told again, no pass starts (it could send a cut post again):
+        // what is queued stays in the outbox for the next start, and is
+        // named.
+        let drain_for_at_least = chrono::Duration::from_std(SHORTEST_PASS).unwrap_or_default();
         let delivered = match posts_ended {
             false => None,
             true => tokio::select! {
                 delivered = super::alerts::drain_and_report(&deliverer, deadline) => Some(delivered),
-                () = until(last_pass_at) => None,
-                () = signals.count_reaches(2) => tokio::time::timeout(
-                    LAST_PASS,
-                    super::alerts::drain_and_report(&deliverer, Utc::now()),
-                )
-                .await
-                .ok(),
+                () = until(deadline.max(Utc::now() + drain_for_at_least)) => None,
+                () = signals.count_reaches(2) => None,
             },
         };
         match delivered {
             Some(Err(error)) => tracing::warn!(%error, "alert delivery at shutdown failed"),
             Some(Ok(_)) => {}
-            None => tracing::warn!(
-                "alert delivery cut short by the shutdown: the alerts still queued go out at \
-                 the next start"
-            ),
+            None => match deliverer.queued() {
+                Ok(queued) => {
+                    for (channel, count) in queued {
+                        eprintln!(
+                            "alerts: {count} message(s) for `{channel}` stay queued for the next \
+                             start: the shutdown cut their delivery short"
+                        );
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "cannot read the alerts left queued"),
+            },
         }
         served_out?;
         anyhow::Ok(())
@@ -389,8 +391,10 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
 /// Kubernetes' default 30 s between SIGTERM and SIGKILL.
 const DELIVERY_AT_SHUTDOWN: chrono::TimeDelta = chrono::TimeDelta::seconds(8);
 
-/// How long the last delivery pass of a shutdown told twice may take.
-const LAST_PASS: Duration = Duration::from_secs(2);
+/// How long a shutdown's delivery pass may take at least, when it starts
+/// with its deadline already past (a pass it starts then is not cut at
+/// once).
+const SHORTEST_PASS: Duration = Duration::from_secs(2);
 
 /// Alert delivery, with the no-rows sweep and the channel probes: what a
 /// reload starts again on the channels it reads.
