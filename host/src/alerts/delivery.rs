@@ -59,6 +59,20 @@ fn fit_in_one_post(
     }
 }
 
+/// How many messages wait for `channel` in `state` (of the next 10,000
+/// in the outbox): what `slate alerts` lists and a stop leaves queued.
+pub fn queued_for(
+    outbox: &dyn AlertOutbox,
+    channel: &Channel,
+    state: &ChannelState,
+) -> Result<usize, StoreError> {
+    Ok(outbox
+        .messages_after(state.delivered_through, 10_000)?
+        .iter()
+        .filter(|message| destined_for(channel, state, message))
+        .count())
+}
+
 /// Whether `message` goes to `channel` in `state`: routed there by its
 /// event and severity, not history from before the channel appeared
 /// ([`ChannelState::wants`]), and not the news of its own death.
@@ -368,8 +382,8 @@ impl Deliverer {
         }
     }
 
-    /// For each channel with messages still to send, how many (up to
-    /// 10,000 read): what a stop leaves queued, said without posting.
+    /// For each channel with messages still to send, how many
+    /// ([`queued_for`]): what a stop leaves queued, said without posting.
     pub fn queued(&self) -> Result<Vec<(String, usize)>, DeliveryError> {
         let outbox = self.outbox()?;
         let mut queued = Vec::new();
@@ -377,11 +391,7 @@ impl Deliverer {
             let Some(channel) = self.config.channel(&state.channel) else {
                 continue;
             };
-            let count = (outbox
-                .messages_after(state.delivered_through, 10_000)?
-                .iter())
-            .filter(|message| destined_for(channel, &state, message))
-            .count();
+            let count = queued_for(outbox, channel, &state)?;
             if count > 0 {
                 queued.push((state.channel.clone(), count));
             }

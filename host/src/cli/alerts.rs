@@ -311,11 +311,7 @@ fn list(store: &dyn Store, config: &AlertsConfig, listing: &Listing) -> Result<E
         let channel = config
             .channel(&state.channel)
             .expect("a configured channel");
-        let queued = outbox
-            .messages_after(state.delivered_through, 10_000)?
-            .iter()
-            .filter(|m| slate::alerts::delivery::destined_for(channel, state, m))
-            .count();
+        let queued = slate::alerts::delivery::queued_for(outbox, channel, state)?;
         let mut health = match &state.reason {
             Some(reason) => format!("{} ({reason})", state.health.as_str()),
             None => state.health.as_str().to_string(),
