@@ -163,6 +163,15 @@ impl Server {
         self.wait_for_exit()
     }
 
+    /// Waits for the process to exit, and asserts it exited 0 within
+    /// `bound` of this call, as `what` says it should.
+    pub(crate) fn exits_within(&mut self, bound: Duration, what: &str) {
+        let began = Instant::now();
+        assert!(self.wait_for_exit().success(), "{what}");
+        let took = began.elapsed();
+        assert!(took < bound, "{what}: it took {took:?}");
+    }
+
     /// Waits for the process to exit, for at most a minute.
     pub(crate) fn wait_for_exit(&mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -397,11 +406,9 @@ fn a_second_sigterm_ends_the_grace_period_at_once() {
 
     server.send_sigterm();
 
-    let began = Instant::now();
-    assert!(server.wait_for_exit().success());
-    assert!(
-        began.elapsed() < Duration::from_secs(30),
-        "it stopped within the 5 s stopped runs get, not after the grace"
+    server.exits_within(
+        Duration::from_secs(30),
+        "it stopped within the 5 s stopped runs get, not after the grace",
     );
     let store = EmbeddedStore::open_existing(&data.path().join("slate.db")).unwrap();
     let stopped = store.run(&spinning).unwrap().unwrap();
