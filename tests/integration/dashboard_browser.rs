@@ -84,6 +84,16 @@ async fn session(test: &str, (from, to): (&str, &str), flags: &[&str]) -> Option
     Some((dir, server, browser))
 }
 
+/// A [`Session`] on the demo's 2026-01-05 whose server also serves the
+/// component at `component`, with the plugin folder that holds it (keep
+/// it as long as the session).
+async fn session_serving(test: &str, component: &str) -> Option<(tempfile::TempDir, Session)> {
+    let plugins = crate::support::plugin_dir(&[component]);
+    let flags = ["--plugin-dir", plugins.path().to_str().unwrap()];
+    let session = session(test, ("2026-01-05", "2026-01-05"), &flags).await?;
+    Some((plugins, session))
+}
+
 /// A free loopback port.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -538,12 +548,9 @@ async fn with_the_token_rerunning_a_cell_makes_a_new_run_and_the_cell_updates_li
 /// page was reloaded.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_that_quarantines_rows_is_marked_q_live() {
-    let plugins = crate::support::plugin_dir(&[components::ONE_BAD_ROW_QUARANTINED]);
-    let flags = ["--plugin-dir", plugins.path().to_str().unwrap()];
-    let Some((_dir, server, browser)) = session(
+    let Some((_plugins, (_dir, server, browser))) = session_serving(
         "dashboard quarantine mark",
-        ("2026-01-05", "2026-01-05"),
-        &flags,
+        components::ONE_BAD_ROW_QUARANTINED,
     )
     .await
     else {
@@ -568,12 +575,9 @@ async fn a_run_that_quarantines_rows_is_marked_q_live() {
 /// Each is shown as its escape, `\u{202e}`.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_quarantined_values_override_and_controls_are_shown_as_escapes() {
-    let plugins = crate::support::plugin_dir(&[components::HOSTILE_TERMINAL_ESCAPE]);
-    let flags = ["--plugin-dir", plugins.path().to_str().unwrap()];
-    let Some((_dir, server, browser)) = session(
+    let Some((_plugins, (_dir, server, browser))) = session_serving(
         "dashboard unprintable value",
-        ("2026-01-05", "2026-01-05"),
-        &flags,
+        components::HOSTILE_TERMINAL_ESCAPE,
     )
     .await
     else {
