@@ -202,6 +202,57 @@ fn an_interrupted_command_stops_waiting_for_an_upstream_another_runs() {
     );
 }
 
+/// A signal that comes while a command opens its store (here, waiting for
+/// the lock another process holds) is kept: once the store opens, the
+/// command starts no run, says it was interrupted and exits 130. Before,
+/// the handler was installed only after the store had opened, and the
+/// signal's default action killed the command.
+#[test]
+fn a_command_interrupted_while_its_store_opens_starts_no_run_and_exits_130() {
+    let data = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir(&[components::SLOW_PROCESSOR]);
+    let store_file = data.path().join("slate.db");
+    let store = EmbeddedStore::open(&store_file).unwrap();
+    let holder = rusqlite::Connection::open(&store_file).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let child = slate_with_plugins(data.path(), plugins.path())
+        .args(["backfill", "--from", "2026-01-11", "--to", "2026-01-12"])
+        .args(["--processors", "SlowProcessor", "--reprocess", "all"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the command opens the store", || {
+        holds_open(child.id(), &store_file)
+    });
+    // SAFETY: signals the child this test started, still unwaited.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(300));
+    holder.execute_batch("ROLLBACK").unwrap();
+
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{:?}: {stderr}",
+        output.status
+    );
+    assert_contains(&stderr, "interrupted: no further run starts");
+    let all_runs = store.runs(&RunFilter::default()).unwrap();
+    assert!(all_runs.is_empty(), "{all_runs:#?}");
+}
+
+/// Whether process `pid` has `file` open.
+fn holds_open(pid: u32, file: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    entries
+        .flatten()
+        .any(|entry| std::fs::read_link(entry.path()).is_ok_and(|target| target == file))
+}
+
 /// Runs `command`, and sends it SIGINT once SlowProcessor spins on `day`
 /// in `store`: what the command then wrote and how it ended.
 fn interrupted_once_it_spins(

@@ -58,7 +58,9 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
         .parse()
         .map_err(|e| super::UsageError(format!("--reprocess: {e}")))?;
     let parallelism = args.parallelism.unwrap_or(DEFAULT_PARALLELISM);
+    let interrupt = super::interrupt::Interrupt::watch()?;
     let host = Host::open(options, false, parallelism)?;
+    interrupt.stops(&host.executor);
     let (start, end) = (host.served(start)?, host.served(end)?);
     let request = BackfillRequest {
         start,
@@ -87,11 +89,11 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
             plan.left_alone
         );
         warn_of_outdated_in_range(options, &host, &host.pipeline, &request)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(interrupt.exit_code(ExitCode::SUCCESS));
     }
     if host.store.work_queue().is_some() {
         let cap = args.parallelism;
-        return backfill_over_the_cluster(options, &host, &request, &plan, cap);
+        return backfill_over_the_cluster(options, &host, &request, &plan, cap, &interrupt);
     }
 
     // The bar counts dates: a date is done when all its planned runs ended,
@@ -122,7 +124,6 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
             dates.done, dates.failed, dates.blocked
         ));
     };
-    let interrupt = super::interrupt::Interrupt::watch(&host.executor)?;
     let outcomes = backfill::run(
         &host.pipeline,
         &host.executor,
@@ -325,6 +326,7 @@ fn backfill_over_the_cluster(
     request: &BackfillRequest,
     plan: &backfill::Plan,
     cap: Option<usize>,
+    interrupt: &super::interrupt::Interrupt,
 ) -> Result<ExitCode> {
     let queue = host.store.work_queue().expect("checked by the caller");
     let id = slate::work_queue::enqueue(
@@ -394,7 +396,6 @@ fn backfill_over_the_cluster(
             bar.set_message(message);
         }
     };
-    let interrupt = super::interrupt::Interrupt::watch(&host.executor)?;
     slate::work_queue::release_held_before(queue, host.executor.host_id())?;
     let followed = FollowedPipeline::new(options, host)?;
     slate::work_queue::work_until(

@@ -35,7 +35,9 @@ pub fn demo(
              dates within it"
         );
     }
+    let interrupt = super::interrupt::Interrupt::watch()?;
     let host = Host::open(options, true, parallelism)?;
+    interrupt.stops(&host.executor);
     let loaded = load_season(host.store.as_ref(), &season)?;
     eprintln!(
         "loaded the demo season into {}: {} games, {} box score lines, {} prop lines",
@@ -53,7 +55,6 @@ pub fn demo(
         .collect();
     let selection = host.pipeline.select(&[])?;
 
-    let interrupt = super::interrupt::Interrupt::watch(&host.executor)?;
     let (mut outcomes, planned) =
         run_season(&host, &dates, &selection, parallelism, interrupt.flag())?;
     // Runs end in any order when several run at once: the summary lists

@@ -7,8 +7,8 @@
 //! signal quits at once.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use slate::executor::Executor;
 
@@ -18,27 +18,48 @@ pub const INTERRUPTED: u8 = 130;
 
 /// Whether an interrupt came, watched from the moment it is made.
 pub struct Interrupt {
-    stop: Arc<AtomicBool>,
+    watched: Arc<Watched>,
+}
+
+/// What the signal thread and the command share.
+#[derive(Default)]
+struct Watched {
+    stop: AtomicBool,
+    /// The executor whose runs the interrupt stops, once the command's host
+    /// is open. Its lock orders the two: either the signal finds it here,
+    /// or [`Interrupt::stops`] finds the flag set.
+    executor: Mutex<Option<Executor>>,
+}
+
+impl Watched {
+    /// Stops the runs in flight of the executor, if there is one yet;
+    /// returns how many.
+    fn stop_runs(&self) -> usize {
+        let executor = self.executor.lock().unwrap_or_else(|e| e.into_inner());
+        executor
+            .as_ref()
+            .map_or(0, |executor| executor.leases().stop_all_for_shutdown())
+    }
 }
 
 impl Interrupt {
-    /// Watches for SIGINT and SIGTERM on a thread of its own, stopping
-    /// `executor`'s runs on the first.
-    pub fn watch(executor: &Executor) -> anyhow::Result<Self> {
+    /// Watches for SIGINT and SIGTERM on a thread of its own. Made first
+    /// thing, before the command opens its host, so that no signal falls
+    /// to the default action, which kills: one that comes before the host
+    /// is open is kept, and the command starts no run.
+    pub fn watch() -> anyhow::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
-        let stop = Arc::new(AtomicBool::new(false));
+        let watched = Arc::new(Watched::default());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .build()?;
-        // Registered before the command starts its runs, so that no
-        // signal between falls to the default action, which kills.
         let (mut interrupt, mut terminate) = runtime.block_on(async {
             Ok::<_, std::io::Error>((
                 signal(SignalKind::interrupt())?,
                 signal(SignalKind::terminate())?,
             ))
         })?;
-        let (flag, executor) = (stop.clone(), executor.clone());
+        let shared = watched.clone();
         std::thread::Builder::new()
             .name("slate-interrupt".into())
             .spawn(move || {
@@ -47,8 +68,8 @@ impl Interrupt {
                         _ = interrupt.recv() => {}
                         _ = terminate.recv() => {}
                     }
-                    flag.store(true, Ordering::SeqCst);
-                    let stopped = executor.leases().stop_all_for_shutdown();
+                    shared.stop.store(true, Ordering::SeqCst);
+                    let stopped = shared.stop_runs();
                     eprintln!(
                         "interrupted: no further run starts, and the {stopped} in flight \
                          {} (failed, kind shutdown); interrupt again to quit at once",
@@ -61,17 +82,30 @@ impl Interrupt {
                     std::process::exit(i32::from(INTERRUPTED));
                 })
             })?;
-        Ok(Interrupt { stop })
+        Ok(Interrupt { watched })
+    }
+
+    /// Stops `executor`'s runs in flight when the interrupt comes (at
+    /// once, if it came already).
+    pub fn stops(&self, executor: &Executor) {
+        *self
+            .watched
+            .executor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(executor.clone());
+        if self.came() {
+            self.watched.stop_runs();
+        }
     }
 
     /// The flag the interrupt sets: what a backfill's loop watches.
     pub fn flag(&self) -> &AtomicBool {
-        &self.stop
+        &self.watched.stop
     }
 
     /// Whether the command was interrupted.
     pub fn came(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+        self.watched.stop.load(Ordering::SeqCst)
     }
 
     /// `code`, or [`INTERRUPTED`] if the command was interrupted, saying so.

@@ -20,10 +20,11 @@ use super::{Host, HostOptions};
 /// /process-date` answers, and the rest go on, a downstream one checked as
 /// usual (and blocked while its upstream has no success).
 pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Result<ExitCode> {
+    let interrupt = super::interrupt::Interrupt::watch()?;
     let host = Host::open(options, false, 1)?;
+    interrupt.stops(&host.executor);
     let date = host.served(date)?;
     let selection = host.pipeline.select(processors)?;
-    let interrupt = super::interrupt::Interrupt::watch(&host.executor)?;
     let started = chrono::Utc::now();
     let DateRun {
         records,
