@@ -33,6 +33,9 @@ pub const PAYLOAD_VERSION: u32 = 1;
 pub const DIGEST_LISTED: usize = 20;
 
 /// One message as the webhook payload describes it, without `version`.
+/// `message_id` is the outbox's id of the message, the same on every post
+/// of it: a receiver that got a post cut short and then its repost tells
+/// them apart by it.
 fn webhook_message(message: &OutboxMessage) -> Value {
     let alert = &message.alert;
     let run = alert
@@ -42,6 +45,7 @@ fn webhook_message(message: &OutboxMessage) -> Value {
         .is_some()
         .then_some(&alert.raised.detail);
     json!({
+        "message_id": message.message_id,
         "event": alert.raised.event,
         "transition": message.transition,
         "severity": alert.raised.severity,
@@ -265,6 +269,7 @@ mod tests {
         assert_eq!(payload["version"], 1);
         assert_eq!(payload["event"], "run_failed");
         assert_eq!(payload["transition"], "opened");
+        assert_eq!(payload["message_id"], 1);
         assert_eq!(payload["alert"]["data_date"], "2026-01-06");
         assert_eq!(payload["run"]["run_id"], "run-1");
     }
