@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -12,7 +13,13 @@ fn main() -> ExitCode {
             // A refusal may quote a component's own words (a declared
             // table or column, a file name): shown escaped.
             let said = cli::one_line(&error);
-            eprintln!("error: {}", slate::printable::lines(&said));
+            // Written as `eprintln!` would, without its panic where stderr
+            // takes nothing (a full disk): the exit code still tells.
+            let _ = writeln!(
+                std::io::stderr(),
+                "error: {}",
+                slate::printable::lines(&said)
+            );
             cli::exit_code(&error)
         }
     }

@@ -15,6 +15,7 @@ mod contract;
 mod dashboard;
 mod dashboard_browser;
 mod emulator;
+mod exhaustion;
 mod foundation;
 mod hardening;
 mod history_backends;

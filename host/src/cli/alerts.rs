@@ -372,7 +372,7 @@ pub async fn drain_and_report(deliverer: &Deliverer, deadline: DateTime<Utc>) ->
     let mut outcomes = Vec::new();
     for (channel, messages, outcome) in drained {
         if messages > 0 {
-            eprintln!("alerts: {messages} message(s) delivered to `{channel}`");
+            say!("alerts: {messages} message(s) delivered to `{channel}`");
         }
         outcomes.push((channel, outcome));
     }
@@ -386,7 +386,7 @@ pub async fn drain_and_report(deliverer: &Deliverer, deadline: DateTime<Utc>) ->
                 queued,
                 until,
                 dead,
-            } => eprintln!(
+            } => say!(
                 "alerts: {queued} message(s) for `{channel}` stay queued until {}{}",
                 until.to_rfc3339(),
                 if dead { " (channel dead)" } else { "" }
@@ -395,15 +395,15 @@ pub async fn drain_and_report(deliverer: &Deliverer, deadline: DateTime<Utc>) ->
                 queued,
                 reason,
                 dead,
-            } => eprintln!(
+            } => say!(
                 "alerts: {queued} message(s) for `{channel}` stay queued: {reason}{}",
                 if dead { " (channel dead)" } else { "" }
             ),
             ChannelOutcome::Busy => {
-                eprintln!("alerts: another process is delivering `{channel}`'s messages")
+                say!("alerts: another process is delivering `{channel}`'s messages")
             }
             ChannelOutcome::Delivered { .. } => {
-                eprintln!("alerts: more messages for `{channel}` stay queued for the next delivery")
+                say!("alerts: more messages for `{channel}` stay queued for the next delivery")
             }
             ChannelOutcome::Idle => {}
         }

@@ -71,7 +71,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
     };
     let plan = backfill::plan(host.store.as_ref(), &host.pipeline, &request)?;
     if plan.dates_without_games > 0 {
-        eprintln!(
+        say!(
             "{} dates of the range have no games scheduled; they are not run",
             plan.dates_without_games
         );
@@ -174,7 +174,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
             _ => "failed",
         };
         let headline = error_headline(outcome.error.as_deref().unwrap_or_default());
-        eprintln!("{} {} {how}: {headline}", outcome.date, outcome.processor);
+        say!("{} {} {how}: {headline}", outcome.date, outcome.processor);
     }
     // An interrupt leaves the planned runs it did not start out of the
     // outcomes: counted here, so that every planned run is.
@@ -228,7 +228,7 @@ fn say_runs_the_store_failed(options: &HostOptions, outcomes: &[Outcome]) {
         "backfill --from {from} --to {to} --processors {} --reprocess all",
         processors.join(",")
     ));
-    eprintln!(
+    say!(
         "warning: {} runs failed because the store did ({}), not their processors: `{again}` \
          runs them again",
         failed.len(),
@@ -337,7 +337,7 @@ fn backfill_over_the_cluster(
         host.executor.host_id(),
         cap,
     )?;
-    eprintln!(
+    say!(
         "backfill {id}: {} tasks enqueued for every host sharing the store",
         plan.runs.len()
     );
@@ -386,7 +386,7 @@ fn backfill_over_the_cluster(
             );
             let mut said = said.lock().unwrap_or_else(|e| e.into_inner());
             if quiet && said.elapsed() >= Duration::from_secs(30) {
-                eprintln!(
+                say!(
                     "backfill {id}: {}/{} runs ended: {message}",
                     p.ended(),
                     p.planned
@@ -429,9 +429,11 @@ fn backfill_over_the_cluster(
     super::render::print(&output);
     for problem in &done.problems {
         let headline = error_headline(problem.error.as_deref().unwrap_or_default());
-        eprintln!(
+        say!(
             "{} {} {}: {headline}",
-            problem.date, problem.processor, problem.status
+            problem.date,
+            problem.processor,
+            problem.status
         );
     }
     let cancelled = match done.cancelled_at {
@@ -467,7 +469,7 @@ fn backfill_over_the_cluster(
                 )
             })
             .collect();
-        eprintln!(
+        say!(
             "warning: {} ran {} versions in this backfill: {}; `{}` lists the dates the active \
              version has not produced",
             mixed.processor,
@@ -477,10 +479,11 @@ fn backfill_over_the_cluster(
         );
     }
     for left in &done.unserved {
-        eprintln!(
+        say!(
             "{} tasks of {} are left queued: no live server has it, nor this command \
              (deploy it again, or cancel the backfill: DELETE /backfills/{id})",
-            left.queued, left.processor
+            left.queued,
+            left.processor
         );
     }
     // Against the versions active now: a deploy during the backfill made
@@ -633,7 +636,7 @@ fn warn_of_outdated_in_range(
         request.start, request.end
     ));
     let list = options.command_line("runs --outdated");
-    eprintln!(
+    say!(
         "warning: {count} outdated, e.g. {} {}: {}; `{rerun}` reruns them (`{list}` lists them)",
         first.processor,
         first.date,

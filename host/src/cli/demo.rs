@@ -39,7 +39,7 @@ pub fn demo(
     let host = Host::open(options, true, parallelism)?;
     interrupt.stops(&host.executor);
     let loaded = load_season(host.store.as_ref(), &season)?;
-    eprintln!(
+    say!(
         "loaded the demo season into {}: {} games, {} box score lines, {} prop lines",
         options.warehouse.describe(data_dir),
         loaded.games,
@@ -168,7 +168,7 @@ pub fn demo(
     }
     super::alerts::sweep_and_deliver(options, &host)?;
     if surprises > 0 {
-        eprintln!(
+        say!(
             "{surprises} {} not succeed beyond the planted missing date's: see UNEXPECTED above",
             if surprises == 1 {
                 "run did"
@@ -224,7 +224,7 @@ fn run_season(
         &|_| {
             let done = done.fetch_add(1, Ordering::Relaxed) + 1;
             if done.is_multiple_of(250) || done == total {
-                eprintln!("ran {done}/{total} runs");
+                say!("ran {done}/{total} runs");
             }
         },
     );

@@ -30,7 +30,7 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
                     Ok(_) => {
                         super::alerts::deliver_after_command(options, &host.store)?;
                     }
-                    Err(error) => eprintln!(
+                    Err(error) => say!(
                         "alerts: the reaped runs' alerts stay queued for the next delivering command: {error:#}"
                     ),
                 }
@@ -43,7 +43,7 @@ pub fn health(options: &HostOptions, json: bool) -> Result<ExitCode> {
         // host that can write to reap.
         Err(error) if super::only_reads(&error) => {
             let error = super::naming_the_store_file(error, options);
-            eprintln!(
+            say!(
                 "note: {}; stale runs are reported, not reaped",
                 super::one_line(&error)
             );

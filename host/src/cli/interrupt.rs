@@ -70,7 +70,7 @@ impl Interrupt {
                     }
                     shared.stop.store(true, Ordering::SeqCst);
                     let stopped = shared.stop_runs();
-                    eprintln!(
+                    say!(
                         "interrupted: no further run starts, and the {stopped} in flight \
                          {} (failed, kind shutdown); interrupt again to quit at once",
                         if stopped == 1 { "stops" } else { "stop" }
@@ -111,7 +111,7 @@ impl Interrupt {
     /// `code`, or [`INTERRUPTED`] if the command was interrupted, saying so.
     pub fn exit_code(&self, code: ExitCode) -> ExitCode {
         if self.came() {
-            eprintln!("interrupted: the runs not started were left for a later command");
+            say!("interrupted: the runs not started were left for a later command");
             ExitCode::from(INTERRUPTED)
         } else {
             code

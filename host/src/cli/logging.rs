@@ -17,6 +17,10 @@ pub fn init_logging() {
         .with_env_filter(filter)
         .with_writer(IndentedEvents)
         .with_ansi(colour)
+        // An event stderr does not take (a full disk) is dropped. The
+        // default reports it with `eprintln!`, which panics there: every
+        // warning would end the run in flight as the host's panic.
+        .log_internal_errors(false)
         .init();
 }
 

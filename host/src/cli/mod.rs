@@ -7,6 +7,18 @@
 //! two `--plugin-dir` components of one name);
 //! `slate test` adds 3 (plugin failure) and 4 (bad fixture or golden file).
 
+/// `eprintln!` that cannot panic: a message stderr does not take (a full
+/// disk under a redirected stderr, a closed pipe) is dropped. `eprintln!`
+/// panics there, in the middle of a backfill, and a run in flight would
+/// end `failed` as the host's panic. Defined before the modules, so each
+/// of them has it.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod alerts;
 mod backfill;
 mod build;
@@ -1162,7 +1174,7 @@ impl Host {
                 .values()
                 .any(|limits| limits.fuel.is_some());
         if fuel_set && !options.fuel {
-            eprintln!(
+            say!(
                 "warning: {}: its `fuel` limits are not enforced without --fuel",
                 options.data_dir.config_file().display()
             );
@@ -1170,7 +1182,7 @@ impl Host {
         // A misspelt name would leave its processor on the defaults, unseen.
         for name in limits.processors.keys() {
             if pipeline.plugin(name).is_none() {
-                eprintln!(
+                say!(
                     "warning: {}: [limits.processors.{name}] names no processor this host \
                      has; its limits apply to none",
                     options.data_dir.config_file().display()

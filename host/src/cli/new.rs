@@ -17,7 +17,7 @@ pub fn new(parent: &Path, name: &str, language: Language) -> Result<ExitCode> {
         println!("created {}", path.display());
     }
     if language == Language::Rust && !in_a_slate_workspace(parent) {
-        eprintln!(
+        say!(
             "note: {} is in no Cargo workspace that provides slate-sdk: the crate takes \
              slate-sdk and its package fields from the workspace, so it builds in plugins/ of a \
              Slate checkout (or add it to a workspace that has them)",

@@ -149,7 +149,7 @@ pub fn processors_as_served(
         None,
     )?;
     for out in &left_out {
-        eprintln!("warning: {}", out.reason);
+        say!("warning: {}", out.reason);
     }
     let pipeline = Pipeline::new(loaded.into_iter().map(|l| l.plugin).collect())?;
     Ok((pipeline, left_out))
@@ -452,7 +452,7 @@ fn listing_view(options: &HostOptions) -> Result<(Runtime, Option<Registry>)> {
     if !missing {
         return Ok((runtime(options)?, existing_registry(options)?));
     }
-    eprintln!(
+    say!(
         "note: {} does not exist: showing the bundled processors{}, with nothing deployed",
         options.data_dir.root().display(),
         match options.plugin_dir {
@@ -489,7 +489,7 @@ pub fn list(options: &HostOptions) -> Result<ExitCode> {
         None,
     )?;
     for out in &left_out {
-        eprintln!("warning: {}", out.reason);
+        say!("warning: {}", out.reason);
     }
     let store = match options.warehouse.is_embedded() && !options.data_dir.store_file().exists() {
         true => None,

@@ -143,14 +143,14 @@ pub fn run(options: &HostOptions, date: NaiveDate, processors: &[String]) -> Res
     }
     warn_of_outdated_on(options, &host, date)?;
     for (processor, error) in &not_started {
-        eprintln!("{processor} not started: {error}");
+        say!("{processor} not started: {error}");
     }
     for record in records.iter().filter(|r| r.status != RunStatus::Success) {
         if let Some(message) = &record.error_message {
             // The message's own lines (a traceback) indented under it, so
             // that none of them reads as a line of the host's.
             let message = slate::printable::lines(message).replace('\n', "\n    ");
-            eprintln!("{} {}: {message}", record.processor, record.status);
+            say!("{} {}: {message}", record.processor, record.status);
         }
     }
     super::alerts::sweep_and_deliver(options, &host)?;
@@ -186,7 +186,7 @@ fn warn_of_outdated_on(options: &HostOptions, host: &Host, date: NaiveDate) -> R
         "run --date {date} --processors {}",
         names.join(",")
     ));
-    eprintln!(
+    say!(
         "warning: on {date}, {count} outdated, e.g. {}: {}; `{rerun}` reruns them",
         first.processor,
         first.why(),
@@ -246,7 +246,7 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
             1 => "the newest matching run is listed".to_string(),
             n => format!("the newest {n} matching runs are listed"),
         };
-        eprintln!("{listed}; more match (raise --limit, or filter)");
+        say!("{listed}; more match (raise --limit, or filter)");
     }
     if records.is_empty()
         && let Some(name) = &filter.processor
@@ -401,7 +401,7 @@ pub fn reap(options: &HostOptions) -> Result<ExitCode> {
                 &pipeline,
                 &reaped.runs,
             ),
-            Err(error) => eprintln!(
+            Err(error) => say!(
                 "warning: the reaped runs' phase events were not recorded: {}",
                 super::one_line(&error)
             ),

@@ -147,7 +147,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         );
     }
     if args.token_on_command_line {
-        eprintln!(
+        say!(
             "warning: --token shows the API token to every user of this machine (`ps`); give \
              it with --token-file FILE or SLATE_TOKEN"
         );
@@ -362,7 +362,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
             None => match deliverer.queued() {
                 Ok(queued) => {
                     for (channel, count) in queued {
-                        eprintln!(
+                        say!(
                             "alerts: {count} message(s) for `{channel}` stay queued for the next \
                              start: the shutdown cut their delivery short"
                         );

@@ -122,10 +122,10 @@ pub fn replay(
             .lines()
             .next()
             .unwrap_or("");
-        eprintln!("{} failed: {first_line}", failure.date);
+        say!("{} failed: {first_line}", failure.date);
     }
     if let (Some(first), Some(last)) = (replay.not_run.first(), replay.not_run.last()) {
-        eprintln!(
+        say!(
             "{} dates ({first} to {last}) not run: this version stopped being the shadow of \
              {name} during the replay (dropped, promoted or replaced)",
             replay.not_run.len()

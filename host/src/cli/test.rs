@@ -190,7 +190,7 @@ pub fn test(options: &HostOptions, request: TestRequest) -> Result<ExitCode> {
 /// file's name and the refusal, which may quote the component's own
 /// declared names, escaped.
 fn say_failed(plugin: &std::path::Path, why: &dyn std::fmt::Display) {
-    eprintln!(
+    say!(
         "FAIL {}: {}",
         slate::printable::one_line(&plugin.display().to_string()),
         slate::printable::lines(&why.to_string())

@@ -1,0 +1,69 @@
+//! What a machine runs out of: a full disk under stderr, under the compile
+//! cache, under the store. Each ends loud and whole, naming what ran out,
+//! never as a bug of Slate's, and leaves nothing behind to fill the space
+//! freed after it.
+
+use std::process::Command;
+
+use slate::runs::{ErrorKind, RunFilter, RunStatus};
+use slate::store::{EmbeddedStore, RunLedger};
+
+use crate::support::{date, demo_data_dir, stdout};
+
+/// A backfill whose stderr is a full disk runs as it would otherwise: the
+/// date with missing box scores fails for that reason, the runs after it
+/// are blocked, and the command exits 1 with its summary. Before, the
+/// first warning panicked the host (the log reported the failed write with
+/// `eprintln!`, which panics there): the runs in flight ended `failed` as
+/// "the host panicked", their own cause lost, and the backfill stopped.
+#[test]
+fn a_backfill_whose_stderr_is_a_full_disk_records_each_run_as_it_ended() {
+    let dir = demo_data_dir("2026-01-05", "2026-01-05");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["backfill", "--from", "2026-01-05", "--to", "2026-01-07"])
+        .args(["--reprocess", "all", "--parallelism", "2"])
+        .env("RUST_LOG", "warn")
+        .stderr(full)
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+    let runs = store.runs(&RunFilter::default()).unwrap();
+    let panicked: Vec<_> = runs
+        .iter()
+        .filter(|run| run.error_kind == Some(ErrorKind::Host))
+        .collect();
+    assert!(panicked.is_empty(), "{panicked:#?}");
+    let on_the_gap: Vec<_> = runs
+        .iter()
+        .filter(|run| run.data_date == date("2026-01-06"))
+        .map(|run| (run.processor.as_str(), run.status, run.error_kind))
+        .collect();
+    assert!(
+        on_the_gap.contains(&(
+            "PlayerGameSummaryProcessor",
+            RunStatus::Failed,
+            Some(ErrorKind::Plugin)
+        )),
+        "{on_the_gap:?}"
+    );
+    assert!(
+        on_the_gap
+            .iter()
+            .any(|(_, status, _)| *status == RunStatus::Blocked),
+        "{on_the_gap:?}"
+    );
+    // The backfill went on past the gap.
+    assert!(
+        runs.iter()
+            .any(|run| run.data_date == date("2026-01-07") && run.status == RunStatus::Success),
+        "{runs:#?}"
+    );
+}
