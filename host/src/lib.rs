@@ -39,6 +39,7 @@
 //! - [`printable`]: text from outside the host (a processor's errors and logs) made safe to print.
 //! - [`pipeline`]: running a set of processors for a date, in order.
 //! - [`backfill`]: running a range of dates, in dependency order and in parallel.
+//! - [`whole_file`]: files written whole or not at all, leaving nothing when a write fails.
 //! - [`work_queue`]: a backfill spread over every host that shares a work queue.
 //! - [`cluster`]: the hosts sharing a run ledger, as `slate hosts` shows them.
 //! - [`schedule`]: `[[schedule]]` cron ticks, each fired once.
@@ -89,4 +90,5 @@ pub mod testing;
 pub mod text_codes;
 pub mod upstream_check;
 pub mod validate;
+pub mod whole_file;
 pub mod work_queue;

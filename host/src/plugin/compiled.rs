@@ -100,6 +100,5 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()
         std::process::id(),
         path.file_name().unwrap_or_default().to_string_lossy()
     ));
-    fs::write(&temporary, bytes)?;
-    fs::rename(&temporary, path)
+    crate::whole_file::write_whole(&temporary, path, bytes)
 }

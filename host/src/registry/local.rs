@@ -205,8 +205,7 @@ pub(super) fn write_blob(dir: &Path, hash: &str, bytes: &[u8]) -> Result<PathBuf
         std::process::id(),
         crate::runs::new_run_id()
     ));
-    std::fs::write(&temporary, bytes).map_err(|e| io_error(&temporary, e))?;
-    std::fs::rename(&temporary, &path).map_err(|e| io_error(&path, e))?;
+    crate::whole_file::write_whole(&temporary, &path, bytes).map_err(|e| io_error(&path, e))?;
     Ok(path)
 }
 
