@@ -20,6 +20,9 @@ fn main() -> ExitCode {
                 "error: {}",
                 slate::printable::lines(&said)
             );
+            if let Some(what) = cli::ran_out(&error) {
+                let _ = writeln!(std::io::stderr(), "note: {what}");
+            }
             cli::exit_code(&error)
         }
     }

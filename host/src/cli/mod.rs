@@ -806,6 +806,11 @@ pub fn one_line(error: &anyhow::Error) -> String {
 
 /// The exit code for an error: 2 for a usage error, else 1.
 pub fn exit_code(error: &anyhow::Error) -> ExitCode {
+    // What the machine ran out of is never the command line's mistake,
+    // whatever the command was reading then (its `slate.toml`, a plugin).
+    if ran_out(error).is_some() {
+        return ExitCode::FAILURE;
+    }
     let is_usage = error.chain().any(|cause| {
         cause.is::<UsageError>()
             || cause.is::<dates::DateError>()
@@ -859,6 +864,45 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// What the machine ran out of, if an I/O error in `error`'s chain says
+/// so: file descriptors, disk space or memory, as `main` adds to the
+/// error, which may not say (a bare "Too many open files"). An error
+/// passed on as text (a plugin's instantiation refused) still ends with
+/// the system's "(os error N)".
+pub fn ran_out(error: &anyhow::Error) -> Option<String> {
+    error.chain().find_map(|cause| {
+        let code = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => io.raw_os_error()?,
+            None => {
+                let text = cause.to_string();
+                let (_, number) = text.strip_suffix(')')?.rsplit_once("(os error ")?;
+                number.parse().ok()?
+            }
+        };
+        match code {
+            libc::EMFILE | libc::ENFILE => {
+                let mut limit = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                // SAFETY: getrlimit writes the struct it is given.
+                let known = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+                let now = if known {
+                    format!(" (`ulimit -n` is {})", limit.rlim_cur)
+                } else {
+                    String::new()
+                };
+                Some(format!(
+                    "the process ran out of file descriptors{now}: raise the limit"
+                ))
+            }
+            libc::ENOSPC | libc::EDQUOT => Some("the disk is full".to_string()),
+            libc::ENOMEM => Some("the machine ran out of memory".to_string()),
+            _ => None,
+        }
+    })
 }
 
 /// `--from` and `--to`, each exactly `YYYY-MM-DD`, the first not after the
@@ -1247,6 +1291,38 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `slate.toml` that cannot be read for want of file descriptors is
+    /// no mistake of the command line's: exit 1, saying what ran out.
+    /// Before, it exited 2, which says nothing ran and the flags are wrong.
+    #[test]
+    fn a_file_unread_for_want_of_descriptors_exits_1_saying_so() {
+        let unread: anyhow::Error = slate::alerts::AlertsConfigError::Read {
+            path: "slate.toml".into(),
+            source: std::io::Error::from_raw_os_error(libc::EMFILE),
+        }
+        .into();
+        assert_eq!(exit_code(&unread), ExitCode::FAILURE);
+        let said = ran_out(&unread).unwrap();
+        assert!(
+            said.contains("ran out of file descriptors (`ulimit -n` is"),
+            "{said}"
+        );
+
+        let wrong: anyhow::Error = slate::alerts::AlertsConfigError::Read {
+            path: "slate.toml".into(),
+            source: std::io::Error::from_raw_os_error(libc::EISDIR),
+        }
+        .into();
+        assert_eq!(exit_code(&wrong), ExitCode::from(2));
+        assert_eq!(ran_out(&wrong), None);
+
+        let passed_on_as_text = anyhow::anyhow!(
+            "loading bundled plugin p: cannot instantiate: Too many open files (os error 24)"
+        );
+        assert_eq!(exit_code(&passed_on_as_text), ExitCode::FAILURE);
+        assert!(ran_out(&passed_on_as_text).is_some());
+    }
 
     /// Every flag in seconds takes a millisecond to 366 days, and refuses
     /// (exit 2, naming the flag and the value as given) what a lease or
