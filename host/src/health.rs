@@ -154,6 +154,25 @@ pub struct ProblemRun {
     pub started_at: DateTime<Utc>,
 }
 
+/// What a problem run's entry says: the first line of its error, or for
+/// a run still `running` past its lease (which has none yet) what the
+/// reaper will write when it ends it: whose host stopped renewing it and
+/// when, and why its host flagged it, if it did (a store that failed as
+/// its end was recorded, a run past its max runtime).
+fn problem_message(run: &RunRecord, now: DateTime<Utc>) -> String {
+    if run.is_stale(now) && run.error_message.is_none() {
+        let renewed = run
+            .heartbeat_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let flag = (run.flag.as_deref()).map_or(String::new(), |flag| format!(" ({flag})"));
+        return crate::runs::error_headline(&format!(
+            "host {} stopped renewing at {renewed}{flag}",
+            run.host_id
+        ));
+    }
+    crate::runs::error_headline(run.error_message.as_deref().unwrap_or_default())
+}
+
 /// A processor's most recent success.
 #[derive(Debug, Clone, Serialize)]
 pub struct LastSuccess {
@@ -462,9 +481,7 @@ pub fn report(
                 status,
                 run_id: run.run_id.clone(),
                 error_kind: run.error_kind,
-                message: crate::runs::error_headline(
-                    run.error_message.as_deref().unwrap_or_default(),
-                ),
+                message: problem_message(run, now),
                 loaded: pipeline.plugin(&run.processor).is_some(),
                 started_at: run.started_at,
             })
@@ -532,6 +549,42 @@ mod tests {
             run("r1", 22, RunStatus::Success, 5),
         ];
         assert!(emptied_dates(&runs).is_empty());
+    }
+
+    /// A run left `running` past its lease has no error yet: its entry
+    /// says whose host stopped renewing it, when, and why that host gave
+    /// it up when it flagged it. Before, the message was empty.
+    #[test]
+    fn a_stale_run_says_whose_host_stopped_renewing_it_and_why() {
+        let renewed: DateTime<Utc> = "2026-01-11T08:00:00Z".parse().unwrap();
+        let stale = RunRecord {
+            host_id: "worker-2".into(),
+            heartbeat_at: renewed,
+            lease_expires_at: renewed + chrono::Duration::minutes(10),
+            flag: Some("its host gave it up: the store failed: disk full".into()),
+            ..run("r1", 11, RunStatus::Running, 0)
+        };
+        let later = renewed + chrono::Duration::hours(1);
+
+        assert_eq!(
+            problem_message(&stale, later),
+            "host worker-2 stopped renewing at 2026-01-11T08:00:00.000Z \
+             (its host gave it up: the store failed: disk full)"
+        );
+        let unflagged = RunRecord {
+            flag: None,
+            ..stale.clone()
+        };
+        assert_eq!(
+            problem_message(&unflagged, later),
+            "host worker-2 stopped renewing at 2026-01-11T08:00:00.000Z"
+        );
+        let failed = RunRecord {
+            status: RunStatus::Failed,
+            error_message: Some("plugin trapped".into()),
+            ..stale
+        };
+        assert_eq!(problem_message(&failed, later), "plugin trapped");
     }
 
     #[test]
