@@ -385,6 +385,50 @@ fn a_run_whose_end_the_store_refused_is_given_up_and_the_rest_of_the_date_still_
     assert!(server.terminate().success());
 }
 
+/// A store that refuses every claim of a request (here a trigger refuses
+/// each new run, as a full disk would) starts nothing, and the answer says
+/// so: 503 with `Retry-After`, naming the date, a processor and the
+/// store's error. Before, it was a 200 whose every run was `not_started`,
+/// which a client that checks the status alone takes for a day processed.
+#[test]
+fn a_request_whose_every_claim_the_store_refuses_is_answered_503_and_starts_nothing() {
+    let data = crate::support::demo_data_dir("2026-01-11", "2026-01-11");
+    let refuse = rusqlite::Connection::open(data.path().join("slate.db")).unwrap();
+    refuse
+        .execute_batch(
+            "CREATE TRIGGER refuse_every_claim BEFORE INSERT ON _slate_runs
+             BEGIN SELECT RAISE(ABORT, 'simulated: database or disk is full'); END;",
+        )
+        .unwrap();
+    let server = Server::start(data.path(), &[]);
+    let store = EmbeddedStore::open_existing(&data.path().join("slate.db")).unwrap();
+    let runs_before = store.runs(&RunFilter::default()).unwrap().len();
+
+    let mut response = agent()
+        .post(server.url("/process-date"))
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .header("Content-Type", "application/json")
+        .send(json!({"analysis_date": "2026-01-11"}).to_string())
+        .unwrap();
+
+    let body = response.body_mut().read_to_string().unwrap();
+    assert_eq!(response.status().as_u16(), 503, "{body}");
+    assert!(response.headers().get("retry-after").is_some(), "{body}");
+    let answer: Json = serde_json::from_str(&body).unwrap();
+    let error = answer["error"].as_str().unwrap();
+    assert_contains(
+        error,
+        "nothing started for 2026-01-11: the store refused the claim of ",
+    );
+    assert_contains(error, "simulated: database or disk is full");
+    assert_eq!(
+        store.runs(&RunFilter::default()).unwrap().len(),
+        runs_before,
+        "no run was recorded"
+    );
+    assert!(server.terminate().success());
+}
+
 /// A second SIGTERM ends the grace period at once, as an operator who
 /// presses Ctrl-C twice expects: the run in flight is stopped and recorded
 /// as stopped by the shutdown, and the server exits long before its two

@@ -2,8 +2,10 @@
 //! pipeline's service did. The body is checked before anything starts;
 //! every selected run is claimed up front (so each has its id), then the
 //! claims execute in dependency order on the worker pool. A processor
-//! another request holds for the date is answered `not_started`; when
-//! that is every one, the answer is 409 and nothing starts. With `"async":
+//! another request holds for the date, or whose claim the store refused,
+//! is answered `not_started`; when that is every one, nothing starts and
+//! the answer is 409 (all held elsewhere) or 503 (the store refused a
+//! claim). With `"async":
 //! true` the answer is 202 with the run ids; otherwise it waits and
 //! answers each run's status, rows and error, in run order.
 
@@ -127,11 +129,7 @@ pub async fn process_date(
                 .select(&processors)
                 .map_err(|e| ApiError::bad_field("processors", host.selection_refusal(&e)))?;
             let claims = pipeline.claim_date(&host.executor, date, &selection, Trigger::Http);
-            let held_elsewhere = !claims.is_empty()
-                && claims
-                    .iter()
-                    .all(|(_, claim)| matches!(claim, Err(StoreError::AlreadyRunning { .. })));
-            if held_elsewhere {
+            if !claims.is_empty() && claims.iter().all(|(_, claim)| claim.is_err()) {
                 return Err(nothing_started(date, &claims));
             }
             let mut entries = Vec::new();
@@ -183,10 +181,29 @@ pub async fn process_date(
     .into_response())
 }
 
-/// The 409 for a request whose every processor is already running for
-/// `date` under another request: nothing was started, and the answer says
-/// which runs hold them.
+/// The answer to a request of which no processor could be claimed:
+/// nothing was started. When every one is already running for `date`
+/// under another request, a 409 that names the runs holding them. When
+/// the store refused a claim (full, unreachable), a 503 with
+/// `Retry-After` that says how, as the run state cannot take new work:
+/// not a 200 whose every run is `not_started`, which a client checking
+/// the status alone takes for success.
 fn nothing_started(date: NaiveDate, claims: &[(String, Result<Claim, StoreError>)]) -> ApiError {
+    let refused = claims.iter().find_map(|(processor, claim)| match claim {
+        Err(StoreError::AlreadyRunning { .. }) | Ok(_) => None,
+        Err(error) => Some((processor, error)),
+    });
+    if let Some((processor, error)) = refused {
+        tracing::error!("no run could be claimed for {date}: {processor}: {error}");
+        return ApiError::with_status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            format!(
+                "nothing started for {date}: the store refused the claim of {processor}: \
+                 {error}; try again once it takes writes"
+            ),
+        );
+    }
     let held: Vec<String> = claims
         .iter()
         .filter_map(|(processor, claim)| match claim {
