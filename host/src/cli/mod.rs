@@ -866,11 +866,11 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
     }
 }
 
-/// What the machine ran out of, if an I/O error in `error`'s chain says
-/// so: file descriptors, disk space or memory, as `main` adds to the
-/// error, which may not say (a bare "Too many open files"). An error
-/// passed on as text (a plugin's instantiation refused) still ends with
-/// the system's "(os error N)".
+/// What the machine ran out of (file descriptors, disk space or memory),
+/// if an I/O error in `error`'s chain says so: what `main` adds as a note,
+/// since the error alone may not say it plainly (a bare "Too many open
+/// files"). An error passed on as text (a plugin's instantiation refused)
+/// is read by the "(os error N)" it ends with.
 pub fn ran_out(error: &anyhow::Error) -> Option<String> {
     error.chain().find_map(|cause| {
         let code = match cause.downcast_ref::<std::io::Error>() {
