@@ -48,6 +48,15 @@ pub trait RunObserver: Send + Sync {
     /// `record` is the final (failed, `stale`) record of a run this host's
     /// lease keeper reaped, whichever host ran it.
     fn run_reaped(&self, _record: &RunRecord) {}
+
+    /// The store refused to claim `processor` for a failure of its own
+    /// (`error`: full, unreachable), not because another run holds it.
+    fn claim_refused(&self, _processor: &str, _error: &StoreError) {}
+
+    /// `record` is the `running` record of a claimed run this host gave up
+    /// because the store failed with `error` as it recorded the run: the
+    /// reaper ends it, with that error, once the store answers.
+    fn run_given_up(&self, _record: &RunRecord, _error: &StoreError) {}
 }
 
 /// A claimed run: its `running` record, the plugin version it will run,
@@ -237,9 +246,13 @@ impl Executor {
                 })
             })
             .collect();
-        for claim in claims.iter().flatten() {
+        for claim in &claims {
             for observer in &self.observers {
-                observer.run_started(&claim.record);
+                match claim {
+                    Ok(claim) => observer.run_started(&claim.record),
+                    Err(StoreError::AlreadyRunning { .. }) => {}
+                    Err(error) => observer.claim_refused(&plugin.spec.name, error),
+                }
             }
         }
         claims
@@ -519,7 +532,7 @@ impl Executor {
             // A shutdown already failed it: the record says so.
             Ok(()) | Err(StoreError::NotRunning(_)) => self.finished(run_id, instantiation),
             Err(error) => {
-                self.leases.note_store_error(run_id, &error);
+                self.given_up(&claim.record, &error);
                 Err(error)
             }
         }
@@ -562,7 +575,7 @@ impl Executor {
             // A shutdown already failed it: the record says so.
             Ok(()) | Err(StoreError::NotRunning(_)) => {}
             Err(error) => {
-                self.leases.note_store_error(&run_id, &error);
+                self.given_up(&claim.record, &error);
                 return Err(error);
             }
         }
@@ -576,8 +589,17 @@ impl Executor {
     /// recorded now, and the lease keeper hands it to the reaper, with the
     /// error, once the store answers ([`crate::liveness`]).
     pub fn give_up(&self, claim: Claim, error: &StoreError) {
-        self.leases.note_store_error(&claim.record.run_id, error);
+        self.given_up(&claim.record, error);
         drop(claim);
+    }
+
+    /// Notes the store's `error` for the lease keeper, which hands the run
+    /// of `record` to the reaper with it, and tells the observers.
+    fn given_up(&self, record: &RunRecord, error: &StoreError) {
+        self.leases.note_store_error(&record.run_id, error);
+        for observer in &self.observers {
+            observer.run_given_up(record, error);
+        }
     }
 
     /// Tells every run this host holds to stop because it is shutting

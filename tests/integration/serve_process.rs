@@ -317,12 +317,12 @@ fn while_shutting_down_new_work_gets_503_and_the_work_accepted_can_still_be_foll
 /// PlayerGameSummaryProcessor's end by its host, as a full disk would)
 /// costs that run alone: every other run of the date still runs and is
 /// answered with its status, and the run whose end could not be recorded
-/// is given up. Once the store takes its host's writes again, the host
-/// hands it to the reaper within a heartbeat, with the store's error in
-/// its reason, not a lease later as a host that stopped renewing without a
-/// word. Before, the first error
-/// dropped every later claim of the date (left `running` until their
-/// leases ran out) and the answer was an opaque 500.
+/// is given up (`/metrics` counts it). Once the store takes its host's
+/// writes again, the host hands it to the reaper within a heartbeat, with
+/// the store's error in its reason, not a lease later as a host that
+/// stopped renewing without a word. Before, the first error dropped every
+/// later claim of the date (left `running` until their leases ran out)
+/// and the answer was an opaque 500.
 #[test]
 fn a_run_whose_end_the_store_refused_is_given_up_and_the_rest_of_the_date_still_runs() {
     let data = crate::support::demo_data_dir("2026-01-11", "2026-01-11");
@@ -359,6 +359,11 @@ fn a_run_whose_end_the_store_refused_is_given_up_and_the_rest_of_the_date_still_
             .all(|run| run["status"] != "running" && run["run_id"].is_string()),
         "every other run ran to its end: {answer}"
     );
+    let (_, metrics) = server.get("/metrics");
+    assert_contains(
+        metrics.as_str().unwrap(),
+        "slate_runs_given_up_total{processor=\"PlayerGameSummaryProcessor\"} 1",
+    );
     let store = EmbeddedStore::open_existing(&data.path().join("slate.db")).unwrap();
     let run_id = summary["run_id"].as_str().unwrap();
     let running = runs_still_running(&store);
@@ -388,7 +393,7 @@ fn a_run_whose_end_the_store_refused_is_given_up_and_the_rest_of_the_date_still_
 /// A store that refuses every claim of a request (here a trigger refuses
 /// each new run, as a full disk would) starts nothing, and the answer says
 /// so: 503 with `Retry-After`, naming the date, a processor and the
-/// store's error. Before, it was a 200 whose every run was `not_started`,
+/// store's error, and `/metrics` counts each refused claim. Before, it was a 200 whose every run was `not_started`,
 /// which a client that checks the status alone takes for a day processed.
 #[test]
 fn a_request_whose_every_claim_the_store_refuses_is_answered_503_and_starts_nothing() {
@@ -425,6 +430,16 @@ fn a_request_whose_every_claim_the_store_refuses_is_answered_503_and_starts_noth
         store.runs(&RunFilter::default()).unwrap().len(),
         runs_before,
         "no run was recorded"
+    );
+    let (_, metrics) = server.get("/metrics");
+    let refused = (metrics.as_str().unwrap().lines())
+        .filter(|line| {
+            line.starts_with("slate_claims_refused_total{processor=") && line.ends_with("} 1")
+        })
+        .count();
+    assert_eq!(
+        refused, 9,
+        "each processor's refused claim is counted: {metrics}"
     );
     assert!(server.terminate().success());
 }

@@ -1,7 +1,8 @@
 //! The server's Prometheus metrics: runs by processor and status, run
-//! durations, rows written, stale runs reaped and plugin instantiation
-//! time. Runs are counted as the executor ends them ([`RunObserver`]);
-//! reaps are read from the lease keeper when scraped.
+//! durations, rows written, stale runs reaped, plugin instantiation time,
+//! and the store's failures as it records runs (claims it refused, runs
+//! given up). Runs are counted as the executor ends them
+//! ([`RunObserver`]); reaps are read from the lease keeper when scraped.
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use prometheus::{
 use crate::alerts::record::{ChannelHealth, ChannelState};
 use crate::executor::RunObserver;
 use crate::runs::RunRecord;
+use crate::store::StoreError;
 
 /// Every metric the server exports.
 pub struct Metrics {
@@ -24,6 +26,8 @@ pub struct Metrics {
     instantiation: HistogramVec,
     alert_deliveries: IntCounterVec,
     alert_channel_up: IntGaugeVec,
+    claims_refused: IntCounterVec,
+    runs_given_up: IntCounterVec,
 }
 
 impl Metrics {
@@ -86,6 +90,24 @@ impl Metrics {
             &["channel"],
         )
         .expect("valid metric");
+        let claims_refused = IntCounterVec::new(
+            Opts::new(
+                "slate_claims_refused_total",
+                "Runs not started because the store failed as it claimed them (full, \
+                 unreachable), by processor; a claim another run holds is not counted.",
+            ),
+            &["processor"],
+        )
+        .expect("valid metric");
+        let runs_given_up = IntCounterVec::new(
+            Opts::new(
+                "slate_runs_given_up_total",
+                "Runs this host gave up because the store failed as it recorded them, by \
+                 processor: the reaper ends each, with the store's error, once it answers.",
+            ),
+            &["processor"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(runs.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(run_duration.clone()),
@@ -94,6 +116,8 @@ impl Metrics {
             Box::new(instantiation.clone()),
             Box::new(alert_deliveries.clone()),
             Box::new(alert_channel_up.clone()),
+            Box::new(claims_refused.clone()),
+            Box::new(runs_given_up.clone()),
         ] {
             registry.register(collector).expect("unique metric names");
         }
@@ -106,6 +130,8 @@ impl Metrics {
             instantiation,
             alert_deliveries,
             alert_channel_up,
+            claims_refused,
+            runs_given_up,
         }
     }
 
@@ -187,6 +213,16 @@ impl RunObserver for Metrics {
                 .with_label_values(&[processor])
                 .observe(took.as_secs_f64());
         }
+    }
+
+    fn claim_refused(&self, processor: &str, _error: &StoreError) {
+        self.claims_refused.with_label_values(&[processor]).inc();
+    }
+
+    fn run_given_up(&self, record: &RunRecord, _error: &StoreError) {
+        self.runs_given_up
+            .with_label_values(&[record.processor.as_str()])
+            .inc();
     }
 }
 
