@@ -104,10 +104,13 @@ pub struct ShadowDeployed {
     pub replaced_tables: Vec<crate::schema::TableName>,
 }
 
-/// A rejected deployment or rollback: which check failed, and why.
+/// A rejected deployment or rollback: which check failed, and why. A
+/// registry that failed to store or activate it (a full disk) is told as
+/// the failure it is, not as a check the version failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", match check {
     DeployCheck::Unavailable => format!("not attempted, try again: {reason}"),
+    DeployCheck::Registry => format!("the registry failed: {reason}"),
     _ => format!("rejected by the {check} check: {reason}"),
 })]
 pub struct DeployError {
@@ -904,5 +907,31 @@ fn check_ownership(
             format!("every load would leave a reader of its table out: {refusal}"),
         )),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version refused by a check says which; one the registry failed to
+    /// keep (here a full disk) is not said to be rejected. Before, it read
+    /// "rejected by the registry check: ... No space left on device", as
+    /// if the version were at fault.
+    #[test]
+    fn a_registry_failure_is_told_as_a_failure_not_a_rejection() {
+        let refused = DeployError::new(DeployCheck::Contract, "it exports no processor");
+        assert_eq!(
+            refused.to_string(),
+            "rejected by the contract check: it exports no processor"
+        );
+        let failed = DeployError::new(
+            DeployCheck::Registry,
+            "registry file blobs/x.wasm: No space left on device (os error 28)",
+        );
+        assert_eq!(
+            failed.to_string(),
+            "the registry failed: registry file blobs/x.wasm: No space left on device (os error 28)"
+        );
     }
 }

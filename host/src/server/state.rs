@@ -630,7 +630,7 @@ impl ServedHost {
     }
 }
 
-/// A host failure while deploying, reported as the registry check's; or,
+/// A host failure while deploying, reported as the registry's failure; or,
 /// when a database could not be reached, as an outage to try again.
 fn registry_failure(error: HostError) -> DeployError {
     let check = match super::errors::is_unreachable(&error) {
