@@ -39,7 +39,42 @@ impl Server {
         log: impl Into<Stdio>,
         level: &str,
     ) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_slate"))
+        Self::start_with(data_dir, extra, log, level, |_| {})
+    }
+
+    /// [`Server::start_logging`] under an open-file limit of `soft` and
+    /// `hard` descriptors (`ulimit -Sn`, `ulimit -Hn`).
+    pub(crate) fn start_with_open_files(
+        data_dir: &Path,
+        extra: &[&str],
+        log: impl Into<Stdio>,
+        (soft, hard): (u64, u64),
+    ) -> Server {
+        use std::os::unix::process::CommandExt;
+        Self::start_with(data_dir, extra, log, "info", move |command| {
+            let limit = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            // SAFETY: setrlimit is async-signal-safe and reads only `limit`.
+            unsafe {
+                command.pre_exec(move || match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
+                    0 => Ok(()),
+                    _ => Err(std::io::Error::last_os_error()),
+                });
+            }
+        })
+    }
+
+    fn start_with(
+        data_dir: &Path,
+        extra: &[&str],
+        log: impl Into<Stdio>,
+        level: &str,
+        prepare: impl FnOnce(&mut Command),
+    ) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_slate"));
+        command
             .arg("--data-dir")
             .arg(data_dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -47,9 +82,9 @@ impl Server {
             .env("SLATE_TOKEN", TOKEN)
             .env("RUST_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("start slate serve");
+            .stderr(log);
+        prepare(&mut command);
+        let mut child = command.spawn().expect("start slate serve");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout
@@ -441,6 +476,84 @@ fn a_request_whose_every_claim_the_store_refuses_is_answered_503_and_starts_noth
         refused, 9,
         "each processor's refused claim is counted: {metrics}"
     );
+    assert!(server.terminate().success());
+}
+
+/// A server whose soft open-file limit is below what its connections need
+/// (64 here, where `--max-connections 512` needs 640) raises it, within
+/// the hard limit, and says so; before, connections past the limit failed
+/// to be accepted and hung.
+#[test]
+fn a_server_under_a_low_open_file_limit_raises_it_to_what_its_connections_need() {
+    let data = tempfile::tempdir().unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let server = Server::start_with_open_files(
+        data.path(),
+        &["--max-connections", "512"],
+        log.reopen().unwrap(),
+        (64, 4096),
+    );
+
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
+    let open_files = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap();
+    assert_eq!(
+        open_files.split_whitespace().nth(3),
+        Some("640"),
+        "{open_files}"
+    );
+    assert_contains(
+        &std::fs::read_to_string(log.path()).unwrap(),
+        "raised the open-file limit from 64 to 640, for --max-connections 512",
+    );
+    assert!(server.terminate().success());
+}
+
+/// A server whose hard open-file limit cannot hold its connections says so
+/// at start, naming the limit, what is needed and what would fit. Run out
+/// of descriptors by idle clients, it logs its failed accepts once, with
+/// the fix, not 20 times a second, and answers again once they leave.
+#[test]
+fn a_server_out_of_descriptors_says_so_at_start_and_logs_its_failed_accepts_sparingly() {
+    let data = tempfile::tempdir().unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let server = Server::start_with_open_files(
+        data.path(),
+        &["--max-connections", "512"],
+        log.reopen().unwrap(),
+        (160, 160),
+    );
+    assert_contains(
+        &std::fs::read_to_string(log.path()).unwrap(),
+        "the open-file limit is 160 (the hard limit, `ulimit -Hn`), below the 640 that \
+         --max-connections 512 needs (one per connection, 128 for the server): past the limit, \
+         new connections are not refused with a 503 but left unanswered; raise the hard limit \
+         or lower --max-connections to 32",
+    );
+    let address = server.base.trim_start_matches("http://").to_string();
+
+    // More idle clients than descriptors left: accepts fail for 2 s.
+    let clients: Vec<std::net::TcpStream> = (0..200)
+        .map(|_| std::net::TcpStream::connect(&address).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_secs(2));
+    let failed_accepts = std::fs::read_to_string(log.path())
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains("accept error"))
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    assert_eq!(failed_accepts.len(), 1, "{failed_accepts:#?}");
+    assert_contains(
+        &failed_accepts[0],
+        "the process is out of file descriptors, and new connections wait unanswered; raise \
+         `ulimit -n` to at least 640 or lower --max-connections (now 512)",
+    );
+
+    drop(clients);
+    wait_until("the server answers again", || server.get("/health").0 != 0);
     assert!(server.terminate().success());
 }
 

@@ -191,6 +191,7 @@ pub fn serve(options: &HostOptions, args: ServeArgs) -> Result<ExitCode> {
         usage!("--max-connections must be at least 1");
     }
     config.max_connections = args.max_connections;
+    room_for_connections(args.max_connections);
     // A report kept longer than an hour would be no health check at all.
     if args.health_cache.as_secs_f64() > MAX_HEALTH_CACHE_SECS {
         usage!(
@@ -658,6 +659,32 @@ fn listen_address(text: &str) -> Result<ListenAddress, String> {
         .filter(|host| host.parse::<std::net::IpAddr>().is_err())
         .map(str::to_string);
     Ok(ListenAddress { address, name })
+}
+
+/// Raises the open-file limit to what `connections` connections need, and
+/// says so; warns, naming the numbers, when the hard limit falls short.
+fn room_for_connections(connections: usize) {
+    use slate::server::descriptors::{FOR_ITSELF, Room, make_room_for};
+    match make_room_for(connections) {
+        Ok(Room::Enough { .. }) => {}
+        Ok(Room::Raised { from, to }) => tracing::info!(
+            "raised the open-file limit from {from} to {to}, for --max-connections {connections}"
+        ),
+        Ok(Room::Short { limit, needed }) => {
+            let fits = limit.saturating_sub(FOR_ITSELF);
+            let or_lower = match fits {
+                0 => String::new(),
+                fits => format!(" or lower --max-connections to {fits}"),
+            };
+            tracing::warn!(
+                "the open-file limit is {limit} (the hard limit, `ulimit -Hn`), below the \
+                 {needed} that --max-connections {connections} needs (one per connection, \
+                 {FOR_ITSELF} for the server): past the limit, new connections are not refused \
+                 with a 503 but left unanswered; raise the hard limit{or_lower}"
+            )
+        }
+        Err(error) => tracing::warn!("the open-file limit could not be read or raised: {error}"),
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod backfill_jobs;
 pub mod backfill_runner;
 pub mod backfills;
 pub mod dashboard;
+pub mod descriptors;
 pub mod errors;
 pub mod events;
 pub mod extract;
@@ -160,6 +161,7 @@ async fn serve_connections(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
     let mut until = std::pin::pin!(until);
+    let mut accept_errors = AcceptErrors::default();
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -167,7 +169,7 @@ async fn serve_connections(
                 Err(error) => {
                     // Out of file descriptors, most likely: back off rather
                     // than spin, and keep serving the connections we have.
-                    tracing::warn!("accept error: {error}");
+                    accept_errors.seen(&error, limits.max_connections);
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
                     continue;
                 }
@@ -193,6 +195,46 @@ async fn serve_connections(
 
 /// How long the accept loop waits after an accept error.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How often the accept loop logs its errors while they go on.
+const ACCEPT_ERRORS_LOGGED_EVERY: Duration = Duration::from_secs(10);
+
+/// The accept loop's errors, logged once per
+/// [`ACCEPT_ERRORS_LOGGED_EVERY`] with how many came since: out of
+/// descriptors, the loop fails 20 times a second, and a line for each
+/// would bury the log (and fill its disk).
+#[derive(Default)]
+struct AcceptErrors {
+    logged_at: Option<std::time::Instant>,
+    since: u64,
+}
+
+impl AcceptErrors {
+    fn seen(&mut self, error: &std::io::Error, max_connections: usize) {
+        self.since += 1;
+        if self
+            .logged_at
+            .is_some_and(|at| at.elapsed() < ACCEPT_ERRORS_LOGGED_EVERY)
+        {
+            return;
+        }
+        let more = match self.since - 1 {
+            0 => String::new(),
+            n => format!(" ({n} more since the last logged)"),
+        };
+        let why = match descriptors::is_out_of_descriptors(error) {
+            true => format!(
+                ": the process is out of file descriptors, and new connections wait unanswered; \
+                 raise `ulimit -n` to at least {} or lower --max-connections (now {max_connections})",
+                descriptors::needed_for(max_connections)
+            ),
+            false => String::new(),
+        };
+        tracing::warn!("accept error: {error}{more}{why}");
+        self.logged_at = Some(std::time::Instant::now());
+        self.since = 0;
+    }
+}
 
 /// Answers a connection past the cap with a 503 and closes it, spending at
 /// most a second on it.
