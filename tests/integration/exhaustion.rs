@@ -67,3 +67,71 @@ fn a_backfill_whose_stderr_is_a_full_disk_records_each_run_as_it_ended() {
         "{runs:#?}"
     );
 }
+
+/// A host under a `ulimit -v` too small for its instance pool (which
+/// reserves tens of GiB of address space it never touches) runs every
+/// processor all the same, allocating each run's memory as it starts, and
+/// says so once. Before, no command could load a processor: "failed to
+/// create memory pool mapping: mmap failed to reserve 0x1226000000 bytes".
+#[test]
+fn a_run_under_an_address_space_limit_too_small_for_the_pool_still_runs_every_processor() {
+    use std::os::unix::process::CommandExt;
+    let dir = demo_data_dir("2026-01-05", "2026-01-05");
+    let runs_on_the_5th = || {
+        let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
+        let filter = RunFilter {
+            date: Some(date("2026-01-05")),
+            ..RunFilter::default()
+        };
+        store.runs(&filter).unwrap()
+    };
+    let before: Vec<String> = runs_on_the_5th()
+        .into_iter()
+        .map(|run| run.run_id)
+        .collect();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_slate"));
+    command
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["run", "--date", "2026-01-05"])
+        .env("RUST_LOG", "warn");
+    const LIMIT_BYTES: u64 = 8 << 30;
+    // SAFETY: setrlimit is async-signal-safe and reads only its struct.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: LIMIT_BYTES,
+                rlim_max: LIMIT_BYTES,
+            };
+            match libc::setrlimit(libc::RLIMIT_AS, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let output = command.output().unwrap();
+
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    assert_eq!(
+        said.matches(
+            "the instance pool needs more address space than `ulimit -v` allows (8388608 KiB)"
+        )
+        .count(),
+        1,
+        "{said}"
+    );
+    let ran_on_the_5th = runs_on_the_5th();
+    let this_command: Vec<(&str, RunStatus)> = ran_on_the_5th
+        .iter()
+        .filter(|run| !before.contains(&run.run_id))
+        .map(|run| (run.processor.as_str(), run.status))
+        .collect();
+    assert_eq!(this_command.len(), 9, "{this_command:?}");
+    assert!(
+        this_command
+            .iter()
+            .all(|(_, status)| *status == RunStatus::Success),
+        "{this_command:?}"
+    );
+}

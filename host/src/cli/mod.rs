@@ -899,7 +899,13 @@ pub fn ran_out(error: &anyhow::Error) -> Option<String> {
                 ))
             }
             libc::ENOSPC | libc::EDQUOT => Some("the disk is full".to_string()),
-            libc::ENOMEM => Some("the machine ran out of memory".to_string()),
+            libc::ENOMEM => Some(match slate::plugin::address_space_limit() {
+                Some(limit) => format!(
+                    "the process ran out of memory or address space (`ulimit -v` is {} KiB)",
+                    limit >> 10
+                ),
+                None => "the machine ran out of memory".to_string(),
+            }),
             _ => None,
         }
     })

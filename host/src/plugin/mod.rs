@@ -97,6 +97,21 @@ pub struct RuntimeOptions {
     pub perf_map: bool,
 }
 
+/// The guard pages after each linear memory when `ulimit -v` leaves no
+/// room for the pool: compiled code checks every access's bounds then.
+const LIMITED_GUARD_BYTES: u64 = 64 << 10;
+
+/// The process's address-space limit in bytes (`ulimit -v`), if it has one.
+pub fn address_space_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct it is given.
+    let read = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
+    (read && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
 /// The engine, the linked host imports and the compile cache.
 pub struct Runtime {
     engine: Engine,
@@ -163,7 +178,32 @@ impl Runtime {
             .epoch_interruption(true)
             .consume_fuel(fuel)
             .wasm_backtrace_max_frames(std::num::NonZeroUsize::new(32));
-        let engine = Engine::new(&config).map_err(|e| PluginError::Compile(format!("{e:#}")))?;
+        let engine = match Engine::new(&config) {
+            Ok(engine) => engine,
+            // The pool reserves every slot's address space up front (tens
+            // of GiB, nearly none of it ever touched): more than a
+            // `ulimit -v` may allow. Runs then allocate as they start.
+            Err(error) if pooled_runs.is_some() && address_space_limit().is_some() => {
+                let reserved = match max_memory_bytes {
+                    0 => 1 << 30,
+                    bytes => bytes,
+                };
+                tracing::warn!(
+                    "the instance pool needs more address space than `ulimit -v` allows \
+                     ({} KiB): {error:#}; runs allocate their memory as they start instead, \
+                     {} MiB reserved for each, with bounds checks in the compiled code \
+                     (slower). Raise `ulimit -v` for the pool",
+                    address_space_limit().unwrap_or_default() >> 10,
+                    reserved >> 20,
+                );
+                config
+                    .allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand)
+                    .memory_reservation(reserved)
+                    .memory_guard_size(LIMITED_GUARD_BYTES);
+                Engine::new(&config).map_err(|e| PluginError::Compile(format!("{e:#}")))?
+            }
+            Err(error) => return Err(PluginError::Compile(format!("{error:#}"))),
+        };
         let mut linker = Linker::new(&engine);
         let link = |e: wasmtime::Error| PluginError::Contract(format!("{e:#}"));
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(link)?;
