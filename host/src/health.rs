@@ -21,6 +21,7 @@ use serde::Serialize;
 use crate::alerts::record::ChannelHealth;
 use crate::alerts::sweep::past_deadline;
 use crate::dates;
+use crate::liveness::is_abandoned;
 use crate::pipeline::Pipeline;
 use crate::runs::{ErrorKind, RunFilter, RunRecord, RunStatus};
 use crate::store::{Store, StoreError};
@@ -155,12 +156,12 @@ pub struct ProblemRun {
 }
 
 /// What a problem run's entry says: the first line of its error, or for
-/// a run still `running` past its lease (which has none yet) what the
+/// a run still `running` with no live host (which has none yet) what the
 /// reaper will write when it ends it: whose host stopped renewing it and
 /// when, and why its host flagged it, if it did (a store that failed as
 /// its end was recorded, a run past its max runtime).
-fn problem_message(run: &RunRecord, now: DateTime<Utc>) -> String {
-    if run.is_stale(now) && run.error_message.is_none() {
+fn problem_message(run: &RunRecord, now: DateTime<Utc>, me: &str) -> String {
+    if is_abandoned(run, now, me) && run.error_message.is_none() {
         let renewed = run
             .heartbeat_at
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -467,12 +468,13 @@ pub fn report(
     // a problem too: it may come from a plugin folder this check was not
     // given, and fail there every night. Only an undeployed processor's is
     // history ([`HealthReport::forgiving_ended`]).
+    let me = crate::liveness::this_host_id();
     let problem_runs: Vec<ProblemRun> = latest
         .values()
         .filter_map(|run| {
             let status = match run.status {
                 RunStatus::Failed | RunStatus::Blocked => run.status.to_string(),
-                RunStatus::Running if run.is_stale(now) => "stale_running".to_string(),
+                RunStatus::Running if is_abandoned(run, now, &me) => "stale_running".to_string(),
                 _ => return None,
             };
             Some(ProblemRun {
@@ -481,7 +483,7 @@ pub fn report(
                 status,
                 run_id: run.run_id.clone(),
                 error_kind: run.error_kind,
-                message: problem_message(run, now),
+                message: problem_message(run, now, &me),
                 loaded: pipeline.plugin(&run.processor).is_some(),
                 started_at: run.started_at,
             })
@@ -567,7 +569,7 @@ mod tests {
         let later = renewed + chrono::Duration::hours(1);
 
         assert_eq!(
-            problem_message(&stale, later),
+            problem_message(&stale, later, "me:1"),
             "host worker-2 stopped renewing at 2026-01-11T08:00:00.000Z \
              (its host gave it up: the store failed: disk full)"
         );
@@ -576,7 +578,7 @@ mod tests {
             ..stale.clone()
         };
         assert_eq!(
-            problem_message(&unflagged, later),
+            problem_message(&unflagged, later, "me:1"),
             "host worker-2 stopped renewing at 2026-01-11T08:00:00.000Z"
         );
         let failed = RunRecord {
@@ -584,7 +586,7 @@ mod tests {
             error_message: Some("plugin trapped".into()),
             ..stale
         };
-        assert_eq!(problem_message(&failed, later), "plugin trapped");
+        assert_eq!(problem_message(&failed, later, "me:1"), "plugin trapped");
     }
 
     #[test]

@@ -614,6 +614,18 @@ fn host_id_of(hostname: &str, boot: Option<&str>, namespace: Option<u64>, pid: u
     }
 }
 
+/// Whether `run` is `running` with no live host behind it: its lease ran
+/// out by `now`, or its host was a process of this machine (`me`'s) that
+/// is gone. The rule reaping goes by, for what only reads to tell it.
+pub fn is_abandoned(
+    run: &crate::runs::RunRecord,
+    now: chrono::DateTime<chrono::Utc>,
+    me: &str,
+) -> bool {
+    run.status == crate::runs::RunStatus::Running
+        && (run.is_stale(now) || is_dead_incarnation(&run.host_id, me))
+}
+
 /// Whether `other` is a previous incarnation of this host (`name:pid`, the
 /// same name, boot and pid namespace included, and another pid) whose process no
 /// longer runs: it no longer exists, or it is a zombie (killed, and not

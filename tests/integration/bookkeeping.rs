@@ -1971,6 +1971,45 @@ fn health_is_unhealthy_exactly_while_a_latest_run_failed() {
     );
 }
 
+/// A run whose host was a process of this machine that is gone is a
+/// problem at once, by the rule reaping goes by, though its lease has ten
+/// minutes to run: a health check on a store it may only read (which
+/// reaps nothing) names it `stale_running`, saying whose host stopped
+/// renewing it. Before, it read healthy until the lease ran out.
+#[test]
+fn health_names_a_run_of_a_gone_process_of_this_machine_stale_before_its_lease_ends() {
+    let host = TestHost::empty();
+    let pipeline = Pipeline::new(vec![host.fixture(components::SLOW_PROCESSOR)]).unwrap();
+    let me = slate::liveness::this_host_id();
+    let (name, _) = me.rsplit_once(':').unwrap();
+    let gone = format!("{name}:4294967295");
+    let run = host
+        .store
+        .start_run(&NewRun {
+            processor: "SlowProcessor".into(),
+            phase: Phase::Analytics,
+            data_date: date("2026-01-12"),
+            host_id: gone.clone(),
+            plugin_hash: "h".into(),
+            trigger: Trigger::Cli,
+            lease: Duration::from_secs(600),
+        })
+        .unwrap();
+
+    let report = health_report(host.store.as_ref(), &pipeline, Utc::now());
+
+    assert!(!report.healthy, "{report:?}");
+    let problem = &report.problem_runs[0];
+    assert_eq!(
+        (problem.run_id.as_str(), problem.status.as_str()),
+        (run.run_id.as_str(), "stale_running")
+    );
+    assert_contains(
+        &problem.message,
+        &format!("host {gone} stopped renewing at "),
+    );
+}
+
 #[test]
 fn claims_executed_together_on_a_store_that_commits_one_at_a_time_each_commit_alone() {
     let host = TestHost::with_demo_season();

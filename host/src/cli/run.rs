@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use chrono::NaiveDate;
-use slate::liveness::{is_dead_incarnation, reap_on_start};
+use slate::liveness::{is_abandoned, reap_on_start};
 use slate::pipeline::DateRun;
 use slate::runs::{RunFilter, RunRecord, RunStatus, Trigger};
 use slate::store::Store;
@@ -234,7 +234,7 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
             let stale = list_runs(store.as_ref(), &running)?
                 .runs
                 .into_iter()
-                .filter(|r| r.is_stale(now) || is_dead_incarnation(&r.host_id, &me))
+                .filter(|r| is_abandoned(r, now, &me))
                 .collect();
             listing::page(stale, filter.limit)
         }
@@ -275,8 +275,7 @@ pub fn runs(options: &HostOptions, filter: &RunFilter, json: bool) -> Result<Exi
     // the listing says it is stale, by the rule `--stale` and reaping use.
     let (now, me) = (chrono::Utc::now(), slate::liveness::this_host_id());
     for r in &records {
-        let stale = r.status == RunStatus::Running
-            && (r.is_stale(now) || is_dead_incarnation(&r.host_id, &me));
+        let stale = is_abandoned(r, now, &me);
         output.add_row(vec![
             r.run_id.clone(),
             r.processor.clone(),
