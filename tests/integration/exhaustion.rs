@@ -8,7 +8,7 @@ use std::process::Command;
 use slate::runs::{ErrorKind, RunFilter, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
-use crate::support::{date, demo_data_dir, stdout};
+use crate::support::{assert_contains, date, demo_data_dir, slate, stderr, stdout};
 
 /// A backfill whose stderr is a full disk runs as it would otherwise: the
 /// date with missing box scores fails for that reason, the runs after it
@@ -133,5 +133,53 @@ fn a_run_under_an_address_space_limit_too_small_for_the_pool_still_runs_every_pr
             .iter()
             .all(|(_, status)| *status == RunStatus::Success),
         "{this_command:?}"
+    );
+}
+
+/// A demo whose store refuses runs partway (here a trigger refuses every
+/// claim from the 11th on, as a full disk would) says so once, with how
+/// many runs the store failed, its error and the backfill that runs them
+/// again, and exits 1. Before, it printed a line per refused run (641 of
+/// them on a season whose disk filled in April) and no way to go on.
+#[test]
+fn a_demo_whose_store_refuses_runs_says_so_once_with_the_backfill_that_runs_them_again() {
+    let dir = demo_data_dir("2026-01-10", "2026-01-10");
+    rusqlite::Connection::open(dir.path().join("slate.db"))
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse_claims_from_the_11th BEFORE INSERT ON _slate_runs
+             WHEN NEW.data_date >= '2026-01-11'
+             BEGIN SELECT RAISE(ABORT, 'simulated: database or disk is full'); END;",
+        )
+        .unwrap();
+
+    let output = slate(
+        dir.path(),
+        &["demo", "--from", "2026-01-10", "--to", "2026-01-12"],
+    );
+
+    let (out, said) = (stdout(&output), stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(!out.contains("unclaimed"), "no line per refused run: {out}");
+    let again = format!(
+        "--data-dir {} backfill --from 2026-01-11 --to 2026-01-12 --processors \
+         PlayerGameSummaryProcessor,",
+        dir.path().display()
+    );
+    let warning = said
+        .lines()
+        .find(|line| line.starts_with("warning: 18 runs failed because the store did ("))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        warning.contains("simulated: database or disk is full") && warning.contains(&again),
+        "{warning}"
+    );
+    assert!(
+        warning.ends_with("--reprocess all` runs them again"),
+        "{warning}"
+    );
+    assert_contains(
+        &said,
+        "18 runs did not succeed beyond the planted missing date's",
     );
 }

@@ -209,7 +209,7 @@ pub fn backfill(options: &HostOptions, args: BackfillArgs) -> Result<ExitCode> {
 /// reaped `failed` (under `--reprocess missing` it is not), and a date
 /// that had rows before may have been asked for under `all` (neither
 /// finds it).
-fn say_runs_the_store_failed(options: &HostOptions, outcomes: &[Outcome]) {
+pub(super) fn say_runs_the_store_failed(options: &HostOptions, outcomes: &[Outcome]) {
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.store_failed).collect();
     let (Some(first), Some(from), Some(to)) = (
         failed.first(),

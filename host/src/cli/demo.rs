@@ -84,10 +84,13 @@ pub fn demo(
                 _ => false,
             }
     };
-    let mut surprises = 0;
+    // Runs the store failed (a full disk) are surprises too, but said
+    // once, with the backfill that runs them again, not a line each.
+    let store_failed = outcomes.iter().filter(|o| o.store_failed).count();
+    let mut surprises = store_failed;
     let problems: Vec<String> = outcomes
         .iter()
-        .filter(|o| o.status != Some(RunStatus::Success))
+        .filter(|o| o.status != Some(RunStatus::Success) && !o.store_failed)
         .map(|o| {
             let status = o.status.map_or("unclaimed".to_string(), |s| s.to_string());
             let stopped = o.error.as_deref() == Some(slate::executor::SHUTDOWN_MESSAGE);
@@ -153,6 +156,7 @@ pub fn demo(
         println!("not a success {problem}");
     }
     super::backfill::print_flagged_gaps(&outcomes);
+    super::backfill::say_runs_the_store_failed(options, &outcomes);
     match interrupt.came() {
         true => println!(
             "interrupted after {} of {} planned runs, in {:.1} s",
@@ -169,11 +173,15 @@ pub fn demo(
     super::alerts::sweep_and_deliver(options, &host)?;
     if surprises > 0 {
         say!(
-            "{surprises} {} not succeed beyond the planted missing date's: see UNEXPECTED above",
+            "{surprises} {} not succeed beyond the planted missing date's: see {} above",
             if surprises == 1 {
                 "run did"
             } else {
                 "runs did"
+            },
+            match store_failed {
+                0 => "UNEXPECTED",
+                _ => "UNEXPECTED and the runs the store failed",
             }
         );
         return Ok(interrupt.exit_code(ExitCode::FAILURE));
