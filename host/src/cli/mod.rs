@@ -757,7 +757,7 @@ fn check_data_dir(options: &HostOptions, with_secrets: bool) -> Result<()> {
 fn naming_the_store_file(error: anyhow::Error, options: &HostOptions) -> anyhow::Error {
     let file = options.data_dir.store_file();
     let store_failed = caused_by_the_store(&error, |cause| {
-        cause.only_reads() || matches!(cause, StoreError::Backend(_))
+        cause.only_reads() || matches!(cause, StoreError::Backend(_) | StoreError::Full(_))
     });
     if !options.warehouse.is_embedded()
         || !store_failed
@@ -872,6 +872,9 @@ pub fn exit_code(error: &anyhow::Error) -> ExitCode {
 /// files"). An error passed on as text (a plugin's instantiation refused)
 /// is read by the "(os error N)" it ends with.
 pub fn ran_out(error: &anyhow::Error) -> Option<String> {
+    if caused_by_the_store(error, |cause| matches!(cause, StoreError::Full(_))) {
+        return Some("the disk under the store is full".to_string());
+    }
     error.chain().find_map(|cause| {
         let code = match cause.downcast_ref::<std::io::Error>() {
             Some(io) => io.raw_os_error()?,
@@ -1328,6 +1331,31 @@ mod tests {
         );
         assert_eq!(exit_code(&passed_on_as_text), ExitCode::FAILURE);
         assert!(ran_out(&passed_on_as_text).is_some());
+    }
+
+    /// SQLite out of room (`SQLITE_FULL`, as on a full disk) is a store
+    /// error of its own, which says so, and the binary's note says what
+    /// ran out: SQLite's "database or disk is full" names neither.
+    #[test]
+    fn a_store_out_of_room_is_told_as_a_full_disk() {
+        let sqlite = rusqlite::Connection::open_in_memory().unwrap();
+        sqlite.pragma_update(None, "max_page_count", 1).unwrap();
+        let refused = sqlite
+            .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap_err();
+
+        let error = StoreError::from(refused);
+        assert!(matches!(error, StoreError::Full(_)), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "the store's disk is full: database or disk is full"
+        );
+        let failed = anyhow::Error::from(error).context("run PlayerGameSummaryProcessor");
+        assert_eq!(
+            ran_out(&failed).as_deref(),
+            Some("the disk under the store is full")
+        );
+        assert_eq!(exit_code(&failed), ExitCode::FAILURE);
     }
 
     /// Every flag in seconds takes a millisecond to 366 days, and refuses

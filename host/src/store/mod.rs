@@ -88,6 +88,11 @@ pub enum StoreError {
     /// `default_transaction_read_only`).
     #[error("the store takes no writes here: {0}")]
     ReadOnly(#[source] BackendError),
+    /// The disk under the store's database is full (SQLite's
+    /// `SQLITE_FULL`, PostgreSQL's `disk_full`): it can be read, and takes
+    /// writes again once space is freed.
+    #[error("the store's disk is full: {0}")]
+    Full(#[source] BackendError),
     /// Another process holds the store's write lock past the wait for it
     /// (a `slate` stopped or hung in a commit): it can be read, not
     /// written, until that process ends or goes on.
@@ -108,6 +113,11 @@ impl StoreError {
     /// A write the store refused because it takes none here.
     pub fn read_only(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         StoreError::ReadOnly(BackendError::from(error.into()))
+    }
+
+    /// A write refused because the disk under the store is full.
+    pub fn full(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Full(BackendError::from(error.into()))
     }
 
     /// A write that waited out another process's hold on the store.

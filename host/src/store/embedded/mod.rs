@@ -139,6 +139,7 @@ impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
         match error.sqlite_error_code() {
             Some(rusqlite::ErrorCode::ReadOnly) => StoreError::read_only(error),
+            Some(rusqlite::ErrorCode::DiskFull) => StoreError::full(error),
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 StoreError::locked(error)
             }

@@ -158,6 +158,8 @@ impl From<postgres::Error> for StoreError {
                     StoreError::Unreachable(said)
                 } else if *db.code() == postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION {
                     StoreError::read_only(said)
+                } else if *db.code() == postgres::error::SqlState::DISK_FULL {
+                    StoreError::full(said)
                 } else {
                     StoreError::backend(said)
                 }
