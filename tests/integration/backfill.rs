@@ -468,14 +468,12 @@ fn a_backfill_warns_of_the_outdated_runs_it_leaves_in_its_range() {
 #[test]
 fn runs_the_store_refused_are_said_with_the_backfills_that_run_them_again() {
     let data = crate::support::demo_data_dir("2026-01-10", "2026-01-11");
-    rusqlite::Connection::open(data.path().join("slate.db"))
-        .unwrap()
-        .execute_batch(
-            "CREATE TRIGGER refuse_cache_claims BEFORE INSERT ON _slate_runs
-             WHEN NEW.processor = 'PlayerDailyCacheProcessor'
-             BEGIN SELECT RAISE(ABORT, 'simulated: database or disk is full'); END;",
-        )
-        .unwrap();
+    crate::support::refuse_in_run_history(
+        data.path(),
+        "INSERT",
+        "NEW.processor = 'PlayerDailyCacheProcessor'",
+        "simulated: database or disk is full",
+    );
 
     let backfill = slate(
         data.path(),

@@ -1919,13 +1919,12 @@ fn a_store_this_user_may_only_read_can_be_read_and_a_write_says_why_it_fails() {
 #[test]
 fn a_store_failure_names_the_store_file() {
     let dir = demo_data_dir("2026-01-11", "2026-01-11");
-    rusqlite::Connection::open(dir.path().join("slate.db"))
-        .unwrap()
-        .execute_batch(
-            "CREATE TRIGGER refuse_claims BEFORE INSERT ON _slate_runs
-             BEGIN SELECT RAISE(ABORT, 'simulated: database is locked'); END;",
-        )
-        .unwrap();
+    crate::support::refuse_in_run_history(
+        dir.path(),
+        "INSERT",
+        "1",
+        "simulated: database is locked",
+    );
 
     let run = slate(dir.path(), &["run", "--date", "2026-01-11"]);
 

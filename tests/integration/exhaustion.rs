@@ -8,7 +8,9 @@ use std::process::Command;
 use slate::runs::{ErrorKind, RunFilter, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
-use crate::support::{assert_contains, date, demo_data_dir, slate, stderr, stdout};
+use crate::support::{
+    assert_contains, date, demo_data_dir, refuse_in_run_history, slate, stderr, stdout,
+};
 
 /// A backfill whose stderr is a full disk runs as it would otherwise: the
 /// date with missing box scores fails for that reason, the runs after it
@@ -144,14 +146,12 @@ fn a_run_under_an_address_space_limit_too_small_for_the_pool_still_runs_every_pr
 #[test]
 fn a_demo_whose_store_refuses_runs_says_so_once_with_the_backfill_that_runs_them_again() {
     let dir = demo_data_dir("2026-01-10", "2026-01-10");
-    rusqlite::Connection::open(dir.path().join("slate.db"))
-        .unwrap()
-        .execute_batch(
-            "CREATE TRIGGER refuse_claims_from_the_11th BEFORE INSERT ON _slate_runs
-             WHEN NEW.data_date >= '2026-01-11'
-             BEGIN SELECT RAISE(ABORT, 'simulated: database or disk is full'); END;",
-        )
-        .unwrap();
+    refuse_in_run_history(
+        dir.path(),
+        "INSERT",
+        "NEW.data_date >= '2026-01-11'",
+        "simulated: database or disk is full",
+    );
 
     let output = slate(
         dir.path(),

@@ -361,15 +361,13 @@ fn while_shutting_down_new_work_gets_503_and_the_work_accepted_can_still_be_foll
 #[test]
 fn a_run_whose_end_the_store_refused_is_given_up_and_the_rest_of_the_date_still_runs() {
     let data = crate::support::demo_data_dir("2026-01-11", "2026-01-11");
-    let refuse = rusqlite::Connection::open(data.path().join("slate.db")).unwrap();
-    refuse
-        .execute_batch(
-            "CREATE TRIGGER refuse_the_summary_end BEFORE UPDATE OF status ON _slate_runs
-             WHEN NEW.processor = 'PlayerGameSummaryProcessor' AND NEW.status != 'running'
-                 AND NEW.error_kind IS NOT 'stale'
-             BEGIN SELECT RAISE(ABORT, 'simulated: database or disk is full'); END;",
-        )
-        .unwrap();
+    crate::support::refuse_in_run_history(
+        data.path(),
+        "UPDATE OF status",
+        "NEW.processor = 'PlayerGameSummaryProcessor' AND NEW.status != 'running'
+             AND NEW.error_kind IS NOT 'stale'",
+        "simulated: database or disk is full",
+    );
     let server = Server::start(
         data.path(),
         &["--heartbeat-secs", "1", "--lease-secs", "600"],
@@ -433,13 +431,12 @@ fn a_run_whose_end_the_store_refused_is_given_up_and_the_rest_of_the_date_still_
 #[test]
 fn a_request_whose_every_claim_the_store_refuses_is_answered_503_and_starts_nothing() {
     let data = crate::support::demo_data_dir("2026-01-11", "2026-01-11");
-    let refuse = rusqlite::Connection::open(data.path().join("slate.db")).unwrap();
-    refuse
-        .execute_batch(
-            "CREATE TRIGGER refuse_every_claim BEFORE INSERT ON _slate_runs
-             BEGIN SELECT RAISE(ABORT, 'simulated: database or disk is full'); END;",
-        )
-        .unwrap();
+    crate::support::refuse_in_run_history(
+        data.path(),
+        "INSERT",
+        "1",
+        "simulated: database or disk is full",
+    );
     let server = Server::start(data.path(), &[]);
     let store = EmbeddedStore::open_existing(&data.path().join("slate.db")).unwrap();
     let runs_before = store.runs(&RunFilter::default()).unwrap().len();
@@ -479,20 +476,31 @@ fn a_request_whose_every_claim_the_store_refuses_is_answered_503_and_starts_noth
     assert!(server.terminate().success());
 }
 
-/// A server whose soft open-file limit is below what its connections need
-/// (64 here, where `--max-connections 512` needs 640) raises it, within
-/// the hard limit, and says so; before, connections past the limit failed
-/// to be accepted and hung.
-#[test]
-fn a_server_under_a_low_open_file_limit_raises_it_to_what_its_connections_need() {
+/// A server on an empty data folder, with `--max-connections 512`, under
+/// an open-file limit of `(soft, hard)`; what it has logged so far (at
+/// info and above); and its folder.
+fn server_of_512_connections_with_open_files(
+    limit: (u64, u64),
+) -> (Server, impl Fn() -> String, tempfile::TempDir) {
     let data = tempfile::tempdir().unwrap();
     let log = tempfile::NamedTempFile::new().unwrap();
     let server = Server::start_with_open_files(
         data.path(),
         &["--max-connections", "512"],
         log.reopen().unwrap(),
-        (64, 4096),
+        limit,
     );
+    let logged = move || std::fs::read_to_string(log.path()).unwrap();
+    (server, logged, data)
+}
+
+/// A server whose soft open-file limit is below what its connections need
+/// (64 here, where `--max-connections 512` needs 640) raises it, within
+/// the hard limit, and says so; before, connections past the limit failed
+/// to be accepted and hung.
+#[test]
+fn a_server_under_a_low_open_file_limit_raises_it_to_what_its_connections_need() {
+    let (server, logged, _data) = server_of_512_connections_with_open_files((64, 4096));
 
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id())).unwrap();
     let open_files = limits
@@ -505,7 +513,7 @@ fn a_server_under_a_low_open_file_limit_raises_it_to_what_its_connections_need()
         "{open_files}"
     );
     assert_contains(
-        &std::fs::read_to_string(log.path()).unwrap(),
+        &logged(),
         "raised the open-file limit from 64 to 640, for --max-connections 512",
     );
     assert!(server.terminate().success());
@@ -517,16 +525,9 @@ fn a_server_under_a_low_open_file_limit_raises_it_to_what_its_connections_need()
 /// the fix, not 20 times a second, and answers again once they leave.
 #[test]
 fn a_server_out_of_descriptors_says_so_at_start_and_logs_its_failed_accepts_sparingly() {
-    let data = tempfile::tempdir().unwrap();
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let server = Server::start_with_open_files(
-        data.path(),
-        &["--max-connections", "512"],
-        log.reopen().unwrap(),
-        (160, 160),
-    );
+    let (server, logged, _data) = server_of_512_connections_with_open_files((160, 160));
     assert_contains(
-        &std::fs::read_to_string(log.path()).unwrap(),
+        &logged(),
         "the open-file limit is 160 (the hard limit, `ulimit -Hn`), below the 640 that \
          --max-connections 512 needs (one per connection, 128 for the server): past the limit, \
          new connections are not refused with a 503 but left unanswered; raise the hard limit \
@@ -539,8 +540,7 @@ fn a_server_out_of_descriptors_says_so_at_start_and_logs_its_failed_accepts_spar
         .map(|_| std::net::TcpStream::connect(&address).unwrap())
         .collect();
     std::thread::sleep(Duration::from_secs(2));
-    let failed_accepts = std::fs::read_to_string(log.path())
-        .unwrap()
+    let failed_accepts = logged()
         .lines()
         .filter(|line| line.contains("accept error"))
         .map(str::to_string)

@@ -315,6 +315,20 @@ pub fn start_run_in_background(
         .expect("start slate run")
 }
 
+/// Makes the embedded store of `data_dir` refuse every `event` on its run
+/// history (`"INSERT"`: a claim; `"UPDATE OF status"`: a run's end) whose
+/// row meets `when` (SQL over `NEW`), failing it with `message`, as a full
+/// disk or a lock held elsewhere would.
+pub fn refuse_in_run_history(data_dir: &std::path::Path, event: &str, when: &str, message: &str) {
+    rusqlite::Connection::open(data_dir.join("slate.db"))
+        .unwrap()
+        .execute_batch(&format!(
+            "CREATE TRIGGER refused BEFORE {event} ON _slate_runs WHEN {when}
+             BEGIN SELECT RAISE(ABORT, '{message}'); END;"
+        ))
+        .unwrap();
+}
+
 /// A fresh data folder into which `slate demo` has loaded the demo season
 /// and run every processor from `from` to `to`.
 pub fn demo_data_dir(from: &str, to: &str) -> tempfile::TempDir {
