@@ -400,11 +400,21 @@ pub fn run_while_deployed(
         }
         _ => run_scheduled(backfill, parallelism),
     };
-    for date in &plan.dates {
-        let store = executor.store().as_ref();
-        if let Err(error) = crate::alerts::phase::record_phase_events(store, pipeline, *date) {
-            tracing::warn!(%date, %error, "phase events not recorded");
-        }
+    // A store that fails (a full disk) fails every date alike: said once,
+    // with the dates, not a line per date.
+    let store = executor.store().as_ref();
+    let unrecorded: Vec<(NaiveDate, StoreError)> = (plan.dates.iter())
+        .filter_map(|date| {
+            let recorded = crate::alerts::phase::record_phase_events(store, pipeline, *date);
+            recorded.err().map(|error| (*date, error))
+        })
+        .collect();
+    if let (Some((first, error)), Some((last, _))) = (unrecorded.first(), unrecorded.last()) {
+        let dates = match unrecorded.len() {
+            1 => first.to_string(),
+            n => format!("{n} dates from {first} to {last}"),
+        };
+        tracing::warn!("phase events not recorded for {dates}: {error}");
     }
     outcomes
 }

@@ -183,3 +183,49 @@ fn a_demo_whose_store_refuses_runs_says_so_once_with_the_backfill_that_runs_them
         "18 runs did not succeed beyond the planted missing date's",
     );
 }
+
+/// A backfill whose store refuses the alerts of its dates' phases (here a
+/// trigger, as a full disk would) says so in one line that names the
+/// dates and the store's error. Before, it logged a line per date: a
+/// season's worth on a disk that filled early.
+#[test]
+fn phase_events_a_backfill_could_not_record_are_said_once_with_their_dates() {
+    let dir = demo_data_dir("2026-01-05", "2026-01-05");
+    // The phases of the 6th (box scores missing), 7th and 8th (no game
+    // summaries: those after them blocked) are incomplete: each records
+    // an alert.
+    refuse_in_run_history(
+        dir.path(),
+        "INSERT",
+        "NEW.processor = 'PlayerGameSummaryProcessor' AND NEW.data_date >= '2026-01-07'",
+        "simulated: database is locked",
+    );
+    rusqlite::Connection::open(dir.path().join("slate.db"))
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse_phase_alerts BEFORE INSERT ON _slate_alerts
+             WHEN NEW.event = 'phase_incomplete'
+             BEGIN SELECT RAISE(ABORT, 'simulated: database or disk is full'); END;",
+        )
+        .unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_slate"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["backfill", "--from", "2026-01-06", "--to", "2026-01-08"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+
+    let said = stderr(&output);
+    let unrecorded: Vec<&str> = said
+        .lines()
+        .filter(|line| line.contains("phase events not recorded"))
+        .collect();
+    assert_eq!(unrecorded.len(), 1, "{said}");
+    assert_contains(
+        unrecorded[0],
+        "phase events not recorded for 3 dates from 2026-01-06 to 2026-01-08: store error: \
+         simulated: database or disk is full",
+    );
+}
