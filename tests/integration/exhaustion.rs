@@ -9,7 +9,7 @@ use slate::runs::{ErrorKind, RunFilter, RunStatus};
 use slate::store::{EmbeddedStore, RunLedger};
 
 use crate::support::{
-    assert_contains, date, demo_data_dir, refuse_in_run_history, slate, stderr, stdout,
+    assert_contains, date, demo_data_dir, limited, refuse_in_run_history, slate, stderr, stdout,
 };
 
 /// A backfill whose stderr is a full disk runs as it would otherwise: the
@@ -77,7 +77,6 @@ fn a_backfill_whose_stderr_is_a_full_disk_records_each_run_as_it_ended() {
 /// create memory pool mapping: mmap failed to reserve 0x1226000000 bytes".
 #[test]
 fn a_run_under_an_address_space_limit_too_small_for_the_pool_still_runs_every_processor() {
-    use std::os::unix::process::CommandExt;
     let dir = demo_data_dir("2026-01-05", "2026-01-05");
     let runs_on_the_5th = || {
         let store = EmbeddedStore::open(&dir.path().join("slate.db")).unwrap();
@@ -98,19 +97,8 @@ fn a_run_under_an_address_space_limit_too_small_for_the_pool_still_runs_every_pr
         .args(["run", "--date", "2026-01-05"])
         .env("RUST_LOG", "warn");
     const LIMIT_BYTES: u64 = 8 << 30;
-    // SAFETY: setrlimit is async-signal-safe and reads only its struct.
-    unsafe {
-        command.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: LIMIT_BYTES,
-                rlim_max: LIMIT_BYTES,
-            };
-            match libc::setrlimit(libc::RLIMIT_AS, &limit) {
-                0 => Ok(()),
-                _ => Err(std::io::Error::last_os_error()),
-            }
-        });
-    }
+    let address_space = rustix::process::Resource::As;
+    limited(&mut command, address_space, (LIMIT_BYTES, LIMIT_BYTES));
     let output = command.output().unwrap();
 
     let said = String::from_utf8_lossy(&output.stderr);

@@ -50,19 +50,9 @@ impl Server {
         log: impl Into<Stdio>,
         (soft, hard): (u64, u64),
     ) -> Server {
-        use std::os::unix::process::CommandExt;
-        Self::start_with(data_dir, extra, log, "info", move |command| {
-            let limit = libc::rlimit {
-                rlim_cur: soft,
-                rlim_max: hard,
-            };
-            // SAFETY: setrlimit is async-signal-safe and reads only `limit`.
-            unsafe {
-                command.pre_exec(move || match libc::setrlimit(libc::RLIMIT_NOFILE, &limit) {
-                    0 => Ok(()),
-                    _ => Err(std::io::Error::last_os_error()),
-                });
-            }
+        Self::start_with(data_dir, extra, log, "info", |command| {
+            let open_files = rustix::process::Resource::Nofile;
+            crate::support::limited(command, open_files, (soft, hard));
         })
     }
 

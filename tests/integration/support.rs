@@ -315,6 +315,24 @@ pub fn start_run_in_background(
         .expect("start slate run")
 }
 
+/// Makes `command`'s process start under a limit of `soft` and `hard` on
+/// `resource` (`ulimit`), set in the child alone, before it runs.
+pub fn limited(
+    command: &mut std::process::Command,
+    resource: rustix::process::Resource,
+    (soft, hard): (u64, u64),
+) {
+    use std::os::unix::process::CommandExt;
+    let limit = rustix::process::Rlimit {
+        current: Some(soft),
+        maximum: Some(hard),
+    };
+    // SAFETY: setrlimit is one system call, safe between fork and exec.
+    unsafe {
+        command.pre_exec(move || Ok(rustix::process::setrlimit(resource, limit)?));
+    }
+}
+
 /// Makes the embedded store of `data_dir` refuse every `event` on its run
 /// history (`"INSERT"`: a claim; `"UPDATE OF status"`: a run's end) whose
 /// row meets `when` (SQL over `NEW`), failing it with `message`, as a full

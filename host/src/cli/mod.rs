@@ -884,25 +884,20 @@ pub fn ran_out(error: &anyhow::Error) -> Option<String> {
                 number.parse().ok()?
             }
         };
-        match code {
-            libc::EMFILE | libc::ENFILE => {
-                let mut limit = libc::rlimit {
-                    rlim_cur: 0,
-                    rlim_max: 0,
-                };
-                // SAFETY: getrlimit writes the struct it is given.
-                let known = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-                let now = if known {
-                    format!(" (`ulimit -n` is {})", limit.rlim_cur)
-                } else {
-                    String::new()
+        use rustix::io::Errno;
+        match Errno::from_raw_os_error(code) {
+            Errno::MFILE | Errno::NFILE => {
+                let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+                let now = match limit.current {
+                    Some(soft) => format!(" (`ulimit -n` is {soft})"),
+                    None => String::new(),
                 };
                 Some(format!(
                     "the process ran out of file descriptors{now}: raise the limit"
                 ))
             }
-            libc::ENOSPC | libc::EDQUOT => Some("the disk is full".to_string()),
-            libc::ENOMEM => Some(match slate::plugin::address_space_limit() {
+            Errno::NOSPC | Errno::DQUOT => Some("the disk is full".to_string()),
+            Errno::NOMEM => Some(match slate::plugin::address_space_limit() {
                 Some(limit) => format!(
                     "the process ran out of memory or address space (`ulimit -v` is {} KiB)",
                     limit >> 10
@@ -1308,7 +1303,7 @@ mod tests {
     fn a_file_unread_for_want_of_descriptors_exits_1_saying_so() {
         let unread: anyhow::Error = slate::alerts::AlertsConfigError::Read {
             path: "slate.toml".into(),
-            source: std::io::Error::from_raw_os_error(libc::EMFILE),
+            source: std::io::Error::from_raw_os_error(rustix::io::Errno::MFILE.raw_os_error()),
         }
         .into();
         assert_eq!(exit_code(&unread), ExitCode::FAILURE);
@@ -1320,7 +1315,7 @@ mod tests {
 
         let wrong: anyhow::Error = slate::alerts::AlertsConfigError::Read {
             path: "slate.toml".into(),
-            source: std::io::Error::from_raw_os_error(libc::EISDIR),
+            source: std::io::Error::from_raw_os_error(rustix::io::Errno::ISDIR.raw_os_error()),
         }
         .into();
         assert_eq!(exit_code(&wrong), ExitCode::from(2));

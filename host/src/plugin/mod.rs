@@ -103,13 +103,7 @@ const LIMITED_GUARD_BYTES: u64 = 64 << 10;
 
 /// The process's address-space limit in bytes (`ulimit -v`), if it has one.
 pub fn address_space_limit() -> Option<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the struct it is given.
-    let read = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } == 0;
-    (read && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+    rustix::process::getrlimit(rustix::process::Resource::As).current
 }
 
 /// The engine, the linked host imports and the compile cache.

@@ -45,29 +45,21 @@ pub fn needed_for(connections: usize) -> u64 {
 /// Raises the soft open-file limit toward what `connections` connections
 /// need, within the hard limit.
 pub fn make_room_for(connections: usize) -> io::Result<Room> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let needed = needed_for(connections);
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes the struct it is given.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let (soft, hard) = (limit.rlim_cur, limit.rlim_max);
+    let Rlimit { current, maximum } = getrlimit(Resource::Nofile);
+    // `None` is unlimited.
+    let (soft, hard) = (current.unwrap_or(u64::MAX), maximum.unwrap_or(u64::MAX));
     if soft >= needed {
         return Ok(Room::Enough { limit: soft });
     }
     let to = needed.min(hard);
     if to > soft {
-        let raised = libc::rlimit {
-            rlim_cur: to,
-            rlim_max: hard,
+        let raised = Rlimit {
+            current: Some(to),
+            maximum,
         };
-        // SAFETY: setrlimit reads the struct it is given.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        setrlimit(Resource::Nofile, raised)?;
     }
     Ok(match to < needed {
         true => Room::Short { limit: to, needed },
@@ -78,5 +70,7 @@ pub fn make_room_for(connections: usize) -> io::Result<Room> {
 /// Whether an accept failed for want of a file descriptor, the process's
 /// or the machine's.
 pub fn is_out_of_descriptors(error: &io::Error) -> bool {
-    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+    use rustix::io::Errno;
+    let out = [Errno::MFILE, Errno::NFILE].map(Errno::raw_os_error);
+    error.raw_os_error().is_some_and(|code| out.contains(&code))
 }
